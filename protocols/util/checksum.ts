@@ -1,0 +1,86 @@
+/**
+ * The Internet checksum (RFC 1071) and its incremental update (RFC 1624), shared by IPv4, ICMP, UDP and TCP.
+ *
+ * `onesSum` returns the 16-bit ones'-complement sum (not yet complemented) of a byte range, as if the range were
+ * read as big-endian 16-bit words (an odd last byte is padded with zero). It reads 32-bit little-endian words
+ * where it can: by RFC 1071's byte-order independence the folded little-endian sum is the byte-swapped big-endian
+ * sum, so one swap at the end is all the fix-up needed. Partial sums combine by addition then `fold`, so a
+ * pseudo-header and a payload in separate buffers are summed without copying them together.
+ */
+
+/** Fold a sum of 16-bit words (any size up to 2^53) to 16 bits with end-around carry. */
+export function fold(sum: number): number {
+  while (sum > 0xffff) sum = (sum % 0x10000) + Math.floor(sum / 0x10000);
+  return sum;
+}
+
+function swap16(v: number): number {
+  return ((v & 0xff) << 8) | (v >>> 8);
+}
+
+/** Ones'-complement sum of b[start, end), big-endian 16-bit words, folded to 16 bits. */
+export function onesSum(b: Uint8Array, start = 0, end = b.length, initial = 0): number {
+  let len = end - start;
+  if (len < 64) {
+    let sum = initial;
+    let i = start;
+    for (; i + 1 < end; i += 2) sum += (b[i]! << 8) | b[i + 1]!;
+    if (i < end) sum += b[i]! << 8;
+    return fold(sum);
+  }
+  // Big-endian sum of the bytes before the first 4-aligned address, so the bulk reads whole aligned words.
+  let head = 0;
+  let i = start;
+  const abs = b.byteOffset + start;
+  const lead = (4 - (abs & 3)) & 3;
+  // An odd lead shifts the word boundary: sum the bulk and tail as a separate big-endian run starting at an odd
+  // offset, then rotate that run's sum by 8 bits (RFC 1071 section 2(B) byte-swap argument).
+  for (let k = 0; k < lead; k++, i++) head += (k & 1) === 0 ? b[i]! << 8 : b[i]!;
+  len -= lead;
+  const words = len >>> 2;
+  const u32 = new Uint32Array(b.buffer, b.byteOffset + i, words);
+  let le = 0;
+  for (let k = 0; k < words; k++) le += u32[k]!;
+  i += words << 2;
+  // Tail bytes continue the big-endian run from an even position within the bulk run.
+  let tail = 0;
+  for (let k = 0; i < end; k++, i++) tail += (k & 1) === 0 ? b[i]! << 8 : b[i]!;
+  let bulk = swap16(fold(le)) + tail; // big-endian sum of the run that starts at the aligned address
+  bulk = fold(bulk);
+  if ((lead & 1) === 1) bulk = swap16(bulk);
+  return fold(initial + head + bulk);
+}
+
+/** Ones'-complement sum of the IPv4 pseudo-header (RFC 768, RFC 9293 section 3.1), folded. */
+export function pseudoHeaderSum(src: number, dst: number, protocol: number, length: number): number {
+  return fold((src >>> 16) + (src & 0xffff) + (dst >>> 16) + (dst & 0xffff) + protocol + length);
+}
+
+/** The checksum field value for a folded sum: its ones' complement. */
+export function finish(sum: number): number {
+  return ~fold(sum) & 0xffff;
+}
+
+/** The Internet checksum of b[start, end). */
+export function checksum(b: Uint8Array, start = 0, end = b.length, initial = 0): number {
+  return finish(onesSum(b, start, end, initial));
+}
+
+/**
+ * RFC 1624 eqn. 3: the new checksum after one 16-bit word of the covered data changes from `oldWord` to `newWord`.
+ * HC' = ~(~HC + ~m + m')
+ */
+export function updateChecksum16(hc: number, oldWord: number, newWord: number): number {
+  return ~fold((~hc & 0xffff) + (~oldWord & 0xffff) + (newWord & 0xffff)) & 0xffff;
+}
+
+/** RFC 1624 for a 32-bit field (an IPv4 address, a sequence number): two word updates. */
+export function updateChecksum32(hc: number, oldValue: number, newValue: number): number {
+  return ~fold(
+    (~hc & 0xffff) +
+      (~(oldValue >>> 16) & 0xffff) +
+      (~oldValue & 0xffff) +
+      (newValue >>> 16) +
+      (newValue & 0xffff),
+  ) & 0xffff;
+}
