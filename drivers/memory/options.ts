@@ -1,0 +1,39 @@
+/** Option parsing shared by memoryLink and memorySwitch. Bad options are misuse: ERR_INVALID_ARG_VALUE. */
+import { SOFTWARE_CHECKSUMS, type ChecksumCapabilities, type DriverCapabilities, type Medium } from '../types.js';
+import { invalidArg } from '../../protocols/util/errors.js';
+
+export interface MemoryCommonOptions {
+  /** L3 MTU (default 1500); a frame may be mtu + 18 bytes on Ethernet. */
+  mtu?: number;
+  /** Checksum capabilities advertised to the stack (default SOFTWARE_CHECKSUMS). */
+  checksum?: ChecksumCapabilities;
+  /** Largest number of frames one receive() hands over (default 64). */
+  maxBatch?: number;
+  /** Frames waiting in each receive queue (default 1024); beyond it frames are dropped and counted in rxDropped. */
+  queueLimit?: number;
+}
+
+export function positiveInt(name: string, v: number | undefined, dflt: number, min = 1, max = 1 << 24): number {
+  if (v === undefined) return dflt;
+  if (!Number.isInteger(v) || v < min || v > max) throw invalidArg(`${name} must be an integer in [${min}, ${max}], got ${v}`);
+  return v;
+}
+
+export function makeCaps(o: MemoryCommonOptions, medium: Medium): DriverCapabilities {
+  return {
+    medium,
+    mtu: positiveInt('mtu', o.mtu, 1500, 68, 65535),
+    maxBatch: positiveInt('maxBatch', o.maxBatch, 64),
+    checksum: o.checksum ?? SOFTWARE_CHECKSUMS,
+  };
+}
+
+export function checkMac(name: string, mac: Uint8Array): Uint8Array {
+  if (!(mac instanceof Uint8Array) || mac.length !== 6) throw invalidArg(`${name} must be 6 bytes`);
+  return mac;
+}
+
+/** A locally administered unicast MAC (RFC 7042 §2.1: U/L bit set, I/G bit clear): 02:00:00:<a>:<b>:<c>. */
+export function localMac(n: number): Uint8Array {
+  return Uint8Array.of(0x02, 0, 0, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff);
+}

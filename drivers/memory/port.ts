@@ -1,0 +1,204 @@
+/**
+ * The building blocks shared by the in-memory link and the in-memory switch: a pool of frame buffers and a
+ * port (a FrameDriver whose transmit side hands committed buffers to an owner-supplied `forward`).
+ *
+ * Buffer ownership: a buffer lent by `txReserve` belongs to the stack until `txCommit`; from then on it belongs
+ * to the link (queued to a receiver, zero-copy) and returns to the pool after that receiver's sink returns, or
+ * at once when the frame is dropped. A received view is valid only until the sink returns.
+ *
+ * Throws (misuse only, BywayError): ERR_DRIVER_CLOSED for any use after close(), ERR_INVALID_STATE for
+ * txCommit without txReserve, ERR_FRAME_TOO_BIG for txReserve above the largest frame, ERR_INVALID_ARG_VALUE
+ * for a negative or fractional length.
+ */
+import {
+  BywayError,
+  newDriverStats,
+  type DriverCapabilities,
+  type DriverStats,
+  type FrameDriver,
+  type FrameSink,
+} from '../types.js';
+import { invalidArg } from '../../protocols/util/errors.js';
+
+/** Ethernet header (14) plus one 802.1Q tag (4): what a frame may carry above the L3 MTU. */
+export const ETHERNET_OVERHEAD = 18;
+
+/** Largest frame a link with these caps carries: the MTU plus the Ethernet header and one VLAN tag. */
+export function maxFrameLen(caps: DriverCapabilities): number {
+  return caps.medium === 'ethernet' ? caps.mtu + ETHERNET_OVERHEAD : caps.mtu;
+}
+
+/**
+ * Free list of equal-sized buffers. Buffers are allocated on demand and never freed, so the pool grows to the
+ * peak number of frames in flight (bounded by the receive queue limits) and allocates nothing after that.
+ */
+export class BufferPool {
+  private readonly free: Uint8Array[] = [];
+  /** Buffers ever allocated; exposed so tests can see that steady state allocates nothing. */
+  allocated = 0;
+  constructor(readonly bufferSize: number) {}
+  take(): Uint8Array {
+    const b = this.free.pop();
+    if (b !== undefined) return b;
+    this.allocated++;
+    return new Uint8Array(this.bufferSize);
+  }
+  give(b: Uint8Array): void {
+    this.free.push(b);
+  }
+  get available(): number {
+    return this.free.length;
+  }
+}
+
+export function closedError(): BywayError {
+  return new BywayError('ERR_DRIVER_CLOSED', 'the driver is closed');
+}
+
+/** Called with a committed frame: the callee now owns `buf` and must `pool.give` it (or queue it). */
+export type ForwardFn = (from: MemoryPort, buf: Uint8Array, len: number, now: number) => void;
+
+export class MemoryPort implements FrameDriver {
+  readonly stats: DriverStats = newDriverStats();
+  private readonly queueBufs: (Uint8Array | null)[];
+  private readonly queueLens: Int32Array;
+  private head = 0;
+  private count = 0;
+  private reserved: Uint8Array | null = null;
+  private reservedLen = 0;
+  private ready: (() => void) | null = null;
+  private closedFlag = false;
+  private readonly frameMax: number;
+  /** Run once by close(), so the owner can unlink the port. */
+  onClose: (() => void) | null = null;
+
+  constructor(
+    readonly caps: DriverCapabilities,
+    readonly hwAddress: Uint8Array | undefined,
+    private readonly pool: BufferPool,
+    readonly queueLimit: number,
+    private readonly forward: ForwardFn,
+  ) {
+    this.frameMax = maxFrameLen(caps);
+    this.queueBufs = new Array<Uint8Array | null>(queueLimit).fill(null);
+    this.queueLens = new Int32Array(queueLimit);
+  }
+
+  get closed(): boolean {
+    return this.closedFlag;
+  }
+
+  /** Frames waiting in the receive queue. */
+  get queued(): number {
+    return this.count;
+  }
+
+  /**
+   * Take ownership of `buf` (a pool buffer holding a `len`-byte frame) for the receive queue. When the port is
+   * closed or the queue is full the buffer goes back to the pool and false is returned; a full queue counts
+   * `rxDropped`. Calls the ready callback when the frame was queued.
+   */
+  enqueue(buf: Uint8Array, len: number): boolean {
+    if (this.closedFlag) {
+      this.pool.give(buf);
+      return false;
+    }
+    if (this.count === this.queueLimit) {
+      this.stats.rxDropped++;
+      this.pool.give(buf);
+      return false;
+    }
+    let tail = this.head + this.count;
+    if (tail >= this.queueLimit) tail -= this.queueLimit;
+    this.queueBufs[tail] = buf;
+    this.queueLens[tail] = len;
+    this.count++;
+    const cb = this.ready;
+    if (cb !== null) cb();
+    return true;
+  }
+
+  receive(now: number, max: number, sink: FrameSink): number {
+    if (this.closedFlag) throw closedError();
+    const n = Math.min(max, this.caps.maxBatch, this.count);
+    let handed = 0;
+    while (handed < n && this.count > 0) {
+      const i = this.head;
+      const buf = this.queueBufs[i]!;
+      const len = this.queueLens[i]!;
+      this.queueBufs[i] = null;
+      this.head = i + 1 === this.queueLimit ? 0 : i + 1;
+      this.count--;
+      handed++;
+      this.stats.rxFrames++;
+      this.stats.rxBytes += len;
+      try {
+        sink(buf.subarray(0, len));
+      } finally {
+        // The view was valid only during the call: the buffer goes back to the pool for reuse.
+        this.pool.give(buf);
+      }
+      if (this.closedFlag) break; // the sink closed us
+    }
+    return handed;
+  }
+
+  txReserve(len: number): Uint8Array | null {
+    if (this.closedFlag) throw closedError();
+    if (!Number.isInteger(len) || len < 0) throw invalidArg(`txReserve: bad length ${len}`);
+    if (len > this.frameMax) {
+      throw new BywayError('ERR_FRAME_TOO_BIG', `txReserve: ${len} bytes exceed the largest frame (${this.frameMax})`);
+    }
+    // A second reservation replaces the first (only one is open at a time): reuse its buffer.
+    if (this.reserved === null) this.reserved = this.pool.take();
+    this.reservedLen = len;
+    return this.reserved.subarray(0, len);
+  }
+
+  txCommit(now: number, len: number): void {
+    if (this.closedFlag) throw closedError();
+    const buf = this.reserved;
+    if (buf === null) throw new BywayError('ERR_INVALID_STATE', 'txCommit without txReserve');
+    if (!Number.isInteger(len) || len < 0 || len > this.reservedLen) {
+      throw invalidArg(`txCommit: length ${len} outside the reserved ${this.reservedLen} bytes`);
+    }
+    this.reserved = null;
+    this.stats.txFrames++;
+    this.stats.txBytes += len;
+    this.forward(this, buf, len, now);
+  }
+
+  flush(_now: number): void {
+    if (this.closedFlag) throw closedError();
+  }
+
+  pollAt(_now: number): number | undefined {
+    if (this.closedFlag) throw closedError();
+    return undefined;
+  }
+
+  setReadyCallback(cb: (() => void) | null): void {
+    if (this.closedFlag && cb !== null) throw closedError();
+    this.ready = cb;
+  }
+
+  close(): void {
+    if (this.closedFlag) return;
+    this.closedFlag = true;
+    this.ready = null;
+    while (this.count > 0) {
+      const i = this.head;
+      this.pool.give(this.queueBufs[i]!);
+      this.queueBufs[i] = null;
+      this.head = i + 1 === this.queueLimit ? 0 : i + 1;
+      this.count--;
+    }
+    if (this.reserved !== null) {
+      this.pool.give(this.reserved);
+      this.reserved = null;
+    }
+    const cb = this.onClose;
+    this.onClose = null;
+    if (cb !== null) cb();
+  }
+}
