@@ -23,6 +23,8 @@ export interface MemoryDriver extends FrameDriver {
   /** Frames waiting in this end's receive queue. */
   readonly queued: number;
   readonly closed: boolean;
+  /** Always present on this driver. */
+  pollAt(now: number): number | undefined;
 }
 
 export function memoryLink(options: MemoryLinkOptions = {}): [MemoryDriver, MemoryDriver] {

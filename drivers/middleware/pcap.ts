@@ -37,6 +37,8 @@ export interface PcapOptions {
 export interface PcapDriver extends FrameDriver {
   /** Records written so far. */
   readonly records: number;
+  /** Always present on this driver. */
+  pollAt(now: number): number | undefined;
 }
 
 export function linktypeFor(medium: Medium): number {

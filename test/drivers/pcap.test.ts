@@ -153,12 +153,13 @@ describe('pcapFile and tshark', () => {
       const parsed = readPcap(new Uint8Array(readFileSync(file)));
       expect(parsed.records.map((r) => r.data)).toEqual([ARP_REQUEST, ARP_REPLY, UDP_FRAME]);
 
-      const brief = spawnSync('/usr/bin/tshark', ['-r', file], { encoding: 'utf8', timeout: 20_000 });
+      const env = { ...process.env, TZ: 'UTC' };
+      const brief = spawnSync('/usr/bin/tshark', ['-r', file], { encoding: 'utf8', timeout: 20_000, env });
       expect(brief.status, brief.stderr).toBe(0);
       expect(brief.stdout).toMatch(/ARP.*Who has 10\.0\.0\.2\? Tell 10\.0\.0\.1/);
       expect(brief.stdout).toMatch(/ARP.*10\.0\.0\.2 is at 02:00:00:00:00:02/);
       expect(brief.stdout).toMatch(/10\.0\.0\.1 → 10\.0\.0\.2 .*(UDP|ECHO)|10\.0\.0\.1 -> 10\.0\.0\.2/);
-      const verbose = spawnSync('/usr/bin/tshark', ['-r', file, '-V'], { encoding: 'utf8', timeout: 20_000 });
+      const verbose = spawnSync('/usr/bin/tshark', ['-r', file, '-V'], { encoding: 'utf8', timeout: 20_000, env });
       expect(verbose.status, verbose.stderr).toBe(0);
       expect(verbose.stdout).toContain('Source Port: 40000');
       expect(verbose.stdout).not.toMatch(/Malformed/i);
