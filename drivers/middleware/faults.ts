@@ -18,7 +18,9 @@
  * Time: nothing happens without `now`. Held rx frames are handed over by receive(now) once `now` reaches their
  * time; held tx frames go to the inner driver on flush(now), txCommit(now), receive(now) and pollAt(now)
  * (pollAt then also calls inner.flush). pollAt reports the earliest release time (never earlier than `now`),
- * combined with the inner driver's.
+ * combined with the inner driver's. When the inner driver has no room (txReserve gives null) due tx frames stay
+ * queued in order and pollAt asks for another try TX_RETRY_MS later. Delays count from the moment the wrapper
+ * sees a frame: for rx, when receive() pulls it from the inner driver.
  *
  * Buffers: a direction with no fault configured is a pure pass-through (no copy; txReserve is the inner's).
  * Otherwise tx frames are written into a scratch buffer owned by the wrapper and copied into the inner driver's
@@ -405,6 +407,9 @@ class Direction {
   }
 }
 
+/** When the inner driver refused a due tx frame (txReserve gave null), pollAt asks to be called again this much later. */
+export const TX_RETRY_MS = 1;
+
 /** Seed of the rx stream, derived so tx and rx draw from unrelated sequences. */
 const RX_SEED_OFFSET = 0x6a09e667;
 
@@ -533,7 +538,10 @@ export function faults(inner: FrameDriver, options: FaultOptions): FaultDriver {
       check();
       if (advanceTx(now) > 0) inner.flush(now);
       let t = inner.pollAt?.(now);
-      for (const d of [tx.nextTime(), rx.nextTime()]) {
+      let txDue = tx.nextTime();
+      // Still due after advancing: the inner driver had no room. Retry shortly rather than asking to spin.
+      if (txDue !== undefined && txDue <= now) txDue = now + TX_RETRY_MS;
+      for (const d of [txDue, rx.nextTime()]) {
         if (d !== undefined && (t === undefined || d < t)) t = d;
       }
       return t === undefined ? undefined : Math.max(t, now);

@@ -13,4 +13,4 @@ export {
 } from './pcap.js';
 export { pcapFile, type PcapFileOptions } from './pcap-file.js';
 export { readPcap, type PcapContents, type PcapRecord } from './pcap-reader.js';
-export { faults, type FaultConfig, type FaultOptions, type FaultCounters, type FaultDriver } from './faults.js';
+export { faults, TX_RETRY_MS, type FaultConfig, type FaultOptions, type FaultCounters, type FaultDriver } from './faults.js';

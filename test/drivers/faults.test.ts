@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { memoryLink } from '../../drivers/memory/index.js';
-import { faults, type FaultConfig } from '../../drivers/middleware/index.js';
+import { faults, TX_RETRY_MS, type FaultConfig } from '../../drivers/middleware/index.js';
 import type { FrameDriver, FrameSink } from '../../drivers/types.js';
 import { BywayError } from '../../protocols/util/errors.js';
 import { BROADCAST, ethFrame, frameId, recvAll, send } from './helpers.js';
@@ -321,6 +321,27 @@ describe('faults: time on a virtual clock', () => {
     for (let k = 0; k < 5; k++) counts.push(f.receive(0, 2, (v) => ids.push(frameId(v))));
     expect(counts).toEqual([2, 2, 2, 0, 0]);
     expect(ids).toEqual([0, 0, 1, 1, 2, 2]);
+  });
+
+  it('keeps tx frames in order while the inner driver has no room, and retries', () => {
+    const [a, b] = memoryLink();
+    let full = false;
+    const inner: FrameDriver = { ...spy(a), txReserve: (len: number) => (full ? null : a.txReserve(len)) };
+    const f = faults(inner, { seed: 4, tx: { duplicate: 0.5 } });
+    send(f, 0, frame(1));
+    full = true;
+    send(f, 0, frame(2));
+    send(f, 0, frame(3));
+    expect(f.held.tx).toBeGreaterThanOrEqual(2);
+    expect(f.pollAt(0)).toBe(TX_RETRY_MS); // not "now": that would make the poll loop spin
+    f.flush(0.5);
+    full = false;
+    send(f, 1, frame(4)); // the backlog leaves first
+    expect(f.held.tx).toBe(0);
+    const ids = recvAll(b, 1).map(frameId);
+    expect([...new Set(ids)]).toEqual([1, 2, 3, 4]);
+    expect(ids.length).toBe(4 + f.faultStats.tx.duplicated);
+    expect(f.pollAt(1)).toBeUndefined();
   });
 
   it('bounds held frames by holdLimit', () => {
