@@ -165,6 +165,17 @@ describe('memoryLink', () => {
     b.receive(0, 10, (f) => send(b, 0, ethFrame(a.hwAddress!, b.hwAddress!, frameId(f) + 100)));
     expect(recvAll(a, 0).map(frameId)).toEqual([100, 101, 102]);
   });
+
+  it('a received view stays intact while the sink transmits (its buffer is not back in the pool yet)', () => {
+    const [a, b] = memoryLink();
+    const orig = ethFrame(b.hwAddress!, a.hwAddress!, 5);
+    send(a, 0, orig);
+    b.receive(0, 1, (f) => {
+      send(b, 0, new Uint8Array(orig.length).fill(0xaa)); // takes a pool buffer and overwrites it
+      expect(f).toEqual(orig);
+    });
+    expect(recvAll(a, 0)).toEqual([new Uint8Array(orig.length).fill(0xaa)]);
+  });
 });
 
 describe('memorySwitch', () => {
