@@ -75,7 +75,10 @@ export interface FrameDriver {
   txCommit(now: number, len: number): void;
   /** Push queued frames to the link (a doorbell or a syscall, for real drivers). */
   flush(now: number): void;
-  /** The earliest time the driver needs attention on its own (held frames), or undefined. */
+  /**
+   * The earliest time the driver needs attention on its own (held frames), `now` when received frames are already
+   * waiting, or undefined. Never throws (a closed driver needs no attention).
+   */
   pollAt?(now: number): number | undefined;
   /**
    * Readiness: the driver calls `cb` (possibly synchronously, from inside txCommit of a peer) when `receive()`

@@ -172,9 +172,10 @@ export class MemoryPort implements FrameDriver {
     if (this.closedFlag) throw closedError();
   }
 
-  pollAt(_now: number): number | undefined {
-    if (this.closedFlag) throw closedError();
-    return undefined;
+  /** Frames waiting to be received need attention now; a closed port needs none. */
+  pollAt(now: number): number | undefined {
+    if (this.closedFlag) return undefined;
+    return this.queued > 0 ? now : undefined;
   }
 
   setReadyCallback(cb: (() => void) | null): void {

@@ -1,0 +1,295 @@
+/**
+ * The ARP neighbour cache (RFC 826, with the timeouts and retries RFC 1122 section 2.3.2 asks for), sans-IO.
+ *
+ * Entries are INCOMPLETE (a request is out; packets wait in a bounded queue), REACHABLE (a MAC known until
+ * `expiresAt`) or STATIC. A reachable entry that expires is deleted; the next packet re-resolves it (RFC 1122
+ * 2.3.2.1: timeout). Requests are retried every `retransmitMs` up to `maxRequests` times, then the entry fails:
+ * queued packets are dropped and their senders told EHOSTUNREACH through `onUnreachable`.
+ *
+ * RFC 826's merge rule: a received ARP packet updates an existing entry for its sender; it creates one only when the
+ * packet is a request addressed to us. Unsolicited replies create nothing (no cache poisoning by gratuitous spray).
+ * The table holds at most `maxEntries`; when full, the oldest non-static entry is evicted, so a flood of requests
+ * from many senders cannot pin memory.
+ *
+ * Packets waiting on resolution are owned by the cache (the caller hands over a buffer it will not touch again).
+ */
+
+export interface NeighbourOptions {
+  /** How long a learned MAC is trusted (ms). Default 60 s. */
+  reachableMs: number;
+  /** Interval between ARP requests for an unresolved address (ms). Default 1 s (RFC 1122: at most one per second). */
+  retransmitMs: number;
+  /** Requests sent before giving up. Default 3. */
+  maxRequests: number;
+  /** Entries in the table, static ones included. Default 1024. */
+  maxEntries: number;
+  /** Packets queued per unresolved address. Default 64; `maxQueuedBytes` bounds the total (a fragmented datagram must fit whole). */
+  maxQueuedPackets: number;
+  /** Bytes queued across all unresolved addresses. Default 256 KiB. */
+  maxQueuedBytes: number;
+}
+
+export const DEFAULT_NEIGHBOUR_OPTIONS: NeighbourOptions = {
+  reachableMs: 60_000,
+  retransmitMs: 1_000,
+  maxRequests: 3,
+  maxEntries: 1024,
+  maxQueuedPackets: 64,
+  maxQueuedBytes: 256 * 1024,
+};
+
+export type NeighbourState = 'incomplete' | 'reachable' | 'static';
+
+/** A packet waiting for its next hop's MAC: a whole frame whose Ethernet destination is filled on resolution. */
+export interface PendingFrame {
+  readonly frame: Uint8Array;
+  /** Told when the address fails to resolve. */
+  readonly onUnreachable?: (() => void) | undefined;
+}
+
+interface Entry {
+  ip: number;
+  state: NeighbourState;
+  mac: Uint8Array;
+  /** reachable: when it expires. incomplete: when the next request (or failure) is due. */
+  deadline: number;
+  requestsSent: number;
+  queue: PendingFrame[];
+  queuedBytes: number;
+  created: number;
+}
+
+export interface NeighbourStats {
+  requestsSent: number;
+  resolved: number;
+  failed: number;
+  expired: number;
+  evicted: number;
+  queueDrops: number;
+  unsolicitedIgnored: number;
+}
+
+export interface NeighbourSnapshot {
+  readonly ip: number;
+  readonly state: NeighbourState;
+  readonly mac: Uint8Array | undefined;
+  readonly deadline: number;
+  readonly queued: number;
+}
+
+/** What the cache needs from the stack: send a request, and send frames once resolved. */
+export interface NeighbourHost {
+  sendRequest(now: number, targetIp: number): void;
+  /** Transmit a queued frame whose destination MAC is now known. */
+  sendResolved(now: number, frame: Uint8Array, mac: Uint8Array): void;
+}
+
+export class NeighbourCache {
+  readonly options: NeighbourOptions;
+  readonly stats: NeighbourStats = {
+    requestsSent: 0,
+    resolved: 0,
+    failed: 0,
+    expired: 0,
+    evicted: 0,
+    queueDrops: 0,
+    unsolicitedIgnored: 0,
+  };
+  private readonly entries = new Map<number, Entry>();
+  private totalQueuedBytes = 0;
+
+  constructor(private readonly host: NeighbourHost, options: Partial<NeighbourOptions> = {}) {
+    this.options = { ...DEFAULT_NEIGHBOUR_OPTIONS, ...options };
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  get queuedBytes(): number {
+    return this.totalQueuedBytes;
+  }
+
+  /** The MAC for `ip` if known and fresh. Never triggers a request. */
+  lookup(now: number, ip: number): Uint8Array | undefined {
+    const e = this.entries.get(ip);
+    if (e === undefined) return undefined;
+    if (e.state === 'static') return e.mac;
+    if (e.state === 'reachable') {
+      if (now < e.deadline) return e.mac;
+      this.remove(e);
+      this.stats.expired++;
+    }
+    return undefined;
+  }
+
+  /**
+   * Hold `pending` until `ip` resolves, sending a request if none is out. Returns false when the packet was dropped
+   * (the queue for that address or the total queue is full, or the table is full of static entries).
+   */
+  enqueue(now: number, ip: number, pending: PendingFrame): boolean {
+    let e = this.entries.get(ip);
+    if (e !== undefined && e.state !== 'incomplete') {
+      // Known (a race with lookup, or a fresh entry): send straight away.
+      const mac = this.lookup(now, ip);
+      if (mac !== undefined) {
+        this.host.sendResolved(now, pending.frame, mac);
+        return true;
+      }
+      e = undefined;
+    }
+    if (e === undefined) {
+      if (!this.makeRoom()) {
+        this.stats.queueDrops++;
+        return false;
+      }
+      e = { ip, state: 'incomplete', mac: new Uint8Array(6), deadline: now, requestsSent: 0, queue: [], queuedBytes: 0, created: now };
+      this.entries.set(ip, e);
+      this.request(now, e);
+    }
+    const len = pending.frame.length;
+    if (e.queue.length >= this.options.maxQueuedPackets || this.totalQueuedBytes + len > this.options.maxQueuedBytes) {
+      this.stats.queueDrops++;
+      return false;
+    }
+    e.queue.push(pending);
+    e.queuedBytes += len;
+    this.totalQueuedBytes += len;
+    return true;
+  }
+
+  /**
+   * Learn from a received ARP packet (RFC 826 "Packet Reception"). `targetIsUs` is true when the packet's target
+   * protocol address is one of ours; `isRequest` when it is a request. Returns true if the table changed.
+   */
+  learn(now: number, senderIp: number, senderMac: Uint8Array, targetIsUs: boolean, isRequest: boolean): boolean {
+    const e = this.entries.get(senderIp);
+    if (e !== undefined) {
+      if (e.state === 'static') return false;
+      this.markReachable(now, e, senderMac);
+      return true;
+    }
+    if (!(targetIsUs && isRequest)) {
+      if (targetIsUs) this.stats.unsolicitedIgnored++;
+      return false;
+    }
+    if (!this.makeRoom()) return false;
+    const fresh: Entry = {
+      ip: senderIp,
+      state: 'reachable',
+      mac: senderMac.slice(0, 6),
+      deadline: now + this.options.reachableMs,
+      requestsSent: 0,
+      queue: [],
+      queuedBytes: 0,
+      created: now,
+    };
+    this.entries.set(senderIp, fresh);
+    return true;
+  }
+
+  /** A permanent entry (like `ip neigh add ... nud permanent`). */
+  addStatic(ip: number, mac: Uint8Array): void {
+    const old = this.entries.get(ip);
+    if (old !== undefined) this.remove(old);
+    this.entries.set(ip, { ip, state: 'static', mac: mac.slice(0, 6), deadline: Infinity, requestsSent: 0, queue: [], queuedBytes: 0, created: 0 });
+    if (old !== undefined && old.queue.length > 0) this.flushQueue(0, old, mac);
+  }
+
+  delete(ip: number): void {
+    const e = this.entries.get(ip);
+    if (e !== undefined) this.remove(e);
+  }
+
+  /** Run retries and expiry. */
+  poll(now: number): void {
+    for (const e of this.entries.values()) {
+      if (e.state === 'incomplete' && now >= e.deadline) {
+        if (e.requestsSent >= this.options.maxRequests) this.fail(e);
+        else this.request(now, e);
+      } else if (e.state === 'reachable' && now >= e.deadline) {
+        this.remove(e);
+        this.stats.expired++;
+      }
+    }
+  }
+
+  /** The earliest time poll() has work: only incomplete entries need waking for (expiry is lazy). */
+  pollAt(): number | undefined {
+    let at: number | undefined;
+    for (const e of this.entries.values()) {
+      if (e.state === 'incomplete' && (at === undefined || e.deadline < at)) at = e.deadline;
+    }
+    return at;
+  }
+
+  entriesSnapshot(): NeighbourSnapshot[] {
+    return [...this.entries.values()].map((e) => ({
+      ip: e.ip,
+      state: e.state,
+      mac: e.state === 'incomplete' ? undefined : e.mac.slice(),
+      deadline: e.deadline,
+      queued: e.queue.length,
+    }));
+  }
+
+  private request(now: number, e: Entry): void {
+    e.requestsSent++;
+    e.deadline = now + this.options.retransmitMs;
+    this.stats.requestsSent++;
+    this.host.sendRequest(now, e.ip);
+  }
+
+  private markReachable(now: number, e: Entry, mac: Uint8Array): void {
+    const wasIncomplete = e.state === 'incomplete';
+    e.mac.set(mac.subarray(0, 6));
+    e.state = 'reachable';
+    e.deadline = now + this.options.reachableMs;
+    e.requestsSent = 0;
+    if (wasIncomplete) {
+      this.stats.resolved++;
+      this.flushQueue(now, e, e.mac);
+    }
+  }
+
+  private flushQueue(now: number, e: Entry, mac: Uint8Array): void {
+    const queue = e.queue;
+    this.totalQueuedBytes -= e.queuedBytes;
+    e.queue = [];
+    e.queuedBytes = 0;
+    for (const p of queue) this.host.sendResolved(now, p.frame, mac);
+  }
+
+  private fail(e: Entry): void {
+    this.stats.failed++;
+    const queue = e.queue;
+    this.remove(e);
+    for (const p of queue) p.onUnreachable?.();
+  }
+
+  private remove(e: Entry): void {
+    this.totalQueuedBytes -= e.queuedBytes;
+    e.queue = [];
+    e.queuedBytes = 0;
+    this.entries.delete(e.ip);
+  }
+
+  /** Ensure one free slot, evicting the oldest non-static entry. False when every entry is static. */
+  private makeRoom(): boolean {
+    if (this.entries.size < this.options.maxEntries) return true;
+    let victim: Entry | undefined;
+    for (const e of this.entries.values()) {
+      if (e.state !== 'static' && (victim === undefined || e.created < victim.created)) victim = e;
+    }
+    if (victim === undefined) return false;
+    this.stats.evicted++;
+    if (victim.state === 'incomplete') {
+      const queue = victim.queue;
+      this.remove(victim);
+      for (const p of queue) p.onUnreachable?.();
+    } else {
+      this.remove(victim);
+    }
+    return true;
+  }
+}

@@ -1,0 +1,983 @@
+/**
+ * The stack core: one interface over one FrameDriver, with ARP, IPv4 (fragmentation and reassembly), ICMP, UDP
+ * and the TCP layer. Sans-IO: it never reads a clock or sets a timer. The runtime (or a test) calls `poll(now)`
+ * whenever the driver is ready or the time returned by `pollAt(now)` has come.
+ *
+ * Receive: `poll` pulls batches from the driver; each frame is parsed as views and handled before the next, so a
+ * frame's bytes are never kept past its handler (what must be kept, e.g. a fragment or a datagram queued on a
+ * socket, is copied by its owner). Transmit: a packet is built once, in place, in a buffer the driver lends
+ * (`beginTx`/`commitTx`); only a packet that must wait (for ARP, or to be fragmented, or looped back) goes through
+ * a scratch copy.
+ *
+ * Bad input is dropped and counted in `stats`; API misuse throws BywayError with a stable code.
+ */
+import type { FrameDriver } from '../../drivers/types.js';
+import { BywayError } from '../../protocols/util/errors.js';
+import type { Rng } from '../../protocols/util/rng.js';
+import { read16, write16 } from '../../protocols/util/bytes.js';
+import {
+  BROADCAST_MAC,
+  ETHERNET_HEADER_LEN,
+  EtherType,
+  EthernetFrame,
+  VLAN_TAG_LEN,
+  ZERO_MAC,
+  emitEthernet,
+  isBroadcastMac,
+  isMulticastMac,
+  macEquals,
+} from '../../protocols/ethernet/wire.js';
+import { ArpOperation, ArpPacket, emitArp, ARP_PACKET_LEN } from '../../protocols/arp/wire.js';
+import {
+  IPV4_FLAG_DF,
+  IPV4_FLAG_MF,
+  IPV4_HEADER_LEN,
+  IpProtocol,
+  Ipv4Packet,
+  writeIpv4Header,
+} from '../../protocols/ipv4/wire.js';
+import { directedBroadcast, isMulticast, IPV4_BROADCAST, type Ipv4Cidr, cidrContains } from '../../protocols/ipv4/address.js';
+import { Reassembler, type ReassemblyOptions } from '../../protocols/ipv4/reassembly.js';
+import { ICMP_HEADER_LEN, IcmpPacket, IcmpType, UnreachableCode, emitIcmp, parseIcmp } from '../../protocols/icmp/wire.js';
+import { UDP_HEADER_LEN, UdpPacket, writeUdpHeader } from '../../protocols/udp/wire.js';
+import { NeighbourCache, type NeighbourOptions } from './neighbour.js';
+import { RoutingTable } from './routing.js';
+import { UdpTable, type UdpOptions, type UdpSocket } from './udp.js';
+import { newStats, type StackStats } from './stats.js';
+
+export interface IcmpOptions {
+  /** ICMP errors (port/protocol unreachable) per second, token bucket (Linux's icmp_msgs_per_sec is 1000). */
+  errorRatePerSec: number;
+  errorBurst: number;
+  /** Answer echo requests. Default true. */
+  echoReplies: boolean;
+  /** Lowest path MTU a fragmentation-needed message may set (RFC 1191 safeguard; Linux's min_pmtu is 552). */
+  minPmtu: number;
+  /** How long a learned path MTU holds before it is forgotten (RFC 1191 section 6.3: 10 minutes). */
+  pmtuExpiryMs: number;
+}
+
+export const DEFAULT_ICMP_OPTIONS: IcmpOptions = {
+  errorRatePerSec: 1000,
+  errorBurst: 50,
+  echoReplies: true,
+  minPmtu: 552,
+  pmtuExpiryMs: 600_000,
+};
+
+export interface RouteConfig {
+  readonly destination: Ipv4Cidr;
+  readonly gateway?: number | undefined;
+  readonly metric?: number | undefined;
+  readonly mtu?: number | undefined;
+}
+
+export interface StackConfig {
+  readonly driver: FrameDriver;
+  /** The interface's MAC; defaults to the driver's, else a random locally administered one. */
+  readonly mac?: Uint8Array | undefined;
+  /** Addresses with their prefix (an on-link route is added for each). At least one. */
+  readonly addresses: readonly Ipv4Cidr[];
+  readonly gateway?: number | undefined;
+  readonly routes?: readonly RouteConfig[] | undefined;
+  /** L3 MTU; defaults to the driver's. */
+  readonly mtu?: number | undefined;
+  /** 802.1Q VLAN id: when set, only frames tagged with it are accepted and every frame sent carries it. */
+  readonly vlan?: number | undefined;
+  readonly rng: Rng;
+  readonly ttl?: number | undefined;
+  readonly neighbour?: Partial<NeighbourOptions> | undefined;
+  readonly reassembly?: Partial<ReassemblyOptions> | undefined;
+  readonly icmp?: Partial<IcmpOptions> | undefined;
+  readonly udp?: Partial<UdpOptions> | undefined;
+  /** Frames handled per poll before returning (keeps the event loop responsive). Default 256. */
+  readonly pollBudget?: number | undefined;
+}
+
+export type PingResult =
+  | { readonly ok: true; readonly rttMs: number; readonly ttl: number; readonly bytes: number; readonly from: number; readonly seq: number }
+  | { readonly ok: false; readonly error: BywayError; readonly seq: number };
+
+export interface PingOptions {
+  /** Echo data length (default 56, like ping(8)). */
+  readonly size?: number;
+  readonly timeoutMs?: number;
+  readonly ttl?: number;
+  /** Fill byte pattern (default 0x00, 0x01, ...). */
+  readonly data?: Uint8Array;
+}
+
+interface PendingPing {
+  readonly key: number;
+  readonly dst: number;
+  readonly sentAt: number;
+  readonly deadline: number;
+  readonly bytes: number;
+  readonly seq: number;
+  readonly cb: (r: PingResult) => void;
+}
+
+/** The lent transmit slot: the L4 payload goes at buf[offset .. offset + l4Len). */
+export interface TxSlot {
+  buf: Uint8Array;
+  offset: number;
+}
+
+const enum TxMode {
+  Direct,
+  Neighbour,
+  Fragment,
+  Loopback,
+}
+
+/** Callbacks for things the stack core cannot decide itself (TCP is attached through this). */
+export interface TransportHandler {
+  input(now: number, src: number, dst: number, segment: Uint8Array): void;
+  icmpError(now: number, src: number, dst: number, quoted: Uint8Array, kind: 'unreachable' | 'frag-needed' | 'ttl-exceeded', code: number, mtu: number): void;
+  poll(now: number): void;
+  pollAt(now: number): number | undefined;
+}
+
+export class NetStack {
+  readonly driver: FrameDriver;
+  readonly mac: Uint8Array;
+  readonly mtu: number;
+  readonly addresses: readonly Ipv4Cidr[];
+  readonly routes = new RoutingTable();
+  readonly neighbours: NeighbourCache;
+  readonly reassembler: Reassembler;
+  readonly udp: UdpTable;
+  readonly stats: StackStats;
+  readonly icmpOptions: IcmpOptions;
+  readonly vlan: number | undefined;
+  /** TCP, or another transport keyed by IP protocol number, attached by the layer above. */
+  readonly transports = new Map<number, TransportHandler>();
+
+  private readonly ttl: number;
+  private readonly l2len: number;
+  private readonly ethernet: boolean;
+  private readonly pollBudget: number;
+  private readonly csum: { ipTx: boolean; ipRx: boolean; icmpTx: boolean; icmpRx: boolean; udpTx: boolean; udpRx: boolean };
+  private ipIdent: number;
+  private now = 0;
+  private loopbackQueue: Uint8Array[] = [];
+  private readonly pmtu = new Map<number, { mtu: number; expires: number }>();
+  private readonly pings = new Map<number, PendingPing>();
+  private readonly pingIdent: number;
+  private pingSeq = 0;
+  private errorTokens: number;
+  private errorTokensAt = 0;
+  private started = false;
+
+  // The open transmit slot (one at a time).
+  private readonly slot: TxSlot = { buf: new Uint8Array(0), offset: 0 };
+  private txMode = TxMode.Direct;
+  private txSrc = 0;
+  private txDst = 0;
+  private txNextHop = 0;
+  private txProto = 0;
+  private txL4Len = 0;
+  private txTtl = 64;
+  private txFlags = 0;
+  private txMtu = 0;
+  private txUnreachable: (() => void) | undefined;
+
+  constructor(config: StackConfig) {
+    if (config.addresses.length === 0) throw new BywayError('ERR_INVALID_ARG_VALUE', 'a stack needs at least one address');
+    this.driver = config.driver;
+    this.ethernet = config.driver.caps.medium === 'ethernet';
+    this.vlan = config.vlan;
+    this.l2len = this.ethernet ? ETHERNET_HEADER_LEN + (config.vlan !== undefined ? VLAN_TAG_LEN : 0) : 0;
+    this.mtu = Math.min(config.mtu ?? config.driver.caps.mtu, config.driver.caps.mtu);
+    if (this.mtu < 68) throw new BywayError('ERR_INVALID_ARG_VALUE', `MTU ${this.mtu} is below IPv4's minimum of 68`);
+    this.mac = (config.mac ?? config.driver.hwAddress ?? randomMac(config.rng)).slice(0, 6);
+    this.addresses = config.addresses.map((a) => ({ address: a.address >>> 0, prefixLen: a.prefixLen }));
+    this.ttl = config.ttl ?? 64;
+    this.pollBudget = config.pollBudget ?? 256;
+    this.icmpOptions = { ...DEFAULT_ICMP_OPTIONS, ...config.icmp };
+    this.errorTokens = this.icmpOptions.errorBurst;
+    const c = config.driver.caps.checksum;
+    this.csum = {
+      ipTx: c.ipv4.tx === 'compute',
+      ipRx: c.ipv4.rx === 'verify',
+      icmpTx: c.icmp.tx === 'compute',
+      icmpRx: c.icmp.rx === 'verify',
+      udpTx: c.udp.tx === 'compute',
+      udpRx: c.udp.rx === 'verify',
+    };
+    this.ipIdent = config.rng.nextU32() & 0xffff;
+    this.pingIdent = config.rng.nextU32() & 0xffff;
+    this.neighbours = new NeighbourCache(
+      {
+        sendRequest: (now, ip) => this.sendArp(now, ArpOperation.Request, ZERO_MAC, ip, this.sourceFor(ip) ?? this.addresses[0]!.address),
+        sendResolved: (now, frame, mac) => this.sendResolved(now, frame, mac),
+      },
+      config.neighbour,
+    );
+    this.reassembler = new Reassembler(config.reassembly);
+    this.udp = new UdpTable(
+      {
+        sendUdp: (now, sock, dstIp, dstPort, data) => this.sendUdp(now, sock, dstIp, dstPort, data),
+        isLocalAddress: (ip) => this.isLocalAddress(ip),
+      },
+      config.rng,
+      config.udp,
+    );
+    this.stats = newStats(this.neighbours.stats, this.reassembler.stats, this.udp.stats);
+    for (const a of this.addresses) this.routes.add({ destination: a, source: a.address, metric: 0 });
+    if (config.gateway !== undefined) {
+      const src = this.onLinkSource(config.gateway);
+      if (src === undefined) throw new BywayError('ENETUNREACH', 'the gateway is not on any of the interface\'s prefixes');
+      this.routes.add({ destination: { address: 0, prefixLen: 0 }, gateway: config.gateway, source: src, metric: 0 });
+    }
+    for (const r of config.routes ?? []) {
+      const src = r.gateway !== undefined ? this.onLinkSource(r.gateway) : this.addresses[0]!.address;
+      if (src === undefined) throw new BywayError('ENETUNREACH', 'a route\'s gateway is not on-link');
+      this.routes.add({ destination: r.destination, gateway: r.gateway, source: src, metric: r.metric ?? 0, mtu: r.mtu });
+    }
+  }
+
+  /** Announce our addresses with gratuitous ARP (RFC 5227 section 2.3), once. */
+  start(now: number): void {
+    if (this.started) return;
+    this.started = true;
+    this.now = now;
+    if (!this.ethernet) return;
+    for (const a of this.addresses) this.sendArp(now, ArpOperation.Request, ZERO_MAC, a.address, a.address);
+    this.driver.flush(now);
+  }
+
+  // ---------------------------------------------------------------------------------------------------------------
+  // The poll cycle
+
+  /** Receive and handle a batch, run due timers, flush transmits. Returns the number of frames handled. */
+  poll(now: number): number {
+    this.now = now;
+    if (!this.started) this.start(now);
+    let handled = 0;
+    while (handled < this.pollBudget) {
+      const n = this.driver.receive(now, Math.min(this.driver.caps.maxBatch, this.pollBudget - handled), this.onFrame);
+      if (n === 0) break;
+      handled += n;
+    }
+    if (this.loopbackQueue.length > 0) {
+      const queue = this.loopbackQueue;
+      this.loopbackQueue = [];
+      for (const packet of queue) this.ipv4Input(packet, false);
+      handled += queue.length;
+    }
+    this.neighbours.poll(now);
+    this.reassembler.poll(now);
+    this.pollPings(now);
+    for (const t of this.transports.values()) t.poll(now);
+    this.driver.flush(now);
+    return handled;
+  }
+
+  /** The earliest time `poll` must run even if no frame arrives; `now` itself when work is waiting. */
+  pollAt(now: number): number | undefined {
+    if (this.loopbackQueue.length > 0) return now;
+    let at = minTime(this.neighbours.pollAt(), this.reassembler.pollAt());
+    at = minTime(at, this.driver.pollAt?.(now));
+    for (const p of this.pings.values()) at = minTime(at, p.deadline);
+    for (const t of this.transports.values()) at = minTime(at, t.pollAt(now));
+    return at;
+  }
+
+  // ---------------------------------------------------------------------------------------------------------------
+  // Addresses and routes
+
+  isLocalAddress(ip: number): boolean {
+    for (const a of this.addresses) if (a.address === ip) return true;
+    return false;
+  }
+
+  private isBroadcastFor(ip: number): boolean {
+    if (ip === IPV4_BROADCAST) return true;
+    for (const a of this.addresses) if (directedBroadcast(a) === ip) return true;
+    return false;
+  }
+
+  private onLinkSource(ip: number): number | undefined {
+    for (const a of this.addresses) if (cidrContains(a, ip)) return a.address;
+    return undefined;
+  }
+
+  /** The source address to use towards dst, or undefined when there is no route. */
+  sourceFor(dst: number): number | undefined {
+    if (this.isLocalAddress(dst)) return dst;
+    if (dst === IPV4_BROADCAST) return this.addresses[0]!.address;
+    return this.routes.lookup(dst)?.route.source;
+  }
+
+  /** The path MTU towards dst: the route's or interface's, lowered by what ICMP taught us (RFC 1191). */
+  mtuFor(dst: number): number {
+    let mtu = this.mtu;
+    const r = this.routes.lookup(dst);
+    if (r?.route.mtu !== undefined) mtu = Math.min(mtu, r.route.mtu);
+    const p = this.pmtu.get(dst);
+    if (p !== undefined) {
+      if (this.now < p.expires) mtu = Math.min(mtu, p.mtu);
+      else this.pmtu.delete(dst);
+    }
+    return mtu;
+  }
+
+  // ---------------------------------------------------------------------------------------------------------------
+  // Receive
+
+  private readonly onFrame = (frame: Uint8Array): void => {
+    if (!this.ethernet) {
+      this.ipv4Input(frame, false);
+      return;
+    }
+    const st = this.stats.ethernet;
+    st.rx++;
+    const eth = EthernetFrame.checked(frame);
+    if (eth === undefined) {
+      st.truncated++;
+      return;
+    }
+    if (eth.vlan !== this.vlan) {
+      st.vlanMismatch++;
+      return;
+    }
+    const dst = eth.dst;
+    const broadcast = isBroadcastMac(dst);
+    if (!broadcast && !macEquals(dst, this.mac)) {
+      st.notForUs++;
+      return;
+    }
+    const type = eth.ethertype;
+    if (type === EtherType.IPv4) this.ipv4Input(eth.payload, broadcast);
+    else if (type === EtherType.ARP) this.arpInput(eth.payload);
+    else st.unknownEthertype++;
+  };
+
+  private arpInput(buf: Uint8Array): void {
+    const st = this.stats.arp;
+    st.rx++;
+    const check = ArpPacket.check(buf);
+    if (check !== 'ok') {
+      if (check === 'truncated') st.truncated++;
+      else st.unsupported++;
+      return;
+    }
+    const p = ArpPacket.checked(buf)!;
+    const op = p.operation;
+    const senderIp = p.senderIp;
+    const senderHw = p.senderHw;
+    if (op === ArpOperation.Request) st.requestsReceived++;
+    else if (op === ArpOperation.Reply) st.repliesReceived++;
+    else {
+      st.unsupported++;
+      return;
+    }
+    // A sender that claims a broadcast/multicast MAC or address is never learned.
+    if (isMulticastMac(senderHw) || senderIp === IPV4_BROADCAST || isMulticast(senderIp)) {
+      st.badSender++;
+      return;
+    }
+    if (this.isLocalAddress(senderIp)) {
+      // Someone else claims our address (RFC 5227 conflict), or our own announcement looped back.
+      if (!macEquals(senderHw, this.mac)) st.conflicts++;
+      return;
+    }
+    const targetIsUs = this.isLocalAddress(p.targetIp);
+    // senderIp 0 is an RFC 5227 probe: answer it, learn nothing.
+    if (senderIp !== 0) this.neighbours.learn(this.now, senderIp, senderHw, targetIsUs, op === ArpOperation.Request);
+    if (op === ArpOperation.Request && targetIsUs) {
+      this.sendArp(this.now, ArpOperation.Reply, senderHw, senderIp, p.targetIp, senderHw);
+      st.repliesSent++;
+    }
+  }
+
+  private ipv4Input(buf: Uint8Array, linkBroadcast: boolean): void {
+    const st = this.stats.ipv4;
+    st.rx++;
+    const check = Ipv4Packet.check(buf);
+    if (check !== 'ok') {
+      if (check === 'truncated') st.truncated++;
+      else if (check === 'bad-version') st.badVersion++;
+      else if (check === 'bad-ihl') st.badIhl++;
+      else st.badLength++;
+      return;
+    }
+    let p = Ipv4Packet.unchecked(buf);
+    if (this.csum.ipRx && !p.verifyChecksum()) {
+      st.badChecksum++;
+      return;
+    }
+    const dst = p.dst;
+    const src = p.src;
+    let broadcast = false;
+    if (!this.isLocalAddress(dst)) {
+      if (this.isBroadcastFor(dst)) broadcast = true;
+      else {
+        st.notForUs++;
+        return;
+      }
+    }
+    // RFC 1122 3.2.1.3: a source that is broadcast, multicast or (except for our own loopback) one of our
+    // addresses is martian.
+    if (src === IPV4_BROADCAST || isMulticast(src) || this.isBroadcastFor(src) || (this.isLocalAddress(src) && linkBroadcast)) {
+      st.badSource++;
+      return;
+    }
+    if (p.headerLen > IPV4_HEADER_LEN) st.withOptions++;
+    if (p.isFragment) {
+      const whole = this.reassembler.input(this.now, p);
+      if (whole === undefined) return;
+      p = Ipv4Packet.unchecked(whole);
+    }
+    st.delivered++;
+    const proto = p.protocol;
+    if (proto === IpProtocol.UDP) this.udpInput(p, broadcast);
+    else if (proto === IpProtocol.ICMP) this.icmpInput(p, broadcast);
+    else {
+      const t = this.transports.get(proto);
+      if (t !== undefined) {
+        if (!broadcast) t.input(this.now, src, dst, p.payload);
+        return;
+      }
+      st.unknownProtocol++;
+      if (!broadcast) this.sendIcmpError(p, IcmpType.DestUnreachable, UnreachableCode.Protocol, 0);
+    }
+  }
+
+  private udpInput(p: Ipv4Packet, broadcast: boolean): void {
+    const st = this.stats.udp;
+    st.rx++;
+    const check = UdpPacket.check(p.payload);
+    if (check !== 'ok') {
+      if (check === 'truncated') st.truncated++;
+      else st.badLength++;
+      return;
+    }
+    const u = UdpPacket.checked(p.payload)!;
+    const src = p.src;
+    const dst = p.dst;
+    if (this.csum.udpRx && !u.verifyChecksum(src, dst)) {
+      st.badChecksum++;
+      return;
+    }
+    if (broadcast) {
+      const targets = this.udp.broadcastTargets(u.dstPort);
+      for (const s of targets) if (!s.deliver(u.payload, src, u.srcPort, dst)) st.recvBufferDrops++;
+      if (targets.length === 0) st.noPort++;
+      return;
+    }
+    const sock = this.udp.lookup(dst, u.dstPort, src, u.srcPort);
+    if (sock === undefined) {
+      st.noPort++;
+      this.sendIcmpError(p, IcmpType.DestUnreachable, UnreachableCode.Port, 0);
+      return;
+    }
+    if (!sock.deliver(u.payload, src, u.srcPort, dst)) st.recvBufferDrops++;
+  }
+
+  private icmpInput(p: Ipv4Packet, broadcast: boolean): void {
+    const st = this.stats.icmp;
+    st.rx++;
+    const icmp = IcmpPacket.checked(p.payload);
+    if (icmp === undefined) {
+      st.truncated++;
+      return;
+    }
+    if (this.csum.icmpRx && !icmp.verifyChecksum()) {
+      st.badChecksum++;
+      return;
+    }
+    const repr = parseIcmp(icmp);
+    switch (repr.kind) {
+      case 'echo-request':
+        st.echoRequests++;
+        if (broadcast) {
+          st.broadcastEchoIgnored++; // RFC 1122 3.2.2.6 allows silence; it keeps us out of smurf attacks
+          return;
+        }
+        if (this.icmpOptions.echoReplies) this.sendEchoReply(p, icmp);
+        return;
+      case 'echo-reply':
+        this.echoReplyInput(p, repr.ident, repr.seq, repr.data.length);
+        return;
+      case 'dest-unreachable':
+      case 'time-exceeded':
+        st.errorsReceived++;
+        this.icmpErrorInput(repr.kind, repr.code, repr.kind === 'dest-unreachable' ? repr.nextHopMtu : 0, repr.quoted);
+        return;
+      default:
+        st.otherTypes++;
+    }
+  }
+
+  /**
+   * Hand an ICMP error to whoever sent the datagram it quotes (RFC 1122 3.2.2, RFC 5927: only when the quote names
+   * one of our sockets; transports validate further, e.g. TCP checks the sequence number).
+   */
+  private icmpErrorInput(kind: 'dest-unreachable' | 'time-exceeded', code: number, nextHopMtu: number, quoted: Uint8Array): void {
+    const st = this.stats.icmp;
+    if (quoted.length < IPV4_HEADER_LEN + 8 || quoted[0]! >>> 4 !== 4) {
+      st.errorsUnmatched++;
+      return;
+    }
+    const ihl = (quoted[0]! & 0x0f) * 4;
+    if (ihl < IPV4_HEADER_LEN || quoted.length < ihl + 8) {
+      st.errorsUnmatched++;
+      return;
+    }
+    const inner = new DataView(quoted.buffer, quoted.byteOffset, quoted.length);
+    const src = inner.getUint32(12);
+    const dst = inner.getUint32(16);
+    const proto = quoted[9]!;
+    if (!this.isLocalAddress(src)) {
+      st.errorsUnmatched++;
+      return;
+    }
+    const l4 = quoted.subarray(ihl);
+    const fragNeeded = kind === 'dest-unreachable' && code === UnreachableCode.FragNeeded;
+    if (fragNeeded) this.learnPmtu(dst, nextHopMtu, read16(quoted, 2));
+    if (proto === IpProtocol.UDP) {
+      const sock = this.udp.lookup(src, read16(l4, 0), dst, read16(l4, 2));
+      if (sock === undefined || (sock.connected && sock.remotePort !== read16(l4, 2))) {
+        st.errorsUnmatched++;
+        return;
+      }
+      this.stats.udp.icmpErrors++;
+      sock.onError?.(icmpToError(kind, code));
+      return;
+    }
+    if (proto === IpProtocol.ICMP) {
+      if (l4[0] === IcmpType.EchoRequest && read16(l4, 4) === this.pingIdent) {
+        const seq = read16(l4, 6);
+        const ping = this.pings.get(seq);
+        if (ping !== undefined && ping.dst === dst) {
+          this.pings.delete(seq);
+          ping.cb({ ok: false, error: icmpToError(kind, code), seq: ping.seq });
+          return;
+        }
+      }
+      st.errorsUnmatched++;
+      return;
+    }
+    const t = this.transports.get(proto);
+    if (t === undefined) {
+      st.errorsUnmatched++;
+      return;
+    }
+    t.icmpError(this.now, src, dst, l4, kind === 'time-exceeded' ? 'ttl-exceeded' : fragNeeded ? 'frag-needed' : 'unreachable', code, this.mtuFor(dst));
+  }
+
+  /** RFC 1191 section 6.1 safeguards: never below minPmtu, never raises, plateau estimate for old routers. */
+  private learnPmtu(dst: number, nextHopMtu: number, quotedTotalLen: number): void {
+    const st = this.stats.icmp;
+    let mtu = nextHopMtu;
+    if (mtu === 0) mtu = plateauBelow(quotedTotalLen); // RFC 1191 section 5 for routers that send no MTU
+    if (mtu < 68) {
+      st.pmtuIgnored++;
+      return;
+    }
+    mtu = Math.max(mtu, this.icmpOptions.minPmtu);
+    if (mtu >= this.mtuFor(dst)) {
+      st.pmtuIgnored++;
+      return;
+    }
+    this.pmtu.set(dst, { mtu, expires: this.now + this.icmpOptions.pmtuExpiryMs });
+    st.pmtuUpdates++;
+  }
+
+  // ---------------------------------------------------------------------------------------------------------------
+  // ICMP output and ping
+
+  /**
+   * Send an echo request; `cb` gets the reply's round trip or an error (ETIMEDOUT after `timeoutMs`, EHOSTUNREACH
+   * when ARP gives up or ICMP says so). Returns the sequence number used.
+   */
+  ping(now: number, dst: number, options: PingOptions, cb: (r: PingResult) => void): number {
+    this.now = now;
+    const size = options.data?.length ?? options.size ?? 56;
+    if (!Number.isInteger(size) || size < 0 || size > 65507) throw new BywayError('ERR_INVALID_ARG_VALUE', `ping size ${size} is out of range`);
+    let seq = this.pingSeq;
+    for (let tries = 0; this.pings.has(seq); tries++) {
+      if (tries > 0xffff) throw new BywayError('EAGAIN', 'too many pings in flight');
+      seq = (seq + 1) & 0xffff;
+    }
+    this.pingSeq = (seq + 1) & 0xffff;
+    const ping: PendingPing = {
+      key: seq,
+      dst,
+      sentAt: now,
+      deadline: now + (options.timeoutMs ?? 1000),
+      bytes: size,
+      seq,
+      cb,
+    };
+    const src = this.sourceFor(dst);
+    if (src === undefined) throw new BywayError('ENETUNREACH', 'no route to the destination');
+    this.pings.set(seq, ping);
+    this.txUnreachable = () => this.failPing(seq, new BywayError('EHOSTUNREACH', 'the destination did not answer ARP'));
+    const slot = this.beginTx(now, src, dst, IpProtocol.ICMP, ICMP_HEADER_LEN + size, options.ttl ?? this.ttl, 0);
+    if (slot === null) {
+      this.pings.delete(seq);
+      throw new BywayError(this.txError, 'cannot send the echo request');
+    }
+    const b = slot.buf;
+    const o = slot.offset;
+    b[o] = IcmpType.EchoRequest;
+    b[o + 1] = 0;
+    write16(b, o + 2, 0);
+    write16(b, o + 4, this.pingIdent);
+    write16(b, o + 6, seq);
+    if (options.data !== undefined) b.set(options.data, o + ICMP_HEADER_LEN);
+    else for (let i = 0; i < size; i++) b[o + ICMP_HEADER_LEN + i] = i & 0xff;
+    if (this.csum.icmpTx || this.txMode === TxMode.Fragment) write16(b, o + 2, checksumOf(b, o, o + ICMP_HEADER_LEN + size));
+    this.commitTx(now);
+    this.driver.flush(now);
+    return seq;
+  }
+
+  private failPing(seq: number, error: BywayError): void {
+    const p = this.pings.get(seq);
+    if (p === undefined) return;
+    this.pings.delete(seq);
+    p.cb({ ok: false, error, seq });
+  }
+
+  private echoReplyInput(p: Ipv4Packet, ident: number, seq: number, bytes: number): void {
+    const st = this.stats.icmp;
+    const ping = ident === this.pingIdent ? this.pings.get(seq) : undefined;
+    if (ping === undefined || ping.dst !== p.src) {
+      st.unmatchedReplies++;
+      return;
+    }
+    st.echoReplies++;
+    this.pings.delete(seq);
+    ping.cb({ ok: true, rttMs: this.now - ping.sentAt, ttl: p.ttl, bytes, from: p.src, seq });
+  }
+
+  private pollPings(now: number): void {
+    for (const p of this.pings.values()) {
+      if (now >= p.deadline) this.failPing(p.seq, new BywayError('ETIMEDOUT', `no echo reply within ${p.deadline - p.sentAt} ms`));
+    }
+  }
+
+  private sendEchoReply(req: Ipv4Packet, icmp: IcmpPacket): void {
+    const len = icmp.buffer.length;
+    const slot = this.beginTx(this.now, req.dst, req.src, IpProtocol.ICMP, len, this.ttl, 0);
+    if (slot === null) return;
+    const b = slot.buf;
+    const o = slot.offset;
+    b.set(icmp.buffer, o);
+    b[o] = IcmpType.EchoReply;
+    // RFC 1624: only the type byte changed (8 -> 0), so the checksum is updated, not recomputed.
+    const old = read16(b, o + 2);
+    write16(b, o + 2, ~(~old + ~(IcmpType.EchoRequest << 8) + (IcmpType.EchoReply << 8)) & 0xffff);
+    if (this.csum.icmpTx || this.txMode === TxMode.Fragment) {
+      write16(b, o + 2, 0);
+      write16(b, o + 2, checksumOf(b, o, o + len));
+    }
+    this.commitTx(this.now);
+    this.stats.icmp.echoRepliesSent++;
+  }
+
+  /**
+   * An ICMP error about `about` (RFC 792; RFC 1122 3.2.2 on when not to send one: never about an ICMP error, a
+   * broadcast or multicast, a non-initial fragment, or a martian source). Rate-limited by a token bucket.
+   */
+  private sendIcmpError(about: Ipv4Packet, type: number, code: number, mtu: number): void {
+    const st = this.stats.icmp;
+    if (about.fragmentOffset !== 0) return;
+    if (about.protocol === IpProtocol.ICMP) {
+      const t = about.payload[0];
+      if (t !== IcmpType.EchoRequest && t !== IcmpType.EchoReply) return;
+    }
+    const src = about.src;
+    if (src === 0 || src === IPV4_BROADCAST || isMulticast(src) || this.isBroadcastFor(src)) return;
+    if (!this.takeErrorToken(this.now)) {
+      st.rateLimited++;
+      return;
+    }
+    // Quote as much of the datagram as fits in a 576-byte reply (RFC 1812 4.3.2.3).
+    const quoteLen = Math.min(about.buffer.length, 576 - IPV4_HEADER_LEN - ICMP_HEADER_LEN);
+    const quoted = about.buffer.subarray(0, quoteLen);
+    const repr =
+      type === IcmpType.DestUnreachable
+        ? ({ kind: 'dest-unreachable', code, nextHopMtu: mtu, quoted } as const)
+        : ({ kind: 'time-exceeded', code, quoted } as const);
+    const slot = this.beginTx(this.now, about.dst, src, IpProtocol.ICMP, ICMP_HEADER_LEN + quoteLen, this.ttl, 0);
+    if (slot === null) return;
+    emitIcmp(repr, slot.buf, slot.offset, true);
+    this.commitTx(this.now);
+    st.errorsSent++;
+  }
+
+  private takeErrorToken(now: number): boolean {
+    const { errorRatePerSec, errorBurst } = this.icmpOptions;
+    const elapsed = Math.max(0, now - this.errorTokensAt);
+    this.errorTokensAt = now;
+    this.errorTokens = Math.min(errorBurst, this.errorTokens + (elapsed * errorRatePerSec) / 1000);
+    if (this.errorTokens < 1) return false;
+    this.errorTokens -= 1;
+    return true;
+  }
+
+  // ---------------------------------------------------------------------------------------------------------------
+  // UDP output
+
+  private sendUdp(now: number, sock: UdpSocket, dstIp: number, dstPort: number, data: Uint8Array): void {
+    this.now = now;
+    const st = this.stats.udp;
+    const broadcast = this.isBroadcastFor(dstIp);
+    if (broadcast && !sock.broadcast) {
+      st.txErrors++;
+      throw new BywayError('EACCES', 'sending to a broadcast address needs setBroadcast(true)');
+    }
+    const src = sock.localIp !== 0 ? sock.localIp : this.sourceFor(dstIp);
+    if (src === undefined) {
+      st.txErrors++;
+      throw new BywayError('ENETUNREACH', 'no route to the destination');
+    }
+    const len = UDP_HEADER_LEN + data.length;
+    this.txUnreachable = sock.onError !== undefined ? () => sock.onError?.(new BywayError('EHOSTUNREACH', 'the destination did not answer ARP')) : undefined;
+    const slot = this.beginTx(now, src, dstIp, IpProtocol.UDP, len, sock.ttl, 0);
+    if (slot === null) {
+      st.txErrors++;
+      throw new BywayError(this.txError, 'cannot send the datagram');
+    }
+    slot.buf.set(data, slot.offset + UDP_HEADER_LEN);
+    writeUdpHeader(slot.buf, slot.offset, sock.localPort, dstPort, len, src, dstIp, this.csum.udpTx || this.txMode !== TxMode.Direct);
+    this.commitTx(now);
+    st.tx++;
+  }
+
+  // ---------------------------------------------------------------------------------------------------------------
+  // Transmit: one packet at a time, built in place
+
+  /** Why the last beginTx returned null: a Node error code. */
+  txError = 'ENOBUFS';
+
+  /**
+   * Lend a slot for an IPv4 packet with `l4Len` bytes of payload from src to dst. Returns null (and sets txError)
+   * when it cannot be sent: no route (ENETUNREACH), too big with DF (EMSGSIZE), no transmit room (ENOBUFS).
+   */
+  beginTx(now: number, src: number, dst: number, protocol: number, l4Len: number, ttl: number, flags: number): TxSlot | null {
+    const unreachable = this.txUnreachable;
+    this.txUnreachable = undefined;
+    const st = this.stats.ipv4;
+    const ipLen = IPV4_HEADER_LEN + l4Len;
+    if (ipLen > 65535) {
+      st.tooBig++;
+      this.txError = 'EMSGSIZE';
+      return null;
+    }
+    this.txSrc = src;
+    this.txDst = dst;
+    this.txProto = protocol;
+    this.txL4Len = l4Len;
+    this.txTtl = ttl;
+    this.txFlags = flags;
+    this.txUnreachable = unreachable;
+    if (this.isLocalAddress(dst)) {
+      this.txMode = TxMode.Loopback;
+      this.slot.buf = new Uint8Array(ipLen);
+      this.slot.offset = IPV4_HEADER_LEN;
+      return this.slot;
+    }
+    let mac: Uint8Array | undefined;
+    let mtu = this.mtu;
+    if (this.isBroadcastFor(dst)) {
+      mac = BROADCAST_MAC;
+      this.txNextHop = dst;
+    } else {
+      const r = this.routes.lookup(dst);
+      if (r === undefined) {
+        st.noRoute++;
+        this.txError = 'ENETUNREACH';
+        return null;
+      }
+      this.txNextHop = r.nextHop;
+      mtu = this.mtuFor(dst);
+      mac = this.ethernet ? this.neighbours.lookup(now, r.nextHop) : ZERO_MAC;
+    }
+    this.txMtu = mtu;
+    if (ipLen > mtu) {
+      if ((flags & IPV4_FLAG_DF) !== 0) {
+        st.tooBig++;
+        this.txError = 'EMSGSIZE';
+        return null;
+      }
+      this.txMode = TxMode.Fragment;
+      this.slot.buf = new Uint8Array(ipLen);
+      this.slot.offset = IPV4_HEADER_LEN;
+      return this.slot;
+    }
+    const frameLen = this.l2len + ipLen;
+    if (mac === undefined) {
+      this.txMode = TxMode.Neighbour;
+      this.slot.buf = new Uint8Array(frameLen);
+      this.slot.offset = this.l2len + IPV4_HEADER_LEN;
+      return this.slot;
+    }
+    const frame = this.driver.txReserve(frameLen);
+    if (frame === null) {
+      st.txNoBuffer++;
+      this.txError = 'ENOBUFS';
+      return null;
+    }
+    if (this.ethernet) this.writeL2(frame, mac, EtherType.IPv4);
+    this.txMode = TxMode.Direct;
+    this.slot.buf = frame;
+    this.slot.offset = this.l2len + IPV4_HEADER_LEN;
+    return this.slot;
+  }
+
+  /** Send the packet written into the slot from the last beginTx. */
+  commitTx(now: number): void {
+    const st = this.stats.ipv4;
+    const b = this.slot.buf;
+    const unreachable = this.txUnreachable;
+    this.txUnreachable = undefined;
+    switch (this.txMode) {
+      case TxMode.Direct:
+        writeIpv4Header(b, this.l2len, this.txSrc, this.txDst, this.txProto, this.txL4Len, this.txTtl, this.nextIdent(), this.txFlags, 0, this.csum.ipTx);
+        this.driver.txCommit(now, b.length);
+        st.tx++;
+        this.stats.ethernet.tx++;
+        return;
+      case TxMode.Neighbour:
+        writeIpv4Header(b, this.l2len, this.txSrc, this.txDst, this.txProto, this.txL4Len, this.txTtl, this.nextIdent(), this.txFlags, 0, this.csum.ipTx);
+        if (!this.neighbours.enqueue(now, this.txNextHop, { frame: b, onUnreachable: unreachable })) st.neighbourDrops++;
+        return;
+      case TxMode.Loopback:
+        writeIpv4Header(b, 0, this.txSrc, this.txDst, this.txProto, this.txL4Len, this.txTtl, this.nextIdent(), this.txFlags, 0, true);
+        this.loopbackQueue.push(b);
+        st.loopback++;
+        st.tx++;
+        return;
+      case TxMode.Fragment:
+        this.sendFragments(now, b, unreachable);
+        return;
+    }
+  }
+
+  /**
+   * RFC 791 section 3.2 fragmentation: every fragment but the last carries a multiple of 8 payload bytes; all share
+   * the ident; MF is set on all but the last.
+   */
+  private sendFragments(now: number, packet: Uint8Array, unreachable: (() => void) | undefined): void {
+    const st = this.stats.ipv4;
+    const ident = this.nextIdent();
+    const payload = packet.subarray(IPV4_HEADER_LEN);
+    const chunk = (this.txMtu - IPV4_HEADER_LEN) & ~7;
+    const mac = this.isBroadcastFor(this.txDst) ? BROADCAST_MAC : this.ethernet ? this.neighbours.lookup(now, this.txNextHop) : ZERO_MAC;
+    for (let off = 0; off < payload.length; off += chunk) {
+      const n = Math.min(chunk, payload.length - off);
+      const more = off + n < payload.length;
+      const frameLen = this.l2len + IPV4_HEADER_LEN + n;
+      const flagsFrag = (more ? IPV4_FLAG_MF : 0) | (off >>> 3);
+      const direct = mac !== undefined ? this.driver.txReserve(frameLen) : null;
+      if (mac !== undefined && direct === null) {
+        st.txNoBuffer++;
+        return; // the rest is useless without this piece
+      }
+      const frame = direct ?? new Uint8Array(frameLen);
+      if (direct !== null && this.ethernet) this.writeL2(frame, mac!, EtherType.IPv4);
+      frame.set(payload.subarray(off, off + n), this.l2len + IPV4_HEADER_LEN);
+      writeIpv4Header(frame, this.l2len, this.txSrc, this.txDst, this.txProto, n, this.txTtl, ident, flagsFrag, 0, this.csum.ipTx);
+      st.fragmentsSent++;
+      if (direct !== null) {
+        this.driver.txCommit(now, frameLen);
+        st.tx++;
+        this.stats.ethernet.tx++;
+      } else if (!this.neighbours.enqueue(now, this.txNextHop, { frame, onUnreachable: off === 0 ? unreachable : undefined })) {
+        st.neighbourDrops++;
+        return;
+      }
+    }
+  }
+
+  /** A frame that waited for ARP: fill in the MAC and send it (copied into the driver's buffer). */
+  private sendResolved(now: number, frame: Uint8Array, mac: Uint8Array): void {
+    const out = this.driver.txReserve(frame.length);
+    if (out === null) {
+      this.stats.ipv4.txNoBuffer++;
+      return;
+    }
+    out.set(frame);
+    if (this.ethernet) this.writeL2(out, mac, EtherType.IPv4);
+    this.driver.txCommit(now, frame.length);
+    this.stats.ipv4.tx++;
+    this.stats.ethernet.tx++;
+  }
+
+  private sendArp(now: number, op: number, dstMac: Uint8Array, targetIp: number, senderIp: number, targetHw: Uint8Array = ZERO_MAC): void {
+    if (!this.ethernet) return;
+    const len = this.l2len + ARP_PACKET_LEN;
+    const frame = this.driver.txReserve(len);
+    if (frame === null) return;
+    this.writeL2(frame, op === ArpOperation.Request ? BROADCAST_MAC : dstMac, EtherType.ARP);
+    emitArp({ operation: op, senderHw: this.mac, senderIp, targetHw, targetIp }, frame, this.l2len);
+    this.driver.txCommit(now, len);
+    this.stats.ethernet.tx++;
+  }
+
+  private writeL2(frame: Uint8Array, dst: Uint8Array, ethertype: number): void {
+    emitEthernet({ dst, src: this.mac, ethertype, vlan: this.vlan }, frame, 0);
+  }
+
+  private nextIdent(): number {
+    this.ipIdent = (this.ipIdent + 1) & 0xffff;
+    return this.ipIdent;
+  }
+}
+
+function minTime(a: number | undefined, b: number | undefined): number | undefined {
+  if (a === undefined) return b;
+  if (b === undefined) return a;
+  return a < b ? a : b;
+}
+
+function checksumOf(b: Uint8Array, start: number, end: number): number {
+  let sum = 0;
+  let i = start;
+  for (; i + 1 < end; i += 2) sum += (b[i]! << 8) | b[i + 1]!;
+  if (i < end) sum += b[i]! << 8;
+  while (sum > 0xffff) sum = (sum & 0xffff) + Math.floor(sum / 0x10000);
+  return ~sum & 0xffff;
+}
+
+/** RFC 1191 section 7's plateau table: the largest plateau below a datagram's length. */
+const PLATEAUS = [65535, 32000, 17914, 8166, 4352, 2002, 1492, 1006, 508, 296, 68];
+function plateauBelow(len: number): number {
+  for (const p of PLATEAUS) if (p < len) return p;
+  return 68;
+}
+
+function icmpToError(kind: 'dest-unreachable' | 'time-exceeded', code: number): BywayError {
+  if (kind === 'time-exceeded') return new BywayError('EHOSTUNREACH', 'time to live exceeded in transit (ICMP time exceeded)');
+  switch (code) {
+    case UnreachableCode.Port:
+      return new BywayError('ECONNREFUSED', 'port unreachable (ICMP)');
+    case UnreachableCode.Net:
+      return new BywayError('ENETUNREACH', 'network unreachable (ICMP)');
+    case UnreachableCode.Protocol:
+      return new BywayError('ENOPROTOOPT', 'protocol unreachable (ICMP)');
+    case UnreachableCode.FragNeeded:
+      return new BywayError('EMSGSIZE', 'fragmentation needed (ICMP)');
+    default:
+      return new BywayError('EHOSTUNREACH', `destination unreachable, code ${code} (ICMP)`);
+  }
+}
+
+function randomMac(rng: Rng): Uint8Array {
+  const mac = new Uint8Array(6);
+  const a = rng.nextU32();
+  const b = rng.nextU32();
+  mac[0] = ((a & 0xfc) | 0x02) & 0xfe; // locally administered, unicast
+  mac[1] = a >>> 8;
+  mac[2] = a >>> 16;
+  mac[3] = a >>> 24;
+  mac[4] = b;
+  mac[5] = b >>> 8;
+  return mac;
+}

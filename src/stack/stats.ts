@@ -1,0 +1,132 @@
+/**
+ * Counters for every packet the stack handles, per protocol. Every drop has a named reason here, so a malformed or
+ * hostile frame is never silent. Plain objects of numbers: cheap to bump, easy to print and snapshot.
+ */
+import type { NeighbourStats } from './neighbour.js';
+import type { ReassemblyStats } from '../../protocols/ipv4/reassembly.js';
+import type { UdpStats } from './udp.js';
+
+export interface EthernetStats {
+  rx: number;
+  tx: number;
+  truncated: number;
+  notForUs: number;
+  unknownEthertype: number;
+  vlanMismatch: number;
+}
+
+export interface ArpStats {
+  rx: number;
+  truncated: number;
+  unsupported: number;
+  requestsReceived: number;
+  repliesReceived: number;
+  repliesSent: number;
+  badSender: number;
+  conflicts: number;
+  neighbour: NeighbourStats;
+}
+
+export interface Ipv4Stats {
+  rx: number;
+  tx: number;
+  delivered: number;
+  truncated: number;
+  badVersion: number;
+  badIhl: number;
+  badLength: number;
+  badChecksum: number;
+  badSource: number;
+  notForUs: number;
+  unknownProtocol: number;
+  withOptions: number;
+  fragmentsSent: number;
+  noRoute: number;
+  tooBig: number;
+  txNoBuffer: number;
+  neighbourDrops: number;
+  loopback: number;
+  reassembly: ReassemblyStats;
+}
+
+export interface IcmpStats {
+  rx: number;
+  truncated: number;
+  badChecksum: number;
+  echoRequests: number;
+  echoRepliesSent: number;
+  echoReplies: number;
+  unmatchedReplies: number;
+  broadcastEchoIgnored: number;
+  errorsReceived: number;
+  errorsUnmatched: number;
+  errorsSent: number;
+  rateLimited: number;
+  pmtuUpdates: number;
+  pmtuIgnored: number;
+  otherTypes: number;
+}
+
+export interface StackStats {
+  ethernet: EthernetStats;
+  arp: ArpStats;
+  ipv4: Ipv4Stats;
+  icmp: IcmpStats;
+  udp: UdpStats;
+}
+
+export function newStats(neighbour: NeighbourStats, reassembly: ReassemblyStats, udp: UdpStats): StackStats {
+  return {
+    ethernet: { rx: 0, tx: 0, truncated: 0, notForUs: 0, unknownEthertype: 0, vlanMismatch: 0 },
+    arp: {
+      rx: 0,
+      truncated: 0,
+      unsupported: 0,
+      requestsReceived: 0,
+      repliesReceived: 0,
+      repliesSent: 0,
+      badSender: 0,
+      conflicts: 0,
+      neighbour,
+    },
+    ipv4: {
+      rx: 0,
+      tx: 0,
+      delivered: 0,
+      truncated: 0,
+      badVersion: 0,
+      badIhl: 0,
+      badLength: 0,
+      badChecksum: 0,
+      badSource: 0,
+      notForUs: 0,
+      unknownProtocol: 0,
+      withOptions: 0,
+      fragmentsSent: 0,
+      noRoute: 0,
+      tooBig: 0,
+      txNoBuffer: 0,
+      neighbourDrops: 0,
+      loopback: 0,
+      reassembly,
+    },
+    icmp: {
+      rx: 0,
+      truncated: 0,
+      badChecksum: 0,
+      echoRequests: 0,
+      echoRepliesSent: 0,
+      echoReplies: 0,
+      unmatchedReplies: 0,
+      broadcastEchoIgnored: 0,
+      errorsReceived: 0,
+      errorsUnmatched: 0,
+      errorsSent: 0,
+      rateLimited: 0,
+      pmtuUpdates: 0,
+      pmtuIgnored: 0,
+      otherTypes: 0,
+    },
+    udp,
+  };
+}

@@ -1,0 +1,287 @@
+/**
+ * UDP sockets (RFC 768) in the stack core: the binding table, ephemeral ports (RFC 6056), demultiplexing, a bounded
+ * receive queue, and the errors ICMP reports for a socket's datagrams.
+ *
+ * Delivery: when a socket has an `onMessage` handler, each datagram is handed to it as a view valid only during
+ * the call (the API layer copies into a Buffer). Without a handler, datagrams are copied into a queue of at most
+ * `recvBufferBytes` and read with `recv()`; a datagram that does not fit is dropped and counted, like a full
+ * kernel socket buffer.
+ *
+ * Misuse throws BywayError with Node's codes: EADDRINUSE, EADDRNOTAVAIL, EINVAL, EMSGSIZE, EACCES (broadcast
+ * without setBroadcast), ERR_SOCKET_DGRAM_NOT_RUNNING (closed).
+ */
+import { BywayError } from '../../protocols/util/errors.js';
+import type { Rng } from '../../protocols/util/rng.js';
+
+export interface UdpOptions {
+  /** RFC 6056 / IANA dynamic range by default. */
+  ephemeralLow: number;
+  ephemeralHigh: number;
+  /** Default receive queue of a socket in bytes (payload bytes). */
+  recvBufferBytes: number;
+  /** Sockets a stack may hold. */
+  maxSockets: number;
+}
+
+export const DEFAULT_UDP_OPTIONS: UdpOptions = {
+  ephemeralLow: 49152,
+  ephemeralHigh: 65535,
+  recvBufferBytes: 212_992,
+  maxSockets: 4096,
+};
+
+/** Largest UDP payload in an IPv4 datagram: 65535 - 20 (IP) - 8 (UDP). */
+export const UDP_MAX_PAYLOAD = 65507;
+
+export interface UdpStats {
+  rx: number;
+  tx: number;
+  truncated: number;
+  badLength: number;
+  badChecksum: number;
+  noPort: number;
+  recvBufferDrops: number;
+  txErrors: number;
+  icmpErrors: number;
+}
+
+export interface Datagram {
+  readonly data: Uint8Array;
+  readonly srcIp: number;
+  readonly srcPort: number;
+  readonly dstIp: number;
+}
+
+/** What a socket needs from the stack to send. */
+export interface UdpSender {
+  sendUdp(now: number, sock: UdpSocket, dstIp: number, dstPort: number, data: Uint8Array): void;
+  isLocalAddress(ip: number): boolean;
+}
+
+export class UdpSocket {
+  localIp = 0;
+  localPort = 0;
+  remoteIp = 0;
+  remotePort = 0;
+  broadcast = false;
+  ttl = 64;
+  recvBufferBytes: number;
+  sendBufferBytes = 212_992;
+  closed = false;
+  /** Receive handler; the view is valid only during the call. */
+  onMessage: ((data: Uint8Array, srcIp: number, srcPort: number, dstIp: number) => void) | undefined;
+  /** Asynchronous errors: ICMP unreachable (ECONNREFUSED, EHOSTUNREACH...), neighbour resolution failure. */
+  onError: ((err: BywayError) => void) | undefined;
+  readonly stats = { rx: 0, rxDrops: 0, tx: 0 };
+  private readonly queue: Datagram[] = [];
+  private queued = 0;
+
+  constructor(private readonly table: UdpTable) {
+    this.recvBufferBytes = table.options.recvBufferBytes;
+  }
+
+  get bound(): boolean {
+    return this.localPort !== 0;
+  }
+  get connected(): boolean {
+    return this.remotePort !== 0;
+  }
+  get queuedBytes(): number {
+    return this.queued;
+  }
+
+  /** Bind to (ip, port); port 0 picks an ephemeral port. ip 0 is any address. */
+  bind(ip = 0, port = 0): void {
+    this.assertOpen();
+    if (this.bound) throw new BywayError('EINVAL', 'socket is already bound');
+    this.table.bindSocket(this, ip, port);
+  }
+
+  /** Fix the remote end: send() may omit it, and only datagrams from it are delivered. Binds if needed. */
+  connect(ip: number, port: number): void {
+    this.assertOpen();
+    checkPort(port, false);
+    if (ip === 0) throw new BywayError('EINVAL', 'cannot connect to the unspecified address');
+    if (!this.bound) this.bind(0, 0);
+    this.remoteIp = ip >>> 0;
+    this.remotePort = port;
+  }
+
+  disconnect(): void {
+    this.assertOpen();
+    if (!this.connected) throw new BywayError('ERR_SOCKET_DGRAM_NOT_CONNECTED', 'socket is not connected');
+    this.remoteIp = 0;
+    this.remotePort = 0;
+  }
+
+  send(now: number, data: Uint8Array, ip?: number, port?: number): void {
+    this.assertOpen();
+    let dstIp: number;
+    let dstPort: number;
+    if (ip === undefined || port === undefined) {
+      if (!this.connected) throw new BywayError('ERR_SOCKET_DGRAM_NOT_CONNECTED', 'no destination and the socket is not connected');
+      dstIp = this.remoteIp;
+      dstPort = this.remotePort;
+    } else {
+      if (this.connected) throw new BywayError('ERR_SOCKET_DGRAM_IS_CONNECTED', 'socket is connected; send without an address');
+      checkPort(port, false);
+      dstIp = ip >>> 0;
+      dstPort = port;
+    }
+    if (data.length > UDP_MAX_PAYLOAD) throw new BywayError('EMSGSIZE', `datagram of ${data.length} bytes exceeds ${UDP_MAX_PAYLOAD}`);
+    if (!this.bound) this.bind(0, 0);
+    this.table.sender.sendUdp(now, this, dstIp, dstPort, data);
+    this.stats.tx++;
+  }
+
+  /** Take the oldest queued datagram (when no onMessage handler is set). */
+  recv(): Datagram | undefined {
+    const d = this.queue.shift();
+    if (d !== undefined) this.queued -= d.data.length;
+    return d;
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.queue.length = 0;
+    this.queued = 0;
+    this.table.unbind(this);
+  }
+
+  /** @internal: called by the table on receive. Returns false when the datagram was dropped. */
+  deliver(data: Uint8Array, srcIp: number, srcPort: number, dstIp: number): boolean {
+    if (this.onMessage !== undefined) {
+      this.stats.rx++;
+      this.onMessage(data, srcIp, srcPort, dstIp);
+      return true;
+    }
+    if (this.queued + data.length > this.recvBufferBytes) {
+      this.stats.rxDrops++;
+      return false;
+    }
+    this.queue.push({ data: data.slice(), srcIp, srcPort, dstIp });
+    this.queued += data.length;
+    this.stats.rx++;
+    return true;
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new BywayError('ERR_SOCKET_DGRAM_NOT_RUNNING', 'socket is closed');
+  }
+}
+
+export class UdpTable {
+  readonly options: UdpOptions;
+  readonly stats: UdpStats = {
+    rx: 0,
+    tx: 0,
+    truncated: 0,
+    badLength: 0,
+    badChecksum: 0,
+    noPort: 0,
+    recvBufferDrops: 0,
+    txErrors: 0,
+    icmpErrors: 0,
+  };
+  /** port -> sockets bound to it (one per local address; a wildcard socket has localIp 0). */
+  private readonly ports = new Map<number, UdpSocket[]>();
+  private count = 0;
+
+  constructor(readonly sender: UdpSender, private readonly rng: Rng, options: Partial<UdpOptions> = {}) {
+    this.options = { ...DEFAULT_UDP_OPTIONS, ...options };
+    if (this.options.ephemeralLow > this.options.ephemeralHigh || this.options.ephemeralLow < 1 || this.options.ephemeralHigh > 65535) {
+      throw new BywayError('ERR_INVALID_ARG_VALUE', 'invalid ephemeral port range');
+    }
+  }
+
+  get size(): number {
+    return this.count;
+  }
+
+  createSocket(): UdpSocket {
+    if (this.count >= this.options.maxSockets) throw new BywayError('EMFILE', `UDP socket limit (${this.options.maxSockets}) reached`);
+    this.count++;
+    return new UdpSocket(this);
+  }
+
+  /** @internal */
+  bindSocket(sock: UdpSocket, ip: number, port: number): void {
+    checkPort(port, true);
+    ip >>>= 0;
+    if (ip !== 0 && !this.sender.isLocalAddress(ip)) throw new BywayError('EADDRNOTAVAIL', 'address is not one of this stack\'s');
+    if (port === 0) port = this.pickEphemeral(ip);
+    else if (this.conflicts(ip, port)) throw new BywayError('EADDRINUSE', `port ${port} is in use`);
+    sock.localIp = ip;
+    sock.localPort = port;
+    let list = this.ports.get(port);
+    if (list === undefined) this.ports.set(port, (list = []));
+    list.push(sock);
+  }
+
+  /** @internal */
+  unbind(sock: UdpSocket): void {
+    this.count--;
+    if (!sock.bound) return;
+    const list = this.ports.get(sock.localPort);
+    if (list === undefined) return;
+    const i = list.indexOf(sock);
+    if (i >= 0) list.splice(i, 1);
+    if (list.length === 0) this.ports.delete(sock.localPort);
+  }
+
+  /** Find the socket for a datagram: an exact connected match first, then a specific address, then a wildcard. */
+  lookup(dstIp: number, dstPort: number, srcIp: number, srcPort: number): UdpSocket | undefined {
+    const list = this.ports.get(dstPort);
+    if (list === undefined) return undefined;
+    let best: UdpSocket | undefined;
+    let bestScore = -1;
+    for (const s of list) {
+      if (s.localIp !== 0 && s.localIp !== dstIp) continue;
+      if (s.connected && (s.remoteIp !== srcIp || s.remotePort !== srcPort)) continue;
+      const score = (s.connected ? 2 : 0) + (s.localIp !== 0 ? 1 : 0);
+      if (score > bestScore) {
+        best = s;
+        bestScore = score;
+      }
+    }
+    return best;
+  }
+
+  /** Sockets that should hear a broadcast to dstPort. */
+  broadcastTargets(dstPort: number): UdpSocket[] {
+    return this.ports.get(dstPort)?.filter((s) => !s.connected) ?? [];
+  }
+
+  sockets(): UdpSocket[] {
+    return [...this.ports.values()].flat();
+  }
+
+  private conflicts(ip: number, port: number): boolean {
+    const list = this.ports.get(port);
+    if (list === undefined) return false;
+    return list.some((s) => s.localIp === 0 || ip === 0 || s.localIp === ip);
+  }
+
+  /** RFC 6056 section 3.3.1 (Algorithm 1): random probes, then a linear sweep from a random start. */
+  private pickEphemeral(ip: number): number {
+    const { ephemeralLow: lo, ephemeralHigh: hi } = this.options;
+    const n = hi - lo + 1;
+    for (let tries = 0; tries < 16; tries++) {
+      const port = lo + (this.rng.nextU32() % n);
+      if (!this.conflicts(ip, port)) return port;
+    }
+    const start = this.rng.nextU32() % n;
+    for (let k = 0; k < n; k++) {
+      const port = lo + ((start + k) % n);
+      if (!this.conflicts(ip, port)) return port;
+    }
+    throw new BywayError('EADDRINUSE', 'no ephemeral UDP port is free');
+  }
+}
+
+function checkPort(port: number, allowZero: boolean): void {
+  if (!Number.isInteger(port) || port < (allowZero ? 0 : 1) || port > 65535) {
+    throw new BywayError('ERR_SOCKET_BAD_PORT', `port should be >= ${allowZero ? 0 : 1} and < 65536, received ${port}`);
+  }
+}
