@@ -1,0 +1,1584 @@
+/**
+ * One TCP connection: the RFC 9293 state machine (section 3.10), sans-IO.
+ *
+ * The connection is driven by its TcpLayer: `segmentArrives` with a parsed header (a reused object) and a payload
+ * view valid only during the call (kept bytes are copied into the receive ring or the out-of-order queue), and
+ * `onTimer` when `nextTimer` is due. It transmits through the layer (`TcpConnHost.transmit`), which writes headers
+ * in place into a host buffer. The application uses `send` / `read` / `shutdown` / `close` / `abort` and callbacks.
+ * Wire input never throws; API misuse throws BywayError (EPIPE, ENOTCONN, EINVAL).
+ *
+ * Sender: the send ring holds bytes from SND.UNA on; a queue of sent-segment records carries per-segment state for
+ * loss recovery (sacked / lost / transmission time / count). Loss is detected by RTO (RFC 6298, Karn's rule, or
+ * RTTM with timestamps, RFC 7323 4), three duplicate ACKs (RFC 5681 3.2, NewReno RFC 6582 partial ACKs), the SACK
+ * scoreboard (RFC 6675 IsLost), and RACK (RFC 8985 6) with tail loss probes (RFC 8985 7). Marking a record lost puts
+ * it in line for retransmission; `output` sends lost records first, then new data, within cwnd - pipe (RFC 6675
+ * pipe) and the peer's window, with Nagle (RFC 896 / RFC 9293 3.7.4) and sender SWS avoidance (RFC 9293 3.8.6.2.1).
+ */
+import { BywayError } from '../util/errors.js';
+import { ByteRing, OutOfOrderQueue, RttEstimator, type CongestionControl } from './parts.js';
+import type { TcpInfo, TcpStats } from './info.js';
+import type { ResolvedTcpOptions } from './options.js';
+import { seqAdd, seqDiff, seqGe, seqGt, seqLe, seqLt } from './seq.js';
+import { TcpFlag, type TcpFields } from './wire.js';
+
+export type TcpState =
+  | 'CLOSED'
+  | 'LISTEN'
+  | 'SYN-SENT'
+  | 'SYN-RECEIVED'
+  | 'ESTABLISHED'
+  | 'FIN-WAIT-1'
+  | 'FIN-WAIT-2'
+  | 'CLOSE-WAIT'
+  | 'CLOSING'
+  | 'LAST-ACK'
+  | 'TIME-WAIT';
+
+/** What a connection needs from its layer. */
+export interface TcpConnHost {
+  readonly opts: ResolvedTcpOptions;
+  readonly stats: TcpStats;
+  /** A reused header object for transmission. */
+  readonly txFields: TcpFields;
+  /** Emit one segment; payload (dataLen bytes) is copied from `ring` at `ringOffset`. False: no buffer now. */
+  transmit(now: number, conn: TcpConnection, f: TcpFields, ring: ByteRing | null, ringOffset: number, dataLen: number): boolean;
+  /** RFC 5961 section 7 rate limit. */
+  challengeAckAllowed(now: number): boolean;
+  mtuFor(dst: number): number;
+  /** A passive connection reached ESTABLISHED (move it from the SYN queue to the accept queue). */
+  connEstablished(conn: TcpConnection): void;
+  /** The connection is CLOSED: forget it. */
+  connClosed(conn: TcpConnection): void;
+  /** The connection entered TIME-WAIT (the layer may cap how many it keeps). */
+  connTimeWait(conn: TcpConnection): void;
+  /** The connection's timers or output needs changed. */
+  connWake(conn: TcpConnection): void;
+}
+
+/** A sent segment in the retransmission queue. `len` counts sequence space (a FIN counts 1). */
+class SentSeg {
+  seq = 0;
+  len = 0;
+  fin = false;
+  xmitTime = 0;
+  xmits = 0;
+  sacked = false;
+  lost = false;
+}
+
+const NEVER = Infinity;
+/** A stand-in buffer for connections in TIME-WAIT (they neither send nor accept text). */
+const EMPTY_RING = new ByteRing(1);
+const MAX_WINDOW = 0xffff;
+
+function wscaleFor(bufferBytes: number): number {
+  let s = 0;
+  while (s < 14 && MAX_WINDOW << s < bufferBytes) s++;
+  return s;
+}
+
+export interface ConnectOptions {
+  localIp: number;
+  localPort: number;
+  remoteIp: number;
+  remotePort: number;
+}
+
+export class TcpConnection {
+  /** Called once when the connection reaches ESTABLISHED (active and passive opens). */
+  onConnect: (() => void) | undefined = undefined;
+  /** New bytes can be read. */
+  onReadable: (() => void) | undefined = undefined;
+  /** Send-buffer space became available after `send` accepted fewer bytes than offered. */
+  onWritable: (() => void) | undefined = undefined;
+  /** The peer's FIN arrived: no more bytes will become readable (after those already buffered). */
+  onEnd: (() => void) | undefined = undefined;
+  /** Called once when the connection is CLOSED; `error` is a Node code (ECONNRESET, ETIMEDOUT...) or undefined. */
+  onClose: ((error?: string) => void) | undefined = undefined;
+
+  state: TcpState = 'CLOSED';
+  /** The error that closed the connection, if any. */
+  error: string | undefined = undefined;
+  readonly localIp: number;
+  readonly localPort: number;
+  readonly remoteIp: number;
+  readonly remotePort: number;
+  /** True for connections created by a listener. */
+  readonly passive: boolean;
+
+  /** @internal layer bookkeeping */
+  listener: unknown = undefined;
+  /** @internal the earliest due timer (ms), Infinity when none */
+  timerAt = NEVER;
+  /** @internal output could not be completed (no transmit buffer) */
+  txPending = false;
+
+  private readonly host: TcpConnHost;
+  private readonly o: ResolvedTcpOptions;
+  private readonly stats: TcpStats;
+
+  // --- send sequence variables (RFC 9293 3.3.1) ---
+  private iss = 0;
+  private sndUna = 0;
+  private sndNxt = 0;
+  private sndWnd = 0;
+  private maxSndWnd = 0;
+  private sndWl1 = 0;
+  private sndWl2 = 0;
+  /** Sequence number of the first byte in sndBuf. */
+  private bufSeq = 0;
+  private sndBuf: ByteRing;
+  private finQueued = false;
+  private finSent = false;
+  private finAcked = false;
+  private appClosed = false;
+  /** Effective send MSS: payload bytes per segment after fixed options (timestamps). */
+  private mss = 536;
+  /** MSS without option overhead: min(peer MSS, our clamp, PMTU). */
+  private mssRaw = 536;
+  private advMss = 536;
+  private sndWs = 0;
+  private rcvWs = 0;
+  private tsOk = false;
+  private sackOk = false;
+  private tsOffset = 0;
+  private tsRecent = 0;
+  private lastAckSent = 0;
+  private noDelay: boolean;
+  private wantWritable = false;
+
+  // --- retransmission queue ---
+  private segs: SentSeg[] = [];
+  private segHead = 0;
+  private readonly segPool: SentSeg[] = [];
+  private sackedBytes = 0;
+  private lostBytes = 0;
+  private retransOut = 0;
+  private dupAcks = 0;
+  private inRecovery = false;
+  private recoverSeq = 0;
+  private rtt: RttEstimator;
+  private cc: CongestionControl;
+  // RACK (RFC 8985 6.1)
+  private rackXmitTime = -1;
+  private rackEndSeq = 0;
+  private rackRtt = 0;
+  private rackMinRtt = NEVER;
+  private tlpOutstanding = false;
+
+  // --- timers (absolute ms; NEVER when off) ---
+  private rtoAt = NEVER;
+  private delackAt = NEVER;
+  private persistAt = NEVER;
+  private keepaliveAt = NEVER;
+  /** TIME-WAIT 2*MSL or the FIN-WAIT-2 timeout. */
+  private closeAt = NEVER;
+  private tlpAt = NEVER;
+  private reoAt = NEVER;
+  private synXmits = 0;
+  private persistBackoff = 0;
+  private keepProbes = 0;
+  keepAlive: boolean;
+  keepAliveIdle: number;
+
+  // --- receive sequence variables ---
+  private irs = 0;
+  private rcvNxt = 0;
+  private rcvAdvEdge = 0;
+  private rcvBuf: ByteRing;
+  private readonly ooo: OutOfOrderQueue;
+  private finRcvd = false;
+  private oooFin = false;
+  private oooFinSeq = 0;
+  private ackNow = false;
+  private unackedBytes = 0;
+  private quickAcks: number;
+  private rcvMssEst = 536;
+  private hasDsack = false;
+  private dsackL = 0;
+  private dsackR = 0;
+  private readonly sink: (d: Uint8Array) => number;
+  private rcvSpaceTime = 0;
+  private rcvSpaceCopied = 0;
+
+  // --- counters for info() ---
+  private nRetrans = 0;
+  private nRto = 0;
+  private nFastRec = 0;
+  private nDsack = 0;
+  private nRack = 0;
+  private nTlp = 0;
+  private bytesSent = 0;
+  private bytesAcked = 0;
+  private bytesReceived = 0;
+  private segsOut = 0;
+  private segsIn = 0;
+
+  constructor(host: TcpConnHost, ids: ConnectOptions, passive: boolean, cc: CongestionControl) {
+    this.host = host;
+    this.o = host.opts;
+    this.stats = host.stats;
+    this.localIp = ids.localIp;
+    this.localPort = ids.localPort;
+    this.remoteIp = ids.remoteIp;
+    this.remotePort = ids.remotePort;
+    this.passive = passive;
+    this.sndBuf = new ByteRing(this.o.sendBuffer);
+    this.rcvBuf = new ByteRing(this.o.receiveBuffer);
+    this.ooo = new OutOfOrderQueue(this.o.oooLimit);
+    this.rtt = new RttEstimator({ initialRto: this.o.initialRto, minRto: this.o.minRto, maxRto: this.o.maxRto });
+    this.cc = cc;
+    this.noDelay = this.o.noDelay;
+    this.keepAlive = this.o.keepAlive;
+    this.keepAliveIdle = this.o.keepAliveIdle;
+    this.quickAcks = this.o.quickAcks;
+    this.tsOffset = this.o.rng.nextU32();
+    this.rcvWs = this.o.windowScaling ? wscaleFor(this.o.maxReceiveBuffer) : 0;
+    const clamp = Math.max(this.o.minMss, Math.min(this.o.mss, host.mtuFor(ids.remoteIp) - 40));
+    this.advMss = clamp;
+    this.sink = (d: Uint8Array): number => this.rcvBuf.write(d);
+  }
+
+  // ======================================================================================== application API
+
+  /** Bytes that can be read now. */
+  get readableLength(): number {
+    return this.rcvBuf.length;
+  }
+  /** Free space in the send buffer. */
+  get writableLength(): number {
+    return this.sndBuf.free;
+  }
+  /** Whether the peer's FIN arrived and every byte before it was read. */
+  get readableEnded(): boolean {
+    return this.finRcvd && this.rcvBuf.length === 0;
+  }
+
+  /**
+   * Queue bytes for sending (copied). Returns how many were accepted (less than data.length when the send buffer
+   * is full: backpressure; onWritable fires when space frees). Throws EPIPE after shutdown/close, ENOTCONN when closed.
+   */
+  send(now: number, data: Uint8Array): number {
+    if (this.finQueued || this.appClosed) throw new BywayError('EPIPE', 'send after shutdown');
+    switch (this.state) {
+      case 'SYN-SENT':
+      case 'SYN-RECEIVED':
+      case 'ESTABLISHED':
+      case 'CLOSE-WAIT':
+        break;
+      default:
+        throw new BywayError(this.error ?? 'ENOTCONN', `send in state ${this.state}`);
+    }
+    const n = this.sndBuf.write(data);
+    if (n < data.length) this.wantWritable = true;
+    if (n > 0 && this.state !== 'SYN-SENT' && this.state !== 'SYN-RECEIVED') this.output(now);
+    return n;
+  }
+
+  /** Copy up to dst.length received bytes into dst; returns the count (0: nothing buffered). */
+  read(now: number, dst: Uint8Array): number {
+    const n = this.rcvBuf.read(dst);
+    if (n > 0) {
+      this.rcvSpaceCopied += n;
+      this.autoTune(now);
+      this.maybeWindowUpdate(now);
+    }
+    return n;
+  }
+
+  setNoDelay(on: boolean, now = 0): void {
+    this.noDelay = on;
+    if (on && this.isSynchronized()) this.output(now);
+  }
+
+  setKeepAlive(on: boolean, now: number, idleMs?: number): void {
+    this.keepAlive = on;
+    if (idleMs !== undefined) this.keepAliveIdle = idleMs;
+    this.keepProbes = 0;
+    this.keepaliveAt = on && this.isSynchronized() ? now + this.keepAliveIdle : NEVER;
+    this.rearm();
+  }
+
+  /** Half-close (RFC 9293 3.10.4 CLOSE in ESTABLISHED/CLOSE-WAIT): send FIN after queued data; reading continues. */
+  shutdown(now: number): void {
+    if (this.finQueued) return;
+    switch (this.state) {
+      case 'SYN-SENT':
+        this.toClosed(undefined);
+        return;
+      case 'SYN-RECEIVED':
+      case 'ESTABLISHED':
+        this.finQueued = true;
+        if (this.state === 'ESTABLISHED') {
+          this.state = 'FIN-WAIT-1';
+          this.output(now);
+        }
+        return;
+      case 'CLOSE-WAIT':
+        this.finQueued = true;
+        this.state = 'LAST-ACK';
+        this.output(now);
+        return;
+      default:
+        return;
+    }
+  }
+
+  /**
+   * Full close: no more reading. With unread received data the connection is reset (RFC 9293 3.10.4 note, RFC 2525
+   * 2.17), as is any data that arrives afterwards; otherwise FIN after queued data, and the FIN-WAIT-2 timeout applies.
+   */
+  close(now: number): void {
+    if (this.appClosed) return;
+    this.appClosed = true;
+    if (this.state === 'CLOSED' || this.state === 'TIME-WAIT') return;
+    if (this.rcvBuf.length > 0 && this.isSynchronized()) {
+      this.stats.resetsOnClose++;
+      this.abort(now);
+      return;
+    }
+    if (!this.finQueued) this.shutdown(now);
+    if (this.state === 'FIN-WAIT-2') this.closeAt = now + this.o.finWait2Timeout;
+    this.rearm();
+  }
+
+  /** Send RST (when synchronized) and go to CLOSED at once (RFC 9293 3.10.5 ABORT). */
+  abort(now: number): void {
+    if (this.state === 'CLOSED') return;
+    if (this.isSynchronized() || this.state === 'SYN-RECEIVED') this.sendRst(now, this.sndNxt);
+    this.toClosed(undefined);
+  }
+
+  info(): TcpInfo {
+    return {
+      state: this.state,
+      srtt: this.rtt.srtt,
+      rttvar: this.rtt.rttvar,
+      rto: this.rtt.rto,
+      backoff: this.rtt.backoffCount,
+      cwnd: this.cc.cwnd,
+      ssthresh: this.cc.ssthresh,
+      congestionControl: this.cc.name,
+      bytesInFlight: this.pipe(),
+      unacked: seqDiff(this.sndNxt, this.sndUna),
+      sndMss: this.mss,
+      rcvMss: this.rcvMssEst,
+      sndWnd: this.sndWnd,
+      rcvWnd: Math.max(0, seqDiff(this.rcvAdvEdge, this.rcvNxt)),
+      sndWscale: this.sndWs,
+      rcvWscale: this.rcvWs,
+      timestamps: this.tsOk,
+      sackPermitted: this.sackOk,
+      inRecovery: this.inRecovery,
+      retransmits: this.nRetrans,
+      rtoCount: this.nRto,
+      fastRecoveries: this.nFastRec,
+      sackedBytes: this.sackedBytes,
+      lostBytes: this.lostBytes,
+      dsacksReceived: this.nDsack,
+      rackLosses: this.nRack,
+      tlpProbes: this.nTlp,
+      bytesSent: this.bytesSent,
+      bytesAcked: this.bytesAcked,
+      bytesReceived: this.bytesReceived,
+      segsOut: this.segsOut,
+      segsIn: this.segsIn,
+      sendBuffer: this.sndBuf.capacity,
+      receiveBuffer: this.rcvBuf.capacity,
+      readable: this.rcvBuf.length,
+      oooBytes: this.ooo.bytes,
+    };
+  }
+
+  // ======================================================================================== opening (layer)
+
+  /** @internal Active open (RFC 9293 3.10.1 OPEN, SYN-SENT). */
+  openActive(now: number, iss: number): void {
+    this.iss = iss >>> 0;
+    this.sndUna = this.iss;
+    this.sndNxt = seqAdd(this.iss, 1);
+    this.bufSeq = this.sndNxt;
+    this.recoverSeq = this.iss;
+    this.state = 'SYN-SENT';
+    this.synXmits = 0;
+    this.sendSyn(now);
+  }
+
+  /** @internal Passive open from a SYN at a listener (RFC 9293 3.10.7.2 LISTEN, third check). */
+  openPassive(now: number, iss: number, syn: TcpFields): void {
+    this.iss = iss >>> 0;
+    this.sndUna = this.iss;
+    this.sndNxt = seqAdd(this.iss, 1);
+    this.bufSeq = this.sndNxt;
+    this.recoverSeq = this.iss;
+    this.irs = syn.seq;
+    this.rcvNxt = seqAdd(syn.seq, 1);
+    this.negotiate(syn);
+    this.sndWnd = syn.window; // the window in a SYN is never scaled (RFC 7323 2.2)
+    this.maxSndWnd = this.sndWnd;
+    this.sndWl1 = syn.seq;
+    this.sndWl2 = this.iss;
+    this.rcvAdvEdge = seqAdd(this.rcvNxt, Math.min(this.rcvBuf.free, MAX_WINDOW << this.rcvWs));
+    this.state = 'SYN-RECEIVED';
+    this.synXmits = 0;
+    this.sendSyn(now);
+  }
+
+  /**
+   * @internal A connection established by a valid SYN-cookie ACK (RFC 4987 3.6): the state the SYN-ACK implied.
+   */
+  openFromCookie(now: number, ack: TcpFields, mss: number, wscale: number | undefined, sackOk: boolean, tsOffset: number | undefined): void {
+    this.iss = seqAdd(ack.ack, -1);
+    this.sndUna = ack.ack;
+    this.sndNxt = ack.ack;
+    this.bufSeq = ack.ack;
+    this.recoverSeq = this.iss;
+    this.irs = seqAdd(ack.seq, -1);
+    this.rcvNxt = ack.seq;
+    this.tsOk = tsOffset !== undefined && ack.tsVal !== undefined;
+    if (this.tsOk) {
+      this.tsOffset = tsOffset!;
+      this.tsRecent = ack.tsVal!;
+    }
+    if (wscale !== undefined && this.o.windowScaling && this.tsOk) this.sndWs = wscale;
+    else this.rcvWs = 0;
+    this.sackOk = sackOk && this.o.sack && this.tsOk;
+    this.setMssRaw(Math.min(mss, this.advMss));
+    this.sndWnd = ack.window << this.sndWs;
+    this.maxSndWnd = this.sndWnd;
+    this.sndWl1 = ack.seq;
+    this.sndWl2 = ack.ack;
+    this.rcvAdvEdge = seqAdd(this.rcvNxt, Math.min(this.rcvBuf.free, MAX_WINDOW << this.rcvWs));
+    this.toEstablished(now);
+  }
+
+  /** @internal Our SYN-ACK's rcvWs must match what the cookie SYN-ACK advertised: the layer asks for it. */
+  static wscaleFor(opts: ResolvedTcpOptions): number {
+    return opts.windowScaling ? wscaleFor(opts.maxReceiveBuffer) : 0;
+  }
+
+  private negotiate(syn: TcpFields): void {
+    // RFC 9293 3.7.1: without an MSS option assume 536.
+    const peerMss = syn.mss !== undefined && syn.mss > 0 ? syn.mss : 536;
+    this.wsAgreedFlag = this.o.windowScaling && syn.wscale !== undefined;
+    if (this.wsAgreedFlag) {
+      this.sndWs = syn.wscale!;
+    } else {
+      this.sndWs = 0;
+      this.rcvWs = 0;
+    }
+    this.tsOk = this.o.timestamps && syn.tsVal !== undefined;
+    if (this.tsOk) this.tsRecent = syn.tsVal!;
+    this.sackOk = this.o.sack && syn.sackPermitted;
+    this.setMssRaw(Math.min(peerMss, this.advMss));
+  }
+
+  private setMssRaw(m: number): void {
+    this.mssRaw = Math.max(m, 64);
+    this.mss = this.mssRaw - (this.tsOk ? 12 : 0);
+    this.cc.setMss(this.mss);
+  }
+
+  private sendSyn(now: number): void {
+    const f = this.host.txFields;
+    const synAck = this.state === 'SYN-RECEIVED';
+    this.fillHeader(f, this.iss, synAck ? TcpFlag.SYN | TcpFlag.ACK : TcpFlag.SYN);
+    f.window = Math.min(this.rcvBuf.free, MAX_WINDOW);
+    f.mss = this.advMss;
+    const offer = !synAck;
+    f.wscale = (offer ? this.o.windowScaling : this.wsAgreedFlag) ? this.rcvWs : undefined;
+    if (this.synXmits === 0) this.synSentAt = now;
+    f.sackPermitted = offer ? this.o.sack : this.sackOk;
+    if (offer ? this.o.timestamps : this.tsOk) {
+      f.tsVal = this.tsNow(now);
+      f.tsEcr = synAck ? this.tsRecent : 0;
+    }
+    f.sackBlocks.length = 0;
+    this.xmit(now, f, null, 0, 0);
+    if (this.rtoAt === NEVER) this.rtoAt = now + this.rtt.rto;
+    this.rearm();
+  }
+
+  private wsAgreedFlag = false;
+
+  // ======================================================================================== segment arrival
+
+  /** @internal RFC 9293 3.10.7 SEGMENT ARRIVES for a connection (not LISTEN). `seg` and `payload` are borrowed. */
+  segmentArrives(now: number, seg: TcpFields, payload: Uint8Array): void {
+    this.segsIn++;
+    if (this.state === 'SYN-SENT') {
+      this.synSentArrives(now, seg, payload);
+      this.rearm();
+      return;
+    }
+    if (this.state === 'CLOSED') return;
+    const flags = seg.flags;
+    const rst = (flags & TcpFlag.RST) !== 0;
+    const syn = (flags & TcpFlag.SYN) !== 0;
+    let fin = (flags & TcpFlag.FIN) !== 0;
+    let seq = seg.seq;
+    let data = payload;
+    const segLen = data.length + (syn ? 1 : 0) + (fin ? 1 : 0);
+
+    // RFC 7323 5.3 PAWS, before the sequence check: TSval older than TS.Recent.
+    if (this.tsOk && seg.tsVal !== undefined && !rst && seqLt(seg.tsVal, this.tsRecent)) {
+      this.stats.pawsRejected++;
+      this.sendAck(now);
+      return;
+    }
+
+    // First check: sequence number acceptability (RFC 9293 3.10.7.4 table).
+    const rcvWnd = Math.max(0, seqDiff(this.rcvAdvEdge, this.rcvNxt));
+    const rcvEnd = seqAdd(this.rcvNxt, rcvWnd);
+    let ok: boolean;
+    if (segLen === 0) {
+      ok = rcvWnd === 0 ? seq === this.rcvNxt : seqLe(this.rcvNxt, seq) && seqLt(seq, rcvEnd);
+    } else if (rcvWnd === 0) {
+      ok = false;
+    } else {
+      const last = seqAdd(seq, segLen - 1);
+      ok = (seqLe(this.rcvNxt, seq) && seqLt(seq, rcvEnd)) || (seqLe(this.rcvNxt, last) && seqLt(last, rcvEnd));
+    }
+    if (!ok) {
+      if (rst) return;
+      this.stats.outOfWindow++;
+      // RFC 2883: a duplicate of data already received is reported with a D-SACK block.
+      if (this.sackOk && data.length > 0 && seqLe(seqAdd(seq, data.length), this.rcvNxt)) {
+        this.setDsack(seq, seqAdd(seq, data.length));
+      }
+      if (this.state === 'SYN-RECEIVED' && syn && seq === this.irs && !(flags & TcpFlag.ACK)) {
+        this.sendSyn(now); // the peer's SYN was retransmitted: our SYN-ACK was lost
+        return;
+      }
+      this.sendAck(now);
+      return;
+    }
+    if (this.keepAlive) {
+      this.keepProbes = 0;
+      this.keepaliveAt = now + this.keepAliveIdle;
+    }
+
+    // Second check: RST (RFC 5961 3.2).
+    if (rst) {
+      this.stats.rstsReceived++;
+      if (seq !== this.rcvNxt) {
+        this.challengeAck(now);
+        return;
+      }
+      this.stats.resets++;
+      switch (this.state) {
+        case 'SYN-RECEIVED':
+          this.toClosed(this.passive ? undefined : 'ECONNREFUSED');
+          return;
+        case 'ESTABLISHED':
+        case 'FIN-WAIT-1':
+        case 'FIN-WAIT-2':
+        case 'CLOSE-WAIT':
+          this.toClosed('ECONNRESET');
+          return;
+        default:
+          this.toClosed(undefined);
+          return;
+      }
+    }
+
+    // Fourth check: SYN in a synchronized state -> challenge ACK (RFC 5961 4.2, RFC 9293 3.10.7.4).
+    if (syn) {
+      this.challengeAck(now);
+      return;
+    }
+
+    // Fifth check: ACK.
+    if (!(flags & TcpFlag.ACK)) return;
+    const ack = seg.ack;
+    if (this.state === 'SYN-RECEIVED') {
+      if (seqLt(this.sndUna, ack) && seqLe(ack, this.sndNxt)) {
+        this.sndWnd = seg.window << this.sndWs;
+        this.maxSndWnd = this.sndWnd;
+        this.sndWl1 = seq;
+        this.sndWl2 = ack;
+        this.sndUna = ack;
+        this.rtoAt = NEVER;
+        this.rtt.resetBackoff();
+        this.toEstablished(now);
+        if ((this.state as TcpState) === 'CLOSED') return;
+      } else {
+        this.sendRst(now, ack);
+        return;
+      }
+    }
+    // RFC 5961 5.2: acceptable if SND.UNA - MAX.SND.WND <= SEG.ACK <= SND.NXT.
+    if (seqGt(ack, this.sndNxt) || seqLt(ack, seqAdd(this.sndUna, -Math.max(this.maxSndWnd, 1)))) {
+      this.stats.badAck++;
+      this.challengeAck(now);
+      return;
+    }
+    // RFC 7323 4.3: update TS.Recent when the segment covers Last.ACK.sent.
+    if (this.tsOk && seg.tsVal !== undefined && seqLe(seq, this.lastAckSent)) this.tsRecent = seg.tsVal;
+
+    this.processAck(now, seg, data.length);
+    if ((this.state as TcpState) === 'CLOSED') return;
+
+    // Seventh: segment text (ESTABLISHED, FIN-WAIT-1, FIN-WAIT-2 only).
+    const takesText = this.state === 'ESTABLISHED' || this.state === 'FIN-WAIT-1' || this.state === 'FIN-WAIT-2';
+    if (data.length > 0 || fin) {
+      // Trim to the window (RFC 9293 3.10.7.4 "segments with higher beginning sequence numbers ...").
+      if (seqLt(seq, this.rcvNxt)) {
+        const skip = seqDiff(this.rcvNxt, seq);
+        if (skip >= data.length) {
+          if (data.length > 0 && this.sackOk) this.setDsack(seq, seqAdd(seq, data.length));
+          data = data.subarray(data.length);
+        } else {
+          if (this.sackOk) this.setDsack(seq, this.rcvNxt);
+          data = data.subarray(skip);
+        }
+        seq = this.rcvNxt;
+      }
+      const room = seqDiff(rcvEnd, seq);
+      if (data.length > room) {
+        this.stats.rcvWindowTrimmed += data.length - Math.max(room, 0);
+        data = data.subarray(0, Math.max(room, 0));
+        fin = false;
+      }
+    }
+    if (data.length > 0) {
+      if (!takesText) {
+        // CLOSE-WAIT, CLOSING, LAST-ACK, TIME-WAIT: the peer sent FIN already; ignore the text.
+      } else if (this.appClosed) {
+        // RFC 2525 2.17 (and Linux): data for a socket the application closed -> RST.
+        this.stats.resetsOnClose++;
+        this.sendRst(now, this.sndNxt);
+        this.toClosed(undefined);
+        return;
+      } else {
+        this.receiveText(now, seq, data, fin);
+      }
+    } else if (fin && takesText && seq !== this.rcvNxt) {
+      this.oooFin = true;
+      this.oooFinSeq = seq;
+      this.ackNow = true;
+    }
+
+    // Eighth: FIN (only when in order).
+    if (fin && seqAdd(seq, data.length) === this.rcvNxt && !this.finRcvd) {
+      this.finArrives(now);
+    } else if (this.oooFin && this.oooFinSeq === this.rcvNxt && !this.finRcvd) {
+      this.finArrives(now);
+    } else if (fin && this.finRcvd && this.state === 'TIME-WAIT') {
+      // A retransmitted FIN: ACK it and restart the 2 MSL timeout (RFC 9293 3.10.7.4 eighth, TIME-WAIT).
+      this.ackNow = true;
+      this.closeAt = now + 2 * this.o.msl;
+    }
+    this.output(now);
+    this.rearm();
+  }
+
+  private synSentArrives(now: number, seg: TcpFields, payload: Uint8Array): void {
+    const flags = seg.flags;
+    const hasAck = (flags & TcpFlag.ACK) !== 0;
+    // RFC 9293 3.10.7.3 first: ACK acceptability.
+    if (hasAck && (seqLe(seg.ack, this.iss) || seqGt(seg.ack, this.sndNxt))) {
+      if (!(flags & TcpFlag.RST)) {
+        this.stats.badAck++;
+        this.sendRstRaw(now, seg.ack, 0, TcpFlag.RST);
+      }
+      return;
+    }
+    if (flags & TcpFlag.RST) {
+      this.stats.rstsReceived++;
+      // RFC 5961 3.2: in SYN-SENT a RST is acceptable only when it ACKs our SYN.
+      if (hasAck) {
+        this.stats.resets++;
+        this.toClosed('ECONNREFUSED');
+      }
+      return;
+    }
+    if (!(flags & TcpFlag.SYN)) return;
+    this.irs = seg.seq;
+    this.rcvNxt = seqAdd(seg.seq, 1);
+    const offeredWs = this.o.windowScaling;
+    this.wsAgreedFlag = offeredWs && seg.wscale !== undefined;
+    if (this.wsAgreedFlag) this.sndWs = seg.wscale!;
+    else {
+      this.sndWs = 0;
+      this.rcvWs = 0;
+    }
+    this.tsOk = this.o.timestamps && seg.tsVal !== undefined;
+    if (this.tsOk) this.tsRecent = seg.tsVal!;
+    this.sackOk = this.o.sack && seg.sackPermitted;
+    this.setMssRaw(Math.min(seg.mss !== undefined && seg.mss > 0 ? seg.mss : 536, this.advMss));
+    this.rcvAdvEdge = seqAdd(this.rcvNxt, Math.min(this.rcvBuf.free, MAX_WINDOW << this.rcvWs));
+    if (hasAck) {
+      // RTT sample from the SYN (Karn: only if it was not retransmitted).
+      if (this.tsOk && seg.tsEcr !== undefined && seg.tsEcr !== 0) this.rttSample(this.tsDiff(now, seg.tsEcr));
+      else if (this.synXmits === 0) this.rttSample(now - this.synSentAt);
+      this.sndUna = seg.ack;
+      this.sndWnd = seg.window; // RFC 7323 2.2: the window in a SYN-ACK is never scaled
+      this.maxSndWnd = this.sndWnd;
+      this.sndWl1 = seg.seq;
+      this.sndWl2 = seg.ack;
+      this.rtoAt = NEVER;
+      this.rtt.resetBackoff();
+      this.ackNow = true;
+      this.toEstablished(now);
+      if (payload.length > 0 && this.state === 'ESTABLISHED') this.receiveText(now, this.rcvNxt, payload, false);
+      this.output(now);
+    } else {
+      // Simultaneous open (RFC 9293 3.5 figure 7): SYN-RECEIVED, send SYN-ACK with our ISS.
+      this.sndWnd = seg.window;
+      this.maxSndWnd = this.sndWnd;
+      this.sndWl1 = seg.seq;
+      this.sndWl2 = this.iss;
+      this.state = 'SYN-RECEIVED';
+      this.rtoAt = NEVER;
+      this.synXmits = 0;
+      this.sendSyn(now);
+    }
+  }
+
+  private synSentAt = 0;
+  private swsOverride = false;
+
+  private toEstablished(now: number): void {
+    this.state = 'ESTABLISHED';
+    this.stats.established++;
+    if (this.keepAlive) this.keepaliveAt = now + this.keepAliveIdle;
+    this.rcvSpaceTime = now;
+    if (this.passive) this.host.connEstablished(this);
+    // A shutdown requested while in SYN-RECEIVED takes effect now.
+    if (this.finQueued) this.state = 'FIN-WAIT-1';
+    this.onConnect?.();
+    if (this.sndBuf.length > 0 || this.finQueued) this.output(now);
+  }
+
+  private finArrives(now: number): void {
+    this.finRcvd = true;
+    this.oooFin = false;
+    this.rcvNxt = seqAdd(this.rcvNxt, 1);
+    this.ackNow = true;
+    switch (this.state) {
+      case 'SYN-RECEIVED':
+      case 'ESTABLISHED':
+        this.state = 'CLOSE-WAIT';
+        break;
+      case 'FIN-WAIT-1':
+        if (this.finAcked) this.toTimeWait(now);
+        else this.state = 'CLOSING';
+        break;
+      case 'FIN-WAIT-2':
+        this.toTimeWait(now);
+        break;
+      default:
+        break;
+    }
+    this.onEnd?.();
+  }
+
+  private toTimeWait(now: number): void {
+    this.state = 'TIME-WAIT';
+    if (this.sndBuf.length === 0) this.sndBuf = EMPTY_RING; // release memory kept through 2*MSL
+    if (this.rcvBuf.length === 0 && this.rcvBuf.capacity > 1) this.rcvBuf = EMPTY_RING;
+    this.closeAt = now + 2 * this.o.msl;
+    this.rtoAt = NEVER;
+    this.tlpAt = NEVER;
+    this.reoAt = NEVER;
+    this.persistAt = NEVER;
+    this.keepaliveAt = NEVER;
+    this.host.connTimeWait(this);
+    this.notifyClose(undefined);
+  }
+
+  private closeNotified = false;
+  private notifyClose(error: string | undefined): void {
+    if (this.closeNotified) return;
+    this.closeNotified = true;
+    this.onClose?.(error);
+  }
+
+  /** @internal Whether a SYN may reopen this TIME-WAIT connection (RFC 6191 with timestamps, RFC 1122 4.2.2.13). */
+  timeWaitAcceptsSyn(seg: TcpFields): boolean {
+    if (this.state !== 'TIME-WAIT') return false;
+    if (this.tsOk && seg.tsVal !== undefined) return seqGt(seg.tsVal, this.tsRecent);
+    return seqGt(seg.seq, this.rcvNxt);
+  }
+
+  private receiveText(now: number, seq: number, data: Uint8Array, _fin: boolean): void {
+    const len = data.length;
+    if (len > this.rcvMssEst) this.rcvMssEst = Math.min(len, this.advMss);
+    if (seq === this.rcvNxt) {
+      const n = this.rcvBuf.write(data);
+      if (n < len) this.stats.rcvWindowTrimmed += len - n;
+      this.rcvNxt = seqAdd(this.rcvNxt, n);
+      this.bytesReceived += n;
+      if (this.ooo.segments > 0) {
+        const before = this.rcvNxt;
+        this.rcvNxt = this.ooo.drain(this.rcvNxt, this.sink);
+        this.bytesReceived += seqDiff(this.rcvNxt, before);
+        this.ackNow = true; // a hole was filled: ACK at once (RFC 5681 4.2)
+      }
+      if (this.ackNow || this.quickAcks > 0) {
+        if (this.quickAcks > 0) this.quickAcks--;
+        this.ackNow = true;
+      } else {
+        // RFC 9293 3.8.6.3 / RFC 5681 4.2: ACK at least every second full-sized segment, else within delayedAckMs.
+        this.unackedBytes += n;
+        if (this.unackedBytes >= 2 * this.rcvMssEst) this.ackNow = true;
+        else if (this.delackAt === NEVER) this.delackAt = now + this.o.delayedAckMs;
+      }
+      if (n > 0) this.onReadable?.();
+    } else {
+      // Out of order: keep a copy (within the cap) and send an immediate duplicate ACK (RFC 5681 4.2).
+      if (!this.ooo.insert(seq, data)) this.stats.oooDrops++;
+      this.ackNow = true;
+    }
+  }
+
+  private setDsack(l: number, r: number): void {
+    this.hasDsack = true;
+    this.dsackL = l;
+    this.dsackR = r;
+    this.ackNow = true;
+  }
+
+  // ======================================================================================== ACK processing
+
+  private processAck(now: number, seg: TcpFields, dataLen: number): void {
+    const ack = seg.ack;
+    const acked = seqDiff(ack, this.sndUna);
+    const wndBefore = this.sndWnd;
+    // Window update (RFC 9293 3.10.7.4 fifth check, ESTABLISHED).
+    if (seqLt(this.sndWl1, seg.seq) || (this.sndWl1 === seg.seq && seqLe(this.sndWl2, ack))) {
+      this.sndWnd = seg.window << this.sndWs;
+      if (this.sndWnd > this.maxSndWnd) this.maxSndWnd = this.sndWnd;
+      this.sndWl1 = seg.seq;
+      this.sndWl2 = ack;
+    }
+    if (this.sackOk && seg.sackBlocks.length > 0) this.processSack(now, seg.sackBlocks, ack);
+    if (acked > 0) {
+      this.ackNewData(now, seg, ack);
+    } else if (
+      acked === 0 &&
+      dataLen === 0 &&
+      !(seg.flags & (TcpFlag.SYN | TcpFlag.FIN)) &&
+      this.sndWnd === wndBefore &&
+      seqGt(this.sndNxt, this.sndUna)
+    ) {
+      // RFC 5681 2: a duplicate ACK.
+      this.dupAcks++;
+      if (!this.sackOk && this.inRecovery) this.output(now); // each dup ACK lets a segment leave (RFC 6582 3.2 step 4)
+      // RFC 6582 3.2 step 2: enter fast recovery only when the ACK covers more than `recover`.
+      if (this.dupAcks === 3 && !this.inRecovery && seqGt(this.sndUna, this.recoverSeq)) {
+        const head = this.headSeg();
+        if (head && !head.sacked) {
+          this.markLost(head, this.segHead);
+          this.enterRecovery(now);
+        }
+      }
+    }
+    if (this.sackOk && (this.sackedBytes > 0 || this.retransOut > 0) && this.segHead < this.segs.length) {
+      this.detectLosses(now);
+    }
+    if (this.sndWnd > 0 && this.persistAt !== NEVER) {
+      this.persistAt = NEVER;
+      this.persistBackoff = 0;
+    }
+  }
+
+  private ackNewData(now: number, seg: TcpFields, ack: number): void {
+    let rttCandidate = -1;
+    let deliveredBytes = 0;
+    while (this.segHead < this.segs.length) {
+      const s = this.segs[this.segHead]!;
+      const end = seqAdd(s.seq, s.len);
+      if (seqLe(end, ack)) {
+        if (s.xmits === 1) rttCandidate = now - s.xmitTime;
+        this.rackUpdate(now, s);
+        if (!s.sacked) deliveredBytes += s.len;
+        this.unaccount(s);
+        if (s.fin) this.finAcked = true;
+        this.segPool.push(s);
+        this.segHead++;
+      } else {
+        if (seqLt(s.seq, ack)) {
+          // Partial ACK of a segment: trim it.
+          const cut = seqDiff(ack, s.seq);
+          if (s.lost) this.lostBytes -= cut;
+          if (s.sacked) this.sackedBytes -= cut;
+          else deliveredBytes += cut;
+          s.seq = ack;
+          s.len -= cut;
+        }
+        break;
+      }
+    }
+    if (this.segHead === this.segs.length) {
+      this.segs.length = 0;
+      this.segHead = 0;
+    } else if (this.segHead > 1024 && this.segHead * 2 > this.segs.length) {
+      this.segs.splice(0, this.segHead);
+      this.segHead = 0;
+    }
+    // Data bytes acknowledged (excluding SYN / FIN sequence numbers).
+    const dataEnd = seqAdd(this.bufSeq, this.sndBuf.length);
+    const dataAcked = seqDiff(seqLt(ack, dataEnd) ? ack : dataEnd, this.bufSeq);
+    if (dataAcked > 0) {
+      this.sndBuf.discard(dataAcked);
+      this.bufSeq = seqAdd(this.bufSeq, dataAcked);
+      this.bytesAcked += dataAcked;
+    }
+    const ackedBytes = seqDiff(ack, this.sndUna);
+    this.sndUna = ack;
+    this.dupAcks = 0;
+    this.tlpOutstanding = false;
+
+    // RTT measurement: RFC 7323 4 (timestamps) or RFC 6298 3 with Karn's algorithm.
+    let rttMs: number | undefined;
+    if (this.tsOk && seg.tsEcr !== undefined && seg.tsEcr !== 0) {
+      const d = this.tsDiff(now, seg.tsEcr);
+      if (d >= 0 && d < 0x7fffffff) rttMs = d;
+    } else if (rttCandidate >= 0) rttMs = rttCandidate;
+    if (rttMs !== undefined) this.rttSample(rttMs);
+
+    // Congestion control (RFC 5681, RFC 6582, RFC 6675).
+    if (this.inRecovery) {
+      if (seqGe(ack, this.recoverSeq)) {
+        this.inRecovery = false;
+        this.cc.onExitRecovery(now);
+      } else if (!this.sackOk) {
+        // RFC 6582 3.2 step 5: a partial ACK -> retransmit the first unacknowledged segment.
+        const head = this.headSeg();
+        if (head && !head.lost && !head.sacked) this.markLost(head, this.segHead);
+      }
+    } else {
+      this.cc.onAck(now, ackedBytes, this.pipe(), rttMs);
+    }
+    void deliveredBytes;
+
+    // RFC 6298 5.2 / 5.3: stop the timer when all is acknowledged, else restart it.
+    if (this.segHead === this.segs.length) {
+      this.rtoAt = NEVER;
+      this.tlpAt = NEVER;
+      this.reoAt = NEVER;
+    } else {
+      this.rtoAt = now + this.rtt.rto;
+    }
+    if (this.finAcked) {
+      switch (this.state) {
+        case 'FIN-WAIT-1':
+          this.state = 'FIN-WAIT-2';
+          if (this.appClosed) this.closeAt = now + this.o.finWait2Timeout;
+          break;
+        case 'CLOSING':
+          this.toTimeWait(now);
+          break;
+        case 'LAST-ACK':
+          this.toClosed(undefined);
+          return;
+        default:
+          break;
+      }
+    }
+    if (this.wantWritable && this.sndBuf.free > 0 && !this.finQueued) {
+      this.wantWritable = false;
+      this.onWritable?.();
+    }
+  }
+
+  private rttSample(ms: number): void {
+    this.rtt.sample(ms);
+    this.rtt.resetBackoff();
+    if (ms < this.rackMinRtt) this.rackMinRtt = ms;
+  }
+
+  private unaccount(s: SentSeg): void {
+    if (s.sacked) this.sackedBytes -= s.len;
+    if (s.lost) this.lostBytes -= s.len;
+    if (s.xmits > 1) this.retransOut--;
+  }
+
+  private headSeg(): SentSeg | undefined {
+    return this.segHead < this.segs.length ? this.segs[this.segHead] : undefined;
+  }
+
+  /** RFC 2018 / RFC 2883 / RFC 6675 scoreboard update from the SACK blocks of an ACK. */
+  private processSack(now: number, blocks: number[], ack: number): void {
+    for (let b = 0; b < blocks.length; b += 2) {
+      const l = blocks[b]!;
+      const r = blocks[b + 1]!;
+      if (!seqLt(l, r)) continue;
+      // RFC 2883 4: the first block is a D-SACK when it lies below the ACK or inside the second block.
+      if (b === 0 && (seqLe(r, ack) || (blocks.length >= 4 && seqLe(blocks[2]!, l) && seqLe(r, blocks[3]!)))) {
+        this.nDsack++;
+        this.stats.dsacksReceived++;
+        continue;
+      }
+      // Ignore blocks outside (SND.UNA, SND.NXT] (RFC 2018 section 8 / RFC 6675 sanity).
+      if (seqLe(l, this.sndUna) && seqLe(r, this.sndUna)) continue;
+      if (seqGt(r, this.sndNxt)) continue;
+      for (let i = this.segHead; i < this.segs.length; i++) {
+        const s = this.segs[i]!;
+        if (seqGe(s.seq, r)) break;
+        if (s.sacked || seqLt(s.seq, l)) continue;
+        if (seqLe(seqAdd(s.seq, s.len), r)) {
+          s.sacked = true;
+          this.sackedBytes += s.len;
+          if (s.lost) {
+            s.lost = false;
+            this.lostBytes -= s.len;
+          }
+          this.rackUpdate(now, s);
+        }
+      }
+    }
+  }
+
+  /** RFC 8985 6.2 step 2: RACK.update for a newly delivered segment. */
+  private rackUpdate(now: number, s: SentSeg): void {
+    const rtt = now - s.xmitTime;
+    // A retransmitted segment delivered faster than min_rtt is probably the original's ACK: skip.
+    if (s.xmits > 1 && rtt < this.rackMinRtt) return;
+    this.rackRtt = rtt;
+    const end = seqAdd(s.seq, s.len);
+    if (s.xmitTime > this.rackXmitTime || (s.xmitTime === this.rackXmitTime && seqGt(end, this.rackEndSeq))) {
+      this.rackXmitTime = s.xmitTime;
+      this.rackEndSeq = end;
+    }
+  }
+
+  /** RFC 6675 IsLost (DupThresh = 3) and RFC 8985 6.2 RACK detect_loss. */
+  private detectLosses(now: number): void {
+    let marked = false;
+    // RFC 6675 4 IsLost: more than (DupThresh - 1) * SMSS bytes SACKed above an original transmission.
+    if (this.sackedBytes > 2 * this.mss) {
+      let above = 0;
+      for (let i = this.segs.length - 1; i >= this.segHead; i--) {
+        const s = this.segs[i]!;
+        if (s.sacked) above += s.len;
+        else if (!s.lost && s.xmits === 1 && above > 2 * this.mss) {
+          this.markLost(s, i);
+          marked = true;
+        }
+      }
+    }
+    // RACK: a segment sent before the most recently delivered one, outstanding for longer than rtt + reo_wnd.
+    if (this.rackXmitTime >= 0) {
+      const srtt = this.rtt.srtt ?? this.rackRtt;
+      const reoWnd = Math.min(this.rackMinRtt === NEVER ? 0 : this.rackMinRtt / 4, srtt);
+      let timeout = 0;
+      for (let i = this.segHead; i < this.segs.length; i++) {
+        const s = this.segs[i]!;
+        if (s.sacked || s.lost) continue;
+        if (s.xmitTime > this.rackXmitTime || (s.xmitTime === this.rackXmitTime && seqGe(seqAdd(s.seq, s.len), this.rackEndSeq))) continue;
+        const remaining = s.xmitTime + this.rackRtt + reoWnd - now;
+        if (remaining <= 0) {
+          this.markLost(s, i);
+          this.nRack++;
+          this.stats.rackLosses++;
+          marked = true;
+        } else if (remaining > timeout) timeout = remaining;
+      }
+      this.reoAt = timeout > 0 ? now + timeout : NEVER;
+    }
+    if (marked && !this.inRecovery && seqGe(this.sndUna, this.recoverSeq)) this.enterRecovery(now);
+  }
+
+  private markLost(s: SentSeg, _index: number): void {
+    if (s.lost || s.sacked) return;
+    s.lost = true;
+    this.lostBytes += s.len;
+  }
+
+  private enterRecovery(now: number): void {
+    this.inRecovery = true;
+    this.recoverSeq = this.sndNxt;
+    this.nFastRec++;
+    this.stats.fastRecoveries++;
+    this.cc.onEnterRecovery(now, seqDiff(this.sndNxt, this.sndUna));
+  }
+
+  /** RFC 6675 pipe: outstanding bytes not SACKed and not marked lost (without SACK, each dup ACK counts a segment). */
+  private pipe(): number {
+    let p = seqDiff(this.sndNxt, this.sndUna) - this.sackedBytes - this.lostBytes;
+    if (!this.sackOk && this.dupAcks > 0) p -= this.dupAcks * this.mss;
+    return p > 0 ? p : 0;
+  }
+
+  // ======================================================================================== output
+
+  /** Send what the windows allow: lost segments first, then new data, then a pure ACK if one is owed. */
+  output(now: number): void {
+    this.txPending = false;
+    let sentAck = false;
+    if (!this.isSynchronized() && this.state !== 'CLOSING' && this.state !== 'LAST-ACK') {
+      if (this.ackNow && this.state === 'TIME-WAIT') sentAck = this.sendAck(now);
+      return;
+    }
+    const cwnd = this.cc.cwnd;
+    // 1. Retransmissions (RFC 6675 5 NextSeg rule 1, RFC 8985, RFC 6298 5.4).
+    if (this.lostBytes > 0) {
+      for (let i = this.segHead; i < this.segs.length && this.lostBytes > 0; i++) {
+        const s = this.segs[i]!;
+        if (!s.lost) continue;
+        if (this.pipe() + Math.min(s.len, this.mss) > cwnd && this.pipe() > 0) break;
+        if (!this.retransmit(now, s, i)) return;
+        sentAck = true;
+      }
+    }
+    // 2. New data (RFC 9293 3.8.6.2.1 sender SWS, Nagle).
+    for (;;) {
+      const offset = seqDiff(this.sndNxt, this.bufSeq);
+      const avail = this.sndBuf.length - offset;
+      const finPending = this.finQueued && !this.finSent;
+      if (avail <= 0 && !finPending) break;
+      const wndRoom = seqDiff(seqAdd(this.sndUna, this.sndWnd), this.sndNxt);
+      const cwndRoom = cwnd - this.pipe();
+      let len = Math.min(avail, this.mss, wndRoom, cwndRoom);
+      if (len < 0) len = 0;
+      if (avail > 0 && len < avail && len < this.mss) {
+        // Sender SWS: only a full segment, or at least half the largest window the peer offered.
+        const outstanding = seqGt(this.sndNxt, this.sndUna);
+        const override = this.swsOverride && len > 0 && !outstanding;
+        if (!override && !(len > 0 && len >= this.maxSndWnd / 2 && len === Math.min(avail, wndRoom))) {
+          if (!outstanding && len < avail) this.armPersist(now);
+          break;
+        }
+      }
+      if (avail > 0 && len === avail && len < this.mss && !this.noDelay && !finPending && seqGt(this.sndNxt, this.sndUna)) {
+        break; // Nagle (RFC 9293 3.7.4): a small segment waits while data is unacknowledged
+      }
+      const withFin = finPending && len === Math.max(avail, 0) && wndRoom > len;
+      if (len <= 0 && !withFin) {
+        if (finPending && avail <= 0 && wndRoom <= 0 && !seqGt(this.sndNxt, this.sndUna)) this.armPersist(now);
+        break;
+      }
+      if (!this.sendNew(now, offset, len, withFin)) return;
+      sentAck = true;
+      if (withFin) break;
+    }
+    if (!sentAck && this.ackNow) this.sendAck(now);
+    this.rearm();
+  }
+
+  private sendNew(now: number, offset: number, len: number, fin: boolean): boolean {
+    const f = this.host.txFields;
+    this.fillHeader(f, this.sndNxt, TcpFlag.ACK | (fin ? TcpFlag.FIN : 0) | (len > 0 && offset + len === this.sndBuf.length ? TcpFlag.PSH : 0));
+    this.fillOptions(now, f, len);
+    if (!this.xmit(now, f, len > 0 ? this.sndBuf : null, offset, len)) return false;
+    const s = this.segPool.pop() ?? new SentSeg();
+    s.seq = this.sndNxt;
+    s.len = len + (fin ? 1 : 0);
+    s.fin = fin;
+    s.xmitTime = now;
+    s.xmits = 1;
+    s.sacked = false;
+    s.lost = false;
+    this.segs.push(s);
+    this.sndNxt = seqAdd(this.sndNxt, s.len);
+    if (fin) this.finSent = true;
+    this.bytesSent += len;
+    if (this.rtoAt === NEVER) this.rtoAt = now + this.rtt.rto; // RFC 6298 5.1
+    this.armTlp(now);
+    return true;
+  }
+
+  private retransmit(now: number, s: SentSeg, index: number): boolean {
+    const dataLen = s.len - (s.fin ? 1 : 0);
+    if (dataLen > this.mss) {
+      // PMTU went down: split the record (RFC 1191 / RFC 9293 3.7.3).
+      const rest = this.segPool.pop() ?? new SentSeg();
+      rest.seq = seqAdd(s.seq, this.mss);
+      rest.len = s.len - this.mss;
+      rest.fin = s.fin;
+      rest.xmitTime = s.xmitTime;
+      rest.xmits = s.xmits;
+      rest.sacked = false;
+      rest.lost = s.lost;
+      if (rest.xmits > 1) this.retransOut++;
+      s.len = this.mss;
+      s.fin = false;
+      this.segs.splice(index + 1, 0, rest);
+      return this.retransmit(now, s, index);
+    }
+    const f = this.host.txFields;
+    const offset = seqDiff(s.seq, this.bufSeq);
+    this.fillHeader(f, s.seq, TcpFlag.ACK | (s.fin ? TcpFlag.FIN : 0));
+    this.fillOptions(now, f, dataLen);
+    if (!this.xmit(now, f, dataLen > 0 ? this.sndBuf : null, offset, dataLen)) return false;
+    if (s.lost) {
+      s.lost = false;
+      this.lostBytes -= s.len;
+    }
+    if (s.xmits === 1) this.retransOut++;
+    s.xmits++;
+    s.xmitTime = now;
+    this.nRetrans++;
+    this.stats.retransmittedSegs++;
+    if (this.rtoAt === NEVER) this.rtoAt = now + this.rtt.rto;
+    return true;
+  }
+
+  private armPersist(now: number): void {
+    if (this.persistAt !== NEVER) return;
+    const base = Math.max(this.rtt.rto, this.o.minRto);
+    this.persistAt = now + Math.min(base * 2 ** this.persistBackoff, this.o.maxRto);
+  }
+
+  /** RFC 8985 7.2: arm the probe timeout after new data is sent, outside recovery. */
+  private armTlp(now: number): void {
+    if (!this.sackOk || this.inRecovery || this.tlpOutstanding || this.rtt.srtt === undefined) return;
+    const srtt = this.rtt.srtt;
+    let pto = 2 * srtt;
+    if (seqDiff(this.sndNxt, this.sndUna) <= this.mss) pto = Math.max(pto, 1.5 * srtt + 200);
+    pto = Math.max(pto, 10);
+    this.tlpAt = Math.min(now + pto, this.rtoAt);
+  }
+
+  private fillHeader(f: TcpFields, seq: number, flags: number): void {
+    f.srcPort = this.localPort;
+    f.dstPort = this.remotePort;
+    f.seq = seq;
+    f.ack = flags & TcpFlag.ACK ? this.rcvNxt : 0;
+    f.flags = flags;
+    f.urgent = 0;
+    f.mss = undefined;
+    f.wscale = undefined;
+    f.sackPermitted = false;
+    f.tsVal = undefined;
+    f.tsEcr = undefined;
+    f.sackBlocks.length = 0;
+    f.window = flags & TcpFlag.SYN ? 0 : this.windowField();
+  }
+
+  private fillOptions(now: number, f: TcpFields, dataLen: number): void {
+    if (this.tsOk) {
+      f.tsVal = this.tsNow(now);
+      f.tsEcr = this.tsRecent;
+    }
+    if (this.sackOk && (this.hasDsack || this.ooo.segments > 0)) {
+      // RFC 2018 4 / RFC 2883: D-SACK first, then the most recent blocks; only what fits in the segment.
+      const room = this.mssRaw - dataLen - (this.tsOk ? 12 : 0) - 4;
+      const maxBlocks = Math.min(this.tsOk ? 3 : 4, room >> 3);
+      if (maxBlocks <= 0) return;
+      let n = 0;
+      if (this.hasDsack) {
+        f.sackBlocks.push(this.dsackL, this.dsackR);
+        n++;
+      }
+      if (n < maxBlocks && this.ooo.segments > 0) {
+        for (const [l, r] of this.ooo.sackBlocks(maxBlocks - n)) f.sackBlocks.push(l, r);
+      }
+    }
+  }
+
+  /** The window field for an outgoing segment: receiver SWS avoidance (RFC 9293 3.8.6.2.2), never shrinking. */
+  private windowField(): number {
+    const free = this.rcvBuf.free;
+    const edge = seqAdd(this.rcvNxt, Math.min(free, MAX_WINDOW << this.rcvWs));
+    const grow = seqDiff(edge, this.rcvAdvEdge);
+    if (grow > 0 && (grow >= Math.min(this.rcvBuf.capacity >>> 1, this.advMss) || seqLe(this.rcvAdvEdge, this.rcvNxt))) {
+      this.rcvAdvEdge = edge;
+    }
+    const wnd = Math.max(0, seqDiff(this.rcvAdvEdge, this.rcvNxt));
+    return Math.min(MAX_WINDOW, wnd >>> this.rcvWs);
+  }
+
+  private maybeWindowUpdate(now: number): void {
+    if (!this.isSynchronized() || this.finRcvd) return;
+    const free = this.rcvBuf.free;
+    const cur = Math.max(0, seqDiff(this.rcvAdvEdge, this.rcvNxt));
+    // Send a window update when the window grows by 2 segments or half the buffer (like Linux), or opens from zero.
+    if (free - cur >= Math.min(this.rcvBuf.capacity >>> 1, 2 * this.advMss) || (cur < this.advMss && free >= this.advMss)) {
+      this.ackNow = true;
+      this.output(now);
+    }
+  }
+
+  /** Receive-buffer auto-tuning (like Linux tcp_rcv_space_adjust): grow when the reader drains a lot per RTT. */
+  private autoTune(now: number): void {
+    const rtt = this.rtt.srtt ?? this.rackRtt;
+    if (now - this.rcvSpaceTime < Math.max(rtt, 1)) return;
+    const want = 2 * this.rcvSpaceCopied;
+    if (want > this.rcvBuf.capacity && this.rcvBuf.capacity < this.o.maxReceiveBuffer) {
+      this.rcvBuf.resize(Math.min(this.o.maxReceiveBuffer, Math.max(want, this.rcvBuf.capacity * 2), MAX_WINDOW << this.rcvWs));
+    }
+    this.rcvSpaceTime = now;
+    this.rcvSpaceCopied = 0;
+  }
+
+  private tsNow(now: number): number {
+    return (Math.floor(now) + this.tsOffset) >>> 0;
+  }
+
+  private tsDiff(now: number, tsEcr: number): number {
+    return (this.tsNow(now) - tsEcr) | 0;
+  }
+
+  private xmit(now: number, f: TcpFields, ring: ByteRing | null, off: number, len: number): boolean {
+    f.payloadLen = len;
+    if (!this.host.transmit(now, this, f, ring, off, len)) {
+      this.txPending = true;
+      this.stats.txBlocked++;
+      this.host.connWake(this);
+      return false;
+    }
+    this.segsOut++;
+    if (f.flags & TcpFlag.ACK) {
+      this.lastAckSent = this.rcvNxt;
+      this.ackNow = false;
+      this.unackedBytes = 0;
+      this.delackAt = NEVER;
+      this.hasDsack = false;
+    }
+    return true;
+  }
+
+  /** Send a pure ACK now. */
+  private sendAck(now: number): boolean {
+    const f = this.host.txFields;
+    this.fillHeader(f, this.sndNxt, TcpFlag.ACK);
+    this.fillOptions(now, f, 0);
+    return this.xmit(now, f, null, 0, 0);
+  }
+
+  /** RFC 5961 section 7: a rate-limited ACK in answer to a suspicious RST / SYN / ACK. */
+  private challengeAck(now: number): void {
+    if (!this.host.challengeAckAllowed(now)) {
+      this.stats.challengeAcksRateLimited++;
+      return;
+    }
+    this.stats.challengeAcksSent++;
+    this.sendAck(now);
+  }
+
+  private sendRst(now: number, seq: number): void {
+    this.sendRstRaw(now, seq, this.rcvNxt, TcpFlag.RST | TcpFlag.ACK);
+  }
+
+  private sendRstRaw(now: number, seq: number, ack: number, flags: number): void {
+    const f = this.host.txFields;
+    this.fillHeader(f, seq, flags);
+    f.ack = flags & TcpFlag.ACK ? ack : 0;
+    f.window = 0;
+    this.stats.rstsSent++;
+    f.payloadLen = 0;
+    if (this.host.transmit(now, this, f, null, 0, 0)) this.segsOut++;
+  }
+
+  private isSynchronized(): boolean {
+    switch (this.state) {
+      case 'ESTABLISHED':
+      case 'FIN-WAIT-1':
+      case 'FIN-WAIT-2':
+      case 'CLOSE-WAIT':
+      case 'CLOSING':
+      case 'LAST-ACK':
+        return true;
+      default:
+        return false;
+    }
+  }
+
+  private toClosed(error: string | undefined): void {
+    if (this.state === 'CLOSED') return;
+    this.state = 'CLOSED';
+    this.error = error;
+    this.rtoAt = this.delackAt = this.persistAt = this.keepaliveAt = this.closeAt = this.tlpAt = this.reoAt = NEVER;
+    this.timerAt = NEVER;
+    this.ooo.clear();
+    this.host.connClosed(this);
+    this.notifyClose(error);
+  }
+
+  /** @internal Forget the connection without sending anything (TIME-WAIT reuse, layer limits). */
+  drop(): void {
+    this.toClosed(undefined);
+  }
+
+  // ======================================================================================== timers
+
+  private rearm(): void {
+    let t = this.rtoAt;
+    if (this.delackAt < t) t = this.delackAt;
+    if (this.persistAt < t) t = this.persistAt;
+    if (this.keepaliveAt < t) t = this.keepaliveAt;
+    if (this.closeAt < t) t = this.closeAt;
+    if (this.tlpAt < t) t = this.tlpAt;
+    if (this.reoAt < t) t = this.reoAt;
+    if (t !== this.timerAt) {
+      this.timerAt = t;
+      this.host.connWake(this);
+    }
+  }
+
+  /** @internal Run every due timer. */
+  onTimer(now: number): void {
+    if (this.closeAt <= now) {
+      this.closeAt = NEVER;
+      if (this.state === 'TIME-WAIT' || this.state === 'FIN-WAIT-2') {
+        this.toClosed(this.state === 'FIN-WAIT-2' ? 'ETIMEDOUT' : undefined);
+        return;
+      }
+    }
+    if (this.rtoAt <= now) {
+      this.rtoAt = NEVER;
+      this.onRto(now);
+      if (this.state === 'CLOSED') return;
+    }
+    if (this.tlpAt <= now) {
+      this.tlpAt = NEVER;
+      this.onTlp(now);
+    }
+    if (this.reoAt <= now) {
+      this.reoAt = NEVER;
+      this.detectLosses(now);
+      this.output(now);
+    }
+    if (this.persistAt <= now) {
+      this.persistAt = NEVER;
+      this.onPersist(now);
+    }
+    if (this.keepaliveAt <= now) {
+      this.keepaliveAt = NEVER;
+      this.onKeepalive(now);
+      if (this.state === 'CLOSED') return;
+    }
+    if (this.delackAt <= now) {
+      this.delackAt = NEVER;
+      if (this.isSynchronized() || this.state === 'TIME-WAIT') this.sendAck(now);
+    }
+    this.rearm();
+  }
+
+  private onRto(now: number): void {
+    if (this.state === 'SYN-SENT' || this.state === 'SYN-RECEIVED') {
+      const limit = this.state === 'SYN-SENT' ? this.o.synRetries : this.o.synAckRetries;
+      if (this.synXmits >= limit) {
+        this.stats.timeouts++;
+        this.toClosed(this.passive ? undefined : 'ETIMEDOUT');
+        return;
+      }
+      this.synXmits++;
+      this.nRetrans++;
+      this.stats.retransmittedSegs++;
+      this.rtt.backoff();
+      this.sendSyn(now);
+      return;
+    }
+    if (this.segHead >= this.segs.length) return;
+    if (this.rtt.backoffCount >= this.o.maxRetransmits) {
+      this.stats.timeouts++;
+      this.sendRst(now, this.sndNxt);
+      this.toClosed('ETIMEDOUT');
+      return;
+    }
+    this.nRto++;
+    this.stats.rtoExpirations++;
+    // RFC 5681 3.1 / RFC 6298 5.5-5.6: collapse cwnd, back off, retransmit the earliest unacknowledged segment.
+    this.cc.onRto(now, seqDiff(this.sndNxt, this.sndUna));
+    for (let i = this.segHead; i < this.segs.length; i++) this.markLost(this.segs[i]!, i);
+    this.inRecovery = false;
+    this.dupAcks = 0;
+    this.recoverSeq = this.sndNxt; // RFC 6582 3.2 step 1 after a timeout
+    this.tlpAt = NEVER;
+    this.reoAt = NEVER;
+    this.rtt.backoff();
+    this.rtoAt = now + this.rtt.rto;
+    this.output(now);
+  }
+
+  /** RFC 8985 7.3: send one new segment if possible, else retransmit the last one. */
+  private onTlp(now: number): void {
+    if (!this.isSynchronized() || this.segHead >= this.segs.length) return;
+    this.tlpOutstanding = true;
+    this.nTlp++;
+    this.stats.tlpProbes++;
+    const offset = seqDiff(this.sndNxt, this.bufSeq);
+    const avail = this.sndBuf.length - offset;
+    const wndRoom = seqDiff(seqAdd(this.sndUna, this.sndWnd), this.sndNxt);
+    if (avail > 0 && wndRoom > 0) {
+      this.sendNew(now, offset, Math.min(avail, this.mss, wndRoom), false);
+    } else {
+      const last = this.segs.length - 1;
+      const s = this.segs[last]!;
+      if (!s.sacked) this.retransmit(now, s, last);
+    }
+    this.rtoAt = now + this.rtt.rto;
+  }
+
+  /** RFC 9293 3.8.6.1: a zero-window probe (an ACK below the window elicits the peer's current window). */
+  private onPersist(now: number): void {
+    if (!this.isSynchronized()) return;
+    const unsent = this.sndBuf.length - seqDiff(this.sndNxt, this.bufSeq) > 0 || (this.finQueued && !this.finSent);
+    if (!unsent || this.sndWnd > 0) {
+      // RFC 9293 3.8.6.2.1 (4): the SWS override timeout: send what the window allows.
+      this.persistBackoff = 0;
+      this.swsOverride = true;
+      this.output(now);
+      this.swsOverride = false;
+      return;
+    }
+    this.stats.zeroWindowProbes++;
+    this.sendProbe(now);
+    this.persistBackoff++;
+    this.armPersist(now);
+  }
+
+  private sendProbe(now: number): void {
+    const f = this.host.txFields;
+    this.fillHeader(f, seqAdd(this.sndUna, -1), TcpFlag.ACK);
+    this.fillOptions(now, f, 0);
+    this.xmit(now, f, null, 0, 0);
+  }
+
+  /** RFC 9293 3.8.4 / RFC 1122 4.2.3.6 keep-alive. */
+  private onKeepalive(now: number): void {
+    if (!this.keepAlive || !this.isSynchronized()) return;
+    if (this.keepProbes >= this.o.keepAliveCount) {
+      this.stats.timeouts++;
+      this.sendRst(now, this.sndNxt);
+      this.toClosed('ETIMEDOUT');
+      return;
+    }
+    if (this.segHead < this.segs.length) {
+      // Data outstanding: the retransmission timer covers liveness.
+      this.keepaliveAt = now + this.keepAliveIdle;
+      return;
+    }
+    this.keepProbes++;
+    this.stats.keepaliveProbes++;
+    this.sendProbe(now);
+    this.keepaliveAt = now + this.o.keepAliveInterval;
+  }
+
+  // ======================================================================================== ICMP (RFC 5927)
+
+  /** @internal Whether `seq` is in flight (SND.UNA <= seq < SND.NXT): RFC 5927 4.1 validation. */
+  seqInFlight(seq: number): boolean {
+    return seqLe(this.sndUna, seq) && seqLt(seq, this.sndNxt);
+  }
+
+  /** @internal RFC 1191: the path MTU towards the peer is now `mtu`. Returns whether the MSS changed. */
+  pmtuChanged(now: number, mtu: number): boolean {
+    const raw = Math.max(this.o.minMss, Math.min(mtu - 40, this.advMss));
+    if (raw >= this.mssRaw) return false;
+    this.setMssRaw(raw);
+    // Segments larger than the new MSS that are in flight are lost (RFC 1191 6.5 / Linux tcp_simple_retransmit).
+    for (let i = this.segHead; i < this.segs.length; i++) {
+      const s = this.segs[i]!;
+      if (!s.sacked && s.len - (s.fin ? 1 : 0) > this.mss) this.markLost(s, i);
+    }
+    this.output(now);
+    this.rearm();
+    return true;
+  }
+
+  /** @internal A hard ICMP error during connection establishment (RFC 1122 4.2.3.9, RFC 5927 4.1). */
+  icmpHardError(code: string): void {
+    if (this.state === 'SYN-SENT') this.toClosed(code);
+  }
+
+  /** @internal for the layer */
+  get tcpTsOk(): boolean {
+    return this.tsOk;
+  }
+}

@@ -1,0 +1,119 @@
+/**
+ * TCP counters and per-connection information. `TcpStats` is the layer's plain object of counters (every drop
+ * reason has one); `TcpInfo` is a snapshot of one connection, in the spirit of Linux `struct tcp_info`.
+ */
+import type { TcpState } from './connection.js';
+
+export interface TcpStats {
+  segsIn: number;
+  segsOut: number;
+  /** Dropped: shorter than 20 bytes or data offset < 5 / past the end. */
+  malformed: number;
+  badChecksum: number;
+  badOptions: number;
+  /** Segments for no connection and no listener (answered with RST unless they were RSTs). */
+  noSocket: number;
+  /** Unacceptable sequence numbers (RFC 9293 3.10.7.4 first check). */
+  outOfWindow: number;
+  /** RFC 7323 5.3 PAWS rejections. */
+  pawsRejected: number;
+  /** ACKs for data never sent (SEG.ACK > SND.NXT) or too old (RFC 5961 5.2). */
+  badAck: number;
+  challengeAcksSent: number;
+  challengeAcksRateLimited: number;
+  rstsSent: number;
+  rstsReceived: number;
+  /** RSTs accepted (connection reset). */
+  resets: number;
+  synCookiesSent: number;
+  synCookiesValidated: number;
+  synCookiesFailed: number;
+  /** SYNs dropped because the SYN queue was full and SYN cookies are off. */
+  synQueueDrops: number;
+  /** SYNs or cookie ACKs dropped because the accept queue (backlog) was full. */
+  backlogDrops: number;
+  activeOpens: number;
+  passiveOpens: number;
+  /** Connections that reached ESTABLISHED. */
+  established: number;
+  /** RSTs sent by close() with unread data, or for data arriving after close() (RFC 2525 2.17). */
+  resetsOnClose: number;
+  timeouts: number;
+  retransmittedSegs: number;
+  rtoExpirations: number;
+  fastRecoveries: number;
+  tlpProbes: number;
+  rackLosses: number;
+  dsacksReceived: number;
+  /** Out-of-order segments not kept because the out-of-order queue was at its cap. */
+  oooDrops: number;
+  /** Bytes beyond the receive window or buffer, trimmed. */
+  rcvWindowTrimmed: number;
+  pmtuUpdates: number;
+  /** ICMP errors that matched nothing or quoted a sequence number not in flight (RFC 5927). */
+  icmpIgnored: number;
+  timeWaitReused: number;
+  /** TIME-WAIT states not kept because of the maxTimeWait cap. */
+  timeWaitOverflow: number;
+  keepaliveProbes: number;
+  zeroWindowProbes: number;
+  /** The host lent no transmit buffer (segment not sent now). */
+  txBlocked: number;
+}
+
+export function newTcpStats(): TcpStats {
+  return {
+    segsIn: 0, segsOut: 0, malformed: 0, badChecksum: 0, badOptions: 0, noSocket: 0, outOfWindow: 0,
+    pawsRejected: 0, badAck: 0, challengeAcksSent: 0, challengeAcksRateLimited: 0, rstsSent: 0, rstsReceived: 0,
+    resets: 0, synCookiesSent: 0, synCookiesValidated: 0, synCookiesFailed: 0, synQueueDrops: 0, backlogDrops: 0,
+    activeOpens: 0, passiveOpens: 0, established: 0, resetsOnClose: 0, timeouts: 0, retransmittedSegs: 0,
+    rtoExpirations: 0, fastRecoveries: 0, tlpProbes: 0, rackLosses: 0, dsacksReceived: 0, oooDrops: 0,
+    rcvWindowTrimmed: 0, pmtuUpdates: 0, icmpIgnored: 0, timeWaitReused: 0, timeWaitOverflow: 0,
+    keepaliveProbes: 0, zeroWindowProbes: 0, txBlocked: 0,
+  };
+}
+
+/** A snapshot of one connection (like Linux tcp_info). Times in ms; sizes in bytes. */
+export interface TcpInfo {
+  state: TcpState;
+  srtt: number | undefined;
+  rttvar: number | undefined;
+  rto: number;
+  /** RTO backoff count (consecutive timeouts). */
+  backoff: number;
+  cwnd: number;
+  ssthresh: number;
+  congestionControl: string;
+  /** RFC 6675 pipe: bytes believed in flight. */
+  bytesInFlight: number;
+  /** SND.NXT - SND.UNA. */
+  unacked: number;
+  sndMss: number;
+  rcvMss: number;
+  sndWnd: number;
+  rcvWnd: number;
+  sndWscale: number;
+  rcvWscale: number;
+  timestamps: boolean;
+  sackPermitted: boolean;
+  inRecovery: boolean;
+  /** Segments retransmitted (all causes). */
+  retransmits: number;
+  rtoCount: number;
+  fastRecoveries: number;
+  sackedBytes: number;
+  lostBytes: number;
+  dsacksReceived: number;
+  rackLosses: number;
+  tlpProbes: number;
+  bytesSent: number;
+  bytesAcked: number;
+  bytesReceived: number;
+  segsOut: number;
+  segsIn: number;
+  sendBuffer: number;
+  receiveBuffer: number;
+  /** Bytes waiting to be read. */
+  readable: number;
+  oooBytes: number;
+}

@@ -1,0 +1,564 @@
+/**
+ * The TCP layer: demultiplexing by 4-tuple, listeners (SYN queue + accept queue + backlog, SYN cookies when the
+ * SYN queue is full, RFC 4987), RST for segments that match nothing (RFC 9293 3.10.7.1), TIME-WAIT bookkeeping and
+ * reuse (RFC 6191), ephemeral ports (RFC 6056 algorithm 3), ICMP errors (RFC 5927 validation, RFC 1191 PMTU), and
+ * the timers of every connection. Sans-IO: the host lends transmit buffers; time and randomness are injected.
+ *
+ * `input` takes a segment view valid only during the call; malformed, badly-checksummed or hostile segments are
+ * dropped and counted in `stats`, never thrown. API misuse throws BywayError (EADDRINUSE, ENETUNREACH, EINVAL).
+ */
+import { BywayError } from '../util/errors.js';
+import { computeIsn, cubic, synCookieDecode, synCookieEncode, type ByteRing } from './parts.js';
+import { TcpConnection, type TcpConnHost } from './connection.js';
+import { newTcpStats, type TcpStats } from './info.js';
+import { resolveTcpOptions, type ResolvedTcpOptions, type TcpOptions } from './options.js';
+import { seqAdd } from './seq.js';
+import {
+  TcpFlag,
+  TcpPacket,
+  emitTcp,
+  emptyTcpFields,
+  fillTcpChecksum,
+  parseTcpInto,
+  tcpHeaderLen,
+  verifyTcpChecksum,
+  type TcpFields,
+} from './wire.js';
+
+export type { TcpOptions } from './options.js';
+
+/** How the stack drives TCP (see the module contract). */
+export interface TcpHost {
+  txSegment(now: number, src: number, dst: number, tcpLen: number): { buf: Uint8Array; offset: number } | null;
+  txCommit(now: number): void;
+  mtuFor(dst: number): number;
+  sourceFor(dst: number): number | undefined;
+  readonly txChecksum: boolean;
+  readonly rxChecksum: boolean;
+}
+
+export interface ConnectOpts {
+  localIp?: number;
+  localPort?: number;
+  noDelay?: boolean;
+  keepAlive?: boolean;
+}
+
+export class TcpListener {
+  /** Called for each connection that reaches ESTABLISHED, instead of queueing it for accept(). */
+  onConnection: ((conn: TcpConnection) => void) | undefined = undefined;
+  /** Called when the accept queue goes from empty to non-empty (when onConnection is not set). */
+  onAcceptable: (() => void) | undefined = undefined;
+  /** @internal embryonic connections (SYN-RECEIVED) */
+  readonly synQueue = new Set<TcpConnection>();
+  /** @internal established, not yet accepted */
+  readonly acceptQueue: TcpConnection[] = [];
+  closed = false;
+
+  constructor(
+    private readonly layer: TcpLayer,
+    readonly localIp: number,
+    readonly port: number,
+    readonly backlog: number,
+    readonly synQueueLimit: number,
+  ) {}
+
+  /** The next established connection, or undefined. */
+  accept(): TcpConnection | undefined {
+    return this.acceptQueue.shift();
+  }
+
+  /** Stop listening: embryonic and unaccepted connections are reset. */
+  close(now: number): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.layer.removeListener(this);
+    for (const c of [...this.synQueue, ...this.acceptQueue]) c.abort(now);
+    this.synQueue.clear();
+    this.acceptQueue.length = 0;
+  }
+}
+
+export class TcpLayer implements TcpConnHost {
+  readonly stats: TcpStats = newTcpStats();
+  readonly opts: ResolvedTcpOptions;
+  readonly txFields: TcpFields = emptyTcpFields();
+  private readonly rx: TcpFields = emptyTcpFields();
+  /** remoteIp -> (localPort << 16 | remotePort) -> connection chain (different local addresses). */
+  private readonly conns = new Map<number, Map<number, TcpConnection>>();
+  private readonly chain = new WeakMap<TcpConnection, TcpConnection>();
+  private nConns = 0;
+  private readonly listeners = new Map<number, TcpListener[]>();
+  private readonly timed = new Set<TcpConnection>();
+  private readonly pendingTx = new Set<TcpConnection>();
+  private readonly timeWait = new Set<TcpConnection>();
+  private readonly portKey: Uint8Array;
+  private nextEphemeral: number;
+  private chalWindowStart = -Infinity;
+  private chalCount = 0;
+
+  constructor(
+    private readonly host: TcpHost,
+    options: TcpOptions,
+  ) {
+    this.opts = resolveTcpOptions(options, cubic);
+    const k = new Uint8Array(16);
+    for (let i = 0; i < 16; i++) k[i] = options.rng.nextU32() & 0xff;
+    this.portKey = k;
+    this.nextEphemeral = options.rng.nextU32() & 0xffff;
+  }
+
+  // ======================================================================================== API
+
+  listen(localIp: number, port: number, backlog: number, opts?: { synQueueLimit?: number }): TcpListener {
+    if (!Number.isInteger(port) || port <= 0 || port > 0xffff) throw new BywayError('EINVAL', `bad port ${port}`);
+    if (!Number.isInteger(backlog) || backlog < 1) throw new BywayError('EINVAL', `bad backlog ${backlog}`);
+    const list = this.listeners.get(port) ?? [];
+    if (list.some((l) => l.localIp === localIp || l.localIp === 0 || localIp === 0)) {
+      throw new BywayError('EADDRINUSE', `port ${port} is already listening`);
+    }
+    const l = new TcpListener(this, localIp >>> 0, port, backlog, opts?.synQueueLimit ?? this.opts.synQueueLimit);
+    list.push(l);
+    this.listeners.set(port, list);
+    return l;
+  }
+
+  /** @internal */
+  removeListener(l: TcpListener): void {
+    const list = this.listeners.get(l.port);
+    if (!list) return;
+    const i = list.indexOf(l);
+    if (i >= 0) list.splice(i, 1);
+    if (list.length === 0) this.listeners.delete(l.port);
+  }
+
+  /** Active open (RFC 9293 3.10.1). Throws ENETUNREACH (no route), EADDRINUSE (4-tuple taken / no port free). */
+  connect(now: number, remoteIp: number, remotePort: number, opts: ConnectOpts = {}): TcpConnection {
+    if (!Number.isInteger(remotePort) || remotePort <= 0 || remotePort > 0xffff) {
+      throw new BywayError('EINVAL', `bad port ${remotePort}`);
+    }
+    remoteIp >>>= 0;
+    const localIp = opts.localIp ?? this.host.sourceFor(remoteIp);
+    if (localIp === undefined) throw new BywayError('ENETUNREACH', 'no route to the destination');
+    if (this.nConns >= this.opts.maxConnections) throw new BywayError('EMFILE', 'too many TCP connections');
+    let localPort: number;
+    if (opts.localPort !== undefined) {
+      localPort = opts.localPort;
+      const old = this.lookup(localIp, localPort, remoteIp, remotePort);
+      if (old) {
+        // RFC 6191-style reuse of a TIME-WAIT 4-tuple when timestamps protect the new incarnation.
+        if (old.state === 'TIME-WAIT' && old.tcpTsOk && this.opts.timestamps) {
+          this.stats.timeWaitReused++;
+          old.drop();
+        } else throw new BywayError('EADDRINUSE', 'the 4-tuple is in use');
+      }
+    } else {
+      localPort = this.ephemeralPort(localIp, remoteIp, remotePort);
+    }
+    const conn = this.newConnection(now, localIp, localPort, remoteIp, remotePort, false);
+    if (opts.noDelay !== undefined) conn.setNoDelay(opts.noDelay);
+    if (opts.keepAlive !== undefined) conn.keepAlive = opts.keepAlive;
+    this.stats.activeOpens++;
+    conn.openActive(now, this.isnFor(localIp, localPort, remoteIp, remotePort, now));
+    return conn;
+  }
+
+  connections(): Iterable<TcpConnection> {
+    const out: TcpConnection[] = [];
+    for (const m of this.conns.values()) {
+      for (let c of m.values()) {
+        for (let x: TcpConnection | undefined = c; x; x = this.chain.get(x)) out.push(x);
+        void c;
+      }
+    }
+    return out;
+  }
+
+  get connectionCount(): number {
+    return this.nConns;
+  }
+
+  // ======================================================================================== input
+
+  input(now: number, src: number, dst: number, segment: Uint8Array): void {
+    const stats = this.stats;
+    stats.segsIn++;
+    if (TcpPacket.check(segment) !== 'ok') {
+      stats.malformed++;
+      return;
+    }
+    if (this.host.rxChecksum && !verifyTcpChecksum(segment, 0, segment.length, src, dst)) {
+      stats.badChecksum++;
+      return;
+    }
+    const f = this.rx;
+    if (!parseTcpInto(segment, f)) {
+      stats.badOptions++;
+      return;
+    }
+    if (f.srcPort === 0 || f.dstPort === 0) {
+      stats.malformed++;
+      return;
+    }
+    const payload = segment.subarray(segment.length - f.payloadLen);
+    const conn = this.lookup(dst, f.dstPort, src, f.srcPort);
+    if (conn) {
+      if (conn.state === 'TIME-WAIT' && (f.flags & (TcpFlag.SYN | TcpFlag.ACK | TcpFlag.RST)) === TcpFlag.SYN) {
+        const l = this.findListener(dst, f.dstPort);
+        if (l && conn.timeWaitAcceptsSyn(f)) {
+          // RFC 6191 / RFC 1122 4.2.2.13: a new incarnation may reopen a TIME-WAIT connection.
+          stats.timeWaitReused++;
+          conn.drop();
+          this.listenerInput(now, l, src, dst, f, payload);
+          return;
+        }
+      }
+      conn.segmentArrives(now, f, payload);
+      return;
+    }
+    const l = this.findListener(dst, f.dstPort);
+    if (l) {
+      this.listenerInput(now, l, src, dst, f, payload);
+      return;
+    }
+    stats.noSocket++;
+    if (!(f.flags & TcpFlag.RST)) this.rstFor(now, src, dst, f, payload.length);
+  }
+
+  /** RFC 9293 3.10.7.2: LISTEN state. */
+  private listenerInput(now: number, l: TcpListener, src: number, dst: number, f: TcpFields, payload: Uint8Array): void {
+    const stats = this.stats;
+    if (f.flags & TcpFlag.RST) return;
+    if (f.flags & TcpFlag.ACK) {
+      if (this.opts.synCookies && !(f.flags & TcpFlag.SYN) && this.cookieAck(now, l, src, dst, f, payload)) return;
+      this.rstFor(now, src, dst, f, payload.length);
+      return;
+    }
+    if (!(f.flags & TcpFlag.SYN)) return;
+    if (l.acceptQueue.length >= l.backlog) {
+      stats.backlogDrops++;
+      return;
+    }
+    if (l.synQueue.size >= l.synQueueLimit || this.nConns >= this.opts.maxConnections) {
+      if (this.opts.synCookies) this.cookieSynAck(now, src, dst, f);
+      else stats.synQueueDrops++;
+      return;
+    }
+    const conn = this.newConnection(now, dst, f.dstPort, src, f.srcPort, true);
+    conn.listener = l;
+    l.synQueue.add(conn);
+    stats.passiveOpens++;
+    conn.openPassive(now, this.isnFor(dst, f.dstPort, src, f.srcPort, now), f);
+  }
+
+  private cookieSynAck(now: number, src: number, dst: number, syn: TcpFields): void {
+    const o = this.opts;
+    const tsOk = o.timestamps && syn.tsVal !== undefined;
+    const clamp = Math.max(o.minMss, Math.min(o.mss, this.host.mtuFor(src) - 40));
+    const peerMss = syn.mss !== undefined && syn.mss > 0 ? syn.mss : 536;
+    const wsOk = tsOk && o.windowScaling && syn.wscale !== undefined;
+    const sackOk = tsOk && o.sack && syn.sackPermitted;
+    const c = synCookieEncode(o.cookieKey, dst, syn.dstPort, src, syn.srcPort, syn.seq, Math.min(peerMss, clamp), now, {
+      wscale: wsOk ? syn.wscale : undefined,
+      sackOk,
+      tsOk,
+    });
+    const t = this.txFields;
+    t.srcPort = syn.dstPort;
+    t.dstPort = syn.srcPort;
+    t.seq = c.isn >>> 0;
+    t.ack = seqAdd(syn.seq, 1);
+    t.flags = TcpFlag.SYN | TcpFlag.ACK;
+    t.window = Math.min(o.receiveBuffer, 0xffff);
+    t.urgent = 0;
+    t.mss = c.mss;
+    t.wscale = wsOk ? TcpConnection.wscaleFor(o) : undefined;
+    t.sackPermitted = sackOk;
+    t.tsVal = tsOk ? (c.tsval ?? Math.floor(now)) >>> 0 : undefined;
+    t.tsEcr = tsOk ? syn.tsVal : undefined;
+    t.sackBlocks.length = 0;
+    t.payloadLen = 0;
+    if (this.emit(now, dst, src, t, null, 0, 0)) this.stats.synCookiesSent++;
+  }
+
+  private cookieAck(now: number, l: TcpListener, src: number, dst: number, f: TcpFields, payload: Uint8Array): boolean {
+    const o = this.opts;
+    const res = synCookieDecode(o.cookieKey, dst, f.dstPort, src, f.srcPort, seqAdd(f.seq, -1), seqAdd(f.ack, -1), now, f.tsEcr);
+    if (!res) {
+      this.stats.synCookiesFailed++;
+      return false;
+    }
+    this.stats.synCookiesValidated++;
+    if (l.acceptQueue.length >= l.backlog || this.nConns >= o.maxConnections) {
+      this.stats.backlogDrops++;
+      return true; // dropped silently; the peer retransmits
+    }
+    const conn = this.newConnection(now, dst, f.dstPort, src, f.srcPort, true);
+    conn.listener = l;
+    this.stats.passiveOpens++;
+    const tsOffset = o.timestamps && f.tsEcr !== undefined && f.tsVal !== undefined ? (f.tsEcr - Math.floor(now)) >>> 0 : undefined;
+    conn.openFromCookie(now, f, res.mss, res.wscale, res.sackOk, tsOffset);
+    if ((payload.length > 0 || f.flags & TcpFlag.FIN) && conn.state === 'ESTABLISHED') conn.segmentArrives(now, f, payload);
+    return true;
+  }
+
+  /** RFC 9293 3.10.7.1: the RST answering a segment for no connection. */
+  private rstFor(now: number, src: number, dst: number, f: TcpFields, payloadLen: number): void {
+    const t = this.txFields;
+    t.srcPort = f.dstPort;
+    t.dstPort = f.srcPort;
+    if (f.flags & TcpFlag.ACK) {
+      t.seq = f.ack;
+      t.ack = 0;
+      t.flags = TcpFlag.RST;
+    } else {
+      t.seq = 0;
+      t.ack = seqAdd(f.seq, payloadLen + (f.flags & TcpFlag.SYN ? 1 : 0) + (f.flags & TcpFlag.FIN ? 1 : 0));
+      t.flags = TcpFlag.RST | TcpFlag.ACK;
+    }
+    t.window = 0;
+    t.urgent = 0;
+    t.mss = undefined;
+    t.wscale = undefined;
+    t.sackPermitted = false;
+    t.tsVal = undefined;
+    t.tsEcr = undefined;
+    t.sackBlocks.length = 0;
+    t.payloadLen = 0;
+    if (this.emit(now, dst, src, t, null, 0, 0)) this.stats.rstsSent++;
+  }
+
+  /**
+   * An ICMP error quoting a segment we sent from src:srcPort to dst:dstPort with sequence number seq.
+   * RFC 5927 4.1: acted on only when it matches a connection and seq is in flight.
+   */
+  icmpError(
+    now: number,
+    src: number,
+    dst: number,
+    srcPort: number,
+    dstPort: number,
+    seq: number,
+    kind: 'unreachable' | 'frag-needed' | 'ttl-exceeded',
+    code: number,
+    nextHopMtu: number,
+  ): void {
+    const conn = this.lookup(src, srcPort, dst, dstPort);
+    if (!conn || !conn.seqInFlight(seq)) {
+      this.stats.icmpIgnored++;
+      return;
+    }
+    if (kind === 'frag-needed') {
+      // RFC 1191: a plausible next-hop MTU lowers the MSS (never below minMss + 40; 68 is the IPv4 minimum).
+      if (nextHopMtu < 68) {
+        this.stats.icmpIgnored++;
+        return;
+      }
+      if (conn.pmtuChanged(now, nextHopMtu)) this.stats.pmtuUpdates++;
+      return;
+    }
+    if (kind === 'unreachable' && conn.state === 'SYN-SENT') {
+      // RFC 1122 4.2.3.9: protocol / port unreachable are hard errors; RFC 5461 says act on them while connecting.
+      conn.icmpHardError(code === 2 || code === 3 ? 'ECONNREFUSED' : 'EHOSTUNREACH');
+      return;
+    }
+    this.stats.icmpIgnored++; // soft errors are not acted on (RFC 5461)
+  }
+
+  // ======================================================================================== timers
+
+  /** The earliest time poll() is needed (now when output is pending), or undefined. */
+  pollAt(now: number): number | undefined {
+    if (this.pendingTx.size > 0) return now;
+    let t = Infinity;
+    for (const c of this.timed) if (c.timerAt < t) t = c.timerAt;
+    return t === Infinity ? undefined : t;
+  }
+
+  /** Run due timers and retry output that found no transmit buffer. */
+  poll(now: number): void {
+    if (this.pendingTx.size > 0) {
+      const list = [...this.pendingTx];
+      this.pendingTx.clear();
+      for (const c of list) if (c.state !== 'CLOSED') c.output(now);
+    }
+    let due: TcpConnection[] | undefined;
+    for (const c of this.timed) if (c.timerAt <= now) (due ??= []).push(c);
+    if (due) for (const c of due) if (c.state !== 'CLOSED') c.onTimer(now);
+  }
+
+  // ======================================================================================== TcpConnHost
+
+  transmit(now: number, conn: TcpConnection, f: TcpFields, ring: ByteRing | null, ringOffset: number, dataLen: number): boolean {
+    return this.emit(now, conn.localIp, conn.remoteIp, f, ring, ringOffset, dataLen);
+  }
+
+  private emit(now: number, src: number, dst: number, f: TcpFields, ring: ByteRing | null, ringOffset: number, dataLen: number): boolean {
+    const hl = tcpHeaderLen(f);
+    const len = hl + dataLen;
+    const slot = this.host.txSegment(now, src, dst, len);
+    if (!slot) return false;
+    const buf = slot.buf;
+    const o = slot.offset;
+    emitTcp(f, buf, o);
+    if (dataLen > 0 && ring) ring.copyOut(ringOffset, buf, o + hl, dataLen);
+    if (this.host.txChecksum) fillTcpChecksum(buf, o, o + len, src, dst);
+    this.host.txCommit(now);
+    this.stats.segsOut++;
+    return true;
+  }
+
+  challengeAckAllowed(now: number): boolean {
+    if (now - this.chalWindowStart >= 1000) {
+      this.chalWindowStart = now;
+      this.chalCount = 0;
+    }
+    if (this.chalCount >= this.opts.challengeAckLimit) return false;
+    this.chalCount++;
+    return true;
+  }
+
+  mtuFor(dst: number): number {
+    return this.host.mtuFor(dst);
+  }
+
+  connEstablished(conn: TcpConnection): void {
+    const l = conn.listener as TcpListener | undefined;
+    if (!l) return;
+    l.synQueue.delete(conn);
+    if (l.closed) {
+      conn.abort(0);
+      return;
+    }
+    if (l.onConnection) {
+      conn.listener = undefined;
+      l.onConnection(conn);
+      return;
+    }
+    if (l.acceptQueue.length >= l.backlog) {
+      this.stats.backlogDrops++;
+      conn.abort(0);
+      return;
+    }
+    l.acceptQueue.push(conn);
+    if (l.acceptQueue.length === 1) l.onAcceptable?.();
+  }
+
+  connClosed(conn: TcpConnection): void {
+    this.unregister(conn);
+    this.timed.delete(conn);
+    this.pendingTx.delete(conn);
+    this.timeWait.delete(conn);
+    const l = conn.listener as TcpListener | undefined;
+    if (l) {
+      l.synQueue.delete(conn);
+      const i = l.acceptQueue.indexOf(conn);
+      if (i >= 0) l.acceptQueue.splice(i, 1);
+      conn.listener = undefined;
+    }
+  }
+
+  connTimeWait(conn: TcpConnection): void {
+    if (this.timeWait.size >= this.opts.maxTimeWait) {
+      this.stats.timeWaitOverflow++;
+      conn.drop();
+      return;
+    }
+    this.timeWait.add(conn);
+  }
+
+  connWake(conn: TcpConnection): void {
+    if (conn.state === 'CLOSED') return;
+    if (conn.timerAt !== Infinity) this.timed.add(conn);
+    else this.timed.delete(conn);
+    if (conn.txPending) this.pendingTx.add(conn);
+  }
+
+  // ======================================================================================== demux
+
+  private newConnection(now: number, localIp: number, localPort: number, remoteIp: number, remotePort: number, passive: boolean): TcpConnection {
+    const cc = this.opts.congestionControl({
+      mss: Math.max(this.opts.minMss, Math.min(this.opts.mss, this.host.mtuFor(remoteIp) - 40)),
+      now,
+      initialWindowSegments: this.opts.initialWindowSegments,
+    });
+    const conn = new TcpConnection(this, { localIp, localPort, remoteIp, remotePort }, passive, cc);
+    this.register(conn);
+    return conn;
+  }
+
+  private lookup(localIp: number, localPort: number, remoteIp: number, remotePort: number): TcpConnection | undefined {
+    const m = this.conns.get(remoteIp);
+    if (!m) return undefined;
+    let c = m.get(((localPort << 16) | remotePort) >>> 0);
+    while (c && c.localIp !== localIp) c = this.chain.get(c);
+    return c;
+  }
+
+  private register(conn: TcpConnection): void {
+    let m = this.conns.get(conn.remoteIp);
+    if (!m) {
+      m = new Map();
+      this.conns.set(conn.remoteIp, m);
+    }
+    const key = ((conn.localPort << 16) | conn.remotePort) >>> 0;
+    const head = m.get(key);
+    if (head) this.chain.set(conn, head);
+    m.set(key, conn);
+    this.nConns++;
+  }
+
+  private unregister(conn: TcpConnection): void {
+    const m = this.conns.get(conn.remoteIp);
+    if (!m) return;
+    const key = ((conn.localPort << 16) | conn.remotePort) >>> 0;
+    let c = m.get(key);
+    let prev: TcpConnection | undefined;
+    while (c && c !== conn) {
+      prev = c;
+      c = this.chain.get(c);
+    }
+    if (!c) return;
+    const next = this.chain.get(c);
+    this.chain.delete(c);
+    if (prev) {
+      if (next) this.chain.set(prev, next);
+      else this.chain.delete(prev);
+    } else if (next) m.set(key, next);
+    else {
+      m.delete(key);
+      if (m.size === 0) this.conns.delete(conn.remoteIp);
+    }
+    this.nConns--;
+  }
+
+  private findListener(localIp: number, port: number): TcpListener | undefined {
+    const list = this.listeners.get(port);
+    if (!list) return undefined;
+    let any: TcpListener | undefined;
+    for (const l of list) {
+      if (l.localIp === localIp) return l;
+      if (l.localIp === 0) any = l;
+    }
+    return any;
+  }
+
+  private isnFor(localIp: number, localPort: number, remoteIp: number, remotePort: number, now: number): number {
+    const f = this.opts.isn;
+    if (f) return f(localIp, localPort, remoteIp, remotePort, now) >>> 0;
+    return computeIsn(this.opts.isnKey, localIp, localPort, remoteIp, remotePort, now) >>> 0;
+  }
+
+  /** RFC 6056 3.3.3 algorithm 3 (simple hash-based): offset = F(local, remote, remote port, secret). */
+  private ephemeralPort(localIp: number, remoteIp: number, remotePort: number): number {
+    const low = this.opts.ephemeralLow;
+    const num = this.opts.ephemeralHigh - low + 1;
+    const offset = computeIsn(this.portKey, localIp, 0, remoteIp, remotePort, 0) >>> 0;
+    for (let count = 0; count < num; count++) {
+      const port = low + ((offset + this.nextEphemeral) % num);
+      this.nextEphemeral = (this.nextEphemeral + 1) >>> 0;
+      if (!this.lookup(localIp, port, remoteIp, remotePort) && !this.listeners.has(port)) return port;
+    }
+    throw new BywayError('EADDRNOTAVAIL', 'no ephemeral port free for this destination');
+  }
+}

@@ -1,0 +1,133 @@
+/**
+ * TcpLayer options and their defaults. Every limit is explicit so no input can exhaust memory.
+ */
+import type { Rng } from '../util/rng.js';
+import type { CongestionControlFactory } from './parts.js';
+
+export interface TcpOptions {
+  /** Randomness for ports, keys and timestamp offsets (injected: cores draw no random numbers themselves). */
+  rng: Rng;
+  /** RFC 6528 ISN secret (16 bytes); drawn from rng when absent. */
+  isnKey?: Uint8Array;
+  /** SYN-cookie secret (16 bytes); drawn from rng when absent. */
+  cookieKey?: Uint8Array;
+  /** Override the ISN (tests: sequence-number wrap). Default: RFC 6528 computeIsn. */
+  isn?: (localIp: number, localPort: number, remoteIp: number, remotePort: number, now: number) => number;
+  /** Largest MSS we advertise / use (further clamped to mtuFor(dst) - 40). Default 1460. */
+  mss?: number;
+  /** PMTU floor for the MSS (RFC 1191 frag-needed never lowers it below). Default 536. */
+  minMss?: number;
+  /** Send buffer bytes per connection. Default 256 KiB. */
+  sendBuffer?: number;
+  /** Initial receive buffer bytes. Default 128 KiB. */
+  receiveBuffer?: number;
+  /** Receive buffer auto-tuning ceiling (also sets the window scale). Default 4 MiB. */
+  maxReceiveBuffer?: number;
+  /** Out-of-order queue cap per connection, bytes. Default: maxReceiveBuffer. */
+  oooLimit?: number;
+  /** RFC 9293 MSL, ms; TIME-WAIT lasts 2*MSL. Default 30000 (60 s TIME-WAIT, like Linux). */
+  msl?: number;
+  /** FIN-WAIT-2 timeout after close(), ms. Default 60000. */
+  finWait2Timeout?: number;
+  /** RTO bounds (RFC 6298), ms. Defaults 1000 / 200 / 120000. */
+  initialRto?: number;
+  minRto?: number;
+  maxRto?: number;
+  /** Congestion control. Default CUBIC (RFC 9438). */
+  congestionControl?: CongestionControlFactory;
+  /** Initial window in segments (RFC 6928). Default 10. */
+  initialWindowSegments?: number;
+  /** Disable Nagle on new connections. Default false. */
+  noDelay?: boolean;
+  /** Delayed-ACK timeout, ms (RFC 9293 3.8.6.3: <= 500, we cap at 200). Default 40. */
+  delayedAckMs?: number;
+  /** Segments ACKed immediately at connection start (quick-ACK mode). Default 16. */
+  quickAcks?: number;
+  /** RFC 7323 timestamps, window scaling; RFC 2018 SACK. Defaults true. */
+  timestamps?: boolean;
+  windowScaling?: boolean;
+  sack?: boolean;
+  /** SYN retransmissions before ETIMEDOUT. Default 6. SYN-ACK retransmissions. Default 5. */
+  synRetries?: number;
+  synAckRetries?: number;
+  /** Consecutive RTOs before the connection is dropped with ETIMEDOUT. Default 15. */
+  maxRetransmits?: number;
+  /** Keep-alive defaults for new connections (RFC 9293 3.8.4; off by default). */
+  keepAlive?: boolean;
+  keepAliveIdle?: number;
+  keepAliveInterval?: number;
+  keepAliveCount?: number;
+  /** SYN-queue length per listener (embryonic connections). Default 256. */
+  synQueueLimit?: number;
+  /** Answer with SYN cookies when the SYN queue is full (RFC 4987). Default true. */
+  synCookies?: boolean;
+  /** RFC 5961 7: challenge ACKs per second, whole layer. Default 1000. */
+  challengeAckLimit?: number;
+  /** RFC 6056 ephemeral range. Default 49152..65535. */
+  ephemeralLow?: number;
+  ephemeralHigh?: number;
+  /** Cap on connections in TIME-WAIT. Default 16384. */
+  maxTimeWait?: number;
+  /** Cap on all connections (SYN-RECEIVED included). Default 65536. */
+  maxConnections?: number;
+}
+
+export type ResolvedTcpOptions = Required<Omit<TcpOptions, 'isn' | 'congestionControl'>> & {
+  isn: TcpOptions['isn'];
+  congestionControl: CongestionControlFactory;
+};
+
+export function resolveTcpOptions(o: TcpOptions, defaultCc: CongestionControlFactory): ResolvedTcpOptions {
+  const key = (k: Uint8Array | undefined): Uint8Array => {
+    if (k) return k;
+    const out = new Uint8Array(16);
+    for (let i = 0; i < 16; i += 4) {
+      const v = o.rng.nextU32();
+      out[i] = v >>> 24;
+      out[i + 1] = v >>> 16;
+      out[i + 2] = v >>> 8;
+      out[i + 3] = v;
+    }
+    return out;
+  };
+  const maxRcv = o.maxReceiveBuffer ?? 4 * 1024 * 1024;
+  return {
+    rng: o.rng,
+    isnKey: key(o.isnKey),
+    cookieKey: key(o.cookieKey),
+    isn: o.isn,
+    mss: o.mss ?? 1460,
+    minMss: o.minMss ?? 536,
+    sendBuffer: o.sendBuffer ?? 256 * 1024,
+    receiveBuffer: Math.min(o.receiveBuffer ?? 128 * 1024, maxRcv),
+    maxReceiveBuffer: maxRcv,
+    oooLimit: o.oooLimit ?? maxRcv,
+    msl: o.msl ?? 30_000,
+    finWait2Timeout: o.finWait2Timeout ?? 60_000,
+    initialRto: o.initialRto ?? 1000,
+    minRto: o.minRto ?? 200,
+    maxRto: o.maxRto ?? 120_000,
+    congestionControl: o.congestionControl ?? defaultCc,
+    initialWindowSegments: o.initialWindowSegments ?? 10,
+    noDelay: o.noDelay ?? false,
+    delayedAckMs: Math.min(o.delayedAckMs ?? 40, 200),
+    quickAcks: o.quickAcks ?? 16,
+    timestamps: o.timestamps ?? true,
+    windowScaling: o.windowScaling ?? true,
+    sack: o.sack ?? true,
+    synRetries: o.synRetries ?? 6,
+    synAckRetries: o.synAckRetries ?? 5,
+    maxRetransmits: o.maxRetransmits ?? 15,
+    keepAlive: o.keepAlive ?? false,
+    keepAliveIdle: o.keepAliveIdle ?? 7_200_000,
+    keepAliveInterval: o.keepAliveInterval ?? 75_000,
+    keepAliveCount: o.keepAliveCount ?? 9,
+    synQueueLimit: o.synQueueLimit ?? 256,
+    synCookies: o.synCookies ?? true,
+    challengeAckLimit: o.challengeAckLimit ?? 1000,
+    ephemeralLow: o.ephemeralLow ?? 49152,
+    ephemeralHigh: o.ephemeralHigh ?? 65535,
+    maxTimeWait: o.maxTimeWait ?? 16384,
+    maxConnections: o.maxConnections ?? 65536,
+  };
+}

@@ -1,0 +1,84 @@
+import { describe, expect, it } from 'vitest';
+import { Net, IP_B, bytes } from './harness.js';
+import type { TcpConnection } from '../../protocols/tcp/connection.js';
+import { bytesEqual } from '../../protocols/util/bytes.js';
+
+/** Open a connection a -> b:80 through the net; returns both ends. */
+export function openPair(net: Net): { client: TcpConnection; server: TcpConnection } {
+  const l = net.b.listen(0, 80, 16);
+  const client = net.a.connect(net.now, IP_B, 80);
+  let server: TcpConnection | undefined;
+  l.onConnection = (c) => (server = c);
+  expect(net.run(() => client.state === 'ESTABLISHED' && server !== undefined)).toBe(true);
+  l.close(net.now);
+  return { client, server: server! };
+}
+
+/** Send `data` from `from` to `to`, reading as it arrives; returns what was read. */
+export function transfer(net: Net, from: TcpConnection, to: TcpConnection, data: Uint8Array, limit = 600_000): Uint8Array {
+  const out = new Uint8Array(data.length);
+  let got = 0;
+  let sent = 0;
+  const buf = new Uint8Array(65536);
+  const pump = (): void => {
+    if (sent < data.length) sent += from.send(net.now, data.subarray(sent));
+  };
+  from.onWritable = pump;
+  to.onReadable = () => {
+    for (;;) {
+      const n = to.read(net.now, buf);
+      if (n === 0) break;
+      out.set(buf.subarray(0, Math.min(n, out.length - got)), got);
+      got += n;
+    }
+  };
+  pump();
+  net.run(() => {
+    pump();
+    return got >= data.length;
+  }, limit);
+  expect(got).toBe(data.length);
+  return out;
+}
+
+describe('TCP transfer between two layers', () => {
+  it('handshake, data both ways, orderly close to TIME-WAIT and CLOSED', () => {
+    const net = new Net(1);
+    const { client, server } = openPair(net);
+    expect(client.info().timestamps).toBe(true);
+    expect(client.info().sackPermitted).toBe(true);
+    expect(client.info().sndMss).toBe(1460 - 12);
+    const d1 = bytes(100_000, 2);
+    expect(bytesEqual(transfer(net, client, server, d1), d1)).toBe(true);
+    const d2 = bytes(50_000, 3);
+    expect(bytesEqual(transfer(net, server, client, d2), d2)).toBe(true);
+    let clientClosed = false;
+    let serverEnd = false;
+    client.onClose = () => (clientClosed = true);
+    server.onEnd = () => (serverEnd = true);
+    client.close(net.now);
+    expect(net.run(() => serverEnd && client.state === 'FIN-WAIT-2')).toBe(true);
+    expect(server.state).toBe('CLOSE-WAIT');
+    expect(client.state).toBe('FIN-WAIT-2');
+    server.close(net.now);
+    expect(net.run(() => server.state === 'CLOSED')).toBe(true);
+    expect(client.state).toBe('TIME-WAIT');
+    expect(clientClosed).toBe(true);
+    net.advance(60_000);
+    expect(client.state).toBe('CLOSED');
+    expect(net.a.connectionCount).toBe(0);
+    expect(net.b.connectionCount).toBe(0);
+  });
+
+  it('bulk transfer with 2% loss, reordering and duplication completes intact', () => {
+    const net = new Net(7);
+    const { client, server } = openPair(net);
+    net.loss = 0.02;
+    net.reorder = 0.05;
+    net.dup = 0.02;
+    const d = bytes(400_000, 9);
+    expect(bytesEqual(transfer(net, client, server, d), d)).toBe(true);
+    const i = client.info();
+    expect(i.retransmits).toBeGreaterThan(0);
+  });
+});
