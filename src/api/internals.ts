@@ -1,0 +1,21 @@
+/** What the API's sockets need from their stack (not exported from the package). */
+import type { NetStack } from '../stack/stack.js';
+import type { Clock } from '../stack/clock.js';
+import type { Flow, Path } from './path.js';
+
+export interface Tracked {
+  readonly keepsAlive: boolean;
+  destroyForStackClose(): void;
+}
+
+export interface StackInternals {
+  readonly core: NetStack;
+  readonly clock: Clock;
+  /** Schedule a poll soon: call after any core call made outside a poll. */
+  poke(): void;
+  decide(flow: Flow): Path;
+  track(s: Tracked): void;
+  untrack(s: Tracked): void;
+  /** A tracked object's ref/unref changed. */
+  refChanged(): void;
+}

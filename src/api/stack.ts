@@ -1,0 +1,178 @@
+/**
+ * `createStack(options)`: the public entry point. It parses the options (addresses as strings, limits), builds the
+ * sans-IO core over the given driver, runs it on Node's event loop, and exposes the node:net / node:dgram-shaped
+ * namespaces. `close()` releases every socket, timer and the driver.
+ *
+ * Keep-alive: like Node's own sockets, a bound or connected byway socket keeps the process alive unless unref'd.
+ * The poll loop itself is unref'd; one ref'd interval handle stands for all ref'd sockets.
+ */
+import type { FrameDriver } from '../../drivers/types.js';
+import { BywayError } from '../../protocols/util/errors.js';
+import { cryptoRng, type Rng } from '../../protocols/util/rng.js';
+import { parseCidr, parseIpv4, formatIpv4 } from '../../protocols/ipv4/address.js';
+import { parseMac } from '../../protocols/ethernet/wire.js';
+import { NetStack, type IcmpOptions, type PingResult, type RouteConfig } from '../stack/stack.js';
+import type { NeighbourOptions } from '../stack/neighbour.js';
+import type { ReassemblyOptions } from '../../protocols/ipv4/reassembly.js';
+import type { UdpOptions } from '../stack/udp.js';
+import type { StackStats } from '../stack/stats.js';
+import type { Clock } from '../stack/clock.js';
+import { runStack, type RunningStack } from '../runtime/run-stack.js';
+import { compileStrategy, type Flow, type Path, type PathStrategy } from './path.js';
+import { makeDgram, type DgramApi } from './dgram.js';
+import type { StackInternals, Tracked } from './internals.js';
+
+export interface StackOptions {
+  readonly driver: FrameDriver;
+  /** One address or several, with prefix length: '10.0.0.1/24'. */
+  readonly address: string | readonly string[];
+  readonly gateway?: string;
+  readonly routes?: ReadonlyArray<{ destination: string; gateway?: string; metric?: number; mtu?: number }>;
+  readonly mac?: string;
+  readonly mtu?: number;
+  readonly vlan?: number;
+  readonly ttl?: number;
+  /** Flow path strategy; default 'bypass'. */
+  readonly path?: PathStrategy;
+  readonly limits?: {
+    readonly neighbour?: Partial<NeighbourOptions>;
+    readonly reassembly?: Partial<ReassemblyOptions>;
+    readonly udp?: Partial<UdpOptions>;
+    readonly icmp?: Partial<IcmpOptions>;
+  };
+  /** Event-loop mode: 'event' (default) or 'busy' (spins a core for latency). */
+  readonly pollMode?: 'event' | 'busy';
+  readonly clock?: Clock;
+  readonly rng?: Rng;
+}
+
+export interface PingReply {
+  readonly rttMs: number;
+  readonly ttl: number;
+  readonly bytes: number;
+  readonly from: string;
+  readonly seq: number;
+}
+
+export class Stack {
+  readonly dgram: DgramApi;
+  readonly core: NetStack;
+  private readonly running: RunningStack;
+  private readonly internals: StackInternals;
+  private readonly tracked = new Set<Tracked>();
+  private keepAlive: ReturnType<typeof setInterval> | undefined;
+  private closed = false;
+
+  /** @internal use createStack */
+  constructor(options: StackOptions) {
+    const rng = options.rng ?? cryptoRng();
+    const addresses = (typeof options.address === 'string' ? [options.address] : options.address).map((a) => {
+      const c = parseCidr(a);
+      if (c === undefined) throw new BywayError('ERR_INVALID_IP_ADDRESS', `invalid address '${a}' (want a.b.c.d/len)`);
+      return c;
+    });
+    const ipOf = (s: string, what: string): number => {
+      const v = parseIpv4(s);
+      if (v === undefined) throw new BywayError('ERR_INVALID_IP_ADDRESS', `invalid ${what} '${s}'`);
+      return v;
+    };
+    const routes: RouteConfig[] = (options.routes ?? []).map((r) => {
+      const destination = parseCidr(r.destination);
+      if (destination === undefined) throw new BywayError('ERR_INVALID_IP_ADDRESS', `invalid route destination '${r.destination}'`);
+      return { destination, gateway: r.gateway === undefined ? undefined : ipOf(r.gateway, 'gateway'), metric: r.metric, mtu: r.mtu };
+    });
+    let mac: Uint8Array | undefined;
+    if (options.mac !== undefined) {
+      mac = parseMac(options.mac);
+      if (mac === undefined) throw new BywayError('ERR_INVALID_ARG_VALUE', `invalid MAC '${options.mac}'`);
+    }
+    const decide = compileStrategy(options.path);
+    this.core = new NetStack({
+      driver: options.driver,
+      addresses,
+      gateway: options.gateway === undefined ? undefined : ipOf(options.gateway, 'gateway'),
+      routes,
+      mac,
+      mtu: options.mtu,
+      vlan: options.vlan,
+      ttl: options.ttl,
+      rng,
+      neighbour: options.limits?.neighbour,
+      reassembly: options.limits?.reassembly,
+      udp: options.limits?.udp,
+      icmp: options.limits?.icmp,
+    });
+    this.running = runStack(this.core, { clock: options.clock, mode: options.pollMode });
+    this.running.loop.unref();
+    const tracked = this.tracked;
+    this.internals = {
+      core: this.core,
+      clock: this.running.clock,
+      poke: this.running.poke,
+      decide: (flow: Flow): Path => decide(flow),
+      track: (s) => {
+        tracked.add(s);
+        this.refChanged();
+      },
+      untrack: (s) => {
+        tracked.delete(s);
+        this.refChanged();
+      },
+      refChanged: () => this.refChanged(),
+    };
+    this.dgram = makeDgram(this.internals);
+  }
+
+  get stats(): StackStats {
+    return this.core.stats;
+  }
+
+  /** The stack's addresses as strings. */
+  get addresses(): string[] {
+    return this.core.addresses.map((a) => `${formatIpv4(a.address)}/${a.prefixLen}`);
+  }
+
+  /** ICMP echo: resolves with the reply, rejects with ETIMEDOUT, EHOSTUNREACH, ENETUNREACH... */
+  async ping(host: string, options: { size?: number; timeoutMs?: number; ttl?: number } = {}): Promise<PingReply> {
+    this.assertOpen();
+    const dst = parseIpv4(host);
+    if (dst === undefined) throw new BywayError('ERR_INVALID_IP_ADDRESS', `ping needs an IPv4 literal, got '${host}'`);
+    const r: PingResult = await this.running.ping(dst, options);
+    if (!r.ok) throw r.error;
+    return { rttMs: r.rttMs, ttl: r.ttl, bytes: r.bytes, from: formatIpv4(r.from), seq: r.seq };
+  }
+
+  /** Release every socket, timer and the driver. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const s of [...this.tracked]) s.destroyForStackClose();
+    this.tracked.clear();
+    this.running.stop();
+    if (this.keepAlive !== undefined) clearInterval(this.keepAlive);
+    this.keepAlive = undefined;
+    this.core.driver.close();
+  }
+
+  private refChanged(): void {
+    let alive = false;
+    for (const s of this.tracked) if (s.keepsAlive) alive = true;
+    if (alive && this.keepAlive === undefined && !this.closed) {
+      this.keepAlive = setInterval(() => {}, 0x7fffffff);
+    } else if (!alive && this.keepAlive !== undefined) {
+      clearInterval(this.keepAlive);
+      this.keepAlive = undefined;
+    }
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new BywayError('ERR_STACK_CLOSED', 'the stack is closed');
+  }
+}
+
+export function createStack(options: StackOptions): Stack {
+  if (options === null || typeof options !== 'object' || options.driver === undefined) {
+    throw new BywayError('ERR_INVALID_ARG_VALUE', 'createStack needs { driver, address }');
+  }
+  return new Stack(options);
+}

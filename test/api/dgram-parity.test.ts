@@ -1,0 +1,126 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { codeOf, envs, once, type Env } from './harness.js';
+
+describe.each(envs)('dgram on the %s path', (name, make) => {
+  let env: Env;
+  afterEach(() => env?.close());
+
+  it('binds, reports its address, and exchanges messages with rinfo', async () => {
+    env = make();
+    const server = env.server.dgram.createSocket('udp4');
+    const client = env.client.dgram.createSocket('udp4');
+    expect(server.path).toBe(name);
+    const events: string[] = [];
+    server.on('listening', () => events.push('listening'));
+    server.bind(0);
+    await once(server, 'listening');
+    const { port, family } = server.address();
+    expect(family).toBe('IPv4');
+    expect(port).toBeGreaterThan(0);
+    const got = once<[Buffer, { address: string; port: number; size: number; family: string }]>(server, 'message');
+    client.send('hello', port, env.serverAddress);
+    const [msg, rinfo] = await got;
+    expect(msg.toString()).toBe('hello');
+    expect(Buffer.isBuffer(msg)).toBe(true);
+    expect(rinfo).toMatchObject({ address: env.clientAddress, family: 'IPv4', size: 5, port: client.address().port });
+    // Reply to rinfo, with offset/length and an array of buffers.
+    const back = once<[Buffer]>(client, 'message');
+    server.send(Buffer.from('xxREPLYxx'), 2, 5, rinfo.port, rinfo.address);
+    expect((await back)[0].toString()).toBe('REPLY');
+    const arr = once<[Buffer]>(server, 'message');
+    client.send([Buffer.from('ab'), 'cd'], port, env.serverAddress);
+    expect((await arr)[0].toString()).toBe('abcd');
+    const closed = once(server, 'close');
+    server.close();
+    await closed;
+    expect(events).toEqual(['listening']);
+    client.close();
+  });
+
+  it('connects, sends without an address, and reports the remote', async () => {
+    env = make();
+    const server = env.server.dgram.createSocket('udp4');
+    server.bind(0);
+    await once(server, 'listening');
+    const port = server.address().port;
+    const client = env.client.dgram.createSocket('udp4');
+    expect(codeOf(() => client.remoteAddress())).toBe('ERR_SOCKET_DGRAM_NOT_CONNECTED');
+    client.connect(port, env.serverAddress);
+    await once(client, 'connect');
+    expect(client.remoteAddress()).toEqual({ address: env.serverAddress, family: 'IPv4', port });
+    expect(codeOf(() => client.connect(port, env.serverAddress))).toBe('ERR_SOCKET_DGRAM_IS_CONNECTED');
+    const got = once<[Buffer]>(server, 'message');
+    const sent = await new Promise<[Error | null, number]>((resolve) => client.send('ping', (err, n) => resolve([err, n])));
+    expect(sent).toEqual([null, 4]);
+    expect((await got)[0].toString()).toBe('ping');
+    client.disconnect();
+    expect(codeOf(() => client.remoteAddress())).toBe('ERR_SOCKET_DGRAM_NOT_CONNECTED');
+    client.close();
+    server.close();
+  });
+
+  it('fails a connected socket\'s next send with ECONNREFUSED after port unreachable', async () => {
+    env = make();
+    // Find a closed port: bind, note the port, close.
+    const probe = env.server.dgram.createSocket('udp4');
+    probe.bind(0);
+    await once(probe, 'listening');
+    const closedPort = probe.address().port;
+    probe.close();
+    await once(probe, 'close');
+    const client = env.client.dgram.createSocket('udp4');
+    client.connect(closedPort, env.serverAddress);
+    await once(client, 'connect');
+    const first = await new Promise<Error | null>((resolve) => client.send('x', (err) => resolve(err)));
+    expect(first).toBeNull();
+    // The port-unreachable reply arrives asynchronously; keep sending until a send reports it (bounded).
+    let code: string | undefined;
+    for (let i = 0; i < 50 && code === undefined; i++) {
+      await new Promise((resolve) => setImmediate(resolve)); // let both paths' I/O run between sends
+      const err = await new Promise<Error | null>((resolve) => client.send('y', (e) => resolve(e)));
+      code = (err as { code?: string } | null)?.code;
+    }
+    expect(code).toBe('ECONNREFUSED');
+    client.close();
+  });
+
+  it('throws and reports the same codes on misuse', async () => {
+    env = make();
+    const s = env.client.dgram.createSocket('udp4');
+    expect(codeOf(() => s.address())).toBe('EBADF');
+    expect(codeOf(() => s.setBroadcast(true))).toBe('EBADF');
+    s.bind(0);
+    await once(s, 'listening');
+    expect(codeOf(() => s.bind(0))).toBe('ERR_SOCKET_ALREADY_BOUND');
+    expect(codeOf(() => s.setTTL(0))).toBe('EINVAL');
+    expect(s.setTTL(12)).toBe(12);
+    expect(codeOf(() => s.send('x', 0, env.serverAddress))).toBe('ERR_SOCKET_BAD_PORT');
+    const big = await new Promise<Error | null>((resolve) => s.send(Buffer.alloc(70_000), 9, env.serverAddress, (err) => resolve(err)));
+    expect((big as { code?: string }).code).toBe('EMSGSIZE');
+    // A second socket on the same port: 'error' with EADDRINUSE.
+    const t = env.client.dgram.createSocket('udp4');
+    const err = once<[Error & { code: string }]>(t, 'error');
+    t.bind(s.address().port);
+    expect((await err)[0].code).toBe('EADDRINUSE');
+    s.close();
+    expect(codeOf(() => s.send('x', 9, env.serverAddress))).toBe('ERR_SOCKET_DGRAM_NOT_RUNNING');
+    expect(codeOf(() => s.close())).toBe('ERR_SOCKET_DGRAM_NOT_RUNNING');
+    t.close();
+  });
+
+  it('carries a large datagram whole (fragmented on the bypass path)', async () => {
+    env = make();
+    const server = env.server.dgram.createSocket('udp4');
+    server.bind(0);
+    await once(server, 'listening');
+    const client = env.client.dgram.createSocket('udp4');
+    const payload = Buffer.alloc(20_000, 0x5a);
+    const got = once<[Buffer, { size: number }]>(server, 'message');
+    client.send(payload, server.address().port, env.serverAddress);
+    const [msg, rinfo] = await got;
+    expect(rinfo.size).toBe(20_000);
+    expect(msg.equals(payload)).toBe(true);
+    client.close();
+    server.close();
+  });
+});
