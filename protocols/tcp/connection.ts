@@ -603,7 +603,7 @@ export class TcpConnection {
         this.toEstablished(now);
         if ((this.state as TcpState) === 'CLOSED') return;
       } else {
-        this.sendRst(now, ack);
+        this.sendRstRaw(now, ack, 0, TcpFlag.RST); // RFC 9293 3.10.7.4: <SEQ=SEG.ACK><CTL=RST>
         return;
       }
     }
@@ -653,16 +653,18 @@ export class TcpConnection {
       } else {
         this.receiveText(now, seq, data, fin);
       }
-    } else if (fin && takesText && seq !== this.rcvNxt) {
-      this.oooFin = true;
-      this.oooFinSeq = seq;
-      this.ackNow = true;
     }
 
-    // Eighth: FIN (only when in order).
-    if (fin && seqAdd(seq, data.length) === this.rcvNxt && !this.finRcvd) {
-      this.finArrives(now);
-    } else if (this.oooFin && this.oooFinSeq === this.rcvNxt && !this.finRcvd) {
+    // Eighth: FIN, processed when in order; a FIN beyond RCV.NXT waits for the hole to fill.
+    if (fin && takesText && !this.finRcvd) {
+      const finSeq = seqAdd(seq, data.length);
+      if (finSeq === this.rcvNxt) this.finArrives(now);
+      else if (seqGt(finSeq, this.rcvNxt)) {
+        this.oooFin = true;
+        this.oooFinSeq = finSeq;
+        this.ackNow = true;
+      }
+    } else if (this.oooFin && this.oooFinSeq === this.rcvNxt && !this.finRcvd && takesText) {
       this.finArrives(now);
     } else if (fin && this.finRcvd && this.state === 'TIME-WAIT') {
       // A retransmitted FIN: ACK it and restart the 2 MSL timeout (RFC 9293 3.10.7.4 eighth, TIME-WAIT).
