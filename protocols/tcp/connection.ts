@@ -963,6 +963,8 @@ export class TcpConnection {
       this.reoAt = NEVER;
     } else {
       this.rtoAt = now + this.rtt.rto;
+      this.tlpAt = NEVER;
+      this.armTlp(now); // RFC 8985 7.2: re-arm the PTO on an ACK that advances SND.UNA
     }
     if (this.finAcked) {
       switch (this.state) {

@@ -99,9 +99,26 @@ export class Tester {
 
   // ---------------------------------------------------------------------------- fixtures by state
 
+  /** Our SYN (options included). */
+  syn: Seg | undefined;
+
   synSent(): TcpConnection {
     const c = this.track(this.layer.connect(this.now, IP_B, REMOTE_PORT, { localPort: LOCAL_PORT }));
-    this.recv({ flags: SYN, seq: this.liss, ack: 0 });
+    this.syn = this.recv({ flags: SYN, seq: this.liss, ack: 0 });
+    return c;
+  }
+
+  /**
+   * ESTABLISHED with the options the remote answers with (echoing our SYN's TSval when it sends timestamps),
+   * after `rtt` ms of virtual time between SYN and SYN-ACK.
+   */
+  establishedWith(extra: Partial<TcpFields>, rtt = 0): TcpConnection {
+    const c = this.synSent();
+    this.advance(rtt);
+    const ts = extra.tsVal !== undefined ? { tsEcr: this.syn!.tsVal } : {};
+    this.send({ flags: SYN | ACK, seq: REMOTE_SEQ, ack: this.l(1), window: 65535, mss: 1000, ...ts, ...extra });
+    this.recv({ flags: ACK, seq: this.l(1), ack: this.r(1) });
+    expect(c.state).toBe('ESTABLISHED');
     return c;
   }
 
