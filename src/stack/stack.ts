@@ -14,7 +14,7 @@
 import type { FrameDriver } from '../../drivers/types.js';
 import { BywayError } from '../../protocols/util/errors.js';
 import type { Rng } from '../../protocols/util/rng.js';
-import { read16, write16 } from '../../protocols/util/bytes.js';
+import { read16, read32, write16 } from '../../protocols/util/bytes.js';
 import {
   BROADCAST_MAC,
   ETHERNET_HEADER_LEN,
@@ -40,6 +40,7 @@ import { directedBroadcast, isMulticast, IPV4_BROADCAST, type Ipv4Cidr, cidrCont
 import { Reassembler, type ReassemblyOptions } from '../../protocols/ipv4/reassembly.js';
 import { ICMP_HEADER_LEN, IcmpPacket, IcmpType, UnreachableCode, emitIcmp, parseIcmp } from '../../protocols/icmp/wire.js';
 import { UDP_HEADER_LEN, UdpPacket, writeUdpHeader } from '../../protocols/udp/wire.js';
+import { TcpLayer, type TcpOptions } from '../../protocols/tcp/layer.js';
 import { NeighbourCache, type NeighbourOptions } from './neighbour.js';
 import { RoutingTable } from './routing.js';
 import { UdpTable, type UdpOptions, type UdpSocket } from './udp.js';
@@ -90,6 +91,8 @@ export interface StackConfig {
   readonly reassembly?: Partial<ReassemblyOptions> | undefined;
   readonly icmp?: Partial<IcmpOptions> | undefined;
   readonly udp?: Partial<UdpOptions> | undefined;
+  /** TCP options (buffers, timers, limits; see protocols/tcp/options.ts). `false` leaves TCP out. */
+  readonly tcp?: Partial<Omit<TcpOptions, 'rng'>> | false | undefined;
   /** Frames handled per poll before returning (keeps the event loop responsive). Default 256. */
   readonly pollBudget?: number | undefined;
 }
@@ -147,6 +150,8 @@ export class NetStack {
   readonly neighbours: NeighbourCache;
   readonly reassembler: Reassembler;
   readonly udp: UdpTable;
+  /** The TCP layer, unless the stack was built with `tcp: false`. */
+  readonly tcp: TcpLayer | undefined;
   readonly stats: StackStats;
   readonly icmpOptions: IcmpOptions;
   readonly vlan: number | undefined;
@@ -180,7 +185,8 @@ export class NetStack {
   private txTtl = 64;
   private txFlags = 0;
   private txMtu = 0;
-  private txUnreachable: (() => void) | undefined;
+  /** Told (with the destination) when the packet being sent waits for ARP and ARP gives up. */
+  private txUnreachable: ((dst: number) => void) | undefined;
 
   constructor(config: StackConfig) {
     if (config.addresses.length === 0) throw new BywayError('ERR_INVALID_ARG_VALUE', 'a stack needs at least one address');
@@ -224,6 +230,20 @@ export class NetStack {
       config.udp,
     );
     this.stats = newStats(this.neighbours.stats, this.reassembler.stats, this.udp.stats);
+    if (config.tcp !== false) {
+      const tcp = new TcpLayer(this.tcpHost(), { ...config.tcp, rng: config.rng });
+      this.tcp = tcp;
+      this.stats.tcp = tcp.stats;
+      this.transports.set(IpProtocol.TCP, {
+        input: (now, src, dst, segment) => tcp.input(now, src, dst, segment),
+        icmpError: (now, src, dst, quoted, kind, code, mtu) =>
+          tcp.icmpError(now, src, dst, read16(quoted, 0), read16(quoted, 2), read32(quoted, 4), kind, code, mtu),
+        poll: (now) => tcp.poll(now),
+        pollAt: (now) => tcp.pollAt(now),
+      });
+    } else {
+      this.tcp = undefined;
+    }
     for (const a of this.addresses) this.routes.add({ destination: a, source: a.address, metric: 0 });
     if (config.gateway !== undefined) {
       const src = this.onLinkSource(config.gateway);
@@ -846,7 +866,7 @@ export class NetStack {
         return;
       case TxMode.Neighbour:
         writeIpv4Header(b, this.l2len, this.txSrc, this.txDst, this.txProto, this.txL4Len, this.txTtl, this.nextIdent(), this.txFlags, 0, this.csum.ipTx);
-        if (!this.neighbours.enqueue(now, this.txNextHop, { frame: b, onUnreachable: unreachable })) st.neighbourDrops++;
+        if (!this.neighbours.enqueue(now, this.txNextHop, { frame: b, onUnreachable: bindDst(unreachable, this.txDst) })) st.neighbourDrops++;
         return;
       case TxMode.Loopback:
         writeIpv4Header(b, 0, this.txSrc, this.txDst, this.txProto, this.txL4Len, this.txTtl, this.nextIdent(), this.txFlags, 0, true);
@@ -864,7 +884,7 @@ export class NetStack {
    * RFC 791 section 3.2 fragmentation: every fragment but the last carries a multiple of 8 payload bytes; all share
    * the ident; MF is set on all but the last.
    */
-  private sendFragments(now: number, packet: Uint8Array, unreachable: (() => void) | undefined): void {
+  private sendFragments(now: number, packet: Uint8Array, unreachable: ((dst: number) => void) | undefined): void {
     const st = this.stats.ipv4;
     const ident = this.nextIdent();
     const payload = packet.subarray(IPV4_HEADER_LEN);
@@ -889,7 +909,7 @@ export class NetStack {
         this.driver.txCommit(now, frameLen);
         st.tx++;
         this.stats.ethernet.tx++;
-      } else if (!this.neighbours.enqueue(now, this.txNextHop, { frame, onUnreachable: off === 0 ? unreachable : undefined })) {
+      } else if (!this.neighbours.enqueue(now, this.txNextHop, { frame, onUnreachable: off === 0 ? bindDst(unreachable, this.txDst) : undefined })) {
         st.neighbourDrops++;
         return;
       }
@@ -925,10 +945,35 @@ export class NetStack {
     emitEthernet({ dst, src: this.mac, ethertype, vlan: this.vlan }, frame, 0);
   }
 
+  /** The TcpHost: TCP writes its segments straight into the slot beginTx lends (DF set: RFC 1191). */
+  private tcpHost() {
+    const tcpUnreachable = (dst: number): void => {
+      // ARP gave up on the next hop: a connection still in SYN-SENT towards dst fails with EHOSTUNREACH,
+      // as connect(2) does on Linux; established ones keep retransmitting until their own time-out.
+      for (const c of this.tcp?.connections() ?? []) if (c.remoteIp === dst) c.icmpHardError('EHOSTUNREACH');
+    };
+    const caps = this.driver.caps.checksum.tcp;
+    return {
+      txChecksum: caps.tx === 'compute',
+      rxChecksum: caps.rx === 'verify',
+      txSegment: (now: number, src: number, dst: number, tcpLen: number): TxSlot | null => {
+        this.txUnreachable = tcpUnreachable;
+        return this.beginTx(now, src, dst, IpProtocol.TCP, tcpLen, this.ttl, IPV4_FLAG_DF);
+      },
+      txCommit: (now: number): void => this.commitTx(now),
+      mtuFor: (dst: number): number => this.mtuFor(dst),
+      sourceFor: (dst: number): number | undefined => this.sourceFor(dst),
+    };
+  }
+
   private nextIdent(): number {
     this.ipIdent = (this.ipIdent + 1) & 0xffff;
     return this.ipIdent;
   }
+}
+
+function bindDst(cb: ((dst: number) => void) | undefined, dst: number): (() => void) | undefined {
+  return cb === undefined ? undefined : () => cb(dst);
 }
 
 function minTime(a: number | undefined, b: number | undefined): number | undefined {

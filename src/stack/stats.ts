@@ -5,6 +5,7 @@
 import type { NeighbourStats } from './neighbour.js';
 import type { ReassemblyStats } from '../../protocols/ipv4/reassembly.js';
 import type { UdpStats } from './udp.js';
+import type { TcpStats } from '../../protocols/tcp/info.js';
 
 export interface EthernetStats {
   rx: number;
@@ -73,6 +74,8 @@ export interface StackStats {
   ipv4: Ipv4Stats;
   icmp: IcmpStats;
   udp: UdpStats;
+  /** Present when the stack has TCP. */
+  tcp?: TcpStats;
 }
 
 export function newStats(neighbour: NeighbourStats, reassembly: ReassemblyStats, udp: UdpStats): StackStats {
