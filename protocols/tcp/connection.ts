@@ -165,6 +165,8 @@ export class TcpConnection {
   private rackRtt = 0;
   private rackMinRtt = NEVER;
   private tlpOutstanding = false;
+  private rackFack = 0;
+  private reorderingSeen = false;
 
   // --- timers (absolute ms; NEVER when off) ---
   private rtoAt = NEVER;
@@ -399,6 +401,7 @@ export class TcpConnection {
     this.sndNxt = seqAdd(this.iss, 1);
     this.bufSeq = this.sndNxt;
     this.recoverSeq = this.iss;
+    this.rackFack = this.iss;
     this.state = 'SYN-SENT';
     this.synXmits = 0;
     this.sendSyn(now);
@@ -411,6 +414,7 @@ export class TcpConnection {
     this.sndNxt = seqAdd(this.iss, 1);
     this.bufSeq = this.sndNxt;
     this.recoverSeq = this.iss;
+    this.rackFack = this.iss;
     this.irs = syn.seq;
     this.rcvNxt = seqAdd(syn.seq, 1);
     this.negotiate(syn);
@@ -433,6 +437,7 @@ export class TcpConnection {
     this.sndNxt = ack.ack;
     this.bufSeq = ack.ack;
     this.recoverSeq = this.iss;
+    this.rackFack = this.iss;
     this.irs = seqAdd(ack.seq, -1);
     this.rcvNxt = ack.seq;
     this.tsOk = tsOffset !== undefined && ack.tsVal !== undefined;
@@ -740,6 +745,7 @@ export class TcpConnection {
 
   private synSentAt = 0;
   private swsOverride = false;
+  private forceRetransmit = false;
 
   private toEstablished(now: number): void {
     this.state = 'ESTABLISHED';
@@ -949,7 +955,10 @@ export class TcpConnection {
       } else if (!this.sackOk) {
         // RFC 6582 3.2 step 5: a partial ACK -> retransmit the first unacknowledged segment.
         const head = this.headSeg();
-        if (head && !head.lost && !head.sacked) this.markLost(head, this.segHead);
+        if (head && !head.lost && !head.sacked) {
+          this.markLost(head, this.segHead);
+          this.forceRetransmit = true;
+        }
       }
     } else {
       this.cc.onAck(now, ackedBytes, this.pipe(), rttMs);
@@ -1043,6 +1052,9 @@ export class TcpConnection {
     if (s.xmits > 1 && rtt < this.rackMinRtt) return;
     this.rackRtt = rtt;
     const end = seqAdd(s.seq, s.len);
+    // RFC 8985 6.2 step 3: an original transmission delivered below the forward-most delivery = reordering.
+    if (s.xmits === 1 && seqLt(end, this.rackFack)) this.reorderingSeen = true;
+    if (seqGt(end, this.rackFack)) this.rackFack = end;
     if (s.xmitTime > this.rackXmitTime || (s.xmitTime === this.rackXmitTime && seqGt(end, this.rackEndSeq))) {
       this.rackXmitTime = s.xmitTime;
       this.rackEndSeq = end;
@@ -1067,7 +1079,11 @@ export class TcpConnection {
     // RACK: a segment sent before the most recently delivered one, outstanding for longer than rtt + reo_wnd.
     if (this.rackXmitTime >= 0) {
       const srtt = this.rtt.srtt ?? this.rackRtt;
-      const reoWnd = Math.min(this.rackMinRtt === NEVER ? 0 : this.rackMinRtt / 4, srtt);
+      // RFC 8985 6.2 step 4: reo_wnd is 0 in recovery or with DupThresh SACKed segments unless reordering was seen.
+      const reoWnd =
+        !this.reorderingSeen && (this.inRecovery || this.sackedBytes >= 3 * this.mss)
+          ? 0
+          : Math.min(this.rackMinRtt === NEVER ? 0 : this.rackMinRtt / 4, srtt);
       let timeout = 0;
       for (let i = this.segHead; i < this.segs.length; i++) {
         const s = this.segs[i]!;
@@ -1094,6 +1110,7 @@ export class TcpConnection {
 
   private enterRecovery(now: number): void {
     this.inRecovery = true;
+    this.forceRetransmit = true;
     this.recoverSeq = this.sndNxt;
     this.nFastRec++;
     this.stats.fastRecoveries++;
@@ -1123,7 +1140,9 @@ export class TcpConnection {
       for (let i = this.segHead; i < this.segs.length && this.lostBytes > 0; i++) {
         const s = this.segs[i]!;
         if (!s.lost) continue;
-        if (this.pipe() + Math.min(s.len, this.mss) > cwnd && this.pipe() > 0) break;
+        // RFC 5681 3.2 step 2 / RFC 6675 5 step 3: the first retransmission on entering recovery ignores cwnd.
+        if (!this.forceRetransmit && this.pipe() + Math.min(s.len, this.mss) > cwnd && this.pipe() > 0) break;
+        this.forceRetransmit = false;
         if (!this.retransmit(now, s, i)) return;
         sentAck = true;
       }

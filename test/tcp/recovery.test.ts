@@ -1,0 +1,149 @@
+/** Loss recovery: fast retransmit + NewReno (RFC 5681 / 6582), SACK recovery (RFC 6675), RACK-TLP (RFC 8985). */
+import { describe, expect, it } from 'vitest';
+import { ACK, bytes } from './harness.js';
+import { Tester } from './fixtures.js';
+
+const MSS = 1000;
+
+describe('fast retransmit and NewReno (no SACK)', () => {
+  it('3 duplicate ACKs retransmit the first segment; a partial ACK the next; a full ACK ends recovery', () => {
+    const t = new Tester();
+    const c = t.establishedWith({});
+    c.send(t.now, bytes(10 * MSS));
+    expect(t.recvAll()).toHaveLength(10);
+    const dup = () => t.send({ flags: ACK, seq: t.r(1), ack: t.l(1 + MSS), window: 65535 });
+    t.send({ flags: ACK, seq: t.r(1), ack: t.l(1 + MSS), window: 65535 });
+    t.recvAll();
+    dup();
+    dup();
+    t.recvNothing();
+    dup();
+    const rx = t.recvAll();
+    expect(rx[0]).toMatchObject({ seq: t.l(1 + MSS), payloadLen: MSS });
+    const i = c.info();
+    expect(i.inRecovery).toBe(true);
+    expect(i.fastRecoveries).toBe(1);
+    expect(i.cwnd).toBeLessThan(12 * MSS);
+    // Partial ACK (RFC 6582 3.2 step 5): the next hole is retransmitted at once.
+    t.send({ flags: ACK, seq: t.r(1), ack: t.l(1 + 3 * MSS), window: 65535 });
+    expect(t.recvAll()[0]).toMatchObject({ seq: t.l(1 + 3 * MSS), payloadLen: MSS });
+    expect(c.info().inRecovery).toBe(true);
+    t.send({ flags: ACK, seq: t.r(1), ack: t.l(1 + 10 * MSS), window: 65535 });
+    expect(c.info().inRecovery).toBe(false);
+    expect(c.info().retransmits).toBe(2);
+    expect(c.info().rtoCount).toBe(0);
+  });
+  it('a window update is not a duplicate ACK', () => {
+    const t = new Tester();
+    const c = t.establishedWith({});
+    c.send(t.now, bytes(5 * MSS));
+    t.recvAll();
+    for (let w = 0; w < 4; w++) t.send({ flags: ACK, seq: t.r(1), ack: t.l(1), window: 60000 + w });
+    expect(c.info().inRecovery).toBe(false);
+    t.recvNothing();
+  });
+});
+
+describe('SACK loss recovery (RFC 6675)', () => {
+  it('more than 2*SMSS SACKed above a hole marks it lost and retransmits it at once', () => {
+    const t = new Tester({ sack: true, timestamps: false });
+    const c = t.establishedWith({ sackPermitted: true }, 40);
+    c.send(t.now, bytes(10 * MSS));
+    t.recvAll();
+    t.send({ flags: ACK, seq: t.r(1), ack: t.l(1), sackBlocks: [t.l(1 + MSS), t.l(1 + 2 * MSS)] });
+    t.send({ flags: ACK, seq: t.r(1), ack: t.l(1), sackBlocks: [t.l(1 + MSS), t.l(1 + 3 * MSS)] });
+    t.recvNothing();
+    t.send({ flags: ACK, seq: t.r(1), ack: t.l(1), sackBlocks: [t.l(1 + MSS), t.l(1 + 4 * MSS)] });
+    const rx = t.recvAll();
+    expect(rx[0]).toMatchObject({ seq: t.l(1), payloadLen: MSS });
+    expect(rx.filter((s) => s.seq === t.l(1 + MSS))).toHaveLength(0); // SACKed data is not resent
+    const i = c.info();
+    expect(i.inRecovery).toBe(true);
+    expect(i.sackedBytes).toBe(3 * MSS);
+    t.send({ flags: ACK, seq: t.r(1), ack: t.l(1 + 10 * MSS) });
+    expect(c.info().inRecovery).toBe(false);
+    expect(c.info().sackedBytes).toBe(0);
+  });
+  it('SACK blocks outside (SND.UNA, SND.NXT] are ignored', () => {
+    const t = new Tester({ sack: true });
+    const c = t.establishedWith({ sackPermitted: true });
+    c.send(t.now, bytes(3 * MSS));
+    t.recvAll();
+    t.send({ flags: ACK, seq: t.r(1), ack: t.l(1), sackBlocks: [t.l(5000), t.l(9000)] });
+    expect(c.info().sackedBytes).toBe(0);
+  });
+});
+
+describe('RACK-TLP (RFC 8985)', () => {
+  it('RACK marks a segment lost after rtt + reo_wnd once a later one is delivered (reordering timer)', () => {
+    const t = new Tester({ sack: true });
+    const c = t.establishedWith({ sackPermitted: true }, 40); // min RTT 40 -> reo_wnd 10
+    c.send(t.now, bytes(2 * MSS));
+    expect(t.recvAll()).toHaveLength(2);
+    t.advance(40);
+    t.send({ flags: ACK, seq: t.r(1), ack: t.l(1), sackBlocks: [t.l(1 + MSS), t.l(1 + 2 * MSS)] });
+    t.recvNothing(); // within the reordering window
+    t.advance(9);
+    t.recvNothing();
+    t.advance(1);
+    t.recv({ seq: t.l(1), payloadLen: MSS });
+    expect(c.info().rackLosses).toBe(1);
+    expect(c.info().rtoCount).toBe(0);
+  });
+  it('a tail loss is repaired by a probe (TLP) before the RTO', () => {
+    const t = new Tester({ sack: true });
+    const c = t.establishedWith({ sackPermitted: true }, 40);
+    c.send(t.now, bytes(3 * MSS));
+    expect(t.recvAll()).toHaveLength(3);
+    t.advance(40);
+    t.send({ flags: ACK, seq: t.r(1), ack: t.l(1 + 2 * MSS) }); // the last segment was lost
+    const start = t.now;
+    let probeAt = -1;
+    for (let i = 0; i < 100 && probeAt < 0; i++) {
+      t.advance(10);
+      const rx = t.recvAll();
+      if (rx.length > 0) {
+        expect(rx[0]).toMatchObject({ seq: t.l(1 + 2 * MSS), payloadLen: MSS });
+        probeAt = t.now - start;
+      }
+    }
+    // PTO = max(2*SRTT, 1.5*SRTT + 200 ms) with one segment in flight; RTO is 1 s.
+    expect(probeAt).toBe(260);
+    expect(c.info().tlpProbes).toBe(1);
+    expect(c.info().rtoCount).toBe(0);
+  });
+});
+
+describe('retransmission timeout and congestion control', () => {
+  it('RTO collapses cwnd to one segment and retransmits from SND.UNA, skipping SACKed data', () => {
+    const t = new Tester({ sack: true });
+    const c = t.establishedWith({ sackPermitted: true }, 40);
+    c.send(t.now, bytes(4 * MSS));
+    t.recvAll();
+    t.advance(40);
+    t.send({ flags: ACK, seq: t.r(1), ack: t.l(1), sackBlocks: [t.l(1 + MSS), t.l(1 + 2 * MSS)] });
+    let rx: ReturnType<typeof t.recvAll> = [];
+    for (let i = 0; i < 300 && c.info().rtoCount === 0; i++) {
+      rx = t.recvAll();
+      t.advance(10);
+    }
+    expect(c.info().rtoCount).toBe(1);
+    rx = t.recvAll();
+    expect(rx[0]!.seq).toBe(t.l(1));
+    expect(rx).toHaveLength(1); // cwnd = 1 SMSS (RFC 5681 3.1)
+    expect(c.info().cwnd).toBe(c.info().sndMss);
+    t.send({ flags: ACK, seq: t.r(1), ack: t.l(1 + MSS), sackBlocks: [t.l(1 + MSS), t.l(1 + 2 * MSS)] });
+    const more = t.recvAll();
+    expect(more.every((s) => s.seq !== t.l(1 + MSS))).toBe(true);
+    expect(more.map((s) => s.seq)).toContain(t.l(1 + 2 * MSS));
+  });
+  it('cwnd grows in slow start as data is acknowledged', () => {
+    const t = new Tester();
+    const c = t.establishedWith({});
+    const w0 = c.info().cwnd;
+    c.send(t.now, bytes(4 * MSS));
+    t.recvAll();
+    t.send({ flags: ACK, seq: t.r(1), ack: t.l(1 + 4 * MSS) });
+    expect(c.info().cwnd).toBeGreaterThan(w0);
+  });
+});
