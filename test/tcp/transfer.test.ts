@@ -1,45 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { Net, IP_B, bytes } from './harness.js';
-import type { TcpConnection } from '../../protocols/tcp/connection.js';
+import { Net, bytes, openPair, transfer } from './harness.js';
 import { bytesEqual } from '../../protocols/util/bytes.js';
-
-/** Open a connection a -> b:80 through the net; returns both ends. */
-export function openPair(net: Net): { client: TcpConnection; server: TcpConnection } {
-  const l = net.b.listen(0, 80, 16);
-  const client = net.a.connect(net.now, IP_B, 80);
-  let server: TcpConnection | undefined;
-  l.onConnection = (c) => (server = c);
-  expect(net.run(() => client.state === 'ESTABLISHED' && server !== undefined)).toBe(true);
-  l.close(net.now);
-  return { client, server: server! };
-}
-
-/** Send `data` from `from` to `to`, reading as it arrives; returns what was read. */
-export function transfer(net: Net, from: TcpConnection, to: TcpConnection, data: Uint8Array, limit = 600_000): Uint8Array {
-  const out = new Uint8Array(data.length);
-  let got = 0;
-  let sent = 0;
-  const buf = new Uint8Array(65536);
-  const pump = (): void => {
-    if (sent < data.length) sent += from.send(net.now, data.subarray(sent));
-  };
-  from.onWritable = pump;
-  to.onReadable = () => {
-    for (;;) {
-      const n = to.read(net.now, buf);
-      if (n === 0) break;
-      out.set(buf.subarray(0, Math.min(n, out.length - got)), got);
-      got += n;
-    }
-  };
-  pump();
-  net.run(() => {
-    pump();
-    return got >= data.length;
-  }, limit);
-  expect(got).toBe(data.length);
-  return out;
-}
 
 describe('TCP transfer between two layers', () => {
   it('handshake, data both ways, orderly close to TIME-WAIT and CLOSED', () => {
