@@ -110,6 +110,8 @@ export class TcpConnection {
   listener: unknown = undefined;
   /** @internal the earliest due timer (ms), Infinity when none */
   timerAt = NEVER;
+  /** @internal whether the layer has it in its timer set */
+  inTimerSet = false;
   /** @internal output could not be completed (no transmit buffer) */
   txPending = false;
 
@@ -1268,7 +1270,7 @@ export class TcpConnection {
     f.sackPermitted = false;
     f.tsVal = undefined;
     f.tsEcr = undefined;
-    f.sackBlocks.length = 0;
+    if (f.sackBlocks.length !== 0) f.sackBlocks.length = 0;
     f.window = flags & TcpFlag.SYN ? 0 : this.windowField();
   }
 

@@ -447,6 +447,7 @@ export class TcpLayer implements TcpConnHost {
   connClosed(conn: TcpConnection): void {
     this.unregister(conn);
     this.timed.delete(conn);
+    conn.inTimerSet = false;
     this.pendingTx.delete(conn);
     this.timeWait.delete(conn);
     const l = conn.listener as TcpListener | undefined;
@@ -469,8 +470,13 @@ export class TcpLayer implements TcpConnHost {
 
   connWake(conn: TcpConnection): void {
     if (conn.state === 'CLOSED') return;
-    if (conn.timerAt !== Infinity) this.timed.add(conn);
-    else this.timed.delete(conn);
+    // Touch the set only when membership changes (rearm runs on nearly every ACK).
+    const want = conn.timerAt !== Infinity;
+    if (want !== conn.inTimerSet) {
+      conn.inTimerSet = want;
+      if (want) this.timed.add(conn);
+      else this.timed.delete(conn);
+    }
     if (conn.txPending) this.pendingTx.add(conn);
   }
 

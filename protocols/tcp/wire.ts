@@ -171,7 +171,7 @@ export function parseTcpInto(buf: Uint8Array, out: TcpFields): boolean {
   out.mss = undefined;
   out.wscale = undefined;
   out.sackPermitted = false;
-  out.sackBlocks.length = 0;
+  if (out.sackBlocks.length !== 0) out.sackBlocks.length = 0;
   out.tsVal = undefined;
   out.tsEcr = undefined;
   let i = TCP_HEADER_LEN;
