@@ -1,0 +1,128 @@
+/** Layer-level behaviour: ports (RFC 6056), 4-tuple reuse, simultaneous close, half-close, backpressure, limits. */
+import { describe, expect, it } from 'vitest';
+import { ACK, FIN, IP_A, IP_B, Net, bytes, openPair, transfer, build } from './harness.js';
+import { LOCAL_PORT, Tester } from './fixtures.js';
+import { bytesEqual } from '../../protocols/util/bytes.js';
+
+describe('ephemeral ports (RFC 6056 algorithm 3)', () => {
+  it('are in range, distinct per destination, and not predictable from a sequential counter', () => {
+    const t = new Tester({ ephemeralLow: 50000, ephemeralHigh: 50099 });
+    const ports = new Set<number>();
+    for (let i = 0; i < 100; i++) ports.add(t.layer.connect(0, IP_B, 80).localPort);
+    expect(ports.size).toBe(100);
+    for (const p of ports) expect(p >= 50000 && p <= 50099).toBe(true);
+    expect(() => t.layer.connect(0, IP_B, 80)).toThrow(expect.objectContaining({ code: 'EADDRNOTAVAIL' }));
+    // Another destination port has its own offset: its ports are still free.
+    expect(t.layer.connect(0, IP_B, 81).localPort).toBeGreaterThanOrEqual(50000);
+  });
+  it('differ between layers with different secrets', () => {
+    const a = new Tester({}, 1);
+    const b = new Tester({}, 1);
+    (b.layer as unknown as { portKey: Uint8Array }).portKey[0]! ^= 0xff;
+    const pa = a.layer.connect(0, IP_B, 80).localPort;
+    const pb = b.layer.connect(0, IP_B, 80).localPort;
+    expect(pa === pb && a.layer.connect(0, IP_B, 80).localPort === b.layer.connect(0, IP_B, 80).localPort).toBe(false);
+  });
+  it('connect() to a 4-tuple in use throws EADDRINUSE', () => {
+    const t = new Tester();
+    t.established();
+    expect(() => t.layer.connect(0, IP_B, 80, { localPort: LOCAL_PORT })).toThrow(expect.objectContaining({ code: 'EADDRINUSE' }));
+  });
+});
+
+describe('closing between two layers', () => {
+  it('simultaneous close: both FIN-WAIT-1 -> CLOSING -> TIME-WAIT', () => {
+    const net = new Net(11);
+    const { client, server } = openPair(net);
+    net.latency = 5;
+    const seen = new Set<string>();
+    client.close(net.now);
+    server.close(net.now);
+    net.run(() => {
+      seen.add(client.state);
+      return client.state === 'TIME-WAIT' && server.state === 'TIME-WAIT';
+    });
+    expect(seen.has('CLOSING')).toBe(true);
+    expect(client.state).toBe('TIME-WAIT');
+    expect(server.state).toBe('TIME-WAIT');
+  });
+  it('half-close: the side that shut down keeps receiving until the peer closes', () => {
+    const net = new Net(12);
+    const { client, server } = openPair(net);
+    client.shutdown(net.now);
+    expect(net.run(() => server.state === 'CLOSE-WAIT' && client.state === 'FIN-WAIT-2')).toBe(true);
+    const d = bytes(80_000, 5);
+    expect(bytesEqual(transfer(net, server, client, d), d)).toBe(true);
+    server.close(net.now);
+    expect(net.run(() => client.state === 'TIME-WAIT' && server.state === 'CLOSED')).toBe(true);
+  });
+  it('a RST from the peer reports ECONNRESET on the other side', () => {
+    const net = new Net(13);
+    const { client, server } = openPair(net);
+    let err: string | undefined;
+    client.onClose = (e) => (err = e);
+    server.abort(net.now);
+    expect(net.run(() => client.state === 'CLOSED')).toBe(true);
+    expect(err).toBe('ECONNRESET');
+  });
+  it('connect to a port nobody listens on -> ECONNREFUSED', () => {
+    const net = new Net(14);
+    const c = net.a.connect(0, IP_B, 9);
+    let err: string | undefined;
+    c.onClose = (e) => (err = e);
+    expect(net.run(() => c.state === 'CLOSED')).toBe(true);
+    expect(err).toBe('ECONNREFUSED');
+    expect(net.b.stats.noSocket).toBe(1);
+  });
+});
+
+describe('limits and backpressure', () => {
+  it('the TIME-WAIT cap closes extra connections at once', () => {
+    const t = new Tester({ maxTimeWait: 0 });
+    const c = t.finWait2();
+    t.send({ flags: FIN | ACK, seq: t.r(1), ack: t.l(2) });
+    expect(c.state).toBe('CLOSED');
+    expect(t.layer.stats.timeWaitOverflow).toBe(1);
+  });
+  it('when the host lends no buffer, output waits: pollAt() = now and poll() sends it', () => {
+    const t = new Tester();
+    const c = t.established();
+    t.host.blocked = true;
+    c.send(t.now, bytes(100));
+    expect(t.layer.stats.txBlocked).toBeGreaterThan(0);
+    expect(t.layer.pollAt(t.now)).toBe(t.now);
+    t.host.blocked = false;
+    t.layer.poll(t.now);
+    t.recv({ seq: t.l(1), payloadLen: 100 });
+    expect(c.info().unacked).toBe(100);
+  });
+  it('maxConnections bounds passive opens (cookies answer instead)', () => {
+    const t = new Tester({ maxConnections: 1 });
+    t.layer.listen(0, LOCAL_PORT, 8);
+    t.layer.input(0, IP_B, IP_A, build({ srcPort: 1, dstPort: LOCAL_PORT, flags: 2, seq: 5 }));
+    t.layer.input(0, IP_B, IP_A, build({ srcPort: 2, dstPort: LOCAL_PORT, flags: 2, seq: 5 }));
+    expect(t.layer.connectionCount).toBe(1);
+    expect(t.layer.stats.synCookiesSent).toBe(1);
+  });
+});
+
+describe('receive-buffer auto-tuning and info()', () => {
+  it('grows the receive buffer when the reader keeps up, and info() reports the transfer', () => {
+    const net = new Net(15, { receiveBuffer: 16 * 1024, maxReceiveBuffer: 1 << 20 });
+    net.latency = 5;
+    const { client, server } = openPair(net);
+    const d = bytes(2_000_000, 6);
+    expect(bytesEqual(transfer(net, client, server, d), d)).toBe(true);
+    net.run(() => client.info().unacked === 0);
+    const si = server.info();
+    expect(si.receiveBuffer).toBeGreaterThan(16 * 1024);
+    expect(si.bytesReceived).toBe(2_000_000);
+    const ci = client.info();
+    expect(ci.state).toBe('ESTABLISHED');
+    expect(ci.bytesAcked).toBe(2_000_000);
+    expect(ci.srtt).toBeGreaterThanOrEqual(10);
+    expect(ci.rto).toBeGreaterThanOrEqual(200);
+    expect(ci.cwnd).toBeGreaterThan(10 * ci.sndMss);
+    expect(ci.retransmits).toBe(0);
+  });
+});
