@@ -21,7 +21,7 @@ export const u8 = fc.integer({ min: 0, max: 0xff });
 export const u16 = fc.integer({ min: 0, max: 0xffff });
 export const u32 = fc.integer({ min: 0, max: 0xffffffff });
 export const mac = fc.uint8Array({ minLength: 6, maxLength: 6 });
-export const smallBytes = (max = 64): fc.Arbitrary<Uint8Array> => fc.uint8Array({ minLength: 0, maxLength: max });
+export const smallBytes = (max = 64): fc.Arbitrary<Uint8Array> => fc.uint8Array({ minLength: 0, maxLength: max, size: 'max' });
 
 /** Untagged: any EtherType except 0x8100 (which the receiver reads as a tag). Tagged: any inner EtherType. */
 export const ethernetRepr: fc.Arbitrary<EthernetRepr> = fc.oneof(
