@@ -748,6 +748,8 @@ export class TcpConnection {
   private synSentAt = 0;
   private swsOverride = false;
   private forceRetransmit = false;
+  /** Timeouts without forward progress (the give-up count; the RTO backoff itself follows Karn's rule). */
+  private consecutiveRtos = 0;
 
   private toEstablished(now: number): void {
     this.state = 'ESTABLISHED';
@@ -940,6 +942,7 @@ export class TcpConnection {
     this.sndUna = ack;
     this.dupAcks = 0;
     this.tlpOutstanding = false;
+    this.consecutiveRtos = 0;
 
     // RTT measurement: RFC 7323 4 (timestamps) or RFC 6298 3 with Karn's algorithm.
     let rttMs: number | undefined;
@@ -1490,13 +1493,14 @@ export class TcpConnection {
       return;
     }
     if (this.segHead >= this.segs.length) return;
-    if (this.rtt.backoffCount >= this.o.maxRetransmits) {
+    if (this.consecutiveRtos >= this.o.maxRetransmits) {
       this.stats.timeouts++;
       this.sendRst(now, this.sndNxt);
       this.toClosed('ETIMEDOUT');
       return;
     }
     this.nRto++;
+    this.consecutiveRtos++;
     this.stats.rtoExpirations++;
     // RFC 5681 3.1 / RFC 6298 5.5-5.6: collapse cwnd, back off, retransmit the earliest unacknowledged segment.
     this.cc.onRto(now, seqDiff(this.sndNxt, this.sndUna));
