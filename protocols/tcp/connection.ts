@@ -859,7 +859,7 @@ export class TcpConnection {
     const acked = seqDiff(ack, this.sndUna);
     const wndBefore = this.sndWnd;
     // Window update (RFC 9293 3.10.7.4 fifth check, ESTABLISHED).
-    if (seqLt(this.sndWl1, seg.seq) || (this.sndWl1 === seg.seq && seqLe(this.sndWl2, ack))) {
+    if (seqGe(ack, this.sndUna) && (seqLt(this.sndWl1, seg.seq) || (this.sndWl1 === seg.seq && seqLe(this.sndWl2, ack)))) {
       this.sndWnd = seg.window << this.sndWs;
       if (this.sndWnd > this.maxSndWnd) this.maxSndWnd = this.sndWnd;
       this.sndWl1 = seg.seq;
@@ -876,8 +876,7 @@ export class TcpConnection {
       seqGt(this.sndNxt, this.sndUna)
     ) {
       // RFC 5681 2: a duplicate ACK.
-      this.dupAcks++;
-      if (!this.sackOk && this.inRecovery) this.output(now); // each dup ACK lets a segment leave (RFC 6582 3.2 step 4)
+      this.dupAcks++; // without SACK each one lets a segment leave the network (pipe), RFC 6582 3.2 step 4
       // RFC 6582 3.2 step 2: enter fast recovery only when the ACK covers more than `recover`.
       if (this.dupAcks === 3 && !this.inRecovery && seqGt(this.sndUna, this.recoverSeq)) {
         const head = this.headSeg();
