@@ -67,6 +67,8 @@ class SentSeg {
 }
 
 const NEVER = Infinity;
+/** RFC 7323 5.5: TS.Recent is invalid after 24 days idle (PAWS then does not apply). */
+const TS_RECENT_MAX_IDLE = 24 * 24 * 3600 * 1000;
 /** A stand-in buffer for connections in TIME-WAIT (they neither send nor accept text). */
 const EMPTY_RING = new ByteRing(1);
 const MAX_WINDOW = 0xffff;
@@ -145,6 +147,7 @@ export class TcpConnection {
   private sackOk = false;
   private tsOffset = 0;
   private tsRecent = 0;
+  private tsRecentAt = 0;
   private lastAckSent = 0;
   private noDelay: boolean;
   private wantWritable = false;
@@ -168,6 +171,10 @@ export class TcpConnection {
   private rackMinRtt = NEVER;
   private tlpOutstanding = false;
   private rackFack = 0;
+  private reoWndMult = 1;
+  private reoWndPersist = 0;
+  private dsackRound = 0;
+  private dsackRoundSet = false;
   private reorderingSeen = false;
 
   // --- timers (absolute ms; NEVER when off) ---
@@ -420,6 +427,7 @@ export class TcpConnection {
     this.irs = syn.seq;
     this.rcvNxt = seqAdd(syn.seq, 1);
     this.negotiate(syn);
+    this.tsRecentAt = now;
     this.sndWnd = syn.window; // the window in a SYN is never scaled (RFC 7323 2.2)
     this.maxSndWnd = this.sndWnd;
     this.sndWl1 = syn.seq;
@@ -446,6 +454,7 @@ export class TcpConnection {
     if (this.tsOk) {
       this.tsOffset = tsOffset!;
       this.tsRecent = ack.tsVal!;
+      this.tsRecentAt = now;
     }
     if (wscale !== undefined && this.o.windowScaling && this.tsOk) this.sndWs = wscale;
     else this.rcvWs = 0;
@@ -528,7 +537,7 @@ export class TcpConnection {
     const segLen = data.length + (syn ? 1 : 0) + (fin ? 1 : 0);
 
     // RFC 7323 5.3 PAWS, before the sequence check: TSval older than TS.Recent.
-    if (this.tsOk && seg.tsVal !== undefined && !rst && seqLt(seg.tsVal, this.tsRecent)) {
+    if (this.tsOk && seg.tsVal !== undefined && !rst && seqLt(seg.tsVal, this.tsRecent) && now - this.tsRecentAt < TS_RECENT_MAX_IDLE) {
       this.stats.pawsRejected++;
       this.sendAck(now);
       return;
@@ -621,7 +630,10 @@ export class TcpConnection {
       return;
     }
     // RFC 7323 4.3: update TS.Recent when the segment covers Last.ACK.sent.
-    if (this.tsOk && seg.tsVal !== undefined && seqLe(seq, this.lastAckSent)) this.tsRecent = seg.tsVal;
+    if (this.tsOk && seg.tsVal !== undefined && seqLe(seq, this.lastAckSent)) {
+      this.tsRecent = seg.tsVal;
+      this.tsRecentAt = now;
+    }
 
     this.processAck(now, seg, data.length);
     if ((this.state as TcpState) === 'CLOSED') return;
@@ -714,6 +726,7 @@ export class TcpConnection {
     }
     this.tsOk = this.o.timestamps && seg.tsVal !== undefined;
     if (this.tsOk) this.tsRecent = seg.tsVal!;
+    this.tsRecentAt = now;
     this.sackOk = this.o.sack && seg.sackPermitted;
     this.setMssRaw(Math.min(seg.mss !== undefined && seg.mss > 0 ? seg.mss : 536, this.advMss));
     this.rcvAdvEdge = seqAdd(this.rcvNxt, Math.min(this.rcvBuf.free, MAX_WINDOW << this.rcvWs));
@@ -956,6 +969,7 @@ export class TcpConnection {
       if (seqGe(ack, this.recoverSeq)) {
         this.inRecovery = false;
         this.cc.onExitRecovery(now);
+        if (this.reoWndPersist > 0 && --this.reoWndPersist === 0) this.reoWndMult = 1;
       } else if (!this.sackOk) {
         // RFC 6582 3.2 step 5: a partial ACK -> retransmit the first unacknowledged segment.
         const head = this.headSeg();
@@ -1027,6 +1041,13 @@ export class TcpConnection {
       if (b === 0 && (seqLe(r, ack) || (blocks.length >= 4 && seqLe(blocks[2]!, l) && seqLe(r, blocks[3]!)))) {
         this.nDsack++;
         this.stats.dsacksReceived++;
+        // RFC 8985 6.2 step 4: a D-SACK suggests a spurious retransmission: widen reo_wnd (once per round trip).
+        if (!this.dsackRoundSet || seqGe(this.sndUna, this.dsackRound)) {
+          this.dsackRoundSet = true;
+          this.dsackRound = this.sndNxt;
+          if (this.reoWndMult < 8) this.reoWndMult++;
+          this.reoWndPersist = 16;
+        }
         continue;
       }
       // Ignore blocks outside (SND.UNA, SND.NXT] (RFC 2018 section 8 / RFC 6675 sanity).
@@ -1087,7 +1108,7 @@ export class TcpConnection {
       const reoWnd =
         !this.reorderingSeen && (this.inRecovery || this.sackedBytes >= 3 * this.mss)
           ? 0
-          : Math.min(this.rackMinRtt === NEVER ? 0 : this.rackMinRtt / 4, srtt);
+          : Math.min(this.rackMinRtt === NEVER ? 0 : (this.reoWndMult * this.rackMinRtt) / 4, srtt);
       let timeout = 0;
       for (let i = this.segHead; i < this.segs.length; i++) {
         const s = this.segs[i]!;

@@ -160,3 +160,14 @@ describe('receive window', () => {
     expect(t.layer.stats.rcvWindowTrimmed).toBe(500);
   });
 });
+
+describe('timestamps: TS.Recent expiry and RACK reordering window', () => {
+  it('PAWS no longer applies after 24 days without an update (RFC 7323 5.5)', () => {
+    const t = new Tester({ ...OPTS, keepAlive: false });
+    const c = t.establishedWith({ tsVal: 0x70000000 });
+    t.advance(25 * 24 * 3600 * 1000);
+    t.send({ flags: ACK, seq: t.r(1), ack: t.l(1), tsVal: 5, tsEcr: 1 }, bytes(10));
+    expect(c.readableLength).toBe(10);
+    expect(t.layer.stats.pawsRejected).toBe(0);
+  });
+});

@@ -90,6 +90,23 @@ describe('RACK-TLP (RFC 8985)', () => {
     expect(c.info().rackLosses).toBe(1);
     expect(c.info().rtoCount).toBe(0);
   });
+  it('a D-SACK widens the reordering window (RFC 8985 6.2 step 4)', () => {
+    const t = new Tester({ sack: true });
+    const c = t.establishedWith({ sackPermitted: true }, 40);
+    c.send(t.now, bytes(MSS));
+    t.recvAll();
+    t.advance(40);
+    t.send({ flags: ACK, seq: t.r(1), ack: t.l(1 + MSS), sackBlocks: [t.l(1), t.l(1 + MSS)] }); // D-SACK
+    expect(c.info().dsacksReceived).toBe(1);
+    c.send(t.now, bytes(2 * MSS));
+    expect(t.recvAll()).toHaveLength(2);
+    t.advance(40);
+    t.send({ flags: ACK, seq: t.r(1), ack: t.l(1 + MSS), sackBlocks: [t.l(1 + 2 * MSS), t.l(1 + 3 * MSS)] });
+    t.advance(19);
+    t.recvNothing(); // reo_wnd = 2 * min_rtt / 4 = 20 ms now
+    t.advance(1);
+    t.recv({ seq: t.l(1 + MSS), payloadLen: MSS });
+  });
   it('a tail loss is repaired by a probe (TLP) before the RTO', () => {
     const t = new Tester({ sack: true });
     const c = t.establishedWith({ sackPermitted: true }, 40);
