@@ -1,0 +1,130 @@
+/**
+ * A fixed-capacity byte ring buffer: the connection's send buffer (bytes written by the application, kept until
+ * acknowledged) and receive buffer (in-order bytes kept until the application reads them).
+ *
+ * Contract:
+ * - No allocation per call: `write`/`read`/`copyOut` copy with `Uint8Array.set`; `peek` hands out `subarray` views
+ *   into the ring through a caller-provided array (so the caller may reuse one two-slot array for every call).
+ * - Views returned by `peek` alias the ring's storage: they are valid until the next `write`, `discard`, `read` or
+ *   `resize`; whoever keeps the bytes longer copies them.
+ * - Misuse (a negative or fractional size, a range past the stored bytes, shrinking below the stored length) throws
+ *   `BywayError` with code ERR_OUT_OF_RANGE. `write` and `read` never throw: they take what fits.
+ */
+import { BywayError } from '../util/errors.js';
+
+function outOfRange(what: string): BywayError {
+  return new BywayError('ERR_OUT_OF_RANGE', `ByteRing: ${what}`);
+}
+
+function isCount(n: number): boolean {
+  return Number.isInteger(n) && n >= 0;
+}
+
+export class ByteRing {
+  private buf: Uint8Array;
+  /** Index of the first stored byte. Always < buf.length (or 0 when the capacity is 0). */
+  private head = 0;
+  private len = 0;
+
+  constructor(capacity: number) {
+    if (!isCount(capacity)) throw outOfRange(`capacity must be a non-negative integer, got ${capacity}`);
+    this.buf = new Uint8Array(capacity);
+  }
+
+  /** Bytes stored. */
+  get length(): number {
+    return this.len;
+  }
+
+  get capacity(): number {
+    return this.buf.length;
+  }
+
+  /** Bytes that `write` would still take. */
+  get free(): number {
+    return this.buf.length - this.len;
+  }
+
+  /** Physical index of the byte `offset` bytes after the head (offset <= capacity). */
+  private index(offset: number): number {
+    const i = this.head + offset;
+    const cap = this.buf.length;
+    return i >= cap ? i - cap : i;
+  }
+
+  /** Append as much of src as fits; returns the number of bytes taken. */
+  write(src: Uint8Array): number {
+    const n = Math.min(src.length, this.buf.length - this.len);
+    if (n === 0) return 0;
+    const tail = this.index(this.len);
+    const first = Math.min(n, this.buf.length - tail);
+    this.buf.set(first === src.length ? src : src.subarray(0, first), tail);
+    if (n > first) this.buf.set(src.subarray(first, n), 0);
+    this.len += n;
+    return n;
+  }
+
+  /** Move up to dst.length bytes from the head into dst; returns the number moved. */
+  read(dst: Uint8Array): number {
+    const n = Math.min(dst.length, this.len);
+    if (n === 0) return 0;
+    this.copyOut(0, dst, 0, n);
+    this.discard(n);
+    return n;
+  }
+
+  /** Drop n bytes from the head (acknowledged send data, or data already consumed). */
+  discard(n: number): void {
+    if (!isCount(n) || n > this.len) throw outOfRange(`discard(${n}) with ${this.len} bytes stored`);
+    if (n === 0) return;
+    this.len -= n;
+    // Restart at 0 when empty so that later writes are contiguous (fewer two-view peeks).
+    this.head = this.len === 0 ? 0 : this.index(n);
+  }
+
+  /**
+   * Views of `len` bytes starting `offset` bytes after the head, without copying: out[0] and, when the range wraps,
+   * out[1]. Returns how many views were written (0 when len is 0). Entries of `out` past the returned count are
+   * left untouched.
+   */
+  peek(offset: number, len: number, out: Uint8Array[]): number {
+    if (!isCount(offset) || !isCount(len) || offset + len > this.len) {
+      throw outOfRange(`peek(${offset}, ${len}) with ${this.len} bytes stored`);
+    }
+    if (len === 0) return 0;
+    const start = this.index(offset);
+    const first = Math.min(len, this.buf.length - start);
+    out[0] = this.buf.subarray(start, start + first);
+    if (len === first) return 1;
+    out[1] = this.buf.subarray(0, len - first);
+    return 2;
+  }
+
+  /** Copy `len` bytes starting `offset` bytes after the head into dst at dstOffset (the ring is unchanged). */
+  copyOut(offset: number, dst: Uint8Array, dstOffset: number, len: number): void {
+    if (!isCount(offset) || !isCount(len) || offset + len > this.len) {
+      throw outOfRange(`copyOut(${offset}, ${len}) with ${this.len} bytes stored`);
+    }
+    if (!isCount(dstOffset) || dstOffset + len > dst.length) throw outOfRange('copyOut destination too small');
+    if (len === 0) return;
+    const start = this.index(offset);
+    const first = Math.min(len, this.buf.length - start);
+    dst.set(this.buf.subarray(start, start + first), dstOffset);
+    if (len > first) dst.set(this.buf.subarray(0, len - first), dstOffset + first);
+  }
+
+  /**
+   * Change the capacity keeping the stored bytes (receive-buffer auto-tuning grows it; shrinking is allowed down
+   * to the stored length). Allocates once; the stored bytes become contiguous from index 0.
+   */
+  resize(newCapacity: number): void {
+    if (!isCount(newCapacity) || newCapacity < this.len) {
+      throw outOfRange(`resize(${newCapacity}) with ${this.len} bytes stored`);
+    }
+    if (newCapacity === this.buf.length) return;
+    const nb = new Uint8Array(newCapacity);
+    if (this.len > 0) this.copyOut(0, nb, 0, this.len);
+    this.buf = nb;
+    this.head = 0;
+  }
+}
