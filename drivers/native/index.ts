@@ -1,0 +1,183 @@
+/**
+ * Loader for byway's native addon (drivers/native, built by node-gyp at `npm install`).
+ *
+ * `loadNative()` returns the addon or throws BywayError ERR_NATIVE_UNAVAILABLE with the reason (the build
+ * failure recorded by scripts/build-native.mjs, or the load error). `nativeAvailability()` answers without
+ * throwing. `nativeError()` turns an error thrown by the addon (an Error with `code` = errno name and `step` =
+ * the failing syscall) into a BywayError with a stable code and a sentence telling the user what to do.
+ *
+ * The addon does rings, memory and syscalls only. Every resource it opens is released by `close(handle)` and,
+ * for anything still open, by a Node-API env cleanup hook at process exit; the kernel releases the rest if the
+ * process dies (BPF links detach and non-persistent TAP devices vanish when their fds close).
+ */
+import { createRequire } from 'node:module';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { BywayError } from '../types.js';
+
+/** What `open()` returns: the handle, the shared memory and control block, and layout numbers. */
+export interface NativeOpenInfo {
+  readonly handle: NativeHandle;
+  readonly mem: ArrayBuffer;
+  readonly ctl: ArrayBuffer;
+  readonly fd: number;
+  readonly ifindex: number;
+  readonly ifname: string;
+  readonly mtu: number;
+  readonly rxDescIdx: number;
+  readonly txSlotIdx: number;
+  readonly txOutIdx: number;
+  readonly maxBatch: number;
+  readonly txBatch: number;
+  readonly frameCap: number;
+  readonly [extra: string]: unknown;
+}
+
+/** Opaque handle (a Node-API external). */
+export type NativeHandle = { readonly __bywayNativeHandle: unique symbol };
+
+export interface NativeXdpStats {
+  rxDropped: number;
+  rxInvalidDescs: number;
+  txInvalidDescs: number;
+  rxRingFull: number;
+  rxFillRingEmpty: number;
+  txRingEmpty: number;
+}
+
+export interface NativeAddon {
+  open(kind: 'tap' | 'packet' | 'xdp', options: Record<string, unknown>): NativeOpenInfo;
+  /** Fill the control block's rx descriptors; returns the count or a negative errno. */
+  rxBatch(h: NativeHandle, max: number): number;
+  /** Give the last batch's frames back to the kernel and re-arm readiness. */
+  rxRelease(h: NativeHandle): void;
+  rxPending(h: NativeHandle): number;
+  /** Hand out up to `max` free tx slots (offsets into mem) in the control block. */
+  txAlloc(h: NativeHandle, max: number): number;
+  /** Send the first `n` (offset, length) pairs of the control block's tx area; count queued or negative errno. */
+  txSubmit(h: NativeHandle, n: number): number;
+  setReady(h: NativeHandle, cb: (() => void) | null): void;
+  close(h: NativeHandle): void;
+  sockError(h: NativeHandle): number;
+  linkState(h: NativeHandle): 'up' | 'down' | 'gone';
+  withNetns<T>(name: string, fn: () => T): T;
+  xdpFlow(h: NativeHandle, ipv4: number, port: number, protocol: number, add: boolean): number;
+  xdpStats(h: NativeHandle): NativeXdpStats | undefined;
+  /** Handles opened and not yet closed in this process (for leak tests). */
+  openCount(): number;
+}
+
+const here = dirname(fileURLToPath(import.meta.url));
+/** Where the addon lives: beside this file in the source tree, or back in the source tree from dist/. */
+const candidates = [
+  join(here, 'build', 'Release', 'byway_native.node'),
+  join(here, '..', '..', '..', 'drivers', 'native', 'build', 'Release', 'byway_native.node'),
+];
+
+let cached: NativeAddon | undefined;
+let failure: string | undefined;
+
+function tryLoad(): void {
+  if (cached || failure) return;
+  if (process.platform !== 'linux') {
+    failure = `native drivers need Linux (this is ${process.platform})`;
+    return;
+  }
+  const path = candidates.find((p) => existsSync(p));
+  if (!path) {
+    const marker = candidates.map((p) => join(dirname(dirname(p)), 'BUILD_FAILED')).find((p) => existsSync(p));
+    const why = marker ? readFileSync(marker, 'utf8').trim() : 'it was never built';
+    failure = `the native addon is not built (${why}); install a C compiler, make and python3, then run \`npm rebuild byway\` (or \`node scripts/build-native.mjs\`)`;
+    return;
+  }
+  try {
+    cached = createRequire(import.meta.url)(path) as NativeAddon;
+  } catch (e) {
+    failure = `the native addon at ${path} failed to load: ${(e as Error).message}`;
+  }
+}
+
+export function nativeAvailability(): { available: true } | { available: false; reason: string } {
+  tryLoad();
+  return cached ? { available: true } : { available: false, reason: failure ?? 'unknown' };
+}
+
+/** The addon, or BywayError ERR_NATIVE_UNAVAILABLE with the reason. */
+export function loadNative(): NativeAddon {
+  tryLoad();
+  if (!cached) throw new BywayError('ERR_NATIVE_UNAVAILABLE', failure ?? 'the native addon is unavailable');
+  return cached;
+}
+
+/** Capabilities each driver needs, for the EPERM sentence. */
+const CAPS: Record<string, string> = {
+  tap: 'CAP_NET_ADMIN',
+  packet: 'CAP_NET_RAW (and CAP_NET_ADMIN for qdisc bypass, fanout or promiscuous mode)',
+  xdp: 'CAP_NET_ADMIN, CAP_NET_RAW and CAP_BPF (or CAP_SYS_ADMIN)',
+};
+
+interface AddonError extends Error {
+  code?: string;
+  step?: string;
+  errno?: number;
+  log?: string;
+}
+
+/**
+ * Turn an addon error into a BywayError with advice. `kind` names the driver, `ifname` and `netns` the target.
+ */
+export function nativeError(e: unknown, kind: 'tap' | 'packet' | 'xdp', ifname?: string, netns?: string): BywayError {
+  if (e instanceof BywayError) return e;
+  const err = e as AddonError;
+  const code = err?.code ?? 'EIO';
+  const step = err?.step ?? '';
+  const msg = err?.message ?? String(e);
+  const where = ifname ? `'${ifname}'${netns ? ` in namespace '${netns}'` : ''}` : 'the interface';
+  const out = (c: string, sentence: string): BywayError => {
+    const b = new BywayError(c, `${sentence} [${msg}]`);
+    if (err?.log) (b as BywayError & { verifierLog?: string }).verifierLog = err.log;
+    return b;
+  };
+  if (step === 'open netns' && code === 'ENOENT') {
+    return out('ENOENT', `no network namespace named '${netns}': create it with \`ip netns add ${netns}\` or drop the netns option.`);
+  }
+  if (code === 'EPERM' || code === 'EACCES') {
+    const need = step === 'setns' ? 'CAP_SYS_ADMIN (to enter a network namespace)' : CAPS[kind];
+    return out('EPERM', `${step || kind} was refused: this needs ${need}; run as root, or grant the capabilities to node (\`setcap cap_net_admin,cap_net_raw,cap_bpf,cap_sys_admin+ep $(readlink -f $(which node))\`).`);
+  }
+  if (code === 'ENODEV' || (step === 'SIOCGIFFLAGS' && code === 'ENXIO')) {
+    return out('ENODEV', `no such interface ${where}: create it first (\`ip link add ...\` / \`ip tuntap add ...\`) or check the name and namespace.`);
+  }
+  if (step === 'open /dev/net/tun') {
+    return out('ERR_TUN_UNAVAILABLE', `/dev/net/tun cannot be opened (${code}): load the tun module (\`modprobe tun\`) or, in a container, pass the device through (\`--device /dev/net/tun\`).`);
+  }
+  if (step === 'TUNSETIFF' && (code === 'EBUSY' || code === 'EINVAL')) {
+    return out('EBUSY', `the TAP device ${where} is busy or exists with other flags (TAP vs TUN, multi-queue, vnet header): close the other user or delete it (\`ip link del ${ifname ?? 'NAME'}\`).`);
+  }
+  if (step === 'socket(AF_XDP)' || (step === 'BPF_PROG_LOAD' && code !== 'ENOMEM') || (step === 'BPF_MAP_CREATE' && code === 'EINVAL')) {
+    return out('ERR_XDP_UNSUPPORTED', `XDP/AF_XDP is not available here (${step}: ${code}): it needs Linux >= 5.10 built with CONFIG_XDP_SOCKETS and CONFIG_BPF_SYSCALL; use the AF_PACKET driver instead.`);
+  }
+  if (step === 'BPF_LINK_CREATE') {
+    if (code === 'EBUSY' || code === 'EEXIST') {
+      return out('EBUSY', `another XDP program is already attached to ${where}: detach it (\`ip link set dev ${ifname ?? 'NAME'} xdp off\`) or use the AF_PACKET driver.`);
+    }
+    return out('ERR_XDP_UNSUPPORTED', `the XDP program could not be attached to ${where} in the requested mode (${code}): try attachMode 'generic' or 'auto'.`);
+  }
+  if (step === 'bind(AF_XDP)') {
+    if (code === 'EOPNOTSUPP' || code === 'ENOTSUP') {
+      return out('ERR_XDP_UNSUPPORTED', `${where} refuses this AF_XDP bind (zero-copy needs driver support; veth and most virtual NICs only do copy mode): use bindMode 'copy' or 'auto'.`);
+    }
+    if (code === 'EBUSY') {
+      return out('EBUSY', `queue of ${where} already has an AF_XDP socket, or the previous one is still being torn down: close the other socket or retry in a second.`);
+    }
+    if (code === 'EINVAL') {
+      return out('EINVAL', `AF_XDP bind on ${where} failed: the queue index is probably beyond the device's queues (\`ethtool -l ${ifname ?? 'NAME'}\`).`);
+    }
+  }
+  if (/RING|ring|UMEM|mmap|frame slab|control block/.test(step)) {
+    return out('ERR_RING_SETUP', `setting up the ${kind} ring failed at ${step} (${code}): use smaller ring/frame options, or raise the locked-memory limit (\`ulimit -l\`) if ${code === 'ENOMEM' || code === 'EPERM' ? 'memory is short' : 'sizes are valid'}.`);
+  }
+  if (step.endsWith('options')) return out('ERR_INVALID_ARG_VALUE', `invalid ${kind} options: ${msg}`);
+  return out(code, `${kind} driver set-up failed at ${step || 'an unknown step'} (${code}).`);
+}

@@ -1,0 +1,254 @@
+/**
+ * The FrameDriver shared by the TAP, AF_PACKET and AF_XDP drivers: the native side owns the rings, this class
+ * turns batches into views.
+ *
+ * Buffer ownership
+ * - Receive: one `rxBatch` call fills the control block with (offset, length) pairs into `mem` (the TPACKET ring,
+ *   the UMEM, or the TAP slab: one external ArrayBuffer created at open, never copied). Each frame is handed to
+ *   the sink as a Uint8Array view over that memory; after the last sink call `rxRelease` gives the slots back to
+ *   the kernel, so a view is valid only until its sink call returns.
+ * - Transmit: `txAlloc` lends a batch of free slots; `txReserve` returns a view of the next one, `txCommit`
+ *   records (offset, length) in the control block, `flush` submits them all with one call (one doorbell).
+ *
+ * Throws (BywayError): ERR_DRIVER_CLOSED after close(), ERR_INVALID_STATE for txCommit without a reservation or
+ * a second open reservation, ERR_FRAME_TOO_BIG above the slot size, ERR_INVALID_ARG_VALUE for a bad length,
+ * ENODEV when the link is gone (interface deleted or moved). A link that is merely down drops and counts.
+ */
+import {
+  BywayError,
+  newDriverStats,
+  type DriverCapabilities,
+  type DriverStats,
+  type FrameDriver,
+  type FrameSink,
+} from '../types.js';
+import type { NativeAddon, NativeHandle, NativeOpenInfo } from './index.js';
+
+const CTL_KERNEL_DROPS = 0;
+const CTL_TX_ERRORS = 1;
+const CTL_RX_TRUNCATED = 2;
+
+export interface RingDriverOptions {
+  /** Network namespace the device lives in (for messages and link-state checks). */
+  readonly netns?: string | undefined;
+  /**
+   * Busy-poll: no event-loop readiness; `pollAt` always answers `now`, so a poll loop in 'busy' mode spins on
+   * the ring. The readiness callback is stored but never called.
+   */
+  readonly busyPoll?: boolean | undefined;
+}
+
+export class NativeRingDriver implements FrameDriver {
+  readonly stats: DriverStats = newDriverStats();
+  readonly ifname: string;
+  readonly ifindex: number;
+  /** Frames cut short by the ring's frame size (TPACKET snaplen); they are still delivered. */
+  rxTruncated = 0;
+  /** Set when the kernel reported the link down (frames are being dropped); cleared when frames flow again. */
+  linkDown = false;
+
+  protected readonly handle: NativeHandle;
+  private mem: ArrayBuffer;
+  private ctl: Uint32Array;
+  private readonly rxDesc: number;
+  private readonly txSlot: number;
+  private readonly txOut: number;
+  private readonly txBatch: number;
+  readonly frameCap: number;
+  private stashPos = 0;
+  private stashLen = 0;
+  private pending = 0;
+  private reserved = -1;
+  private reservedLen = 0;
+  private closedFlag = false;
+  private woke = false;
+  private ready: (() => void) | null = null;
+  private kernelDropsSeen = 0;
+  private txErrorsSeen = 0;
+  private readonly busyPoll: boolean;
+  protected readonly netns: string | undefined;
+
+  constructor(
+    protected readonly native: NativeAddon,
+    info: NativeOpenInfo,
+    readonly caps: DriverCapabilities,
+    readonly hwAddress: Uint8Array | undefined,
+    options: RingDriverOptions = {},
+  ) {
+    this.handle = info.handle;
+    this.mem = info.mem;
+    this.ctl = new Uint32Array(info.ctl);
+    this.rxDesc = info.rxDescIdx;
+    this.txSlot = info.txSlotIdx;
+    this.txOut = info.txOutIdx;
+    this.txBatch = info.txBatch;
+    this.frameCap = info.frameCap;
+    this.ifname = info.ifname;
+    this.ifindex = info.ifindex;
+    this.busyPoll = options.busyPoll === true;
+    this.netns = options.netns;
+  }
+
+  get closed(): boolean {
+    return this.closedFlag;
+  }
+
+  private checkOpen(): void {
+    if (this.closedFlag) throw new BywayError('ERR_DRIVER_CLOSED', 'the driver is closed');
+  }
+
+  receive(now: number, max: number, sink: FrameSink): number {
+    this.checkOpen();
+    if (!(max > 0)) return 0;
+    const n = this.native.rxBatch(this.handle, Math.min(max, this.caps.maxBatch));
+    if (n < 0) {
+      this.native.rxRelease(this.handle);
+      this.linkError(-n, 'receive');
+      return 0;
+    }
+    if (n === 0) {
+      const woke = this.woke;
+      this.woke = false;
+      this.native.rxRelease(this.handle);
+      // Woken with nothing to read: the socket may carry an error (link down, interface gone).
+      if (woke) {
+        const err = this.native.sockError(this.handle);
+        if (err !== 0) this.linkError(err, 'receive');
+      }
+      return 0;
+    }
+    this.woke = false;
+    this.linkDown = false;
+    const desc = this.ctl;
+    const base = this.rxDesc;
+    try {
+      for (let i = 0; i < n; i++) {
+        const off = desc[base + 2 * i]!;
+        const len = desc[base + 2 * i + 1]!;
+        this.stats.rxFrames++;
+        this.stats.rxBytes += len;
+        sink(new Uint8Array(this.mem, off, len));
+      }
+    } finally {
+      this.native.rxRelease(this.handle);
+      this.syncCounters();
+    }
+    return n;
+  }
+
+  private syncCounters(): void {
+    const drops = this.ctl[CTL_KERNEL_DROPS]!;
+    if (drops !== this.kernelDropsSeen) {
+      this.stats.rxDropped += (drops - this.kernelDropsSeen) >>> 0;
+      this.kernelDropsSeen = drops;
+    }
+    const txe = this.ctl[CTL_TX_ERRORS]!;
+    if (txe !== this.txErrorsSeen) {
+      this.stats.txDropped += (txe - this.txErrorsSeen) >>> 0;
+      this.txErrorsSeen = txe;
+    }
+    this.rxTruncated = this.ctl[CTL_RX_TRUNCATED]!;
+  }
+
+  /** errno from the kernel while moving frames: a gone link throws, a down link is counted. */
+  private linkError(errno: number, what: string): void {
+    const state = this.native.linkState(this.handle);
+    if (state === 'gone' || errno === 77 /* EBADFD: TAP device deleted */) {
+      throw new BywayError(
+        'ENODEV',
+        `${what} on '${this.ifname}'${this.netns ? ` in namespace '${this.netns}'` : ''} failed: the interface is gone (deleted or moved to another namespace); close this driver and open a new one when it is back.`,
+      );
+    }
+    this.linkDown = state === 'down';
+  }
+
+  txReserve(len: number): Uint8Array | null {
+    this.checkOpen();
+    if (this.reserved >= 0) throw new BywayError('ERR_INVALID_STATE', 'txReserve while a reservation is open');
+    if (!Number.isInteger(len) || len < 0) throw new BywayError('ERR_INVALID_ARG_VALUE', `bad frame length ${len}`);
+    if (len > this.frameCap) {
+      throw new BywayError('ERR_FRAME_TOO_BIG', `a ${len}-byte frame exceeds this driver's ${this.frameCap}-byte slots`);
+    }
+    if (this.stashPos === this.stashLen) {
+      if (this.pending > 0) this.flush(0);
+      const n = this.native.txAlloc(this.handle, this.txBatch);
+      this.stashPos = 0;
+      this.stashLen = n > 0 ? n : 0;
+      if (this.stashLen === 0) return null;
+    }
+    this.reserved = this.ctl[this.txSlot + this.stashPos]!;
+    this.reservedLen = len;
+    return new Uint8Array(this.mem, this.reserved, len);
+  }
+
+  txCommit(now: number, len: number): void {
+    this.checkOpen();
+    if (this.reserved < 0) throw new BywayError('ERR_INVALID_STATE', 'txCommit without txReserve');
+    if (!Number.isInteger(len) || len < 0 || len > this.reservedLen) {
+      throw new BywayError('ERR_INVALID_ARG_VALUE', `txCommit length ${len} outside 0..${this.reservedLen}`);
+    }
+    const k = this.txOut + 2 * this.pending;
+    this.ctl[k] = this.reserved;
+    this.ctl[k + 1] = len;
+    this.pending++;
+    this.stashPos++;
+    this.reserved = -1;
+    this.stats.txFrames++;
+    this.stats.txBytes += len;
+    // The stash and the submission area are both txBatch long; submit as soon as the batch is full.
+    if (this.pending === this.txBatch || this.stashPos === this.stashLen) this.flush(now);
+  }
+
+  flush(now: number): void {
+    this.checkOpen();
+    if (this.pending === 0) return;
+    const n = this.pending;
+    this.pending = 0;
+    const r = this.native.txSubmit(this.handle, n);
+    if (r < 0) {
+      this.stats.txDropped += n;
+      this.linkError(-r, 'transmit');
+    } else if (r < n) {
+      this.stats.txDropped += n - r;
+    }
+    this.syncCounters();
+  }
+
+  pollAt(now: number): number | undefined {
+    if (this.closedFlag) return undefined;
+    if (this.busyPoll) return now;
+    return this.native.rxPending(this.handle) > 0 ? now : undefined;
+  }
+
+  setReadyCallback(cb: (() => void) | null): void {
+    this.checkOpen();
+    this.ready = cb;
+    if (this.busyPoll) return;
+    this.native.setReady(
+      this.handle,
+      cb === null
+        ? null
+        : () => {
+            this.woke = true;
+            this.ready?.();
+          },
+    );
+  }
+
+  close(): void {
+    if (this.closedFlag) return;
+    this.closedFlag = true;
+    this.ready = null;
+    this.native.close(this.handle); // detaches mem and ctl, so stale views read as empty
+    this.mem = new ArrayBuffer(0);
+    this.ctl = new Uint32Array(0);
+  }
+}
+
+/** A random locally administered unicast MAC (02:xx:xx:xx:xx:xx style), from `bytes` random bytes. */
+export function localMac(bytes: Uint8Array): Uint8Array {
+  const mac = new Uint8Array(6);
+  mac.set(bytes.subarray(0, 6));
+  mac[0] = (mac[0]! & 0xfc) | 0x02;
+  return mac;
+}

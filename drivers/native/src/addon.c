@@ -1,0 +1,685 @@
+/*
+ * Node-API entry points shared by every driver kind: open, rx/tx batches, readiness through uv_poll, close,
+ * namespaces, and the process-exit hook that releases whatever is still open.
+ *
+ * Throws (as Error objects with `code` = errno name, `errno`, `step` = the failing syscall, and for BPF a
+ * verifier `log`): the TypeScript loader turns them into BywayErrors with advice. Batch calls never throw for
+ * I/O: they return a negative errno and the TypeScript side decides.
+ */
+#include "byway.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <net/if.h>
+
+static pthread_mutex_t list_lock = PTHREAD_MUTEX_INITIALIZER;
+static bw_handle *open_list = NULL;
+
+void bw_set_error(bw_error *e, int err, const char *step, const char *fmt, ...) {
+  e->err = err;
+  e->step = step;
+  e->detail[0] = 0;
+  if (fmt) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(e->detail, sizeof e->detail, fmt, ap);
+    va_end(ap);
+  }
+}
+
+static void throw_bw_error(napi_env env, bw_error *e) {
+  const char *name = strerrorname_np(e->err);
+  char msg[512];
+  snprintf(msg, sizeof msg, "%s: %s%s%s", e->step, strerror(e->err), e->detail[0] ? " (" : "", e->detail[0] ? e->detail : "");
+  if (e->detail[0]) strncat(msg, ")", sizeof msg - strlen(msg) - 1);
+  napi_value code, m, err;
+  napi_create_string_utf8(env, name ? name : "EIO", NAPI_AUTO_LENGTH, &code);
+  napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &m);
+  napi_create_error(env, code, m, &err);
+  set_int(env, err, "errno", e->err);
+  set_str(env, err, "step", e->step);
+  if (e->log) {
+    set_str(env, err, "log", e->log);
+    free(e->log);
+    e->log = NULL;
+  }
+  napi_throw(env, err);
+}
+
+static void throw_type(napi_env env, const char *msg) { napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", msg); }
+
+/* ---- option helpers ---- */
+
+static bool get_prop(napi_env env, napi_value o, const char *k, napi_value *v) {
+  napi_valuetype t;
+  if (o == NULL) return false;
+  if (napi_typeof(env, o, &t) != napi_ok || t != napi_object) return false;
+  if (napi_get_named_property(env, o, k, v) != napi_ok) return false;
+  if (napi_typeof(env, *v, &t) != napi_ok) return false;
+  return t != napi_undefined && t != napi_null;
+}
+
+bool opt_str(napi_env env, napi_value o, const char *k, char *buf, size_t n) {
+  napi_value v;
+  size_t len;
+  buf[0] = 0;
+  if (!get_prop(env, o, k, &v)) return false;
+  if (napi_get_value_string_utf8(env, v, buf, n, &len) != napi_ok) return false;
+  return true;
+}
+
+int64_t opt_int(napi_env env, napi_value o, const char *k, int64_t dflt) {
+  napi_value v;
+  int64_t r;
+  if (!get_prop(env, o, k, &v)) return dflt;
+  if (napi_get_value_int64(env, v, &r) != napi_ok) return dflt;
+  return r;
+}
+
+bool opt_bool(napi_env env, napi_value o, const char *k, bool dflt) {
+  napi_value v;
+  bool r;
+  if (!get_prop(env, o, k, &v)) return dflt;
+  if (napi_get_value_bool(env, v, &r) != napi_ok) return dflt;
+  return r;
+}
+
+void set_int(napi_env env, napi_value o, const char *k, int64_t v) {
+  napi_value x;
+  napi_create_int64(env, v, &x);
+  napi_set_named_property(env, o, k, x);
+}
+
+void set_str(napi_env env, napi_value o, const char *k, const char *v) {
+  napi_value x;
+  napi_create_string_utf8(env, v, NAPI_AUTO_LENGTH, &x);
+  napi_set_named_property(env, o, k, x);
+}
+
+void set_bool(napi_env env, napi_value o, const char *k, bool v) {
+  napi_value x;
+  napi_get_boolean(env, v, &x);
+  napi_set_named_property(env, o, k, x);
+}
+
+void set_bytes(napi_env env, napi_value o, const char *k, const uint8_t *p, size_t n) {
+  napi_value ab, arr;
+  void *data;
+  napi_create_arraybuffer(env, n, &data, &ab);
+  memcpy(data, p, n);
+  napi_create_typedarray(env, napi_uint8_array, n, ab, 0, &arr);
+  napi_set_named_property(env, o, k, arr);
+}
+
+/* ---- namespaces and interface helpers ---- */
+
+int bw_netns_enter(const char *name, int *saved, int *keep_fd, bw_error *e) {
+  *saved = -1;
+  if (keep_fd) *keep_fd = -1;
+  if (!name || !name[0]) return 0;
+  if (strchr(name, '/')) {
+    bw_set_error(e, EINVAL, "netns", "namespace name '%s' must not contain '/'", name);
+    return -1;
+  }
+  char path[300];
+  snprintf(path, sizeof path, "/var/run/netns/%s", name);
+  int nfd = open(path, O_RDONLY | O_CLOEXEC);
+  if (nfd < 0) {
+    bw_set_error(e, errno, "open netns", "%s", path);
+    return -1;
+  }
+  int cur = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+  if (cur < 0) {
+    bw_set_error(e, errno, "open /proc/thread-self/ns/net", NULL);
+    close(nfd);
+    return -1;
+  }
+  if (setns(nfd, CLONE_NEWNET) != 0) {
+    bw_set_error(e, errno, "setns", "namespace %s", name);
+    close(nfd);
+    close(cur);
+    return -1;
+  }
+  *saved = cur;
+  if (keep_fd) *keep_fd = nfd;
+  else close(nfd);
+  return 0;
+}
+
+void bw_netns_leave(int saved) {
+  if (saved < 0) return;
+  if (setns(saved, CLONE_NEWNET) != 0) {
+    /* Staying in the wrong namespace would silently misdirect every later socket: stop here. */
+    perror("byway: setns back to the original network namespace");
+    abort();
+  }
+  close(saved);
+}
+
+int bw_if_up_mtu(const char *ifname, int mtu, bool up, bw_error *e) {
+  int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (s < 0) {
+    bw_set_error(e, errno, "socket(AF_INET)", NULL);
+    return -1;
+  }
+  struct ifreq ifr;
+  memset(&ifr, 0, sizeof ifr);
+  strncpy(ifr.ifr_name, ifname, IFNAMSIZ - 1);
+  if (mtu > 0) {
+    ifr.ifr_mtu = mtu;
+    if (ioctl(s, SIOCSIFMTU, &ifr) != 0) {
+      bw_set_error(e, errno, "SIOCSIFMTU", "%s mtu %d", ifname, mtu);
+      close(s);
+      return -1;
+    }
+  }
+  if (up) {
+    if (ioctl(s, SIOCGIFFLAGS, &ifr) != 0) {
+      bw_set_error(e, errno, "SIOCGIFFLAGS", "%s", ifname);
+      close(s);
+      return -1;
+    }
+    if (!(ifr.ifr_flags & IFF_UP)) {
+      ifr.ifr_flags |= IFF_UP;
+      if (ioctl(s, SIOCSIFFLAGS, &ifr) != 0) {
+        bw_set_error(e, errno, "SIOCSIFFLAGS", "%s up", ifname);
+        close(s);
+        return -1;
+      }
+    }
+  }
+  close(s);
+  return 0;
+}
+
+int bw_if_hwaddr(const char *ifname, uint8_t mac[6]) {
+  int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (s < 0) return -1;
+  struct ifreq ifr;
+  memset(&ifr, 0, sizeof ifr);
+  strncpy(ifr.ifr_name, ifname, IFNAMSIZ - 1);
+  int r = ioctl(s, SIOCGIFHWADDR, &ifr);
+  close(s);
+  if (r != 0) return -1;
+  memcpy(mac, ifr.ifr_hwaddr.sa_data, 6);
+  return 0;
+}
+
+static int if_mtu(const char *ifname) {
+  int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (s < 0) return -1;
+  struct ifreq ifr;
+  memset(&ifr, 0, sizeof ifr);
+  strncpy(ifr.ifr_name, ifname, IFNAMSIZ - 1);
+  int r = ioctl(s, SIOCGIFMTU, &ifr);
+  close(s);
+  return r == 0 ? ifr.ifr_mtu : -1;
+}
+
+int bw_ctl_alloc(bw_handle *h, uint32_t max_batch, uint32_t tx_batch) {
+  h->max_batch = max_batch;
+  h->tx_batch = tx_batch;
+  h->rx_desc_idx = CTL_WORDS;
+  h->tx_slot_idx = h->rx_desc_idx + 2 * max_batch;
+  h->tx_out_idx = h->tx_slot_idx + tx_batch;
+  h->ctl_words = h->tx_out_idx + 2 * tx_batch;
+  h->ctl = calloc(h->ctl_words, sizeof(uint32_t));
+  return h->ctl ? 0 : -1;
+}
+
+/* ---- handle lifetime ---- */
+
+static void poll_close_cb(uv_handle_t *p) { free(p); }
+
+/* Release every kernel resource of `h`. Safe to call twice and from the exit hook (no JS calls there). */
+static void release_kernel(bw_handle *h) {
+  if (h->closed) return;
+  h->closed = true;
+  if (h->poll) {
+    uv_poll_stop(h->poll);
+    uv_close((uv_handle_t *)h->poll, poll_close_cb);
+    h->poll = NULL;
+    h->poll_active = false;
+  }
+  if (h->ops && h->ops->close) h->ops->close(h); /* kind state: BPF link/prog/maps, ring maps, extra fds */
+  if (h->fd >= 0) close(h->fd);
+  h->fd = -1;
+  if (h->netns_fd >= 0) close(h->netns_fd);
+  h->netns_fd = -1;
+}
+
+static void free_memory(bw_handle *h) {
+  if (h->mem) {
+    if (h->mem_kind == 1) munmap(h->mem, h->mem_len);
+    else if (h->mem_kind == 2) free(h->mem);
+    h->mem = NULL;
+  }
+  free(h->ctl);
+  h->ctl = NULL;
+}
+
+static void list_add(bw_handle *h) {
+  pthread_mutex_lock(&list_lock);
+  h->next = open_list;
+  open_list = h;
+  pthread_mutex_unlock(&list_lock);
+}
+
+static void list_remove(bw_handle *h) {
+  pthread_mutex_lock(&list_lock);
+  for (bw_handle **p = &open_list; *p; p = &(*p)->next) {
+    if (*p == h) {
+      *p = h->next;
+      break;
+    }
+  }
+  pthread_mutex_unlock(&list_lock);
+}
+
+/* Close from JS: detach the ArrayBuffers first so no view reaches freed memory, then release. */
+static void close_from_js(napi_env env, bw_handle *h) {
+  if (h->closed) return;
+  napi_value v;
+  if (h->mem_ref) {
+    if (napi_get_reference_value(env, h->mem_ref, &v) == napi_ok && v) napi_detach_arraybuffer(env, v);
+    napi_delete_reference(env, h->mem_ref);
+    h->mem_ref = NULL;
+  }
+  if (h->ctl_ref) {
+    if (napi_get_reference_value(env, h->ctl_ref, &v) == napi_ok && v) napi_detach_arraybuffer(env, v);
+    napi_delete_reference(env, h->ctl_ref);
+    h->ctl_ref = NULL;
+  }
+  if (h->ready_ref) {
+    napi_delete_reference(env, h->ready_ref);
+    h->ready_ref = NULL;
+  }
+  if (h->async_ctx) {
+    napi_async_destroy(env, h->async_ctx);
+    h->async_ctx = NULL;
+  }
+  release_kernel(h);
+  free_memory(h);
+}
+
+static void handle_finalize(napi_env env, void *data, void *hint) {
+  bw_handle *h = data;
+  list_remove(h);
+  if (!h->closed) {
+    release_kernel(h);
+  }
+  /* Memory may still back a (dying) ArrayBuffer during teardown; it is freed with the process. */
+  if (h->mem_ref == NULL) free_memory(h);
+  free(h->priv);
+  free(h);
+}
+
+static void exit_hook(void *arg) {
+  (void)arg;
+  pthread_mutex_lock(&list_lock);
+  for (bw_handle *h = open_list; h; h = h->next) release_kernel(h);
+  pthread_mutex_unlock(&list_lock);
+}
+
+static void noop_finalize(napi_env env, void *data, void *hint) {}
+
+static bw_handle *get_handle(napi_env env, napi_value v) {
+  void *p = NULL;
+  if (napi_get_value_external(env, v, &p) != napi_ok || !p) {
+    throw_type(env, "expected a byway native handle");
+    return NULL;
+  }
+  return p;
+}
+
+/* open(kind, opts) -> info object: { handle, mem, ctl, layout numbers, kind-specific fields } */
+static napi_value js_open(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  char kind[16];
+  size_t len;
+  if (napi_get_value_string_utf8(env, argv[0], kind, sizeof kind, &len) != napi_ok) {
+    throw_type(env, "open(kind, options): kind must be a string");
+    return NULL;
+  }
+  bw_handle *h = calloc(1, sizeof *h);
+  h->env = env;
+  h->fd = -1;
+  h->netns_fd = -1;
+  napi_value out;
+  napi_create_object(env, &out);
+  bw_error e = {0};
+  char ns[256];
+  opt_str(env, argv[1], "netns", ns, sizeof ns);
+  int saved = -1;
+  int rc = bw_netns_enter(ns, &saved, &h->netns_fd, &e);
+  if (rc == 0) {
+    if (!strcmp(kind, "tap")) h->kind = BW_TAP, rc = bw_tap_open(env, argv[1], h, out, &e);
+    else if (!strcmp(kind, "packet")) h->kind = BW_PACKET, rc = bw_packet_open(env, argv[1], h, out, &e);
+    else if (!strcmp(kind, "xdp")) h->kind = BW_XDP, rc = bw_xdp_open(env, argv[1], h, out, &e);
+    else bw_set_error(&e, EINVAL, "open", "unknown driver kind '%s'", kind), rc = -1;
+    if (rc == 0 && h->ifname[0]) {
+      int mtu = if_mtu(h->ifname);
+      set_int(env, out, "mtu", mtu);
+    }
+    bw_netns_leave(saved);
+  }
+  if (rc != 0) {
+    release_kernel(h);
+    free_memory(h);
+    free(h->priv);
+    free(h);
+    throw_bw_error(env, &e);
+    return NULL;
+  }
+  napi_value ext, mem, ctl;
+  napi_create_external(env, h, handle_finalize, NULL, &ext);
+  napi_create_external_arraybuffer(env, h->mem, h->mem_len, noop_finalize, NULL, &mem);
+  napi_create_external_arraybuffer(env, h->ctl, h->ctl_words * 4, noop_finalize, NULL, &ctl);
+  napi_create_reference(env, mem, 1, &h->mem_ref);
+  napi_create_reference(env, ctl, 1, &h->ctl_ref);
+  napi_set_named_property(env, out, "handle", ext);
+  napi_set_named_property(env, out, "mem", mem);
+  napi_set_named_property(env, out, "ctl", ctl);
+  set_int(env, out, "fd", h->fd);
+  set_int(env, out, "ifindex", h->ifindex);
+  set_str(env, out, "ifname", h->ifname);
+  set_int(env, out, "rxDescIdx", h->rx_desc_idx);
+  set_int(env, out, "txSlotIdx", h->tx_slot_idx);
+  set_int(env, out, "txOutIdx", h->tx_out_idx);
+  set_int(env, out, "maxBatch", h->max_batch);
+  set_int(env, out, "txBatch", h->tx_batch);
+  list_add(h);
+  return out;
+}
+
+static bool get_u32(napi_env env, napi_value v, uint32_t *out) { return napi_get_value_uint32(env, v, out) == napi_ok; }
+
+static napi_value ret_int(napi_env env, int64_t v) {
+  napi_value r;
+  napi_create_int64(env, v, &r);
+  return r;
+}
+
+static void poll_cb(uv_poll_t *p, int status, int events);
+
+static void arm_poll(bw_handle *h) {
+  if (h->closed || !h->ready_ref || h->poll_active) return;
+  if (!h->poll) {
+    uv_loop_t *loop;
+    if (napi_get_uv_event_loop(h->env, &loop) != napi_ok) return;
+    h->poll = malloc(sizeof *h->poll);
+    if (uv_poll_init(loop, h->poll, h->fd) != 0) {
+      free(h->poll);
+      h->poll = NULL;
+      return;
+    }
+    h->poll->data = h;
+  }
+  if (uv_poll_start(h->poll, UV_READABLE | UV_DISCONNECT, poll_cb) == 0) h->poll_active = true;
+}
+
+/* One-shot readiness: stop watching, tell JS; the next rxRelease (the end of receive()) re-arms. */
+static void poll_cb(uv_poll_t *p, int status, int events) {
+  bw_handle *h = p->data;
+  if (!h || h->closed) return;
+  uv_poll_stop(p);
+  h->poll_active = false;
+  if (status < 0) h->poll_error = status;
+  if (!h->ready_ref) return;
+  napi_env env = h->env;
+  napi_handle_scope scope;
+  napi_open_handle_scope(env, &scope);
+  napi_value fn, global, res;
+  napi_get_reference_value(env, h->ready_ref, &fn);
+  napi_get_global(env, &global);
+  if (fn) {
+    napi_status s = napi_make_callback(env, h->async_ctx, global, fn, 0, NULL, &res);
+    if (s == napi_pending_exception) {
+      napi_value err;
+      napi_get_and_clear_last_exception(env, &err);
+      napi_fatal_exception(env, err);
+    }
+  }
+  napi_close_handle_scope(env, scope);
+}
+
+static napi_value js_rx_batch(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  bw_handle *h = get_handle(env, argv[0]);
+  uint32_t max;
+  if (!h) return NULL;
+  if (h->closed) return ret_int(env, -EBADF);
+  if (!get_u32(env, argv[1], &max)) max = h->max_batch;
+  if (max > h->max_batch) max = h->max_batch;
+  return ret_int(env, h->ops->rx_batch(h, max));
+}
+
+static napi_value js_rx_release(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  bw_handle *h = get_handle(env, argv[0]);
+  if (!h || h->closed) return NULL;
+  h->ops->rx_release(h);
+  arm_poll(h);
+  return NULL;
+}
+
+static napi_value js_rx_pending(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  bw_handle *h = get_handle(env, argv[0]);
+  if (!h) return NULL;
+  if (h->closed) return ret_int(env, 0);
+  return ret_int(env, h->ops->rx_pending(h));
+}
+
+static napi_value js_tx_alloc(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  bw_handle *h = get_handle(env, argv[0]);
+  uint32_t max;
+  if (!h) return NULL;
+  if (h->closed) return ret_int(env, -EBADF);
+  if (!get_u32(env, argv[1], &max) || max > h->tx_batch) max = h->tx_batch;
+  return ret_int(env, h->ops->tx_alloc(h, max));
+}
+
+static napi_value js_tx_submit(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  bw_handle *h = get_handle(env, argv[0]);
+  uint32_t n;
+  if (!h) return NULL;
+  if (h->closed) return ret_int(env, -EBADF);
+  if (!get_u32(env, argv[1], &n) || n > h->tx_batch) n = h->tx_batch;
+  return ret_int(env, h->ops->tx_submit(h, n));
+}
+
+/* setReady(handle, fn | null): readiness from the event loop. */
+static napi_value js_set_ready(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  bw_handle *h = get_handle(env, argv[0]);
+  if (!h || h->closed) return NULL;
+  if (h->ready_ref) {
+    napi_delete_reference(env, h->ready_ref);
+    h->ready_ref = NULL;
+  }
+  napi_valuetype t;
+  napi_typeof(env, argv[1], &t);
+  if (t == napi_function) {
+    napi_create_reference(env, argv[1], 1, &h->ready_ref);
+    if (!h->async_ctx) {
+      napi_value name;
+      napi_create_string_utf8(env, "byway:native-ready", NAPI_AUTO_LENGTH, &name);
+      napi_async_init(env, NULL, name, &h->async_ctx);
+    }
+    arm_poll(h);
+  } else if (h->poll && h->poll_active) {
+    uv_poll_stop(h->poll);
+    h->poll_active = false;
+  }
+  return NULL;
+}
+
+static napi_value js_close(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  bw_handle *h = get_handle(env, argv[0]);
+  if (!h) return NULL;
+  close_from_js(env, h);
+  return NULL;
+}
+
+/* Socket error after readiness reported one (or 0): lets receive() tell a dead link from an idle one. */
+static napi_value js_sock_error(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  bw_handle *h = get_handle(env, argv[0]);
+  if (!h) return NULL;
+  if (h->closed) return ret_int(env, EBADF);
+  int err = 0;
+  socklen_t sl = sizeof err;
+  if (h->kind != BW_TAP && getsockopt(h->fd, SOL_SOCKET, SO_ERROR, &err, &sl) != 0) err = errno;
+  if (!err && h->poll_error) err = -h->poll_error;
+  h->poll_error = 0;
+  return ret_int(env, err);
+}
+
+/* linkState(handle) -> 'up' | 'down' | 'gone': the interface as seen from the handle's namespace. */
+static napi_value js_link_state(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  bw_handle *h = get_handle(env, argv[0]);
+  if (!h) return NULL;
+  const char *state = "gone";
+  int saved = -1;
+  if (h->netns_fd >= 0) {
+    saved = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+    if (saved < 0 || setns(h->netns_fd, CLONE_NEWNET) != 0) {
+      if (saved >= 0) close(saved);
+      saved = -1;
+    }
+  }
+  char name[IF_NAMESIZE];
+  if (h->ifindex > 0 && if_indextoname(h->ifindex, name)) {
+    int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    struct ifreq ifr;
+    memset(&ifr, 0, sizeof ifr);
+    strncpy(ifr.ifr_name, name, IFNAMSIZ - 1);
+    if (s >= 0 && ioctl(s, SIOCGIFFLAGS, &ifr) == 0)
+      state = (ifr.ifr_flags & IFF_UP) && (ifr.ifr_flags & IFF_RUNNING) ? "up" : "down";
+    if (s >= 0) close(s);
+  }
+  bw_netns_leave(saved);
+  napi_value r;
+  napi_create_string_utf8(env, state, NAPI_AUTO_LENGTH, &r);
+  return r;
+}
+
+/* withNetns(name, fn): run fn with this thread in the named namespace (for sockets made by other packages). */
+static napi_value js_with_netns(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  char ns[256];
+  size_t len;
+  if (napi_get_value_string_utf8(env, argv[0], ns, sizeof ns, &len) != napi_ok) {
+    throw_type(env, "withNetns(name, fn): name must be a string");
+    return NULL;
+  }
+  bw_error e = {0};
+  int saved;
+  if (bw_netns_enter(ns, &saved, NULL, &e) != 0) {
+    throw_bw_error(env, &e);
+    return NULL;
+  }
+  napi_value global, res = NULL;
+  napi_get_global(env, &global);
+  napi_call_function(env, global, argv[1], 0, NULL, &res);
+  bw_netns_leave(saved); /* also when fn threw: the exception stays pending */
+  return res;
+}
+
+static napi_value js_xdp_flow(napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value argv[5];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  bw_handle *h = get_handle(env, argv[0]);
+  uint32_t ip, port, proto;
+  bool add;
+  if (!h) return NULL;
+  if (h->closed || h->kind != BW_XDP) return ret_int(env, -EBADF);
+  get_u32(env, argv[1], &ip);
+  get_u32(env, argv[2], &port);
+  get_u32(env, argv[3], &proto);
+  napi_get_value_bool(env, argv[4], &add);
+  return ret_int(env, bw_xdp_flow(h, ip, (uint16_t)port, (uint8_t)proto, add));
+}
+
+static napi_value js_xdp_stats(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  bw_handle *h = get_handle(env, argv[0]);
+  if (!h || h->closed || h->kind != BW_XDP) return NULL;
+  double s[6];
+  if (bw_xdp_stats(h, s) != 0) return NULL;
+  napi_value o;
+  napi_create_object(env, &o);
+  const char *names[6] = {"rxDropped", "rxInvalidDescs", "txInvalidDescs", "rxRingFull", "rxFillRingEmpty", "txRingEmpty"};
+  for (int i = 0; i < 6; i++) set_int(env, o, names[i], (int64_t)s[i]);
+  return o;
+}
+
+static napi_value js_open_count(napi_env env, napi_callback_info info) {
+  int n = 0;
+  pthread_mutex_lock(&list_lock);
+  for (bw_handle *h = open_list; h; h = h->next)
+    if (!h->closed) n++;
+  pthread_mutex_unlock(&list_lock);
+  return ret_int(env, n);
+}
+
+static napi_value init(napi_env env, napi_value exports) {
+  struct {
+    const char *name;
+    napi_callback fn;
+  } fns[] = {
+      {"open", js_open},           {"rxBatch", js_rx_batch},     {"rxRelease", js_rx_release},
+      {"rxPending", js_rx_pending}, {"txAlloc", js_tx_alloc},     {"txSubmit", js_tx_submit},
+      {"setReady", js_set_ready},   {"close", js_close},          {"sockError", js_sock_error},
+      {"linkState", js_link_state}, {"withNetns", js_with_netns}, {"xdpFlow", js_xdp_flow},
+      {"xdpStats", js_xdp_stats},   {"openCount", js_open_count},
+  };
+  for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++) {
+    napi_value f;
+    napi_create_function(env, fns[i].name, NAPI_AUTO_LENGTH, fns[i].fn, NULL, &f);
+    napi_set_named_property(env, exports, fns[i].name, f);
+  }
+  napi_add_env_cleanup_hook(env, exit_hook, NULL);
+  return exports;
+}
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, init)

@@ -1,0 +1,111 @@
+/*
+ * byway native addon: rings, memory and syscalls only. Everything above the ring (frames, checksums, policy)
+ * lives in TypeScript.
+ *
+ * One `bw_handle` per open socket or device. Its frame memory (a TPACKET ring, an AF_XDP UMEM, or a malloc'd
+ * slab for TAP) is exposed to JS once, as an external ArrayBuffer; a second small external ArrayBuffer, the
+ * control block, carries batch descriptors and counters both ways, so a batch of frames costs one call into C
+ * and no copy. Both ArrayBuffers are detached on close() before the memory is unmapped, so a stale JS view
+ * reads as empty instead of touching unmapped memory.
+ *
+ * Control block layout (uint32 words): [CTL_*] counters, then rx descriptors (offset, length) pairs, then tx
+ * slots (offsets handed to JS by txAlloc), then tx submissions (offset, length) pairs written by JS.
+ */
+#ifndef BYWAY_H
+#define BYWAY_H
+
+#define _GNU_SOURCE
+#include <node_api.h>
+#include <uv.h>
+#include <stdint.h>
+#include <stddef.h>
+#include <stdbool.h>
+
+enum bw_kind { BW_TAP = 1, BW_PACKET = 2, BW_XDP = 3 };
+
+/* Counter words at the start of the control block. */
+enum {
+  CTL_KERNEL_DROPS = 0, /* frames the kernel dropped for lack of ring room (accumulated) */
+  CTL_TX_ERRORS = 1,    /* frames the kernel refused (wrong format, send error) */
+  CTL_RX_TRUNCATED = 2, /* frames cut by the ring's frame size */
+  CTL_LAST_ERRNO = 3,
+  CTL_WORDS = 16
+};
+
+typedef struct bw_handle bw_handle;
+
+typedef struct {
+  int (*rx_batch)(bw_handle *h, uint32_t max);
+  void (*rx_release)(bw_handle *h);
+  int (*rx_pending)(bw_handle *h);
+  int (*tx_alloc)(bw_handle *h, uint32_t max);
+  int (*tx_submit)(bw_handle *h, uint32_t n);
+  void (*close)(bw_handle *h);
+} bw_ops;
+
+struct bw_handle {
+  int kind;
+  const bw_ops *ops;
+  napi_env env;
+  int fd;
+  int netns_fd; /* the namespace the socket lives in (-1: the caller's), kept for link-state queries */
+  int ifindex;
+  char ifname[16];
+  bool closed;
+
+  uint8_t *mem;
+  size_t mem_len;
+  int mem_kind; /* 0 none, 1 mmap (munmap), 2 malloc (free) */
+  uint32_t *ctl;
+  size_t ctl_words;
+  uint32_t rx_desc_idx, tx_slot_idx, tx_out_idx;
+  uint32_t max_batch, tx_batch;
+  napi_ref mem_ref, ctl_ref;
+
+  uv_poll_t *poll;
+  bool poll_active;
+  int poll_error;
+  napi_ref ready_ref;
+  napi_async_context async_ctx;
+
+  bw_handle *next; /* the process-wide list the exit hook walks */
+  void *priv;      /* per-kind state */
+};
+
+/* Errors: fill a pending error that the N-API entry point throws. */
+typedef struct {
+  int err;           /* errno */
+  const char *step;  /* the syscall or step that failed */
+  char detail[256];  /* extra words (an interface name, a verifier log excerpt) */
+  char *log;         /* malloc'd verifier log, or NULL */
+} bw_error;
+
+void bw_set_error(bw_error *e, int err, const char *step, const char *fmt, ...);
+
+/* Namespaces: enter the named netns on this thread; `saved` receives the fd of the original one. */
+int bw_netns_enter(const char *name, int *saved, int *keep_fd, bw_error *e);
+void bw_netns_leave(int saved);
+
+int bw_if_up_mtu(const char *ifname, int mtu, bool up, bw_error *e);
+int bw_if_hwaddr(const char *ifname, uint8_t mac[6]);
+
+/* Allocate the control block (malloc) for a handle. */
+int bw_ctl_alloc(bw_handle *h, uint32_t max_batch, uint32_t tx_batch);
+
+/* Per-kind open functions: fill `h` (fd, mem, ops, priv) from the JS options object. Return 0 or -1 with `e`. */
+int bw_tap_open(napi_env env, napi_value opts, bw_handle *h, napi_value info, bw_error *e);
+int bw_packet_open(napi_env env, napi_value opts, bw_handle *h, napi_value info, bw_error *e);
+int bw_xdp_open(napi_env env, napi_value opts, bw_handle *h, napi_value info, bw_error *e);
+int bw_xdp_flow(bw_handle *h, uint32_t ip_be, uint16_t port_be, uint8_t proto, bool add);
+int bw_xdp_stats(bw_handle *h, double out[6]);
+
+/* Option readers (absent or undefined -> default). */
+bool opt_str(napi_env env, napi_value o, const char *k, char *buf, size_t n);
+int64_t opt_int(napi_env env, napi_value o, const char *k, int64_t dflt);
+bool opt_bool(napi_env env, napi_value o, const char *k, bool dflt);
+void set_int(napi_env env, napi_value o, const char *k, int64_t v);
+void set_str(napi_env env, napi_value o, const char *k, const char *v);
+void set_bool(napi_env env, napi_value o, const char *k, bool v);
+void set_bytes(napi_env env, napi_value o, const char *k, const uint8_t *p, size_t n);
+
+#endif

@@ -1,0 +1,309 @@
+/*
+ * AF_PACKET with a TPACKET_V3 ring for receive and a TPACKET_V3 (frame-based) ring for transmit, one mmap.
+ * Receive walks retired blocks; a block goes back to the kernel (TP_STATUS_KERNEL) at the rxRelease after its
+ * last frame was handed to JS, so every view stays valid until receive() returns. Transmit hands JS the next free
+ * frames in ring order; txSubmit marks them TP_STATUS_SEND_REQUEST and rings the doorbell with one send().
+ * Options: PACKET_QDISC_BYPASS, PACKET_IGNORE_OUTGOING, a classic BPF filter (built in TypeScript), PACKET_FANOUT.
+ */
+#include "byway.h"
+#include <arpa/inet.h>
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <net/if.h>
+#include <linux/filter.h>
+#include <linux/if_ether.h>
+#include <linux/if_packet.h>
+
+#ifndef PACKET_IGNORE_OUTGOING
+#define PACKET_IGNORE_OUTGOING 23
+#endif
+#ifndef SO_BUSY_POLL
+#define SO_BUSY_POLL 46
+#endif
+
+typedef struct {
+  uint32_t blk_size, blk_nr, cur_blk, pkt_left, done_blocks, rel_blk;
+  bool in_blk;
+  uint8_t *pkt;
+  size_t rx_len;
+  uint32_t tx_fsize, tx_fnr, tx_alloc_head, tx_submit_head, tx_outstanding, data_off;
+} pk_state;
+
+static inline struct tpacket_block_desc *blk(bw_handle *h, pk_state *s, uint32_t i) {
+  return (struct tpacket_block_desc *)(h->mem + (size_t)i * s->blk_size);
+}
+
+static inline struct tpacket3_hdr *txf(bw_handle *h, pk_state *s, uint32_t i) {
+  return (struct tpacket3_hdr *)(h->mem + s->rx_len + (size_t)i * s->tx_fsize);
+}
+
+static int pk_rx_batch(bw_handle *h, uint32_t max) {
+  pk_state *s = h->priv;
+  uint32_t *desc = h->ctl + h->rx_desc_idx;
+  uint32_t n = 0;
+  while (n < max) {
+    if (!s->in_blk) {
+      if (s->done_blocks >= s->blk_nr) break; /* every block is waiting for release */
+      struct tpacket_block_desc *bd = blk(h, s, s->cur_blk);
+      uint32_t st = __atomic_load_n(&bd->hdr.bh1.block_status, __ATOMIC_ACQUIRE);
+      if (!(st & TP_STATUS_USER)) break;
+      s->pkt_left = bd->hdr.bh1.num_pkts;
+      s->pkt = (uint8_t *)bd + bd->hdr.bh1.offset_to_first_pkt;
+      s->in_blk = true;
+    }
+    if (s->pkt_left > 0) {
+      struct tpacket3_hdr *p = (struct tpacket3_hdr *)s->pkt;
+      desc[2 * n] = (uint32_t)(s->pkt + p->tp_mac - h->mem);
+      desc[2 * n + 1] = p->tp_snaplen;
+      if (p->tp_snaplen < p->tp_len) h->ctl[CTL_RX_TRUNCATED]++;
+      n++;
+      s->pkt_left--;
+      s->pkt += p->tp_next_offset;
+    }
+    if (s->pkt_left == 0) {
+      s->in_blk = false;
+      s->done_blocks++;
+      s->cur_blk = (s->cur_blk + 1) % s->blk_nr;
+    }
+  }
+  return (int)n;
+}
+
+static void pk_rx_release(bw_handle *h) {
+  pk_state *s = h->priv;
+  if (s->done_blocks == 0) return;
+  while (s->done_blocks > 0) {
+    struct tpacket_block_desc *bd = blk(h, s, s->rel_blk);
+    __atomic_store_n(&bd->hdr.bh1.block_status, TP_STATUS_KERNEL, __ATOMIC_RELEASE);
+    s->rel_blk = (s->rel_blk + 1) % s->blk_nr;
+    s->done_blocks--;
+  }
+  struct tpacket_stats_v3 st;
+  socklen_t sl = sizeof st;
+  if (getsockopt(h->fd, SOL_PACKET, PACKET_STATISTICS, &st, &sl) == 0) h->ctl[CTL_KERNEL_DROPS] += st.tp_drops;
+}
+
+static int pk_rx_pending(bw_handle *h) {
+  pk_state *s = h->priv;
+  if (s->in_blk && s->pkt_left > 0) return 1;
+  struct tpacket_block_desc *bd = blk(h, s, s->cur_blk);
+  return (__atomic_load_n(&bd->hdr.bh1.block_status, __ATOMIC_ACQUIRE) & TP_STATUS_USER) ? 1 : 0;
+}
+
+static int pk_tx_alloc(bw_handle *h, uint32_t max) {
+  pk_state *s = h->priv;
+  uint32_t *slots = h->ctl + h->tx_slot_idx;
+  uint32_t n = 0;
+  while (n < max && s->tx_outstanding < s->tx_fnr) {
+    struct tpacket3_hdr *f = txf(h, s, s->tx_alloc_head);
+    uint32_t st = __atomic_load_n(&f->tp_status, __ATOMIC_ACQUIRE);
+    if (st & (TP_STATUS_SEND_REQUEST | TP_STATUS_SENDING)) break;
+    if (st & TP_STATUS_WRONG_FORMAT) {
+      h->ctl[CTL_TX_ERRORS]++;
+      __atomic_store_n(&f->tp_status, TP_STATUS_AVAILABLE, __ATOMIC_RELAXED);
+    }
+    slots[n++] = (uint32_t)((uint8_t *)f - h->mem) + s->data_off;
+    s->tx_alloc_head = (s->tx_alloc_head + 1) % s->tx_fnr;
+    s->tx_outstanding++;
+  }
+  return (int)n;
+}
+
+static int pk_tx_submit(bw_handle *h, uint32_t n) {
+  pk_state *s = h->priv;
+  uint32_t *out = h->ctl + h->tx_out_idx;
+  uint32_t queued = 0;
+  for (uint32_t k = 0; k < n && s->tx_outstanding > 0; k++) {
+    struct tpacket3_hdr *f = txf(h, s, s->tx_submit_head);
+    uint32_t want = (uint32_t)((uint8_t *)f - h->mem) + s->data_off;
+    if (out[2 * k] != want) return -EINVAL; /* JS must submit in the order it was given frames */
+    uint32_t len = out[2 * k + 1];
+    if (len > s->tx_fsize - s->data_off) len = s->tx_fsize - s->data_off;
+    f->tp_len = len;
+    f->tp_snaplen = len;
+    f->tp_next_offset = 0;
+    __atomic_store_n(&f->tp_status, TP_STATUS_SEND_REQUEST, __ATOMIC_RELEASE);
+    s->tx_submit_head = (s->tx_submit_head + 1) % s->tx_fnr;
+    s->tx_outstanding--;
+    queued++;
+  }
+  if (queued == 0) return 0;
+  for (;;) {
+    ssize_t r = send(h->fd, NULL, 0, MSG_DONTWAIT);
+    if (r >= 0) break;
+    if (errno == EINTR) continue;
+    h->ctl[CTL_LAST_ERRNO] = errno;
+    if (errno == ENXIO || errno == ENODEV) return -errno;
+    /* EAGAIN/ENOBUFS: frames stay queued in the ring and go with the next doorbell. ENETDOWN: the same, but the
+       link is down; the TS side asks linkState and counts. */
+    if (errno == ENETDOWN) return -ENETDOWN;
+    break;
+  }
+  return (int)queued;
+}
+
+static void pk_close(bw_handle *h) { (void)h; }
+
+static const bw_ops pk_ops = {pk_rx_batch, pk_rx_release, pk_rx_pending, pk_tx_alloc, pk_tx_submit, pk_close};
+
+static bool get_bytes(napi_env env, napi_value o, const char *k, uint8_t **p, size_t *n) {
+  napi_value v;
+  bool is;
+  napi_valuetype t;
+  if (napi_get_named_property(env, o, k, &v) != napi_ok) return false;
+  napi_typeof(env, v, &t);
+  if (t == napi_undefined || t == napi_null) return false;
+  if (napi_is_typedarray(env, v, &is) != napi_ok || !is) return false;
+  napi_typedarray_type tt;
+  size_t len, off;
+  napi_value ab;
+  void *data;
+  napi_get_typedarray_info(env, v, &tt, &len, &data, &ab, &off);
+  *p = data;
+  *n = len;
+  return tt == napi_uint8_array;
+}
+
+int bw_packet_open(napi_env env, napi_value opts, bw_handle *h, napi_value info, bw_error *e) {
+  h->ops = &pk_ops;
+  pk_state *s = calloc(1, sizeof *s);
+  h->priv = s;
+  if (!opt_str(env, opts, "ifname", h->ifname, sizeof h->ifname)) {
+    bw_set_error(e, EINVAL, "af-packet options", "ifname is required");
+    return -1;
+  }
+  s->blk_size = (uint32_t)opt_int(env, opts, "rxBlockSize", 1 << 16);
+  s->blk_nr = (uint32_t)opt_int(env, opts, "rxBlockCount", 64);
+  uint32_t rx_fsize = (uint32_t)opt_int(env, opts, "rxFrameSize", 2048);
+  uint32_t tov = (uint32_t)opt_int(env, opts, "blockTimeoutMs", 1);
+  s->tx_fsize = (uint32_t)opt_int(env, opts, "txFrameSize", 2048);
+  s->tx_fnr = (uint32_t)opt_int(env, opts, "txFrameCount", 256);
+  uint32_t max_batch = (uint32_t)opt_int(env, opts, "maxBatch", 256);
+  bool bypass = opt_bool(env, opts, "qdiscBypass", true);
+  bool promisc = opt_bool(env, opts, "promiscuous", false);
+  int64_t fanout = opt_int(env, opts, "fanout", -1);
+  int busy = (int)opt_int(env, opts, "busyPollUs", 0);
+  long page = sysconf(_SC_PAGESIZE);
+  if (s->blk_size % page || s->blk_nr == 0 || rx_fsize < 128 || s->blk_size % rx_fsize || s->tx_fnr == 0 ||
+      s->tx_fsize < 128 || (s->tx_fsize & 15) || max_batch == 0 || max_batch > 65536) {
+    bw_set_error(e, EINVAL, "af-packet options",
+                 "rxBlockSize a multiple of the page size and of rxFrameSize; txFrameSize a multiple of 16");
+    return -1;
+  }
+  h->ifindex = (int)if_nametoindex(h->ifname);
+  if (h->ifindex == 0) {
+    bw_set_error(e, ENODEV, "if_nametoindex", "%s", h->ifname);
+    return -1;
+  }
+  h->fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (h->fd < 0) {
+    bw_set_error(e, errno, "socket(AF_PACKET)", NULL);
+    return -1;
+  }
+  int v = TPACKET_V3;
+  if (setsockopt(h->fd, SOL_PACKET, PACKET_VERSION, &v, sizeof v) != 0) {
+    bw_set_error(e, errno, "PACKET_VERSION", "TPACKET_V3");
+    return -1;
+  }
+  v = 1;
+  if (bypass && setsockopt(h->fd, SOL_PACKET, PACKET_QDISC_BYPASS, &v, sizeof v) != 0) {
+    bw_set_error(e, errno, "PACKET_QDISC_BYPASS", NULL);
+    return -1;
+  }
+  setsockopt(h->fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, &v, sizeof v); /* best effort (Linux >= 4.20) */
+  uint8_t *fp;
+  size_t fn;
+  bool has_filter = get_bytes(env, opts, "filter", &fp, &fn);
+  if (has_filter) {
+    if (fn == 0 || fn % sizeof(struct sock_filter)) {
+      bw_set_error(e, EINVAL, "SO_ATTACH_FILTER", "filter length %zu is not a multiple of 8", fn);
+      return -1;
+    }
+    struct sock_fprog prog = {.len = (unsigned short)(fn / sizeof(struct sock_filter)), .filter = (struct sock_filter *)fp};
+    if (setsockopt(h->fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof prog) != 0) {
+      bw_set_error(e, errno, "SO_ATTACH_FILTER", NULL);
+      return -1;
+    }
+  }
+  struct tpacket_req3 rq;
+  memset(&rq, 0, sizeof rq);
+  rq.tp_block_size = s->blk_size;
+  rq.tp_block_nr = s->blk_nr;
+  rq.tp_frame_size = rx_fsize;
+  rq.tp_frame_nr = (s->blk_size / rx_fsize) * s->blk_nr;
+  rq.tp_retire_blk_tov = tov;
+  if (setsockopt(h->fd, SOL_PACKET, PACKET_RX_RING, &rq, sizeof rq) != 0) {
+    bw_set_error(e, errno, "PACKET_RX_RING", "%u blocks of %u bytes", s->blk_nr, s->blk_size);
+    return -1;
+  }
+  s->rx_len = (size_t)s->blk_size * s->blk_nr;
+  uint32_t tx_blk = (uint32_t)page;
+  while (tx_blk < s->tx_fsize || tx_blk % s->tx_fsize) tx_blk += (uint32_t)page;
+  uint32_t per_blk = tx_blk / s->tx_fsize;
+  uint32_t tx_blk_nr = (s->tx_fnr + per_blk - 1) / per_blk;
+  s->tx_fnr = tx_blk_nr * per_blk;
+  memset(&rq, 0, sizeof rq);
+  rq.tp_block_size = tx_blk;
+  rq.tp_block_nr = tx_blk_nr;
+  rq.tp_frame_size = s->tx_fsize;
+  rq.tp_frame_nr = s->tx_fnr;
+  if (setsockopt(h->fd, SOL_PACKET, PACKET_TX_RING, &rq, sizeof rq) != 0) {
+    bw_set_error(e, errno, "PACKET_TX_RING", "%u frames of %u bytes", s->tx_fnr, s->tx_fsize);
+    return -1;
+  }
+  /* The frame layout the kernel expects on transmit: data right after the aligned tpacket3_hdr. */
+  s->data_off = TPACKET3_HDRLEN - sizeof(struct sockaddr_ll);
+  size_t total = s->rx_len + (size_t)tx_blk * tx_blk_nr;
+  void *m = mmap(NULL, total, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, h->fd, 0);
+  if (m == MAP_FAILED) {
+    bw_set_error(e, errno, "mmap packet ring", "%zu bytes", total);
+    return -1;
+  }
+  h->mem = m;
+  h->mem_len = total;
+  h->mem_kind = 1;
+  struct sockaddr_ll sll;
+  memset(&sll, 0, sizeof sll);
+  sll.sll_family = AF_PACKET;
+  sll.sll_protocol = htons(ETH_P_ALL);
+  sll.sll_ifindex = h->ifindex;
+  if (bind(h->fd, (struct sockaddr *)&sll, sizeof sll) != 0) {
+    bw_set_error(e, errno, "bind(AF_PACKET)", "%s", h->ifname);
+    return -1;
+  }
+  if (fanout >= 0) {
+    int fv = (int)fanout;
+    if (setsockopt(h->fd, SOL_PACKET, PACKET_FANOUT, &fv, sizeof fv) != 0) {
+      bw_set_error(e, errno, "PACKET_FANOUT", "group %d mode %d", fv & 0xffff, (fv >> 16) & 0xff);
+      return -1;
+    }
+  }
+  if (promisc) {
+    struct packet_mreq mr;
+    memset(&mr, 0, sizeof mr);
+    mr.mr_ifindex = h->ifindex;
+    mr.mr_type = PACKET_MR_PROMISC;
+    if (setsockopt(h->fd, SOL_PACKET, PACKET_ADD_MEMBERSHIP, &mr, sizeof mr) != 0) {
+      bw_set_error(e, errno, "PACKET_ADD_MEMBERSHIP", "promiscuous mode on %s", h->ifname);
+      return -1;
+    }
+  }
+  if (busy > 0) setsockopt(h->fd, SOL_SOCKET, SO_BUSY_POLL, &busy, sizeof busy);
+  if (bw_ctl_alloc(h, max_batch, s->tx_fnr < 256 ? s->tx_fnr : 256) != 0) {
+    bw_set_error(e, ENOMEM, "allocate control block", NULL);
+    return -1;
+  }
+  uint8_t mac[6] = {0};
+  bw_if_hwaddr(h->ifname, mac);
+  set_bytes(env, info, "ifHwAddress", mac, 6);
+  set_int(env, info, "frameCap", s->tx_fsize - s->data_off);
+  set_int(env, info, "rxRingBytes", (int64_t)s->rx_len);
+  set_int(env, info, "txFrames", s->tx_fnr);
+  set_bool(env, info, "qdiscBypass", bypass);
+  return 0;
+}

@@ -1,0 +1,220 @@
+/*
+ * TAP: /dev/net/tun with IFF_TAP | IFF_NO_PI, optional IFF_VNET_HDR and IFF_MULTI_QUEUE (one handle per queue).
+ * A TAP fd has no shared ring, so frames land in a malloc'd slab exposed to JS: `maxBatch` rx slots reused by
+ * every batch (views die when receive() returns) and `txSlots` tx slots on a free stack. One rxBatch call is a
+ * burst of non-blocking read()s; one txSubmit is a burst of write()s.
+ */
+#include "byway.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+#include <net/if.h>
+#include <linux/if_tun.h>
+#include <linux/virtio_net.h>
+
+typedef struct {
+  uint32_t slot;      /* bytes per slot */
+  uint32_t vhl;       /* virtio-net header length (0 without IFF_VNET_HDR) */
+  uint32_t rx_slots;  /* == max_batch */
+  uint32_t tx_slots;
+  uint32_t tx_base;   /* offset of the first tx slot */
+  uint32_t *free_tx;  /* stack of tx slot indices */
+  uint32_t free_n;
+} tap_state;
+
+static uint16_t csum_fold_partial(const uint8_t *p, size_t n) {
+  uint64_t sum = 0;
+  size_t i = 0;
+  for (; i + 1 < n; i += 2) sum += (uint32_t)(p[i] << 8 | p[i + 1]);
+  if (i < n) sum += (uint32_t)(p[i] << 8);
+  while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
+  return (uint16_t)~sum;
+}
+
+static int tap_rx_batch(bw_handle *h, uint32_t max) {
+  tap_state *t = h->priv;
+  uint32_t *desc = h->ctl + h->rx_desc_idx;
+  uint32_t n = 0;
+  while (n < max) {
+    uint8_t *slot = h->mem + (size_t)n * t->slot;
+    ssize_t r = read(h->fd, slot, t->slot);
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN) break;
+      h->ctl[CTL_LAST_ERRNO] = errno;
+      if (n == 0) return -errno;
+      break;
+    }
+    if ((uint32_t)r <= t->vhl) continue;
+    if (t->vhl) {
+      struct virtio_net_hdr *vh = (struct virtio_net_hdr *)slot;
+      /* A partially checksummed frame (the kernel trusted our TUN_F_CSUM): complete it here, so the stack
+         above always sees a frame with a full checksum. */
+      if (vh->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) {
+        uint32_t start = vh->csum_start, off = vh->csum_offset, flen = (uint32_t)r - t->vhl;
+        uint8_t *f = slot + t->vhl;
+        if (start + off + 2 <= flen && start < flen) {
+          /* The field holds the pseudo-header sum (not complemented): summing the range with it in place and
+             complementing gives the final checksum (RFC 1071). */
+          uint16_t c = csum_fold_partial(f + start, flen - start);
+          f[start + off] = (uint8_t)(c >> 8);
+          f[start + off + 1] = (uint8_t)c;
+        }
+      }
+    }
+    desc[2 * n] = n * t->slot + t->vhl;
+    desc[2 * n + 1] = (uint32_t)r - t->vhl;
+    n++;
+  }
+  return (int)n;
+}
+
+static void tap_rx_release(bw_handle *h) { (void)h; }
+
+static int tap_rx_pending(bw_handle *h) {
+  struct pollfd p = {.fd = h->fd, .events = POLLIN};
+  return poll(&p, 1, 0) > 0 && (p.revents & POLLIN) ? 1 : 0;
+}
+
+static int tap_tx_alloc(bw_handle *h, uint32_t max) {
+  tap_state *t = h->priv;
+  uint32_t *slots = h->ctl + h->tx_slot_idx;
+  uint32_t n = 0;
+  while (n < max && t->free_n > 0) {
+    uint32_t i = t->free_tx[--t->free_n];
+    slots[n++] = t->tx_base + i * t->slot + t->vhl;
+  }
+  return (int)n;
+}
+
+static int tap_tx_submit(bw_handle *h, uint32_t n) {
+  tap_state *t = h->priv;
+  uint32_t *out = h->ctl + h->tx_out_idx;
+  int sent = 0, fatal = 0;
+  for (uint32_t k = 0; k < n; k++) {
+    uint32_t off = out[2 * k], len = out[2 * k + 1];
+    if (off < t->tx_base + t->vhl || off >= h->mem_len) continue;
+    uint32_t idx = (off - t->tx_base) / t->slot;
+    uint32_t base = t->tx_base + idx * t->slot;
+    if (base + t->vhl != off || len > t->slot - t->vhl || idx >= t->tx_slots) continue;
+    if (!fatal) {
+      if (t->vhl) memset(h->mem + base, 0, t->vhl);
+      ssize_t r;
+      do r = write(h->fd, h->mem + base, len + t->vhl);
+      while (r < 0 && errno == EINTR);
+      if (r < 0) {
+        h->ctl[CTL_LAST_ERRNO] = errno;
+        h->ctl[CTL_TX_ERRORS]++;
+        if (errno == EBADFD || errno == ENODEV || errno == ENXIO) fatal = errno;
+      } else {
+        sent++;
+      }
+    }
+    if (t->free_n < t->tx_slots) t->free_tx[t->free_n++] = idx;
+  }
+  return fatal ? -fatal : sent;
+}
+
+static void tap_close(bw_handle *h) {
+  tap_state *t = h->priv;
+  if (t) {
+    free(t->free_tx);
+    t->free_tx = NULL;
+  }
+}
+
+static const bw_ops tap_ops = {tap_rx_batch, tap_rx_release, tap_rx_pending, tap_tx_alloc, tap_tx_submit, tap_close};
+
+int bw_tap_open(napi_env env, napi_value opts, bw_handle *h, napi_value info, bw_error *e) {
+  h->ops = &tap_ops;
+  tap_state *t = calloc(1, sizeof *t);
+  h->priv = t;
+  char name[IFNAMSIZ];
+  if (!opt_str(env, opts, "name", name, sizeof name)) strcpy(name, "byway%d");
+  int mtu = (int)opt_int(env, opts, "mtu", 0);
+  bool vnet = opt_bool(env, opts, "vnetHdr", false);
+  bool mq = opt_bool(env, opts, "multiQueue", false);
+  bool up = opt_bool(env, opts, "up", true);
+  uint32_t max_batch = (uint32_t)opt_int(env, opts, "maxBatch", 64);
+  uint32_t tx_slots = (uint32_t)opt_int(env, opts, "txSlots", 256);
+  if (max_batch < 1 || max_batch > 4096 || tx_slots < 1 || tx_slots > 65536) {
+    bw_set_error(e, EINVAL, "tap options", "maxBatch 1..4096, txSlots 1..65536");
+    return -1;
+  }
+  bool existed = strchr(name, '%') == NULL && if_nametoindex(name) != 0;
+
+  h->fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
+  if (h->fd < 0) {
+    bw_set_error(e, errno, "open /dev/net/tun", NULL);
+    return -1;
+  }
+  struct ifreq ifr;
+  memset(&ifr, 0, sizeof ifr);
+  ifr.ifr_flags = IFF_TAP | IFF_NO_PI | (vnet ? IFF_VNET_HDR : 0) | (mq ? IFF_MULTI_QUEUE : 0);
+  strncpy(ifr.ifr_name, name, IFNAMSIZ - 1);
+  if (ioctl(h->fd, TUNSETIFF, &ifr) != 0) {
+    bw_set_error(e, errno, "TUNSETIFF", "%s", name);
+    return -1;
+  }
+  memcpy(h->ifname, ifr.ifr_name, IFNAMSIZ);
+  h->ifname[IFNAMSIZ - 1] = 0;
+  if (vnet) {
+    int sz = sizeof(struct virtio_net_hdr);
+    if (ioctl(h->fd, TUNSETVNETHDRSZ, &sz) != 0) {
+      bw_set_error(e, errno, "TUNSETVNETHDRSZ", "%s", h->ifname);
+      return -1;
+    }
+    t->vhl = (uint32_t)sz;
+    /* No TUN_F_CSUM: the kernel hands us frames with complete checksums and no GSO; the header still lets a
+       later version pass checksum offload both ways. */
+    if (ioctl(h->fd, TUNSETOFFLOAD, 0) != 0) {
+      bw_set_error(e, errno, "TUNSETOFFLOAD", "%s", h->ifname);
+      return -1;
+    }
+  }
+  if (bw_if_up_mtu(h->ifname, mtu, up, e) != 0) return -1;
+  h->ifindex = (int)if_nametoindex(h->ifname);
+  uint8_t mac[6] = {0};
+  bw_if_hwaddr(h->ifname, mac);
+
+  int cur_mtu = mtu;
+  if (cur_mtu <= 0) {
+    struct ifreq q;
+    memset(&q, 0, sizeof q);
+    strncpy(q.ifr_name, h->ifname, IFNAMSIZ - 1);
+    int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    cur_mtu = (s >= 0 && ioctl(s, SIOCGIFMTU, &q) == 0) ? q.ifr_mtu : 1500;
+    if (s >= 0) close(s);
+  }
+  uint32_t slot = (uint32_t)(cur_mtu + 18 + t->vhl + 63) & ~63u;
+  if (slot < 2048) slot = 2048;
+  t->slot = slot;
+  t->rx_slots = max_batch;
+  t->tx_slots = tx_slots;
+  t->tx_base = max_batch * slot;
+  h->mem_len = (size_t)(max_batch + tx_slots) * slot;
+  if (posix_memalign((void **)&h->mem, 4096, h->mem_len) != 0) {
+    h->mem = NULL;
+    bw_set_error(e, ENOMEM, "allocate frame slab", "%zu bytes", h->mem_len);
+    return -1;
+  }
+  h->mem_kind = 2;
+  memset(h->mem, 0, h->mem_len);
+  t->free_tx = malloc(tx_slots * sizeof(uint32_t));
+  for (uint32_t i = 0; i < tx_slots; i++) t->free_tx[i] = tx_slots - 1 - i;
+  t->free_n = tx_slots;
+  if (bw_ctl_alloc(h, max_batch, tx_slots < 256 ? tx_slots : 256) != 0) {
+    bw_set_error(e, ENOMEM, "allocate control block", NULL);
+    return -1;
+  }
+  set_bytes(env, info, "kernelHwAddress", mac, 6);
+  set_bool(env, info, "created", !existed);
+  set_bool(env, info, "vnetHdr", vnet);
+  set_bool(env, info, "multiQueue", mq);
+  set_int(env, info, "frameCap", slot - t->vhl);
+  return 0;
+}

@@ -1,0 +1,617 @@
+/*
+ * AF_XDP: one socket, one UMEM (anonymous mmap, exposed to JS), the four rings, and a hand-assembled XDP
+ * program attached through a BPF link (closing the link fd detaches it, so a crash leaks nothing).
+ *
+ * UMEM split: the first half of the chunks feeds the fill ring (receive), the second half is the transmit pool
+ * (a free stack refilled from the completion ring). A received chunk goes back on the fill ring at rxRelease,
+ * after the JS handler has returned.
+ *
+ * Programs (no libbpf: raw bpf(2), instructions assembled below):
+ * - own-address: redirect to the socket every IPv4 packet whose destination is byway's address and every ARP
+ *   packet whose target is byway's address; pass everything else to the kernel.
+ * - shared-address: redirect an IPv4 packet only when (destination address, protocol, destination port) is in
+ *   the `flows` hash map (ICMP: echo replies keyed by their identifier); everything else, ARP included, goes to
+ *   the kernel. Fragments always go to the kernel (a non-first fragment carries no port).
+ * Both fall back to XDP_PASS when the socket slot is empty (bpf_redirect_map flags).
+ */
+#include "byway.h"
+#include <arpa/inet.h>
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+#include <net/if.h>
+#include <linux/bpf.h>
+#include <linux/if_ether.h>
+#include <linux/if_link.h>
+#include <linux/if_xdp.h>
+
+#ifndef AF_XDP
+#define AF_XDP 44
+#endif
+#ifndef SOL_XDP
+#define SOL_XDP 283
+#endif
+#ifndef SO_PREFER_BUSY_POLL
+#define SO_PREFER_BUSY_POLL 69
+#endif
+#ifndef SO_BUSY_POLL
+#define SO_BUSY_POLL 46
+#endif
+
+typedef struct {
+  uint32_t *producer, *consumer, *flags;
+  void *desc;
+  uint32_t size, mask;
+  void *map;
+  size_t map_len;
+} xring;
+
+typedef struct {
+  xring fill, comp, rx, tx;
+  uint32_t fsize, fcount, rx_frames;
+  uint32_t held;          /* rx descriptors handed to JS, not yet consumed */
+  uint64_t *free_tx;      /* free transmit chunks (UMEM offsets) */
+  uint32_t free_n, free_cap;
+  bool need_wakeup, zerocopy;
+  int prog_fd, xsk_map_fd, flow_map_fd, link_fd;
+  uint32_t queue;
+} xs_state;
+
+static int sys_bpf(int cmd, union bpf_attr *a) { return (int)syscall(__NR_bpf, cmd, a, sizeof *a); }
+
+/* ---- a tiny assembler with labels ---- */
+
+#define MAXI 96
+typedef struct {
+  struct bpf_insn ins[MAXI];
+  int n;
+  int label_at[16];
+  int jump_label[MAXI]; /* -1: not a label jump */
+} bpf_asm;
+
+static void emit(bpf_asm *a, uint8_t code, uint8_t dst, uint8_t src, int16_t off, int32_t imm) {
+  if (a->n >= MAXI) return;
+  a->jump_label[a->n] = -1;
+  a->ins[a->n++] = (struct bpf_insn){.code = code, .dst_reg = dst, .src_reg = src, .off = off, .imm = imm};
+}
+static void jmp(bpf_asm *a, uint8_t code, uint8_t dst, uint8_t src, int32_t imm, int label) {
+  emit(a, code, dst, src, 0, imm);
+  a->jump_label[a->n - 1] = label;
+}
+static void label(bpf_asm *a, int l) { a->label_at[l] = a->n; }
+static void resolve(bpf_asm *a) {
+  for (int i = 0; i < a->n; i++)
+    if (a->jump_label[i] >= 0) a->ins[i].off = (int16_t)(a->label_at[a->jump_label[i]] - (i + 1));
+}
+
+#define R0 0
+#define R1 1
+#define R2 2
+#define R3 3
+#define R4 4
+#define R5 5
+#define R6 6
+#define R7 7
+#define R8 8
+#define R9 9
+#define R10 10
+#define LDX(sz, d, s, o) emit(a, BPF_LDX | BPF_MEM | (sz), d, s, o, 0)
+#define STX(sz, d, s, o) emit(a, BPF_STX | BPF_MEM | (sz), d, s, o, 0)
+#define ST(sz, d, o, i) emit(a, BPF_ST | BPF_MEM | (sz), d, 0, o, i)
+#define MOVR(d, s) emit(a, BPF_ALU64 | BPF_MOV | BPF_X, d, s, 0, 0)
+#define MOVI(d, i) emit(a, BPF_ALU64 | BPF_MOV | BPF_K, d, 0, 0, i)
+#define ADDI(d, i) emit(a, BPF_ALU64 | BPF_ADD | BPF_K, d, 0, 0, i)
+#define ADDR(d, s) emit(a, BPF_ALU64 | BPF_ADD | BPF_X, d, s, 0, 0)
+#define ANDI(d, i) emit(a, BPF_ALU64 | BPF_AND | BPF_K, d, 0, 0, i)
+#define LSHI(d, i) emit(a, BPF_ALU64 | BPF_LSH | BPF_K, d, 0, 0, i)
+#define JGTR(d, s, l) jmp(a, BPF_JMP | BPF_JGT | BPF_X, d, s, 0, l)
+#define JEQI(d, i, l) jmp(a, BPF_JMP | BPF_JEQ | BPF_K, d, 0, i, l)
+#define JNEI(d, i, l) jmp(a, BPF_JMP | BPF_JNE | BPF_K, d, 0, i, l)
+#define JLTI(d, i, l) jmp(a, BPF_JMP | BPF_JLT | BPF_K, d, 0, i, l)
+#define JNE32I(d, i, l) jmp(a, BPF_JMP32 | BPF_JNE | BPF_K, d, 0, i, l)
+#define JA(l) jmp(a, BPF_JMP | BPF_JA, 0, 0, 0, l)
+#define CALL(f) emit(a, BPF_JMP | BPF_CALL, 0, 0, 0, f)
+#define EXIT() emit(a, BPF_JMP | BPF_EXIT, 0, 0, 0, 0)
+#define LDMAP(d, fd) (emit(a, BPF_LD | BPF_DW | BPF_IMM, d, BPF_PSEUDO_MAP_FD, 0, fd), emit(a, 0, 0, 0, 0, 0))
+
+enum { L_PASS, L_ARP, L_REDIRECT, L_PORTS, L_LOOKUP };
+
+/* struct xdp_md: data @0, data_end @4, data_meta @8, ingress_ifindex @12, rx_queue_index @16 */
+static void build_program(bpf_asm *a, bool shared, uint32_t ip_host, int xsk_fd, int flow_fd) {
+  memset(a, 0, sizeof *a);
+  int32_t ip_raw = (int32_t)htonl(ip_host); /* the address as a 32-bit load of its wire bytes */
+  MOVR(R6, R1);
+  LDX(BPF_W, R2, R1, 0);
+  LDX(BPF_W, R3, R1, 4);
+  MOVR(R4, R2);
+  ADDI(R4, 14);
+  JGTR(R4, R3, L_PASS);
+  LDX(BPF_H, R5, R2, 12); /* EtherType */
+  if (!shared) JEQI(R5, htons(ETH_P_ARP), L_ARP);
+  JNEI(R5, htons(ETH_P_IP), L_PASS);
+  MOVR(R4, R2);
+  ADDI(R4, 34);
+  JGTR(R4, R3, L_PASS);
+  if (!shared) {
+    LDX(BPF_W, R5, R2, 30); /* IPv4 destination */
+    JNE32I(R5, ip_raw, L_PASS);
+    JA(L_REDIRECT);
+    label(a, L_ARP);
+    MOVR(R4, R2);
+    ADDI(R4, 42);
+    JGTR(R4, R3, L_PASS);
+    LDX(BPF_W, R5, R2, 38); /* ARP target protocol address (RFC 826) */
+    JNE32I(R5, ip_raw, L_PASS);
+  } else {
+    LDX(BPF_H, R5, R2, 20); /* flags + fragment offset: MF or an offset means a fragment */
+    ANDI(R5, htons(0x3fff));
+    JNEI(R5, 0, L_PASS);
+    LDX(BPF_B, R5, R2, 14);
+    ANDI(R5, 0x0f);
+    LSHI(R5, 2); /* IHL in bytes, 0..60 */
+    JLTI(R5, 20, L_PASS);
+    MOVR(R7, R2);
+    ADDI(R7, 14);
+    ADDR(R7, R5); /* the transport header */
+    MOVR(R4, R7);
+    ADDI(R4, 8);
+    JGTR(R4, R3, L_PASS);
+    LDX(BPF_B, R8, R2, 23); /* protocol */
+    LDX(BPF_W, R9, R2, 30); /* destination address */
+    STX(BPF_W, R10, R9, -8);
+    STX(BPF_B, R10, R8, -2);
+    ST(BPF_B, R10, -1, 0);
+    JEQI(R8, 6, L_PORTS);
+    JEQI(R8, 17, L_PORTS);
+    JNEI(R8, 1, L_PASS);
+    LDX(BPF_B, R5, R7, 0); /* ICMP type: only echo reply (0) belongs to a flow, by its identifier */
+    JNEI(R5, 0, L_PASS);
+    LDX(BPF_H, R5, R7, 4);
+    STX(BPF_H, R10, R5, -4);
+    JA(L_LOOKUP);
+    label(a, L_PORTS);
+    LDX(BPF_H, R5, R7, 2); /* destination port (TCP and UDP both at offset 2) */
+    STX(BPF_H, R10, R5, -4);
+    label(a, L_LOOKUP);
+    LDMAP(R1, flow_fd);
+    MOVR(R2, R10);
+    ADDI(R2, -8);
+    CALL(BPF_FUNC_map_lookup_elem);
+    JEQI(R0, 0, L_PASS);
+  }
+  label(a, L_REDIRECT);
+  LDX(BPF_W, R2, R6, 16);
+  LDMAP(R1, xsk_fd);
+  MOVI(R3, XDP_PASS);
+  CALL(BPF_FUNC_redirect_map);
+  EXIT();
+  label(a, L_PASS);
+  MOVI(R0, XDP_PASS);
+  EXIT();
+  resolve(a);
+}
+
+/* ---- rings ---- */
+
+static int map_ring(int fd, xring *r, const struct xdp_ring_offset *off, uint32_t size, uint64_t pgoff, size_t desc_sz) {
+  r->map_len = off->desc + (size_t)size * desc_sz;
+  r->map = mmap(NULL, r->map_len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, (off_t)pgoff);
+  if (r->map == MAP_FAILED) {
+    r->map = NULL;
+    return -1;
+  }
+  r->producer = (uint32_t *)((uint8_t *)r->map + off->producer);
+  r->consumer = (uint32_t *)((uint8_t *)r->map + off->consumer);
+  r->flags = (uint32_t *)((uint8_t *)r->map + off->flags);
+  r->desc = (uint8_t *)r->map + off->desc;
+  r->size = size;
+  r->mask = size - 1;
+  return 0;
+}
+
+static void reap_completions(xs_state *s) {
+  uint32_t prod = __atomic_load_n(s->comp.producer, __ATOMIC_ACQUIRE);
+  uint32_t cons = *s->comp.consumer;
+  uint64_t *ring = s->comp.desc;
+  uint64_t mask = ~(uint64_t)(s->fsize - 1);
+  while (cons != prod) {
+    if (s->free_n < s->free_cap) s->free_tx[s->free_n++] = ring[cons & s->comp.mask] & mask;
+    cons++;
+  }
+  __atomic_store_n(s->comp.consumer, cons, __ATOMIC_RELEASE);
+}
+
+static void kick_rx(bw_handle *h, xs_state *s) {
+  if (!s->need_wakeup || (__atomic_load_n(s->fill.flags, __ATOMIC_ACQUIRE) & XDP_RING_NEED_WAKEUP))
+    recvfrom(h->fd, NULL, 0, MSG_DONTWAIT, NULL, NULL);
+}
+
+static int xs_rx_batch(bw_handle *h, uint32_t max) {
+  xs_state *s = h->priv;
+  uint32_t *desc = h->ctl + h->rx_desc_idx;
+  uint32_t cons = *s->rx.consumer + s->held;
+  uint32_t prod = __atomic_load_n(s->rx.producer, __ATOMIC_ACQUIRE);
+  uint32_t n = 0;
+  struct xdp_desc *ring = s->rx.desc;
+  while (n < max && cons != prod) {
+    struct xdp_desc *d = &ring[cons & s->rx.mask];
+    desc[2 * n] = (uint32_t)d->addr;
+    desc[2 * n + 1] = d->len;
+    n++;
+    cons++;
+  }
+  s->held += n;
+  if (n == 0 && s->need_wakeup) kick_rx(h, s);
+  return (int)n;
+}
+
+static void xs_rx_release(bw_handle *h) {
+  xs_state *s = h->priv;
+  if (s->held == 0) return;
+  uint32_t cons = *s->rx.consumer;
+  uint32_t fprod = *s->fill.producer;
+  struct xdp_desc *ring = s->rx.desc;
+  uint64_t *fring = s->fill.desc;
+  uint64_t mask = ~(uint64_t)(s->fsize - 1);
+  /* The fill ring has room for every rx chunk, so each consumed chunk goes straight back. */
+  for (uint32_t i = 0; i < s->held; i++) fring[(fprod + i) & s->fill.mask] = ring[(cons + i) & s->rx.mask].addr & mask;
+  __atomic_store_n(s->fill.producer, fprod + s->held, __ATOMIC_RELEASE);
+  __atomic_store_n(s->rx.consumer, cons + s->held, __ATOMIC_RELEASE);
+  s->held = 0;
+  if (s->need_wakeup) kick_rx(h, s);
+}
+
+static int xs_rx_pending(bw_handle *h) {
+  xs_state *s = h->priv;
+  return __atomic_load_n(s->rx.producer, __ATOMIC_ACQUIRE) != *s->rx.consumer + s->held;
+}
+
+static int xs_tx_alloc(bw_handle *h, uint32_t max) {
+  xs_state *s = h->priv;
+  reap_completions(s);
+  uint32_t *slots = h->ctl + h->tx_slot_idx;
+  uint32_t n = 0;
+  while (n < max && s->free_n > 0) slots[n++] = (uint32_t)s->free_tx[--s->free_n];
+  return (int)n;
+}
+
+static int xs_tx_submit(bw_handle *h, uint32_t n) {
+  xs_state *s = h->priv;
+  uint32_t *out = h->ctl + h->tx_out_idx;
+  uint32_t prod = *s->tx.producer;
+  uint32_t cons = __atomic_load_n(s->tx.consumer, __ATOMIC_ACQUIRE);
+  uint32_t room = s->tx.size - (prod - cons);
+  struct xdp_desc *ring = s->tx.desc;
+  uint64_t tx_lo = (uint64_t)s->rx_frames * s->fsize;
+  uint32_t queued = 0;
+  for (uint32_t k = 0; k < n; k++) {
+    uint64_t addr = out[2 * k];
+    uint32_t len = out[2 * k + 1];
+    if (addr < tx_lo || addr >= h->mem_len || (addr & (s->fsize - 1)) || len > s->fsize) {
+      h->ctl[CTL_TX_ERRORS]++;
+      continue;
+    }
+    if (queued < room) {
+      ring[(prod + queued) & s->tx.mask] = (struct xdp_desc){.addr = addr, .len = len, .options = 0};
+      queued++;
+    } else {
+      h->ctl[CTL_TX_ERRORS]++; /* ring full: the chunk goes back to the pool, the frame is lost */
+      if (s->free_n < s->free_cap) s->free_tx[s->free_n++] = addr;
+    }
+  }
+  if (queued) __atomic_store_n(s->tx.producer, prod + queued, __ATOMIC_RELEASE);
+  int ret = (int)queued;
+  if (!s->need_wakeup || (__atomic_load_n(s->tx.flags, __ATOMIC_ACQUIRE) & XDP_RING_NEED_WAKEUP)) {
+    if (sendto(h->fd, NULL, 0, MSG_DONTWAIT, NULL, 0) < 0) {
+      int err = errno;
+      h->ctl[CTL_LAST_ERRNO] = err;
+      if (err == ENXIO || err == ENODEV || err == ENETDOWN) ret = -err;
+      /* EAGAIN, EBUSY, ENOBUFS: the kernel is still busy; the frames stay queued for the next doorbell. */
+    }
+  }
+  reap_completions(s);
+  return ret;
+}
+
+static void unmap_ring(xring *r) {
+  if (r->map) munmap(r->map, r->map_len);
+  r->map = NULL;
+}
+
+static void xs_close(bw_handle *h) {
+  xs_state *s = h->priv;
+  if (!s) return;
+  /* Detach first so nothing is redirected to a socket that is going away. */
+  if (s->link_fd >= 0) close(s->link_fd);
+  if (s->prog_fd >= 0) close(s->prog_fd);
+  if (s->xsk_map_fd >= 0) close(s->xsk_map_fd);
+  if (s->flow_map_fd >= 0) close(s->flow_map_fd);
+  s->link_fd = s->prog_fd = s->xsk_map_fd = s->flow_map_fd = -1;
+  unmap_ring(&s->fill);
+  unmap_ring(&s->comp);
+  unmap_ring(&s->rx);
+  unmap_ring(&s->tx);
+  free(s->free_tx);
+  s->free_tx = NULL;
+}
+
+static const bw_ops xs_ops = {xs_rx_batch, xs_rx_release, xs_rx_pending, xs_tx_alloc, xs_tx_submit, xs_close};
+
+struct flow_key {
+  uint32_t addr; /* network order */
+  uint16_t port; /* network order */
+  uint8_t proto;
+  uint8_t pad;
+};
+
+int bw_xdp_flow(bw_handle *h, uint32_t ip_host, uint16_t port, uint8_t proto, bool add) {
+  xs_state *s = h->priv;
+  if (s->flow_map_fd < 0) return -EINVAL;
+  struct flow_key k = {.addr = htonl(ip_host), .port = htons(port), .proto = proto, .pad = 0};
+  uint32_t val = 1;
+  union bpf_attr at;
+  memset(&at, 0, sizeof at);
+  at.map_fd = (uint32_t)s->flow_map_fd;
+  at.key = (uint64_t)(uintptr_t)&k;
+  if (add) {
+    at.value = (uint64_t)(uintptr_t)&val;
+    at.flags = BPF_ANY;
+    return sys_bpf(BPF_MAP_UPDATE_ELEM, &at) == 0 ? 0 : -errno;
+  }
+  return sys_bpf(BPF_MAP_DELETE_ELEM, &at) == 0 || errno == ENOENT ? 0 : -errno;
+}
+
+int bw_xdp_stats(bw_handle *h, double out[6]) {
+  struct xdp_statistics st;
+  memset(&st, 0, sizeof st);
+  socklen_t sl = sizeof st;
+  if (getsockopt(h->fd, SOL_XDP, XDP_STATISTICS, &st, &sl) != 0) return -1;
+  out[0] = (double)st.rx_dropped;
+  out[1] = (double)st.rx_invalid_descs;
+  out[2] = (double)st.tx_invalid_descs;
+  out[3] = (double)st.rx_ring_full;
+  out[4] = (double)st.rx_fill_ring_empty_descs;
+  out[5] = (double)st.tx_ring_empty_descs;
+  return 0;
+}
+
+static int create_map(uint32_t type, uint32_t ksz, uint32_t vsz, uint32_t n, const char *name) {
+  union bpf_attr at;
+  memset(&at, 0, sizeof at);
+  at.map_type = type;
+  at.key_size = ksz;
+  at.value_size = vsz;
+  at.max_entries = n;
+  strncpy(at.map_name, name, sizeof at.map_name - 1);
+  return sys_bpf(BPF_MAP_CREATE, &at);
+}
+
+static void sleep_ms(int ms) {
+  struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
+  nanosleep(&ts, NULL);
+}
+
+int bw_xdp_open(napi_env env, napi_value opts, bw_handle *h, napi_value info, bw_error *e) {
+  h->ops = &xs_ops;
+  xs_state *s = calloc(1, sizeof *s);
+  h->priv = s;
+  s->link_fd = s->prog_fd = s->xsk_map_fd = s->flow_map_fd = -1;
+  if (!opt_str(env, opts, "ifname", h->ifname, sizeof h->ifname)) {
+    bw_set_error(e, EINVAL, "af-xdp options", "ifname is required");
+    return -1;
+  }
+  char bind_mode[16], attach_mode[16], program[16];
+  if (!opt_str(env, opts, "bindMode", bind_mode, sizeof bind_mode)) strcpy(bind_mode, "auto");
+  if (!opt_str(env, opts, "attachMode", attach_mode, sizeof attach_mode)) strcpy(attach_mode, "auto");
+  if (!opt_str(env, opts, "program", program, sizeof program)) strcpy(program, "own");
+  s->queue = (uint32_t)opt_int(env, opts, "queue", 0);
+  s->fsize = (uint32_t)opt_int(env, opts, "frameSize", 2048);
+  s->fcount = (uint32_t)opt_int(env, opts, "frameCount", 4096);
+  uint32_t ring = (uint32_t)opt_int(env, opts, "ringSize", 1024);
+  uint32_t max_batch = (uint32_t)opt_int(env, opts, "maxBatch", 64);
+  uint32_t ip = (uint32_t)opt_int(env, opts, "ipv4", 0);
+  uint32_t flow_max = (uint32_t)opt_int(env, opts, "flowMapSize", 1024);
+  int busy = (int)opt_int(env, opts, "busyPollUs", 0);
+  int retry_ms = (int)opt_int(env, opts, "bindRetryMs", 1500);
+  s->need_wakeup = opt_bool(env, opts, "needWakeup", true);
+  bool shared = !strcmp(program, "shared");
+  if ((s->fsize != 2048 && s->fsize != 4096) || s->fcount < 16 || (s->fcount & (s->fcount - 1)) || ring < 8 ||
+      (ring & (ring - 1)) || max_batch == 0 || max_batch > ring || s->queue > 255 ||
+      (!shared && strcmp(program, "own")) || (!shared && ip == 0)) {
+    bw_set_error(e, EINVAL, "af-xdp options",
+                 "frameSize 2048|4096, frameCount and ringSize powers of two, program 'own' (with ipv4) or 'shared'");
+    return -1;
+  }
+  h->ifindex = (int)if_nametoindex(h->ifname);
+  if (h->ifindex == 0) {
+    bw_set_error(e, ENODEV, "if_nametoindex", "%s", h->ifname);
+    return -1;
+  }
+  h->fd = socket(AF_XDP, SOCK_RAW | SOCK_CLOEXEC, 0);
+  if (h->fd < 0) {
+    bw_set_error(e, errno, "socket(AF_XDP)", NULL);
+    return -1;
+  }
+  h->mem_len = (size_t)s->fsize * s->fcount;
+  void *m = mmap(NULL, h->mem_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+  if (m == MAP_FAILED) {
+    bw_set_error(e, errno, "mmap UMEM", "%zu bytes", h->mem_len);
+    return -1;
+  }
+  h->mem = m;
+  h->mem_kind = 1;
+  struct xdp_umem_reg ur;
+  memset(&ur, 0, sizeof ur);
+  ur.addr = (uint64_t)(uintptr_t)h->mem;
+  ur.len = h->mem_len;
+  ur.chunk_size = s->fsize;
+  if (setsockopt(h->fd, SOL_XDP, XDP_UMEM_REG, &ur, sizeof ur) != 0) {
+    bw_set_error(e, errno, "XDP_UMEM_REG", "%u chunks of %u bytes", s->fcount, s->fsize);
+    return -1;
+  }
+  uint32_t fill_sz = ring * 2 >= s->fcount / 2 ? ring * 2 : s->fcount / 2; /* room for every rx chunk */
+  while (fill_sz & (fill_sz - 1)) fill_sz++;
+  if (setsockopt(h->fd, SOL_XDP, XDP_UMEM_FILL_RING, &fill_sz, sizeof fill_sz) != 0 ||
+      setsockopt(h->fd, SOL_XDP, XDP_UMEM_COMPLETION_RING, &ring, sizeof ring) != 0 ||
+      setsockopt(h->fd, SOL_XDP, XDP_RX_RING, &ring, sizeof ring) != 0 ||
+      setsockopt(h->fd, SOL_XDP, XDP_TX_RING, &ring, sizeof ring) != 0) {
+    bw_set_error(e, errno, "XDP ring setup", "ring size %u", ring);
+    return -1;
+  }
+  struct xdp_mmap_offsets off;
+  socklen_t ol = sizeof off;
+  if (getsockopt(h->fd, SOL_XDP, XDP_MMAP_OFFSETS, &off, &ol) != 0) {
+    bw_set_error(e, errno, "XDP_MMAP_OFFSETS", NULL);
+    return -1;
+  }
+  if (map_ring(h->fd, &s->fill, &off.fr, fill_sz, XDP_UMEM_PGOFF_FILL_RING, 8) ||
+      map_ring(h->fd, &s->comp, &off.cr, ring, XDP_UMEM_PGOFF_COMPLETION_RING, 8) ||
+      map_ring(h->fd, &s->rx, &off.rx, ring, XDP_PGOFF_RX_RING, sizeof(struct xdp_desc)) ||
+      map_ring(h->fd, &s->tx, &off.tx, ring, XDP_PGOFF_TX_RING, sizeof(struct xdp_desc))) {
+    bw_set_error(e, errno, "mmap XDP ring", NULL);
+    return -1;
+  }
+  /* First half of the UMEM: receive chunks, all on the fill ring. Second half: the transmit pool. */
+  s->rx_frames = s->fcount / 2;
+  if (s->rx_frames > fill_sz) s->rx_frames = fill_sz;
+  uint64_t *fr = s->fill.desc;
+  for (uint32_t i = 0; i < s->rx_frames; i++) fr[i] = (uint64_t)i * s->fsize;
+  __atomic_store_n(s->fill.producer, s->rx_frames, __ATOMIC_RELEASE);
+  s->free_cap = s->fcount - s->rx_frames;
+  s->free_tx = malloc(sizeof(uint64_t) * s->free_cap);
+  for (uint32_t i = 0; i < s->free_cap; i++) s->free_tx[i] = (uint64_t)(s->fcount - 1 - i) * s->fsize;
+  s->free_n = s->free_cap;
+
+  /* Bind: zero-copy first when allowed, then copy; the mode obtained is reported, never silently lowered. */
+  struct sockaddr_xdp sx;
+  memset(&sx, 0, sizeof sx);
+  sx.sxdp_family = AF_XDP;
+  sx.sxdp_ifindex = (uint32_t)h->ifindex;
+  sx.sxdp_queue_id = s->queue;
+  const char *tries[2];
+  int nt = 0;
+  if (!strcmp(bind_mode, "zerocopy") || !strcmp(bind_mode, "auto")) tries[nt++] = "zerocopy";
+  if (!strcmp(bind_mode, "copy") || !strcmp(bind_mode, "auto")) tries[nt++] = "copy";
+  if (nt == 0) {
+    bw_set_error(e, EINVAL, "af-xdp options", "bindMode must be 'copy', 'zerocopy' or 'auto'");
+    return -1;
+  }
+  int rc = -1, zc_err = 0;
+  for (int i = 0; i < nt && rc != 0; i++) {
+    bool zc = !strcmp(tries[i], "zerocopy");
+    sx.sxdp_flags = (zc ? XDP_ZEROCOPY : XDP_COPY) | (s->need_wakeup ? XDP_USE_NEED_WAKEUP : 0);
+    for (int waited = 0;; waited += 50) {
+      rc = bind(h->fd, (struct sockaddr *)&sx, sizeof sx);
+      if (rc == 0 || errno != EBUSY || waited >= retry_ms) break;
+      sleep_ms(50); /* the previous socket on this queue is still being torn down (Linux defers it) */
+    }
+    if (rc != 0 && zc) zc_err = errno;
+  }
+  if (rc != 0) {
+    bw_set_error(e, errno, "bind(AF_XDP)", "%s queue %u, mode %s%s%s", h->ifname, s->queue, bind_mode,
+                 zc_err && nt > 1 ? ", zero-copy refused: " : "", zc_err && nt > 1 ? strerror(zc_err) : "");
+    return -1;
+  }
+  struct xdp_options xo;
+  socklen_t xl = sizeof xo;
+  s->zerocopy = getsockopt(h->fd, SOL_XDP, XDP_OPTIONS, &xo, &xl) == 0 && (xo.flags & XDP_OPTIONS_ZEROCOPY);
+  if (busy > 0) {
+    int one = 1;
+    setsockopt(h->fd, SOL_SOCKET, SO_PREFER_BUSY_POLL, &one, sizeof one);
+    setsockopt(h->fd, SOL_SOCKET, SO_BUSY_POLL, &busy, sizeof busy);
+  }
+
+  /* Maps and program. */
+  s->xsk_map_fd = create_map(BPF_MAP_TYPE_XSKMAP, 4, 4, s->queue + 1, "byway_xsks");
+  if (s->xsk_map_fd < 0) {
+    bw_set_error(e, errno, "BPF_MAP_CREATE", "XSKMAP");
+    return -1;
+  }
+  if (shared) {
+    s->flow_map_fd = create_map(BPF_MAP_TYPE_HASH, sizeof(struct flow_key), 4, flow_max, "byway_flows");
+    if (s->flow_map_fd < 0) {
+      bw_set_error(e, errno, "BPF_MAP_CREATE", "flow hash map of %u entries", flow_max);
+      return -1;
+    }
+  }
+  bpf_asm *a = calloc(1, sizeof *a);
+  build_program(a, shared, ip, s->xsk_map_fd, s->flow_map_fd);
+  union bpf_attr at;
+  char *log = malloc(65536);
+  for (int attempt = 0; attempt < 2; attempt++) {
+    memset(&at, 0, sizeof at);
+    at.prog_type = BPF_PROG_TYPE_XDP;
+    at.insn_cnt = (uint32_t)a->n;
+    at.insns = (uint64_t)(uintptr_t)a->ins;
+    at.license = (uint64_t)(uintptr_t) "Dual MIT/GPL";
+    at.expected_attach_type = BPF_XDP;
+    strncpy(at.prog_name, shared ? "byway_shared" : "byway_own", sizeof at.prog_name - 1);
+    if (attempt == 1) {
+      log[0] = 0;
+      at.log_level = 1;
+      at.log_buf = (uint64_t)(uintptr_t)log;
+      at.log_size = 65536;
+    }
+    s->prog_fd = sys_bpf(BPF_PROG_LOAD, &at);
+    if (s->prog_fd >= 0) break;
+  }
+  int load_err = errno;
+  free(a);
+  if (s->prog_fd < 0) {
+    bw_set_error(e, load_err, "BPF_PROG_LOAD", "XDP program rejected");
+    e->log = log;
+    return -1;
+  }
+  free(log);
+  uint32_t key = s->queue, val = (uint32_t)h->fd;
+  memset(&at, 0, sizeof at);
+  at.map_fd = (uint32_t)s->xsk_map_fd;
+  at.key = (uint64_t)(uintptr_t)&key;
+  at.value = (uint64_t)(uintptr_t)&val;
+  if (sys_bpf(BPF_MAP_UPDATE_ELEM, &at) != 0) {
+    bw_set_error(e, errno, "BPF_MAP_UPDATE_ELEM", "XSKMAP[%u]", s->queue);
+    return -1;
+  }
+  const char *attached = NULL;
+  int attach_err = 0;
+  struct {
+    const char *name;
+    uint32_t flag;
+  } modes[2] = {{"native", XDP_FLAGS_DRV_MODE}, {"generic", XDP_FLAGS_SKB_MODE}};
+  for (int i = 0; i < 2 && !attached; i++) {
+    if (strcmp(attach_mode, "auto") && strcmp(attach_mode, modes[i].name)) continue;
+    memset(&at, 0, sizeof at);
+    at.link_create.prog_fd = (uint32_t)s->prog_fd;
+    at.link_create.target_ifindex = (uint32_t)h->ifindex;
+    at.link_create.attach_type = BPF_XDP;
+    at.link_create.flags = modes[i].flag;
+    s->link_fd = sys_bpf(BPF_LINK_CREATE, &at);
+    if (s->link_fd >= 0) attached = modes[i].name;
+    else if (!attach_err || i == 0) attach_err = errno;
+  }
+  if (!attached) {
+    bw_set_error(e, attach_err ? attach_err : EINVAL, "BPF_LINK_CREATE", "attach XDP (%s) to %s", attach_mode, h->ifname);
+    return -1;
+  }
+  if (bw_ctl_alloc(h, max_batch, s->free_cap < 256 ? s->free_cap : 256) != 0) {
+    bw_set_error(e, ENOMEM, "allocate control block", NULL);
+    return -1;
+  }
+  uint8_t mac[6] = {0};
+  bw_if_hwaddr(h->ifname, mac);
+  set_bytes(env, info, "ifHwAddress", mac, 6);
+  set_str(env, info, "bindMode", s->zerocopy ? "zerocopy" : "copy");
+  set_str(env, info, "attachMode", attached);
+  set_str(env, info, "program", shared ? "shared" : "own");
+  set_bool(env, info, "needWakeup", s->need_wakeup);
+  set_int(env, info, "queue", s->queue);
+  set_int(env, info, "frameCap", s->fsize);
+  set_int(env, info, "progFd", s->prog_fd);
+  return 0;
+}

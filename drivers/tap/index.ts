@@ -1,0 +1,100 @@
+/**
+ * TAP driver: a FrameDriver over a Linux TAP device (/dev/net/tun, IFF_TAP | IFF_NO_PI), through the native
+ * addon. byway is the far end of the link: the kernel owns the TAP interface (its MAC is `kernelHwAddress`, its
+ * addresses are configured with `ip addr`), and byway has its own MAC (`hwAddress`, random locally administered
+ * unless given) and its own IP.
+ *
+ * - Creates the device (or attaches to an existing persistent one of that name), sets the MTU, brings it up.
+ *   A device created here is not persistent: it disappears when the driver closes or the process exits.
+ * - `vnetHdr`: frames carry a virtio-net header on the fd (IFF_VNET_HDR); no offloads are negotiated
+ *   (TUNSETOFFLOAD 0), so frames stay MTU-sized with complete checksums; a partially checksummed frame, should
+ *   one arrive, is completed in C. The header is hidden from JS.
+ * - `multiQueue`: IFF_MULTI_QUEUE; `openTapQueues()` opens one driver per queue on the same device.
+ * - `netns`: the device is created inside that namespace while Node stays where it is.
+ *
+ * Receive: a burst of non-blocking read()s into a slab shared with JS (one copy, by the kernel, as for any TAP);
+ * views valid until the sink returns. Transmit: frames written in place into the slab, one write() per frame at
+ * flush. Throws BywayError (see drivers/native/index.ts nativeError) at open; ENODEV if the device is deleted.
+ */
+import { randomBytes } from 'node:crypto';
+import { SOFTWARE_CHECKSUMS, type DriverCapabilities } from '../types.js';
+import { invalidArg } from '../../protocols/util/errors.js';
+import { loadNative, nativeError, type NativeAddon, type NativeOpenInfo } from '../native/index.js';
+import { NativeRingDriver, localMac } from '../native/ring-driver.js';
+
+export interface TapOptions {
+  /** Interface name (at most 15 bytes); a '%d' pattern lets the kernel pick. Default 'byway%d'. */
+  readonly name?: string;
+  /** Create the device inside this network namespace (a name under /var/run/netns). */
+  readonly netns?: string;
+  /** Set the device MTU (L3). Default: leave it (1500 for a new device). */
+  readonly mtu?: number;
+  /** Bring the device up. Default true. */
+  readonly up?: boolean;
+  /** byway's own MAC on this link. Default: random locally administered. */
+  readonly hwAddress?: Uint8Array;
+  readonly vnetHdr?: boolean;
+  readonly multiQueue?: boolean;
+  /** Frames one receive() hands over at most (the rx slots). Default 64. */
+  readonly maxBatch?: number;
+  /** Transmit slots. Default 256. */
+  readonly txSlots?: number;
+  readonly busyPoll?: boolean;
+}
+
+export class TapDriver extends NativeRingDriver {
+  /** The MAC of the kernel's side (the TAP interface itself). */
+  readonly kernelHwAddress: Uint8Array;
+  /** True when this driver created the device (it vanishes on close). */
+  readonly created: boolean;
+  readonly vnetHdr: boolean;
+  readonly multiQueue: boolean;
+
+  constructor(native: NativeAddon, info: NativeOpenInfo, hw: Uint8Array, options: TapOptions) {
+    super(native, info, tapCaps(info.mtu, info.maxBatch), hw, options);
+    this.kernelHwAddress = info['kernelHwAddress'] as Uint8Array;
+    this.created = info['created'] as boolean;
+    this.vnetHdr = info['vnetHdr'] as boolean;
+    this.multiQueue = info['multiQueue'] as boolean;
+  }
+}
+
+function tapCaps(mtu: number, maxBatch: number): DriverCapabilities {
+  return { medium: 'ethernet', mtu, maxBatch, checksum: SOFTWARE_CHECKSUMS };
+}
+
+export function openTap(options: TapOptions = {}): TapDriver {
+  const native = loadNative();
+  if (options.name !== undefined && (typeof options.name !== 'string' || Buffer.byteLength(options.name) > 15)) {
+    throw invalidArg(`TAP name must be a string of at most 15 bytes, got ${String(options.name)}`);
+  }
+  if (options.mtu !== undefined && !(Number.isInteger(options.mtu) && options.mtu >= 68 && options.mtu <= 65521)) {
+    throw invalidArg(`TAP mtu must be an integer in 68..65521, got ${options.mtu}`);
+  }
+  if (options.hwAddress !== undefined && options.hwAddress.length !== 6) throw invalidArg('hwAddress must be 6 bytes');
+  let info;
+  try {
+    info = native.open('tap', { ...options, hwAddress: undefined });
+  } catch (e) {
+    throw nativeError(e, 'tap', options.name, options.netns);
+  }
+  const hw = options.hwAddress ? new Uint8Array(options.hwAddress) : localMac(randomBytes(6));
+  return new TapDriver(native, info, hw, options);
+}
+
+/** Open `queues` drivers on one multi-queue TAP device (IFF_MULTI_QUEUE), one per queue, all with one MAC. */
+export function openTapQueues(options: TapOptions & { readonly queues: number }): TapDriver[] {
+  if (!Number.isInteger(options.queues) || options.queues < 1 || options.queues > 256) {
+    throw invalidArg(`queues must be an integer in 1..256, got ${options.queues}`);
+  }
+  const hw = options.hwAddress ?? localMac(randomBytes(6));
+  const first = openTap({ ...options, multiQueue: true, hwAddress: hw });
+  const out = [first];
+  try {
+    for (let i = 1; i < options.queues; i++) out.push(openTap({ ...options, name: first.ifname, multiQueue: true, hwAddress: hw }));
+  } catch (e) {
+    for (const d of out) d.close();
+    throw e;
+  }
+  return out;
+}

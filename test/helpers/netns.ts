@@ -1,0 +1,158 @@
+/**
+ * Network namespaces, veth pairs and TAP devices for tests that talk to the real Linux kernel.
+ *
+ * Every name carries a random suffix so parallel runs never collide; every command runs with a timeout so a
+ * wedged `ip` cannot hang a test; `NetLab.destroy()` removes everything it made (call it from afterAll or a
+ * finally; it never throws). Namespaces get IPv6 disabled so the kernel's router solicitations and neighbour
+ * discovery do not add noise to frame-level tests.
+ *
+ * Privileges: `privilegeProblem()` says why the kernel tests cannot run here (not Linux, no CAP_NET_ADMIN /
+ * CAP_NET_RAW / CAP_SYS_ADMIN, no `ip`, no native addon). `describePrivileged` skips with that reason, unless
+ * BYWAY_REQUIRE_PRIVILEGED=1, in which case the suite fails with it.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { describe, it } from 'vitest';
+import { nativeAvailability } from '../../drivers/native/index.js';
+
+const CAP_NET_ADMIN = 12;
+const CAP_NET_RAW = 13;
+const CAP_SYS_ADMIN = 21;
+
+function effectiveCaps(): bigint {
+  try {
+    const m = /^CapEff:\s*([0-9a-f]+)$/m.exec(readFileSync('/proc/self/status', 'utf8'));
+    return m ? BigInt('0x' + m[1]) : 0n;
+  } catch {
+    return 0n;
+  }
+}
+
+/** Why kernel-level tests cannot run here, or undefined when they can. */
+export function privilegeProblem(opts: { native?: boolean } = {}): string | undefined {
+  if (process.platform !== 'linux') return `needs Linux (this is ${process.platform})`;
+  const caps = effectiveCaps();
+  const missing = [
+    [CAP_NET_ADMIN, 'CAP_NET_ADMIN'],
+    [CAP_NET_RAW, 'CAP_NET_RAW'],
+    [CAP_SYS_ADMIN, 'CAP_SYS_ADMIN'],
+  ]
+    .filter(([bit]) => (caps & (1n << BigInt(bit as number))) === 0n)
+    .map(([, name]) => name);
+  if (missing.length) return `needs ${missing.join(', ')} (run as root); this process lacks them`;
+  if (spawnSync('ip', ['-V'], { stdio: 'ignore', timeout: 5000 }).status !== 0) return 'needs the `ip` command (Debian: iproute2)';
+  if (opts.native !== false) {
+    const a = nativeAvailability();
+    if (!a.available) return a.reason;
+  }
+  return undefined;
+}
+
+export const requirePrivileged = process.env.BYWAY_REQUIRE_PRIVILEGED === '1';
+
+/**
+ * describe() for kernel tests: runs when privileged; otherwise skips with the reason in its title, or, with
+ * BYWAY_REQUIRE_PRIVILEGED=1, fails with it.
+ */
+export function describePrivileged(name: string, fn: () => void, opts: { native?: boolean } = {}): void {
+  const why = privilegeProblem(opts);
+  if (why === undefined) describe(name, fn);
+  else if (requirePrivileged) {
+    describe(name, () => {
+      it('has the privileges and tools it needs (BYWAY_REQUIRE_PRIVILEGED=1)', () => {
+        throw new Error(`cannot run: ${why}`);
+      });
+    });
+  } else {
+    describe.skip(`${name} [skipped: ${why}]`, fn);
+  }
+}
+
+/** `prefix` plus 6 random hex digits (interface names must stay within 15 bytes). */
+export function uniqueName(prefix: string): string {
+  const name = prefix + randomBytes(3).toString('hex');
+  if (name.length > 15) throw new Error(`name ${name} is longer than 15 bytes`);
+  return name;
+}
+
+/** Run a command with a timeout; returns stdout; throws with stderr on failure. */
+export function run(cmd: string, args: readonly string[], timeoutMs = 10_000): string {
+  try {
+    return execFileSync(cmd, args, { encoding: 'utf8', timeout: timeoutMs, stdio: ['ignore', 'pipe', 'pipe'] });
+  } catch (e) {
+    const err = e as { stderr?: string; message: string };
+    throw new Error(`${cmd} ${args.join(' ')} failed: ${err.stderr?.trim() || err.message}`);
+  }
+}
+
+/** Run a command inside a namespace (`ip netns exec`), with a timeout. */
+export function execIn(ns: string, cmd: string, args: readonly string[], timeoutMs = 10_000): string {
+  return run('ip', ['netns', 'exec', ns, cmd, ...args], timeoutMs);
+}
+
+/** `ip` inside a namespace, e.g. ipIn(ns, 'addr add 10.77.1.1/24 dev tap0'). */
+export function ipIn(ns: string, line: string, timeoutMs = 10_000): string {
+  return run('ip', ['-n', ns, ...line.split(/\s+/).filter(Boolean)], timeoutMs);
+}
+
+/** A set of namespaces and links made for one test file; destroy() removes them all. */
+export class NetLab {
+  private readonly namespaces: string[] = [];
+  private readonly rootLinks: string[] = [];
+
+  /** Create a namespace with loopback up and IPv6 off. */
+  addNetns(prefix = 'bw-'): string {
+    const ns = uniqueName(prefix);
+    run('ip', ['netns', 'add', ns]);
+    this.namespaces.push(ns);
+    ipIn(ns, 'link set lo up');
+    execIn(ns, 'sysctl', ['-qw', 'net.ipv6.conf.all.disable_ipv6=1']);
+    execIn(ns, 'sysctl', ['-qw', 'net.ipv6.conf.default.disable_ipv6=1']);
+    return ns;
+  }
+
+  /**
+   * A veth pair with end `a` in namespace `nsA` and end `b` in `nsB` (undefined: the root namespace), both up,
+   * with optional addresses ('10.77.2.1/24').
+   */
+  addVeth(nsA: string | undefined, nsB: string | undefined, opts: { addrA?: string; addrB?: string; mtu?: number } = {}): { a: string; b: string } {
+    const a = uniqueName('bwa');
+    const b = uniqueName('bwb');
+    run('ip', ['link', 'add', a, 'type', 'veth', 'peer', 'name', b]);
+    if (!nsA) this.rootLinks.push(a);
+    if (nsA) run('ip', ['link', 'set', a, 'netns', nsA]);
+    if (nsB) run('ip', ['link', 'set', b, 'netns', nsB]);
+    const ipA = (line: string): string => (nsA ? ipIn(nsA, line) : run('ip', line.split(' ')));
+    const ipB = (line: string): string => (nsB ? ipIn(nsB, line) : run('ip', line.split(' ')));
+    if (opts.mtu) {
+      ipA(`link set ${a} mtu ${opts.mtu}`);
+      ipB(`link set ${b} mtu ${opts.mtu}`);
+    }
+    if (opts.addrA) ipA(`addr add ${opts.addrA} dev ${a}`);
+    if (opts.addrB) ipB(`addr add ${opts.addrB} dev ${b}`);
+    ipA(`link set ${a} up`);
+    ipB(`link set ${b} up`);
+    return { a, b };
+  }
+
+  /** A persistent TAP device made by `ip tuntap` (for attach tests), up, in `ns`. */
+  addTap(ns: string, opts: { multiQueue?: boolean } = {}): string {
+    const name = uniqueName('bwp');
+    ipIn(ns, `tuntap add dev ${name} mode tap${opts.multiQueue ? ' multi_queue' : ''}`);
+    ipIn(ns, `link set ${name} up`);
+    return name;
+  }
+
+  /** Whether an interface exists in a namespace. */
+  linkExists(ns: string | undefined, name: string): boolean {
+    const args = ns ? ['-n', ns, 'link', 'show', name] : ['link', 'show', name];
+    return spawnSync('ip', args, { stdio: 'ignore', timeout: 5000 }).status === 0;
+  }
+
+  /** Remove everything; never throws (so it is safe in afterAll after a failure). */
+  destroy(): void {
+    for (const l of this.rootLinks.splice(0)) spawnSync('ip', ['link', 'del', l], { stdio: 'ignore', timeout: 5000 });
+    for (const ns of this.namespaces.splice(0)) spawnSync('ip', ['netns', 'del', ns], { stdio: 'ignore', timeout: 5000 });
+  }
+}

@@ -1,0 +1,74 @@
+/**
+ * The native addon loads, exposes its entry points, reports set-up failures as errno-coded errors, and the
+ * loader turns those into BywayErrors with a stable code and advice.
+ */
+import { describe, expect, it } from 'vitest';
+import { loadNative, nativeAvailability, nativeError } from '../../drivers/native/index.js';
+import { BywayError } from '../../drivers/types.js';
+import { requirePrivileged } from '../helpers/netns.js';
+
+const avail = nativeAvailability();
+
+describe('native addon loader', () => {
+  it.skipIf(avail.available || requirePrivileged)('without a build, asking for the addon throws ERR_NATIVE_UNAVAILABLE', () => {
+    expect(() => loadNative()).toThrow(BywayError);
+    try {
+      loadNative();
+    } catch (e) {
+      expect((e as BywayError).code).toBe('ERR_NATIVE_UNAVAILABLE');
+      expect((e as BywayError).message).toMatch(/native addon/);
+    }
+  });
+
+  it.skipIf(!avail.available && !requirePrivileged)('loads the built addon with every entry point', () => {
+    const n = loadNative();
+    for (const f of ['open', 'rxBatch', 'rxRelease', 'rxPending', 'txAlloc', 'txSubmit', 'setReady', 'close', 'sockError', 'linkState', 'withNetns', 'xdpFlow', 'xdpStats', 'openCount']) {
+      expect(typeof (n as unknown as Record<string, unknown>)[f], f).toBe('function');
+    }
+  });
+
+  it.skipIf(!avail.available && !requirePrivileged)('reports an unknown driver kind as an errno-coded error', () => {
+    const n = loadNative();
+    let err: (Error & { code?: string; step?: string }) | undefined;
+    try {
+      n.open('nope' as 'tap', {});
+    } catch (e) {
+      err = e as Error & { code?: string };
+    }
+    expect(err?.code).toBe('EINVAL');
+    expect(err?.step).toBe('open');
+  });
+
+  it.skipIf(!avail.available && !requirePrivileged)('withNetns with a missing namespace throws ENOENT and leaves the thread where it was', () => {
+    const n = loadNative();
+    expect(() => n.withNetns('byway-no-such-ns-x', () => 1)).toThrow(/open netns/);
+    expect(n.withNetns('', () => 42)).toBe(42);
+  });
+});
+
+describe('nativeError: stable codes and advice', () => {
+  const mk = (code: string, step: string): Error => Object.assign(new Error(`${step}: ${code}`), { code, step });
+  it.each([
+    ['EPERM', 'TUNSETIFF', 'tap', 'EPERM', /CAP_NET_ADMIN/],
+    ['EPERM', 'socket(AF_PACKET)', 'packet', 'EPERM', /CAP_NET_RAW/],
+    ['EPERM', 'BPF_PROG_LOAD', 'xdp', 'EPERM', /CAP_BPF/],
+    ['ENODEV', 'if_nametoindex', 'packet', 'ENODEV', /no such interface/],
+    ['ENOENT', 'open /dev/net/tun', 'tap', 'ERR_TUN_UNAVAILABLE', /modprobe tun/],
+    ['EAFNOSUPPORT', 'socket(AF_XDP)', 'xdp', 'ERR_XDP_UNSUPPORTED', /AF_PACKET/],
+    ['EOPNOTSUPP', 'bind(AF_XDP)', 'xdp', 'ERR_XDP_UNSUPPORTED', /bindMode 'copy'/],
+    ['EBUSY', 'bind(AF_XDP)', 'xdp', 'EBUSY', /retry/],
+    ['EBUSY', 'BPF_LINK_CREATE', 'xdp', 'EBUSY', /xdp off/],
+    ['ENOMEM', 'PACKET_RX_RING', 'packet', 'ERR_RING_SETUP', /smaller ring/],
+    ['EBUSY', 'TUNSETIFF', 'tap', 'EBUSY', /busy/],
+  ] as const)('%s at %s (%s) -> %s', (code, step, kind, want, advice) => {
+    const b = nativeError(mk(code, step), kind, 'eth9', 'nsx');
+    expect(b).toBeInstanceOf(BywayError);
+    expect(b.code).toBe(want);
+    expect(b.message).toMatch(advice);
+  });
+  it('names a missing namespace', () => {
+    const b = nativeError(mk('ENOENT', 'open netns'), 'tap', 'x', 'ghost');
+    expect(b.code).toBe('ENOENT');
+    expect(b.message).toMatch(/ip netns add ghost/);
+  });
+});
