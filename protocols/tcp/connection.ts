@@ -112,8 +112,8 @@ export class TcpConnection {
   listener: unknown = undefined;
   /** @internal the earliest due timer (ms), Infinity when none */
   timerAt = NEVER;
-  /** @internal whether the layer has it in its timer set */
-  inTimerSet = false;
+  /** @internal the time of this connection's live entry in the layer's timer heap (Infinity: none) */
+  heapAt = Infinity;
   /** @internal output could not be completed (no transmit buffer) */
   txPending = false;
 

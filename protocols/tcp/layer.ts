@@ -89,7 +89,14 @@ export class TcpLayer implements TcpConnHost {
   private readonly chain = new WeakMap<TcpConnection, TcpConnection>();
   private nConns = 0;
   private readonly listeners = new Map<number, TcpListener[]>();
-  private readonly timed = new Set<TcpConnection>();
+  /**
+   * Timers: a binary min-heap of (time, connection) with lazy deletion. A connection has an entry at `heapAt`
+   * (its earliest pushed time); a timer that moves later (the RTO restarting on every ACK) pushes nothing: when the
+   * entry surfaces it is re-pushed at the connection's current `timerAt`. Entries whose time is not the
+   * connection's `heapAt`, or whose connection closed, are stale and dropped when they surface.
+   */
+  private heapAt: number[] = [];
+  private heapConn: TcpConnection[] = [];
   private readonly pendingTx = new Set<TcpConnection>();
   private readonly timeWait = new Set<TcpConnection>();
   private readonly portKey: Uint8Array;
@@ -370,9 +377,23 @@ export class TcpLayer implements TcpConnHost {
   /** The earliest time poll() is needed (now when output is pending), or undefined. */
   pollAt(now: number): number | undefined {
     if (this.pendingTx.size > 0) return now;
-    let t = Infinity;
-    for (const c of this.timed) if (c.timerAt < t) t = c.timerAt;
-    return t === Infinity ? undefined : t;
+    for (;;) {
+      if (this.heapAt.length === 0) return undefined;
+      const at = this.heapAt[0]!;
+      const c = this.heapConn[0]!;
+      if (c.state === 'CLOSED' || at !== c.heapAt) {
+        this.heapPop();
+        continue;
+      }
+      if (c.timerAt > at) {
+        // The timer moved later: re-file it.
+        this.heapPop();
+        c.heapAt = Infinity;
+        if (c.timerAt !== Infinity) this.heapPushConn(c);
+        continue;
+      }
+      return at;
+    }
   }
 
   /** Run due timers and retry output that found no transmit buffer. */
@@ -382,9 +403,18 @@ export class TcpLayer implements TcpConnHost {
       this.pendingTx.clear();
       for (const c of list) if (c.state !== 'CLOSED') c.output(now);
     }
-    let due: TcpConnection[] | undefined;
-    for (const c of this.timed) if (c.timerAt <= now) (due ??= []).push(c);
-    if (due) for (const c of due) if (c.state !== 'CLOSED') c.onTimer(now);
+    for (let guard = 0; guard < 1_000_000; guard++) {
+      const at = this.pollAt(now);
+      if (at === undefined || at > now) break;
+      const c = this.heapConn[0]!;
+      this.heapPop();
+      c.heapAt = Infinity;
+      c.onTimer(now);
+      if (c.state !== 'CLOSED' && c.timerAt < c.heapAt) {
+        if (c.timerAt <= now) c.timerAt = now + 1e-3; // a timer that re-armed in the past runs on the next poll
+        this.heapPushConn(c);
+      }
+    }
   }
 
   // ======================================================================================== TcpConnHost
@@ -446,8 +476,7 @@ export class TcpLayer implements TcpConnHost {
 
   connClosed(conn: TcpConnection): void {
     this.unregister(conn);
-    this.timed.delete(conn);
-    conn.inTimerSet = false;
+    conn.heapAt = Infinity;
     this.pendingTx.delete(conn);
     this.timeWait.delete(conn);
     const l = conn.listener as TcpListener | undefined;
@@ -470,14 +499,62 @@ export class TcpLayer implements TcpConnHost {
 
   connWake(conn: TcpConnection): void {
     if (conn.state === 'CLOSED') return;
-    // Touch the set only when membership changes (rearm runs on nearly every ACK).
-    const want = conn.timerAt !== Infinity;
-    if (want !== conn.inTimerSet) {
-      conn.inTimerSet = want;
-      if (want) this.timed.add(conn);
-      else this.timed.delete(conn);
-    }
+    // Push only when the timer moves earlier than the connection's entry (rearm runs on nearly every ACK).
+    if (conn.timerAt < conn.heapAt) this.heapPushConn(conn);
     if (conn.txPending) this.pendingTx.add(conn);
+  }
+
+  private heapPushConn(c: TcpConnection): void {
+    if (this.heapAt.length > 4 * this.nConns + 64) this.heapRebuild();
+    const at = c.timerAt;
+    c.heapAt = at;
+    const A = this.heapAt;
+    const C = this.heapConn;
+    let i = A.length;
+    A.push(at);
+    C.push(c);
+    while (i > 0) {
+      const p = (i - 1) >> 1;
+      if (A[p]! <= at) break;
+      A[i] = A[p]!;
+      C[i] = C[p]!;
+      i = p;
+    }
+    A[i] = at;
+    C[i] = c;
+  }
+
+  /** Drop stale entries: one entry per open connection with a timer. */
+  private heapRebuild(): void {
+    const conns = this.heapConn;
+    this.heapAt = [];
+    this.heapConn = [];
+    for (const c of conns) c.heapAt = Infinity;
+    for (const c of conns) {
+      if (c.state !== 'CLOSED' && c.timerAt !== Infinity && c.heapAt === Infinity) this.heapPushConn(c);
+    }
+  }
+
+  private heapPop(): void {
+    const A = this.heapAt;
+    const C = this.heapConn;
+    const lastAt = A.pop()!;
+    const lastC = C.pop()!;
+    const n = A.length;
+    if (n === 0) return;
+    let i = 0;
+    for (;;) {
+      const l = 2 * i + 1;
+      if (l >= n) break;
+      const r = l + 1;
+      const m = r < n && A[r]! < A[l]! ? r : l;
+      if (A[m]! >= lastAt) break;
+      A[i] = A[m]!;
+      C[i] = C[m]!;
+      i = m;
+    }
+    A[i] = lastAt;
+    C[i] = lastC;
   }
 
   // ======================================================================================== demux

@@ -126,3 +126,23 @@ describe('receive-buffer auto-tuning and info()', () => {
     expect(ci.retransmits).toBe(0);
   });
 });
+
+describe('timers of many connections', () => {
+  it('pollAt() is the earliest timer of all connections and each fires on time', () => {
+    const net = new Net(41);
+    const l = net.b.listen(0, 80, 128);
+    const clients = Array.from({ length: 60 }, () => net.a.connect(0, IP_B, 80));
+    expect(net.run(() => clients.every((c) => c.state === 'ESTABLISHED') && l.acceptQueue.length === 60)).toBe(true);
+    net.advance(1000); // let delayed ACKs and the like settle
+    const start = net.now;
+    clients.forEach((c, i) => c.setKeepAlive(true, start, 5000 + (59 - i) * 10));
+    expect(net.a.pollAt(start)).toBe(start + 5000);
+    const fired: number[] = [];
+    for (let k = 0; k < 60; k++) {
+      const at = net.a.pollAt(net.now)!;
+      net.run(() => net.a.stats.keepaliveProbes > k, 10_000);
+      fired.push(at - start);
+    }
+    expect(fired).toEqual(Array.from({ length: 60 }, (_, i) => 5000 + i * 10));
+  });
+});
