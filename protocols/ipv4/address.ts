@@ -38,6 +38,7 @@ export interface Ipv4Cidr {
 
 /** "10.0.0.1/24" -> { address, prefixLen }; undefined when malformed. */
 export function parseCidr(text: string): Ipv4Cidr | undefined {
+  if (typeof text !== 'string') return undefined;
   const slash = text.indexOf('/');
   if (slash < 0) {
     const address = parseIpv4(text);

@@ -121,6 +121,17 @@ describe('prefixes', () => {
     }
   });
 
+  it('parseCidr rejects non-strings without throwing, like parseIpv4 (the API turns undefined into a BywayError)', () => {
+    for (const v of [undefined, null, 0, 24, {}, [], ['10.0.0.1/24'], 1n]) {
+      expect(parseCidr(v as unknown as string)).toBeUndefined();
+    }
+  });
+
+  it('formatIpv4 also takes the signed 32-bit form bitwise operators produce', () => {
+    expect(formatIpv4(-1)).toBe('255.255.255.255');
+    expect(formatIpv4(0xc0a80001 | 0)).toBe('192.168.0.1');
+  });
+
   it('parseCidr round-trips generated prefixes', () => {
     fc.assert(
       fc.property(u32, prefix, (a, len) => {
