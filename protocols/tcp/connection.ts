@@ -671,6 +671,7 @@ export class TcpConnection {
         return;
       } else {
         this.receiveText(now, seq, data, fin);
+        if ((this.state as TcpState) === 'CLOSED') return; // the application aborted from onReadable
       }
     }
 

@@ -556,3 +556,26 @@ describe('TIME-WAIT', () => {
     t.recv({ flags: SYN | ACK, ack: t.r(-4) });
   });
 });
+
+describe('callbacks that change state', () => {
+  it('abort() from onReadable while a FIN is being processed leaves the connection CLOSED', () => {
+    const t = new Tester();
+    const c = t.established();
+    let ended = 0;
+    c.onEnd = () => ended++;
+    c.onReadable = () => c.abort(t.now);
+    t.send({ flags: FIN | ACK, seq: t.r(1), ack: t.l(1) }, bytes(5));
+    expect(c.state).toBe('CLOSED');
+    expect(ended).toBe(0);
+    expect(t.recvAll().map((s) => s.flags & RST)).toEqual([RST]);
+  });
+  it('close() from onConnect sends FIN right after the handshake', () => {
+    const t = new Tester();
+    const c = t.synSent();
+    c.onConnect = () => c.close(t.now);
+    t.send({ flags: SYN | ACK, seq: REMOTE_SEQ, ack: t.l(1) });
+    const segs = t.recvAll();
+    expect(segs.some((s) => s.flags & FIN)).toBe(true);
+    expect(c.state).toBe('FIN-WAIT-1');
+  });
+});
