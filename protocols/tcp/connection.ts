@@ -577,6 +577,7 @@ export class TcpConnection {
     // Second check: RST (RFC 5961 3.2).
     if (rst) {
       this.stats.rstsReceived++;
+      if (this.state === 'TIME-WAIT') return; // RFC 1337: no TIME-WAIT assassination
       if (seq !== this.rcvNxt) {
         this.challengeAck(now);
         return;

@@ -520,6 +520,12 @@ describe('TIME-WAIT', () => {
     expect(c.state).toBe('CLOSED');
     expect(t.layer.connectionCount).toBe(0);
   });
+  it('ignores RST (RFC 1337: no TIME-WAIT assassination)', () => {
+    const t = new Tester();
+    const c = t.timeWait();
+    t.send({ flags: RST, seq: t.r(2) });
+    expect(c.state).toBe('TIME-WAIT');
+  });
   it('a retransmitted FIN is ACKed again', () => {
     const t = new Tester();
     t.timeWait();
