@@ -64,6 +64,8 @@ export interface NativeAddon {
   withNetns<T>(name: string, fn: () => T): T;
   xdpFlow(h: NativeHandle, ipv4: number, port: number, protocol: number, add: boolean): number;
   xdpStats(h: NativeHandle): NativeXdpStats | undefined;
+  /** An interface as seen from a namespace, or undefined when there is none of that name. */
+  ifInfo(name: string, netns?: string): { ifindex: number; mtu: number; hwAddress: Uint8Array } | undefined;
   /** Handles opened and not yet closed in this process (for leak tests). */
   openCount(): number;
 }

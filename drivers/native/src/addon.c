@@ -653,6 +653,42 @@ static napi_value js_xdp_stats(napi_env env, napi_callback_info info) {
   return o;
 }
 
+/* ifInfo(name, netns?) -> { ifindex, mtu, hwAddress } | undefined: an interface as seen from a namespace. */
+static napi_value js_if_info(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  char name[IF_NAMESIZE], ns[256] = "";
+  size_t len;
+  if (napi_get_value_string_utf8(env, argv[0], name, sizeof name, &len) != napi_ok) {
+    throw_type(env, "ifInfo(name, netns): name must be a string");
+    return NULL;
+  }
+  if (argc > 1) {
+    napi_valuetype t;
+    napi_typeof(env, argv[1], &t);
+    if (t == napi_string) napi_get_value_string_utf8(env, argv[1], ns, sizeof ns, &len);
+  }
+  bw_error e = {0};
+  int saved;
+  if (bw_netns_enter(ns, &saved, NULL, &e) != 0) {
+    throw_bw_error(env, &e);
+    return NULL;
+  }
+  int idx = (int)if_nametoindex(name);
+  uint8_t mac[6] = {0};
+  int mtu = idx ? if_mtu(name) : -1;
+  if (idx) bw_if_hwaddr(name, mac);
+  bw_netns_leave(saved);
+  if (!idx) return NULL;
+  napi_value o;
+  napi_create_object(env, &o);
+  set_int(env, o, "ifindex", idx);
+  set_int(env, o, "mtu", mtu);
+  set_bytes(env, o, "hwAddress", mac, 6);
+  return o;
+}
+
 static napi_value js_open_count(napi_env env, napi_callback_info info) {
   int n = 0;
   pthread_mutex_lock(&list_lock);
@@ -671,7 +707,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"rxPending", js_rx_pending}, {"txAlloc", js_tx_alloc},     {"txSubmit", js_tx_submit},
       {"setReady", js_set_ready},   {"close", js_close},          {"sockError", js_sock_error},
       {"linkState", js_link_state}, {"withNetns", js_with_netns}, {"xdpFlow", js_xdp_flow},
-      {"xdpStats", js_xdp_stats},   {"openCount", js_open_count},
+      {"xdpStats", js_xdp_stats},   {"openCount", js_open_count}, {"ifInfo", js_if_info},
   };
   for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++) {
     napi_value f;

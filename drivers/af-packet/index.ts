@@ -1,0 +1,133 @@
+/**
+ * AF_PACKET driver: a FrameDriver on an existing interface through a TPACKET_V3 receive ring and a TPACKET_V3
+ * transmit ring, both mmap'ed once and shared with JS (no per-frame copy between kernel and JS after the kernel's
+ * own copy into the ring).
+ *
+ * - The kernel keeps its own view of the interface: AF_PACKET sees a copy of each frame, it does not take it
+ *   away. Give byway an address the kernel does not use on that interface (own-address mode), or the kernel
+ *   will answer too (TCP RSTs, ICMP unreachables). By default byway uses the interface's MAC.
+ * - A classic BPF filter (filter.ts) keeps everything but ARP, broadcast and frames for byway's MAC (and IPv4
+ *   address, when `ipv4` is given) out of the ring. `filter: false` takes every frame.
+ * - PACKET_QDISC_BYPASS (default on): transmit skips the qdisc layer. PACKET_IGNORE_OUTGOING: byway does not see
+ *   its own frames. `fanout`: PACKET_FANOUT, to spread receive over several drivers (one per worker).
+ * - Latency: TPACKET_V3 hands a block over when it is full or `blockTimeoutMs` (default 1 ms) after its first
+ *   frame; that timeout bounds receive latency under light load.
+ * Throws BywayError at open (see drivers/native/index.ts nativeError); ENODEV when the interface goes away.
+ */
+import { SOFTWARE_CHECKSUMS, type DriverCapabilities } from '../types.js';
+import { invalidArg } from '../../protocols/util/errors.js';
+import { parseIpv4 } from '../../protocols/ipv4/address.js';
+import { loadNative, nativeError, type NativeAddon, type NativeOpenInfo } from '../native/index.js';
+import { NativeRingDriver } from '../native/ring-driver.js';
+import { buildPacketFilter } from './filter.js';
+
+export { buildPacketFilter, runPacketFilter, type PacketFilterSpec } from './filter.js';
+
+export type FanoutMode = 'hash' | 'lb' | 'cpu' | 'rollover' | 'random' | 'qm';
+const FANOUT_MODES: Record<FanoutMode, number> = { hash: 0, lb: 1, cpu: 2, rollover: 3, random: 4, qm: 5 };
+
+export interface AfPacketOptions {
+  /** The interface to bind (must exist). */
+  readonly ifname: string;
+  /** Open the socket inside this network namespace (a name under /var/run/netns). */
+  readonly netns?: string;
+  /** byway's MAC. Default: the interface's own MAC. */
+  readonly hwAddress?: Uint8Array;
+  /** byway's IPv4 address (dotted quad): narrows the filter to IPv4 packets for this address. */
+  readonly ipv4?: string;
+  /** Attach the classic BPF filter (default true). */
+  readonly filter?: boolean;
+  /** PACKET_FANOUT group this socket joins; every member must use the same mode. */
+  readonly fanout?: { readonly group: number; readonly mode?: FanoutMode; readonly rollover?: boolean; readonly defrag?: boolean };
+  /** Default true. */
+  readonly qdiscBypass?: boolean;
+  /** Put the interface in promiscuous mode (needed on a real NIC when hwAddress is not the NIC's MAC). */
+  readonly promiscuous?: boolean;
+  /** Receive ring: block size (multiple of the page size, default 65536), block count (default 64). */
+  readonly rxBlockSize?: number;
+  readonly rxBlockCount?: number;
+  readonly rxFrameSize?: number;
+  /** Block retire timeout, ms (default 1). */
+  readonly blockTimeoutMs?: number;
+  /** Transmit ring: frame slot size (default 2048, includes a 48-byte header) and count (default 256). */
+  readonly txFrameSize?: number;
+  readonly txFrameCount?: number;
+  /** Largest batch one receive() hands over (default 256). */
+  readonly maxBatch?: number;
+  /** true: no readiness callbacks, pollAt always `now`. A number also sets SO_BUSY_POLL (microseconds). */
+  readonly busyPoll?: boolean | number;
+}
+
+export class AfPacketDriver extends NativeRingDriver {
+  /** The interface's own MAC. */
+  readonly ifHwAddress: Uint8Array;
+  readonly qdiscBypass: boolean;
+  readonly filtered: boolean;
+
+  constructor(native: NativeAddon, info: NativeOpenInfo, caps: DriverCapabilities, hw: Uint8Array, options: AfPacketOptions, filtered: boolean) {
+    super(native, info, caps, hw, { netns: options.netns, busyPoll: options.busyPoll !== undefined && options.busyPoll !== false });
+    this.ifHwAddress = info['ifHwAddress'] as Uint8Array;
+    this.qdiscBypass = info['qdiscBypass'] as boolean;
+    this.filtered = filtered;
+  }
+}
+
+export function openAfPacket(options: AfPacketOptions): AfPacketDriver {
+  const native = loadNative();
+  if (typeof options?.ifname !== 'string' || options.ifname.length === 0 || Buffer.byteLength(options.ifname) > 15) {
+    throw invalidArg('ifname must name an interface (at most 15 bytes)');
+  }
+  if (options.hwAddress !== undefined && options.hwAddress.length !== 6) throw invalidArg('hwAddress must be 6 bytes');
+  let ipv4: number | undefined;
+  if (options.ipv4 !== undefined) {
+    ipv4 = parseIpv4(options.ipv4);
+    if (ipv4 === undefined) throw invalidArg(`ipv4 '${options.ipv4}' is not a dotted-quad address`);
+  }
+  let fanout = -1;
+  if (options.fanout) {
+    const { group, mode = 'hash', rollover, defrag } = options.fanout;
+    if (!Number.isInteger(group) || group < 0 || group > 0xffff) throw invalidArg('fanout.group must be in 0..65535');
+    if (!(mode in FANOUT_MODES)) throw invalidArg(`fanout.mode must be one of ${Object.keys(FANOUT_MODES).join(', ')}`);
+    fanout = group | ((FANOUT_MODES[mode] | (rollover ? 0x1000 : 0) | (defrag ? 0x8000 : 0)) << 16);
+  }
+  const busyUs = typeof options.busyPoll === 'number' ? options.busyPoll : 0;
+  const open = (filter: Uint8Array | undefined): NativeOpenInfo => {
+    try {
+      return native.open('packet', {
+        ...options,
+        hwAddress: undefined,
+        filter,
+        fanout,
+        busyPollUs: busyUs,
+      });
+    } catch (e) {
+      throw nativeError(e, 'packet', options.ifname, options.netns);
+    }
+  };
+  const wantFilter = options.filter !== false;
+  let hw: Uint8Array;
+  if (options.hwAddress) hw = new Uint8Array(options.hwAddress);
+  else {
+    // The filter needs byway's MAC before the socket is bound; by default that is the interface's own.
+    let ifi;
+    try {
+      ifi = native.ifInfo(options.ifname, options.netns);
+    } catch (e) {
+      throw nativeError(e, 'packet', options.ifname, options.netns);
+    }
+    if (!ifi) throw nativeError(Object.assign(new Error('no such device'), { code: 'ENODEV', step: 'if_nametoindex' }), 'packet', options.ifname, options.netns);
+    hw = new Uint8Array(ifi.hwAddress);
+  }
+  const info = open(wantFilter ? buildPacketFilter({ mac: hw, ipv4 }) : undefined);
+  const caps: DriverCapabilities = {
+    medium: 'ethernet',
+    mtu: info.mtu,
+    maxBatch: info.maxBatch,
+    checksum: SOFTWARE_CHECKSUMS,
+  };
+  if (info.mtu + 18 > info.frameCap) {
+    native.close(info.handle);
+    throw invalidArg(`txFrameSize too small for MTU ${info.mtu}: use at least ${info.mtu + 18 + 48} (rounded up to 16)`);
+  }
+  return new AfPacketDriver(native, info, caps, hw, options, wantFilter);
+}

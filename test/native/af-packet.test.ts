@@ -1,0 +1,176 @@
+/**
+ * AF_PACKET driver against the Linux kernel, on a veth pair: byway's end is in namespace A (no kernel address
+ * there), the kernel's end is in namespace B with 10.77.2.1. Frame level: ARP reply, ICMP echo reply, the
+ * classic BPF filter (frames injected by a second, unfiltered AF_PACKET driver on the peer), fanout, errors.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildPacketFilter, openAfPacket, runPacketFilter, type AfPacketDriver } from '../../drivers/af-packet/index.js';
+import { loadNative } from '../../drivers/native/index.js';
+import { NetLab, describePrivileged, ipIn } from '../helpers/netns.js';
+import { BROADCAST, arpReplySender, arpRequest, echoReplyAt, ethernet, get32, icmpEchoPacket, ip, sendFrame, udpPacket, waitFrame } from './frames.js';
+
+describe('AF_PACKET classic BPF filter (interpreted)', () => {
+  const mac = new Uint8Array([0x02, 0, 0, 0, 0, 0x11]);
+  const other = new Uint8Array([0x02, 0, 0, 0, 0, 0x22]);
+  const f = buildPacketFilter({ mac, ipv4: ip('10.77.2.2') });
+  const udp = (dst: Uint8Array, to: string): Uint8Array => ethernet(dst, other, 0x0800, udpPacket(ip('10.77.2.1'), ip(to), 1, 2, new Uint8Array(4)));
+  it('accepts ARP, broadcast, and IPv4 for our MAC and address; rejects the rest', () => {
+    expect(runPacketFilter(f, arpRequest(other, ip('10.77.2.1'), ip('10.77.2.9')))).toBeGreaterThan(0);
+    expect(runPacketFilter(f, ethernet(BROADCAST, other, 0x88b5, new Uint8Array(46)))).toBeGreaterThan(0);
+    expect(runPacketFilter(f, udp(mac, '10.77.2.2'))).toBeGreaterThan(0);
+    expect(runPacketFilter(f, udp(mac, '10.77.2.3'))).toBe(0);
+    expect(runPacketFilter(f, udp(other, '10.77.2.2'))).toBe(0);
+    expect(runPacketFilter(f, ethernet(mac, other, 0x86dd, new Uint8Array(46)))).toBe(0);
+    expect(runPacketFilter(f, new Uint8Array(3))).toBe(0);
+  });
+  it('without an address, accepts anything for our MAC', () => {
+    const g = buildPacketFilter({ mac });
+    expect(runPacketFilter(g, ethernet(mac, other, 0x86dd, new Uint8Array(46)))).toBeGreaterThan(0);
+    expect(runPacketFilter(g, ethernet(other, mac, 0x86dd, new Uint8Array(46)))).toBe(0);
+  });
+});
+
+describePrivileged('AF_PACKET driver against the kernel', () => {
+  const lab = new NetLab();
+  let nsA = '';
+  let nsB = '';
+  let link = { a: '', b: '' };
+  let d: AfPacketDriver | undefined;
+  let peer: AfPacketDriver | undefined;
+  let kernelMac = new Uint8Array(6);
+  const KERNEL = ip('10.77.2.1');
+  const BYWAY = ip('10.77.2.2');
+
+  beforeAll(() => {
+    nsA = lab.addNetns();
+    nsB = lab.addNetns();
+    link = lab.addVeth(nsA, nsB, { addrB: '10.77.2.1/24' });
+    d = openAfPacket({ ifname: link.a, netns: nsA, ipv4: '10.77.2.2' });
+  });
+  afterAll(() => {
+    d?.close();
+    peer?.close();
+    lab.destroy();
+  });
+
+  it('opens on the veth end in namespace A with the interface MAC and MTU', () => {
+    expect(d!.caps.mtu).toBe(1500);
+    expect(Array.from(d!.hwAddress!)).toEqual(Array.from(d!.ifHwAddress));
+    expect(d!.qdiscBypass).toBe(true);
+    expect(d!.filtered).toBe(true);
+  });
+
+  it('ARP request for the kernel address gets the kernel ARP reply', async () => {
+    sendFrame(d!, arpRequest(d!.hwAddress!, BYWAY, KERNEL));
+    const reply = await waitFrame(d!, (f) => arpReplySender(f, KERNEL, BYWAY) !== undefined);
+    expect(reply).toBeDefined();
+    kernelMac = arpReplySender(reply!, KERNEL, BYWAY)!;
+    expect(ipIn(nsB, `link show ${link.b}`)).toContain(Array.from(kernelMac, (b) => b.toString(16).padStart(2, '0')).join(':'));
+  });
+
+  it('ICMP echo request gets the kernel echo reply with valid checksums', async () => {
+    const payload = new Uint8Array(100).map((_, i) => i);
+    sendFrame(d!, ethernet(kernelMac, d!.hwAddress!, 0x0800, icmpEchoPacket(BYWAY, KERNEL, 0x7777, 9, payload)));
+    const f = await waitFrame(d!, (f) => echoReplyAt(f, 14, KERNEL, BYWAY, 0x7777, 9) !== undefined);
+    expect(f).toBeDefined();
+    const r = echoReplyAt(f!, 14, KERNEL, BYWAY, 0x7777, 9)!;
+    expect(r.ipChecksumOk && r.icmpChecksumOk).toBe(true);
+    expect(Array.from(r.payload)).toEqual(Array.from(payload));
+  });
+
+  it('a burst of 200 echo requests through the tx ring all come back through the rx ring', async () => {
+    const N = 200;
+    for (let s = 0; s < N; s++) {
+      const fr = ethernet(kernelMac, d!.hwAddress!, 0x0800, icmpEchoPacket(BYWAY, KERNEL, 0x8888, s, new Uint8Array(18)));
+      const b = d!.txReserve(fr.length);
+      expect(b).not.toBeNull();
+      b!.set(fr);
+      d!.txCommit(0, fr.length);
+    }
+    d!.flush(0);
+    const got = new Set<number>();
+    await waitFrame(d!, (f) => {
+      for (let s = 0; s < N; s++) if (echoReplyAt(f, 14, KERNEL, BYWAY, 0x8888, s)) got.add(s);
+      return got.size === N;
+    }, 5000);
+    expect(got.size).toBe(N);
+  });
+
+  it('the filter lets through only ARP, broadcast and IPv4 for our MAC and address', async () => {
+    peer = openAfPacket({ ifname: link.b, netns: nsB, filter: false });
+    const mine = d!.hwAddress!;
+    const other = new Uint8Array([0x02, 0x55, 0x55, 0x55, 0x55, 0x55]);
+    const tagged = (dst: Uint8Array, to: number, tag: number): Uint8Array =>
+      ethernet(dst, peer!.hwAddress!, 0x0800, udpPacket(ip('10.77.2.1'), to, 999, 1000 + tag, new Uint8Array(8)));
+    while (d!.receive(0, 256, () => {}) > 0);
+    sendFrame(peer, tagged(other, BYWAY, 1)); // another host's MAC: filtered
+    sendFrame(peer, tagged(mine, ip('10.77.2.3'), 2)); // our MAC, another address: filtered
+    sendFrame(peer, tagged(mine, BYWAY, 3)); // ours: delivered
+    sendFrame(peer, ethernet(BROADCAST, peer.hwAddress!, 0x88b5, new Uint8Array(46).fill(4))); // broadcast: delivered
+    sendFrame(peer, ethernet(mine, peer.hwAddress!, 0x86dd, new Uint8Array(46))); // IPv6 to our MAC: filtered
+    const tags: number[] = [];
+    await waitFrame(d!, (f) => {
+      if (f[12] === 0x08 && f[13] === 0x00 && f[14 + 9] === 17 && get32(f, 30) !== 0) tags.push(((f[36]! << 8) | f[37]!) - 1000);
+      else if (f[12] === 0x88 && f[13] === 0xb5) tags.push(4);
+      else if (f[12] === 0x86) tags.push(6);
+      return false;
+    }, 300);
+    expect(tags.sort()).toEqual([3, 4]);
+  });
+
+  it('fanout spreads frames over the members of a group', async () => {
+    const group = (Math.random() * 0xffff) | 0;
+    const m1 = openAfPacket({ ifname: link.a, netns: nsA, fanout: { group, mode: 'lb' } });
+    const m2 = openAfPacket({ ifname: link.a, netns: nsA, fanout: { group, mode: 'lb' } });
+    try {
+      peer ??= openAfPacket({ ifname: link.b, netns: nsB, filter: false });
+      for (let i = 0; i < 20; i++) sendFrame(peer, ethernet(BROADCAST, peer.hwAddress!, 0x88b5, new Uint8Array(46).fill(i)));
+      const count = [0, 0];
+      const count1 = (k: number) => (f: Uint8Array): boolean => {
+        if (f[12] === 0x88 && f[13] === 0xb5) count[k]!++;
+        return false;
+      };
+      await waitFrame(m1, count1(0), 200);
+      await waitFrame(m2, count1(1), 200);
+      expect(count[0]! + count[1]!).toBe(20);
+      expect(count[0]).toBeGreaterThan(0);
+      expect(count[1]).toBeGreaterThan(0);
+    } finally {
+      m1.close();
+      m2.close();
+    }
+  });
+
+  it('errors: no such interface is ENODEV, a bad option is ERR_INVALID_ARG_VALUE', () => {
+    expect(() => openAfPacket({ ifname: 'bwnosuch0', netns: nsA })).toThrow(expect.objectContaining({ code: 'ENODEV' }));
+    expect(() => openAfPacket({ ifname: link.a, netns: nsA, rxBlockSize: 1000 })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE' }));
+    expect(() => openAfPacket({ ifname: link.a, netns: nsA, ipv4: '10.77.2' })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE' }));
+  });
+
+  it('the link going away makes flush (or receive) throw ENODEV; close releases everything', async () => {
+    const native = loadNative();
+    const before = native.openCount();
+    const ns = lab.addNetns();
+    const ns2 = lab.addNetns();
+    const l = lab.addVeth(ns, ns2);
+    const x = openAfPacket({ ifname: l.a, netns: ns });
+    expect(native.openCount()).toBe(before + 1);
+    try {
+      ipIn(ns, `link del ${l.a}`);
+      const b = x.txReserve(60)!;
+      b.fill(0xff, 0, 12);
+      let code: string | undefined;
+      try {
+        x.txCommit(0, 60);
+        x.flush(0);
+        await waitFrame(x, () => false, 200);
+      } catch (e) {
+        code = (e as { code?: string }).code;
+      }
+      expect(code).toBe('ENODEV');
+    } finally {
+      x.close();
+    }
+    expect(native.openCount()).toBe(before);
+  });
+});
