@@ -510,7 +510,7 @@ export class TcpConnection {
       f.tsEcr = synAck ? this.tsRecent : 0;
     }
     f.sackBlocks.length = 0;
-    this.xmit(now, f, null, 0, 0);
+    this.synPending = !this.xmit(now, f, null, 0, 0); // retried by output() when the host lends a buffer again
     if (this.rtoAt === NEVER) this.rtoAt = now + this.rtt.rto;
     this.rearm();
   }
@@ -762,6 +762,7 @@ export class TcpConnection {
 
   private synSentAt = 0;
   private swsOverride = false;
+  private synPending = false;
   private forceRetransmit = false;
   /** Timeouts without forward progress (the give-up count; the RTO backoff itself follows Karn's rule). */
   private consecutiveRtos = 0;
@@ -1157,8 +1158,9 @@ export class TcpConnection {
   output(now: number): void {
     this.txPending = false;
     let sentAck = false;
-    if (!this.isSynchronized() && this.state !== 'CLOSING' && this.state !== 'LAST-ACK') {
-      if (this.ackNow && this.state === 'TIME-WAIT') sentAck = this.sendAck(now);
+    if (!this.isSynchronized()) {
+      if (this.synPending && (this.state === 'SYN-SENT' || this.state === 'SYN-RECEIVED')) this.sendSyn(now);
+      else if (this.ackNow && this.state === 'TIME-WAIT') this.sendAck(now);
       return;
     }
     const cwnd = this.cc.cwnd;

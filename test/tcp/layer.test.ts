@@ -96,6 +96,17 @@ describe('limits and backpressure', () => {
     t.recv({ seq: t.l(1), payloadLen: 100 });
     expect(c.info().unacked).toBe(100);
   });
+  it('a SYN that found no transmit buffer goes out on the next poll, not at the RTO', () => {
+    const t = new Tester();
+    t.host.blocked = true;
+    const c = t.layer.connect(0, IP_B, 80, { localPort: LOCAL_PORT });
+    t.recvNothing();
+    expect(t.layer.pollAt(0)).toBe(0);
+    t.host.blocked = false;
+    t.layer.poll(0);
+    t.recv({ flags: 2, seq: t.l(0) });
+    expect(c.state).toBe('SYN-SENT');
+  });
   it('maxConnections bounds passive opens (cookies answer instead)', () => {
     const t = new Tester({ maxConnections: 1 });
     t.layer.listen(0, LOCAL_PORT, 8);
