@@ -37,7 +37,7 @@ describePrivileged('AF_PACKET driver against the kernel', () => {
   let link = { a: '', b: '' };
   let d: AfPacketDriver | undefined;
   let peer: AfPacketDriver | undefined;
-  let kernelMac = new Uint8Array(6);
+  let kernelMac: Uint8Array = new Uint8Array(6);
   const KERNEL = ip('10.77.2.1');
   const BYWAY = ip('10.77.2.2');
 
