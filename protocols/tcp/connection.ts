@@ -71,6 +71,8 @@ const NEVER = Infinity;
 const TS_RECENT_MAX_IDLE = 24 * 24 * 3600 * 1000;
 /** A stand-in buffer for connections in TIME-WAIT (they neither send nor accept text). */
 const EMPTY_RING = new ByteRing(1);
+/** Initial ring capacity; rings grow by doubling up to the configured buffer sizes. */
+const INITIAL_RING = 16 * 1024;
 const MAX_WINDOW = 0xffff;
 
 function wscaleFor(bufferBytes: number): number {
@@ -197,6 +199,8 @@ export class TcpConnection {
   private rcvNxt = 0;
   private rcvAdvEdge = 0;
   private rcvBuf: ByteRing;
+  /** The receive buffer size (what the window offers); the ring grows up to it. Auto-tuning raises it. */
+  private rcvCap = 0;
   private readonly ooo: OutOfOrderQueue;
   private finRcvd = false;
   private oooFin = false;
@@ -234,8 +238,10 @@ export class TcpConnection {
     this.remoteIp = ids.remoteIp;
     this.remotePort = ids.remotePort;
     this.passive = passive;
-    this.sndBuf = new ByteRing(this.o.sendBuffer);
-    this.rcvBuf = new ByteRing(this.o.receiveBuffer);
+    // Rings start small and grow on demand up to their limits, so idle and embryonic connections stay cheap.
+    this.sndBuf = new ByteRing(Math.min(this.o.sendBuffer, INITIAL_RING));
+    this.rcvBuf = new ByteRing(Math.min(this.o.receiveBuffer, INITIAL_RING));
+    this.rcvCap = this.o.receiveBuffer;
     this.ooo = new OutOfOrderQueue(this.o.oooLimit);
     this.rtt = new RttEstimator({ initialRto: this.o.initialRto, minRto: this.o.minRto, maxRto: this.o.maxRto });
     this.cc = cc;
@@ -247,7 +253,7 @@ export class TcpConnection {
     this.rcvWs = this.o.windowScaling ? wscaleFor(this.o.maxReceiveBuffer) : 0;
     const clamp = Math.max(this.o.minMss, Math.min(this.o.mss, host.mtuFor(ids.remoteIp) - 40));
     this.advMss = clamp;
-    this.sink = (d: Uint8Array): number => this.rcvBuf.write(d);
+    this.sink = (d: Uint8Array): number => this.rcvWrite(d);
   }
 
   // ======================================================================================== application API
@@ -258,7 +264,7 @@ export class TcpConnection {
   }
   /** Free space in the send buffer. */
   get writableLength(): number {
-    return this.sndBuf.free;
+    return this.o.sendBuffer - this.sndBuf.length;
   }
   /** Whether the peer's FIN arrived and every byte before it was read. */
   get readableEnded(): boolean {
@@ -279,6 +285,9 @@ export class TcpConnection {
         break;
       default:
         throw new BywayError(this.error ?? 'ENOTCONN', `send in state ${this.state}`);
+    }
+    if (data.length > this.sndBuf.free && this.sndBuf.capacity < this.o.sendBuffer) {
+      this.sndBuf.resize(Math.min(this.o.sendBuffer, Math.max(this.sndBuf.capacity * 2, this.sndBuf.length + data.length)));
     }
     const n = this.sndBuf.write(data);
     if (n < data.length) this.wantWritable = true;
@@ -394,8 +403,8 @@ export class TcpConnection {
       bytesReceived: this.bytesReceived,
       segsOut: this.segsOut,
       segsIn: this.segsIn,
-      sendBuffer: this.sndBuf.capacity,
-      receiveBuffer: this.rcvBuf.capacity,
+      sendBuffer: this.o.sendBuffer,
+      receiveBuffer: this.rcvCap,
       readable: this.rcvBuf.length,
       oooBytes: this.ooo.bytes,
     };
@@ -432,7 +441,7 @@ export class TcpConnection {
     this.maxSndWnd = this.sndWnd;
     this.sndWl1 = syn.seq;
     this.sndWl2 = this.iss;
-    this.rcvAdvEdge = seqAdd(this.rcvNxt, Math.min(this.rcvBuf.free, MAX_WINDOW << this.rcvWs));
+    this.rcvAdvEdge = seqAdd(this.rcvNxt, Math.min(this.rcvFree(), MAX_WINDOW << this.rcvWs));
     this.state = 'SYN-RECEIVED';
     this.synXmits = 0;
     this.sendSyn(now);
@@ -464,7 +473,7 @@ export class TcpConnection {
     this.maxSndWnd = this.sndWnd;
     this.sndWl1 = ack.seq;
     this.sndWl2 = ack.ack;
-    this.rcvAdvEdge = seqAdd(this.rcvNxt, Math.min(this.rcvBuf.free, MAX_WINDOW << this.rcvWs));
+    this.rcvAdvEdge = seqAdd(this.rcvNxt, Math.min(this.rcvFree(), MAX_WINDOW << this.rcvWs));
     this.toEstablished(now);
   }
 
@@ -499,7 +508,7 @@ export class TcpConnection {
     const f = this.host.txFields;
     const synAck = this.state === 'SYN-RECEIVED';
     this.fillHeader(f, this.iss, synAck ? TcpFlag.SYN | TcpFlag.ACK : TcpFlag.SYN);
-    f.window = Math.min(this.rcvBuf.free, MAX_WINDOW);
+    f.window = Math.min(this.rcvFree(), MAX_WINDOW);
     f.mss = this.advMss;
     const offer = !synAck;
     f.wscale = (offer ? this.o.windowScaling : this.wsAgreedFlag) ? this.rcvWs : undefined;
@@ -731,7 +740,7 @@ export class TcpConnection {
     this.tsRecentAt = now;
     this.sackOk = this.o.sack && seg.sackPermitted;
     this.setMssRaw(Math.min(seg.mss !== undefined && seg.mss > 0 ? seg.mss : 536, this.advMss));
-    this.rcvAdvEdge = seqAdd(this.rcvNxt, Math.min(this.rcvBuf.free, MAX_WINDOW << this.rcvWs));
+    this.rcvAdvEdge = seqAdd(this.rcvNxt, Math.min(this.rcvFree(), MAX_WINDOW << this.rcvWs));
     if (hasAck) {
       // RTT sample from the SYN (Karn: only if it was not retransmitted).
       if (this.tsOk && seg.tsEcr !== undefined && seg.tsEcr !== 0) this.rttSample(this.tsDiff(now, seg.tsEcr));
@@ -805,7 +814,10 @@ export class TcpConnection {
   private toTimeWait(now: number): void {
     this.state = 'TIME-WAIT';
     if (this.sndBuf.length === 0) this.sndBuf = EMPTY_RING; // release memory kept through 2*MSL
-    if (this.rcvBuf.length === 0 && this.rcvBuf.capacity > 1) this.rcvBuf = EMPTY_RING;
+    if (this.rcvBuf.length === 0 && this.rcvBuf.capacity > 1) {
+      this.rcvBuf = EMPTY_RING;
+      this.rcvCap = 1;
+    }
     this.closeAt = now + 2 * this.o.msl;
     this.rtoAt = NEVER;
     this.tlpAt = NEVER;
@@ -834,7 +846,7 @@ export class TcpConnection {
     const len = data.length;
     if (len > this.rcvMssEst) this.rcvMssEst = Math.min(len, this.advMss);
     if (seq === this.rcvNxt) {
-      const n = this.rcvBuf.write(data);
+      const n = this.rcvWrite(data);
       if (n < len) this.stats.rcvWindowTrimmed += len - n;
       this.rcvNxt = seqAdd(this.rcvNxt, n);
       this.bytesReceived += n;
@@ -1012,7 +1024,7 @@ export class TcpConnection {
           break;
       }
     }
-    if (this.wantWritable && this.sndBuf.free > 0 && !this.finQueued) {
+    if (this.wantWritable && this.sndBuf.length < this.o.sendBuffer && !this.finQueued) {
       this.wantWritable = false;
       this.onWritable?.();
     }
@@ -1324,10 +1336,10 @@ export class TcpConnection {
 
   /** The window field for an outgoing segment: receiver SWS avoidance (RFC 9293 3.8.6.2.2), never shrinking. */
   private windowField(): number {
-    const free = this.rcvBuf.free;
+    const free = this.rcvFree();
     const edge = seqAdd(this.rcvNxt, Math.min(free, MAX_WINDOW << this.rcvWs));
     const grow = seqDiff(edge, this.rcvAdvEdge);
-    if (grow > 0 && (grow >= Math.min(this.rcvBuf.capacity >>> 1, this.advMss) || seqLe(this.rcvAdvEdge, this.rcvNxt))) {
+    if (grow > 0 && (grow >= Math.min(this.rcvCap >>> 1, this.advMss) || seqLe(this.rcvAdvEdge, this.rcvNxt))) {
       this.rcvAdvEdge = edge;
     }
     const wnd = Math.max(0, seqDiff(this.rcvAdvEdge, this.rcvNxt));
@@ -1336,10 +1348,10 @@ export class TcpConnection {
 
   private maybeWindowUpdate(now: number): void {
     if (!this.isSynchronized() || this.finRcvd) return;
-    const free = this.rcvBuf.free;
+    const free = this.rcvFree();
     const cur = Math.max(0, seqDiff(this.rcvAdvEdge, this.rcvNxt));
     // Send a window update when the window grows by 2 segments or half the buffer (like Linux), or opens from zero.
-    if (free - cur >= Math.min(this.rcvBuf.capacity >>> 1, 2 * this.advMss) || (cur < this.advMss && free >= this.advMss)) {
+    if (free - cur >= Math.min(this.rcvCap >>> 1, 2 * this.advMss) || (cur < this.advMss && free >= this.advMss)) {
       this.ackNow = true;
       this.output(now);
     }
@@ -1350,11 +1362,25 @@ export class TcpConnection {
     const rtt = this.rtt.srtt ?? this.rackRtt;
     if (now - this.rcvSpaceTime < Math.max(rtt, 1)) return;
     const want = 2 * this.rcvSpaceCopied;
-    if (want > this.rcvBuf.capacity && this.rcvBuf.capacity < this.o.maxReceiveBuffer) {
-      this.rcvBuf.resize(Math.min(this.o.maxReceiveBuffer, Math.max(want, this.rcvBuf.capacity * 2), MAX_WINDOW << this.rcvWs));
+    if (want > this.rcvCap && this.rcvCap < this.o.maxReceiveBuffer) {
+      this.rcvCap = Math.min(this.o.maxReceiveBuffer, Math.max(want, this.rcvCap * 2), MAX_WINDOW << this.rcvWs);
     }
     this.rcvSpaceTime = now;
     this.rcvSpaceCopied = 0;
+  }
+
+  /** Receive space left under the logical receive buffer size (the ring itself grows on demand). */
+  private rcvFree(): number {
+    const f = this.rcvCap - this.rcvBuf.length;
+    return f > 0 ? f : 0;
+  }
+
+  private rcvWrite(d: Uint8Array): number {
+    const ring = this.rcvBuf;
+    if (d.length > ring.free && ring.capacity < this.rcvCap) {
+      ring.resize(Math.min(this.rcvCap, Math.max(ring.capacity * 2, ring.length + d.length)));
+    }
+    return ring.write(d.length <= this.rcvFree() ? d : d.subarray(0, this.rcvFree()));
   }
 
   private tsNow(now: number): number {
