@@ -20,6 +20,9 @@ import type { Clock } from '../stack/clock.js';
 import { runStack, type RunningStack } from '../runtime/run-stack.js';
 import { compileStrategy, type Flow, type Path, type PathStrategy } from './path.js';
 import { makeDgram, type DgramApi } from './dgram.js';
+import { makeNet, type NetApi } from './net.js';
+import type { TcpInfo } from '../../protocols/tcp/info.js';
+import type { TcpOptions } from '../../protocols/tcp/layer.js';
 import type { StackInternals, Tracked } from './internals.js';
 
 export interface StackOptions {
@@ -39,6 +42,7 @@ export interface StackOptions {
     readonly reassembly?: Partial<ReassemblyOptions>;
     readonly udp?: Partial<UdpOptions>;
     readonly icmp?: Partial<IcmpOptions>;
+    readonly tcp?: Partial<Omit<TcpOptions, 'rng'>>;
   };
   /** Event-loop mode: 'event' (default) or 'busy' (spins a core for latency). */
   readonly pollMode?: 'event' | 'busy';
@@ -54,7 +58,19 @@ export interface PingReply {
   readonly seq: number;
 }
 
+/** One row of `stack.connections()`, like a line of `ss -ti`. */
+export interface ConnectionRow {
+  readonly protocol: 'tcp';
+  readonly state: string;
+  readonly localAddress: string;
+  readonly localPort: number;
+  readonly remoteAddress: string;
+  readonly remotePort: number;
+  readonly info: TcpInfo;
+}
+
 export class Stack {
+  readonly net: NetApi;
   readonly dgram: DgramApi;
   readonly core: NetStack;
   private readonly running: RunningStack;
@@ -101,6 +117,7 @@ export class Stack {
       reassembly: options.limits?.reassembly,
       udp: options.limits?.udp,
       icmp: options.limits?.icmp,
+      tcp: options.limits?.tcp,
     });
     this.running = runStack(this.core, { clock: options.clock, mode: options.pollMode });
     this.running.loop.unref();
@@ -121,6 +138,24 @@ export class Stack {
       refChanged: () => this.refChanged(),
     };
     this.dgram = makeDgram(this.internals);
+    this.net = makeNet(this.internals);
+  }
+
+  /** Every TCP connection of the bypass path with its info record (state, RTT, cwnd, retransmits...). */
+  connections(): ConnectionRow[] {
+    const rows: ConnectionRow[] = [];
+    for (const c of this.core.tcp?.connections() ?? []) {
+      rows.push({
+        protocol: 'tcp',
+        state: c.state,
+        localAddress: formatIpv4(c.localIp),
+        localPort: c.localPort,
+        remoteAddress: formatIpv4(c.remoteIp),
+        remotePort: c.remotePort,
+        info: c.info(),
+      });
+    }
+    return rows;
   }
 
   get stats(): StackStats {

@@ -4,7 +4,8 @@
  * moves earlier, so an idle stack costs nothing and a busy one does not churn timers.
  *
  * Modes: 'event' (readiness-driven; the default) and 'busy' (polls continuously through setImmediate, trading a
- * core for latency, like OpenOnload's spinning). `unref()` lets the process exit while the loop is idle.
+ * core for latency, like OpenOnload's spinning; it keeps the process alive until stop()). `unref()` lets the
+ * process exit while the loop waits on a timer.
  * Uses only the timer globals (setTimeout, setImmediate), no `node:` import.
  */
 import type { Clock } from '../stack/clock.js';
@@ -39,8 +40,9 @@ export class PollLoop {
   /** Ask for a poll soon (from a driver's ready callback or after an API call queued output). */
   readonly wake = (): void => {
     if (!this.running || this.immediate !== undefined) return;
+    // Never unref'd: Node runs an unref'd immediate only when something else wakes the event loop, which would
+    // stall a poll behind the next unrelated timer. An immediate runs once and does not keep the process alive.
     this.immediate = setImmediate(this.run);
-    if (!this.refed) this.immediate.unref?.();
   };
 
   stop(): void {
@@ -55,13 +57,11 @@ export class PollLoop {
   ref(): void {
     this.refed = true;
     this.timer?.ref?.();
-    this.immediate?.ref?.();
   }
 
   unref(): void {
     this.refed = false;
     this.timer?.unref?.();
-    this.immediate?.unref?.();
   }
 
   /** Poll now, synchronously (used by API calls that must see their effect at once). */

@@ -1,0 +1,225 @@
+/**
+ * node:net parity: each scenario runs on the kernel path (node:net on loopback) and the bypass path (two byway
+ * stacks on a memory link) and asserts the same observable behaviour. These run on Node's real event loop (the
+ * API is asynchronous by nature); every wait is on an event, bounded by the test time-out.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { envs, once, type Env } from './harness.js';
+
+type AnySocket = ReturnType<Env['client']['net']['createConnection']>;
+type AnyServer = ReturnType<Env['server']['net']['createServer']>;
+
+async function listen(env: Env, server: AnyServer): Promise<number> {
+  server.listen(0, env.serverAddress);
+  await once(server, 'listening');
+  return server.address()!.port;
+}
+
+function record(s: AnySocket, events: string[]): void {
+  for (const e of ['connect', 'ready', 'end', 'finish', 'close', 'timeout']) s.on(e, () => events.push(e));
+  s.on('error', (err: NodeJS.ErrnoException) => events.push(`error:${err.code}`));
+}
+
+function collect(s: AnySocket): Promise<string> {
+  let text = '';
+  s.on('data', (d: Buffer) => (text += d.toString()));
+  return new Promise((resolve) => s.once('end', () => resolve(text)));
+}
+
+describe.each(envs)('net on the %s path', (name, make) => {
+  let env: Env;
+  afterEach(() => env?.close());
+
+  it('connects, exchanges data and closes with Node\'s event order', async () => {
+    env = make();
+    const paths: string[] = [];
+    const server = env.server.net.createServer((c) => {
+      paths.push(c.path);
+      c.resume(); // consume, so the server side sees the client's FIN and closes
+      c.end('bye');
+    });
+    const port = await listen(env, server);
+    const client = env.client.net.createConnection({ port, host: env.serverAddress });
+    expect(client.path).toBe(name);
+    expect(client.readyState).toBe('opening');
+    expect(client.pending).toBe(true);
+    const events: string[] = [];
+    record(client, events);
+    const text = collect(client);
+    await once(client, 'connect');
+    expect(client.readyState).toBe('open');
+    expect(client.remoteAddress).toBe(env.serverAddress);
+    expect(client.remotePort).toBe(port);
+    expect(client.remoteFamily).toBe('IPv4');
+    expect(client.localAddress).toBe(env.clientAddress);
+    expect(client.address()).toEqual({ address: env.clientAddress, family: 'IPv4', port: client.localPort });
+    await once(client, 'close');
+    expect(await text).toBe('bye');
+    expect(events).toEqual(['connect', 'ready', 'end', 'finish', 'close']);
+    expect(client.bytesRead).toBe(3);
+    expect(client.readyState).toBe('closed');
+    expect(paths).toEqual([name]);
+    server.close();
+    await once(server, 'close');
+  });
+
+  it('keeps writing after the peer\'s FIN with allowHalfOpen, and ends at once without it', async () => {
+    env = make();
+    const server = env.server.net.createServer({ allowHalfOpen: true }, (c) => {
+      let got = '';
+      c.on('data', (d: Buffer) => (got += d.toString()));
+      c.on('end', () => {
+        // The client has half-closed; we can still answer.
+        c.write(`echo:${got}`);
+        c.end();
+      });
+    });
+    const port = await listen(env, server);
+    const client = env.client.net.createConnection({ port, host: env.serverAddress, allowHalfOpen: true });
+    const text = collect(client);
+    client.end('ping');
+    expect(await text).toBe('echo:ping');
+    await once(client, 'close');
+
+    // Without allowHalfOpen the server's socket ends its side as soon as the client's FIN arrives.
+    const server2 = env.server.net.createServer((c) => {
+      const ev: string[] = [];
+      c.on('end', () => ev.push('end'));
+      c.on('finish', () => ev.push('finish'));
+      c.on('close', () => c.emit('order', ev));
+      c.resume();
+    });
+    const port2 = await listen(env, server2);
+    const order = new Promise<string[]>((resolve) => server2.once('connection', (c: AnySocket) => c.once('order', resolve)));
+    const c2 = env.client.net.createConnection({ port: port2, host: env.serverAddress }, () => c2.end());
+    c2.resume();
+    expect(await order).toEqual(['end', 'finish']);
+    server.close();
+    server2.close();
+  });
+
+  it('applies backpressure: write() returns false, then drain', async () => {
+    env = make();
+    let serverSock: AnySocket | undefined;
+    const server = env.server.net.createServer({ pauseOnConnect: true }, (c) => (serverSock = c));
+    const port = await listen(env, server);
+    const client = env.client.net.createConnection({ port, host: env.serverAddress });
+    await once(client, 'connect');
+    const chunk = Buffer.alloc(64 * 1024, 7);
+    let written = 0;
+    while (client.write(chunk)) {
+      written += chunk.length;
+      if (written > 256 * 1024 * 1024) throw new Error('write() never returned false');
+      // Let the event loop move data so the buffers really fill.
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    written += chunk.length;
+    expect(client.writableNeedDrain).toBe(true);
+    const drained = once(client, 'drain');
+    let received = 0;
+    serverSock!.on('data', (d: Buffer) => (received += d.length));
+    serverSock!.resume();
+    await drained;
+    client.end();
+    await once(serverSock!, 'end');
+    expect(received).toBe(written);
+    server.close();
+  });
+
+  it('reports ECONNREFUSED like node:net', async () => {
+    env = make();
+    const probe = env.server.net.createServer();
+    const port = await listen(env, probe);
+    probe.close();
+    await once(probe, 'close');
+    const client = env.client.net.createConnection({ port, host: env.serverAddress });
+    const events: string[] = [];
+    record(client, events);
+    const [err] = await once<[NodeJS.ErrnoException & { address: string; port: number }]>(client, 'error');
+    expect(err.code).toBe('ECONNREFUSED');
+    expect(err.syscall).toBe('connect');
+    expect(err.address).toBe(env.serverAddress);
+    expect(err.port).toBe(port);
+    expect(err.message).toBe(`connect ECONNREFUSED ${env.serverAddress}:${port}`);
+    await once(client, 'close');
+    expect(events).toEqual(['error:ECONNREFUSED', 'close']);
+  });
+
+  it('reports ECONNRESET when the peer resets', async () => {
+    env = make();
+    // The server resets once it has heard from the client, so the client has surely seen its connect.
+    const server = env.server.net.createServer((c) => c.once('data', () => c.resetAndDestroy()));
+    const port = await listen(env, server);
+    const client = env.client.net.createConnection({ port, host: env.serverAddress }, () => client.write('hi'));
+    const events: string[] = [];
+    record(client, events);
+    await once(client, 'close');
+    expect(events).toEqual(['connect', 'ready', 'error:ECONNRESET', 'close']);
+    server.close();
+  });
+
+  it('emits timeout on an idle socket and keeps it open', async () => {
+    env = make();
+    const server = env.server.net.createServer(() => {});
+    const port = await listen(env, server);
+    const client = env.client.net.createConnection({ port, host: env.serverAddress });
+    await once(client, 'connect');
+    client.setTimeout(30);
+    const t0 = Date.now();
+    await once(client, 'timeout');
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(25);
+    expect(client.destroyed).toBe(false);
+    client.destroy();
+    await once(client, 'close');
+    server.close();
+  });
+
+  it('destroy() during connect closes without connect or error', async () => {
+    env = make();
+    const server = env.server.net.createServer(() => {});
+    const port = await listen(env, server);
+    const client = env.client.net.createConnection({ port, host: env.serverAddress });
+    const events: string[] = [];
+    record(client, events);
+    client.destroy();
+    const [hadError] = await once<[boolean]>(client, 'close');
+    expect(hadError).toBe(false);
+    expect(events).toEqual(['close']);
+    server.close();
+  });
+
+  it('server close waits for open connections; getConnections counts them', async () => {
+    env = make();
+    const conns: AnySocket[] = [];
+    const server = env.server.net.createServer((c) => conns.push(c));
+    const port = await listen(env, server);
+    const a = env.client.net.createConnection({ port, host: env.serverAddress });
+    const b = env.client.net.createConnection({ port, host: env.serverAddress });
+    await Promise.all([once(a, 'connect'), once(b, 'connect')]);
+    while (conns.length < 2) await once(server, 'connection');
+    const count = await new Promise<number>((resolve) => server.getConnections((_e, n) => resolve(n)));
+    expect(count).toBe(2);
+    let closed = false;
+    server.close(() => (closed = true));
+    // New connections are refused once closed.
+    const late = env.client.net.createConnection({ port, host: env.serverAddress });
+    const [err] = await once<[NodeJS.ErrnoException]>(late, 'error');
+    expect(err.code).toBe('ECONNREFUSED');
+    expect(closed).toBe(false);
+    a.end();
+    b.end();
+    await once(server, 'close');
+    expect(closed).toBe(true);
+  });
+
+  it('emits EADDRINUSE for a second listener on the same port', async () => {
+    env = make();
+    const one = env.server.net.createServer();
+    const port = await listen(env, one);
+    const two = env.server.net.createServer();
+    two.listen(port, env.serverAddress);
+    const [err] = await once<[NodeJS.ErrnoException]>(two, 'error');
+    expect(err.code).toBe('EADDRINUSE');
+    one.close();
+  });
+});
