@@ -150,6 +150,14 @@ export class NetLab {
     return spawnSync('ip', args, { stdio: 'ignore', timeout: 5000 }).status === 0;
   }
 
+  /** The MAC of an interface. */
+  macOf(ns: string | undefined, name: string): Uint8Array {
+    const out = ns ? ipIn(ns, `link show ${name}`) : run('ip', ['link', 'show', name]);
+    const m = /link\/ether ([0-9a-f:]{17})/.exec(out);
+    if (!m) throw new Error(`no MAC for ${name}: ${out}`);
+    return new Uint8Array(m[1]!.split(':').map((h) => parseInt(h, 16)));
+  }
+
   /** Remove everything; never throws (so it is safe in afterAll after a failure). */
   destroy(): void {
     for (const l of this.rootLinks.splice(0)) spawnSync('ip', ['link', 'del', l], { stdio: 'ignore', timeout: 5000 });
