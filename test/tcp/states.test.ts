@@ -471,6 +471,23 @@ describe('FIN-WAIT-2', () => {
 });
 
 describe('CLOSE-WAIT', () => {
+  it('retransmits unacknowledged data on RTO; RST -> ECONNRESET', () => {
+    const t = new Tester();
+    const c = t.closeWait();
+    c.send(t.now, bytes(7));
+    t.recv({ seq: t.l(1), payloadLen: 7 });
+    t.advance(1000);
+    t.recv({ seq: t.l(1), payloadLen: 7 });
+    t.send({ flags: RST, seq: t.r(2) });
+    expect(c.state).toBe('CLOSED');
+    expect(t.closedWith).toEqual(['ECONNRESET']);
+  });
+  it('ignores further data from the peer (it sent FIN)', () => {
+    const t = new Tester();
+    const c = t.closeWait();
+    t.send({ flags: ACK, seq: t.r(2), ack: t.l(1) }, bytes(5));
+    expect(c.readableLength).toBe(0);
+  });
   it('can still send; close() -> LAST-ACK with FIN', () => {
     const t = new Tester();
     const c = t.closeWait();
@@ -483,6 +500,12 @@ describe('CLOSE-WAIT', () => {
 });
 
 describe('CLOSING', () => {
+  it('retransmits the FIN on RTO', () => {
+    const t = new Tester();
+    t.closing();
+    t.advance(1000);
+    t.recv({ flags: FIN | ACK, seq: t.l(1), ack: t.r(2) });
+  });
   it('ACK of our FIN -> TIME-WAIT', () => {
     const t = new Tester();
     const c = t.closing();
