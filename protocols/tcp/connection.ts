@@ -966,6 +966,7 @@ export class TcpConnection {
       this.bytesAcked += dataAcked;
     }
     const ackedBytes = seqDiff(ack, this.sndUna);
+    const flightBefore = seqDiff(this.sndNxt, this.sndUna);
     this.sndUna = ack;
     this.dupAcks = 0;
     this.tlpOutstanding = false;
@@ -993,7 +994,8 @@ export class TcpConnection {
           this.forceRetransmit = true;
         }
       }
-    } else {
+    } else if (2 * flightBefore >= this.cc.cwnd) {
+      // Grow cwnd only while it limits the sender (like Linux tcp_is_cwnd_limited; RFC 7661's concern).
       this.cc.onAck(now, ackedBytes, this.pipe(), rttMs);
     }
     void deliveredBytes;

@@ -158,9 +158,23 @@ describe('retransmission timeout and congestion control', () => {
     const t = new Tester();
     const c = t.establishedWith({});
     const w0 = c.info().cwnd;
-    c.send(t.now, bytes(4 * MSS));
-    t.recvAll();
+    c.send(t.now, bytes(20 * MSS));
+    expect(t.recvAll()).toHaveLength(10); // IW = 10 segments (RFC 6928)
     t.send({ flags: ACK, seq: t.r(1), ack: t.l(1 + 4 * MSS) });
     expect(c.info().cwnd).toBeGreaterThan(w0);
+  });
+});
+
+describe('congestion window validation', () => {
+  it('an application-limited sender does not grow cwnd', () => {
+    const t = new Tester();
+    const c = t.establishedWith({});
+    const w0 = c.info().cwnd;
+    for (let i = 0; i < 50; i++) {
+      c.send(t.now, bytes(100));
+      const s = t.recv({ payloadLen: 100 });
+      t.send({ flags: ACK, seq: t.r(1), ack: (s.seq + 100) >>> 0 });
+    }
+    expect(c.info().cwnd).toBe(w0);
   });
 });
