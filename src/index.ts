@@ -1,7 +1,12 @@
 /**
- * byway's public entry point. The node:net / node:dgram-shaped API (`createStack`) arrives with the API issue; this
- * exports the stack core, the runtime that binds it to Node's event loop, the drivers and the middlewares.
+ * byway's public entry point: `createStack` (with `stack.net` and `stack.dgram` shaped like node:net and
+ * node:dgram, and the per-flow path strategy), the drivers and middlewares, and, for embedding and tests, the
+ * sans-IO stack core, the virtual clock and the runtime that binds a core to Node's event loop.
  */
+export { createStack, Stack, type StackOptions, type PingReply, type ConnectionRow } from './api/stack.js';
+export { Socket, Server, type TcpConnectOptions, type ListenOptions, type ServerOptions, type NetApi, type KernelSocket } from './api/net.js';
+export { Socket as DgramSocket, type SocketOptions as DgramSocketOptions, type DgramApi, type RemoteInfo, type KernelDgramSocket } from './api/dgram.js';
+export { compileStrategy, type Path, type Flow, type PathRule, type PathRules, type PathStrategy } from './api/path.js';
 export { NetStack, type StackConfig, type PingOptions, type PingResult, type RouteConfig, type IcmpOptions } from './stack/stack.js';
 export { UdpSocket, type UdpOptions, type Datagram } from './stack/udp.js';
 export type { NeighbourOptions } from './stack/neighbour.js';
