@@ -15,7 +15,7 @@
  * pipe) and the peer's window, with Nagle (RFC 896 / RFC 9293 3.7.4) and sender SWS avoidance (RFC 9293 3.8.6.2.1).
  */
 import { BywayError } from '../util/errors.js';
-import { ByteRing, OutOfOrderQueue, RttEstimator, type CongestionControl } from './parts.js';
+import { ByteRing, OutOfOrderQueue, RttEstimator, type CongestionControl, type CongestionControlFactory } from './parts.js';
 import type { TcpInfo, TcpStats } from './info.js';
 import type { ResolvedTcpOptions } from './options.js';
 import { seqAdd, seqDiff, seqGe, seqGt, seqLe, seqLt } from './seq.js';
@@ -166,6 +166,8 @@ export class TcpConnection {
   private recoverSeq = 0;
   private rtt: RttEstimator;
   private cc: CongestionControl;
+  private readonly ccFactory: CongestionControlFactory;
+  private ccNegotiated = false;
   // RACK (RFC 8985 6.1)
   private rackXmitTime = -1;
   private rackEndSeq = 0;
@@ -229,7 +231,7 @@ export class TcpConnection {
   private segsOut = 0;
   private segsIn = 0;
 
-  constructor(host: TcpConnHost, ids: ConnectOptions, passive: boolean, cc: CongestionControl) {
+  constructor(host: TcpConnHost, ids: ConnectOptions, passive: boolean, now: number) {
     this.host = host;
     this.o = host.opts;
     this.stats = host.stats;
@@ -244,7 +246,8 @@ export class TcpConnection {
     this.rcvCap = this.o.receiveBuffer;
     this.ooo = new OutOfOrderQueue(this.o.oooLimit);
     this.rtt = new RttEstimator({ initialRto: this.o.initialRto, minRto: this.o.minRto, maxRto: this.o.maxRto });
-    this.cc = cc;
+    this.ccFactory = this.o.congestionControl;
+    this.cc = this.ccFactory({ mss: 536, now, initialWindowSegments: this.o.initialWindowSegments });
     this.noDelay = this.o.noDelay;
     this.keepAlive = this.o.keepAlive;
     this.keepAliveIdle = this.o.keepAliveIdle;
@@ -435,7 +438,7 @@ export class TcpConnection {
     this.rackFack = this.iss;
     this.irs = syn.seq;
     this.rcvNxt = seqAdd(syn.seq, 1);
-    this.negotiate(syn);
+    this.negotiate(now, syn);
     this.tsRecentAt = now;
     this.sndWnd = syn.window; // the window in a SYN is never scaled (RFC 7323 2.2)
     this.maxSndWnd = this.sndWnd;
@@ -468,7 +471,7 @@ export class TcpConnection {
     if (wscale !== undefined && this.o.windowScaling && this.tsOk) this.sndWs = wscale;
     else this.rcvWs = 0;
     this.sackOk = sackOk && this.o.sack && this.tsOk;
-    this.setMssRaw(Math.min(mss, this.advMss));
+    this.setMssRaw(now, Math.min(mss, this.advMss));
     this.sndWnd = ack.window << this.sndWs;
     this.maxSndWnd = this.sndWnd;
     this.sndWl1 = ack.seq;
@@ -482,7 +485,7 @@ export class TcpConnection {
     return opts.windowScaling ? wscaleFor(opts.maxReceiveBuffer) : 0;
   }
 
-  private negotiate(syn: TcpFields): void {
+  private negotiate(now: number, syn: TcpFields): void {
     // RFC 9293 3.7.1: without an MSS option assume 536.
     const peerMss = syn.mss !== undefined && syn.mss > 0 ? syn.mss : 536;
     this.wsAgreedFlag = this.o.windowScaling && syn.wscale !== undefined;
@@ -495,13 +498,17 @@ export class TcpConnection {
     this.tsOk = this.o.timestamps && syn.tsVal !== undefined;
     if (this.tsOk) this.tsRecent = syn.tsVal!;
     this.sackOk = this.o.sack && syn.sackPermitted;
-    this.setMssRaw(Math.min(peerMss, this.advMss));
+    this.setMssRaw(now, Math.min(peerMss, this.advMss));
   }
 
-  private setMssRaw(m: number): void {
+  private setMssRaw(now: number, m: number): void {
     this.mssRaw = Math.max(m, 64);
     this.mss = this.mssRaw - (this.tsOk ? 12 : 0);
-    this.cc.setMss(this.mss);
+    if (!this.ccNegotiated) {
+      // The congestion controller starts once the MSS is known, so the initial window (RFC 6928) uses it.
+      this.ccNegotiated = true;
+      this.cc = this.ccFactory({ mss: this.mss, now, initialWindowSegments: this.o.initialWindowSegments });
+    } else this.cc.setMss(this.mss);
   }
 
   private sendSyn(now: number): void {
@@ -739,7 +746,7 @@ export class TcpConnection {
     if (this.tsOk) this.tsRecent = seg.tsVal!;
     this.tsRecentAt = now;
     this.sackOk = this.o.sack && seg.sackPermitted;
-    this.setMssRaw(Math.min(seg.mss !== undefined && seg.mss > 0 ? seg.mss : 536, this.advMss));
+    this.setMssRaw(now, Math.min(seg.mss !== undefined && seg.mss > 0 ? seg.mss : 536, this.advMss));
     this.rcvAdvEdge = seqAdd(this.rcvNxt, Math.min(this.rcvFree(), MAX_WINDOW << this.rcvWs));
     if (hasAck) {
       // RTT sample from the SYN (Karn: only if it was not retransmitted).
@@ -1642,7 +1649,7 @@ export class TcpConnection {
   pmtuChanged(now: number, mtu: number): boolean {
     const raw = Math.max(this.o.minMss, Math.min(mtu - 40, this.advMss));
     if (raw >= this.mssRaw) return false;
-    this.setMssRaw(raw);
+    this.setMssRaw(now, raw);
     // Segments larger than the new MSS that are in flight are lost (RFC 1191 6.5 / Linux tcp_simple_retransmit).
     for (let i = this.segHead; i < this.segs.length; i++) {
       const s = this.segs[i]!;

@@ -560,12 +560,7 @@ export class TcpLayer implements TcpConnHost {
   // ======================================================================================== demux
 
   private newConnection(now: number, localIp: number, localPort: number, remoteIp: number, remotePort: number, passive: boolean): TcpConnection {
-    const cc = this.opts.congestionControl({
-      mss: Math.max(this.opts.minMss, Math.min(this.opts.mss, this.host.mtuFor(remoteIp) - 40)),
-      now,
-      initialWindowSegments: this.opts.initialWindowSegments,
-    });
-    const conn = new TcpConnection(this, { localIp, localPort, remoteIp, remotePort }, passive, cc);
+    const conn = new TcpConnection(this, { localIp, localPort, remoteIp, remotePort }, passive, now);
     this.register(conn);
     return conn;
   }
