@@ -1,0 +1,259 @@
+/**
+ * Raw IP driver: an L3 FrameDriver (caps.medium 'ip': bare IPv4 packets, no Ethernet header) over the
+ * `raw-socket` npm package (an optional dependency): AF_INET SOCK_RAW sockets, one per protocol received, and an
+ * IPPROTO_RAW socket (IP_HDRINCL) that sends byway's complete IPv4 packets.
+ *
+ * Limits (why this driver is a fallback, not a bypass):
+ * - The kernel still owns the host's addresses and sees every packet too: it answers pings itself, sends TCP
+ *   RSTs for connections it does not know and ICMP port-unreachables for UDP ports nobody bound. Use it for
+ *   ICMP and UDP experiments, or firewall the kernel's replies (`iptables -A OUTPUT -p tcp --tcp-flags RST RST
+ *   -j DROP`) before running TCP over it.
+ * - A raw socket receives every packet of its protocol for every local address; `localAddress` filters in JS.
+ *   It never receives ARP, and the kernel picks the route and the next hop for what byway sends.
+ * - Received packets are copied (raw-socket reads into one Buffer and hands out a view that the next read
+ *   overwrites), into a bounded queue (`queueLimit`, drops counted in stats.rxDropped).
+ * - Sends are asynchronous (raw-socket queues them and writes when the socket is writable); a buffer goes back
+ *   to the pool when its send completes. The kernel fills the IPv4 checksum (and an id of 0) itself.
+ * - `netns` needs the native addon (setns around the socket creation).
+ */
+import { createRequire } from 'node:module';
+import {
+  BywayError,
+  SOFTWARE_CHECKSUMS,
+  newDriverStats,
+  type DriverCapabilities,
+  type DriverStats,
+  type FrameDriver,
+  type FrameSink,
+} from '../types.js';
+import { invalidArg } from '../../protocols/util/errors.js';
+import { parseIpv4 } from '../../protocols/ipv4/address.js';
+import { loadNative, nativeError } from '../native/index.js';
+
+/** The part of raw-socket's API this driver uses. */
+interface RawSocket {
+  on(event: 'message', fn: (buf: Buffer, source: string) => void): void;
+  on(event: 'error', fn: (err: Error) => void): void;
+  send(buf: Buffer, offset: number, length: number, address: string, after: (err: Error | null, bytes: number) => void): void;
+  setOption(level: number, option: number, value: number): void;
+  close(): void;
+}
+interface RawSocketModule {
+  createSocket(opts: { protocol: number; addressFamily?: number; bufferSize?: number }): RawSocket;
+  SocketLevel: Record<string, number>;
+  SocketOption: Record<string, number>;
+  AddressFamily: Record<string, number>;
+}
+
+export type RawProtocol = 'icmp' | 'udp' | 'tcp';
+const PROTO: Record<RawProtocol, number> = { icmp: 1, tcp: 6, udp: 17 };
+
+export interface RawIpOptions {
+  /** Protocols to receive (one raw socket each). Default ['icmp', 'udp']. */
+  readonly protocols?: readonly RawProtocol[];
+  /** Deliver only packets to this address (dotted quad). Default: every packet the sockets see. */
+  readonly localAddress?: string;
+  /** Create the sockets inside this network namespace (needs the native addon). */
+  readonly netns?: string;
+  /** L3 MTU to report (default 1500; the kernel fragments or refuses larger packets). */
+  readonly mtu?: number;
+  /** Received packets held until receive() (default 1024). */
+  readonly queueLimit?: number;
+  /** Transmit buffers (default 256): sends in flight plus one reservation. */
+  readonly txBuffers?: number;
+  readonly maxBatch?: number;
+}
+
+let rawModule: RawSocketModule | undefined;
+function loadRawSocket(): RawSocketModule {
+  if (rawModule) return rawModule;
+  try {
+    rawModule = createRequire(import.meta.url)('raw-socket') as RawSocketModule;
+    return rawModule;
+  } catch (e) {
+    throw new BywayError(
+      'ERR_RAW_SOCKET_UNAVAILABLE',
+      `the raw IP driver needs the optional 'raw-socket' package, which is not installed or did not build (${(e as Error).message}); run \`npm install raw-socket\` with a C++ compiler, make and python3 available.`,
+    );
+  }
+}
+
+function rawError(e: unknown): BywayError {
+  const msg = (e as Error)?.message ?? String(e);
+  if (/not permitted|EPERM|EACCES|permission/i.test(msg)) {
+    return new BywayError('EPERM', `raw sockets need CAP_NET_RAW: run as root or \`setcap cap_net_raw+ep $(readlink -f $(which node))\` [${msg}]`);
+  }
+  return e instanceof BywayError ? e : new BywayError('EIO', `raw socket set-up failed: ${msg}`);
+}
+
+export class RawIpDriver implements FrameDriver {
+  readonly caps: DriverCapabilities;
+  readonly hwAddress = undefined;
+  readonly stats: DriverStats = newDriverStats();
+  private readonly rx: Uint8Array[] = [];
+  private rxHead = 0;
+  private readonly pool: Buffer[] = [];
+  private reserved: Buffer | null = null;
+  private readonly pending: { buf: Buffer; len: number }[] = [];
+  private ready: (() => void) | null = null;
+  private closedFlag = false;
+  private readonly local: number | undefined;
+  private lastError: Error | undefined;
+
+  constructor(
+    private readonly sockets: RawSocket[],
+    private readonly sender: RawSocket,
+    private readonly queueLimit: number,
+    txBuffers: number,
+    mtu: number,
+    maxBatch: number,
+    local: number | undefined,
+  ) {
+    this.caps = { medium: 'ip', mtu, maxBatch, checksum: SOFTWARE_CHECKSUMS };
+    this.local = local;
+    for (let i = 0; i < txBuffers; i++) this.pool.push(Buffer.alloc(mtu));
+    for (const s of sockets) {
+      s.on('message', (buf) => this.onMessage(buf));
+      s.on('error', (err) => (this.lastError = err));
+    }
+    sender.on('error', (err) => (this.lastError = err));
+  }
+
+  private onMessage(buf: Buffer): void {
+    if (this.closedFlag || buf.length < 20) return;
+    if (this.local !== undefined) {
+      const dst = ((buf[16]! << 24) | (buf[17]! << 16) | (buf[18]! << 8) | buf[19]!) >>> 0;
+      if (dst !== this.local) return;
+    }
+    if (this.rx.length - this.rxHead >= this.queueLimit) {
+      this.stats.rxDropped++;
+      return;
+    }
+    this.rx.push(new Uint8Array(buf)); // a copy: raw-socket reuses its receive buffer
+    this.ready?.();
+  }
+
+  private checkOpen(): void {
+    if (this.closedFlag) throw new BywayError('ERR_DRIVER_CLOSED', 'the driver is closed');
+  }
+
+  receive(now: number, max: number, sink: FrameSink): number {
+    this.checkOpen();
+    let n = 0;
+    const lim = Math.min(max, this.caps.maxBatch);
+    while (n < lim && this.rxHead < this.rx.length) {
+      const p = this.rx[this.rxHead]!;
+      this.rx[this.rxHead++] = EMPTY;
+      this.stats.rxFrames++;
+      this.stats.rxBytes += p.length;
+      n++;
+      sink(p);
+    }
+    if (this.rxHead === this.rx.length) {
+      this.rx.length = 0;
+      this.rxHead = 0;
+    } else if (this.rxHead > 1024) {
+      this.rx.splice(0, this.rxHead);
+      this.rxHead = 0;
+    }
+    return n;
+  }
+
+  txReserve(len: number): Uint8Array | null {
+    this.checkOpen();
+    if (this.reserved) throw new BywayError('ERR_INVALID_STATE', 'txReserve while a reservation is open');
+    if (!Number.isInteger(len) || len < 0) throw new BywayError('ERR_INVALID_ARG_VALUE', `bad packet length ${len}`);
+    if (len > this.caps.mtu) throw new BywayError('ERR_FRAME_TOO_BIG', `a ${len}-byte packet exceeds the MTU ${this.caps.mtu}`);
+    const b = this.pool.pop();
+    if (!b) return null;
+    this.reserved = b;
+    return b.subarray(0, len);
+  }
+
+  txCommit(now: number, len: number): void {
+    this.checkOpen();
+    const b = this.reserved;
+    if (!b) throw new BywayError('ERR_INVALID_STATE', 'txCommit without txReserve');
+    this.reserved = null;
+    if (len < 20 || b[0]! >> 4 !== 4) {
+      this.stats.txDropped++; // not an IPv4 packet: nothing the kernel would send
+      this.pool.push(b);
+      return;
+    }
+    this.pending.push({ buf: b, len });
+  }
+
+  flush(now: number): void {
+    this.checkOpen();
+    for (const { buf, len } of this.pending.splice(0)) {
+      const dst = `${buf[16]}.${buf[17]}.${buf[18]}.${buf[19]}`;
+      this.sender.send(buf, 0, len, dst, (err) => {
+        if (err) this.stats.txDropped++;
+        else {
+          this.stats.txFrames++;
+          this.stats.txBytes += len;
+        }
+        this.pool.push(buf);
+      });
+    }
+  }
+
+  pollAt(now: number): number | undefined {
+    return !this.closedFlag && this.rxHead < this.rx.length ? now : undefined;
+  }
+
+  setReadyCallback(cb: (() => void) | null): void {
+    this.ready = cb;
+  }
+
+  /** The last error a socket reported (raw-socket closes a socket on error). */
+  get error(): Error | undefined {
+    return this.lastError;
+  }
+
+  close(): void {
+    if (this.closedFlag) return;
+    this.closedFlag = true;
+    this.ready = null;
+    for (const s of this.sockets) s.close();
+    this.sender.close();
+    this.rx.length = 0;
+  }
+}
+
+const EMPTY = new Uint8Array(0);
+
+export function openRawIp(options: RawIpOptions = {}): RawIpDriver {
+  const protocols = options.protocols ?? ['icmp', 'udp'];
+  for (const p of protocols) if (!(p in PROTO)) throw invalidArg(`protocol must be icmp, udp or tcp, got ${String(p)}`);
+  let local: number | undefined;
+  if (options.localAddress !== undefined) {
+    local = parseIpv4(options.localAddress);
+    if (local === undefined) throw invalidArg(`localAddress '${options.localAddress}' is not a dotted quad`);
+  }
+  const mtu = options.mtu ?? 1500;
+  if (!Number.isInteger(mtu) || mtu < 68 || mtu > 65535) throw invalidArg(`mtu must be in 68..65535, got ${mtu}`);
+  const raw = loadRawSocket();
+  const create = (): { rx: RawSocket[]; tx: RawSocket } => {
+    const rx: RawSocket[] = [];
+    try {
+      for (const p of protocols) rx.push(raw.createSocket({ protocol: PROTO[p], bufferSize: 65535 }));
+      const tx = raw.createSocket({ protocol: 255 /* IPPROTO_RAW: IP_HDRINCL implied */ });
+      tx.setOption(raw.SocketLevel['IPPROTO_IP']!, raw.SocketOption['IP_HDRINCL']!, 1);
+      return { rx, tx };
+    } catch (e) {
+      for (const s of rx) s.close();
+      throw rawError(e);
+    }
+  };
+  let made: { rx: RawSocket[]; tx: RawSocket };
+  if (options.netns) {
+    const native = loadNative();
+    try {
+      made = native.withNetns(options.netns, create);
+    } catch (e) {
+      throw e instanceof BywayError ? e : nativeError(e, 'packet', undefined, options.netns);
+    }
+  } else made = create();
+  return new RawIpDriver(made.rx, made.tx, options.queueLimit ?? 1024, options.txBuffers ?? 256, mtu, options.maxBatch ?? 64, local);
+}
