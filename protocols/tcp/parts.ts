@@ -11,61 +11,7 @@ export { RttEstimator, type RtoOptions } from './rtt.js';
 
 export { OutOfOrderQueue } from './ooo-queue.js';
 
-// ------------------------------------------------------------------------------------------------ congestion control
-export interface CongestionControl {
-  readonly name: string;
-  readonly cwnd: number;
-  readonly ssthresh: number;
-  onAck(now: number, ackedBytes: number, bytesInFlight: number, rttMs: number | undefined): void;
-  onEnterRecovery(now: number, bytesInFlight: number): void;
-  onExitRecovery(now: number): void;
-  onRto(now: number, bytesInFlight: number): void;
-  setMss(mss: number): void;
-}
-export type CongestionControlFactory = (opts: { mss: number; now: number; initialWindowSegments?: number }) => CongestionControl;
-
-/** RFC 5681 / RFC 6582 NewReno with appropriate byte counting (RFC 3465, L = 2). */
-export const newReno: CongestionControlFactory = ({ mss, initialWindowSegments }) => {
-  let smss = mss;
-  let cwnd = (initialWindowSegments ?? 10) * mss;
-  let ssthresh = 0x7fffffff;
-  let acc = 0;
-  return {
-    name: 'newreno',
-    get cwnd() {
-      return cwnd;
-    },
-    get ssthresh() {
-      return ssthresh;
-    },
-    onAck(_now, acked) {
-      if (cwnd < ssthresh) cwnd += Math.min(acked, 2 * smss);
-      else {
-        acc += acked;
-        if (acc >= cwnd) {
-          acc -= cwnd;
-          cwnd += smss;
-        }
-      }
-    },
-    onEnterRecovery(_now, flight) {
-      ssthresh = Math.max(flight / 2, 2 * smss);
-      cwnd = ssthresh;
-    },
-    onExitRecovery() {
-      cwnd = ssthresh;
-    },
-    onRto(_now, flight) {
-      ssthresh = Math.max(flight / 2, 2 * smss);
-      cwnd = smss;
-    },
-    setMss(m) {
-      smss = m;
-    },
-  };
-};
-/** Stand-in: CUBIC lands with the parts; NewReno until then. */
-export const cubic: CongestionControlFactory = newReno;
+export { cubic, newReno, congestionControls, type CongestionControl, type CongestionControlFactory } from './cc/index.js';
 
 // ------------------------------------------------------------------------------------------------ keyed hash, ISN
 function mix(h: number, v: number): number {
