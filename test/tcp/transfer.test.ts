@@ -9,6 +9,7 @@ describe('TCP transfer between two layers', () => {
     expect(client.info().timestamps).toBe(true);
     expect(client.info().sackPermitted).toBe(true);
     expect(client.info().sndMss).toBe(1460 - 12);
+    expect(client.info().congestionControl).toBe('cubic'); // the default (RFC 9438)
     const d1 = bytes(100_000, 2);
     expect(bytesEqual(transfer(net, client, server, d1), d1)).toBe(true);
     const d2 = bytes(50_000, 3);
