@@ -309,9 +309,10 @@ export class TcpConnection {
     return n;
   }
 
-  setNoDelay(on: boolean, now = 0): void {
+  /** Disable (true) or enable Nagle's algorithm. With `now`, data held back by Nagle is sent at once. */
+  setNoDelay(on: boolean, now?: number): void {
     this.noDelay = on;
-    if (on && this.isSynchronized()) this.output(now);
+    if (on && now !== undefined && this.isSynchronized()) this.output(now);
   }
 
   setKeepAlive(on: boolean, now: number, idleMs?: number): void {
