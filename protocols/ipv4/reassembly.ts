@@ -204,6 +204,7 @@ export class Reassembler {
   }
 
   poll(now: number): void {
+    if (this.datagrams.size === 0) return;
     for (const d of this.datagrams.values()) {
       if (now >= d.deadline) {
         this.stats.timeouts++;
@@ -213,6 +214,7 @@ export class Reassembler {
   }
 
   pollAt(): number | undefined {
+    if (this.datagrams.size === 0) return undefined;
     let at: number | undefined;
     for (const d of this.datagrams.values()) if (at === undefined || d.deadline < at) at = d.deadline;
     return at;

@@ -97,6 +97,10 @@ export class NeighbourCache {
   };
   private readonly entries = new Map<number, Entry>();
   private totalQueuedBytes = 0;
+  /** Entries waiting on a reply: the only ones poll() must visit on time. */
+  private incomplete = 0;
+  /** When poll() next sweeps out expired reachable entries (expiry is otherwise lazy, in lookup). */
+  private nextSweep = 0;
 
   constructor(private readonly host: NeighbourHost, options: Partial<NeighbourOptions> = {}) {
     this.options = { ...DEFAULT_NEIGHBOUR_OPTIONS, ...options };
@@ -145,6 +149,7 @@ export class NeighbourCache {
       }
       e = { ip, state: 'incomplete', mac: new Uint8Array(6), deadline: now, requestsSent: 0, queue: [], queuedBytes: 0, created: now };
       this.entries.set(ip, e);
+      this.incomplete++;
       this.request(now, e);
     }
     const len = pending.frame.length;
@@ -191,9 +196,10 @@ export class NeighbourCache {
   /** A permanent entry (like `ip neigh add ... nud permanent`). */
   addStatic(ip: number, mac: Uint8Array): void {
     const old = this.entries.get(ip);
+    const waiting = old?.queue ?? [];
     if (old !== undefined) this.remove(old);
     this.entries.set(ip, { ip, state: 'static', mac: mac.slice(0, 6), deadline: Infinity, requestsSent: 0, queue: [], queuedBytes: 0, created: 0 });
-    if (old !== undefined && old.queue.length > 0) this.flushQueue(0, old, mac);
+    for (const p of waiting) this.host.sendResolved(0, p.frame, mac);
   }
 
   delete(ip: number): void {
@@ -201,8 +207,10 @@ export class NeighbourCache {
     if (e !== undefined) this.remove(e);
   }
 
-  /** Run retries and expiry. */
+  /** Run retries and expiry. Cheap when nothing is unresolved: the hot path polls it on every cycle. */
   poll(now: number): void {
+    if (this.incomplete === 0 && now < this.nextSweep) return;
+    if (now >= this.nextSweep) this.nextSweep = now + this.options.reachableMs;
     for (const e of this.entries.values()) {
       if (e.state === 'incomplete' && now >= e.deadline) {
         if (e.requestsSent >= this.options.maxRequests) this.fail(e);
@@ -216,6 +224,7 @@ export class NeighbourCache {
 
   /** The earliest time poll() has work: only incomplete entries need waking for (expiry is lazy). */
   pollAt(): number | undefined {
+    if (this.incomplete === 0) return undefined;
     let at: number | undefined;
     for (const e of this.entries.values()) {
       if (e.state === 'incomplete' && (at === undefined || e.deadline < at)) at = e.deadline;
@@ -242,6 +251,7 @@ export class NeighbourCache {
 
   private markReachable(now: number, e: Entry, mac: Uint8Array): void {
     const wasIncomplete = e.state === 'incomplete';
+    if (wasIncomplete) this.incomplete--;
     e.mac.set(mac.subarray(0, 6));
     e.state = 'reachable';
     e.deadline = now + this.options.reachableMs;
@@ -268,6 +278,7 @@ export class NeighbourCache {
   }
 
   private remove(e: Entry): void {
+    if (e.state === 'incomplete') this.incomplete--;
     this.totalQueuedBytes -= e.queuedBytes;
     e.queue = [];
     e.queuedBytes = 0;

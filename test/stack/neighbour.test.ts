@@ -95,3 +95,15 @@ describe('NeighbourCache', () => {
     expect(c.stats.queueDrops).toBe(2);
   });
 });
+
+describe('NeighbourCache static entries', () => {
+  it('sends what was waiting when a static entry resolves it', () => {
+    const { h, sent } = host();
+    const c = new NeighbourCache(h);
+    c.enqueue(0, 4, { frame: new Uint8Array([9]) });
+    c.addStatic(4, MAC_A);
+    expect(sent.map(([, f, m]) => [f[0], m[5]])).toEqual([[9, 0xa]]);
+    expect(c.pollAt()).toBeUndefined(); // nothing unresolved is left to wake for
+    expect(c.queuedBytes).toBe(0);
+  });
+});
