@@ -241,12 +241,14 @@ int bw_ctl_alloc(bw_handle *h, uint32_t max_batch, uint32_t tx_batch) {
 static void poll_close_cb(uv_handle_t *p) { free(p); }
 
 /* Release every kernel resource of `h`. Safe to call twice and from the exit hook (no JS calls there). */
-static void release_kernel(bw_handle *h) {
+static void release_kernel(bw_handle *h, bool at_exit) {
   if (h->closed) return;
   h->closed = true;
   if (h->poll) {
     uv_poll_stop(h->poll);
-    uv_close((uv_handle_t *)h->poll, poll_close_cb);
+    /* At env teardown Node may unload this addon before the loop runs close callbacks (a worker ending), so
+       no callback into our code then: the small uv_poll_t is left to the process. */
+    uv_close((uv_handle_t *)h->poll, at_exit ? NULL : poll_close_cb);
     h->poll = NULL;
     h->poll_active = false;
   }
@@ -307,26 +309,26 @@ static void close_from_js(napi_env env, bw_handle *h) {
     napi_async_destroy(env, h->async_ctx);
     h->async_ctx = NULL;
   }
-  release_kernel(h);
+  release_kernel(h, false);
   free_memory(h);
 }
 
 static void handle_finalize(napi_env env, void *data, void *hint) {
   bw_handle *h = data;
   list_remove(h);
-  if (!h->closed) {
-    release_kernel(h);
-  }
+  if (!h->closed) release_kernel(h, true);
   /* Memory may still back a (dying) ArrayBuffer during teardown; it is freed with the process. */
   if (h->mem_ref == NULL) free_memory(h);
   free(h->priv);
   free(h);
 }
 
+/* Env teardown (process exit, or a worker thread ending): release what that env opened and did not close. */
 static void exit_hook(void *arg) {
-  (void)arg;
+  napi_env env = arg;
   pthread_mutex_lock(&list_lock);
-  for (bw_handle *h = open_list; h; h = h->next) release_kernel(h);
+  for (bw_handle *h = open_list; h; h = h->next)
+    if (h->env == env) release_kernel(h, true);
   pthread_mutex_unlock(&list_lock);
 }
 
@@ -375,7 +377,7 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
     bw_netns_leave(saved);
   }
   if (rc != 0) {
-    release_kernel(h);
+    release_kernel(h, false);
     free_memory(h);
     free(h->priv);
     free(h);
@@ -693,7 +695,7 @@ static napi_value js_open_count(napi_env env, napi_callback_info info) {
   int n = 0;
   pthread_mutex_lock(&list_lock);
   for (bw_handle *h = open_list; h; h = h->next)
-    if (!h->closed) n++;
+    if (!h->closed && h->env == env) n++;
   pthread_mutex_unlock(&list_lock);
   return ret_int(env, n);
 }
@@ -714,7 +716,7 @@ static napi_value init(napi_env env, napi_value exports) {
     napi_create_function(env, fns[i].name, NAPI_AUTO_LENGTH, fns[i].fn, NULL, &f);
     napi_set_named_property(env, exports, fns[i].name, f);
   }
-  napi_add_env_cleanup_hook(env, exit_hook, NULL);
+  napi_add_env_cleanup_hook(env, exit_hook, env);
   return exports;
 }
 
