@@ -173,7 +173,7 @@ describe('ARP', () => {
     const padded = new Uint8Array(46).fill(0xee);
     padded.set(good);
     expect(parseArp(ArpPacket.checked(padded)!)).toEqual(parseArp(ArpPacket.checked(good)!));
-    const variants: Array<[number, number]> = [[0, 1], [1, 6], [2, 0x86], [3, 0x01], [4, 8], [5, 16]];
+    const variants: Array<[number, number]> = [[0, 1], [1, 6], [1, 0], [2, 0x86], [3, 0x01], [4, 0], [4, 5], [4, 8], [5, 0], [5, 3], [5, 16]];
     for (const [offset, value] of variants) {
       const b = good.slice();
       b[offset] = value;
