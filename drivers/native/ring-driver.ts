@@ -206,7 +206,8 @@ export class NativeRingDriver implements FrameDriver {
     this.pending = 0;
     const r = this.native.txSubmit(this.handle, n);
     if (r < 0) {
-      this.stats.txDropped += n;
+      // A gone link throws. A down link (ENETDOWN) leaves the frames queued in the tx ring, where the kernel
+      // sends them once the link is up again; the ring fills meanwhile and txReserve answers null.
       this.linkError(-r, 'transmit');
     } else if (r < n) {
       this.stats.txDropped += n - r;
