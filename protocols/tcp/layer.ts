@@ -8,7 +8,7 @@
  * dropped and counted in `stats`, never thrown. API misuse throws BywayError (EADDRINUSE, ENETUNREACH, EINVAL).
  */
 import { BywayError } from '../util/errors.js';
-import { computeIsn, cubic, synCookieDecode, synCookieEncode, type ByteRing } from './parts.js';
+import { computeIsn, cubic, keyedHash32, synCookieDecode, synCookieEncode, type ByteRing } from './parts.js';
 import { TcpConnection, type TcpConnHost } from './connection.js';
 import { newTcpStats, type TcpStats } from './info.js';
 import { resolveTcpOptions, type ResolvedTcpOptions, type TcpOptions } from './options.js';
@@ -631,7 +631,8 @@ export class TcpLayer implements TcpConnHost {
   private ephemeralPort(localIp: number, remoteIp: number, remotePort: number): number {
     const low = this.opts.ephemeralLow;
     const num = this.opts.ephemeralHigh - low + 1;
-    const offset = computeIsn(this.portKey, localIp, 0, remoteIp, remotePort, 0) >>> 0;
+    // F(local IP, remote IP, remote port, secret): SipHash-2-4 keyed with a secret of this layer (RFC 6056 3.3.3).
+    const offset = keyedHash32(this.portKey, localIp >>> 0, remoteIp >>> 0, remotePort, 0x706f7274 /* "port" */);
     for (let count = 0; count < num; count++) {
       const port = low + ((offset + this.nextEphemeral) % num);
       this.nextEphemeral = (this.nextEphemeral + 1) >>> 0;
