@@ -123,4 +123,30 @@ describe.each(envs)('dgram on the %s path', (name, make) => {
     client.close();
     server.close();
   });
+
+  it('delivers datagrams at the size edges whole, never truncated, with rinfo.size', async () => {
+    env = make();
+    const server = env.server.dgram.createSocket('udp4');
+    server.bind(0);
+    await once(server, 'listening');
+    const client = env.client.dgram.createSocket('udp4');
+    const sizes = [0, 1, 1472, 1473, 8192, 65507];
+    const got: Array<[number, number, boolean]> = [];
+    const all = new Promise<void>((resolve) =>
+      server.on('message', (msg: Buffer, rinfo: { size: number }) => {
+        got.push([msg.length, rinfo.size, msg.every((b, i) => b === (i * 7) % 251)]);
+        if (got.length === sizes.length) resolve();
+      }),
+    );
+    for (const n of sizes) {
+      const data = Buffer.alloc(n);
+      for (let i = 0; i < n; i++) data[i] = (i * 7) % 251;
+      await new Promise<void>((resolve, reject) => client.send(data, server.address().port, env.serverAddress, (err) => (err ? reject(err) : resolve())));
+      await new Promise((resolve) => setImmediate(resolve)); // one in flight at a time keeps the order
+    }
+    await all;
+    expect(got.sort((a, b) => a[0] - b[0])).toEqual(sizes.map((n) => [n, n, true]));
+    client.close();
+    server.close();
+  });
 });
