@@ -2,8 +2,8 @@
  * The Internet checksum (RFC 1071) and its incremental update (RFC 1624), shared by IPv4, ICMP, UDP and TCP.
  *
  * `onesSum` returns the 16-bit ones'-complement sum (not yet complemented) of a byte range, as if the range were
- * read as big-endian 16-bit words (an odd last byte is padded with zero). It reads 32-bit little-endian words
- * where it can: by RFC 1071's byte-order independence the folded little-endian sum is the byte-swapped big-endian
+ * read as big-endian 16-bit words (an odd last byte is padded with zero). Past 256 bytes it reads 32-bit
+ * little-endian words through a cached view of the whole buffer (a ring or UMEM is one buffer, so the cache hits): by RFC 1071's byte-order independence the folded little-endian sum is the byte-swapped big-endian
  * sum, so one swap at the end is all the fix-up needed. Partial sums combine by addition then `fold`, so a
  * pseudo-header and a payload in separate buffers are summed without copying them together.
  */
@@ -18,12 +18,36 @@ function swap16(v: number): number {
   return ((v & 0xff) << 8) | (v >>> 8);
 }
 
+/**
+ * A Uint32Array over each whole ArrayBuffer, made once and cached: creating a typed-array view per call costs more
+ * than summing a small packet. Views over the whole buffer start at offset 0, so they are always aligned.
+ */
+const wordViews = new WeakMap<ArrayBufferLike, Uint32Array>();
+let lastBuffer: ArrayBufferLike | undefined;
+let lastWords: Uint32Array | undefined;
+
+function wordsOf(buffer: ArrayBufferLike): Uint32Array {
+  if (buffer === lastBuffer) return lastWords!;
+  let w = wordViews.get(buffer);
+  if (w === undefined) {
+    w = new Uint32Array(buffer, 0, buffer.byteLength >>> 2);
+    wordViews.set(buffer, w);
+  }
+  lastBuffer = buffer;
+  lastWords = w;
+  return w;
+}
+
 /** Ones'-complement sum of b[start, end), big-endian 16-bit words, folded to 16 bits. */
 export function onesSum(b: Uint8Array, start = 0, end = b.length, initial = 0): number {
   let len = end - start;
-  if (len < 64) {
+  if (len < 256) {
+    // Small packets: a view lookup costs more than it saves. Unrolled big-endian 16-bit words.
     let sum = initial;
     let i = start;
+    for (const e8 = end - 7; i < e8; i += 8) {
+      sum += ((b[i]! << 8) | b[i + 1]!) + ((b[i + 2]! << 8) | b[i + 3]!) + ((b[i + 4]! << 8) | b[i + 5]!) + ((b[i + 6]! << 8) | b[i + 7]!);
+    }
     for (; i + 1 < end; i += 2) sum += (b[i]! << 8) | b[i + 1]!;
     if (i < end) sum += b[i]! << 8;
     return fold(sum);
@@ -33,14 +57,23 @@ export function onesSum(b: Uint8Array, start = 0, end = b.length, initial = 0): 
   let i = start;
   const abs = b.byteOffset + start;
   const lead = (4 - (abs & 3)) & 3;
-  // An odd lead shifts the word boundary: sum the bulk and tail as a separate big-endian run starting at an odd
-  // offset, then rotate that run's sum by 8 bits (RFC 1071 section 2(B) byte-swap argument).
+  // An odd lead shifts the word boundary: the bulk and tail are summed as a run starting at an odd offset, and
+  // that run's sum is rotated by 8 bits (RFC 1071 section 2(B): byte-swapping commutes with the sum).
   for (let k = 0; k < lead; k++, i++) head += (k & 1) === 0 ? b[i]! << 8 : b[i]!;
   len -= lead;
   const words = len >>> 2;
-  const u32 = new Uint32Array(b.buffer, b.byteOffset + i, words);
+  const u32 = wordsOf(b.buffer);
+  let w = (b.byteOffset + i) >>> 2;
+  const wEnd = w + words;
+  // Two accumulators, folded every 2^20 words at most (each word < 2^32, so the sums stay below 2^53).
   let le = 0;
-  for (let k = 0; k < words; k++) le += u32[k]!;
+  let le2 = 0;
+  for (; w + 1 < wEnd; w += 2) {
+    le += u32[w]!;
+    le2 += u32[w + 1]!;
+  }
+  if (w < wEnd) le += u32[w]!;
+  le += le2;
   i += words << 2;
   // Tail bytes continue the big-endian run from an even position within the bulk run.
   let tail = 0;
