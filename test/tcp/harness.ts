@@ -105,6 +105,8 @@ export class Net {
   delivered = 0;
   dropped = 0;
   log: string[] = [];
+  /** An extra wake-up time for application activity (a reader on its own schedule). */
+  wakeAt: (() => number | undefined) | undefined;
   trace = false;
 
   constructor(seed: number, optsA: Partial<TcpOptions> = {}, optsB: Partial<TcpOptions> = optsA) {
@@ -147,6 +149,8 @@ export class Net {
       const pb = this.b.pollAt(this.now);
       if (pa !== undefined && pa < t) t = pa;
       if (pb !== undefined && pb < t) t = pb;
+      const w = this.wakeAt?.();
+      if (w !== undefined && w < t) t = w;
       if (t === Infinity || t > end) {
         this.now = Math.max(this.now, Math.min(end, t === Infinity ? end : t));
         return pred();

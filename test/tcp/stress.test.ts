@@ -70,3 +70,54 @@ describe('randomised duplex transfers', () => {
     );
   });
 });
+
+describe('randomised transfers with a slow reader and PMTU drops', () => {
+  it('zero windows, persist probes and MSS changes never stall or corrupt the stream', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 1_000_000 }),
+        fc.double({ min: 0, max: 0.1, noNaN: true }),
+        fc.integer({ min: 1, max: 200 }),
+        fc.integer({ min: 64, max: 8192 }),
+        fc.integer({ min: 10_000, max: 60_000 }),
+        fc.option(fc.integer({ min: 576, max: 1400 }), { nil: undefined }),
+        (seed, loss, readEvery, readChunk, n, mtu) => {
+          const net = new Net(seed, { receiveBuffer: 4096, maxReceiveBuffer: 16384, sendBuffer: 16384 });
+          const { client, server } = openPair(net);
+          net.loss = loss;
+          const d = bytes(n, seed);
+          const got = new Uint8Array(n);
+          let g = 0;
+          let s = 0;
+          const buf = new Uint8Array(readChunk);
+          client.onWritable = () => {
+            s += client.send(net.now, d.subarray(s));
+          };
+          s += client.send(net.now, d.subarray(s));
+          let next = net.now + readEvery;
+          net.wakeAt = () => next;
+          let dropped = mtu === undefined;
+          net.run(() => {
+            if (!dropped && s > n / 3) {
+              dropped = true;
+              // The quoted segment: anything in flight (RFC 5927 validation needs SND.UNA <= seq < SND.NXT).
+              const una = (client.info().unacked > 0) as boolean;
+              if (una) net.a.icmpError(net.now, client.localIp, client.remoteIp, client.localPort, client.remotePort, ((client as unknown as { sndUna: number }).sndUna) >>> 0, 'frag-needed', 4, mtu!);
+            }
+            if (net.now >= next) {
+              next = net.now + readEvery;
+              const k = server.read(net.now, buf);
+              got.set(buf.subarray(0, k), g);
+              g += k;
+            }
+            if (s < n) s += client.send(net.now, d.subarray(s));
+            return g === n;
+          }, 36_000_000);
+          expect(g).toBe(n);
+          expect(bytesEqual(got, d)).toBe(true);
+        },
+      ),
+      { numRuns: Number(process.env.TCP_STRESS_RUNS ?? 25) },
+    );
+  });
+});
