@@ -19,11 +19,9 @@ import {
   BROADCAST_MAC,
   ETHERNET_HEADER_LEN,
   EtherType,
-  EthernetFrame,
   VLAN_TAG_LEN,
   ZERO_MAC,
   emitEthernet,
-  isBroadcastMac,
   isMulticastMac,
   macEquals,
 } from '../../protocols/ethernet/wire.js';
@@ -155,8 +153,9 @@ export class NetStack {
   readonly stats: StackStats;
   readonly icmpOptions: IcmpOptions;
   readonly vlan: number | undefined;
-  /** TCP, or another transport keyed by IP protocol number, attached by the layer above. */
+  /** TCP, or another transport keyed by IP protocol number. Attach with `attachTransport`. */
   readonly transports = new Map<number, TransportHandler>();
+  private transportList: TransportHandler[] = [];
 
   private readonly ttl: number;
   private readonly l2len: number;
@@ -234,7 +233,7 @@ export class NetStack {
       const tcp = new TcpLayer(this.tcpHost(), { ...config.tcp, rng: config.rng });
       this.tcp = tcp;
       this.stats.tcp = tcp.stats;
-      this.transports.set(IpProtocol.TCP, {
+      this.attachTransport(IpProtocol.TCP, {
         input: (now, src, dst, segment) => tcp.input(now, src, dst, segment),
         icmpError: (now, src, dst, quoted, kind, code, mtu) =>
           tcp.icmpError(now, src, dst, read16(quoted, 0), read16(quoted, 2), read32(quoted, 4), kind, code, mtu),
@@ -255,6 +254,15 @@ export class NetStack {
       if (src === undefined) throw new BywayError('ENETUNREACH', 'a route\'s gateway is not on-link');
       this.routes.add({ destination: r.destination, gateway: r.gateway, source: src, metric: r.metric ?? 0, mtu: r.mtu });
     }
+  }
+
+  /** Hand IPv4 packets of `protocol` (and ICMP errors about them) to `handler`, and poll it with the stack. */
+  attachTransport(protocol: number, handler: TransportHandler): void {
+    if (protocol === IpProtocol.ICMP || protocol === IpProtocol.UDP) {
+      throw new BywayError('ERR_INVALID_ARG_VALUE', 'ICMP and UDP are built into the stack');
+    }
+    this.transports.set(protocol, handler);
+    this.transportList = [...this.transports.values()];
   }
 
   /** Announce our addresses with gratuitous ARP (RFC 5227 section 2.3), once. */
@@ -288,8 +296,8 @@ export class NetStack {
     }
     this.neighbours.poll(now);
     this.reassembler.poll(now);
-    this.pollPings(now);
-    for (const t of this.transports.values()) t.poll(now);
+    if (this.pings.size > 0) this.pollPings(now);
+    for (const t of this.transportList) t.poll(now);
     this.driver.flush(now);
     return handled;
   }
@@ -299,8 +307,8 @@ export class NetStack {
     if (this.loopbackQueue.length > 0) return now;
     let at = minTime(this.neighbours.pollAt(), this.reassembler.pollAt());
     at = minTime(at, this.driver.pollAt?.(now));
-    for (const p of this.pings.values()) at = minTime(at, p.deadline);
-    for (const t of this.transports.values()) at = minTime(at, t.pollAt(now));
+    if (this.pings.size > 0) for (const p of this.pings.values()) at = minTime(at, p.deadline);
+    for (const t of this.transportList) at = minTime(at, t.pollAt(now));
     return at;
   }
 
@@ -351,26 +359,40 @@ export class NetStack {
       this.ipv4Input(frame, false);
       return;
     }
+    // The hot path reads the header in place (no view objects): destination, then the EtherType.
     const st = this.stats.ethernet;
     st.rx++;
-    const eth = EthernetFrame.checked(frame);
-    if (eth === undefined) {
+    if (frame.length < ETHERNET_HEADER_LEN) {
       st.truncated++;
       return;
     }
-    if (eth.vlan !== this.vlan) {
+    let type = (frame[12]! << 8) | frame[13]!;
+    let hl = ETHERNET_HEADER_LEN;
+    let vlan: number | undefined;
+    if (type === EtherType.VLAN) {
+      if (frame.length < ETHERNET_HEADER_LEN + VLAN_TAG_LEN) {
+        st.truncated++;
+        return;
+      }
+      vlan = ((frame[14]! << 8) | frame[15]!) & 0x0fff;
+      type = (frame[16]! << 8) | frame[17]!;
+      hl += VLAN_TAG_LEN;
+    }
+    if (vlan !== this.vlan) {
       st.vlanMismatch++;
       return;
     }
-    const dst = eth.dst;
-    const broadcast = isBroadcastMac(dst);
-    if (!broadcast && !macEquals(dst, this.mac)) {
+    const m = this.mac;
+    const broadcast = (frame[0]! & frame[1]! & frame[2]! & frame[3]! & frame[4]! & frame[5]!) === 0xff;
+    if (
+      !broadcast &&
+      (frame[0] !== m[0] || frame[1] !== m[1] || frame[2] !== m[2] || frame[3] !== m[3] || frame[4] !== m[4] || frame[5] !== m[5])
+    ) {
       st.notForUs++;
       return;
     }
-    const type = eth.ethertype;
-    if (type === EtherType.IPv4) this.ipv4Input(eth.payload, broadcast);
-    else if (type === EtherType.ARP) this.arpInput(eth.payload);
+    if (type === EtherType.IPv4) this.ipv4Input(frame.subarray(hl), broadcast);
+    else if (type === EtherType.ARP) this.arpInput(frame.subarray(hl));
     else st.unknownEthertype++;
   };
 
