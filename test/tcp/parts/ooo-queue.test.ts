@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { OutOfOrderQueue, SEGMENT_OVERHEAD } from '../../../protocols/tcp/ooo-queue.js';
-import { seqAdd, seqDiff, seqLt } from '../../../protocols/tcp/seq.js';
+import { seqAdd, seqDiff, seqLe, seqLt } from '../../../protocols/tcp/seq.js';
 
 const OH = SEGMENT_OVERHEAD;
 
@@ -188,6 +188,49 @@ describe('OutOfOrderQueue', () => {
     expect([q.bytes, q.segments, q.memory]).toEqual([0, 0, 0]);
   });
 
+  it('SACK blocks follow the order of arrival across many runs, then fall back to the lowest blocks', () => {
+    const q = new OutOfOrderQueue(100_000);
+    for (let i = 0; i < 12; i++) q.insert(1000 + 100 * i, fill(10, 1));
+    expect(q.sackBlocks(4)).toEqual([
+      [2100, 2110],
+      [2000, 2010],
+      [1900, 1910],
+      [1800, 1810],
+    ]);
+    // Remembered: the last 8 distinct runs; beyond them the lowest blocks fill in.
+    const all = q.sackBlocks(12);
+    expect(all.slice(0, 8).map((b) => b[0])).toEqual([2100, 2000, 1900, 1800, 1700, 1600, 1500, 1400]);
+    expect(all.slice(8).map((b) => b[0])).toEqual([1000, 1100, 1200, 1300]);
+    // Draining the first runs drops them from the blocks; a partly drained run starts at RCV.NXT.
+    const got: number[] = [];
+    q.insert(995, fill(5, 2)); // joins the run at 1000
+    expect(q.sackBlocks(1)).toEqual([[995, 1010]]);
+    expect(q.drain(995, (d) => (got.push(...d), Math.min(d.length, 7)))).toBe(1007); // 5 + 2 of the next
+    // The latest segment (995) was delivered, so the blocks of earlier arrivals lead; the rest of the first run
+    // is still reported, from RCV.NXT on.
+    expect(q.sackBlocks(2)).toEqual([
+      [2100, 2110],
+      [2000, 2010],
+    ]);
+    expect(q.sackBlocks(12)).toContainEqual([1007, 1010]);
+    expect(q.sackBlocks(12).length).toBe(12);
+  });
+
+  it('a flood of tiny segments with holes stays cheap per insert + sackBlocks (no per-ACK scan)', () => {
+    for (const down of [false, true]) {
+      const q = new OutOfOrderQueue(1 << 20);
+      const n = Math.floor((1 << 20) / (1 + OH));
+      const t0 = performance.now();
+      for (let i = 0; i < n; i++) {
+        expect(q.insert(seqAdd(0xffff0000, 2 * (down ? n - i : i)), fill(1, 1))).toBe(true);
+        const b = q.sackBlocks(4);
+        expect(b.length).toBe(Math.min(4, i + 1));
+      }
+      // About 50-300 ms here; a per-call scan of all 16K segments took 5 s.
+      expect(performance.now() - t0).toBeLessThan(3000);
+    }
+  });
+
   it('a refused insert does not change the SACK order', () => {
     const q = new OutOfOrderQueue(20 + 2 * OH);
     q.insert(100, fill(10, 1));
@@ -263,13 +306,21 @@ describe('OutOfOrderQueue reassembly property (fast-check)', () => {
             rcvNxt = q.drain(rcvNxt, sink);
             budget = Infinity;
             // Invariants: blocks are disjoint, non-adjacent, after rcvNxt; accounting adds up.
-            const blocks = q.sackBlocks(100);
+            const blocks = q.sackBlocks(1000);
             let total = 0;
             for (const [l, r] of blocks) {
               expect(seqLt(l, r)).toBe(true);
+              expect(seqLe(rcvNxt, l)).toBe(true); // == when the sink stalled with data at RCV.NXT
               total += seqDiff(r, l);
             }
             expect(total).toBe(q.bytes);
+            const sorted = [...blocks].sort((a, b) => seqDiff(a[0], rcvNxt) - seqDiff(b[0], rcvNxt));
+            for (let i = 1; i < sorted.length; i++) expect(seqLt(sorted[i - 1]![1], sorted[i]![0])).toBe(true);
+            // RFC 2018 section 4: after an out-of-order arrival still held, the first block holds it.
+            if (before < 0 && q.bytes > 0 && seqLt(rcvNxt, seq)) {
+              const [l, r] = blocks[0]!;
+              expect(seqDiff(seq, l) >= 0 && seqDiff(r, seq) > 0).toBe(true);
+            }
             expect(q.memory).toBe(q.bytes + q.segments * OH);
             expect(q.memory).toBeLessThanOrEqual(q.limitBytes);
           };
