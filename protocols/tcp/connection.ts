@@ -192,6 +192,7 @@ export class TcpConnection {
   private reoAt = NEVER;
   private synXmits = 0;
   private persistBackoff = 0;
+  private probesUnanswered = 0;
   private keepProbes = 0;
   keepAlive: boolean;
   keepAliveIdle: number;
@@ -565,7 +566,9 @@ export class TcpConnection {
     const rcvEnd = seqAdd(this.rcvNxt, rcvWnd);
     let ok: boolean;
     if (segLen === 0) {
-      ok = rcvWnd === 0 ? seq === this.rcvNxt : seqLe(this.rcvNxt, seq) && seqLt(seq, rcvEnd);
+      // Like Linux (tcp_sequence), a zero-length segment at the right edge is accepted: a peer that sent up to our
+      // window edge carries SEG.SEQ = RCV.NXT + RCV.WND on its pure ACKs after a loss, and they must not be lost.
+      ok = rcvWnd === 0 ? seq === this.rcvNxt : seqLe(this.rcvNxt, seq) && seqLe(seq, rcvEnd);
     } else if (rcvWnd === 0) {
       ok = false;
     } else {
@@ -586,6 +589,7 @@ export class TcpConnection {
       this.sendAck(now);
       return;
     }
+    this.probesUnanswered = 0;
     if (this.keepAlive) {
       this.keepProbes = 0;
       this.keepaliveAt = now + this.keepAliveIdle;
@@ -1606,6 +1610,15 @@ export class TcpConnection {
       this.swsOverride = false;
       return;
     }
+    // RFC 1122 4.2.2.17: probing continues while the peer answers; a peer that went silent is given up on after
+    // maxRetransmits unanswered probes (like Linux), with ETIMEDOUT.
+    if (this.probesUnanswered >= this.o.maxRetransmits) {
+      this.stats.timeouts++;
+      this.sendRst(now, this.sndNxt);
+      this.toClosed('ETIMEDOUT');
+      return;
+    }
+    this.probesUnanswered++;
     this.stats.zeroWindowProbes++;
     this.sendProbe(now);
     this.persistBackoff++;

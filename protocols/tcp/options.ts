@@ -23,7 +23,7 @@ export interface TcpOptions {
   receiveBuffer?: number;
   /** Receive buffer auto-tuning ceiling (also sets the window scale). Default 4 MiB. */
   maxReceiveBuffer?: number;
-  /** Out-of-order queue cap per connection, bytes. Default: maxReceiveBuffer. */
+  /** Out-of-order queue cap per connection, bytes (data + per-segment overhead). Default: 1.25 * maxReceiveBuffer. */
   oooLimit?: number;
   /** RFC 9293 MSL, ms; TIME-WAIT lasts 2*MSL. Default 30000 (60 s TIME-WAIT, like Linux). */
   msl?: number;
@@ -101,7 +101,8 @@ export function resolveTcpOptions(o: TcpOptions, defaultCc: CongestionControlFac
     sendBuffer: o.sendBuffer ?? 256 * 1024,
     receiveBuffer: Math.min(o.receiveBuffer ?? 128 * 1024, maxRcv),
     maxReceiveBuffer: maxRcv,
-    oooLimit: o.oooLimit ?? maxRcv,
+    // The out-of-order queue charges per-segment overhead on top of the bytes: allow a window of full-sized segments.
+    oooLimit: o.oooLimit ?? Math.ceil(maxRcv * 1.25),
     msl: o.msl ?? 30_000,
     finWait2Timeout: o.finWait2Timeout ?? 60_000,
     initialRto: o.initialRto ?? 1000,

@@ -4,6 +4,7 @@ import { ACK, IP_A, IP_B, Net, bytes, transfer } from './harness.js';
 import { Tester } from './fixtures.js';
 import { newReno, type CongestionControlFactory } from '../../protocols/tcp/parts.js';
 import { bytesEqual } from '../../protocols/util/bytes.js';
+import { SEGMENT_OVERHEAD } from '../../protocols/tcp/ooo-queue.js';
 
 describe("RTT measurement (RFC 6298, Karn's algorithm)", () => {
   it('takes no sample from a retransmitted segment without timestamps', () => {
@@ -39,7 +40,8 @@ describe("RTT measurement (RFC 6298, Karn's algorithm)", () => {
 
 describe('out-of-order queue cap', () => {
   it('drops out-of-order data beyond oooLimit and counts it', () => {
-    const t = new Tester({ oooLimit: 1000, receiveBuffer: 8192, maxReceiveBuffer: 8192 });
+    // The queue charges SEGMENT_OVERHEAD per kept segment on top of its bytes: room for one 800-byte segment.
+    const t = new Tester({ oooLimit: 800 + SEGMENT_OVERHEAD + 100, receiveBuffer: 8192, maxReceiveBuffer: 8192 });
     const c = t.establishedWith({});
     t.send({ flags: ACK, seq: t.r(1001), ack: t.l(1) }, bytes(800));
     t.send({ flags: ACK, seq: t.r(2001), ack: t.l(1) }, bytes(800));

@@ -392,6 +392,23 @@ describe('ESTABLISHED', () => {
     t.recv({ seq: t.l(1), payloadLen: 100 });
     expect(c.state).toBe('ESTABLISHED');
   });
+  it('zero-window probing gives up with ETIMEDOUT when the peer stops answering', () => {
+    const t = new Tester({ maxRetransmits: 4 });
+    const c = t.established({ window: 0 });
+    c.send(t.now, bytes(100));
+    for (let answered = 0; answered < 6; ) {
+      t.advance(1000);
+      if (t.recvAll().length > 0) {
+        t.send({ flags: ACK, seq: t.r(1), ack: t.l(1), window: 0 }); // answered: probing goes on
+        answered++;
+      }
+    }
+    expect(c.state).toBe('ESTABLISHED');
+    t.advance(2_000_000);
+    expect(c.state).toBe('CLOSED');
+    expect(t.closedWith).toEqual(['ETIMEDOUT']);
+    expect(t.layer.stats.zeroWindowProbes).toBe(6 + 4);
+  });
   it('keep-alive probes after idle, ETIMEDOUT after keepAliveCount unanswered', () => {
     const t = new Tester({ keepAlive: true, keepAliveIdle: 10_000, keepAliveInterval: 1000, keepAliveCount: 3 });
     const c = t.established();
