@@ -3,9 +3,17 @@
  *
  * The connection is driven by its TcpLayer: `segmentArrives` with a parsed header (a reused object) and a payload
  * view valid only during the call (kept bytes are copied into the receive ring or the out-of-order queue), and
- * `onTimer` when `nextTimer` is due. It transmits through the layer (`TcpConnHost.transmit`), which writes headers
- * in place into a host buffer. The application uses `send` / `read` / `shutdown` / `close` / `abort` and callbacks.
- * Wire input never throws; API misuse throws BywayError (EPIPE, ENOTCONN, EINVAL).
+ * `onTimer` when `timerAt` is due. It transmits through the layer (`TcpConnHost.transmit`), which writes headers
+ * in place into a host buffer. The application uses `send` / `read` / `shutdown` / `close` / `abort` and callbacks
+ * (onConnect, onReadable, onWritable, onEnd, onClose(error?)); callbacks may call back into the connection.
+ * Wire input never throws; API misuse throws BywayError (EPIPE after shutdown/close, the close error or ENOTCONN
+ * on a closed connection). Buffers: `send` copies into the send ring, `read` copies out of the receive ring; both
+ * rings start at 16 KiB and grow to the configured sizes; nothing keeps a view into caller memory.
+ *
+ * Receiver: RFC 9293 acceptability (with PAWS, RFC 7323 5), RFC 5961 challenge ACKs for in-window RST / any SYN /
+ * out-of-range ACKs, an out-of-order queue with a memory cap, SACK and D-SACK generation (RFC 2018, RFC 2883),
+ * delayed ACKs (every second full-sized segment or delayedAckMs; immediate at start, on holes and their filling),
+ * receiver SWS avoidance and a right edge that never moves left, receive-buffer auto-tuning.
  *
  * Sender: the send ring holds bytes from SND.UNA on; a queue of sent-segment records carries per-segment state for
  * loss recovery (sacked / lost / transmission time / count). Loss is detected by RTO (RFC 6298, Karn's rule, or
