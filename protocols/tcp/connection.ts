@@ -182,6 +182,11 @@ export class TcpConnection {
   private rackRtt = 0;
   private rackMinRtt = NEVER;
   private tlpOutstanding = false;
+  private tlpEpisode = false;
+  private tlpDsacked = false;
+  private tlpRetransSeq = 0;
+  private tlpRetransEnd = 0;
+  private tlpHigh = 0;
   private rackFack = 0;
   private reoWndMult = 1;
   private reoWndPersist = 0;
@@ -987,6 +992,17 @@ export class TcpConnection {
     }
     const ackedBytes = seqDiff(ack, this.sndUna);
     const flightBefore = seqDiff(this.sndNxt, this.sndUna);
+    if (this.tlpEpisode && (this.tlpDsacked || seqGt(ack, this.tlpHigh))) {
+      // RFC 8985 7.4.2 (as Linux tcp_process_tlp_ack): a D-SACK for the probe means the original arrived; an ACK
+      // beyond the probe's SND.NXT without one means the probe repaired a real loss, and congestion control
+      // responds as for a fast recovery.
+      this.tlpEpisode = false;
+      if (!this.tlpDsacked && !this.inRecovery) {
+        this.stats.tlpRecoveries++;
+        this.cc.onEnterRecovery(now, flightBefore);
+        this.cc.onExitRecovery(now);
+      }
+    }
     this.sndUna = ack;
     this.dupAcks = 0;
     this.tlpOutstanding = false;
@@ -1078,6 +1094,8 @@ export class TcpConnection {
       if (b === 0 && (seqLe(r, ack) || (blocks.length >= 4 && seqLe(blocks[2]!, l) && seqLe(r, blocks[3]!)))) {
         this.nDsack++;
         this.stats.dsacksReceived++;
+        // RFC 8985 7.4.2: a D-SACK for the probe's data means the original arrived: the probe repaired nothing.
+        if (this.tlpEpisode && seqLe(l, this.tlpRetransSeq) && seqLe(this.tlpRetransEnd, r)) this.tlpDsacked = true;
         // RFC 8985 6.2 step 4: a D-SACK suggests a spurious retransmission: widen reo_wnd (once per round trip).
         if (!this.dsackRoundSet || seqGe(this.sndUna, this.dsackRound)) {
           this.dsackRoundSet = true;
@@ -1601,7 +1619,14 @@ export class TcpConnection {
     } else {
       const last = this.segs.length - 1;
       const s = this.segs[last]!;
-      if (!s.sacked) this.retransmit(now, s, last);
+      if (!s.sacked && this.retransmit(now, s, last)) {
+        // RFC 8985 7.4: remember the probe to tell, when it is acknowledged, whether it repaired a loss.
+        this.tlpRetransSeq = s.seq;
+        this.tlpRetransEnd = seqAdd(s.seq, s.len);
+        this.tlpHigh = this.sndNxt;
+        this.tlpEpisode = true;
+        this.tlpDsacked = false;
+      }
     }
     this.rtoAt = now + this.rtt.rto;
   }

@@ -128,6 +128,31 @@ describe('RACK-TLP (RFC 8985)', () => {
     expect(probeAt).toBe(260);
     expect(c.info().tlpProbes).toBe(1);
     expect(c.info().rtoCount).toBe(0);
+    // The probe repaired a real loss (no D-SACK, and the ACK after it moves past the probe): cwnd is reduced once.
+    t.send({ flags: ACK, seq: t.r(1), ack: t.l(1 + 3 * MSS) });
+    expect(t.layer.stats.tlpRecoveries).toBe(0); // not yet: a D-SACK could still follow
+    c.send(t.now, bytes(MSS));
+    t.recvAll();
+    const before = c.info().cwnd;
+    t.send({ flags: ACK, seq: t.r(1), ack: t.l(1 + 4 * MSS) });
+    expect(t.layer.stats.tlpRecoveries).toBe(1);
+    expect(c.info().cwnd).toBeLessThan(before);
+  });
+});
+
+describe('TLP without a loss', () => {
+  it('a D-SACK for the probe means nothing was lost: cwnd is not reduced', () => {
+    const t = new Tester({ sack: true });
+    const c = t.establishedWith({ sackPermitted: true }, 40);
+    c.send(t.now, bytes(MSS));
+    t.recvAll();
+    t.advance(260);
+    t.recv({ seq: t.l(1), payloadLen: MSS }); // the probe
+    const before = c.info().cwnd;
+    t.send({ flags: ACK, seq: t.r(1), ack: t.l(1 + MSS) }); // the original's ACK (it was only slow)
+    t.send({ flags: ACK, seq: t.r(1), ack: t.l(1 + MSS), sackBlocks: [t.l(1), t.l(1 + MSS)] }); // D-SACK for the probe
+    expect(t.layer.stats.tlpRecoveries).toBe(0);
+    expect(c.info().cwnd).toBeGreaterThanOrEqual(before);
   });
 });
 
