@@ -10,7 +10,7 @@
  * CAP_NET_RAW / CAP_SYS_ADMIN, no `ip`, no native addon). `describePrivileged` skips with that reason, unless
  * BYWAY_REQUIRE_PRIVILEGED=1, in which case the suite fails with it.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'vitest';
@@ -96,10 +96,111 @@ export function ipIn(ns: string, line: string, timeoutMs = 10_000): string {
   return run('ip', ['-n', ns, ...line.split(/\s+/).filter(Boolean)], timeoutMs);
 }
 
+/** What `execInAsync` / `runAsync` saw. */
+export interface ExecResult {
+  /** Exit code, or null when killed by a signal (timeout included). */
+  readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
+  readonly stdout: string;
+  readonly stderr: string;
+  readonly timedOut: boolean;
+  /** Wall time from spawn to exit, ms. */
+  readonly ms: number;
+}
+
+/**
+ * Run a command without blocking the event loop (needed when byway, on this same loop, must answer it), with a
+ * timeout (SIGKILL to its process group). Never rejects for a failing command: inspect `code`/`timedOut`.
+ */
+export function runAsync(cmd: string, args: readonly string[], opts: { timeoutMs?: number; input?: string | Uint8Array } = {}): Promise<ExecResult> {
+  const timeoutMs = opts.timeoutMs ?? 10_000;
+  const t0 = performance.now();
+  return new Promise((resolve) => {
+    const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'], detached: true });
+    let stdout = '';
+    let stderr = '';
+    let timedOut = false;
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    const timer = setTimeout(() => {
+      timedOut = true;
+      killGroup(child, 'SIGKILL');
+    }, timeoutMs);
+    child.on('error', (e) => {
+      clearTimeout(timer);
+      resolve({ code: null, signal: null, stdout, stderr: stderr + String(e), timedOut, ms: performance.now() - t0 });
+    });
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, stdout, stderr, timedOut, ms: performance.now() - t0 });
+    });
+    child.stdin.on('error', () => {});
+    child.stdin.end(opts.input ?? '');
+  });
+}
+
+/** `runAsync` inside a namespace (`ip netns exec`). */
+export function execInAsync(ns: string, cmd: string, args: readonly string[], opts: { timeoutMs?: number; input?: string | Uint8Array } = {}): Promise<ExecResult> {
+  return runAsync('ip', ['netns', 'exec', ns, cmd, ...args], opts);
+}
+
+/** Signal a child started with `detached: true` and everything in its process group (its own id). */
+function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
+  if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
+  try {
+    process.kill(-child.pid, signal);
+  } catch {
+    try {
+      child.kill(signal);
+    } catch {
+      /* already gone */
+    }
+  }
+}
+
 /** A set of namespaces and links made for one test file; destroy() removes them all. */
 export class NetLab {
   private readonly namespaces: string[] = [];
   private readonly rootLinks: string[] = [];
+  private readonly processes: ChildProcess[] = [];
+
+  /**
+   * Start a long-running command (a server) inside a namespace, in its own process group, output collected in
+   * `output()`. stopProcesses() (or destroy(), as a last resort) ends it.
+   */
+  spawnIn(ns: string, cmd: string, args: readonly string[]): ChildProcess & { output(): string } {
+    const child = spawn('ip', ['netns', 'exec', ns, cmd, ...args], { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    let out = '';
+    child.stdout!.setEncoding('utf8').on('data', (d: string) => (out = (out + d).slice(-8192)));
+    child.stderr!.setEncoding('utf8').on('data', (d: string) => (out = (out + d).slice(-8192)));
+    child.on('error', (e) => (out += String(e)));
+    this.processes.push(child);
+    return Object.assign(child, { output: () => out });
+  }
+
+  /** End every process started with spawnIn: SIGTERM, then SIGKILL after `graceMs`; resolves once all exited. */
+  async stopProcesses(graceMs = 2000): Promise<void> {
+    const procs = this.processes.splice(0);
+    await Promise.all(
+      procs.map(
+        (p) =>
+          new Promise<void>((resolve) => {
+            if (p.exitCode !== null || p.signalCode !== null || p.pid === undefined) return resolve();
+            const t = setTimeout(() => killGroup(p, 'SIGKILL'), graceMs);
+            p.once('exit', () => {
+              clearTimeout(t);
+              resolve();
+            });
+            killGroup(p, 'SIGTERM');
+          }),
+      ),
+    );
+  }
+
+  /** The namespaces this lab made and has not yet removed. */
+  get namespaceNames(): readonly string[] {
+    return [...this.namespaces];
+  }
 
   /** Create a namespace with loopback up and IPv6 off. */
   addNetns(prefix = 'bw-'): string {
@@ -160,6 +261,7 @@ export class NetLab {
 
   /** Remove everything; never throws (so it is safe in afterAll after a failure). */
   destroy(): void {
+    for (const p of this.processes.splice(0)) killGroup(p, 'SIGKILL');
     for (const l of this.rootLinks.splice(0)) spawnSync('ip', ['link', 'del', l], { stdio: 'ignore', timeout: 5000 });
     for (const ns of this.namespaces.splice(0)) spawnSync('ip', ['netns', 'del', ns], { stdio: 'ignore', timeout: 5000 });
   }

@@ -1,0 +1,4 @@
+/** The conformance suite (suite.ts) against the raw-ip driver. */
+import { conformanceSuite } from './suite.js';
+
+conformanceSuite('raw-ip');
