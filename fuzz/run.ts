@@ -1,0 +1,150 @@
+/**
+ * `npm run fuzz -- [options]`: fuzz byway's parsers and receive path (see docs/security.md).
+ *
+ *   --target a,b      targets to run (default: all; --list shows them)
+ *   --seconds N       total wall-clock time, shared round-robin between the targets (default 60)
+ *   --iterations N    instead of time: inputs per target
+ *   --seed S          seed (default: from the clock; printed so a run can be repeated)
+ *   --replay FILE...  run saved inputs through their target (named by the file's prefix, or --target)
+ *   --crash-dir DIR   where failures are saved (default fuzz/crashes)
+ *   --keep-going      after a failure, keep fuzzing the other targets
+ *   --max-heap-mb N   fail if the heap after GC exceeds N MiB (default 1024)
+ *
+ * Prints execs/s per target every 5 s. On a failure: saves <target>-<hash>.bin and .txt and exits 1.
+ */
+import { readFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { TargetFuzzer, runOnce, saveFailure, type Failure } from './engine.js';
+import { TARGETS, targetByName } from './targets/index.js';
+import type { FuzzTarget } from './lib/target.js';
+
+setFlagsFromString('--expose-gc');
+const gc = runInNewContext('gc') as () => void;
+
+interface Args {
+  targets: FuzzTarget[];
+  seconds: number;
+  iterations: number | undefined;
+  seed: number;
+  replay: string[];
+  crashDir: string;
+  keepGoing: boolean;
+  maxHeapMb: number;
+  list: boolean;
+}
+
+function parseArgs(argv: string[]): Args {
+  const here = dirname(fileURLToPath(import.meta.url));
+  const a: Args = { targets: [...TARGETS], seconds: 60, iterations: undefined, seed: Date.now() % 0x7fffffff, replay: [], crashDir: join(here, 'crashes'), keepGoing: false, maxHeapMb: 1024, list: false };
+  for (let i = 0; i < argv.length; i++) {
+    const k = argv[i]!;
+    const v = (): string => {
+      const x = argv[++i];
+      if (x === undefined) throw new Error(`${k} needs a value`);
+      return x;
+    };
+    if (k === '--target' || k === '-t') {
+      a.targets = v().split(',').map((n) => {
+        const t = targetByName(n.trim());
+        if (!t) throw new Error(`unknown target ${n} (have: ${TARGETS.map((x) => x.name).join(', ')})`);
+        return t;
+      });
+    } else if (k === '--seconds') a.seconds = Number(v());
+    else if (k === '--iterations') a.iterations = Number(v());
+    else if (k === '--seed') a.seed = Number(v());
+    else if (k === '--crash-dir') a.crashDir = v();
+    else if (k === '--keep-going') a.keepGoing = true;
+    else if (k === '--max-heap-mb') a.maxHeapMb = Number(v());
+    else if (k === '--list') a.list = true;
+    else if (k === '--replay') {
+      while (argv[i + 1] !== undefined && !argv[i + 1]!.startsWith('--')) a.replay.push(argv[++i]!);
+    } else throw new Error(`unknown option ${k}`);
+  }
+  if (!(a.seconds > 0) || (a.iterations !== undefined && !(a.iterations > 0)) || !Number.isFinite(a.seed)) throw new Error('bad --seconds / --iterations / --seed');
+  return a;
+}
+
+function replay(args: Args): number {
+  let failed = 0;
+  for (const file of args.replay) {
+    const name = basename(file);
+    const t = args.targets.length === 1 ? args.targets[0]! : TARGETS.find((x) => name.startsWith(`${x.name}-`));
+    if (!t) {
+      console.error(`${file}: no target named by the file (use --target)`);
+      failed++;
+      continue;
+    }
+    const r = runOnce(t, new Uint8Array(readFileSync(file)));
+    console.log(`${file} [${t.name}]: ${r.error === undefined ? 'passes' : `FAILS\n${r.error}`}`);
+    if (r.error !== undefined) failed++;
+  }
+  return failed > 0 ? 1 : 0;
+}
+
+function heapMb(): number {
+  gc();
+  return process.memoryUsage().heapUsed / 1048576;
+}
+
+function main(): number {
+  const args = parseArgs(process.argv.slice(2));
+  if (args.list) {
+    for (const t of TARGETS) console.log(`${t.name.padEnd(12)} ${t.description}`);
+    return 0;
+  }
+  if (args.replay.length > 0) return replay(args);
+  console.log(`byway fuzz: seed ${args.seed}, targets ${args.targets.map((t) => t.name).join(', ')}, ${args.iterations !== undefined ? `${args.iterations} inputs each` : `${args.seconds} s`}`);
+  const fuzzers = args.targets.map((t) => new TargetFuzzer(t, { seed: args.seed }));
+  const start = performance.now();
+  const end = start + args.seconds * 1000;
+  const baseHeap = heapMb();
+  let lastReport = start;
+  let peakHeap = baseHeap;
+  const failures: Failure[] = [];
+  const active = new Set(fuzzers);
+  const report = (final: boolean): void => {
+    const heap = heapMb();
+    peakHeap = Math.max(peakHeap, heap);
+    const secs = ((performance.now() - start) / 1000).toFixed(0);
+    console.log(`[${secs}s] heap after GC ${heap.toFixed(1)} MiB (start ${baseHeap.toFixed(1)}, peak ${peakHeap.toFixed(1)})${final ? ' final' : ''}`);
+    for (const f of fuzzers) {
+      const rate = f.ms > 0 ? (f.execs / f.ms) * 1000 : 0;
+      const extra = f.target.session ? ` session ${f.sessionExecs} (${f.sessionsBuilt} built, max accounted ${(f.maxAccounted / 1024).toFixed(0)} KiB)` : '';
+      console.log(`  ${f.target.name.padEnd(12)} ${String(f.execs).padStart(9)} execs ${rate.toFixed(0).padStart(7)}/s corpus ${String(f.corpus.length).padStart(5)} sigs ${String(f.signatures).padStart(6)}${extra}${f.failure ? '  FAILED' : ''}`);
+    }
+    if (heap > args.maxHeapMb) {
+      failures.push({ target: 'heap', input: new Uint8Array(0), error: `heap after GC ${heap.toFixed(1)} MiB exceeds --max-heap-mb ${args.maxHeapMb}`, fromSession: false });
+      active.clear();
+    }
+  };
+  while (active.size > 0) {
+    for (const f of [...active]) {
+      const sliceEnd = Math.min(end, performance.now() + 250);
+      const failure = args.iterations !== undefined ? f.step(Math.min(200, args.iterations - f.execs)) : f.step(1_000_000, sliceEnd);
+      if (failure) {
+        const file = saveFailure(args.crashDir, failure, `seed: ${args.seed}`);
+        console.log(`\n*** ${f.target.name} FAILED, input saved to ${file}\n${failure.error}\n`);
+        failures.push(failure);
+        active.delete(f);
+        if (!args.keepGoing) active.clear();
+      } else if (args.iterations !== undefined && f.execs >= args.iterations) active.delete(f);
+    }
+    if (args.iterations === undefined && performance.now() >= end) break;
+    if (performance.now() - lastReport >= 5000) {
+      lastReport = performance.now();
+      report(false);
+    }
+  }
+  report(true);
+  return failures.length > 0 ? 1 : 0;
+}
+
+try {
+  process.exitCode = main();
+} catch (e) {
+  console.error(e instanceof Error ? e.message : e);
+  process.exitCode = 2;
+}
