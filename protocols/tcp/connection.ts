@@ -705,7 +705,7 @@ export class TcpConnection {
         this.toClosed(undefined);
         return;
       } else {
-        this.receiveText(now, seq, data, fin);
+        this.receiveText(now, seq, data);
         if ((this.state as TcpState) === 'CLOSED') return; // the application aborted from onReadable
       }
     }
@@ -779,7 +779,7 @@ export class TcpConnection {
       this.rtt.resetBackoff();
       this.ackNow = true;
       this.toEstablished(now);
-      if (payload.length > 0 && this.state === 'ESTABLISHED') this.receiveText(now, this.rcvNxt, payload, false);
+      if (payload.length > 0 && this.state === 'ESTABLISHED') this.receiveText(now, this.rcvNxt, payload);
       this.output(now);
     } else {
       // Simultaneous open (RFC 9293 3.5 figure 7): SYN-RECEIVED, send SYN-ACK with our ISS.
@@ -867,7 +867,7 @@ export class TcpConnection {
     return seqGt(seg.seq, this.rcvNxt);
   }
 
-  private receiveText(now: number, seq: number, data: Uint8Array, _fin: boolean): void {
+  private receiveText(now: number, seq: number, data: Uint8Array): void {
     const len = data.length;
     if (len > this.rcvMssEst) this.rcvMssEst = Math.min(len, this.advMss);
     if (seq === this.rcvNxt) {
@@ -934,7 +934,7 @@ export class TcpConnection {
       if (this.dupAcks === 3 && !this.inRecovery && seqGt(this.sndUna, this.recoverSeq)) {
         const head = this.headSeg();
         if (head && !head.sacked) {
-          this.markLost(head, this.segHead);
+          this.markLost(head);
           this.enterRecovery(now);
         }
       }
@@ -950,14 +950,12 @@ export class TcpConnection {
 
   private ackNewData(now: number, seg: TcpFields, ack: number): void {
     let rttCandidate = -1;
-    let deliveredBytes = 0;
     while (this.segHead < this.segs.length) {
       const s = this.segs[this.segHead]!;
       const end = seqAdd(s.seq, s.len);
       if (seqLe(end, ack)) {
         if (s.xmits === 1) rttCandidate = now - s.xmitTime;
         this.rackUpdate(now, s);
-        if (!s.sacked) deliveredBytes += s.len;
         this.unaccount(s);
         if (s.fin) this.finAcked = true;
         this.segPool.push(s);
@@ -968,7 +966,6 @@ export class TcpConnection {
           const cut = seqDiff(ack, s.seq);
           if (s.lost) this.lostBytes -= cut;
           if (s.sacked) this.sackedBytes -= cut;
-          else deliveredBytes += cut;
           s.seq = ack;
           s.len -= cut;
         }
@@ -1026,7 +1023,7 @@ export class TcpConnection {
         // RFC 6582 3.2 step 5: a partial ACK -> retransmit the first unacknowledged segment.
         const head = this.headSeg();
         if (head && !head.lost && !head.sacked) {
-          this.markLost(head, this.segHead);
+          this.markLost(head);
           this.forceRetransmit = true;
         }
       }
@@ -1034,7 +1031,6 @@ export class TcpConnection {
       // Grow cwnd only while it limits the sender (like Linux tcp_is_cwnd_limited; RFC 7661's concern).
       this.cc.onAck(now, ackedBytes, this.pipe(), rttMs);
     }
-    void deliveredBytes;
 
     // RFC 6298 5.2 / 5.3: stop the timer when all is acknowledged, else restart it.
     if (this.segHead === this.segs.length) {
@@ -1151,7 +1147,7 @@ export class TcpConnection {
         const s = this.segs[i]!;
         if (s.sacked) above += s.len;
         else if (!s.lost && s.xmits === 1 && above > 2 * this.mss) {
-          this.markLost(s, i);
+          this.markLost(s);
           marked = true;
         }
       }
@@ -1171,7 +1167,7 @@ export class TcpConnection {
         if (s.xmitTime > this.rackXmitTime || (s.xmitTime === this.rackXmitTime && seqGe(seqAdd(s.seq, s.len), this.rackEndSeq))) continue;
         const remaining = s.xmitTime + this.rackRtt + reoWnd - now;
         if (remaining <= 0) {
-          this.markLost(s, i);
+          this.markLost(s);
           this.nRack++;
           this.stats.rackLosses++;
           marked = true;
@@ -1182,7 +1178,7 @@ export class TcpConnection {
     if (marked && !this.inRecovery && seqGe(this.sndUna, this.recoverSeq)) this.enterRecovery(now);
   }
 
-  private markLost(s: SentSeg, _index: number): void {
+  private markLost(s: SentSeg): void {
     if (s.lost || s.sacked) return;
     s.lost = true;
     this.lostBytes += s.len;
@@ -1594,7 +1590,7 @@ export class TcpConnection {
     this.stats.rtoExpirations++;
     // RFC 5681 3.1 / RFC 6298 5.5-5.6: collapse cwnd, back off, retransmit the earliest unacknowledged segment.
     this.cc.onRto(now, seqDiff(this.sndNxt, this.sndUna));
-    for (let i = this.segHead; i < this.segs.length; i++) this.markLost(this.segs[i]!, i);
+    for (let i = this.segHead; i < this.segs.length; i++) this.markLost(this.segs[i]!);
     this.inRecovery = false;
     this.dupAcks = 0;
     this.recoverSeq = this.sndNxt; // RFC 6582 3.2 step 1 after a timeout
@@ -1700,7 +1696,7 @@ export class TcpConnection {
     // Segments larger than the new MSS that are in flight are lost (RFC 1191 6.5 / Linux tcp_simple_retransmit).
     for (let i = this.segHead; i < this.segs.length; i++) {
       const s = this.segs[i]!;
-      if (!s.sacked && s.len - (s.fin ? 1 : 0) > this.mss) this.markLost(s, i);
+      if (!s.sacked && s.len - (s.fin ? 1 : 0) > this.mss) this.markLost(s);
     }
     this.output(now);
     this.rearm();

@@ -173,9 +173,8 @@ export class TcpLayer implements TcpConnHost {
   connections(): Iterable<TcpConnection> {
     const out: TcpConnection[] = [];
     for (const m of this.conns.values()) {
-      for (let c of m.values()) {
+      for (const c of m.values()) {
         for (let x: TcpConnection | undefined = c; x; x = this.chain.get(x)) out.push(x);
-        void c;
       }
     }
     return out;
