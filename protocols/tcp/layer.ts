@@ -180,6 +180,12 @@ export class TcpLayer implements TcpConnHost {
     return out;
   }
 
+  /** Abort every connection (RST where synchronized) and close every listener: the stack is going away. */
+  abortAll(now: number): void {
+    for (const list of [...this.listeners.values()]) for (const l of [...list]) l.close(now);
+    for (const c of this.connections()) c.abort(now);
+  }
+
   get connectionCount(): number {
     return this.nConns;
   }

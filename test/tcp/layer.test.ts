@@ -157,3 +157,19 @@ describe('timers of many connections', () => {
     expect(fired).toEqual(Array.from({ length: 60 }, (_, i) => 5000 + i * 10));
   });
 });
+
+describe('abortAll', () => {
+  it('resets every connection and closes listeners', () => {
+    const net = new Net(51);
+    const { client, server } = openPair(net);
+    const l = net.a.listen(0, 7000, 4);
+    let err: string | undefined;
+    server.onClose = (e) => (err = e);
+    net.a.abortAll(net.now);
+    expect(client.state).toBe('CLOSED');
+    expect(l.closed).toBe(true);
+    expect(net.a.connectionCount).toBe(0);
+    expect(net.run(() => server.state === 'CLOSED')).toBe(true);
+    expect(err).toBe('ECONNRESET');
+  });
+});
