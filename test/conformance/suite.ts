@@ -47,6 +47,33 @@ export interface Measurement {
   readonly what: string;
   readonly bytes: number;
   readonly ms: number;
+  /** Loss recovery seen on each side (impaired runs). */
+  readonly note?: string;
+}
+
+/** byway's TCP loss-recovery counters (src/stack stats). */
+function bywayTcpCounters(stack: Stack): Record<string, number> {
+  const s = stack.stats.tcp;
+  if (!s) return {};
+  return { retrans: s.retransmittedSegs, rto: s.rtoExpirations, fastRec: s.fastRecoveries, rack: s.rackLosses, tlp: s.tlpProbes, dsack: s.dsacksReceived };
+}
+
+/** The kernel namespace's TCP counters (nstat, absolute). */
+async function kernelTcpCounters(ns: string): Promise<Record<string, number>> {
+  const names = { TcpRetransSegs: 'retrans', TcpExtTCPTimeouts: 'rto', TcpExtTCPSackRecovery: 'fastRec', TcpExtTCPLossProbes: 'tlp', TcpExtTCPDSACKRecv: 'dsack' } as const;
+  const r = await execInAsync(ns, 'nstat', ['-az', ...Object.keys(names)], { timeoutMs: 5000 });
+  const out: Record<string, number> = {};
+  for (const [k, v] of Object.entries(names)) {
+    const m = new RegExp(`^${k}\\s+(\\d+)`, 'm').exec(r.stdout);
+    if (m) out[v] = Number(m[1]);
+  }
+  return out;
+}
+
+function delta(a: Record<string, number>, b: Record<string, number>): string {
+  return Object.keys(b)
+    .map((k) => `${k} ${b[k]! - (a[k] ?? 0)}`)
+    .join(', ');
 }
 
 const mbps = (bytes: number, ms: number): string => ((bytes * 8) / (ms * 1000)).toFixed(1);
@@ -90,7 +117,7 @@ export function conformanceSuite(kind: DriverKind): void {
     afterAll(() => {
       root?.remove();
       if (measured.length) {
-        const lines = measured.map((m) => `  ${m.what.padEnd(44)} ${(m.bytes / MiB).toFixed(0).padStart(4)} MiB ${(m.ms / 1000).toFixed(2).padStart(7)} s ${mbps(m.bytes, m.ms).padStart(8)} Mbit/s`);
+        const lines = measured.map((m) => `  ${m.what.padEnd(36)} ${(m.bytes / MiB).toFixed(0).padStart(4)} MiB ${(m.ms / 1000).toFixed(2).padStart(7)} s ${mbps(m.bytes, m.ms).padStart(8)} Mbit/s${m.note ? `  (${m.note})` : ''}`);
         console.log(`conformance ${kind}:\n${lines.join('\n')}`);
       }
     });
@@ -211,19 +238,26 @@ export function conformanceSuite(kind: DriverKind): void {
       const f = driver as FaultDriver;
       await startNginx(t.lab, t.kernelNs, root!.dir, t.kernelAddr, NGINX_PORT);
       const rx0 = t.driver.stats.rxBytes;
+      let k0 = await kernelTcpCounters(t.kernelNs);
+      let b0 = bywayTcpCounters(stack);
       const down = await bywayHttpGet(stack, t.kernelAddr, NGINX_PORT, `/${small.name}`);
+      const downNote = `kernel sender: ${delta(k0, await kernelTcpCounters(t.kernelNs))}`;
       expect(t.driver.stats.rxBytes - rx0, 'the body came through byway\'s driver').toBeGreaterThan(small.bytes.length);
       expect(down.status).toBe(200);
       expect(down.bytes).toBe(small.bytes.length);
       expect(down.sha256).toBe(small.sha256);
       expect(down.ms).toBeLessThan(IMPAIRED_BOUND_MS);
-      measured.push({ kind, what: 'impaired: nginx -> byway', bytes: down.bytes, ms: down.ms });
+      measured.push({ kind, what: 'impaired: nginx -> byway', bytes: down.bytes, ms: down.ms, note: downNote });
       const server = await startBywayHttp(stack, t.bywayAddr, BYWAY_HTTP_PORT, [small]);
+      k0 = await kernelTcpCounters(t.kernelNs);
+      b0 = bywayTcpCounters(stack);
       const up2 = await curlGet(t.kernelNs, `http://${t.bywayAddr}:${BYWAY_HTTP_PORT}/${small.name}`, IMPAIRED_BOUND_MS);
+      const upNote = `byway sender: ${delta(b0, bywayTcpCounters(stack))}`;
       expect(up2.status).toBe(200);
       expect(up2.bytes).toBe(small.bytes.length);
       expect(up2.sha256).toBe(small.sha256);
-      measured.push({ kind, what: 'impaired: byway -> curl', bytes: up2.bytes, ms: up2.ms });
+      measured.push({ kind, what: 'impaired: byway -> curl', bytes: up2.bytes, ms: up2.ms, note: upNote });
+      void k0;
       server.close();
       // The faults really happened, in both directions.
       for (const dir of ['tx', 'rx'] as const) {
