@@ -32,7 +32,10 @@ import type { FaultConfig } from '../../drivers/middleware/faults.js';
 import { cubic, newReno } from '../../protocols/tcp/cc/index.js';
 import type { TcpConnection, TcpState } from '../../protocols/tcp/connection.js';
 import type { TcpOptions } from '../../protocols/tcp/options.js';
+import { seqAdd, seqDiff } from '../../protocols/tcp/seq.js';
 import { BywayError } from '../../protocols/util/errors.js';
+import { Tester } from './fixtures.js';
+import { ACK, RST, bytes, fmt } from './harness.js';
 import { B_IP, makeSimPair, streamBytes, streamMismatch, traceStates, type SimPair, type StateTrace } from './sim-helpers.js';
 
 const RUNS = Number(process.env.BYWAY_PROPERTY_RUNS ?? 60);
@@ -535,5 +538,70 @@ describe('TCP model: random application operations over a faulty link', () => {
         expect(coverage[k], k).toBeGreaterThan(0);
       }
     }
+  });
+});
+
+// ------------------------------------------------------------------------------------------------ found bugs
+
+/**
+ * Bugs the property found in the TCP core (protocols/tcp/connection.ts), as minimal reproductions. They are
+ * `it.fails` until the core is fixed: when one starts to fail, the bug is gone; turn it into `it`.
+ */
+describe('TCP core bugs found by the model (reproductions)', () => {
+  // Counterexample (BYWAY_PROPERTY_SEED=238272851, 1000 runs): 3 % loss and 1 ms jitter on server -> client, every
+  // option off, 8 KiB receive buffer. The client sends 1 byte beyond the server's window (bug 1), the zero-window
+  // server then discards every ACK the client sends (their SEG.SEQ = SND.NXT is past RCV.NXT + 0), and after
+  // maxRetransmits RTOs into the zero window the client gives up with ETIMEDOUT (bug 2): 2 bytes never arrive.
+  it.fails('whole stack: a clean exchange over a 3 % lossy link loses the last bytes (bugs 1 and 2)', () => {
+    const t: TcpChoice = {
+      sendBuffer: 65536, receiveBuffer: 8192, growReceive: false, cc: 'cubic', sack: false, timestamps: false,
+      windowScaling: false, noDelay: false, msl: 60000,
+    };
+    const none: FaultConfig = { loss: 0, duplicate: 0, reorder: 0, reorderDelayMs: 1, corrupt: 0, delayMs: 0, jitterMs: 0, queueLimit: 4 };
+    const w = setup(525432776, none, { ...none, loss: 0.03, jitterMs: 1 }, t);
+    const m: Model = { mayEnd: false };
+    for (const c of [new Write(0, 8193), new Write(1, 7300), new Advance(131201), new Write(0, 1)]) c.run(m, w);
+    finish(w);
+  });
+
+  // Bug 1. RFC 9293 3.8.6 / 3.10.7.4: the offered window is [SEG.ACK, SEG.ACK + SEG.WND). A segment that ACKs new
+  // data but carries an older SEG.SEQ (a retransmission overtaken by a later pure ACK) fails the SND.WL1/SND.WL2
+  // test, so SND.WND is kept while SND.UNA moves: the sender then believes the right edge is SND.UNA + old SND.WND,
+  // beyond what the receiver offered, and sends past it. (Linux, tcp_may_update_window, takes the window from any
+  // ACK that advances SND.UNA; keeping the edge as SND.WL2 + SND.WND would also do.)
+  it.fails('bug 1: sends beyond the right edge after an ACK with an older SEG.SEQ', () => {
+    const tt = new Tester();
+    const c = tt.established(); // the peer offers 8192, MSS 1460
+    expect(c.send(tt.now, bytes(2920))).toBe(2920);
+    tt.recvAll();
+    // The peer's 100 bytes r(1)..r(101) are lost; its next pure ACK (seq r(101)) ACKs 1460 and offers 4000:
+    // right edge l(1461) + 4000 = l(5461).
+    tt.send({ flags: ACK, seq: tt.r(101), ack: tt.l(1461), window: 4000 });
+    // The retransmitted 100 bytes (seq r(1)) ACK everything and offer 2540: the same right edge l(5461).
+    tt.send({ flags: ACK, seq: tt.r(1), ack: tt.l(2921), window: 2540 }, bytes(100, 9));
+    tt.recvAll();
+    c.setNoDelay(true);
+    c.send(tt.now, bytes(6000, 2));
+    const sent = tt.recvAll().filter((s) => s.payload.length > 0);
+    const highest = Math.max(...sent.map((s) => seqDiff(seqAdd(s.seq, s.payload.length), tt.l(0))));
+    expect(highest, sent.map(fmt).join('\n')).toBeLessThanOrEqual(5461); // today: 5841
+  });
+
+  // Bug 2. RFC 9293 3.8.6: a sender "SHOULD NOT time out the connection if data beyond the right window edge is not
+  // acknowledged" and, the window being zero, "MUST probe it" (RFC 1122 4.2.2.17: stay open while the receiver
+  // answers the probes). Here the peer shrinks its window to 0 below a segment in flight and answers every
+  // retransmission; the connection still dies with ETIMEDOUT after maxRetransmits RTOs, no zero-window probe sent.
+  it.fails('bug 2: times out while the peer answers every retransmission with a zero window', () => {
+    const tt = new Tester({ maxRetransmits: 5 });
+    const c = tt.established();
+    expect(c.send(tt.now, bytes(2920))).toBe(2920);
+    tt.recvAll();
+    tt.send({ flags: ACK, seq: tt.r(1), ack: tt.l(1461), window: 0 }); // the window shrinks to 0 at l(1461)
+    for (let i = 0; i < 600 && c.state !== 'CLOSED'; i++) {
+      tt.advance(1000);
+      for (const s of tt.recvAll()) if (!(s.flags & RST)) tt.send({ flags: ACK, seq: tt.r(1), ack: tt.l(1461), window: 0 });
+    }
+    expect(tt.closedWith).toEqual([]); // today: ['ETIMEDOUT'] after 63 s
+    expect(c.state).toBe('ESTABLISHED');
   });
 });
