@@ -2,7 +2,8 @@
  * Two byway stacks in one process on the in-memory link, no faults: TCP bulk goodput and 64-byte request/response
  * transactions per second, on one core. Time is the wall clock (performance.now) passed into the stacks, so TCP's
  * timers run in real time.
- *   node --import tsx bench/inmemory-tcp.ts [--bytes N] [--transactions N] [--mtu N]
+ *   node --import tsx bench/inmemory-tcp.ts [--bytes N] [--transactions N] [--mtu N] [--json]
+ * With --json the last line of output is one JSON record (bench/run.ts folds it into its results).
  */
 import { memoryLink } from '../drivers/memory/index.js';
 import { parseCidr, parseIpv4 } from '../protocols/ipv4/address.js';
@@ -76,7 +77,19 @@ function transactions(count: number): number {
 
 const bytes = arg('--bytes', 200_000_000);
 const count = arg('--transactions', 100_000);
+const t0 = performance.now();
 const g = bulk(bytes);
+const t1 = performance.now();
 console.log(`bulk: ${(bytes / 1e6).toFixed(0)} MB at MTU ${mtu}: ${g.toFixed(2)} Gbit/s`);
 const tps = transactions(count);
+const t2 = performance.now();
 console.log(`request/response 64 B: ${Math.round(tps).toLocaleString('en')} transactions/s`);
+if (process.argv.includes('--json')) {
+  console.log(
+    JSON.stringify({
+      mtu,
+      bulk: { bytes, gbitPerSec: Math.round(g * 1000) / 1000, seconds: Math.round(t1 - t0) / 1000 },
+      transactions: { count, size: 64, perSec: Math.round(tps), seconds: Math.round(t2 - t1) / 1000 },
+    }),
+  );
+}

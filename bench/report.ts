@@ -1,0 +1,386 @@
+/**
+ * Turns a benchmark record (bench/results/<timestamp>.json, written by bench/run.ts) into Markdown tables of
+ * byway/kernel ratios and absolute figures, an SVG chart, and docs/benchmarks.md. Pure rendering, except
+ * `writeDoc` and the CLI:
+ *
+ *   node --import tsx bench/report.ts bench/results/<timestamp>.json [--doc docs/benchmarks.md]
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { resolve } from 'node:path';
+
+export interface WorkloadRecord {
+  ok: boolean;
+  label: string;
+  loadavg: number[];
+  metrics?: Record<string, number>;
+  raw?: Record<string, unknown>;
+  error?: string;
+  uncaught?: string[];
+  seconds?: number;
+  /** byway paths: non-zero changes of the driver's and stack's counters during the workload. */
+  counters?: Record<string, number>;
+}
+
+export interface PathRecord {
+  id: string;
+  stack: 'kernel' | 'af-xdp' | 'af-packet' | 'tap';
+  mode: 'event' | 'busy' | null;
+  ok: boolean;
+  error?: string;
+  loadavgStart: number[];
+  loadavgEnd?: number[];
+  init?: Record<string, unknown>;
+  commands?: Record<string, string>;
+  workloads: Record<string, WorkloadRecord>;
+  restarts: number;
+  subjectStats?: unknown;
+}
+
+export interface BenchRecord {
+  version: 1;
+  startedAt: string;
+  finishedAt?: string;
+  command: string;
+  note?: string | undefined;
+  machine: { hostname: string; cpuModel: string; cpus: number; memoryGiB: number; kernel: string; os: string; node: string; gitCommit: string; gitDirty: boolean };
+  settings: Record<string, unknown>;
+  loadavgStart: number[];
+  loadavgEnd?: number[];
+  topology: Record<string, unknown> | undefined;
+  paths: PathRecord[];
+  inmemory: Record<string, unknown> | undefined;
+  sockstatEnd?: Record<string, string>;
+}
+
+/** One row of the comparison: a metric of a workload, its unit, and which way is better. */
+export interface MetricSpec {
+  readonly workload: string;
+  readonly metric: string;
+  readonly label: string;
+  readonly unit: string;
+  readonly better: 'higher' | 'lower';
+  /** Shown in the SVG chart (the headline rows). */
+  readonly chart?: boolean;
+}
+
+export function metricSpecs(rec: BenchRecord): MetricSpec[] {
+  const sizes = (rec.settings['sizes'] as number[] | undefined) ?? [1, 64, 1024, 1472];
+  const idle = (rec.settings['idleCount'] as number | undefined) ?? 10000;
+  const m: MetricSpec[] = [];
+  for (const s of sizes) {
+    m.push({ workload: `udp-pp-${s}`, metric: 'p50Us', label: `UDP ping-pong ${s} B, half-RTT p50`, unit: 'us', better: 'lower', chart: true });
+    m.push({ workload: `udp-pp-${s}`, metric: 'p99Us', label: `UDP ping-pong ${s} B, half-RTT p99`, unit: 'us', better: 'lower' });
+    m.push({ workload: `udp-pp-${s}`, metric: 'p999Us', label: `UDP ping-pong ${s} B, half-RTT p99.9`, unit: 'us', better: 'lower' });
+  }
+  m.push({ workload: 'udp-stream-tx', metric: 'sentPerSec', label: 'UDP 64 B one-way, subject sends: sent/s', unit: '/s', better: 'higher', chart: true });
+  m.push({ workload: 'udp-stream-tx', metric: 'receivedPerSec', label: 'UDP 64 B one-way, subject sends: received/s at peer', unit: '/s', better: 'higher' });
+  m.push({ workload: 'udp-stream-tx', metric: 'lossPct', label: 'UDP 64 B one-way, subject sends: loss', unit: '%', better: 'lower' });
+  m.push({ workload: 'udp-stream-rx', metric: 'receivedPerSec', label: 'UDP 64 B one-way, subject receives: received/s', unit: '/s', better: 'higher', chart: true });
+  m.push({ workload: 'udp-stream-rx', metric: 'lossPct', label: 'UDP 64 B one-way, subject receives: loss', unit: '%', better: 'lower' });
+  m.push({ workload: 'tcp-pp-64', metric: 'transactionsPerSec', label: 'TCP ping-pong 64 B: transactions/s', unit: '/s', better: 'higher', chart: true });
+  m.push({ workload: 'tcp-pp-64', metric: 'p50Us', label: 'TCP ping-pong 64 B: half-RTT p50', unit: 'us', better: 'lower' });
+  m.push({ workload: 'tcp-pp-64', metric: 'p99Us', label: 'TCP ping-pong 64 B: half-RTT p99', unit: 'us', better: 'lower' });
+  for (const d of ['tx', 'rx'] as const) {
+    for (const n of [1, 4]) {
+      m.push({ workload: `tcp-bulk-${d}-${n}`, metric: 'gbitPerSec', label: `TCP bulk, subject ${d === 'tx' ? 'sends' : 'receives'}, ${n} conn: goodput`, unit: 'Gbit/s', better: 'higher', chart: true });
+    }
+  }
+  m.push({ workload: 'tcp-connrate', metric: 'connectionsPerSec', label: 'TCP connect + 64 B request + close: per s', unit: '/s', better: 'higher', chart: true });
+  m.push({ workload: 'tcp-idle', metric: 'openMs', label: `${idle} idle TCP connections: time to open`, unit: 'ms', better: 'lower', chart: true });
+  m.push({ workload: 'tcp-idle', metric: 'rssPerConn', label: `${idle} idle TCP connections: process RSS per connection`, unit: 'B', better: 'lower' });
+  m.push({ workload: 'tcp-idle', metric: 'heapPerConn', label: `${idle} idle TCP connections: JS heap per connection`, unit: 'B', better: 'lower' });
+  return m;
+}
+
+function value(p: PathRecord | undefined, s: MetricSpec): number | undefined {
+  const w = p?.workloads[s.workload];
+  if (!w?.ok || !w.metrics) return undefined;
+  const v = w.metrics[s.metric];
+  return typeof v === 'number' && Number.isFinite(v) ? v : undefined;
+}
+
+/** byway / kernel for one metric, or undefined when either is missing (or the kernel figure is 0). */
+export function ratio(kernel: number | undefined, byway: number | undefined): number | undefined {
+  if (kernel === undefined || byway === undefined || kernel === 0) return undefined;
+  return byway / kernel;
+}
+
+function fmtRatio(r: number | undefined): string {
+  if (r === undefined) return '–';
+  if (r >= 100) return r.toFixed(0);
+  if (r >= 10) return r.toFixed(1);
+  return r.toFixed(2);
+}
+
+function fmtNum(v: number | undefined, unit: string): string {
+  if (v === undefined) return '–';
+  if (unit === '/s' || unit === 'B' || unit === 'ms') return Math.round(v).toLocaleString('en');
+  if (unit === 'Gbit/s') return v.toFixed(3);
+  if (unit === '%') return v.toFixed(2);
+  return v.toFixed(1);
+}
+
+function bywayPaths(rec: BenchRecord): PathRecord[] {
+  return rec.paths.filter((p) => p.stack !== 'kernel');
+}
+
+function failedCell(p: PathRecord, s: MetricSpec): string {
+  if (!p.ok && p.error && Object.keys(p.workloads).length === 0) return 'failed';
+  const w = p.workloads[s.workload];
+  if (w && !w.ok) return 'failed';
+  return '–';
+}
+
+/** Markdown table: one row per metric, one column per byway path, cells byway/kernel. */
+export function renderRatioTable(rec: BenchRecord): string {
+  const kernel = rec.paths.find((p) => p.stack === 'kernel');
+  const bp = bywayPaths(rec);
+  const head = `| metric | better | ${bp.map((p) => p.id).join(' | ')} |`;
+  const sep = `|---|---|${bp.map(() => '---:').join('|')}|`;
+  const rows = metricSpecs(rec)
+    .filter((s) => value(kernel, s) !== undefined || bp.some((p) => value(p, s) !== undefined))
+    .map((s) => {
+      const cells = bp.map((p) => {
+        const b = value(p, s);
+        return b === undefined ? failedCell(p, s) : fmtRatio(ratio(value(kernel, s), b));
+      });
+      return `| ${s.label} | ${s.better} | ${cells.join(' | ')} |`;
+    });
+  return [head, sep, ...rows].join('\n');
+}
+
+/** Markdown table of the absolute figures, kernel first. */
+export function renderAbsoluteTable(rec: BenchRecord): string {
+  const paths = rec.paths;
+  const head = `| metric | unit | ${paths.map((p) => p.id).join(' | ')} |`;
+  const sep = `|---|---|${paths.map(() => '---:').join('|')}|`;
+  const rows = metricSpecs(rec)
+    .filter((s) => paths.some((p) => value(p, s) !== undefined))
+    .map((s) => `| ${s.label} | ${s.unit} | ${paths.map((p) => (value(p, s) === undefined ? failedCell(p, s) : fmtNum(value(p, s), s.unit))).join(' | ')} |`);
+  return [head, sep, ...rows].join('\n');
+}
+
+function esc(s: string): string {
+  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+}
+
+const COLOURS = ['#1f77b4', '#aec7e8', '#d62728', '#ff9896', '#2ca02c', '#98df8a', '#9467bd', '#c5b0d5'];
+
+/**
+ * Horizontal grouped bars on a log2 axis: how byway compares with the kernel path per headline metric, turned so
+ * that right of 1 always means byway is better (byway/kernel for higher-is-better rows, kernel/byway for
+ * lower-is-better rows). Missing figures leave a gap marked 'n/a'.
+ */
+export function renderSvg(rec: BenchRecord): string {
+  const kernel = rec.paths.find((p) => p.stack === 'kernel');
+  const bp = bywayPaths(rec);
+  const specs = metricSpecs(rec).filter((s) => s.chart && value(kernel, s) !== undefined);
+  const labelW = 330;
+  const plotW = 420;
+  const barH = 9;
+  const groupGap = 10;
+  const top = 48;
+  const groupH = Math.max(1, bp.length) * barH + groupGap;
+  const legendH = 18 * Math.ceil(bp.length / 4) + 10;
+  const height = top + specs.length * groupH + 30 + legendH;
+  const width = labelW + plotW + 30;
+  const lo = -6; // 1/64
+  const hi = 4; // 16
+  const x = (r: number): number => labelW + ((Math.min(hi, Math.max(lo, Math.log2(r))) - lo) / (hi - lo)) * plotW;
+  const out: string[] = [];
+  out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="11">`);
+  out.push(`<rect width="${width}" height="${height}" fill="white"/>`);
+  out.push(`<text x="${width / 2}" y="16" text-anchor="middle" font-size="13" font-weight="bold">byway relative to the kernel path (right of 1: byway better)</text>`);
+  out.push(`<text x="${width / 2}" y="31" text-anchor="middle" fill="#555">${esc(`${rec.startedAt.slice(0, 16).replace('T', ' ')} UTC, ${rec.machine.cpus} vCPU, Linux ${rec.machine.kernel}, Node ${rec.machine.node}; shared, noisy machine (load ${rec.loadavgStart.join(' ')})`)}</text>`);
+  for (let e = lo; e <= hi; e++) {
+    const gx = x(2 ** e);
+    out.push(`<line x1="${gx}" y1="${top - 6}" x2="${gx}" y2="${top + specs.length * groupH}" stroke="${e === 0 ? '#000' : '#ddd'}"/>`);
+    const lbl = e >= 0 ? `${2 ** e}` : `1/${2 ** -e}`;
+    out.push(`<text x="${gx}" y="${top + specs.length * groupH + 14}" text-anchor="middle" fill="#555">${lbl}</text>`);
+  }
+  specs.forEach((s, i) => {
+    const gy = top + i * groupH;
+    out.push(`<text x="${labelW - 8}" y="${gy + (bp.length * barH) / 2 + 4}" text-anchor="end">${esc(s.label)}</text>`);
+    bp.forEach((p, j) => {
+      const b = value(p, s);
+      const k = value(kernel, s);
+      const y = gy + j * barH;
+      const r = ratio(k, b);
+      if (r === undefined || r <= 0) {
+        out.push(`<text x="${x(1) + 3}" y="${y + barH - 1}" font-size="8" fill="#999">n/a</text>`);
+        return;
+      }
+      const adv = s.better === 'higher' ? r : 1 / r;
+      const x0 = x(1);
+      const x1 = x(adv);
+      out.push(`<rect x="${Math.min(x0, x1)}" y="${y}" width="${Math.max(1, Math.abs(x1 - x0))}" height="${barH - 1}" fill="${COLOURS[j % COLOURS.length]}"><title>${esc(`${p.id}: ${s.label}: byway/kernel ${fmtRatio(r)}`)}</title></rect>`);
+    });
+  });
+  const ly = top + specs.length * groupH + 30;
+  bp.forEach((p, j) => {
+    const lx = 20 + (j % 4) * 180;
+    const yy = ly + Math.floor(j / 4) * 18;
+    out.push(`<rect x="${lx}" y="${yy}" width="12" height="10" fill="${COLOURS[j % COLOURS.length]}"/>`);
+    out.push(`<text x="${lx + 16}" y="${yy + 9}">${esc(p.id)}</text>`);
+  });
+  out.push('</svg>');
+  return out.join('\n');
+}
+
+function failures(rec: BenchRecord): string[] {
+  const out: string[] = [];
+  for (const p of rec.paths) {
+    if (p.error) out.push(`- **${p.id}**: ${p.error}`);
+    for (const [id, w] of Object.entries(p.workloads)) {
+      if (!w.ok) out.push(`- **${p.id}**, ${w.label} (\`${id}\`): ${w.error}`);
+      if (w.uncaught?.length) out.push(`- **${p.id}**, ${w.label}: uncaught in a side process: ${w.uncaught.slice(0, 3).join('; ')}`);
+    }
+  }
+  if (rec.inmemory && rec.inmemory['ok'] === false) out.push(`- **in-memory**: ${String(rec.inmemory['error'])}`);
+  return out;
+}
+
+function inMemoryLines(rec: BenchRecord): string[] {
+  const m = rec.inmemory;
+  if (!m || m['ok'] !== true) return ['Not run in this record.'];
+  const bulk = m['bulk'] as { bytes: number; gbitPerSec: number };
+  const tx = m['transactions'] as { count: number; perSec: number };
+  return [
+    `Two byway stacks in one process over the in-memory link (no driver, no kernel, one core), \`${String(m['command'])}\`:`,
+    '',
+    `| workload | figure |`,
+    `|---|---:|`,
+    `| TCP bulk, ${(bulk.bytes / 1e6).toFixed(0)} MB, MTU ${String(m['mtu'])} | ${bulk.gbitPerSec.toFixed(2)} Gbit/s |`,
+    `| TCP 64 B request/response, ${tx.count.toLocaleString('en')} transactions | ${tx.perSec.toLocaleString('en')} /s |`,
+    '',
+    'These have no kernel counterpart in this harness (they measure the stack alone), so they are not ratios.',
+  ];
+}
+
+/** Counters that explain a figure: drops, truncation, retransmissions (byway paths, per workload). */
+export const NOTABLE_COUNTERS = [
+  'driver.txDropped',
+  'driver.rxDropped',
+  'driver.rxTruncated',
+  'driver.xdp.rxRingFull',
+  'driver.xdp.rxDropped',
+  'driver.xdp.rxFillRingEmpty',
+  'ipv4.neighbourDrops',
+  'udp.recvBufferDrops',
+  'udp.txErrors',
+  'tcp.retransmittedSegs',
+  'tcp.rtoExpirations',
+  'tcp.outOfWindow',
+  'tcp.rstsReceived',
+  'tcp.synQueueDrops',
+  'tcp.backlogDrops',
+];
+
+export function renderCounters(rec: BenchRecord): string[] {
+  const rows: string[] = [];
+  for (const p of bywayPaths(rec)) {
+    for (const [id, w] of Object.entries(p.workloads)) {
+      const c = w.counters;
+      if (!c) continue;
+      const parts = NOTABLE_COUNTERS.filter((k) => c[k]).map((k) => `${k} ${c[k]!.toLocaleString('en')}`);
+      if (parts.length) rows.push(`| ${p.id} | ${w.label} | ${parts.join(', ')} |`);
+    }
+  }
+  if (!rows.length) return ['No drops or retransmissions counted.'];
+  return ['| path | workload | counted during the workload |', '|---|---|---|', ...rows];
+}
+
+/** The whole of docs/benchmarks.md for one record. */
+export function renderDoc(rec: BenchRecord, recordPath: string): string {
+  const t = rec.topology as Record<string, unknown> | undefined;
+  const s = rec.settings;
+  const loads = rec.paths.map((p) => `${p.id} ${p.loadavgStart.join('/')}`).join('; ');
+  const fails = failures(rec);
+  return [
+    '# Benchmarks: byway next to the kernel path',
+    '',
+    '<!-- Generated by bench/report.ts from a bench/run.ts record; edit the generator, not this file. -->',
+    '',
+    '> **Read these figures as rough.** They come from one short run on a shared 2-vCPU VM while other engineers were',
+    '> running test suites on it. The load average is recorded with every path and workload in the JSON record;',
+    `> at the start of this run it was ${rec.loadavgStart.join(' / ')} (1/5/15 min), and per path: ${loads}.`,
+    '> Ratios are more trustworthy than absolute numbers (both sides of a ratio ran minutes apart on the same',
+    '> machine), but a noisy neighbour during one path and not the other moves a ratio too. Re-run on a quiet machine',
+    '> with `--long` before quoting any number.',
+    ...(rec.note ? ['>', `> Note: ${rec.note}`] : []),
+    '',
+    '## What ran',
+    '',
+    `- Command: \`${rec.command}\` (record: \`${recordPath}\`).`,
+    `- Machine: ${rec.machine.cpus} x ${rec.machine.cpuModel}, ${rec.machine.memoryGiB} GiB; ${rec.machine.os}; Linux ${rec.machine.kernel}; Node ${rec.machine.node}; byway ${rec.machine.gitCommit}${rec.machine.gitDirty ? ' (with uncommitted changes)' : ''}.`,
+    `- Started ${rec.startedAt}, finished ${rec.finishedAt ?? '?'}. Each workload: ${s['warmupMs']} ms warm-up, then ${s['durationMs']} ms measured (\`--long\` for 2 s + 10 s).`,
+    `- Network: namespaces A and B joined by one veth pair (MTU 1500), made and removed by the harness. Offloads: ${t ? `\`ethtool -K ${String(t['offloads'])}\` on both ends${t['offloadsApplied'] ? '' : ' (**could not be applied**: ' + String(t['offloadError']) + ')'}` : 'n/a'}, for every path, so the kernel path runs on the same link settings as byway (raw-frame drivers cannot take 64 KiB checksum-less GSO segments).`,
+    '- Peer: always Node on the kernel path (`node:net` / `node:dgram`) in namespace B, started with `ip netns exec B node --expose-gc --import tsx bench/peer.ts`.',
+    '- Subject, in namespace A: **kernel**, the same script under `ip netns exec A` with `node:net` / `node:dgram` (address 10.77.9.1 on the veth); or **byway** (`createStack({ driver, address: \'10.77.9.3/24\', pollMode })`), started in the root namespace with the driver\'s `netns` option: AF_XDP own-address mode on the veth end, AF_PACKET on the veth end (own MAC, promiscuous), TAP with the TAP device and the veth end in a bridge. `event` and `busy` are byway\'s two poll modes.',
+    '- One Node process per side in every case; processes are not pinned to CPUs (on 2 vCPUs a ping-pong usually crosses vCPUs: a cross-vCPU wake-up costs about 35 us here, so kernel-path latencies are dominated by wake-ups, and busy mode spins one of the only two vCPUs).',
+    '- Latencies are half round trips (sfnt-pingpong convention). One-way rates are counted at the sender (sent/s) and at the receiver (received/s over a window measured by the receiver); loss is sent minus received after a drain. Bulk goodput is measured at the receiver. The connection rate is one connection at a time (connect, 64 B request, 64 B echo, close). Idle connections: opened 128 handshakes at a time; memory is the subject process\'s growth after a forced GC (kernel path: the kernel\'s socket memory is not in the process, so that ratio says how much memory byway moves into the process, not a like-for-like cost).',
+    '',
+    '## byway / kernel',
+    '',
+    'Each cell is the byway figure divided by the kernel figure for the same metric; the "better" column says which',
+    'way is good (for latency and time a ratio below 1 means byway is faster). "failed" means the run of that',
+    'workload failed (see below); "–" means not measured.',
+    '',
+    renderRatioTable(rec),
+    '',
+    renderSvg(rec),
+    '',
+    '## Absolute figures',
+    '',
+    renderAbsoluteTable(rec),
+    '',
+    '## Drops and retransmissions byway counted',
+    '',
+    'Non-zero changes of the driver\'s and the stack\'s own counters during each workload (all counters are in the',
+    'record, under `paths[].workloads[].counters`). They explain many of the figures above.',
+    '',
+    ...renderCounters(rec),
+    '',
+    '## In memory',
+    '',
+    ...inMemoryLines(rec),
+    '',
+    '## What failed',
+    '',
+    ...(fails.length ? fails : ['Nothing.']),
+    '',
+    '## Running it',
+    '',
+    '```',
+    'sudo npm run bench                      # all paths and workloads, short (about 0.5 s + 2 s each)',
+    'sudo npm run bench -- --long            # 2 s + 10 s each',
+    'sudo npm run bench -- --paths kernel,af-xdp --modes busy --workloads udp-pp,tcp-pp',
+    'node --import tsx bench/report.ts bench/results/<record>.json   # rewrite this page from a record',
+    '```',
+    '',
+    'Harness: `bench/run.ts` (coordinator: topology, paths, workloads, record), `bench/peer.ts` (a side process),',
+    '`bench/lib/workloads.ts` (the workloads, written once over node:net/node:dgram-shaped sockets),',
+    '`bench/lib/topology.ts` (namespaces, veth, bridge, offloads), `bench/lib/side.ts` (process control),',
+    '`bench/lib/stats.ts`, `bench/report.ts` (this page), `bench/inmemory-tcp.ts`.',
+    '',
+  ].join('\n');
+}
+
+export function writeDoc(rec: BenchRecord, docPath: string, recordPath: string): void {
+  writeFileSync(docPath, renderDoc(rec, recordPath));
+}
+
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  const file = process.argv[2];
+  if (!file) {
+    console.error('usage: node --import tsx bench/report.ts bench/results/<record>.json [--doc docs/benchmarks.md]');
+    process.exit(2);
+  }
+  const i = process.argv.indexOf('--doc');
+  const doc = i >= 0 ? process.argv[i + 1]! : fileURLToPath(new URL('../docs/benchmarks.md', import.meta.url));
+  const rec = JSON.parse(readFileSync(file, 'utf8')) as BenchRecord;
+  writeDoc(rec, doc, file);
+  console.log(renderRatioTable(rec));
+  console.log(`wrote ${doc}`);
+}

@@ -1,0 +1,571 @@
+/**
+ * byway benchmarks, side by side with the kernel path (needs root: namespaces, veth, AF_XDP, AF_PACKET, TAP).
+ *
+ *   node --import tsx bench/run.ts [options]        (npm run bench -- [options])
+ *
+ * Two namespaces joined by a veth pair (bench/lib/topology.ts). The peer is always Node on the kernel path in
+ * namespace B (`ip netns exec B node bench/peer.ts`). The subject, in namespace A, is either Node on the kernel path
+ * (`ip netns exec A node bench/peer.ts`) or byway (`node bench/peer.ts` with the driver's netns option) over
+ * AF_XDP, AF_PACKET or TAP, in 'event' and 'busy' poll modes. One Node process per side in every case, the same
+ * workload code on both (bench/lib/workloads.ts), so the figures are ratios.
+ *
+ * Workloads (modelled on sfnt-pingpong / sfnt-stream): UDP ping-pong half round trip (1, 64, 1024, 1472 B);
+ * UDP 64 B one-way rate both ways (loss counted); TCP 64 B ping-pong; TCP bulk goodput with 1 and 4 connections
+ * both ways; connection set-up rate (connect, one request, close); 10 000 idle connections (time to open, memory
+ * per connection); and the in-process two-stack figures of bench/inmemory-tcp.ts.
+ *
+ * Output: progress on stdout, one JSON record in bench/results/<timestamp>.json, a Markdown table of byway/kernel
+ * ratios on stdout, and docs/benchmarks.md (tables, SVG chart, machine, kernel, Node, command) unless --no-doc.
+ * A driver that fails to open, or a workload that fails, is recorded with its error and the run goes on.
+ *
+ * Options:
+ *   --duration S     measured seconds per workload (default 2; --long: 10)
+ *   --warmup S       warm-up seconds before each measurement (default 0.5; --long: 2)
+ *   --long           longer runs (the defaults above)
+ *   --paths LIST     kernel,af-xdp,af-packet,tap (default all)
+ *   --modes LIST     byway poll modes: event,busy (default both)
+ *   --workloads LIST udp-pp,udp-stream,tcp-pp,tcp-bulk,tcp-connrate,tcp-idle,inmemory (default all)
+ *   --sizes LIST     UDP ping-pong sizes (default 1,64,1024,1472)
+ *   --idle N         idle connections (default 10000)
+ *   --offloads on    keep the veth's offloads (default: off on both ends, see topology.ts)
+ *   --note TEXT      a note stored in the record and shown in the doc
+ *   --out DIR        results directory (default bench/results)
+ *   --no-doc         do not rewrite docs/benchmarks.md
+ *   --verbose        echo the sides' stderr
+ */
+import { execFileSync } from 'node:child_process';
+import { cpus, hostname, loadavg, release, totalmem } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { privilegeProblem } from '../test/helpers/netns.js';
+import { Side, killAllSides } from './lib/side.js';
+import { BYWAY_A, BYWAY_PACKET_MAC, KERNEL_A, PEER_B, SUBNET_PREFIX, Topology } from './lib/topology.js';
+import { renderRatioTable, writeDoc, type BenchRecord, type PathRecord, type WorkloadRecord } from './report.js';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+
+// ---------------------------------------------------------------------------------------------------- options
+
+function opt(name: string): string | undefined {
+  const i = process.argv.indexOf(name);
+  return i >= 0 ? process.argv[i + 1] : undefined;
+}
+const flag = (name: string): boolean => process.argv.includes(name);
+const list = (name: string, dflt: string[]): string[] => (opt(name) ?? dflt.join(',')).split(',').map((s) => s.trim()).filter(Boolean);
+
+const long = flag('--long');
+const durationMs = Math.round(Number(opt('--duration') ?? (long ? 10 : 2)) * 1000);
+const warmupMs = Math.round(Number(opt('--warmup') ?? (long ? 2 : 0.5)) * 1000);
+const drivers = list('--paths', ['kernel', 'af-xdp', 'af-packet', 'tap']);
+const modes = list('--modes', ['event', 'busy']) as Array<'event' | 'busy'>;
+const workloads = list('--workloads', ['udp-pp', 'udp-stream', 'tcp-pp', 'tcp-bulk', 'tcp-connrate', 'tcp-idle', 'inmemory']);
+const sizes = list('--sizes', ['1', '64', '1024', '1472']).map(Number);
+const idleCount = Number(opt('--idle') ?? 10000);
+const offloadsOff = opt('--offloads') !== 'on';
+const outDir = resolve(opt('--out') ?? join(ROOT, 'bench/results'));
+const verbose = flag('--verbose');
+
+for (const [n, v] of [['--duration', durationMs], ['--warmup', warmupMs], ['--idle', idleCount]] as const) {
+  if (!Number.isFinite(v) || v < 0) {
+    console.error(`${n} must be a non-negative number`);
+    process.exit(2);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------- helpers
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+const round = (x: number, d = 2): number => (Number.isFinite(x) ? Math.round(x * 10 ** d) / 10 ** d : NaN);
+const load = (): number[] => loadavg().map((x) => round(x));
+const errMsg = (e: unknown): string => {
+  const x = e as { code?: string; message?: string };
+  return `${x?.code ? x.code + ': ' : ''}${x?.message ?? String(e)}`;
+};
+
+function sh(cmd: string, args: string[]): string {
+  try {
+    return execFileSync(cmd, args, { encoding: 'utf8', timeout: 5000, stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+  } catch {
+    return '';
+  }
+}
+
+function log(line: string): void {
+  process.stdout.write(line + '\n');
+}
+
+const NODE_ARGS = ['node', '--expose-gc', '--import', 'tsx', 'bench/peer.ts'];
+// As many descriptors as the hard limit allows (10 000 sockets need more than the usual soft 1024; raising the
+// hard limit needs CAP_SYS_RESOURCE, which these VMs do not give). prlimit and `ip netns exec` both exec, so the
+// pid we hold is Node's own.
+const NOFILE = Number(sh('sh', ['-c', 'ulimit -Hn'])) || 1024;
+const PRLIMIT = ['prlimit', `--nofile=${NOFILE}:${NOFILE}`];
+
+function sideCommand(role: 'peer' | 'subject', ns: string | undefined): string[] {
+  const netns = ns ? ['ip', 'netns', 'exec', ns] : [];
+  return [...PRLIMIT, ...netns, ...NODE_ARGS, '--name', role];
+}
+
+// ---------------------------------------------------------------------------------------------------- workloads
+
+interface Ctx {
+  subject: Side;
+  peer: Side;
+  subjectAddr: string;
+  peerAddr: string;
+  nextPort: () => number;
+}
+
+type Metrics = Record<string, number>;
+type WorkloadFn = (c: Ctx) => Promise<{ metrics: Metrics; raw: Record<string, unknown>; summary: string }>;
+
+const T = (extra = 0): number => warmupMs + durationMs + 20_000 + extra;
+
+async function withServer<R>(side: Side, kind: string, port: number, fn: (handle: number) => Promise<R>): Promise<{ r: R; final: Record<string, number> }> {
+  const { handle } = await side.request<{ handle: number }>('server', { kind, port });
+  try {
+    const r = await fn(handle);
+    await sleep(300); // let the tail drain before the final count
+    const final = await side.request<Record<string, number>>('stop', { handle });
+    return { r, final };
+  } catch (e) {
+    await side.request('stop', { handle }, 5000).catch(() => undefined);
+    throw e;
+  }
+}
+
+interface Lat {
+  samples: number;
+  p50Us: number;
+  p99Us: number;
+  p999Us: number;
+  meanUs: number;
+}
+
+function udpPingPong(size: number): WorkloadFn {
+  return async (c) => {
+    const port = c.nextPort();
+    const { r, final } = await withServer(c.peer, 'udp-echo', port, () =>
+      c.subject.request<{ halfRtt: Lat; roundTripsPerSec: number; lost: number; errors: number; cpuMs: number }>(
+        'udpPingPong',
+        { host: c.peerAddr, port, size, warmupMs, durationMs },
+        T(),
+      ),
+    );
+    const h = r.halfRtt;
+    if (h.samples === 0) throw Object.assign(new Error(`no echo came back (lost ${r.lost}, errors ${r.errors})`), { code: 'ENOREPLY' });
+    return {
+      metrics: { p50Us: h.p50Us, p99Us: h.p99Us, p999Us: h.p999Us, meanUs: h.meanUs, roundTripsPerSec: r.roundTripsPerSec, lost: r.lost, subjectCpuMs: r.cpuMs },
+      raw: { client: r, server: final },
+      summary: `half-RTT p50 ${h.p50Us} us, p99 ${h.p99Us} us, p99.9 ${h.p999Us} us (${h.samples} samples, ${r.lost} lost)`,
+    };
+  };
+}
+
+function udpStream(dir: 'tx' | 'rx'): WorkloadFn {
+  return async (c) => {
+    const port = c.nextPort();
+    const [sender, receiver, to] = dir === 'tx' ? [c.subject, c.peer, c.peerAddr] : [c.peer, c.subject, c.subjectAddr];
+    let m0: Metrics = {};
+    let m1: Metrics = {};
+    const { r, final } = await withServer(receiver, 'udp-sink', port, async (handle) => {
+      const blast = sender.request<{ sentTotal: number; sentPerSec: number; errors: number; errorCodes: Metrics; cpuMs: number }>(
+        'udpBlast',
+        { host: to, port, size: 64, warmupMs, durationMs },
+        T(),
+      );
+      await sleep(warmupMs);
+      m0 = await receiver.request<Metrics>('mark', { handle });
+      await sleep(durationMs);
+      m1 = await receiver.request<Metrics>('mark', { handle });
+      return blast;
+    });
+    const receivedPerSec = Math.round((m1['received']! - m0['received']!) / ((m1['t']! - m0['t']!) / 1000));
+    const lost = r.sentTotal - final['received']!;
+    const lossPct = r.sentTotal ? round((100 * lost) / r.sentTotal, 3) : NaN;
+    return {
+      metrics: { sentPerSec: r.sentPerSec, receivedPerSec, lost, lossPct, sendErrors: r.errors, senderCpuMs: r.cpuMs },
+      raw: { sender: r, receiverMarks: [m0, m1], receiverFinal: final },
+      summary: `sent ${r.sentPerSec.toLocaleString('en')}/s, received ${receivedPerSec.toLocaleString('en')}/s, lost ${lost} of ${r.sentTotal} (${lossPct} %)${r.errors ? `, ${r.errors} send errors ${JSON.stringify(r.errorCodes)}` : ''}`,
+    };
+  };
+}
+
+const tcpPingPong: WorkloadFn = async (c) => {
+  const port = c.nextPort();
+  const { r, final } = await withServer(c.peer, 'tcp-echo', port, () =>
+    c.subject.request<{ halfRtt: Lat; roundTripsPerSec: number; errors: number; errorCodes: Metrics; cpuMs: number; connectMs: number }>(
+      'tcpPingPong',
+      { host: c.peerAddr, port, size: 64, warmupMs, durationMs },
+      T(),
+    ),
+  );
+  const h = r.halfRtt;
+  if (h.samples === 0) throw Object.assign(new Error(`no transaction completed (errors ${JSON.stringify(r.errorCodes)})`), { code: 'ENOREPLY' });
+  return {
+    metrics: { transactionsPerSec: r.roundTripsPerSec, p50Us: h.p50Us, p99Us: h.p99Us, p999Us: h.p999Us, meanUs: h.meanUs, subjectCpuMs: r.cpuMs },
+    raw: { client: r, server: final },
+    summary: `${r.roundTripsPerSec.toLocaleString('en')} transactions/s, half-RTT p50 ${h.p50Us} us, p99 ${h.p99Us} us`,
+  };
+};
+
+function tcpBulk(dir: 'tx' | 'rx', conns: number): WorkloadFn {
+  return async (c) => {
+    const port = c.nextPort();
+    const [sender, receiver, to] = dir === 'tx' ? [c.subject, c.peer, c.peerAddr] : [c.peer, c.subject, c.subjectAddr];
+    let m0: Metrics = {};
+    let m1: Metrics = {};
+    const { r, final } = await withServer(receiver, 'tcp-sink', port, async (handle) => {
+      const send = sender.request<{ connected: number; bytesWritten: number; errors: number; errorCodes: Metrics; cpuMs: number }>(
+        'tcpBulkSend',
+        { host: to, port, conns, warmupMs, durationMs },
+        T(),
+      );
+      await sleep(warmupMs);
+      m0 = await receiver.request<Metrics>('mark', { handle });
+      await sleep(durationMs);
+      m1 = await receiver.request<Metrics>('mark', { handle });
+      return send;
+    });
+    const gbit = ((m1['bytes']! - m0['bytes']!) * 8) / ((m1['t']! - m0['t']!) / 1000) / 1e9;
+    if (r.connected < conns && gbit === 0) throw Object.assign(new Error(`${r.connected} of ${conns} connections opened; errors ${JSON.stringify(r.errorCodes)}`), { code: 'ECONNFAIL' });
+    return {
+      metrics: { gbitPerSec: round(gbit, 3), connected: r.connected, senderCpuMs: r.cpuMs },
+      raw: { sender: r, receiverMarks: [m0, m1], receiverFinal: final },
+      summary: `${round(gbit, 3)} Gbit/s goodput at the receiver (${r.connected}/${conns} connected${r.errors ? `, errors ${JSON.stringify(r.errorCodes)}` : ''})`,
+    };
+  };
+}
+
+const tcpConnRate: WorkloadFn = async (c) => {
+  const port = c.nextPort();
+  const { r, final } = await withServer(c.peer, 'tcp-echo', port, () =>
+    c.subject.request<{ completed: number; perSec: number; cycle: Lat; errors: number; errorCodes: Metrics; cpuMs: number }>(
+      'tcpConnRate',
+      { host: c.peerAddr, port, size: 64, concurrency: 1, warmupMs, durationMs },
+      T(),
+    ),
+  );
+  if (r.completed === 0) throw Object.assign(new Error(`no connection completed (errors ${JSON.stringify(r.errorCodes)})`), { code: 'ENOREPLY' });
+  return {
+    metrics: { connectionsPerSec: r.perSec, cycleP50Us: r.cycle.p50Us, cycleP99Us: r.cycle.p99Us, errors: r.errors, subjectCpuMs: r.cpuMs },
+    raw: { client: r, server: final },
+    summary: `${r.perSec.toLocaleString('en')} connections/s (connect, 64 B request/echo, close; cycle p50 ${r.cycle.p50Us} us)${r.errors ? `, errors ${JSON.stringify(r.errorCodes)}` : ''}`,
+  };
+};
+
+const tcpIdle: WorkloadFn = async (c) => {
+  const port = c.nextPort();
+  const { handle } = await c.peer.request<{ handle: number }>('server', { kind: 'tcp-hold', port });
+  try {
+    const r = await c.subject.request<{
+      requested: number;
+      opened: number;
+      openMs: number;
+      openPerSec: number;
+      errors: number;
+      errorCodes: Metrics;
+      rssPerConn: number;
+      heapPerConn: number;
+      externalPerConn: number;
+      gcForced: boolean;
+      cpuMs: number;
+    }>('tcpIdleOpen', { host: c.peerAddr, port, count: idleCount, inflight: 128, timeoutMs: 90_000 }, 120_000);
+    const peerMark = await c.peer.request<Metrics>('mark', { handle });
+    const subjectStats = await c.subject.request<Record<string, unknown>>('stats', {}, 10_000);
+    await c.subject.request('tcpIdleClose', {}, 30_000);
+    if (r.opened === 0) throw Object.assign(new Error(`no connection opened (errors ${JSON.stringify(r.errorCodes)})`), { code: 'ECONNFAIL' });
+    return {
+      metrics: {
+        opened: r.opened,
+        openMs: r.openMs,
+        openPerSec: r.openPerSec,
+        rssPerConn: r.rssPerConn,
+        heapPerConn: r.heapPerConn,
+        externalPerConn: r.externalPerConn,
+        peerAccepted: peerMark['accepted']!,
+        errors: r.errors,
+      },
+      raw: { client: r, peer: peerMark, subjectMemory: subjectStats['memory'], subjectTcpConnections: subjectStats['tcpConnections'] },
+      summary: `${r.opened}/${r.requested} open in ${r.openMs} ms (${r.openPerSec.toLocaleString('en')}/s); process memory per connection: rss ${r.rssPerConn} B, heap ${r.heapPerConn} B, external ${r.externalPerConn} B${r.errors ? `; errors ${JSON.stringify(r.errorCodes)}` : ''}`,
+    };
+  } finally {
+    await c.peer.request('stop', { handle }, 30_000).catch(() => undefined);
+  }
+};
+
+function plan(): Array<{ id: string; fn: WorkloadFn; label: string }> {
+  const p: Array<{ id: string; fn: WorkloadFn; label: string }> = [];
+  if (workloads.includes('udp-pp')) for (const s of sizes) p.push({ id: `udp-pp-${s}`, fn: udpPingPong(s), label: `UDP ping-pong ${s} B` });
+  if (workloads.includes('udp-stream')) {
+    p.push({ id: 'udp-stream-tx', fn: udpStream('tx'), label: 'UDP 64 B one-way, subject sends' });
+    p.push({ id: 'udp-stream-rx', fn: udpStream('rx'), label: 'UDP 64 B one-way, subject receives' });
+  }
+  if (workloads.includes('tcp-pp')) p.push({ id: 'tcp-pp-64', fn: tcpPingPong, label: 'TCP ping-pong 64 B' });
+  if (workloads.includes('tcp-bulk')) {
+    for (const n of [1, 4]) p.push({ id: `tcp-bulk-tx-${n}`, fn: tcpBulk('tx', n), label: `TCP bulk, subject sends, ${n} conn` });
+    for (const n of [1, 4]) p.push({ id: `tcp-bulk-rx-${n}`, fn: tcpBulk('rx', n), label: `TCP bulk, subject receives, ${n} conn` });
+  }
+  // Idle before the connection rate: the rate test leaves thousands of TIME-WAIT entries behind.
+  if (workloads.includes('tcp-idle')) p.push({ id: 'tcp-idle', fn: tcpIdle, label: `${idleCount} idle TCP connections` });
+  if (workloads.includes('tcp-connrate')) p.push({ id: 'tcp-connrate', fn: tcpConnRate, label: 'TCP connect + 64 B request + close' });
+  return p;
+}
+
+// ---------------------------------------------------------------------------------------------------- paths
+
+interface PathSpec {
+  id: string;
+  stack: 'kernel' | 'af-xdp' | 'af-packet' | 'tap';
+  mode: 'event' | 'busy' | null;
+}
+
+function pathSpecs(): PathSpec[] {
+  const out: PathSpec[] = [];
+  if (drivers.includes('kernel')) out.push({ id: 'kernel', stack: 'kernel', mode: null });
+  for (const d of ['af-xdp', 'af-packet', 'tap'] as const) {
+    if (!drivers.includes(d)) continue;
+    for (const m of modes) out.push({ id: `${d}/${m}`, stack: d, mode: m });
+  }
+  return out;
+}
+
+class Sides {
+  subject!: Side;
+  peer!: Side;
+  init: Record<string, unknown> = {};
+  commands: Record<string, string> = {};
+
+  constructor(private readonly topo: Topology, private readonly spec: PathSpec) {}
+
+  async start(): Promise<void> {
+    const { nsA, nsB, vethA, tapA } = this.topo.info;
+    this.peer = new Side('peer', sideCommand('peer', nsB), ROOT, verbose);
+    const kernel = this.spec.stack === 'kernel';
+    this.subject = new Side('subject', sideCommand('subject', kernel ? nsA : undefined), ROOT, verbose);
+    this.commands = { peer: this.peer.command.join(' '), subject: this.subject.command.join(' ') };
+    await Promise.all([this.peer.ready, this.subject.ready]);
+    const peerInit = await this.peer.request('init', { stack: 'kernel', address: PEER_B });
+    const subjectArgs = kernel
+      ? { stack: 'kernel', address: KERNEL_A }
+      : {
+          stack: this.spec.stack,
+          address: BYWAY_A,
+          prefixLen: SUBNET_PREFIX,
+          ifname: this.spec.stack === 'tap' ? tapA : vethA,
+          netns: nsA,
+          pollMode: this.spec.mode,
+          ...(this.spec.stack === 'af-packet' ? { mac: BYWAY_PACKET_MAC } : {}),
+        };
+    const subjectInit = await this.subject.request('init', subjectArgs, 20_000);
+    this.init = { peer: peerInit, subject: subjectInit, subjectArgs };
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all([this.subject?.close(), this.peer?.close()]);
+  }
+
+  /** True when both sides answer a cheap request. */
+  async healthy(): Promise<boolean> {
+    try {
+      await Promise.all([this.subject.request('stats', {}, 5000), this.peer.request('stats', {}, 5000)]);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+}
+
+function counterDelta(a: Metrics, b: Metrics): Metrics {
+  const d: Metrics = {};
+  for (const [k, v] of Object.entries(b)) {
+    const x = v - (a[k] ?? 0);
+    if (x !== 0) d[k] = x;
+  }
+  return d;
+}
+
+async function runPath(topo: Topology, spec: PathSpec, nextPort: () => number): Promise<PathRecord> {
+  const rec: PathRecord = { id: spec.id, stack: spec.stack, mode: spec.mode, ok: true, loadavgStart: load(), workloads: {}, restarts: 0 };
+  log(`\n== ${spec.id} ${spec.stack === 'kernel' ? '(node:net / node:dgram in namespace A)' : `(byway over ${spec.stack}, pollMode '${spec.mode}')`}  load ${rec.loadavgStart.join(' ')}`);
+  let bridged = false;
+  let sides: Sides | undefined;
+  const subjectAddr = spec.stack === 'kernel' ? KERNEL_A : BYWAY_A;
+  try {
+    if (spec.stack === 'tap') {
+      topo.bridgeTap();
+      bridged = true;
+    }
+    topo.flushNeighbours();
+    sides = new Sides(topo, spec);
+    try {
+      await sides.start();
+    } catch (e) {
+      rec.ok = false;
+      rec.error = errMsg(e);
+      log(`   could not start: ${rec.error}`);
+      return rec;
+    }
+    rec.init = sides.init;
+    rec.commands = sides.commands;
+    for (const w of plan()) {
+      const t0 = performance.now();
+      const wr: WorkloadRecord = { ok: false, label: w.label, loadavg: load() };
+      const before = spec.stack === 'kernel' ? undefined : await sides.subject.request<Metrics>('counters', {}, 5000).catch(() => undefined);
+      try {
+        const r = await w.fn({ subject: sides.subject, peer: sides.peer, subjectAddr, peerAddr: PEER_B, nextPort });
+        Object.assign(wr, { ok: true, metrics: r.metrics, raw: r.raw });
+        log(`   ${w.label.padEnd(40)} ${r.summary}`);
+      } catch (e) {
+        wr.error = errMsg(e);
+        log(`   ${w.label.padEnd(40)} FAILED: ${wr.error}`);
+      }
+      if (before) {
+        // What the byway stack and driver counted during this workload (drops, retransmissions...), non-zero only.
+        const after = await sides.subject.request<Metrics>('counters', {}, 5000).catch(() => undefined);
+        if (after) wr.counters = counterDelta(before, after);
+      }
+      const uncaught = [...sides.subject.uncaught.splice(0), ...sides.peer.uncaught.splice(0)];
+      if (uncaught.length) wr.uncaught = uncaught;
+      wr.seconds = round((performance.now() - t0) / 1000, 1);
+      rec.workloads[w.id] = wr;
+      if (!wr.ok && !(await sides.healthy())) {
+        // A side that stopped answering is restarted, so one failure does not take the rest of the path with it.
+        log('   (restarting both sides)');
+        await sides.stop();
+        rec.restarts++;
+        sides = new Sides(topo, spec);
+        try {
+          await sides.start();
+        } catch (e) {
+          rec.ok = false;
+          rec.error = `restart failed: ${errMsg(e)}`;
+          log(`   restart failed: ${rec.error}`);
+          break;
+        }
+      }
+    }
+    try {
+      rec.subjectStats = await sides.subject.request('stats', {}, 5000);
+    } catch {
+      // not essential
+    }
+  } catch (e) {
+    rec.ok = false;
+    rec.error = errMsg(e);
+    log(`   FAILED: ${rec.error}`);
+  } finally {
+    await sides?.stop();
+    if (bridged) topo.unbridgeTap();
+    rec.loadavgEnd = load();
+  }
+  return rec;
+}
+
+async function runInMemory(): Promise<Record<string, unknown>> {
+  log('\n== in-memory (two byway stacks in one process, bench/inmemory-tcp.ts)');
+  // Sized for about a second each at the last measured speeds; --long gives five times as much.
+  const k = long ? 5 : 1;
+  const args = ['--import', 'tsx', 'bench/inmemory-tcp.ts', '--json', '--bytes', String(200_000_000 * k), '--transactions', String(50_000 * k)];
+  const command = ['node', ...args].join(' ');
+  try {
+    const out = execFileSync('node', args, { cwd: ROOT, encoding: 'utf8', timeout: 300_000, stdio: ['ignore', 'pipe', 'pipe'] });
+    const lines = out.trim().split('\n');
+    for (const l of lines.slice(0, -1)) log(`   ${l}`);
+    return { ok: true, command, loadavg: load(), ...JSON.parse(lines[lines.length - 1]!) };
+  } catch (e) {
+    const err = e as { stderr?: string; message: string };
+    const why = (err.stderr?.trim().split('\n').slice(-3).join(' | ') || err.message).slice(0, 500);
+    log(`   FAILED: ${why}`);
+    return { ok: false, command, error: why };
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------- main
+
+async function main(): Promise<void> {
+  const problem = privilegeProblem({ native: false });
+  if (problem) {
+    console.error(`bench: cannot run: ${problem}`);
+    process.exit(1);
+  }
+  const started = new Date();
+  const command = process.env['npm_lifecycle_event'] === 'bench' ? `npm run bench${process.argv.length > 2 ? ' -- ' + process.argv.slice(2).join(' ') : ''}` : `node --import tsx ${relative(ROOT, process.argv[1]!)} ${process.argv.slice(2).join(' ')}`.trim();
+  const cpu = cpus();
+  const record: BenchRecord = {
+    version: 1,
+    startedAt: started.toISOString(),
+    command,
+    note: opt('--note'),
+    machine: {
+      hostname: hostname(),
+      cpuModel: cpu[0]?.model ?? 'unknown',
+      cpus: cpu.length,
+      memoryGiB: round(totalmem() / 2 ** 30, 1),
+      kernel: release(),
+      os: sh('sh', ['-c', '. /etc/os-release && echo "$PRETTY_NAME"']),
+      node: process.version,
+      gitCommit: sh('git', ['-C', ROOT, 'rev-parse', '--short', 'HEAD']),
+      gitDirty: sh('git', ['-C', ROOT, 'status', '--porcelain', '--', 'src', 'drivers', 'protocols', 'bench']) !== '',
+    },
+    settings: { durationMs, warmupMs, sizes, idleCount, paths: drivers, modes, workloads, offloadsOff, cpuPinning: 'none (scheduler places both processes)', nofile: NOFILE },
+    loadavgStart: load(),
+    topology: undefined,
+    paths: [],
+    inmemory: undefined,
+  };
+  log(`byway bench: ${command}`);
+  log(`${record.machine.cpus} x ${record.machine.cpuModel}, Linux ${record.machine.kernel}, Node ${record.machine.node}, load ${record.loadavgStart.join(' ')}`);
+  log(`each workload: ${warmupMs} ms warm-up + ${durationMs} ms measured`);
+  if (idleCount + 256 > NOFILE) log(`warning: the descriptor limit (${NOFILE}) is too low for ${idleCount} idle connections on the kernel path`);
+
+  let topo: Topology | undefined;
+  const cleanup = (): void => {
+    killAllSides();
+    topo?.destroy();
+  };
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(sig, () => {
+      log(`\n${sig}: cleaning up`);
+      cleanup();
+      process.exit(130);
+    });
+  }
+  let port = 20000;
+  const nextPort = (): number => port++;
+  try {
+    const specs = pathSpecs();
+    if (specs.length) {
+      topo = new Topology({ offloadsOff });
+      record.topology = { ...topo.info, addresses: { kernelA: KERNEL_A, peerB: PEER_B, bywayA: BYWAY_A, bywayPacketMac: BYWAY_PACKET_MAC } };
+      if (offloadsOff && !topo.info.offloadsApplied) log(`warning: could not turn offloads off: ${topo.info.offloadError}`);
+      for (const spec of specs) record.paths.push(await runPath(topo, spec, nextPort));
+      record.sockstatEnd = { A: topo.sockstat(topo.info.nsA), B: topo.sockstat(topo.info.nsB) };
+    }
+  } finally {
+    cleanup();
+  }
+  if (workloads.includes('inmemory')) record.inmemory = await runInMemory();
+  record.loadavgEnd = load();
+  record.finishedAt = new Date().toISOString();
+
+  mkdirSync(outDir, { recursive: true });
+  const file = join(outDir, `${started.toISOString().replace(/[:.]/g, '-')}.json`);
+  writeFileSync(file, JSON.stringify(record, null, 2) + '\n');
+  log(`\nrecord: ${relative(ROOT, file)}`);
+  log('\nbyway / kernel (same veth, same process layout; see docs/benchmarks.md for what each row means)\n');
+  log(renderRatioTable(record));
+  if (!flag('--no-doc')) {
+    const doc = join(ROOT, 'docs/benchmarks.md');
+    writeDoc(record, doc, relative(ROOT, file));
+    log(`\nwrote ${relative(ROOT, doc)}`);
+  }
+}
+
+main().catch((e) => {
+  killAllSides();
+  console.error(e);
+  process.exit(1);
+});
+

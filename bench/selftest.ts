@@ -1,0 +1,74 @@
+/**
+ * Checks of the harness's pure parts (percentiles, ratios, the report renderers) that need no root:
+ *   node --import tsx bench/selftest.ts
+ * (bench/ is outside vitest's include list, so these run as a plain script and exit 1 on the first failure.)
+ */
+import assert from 'node:assert/strict';
+import { Samples, median, percentile, summarize } from './lib/stats.js';
+import { ratio, renderAbsoluteTable, renderDoc, renderRatioTable, renderSvg, type BenchRecord } from './report.js';
+
+// Nearest-rank percentiles.
+const v = Float64Array.from({ length: 1000 }, (_, i) => i + 1);
+assert.equal(percentile(v, 50), 500);
+assert.equal(percentile(v, 99), 990);
+assert.equal(percentile(v, 99.9), 999);
+assert.equal(percentile(v, 100), 1000);
+assert.equal(percentile(v, 0), 1);
+assert.ok(Number.isNaN(percentile([], 50)));
+assert.equal(percentile([7], 99.9), 7);
+assert.equal(median([3, 1, 2]), 2);
+assert.equal(median([4, 1, 3, 2]), 2.5);
+
+// Samples grow past their first buffer and sort numerically (not as strings).
+const s = new Samples();
+for (let i = 3000; i >= 1; i--) s.add(i * 10);
+assert.equal(s.count, 3000);
+const sum = summarize(s, 0.5);
+assert.equal(sum.minUs, 5);
+assert.equal(sum.maxUs, 15000);
+assert.equal(sum.p50Us, 7500);
+assert.equal(sum.samples, 3000);
+
+// Ratios: byway / kernel, undefined when a side is missing or the kernel figure is 0.
+assert.equal(ratio(10, 20), 2);
+assert.equal(ratio(undefined, 20), undefined);
+assert.equal(ratio(0, 20), undefined);
+
+// The renderers on a small record: a working path, a failed workload, a path that could not start.
+const rec: BenchRecord = {
+  version: 1,
+  startedAt: '2026-11-24T16:00:00.000Z',
+  command: 'node --import tsx bench/run.ts',
+  machine: { hostname: 'h', cpuModel: 'cpu', cpus: 2, memoryGiB: 4, kernel: '6.18', os: 'Debian', node: 'v20', gitCommit: 'abc', gitDirty: false },
+  settings: { sizes: [64], idleCount: 100, warmupMs: 1, durationMs: 2 },
+  loadavgStart: [3, 2, 1],
+  topology: { offloads: 'tx off', offloadsApplied: true },
+  inmemory: undefined,
+  paths: [
+    { id: 'kernel', stack: 'kernel', mode: null, ok: true, loadavgStart: [3, 2, 1], restarts: 0, workloads: {
+      'udp-pp-64': { ok: true, label: 'x', loadavg: [], metrics: { p50Us: 40, p99Us: 80, p999Us: 100 } },
+      'tcp-pp-64': { ok: true, label: 'y', loadavg: [], metrics: { transactionsPerSec: 1000, p50Us: 50, p99Us: 90 } },
+    } },
+    { id: 'af-xdp/busy', stack: 'af-xdp', mode: 'busy', ok: true, loadavgStart: [3, 2, 1], restarts: 0, workloads: {
+      'udp-pp-64': { ok: true, label: 'x', loadavg: [], metrics: { p50Us: 10, p99Us: 160, p999Us: 100 }, counters: { 'driver.txDropped': 5 } },
+      'tcp-pp-64': { ok: false, label: 'TCP ping-pong 64 B', loadavg: [], error: 'ETIMEDOUT: no answer' },
+    } },
+    { id: 'tap/event', stack: 'tap', mode: 'event', ok: false, error: 'ENOENT: no addon', loadavgStart: [3, 2, 1], restarts: 0, workloads: {} },
+  ],
+};
+const table = renderRatioTable(rec);
+assert.match(table, /\| UDP ping-pong 64 B, half-RTT p50 \| lower \| 0\.25 \| failed \|/);
+assert.match(table, /\| UDP ping-pong 64 B, half-RTT p99 \| lower \| 2\.00 \| failed \|/);
+assert.match(table, /\| TCP ping-pong 64 B: transactions\/s \| higher \| failed \| failed \|/);
+assert.match(renderAbsoluteTable(rec), /\| TCP ping-pong 64 B: transactions\/s \| \/s \| 1,000 \| failed \| failed \|/);
+const svg = renderSvg(rec);
+assert.match(svg, /^<svg [^>]*xmlns="http:\/\/www\.w3\.org\/2000\/svg"/);
+assert.match(svg, /<\/svg>$/);
+assert.match(svg, /af-xdp\/busy: UDP ping-pong 64 B, half-RTT p50: byway\/kernel 0\.25/);
+const doc = renderDoc(rec, 'bench/results/r.json');
+assert.match(doc, /noisy/);
+assert.match(doc, /load average/);
+assert.match(doc, /\*\*tap\/event\*\*: ENOENT: no addon/);
+assert.match(doc, /\*\*af-xdp\/busy\*\*, TCP ping-pong 64 B \(`tcp-pp-64`\): ETIMEDOUT/);
+assert.match(doc, /driver\.txDropped 5/);
+console.log('bench selftest: ok');
