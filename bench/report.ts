@@ -280,7 +280,7 @@ export const NOTABLE_COUNTERS = [
 export function renderCounters(rec: BenchRecord): string[] {
   const rows: string[] = [];
   for (const p of bywayPaths(rec)) {
-    for (const [id, w] of Object.entries(p.workloads)) {
+    for (const w of Object.values(p.workloads)) {
       const c = w.counters;
       if (!c) continue;
       const parts = NOTABLE_COUNTERS.filter((k) => c[k]).map((k) => `${k} ${c[k]!.toLocaleString('en')}`);
