@@ -6,7 +6,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildPacketFilter, openAfPacket, runPacketFilter, type AfPacketDriver } from '../../drivers/af-packet/index.js';
 import { loadNative } from '../../drivers/native/index.js';
-import { NetLab, describePrivileged, ipIn } from '../helpers/netns.js';
+import { NetLab, describePrivileged, ipIn, uniqueName } from '../helpers/netns.js';
+import { openTap } from '../../drivers/tap/index.js';
 import { BROADCAST, arpReplySender, arpRequest, echoReplyAt, ethernet, get32, icmpEchoPacket, ip, sendFrame, udpPacket, waitFrame } from './frames.js';
 
 describe('AF_PACKET classic BPF filter (interpreted)', () => {
@@ -160,6 +161,33 @@ describePrivileged('AF_PACKET driver against the kernel', () => {
       expect(fired).toBe(0);
     } finally {
       b.close();
+    }
+  });
+
+  it('a tx ring stalled by a full device queue drains once the device has room, without new frames', () => {
+    // A TAP device whose reader (byway's TAP driver) is idle: its queue fills, send() answers ENOBUFS and the
+    // frames stay queued in the tx ring. After the reader drains the queue, txReserve must find room again.
+    const t = openTap({ name: uniqueName('bws'), netns: nsA });
+    const g = openAfPacket({ ifname: t.ifname, netns: nsA, filter: false, txFrameCount: 256 });
+    try {
+      let sent = 0;
+      for (; sent < 100_000; sent++) {
+        const b = g.txReserve(60);
+        if (b === null) break;
+        b.fill(0xff, 0, 6);
+        b[12] = 0x88;
+        b[13] = 0xb5;
+        g.txCommit(0, 60);
+      }
+      g.flush(0);
+      expect(sent).toBeLessThan(100_000); // the ring did fill up
+      let drained = 0;
+      for (let n; (n = t.receive(0, 256, () => {})) > 0; ) drained += n;
+      expect(drained).toBeGreaterThan(0);
+      expect(g.txReserve(60)).not.toBeNull();
+    } finally {
+      g.close();
+      t.close();
     }
   });
 

@@ -99,10 +99,18 @@ static int pk_tx_alloc(bw_handle *h, uint32_t max) {
   pk_state *s = h->priv;
   uint32_t *slots = h->ctl + h->tx_slot_idx;
   uint32_t n = 0;
+  bool kicked = false;
   while (n < max && s->tx_outstanding < s->tx_fnr) {
     struct tpacket3_hdr *f = txf(h, s, s->tx_alloc_head);
     uint32_t st = __atomic_load_n(&f->tp_status, __ATOMIC_ACQUIRE);
-    if (st & (TP_STATUS_SEND_REQUEST | TP_STATUS_SENDING)) break;
+    if (st & (TP_STATUS_SEND_REQUEST | TP_STATUS_SENDING)) {
+      /* The ring is full of frames an earlier doorbell could not send (ENOBUFS/EAGAIN: the device queue was
+         full). Ring again once, or they would wait for a doorbell that only comes with new frames. */
+      if (n > 0 || kicked) break;
+      kicked = true;
+      send(h->fd, NULL, 0, MSG_DONTWAIT);
+      continue;
+    }
     if (st & TP_STATUS_WRONG_FORMAT) {
       h->ctl[CTL_TX_ERRORS]++;
       __atomic_store_n(&f->tp_status, TP_STATUS_AVAILABLE, __ATOMIC_RELAXED);

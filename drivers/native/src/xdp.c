@@ -275,6 +275,11 @@ static int xs_rx_pending(bw_handle *h) {
 static int xs_tx_alloc(bw_handle *h, uint32_t max) {
   xs_state *s = h->priv;
   reap_completions(s);
+  if (s->free_n == 0 && *s->tx.producer != __atomic_load_n(s->tx.consumer, __ATOMIC_ACQUIRE)) {
+    /* Every chunk is queued and the kernel has stopped taking them (busy): ring the doorbell again. */
+    sendto(h->fd, NULL, 0, MSG_DONTWAIT, NULL, 0);
+    reap_completions(s);
+  }
   uint32_t *slots = h->ctl + h->tx_slot_idx;
   uint32_t n = 0;
   while (n < max && s->free_n > 0) slots[n++] = (uint32_t)s->free_tx[--s->free_n];
