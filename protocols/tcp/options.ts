@@ -1,6 +1,7 @@
 /**
  * TcpLayer options and their defaults. Every limit is explicit so no input can exhaust memory.
  */
+import { BywayError } from '../util/errors.js';
 import type { Rng } from '../util/rng.js';
 import type { CongestionControlFactory } from './parts.js';
 
@@ -77,7 +78,35 @@ export type ResolvedTcpOptions = Required<Omit<TcpOptions, 'isn' | 'congestionCo
   congestionControl: CongestionControlFactory;
 };
 
+function checkOptions(r: ResolvedTcpOptions): ResolvedTcpOptions {
+  const positive: Array<keyof ResolvedTcpOptions> = [
+    'mss', 'minMss', 'sendBuffer', 'receiveBuffer', 'maxReceiveBuffer', 'oooLimit', 'msl', 'initialRto', 'maxRto',
+    'initialWindowSegments', 'keepAliveIdle', 'keepAliveInterval', 'keepAliveCount', 'synQueueLimit',
+    'ephemeralLow', 'ephemeralHigh',
+  ];
+  const nonNegative: Array<keyof ResolvedTcpOptions> = [
+    'minRto', 'finWait2Timeout', 'delayedAckMs', 'quickAcks', 'synRetries', 'synAckRetries', 'maxRetransmits',
+    'challengeAckLimit', 'maxTimeWait', 'maxConnections',
+  ];
+  for (const k of positive) {
+    const v = r[k] as number;
+    if (!Number.isFinite(v) || v <= 0) throw new BywayError('EINVAL', `TCP option ${k} must be a positive number, got ${v}`);
+  }
+  for (const k of nonNegative) {
+    const v = r[k] as number;
+    if (!Number.isFinite(v) || v < 0) throw new BywayError('EINVAL', `TCP option ${k} must be >= 0, got ${v}`);
+  }
+  for (const k of ['sendBuffer', 'receiveBuffer', 'maxReceiveBuffer', 'oooLimit'] as const) {
+    if (!Number.isInteger(r[k])) throw new BywayError('EINVAL', `TCP option ${k} must be an integer, got ${r[k]}`);
+  }
+  if (r.minMss > r.mss || r.mss > 65495) throw new BywayError('EINVAL', `TCP options: need minMss <= mss <= 65495`);
+  if (r.ephemeralLow > r.ephemeralHigh || r.ephemeralHigh > 65535) throw new BywayError('EINVAL', 'TCP options: bad ephemeral port range');
+  if (r.isnKey.length !== 16 || r.cookieKey.length !== 16) throw new BywayError('EINVAL', 'TCP options: isnKey and cookieKey are 16 bytes');
+  return r;
+}
+
 export function resolveTcpOptions(o: TcpOptions, defaultCc: CongestionControlFactory): ResolvedTcpOptions {
+  if (!o || typeof o.rng?.nextU32 !== 'function') throw new BywayError('EINVAL', 'TCP options need an rng');
   const key = (k: Uint8Array | undefined): Uint8Array => {
     if (k) return k;
     const out = new Uint8Array(16);
@@ -91,7 +120,7 @@ export function resolveTcpOptions(o: TcpOptions, defaultCc: CongestionControlFac
     return out;
   };
   const maxRcv = o.maxReceiveBuffer ?? 4 * 1024 * 1024;
-  return {
+  return checkOptions({
     rng: o.rng,
     isnKey: key(o.isnKey),
     cookieKey: key(o.cookieKey),
@@ -130,5 +159,5 @@ export function resolveTcpOptions(o: TcpOptions, defaultCc: CongestionControlFac
     ephemeralHigh: o.ephemeralHigh ?? 65535,
     maxTimeWait: o.maxTimeWait ?? 16384,
     maxConnections: o.maxConnections ?? 65536,
-  };
+  });
 }

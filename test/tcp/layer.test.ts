@@ -173,3 +173,11 @@ describe('abortAll', () => {
     expect(err).toBe('ECONNRESET');
   });
 });
+
+describe('options', () => {
+  it('bad options throw EINVAL at construction', () => {
+    for (const bad of [{ sendBuffer: -1 }, { mss: 0 }, { receiveBuffer: 1.5 }, { ephemeralLow: 70000 }, { isnKey: new Uint8Array(3) }, { msl: NaN }]) {
+      expect(() => new Tester(bad)).toThrow(expect.objectContaining({ code: 'EINVAL' }));
+    }
+  });
+});
