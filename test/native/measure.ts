@@ -133,8 +133,17 @@ async function rtt(d: FrameDriver, dstMac: Uint8Array, n: number): Promise<{ p50
   return { p50us: Math.round(times[Math.floor(times.length / 2)] ?? -1), p99us: Math.round(times[Math.floor(times.length * 0.99)] ?? -1) };
 }
 
+let current: NetLab | undefined;
+for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(sig, () => {
+    current?.destroy(); // a killed run must not leave namespaces behind
+    process.exit(1);
+  });
+}
+
 async function measure(kind: string): Promise<void> {
   const lab = new NetLab();
+  current = lab;
   let d: FrameDriver | undefined;
   try {
     const nsA = lab.addNetns();
@@ -172,6 +181,7 @@ async function measure(kind: string): Promise<void> {
         txFramesPerSec: Math.round(N / txSec),
         txDeliveredToPeer: delivered,
         txSent: N,
+        txDroppedByDriver: d.stats.txDropped,
         rxFramesPerSec: Math.round(rx.frames / rx.seconds),
         rxReceived: rx.frames,
         generator: rx.gen,

@@ -286,15 +286,35 @@ static int xs_tx_alloc(bw_handle *h, uint32_t max) {
   return (int)n;
 }
 
+/* Ring the tx doorbell until the kernel has taken every queued descriptor (copy mode sends a bounded number per
+   call and answers EAGAIN while more remain), or it stops making progress. Returns 0 or a fatal errno. */
+static int tx_kick(bw_handle *h, xs_state *s) {
+  for (int i = 0; i < 256; i++) {
+    reap_completions(s);
+    if (__atomic_load_n(s->tx.consumer, __ATOMIC_ACQUIRE) == *s->tx.producer) return 0;
+    if (s->need_wakeup && !(__atomic_load_n(s->tx.flags, __ATOMIC_ACQUIRE) & XDP_RING_NEED_WAKEUP)) return 0;
+    uint32_t before = __atomic_load_n(s->tx.consumer, __ATOMIC_ACQUIRE);
+    if (sendto(h->fd, NULL, 0, MSG_DONTWAIT, NULL, 0) < 0) {
+      int err = errno;
+      h->ctl[CTL_LAST_ERRNO] = err;
+      if (err == ENXIO || err == ENODEV || err == ENETDOWN) return err;
+      if (err != EAGAIN && err != EBUSY && err != ENOBUFS) return 0;
+    }
+    if (__atomic_load_n(s->tx.consumer, __ATOMIC_ACQUIRE) == before) {
+      reap_completions(s);
+      if (__atomic_load_n(s->tx.consumer, __ATOMIC_ACQUIRE) == before) return 0; /* no progress: try later */
+    }
+  }
+  return 0;
+}
+
 static int xs_tx_submit(bw_handle *h, uint32_t n) {
   xs_state *s = h->priv;
   uint32_t *out = h->ctl + h->tx_out_idx;
-  uint32_t prod = *s->tx.producer;
-  uint32_t cons = __atomic_load_n(s->tx.consumer, __ATOMIC_ACQUIRE);
-  uint32_t room = s->tx.size - (prod - cons);
   struct xdp_desc *ring = s->tx.desc;
   uint64_t tx_lo = (uint64_t)s->rx_frames * s->fsize;
   uint32_t queued = 0;
+  int fatal = 0;
   for (uint32_t k = 0; k < n; k++) {
     uint64_t addr = out[2 * k];
     uint32_t len = out[2 * k + 1];
@@ -302,26 +322,19 @@ static int xs_tx_submit(bw_handle *h, uint32_t n) {
       h->ctl[CTL_TX_ERRORS]++;
       continue;
     }
-    if (queued < room) {
-      ring[(prod + queued) & s->tx.mask] = (struct xdp_desc){.addr = addr, .len = len, .options = 0};
+    uint32_t prod = *s->tx.producer;
+    if (prod - __atomic_load_n(s->tx.consumer, __ATOMIC_ACQUIRE) >= s->tx.size && !fatal) fatal = tx_kick(h, s);
+    if (!fatal && prod - __atomic_load_n(s->tx.consumer, __ATOMIC_ACQUIRE) < s->tx.size) {
+      ring[prod & s->tx.mask] = (struct xdp_desc){.addr = addr, .len = len, .options = 0};
+      __atomic_store_n(s->tx.producer, prod + 1, __ATOMIC_RELEASE);
       queued++;
     } else {
-      h->ctl[CTL_TX_ERRORS]++; /* ring full: the chunk goes back to the pool, the frame is lost */
+      h->ctl[CTL_TX_ERRORS]++; /* ring still full: the chunk goes back to the pool, the frame is lost */
       if (s->free_n < s->free_cap) s->free_tx[s->free_n++] = addr;
     }
   }
-  if (queued) __atomic_store_n(s->tx.producer, prod + queued, __ATOMIC_RELEASE);
-  int ret = (int)queued;
-  if (!s->need_wakeup || (__atomic_load_n(s->tx.flags, __ATOMIC_ACQUIRE) & XDP_RING_NEED_WAKEUP)) {
-    if (sendto(h->fd, NULL, 0, MSG_DONTWAIT, NULL, 0) < 0) {
-      int err = errno;
-      h->ctl[CTL_LAST_ERRNO] = err;
-      if (err == ENXIO || err == ENODEV || err == ENETDOWN) ret = -err;
-      /* EAGAIN, EBUSY, ENOBUFS: the kernel is still busy; the frames stay queued for the next doorbell. */
-    }
-  }
-  reap_completions(s);
-  return ret;
+  if (!fatal) fatal = tx_kick(h, s);
+  return fatal ? -fatal : (int)queued;
 }
 
 static void unmap_ring(xring *r) {
