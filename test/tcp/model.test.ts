@@ -544,15 +544,16 @@ describe('TCP model: random application operations over a faulty link', () => {
 // ------------------------------------------------------------------------------------------------ found bugs
 
 /**
- * Bugs the property found in the TCP core (protocols/tcp/connection.ts), as minimal reproductions. They are
- * `it.fails` until the core is fixed: when one starts to fail, the bug is gone; turn it into `it`.
+ * Bugs the property found in the TCP core (protocols/tcp/connection.ts), as minimal reproductions; kept as
+ * regression tests now that the core is fixed (window from any ACK that advances SND.UNA and right edge SND.WL2 +
+ * SND.WND; retransmissions into a zero window answered by the peer do not count towards the give-up).
  */
-describe('TCP core bugs found by the model (reproductions)', () => {
+describe('TCP core bugs found by the model (regressions)', () => {
   // Counterexample (BYWAY_PROPERTY_SEED=238272851, 1000 runs): 3 % loss and 1 ms jitter on server -> client, every
   // option off, 8 KiB receive buffer. The client sends 1 byte beyond the server's window (bug 1), the zero-window
   // server then discards every ACK the client sends (their SEG.SEQ = SND.NXT is past RCV.NXT + 0), and after
   // maxRetransmits RTOs into the zero window the client gives up with ETIMEDOUT (bug 2): 2 bytes never arrive.
-  it.fails('whole stack: a clean exchange over a 3 % lossy link loses the last bytes (bugs 1 and 2)', () => {
+  it('whole stack: a clean exchange over a 3 % lossy link delivers the last bytes (bugs 1 and 2)', () => {
     const t: TcpChoice = {
       sendBuffer: 65536, receiveBuffer: 8192, growReceive: false, cc: 'cubic', sack: false, timestamps: false,
       windowScaling: false, noDelay: false, msl: 60000,
@@ -569,7 +570,7 @@ describe('TCP core bugs found by the model (reproductions)', () => {
   // test, so SND.WND is kept while SND.UNA moves: the sender then believes the right edge is SND.UNA + old SND.WND,
   // beyond what the receiver offered, and sends past it. (Linux, tcp_may_update_window, takes the window from any
   // ACK that advances SND.UNA; keeping the edge as SND.WL2 + SND.WND would also do.)
-  it.fails('bug 1: sends beyond the right edge after an ACK with an older SEG.SEQ', () => {
+  it('bug 1: never sends beyond the right edge after an ACK with an older SEG.SEQ', () => {
     const tt = new Tester();
     const c = tt.established(); // the peer offers 8192, MSS 1460
     expect(c.send(tt.now, bytes(2920))).toBe(2920);
@@ -584,14 +585,14 @@ describe('TCP core bugs found by the model (reproductions)', () => {
     c.send(tt.now, bytes(6000, 2));
     const sent = tt.recvAll().filter((s) => s.payload.length > 0);
     const highest = Math.max(...sent.map((s) => seqDiff(seqAdd(s.seq, s.payload.length), tt.l(0))));
-    expect(highest, sent.map(fmt).join('\n')).toBeLessThanOrEqual(5461); // today: 5841
+    expect(highest, sent.map(fmt).join('\n')).toBeLessThanOrEqual(5461); // before the fix: 5841
   });
 
   // Bug 2. RFC 9293 3.8.6: a sender "SHOULD NOT time out the connection if data beyond the right window edge is not
   // acknowledged" and, the window being zero, "MUST probe it" (RFC 1122 4.2.2.17: stay open while the receiver
   // answers the probes). Here the peer shrinks its window to 0 below a segment in flight and answers every
   // retransmission; the connection still dies with ETIMEDOUT after maxRetransmits RTOs, no zero-window probe sent.
-  it.fails('bug 2: times out while the peer answers every retransmission with a zero window', () => {
+  it('bug 2: stays open while the peer answers every retransmission with a zero window', () => {
     const tt = new Tester({ maxRetransmits: 5 });
     const c = tt.established();
     expect(c.send(tt.now, bytes(2920))).toBe(2920);
@@ -601,7 +602,7 @@ describe('TCP core bugs found by the model (reproductions)', () => {
       tt.advance(1000);
       for (const s of tt.recvAll()) if (!(s.flags & RST)) tt.send({ flags: ACK, seq: tt.r(1), ack: tt.l(1461), window: 0 });
     }
-    expect(tt.closedWith).toEqual([]); // today: ['ETIMEDOUT'] after 63 s
+    expect(tt.closedWith).toEqual([]); // before the fix: ['ETIMEDOUT'] after 63 s
     expect(c.state).toBe('ESTABLISHED');
   });
 });
