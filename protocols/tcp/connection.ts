@@ -206,6 +206,11 @@ export class TcpConnection {
   private synXmits = 0;
   private persistBackoff = 0;
   private probesUnanswered = 0;
+  private lastAckAt = 0;
+  /** Receive-side RTT estimate (ms) for auto-tuning (like Linux tcp_rcv_rtt_measure), undefined until measured. */
+  private rcvRtt: number | undefined = undefined;
+  private rcvRttSeq = 0;
+  private rcvRttTime = -1;
   private keepProbes = 0;
   keepAlive: boolean;
   keepAliveIdle: number;
@@ -393,6 +398,7 @@ export class TcpConnection {
       srtt: this.rtt.srtt,
       rttvar: this.rtt.rttvar,
       rto: this.rtt.rto,
+      rcvRtt: this.rcvRtt,
       backoff: this.rtt.backoffCount,
       cwnd: this.cc.cwnd,
       ssthresh: this.cc.ssthresh,
@@ -705,7 +711,7 @@ export class TcpConnection {
         this.toClosed(undefined);
         return;
       } else {
-        this.receiveText(now, seq, data);
+        this.receiveText(now, seq, data, seg.tsEcr);
         if ((this.state as TcpState) === 'CLOSED') return; // the application aborted from onReadable
       }
     }
@@ -867,7 +873,26 @@ export class TcpConnection {
     return seqGt(seg.seq, this.rcvNxt);
   }
 
-  private receiveText(now: number, seq: number, data: Uint8Array): void {
+  /**
+   * Receive-side RTT (Linux tcp_rcv_rtt_measure / _ts): from TSecr on data segments (the echo of one of our ACKs),
+   * else the time it takes to receive one window of data (an upper bound, so the minimum is kept).
+   */
+  private rcvRttMeasure(now: number, tsEcr: number | undefined): void {
+    if (this.tsOk && tsEcr !== undefined && tsEcr !== 0) {
+      const d = this.tsDiff(now, tsEcr);
+      if (d >= 0 && d < 0x7fffffff) this.rcvRtt = this.rcvRtt === undefined ? d : 0.875 * this.rcvRtt + 0.125 * d;
+      return;
+    }
+    if (this.rcvRttTime >= 0 && seqLt(this.rcvNxt, this.rcvRttSeq)) return;
+    if (this.rcvRttTime >= 0) {
+      const d = now - this.rcvRttTime;
+      this.rcvRtt = this.rcvRtt === undefined ? d : Math.min(this.rcvRtt, d);
+    }
+    this.rcvRttSeq = seqAdd(this.rcvNxt, Math.max(1, seqDiff(this.rcvAdvEdge, this.rcvNxt)));
+    this.rcvRttTime = now;
+  }
+
+  private receiveText(now: number, seq: number, data: Uint8Array, tsEcr?: number): void {
     const len = data.length;
     if (len > this.rcvMssEst) this.rcvMssEst = Math.min(len, this.advMss);
     if (seq === this.rcvNxt) {
@@ -890,7 +915,10 @@ export class TcpConnection {
         if (this.unackedBytes >= 2 * this.rcvMssEst) this.ackNow = true;
         else if (this.delackAt === NEVER) this.delackAt = now + this.o.delayedAckMs;
       }
-      if (n > 0) this.onReadable?.();
+      if (n > 0) {
+        this.rcvRttMeasure(now, tsEcr);
+        this.onReadable?.();
+      }
     } else {
       // Out of order: keep a copy (within the cap) and send an immediate duplicate ACK (RFC 5681 4.2).
       if (!this.ooo.insert(seq, data)) this.stats.oooDrops++;
@@ -911,8 +939,11 @@ export class TcpConnection {
     const ack = seg.ack;
     const acked = seqDiff(ack, this.sndUna);
     const wndBefore = this.sndWnd;
-    // Window update (RFC 9293 3.10.7.4 fifth check, ESTABLISHED).
-    if (seqGe(ack, this.sndUna) && (seqLt(this.sndWl1, seg.seq) || (this.sndWl1 === seg.seq && seqLe(this.sndWl2, ack)))) {
+    this.lastAckAt = now;
+    // Window update (RFC 9293 3.10.7.4 fifth check, SND.WL1 / SND.WL2), and, like Linux (tcp_may_update_window),
+    // from any ACK that advances SND.UNA: it carries the receiver's current offer even when its SEG.SEQ is older
+    // (a retransmission overtaken by a later ACK). The offered right edge is SND.WL2 + SND.WND (see sndRoom).
+    if (seqGe(ack, this.sndUna) && (acked > 0 || seqLt(this.sndWl1, seg.seq) || (this.sndWl1 === seg.seq && seqLe(this.sndWl2, ack)))) {
       this.sndWnd = seg.window << this.sndWs;
       if (this.sndWnd > this.maxSndWnd) this.maxSndWnd = this.sndWnd;
       this.sndWl1 = seg.seq;
@@ -942,10 +973,18 @@ export class TcpConnection {
     if (this.sackOk && (this.sackedBytes > 0 || this.retransOut > 0) && this.segHead < this.segs.length) {
       this.detectLosses(now);
     }
-    if (this.sndWnd > 0 && this.persistAt !== NEVER) {
+    if (this.sndRoom() > 0 && this.persistAt !== NEVER) {
       this.persistAt = NEVER;
       this.persistBackoff = 0;
     }
+  }
+
+  /**
+   * Bytes the peer's offered window still allows beyond SND.NXT: the right edge is SND.WL2 + SND.WND (RFC 9293
+   * 3.8.6: the window offered by the segment that updated it counts from that segment's ACK, not from SND.UNA).
+   */
+  private sndRoom(): number {
+    return seqDiff(seqAdd(this.sndWl2, this.sndWnd), this.sndNxt);
   }
 
   private ackNewData(now: number, seg: TcpFields, ack: number): void {
@@ -1230,7 +1269,7 @@ export class TcpConnection {
       const avail = this.sndBuf.length - offset;
       const finPending = this.finQueued && !this.finSent;
       if (avail <= 0 && !finPending) break;
-      const wndRoom = seqDiff(seqAdd(this.sndUna, this.sndWnd), this.sndNxt);
+      const wndRoom = this.sndRoom();
       const cwndRoom = cwnd - this.pipe();
       let len = Math.min(avail, this.mss, wndRoom, cwndRoom);
       if (len < 0) len = 0;
@@ -1395,7 +1434,9 @@ export class TcpConnection {
 
   /** Receive-buffer auto-tuning (like Linux tcp_rcv_space_adjust): grow when the reader drains a lot per RTT. */
   private autoTune(now: number): void {
-    const rtt = this.rtt.srtt ?? this.rackRtt;
+    // The interval is one RTT as the receiver sees it (a pure receiver has no sender-side estimate).
+    const rtt = this.rcvRtt ?? this.rtt.srtt;
+    if (rtt === undefined) return;
     if (now - this.rcvSpaceTime < Math.max(rtt, 1)) return;
     const want = 2 * this.rcvSpaceCopied;
     if (want > this.rcvCap && this.rcvCap < this.o.maxReceiveBuffer) {
@@ -1579,14 +1620,18 @@ export class TcpConnection {
       return;
     }
     if (this.segHead >= this.segs.length) return;
-    if (this.consecutiveRtos >= this.o.maxRetransmits) {
+    // The receiver shrank its window to zero below data in flight and keeps answering: the retransmissions act as
+    // zero-window probes and do not count towards giving up (RFC 9293 3.8.6, RFC 1122 4.2.2.17; like Linux's
+    // tcp_retransmit_timer), as long as an ACK came within maxRto.
+    const probing = this.sndWnd === 0 && now - this.lastAckAt < this.o.maxRto;
+    if (!probing && this.consecutiveRtos >= this.o.maxRetransmits) {
       this.stats.timeouts++;
       this.sendRst(now, this.sndNxt);
       this.toClosed('ETIMEDOUT');
       return;
     }
     this.nRto++;
-    this.consecutiveRtos++;
+    if (!probing) this.consecutiveRtos++;
     this.stats.rtoExpirations++;
     // RFC 5681 3.1 / RFC 6298 5.5-5.6: collapse cwnd, back off, retransmit the earliest unacknowledged segment.
     this.cc.onRto(now, seqDiff(this.sndNxt, this.sndUna));
@@ -1609,7 +1654,7 @@ export class TcpConnection {
     this.stats.tlpProbes++;
     const offset = seqDiff(this.sndNxt, this.bufSeq);
     const avail = this.sndBuf.length - offset;
-    const wndRoom = seqDiff(seqAdd(this.sndUna, this.sndWnd), this.sndNxt);
+    const wndRoom = this.sndRoom();
     if (avail > 0 && wndRoom > 0) {
       this.sendNew(now, offset, Math.min(avail, this.mss, wndRoom), false);
     } else {
@@ -1631,7 +1676,7 @@ export class TcpConnection {
   private onPersist(now: number): void {
     if (!this.isSynchronized()) return;
     const unsent = this.sndBuf.length - seqDiff(this.sndNxt, this.bufSeq) > 0 || (this.finQueued && !this.finSent);
-    if (!unsent || this.sndWnd > 0) {
+    if (!unsent || this.sndRoom() > 0) {
       // RFC 9293 3.8.6.2.1 (4): the SWS override timeout: send what the window allows.
       this.persistBackoff = 0;
       this.swsOverride = true;

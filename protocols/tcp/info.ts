@@ -81,6 +81,8 @@ export interface TcpInfo {
   srtt: number | undefined;
   rttvar: number | undefined;
   rto: number;
+  /** The receiver's RTT estimate (used by receive-buffer auto-tuning), undefined until measured. */
+  rcvRtt: number | undefined;
   /** RTO backoff count (consecutive timeouts). */
   backoff: number;
   cwnd: number;
