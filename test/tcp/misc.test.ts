@@ -116,3 +116,68 @@ describe('simultaneous open between two layers (RFC 9293 3.5)', () => {
     expect(bytesEqual(transfer(net, b, a, d), d)).toBe(true);
   });
 });
+
+describe('send window edge (RFC 9293 3.8.6)', () => {
+  it('takes the window from an ACK that advances SND.UNA even with an older SEG.SEQ, and never sends past SND.WL2 + SND.WND', () => {
+    const t = new Tester();
+    const c = t.established(); // peer offers 8192
+    c.setNoDelay(true);
+    expect(c.send(t.now, bytes(2920))).toBe(2920);
+    t.recvAll();
+    t.send({ flags: ACK, seq: t.r(101), ack: t.l(1461), window: 4000 }); // edge l(5461)
+    t.send({ flags: ACK, seq: t.r(1), ack: t.l(2921), window: 2540 }, bytes(100, 9)); // same edge, older SEG.SEQ
+    t.recvAll();
+    c.send(t.now, bytes(6000, 2));
+    const highest = (): number => Math.max(...sent.map((s) => (s.seq + s.payloadLen - t.l(0)) >>> 0));
+    const sent = t.recvAll().filter((s) => s.payloadLen > 0);
+    expect(highest()).toBe(4381); // one full segment; the 1080 left would be a small segment (sender SWS)
+    t.send({ flags: ACK, seq: t.r(101), ack: t.l(4381), window: 1080 }); // same edge again
+    t.recvNothing(); // 1080 < half the largest window: held back
+    t.advance(1000); // the SWS override timeout fills the window exactly
+    sent.push(...t.recvAll().filter((s) => s.payloadLen > 0));
+    expect(highest()).toBe(5461);
+  });
+  it('a window that shrinks to zero below data in flight is probed by retransmissions without timing out', () => {
+    const t = new Tester({ maxRetransmits: 3 });
+    const c = t.established();
+    c.send(t.now, bytes(2920));
+    t.recvAll();
+    t.send({ flags: ACK, seq: t.r(1), ack: t.l(1461), window: 0 });
+    for (let i = 0; i < 300; i++) {
+      t.advance(1000);
+      for (const s of t.recvAll()) if (!(s.flags & 4)) t.send({ flags: ACK, seq: t.r(1), ack: t.l(1461), window: 0 });
+    }
+    expect(c.state).toBe('ESTABLISHED');
+    t.send({ flags: ACK, seq: t.r(1), ack: t.l(1461), window: 8192 });
+    t.advance(200_000);
+    const data = t.recvAll().filter((s) => s.payloadLen > 0);
+    expect(data.some((s) => s.seq === t.l(1461))).toBe(true);
+    // Silence from the peer is still a timeout.
+    t.advance(10_000_000);
+    expect(c.state).toBe('CLOSED');
+    expect(t.closedWith).toEqual(['ETIMEDOUT']);
+  });
+});
+
+describe('receive-buffer auto-tuning on a pure receiver', () => {
+  for (const timestamps of [true, false]) {
+    it(`measures the RTT on the receive side (${timestamps ? 'timestamps' : 'per window'}) and grows the buffer`, () => {
+      const net = new Net(61, { timestamps, receiveBuffer: 16 * 1024, maxReceiveBuffer: 1 << 20, sendBuffer: 1 << 20 });
+      net.latency = 25;
+      const l = net.b.listen(0, 80, 4);
+      let srv: import('../../protocols/tcp/connection.js').TcpConnection | undefined;
+      l.onConnection = (c) => (srv = c);
+      const c = net.a.connect(0, IP_B, 80);
+      net.run(() => srv !== undefined && c.state === 'ESTABLISHED');
+      const d = bytes(3_000_000, 5);
+      expect(bytesEqual(transfer(net, c, srv!, d), d)).toBe(true);
+      const i = srv!.info();
+      expect(i.srtt).toBeUndefined(); // a pure receiver has no sender-side sample
+      // With timestamps the estimate is the RTT; per window it is the time one window takes to arrive (Linux's
+      // rough estimate, which a pipelined sender makes shorter than the RTT).
+      if (timestamps) expect(i.rcvRtt).toBeGreaterThanOrEqual(50);
+      else expect(i.rcvRtt).toBeGreaterThan(0);
+      expect(i.receiveBuffer).toBeGreaterThan(64 * 1024);
+    });
+  }
+});
