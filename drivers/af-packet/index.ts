@@ -11,7 +11,8 @@
  * - PACKET_QDISC_BYPASS (default on): transmit skips the qdisc layer. PACKET_IGNORE_OUTGOING: byway does not see
  *   its own frames. `fanout`: PACKET_FANOUT, to spread receive over several drivers (one per worker).
  * - Latency: TPACKET_V3 hands a block over when it is full or `blockTimeoutMs` (default 1 ms) after its first
- *   frame; that timeout bounds receive latency under light load.
+ *   frame; that timeout bounds receive latency under light load. `tpacketVersion: 2` uses per-frame status words
+ *   instead: no such wait.
  * Throws BywayError at open (see drivers/native/index.ts nativeError); ENODEV when the interface goes away.
  */
 import { SOFTWARE_CHECKSUMS, type DriverCapabilities } from '../types.js';
@@ -47,7 +48,13 @@ export interface AfPacketOptions {
   readonly rxBlockSize?: number;
   readonly rxBlockCount?: number;
   readonly rxFrameSize?: number;
-  /** Block retire timeout, ms (default 1). */
+  /**
+   * 3 (default): TPACKET_V3, block-based receive; best for throughput, but a frame waits until its block is full
+   * or `blockTimeoutMs` passes. 2: TPACKET_V2, a status word per frame; each frame is visible at once (lower
+   * latency, more wake-ups). The tx ring follows the same version.
+   */
+  readonly tpacketVersion?: 2 | 3;
+  /** Block retire timeout, ms (default 1; TPACKET_V3 only). */
   readonly blockTimeoutMs?: number;
   /** Transmit ring: frame slot size (default 2048, includes a 48-byte header) and count (default 256). */
   readonly txFrameSize?: number;
@@ -63,12 +70,14 @@ export class AfPacketDriver extends NativeRingDriver {
   readonly ifHwAddress: Uint8Array;
   readonly qdiscBypass: boolean;
   readonly filtered: boolean;
+  readonly tpacketVersion: 2 | 3;
 
   constructor(native: NativeAddon, info: NativeOpenInfo, caps: DriverCapabilities, hw: Uint8Array, options: AfPacketOptions, filtered: boolean) {
     super(native, info, caps, hw, { netns: options.netns, busyPoll: options.busyPoll !== undefined && options.busyPoll !== false });
     this.ifHwAddress = info['ifHwAddress'] as Uint8Array;
     this.qdiscBypass = info['qdiscBypass'] as boolean;
     this.filtered = filtered;
+    this.tpacketVersion = info['tpacketVersion'] as 2 | 3;
   }
 }
 
@@ -89,6 +98,9 @@ export function openAfPacket(options: AfPacketOptions): AfPacketDriver {
     if (!Number.isInteger(group) || group < 0 || group > 0xffff) throw invalidArg('fanout.group must be in 0..65535');
     if (!(mode in FANOUT_MODES)) throw invalidArg(`fanout.mode must be one of ${Object.keys(FANOUT_MODES).join(', ')}`);
     fanout = group | ((FANOUT_MODES[mode] | (rollover ? 0x1000 : 0) | (defrag ? 0x8000 : 0)) << 16);
+  }
+  if (options.tpacketVersion !== undefined && options.tpacketVersion !== 2 && options.tpacketVersion !== 3) {
+    throw invalidArg(`tpacketVersion must be 2 or 3, got ${String(options.tpacketVersion)}`);
   }
   const busyUs = typeof options.busyPoll === 'number' ? options.busyPoll : 0;
   const open = (filter: Uint8Array | undefined): NativeOpenInfo => {

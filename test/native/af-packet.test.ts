@@ -191,6 +191,37 @@ describePrivileged('AF_PACKET driver against the kernel', () => {
     }
   });
 
+  it('TPACKET_V2 mode: ARP reply, echo reply and a 200-frame burst through per-frame rings', async () => {
+    const v2 = openAfPacket({ ifname: link.a, netns: nsA, ipv4: '10.77.2.4', tpacketVersion: 2, txFrameCount: 64 });
+    const V2IP = ip('10.77.2.4');
+    try {
+      expect(v2.tpacketVersion).toBe(2);
+      sendFrame(v2, arpRequest(v2.hwAddress!, V2IP, KERNEL));
+      expect(await waitFrame(v2, (f) => arpReplySender(f, KERNEL, V2IP) !== undefined)).toBeDefined();
+      const N = 200;
+      for (let s = 0; s < N; ) {
+        const fr = ethernet(kernelMac, v2.hwAddress!, 0x0800, icmpEchoPacket(V2IP, KERNEL, 0x2a2, s, new Uint8Array(18)));
+        const b = v2.txReserve(fr.length);
+        if (b === null) {
+          v2.flush(0);
+          continue;
+        }
+        b.set(fr);
+        v2.txCommit(0, fr.length);
+        s++;
+      }
+      v2.flush(0);
+      const got = new Set<number>();
+      await waitFrame(v2, (f) => {
+        for (let s = 0; s < N; s++) if (echoReplyAt(f, 14, KERNEL, V2IP, 0x2a2, s)) got.add(s);
+        return got.size === N;
+      }, 5000);
+      expect(got.size).toBe(N);
+    } finally {
+      v2.close();
+    }
+  });
+
   it('errors: no such interface is ENODEV, a bad option is ERR_INVALID_ARG_VALUE', () => {
     expect(() => openAfPacket({ ifname: 'bwnosuch0', netns: nsA })).toThrow(expect.objectContaining({ code: 'ENODEV' }));
     expect(() => openAfPacket({ ifname: link.a, netns: nsA, rxBlockSize: 1000 })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE' }));

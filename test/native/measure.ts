@@ -1,7 +1,7 @@
 /**
  * Throughput and latency of the native drivers on this machine (numbers quoted in docs/drivers.md).
  *
- *   node --import tsx test/native/measure.ts [tap|af-packet|af-xdp ...]
+ *   node --import tsx test/native/measure.ts [tap|af-packet|af-packet-v2|af-xdp ...]
  *
  * For each driver, in fresh namespaces (10.77.8.0/24):
  * - tx: byway sends a burst of 64-byte UDP frames (txReserve/txCommit/flush in batches); frames/s at the sender
@@ -160,7 +160,9 @@ async function measure(kind: string): Promise<void> {
       peerMac = t.kernelHwAddress;
     } else {
       const l = lab.addVeth(nsA, nsB, { addrB: '10.77.8.1/24' });
-      d = kind === 'af-packet' ? openAfPacket({ ifname: l.a, netns: nsA, ipv4: '10.77.8.2' }) : openAfXdp({ ifname: l.a, netns: nsA, ipv4: '10.77.8.2', bindMode: 'copy', attachMode: 'native' });
+      d = kind.startsWith('af-packet')
+        ? openAfPacket({ ifname: l.a, netns: nsA, ipv4: '10.77.8.2', tpacketVersion: kind === 'af-packet-v2' ? 2 : 3 })
+        : openAfXdp({ ifname: l.a, netns: nsA, ipv4: '10.77.8.2', bindMode: 'copy', attachMode: 'native' });
       peerNs = nsB;
       peerIf = l.b;
       peerMac = lab.macOf(nsB, l.b);

@@ -27,6 +27,8 @@
 #endif
 
 typedef struct {
+  int ver; /* TPACKET_V2 (a status word per frame: no block latency) or TPACKET_V3 (blocks) */
+  uint32_t rx_fsize, rx_fnr, fpb, cur_frame, held, released;
   uint32_t blk_size, blk_nr, cur_blk, pkt_left, done_blocks, rel_blk;
   bool in_blk;
   uint8_t *pkt;
@@ -38,8 +40,59 @@ static inline struct tpacket_block_desc *blk(bw_handle *h, pk_state *s, uint32_t
   return (struct tpacket_block_desc *)(h->mem + (size_t)i * s->blk_size);
 }
 
-static inline struct tpacket3_hdr *txf(bw_handle *h, pk_state *s, uint32_t i) {
-  return (struct tpacket3_hdr *)(h->mem + s->rx_len + (size_t)i * s->tx_fsize);
+static inline uint8_t *txf(bw_handle *h, pk_state *s, uint32_t i) {
+  return h->mem + s->rx_len + (size_t)i * s->tx_fsize;
+}
+
+/* tp_status sits at a different offset in the V2 and V3 headers. */
+static inline uint32_t *status_of(pk_state *s, uint8_t *f) {
+  return s->ver == TPACKET_V2 ? &((struct tpacket2_hdr *)f)->tp_status : &((struct tpacket3_hdr *)f)->tp_status;
+}
+
+static inline struct tpacket2_hdr *rxf2(bw_handle *h, pk_state *s, uint32_t i) {
+  return (struct tpacket2_hdr *)(h->mem + (size_t)(i / s->fpb) * s->blk_size + (size_t)(i % s->fpb) * s->rx_fsize);
+}
+
+static void add_drops(bw_handle *h) {
+  struct tpacket_stats st; /* the V3 struct starts with the same two fields */
+  socklen_t sl = sizeof st;
+  if (getsockopt(h->fd, SOL_PACKET, PACKET_STATISTICS, &st, &sl) == 0) h->ctl[CTL_KERNEL_DROPS] += st.tp_drops;
+}
+
+static int pk2_rx_batch(bw_handle *h, uint32_t max) {
+  pk_state *s = h->priv;
+  uint32_t *desc = h->ctl + h->rx_desc_idx;
+  uint32_t n = 0;
+  while (n < max && s->held < s->rx_fnr) {
+    struct tpacket2_hdr *p = rxf2(h, s, (s->cur_frame + s->held) % s->rx_fnr);
+    if (!(__atomic_load_n(&p->tp_status, __ATOMIC_ACQUIRE) & TP_STATUS_USER)) break;
+    desc[2 * n] = (uint32_t)((uint8_t *)p + p->tp_mac - h->mem);
+    desc[2 * n + 1] = p->tp_snaplen;
+    if (p->tp_snaplen < p->tp_len) h->ctl[CTL_RX_TRUNCATED]++;
+    n++;
+    s->held++;
+  }
+  return (int)n;
+}
+
+static void pk2_rx_release(bw_handle *h) {
+  pk_state *s = h->priv;
+  if (s->held == 0) return;
+  for (uint32_t k = 0; k < s->held; k++) {
+    __atomic_store_n(&rxf2(h, s, s->cur_frame)->tp_status, TP_STATUS_KERNEL, __ATOMIC_RELEASE);
+    s->cur_frame = (s->cur_frame + 1) % s->rx_fnr;
+  }
+  s->released += s->held;
+  s->held = 0;
+  if (s->released >= 256) {
+    s->released = 0;
+    add_drops(h);
+  }
+}
+
+static int pk2_rx_pending(bw_handle *h) {
+  pk_state *s = h->priv;
+  return (__atomic_load_n(&rxf2(h, s, (s->cur_frame + s->held) % s->rx_fnr)->tp_status, __ATOMIC_ACQUIRE) & TP_STATUS_USER) ? 1 : 0;
 }
 
 static int pk_rx_batch(bw_handle *h, uint32_t max) {
@@ -83,9 +136,7 @@ static void pk_rx_release(bw_handle *h) {
     s->rel_blk = (s->rel_blk + 1) % s->blk_nr;
     s->done_blocks--;
   }
-  struct tpacket_stats_v3 st;
-  socklen_t sl = sizeof st;
-  if (getsockopt(h->fd, SOL_PACKET, PACKET_STATISTICS, &st, &sl) == 0) h->ctl[CTL_KERNEL_DROPS] += st.tp_drops;
+  add_drops(h);
 }
 
 static int pk_rx_pending(bw_handle *h) {
@@ -101,8 +152,8 @@ static int pk_tx_alloc(bw_handle *h, uint32_t max) {
   uint32_t n = 0;
   bool kicked = false;
   while (n < max && s->tx_outstanding < s->tx_fnr) {
-    struct tpacket3_hdr *f = txf(h, s, s->tx_alloc_head);
-    uint32_t st = __atomic_load_n(&f->tp_status, __ATOMIC_ACQUIRE);
+    uint8_t *f = txf(h, s, s->tx_alloc_head);
+    uint32_t st = __atomic_load_n(status_of(s, f), __ATOMIC_ACQUIRE);
     if (st & (TP_STATUS_SEND_REQUEST | TP_STATUS_SENDING)) {
       /* The ring is full of frames an earlier doorbell could not send (ENOBUFS/EAGAIN: the device queue was
          full). Ring again once, or they would wait for a doorbell that only comes with new frames. */
@@ -113,9 +164,9 @@ static int pk_tx_alloc(bw_handle *h, uint32_t max) {
     }
     if (st & TP_STATUS_WRONG_FORMAT) {
       h->ctl[CTL_TX_ERRORS]++;
-      __atomic_store_n(&f->tp_status, TP_STATUS_AVAILABLE, __ATOMIC_RELAXED);
+      __atomic_store_n(status_of(s, f), TP_STATUS_AVAILABLE, __ATOMIC_RELAXED);
     }
-    slots[n++] = (uint32_t)((uint8_t *)f - h->mem) + s->data_off;
+    slots[n++] = (uint32_t)(f - h->mem) + s->data_off;
     s->tx_alloc_head = (s->tx_alloc_head + 1) % s->tx_fnr;
     s->tx_outstanding++;
   }
@@ -127,15 +178,20 @@ static int pk_tx_submit(bw_handle *h, uint32_t n) {
   uint32_t *out = h->ctl + h->tx_out_idx;
   uint32_t queued = 0;
   for (uint32_t k = 0; k < n && s->tx_outstanding > 0; k++) {
-    struct tpacket3_hdr *f = txf(h, s, s->tx_submit_head);
-    uint32_t want = (uint32_t)((uint8_t *)f - h->mem) + s->data_off;
+    uint8_t *f = txf(h, s, s->tx_submit_head);
+    uint32_t want = (uint32_t)(f - h->mem) + s->data_off;
     if (out[2 * k] != want) return -EINVAL; /* JS must submit in the order it was given frames */
     uint32_t len = out[2 * k + 1];
     if (len > s->tx_fsize - s->data_off) len = s->tx_fsize - s->data_off;
-    f->tp_len = len;
-    f->tp_snaplen = len;
-    f->tp_next_offset = 0;
-    __atomic_store_n(&f->tp_status, TP_STATUS_SEND_REQUEST, __ATOMIC_RELEASE);
+    if (s->ver == TPACKET_V2) {
+      ((struct tpacket2_hdr *)f)->tp_len = len;
+      ((struct tpacket2_hdr *)f)->tp_snaplen = len;
+    } else {
+      ((struct tpacket3_hdr *)f)->tp_len = len;
+      ((struct tpacket3_hdr *)f)->tp_snaplen = len;
+      ((struct tpacket3_hdr *)f)->tp_next_offset = 0;
+    }
+    __atomic_store_n(status_of(s, f), TP_STATUS_SEND_REQUEST, __ATOMIC_RELEASE);
     s->tx_submit_head = (s->tx_submit_head + 1) % s->tx_fnr;
     s->tx_outstanding--;
     queued++;
@@ -158,6 +214,7 @@ static int pk_tx_submit(bw_handle *h, uint32_t n) {
 static void pk_close(bw_handle *h) { (void)h; }
 
 static const bw_ops pk_ops = {pk_rx_batch, pk_rx_release, pk_rx_pending, pk_tx_alloc, pk_tx_submit, pk_close};
+static const bw_ops pk2_ops = {pk2_rx_batch, pk2_rx_release, pk2_rx_pending, pk_tx_alloc, pk_tx_submit, pk_close};
 
 static bool get_bytes(napi_env env, napi_value o, const char *k, uint8_t **p, size_t *n) {
   napi_value v;
@@ -188,6 +245,8 @@ int bw_packet_open(napi_env env, napi_value opts, bw_handle *h, napi_value info,
   s->blk_size = (uint32_t)opt_int(env, opts, "rxBlockSize", 1 << 16);
   s->blk_nr = (uint32_t)opt_int(env, opts, "rxBlockCount", 64);
   uint32_t rx_fsize = (uint32_t)opt_int(env, opts, "rxFrameSize", 2048);
+  s->ver = opt_int(env, opts, "tpacketVersion", 3) == 2 ? TPACKET_V2 : TPACKET_V3;
+  if (s->ver == TPACKET_V2) h->ops = &pk2_ops;
   uint32_t tov = (uint32_t)opt_int(env, opts, "blockTimeoutMs", 1);
   s->tx_fsize = (uint32_t)opt_int(env, opts, "txFrameSize", 2048);
   s->tx_fnr = (uint32_t)opt_int(env, opts, "txFrameCount", 256);
@@ -213,9 +272,9 @@ int bw_packet_open(napi_env env, napi_value opts, bw_handle *h, napi_value info,
     bw_set_error(e, errno, "socket(AF_PACKET)", NULL);
     return -1;
   }
-  int v = TPACKET_V3;
+  int v = s->ver;
   if (setsockopt(h->fd, SOL_PACKET, PACKET_VERSION, &v, sizeof v) != 0) {
-    bw_set_error(e, errno, "PACKET_VERSION", "TPACKET_V3");
+    bw_set_error(e, errno, "PACKET_VERSION", "TPACKET_V%d", s->ver + 1);
     return -1;
   }
   v = 1;
@@ -244,7 +303,10 @@ int bw_packet_open(napi_env env, napi_value opts, bw_handle *h, napi_value info,
   rq.tp_block_nr = s->blk_nr;
   rq.tp_frame_size = rx_fsize;
   rq.tp_frame_nr = (s->blk_size / rx_fsize) * s->blk_nr;
-  rq.tp_retire_blk_tov = tov;
+  if (s->ver == TPACKET_V3) rq.tp_retire_blk_tov = tov;
+  s->rx_fsize = rx_fsize;
+  s->fpb = s->blk_size / rx_fsize;
+  s->rx_fnr = rq.tp_frame_nr;
   if (setsockopt(h->fd, SOL_PACKET, PACKET_RX_RING, &rq, sizeof rq) != 0) {
     bw_set_error(e, errno, "PACKET_RX_RING", "%u blocks of %u bytes", s->blk_nr, s->blk_size);
     return -1;
@@ -265,7 +327,7 @@ int bw_packet_open(napi_env env, napi_value opts, bw_handle *h, napi_value info,
     return -1;
   }
   /* The frame layout the kernel expects on transmit: data right after the aligned tpacket3_hdr. */
-  s->data_off = TPACKET3_HDRLEN - sizeof(struct sockaddr_ll);
+  s->data_off = (s->ver == TPACKET_V2 ? TPACKET2_HDRLEN : TPACKET3_HDRLEN) - sizeof(struct sockaddr_ll);
   size_t total = s->rx_len + (size_t)tx_blk * tx_blk_nr;
   void *m = mmap(NULL, total, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, h->fd, 0);
   if (m == MAP_FAILED) {
@@ -313,5 +375,6 @@ int bw_packet_open(napi_env env, napi_value opts, bw_handle *h, napi_value info,
   set_int(env, info, "rxRingBytes", (int64_t)s->rx_len);
   set_int(env, info, "txFrames", s->tx_fnr);
   set_bool(env, info, "qdiscBypass", bypass);
+  set_int(env, info, "tpacketVersion", s->ver == TPACKET_V2 ? 2 : 3);
   return 0;
 }
