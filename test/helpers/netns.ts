@@ -6,6 +6,9 @@
  * finally; it never throws). Namespaces get IPv6 disabled so the kernel's router solicitations and neighbour
  * discovery do not add noise to frame-level tests.
  *
+ * veth pairs get tx checksum offload turned off (ethtool) unless asked otherwise: otherwise the kernel's TCP/UDP
+ * packets cross the pair with partial checksums, which no real wire carries.
+ *
  * Privileges: `privilegeProblem()` says why the kernel tests cannot run here (not Linux, no CAP_NET_ADMIN /
  * CAP_NET_RAW / CAP_SYS_ADMIN, no `ip`, no native addon). `describePrivileged` skips with that reason, unless
  * BYWAY_REQUIRE_PRIVILEGED=1, in which case the suite fails with it.
@@ -42,6 +45,7 @@ export function privilegeProblem(opts: { native?: boolean } = {}): string | unde
     .map(([, name]) => name);
   if (missing.length) return `needs ${missing.join(', ')} (run as root); this process lacks them`;
   if (spawnSync('ip', ['-V'], { stdio: 'ignore', timeout: 5000 }).status !== 0) return 'needs the `ip` command (Debian: iproute2)';
+  if (spawnSync('ethtool', ['--version'], { stdio: 'ignore', timeout: 5000 }).status !== 0) return 'needs `ethtool` (Debian: ethtool)';
   if (opts.native !== false) {
     const a = nativeAvailability();
     if (!a.available) return a.reason;
@@ -217,7 +221,11 @@ export class NetLab {
    * A veth pair with end `a` in namespace `nsA` and end `b` in `nsB` (undefined: the root namespace), both up,
    * with optional addresses ('10.77.2.1/24').
    */
-  addVeth(nsA: string | undefined, nsB: string | undefined, opts: { addrA?: string; addrB?: string; mtu?: number } = {}): { a: string; b: string } {
+  addVeth(
+    nsA: string | undefined,
+    nsB: string | undefined,
+    opts: { addrA?: string; addrB?: string; mtu?: number; txChecksumOffload?: boolean } = {},
+  ): { a: string; b: string } {
     const a = uniqueName('bwa');
     const b = uniqueName('bwb');
     run('ip', ['link', 'add', a, 'type', 'veth', 'peer', 'name', b]);
@@ -232,6 +240,14 @@ export class NetLab {
     }
     if (opts.addrA) ipA(`addr add ${opts.addrA} dev ${a}`);
     if (opts.addrB) ipB(`addr add ${opts.addrB} dev ${b}`);
+    if (!opts.txChecksumOffload) {
+      // With tx checksum offload on, a kernel sender over veth leaves TCP/UDP checksums partial (only the
+      // pseudo-header sum), and a bypass driver on the other end sees them so. Off by default, as on a wire.
+      const eth = (ns: string | undefined, dev: string): string =>
+        ns ? execIn(ns, 'ethtool', ['-K', dev, 'tx', 'off']) : run('ethtool', ['-K', dev, 'tx', 'off']);
+      eth(nsA, a);
+      eth(nsB, b);
+    }
     ipA(`link set ${a} up`);
     ipB(`link set ${b} up`);
     return { a, b };

@@ -6,9 +6,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildPacketFilter, openAfPacket, runPacketFilter, type AfPacketDriver } from '../../drivers/af-packet/index.js';
 import { loadNative } from '../../drivers/native/index.js';
-import { NetLab, describePrivileged, ipIn, uniqueName } from '../helpers/netns.js';
+import { NetLab, describePrivileged, execIn, ipIn, uniqueName } from '../helpers/netns.js';
+import { finish, onesSum, pseudoHeaderSum } from '../../protocols/util/checksum.js';
 import { openTap } from '../../drivers/tap/index.js';
-import { BROADCAST, arpReplySender, arpRequest, echoReplyAt, ethernet, get32, icmpEchoPacket, ip, sendFrame, udpPacket, waitFrame } from './frames.js';
+import { BROADCAST, arpReplySender, arpRequest, echoReplyAt, ethernet, get16, get32, icmpEchoPacket, ip, sendFrame, udpPacket, waitFrame } from './frames.js';
 
 describe('AF_PACKET classic BPF filter (interpreted)', () => {
   const mac = new Uint8Array([0x02, 0, 0, 0, 0, 0x11]);
@@ -219,6 +220,24 @@ describePrivileged('AF_PACKET driver against the kernel', () => {
       expect(got.size).toBe(N);
     } finally {
       v2.close();
+    }
+  });
+
+  it('partially checksummed UDP from a kernel peer with tx offload on arrives with a complete checksum', async () => {
+    const ns1 = lab.addNetns();
+    const ns2 = lab.addNetns();
+    const l = lab.addVeth(ns1, ns2, { addrB: '10.77.12.1/24', txChecksumOffload: true });
+    const x = openAfPacket({ ifname: l.a, netns: ns1 });
+    try {
+      ipIn(ns2, `neigh replace 10.77.12.2 lladdr ${Array.from(x.hwAddress!, (b) => b.toString(16).padStart(2, '0')).join(':')} dev ${l.b}`);
+      execIn(ns2, 'bash', ['-c', "printf 'partial-sum' > /dev/udp/10.77.12.2/4444"]);
+      const f = await waitFrame(x, (f) => f[12] === 0x08 && f[23] === 17 && get16(f, 36) === 4444);
+      expect(f).toBeDefined();
+      const ulen = get16(f!, 38);
+      const sum = onesSum(f!, 34, 34 + ulen, pseudoHeaderSum(get32(f!, 26), get32(f!, 30), 17, ulen));
+      expect(finish(sum)).toBe(0);
+    } finally {
+      x.close();
     }
   });
 

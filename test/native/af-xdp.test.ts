@@ -10,7 +10,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openAfXdp, type AfXdpDriver, type XdpAttachMode } from '../../drivers/af-xdp/index.js';
 import { loadNative } from '../../drivers/native/index.js';
 import { NetLab, describePrivileged, execIn, ipIn } from '../helpers/netns.js';
-import { arpReplySender, arpRequest, echoReplyAt, ethernet, get16, icmpEchoPacket, ip, sendFrame, udpPacket, waitFrame } from './frames.js';
+import { finish, onesSum, pseudoHeaderSum } from '../../protocols/util/checksum.js';
+import { arpReplySender, arpRequest, echoReplyAt, ethernet, get16, get32, icmpEchoPacket, ip, sendFrame, udpPacket, waitFrame } from './frames.js';
 
 function rxPackets(ns: string, ifname: string): number {
   const j = JSON.parse(ipIn(ns, `-s -j link show ${ifname}`)) as { stats64: { rx: { packets: number } } }[];
@@ -123,6 +124,15 @@ describePrivileged('AF_XDP driver against the kernel', () => {
           delivered = rxPackets(nsB, link.b) - before;
         }
         expect(delivered).toBeGreaterThanOrEqual(N);
+      });
+
+      it('UDP from the kernel peer arrives with a valid checksum (peer tx offload off, as the helper sets it)', async () => {
+        ipIn(nsB, `neigh replace 10.77.3.2 lladdr ${Array.from(d!.hwAddress!, (b) => b.toString(16).padStart(2, '0')).join(':')} dev ${link.b}`);
+        execIn(nsB, 'bash', ['-c', "printf 'sum' > /dev/udp/10.77.3.2/4444"]);
+        const f = await waitFrame(d!, (f) => udpTo(f, 4444) !== undefined);
+        expect(f).toBeDefined();
+        const ulen = get16(f!, 38);
+        expect(finish(onesSum(f!, 34, 34 + ulen, pseudoHeaderSum(get32(f!, 26), BYWAY, 17, ulen)))).toBe(0);
       });
 
       it('everything else still reaches the kernel: its own address on the same interface answers ping', () => {
