@@ -2,8 +2,9 @@
  * Model-based property test of TCP through the whole stack (fast-check commands on the virtual clock).
  *
  * Each run draws a fault configuration per direction (loss 0..30 %, duplication, reordering, bit corruption that
- * the checksums must catch, delay + jitter, sometimes a rate limit with a small queue), TCP options (buffers from
- * 2 KiB, CUBIC or NewReno, SACK / timestamps / window scaling on or off, Nagle), and a seed for the faults. After
+ * the checksums must catch, delay + jitter, sometimes a rate limit with a small queue), the link MTU (576, 1500,
+ * 9000), TCP options (buffers from 2 KiB, CUBIC or NewReno, SACK / timestamps / window scaling on or off, Nagle),
+ * and a seed for the faults. After
  * a handshake, a random sequence of application operations runs: writes of 0 bytes to more than the send buffer,
  * reads of random sizes, shutdown (half-close), close, abort, and advancing virtual time.
  *
@@ -340,6 +341,7 @@ interface TcpChoice {
   windowScaling: boolean;
   noDelay: boolean;
   msl: number;
+  mtu: number;
 }
 
 const tcpChoice: fc.Arbitrary<TcpChoice> = fc.record({
@@ -355,6 +357,7 @@ const tcpChoice: fc.Arbitrary<TcpChoice> = fc.record({
   // maxRto = 5 s below), or the last FIN meets a closed port and is answered with RST: correct TCP, but not a clean
   // close. 120 s = 24 consecutive losses, which a 30 % link does not produce.
   msl: fc.integer({ min: 60_000, max: 90_000 }),
+  mtu: fc.constantFrom(1500, 1500, 576, 9000),
 });
 
 function tcpOptions(t: TcpChoice): Partial<Omit<TcpOptions, 'rng'>> {
@@ -380,7 +383,7 @@ function tcpOptions(t: TcpChoice): Partial<Omit<TcpOptions, 'rng'>> {
 
 function setup(seed: number, aToB: FaultConfig, bToA: FaultConfig, t: TcpChoice): World {
   const opts = tcpOptions(t);
-  const sim = makeSimPair({ seed, aToB, bToA, tcpA: opts, tcpB: opts });
+  const sim = makeSimPair({ seed, aToB, bToA, tcpA: opts, tcpB: opts, mtu: t.mtu });
   const w: World = { sim, sides: [newSide('client', 1), newSide('server', 2)], sendBuffer: t.sendBuffer, dirty: false, log: [], commands: 0 };
   if (TRACE) sim.tapA.log = sim.tapB.log = w.log;
   const listener = sim.b.tcp!.listen(0, 80, 4);
@@ -476,6 +479,8 @@ function finish(w: World): void {
     // Only writes, reads, shutdowns and time: a clean exchange.
     expect(cl.read, 'client read everything the server wrote').toBe(sv.written);
     expect(sv.read, 'server read everything the client wrote').toBe(cl.written);
+    expect(cl.conn!.info().bytesAcked, 'client data all acknowledged').toBe(cl.written);
+    expect(sv.conn!.info().bytesAcked, 'server data all acknowledged').toBe(sv.written);
     expect(cl.trace!.closes[0], 'client error').toBeUndefined();
     expect(sv.trace!.closes[0], 'server error').toBeUndefined();
     // A layer may answer a stray duplicate that arrives after LAST-ACK with a RST (RFC 9293 3.10.7.1), which the
@@ -556,7 +561,7 @@ describe('TCP core bugs found by the model (regressions)', () => {
   it('whole stack: a clean exchange over a 3 % lossy link delivers the last bytes (bugs 1 and 2)', () => {
     const t: TcpChoice = {
       sendBuffer: 65536, receiveBuffer: 8192, growReceive: false, cc: 'cubic', sack: false, timestamps: false,
-      windowScaling: false, noDelay: false, msl: 60000,
+      windowScaling: false, noDelay: false, msl: 60000, mtu: 1500,
     };
     const none: FaultConfig = { loss: 0, duplicate: 0, reorder: 0, reorderDelayMs: 1, corrupt: 0, delayMs: 0, jitterMs: 0, queueLimit: 4 };
     const w = setup(525432776, none, { ...none, loss: 0.03, jitterMs: 1 }, t);
