@@ -9,7 +9,7 @@
  * saved as the concatenation of the session's inputs, which replays through `run` from scratch.
  */
 import { createHash } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { seededRng } from '../protocols/util/rng.js';
@@ -29,6 +29,25 @@ export interface EngineOptions {
   maxCorpus?: number;
   /** Runs spent minimising a failure. Default 300. */
   minimizeRuns?: number;
+  /** An input that takes longer than this (ms) is a failure (a hang or an algorithmic blow-up). Default 2000. */
+  slowMs?: number;
+  /**
+   * Told about every input before it runs (the runner's hang watchdog keeps it in shared memory): 'run' for a
+   * fresh run, 'session' for an input appended to the current session ('new-session' first when one is built).
+   */
+  onInput?: (kind: 'run' | 'new-session' | 'session', input: Uint8Array) => void;
+  /**
+   * Failures already reported to their owner (fuzz/regressions/known-failures.json, see `knownBugs()`): an error
+   * whose first line matches one is counted in `knownHits` and fuzzing goes on, instead of stopping there again.
+   */
+  knownBugs?: readonly RegExp[];
+}
+
+/** The `match` patterns of fuzz/regressions/known-failures.json. */
+export function knownBugs(): RegExp[] {
+  const url = new URL('./regressions/known-failures.json', import.meta.url);
+  const known = JSON.parse(readFileSync(url, 'utf8')) as Record<string, { match: string }>;
+  return Object.values(known).map((k) => new RegExp(k.match));
 }
 
 export interface Failure {
@@ -107,7 +126,10 @@ export class TargetFuzzer {
   failure: Failure | undefined;
   private seedsDone = false;
   private seeds: Uint8Array[] = [];
-  private readonly o: Required<EngineOptions>;
+  private readonly o: Required<Omit<EngineOptions, 'onInput'>>;
+  /** Inputs that hit a known bug (see EngineOptions.knownBugs). */
+  knownHits = 0;
+  private readonly onInput: EngineOptions['onInput'];
 
   constructor(readonly target: FuzzTarget, options: EngineOptions) {
     this.o = {
@@ -117,7 +139,10 @@ export class TargetFuzzer {
       sessionLength: options.sessionLength ?? 200,
       maxCorpus: options.maxCorpus ?? 2000,
       minimizeRuns: options.minimizeRuns ?? 300,
+      slowMs: options.slowMs ?? 2000,
+      knownBugs: options.knownBugs ?? [],
     };
+    this.onInput = options.onInput;
     let h = options.seed >>> 0;
     for (let i = 0; i < target.name.length; i++) h = Math.imul(h ^ target.name.charCodeAt(i), 0x01000193) >>> 0;
     this.rng = seededRng(h);
@@ -141,7 +166,7 @@ export class TargetFuzzer {
     for (let i = 0; i < n && this.failure === undefined; i++) {
       if ((i & 7) === 0 && performance.now() > deadline) break;
       const input = this.next();
-      if (this.target.session !== undefined && this.rng.nextFloat() < this.o.sessionShare) {
+      if (this.target.session !== undefined && this.rng.nextFloat() < (this.target.sessionShare ?? this.o.sessionShare)) {
         if (this.execSession(input)) break;
       } else if (this.exec(input)) break;
     }
@@ -172,6 +197,13 @@ export class TargetFuzzer {
       : mutateBytes(this.rng, base, other, t.maxLen);
   }
 
+  private isKnown(error: string): boolean {
+    const line = error.split('\n')[0]!;
+    if (!this.o.knownBugs.some((re) => re.test(line))) return false;
+    this.knownHits++;
+    return true;
+  }
+
   private keep(input: Uint8Array, signature: string | undefined): void {
     if (signature === undefined || this.seen.has(signature)) return;
     if (this.seen.size < 200_000) this.seen.add(signature);
@@ -182,10 +214,19 @@ export class TargetFuzzer {
   /** Returns true on failure. */
   private exec(input: Uint8Array): boolean {
     this.execs++;
-    const r = runOnce(this.target, input);
+    this.onInput?.('run', input);
+    const t0 = performance.now();
+    let r = runOnce(this.target, input);
+    const took = performance.now() - t0;
+    if (r.error === undefined && took > this.o.slowMs) r = { error: `SlowInput: one input took ${took.toFixed(0)} ms (limit ${this.o.slowMs} ms)`, signature: undefined };
     if (r.error === undefined) {
       this.keep(input, r.signature);
       return false;
+    }
+    if (this.isKnown(r.error)) return false;
+    if (r.error.startsWith('SlowInput')) {
+      this.failure = { target: this.target.name, input, error: r.error, fromSession: false };
+      return true;
     }
     const small = minimize(this.target, input, r.error, this.o.minimizeRuns);
     const again = runOnce(this.target, small);
@@ -198,18 +239,24 @@ export class TargetFuzzer {
     this.sessionExecs++;
     try {
       if (this.session === undefined || this.sessionHistory.length >= this.o.sessionLength) {
+        this.onInput?.('new-session', input);
         this.session = this.target.session!();
         this.sessionHistory = [];
         this.sessionsBuilt++;
       }
       this.sessionHistory.push(input);
+      this.onInput?.('session', input);
+      const t0 = performance.now();
       const sig = this.session.feed(input);
+      const took = performance.now() - t0;
+      if (took > this.o.slowMs) throw new Error(`SlowInput: one input took ${took.toFixed(0)} ms in a session (limit ${this.o.slowMs} ms)`);
       this.maxAccounted = Math.max(this.maxAccounted, this.session.accountedBytes());
       this.keep(input, typeof sig === 'string' ? sig : undefined);
       return false;
     } catch (e) {
       const history = concatBytes(this.sessionHistory);
       this.session = undefined;
+      if (this.isKnown(describe(e))) return false;
       const replay = runOnce(this.target, history);
       const error = replay.error ?? `${describe(e)}\n(note: did not reproduce through run() on the concatenated history)`;
       const small = replay.error !== undefined ? minimize(this.target, history, replay.error, this.o.minimizeRuns) : history;

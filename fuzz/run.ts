@@ -9,15 +9,21 @@
  *   --crash-dir DIR   where failures are saved (default fuzz/crashes)
  *   --keep-going      after a failure, keep fuzzing the other targets
  *   --max-heap-mb N   fail if the heap after GC exceeds N MiB (default 1024)
+ *   --hang-seconds N  an input still running after N s is a hang: saved like a crash (default 60)
+ *   --stop-on-known   stop at failures listed in fuzz/regressions/known-failures.json too (default: count them)
  *
  * Prints execs/s per target every 5 s. On a failure: saves <target>-<hash>.bin and .txt and exits 1.
+ * The fuzzing runs in a worker thread; the main thread is a watchdog: the worker copies each input (or, in a
+ * long-lived session, the session's whole history) into shared memory before running it, so when an input hangs
+ * the main thread can still save it, then terminates the worker.
  */
 import { readFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { TargetFuzzer, runOnce, saveFailure, type Failure } from './engine.js';
+import { Worker, isMainThread, workerData } from 'node:worker_threads';
+import { TargetFuzzer, knownBugs, runOnce, saveFailure, type Failure } from './engine.js';
 import { TARGETS, targetByName } from './targets/index.js';
 import type { FuzzTarget } from './lib/target.js';
 
@@ -33,12 +39,14 @@ interface Args {
   crashDir: string;
   keepGoing: boolean;
   maxHeapMb: number;
+  hangSeconds: number;
+  stopOnKnown: boolean;
   list: boolean;
 }
 
 function parseArgs(argv: string[]): Args {
   const here = dirname(fileURLToPath(import.meta.url));
-  const a: Args = { targets: [...TARGETS], seconds: 60, iterations: undefined, seed: Date.now() % 0x7fffffff, replay: [], crashDir: join(here, 'crashes'), keepGoing: false, maxHeapMb: 1024, list: false };
+  const a: Args = { targets: [...TARGETS], seconds: 60, iterations: undefined, seed: Date.now() % 0x7fffffff, replay: [], crashDir: join(here, 'crashes'), keepGoing: false, maxHeapMb: 1024, hangSeconds: 60, stopOnKnown: false, list: false };
   for (let i = 0; i < argv.length; i++) {
     const k = argv[i]!;
     const v = (): string => {
@@ -58,6 +66,8 @@ function parseArgs(argv: string[]): Args {
     else if (k === '--crash-dir') a.crashDir = v();
     else if (k === '--keep-going') a.keepGoing = true;
     else if (k === '--max-heap-mb') a.maxHeapMb = Number(v());
+    else if (k === '--hang-seconds') a.hangSeconds = Number(v());
+    else if (k === '--stop-on-known') a.stopOnKnown = true;
     else if (k === '--list') a.list = true;
     else if (k === '--replay') {
       while (argv[i + 1] !== undefined && !argv[i + 1]!.startsWith('--')) a.replay.push(argv[++i]!);
@@ -89,15 +99,33 @@ function heapMb(): number {
   return process.memoryUsage().heapUsed / 1048576;
 }
 
-function main(): number {
-  const args = parseArgs(process.argv.slice(2));
-  if (args.list) {
-    for (const t of TARGETS) console.log(`${t.name.padEnd(12)} ${t.description}`);
-    return 0;
-  }
-  if (args.replay.length > 0) return replay(args);
+/** Shared with the watchdog: [heartbeat, target index, mode (0 run, 1 session), length] then the input bytes. */
+const SHARED_BYTES = 16 * 1024 * 1024;
+
+function fuzzLoop(args: Args, shared: SharedArrayBuffer): number {
+  const head = new Int32Array(shared, 0, 4);
+  const data = new Uint8Array(shared, 16);
+  let current = 0;
+  const onInput = (kind: 'run' | 'new-session' | 'session', input: Uint8Array): void => {
+    Atomics.add(head, 0, 1);
+    head[1] = current;
+    if (kind === 'run') {
+      head[2] = 0;
+      const n = Math.min(input.length, data.length);
+      data.set(input.subarray(0, n));
+      head[3] = n;
+    } else if (kind === 'new-session') {
+      head[2] = 1;
+      head[3] = 0;
+    } else {
+      const at = head[3]!;
+      const n = Math.min(input.length, data.length - at);
+      data.set(input.subarray(0, n), at);
+      head[3] = at + n;
+    }
+  };
   console.log(`byway fuzz: seed ${args.seed}, targets ${args.targets.map((t) => t.name).join(', ')}, ${args.iterations !== undefined ? `${args.iterations} inputs each` : `${args.seconds} s`}`);
-  const fuzzers = args.targets.map((t) => new TargetFuzzer(t, { seed: args.seed }));
+  const fuzzers = args.targets.map((t) => new TargetFuzzer(t, { seed: args.seed, onInput, knownBugs: args.stopOnKnown ? [] : knownBugs() }));
   const start = performance.now();
   const end = start + args.seconds * 1000;
   const baseHeap = heapMb();
@@ -112,7 +140,8 @@ function main(): number {
     console.log(`[${secs}s] heap after GC ${heap.toFixed(1)} MiB (start ${baseHeap.toFixed(1)}, peak ${peakHeap.toFixed(1)})${final ? ' final' : ''}`);
     for (const f of fuzzers) {
       const rate = f.ms > 0 ? (f.execs / f.ms) * 1000 : 0;
-      const extra = f.target.session ? ` session ${f.sessionExecs} (${f.sessionsBuilt} built, max accounted ${(f.maxAccounted / 1024).toFixed(0)} KiB)` : '';
+      const known = f.knownHits > 0 ? ` known-bug hits ${f.knownHits}` : '';
+      const extra = known + (f.target.session ? ` session ${f.sessionExecs} (${f.sessionsBuilt} built, max accounted ${(f.maxAccounted / 1024).toFixed(0)} KiB)` : '');
       console.log(`  ${f.target.name.padEnd(12)} ${String(f.execs).padStart(9)} execs ${rate.toFixed(0).padStart(7)}/s corpus ${String(f.corpus.length).padStart(5)} sigs ${String(f.signatures).padStart(6)}${extra}${f.failure ? '  FAILED' : ''}`);
     }
     if (heap > args.maxHeapMb) {
@@ -122,6 +151,7 @@ function main(): number {
   };
   while (active.size > 0) {
     for (const f of [...active]) {
+      current = fuzzers.indexOf(f);
       const sliceEnd = Math.min(end, performance.now() + 250);
       const failure = args.iterations !== undefined ? f.step(Math.min(200, args.iterations - f.execs)) : f.step(1_000_000, sliceEnd);
       if (failure) {
@@ -142,8 +172,57 @@ function main(): number {
   return failures.length > 0 ? 1 : 0;
 }
 
+/** The watchdog: start the worker, and save the input it is stuck on if its heartbeat stops. */
+function watch(args: Args, argv: string[]): void {
+  const shared = new SharedArrayBuffer(16 + SHARED_BYTES);
+  const head = new Int32Array(shared, 0, 4);
+  const boot = `import('tsx/esm/api').then(({ register }) => { register(); return import(${JSON.stringify(import.meta.url)}); })`;
+  const worker = new Worker(boot, { eval: true, workerData: { argv, shared } });
+  let last = -1;
+  let still = 0;
+  const timer = setInterval(() => {
+    const beat = Atomics.load(head, 0);
+    if (beat !== last) {
+      last = beat;
+      still = 0;
+      return;
+    }
+    if (++still < args.hangSeconds) return;
+    clearInterval(timer);
+    const t = args.targets[head[1]!]!;
+    const input = new Uint8Array(shared, 16, head[3]!).slice();
+    const failure: Failure = { target: t.name, input, error: `Hang: one input ran for more than ${args.hangSeconds} s (watchdog)`, fromSession: head[2] === 1 };
+    const file = saveFailure(args.crashDir, failure, `seed: ${args.seed}`);
+    console.log(`\n*** ${t.name} HANG, input saved to ${file}${failure.fromSession ? ' (the session history)' : ''}`);
+    void worker.terminate().then(() => {
+      process.exitCode = 1;
+    });
+  }, 1000);
+  worker.on('exit', (code) => {
+    clearInterval(timer);
+    if (process.exitCode === undefined) process.exitCode = code;
+  });
+  worker.on('error', (e) => {
+    console.error(e);
+    process.exitCode = 2;
+  });
+}
+
 try {
-  process.exitCode = main();
+  if (isMainThread) {
+    const argv = process.argv.slice(2);
+    const args = parseArgs(argv);
+    if (args.list) {
+      for (const t of TARGETS) console.log(`${t.name.padEnd(12)} ${t.description}`);
+    } else if (args.replay.length > 0) {
+      process.exitCode = replay(args);
+    } else {
+      watch(args, argv);
+    }
+  } else {
+    const { argv, shared } = workerData as { argv: string[]; shared: SharedArrayBuffer };
+    process.exitCode = fuzzLoop(parseArgs(argv), shared);
+  }
 } catch (e) {
   console.error(e instanceof Error ? e.message : e);
   process.exitCode = 2;

@@ -12,16 +12,48 @@ import { memoryLink, type MemoryDriver } from '../../drivers/memory/index.js';
 import type { FrameDriver, FrameSink } from '../../drivers/types.js';
 import { read16, read32 } from '../../protocols/util/bytes.js';
 import { seededRng } from '../../protocols/util/rng.js';
-import type { TcpConnection } from '../../protocols/tcp/connection.js';
+import { TcpConnection } from '../../protocols/tcp/connection.js';
 import { NetStack, type StackConfig } from '../../src/stack/stack.js';
 import { ipOffset, validateEmitted } from './packets.js';
-import { check } from './target.js';
+import { OracleError, check } from './target.js';
 
 export const MAC_A = Uint8Array.of(2, 0, 0, 0, 0, 1);
 export const MAC_B = Uint8Array.of(2, 0, 0, 0, 0, 2);
 export const IP_A = 0x0a000001;
 export const IP_B = 0x0a000002;
 export const MTU = 1500;
+
+/**
+ * Work oracle: how many times TCP may run a connection's timers while A handles one injected frame or one clock
+ * step. A timer loop that spins (runs handlers that are not due, over and over) is a CPU denial of service even
+ * when it ends; counting calls finds it deterministically, without timing anything. The count is reset by the
+ * World around each call; outside a World it only counts.
+ */
+export const TIMER_CALLS_PER_STEP = 20_000;
+let timerCalls = 0;
+let timerBudget = Infinity;
+const proto = TcpConnection.prototype as unknown as { onTimer(now: number): void; __fuzzWrapped?: boolean };
+if (!proto.__fuzzWrapped) {
+  const orig = proto.onTimer;
+  proto.onTimer = function (this: TcpConnection, now: number): void {
+    if (++timerCalls > timerBudget) {
+      timerBudget = Infinity;
+      throw new OracleError(`TCP ran connection timers more than ${TIMER_CALLS_PER_STEP} times for one input step (a spinning timer loop)`);
+    }
+    orig.call(this, now);
+  };
+  proto.__fuzzWrapped = true;
+}
+
+function budgeted<T>(fn: () => T): T {
+  timerCalls = 0;
+  timerBudget = TIMER_CALLS_PER_STEP;
+  try {
+    return fn();
+  } finally {
+    timerBudget = Infinity;
+  }
+}
 
 /** What A's wire output says about one of its connections. */
 export interface Track {
@@ -115,6 +147,10 @@ export class World {
 
   /** Run both stacks (before freeze) or A alone (after) until idle, for at most `ms` of virtual time. */
   run(ms: number): void {
+    budgeted(() => this.runInner(ms));
+  }
+
+  private runInner(ms: number): void {
     const until = this.now + ms;
     for (let round = 0; round < 100_000; round++) {
       let work = this.a.poll(this.now);
@@ -138,6 +174,10 @@ export class World {
 
   /** Advance the clock by `ms`, running A's timers at their due times (bounded), B frozen. */
   advance(ms: number): void {
+    budgeted(() => this.advanceInner(ms));
+  }
+
+  private advanceInner(ms: number): void {
     const until = this.now + ms;
     for (let i = 0; i < 64; i++) {
       const at = this.a.pollAt(this.now);
@@ -159,6 +199,10 @@ export class World {
 
   /** Send `frame` to A as if from the wire (cut to the link's largest frame), then let A handle it. */
   inject(frame: Uint8Array): void {
+    budgeted(() => this.injectInner(frame));
+  }
+
+  private injectInner(frame: Uint8Array): void {
     const len = Math.min(frame.length, MTU + 18);
     const buf = this.db.txReserve(len);
     if (buf === null) return;

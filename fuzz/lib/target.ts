@@ -45,6 +45,8 @@ export interface FuzzTarget {
   run(input: Uint8Array): string | void;
   /** A fresh long-lived session; `session().feed(a); feed(b)` behaves like `run(concat(a, b))`. */
   session?(): Session;
+  /** Share of inputs that go to the session rather than a fresh `run` (default: the engine's). */
+  readonly sessionShare?: number;
 }
 
 /** Structural equality for reprs: numbers, strings, booleans, undefined, arrays, Uint8Arrays, plain objects. */

@@ -1,0 +1,12 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import { minimize, runOnce } from './engine.js';
+import { targetByName } from './targets/index.js';
+import { decodeRecords } from './lib/records.js';
+const t = targetByName(process.argv[2]!)!;
+const input = new Uint8Array(readFileSync(process.argv[3]!));
+const r = runOnce(t, input);
+console.log('error:', r.error?.split('\n')[0]);
+const small = minimize(t, input, r.error!, 500);
+writeFileSync(process.argv[4]!, small);
+for (const rec of decodeRecords(small)) console.log(rec.tag.toString(16), Buffer.from(rec.data).toString('hex'));
+console.log('again:', runOnce(t, small).error?.split('\n')[0]);
