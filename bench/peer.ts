@@ -54,7 +54,9 @@ export interface InitArgs {
 function kernelEndpoint(address: string): Endpoint {
   return {
     address,
-    connect: (host, port) => net.connect({ host, port, localAddress: address }) as unknown as Conn,
+    // No localAddress: the namespace has one address, and bind() before connect() makes the kernel pick the port
+    // at bind time, which scans every bound port (slow with thousands in TIME-WAIT) and cannot reuse TIME-WAIT.
+    connect: (host, port) => net.connect({ host, port }) as unknown as Conn,
     createServer: () => net.createServer() as unknown as Srv,
     createUdp: () => dgram.createSocket('udp4') as unknown as Udp,
   };

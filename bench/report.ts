@@ -18,7 +18,10 @@ export interface WorkloadRecord {
   error?: string;
   uncaught?: string[];
   seconds?: number;
-  /** byway paths: non-zero changes of the driver's and stack's counters during the workload. */
+  /** With --repeat: how many rounds ran this workload, and in how many it succeeded (metrics are their medians). */
+  rounds?: number;
+  okRounds?: number;
+  /** byway paths: non-zero changes of the driver's and stack's counters during the workload (summed over rounds). */
   counters?: Record<string, number>;
 }
 
@@ -48,7 +51,10 @@ export interface BenchRecord {
   loadavgStart: number[];
   loadavgEnd?: number[];
   topology: Record<string, unknown> | undefined;
+  /** The merged view (medians over rounds when --repeat was given). */
   paths: PathRecord[];
+  /** With --repeat N: every round's own path records, raw results included. */
+  rounds?: PathRecord[][];
   inmemory: Record<string, unknown> | undefined;
   sockstatEnd?: Record<string, string>;
 }
@@ -233,7 +239,7 @@ function failures(rec: BenchRecord): string[] {
   for (const p of rec.paths) {
     if (p.error) out.push(`- **${p.id}**: ${p.error}`);
     for (const [id, w] of Object.entries(p.workloads)) {
-      if (!w.ok) out.push(`- **${p.id}**, ${w.label} (\`${id}\`): ${w.error}`);
+      if (w.error) out.push(`- **${p.id}**, ${w.label} (\`${id}\`): ${w.error}`);
       if (w.uncaught?.length) out.push(`- **${p.id}**, ${w.label}: uncaught in a side process: ${w.uncaught.slice(0, 3).join('; ')}`);
     }
   }
@@ -314,7 +320,7 @@ export function renderDoc(rec: BenchRecord, recordPath: string): string {
     '',
     `- Command: \`${rec.command}\` (record: \`${recordPath}\`).`,
     `- Machine: ${rec.machine.cpus} x ${rec.machine.cpuModel}, ${rec.machine.memoryGiB} GiB; ${rec.machine.os}; Linux ${rec.machine.kernel}; Node ${rec.machine.node}; byway ${rec.machine.gitCommit}${rec.machine.gitDirty ? ' (with uncommitted changes)' : ''}.`,
-    `- Started ${rec.startedAt}, finished ${rec.finishedAt ?? '?'}. Each workload: ${s['warmupMs']} ms warm-up, then ${s['durationMs']} ms measured (\`--long\` for 2 s + 10 s).`,
+    `- Started ${rec.startedAt}, finished ${rec.finishedAt ?? '?'}. Each workload: ${s['warmupMs']} ms warm-up, then ${s['durationMs']} ms measured (\`--long\` for 2 s + 10 s).${Number(s['repeat'] ?? 1) > 1 ? ` Every path ran ${String(s['repeat'])} times, in rounds (kernel, then each byway path, then again); each figure is the median over the rounds in which that workload succeeded.` : ' One round: each figure is from a single measurement.'}`,
     `- Network: namespaces A and B joined by one veth pair (MTU 1500), made and removed by the harness. Offloads: ${t ? `\`ethtool -K ${String(t['offloads'])}\` on both ends${t['offloadsApplied'] ? '' : ' (**could not be applied**: ' + String(t['offloadError']) + ')'}` : 'n/a'}, for every path, so the kernel path runs on the same link settings as byway (raw-frame drivers cannot take 64 KiB checksum-less GSO segments).`,
     '- Peer: always Node on the kernel path (`node:net` / `node:dgram`) in namespace B, started with `ip netns exec B node --expose-gc --import tsx bench/peer.ts`.',
     '- Subject, in namespace A: **kernel**, the same script under `ip netns exec A` with `node:net` / `node:dgram` (address 10.77.9.1 on the veth); or **byway** (`createStack({ driver, address: \'10.77.9.3/24\', pollMode })`), started in the root namespace with the driver\'s `netns` option: AF_XDP own-address mode on the veth end, AF_PACKET on the veth end (own MAC, promiscuous), TAP with the TAP device and the veth end in a bridge. `event` and `busy` are byway\'s two poll modes.',

@@ -27,6 +27,7 @@
  *   --workloads LIST udp-pp,udp-stream,tcp-pp,tcp-bulk,tcp-connrate,tcp-idle,inmemory (default all)
  *   --sizes LIST     UDP ping-pong sizes (default 1,64,1024,1472)
  *   --idle N         idle connections (default 10000)
+ *   --repeat N       run every path N times, in rounds (kernel, byway..., kernel, byway...); figures are the medians
  *   --offloads on    keep the veth's offloads (default: off on both ends, see topology.ts)
  *   --note TEXT      a note stored in the record and shown in the doc
  *   --out DIR        results directory (default bench/results)
@@ -41,6 +42,7 @@ import { fileURLToPath } from 'node:url';
 import { privilegeProblem } from '../test/helpers/netns.js';
 import { Side, killAllSides } from './lib/side.js';
 import { BYWAY_A, BYWAY_PACKET_MAC, KERNEL_A, PEER_B, SUBNET_PREFIX, Topology } from './lib/topology.js';
+import { mergeRounds } from './lib/merge.js';
 import { renderRatioTable, writeDoc, type BenchRecord, type PathRecord, type WorkloadRecord } from './report.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -65,6 +67,7 @@ const idleCount = Number(opt('--idle') ?? 10000);
 const offloadsOff = opt('--offloads') !== 'on';
 const outDir = resolve(opt('--out') ?? join(ROOT, 'bench/results'));
 const verbose = flag('--verbose');
+const repeat = Math.max(1, Math.floor(Number(opt('--repeat') ?? 1)));
 
 for (const [n, v] of [['--duration', durationMs], ['--warmup', warmupMs], ['--idle', idleCount]] as const) {
   if (!Number.isFinite(v) || v < 0) {
@@ -509,7 +512,7 @@ async function main(): Promise<void> {
       gitCommit: sh('git', ['-C', ROOT, 'rev-parse', '--short', 'HEAD']),
       gitDirty: sh('git', ['-C', ROOT, 'status', '--porcelain', '--', 'src', 'drivers', 'protocols', 'bench']) !== '',
     },
-    settings: { durationMs, warmupMs, sizes, idleCount, paths: drivers, modes, workloads, offloadsOff, cpuPinning: 'none (scheduler places both processes)', nofile: NOFILE },
+    settings: { durationMs, warmupMs, sizes, idleCount, paths: drivers, modes, workloads, offloadsOff, repeat, cpuPinning: 'none (scheduler places both processes)', nofile: NOFILE },
     loadavgStart: load(),
     topology: undefined,
     paths: [],
@@ -540,7 +543,15 @@ async function main(): Promise<void> {
       topo = new Topology({ offloadsOff });
       record.topology = { ...topo.info, addresses: { kernelA: KERNEL_A, peerB: PEER_B, bywayA: BYWAY_A, bywayPacketMac: BYWAY_PACKET_MAC } };
       if (offloadsOff && !topo.info.offloadsApplied) log(`warning: could not turn offloads off: ${topo.info.offloadError}`);
-      for (const spec of specs) record.paths.push(await runPath(topo, spec, nextPort));
+      const rounds: PathRecord[][] = [];
+      for (let r = 1; r <= repeat; r++) {
+        if (repeat > 1) log(`\n##### round ${r} of ${repeat}`);
+        const paths: PathRecord[] = [];
+        for (const spec of specs) paths.push(await runPath(topo, spec, nextPort));
+        rounds.push(paths);
+      }
+      if (repeat > 1) record.rounds = rounds;
+      record.paths = mergeRounds(rounds);
       record.sockstatEnd = { A: topo.sockstat(topo.info.nsA), B: topo.sockstat(topo.info.nsB) };
     }
   } finally {

@@ -4,6 +4,7 @@
  * (bench/ is outside vitest's include list, so these run as a plain script and exit 1 on the first failure.)
  */
 import assert from 'node:assert/strict';
+import { mergeRounds } from './lib/merge.js';
 import { Samples, median, percentile, summarize } from './lib/stats.js';
 import { ratio, renderAbsoluteTable, renderDoc, renderRatioTable, renderSvg, type BenchRecord } from './report.js';
 
@@ -71,4 +72,24 @@ assert.match(doc, /load average/);
 assert.match(doc, /\*\*tap\/event\*\*: ENOENT: no addon/);
 assert.match(doc, /\*\*af-xdp\/busy\*\*, TCP ping-pong 64 B \(`tcp-pp-64`\): ETIMEDOUT/);
 assert.match(doc, /driver\.txDropped 5/);
+
+// Rounds merge into medians; a failed round is counted, not averaged in.
+{
+  const mk = (p50: number | undefined, txDropped: number): BenchRecord['paths'][number] => ({
+    id: 'af-xdp/event', stack: 'af-xdp', mode: 'event', ok: true, loadavgStart: [1, 1, 1], restarts: 0,
+    workloads: { 'udp-pp-64': p50 === undefined
+      ? { ok: false, label: 'x', loadavg: [], error: 'ETIMEDOUT: t', counters: { 'driver.txDropped': txDropped } }
+      : { ok: true, label: 'x', loadavg: [], metrics: { p50Us: p50 }, counters: { 'driver.txDropped': txDropped } } },
+  });
+  const merged = mergeRounds([[mk(10, 1)], [mk(30, 2)], [mk(undefined, 4)], [mk(20, 0)]]);
+  const w = merged[0]!.workloads['udp-pp-64']!;
+  assert.equal(w.ok, true);
+  assert.equal(w.metrics!['p50Us'], 20);
+  assert.equal(w.counters!['driver.txDropped'], 7);
+  assert.equal(w.okRounds, 3);
+  assert.equal(w.rounds, 4);
+  assert.match(w.error!, /^1 of 4 rounds failed: ETIMEDOUT/);
+  const one = [[mk(5, 0)]];
+  assert.equal(mergeRounds(one), one[0]);
+}
 console.log('bench selftest: ok');
