@@ -6,9 +6,9 @@
  *
  * - Creates the device (or attaches to an existing persistent one of that name), sets the MTU, brings it up.
  *   A device created here is not persistent: it disappears when the driver closes or the process exits.
- * - `vnetHdr`: frames carry a virtio-net header on the fd (IFF_VNET_HDR); no offloads are negotiated
- *   (TUNSETOFFLOAD 0), so frames stay MTU-sized with complete checksums; a partially checksummed frame, should
- *   one arrive, is completed in C. The header is hidden from JS.
+ * - `vnetHdr`: frames carry a virtio-net header on the fd (IFF_VNET_HDR), hidden from JS. Receive offloads
+ *   are not negotiated (TUNSETOFFLOAD 0: frames stay MTU-sized with complete checksums; a partial one, should it
+ *   come, is completed in C). `checksumOffload` adds transmit checksum offload for TCP and UDP.
  * - `multiQueue`: IFF_MULTI_QUEUE; `openTapQueues()` opens one driver per queue on the same device.
  * - `netns`: the device is created inside that namespace while Node stays where it is.
  *
@@ -17,7 +17,7 @@
  * flush. Throws BywayError (see drivers/native/index.ts nativeError) at open; ENODEV if the device is deleted.
  */
 import { randomBytes } from 'node:crypto';
-import { SOFTWARE_CHECKSUMS, type DriverCapabilities } from '../types.js';
+import { SOFTWARE_CHECKSUMS, type ChecksumCapabilities, type DriverCapabilities } from '../types.js';
 import { invalidArg } from '../../protocols/util/errors.js';
 import { loadNative, nativeError, type NativeAddon, type NativeOpenInfo } from '../native/index.js';
 import { NativeRingDriver, localMac } from '../native/ring-driver.js';
@@ -34,6 +34,11 @@ export interface TapOptions {
   /** byway's own MAC on this link. Default: random locally administered. */
   readonly hwAddress?: Uint8Array;
   readonly vnetHdr?: boolean;
+  /**
+   * With `vnetHdr`: leave TCP and UDP transmit checksums to the kernel (caps say 'offload'; the driver writes the
+   * pseudo-header sum and marks the frame VIRTIO_NET_HDR_F_NEEDS_CSUM). A local destination then checks nothing.
+   */
+  readonly checksumOffload?: boolean;
   readonly multiQueue?: boolean;
   /** Frames one receive() hands over at most (the rx slots). Default 64. */
   readonly maxBatch?: number;
@@ -51,7 +56,7 @@ export class TapDriver extends NativeRingDriver {
   readonly multiQueue: boolean;
 
   constructor(native: NativeAddon, info: NativeOpenInfo, hw: Uint8Array, options: TapOptions) {
-    super(native, info, tapCaps(info.mtu, info.maxBatch), hw, options);
+    super(native, info, tapCaps(info.mtu, info.maxBatch, options.checksumOffload === true), hw, options);
     this.kernelHwAddress = info['kernelHwAddress'] as Uint8Array;
     this.created = info['created'] as boolean;
     this.vnetHdr = info['vnetHdr'] as boolean;
@@ -59,8 +64,15 @@ export class TapDriver extends NativeRingDriver {
   }
 }
 
-function tapCaps(mtu: number, maxBatch: number): DriverCapabilities {
-  return { medium: 'ethernet', mtu, maxBatch, checksum: SOFTWARE_CHECKSUMS };
+const TX_OFFLOAD: ChecksumCapabilities = {
+  ipv4: { tx: 'compute', rx: 'verify' },
+  icmp: { tx: 'compute', rx: 'verify' },
+  udp: { tx: 'offload', rx: 'verify' },
+  tcp: { tx: 'offload', rx: 'verify' },
+};
+
+function tapCaps(mtu: number, maxBatch: number, offload: boolean): DriverCapabilities {
+  return { medium: 'ethernet', mtu, maxBatch, checksum: offload ? TX_OFFLOAD : SOFTWARE_CHECKSUMS };
 }
 
 export function openTap(options: TapOptions = {}): TapDriver {

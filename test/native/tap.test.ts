@@ -9,7 +9,7 @@ import { openTap, openTapQueues, type TapDriver } from '../../drivers/tap/index.
 import { loadNative } from '../../drivers/native/index.js';
 import { BywayError } from '../../drivers/types.js';
 import { NetLab, describePrivileged, ipIn, uniqueName } from '../helpers/netns.js';
-import { arpReplySender, arpRequest, echoReplyAt, ethernet, icmpEchoPacket, ip, sendFrame, waitFrame, type WaitStats } from './frames.js';
+import { arpReplySender, arpRequest, echoReplyAt, ethernet, icmpEchoPacket, ip, sendFrame, udpPacket, waitFrame, type WaitStats } from './frames.js';
 
 describePrivileged('TAP driver against the kernel', () => {
   const lab = new NetLab();
@@ -140,6 +140,36 @@ describePrivileged('TAP driver against the kernel', () => {
     } finally {
       v.close();
     }
+  });
+
+  it('checksum offload (vnet header): a UDP frame with a garbage checksum is accepted by the kernel only when offloaded', async () => {
+    const unreachableFor = (port: number) => (f: Uint8Array): boolean =>
+      f[12] === 0x08 && f[23] === 1 && f[34] === 3 && f[35] === 3 && ((f[64]! << 8) | f[65]!) === port;
+    for (const offload of [false, true]) {
+      // A distinct byway address per round: the kernel rate-limits unreachables per destination.
+      const me = ip(offload ? '10.77.10.3' : '10.77.10.2');
+      const v = openTap({ name: uniqueName('bwo'), netns: ns, vnetHdr: true, checksumOffload: offload });
+      try {
+        expect(v.caps.checksum.udp.tx).toBe(offload ? 'offload' : 'compute');
+        ipIn(ns, `addr add 10.77.10.1/24 dev ${v.ifname}`);
+        sendFrame(v, arpRequest(v.hwAddress!, me, ip('10.77.10.1'))); // the kernel learns our MAC
+        expect(await waitFrame(v, (f) => arpReplySender(f, ip('10.77.10.1'), me) !== undefined)).toBeDefined();
+        const p = udpPacket(me, ip('10.77.10.1'), 40000, 9, new Uint8Array([1, 2, 3, 4]));
+        p[26] ^= 0x5a; // the UDP checksum is now wrong; with offload the driver replaces it with the pseudo-header sum
+        sendFrame(v, ethernet(v.kernelHwAddress, v.hwAddress!, 0x0800, p));
+        // A closed port draws ICMP port unreachable, but only for a datagram whose checksum the kernel accepts.
+        const f = await waitFrame(v, unreachableFor(9), offload ? 3000 : 400);
+        expect(f !== undefined, offload ? 'offloaded frame accepted' : 'bad checksum dropped').toBe(offload);
+        if (!offload) {
+          // Control: the same datagram with its checksum intact does draw the unreachable.
+          sendFrame(v, ethernet(v.kernelHwAddress, v.hwAddress!, 0x0800, udpPacket(me, ip('10.77.10.1'), 40000, 9, new Uint8Array([1, 2, 3, 4]))));
+          expect(await waitFrame(v, unreachableFor(9))).toBeDefined();
+        }
+      } finally {
+        v.close();
+      }
+    }
+    expect(() => openTap({ name: uniqueName('bwo'), netns: ns, checksumOffload: true })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE' }));
   });
 
   it('close() releases the fd and removes the device it created; further use throws ERR_DRIVER_CLOSED', () => {

@@ -24,7 +24,37 @@ typedef struct {
   uint32_t tx_base;   /* offset of the first tx slot */
   uint32_t *free_tx;  /* stack of tx slot indices */
   uint32_t free_n;
+  bool csum_offload; /* tx: TCP/UDP checksums left to the kernel (VIRTIO_NET_HDR_F_NEEDS_CSUM) */
 } tap_state;
+
+/*
+ * Checksum offload on transmit (RFC 1071 partial sum, the virtio-net convention): for an IPv4 TCP or UDP frame,
+ * write the pseudo-header sum (folded, not complemented) into the checksum field and tell the kernel where the
+ * transport header starts and where its checksum lives; the kernel finishes it only if the packet leaves on a
+ * device that needs it (a local destination trusts it as is). Other frames go as they are.
+ */
+static void offload_checksum(uint8_t *frame, uint32_t len, struct virtio_net_hdr *vh) {
+  memset(vh, 0, sizeof *vh);
+  if (len < 34 || frame[12] != 0x08 || frame[13] != 0x00 || (frame[14] >> 4) != 4) return;
+  uint32_t ihl = (uint32_t)(frame[14] & 15) * 4;
+  uint32_t total = (uint32_t)(frame[16] << 8 | frame[17]);
+  uint8_t proto = frame[23];
+  uint32_t l4 = 14 + ihl;
+  if (ihl < 20 || 14 + total > len || total < ihl || (frame[20] & 0x3f) || frame[21]) return; /* fragments: no */
+  uint32_t off = proto == 6 ? 16 : proto == 17 ? 6 : 0;
+  uint32_t l4len = total - ihl;
+  if (!off || off + 2 > l4len) return;
+  uint64_t sum = 0;
+  for (int i = 26; i < 34; i += 2) sum += (uint32_t)(frame[i] << 8 | frame[i + 1]); /* source, destination */
+  sum += proto;
+  sum += l4len;
+  while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
+  frame[l4 + off] = (uint8_t)(sum >> 8);
+  frame[l4 + off + 1] = (uint8_t)sum;
+  vh->flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
+  vh->csum_start = (uint16_t)l4;
+  vh->csum_offset = (uint16_t)off;
+}
 
 static uint16_t csum_fold_partial(const uint8_t *p, size_t n) {
   uint64_t sum = 0;
@@ -102,7 +132,8 @@ static int tap_tx_submit(bw_handle *h, uint32_t n) {
     uint32_t base = t->tx_base + idx * t->slot;
     if (base + t->vhl != off || len > t->slot - t->vhl || idx >= t->tx_slots) continue;
     if (!fatal) {
-      if (t->vhl) memset(h->mem + base, 0, t->vhl);
+      if (t->csum_offload) offload_checksum(h->mem + base + t->vhl, len, (struct virtio_net_hdr *)(h->mem + base));
+      else if (t->vhl) memset(h->mem + base, 0, t->vhl);
       ssize_t r;
       do r = write(h->fd, h->mem + base, len + t->vhl);
       while (r < 0 && errno == EINTR);
@@ -139,6 +170,11 @@ int bw_tap_open(napi_env env, napi_value opts, bw_handle *h, napi_value info, bw
   bool vnet = opt_bool(env, opts, "vnetHdr", false);
   bool mq = opt_bool(env, opts, "multiQueue", false);
   bool up = opt_bool(env, opts, "up", true);
+  t->csum_offload = opt_bool(env, opts, "checksumOffload", false);
+  if (t->csum_offload && !vnet) {
+    bw_set_error(e, EINVAL, "tap options", "checksumOffload needs vnetHdr");
+    return -1;
+  }
   uint32_t max_batch = (uint32_t)opt_int(env, opts, "maxBatch", 64);
   uint32_t tx_slots = (uint32_t)opt_int(env, opts, "txSlots", 256);
   if (max_batch < 1 || max_batch > 4096 || tx_slots < 1 || tx_slots > 65536) {
