@@ -1035,7 +1035,7 @@ export class TcpConnection {
       this.tlpEpisode = false;
       if (!this.tlpDsacked && !this.inRecovery) {
         this.stats.tlpRecoveries++;
-        this.cc.onEnterRecovery(now, flightBefore);
+        this.cc.onEnterRecovery(now, this.lossFlightSize());
         this.cc.onExitRecovery(now);
       }
     }
@@ -1229,7 +1229,17 @@ export class TcpConnection {
     this.recoverSeq = this.sndNxt;
     this.nFastRec++;
     this.stats.fastRecoveries++;
-    this.cc.onEnterRecovery(now, seqDiff(this.sndNxt, this.sndUna));
+    this.cc.onEnterRecovery(now, this.lossFlightSize());
+  }
+
+  /**
+   * The FlightSize a loss response is computed from (RFC 5681 eq. 4, RFC 9438 4.6): outstanding data without what
+   * the receiver SACKed, and never above cwnd, so a multiplicative decrease can never raise cwnd (recovery keeps
+   * sending as SACKs free the pipe, so SND.NXT - SND.UNA can grow far past cwnd; Linux bases ssthresh on cwnd).
+   */
+  private lossFlightSize(): number {
+    const f = seqDiff(this.sndNxt, this.sndUna) - this.sackedBytes;
+    return Math.max(0, Math.min(f, this.cc.cwnd));
   }
 
   /** RFC 6675 pipe: outstanding bytes not SACKed and not marked lost (without SACK, each dup ACK counts a segment). */
@@ -1634,7 +1644,7 @@ export class TcpConnection {
     if (!probing) this.consecutiveRtos++;
     this.stats.rtoExpirations++;
     // RFC 5681 3.1 / RFC 6298 5.5-5.6: collapse cwnd, back off, retransmit the earliest unacknowledged segment.
-    this.cc.onRto(now, seqDiff(this.sndNxt, this.sndUna));
+    this.cc.onRto(now, this.lossFlightSize());
     for (let i = this.segHead; i < this.segs.length; i++) this.markLost(this.segs[i]!);
     this.inRecovery = false;
     this.dupAcks = 0;

@@ -203,3 +203,50 @@ describe('congestion window validation', () => {
     expect(c.info().cwnd).toBe(w0);
   });
 });
+
+describe('loss response (RFC 5681 eq. 4, RFC 9438 4.6)', () => {
+  it('entering recovery or an RTO never raises cwnd, even when SACKed data inflates SND.NXT - SND.UNA', async () => {
+    const { cubic } = await import('../../protocols/tcp/cc/index.js');
+    const { Net, openPair, transfer } = await import('./harness.js');
+    const raised: string[] = [];
+    let responses = 0;
+    const watch: typeof cubic = (o) => {
+      const cc = cubic(o);
+      return {
+        get name() {
+          return cc.name;
+        },
+        get cwnd() {
+          return cc.cwnd;
+        },
+        get ssthresh() {
+          return cc.ssthresh;
+        },
+        onAck: (n, a, f, r) => cc.onAck(n, a, f, r),
+        onEnterRecovery: (n, f) => {
+          const before = cc.cwnd;
+          cc.onEnterRecovery(n, f);
+          responses++;
+          if (cc.cwnd > before) raised.push(`recovery ${before} -> ${cc.cwnd} (flight ${f})`);
+        },
+        onExitRecovery: (n) => cc.onExitRecovery(n),
+        onRto: (n, f) => {
+          const before = cc.cwnd;
+          cc.onRto(n, f);
+          responses++;
+          if (cc.cwnd > before) raised.push(`rto ${before} -> ${cc.cwnd}`);
+        },
+        setMss: (m) => cc.setMss(m),
+      };
+    };
+    for (const seed of [1, 2, 3]) {
+      const net = new Net(seed, { congestionControl: watch, sendBuffer: 1 << 20, receiveBuffer: 1 << 20 });
+      const { client, server } = openPair(net);
+      net.loss = 0.03;
+      net.reorder = 0.02;
+      transfer(net, client, server, bytes(2_000_000, seed));
+    }
+    expect(responses).toBeGreaterThan(10);
+    expect(raised).toEqual([]);
+  });
+});
