@@ -46,6 +46,7 @@ export function privilegeProblem(opts: { native?: boolean } = {}): string | unde
   if (missing.length) return `needs ${missing.join(', ')} (run as root); this process lacks them`;
   if (spawnSync('ip', ['-V'], { stdio: 'ignore', timeout: 5000 }).status !== 0) return 'needs the `ip` command (Debian: iproute2)';
   if (spawnSync('ethtool', ['--version'], { stdio: 'ignore', timeout: 5000 }).status !== 0) return 'needs `ethtool` (Debian: ethtool)';
+  if (spawnSync('ping', ['-V'], { stdio: 'ignore', timeout: 5000 }).status !== 0) return 'needs `ping` (Debian: iputils-ping)';
   if (opts.native !== false) {
     const a = nativeAvailability();
     if (!a.available) return a.reason;
@@ -162,10 +163,24 @@ function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
   }
 }
 
+const liveLabs = new Set<NetLab>();
+let exitHooked = false;
+
 /** A set of namespaces and links made for one test file; destroy() removes them all. */
 export class NetLab {
   private readonly namespaces: string[] = [];
   private readonly rootLinks: string[] = [];
+
+  constructor() {
+    liveLabs.add(this);
+    if (!exitHooked) {
+      exitHooked = true;
+      // Last resort when afterAll never ran (a worker torn down early): remove what is left at exit.
+      process.once('exit', () => {
+        for (const lab of liveLabs) lab.destroy();
+      });
+    }
+  }
   private readonly processes: ChildProcess[] = [];
 
   /**
@@ -277,6 +292,7 @@ export class NetLab {
 
   /** Remove everything; never throws (so it is safe in afterAll after a failure). */
   destroy(): void {
+    liveLabs.delete(this);
     for (const p of this.processes.splice(0)) killGroup(p, 'SIGKILL');
     for (const l of this.rootLinks.splice(0)) spawnSync('ip', ['link', 'del', l], { stdio: 'ignore', timeout: 5000 });
     for (const ns of this.namespaces.splice(0)) spawnSync('ip', ['netns', 'del', ns], { stdio: 'ignore', timeout: 5000 });
