@@ -102,7 +102,7 @@ function heapMb(): number {
 /** Shared with the watchdog: [heartbeat, target index, mode (0 run, 1 session), length] then the input bytes. */
 const SHARED_BYTES = 16 * 1024 * 1024;
 
-function fuzzLoop(args: Args, shared: SharedArrayBuffer): number {
+async function fuzzLoop(args: Args, shared: SharedArrayBuffer): Promise<number> {
   const head = new Int32Array(shared, 0, 4);
   const data = new Uint8Array(shared, 16);
   let current = 0;
@@ -167,6 +167,8 @@ function fuzzLoop(args: Args, shared: SharedArrayBuffer): number {
       lastReport = performance.now();
       report(false);
     }
+    // Yield: a worker's console output reaches the terminal only when its event loop turns.
+    await new Promise((resolve) => setImmediate(resolve));
   }
   report(true);
   return failures.length > 0 ? 1 : 0;
@@ -221,7 +223,9 @@ try {
     }
   } else {
     const { argv, shared } = workerData as { argv: string[]; shared: SharedArrayBuffer };
-    process.exitCode = fuzzLoop(parseArgs(argv), shared);
+    void fuzzLoop(parseArgs(argv), shared).then((code) => {
+      process.exitCode = code;
+    });
   }
 } catch (e) {
   console.error(e instanceof Error ? e.message : e);

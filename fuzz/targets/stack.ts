@@ -358,6 +358,31 @@ export function buildStateWorld(index: number): { w: World; conn: TcpConnection 
   return { w, conn, scenario };
 }
 
+const SYNCHRONIZED = new Set(['ESTABLISHED', 'FIN-WAIT-1', 'FIN-WAIT-2', 'CLOSE-WAIT', 'CLOSING', 'LAST-ACK']);
+
+/**
+ * RFC 5961 (blind reset and SYN attacks): in a synchronized state, a RST resets the connection only when SEG.SEQ
+ * is exactly RCV.NXT (section 3.2; otherwise a challenge ACK), and a SYN never does (section 4.2). If `seg` is a
+ * RST or SYN (with a valid checksum) for a synchronized connection, returns what the oracle needs to check after
+ * it is handled. RCV.NXT is read from the connection (a private field: an oracle may look; if the field is ever
+ * renamed, the oracle quietly stops applying rather than lying).
+ */
+function blindAttackVictim(w: World, seg: Uint8Array): { conn: TcpConnection; state: string; rcvNxt: number; exact: boolean; what: string } | undefined {
+  if (seg.length < 20) return undefined;
+  const flags = seg[13]!;
+  const rst = (flags & 0x04) !== 0;
+  const syn = (flags & 0x02) !== 0;
+  if (!rst && !syn) return undefined;
+  for (const conn of w.a.tcp!.connections()) {
+    if (conn.remotePort !== read16(seg, 0) || conn.localPort !== read16(seg, 2) || !SYNCHRONIZED.has(conn.state)) continue;
+    const rcvNxt = (conn as unknown as { rcvNxt?: unknown }).rcvNxt;
+    if (typeof rcvNxt !== 'number') return undefined;
+    const exact = rst && read32(seg, 4) === rcvNxt >>> 0;
+    return { conn, state: conn.state, rcvNxt, exact, what: rst ? 'RST' : 'SYN' };
+  }
+  return undefined;
+}
+
 export const TCP_RAW_PORTS = 0x08;
 export const TCP_ABS_SEQ = 0x10;
 export const TCP_ABS_ACK = 0x20;
@@ -413,9 +438,13 @@ export const tcpStatesTarget: FuzzTarget = {
       }
       const ip = buildIpv4({ src: IP_B, dst: IP_A, proto: 6, payload: seg, flagsFrag: 0x4000 });
       if (!(r.tag & TCP_BAD_SUM)) fixL4Checksum(ip, 0);
+      const victim = blindAttackVictim(w, seg);
       w.inject(buildEthernet(MAC_A, MAC_B, 0x0800, ip));
       check(w.problem === undefined, () => w.problem!);
       checkStack(w.a, w.now);
+      if (victim !== undefined) {
+        check(victim.conn.state !== 'CLOSED' || victim.exact, () => `RFC 5961: a ${victim.what} with SEG.SEQ ${read32(seg, 4)} != RCV.NXT ${victim.rcvNxt} reset a connection in ${victim.state}`);
+      }
     }
     const states = [...w.a.tcp!.connections()].map((c) => c.state).sort().join(',');
     return `${scenario}>${states}|${moved(before, flatten(w.a.tcp!.stats)).sort().join(',')}`;
