@@ -4,16 +4,17 @@
  * Each run draws a fault configuration per direction (loss 0..30 %, duplication, reordering, bit corruption that
  * the checksums must catch, delay + jitter, sometimes a rate limit with a small queue), the link MTU (576, 1500,
  * 9000), TCP options (buffers from 2 KiB, CUBIC or NewReno, SACK / timestamps / window scaling on or off, Nagle),
- * and a seed for the faults. After
- * a handshake, a random sequence of application operations runs: writes of 0 bytes to more than the send buffer,
- * reads of random sizes, shutdown (half-close), close, abort, and advancing virtual time.
+ * and a seed for the faults. After a handshake, a random sequence of application operations runs: writes of 0
+ * bytes to more than the send buffer, reads of random sizes, shutdown (half-close), close, abort, and advancing
+ * virtual time.
  *
  * Checked after every poll round and every command:
  *   - bytes each side read are a prefix of what the other side wrote (byte for byte);
  *   - 0 <= SND.NXT - SND.UNA (info().unacked) <= send buffer + SYN + FIN; bytesAcked <= bytesSent <= written;
  *     nobody is told a byte was ACKed that the peer has not received; nobody receives more than was written;
  *   - the advertised receive window's right edge never moves left (RFC 9293 3.8.6), on the wire (see wireTap) and
- *     in the receiver's own bookkeeping (bytesReceived + FIN + rcvWnd);
+ *     in the receiver's own bookkeeping (bytesReceived + FIN + rcvWnd); no segment ends beyond the largest right
+ *     edge the receiver has sent;
  *   - every state change is an edge of the RFC 9293 state diagram; onClose fires at most once;
  *   - send() after shutdown / close throws EPIPE, on a closed connection its error or ENOTCONN; send() accepts
  *     exactly min(offered, free space); read() returns min(asked, readable).
@@ -36,8 +37,10 @@ import type { TcpOptions } from '../../protocols/tcp/options.js';
 import { seqAdd, seqDiff } from '../../protocols/tcp/seq.js';
 import { BywayError } from '../../protocols/util/errors.js';
 import { Tester } from './fixtures.js';
-import { ACK, RST, bytes, fmt } from './harness.js';
-import { B_IP, makeSimPair, streamBytes, streamMismatch, traceStates, type SimPair, type StateTrace } from './sim-helpers.js';
+import { ACK, FIN, RST, SYN, build, bytes, fmt } from './harness.js';
+import { memoryLink } from '../../drivers/memory/index.js';
+import type { TcpFields } from '../../protocols/tcp/wire.js';
+import { B_IP, makeSimPair, streamBytes, streamMismatch, traceStates, wireTap, type SimPair, type StateTrace, type WireFlows, type WireTap } from './sim-helpers.js';
 
 const RUNS = Number(process.env.BYWAY_PROPERTY_RUNS ?? 60);
 const MAX_COMMANDS = 50;
@@ -296,7 +299,7 @@ const writeSize = fc.oneof(
   { weight: 1, arbitrary: fc.constant(0) },
   { weight: 3, arbitrary: fc.integer({ min: 1, max: 200 }) },
   { weight: 4, arbitrary: fc.noBias(fc.integer({ min: 201, max: 20_000 })) },
-  { weight: 2, arbitrary: fc.noBias(fc.integer({ min: 20_001, max: 150_000 })) }, // above every send buffer drawn
+  { weight: 2, arbitrary: fc.noBias(fc.integer({ min: 20_001, max: 400_000 })) }, // above every send buffer drawn
 );
 const readSize = fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 100 }), fc.noBias(fc.integer({ min: 101, max: 100_000 })));
 const write = fc.tuple(side, writeSize).map(([s, n]): Cmd => new Write(s, n));
@@ -345,8 +348,8 @@ interface TcpChoice {
 }
 
 const tcpChoice: fc.Arbitrary<TcpChoice> = fc.record({
-  sendBuffer: fc.constantFrom(2048, 8192, 65536),
-  receiveBuffer: fc.constantFrom(2048, 8192, 65536),
+  sendBuffer: fc.constantFrom(2048, 8192, 65536, 262144),
+  receiveBuffer: fc.constantFrom(2048, 8192, 65536, 262144),
   growReceive: fc.boolean(),
   cc: fc.constantFrom('cubic' as const, 'newreno' as const),
   sack: fc.boolean(),
@@ -609,5 +612,66 @@ describe('TCP core bugs found by the model (regressions)', () => {
     }
     expect(tt.closedWith).toEqual([]); // before the fix: ['ETIMEDOUT'] after 63 s
     expect(c.state).toBe('ESTABLISHED');
+  });
+});
+
+// ------------------------------------------------------------------------------------------------ the checker itself
+
+describe('wireTap (the checker the model relies on)', () => {
+  const A = 0x0a000001;
+  const B = 0x0a000002;
+  /** Send one TCP segment through `tap` inside IPv4 and Ethernet headers. */
+  function put(tap: WireTap, src: number, dst: number, f: Partial<TcpFields>, payloadLen = 0): void {
+    const tcp = build({ srcPort: src === A ? 1000 : 80, dstPort: src === A ? 80 : 1000, ...f }, new Uint8Array(payloadLen), src, dst);
+    const len = 14 + 20 + tcp.length;
+    const b = tap.txReserve(len)!;
+    b.fill(0);
+    b[12] = 0x08; // IPv4
+    const ip = b.subarray(14);
+    ip[0] = 0x45;
+    ip[2] = (20 + tcp.length) >> 8;
+    ip[3] = (20 + tcp.length) & 0xff;
+    ip[8] = 64;
+    ip[9] = 6;
+    new DataView(ip.buffer, ip.byteOffset).setUint32(12, src);
+    new DataView(ip.buffer, ip.byteOffset).setUint32(16, dst);
+    ip.set(tcp, 20);
+    tap.txCommit(0, len);
+  }
+
+  function pair(): [WireTap, WireTap] {
+    const [da, db] = memoryLink({ mtu: 9000 });
+    const flows: WireFlows = new Map();
+    return [wireTap(da, flows), wireTap(db, flows)];
+  }
+
+  it('accepts a window that stays or grows, and data within it', () => {
+    const [ta, tb] = pair();
+    put(ta, A, B, { flags: SYN, seq: 100, wscale: 2 });
+    put(tb, B, A, { flags: SYN | ACK, seq: 500, ack: 101, window: 4000, wscale: 2 });
+    put(ta, A, B, { flags: ACK, seq: 101, ack: 501, window: 1000 }, 1000); // ends 1101 <= 101 + 4000
+    put(tb, B, A, { flags: ACK, seq: 501, ack: 1101, window: 750 }); // edge 1101 + 3000 = 4101: unchanged
+    put(ta, A, B, { flags: ACK | FIN, seq: 1101, ack: 501, window: 1000 }, 2999); // ends 4101 with the FIN
+    expect([...ta.violations, ...tb.violations]).toEqual([]);
+  });
+
+  it('reports a right edge that moves left, beyond the scale truncation', () => {
+    const [ta, tb] = pair();
+    put(ta, A, B, { flags: SYN, seq: 100, wscale: 2 });
+    put(tb, B, A, { flags: SYN | ACK, seq: 500, ack: 101, window: 4000, wscale: 2 });
+    // 1 byte received: the real edge stays 4101, but 3999 >> 2 = 999 puts 102 + 3996 = 4098 on the wire.
+    put(tb, B, A, { flags: ACK, seq: 501, ack: 102, window: 999 });
+    expect(tb.violations).toEqual([]);
+    expect(tb.truncatedShrinks).toBe(1);
+    put(tb, B, A, { flags: ACK, seq: 501, ack: 102, window: 900 }); // 102 + 3600: shrunk
+    expect(tb.violations.map((v) => v.what)).toEqual(['advertised window right edge moved left']);
+  });
+
+  it('reports data sent beyond the largest edge the receiver offered', () => {
+    const [ta, tb] = pair();
+    put(ta, A, B, { flags: SYN, seq: 100 });
+    put(tb, B, A, { flags: SYN | ACK, seq: 500, ack: 101, window: 2000 });
+    put(ta, A, B, { flags: ACK, seq: 101, ack: 501, window: 1000 }, 2001); // ends 2102 > 2101
+    expect(ta.violations.map((v) => v.what)).toEqual(['segment beyond the right edge the receiver offered']);
   });
 });

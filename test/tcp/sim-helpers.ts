@@ -51,7 +51,7 @@ export interface WireViolation {
   readonly detail: string;
 }
 
-interface FlowState {
+export interface FlowState {
   /** Window scale this sender applies to its advertisements (from its SYN, if both SYNs carried the option). */
   ownWs: number | undefined;
   peerOfferedWs: boolean | undefined;
@@ -60,12 +60,13 @@ interface FlowState {
 }
 
 /**
- * A pass-through driver that parses every IPv4/TCP segment the stack transmits and checks that the advertised
- * receive window's right edge (SEG.ACK + SEG.WND << scale) never moves left (RFC 9293 3.8.6, RFC 7323 2.4).
- * Because the window field is the scaled-down window (RFC 7323 2.3: truncated), the edge seen on the wire may
- * appear to move left by less than 2^scale while the receiver's real edge stays put: that much is tolerated and
- * counted separately (`truncatedShrinks`). SYN and RST segments are skipped (SYN windows are unscaled; a RST's
- * window means nothing).
+ * A pass-through driver that parses every IPv4/TCP segment the stack transmits and checks (RFC 9293 3.8.6):
+ *   - the advertised receive window's right edge (SEG.ACK + SEG.WND << scale) never moves left (RFC 7323 2.4).
+ *     Because the window field is the scaled-down window (RFC 7323 2.3: truncated), the edge seen on the wire may
+ *     appear to move left by less than 2^scale while the receiver's real edge stays put: that much is tolerated
+ *     and counted separately (`truncatedShrinks`). A SYN-ACK's window is unscaled; a RST's window is ignored.
+ *   - with the taps of both ends sharing `flows`: no segment's data (and FIN) ends beyond the largest right edge
+ *     the other end has sent so far (the sender cannot have been offered more).
  */
 export interface WireTap extends FrameDriver {
   readonly violations: WireViolation[];
@@ -84,8 +85,10 @@ function flagString(flags: number): string {
   return out;
 }
 
-export function wireTap(inner: FrameDriver): WireTap {
-  const flows = new Map<string, FlowState>();
+/** Per-flow state shared by the taps of both ends, so each sees what the other advertised. */
+export type WireFlows = Map<string, FlowState>;
+
+export function wireTap(inner: FrameDriver, flows: WireFlows = new Map()): WireTap {
   const fields = emptyTcpFields();
   const violations: WireViolation[] = [];
   let reserved: Uint8Array | null = null;
@@ -129,16 +132,28 @@ export function wireTap(inner: FrameDriver): WireTap {
     const key = `${src}:${fields.srcPort}>${dst}:${fields.dstPort}`;
     const rkey = `${dst}:${fields.dstPort}>${src}:${fields.srcPort}`;
     const me = flow(key);
-    if (fields.flags & TcpFlag.SYN) {
+    const peer = flows.get(rkey);
+    const syn = (fields.flags & TcpFlag.SYN) !== 0;
+    if (syn) {
       // A new incarnation starts with a SYN (or SYN-ACK): record the option both ways.
       me.ownWs = fields.wscale ?? 0;
       me.edge = undefined;
-      const other = flow(rkey);
-      other.peerOfferedWs = fields.wscale !== undefined;
-      return;
+      flow(rkey).peerOfferedWs = fields.wscale !== undefined;
     }
-    if (fields.flags & TcpFlag.RST || !(fields.flags & TcpFlag.ACK)) return;
-    const ws = me.ownWs !== undefined && me.peerOfferedWs ? me.ownWs : 0;
+    if (fields.flags & TcpFlag.RST) return;
+    // RFC 9293 3.8.6: the sender stays within the window the receiver offered. The receiver's largest right edge
+    // emitted so far bounds what the sender can have been told (a receiver never shrinks it: checked below).
+    const dataLen = seg.length - (seg[12]! >> 4) * 4;
+    const end = (fields.seq + dataLen + (fields.flags & TcpFlag.FIN ? 1 : 0)) >>> 0;
+    if (!syn && peer?.edge !== undefined && seqDiff(end, peer.edge) > 0) {
+      violations.push({
+        what: 'segment beyond the right edge the receiver offered',
+        detail: `${key}: seq ${fields.seq} len ${dataLen}${fields.flags & TcpFlag.FIN ? ' + FIN' : ''} ends ${seqDiff(end, peer.edge)} past ${peer.edge}`,
+      });
+    }
+    if (!(fields.flags & TcpFlag.ACK)) return;
+    // A SYN-ACK's window is never scaled (RFC 7323 2.2).
+    const ws = !syn && me.ownWs !== undefined && me.peerOfferedWs ? me.ownWs : 0;
     const edge = (fields.ack + fields.window * 2 ** ws) >>> 0;
     if (me.edge !== undefined) {
       const moved = seqDiff(edge, me.edge);
@@ -222,10 +237,11 @@ export function makeSimPair(o: SimPairOptions): SimPair {
   let faultB: FaultDriver | undefined;
   let tapA: WireTap | undefined;
   let tapB: WireTap | undefined;
+  const flows: WireFlows = new Map();
   const p = makePair({
     mtu: o.mtu,
-    wrapA: (d) => (tapA = wireTap((faultA = faults(d, { seed: o.seed >>> 0, tx: o.aToB ?? {} })))),
-    wrapB: (d) => (tapB = wireTap((faultB = faults(d, { seed: (o.seed ^ 0x5bd1e995) >>> 0, tx: o.bToA ?? {} })))),
+    wrapA: (d) => (tapA = wireTap((faultA = faults(d, { seed: o.seed >>> 0, tx: o.aToB ?? {} })), flows)),
+    wrapB: (d) => (tapB = wireTap((faultB = faults(d, { seed: (o.seed ^ 0x5bd1e995) >>> 0, tx: o.bToA ?? {} })), flows)),
     configA: { tcp: o.tcpA ?? {} },
     configB: { tcp: o.tcpB ?? {} },
   });
