@@ -56,6 +56,13 @@ export interface AfXdpOptions {
   readonly hwAddress?: Uint8Array;
   /** true: no readiness callbacks, pollAt always `now`. A number also sets SO_PREFER_BUSY_POLL and SO_BUSY_POLL (us). */
   readonly busyPoll?: boolean | number;
+  /**
+   * Complete partial TCP/UDP checksums (default true). A local sender over veth with checksum offload on leaves
+   * only the pseudo-header sum in the field, and XDP says nothing about it; the driver recognises such a frame
+   * (the field equals the pseudo-header sum and the checksum does not verify) and completes it. One compare per
+   * frame otherwise.
+   */
+  readonly repairPartialChecksums?: boolean;
   /** How long open() retries a bind refused with EBUSY (the queue's previous socket is still being torn down). Default 1500 ms. */
   readonly bindRetryMs?: number;
 }

@@ -27,6 +27,7 @@ import type { NativeAddon, NativeHandle, NativeOpenInfo } from './index.js';
 const CTL_KERNEL_DROPS = 0;
 const CTL_TX_ERRORS = 1;
 const CTL_RX_TRUNCATED = 2;
+const CTL_CSUM_REPAIRED = 4;
 
 export interface RingDriverOptions {
   /** Network namespace the device lives in (for messages and link-state checks). */
@@ -44,6 +45,8 @@ export class NativeRingDriver implements FrameDriver {
   readonly ifindex: number;
   /** Frames cut short by the ring's frame size (TPACKET snaplen); they are still delivered. */
   rxTruncated = 0;
+  /** Received TCP/UDP frames whose partial checksum (CHECKSUM_PARTIAL from a local sender) was completed. */
+  checksumsCompleted = 0;
   /** Set when the kernel reported the link down (frames are being dropped); cleared when frames flow again. */
   linkDown = false;
 
@@ -148,6 +151,7 @@ export class NativeRingDriver implements FrameDriver {
       this.txErrorsSeen = txe;
     }
     this.rxTruncated = this.ctl[CTL_RX_TRUNCATED]!;
+    this.checksumsCompleted = this.ctl[CTL_CSUM_REPAIRED]!;
   }
 
   /** errno from the kernel while moving frames: a gone link throws, a down link is counted. */

@@ -15,6 +15,8 @@
  * - Sends are asynchronous (raw-socket queues them and writes when the socket is writable); a buffer goes back
  *   to the pool when its send completes. The kernel fills the IPv4 checksum (and an id of 0) itself.
  * - `netns` needs the native addon (setns around the socket creation).
+ * - A local sender's TCP/UDP packets (veth with checksum offload on) carry partial checksums; they are recognised
+ *   and completed (`checksumsCompleted`).
  */
 import { createRequire } from 'node:module';
 import {
@@ -28,6 +30,7 @@ import {
 } from '../types.js';
 import { invalidArg } from '../../protocols/util/errors.js';
 import { parseIpv4 } from '../../protocols/ipv4/address.js';
+import { finish, onesSum, pseudoHeaderSum } from '../../protocols/util/checksum.js';
 import { loadNative, nativeError } from '../native/index.js';
 
 /** The part of raw-socket's API this driver uses. */
@@ -99,6 +102,8 @@ export class RawIpDriver implements FrameDriver {
   private closedFlag = false;
   private readonly local: number | undefined;
   private lastError: Error | undefined;
+  /** Received TCP/UDP packets whose partial checksum (CHECKSUM_PARTIAL from a local sender) was completed. */
+  checksumsCompleted = 0;
 
   constructor(
     private readonly sockets: RawSocket[],
@@ -129,7 +134,9 @@ export class RawIpDriver implements FrameDriver {
       this.stats.rxDropped++;
       return;
     }
-    this.rx.push(new Uint8Array(buf)); // a copy: raw-socket reuses its receive buffer
+    const p = new Uint8Array(buf); // a copy: raw-socket reuses its receive buffer
+    if (repairPartial(p)) this.checksumsCompleted++;
+    this.rx.push(p);
     this.ready?.();
   }
 
@@ -222,6 +229,31 @@ export class RawIpDriver implements FrameDriver {
 }
 
 const EMPTY = new Uint8Array(0);
+
+/**
+ * A raw socket sees a local sender's TCP/UDP packet before the kernel's own transport checks it, so with checksum
+ * offload on (veth's default) the checksum field holds only the pseudo-header sum (RFC 768 / RFC 9293 section
+ * 3.1). Complete such a packet in place: only when the field equals the pseudo-header sum and does not verify.
+ */
+function repairPartial(p: Uint8Array): boolean {
+  if (p.length < 28 || p[0]! >> 4 !== 4) return false;
+  const ihl = (p[0]! & 15) * 4;
+  const total = (p[2]! << 8) | p[3]!;
+  const proto = p[9]!;
+  const off = proto === 6 ? 16 : proto === 17 ? 6 : 0;
+  if (off === 0 || ihl < 20 || total > p.length || ihl + off + 2 > total || (p[6]! & 0x3f) !== 0 || p[7] !== 0) return false;
+  const src = ((p[12]! << 24) | (p[13]! << 16) | (p[14]! << 8) | p[15]!) >>> 0;
+  const dst = ((p[16]! << 24) | (p[17]! << 16) | (p[18]! << 8) | p[19]!) >>> 0;
+  const pseudo = pseudoHeaderSum(src, dst, proto, total - ihl);
+  const at = ihl + off;
+  if (((p[at]! << 8) | p[at + 1]!) !== pseudo) return false;
+  if (onesSum(p, ihl, total, pseudo) === 0xffff) return false; // complete already
+  let c = finish(onesSum(p, ihl, total));
+  if (c === 0 && proto === 17) c = 0xffff;
+  p[at] = c >>> 8;
+  p[at + 1] = c & 0xff;
+  return true;
+}
 
 export function openRawIp(options: RawIpOptions = {}): RawIpDriver {
   const protocols = options.protocols ?? ['icmp', 'udp'];

@@ -135,6 +135,24 @@ describePrivileged('AF_XDP driver against the kernel', () => {
         expect(finish(onesSum(f!, 34, 34 + ulen, pseudoHeaderSum(get32(f!, 26), BYWAY, 17, ulen)))).toBe(0);
       });
 
+      it('UDP from a kernel peer with tx checksum offload on (partial checksums) arrives completed', async () => {
+        const ns1 = lab.addNetns();
+        const ns2 = lab.addNetns();
+        const l = lab.addVeth(ns1, ns2, { addrB: '10.77.16.1/24', txChecksumOffload: true });
+        const x = openAfXdp({ ifname: l.a, netns: ns1, ipv4: '10.77.16.2', bindMode: 'copy', attachMode });
+        try {
+          ipIn(ns2, `neigh replace 10.77.16.2 lladdr ${Array.from(x.hwAddress!, (b) => b.toString(16).padStart(2, '0')).join(':')} dev ${l.b}`);
+          execIn(ns2, 'bash', ['-c', "printf 'partial' > /dev/udp/10.77.16.2/4444"]);
+          const f = await waitFrame(x, (f) => udpTo(f, 4444) !== undefined);
+          expect(f).toBeDefined();
+          const ulen = get16(f!, 38);
+          expect(finish(onesSum(f!, 34, 34 + ulen, pseudoHeaderSum(get32(f!, 26), get32(f!, 30), 17, ulen)))).toBe(0);
+          expect(x.checksumsCompleted).toBe(1);
+        } finally {
+          x.close();
+        }
+      });
+
       it('everything else still reaches the kernel: its own address on the same interface answers ping', () => {
         expect(pingOk(nsB, '10.77.3.5')).toBe(true);
       });

@@ -5,7 +5,8 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { openRawIp, type RawIpDriver } from '../../drivers/raw-ip/index.js';
 import { NetLab, describePrivileged, execIn } from '../helpers/netns.js';
-import { echoReplyAt, get16, icmpEchoPacket, ip, udpPacket, waitFrame } from './frames.js';
+import { echoReplyAt, get16, get32, icmpEchoPacket, ip, udpPacket, waitFrame } from './frames.js';
+import { finish, onesSum, pseudoHeaderSum } from '../../protocols/util/checksum.js';
 
 let haveRawSocket = true;
 try {
@@ -63,6 +64,23 @@ describePrivileged(`raw IP driver against the kernel${haveRawSocket ? '' : ' (ra
     const u = await waitFrame(d!, (f) => f[9] === 17 && get16(f, 22) === 9999);
     expect(u).toBeDefined();
     expect(new TextDecoder().decode(u!.subarray(28))).toBe('hello');
+  });
+
+  it.skipIf(!haveRawSocket && process.env.BYWAY_REQUIRE_PRIVILEGED !== '1')('UDP from a kernel peer with checksum offload on arrives with its checksum completed', async () => {
+    const n1 = lab.addNetns();
+    const n2 = lab.addNetns();
+    lab.addVeth(n1, n2, { addrA: '10.77.17.1/24', addrB: '10.77.17.2/24', txChecksumOffload: true });
+    const x = openRawIp({ netns: n1, protocols: ['udp'], localAddress: '10.77.17.1' });
+    try {
+      execIn(n2, 'bash', ['-c', "printf 'partial' > /dev/udp/10.77.17.1/9998"]);
+      const u = await waitFrame(x, (f) => f[9] === 17 && get16(f, 22) === 9998);
+      expect(u).toBeDefined();
+      const ulen = get16(u!, 24);
+      expect(finish(onesSum(u!, 20, 20 + ulen, pseudoHeaderSum(get32(u!, 12), get32(u!, 16), 17, ulen)))).toBe(0);
+      expect(x.checksumsCompleted).toBe(1);
+    } finally {
+      x.close();
+    }
   });
 
   it.skipIf(!haveRawSocket && process.env.BYWAY_REQUIRE_PRIVILEGED !== '1')('misuse and close', () => {

@@ -225,6 +225,60 @@ static int if_mtu(const char *ifname) {
   return r == 0 ? ifr.ifr_mtu : -1;
 }
 
+/* The IPv4 TCP/UDP checksum field of an Ethernet frame: offsets, or false when the frame has none. */
+static bool l4_checksum_at(const uint8_t *f, uint32_t len, uint32_t *l3, uint32_t *l4, uint32_t *end, uint32_t *field, uint8_t *proto) {
+  uint32_t o = 14;
+  if (len < 14) return false;
+  uint16_t type = (uint16_t)(f[12] << 8 | f[13]);
+  if (type == 0x8100 && len >= 18) {
+    type = (uint16_t)(f[16] << 8 | f[17]);
+    o = 18;
+  }
+  if (type != 0x0800 || len < o + 20 || (f[o] >> 4) != 4) return false;
+  uint32_t ihl = (uint32_t)(f[o] & 15) * 4;
+  uint32_t total = (uint32_t)(f[o + 2] << 8 | f[o + 3]);
+  if ((f[o + 6] & 0x3f) || f[o + 7]) return false; /* a fragment: the checksum covers the whole datagram */
+  *proto = f[o + 9];
+  *l3 = o;
+  *l4 = o + ihl;
+  *end = o + total;
+  uint32_t off = *proto == 6 ? 16 : *proto == 17 ? 6 : 0;
+  if (ihl < 20 || *end > len || *end <= *l4 || !off || *l4 + off + 2 > *end) return false;
+  *field = *l4 + off;
+  return true;
+}
+
+static uint32_t sum16(const uint8_t *f, uint32_t from, uint32_t to, uint64_t sum) {
+  uint32_t i = from;
+  for (; i + 1 < to; i += 2) sum += (uint32_t)(f[i] << 8 | f[i + 1]);
+  if (i < to) sum += (uint32_t)(f[i] << 8);
+  while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
+  return (uint32_t)sum;
+}
+
+void bw_complete_partial(uint8_t *f, uint32_t len) {
+  uint32_t l3, l4, end, field;
+  uint8_t proto;
+  if (!l4_checksum_at(f, len, &l3, &l4, &end, &field, &proto)) return;
+  uint16_t c = (uint16_t)~sum16(f, l4, end, 0);
+  if (c == 0 && proto == 17) c = 0xffff;
+  f[field] = (uint8_t)(c >> 8);
+  f[field + 1] = (uint8_t)c;
+}
+
+bool bw_repair_partial(uint8_t *f, uint32_t len) {
+  uint32_t l3, l4, end, field;
+  uint8_t proto;
+  if (!l4_checksum_at(f, len, &l3, &l4, &end, &field, &proto)) return false;
+  /* RFC 768 / RFC 9293 pseudo-header: source, destination, protocol, transport length. */
+  uint32_t pseudo = sum16(f, l3 + 12, l3 + 20, (uint64_t)proto + (end - l4));
+  uint32_t have = (uint32_t)(f[field] << 8 | f[field + 1]);
+  if (have != pseudo) return false;                          /* the usual case: one compare, no sum */
+  if (sum16(f, l4, end, pseudo) == 0xffff) return false;     /* a complete checksum that happens to match */
+  bw_complete_partial(f, len);
+  return true;
+}
+
 int bw_ctl_alloc(bw_handle *h, uint32_t max_batch, uint32_t tx_batch) {
   h->max_batch = max_batch;
   h->tx_batch = tx_batch;

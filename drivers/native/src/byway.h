@@ -29,6 +29,7 @@ enum {
   CTL_TX_ERRORS = 1,    /* frames the kernel refused (wrong format, send error) */
   CTL_RX_TRUNCATED = 2, /* frames cut by the ring's frame size */
   CTL_LAST_ERRNO = 3,
+  CTL_CSUM_REPAIRED = 4, /* partial checksums completed (AF_PACKET: flagged by the kernel; AF_XDP: recognised) */
   CTL_WORDS = 16
 };
 
@@ -88,6 +89,14 @@ void bw_netns_leave(int saved);
 
 int bw_if_up_mtu(const char *ifname, int mtu, bool up, bw_error *e);
 int bw_if_hwaddr(const char *ifname, uint8_t mac[6]);
+
+/*
+ * CHECKSUM_PARTIAL frames (a local sender over veth with tx checksum offload on): the TCP/UDP checksum field holds
+ * only the pseudo-header sum. `bw_complete_partial` completes one in place. `bw_repair_partial` does it only when
+ * the field equals the pseudo-header sum and the checksum does not verify: for drivers that cannot tell.
+ */
+void bw_complete_partial(uint8_t *frame, uint32_t len);
+bool bw_repair_partial(uint8_t *frame, uint32_t len);
 
 /* Allocate the control block (malloc) for a handle. */
 int bw_ctl_alloc(bw_handle *h, uint32_t max_batch, uint32_t tx_batch);

@@ -36,38 +36,6 @@ typedef struct {
   uint32_t tx_fsize, tx_fnr, tx_alloc_head, tx_submit_head, tx_outstanding, data_off;
 } pk_state;
 
-/*
- * A frame marked TP_STATUS_CSUMNOTREADY is CHECKSUM_PARTIAL inside the kernel (a local sender over veth, with
- * checksum offload on): its TCP/UDP checksum field holds only the pseudo-header sum. Complete it in place
- * (RFC 1071: sum from the transport header to the end, complement), so byway sees what a wire would carry.
- */
-static void complete_partial(uint8_t *f, uint32_t len) {
-  uint32_t l3 = 14;
-  if (len < 14) return;
-  uint16_t type = (uint16_t)(f[12] << 8 | f[13]);
-  if (type == 0x8100 && len >= 18) {
-    type = (uint16_t)(f[16] << 8 | f[17]);
-    l3 = 18;
-  }
-  if (type != 0x0800 || len < l3 + 20 || (f[l3] >> 4) != 4) return;
-  uint32_t ihl = (uint32_t)(f[l3] & 15) * 4;
-  uint32_t total = (uint32_t)(f[l3 + 2] << 8 | f[l3 + 3]);
-  uint8_t proto = f[l3 + 9];
-  uint32_t l4 = l3 + ihl, end = l3 + total;
-  if (ihl < 20 || end > len || end <= l4) return;
-  uint32_t off = proto == 6 ? 16 : proto == 17 ? 6 : 0;
-  if (!off || l4 + off + 2 > end) return;
-  uint64_t sum = 0;
-  uint32_t i = l4;
-  for (; i + 1 < end; i += 2) sum += (uint32_t)(f[i] << 8 | f[i + 1]);
-  if (i < end) sum += (uint32_t)(f[i] << 8);
-  while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
-  uint16_t c = (uint16_t)~sum;
-  if (c == 0 && proto == 17) c = 0xffff;
-  f[l4 + off] = (uint8_t)(c >> 8);
-  f[l4 + off + 1] = (uint8_t)c;
-}
-
 static inline struct tpacket_block_desc *blk(bw_handle *h, pk_state *s, uint32_t i) {
   return (struct tpacket_block_desc *)(h->mem + (size_t)i * s->blk_size);
 }
@@ -100,7 +68,7 @@ static int pk2_rx_batch(bw_handle *h, uint32_t max) {
     if (!(__atomic_load_n(&p->tp_status, __ATOMIC_ACQUIRE) & TP_STATUS_USER)) break;
     desc[2 * n] = (uint32_t)((uint8_t *)p + p->tp_mac - h->mem);
     desc[2 * n + 1] = p->tp_snaplen;
-    if (p->tp_status & TP_STATUS_CSUMNOTREADY) complete_partial((uint8_t *)p + p->tp_mac, p->tp_snaplen);
+    if (p->tp_status & TP_STATUS_CSUMNOTREADY) bw_complete_partial((uint8_t *)p + p->tp_mac, p->tp_snaplen), h->ctl[CTL_CSUM_REPAIRED]++;
     if (p->tp_snaplen < p->tp_len) h->ctl[CTL_RX_TRUNCATED]++;
     n++;
     s->held++;
@@ -146,7 +114,7 @@ static int pk_rx_batch(bw_handle *h, uint32_t max) {
       struct tpacket3_hdr *p = (struct tpacket3_hdr *)s->pkt;
       desc[2 * n] = (uint32_t)(s->pkt + p->tp_mac - h->mem);
       desc[2 * n + 1] = p->tp_snaplen;
-      if (p->tp_status & TP_STATUS_CSUMNOTREADY) complete_partial(s->pkt + p->tp_mac, p->tp_snaplen);
+      if (p->tp_status & TP_STATUS_CSUMNOTREADY) bw_complete_partial(s->pkt + p->tp_mac, p->tp_snaplen), h->ctl[CTL_CSUM_REPAIRED]++;
       if (p->tp_snaplen < p->tp_len) h->ctl[CTL_RX_TRUNCATED]++;
       n++;
       s->pkt_left--;

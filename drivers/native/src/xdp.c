@@ -58,7 +58,7 @@ typedef struct {
   uint32_t held;          /* rx descriptors handed to JS, not yet consumed */
   uint64_t *free_tx;      /* free transmit chunks (UMEM offsets) */
   uint32_t free_n, free_cap;
-  bool need_wakeup, zerocopy;
+  bool need_wakeup, zerocopy, repair_csum;
   int prog_fd, xsk_map_fd, flow_map_fd, link_fd;
   uint32_t queue;
 } xs_state;
@@ -243,6 +243,7 @@ static int xs_rx_batch(bw_handle *h, uint32_t max) {
     struct xdp_desc *d = &ring[cons & s->rx.mask];
     desc[2 * n] = (uint32_t)d->addr;
     desc[2 * n + 1] = d->len;
+    if (s->repair_csum && bw_repair_partial(h->mem + d->addr, d->len)) h->ctl[CTL_CSUM_REPAIRED]++;
     n++;
     cons++;
   }
@@ -438,6 +439,7 @@ int bw_xdp_open(napi_env env, napi_value opts, bw_handle *h, napi_value info, bw
   int busy = (int)opt_int(env, opts, "busyPollUs", 0);
   int retry_ms = (int)opt_int(env, opts, "bindRetryMs", 1500);
   s->need_wakeup = opt_bool(env, opts, "needWakeup", true);
+  s->repair_csum = opt_bool(env, opts, "repairPartialChecksums", true);
   bool shared = !strcmp(program, "shared");
   if ((s->fsize != 2048 && s->fsize != 4096) || s->fcount < 16 || (s->fcount & (s->fcount - 1)) || ring < 8 ||
       (ring & (ring - 1)) || max_batch == 0 || max_batch > ring || s->queue > 255 ||
