@@ -112,7 +112,8 @@ export function minimize(target: FuzzTarget, input: Uint8Array, error: string, b
 
 export class TargetFuzzer {
   readonly corpus: Uint8Array[] = [];
-  private readonly seen = new Set<string>();
+  /** Hashes of the feedback signatures seen (numbers, so the set stays small over a long run). */
+  private readonly seen = new Set<number>();
   private readonly rng: FuzzRng;
   private batch: Uint8Array[] = [];
   private session: Session | undefined;
@@ -205,8 +206,11 @@ export class TargetFuzzer {
   }
 
   private keep(input: Uint8Array, signature: string | undefined): void {
-    if (signature === undefined || this.seen.has(signature)) return;
-    if (this.seen.size < 200_000) this.seen.add(signature);
+    if (signature === undefined) return;
+    let h = 0x811c9dc5;
+    for (let i = 0; i < signature.length; i++) h = Math.imul(h ^ signature.charCodeAt(i), 0x01000193);
+    if (this.seen.has(h)) return;
+    if (this.seen.size < 1_000_000) this.seen.add(h);
     if (this.corpus.length < this.o.maxCorpus) this.corpus.push(input);
     else this.corpus[this.seeds.length + this.rng.nextInt(this.corpus.length - this.seeds.length)] = input;
   }

@@ -35,7 +35,8 @@ function int16(v: number): number {
 /** Aim a TCP segment at a tracked connection: its ports, seq near RCV.NXT and ack near SND.NXT (int16 deltas). */
 function aimTcp(b: Uint8Array, t: number, tracks: readonly Track[]): void {
   if (tracks.length === 0 || b.length < t + 20) return;
-  const tr = tracks[read16(b, t) % tracks.length]!;
+  // The connection these ports already name (a handshake's second segment), else one picked by the source port.
+  const tr = tracks.find((x) => x.remotePort === read16(b, t) && x.localPort === read16(b, t + 2)) ?? tracks[read16(b, t) % tracks.length]!;
   write16(b, t, tr.remotePort);
   write16(b, t + 2, tr.localPort);
   write32(b, t + 4, (tr.rcvNxt + int16(read32(b, t + 4))) >>> 0);
@@ -197,6 +198,43 @@ const rxFrameArb: fc.Arbitrary<Rec> = fc.oneof(
   { weight: 1, arbitrary: fc.tuple(fc.uint8Array({ maxLength: 120 }), u8tag()).map(([data, tag]) => ({ tag, data })) },
 );
 
+/**
+ * Floods: up to 40 frames of one kind, to push each cap: fragments of distinct datagrams (reassembly), big
+ * datagrams to the queueing UDP socket, ARP requests from many senders (neighbour table), SYNs from many ports
+ * (SYN queue, then cookies), and whole handshakes (SYN, then an ACK aimed at the SYN-ACK: connection cap).
+ */
+const floodArb: fc.Arbitrary<Rec[]> = fc.tuple(fc.constantFrom('frag', 'udp', 'arp', 'syn', 'handshake'), fc.integer({ min: 8, max: 40 }), fc.nat(0xffff), fc.integer({ min: 0, max: 3 })).map(([kind, n, base, d]) => {
+  const recs: Rec[] = [];
+  for (let i = 0; i < n; i++) {
+    const port = 1024 + ((base + i * 7) & 0x7fff);
+    if (kind === 'frag') {
+      const payload = new Uint8Array(1480).fill(i);
+      recs.push({ tag: d | FIX_ALL, data: l2(buildIpv4({ src: IP_B, dst: IP_A, proto: 17, ident: (base + i) & 0xffff, flagsFrag: 0x2000 | (i % 3) * 185, payload })) });
+    } else if (kind === 'udp') {
+      const u = new Uint8Array(8 + 1400);
+      write16(u, 0, port);
+      write16(u, 2, 53);
+      write16(u, 4, u.length);
+      recs.push({ tag: d | FIX_ALL, data: l2(buildIpv4({ src: IP_B, dst: IP_A, proto: 17, payload: u })) });
+    } else if (kind === 'arp') {
+      const arp = new Uint8Array(28);
+      arp.set([0, 1, 8, 0, 6, 4, 0, 1, 2, 0, 0x10, 0, (i >>> 8) & 0xff, i & 0xff], 0);
+      write32(arp, 14, (0x0a000000 | (3 + ((base + i) % 250))) >>> 0);
+      write32(arp, 24, IP_A);
+      recs.push({ tag: d | FIX_L2, data: buildEthernet(new Uint8Array(6).fill(0xff), MAC_B, 0x0806, arp) });
+    } else {
+      const syn = { srcPort: port, dstPort: 80, seq: base * 65536 + i, ack: 0, flags: 0x02, window: 65535, urgent: 0, options: Uint8Array.of(2, 4, 5, 0xb4, 4, 2), payload: new Uint8Array(0), wrong: undefined, wrongValue: 0 };
+      recs.push({ tag: d | FIX_ALL, data: l2(buildIpv4({ src: IP_B, dst: IP_A, proto: 6, payload: tcpBytes(syn, IP_B, IP_A) })) });
+      if (kind === 'handshake') {
+        // seq delta +1 from the tracked RCV.NXT is wrong by one on purpose half the time; ack delta 0 = SND.NXT.
+        const ack = { ...syn, flags: 0x10, seq: i & 1, ack: 0, options: new Uint8Array(0), payload: new Uint8Array(i % 5 === 0 ? 100 : 0) };
+        recs.push({ tag: FIX_ALL | FIX_TCPREL, data: l2(buildIpv4({ src: IP_B, dst: IP_A, proto: 6, payload: tcpBytes(ack, IP_B, IP_A) })) });
+      }
+    }
+  }
+  return recs;
+});
+
 function u8tag(): fc.Arbitrary<number> {
   return fc.integer({ min: 0, max: 255 });
 }
@@ -229,13 +267,17 @@ export const stackRxTarget: FuzzTarget = {
   description: 'NetStack receive path (Ethernet/ARP/IPv4/reassembly/ICMP/UDP/TCP) with live sockets and connections',
   format: 'records',
   maxLen: 1518,
-  maxRecords: 12,
+  maxRecords: 48,
   seeds: () => {
     const fixtures = fixtureFrames().map((f) => ({ tag: FIX_ALL, data: f.frame }));
     const captured = capturedSeeds();
     return [...fixtures.map((r) => encodeRecords([r])), ...captured.map((r) => encodeRecords([r])), encodeRecords(fixtures), encodeRecords(captured)];
   },
-  generator: () => fc.array(rxFrameArb, { minLength: 1, maxLength: 8 }).map((recs) => encodeRecords(recs)),
+  generator: () =>
+    fc.oneof(
+      { weight: 4, arbitrary: fc.array(rxFrameArb, { minLength: 1, maxLength: 8 }) },
+      { weight: 1, arbitrary: floodArb },
+    ).map((recs) => encodeRecords(recs)),
   run(input) {
     return new RxSession().feed(input);
   },
