@@ -104,10 +104,21 @@ export interface Transfer {
   readonly ms: number;
 }
 
-/** GET over byway's TCP with node:http (a byway socket as the connection); hashes the body as it arrives. */
-export function bywayHttpGet(stack: Stack, host: string, port: number, path: string): Promise<Transfer> {
+/**
+ * GET over byway's TCP with node:http (a byway socket as the connection); hashes the body as it arrives. Rejects
+ * if the whole exchange has not finished within `deadlineMs`.
+ */
+export function bywayHttpGet(stack: Stack, host: string, port: number, path: string, deadlineMs: number): Promise<Transfer> {
   const t0 = performance.now();
   return new Promise((resolve, reject) => {
+    let bytes = 0;
+    const timer = setTimeout(() => {
+      req.destroy(new Error(`GET http://${host}:${port}${path} did not finish within ${deadlineMs} ms (${bytes} bytes received)`));
+    }, deadlineMs);
+    const fail = (e: Error): void => {
+      clearTimeout(timer);
+      reject(e);
+    };
     const req = http.request(
       {
         host,
@@ -118,16 +129,18 @@ export function bywayHttpGet(stack: Stack, host: string, port: number, path: str
       },
       (res) => {
         const h = createHash('sha256');
-        let bytes = 0;
         res.on('data', (chunk: Buffer) => {
           h.update(chunk);
           bytes += chunk.length;
         });
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, bytes, sha256: h.digest('hex'), ms: performance.now() - t0 }));
-        res.on('error', reject);
+        res.on('end', () => {
+          clearTimeout(timer);
+          resolve({ status: res.statusCode ?? 0, bytes, sha256: h.digest('hex'), ms: performance.now() - t0 });
+        });
+        res.on('error', fail);
       },
     );
-    req.on('error', reject);
+    req.on('error', fail);
     req.end();
   });
 }

@@ -122,7 +122,11 @@ export async function buildTopology(kind: DriverKind, opts: { vethOffloads?: boo
     }
     const bywayNs = lab.addNetns('bwy-');
     const raw = kind === 'raw-ip';
-    const { a: bywayIf, b: kernelIf } = lab.addVeth(bywayNs, kernelNs, { addrB: `${kernelAddr}/24`, addrA: raw ? `${bywayAddr}/24` : undefined });
+    const { a: bywayIf, b: kernelIf } = lab.addVeth(bywayNs, kernelNs, {
+      addrB: `${kernelAddr}/24`,
+      addrA: raw ? `${bywayAddr}/24` : undefined,
+      txChecksumOffload: opts.vethOffloads === true,
+    });
     if (!opts.vethOffloads) {
       wireLike(kernelNs, kernelIf);
       wireLike(bywayNs, bywayIf);
