@@ -10,7 +10,9 @@ import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { TargetFuzzer, minimize, runOnce, saveFailure } from '../../fuzz/engine.js';
 import { ipv4Target, tcpTarget } from '../../fuzz/targets/wire.js';
-import { stackRxTarget, buildRxWorld, fixFrame, FIX_ALL } from '../../fuzz/targets/stack.js';
+import { stackRxTarget, tcpStatesTarget, buildRxWorld, fixFrame, FIX_ALL } from '../../fuzz/targets/stack.js';
+import { TcpConnection } from '../../protocols/tcp/connection.js';
+import { tcpBytes } from '../../fuzz/lib/gen.js';
 import { decodeRecords, encodeRecords } from '../../fuzz/lib/records.js';
 import { checkStack } from '../../fuzz/lib/invariants.js';
 import { OracleError, type FuzzTarget } from '../../fuzz/lib/target.js';
@@ -121,5 +123,25 @@ describe('fuzz oracles', () => {
 
   it('the real TCP captures pass the tcp target (parse, reused-object parse, re-emit)', () => {
     for (const s of tcpTarget.seeds()) expect(runOnce(tcpTarget, s).error).toBeUndefined();
+  });
+
+  it('tcp-states: a RST one past RCV.NXT is answered, not obeyed; a TCP that obeys it fails the RFC 5961 oracle', () => {
+    const rst = (seqDelta: number) =>
+      tcpBytes({ srcPort: 0, dstPort: 0, seq: seqDelta & 0xffff, ack: 0, flags: 0x14, window: 0, urgent: 0, options: new Uint8Array(0), payload: new Uint8Array(0), wrong: undefined, wrongValue: 0 }, IP_B, IP_A);
+    const input = (seqDelta: number) => encodeRecords([{ tag: 3 /* ESTABLISHED */, data: new Uint8Array(0) }, { tag: 0, data: rst(seqDelta) }]);
+    expect(runOnce(tcpStatesTarget, input(0)).signature).toMatch(/^ESTABLISHED>\|/); // exact: the connection is reset
+    expect(runOnce(tcpStatesTarget, input(1)).signature).toMatch(/^ESTABLISHED>ESTABLISHED\|/); // challenge ACK
+    // Plant a blind-reset vulnerability: any RST aborts the connection.
+    const proto = TcpConnection.prototype as unknown as { segmentArrives(now: number, seg: { flags: number }, payload: Uint8Array): void };
+    const orig = proto.segmentArrives;
+    proto.segmentArrives = function (this: TcpConnection, now, seg, payload) {
+      if (seg.flags & 0x04) this.abort(now);
+      else orig.call(this, now, seg, payload);
+    };
+    try {
+      expect(runOnce(tcpStatesTarget, input(1)).error).toMatch(/RFC 5961: a RST/);
+    } finally {
+      proto.segmentArrives = orig;
+    }
   });
 });

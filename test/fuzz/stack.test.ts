@@ -12,7 +12,7 @@ const SEED = 0xb1a5;
 describe('fuzz slice: stack and TCP', () => {
   it('stack-rx: 4000 inputs (most into one long-lived stack) uphold every oracle', () => {
     // Known bugs (fuzz/regressions/known-failures.json, test/fuzz/known-bugs.test.ts) are counted, not fatal.
-    const f = new TargetFuzzer(targetByName('stack-rx')!, { seed: SEED, sessionLength: 500, knownBugs: knownBugs() });
+    const f = new TargetFuzzer(targetByName('stack-rx')!, { seed: SEED, sessionLength: 500, knownBugs: knownBugs(), slowMs: 10_000 });
     const failure = f.step(4000);
     expect(failure?.error).toBeUndefined();
     expect(f.sessionExecs).toBeGreaterThan(1500);
@@ -20,7 +20,7 @@ describe('fuzz slice: stack and TCP', () => {
   });
 
   it('tcp-states: 2000 inputs across every state uphold every oracle', () => {
-    const f = new TargetFuzzer(targetByName('tcp-states')!, { seed: SEED, knownBugs: knownBugs() });
+    const f = new TargetFuzzer(targetByName('tcp-states')!, { seed: SEED, knownBugs: knownBugs(), slowMs: 10_000 });
     const failure = f.step(2000);
     expect(failure?.error).toBeUndefined();
     expect(f.execs).toBeGreaterThanOrEqual(2000);

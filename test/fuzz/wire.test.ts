@@ -26,7 +26,7 @@ describe('fuzz slice: parsers', () => {
     it(`${name}: ${n} inputs with seed ${SEED} uphold every oracle`, () => {
       const target = targetByName(name);
       expect(target).toBeDefined();
-      const f = new TargetFuzzer(target!, { seed: SEED });
+      const f = new TargetFuzzer(target!, { seed: SEED, slowMs: 10_000 });
       const failure = f.step(n);
       expect(failure?.error).toBeUndefined();
       expect(f.execs).toBeGreaterThanOrEqual(n);
