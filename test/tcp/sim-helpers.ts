@@ -342,6 +342,8 @@ export interface BulkResult {
   /** Frames the bottleneck (A's rate limiter) dropped because its queue was full, and lost at random. */
   queueDrops: number;
   randomDrops: number;
+  /** What the wire taps of both ends reported (window right edge moved left, data beyond the offered edge). */
+  wireViolations: WireViolation[];
   sim: SimPair;
   client: TcpConnection;
 }
@@ -389,6 +391,7 @@ export function bulkTransfer(o: BulkOptions): BulkResult {
     fastRecoveries: info.fastRecoveries,
     queueDrops: sim.faultA.faultStats.tx.rateLimitedDrops,
     randomDrops: sim.faultA.faultStats.tx.dropped,
+    wireViolations: [...sim.tapA.violations, ...sim.tapB.violations],
     sim,
     client,
   };
