@@ -203,6 +203,7 @@ export class World {
   }
 
   private injectInner(frame: Uint8Array): void {
+    this.lastOutputs = [];
     const len = Math.min(frame.length, MTU + 18);
     const buf = this.db.txReserve(len);
     if (buf === null) return;
@@ -218,8 +219,12 @@ export class World {
     while (this.db.receive(this.now, 1 << 20, sink) > 0);
   }
 
+  /** Copies of the frames A sent during the last `inject` (for data-integrity oracles). */
+  lastOutputs: Uint8Array[] = [];
+
   private observe(frame: Uint8Array): void {
     this.emitted++;
+    if (this.lastOutputs.length < 64) this.lastOutputs.push(frame.slice());
     if (this.problem === undefined) {
       const p = validateEmitted(frame, MAC_A, [IP_A], MTU);
       if (p !== undefined) this.problem = `A sent a bad frame (${p}): ${Buffer.from(frame.subarray(0, 64)).toString('hex')}`;

@@ -16,7 +16,7 @@ import { fixtureFrames } from '../lib/corpus.js';
 import { arpArb, icmpArb, ipBytes, ipGenArb, tcpBytes, tcpGenArb, udpArb, u16, u32, type TcpGen } from '../lib/gen.js';
 import { accountedBytes, checkStack, flatten, moved } from '../lib/invariants.js';
 import { A_CAPS, IP_A, IP_B, MAC_A, MAC_B, World, attachEcho, serveEcho, type Track } from '../lib/live.js';
-import { ETH_LEN, buildEthernet, buildIpv4, fixIpChecksum, fixL4Checksum, ipOffset, setIpAddrs, writeMac } from '../lib/packets.js';
+import { ETH_LEN, buildEthernet, buildIpv4, fixIpChecksum, fixL4Checksum, ipOffset, refPseudo, refSum, setIpAddrs, writeMac } from '../lib/packets.js';
 import { decodeRecords, encodeRecords, type Rec } from '../lib/records.js';
 import { check, type FuzzTarget, type Session } from '../lib/target.js';
 
@@ -130,9 +130,56 @@ function feedRecords(w: World, recs: readonly Rec[]): void {
   for (const r of recs) {
     w.advance(DELAYS[r.tag & 7]!);
     const tracks = [...w.tracks.values()];
-    w.inject(fixFrame(r.data, r.tag, tracks));
+    const frame = fixFrame(r.data, r.tag, tracks);
+    w.inject(frame);
     check(w.problem === undefined, () => w.problem!);
     checkStack(w.a, w.now);
+    checkEchoes(frame, w.lastOutputs);
+  }
+}
+
+/** The well-formed, unfragmented IPv4 packet in `frame` addressed from IP_B to IP_A, with its L4 bytes. */
+function unicastToA(frame: Uint8Array): { proto: number; l4: Uint8Array } | undefined {
+  const o = ipOffset(frame);
+  if (o !== ETH_LEN || frame.length < o + 20 || frame[o] !== 0x45) return undefined; // untagged: A has no VLAN
+  const total = read16(frame, o + 2);
+  if (total < 20 || o + total > frame.length || (read16(frame, o + 6) & 0xbfff) !== 0) return undefined;
+  if (read32(frame, o + 12) !== IP_B || read32(frame, o + 16) !== IP_A || refSum(frame, o, o + 20) !== 0xffff) return undefined;
+  if (frame[0]! & 1 || read16(frame, 0) !== 0x0200 || read32(frame, 2) !== 0x00000001) return undefined; // to A's MAC
+  return { proto: frame[o + 9]!, l4: frame.subarray(o + 20, o + total) };
+}
+
+/**
+ * Data integrity on the two echo paths: an ICMP echo request (RFC 792) is answered by at most one reply, with the
+ * same identifier, sequence number and data; a datagram to the UDP echo socket comes back at most once, with the
+ * same payload (its first 512 bytes), from port 7 to the sender's port.
+ */
+export function checkEchoes(frame: Uint8Array, outputs: readonly Uint8Array[]): void {
+  const req = unicastToA(frame);
+  if (req === undefined) return;
+  const replies = outputs.map((f) => ({ f, o: ipOffset(f) })).filter(({ f, o }) => o >= 0 && f[o + 9] === req.proto && read32(f, o + 16) === IP_B && (read16(f, o + 6) & 0x3fff) === 0);
+  if (req.proto === 1 && req.l4.length >= 8 && req.l4[0] === 8 && req.l4[1] === 0 && refSum(req.l4, 0, req.l4.length) === 0xffff) {
+    // None is fine when the reply waits for ARP (B's entry expired) or was dropped there; two never are.
+    const echo = replies.filter(({ f, o }) => f[o + 20] === 0);
+    check(echo.length <= 1, () => `an echo request got ${echo.length} echo replies`);
+    if (echo.length === 0) return;
+    const { f, o } = echo[0]!;
+    const body = f.subarray(o + 20, o + read16(f, o + 2));
+    check(body.length === req.l4.length && read32(body, 4) === read32(req.l4, 4), 'echo reply length, identifier or sequence differs from the request');
+    for (let i = 8; i < body.length; i++) check(body[i] === req.l4[i], () => `echo reply data differs at byte ${i}`);
+  }
+  if (req.proto === 17 && req.l4.length >= 8 && read16(req.l4, 2) === 7 && read16(req.l4, 4) === req.l4.length) {
+    const u = req.l4;
+    const sum = read16(u, 6) === 0 || refSum(u, 0, u.length, refPseudo(IP_B, IP_A, 17, u.length)) === 0xffff;
+    if (!sum || read16(u, 0) === 0) return;
+    const echo = replies.filter(({ f, o }) => read16(f, o + 20) === 7 && read16(f, o + 22) === read16(u, 0));
+    check(echo.length <= 1, () => `a datagram to the UDP echo port got ${echo.length} replies`);
+    if (echo.length === 0) return;
+    const { f, o } = echo[0]!;
+    const got = f.subarray(o + 28, o + read16(f, o + 2));
+    const want = u.subarray(8, 8 + 512);
+    check(got.length === want.length, () => `UDP echo of ${want.length} bytes came back as ${got.length}`);
+    for (let i = 0; i < got.length; i++) check(got[i] === want[i], () => `UDP echo differs at byte ${i}`);
   }
 }
 

@@ -10,7 +10,8 @@ import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { TargetFuzzer, minimize, runOnce, saveFailure } from '../../fuzz/engine.js';
 import { ipv4Target, tcpTarget } from '../../fuzz/targets/wire.js';
-import { stackRxTarget, tcpStatesTarget, buildRxWorld, fixFrame, FIX_ALL } from '../../fuzz/targets/stack.js';
+import { stackRxTarget, tcpStatesTarget, buildRxWorld, checkEchoes, fixFrame, FIX_ALL } from '../../fuzz/targets/stack.js';
+import { fixtureFrames } from '../../fuzz/lib/corpus.js';
 import { TcpConnection } from '../../protocols/tcp/connection.js';
 import { tcpBytes } from '../../fuzz/lib/gen.js';
 import { decodeRecords, encodeRecords } from '../../fuzz/lib/records.js';
@@ -143,5 +144,17 @@ describe('fuzz oracles', () => {
     } finally {
       proto.segmentArrives = orig;
     }
+  });
+
+  it('the echo oracle sees the reply to a real ping and rejects a reply whose data was altered', () => {
+    const { w } = buildRxWorld();
+    const ping = fixFrame(fixtureFrames().find((f) => f.name === 'icmp-echo-request')!.frame, FIX_ALL, []);
+    w.inject(ping);
+    const replies = w.lastOutputs.filter((f) => f.length === ping.length && f[34] === 0);
+    expect(replies).toHaveLength(1);
+    expect(() => checkEchoes(ping, w.lastOutputs)).not.toThrow();
+    const altered = replies[0]!.slice();
+    altered[50]! ^= 1;
+    expect(() => checkEchoes(ping, [altered])).toThrow(/echo reply data differs/);
   });
 });
