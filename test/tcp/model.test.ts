@@ -5,8 +5,8 @@
  * the checksums must catch, delay + jitter, sometimes a rate limit with a small queue), the link MTU (576, 1500,
  * 9000), TCP options (buffers from 2 KiB, CUBIC or NewReno, SACK / timestamps / window scaling on or off, Nagle),
  * and a seed for the faults. After a handshake, a random sequence of application operations runs: writes of 0
- * bytes to more than the send buffer, reads of random sizes, shutdown (half-close), close, abort, and advancing
- * virtual time.
+ * bytes to more than the send buffer, reads of random sizes, shutdown (half-close), close, abort, Nagle on / off,
+ * and advancing virtual time.
  *
  * Checked after every poll round and every command:
  *   - bytes each side read are a prefix of what the other side wrote (byte for byte);
@@ -281,6 +281,22 @@ class Abort implements Cmd {
   }
 }
 
+class NoDelay implements Cmd {
+  constructor(readonly side: number, readonly on: boolean) {}
+  check(): boolean {
+    return true;
+  }
+  run(_m: Model, w: World): void {
+    const c = w.sides[this.side]!.conn;
+    if (c === undefined) return;
+    c.setNoDelay(this.on, w.sim.clock.now()); // with `now`: data held back by Nagle goes at once
+    checkInvariants(w);
+  }
+  toString(): string {
+    return `setNoDelay(${sideName(this.side)}, ${this.on})`;
+  }
+}
+
 class Advance implements Cmd {
   constructor(readonly ms: number) {}
   check(): boolean {
@@ -314,7 +330,12 @@ const advance = fc
 // so the other half check the complete streams.
 const closeOrAbort = fc.oneof(side.map((s): Cmd => new Close(s)), side.map((s): Cmd => new Abort(s)));
 const commands = fc.commands(
-  [write, write, write, read, read, read, advance, advance, advance, side.map((s): Cmd => new Shutdown(s)), closeOrAbort],
+  [
+    write, write, write, read, read, read, advance, advance, advance,
+    side.map((s): Cmd => new Shutdown(s)),
+    fc.tuple(side, fc.boolean()).map(([s, on]): Cmd => new NoDelay(s, on)),
+    closeOrAbort,
+  ],
   { maxCommands: MAX_COMMANDS, size: 'max', replayPath: process.env.BYWAY_PROPERTY_REPLAY },
 );
 
