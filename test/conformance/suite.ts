@@ -94,7 +94,7 @@ function rawSocketProblem(): string | undefined {
 export function conformanceSuite(kind: DriverKind): void {
   const ethernet = kind !== 'raw-ip';
   describePrivileged(`conformance: ${kind}`, () => {
-    const missing = missingTools();
+    const missing = missingTools(kind);
     const pkgProblem = kind === 'raw-ip' ? rawSocketProblem() : undefined;
     const problem = missing.length ? `missing tools: ${missing.join(', ')} (see .ci/run)` : pkgProblem;
     if (problem !== undefined) {

@@ -20,7 +20,7 @@
 import { readdirSync, readlinkSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import type { FrameDriver } from '../../drivers/types.js';
-import { loadNative, nativeAvailability } from '../../drivers/native/index.js';
+import { loadNative } from '../../drivers/native/index.js';
 import { NetLab, execIn, ipIn, run, uniqueName } from '../helpers/netns.js';
 
 export type DriverKind = 'tap' | 'af-packet' | 'af-xdp' | 'raw-ip';
@@ -48,32 +48,19 @@ export interface Topology {
 
 const SUBNET: Record<DriverKind, number> = { tap: 21, 'af-packet': 22, 'af-xdp': 23, 'raw-ip': 24 };
 
-/** Why a driver kind cannot be opened here at all (beyond privileges), or undefined. */
-export async function driverProblem(kind: DriverKind): Promise<string | undefined> {
-  const a = nativeAvailability();
-  if (!a.available) return a.reason;
-  if (kind === 'raw-ip') {
-    try {
-      await import('raw-socket' as string);
-    } catch (e) {
-      return `the raw IP driver needs the optional raw-socket package (${(e as Error).message})`;
-    }
-    if (spawnSync('nft', ['--version'], { stdio: 'ignore', timeout: 5000 }).status !== 0) {
-      return 'the raw IP topology needs `nft` (Debian: nftables) to silence the kernel that shares byway\'s address';
-    }
-  }
-  return undefined;
-}
-
 /** The kernel tools the suite runs; a missing one is named (never silently skipped). */
-export function missingTools(): string[] {
+export function missingTools(kind: DriverKind): string[] {
   const tools: Array<[string, string[]]> = [
     ['ping', ['-V']],
     ['socat', ['-V']],
     ['curl', ['--version']],
     ['nginx', ['-v']],
     ['ethtool', ['--version']],
+    ['ss', ['-V']],
+    ['nstat', ['-V']],
   ];
+  // The raw IP topology silences the kernel that shares byway's address with an nftables rule.
+  if (kind === 'raw-ip') tools.push(['nft', ['--version']]);
   return tools.filter(([cmd, args]) => spawnSync(cmd, args, { stdio: 'ignore', timeout: 5000 }).status !== 0).map(([c]) => c);
 }
 
