@@ -36,8 +36,12 @@ export const BULK_BYTES = 100 * MiB;
 export const IMPAIRED_BYTES = 4 * MiB;
 /** Upper bound for one clean 100 MiB transfer (test time-out). */
 export const BULK_BOUND_MS = 60_000;
-/** Upper bound for one 4 MiB transfer over the impaired path. */
-export const IMPAIRED_BOUND_MS = 45_000;
+/**
+ * Upper bound for one 4 MiB transfer over the impaired path. byway as the sender takes 33-38 s here (it enters
+ * fast recovery on reordering far more often than Linux and has no DSACK-based undo yet, RFC 3708/4015), so the
+ * bound leaves room for a loaded CI machine; the measured times are in docs/drivers.md.
+ */
+export const IMPAIRED_BOUND_MS = 90_000;
 
 /** Applied to what byway sends and to what it receives. */
 export const IMPAIRMENT: FaultConfig = { loss: 0.05, reorder: 0.25, reorderDelayMs: 3, duplicate: 0.02, delayMs: 10, jitterMs: 4 };
