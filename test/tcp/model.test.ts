@@ -594,6 +594,31 @@ describe('TCP core bugs found by the model (regressions)', () => {
     finish(w);
   });
 
+  // Bug 6 (protocols/tcp/connection.ts autoTune), counterexample BYWAY_PROPERTY_SEED=240091007 on a perfect link:
+  // without window scaling, auto-tuning sets rcvCap = min(maxReceiveBuffer, max(2 x drained, 2 x rcvCap), 65535 <<
+  // 0), which SHRINKS a 256 KiB receive buffer to 65535 while 65471 bytes are buffered and 64631 more are offered.
+  // The next in-window segment is trimmed to the 64 bytes that fit (rcvWindowTrimmed) and its last byte refused on
+  // every retransmission while the window stays open, until the sender gives up (ETIMEDOUT after 30 RTOs, RST):
+  // 1 byte of 196609 never arrives. Auto-tuning must never lower the buffer below what is buffered plus offered.
+  it.fails('bug 6: auto-tuning without window scaling shrinks the receive buffer and drops in-window data', () => {
+    const t: TcpChoice = {
+      sendBuffer: 262144, receiveBuffer: 262144, growReceive: true, cc: 'cubic', sack: false, timestamps: false,
+      windowScaling: false, noDelay: false, msl: 60000, mtu: 1500,
+    };
+    const none: FaultConfig = { loss: 0, duplicate: 0, reorder: 0, reorderDelayMs: 1, corrupt: 0, delayMs: 0, jitterMs: 0, queueLimit: 4 };
+    const w = setup(0, none, none, t);
+    const m: Model = { mayEnd: false };
+    for (const c of [new Write(0, 196544), new Advance(0), new Read(1, 55804), new Advance(1), new Write(0, 65), new Read(1, 75269), new Advance(1000)]) {
+      c.run(m, w);
+    }
+    const server = w.sides[1].conn!;
+    expect(w.sim.b.tcp!.stats.rcvWindowTrimmed, 'in-window bytes dropped').toBe(0); // today: 3 (once per retransmission)
+    expect(server.info().receiveBuffer).toBeGreaterThanOrEqual(262144); // today: 65535
+    new Advance(130240).run(m, w);
+    new Read(0, 0).run(m, w);
+    finish(w);
+  });
+
   // Bug 1. RFC 9293 3.8.6 / 3.10.7.4: the offered window is [SEG.ACK, SEG.ACK + SEG.WND). A segment that ACKs new
   // data but carries an older SEG.SEQ (a retransmission overtaken by a later pure ACK) fails the SND.WL1/SND.WL2
   // test, so SND.WND is kept while SND.UNA moves: the sender then believes the right edge is SND.UNA + old SND.WND,
