@@ -24,7 +24,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { Worker, isMainThread, workerData } from 'node:worker_threads';
 import { TargetFuzzer, knownBugs, runOnce, saveFailure, type Failure } from './engine.js';
-import { TARGETS, targetByName } from './targets/index.js';
+import { TARGETS, targetByName, targetForFile } from './targets/index.js';
 import type { FuzzTarget } from './lib/target.js';
 
 setFlagsFromString('--expose-gc');
@@ -81,7 +81,7 @@ function replay(args: Args): number {
   let failed = 0;
   for (const file of args.replay) {
     const name = basename(file);
-    const t = args.targets.length === 1 ? args.targets[0]! : TARGETS.find((x) => name.startsWith(`${x.name}-`));
+    const t = args.targets.length === 1 ? args.targets[0]! : targetForFile(name);
     if (!t) {
       console.error(`${file}: no target named by the file (use --target)`);
       failed++;

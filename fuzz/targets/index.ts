@@ -3,6 +3,7 @@ import type { FuzzTarget } from '../lib/target.js';
 import { arpTarget, checksumTarget, ethernetTarget, icmpTarget, ipv4Target, tcpTarget, udpTarget } from './wire.js';
 import { addressTarget, pcapTarget, reassemblyTarget } from './misc.js';
 import { stackRxTarget, tcpStatesTarget } from './stack.js';
+import { tcpMitmTarget } from './mitm.js';
 
 export const TARGETS: readonly FuzzTarget[] = [
   ethernetTarget,
@@ -17,8 +18,16 @@ export const TARGETS: readonly FuzzTarget[] = [
   pcapTarget,
   stackRxTarget,
   tcpStatesTarget,
+  tcpMitmTarget,
 ];
 
 export function targetByName(name: string): FuzzTarget | undefined {
   return TARGETS.find((t) => t.name === name);
+}
+
+/** The target a saved file belongs to: the longest target name that prefixes the file name, then '-'. */
+export function targetForFile(fileName: string): FuzzTarget | undefined {
+  let best: FuzzTarget | undefined;
+  for (const t of TARGETS) if (fileName.startsWith(`${t.name}-`) && (best === undefined || t.name.length > best.name.length)) best = t;
+  return best;
 }

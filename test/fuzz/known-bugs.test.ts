@@ -12,6 +12,7 @@ import { TcpConnection } from '../../protocols/tcp/connection.js';
 import { A_CAPS, IP_A, IP_B, MAC_A, MAC_B, World } from '../../fuzz/lib/live.js';
 import { buildEthernet, buildIpv4, fixL4Checksum } from '../../fuzz/lib/packets.js';
 import { buildStateWorld } from '../../fuzz/targets/stack.js';
+import { runMitm } from '../../fuzz/targets/mitm.js';
 
 /** ICMP type 3 code 4 quoting an ICMP datagram IP_A -> IP_B (28 bytes), next-hop MTU 0. */
 function forgedFragNeeded(): Uint8Array {
@@ -85,5 +86,15 @@ describe('known bugs (expected to fail until fixed by the owner)', () => {
     w.run(5000);
     expect(w.emitted).toBeGreaterThan(sentBefore);
     expect(conn.info().bytesAcked).toBeGreaterThan(before);
+  });
+
+  // protocols/tcp: ACKs sent in answer to unacceptable segments (RFC 9293 3.10.7.4 first check, RFC 7323 PAWS)
+  // are not rate-limited. Found by tcp-mitm: a 33 KiB transfer whose handshake frames are delayed 600 ms; A
+  // retransmits its SYN, the copy reaches B after the connection closed, B opens a new SYN-RECEIVED connection
+  // on the same 4-tuple while A is in TIME-WAIT; A answers B's segments with ACKs (PAWS), B answers A's with
+  // ACKs (out of window), forever, with no time passing. Linux bounds this with tcp_invalid_ratelimit (500 ms).
+  // Input bytes: size 0x82, then per frame: pass, pass, delay 651 ms, corrupt, delay 601 ms.
+  it.fails('two stacks do not ACK each other forever after a delayed SYN meets TIME-WAIT (protocols/tcp)', () => {
+    expect(runMitm(Uint8Array.of(0x82, 0x00, 0x16, 0x6d, 0x44, 0x65))).toMatch(/^ok/);
   });
 });

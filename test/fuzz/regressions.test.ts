@@ -8,7 +8,7 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runOnce } from '../../fuzz/engine.js';
-import { TARGETS } from '../../fuzz/targets/index.js';
+import { targetForFile } from '../../fuzz/targets/index.js';
 
 const root = join(import.meta.dirname, '../../fuzz');
 const dirs = ['crashes', 'regressions'];
@@ -26,7 +26,7 @@ describe('fuzz regressions', () => {
   });
 
   for (const f of files) {
-    const target = TARGETS.find((t) => f.name.startsWith(`${t.name}-`));
+    const target = targetForFile(f.name);
     const expectedToFail = known[f.name];
     it(`${f.dir}/${f.name} ${expectedToFail ? 'still fails (a known bug, see known-failures.json)' : 'passes'}`, () => {
       expect(target, `no target named by ${f.name}`).toBeDefined();

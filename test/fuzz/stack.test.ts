@@ -26,6 +26,13 @@ describe('fuzz slice: stack and TCP', () => {
     expect(f.execs).toBeGreaterThanOrEqual(2000);
   });
 
+  it('tcp-mitm: 150 transfers through a hostile middle arrive intact', () => {
+    const f = new TargetFuzzer(targetByName('tcp-mitm')!, { seed: SEED, knownBugs: knownBugs(), slowMs: 10_000 });
+    const failure = f.step(150);
+    expect(failure?.error).toBeUndefined();
+    expect(f.execs).toBeGreaterThanOrEqual(150);
+  });
+
   it('every scenario builds a connection in the state it names', () => {
     for (let i = 0; i < SCENARIOS.length; i++) {
       const { w, conn, scenario } = buildStateWorld(i);
