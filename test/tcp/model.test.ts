@@ -14,7 +14,7 @@
  *     nobody is told a byte was ACKed that the peer has not received; nobody receives more than was written;
  *   - the advertised receive window's right edge never moves left (RFC 9293 3.8.6), on the wire (see wireTap) and
  *     in the receiver's own bookkeeping (bytesReceived + FIN + rcvWnd); no segment ends beyond the largest right
- *     edge the receiver has sent;
+ *     edge the receiver has sent, and no receiver trims data (which then lay inside the window it offered);
  *   - every state change is an edge of the RFC 9293 state diagram; onClose fires at most once;
  *   - send() after shutdown / close throws EPIPE, on a closed connection its error or ENOTCONN; send() accepts
  *     exactly min(offered, free space); read() returns min(asked, readable).
@@ -99,6 +99,11 @@ const SENDABLE: readonly TcpState[] = ['SYN-SENT', 'SYN-RECEIVED', 'ESTABLISHED'
 function checkInvariants(w: World): void {
   for (const t of [w.sim.tapA, w.sim.tapB]) {
     if (t.violations.length > 0) throw new Error(`wire: ${t.violations[0]!.what}: ${t.violations[0]!.detail}`);
+  }
+  // The taps show no sender exceeds the offered window, so a receiver that trims data dropped bytes it had offered
+  // room for (its buffer is smaller than its window).
+  for (const [name, st] of [['client', w.sim.a.tcp!.stats], ['server', w.sim.b.tcp!.stats]] as const) {
+    if (st.rcvWindowTrimmed > 0) throw new Error(`${name}: ${st.rcvWindowTrimmed} bytes inside the offered window trimmed`);
   }
   for (let i = 0; i < 2; i++) {
     const s = w.sides[i]!;
