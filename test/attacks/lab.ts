@@ -1,0 +1,209 @@
+/**
+ * The attack tests' lab: the conformance topology (test/conformance/topology.ts, AF_PACKET on a veth pair: the
+ * kernel and its attack tools in one namespace, byway in another), a byway stack with tight limits serving
+ * node:http, and the kernel-side pieces an attack test needs: hping3 / nmap runs bounded by `timeout -s INT`
+ * (so the tool still prints its statistics) and an outer kill, a legitimate curl client looping in the kernel
+ * namespace, a sampler of the stack's own memory accounting, and counter deltas.
+ *
+ * Nothing here waits on wall-clock guesses: tools are bounded by their own duration plus a generous kill
+ * time-out, the legitimate client counts what it completed, and every assertion is on counts and caps, not on
+ * speed (the machines are shared and loaded).
+ *
+ * Addressing: byway 10.77.22.2/24 with the kernel (10.77.22.1) as its gateway, so answers to spoofed sources
+ * (hping3 --rand-source) leave byway and are dropped by the kernel, which does not forward: as on the Internet,
+ * the victim answers addresses that never reply.
+ */
+import { spawnSync } from 'node:child_process';
+import http from 'node:http';
+import { createStack, type Stack, type StackOptions } from '../../src/index.js';
+import { execInAsync, type ExecResult } from '../helpers/netns.js';
+import { baseline, buildTopology, teardown, type Baseline, type Topology } from '../conformance/topology.js';
+
+export const HTTP_PORT = 80;
+/** A second listener (echo) so scans see more than one open port, and a long-lived connection can be attacked. */
+export const ECHO_PORT = 7;
+/** A port nothing listens on. */
+export const CLOSED_PORT = 81;
+
+/** Tools the attack tests run in the kernel namespace; a missing one is named (see .ci/run). */
+export function missingAttackTools(): string[] {
+  const tools: Array<[string, string[]]> = [
+    ['hping3', ['--version']],
+    ['nmap', ['--version']],
+    ['curl', ['--version']],
+    ['timeout', ['--version']],
+    ['nc', ['-h']],
+  ];
+  return tools
+    .filter(([cmd, args]) => {
+      const r = spawnSync(cmd, args, { stdio: 'ignore', timeout: 5000 });
+      return r.error !== undefined || (r.status !== 0 && cmd !== 'nc' && cmd !== 'hping3');
+    })
+    .map(([c]) => c);
+}
+
+export interface AttackLab {
+  readonly t: Topology;
+  readonly stack: Stack;
+  readonly url: string;
+  /** node:http requests the byway server answered. */
+  served(): number;
+  /** Close the stack and the topology; returns leftovers (empty when clean). */
+  close(): Promise<string[]>;
+}
+
+/** Build the topology and a stack with `limits`, serving GET / on HTTP_PORT (backlog `backlog`) and echo on ECHO_PORT. */
+export async function startLab(limits: StackOptions['limits'], backlog = 16): Promise<AttackLab> {
+  const before: Baseline = baseline();
+  const t = await buildTopology('af-packet');
+  let stack: Stack;
+  try {
+    stack = createStack({ driver: t.driver, address: `${t.bywayAddr}/${t.prefixLen}`, gateway: t.kernelAddr, limits });
+  } catch (e) {
+    t.driver.close();
+    await teardown(t, before);
+    throw e;
+  }
+  let served = 0;
+  const server = http.createServer((_req, res) => {
+    served++;
+    res.writeHead(200, { 'content-type': 'text/plain' }).end('byway ok\n');
+  });
+  server.keepAliveTimeout = 1000;
+  const listener = stack.net.createServer((s) => server.emit('connection', s));
+  const echo = stack.net.createServer((s) => {
+    s.on('error', () => {});
+    s.pipe(s);
+  });
+  await Promise.all([
+    new Promise<void>((resolve, reject) => {
+      listener.once('error', reject);
+      listener.listen(HTTP_PORT, t.bywayAddr, backlog, () => resolve());
+    }),
+    new Promise<void>((resolve, reject) => {
+      echo.once('error', reject);
+      echo.listen(ECHO_PORT, t.bywayAddr, () => resolve());
+    }),
+  ]);
+  return {
+    t,
+    stack,
+    url: `http://${t.bywayAddr}:${HTTP_PORT}/`,
+    served: () => served,
+    async close() {
+      const problems: string[] = [];
+      try {
+        listener.close();
+        echo.close();
+        server.close();
+        stack.close();
+      } catch (e) {
+        problems.push(`stack.close() threw: ${String(e)}`);
+      }
+      problems.push(...(await teardown(t, before)));
+      return problems;
+    },
+  };
+}
+
+/** What a legitimate client loop saw. */
+export interface LegitResult {
+  readonly ok: number;
+  readonly fail: number;
+  readonly raw: string;
+}
+
+/**
+ * curl in a loop in `ns` for `seconds` (each request bounded by --max-time 4), counting 200s and failures. One
+ * process for the whole loop; bounded by an outer kill at seconds + 20 s.
+ */
+export async function legitLoop(ns: string, url: string, seconds: number): Promise<LegitResult> {
+  const script = [
+    `end=$((SECONDS+${seconds})); ok=0; fail=0`,
+    `while [ $SECONDS -lt $end ]; do`,
+    `  c=$(curl -s -o /dev/null -w '%{http_code}' --max-time 4 '${url}')`,
+    `  if [ "$c" = 200 ]; then ok=$((ok+1)); else fail=$((fail+1)); fi`,
+    `done`,
+    `echo "ok=$ok fail=$fail"`,
+  ].join('\n');
+  const r = await execInAsync(ns, 'bash', ['-c', script], { timeoutMs: (seconds + 20) * 1000 });
+  const m = /ok=(\d+) fail=(\d+)/.exec(r.stdout);
+  if (!m) throw new Error(`legit client loop gave no result (exit ${r.code}${r.timedOut ? ', killed' : ''}): ${r.stdout} ${r.stderr}`);
+  return { ok: Number(m[1]), fail: Number(m[2]), raw: r.stdout.trim() };
+}
+
+/** One bounded hping3 run. */
+export interface HpingResult extends ExecResult {
+  /** Packets hping3 says it sent (its statistics line), or -1 if it printed none. */
+  readonly sent: number;
+}
+
+/**
+ * hping3 in `ns` with `args`, stopped with SIGINT after `seconds` (it then prints its statistics), killed at
+ * seconds + 20 s if it does not stop.
+ */
+export async function hping(ns: string, args: readonly string[], seconds: number): Promise<HpingResult> {
+  const r = await execInAsync(ns, 'timeout', ['-s', 'INT', '-k', '5', String(seconds), 'hping3', ...args], { timeoutMs: (seconds + 20) * 1000 });
+  const m = /(\d+) packets transmitted/.exec(r.stdout + r.stderr);
+  return { ...r, sent: m ? Number(m[1]) : -1 };
+}
+
+/** Samples `probe()` every `everyMs` until stop(); keeps the maximum of each field. */
+export function sampler<K extends string>(probe: () => Record<K, number>, everyMs = 5): { stop(): Record<K, number>; samples(): number } {
+  const max = probe();
+  let n = 1;
+  const timer = setInterval(() => {
+    const v = probe();
+    n++;
+    for (const k of Object.keys(v) as K[]) if (v[k] > max[k]) max[k] = v[k];
+  }, everyMs);
+  return {
+    stop() {
+      clearInterval(timer);
+      return max;
+    },
+    samples: () => n,
+  };
+}
+
+/** The stack's own memory accounting, and the heap for information. */
+export function memoryProbe(stack: Stack): () => { reassemblyBytes: number; datagrams: number; neighbours: number; tcpConnections: number; heapMiB: number } {
+  return () => ({
+    reassemblyBytes: stack.core.reassembler.memory,
+    datagrams: stack.core.reassembler.inProgress,
+    neighbours: stack.core.neighbours.size,
+    tcpConnections: stack.core.tcp?.connectionCount ?? 0,
+    heapMiB: Math.round(process.memoryUsage().heapUsed / 2 ** 20),
+  });
+}
+
+/** Every numeric counter of the stats tree, flattened ('tcp.rstsSent'). */
+export function flatStats(stack: Stack): Record<string, number> {
+  const out: Record<string, number> = {};
+  const walk = (o: object, prefix: string): void => {
+    for (const [k, v] of Object.entries(o)) {
+      if (typeof v === 'number') out[prefix + k] = v;
+      else if (v && typeof v === 'object') walk(v, `${prefix}${k}.`);
+    }
+  };
+  walk(stack.stats, '');
+  return out;
+}
+
+/** Counters that changed between two flatStats snapshots. */
+export function statsDelta(a: Record<string, number>, b: Record<string, number>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [k, v] of Object.entries(b)) if (v !== (a[k] ?? 0)) out[k] = v - (a[k] ?? 0);
+  return out;
+}
+
+/** A delta as one line for the test log. */
+export function show(d: Record<string, number>, keys?: readonly string[]): string {
+  return (keys ?? Object.keys(d)).map((k) => `${k}=${d[k] ?? 0}`).join(' ');
+}
+
+/** One GET over the kernel path from the namespace; true on 200 (after an attack: "the stack survived"). */
+export async function oneGet(ns: string, url: string): Promise<boolean> {
+  const r = await execInAsync(ns, 'curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', '--max-time', '8', url], { timeoutMs: 15_000 });
+  return r.stdout.trim() === '200';
+}
