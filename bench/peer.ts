@@ -36,7 +36,7 @@ const name = process.argv[process.argv.indexOf('--name') + 1] ?? 'side';
 // Replies own stdout; anything logged goes to stderr.
 console.log = (...a: unknown[]) => console.error(`[${name}]`, ...a);
 
-export type StackKind = 'kernel' | 'af-xdp' | 'af-packet' | 'tap';
+export type StackKind = 'kernel' | 'af-xdp' | 'af-packet' | 'af-packet-v2' | 'tap';
 
 export interface InitArgs {
   readonly stack: StackKind;
@@ -88,16 +88,19 @@ async function openDriver(a: InitArgs): Promise<{ driver: FrameDriver; info: Rec
     const d = openAfXdp({ ifname: a.ifname!, netns: a.netns, mode: 'own', ipv4: a.address, busyPoll: busy });
     return { driver: d, info: { bindMode: d.bindMode, attachMode: d.attachMode, queue: d.queue, needWakeup: d.needWakeup, mtu: d.caps.mtu, maxBatch: d.caps.maxBatch } };
   }
-  if (a.stack === 'af-packet') {
+  if (a.stack === 'af-packet' || a.stack === 'af-packet-v2') {
     const { openAfPacket } = await import('../drivers/af-packet/index.js');
     const d = openAfPacket({
       ifname: a.ifname!,
       netns: a.netns,
       ipv4: a.address,
       busyPoll: busy,
+      // 'af-packet' takes the driver's default ring (TPACKET_V3, blocks retired after blockTimeoutMs); 'af-packet-v2'
+      // asks for TPACKET_V2 (per-frame status, no block timeout).
+      ...(a.stack === 'af-packet-v2' ? { tpacketVersion: 2 as const } : {}),
       ...(a.mac ? { hwAddress: macBytes(a.mac), promiscuous: true } : {}),
     });
-    return { driver: d, info: { qdiscBypass: d.qdiscBypass, filtered: d.filtered, mtu: d.caps.mtu, maxBatch: d.caps.maxBatch } };
+    return { driver: d, info: { tpacketVersion: d.tpacketVersion, qdiscBypass: d.qdiscBypass, filtered: d.filtered, mtu: d.caps.mtu, maxBatch: d.caps.maxBatch } };
   }
   if (a.stack === 'tap') {
     const { openTap } = await import('../drivers/tap/index.js');

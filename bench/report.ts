@@ -27,7 +27,7 @@ export interface WorkloadRecord {
 
 export interface PathRecord {
   id: string;
-  stack: 'kernel' | 'af-xdp' | 'af-packet' | 'tap';
+  stack: 'kernel' | 'af-xdp' | 'af-packet' | 'af-packet-v2' | 'tap';
   mode: 'event' | 'busy' | null;
   ok: boolean;
   error?: string;
@@ -46,7 +46,7 @@ export interface BenchRecord {
   finishedAt?: string;
   command: string;
   note?: string | undefined;
-  machine: { hostname: string; cpuModel: string; cpus: number; memoryGiB: number; kernel: string; os: string; node: string; gitCommit: string; gitDirty: boolean };
+  machine: { hostname: string; cpuModel: string; cpus: number; memoryGiB: number; kernel: string; os: string; node: string; gitCommit: string; gitDirty: boolean; addon?: string };
   settings: Record<string, unknown>;
   loadavgStart: number[];
   loadavgEnd?: number[];
@@ -319,11 +319,11 @@ export function renderDoc(rec: BenchRecord, recordPath: string): string {
     '## What ran',
     '',
     `- Command: \`${rec.command}\` (record: \`${recordPath}\`).`,
-    `- Machine: ${rec.machine.cpus} x ${rec.machine.cpuModel}, ${rec.machine.memoryGiB} GiB; ${rec.machine.os}; Linux ${rec.machine.kernel}; Node ${rec.machine.node}; byway ${rec.machine.gitCommit}${rec.machine.gitDirty ? ' (with uncommitted changes)' : ''}.`,
+    `- Machine: ${rec.machine.cpus} x ${rec.machine.cpuModel}, ${rec.machine.memoryGiB} GiB; ${rec.machine.os}; Linux ${rec.machine.kernel}; Node ${rec.machine.node}; byway ${rec.machine.gitCommit}${rec.machine.gitDirty ? ' (with uncommitted changes)' : ''}${rec.machine.addon ? `, native addon ${rec.machine.addon}` : ''}.`,
     `- Started ${rec.startedAt}, finished ${rec.finishedAt ?? '?'}. Each workload: ${s['warmupMs']} ms warm-up, then ${s['durationMs']} ms measured (\`--long\` for 2 s + 10 s).${Number(s['repeat'] ?? 1) > 1 ? ` Every path ran ${String(s['repeat'])} times, in rounds (kernel, then each byway path, then again); each figure is the median over the rounds in which that workload succeeded.` : ' One round: each figure is from a single measurement.'}`,
     `- Network: namespaces A and B joined by one veth pair (MTU 1500), made and removed by the harness. Offloads: ${t ? `\`ethtool -K ${String(t['offloads'])}\` on both ends${t['offloadsApplied'] ? '' : ' (**could not be applied**: ' + String(t['offloadError']) + ')'}` : 'n/a'}, for every path, so the kernel path runs on the same link settings as byway (raw-frame drivers cannot take 64 KiB checksum-less GSO segments).`,
     '- Peer: always Node on the kernel path (`node:net` / `node:dgram`) in namespace B, started with `ip netns exec B node --expose-gc --import tsx bench/peer.ts`.',
-    '- Subject, in namespace A: **kernel**, the same script under `ip netns exec A` with `node:net` / `node:dgram` (address 10.77.9.1 on the veth); or **byway** (`createStack({ driver, address: \'10.77.9.3/24\', pollMode })`), started in the root namespace with the driver\'s `netns` option: AF_XDP own-address mode on the veth end, AF_PACKET on the veth end (own MAC, promiscuous), TAP with the TAP device and the veth end in a bridge. `event` and `busy` are byway\'s two poll modes.',
+    '- Subject, in namespace A: **kernel**, the same script under `ip netns exec A` with `node:net` / `node:dgram` (address 10.77.9.1 on the veth); or **byway** (`createStack({ driver, address: \'10.77.9.3/24\', pollMode })`), started in the root namespace with the driver\'s `netns` option: AF_XDP own-address mode on the veth end, AF_PACKET on the veth end (own MAC, promiscuous; `af-packet` is the driver\'s default TPACKET_V3 ring, whose blocks are handed over when full or after a 1 ms timeout, `af-packet-v2` the same driver with `tpacketVersion: 2`), TAP with the TAP device and the veth end in a bridge. `event` and `busy` are byway\'s two poll modes.',
     '- One Node process per side in every case (plus the idle coordinator). Processes are not pinned: the scheduler and the other load on the machine decide where each side runs. For scale (docs of these VMs): a blocking ping-pong across the two vCPUs of an idle machine takes about 78 us round trip in the kernel alone, about 6 us with both ends on one vCPU; on a loaded machine the vCPUs rarely sleep, so wake-ups are cheaper and less predictable. Busy mode spins one of the only two vCPUs, which the peer and everyone else then share.',
     '- Latencies are half round trips (sfnt-pingpong convention). One-way rates are counted at the sender (sent/s) and at the receiver (received/s over a window measured by the receiver); loss is sent minus received after a drain. Bulk goodput is measured at the receiver. The connection rate is one connection at a time (connect, 64 B request, 64 B echo, close). Idle connections: opened 128 handshakes at a time; memory is the subject process\'s growth after a forced GC (kernel path: the kernel\'s socket memory is not in the process, so that ratio says how much memory byway moves into the process, not a like-for-like cost).',
     '',
