@@ -13,7 +13,7 @@
  * (hping3 --rand-source) leave byway and are dropped by the kernel, which does not forward: as on the Internet,
  * the victim answers addresses that never reply.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import http from 'node:http';
 import { createStack, type Stack, type StackOptions } from '../../src/index.js';
 import { execInAsync, type ExecResult } from '../helpers/netns.js';
@@ -114,13 +114,14 @@ export interface LegitResult {
 }
 
 /**
- * curl in a loop in `ns` for `seconds` (each request bounded by --max-time 4), counting 200s and failures. One
- * process for the whole loop; bounded by an outer kill at seconds + 20 s.
+ * curl in a loop in `ns` for `seconds` (each request bounded by --max-time 4), counting 200s and failures; it also
+ * ends when `stopFile` exists. One process for the whole loop; bounded by an outer kill at seconds + 20 s.
  */
-export async function legitLoop(ns: string, url: string, seconds: number): Promise<LegitResult> {
+export async function legitLoop(ns: string, url: string, seconds: number, stopFile?: string): Promise<LegitResult> {
+  const stop = stopFile ? ` && [ ! -e '${stopFile}' ]` : '';
   const script = [
     `end=$((SECONDS+${seconds})); ok=0; fail=0`,
-    `while [ $SECONDS -lt $end ]; do`,
+    `while [ $SECONDS -lt $end ]${stop}; do`,
     `  c=$(curl -s -o /dev/null -w '%{http_code}' --max-time 4 '${url}')`,
     `  if [ "$c" = 200 ]; then ok=$((ok+1)); else fail=$((fail+1)); fi`,
     `done`,
@@ -206,4 +207,77 @@ export function show(d: Record<string, number>, keys?: readonly string[]): strin
 export async function oneGet(ns: string, url: string): Promise<boolean> {
   const r = await execInAsync(ns, 'curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', '--max-time', '8', url], { timeoutMs: 15_000 });
   return r.stdout.trim() === '200';
+}
+
+/**
+ * A long-lived kernel TCP connection from `ns` (fixed source port `localPort`) to byway's echo port, held by a
+ * small Node process in the namespace, so attacks can aim at a known 4-tuple. `echo()` sends a line over it and
+ * resolves with what came back (or rejects after `timeoutMs`), proving the connection survived.
+ */
+export interface HeldConnection {
+  readonly ready: Promise<void>;
+  echo(line: string, timeoutMs?: number): Promise<string>;
+  /** Kills the process; resolves once it has exited and its pipes are closed. */
+  stop(): Promise<void>;
+}
+
+export function holdConnection(ns: string, host: string, port: number, localPort: number): HeldConnection {
+  const script = `
+const s = require('node:net').connect({ host: ${JSON.stringify(host)}, port: ${port}, localPort: ${localPort} });
+s.on('connect', () => console.log('up'));
+s.on('data', (d) => console.log('got ' + d.toString().trim()));
+s.on('error', (e) => { console.log('error ' + e.code); process.exit(1); });
+s.on('close', () => { console.log('closed'); process.exit(0); });
+process.stdin.on('data', (d) => s.write(d));
+process.stdin.on('end', () => s.end());
+`;
+  const child = spawn('ip', ['netns', 'exec', ns, process.execPath, '-e', script], { stdio: ['pipe', 'pipe', 'pipe'], detached: true });
+  let out = '';
+  const waiters: Array<() => void> = [];
+  child.stdout.setEncoding('utf8').on('data', (d: string) => {
+    out += d;
+    for (const w of waiters.splice(0)) w();
+  });
+  child.stderr.setEncoding('utf8').on('data', (d: string) => (out += d));
+  child.on('exit', () => {
+    out += '\nexited';
+    for (const w of waiters.splice(0)) w();
+  });
+  child.stdin.on('error', () => {});
+  const closed = new Promise<void>((resolve) => child.once('close', () => resolve()));
+  /** Resolves when `out` (from `from` on) matches re; rejects after timeoutMs or when the process exits. */
+  const waitFor = (re: RegExp, from: number, timeoutMs: number): Promise<string> =>
+    new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`held connection: no ${re} within ${timeoutMs} ms; output: ${out}`)), timeoutMs);
+      const check = (): void => {
+        const m = re.exec(out.slice(from));
+        if (m) {
+          clearTimeout(timer);
+          resolve(m[0]);
+        } else if (out.includes('exited')) {
+          clearTimeout(timer);
+          reject(new Error(`held connection ended: ${out}`));
+        } else waiters.push(check);
+      };
+      check();
+    });
+  return {
+    ready: waitFor(/^up$/m, 0, 20_000).then(() => undefined),
+    echo(line, timeoutMs = 10_000) {
+      const from = out.length;
+      child.stdin.write(line + '\n');
+      return waitFor(new RegExp(`got ${line}`), from, timeoutMs);
+    },
+    stop() {
+      child.stdin.destroy();
+      if (child.pid !== undefined && child.exitCode === null && child.signalCode === null) {
+        try {
+          process.kill(-child.pid, 'SIGKILL');
+        } catch {
+          /* gone */
+        }
+      }
+      return closed;
+    },
+  };
 }
