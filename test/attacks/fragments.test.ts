@@ -1,0 +1,103 @@
+/**
+ * IPv4 fragment floods (hping3, kernel namespace) against a stack with a small reassembly budget, while a
+ * legitimate curl client keeps fetching over TCP. The stack's reassembly memory is sampled throughout and must
+ * never exceed limits.reassembly.maxBytes (nor the datagram cap); the counters must show why fragments were
+ * dropped, and the datagrams left behind must time out.
+ *
+ *   first fragments   hping3 --udp -x (MF set, offset 0) --rand-source: every packet opens a datagram that never
+ *                     completes: memory fills, the oldest are evicted, the rest time out.
+ *   -m 256            whole datagrams of 1408 bytes cut at a 256-byte virtual MTU: reassembled (then answered with
+ *                     ICMP port unreachable, rate-limited).
+ *   -f                the same cut into 16-byte fragments: 88 per datagram, over maxFragments: dropped.
+ */
+import { afterEach, expect, it } from 'vitest';
+import { rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describePrivileged, requirePrivileged } from '../helpers/netns.js';
+import { flatStats, hping, legitLoop, memoryProbe, missingAttackTools, oneGet, sampler, show, startLab, statsDelta, type AttackLab, type LegitResult } from './lab.js';
+
+const FLOOD_S = 3;
+/** maxDatagrams is set above maxBytes / (one 1208-byte first fragment + overhead), so the byte cap is the one that binds. */
+const REASSEMBLY = { maxBytes: 64 * 1024, maxDatagrams: 128, maxFragments: 16, timeoutMs: 1000 };
+const LIMITS = { reassembly: REASSEMBLY, tcp: { synQueueLimit: 32, maxConnections: 256 } };
+const UDP_PORT = 9;
+const SHOWN = ['ipv4.rx', 'ipv4.reassembly.fragments', 'ipv4.reassembly.reassembled', 'ipv4.reassembly.memoryDrops', 'ipv4.reassembly.evicted', 'ipv4.reassembly.timeouts', 'ipv4.reassembly.tooManyFragments', 'ipv4.reassembly.overlaps', 'ipv4.reassembly.badFragment', 'icmp.errorsSent', 'icmp.rateLimited'];
+
+describePrivileged('attacks: fragment floods (hping3)', () => {
+  const missing = missingAttackTools();
+  if (missing.length) {
+    (requirePrivileged ? it : it.skip)(`has the tools it needs: missing ${missing.join(', ')} (see .ci/run)`, () => {
+      throw new Error(`missing tools: ${missing.join(', ')}`);
+    });
+    return;
+  }
+  let lab: AttackLab | undefined;
+  let stopFile: string | undefined;
+  let legitP: Promise<LegitResult> | undefined;
+  afterEach(async () => {
+    if (stopFile) writeFileSync(stopFile, '');
+    await legitP?.catch(() => {});
+    if (stopFile) rmSync(stopFile, { force: true });
+    legitP = undefined;
+    const problems = lab ? await lab.close() : [];
+    lab = undefined;
+    expect(problems).toEqual([]);
+  });
+
+  it('reassembly memory stays under maxBytes; evictions, drops and time-outs are counted; the client keeps working', async () => {
+    lab = await startLab(LIMITS);
+    const { t, stack } = lab;
+    expect(await oneGet(t.kernelNs, lab.url)).toBe(true);
+    stopFile = join(tmpdir(), `byway-attacks-frag-stop-${process.pid}-${Date.now()}`);
+    legitP = legitLoop(t.kernelNs, lab.url, 200, stopFile);
+    const floods: Record<string, string[]> = {
+      'first fragments, --rand-source': ['--udp', '-p', String(UDP_PORT), '-x', '-d', '1200', '--rand-source'],
+      'whole datagrams, -m 256': ['--udp', '-p', String(UDP_PORT), '-d', '1400', '-m', '256'],
+      'whole datagrams, -f (16 B)': ['--udp', '-p', String(UDP_PORT), '-d', '1400', '-f'],
+    };
+    const results: Array<{ name: string; d: Record<string, number>; max: ReturnType<ReturnType<typeof memoryProbe>>; sent: number }> = [];
+    for (const [name, args] of Object.entries(floods)) {
+      const s0 = flatStats(stack);
+      const mem = sampler(memoryProbe(stack), 2);
+      const r = await hping(t.kernelNs, ['--flood', ...args, t.bywayAddr], FLOOD_S);
+      const max = mem.stop();
+      const d = statsDelta(s0, flatStats(stack));
+      console.log(`fragments, ${name.padEnd(32)} ${r.ms.toFixed(0)} ms sent ${r.sent}  max ${show(max)} (${mem.samples()} samples)\n  ${show(d, SHOWN)}`);
+      expect(r.sent, `hping3 said ${r.stdout} ${r.stderr}`).toBeGreaterThan(100);
+      results.push({ name, d, max, sent: r.sent });
+    }
+    // What is left times out (timeoutMs 1 s): wait for it, bounded, driven by the stack's own timer.
+    const deadline = Date.now() + 20_000;
+    while (stack.core.reassembler.inProgress > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    writeFileSync(stopFile, '');
+    const legit = await legitP;
+    const total = stack.stats.ipv4.reassembly;
+    console.log(`fragments: legit ${legit.raw}; after: in progress ${stack.core.reassembler.inProgress}, memory ${stack.core.reassembler.memory}; totals ${JSON.stringify(total)}`);
+
+    for (const { max } of results) {
+      expect(max.reassemblyBytes).toBeLessThanOrEqual(REASSEMBLY.maxBytes);
+      expect(max.datagrams).toBeLessThanOrEqual(REASSEMBLY.maxDatagrams);
+    }
+    const [first, mtu, tiny] = results.map((r) => r.d);
+    // Incomplete datagrams from many sources: the byte cap engaged (eviction of the oldest, or drops), memory
+    // reached it (within one datagram's charge), and nothing completed.
+    expect(first!['ipv4.reassembly.fragments'] ?? 0).toBeGreaterThan(100);
+    expect((first!['ipv4.reassembly.evicted'] ?? 0) + (first!['ipv4.reassembly.memoryDrops'] ?? 0)).toBeGreaterThan(0);
+    expect(results[0]!.max.reassemblyBytes).toBeGreaterThan(REASSEMBLY.maxBytes - 2 * 1400);
+    expect(results[0]!.max.datagrams).toBeLessThan(REASSEMBLY.maxDatagrams);
+    expect(first!['ipv4.reassembly.reassembled'] ?? 0).toBe(0);
+    // Whole datagrams at a 256-byte MTU are reassembled.
+    expect(mtu!['ipv4.reassembly.reassembled'] ?? 0).toBeGreaterThan(10);
+    // 88 fragments per datagram is over maxFragments (16).
+    expect(tiny!['ipv4.reassembly.tooManyFragments'] ?? 0).toBeGreaterThan(0);
+    expect(tiny!['ipv4.reassembly.reassembled'] ?? 0).toBe(0);
+    // Everything left over timed out and its memory was released.
+    expect(stack.core.reassembler.inProgress).toBe(0);
+    expect(stack.core.reassembler.memory).toBe(0);
+    expect(total.timeouts).toBeGreaterThan(0);
+
+    expect(legit.ok).toBeGreaterThanOrEqual(3);
+    expect(await oneGet(t.kernelNs, lab.url)).toBe(true);
+  }, 180_000);
+});
