@@ -134,7 +134,8 @@ const enum TxMode {
 /** Callbacks for things the stack core cannot decide itself (TCP is attached through this). */
 export interface TransportHandler {
   input(now: number, src: number, dst: number, segment: Uint8Array): void;
-  icmpError(now: number, src: number, dst: number, quoted: Uint8Array, kind: 'unreachable' | 'frag-needed' | 'ttl-exceeded', code: number, mtu: number): void;
+  /** Returns whether the error matched something of the transport's (RFC 5927 validation). */
+  icmpError(now: number, src: number, dst: number, quoted: Uint8Array, kind: 'unreachable' | 'frag-needed' | 'ttl-exceeded', code: number, mtu: number): boolean;
   poll(now: number): void;
   pollAt(now: number): number | undefined;
 }
@@ -235,8 +236,12 @@ export class NetStack {
       this.stats.tcp = tcp.stats;
       this.attachTransport(IpProtocol.TCP, {
         input: (now, src, dst, segment) => tcp.input(now, src, dst, segment),
-        icmpError: (now, src, dst, quoted, kind, code, mtu) =>
-          tcp.icmpError(now, src, dst, read16(quoted, 0), read16(quoted, 2), read32(quoted, 4), kind, code, mtu),
+        icmpError: (now, src, dst, quoted, kind, code, mtu) => {
+          // The layer counts every error it cannot match to a connection and in-flight sequence in icmpIgnored.
+          const ignoredBefore = tcp.stats.icmpIgnored;
+          tcp.icmpError(now, src, dst, read16(quoted, 0), read16(quoted, 2), read32(quoted, 4), kind, code, mtu);
+          return tcp.stats.icmpIgnored === ignoredBefore;
+        },
         poll: (now) => tcp.poll(now),
         pollAt: (now) => tcp.pollAt(now),
       });
@@ -578,13 +583,16 @@ export class NetStack {
     }
     const l4 = quoted.subarray(ihl);
     const fragNeeded = kind === 'dest-unreachable' && code === UnreachableCode.FragNeeded;
-    if (fragNeeded) this.learnPmtu(dst, nextHopMtu, read16(quoted, 2));
+    // RFC 5927 section 7.2: a path MTU is learned only from an error that a socket vouches for (TCP: a connection
+    // with the quoted sequence number in flight), so a forged frag-needed cannot shrink every flow to a peer.
+    const pmtu = fragNeeded ? this.pmtuCandidate(dst, nextHopMtu, read16(quoted, 2)) : undefined;
     if (proto === IpProtocol.UDP) {
       const sock = this.udp.lookup(src, read16(l4, 0), dst, read16(l4, 2));
       if (sock === undefined || (sock.connected && sock.remotePort !== read16(l4, 2))) {
         st.errorsUnmatched++;
         return;
       }
+      if (pmtu !== undefined) this.storePmtu(dst, pmtu);
       this.stats.udp.icmpErrors++;
       sock.onError?.(icmpToError(kind, code));
       return;
@@ -594,6 +602,7 @@ export class NetStack {
         const seq = read16(l4, 6);
         const ping = this.pings.get(seq);
         if (ping !== undefined && ping.dst === dst) {
+          if (pmtu !== undefined) this.storePmtu(dst, pmtu);
           this.pings.delete(seq);
           ping.cb({ ok: false, error: icmpToError(kind, code), seq: ping.seq });
           return;
@@ -607,25 +616,35 @@ export class NetStack {
       st.errorsUnmatched++;
       return;
     }
-    t.icmpError(this.now, src, dst, l4, kind === 'time-exceeded' ? 'ttl-exceeded' : fragNeeded ? 'frag-needed' : 'unreachable', code, this.mtuFor(dst));
+    const tkind = kind === 'time-exceeded' ? 'ttl-exceeded' : fragNeeded ? 'frag-needed' : 'unreachable';
+    const validated = t.icmpError(this.now, src, dst, l4, tkind, code, pmtu ?? this.mtuFor(dst));
+    if (!validated) st.errorsUnmatched++;
+    else if (pmtu !== undefined) this.storePmtu(dst, pmtu);
   }
 
-  /** RFC 1191 section 6.1 safeguards: never below minPmtu, never raises, plateau estimate for old routers. */
-  private learnPmtu(dst: number, nextHopMtu: number, quotedTotalLen: number): void {
+  /**
+   * The path MTU a frag-needed message asks for, after RFC 1191 section 6.1's safeguards (never below minPmtu,
+   * never a raise, the plateau estimate for routers that send no MTU), or undefined when it is to be ignored.
+   */
+  private pmtuCandidate(dst: number, nextHopMtu: number, quotedTotalLen: number): number | undefined {
     const st = this.stats.icmp;
     let mtu = nextHopMtu;
-    if (mtu === 0) mtu = plateauBelow(quotedTotalLen); // RFC 1191 section 5 for routers that send no MTU
+    if (mtu === 0) mtu = plateauBelow(quotedTotalLen); // RFC 1191 section 5
     if (mtu < 68) {
       st.pmtuIgnored++;
-      return;
+      return undefined;
     }
     mtu = Math.max(mtu, this.icmpOptions.minPmtu);
     if (mtu >= this.mtuFor(dst)) {
       st.pmtuIgnored++;
-      return;
+      return undefined;
     }
+    return mtu;
+  }
+
+  private storePmtu(dst: number, mtu: number): void {
     this.pmtu.set(dst, { mtu, expires: this.now + this.icmpOptions.pmtuExpiryMs });
-    st.pmtuUpdates++;
+    this.stats.icmp.pmtuUpdates++;
   }
 
   // ---------------------------------------------------------------------------------------------------------------
