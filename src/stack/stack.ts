@@ -15,6 +15,7 @@ import type { FrameDriver } from '../../drivers/types.js';
 import { BywayError } from '../../protocols/util/errors.js';
 import type { Rng } from '../../protocols/util/rng.js';
 import { read16, read32, write16 } from '../../protocols/util/bytes.js';
+import { updateChecksum16 } from '../../protocols/util/checksum.js';
 import {
   BROADCAST_MAC,
   ETHERNET_HEADER_LEN,
@@ -731,8 +732,7 @@ export class NetStack {
     b.set(icmp.buffer, o);
     b[o] = IcmpType.EchoReply;
     // RFC 1624: only the type byte changed (8 -> 0), so the checksum is updated, not recomputed.
-    const old = read16(b, o + 2);
-    write16(b, o + 2, ~(~old + ~(IcmpType.EchoRequest << 8) + (IcmpType.EchoReply << 8)) & 0xffff);
+    write16(b, o + 2, updateChecksum16(read16(b, o + 2), IcmpType.EchoRequest << 8, IcmpType.EchoReply << 8));
     if (this.csum.icmpTx || this.txMode === TxMode.Fragment) {
       write16(b, o + 2, 0);
       write16(b, o + 2, checksumOf(b, o, o + len));

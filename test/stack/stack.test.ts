@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { memoryLink } from '../../drivers/memory/index.js';
 import { faults } from '../../drivers/middleware/index.js';
-import type { FrameDriver } from '../../drivers/types.js';
+import { SOFTWARE_CHECKSUMS, type FrameDriver } from '../../drivers/types.js';
 import { emitEthernet, EtherType } from '../../protocols/ethernet/wire.js';
 import { IpProtocol, writeIpv4Header, IPV4_FLAG_MF } from '../../protocols/ipv4/wire.js';
 import { writeUdpHeader } from '../../protocols/udp/wire.js';
@@ -377,5 +377,22 @@ describe('malformed frames', () => {
     expect(s.arp.truncated).toBe(1);
     expect(s.ethernet.unknownEthertype).toBe(1);
     expect(s.ipv4.badChecksum).toBe(1);
+  });
+});
+
+describe('ICMP echo reply with an offloaded transmit checksum', () => {
+  it('updates the request checksum incrementally (RFC 1624) to a valid reply checksum', () => {
+    const [da, db] = memoryLink();
+    // B's driver claims ICMP transmit offload, so B relies on the incremental update; A verifies in software.
+    const offloaded = { ...db.caps, checksum: { ...SOFTWARE_CHECKSUMS, icmp: { tx: 'offload' as const, rx: 'verify' as const } } };
+    const bDriver: FrameDriver = Object.create(db, { caps: { value: offloaded } });
+    const a = makeStack(da, '10.0.0.1/24', 1);
+    const b = makeStack(bDriver, '10.0.0.2/24', 2);
+    const clock = new VirtualClock(0);
+    const replies: PingResult[] = [];
+    for (let size = 0; size < 40; size++) a.ping(0, ip('10.0.0.2'), { size, data: new Uint8Array(size).fill(size * 37) }, (r) => replies.push(r));
+    runUntil(clock, [a, b]);
+    expect(replies.filter((r) => r.ok)).toHaveLength(40);
+    expect(a.stats.icmp.badChecksum).toBe(0);
   });
 });
