@@ -385,7 +385,18 @@ describe('ICMP echo reply with an offloaded transmit checksum', () => {
     const [da, db] = memoryLink();
     // B's driver claims ICMP transmit offload, so B relies on the incremental update; A verifies in software.
     const offloaded = { ...db.caps, checksum: { ...SOFTWARE_CHECKSUMS, icmp: { tx: 'offload' as const, rx: 'verify' as const } } };
-    const bDriver: FrameDriver = Object.create(db, { caps: { value: offloaded } });
+    const bDriver: FrameDriver = {
+      caps: offloaded,
+      hwAddress: db.hwAddress,
+      stats: db.stats,
+      receive: (now, max, sink) => db.receive(now, max, sink),
+      txReserve: (len) => db.txReserve(len),
+      txCommit: (now, len) => db.txCommit(now, len),
+      flush: (now) => db.flush(now),
+      pollAt: (now) => db.pollAt(now),
+      setReadyCallback: (cb) => db.setReadyCallback(cb),
+      close: () => db.close(),
+    };
     const a = makeStack(da, '10.0.0.1/24', 1);
     const b = makeStack(bDriver, '10.0.0.2/24', 2);
     const clock = new VirtualClock(0);
