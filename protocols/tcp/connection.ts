@@ -1260,6 +1260,12 @@ export class TcpConnection {
       else if (this.ackNow && this.state === 'TIME-WAIT') this.sendAck(now);
       return;
     }
+    // RFC 1191 6.4: build segments for the current PMTU estimate. The host's path MTU can drop without this
+    // connection seeing an ICMP message (a PMTU learned from another flow's error, a route MTU); segments sized
+    // for the old MSS would then be refused (EMSGSIZE) until the estimate expires.
+    const pmtu = this.host.mtuFor(this.remoteIp);
+    // The host refuses anything larger, so its estimate is obeyed below minMss too (the host floors it itself).
+    if (pmtu - 40 < this.mssRaw) this.lowerMss(now, pmtu, 64);
     const cwnd = this.cc.cwnd;
     // 1. Retransmissions (RFC 6675 5 NextSeg rule 1, RFC 8985, RFC 6298 5.4).
     if (this.lostBytes > 0) {
@@ -1745,7 +1751,15 @@ export class TcpConnection {
 
   /** @internal RFC 1191: the path MTU towards the peer is now `mtu`. Returns whether the MSS changed. */
   pmtuChanged(now: number, mtu: number): boolean {
-    const raw = Math.max(this.o.minMss, Math.min(mtu - 40, this.advMss));
+    if (!this.lowerMss(now, mtu, this.o.minMss)) return false;
+    this.output(now);
+    this.rearm();
+    return true;
+  }
+
+  /** Lower the MSS to fit a path MTU of `mtu`, not below `floor` (never raises it). Returns whether it changed. */
+  private lowerMss(now: number, mtu: number, floor: number): boolean {
+    const raw = Math.max(floor, Math.min(mtu - 40, this.advMss));
     if (raw >= this.mssRaw) return false;
     this.setMssRaw(now, raw);
     // Segments larger than the new MSS that are in flight are lost (RFC 1191 6.5 / Linux tcp_simple_retransmit).
@@ -1753,8 +1767,6 @@ export class TcpConnection {
       const s = this.segs[i]!;
       if (!s.sacked && s.len - (s.fin ? 1 : 0) > this.mss) this.markLost(s);
     }
-    this.output(now);
-    this.rearm();
     return true;
   }
 

@@ -382,6 +382,11 @@ export class TcpLayer implements TcpConnHost {
   /** The earliest time poll() is needed (now when output is pending), or undefined. */
   pollAt(now: number): number | undefined {
     if (this.pendingTx.size > 0) return now;
+    return this.nextTimerAt();
+  }
+
+  /** The earliest armed timer (stale heap entries are dropped on the way), or undefined. */
+  private nextTimerAt(): number | undefined {
     for (;;) {
       if (this.heapAt.length === 0) return undefined;
       const at = this.heapAt[0]!;
@@ -408,8 +413,10 @@ export class TcpLayer implements TcpConnHost {
       this.pendingTx.clear();
       for (const c of list) if (c.state !== 'CLOSED') c.output(now);
     }
+    // Only due timers run here: output still pending (no transmit buffer) is retried once per poll, above, and
+    // must not make every timer look due (that spun ~1e6 onTimer calls per poll).
     for (let guard = 0; guard < 1_000_000; guard++) {
-      const at = this.pollAt(now);
+      const at = this.nextTimerAt();
       if (at === undefined || at > now) break;
       const c = this.heapConn[0]!;
       this.heapPop();
