@@ -15,7 +15,7 @@ import { rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describePrivileged, requirePrivileged } from '../helpers/netns.js';
-import { flatStats, hping, legitLoop, memoryProbe, missingAttackTools, oneGet, sampler, show, startLab, statsDelta, type AttackLab, type LegitResult } from './lab.js';
+import { flatStats, hping, legitLoop, memoryProbe, missingAttackTools, oneGet, sampler, show, startLab, statsDelta, drain, type AttackLab, type LegitResult } from './lab.js';
 
 const FLOOD_S = 3;
 /** maxDatagrams is set above maxBytes / (one 1208-byte first fragment + overhead), so the byte cap is the one that binds. */
@@ -58,9 +58,11 @@ describePrivileged('attacks: fragment floods (hping3)', () => {
     };
     const results: Array<{ name: string; d: Record<string, number>; max: ReturnType<ReturnType<typeof memoryProbe>>; sent: number }> = [];
     for (const [name, args] of Object.entries(floods)) {
+      await drain(lab);
       const s0 = flatStats(stack);
       const mem = sampler(memoryProbe(stack), 2);
       const r = await hping(t.kernelNs, ['--flood', ...args, t.bywayAddr], FLOOD_S);
+      await drain(lab);
       const max = mem.stop();
       const d = statsDelta(s0, flatStats(stack));
       console.log(`fragments, ${name.padEnd(32)} ${r.ms.toFixed(0)} ms sent ${r.sent}  max ${show(max)} (${mem.samples()} samples)\n  ${show(d, SHOWN)}`);

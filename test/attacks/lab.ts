@@ -281,3 +281,20 @@ process.stdin.on('end', () => s.end());
     },
   };
 }
+
+/**
+ * Wait until the stack has worked through (or its ring dropped) everything sent before this call: after a flood
+ * the AF_PACKET ring can still hold thousands of frames, and counters read too early would bleed into the next
+ * measurement. A ping from the kernel namespace is the marker (the ring is FIFO): once byway has counted one more
+ * echo request, what came before it has been handled. Retried while the ring may still drop the marker; gives up
+ * (throws) after `timeoutMs`.
+ */
+export async function drain(lab: AttackLab, timeoutMs = 30_000): Promise<void> {
+  const t0 = Date.now();
+  const before = lab.stack.stats.icmp.echoRequests;
+  while (Date.now() - t0 < timeoutMs) {
+    await execInAsync(lab.t.kernelNs, 'ping', ['-c', '1', '-W', '1', '-q', lab.t.bywayAddr], { timeoutMs: 5000 });
+    if (lab.stack.stats.icmp.echoRequests > before) return;
+  }
+  throw new Error(`the stack did not count a marker ping within ${timeoutMs} ms after the flood`);
+}

@@ -13,7 +13,7 @@ import { describePrivileged, execInAsync, requirePrivileged } from '../helpers/n
 import { ECHO_PORT, flatStats, HTTP_PORT, legitLoop, memoryProbe, missingAttackTools, oneGet, sampler, show, startLab, statsDelta, type AttackLab, type LegitResult } from './lab.js';
 
 const LIMITS = { tcp: { synQueueLimit: 32, maxConnections: 256 } };
-const SHOWN = ['tcp.segsIn', 'tcp.noSocket', 'tcp.rstsSent', 'tcp.passiveOpens', 'tcp.synCookiesSent', 'tcp.synCookiesFailed', 'tcp.outOfWindow', 'tcp.resets', 'tcp.rstsReceived', 'udp.noSocket', 'icmp.echoRequests', 'icmp.echoRepliesSent', 'icmp.errorsSent', 'icmp.rateLimited', 'icmp.otherTypes'];
+const SHOWN = ['tcp.segsIn', 'tcp.noSocket', 'tcp.rstsSent', 'tcp.passiveOpens', 'tcp.synCookiesSent', 'tcp.synCookiesFailed', 'tcp.outOfWindow', 'tcp.resets', 'tcp.rstsReceived', 'udp.noPort', 'icmp.echoRequests', 'icmp.echoRepliesSent', 'icmp.errorsSent', 'icmp.rateLimited', 'icmp.otherTypes'];
 
 /** Ports nmap's grepable output (-oG) lists with their state, and the "Ignored State" summary. */
 function parseGrepable(out: string): { ports: Map<number, string>; ignored: { state: string; count: number } | undefined } {

@@ -11,14 +11,14 @@
  */
 import { afterEach, expect, it } from 'vitest';
 import { describePrivileged, requirePrivileged } from '../helpers/netns.js';
-import { flatStats, hping, HTTP_PORT, legitLoop, memoryProbe, missingAttackTools, oneGet, sampler, show, startLab, statsDelta, type AttackLab } from './lab.js';
+import { flatStats, hping, HTTP_PORT, legitLoop, memoryProbe, missingAttackTools, oneGet, sampler, show, startLab, statsDelta, drain, type AttackLab } from './lab.js';
 
 /** Attack duration per run, seconds. */
-const FLOOD_S = 8;
+const FLOOD_S = 10;
 const LIMITS = { tcp: { synQueueLimit: 32, maxConnections: 256 }, neighbour: { maxEntries: 64 } };
 const BACKLOG = 8;
 /** Legitimate requests that must complete during the flood (a loaded machine completes far more; see docs/security.md). */
-const MIN_LEGIT = 3;
+const MIN_LEGIT = 2;
 
 describePrivileged('attacks: SYN flood (hping3)', () => {
   const missing = missingAttackTools();
@@ -44,6 +44,7 @@ describePrivileged('attacks: SYN flood (hping3)', () => {
       const mem = sampler(memoryProbe(stack));
       const args = ['-S', '--flood', '-p', String(HTTP_PORT), ...(variant === 'spoofed' ? ['--rand-source'] : []), t.bywayAddr];
       const [flood, legit] = await Promise.all([hping(t.kernelNs, args, FLOOD_S), legitLoop(t.kernelNs, lab.url, FLOOD_S)]);
+      await drain(lab);
       const max = mem.stop();
       const d = statsDelta(s0, flatStats(stack));
       console.log(
