@@ -576,7 +576,7 @@ export class TcpConnection {
     // RFC 7323 5.3 PAWS, before the sequence check: TSval older than TS.Recent.
     if (this.tsOk && seg.tsVal !== undefined && !rst && seqLt(seg.tsVal, this.tsRecent) && now - this.tsRecentAt < TS_RECENT_MAX_IDLE) {
       this.stats.pawsRejected++;
-      this.sendAck(now);
+      this.invalidAck(now, segLen, syn);
       return;
     }
 
@@ -605,7 +605,12 @@ export class TcpConnection {
         this.sendSyn(now); // the peer's SYN was retransmitted: our SYN-ACK was lost
         return;
       }
-      this.sendAck(now);
+      // RFC 5961 4.2: a SYN in a synchronized state gets a (rate-limited) challenge ACK whatever its sequence number.
+      if (syn && this.isSynchronized()) {
+        this.challengeAck(now);
+        return;
+      }
+      this.invalidAck(now, segLen, syn);
       return;
     }
     this.probesUnanswered = 0;
@@ -1510,6 +1515,26 @@ export class TcpConnection {
     this.fillOptions(now, f, 0);
     return this.xmit(now, f, null, 0, 0);
   }
+
+  /**
+   * The ACK owed to an unacceptable segment (RFC 9293 3.10.7.4 first check, RFC 7323 5.3 PAWS). Segments carrying
+   * data are always answered (the peer needs the ACK / D-SACK to recover); pure ACKs and SYNs get at most one ACK
+   * per invalidAckIntervalMs per connection, like Linux's tcp_oow_rate_limited: otherwise two ends that each find
+   * the other's segments unacceptable ACK each other forever, and a flood at a 4-tuple is answered one for one.
+   */
+  private invalidAck(now: number, segLen: number, syn: boolean): void {
+    if (segLen > 0 && !syn) {
+      this.sendAck(now);
+      return;
+    }
+    if (now - this.lastInvalidAckAt < this.o.invalidAckIntervalMs) {
+      this.stats.invalidAcksRateLimited++;
+      return;
+    }
+    if (this.sendAck(now)) this.lastInvalidAckAt = now;
+  }
+
+  private lastInvalidAckAt = -Infinity;
 
   /** RFC 5961 section 7: a rate-limited ACK in answer to a suspicious RST / SYN / ACK. */
   private challengeAck(now: number): void {

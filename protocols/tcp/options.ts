@@ -64,6 +64,12 @@ export interface TcpOptions {
   synCookies?: boolean;
   /** RFC 5961 7: challenge ACKs per second, whole layer. Default 1000. */
   challengeAckLimit?: number;
+  /**
+   * Least time between two duplicate ACKs one connection sends in answer to unacceptable pure ACKs / SYNs (out of
+   * window, PAWS), ms; 0 disables the limit. Two stacks that each find the other's segments unacceptable would
+   * otherwise ACK each other forever. Like Linux's tcp_invalid_ratelimit. Default 500.
+   */
+  invalidAckIntervalMs?: number;
   /** RFC 6056 ephemeral range. Default 49152..65535. */
   ephemeralLow?: number;
   ephemeralHigh?: number;
@@ -86,7 +92,7 @@ function checkOptions(r: ResolvedTcpOptions): ResolvedTcpOptions {
   ];
   const nonNegative: Array<keyof ResolvedTcpOptions> = [
     'minRto', 'finWait2Timeout', 'delayedAckMs', 'quickAcks', 'synRetries', 'synAckRetries', 'maxRetransmits',
-    'challengeAckLimit', 'maxTimeWait', 'maxConnections',
+    'challengeAckLimit', 'invalidAckIntervalMs', 'maxTimeWait', 'maxConnections',
   ];
   for (const k of positive) {
     const v = r[k] as number;
@@ -155,6 +161,7 @@ export function resolveTcpOptions(o: TcpOptions, defaultCc: CongestionControlFac
     synQueueLimit: o.synQueueLimit ?? 256,
     synCookies: o.synCookies ?? true,
     challengeAckLimit: o.challengeAckLimit ?? 1000,
+    invalidAckIntervalMs: o.invalidAckIntervalMs ?? 500,
     ephemeralLow: o.ephemeralLow ?? 49152,
     ephemeralHigh: o.ephemeralHigh ?? 65535,
     maxTimeWait: o.maxTimeWait ?? 16384,
