@@ -1461,7 +1461,11 @@ export class TcpConnection {
     if (now - this.rcvSpaceTime < Math.max(rtt, 1)) return;
     const want = 2 * this.rcvSpaceCopied;
     if (want > this.rcvCap && this.rcvCap < this.o.maxReceiveBuffer) {
-      this.rcvCap = Math.min(this.o.maxReceiveBuffer, Math.max(want, this.rcvCap * 2), MAX_WINDOW << this.rcvWs);
+      // Growing past what the window field can offer (65535 << RCV.WIND.SHIFT) buys nothing; but the cap only ever
+      // grows: the buffer may already be larger (receiveBuffer > 65535 without window scaling), and lowering it
+      // below what is buffered plus offered would refuse in-window data (RFC 9293 3.8.6: no shrinking).
+      const grown = Math.min(this.o.maxReceiveBuffer, Math.max(want, this.rcvCap * 2), MAX_WINDOW << this.rcvWs);
+      if (grown > this.rcvCap) this.rcvCap = grown;
     }
     this.rcvSpaceTime = now;
     this.rcvSpaceCopied = 0;
