@@ -16,7 +16,7 @@ import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describePrivileged, requirePrivileged } from '../helpers/netns.js';
-import { CLOSED_PORT, ECHO_PORT, flatStats, holdConnection, hping, HTTP_PORT, legitLoop, memoryProbe, missingAttackTools, oneGet, sampler, show, startLab, statsDelta, drain, type AttackLab, type HeldConnection, type LegitResult } from './lab.js';
+import { CLOSED_PORT, ECHO_PORT, flatStats, holdConnection, hping, HTTP_PORT, legitLoop, memoryProbe, missingAttackTools, oneGet, sampler, show, startLab, statsDelta, drain, type AttackLab, type HeldConnection, type LegitResult, HEAP_BOUND_MIB } from './lab.js';
 
 const FLOOD_S = 2;
 const CHALLENGE_ACK_LIMIT = 100;
@@ -102,6 +102,7 @@ describePrivileged('attacks: random-flag floods (hping3)', () => {
     expect(existsSync(stopFile)).toBe(true);
     expect(legit.ok).toBeGreaterThanOrEqual(MIN_LEGIT);
     expect(max.tcpConnections).toBeLessThanOrEqual(LIMITS.tcp.synQueueLimit + 16 + 16);
+    expect(max.heapMiB).toBeLessThan(HEAP_BOUND_MIB);
     expect(await held.echo('after')).toBe('got after');
     expect(await oneGet(t.kernelNs, lab.url)).toBe(true);
   }, 180_000);

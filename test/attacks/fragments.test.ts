@@ -15,7 +15,7 @@ import { rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describePrivileged, requirePrivileged } from '../helpers/netns.js';
-import { flatStats, hping, legitLoop, memoryProbe, missingAttackTools, oneGet, sampler, show, startLab, statsDelta, drain, type AttackLab, type LegitResult } from './lab.js';
+import { flatStats, hping, legitLoop, memoryProbe, missingAttackTools, oneGet, sampler, show, startLab, statsDelta, drain, type AttackLab, type LegitResult, HEAP_BOUND_MIB } from './lab.js';
 
 const FLOOD_S = 3;
 /** maxDatagrams is set above maxBytes / (one 1208-byte first fragment + overhead), so the byte cap is the one that binds. */
@@ -79,6 +79,7 @@ describePrivileged('attacks: fragment floods (hping3)', () => {
 
     for (const { max } of results) {
       expect(max.reassemblyBytes).toBeLessThanOrEqual(REASSEMBLY.maxBytes);
+      expect(max.heapMiB).toBeLessThan(HEAP_BOUND_MIB);
       expect(max.datagrams).toBeLessThanOrEqual(REASSEMBLY.maxDatagrams);
     }
     const [first, mtu, tiny] = results.map((r) => r.d);

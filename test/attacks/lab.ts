@@ -167,12 +167,20 @@ export function sampler<K extends string>(probe: () => Record<K, number>, everyM
   };
 }
 
+/**
+ * Generous bound on the JS heap during an attack (it stays at 20-60 MiB here): not a cap byway enforces, a net
+ * that catches per-packet state that escaped the stack's own accounting (a flood of 10^5-10^6 packets leaking
+ * even a few hundred bytes each would cross it).
+ */
+export const HEAP_BOUND_MIB = 384;
+
 /** The stack's own memory accounting, and the heap for information. */
-export function memoryProbe(stack: Stack): () => { reassemblyBytes: number; datagrams: number; neighbours: number; tcpConnections: number; heapMiB: number } {
+export function memoryProbe(stack: Stack): () => { reassemblyBytes: number; datagrams: number; neighbours: number; neighbourQueuedBytes: number; tcpConnections: number; heapMiB: number } {
   return () => ({
     reassemblyBytes: stack.core.reassembler.memory,
     datagrams: stack.core.reassembler.inProgress,
     neighbours: stack.core.neighbours.size,
+    neighbourQueuedBytes: stack.core.neighbours.queuedBytes,
     tcpConnections: stack.core.tcp?.connectionCount ?? 0,
     heapMiB: Math.round(process.memoryUsage().heapUsed / 2 ** 20),
   });

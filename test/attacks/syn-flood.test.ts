@@ -11,7 +11,7 @@
  */
 import { afterEach, expect, it } from 'vitest';
 import { describePrivileged, requirePrivileged } from '../helpers/netns.js';
-import { flatStats, hping, HTTP_PORT, legitLoop, memoryProbe, missingAttackTools, oneGet, sampler, show, startLab, statsDelta, drain, type AttackLab } from './lab.js';
+import { flatStats, hping, HTTP_PORT, legitLoop, memoryProbe, missingAttackTools, oneGet, sampler, show, startLab, statsDelta, drain, type AttackLab, HEAP_BOUND_MIB } from './lab.js';
 
 /** Attack duration per run, seconds. */
 const FLOOD_S = 10;
@@ -59,6 +59,7 @@ describePrivileged('attacks: SYN flood (hping3)', () => {
       // Every connection is in the SYN queue (<= synQueueLimit), the accept queue (<= backlog), or accepted by
       // the server (the legitimate client's, one at a time plus the closing ones).
       expect(max.tcpConnections).toBeLessThanOrEqual(LIMITS.tcp.synQueueLimit + BACKLOG + 16);
+      expect(max.heapMiB).toBeLessThan(HEAP_BOUND_MIB);
       expect(max.neighbours).toBeLessThanOrEqual(LIMITS.neighbour.maxEntries);
       if (variant === 'spoofed') {
         // The queue stayed full of spoofed embryos, so the client's handshakes went through cookies.
