@@ -8,8 +8,9 @@
  *   listener      ACKs are checked as SYN cookies (synCookiesFailed) and answered with a RST; RSTs and segments
  *                 with neither SYN nor ACK (FIN/PSH/URG, ECE/CWR) are dropped (RFC 9293 3.10.7.2).
  *   established   RSTs with arbitrary sequence numbers, SYNs and ACKs never reset the connection, challenge ACKs
- *                 stay under challengeAckLimit per second (RFC 5961 7), and the connection still echoes. A
- *                 known-bug test (it.fails) shows out-of-window SYNs/ACKs answered one ACK each, unlimited.
+ *                 stay under challengeAckLimit per second (RFC 5961 7), and the connection still echoes; a SYN
+ *                 flood there draws rate-limited challenge ACKs and an ACK flood a few throttled ACKs, not one
+ *                 answer per segment (until 5f632d3 byway answered each with an ACK).
  */
 import { afterEach, expect, it } from 'vitest';
 import { existsSync, rmSync, writeFileSync } from 'node:fs';
@@ -138,6 +139,11 @@ describePrivileged('attacks: random-flag floods (hping3)', () => {
     }
     // An out-of-window RST is dropped without a reply (RFC 5961 3.2).
     expect(runs[0]!.d['tcp.segsOut'] ?? 0).toBeLessThan(100);
+    // Any SYN on a synchronized connection asks for a challenge ACK (RFC 5961 4.2): the limit engages.
+    expect(runs[1]!.d['tcp.challengeAcksSent'] ?? 0).toBeGreaterThan(0);
+    expect(runs[1]!.d['tcp.challengeAcksRateLimited'] ?? 0).toBeGreaterThan(0);
+    // Out-of-window pure ACKs: duplicate ACKs throttled per connection, far fewer answers than segments.
+    expect(runs[2]!.d['tcp.segsOut'] ?? 0).toBeLessThan((runs[2]!.d['tcp.segsIn'] ?? 0) / 100);
     expect(await held!.echo('after')).toBe('got after');
     expect(lab!.stack.connections().some((c) => c.remotePort === HELD_PORT && c.state === 'ESTABLISHED')).toBe(true);
   }, 120_000);
