@@ -1373,7 +1373,9 @@ export class TcpConnection {
     s.xmitTime = now;
     this.nRetrans++;
     this.stats.retransmittedSegs++;
-    if (this.rtoAt === NEVER) this.rtoAt = now + this.rtt.rto;
+    // RFC 6298 5.3 / 5.5, as Linux tcp_xmit_retransmit_queue: a retransmission of the segment at SND.UNA restarts
+    // the timer, so the RTO cannot expire before that retransmission could have been answered.
+    if (index === this.segHead || this.rtoAt === NEVER) this.rtoAt = now + this.rtt.rto;
     return true;
   }
 
