@@ -604,7 +604,7 @@ describe('TCP core bugs found by the model (regressions)', () => {
   // 0), which SHRINKS a 256 KiB receive buffer to 65535 while 65471 bytes are buffered and 64631 more are offered.
   // The next in-window segment is trimmed to the 64 bytes that fit (rcvWindowTrimmed) and its last byte refused on
   // every retransmission while the window stays open, until the sender gives up (ETIMEDOUT after 30 RTOs, RST):
-  // 1 byte of 196609 never arrives. Auto-tuning must never lower the buffer below what is buffered plus offered.
+  // 1 byte of 196609 never arrived. Auto-tuning must never lower the buffer (fixed; a regression test now).
   it('bug 6: auto-tuning without window scaling shrinks the receive buffer and drops in-window data', () => {
     const t: TcpChoice = {
       sendBuffer: 262144, receiveBuffer: 262144, growReceive: true, cc: 'cubic', sack: false, timestamps: false,
