@@ -13,7 +13,7 @@
  *                 answer per segment (until 5f632d3 byway answered each with an ACK).
  */
 import { afterEach, expect, it } from 'vitest';
-import { existsSync, rmSync, writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describePrivileged, requirePrivileged } from '../helpers/netns.js';
@@ -100,7 +100,6 @@ describePrivileged('attacks: random-flag floods (hping3)', () => {
     const legit = (await legitP) as LegitResult;
     const max = mem.stop();
     console.log(`flag floods (${FLOOD_S} s each, --flood):\n  ${lines.join('\n  ')}\n  legit ${legit.raw}; max ${show(max)}`);
-    expect(existsSync(stopFile)).toBe(true);
     expect(legit.ok).toBeGreaterThanOrEqual(MIN_LEGIT);
     expect(max.tcpConnections).toBeLessThanOrEqual(LIMITS.tcp.synQueueLimit + 16 + 16);
     expect(max.heapMiB).toBeLessThan(HEAP_BOUND_MIB);

@@ -32,12 +32,11 @@ export function missingAttackTools(): string[] {
     ['nmap', ['--version']],
     ['curl', ['--version']],
     ['timeout', ['--version']],
-    ['nc', ['-h']],
   ];
   return tools
     .filter(([cmd, args]) => {
       const r = spawnSync(cmd, args, { stdio: 'ignore', timeout: 5000 });
-      return r.error !== undefined || (r.status !== 0 && cmd !== 'nc' && cmd !== 'hping3');
+      return r.error !== undefined || r.status !== 0;
     })
     .map(([c]) => c);
 }
