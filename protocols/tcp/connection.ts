@@ -69,6 +69,8 @@ class SentSeg {
   len = 0;
   fin = false;
   xmitTime = 0;
+  /** Order of the last transmission among this connection's (RACK "sent after", also for equal xmitTime). */
+  xmitOrder = 0;
   xmits = 0;
   sacked = false;
   lost = false;
@@ -178,7 +180,9 @@ export class TcpConnection {
   private ccNegotiated = false;
   // RACK (RFC 8985 6.1)
   private rackXmitTime = -1;
-  private rackEndSeq = 0;
+  private rackXmitOrder = 0;
+  /** Counts transmissions of data / FIN (SentSeg.xmitOrder). */
+  private xmitCounter = 0;
   private rackRtt = 0;
   private rackMinRtt = NEVER;
   private tlpOutstanding = false;
@@ -1175,9 +1179,11 @@ export class TcpConnection {
     // RFC 8985 6.2 step 3: an original transmission delivered below the forward-most delivery = reordering.
     if (s.xmits === 1 && seqLt(end, this.rackFack)) this.reorderingSeen = true;
     if (seqGt(end, this.rackFack)) this.rackFack = end;
-    if (s.xmitTime > this.rackXmitTime || (s.xmitTime === this.rackXmitTime && seqGt(end, this.rackEndSeq))) {
+    // RFC 8985 6.2 step 2 "sent after": by transmission order, not by end sequence for equal timestamps: a
+    // retransmission sent in the same millisecond as (or after) a higher segment is later than that segment.
+    if (s.xmitOrder > this.rackXmitOrder) {
       this.rackXmitTime = s.xmitTime;
-      this.rackEndSeq = end;
+      this.rackXmitOrder = s.xmitOrder;
     }
   }
 
@@ -1208,7 +1214,7 @@ export class TcpConnection {
       for (let i = this.segHead; i < this.segs.length; i++) {
         const s = this.segs[i]!;
         if (s.sacked || s.lost) continue;
-        if (s.xmitTime > this.rackXmitTime || (s.xmitTime === this.rackXmitTime && seqGe(seqAdd(s.seq, s.len), this.rackEndSeq))) continue;
+        if (s.xmitOrder >= this.rackXmitOrder) continue; // not sent before the most recently delivered segment
         const remaining = s.xmitTime + this.rackRtt + reoWnd - now;
         if (remaining <= 0) {
           this.markLost(s);
@@ -1329,6 +1335,7 @@ export class TcpConnection {
     s.len = len + (fin ? 1 : 0);
     s.fin = fin;
     s.xmitTime = now;
+    s.xmitOrder = ++this.xmitCounter;
     s.xmits = 1;
     s.sacked = false;
     s.lost = false;
@@ -1350,6 +1357,7 @@ export class TcpConnection {
       rest.len = s.len - this.mss;
       rest.fin = s.fin;
       rest.xmitTime = s.xmitTime;
+      rest.xmitOrder = s.xmitOrder;
       rest.xmits = s.xmits;
       rest.sacked = false;
       rest.lost = s.lost;
@@ -1371,6 +1379,7 @@ export class TcpConnection {
     if (s.xmits === 1) this.retransOut++;
     s.xmits++;
     s.xmitTime = now;
+    s.xmitOrder = ++this.xmitCounter;
     this.nRetrans++;
     this.stats.retransmittedSegs++;
     // RFC 6298 5.3 / 5.5, as Linux tcp_xmit_retransmit_queue: a retransmission of the segment at SND.UNA restarts

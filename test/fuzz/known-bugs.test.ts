@@ -106,6 +106,10 @@ describe('known bugs (expected to fail until fixed by the owner)', () => {
     w.run(5000);
     expect(w.emitted).toBeGreaterThan(sentBefore);
     expect(conn.info().bytesAcked).toBeGreaterThan(before);
+    // The 5792 bytes in flight go again as about 12 segments of 500. Retransmissions sent in the same millisecond
+    // as a later-SACKed segment once counted as "sent before" it (RACK ordered equal timestamps by sequence number)
+    // and were marked lost again at once: 220 retransmissions, 208 of them D-SACKed.
+    expect(conn.info().retransmits).toBeLessThanOrEqual(24);
   });
 
   // protocols/tcp: ACKs sent in answer to unacceptable segments (RFC 9293 3.10.7.4 first check, RFC 7323 PAWS)
