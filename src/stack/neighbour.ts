@@ -8,8 +8,9 @@
  *
  * RFC 826's merge rule: a received ARP packet updates an existing entry for its sender; it creates one only when the
  * packet is a request addressed to us. Unsolicited replies create nothing (no cache poisoning by gratuitous spray).
- * The table holds at most `maxEntries`; when full, the oldest non-static entry is evicted, so a flood of requests
- * from many senders cannot pin memory.
+ * The table holds at most `maxEntries`; when full, the oldest unresolved entry is evicted (else the oldest
+ * reachable one), so a flood of requests or of packets to many addresses cannot pin memory nor push out the
+ * neighbours in use. Requests per address stay at one per `retransmitMs` even across evictions.
  *
  * Packets waiting on resolution are owned by the cache (the caller hands over a buffer it will not touch again).
  */
@@ -67,6 +68,8 @@ export interface NeighbourStats {
   evicted: number;
   queueDrops: number;
   unsolicitedIgnored: number;
+  /** Requests held back because the address was asked less than retransmitMs ago. */
+  requestsDeferred: number;
 }
 
 export interface NeighbourSnapshot {
@@ -94,6 +97,7 @@ export class NeighbourCache {
     evicted: 0,
     queueDrops: 0,
     unsolicitedIgnored: 0,
+    requestsDeferred: 0,
   };
   private readonly entries = new Map<number, Entry>();
   private totalQueuedBytes = 0;
@@ -101,6 +105,12 @@ export class NeighbourCache {
   private incomplete = 0;
   /** When poll() next sweeps out expired reachable entries (expiry is otherwise lazy, in lookup). */
   private nextSweep = 0;
+  /**
+   * When each recently asked address was last asked, kept past its entry's eviction (bounded to max(1024, 4 x maxEntries),
+   * oldest first out), so a flood towards more unresolved addresses than the table holds still sends at most one
+   * request per address per retransmitMs (RFC 1122 2.3.2.1) instead of one per packet.
+   */
+  private readonly lastAsked = new Map<number, number>();
 
   constructor(private readonly host: NeighbourHost, options: Partial<NeighbourOptions> = {}) {
     this.options = { ...DEFAULT_NEIGHBOUR_OPTIONS, ...options };
@@ -150,7 +160,13 @@ export class NeighbourCache {
       e = { ip, state: 'incomplete', mac: new Uint8Array(6), deadline: now, requestsSent: 0, queue: [], queuedBytes: 0, created: now };
       this.entries.set(ip, e);
       this.incomplete++;
-      this.request(now, e);
+      const asked = this.lastAsked.get(ip);
+      if (asked !== undefined && now - asked < this.options.retransmitMs) {
+        e.deadline = asked + this.options.retransmitMs; // asked a moment ago (by an evicted entry): wait
+        this.stats.requestsDeferred++;
+      } else {
+        this.request(now, e);
+      }
     }
     const len = pending.frame.length;
     if (e.queue.length >= this.options.maxQueuedPackets || this.totalQueuedBytes + len > this.options.maxQueuedBytes) {
@@ -243,6 +259,9 @@ export class NeighbourCache {
   }
 
   private request(now: number, e: Entry): void {
+    this.lastAsked.delete(e.ip);
+    this.lastAsked.set(e.ip, now);
+    if (this.lastAsked.size > Math.max(1024, 4 * this.options.maxEntries)) this.lastAsked.delete(this.lastAsked.keys().next().value!);
     e.requestsSent++;
     e.deadline = now + this.options.retransmitMs;
     this.stats.requestsSent++;
@@ -285,13 +304,23 @@ export class NeighbourCache {
     this.entries.delete(e.ip);
   }
 
-  /** Ensure one free slot, evicting the oldest non-static entry. False when every entry is static. */
+  /**
+   * Ensure one free slot, evicting the oldest unresolved entry, else the oldest reachable one: a flood towards
+   * addresses that never answer churns through unresolved entries and leaves the neighbours that work alone.
+   * False when every entry is static.
+   */
   private makeRoom(): boolean {
     if (this.entries.size < this.options.maxEntries) return true;
     let victim: Entry | undefined;
+    let reachable: Entry | undefined;
     for (const e of this.entries.values()) {
-      if (e.state !== 'static' && (victim === undefined || e.created < victim.created)) victim = e;
+      if (e.state === 'incomplete') {
+        if (victim === undefined || e.created < victim.created) victim = e;
+      } else if (e.state === 'reachable' && (reachable === undefined || e.created < reachable.created)) {
+        reachable = e;
+      }
     }
+    victim ??= reachable;
     if (victim === undefined) return false;
     this.stats.evicted++;
     if (victim.state === 'incomplete') {

@@ -107,3 +107,30 @@ describe('NeighbourCache static entries', () => {
     expect(c.queuedBytes).toBe(0);
   });
 });
+
+describe('NeighbourCache under more unresolved addresses than entries', () => {
+  it('asks each address at most once per retransmitMs even when its entry was evicted in between', () => {
+    const { h, requests } = host();
+    const c = new NeighbourCache(h, { maxEntries: 4, retransmitMs: 1000 });
+    // 40 packets to 20 addresses within 10 ms: the table churns, but each address is asked once.
+    for (let i = 0; i < 40; i++) c.enqueue(i / 4, 100 + (i % 20), { frame: new Uint8Array(1) });
+    expect(c.size).toBe(4);
+    expect(requests).toHaveLength(20);
+    expect(new Set(requests.map(([, ip]) => ip)).size).toBe(20);
+    expect(c.stats.requestsDeferred).toBe(20); // every second-round packet found its entry evicted
+    // A second later the addresses may be asked again.
+    c.enqueue(1000, 100, { frame: new Uint8Array(1) });
+    expect(requests.filter(([, ip]) => ip === 100)).toHaveLength(2);
+  });
+});
+
+describe('NeighbourCache eviction order', () => {
+  it('evicts unresolved entries before reachable ones', () => {
+    const { h } = host();
+    const c = new NeighbourCache(h, { maxEntries: 3 });
+    c.learn(0, 1, MAC_A, true, true); // a neighbour in use
+    for (let ip = 10; ip < 60; ip++) c.enqueue(ip, ip, { frame: new Uint8Array(1) }); // 50 that never answer
+    expect(c.lookup(60, 1)).toEqual(MAC_A);
+    expect(c.size).toBe(3);
+  });
+});
