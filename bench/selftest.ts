@@ -93,3 +93,15 @@ assert.match(doc, /driver\.txDropped 5/);
   assert.equal(mergeRounds(one), one[0]);
 }
 console.log('bench selftest: ok');
+
+// With rounds, absolute cells show the median and the spread.
+{
+  const mkp = (p50: number): BenchRecord['paths'][number] => ({
+    id: 'kernel', stack: 'kernel', mode: null, ok: true, loadavgStart: [1, 1, 1], restarts: 0,
+    workloads: { 'udp-pp-64': { ok: true, label: 'x', loadavg: [], metrics: { p50Us: p50 } } },
+  });
+  const rounds = [[mkp(10)], [mkp(30)], [mkp(20)]];
+  const r2: BenchRecord = { ...rec, rounds, paths: mergeRounds(rounds) };
+  assert.match(renderAbsoluteTable(r2), /\| UDP ping-pong 64 B, half-RTT p50 \| us \| 20\.0 \(10\.0–30\.0\) \|/);
+}
+console.log('bench selftest: rounds ok');
