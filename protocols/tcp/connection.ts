@@ -245,6 +245,16 @@ export class TcpConnection {
   private nRetrans = 0;
   private nRto = 0;
   private nFastRec = 0;
+  /**
+   * Spurious-recovery undo (RFC 3708 section 3, like Linux's undo_marker / undo_retrans): while armed, the number
+   * of retransmissions since the last fast recovery began that no D-SACK has yet reported as needless. When it
+   * reaches zero every one of them was spurious: the recovery answered reordering, and its cwnd reduction is undone.
+   */
+  private undoArmed = false;
+  private undoMarker = 0;
+  private undoRetrans = 0;
+  /** Retransmissions sent since the episode began (an episode whose retransmission never left is not undone). */
+  private undoSent = 0;
   private nDsack = 0;
   private nRack = 0;
   private nTlp = 0;
@@ -421,6 +431,7 @@ export class TcpConnection {
       retransmits: this.nRetrans,
       rtoCount: this.nRto,
       fastRecoveries: this.nFastRec,
+      recoveriesUndone: this.nUndo,
       sackedBytes: this.sackedBytes,
       lostBytes: this.lostBytes,
       dsacksReceived: this.nDsack,
@@ -1043,6 +1054,7 @@ export class TcpConnection {
       // responds as for a fast recovery.
       this.tlpEpisode = false;
       if (!this.tlpDsacked && !this.inRecovery) {
+        this.undoArmed = false; // this reduction replaces the state the undo would restore
         this.stats.tlpRecoveries++;
         this.cc.onEnterRecovery(now, this.lossFlightSize());
         this.cc.onExitRecovery(now);
@@ -1066,6 +1078,7 @@ export class TcpConnection {
       if (seqGe(ack, this.recoverSeq)) {
         this.inRecovery = false;
         this.cc.onExitRecovery(now);
+        if (this.undoArmed && this.undoRetrans === 0) this.undoRecovery(now);
         if (this.reoWndPersist > 0 && --this.reoWndPersist === 0) this.reoWndMult = 1;
       } else if (!this.sackOk) {
         // RFC 6582 3.2 step 5: a partial ACK -> retransmit the first unacknowledged segment.
@@ -1138,6 +1151,11 @@ export class TcpConnection {
       if (b === 0 && (seqLe(r, ack) || (blocks.length >= 4 && seqLe(blocks[2]!, l) && seqLe(r, blocks[3]!)))) {
         this.nDsack++;
         this.stats.dsacksReceived++;
+        // RFC 3708 3: a D-SACK for data retransmitted in this episode (above where it began) shows a needless one.
+        if (this.undoArmed && this.undoRetrans > 0 && seqGt(r, this.undoMarker)) {
+          this.undoRetrans = Math.max(0, this.undoRetrans - Math.max(1, Math.ceil(seqDiff(r, l) / this.mss)));
+          if (this.undoRetrans === 0 && !this.inRecovery) this.undoRecovery(now);
+        }
         // RFC 8985 7.4.2: a D-SACK for the probe's data means the original arrived: the probe repaired nothing.
         if (this.tlpEpisode && seqLe(l, this.tlpRetransSeq) && seqLe(this.tlpRetransEnd, r)) this.tlpDsacked = true;
         // RFC 8985 6.2 step 4: a D-SACK suggests a spurious retransmission: widen reo_wnd (once per round trip).
@@ -1228,6 +1246,17 @@ export class TcpConnection {
     if (marked && !this.inRecovery && seqGe(this.sndUna, this.recoverSeq)) this.enterRecovery(now);
   }
 
+  /** RFC 3708 3 (Linux tcp_try_undo_dsack): every retransmission of the episode was needless: undo its response. */
+  private undoRecovery(now: number): void {
+    this.undoArmed = false;
+    if (this.undoSent === 0) return;
+    this.cc.undoRecovery?.(now);
+    this.nUndo++;
+    this.stats.recoveriesUndone++;
+  }
+
+  private nUndo = 0;
+
   private markLost(s: SentSeg): void {
     if (s.lost || s.sacked) return;
     s.lost = true;
@@ -1241,6 +1270,10 @@ export class TcpConnection {
     this.nFastRec++;
     this.stats.fastRecoveries++;
     this.cc.onEnterRecovery(now, this.lossFlightSize());
+    this.undoArmed = this.sackOk && this.cc.undoRecovery !== undefined;
+    this.undoMarker = this.sndUna;
+    this.undoRetrans = 0;
+    this.undoSent = 0;
   }
 
   /**
@@ -1377,6 +1410,10 @@ export class TcpConnection {
       this.lostBytes -= s.len;
     }
     if (s.xmits === 1) this.retransOut++;
+    if (this.undoArmed) {
+      this.undoRetrans++;
+      this.undoSent++;
+    }
     s.xmits++;
     s.xmitTime = now;
     s.xmitOrder = ++this.xmitCounter;
@@ -1691,6 +1728,7 @@ export class TcpConnection {
     this.stats.rtoExpirations++;
     // RFC 5681 3.1 / RFC 6298 5.5-5.6: collapse cwnd, back off, retransmit the earliest unacknowledged segment.
     this.cc.onRto(now, this.lossFlightSize());
+    this.undoArmed = false; // the timeout's response is not undone (no F-RTO / Eifel here)
     for (let i = this.segHead; i < this.segs.length; i++) this.markLost(this.segs[i]!);
     this.inRecovery = false;
     this.dupAcks = 0;

@@ -47,6 +47,8 @@ export interface TcpStats {
   retransmittedSegs: number;
   rtoExpirations: number;
   fastRecoveries: number;
+  /** Fast recoveries found spurious (every retransmission D-SACKed) and undone (RFC 3708; Linux TCPDSACKUndo). */
+  recoveriesUndone: number;
   tlpProbes: number;
   /** TLP retransmissions that repaired a loss (cwnd reduced, RFC 8985 7.4). */
   tlpRecoveries: number;
@@ -74,7 +76,7 @@ export function newTcpStats(): TcpStats {
     pawsRejected: 0, badAck: 0, challengeAcksSent: 0, challengeAcksRateLimited: 0, invalidAcksRateLimited: 0, rstsSent: 0, rstsReceived: 0,
     resets: 0, synCookiesSent: 0, synCookiesValidated: 0, synCookiesFailed: 0, synQueueDrops: 0, backlogDrops: 0,
     activeOpens: 0, passiveOpens: 0, established: 0, resetsOnClose: 0, timeouts: 0, retransmittedSegs: 0,
-    rtoExpirations: 0, fastRecoveries: 0, tlpProbes: 0, tlpRecoveries: 0, rackLosses: 0, dsacksReceived: 0, oooDrops: 0,
+    rtoExpirations: 0, fastRecoveries: 0, recoveriesUndone: 0, tlpProbes: 0, tlpRecoveries: 0, rackLosses: 0, dsacksReceived: 0, oooDrops: 0,
     rcvWindowTrimmed: 0, pmtuUpdates: 0, icmpIgnored: 0, timeWaitReused: 0, timeWaitOverflow: 0,
     keepaliveProbes: 0, zeroWindowProbes: 0, txBlocked: 0,
   };
@@ -110,6 +112,8 @@ export interface TcpInfo {
   retransmits: number;
   rtoCount: number;
   fastRecoveries: number;
+  /** Fast recoveries undone as spurious (all retransmissions D-SACKed, RFC 3708). */
+  recoveriesUndone: number;
   sackedBytes: number;
   lostBytes: number;
   dsacksReceived: number;

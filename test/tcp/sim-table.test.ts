@@ -191,6 +191,54 @@ describe('TCP simulated-network table (virtual clock)', () => {
     expect(r.result.goodputBps).toBeGreaterThan(0.8 * CEILING); // before the fix: 72 Mbit/s of 95.6
   });
 
+  // Spurious fast recovery (RFC 3708 section 3; Linux tcp_try_undo_dsack). On a reordering path a late segment
+  // looks lost to SACK / RACK: the sender fast-retransmits it and cuts cwnd, then the original arrives and the
+  // receiver reports the retransmission as a duplicate (D-SACK, RFC 2883). When every retransmission of the
+  // episode is D-SACKed, the cut answered reordering, not congestion: cwnd and ssthresh go back.
+  it('a fast recovery whose every retransmission is D-SACKed is undone (cwnd restored)', () => {
+    const tt = new Tester({ sack: true });
+    const c = tt.established({ window: 65535, sackPermitted: true });
+    c.send(tt.now, bytes(14600)); // 10 segments l(1)..l(14601)
+    tt.recvAll();
+    tt.advance(10);
+    const before = c.info();
+    // Segment 1 is late (reordered): 2..4 are SACKed, so it is judged lost and fast-retransmitted.
+    tt.send({ flags: ACK, seq: tt.r(1), ack: tt.l(1), window: 65535, sackBlocks: [tt.l(1461), tt.l(5841)] });
+    expect(tt.recvAll().some((seg) => seg.seq === tt.l(1) && seg.payload.length > 0)).toBe(true);
+    expect(c.info().fastRecoveries).toBe(before.fastRecoveries + 1);
+    // The original segment 1 arrives: everything is acknowledged and recovery ends with cwnd cut.
+    tt.send({ flags: ACK, seq: tt.r(1), ack: tt.l(14601), window: 65535 });
+    const cut = c.info();
+    expect(cut.inRecovery).toBe(false);
+    expect(cut.cwnd).toBeLessThan(before.cwnd);
+    expect(tt.layer.stats.recoveriesUndone).toBe(0);
+    // The retransmission arrives too: the receiver D-SACKs it. That was the episode's only retransmission.
+    tt.send({ flags: ACK, seq: tt.r(1), ack: tt.l(14601), window: 65535, sackBlocks: [tt.l(1), tt.l(1461)] });
+    const after = c.info();
+    expect(tt.layer.stats.recoveriesUndone).toBe(1);
+    expect(after.recoveriesUndone).toBe(1);
+    expect(after.cwnd).toBeGreaterThanOrEqual(before.cwnd);
+    expect(after.ssthresh).toBeGreaterThanOrEqual(before.ssthresh);
+  });
+
+  it('a fast recovery with a retransmission not D-SACKed (a real loss) is not undone', () => {
+    const tt = new Tester({ sack: true });
+    const c = tt.established({ window: 65535, sackPermitted: true });
+    c.send(tt.now, bytes(14600));
+    tt.recvAll();
+    tt.advance(10);
+    const before = c.info();
+    // Segments 1 and 5 are lost: 2..4 and 6..10 SACKed; both are retransmitted.
+    tt.send({ flags: ACK, seq: tt.r(1), ack: tt.l(1), window: 65535, sackBlocks: [tt.l(7301), tt.l(14601), tt.l(1461), tt.l(5841)] });
+    expect(tt.recvAll().filter((seg) => seg.payload.length > 0).length).toBeGreaterThanOrEqual(2);
+    // Segment 1's original was only late (its retransmission is D-SACKed); segment 5 was really lost.
+    tt.send({ flags: ACK, seq: tt.r(1), ack: tt.l(14601), window: 65535, sackBlocks: [tt.l(1), tt.l(1461)] });
+    const after = c.info();
+    expect(after.fastRecoveries).toBe(before.fastRecoveries + 1);
+    expect(tt.layer.stats.recoveriesUndone).toBe(0);
+    expect(after.cwnd).toBeLessThan(before.cwnd);
+  });
+
   // Bug 5 (protocols/tcp/connection.ts: RTO timer in loss recovery; fixed, a regression test now). The retransmission
   // timer kept running from the last ACK that advanced SND.UNA when the segment at SND.UNA was retransmitted by fast
   // recovery / RACK, so it could expire before that retransmission could possibly be answered: a spurious RTO, cwnd down to 1 SMSS. In the

@@ -132,7 +132,16 @@ export class Cubic implements CongestionControl {
     this.tEpoch = undefined;
   }
 
+  /** The state before the last onEnterRecovery (for undoRecovery), or undefined. */
+  private prior:
+    | { w: number; ssthreshSeg: number; wMaxV: number | undefined; cwndPrev: number | undefined; tEpoch: number | undefined; cwndEpoch: number; kV: number; wEst: number }
+    | undefined = undefined;
+
   onEnterRecovery(_now: number, bytesInFlight: number): void {
+    this.prior = {
+      w: this.w, ssthreshSeg: this.ssthreshSeg, wMaxV: this.wMaxV, cwndPrev: this.cwndPrev, tEpoch: this.tEpoch,
+      cwndEpoch: this.cwndEpoch, kV: this.kV, wEst: this.wEst,
+    };
     this.reduce(bytesInFlight);
     this.w = this.ssthreshSeg; // cwnd = max(ssthresh, 2)
   }
@@ -150,6 +159,24 @@ export class Cubic implements CongestionControl {
     this.w = 1;
     this.tEpoch = undefined;
     this.afterRto = true;
+    this.prior = undefined;
+  }
+
+  /** Back to the window, W_max and epoch from before the spurious reduction (cwnd never lowered). */
+  undoRecovery(_now: number): void {
+    const p = this.prior;
+    if (p === undefined) return;
+    this.prior = undefined;
+    this.ssthreshSeg = Math.max(this.ssthreshSeg, p.ssthreshSeg);
+    this.wMaxV = p.wMaxV;
+    this.cwndPrev = p.cwndPrev;
+    if (p.w > this.w) {
+      this.w = p.w;
+      this.tEpoch = p.tEpoch;
+      this.cwndEpoch = p.cwndEpoch;
+      this.kV = p.kV;
+      this.wEst = p.wEst;
+    }
   }
 
   /** Keep the window in segments (like Linux): a smaller SMSS shrinks cwnd in bytes. */

@@ -57,7 +57,11 @@ export class NewReno implements CongestionControl {
     return Math.max(Math.floor(Math.max(0, bytesInFlight) / 2), 2 * this.smss);
   }
 
+  /** cwnd / ssthresh before the last onEnterRecovery (for undoRecovery), or undefined. */
+  protected prior: { cwnd: number; ssthresh: number } | undefined = undefined;
+
   onEnterRecovery(_now: number, bytesInFlight: number): void {
+    this.prior = { cwnd: this.cwndBytes, ssthresh: this.ssthreshBytes };
     // RFC 5681 3.2 step 2 / RFC 6582 3.2 step 2; cwnd = ssthresh (inflation is the connection's, see types.ts).
     this.ssthreshBytes = this.lossSsthresh(bytesInFlight);
     this.cwndBytes = this.ssthreshBytes;
@@ -76,6 +80,15 @@ export class NewReno implements CongestionControl {
     this.cwndBytes = this.smss;
     this.bytesAcked = 0;
     this.afterRto = true;
+    this.prior = undefined;
+  }
+
+  undoRecovery(_now: number): void {
+    const p = this.prior;
+    if (p === undefined) return;
+    this.prior = undefined;
+    if (p.cwnd > this.cwndBytes) this.cwndBytes = p.cwnd;
+    if (p.ssthresh > this.ssthreshBytes) this.ssthreshBytes = p.ssthresh;
   }
 
   /** cwnd and ssthresh stay in bytes; cwnd is kept at least one (new) SMSS, ssthresh at least 2 SMSS once set. */

@@ -35,6 +35,12 @@ export interface CongestionControl {
   onRto(now: number, bytesInFlight: number): void;
   /** The sender's MSS changed (PMTU). */
   setMss(mss: number): void;
+  /**
+   * Optional spurious-recovery undo (RFC 3708 D-SACK detection; Linux tcp_undo_cwnd_reduction): the last
+   * onEnterRecovery answered reordering, not loss. Restore the state from just before it (cwnd never lower than
+   * now). Does nothing after an onRto, or when there is nothing to undo.
+   */
+  undoRecovery?(now: number): void;
 }
 
 export interface CongestionControlOptions {
