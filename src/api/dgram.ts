@@ -191,7 +191,9 @@ export class Socket extends EventEmitter {
         if (connected) this.core.send(this.stack.clock.now(), data);
         else this.core.send(this.stack.clock.now(), data, ip, port!);
         this.stack.poke();
-        if (callback) callback(null, data.length);
+        // The callback comes after the poll the send scheduled (setImmediate runs in order), like node:dgram's
+        // after libuv's write: a sender that sends again from its callback cannot starve the poll loop.
+        if (callback) setImmediate(callback, null, data.length);
       } catch (err) {
         if (callback) callback(err as Error, 0);
         else this.emit('error', err);

@@ -150,3 +150,28 @@ describe.each(envs)('dgram on the %s path', (name, make) => {
     server.close();
   });
 });
+
+describe.each(envs)('dgram send loop on the %s path', (_name, make) => {
+  it('a sender that sends again from its send callback gets every datagram out', async () => {
+    const env = make();
+    try {
+      const server = env.server.dgram.createSocket('udp4');
+      server.bind(0);
+      await once(server, 'listening');
+      let received = 0;
+      const all = new Promise<void>((resolve) => server.on('message', () => ++received === 200 && resolve()));
+      const client = env.client.dgram.createSocket('udp4');
+      let sent = 0;
+      const next = (): void => {
+        if (sent++ < 200) client.send('x', server.address().port, env.serverAddress, next);
+      };
+      next();
+      await all;
+      expect(received).toBe(200);
+      client.close();
+      server.close();
+    } finally {
+      env.close();
+    }
+  });
+});
