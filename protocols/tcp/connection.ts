@@ -1209,7 +1209,9 @@ export class TcpConnection {
   private detectLosses(now: number): void {
     let marked = false;
     // RFC 6675 4 IsLost: more than (DupThresh - 1) * SMSS bytes SACKed above an original transmission.
-    if (this.sackedBytes > 2 * this.mss) {
+    // Once reordering has been seen, loss detection is RACK's alone (RFC 8985 section 4: a fixed DupThresh marks
+    // every segment that three others overtook; Linux raises its reordering threshold instead).
+    if (!this.reorderingSeen && this.sackedBytes > 2 * this.mss) {
       let above = 0;
       for (let i = this.segs.length - 1; i >= this.segHead; i--) {
         const s = this.segs[i]!;

@@ -221,6 +221,25 @@ describe('TCP simulated-network table (virtual clock)', () => {
     expect(after.ssthresh).toBeGreaterThanOrEqual(before.ssthresh);
   });
 
+  // The same through the whole stack: 10 ms, 100 Mbit/s, 25 % of A's segments 3 ms late (no loss). Before: 58 fast
+  // recoveries and 9.2 Mbit/s with the undo alone (about 6 Mbit/s without it), because the RFC 6675 DupThresh rule
+  // marked every segment three others overtook; once reordering is seen, loss detection is RACK's (RFC 8985).
+  it('reordering path: spurious recoveries are undone and DupThresh yields to RACK once reordering is seen', () => {
+    const r = bulkTransfer({
+      seed: 1,
+      bytes: 2 << 20,
+      limitMs: 600_000,
+      aToB: { delayMs: 5, reorder: 0.25, reorderDelayMs: 3, rateBitsPerSecond: 100e6, queueLimit: 200, holdLimit: 1 << 20 },
+      bToA: { delayMs: 5, holdLimit: 1 << 20 },
+      tcpA: { sendBuffer: 16 << 20 },
+      tcpB: { receiveBuffer: 16 << 20, maxReceiveBuffer: 16 << 20 },
+    });
+    expect(r.received).toBe(2 << 20);
+    expect(r.client.info().recoveriesUndone).toBeGreaterThan(0);
+    expect(r.fastRecoveries).toBeLessThan(40); // before: 58
+    expect(r.goodputBps).toBeGreaterThan(25e6); // before: 9.2 Mbit/s
+  });
+
   it('a fast recovery with a retransmission not D-SACKed (a real loss) is not undone', () => {
     const tt = new Tester({ sack: true });
     const c = tt.established({ window: 65535, sackPermitted: true });
