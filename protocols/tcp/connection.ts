@@ -982,7 +982,8 @@ export class TcpConnection {
       // RFC 5681 2: a duplicate ACK.
       this.dupAcks++; // without SACK each one lets a segment leave the network (pipe), RFC 6582 3.2 step 4
       // RFC 6582 3.2 step 2: enter fast recovery only when the ACK covers more than `recover`.
-      if (this.dupAcks === 3 && !this.inRecovery && seqGt(this.sndUna, this.recoverSeq)) {
+      // With SACK, once reordering has been seen, RACK alone decides (as for IsLost in detectLosses).
+      if (this.dupAcks === 3 && !this.inRecovery && seqGt(this.sndUna, this.recoverSeq) && !(this.sackOk && this.reorderingSeen)) {
         const head = this.headSeg();
         if (head && !head.sacked) {
           this.markLost(head);
