@@ -102,6 +102,8 @@ export class TcpLayer implements TcpConnHost {
   private readonly portKey: Uint8Array;
   private nextEphemeral: number;
   private chalWindowStart = -Infinity;
+  private rstWindowStart = -Infinity;
+  private rstCount = 0;
   private chalCount = 0;
 
   constructor(
@@ -314,8 +316,20 @@ export class TcpLayer implements TcpConnHost {
     return true;
   }
 
-  /** RFC 9293 3.10.7.1: the RST answering a segment for no connection. */
+  /** RFC 9293 3.10.7.1: the RST answering a segment for no connection (rate-limited: rstRateLimit). */
   private rstFor(now: number, src: number, dst: number, f: TcpFields, payloadLen: number): void {
+    const limit = this.opts.rstRateLimit;
+    if (limit > 0) {
+      if (now - this.rstWindowStart >= 1000) {
+        this.rstWindowStart = now;
+        this.rstCount = 0;
+      }
+      if (this.rstCount >= limit) {
+        this.stats.rstsRateLimited++;
+        return;
+      }
+      this.rstCount++;
+    }
     const t = this.txFields;
     t.srcPort = f.dstPort;
     t.dstPort = f.srcPort;

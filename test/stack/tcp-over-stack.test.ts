@@ -76,3 +76,24 @@ describe('TCP over the stack', () => {
     expect(err).toBe('EHOSTUNREACH');
   });
 });
+
+describe('RST rate limit', () => {
+  it('answers segments for no connection with at most rstRateLimit RSTs per second, counting the rest', () => {
+    const p = makePair({ configB: { tcp: { rstRateLimit: 5 } } });
+    const refused: string[] = [];
+    const connectMany = (n: number) => {
+      for (let i = 0; i < n; i++) {
+        const c = p.a.tcp!.connect(p.clock.now(), ip('10.0.0.2'), 81);
+        c.onClose = (e) => refused.push(e ?? 'none');
+      }
+    };
+    connectMany(20);
+    p.run({ until: p.clock.now() + 500 }); // before any SYN retransmission (initial RTO 1 s)
+    expect(p.b.stats.tcp!.rstsSent).toBe(5);
+    expect(p.b.stats.tcp!.rstsRateLimited).toBe(15);
+    expect(refused.filter((e) => e === 'ECONNREFUSED')).toHaveLength(5);
+    // A second later the budget is back: the retransmitted SYNs are refused too.
+    p.run({ until: p.clock.now() + 30_000 });
+    expect(refused.filter((e) => e === 'ECONNREFUSED')).toHaveLength(20);
+  });
+});
