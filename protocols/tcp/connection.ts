@@ -61,6 +61,10 @@ export interface TcpConnHost {
   connTimeWait(conn: TcpConnection): void;
   /** The connection's timers or output needs changed. */
   connWake(conn: TcpConnection): void;
+  /** Whether all connections' out-of-order queues may grow by `bytes` (oooTotalLimit). */
+  oooAllowed(bytes: number): boolean;
+  /** The connection's out-of-order queue memory changed by `delta`. */
+  oooAdjust(delta: number): void;
 }
 
 /** A sent segment in the retransmission queue. `len` counts sequence space (a FIN counts 1). */
@@ -922,7 +926,9 @@ export class TcpConnection {
       this.bytesReceived += n;
       if (this.ooo.segments > 0) {
         const before = this.rcvNxt;
+        const held = this.ooo.memory;
         this.rcvNxt = this.ooo.drain(this.rcvNxt, this.sink);
+        this.host.oooAdjust(this.ooo.memory - held);
         this.bytesReceived += seqDiff(this.rcvNxt, before);
         this.ackNow = true; // a hole was filled: ACK at once (RFC 5681 4.2)
       }
@@ -941,7 +947,10 @@ export class TcpConnection {
       }
     } else {
       // Out of order: keep a copy (within the cap) and send an immediate duplicate ACK (RFC 5681 4.2).
-      if (!this.ooo.insert(seq, data)) this.stats.oooDrops++;
+      const held = this.ooo.memory;
+      if (!this.host.oooAllowed(data.length + this.ooo.overhead)) this.stats.oooTotalDrops++;
+      else if (!this.ooo.insert(seq, data)) this.stats.oooDrops++;
+      this.host.oooAdjust(this.ooo.memory - held);
       this.ackNow = true;
     }
   }
@@ -1635,6 +1644,7 @@ export class TcpConnection {
     this.error = error;
     this.rtoAt = this.delackAt = this.persistAt = this.keepaliveAt = this.closeAt = this.tlpAt = this.reoAt = NEVER;
     this.timerAt = NEVER;
+    this.host.oooAdjust(-this.ooo.memory);
     this.ooo.clear();
     this.host.connClosed(this);
     this.notifyClose(error);

@@ -104,6 +104,7 @@ export class TcpLayer implements TcpConnHost {
   private chalWindowStart = -Infinity;
   private rstWindowStart = -Infinity;
   private rstCount = 0;
+  private oooTotal = 0;
   private chalCount = 0;
 
   constructor(
@@ -462,6 +463,19 @@ export class TcpLayer implements TcpConnHost {
     this.host.txCommit(now);
     this.stats.segsOut++;
     return true;
+  }
+
+  /** Out-of-order data held by all connections (charged as the queues charge it). */
+  get oooMemory(): number {
+    return this.oooTotal;
+  }
+
+  oooAllowed(bytes: number): boolean {
+    return this.oooTotal + bytes <= this.opts.oooTotalLimit;
+  }
+
+  oooAdjust(delta: number): void {
+    this.oooTotal += delta;
   }
 
   challengeAckAllowed(now: number): boolean {

@@ -26,6 +26,8 @@ export interface TcpOptions {
   maxReceiveBuffer?: number;
   /** Out-of-order queue cap per connection, bytes (data + per-segment overhead). Default: 1.25 * maxReceiveBuffer. */
   oooLimit?: number;
+  /** Out-of-order data held by all connections together, bytes (same accounting). Default 64 MiB. */
+  oooTotalLimit?: number;
   /** RFC 9293 MSL, ms; TIME-WAIT lasts 2*MSL. Default 30000 (60 s TIME-WAIT, like Linux). */
   msl?: number;
   /** FIN-WAIT-2 timeout after close(), ms. Default 60000. */
@@ -93,7 +95,7 @@ export type ResolvedTcpOptions = Required<Omit<TcpOptions, 'isn' | 'congestionCo
 
 function checkOptions(r: ResolvedTcpOptions): ResolvedTcpOptions {
   const positive: Array<keyof ResolvedTcpOptions> = [
-    'mss', 'minMss', 'sendBuffer', 'receiveBuffer', 'maxReceiveBuffer', 'oooLimit', 'msl', 'initialRto', 'maxRto',
+    'mss', 'minMss', 'sendBuffer', 'receiveBuffer', 'maxReceiveBuffer', 'oooLimit', 'oooTotalLimit', 'msl', 'initialRto', 'maxRto',
     'initialWindowSegments', 'keepAliveIdle', 'keepAliveInterval', 'keepAliveCount', 'synQueueLimit',
     'ephemeralLow', 'ephemeralHigh',
   ];
@@ -145,6 +147,7 @@ export function resolveTcpOptions(o: TcpOptions, defaultCc: CongestionControlFac
     maxReceiveBuffer: maxRcv,
     // The out-of-order queue charges per-segment overhead on top of the bytes: allow a window of full-sized segments.
     oooLimit: o.oooLimit ?? Math.ceil(maxRcv * 1.25),
+    oooTotalLimit: o.oooTotalLimit ?? 64 * 1024 * 1024,
     msl: o.msl ?? 30_000,
     finWait2Timeout: o.finWait2Timeout ?? 60_000,
     initialRto: o.initialRto ?? 1000,

@@ -97,3 +97,42 @@ describe('RST rate limit', () => {
     expect(refused.filter((e) => e === 'ECONNREFUSED')).toHaveLength(20);
   });
 });
+
+describe('out-of-order memory cap across connections', () => {
+  it('keeps all connections together under oooTotalLimit, drops (and counts) the rest, and still delivers', () => {
+    const limit = 6000;
+    const reorder = (seed: number) => (d: FrameDriver) => faults(d, { seed, tx: { reorder: 0.3, reorderDelayMs: 2, loss: 0.02 } });
+    const p = makePair({ wrapA: reorder(7), configB: { tcp: { oooTotalLimit: limit } } });
+    const listener = p.b.tcp!.listen(0, 80, 16);
+    const servers: TcpConnection[] = [];
+    listener.onConnection = (c) => servers.push(c);
+    const size = 200_000;
+    const data = pattern(size, 3);
+    const clients = [0, 1, 2].map(() => p.a.tcp!.connect(p.clock.now(), ip('10.0.0.2'), 80));
+    const sent = [0, 0, 0];
+    const got = [0, 0, 0].map(() => new Uint8Array(size));
+    const recvd = [0, 0, 0];
+    const scratch = new Uint8Array(65536);
+    let peak = 0;
+    const pump = () => {
+      clients.forEach((c, i) => {
+        if (c.state === 'ESTABLISHED' && sent[i]! < size) sent[i]! += c.send(p.clock.now(), data.subarray(sent[i]!));
+      });
+      servers.forEach((s) => {
+        const i = clients.findIndex((c) => c.localPort === s.remotePort);
+        for (let n = s.read(p.clock.now(), scratch); n > 0; n = s.read(p.clock.now(), scratch)) {
+          got[i]!.set(scratch.subarray(0, n), recvd[i]!);
+          recvd[i]! += n;
+        }
+      });
+      peak = Math.max(peak, p.b.tcp!.oooMemory);
+    };
+    p.run({ stopWhen: () => (pump(), recvd.every((r) => r === size)), until: p.clock.now() + 600_000 });
+    expect(recvd).toEqual([size, size, size]);
+    for (const g of got) expect(g).toEqual(data);
+    expect(peak).toBeLessThanOrEqual(limit);
+    expect(p.b.stats.tcp!.oooTotalDrops).toBeGreaterThan(0);
+    for (const s of servers) s.abort(p.clock.now());
+    expect(p.b.tcp!.oooMemory).toBe(0);
+  });
+});
