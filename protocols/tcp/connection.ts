@@ -65,6 +65,10 @@ export interface TcpConnHost {
   oooAllowed(bytes: number): boolean;
   /** The connection's out-of-order queue memory changed by `delta`. */
   oooAdjust(delta: number): void;
+  /** Whether all connections' buffers may grow by `bytes` (bufferMemoryLimit). */
+  bufferAllowed(bytes: number): boolean;
+  /** The connection's buffer commitment changed by `delta`. */
+  bufferAdjust(delta: number): void;
 }
 
 /** A sent segment in the retransmission queue. `len` counts sequence space (a FIN counts 1). */
@@ -230,6 +234,9 @@ export class TcpConnection {
   private rcvBuf: ByteRing;
   /** The receive buffer size (what the window offers); the ring grows up to it. Auto-tuning raises it. */
   private rcvCap = 0;
+  /** What this connection counts against bufferMemoryLimit: send ring capacity + logical receive buffer. */
+  private bufferCharge = 0;
+  private buffersReleased = false;
   private readonly ooo: OutOfOrderQueue;
   private finRcvd = false;
   private oooFin = false;
@@ -281,6 +288,7 @@ export class TcpConnection {
     this.sndBuf = new ByteRing(Math.min(this.o.sendBuffer, INITIAL_RING));
     this.rcvBuf = new ByteRing(Math.min(this.o.receiveBuffer, INITIAL_RING));
     this.rcvCap = this.o.receiveBuffer;
+    this.rechargeBuffers(); // initial buffers are always granted
     this.ooo = new OutOfOrderQueue(this.o.oooLimit);
     this.rtt = new RttEstimator({ initialRto: this.o.initialRto, minRto: this.o.minRto, maxRto: this.o.maxRto });
     this.ccFactory = this.o.congestionControl;
@@ -327,7 +335,13 @@ export class TcpConnection {
         throw new BywayError(this.error ?? 'ENOTCONN', `send in state ${this.state}`);
     }
     if (data.length > this.sndBuf.free && this.sndBuf.capacity < this.o.sendBuffer) {
-      this.sndBuf.resize(Math.min(this.o.sendBuffer, Math.max(this.sndBuf.capacity * 2, this.sndBuf.length + data.length)));
+      const target = Math.min(this.o.sendBuffer, Math.max(this.sndBuf.capacity * 2, this.sndBuf.length + data.length));
+      if (this.host.bufferAllowed(target - this.sndBuf.capacity)) {
+        this.sndBuf.resize(target);
+        this.rechargeBuffers();
+      } else {
+        this.stats.bufferLimitHits++; // no growth: the caller sees backpressure
+      }
     }
     const n = this.sndBuf.write(data);
     if (n < data.length) this.wantWritable = true;
@@ -873,6 +887,7 @@ export class TcpConnection {
       this.rcvBuf = EMPTY_RING;
       this.rcvCap = 1;
     }
+    this.rechargeBuffers();
     this.closeAt = now + 2 * this.o.msl;
     this.rtoAt = NEVER;
     this.tlpAt = NEVER;
@@ -1525,10 +1540,25 @@ export class TcpConnection {
       // grows: the buffer may already be larger (receiveBuffer > 65535 without window scaling), and lowering it
       // below what is buffered plus offered would refuse in-window data (RFC 9293 3.8.6: no shrinking).
       const grown = Math.min(this.o.maxReceiveBuffer, Math.max(want, this.rcvCap * 2), MAX_WINDOW << this.rcvWs);
-      if (grown > this.rcvCap) this.rcvCap = grown;
+      if (grown > this.rcvCap) {
+        if (this.host.bufferAllowed(grown - this.rcvCap)) {
+          this.rcvCap = grown;
+          this.rechargeBuffers();
+        } else {
+          this.stats.bufferLimitHits++;
+        }
+      }
     }
     this.rcvSpaceTime = now;
     this.rcvSpaceCopied = 0;
+  }
+
+  /** Bring this connection's charge against bufferMemoryLimit up to date (not after CLOSED: nothing is held). */
+  private rechargeBuffers(): void {
+    if (this.buffersReleased) return;
+    const charge = this.sndBuf.capacity + this.rcvCap;
+    this.host.bufferAdjust(charge - this.bufferCharge);
+    this.bufferCharge = charge;
   }
 
   /** Receive space left under the logical receive buffer size (the ring itself grows on demand). */
@@ -1646,6 +1676,9 @@ export class TcpConnection {
     this.timerAt = NEVER;
     this.host.oooAdjust(-this.ooo.memory);
     this.ooo.clear();
+    this.host.bufferAdjust(-this.bufferCharge);
+    this.bufferCharge = 0;
+    this.buffersReleased = true;
     this.host.connClosed(this);
     this.notifyClose(error);
   }

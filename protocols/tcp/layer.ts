@@ -105,6 +105,7 @@ export class TcpLayer implements TcpConnHost {
   private rstWindowStart = -Infinity;
   private rstCount = 0;
   private oooTotal = 0;
+  private bufferTotal = 0;
   private chalCount = 0;
 
   constructor(
@@ -476,6 +477,19 @@ export class TcpLayer implements TcpConnHost {
 
   oooAdjust(delta: number): void {
     this.oooTotal += delta;
+  }
+
+  /** Send rings and logical receive buffers of all connections (see bufferMemoryLimit). */
+  get bufferMemory(): number {
+    return this.bufferTotal;
+  }
+
+  bufferAllowed(bytes: number): boolean {
+    return this.bufferTotal + bytes <= this.opts.bufferMemoryLimit;
+  }
+
+  bufferAdjust(delta: number): void {
+    this.bufferTotal += delta;
   }
 
   challengeAckAllowed(now: number): boolean {

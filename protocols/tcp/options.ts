@@ -28,6 +28,13 @@ export interface TcpOptions {
   oooLimit?: number;
   /** Out-of-order data held by all connections together, bytes (same accounting). Default 64 MiB. */
   oooTotalLimit?: number;
+  /**
+   * Send and receive buffer memory of all connections together, bytes (each connection counts its send ring and
+   * its logical receive buffer, the window it may offer). Growth (send-buffer growth, receive auto-tuning) stops
+   * while the total is at the limit; a connection's initial buffers are always granted (their total is bounded
+   * by maxConnections). Default 512 MiB.
+   */
+  bufferMemoryLimit?: number;
   /** RFC 9293 MSL, ms; TIME-WAIT lasts 2*MSL. Default 30000 (60 s TIME-WAIT, like Linux). */
   msl?: number;
   /** FIN-WAIT-2 timeout after close(), ms. Default 60000. */
@@ -95,7 +102,7 @@ export type ResolvedTcpOptions = Required<Omit<TcpOptions, 'isn' | 'congestionCo
 
 function checkOptions(r: ResolvedTcpOptions): ResolvedTcpOptions {
   const positive: Array<keyof ResolvedTcpOptions> = [
-    'mss', 'minMss', 'sendBuffer', 'receiveBuffer', 'maxReceiveBuffer', 'oooLimit', 'oooTotalLimit', 'msl', 'initialRto', 'maxRto',
+    'mss', 'minMss', 'sendBuffer', 'receiveBuffer', 'maxReceiveBuffer', 'oooLimit', 'oooTotalLimit', 'bufferMemoryLimit', 'msl', 'initialRto', 'maxRto',
     'initialWindowSegments', 'keepAliveIdle', 'keepAliveInterval', 'keepAliveCount', 'synQueueLimit',
     'ephemeralLow', 'ephemeralHigh',
   ];
@@ -148,6 +155,7 @@ export function resolveTcpOptions(o: TcpOptions, defaultCc: CongestionControlFac
     // The out-of-order queue charges per-segment overhead on top of the bytes: allow a window of full-sized segments.
     oooLimit: o.oooLimit ?? Math.ceil(maxRcv * 1.25),
     oooTotalLimit: o.oooTotalLimit ?? 64 * 1024 * 1024,
+    bufferMemoryLimit: o.bufferMemoryLimit ?? 512 * 1024 * 1024,
     msl: o.msl ?? 30_000,
     finWait2Timeout: o.finWait2Timeout ?? 60_000,
     initialRto: o.initialRto ?? 1000,

@@ -136,3 +136,35 @@ describe('out-of-order memory cap across connections', () => {
     expect(p.b.tcp!.oooMemory).toBe(0);
   });
 });
+
+describe('buffer memory cap across connections', () => {
+  it('stops send-buffer growth at bufferMemoryLimit (backpressure, not failure) and releases on close', () => {
+    // Each connection starts with 16 KiB of send ring and a 64 KiB receive buffer; the cap leaves little room to grow.
+    const tcp = { sendBuffer: 1 << 20, receiveBuffer: 65536, bufferMemoryLimit: 3 * (16384 + 65536) + 40_000 };
+    const p = makePair({ configA: { tcp }, configB: { tcp } });
+    const listener = p.b.tcp!.listen(0, 80, 16);
+    const servers: TcpConnection[] = [];
+    listener.onConnection = (c) => servers.push(c);
+    const clients = [0, 1, 2].map(() => p.a.tcp!.connect(p.clock.now(), ip('10.0.0.2'), 80));
+    p.run({ stopWhen: () => servers.length === 3 && clients.every((c) => c.state === 'ESTABLISHED'), until: p.clock.now() + 10_000 });
+    // Offer 1 MB each while nobody reads: the send rings may only grow within the cap.
+    const accepted = clients.map((c) => c.send(p.clock.now(), new Uint8Array(1 << 20)));
+    expect(p.a.tcp!.bufferMemory).toBeLessThanOrEqual(tcp.bufferMemoryLimit);
+    expect(p.a.stats.tcp!.bufferLimitHits).toBeGreaterThan(0);
+    expect(accepted.every((n) => n > 0 && n < 1 << 20)).toBe(true);
+    // Reading on the far side drains everything through the capped buffers.
+    const want = accepted.reduce((a, b) => a + b, 0);
+    let got = 0;
+    const scratch = new Uint8Array(65536);
+    p.run({
+      stopWhen: () => {
+        for (const s of servers) for (let n = s.read(p.clock.now(), scratch); n > 0; n = s.read(p.clock.now(), scratch)) got += n;
+        return got === want;
+      },
+      until: p.clock.now() + 60_000,
+    });
+    expect(got).toBe(want);
+    for (const c of clients) c.abort(p.clock.now());
+    expect(p.a.tcp!.bufferMemory).toBe(0);
+  });
+});
