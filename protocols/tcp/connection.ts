@@ -628,7 +628,10 @@ export class TcpConnection {
       ok = (seqLe(this.rcvNxt, seq) && seqLt(seq, rcvEnd)) || (seqLe(this.rcvNxt, last) && seqLt(last, rcvEnd));
     }
     if (!ok) {
-      if (rst) return;
+      if (rst) {
+        this.stats.rstsOutOfWindow++; // RFC 5961 3.2: ignored
+        return;
+      }
       this.stats.outOfWindow++;
       // RFC 2883: a duplicate of data already received is reported with a D-SACK block.
       if (this.sackOk && data.length > 0 && seqLe(seqAdd(seq, data.length), this.rcvNxt)) {

@@ -30,6 +30,10 @@ export interface TcpStats {
   /** RSTs for segments matching no connection not sent because of rstRateLimit. */
   rstsRateLimited: number;
   rstsReceived: number;
+  /** RSTs outside the receive window, ignored (RFC 5961 3.2). */
+  rstsOutOfWindow: number;
+  /** Segments a listener drops: RSTs, and segments with neither SYN nor ACK (RFC 9293 3.10.7.2). */
+  listenDrops: number;
   /** RSTs accepted (connection reset). */
   resets: number;
   synCookiesSent: number;
@@ -79,7 +83,7 @@ export interface TcpStats {
 export function newTcpStats(): TcpStats {
   return {
     segsIn: 0, segsOut: 0, malformed: 0, badChecksum: 0, badOptions: 0, noSocket: 0, outOfWindow: 0,
-    pawsRejected: 0, badAck: 0, challengeAcksSent: 0, challengeAcksRateLimited: 0, invalidAcksRateLimited: 0, rstsSent: 0, rstsRateLimited: 0, rstsReceived: 0,
+    pawsRejected: 0, badAck: 0, challengeAcksSent: 0, challengeAcksRateLimited: 0, invalidAcksRateLimited: 0, rstsSent: 0, rstsRateLimited: 0, rstsReceived: 0, rstsOutOfWindow: 0, listenDrops: 0,
     resets: 0, synCookiesSent: 0, synCookiesValidated: 0, synCookiesFailed: 0, synQueueDrops: 0, backlogDrops: 0,
     activeOpens: 0, passiveOpens: 0, established: 0, resetsOnClose: 0, timeouts: 0, retransmittedSegs: 0,
     rtoExpirations: 0, fastRecoveries: 0, recoveriesUndone: 0, tlpProbes: 0, tlpRecoveries: 0, rackLosses: 0, dsacksReceived: 0, oooDrops: 0, oooTotalDrops: 0, bufferLimitHits: 0,

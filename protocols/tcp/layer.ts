@@ -244,13 +244,19 @@ export class TcpLayer implements TcpConnHost {
   /** RFC 9293 3.10.7.2: LISTEN state. */
   private listenerInput(now: number, l: TcpListener, src: number, dst: number, f: TcpFields, payload: Uint8Array): void {
     const stats = this.stats;
-    if (f.flags & TcpFlag.RST) return;
+    if (f.flags & TcpFlag.RST) {
+      stats.listenDrops++; // RFC 9293 3.10.7.2: a RST to a listener is ignored
+      return;
+    }
     if (f.flags & TcpFlag.ACK) {
       if (this.opts.synCookies && !(f.flags & TcpFlag.SYN) && this.cookieAck(now, l, src, dst, f, payload)) return;
       this.rstFor(now, src, dst, f, payload.length);
       return;
     }
-    if (!(f.flags & TcpFlag.SYN)) return;
+    if (!(f.flags & TcpFlag.SYN)) {
+      stats.listenDrops++; // neither SYN, ACK nor RST (FIN, PSH, URG...): dropped (RFC 9293 3.10.7.2)
+      return;
+    }
     if (l.acceptQueue.length >= l.backlog) {
       stats.backlogDrops++;
       return;

@@ -168,3 +168,36 @@ describe('buffer memory cap across connections', () => {
     expect(p.a.tcp!.bufferMemory).toBe(0);
   });
 });
+
+describe('drops without an answer are still counted', () => {
+  it('counts segments a listener drops and RSTs outside the window', async () => {
+    const { emptyTcpFields, emitTcp, fillTcpChecksum, tcpHeaderLen, TcpFlag } = await import('../../protocols/tcp/wire.js');
+    const p = makePair();
+    const listener = p.b.tcp!.listen(0, 80, 16);
+    let server: TcpConnection | undefined;
+    listener.onConnection = (c) => (server = c);
+    const client = p.a.tcp!.connect(p.clock.now(), ip('10.0.0.2'), 80);
+    p.run({ stopWhen: () => server !== undefined && client.state === 'ESTABLISHED', until: p.clock.now() + 5_000 });
+    const inject = (srcPort: number, dstPort: number, flags: number, seq: number) => {
+      const f = emptyTcpFields();
+      f.srcPort = srcPort;
+      f.dstPort = dstPort;
+      f.seq = seq;
+      f.flags = flags;
+      f.window = 1000;
+      const buf = new Uint8Array(tcpHeaderLen(f));
+      emitTcp(f, buf, 0);
+      fillTcpChecksum(buf, 0, buf.length, ip('10.0.0.1'), ip('10.0.0.2'));
+      p.b.tcp!.input(p.clock.now(), ip('10.0.0.1'), ip('10.0.0.2'), buf);
+    };
+    const before = { ...p.b.stats.tcp! };
+    inject(40000, 80, TcpFlag.FIN | TcpFlag.PSH | TcpFlag.URG, 1); // to the listener: neither SYN nor ACK
+    inject(40001, 80, TcpFlag.RST, 1); // a RST to the listener
+    // RCV.NXT is not public; with the seeded ISNs of this pair, 0x80000000 lies far outside the server's window.
+    inject(client.localPort, 80, TcpFlag.RST, 0x80000000);
+    const s = p.b.stats.tcp!;
+    expect(s.listenDrops - before.listenDrops).toBe(2);
+    expect(s.rstsOutOfWindow - before.rstsOutOfWindow).toBe(1);
+    expect(server!.state).toBe('ESTABLISHED');
+  });
+});
