@@ -13,11 +13,11 @@
  *                 answer per segment (until 5f632d3 byway answered each with an ACK).
  */
 import { afterEach, expect, it } from 'vitest';
-import { rmSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describePrivileged, requirePrivileged } from '../helpers/netns.js';
-import { CLOSED_PORT, ECHO_PORT, flatStats, holdConnection, hping, HTTP_PORT, legitLoop, memoryProbe, missingAttackTools, oneGet, sampler, show, startLab, statsDelta, drain, type AttackLab, type HeldConnection, type LegitResult, HEAP_BOUND_MIB } from './lab.js';
+import { describePrivileged } from '../helpers/netns.js';
+import { CLOSED_PORT, ECHO_PORT, flatStats, holdConnection, hping, HTTP_PORT, legitLoop, memoryProbe, haveAttackTools, stopLegit, oneGet, sampler, show, startLab, statsDelta, drain, type AttackLab, type HeldConnection, type LegitResult, HEAP_BOUND_MIB } from './lab.js';
 
 const FLOOD_S = 2;
 const CHALLENGE_ACK_LIMIT = 100;
@@ -28,22 +28,14 @@ const MIN_LEGIT = 3;
 const FLAGS: Record<string, string[]> = { 'FIN+PSH+URG': ['-F', '-P', '-U'], 'ECE+CWR (-X -Y)': ['-X', '-Y'], ACK: ['-A'], RST: ['-R'] };
 
 describePrivileged('attacks: random-flag floods (hping3)', () => {
-  const missing = missingAttackTools();
-  if (missing.length) {
-    (requirePrivileged ? it : it.skip)(`has the tools it needs: missing ${missing.join(', ')} (see .ci/run)`, () => {
-      throw new Error(`missing tools: ${missing.join(', ')}`);
-    });
-    return;
-  }
+  if (!haveAttackTools()) return;
   let lab: AttackLab | undefined;
   let held: HeldConnection | undefined;
   let stopFile: string | undefined;
   let legitP: Promise<unknown> | undefined;
   afterEach(async () => {
     // The client loop and the held connection end before teardown checks for leftover fds (their pipes).
-    if (stopFile) writeFileSync(stopFile, '');
-    await legitP?.catch(() => {});
-    if (stopFile) rmSync(stopFile, { force: true });
+    await stopLegit(stopFile, legitP);
     await held?.stop();
     held = undefined;
     legitP = undefined;

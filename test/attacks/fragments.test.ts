@@ -11,11 +11,11 @@
  *   -f                the same cut into 16-byte fragments: 88 per datagram, over maxFragments: dropped.
  */
 import { afterEach, expect, it } from 'vitest';
-import { rmSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describePrivileged, requirePrivileged } from '../helpers/netns.js';
-import { flatStats, hping, legitLoop, memoryProbe, missingAttackTools, oneGet, sampler, show, startLab, statsDelta, drain, type AttackLab, type LegitResult, HEAP_BOUND_MIB } from './lab.js';
+import { describePrivileged } from '../helpers/netns.js';
+import { flatStats, hping, legitLoop, memoryProbe, haveAttackTools, stopLegit, oneGet, sampler, show, startLab, statsDelta, drain, type AttackLab, type LegitResult, HEAP_BOUND_MIB } from './lab.js';
 
 const FLOOD_S = 3;
 /** maxDatagrams is set above maxBytes / (one 1208-byte first fragment + overhead), so the byte cap is the one that binds. */
@@ -25,20 +25,12 @@ const UDP_PORT = 9;
 const SHOWN = ['ipv4.rx', 'ipv4.reassembly.fragments', 'ipv4.reassembly.reassembled', 'ipv4.reassembly.memoryDrops', 'ipv4.reassembly.evicted', 'ipv4.reassembly.timeouts', 'ipv4.reassembly.tooManyFragments', 'ipv4.reassembly.overlaps', 'ipv4.reassembly.badFragment', 'icmp.errorsSent', 'icmp.rateLimited'];
 
 describePrivileged('attacks: fragment floods (hping3)', () => {
-  const missing = missingAttackTools();
-  if (missing.length) {
-    (requirePrivileged ? it : it.skip)(`has the tools it needs: missing ${missing.join(', ')} (see .ci/run)`, () => {
-      throw new Error(`missing tools: ${missing.join(', ')}`);
-    });
-    return;
-  }
+  if (!haveAttackTools()) return;
   let lab: AttackLab | undefined;
   let stopFile: string | undefined;
   let legitP: Promise<LegitResult> | undefined;
   afterEach(async () => {
-    if (stopFile) writeFileSync(stopFile, '');
-    await legitP?.catch(() => {});
-    if (stopFile) rmSync(stopFile, { force: true });
+    await stopLegit(stopFile, legitP);
     legitP = undefined;
     const problems = lab ? await lab.close() : [];
     lab = undefined;

@@ -16,7 +16,9 @@
 import { spawn, spawnSync } from 'node:child_process';
 import http from 'node:http';
 import { createStack, type Stack, type StackOptions } from '../../src/index.js';
-import { execInAsync, type ExecResult } from '../helpers/netns.js';
+import { writeFileSync, rmSync } from 'node:fs';
+import { it } from 'vitest';
+import { execInAsync, requirePrivileged, type ExecResult } from '../helpers/netns.js';
 import { baseline, buildTopology, teardown, type Baseline, type Topology } from '../conformance/topology.js';
 
 export const HTTP_PORT = 80;
@@ -26,6 +28,26 @@ export const ECHO_PORT = 7;
 export const CLOSED_PORT = 81;
 
 /** Tools the attack tests run in the kernel namespace; a missing one is named (see .ci/run). */
+/**
+ * For a suite's body: true when hping3, nmap, curl and timeout are all here. Otherwise it registers one test that
+ * fails (BYWAY_REQUIRE_PRIVILEGED=1, as in CI) or is skipped, naming what is missing, and returns false.
+ */
+export function haveAttackTools(): boolean {
+  const missing = missingAttackTools();
+  if (missing.length === 0) return true;
+  (requirePrivileged ? it : it.skip)(`has the tools it needs: missing ${missing.join(', ')} (see .ci/run)`, () => {
+    throw new Error(`missing tools: ${missing.join(', ')}`);
+  });
+  return false;
+}
+
+/** End a legitimate-client loop started with a stop file: signal it, wait for it, remove the file. */
+export async function stopLegit(stopFile: string | undefined, legit: Promise<unknown> | undefined): Promise<void> {
+  if (stopFile) writeFileSync(stopFile, '');
+  await legit?.catch(() => {});
+  if (stopFile) rmSync(stopFile, { force: true });
+}
+
 export function missingAttackTools(): string[] {
   const tools: Array<[string, string[]]> = [
     ['hping3', ['--version']],

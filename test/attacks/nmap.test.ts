@@ -6,11 +6,11 @@
  * legitimate curl client keeps fetching, and afterwards the stack still serves and its counters show the scan.
  */
 import { afterEach, expect, it } from 'vitest';
-import { rmSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describePrivileged, execInAsync, requirePrivileged } from '../helpers/netns.js';
-import { ECHO_PORT, flatStats, HTTP_PORT, legitLoop, memoryProbe, missingAttackTools, oneGet, sampler, show, startLab, statsDelta, drain, type AttackLab, type LegitResult, HEAP_BOUND_MIB } from './lab.js';
+import { describePrivileged, execInAsync } from '../helpers/netns.js';
+import { ECHO_PORT, flatStats, HTTP_PORT, legitLoop, memoryProbe, haveAttackTools, stopLegit, oneGet, sampler, show, startLab, statsDelta, drain, type AttackLab, type LegitResult, HEAP_BOUND_MIB } from './lab.js';
 
 const LIMITS = { tcp: { synQueueLimit: 32, maxConnections: 256 } };
 const SHOWN = ['tcp.segsIn', 'tcp.noSocket', 'tcp.rstsSent', 'tcp.passiveOpens', 'tcp.synCookiesSent', 'tcp.synCookiesFailed', 'tcp.outOfWindow', 'tcp.resets', 'tcp.rstsReceived', 'udp.noPort', 'icmp.echoRequests', 'icmp.echoRepliesSent', 'icmp.errorsSent', 'icmp.rateLimited', 'icmp.otherTypes'];
@@ -38,20 +38,12 @@ function parseGrepable(out: string): { ports: Map<number, string>; ignored: { st
 }
 
 describePrivileged('attacks: nmap scans', () => {
-  const missing = missingAttackTools();
-  if (missing.length) {
-    (requirePrivileged ? it : it.skip)(`has the tools it needs: missing ${missing.join(', ')} (see .ci/run)`, () => {
-      throw new Error(`missing tools: ${missing.join(', ')}`);
-    });
-    return;
-  }
+  if (!haveAttackTools()) return;
   let lab: AttackLab | undefined;
   let stopFile: string | undefined;
   let legitP: Promise<LegitResult> | undefined;
   afterEach(async () => {
-    if (stopFile) writeFileSync(stopFile, '');
-    await legitP?.catch(() => {});
-    if (stopFile) rmSync(stopFile, { force: true });
+    await stopLegit(stopFile, legitP);
     legitP = undefined;
     const problems = lab ? await lab.close() : [];
     lab = undefined;

