@@ -15,7 +15,7 @@ import type { FrameDriver } from '../../drivers/types.js';
 import { BywayError } from '../../protocols/util/errors.js';
 import type { Rng } from '../../protocols/util/rng.js';
 import { read16, read32, write16 } from '../../protocols/util/bytes.js';
-import { updateChecksum16 } from '../../protocols/util/checksum.js';
+import { checksum, updateChecksum16 } from '../../protocols/util/checksum.js';
 import {
   BROADCAST_MAC,
   ETHERNET_HEADER_LEN,
@@ -574,9 +574,8 @@ export class NetStack {
       st.errorsUnmatched++;
       return;
     }
-    const inner = new DataView(quoted.buffer, quoted.byteOffset, quoted.length);
-    const src = inner.getUint32(12);
-    const dst = inner.getUint32(16);
+    const src = read32(quoted, 12);
+    const dst = read32(quoted, 16);
     const proto = quoted[9]!;
     if (!this.isLocalAddress(src)) {
       st.errorsUnmatched++;
@@ -692,7 +691,7 @@ export class NetStack {
     write16(b, o + 6, seq);
     if (options.data !== undefined) b.set(options.data, o + ICMP_HEADER_LEN);
     else for (let i = 0; i < size; i++) b[o + ICMP_HEADER_LEN + i] = i & 0xff;
-    if (this.csum.icmpTx || this.txMode === TxMode.Fragment) write16(b, o + 2, checksumOf(b, o, o + ICMP_HEADER_LEN + size));
+    if (this.csum.icmpTx || this.txMode === TxMode.Fragment) write16(b, o + 2, checksum(b, o, o + ICMP_HEADER_LEN + size));
     this.commitTx(now);
     this.driver.flush(now);
     return seq;
@@ -735,7 +734,7 @@ export class NetStack {
     write16(b, o + 2, updateChecksum16(read16(b, o + 2), IcmpType.EchoRequest << 8, IcmpType.EchoReply << 8));
     if (this.csum.icmpTx || this.txMode === TxMode.Fragment) {
       write16(b, o + 2, 0);
-      write16(b, o + 2, checksumOf(b, o, o + len));
+      write16(b, o + 2, checksum(b, o, o + len));
     }
     this.commitTx(this.now);
     this.stats.icmp.echoRepliesSent++;
@@ -1021,15 +1020,6 @@ function minTime(a: number | undefined, b: number | undefined): number | undefin
   if (a === undefined) return b;
   if (b === undefined) return a;
   return a < b ? a : b;
-}
-
-function checksumOf(b: Uint8Array, start: number, end: number): number {
-  let sum = 0;
-  let i = start;
-  for (; i + 1 < end; i += 2) sum += (b[i]! << 8) | b[i + 1]!;
-  if (i < end) sum += b[i]! << 8;
-  while (sum > 0xffff) sum = (sum & 0xffff) + Math.floor(sum / 0x10000);
-  return ~sum & 0xffff;
 }
 
 /** RFC 1191 section 7's plateau table: the largest plateau below a datagram's length. */
