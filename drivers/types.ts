@@ -61,11 +61,75 @@ export interface DriverStats {
 /** Receives one frame; the view is valid only until the call returns. */
 export type FrameSink = (frame: Uint8Array) => void;
 
+/**
+ * A flow byway owns on an address it shares with the kernel: packets to (the shared address, `protocol`, `port`)
+ * must reach byway. For ICMP, `port` is the echo identifier of byway's pings.
+ */
+export interface SteeredFlow {
+  readonly protocol: 'tcp' | 'udp' | 'icmp';
+  readonly port: number;
+}
+
+/**
+ * Optional driver capability: the driver shares its interface's address with the kernel (AF_XDP shared-address
+ * mode, the OpenOnload model) and steers to byway only the flows the stack claims; everything else goes to the
+ * kernel. The stack claims a port when its first socket binds, listens or connects on it and releases it when the
+ * last one (TIME-WAIT included) is gone.
+ */
+export interface FlowSteering {
+  /**
+   * Reserve `flow` in the kernel (so no kernel socket can take the port) and steer its packets to byway.
+   * Returns false when the kernel already uses the port (another process holds it): the stack then answers
+   * EADDRINUSE, or tries another ephemeral port. Throws a BywayError when steering itself fails (E2BIG: the
+   * steering table is full; ERR_DRIVER_CLOSED). Claiming a flow already claimed is a misuse the stack never makes.
+   */
+  claim(flow: SteeredFlow): boolean;
+  /** Stop steering `flow` and give the port back to the kernel. Releasing an unclaimed flow does nothing. */
+  release(flow: SteeredFlow): void;
+}
+
+/** A route the kernel has for the interface. */
+export interface HostRoute {
+  readonly destination: { readonly address: number; readonly prefixLen: number };
+  /** Next hop; undefined for an on-link route. */
+  readonly gateway?: number | undefined;
+  readonly metric: number;
+  readonly mtu?: number | undefined;
+}
+
+/** What the driver tells the stack when the kernel's tables change. Called only from inside `receive()`. */
+export interface HostTableListener {
+  /** `mac` null: the kernel failed to resolve `ip`, or forgot it. */
+  neighbour(ip: number, mac: Uint8Array | null): void;
+  route(change: 'add' | 'delete', route: HostRoute): void;
+}
+
+/**
+ * Optional driver capability: the kernel owns neighbour resolution and routing for the interface (shared-address
+ * mode: ARP reaches the kernel, not byway), and the driver mirrors the kernel's tables (over netlink). The stack
+ * then sends no ARP of its own: it asks the kernel to resolve (`resolve`) and learns the answer from the listener.
+ */
+export interface HostTables {
+  /** The interface's IPv4 addresses with their prefix, as the kernel has them. */
+  addresses(): readonly { readonly address: number; readonly prefixLen: number }[];
+  /** The kernel's IPv4 routes through the interface (main table), on-link prefixes included. */
+  routes(): readonly HostRoute[];
+  /** The kernel's neighbours on the interface that have a usable MAC. */
+  neighbours(): readonly { readonly ip: number; readonly mac: Uint8Array }[];
+  /** Ask the kernel to resolve `ip` as if it had a packet for it; the answer (or a failure) reaches the listener. */
+  resolve(ip: number): void;
+  setListener(listener: HostTableListener | null): void;
+}
+
 export interface FrameDriver {
   readonly caps: DriverCapabilities;
   /** The link-layer address the driver owns or shares, if it has one (6 bytes for Ethernet). */
   readonly hwAddress?: Uint8Array | undefined;
   readonly stats: DriverStats;
+  /** Present when the driver shares its address with the kernel and steers claimed flows to byway. */
+  readonly flows?: FlowSteering | undefined;
+  /** Present when the kernel resolves neighbours and keeps routes for the interface (see HostTables). */
+  readonly hostTables?: HostTables | undefined;
 
   /** Hand up to `max` received frames to `sink`; returns how many were handed over. */
   receive(now: number, max: number, sink: FrameSink): number;
