@@ -35,6 +35,14 @@ export interface TcpHost {
   sourceFor(dst: number): number | undefined;
   readonly txChecksum: boolean;
   readonly rxChecksum: boolean;
+  /**
+   * Optional: told when a local port gets its first user (a listener or a connection) and loses its last one
+   * (TIME-WAIT included). A stack that shares its address with another TCP (the kernel's) claims the port there;
+   * false means the other TCP holds it: listen and an explicit connect fail with EADDRINUSE, the ephemeral search
+   * moves on to the next port.
+   */
+  claimPort?(port: number): boolean;
+  releasePort?(port: number): void;
 }
 
 export interface ConnectOpts {
@@ -89,6 +97,8 @@ export class TcpLayer implements TcpConnHost {
   private readonly chain = new WeakMap<TcpConnection, TcpConnection>();
   private nConns = 0;
   private readonly listeners = new Map<number, TcpListener[]>();
+  /** Users (listeners and connections) of each local port, for the host's claimPort/releasePort. */
+  private readonly portUsers = new Map<number, number>();
   /**
    * Timers: a binary min-heap of (time, connection) with lazy deletion. A connection has an entry at `heapAt`
    * (its earliest pushed time); a timer that moves later (the RTO restarting on every ACK) pushes nothing: when the
@@ -128,6 +138,7 @@ export class TcpLayer implements TcpConnHost {
     if (list.some((l) => l.localIp === localIp || l.localIp === 0 || localIp === 0)) {
       throw new BywayError('EADDRINUSE', `port ${port} is already listening`);
     }
+    if (!this.acquirePort(port)) throw new BywayError('EADDRINUSE', `port ${port} is held by the host's TCP`);
     const l = new TcpListener(this, localIp >>> 0, port, backlog, opts?.synQueueLimit ?? this.opts.synQueueLimit);
     list.push(l);
     this.listeners.set(port, list);
@@ -139,8 +150,10 @@ export class TcpLayer implements TcpConnHost {
     const list = this.listeners.get(l.port);
     if (!list) return;
     const i = list.indexOf(l);
-    if (i >= 0) list.splice(i, 1);
+    if (i < 0) return;
+    list.splice(i, 1);
     if (list.length === 0) this.listeners.delete(l.port);
+    this.releasePortUse(l.port);
   }
 
   /** Active open (RFC 9293 3.10.1). Throws ENETUNREACH (no route), EADDRINUSE (4-tuple taken / no port free). */
@@ -163,9 +176,11 @@ export class TcpLayer implements TcpConnHost {
           old.drop();
         } else throw new BywayError('EADDRINUSE', 'the 4-tuple is in use');
       }
+      if (!this.acquirePort(localPort)) throw new BywayError('EADDRINUSE', `port ${localPort} is held by the host's TCP`);
     } else {
       localPort = this.ephemeralPort(localIp, remoteIp, remotePort);
     }
+    // The port is acquired for the connection now; unregister releases it.
     const conn = this.newConnection(now, localIp, localPort, remoteIp, remotePort, false);
     if (opts.noDelay !== undefined) conn.setNoDelay(opts.noDelay);
     if (opts.keepAlive !== undefined) conn.keepAlive = opts.keepAlive;
@@ -621,6 +636,8 @@ export class TcpLayer implements TcpConnHost {
 
   private newConnection(now: number, localIp: number, localPort: number, remoteIp: number, remotePort: number, passive: boolean): TcpConnection {
     const conn = new TcpConnection(this, { localIp, localPort, remoteIp, remotePort }, passive, now);
+    // A passive connection shares its listener's port, which is therefore held already.
+    if (passive) this.acquirePort(localPort);
     this.register(conn);
     return conn;
   }
@@ -668,6 +685,30 @@ export class TcpLayer implements TcpConnHost {
       if (m.size === 0) this.conns.delete(conn.remoteIp);
     }
     this.nConns--;
+    this.releasePortUse(conn.localPort);
+  }
+
+  /** One more user of `port`; the first one claims it from the host. False when the host refuses. */
+  private acquirePort(port: number): boolean {
+    const n = this.portUsers.get(port);
+    if (n !== undefined) {
+      this.portUsers.set(port, n + 1);
+      return true;
+    }
+    if (this.host.claimPort !== undefined && !this.host.claimPort(port)) return false;
+    this.portUsers.set(port, 1);
+    return true;
+  }
+
+  private releasePortUse(port: number): void {
+    const n = this.portUsers.get(port);
+    if (n === undefined) return;
+    if (n > 1) {
+      this.portUsers.set(port, n - 1);
+      return;
+    }
+    this.portUsers.delete(port);
+    this.host.releasePort?.(port);
   }
 
   private findListener(localIp: number, port: number): TcpListener | undefined {
@@ -696,7 +737,7 @@ export class TcpLayer implements TcpConnHost {
     for (let count = 0; count < num; count++) {
       const port = low + ((offset + this.nextEphemeral) % num);
       this.nextEphemeral = (this.nextEphemeral + 1) >>> 0;
-      if (!this.lookup(localIp, port, remoteIp, remotePort) && !this.listeners.has(port)) return port;
+      if (!this.lookup(localIp, port, remoteIp, remotePort) && !this.listeners.has(port) && this.acquirePort(port)) return port;
     }
     throw new BywayError('EADDRNOTAVAIL', 'no ephemeral port free for this destination');
   }

@@ -209,6 +209,37 @@ export class NeighbourCache {
     return true;
   }
 
+  /**
+   * What the host (the kernel, when byway shares its address) says about `ip`: its MAC, which resolves a waiting
+   * entry or refreshes a known one, or null when the host failed to resolve it (waiting packets are dropped, their
+   * senders told) or forgot it. Unlike `learn`, this creates entries (unless `create` is false): the host's table
+   * is trusted.
+   */
+  learnFromHost(now: number, ip: number, mac: Uint8Array | null, create = true): void {
+    const e = this.entries.get(ip);
+    if (mac === null) {
+      if (e === undefined || e.state === 'static') return;
+      if (e.state === 'incomplete') this.fail(e);
+      else this.remove(e);
+      return;
+    }
+    if (e !== undefined) {
+      if (e.state !== 'static') this.markReachable(now, e, mac);
+      return;
+    }
+    if (!create || !this.makeRoom()) return;
+    this.entries.set(ip, {
+      ip,
+      state: 'reachable',
+      mac: mac.slice(0, 6),
+      deadline: now + this.options.reachableMs,
+      requestsSent: 0,
+      queue: [],
+      queuedBytes: 0,
+      created: now,
+    });
+  }
+
   /** A permanent entry (like `ip neigh add ... nud permanent`). */
   addStatic(ip: number, mac: Uint8Array): void {
     const old = this.entries.get(ip);

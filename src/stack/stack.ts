@@ -11,7 +11,7 @@
  *
  * Bad input is dropped and counted in `stats`; API misuse throws BywayError with a stable code.
  */
-import type { FrameDriver } from '../../drivers/types.js';
+import type { FlowSteering, FrameDriver, HostRoute, HostTables } from '../../drivers/types.js';
 import { BywayError } from '../../protocols/util/errors.js';
 import type { Rng } from '../../protocols/util/rng.js';
 import { read16, read32, write16 } from '../../protocols/util/bytes.js';
@@ -186,6 +186,13 @@ export class NetStack {
   private txTtl = 64;
   private txFlags = 0;
   private txMtu = 0;
+  /** The driver's flow steering, when it shares its address with the kernel (claims ports for our sockets). */
+  private readonly flows: FlowSteering | undefined;
+  /** The kernel's tables, when the kernel resolves neighbours for us (no ARP of our own). */
+  private readonly hostTables: HostTables | undefined;
+  /** The kernel's neighbours with a MAC, as its notifications said (bounded): consulted on a cache miss. */
+  private readonly hostNeighbours = new Map<number, Uint8Array>();
+  private pingClaimed = false;
   /** Told (with the destination) when the packet being sent waits for ARP and ARP gives up. */
   private txUnreachable: ((dst: number) => void) | undefined;
 
@@ -214,9 +221,14 @@ export class NetStack {
     };
     this.ipIdent = config.rng.nextU32() & 0xffff;
     this.pingIdent = config.rng.nextU32() & 0xffff;
+    this.flows = config.driver.flows;
+    this.hostTables = config.driver.hostTables;
+    const hostTables = this.hostTables;
     this.neighbours = new NeighbourCache(
       {
-        sendRequest: (now, ip) => this.sendArp(now, ArpOperation.Request, ZERO_MAC, ip, this.sourceFor(ip) ?? this.addresses[0]!.address),
+        sendRequest: hostTables
+          ? (_now, ip) => hostTables.resolve(ip)
+          : (now, ip) => this.sendArp(now, ArpOperation.Request, ZERO_MAC, ip, this.sourceFor(ip) ?? this.addresses[0]!.address),
         sendResolved: (now, frame, mac) => this.sendResolved(now, frame, mac),
       },
       config.neighbour,
@@ -226,6 +238,7 @@ export class NetStack {
       {
         sendUdp: (now, sock, dstIp, dstPort, data) => this.sendUdp(now, sock, dstIp, dstPort, data),
         isLocalAddress: (ip) => this.isLocalAddress(ip),
+        ...this.portClaims('udp'),
       },
       config.rng,
       config.udp,
@@ -260,6 +273,66 @@ export class NetStack {
       if (src === undefined) throw new BywayError('ENETUNREACH', 'a route\'s gateway is not on-link');
       this.routes.add({ destination: r.destination, gateway: r.gateway, source: src, metric: r.metric ?? 0, mtu: r.mtu });
     }
+    if (hostTables !== undefined) this.mirrorHostTables(hostTables);
+  }
+
+  /** Claim/release hooks for a transport's ports when the driver steers flows (shared address), else nothing. */
+  private portClaims(protocol: 'tcp' | 'udp'): { claimPort?: (port: number) => boolean; releasePort?: (port: number) => void } {
+    const flows = this.flows;
+    if (flows === undefined) return {};
+    return {
+      claimPort: (port) => flows.claim({ protocol, port }),
+      releasePort: (port) => flows.release({ protocol, port }),
+    };
+  }
+
+  /**
+   * Shared address: take the kernel's routes and neighbours and follow their changes. Neighbours are mirrored in
+   * `hostNeighbours` and enter the cache when a packet needs them; a change to one already cached applies at once.
+   */
+  private mirrorHostTables(host: HostTables): void {
+    for (const r of host.routes()) this.hostRoute('add', r);
+    for (const n of host.neighbours()) this.hostNeighbour(n.ip, n.mac);
+    host.setListener({
+      neighbour: (ip, mac) => this.hostNeighbour(ip, mac),
+      route: (change, route) => this.hostRoute(change, route),
+    });
+  }
+
+  private hostNeighbour(ip: number, mac: Uint8Array | null): void {
+    ip >>>= 0;
+    this.hostNeighbours.delete(ip);
+    if (mac !== null) {
+      this.hostNeighbours.set(ip, mac.slice(0, 6));
+      const cap = Math.max(4096, 4 * this.neighbours.options.maxEntries);
+      if (this.hostNeighbours.size > cap) this.hostNeighbours.delete(this.hostNeighbours.keys().next().value!);
+    }
+    this.neighbours.learnFromHost(this.now, ip, mac, false);
+  }
+
+  private hostRoute(change: 'add' | 'delete', r: HostRoute): void {
+    const own = r.gateway === undefined && this.addresses.some((a) => a.prefixLen === r.destination.prefixLen && cidrContains(a, r.destination.address));
+    if (own) return; // the interface's own prefix: routed already
+    if (change === 'delete') {
+      this.routes.remove(r.destination);
+      return;
+    }
+    const src = r.gateway !== undefined ? this.onLinkSource(r.gateway) : this.addresses[0]!.address;
+    if (src === undefined) return; // a gateway off our prefixes: unusable here
+    this.routes.remove(r.destination);
+    this.routes.add({ destination: r.destination, gateway: r.gateway, source: src, metric: r.metric, mtu: r.mtu });
+  }
+
+  /** The next hop's MAC: the cache, else (shared address) the kernel's mirrored neighbour. */
+  private neighbourMac(now: number, ip: number): Uint8Array | undefined {
+    const mac = this.neighbours.lookup(now, ip);
+    if (mac !== undefined || this.hostTables === undefined) return mac;
+    const known = this.hostNeighbours.get(ip);
+    if (known === undefined) return undefined;
+    this.neighbours.learnFromHost(now, ip, known);
+    // Let the kernel re-check an entry it may hold as stale; a failure comes back as an event.
+    this.hostTables.resolve(ip);
+    return known;
   }
 
   /** Hand IPv4 packets of `protocol` (and ICMP errors about them) to `handler`, and poll it with the stack. */
@@ -276,7 +349,7 @@ export class NetStack {
     if (this.started) return;
     this.started = true;
     this.now = now;
-    if (!this.ethernet) return;
+    if (!this.ethernet || this.hostTables !== undefined) return; // shared address: the kernel announces it
     for (const a of this.addresses) this.sendArp(now, ArpOperation.Request, ZERO_MAC, a.address, a.address);
     this.driver.flush(now);
   }
@@ -404,6 +477,10 @@ export class NetStack {
 
   private arpInput(buf: Uint8Array): void {
     const st = this.stats.arp;
+    if (this.hostTables !== undefined) {
+      st.hostOwned++; // shared address: the kernel answers and learns from ARP, never byway
+      return;
+    }
     st.rx++;
     const check = ArpPacket.check(buf);
     if (check !== 'ok') {
@@ -675,6 +752,11 @@ export class NetStack {
     };
     const src = this.sourceFor(dst);
     if (src === undefined) throw new BywayError('ENETUNREACH', 'no route to the destination');
+    if (this.flows !== undefined && !this.pingClaimed) {
+      // Shared address: echo replies carrying our identifier come to us from now on (the kernel keeps the rest).
+      this.flows.claim({ protocol: 'icmp', port: this.pingIdent });
+      this.pingClaimed = true;
+    }
     this.pings.set(seq, ping);
     this.txUnreachable = () => this.failPing(seq, new BywayError('EHOSTUNREACH', 'the destination did not answer ARP'));
     const slot = this.beginTx(now, src, dst, IpProtocol.ICMP, ICMP_HEADER_LEN + size, options.ttl ?? this.ttl, 0);
@@ -857,7 +939,7 @@ export class NetStack {
       }
       this.txNextHop = r.nextHop;
       mtu = this.mtuFor(dst);
-      mac = this.ethernet ? this.neighbours.lookup(now, r.nextHop) : ZERO_MAC;
+      mac = this.ethernet ? this.neighbourMac(now, r.nextHop) : ZERO_MAC;
     }
     this.txMtu = mtu;
     if (ipLen > mtu) {
@@ -929,7 +1011,7 @@ export class NetStack {
     const ident = this.nextIdent();
     const payload = packet.subarray(IPV4_HEADER_LEN);
     const chunk = (this.txMtu - IPV4_HEADER_LEN) & ~7;
-    const mac = this.isBroadcastFor(this.txDst) ? BROADCAST_MAC : this.ethernet ? this.neighbours.lookup(now, this.txNextHop) : ZERO_MAC;
+    const mac = this.isBroadcastFor(this.txDst) ? BROADCAST_MAC : this.ethernet ? this.neighbourMac(now, this.txNextHop) : ZERO_MAC;
     for (let off = 0; off < payload.length; off += chunk) {
       const n = Math.min(chunk, payload.length - off);
       const more = off + n < payload.length;
@@ -1003,6 +1085,7 @@ export class NetStack {
       txCommit: (now: number): void => this.commitTx(now),
       mtuFor: (dst: number): number => this.mtuFor(dst),
       sourceFor: (dst: number): number | undefined => this.sourceFor(dst),
+      ...this.portClaims('tcp'),
     };
   }
 

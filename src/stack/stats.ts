@@ -25,6 +25,8 @@ export interface ArpStats {
   repliesSent: number;
   badSender: number;
   conflicts: number;
+  /** ARP packets ignored because the kernel owns ARP for a shared address (the driver should not pass them up). */
+  hostOwned: number;
   neighbour: NeighbourStats;
 }
 
@@ -90,6 +92,7 @@ export function newStats(neighbour: NeighbourStats, reassembly: ReassemblyStats,
       repliesSent: 0,
       badSender: 0,
       conflicts: 0,
+      hostOwned: 0,
       neighbour,
     },
     ipv4: {

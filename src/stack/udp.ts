@@ -56,6 +56,13 @@ export interface Datagram {
 export interface UdpSender {
   sendUdp(now: number, sock: UdpSocket, dstIp: number, dstPort: number, data: Uint8Array): void;
   isLocalAddress(ip: number): boolean;
+  /**
+   * Optional: told when a port gets its first socket and loses its last one. A stack sharing its address with the
+   * kernel claims the port there; false means the kernel holds it (bind fails with EADDRINUSE, the ephemeral
+   * search moves on).
+   */
+  claimPort?(port: number): boolean;
+  releasePort?(port: number): void;
 }
 
 export class UdpSocket {
@@ -212,6 +219,7 @@ export class UdpTable {
     if (ip !== 0 && !this.sender.isLocalAddress(ip)) throw new BywayError('EADDRNOTAVAIL', 'address is not one of this stack\'s');
     if (port === 0) port = this.pickEphemeral(ip);
     else if (this.conflicts(ip, port)) throw new BywayError('EADDRINUSE', `port ${port} is in use`);
+    else if (!this.ports.has(port) && !this.claim(port)) throw new BywayError('EADDRINUSE', `port ${port} is held by the host's UDP`);
     sock.localIp = ip;
     sock.localPort = port;
     let list = this.ports.get(port);
@@ -227,7 +235,10 @@ export class UdpTable {
     if (list === undefined) return;
     const i = list.indexOf(sock);
     if (i >= 0) list.splice(i, 1);
-    if (list.length === 0) this.ports.delete(sock.localPort);
+    if (list.length === 0) {
+      this.ports.delete(sock.localPort);
+      this.sender.releasePort?.(sock.localPort);
+    }
   }
 
   /** Find the socket for a datagram: an exact connected match first, then a specific address, then a wildcard. */
@@ -257,6 +268,11 @@ export class UdpTable {
     return [...this.ports.values()].flat();
   }
 
+  /** Claim a port with no socket yet from the host (see UdpSender.claimPort). */
+  private claim(port: number): boolean {
+    return this.sender.claimPort === undefined || this.sender.claimPort(port);
+  }
+
   private conflicts(ip: number, port: number): boolean {
     const list = this.ports.get(port);
     if (list === undefined) return false;
@@ -269,12 +285,12 @@ export class UdpTable {
     const n = hi - lo + 1;
     for (let tries = 0; tries < 16; tries++) {
       const port = lo + (this.rng.nextU32() % n);
-      if (!this.conflicts(ip, port)) return port;
+      if (!this.conflicts(ip, port) && (this.ports.has(port) || this.claim(port))) return port;
     }
     const start = this.rng.nextU32() % n;
     for (let k = 0; k < n; k++) {
       const port = lo + ((start + k) % n);
-      if (!this.conflicts(ip, port)) return port;
+      if (!this.conflicts(ip, port) && (this.ports.has(port) || this.claim(port))) return port;
     }
     throw new BywayError('EADDRINUSE', 'no ephemeral UDP port is free');
   }
