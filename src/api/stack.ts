@@ -27,8 +27,11 @@ import type { StackInternals, Tracked } from './internals.js';
 
 export interface StackOptions {
   readonly driver: FrameDriver;
-  /** One address or several, with prefix length: '10.0.0.1/24'. */
-  readonly address: string | readonly string[];
+  /**
+   * One address or several, with prefix length: '10.0.0.1/24'. Optional only on a driver that shares the
+   * kernel's address (AF_XDP shared mode): the interface's addresses are then taken from the kernel.
+   */
+  readonly address?: string | readonly string[];
   readonly gateway?: string;
   readonly routes?: ReadonlyArray<{ destination: string; gateway?: string; metric?: number; mtu?: number }>;
   readonly mac?: string;
@@ -82,11 +85,19 @@ export class Stack {
   /** @internal use createStack */
   constructor(options: StackOptions) {
     const rng = options.rng ?? cryptoRng();
-    const addresses = (typeof options.address === 'string' ? [options.address] : options.address).map((a) => {
-      const c = parseCidr(a);
-      if (c === undefined) throw new BywayError('ERR_INVALID_IP_ADDRESS', `invalid address '${a}' (want a.b.c.d/len)`);
-      return c;
-    });
+    let addresses;
+    if (options.address !== undefined) {
+      addresses = (typeof options.address === 'string' ? [options.address] : options.address).map((a) => {
+        const c = parseCidr(a);
+        if (c === undefined) throw new BywayError('ERR_INVALID_IP_ADDRESS', `invalid address '${a}' (want a.b.c.d/len)`);
+        return c;
+      });
+    } else {
+      const host = options.driver?.hostTables;
+      if (host === undefined) throw new BywayError('ERR_INVALID_ARG_VALUE', "address is required (only a driver sharing the kernel's address can supply it)");
+      addresses = host.addresses();
+      if (addresses.length === 0) throw new BywayError('EADDRNOTAVAIL', 'the interface has no IPv4 address in the kernel to share');
+    }
     const ipOf = (s: string, what: string): number => {
       const v = parseIpv4(s);
       if (v === undefined) throw new BywayError('ERR_INVALID_IP_ADDRESS', `invalid ${what} '${s}'`);

@@ -284,3 +284,23 @@ describe('shared address: neighbours and routes come from the kernel', () => {
     expect(p.a.routes.list().filter((r) => r.destination.prefixLen === 24)).toHaveLength(1);
   });
 });
+
+describe('shared address: createStack', () => {
+  it('takes the interface addresses from the kernel when none is given, and refuses to guess otherwise', async () => {
+    const { createStack } = await import('../../src/api/stack.js');
+    const { memoryLink } = await import('../../drivers/memory/index.js');
+    const kernel = new FakeKernel();
+    kernel.addrs = [cidr('10.0.0.1/24'), cidr('10.9.0.1/16')];
+    const [da, db] = memoryLink();
+    const stack = createStack({ driver: shared(kernel)(da) });
+    try {
+      expect(stack.addresses).toEqual(['10.0.0.1/24', '10.9.0.1/16']);
+    } finally {
+      await stack.close();
+    }
+    expect(() => createStack({ driver: db })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE' }));
+    kernel.addrs = [];
+    const [dc] = memoryLink();
+    expect(() => createStack({ driver: shared(kernel)(dc) })).toThrow(expect.objectContaining({ code: 'EADDRNOTAVAIL' }));
+  });
+});
