@@ -521,13 +521,19 @@ export class Server extends EventEmitter {
     this.paths_ = paths;
     const backlog = o.backlog ?? 511;
     let pendingKernel = false;
-    try {
-      if (paths.includes('bypass')) this.listenBypass(port, o.host, backlog);
-    } catch (err) {
-      const e = systemError((err as BywayError).code ?? 'EINVAL', 'listen', o.host ?? '0.0.0.0', port);
-      process.nextTick(() => this.emit('error', e));
-      return this;
-    }
+    // Both paths on an ephemeral port: the kernel picks it (its port space is the crowded one), byway follows.
+    const bypassAfterKernel = port === 0 && paths.includes('bypass') && paths.includes('kernel');
+    const bypass = (p: number): boolean => {
+      try {
+        this.listenBypass(p, o.host, backlog);
+        return true;
+      } catch (err) {
+        const e = systemError((err as BywayError).code ?? 'EINVAL', 'listen', o.host ?? '0.0.0.0', p);
+        process.nextTick(() => this.emit('error', e));
+        return false;
+      }
+    };
+    if (paths.includes('bypass') && !bypassAfterKernel && !bypass(port)) return this;
     if (paths.includes('kernel')) {
       pendingKernel = true;
       const k = net.createServer({ allowHalfOpen: this.options.allowHalfOpen, pauseOnConnect: this.options.pauseOnConnect, noDelay: this.options.noDelay, keepAlive: this.options.keepAlive });
@@ -538,8 +544,13 @@ export class Server extends EventEmitter {
       });
       k.on('error', (err) => this.emit('error', err));
       const host = o.kernelHost ?? (o.host !== undefined && parseIpv4(o.host) !== undefined && this.stack.core.isLocalAddress(parseIpv4(o.host)!) ? undefined : o.host);
-      // Both halves on one port number when the bypass half picked it.
+      // Both halves on one port number: the bypass half's when it listened first, else the kernel's.
       k.listen({ port: this.listener?.port ?? port, host, backlog }, () => {
+        if (bypassAfterKernel && !bypass((k.address() as net.AddressInfo).port)) {
+          this.kernel = undefined;
+          k.close();
+          return;
+        }
         this.listening_ = true;
         this.emit('listening');
       });
