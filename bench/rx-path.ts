@@ -6,7 +6,7 @@
  * driver saw (XDP_STATISTICS rxRingFull / fill ring empty). Writes nothing into the repository.
  *
  *   node --import tsx bench/rx-path.ts [--workload udp|tcp] [--conns 4] [--size 64] [--mode event|busy]
- *        [--driver af-xdp|af-packet] [--duration 3] [--warmup 1] [--json] [--ring N --frames N --batch N (AF_XDP sizes)]
+ *        [--rate PPS (UDP: pace the sender; at a fixed rate cpuPct is the receiver's cost)] [--driver af-xdp|af-packet] [--duration 3] [--warmup 1] [--json] [--ring N --frames N --batch N (AF_XDP sizes)]
  * Run under `node --cpu-prof --cpu-prof-dir DIR` to profile the receive path.
  */
 import { execFileSync, spawn } from 'node:child_process';
@@ -31,6 +31,7 @@ const conns = Number(opt('--conns', '4'));
 const durationS = Number(opt('--duration', '3'));
 const warmupS = Number(opt('--warmup', '1'));
 const json = process.argv.includes('--json');
+const rate = Number(opt('--rate', '0'));
 const PORT = 9000;
 // AF_XDP sizing overrides (default: the driver's defaults).
 const xdpSizing: Record<string, number> = {};
@@ -73,7 +74,7 @@ async function main(): Promise<void> {
     });
     await new Promise<void>((r) => srv.listen(PORT, () => r()));
   }
-  const sender = spawn('ip', ['netns', 'exec', nsB, blast, workload, BYWAY_A, String(PORT), String(workload === 'udp' ? size : conns), String(warmupS + durationS + 0.5)], {
+  const sender = spawn('ip', ['netns', 'exec', nsB, blast, workload, BYWAY_A, String(PORT), String(workload === 'udp' ? size : conns), String(warmupS + durationS + 0.5), String(rate)], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   let senderOut = '';
@@ -111,6 +112,11 @@ async function main(): Promise<void> {
     loopDelayMaxMs: +(eld.max / 1e6).toFixed(2),
     sender: senderOut.trim().split('\n').join(' '),
   };
+  const runs = (globalThis as unknown as { __runs?: number[] }).__runs;
+  if (runs) {
+    const d = runs.filter((_, i) => i % 2 === 0).sort((x, y) => x - y);
+    console.error('runs', d.length, 'p50', d[d.length >> 1], 'p99', d[Math.floor(d.length * 0.99)], 'max', d[d.length - 1], 'rounds16', runs.filter((v, i) => i % 2 === 1 && v >= 16).length);
+  }
   if (json) console.log(JSON.stringify(out));
   else console.log(out);
 }

@@ -1,7 +1,8 @@
 /*
  * Load generator for bench/rx-path.ts, run in the peer namespace: faster than a Node sender, so the receiver's
  * capacity (not the sender's) is what the harness measures.
- *   blast udp HOST PORT SIZE SECONDS     sendmmsg() in batches of 64, as fast as the kernel takes them
+ *   blast udp HOST PORT SIZE SECONDS [PPS]  sendmmsg() in batches of 64, as fast as the kernel takes them, or
+ *                                          paced to PPS datagrams per second (busy-waits between batches)
  *   blast tcp HOST PORT CONNS SECONDS    CONNS processes, each connect() and write() 64 KiB chunks in a loop
  * Prints "sent N" (datagrams or bytes) on stdout when done.
  */
@@ -46,7 +47,9 @@ int main(int argc, char **argv) {
       m[i].msg_hdr.msg_iovlen = 1;
     }
     unsigned long long sent = 0;
+    double pps = argc > 6 ? atof(argv[6]) : 0, t0 = now_s();
     while (now_s() < end) {
+      if (pps > 0 && (double)sent > (now_s() - t0) * pps) continue;
       int r = sendmmsg(fd, m, 64, 0);
       if (r > 0) sent += (unsigned)r;
     }
