@@ -112,11 +112,6 @@ async function main(): Promise<void> {
     loopDelayMaxMs: +(eld.max / 1e6).toFixed(2),
     sender: senderOut.trim().split('\n').join(' '),
   };
-  const runs = (globalThis as unknown as { __runs?: number[] }).__runs;
-  if (runs) {
-    const d = runs.filter((_, i) => i % 2 === 0).sort((x, y) => x - y);
-    console.error('runs', d.length, 'p50', d[d.length >> 1], 'p99', d[Math.floor(d.length * 0.99)], 'max', d[d.length - 1], 'rounds16', runs.filter((v, i) => i % 2 === 1 && v >= 16).length);
-  }
   if (json) console.log(JSON.stringify(out));
   else console.log(out);
 }
