@@ -262,6 +262,9 @@ const tcpConnRate: WorkloadFn = async (c) => {
 const tcpIdle: WorkloadFn = async (c) => {
   const port = c.nextPort();
   const { handle } = await c.peer.request<{ handle: number }>('server', { kind: 'tcp-hold', port });
+  // The workload's counters cover the close of every connection too (a burst of FINs and their answers); these
+  // cover the opening alone (byway only; the kernel side answers with an empty set).
+  const countersBefore = await c.subject.request<Metrics>('counters', {}, 5000).catch(() => undefined);
   try {
     const r = await c.subject.request<{
       requested: number;
@@ -277,6 +280,7 @@ const tcpIdle: WorkloadFn = async (c) => {
       cpuMs: number;
     }>('tcpIdleOpen', { host: c.peerAddr, port, count: idleCount, inflight: 128, timeoutMs: 90_000 }, 120_000);
     const peerMark = await c.peer.request<Metrics>('mark', { handle });
+    const countersOpened = countersBefore ? await c.subject.request<Metrics>('counters', {}, 5000).catch(() => undefined) : undefined;
     const subjectStats = await c.subject.request<Record<string, unknown>>('stats', {}, 10_000);
     await c.subject.request('tcpIdleClose', {}, 30_000);
     if (r.opened === 0) throw Object.assign(new Error(`no connection opened (errors ${JSON.stringify(r.errorCodes)})`), { code: 'ECONNFAIL' });
@@ -291,7 +295,13 @@ const tcpIdle: WorkloadFn = async (c) => {
         peerAccepted: peerMark['accepted']!,
         errors: r.errors,
       },
-      raw: { client: r, peer: peerMark, subjectMemory: subjectStats['memory'], subjectTcpConnections: subjectStats['tcpConnections'] },
+      raw: {
+        client: r,
+        peer: peerMark,
+        subjectMemory: subjectStats['memory'],
+        subjectTcpConnections: subjectStats['tcpConnections'],
+        countersWhileOpening: countersBefore && countersOpened ? counterDelta(countersBefore, countersOpened) : undefined,
+      },
       summary: `${r.opened}/${r.requested} open in ${r.openMs} ms (${r.openPerSec.toLocaleString('en')}/s); process memory per connection: rss ${r.rssPerConn} B, heap ${r.heapPerConn} B, external ${r.externalPerConn} B${r.errors ? `; errors ${JSON.stringify(r.errorCodes)}` : ''}`,
     };
   } finally {

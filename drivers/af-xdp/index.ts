@@ -43,10 +43,16 @@ export interface AfXdpOptions {
   readonly attachMode?: XdpAttachMode | 'auto';
   /** Default true. */
   readonly needWakeup?: boolean;
-  /** UMEM chunk size, 2048 (default) or 4096; chunk count, a power of two (default 4096, half rx, half tx). */
+  /**
+   * UMEM chunk size, 2048 (default) or 4096; chunk count, a power of two (default 8192, half rx, half tx: 16 MiB
+   * of UMEM with 2048-byte chunks).
+   */
   readonly frameSize?: 2048 | 4096;
   readonly frameCount?: number;
-  /** Size of the rx, tx and completion rings (power of two, default 1024). */
+  /**
+   * Size of the rx, tx and completion rings (power of two, default 2048; the fill ring holds every rx chunk). The rx
+   * ring absorbs the time between two polls: 1024 overflowed (rxRingFull) under bulk load on a busy machine.
+   */
   readonly ringSize?: number;
   /** Largest batch one receive() hands over (default 64). */
   readonly maxBatch?: number;

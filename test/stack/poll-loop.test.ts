@@ -55,3 +55,61 @@ describe('PollLoop', () => {
     loop.stop();
   });
 });
+
+describe('PollLoop spin after work (event mode)', () => {
+  /** A node that handles one frame on its first poll, then nothing; each poll advances the clock by `step` ms. */
+  function oneBurst(step: number) {
+    let t = 0;
+    let polls = 0;
+    let done!: () => void;
+    const settled = new Promise<void>((resolve) => (done = resolve));
+    const node: Pollable = {
+      poll: () => {
+        polls++;
+        t += step;
+        return polls === 1 ? 1 : 0;
+      },
+      pollAt: () => undefined,
+    };
+    return { node, clock: { now: () => t }, polls: () => polls, settled, done };
+  }
+
+  /** Resolves once the loop has made no poll during a few event-loop turns. */
+  async function quiet(polls: () => number): Promise<void> {
+    for (let last = -1; last !== polls(); ) {
+      last = polls();
+      for (let i = 0; i < 5; i++) await new Promise((resolve) => setImmediate(resolve));
+    }
+  }
+
+  it('keeps polling for spinMs after a poll that handled frames, then sleeps', async () => {
+    const b = oneBurst(0.01);
+    const loop = new PollLoop(b.node, b.clock, { spinMs: 0.1 });
+    loop.start();
+    loop.wake();
+    await quiet(b.polls);
+    // The first run drains: a poll that finds the frame, one that finds nothing (t = 0.02, the last work). Then
+    // one empty poll per turn while t - 0.02 < 0.1: t = 0.03 ... 0.12 (float sums: allow one either way).
+    expect(b.polls()).toBeGreaterThanOrEqual(11);
+    expect(b.polls()).toBeLessThanOrEqual(13);
+    loop.stop();
+  });
+
+  it('polls once and sleeps when spinMs is 0, and never spins forever on a clock that stands still', async () => {
+    const off = oneBurst(0.01);
+    const a = new PollLoop(off.node, off.clock, { spinMs: 0 });
+    a.start();
+    a.wake();
+    await quiet(off.polls);
+    expect(off.polls()).toBe(2); // the draining run only: the frame, then an empty poll
+    a.stop();
+    const frozen = oneBurst(0);
+    const b = new PollLoop(frozen.node, frozen.clock, { spinMs: 0.1 });
+    b.start();
+    b.wake();
+    await quiet(frozen.polls);
+    expect(frozen.polls()).toBe(2 + 1000); // the draining run, then the empty-poll bound
+    b.stop();
+    expect(() => new PollLoop(frozen.node, frozen.clock, { spinMs: -1 })).toThrow(/spinMs/);
+  });
+});
