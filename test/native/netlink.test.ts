@@ -6,6 +6,9 @@
  * The parser property (random bytes never throw) and the request encoder need no privileges.
  * ARP timing in A is shortened (retrans_time_ms 100, mcast_solicit 2) so a dead address fails in ~0.3 s, not 3 s.
  */
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openAfXdp, type AfXdpDriver } from '../../drivers/af-xdp/index.js';
@@ -387,6 +390,25 @@ describePrivileged('kernel tables over netlink and port reservation', () => {
         o.close();
       }
     });
+  });
+
+  it('a worker thread that ends without closing its netlink socket and reservation releases both (env cleanup hook)', async () => {
+    const addonPath = join(dirname(fileURLToPath(import.meta.url)), '../../drivers/native/build/Release/byway_native.node');
+    const src = `
+      const { parentPort } = require('node:worker_threads');
+      const a = require(${JSON.stringify(addonPath)});
+      a.nlOpen(${JSON.stringify(nsA)}, 0x55);
+      const r = a.portReserve(${JSON.stringify(nsA)}, 'tcp', ${ip('10.77.91.1')}, 18120);
+      parentPort.postMessage(typeof r + ' ' + a.openCount());
+      parentPort.once('message', () => process.exit(0)); // ends only this worker, nothing closed`;
+    const w = new Worker(src, { eval: true });
+    const said = await new Promise<string>((resolve) => w.once('message', resolve));
+    expect(said).toBe('object 2');
+    expect(kernelBind(nsA, 'tcp', 18120, '0.0.0.0')).toBe('EADDRINUSE'); // held while the worker lives
+    const exited = new Promise((resolve) => w.once('exit', resolve));
+    w.postMessage('bye');
+    await exited;
+    expect(kernelBind(nsA, 'tcp', 18120, '0.0.0.0')).toBe('LISTENING');
   });
 
   it('leaves no handle open', () => {
