@@ -416,6 +416,8 @@ export class KernelTables implements HostTables {
     if (m.seq === this.dumpSeq && this.dumpSeq >= 0) {
       if (m.flags & NLM_F_DUMP_INTR) this.dumpInterrupted = true;
       if (m.type === NLMSG_DONE || m.type === NLMSG_ERROR) {
+        // An error ends the dump too (that table stays empty until the next dump); count it.
+        if (m.type === NLMSG_ERROR && (parseError(m.payload, this.stats)?.error ?? 0) !== 0) this.stats.kernelErrors++;
         this.dumpDone = true;
         return;
       }
