@@ -251,6 +251,25 @@ describePrivileged('kernel tables over netlink and port reservation', () => {
       }
     });
 
+    it('lost notifications (a tiny receive buffer overruns) force a new dump; the listener hears the differences', () => {
+      const v = KernelTables.open(native, { ifname: link.a, netns: nsA, intervalMs: 0, receiveBufferBytes: 1 });
+      const added = new Set<number>();
+      v.setListener({ neighbour: () => {}, route: (c, r) => c === 'add' && r.destination.prefixLen === 24 && added.add(r.destination.address) });
+      const want = Array.from({ length: 200 }, (_, i) => ip(`10.130.${i}.0`));
+      try {
+        execIn(nsA, 'bash', ['-c', `for i in $(seq 0 199); do echo "route add 10.130.$i.0/24 via 10.77.91.2"; done | ip -batch -`]);
+        v.poll(1);
+        expect(v.stats.overruns).toBeGreaterThan(0);
+        expect(v.stats.dumps).toBe(2);
+        for (const a of want) expect(added.has(a)).toBe(true);
+        const have = new Set(v.routes().map((r) => r.destination.address));
+        for (const a of want) expect(have.has(a)).toBe(true);
+      } finally {
+        execIn(nsA, 'bash', ['-c', `for i in $(seq 0 199); do echo "route del 10.130.$i.0/24"; done | ip -batch -`]);
+        v.close();
+      }
+    });
+
     it('an unknown interface is ENODEV', () => {
       expect(() => KernelTables.open(native, { ifname: 'bwnlnone0', netns: nsA })).toThrow(expect.objectContaining({ code: 'ENODEV' }));
     });
