@@ -14,15 +14,35 @@
  * reported in `bindMode` / `attachMode`. With 'auto' the better one is tried first; an explicit request that the
  * device cannot honour fails with ERR_XDP_UNSUPPORTED; there is never a silent downgrade.
  *
+ * Shared mode also gives the stack the two optional FrameDriver capabilities (drivers/types.ts):
+ * - `flows` (FlowSteering): claim = reserve the port in the kernel (a socket bound without SO_REUSEADDR, so no
+ *   kernel socket can take it and the kernel's ephemeral choice skips it), then add the flow to the map; false
+ *   when the kernel already holds the port. ICMP claims (echo identifiers) reserve nothing. release = remove the
+ *   flow, then free the reservation.
+ * - `hostTables` (HostTables): a KernelTables (drivers/netlink) mirroring the kernel's addresses, routes and
+ *   neighbours for the interface, drained from receive() (so the listener runs inside receive), its pollAt folded
+ *   into the driver's. ARP stays with the kernel; the stack asks it to resolve.
+ * In shared mode `ipv4` defaults to the interface's first IPv4 address as the kernel reports it. In own mode
+ * both capabilities are undefined.
+ *
  * need_wakeup is on by default (the kernel is only kicked when it asks). Closing the driver detaches the
  * program (it is attached through a BPF link, which the kernel also drops if the process dies).
  * Throws BywayError at open (see drivers/native/index.ts nativeError); ENODEV when the interface goes away.
  */
-import { SOFTWARE_CHECKSUMS, BywayError, type DriverCapabilities } from '../types.js';
+import {
+  SOFTWARE_CHECKSUMS,
+  BywayError,
+  type DriverCapabilities,
+  type FlowSteering,
+  type FrameSink,
+  type HostTables,
+  type SteeredFlow,
+} from '../types.js';
 import { invalidArg } from '../../protocols/util/errors.js';
 import { parseIpv4 } from '../../protocols/ipv4/address.js';
-import { loadNative, nativeError, type NativeAddon, type NativeOpenInfo, type NativeXdpStats } from '../native/index.js';
+import { loadNative, nativeError, type NativeAddon, type NativeHandle, type NativeOpenInfo, type NativeXdpStats } from '../native/index.js';
 import { NativeRingDriver } from '../native/ring-driver.js';
+import { KernelTables, type KernelTablesOptions } from '../netlink/index.js';
 
 export type XdpMode = 'own' | 'shared';
 export type XdpBindMode = 'copy' | 'zerocopy';
@@ -69,6 +89,11 @@ export interface AfXdpOptions {
    * frame otherwise.
    */
   readonly repairPartialChecksums?: boolean;
+  /**
+   * Shared mode: options for the kernel-table mirror (`hostTables`): drain interval (default 100 ms), resolve
+   * timeout, table limits. ifname and netns are the driver's.
+   */
+  readonly hostTables?: Omit<KernelTablesOptions, 'ifname' | 'netns'>;
   /** How long open() retries a bind refused with EBUSY (the queue's previous socket is still being torn down). Default 1500 ms. */
   readonly bindRetryMs?: number;
 }
@@ -90,9 +115,24 @@ export class AfXdpDriver extends NativeRingDriver {
   readonly queue: number;
   readonly needWakeup: boolean;
   readonly ifHwAddress: Uint8Array;
-  private readonly address: number | undefined;
+  /** The IPv4 address flows default to: `ipv4`, or in shared mode the interface's first address. */
+  readonly address: number | undefined;
+  readonly flows: FlowSteering | undefined;
+  readonly hostTables: HostTables | undefined;
+  /** The kernel-table mirror behind `hostTables` (shared mode), for its stats. */
+  readonly kernelTables: KernelTables | undefined;
+  /** Claimed flows ("tcp/80") and their kernel port reservations (null for ICMP: nothing to reserve). */
+  private readonly claims = new Map<string, NativeHandle | null>();
 
-  constructor(native: NativeAddon, info: NativeOpenInfo, caps: DriverCapabilities, hw: Uint8Array, options: AfXdpOptions, address: number | undefined) {
+  constructor(
+    native: NativeAddon,
+    info: NativeOpenInfo,
+    caps: DriverCapabilities,
+    hw: Uint8Array,
+    options: AfXdpOptions,
+    address: number | undefined,
+    tables?: KernelTables,
+  ) {
     super(native, info, caps, hw, { netns: options.netns, busyPoll: options.busyPoll !== undefined && options.busyPoll !== false });
     this.mode = info['program'] as XdpMode;
     this.bindMode = info['bindMode'] as XdpBindMode;
@@ -101,6 +141,76 @@ export class AfXdpDriver extends NativeRingDriver {
     this.needWakeup = info['needWakeup'] as boolean;
     this.ifHwAddress = info['ifHwAddress'] as Uint8Array;
     this.address = address;
+    this.kernelTables = tables;
+    this.hostTables = tables;
+    this.flows = this.mode === 'shared' ? { claim: (f) => this.claim(f), release: (f) => this.release(f) } : undefined;
+  }
+
+  /** FlowSteering.claim: reserve the port in the kernel, then steer it; false when the kernel holds the port. */
+  private claim(f: SteeredFlow): boolean {
+    if (this.closed) throw new BywayError('ERR_DRIVER_CLOSED', 'the driver is closed');
+    const key = `${f.protocol}/${f.port}`;
+    if (this.claims.has(key)) throw new BywayError('ERR_INVALID_STATE', `flow ${key} is already claimed`);
+    if (PROTO[f.protocol] === undefined) throw invalidArg(`flow protocol must be tcp, udp or icmp, got ${String(f.protocol)}`);
+    if (!Number.isInteger(f.port) || f.port < 0 || f.port > 0xffff || (f.port === 0 && f.protocol !== 'icmp')) {
+      throw invalidArg(`flow port must be in 1..65535, got ${f.port}`);
+    }
+    let reservation: NativeHandle | null = null;
+    if (f.protocol !== 'icmp') {
+      const r = this.native.portReserve(this.netns, f.protocol, this.address ?? 0, f.port);
+      if (typeof r === 'number') {
+        if (r === -98 /* EADDRINUSE */) return false;
+        throw new BywayError(
+          r === -99 ? 'EADDRNOTAVAIL' : r === -13 ? 'EACCES' : 'ERR_PORT_RESERVE',
+          `could not reserve ${key} in the kernel${this.netns ? ` of namespace '${this.netns}'` : ''} (errno ${-r})`,
+        );
+      }
+      reservation = r;
+    }
+    try {
+      this.addFlow({ protocol: f.protocol, port: f.port });
+    } catch (e) {
+      if (reservation !== null) this.native.close(reservation);
+      throw e;
+    }
+    this.claims.set(key, reservation);
+    return true;
+  }
+
+  /** FlowSteering.release: stop steering, then give the port back to the kernel. Unclaimed: nothing happens. */
+  private release(f: SteeredFlow): void {
+    const key = `${f.protocol}/${f.port}`;
+    if (!this.claims.has(key)) return;
+    const reservation = this.claims.get(key)!;
+    this.claims.delete(key);
+    if (!this.closed) this.removeFlow({ protocol: f.protocol, port: f.port });
+    if (reservation !== null) this.native.close(reservation);
+  }
+
+  /** Flows claimed through `flows` and not released. */
+  get claimedFlows(): number {
+    return this.claims.size;
+  }
+
+  override receive(now: number, max: number, sink: FrameSink): number {
+    // The kernel tables first: their listener may only run inside receive() (drivers/types.ts).
+    if (this.kernelTables && !this.closed) this.kernelTables.poll(now);
+    return super.receive(now, max, sink);
+  }
+
+  override pollAt(now: number): number | undefined {
+    const a = super.pollAt(now);
+    const b = this.kernelTables?.pollAt(now);
+    if (a === undefined) return b;
+    return b === undefined ? a : Math.min(a, b);
+  }
+
+  override close(): void {
+    if (this.closed) return;
+    for (const r of this.claims.values()) if (r !== null) this.native.close(r);
+    this.claims.clear();
+    this.kernelTables?.close();
+    super.close(); // detaches the program: the flows go with it
   }
 
   private flow(f: XdpFlow, add: boolean): void {
@@ -147,6 +257,17 @@ export function openAfXdp(options: AfXdpOptions): AfXdpDriver {
   }
   if (mode === 'own' && (ipv4 === undefined || ipv4 === 0)) throw invalidArg("own-address mode needs byway's ipv4 address");
   if (options.hwAddress !== undefined && options.hwAddress.length !== 6) throw invalidArg('hwAddress must be 6 bytes');
+  let tables: KernelTables | undefined;
+  if (mode === 'shared') {
+    tables = KernelTables.open(native, { ...options.hostTables, ifname: options.ifname, netns: options.netns });
+    if (ipv4 === undefined) {
+      ipv4 = tables.addresses()[0]?.address;
+      if (ipv4 === undefined) {
+        tables.close();
+        throw invalidArg(`shared-address mode: '${options.ifname}' has no IPv4 address in the kernel; add one or pass ipv4`);
+      }
+    }
+  }
   let info: NativeOpenInfo;
   try {
     info = native.open('xdp', {
@@ -157,14 +278,16 @@ export function openAfXdp(options: AfXdpOptions): AfXdpDriver {
       busyPollUs: typeof options.busyPoll === 'number' ? options.busyPoll : 0,
     });
   } catch (e) {
+    tables?.close();
     throw nativeError(e, 'xdp', options.ifname, options.netns);
   }
   const caps: DriverCapabilities = { medium: 'ethernet', mtu: info.mtu, maxBatch: info.maxBatch, checksum: SOFTWARE_CHECKSUMS };
   // Received frames start XDP_PACKET_HEADROOM (256) bytes into their chunk.
   if (info.mtu + 18 > info.frameCap - 256) {
     native.close(info.handle);
+    tables?.close();
     throw invalidArg(`frameSize ${info.frameCap} is too small for MTU ${info.mtu} (AF_XDP frames cannot span chunks)`);
   }
   const hw = options.hwAddress ? new Uint8Array(options.hwAddress) : new Uint8Array(info['ifHwAddress'] as Uint8Array);
-  return new AfXdpDriver(native, info, caps, hw, options, ipv4);
+  return new AfXdpDriver(native, info, caps, hw, options, ipv4, tables);
 }

@@ -66,7 +66,26 @@ export interface NativeAddon {
   xdpStats(h: NativeHandle): NativeXdpStats | undefined;
   /** An interface as seen from a namespace, or undefined when there is none of that name. */
   ifInfo(name: string, netns?: string): { ifindex: number; mtu: number; hwAddress: Uint8Array } | undefined;
-  /** Handles opened and not yet closed in this process (for leak tests). */
+  /**
+   * A NETLINK_ROUTE socket inside `netns` (undefined: this process's), non-blocking, joined to the RTMGRP_* bit
+   * mask `groups`, its receive buffer set to `rcvbuf` bytes when given. Released by close(handle). Throws on
+   * failure (step 'open netns', 'socket(AF_NETLINK)', 'bind(AF_NETLINK)').
+   */
+  nlOpen(netns: string | undefined, groups: number, rcvbuf?: number): NativeHandle;
+  /** Send one request to the kernel; bytes sent or a negative errno. */
+  nlSend(h: NativeHandle, bytes: Uint8Array): number;
+  /**
+   * Receive one datagram from the kernel into `buf`: its length, 0 when nothing waits, or a negative errno
+   * (-ENOBUFS: notifications were lost, dump again; -EMSGSIZE: a datagram larger than `buf` was lost).
+   */
+  nlRecv(h: NativeHandle, buf: Uint8Array): number;
+  /**
+   * Reserve a port in the kernel of `netns`: a TCP or UDP socket bound to (ipv4, port) without SO_REUSEADDR, so no
+   * kernel socket can bind it and the kernel's ephemeral choice skips it. A handle (release with close), or the
+   * negative errno bind gave (-98 EADDRINUSE: the kernel holds the port).
+   */
+  portReserve(netns: string | undefined, protocol: 'tcp' | 'udp', ipv4: number, port: number): NativeHandle | number;
+  /** Handles opened and not yet closed in this process (for leak tests); netlink sockets and reservations count. */
   openCount(): number;
 }
 

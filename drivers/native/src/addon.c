@@ -397,6 +397,19 @@ static bw_handle *get_handle(napi_env env, napi_value v) {
   return p;
 }
 
+/* Wrap a handle with no frame memory (netlink sockets, port reservations): tracked like the others, so close(),
+   openCount() and the exit hook see it. */
+napi_value bw_wrap_handle(napi_env env, bw_handle *h) {
+  napi_value ext;
+  napi_create_external(env, h, handle_finalize, NULL, &ext);
+  list_add(h);
+  return ext;
+}
+
+bw_handle *bw_get_handle(napi_env env, napi_value v) { return get_handle(env, v); }
+
+void bw_throw(napi_env env, bw_error *e) { throw_bw_error(env, e); }
+
 /* open(kind, opts) -> info object: { handle, mem, ctl, layout numbers, kind-specific fields } */
 static napi_value js_open(napi_env env, napi_callback_info info) {
   size_t argc = 2;
@@ -764,6 +777,8 @@ static napi_value init(napi_env env, napi_value exports) {
       {"setReady", js_set_ready},   {"close", js_close},          {"sockError", js_sock_error},
       {"linkState", js_link_state}, {"withNetns", js_with_netns}, {"xdpFlow", js_xdp_flow},
       {"xdpStats", js_xdp_stats},   {"openCount", js_open_count}, {"ifInfo", js_if_info},
+      {"nlOpen", bw_js_nl_open},    {"nlSend", bw_js_nl_send},    {"nlRecv", bw_js_nl_recv},
+      {"portReserve", bw_js_port_reserve},
   };
   for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++) {
     napi_value f;

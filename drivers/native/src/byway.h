@@ -21,7 +21,7 @@
 #include <stddef.h>
 #include <stdbool.h>
 
-enum bw_kind { BW_TAP = 1, BW_PACKET = 2, BW_XDP = 3 };
+enum bw_kind { BW_TAP = 1, BW_PACKET = 2, BW_XDP = 3, BW_NETLINK = 4, BW_PORT = 5 };
 
 /* Counter words at the start of the control block. */
 enum {
@@ -107,6 +107,17 @@ int bw_packet_open(napi_env env, napi_value opts, bw_handle *h, napi_value info,
 int bw_xdp_open(napi_env env, napi_value opts, bw_handle *h, napi_value info, bw_error *e);
 int bw_xdp_flow(bw_handle *h, uint32_t ip_be, uint16_t port_be, uint8_t proto, bool add);
 int bw_xdp_stats(bw_handle *h, double out[6]);
+
+/* Handles without frame memory (netlink.c): wrap as a tracked external; read one back; throw a bw_error. */
+napi_value bw_wrap_handle(napi_env env, bw_handle *h);
+bw_handle *bw_get_handle(napi_env env, napi_value v);
+void bw_throw(napi_env env, bw_error *e);
+
+/* netlink.c: NETLINK_ROUTE sockets and kernel port reservations. */
+napi_value bw_js_nl_open(napi_env env, napi_callback_info info);
+napi_value bw_js_nl_send(napi_env env, napi_callback_info info);
+napi_value bw_js_nl_recv(napi_env env, napi_callback_info info);
+napi_value bw_js_port_reserve(napi_env env, napi_callback_info info);
 
 /* Option readers (absent or undefined -> default). */
 bool opt_str(napi_env env, napi_value o, const char *k, char *buf, size_t n);

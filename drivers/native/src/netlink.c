@@ -1,0 +1,253 @@
+/*
+ * Two small kernel resources for AF_XDP shared-address mode (raw syscalls, no libnl/libmnl):
+ *
+ * - A NETLINK_ROUTE socket opened inside a named namespace, non-blocking, joined to the multicast groups asked
+ *   for: JS sends requests (dumps, RTM_NEWNEIGH with NTF_USE) and drains replies and notifications into its own
+ *   buffer. Messages are parsed in TypeScript (drivers/netlink/wire.ts); this file only moves datagrams.
+ * - A kernel port reservation: a TCP or UDP socket in the namespace bound to (address, port) WITHOUT
+ *   SO_REUSEADDR. While it is open no kernel socket can bind the port (a listener with SO_REUSEADDR cannot share
+ *   a bucket whose owner lacks it) and the kernel's ephemeral port choice skips it (a bind bucket with
+ *   fastreuse >= 0 is skipped by __inet_hash_connect; UDP sees the conflict in udp_lib_get_port).
+ *
+ * Both are bw_handles (kinds BW_NETLINK and BW_PORT) without frame memory: close(handle), openCount() and the env
+ * exit hook treat them like the ring handles. The ring calls refuse them (stub ops).
+ *
+ * Returns: nlSend/nlRecv never throw for I/O (negative errno); nlOpen throws (netns, socket, bind);
+ * portReserve returns a negative errno when bind fails (-EADDRINUSE: the kernel holds the port) and throws for
+ * the rest.
+ */
+#include "byway.h"
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <netinet/in.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+
+static int stub_rx_batch(bw_handle *h, uint32_t max) { return -EBADF; }
+static void stub_rx_release(bw_handle *h) {}
+static int stub_rx_pending(bw_handle *h) { return 0; }
+static int stub_tx_alloc(bw_handle *h, uint32_t max) { return -EBADF; }
+static int stub_tx_submit(bw_handle *h, uint32_t n) { return -EBADF; }
+static const bw_ops plain_fd_ops = {stub_rx_batch, stub_rx_release, stub_rx_pending, stub_tx_alloc, stub_tx_submit, NULL};
+
+static bw_handle *new_plain(napi_env env, int kind) {
+  bw_handle *h = calloc(1, sizeof *h);
+  if (!h) return NULL;
+  h->env = env;
+  h->kind = kind;
+  h->ops = &plain_fd_ops;
+  h->fd = -1;
+  h->netns_fd = -1;
+  return h;
+}
+
+static bool arg_netns(napi_env env, napi_value v, char *ns, size_t n) {
+  napi_valuetype t;
+  size_t len;
+  ns[0] = 0;
+  if (napi_typeof(env, v, &t) != napi_ok) return false;
+  if (t == napi_undefined || t == napi_null) return true;
+  if (t != napi_string) return false;
+  return napi_get_value_string_utf8(env, v, ns, n, &len) == napi_ok;
+}
+
+static napi_value ret_i64(napi_env env, int64_t v) {
+  napi_value r;
+  napi_create_int64(env, v, &r);
+  return r;
+}
+
+/* nlOpen(netns | undefined, groups, rcvbuf) -> handle. `groups` is the RTMGRP_* bit mask for nl_groups. */
+napi_value bw_js_nl_open(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  char ns[256];
+  uint32_t groups = 0, rcvbuf = 0;
+  if (argc < 2 || !arg_netns(env, argv[0], ns, sizeof ns) || napi_get_value_uint32(env, argv[1], &groups) != napi_ok) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "nlOpen(netns, groups, rcvbuf): netns a string or undefined, groups a number");
+    return NULL;
+  }
+  if (argc > 2) napi_get_value_uint32(env, argv[2], &rcvbuf);
+  bw_error e = {0};
+  int saved = -1, fd = -1;
+  if (bw_netns_enter(ns, &saved, NULL, &e) != 0) {
+    bw_throw(env, &e);
+    return NULL;
+  }
+  fd = socket(AF_NETLINK, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, NETLINK_ROUTE);
+  int err = fd < 0 ? errno : 0;
+  bw_netns_leave(saved);
+  if (fd < 0) {
+    bw_set_error(&e, err, "socket(AF_NETLINK)", NULL);
+    bw_throw(env, &e);
+    return NULL;
+  }
+  if (rcvbuf > 0) {
+    int v = (int)rcvbuf;
+    /* SO_RCVBUFFORCE (root) goes past net.core.rmem_max; fall back to the capped one. */
+    if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &v, sizeof v) != 0) setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &v, sizeof v);
+  }
+  int one = 1;
+  setsockopt(fd, SOL_NETLINK, NETLINK_EXT_ACK, &one, sizeof one); /* error messages; ignored if unsupported */
+  struct sockaddr_nl sa;
+  memset(&sa, 0, sizeof sa);
+  sa.nl_family = AF_NETLINK;
+  sa.nl_groups = groups;
+  if (bind(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
+    bw_set_error(&e, errno, "bind(AF_NETLINK)", "groups 0x%x", groups);
+    close(fd);
+    bw_throw(env, &e);
+    return NULL;
+  }
+  bw_handle *h = new_plain(env, BW_NETLINK);
+  if (!h) {
+    close(fd);
+    bw_set_error(&e, ENOMEM, "nlOpen", NULL);
+    bw_throw(env, &e);
+    return NULL;
+  }
+  h->fd = fd;
+  return bw_wrap_handle(env, h);
+}
+
+static bool get_bytes(napi_env env, napi_value v, uint8_t **p, size_t *n) {
+  bool is;
+  if (napi_is_typedarray(env, v, &is) != napi_ok || !is) return false;
+  napi_typedarray_type t;
+  napi_value ab;
+  size_t off;
+  void *data;
+  if (napi_get_typedarray_info(env, v, &t, n, &data, &ab, &off) != napi_ok || t != napi_uint8_array) return false;
+  *p = data;
+  return true;
+}
+
+static bw_handle *nl_handle(napi_env env, napi_value v) {
+  bw_handle *h = bw_get_handle(env, v);
+  if (h && h->kind != BW_NETLINK) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "expected a netlink handle");
+    return NULL;
+  }
+  return h;
+}
+
+/* nlSend(handle, bytes) -> bytes sent, or a negative errno. To the kernel (nl_pid 0). */
+napi_value bw_js_nl_send(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  bw_handle *h = argc > 0 ? nl_handle(env, argv[0]) : NULL;
+  uint8_t *p;
+  size_t n;
+  if (!h) return NULL;
+  if (argc < 2 || !get_bytes(env, argv[1], &p, &n)) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "nlSend(handle, bytes): bytes must be a Uint8Array");
+    return NULL;
+  }
+  if (h->closed) return ret_i64(env, -EBADF);
+  struct sockaddr_nl to;
+  memset(&to, 0, sizeof to);
+  to.nl_family = AF_NETLINK;
+  ssize_t r = sendto(h->fd, p, n, 0, (struct sockaddr *)&to, sizeof to);
+  return ret_i64(env, r < 0 ? -errno : r);
+}
+
+/*
+ * nlRecv(handle, buf) -> bytes of one datagram (one or more netlink messages), 0 when nothing is waiting
+ * (EAGAIN), or a negative errno: -ENOBUFS when the kernel dropped notifications (the socket's buffer overran: the
+ * caller should dump again), -EMSGSIZE when a datagram did not fit `buf` (it is lost). Datagrams that do not come
+ * from the kernel (nl_pid != 0) are skipped.
+ */
+napi_value bw_js_nl_recv(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  bw_handle *h = argc > 0 ? nl_handle(env, argv[0]) : NULL;
+  uint8_t *p;
+  size_t n;
+  if (!h) return NULL;
+  if (argc < 2 || !get_bytes(env, argv[1], &p, &n)) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "nlRecv(handle, buf): buf must be a Uint8Array");
+    return NULL;
+  }
+  if (h->closed) return ret_i64(env, -EBADF);
+  for (;;) {
+    struct sockaddr_nl from;
+    socklen_t fl = sizeof from;
+    memset(&from, 0, sizeof from);
+    ssize_t r = recvfrom(h->fd, p, n, MSG_DONTWAIT | MSG_TRUNC, (struct sockaddr *)&from, &fl);
+    if (r < 0) {
+      if (errno == EAGAIN || errno == EWOULDBLOCK) return ret_i64(env, 0);
+      if (errno == EINTR) continue;
+      return ret_i64(env, -errno);
+    }
+    if (from.nl_pid != 0) continue;
+    if ((size_t)r > n) return ret_i64(env, -EMSGSIZE);
+    return ret_i64(env, r);
+  }
+}
+
+/*
+ * portReserve(netns | undefined, protocol ('tcp' | 'udp'), ipv4 (host order), port) -> handle, or a negative
+ * errno from bind (-EADDRINUSE: a kernel socket holds the port).
+ */
+napi_value bw_js_port_reserve(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  char ns[256], proto[8];
+  size_t len;
+  uint32_t ip, port;
+  if (argc < 4 || !arg_netns(env, argv[0], ns, sizeof ns) || napi_get_value_string_utf8(env, argv[1], proto, sizeof proto, &len) != napi_ok ||
+      napi_get_value_uint32(env, argv[2], &ip) != napi_ok || napi_get_value_uint32(env, argv[3], &port) != napi_ok || port > 65535 ||
+      (strcmp(proto, "tcp") && strcmp(proto, "udp"))) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "portReserve(netns, 'tcp' | 'udp', ipv4, port)");
+    return NULL;
+  }
+  bool tcp = !strcmp(proto, "tcp");
+  bw_error e = {0};
+  int saved = -1;
+  if (bw_netns_enter(ns, &saved, NULL, &e) != 0) {
+    bw_throw(env, &e);
+    return NULL;
+  }
+  int fd = socket(AF_INET, (tcp ? SOCK_STREAM : SOCK_DGRAM) | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  int err = fd < 0 ? errno : 0;
+  bw_netns_leave(saved);
+  if (fd < 0) {
+    bw_set_error(&e, err, "socket(AF_INET)", "port reservation");
+    bw_throw(env, &e);
+    return NULL;
+  }
+  /* No SO_REUSEADDR, on purpose: see the header comment. */
+  struct sockaddr_in sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sin_family = AF_INET;
+  sa.sin_addr.s_addr = htonl(ip);
+  sa.sin_port = htons((uint16_t)port);
+  if (bind(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
+    err = errno;
+    close(fd);
+    return ret_i64(env, -err);
+  }
+  if (!tcp) {
+    /* Nothing must queue on the reservation: byway gets these packets through XDP, and a datagram the XDP
+       program passed up (a fragment) would otherwise sit in this socket. The smallest buffer bounds that. */
+    int v = 1;
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &v, sizeof v);
+  }
+  bw_handle *h = new_plain(env, BW_PORT);
+  if (!h) {
+    close(fd);
+    bw_set_error(&e, ENOMEM, "portReserve", NULL);
+    bw_throw(env, &e);
+    return NULL;
+  }
+  h->fd = fd;
+  return bw_wrap_handle(env, h);
+}

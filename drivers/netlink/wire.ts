@@ -1,0 +1,388 @@
+/**
+ * rtnetlink wire format (RFC 3549; linux/netlink.h, linux/rtnetlink.h, linux/neighbour.h, linux/if_addr.h): the
+ * netlink message header, the four rtnetlink family headers byway reads (ifaddrmsg, rtmsg, ndmsg, ifinfomsg) and
+ * their rtattr attributes.
+ *
+ * Netlink integers are in the host's byte order (little-endian on every machine byway runs on; checked once
+ * below), while addresses inside attributes are in network order: IPv4 addresses come out as host numbers (the
+ * same form as protocols/ipv4/address.ts) and MACs as views.
+ *
+ * Parsing never throws: a message or attribute whose lengths do not fit is skipped and counted in the
+ * `NetlinkParseStats` passed in. Parsed reprs hold views (`subarray`) into the caller's buffer for byte fields
+ * (a neighbour's MAC): valid until the caller reuses the buffer; whoever keeps them copies.
+ * Encoders write into a caller buffer of exactly `…Len` bytes and return the length written.
+ */
+
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+function h16(b: Uint8Array, o: number): number {
+  return LITTLE_ENDIAN ? b[o]! | (b[o + 1]! << 8) : (b[o]! << 8) | b[o + 1]!;
+}
+function h32(b: Uint8Array, o: number): number {
+  return LITTLE_ENDIAN
+    ? (b[o]! | (b[o + 1]! << 8) | (b[o + 2]! << 16) | (b[o + 3]! << 24)) >>> 0
+    : ((b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!) >>> 0;
+}
+function w16(b: Uint8Array, o: number, v: number): void {
+  if (LITTLE_ENDIAN) (b[o] = v), (b[o + 1] = v >>> 8);
+  else (b[o] = v >>> 8), (b[o + 1] = v);
+}
+function w32(b: Uint8Array, o: number, v: number): void {
+  if (LITTLE_ENDIAN) (b[o] = v), (b[o + 1] = v >>> 8), (b[o + 2] = v >>> 16), (b[o + 3] = v >>> 24);
+  else (b[o] = v >>> 24), (b[o + 1] = v >>> 16), (b[o + 2] = v >>> 8), (b[o + 3] = v);
+}
+/** A network-order IPv4 address at `o`, as a host number. */
+function ip4(b: Uint8Array, o: number): number {
+  return ((b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!) >>> 0;
+}
+
+/** NLMSG_ALIGN / RTA_ALIGN: 4 bytes. */
+export function align4(n: number): number {
+  return (n + 3) & ~3;
+}
+
+// linux/netlink.h
+export const NLMSG_HDRLEN = 16;
+export const NLMSG_NOOP = 1;
+export const NLMSG_ERROR = 2;
+export const NLMSG_DONE = 3;
+export const NLMSG_OVERRUN = 4;
+export const NLM_F_REQUEST = 0x1;
+export const NLM_F_MULTI = 0x2;
+export const NLM_F_ACK = 0x4;
+export const NLM_F_DUMP_INTR = 0x10;
+export const NLM_F_DUMP = 0x300;
+export const NLM_F_REPLACE = 0x100;
+export const NLM_F_EXCL = 0x200;
+export const NLM_F_CREATE = 0x400;
+
+// linux/rtnetlink.h
+export const RTM_NEWLINK = 16;
+export const RTM_DELLINK = 17;
+export const RTM_GETLINK = 18;
+export const RTM_NEWADDR = 20;
+export const RTM_DELADDR = 21;
+export const RTM_GETADDR = 22;
+export const RTM_NEWROUTE = 24;
+export const RTM_DELROUTE = 25;
+export const RTM_GETROUTE = 26;
+export const RTM_NEWNEIGH = 28;
+export const RTM_DELNEIGH = 29;
+export const RTM_GETNEIGH = 30;
+/** Multicast group bits for sockaddr_nl.nl_groups. */
+export const RTMGRP_LINK = 0x1;
+export const RTMGRP_NEIGH = 0x4;
+export const RTMGRP_IPV4_IFADDR = 0x10;
+export const RTMGRP_IPV4_ROUTE = 0x40;
+export const AF_INET = 2;
+export const RT_TABLE_MAIN = 254;
+export const RTN_UNICAST = 1;
+export const RTM_F_CLONED = 0x200;
+export const RTA_DST = 1;
+export const RTA_OIF = 4;
+export const RTA_GATEWAY = 5;
+export const RTA_PRIORITY = 6;
+export const RTA_PREFSRC = 7;
+export const RTA_METRICS = 8;
+export const RTA_MULTIPATH = 9;
+export const RTA_TABLE = 15;
+export const RTAX_MTU = 2;
+// linux/if_addr.h
+export const IFA_ADDRESS = 1;
+export const IFA_LOCAL = 2;
+// linux/neighbour.h
+export const NDA_DST = 1;
+export const NDA_LLADDR = 2;
+export const NTF_USE = 0x01;
+export const NUD_INCOMPLETE = 0x01;
+export const NUD_REACHABLE = 0x02;
+export const NUD_STALE = 0x04;
+export const NUD_DELAY = 0x08;
+export const NUD_PROBE = 0x10;
+export const NUD_FAILED = 0x20;
+export const NUD_NOARP = 0x40;
+export const NUD_PERMANENT = 0x80;
+/** States whose link-layer address can be used to send (the kernel's NUD_VALID minus NUD_NONE). */
+export const NUD_USABLE = NUD_REACHABLE | NUD_STALE | NUD_DELAY | NUD_PROBE | NUD_PERMANENT | NUD_NOARP;
+// linux/if_link.h
+export const IFLA_ADDRESS = 1;
+export const IFLA_MTU = 4;
+
+/** Family header sizes (struct ifaddrmsg, rtmsg, ndmsg, ifinfomsg). */
+export const IFADDRMSG_LEN = 8;
+export const RTMSG_LEN = 12;
+export const NDMSG_LEN = 12;
+export const IFINFOMSG_LEN = 16;
+const RTA_HDRLEN = 4;
+
+/** Counters for input that did not parse. */
+export interface NetlinkParseStats {
+  /** Messages whose header or family header did not fit. */
+  malformedMessages: number;
+  /** Attributes whose length did not fit (the rest of that message's attributes are skipped). */
+  malformedAttributes: number;
+}
+
+export function newParseStats(): NetlinkParseStats {
+  return { malformedMessages: 0, malformedAttributes: 0 };
+}
+
+/** One netlink message: header fields and a view of its payload (family header and attributes). */
+export interface NlMessage {
+  readonly type: number;
+  readonly flags: number;
+  readonly seq: number;
+  readonly pid: number;
+  readonly payload: Uint8Array;
+}
+
+/**
+ * Call `fn` for each message in one received datagram (several messages, NLMSG_ALIGNed). A header whose
+ * nlmsg_len is below the header size or past the end stops the walk and is counted: nothing after it can be
+ * framed. Returns the number of messages handed over.
+ */
+export function forEachMessage(buf: Uint8Array, stats: NetlinkParseStats, fn: (m: NlMessage) => void): number {
+  let o = 0;
+  let n = 0;
+  while (o + NLMSG_HDRLEN <= buf.length) {
+    const len = h32(buf, o);
+    if (len < NLMSG_HDRLEN || o + len > buf.length) {
+      stats.malformedMessages++;
+      return n;
+    }
+    fn({ type: h16(buf, o + 4), flags: h16(buf, o + 6), seq: h32(buf, o + 8), pid: h32(buf, o + 12), payload: buf.subarray(o + NLMSG_HDRLEN, o + len) });
+    n++;
+    o += align4(len);
+  }
+  if (o < buf.length && buf.length - o >= 4) stats.malformedMessages++; // trailing bytes too short for a header
+  return n;
+}
+
+/** NLMSG_ERROR's payload: the negative errno (0: an ACK) and the sequence number of the request it answers. */
+export function parseError(payload: Uint8Array, stats: NetlinkParseStats): { readonly error: number; readonly seq: number } | undefined {
+  if (payload.length < 4 + NLMSG_HDRLEN) {
+    stats.malformedMessages++;
+    return undefined;
+  }
+  return { error: h32(payload, 0) | 0, seq: h32(payload, 4 + 8) };
+}
+
+/**
+ * Walk the rtattrs in `b` from `start`; `fn(type, value)` gets each attribute's type (nested/byte-order bits
+ * masked off) and a view of its value. A bad length stops the walk (counted).
+ */
+export function forEachAttr(b: Uint8Array, start: number, stats: NetlinkParseStats, fn: (type: number, value: Uint8Array) => void): void {
+  let o = start;
+  while (o + RTA_HDRLEN <= b.length) {
+    const len = h16(b, o);
+    if (len < RTA_HDRLEN || o + len > b.length) {
+      stats.malformedAttributes++;
+      return;
+    }
+    fn(h16(b, o + 2) & 0x3fff, b.subarray(o + RTA_HDRLEN, o + len));
+    o += align4(len);
+  }
+}
+
+/** RTM_NEWADDR / RTM_DELADDR (IPv4 only: other families give undefined, uncounted). */
+export interface AddrRepr {
+  readonly family: number;
+  readonly prefixLen: number;
+  readonly flags: number;
+  readonly scope: number;
+  readonly ifindex: number;
+  /** IFA_LOCAL when present (the interface's own address; on point-to-point links IFA_ADDRESS is the peer), else IFA_ADDRESS. */
+  readonly address: number | undefined;
+}
+
+export function parseAddr(p: Uint8Array, stats: NetlinkParseStats): AddrRepr | undefined {
+  if (p.length < IFADDRMSG_LEN) {
+    stats.malformedMessages++;
+    return undefined;
+  }
+  if (p[0] !== AF_INET) return undefined;
+  let address: number | undefined;
+  let local: number | undefined;
+  forEachAttr(p, IFADDRMSG_LEN, stats, (t, v) => {
+    if (v.length < 4) return;
+    if (t === IFA_ADDRESS) address = ip4(v, 0);
+    else if (t === IFA_LOCAL) local = ip4(v, 0);
+  });
+  return { family: p[0]!, prefixLen: p[1]!, flags: p[2]!, scope: p[3]!, ifindex: h32(p, 4), address: local ?? address };
+}
+
+/** RTM_NEWROUTE / RTM_DELROUTE (IPv4 only). */
+export interface RouteRepr {
+  readonly family: number;
+  readonly dstLen: number;
+  readonly tos: number;
+  /** RTA_TABLE when present (tables above 255), else rtm_table. */
+  readonly table: number;
+  readonly protocol: number;
+  readonly scope: number;
+  readonly type: number;
+  readonly flags: number;
+  /** RTA_DST; 0 for the default route (no attribute). */
+  readonly destination: number;
+  readonly gateway: number | undefined;
+  readonly oif: number | undefined;
+  /** RTA_PRIORITY (the metric); 0 when absent. */
+  readonly priority: number;
+  readonly prefsrc: number | undefined;
+  /** RTAX_MTU inside RTA_METRICS. */
+  readonly mtu: number | undefined;
+  /** True for an ECMP route (RTA_MULTIPATH): its next hops are not decoded. */
+  readonly multipath: boolean;
+}
+
+export function parseRoute(p: Uint8Array, stats: NetlinkParseStats): RouteRepr | undefined {
+  if (p.length < RTMSG_LEN) {
+    stats.malformedMessages++;
+    return undefined;
+  }
+  if (p[0] !== AF_INET) return undefined;
+  let table = p[4]!;
+  let destination = 0;
+  let gateway: number | undefined;
+  let oif: number | undefined;
+  let priority = 0;
+  let prefsrc: number | undefined;
+  let mtu: number | undefined;
+  let multipath = false;
+  forEachAttr(p, RTMSG_LEN, stats, (t, v) => {
+    if (t === RTA_METRICS) {
+      forEachAttr(v, 0, stats, (mt, mv) => {
+        if (mt === RTAX_MTU && mv.length >= 4) mtu = h32(mv, 0);
+      });
+      return;
+    }
+    if (t === RTA_MULTIPATH) {
+      multipath = true;
+      return;
+    }
+    if (v.length < 4) return;
+    if (t === RTA_DST) destination = ip4(v, 0);
+    else if (t === RTA_GATEWAY) gateway = ip4(v, 0);
+    else if (t === RTA_OIF) oif = h32(v, 0);
+    else if (t === RTA_PRIORITY) priority = h32(v, 0);
+    else if (t === RTA_PREFSRC) prefsrc = ip4(v, 0);
+    else if (t === RTA_TABLE) table = h32(v, 0);
+  });
+  return {
+    family: p[0]!,
+    dstLen: p[1]!,
+    tos: p[3]!,
+    table,
+    protocol: p[5]!,
+    scope: p[6]!,
+    type: p[7]!,
+    flags: h32(p, 8),
+    destination,
+    gateway,
+    oif,
+    priority,
+    prefsrc,
+    mtu,
+    multipath,
+  };
+}
+
+/** RTM_NEWNEIGH / RTM_DELNEIGH (IPv4 only). */
+export interface NeighRepr {
+  readonly family: number;
+  readonly ifindex: number;
+  /** NUD_* bits. */
+  readonly state: number;
+  readonly flags: number;
+  readonly type: number;
+  readonly destination: number | undefined;
+  /** NDA_LLADDR: a view into the received buffer. */
+  readonly lladdr: Uint8Array | undefined;
+}
+
+export function parseNeigh(p: Uint8Array, stats: NetlinkParseStats): NeighRepr | undefined {
+  if (p.length < NDMSG_LEN) {
+    stats.malformedMessages++;
+    return undefined;
+  }
+  if (p[0] !== AF_INET) return undefined;
+  let destination: number | undefined;
+  let lladdr: Uint8Array | undefined;
+  forEachAttr(p, NDMSG_LEN, stats, (t, v) => {
+    if (t === NDA_DST && v.length >= 4) destination = ip4(v, 0);
+    else if (t === NDA_LLADDR) lladdr = v;
+  });
+  return { family: p[0]!, ifindex: h32(p, 4) | 0, state: h16(p, 8), flags: p[10]!, type: p[11]!, destination, lladdr };
+}
+
+/** RTM_NEWLINK / RTM_DELLINK. */
+export interface LinkRepr {
+  readonly ifindex: number;
+  readonly type: number;
+  readonly flags: number;
+  readonly mtu: number | undefined;
+  readonly address: Uint8Array | undefined;
+}
+
+export function parseLink(p: Uint8Array, stats: NetlinkParseStats): LinkRepr | undefined {
+  if (p.length < IFINFOMSG_LEN) {
+    stats.malformedMessages++;
+    return undefined;
+  }
+  let mtu: number | undefined;
+  let address: Uint8Array | undefined;
+  forEachAttr(p, IFINFOMSG_LEN, stats, (t, v) => {
+    if (t === IFLA_MTU && v.length >= 4) mtu = h32(v, 0);
+    else if (t === IFLA_ADDRESS) address = v;
+  });
+  return { ifindex: h32(p, 4) | 0, type: h16(p, 2), flags: h32(p, 8), mtu, address };
+}
+
+function header(buf: Uint8Array, len: number, type: number, flags: number, seq: number): void {
+  buf.fill(0, 0, len);
+  w32(buf, 0, len);
+  w16(buf, 4, type);
+  w16(buf, 6, flags);
+  w32(buf, 8, seq);
+  // nlmsg_pid 0: the kernel fills in the socket's port id.
+}
+
+/** Size of a dump request for `type` (RTM_GETADDR, RTM_GETROUTE, RTM_GETNEIGH or RTM_GETLINK). */
+export function dumpRequestLen(type: number): number {
+  const fam = type === RTM_GETADDR ? IFADDRMSG_LEN : type === RTM_GETLINK ? IFINFOMSG_LEN : RTMSG_LEN; // rtmsg and ndmsg are both 12
+  return NLMSG_HDRLEN + fam;
+}
+
+/** A dump request (NLM_F_REQUEST | NLM_F_DUMP) for one family's IPv4 entries. Returns its length. */
+export function emitDumpRequest(type: number, seq: number, buf: Uint8Array): number {
+  const len = dumpRequestLen(type);
+  header(buf, len, type, NLM_F_REQUEST | NLM_F_DUMP, seq);
+  buf[NLMSG_HDRLEN] = type === RTM_GETLINK ? 0 : AF_INET; // the first byte of every family header is the family
+  return len;
+}
+
+/** RTM_NEWNEIGH with NTF_USE: NLMSG_HDRLEN + ndmsg + NDA_DST (4 + 4). */
+export const NEIGH_USE_LEN = NLMSG_HDRLEN + NDMSG_LEN + 8;
+
+/**
+ * "Resolve `ip` on `ifindex` as if there were a packet for it": RTM_NEWNEIGH, NLM_F_CREATE | NLM_F_REPLACE,
+ * ndm_flags NTF_USE (the kernel runs neigh_event_send: an ARP request for a new or stale entry), with NLM_F_ACK
+ * so a refusal comes back as an error. ndm_state stays NUD_NONE: with NTF_USE the kernel ignores it, and a
+ * permanent state would exempt the created entry from garbage collection. Returns the length.
+ */
+export function emitNeighUse(ip: number, ifindex: number, seq: number, buf: Uint8Array): number {
+  const len = NEIGH_USE_LEN;
+  header(buf, len, RTM_NEWNEIGH, NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_REPLACE, seq);
+  const o = NLMSG_HDRLEN;
+  buf[o] = AF_INET;
+  w32(buf, o + 4, ifindex);
+  buf[o + 10] = NTF_USE;
+  w16(buf, o + NDMSG_LEN, 8);
+  w16(buf, o + NDMSG_LEN + 2, NDA_DST);
+  const a = o + NDMSG_LEN + 4;
+  buf[a] = ip >>> 24;
+  buf[a + 1] = ip >>> 16;
+  buf[a + 2] = ip >>> 8;
+  buf[a + 3] = ip;
+  return len;
+}
