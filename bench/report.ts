@@ -23,12 +23,16 @@ export interface WorkloadRecord {
   okRounds?: number;
   /** byway paths: non-zero changes of the driver's and stack's counters during the workload (summed over rounds). */
   counters?: Record<string, number>;
+  /** Paths with a byway peer (--symmetric): the same, counted by the peer. */
+  peerCounters?: Record<string, number>;
 }
 
 export interface PathRecord {
   id: string;
   stack: 'kernel' | 'af-xdp' | 'af-packet' | 'af-packet-v2' | 'tap';
   mode: 'event' | 'busy' | null;
+  /** 'byway' when the peer in namespace B ran byway too (same driver kind and poll mode; --symmetric); else the kernel path. */
+  peer?: 'kernel' | 'byway';
   ok: boolean;
   error?: string;
   loadavgStart: number[];
@@ -127,8 +131,19 @@ function fmtNum(v: number | undefined, unit: string): string {
   return v.toFixed(1);
 }
 
+/** byway subject, kernel peer: the paths of the main tables. */
 function bywayPaths(rec: BenchRecord): PathRecord[] {
-  return rec.paths.filter((p) => p.stack !== 'kernel');
+  return rec.paths.filter((p) => p.stack !== 'kernel' && p.peer !== 'byway');
+}
+
+/** byway on both ends (--symmetric), compared with the kernel path, which has the kernel on both ends. */
+export function symmetricPaths(rec: BenchRecord): PathRecord[] {
+  return rec.paths.filter((p) => p.peer === 'byway');
+}
+
+/** The paths of the absolute table: the kernel path and the one-sided byway paths. */
+function oneSidedPaths(rec: BenchRecord): PathRecord[] {
+  return rec.paths.filter((p) => p.peer !== 'byway');
 }
 
 function failedCell(p: PathRecord, s: MetricSpec): string {
@@ -166,7 +181,7 @@ function spread(rec: BenchRecord, p: PathRecord, s: MetricSpec): [number, number
 
 /** Markdown table of the absolute figures, kernel first; with rounds, each cell is the median (lowest–highest). */
 export function renderAbsoluteTable(rec: BenchRecord): string {
-  const paths = rec.paths;
+  const paths = oneSidedPaths(rec);
   const head = `| metric | unit | ${paths.map((p) => p.id).join(' | ')} |`;
   const sep = `|---|---|${paths.map(() => '---:').join('|')}|`;
   const cell = (p: PathRecord, s: MetricSpec): string => {
@@ -179,6 +194,61 @@ export function renderAbsoluteTable(rec: BenchRecord): string {
     .filter((s) => paths.some((p) => value(p, s) !== undefined))
     .map((s) => `| ${s.label} | ${s.unit} | ${paths.map((p) => cell(p, s)).join(' | ')} |`);
   return [head, sep, ...rows].join('\n');
+}
+
+/** The rows of the both-ends table: the ping-pong metrics, labelled so that a row cannot be read as a one-sided one. */
+export function symmetricSpecs(rec: BenchRecord): MetricSpec[] {
+  return metricSpecs(rec)
+    .filter((s) => s.workload.startsWith('udp-pp-') || s.workload === 'tcp-pp-64')
+    .map((s) => ({ ...s, label: s.label.replace(/^(UDP ping-pong \d+ B|TCP ping-pong 64 B)/, '$1, both ends byway') }));
+}
+
+/**
+ * Markdown table of the --symmetric paths: one row per ping-pong metric; first the kernel path's figure (kernel on
+ * both ends), then per path the byway-on-both-ends figure and, in brackets, its ratio to the kernel figure.
+ */
+export function renderSymmetricTable(rec: BenchRecord): string {
+  const kernel = rec.paths.find((p) => p.stack === 'kernel');
+  const sp = symmetricPaths(rec);
+  const head = `| metric | better | unit | kernel <-> kernel | ${sp.map((p) => `${p.id.replace(/\/both$/, '')} <-> same`).join(' | ')} |`;
+  const sep = `|---|---|---|---:|${sp.map(() => '---:').join('|')}|`;
+  const rows = symmetricSpecs(rec)
+    .filter((s) => value(kernel, s) !== undefined || sp.some((p) => value(p, s) !== undefined))
+    .map((s) => {
+      const k = value(kernel, s);
+      const cells = sp.map((p) => {
+        const b = value(p, s);
+        if (b === undefined) return failedCell(p, s);
+        const r = ratio(k, b);
+        return `${fmtNum(b, s.unit)} (${fmtRatio(r)}x)`;
+      });
+      return `| ${s.label} | ${s.better} | ${s.unit} | ${fmtNum(k, s.unit)} | ${cells.join(' | ')} |`;
+    });
+  return [head, sep, ...rows].join('\n');
+}
+
+function symmetricLines(rec: BenchRecord): string[] {
+  const sp = symmetricPaths(rec);
+  if (!sp.length) return [];
+  const a = (rec.topology?.['addresses'] as Record<string, string> | undefined) ?? {};
+  return [
+    '## Both ends byway (sfnt-pingpong layout)',
+    '',
+    'The issue\'s latency targets compare byway with the kernel path end to end, as sfnt-pingpong runs the accelerated',
+    'stack on both hosts. These paths (`--symmetric`) run the ping-pong workloads with byway on both ends: the subject',
+    `as above (byway at ${a['bywayA'] ?? '10.77.9.3'} on the veth end in A) and the peer byway too, with the same driver kind and`,
+    `poll mode, at ${a['peerBywayB'] ?? '10.77.9.4'} on the veth end in B${a['peerBywayPacketMac'] ? ` (AF_PACKET: own MAC ${a['peerBywayPacketMac']}, promiscuous; AF_XDP: own-address mode)` : ''}.`,
+    'Both byway processes start in the root namespace and open their drivers in A and B with the driver\'s `netns`',
+    'option: two Node processes, not pinned, one per stack, on the 2 vCPUs. The reference is the kernel path, which',
+    'already has the kernel on both ends (`node:net` / `node:dgram` under `ip netns exec` in A and in B). In busy mode',
+    'both processes spin, so each holds one of the two vCPUs and everything else on the machine (the coordinator, other',
+    'users) preempts one of them. TAP is not covered.',
+    '',
+    'Each cell: the figure with byway on both ends, and in brackets that figure divided by the kernel-on-both-ends figure.',
+    '',
+    renderSymmetricTable(rec),
+    '',
+  ];
 }
 
 function esc(s: string): string {
@@ -299,12 +369,13 @@ export const NOTABLE_COUNTERS = [
 
 export function renderCounters(rec: BenchRecord): string[] {
   const rows: string[] = [];
-  for (const p of bywayPaths(rec)) {
+  for (const p of [...bywayPaths(rec), ...symmetricPaths(rec)]) {
     for (const w of Object.values(p.workloads)) {
-      const c = w.counters;
-      if (!c) continue;
-      const parts = NOTABLE_COUNTERS.filter((k) => c[k]).map((k) => `${k} ${c[k]!.toLocaleString('en')}`);
-      if (parts.length) rows.push(`| ${p.id} | ${w.label} | ${parts.join(', ')} |`);
+      for (const [who, c] of [['', w.counters], [' (peer)', w.peerCounters]] as const) {
+        if (!c) continue;
+        const parts = NOTABLE_COUNTERS.filter((k) => c[k]).map((k) => `${k} ${c[k]!.toLocaleString('en')}`);
+        if (parts.length) rows.push(`| ${p.id}${who} | ${w.label} | ${parts.join(', ')} |`);
+      }
     }
   }
   if (!rows.length) return ['No drops or retransmissions counted.'];
@@ -337,6 +408,7 @@ export function renderDoc(rec: BenchRecord, recordPath: string): string {
     `- Started ${rec.startedAt}, finished ${rec.finishedAt ?? '?'}. Each workload: ${s['warmupMs']} ms warm-up, then ${s['durationMs']} ms measured (\`--long\` for 2 s + 10 s).${Number(s['repeat'] ?? 1) > 1 ? ` Every path ran ${String(s['repeat'])} times, in rounds (kernel, then each byway path, then again); each figure is the median over the rounds in which that workload succeeded.` : ' One round: each figure is from a single measurement.'}`,
     `- Network: namespaces A and B joined by one veth pair (MTU 1500), made and removed by the harness. Offloads: ${t ? `\`ethtool -K ${String(t['offloads'])}\` on both ends${t['offloadsApplied'] ? '' : ' (**could not be applied**: ' + String(t['offloadError']) + ')'}` : 'n/a'}, for every path, so the kernel path runs on the same link settings as byway (raw-frame drivers cannot take 64 KiB checksum-less GSO segments).`,
     '- Peer: always Node on the kernel path (`node:net` / `node:dgram`) in namespace B, started with `ip netns exec B node --expose-gc --import tsx bench/peer.ts`.',
+    ...(symmetricPaths(rec).length ? ['  (Except the paths ending in `/both`, whose peer runs byway too: see "Both ends byway" below.)'] : []),
     '- Subject, in namespace A: **kernel**, the same script under `ip netns exec A` with `node:net` / `node:dgram` (address 10.77.9.1 on the veth); or **byway** (`createStack({ driver, address: \'10.77.9.3/24\', pollMode })`), started in the root namespace with the driver\'s `netns` option: AF_XDP own-address mode on the veth end, AF_PACKET on the veth end (own MAC, promiscuous; `af-packet` is the driver\'s default TPACKET_V3 ring, whose blocks are handed over when full or after a 1 ms timeout, `af-packet-v2` the same driver with `tpacketVersion: 2`), TAP with the TAP device and the veth end in a bridge. `event` and `busy` are byway\'s two poll modes.',
     '- One Node process per side in every case (plus the idle coordinator). Processes are not pinned: the scheduler and the other load on the machine decide where each side runs. For scale (docs of these VMs): a blocking ping-pong across the two vCPUs of an idle machine takes about 78 us round trip in the kernel alone, about 6 us with both ends on one vCPU; on a loaded machine the vCPUs rarely sleep, so wake-ups are cheaper and less predictable. Busy mode spins one of the only two vCPUs, which the peer and everyone else then share.',
     '- Latencies are half round trips (sfnt-pingpong convention). One-way rates are counted at the sender (sent/s) and at the receiver (received/s over a window measured by the receiver); loss is sent minus received after a drain. Bulk goodput is measured at the receiver. The connection rate is one connection at a time (connect, 64 B request, 64 B echo, close). Idle connections: opened 128 handshakes at a time; memory is the subject process\'s growth after a forced GC (kernel path: the kernel\'s socket memory is not in the process, so that ratio says how much memory byway moves into the process, not a like-for-like cost).',
@@ -358,6 +430,7 @@ export function renderDoc(rec: BenchRecord, recordPath: string): string {
       : []),
     renderAbsoluteTable(rec),
     '',
+    ...symmetricLines(rec),
     '## Drops and retransmissions byway counted',
     '',
     'Non-zero changes of the driver\'s and the stack\'s own counters during each workload (all counters are in the',

@@ -9,6 +9,12 @@
  * AF_XDP, AF_PACKET or TAP, in 'event' and 'busy' poll modes. One Node process per side in every case, the same
  * workload code on both (bench/lib/workloads.ts), so the figures are ratios.
  *
+ * With --symmetric, the ping-pong workloads (udp-pp, tcp-pp) also run with byway on BOTH ends, as sfnt-pingpong
+ * runs OpenOnload on both hosts: for each AF_XDP / AF_PACKET path and poll mode, a second path
+ * '<driver>/<mode>/both' whose peer is byway too (same driver kind and poll mode, address 10.77.9.4 on vethB,
+ * started in the root namespace with the driver's netns option). Its figures are compared with the kernel path
+ * (kernel on both ends). TAP is not covered (it would need a second TAP and bridge in namespace B).
+ *
  * Workloads (modelled on sfnt-pingpong / sfnt-stream): UDP ping-pong half round trip (1, 64, 1024, 1472 B);
  * UDP 64 B one-way rate both ways (loss counted); TCP 64 B ping-pong; TCP bulk goodput with 1 and 4 connections
  * both ways; connection set-up rate (connect, one request, close); 10 000 idle connections (time to open, memory
@@ -30,6 +36,7 @@
  *   --idle N         idle connections (default 10000)
  *   --repeat N       run every path N times, in rounds (kernel, byway..., kernel, byway...); figures are the medians
  *   --offloads on    keep the veth's offloads (default: off on both ends, see topology.ts)
+ *   --symmetric      also run udp-pp and tcp-pp with byway on both ends (paths '<driver>/<mode>/both'; not TAP)
  *   --note TEXT      a note stored in the record and shown in the doc
  *   --out DIR        results directory (default bench/results)
  *   --no-doc         do not rewrite docs/benchmarks.md
@@ -42,9 +49,9 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { privilegeProblem } from '../test/helpers/netns.js';
 import { Side, killAllSides } from './lib/side.js';
-import { BYWAY_A, BYWAY_PACKET_MAC, KERNEL_A, PEER_B, SUBNET_PREFIX, Topology } from './lib/topology.js';
+import { BYWAY_A, BYWAY_PACKET_MAC, KERNEL_A, PEER_B, PEER_BYWAY_B, PEER_BYWAY_PACKET_MAC, SUBNET_PREFIX, Topology } from './lib/topology.js';
 import { mergeRounds } from './lib/merge.js';
-import { renderRatioTable, writeDoc, type BenchRecord, type PathRecord, type WorkloadRecord } from './report.js';
+import { renderRatioTable, renderSymmetricTable, writeDoc, type BenchRecord, type PathRecord, type WorkloadRecord } from './report.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -69,6 +76,9 @@ const offloadsOff = opt('--offloads') !== 'on';
 const outDir = resolve(opt('--out') ?? join(ROOT, 'bench/results'));
 const verbose = flag('--verbose');
 const repeat = Math.max(1, Math.floor(Number(opt('--repeat') ?? 1)));
+const symmetric = flag('--symmetric');
+/** The workloads a both-ends-byway path runs (the ping-pongs: latency end to end, sfnt-pingpong's layout). */
+const SYMMETRIC_WORKLOADS = ['udp-pp', 'tcp-pp'];
 
 for (const [n, v] of [['--duration', durationMs], ['--warmup', warmupMs], ['--idle', idleCount]] as const) {
   if (!Number.isFinite(v) || v < 0) {
@@ -309,7 +319,7 @@ const tcpIdle: WorkloadFn = async (c) => {
   }
 };
 
-function plan(): Array<{ id: string; fn: WorkloadFn; label: string }> {
+function plan(spec: PathSpec): Array<{ id: string; fn: WorkloadFn; label: string }> {
   const p: Array<{ id: string; fn: WorkloadFn; label: string }> = [];
   if (workloads.includes('udp-pp')) for (const s of sizes) p.push({ id: `udp-pp-${s}`, fn: udpPingPong(s), label: `UDP ping-pong ${s} B` });
   if (workloads.includes('udp-stream')) {
@@ -325,7 +335,7 @@ function plan(): Array<{ id: string; fn: WorkloadFn; label: string }> {
   // Last: closing 10 000 connections at once sends a storm of FINs whose retransmissions would spill into the next
   // workload. (The rate test before it leaves a few thousand TIME-WAIT entries; the port range holds 28 000.)
   if (workloads.includes('tcp-idle')) p.push({ id: 'tcp-idle', fn: tcpIdle, label: `${idleCount} idle TCP connections` });
-  return p;
+  return spec.peer === 'byway' ? p.filter((w) => SYMMETRIC_WORKLOADS.some((k) => w.id.startsWith(`${k}-`))) : p;
 }
 
 // ---------------------------------------------------------------------------------------------------- paths
@@ -334,14 +344,23 @@ interface PathSpec {
   id: string;
   stack: 'kernel' | 'af-xdp' | 'af-packet' | 'af-packet-v2' | 'tap';
   mode: 'event' | 'busy' | null;
+  /** What runs in namespace B: the kernel path (every path by default), or byway with the subject's driver and mode. */
+  peer: 'kernel' | 'byway';
 }
 
 function pathSpecs(): PathSpec[] {
   const out: PathSpec[] = [];
-  if (drivers.includes('kernel')) out.push({ id: 'kernel', stack: 'kernel', mode: null });
+  if (drivers.includes('kernel')) out.push({ id: 'kernel', stack: 'kernel', mode: null, peer: 'kernel' });
   for (const d of ['af-xdp', 'af-packet', 'af-packet-v2', 'tap'] as const) {
     if (!drivers.includes(d)) continue;
-    for (const m of modes) out.push({ id: `${d}/${m}`, stack: d, mode: m });
+    for (const m of modes) out.push({ id: `${d}/${m}`, stack: d, mode: m, peer: 'kernel' });
+  }
+  if (symmetric && workloads.some((w) => SYMMETRIC_WORKLOADS.includes(w))) {
+    // After the one-sided paths, so those keep their place in each round. TAP is left out (see the header).
+    for (const d of ['af-xdp', 'af-packet', 'af-packet-v2'] as const) {
+      if (!drivers.includes(d)) continue;
+      for (const m of modes) out.push({ id: `${d}/${m}/both`, stack: d, mode: m, peer: 'byway' });
+    }
   }
   return out;
 }
@@ -355,13 +374,28 @@ class Sides {
   constructor(private readonly topo: Topology, private readonly spec: PathSpec) {}
 
   async start(): Promise<void> {
-    const { nsA, nsB, vethA, tapA } = this.topo.info;
-    this.peer = new Side('peer', sideCommand('peer', nsB), ROOT, verbose);
+    const { nsA, nsB, vethA, vethB, tapA } = this.topo.info;
+    const bywayPeer = this.spec.peer === 'byway';
+    // A byway peer starts in the root namespace and opens its driver in B with the driver's netns option, as the
+    // byway subject does in A.
+    this.peer = new Side('peer', sideCommand('peer', bywayPeer ? undefined : nsB), ROOT, verbose);
     const kernel = this.spec.stack === 'kernel';
     this.subject = new Side('subject', sideCommand('subject', kernel ? nsA : undefined), ROOT, verbose);
     this.commands = { peer: this.peer.command.join(' '), subject: this.subject.command.join(' ') };
     await Promise.all([this.peer.ready, this.subject.ready]);
-    const peerInit = await this.peer.request('init', { stack: 'kernel', address: PEER_B });
+    const isPacket = this.spec.stack === 'af-packet' || this.spec.stack === 'af-packet-v2';
+    const peerArgs = bywayPeer
+      ? {
+          stack: this.spec.stack,
+          address: PEER_BYWAY_B,
+          prefixLen: SUBNET_PREFIX,
+          ifname: vethB,
+          netns: nsB,
+          pollMode: this.spec.mode,
+          ...(isPacket ? { mac: PEER_BYWAY_PACKET_MAC } : {}),
+        }
+      : { stack: 'kernel', address: PEER_B };
+    const peerInit = await this.peer.request('init', peerArgs, 20_000);
     const subjectArgs = kernel
       ? { stack: 'kernel', address: KERNEL_A }
       : {
@@ -371,10 +405,10 @@ class Sides {
           ifname: this.spec.stack === 'tap' ? tapA : vethA,
           netns: nsA,
           pollMode: this.spec.mode,
-          ...(this.spec.stack === 'af-packet' || this.spec.stack === 'af-packet-v2' ? { mac: BYWAY_PACKET_MAC } : {}),
+          ...(isPacket ? { mac: BYWAY_PACKET_MAC } : {}),
         };
     const subjectInit = await this.subject.request('init', subjectArgs, 20_000);
-    this.init = { peer: peerInit, subject: subjectInit, subjectArgs };
+    this.init = { peer: peerInit, subject: subjectInit, subjectArgs, ...(bywayPeer ? { peerArgs } : {}) };
   }
 
   async stop(): Promise<void> {
@@ -402,11 +436,13 @@ function counterDelta(a: Metrics, b: Metrics): Metrics {
 }
 
 async function runPath(topo: Topology, spec: PathSpec, nextPort: () => number): Promise<PathRecord> {
-  const rec: PathRecord = { id: spec.id, stack: spec.stack, mode: spec.mode, ok: true, loadavgStart: load(), workloads: {}, restarts: 0 };
-  log(`\n== ${spec.id} ${spec.stack === 'kernel' ? '(node:net / node:dgram in namespace A)' : `(byway over ${spec.stack}, pollMode '${spec.mode}')`}  load ${rec.loadavgStart.join(' ')}`);
+  const rec: PathRecord = { id: spec.id, stack: spec.stack, mode: spec.mode, ...(spec.peer === 'byway' ? { peer: 'byway' as const } : {}), ok: true, loadavgStart: load(), workloads: {}, restarts: 0 };
+  const what = spec.stack === 'kernel' ? '(node:net / node:dgram in namespace A)' : `(byway over ${spec.stack}, pollMode '${spec.mode}'${spec.peer === 'byway' ? `, on both ends: peer byway at ${PEER_BYWAY_B} in B` : ''})`;
+  log(`\n== ${spec.id} ${what}  load ${rec.loadavgStart.join(' ')}`);
   let bridged = false;
   let sides: Sides | undefined;
   const subjectAddr = spec.stack === 'kernel' ? KERNEL_A : BYWAY_A;
+  const peerAddr = spec.peer === 'byway' ? PEER_BYWAY_B : PEER_B;
   try {
     if (spec.stack === 'tap') {
       topo.bridgeTap();
@@ -424,12 +460,13 @@ async function runPath(topo: Topology, spec: PathSpec, nextPort: () => number): 
     }
     rec.init = sides.init;
     rec.commands = sides.commands;
-    for (const w of plan()) {
+    for (const w of plan(spec)) {
       const t0 = performance.now();
       const wr: WorkloadRecord = { ok: false, label: w.label, loadavg: load() };
       const before = spec.stack === 'kernel' ? undefined : await sides.subject.request<Metrics>('counters', {}, 5000).catch(() => undefined);
+      const peerBefore = spec.peer === 'byway' ? await sides.peer.request<Metrics>('counters', {}, 5000).catch(() => undefined) : undefined;
       try {
-        const r = await w.fn({ subject: sides.subject, peer: sides.peer, subjectAddr, peerAddr: PEER_B, nextPort });
+        const r = await w.fn({ subject: sides.subject, peer: sides.peer, subjectAddr, peerAddr, nextPort });
         Object.assign(wr, { ok: true, metrics: r.metrics, raw: r.raw });
         log(`   ${w.label.padEnd(40)} ${r.summary}`);
       } catch (e) {
@@ -440,6 +477,10 @@ async function runPath(topo: Topology, spec: PathSpec, nextPort: () => number): 
         // What the byway stack and driver counted during this workload (drops, retransmissions...), non-zero only.
         const after = await sides.subject.request<Metrics>('counters', {}, 5000).catch(() => undefined);
         if (after) wr.counters = counterDelta(before, after);
+      }
+      if (peerBefore) {
+        const after = await sides.peer.request<Metrics>('counters', {}, 5000).catch(() => undefined);
+        if (after) wr.peerCounters = counterDelta(peerBefore, after);
       }
       const uncaught = [...sides.subject.uncaught.splice(0), ...sides.peer.uncaught.splice(0)];
       if (uncaught.length) wr.uncaught = uncaught;
@@ -526,7 +567,7 @@ async function main(): Promise<void> {
       // The native addon is rebuilt by whoever changes drivers/native; which build ran is part of the record.
       addon: sh('sh', ['-c', 'f=drivers/native/build/Release/byway_native.node; [ -f $f ] && echo "$(sha256sum $f | cut -c1-16) built $(date -u -r $f +%FT%TZ)"']),
     },
-    settings: { durationMs, warmupMs, sizes, idleCount, paths: drivers, modes, workloads, offloadsOff, repeat, cpuPinning: 'none (scheduler places both processes)', nofile: NOFILE },
+    settings: { durationMs, warmupMs, sizes, idleCount, paths: drivers, modes, workloads, symmetric, offloadsOff, repeat, cpuPinning: 'none (scheduler places both processes)', nofile: NOFILE },
     loadavgStart: load(),
     topology: undefined,
     paths: [],
@@ -555,7 +596,7 @@ async function main(): Promise<void> {
     const specs = pathSpecs();
     if (specs.length) {
       topo = new Topology({ offloadsOff });
-      record.topology = { ...topo.info, addresses: { kernelA: KERNEL_A, peerB: PEER_B, bywayA: BYWAY_A, bywayPacketMac: BYWAY_PACKET_MAC } };
+      record.topology = { ...topo.info, addresses: { kernelA: KERNEL_A, peerB: PEER_B, bywayA: BYWAY_A, bywayPacketMac: BYWAY_PACKET_MAC, ...(symmetric ? { peerBywayB: PEER_BYWAY_B, peerBywayPacketMac: PEER_BYWAY_PACKET_MAC } : {}) } };
       if (offloadsOff && !topo.info.offloadsApplied) log(`warning: could not turn offloads off: ${topo.info.offloadError}`);
       const rounds: PathRecord[][] = [];
       for (let r = 1; r <= repeat; r++) {
@@ -581,6 +622,10 @@ async function main(): Promise<void> {
   log(`\nrecord: ${relative(ROOT, file)}`);
   log('\nbyway / kernel (same veth, same process layout; see docs/benchmarks.md for what each row means)\n');
   log(renderRatioTable(record));
+  if (record.paths.some((p) => p.peer === 'byway')) {
+    log('\nbyway on both ends / kernel on both ends (the subject and the peer run the same stack; sfnt-pingpong layout)\n');
+    log(renderSymmetricTable(record));
+  }
   if (!flag('--no-doc')) {
     const doc = join(ROOT, 'docs/benchmarks.md');
     writeDoc(record, doc, relative(ROOT, file));

@@ -21,6 +21,7 @@ export function mergeRounds(rounds: PathRecord[][]): PathRecord[] {
       id,
       stack: first.stack,
       mode: first.mode,
+      ...(first.peer ? { peer: first.peer } : {}),
       ok: recs.some((p) => p.ok),
       ...(errors.length ? { error: `${recs.filter((p) => p.error).length} of ${recs.length} rounds: ${errors.join('; ')}` } : {}),
       loadavgStart: first.loadavgStart,
@@ -39,9 +40,12 @@ export function mergeRounds(rounds: PathRecord[][]): PathRecord[] {
       for (const k of new Set(good.flatMap((w) => Object.keys(w.metrics!)))) metrics[k] = round(median(good.map((w) => w.metrics![k]!)), 3);
       const counters: Record<string, number> = {};
       for (const w of ws) for (const [k, v] of Object.entries(w.counters ?? {})) counters[k] = (counters[k] ?? 0) + v;
+      const peerCounters: Record<string, number> = {};
+      for (const w of ws) for (const [k, v] of Object.entries(w.peerCounters ?? {})) peerCounters[k] = (peerCounters[k] ?? 0) + v;
       const wr: WorkloadRecord = { ok: good.length > 0, label: ws[0]!.label, loadavg: ws[0]!.loadavg, rounds: ws.length, okRounds: good.length };
       if (good.length) wr.metrics = metrics;
       if (Object.keys(counters).length) wr.counters = counters;
+      if (Object.keys(peerCounters).length) wr.peerCounters = peerCounters;
       if (failed.length) wr.error = `${failed.length} of ${ws.length} rounds failed: ${[...new Set(failed.map((w) => w.error))].join('; ')}`;
       const uncaught = ws.flatMap((w) => w.uncaught ?? []);
       if (uncaught.length) wr.uncaught = uncaught;

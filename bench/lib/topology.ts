@@ -6,6 +6,8 @@
  *   vethA 10.77.9.1 (kernel path)  <--- veth --->  vethB 10.77.9.2 (always the kernel, node:net/node:dgram)
  *   byway 10.77.9.3 (own address, via AF_XDP or AF_PACKET on vethA)
  *   byway 10.77.9.3 behind tapA, with vethA and tapA in bridge brA (TAP path only; vethA's address removed)
+ *                                                  byway 10.77.9.4 (own address, via AF_XDP or AF_PACKET on vethB;
+ *                                                  --symmetric paths only, the peer then runs byway too)
  *
  * Offloads: with checksum offload and TSO/GSO on, a veth hands AF_PACKET checksum-less segments of up to 64 KiB,
  * which a stack reading raw frames cannot use. So `ethtool -K ... tx off tso off gso off gro off` on both ends,
@@ -19,6 +21,9 @@ export const PEER_B = '10.77.9.2';
 export const BYWAY_A = '10.77.9.3';
 /** byway's own MAC for the AF_PACKET path (locally administered), so the kernel on vethA drops its frames early. */
 export const BYWAY_PACKET_MAC = '02:b7:00:00:09:03';
+/** The peer's byway address on vethB when both ends run byway (--symmetric), and its MAC over AF_PACKET. */
+export const PEER_BYWAY_B = '10.77.9.4';
+export const PEER_BYWAY_PACKET_MAC = '02:b7:00:00:09:04';
 
 export interface TopologyInfo {
   nsA: string;
