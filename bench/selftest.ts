@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { mergeRounds } from './lib/merge.js';
 import { Samples, median, percentile, summarize } from './lib/stats.js';
-import { ratio, renderAbsoluteTable, renderDoc, renderRatioTable, renderSvg, type BenchRecord } from './report.js';
+import { ratio, renderAbsoluteTable, renderCounters, renderDoc, renderRatioTable, renderSvg, renderSymmetricTable, type BenchRecord } from './report.js';
 
 // Nearest-rank percentiles.
 const v = Float64Array.from({ length: 1000 }, (_, i) => i + 1);
@@ -105,3 +105,31 @@ console.log('bench selftest: ok');
   assert.match(renderAbsoluteTable(r2), /\| UDP ping-pong 64 B, half-RTT p50 \| us \| 20\.0 \(10\.0–30\.0\) \|/);
 }
 console.log('bench selftest: rounds ok');
+
+// Both ends byway (--symmetric): its own table against the kernel path; the one-sided tables are unchanged.
+{
+  const sym: BenchRecord['paths'][number] = {
+    id: 'af-xdp/busy/both', stack: 'af-xdp', mode: 'busy', peer: 'byway', ok: true, loadavgStart: [1, 1, 1], restarts: 0,
+    workloads: {
+      'udp-pp-64': { ok: true, label: 'x', loadavg: [], metrics: { p50Us: 8, p99Us: 20, p999Us: 50 }, peerCounters: { 'udp.recvBufferDrops': 3 } },
+      'tcp-pp-64': { ok: true, label: 'y', loadavg: [], metrics: { transactionsPerSec: 4000, p50Us: 10, p99Us: 45 } },
+    },
+  };
+  const r3: BenchRecord = { ...rec, topology: { addresses: { bywayA: '10.77.9.3', peerBywayB: '10.77.9.4' } }, paths: [...rec.paths, sym] };
+  assert.equal(renderRatioTable(r3), renderRatioTable(rec));
+  assert.equal(renderAbsoluteTable(r3), renderAbsoluteTable(rec));
+  const t = renderSymmetricTable(r3);
+  assert.match(t, /\| metric \| better \| unit \| kernel <-> kernel \| af-xdp\/busy <-> same \|/);
+  assert.match(t, /\| UDP ping-pong 64 B, both ends byway, half-RTT p50 \| lower \| us \| 40\.0 \| 8\.0 \(0\.20x\) \|/);
+  assert.match(t, /\| TCP ping-pong 64 B, both ends byway: transactions\/s \| higher \| \/s \| 1,000 \| 4,000 \(4\.00x\) \|/);
+  assert.match(t, /\| TCP ping-pong 64 B, both ends byway: half-RTT p99 \| lower \| us \| 90\.0 \| 45\.0 \(0\.50x\) \|/);
+  assert.match(renderCounters(r3).join('\n'), /\| af-xdp\/busy\/both \(peer\) \| x \| udp\.recvBufferDrops 3 \|/);
+  const d3 = renderDoc(r3, 'r.json');
+  assert.match(d3, /## Both ends byway \(sfnt-pingpong layout\)/);
+  assert.match(d3, /at 10\.77\.9\.4 on the veth end in B/);
+  assert.doesNotMatch(renderDoc(rec, 'r.json'), /Both ends byway/);
+  const merged = mergeRounds([[sym], [sym]]);
+  assert.equal(merged[0]!.peer, 'byway');
+  assert.equal(merged[0]!.workloads['udp-pp-64']!.peerCounters!['udp.recvBufferDrops'], 6);
+}
+console.log('bench selftest: symmetric ok');
