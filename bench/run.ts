@@ -37,6 +37,7 @@
  *   --repeat N       run every path N times, in rounds (kernel, byway..., kernel, byway...); figures are the medians
  *   --offloads on    keep the veth's offloads (default: off on both ends, see topology.ts)
  *   --symmetric      also run udp-pp and tcp-pp with byway on both ends (paths '<driver>/<mode>/both'; not TAP)
+ *   --pin            pin the subject to CPU 0 and the peer to CPU 1 (taskset), for every path; default: not pinned
  *   --note TEXT      a note stored in the record and shown in the doc
  *   --out DIR        results directory (default bench/results)
  *   --no-doc         do not rewrite docs/benchmarks.md
@@ -77,6 +78,9 @@ const outDir = resolve(opt('--out') ?? join(ROOT, 'bench/results'));
 const verbose = flag('--verbose');
 const repeat = Math.max(1, Math.floor(Number(opt('--repeat') ?? 1)));
 const symmetric = flag('--symmetric');
+// Two busy-polling sides (or two 'event' sides in their post-burst spin) that the scheduler puts on one vCPU take
+// turns by time slice; pinning them apart is how sfnt-pingpong's two hosts would see it.
+const pin = flag('--pin');
 /** The workloads a both-ends-byway path runs (the ping-pongs: latency end to end, sfnt-pingpong's layout). */
 const SYMMETRIC_WORKLOADS = ['udp-pp', 'tcp-pp'];
 
@@ -111,14 +115,15 @@ function log(line: string): void {
 
 const NODE_ARGS = ['node', '--expose-gc', '--import', 'tsx', 'bench/peer.ts'];
 // As many descriptors as the hard limit allows (10 000 sockets need more than the usual soft 1024; raising the
-// hard limit needs CAP_SYS_RESOURCE, which these VMs do not give). prlimit and `ip netns exec` both exec, so the
+// hard limit needs CAP_SYS_RESOURCE, which these VMs do not give). prlimit, taskset and `ip netns exec` all exec, so the
 // pid we hold is Node's own.
 const NOFILE = Number(sh('sh', ['-c', 'ulimit -Hn'])) || 1024;
 const PRLIMIT = ['prlimit', `--nofile=${NOFILE}:${NOFILE}`];
 
 function sideCommand(role: 'peer' | 'subject', ns: string | undefined): string[] {
   const netns = ns ? ['ip', 'netns', 'exec', ns] : [];
-  return [...PRLIMIT, ...netns, ...NODE_ARGS, '--name', role];
+  const taskset = pin ? ['taskset', '-c', role === 'subject' ? '0' : '1'] : [];
+  return [...PRLIMIT, ...taskset, ...netns, ...NODE_ARGS, '--name', role];
 }
 
 // ---------------------------------------------------------------------------------------------------- workloads
@@ -567,7 +572,7 @@ async function main(): Promise<void> {
       // The native addon is rebuilt by whoever changes drivers/native; which build ran is part of the record.
       addon: sh('sh', ['-c', 'f=drivers/native/build/Release/byway_native.node; [ -f $f ] && echo "$(sha256sum $f | cut -c1-16) built $(date -u -r $f +%FT%TZ)"']),
     },
-    settings: { durationMs, warmupMs, sizes, idleCount, paths: drivers, modes, workloads, symmetric, offloadsOff, repeat, cpuPinning: 'none (scheduler places both processes)', nofile: NOFILE },
+    settings: { durationMs, warmupMs, sizes, idleCount, paths: drivers, modes, workloads, symmetric, offloadsOff, repeat, cpuPinning: pin ? 'subject on CPU 0, peer on CPU 1 (taskset)' : 'none (scheduler places both processes)', nofile: NOFILE },
     loadavgStart: load(),
     topology: undefined,
     paths: [],
