@@ -243,6 +243,13 @@ function symmetricLines(rec: BenchRecord): string[] {
     'already has the kernel on both ends (`node:net` / `node:dgram` under `ip netns exec` in A and in B). In busy mode',
     'both processes spin, so each holds one of the two vCPUs and everything else on the machine (the coordinator, other',
     'users) preempts one of them. TAP is not covered.',
+    ...(String(rec.settings['cpuPinning'] ?? '').startsWith('subject')
+      ? []
+      : [
+          '**Not pinned in this run**: when the scheduler puts both sides on one vCPU, a side that is spinning (busy mode,',
+          'or `event` mode in its `spinMs` after a burst) holds it until its spin or time slice ends, and a round trip then',
+          'takes 100 us or more (seen in about a third of unpinned rounds). Run with `--pin` for figures comparable with two hosts.',
+        ]),
     '',
     'Each cell: the figure with byway on both ends, and in brackets that figure divided by the kernel-on-both-ends figure.',
     '',
