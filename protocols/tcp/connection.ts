@@ -87,10 +87,17 @@ class SentSeg {
 const NEVER = Infinity;
 /** RFC 7323 5.5: TS.Recent is invalid after 24 days idle (PAWS then does not apply). */
 const TS_RECENT_MAX_IDLE = 24 * 24 * 3600 * 1000;
-/** A stand-in buffer for connections in TIME-WAIT (they neither send nor accept text). */
-const EMPTY_RING = new ByteRing(1);
-/** Initial ring capacity; rings grow by doubling up to the configured buffer sizes. */
+/**
+ * The stand-in ring of a connection that holds no bytes in that direction yet (and of one in TIME-WAIT). It has
+ * capacity 0 and is shared: never written, never resized; a connection replaces it with its own ring on first data.
+ */
+const EMPTY_RING = new ByteRing(0);
+/** The stand-in out-of-order queue (shared, always empty): a connection allocates its own on the first hole. */
+const EMPTY_OOO = new OutOfOrderQueue(1);
+/** Least ring capacity allocated on first data; rings grow by doubling up to the configured buffer sizes. */
 const INITIAL_RING = 16 * 1024;
+/** Spare SentSeg records a connection keeps for reuse (more are left to the GC). */
+const SEG_POOL_MAX = 64;
 const MAX_WINDOW = 0xffff;
 
 function wscaleFor(bufferBytes: number): number {
@@ -151,7 +158,7 @@ export class TcpConnection {
   private sndWl2 = 0;
   /** Sequence number of the first byte in sndBuf. */
   private bufSeq = 0;
-  private sndBuf: ByteRing;
+  private sndBuf: ByteRing = EMPTY_RING;
   private finQueued = false;
   private finSent = false;
   private finAcked = false;
@@ -231,13 +238,13 @@ export class TcpConnection {
   private irs = 0;
   private rcvNxt = 0;
   private rcvAdvEdge = 0;
-  private rcvBuf: ByteRing;
+  private rcvBuf: ByteRing = EMPTY_RING;
   /** The receive buffer size (what the window offers); the ring grows up to it. Auto-tuning raises it. */
   private rcvCap = 0;
   /** What this connection counts against bufferMemoryLimit: send ring capacity + logical receive buffer. */
   private bufferCharge = 0;
   private buffersReleased = false;
-  private readonly ooo: OutOfOrderQueue;
+  private ooo: OutOfOrderQueue = EMPTY_OOO;
   private finRcvd = false;
   private oooFin = false;
   private oooFinSeq = 0;
@@ -248,7 +255,8 @@ export class TcpConnection {
   private hasDsack = false;
   private dsackL = 0;
   private dsackR = 0;
-  private readonly sink: (d: Uint8Array) => number;
+  /** rcvWrite bound to this connection, for draining the out-of-order queue (made with the queue). */
+  private sink: ((d: Uint8Array) => number) | undefined = undefined;
   private rcvSpaceTime = 0;
   private rcvSpaceCopied = 0;
 
@@ -284,12 +292,11 @@ export class TcpConnection {
     this.remoteIp = ids.remoteIp;
     this.remotePort = ids.remotePort;
     this.passive = passive;
-    // Rings start small and grow on demand up to their limits, so idle and embryonic connections stay cheap.
-    this.sndBuf = new ByteRing(Math.min(this.o.sendBuffer, INITIAL_RING));
-    this.rcvBuf = new ByteRing(Math.min(this.o.receiveBuffer, INITIAL_RING));
+    // No ring is allocated until the first byte needs it (send, or in-order data arriving), and rings then grow
+    // on demand up to their limits, so idle and embryonic connections hold no buffer memory. The logical receive
+    // buffer (the window we may offer) is charged against bufferMemoryLimit from the start.
     this.rcvCap = this.o.receiveBuffer;
     this.rechargeBuffers(); // initial buffers are always granted
-    this.ooo = new OutOfOrderQueue(this.o.oooLimit);
     this.rtt = new RttEstimator({ initialRto: this.o.initialRto, minRto: this.o.minRto, maxRto: this.o.maxRto });
     this.ccFactory = this.o.congestionControl;
     this.cc = this.ccFactory({ mss: 536, now, initialWindowSegments: this.o.initialWindowSegments });
@@ -301,7 +308,6 @@ export class TcpConnection {
     this.rcvWs = this.o.windowScaling ? wscaleFor(this.o.maxReceiveBuffer) : 0;
     const clamp = Math.max(this.o.minMss, Math.min(this.o.mss, host.mtuFor(ids.remoteIp) - 40));
     this.advMss = clamp;
-    this.sink = (d: Uint8Array): number => this.rcvWrite(d);
   }
 
   // ======================================================================================== application API
@@ -335,12 +341,20 @@ export class TcpConnection {
         throw new BywayError(this.error ?? 'ENOTCONN', `send in state ${this.state}`);
     }
     if (data.length > this.sndBuf.free && this.sndBuf.capacity < this.o.sendBuffer) {
-      const target = Math.min(this.o.sendBuffer, Math.max(this.sndBuf.capacity * 2, this.sndBuf.length + data.length));
-      if (this.host.bufferAllowed(target - this.sndBuf.capacity)) {
-        this.sndBuf.resize(target);
+      if (this.sndBuf === EMPTY_RING) {
+        // The first ring (up to INITIAL_RING) is always granted, as the eager 16 KiB ring was: a connection must be
+        // able to send something whatever the others hold. Growth beyond it asks bufferMemoryLimit, below.
+        this.sndBuf = new ByteRing(Math.min(this.o.sendBuffer, INITIAL_RING));
         this.rechargeBuffers();
-      } else {
-        this.stats.bufferLimitHits++; // no growth: the caller sees backpressure
+      }
+      if (data.length > this.sndBuf.free && this.sndBuf.capacity < this.o.sendBuffer) {
+        const target = Math.min(this.o.sendBuffer, Math.max(this.sndBuf.capacity * 2, this.sndBuf.length + data.length));
+        if (this.host.bufferAllowed(target - this.sndBuf.capacity)) {
+          this.sndBuf.resize(target);
+          this.rechargeBuffers();
+        } else {
+          this.stats.bufferLimitHits++; // no growth: the caller sees backpressure
+        }
       }
     }
     const n = this.sndBuf.write(data);
@@ -886,7 +900,7 @@ export class TcpConnection {
   private toTimeWait(now: number): void {
     this.state = 'TIME-WAIT';
     if (this.sndBuf.length === 0) this.sndBuf = EMPTY_RING; // release memory kept through 2*MSL
-    if (this.rcvBuf.length === 0 && this.rcvBuf.capacity > 1) {
+    if (this.rcvBuf.length === 0 && this.rcvCap > 1) {
       this.rcvBuf = EMPTY_RING;
       this.rcvCap = 1;
     }
@@ -945,8 +959,10 @@ export class TcpConnection {
       if (this.ooo.segments > 0) {
         const before = this.rcvNxt;
         const held = this.ooo.memory;
+        this.sink ??= (d: Uint8Array): number => this.rcvWrite(d);
         this.rcvNxt = this.ooo.drain(this.rcvNxt, this.sink);
         this.host.oooAdjust(this.ooo.memory - held);
+        if (this.ooo.segments === 0) this.ooo = EMPTY_OOO; // holes are rare: give the queue back to the GC
         this.bytesReceived += seqDiff(this.rcvNxt, before);
         this.ackNow = true; // a hole was filled: ACK at once (RFC 5681 4.2)
       }
@@ -967,7 +983,10 @@ export class TcpConnection {
       // Out of order: keep a copy (within the cap) and send an immediate duplicate ACK (RFC 5681 4.2).
       const held = this.ooo.memory;
       if (!this.host.oooAllowed(data.length + this.ooo.overhead)) this.stats.oooTotalDrops++;
-      else if (!this.ooo.insert(seq, data)) this.stats.oooDrops++;
+      else {
+        if (this.ooo === EMPTY_OOO) this.ooo = new OutOfOrderQueue(this.o.oooLimit);
+        if (!this.ooo.insert(seq, data)) this.stats.oooDrops++;
+      }
       this.host.oooAdjust(this.ooo.memory - held);
       this.ackNow = true;
     }
@@ -1045,7 +1064,7 @@ export class TcpConnection {
         this.rackUpdate(now, s);
         this.unaccount(s);
         if (s.fin) this.finAcked = true;
-        this.segPool.push(s);
+        if (this.segPool.length < SEG_POOL_MAX) this.segPool.push(s);
         this.segHead++;
       } else {
         if (seqLt(s.seq, ack)) {
@@ -1571,9 +1590,12 @@ export class TcpConnection {
   }
 
   private rcvWrite(d: Uint8Array): number {
-    const ring = this.rcvBuf;
+    let ring = this.rcvBuf;
     if (d.length > ring.free && ring.capacity < this.rcvCap) {
-      ring.resize(Math.min(this.rcvCap, Math.max(ring.capacity * 2, ring.length + d.length)));
+      const cap = Math.min(this.rcvCap, Math.max(ring.capacity * 2, ring.length + d.length, INITIAL_RING));
+      // The logical buffer (rcvCap) is already charged; the shared empty ring is replaced, never resized.
+      if (ring === EMPTY_RING) this.rcvBuf = ring = new ByteRing(cap);
+      else ring.resize(cap);
     }
     return ring.write(d.length <= this.rcvFree() ? d : d.subarray(0, this.rcvFree()));
   }
@@ -1677,8 +1699,11 @@ export class TcpConnection {
     this.error = error;
     this.rtoAt = this.delackAt = this.persistAt = this.keepaliveAt = this.closeAt = this.tlpAt = this.reoAt = NEVER;
     this.timerAt = NEVER;
-    this.host.oooAdjust(-this.ooo.memory);
-    this.ooo.clear();
+    if (this.ooo !== EMPTY_OOO) {
+      this.host.oooAdjust(-this.ooo.memory);
+      this.ooo.clear();
+      this.ooo = EMPTY_OOO;
+    }
     this.host.bufferAdjust(-this.bufferCharge);
     this.bufferCharge = 0;
     this.buffersReleased = true;
