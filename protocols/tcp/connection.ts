@@ -595,7 +595,7 @@ export class TcpConnection {
     }
     f.sackBlocks.length = 0;
     this.synPending = !this.xmit(now, f, null, 0, 0); // retried by output() when the host lends a buffer again
-    if (this.rtoAt === NEVER) this.rtoAt = now + this.rtt.rto;
+    if (this.rtoAt === NEVER) this.rtoAt = this.rtoDeadline(now);
     this.rearm();
   }
 
@@ -1146,7 +1146,7 @@ export class TcpConnection {
       this.tlpAt = NEVER;
       this.reoAt = NEVER;
     } else {
-      this.rtoAt = now + this.rtt.rto;
+      this.rtoAt = this.rtoDeadline(now);
       this.tlpAt = NEVER;
       this.armTlp(now); // RFC 8985 7.2: re-arm the PTO on an ACK that advances SND.UNA
     }
@@ -1425,7 +1425,7 @@ export class TcpConnection {
     this.sndNxt = seqAdd(this.sndNxt, s.len);
     if (fin) this.finSent = true;
     this.bytesSent += len;
-    if (this.rtoAt === NEVER) this.rtoAt = now + this.rtt.rto; // RFC 6298 5.1
+    if (this.rtoAt === NEVER) this.rtoAt = this.rtoDeadline(now); // RFC 6298 5.1
     this.armTlp(now);
     return true;
   }
@@ -1470,8 +1470,28 @@ export class TcpConnection {
     this.stats.retransmittedSegs++;
     // RFC 6298 5.3 / 5.5, as Linux tcp_xmit_retransmit_queue: a retransmission of the segment at SND.UNA restarts
     // the timer, so the RTO cannot expire before that retransmission could have been answered.
-    if (index === this.segHead || this.rtoAt === NEVER) this.rtoAt = now + this.rtt.rto;
+    if (index === this.segHead || this.rtoAt === NEVER) this.rtoAt = this.rtoDeadline(now);
     return true;
+  }
+
+  /**
+   * When the retransmission timer armed now expires: now + RTO (RFC 6298 5.1, 5.3), and, once the timer has
+   * backed off (a timeout already happened: RFC 6298 5.5), later by a per-connection pseudo-random fraction of up
+   * to rtoSpread (default a quarter) of the RTO. Connections whose segments were lost in one burst (thousands closing at once into a
+   * full receive ring) otherwise time out on the same tick, retransmit in one burst again, and lose the same share
+   * at every doubling. RFC 6298 sets a lower bound only (2.4 lets RTO be rounded up, 2.5 allows any maximum above
+   * 60 s, and a timer that fires late is conservative), so the spread stays within it. The fraction is derived from
+   * the connection's random timestamp offset and its retransmission count: no random draw (sans-IO, replayable).
+   */
+  private rtoDeadline(now: number): number {
+    const rto = this.rtt.rto;
+    const k = this.rtt.backoffCount;
+    if (k === 0 || this.o.rtoSpread === 0) return now + rto;
+    let h = Math.imul(this.tsOffset ^ Math.imul(k + this.nRetrans, 0x9e3779b1), 0x85ebca77);
+    h ^= h >>> 13;
+    h = Math.imul(h, 0xc2b2ae35);
+    h ^= h >>> 16;
+    return now + rto + ((h >>> 0) / 0x1_0000_0000) * this.o.rtoSpread * rto;
   }
 
   private armPersist(now: number): void {
@@ -1810,7 +1830,7 @@ export class TcpConnection {
     this.tlpAt = NEVER;
     this.reoAt = NEVER;
     this.rtt.backoff();
-    this.rtoAt = now + this.rtt.rto;
+    this.rtoAt = this.rtoDeadline(now);
     this.output(now);
   }
 
@@ -1837,7 +1857,7 @@ export class TcpConnection {
         this.tlpDsacked = false;
       }
     }
-    this.rtoAt = now + this.rtt.rto;
+    this.rtoAt = this.rtoDeadline(now);
   }
 
   /** RFC 9293 3.8.6.1: a zero-window probe (an ACK below the window elicits the peer's current window). */

@@ -437,7 +437,10 @@ export class TcpLayer implements TcpConnHost {
     }
     // Only due timers run here: output still pending (no transmit buffer) is retried once per poll, above, and
     // must not make every timer look due (that spun ~1e6 onTimer calls per poll).
-    for (let guard = 0; guard < 1_000_000; guard++) {
+    // At most timersPerPoll connections' timers run per poll; the rest stay due, so pollAt answers `now` and the
+    // next poll (after the stack has taken in what arrived meanwhile) continues. Thousands of connections timing out
+    // on one tick would otherwise retransmit in one burst and overrun the peer's (or our own) receive ring again.
+    for (let guard = 0; guard < this.opts.timersPerPoll; guard++) {
       const at = this.nextTimerAt();
       if (at === undefined || at > now) break;
       const c = this.heapConn[0]!;
