@@ -26,6 +26,7 @@ import { BywayError } from '../util/errors.js';
 import { ByteRing, OutOfOrderQueue, RttEstimator, type CongestionControl, type CongestionControlFactory } from './parts.js';
 import type { TcpInfo, TcpStats } from './info.js';
 import type { ResolvedTcpOptions } from './options.js';
+import { DEFAULT_RTO_OPTIONS, type RtoOptions } from './rtt.js';
 import { seqAdd, seqDiff, seqGe, seqGt, seqLe, seqLt } from './seq.js';
 import { TcpFlag, type TcpFields } from './wire.js';
 
@@ -99,6 +100,17 @@ const INITIAL_RING = 16 * 1024;
 /** Spare SentSeg records a connection keeps for reuse (more are left to the GC). */
 const SEG_POOL_MAX = 64;
 const MAX_WINDOW = 0xffff;
+
+/** One frozen RttEstimator options object per layer's options, shared by its connections (not one per connection). */
+const rtoOptionsCache = new WeakMap<ResolvedTcpOptions, Readonly<RtoOptions>>();
+function rtoOptionsFor(o: ResolvedTcpOptions): Readonly<RtoOptions> {
+  let r = rtoOptionsCache.get(o);
+  if (r === undefined) {
+    r = Object.freeze({ initialRto: o.initialRto, minRto: o.minRto, maxRto: o.maxRto, granularity: DEFAULT_RTO_OPTIONS.granularity });
+    rtoOptionsCache.set(o, r);
+  }
+  return r;
+}
 
 function wscaleFor(bufferBytes: number): number {
   let s = 0;
@@ -182,7 +194,8 @@ export class TcpConnection {
   // --- retransmission queue ---
   private segs: SentSeg[] = [];
   private segHead = 0;
-  private readonly segPool: SentSeg[] = [];
+  /** Spare SentSeg records (made on the first acknowledged segment: idle connections keep no array). */
+  private segPool: SentSeg[] | null = null;
   private sackedBytes = 0;
   private lostBytes = 0;
   private retransOut = 0;
@@ -297,7 +310,7 @@ export class TcpConnection {
     // buffer (the window we may offer) is charged against bufferMemoryLimit from the start.
     this.rcvCap = this.o.receiveBuffer;
     this.rechargeBuffers(); // initial buffers are always granted
-    this.rtt = new RttEstimator({ initialRto: this.o.initialRto, minRto: this.o.minRto, maxRto: this.o.maxRto });
+    this.rtt = new RttEstimator(rtoOptionsFor(this.o));
     this.ccFactory = this.o.congestionControl;
     this.cc = this.ccFactory({ mss: 536, now, initialWindowSegments: this.o.initialWindowSegments });
     this.noDelay = this.o.noDelay;
@@ -1064,7 +1077,8 @@ export class TcpConnection {
         this.rackUpdate(now, s);
         this.unaccount(s);
         if (s.fin) this.finAcked = true;
-        if (this.segPool.length < SEG_POOL_MAX) this.segPool.push(s);
+        if (this.segPool === null) this.segPool = [s];
+        else if (this.segPool.length < SEG_POOL_MAX) this.segPool.push(s);
         this.segHead++;
       } else {
         if (seqLt(s.seq, ack)) {
@@ -1412,7 +1426,7 @@ export class TcpConnection {
     this.fillHeader(f, this.sndNxt, TcpFlag.ACK | (fin ? TcpFlag.FIN : 0) | (len > 0 && offset + len === this.sndBuf.length ? TcpFlag.PSH : 0));
     this.fillOptions(now, f, len);
     if (!this.xmit(now, f, len > 0 ? this.sndBuf : null, offset, len)) return false;
-    const s = this.segPool.pop() ?? new SentSeg();
+    const s = this.segPool?.pop() ?? new SentSeg();
     s.seq = this.sndNxt;
     s.len = len + (fin ? 1 : 0);
     s.fin = fin;
@@ -1434,7 +1448,7 @@ export class TcpConnection {
     const dataLen = s.len - (s.fin ? 1 : 0);
     if (dataLen > this.mss) {
       // PMTU went down: split the record (RFC 1191 / RFC 9293 3.7.3).
-      const rest = this.segPool.pop() ?? new SentSeg();
+      const rest = this.segPool?.pop() ?? new SentSeg();
       rest.seq = seqAdd(s.seq, this.mss);
       rest.len = s.len - this.mss;
       rest.fin = s.fin;
