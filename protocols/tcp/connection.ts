@@ -70,6 +70,8 @@ export interface TcpConnHost {
   bufferAllowed(bytes: number): boolean;
   /** The connection's buffer commitment changed by `delta`. */
   bufferAdjust(delta: number): void;
+  /** Whether a FIN from shutdown/close may go out now (false: send it from the next poll; closeBurst). */
+  finAllowed(): boolean;
 }
 
 /** A sent segment in the retransmission queue. `len` counts sequence space (a FIN counts 1). */
@@ -387,6 +389,21 @@ export class TcpConnection {
     return n;
   }
 
+  /**
+   * Send the FIN a shutdown queued, now or, when the layer has already sent closeBurst FINs since its last poll
+   * (an application closing thousands of connections in one loop), from the next poll: the peer's answers then
+   * arrive at the pace the stack takes frames in instead of overrunning its receive ring all at once.
+   */
+  private finOutput(now: number): void {
+    if (this.host.finAllowed()) {
+      this.output(now);
+      return;
+    }
+    this.stats.finsDeferred++;
+    this.txPending = true;
+    this.host.connWake(this);
+  }
+
   /** Disable (true) or enable Nagle's algorithm. With `now`, data held back by Nagle is sent at once. */
   setNoDelay(on: boolean, now?: number): void {
     this.noDelay = on;
@@ -413,13 +430,13 @@ export class TcpConnection {
         this.finQueued = true;
         if (this.state === 'ESTABLISHED') {
           this.state = 'FIN-WAIT-1';
-          this.output(now);
+          this.finOutput(now);
         }
         return;
       case 'CLOSE-WAIT':
         this.finQueued = true;
         this.state = 'LAST-ACK';
-        this.output(now);
+        this.finOutput(now);
         return;
       default:
         return;

@@ -104,6 +104,12 @@ export interface TcpOptions {
    * out together again (RFC 6298 sets only a lower bound on the timer). 0 gives the exact doubling. Default 0.25.
    */
   rtoSpread?: number;
+  /**
+   * FINs that shutdown/close send at once between two polls; further ones go out from the next poll (and at most
+   * timersPerPoll pending connections are served per poll), so an application closing thousands of connections in
+   * one loop does not draw thousands of answers into the receive ring at once. Default 128.
+   */
+  closeBurst?: number;
 }
 
 export type ResolvedTcpOptions = Required<Omit<TcpOptions, 'isn' | 'congestionControl'>> & {
@@ -115,7 +121,7 @@ function checkOptions(r: ResolvedTcpOptions): ResolvedTcpOptions {
   const positive: Array<keyof ResolvedTcpOptions> = [
     'mss', 'minMss', 'sendBuffer', 'receiveBuffer', 'maxReceiveBuffer', 'oooLimit', 'oooTotalLimit', 'bufferMemoryLimit', 'msl', 'initialRto', 'maxRto',
     'initialWindowSegments', 'keepAliveIdle', 'keepAliveInterval', 'keepAliveCount', 'synQueueLimit',
-    'ephemeralLow', 'ephemeralHigh', 'timersPerPoll',
+    'ephemeralLow', 'ephemeralHigh', 'timersPerPoll', 'closeBurst',
   ];
   const nonNegative: Array<keyof ResolvedTcpOptions> = [
     'minRto', 'finWait2Timeout', 'delayedAckMs', 'quickAcks', 'synRetries', 'synAckRetries', 'maxRetransmits',
@@ -200,5 +206,6 @@ export function resolveTcpOptions(o: TcpOptions, defaultCc: CongestionControlFac
     maxConnections: o.maxConnections ?? 65536,
     timersPerPoll: o.timersPerPoll ?? 256,
     rtoSpread: o.rtoSpread ?? 0.25,
+    closeBurst: o.closeBurst ?? 128,
   });
 }

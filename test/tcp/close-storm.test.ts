@@ -22,6 +22,7 @@ interface StormResult {
   doneMs: number;
   /** Most retransmissions the client stack sent in one poll. */
   maxRetransPerPoll: number;
+  finsDeferred: number;
   clientStates: Set<string>;
 }
 
@@ -61,6 +62,7 @@ function closeStorm(n: number, queue: number, tcp: Partial<TcpOptions> = {}): St
   expect(client).toHaveLength(n);
   expect(server).toHaveLength(n);
   const s0 = { ...a.tcp!.stats };
+  expect(s0.finsDeferred).toBe(0);
   const drop0 = db.stats.rxDropped + da.stats.rxDropped;
   for (const c of client) c.close(t);
   const t0 = t;
@@ -78,6 +80,7 @@ function closeStorm(n: number, queue: number, tcp: Partial<TcpOptions> = {}): St
     rxDropped: db.stats.rxDropped + da.stats.rxDropped - drop0,
     doneMs: t - t0,
     maxRetransPerPoll: maxPerPoll,
+    finsDeferred: a.tcp!.stats.finsDeferred,
     clientStates: new Set(client.map((c) => c.state)),
   };
 }
@@ -87,25 +90,38 @@ describe('many connections closing at once into a bounded receive queue', () => 
     const r = closeStorm(1000, 128);
     if (process.env["STORM_LOG"]) console.log(JSON.stringify({ ...r, clientStates: [...r.clientStates] }));
     expect(r.clientStates).toEqual(new Set(['TIME-WAIT']));
-    // The close burst itself overflows the peer's queue (1000 FINs into 128 slots, ACKs coming back meanwhile).
-    expect(r.rxDropped).toBeGreaterThan(500);
+    // 128 FINs go at once, the rest from later polls, 128 per poll; with the ACKs of the peer's FINs that still
+    // overfills a 128-frame queue, so some are lost.
+    expect(r.finsDeferred).toBe(1000 - 128);
+    expect(r.rxDropped).toBeGreaterThan(0);
     // Every retransmission is a FIN (one RTO each); synchronised timers lost the same share at every doubling
-    // (this setup without the spread and the per-poll bound: ~2.9 retransmissions per connection, 12 s).
+    // (this setup without the spread and the per-poll bounds: 3.4 retransmissions per connection, 25 s).
     expect(r.rtoExpirations).toBe(r.retransmitted);
-    expect(r.retransmitted).toBeLessThan(1.6 * 1000);
+    expect(r.retransmitted).toBeLessThan(0.8 * 1000);
     expect(r.doneMs).toBeLessThan(3000);
   });
 
   it('the same run without the spread and the per-poll bound storms (the test above can fail)', () => {
-    const r = closeStorm(1000, 128, { rtoSpread: 0, timersPerPoll: 1_000_000 });
+    const r = closeStorm(1000, 128, { rtoSpread: 0, timersPerPoll: 1_000_000, closeBurst: 1_000_000 });
     if (process.env["STORM_LOG"]) console.log(JSON.stringify({ ...r, clientStates: [...r.clientStates] }));
     expect(r.clientStates).toEqual(new Set(['TIME-WAIT']));
     expect(r.retransmitted).toBeGreaterThan(2 * 1000);
     expect(r.doneMs).toBeGreaterThan(5000);
   });
 
+  it('closeBurst: with room for one burst of answers, closing all at once loses nothing', () => {
+    const r = closeStorm(1000, 512);
+    expect(r.finsDeferred).toBe(1000 - 128);
+    expect(r.rxDropped).toBe(0);
+    expect(r.retransmitted).toBe(0);
+    const all = closeStorm(1000, 512, { closeBurst: 1_000_000 });
+    expect(all.finsDeferred).toBe(0);
+    expect(all.rxDropped).toBeGreaterThan(0);
+    expect(all.retransmitted).toBeGreaterThan(0);
+  });
+
   it('no poll runs more than timersPerPoll timers', () => {
-    const r = closeStorm(600, 64, { timersPerPoll: 50 });
+    const r = closeStorm(600, 64, { timersPerPoll: 50, closeBurst: 1_000_000 });
     expect(r.clientStates).toEqual(new Set(['TIME-WAIT']));
     expect(r.retransmitted).toBeGreaterThan(50);
     expect(r.maxRetransPerPoll).toBeLessThanOrEqual(50);
