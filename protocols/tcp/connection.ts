@@ -26,6 +26,7 @@ import { BywayError } from '../util/errors.js';
 import { ByteRing, OutOfOrderQueue, RttEstimator, type CongestionControl, type CongestionControlFactory } from './parts.js';
 import type { TcpInfo, TcpStats } from './info.js';
 import type { ResolvedTcpOptions } from './options.js';
+import { DEFAULT_RTO_OPTIONS, type RtoOptions } from './rtt.js';
 import { seqAdd, seqDiff, seqGe, seqGt, seqLe, seqLt } from './seq.js';
 import { TcpFlag, type TcpFields } from './wire.js';
 
@@ -69,6 +70,8 @@ export interface TcpConnHost {
   bufferAllowed(bytes: number): boolean;
   /** The connection's buffer commitment changed by `delta`. */
   bufferAdjust(delta: number): void;
+  /** Whether a FIN from shutdown/close may go out now (false: send it from the next poll; closeBurst). */
+  finAllowed(): boolean;
 }
 
 /** A sent segment in the retransmission queue. `len` counts sequence space (a FIN counts 1). */
@@ -87,11 +90,29 @@ class SentSeg {
 const NEVER = Infinity;
 /** RFC 7323 5.5: TS.Recent is invalid after 24 days idle (PAWS then does not apply). */
 const TS_RECENT_MAX_IDLE = 24 * 24 * 3600 * 1000;
-/** A stand-in buffer for connections in TIME-WAIT (they neither send nor accept text). */
-const EMPTY_RING = new ByteRing(1);
-/** Initial ring capacity; rings grow by doubling up to the configured buffer sizes. */
+/**
+ * The stand-in ring of a connection that holds no bytes in that direction yet (and of one in TIME-WAIT). It has
+ * capacity 0 and is shared: never written, never resized; a connection replaces it with its own ring on first data.
+ */
+const EMPTY_RING = new ByteRing(0);
+/** The stand-in out-of-order queue (shared, always empty): a connection allocates its own on the first hole. */
+const EMPTY_OOO = new OutOfOrderQueue(1);
+/** Least ring capacity allocated on first data; rings grow by doubling up to the configured buffer sizes. */
 const INITIAL_RING = 16 * 1024;
+/** Spare SentSeg records a connection keeps for reuse (more are left to the GC). */
+const SEG_POOL_MAX = 64;
 const MAX_WINDOW = 0xffff;
+
+/** One frozen RttEstimator options object per layer's options, shared by its connections (not one per connection). */
+const rtoOptionsCache = new WeakMap<ResolvedTcpOptions, Readonly<RtoOptions>>();
+function rtoOptionsFor(o: ResolvedTcpOptions): Readonly<RtoOptions> {
+  let r = rtoOptionsCache.get(o);
+  if (r === undefined) {
+    r = Object.freeze({ initialRto: o.initialRto, minRto: o.minRto, maxRto: o.maxRto, granularity: DEFAULT_RTO_OPTIONS.granularity });
+    rtoOptionsCache.set(o, r);
+  }
+  return r;
+}
 
 function wscaleFor(bufferBytes: number): number {
   let s = 0;
@@ -151,7 +172,7 @@ export class TcpConnection {
   private sndWl2 = 0;
   /** Sequence number of the first byte in sndBuf. */
   private bufSeq = 0;
-  private sndBuf: ByteRing;
+  private sndBuf: ByteRing = EMPTY_RING;
   private finQueued = false;
   private finSent = false;
   private finAcked = false;
@@ -175,7 +196,8 @@ export class TcpConnection {
   // --- retransmission queue ---
   private segs: SentSeg[] = [];
   private segHead = 0;
-  private readonly segPool: SentSeg[] = [];
+  /** Spare SentSeg records (made on the first acknowledged segment: idle connections keep no array). */
+  private segPool: SentSeg[] | null = null;
   private sackedBytes = 0;
   private lostBytes = 0;
   private retransOut = 0;
@@ -231,13 +253,13 @@ export class TcpConnection {
   private irs = 0;
   private rcvNxt = 0;
   private rcvAdvEdge = 0;
-  private rcvBuf: ByteRing;
+  private rcvBuf: ByteRing = EMPTY_RING;
   /** The receive buffer size (what the window offers); the ring grows up to it. Auto-tuning raises it. */
   private rcvCap = 0;
   /** What this connection counts against bufferMemoryLimit: send ring capacity + logical receive buffer. */
   private bufferCharge = 0;
   private buffersReleased = false;
-  private readonly ooo: OutOfOrderQueue;
+  private ooo: OutOfOrderQueue = EMPTY_OOO;
   private finRcvd = false;
   private oooFin = false;
   private oooFinSeq = 0;
@@ -248,7 +270,8 @@ export class TcpConnection {
   private hasDsack = false;
   private dsackL = 0;
   private dsackR = 0;
-  private readonly sink: (d: Uint8Array) => number;
+  /** rcvWrite bound to this connection, for draining the out-of-order queue (made with the queue). */
+  private sink: ((d: Uint8Array) => number) | undefined = undefined;
   private rcvSpaceTime = 0;
   private rcvSpaceCopied = 0;
 
@@ -284,13 +307,12 @@ export class TcpConnection {
     this.remoteIp = ids.remoteIp;
     this.remotePort = ids.remotePort;
     this.passive = passive;
-    // Rings start small and grow on demand up to their limits, so idle and embryonic connections stay cheap.
-    this.sndBuf = new ByteRing(Math.min(this.o.sendBuffer, INITIAL_RING));
-    this.rcvBuf = new ByteRing(Math.min(this.o.receiveBuffer, INITIAL_RING));
+    // No ring is allocated until the first byte needs it (send, or in-order data arriving), and rings then grow
+    // on demand up to their limits, so idle and embryonic connections hold no buffer memory. The logical receive
+    // buffer (the window we may offer) is charged against bufferMemoryLimit from the start.
     this.rcvCap = this.o.receiveBuffer;
     this.rechargeBuffers(); // initial buffers are always granted
-    this.ooo = new OutOfOrderQueue(this.o.oooLimit);
-    this.rtt = new RttEstimator({ initialRto: this.o.initialRto, minRto: this.o.minRto, maxRto: this.o.maxRto });
+    this.rtt = new RttEstimator(rtoOptionsFor(this.o));
     this.ccFactory = this.o.congestionControl;
     this.cc = this.ccFactory({ mss: 536, now, initialWindowSegments: this.o.initialWindowSegments });
     this.noDelay = this.o.noDelay;
@@ -301,7 +323,6 @@ export class TcpConnection {
     this.rcvWs = this.o.windowScaling ? wscaleFor(this.o.maxReceiveBuffer) : 0;
     const clamp = Math.max(this.o.minMss, Math.min(this.o.mss, host.mtuFor(ids.remoteIp) - 40));
     this.advMss = clamp;
-    this.sink = (d: Uint8Array): number => this.rcvWrite(d);
   }
 
   // ======================================================================================== application API
@@ -335,12 +356,20 @@ export class TcpConnection {
         throw new BywayError(this.error ?? 'ENOTCONN', `send in state ${this.state}`);
     }
     if (data.length > this.sndBuf.free && this.sndBuf.capacity < this.o.sendBuffer) {
-      const target = Math.min(this.o.sendBuffer, Math.max(this.sndBuf.capacity * 2, this.sndBuf.length + data.length));
-      if (this.host.bufferAllowed(target - this.sndBuf.capacity)) {
-        this.sndBuf.resize(target);
+      if (this.sndBuf === EMPTY_RING) {
+        // The first ring (up to INITIAL_RING) is always granted, as the eager 16 KiB ring was: a connection must be
+        // able to send something whatever the others hold. Growth beyond it asks bufferMemoryLimit, below.
+        this.sndBuf = new ByteRing(Math.min(this.o.sendBuffer, INITIAL_RING));
         this.rechargeBuffers();
-      } else {
-        this.stats.bufferLimitHits++; // no growth: the caller sees backpressure
+      }
+      if (data.length > this.sndBuf.free && this.sndBuf.capacity < this.o.sendBuffer) {
+        const target = Math.min(this.o.sendBuffer, Math.max(this.sndBuf.capacity * 2, this.sndBuf.length + data.length));
+        if (this.host.bufferAllowed(target - this.sndBuf.capacity)) {
+          this.sndBuf.resize(target);
+          this.rechargeBuffers();
+        } else {
+          this.stats.bufferLimitHits++; // no growth: the caller sees backpressure
+        }
       }
     }
     const n = this.sndBuf.write(data);
@@ -358,6 +387,21 @@ export class TcpConnection {
       this.maybeWindowUpdate(now);
     }
     return n;
+  }
+
+  /**
+   * Send the FIN a shutdown queued, now or, when the layer has already sent closeBurst FINs since its last poll
+   * (an application closing thousands of connections in one loop), from the next poll: the peer's answers then
+   * arrive at the pace the stack takes frames in instead of overrunning its receive ring all at once.
+   */
+  private finOutput(now: number): void {
+    if (this.host.finAllowed()) {
+      this.output(now);
+      return;
+    }
+    this.stats.finsDeferred++;
+    this.txPending = true;
+    this.host.connWake(this);
   }
 
   /** Disable (true) or enable Nagle's algorithm. With `now`, data held back by Nagle is sent at once. */
@@ -386,13 +430,13 @@ export class TcpConnection {
         this.finQueued = true;
         if (this.state === 'ESTABLISHED') {
           this.state = 'FIN-WAIT-1';
-          this.output(now);
+          this.finOutput(now);
         }
         return;
       case 'CLOSE-WAIT':
         this.finQueued = true;
         this.state = 'LAST-ACK';
-        this.output(now);
+        this.finOutput(now);
         return;
       default:
         return;
@@ -581,7 +625,7 @@ export class TcpConnection {
     }
     f.sackBlocks.length = 0;
     this.synPending = !this.xmit(now, f, null, 0, 0); // retried by output() when the host lends a buffer again
-    if (this.rtoAt === NEVER) this.rtoAt = now + this.rtt.rto;
+    if (this.rtoAt === NEVER) this.rtoAt = this.rtoDeadline(now);
     this.rearm();
   }
 
@@ -886,7 +930,7 @@ export class TcpConnection {
   private toTimeWait(now: number): void {
     this.state = 'TIME-WAIT';
     if (this.sndBuf.length === 0) this.sndBuf = EMPTY_RING; // release memory kept through 2*MSL
-    if (this.rcvBuf.length === 0 && this.rcvBuf.capacity > 1) {
+    if (this.rcvBuf.length === 0 && this.rcvCap > 1) {
       this.rcvBuf = EMPTY_RING;
       this.rcvCap = 1;
     }
@@ -945,8 +989,10 @@ export class TcpConnection {
       if (this.ooo.segments > 0) {
         const before = this.rcvNxt;
         const held = this.ooo.memory;
+        this.sink ??= (d: Uint8Array): number => this.rcvWrite(d);
         this.rcvNxt = this.ooo.drain(this.rcvNxt, this.sink);
         this.host.oooAdjust(this.ooo.memory - held);
+        if (this.ooo.segments === 0) this.ooo = EMPTY_OOO; // holes are rare: give the queue back to the GC
         this.bytesReceived += seqDiff(this.rcvNxt, before);
         this.ackNow = true; // a hole was filled: ACK at once (RFC 5681 4.2)
       }
@@ -967,7 +1013,10 @@ export class TcpConnection {
       // Out of order: keep a copy (within the cap) and send an immediate duplicate ACK (RFC 5681 4.2).
       const held = this.ooo.memory;
       if (!this.host.oooAllowed(data.length + this.ooo.overhead)) this.stats.oooTotalDrops++;
-      else if (!this.ooo.insert(seq, data)) this.stats.oooDrops++;
+      else {
+        if (this.ooo === EMPTY_OOO) this.ooo = new OutOfOrderQueue(this.o.oooLimit);
+        if (!this.ooo.insert(seq, data)) this.stats.oooDrops++;
+      }
       this.host.oooAdjust(this.ooo.memory - held);
       this.ackNow = true;
     }
@@ -1045,7 +1094,8 @@ export class TcpConnection {
         this.rackUpdate(now, s);
         this.unaccount(s);
         if (s.fin) this.finAcked = true;
-        this.segPool.push(s);
+        if (this.segPool === null) this.segPool = [s];
+        else if (this.segPool.length < SEG_POOL_MAX) this.segPool.push(s);
         this.segHead++;
       } else {
         if (seqLt(s.seq, ack)) {
@@ -1127,7 +1177,7 @@ export class TcpConnection {
       this.tlpAt = NEVER;
       this.reoAt = NEVER;
     } else {
-      this.rtoAt = now + this.rtt.rto;
+      this.rtoAt = this.rtoDeadline(now);
       this.tlpAt = NEVER;
       this.armTlp(now); // RFC 8985 7.2: re-arm the PTO on an ACK that advances SND.UNA
     }
@@ -1393,7 +1443,7 @@ export class TcpConnection {
     this.fillHeader(f, this.sndNxt, TcpFlag.ACK | (fin ? TcpFlag.FIN : 0) | (len > 0 && offset + len === this.sndBuf.length ? TcpFlag.PSH : 0));
     this.fillOptions(now, f, len);
     if (!this.xmit(now, f, len > 0 ? this.sndBuf : null, offset, len)) return false;
-    const s = this.segPool.pop() ?? new SentSeg();
+    const s = this.segPool?.pop() ?? new SentSeg();
     s.seq = this.sndNxt;
     s.len = len + (fin ? 1 : 0);
     s.fin = fin;
@@ -1406,7 +1456,7 @@ export class TcpConnection {
     this.sndNxt = seqAdd(this.sndNxt, s.len);
     if (fin) this.finSent = true;
     this.bytesSent += len;
-    if (this.rtoAt === NEVER) this.rtoAt = now + this.rtt.rto; // RFC 6298 5.1
+    if (this.rtoAt === NEVER) this.rtoAt = this.rtoDeadline(now); // RFC 6298 5.1
     this.armTlp(now);
     return true;
   }
@@ -1415,7 +1465,7 @@ export class TcpConnection {
     const dataLen = s.len - (s.fin ? 1 : 0);
     if (dataLen > this.mss) {
       // PMTU went down: split the record (RFC 1191 / RFC 9293 3.7.3).
-      const rest = this.segPool.pop() ?? new SentSeg();
+      const rest = this.segPool?.pop() ?? new SentSeg();
       rest.seq = seqAdd(s.seq, this.mss);
       rest.len = s.len - this.mss;
       rest.fin = s.fin;
@@ -1451,8 +1501,28 @@ export class TcpConnection {
     this.stats.retransmittedSegs++;
     // RFC 6298 5.3 / 5.5, as Linux tcp_xmit_retransmit_queue: a retransmission of the segment at SND.UNA restarts
     // the timer, so the RTO cannot expire before that retransmission could have been answered.
-    if (index === this.segHead || this.rtoAt === NEVER) this.rtoAt = now + this.rtt.rto;
+    if (index === this.segHead || this.rtoAt === NEVER) this.rtoAt = this.rtoDeadline(now);
     return true;
+  }
+
+  /**
+   * When the retransmission timer armed now expires: now + RTO (RFC 6298 5.1, 5.3), and, once the timer has
+   * backed off (a timeout already happened: RFC 6298 5.5), later by a per-connection pseudo-random fraction of up
+   * to rtoSpread (default a quarter) of the RTO. Connections whose segments were lost in one burst (thousands closing at once into a
+   * full receive ring) otherwise time out on the same tick, retransmit in one burst again, and lose the same share
+   * at every doubling. RFC 6298 sets a lower bound only (2.4 lets RTO be rounded up, 2.5 allows any maximum above
+   * 60 s, and a timer that fires late is conservative), so the spread stays within it. The fraction is derived from
+   * the connection's random timestamp offset and its retransmission count: no random draw (sans-IO, replayable).
+   */
+  private rtoDeadline(now: number): number {
+    const rto = this.rtt.rto;
+    const k = this.rtt.backoffCount;
+    if (k === 0 || this.o.rtoSpread === 0) return now + rto;
+    let h = Math.imul(this.tsOffset ^ Math.imul(k + this.nRetrans, 0x9e3779b1), 0x85ebca77);
+    h ^= h >>> 13;
+    h = Math.imul(h, 0xc2b2ae35);
+    h ^= h >>> 16;
+    return now + rto + ((h >>> 0) / 0x1_0000_0000) * this.o.rtoSpread * rto;
   }
 
   private armPersist(now: number): void {
@@ -1571,9 +1641,12 @@ export class TcpConnection {
   }
 
   private rcvWrite(d: Uint8Array): number {
-    const ring = this.rcvBuf;
+    let ring = this.rcvBuf;
     if (d.length > ring.free && ring.capacity < this.rcvCap) {
-      ring.resize(Math.min(this.rcvCap, Math.max(ring.capacity * 2, ring.length + d.length)));
+      const cap = Math.min(this.rcvCap, Math.max(ring.capacity * 2, ring.length + d.length, INITIAL_RING));
+      // The logical buffer (rcvCap) is already charged; the shared empty ring is replaced, never resized.
+      if (ring === EMPTY_RING) this.rcvBuf = ring = new ByteRing(cap);
+      else ring.resize(cap);
     }
     return ring.write(d.length <= this.rcvFree() ? d : d.subarray(0, this.rcvFree()));
   }
@@ -1677,8 +1750,11 @@ export class TcpConnection {
     this.error = error;
     this.rtoAt = this.delackAt = this.persistAt = this.keepaliveAt = this.closeAt = this.tlpAt = this.reoAt = NEVER;
     this.timerAt = NEVER;
-    this.host.oooAdjust(-this.ooo.memory);
-    this.ooo.clear();
+    if (this.ooo !== EMPTY_OOO) {
+      this.host.oooAdjust(-this.ooo.memory);
+      this.ooo.clear();
+      this.ooo = EMPTY_OOO;
+    }
     this.host.bufferAdjust(-this.bufferCharge);
     this.bufferCharge = 0;
     this.buffersReleased = true;
@@ -1785,7 +1861,7 @@ export class TcpConnection {
     this.tlpAt = NEVER;
     this.reoAt = NEVER;
     this.rtt.backoff();
-    this.rtoAt = now + this.rtt.rto;
+    this.rtoAt = this.rtoDeadline(now);
     this.output(now);
   }
 
@@ -1812,7 +1888,7 @@ export class TcpConnection {
         this.tlpDsacked = false;
       }
     }
-    this.rtoAt = now + this.rtt.rto;
+    this.rtoAt = this.rtoDeadline(now);
   }
 
   /** RFC 9293 3.8.6.1: a zero-window probe (an ACK below the window elicits the peer's current window). */

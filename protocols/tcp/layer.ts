@@ -117,6 +117,8 @@ export class TcpLayer implements TcpConnHost {
   private oooTotal = 0;
   private bufferTotal = 0;
   private chalCount = 0;
+  /** FINs sent by shutdown/close since the last poll began (closeBurst). */
+  private finsSincePoll = 0;
 
   constructor(
     private readonly host: TcpHost,
@@ -445,14 +447,24 @@ export class TcpLayer implements TcpConnHost {
 
   /** Run due timers and retry output that found no transmit buffer. */
   poll(now: number): void {
+    this.finsSincePoll = 0;
     if (this.pendingTx.size > 0) {
-      const list = [...this.pendingTx];
-      this.pendingTx.clear();
-      for (const c of list) if (c.state !== 'CLOSED') c.output(now);
+      // At most min(timersPerPoll, closeBurst) connections per poll (closes deferred by closeBurst can number
+      // thousands; each counts as one FIN); the rest stay pending and pollAt answers now.
+      let budget = Math.min(this.opts.timersPerPoll, this.opts.closeBurst);
+      for (const c of this.pendingTx) {
+        if (budget-- <= 0) break;
+        this.pendingTx.delete(c);
+        this.finsSincePoll++;
+        if (c.state !== 'CLOSED') c.output(now);
+      }
     }
     // Only due timers run here: output still pending (no transmit buffer) is retried once per poll, above, and
     // must not make every timer look due (that spun ~1e6 onTimer calls per poll).
-    for (let guard = 0; guard < 1_000_000; guard++) {
+    // At most timersPerPoll connections' timers run per poll; the rest stay due, so pollAt answers `now` and the
+    // next poll (after the stack has taken in what arrived meanwhile) continues. Thousands of connections timing out
+    // on one tick would otherwise retransmit in one burst and overrun the peer's (or our own) receive ring again.
+    for (let guard = 0; guard < this.opts.timersPerPoll; guard++) {
       const at = this.nextTimerAt();
       if (at === undefined || at > now) break;
       const c = this.heapConn[0]!;
@@ -511,6 +523,12 @@ export class TcpLayer implements TcpConnHost {
 
   bufferAdjust(delta: number): void {
     this.bufferTotal += delta;
+  }
+
+  finAllowed(): boolean {
+    if (this.finsSincePoll >= this.opts.closeBurst) return false;
+    this.finsSincePoll++;
+    return true;
   }
 
   challengeAckAllowed(now: number): boolean {

@@ -93,6 +93,23 @@ export interface TcpOptions {
   maxTimeWait?: number;
   /** Cap on all connections (SYN-RECEIVED included). Default 65536. */
   maxConnections?: number;
+  /**
+   * Connections whose due timers one poll runs; the others wait for the next poll (pollAt then answers `now`).
+   * Bounds the burst of retransmissions when thousands of connections time out together. Default 256.
+   */
+  timersPerPoll?: number;
+  /**
+   * Once a connection's retransmission timer has backed off, each later timer fires up to this fraction of the RTO
+   * late, by a per-connection pseudo-random amount, so connections that lost segments in one burst do not time
+   * out together again (RFC 6298 sets only a lower bound on the timer). 0 gives the exact doubling. Default 0.25.
+   */
+  rtoSpread?: number;
+  /**
+   * FINs that shutdown/close send at once between two polls; further ones go out from the next poll (and at most
+   * timersPerPoll pending connections are served per poll), so an application closing thousands of connections in
+   * one loop does not draw thousands of answers into the receive ring at once. Default 128.
+   */
+  closeBurst?: number;
 }
 
 export type ResolvedTcpOptions = Required<Omit<TcpOptions, 'isn' | 'congestionControl'>> & {
@@ -104,11 +121,11 @@ function checkOptions(r: ResolvedTcpOptions): ResolvedTcpOptions {
   const positive: Array<keyof ResolvedTcpOptions> = [
     'mss', 'minMss', 'sendBuffer', 'receiveBuffer', 'maxReceiveBuffer', 'oooLimit', 'oooTotalLimit', 'bufferMemoryLimit', 'msl', 'initialRto', 'maxRto',
     'initialWindowSegments', 'keepAliveIdle', 'keepAliveInterval', 'keepAliveCount', 'synQueueLimit',
-    'ephemeralLow', 'ephemeralHigh',
+    'ephemeralLow', 'ephemeralHigh', 'timersPerPoll', 'closeBurst',
   ];
   const nonNegative: Array<keyof ResolvedTcpOptions> = [
     'minRto', 'finWait2Timeout', 'delayedAckMs', 'quickAcks', 'synRetries', 'synAckRetries', 'maxRetransmits',
-    'challengeAckLimit', 'invalidAckIntervalMs', 'maxTimeWait', 'maxConnections', 'rstRateLimit',
+    'challengeAckLimit', 'invalidAckIntervalMs', 'maxTimeWait', 'maxConnections', 'rstRateLimit', 'rtoSpread',
   ];
   for (const k of positive) {
     const v = r[k] as number;
@@ -121,6 +138,8 @@ function checkOptions(r: ResolvedTcpOptions): ResolvedTcpOptions {
   for (const k of ['sendBuffer', 'receiveBuffer', 'maxReceiveBuffer', 'oooLimit'] as const) {
     if (!Number.isInteger(r[k])) throw new BywayError('EINVAL', `TCP option ${k} must be an integer, got ${r[k]}`);
   }
+  if (r.rtoSpread > 1) throw new BywayError('EINVAL', `TCP option rtoSpread must be <= 1, got ${r.rtoSpread}`);
+  if (!Number.isInteger(r.timersPerPoll)) throw new BywayError('EINVAL', `TCP option timersPerPoll must be an integer, got ${r.timersPerPoll}`);
   if (r.minMss > r.mss || r.mss > 65495) throw new BywayError('EINVAL', `TCP options: need minMss <= mss <= 65495`);
   if (r.ephemeralLow > r.ephemeralHigh || r.ephemeralHigh > 65535) throw new BywayError('EINVAL', 'TCP options: bad ephemeral port range');
   if (r.isnKey.length !== 16 || r.cookieKey.length !== 16) throw new BywayError('EINVAL', 'TCP options: isnKey and cookieKey are 16 bytes');
@@ -185,5 +204,8 @@ export function resolveTcpOptions(o: TcpOptions, defaultCc: CongestionControlFac
     ephemeralHigh: o.ephemeralHigh ?? 65535,
     maxTimeWait: o.maxTimeWait ?? 16384,
     maxConnections: o.maxConnections ?? 65536,
+    timersPerPoll: o.timersPerPoll ?? 256,
+    rtoSpread: o.rtoSpread ?? 0.25,
+    closeBurst: o.closeBurst ?? 128,
   });
 }

@@ -30,6 +30,10 @@ const K = 4;
 /** Backoff doublings beyond this cannot matter (2^64 times any positive RTO exceeds any sane maxRto). */
 const MAX_SHIFT = 64;
 
+function isComplete(o: Partial<RtoOptions>): o is RtoOptions {
+  return o.initialRto !== undefined && o.minRto !== undefined && o.maxRto !== undefined && o.granularity !== undefined;
+}
+
 export class RttEstimator {
   readonly options: Readonly<RtoOptions>;
   private srttV: number | undefined = undefined;
@@ -41,7 +45,8 @@ export class RttEstimator {
   ignoredSamples = 0;
 
   constructor(opts?: Partial<RtoOptions>) {
-    const o: RtoOptions = {
+    // A complete, frozen options object is kept as is (a TCP layer shares one among all its connections).
+    const o: RtoOptions = opts !== undefined && Object.isFrozen(opts) && isComplete(opts) ? opts : {
       initialRto: opts?.initialRto ?? DEFAULT_RTO_OPTIONS.initialRto,
       minRto: opts?.minRto ?? DEFAULT_RTO_OPTIONS.minRto,
       maxRto: opts?.maxRto ?? DEFAULT_RTO_OPTIONS.maxRto,

@@ -119,7 +119,7 @@ describe('SYN-SENT', () => {
     expect(c.state).toBe('ESTABLISHED');
   });
   it('retransmits the SYN with exponential backoff, then ETIMEDOUT', () => {
-    const t = new Tester({ synRetries: 3 });
+    const t = new Tester({ synRetries: 3, rtoSpread: 0 }); // the exact RFC 6298 doubling
     const c = t.synSent();
     const times: number[] = [];
     for (let i = 0; i < 200 && c.state === 'SYN-SENT'; i++) {
@@ -161,7 +161,7 @@ describe('SYN-RECEIVED', () => {
     t.recv({ flags: RST, seq: t.l(9) });
   });
   it('retransmits the SYN-ACK, then gives up silently (passive)', () => {
-    const t = new Tester({ synAckRetries: 2 });
+    const t = new Tester({ synAckRetries: 2, rtoSpread: 0 });
     const l = synReceived(t);
     t.advance(1000);
     t.recv({ flags: SYN | ACK });
@@ -228,7 +228,7 @@ describe('ESTABLISHED', () => {
     expect(c.readableLength).toBe(20);
   });
   it('sends data, retransmits on RTO with backoff, stops when ACKed', () => {
-    const t = new Tester();
+    const t = new Tester({ rtoSpread: 0 });
     const c = t.established();
     expect(c.send(t.now, bytes(100))).toBe(100);
     t.recv({ flags: ACK | PSH, seq: t.l(1), payloadLen: 100 });
