@@ -408,6 +408,8 @@ export function renderDoc(rec: BenchRecord, recordPath: string): string {
     '> Ratios are more trustworthy than absolute numbers (both sides of a ratio ran minutes apart on the same',
     '> machine), but a noisy neighbour during one path and not the other moves a ratio too. Re-run on a quiet machine',
     '> with `--long` before quoting any number.',
+    '>',
+    '> Where byway stands against the targets of the benchmark issue, and what holds each back, measured: docs/performance-targets.md.',
     ...(rec.note ? ['>', `> Note: ${rec.note}`] : []),
     '',
     '## What ran',
