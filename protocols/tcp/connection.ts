@@ -12,7 +12,8 @@
  *
  * Receiver: RFC 9293 acceptability (with PAWS, RFC 7323 5), RFC 5961 challenge ACKs for in-window RST / any SYN /
  * out-of-range ACKs, an out-of-order queue with a memory cap, SACK and D-SACK generation (RFC 2018, RFC 2883),
- * delayed ACKs (every second full-sized segment or delayedAckMs; immediate at start, on holes and their filling),
+ * delayed ACKs (every second full-sized segment or delayedAckMs; immediate at start, on holes and their filling;
+ * with coalesceAcks the in-order ones of one receive batch become one ACK, at most 64 KiB apart, like GRO),
  * receiver SWS avoidance and a right edge that never moves left, receive-buffer auto-tuning.
  *
  * Sender: the send ring holds bytes from SND.UNA on; a queue of sent-segment records carries per-segment state for
@@ -87,6 +88,8 @@ class SentSeg {
   lost = false;
 }
 
+/** Most in-order bytes one coalesced ACK covers (coalesceAcks), like a GRO aggregate. */
+const COALESCE_MAX_BYTES = 65536;
 const NEVER = Infinity;
 /** RFC 7323 5.5: TS.Recent is invalid after 24 days idle (PAWS then does not apply). */
 const TS_RECENT_MAX_IDLE = 24 * 24 * 3600 * 1000;
@@ -264,6 +267,11 @@ export class TcpConnection {
   private oooFin = false;
   private oooFinSeq = 0;
   private ackNow = false;
+  /**
+   * An ACK is owed for in-order data only (coalesceAcks): it goes out with the next output, at the latest when the
+   * layer polls after the receive batch, so several segments of one batch get one ACK (as GRO gives Linux).
+   */
+  private ackSoon = false;
   private unackedBytes = 0;
   private quickAcks: number;
   private rcvMssEst = 536;
@@ -817,8 +825,24 @@ export class TcpConnection {
       this.ackNow = true;
       this.closeAt = now + 2 * this.o.msl;
     }
-    this.output(now);
+    if (this.ackSoon && !this.ackNow && !this.txPending) {
+      // Only an in-order ACK is owed: the layer's poll after this receive batch sends it (with any data).
+      this.txPending = true;
+      this.host.connWake(this);
+    } else if (!this.ackSoon || this.ackNow) {
+      this.output(now);
+    }
     this.rearm();
+  }
+
+  /**
+   * An ACK owed for in-order data: coalesced per receive batch when coalesceAcks is on, else sent at once. A batch
+   * never holds back more than COALESCE_MAX_BYTES unacknowledged (GRO's 64 KiB aggregate), so the sender's ACK
+   * clock keeps ticking within large batches.
+   */
+  private ackInOrder(): void {
+    if (this.o.coalesceAcks && !this.ackNow && this.unackedBytes < COALESCE_MAX_BYTES) this.ackSoon = true;
+    else this.ackNow = true;
   }
 
   private synSentArrives(now: number, seg: TcpFields, payload: Uint8Array): void {
@@ -998,11 +1022,11 @@ export class TcpConnection {
       }
       if (this.ackNow || this.quickAcks > 0) {
         if (this.quickAcks > 0) this.quickAcks--;
-        this.ackNow = true;
+        this.ackInOrder();
       } else {
         // RFC 9293 3.8.6.3 / RFC 5681 4.2: ACK at least every second full-sized segment, else within delayedAckMs.
         this.unackedBytes += n;
-        if (this.unackedBytes >= 2 * this.rcvMssEst) this.ackNow = true;
+        if (this.unackedBytes >= 2 * this.rcvMssEst) this.ackInOrder();
         else if (this.delackAt === NEVER) this.delackAt = now + this.o.delayedAckMs;
       }
       if (n > 0) {
@@ -1434,7 +1458,7 @@ export class TcpConnection {
       sentAck = true;
       if (withFin) break;
     }
-    if (!sentAck && this.ackNow) this.sendAck(now);
+    if (!sentAck && (this.ackNow || this.ackSoon)) this.sendAck(now);
     this.rearm();
   }
 
@@ -1671,6 +1695,7 @@ export class TcpConnection {
     if (f.flags & TcpFlag.ACK) {
       this.lastAckSent = this.rcvNxt;
       this.ackNow = false;
+      this.ackSoon = false;
       this.unackedBytes = 0;
       this.delackAt = NEVER;
       this.hasDsack = false;

@@ -53,6 +53,12 @@ export interface TcpOptions {
   delayedAckMs?: number;
   /** Segments ACKed immediately at connection start (quick-ACK mode). Default 16. */
   quickAcks?: number;
+  /**
+   * Coalesce the ACKs owed for in-order data into one per connection per receive batch (sent when the layer polls,
+   * right after the batch), as GRO does for a Linux receiver; ACKs for out-of-order data, holes filled, FINs and
+   * window updates stay immediate (RFC 5681 4.2: duplicate ACKs at once). Default true.
+   */
+  coalesceAcks?: boolean;
   /** RFC 7323 timestamps, window scaling; RFC 2018 SACK. Defaults true. */
   timestamps?: boolean;
   windowScaling?: boolean;
@@ -185,6 +191,7 @@ export function resolveTcpOptions(o: TcpOptions, defaultCc: CongestionControlFac
     noDelay: o.noDelay ?? false,
     delayedAckMs: Math.min(o.delayedAckMs ?? 40, 200),
     quickAcks: o.quickAcks ?? 16,
+    coalesceAcks: o.coalesceAcks ?? true,
     timestamps: o.timestamps ?? true,
     windowScaling: o.windowScaling ?? true,
     sack: o.sack ?? true,

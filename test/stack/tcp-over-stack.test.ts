@@ -48,6 +48,22 @@ describe('TCP over the stack', () => {
     expect(p.a.stats.tcp!.segsOut).toBeGreaterThan(600);
   });
 
+  it('coalesces the ACKs of a receive batch (coalesceAcks), and acknowledges every second segment without it', () => {
+    const acksPerSegment = (coalesceAcks: boolean): number => {
+      const tcp = { coalesceAcks, sendBuffer: 1 << 20, receiveBuffer: 1 << 20, maxReceiveBuffer: 1 << 20 };
+      const p = makePair({ configA: { tcp }, configB: { tcp } });
+      const { got } = transfer(p, 2_000_000);
+      expect(got).toEqual(pattern(2_000_000));
+      return p.b.stats.tcp!.segsOut / p.b.stats.tcp!.segsIn;
+    };
+    const without = acksPerSegment(false);
+    const withCoalescing = acksPerSegment(true);
+    // RFC 5681 4.2: one ACK per two full-sized segments at most (plus quick ACKs at the start).
+    expect(without).toBeGreaterThan(0.45);
+    // The memory link hands the receiver its segments in batches: one ACK per batch.
+    expect(withCoalescing).toBeLessThan(without / 2);
+  });
+
   it('recovers from loss, reordering and duplication in both directions', () => {
     const impair = (seed: number) => (d: FrameDriver) =>
       faults(d, { seed, tx: { loss: 0.05, reorder: 0.1, duplicate: 0.02, delayMs: 5, jitterMs: 2 } });

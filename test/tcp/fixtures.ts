@@ -45,10 +45,14 @@ export class Tester {
     );
   }
 
-  /** Deliver a segment from the remote end (ports filled in). */
+  /**
+   * Deliver a segment from the remote end (ports filled in) as a receive batch of one: the stack polls the layer
+   * after every batch, which sends what the batch left owed (ACKs coalesced per batch, coalesceAcks).
+   */
   send(fields: Partial<TcpFields>, payload?: Uint8Array): void {
     const b = build({ srcPort: REMOTE_PORT, dstPort: LOCAL_PORT, ...fields }, payload, IP_B, IP_A);
     this.layer.input(this.now, IP_B, IP_A, b);
+    this.layer.poll(this.now);
   }
 
   /** Every segment the layer sent since the last call. */
