@@ -116,6 +116,8 @@ export interface HostTables {
   routes(): readonly HostRoute[];
   /** The kernel's neighbours on the interface that have a usable MAC. */
   neighbours(): readonly { readonly ip: number; readonly mac: Uint8Array }[];
+  /** The kernel's usable MAC for `ip`, from the mirror (no syscall), or undefined. The caller does not keep the view. */
+  neighbour(ip: number): Uint8Array | undefined;
   /** Ask the kernel to resolve `ip` as if it had a packet for it; the answer (or a failure) reaches the listener. */
   resolve(ip: number): void;
   setListener(listener: HostTableListener | null): void;

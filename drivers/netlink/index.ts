@@ -232,6 +232,10 @@ export class KernelTables implements HostTables {
     return [...this.neigh.values()].map((n) => ({ ip: n.ip, mac: new Uint8Array(n.mac) }));
   }
 
+  neighbour(ip: number): Uint8Array | undefined {
+    return this.neigh.get(ip >>> 0)?.mac;
+  }
+
   setListener(listener: HostTableListener | null): void {
     this.listener = listener;
   }

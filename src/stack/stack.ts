@@ -190,8 +190,6 @@ export class NetStack {
   private readonly flows: FlowSteering | undefined;
   /** The kernel's tables, when the kernel resolves neighbours for us (no ARP of our own). */
   private readonly hostTables: HostTables | undefined;
-  /** The kernel's neighbours with a MAC, as its notifications said (bounded): consulted on a cache miss. */
-  private readonly hostNeighbours = new Map<number, Uint8Array>();
   private pingClaimed = false;
   /** Told (with the destination) when the packet being sent waits for ARP and ARP gives up. */
   private txUnreachable: ((dst: number) => void) | undefined;
@@ -287,27 +285,15 @@ export class NetStack {
   }
 
   /**
-   * Shared address: take the kernel's routes and neighbours and follow their changes. Neighbours are mirrored in
-   * `hostNeighbours` and enter the cache when a packet needs them; a change to one already cached applies at once.
+   * Shared address: take the kernel's routes and follow their changes. Neighbours stay in the driver's mirror of the
+   * kernel's table and enter the cache when a packet needs them; a change to one already cached applies at once.
    */
   private mirrorHostTables(host: HostTables): void {
     for (const r of host.routes()) this.hostRoute('add', r);
-    for (const n of host.neighbours()) this.hostNeighbour(n.ip, n.mac);
     host.setListener({
-      neighbour: (ip, mac) => this.hostNeighbour(ip, mac),
+      neighbour: (ip, mac) => this.neighbours.learnFromHost(this.now, ip >>> 0, mac, false),
       route: (change, route) => this.hostRoute(change, route),
     });
-  }
-
-  private hostNeighbour(ip: number, mac: Uint8Array | null): void {
-    ip >>>= 0;
-    this.hostNeighbours.delete(ip);
-    if (mac !== null) {
-      this.hostNeighbours.set(ip, mac.slice(0, 6));
-      const cap = Math.max(4096, 4 * this.neighbours.options.maxEntries);
-      if (this.hostNeighbours.size > cap) this.hostNeighbours.delete(this.hostNeighbours.keys().next().value!);
-    }
-    this.neighbours.learnFromHost(this.now, ip, mac, false);
   }
 
   private hostRoute(change: 'add' | 'delete', r: HostRoute): void {
@@ -323,16 +309,16 @@ export class NetStack {
     this.routes.add({ destination: r.destination, gateway: r.gateway, source: src, metric: r.metric, mtu: r.mtu });
   }
 
-  /** The next hop's MAC: the cache, else (shared address) the kernel's mirrored neighbour. */
+  /** The next hop's MAC: the cache, else (shared address) the kernel's, from the driver's mirror. */
   private neighbourMac(now: number, ip: number): Uint8Array | undefined {
     const mac = this.neighbours.lookup(now, ip);
     if (mac !== undefined || this.hostTables === undefined) return mac;
-    const known = this.hostNeighbours.get(ip);
+    const known = this.hostTables.neighbour(ip);
     if (known === undefined) return undefined;
     this.neighbours.learnFromHost(now, ip, known);
     // Let the kernel re-check an entry it may hold as stale; a failure comes back as an event.
     this.hostTables.resolve(ip);
-    return known;
+    return this.neighbours.lookup(now, ip) ?? known;
   }
 
   /** Hand IPv4 packets of `protocol` (and ICMP errors about them) to `handler`, and poll it with the stack. */

@@ -48,11 +48,20 @@ class FakeKernel implements FlowSteering, HostTables {
   neighbours() {
     return this.neighbourList;
   }
+  neighbour(ipAddr: number): Uint8Array | undefined {
+    return this.neighbourList.find((n) => n.ip === ipAddr)?.mac;
+  }
   resolve(ipAddr: number): void {
     this.resolves.push(ipAddr);
   }
   setListener(l: HostTableListener | null): void {
     this.listener = l;
+  }
+  /** The kernel's table changes for `ipAddr`: the mirror is updated and the event queued, as the driver does. */
+  neighbourEvent(ipAddr: number, mac: Uint8Array | null): void {
+    this.neighbourList = this.neighbourList.filter((n) => n.ip !== ipAddr);
+    if (mac !== null) this.neighbourList.push({ ip: ipAddr, mac });
+    this.later((l) => l.neighbour(ipAddr, mac));
   }
   /** Queue an event for the next receive() (the contract: events arrive from inside receive()). */
   later(ev: (l: HostTableListener) => void): void {
@@ -213,7 +222,7 @@ describe('shared address: neighbours and routes come from the kernel', () => {
     // Nothing moves until the kernel answers (its answer comes from inside receive()).
     p.run({ until: p.clock.now() + 200 });
     expect(got).toEqual([]);
-    kernel.later((l) => l.neighbour(ip('10.0.0.2'), p.b.mac));
+    kernel.neighbourEvent(ip('10.0.0.2'), p.b.mac);
     p.run({ stopWhen: () => got.length > 0, until: p.clock.now() + 1000 });
     expect(got).toEqual(['hello']);
     expect(arpSent()).toBe(0); // not even the gratuitous ARP at start
@@ -239,7 +248,7 @@ describe('shared address: neighbours and routes come from the kernel', () => {
     const { p, kernel } = setup();
     const c = p.a.tcp!.connect(p.clock.now(), ip('10.0.0.77'), 80);
     expect(kernel.resolves).toEqual([ip('10.0.0.77')]);
-    kernel.later((l) => l.neighbour(ip('10.0.0.77'), null));
+    kernel.neighbourEvent(ip('10.0.0.77'), null);
     p.run({ stopWhen: () => c.state === 'CLOSED', until: p.clock.now() + 500 });
     expect(c.state).toBe('CLOSED');
     expect(c.error).toBe('EHOSTUNREACH');
@@ -247,7 +256,7 @@ describe('shared address: neighbours and routes come from the kernel', () => {
 
   it('a kernel that forgets a neighbour makes the stack ask again; a changed MAC is used at once', () => {
     const { p, kernel } = setup();
-    kernel.later((l) => l.neighbour(ip('10.0.0.2'), p.b.mac));
+    kernel.neighbourEvent(ip('10.0.0.2'), p.b.mac);
     p.run({ until: p.clock.now() + 10 });
     const rx = p.b.udp.createSocket();
     rx.bind(0, 9);
@@ -258,7 +267,7 @@ describe('shared address: neighbours and routes come from the kernel', () => {
     p.run({ stopWhen: () => n === 1, until: p.clock.now() + 10 });
     expect(n).toBe(1);
     kernel.resolves.length = 0;
-    kernel.later((l) => l.neighbour(ip('10.0.0.2'), null));
+    kernel.neighbourEvent(ip('10.0.0.2'), null);
     p.run({ until: p.clock.now() + 10 });
     tx.send(p.clock.now(), new Uint8Array(4), ip('10.0.0.2'), 9);
     expect(kernel.resolves).toEqual([ip('10.0.0.2')]);
