@@ -55,16 +55,30 @@ async function nstat(ns: string): Promise<Record<string, number>> {
   return out;
 }
 
-/** Wait for a line of a child's output matching `re` (output() accumulates stdout and stderr). */
-async function waitOutput(p: { output(): string; exitCode: number | null }, re: RegExp, ms: number, what: string): Promise<RegExpExecArray> {
-  const t0 = Date.now();
-  for (;;) {
-    const m = re.exec(p.output());
-    if (m) return m;
-    if (p.exitCode !== null) throw new Error(`${what} exited (${p.exitCode}): ${p.output()}`);
-    if (Date.now() - t0 > ms) throw new Error(`${what}: nothing matching ${re} within ${ms} ms; output: ${p.output()}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+/** Wait for a child's output (stdout and stderr, as output() accumulates them) to match `re`, checked as it arrives. */
+function waitOutput(p: ChildProcess & { output(): string }, re: RegExp, ms: number, what: string): Promise<RegExpExecArray> {
+  return new Promise((resolve, reject) => {
+    const done = (err: Error | undefined, m?: RegExpExecArray): void => {
+      clearTimeout(timer);
+      p.stdout?.off('data', check);
+      p.stderr?.off('data', check);
+      p.off('exit', onExit);
+      if (err) reject(err);
+      else resolve(m!);
+    };
+    // Listeners added after spawnIn's own, so output() already holds the chunk that arrived.
+    const check = (): void => {
+      const m = re.exec(p.output());
+      if (m) done(undefined, m);
+    };
+    const onExit = (code: number | null): void => done(new Error(`${what} exited (${code}): ${p.output()}`));
+    const timer = setTimeout(() => done(new Error(`${what}: nothing matching ${re} within ${ms} ms; output: ${p.output()}`)), ms);
+    p.stdout?.on('data', check);
+    p.stderr?.on('data', check);
+    p.once('exit', onExit);
+    check();
+    if (p.exitCode !== null) onExit(p.exitCode); // ended before we listened (done() is idempotent for a promise)
+  });
 }
 
 function exited(p: ChildProcess, ms: number): Promise<number | null> {
@@ -178,8 +192,7 @@ describePrivileged('conformance: AF_XDP shared address (kernel and bypass flows 
       expect(closed.passiveOpens).toBe(1); // byway accepted the one bypass curl
       expect(closed.activeOpens).toBe(1); // and opened the one fetch
 
-      // Let tshark write out what it has, then stop it.
-      await new Promise((r) => setTimeout(r, 500));
+      // Stop the captures: on SIGINT tshark writes out what it holds and exits.
       for (const c of [capApp, capPeer]) c.kill('SIGINT');
       await Promise.all([exited(capApp, 10_000), exited(capPeer, 10_000)]);
       const seenByKernel = tcpPackets(appPcap);
