@@ -45,6 +45,20 @@ export interface DriverCapabilities {
   /** Largest number of frames one `receive()` call hands over. */
   readonly maxBatch: number;
   readonly checksum: ChecksumCapabilities;
+  /**
+   * TCP segmentation offload (TSO), when present: the driver takes IPv4 TCP packets (no IP options, DF set) of up
+   * to `maxBytes` of IP length, above the MTU, and cuts them into MTU-sized segments itself, as a NIC or the
+   * kernel's GSO does: every segment gets the first one's TCP header and options, its own sequence number, IP
+   * length, IP ident (incremented) and checksums; CWR stays on the first segment only, FIN and PSH on the last
+   * only. The stack says how many TCP payload bytes go in each segment with `txCommit`'s `segment`. A driver that
+   * offers TSO also completes TCP checksums (caps.checksum.tcp.tx is 'offload').
+   */
+  readonly tso?: { readonly maxBytes: number } | undefined;
+  /**
+   * Largest IP packet `receive()` may hand over, when the device coalesces received segments (GRO, LRO, a TAP
+   * with TSO negotiated); default `mtu`. The stack accepts such packets as one segment.
+   */
+  readonly rxMaxPacket?: number | undefined;
 }
 
 export interface DriverStats {
@@ -58,8 +72,22 @@ export interface DriverStats {
   txDropped: number;
 }
 
-/** Receives one frame; the view is valid only until the call returns. */
-export type FrameSink = (frame: Uint8Array) => void;
+/**
+ * Receives one frame; the view is valid only until the call returns. `flags` holds RxFlag bits (0 or absent:
+ * nothing known about the frame beyond its bytes).
+ */
+export type FrameSink = (frame: Uint8Array, flags?: number) => void;
+
+/** Per-frame facts a driver reports with a received frame. */
+export const RxFlag = {
+  /**
+   * The device checked (or never needed) the TCP or UDP checksum of this frame: it was verified in hardware or
+   * by the kernel (virtio DATA_VALID), or it comes from a local sender that leaves checksums partial (virtio
+   * NEEDS_CSUM: the bytes never crossed a wire). The stack skips its own check. Middleware that alters a frame
+   * must clear this bit.
+   */
+  L4ChecksumValid: 1,
+} as const;
 
 /**
  * A flow byway owns on an address it shares with the kernel: packets to (the shared address, `protocol`, `port`)
@@ -137,8 +165,11 @@ export interface FrameDriver {
   receive(now: number, max: number, sink: FrameSink): number;
   /** Lend a transmit buffer of exactly `len` bytes, or null when there is no room now. */
   txReserve(len: number): Uint8Array | null;
-  /** Queue the reserved buffer's first `len` bytes for sending. */
-  txCommit(now: number, len: number): void;
+  /**
+   * Queue the reserved buffer's first `len` bytes for sending. `segment` (only with `caps.tso`, only for an IPv4
+   * TCP packet above the MTU): the TCP payload bytes per segment the driver cuts the packet into.
+   */
+  txCommit(now: number, len: number, segment?: number): void;
   /** Push queued frames to the link (a doorbell or a syscall, for real drivers). */
   flush(now: number): void;
   /**
