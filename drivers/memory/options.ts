@@ -11,6 +11,13 @@ export interface MemoryCommonOptions {
   maxBatch?: number;
   /** Frames waiting in each receive queue (default 1024); beyond it frames are dropped and counted in rxDropped. */
   queueLimit?: number;
+  /**
+   * TCP segmentation offload: the largest IP packet (up to 65535) a port takes and cuts into MTU-sized segments
+   * itself (see drivers/types.ts caps.tso, and tso.ts for the device model). Needs `checksum.tcp.tx` 'offload'.
+   * When `checksum.tcp.rx` is 'verify', the link fills the TCP checksum of every TCP frame it carries (it plays
+   * the device that completes offloaded checksums, and the receiver checks them).
+   */
+  tso?: number;
 }
 
 export function positiveInt(name: string, v: number | undefined, dflt: number, min = 1, max = 1 << 24): number {
@@ -20,12 +27,12 @@ export function positiveInt(name: string, v: number | undefined, dflt: number, m
 }
 
 export function makeCaps(o: MemoryCommonOptions, medium: Medium): DriverCapabilities {
-  return {
-    medium,
-    mtu: positiveInt('mtu', o.mtu, 1500, 68, 65535),
-    maxBatch: positiveInt('maxBatch', o.maxBatch, 64),
-    checksum: o.checksum ?? SOFTWARE_CHECKSUMS,
-  };
+  const mtu = positiveInt('mtu', o.mtu, 1500, 68, 65535);
+  const checksum = o.checksum ?? SOFTWARE_CHECKSUMS;
+  if (o.tso === undefined) return { medium, mtu, maxBatch: positiveInt('maxBatch', o.maxBatch, 64), checksum };
+  const maxBytes = positiveInt('tso', o.tso, 65535, mtu + 1, 65535);
+  if (checksum.tcp.tx !== 'offload') throw invalidArg("tso needs checksum.tcp.tx 'offload' (the device fills the segments' checksums)");
+  return { medium, mtu, maxBatch: positiveInt('maxBatch', o.maxBatch, 64), checksum, tso: { maxBytes } };
 }
 
 export function checkMac(name: string, mac: Uint8Array): Uint8Array {

@@ -19,6 +19,7 @@ import {
   type FrameSink,
 } from '../types.js';
 import { invalidArg } from '../../protocols/util/errors.js';
+import { completeTcpChecksum, segmentTcp } from './tso.js';
 
 /** Ethernet header (14) plus one 802.1Q tag (4): what a frame may carry above the L3 MTU. */
 export const ETHERNET_OVERHEAD = 18;
@@ -69,6 +70,13 @@ export class MemoryPort implements FrameDriver {
   private ready: (() => void) | null = null;
   private closedFlag = false;
   private readonly frameMax: number;
+  /** With caps.tso: the largest frame txReserve lends (a TSO packet), and the one buffer it uses for them. */
+  private readonly tsoFrameMax: number;
+  private tsoBuf: Uint8Array | null = null;
+  /** With caps.tso and TCP rx 'verify': fill TCP checksums as a device would (see options.ts). */
+  private readonly fillTcp: boolean;
+  /** TSO packets cut into segments by this port. */
+  tsoPackets = 0;
   /** Run once by close(), so the owner can unlink the port. */
   onClose: (() => void) | null = null;
 
@@ -80,6 +88,8 @@ export class MemoryPort implements FrameDriver {
     private readonly forward: ForwardFn,
   ) {
     this.frameMax = maxFrameLen(caps);
+    this.tsoFrameMax = caps.tso ? this.frameMax - caps.mtu + caps.tso.maxBytes : this.frameMax;
+    this.fillTcp = caps.tso !== undefined && caps.checksum.tcp.rx === 'verify';
     this.queueBufs = new Array<Uint8Array | null>(queueLimit).fill(null);
     this.queueLens = new Int32Array(queueLimit);
   }
@@ -146,8 +156,15 @@ export class MemoryPort implements FrameDriver {
   txReserve(len: number): Uint8Array | null {
     if (this.closedFlag) throw closedError();
     if (!Number.isInteger(len) || len < 0) throw invalidArg(`txReserve: bad length ${len}`);
+    if (len > this.tsoFrameMax) {
+      throw new BywayError('ERR_FRAME_TOO_BIG', `txReserve: ${len} bytes exceed the largest frame (${this.tsoFrameMax})`);
+    }
     if (len > this.frameMax) {
-      throw new BywayError('ERR_FRAME_TOO_BIG', `txReserve: ${len} bytes exceed the largest frame (${this.frameMax})`);
+      // A TSO packet: the port's one big buffer (a pool buffer of an open small reservation goes back).
+      if (this.reserved !== null && this.reserved !== this.tsoBuf) this.pool.give(this.reserved);
+      this.reserved = this.tsoBuf ??= new Uint8Array(this.tsoFrameMax);
+    } else if (this.reserved === this.tsoBuf && this.reserved !== null) {
+      this.reserved = this.pool.take();
     }
     // A second reservation replaces the first (only one is open at a time): reuse its buffer.
     if (this.reserved === null) this.reserved = this.pool.take();
@@ -155,7 +172,7 @@ export class MemoryPort implements FrameDriver {
     return this.reserved.subarray(0, len);
   }
 
-  txCommit(now: number, len: number): void {
+  txCommit(now: number, len: number, segment?: number): void {
     if (this.closedFlag) throw closedError();
     const buf = this.reserved;
     if (buf === null) throw new BywayError('ERR_INVALID_STATE', 'txCommit without txReserve');
@@ -165,8 +182,26 @@ export class MemoryPort implements FrameDriver {
     this.reserved = null;
     this.stats.txFrames++;
     this.stats.txBytes += len;
+    const ethernet = this.caps.medium === 'ethernet';
+    if (buf === this.tsoBuf) {
+      if (len <= this.frameMax) {
+        const small = this.pool.take();
+        small.set(buf.subarray(0, len));
+        if (this.fillTcp) completeTcpChecksum(small, len, ethernet);
+        this.forward(this, small, len, now);
+        return;
+      }
+      // Above the MTU only as TSO: the device cuts it, or drops what it cannot cut (not TCP, no segment size).
+      const n = segment === undefined ? 0 : segmentTcp(buf, len, ethernet, segment, this.frameMax, this.fillTcp, this.take, (b, l) => this.forward(this, b, l, now));
+      if (n === 0) this.stats.txDropped++;
+      else this.tsoPackets++;
+      return;
+    }
+    if (this.fillTcp) completeTcpChecksum(buf, len, ethernet);
     this.forward(this, buf, len, now);
   }
+
+  private readonly take = (): Uint8Array => this.pool.take();
 
   flush(_now: number): void {
     if (this.closedFlag) throw closedError();
@@ -195,9 +230,10 @@ export class MemoryPort implements FrameDriver {
       this.count--;
     }
     if (this.reserved !== null) {
-      this.pool.give(this.reserved);
+      if (this.reserved !== this.tsoBuf) this.pool.give(this.reserved);
       this.reserved = null;
     }
+    this.tsoBuf = null;
     const cb = this.onClose;
     this.onClose = null;
     if (cb !== null) cb();

@@ -417,11 +417,16 @@ export function faults(inner: FrameDriver, options: FaultOptions): FaultDriver {
   if (options === null || typeof options !== 'object' || !Number.isFinite(options.seed)) {
     throw invalidArg('faults: options.seed must be a finite number');
   }
-  const caps = inner.caps;
-  const frameMax = caps.medium === 'ethernet' ? caps.mtu + 18 : caps.mtu;
+  const l2 = inner.caps.medium === 'ethernet' ? 18 : 0;
+  const frameMax = inner.caps.mtu + l2;
   const seed = options.seed >>> 0;
   const tx = new Direction('tx', options.tx, seed, frameMax);
-  const rx = new Direction('rx', options.rx, (seed + RX_SEED_OFFSET) >>> 0, frameMax);
+  // Received frames may be above the MTU when the device coalesces them (caps.rxMaxPacket).
+  const rx = new Direction('rx', options.rx, (seed + RX_SEED_OFFSET) >>> 0, Math.max(inner.caps.mtu, inner.caps.rxMaxPacket ?? 0) + l2);
+  // Impaired transmit works on frames as they would cross a wire, so the stack is not offered TSO then: it sends
+  // MTU-sized segments and each meets loss, reordering and corruption alone. Impaired receive hands frames on
+  // without the driver's per-frame flags (a frame may have been altered: its checksum is the stack's to check).
+  const caps: DriverCapabilities = tx.active && inner.caps.tso !== undefined ? { ...inner.caps, tso: undefined } : inner.caps;
   let closed = false;
   let scratch: Uint8Array | null = null;
   let reservedLen = -1;
@@ -466,7 +471,7 @@ export function faults(inner: FrameDriver, options: FaultOptions): FaultDriver {
 
   return {
     get caps(): DriverCapabilities {
-      return inner.caps;
+      return caps;
     },
     get hwAddress() {
       return inner.hwAddress;
@@ -516,9 +521,9 @@ export function faults(inner: FrameDriver, options: FaultOptions): FaultDriver {
       return scratch.subarray(0, len);
     },
 
-    txCommit(now: number, len: number): void {
+    txCommit(now: number, len: number, segment?: number): void {
       check();
-      if (!tx.active) return inner.txCommit(now, len);
+      if (!tx.active) return segment === undefined ? inner.txCommit(now, len) : inner.txCommit(now, len, segment);
       if (reservedLen < 0 || scratch === null) throw new BywayError('ERR_INVALID_STATE', 'txCommit without txReserve');
       if (!Number.isInteger(len) || len < 0 || len > reservedLen) {
         throw invalidArg(`txCommit: length ${len} outside the reserved ${reservedLen} bytes`);

@@ -117,9 +117,9 @@ export function pcap(inner: FrameDriver, options: PcapOptions): PcapDriver {
     },
     receive(now: number, max: number, sink: FrameSink): number {
       check();
-      return inner.receive(now, max, (frame) => {
+      return inner.receive(now, max, (frame, flags) => {
         write(now, frame);
-        sink(frame);
+        sink(frame, flags);
       });
     },
     txReserve(len: number): Uint8Array | null {
@@ -127,13 +127,15 @@ export function pcap(inner: FrameDriver, options: PcapOptions): PcapDriver {
       reserved = inner.txReserve(len);
       return reserved;
     },
-    txCommit(now: number, len: number): void {
+    txCommit(now: number, len: number, segment?: number): void {
       check();
       const buf = reserved;
       reserved = null;
-      // Record only what the inner driver will accept; misuse is left to it to report.
+      // Record only what the inner driver will accept; misuse is left to it to report. A TSO packet is recorded
+      // whole, as tcpdump shows it on a host whose NIC segments.
       if (buf !== null && Number.isInteger(len) && len >= 0 && len <= buf.length) write(now, buf.subarray(0, len));
-      inner.txCommit(now, len);
+      if (segment === undefined) inner.txCommit(now, len);
+      else inner.txCommit(now, len, segment);
     },
     flush(now: number): void {
       check();

@@ -51,7 +51,9 @@ export interface TcpConnHost {
   /** A reused header object for transmission. */
   readonly txFields: TcpFields;
   /** Emit one segment; payload (dataLen bytes) is copied from `ring` at `ringOffset`. False: no buffer now. */
-  transmit(now: number, conn: TcpConnection, f: TcpFields, ring: ByteRing | null, ringOffset: number, dataLen: number): boolean;
+  transmit(now: number, conn: TcpConnection, f: TcpFields, ring: ByteRing | null, ringOffset: number, dataLen: number, segment?: number): boolean;
+  /** The largest IP packet towards `dst` the device segments itself (TSO), or 0. */
+  tsoMaxFor(dst: number): number;
   /** RFC 5961 section 7 rate limit. */
   challengeAckAllowed(now: number): boolean;
   mtuFor(dst: number): number;
@@ -1427,7 +1429,11 @@ export class TcpConnection {
         sentAck = true;
       }
     }
-    // 2. New data (RFC 9293 3.8.6.2.1 sender SWS, Nagle).
+    // 2. New data (RFC 9293 3.8.6.2.1 sender SWS, Nagle). With TSO, whole segments go out several at a time in one
+    // packet the device cuts (Linux's tcp_tso_autosize without the pacing): the windows, Nagle and SWS still see
+    // MSS-sized segments, because the batch holds only full ones and any short tail goes alone, as without TSO.
+    const tsoMax = this.host.tsoMaxFor(this.remoteIp);
+    const burst = tsoMax > 0 ? Math.max(1, Math.floor((tsoMax - 40 - (this.tsOk ? 12 : 0)) / this.mss)) * this.mss : this.mss;
     for (;;) {
       const offset = seqDiff(this.sndNxt, this.bufSeq);
       const avail = this.sndBuf.length - offset;
@@ -1435,8 +1441,9 @@ export class TcpConnection {
       if (avail <= 0 && !finPending) break;
       const wndRoom = this.sndRoom();
       const cwndRoom = cwnd - this.pipe();
-      let len = Math.min(avail, this.mss, wndRoom, cwndRoom);
+      let len = Math.min(avail, burst, wndRoom, cwndRoom);
       if (len < 0) len = 0;
+      if (len > this.mss) len -= len % this.mss;
       if (avail > 0 && len < avail && len < this.mss) {
         // Sender SWS: only a full segment, or at least half the largest window the peer offered.
         const outstanding = seqGt(this.sndNxt, this.sndUna);
@@ -1464,20 +1471,30 @@ export class TcpConnection {
 
   private sendNew(now: number, offset: number, len: number, fin: boolean): boolean {
     const f = this.host.txFields;
+    const mss = this.mss;
     this.fillHeader(f, this.sndNxt, TcpFlag.ACK | (fin ? TcpFlag.FIN : 0) | (len > 0 && offset + len === this.sndBuf.length ? TcpFlag.PSH : 0));
     this.fillOptions(now, f, len);
-    if (!this.xmit(now, f, len > 0 ? this.sndBuf : null, offset, len)) return false;
-    const s = this.segPool?.pop() ?? new SentSeg();
-    s.seq = this.sndNxt;
-    s.len = len + (fin ? 1 : 0);
-    s.fin = fin;
-    s.xmitTime = now;
-    s.xmitOrder = ++this.xmitCounter;
-    s.xmits = 1;
-    s.sacked = false;
-    s.lost = false;
-    this.segs.push(s);
-    this.sndNxt = seqAdd(this.sndNxt, s.len);
+    if (!this.xmit(now, f, len > 0 ? this.sndBuf : null, offset, len, len > mss ? mss : undefined)) return false;
+    // One record per segment on the wire, as if each had been sent alone: SACK, RACK, loss marking and
+    // retransmission work on what the peer sees, not on how the packet left this host.
+    let seq = this.sndNxt;
+    let rest = len;
+    do {
+      const n = rest > mss ? mss : rest;
+      rest -= n;
+      const s = this.segPool?.pop() ?? new SentSeg();
+      s.seq = seq;
+      s.fin = fin && rest === 0;
+      s.len = n + (s.fin ? 1 : 0);
+      s.xmitTime = now;
+      s.xmitOrder = ++this.xmitCounter;
+      s.xmits = 1;
+      s.sacked = false;
+      s.lost = false;
+      this.segs.push(s);
+      seq = seqAdd(seq, s.len);
+    } while (rest > 0);
+    this.sndNxt = seq;
     if (fin) this.finSent = true;
     this.bytesSent += len;
     if (this.rtoAt === NEVER) this.rtoAt = this.rtoDeadline(now); // RFC 6298 5.1
@@ -1683,15 +1700,15 @@ export class TcpConnection {
     return (this.tsNow(now) - tsEcr) | 0;
   }
 
-  private xmit(now: number, f: TcpFields, ring: ByteRing | null, off: number, len: number): boolean {
+  private xmit(now: number, f: TcpFields, ring: ByteRing | null, off: number, len: number, segment?: number): boolean {
     f.payloadLen = len;
-    if (!this.host.transmit(now, this, f, ring, off, len)) {
+    if (!this.host.transmit(now, this, f, ring, off, len, segment)) {
       this.txPending = true;
       this.stats.txBlocked++;
       this.host.connWake(this);
       return false;
     }
-    this.segsOut++;
+    this.segsOut += segment !== undefined ? Math.ceil(len / segment) : 1;
     if (f.flags & TcpFlag.ACK) {
       this.lastAckSent = this.rcvNxt;
       this.ackNow = false;

@@ -29,12 +29,21 @@ export type { TcpOptions } from './options.js';
 
 /** How the stack drives TCP (see the module contract). */
 export interface TcpHost {
-  txSegment(now: number, src: number, dst: number, tcpLen: number): { buf: Uint8Array; offset: number } | null;
+  /**
+   * Lend room for a TCP segment of `tcpLen` bytes. `segment` (only when tsoMaxFor(dst) allowed a packet this
+   * large): the payload bytes per segment the device cuts it into.
+   */
+  txSegment(now: number, src: number, dst: number, tcpLen: number, segment?: number): { buf: Uint8Array; offset: number } | null;
   txCommit(now: number): void;
   mtuFor(dst: number): number;
   sourceFor(dst: number): number | undefined;
   readonly txChecksum: boolean;
   readonly rxChecksum: boolean;
+  /**
+   * Optional: the largest IP packet towards `dst` that the device segments itself (TCP segmentation offload),
+   * or 0 when it does not. Such a packet carries several MSS-sized segments' worth of payload at once.
+   */
+  tsoMaxFor?(dst: number): number;
   /**
    * Optional: told when a local port gets its first user (a listener or a connection) and loses its last one
    * (TIME-WAIT included). A stack that shares its address with another TCP (the kernel's) claims the port there;
@@ -480,14 +489,18 @@ export class TcpLayer implements TcpConnHost {
 
   // ======================================================================================== TcpConnHost
 
-  transmit(now: number, conn: TcpConnection, f: TcpFields, ring: ByteRing | null, ringOffset: number, dataLen: number): boolean {
-    return this.emit(now, conn.localIp, conn.remoteIp, f, ring, ringOffset, dataLen);
+  transmit(now: number, conn: TcpConnection, f: TcpFields, ring: ByteRing | null, ringOffset: number, dataLen: number, segment?: number): boolean {
+    return this.emit(now, conn.localIp, conn.remoteIp, f, ring, ringOffset, dataLen, segment);
   }
 
-  private emit(now: number, src: number, dst: number, f: TcpFields, ring: ByteRing | null, ringOffset: number, dataLen: number): boolean {
+  tsoMaxFor(dst: number): number {
+    return this.host.tsoMaxFor?.(dst) ?? 0;
+  }
+
+  private emit(now: number, src: number, dst: number, f: TcpFields, ring: ByteRing | null, ringOffset: number, dataLen: number, segment?: number): boolean {
     const hl = tcpHeaderLen(f);
     const len = hl + dataLen;
-    const slot = this.host.txSegment(now, src, dst, len);
+    const slot = segment !== undefined ? this.host.txSegment(now, src, dst, len, segment) : this.host.txSegment(now, src, dst, len);
     if (!slot) return false;
     const buf = slot.buf;
     const o = slot.offset;

@@ -46,6 +46,8 @@ export interface PendingFrame {
   readonly frame: Uint8Array;
   /** Told when the address fails to resolve. */
   readonly onUnreachable?: (() => void) | undefined;
+  /** A TSO packet: the TCP payload bytes per segment the driver cuts it into (txCommit's `segment`). */
+  readonly segment?: number | undefined;
 }
 
 interface Entry {
@@ -84,7 +86,7 @@ export interface NeighbourSnapshot {
 export interface NeighbourHost {
   sendRequest(now: number, targetIp: number): void;
   /** Transmit a queued frame whose destination MAC is now known. */
-  sendResolved(now: number, frame: Uint8Array, mac: Uint8Array): void;
+  sendResolved(now: number, frame: Uint8Array, mac: Uint8Array, segment?: number): void;
 }
 
 export class NeighbourCache {
@@ -147,7 +149,7 @@ export class NeighbourCache {
       // Known (a race with lookup, or a fresh entry): send straight away.
       const mac = this.lookup(now, ip);
       if (mac !== undefined) {
-        this.host.sendResolved(now, pending.frame, mac);
+        this.host.sendResolved(now, pending.frame, mac, pending.segment);
         return true;
       }
       e = undefined;
@@ -246,7 +248,7 @@ export class NeighbourCache {
     const waiting = old?.queue ?? [];
     if (old !== undefined) this.remove(old);
     this.entries.set(ip, { ip, state: 'static', mac: mac.slice(0, 6), deadline: Infinity, requestsSent: 0, queue: [], queuedBytes: 0, created: 0 });
-    for (const p of waiting) this.host.sendResolved(0, p.frame, mac);
+    for (const p of waiting) this.host.sendResolved(0, p.frame, mac, p.segment);
   }
 
   delete(ip: number): void {
@@ -317,7 +319,7 @@ export class NeighbourCache {
     this.totalQueuedBytes -= e.queuedBytes;
     e.queue = [];
     e.queuedBytes = 0;
-    for (const p of queue) this.host.sendResolved(now, p.frame, mac);
+    for (const p of queue) this.host.sendResolved(now, p.frame, mac, p.segment);
   }
 
   private fail(e: Entry): void {

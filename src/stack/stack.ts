@@ -11,7 +11,7 @@
  *
  * Bad input is dropped and counted in `stats`; API misuse throws BywayError with a stable code.
  */
-import type { FlowSteering, FrameDriver, HostRoute, HostTables } from '../../drivers/types.js';
+import { RxFlag, type FlowSteering, type FrameDriver, type HostRoute, type HostTables } from '../../drivers/types.js';
 import { BywayError } from '../../protocols/util/errors.js';
 import type { Rng } from '../../protocols/util/rng.js';
 import { read16, read32, write16 } from '../../protocols/util/bytes.js';
@@ -186,6 +186,12 @@ export class NetStack {
   private txTtl = 64;
   private txFlags = 0;
   private txMtu = 0;
+  /** TCP payload bytes per segment for the open slot when it is a TSO packet above the MTU, else 0. */
+  private txSegment = 0;
+  /** Largest IP packet the driver segments itself (caps.tso), 0 without TSO. */
+  private readonly tsoMax: number;
+  /** The frame being received came with RxFlag.L4ChecksumValid (or from our own loopback): skip the TCP/UDP check. */
+  private rxL4Trusted = false;
   /** The driver's flow steering, when it shares its address with the kernel (claims ports for our sockets). */
   private readonly flows: FlowSteering | undefined;
   /** The kernel's tables, when the kernel resolves neighbours for us (no ARP of our own). */
@@ -217,6 +223,10 @@ export class NetStack {
       udpTx: c.udp.tx === 'compute',
       udpRx: c.udp.rx === 'verify',
     };
+    const tso = config.driver.caps.tso;
+    // TSO is used only when it can carry more than one full segment and the driver completes TCP checksums (the
+    // contract); a driver that says otherwise is treated as having none.
+    this.tsoMax = tso !== undefined && c.tcp.tx === 'offload' && tso.maxBytes > this.mtu ? Math.min(tso.maxBytes, 65535) : 0;
     this.ipIdent = config.rng.nextU32() & 0xffff;
     this.pingIdent = config.rng.nextU32() & 0xffff;
     this.flows = config.driver.flows;
@@ -227,7 +237,7 @@ export class NetStack {
         sendRequest: hostTables
           ? (_now, ip) => hostTables.resolve(ip)
           : (now, ip) => this.sendArp(now, ArpOperation.Request, ZERO_MAC, ip, this.sourceFor(ip) ?? this.addresses[0]!.address),
-        sendResolved: (now, frame, mac) => this.sendResolved(now, frame, mac),
+        sendResolved: (now, frame, mac, segment) => this.sendResolved(now, frame, mac, segment),
       },
       config.neighbour,
     );
@@ -356,7 +366,10 @@ export class NetStack {
     if (this.loopbackQueue.length > 0) {
       const queue = this.loopbackQueue;
       this.loopbackQueue = [];
-      for (const packet of queue) this.ipv4Input(packet, false);
+      for (const packet of queue) {
+        this.rxL4Trusted = true; // built here, never on a wire (and checksums may be left to a device)
+        this.ipv4Input(packet, false);
+      }
       handled += queue.length;
     }
     this.neighbours.poll(now);
@@ -419,7 +432,8 @@ export class NetStack {
   // ---------------------------------------------------------------------------------------------------------------
   // Receive
 
-  private readonly onFrame = (frame: Uint8Array): void => {
+  private readonly onFrame = (frame: Uint8Array, flags?: number): void => {
+    this.rxL4Trusted = flags !== undefined && (flags & RxFlag.L4ChecksumValid) !== 0;
     if (!this.ethernet) {
       this.ipv4Input(frame, false);
       return;
@@ -540,6 +554,7 @@ export class NetStack {
       const whole = this.reassembler.input(this.now, p);
       if (whole === undefined) return;
       p = Ipv4Packet.unchecked(whole);
+      this.rxL4Trusted = false; // a device's verdict covers one frame, not a datagram built from several
     }
     st.delivered++;
     const proto = p.protocol;
@@ -579,7 +594,7 @@ export class NetStack {
     const src = p.src;
     const dst = p.dst;
     // RFC 768: a zero checksum field means the sender computed none.
-    if (this.csum.udpRx && read16(buf, off + 6) !== 0 && onesSum(buf, off, off + len, pseudoHeaderSum(src, dst, IpProtocol.UDP, len)) !== 0xffff) {
+    if (this.csum.udpRx && !this.rxL4Trusted && read16(buf, off + 6) !== 0 && onesSum(buf, off, off + len, pseudoHeaderSum(src, dst, IpProtocol.UDP, len)) !== 0xffff) {
       st.badChecksum++;
       return;
     }
@@ -902,9 +917,10 @@ export class NetStack {
    * Lend a slot for an IPv4 packet with `l4Len` bytes of payload from src to dst. Returns null (and sets txError)
    * when it cannot be sent: no route (ENETUNREACH), too big with DF (EMSGSIZE), no transmit room (ENOBUFS).
    */
-  beginTx(now: number, src: number, dst: number, protocol: number, l4Len: number, ttl: number, flags: number): TxSlot | null {
+  beginTx(now: number, src: number, dst: number, protocol: number, l4Len: number, ttl: number, flags: number, segment = 0): TxSlot | null {
     const unreachable = this.txUnreachable;
     this.txUnreachable = undefined;
+    this.txSegment = 0;
     const st = this.stats.ipv4;
     const ipLen = IPV4_HEADER_LEN + l4Len;
     if (ipLen > 65535) {
@@ -943,15 +959,18 @@ export class NetStack {
     }
     this.txMtu = mtu;
     if (ipLen > mtu) {
-      if ((flags & IPV4_FLAG_DF) !== 0) {
+      if (segment > 0 && ipLen <= this.tsoMax && protocol === IpProtocol.TCP && (flags & IPV4_FLAG_DF) !== 0 && segment + 40 <= mtu) {
+        this.txSegment = segment; // the driver cuts it (caps.tso)
+      } else if ((flags & IPV4_FLAG_DF) !== 0) {
         st.tooBig++;
         this.txError = 'EMSGSIZE';
         return null;
+      } else {
+        this.txMode = TxMode.Fragment;
+        this.slot.buf = new Uint8Array(ipLen);
+        this.slot.offset = IPV4_HEADER_LEN;
+        return this.slot;
       }
-      this.txMode = TxMode.Fragment;
-      this.slot.buf = new Uint8Array(ipLen);
-      this.slot.offset = IPV4_HEADER_LEN;
-      return this.slot;
     }
     const frameLen = this.l2len + ipLen;
     if (mac === undefined) {
@@ -980,16 +999,25 @@ export class NetStack {
     const unreachable = this.txUnreachable;
     this.txUnreachable = undefined;
     switch (this.txMode) {
-      case TxMode.Direct:
+      case TxMode.Direct: {
+        const segment = this.txSegment;
         writeIpv4Header(b, this.l2len, this.txSrc, this.txDst, this.txProto, this.txL4Len, this.txTtl, this.nextIdent(), this.txFlags, 0, this.csum.ipTx);
-        this.driver.txCommit(now, b.length);
+        if (segment > 0) {
+          this.tsoSent(segment);
+          this.driver.txCommit(now, b.length, segment);
+        } else this.driver.txCommit(now, b.length);
         st.tx++;
         this.stats.ethernet.tx++;
         return;
-      case TxMode.Neighbour:
+      }
+      case TxMode.Neighbour: {
+        const segment = this.txSegment;
         writeIpv4Header(b, this.l2len, this.txSrc, this.txDst, this.txProto, this.txL4Len, this.txTtl, this.nextIdent(), this.txFlags, 0, this.csum.ipTx);
-        if (!this.neighbours.enqueue(now, this.txNextHop, { frame: b, onUnreachable: bindDst(unreachable, this.txDst) })) st.neighbourDrops++;
+        if (segment > 0) this.tsoSent(segment);
+        const pending = { frame: b, onUnreachable: bindDst(unreachable, this.txDst), segment: segment > 0 ? segment : undefined };
+        if (!this.neighbours.enqueue(now, this.txNextHop, pending)) st.neighbourDrops++;
         return;
+      }
       case TxMode.Loopback:
         writeIpv4Header(b, 0, this.txSrc, this.txDst, this.txProto, this.txL4Len, this.txTtl, this.nextIdent(), this.txFlags, 0, true);
         this.loopbackQueue.push(b);
@@ -1038,8 +1066,19 @@ export class NetStack {
     }
   }
 
+  /**
+   * A TSO packet goes out as several IP datagrams, each with its own ident (the device increments it, as Linux's
+   * TSO does): skip the idents they use so the next packet does not repeat one (RFC 6864 4.1 asks unique idents
+   * only of non-atomic datagrams, but a DF packet may still be fragmented by a middlebox that ignores DF).
+   */
+  private tsoSent(segment: number): void {
+    const pieces = Math.ceil((this.txL4Len - 20) / segment); // at least the TCP header's 20 bytes are not payload
+    if (pieces > 1) this.ipIdent = (this.ipIdent + pieces - 1) & 0xffff;
+    this.stats.ipv4.tsoPackets++;
+  }
+
   /** A frame that waited for ARP: fill in the MAC and send it (copied into the driver's buffer). */
-  private sendResolved(now: number, frame: Uint8Array, mac: Uint8Array): void {
+  private sendResolved(now: number, frame: Uint8Array, mac: Uint8Array, segment?: number): void {
     const out = this.driver.txReserve(frame.length);
     if (out === null) {
       this.stats.ipv4.txNoBuffer++;
@@ -1047,7 +1086,8 @@ export class NetStack {
     }
     out.set(frame);
     if (this.ethernet) this.writeL2(out, mac, EtherType.IPv4);
-    this.driver.txCommit(now, frame.length);
+    if (segment !== undefined) this.driver.txCommit(now, frame.length, segment);
+    else this.driver.txCommit(now, frame.length);
     this.stats.ipv4.tx++;
     this.stats.ethernet.tx++;
   }
@@ -1075,13 +1115,18 @@ export class NetStack {
       for (const c of this.tcp?.connections() ?? []) if (c.remoteIp === dst) c.icmpHardError('EHOSTUNREACH');
     };
     const caps = this.driver.caps.checksum.tcp;
+    const verify = caps.rx === 'verify';
+    const self = this;
     return {
       txChecksum: caps.tx === 'compute',
-      rxChecksum: caps.rx === 'verify',
-      txSegment: (now: number, src: number, dst: number, tcpLen: number): TxSlot | null => {
-        this.txUnreachable = tcpUnreachable;
-        return this.beginTx(now, src, dst, IpProtocol.TCP, tcpLen, this.ttl, IPV4_FLAG_DF);
+      get rxChecksum(): boolean {
+        return verify && !self.rxL4Trusted;
       },
+      txSegment: (now: number, src: number, dst: number, tcpLen: number, segment?: number): TxSlot | null => {
+        this.txUnreachable = tcpUnreachable;
+        return this.beginTx(now, src, dst, IpProtocol.TCP, tcpLen, this.ttl, IPV4_FLAG_DF, segment);
+      },
+      tsoMaxFor: (dst: number): number => (this.tsoMax > 0 && !this.isLocalAddress(dst) && !this.isBroadcastFor(dst) ? this.tsoMax : 0),
       txCommit: (now: number): void => this.commitTx(now),
       mtuFor: (dst: number): number => this.mtuFor(dst),
       sourceFor: (dst: number): number | undefined => this.sourceFor(dst),

@@ -47,6 +47,8 @@ export interface Ipv4Stats {
   noRoute: number;
   tooBig: number;
   txNoBuffer: number;
+  /** TCP packets above the MTU handed to the driver to segment (caps.tso); each counts once in \`tx\`. */
+  tsoPackets: number;
   neighbourDrops: number;
   loopback: number;
   reassembly: ReassemblyStats;
@@ -112,6 +114,7 @@ export function newStats(neighbour: NeighbourStats, reassembly: ReassemblyStats,
       noRoute: 0,
       tooBig: 0,
       txNoBuffer: 0,
+      tsoPackets: 0,
       neighbourDrops: 0,
       loopback: 0,
       reassembly,

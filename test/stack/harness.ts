@@ -1,5 +1,5 @@
 /** Shared fixtures for stack tests: stacks on an in-memory link, driven on a virtual clock. */
-import { memoryLink } from '../../drivers/memory/index.js';
+import { memoryLink, type MemoryLinkOptions } from '../../drivers/memory/index.js';
 import type { FrameDriver } from '../../drivers/types.js';
 import { parseCidr, parseIpv4 } from '../../protocols/ipv4/address.js';
 import { seededRng } from '../../protocols/util/rng.js';
@@ -38,9 +38,11 @@ export function makePair(
     configA?: Partial<StackConfig>;
     configB?: Partial<StackConfig>;
     mtu?: number;
+    /** More memory-link options (tso, checksum caps). */
+    link?: MemoryLinkOptions;
   } = {},
 ): Pair {
-  const [da, db] = memoryLink({ mtu: options.mtu ?? 1500 });
+  const [da, db] = memoryLink({ mtu: options.mtu ?? 1500, ...options.link });
   const clock = new VirtualClock(1_000);
   const a = makeStack(options.wrapA ? options.wrapA(da) : da, '10.0.0.1/24', 1, options.configA);
   const b = makeStack(options.wrapB ? options.wrapB(db) : db, '10.0.0.2/24', 2, options.configB);
