@@ -36,7 +36,7 @@ const name = process.argv[process.argv.indexOf('--name') + 1] ?? 'side';
 // Replies own stdout; anything logged goes to stderr.
 console.log = (...a: unknown[]) => console.error(`[${name}]`, ...a);
 
-export type StackKind = 'kernel' | 'af-xdp' | 'af-packet' | 'af-packet-v2' | 'tap';
+export type StackKind = 'kernel' | 'af-xdp' | 'af-packet' | 'af-packet-v2' | 'tap' | 'tap-tso';
 
 export interface InitArgs {
   readonly stack: StackKind;
@@ -102,10 +102,12 @@ async function openDriver(a: InitArgs): Promise<{ driver: FrameDriver; info: Rec
     });
     return { driver: d, info: { tpacketVersion: d.tpacketVersion, qdiscBypass: d.qdiscBypass, filtered: d.filtered, mtu: d.caps.mtu, maxBatch: d.caps.maxBatch } };
   }
-  if (a.stack === 'tap') {
+  if (a.stack === 'tap' || a.stack === 'tap-tso') {
     const { openTap } = await import('../drivers/tap/index.js');
-    const d = openTap({ name: a.ifname, netns: a.netns, busyPoll: busy });
-    return { driver: d, info: { ifname: d.ifname, created: d.created, vnetHdr: d.vnetHdr, mtu: d.caps.mtu, maxBatch: d.caps.maxBatch } };
+    // tap-tso: TCP segmentation offload negotiated with the kernel (64 KiB packets both ways, checksums offloaded).
+    const tso = a.stack === 'tap-tso' ? { vnetHdr: true, tso: true } : {};
+    const d = openTap({ name: a.ifname, netns: a.netns, busyPoll: busy, ...tso });
+    return { driver: d, info: { ifname: d.ifname, created: d.created, vnetHdr: d.vnetHdr, tso: d.caps.tso?.maxBytes, mtu: d.caps.mtu, maxBatch: d.caps.maxBatch } };
   }
   throw new Error(`unknown stack ${String(a.stack)}`);
 }

@@ -28,14 +28,16 @@
  *   --duration S     measured seconds per workload (default 2; --long: 10)
  *   --warmup S       warm-up seconds before each measurement (default 0.5; --long: 2)
  *   --long           longer runs (the defaults above)
- *   --paths LIST     kernel,af-xdp,af-packet,af-packet-v2,tap (default all; af-packet is the driver's default
- *                    TPACKET_V3 ring, af-packet-v2 the same driver with tpacketVersion: 2)
+ *   --paths LIST     kernel,af-xdp,af-packet,af-packet-v2,tap,tap-tso (default all; af-packet is the driver's
+ *                    default TPACKET_V3 ring, af-packet-v2 the same driver with tpacketVersion: 2; tap-tso the TAP
+ *                    driver with TCP segmentation offload negotiated: 64 KiB packets, the kernel cuts them)
  *   --modes LIST     byway poll modes: event,busy (default both)
  *   --workloads LIST udp-pp,udp-stream,tcp-pp,tcp-bulk,tcp-connrate,tcp-idle,inmemory (default all)
  *   --sizes LIST     UDP ping-pong sizes (default 1,64,1024,1472)
  *   --idle N         idle connections (default 10000)
  *   --repeat N       run every path N times, in rounds (kernel, byway..., kernel, byway...); figures are the medians
- *   --offloads on    keep the veth's offloads (default: off on both ends, see topology.ts)
+ *   --offloads M     off (default: off on both ends, see topology.ts), on (the veth's defaults), or gro (off but
+ *                    GRO on; only with --paths kernel,tap,tap-tso)
  *   --symmetric      also run udp-pp and tcp-pp with byway on both ends (paths '<driver>/<mode>/both'; not TAP)
  *   --pin            pin the subject to CPU 0 and the peer to CPU 1 (taskset), for every path; default: not pinned
  *   --note TEXT      a note stored in the record and shown in the doc
@@ -68,12 +70,17 @@ const list = (name: string, dflt: string[]): string[] => (opt(name) ?? dflt.join
 const long = flag('--long');
 const durationMs = Math.round(Number(opt('--duration') ?? (long ? 10 : 2)) * 1000);
 const warmupMs = Math.round(Number(opt('--warmup') ?? (long ? 2 : 0.5)) * 1000);
-const drivers = list('--paths', ['kernel', 'af-xdp', 'af-packet', 'af-packet-v2', 'tap']);
+const drivers = list('--paths', ['kernel', 'af-xdp', 'af-packet', 'af-packet-v2', 'tap', 'tap-tso']);
 const modes = list('--modes', ['event', 'busy']) as Array<'event' | 'busy'>;
 const workloads = list('--workloads', ['udp-pp', 'udp-stream', 'tcp-pp', 'tcp-bulk', 'tcp-connrate', 'tcp-idle', 'inmemory']);
 const sizes = list('--sizes', ['1', '64', '1024', '1472']).map(Number);
 const idleCount = Number(opt('--idle') ?? 10000);
-const offloadsOff = opt('--offloads') !== 'on';
+const offloadsMode = (opt('--offloads') ?? 'off') as 'off' | 'on' | 'gro';
+if (!['off', 'on', 'gro'].includes(offloadsMode)) throw new Error(`--offloads must be off, on or gro, got ${offloadsMode}`);
+if (offloadsMode === 'gro' && drivers.some((d) => !['kernel', 'tap', 'tap-tso'].includes(d))) {
+  throw new Error('--offloads gro runs only the kernel and TAP paths (AF_PACKET would see 64 KiB frames, AF_XDP runs before GRO)');
+}
+const offloadsOff = offloadsMode !== 'on';
 const outDir = resolve(opt('--out') ?? join(ROOT, 'bench/results'));
 const verbose = flag('--verbose');
 const repeat = Math.max(1, Math.floor(Number(opt('--repeat') ?? 1)));
@@ -347,7 +354,7 @@ function plan(spec: PathSpec): Array<{ id: string; fn: WorkloadFn; label: string
 
 interface PathSpec {
   id: string;
-  stack: 'kernel' | 'af-xdp' | 'af-packet' | 'af-packet-v2' | 'tap';
+  stack: 'kernel' | 'af-xdp' | 'af-packet' | 'af-packet-v2' | 'tap' | 'tap-tso';
   mode: 'event' | 'busy' | null;
   /** What runs in namespace B: the kernel path (every path by default), or byway with the subject's driver and mode. */
   peer: 'kernel' | 'byway';
@@ -356,7 +363,7 @@ interface PathSpec {
 function pathSpecs(): PathSpec[] {
   const out: PathSpec[] = [];
   if (drivers.includes('kernel')) out.push({ id: 'kernel', stack: 'kernel', mode: null, peer: 'kernel' });
-  for (const d of ['af-xdp', 'af-packet', 'af-packet-v2', 'tap'] as const) {
+  for (const d of ['af-xdp', 'af-packet', 'af-packet-v2', 'tap', 'tap-tso'] as const) {
     if (!drivers.includes(d)) continue;
     for (const m of modes) out.push({ id: `${d}/${m}`, stack: d, mode: m, peer: 'kernel' });
   }
@@ -407,7 +414,7 @@ class Sides {
           stack: this.spec.stack,
           address: BYWAY_A,
           prefixLen: SUBNET_PREFIX,
-          ifname: this.spec.stack === 'tap' ? tapA : vethA,
+          ifname: this.spec.stack === 'tap' || this.spec.stack === 'tap-tso' ? tapA : vethA,
           netns: nsA,
           pollMode: this.spec.mode,
           ...(isPacket ? { mac: BYWAY_PACKET_MAC } : {}),
@@ -449,7 +456,7 @@ async function runPath(topo: Topology, spec: PathSpec, nextPort: () => number): 
   const subjectAddr = spec.stack === 'kernel' ? KERNEL_A : BYWAY_A;
   const peerAddr = spec.peer === 'byway' ? PEER_BYWAY_B : PEER_B;
   try {
-    if (spec.stack === 'tap') {
+    if (spec.stack === 'tap' || spec.stack === 'tap-tso') {
       topo.bridgeTap();
       bridged = true;
     }
@@ -572,7 +579,7 @@ async function main(): Promise<void> {
       // The native addon is rebuilt by whoever changes drivers/native; which build ran is part of the record.
       addon: sh('sh', ['-c', 'f=drivers/native/build/Release/byway_native.node; [ -f $f ] && echo "$(sha256sum $f | cut -c1-16) built $(date -u -r $f +%FT%TZ)"']),
     },
-    settings: { durationMs, warmupMs, sizes, idleCount, paths: drivers, modes, workloads, symmetric, offloadsOff, repeat, cpuPinning: pin ? 'subject on CPU 0, peer on CPU 1 (taskset)' : 'none (scheduler places both processes)', nofile: NOFILE },
+    settings: { durationMs, warmupMs, sizes, idleCount, paths: drivers, modes, workloads, symmetric, offloadsOff, offloads: offloadsMode, repeat, cpuPinning: pin ? 'subject on CPU 0, peer on CPU 1 (taskset)' : 'none (scheduler places both processes)', nofile: NOFILE },
     loadavgStart: load(),
     topology: undefined,
     paths: [],
@@ -600,7 +607,7 @@ async function main(): Promise<void> {
   try {
     const specs = pathSpecs();
     if (specs.length) {
-      topo = new Topology({ offloadsOff });
+      topo = new Topology({ offloads: offloadsMode });
       record.topology = { ...topo.info, addresses: { kernelA: KERNEL_A, peerB: PEER_B, bywayA: BYWAY_A, bywayPacketMac: BYWAY_PACKET_MAC, ...(symmetric ? { peerBywayB: PEER_BYWAY_B, peerBywayPacketMac: PEER_BYWAY_PACKET_MAC } : {}) } };
       if (offloadsOff && !topo.info.offloadsApplied) log(`warning: could not turn offloads off: ${topo.info.offloadError}`);
       const rounds: PathRecord[][] = [];

@@ -45,7 +45,7 @@ async function main(): Promise<void> {
   const tmp = mkdtempSync(join(tmpdir(), 'bwrx-'));
   const blast = join(tmp, 'blast');
   execFileSync('cc', ['-O2', '-o', blast, join(dirname(fileURLToPath(import.meta.url)), 'lib/blast.c')]);
-  const topo = new Topology({ offloadsOff: true });
+  const topo = new Topology({ offloads: 'off' });
   const { nsA, nsB, vethA } = topo.info;
   let driver: FrameDriver & { xdpStats?: () => object | undefined };
   if (driverKind === 'af-xdp') {

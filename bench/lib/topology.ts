@@ -12,6 +12,9 @@
  * Offloads: with checksum offload and TSO/GSO on, a veth hands AF_PACKET checksum-less segments of up to 64 KiB,
  * which a stack reading raw frames cannot use. So `ethtool -K ... tx off tso off gso off gro off` on both ends,
  * for every path, kernel included (same veth, same settings: the ratios compare stacks, not offloads).
+ * `gro` mode is the same with GRO on: the receiving kernel (the peer's, and the bridge in front of a TSO TAP)
+ * coalesces segments. Only the kernel and TAP paths can run then: AF_PACKET would see 64 KiB frames, and AF_XDP
+ * runs before GRO.
  */
 import { execIn, ipIn, NetLab, run } from '../../test/helpers/netns.js';
 
@@ -42,17 +45,17 @@ export class Topology {
   readonly info: TopologyInfo;
   private bridge: string | undefined;
 
-  constructor(opts: { offloadsOff: boolean }) {
+  constructor(opts: { offloads: 'off' | 'on' | 'gro' }) {
     try {
       const nsA = this.lab.addNetns('bwbA-');
       const nsB = this.lab.addNetns('bwbB-');
       const { a, b } = this.lab.addVeth(nsA, nsB, { addrA: `${KERNEL_A}/${SUBNET_PREFIX}`, addrB: `${PEER_B}/${SUBNET_PREFIX}` });
       // A persistent TAP in A for the TAP path (the driver attaches to it by name); idle until bridged.
       const tapA = this.lab.addTap(nsA);
-      const offloads = 'tx off tso off gso off gro off';
+      const offloads = `tx off tso off gso off gro ${opts.offloads === 'gro' ? 'on' : 'off'}`;
       let offloadsApplied = false;
       let offloadError: string | undefined;
-      if (opts.offloadsOff) {
+      if (opts.offloads !== 'on') {
         try {
           execIn(nsA, 'ethtool', ['-K', a, ...offloads.split(' ')]);
           execIn(nsB, 'ethtool', ['-K', b, ...offloads.split(' ')]);
@@ -62,7 +65,7 @@ export class Topology {
           offloadError = (e as Error).message;
         }
       }
-      this.info = { nsA, nsB, vethA: a, vethB: b, tapA, mtu: 1500, offloads: opts.offloadsOff ? offloads : 'defaults', offloadsApplied, offloadError };
+      this.info = { nsA, nsB, vethA: a, vethB: b, tapA, mtu: 1500, offloads: opts.offloads !== 'on' ? offloads : 'defaults', offloadsApplied, offloadError };
     } catch (e) {
       this.lab.destroy();
       throw e;
