@@ -17,6 +17,7 @@
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { openTap, type TapDriver } from '../../drivers/tap/index.js';
+import { openAfPacket } from '../../drivers/af-packet/index.js';
 import { RxFlag } from '../../drivers/types.js';
 import { checksum, fold, pseudoHeaderSum } from '../../protocols/util/checksum.js';
 import { NetLab, describePrivileged, execIn, ipIn, uniqueName } from '../helpers/netns.js';
@@ -221,6 +222,7 @@ describePrivileged('TAP with TSO against the kernel', () => {
   let nsA = '';
   let nsB = '';
   let tap: TapDriver | undefined;
+  let vethB = '';
 
   beforeAll(() => {
     nsA = lab.addNetns('bwo-');
@@ -229,7 +231,7 @@ describePrivileged('TAP with TSO against the kernel', () => {
     const mac = Array.from(tap.hwAddress!, (b) => b.toString(16).padStart(2, '0')).join(':');
     ipIn(nsA, `addr add 10.78.1.1/24 dev ${tap.ifname}`);
     ipIn(nsA, `neigh replace 10.78.1.2 lladdr ${mac} dev ${tap.ifname} nud permanent`);
-    lab.addVeth(nsA, nsB, { addrA: '10.78.2.1/24', addrB: '10.78.2.2/24' }); // no tx checksum offload
+    vethB = lab.addVeth(nsA, nsB, { addrA: '10.78.2.1/24', addrB: '10.78.2.2/24' }).b; // no tx checksum offload
     execIn(nsA, 'sysctl', ['-qw', 'net.ipv4.ip_forward=1']);
     ipIn(nsB, 'route add default via 10.78.2.1');
   });
@@ -278,10 +280,13 @@ describePrivileged('TAP with TSO against the kernel', () => {
     let sndUna = iss;
     let sndWnd = 0;
     let peerFin = false;
+    const rxFlags = { trusted: 0, untrusted: 0 };
     const mine = (p: TcpIn | undefined): p is TcpIn => p !== undefined && p.src === dst && p.sport === port && p.dport === sport;
-    const onFrame = (f: Uint8Array): void => {
+    const onFrame = (f: Uint8Array, flags: number): void => {
       const p = parseTcp(f);
       if (!mine(p)) return;
+      if (flags & RxFlag.L4ChecksumValid) rxFlags.trusted++;
+      else rxFlags.untrusted++;
       if (p.flags & RST) throw new Error('connection reset by the kernel');
       if (p.tsVal !== undefined) tsEcr = p.tsVal;
       if ((p.flags & (SYN | ACK)) === (SYN | ACK)) {
@@ -343,28 +348,88 @@ describePrivileged('TAP with TSO against the kernel', () => {
     expect(acked, `SND.UNA ${sndUna - base} of ${data.length + 1}, server: ${srv.output()}`).toBe(true);
     const reported = await pump(t, onFrame, () => /got \d+/.test(srv.output()), 5000);
     expect(reported, srv.output()).toBe(true);
-    return { server: srv.output(), big };
+    return { server: srv.output(), big, rxFlags };
   }
 
   it('byway sends 64 KiB TSO frames that the kernel cuts, checksums and forwards to a socket in another namespace', async () => {
     const t = tap!;
     const data = pattern(300_000, 7);
     const before = tcpCounters(nsB);
-    const { server, big } = await sendStream(t, nsB, FAR, 5101, data, 20_000);
+    const { server, big, rxFlags } = await sendStream(t, nsB, FAR, 5101, data, 20_000);
     const after = tcpCounters(nsB);
     expect(server).toContain(`got ${data.length} ${createHash('sha256').update(data).digest('hex')}`);
     expect(big).toBeGreaterThanOrEqual(3);
     // B's TCP saw the 1448-byte segments (software GSO on the veth), none of them with a bad checksum.
     expect(after.inSegs - before.inSegs).toBeGreaterThanOrEqual(Math.ceil(data.length / SEGMENT));
     expect(after.inCsumErrors).toBe(before.inCsumErrors);
+    // B's answers are forwarded with full checksums nobody checked on the way (no NEEDS_CSUM, no DATA_VALID):
+    // no flag, the stack must verify them.
+    expect(rxFlags.untrusted).toBeGreaterThan(0);
+    expect(rxFlags.trusted).toBe(0);
   }, 30_000);
+
+  it('one TSO frame leaves the kernel as MTU-sized segments: seq, lengths, ident, checksums, flags, options', async () => {
+    const t = tap!;
+    // Watch B's end of the veth: the segments the kernel's software GSO made from byway's frame, as on a wire.
+    const cap = openAfPacket({ ifname: vethB, netns: nsB, filter: false });
+    try {
+      const payload = pattern(10_000, 5);
+      const seq = 0x7000_0000;
+      const opts = tsOption(0x01020304, 0x0a0b0c0d);
+      const id = 0x1234;
+      const CWR = 0x80;
+      const n = sendTcp(t, { src: BYWAY, dst: FAR, sport: 4444, dport: 5104, seq, ack: 77, flags: CWR | ACK | PSH | FIN, win: 1000, options: opts, payload, id }, SEGMENT);
+      expect(n).toBe(14 + 20 + 32 + payload.length);
+      const segs: Uint8Array[] = [];
+      const want = Math.ceil(payload.length / SEGMENT);
+      await (async () => {
+        const end = Date.now() + 3000;
+        while (segs.length < want && Date.now() < end) {
+          cap.receive(0, 64, (f) => {
+            const p = parseTcp(f);
+            if (p && p.sport === 4444 && p.dport === 5104 && p.dst === FAR) segs.push(f.slice());
+          });
+          await new Promise((r) => setTimeout(r, 2));
+        }
+      })();
+      expect(segs.length).toBe(want);
+      segs.sort((x, y) => get32(x, 38) - get32(y, 38));
+      const id0 = get16(segs[0]!, 18);
+      segs.forEach((f, i) => {
+        const p = parseTcp(f)!;
+        const len = Math.min(SEGMENT, payload.length - i * SEGMENT);
+        const first = i === 0;
+        const last = i === want - 1;
+        expect(p.seq).toBe(seq + i * SEGMENT);
+        expect(p.ack).toBe(77);
+        expect(p.end - p.data).toBe(len);
+        expect(get16(f, 16)).toBe(20 + 32 + len);
+        expect(p.end - 14).toBeLessThanOrEqual(1500);
+        expect(checksum(f, 14, 34)).toBe(0);
+        expect(checksum(f, p.l4, p.end, pseudoHeaderSum(BYWAY, FAR, 6, p.end - p.l4))).toBe(0);
+        expect(get16(f, 18)).toBe((id0 + i) & 0xffff);
+        expect(f[20]! & 0x40).toBe(0x40); // DF
+        expect(Array.from(f.subarray(p.l4 + 20, p.data))).toEqual(Array.from(opts));
+        expect(p.flags & ACK).toBe(ACK);
+        expect(p.flags & CWR).toBe(first ? CWR : 0);
+        expect(p.flags & (FIN | PSH)).toBe(last ? FIN | PSH : 0);
+        expect(Array.from(f.subarray(p.data, p.end))).toEqual(Array.from(payload.subarray(i * SEGMENT, i * SEGMENT + len)));
+      });
+      expect(id0).toBe(id);
+    } finally {
+      cap.close();
+    }
+  });
 
   it('byway sends TSO frames to a local socket; a last frame smaller than its segment goes as a plain frame', async () => {
     const t = tap!;
     const data = pattern(200_000, 11);
-    const { server, big } = await sendStream(t, nsA, KERNEL, 5102, data, 700);
+    const { server, big, rxFlags } = await sendStream(t, nsA, KERNEL, 5102, data, 700);
     expect(server).toContain(`got ${data.length} ${createHash('sha256').update(data).digest('hex')}`);
     expect(big).toBeGreaterThanOrEqual(2);
+    // The local kernel's answers leave their checksums partial (NEEDS_CSUM): all flagged.
+    expect(rxFlags.trusted).toBeGreaterThan(0);
+    expect(rxFlags.untrusted).toBe(0);
   }, 30_000);
 
   it('the kernel sends frames above the MTU with L4ChecksumValid and a partial checksum, bytes in order', async () => {

@@ -84,6 +84,9 @@ static bool offload_tso(uint8_t *frame, uint32_t len, uint32_t seg, struct virti
   offload_checksum(frame, len, vh);
   if (!(vh->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM)) return false;
   vh->gso_type = VIRTIO_NET_HDR_GSO_TCPV4;
+  /* CWR set: say so (SKB_GSO_TCP_ECN, as Linux's TCP does), so that only the first segment keeps it even where
+     the kernel would otherwise hand the packet to hardware TSO that copies every flag. */
+  if (frame[14 + 20 + 13] & 0x80) vh->gso_type |= VIRTIO_NET_HDR_GSO_ECN;
   vh->gso_size = (uint16_t)seg;
   vh->hdr_len = (uint16_t)(14 + 20 + thl);
   return true;
