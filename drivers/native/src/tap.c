@@ -3,6 +3,11 @@
  * A TAP fd has no shared ring, so frames land in a malloc'd slab exposed to JS: `maxBatch` rx slots reused by
  * every batch (views die when receive() returns) and `txSlots` tx slots on a free stack. One rxBatch call is a
  * burst of non-blocking read()s; one txSubmit is a burst of write()s.
+ *
+ * With `tso` (needs IFF_VNET_HDR): TUN_F_CSUM | TUN_F_TSO4 are negotiated and slots hold a 64 KiB IPv4 packet.
+ * Transmit: a frame whose tx meta word (the TSO segment size) is set and that qualifies goes out as one GSO frame
+ * (offload_tso). Receive: partial checksums are left as they are and frames the kernel vouches for are flagged
+ * BW_RX_L4_CSUM_VALID in their descriptor.
  */
 #include "byway.h"
 #include <errno.h>
@@ -70,7 +75,7 @@ static void offload_checksum(uint8_t *frame, uint32_t len, struct virtio_net_hdr
  * subtracting that length and adding the segment's (its `delta`), exactly as Linux's own tcp_v4_send_check
  * leaves it for a GSO packet. (Hardware NICs want the sum without the length; virtio/tun does not: checked
  * against the kernel by test/native/tap-offload.test.ts, whose segments cross a veth without checksum offload.)
- * Returns false (vh untouched) when the frame does not qualify; the caller then sends it as a plain frame.
+ * Returns false when the frame does not qualify; the caller then writes its header as for a plain frame.
  */
 static bool offload_tso(uint8_t *frame, uint32_t len, uint32_t seg, struct virtio_net_hdr *vh) {
   if (len < 54 || frame[12] != 0x08 || frame[13] != 0x00 || frame[14] != 0x45 || frame[23] != 6) return false;
