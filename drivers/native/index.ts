@@ -28,6 +28,8 @@ export interface NativeOpenInfo {
   readonly rxDescIdx: number;
   readonly txSlotIdx: number;
   readonly txOutIdx: number;
+  /** Tx meta words, one per pending frame parallel to the tx out pairs: the TSO segment size, 0 for none. */
+  readonly txMetaIdx: number;
   readonly maxBatch: number;
   readonly txBatch: number;
   readonly frameCap: number;
@@ -48,14 +50,19 @@ export interface NativeXdpStats {
 
 export interface NativeAddon {
   open(kind: 'tap' | 'packet' | 'xdp', options: Record<string, unknown>): NativeOpenInfo;
-  /** Fill the control block's rx descriptors; returns the count or a negative errno. */
+  /**
+   * Fill the control block's rx descriptors (offset, flags << 24 | length); returns the count or a negative errno.
+   */
   rxBatch(h: NativeHandle, max: number): number;
   /** Give the last batch's frames back to the kernel and re-arm readiness. */
   rxRelease(h: NativeHandle): void;
   rxPending(h: NativeHandle): number;
   /** Hand out up to `max` free tx slots (offsets into mem) in the control block. */
   txAlloc(h: NativeHandle, max: number): number;
-  /** Send the first `n` (offset, length) pairs of the control block's tx area; count queued or negative errno. */
+  /**
+   * Send the first `n` (offset, length) pairs of the control block's tx area (with their tx meta words); count
+   * queued or negative errno.
+   */
   txSubmit(h: NativeHandle, n: number): number;
   setReady(h: NativeHandle, cb: (() => void) | null): void;
   close(h: NativeHandle): void;

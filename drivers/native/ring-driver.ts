@@ -6,9 +6,12 @@
  * - Receive: one `rxBatch` call fills the control block with (offset, length) pairs into `mem` (the TPACKET ring,
  *   the UMEM, or the TAP slab: one external ArrayBuffer created at open, never copied). Each frame is handed to
  *   the sink as a Uint8Array view over that memory; after the last sink call `rxRelease` gives the slots back to
- *   the kernel, so a view is valid only until its sink call returns.
+ *   the kernel, so a view is valid only until its sink call returns. A descriptor's length word carries per-frame
+ *   flags in its top 8 bits (bit 0: the TCP/UDP checksum needs no check, passed on as RxFlag.L4ChecksumValid)
+ *   and the length in its low 24 bits; AF_PACKET and AF_XDP write plain lengths (flags 0).
  * - Transmit: `txAlloc` lends a batch of free slots; `txReserve` returns a view of the next one, `txCommit`
- *   records (offset, length) in the control block, `flush` submits them all with one call (one doorbell).
+ *   records (offset, length) in the control block and the TSO segment size (0: none) in the tx meta area beside
+ *   it, `flush` submits them all with one call (one doorbell). Only the TAP driver in tso mode reads the meta.
  *
  * Throws (BywayError): ERR_DRIVER_CLOSED after close(), ERR_INVALID_STATE for txCommit without a reservation or
  * a second open reservation, ERR_FRAME_TOO_BIG above the slot size, ERR_INVALID_ARG_VALUE for a bad length,
@@ -21,6 +24,7 @@ import {
   type DriverStats,
   type FrameDriver,
   type FrameSink,
+  RxFlag,
 } from '../types.js';
 import type { NativeAddon, NativeHandle, NativeOpenInfo } from './index.js';
 
@@ -28,6 +32,10 @@ const CTL_KERNEL_DROPS = 0;
 const CTL_TX_ERRORS = 1;
 const CTL_RX_TRUNCATED = 2;
 const CTL_CSUM_REPAIRED = 4;
+/** rx descriptor length word: flags above bit 24 (byway.h BW_RX_FLAG_SHIFT), length below. */
+const RX_LEN_MASK = 0xffffff;
+const RX_FLAG_SHIFT = 24;
+const RX_L4_CSUM_VALID = 1;
 
 export interface RingDriverOptions {
   /** Network namespace the device lives in (for messages and link-state checks). */
@@ -56,6 +64,7 @@ export class NativeRingDriver implements FrameDriver {
   private readonly rxDesc: number;
   private readonly txSlot: number;
   private readonly txOut: number;
+  private readonly txMeta: number;
   private readonly txBatch: number;
   readonly frameCap: number;
   private stashPos = 0;
@@ -84,6 +93,7 @@ export class NativeRingDriver implements FrameDriver {
     this.rxDesc = info.rxDescIdx;
     this.txSlot = info.txSlotIdx;
     this.txOut = info.txOutIdx;
+    this.txMeta = info.txMetaIdx;
     this.txBatch = info.txBatch;
     this.frameCap = info.frameCap;
     this.ifname = info.ifname;
@@ -127,10 +137,12 @@ export class NativeRingDriver implements FrameDriver {
     try {
       for (let i = 0; i < n; i++) {
         const off = desc[base + 2 * i]!;
-        const len = desc[base + 2 * i + 1]!;
+        const word = desc[base + 2 * i + 1]!;
+        const len = word & RX_LEN_MASK;
+        const flags = (word >>> RX_FLAG_SHIFT) & RX_L4_CSUM_VALID ? RxFlag.L4ChecksumValid : 0;
         this.stats.rxFrames++;
         this.stats.rxBytes += len;
-        sink(new Uint8Array(this.mem, off, len));
+        sink(new Uint8Array(this.mem, off, len), flags);
       }
     } finally {
       this.native.rxRelease(this.handle);
@@ -185,15 +197,24 @@ export class NativeRingDriver implements FrameDriver {
     return new Uint8Array(this.mem, this.reserved, len);
   }
 
-  txCommit(now: number, len: number): void {
+  /**
+   * `segment` (TSO): the TCP payload bytes per segment; recorded for the native side, which uses it only when
+   * the device negotiated TSO and the frame qualifies (see drivers/native/src/tap.c offload_tso). 0 or absent: a
+   * plain frame.
+   */
+  txCommit(now: number, len: number, segment = 0): void {
     this.checkOpen();
     if (this.reserved < 0) throw new BywayError('ERR_INVALID_STATE', 'txCommit without txReserve');
     if (!Number.isInteger(len) || len < 0 || len > this.reservedLen) {
       throw new BywayError('ERR_INVALID_ARG_VALUE', `txCommit length ${len} outside 0..${this.reservedLen}`);
     }
+    if (!Number.isInteger(segment) || segment < 0 || segment > 0xffff) {
+      throw new BywayError('ERR_INVALID_ARG_VALUE', `txCommit segment ${segment} outside 0..65535`);
+    }
     const k = this.txOut + 2 * this.pending;
     this.ctl[k] = this.reserved;
     this.ctl[k + 1] = len;
+    this.ctl[this.txMeta + this.pending] = segment;
     this.pending++;
     this.stashPos++;
     this.reserved = -1;

@@ -9,6 +9,13 @@
  * - `vnetHdr`: frames carry a virtio-net header on the fd (IFF_VNET_HDR), hidden from JS. Receive offloads
  *   are not negotiated (TUNSETOFFLOAD 0: frames stay MTU-sized with complete checksums; a partial one, should it
  *   come, is completed in C). `checksumOffload` adds transmit checksum offload for TCP and UDP.
+ * - `tso`: TCP segmentation offload both ways (TUNSETOFFLOAD TUN_F_CSUM | TUN_F_TSO4, like a virtio-net device
+ *   with TSO). Implies `vnetHdr` and `checksumOffload`. Transmit: an IPv4 TCP frame committed with a `segment`
+ *   (txCommit's third argument) whose payload exceeds it goes out as one GSO frame of up to 64 KiB, which the
+ *   kernel cuts. Receive: the kernel may hand over TCP packets up to 64 KiB (caps.rxMaxPacket) and partial
+ *   checksums; a frame the kernel vouches for (NEEDS_CSUM or DATA_VALID) carries RxFlag.L4ChecksumValid, any
+ *   other frame is checked by the stack. Slots are then 64 KiB each: default 64 receive and 64 transmit slots
+ *   (about 8.4 MB).
  * - `multiQueue`: IFF_MULTI_QUEUE; `openTapQueues()` opens one driver per queue on the same device.
  * - `netns`: the device is created inside that namespace while Node stays where it is.
  *
@@ -39,10 +46,15 @@ export interface TapOptions {
    * pseudo-header sum and marks the frame VIRTIO_NET_HDR_F_NEEDS_CSUM). A local destination then checks nothing.
    */
   readonly checksumOffload?: boolean;
+  /**
+   * TCP segmentation offload both ways (see the module comment). Turns `vnetHdr` and `checksumOffload` on;
+   * `vnetHdr: false` with it throws ERR_INVALID_ARG_VALUE.
+   */
+  readonly tso?: boolean;
   readonly multiQueue?: boolean;
   /** Frames one receive() hands over at most (the rx slots). Default 64. */
   readonly maxBatch?: number;
-  /** Transmit slots. Default 256. */
+  /** Transmit slots. Default 256 (64 with `tso`: each slot holds 64 KiB). */
   readonly txSlots?: number;
   readonly busyPoll?: boolean;
 }
@@ -54,13 +66,16 @@ export class TapDriver extends NativeRingDriver {
   readonly created: boolean;
   readonly vnetHdr: boolean;
   readonly multiQueue: boolean;
+  readonly tso: boolean;
 
   constructor(native: NativeAddon, info: NativeOpenInfo, hw: Uint8Array, options: TapOptions) {
-    super(native, info, tapCaps(info.mtu, info.maxBatch, options.checksumOffload === true), hw, options);
+    const tso = info['tso'] === true;
+    super(native, info, tapCaps(info.mtu, info.maxBatch, options.checksumOffload === true || tso, tso), hw, options);
     this.kernelHwAddress = info['kernelHwAddress'] as Uint8Array;
     this.created = info['created'] as boolean;
     this.vnetHdr = info['vnetHdr'] as boolean;
     this.multiQueue = info['multiQueue'] as boolean;
+    this.tso = tso;
   }
 }
 
@@ -71,8 +86,14 @@ const TX_OFFLOAD: ChecksumCapabilities = {
   tcp: { tx: 'offload', rx: 'verify' },
 };
 
-function tapCaps(mtu: number, maxBatch: number, offload: boolean): DriverCapabilities {
-  return { medium: 'ethernet', mtu, maxBatch, checksum: offload ? TX_OFFLOAD : SOFTWARE_CHECKSUMS };
+/** Largest IPv4 packet a TSO frame carries either way (the IP total length field; the kernel's GSO limit). */
+export const TAP_TSO_MAX_BYTES = 65535;
+
+function tapCaps(mtu: number, maxBatch: number, offload: boolean, tso: boolean): DriverCapabilities {
+  const checksum = offload ? TX_OFFLOAD : SOFTWARE_CHECKSUMS;
+  if (!tso) return { medium: 'ethernet', mtu, maxBatch, checksum };
+  // rx 'verify' stays: a frame the kernel vouches for says so itself (RxFlag.L4ChecksumValid).
+  return { medium: 'ethernet', mtu, maxBatch, checksum, tso: { maxBytes: TAP_TSO_MAX_BYTES }, rxMaxPacket: TAP_TSO_MAX_BYTES };
 }
 
 export function openTap(options: TapOptions = {}): TapDriver {
@@ -84,9 +105,11 @@ export function openTap(options: TapOptions = {}): TapDriver {
     throw invalidArg(`TAP mtu must be an integer in 68..65521, got ${options.mtu}`);
   }
   if (options.hwAddress !== undefined && options.hwAddress.length !== 6) throw invalidArg('hwAddress must be 6 bytes');
+  if (options.tso === true && options.vnetHdr === false) throw invalidArg('tso needs vnetHdr (leave it unset, or true)');
+  const vnetHdr = options.vnetHdr === true || options.tso === true;
   let info;
   try {
-    info = native.open('tap', { ...options, hwAddress: undefined });
+    info = native.open('tap', { ...options, vnetHdr, hwAddress: undefined });
   } catch (e) {
     throw nativeError(e, 'tap', options.name, options.netns);
   }

@@ -285,7 +285,8 @@ int bw_ctl_alloc(bw_handle *h, uint32_t max_batch, uint32_t tx_batch) {
   h->rx_desc_idx = CTL_WORDS;
   h->tx_slot_idx = h->rx_desc_idx + 2 * max_batch;
   h->tx_out_idx = h->tx_slot_idx + tx_batch;
-  h->ctl_words = h->tx_out_idx + 2 * tx_batch;
+  h->tx_meta_idx = h->tx_out_idx + 2 * tx_batch;
+  h->ctl_words = h->tx_meta_idx + tx_batch;
   h->ctl = calloc(h->ctl_words, sizeof(uint32_t));
   return h->ctl ? 0 : -1;
 }
@@ -466,6 +467,7 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   set_int(env, out, "rxDescIdx", h->rx_desc_idx);
   set_int(env, out, "txSlotIdx", h->tx_slot_idx);
   set_int(env, out, "txOutIdx", h->tx_out_idx);
+  set_int(env, out, "txMetaIdx", h->tx_meta_idx);
   set_int(env, out, "maxBatch", h->max_batch);
   set_int(env, out, "txBatch", h->tx_batch);
   list_add(h);

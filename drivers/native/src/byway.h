@@ -9,7 +9,13 @@
  * reads as empty instead of touching unmapped memory.
  *
  * Control block layout (uint32 words): [CTL_*] counters, then rx descriptors (offset, length) pairs, then tx
- * slots (offsets handed to JS by txAlloc), then tx submissions (offset, length) pairs written by JS.
+ * slots (offsets handed to JS by txAlloc), then tx submissions (offset, length) pairs written by JS, then tx meta
+ * words parallel to the submissions (one per pending frame: the TCP segment size for a TSO frame, 0 otherwise;
+ * only the TAP driver in tso mode reads them).
+ *
+ * An rx descriptor's length word carries per-frame flags in its top 8 bits (BW_RX_* below, shifted by
+ * BW_RX_FLAG_SHIFT) and the length in its low 24 bits. Drivers that know nothing about a frame write the plain
+ * length (flags 0).
  */
 #ifndef BYWAY_H
 #define BYWAY_H
@@ -32,6 +38,11 @@ enum {
   CTL_CSUM_REPAIRED = 4, /* partial checksums completed (AF_PACKET: flagged by the kernel; AF_XDP: recognised) */
   CTL_WORDS = 16
 };
+
+#define BW_RX_FLAG_SHIFT 24
+#define BW_RX_LEN_MASK 0xffffffu
+/* The TCP/UDP checksum needs no check (the kernel verified it, or a local sender left it partial). */
+#define BW_RX_L4_CSUM_VALID 1u
 
 typedef struct bw_handle bw_handle;
 
@@ -59,7 +70,7 @@ struct bw_handle {
   int mem_kind; /* 0 none, 1 mmap (munmap), 2 malloc (free) */
   uint32_t *ctl;
   size_t ctl_words;
-  uint32_t rx_desc_idx, tx_slot_idx, tx_out_idx;
+  uint32_t rx_desc_idx, tx_slot_idx, tx_out_idx, tx_meta_idx;
   uint32_t max_batch, tx_batch;
   napi_ref mem_ref, ctl_ref;
 

@@ -3,6 +3,11 @@
  * A TAP fd has no shared ring, so frames land in a malloc'd slab exposed to JS: `maxBatch` rx slots reused by
  * every batch (views die when receive() returns) and `txSlots` tx slots on a free stack. One rxBatch call is a
  * burst of non-blocking read()s; one txSubmit is a burst of write()s.
+ *
+ * With `tso` (needs IFF_VNET_HDR): TUN_F_CSUM | TUN_F_TSO4 are negotiated and slots hold a 64 KiB IPv4 packet.
+ * Transmit: a frame whose tx meta word (the TSO segment size) is set and that qualifies goes out as one GSO frame
+ * (offload_tso). Receive: partial checksums are left as they are and frames the kernel vouches for are flagged
+ * BW_RX_L4_CSUM_VALID in their descriptor.
  */
 #include "byway.h"
 #include <errno.h>
@@ -25,7 +30,12 @@ typedef struct {
   uint32_t *free_tx;  /* stack of tx slot indices */
   uint32_t free_n;
   bool csum_offload; /* tx: TCP/UDP checksums left to the kernel (VIRTIO_NET_HDR_F_NEEDS_CSUM) */
+  bool tso;          /* TUN_F_CSUM | TUN_F_TSO4 negotiated: 64 KiB frames both ways, partial checksums on rx */
 } tap_state;
+
+/* Largest IPv4 packet (the total length field) and the slot room for it in tso mode: + Ethernet + VLAN tag. */
+#define TAP_TSO_MAX_IP 65535u
+#define TAP_TSO_FRAME (TAP_TSO_MAX_IP + 14u + 4u)
 
 /*
  * Checksum offload on transmit (RFC 1071 partial sum, the virtio-net convention): for an IPv4 TCP or UDP frame,
@@ -56,6 +66,37 @@ static void offload_checksum(uint8_t *frame, uint32_t len, struct virtio_net_hdr
   vh->csum_offset = (uint16_t)off;
 }
 
+/*
+ * TCP segmentation offload on transmit (tso mode): an IPv4 TCP frame without IP options, DF set, whose payload
+ * exceeds `seg`, is marked VIRTIO_NET_HDR_GSO_TCPV4 with gso_size = seg, so the kernel's GSO cuts it into
+ * segments (each with its own IP length, ident, sequence number and checksums; see tcp_gso_segment).
+ * The checksum is left partial as in offload_checksum, and the pseudo-header sum written into the TCP checksum
+ * field INCLUDES the whole packet's TCP length: tcp_gso_segment adjusts the field for each segment by
+ * subtracting that length and adding the segment's (its `delta`), exactly as Linux's own tcp_v4_send_check
+ * leaves it for a GSO packet. (Hardware NICs want the sum without the length; virtio/tun does not: checked
+ * against the kernel by test/native/tap-offload.test.ts, whose segments cross a veth without checksum offload.)
+ * Returns false when the frame does not qualify; the caller then writes its header as for a plain frame.
+ */
+static bool offload_tso(uint8_t *frame, uint32_t len, uint32_t seg, struct virtio_net_hdr *vh) {
+  if (len < 54 || frame[12] != 0x08 || frame[13] != 0x00 || frame[14] != 0x45 || frame[23] != 6) return false;
+  if ((frame[20] & 0x40) == 0 || (frame[20] & 0x3f) || frame[21]) return false; /* DF, no fragment */
+  uint32_t total = (uint32_t)(frame[16] << 8 | frame[17]);
+  if (total < 40 || 14 + total > len) return false;
+  uint32_t thl = (uint32_t)(frame[14 + 20 + 12] >> 4) * 4;
+  if (thl < 20 || 20 + thl > total) return false;
+  uint32_t payload = total - 20 - thl;
+  if (seg == 0 || seg > 65535 || payload <= seg) return false;
+  offload_checksum(frame, len, vh);
+  if (!(vh->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM)) return false;
+  vh->gso_type = VIRTIO_NET_HDR_GSO_TCPV4;
+  /* CWR set: say so (SKB_GSO_TCP_ECN, as Linux's TCP does), so that only the first segment keeps it even where
+     the kernel would otherwise hand the packet to hardware TSO that copies every flag. */
+  if (frame[14 + 20 + 13] & 0x80) vh->gso_type |= VIRTIO_NET_HDR_GSO_ECN;
+  vh->gso_size = (uint16_t)seg;
+  vh->hdr_len = (uint16_t)(14 + 20 + thl);
+  return true;
+}
+
 static uint16_t csum_fold_partial(const uint8_t *p, size_t n) {
   uint64_t sum = 0;
   size_t i = 0;
@@ -80,7 +121,15 @@ static int tap_rx_batch(bw_handle *h, uint32_t max) {
       break;
     }
     if ((uint32_t)r <= t->vhl) continue;
-    if (t->vhl) {
+    uint32_t flags = 0;
+    if ((uint32_t)r == t->slot) h->ctl[CTL_RX_TRUNCATED]++; /* filled the slot: probably cut */
+    if (t->tso) {
+      /* Partial checksums stay partial: the frame comes from a local sender (NEEDS_CSUM) or the kernel checked
+         it (DATA_VALID); either way the stack may trust it, and completing a 64 KiB sum here would cost a pass
+         over every byte. A GSO frame (gso_type set) is handed up whole, as one large IP packet. */
+      struct virtio_net_hdr *vh = (struct virtio_net_hdr *)slot;
+      if (vh->flags & (VIRTIO_NET_HDR_F_NEEDS_CSUM | VIRTIO_NET_HDR_F_DATA_VALID)) flags |= BW_RX_L4_CSUM_VALID;
+    } else if (t->vhl) {
       struct virtio_net_hdr *vh = (struct virtio_net_hdr *)slot;
       /* A partially checksummed frame (the kernel trusted our TUN_F_CSUM): complete it here, so the stack
          above always sees a frame with a full checksum. */
@@ -97,7 +146,7 @@ static int tap_rx_batch(bw_handle *h, uint32_t max) {
       }
     }
     desc[2 * n] = n * t->slot + t->vhl;
-    desc[2 * n + 1] = (uint32_t)r - t->vhl;
+    desc[2 * n + 1] = ((uint32_t)r - t->vhl) | flags << BW_RX_FLAG_SHIFT;
     n++;
   }
   return (int)n;
@@ -124,6 +173,7 @@ static int tap_tx_alloc(bw_handle *h, uint32_t max) {
 static int tap_tx_submit(bw_handle *h, uint32_t n) {
   tap_state *t = h->priv;
   uint32_t *out = h->ctl + h->tx_out_idx;
+  uint32_t *meta = h->ctl + h->tx_meta_idx;
   int sent = 0, fatal = 0;
   for (uint32_t k = 0; k < n; k++) {
     uint32_t off = out[2 * k], len = out[2 * k + 1];
@@ -132,7 +182,11 @@ static int tap_tx_submit(bw_handle *h, uint32_t n) {
     uint32_t base = t->tx_base + idx * t->slot;
     if (base + t->vhl != off || len > t->slot - t->vhl || idx >= t->tx_slots) continue;
     if (!fatal) {
-      if (t->csum_offload) offload_checksum(h->mem + base + t->vhl, len, (struct virtio_net_hdr *)(h->mem + base));
+      uint8_t *frame = h->mem + base + t->vhl;
+      struct virtio_net_hdr *vh = (struct virtio_net_hdr *)(h->mem + base);
+      if (t->tso && meta[k] > 0 && offload_tso(frame, len, meta[k], vh)) {
+        /* marked for GSO */
+      } else if (t->csum_offload) offload_checksum(frame, len, vh);
       else if (t->vhl) memset(h->mem + base, 0, t->vhl);
       ssize_t r;
       do r = write(h->fd, h->mem + base, len + t->vhl);
@@ -171,12 +225,15 @@ int bw_tap_open(napi_env env, napi_value opts, bw_handle *h, napi_value info, bw
   bool mq = opt_bool(env, opts, "multiQueue", false);
   bool up = opt_bool(env, opts, "up", true);
   t->csum_offload = opt_bool(env, opts, "checksumOffload", false);
-  if (t->csum_offload && !vnet) {
-    bw_set_error(e, EINVAL, "tap options", "checksumOffload needs vnetHdr");
+  t->tso = opt_bool(env, opts, "tso", false);
+  if ((t->csum_offload || t->tso) && !vnet) {
+    bw_set_error(e, EINVAL, "tap options", "checksumOffload and tso need vnetHdr");
     return -1;
   }
+  if (t->tso) t->csum_offload = true; /* GSO needs partial checksums; the kernel accepts TSO4 only with CSUM */
+  /* 64 KiB slots in tso mode: fewer of them by default (64 + 64 slots: about 8.4 MB). */
   uint32_t max_batch = (uint32_t)opt_int(env, opts, "maxBatch", 64);
-  uint32_t tx_slots = (uint32_t)opt_int(env, opts, "txSlots", 256);
+  uint32_t tx_slots = (uint32_t)opt_int(env, opts, "txSlots", t->tso ? 64 : 256);
   if (max_batch < 1 || max_batch > 4096 || tx_slots < 1 || tx_slots > 65536) {
     bw_set_error(e, EINVAL, "tap options", "maxBatch 1..4096, txSlots 1..65536");
     return -1;
@@ -205,9 +262,11 @@ int bw_tap_open(napi_env env, napi_value opts, bw_handle *h, napi_value info, bw
       return -1;
     }
     t->vhl = (uint32_t)sz;
-    /* No TUN_F_CSUM: the kernel hands us frames with complete checksums and no GSO; the header still lets a
-       later version pass checksum offload both ways. */
-    if (ioctl(h->fd, TUNSETOFFLOAD, 0) != 0) {
+    /* Without tso, no TUN_F_CSUM: the kernel hands us frames with complete checksums and no GSO. With tso,
+       TUN_F_CSUM | TUN_F_TSO4: the kernel may hand us partial checksums and TCP packets up to 64 KiB, and
+       accepts both from us (TSO4 is refused without CSUM). */
+    unsigned long off = t->tso ? (TUN_F_CSUM | TUN_F_TSO4) : 0;
+    if (ioctl(h->fd, TUNSETOFFLOAD, off) != 0) {
       bw_set_error(e, errno, "TUNSETOFFLOAD", "%s", h->ifname);
       return -1;
     }
@@ -226,7 +285,8 @@ int bw_tap_open(napi_env env, napi_value opts, bw_handle *h, napi_value info, bw
     cur_mtu = (s >= 0 && ioctl(s, SIOCGIFMTU, &q) == 0) ? q.ifr_mtu : 1500;
     if (s >= 0) close(s);
   }
-  uint32_t slot = (uint32_t)(cur_mtu + 18 + t->vhl + 63) & ~63u;
+  uint32_t frame_max = t->tso && (uint32_t)cur_mtu + 18 < TAP_TSO_FRAME ? TAP_TSO_FRAME : (uint32_t)cur_mtu + 18;
+  uint32_t slot = (frame_max + t->vhl + 63) & ~63u;
   if (slot < 2048) slot = 2048;
   t->slot = slot;
   t->rx_slots = max_batch;
@@ -251,6 +311,7 @@ int bw_tap_open(napi_env env, napi_value opts, bw_handle *h, napi_value info, bw
   set_bool(env, info, "created", !existed);
   set_bool(env, info, "vnetHdr", vnet);
   set_bool(env, info, "multiQueue", mq);
+  set_bool(env, info, "tso", t->tso);
   set_int(env, info, "frameCap", slot - t->vhl);
   return 0;
 }
