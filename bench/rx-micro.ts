@@ -125,7 +125,7 @@ function ringDriver(frame: Uint8Array): FrameDriver & { remaining: number } {
     sockError: () => 0,
     linkState: () => 'up',
   } as unknown as NativeAddon;
-  const info = { handle: {} as NativeHandle, mem, ctl, fd: -1, ifindex: 1, ifname: 'fake0', mtu: 1500, rxDescIdx, txSlotIdx: rxDescIdx + 2 * maxBatch, txOutIdx: rxDescIdx + 2 * maxBatch + 64, maxBatch, txBatch: 64, frameCap: 2048 } as NativeOpenInfo;
+  const info = { handle: {} as NativeHandle, mem, ctl, fd: -1, ifindex: 1, ifname: 'fake0', mtu: 1500, rxDescIdx, txSlotIdx: rxDescIdx + 2 * maxBatch, txOutIdx: rxDescIdx + 2 * maxBatch + 64, txMetaIdx: rxDescIdx + 2 * maxBatch + 64 + 128, maxBatch, txBatch: 64, frameCap: 2048 } as NativeOpenInfo;
   const d = new NativeRingDriver(native, info, { medium: 'ethernet', mtu: 1500, maxBatch, checksum: SOFTWARE_CHECKSUMS }, MAC);
   return Object.defineProperty(d, 'remaining', { get: () => state.remaining, set: (v: number) => (state.remaining = v) }) as unknown as FrameDriver & { remaining: number };
 }
