@@ -343,7 +343,18 @@ export class TcpConnection {
   }
   /** Free space in the send buffer. */
   get writableLength(): number {
-    return this.o.sendBuffer - this.sndBuf.length;
+    return Math.max(0, this.sndLimit() - this.sndBuf.length);
+  }
+
+  /**
+   * The send buffer's limit now: `sendBuffer`, raised to twice the congestion window up to `maxSendBuffer`, as
+   * Linux's tcp_sndbuf_expand sizes sk_sndbuf (2 * cwnd segments' worth), so the buffer never caps what the
+   * network would take. Memory stays bounded by maxSendBuffer per connection and bufferMemoryLimit in total.
+   */
+  private sndLimit(): number {
+    const o = this.o;
+    if (o.maxSendBuffer <= o.sendBuffer) return o.sendBuffer;
+    return Math.min(o.maxSendBuffer, Math.max(o.sendBuffer, 2 * this.cc.cwnd));
   }
   /** Whether the peer's FIN arrived and every byte before it was read. */
   get readableEnded(): boolean {
@@ -365,15 +376,16 @@ export class TcpConnection {
       default:
         throw new BywayError(this.error ?? 'ENOTCONN', `send in state ${this.state}`);
     }
-    if (data.length > this.sndBuf.free && this.sndBuf.capacity < this.o.sendBuffer) {
+    const limit = this.sndLimit();
+    if (data.length > this.sndBuf.free && this.sndBuf.capacity < limit) {
       if (this.sndBuf === EMPTY_RING) {
         // The first ring (up to INITIAL_RING) is always granted, as the eager 16 KiB ring was: a connection must be
         // able to send something whatever the others hold. Growth beyond it asks bufferMemoryLimit, below.
         this.sndBuf = new ByteRing(Math.min(this.o.sendBuffer, INITIAL_RING));
         this.rechargeBuffers();
       }
-      if (data.length > this.sndBuf.free && this.sndBuf.capacity < this.o.sendBuffer) {
-        const target = Math.min(this.o.sendBuffer, Math.max(this.sndBuf.capacity * 2, this.sndBuf.length + data.length));
+      if (data.length > this.sndBuf.free && this.sndBuf.capacity < limit) {
+        const target = Math.min(limit, Math.max(this.sndBuf.capacity * 2, this.sndBuf.length + data.length));
         if (this.host.bufferAllowed(target - this.sndBuf.capacity)) {
           this.sndBuf.resize(target);
           this.rechargeBuffers();
@@ -514,7 +526,7 @@ export class TcpConnection {
       bytesReceived: this.bytesReceived,
       segsOut: this.segsOut,
       segsIn: this.segsIn,
-      sendBuffer: this.o.sendBuffer,
+      sendBuffer: this.sndLimit(),
       receiveBuffer: this.rcvCap,
       readable: this.rcvBuf.length,
       oooBytes: this.ooo.bytes,
@@ -1223,7 +1235,7 @@ export class TcpConnection {
           break;
       }
     }
-    if (this.wantWritable && this.sndBuf.length < this.o.sendBuffer && !this.finQueued) {
+    if (this.wantWritable && this.sndBuf.length < this.sndLimit() && !this.finQueued) {
       this.wantWritable = false;
       this.onWritable?.();
     }

@@ -18,8 +18,15 @@ export interface TcpOptions {
   mss?: number;
   /** PMTU floor for the MSS (RFC 1191 frag-needed never lowers it below). Default 536. */
   minMss?: number;
-  /** Send buffer bytes per connection. Default 256 KiB. */
+  /** Send buffer bytes per connection (the starting limit when auto-tuned). Default 256 KiB. */
   sendBuffer?: number;
+  /**
+   * Send buffer auto-tuning ceiling: the limit grows to twice the congestion window up to this (Linux's
+   * tcp_sndbuf_expand; tcp_wmem's default maximum is 4 MiB), so a path with a large bandwidth-delay product is
+   * not held to `sendBuffer`. Default 4 MiB, or `sendBuffer` when that is given (a fixed size, as SO_SNDBUF
+   * locks Linux's). Must be >= sendBuffer.
+   */
+  maxSendBuffer?: number;
   /** Initial receive buffer bytes. Default 128 KiB. */
   receiveBuffer?: number;
   /** Receive buffer auto-tuning ceiling (also sets the window scale). Default 4 MiB. */
@@ -125,7 +132,7 @@ export type ResolvedTcpOptions = Required<Omit<TcpOptions, 'isn' | 'congestionCo
 
 function checkOptions(r: ResolvedTcpOptions): ResolvedTcpOptions {
   const positive: Array<keyof ResolvedTcpOptions> = [
-    'mss', 'minMss', 'sendBuffer', 'receiveBuffer', 'maxReceiveBuffer', 'oooLimit', 'oooTotalLimit', 'bufferMemoryLimit', 'msl', 'initialRto', 'maxRto',
+    'mss', 'minMss', 'sendBuffer', 'maxSendBuffer', 'receiveBuffer', 'maxReceiveBuffer', 'oooLimit', 'oooTotalLimit', 'bufferMemoryLimit', 'msl', 'initialRto', 'maxRto',
     'initialWindowSegments', 'keepAliveIdle', 'keepAliveInterval', 'keepAliveCount', 'synQueueLimit',
     'ephemeralLow', 'ephemeralHigh', 'timersPerPoll', 'closeBurst',
   ];
@@ -141,9 +148,10 @@ function checkOptions(r: ResolvedTcpOptions): ResolvedTcpOptions {
     const v = r[k] as number;
     if (!Number.isFinite(v) || v < 0) throw new BywayError('EINVAL', `TCP option ${k} must be >= 0, got ${v}`);
   }
-  for (const k of ['sendBuffer', 'receiveBuffer', 'maxReceiveBuffer', 'oooLimit'] as const) {
+  for (const k of ['sendBuffer', 'maxSendBuffer', 'receiveBuffer', 'maxReceiveBuffer', 'oooLimit'] as const) {
     if (!Number.isInteger(r[k])) throw new BywayError('EINVAL', `TCP option ${k} must be an integer, got ${r[k]}`);
   }
+  if (r.maxSendBuffer < r.sendBuffer) throw new BywayError('EINVAL', `TCP option maxSendBuffer (${r.maxSendBuffer}) is below sendBuffer (${r.sendBuffer})`);
   if (r.rtoSpread > 1) throw new BywayError('EINVAL', `TCP option rtoSpread must be <= 1, got ${r.rtoSpread}`);
   if (!Number.isInteger(r.timersPerPoll)) throw new BywayError('EINVAL', `TCP option timersPerPoll must be an integer, got ${r.timersPerPoll}`);
   if (r.minMss > r.mss || r.mss > 65495) throw new BywayError('EINVAL', `TCP options: need minMss <= mss <= 65495`);
@@ -175,6 +183,7 @@ export function resolveTcpOptions(o: TcpOptions, defaultCc: CongestionControlFac
     mss: o.mss ?? 1460,
     minMss: o.minMss ?? 536,
     sendBuffer: o.sendBuffer ?? 256 * 1024,
+    maxSendBuffer: o.maxSendBuffer ?? (o.sendBuffer !== undefined ? Math.max(o.sendBuffer, 0) : 4 * 1024 * 1024),
     receiveBuffer: Math.min(o.receiveBuffer ?? 128 * 1024, maxRcv),
     maxReceiveBuffer: maxRcv,
     // The out-of-order queue charges per-segment overhead on top of the bytes: allow a window of full-sized segments.

@@ -57,3 +57,46 @@ describe('lazy send and receive buffers', () => {
     expect(net.b.oooMemory).toBe(0);
   });
 });
+
+describe('send buffer auto-tuning (maxSendBuffer)', () => {
+  /** 1 MB over a 10 ms one-way path (a bandwidth-delay product far above 64 KiB); virtual ms taken and the limit seen. */
+  const run = (opts: Record<string, number>): { ms: number; limit: number; charged: number } => {
+    const net = new Net(9, opts);
+    net.latency = 10;
+    const { client, server } = openPair(net);
+    const t0 = net.now;
+    let limit = 0;
+    let charged = 0;
+    net.wakeAt = () => {
+      limit = Math.max(limit, client.info().sendBuffer);
+      charged = Math.max(charged, net.a.bufferMemory);
+      return undefined;
+    };
+    expect(transfer(net, client, server, bytes(1_000_000, 5), 600_000)).toEqual(bytes(1_000_000, 5));
+    return { ms: net.now - t0, limit, charged };
+  };
+
+  it('grows the limit past sendBuffer (to twice cwnd, up to maxSendBuffer), so a long path is not held to it', () => {
+    const fixed = run({ sendBuffer: 64 * 1024 });
+    const tuned = run({ sendBuffer: 64 * 1024, maxSendBuffer: 1 << 20 });
+    expect(fixed.limit).toBe(64 * 1024);
+    expect(tuned.limit).toBeGreaterThan(64 * 1024);
+    expect(tuned.limit).toBeLessThanOrEqual(1 << 20);
+    // The buffer, not the network, limited the fixed run: the tuned one is much faster on the same path.
+    expect(tuned.ms).toBeLessThan(fixed.ms * 0.7);
+    const capped = run({ sendBuffer: 64 * 1024, maxSendBuffer: 128 * 1024 });
+    expect(capped.limit).toBe(128 * 1024);
+    // Memory charged for the send ring follows the limit (the receive side's charge is the other part).
+    expect(capped.charged).toBeLessThan(tuned.charged);
+  });
+
+  it('is on by default (4 MiB ceiling) and off when sendBuffer alone is given', () => {
+    const net = new Net(1);
+    expect(net.a.opts.maxSendBuffer).toBe(4 * 1024 * 1024);
+    expect(new Net(1, { sendBuffer: 100_000 }).a.opts.maxSendBuffer).toBe(100_000);
+  });
+
+  it('refuses maxSendBuffer below sendBuffer', () => {
+    expect(() => new Net(1, { sendBuffer: 1 << 20, maxSendBuffer: 1 << 19 })).toThrow(expect.objectContaining({ code: 'EINVAL' }));
+  });
+});
