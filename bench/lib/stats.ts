@@ -21,6 +21,11 @@ export class Samples {
     return this.n;
   }
 
+  /** The samples in the order added (a view, valid until the next add). */
+  values(): Float64Array {
+    return this.buf.subarray(0, this.n);
+  }
+
   /** A sorted copy of the samples. */
   sorted(): Float64Array {
     return this.buf.subarray(0, this.n).slice().sort();

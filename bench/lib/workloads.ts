@@ -232,6 +232,89 @@ export interface PingPongResult {
   readonly errors: number;
   readonly errorCodes: Record<string, number>;
   readonly cpuMs: number;
+  /** What the slow round trips coincide with (see TailProbe). */
+  readonly tail?: TailReport;
+}
+
+export interface TailReport {
+  /** Round trips per second slower than the median round trip plus 2, 5, 10, 20, 50, 100 us. */
+  readonly slowPerSec: Record<string, number>;
+  /** This process's garbage collections during the window (PerformanceObserver 'gc'), and their total pause. */
+  readonly gcs: number;
+  readonly gcMs: number;
+  /** Round trips slower than the median plus 5 us that overlapped one of those collections. */
+  readonly slowDuringGc: number;
+  /** Context switches of this process during the window (getrusage): involuntary ones are preemptions. */
+  readonly involuntarySwitches: number;
+  readonly voluntarySwitches: number;
+  readonly windowS: number;
+}
+
+const TAIL_STEPS_US = [2, 5, 10, 20, 50, 100];
+
+/**
+ * Attributes the tail of a ping-pong run: per round trip its start time and length, this process's GC pauses
+ * and context switches over the window. Slow round trips that overlap a GC pause are counted as the GC's; the
+ * rest is compared (in docs/performance-targets.md) with how often a spinning thread loses its vCPU
+ * (bench/jitter.ts), measured apart.
+ */
+class TailProbe {
+  private readonly at = new Samples();
+  private readonly lat = new Samples();
+  private readonly gcs: [number, number][] = [];
+  private readonly obs: InstanceType<typeof PerformanceObserver> | undefined;
+  private usage0: NodeJS.ResourceUsage | undefined;
+  constructor() {
+    try {
+      this.obs = new PerformanceObserver((list) => {
+        for (const e of list.getEntries()) this.gcs.push([e.startTime, e.duration]);
+      });
+      this.obs.observe({ entryTypes: ['gc'] });
+    } catch {
+      this.obs = undefined;
+    }
+  }
+  start(): void {
+    this.usage0 = process.resourceUsage();
+  }
+  add(startMs: number, us: number): void {
+    this.at.add(startMs);
+    this.lat.add(us);
+  }
+  report(fromMs: number, toMs: number): TailReport {
+    for (const e of this.obs?.takeRecords() ?? []) this.gcs.push([e.startTime, e.duration]);
+    this.obs?.disconnect();
+    const u1 = process.resourceUsage();
+    const u0 = this.usage0 ?? u1;
+    const lat = this.lat.values();
+    const at = this.at.values();
+    const sorted = Float64Array.from(lat).sort();
+    const p50 = sorted.length ? sorted[sorted.length >> 1]! : NaN;
+    const windowS = (toMs - fromMs) / 1000;
+    const slowPerSec: Record<string, number> = {};
+    for (const step of TAIL_STEPS_US) {
+      let n = 0;
+      for (let i = 0; i < lat.length; i++) if (lat[i]! > p50 + step) n++;
+      slowPerSec[`+${step}us`] = Math.round(n / windowS);
+    }
+    const gcs = this.gcs.filter(([t, d]) => t + d >= fromMs && t <= toMs);
+    let slowDuringGc = 0;
+    for (let i = 0; i < lat.length; i++) {
+      if (!(lat[i]! > p50 + 5)) continue;
+      const s = at[i]!;
+      const e = s + lat[i]! / 1000;
+      if (gcs.some(([t, d]) => t <= e && t + d >= s)) slowDuringGc++;
+    }
+    return {
+      slowPerSec,
+      gcs: gcs.length,
+      gcMs: Math.round(gcs.reduce((a, [, d]) => a + d, 0) * 100) / 100,
+      slowDuringGc,
+      involuntarySwitches: u1.involuntaryContextSwitches - u0.involuntaryContextSwitches,
+      voluntarySwitches: u1.voluntaryContextSwitches - u0.voluntaryContextSwitches,
+      windowS: Math.round(windowS * 1000) / 1000,
+    };
+  }
 }
 
 /**
@@ -244,6 +327,8 @@ export function udpPingPong(ep: Endpoint, o: Timing & { host: string; port: numb
     const sock = ep.createUdp();
     const msg = Buffer.alloc(Math.max(o.size, 0), 0x61);
     const samples = new Samples();
+    const probe = new TailProbe();
+    let probing = false;
     const errors = new Errors();
     let seq = 0;
     let lost = 0;
@@ -261,7 +346,9 @@ export function udpPingPong(ep: Endpoint, o: Timing & { host: string; port: numb
       if (timer) clearInterval(timer);
       sock.close();
       const windowS = (Math.min(now(), end) - measureFrom) / 1000;
+      const tail = probe.report(measureFrom, Math.min(now(), end));
       resolve({
+        tail,
         halfRtt: summarize(samples, 0.5),
         roundTripsPerSec: Math.round(counted / windowS),
         lost,
@@ -274,6 +361,10 @@ export function udpPingPong(ep: Endpoint, o: Timing & { host: string; port: numb
       seq = (seq + 1) >>> 0;
       if (msg.length >= 4) msg.writeUInt32LE(seq, 0);
       sentAt = now();
+      if (!probing && sentAt >= measureFrom) {
+        probing = true;
+        probe.start();
+      }
       sock.send(msg, o.port, o.host, (err) => {
         if (err) errors.add(err);
       });
@@ -284,6 +375,7 @@ export function udpPingPong(ep: Endpoint, o: Timing & { host: string; port: numb
       const t = now();
       if (sentAt >= measureFrom) {
         samples.add((t - sentAt) * 1000);
+        probe.add(sentAt, (t - sentAt) * 1000);
         counted++;
       }
       if (t >= end) return finish();
