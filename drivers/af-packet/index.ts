@@ -67,13 +67,19 @@ export interface AfPacketOptions {
   /** true: no readiness callbacks, pollAt always `now`. A number also sets SO_BUSY_POLL (microseconds). */
   readonly busyPoll?: boolean | number;
   /**
-   * TCP segmentation offload on transmit (PACKET_VNET_HDR): the stack hands the ring IPv4 TCP packets of up to
-   * 64 KiB and the kernel cuts them into MTU-sized segments (in software when the device has no TSO, as for its own
-   * TCP); TCP and UDP transmit checksums are left to the kernel. Needs the qdisc path: `qdiscBypass` defaults to
-   * false with tso, and true is refused (the bypass drops what software GSO cuts). Receive stays MTU-sized (rxFrameSize; enable GRO on
-   * the interface and received frames above the ring's frame size are cut and counted in rxTruncated), but frames
-   * whose checksum the kernel checked or never needed carry RxFlag.L4ChecksumValid. The tx ring defaults to 32
-   * frames of 128 KiB (4 MiB); txFrameSize must leave room for a 64 KiB packet. Default false.
+   * TCP segmentation offload on transmit (PACKET_VNET_HDR; either TPACKET version): the stack hands the ring IPv4
+   * TCP packets of up to 64 KiB and the kernel cuts them into MTU-sized segments (in software when the device has
+   * no TSO, as for its own TCP); TCP and UDP transmit checksums are left to the kernel. Default false.
+   * - Needs the qdisc path: `qdiscBypass` defaults to false with tso, and true is refused (__dev_direct_xmit drops
+   *   a packet that software GSO had to cut).
+   * - The tx ring defaults to 32 frames of 128 KiB (4 MiB). A txFrameSize of your own must hold a 64 KiB packet
+   *   (at least 65616 with TPACKET_V3) and should be a multiple of the page size (the ring's blocks are).
+   * - Receive stays MTU-sized: caps.rxMaxPacket is not offered (rx frames are rxFrameSize; with GRO on the
+   *   interface, larger frames are cut and counted in rxTruncated). Frames whose TCP/UDP checksum the kernel
+   *   checked (virtio DATA_VALID) or that a local sender left partial (NEEDS_CSUM, left so) carry
+   *   RxFlag.L4ChecksumValid.
+   * - TPACKET_V2 suits a bulk sender better: with V3 the peer's ACKs wait for their block to retire
+   *   (blockTimeoutMs), which slows the ACK clock.
    */
   readonly tso?: boolean;
 }
