@@ -328,36 +328,40 @@ describePrivileged('AF_PACKET with TCP segmentation offload against the kernel',
     }
   });
 
-  it('receive: a partial checksum from a kernel sender with tx offload is flagged and left partial; a complete one is not flagged', async () => {
-    const ns1 = lab.addNetns('bwpt-');
-    const ns2 = lab.addNetns('bwpt-');
-    const partial = lab.addVeth(ns1, ns2, { addrB: '10.77.32.1/24', txChecksumOffload: true });
-    const x = openAfPacket({ ifname: partial.a, netns: ns1, tso: true, tpacketVersion: 2 });
-    const y = openAfPacket({ ifname: link.a, netns: nsA, ipv4: '10.77.31.2', tso: true, tpacketVersion: 2 });
-    try {
-      ipIn(ns2, `neigh replace 10.77.32.2 lladdr ${hex(x.hwAddress!)} dev ${partial.b}`);
-      ipIn(nsB, `neigh replace 10.77.31.2 lladdr ${hex(y.hwAddress!)} dev ${link.b}`);
-      const udpTo = (d: FrameDriver, port: number) => (f: Uint8Array) => f.length >= 42 && get16(f, 12) === 0x0800 && f[23] === 17 && get16(f, 36) === port;
-      execIn(ns2, 'bash', ['-c', "printf 'partial-sum' > /dev/udp/10.77.32.2/4444"]);
-      const [p] = await collect(x, udpTo(x, 4444), (n) => n >= 1, 3000);
-      expect(p).toBeDefined();
-      expect(p!.flags & RxFlag.L4ChecksumValid).toBe(RxFlag.L4ChecksumValid);
-      // Left partial: the field holds the pseudo-header sum (folded, not complemented), not the checksum.
-      const ulen = get16(p!.frame, 38);
-      const pseudo = pseudoHeaderSum(get32(p!.frame, 26), get32(p!.frame, 30), 17, ulen);
-      expect(get16(p!.frame, 40)).toBe(pseudo);
-      expect(x.checksumsCompleted).toBe(0);
-      execIn(nsB, 'bash', ['-c', "printf 'full-sum' > /dev/udp/10.77.31.2/4445"]);
-      const [q] = await collect(y, udpTo(y, 4445), (n) => n >= 1, 3000);
-      expect(q).toBeDefined();
-      expect(q!.flags & RxFlag.L4ChecksumValid).toBe(0);
-      const qlen = get16(q!.frame, 38);
-      expect(finish(onesSum(q!.frame, 34, 34 + qlen, pseudoHeaderSum(BYWAY, KERNEL, 17, qlen)))).toBe(0);
-    } finally {
-      x.close();
-      y.close();
-    }
-  });
+  const udpTo = (port: number) => (f: Uint8Array): boolean => f.length >= 42 && get16(f, 12) === 0x0800 && f[23] === 17 && get16(f, 36) === port;
+
+  for (const version of [2, 3] as const) {
+    it(`TPACKET_V${version} receive: a partial checksum from a kernel sender with tx offload is flagged and left partial; a complete one is not flagged`, async () => {
+      const ns1 = lab.addNetns('bwpt-');
+      const ns2 = lab.addNetns('bwpt-');
+      const partial = lab.addVeth(ns1, ns2, { addrB: '10.77.32.1/24', txChecksumOffload: true });
+      const x = openAfPacket({ ifname: partial.a, netns: ns1, tso: true, tpacketVersion: version });
+      const y = openAfPacket({ ifname: link.a, netns: nsA, ipv4: '10.77.31.2', tso: true, tpacketVersion: version });
+      try {
+        ipIn(ns2, `neigh replace 10.77.32.2 lladdr ${hex(x.hwAddress!)} dev ${partial.b}`);
+        ipIn(nsB, `neigh replace 10.77.31.2 lladdr ${hex(y.hwAddress!)} dev ${link.b}`);
+        execIn(ns2, 'bash', ['-c', "printf 'partial-sum' > /dev/udp/10.77.32.2/4444"]);
+        const [p] = await collect(x, udpTo(4444), (n) => n >= 1, 3000);
+        expect(p).toBeDefined();
+        expect(p!.flags & RxFlag.L4ChecksumValid).toBe(RxFlag.L4ChecksumValid);
+        // Left partial: the field holds the pseudo-header sum (folded, not complemented), not the checksum.
+        const ulen = get16(p!.frame, 38);
+        const pseudo = pseudoHeaderSum(get32(p!.frame, 26), get32(p!.frame, 30), 17, ulen);
+        expect(get16(p!.frame, 40)).toBe(pseudo);
+        expect(new TextDecoder().decode(p!.frame.subarray(42, 34 + ulen))).toBe('partial-sum');
+        expect(x.checksumsCompleted).toBe(0);
+        execIn(nsB, 'bash', ['-c', `printf 'full-sum' > /dev/udp/10.77.31.2/${4445 + version}`]);
+        const [q] = await collect(y, udpTo(4445 + version), (n) => n >= 1, 3000);
+        expect(q).toBeDefined();
+        expect(q!.flags & RxFlag.L4ChecksumValid).toBe(0);
+        const qlen = get16(q!.frame, 38);
+        expect(finish(onesSum(q!.frame, 34, 34 + qlen, pseudoHeaderSum(KERNEL, BYWAY, 17, qlen)))).toBe(0);
+      } finally {
+        x.close();
+        y.close();
+      }
+    });
+  }
 
   function openStack() {
     const driver = counting(openAfPacket({ ifname: link.a, netns: nsA, ipv4: '10.77.31.2', tso: true, tpacketVersion: 2 }));
