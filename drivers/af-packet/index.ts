@@ -13,9 +13,12 @@
  * - Latency: TPACKET_V3 hands a block over when it is full or `blockTimeoutMs` (default 1 ms) after its first
  *   frame; that timeout bounds receive latency under light load. `tpacketVersion: 2` uses per-frame status words
  *   instead: no such wait.
+ * - `tso`: TCP segmentation offload on transmit through PACKET_VNET_HDR (a virtio_net_hdr before every frame, both
+ *   ways, on either TPACKET version): 64 KiB TCP packets go into the tx ring and the kernel cuts them (see the
+ *   option and drivers/native/src/packet.c). Transmit goes through the qdisc layer then (no bypass).
  * Throws BywayError at open (see drivers/native/index.ts nativeError); ENODEV when the interface goes away.
  */
-import { SOFTWARE_CHECKSUMS, type DriverCapabilities } from '../types.js';
+import { SOFTWARE_CHECKSUMS, type ChecksumCapabilities, type DriverCapabilities } from '../types.js';
 import { invalidArg } from '../../protocols/util/errors.js';
 import { parseIpv4 } from '../../protocols/ipv4/address.js';
 import { loadNative, nativeError, type NativeAddon, type NativeOpenInfo } from '../native/index.js';
@@ -40,7 +43,7 @@ export interface AfPacketOptions {
   readonly filter?: boolean;
   /** PACKET_FANOUT group this socket joins; every member must use the same mode. */
   readonly fanout?: { readonly group: number; readonly mode?: FanoutMode; readonly rollover?: boolean; readonly defrag?: boolean };
-  /** Default true. */
+  /** Default true (false with `tso`, which refuses true). */
   readonly qdiscBypass?: boolean;
   /** Put the interface in promiscuous mode (needed on a real NIC when hwAddress is not the NIC's MAC). */
   readonly promiscuous?: boolean;
@@ -63,6 +66,22 @@ export interface AfPacketOptions {
   readonly maxBatch?: number;
   /** true: no readiness callbacks, pollAt always `now`. A number also sets SO_BUSY_POLL (microseconds). */
   readonly busyPoll?: boolean | number;
+  /**
+   * TCP segmentation offload on transmit (PACKET_VNET_HDR; either TPACKET version): the stack hands the ring IPv4
+   * TCP packets of up to 64 KiB and the kernel cuts them into MTU-sized segments (in software when the device has
+   * no TSO, as for its own TCP); TCP and UDP transmit checksums are left to the kernel. Default false.
+   * - Needs the qdisc path: `qdiscBypass` defaults to false with tso, and true is refused (__dev_direct_xmit drops
+   *   a packet that software GSO had to cut).
+   * - The tx ring defaults to 32 frames of 128 KiB (4 MiB). A txFrameSize of your own must hold a 64 KiB packet
+   *   (at least 65616 with TPACKET_V3) and should be a multiple of the page size (the ring's blocks are).
+   * - Receive stays MTU-sized: caps.rxMaxPacket is not offered (rx frames are rxFrameSize; with GRO on the
+   *   interface, larger frames are cut and counted in rxTruncated). Frames whose TCP/UDP checksum the kernel
+   *   checked (virtio DATA_VALID) or that a local sender left partial (NEEDS_CSUM, left so) carry
+   *   RxFlag.L4ChecksumValid.
+   * - TPACKET_V2 suits a bulk sender better: with V3 the peer's ACKs wait for their block to retire
+   *   (blockTimeoutMs), which slows the ACK clock.
+   */
+  readonly tso?: boolean;
 }
 
 export class AfPacketDriver extends NativeRingDriver {
@@ -71,6 +90,8 @@ export class AfPacketDriver extends NativeRingDriver {
   readonly qdiscBypass: boolean;
   readonly filtered: boolean;
   readonly tpacketVersion: 2 | 3;
+  /** Segmentation offload is on (`tso` option): caps.tso is set, TCP/UDP checksums are offloaded on transmit. */
+  readonly tso: boolean;
 
   constructor(native: NativeAddon, info: NativeOpenInfo, caps: DriverCapabilities, hw: Uint8Array, options: AfPacketOptions, filtered: boolean) {
     super(native, info, caps, hw, { netns: options.netns, busyPoll: options.busyPoll !== undefined && options.busyPoll !== false });
@@ -78,8 +99,23 @@ export class AfPacketDriver extends NativeRingDriver {
     this.qdiscBypass = info['qdiscBypass'] as boolean;
     this.filtered = filtered;
     this.tpacketVersion = info['tpacketVersion'] as 2 | 3;
+    this.tso = info['tso'] === true;
   }
 }
+
+/** tso mode: the kernel completes TCP and UDP checksums on transmit (virtio NEEDS_CSUM); receive stays verified. */
+const TX_OFFLOAD: ChecksumCapabilities = {
+  ipv4: { tx: 'compute', rx: 'verify' },
+  icmp: { tx: 'compute', rx: 'verify' },
+  udp: { tx: 'offload', rx: 'verify' },
+  tcp: { tx: 'offload', rx: 'verify' },
+};
+
+/** Largest IPv4 packet (the IP total length field) a tso frame carries; the kernel's GSO limit for it too. */
+export const AF_PACKET_TSO_MAX_BYTES = 65535;
+/** Default tx ring in tso mode: 32 frames of 128 KiB (a 64 KiB packet, its headers and the tpacket header). */
+const TSO_TX_FRAME_SIZE = 131072;
+const TSO_TX_FRAME_COUNT = 32;
 
 export function openAfPacket(options: AfPacketOptions): AfPacketDriver {
   const native = loadNative();
@@ -102,11 +138,21 @@ export function openAfPacket(options: AfPacketOptions): AfPacketDriver {
   if (options.tpacketVersion !== undefined && options.tpacketVersion !== 2 && options.tpacketVersion !== 3) {
     throw invalidArg(`tpacketVersion must be 2 or 3, got ${String(options.tpacketVersion)}`);
   }
+  if (options.tso !== undefined && typeof options.tso !== 'boolean') throw invalidArg(`tso must be a boolean, got ${String(options.tso)}`);
+  const tso = options.tso === true;
+  // The direct transmit path (__dev_direct_xmit) drops a packet that validate_xmit_skb had to segment in
+  // software, so GSO needs the qdisc path: tso turns the bypass off by default and refuses it when asked.
+  if (tso && options.qdiscBypass === true) throw invalidArg('tso needs qdiscBypass false: with the bypass, the kernel drops the packets its software GSO cuts');
+  const qdiscBypass = options.qdiscBypass ?? !tso;
   const busyUs = typeof options.busyPoll === 'number' ? options.busyPoll : 0;
   const open = (filter: Uint8Array | undefined): NativeOpenInfo => {
     try {
       return native.open('packet', {
         ...options,
+        txFrameSize: options.txFrameSize ?? (tso ? TSO_TX_FRAME_SIZE : undefined),
+        txFrameCount: options.txFrameCount ?? (tso ? TSO_TX_FRAME_COUNT : undefined),
+        tso,
+        qdiscBypass,
         hwAddress: undefined,
         filter,
         fanout,
@@ -131,15 +177,17 @@ export function openAfPacket(options: AfPacketOptions): AfPacketDriver {
     hw = new Uint8Array(ifi.hwAddress);
   }
   const info = open(wantFilter ? buildPacketFilter({ mac: hw, ipv4 }) : undefined);
-  const caps: DriverCapabilities = {
-    medium: 'ethernet',
-    mtu: info.mtu,
-    maxBatch: info.maxBatch,
-    checksum: SOFTWARE_CHECKSUMS,
-  };
+  // rx 'verify' stays in tso mode: a frame the kernel vouches for says so itself (RxFlag.L4ChecksumValid).
+  const caps: DriverCapabilities = tso
+    ? { medium: 'ethernet', mtu: info.mtu, maxBatch: info.maxBatch, checksum: TX_OFFLOAD, tso: { maxBytes: AF_PACKET_TSO_MAX_BYTES } }
+    : { medium: 'ethernet', mtu: info.mtu, maxBatch: info.maxBatch, checksum: SOFTWARE_CHECKSUMS };
   if (info.mtu + 18 > info.frameCap) {
     native.close(info.handle);
     throw invalidArg(`txFrameSize too small for MTU ${info.mtu}: use at least ${info.mtu + 18 + 48} (rounded up to 16)`);
+  }
+  if (tso && AF_PACKET_TSO_MAX_BYTES + 18 > info.frameCap) {
+    native.close(info.handle);
+    throw invalidArg(`txFrameSize ${options.txFrameSize} too small for tso: use at least ${AF_PACKET_TSO_MAX_BYTES + 18 + 48 + 10} (rounded up to 16)`);
   }
   return new AfPacketDriver(native, info, caps, hw, options, wantFilter);
 }

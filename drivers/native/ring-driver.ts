@@ -8,10 +8,11 @@
  *   the sink as a Uint8Array view over that memory; after the last sink call `rxRelease` gives the slots back to
  *   the kernel, so a view is valid only until its sink call returns. A descriptor's length word carries per-frame
  *   flags in its top 8 bits (bit 0: the TCP/UDP checksum needs no check, passed on as RxFlag.L4ChecksumValid)
- *   and the length in its low 24 bits; AF_PACKET and AF_XDP write plain lengths (flags 0).
+ *   and the length in its low 24 bits; TAP and AF_PACKET set the flag in tso mode, AF_XDP writes plain lengths.
  * - Transmit: `txAlloc` lends a batch of free slots; `txReserve` returns a view of the next one, `txCommit`
  *   records (offset, length) in the control block and the TSO segment size (0: none) in the tx meta area beside
- *   it, `flush` submits them all with one call (one doorbell). Only the TAP driver in tso mode reads the meta.
+ *   it, `flush` submits them all with one call (one doorbell). Only the TAP and AF_PACKET drivers in tso mode read
+ *   the meta.
  *
  * Throws (BywayError): ERR_DRIVER_CLOSED after close(), ERR_INVALID_STATE for txCommit without a reservation or
  * a second open reservation, ERR_FRAME_TOO_BIG above the slot size, ERR_INVALID_ARG_VALUE for a bad length,
@@ -199,8 +200,8 @@ export class NativeRingDriver implements FrameDriver {
 
   /**
    * `segment` (TSO): the TCP payload bytes per segment; recorded for the native side, which uses it only when
-   * the device negotiated TSO and the frame qualifies (see drivers/native/src/tap.c offload_tso). 0 or absent: a
-   * plain frame.
+   * the driver is in tso mode and the frame qualifies (see bw_offload_tso in drivers/native/src/addon.c). 0 or
+   * absent: a plain frame.
    */
   txCommit(now: number, len: number, segment = 0): void {
     this.checkOpen();

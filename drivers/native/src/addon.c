@@ -279,6 +279,67 @@ bool bw_repair_partial(uint8_t *f, uint32_t len) {
   return true;
 }
 
+/*
+ * Checksum offload on transmit (RFC 1071 partial sum, the virtio-net convention): for an IPv4 TCP or UDP frame,
+ * write the pseudo-header sum (folded, not complemented) into the checksum field and tell the kernel where the
+ * transport header starts and where its checksum lives; the kernel finishes it only if the packet leaves on a
+ * device that needs it (a local destination trusts it as is). Other frames go as they are.
+ */
+void bw_offload_checksum(uint8_t *frame, uint32_t len, struct virtio_net_hdr *vh) {
+  memset(vh, 0, sizeof *vh);
+  if (len < 34 || frame[12] != 0x08 || frame[13] != 0x00 || (frame[14] >> 4) != 4) return;
+  uint32_t ihl = (uint32_t)(frame[14] & 15) * 4;
+  uint32_t total = (uint32_t)(frame[16] << 8 | frame[17]);
+  uint8_t proto = frame[23];
+  uint32_t l4 = 14 + ihl;
+  if (ihl < 20 || 14 + total > len || total < ihl || (frame[20] & 0x3f) || frame[21]) return; /* fragments: no */
+  uint32_t off = proto == 6 ? 16 : proto == 17 ? 6 : 0;
+  uint32_t l4len = total - ihl;
+  if (!off || off + 2 > l4len) return;
+  uint64_t sum = 0;
+  for (int i = 26; i < 34; i += 2) sum += (uint32_t)(frame[i] << 8 | frame[i + 1]); /* source, destination */
+  sum += proto;
+  sum += l4len;
+  while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
+  frame[l4 + off] = (uint8_t)(sum >> 8);
+  frame[l4 + off + 1] = (uint8_t)sum;
+  vh->flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
+  vh->csum_start = (uint16_t)l4;
+  vh->csum_offset = (uint16_t)off;
+}
+
+/*
+ * TCP segmentation offload on transmit (tso mode): an IPv4 TCP frame without IP options, DF set, whose payload
+ * exceeds `seg`, is marked VIRTIO_NET_HDR_GSO_TCPV4 with gso_size = seg, so the kernel's GSO cuts it into
+ * segments (each with its own IP length, ident, sequence number and checksums; see tcp_gso_segment).
+ * The checksum is left partial as in bw_offload_checksum, and the pseudo-header sum written into the TCP checksum
+ * field INCLUDES the whole packet's TCP length: tcp_gso_segment adjusts the field for each segment by
+ * subtracting that length and adding the segment's (its `delta`), exactly as Linux's own tcp_v4_send_check
+ * leaves it for a GSO packet. (Hardware NICs want the sum without the length; virtio/tun does not: checked
+ * against the kernel by test/native/tap-offload.test.ts and test/native/af-packet-tso.test.ts, whose segments
+ * cross a veth without checksum offload: the tun and the AF_PACKET paths both go through virtio_net_hdr_to_skb.)
+ * Returns false when the frame does not qualify; the caller then writes its header as for a plain frame.
+ */
+bool bw_offload_tso(uint8_t *frame, uint32_t len, uint32_t seg, struct virtio_net_hdr *vh) {
+  if (len < 54 || frame[12] != 0x08 || frame[13] != 0x00 || frame[14] != 0x45 || frame[23] != 6) return false;
+  if ((frame[20] & 0x40) == 0 || (frame[20] & 0x3f) || frame[21]) return false; /* DF, no fragment */
+  uint32_t total = (uint32_t)(frame[16] << 8 | frame[17]);
+  if (total < 40 || 14 + total > len) return false;
+  uint32_t thl = (uint32_t)(frame[14 + 20 + 12] >> 4) * 4;
+  if (thl < 20 || 20 + thl > total) return false;
+  uint32_t payload = total - 20 - thl;
+  if (seg == 0 || seg > 65535 || payload <= seg) return false;
+  bw_offload_checksum(frame, len, vh);
+  if (!(vh->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM)) return false;
+  vh->gso_type = VIRTIO_NET_HDR_GSO_TCPV4;
+  /* CWR set: say so (SKB_GSO_TCP_ECN, as Linux's TCP does), so that only the first segment keeps it even where
+     the kernel would otherwise hand the packet to hardware TSO that copies every flag. */
+  if (frame[14 + 20 + 13] & 0x80) vh->gso_type |= VIRTIO_NET_HDR_GSO_ECN;
+  vh->gso_size = (uint16_t)seg;
+  vh->hdr_len = (uint16_t)(14 + 20 + thl);
+  return true;
+}
+
 int bw_ctl_alloc(bw_handle *h, uint32_t max_batch, uint32_t tx_batch) {
   h->max_batch = max_batch;
   h->tx_batch = tx_batch;

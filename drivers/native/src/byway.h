@@ -11,7 +11,7 @@
  * Control block layout (uint32 words): [CTL_*] counters, then rx descriptors (offset, length) pairs, then tx
  * slots (offsets handed to JS by txAlloc), then tx submissions (offset, length) pairs written by JS, then tx meta
  * words parallel to the submissions (one per pending frame: the TCP segment size for a TSO frame, 0 otherwise;
- * only the TAP driver in tso mode reads them).
+ * only the TAP and AF_PACKET drivers in tso mode read them).
  *
  * An rx descriptor's length word carries per-frame flags in its top 8 bits (BW_RX_* below, shifted by
  * BW_RX_FLAG_SHIFT) and the length in its low 24 bits. Drivers that know nothing about a frame write the plain
@@ -26,6 +26,7 @@
 #include <stdint.h>
 #include <stddef.h>
 #include <stdbool.h>
+#include <linux/virtio_net.h>
 
 enum bw_kind { BW_TAP = 1, BW_PACKET = 2, BW_XDP = 3, BW_NETLINK = 4, BW_PORT = 5 };
 
@@ -108,6 +109,15 @@ int bw_if_hwaddr(const char *ifname, uint8_t mac[6]);
  */
 void bw_complete_partial(uint8_t *frame, uint32_t len);
 bool bw_repair_partial(uint8_t *frame, uint32_t len);
+
+/*
+ * virtio_net_hdr for a frame about to be sent (TAP with IFF_VNET_HDR, AF_PACKET with PACKET_VNET_HDR), both in
+ * addon.c. `bw_offload_checksum`: NEEDS_CSUM with the pseudo-header sum in place for an IPv4 TCP or UDP frame, a
+ * zero header for anything else. `bw_offload_tso`: a GSO_TCPV4 header with gso_size `seg` for an IPv4 TCP frame
+ * (no IP options, DF) whose payload exceeds `seg`; false (header untouched) when the frame does not qualify.
+ */
+void bw_offload_checksum(uint8_t *frame, uint32_t len, struct virtio_net_hdr *vh);
+bool bw_offload_tso(uint8_t *frame, uint32_t len, uint32_t seg, struct virtio_net_hdr *vh);
 
 /* Allocate the control block (malloc) for a handle. */
 int bw_ctl_alloc(bw_handle *h, uint32_t max_batch, uint32_t tx_batch);

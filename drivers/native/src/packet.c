@@ -4,6 +4,18 @@
  * last frame was handed to JS, so every view stays valid until receive() returns. Transmit hands JS the next free
  * frames in ring order; txSubmit marks them TP_STATUS_SEND_REQUEST and rings the doorbell with one send().
  * Options: PACKET_QDISC_BYPASS, PACKET_IGNORE_OUTGOING, a classic BPF filter (built in TypeScript), PACKET_FANOUT.
+ *
+ * `tso` (PACKET_VNET_HDR, set before the rings, which it changes): every frame both ways carries a
+ * struct virtio_net_hdr (10 bytes) in front of its Ethernet header, as on a TAP with IFF_VNET_HDR.
+ * - Transmit (tpacket_snd): the header starts the frame's data; tp_len counts it. A frame whose tx meta word (the
+ *   TSO segment size) is set and that qualifies is marked GSO_TCPV4 (bw_offload_tso); every other IPv4 TCP/UDP
+ *   frame gets NEEDS_CSUM with the pseudo-header sum (bw_offload_checksum); the rest a zero header. The kernel
+ *   builds the skb with virtio_net_hdr_to_skb (the tun path's rule for the partial sum holds) and, when the device
+ *   has no TSO or checksum offload, segments and checksums in software on the way out (validate_xmit_skb), as
+ *   for its own TCP. tpacket_snd caps a frame at the MTU only without the header, so one frame takes 64 KiB.
+ * - Receive (tpacket_rcv): the header sits right before the Ethernet header (at tp_mac - 10; tp_mac and tp_net
+ *   move up by 10). A frame with DATA_VALID (checked by the kernel or a device) or NEEDS_CSUM (a local sender's
+ *   partial checksum, left partial) is flagged BW_RX_L4_CSUM_VALID.
  */
 #include "byway.h"
 #include <arpa/inet.h>
@@ -18,6 +30,7 @@
 #include <linux/filter.h>
 #include <linux/if_ether.h>
 #include <linux/if_packet.h>
+#include <linux/virtio_net.h>
 
 #ifndef PACKET_IGNORE_OUTGOING
 #define PACKET_IGNORE_OUTGOING 23
@@ -34,7 +47,23 @@ typedef struct {
   uint8_t *pkt;
   size_t rx_len;
   uint32_t tx_fsize, tx_fnr, tx_alloc_head, tx_submit_head, tx_outstanding, data_off;
+  uint32_t vhl; /* virtio_net_hdr bytes in front of every frame both ways: 10 with tso (PACKET_VNET_HDR), else 0 */
 } pk_state;
+
+/*
+ * The descriptor length word for a received frame: its length, and in tso mode BW_RX_L4_CSUM_VALID when the
+ * virtio_net_hdr the kernel wrote before the Ethernet header (tpacket_rcv: at macoff - its size) vouches for the
+ * TCP/UDP checksum. Without tso, a partial checksum (TP_STATUS_CSUMNOTREADY) is completed here instead.
+ */
+static inline uint32_t rx_word(bw_handle *h, pk_state *s, uint8_t *mac, uint32_t snaplen, uint32_t status) {
+  if (s->vhl) {
+    const struct virtio_net_hdr *vh = (const struct virtio_net_hdr *)(mac - s->vhl);
+    if (vh->flags & (VIRTIO_NET_HDR_F_NEEDS_CSUM | VIRTIO_NET_HDR_F_DATA_VALID)) return snaplen | BW_RX_L4_CSUM_VALID << BW_RX_FLAG_SHIFT;
+    return snaplen;
+  }
+  if (status & TP_STATUS_CSUMNOTREADY) bw_complete_partial(mac, snaplen), h->ctl[CTL_CSUM_REPAIRED]++;
+  return snaplen;
+}
 
 static inline struct tpacket_block_desc *blk(bw_handle *h, pk_state *s, uint32_t i) {
   return (struct tpacket_block_desc *)(h->mem + (size_t)i * s->blk_size);
@@ -67,8 +96,7 @@ static int pk2_rx_batch(bw_handle *h, uint32_t max) {
     struct tpacket2_hdr *p = rxf2(h, s, (s->cur_frame + s->held) % s->rx_fnr);
     if (!(__atomic_load_n(&p->tp_status, __ATOMIC_ACQUIRE) & TP_STATUS_USER)) break;
     desc[2 * n] = (uint32_t)((uint8_t *)p + p->tp_mac - h->mem);
-    desc[2 * n + 1] = p->tp_snaplen;
-    if (p->tp_status & TP_STATUS_CSUMNOTREADY) bw_complete_partial((uint8_t *)p + p->tp_mac, p->tp_snaplen), h->ctl[CTL_CSUM_REPAIRED]++;
+    desc[2 * n + 1] = rx_word(h, s, (uint8_t *)p + p->tp_mac, p->tp_snaplen, p->tp_status);
     if (p->tp_snaplen < p->tp_len) h->ctl[CTL_RX_TRUNCATED]++;
     n++;
     s->held++;
@@ -113,8 +141,7 @@ static int pk_rx_batch(bw_handle *h, uint32_t max) {
     if (s->pkt_left > 0) {
       struct tpacket3_hdr *p = (struct tpacket3_hdr *)s->pkt;
       desc[2 * n] = (uint32_t)(s->pkt + p->tp_mac - h->mem);
-      desc[2 * n + 1] = p->tp_snaplen;
-      if (p->tp_status & TP_STATUS_CSUMNOTREADY) bw_complete_partial(s->pkt + p->tp_mac, p->tp_snaplen), h->ctl[CTL_CSUM_REPAIRED]++;
+      desc[2 * n + 1] = rx_word(h, s, s->pkt + p->tp_mac, p->tp_snaplen, p->tp_status);
       if (p->tp_snaplen < p->tp_len) h->ctl[CTL_RX_TRUNCATED]++;
       n++;
       s->pkt_left--;
@@ -168,7 +195,7 @@ static int pk_tx_alloc(bw_handle *h, uint32_t max) {
       h->ctl[CTL_TX_ERRORS]++;
       __atomic_store_n(status_of(s, f), TP_STATUS_AVAILABLE, __ATOMIC_RELAXED);
     }
-    slots[n++] = (uint32_t)(f - h->mem) + s->data_off;
+    slots[n++] = (uint32_t)(f - h->mem) + s->data_off + s->vhl;
     s->tx_alloc_head = (s->tx_alloc_head + 1) % s->tx_fnr;
     s->tx_outstanding++;
   }
@@ -178,13 +205,21 @@ static int pk_tx_alloc(bw_handle *h, uint32_t max) {
 static int pk_tx_submit(bw_handle *h, uint32_t n) {
   pk_state *s = h->priv;
   uint32_t *out = h->ctl + h->tx_out_idx;
+  uint32_t *meta = h->ctl + h->tx_meta_idx;
   uint32_t queued = 0;
   for (uint32_t k = 0; k < n && s->tx_outstanding > 0; k++) {
     uint8_t *f = txf(h, s, s->tx_submit_head);
-    uint32_t want = (uint32_t)(f - h->mem) + s->data_off;
+    uint32_t want = (uint32_t)(f - h->mem) + s->data_off + s->vhl;
     if (out[2 * k] != want) return -EINVAL; /* JS must submit in the order it was given frames */
     uint32_t len = out[2 * k + 1];
-    if (len > s->tx_fsize - s->data_off) len = s->tx_fsize - s->data_off;
+    if (len > s->tx_fsize - s->data_off - s->vhl) len = s->tx_fsize - s->data_off - s->vhl;
+    if (s->vhl) {
+      /* tpacket_snd reads the header from the start of the frame's data and counts it in tp_len. */
+      uint8_t *frame = h->mem + want;
+      struct virtio_net_hdr *vh = (struct virtio_net_hdr *)(frame - s->vhl);
+      if (!(meta[k] > 0 && bw_offload_tso(frame, len, meta[k], vh))) bw_offload_checksum(frame, len, vh);
+      len += s->vhl;
+    }
     if (s->ver == TPACKET_V2) {
       ((struct tpacket2_hdr *)f)->tp_len = len;
       ((struct tpacket2_hdr *)f)->tp_snaplen = len;
@@ -248,6 +283,7 @@ int bw_packet_open(napi_env env, napi_value opts, bw_handle *h, napi_value info,
   s->blk_nr = (uint32_t)opt_int(env, opts, "rxBlockCount", 64);
   uint32_t rx_fsize = (uint32_t)opt_int(env, opts, "rxFrameSize", 2048);
   s->ver = opt_int(env, opts, "tpacketVersion", 3) == 2 ? TPACKET_V2 : TPACKET_V3;
+  bool tso = opt_bool(env, opts, "tso", false);
   if (s->ver == TPACKET_V2) h->ops = &pk2_ops;
   uint32_t tov = (uint32_t)opt_int(env, opts, "blockTimeoutMs", 1);
   s->tx_fsize = (uint32_t)opt_int(env, opts, "txFrameSize", 2048);
@@ -280,6 +316,13 @@ int bw_packet_open(napi_env env, napi_value opts, bw_handle *h, napi_value info,
     return -1;
   }
   v = 1;
+  /* Before PACKET_RX_RING / PACKET_TX_RING: the kernel refuses it (EBUSY) once a ring exists, and sizes the
+     rings' minimum frame with it. */
+  if (tso && setsockopt(h->fd, SOL_PACKET, PACKET_VNET_HDR, &v, sizeof v) != 0) {
+    bw_set_error(e, errno, "PACKET_VNET_HDR", NULL);
+    return -1;
+  }
+  s->vhl = tso ? (uint32_t)sizeof(struct virtio_net_hdr) : 0;
   if (bypass && setsockopt(h->fd, SOL_PACKET, PACKET_QDISC_BYPASS, &v, sizeof v) != 0) {
     bw_set_error(e, errno, "PACKET_QDISC_BYPASS", NULL);
     return -1;
@@ -373,7 +416,8 @@ int bw_packet_open(napi_env env, napi_value opts, bw_handle *h, napi_value info,
   uint8_t mac[6] = {0};
   bw_if_hwaddr(h->ifname, mac);
   set_bytes(env, info, "ifHwAddress", mac, 6);
-  set_int(env, info, "frameCap", s->tx_fsize - s->data_off);
+  set_int(env, info, "frameCap", s->tx_fsize - s->data_off - s->vhl);
+  set_bool(env, info, "tso", tso);
   set_int(env, info, "rxRingBytes", (int64_t)s->rx_len);
   set_int(env, info, "txFrames", s->tx_fnr);
   set_bool(env, info, "qdiscBypass", bypass);
