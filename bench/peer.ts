@@ -36,7 +36,7 @@ const name = process.argv[process.argv.indexOf('--name') + 1] ?? 'side';
 // Replies own stdout; anything logged goes to stderr.
 console.log = (...a: unknown[]) => console.error(`[${name}]`, ...a);
 
-export type StackKind = 'kernel' | 'af-xdp' | 'af-packet' | 'af-packet-v2' | 'tap' | 'tap-tso';
+export type StackKind = 'kernel' | 'af-xdp' | 'af-packet' | 'af-packet-v2' | 'af-packet-tso' | 'tap' | 'tap-tso';
 
 export interface InitArgs {
   readonly stack: StackKind;
@@ -88,7 +88,7 @@ async function openDriver(a: InitArgs): Promise<{ driver: FrameDriver; info: Rec
     const d = openAfXdp({ ifname: a.ifname!, netns: a.netns, mode: 'own', ipv4: a.address, busyPoll: busy });
     return { driver: d, info: { bindMode: d.bindMode, attachMode: d.attachMode, queue: d.queue, needWakeup: d.needWakeup, mtu: d.caps.mtu, maxBatch: d.caps.maxBatch } };
   }
-  if (a.stack === 'af-packet' || a.stack === 'af-packet-v2') {
+  if (a.stack === 'af-packet' || a.stack === 'af-packet-v2' || a.stack === 'af-packet-tso') {
     const { openAfPacket } = await import('../drivers/af-packet/index.js');
     const d = openAfPacket({
       ifname: a.ifname!,
@@ -97,10 +97,12 @@ async function openDriver(a: InitArgs): Promise<{ driver: FrameDriver; info: Rec
       busyPoll: busy,
       // 'af-packet' takes the driver's default ring (TPACKET_V3, blocks retired after blockTimeoutMs); 'af-packet-v2'
       // asks for TPACKET_V2 (per-frame status, no block timeout).
+      // 'af-packet-tso': TPACKET_V2 with TCP segmentation offload (PACKET_VNET_HDR; the kernel cuts 64 KiB packets).
       ...(a.stack === 'af-packet-v2' ? { tpacketVersion: 2 as const } : {}),
+      ...(a.stack === 'af-packet-tso' ? { tpacketVersion: 2 as const, tso: true } : {}),
       ...(a.mac ? { hwAddress: macBytes(a.mac), promiscuous: true } : {}),
     });
-    return { driver: d, info: { tpacketVersion: d.tpacketVersion, qdiscBypass: d.qdiscBypass, filtered: d.filtered, mtu: d.caps.mtu, maxBatch: d.caps.maxBatch } };
+    return { driver: d, info: { tpacketVersion: d.tpacketVersion, qdiscBypass: d.qdiscBypass, filtered: d.filtered, tso: d.caps.tso?.maxBytes, mtu: d.caps.mtu, maxBatch: d.caps.maxBatch } };
   }
   if (a.stack === 'tap' || a.stack === 'tap-tso') {
     const { openTap } = await import('../drivers/tap/index.js');

@@ -29,7 +29,7 @@ export interface WorkloadRecord {
 
 export interface PathRecord {
   id: string;
-  stack: 'kernel' | 'af-xdp' | 'af-packet' | 'af-packet-v2' | 'tap' | 'tap-tso';
+  stack: 'kernel' | 'af-xdp' | 'af-packet' | 'af-packet-v2' | 'af-packet-tso' | 'tap' | 'tap-tso';
   mode: 'event' | 'busy' | null;
   /** 'byway' when the peer in namespace B ran byway too (same driver kind and poll mode; --symmetric); else the kernel path. */
   peer?: 'kernel' | 'byway';

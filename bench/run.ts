@@ -28,9 +28,9 @@
  *   --duration S     measured seconds per workload (default 2; --long: 10)
  *   --warmup S       warm-up seconds before each measurement (default 0.5; --long: 2)
  *   --long           longer runs (the defaults above)
- *   --paths LIST     kernel,af-xdp,af-packet,af-packet-v2,tap,tap-tso (default all; af-packet is the driver's
- *                    default TPACKET_V3 ring, af-packet-v2 the same driver with tpacketVersion: 2; tap-tso the TAP
- *                    driver with TCP segmentation offload negotiated: 64 KiB packets, the kernel cuts them)
+ *   --paths LIST     kernel,af-xdp,af-packet,af-packet-v2,af-packet-tso,tap,tap-tso (default all; af-packet is the
+ *                    driver's default TPACKET_V3 ring, af-packet-v2 the same driver with tpacketVersion: 2;
+ *                    af-packet-tso and tap-tso add TCP segmentation offload: 64 KiB packets the kernel cuts)
  *   --modes LIST     byway poll modes: event,busy (default both)
  *   --workloads LIST udp-pp,udp-stream,tcp-pp,tcp-bulk,tcp-connrate,tcp-idle,inmemory (default all)
  *   --sizes LIST     UDP ping-pong sizes (default 1,64,1024,1472)
@@ -70,7 +70,7 @@ const list = (name: string, dflt: string[]): string[] => (opt(name) ?? dflt.join
 const long = flag('--long');
 const durationMs = Math.round(Number(opt('--duration') ?? (long ? 10 : 2)) * 1000);
 const warmupMs = Math.round(Number(opt('--warmup') ?? (long ? 2 : 0.5)) * 1000);
-const drivers = list('--paths', ['kernel', 'af-xdp', 'af-packet', 'af-packet-v2', 'tap', 'tap-tso']);
+const drivers = list('--paths', ['kernel', 'af-xdp', 'af-packet', 'af-packet-v2', 'af-packet-tso', 'tap', 'tap-tso']);
 const modes = list('--modes', ['event', 'busy']) as Array<'event' | 'busy'>;
 const workloads = list('--workloads', ['udp-pp', 'udp-stream', 'tcp-pp', 'tcp-bulk', 'tcp-connrate', 'tcp-idle', 'inmemory']);
 const sizes = list('--sizes', ['1', '64', '1024', '1472']).map(Number);
@@ -354,7 +354,7 @@ function plan(spec: PathSpec): Array<{ id: string; fn: WorkloadFn; label: string
 
 interface PathSpec {
   id: string;
-  stack: 'kernel' | 'af-xdp' | 'af-packet' | 'af-packet-v2' | 'tap' | 'tap-tso';
+  stack: 'kernel' | 'af-xdp' | 'af-packet' | 'af-packet-v2' | 'af-packet-tso' | 'tap' | 'tap-tso';
   mode: 'event' | 'busy' | null;
   /** What runs in namespace B: the kernel path (every path by default), or byway with the subject's driver and mode. */
   peer: 'kernel' | 'byway';
@@ -363,7 +363,7 @@ interface PathSpec {
 function pathSpecs(): PathSpec[] {
   const out: PathSpec[] = [];
   if (drivers.includes('kernel')) out.push({ id: 'kernel', stack: 'kernel', mode: null, peer: 'kernel' });
-  for (const d of ['af-xdp', 'af-packet', 'af-packet-v2', 'tap', 'tap-tso'] as const) {
+  for (const d of ['af-xdp', 'af-packet', 'af-packet-v2', 'af-packet-tso', 'tap', 'tap-tso'] as const) {
     if (!drivers.includes(d)) continue;
     for (const m of modes) out.push({ id: `${d}/${m}`, stack: d, mode: m, peer: 'kernel' });
   }
@@ -395,7 +395,7 @@ class Sides {
     this.subject = new Side('subject', sideCommand('subject', kernel ? nsA : undefined), ROOT, verbose);
     this.commands = { peer: this.peer.command.join(' '), subject: this.subject.command.join(' ') };
     await Promise.all([this.peer.ready, this.subject.ready]);
-    const isPacket = this.spec.stack === 'af-packet' || this.spec.stack === 'af-packet-v2';
+    const isPacket = this.spec.stack === 'af-packet' || this.spec.stack === 'af-packet-v2' || this.spec.stack === 'af-packet-tso';
     const peerArgs = bywayPeer
       ? {
           stack: this.spec.stack,
