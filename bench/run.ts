@@ -120,7 +120,10 @@ function log(line: string): void {
   process.stdout.write(line + '\n');
 }
 
-const NODE_ARGS = ['node', '--expose-gc', '--import', 'tsx', 'bench/peer.ts'];
+// BYWAY_BENCH_NODE_FLAGS: extra V8/Node flags for both sides of every path, for an A/B run (e.g. a larger young
+// generation: '--max-semi-space-size=64'); recorded in the settings.
+const EXTRA_NODE_FLAGS = (process.env.BYWAY_BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean);
+const NODE_ARGS = ['node', '--expose-gc', ...EXTRA_NODE_FLAGS, '--import', 'tsx', 'bench/peer.ts'];
 // As many descriptors as the hard limit allows (10 000 sockets need more than the usual soft 1024; raising the
 // hard limit needs CAP_SYS_RESOURCE, which these VMs do not give). prlimit, taskset and `ip netns exec` all exec, so the
 // pid we hold is Node's own.
@@ -579,7 +582,7 @@ async function main(): Promise<void> {
       // The native addon is rebuilt by whoever changes drivers/native; which build ran is part of the record.
       addon: sh('sh', ['-c', 'f=drivers/native/build/Release/byway_native.node; [ -f $f ] && echo "$(sha256sum $f | cut -c1-16) built $(date -u -r $f +%FT%TZ)"']),
     },
-    settings: { durationMs, warmupMs, sizes, idleCount, paths: drivers, modes, workloads, symmetric, offloadsOff, offloads: offloadsMode, repeat, cpuPinning: pin ? 'subject on CPU 0, peer on CPU 1 (taskset)' : 'none (scheduler places both processes)', nofile: NOFILE },
+    settings: { durationMs, warmupMs, sizes, idleCount, paths: drivers, modes, workloads, symmetric, offloadsOff, offloads: offloadsMode, nodeFlags: EXTRA_NODE_FLAGS, repeat, cpuPinning: pin ? 'subject on CPU 0, peer on CPU 1 (taskset)' : 'none (scheduler places both processes)', nofile: NOFILE },
     loadavgStart: load(),
     topology: undefined,
     paths: [],

@@ -242,6 +242,8 @@ export interface TailReport {
   /** This process's garbage collections during the window (PerformanceObserver 'gc'), and their total pause. */
   readonly gcs: number;
   readonly gcMs: number;
+  /** The collections by kind (perf_hooks: minor = scavenge, major = mark-compact, incremental, weakcb). */
+  readonly gcKinds: Record<string, number>;
   /** Round trips slower than the median plus 5 us that overlapped one of those collections. */
   readonly slowDuringGc: number;
   /** Context switches of this process during the window (getrusage): involuntary ones are preemptions. */
@@ -251,6 +253,11 @@ export interface TailReport {
 }
 
 const TAIL_STEPS_US = [2, 5, 10, 20, 50, 100];
+/** perf_hooks constants NODE_PERFORMANCE_GC_*. */
+const GC_KINDS: Record<number, string> = { 1: 'minor', 4: 'major', 8: 'incremental', 16: 'weakcb' };
+function gcKind(e: object): number {
+  return (((e as { detail?: { kind?: number } }).detail)?.kind ?? 0) | 0;
+}
 
 /**
  * Attributes the tail of a ping-pong run: per round trip its start time and length, this process's GC pauses
@@ -261,13 +268,13 @@ const TAIL_STEPS_US = [2, 5, 10, 20, 50, 100];
 class TailProbe {
   private readonly at = new Samples();
   private readonly lat = new Samples();
-  private readonly gcs: [number, number][] = [];
+  private readonly gcs: [number, number, number][] = [];
   private readonly obs: InstanceType<typeof PerformanceObserver> | undefined;
   private usage0: NodeJS.ResourceUsage | undefined;
   constructor() {
     try {
       this.obs = new PerformanceObserver((list) => {
-        for (const e of list.getEntries()) this.gcs.push([e.startTime, e.duration]);
+        for (const e of list.getEntries()) this.gcs.push([e.startTime, e.duration, gcKind(e)]);
       });
       this.obs.observe({ entryTypes: ['gc'] });
     } catch {
@@ -282,7 +289,7 @@ class TailProbe {
     this.lat.add(us);
   }
   report(fromMs: number, toMs: number): TailReport {
-    for (const e of this.obs?.takeRecords() ?? []) this.gcs.push([e.startTime, e.duration]);
+    for (const e of this.obs?.takeRecords() ?? []) this.gcs.push([e.startTime, e.duration, gcKind(e)]);
     this.obs?.disconnect();
     const u1 = process.resourceUsage();
     const u0 = this.usage0 ?? u1;
@@ -305,8 +312,14 @@ class TailProbe {
       const e = s + lat[i]! / 1000;
       if (gcs.some(([t, d]) => t <= e && t + d >= s)) slowDuringGc++;
     }
+    const gcKinds: Record<string, number> = {};
+    for (const [, , k] of gcs) {
+      const name = GC_KINDS[k] ?? `kind${k}`;
+      gcKinds[name] = (gcKinds[name] ?? 0) + 1;
+    }
     return {
       slowPerSec,
+      gcKinds,
       gcs: gcs.length,
       gcMs: Math.round(gcs.reduce((a, [, d]) => a + d, 0) * 100) / 100,
       slowDuringGc,
