@@ -108,7 +108,9 @@ async function openDriver(a: InitArgs): Promise<{ driver: FrameDriver; info: Rec
     const { openTap } = await import('../drivers/tap/index.js');
     // tap-tso: TCP segmentation offload negotiated with the kernel (64 KiB packets both ways, checksums offloaded).
     const tso = a.stack === 'tap-tso' ? { vnetHdr: true, tso: true } : {};
-    const d = openTap({ name: a.ifname, netns: a.netns, busyPoll: busy, ...tso });
+    // The bench's TAP exists already (the topology makes it), so the driver's 4096-frame queue for devices it
+    // creates is asked for explicitly.
+    const d = openTap({ name: a.ifname, netns: a.netns, busyPoll: busy, queueLength: 4096, ...tso });
     return { driver: d, info: { ifname: d.ifname, created: d.created, vnetHdr: d.vnetHdr, tso: d.caps.tso?.maxBytes, mtu: d.caps.mtu, maxBatch: d.caps.maxBatch } };
   }
   throw new Error(`unknown stack ${String(a.stack)}`);

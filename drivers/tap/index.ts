@@ -52,6 +52,12 @@ export interface TapOptions {
    */
   readonly tso?: boolean;
   readonly multiQueue?: boolean;
+  /**
+   * The device's transmit queue length: the frames the kernel holds for byway to read (`ip link set ... txqueuelen`).
+   * Default 4096 for a device this driver creates (the kernel's 1000 overflows under bursts from several TCP
+   * senders: drops, then retransmissions); an existing device keeps its own unless this is given.
+   */
+  readonly queueLength?: number;
   /** Frames one receive() hands over at most (the rx slots). Default 64. */
   readonly maxBatch?: number;
   /** Transmit slots. Default 256 (64 with `tso`: each slot holds 64 KiB). */
@@ -105,6 +111,9 @@ export function openTap(options: TapOptions = {}): TapDriver {
     throw invalidArg(`TAP mtu must be an integer in 68..65521, got ${options.mtu}`);
   }
   if (options.hwAddress !== undefined && options.hwAddress.length !== 6) throw invalidArg('hwAddress must be 6 bytes');
+  if (options.queueLength !== undefined && !(Number.isInteger(options.queueLength) && options.queueLength >= 1 && options.queueLength <= 1 << 20)) {
+    throw invalidArg(`TAP queueLength must be an integer in 1..1048576, got ${options.queueLength}`);
+  }
   if (options.tso === true && options.vnetHdr === false) throw invalidArg('tso needs vnetHdr (leave it unset, or true)');
   const vnetHdr = options.vnetHdr === true || options.tso === true;
   let info;

@@ -121,6 +121,17 @@ describePrivileged('TAP driver against the kernel', () => {
     expect(lab.linkExists(ns, name)).toBe(true);
   });
 
+  it('gives a device it creates a 4096-frame queue; an existing device keeps its own unless queueLength is given', () => {
+    expect(ipIn(ns, `link show ${tap!.ifname}`)).toMatch(/qlen 4096/);
+    const name = lab.addTap(ns);
+    const before = /qlen (\d+)/.exec(ipIn(ns, `link show ${name}`))![1];
+    openTap({ name, netns: ns }).close();
+    expect(/qlen (\d+)/.exec(ipIn(ns, `link show ${name}`))![1]).toBe(before);
+    openTap({ name, netns: ns, queueLength: 2500 }).close();
+    expect(ipIn(ns, `link show ${name}`)).toMatch(/qlen 2500/);
+    expect(() => openTap({ name, netns: ns, queueLength: 0 })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE' }));
+  });
+
   it('multi-queue: one driver per queue on one device; vnet header mode moves frames too', async () => {
     const qs = openTapQueues({ name: uniqueName('bwq'), netns: ns, queues: 2 });
     try {

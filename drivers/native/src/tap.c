@@ -211,6 +211,11 @@ int bw_tap_open(napi_env env, napi_value opts, bw_handle *h, napi_value info, bw
       return -1;
     }
   }
+  /* The kernel's queue towards us: 1000 frames by default, which a burst from several TCP senders overflows
+     (drops, then retransmissions) while we are busy with the previous batch. A device made here gets 4096 unless
+     told otherwise; an existing one is changed only when asked. */
+  int qlen = (int)opt_int(env, opts, "queueLength", existed ? 0 : 4096);
+  if (qlen > 0 && bw_if_txqlen(h->ifname, qlen, e) != 0) return -1;
   if (bw_if_up_mtu(h->ifname, mtu, up, e) != 0) return -1;
   h->ifindex = (int)if_nametoindex(h->ifname);
   uint8_t mac[6] = {0};
