@@ -281,10 +281,17 @@ export class Socket extends EventEmitter {
     if (this.state !== 'closed') this.close();
   }
 
+  /** The last address string resolved and its value: a socket answering one peer parses it once, not per send. */
+  private lastAddress: string | undefined = undefined;
+  private lastIp = 0;
+
   private resolve(address: string | undefined): number {
     if (address === undefined || address === 'localhost') return this.stack.core.addresses[0]!.address;
+    if (address === this.lastAddress) return this.lastIp;
     const ip = parseIpv4(address);
     if (ip === undefined) throw new BywayError('ERR_INVALID_ARG_VALUE', `byway's dgram needs an IPv4 literal (no DNS lookup), got '${address}'`);
+    this.lastAddress = address;
+    this.lastIp = ip;
     return ip;
   }
 
