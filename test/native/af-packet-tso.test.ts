@@ -23,8 +23,9 @@ import { createStack } from '../../src/index.js';
 import { openAfPacket, type AfPacketDriver } from '../../drivers/af-packet/index.js';
 import { RxFlag, type FrameDriver } from '../../drivers/types.js';
 import { checksum, finish, onesSum, pseudoHeaderSum } from '../../protocols/util/checksum.js';
-import { NetLab, describePrivileged, execIn, execInAsync, ipIn } from '../helpers/netns.js';
-import { arpReplySender, arpRequest, echoReplyAt, ethernet, get16, get32, icmpEchoPacket, ip, udpPacket, waitFrame } from './frames.js';
+import { NetLab, describePrivileged, execIn, ipIn } from '../helpers/netns.js';
+import { counting, sendToKernel, takeFromKernel } from './tso-lab.js';
+import { arpReplySender, arpRequest, echoReplyAt, ethernet, get16, get32, icmpEchoPacket, ip, tsOption, udpPacket, waitFrame, writeTcpFrame } from './frames.js';
 
 const KERNEL = ip('10.77.31.1');
 const BYWAY = ip('10.77.31.2');
@@ -34,71 +35,6 @@ const FIN = 0x01;
 const PSH = 0x08;
 const ACK = 0x10;
 const CWR = 0x80;
-
-function put16(b: Uint8Array, o: number, v: number): void {
-  b[o] = (v >>> 8) & 0xff;
-  b[o + 1] = v & 0xff;
-}
-function put32(b: Uint8Array, o: number, v: number): void {
-  put16(b, o, v >>> 16);
-  put16(b, o + 2, v & 0xffff);
-}
-
-interface TcpOut {
-  readonly sport: number;
-  readonly dport: number;
-  readonly seq: number;
-  readonly ack: number;
-  readonly flags: number;
-  readonly options: Uint8Array;
-  readonly payload: Uint8Array;
-  readonly id: number;
-}
-
-/**
- * An Ethernet frame with IPv4 (20 bytes, DF, checksum computed) and TCP from byway to the kernel, written into
- * `f`. The TCP checksum field is left 0: the driver offloads it (caps.checksum.tcp.tx is 'offload').
- */
-function writeTcpFrame(f: Uint8Array, dstMac: Uint8Array, srcMac: Uint8Array, s: TcpOut): number {
-  const thl = 20 + s.options.length;
-  const total = 20 + thl + s.payload.length;
-  f.set(dstMac, 0);
-  f.set(srcMac, 6);
-  put16(f, 12, 0x0800);
-  f[14] = 0x45;
-  f[15] = 0;
-  put16(f, 16, total);
-  put16(f, 18, s.id);
-  put16(f, 20, 0x4000);
-  f[22] = 64;
-  f[23] = 6;
-  put16(f, 24, 0);
-  put32(f, 26, BYWAY);
-  put32(f, 30, KERNEL);
-  put16(f, 24, checksum(f, 14, 34));
-  const t = 34;
-  put16(f, t, s.sport);
-  put16(f, t + 2, s.dport);
-  put32(f, t + 4, s.seq);
-  put32(f, t + 8, s.ack);
-  f[t + 12] = (thl / 4) << 4;
-  f[t + 13] = s.flags;
-  put16(f, t + 14, 1000);
-  put16(f, t + 16, 0);
-  put16(f, t + 18, 0);
-  f.set(s.options, t + 20);
-  f.set(s.payload, t + thl);
-  return 14 + total;
-}
-
-/** NOP, NOP, timestamps (RFC 7323 section 3). */
-function tsOption(val: number, ecr: number): Uint8Array {
-  const b = new Uint8Array(12);
-  b.set([1, 1, 8, 10]);
-  put32(b, 4, val);
-  put32(b, 8, ecr);
-  return b;
-}
 
 function pattern(n: number, salt: number): Uint8Array {
   const b = new Uint8Array(n);
@@ -124,32 +60,6 @@ async function collect(d: FrameDriver, keep: (f: Uint8Array, flags: number) => b
     if (n === 0) await new Promise((r) => setTimeout(r, 2));
   }
   return got;
-}
-
-/** Counts what the driver hands up: frames the device vouched for, and all frames. */
-function counting(inner: FrameDriver): FrameDriver & { vouched: number; frames: number } {
-  const c = {
-    vouched: 0,
-    frames: 0,
-    get caps() {
-      return inner.caps;
-    },
-    hwAddress: inner.hwAddress,
-    stats: inner.stats,
-    receive: (now: number, max: number, sink: (f: Uint8Array, flags?: number) => void) =>
-      inner.receive(now, max, (frame, flags) => {
-        c.frames++;
-        if (flags !== undefined && (flags & RxFlag.L4ChecksumValid) !== 0) c.vouched++;
-        sink(frame, flags);
-      }),
-    txReserve: (len: number) => inner.txReserve(len),
-    txCommit: (now: number, len: number, segment?: number) => (segment === undefined ? inner.txCommit(now, len) : inner.txCommit(now, len, segment)),
-    flush: (now: number) => inner.flush(now),
-    pollAt: (now: number) => inner.pollAt?.(now),
-    setReadyCallback: (cb: (() => void) | null) => inner.setReadyCallback(cb),
-    close: () => inner.close(),
-  };
-  return c;
 }
 
 const hex = (mac: Uint8Array): string => Array.from(mac, (b) => b.toString(16).padStart(2, '0')).join(':');
@@ -259,7 +169,7 @@ describePrivileged('AF_PACKET with TCP segmentation offload against the kernel',
         const len = 14 + 20 + 32 + payload.length;
         const buf = d.txReserve(len)!;
         expect(buf).not.toBeNull();
-        expect(writeTcpFrame(buf, kernelMac, d.hwAddress!, { sport: 4444, dport: port, seq, ack: 77, flags: CWR | ACK | PSH | FIN, options: opts, payload, id })).toBe(len);
+        expect(writeTcpFrame(buf, kernelMac, d.hwAddress!, { src: BYWAY, dst: KERNEL, sport: 4444, dport: port, seq, ack: 77, flags: CWR | ACK | PSH | FIN, options: opts, payload, id }, false)).toBe(len);
         d.txCommit(0, len, SEGMENT);
         d.flush(0);
         const want = Math.ceil(payload.length / SEGMENT);
@@ -305,7 +215,7 @@ describePrivileged('AF_PACKET with TCP segmentation offload against the kernel',
       const payload = pattern(700, 3);
       const len = 14 + 40 + payload.length;
       const b = d.txReserve(len)!;
-      writeTcpFrame(b, kernelMac, d.hwAddress!, { sport: 4445, dport: 5301, seq: 1, ack: 0, flags: ACK, options: new Uint8Array(0), payload, id: 9 });
+      writeTcpFrame(b, kernelMac, d.hwAddress!, { src: BYWAY, dst: KERNEL, sport: 4445, dport: 5301, seq: 1, ack: 0, flags: ACK, options: new Uint8Array(0), payload, id: 9 }, false);
       d.txCommit(0, len, SEGMENT);
       // UDP with a zero checksum field: offloaded too (the stack leaves it alone when caps say 'offload').
       const udp = ethernet(kernelMac, d.hwAddress!, 0x0800, udpPacket(BYWAY, KERNEL, 4446, 5302, pattern(300, 4)));
@@ -373,22 +283,9 @@ describePrivileged('AF_PACKET with TCP segmentation offload against the kernel',
     const { stack } = openStack();
     try {
       const before = tcpCounters(nsB);
-      const sink = execInAsync(nsB, 'bash', ['-c', 'socat -u TCP-LISTEN:7101,reuseaddr - | sha256sum'], { timeoutMs: 30_000 });
-      let sock;
-      for (let i = 0; ; i++) {
-        sock = stack.net.connect({ host: '10.77.31.1', port: 7101 });
-        const ok = await new Promise<boolean>((resolve) => {
-          sock!.once('connect', () => resolve(true));
-          sock!.once('error', () => resolve(false));
-        });
-        if (ok) break;
-        if (i > 100) throw new Error('socat never listened');
-        await new Promise((r) => setTimeout(r, 20));
-      }
-      sock.end(data);
-      const r = await sink;
+      const r = await sendToKernel(stack, nsB, '10.77.31.2', 7101, data);
       expect(r.timedOut).toBe(false);
-      expect(r.stdout.split(' ')[0]).toBe(sha);
+      expect(r.sha256).toBe(sha);
       const ipStats = stack.core.stats.ipv4;
       // Most of 8 MiB left as packets the kernel cut: at least 100 of them, and far fewer IP packets than segments.
       expect(ipStats.tsoPackets).toBeGreaterThan(100);
@@ -404,25 +301,10 @@ describePrivileged('AF_PACKET with TCP segmentation offload against the kernel',
   it('the stack takes 8 MiB from the kernel with tso on (SHA-256 checked)', async () => {
     const { driver, stack } = openStack();
     try {
-      const hash = createHash('sha256');
-      let bytes = 0;
-      const done = new Promise<void>((resolve, reject) => {
-        const srv = stack.net.createServer((s) => {
-          s.on('data', (d: Uint8Array) => {
-            hash.update(d);
-            bytes += d.length;
-          });
-          s.on('end', () => resolve());
-          s.on('error', reject);
-        });
-        srv.listen(7102);
-      });
-      const src = execInAsync(nsB, 'socat', ['-u', `FILE:${join(dir, 'data')}`, 'TCP:10.77.31.2:7102'], { timeoutMs: 30_000 });
-      await done;
-      const r = await src;
-      expect(r.code).toBe(0);
-      expect(bytes).toBe(data.length);
-      expect(hash.digest('hex')).toBe(sha);
+      const r = await takeFromKernel(stack, nsB, '10.77.31.2', 7102, join(dir, 'data'));
+      expect(r.socat.code).toBe(0);
+      expect(r.bytes).toBe(data.length);
+      expect(r.sha256).toBe(sha);
       // B's veth has no checksum offload: every segment arrives with a complete checksum the stack verified.
       expect(driver.frames).toBeGreaterThan((8 << 20) / 1500);
       expect(driver.vouched).toBe(0);

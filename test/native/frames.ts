@@ -1,8 +1,9 @@
 /**
- * Hand-built frames for kernel conformance tests (ARP, ICMP echo, UDP), checksums from protocols/util/checksum.ts,
- * and a bounded wait for a matching frame from a real driver.
+ * Hand-built frames for kernel conformance tests (ARP, ICMP echo, UDP, TCP), checksums from
+ * protocols/util/checksum.ts, and a bounded wait for a matching frame from a real driver.
  */
 import { checksum, onesSum, pseudoHeaderSum, finish } from '../../protocols/util/checksum.js';
+import { write16, write32 } from '../../protocols/util/bytes.js';
 import { parseIpv4 } from '../../protocols/ipv4/address.js';
 import type { FrameDriver } from '../../drivers/types.js';
 
@@ -14,14 +15,6 @@ export function ip(text: string): number {
   return v;
 }
 
-function put16(b: Uint8Array, o: number, v: number): void {
-  b[o] = (v >>> 8) & 0xff;
-  b[o + 1] = v & 0xff;
-}
-function put32(b: Uint8Array, o: number, v: number): void {
-  put16(b, o, v >>> 16);
-  put16(b, o + 2, v & 0xffff);
-}
 export function get16(b: Uint8Array, o: number): number {
   return (b[o]! << 8) | b[o + 1]!;
 }
@@ -34,15 +27,15 @@ export function arpRequest(srcMac: Uint8Array, srcIp: number, targetIp: number):
   const f = new Uint8Array(42);
   f.set(BROADCAST, 0);
   f.set(srcMac, 6);
-  put16(f, 12, 0x0806);
-  put16(f, 14, 1); // htype Ethernet
-  put16(f, 16, 0x0800);
+  write16(f, 12, 0x0806);
+  write16(f, 14, 1); // htype Ethernet
+  write16(f, 16, 0x0800);
   f[18] = 6;
   f[19] = 4;
-  put16(f, 20, 1); // request
+  write16(f, 20, 1); // request
   f.set(srcMac, 22);
-  put32(f, 28, srcIp);
-  put32(f, 38, targetIp);
+  write32(f, 28, srcIp);
+  write32(f, 38, targetIp);
   return f;
 }
 
@@ -57,15 +50,15 @@ export function arpReplySender(f: Uint8Array, fromIp: number, toIp: number): Uin
 function ipv4Header(b: Uint8Array, o: number, proto: number, src: number, dst: number, totalLen: number, id: number): void {
   b[o] = 0x45;
   b[o + 1] = 0;
-  put16(b, o + 2, totalLen);
-  put16(b, o + 4, id);
-  put16(b, o + 6, 0x4000);
+  write16(b, o + 2, totalLen);
+  write16(b, o + 4, id);
+  write16(b, o + 6, 0x4000);
   b[o + 8] = 64;
   b[o + 9] = proto;
-  put16(b, o + 10, 0);
-  put32(b, o + 12, src);
-  put32(b, o + 16, dst);
-  put16(b, o + 10, checksum(b, o, o + 20));
+  write16(b, o + 10, 0);
+  write32(b, o + 12, src);
+  write32(b, o + 16, dst);
+  write16(b, o + 10, checksum(b, o, o + 20));
 }
 
 /** An IPv4 packet carrying an ICMP echo request (RFC 792), no Ethernet header. */
@@ -74,10 +67,10 @@ export function icmpEchoPacket(src: number, dst: number, ident: number, seq: num
   ipv4Header(p, 0, 1, src, dst, p.length, ident ^ seq);
   p[20] = 8;
   p[21] = 0;
-  put16(p, 24, ident);
-  put16(p, 26, seq);
+  write16(p, 24, ident);
+  write16(p, 26, seq);
   p.set(payload, 28);
-  put16(p, 22, checksum(p, 20, p.length));
+  write16(p, 22, checksum(p, 20, p.length));
   return p;
 }
 
@@ -85,7 +78,7 @@ export function ethernet(dst: Uint8Array, src: Uint8Array, type: number, payload
   const f = new Uint8Array(14 + payload.length);
   f.set(dst, 0);
   f.set(src, 6);
-  put16(f, 12, type);
+  write16(f, 12, type);
   f.set(payload, 14);
   return f;
 }
@@ -94,12 +87,12 @@ export function ethernet(dst: Uint8Array, src: Uint8Array, type: number, payload
 export function udpPacket(src: number, dst: number, sport: number, dport: number, payload: Uint8Array): Uint8Array {
   const p = new Uint8Array(20 + 8 + payload.length);
   ipv4Header(p, 0, 17, src, dst, p.length, sport ^ dport);
-  put16(p, 20, sport);
-  put16(p, 22, dport);
-  put16(p, 24, 8 + payload.length);
+  write16(p, 20, sport);
+  write16(p, 22, dport);
+  write16(p, 24, 8 + payload.length);
   p.set(payload, 28);
   const c = finish(onesSum(p, 20, p.length, pseudoHeaderSum(src, dst, 17, 8 + payload.length)));
-  put16(p, 26, c === 0 ? 0xffff : c);
+  write16(p, 26, c === 0 ? 0xffff : c);
   return p;
 }
 
@@ -179,4 +172,67 @@ export async function waitFrame(
   } finally {
     if (!(d as { closed?: boolean }).closed) d.setReadyCallback(null);
   }
+}
+
+/** One hand-built TCP segment (IPv4, 20-byte header, DF). */
+export interface TcpOut {
+  readonly src: number;
+  readonly dst: number;
+  readonly sport: number;
+  readonly dport: number;
+  readonly seq: number;
+  readonly ack: number;
+  readonly flags: number;
+  /** Default 1000. */
+  readonly win?: number;
+  readonly options: Uint8Array;
+  readonly payload: Uint8Array;
+  readonly id: number;
+}
+
+/**
+ * An Ethernet frame carrying `s` written into `f`; returns its length. The IPv4 checksum is computed; the TCP
+ * checksum too, unless `tcpChecksum` is false (left 0, for a driver that offloads it).
+ */
+export function writeTcpFrame(f: Uint8Array, dstMac: Uint8Array, srcMac: Uint8Array, s: TcpOut, tcpChecksum = true): number {
+  const thl = 20 + s.options.length;
+  const total = 20 + thl + s.payload.length;
+  f.set(dstMac, 0);
+  f.set(srcMac, 6);
+  write16(f, 12, 0x0800);
+  const o = 14;
+  f[o] = 0x45;
+  f[o + 1] = 0;
+  write16(f, o + 2, total);
+  write16(f, o + 4, s.id);
+  write16(f, o + 6, 0x4000);
+  f[o + 8] = 64;
+  f[o + 9] = 6;
+  write16(f, o + 10, 0);
+  write32(f, o + 12, s.src);
+  write32(f, o + 16, s.dst);
+  write16(f, o + 10, checksum(f, o, o + 20));
+  const t = o + 20;
+  write16(f, t, s.sport);
+  write16(f, t + 2, s.dport);
+  write32(f, t + 4, s.seq);
+  write32(f, t + 8, s.ack);
+  f[t + 12] = (thl / 4) << 4;
+  f[t + 13] = s.flags;
+  write16(f, t + 14, s.win ?? 1000);
+  write16(f, t + 16, 0);
+  write16(f, t + 18, 0);
+  f.set(s.options, t + 20);
+  f.set(s.payload, t + thl);
+  if (tcpChecksum) write16(f, t + 16, checksum(f, t, o + total, pseudoHeaderSum(s.src, s.dst, 6, thl + s.payload.length)));
+  return 14 + total;
+}
+
+/** NOP, NOP, timestamps (RFC 7323 section 3). */
+export function tsOption(val: number, ecr: number): Uint8Array {
+  const b = new Uint8Array(12);
+  b.set([1, 1, 8, 10]);
+  write32(b, 4, val);
+  write32(b, 8, ecr);
+  return b;
 }

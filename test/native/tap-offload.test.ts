@@ -21,7 +21,8 @@ import { openAfPacket } from '../../drivers/af-packet/index.js';
 import { RxFlag } from '../../drivers/types.js';
 import { checksum, fold, pseudoHeaderSum } from '../../protocols/util/checksum.js';
 import { NetLab, describePrivileged, execIn, ipIn, uniqueName } from '../helpers/netns.js';
-import { echoReplyAt, ethernet, get16, get32, icmpEchoPacket, ip } from './frames.js';
+import { echoReplyAt, ethernet, get16, get32, icmpEchoPacket, ip, tsOption, writeTcpFrame, type TcpOut } from './frames.js';
+import { write16 } from '../../protocols/util/bytes.js';
 
 const KERNEL = ip('10.78.1.1');
 const BYWAY = ip('10.78.1.2');
@@ -34,64 +35,6 @@ const RST = 0x04;
 const PSH = 0x08;
 const ACK = 0x10;
 
-function put16(b: Uint8Array, o: number, v: number): void {
-  b[o] = (v >>> 8) & 0xff;
-  b[o + 1] = v & 0xff;
-}
-function put32(b: Uint8Array, o: number, v: number): void {
-  put16(b, o, v >>> 16);
-  put16(b, o + 2, v & 0xffff);
-}
-
-interface TcpOut {
-  readonly src: number;
-  readonly dst: number;
-  readonly sport: number;
-  readonly dport: number;
-  readonly seq: number;
-  readonly ack: number;
-  readonly flags: number;
-  readonly win: number;
-  readonly options: Uint8Array;
-  readonly payload: Uint8Array;
-  readonly id: number;
-}
-
-/** An Ethernet frame carrying IPv4 (20 bytes, DF) and TCP with complete checksums, written into `f`. */
-function writeTcpFrame(f: Uint8Array, dstMac: Uint8Array, srcMac: Uint8Array, s: TcpOut): number {
-  const thl = 20 + s.options.length;
-  const total = 20 + thl + s.payload.length;
-  f.set(dstMac, 0);
-  f.set(srcMac, 6);
-  put16(f, 12, 0x0800);
-  const o = 14;
-  f[o] = 0x45;
-  f[o + 1] = 0;
-  put16(f, o + 2, total);
-  put16(f, o + 4, s.id);
-  put16(f, o + 6, 0x4000);
-  f[o + 8] = 64;
-  f[o + 9] = 6;
-  put16(f, o + 10, 0);
-  put32(f, o + 12, s.src);
-  put32(f, o + 16, s.dst);
-  put16(f, o + 10, checksum(f, o, o + 20));
-  const t = o + 20;
-  put16(f, t, s.sport);
-  put16(f, t + 2, s.dport);
-  put32(f, t + 4, s.seq);
-  put32(f, t + 8, s.ack);
-  f[t + 12] = (thl / 4) << 4;
-  f[t + 13] = s.flags;
-  put16(f, t + 14, s.win);
-  put16(f, t + 16, 0);
-  put16(f, t + 18, 0);
-  f.set(s.options, t + 20);
-  f.set(s.payload, t + thl);
-  put16(f, t + 16, checksum(f, t, o + total, pseudoHeaderSum(s.src, s.dst, 6, thl + s.payload.length)));
-  return 14 + total;
-}
-
 /** Build and send one TCP frame through the driver, committed with `segment`. */
 function sendTcp(t: TapDriver, s: TcpOut, segment = 0): number {
   const len = 14 + 40 + s.options.length + s.payload.length;
@@ -103,23 +46,12 @@ function sendTcp(t: TapDriver, s: TcpOut, segment = 0): number {
   return n;
 }
 
-/** NOP, NOP, timestamps (RFC 7323 section 3). */
-function tsOption(val: number, ecr: number): Uint8Array {
-  const b = new Uint8Array(12);
-  b[0] = 1;
-  b[1] = 1;
-  b[2] = 8;
-  b[3] = 10;
-  put32(b, 4, val);
-  put32(b, 8, ecr);
-  return b;
-}
 /** MSS 1460 then NOP, NOP, timestamps. */
 function synOptions(val: number): Uint8Array {
   const b = new Uint8Array(16);
   b[0] = 2;
   b[1] = 4;
-  put16(b, 2, 1460);
+  write16(b, 2, 1460);
   b.set(tsOption(val, 0), 4);
   return b;
 }
