@@ -3,42 +3,9 @@ import { describe, expect, it } from 'vitest';
 import { faults } from '../../drivers/middleware/index.js';
 import type { FrameDriver } from '../../drivers/types.js';
 import type { TcpConnection } from '../../protocols/tcp/connection.js';
-import { ip, makePair } from './harness.js';
+import { ip, makePair, pattern, transfer } from './harness.js';
 
-function pattern(n: number, seed = 1): Uint8Array {
-  const b = new Uint8Array(n);
-  let x = seed;
-  for (let i = 0; i < n; i++) {
-    x = (Math.imul(x, 1103515245) + 12345) >>> 0;
-    b[i] = x >>> 24;
-  }
-  return b;
-}
 
-function transfer(p: ReturnType<typeof makePair>, size: number, until = 600_000): { got: Uint8Array; client: TcpConnection; server: TcpConnection } {
-  const listener = p.b.tcp!.listen(0, 80, 16);
-  let server: TcpConnection | undefined;
-  listener.onConnection = (c) => (server = c);
-  const client = p.a.tcp!.connect(p.clock.now(), ip('10.0.0.2'), 80);
-  const data = pattern(size);
-  let sent = 0;
-  const got = new Uint8Array(size);
-  let recvd = 0;
-  const scratch = new Uint8Array(65536);
-  const pump = () => {
-    if (client.state === 'ESTABLISHED' && sent < size) sent += client.send(p.clock.now(), data.subarray(sent));
-    if (server) {
-      for (let n = server.read(p.clock.now(), scratch); n > 0; n = server.read(p.clock.now(), scratch)) {
-        got.set(scratch.subarray(0, n), recvd);
-        recvd += n;
-      }
-    }
-    return 0;
-  };
-  p.run({ stopWhen: () => (pump(), recvd === size), until: p.clock.now() + until });
-  expect(recvd).toBe(size);
-  return { got: got.subarray(0, recvd), client, server: server! };
-}
 
 describe('TCP over the stack', () => {
   it('connects through ARP and moves 1 MB intact', () => {

@@ -11,7 +11,7 @@ import type { TcpConnection } from '../../protocols/tcp/connection.js';
 import { verifyTcpChecksum } from '../../protocols/tcp/wire.js';
 import { read16, read32 } from '../../protocols/util/bytes.js';
 import { checksum } from '../../protocols/util/checksum.js';
-import { ip, makePair, type Pair } from './harness.js';
+import { ip, makePair, pattern, transfer } from './harness.js';
 
 const OFFLOAD_VERIFY: ChecksumCapabilities = {
   ipv4: { tx: 'compute', rx: 'verify' },
@@ -20,15 +20,6 @@ const OFFLOAD_VERIFY: ChecksumCapabilities = {
   tcp: { tx: 'offload', rx: 'verify' },
 };
 
-function pattern(n: number, seed = 1): Uint8Array {
-  const b = new Uint8Array(n);
-  let x = seed;
-  for (let i = 0; i < n; i++) {
-    x = (Math.imul(x, 1103515245) + 12345) >>> 0;
-    b[i] = x >>> 24;
-  }
-  return b;
-}
 
 interface Seen {
   frame: Uint8Array;
@@ -59,30 +50,6 @@ function recording(inner: FrameDriver, seen: Seen[]): FrameDriver {
   };
 }
 
-function transfer(p: Pair, size: number, until = 600_000): { got: Uint8Array; client: TcpConnection; server: TcpConnection } {
-  const listener = p.b.tcp!.listen(0, 80, 16);
-  let server: TcpConnection | undefined;
-  listener.onConnection = (c) => (server = c);
-  const client = p.a.tcp!.connect(p.clock.now(), ip('10.0.0.2'), 80);
-  const data = pattern(size);
-  let sent = 0;
-  const got = new Uint8Array(size);
-  let recvd = 0;
-  const scratch = new Uint8Array(65536);
-  const pump = () => {
-    if (client.state === 'ESTABLISHED' && sent < size) sent += client.send(p.clock.now(), data.subarray(sent));
-    if (server) {
-      for (let n = server.read(p.clock.now(), scratch); n > 0; n = server.read(p.clock.now(), scratch)) {
-        got.set(scratch.subarray(0, n), recvd);
-        recvd += n;
-      }
-    }
-    return 0;
-  };
-  p.run({ stopWhen: () => (pump(), recvd === size), until: p.clock.now() + until });
-  expect(recvd).toBe(size);
-  return { got: got.subarray(0, recvd), client, server: server! };
-}
 
 const BIG = { sendBuffer: 1 << 20, receiveBuffer: 1 << 20, maxReceiveBuffer: 1 << 20 };
 
