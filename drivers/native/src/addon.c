@@ -165,7 +165,9 @@ void bw_netns_leave(int saved) {
   close(saved);
 }
 
-int bw_if_up_mtu(const char *ifname, int mtu, bool up, bw_error *e) {
+/* Set the MTU (mtu > 0), the transmit queue length (qlen > 0; for a TAP, the frames the kernel holds for its
+   reader) and bring the interface up (up). */
+int bw_if_setup(const char *ifname, int mtu, int qlen, bool up, bw_error *e) {
   int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   if (s < 0) {
     bw_set_error(e, errno, "socket(AF_INET)", NULL);
@@ -178,6 +180,14 @@ int bw_if_up_mtu(const char *ifname, int mtu, bool up, bw_error *e) {
     ifr.ifr_mtu = mtu;
     if (ioctl(s, SIOCSIFMTU, &ifr) != 0) {
       bw_set_error(e, errno, "SIOCSIFMTU", "%s mtu %d", ifname, mtu);
+      close(s);
+      return -1;
+    }
+  }
+  if (qlen > 0) {
+    ifr.ifr_qlen = qlen;
+    if (ioctl(s, SIOCSIFTXQLEN, &ifr) != 0) {
+      bw_set_error(e, errno, "SIOCSIFTXQLEN", "%s qlen %d", ifname, qlen);
       close(s);
       return -1;
     }
@@ -199,23 +209,6 @@ int bw_if_up_mtu(const char *ifname, int mtu, bool up, bw_error *e) {
   }
   close(s);
   return 0;
-}
-
-/* The device's transmit queue length (for a TAP: the frames the kernel holds for its reader). */
-int bw_if_txqlen(const char *ifname, int qlen, bw_error *e) {
-  int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  if (s < 0) {
-    bw_set_error(e, errno, "socket(AF_INET)", NULL);
-    return -1;
-  }
-  struct ifreq ifr;
-  memset(&ifr, 0, sizeof ifr);
-  strncpy(ifr.ifr_name, ifname, IFNAMSIZ - 1);
-  ifr.ifr_qlen = qlen;
-  int rc = ioctl(s, SIOCSIFTXQLEN, &ifr);
-  if (rc != 0) bw_set_error(e, errno, "SIOCSIFTXQLEN", "%s qlen %d", ifname, qlen);
-  close(s);
-  return rc == 0 ? 0 : -1;
 }
 
 int bw_if_hwaddr(const char *ifname, uint8_t mac[6]) {

@@ -99,8 +99,7 @@ void bw_set_error(bw_error *e, int err, const char *step, const char *fmt, ...);
 int bw_netns_enter(const char *name, int *saved, int *keep_fd, bw_error *e);
 void bw_netns_leave(int saved);
 
-int bw_if_up_mtu(const char *ifname, int mtu, bool up, bw_error *e);
-int bw_if_txqlen(const char *ifname, int qlen, bw_error *e);
+int bw_if_setup(const char *ifname, int mtu, int qlen, bool up, bw_error *e);
 int bw_if_hwaddr(const char *ifname, uint8_t mac[6]);
 
 /*

@@ -215,8 +215,7 @@ int bw_tap_open(napi_env env, napi_value opts, bw_handle *h, napi_value info, bw
      (drops, then retransmissions) while we are busy with the previous batch. A device made here gets 4096 unless
      told otherwise; an existing one is changed only when asked. */
   int qlen = (int)opt_int(env, opts, "queueLength", existed ? 0 : 4096);
-  if (qlen > 0 && bw_if_txqlen(h->ifname, qlen, e) != 0) return -1;
-  if (bw_if_up_mtu(h->ifname, mtu, up, e) != 0) return -1;
+  if (bw_if_setup(h->ifname, mtu, qlen, up, e) != 0) return -1;
   h->ifindex = (int)if_nametoindex(h->ifname);
   uint8_t mac[6] = {0};
   bw_if_hwaddr(h->ifname, mac);
