@@ -198,4 +198,15 @@ export const SOFTWARE_CHECKSUMS: ChecksumCapabilities = {
   tcp: { tx: 'compute', rx: 'verify' },
 };
 
+/**
+ * TCP and UDP checksums left to the device on transmit (a virtio-net header with NEEDS_CSUM: TAP with checksum
+ * offload or TSO, AF_PACKET with TSO); everything received is still verified, unless a frame says otherwise (RxFlag).
+ */
+export const TX_L4_OFFLOAD: ChecksumCapabilities = {
+  ipv4: { tx: 'compute', rx: 'verify' },
+  icmp: { tx: 'compute', rx: 'verify' },
+  udp: { tx: 'offload', rx: 'verify' },
+  tcp: { tx: 'offload', rx: 'verify' },
+};
+
 export { BywayError } from '../protocols/util/errors.js';

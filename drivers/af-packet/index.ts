@@ -18,7 +18,7 @@
  *   option and drivers/native/src/packet.c). Transmit goes through the qdisc layer then (no bypass).
  * Throws BywayError at open (see drivers/native/index.ts nativeError); ENODEV when the interface goes away.
  */
-import { SOFTWARE_CHECKSUMS, type ChecksumCapabilities, type DriverCapabilities } from '../types.js';
+import { SOFTWARE_CHECKSUMS, TX_L4_OFFLOAD, type DriverCapabilities } from '../types.js';
 import { invalidArg } from '../../protocols/util/errors.js';
 import { parseIpv4 } from '../../protocols/ipv4/address.js';
 import { loadNative, nativeError, type NativeAddon, type NativeOpenInfo } from '../native/index.js';
@@ -103,14 +103,6 @@ export class AfPacketDriver extends NativeRingDriver {
   }
 }
 
-/** tso mode: the kernel completes TCP and UDP checksums on transmit (virtio NEEDS_CSUM); receive stays verified. */
-const TX_OFFLOAD: ChecksumCapabilities = {
-  ipv4: { tx: 'compute', rx: 'verify' },
-  icmp: { tx: 'compute', rx: 'verify' },
-  udp: { tx: 'offload', rx: 'verify' },
-  tcp: { tx: 'offload', rx: 'verify' },
-};
-
 /** Largest IPv4 packet (the IP total length field) a tso frame carries; the kernel's GSO limit for it too. */
 export const AF_PACKET_TSO_MAX_BYTES = 65535;
 /** Default tx ring in tso mode: 32 frames of 128 KiB (a 64 KiB packet, its headers and the tpacket header). */
@@ -179,7 +171,7 @@ export function openAfPacket(options: AfPacketOptions): AfPacketDriver {
   const info = open(wantFilter ? buildPacketFilter({ mac: hw, ipv4 }) : undefined);
   // rx 'verify' stays in tso mode: a frame the kernel vouches for says so itself (RxFlag.L4ChecksumValid).
   const caps: DriverCapabilities = tso
-    ? { medium: 'ethernet', mtu: info.mtu, maxBatch: info.maxBatch, checksum: TX_OFFLOAD, tso: { maxBytes: AF_PACKET_TSO_MAX_BYTES } }
+    ? { medium: 'ethernet', mtu: info.mtu, maxBatch: info.maxBatch, checksum: TX_L4_OFFLOAD, tso: { maxBytes: AF_PACKET_TSO_MAX_BYTES } }
     : { medium: 'ethernet', mtu: info.mtu, maxBatch: info.maxBatch, checksum: SOFTWARE_CHECKSUMS };
   if (info.mtu + 18 > info.frameCap) {
     native.close(info.handle);

@@ -24,7 +24,7 @@
  * flush. Throws BywayError (see drivers/native/index.ts nativeError) at open; ENODEV if the device is deleted.
  */
 import { randomBytes } from 'node:crypto';
-import { SOFTWARE_CHECKSUMS, type ChecksumCapabilities, type DriverCapabilities } from '../types.js';
+import { SOFTWARE_CHECKSUMS, TX_L4_OFFLOAD, type DriverCapabilities } from '../types.js';
 import { invalidArg } from '../../protocols/util/errors.js';
 import { loadNative, nativeError, type NativeAddon, type NativeOpenInfo } from '../native/index.js';
 import { NativeRingDriver, localMac } from '../native/ring-driver.js';
@@ -85,18 +85,11 @@ export class TapDriver extends NativeRingDriver {
   }
 }
 
-const TX_OFFLOAD: ChecksumCapabilities = {
-  ipv4: { tx: 'compute', rx: 'verify' },
-  icmp: { tx: 'compute', rx: 'verify' },
-  udp: { tx: 'offload', rx: 'verify' },
-  tcp: { tx: 'offload', rx: 'verify' },
-};
-
 /** Largest IPv4 packet a TSO frame carries either way (the IP total length field; the kernel's GSO limit). */
 export const TAP_TSO_MAX_BYTES = 65535;
 
 function tapCaps(mtu: number, maxBatch: number, offload: boolean, tso: boolean): DriverCapabilities {
-  const checksum = offload ? TX_OFFLOAD : SOFTWARE_CHECKSUMS;
+  const checksum = offload ? TX_L4_OFFLOAD : SOFTWARE_CHECKSUMS;
   if (!tso) return { medium: 'ethernet', mtu, maxBatch, checksum };
   // rx 'verify' stays: a frame the kernel vouches for says so itself (RxFlag.L4ChecksumValid).
   return { medium: 'ethernet', mtu, maxBatch, checksum, tso: { maxBytes: TAP_TSO_MAX_BYTES }, rxMaxPacket: TAP_TSO_MAX_BYTES };
