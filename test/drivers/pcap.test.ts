@@ -9,6 +9,7 @@ import { pcap, pcapFile, readPcap } from '../../drivers/middleware/index.js';
 import { BywayError } from '../../protocols/util/errors.js';
 import { fromHex, toHex, write16 } from '../../protocols/util/bytes.js';
 import { checksum, pseudoHeaderSum } from '../../protocols/util/checksum.js';
+import { describeWithTools } from '../helpers/netns.js';
 import { recvAll, send } from './helpers.js';
 
 function concat(chunks: Uint8Array[]): Uint8Array {
@@ -136,7 +137,7 @@ describe('pcap writer', () => {
   });
 });
 
-describe('pcapFile and tshark', () => {
+describeWithTools('pcapFile and tshark', ['tshark'], () => {
   it('writes a file tshark reads without complaint', () => {
     const dir = mkdtempSync(join(tmpdir(), 'byway-pcap-'));
     try {

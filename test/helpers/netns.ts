@@ -61,7 +61,22 @@ export const requirePrivileged = process.env.BYWAY_REQUIRE_PRIVILEGED === '1';
  * BYWAY_REQUIRE_PRIVILEGED=1, fails with it.
  */
 export function describePrivileged(name: string, fn: () => void, opts: { native?: boolean } = {}): void {
-  const why = privilegeProblem(opts);
+  describeUnless(name, privilegeProblem(opts), fn);
+}
+
+/** Why `tools` (commands on PATH) cannot run here, or undefined when all are present. */
+export function toolProblem(tools: readonly string[]): string | undefined {
+  const missing = tools.filter((t) => spawnSync('sh', ['-c', `command -v ${t}`], { stdio: 'ignore', timeout: 5000 }).status !== 0);
+  return missing.length ? `needs ${missing.join(', ')} (\`npm test\` installs them as root; see scripts/test-setup.mjs)` : undefined;
+}
+
+/** describe() for tests that drive external tools: skips with the reason when one is missing (fails in CI). */
+export function describeWithTools(name: string, tools: readonly string[], fn: () => void): void {
+  describeUnless(name, toolProblem(tools), fn);
+}
+
+/** Runs `fn` when `why` is undefined; otherwise skips with the reason in its title, or fails under BYWAY_REQUIRE_PRIVILEGED=1. */
+function describeUnless(name: string, why: string | undefined, fn: () => void): void {
   if (why === undefined) describe(name, fn);
   else if (requirePrivileged) {
     describe(name, () => {

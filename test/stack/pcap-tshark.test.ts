@@ -2,19 +2,17 @@
  * The pcap middleware's capture of real stack traffic (ARP, ICMP echo, UDP, IPv4 fragments, ICMP port unreachable)
  * opens in tshark with no malformed-packet or checksum warnings.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { pcapFile } from '../../drivers/middleware/index.js';
 import type { PingResult } from '../../src/stack/stack.js';
+import { describeWithTools } from '../helpers/netns.js';
 import { ip, makePair } from './harness.js';
 
-const haveTshark = spawnSync('tshark', ['--version'], { stdio: 'ignore' }).status === 0;
-if (!haveTshark && process.env.CI) throw new Error('tshark is required in CI (.ci/run installs it)');
-
-describe.skipIf(!haveTshark)('pcap capture of stack traffic (needs tshark)', () => {
+describeWithTools('pcap capture of stack traffic', ['tshark'], () => {
   it('opens in tshark without malformed packets or bad checksums', () => {
     const dir = mkdtempSync(join(tmpdir(), 'byway-pcap-'));
     const file = join(dir, 'stack.pcap');
