@@ -4,6 +4,7 @@ import { faults } from '../../drivers/middleware/index.js';
 import type { FrameDriver } from '../../drivers/types.js';
 import type { TcpConnection } from '../../protocols/tcp/connection.js';
 import { ip, makePair, pattern, transfer } from './harness.js';
+import { expectBytes } from '../helpers/bytes.js';
 
 
 
@@ -11,7 +12,7 @@ describe('TCP over the stack', () => {
   it('connects through ARP and moves 1 MB intact', () => {
     const p = makePair();
     const { got } = transfer(p, 1_000_000);
-    expect(got).toEqual(pattern(1_000_000));
+    expectBytes(got, pattern(1_000_000));
     expect(p.a.stats.tcp!.segsOut).toBeGreaterThan(600);
   });
 
@@ -20,7 +21,7 @@ describe('TCP over the stack', () => {
       const tcp = { coalesceAcks, sendBuffer: 1 << 20, receiveBuffer: 1 << 20, maxReceiveBuffer: 1 << 20 };
       const p = makePair({ configA: { tcp }, configB: { tcp } });
       const { got } = transfer(p, 2_000_000);
-      expect(got).toEqual(pattern(2_000_000));
+      expectBytes(got, pattern(2_000_000));
       return p.b.stats.tcp!.segsOut / p.b.stats.tcp!.segsIn;
     };
     const without = acksPerSegment(false);
@@ -36,7 +37,7 @@ describe('TCP over the stack', () => {
       faults(d, { seed, tx: { loss: 0.05, reorder: 0.1, duplicate: 0.02, delayMs: 5, jitterMs: 2 } });
     const p = makePair({ wrapA: impair(1), wrapB: impair(2) });
     const { got, client } = transfer(p, 300_000);
-    expect(got).toEqual(pattern(300_000));
+    expectBytes(got, pattern(300_000));
     expect(client.info().retransmits).toBeGreaterThan(0);
   });
 
@@ -112,7 +113,7 @@ describe('out-of-order memory cap across connections', () => {
     };
     p.run({ stopWhen: () => (pump(), recvd.every((r) => r === size)), until: p.clock.now() + 600_000 });
     expect(recvd).toEqual([size, size, size]);
-    for (const g of got) expect(g).toEqual(data);
+    for (const g of got) expectBytes(g, data);
     expect(peak).toBeLessThanOrEqual(limit);
     expect(p.b.stats.tcp!.oooTotalDrops).toBeGreaterThan(0);
     for (const s of servers) s.abort(p.clock.now());

@@ -5,6 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { Net, bytes, openPair, transfer } from './harness.js';
+import { expectBytes } from '../helpers/bytes.js';
 
 const RCV = 32 * 1024;
 
@@ -19,9 +20,9 @@ describe('lazy send and receive buffers', () => {
     const first = new Uint8Array(200);
     let n = 0;
     net.run(() => (n += server.read(net.now, first.subarray(n))) >= 100);
-    expect(first.subarray(0, n)).toEqual(bytes(100));
+    expectBytes(first.subarray(0, n), bytes(100));
     const got = transfer(net, client, server, bytes(200_000, 7));
-    expect(got).toEqual(bytes(200_000, 7));
+    expectBytes(got, bytes(200_000, 7));
     // Growth past 16 KiB was charged, never above sendBuffer + the receive buffer.
     expect(net.a.bufferMemory).toBeGreaterThan(RCV + 16 * 1024);
     expect(net.a.bufferMemory).toBeLessThanOrEqual(RCV + 256 * 1024);
@@ -52,7 +53,7 @@ describe('lazy send and receive buffers', () => {
     let dropped = 0;
     net.filter = (from, seg) => from === 'a' && seg.payload.length > 0 && dropped++ === 0; // lose the first segment
     const data = bytes(20_000, 9);
-    expect(transfer(net, client, server, data)).toEqual(data);
+    expectBytes(transfer(net, client, server, data), data);
     expect(dropped).toBeGreaterThan(1);
     expect(net.b.oooMemory).toBe(0);
   });
@@ -72,7 +73,7 @@ describe('send buffer auto-tuning (maxSendBuffer)', () => {
       charged = Math.max(charged, net.a.bufferMemory);
       return undefined;
     };
-    expect(transfer(net, client, server, bytes(1_000_000, 5), 600_000)).toEqual(bytes(1_000_000, 5));
+    expectBytes(transfer(net, client, server, bytes(1_000_000, 5), 600_000), bytes(1_000_000, 5));
     return { ms: net.now - t0, limit, charged };
   };
 

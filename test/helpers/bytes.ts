@@ -1,0 +1,22 @@
+/**
+ * Byte-for-byte equality for large buffers. vitest's `toEqual` walks a typed array element by element with its
+ * generic deep-equality (about 8 s for 1 MB here), which made bulk-transfer tests slow and, on a loaded machine,
+ * time out; this compares natively and, on a mismatch, names the first differing offset with the bytes around it.
+ */
+import { expect } from 'vitest';
+
+export function expectBytes(actual: Uint8Array, expected: Uint8Array): void {
+  const a = Buffer.from(actual.buffer, actual.byteOffset, actual.byteLength);
+  const e = Buffer.from(expected.buffer, expected.byteOffset, expected.byteLength);
+  if (a.equals(e)) return;
+  let i = 0;
+  const n = Math.min(a.length, e.length);
+  while (i < n && a[i] === e[i]) i++;
+  const from = Math.max(0, i - 8);
+  // Fails with a short, readable diff: the lengths and 24 bytes around the first difference.
+  expect({ length: a.length, firstDifference: i, around: a.subarray(from, i + 16).toString('hex') }).toEqual({
+    length: e.length,
+    firstDifference: i,
+    around: e.subarray(from, i + 16).toString('hex'),
+  });
+}
