@@ -13,10 +13,7 @@ export function expectBytes(actual: Uint8Array, expected: Uint8Array): void {
   const n = Math.min(a.length, e.length);
   while (i < n && a[i] === e[i]) i++;
   const from = Math.max(0, i - 8);
-  // Fails with a short, readable diff: the lengths and 24 bytes around the first difference.
-  expect({ length: a.length, firstDifference: i, around: a.subarray(from, i + 16).toString('hex') }).toEqual({
-    length: e.length,
-    firstDifference: i,
-    around: e.subarray(from, i + 16).toString('hex'),
-  });
+  // Fails with a short, readable diff: the lengths and the bytes around the first difference.
+  const around = (b: Buffer): string => `${b.length} bytes, from offset ${from}: ${b.subarray(from, i + 16).toString('hex')}`;
+  expect(`first difference at offset ${i}; ${around(a)}`).toBe(`first difference at offset ${i}; ${around(e)}`);
 }
