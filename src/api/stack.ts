@@ -21,6 +21,7 @@ import { runStack, type RunningStack } from '../runtime/run-stack.js';
 import { compileStrategy, type Flow, type Path, type PathStrategy } from './path.js';
 import { makeDgram, type DgramApi } from './dgram.js';
 import { makeNet, type NetApi } from './net.js';
+import { validateStackOptions } from './options.js';
 import type { TcpInfo } from '../../protocols/tcp/info.js';
 import type { TcpOptions } from '../../protocols/tcp/layer.js';
 import type { StackInternals, Tracked } from './internals.js';
@@ -225,5 +226,6 @@ export function createStack(options: StackOptions): Stack {
   if (options === null || typeof options !== 'object' || options.driver === undefined) {
     throw new BywayError('ERR_INVALID_ARG_VALUE', 'createStack needs { driver, address }');
   }
+  validateStackOptions(options);
   return new Stack(options);
 }

@@ -18,4 +18,54 @@ describe('createStack options', () => {
       b.close();
     }
   });
+
+  it('rejects unknown option names at every level, naming the nearest valid one', () => {
+    const [d] = memoryLink();
+    const bad = (o: object, message: RegExp): void => {
+      expect(() => createStack({ driver: d, address: '10.0.0.1/24', ...o } as never)).toThrow(
+        expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE', message: expect.stringMatching(message) }),
+      );
+    };
+    bad({ fanot: 1 }, /unknown option fanot/);
+    bad({ pollmode: 'busy' }, /unknown option pollmode; did you mean pollMode\?/);
+    bad({ limits: { tcp: { sendBufer: 1 } } }, /unknown option limits\.tcp\.sendBufer; did you mean limits\.tcp\.sendBuffer\?/);
+    bad({ limits: { tpc: {} } }, /did you mean limits\.tcp\?/);
+    bad({ limits: { udp: { maxSocket: 3 } } }, /limits\.udp\.maxSockets/);
+  });
+
+  it('rejects values of the wrong kind or range, naming the option and the value', () => {
+    const [d] = memoryLink();
+    const bad = (o: object, message: RegExp): void => {
+      expect(() => createStack({ driver: d, address: '10.0.0.1/24', ...o } as never)).toThrow(
+        expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE', message: expect.stringMatching(message) }),
+      );
+    };
+    bad({ pollMode: 'spin' }, /option pollMode must be 'event' or 'busy', got 'spin'/);
+    bad({ mtu: 70000 }, /option mtu must be an integer from 68 to 65535, got 70000/);
+    bad({ mtu: 9000 }, /above the driver's MTU \(1500\)/);
+    bad({ vlan: 4095 }, /option vlan/);
+    bad({ ttl: 0 }, /option ttl/);
+    bad({ address: '10.0.0.1' }, /option address must be an address with its prefix length/);
+    bad({ address: ['10.0.0.1/24', '10.0.1.1'] }, /option address/);
+    bad({ limits: { tcp: { noDelay: 'yes' } } }, /option limits\.tcp\.noDelay must be true or false, got 'yes'/);
+    bad({ limits: { neighbour: { maxEntries: -1 } } }, /limits\.neighbour\.maxEntries must be an integer/);
+    bad({ limits: 3 }, /option limits must be an object/);
+  });
+
+  it('accepts every documented kind of value', () => {
+    const [da] = memoryLink();
+    const s = createStack({
+      driver: da,
+      address: ['10.0.0.1/24', '10.0.1.1/24'],
+      gateway: '10.0.0.254',
+      mtu: 1400,
+      ttl: 32,
+      pollMode: 'event',
+      spinMs: 0.05,
+      path: (f) => (f.remotePort === 5432 ? 'kernel' : 'bypass'),
+      limits: { tcp: { noDelay: true, sendBuffer: 1 << 16, maxSendBuffer: 1 << 20 }, udp: { maxSockets: 10 }, neighbour: { maxEntries: 8 } },
+    });
+    s.close();
+  });
 });
+
