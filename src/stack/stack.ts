@@ -57,6 +57,9 @@ export interface IcmpOptions {
   pmtuExpiryMs: number;
 }
 
+/** Drivers some stack owns (weakly held: a dropped stack and driver are not kept alive by this). */
+const DRIVERS_IN_USE = new WeakSet<FrameDriver>();
+
 export const DEFAULT_ICMP_OPTIONS: IcmpOptions = {
   errorRatePerSec: 1000,
   errorBurst: 50,
@@ -202,6 +205,12 @@ export class NetStack {
 
   constructor(config: StackConfig) {
     if (config.addresses.length === 0) throw new BywayError('ERR_INVALID_ARG_VALUE', 'a stack needs at least one address');
+    // A driver belongs to one stack: two would split its frames between them (one's ARP reply swallowed by the
+    // other), which fails far from the cause. Closing the driver (the API's stack.close()) ends the claim.
+    if (DRIVERS_IN_USE.has(config.driver)) {
+      throw new BywayError('EBUSY', 'this driver already belongs to another stack: a driver serves one stack (close that stack, or open a second driver)');
+    }
+    DRIVERS_IN_USE.add(config.driver);
     this.driver = config.driver;
     this.ethernet = config.driver.caps.medium === 'ethernet';
     this.vlan = config.vlan;

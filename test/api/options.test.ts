@@ -67,5 +67,18 @@ describe('createStack options', () => {
     });
     s.close();
   });
+
+  it('refuses a second stack on a driver that already serves one (EBUSY), before anything is sent', () => {
+    const [da] = memoryLink();
+    const first = createStack({ driver: da, address: '10.0.0.1/24' });
+    try {
+      expect(() => createStack({ driver: da, address: '10.0.0.3/24' })).toThrow(
+        expect.objectContaining({ code: 'EBUSY', message: expect.stringMatching(/already belongs to another stack/) }),
+      );
+      expect(da.stats.txFrames).toBe(0);
+    } finally {
+      first.close();
+    }
+  });
 });
 
