@@ -35,6 +35,7 @@ import {
   Ipv4Packet,
   writeIpv4Header,
 } from '../../protocols/ipv4/wire.js';
+import { checkIpv4Options } from '../../protocols/ipv4/options.js';
 import { directedBroadcast, isMulticast, IPV4_BROADCAST, type Ipv4Cidr, cidrContains } from '../../protocols/ipv4/address.js';
 import { Reassembler, type ReassemblyOptions } from '../../protocols/ipv4/reassembly.js';
 import { ICMP_HEADER_LEN, IcmpPacket, IcmpType, UnreachableCode, emitIcmp, parseIcmp } from '../../protocols/icmp/wire.js';
@@ -444,7 +445,7 @@ export class NetStack {
   private readonly onFrame = (frame: Uint8Array, flags?: number): void => {
     this.rxL4Trusted = flags !== undefined && (flags & RxFlag.L4ChecksumValid) !== 0;
     if (!this.ethernet) {
-      this.ipv4Input(frame, false);
+      this.ipv4Input(frame, true);
       return;
     }
     // The hot path reads the header in place (no view objects): destination, then the EtherType.
@@ -479,7 +480,7 @@ export class NetStack {
       st.notForUs++;
       return;
     }
-    if (type === EtherType.IPv4) this.ipv4Input(frame.subarray(hl), broadcast);
+    if (type === EtherType.IPv4) this.ipv4Input(frame.subarray(hl), true);
     else if (type === EtherType.ARP) this.arpInput(frame.subarray(hl));
     else st.unknownEthertype++;
   };
@@ -526,7 +527,14 @@ export class NetStack {
     }
   }
 
-  private ipv4Input(buf: Uint8Array, linkBroadcast: boolean): void {
+  /** A source address no packet from the wire may carry (see ipv4Input). */
+  private isMartianSource(src: number): boolean {
+    const first = src >>> 24;
+    return first === 0 || first === 127 || src === IPV4_BROADCAST || isMulticast(src) || this.isBroadcastFor(src) || this.isLocalAddress(src);
+  }
+
+  /** `fromWire` false: a packet of our own, from the loopback queue. */
+  private ipv4Input(buf: Uint8Array, fromWire: boolean): void {
     const st = this.stats.ipv4;
     st.rx++;
     const check = Ipv4Packet.check(buf);
@@ -552,13 +560,22 @@ export class NetStack {
         return;
       }
     }
-    // RFC 1122 3.2.1.3: a source that is broadcast, multicast or (except for our own loopback) one of our
-    // addresses is martian.
-    if (src === IPV4_BROADCAST || isMulticast(src) || this.isBroadcastFor(src) || (this.isLocalAddress(src) && linkBroadcast)) {
+    // RFC 1122 3.2.1.3, as Linux's martian checks: from the wire, a source that is "this network" (0/8),
+    // loopback (127/8), broadcast (limited or directed to an attached subnet), multicast, or one of our own
+    // addresses (a "land" packet, which would make us answer ourselves) is martian.
+    if (fromWire ? this.isMartianSource(src) : src === IPV4_BROADCAST || isMulticast(src)) {
       st.badSource++;
       return;
     }
-    if (p.headerLen > IPV4_HEADER_LEN) st.withOptions++;
+    if (p.headerLen > IPV4_HEADER_LEN) {
+      st.withOptions++;
+      const options = checkIpv4Options(buf, p.headerLen);
+      if (options !== 'ok') {
+        if (options === 'malformed') st.badOptions++;
+        else st.sourceRouted++;
+        return;
+      }
+    }
     if (p.isFragment) {
       const whole = this.reassembler.input(this.now, p);
       if (whole === undefined) return;

@@ -39,7 +39,12 @@ export interface Ipv4Stats {
   badIhl: number;
   badLength: number;
   badChecksum: number;
+  /** Martian sources (RFC 1122 3.2.1.3): this-network, loopback, broadcast, multicast, or our own address. */
   badSource: number;
+  /** Malformed options area (an option length under 2 or past the header). */
+  badOptions: number;
+  /** Loose or strict source route options: refused, as Linux does by default. */
+  sourceRouted: number;
   notForUs: number;
   unknownProtocol: number;
   withOptions: number;
@@ -107,6 +112,8 @@ export function newStats(neighbour: NeighbourStats, reassembly: ReassemblyStats,
       badLength: 0,
       badChecksum: 0,
       badSource: 0,
+      badOptions: 0,
+      sourceRouted: 0,
       notForUs: 0,
       unknownProtocol: 0,
       withOptions: 0,
