@@ -172,7 +172,7 @@ export function nativeError(e: unknown, kind: 'tap' | 'packet' | 'xdp', ifname?:
   }
   if (code === 'EPERM' || code === 'EACCES') {
     const need = step === 'setns' ? 'CAP_SYS_ADMIN (to enter a network namespace)' : CAPS[kind];
-    return out('EPERM', `${step || kind} was refused: this needs ${need}; run as root, or grant the capabilities to node (\`setcap cap_net_admin,cap_net_raw,cap_bpf,cap_sys_admin+ep $(readlink -f $(which node))\`).`);
+    return out('EPERM', `${step || kind} was refused: this needs ${need}. Run as root, or give the capabilities to a dedicated copy of node used only for this service (setcap on the system's node binary would give them to every Node program), or start the service in a network namespace prepared by root; see docs/drivers.md, "Privileges".`);
   }
   if (code === 'ENODEV' || (step === 'SIOCGIFFLAGS' && code === 'ENXIO')) {
     return out('ENODEV', `no such interface ${where}: create it first (\`ip link add ...\` / \`ip tuntap add ...\`) or check the name and namespace.`);

@@ -84,7 +84,7 @@ function loadRawSocket(): RawSocketModule {
 function rawError(e: unknown): BywayError {
   const msg = (e as Error)?.message ?? String(e);
   if (/not permitted|EPERM|EACCES|permission/i.test(msg)) {
-    return new BywayError('EPERM', `raw sockets need CAP_NET_RAW: run as root or \`setcap cap_net_raw+ep $(readlink -f $(which node))\` [${msg}]`);
+    return new BywayError('EPERM', `raw sockets need CAP_NET_RAW: run as root, or give it to a dedicated copy of node used only for this service (setcap on the system's node binary would give it to every Node program); see docs/drivers.md, "Privileges" [${msg}]`);
   }
   return e instanceof BywayError ? e : new BywayError('EIO', `raw socket set-up failed: ${msg}`);
 }
