@@ -65,6 +65,8 @@ export interface TcpConnHost {
   connTimeWait(conn: TcpConnection): void;
   /** The connection's timers or output needs changed. */
   connWake(conn: TcpConnection): void;
+  /** SYN-ACK retransmissions a SYN-RECEIVED connection gets before it is dropped (fewer when its queue clogs). */
+  synAckRetryLimit(conn: TcpConnection): number;
   /** Whether all connections' out-of-order queues may grow by `bytes` (oooTotalLimit). */
   oooAllowed(bytes: number): boolean;
   /** The connection's out-of-order queue memory changed by `delta`. */
@@ -243,6 +245,10 @@ export class TcpConnection {
   private tlpAt = NEVER;
   private reoAt = NEVER;
   private synXmits = 0;
+  /** SYN (or SYN-ACK) retransmissions so far in the handshake. */
+  get synRetransmits(): number {
+    return this.synXmits;
+  }
   private persistBackoff = 0;
   private probesUnanswered = 0;
   private lastAckAt = 0;
@@ -1878,7 +1884,7 @@ export class TcpConnection {
 
   private onRto(now: number): void {
     if (this.state === 'SYN-SENT' || this.state === 'SYN-RECEIVED') {
-      const limit = this.state === 'SYN-SENT' ? this.o.synRetries : this.o.synAckRetries;
+      const limit = this.state === 'SYN-SENT' ? this.o.synRetries : this.host.synAckRetryLimit(this);
       if (this.synXmits >= limit) {
         this.stats.timeouts++;
         this.toClosed(this.passive ? undefined : 'ETIMEDOUT');

@@ -558,6 +558,30 @@ export class TcpLayer implements TcpConnHost {
     return this.host.mtuFor(dst);
   }
 
+  /**
+   * Linux's pruning of a clogged SYN queue (reqsk_timer_handler): while the queue is more than half full, requests
+   * that already went unanswered for a retransmission time-out are old; with more old than young ones, each halving
+   * of the young share takes one retransmission off the old ones' allowance, down to 2 (about 7 s instead of 63 s
+   * with the default 5 and a 1 s initial RTO). A flood of unanswered SYNs thus frees its slots within seconds,
+   * while a queue holding mostly fresh requests keeps the full schedule.
+   */
+  synAckRetryLimit(conn: TcpConnection): number {
+    const max = this.opts.synAckRetries;
+    const l = conn.listener as TcpListener | undefined;
+    if (l === undefined) return max;
+    const qlen = l.synQueue.size;
+    if (qlen * 2 <= Math.max(8, l.synQueueLimit)) return max;
+    let young = 0;
+    for (const c of l.synQueue) if (c.synRetransmits === 0) young++;
+    young *= 2;
+    let thresh = max;
+    while (thresh > 2 && qlen >= young) {
+      thresh--;
+      young *= 2;
+    }
+    return thresh;
+  }
+
   connEstablished(conn: TcpConnection): void {
     const l = conn.listener as TcpListener | undefined;
     if (!l) return;

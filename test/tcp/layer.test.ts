@@ -181,3 +181,42 @@ describe('options', () => {
     }
   });
 });
+
+describe('SYN queue pruning (Linux reqsk_timer_handler)', () => {
+  /** When (virtual ms) the half-open connections of `n` unanswered SYNs fall to half the queue, and to none. */
+  const drain = (n: number, limit: number): { half: number; gone: number } => {
+    const t = new Tester({ synQueueLimit: limit, synCookies: false });
+    t.layer.listen(0, LOCAL_PORT, 1024);
+    for (let i = 0; i < n; i++) {
+      const src = (IP_B + i) >>> 0;
+      t.layer.input(0, src, IP_A, build({ srcPort: 1000 + i, dstPort: LOCAL_PORT, flags: 2, seq: 5 }, undefined, src, IP_A));
+    }
+    t.layer.poll(0);
+    expect(t.layer.connectionCount).toBe(Math.min(n, limit));
+    let now = 0;
+    let half = t.layer.connectionCount <= limit / 2 ? 0 : Infinity;
+    while (t.layer.connectionCount > 0 && now < 200_000) {
+      now = Math.max(now + 1, t.layer.pollAt(now) ?? now + 1000);
+      t.layer.poll(now);
+      if (half === Infinity && t.layer.connectionCount <= limit / 2) half = now;
+    }
+    expect(t.layer.connectionCount).toBe(0);
+    return { half, gone: now };
+  };
+  // 1 + 2 + 4 + 8 + 16 + 32 s of SYN-ACK retransmission time-outs, each spread by up to rtoSpread (0.25).
+  const FULL = 63_000;
+
+  it('a queue clogged by unanswered SYNs is half freed after 2 SYN-ACK retransmissions (about 7 s, not 63 s)', () => {
+    const flood = drain(256, 256);
+    expect(flood.half).toBeGreaterThanOrEqual(7_000);
+    expect(flood.half).toBeLessThan(7_000 * 1.25);
+    // Below half full the rest is not pruned (Linux keeps half the room for young requests).
+    expect(flood.gone).toBeLessThan(FULL * 1.25);
+  });
+
+  it('a half-open connection in a queue at most half full keeps the full schedule (synAckRetries)', () => {
+    const one = drain(1, 256);
+    expect(one.gone).toBeGreaterThanOrEqual(FULL);
+    expect(one.gone).toBeLessThan(FULL * 1.25);
+  });
+});
