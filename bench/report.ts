@@ -194,6 +194,14 @@ export function ratioStats(rec: BenchRecord, pathId: string, refId: string, s: M
   return { median: median(rs), min: Math.min(...rs), max: Math.max(...rs), rounds: rs.length };
 }
 
+/**
+ * A capacity figure the sender could not push past (the receiver may take more): a lower bound, marked '≥' in the
+ * absolute table and '†' in ratio cells that use it.
+ */
+export function lowerBound(p: PathRecord | undefined, s: MetricSpec): boolean {
+  return s.metric === 'capacityPerSec' && (p?.workloads[s.workload]?.metrics?.['senderLimited'] ?? 0) > 0;
+}
+
 /** A ratio cell: the median, and with more than one round its lowest–highest in brackets. */
 export function fmtRatioStats(st: RatioStats | undefined): string {
   if (!st) return '–';
@@ -231,7 +239,9 @@ export function renderRatioTable(rec: BenchRecord): string {
     .map((s) => {
       const cells = bp.map((p) => {
         const b = value(p, s);
-        return b === undefined ? failedCell(p, s) : fmtRatioStats(kernel ? ratioStats(rec, p.id, kernel.id, s) : undefined);
+        if (b === undefined) return failedCell(p, s);
+        const mark = lowerBound(p, s) || lowerBound(kernel, s) ? ' †' : '';
+        return fmtRatioStats(kernel ? ratioStats(rec, p.id, kernel.id, s) : undefined) + mark;
       });
       return `| ${s.label} | ${s.better} | ${cells.join(' | ')} |`;
     });
@@ -255,7 +265,9 @@ export function renderFloorTable(rec: BenchRecord): string {
       const cells = bp.map((p) => {
         const f = floorFor(p)!;
         const b = value(p, s);
-        return b === undefined ? failedCell(p, s) : fmtRatioStats(ratioStats(rec, p.id, f, s));
+        if (b === undefined) return failedCell(p, s);
+        const mark = lowerBound(p, s) || lowerBound(rec.paths.find((x) => x.id === f), s) ? ' †' : '';
+        return fmtRatioStats(ratioStats(rec, p.id, f, s)) + mark;
       });
       return `| ${s.label} | ${s.better} | ${cells.join(' | ')} |`;
     });
@@ -279,7 +291,8 @@ export function renderAbsoluteTable(rec: BenchRecord): string {
     const v = value(p, s);
     if (v === undefined) return failedCell(p, s);
     const r = spread(rec, p, s);
-    return r ? `${fmtNum(v, s.unit)} (${fmtNum(r[0], s.unit)}–${fmtNum(r[1], s.unit)})` : fmtNum(v, s.unit);
+    const lb = lowerBound(p, s) ? '≥ ' : '';
+    return r ? `${lb}${fmtNum(v, s.unit)} (${fmtNum(r[0], s.unit)}–${fmtNum(r[1], s.unit)})` : `${lb}${fmtNum(v, s.unit)}`;
   };
   const rows = metricSpecs(rec)
     .filter((s) => paths.some((p) => value(p, s) !== undefined))
@@ -582,7 +595,8 @@ export function renderDoc(rec: BenchRecord, recordPath: string): string {
     '',
     'Each cell is the byway figure divided by the kernel figure for the same metric; the "better" column says which',
     'way is good (for latency and time a ratio below 1 means byway is faster). "failed" means the run of that',
-    'workload failed (see below); "–" means not measured.',
+    'workload failed (see below); "–" means not measured. † marks a ratio with a capacity figure that is only a',
+    'lower bound (the C sender could go no faster; "≥" in the absolute figures).',
     ...(rec.rounds && rec.rounds.length > 1
       ? ['Each ratio is computed round by round (the byway and kernel figures of the same round), and shown as the median', `over the ${rec.rounds.length} rounds with the lowest and highest round in brackets.`]
       : ['One round: each ratio is from a single pair of measurements, with no spread to show; run with `--repeat 3`.']),

@@ -72,6 +72,7 @@ import { DEFAULT_SEARCH, judgeTrial, searchCapacity } from './lib/capacity.js';
 import { buildCPrograms, killAllC, removeCPrograms, runC } from './lib/cprogs.js';
 import { capacityOutcome, FLOOR_STACKS, runFloorPath, type FloorStack } from './lib/floor-path.js';
 import { measureJitter } from './lib/jitter-run.js';
+import { addKicksPerRoundTrip } from './lib/kicks.js';
 import { renderFloorTable, renderRatioTable, renderSymmetricTable, writeDoc, type BenchRecord, type PathRecord, type WorkloadRecord } from './report.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -505,14 +506,6 @@ function counterDelta(a: Metrics, b: Metrics): Metrics {
   return d;
 }
 
-/** Driver kicks per round trip of a ping-pong, from the workload's counter changes (when the driver counts kicks). */
-function addKicks(wr: WorkloadRecord, kicksCounted: { subject: boolean; peer: boolean }): void {
-  const total = (wr.raw?.['client'] as { roundTripsTotal?: number } | undefined)?.roundTripsTotal;
-  if (!wr.metrics || !total) return;
-  if (kicksCounted.subject) wr.metrics['kicksPerRoundTrip'] = round((wr.counters?.['driver.txKicks'] ?? 0) / total, 3);
-  if (kicksCounted.peer) wr.metrics['peerKicksPerRoundTrip'] = round((wr.peerCounters?.['driver.txKicks'] ?? 0) / total, 3);
-}
-
 async function runPath(topo: Topology, spec: PathSpec, nextPort: () => number): Promise<PathRecord> {
   if (spec.peer === 'floor') {
     try {
@@ -582,7 +575,7 @@ async function runPath(topo: Topology, spec: PathSpec, nextPort: () => number): 
         if (after) wr.peerCounters = counterDelta(peerBefore, after);
         kicksCounted.peer = after !== undefined && 'driver.txKicks' in after;
       }
-      if (w.id.startsWith('udp-pp-') || w.id === 'tcp-pp-64') addKicks(wr, kicksCounted);
+      if (w.id.startsWith('udp-pp-') || w.id === 'tcp-pp-64') addKicksPerRoundTrip(wr, kicksCounted);
       const uncaught = [...sides.subject.uncaught.splice(0), ...sides.peer.uncaught.splice(0)];
       if (uncaught.length) wr.uncaught = uncaught;
       wr.seconds = round((performance.now() - t0) / 1000, 1);
