@@ -230,7 +230,12 @@ console.log('bench selftest: ratios, floor, jitter ok');
   const c = await searchCapacity(fake(Infinity), { ...DEFAULT_SEARCH, maxPps: 200_000 });
   assert.equal(c.stoppedBy, 'max-rate');
   assert.equal(c.capacityPps, 200_000);
-  const d = await searchCapacity(fake(10_000));
+  // A receiver below the start rate: halving down, then bisecting up to it.
+  const low = await searchCapacity(fake(20_000));
+  assert.deepEqual(low.trials.slice(0, 3).map((t) => t.offeredPps), [50_000, 25_000, 12_500]);
+  assert.equal(low.stoppedBy, 'converged');
+  assert.ok(low.capacityPps <= 20_000 && low.capacityPps >= 20_000 / 1.1, `capacity ${low.capacityPps}`);
+  const d = await searchCapacity(fake(1_000));
   assert.equal(d.stoppedBy, 'first-failed');
   assert.throws(() => capacityOutcome(d), /no rate passed/);
   let clock = 0;

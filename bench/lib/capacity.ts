@@ -3,7 +3,7 @@
  * stepping a paced sender (bench/lib/blast.c) up and down. Pure: the trial (one paced blast and its count at the
  * receiver) is passed in, so the search is tested without privileges (bench/selftest.ts).
  *
- * Search: double from `startPps` while trials pass, then bisect between the last rate that passed and the first
+ * Search: double from `startPps` while trials pass (or halve while they fail, down to `minPps`), then bisect between the last rate that passed and the first
  * that failed until they are within `precision` of each other, within `maxTrials` and `deadlineMs`. A trial whose
  * sender fell short of the asked rate by more than 5 % says the sender, not the receiver, was the limit: the search
  * stops there and the result says so (`senderLimited`), never reporting a receiver figure the sender could not test.
@@ -40,6 +40,8 @@ export interface CapacityResult {
 export interface SearchOptions {
   readonly startPps: number;
   readonly maxPps: number;
+  /** When the start rate fails, the search halves down to this before it gives up. */
+  readonly minPps: number;
   /** Stop bisecting when failed/passed is below 1 + precision. */
   readonly precision: number;
   readonly maxTrials: number;
@@ -49,7 +51,7 @@ export interface SearchOptions {
   readonly now?: () => number;
 }
 
-export const DEFAULT_SEARCH: SearchOptions = { startPps: 50_000, maxPps: 3_200_000, precision: 0.1, maxTrials: 12, deadlineMs: 45_000, lossLimitPct: 0.1 };
+export const DEFAULT_SEARCH: SearchOptions = { startPps: 50_000, maxPps: 3_200_000, minPps: 3_000, precision: 0.1, maxTrials: 12, deadlineMs: 45_000, lossLimitPct: 0.1 };
 
 /** Judge one trial from its raw counts. */
 export function judgeTrial(offeredPps: number, sent: number, received: number, seconds: number, lossLimitPct: number): CapacityTrial {
@@ -104,7 +106,15 @@ export async function searchCapacity(trial: (pps: number) => Promise<CapacityTri
     if (rate >= o.maxPps) return done('max-rate');
     rate = Math.min(o.maxPps, rate * 2);
   }
-  if (!best) return done('first-failed');
+  // The first rate failed: halve down to minPps until one passes.
+  while (!best) {
+    rate = Math.round(rate / 2);
+    if (rate < o.minPps) return done('first-failed');
+    if (trials.length >= o.maxTrials) return done('trials');
+    if (now() - t0 > o.deadlineMs) return done('deadline');
+    const t = await step(rate);
+    if (t === 'stop') return done('sender');
+  }
   // Bisection between the best passing rate and the lowest failing one.
   let lo = best.offeredPps;
   let hi = failed!;

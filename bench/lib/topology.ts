@@ -51,7 +51,9 @@ export class Topology {
     try {
       const nsA = this.lab.addNetns('bwbA-');
       const nsB = this.lab.addNetns('bwbB-');
-      const { a, b } = this.lab.addVeth(nsA, nsB, { addrA: `${KERNEL_A}/${SUBNET_PREFIX}`, addrB: `${PEER_B}/${SUBNET_PREFIX}` });
+      // NetLab turns tx checksum offload off unless asked (as on a wire, for its tests); `on` must be the kernel's
+      // defaults, and without tx checksum offload the kernel does not use TSO/GSO either, so it is asked for.
+      const { a, b } = this.lab.addVeth(nsA, nsB, { addrA: `${KERNEL_A}/${SUBNET_PREFIX}`, addrB: `${PEER_B}/${SUBNET_PREFIX}`, txChecksumOffload: opts.offloads === 'on' });
       // A persistent TAP in A for the TAP path (the driver attaches to it by name); idle until bridged.
       const tapA = this.lab.addTap(nsA);
       const offloads = `tx off tso off gso off gro ${opts.offloads === 'gro' ? 'on' : 'off'}`;
@@ -111,7 +113,7 @@ export class Topology {
     for (const [ns, dev, name] of [[this.info.nsA, this.info.vethA, 'vethA'], [this.info.nsB, this.info.vethB, 'vethB'], [this.info.nsA, this.info.tapA, 'tapA']] as const) {
       try {
         const text = execIn(ns, 'ethtool', ['-k', dev]);
-        const on = keys.filter((k) => new RegExp(`^${k}: on`, 'm').test(text)).map((k) => k.replace(/-offload$|-checksumming$/, ''));
+        const on = keys.filter((k) => new RegExp(`^${k}: on`, 'm').test(text)).map((k) => k.replace(/-offload$/, ''));
         out[name] = on.length ? on.join(', ') : 'none of checksum/tso/gso/gro';
       } catch (e) {
         out[name] = `ethtool failed: ${(e as Error).message.slice(0, 100)}`;
