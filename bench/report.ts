@@ -525,6 +525,8 @@ export const NOTABLE_COUNTERS = [
   'driver.txDropped',
   'driver.rxDropped',
   'driver.rxTruncated',
+  'tcp.badChecksum',
+  'udp.badChecksum',
   'driver.xdp.rxRingFull',
   'driver.xdp.rxDropped',
   'driver.xdp.rxFillRingEmpty',
@@ -552,6 +554,55 @@ export function renderCounters(rec: BenchRecord): string[] {
   }
   if (!rows.length) return ['No drops or retransmissions counted.'];
   return ['| path | workload | counted during the workload |', '|---|---|---|', ...rows];
+}
+
+/** The receive-side workloads in which a kernel sender's offloads reach a byway driver. */
+const OFFLOAD_WORKLOADS = ['tcp-bulk-rx-1', 'tcp-bulk-rx-4', 'udp-stream-rx', 'udp-capacity'];
+
+/**
+ * What the kernel's default offloads did to each byway path, from the driver's and stack's counters: the frames
+ * received (their mean size: above 1514 B means GSO/GRO packets came through whole), those cut to the ring's frame
+ * (rxTruncated), those dropped for a bad checksum (a CHECKSUM_PARTIAL frame the stack checked), and failures.
+ */
+export function renderOffloadEffects(rec: BenchRecord): string[] {
+  const rows: string[] = [];
+  for (const p of bywayPaths(rec)) {
+    if (!p.ok && Object.keys(p.workloads).length === 0) {
+      rows.push(`| ${p.id} | (path) | failed: ${p.error ?? '?'} | | | |`);
+      continue;
+    }
+    for (const id of OFFLOAD_WORKLOADS) {
+      const w = p.workloads[id];
+      if (!w) continue;
+      const c = w.counters ?? {};
+      const frames = c['driver.rxFrames'] ?? 0;
+      const mean = frames ? Math.round((c['driver.rxBytes'] ?? 0) / frames) : 0;
+      const bad = (c['tcp.badChecksum'] ?? 0) + (c['udp.badChecksum'] ?? 0) + (c['ipv4.badChecksum'] ?? 0);
+      const outcome = w.ok ? (w.error ? `partly failed: ${w.error}` : 'ran') : `failed: ${w.error ?? '?'}`;
+      rows.push(`| ${p.id} | ${w.label} | ${outcome.replace(/\|/g, '/')} | ${frames.toLocaleString('en')} (${mean.toLocaleString('en')} B) | ${(c['driver.rxTruncated'] ?? 0).toLocaleString('en')} | ${bad.toLocaleString('en')} |`);
+    }
+  }
+  if (!rows.length) return [];
+  return ['| path | workload | outcome | frames received (mean size) | cut to the frame (rxTruncated) | bad checksum, dropped |', '|---|---|---|---:|---:|---:|', ...rows];
+}
+
+function offloadEffectLines(rec: BenchRecord): string[] {
+  const mode = (rec.settings['offloads'] as string | undefined) ?? (rec.settings['offloadsOff'] === false ? 'on' : 'off');
+  const t = renderOffloadEffects(rec);
+  if (mode !== 'on' || !t.length) return [];
+  return [
+    '## What the kernel\'s offloads did to each byway path',
+    '',
+    'With the veth\'s defaults on, the kernel peer in B sends TCP in packets of up to 64 KiB (TSO/GSO: the veth passes',
+    'them on uncut) and leaves TCP and UDP checksums partial (CHECKSUM_PARTIAL: only the pseudo-header sum is in the',
+    'frame). AF_PACKET sees such packets as they are: a driver must take the large ones or have them cut to its ring',
+    'frame, and must not check a partial checksum as if it were final. AF_XDP sees them after the veth\'s XDP hook (an',
+    'attached program makes the peer veth stop GSO unless it handles fragments). TAP sees what the bridge forwards,',
+    'which the TAP\'s own offload flags decide. Counted during each receiving workload (summed over rounds):',
+    '',
+    ...t,
+    '',
+  ];
 }
 
 /** The whole of docs/benchmarks.md for one record. */
@@ -615,6 +666,7 @@ export function renderDoc(rec: BenchRecord, recordPath: string): string {
     renderAbsoluteTable(rec),
     '',
     ...symmetricLines(rec),
+    ...offloadEffectLines(rec),
     '## Drops and retransmissions byway counted',
     '',
     'Non-zero changes of the driver\'s and the stack\'s own counters during each workload (all counters are in the',

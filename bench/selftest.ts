@@ -17,6 +17,7 @@ import {
   renderCounters,
   renderDoc,
   renderFloorTable,
+  renderOffloadEffects,
   renderRatioTable,
   renderSvg,
   renderSymmetricTable,
@@ -267,3 +268,23 @@ console.log('bench selftest: capacity search ok');
   assert.equal('metrics' in failed, false);
 }
 console.log('bench selftest: kicks ok');
+
+// What the offloads did: mean received frame size, truncation and checksum drops per receiving workload, failures.
+{
+  const p: PathRecord = {
+    id: 'af-packet/event', stack: 'af-packet', mode: 'event', ok: true, loadavgStart: [1, 1, 1], restarts: 0,
+    workloads: {
+      'tcp-bulk-rx-1': { ok: true, label: 'TCP bulk, subject receives, 1 conn', loadavg: [], metrics: { gbitPerSec: 1 }, counters: { 'driver.rxFrames': 10, 'driver.rxBytes': 300_000, 'driver.rxTruncated': 4, 'tcp.badChecksum': 3 } },
+      'tcp-bulk-rx-4': { ok: false, label: 'TCP bulk, subject receives, 4 conn', loadavg: [], error: 'ECONNFAIL: 0 of 4 | x' },
+      'tcp-pp-64': { ok: true, label: 'not a receive workload', loadavg: [] },
+    },
+  };
+  const t = renderOffloadEffects({ ...rec, paths: [p] }).join('\n');
+  assert.match(t, /\| af-packet\/event \| TCP bulk, subject receives, 1 conn \| ran \| 10 \(30,000 B\) \| 4 \| 3 \|/);
+  assert.match(t, /\| af-packet\/event \| TCP bulk, subject receives, 4 conn \| failed: ECONNFAIL: 0 of 4 \/ x \| 0 \(0 B\) \| 0 \| 0 \|/);
+  assert.doesNotMatch(t, /not a receive workload/);
+  const on = renderDoc({ ...rec, settings: { ...rec.settings, offloads: 'on' }, paths: [p] }, 'r.json');
+  assert.match(on, /## What the kernel's offloads did to each byway path/);
+  assert.doesNotMatch(renderDoc({ ...rec, settings: { ...rec.settings, offloads: 'off' }, paths: [p] }, 'r.json'), /offloads did/);
+}
+console.log('bench selftest: offload effects ok');
