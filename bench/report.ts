@@ -232,6 +232,7 @@ function failedCell(p: PathRecord, s: MetricSpec): string {
 export function renderRatioTable(rec: BenchRecord): string {
   const kernel = rec.paths.find((p) => p.stack === 'kernel');
   const bp = bywayPaths(rec);
+  if (!bp.length) return '(no byway path with a kernel peer in this record)';
   const head = `| metric | better | ${bp.map((p) => p.id).join(' | ')} |`;
   const sep = `|---|---|${bp.map(() => '---:').join('|')}|`;
   const rows = metricSpecs(rec)
