@@ -33,7 +33,9 @@
  *
  * Output: progress on stdout, one JSON record in bench/results/<timestamp>.json, a Markdown table of byway/kernel
  * ratios on stdout, and docs/benchmarks.md (tables, SVG chart, machine, kernel, Node, command) unless --no-doc.
- * A driver that fails to open, or a workload that fails, is recorded with its error and the run goes on.
+ * A driver that fails to open, or a workload that fails, is recorded with its error and the run goes on. A TCP bulk
+ * transfer under 10 Mbit/s counts as failed ('ESTALLED', the figure in the message): on a veth that is a stall
+ * (e.g. with offloads on, TPACKET_V2's 2 KiB frames cut every 64 KiB GSO packet of a kernel sender), not a rate.
  *
  * Options:
  *   --duration S     measured seconds per workload (default 2; --long: 10)
@@ -308,6 +310,11 @@ function tcpBulk(dir: 'tx' | 'rx', conns: number): WorkloadFn {
     });
     const gbit = ((m1['bytes']! - m0['bytes']!) * 8) / ((m1['t']! - m0['t']!) / 1000) / 1e9;
     if (r.connected < conns && gbit === 0) throw Object.assign(new Error(`${r.connected} of ${conns} connections opened; errors ${JSON.stringify(r.errorCodes)}`), { code: 'ECONNFAIL' });
+    // Under 10 Mbit/s on a veth is no slow transfer but a stalled one (e.g. every data packet dropped by the receiving
+    // driver): a failure, with the figure in the message, so no table shows it as a ratio.
+    if (gbit < STALLED_GBIT) {
+      throw Object.assign(new Error(`stalled: ${round(gbit * 1000, 2)} Mbit/s at the receiver (${r.connected}/${conns} connected${r.errors ? `, errors ${JSON.stringify(r.errorCodes)}` : ''}); see the workload's counters`), { code: 'ESTALLED' });
+    }
     return {
       metrics: { gbitPerSec: round(gbit, 3), connected: r.connected, senderCpuMs: r.cpuMs },
       raw: { sender: r, receiverMarks: [m0, m1], receiverFinal: final },
@@ -315,6 +322,9 @@ function tcpBulk(dir: 'tx' | 'rx', conns: number): WorkloadFn {
     };
   };
 }
+
+/** TCP bulk goodput below which the transfer counts as stalled (Gbit/s). */
+const STALLED_GBIT = 0.01;
 
 const tcpConnRate: WorkloadFn = async (c) => {
   const port = c.nextPort();
