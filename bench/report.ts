@@ -8,6 +8,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { resolve } from 'node:path';
+import { median } from './lib/stats.js';
 
 export interface WorkloadRecord {
   ok: boolean;
@@ -29,10 +30,13 @@ export interface WorkloadRecord {
 
 export interface PathRecord {
   id: string;
-  stack: 'kernel' | 'af-xdp' | 'af-packet' | 'af-packet-v2' | 'af-packet-tso' | 'tap' | 'tap-tso';
+  stack: 'kernel' | 'af-xdp' | 'af-packet' | 'af-packet-v2' | 'af-packet-tso' | 'tap' | 'tap-tso' | 'floor-af-xdp' | 'floor-af-packet-v2';
   mode: 'event' | 'busy' | null;
-  /** 'byway' when the peer in namespace B ran byway too (same driver kind and poll mode; --symmetric); else the kernel path. */
-  peer?: 'kernel' | 'byway';
+  /**
+   * 'byway' when the peer in namespace B ran byway too (same driver kind and poll mode; --symmetric); 'floor' for
+   * the floor paths (bench/lib/floor.c on both ends); else the kernel path.
+   */
+  peer?: 'kernel' | 'byway' | 'floor';
   ok: boolean;
   error?: string;
   loadavgStart: number[];
@@ -61,6 +65,20 @@ export interface BenchRecord {
   rounds?: PathRecord[][];
   inmemory: Record<string, unknown> | undefined;
   sockstatEnd?: Record<string, string>;
+  /** bench/jitter.ts on each vCPU at once, at the start and at the end of the run (absent in older records). */
+  jitter?: { seconds: number; start?: Record<string, JitterFigures | { error: string }>; end?: Record<string, JitterFigures | { error: string }> };
+}
+
+/** What bench/jitter.ts prints with --json. */
+export interface JitterFigures {
+  seconds: number;
+  readNs: number;
+  gapsPerSec: Record<string, number>;
+  lostPct: number;
+  maxUs: number;
+  gcs: number;
+  involuntarySwitches: number;
+  voluntarySwitches: number;
 }
 
 /** One row of the comparison: a metric of a workload, its unit, and which way is better. */
@@ -72,6 +90,8 @@ export interface MetricSpec {
   readonly better: 'higher' | 'lower';
   /** Shown in the SVG chart (the headline rows). */
   readonly chart?: boolean;
+  /** A figure with no kernel counterpart (driver kicks): in the absolute tables only, never a ratio. */
+  readonly noRatio?: boolean;
 }
 
 export function metricSpecs(rec: BenchRecord): MetricSpec[] {
@@ -82,15 +102,20 @@ export function metricSpecs(rec: BenchRecord): MetricSpec[] {
     m.push({ workload: `udp-pp-${s}`, metric: 'p50Us', label: `UDP ping-pong ${s} B, half-RTT p50`, unit: 'us', better: 'lower', chart: true });
     m.push({ workload: `udp-pp-${s}`, metric: 'p99Us', label: `UDP ping-pong ${s} B, half-RTT p99`, unit: 'us', better: 'lower' });
     m.push({ workload: `udp-pp-${s}`, metric: 'p999Us', label: `UDP ping-pong ${s} B, half-RTT p99.9`, unit: 'us', better: 'lower' });
+    m.push({ workload: `udp-pp-${s}`, metric: 'kicksPerRoundTrip', label: `UDP ping-pong ${s} B, driver kicks per round trip`, unit: 'kicks', better: 'lower', noRatio: true });
+    m.push({ workload: `udp-pp-${s}`, metric: 'peerKicksPerRoundTrip', label: `UDP ping-pong ${s} B, peer's driver kicks per round trip`, unit: 'kicks', better: 'lower', noRatio: true });
   }
   m.push({ workload: 'udp-stream-tx', metric: 'sentPerSec', label: 'UDP 64 B one-way, subject sends: sent/s', unit: '/s', better: 'higher', chart: true });
   m.push({ workload: 'udp-stream-tx', metric: 'receivedPerSec', label: 'UDP 64 B one-way, subject sends: received/s at peer', unit: '/s', better: 'higher' });
   m.push({ workload: 'udp-stream-tx', metric: 'lossPct', label: 'UDP 64 B one-way, subject sends: loss', unit: '%', better: 'lower' });
   m.push({ workload: 'udp-stream-rx', metric: 'receivedPerSec', label: 'UDP 64 B one-way, subject receives: received/s', unit: '/s', better: 'higher', chart: true });
   m.push({ workload: 'udp-stream-rx', metric: 'lossPct', label: 'UDP 64 B one-way, subject receives: loss', unit: '%', better: 'lower' });
+  m.push({ workload: 'udp-capacity', metric: 'capacityPerSec', label: 'UDP 64 B receive capacity (C sender, < 0.1 % loss): received/s', unit: '/s', better: 'higher', chart: true });
   m.push({ workload: 'tcp-pp-64', metric: 'transactionsPerSec', label: 'TCP ping-pong 64 B: transactions/s', unit: '/s', better: 'higher', chart: true });
   m.push({ workload: 'tcp-pp-64', metric: 'p50Us', label: 'TCP ping-pong 64 B: half-RTT p50', unit: 'us', better: 'lower' });
   m.push({ workload: 'tcp-pp-64', metric: 'p99Us', label: 'TCP ping-pong 64 B: half-RTT p99', unit: 'us', better: 'lower' });
+  m.push({ workload: 'tcp-pp-64', metric: 'kicksPerRoundTrip', label: 'TCP ping-pong 64 B: driver kicks per round trip', unit: 'kicks', better: 'lower', noRatio: true });
+  m.push({ workload: 'tcp-pp-64', metric: 'peerKicksPerRoundTrip', label: "TCP ping-pong 64 B: peer's driver kicks per round trip", unit: 'kicks', better: 'lower', noRatio: true });
   for (const d of ['tx', 'rx'] as const) {
     for (const n of [1, 4]) {
       m.push({ workload: `tcp-bulk-${d}-${n}`, metric: 'gbitPerSec', label: `TCP bulk, subject ${d === 'tx' ? 'sends' : 'receives'}, ${n} conn: goodput`, unit: 'Gbit/s', better: 'higher', chart: true });
@@ -127,13 +152,60 @@ function fmtNum(v: number | undefined, unit: string): string {
   if (v === undefined) return '–';
   if (unit === '/s' || unit === 'B' || unit === 'ms') return Math.round(v).toLocaleString('en');
   if (unit === 'Gbit/s') return v.toFixed(3);
-  if (unit === '%') return v.toFixed(2);
+  if (unit === '%' || unit === 'kicks') return v.toFixed(2);
   return v.toFixed(1);
 }
 
 /** byway subject, kernel peer: the paths of the main tables. */
 function bywayPaths(rec: BenchRecord): PathRecord[] {
-  return rec.paths.filter((p) => p.stack !== 'kernel' && p.peer !== 'byway');
+  return rec.paths.filter((p) => p.stack !== 'kernel' && p.peer !== 'byway' && p.peer !== 'floor');
+}
+
+/** The floor paths (bench/lib/floor.c on both ends). */
+export function floorPaths(rec: BenchRecord): PathRecord[] {
+  return rec.paths.filter((p) => p.peer === 'floor');
+}
+
+/** The floor path a byway path is compared with: the same kind of raw interface (TAP has none). */
+export function floorFor(p: PathRecord): string | undefined {
+  if (p.stack === 'af-xdp') return 'floor-af-xdp';
+  if (p.stack === 'af-packet' || p.stack === 'af-packet-v2' || p.stack === 'af-packet-tso') return 'floor-af-packet-v2';
+  return undefined;
+}
+
+export interface RatioStats {
+  readonly median: number;
+  readonly min: number;
+  readonly max: number;
+  /** Rounds in which both figures were there. */
+  readonly rounds: number;
+}
+
+/**
+ * path/reference for one metric, computed round by round (both figures from the same round of the same run),
+ * then the median and the spread over the rounds. One round (or an old record without rounds): that ratio alone.
+ */
+export function ratioStats(rec: BenchRecord, pathId: string, refId: string, s: MetricSpec): RatioStats | undefined {
+  const rounds = rec.rounds && rec.rounds.length > 1 ? rec.rounds : [rec.paths];
+  const rs = rounds
+    .map((r) => ratio(value(r.find((x) => x.id === refId), s), value(r.find((x) => x.id === pathId), s)))
+    .filter((x): x is number => x !== undefined);
+  if (!rs.length) return undefined;
+  return { median: median(rs), min: Math.min(...rs), max: Math.max(...rs), rounds: rs.length };
+}
+
+/**
+ * A capacity figure the sender could not push past (the receiver may take more): a lower bound, marked '≥' in the
+ * absolute table and '†' in ratio cells that use it.
+ */
+export function lowerBound(p: PathRecord | undefined, s: MetricSpec): boolean {
+  return s.metric === 'capacityPerSec' && (p?.workloads[s.workload]?.metrics?.['senderLimited'] ?? 0) > 0;
+}
+
+/** A ratio cell: the median, and with more than one round its lowest–highest in brackets. */
+export function fmtRatioStats(st: RatioStats | undefined): string {
+  if (!st) return '–';
+  return st.rounds > 1 ? `${fmtRatio(st.median)} (${fmtRatio(st.min)}–${fmtRatio(st.max)})` : fmtRatio(st.median);
 }
 
 /** byway on both ends (--symmetric), compared with the kernel path, which has the kernel on both ends. */
@@ -141,7 +213,7 @@ export function symmetricPaths(rec: BenchRecord): PathRecord[] {
   return rec.paths.filter((p) => p.peer === 'byway');
 }
 
-/** The paths of the absolute table: the kernel path and the one-sided byway paths. */
+/** The paths of the absolute table: the kernel path, the one-sided byway paths and the floor paths. */
 function oneSidedPaths(rec: BenchRecord): PathRecord[] {
   return rec.paths.filter((p) => p.peer !== 'byway');
 }
@@ -153,18 +225,50 @@ function failedCell(p: PathRecord, s: MetricSpec): string {
   return '–';
 }
 
-/** Markdown table: one row per metric, one column per byway path, cells byway/kernel. */
+/**
+ * Markdown table: one row per metric, one column per byway path, cells byway/kernel: the median of the per-round
+ * ratios, and with rounds their lowest–highest.
+ */
 export function renderRatioTable(rec: BenchRecord): string {
   const kernel = rec.paths.find((p) => p.stack === 'kernel');
   const bp = bywayPaths(rec);
+  if (!bp.length) return '(no byway path with a kernel peer in this record)';
   const head = `| metric | better | ${bp.map((p) => p.id).join(' | ')} |`;
   const sep = `|---|---|${bp.map(() => '---:').join('|')}|`;
   const rows = metricSpecs(rec)
-    .filter((s) => value(kernel, s) !== undefined || bp.some((p) => value(p, s) !== undefined))
+    .filter((s) => !s.noRatio && (value(kernel, s) !== undefined || bp.some((p) => value(p, s) !== undefined)))
     .map((s) => {
       const cells = bp.map((p) => {
         const b = value(p, s);
-        return b === undefined ? failedCell(p, s) : fmtRatio(ratio(value(kernel, s), b));
+        if (b === undefined) return failedCell(p, s);
+        const mark = lowerBound(p, s) || lowerBound(kernel, s) ? ' †' : '';
+        return fmtRatioStats(kernel ? ratioStats(rec, p.id, kernel.id, s) : undefined) + mark;
+      });
+      return `| ${s.label} | ${s.better} | ${cells.join(' | ')} |`;
+    });
+  return [head, sep, ...rows].join('\n');
+}
+
+/**
+ * Markdown table of byway/floor: one column per byway path that has a floor of its kind (AF_XDP, AF_PACKET; the
+ * both-ends paths too), one row per metric the floor measures; cells as in renderRatioTable.
+ */
+export function renderFloorTable(rec: BenchRecord): string {
+  const floors = new Set(floorPaths(rec).map((p) => p.id));
+  const bp = [...bywayPaths(rec), ...symmetricPaths(rec)].filter((p) => floors.has(floorFor(p) ?? ''));
+  if (!bp.length) return '';
+  const head = `| metric | better | ${bp.map((p) => `${p.id} / ${floorFor(p)}`).join(' | ')} |`;
+  const sep = `|---|---|${bp.map(() => '---:').join('|')}|`;
+  const rows = metricSpecs(rec)
+    .filter((s) => !s.noRatio && floorPaths(rec).some((f) => value(f, s) !== undefined))
+    .filter((s) => bp.some((p) => value(p, s) !== undefined || p.workloads[s.workload]))
+    .map((s) => {
+      const cells = bp.map((p) => {
+        const f = floorFor(p)!;
+        const b = value(p, s);
+        if (b === undefined) return failedCell(p, s);
+        const mark = lowerBound(p, s) || lowerBound(rec.paths.find((x) => x.id === f), s) ? ' †' : '';
+        return fmtRatioStats(ratioStats(rec, p.id, f, s)) + mark;
       });
       return `| ${s.label} | ${s.better} | ${cells.join(' | ')} |`;
     });
@@ -188,7 +292,8 @@ export function renderAbsoluteTable(rec: BenchRecord): string {
     const v = value(p, s);
     if (v === undefined) return failedCell(p, s);
     const r = spread(rec, p, s);
-    return r ? `${fmtNum(v, s.unit)} (${fmtNum(r[0], s.unit)}–${fmtNum(r[1], s.unit)})` : fmtNum(v, s.unit);
+    const lb = lowerBound(p, s) ? '≥ ' : '';
+    return r ? `${lb}${fmtNum(v, s.unit)} (${fmtNum(r[0], s.unit)}–${fmtNum(r[1], s.unit)})` : `${lb}${fmtNum(v, s.unit)}`;
   };
   const rows = metricSpecs(rec)
     .filter((s) => paths.some((p) => value(p, s) !== undefined))
@@ -219,8 +324,9 @@ export function renderSymmetricTable(rec: BenchRecord): string {
       const cells = sp.map((p) => {
         const b = value(p, s);
         if (b === undefined) return failedCell(p, s);
-        const r = ratio(k, b);
-        return `${fmtNum(b, s.unit)} (${fmtRatio(r)}x)`;
+        if (s.noRatio || !kernel) return fmtNum(b, s.unit);
+        const st = ratioStats(rec, p.id, kernel.id, s);
+        return `${fmtNum(b, s.unit)} (${st && st.rounds > 1 ? `${fmtRatio(st.median)}x, ${fmtRatio(st.min)}–${fmtRatio(st.max)}` : `${fmtRatio(st?.median)}x`})`;
       });
       return `| ${s.label} | ${s.better} | ${s.unit} | ${fmtNum(k, s.unit)} | ${cells.join(' | ')} |`;
     });
@@ -256,6 +362,66 @@ function symmetricLines(rec: BenchRecord): string[] {
     renderSymmetricTable(rec),
     '',
   ];
+}
+
+/** Which view a table is: the primary one (the kernel's default offloads) or the secondary 'same link settings'. */
+export function offloadsView(rec: BenchRecord): string {
+  const mode = (rec.settings['offloads'] as string | undefined) ?? (rec.settings['offloadsOff'] === false ? 'on' : 'off');
+  if (mode === 'on') return 'offloads on: the kernel\'s defaults on both ends, as users run it';
+  if (mode === 'gro') return 'offloads off but GRO on, both ends: a secondary view';
+  return 'offloads off on both ends: the secondary "same link settings" view';
+}
+
+function offloadsLine(rec: BenchRecord): string {
+  const t = rec.topology as Record<string, unknown> | undefined;
+  if (!t) return 'Offloads: n/a.';
+  const mode = (rec.settings['offloads'] as string | undefined) ?? (rec.settings['offloadsOff'] === false ? 'on' : 'off');
+  const state = t['offloadState'] as Record<string, string> | undefined;
+  const seen = state ? ` As \`ethtool -k\` showed them at the start: ${Object.entries(state).map(([k, v]) => `${k}: ${v}`).join('; ')}.` : '';
+  if (mode === 'on') {
+    return `Offloads: **on**, the veth's and the TAP's kernel defaults (checksum offload, TSO/GSO, GRO where the device has it) left as they are on both ends, for every path: the kernel path as users run it (the primary view of issue #12). byway uses whatever offloads its driver can use.${seen}`;
+  }
+  return `Offloads: \`ethtool -K ${String(t['offloads'])}\` on both ends${t['offloadsApplied'] ? '' : ' (**could not be applied**: ' + String(t['offloadError']) + ')'}, for every path, so the kernel path runs on the same link settings as byway: the secondary "same link settings" view (\`--offloads on\`, the default, is the primary one).${seen}`;
+}
+
+function floorLines(rec: BenchRecord): string[] {
+  const t = renderFloorTable(rec);
+  if (!t) return [];
+  return [
+    '## byway / floor',
+    '',
+    'The floor: bench/lib/floor.c on both ends of the same veth, busy-polling the same raw interface with no stack',
+    '(`floor-af-xdp`: AF_XDP copy mode; `floor-af-packet-v2`: AF_PACKET TPACKET_V2 rings), at the addresses of the',
+    'both-ends byway paths. Each byway path is divided by the floor of its kind of interface (AF_PACKET paths by the',
+    'TPACKET_V2 floor; TAP has none); the `/both` paths have byway on both ends like the floor, the others a kernel',
+    'peer. Same rules as above: per-round ratios, median (lowest–highest). A ratio of 1 is the most any stack could do',
+    'over that interface on this machine.',
+    '',
+    t,
+    '',
+  ];
+}
+
+function jitterLines(rec: BenchRecord): string[] {
+  const j = rec.jitter;
+  const out = ['## The machine during this run (bench/jitter.ts)', ''];
+  if (!j) return [...out, 'Not measured in this record (older harness).', ''];
+  out.push(
+    `A spinning thread per vCPU (pinned), ${j.seconds} s at the start of the run and again at the end: how often and for how long`,
+    'each vCPU was taken away (interrupts, the hypervisor, other tasks). Latency tails below a few such gaps per second',
+    'cannot be told apart from this machine\'s noise.',
+    '',
+    '| when | vCPU | time lost | gaps > 10 us /s | gaps > 100 us /s | longest gap | involuntary switches |',
+    '|---|---|---:|---:|---:|---:|---:|',
+  );
+  for (const [when, per] of [['start', j.start], ['end', j.end]] as const) {
+    for (const [cpu, f] of Object.entries(per ?? {})) {
+      if ('error' in f) out.push(`| ${when} | ${cpu} | failed: ${f.error} | | | | |`);
+      else out.push(`| ${when} | ${cpu} | ${f.lostPct.toFixed(2)} % | ${f.gapsPerSec['>10us'] ?? '–'} | ${f.gapsPerSec['>100us'] ?? '–'} | ${f.maxUs.toLocaleString('en')} us | ${f.involuntarySwitches} |`);
+    }
+  }
+  out.push('');
+  return out;
 }
 
 function esc(s: string): string {
@@ -303,7 +469,7 @@ export function renderSvg(rec: BenchRecord): string {
       const b = value(p, s);
       const k = value(kernel, s);
       const y = gy + j * barH;
-      const r = ratio(k, b);
+      const r = k !== undefined && b !== undefined && kernel ? ratioStats(rec, p.id, kernel.id, s)?.median : undefined;
       if (r === undefined || r <= 0) {
         out.push(`<text x="${x(1) + 3}" y="${y + barH - 1}" font-size="8" fill="#999">n/a</text>`);
         return;
@@ -360,6 +526,8 @@ export const NOTABLE_COUNTERS = [
   'driver.txDropped',
   'driver.rxDropped',
   'driver.rxTruncated',
+  'tcp.badChecksum',
+  'udp.badChecksum',
   'driver.xdp.rxRingFull',
   'driver.xdp.rxDropped',
   'driver.xdp.rxFillRingEmpty',
@@ -389,9 +557,57 @@ export function renderCounters(rec: BenchRecord): string[] {
   return ['| path | workload | counted during the workload |', '|---|---|---|', ...rows];
 }
 
+/** The receive-side workloads in which a kernel sender's offloads reach a byway driver. */
+const OFFLOAD_WORKLOADS = ['tcp-bulk-rx-1', 'tcp-bulk-rx-4', 'udp-stream-rx', 'udp-capacity'];
+
+/**
+ * What the kernel's default offloads did to each byway path, from the driver's and stack's counters: the frames
+ * received (their mean size: above 1514 B means GSO/GRO packets came through whole), those cut to the ring's frame
+ * (rxTruncated), those dropped for a bad checksum (a CHECKSUM_PARTIAL frame the stack checked), and failures.
+ */
+export function renderOffloadEffects(rec: BenchRecord): string[] {
+  const rows: string[] = [];
+  for (const p of bywayPaths(rec)) {
+    if (!p.ok && Object.keys(p.workloads).length === 0) {
+      rows.push(`| ${p.id} | (path) | failed: ${p.error ?? '?'} | | | |`);
+      continue;
+    }
+    for (const id of OFFLOAD_WORKLOADS) {
+      const w = p.workloads[id];
+      if (!w) continue;
+      const c = w.counters ?? {};
+      const frames = c['driver.rxFrames'] ?? 0;
+      const mean = frames ? Math.round((c['driver.rxBytes'] ?? 0) / frames) : 0;
+      const bad = (c['tcp.badChecksum'] ?? 0) + (c['udp.badChecksum'] ?? 0) + (c['ipv4.badChecksum'] ?? 0);
+      const outcome = w.ok ? (w.error ? `partly failed: ${w.error}` : 'ran') : `failed: ${w.error ?? '?'}`;
+      rows.push(`| ${p.id} | ${w.label} | ${outcome.replace(/\|/g, '/')} | ${frames.toLocaleString('en')} (${mean.toLocaleString('en')} B) | ${(c['driver.rxTruncated'] ?? 0).toLocaleString('en')} | ${bad.toLocaleString('en')} |`);
+    }
+  }
+  if (!rows.length) return [];
+  return ['| path | workload | outcome | frames received (mean size) | cut to the frame (rxTruncated) | bad checksum, dropped |', '|---|---|---|---:|---:|---:|', ...rows];
+}
+
+function offloadEffectLines(rec: BenchRecord): string[] {
+  const mode = (rec.settings['offloads'] as string | undefined) ?? (rec.settings['offloadsOff'] === false ? 'on' : 'off');
+  const t = renderOffloadEffects(rec);
+  if (mode !== 'on' || !t.length) return [];
+  return [
+    '## What the kernel\'s offloads did to each byway path',
+    '',
+    'With the veth\'s defaults on, the kernel peer in B sends TCP in packets of up to 64 KiB (TSO/GSO: the veth passes',
+    'them on uncut) and leaves TCP and UDP checksums partial (CHECKSUM_PARTIAL: only the pseudo-header sum is in the',
+    'frame). AF_PACKET sees such packets as they are: a driver must take the large ones or have them cut to its ring',
+    'frame, and must not check a partial checksum as if it were final. AF_XDP sees them after the veth\'s XDP hook (an',
+    'attached program makes the peer veth stop GSO unless it handles fragments). TAP sees what the bridge forwards,',
+    'which the TAP\'s own offload flags decide. Counted during each receiving workload (summed over rounds):',
+    '',
+    ...t,
+    '',
+  ];
+}
+
 /** The whole of docs/benchmarks.md for one record. */
 export function renderDoc(rec: BenchRecord, recordPath: string): string {
-  const t = rec.topology as Record<string, unknown> | undefined;
   const s = rec.settings;
   const loads = rec.paths.map((p) => `${p.id} ${p.loadavgStart.join('/')}`).join('; ');
   const fails = failures(rec);
@@ -417,24 +633,33 @@ export function renderDoc(rec: BenchRecord, recordPath: string): string {
     `- Command: \`${rec.command}\` (record: \`${recordPath}\`).`,
     `- Machine: ${rec.machine.cpus} x ${rec.machine.cpuModel}, ${rec.machine.memoryGiB} GiB; ${rec.machine.os}; Linux ${rec.machine.kernel}; Node ${rec.machine.node}; byway ${rec.machine.gitCommit}${rec.machine.gitDirty ? ' (with uncommitted changes)' : ''}${rec.machine.addon ? `, native addon ${rec.machine.addon}` : ''}.`,
     `- Started ${rec.startedAt}, finished ${rec.finishedAt ?? '?'}. Each workload: ${s['warmupMs']} ms warm-up, then ${s['durationMs']} ms measured (\`--long\` for 2 s + 10 s).${Number(s['repeat'] ?? 1) > 1 ? ` Every path ran ${String(s['repeat'])} times, in rounds (kernel, then each byway path, then again); each figure is the median over the rounds in which that workload succeeded.` : ' One round: each figure is from a single measurement.'}`,
-    `- Network: namespaces A and B joined by one veth pair (MTU 1500), made and removed by the harness. Offloads: ${t ? `\`ethtool -K ${String(t['offloads'])}\` on both ends${t['offloadsApplied'] ? '' : ' (**could not be applied**: ' + String(t['offloadError']) + ')'}` : 'n/a'}, for every path, so the kernel path runs on the same link settings as byway (raw-frame drivers cannot take 64 KiB checksum-less GSO segments).`,
+    `- Network: namespaces A and B joined by one veth pair (MTU 1500), made and removed by the harness. ${offloadsLine(rec)}`,
     '- Peer: always Node on the kernel path (`node:net` / `node:dgram`) in namespace B, started with `ip netns exec B node --expose-gc --import tsx bench/peer.ts`.',
     ...(symmetricPaths(rec).length ? ['  (Except the paths ending in `/both`, whose peer runs byway too: see "Both ends byway" below.)'] : []),
     '- Subject, in namespace A: **kernel**, the same script under `ip netns exec A` with `node:net` / `node:dgram` (address 10.77.9.1 on the veth); or **byway** (`createStack({ driver, address: \'10.77.9.3/24\', pollMode })`), started in the root namespace with the driver\'s `netns` option: AF_XDP own-address mode on the veth end, AF_PACKET on the veth end (own MAC, promiscuous; `af-packet` is the driver\'s default TPACKET_V3 ring, whose blocks are handed over when full or after a 1 ms timeout, `af-packet-v2` the same driver with `tpacketVersion: 2`), TAP with the TAP device and the veth end in a bridge. `event` and `busy` are byway\'s two poll modes.',
     `- One Node process per side in every case (plus the idle coordinator). ${String(s['cpuPinning'] ?? '').startsWith('subject') ? `Processes are pinned (\`--pin\`): ${String(s['cpuPinning'])}; the other load on the machine still shares both CPUs.` : 'Processes are not pinned: the scheduler and the other load on the machine decide where each side runs.'}` +
       ' For scale (docs of these VMs): a blocking ping-pong across the two vCPUs of an idle machine takes about 78 us round trip in the kernel alone, about 6 us with both ends on one vCPU; on a loaded machine the vCPUs rarely sleep, so wake-ups are cheaper and less predictable. Busy mode spins one of the only two vCPUs, which the peer and everyone else then share.',
     '- Latencies are half round trips (sfnt-pingpong convention). One-way rates are counted at the sender (sent/s) and at the receiver (received/s over a window measured by the receiver); loss is sent minus received after a drain. Bulk goodput is measured at the receiver. The connection rate is one connection at a time (connect, 64 B request, 64 B echo, close). Idle connections: opened 128 handshakes at a time; memory is the subject process\'s growth after a forced GC (kernel path: the kernel\'s socket memory is not in the process, so that ratio says how much memory byway moves into the process, not a like-for-like cost).',
+    `- Floor paths (\`floor-af-xdp\`, \`floor-af-packet-v2\`): bench/lib/floor.c, a C program built by the harness, on both ends of the same veth (in A at 10.77.9.3, in B at 10.77.9.4, as the \`/both\` paths), busy-polling AF_XDP in copy mode (an XDP program, attached through a BPF link, redirects every frame to the socket) or AF_PACKET TPACKET_V2 rings (own MACs, promiscuous, qdisc bypass), with no stack: UDP ping-pong (one end reflects), one-way blast and sink, and the receive capacity (the C sender on B's kernel socket into the floor's sink). It is the most any stack could get from that interface on this machine; the report shows byway/floor beside byway/kernel.${floorPaths(rec).length ? '' : ' (Not run in this record.)'}`,
+    '- UDP receive capacity (`udp-capacity`): bench/lib/blast.c, a C sender on a kernel UDP socket in namespace B (sendmmsg, paced to a given rate, on the peer\'s CPU with `--pin`), sends 64 B datagrams to the subject\'s receiver: doubling the rate from 50 000/s while fewer than 0.1 % are lost, then bisecting between the last rate that passed and the first that failed (to 10 %, at most 12 trials of about a second). The figure is the received rate of the highest passing trial. A trial in which the sender fell more than 5 % short of the asked rate stops the search and marks the figure as a lower bound (`senderLimited` in the record), so the sender is never the hidden bottleneck.',
+    '- Driver kicks per round trip (ping-pongs): the change of the driver\'s `txKicks` counter (the syscalls or doorbells that make the kernel transmit) over the workload, divided by the round trips completed, warm-up included; shown only where the driver counts kicks.',
     '',
-    '## byway / kernel',
+    `## byway / kernel (${offloadsView(rec)})`,
     '',
     'Each cell is the byway figure divided by the kernel figure for the same metric; the "better" column says which',
     'way is good (for latency and time a ratio below 1 means byway is faster). "failed" means the run of that',
-    'workload failed (see below); "–" means not measured.',
+    'workload failed (see below); "–" means not measured. † marks a ratio with a capacity figure that is only a',
+    'lower bound (the C sender could go no faster; "≥" in the absolute figures).',
+    ...(rec.rounds && rec.rounds.length > 1
+      ? ['Each ratio is computed round by round (the byway and kernel figures of the same round), and shown as the median', `over the ${rec.rounds.length} rounds with the lowest and highest round in brackets.`]
+      : ['One round: each ratio is from a single pair of measurements, with no spread to show; run with `--repeat 3`.']),
     '',
     renderRatioTable(rec),
     '',
     renderSvg(rec),
     '',
+    ...floorLines(rec),
+    ...jitterLines(rec),
     '## Absolute figures',
     '',
     ...(rec.rounds && rec.rounds.length > 1
@@ -443,6 +668,7 @@ export function renderDoc(rec: BenchRecord, recordPath: string): string {
     renderAbsoluteTable(rec),
     '',
     ...symmetricLines(rec),
+    ...offloadEffectLines(rec),
     '## Drops and retransmissions byway counted',
     '',
     'Non-zero changes of the driver\'s and the stack\'s own counters during each workload (all counters are in the',
@@ -461,16 +687,21 @@ export function renderDoc(rec: BenchRecord, recordPath: string): string {
     '## Running it',
     '',
     '```',
-    'sudo npm run bench                      # all paths and workloads, short (about 0.5 s + 2 s each)',
+    'sudo npm run bench -- --repeat 3 --symmetric --pin   # the full run this page is made from: every path, workload,',
+    '                                                     # offloads on (the default), 3 rounds (medians and spreads)',
+    'sudo npm run bench -- --repeat 3 --symmetric --pin --offloads off   # the secondary "same link settings" view',
     'sudo npm run bench -- --long            # 2 s + 10 s each',
-    'sudo npm run bench -- --paths kernel,af-xdp --modes busy --workloads udp-pp,tcp-pp',
+    'sudo npm run bench -- --paths kernel,af-xdp,af-packet-v2,floor-af-xdp,floor-af-packet-v2 --modes busy --workloads udp-pp,udp-capacity --sizes 64 --symmetric --pin',
     'node --import tsx bench/report.ts bench/results/<record>.json   # rewrite this page from a record',
     '```',
     '',
     'Harness: `bench/run.ts` (coordinator: topology, paths, workloads, record), `bench/peer.ts` (a side process),',
     '`bench/lib/workloads.ts` (the workloads, written once over node:net/node:dgram-shaped sockets),',
     '`bench/lib/topology.ts` (namespaces, veth, bridge, offloads), `bench/lib/side.ts` (process control),',
-    '`bench/lib/stats.ts`, `bench/report.ts` (this page), `bench/inmemory-tcp.ts`.',
+    '`bench/lib/stats.ts`, `bench/report.ts` (this page), `bench/inmemory-tcp.ts`; the floor: `bench/lib/floor.c` (C,',
+    'built by the harness with cc: Debian\'s gcc, libc6-dev and linux-libc-dev) and `bench/lib/floor-path.ts`; the',
+    'capacity search: `bench/lib/capacity.ts` with `bench/lib/blast.c`; `bench/jitter.ts` (`bench/lib/jitter-run.ts`).',
+    'Run every heavy command under `flock /tmp/byway-heavy.lock` on a shared machine.',
     '',
   ].join('\n');
 }

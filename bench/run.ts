@@ -15,31 +15,47 @@
  * started in the root namespace with the driver's netns option). Its figures are compared with the kernel path
  * (kernel on both ends). TAP is not covered (it would need a second TAP and bridge in namespace B).
  *
+ * The floor (issue #12): paths 'floor-af-xdp' and 'floor-af-packet-v2' run bench/lib/floor.c, a busy-polling C
+ * program, on both ends of the same veth (AF_XDP copy mode, or AF_PACKET TPACKET_V2 rings; the addresses of the
+ * both-ends byway paths), for the UDP workloads only (udp-pp, udp-stream, udp-capacity; bench/lib/floor-path.ts).
+ * The report divides each AF_XDP / AF_PACKET byway path by the floor of its kind, beside byway/kernel.
+ *
  * Workloads (modelled on sfnt-pingpong / sfnt-stream): UDP ping-pong half round trip (1, 64, 1024, 1472 B);
- * UDP 64 B one-way rate both ways (loss counted); TCP 64 B ping-pong; TCP bulk goodput with 1 and 4 connections
- * both ways; connection set-up rate (connect, one request, close); 10 000 idle connections (time to open, memory
- * per connection); and the in-process two-stack figures of bench/inmemory-tcp.ts.
+ * UDP 64 B one-way rate both ways (loss counted); UDP 64 B receive capacity ('udp-capacity': bench/lib/blast.c in
+ * namespace B, paced and rate-stepped, doubling then bisecting; the highest rate received with under 0.1 % loss,
+ * bench/lib/capacity.ts); TCP 64 B ping-pong; TCP bulk goodput with 1 and 4 connections both ways; connection
+ * set-up rate (connect, one request, close); 10 000 idle connections (time to open, memory per connection); and
+ * the in-process two-stack figures of bench/inmemory-tcp.ts. The ping-pongs also report the driver's kicks per
+ * round trip (its `txKicks` counter, when the driver has one).
+ *
+ * Every run measures bench/jitter.ts on each vCPU at the start and at the end (--jitter seconds) and keeps the
+ * figures in the record, beside the results.
  *
  * Output: progress on stdout, one JSON record in bench/results/<timestamp>.json, a Markdown table of byway/kernel
  * ratios on stdout, and docs/benchmarks.md (tables, SVG chart, machine, kernel, Node, command) unless --no-doc.
- * A driver that fails to open, or a workload that fails, is recorded with its error and the run goes on.
+ * A driver that fails to open, or a workload that fails, is recorded with its error and the run goes on. A TCP bulk
+ * transfer under 10 Mbit/s counts as failed ('ESTALLED', the figure in the message): on a veth that is a stall
+ * (e.g. with offloads on, TPACKET_V2's 2 KiB frames cut every 64 KiB GSO packet of a kernel sender), not a rate.
  *
  * Options:
  *   --duration S     measured seconds per workload (default 2; --long: 10)
  *   --warmup S       warm-up seconds before each measurement (default 0.5; --long: 2)
  *   --long           longer runs (the defaults above)
- *   --paths LIST     kernel,af-xdp,af-packet,af-packet-v2,af-packet-tso,tap,tap-tso (default all; af-packet is the
- *                    driver's default TPACKET_V3 ring, af-packet-v2 the same driver with tpacketVersion: 2;
- *                    af-packet-tso and tap-tso add TCP segmentation offload: 64 KiB packets the kernel cuts)
+ *   --paths LIST     kernel,af-xdp,af-packet,af-packet-v2,af-packet-tso,tap,tap-tso,floor-af-xdp,floor-af-packet-v2
+ *                    (default all; af-packet is the driver's default TPACKET_V3 ring, af-packet-v2 the same driver
+ *                    with tpacketVersion: 2; af-packet-tso and tap-tso add TCP segmentation offload: 64 KiB packets
+ *                    the kernel cuts; floor-* are the C floor, UDP workloads only)
  *   --modes LIST     byway poll modes: event,busy (default both)
- *   --workloads LIST udp-pp,udp-stream,tcp-pp,tcp-bulk,tcp-connrate,tcp-idle,inmemory (default all)
+ *   --workloads LIST udp-pp,udp-stream,udp-capacity,tcp-pp,tcp-bulk,tcp-connrate,tcp-idle,inmemory (default all)
  *   --sizes LIST     UDP ping-pong sizes (default 1,64,1024,1472)
  *   --idle N         idle connections (default 10000)
  *   --repeat N       run every path N times, in rounds (kernel, byway..., kernel, byway...); figures are the medians
- *   --offloads M     off (default: off on both ends, see topology.ts), on (the veth's defaults), or gro (off but
- *                    GRO on; only with --paths kernel,tap,tap-tso)
+ *   --offloads M     on (default: the veth's and the TAP's kernel defaults on both ends, every path: the kernel path
+ *                    as users run it), off (off on both ends, the secondary "same link settings" view, see
+ *                    topology.ts), or gro (off but GRO on; only with --paths kernel,tap,tap-tso)
  *   --symmetric      also run udp-pp and tcp-pp with byway on both ends (paths '<driver>/<mode>/both'; not TAP)
  *   --pin            pin the subject to CPU 0 and the peer to CPU 1 (taskset), for every path; default: not pinned
+ *   --jitter S       seconds of bench/jitter.ts per vCPU at the start and at the end (default 3; 0: not measured)
  *   --note TEXT      a note stored in the record and shown in the doc
  *   --out DIR        results directory (default bench/results)
  *   --no-doc         do not rewrite docs/benchmarks.md
@@ -54,7 +70,12 @@ import { privilegeProblem } from '../test/helpers/netns.js';
 import { Side, killAllSides } from './lib/side.js';
 import { BYWAY_A, BYWAY_PACKET_MAC, KERNEL_A, PEER_B, PEER_BYWAY_B, PEER_BYWAY_PACKET_MAC, SUBNET_PREFIX, Topology } from './lib/topology.js';
 import { mergeRounds } from './lib/merge.js';
-import { renderRatioTable, renderSymmetricTable, writeDoc, type BenchRecord, type PathRecord, type WorkloadRecord } from './report.js';
+import { DEFAULT_SEARCH, judgeTrial, searchCapacity } from './lib/capacity.js';
+import { buildCPrograms, killAllC, removeCPrograms, runC } from './lib/cprogs.js';
+import { capacityOutcome, FLOOR_STACKS, runFloorPath, type FloorStack } from './lib/floor-path.js';
+import { measureJitter } from './lib/jitter-run.js';
+import { addKicksPerRoundTrip } from './lib/kicks.js';
+import { renderFloorTable, renderRatioTable, renderSymmetricTable, writeDoc, type BenchRecord, type PathRecord, type WorkloadRecord } from './report.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -70,12 +91,12 @@ const list = (name: string, dflt: string[]): string[] => (opt(name) ?? dflt.join
 const long = flag('--long');
 const durationMs = Math.round(Number(opt('--duration') ?? (long ? 10 : 2)) * 1000);
 const warmupMs = Math.round(Number(opt('--warmup') ?? (long ? 2 : 0.5)) * 1000);
-const drivers = list('--paths', ['kernel', 'af-xdp', 'af-packet', 'af-packet-v2', 'af-packet-tso', 'tap', 'tap-tso']);
+const drivers = list('--paths', ['kernel', 'af-xdp', 'af-packet', 'af-packet-v2', 'af-packet-tso', 'tap', 'tap-tso', ...FLOOR_STACKS]);
 const modes = list('--modes', ['event', 'busy']) as Array<'event' | 'busy'>;
-const workloads = list('--workloads', ['udp-pp', 'udp-stream', 'tcp-pp', 'tcp-bulk', 'tcp-connrate', 'tcp-idle', 'inmemory']);
+const workloads = list('--workloads', ['udp-pp', 'udp-stream', 'udp-capacity', 'tcp-pp', 'tcp-bulk', 'tcp-connrate', 'tcp-idle', 'inmemory']);
 const sizes = list('--sizes', ['1', '64', '1024', '1472']).map(Number);
 const idleCount = Number(opt('--idle') ?? 10000);
-const offloadsMode = (opt('--offloads') ?? 'off') as 'off' | 'on' | 'gro';
+const offloadsMode = (opt('--offloads') ?? 'on') as 'off' | 'on' | 'gro';
 if (!['off', 'on', 'gro'].includes(offloadsMode)) throw new Error(`--offloads must be off, on or gro, got ${offloadsMode}`);
 if (offloadsMode === 'gro' && drivers.some((d) => !['kernel', 'tap', 'tap-tso'].includes(d))) {
   throw new Error('--offloads gro runs only the kernel and TAP paths (AF_PACKET would see 64 KiB frames, AF_XDP runs before GRO)');
@@ -85,13 +106,16 @@ const outDir = resolve(opt('--out') ?? join(ROOT, 'bench/results'));
 const verbose = flag('--verbose');
 const repeat = Math.max(1, Math.floor(Number(opt('--repeat') ?? 1)));
 const symmetric = flag('--symmetric');
+const jitterS = Number(opt('--jitter') ?? 3);
+// A capacity trial lasts about half the measured time, between 0.5 and 2 s (1 s by default).
+const capacitySearch = { ...DEFAULT_SEARCH, trialS: Math.min(2, Math.max(0.5, durationMs / 2000)) };
 // Two busy-polling sides (or two 'event' sides in their post-burst spin) that the scheduler puts on one vCPU take
 // turns by time slice; pinning them apart is how sfnt-pingpong's two hosts would see it.
 const pin = flag('--pin');
 /** The workloads a both-ends-byway path runs (the ping-pongs: latency end to end, sfnt-pingpong's layout). */
 const SYMMETRIC_WORKLOADS = ['udp-pp', 'tcp-pp'];
 
-for (const [n, v] of [['--duration', durationMs], ['--warmup', warmupMs], ['--idle', idleCount]] as const) {
+for (const [n, v] of [['--duration', durationMs], ['--warmup', warmupMs], ['--idle', idleCount], ['--jitter', jitterS]] as const) {
   if (!Number.isFinite(v) || v < 0) {
     console.error(`${n} must be a non-negative number`);
     process.exit(2);
@@ -144,6 +168,8 @@ interface Ctx {
   subjectAddr: string;
   peerAddr: string;
   nextPort: () => number;
+  /** The peer's namespace (where the C sender of udp-capacity runs). */
+  nsB: string;
 }
 
 type Metrics = Record<string, number>;
@@ -221,6 +247,31 @@ function udpStream(dir: 'tx' | 'rx'): WorkloadFn {
   };
 }
 
+/**
+ * UDP receive capacity of the subject: bench/lib/blast.c in namespace B (pinned to the peer's CPU with --pin), paced
+ * and rate-stepped by bench/lib/capacity.ts; each trial is counted by the subject's sink (marks before and after a
+ * drain). A short slow blast first, not counted, so that neighbour resolution is not in the first trial.
+ */
+const udpCapacity: WorkloadFn = async (c) => {
+  const progs = buildCPrograms();
+  const port = c.nextPort();
+  const blast = (pps: number, seconds: number): Promise<string> =>
+    runC(['ip', 'netns', 'exec', c.nsB, ...(pin ? ['taskset', '-c', '1'] : []), progs.blast, 'udp', c.subjectAddr, String(port), '64', String(seconds), String(pps)], (seconds + 10) * 1000).done;
+  const { r } = await withServer(c.subject, 'udp-sink', port, async (handle) => {
+    await blast(1000, 0.3);
+    await sleep(200);
+    return searchCapacity(async (pps) => {
+      const m0 = await c.subject.request<Metrics>('mark', { handle });
+      const out = await blast(pps, capacitySearch.trialS);
+      await sleep(300); // drain
+      const m1 = await c.subject.request<Metrics>('mark', { handle });
+      const sent = Number(/sent (\d+)/.exec(out)?.[1] ?? NaN);
+      return judgeTrial(pps, sent, m1['received']! - m0['received']!, capacitySearch.trialS, capacitySearch.lossLimitPct);
+    }, capacitySearch);
+  });
+  return capacityOutcome(r);
+};
+
 const tcpPingPong: WorkloadFn = async (c) => {
   const port = c.nextPort();
   const { r, final } = await withServer(c.peer, 'tcp-echo', port, () =>
@@ -259,6 +310,11 @@ function tcpBulk(dir: 'tx' | 'rx', conns: number): WorkloadFn {
     });
     const gbit = ((m1['bytes']! - m0['bytes']!) * 8) / ((m1['t']! - m0['t']!) / 1000) / 1e9;
     if (r.connected < conns && gbit === 0) throw Object.assign(new Error(`${r.connected} of ${conns} connections opened; errors ${JSON.stringify(r.errorCodes)}`), { code: 'ECONNFAIL' });
+    // Under 10 Mbit/s on a veth is no slow transfer but a stalled one (e.g. every data packet dropped by the receiving
+    // driver): a failure, with the figure in the message, so no table shows it as a ratio.
+    if (gbit < STALLED_GBIT) {
+      throw Object.assign(new Error(`stalled: ${round(gbit * 1000, 2)} Mbit/s at the receiver (${r.connected}/${conns} connected${r.errors ? `, errors ${JSON.stringify(r.errorCodes)}` : ''}); see the workload's counters`), { code: 'ESTALLED' });
+    }
     return {
       metrics: { gbitPerSec: round(gbit, 3), connected: r.connected, senderCpuMs: r.cpuMs },
       raw: { sender: r, receiverMarks: [m0, m1], receiverFinal: final },
@@ -266,6 +322,9 @@ function tcpBulk(dir: 'tx' | 'rx', conns: number): WorkloadFn {
     };
   };
 }
+
+/** TCP bulk goodput below which the transfer counts as stalled (Gbit/s). */
+const STALLED_GBIT = 0.01;
 
 const tcpConnRate: WorkloadFn = async (c) => {
   const port = c.nextPort();
@@ -341,6 +400,7 @@ function plan(spec: PathSpec): Array<{ id: string; fn: WorkloadFn; label: string
     p.push({ id: 'udp-stream-tx', fn: udpStream('tx'), label: 'UDP 64 B one-way, subject sends' });
     p.push({ id: 'udp-stream-rx', fn: udpStream('rx'), label: 'UDP 64 B one-way, subject receives' });
   }
+  if (workloads.includes('udp-capacity')) p.push({ id: 'udp-capacity', fn: udpCapacity, label: 'UDP 64 B receive capacity (< 0.1 % loss)' });
   if (workloads.includes('tcp-pp')) p.push({ id: 'tcp-pp-64', fn: tcpPingPong, label: 'TCP ping-pong 64 B' });
   if (workloads.includes('tcp-bulk')) {
     for (const n of [1, 4]) p.push({ id: `tcp-bulk-tx-${n}`, fn: tcpBulk('tx', n), label: `TCP bulk, subject sends, ${n} conn` });
@@ -357,10 +417,13 @@ function plan(spec: PathSpec): Array<{ id: string; fn: WorkloadFn; label: string
 
 interface PathSpec {
   id: string;
-  stack: 'kernel' | 'af-xdp' | 'af-packet' | 'af-packet-v2' | 'af-packet-tso' | 'tap' | 'tap-tso';
+  stack: 'kernel' | 'af-xdp' | 'af-packet' | 'af-packet-v2' | 'af-packet-tso' | 'tap' | 'tap-tso' | FloorStack;
   mode: 'event' | 'busy' | null;
-  /** What runs in namespace B: the kernel path (every path by default), or byway with the subject's driver and mode. */
-  peer: 'kernel' | 'byway';
+  /**
+   * What runs in namespace B: the kernel path (every path by default), byway with the subject's driver and mode, or
+   * (floor paths) bench/lib/floor.c, which also is the subject.
+   */
+  peer: 'kernel' | 'byway' | 'floor';
 }
 
 function pathSpecs(): PathSpec[] {
@@ -376,6 +439,9 @@ function pathSpecs(): PathSpec[] {
       if (!drivers.includes(d)) continue;
       for (const m of modes) out.push({ id: `${d}/${m}/both`, stack: d, mode: m, peer: 'byway' });
     }
+  }
+  if (workloads.some((w) => ['udp-pp', 'udp-stream', 'udp-capacity'].includes(w))) {
+    for (const f of FLOOR_STACKS) if (drivers.includes(f)) out.push({ id: f, stack: f, mode: 'busy', peer: 'floor' });
   }
   return out;
 }
@@ -451,6 +517,25 @@ function counterDelta(a: Metrics, b: Metrics): Metrics {
 }
 
 async function runPath(topo: Topology, spec: PathSpec, nextPort: () => number): Promise<PathRecord> {
+  if (spec.peer === 'floor') {
+    try {
+      return await runFloorPath(spec.stack as FloorStack, {
+        topo: topo.info,
+        progs: buildCPrograms(),
+        pin,
+        workloads,
+        sizes,
+        warmupMs,
+        durationMs,
+        capacity: capacitySearch,
+        nextPort,
+        log,
+      });
+    } catch (e) {
+      log(`\n== ${spec.id}: could not run: ${errMsg(e)}`);
+      return { id: spec.id, stack: spec.stack, mode: spec.mode, peer: 'floor', ok: false, error: errMsg(e), loadavgStart: load(), workloads: {}, restarts: 0 };
+    }
+  }
   const rec: PathRecord = { id: spec.id, stack: spec.stack, mode: spec.mode, ...(spec.peer === 'byway' ? { peer: 'byway' as const } : {}), ok: true, loadavgStart: load(), workloads: {}, restarts: 0 };
   const what = spec.stack === 'kernel' ? '(node:net / node:dgram in namespace A)' : `(byway over ${spec.stack}, pollMode '${spec.mode}'${spec.peer === 'byway' ? `, on both ends: peer byway at ${PEER_BYWAY_B} in B` : ''})`;
   log(`\n== ${spec.id} ${what}  load ${rec.loadavgStart.join(' ')}`);
@@ -481,22 +566,26 @@ async function runPath(topo: Topology, spec: PathSpec, nextPort: () => number): 
       const before = spec.stack === 'kernel' ? undefined : await sides.subject.request<Metrics>('counters', {}, 5000).catch(() => undefined);
       const peerBefore = spec.peer === 'byway' ? await sides.peer.request<Metrics>('counters', {}, 5000).catch(() => undefined) : undefined;
       try {
-        const r = await w.fn({ subject: sides.subject, peer: sides.peer, subjectAddr, peerAddr, nextPort });
+        const r = await w.fn({ subject: sides.subject, peer: sides.peer, subjectAddr, peerAddr, nextPort, nsB: topo.info.nsB });
         Object.assign(wr, { ok: true, metrics: r.metrics, raw: r.raw });
         log(`   ${w.label.padEnd(40)} ${r.summary}`);
       } catch (e) {
         wr.error = errMsg(e);
         log(`   ${w.label.padEnd(40)} FAILED: ${wr.error}`);
       }
+      const kicksCounted = { subject: false, peer: false };
       if (before) {
         // What the byway stack and driver counted during this workload (drops, retransmissions...), non-zero only.
         const after = await sides.subject.request<Metrics>('counters', {}, 5000).catch(() => undefined);
         if (after) wr.counters = counterDelta(before, after);
+        kicksCounted.subject = after !== undefined && 'driver.txKicks' in after;
       }
       if (peerBefore) {
         const after = await sides.peer.request<Metrics>('counters', {}, 5000).catch(() => undefined);
         if (after) wr.peerCounters = counterDelta(peerBefore, after);
+        kicksCounted.peer = after !== undefined && 'driver.txKicks' in after;
       }
+      if (w.id.startsWith('udp-pp-') || w.id === 'tcp-pp-64') addKicksPerRoundTrip(wr, kicksCounted);
       const uncaught = [...sides.subject.uncaught.splice(0), ...sides.peer.uncaught.splice(0)];
       if (uncaught.length) wr.uncaught = uncaught;
       wr.seconds = round((performance.now() - t0) / 1000, 1);
@@ -555,6 +644,12 @@ async function runInMemory(): Promise<Record<string, unknown>> {
 
 // ---------------------------------------------------------------------------------------------------- main
 
+function jitterSummary(per: NonNullable<BenchRecord['jitter']>['start']): string {
+  return Object.entries(per ?? {})
+    .map(([cpu, f]) => ('error' in f ? `${cpu} failed: ${f.error}` : `${cpu} lost ${f.lostPct} %, longest gap ${f.maxUs} us, ${f.gapsPerSec['>10us']} gaps > 10 us/s`))
+    .join('; ');
+}
+
 async function main(): Promise<void> {
   const problem = privilegeProblem({ native: false });
   if (problem) {
@@ -596,7 +691,9 @@ async function main(): Promise<void> {
   let topo: Topology | undefined;
   const cleanup = (): void => {
     killAllSides();
+    killAllC();
     topo?.destroy();
+    removeCPrograms();
   };
   for (const sig of ['SIGINT', 'SIGTERM'] as const) {
     process.once(sig, () => {
@@ -607,11 +704,16 @@ async function main(): Promise<void> {
   }
   let port = 20000;
   const nextPort = (): number => port++;
+  if (jitterS > 0) {
+    log(`\njitter (bench/jitter.ts, ${jitterS} s on each vCPU at once): start`);
+    record.jitter = { seconds: jitterS, start: await measureJitter(ROOT, jitterS) };
+    log(`   ${jitterSummary(record.jitter.start!)}`);
+  }
   try {
     const specs = pathSpecs();
     if (specs.length) {
       topo = new Topology({ offloads: offloadsMode });
-      record.topology = { ...topo.info, addresses: { kernelA: KERNEL_A, peerB: PEER_B, bywayA: BYWAY_A, bywayPacketMac: BYWAY_PACKET_MAC, ...(symmetric ? { peerBywayB: PEER_BYWAY_B, peerBywayPacketMac: PEER_BYWAY_PACKET_MAC } : {}) } };
+      record.topology = { ...topo.info, offloadState: topo.offloadState(), addresses: { kernelA: KERNEL_A, peerB: PEER_B, bywayA: BYWAY_A, bywayPacketMac: BYWAY_PACKET_MAC, ...(symmetric ? { peerBywayB: PEER_BYWAY_B, peerBywayPacketMac: PEER_BYWAY_PACKET_MAC } : {}) } };
       if (offloadsOff && !topo.info.offloadsApplied) log(`warning: could not turn offloads off: ${topo.info.offloadError}`);
       const rounds: PathRecord[][] = [];
       for (let r = 1; r <= repeat; r++) {
@@ -628,6 +730,11 @@ async function main(): Promise<void> {
     cleanup();
   }
   if (workloads.includes('inmemory')) record.inmemory = await runInMemory();
+  if (record.jitter) {
+    log(`\njitter: end`);
+    record.jitter.end = await measureJitter(ROOT, jitterS);
+    log(`   ${jitterSummary(record.jitter.end)}`);
+  }
   record.loadavgEnd = load();
   record.finishedAt = new Date().toISOString();
 
@@ -635,8 +742,13 @@ async function main(): Promise<void> {
   const file = join(outDir, `${started.toISOString().replace(/[:.]/g, '-')}.json`);
   writeFileSync(file, JSON.stringify(record, null, 2) + '\n');
   log(`\nrecord: ${relative(ROOT, file)}`);
-  log('\nbyway / kernel (same veth, same process layout; see docs/benchmarks.md for what each row means)\n');
+  log(`\nbyway / kernel (same veth, same process layout; ${record.settings['offloads'] === 'on' ? 'offloads on, the kernel defaults' : `offloads ${String(record.settings['offloads'])}: the secondary "same link settings" view`}; median (lowest-highest) of per-round ratios; see docs/benchmarks.md for what each row means)\n`);
   log(renderRatioTable(record));
+  const floorTable = renderFloorTable(record);
+  if (floorTable) {
+    log('\nbyway / floor (bench/lib/floor.c busy-polling the same kind of raw interface on both ends)\n');
+    log(floorTable);
+  }
   if (record.paths.some((p) => p.peer === 'byway')) {
     log('\nbyway on both ends / kernel on both ends (the subject and the peer run the same stack; sfnt-pingpong layout)\n');
     log(renderSymmetricTable(record));

@@ -5,8 +5,26 @@
  */
 import assert from 'node:assert/strict';
 import { mergeRounds } from './lib/merge.js';
+import { judgeTrial, searchCapacity, DEFAULT_SEARCH, type CapacityTrial } from './lib/capacity.js';
+import { capacityOutcome } from './lib/floor-path.js';
+import { addKicksPerRoundTrip } from './lib/kicks.js';
 import { Samples, median, percentile, summarize } from './lib/stats.js';
-import { ratio, renderAbsoluteTable, renderCounters, renderDoc, renderRatioTable, renderSvg, renderSymmetricTable, type BenchRecord } from './report.js';
+import {
+  fmtRatioStats,
+  ratio,
+  ratioStats,
+  renderAbsoluteTable,
+  renderCounters,
+  renderDoc,
+  renderFloorTable,
+  renderOffloadEffects,
+  renderRatioTable,
+  renderSvg,
+  renderSymmetricTable,
+  metricSpecs,
+  type BenchRecord,
+  type PathRecord,
+} from './report.js';
 
 // Nearest-rank percentiles.
 const v = Float64Array.from({ length: 1000 }, (_, i) => i + 1);
@@ -137,3 +155,136 @@ console.log('bench selftest: rounds ok');
   assert.equal(merged[0]!.workloads['udp-pp-64']!.peerCounters!['udp.recvBufferDrops'], 6);
 }
 console.log('bench selftest: symmetric ok');
+
+// Per-round ratios: each round's byway figure over the same round's kernel figure, median and spread; the floor
+// table divides by the floor of the same kind; floor paths are no column of byway/kernel; kicks are no ratio.
+{
+  type W = Record<string, number>;
+  const mk = (id: string, stack: PathRecord['stack'], peer: PathRecord['peer'], pp: W, cap?: W): PathRecord => ({
+    id, stack, mode: stack === 'kernel' ? null : 'busy', ...(peer ? { peer } : {}), ok: true, loadavgStart: [1, 1, 1], restarts: 0,
+    workloads: { 'udp-pp-64': { ok: true, label: 'x', loadavg: [], metrics: pp }, ...(cap ? { 'udp-capacity': { ok: true, label: 'c', loadavg: [], metrics: cap } } : {}) },
+  });
+  // Round k: kernel p50 40, 20, 10; byway p50 10, 10, 10 -> ratios 0.25, 0.5, 1 (median 0.5), while the ratio of
+  // the medians would be 10/20 = 0.5 too, but the spread is only known round by round.
+  const kernelP50 = [40, 20, 10];
+  const rounds = kernelP50.map((k, i) => [
+    mk('kernel', 'kernel', undefined, { p50Us: k }, { capacityPerSec: 100_000, senderLimited: 0 }),
+    mk('af-xdp/busy', 'af-xdp', undefined, { p50Us: 10, kicksPerRoundTrip: 1 }, { capacityPerSec: 50_000 + i, senderLimited: 0 }),
+    mk('tap/busy', 'tap', undefined, { p50Us: 20 }),
+    mk('af-packet-v2/busy/both', 'af-packet-v2', 'byway', { p50Us: 6 }),
+    mk('floor-af-xdp', 'floor-af-xdp', 'floor', { p50Us: 2 }, { capacityPerSec: 700_000, senderLimited: 1 }),
+    mk('floor-af-packet-v2', 'floor-af-packet-v2', 'floor', { p50Us: 3 }),
+  ]);
+  const r4: BenchRecord = { ...rec, settings: { ...rec.settings, offloads: 'on' }, rounds, paths: mergeRounds(rounds) };
+  const p50 = metricSpecs(r4).find((m) => m.workload === 'udp-pp-64' && m.metric === 'p50Us')!;
+  const st = ratioStats(r4, 'af-xdp/busy', 'kernel', p50)!;
+  assert.deepEqual(st, { median: 0.5, min: 0.25, max: 1, rounds: 3 });
+  assert.equal(fmtRatioStats(st), '0.50 (0.25–1.00)');
+  const rt = renderRatioTable(r4);
+  assert.match(rt, /^\| metric \| better \| af-xdp\/busy \| tap\/busy \|$/m);
+  assert.match(rt, /\| UDP ping-pong 64 B, half-RTT p50 \| lower \| 0\.50 \(0\.25–1\.00\) \| 1\.00 \(0\.50–2\.00\) \|/);
+  assert.doesNotMatch(rt, /kicks/);
+  assert.match(rt, /receive capacity.*\| higher \| 0\.50 \(0\.50–0\.50\) \| – \|/);
+  const ft = renderFloorTable(r4);
+  assert.match(ft, /^\| metric \| better \| af-xdp\/busy \/ floor-af-xdp \| af-packet-v2\/busy\/both \/ floor-af-packet-v2 \|$/m);
+  assert.match(ft, /\| UDP ping-pong 64 B, half-RTT p50 \| lower \| 5\.00 \(5\.00–5\.00\) \| 2\.00 \(2\.00–2\.00\) \|/);
+  // The floor's capacity was sender-limited: a lower bound, so the ratio is marked.
+  assert.match(ft, /receive capacity.*\| 0\.07 \(0\.07–0\.07\) † \|/);
+  const abs = renderAbsoluteTable(r4);
+  assert.match(abs, /\| UDP ping-pong 64 B, driver kicks per round trip \| kicks \| – \| 1\.00 \(1\.00–1\.00\) \|/);
+  assert.match(abs, /receive capacity.*\| ≥ 700,000 \(700,000–700,000\) \| – \|$/m);
+  const d4 = renderDoc(r4, 'r.json');
+  assert.match(d4, /## byway \/ kernel \(offloads on: the kernel's defaults on both ends, as users run it\)/);
+  assert.match(d4, /## byway \/ floor/);
+  assert.match(d4, /Not measured in this record/);
+  const off = renderDoc({ ...r4, settings: { ...r4.settings, offloads: 'off' } }, 'r.json');
+  assert.match(off, /## byway \/ kernel \(offloads off on both ends: the secondary "same link settings" view\)/);
+  // Records from before the offloads setting existed said offloadsOff: true.
+  assert.match(renderDoc({ ...rec, settings: { ...rec.settings, offloadsOff: true } }, 'r.json'), /same link settings/);
+  const jf = { seconds: 3, readNs: 30, gapsPerSec: { '>10us': 12, '>100us': 2 }, lostPct: 8.5, maxUs: 3400, gcs: 0, involuntarySwitches: 7, voluntarySwitches: 0 };
+  const d5 = renderDoc({ ...r4, jitter: { seconds: 3, start: { cpu0: jf, cpu1: { error: 'taskset: failed' } }, end: { cpu0: jf } } }, 'r.json');
+  assert.match(d5, /\| start \| cpu0 \| 8\.50 % \| 12 \| 2 \| 3,400 us \| 7 \|/);
+  assert.match(d5, /\| start \| cpu1 \| failed: taskset: failed \|/);
+  assert.match(d5, /\| end \| cpu0 \| 8\.50 % \|/);
+  assert.equal(mergeRounds(rounds).find((p) => p.id === 'floor-af-xdp')!.peer, 'floor');
+}
+console.log('bench selftest: ratios, floor, jitter ok');
+
+// The capacity search: doubling, then bisection to 10 %; a sender that falls short stops it as a lower bound.
+{
+  const fake = (receiverMax: number, senderMax = Infinity) => async (pps: number): Promise<CapacityTrial> => {
+    const sent = Math.min(pps, senderMax);
+    return judgeTrial(pps, sent, Math.min(sent, receiverMax), 1, 0.1);
+  };
+  const a = await searchCapacity(fake(300_000));
+  assert.equal(a.stoppedBy, 'converged');
+  assert.deepEqual(a.trials.slice(0, 4).map((t) => t.offeredPps), [50_000, 100_000, 200_000, 400_000]);
+  assert.ok(a.capacityPps <= 300_000 && a.capacityPps >= 300_000 / 1.1, `capacity ${a.capacityPps}`);
+  assert.ok(a.failedAtPps! > a.offeredPps && a.failedAtPps! / a.offeredPps <= 1.1);
+  assert.equal(a.senderLimited, false);
+  const b = await searchCapacity(fake(Infinity, 500_000));
+  assert.equal(b.stoppedBy, 'sender');
+  assert.equal(b.senderLimited, true);
+  assert.equal(b.capacityPps, 500_000);
+  assert.match(capacityOutcome(b).summary, /lower bound/);
+  assert.equal(capacityOutcome(b).metrics['senderLimited'], 1);
+  const c = await searchCapacity(fake(Infinity), { ...DEFAULT_SEARCH, maxPps: 200_000 });
+  assert.equal(c.stoppedBy, 'max-rate');
+  assert.equal(c.capacityPps, 200_000);
+  // A receiver below the start rate: halving down, then bisecting up to it.
+  const low = await searchCapacity(fake(20_000));
+  assert.deepEqual(low.trials.slice(0, 3).map((t) => t.offeredPps), [50_000, 25_000, 12_500]);
+  assert.equal(low.stoppedBy, 'converged');
+  assert.ok(low.capacityPps <= 20_000 && low.capacityPps >= 20_000 / 1.1, `capacity ${low.capacityPps}`);
+  const d = await searchCapacity(fake(1_000));
+  assert.equal(d.stoppedBy, 'first-failed');
+  assert.throws(() => capacityOutcome(d), /no rate passed/);
+  let clock = 0;
+  const e = await searchCapacity(async (pps) => ((clock += 10_000), fake(1e9)(pps)), { ...DEFAULT_SEARCH, deadlineMs: 25_000, now: () => clock });
+  assert.equal(e.stoppedBy, 'deadline');
+  assert.equal(e.trials.length, 3);
+  // Exactly 0.1 % lost fails; just under passes.
+  assert.equal(judgeTrial(100_000, 100_000, 99_900, 1, 0.1).pass, false);
+  assert.equal(judgeTrial(100_000, 100_000, 99_901, 1, 0.1).pass, true);
+}
+console.log('bench selftest: capacity search ok');
+
+// Kicks per round trip: from the workload's txKicks change over every round trip (warm-up included); nothing for a
+// side whose driver has no such counter.
+{
+  const w = (): BenchRecord['paths'][number]['workloads'][string] => ({
+    ok: true, label: 'x', loadavg: [], metrics: { p50Us: 5 }, raw: { client: { roundTripsTotal: 1000 } },
+    counters: { 'driver.txKicks': 1500 }, peerCounters: { 'driver.rxFrames': 1000 },
+  });
+  const both = w();
+  addKicksPerRoundTrip(both, { subject: true, peer: true });
+  assert.equal(both.metrics!['kicksPerRoundTrip'], 1.5);
+  assert.equal(both.metrics!['peerKicksPerRoundTrip'], 0);
+  const none = w();
+  addKicksPerRoundTrip(none, { subject: false, peer: false });
+  assert.deepEqual(Object.keys(none.metrics!), ['p50Us']);
+  const failed = { ok: false, label: 'x', loadavg: [] };
+  addKicksPerRoundTrip(failed, { subject: true, peer: true });
+  assert.equal('metrics' in failed, false);
+}
+console.log('bench selftest: kicks ok');
+
+// What the offloads did: mean received frame size, truncation and checksum drops per receiving workload, failures.
+{
+  const p: PathRecord = {
+    id: 'af-packet/event', stack: 'af-packet', mode: 'event', ok: true, loadavgStart: [1, 1, 1], restarts: 0,
+    workloads: {
+      'tcp-bulk-rx-1': { ok: true, label: 'TCP bulk, subject receives, 1 conn', loadavg: [], metrics: { gbitPerSec: 1 }, counters: { 'driver.rxFrames': 10, 'driver.rxBytes': 300_000, 'driver.rxTruncated': 4, 'tcp.badChecksum': 3 } },
+      'tcp-bulk-rx-4': { ok: false, label: 'TCP bulk, subject receives, 4 conn', loadavg: [], error: 'ECONNFAIL: 0 of 4 | x' },
+      'tcp-pp-64': { ok: true, label: 'not a receive workload', loadavg: [] },
+    },
+  };
+  const t = renderOffloadEffects({ ...rec, paths: [p] }).join('\n');
+  assert.match(t, /\| af-packet\/event \| TCP bulk, subject receives, 1 conn \| ran \| 10 \(30,000 B\) \| 4 \| 3 \|/);
+  assert.match(t, /\| af-packet\/event \| TCP bulk, subject receives, 4 conn \| failed: ECONNFAIL: 0 of 4 \/ x \| 0 \(0 B\) \| 0 \| 0 \|/);
+  assert.doesNotMatch(t, /not a receive workload/);
+  const on = renderDoc({ ...rec, settings: { ...rec.settings, offloads: 'on' }, paths: [p] }, 'r.json');
+  assert.match(on, /## What the kernel's offloads did to each byway path/);
+  assert.doesNotMatch(renderDoc({ ...rec, settings: { ...rec.settings, offloads: 'off' }, paths: [p] }, 'r.json'), /offloads did/);
+}
+console.log('bench selftest: offload effects ok');

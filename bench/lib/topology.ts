@@ -9,9 +9,11 @@
  *                                                  byway 10.77.9.4 (own address, via AF_XDP or AF_PACKET on vethB;
  *                                                  --symmetric paths only, the peer then runs byway too)
  *
- * Offloads: with checksum offload and TSO/GSO on, a veth hands AF_PACKET checksum-less segments of up to 64 KiB,
- * which a stack reading raw frames cannot use. So `ethtool -K ... tx off tso off gso off gro off` on both ends,
- * for every path, kernel included (same veth, same settings: the ratios compare stacks, not offloads).
+ * Offloads: `on` (run.ts's default) leaves the veth's and the TAP's kernel defaults on both ends, for every path:
+ * the kernel path as users run it. Then a kernel sender on the veth hands AF_PACKET checksum-less (CHECKSUM_PARTIAL)
+ * frames and TCP segments of up to 64 KiB (GSO), which a raw-frame driver must cope with; the record says how each
+ * path fared. `off` is `ethtool -K ... tx off tso off gso off gro off` on both ends, for every path, kernel
+ * included: the secondary "same link settings" view (the ratios compare stacks, not offloads).
  * `gro` mode is the same with GRO on: the receiving kernel (the peer's, and the bridge in front of a TSO TAP)
  * coalesces segments. Only the kernel and TAP paths can run then: AF_PACKET would see 64 KiB frames, and AF_XDP
  * runs before GRO.
@@ -49,7 +51,9 @@ export class Topology {
     try {
       const nsA = this.lab.addNetns('bwbA-');
       const nsB = this.lab.addNetns('bwbB-');
-      const { a, b } = this.lab.addVeth(nsA, nsB, { addrA: `${KERNEL_A}/${SUBNET_PREFIX}`, addrB: `${PEER_B}/${SUBNET_PREFIX}` });
+      // NetLab turns tx checksum offload off unless asked (as on a wire, for its tests); `on` must be the kernel's
+      // defaults, and without tx checksum offload the kernel does not use TSO/GSO either, so it is asked for.
+      const { a, b } = this.lab.addVeth(nsA, nsB, { addrA: `${KERNEL_A}/${SUBNET_PREFIX}`, addrB: `${PEER_B}/${SUBNET_PREFIX}`, txChecksumOffload: opts.offloads === 'on' });
       // A persistent TAP in A for the TAP path (the driver attaches to it by name); idle until bridged.
       const tapA = this.lab.addTap(nsA);
       const offloads = `tx off tso off gso off gro ${opts.offloads === 'gro' ? 'on' : 'off'}`;
@@ -100,6 +104,22 @@ export class Topology {
     } catch {
       // best effort
     }
+  }
+
+  /** The offloads each end actually has (`ethtool -k`), for the record: checksum, TSO, GSO, GRO. */
+  offloadState(): Record<string, string> {
+    const out: Record<string, string> = {};
+    const keys = ['tx-checksumming', 'tcp-segmentation-offload', 'generic-segmentation-offload', 'generic-receive-offload', 'rx-gro-hw', 'rx-udp-gro-forwarding'];
+    for (const [ns, dev, name] of [[this.info.nsA, this.info.vethA, 'vethA'], [this.info.nsB, this.info.vethB, 'vethB'], [this.info.nsA, this.info.tapA, 'tapA']] as const) {
+      try {
+        const text = execIn(ns, 'ethtool', ['-k', dev]);
+        const on = keys.filter((k) => new RegExp(`^${k}: on`, 'm').test(text)).map((k) => k.replace(/-offload$/, ''));
+        out[name] = on.length ? on.join(', ') : 'none of checksum/tso/gso/gro';
+      } catch (e) {
+        out[name] = `ethtool failed: ${(e as Error).message.slice(0, 100)}`;
+      }
+    }
+    return out;
   }
 
   /** Forget neighbour entries in both namespaces (each path starts with ARP, in its warm-up). */

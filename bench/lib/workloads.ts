@@ -228,6 +228,8 @@ export interface PingPongResult {
   readonly halfRtt: LatencySummary;
   /** Round trips per second over the measured window. */
   readonly roundTripsPerSec: number;
+  /** Every round trip completed, warm-up included: what the driver counters of the workload cover (kicks per round trip). */
+  readonly roundTripsTotal: number;
   readonly lost: number;
   readonly errors: number;
   readonly errorCodes: Record<string, number>;
@@ -350,6 +352,7 @@ export function udpPingPong(ep: Endpoint, o: Timing & { host: string; port: numb
     let measureFrom = 0;
     let end = 0;
     let counted = 0;
+    let total = 0;
     let cpu0 = process.cpuUsage();
     let done = false;
     let timer: ReturnType<typeof setInterval> | undefined;
@@ -364,6 +367,7 @@ export function udpPingPong(ep: Endpoint, o: Timing & { host: string; port: numb
         tail,
         halfRtt: summarize(samples, 0.5),
         roundTripsPerSec: Math.round(counted / windowS),
+        roundTripsTotal: total,
         lost,
         errors: errors.count,
         errorCodes: errors.codes,
@@ -386,6 +390,7 @@ export function udpPingPong(ep: Endpoint, o: Timing & { host: string; port: numb
       if (done) return;
       if (m.length >= 4 && Buffer.from(m.buffer, m.byteOffset, 4).readUInt32LE(0) !== seq) return;
       const t = now();
+      total++;
       if (sentAt >= measureFrom) {
         samples.add((t - sentAt) * 1000);
         probe.add(sentAt, (t - sentAt) * 1000);
@@ -428,6 +433,7 @@ export function tcpPingPong(ep: Endpoint, o: Timing & { host: string; port: numb
     let measureFrom = 0;
     let end = 0;
     let counted = 0;
+    let total = 0;
     let cpu0 = process.cpuUsage();
     let done = false;
     const finish = (): void => {
@@ -439,6 +445,7 @@ export function tcpPingPong(ep: Endpoint, o: Timing & { host: string; port: numb
       resolve({
         halfRtt: summarize(samples, 0.5),
         roundTripsPerSec: Math.round(counted / windowS),
+        roundTripsTotal: total,
         lost: 0,
         errors: errors.count,
         errorCodes: errors.codes,
@@ -466,6 +473,7 @@ export function tcpPingPong(ep: Endpoint, o: Timing & { host: string; port: numb
       if (got < o.size) return;
       got -= o.size;
       const t = now();
+      total++;
       if (sentAt >= measureFrom) {
         samples.add((t - sentAt) * 1000);
         counted++;
