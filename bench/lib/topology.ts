@@ -49,7 +49,8 @@ export class Topology {
     try {
       const nsA = this.lab.addNetns('bwbA-');
       const nsB = this.lab.addNetns('bwbB-');
-      const { a, b } = this.lab.addVeth(nsA, nsB, { addrA: `${KERNEL_A}/${SUBNET_PREFIX}`, addrB: `${PEER_B}/${SUBNET_PREFIX}` });
+      // NetLab.addVeth turns tx checksum offload off unless asked (and TSO with it): 'on' must keep the defaults.
+      const { a, b } = this.lab.addVeth(nsA, nsB, { addrA: `${KERNEL_A}/${SUBNET_PREFIX}`, addrB: `${PEER_B}/${SUBNET_PREFIX}`, txChecksumOffload: opts.offloads === 'on' });
       // A persistent TAP in A for the TAP path (the driver attaches to it by name); idle until bridged.
       const tapA = this.lab.addTap(nsA);
       const offloads = `tx off tso off gso off gro ${opts.offloads === 'gro' ? 'on' : 'off'}`;
