@@ -2,11 +2,12 @@
  * Two byway stacks in one process on the in-memory link, no faults: TCP bulk goodput and 64-byte request/response
  * transactions per second, on one core. Time is the wall clock (performance.now) passed into the stacks, so TCP's
  * timers run in real time.
- *   node --import tsx bench/inmemory-tcp.ts [--bytes N] [--transactions N] [--mtu N] [--offload] [--tso] [--json]
+ *   node --import tsx bench/inmemory-tcp.ts [--bytes N] [--transactions N] [--mtu N] [--offload] [--tso] [--no-gro] [--json]
  * --offload: the memory link claims checksum offload both ways (as a NIC would), so no software checksum pass.
  * --tso: the link also segments (caps.tso, 64 KiB packets; implies --offload): the sender's per-packet work is
  *   paid once per 64 KiB, the link's cutting (drivers/memory/tso.ts, in JS) and the receiver's per-segment work
  *   stay.
+ * --no-gro: both stacks without software GRO (src/stack/gro.ts), for A/B runs.
  * With --json the last line of output is one JSON record (bench/run.ts folds it into its results).
  */
 import { memoryLink } from '../drivers/memory/index.js';
@@ -24,12 +25,13 @@ const mtu = arg('--mtu', 1500);
 const tso = process.argv.includes('--tso');
 const offload = tso || process.argv.includes('--offload');
 const OFFLOADED = { tx: 'offload', rx: 'trusted' } as const;
+const gro = !process.argv.includes('--no-gro');
 
 function setup() {
   const [da, db] = memoryLink({ mtu, queueLimit: 4096, ...(offload ? { checksum: { ipv4: OFFLOADED, icmp: OFFLOADED, udp: OFFLOADED, tcp: OFFLOADED } } : {}), ...(tso ? { tso: 65535 } : {}) });
   const tcp = { sendBuffer: 4 << 20, receiveBuffer: 4 << 20, maxReceiveBuffer: 16 << 20 };
-  const a = new NetStack({ driver: da, addresses: [parseCidr('10.0.0.1/24')!], rng: seededRng(1), tcp });
-  const b = new NetStack({ driver: db, addresses: [parseCidr('10.0.0.2/24')!], rng: seededRng(2), tcp });
+  const a = new NetStack({ driver: da, addresses: [parseCidr('10.0.0.1/24')!], rng: seededRng(1), tcp, gro });
+  const b = new NetStack({ driver: db, addresses: [parseCidr('10.0.0.2/24')!], rng: seededRng(2), tcp, gro });
   const now = () => performance.now();
   const listener = b.tcp!.listen(0, 5001, 16);
   let server: TcpConnection | undefined;

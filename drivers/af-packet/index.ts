@@ -13,6 +13,11 @@
  * - Latency: TPACKET_V3 hands a block over when it is full or `blockTimeoutMs` (default 1 ms) after its first
  *   frame; that timeout bounds receive latency under light load. `tpacketVersion: 2` uses per-frame status words
  *   instead: no such wait.
+ * - Receive: the kernel hands a packet socket what its stack has, before any segmentation: 64 KiB GSO packets
+ *   from a veth peer with the default offloads, GRO-coalesced ones from a NIC, with CHECKSUM_PARTIAL sums from a
+ *   local sender. The default rings hold such a packet whole (caps.rxMaxPacket 65535), and a frame whose TCP/UDP
+ *   checksum the kernel vouches for (TP_STATUS_CSUM_VALID, or TP_STATUS_CSUMNOTREADY: partial, left so) carries
+ *   RxFlag.L4ChecksumValid.
  * - `tso`: TCP segmentation offload on transmit through PACKET_VNET_HDR (a virtio_net_hdr before every frame, both
  *   ways, on either TPACKET version): 64 KiB TCP packets go into the tx ring and the kernel cuts them (see the
  *   option and drivers/native/src/packet.c). Transmit goes through the qdisc layer then (no bypass).
@@ -47,7 +52,12 @@ export interface AfPacketOptions {
   readonly qdiscBypass?: boolean;
   /** Put the interface in promiscuous mode (needed on a real NIC when hwAddress is not the NIC's MAC). */
   readonly promiscuous?: boolean;
-  /** Receive ring: block size (multiple of the page size, default 65536), block count (default 64). */
+  /**
+   * Receive ring: block size (a multiple of the page size and of rxFrameSize), block count, frame slot size.
+   * Defaults hold a 64 KiB packet whole: TPACKET_V3 64 blocks of 128 KiB (frame slot 2048, a counting unit
+   * only: V3 packs frames of any size into a block); TPACKET_V2 256 slots of 69632 bytes (one per block).
+   * Smaller rings lower caps.rxMaxPacket; larger packets are cut (rxTruncated) and the stack drops them.
+   */
   readonly rxBlockSize?: number;
   readonly rxBlockCount?: number;
   readonly rxFrameSize?: number;
@@ -74,9 +84,8 @@ export interface AfPacketOptions {
    *   a packet that software GSO had to cut).
    * - The tx ring defaults to 32 frames of 128 KiB (4 MiB). A txFrameSize of your own must hold a 64 KiB packet
    *   (at least 65616 with TPACKET_V3) and should be a multiple of the page size (the ring's blocks are).
-   * - Receive stays MTU-sized: caps.rxMaxPacket is not offered (rx frames are rxFrameSize; with GRO on the
-   *   interface, larger frames are cut and counted in rxTruncated). Frames whose TCP/UDP checksum the kernel
-   *   checked (virtio DATA_VALID) or that a local sender left partial (NEEDS_CSUM, left so) carry
+   * - Receive takes 64 KiB packets as without tso (see "Receive" above). Frames whose TCP/UDP checksum the
+   *   kernel checked (virtio DATA_VALID) or that a local sender left partial (NEEDS_CSUM, left so) carry
    *   RxFlag.L4ChecksumValid.
    * - TPACKET_V2 suits a bulk sender better: with V3 the peer's ACKs wait for their block to retire
    *   (blockTimeoutMs), which slows the ACK clock.
@@ -103,6 +112,8 @@ export class AfPacketDriver extends NativeRingDriver {
   }
 }
 
+/** Largest IPv4 packet the kernel hands a packet socket with its default offloads (gso_max_size 64 KiB). */
+export const AF_PACKET_RX_MAX_PACKET = 65535;
 /** Largest IPv4 packet (the IP total length field) a tso frame carries; the kernel's GSO limit for it too. */
 export const AF_PACKET_TSO_MAX_BYTES = 65535;
 /** Default tx ring in tso mode: 32 frames of 128 KiB (a 64 KiB packet, its headers and the tpacket header). */
@@ -169,10 +180,11 @@ export function openAfPacket(options: AfPacketOptions): AfPacketDriver {
     hw = new Uint8Array(ifi.hwAddress);
   }
   const info = open(wantFilter ? buildPacketFilter({ mac: hw, ipv4 }) : undefined);
-  // rx 'verify' stays in tso mode: a frame the kernel vouches for says so itself (RxFlag.L4ChecksumValid).
+  // rx 'verify' stays: a frame the kernel vouches for says so itself (RxFlag.L4ChecksumValid).
+  const rxMaxPacket = Math.max(info.mtu, Math.min(AF_PACKET_RX_MAX_PACKET, (info['rxMaxFrame'] as number) - 14));
   const caps: DriverCapabilities = tso
-    ? { medium: 'ethernet', mtu: info.mtu, maxBatch: info.maxBatch, checksum: TX_L4_OFFLOAD, tso: { maxBytes: AF_PACKET_TSO_MAX_BYTES } }
-    : { medium: 'ethernet', mtu: info.mtu, maxBatch: info.maxBatch, checksum: SOFTWARE_CHECKSUMS };
+    ? { medium: 'ethernet', mtu: info.mtu, maxBatch: info.maxBatch, checksum: TX_L4_OFFLOAD, tso: { maxBytes: AF_PACKET_TSO_MAX_BYTES }, rxMaxPacket }
+    : { medium: 'ethernet', mtu: info.mtu, maxBatch: info.maxBatch, checksum: SOFTWARE_CHECKSUMS, rxMaxPacket };
   if (info.mtu + 18 > info.frameCap) {
     native.close(info.handle);
     throw invalidArg(`txFrameSize too small for MTU ${info.mtu}: use at least ${info.mtu + 18 + 48} (rounded up to 16)`);

@@ -85,8 +85,9 @@ export interface AfXdpOptions {
   /**
    * Complete partial TCP/UDP checksums (default true). A local sender over veth with checksum offload on leaves
    * only the pseudo-header sum in the field, and XDP says nothing about it; the driver recognises such a frame
-   * (the field equals the pseudo-header sum and the checksum does not verify) and completes it. One compare per
-   * frame otherwise.
+   * (the field equals the pseudo-header sum and the checksum does not verify) and completes it, in one pass over
+   * the segment, and flags it RxFlag.L4ChecksumValid (the stack does not sum it again). One compare per frame
+   * otherwise. (A veth peer of an interface with XDP attached loses TSO, so frames stay MTU-sized here.)
    */
   readonly repairPartialChecksums?: boolean;
   /**

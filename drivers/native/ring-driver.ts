@@ -8,7 +8,8 @@
  *   the sink as a Uint8Array view over that memory; after the last sink call `rxRelease` gives the slots back to
  *   the kernel, so a view is valid only until its sink call returns. A descriptor's length word carries per-frame
  *   flags in its top 8 bits (bit 0: the TCP/UDP checksum needs no check, passed on as RxFlag.L4ChecksumValid)
- *   and the length in its low 24 bits; TAP and AF_PACKET set the flag in tso mode, AF_XDP writes plain lengths.
+ *   and the length in its low 24 bits; TAP and AF_PACKET set it when the kernel vouches for the checksum, AF_XDP
+ *   when it completed a partial checksum itself (repairPartialChecksums).
  * - Transmit: `txAlloc` lends a batch of free slots; `txReserve` returns a view of the next one, `txCommit`
  *   records (offset, length) in the control block and the TSO segment size (0: none) in the tx meta area beside
  *   it, `flush` submits them all with one call (one doorbell). Only the TAP and AF_PACKET drivers in tso mode read

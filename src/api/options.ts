@@ -88,6 +88,7 @@ const STACK: Schema<StackOptions> = {
   limits: nested('limits', LIMITS),
   pollMode: oneOf('event', 'busy'),
   spinMs: num(0, 1000),
+  gro: bool,
   clock: (v) => (isObject(v) && typeof v['now'] === 'function' ? undefined : 'an object with now()'),
   rng: (v) => (isObject(v) && typeof v['nextU32'] === 'function' ? undefined : 'an object with nextU32()'),
 };

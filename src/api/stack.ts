@@ -55,6 +55,8 @@ export interface StackOptions {
    * (default 0.1; 0 turns it off). Cheaper than a wake-up when more frames follow (docs/receive-path.md).
    */
   readonly spinMs?: number;
+  /** Software GRO: merge a receive batch's in-order TCP segments of one flow before TCP (default true). */
+  readonly gro?: boolean;
   readonly clock?: Clock;
   readonly rng?: Rng;
 }
@@ -135,6 +137,7 @@ export class Stack {
       udp: options.limits?.udp,
       icmp: options.limits?.icmp,
       tcp: options.limits?.tcp,
+      gro: options.gro,
     });
     this.running = runStack(this.core, { clock: options.clock, mode: options.pollMode, spinMs: options.spinMs });
     this.running.loop.unref();

@@ -45,6 +45,7 @@ import { NeighbourCache, type NeighbourOptions } from './neighbour.js';
 import { RoutingTable } from './routing.js';
 import { UdpTable, type UdpOptions, type UdpSocket } from './udp.js';
 import { newStats, type StackStats } from './stats.js';
+import { TcpGro } from './gro.js';
 
 export interface IcmpOptions {
   /** ICMP errors (port/protocol unreachable) per second, token bucket (Linux's icmp_msgs_per_sec is 1000). */
@@ -98,6 +99,11 @@ export interface StackConfig {
   readonly tcp?: Partial<Omit<TcpOptions, 'rng'>> | false | undefined;
   /** Frames handled per poll before returning (keeps the event loop responsive). Default 256. */
   readonly pollBudget?: number | undefined;
+  /**
+   * Software GRO (src/stack/gro.ts): merge a receive batch's in-order TCP segments of one flow before the TCP
+   * layer. Default true; needs TCP.
+   */
+  readonly gro?: boolean | undefined;
 }
 
 export type PingResult =
@@ -156,6 +162,8 @@ export class NetStack {
   readonly udp: UdpTable;
   /** The TCP layer, unless the stack was built with `tcp: false`. */
   readonly tcp: TcpLayer | undefined;
+  /** Software GRO in front of the TCP layer, unless the stack was built with `gro: false` (or without TCP). */
+  readonly gro: TcpGro | undefined;
   readonly stats: StackStats;
   readonly icmpOptions: IcmpOptions;
   readonly vlan: number | undefined;
@@ -280,6 +288,16 @@ export class NetStack {
     } else {
       this.tcp = undefined;
     }
+    if (this.tcp !== undefined && config.gro !== false) {
+      const gro = new TcpGro((src, dst, segment, trusted) => {
+        this.rxL4Trusted = trusted;
+        this.transports.get(IpProtocol.TCP)?.input(this.now, src, dst, segment);
+      }, c.tcp.rx === 'verify');
+      this.gro = gro;
+      this.stats.gro = gro.stats;
+    } else {
+      this.gro = undefined;
+    }
     for (const a of this.addresses) this.routes.add({ destination: a, source: a.address, metric: 0 });
     if (config.gateway !== undefined) {
       const src = this.onLinkSource(config.gateway);
@@ -370,6 +388,7 @@ export class NetStack {
     let handled = 0;
     while (handled < this.pollBudget) {
       const n = this.driver.receive(now, Math.min(this.driver.caps.maxBatch, this.pollBudget - handled), this.onFrame);
+      this.gro?.flush(); // nothing held waits past its batch
       if (n === 0) break;
       handled += n;
     }
@@ -380,6 +399,7 @@ export class NetStack {
         this.rxL4Trusted = true; // built here, never on a wire (and checksums may be left to a device)
         this.ipv4Input(packet, false);
       }
+      this.gro?.flush();
       handled += queue.length;
     }
     this.neighbours.poll(now);
@@ -584,6 +604,11 @@ export class NetStack {
     }
     st.delivered++;
     const proto = p.protocol;
+    if (proto === IpProtocol.TCP && this.gro !== undefined && !broadcast) {
+      const ip = p.buffer;
+      this.gro.input(src, dst, (ip[1]! << 8) | ip[8]!, p.payload, this.rxL4Trusted); // TOS, TTL
+      return;
+    }
     if (proto === IpProtocol.UDP) this.udpInput(p, broadcast);
     else if (proto === IpProtocol.ICMP) this.icmpInput(p, broadcast);
     else {

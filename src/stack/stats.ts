@@ -6,6 +6,7 @@ import type { NeighbourStats } from './neighbour.js';
 import type { ReassemblyStats } from '../../protocols/ipv4/reassembly.js';
 import type { UdpStats } from './udp.js';
 import type { TcpStats } from '../../protocols/tcp/info.js';
+import type { GroStats } from './gro.js';
 
 export interface EthernetStats {
   rx: number;
@@ -85,6 +86,8 @@ export interface StackStats {
   udp: UdpStats;
   /** Present when the stack has TCP. */
   tcp?: TcpStats;
+  /** Present when the stack has software GRO in front of TCP (src/stack/gro.ts). */
+  gro?: GroStats;
 }
 
 export function newStats(neighbour: NeighbourStats, reassembly: ReassemblyStats, udp: UdpStats): StackStats {

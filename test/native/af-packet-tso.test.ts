@@ -103,7 +103,7 @@ describePrivileged('AF_PACKET with TCP segmentation offload against the kernel',
       expect(d.tso).toBe(true);
       expect(d.qdiscBypass).toBe(false);
       expect(d.caps.tso).toEqual({ maxBytes: 65535 });
-      expect(d.caps.rxMaxPacket).toBeUndefined();
+      expect(d.caps.rxMaxPacket).toBe(65535);
       expect(d.caps.checksum.tcp).toEqual({ tx: 'offload', rx: 'verify' });
       expect(d.caps.checksum.udp).toEqual({ tx: 'offload', rx: 'verify' });
       expect(d.caps.checksum.ipv4.tx).toBe('compute');

@@ -139,7 +139,7 @@ export interface WaitStats {
  */
 export async function waitFrame(
   d: FrameDriver,
-  match: (f: Uint8Array) => boolean,
+  match: (f: Uint8Array, flags: number) => boolean,
   timeoutMs = 3000,
   stats: WaitStats = { wakeups: 0, seen: [] },
 ): Promise<Uint8Array | undefined> {
@@ -152,10 +152,10 @@ export async function waitFrame(
   try {
     for (;;) {
       let found: Uint8Array | undefined;
-      d.receive(0, 64, (f) => {
+      d.receive(0, 64, (f, flags) => {
         const copy = f.slice();
         stats.seen.push(copy);
-        if (found === undefined && match(f)) found = copy;
+        if (found === undefined && match(f, flags ?? 0)) found = copy;
       });
       if (found) return found;
       const left = deadline - Date.now();

@@ -258,10 +258,36 @@ static bool l4_checksum_at(const uint8_t *f, uint32_t len, uint32_t *l3, uint32_
   return true;
 }
 
+/*
+ * The ones'-complement sum of f[from, to) as big-endian 16-bit words, plus `sum`, folded to 16 bits. The bulk is
+ * read as 32-bit native (little-endian) words, unaligned loads through memcpy, into four accumulators: by RFC 1071's
+ * byte-order independence the folded sum of little-endian words is the byte-swapped big-endian one, so one swap
+ * fixes it up. Each accumulator takes at most 2^30 words of < 2^32 before it could overflow: far above 64 KiB.
+ */
 static uint32_t sum16(const uint8_t *f, uint32_t from, uint32_t to, uint64_t sum) {
-  uint32_t i = from;
-  for (; i + 1 < to; i += 2) sum += (uint32_t)(f[i] << 8 | f[i + 1]);
-  if (i < to) sum += (uint32_t)(f[i] << 8);
+  const uint8_t *p = f + from;
+  uint32_t n = to > from ? to - from : 0;
+  uint64_t a = 0, b = 0, c = 0, d = 0;
+  uint32_t w0, w1, w2, w3;
+  for (; n >= 16; n -= 16, p += 16) {
+    memcpy(&w0, p, 4);
+    memcpy(&w1, p + 4, 4);
+    memcpy(&w2, p + 8, 4);
+    memcpy(&w3, p + 12, 4);
+    a += w0;
+    b += w1;
+    c += w2;
+    d += w3;
+  }
+  for (; n >= 4; n -= 4, p += 4) {
+    memcpy(&w0, p, 4);
+    a += w0;
+  }
+  uint64_t le = a + b + c + d;
+  while (le >> 16) le = (le & 0xffff) + (le >> 16);
+  sum += ((le & 0xff) << 8) | (le >> 8);
+  if (n >= 2) sum += (uint32_t)(p[0] << 8 | p[1]), p += 2, n -= 2;
+  if (n) sum += (uint32_t)(p[0] << 8);
   while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
   return (uint32_t)sum;
 }
@@ -276,17 +302,25 @@ void bw_complete_partial(uint8_t *f, uint32_t len) {
   f[field + 1] = (uint8_t)c;
 }
 
-bool bw_repair_partial(uint8_t *f, uint32_t len) {
+int bw_repair_partial(uint8_t *f, uint32_t len) {
   uint32_t l3, l4, end, field;
   uint8_t proto;
-  if (!l4_checksum_at(f, len, &l3, &l4, &end, &field, &proto)) return false;
+  if (!l4_checksum_at(f, len, &l3, &l4, &end, &field, &proto)) return 0;
   /* RFC 768 / RFC 9293 pseudo-header: source, destination, protocol, transport length. */
   uint32_t pseudo = sum16(f, l3 + 12, l3 + 20, (uint64_t)proto + (end - l4));
   uint32_t have = (uint32_t)(f[field] << 8 | f[field + 1]);
-  if (have != pseudo) return false;                          /* the usual case: one compare, no sum */
-  if (sum16(f, l4, end, pseudo) == 0xffff) return false;     /* a complete checksum that happens to match */
-  bw_complete_partial(f, len);
-  return true;
+  if (have != pseudo) return 0;                  /* the usual case: one compare, no sum */
+  uint32_t all = sum16(f, l4, end, pseudo);      /* pseudo-header + segment, the field included */
+  if (all == 0xffff) return 2;                   /* a complete checksum that happens to match: verified */
+  /* Partial: the segment's sum with the field as it should be is 0xffff, so the field is ~(all - have), in
+     ones'-complement arithmetic ~(all + ~have) (RFC 1624's update, with no second pass over the bytes). */
+  uint32_t x = all + (~have & 0xffff);
+  x = (x & 0xffff) + (x >> 16);
+  uint16_t c = (uint16_t)~x;
+  if (c == 0 && proto == 17) c = 0xffff;
+  f[field] = (uint8_t)(c >> 8);
+  f[field + 1] = (uint8_t)c;
+  return 1;
 }
 
 /*

@@ -105,10 +105,12 @@ int bw_if_hwaddr(const char *ifname, uint8_t mac[6]);
 /*
  * CHECKSUM_PARTIAL frames (a local sender over veth with tx checksum offload on): the TCP/UDP checksum field holds
  * only the pseudo-header sum. `bw_complete_partial` completes one in place. `bw_repair_partial` does it only when
- * the field equals the pseudo-header sum and the checksum does not verify: for drivers that cannot tell.
+ * the field equals the pseudo-header sum and the checksum does not verify, for drivers that cannot tell: it
+ * returns 1 when it completed one, 2 when the field held a complete checksum that verified, 0 when the frame is
+ * not a candidate (no sum taken: its checksum is still unknown). After 1 or 2 the checksum is known good.
  */
 void bw_complete_partial(uint8_t *frame, uint32_t len);
-bool bw_repair_partial(uint8_t *frame, uint32_t len);
+int bw_repair_partial(uint8_t *frame, uint32_t len);
 
 /*
  * virtio_net_hdr for a frame about to be sent (TAP with IFF_VNET_HDR, AF_PACKET with PACKET_VNET_HDR), both in

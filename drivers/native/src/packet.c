@@ -39,6 +39,16 @@
 #define SO_BUSY_POLL 46
 #endif
 
+/* A TPACKET_V2 receive slot for a 64 KiB IPv4 packet: its Ethernet header, the tpacket2 header and sockaddr_ll
+   before it (macoff, see rx_max_frame) and the virtio_net_hdr in tso mode, rounded up to 17 pages. */
+#define RX_V2_FRAME (17 * 4096)
+
+/* TPACKET_ALIGN'ed header room tpacket_rcv leaves before an Ethernet frame's network header. */
+static uint32_t rx_netoff(int ver, uint32_t vhl) {
+  uint32_t hdrlen = ver == TPACKET_V2 ? TPACKET2_HDRLEN : TPACKET3_HDRLEN;
+  return TPACKET_ALIGN(hdrlen + 16) + vhl;
+}
+
 typedef struct {
   int ver; /* TPACKET_V2 (a status word per frame: no block latency) or TPACKET_V3 (blocks) */
   uint32_t rx_fsize, rx_fnr, fpb, cur_frame, held, released;
@@ -51,17 +61,21 @@ typedef struct {
 } pk_state;
 
 /*
- * The descriptor length word for a received frame: its length, and in tso mode BW_RX_L4_CSUM_VALID when the
- * virtio_net_hdr the kernel wrote before the Ethernet header (tpacket_rcv: at macoff - its size) vouches for the
- * TCP/UDP checksum. Without tso, a partial checksum (TP_STATUS_CSUMNOTREADY) is completed here instead.
+ * The descriptor length word for a received frame: its length, and BW_RX_L4_CSUM_VALID when the kernel vouches
+ * for the TCP/UDP checksum. In tso mode the virtio_net_hdr the kernel wrote before the Ethernet header
+ * (tpacket_rcv: at macoff - its size) says so (DATA_VALID, or NEEDS_CSUM); without it the tpacket status word does
+ * (TP_STATUS_CSUM_VALID: checked by the device or GRO; TP_STATUS_CSUMNOTREADY: CHECKSUM_PARTIAL from a local
+ * sender, such as a veth peer's TCP with its default offloads, whose bytes never crossed a wire). Either way a
+ * partial checksum is left partial, as the kernel's own TCP leaves it: completing one over a 64 KiB GSO packet
+ * costs more than the rest of its receive path.
  */
-static inline uint32_t rx_word(bw_handle *h, pk_state *s, uint8_t *mac, uint32_t snaplen, uint32_t status) {
+static inline uint32_t rx_word(pk_state *s, uint8_t *mac, uint32_t snaplen, uint32_t status) {
   if (s->vhl) {
     const struct virtio_net_hdr *vh = (const struct virtio_net_hdr *)(mac - s->vhl);
     if (vh->flags & (VIRTIO_NET_HDR_F_NEEDS_CSUM | VIRTIO_NET_HDR_F_DATA_VALID)) return snaplen | BW_RX_L4_CSUM_VALID << BW_RX_FLAG_SHIFT;
     return snaplen;
   }
-  if (status & TP_STATUS_CSUMNOTREADY) bw_complete_partial(mac, snaplen), h->ctl[CTL_CSUM_REPAIRED]++;
+  if (status & (TP_STATUS_CSUMNOTREADY | TP_STATUS_CSUM_VALID)) return snaplen | BW_RX_L4_CSUM_VALID << BW_RX_FLAG_SHIFT;
   return snaplen;
 }
 
@@ -96,7 +110,7 @@ static int pk2_rx_batch(bw_handle *h, uint32_t max) {
     struct tpacket2_hdr *p = rxf2(h, s, (s->cur_frame + s->held) % s->rx_fnr);
     if (!(__atomic_load_n(&p->tp_status, __ATOMIC_ACQUIRE) & TP_STATUS_USER)) break;
     desc[2 * n] = (uint32_t)((uint8_t *)p + p->tp_mac - h->mem);
-    desc[2 * n + 1] = rx_word(h, s, (uint8_t *)p + p->tp_mac, p->tp_snaplen, p->tp_status);
+    desc[2 * n + 1] = rx_word(s, (uint8_t *)p + p->tp_mac, p->tp_snaplen, p->tp_status);
     if (p->tp_snaplen < p->tp_len) h->ctl[CTL_RX_TRUNCATED]++;
     n++;
     s->held++;
@@ -141,7 +155,7 @@ static int pk_rx_batch(bw_handle *h, uint32_t max) {
     if (s->pkt_left > 0) {
       struct tpacket3_hdr *p = (struct tpacket3_hdr *)s->pkt;
       desc[2 * n] = (uint32_t)(s->pkt + p->tp_mac - h->mem);
-      desc[2 * n + 1] = rx_word(h, s, s->pkt + p->tp_mac, p->tp_snaplen, p->tp_status);
+      desc[2 * n + 1] = rx_word(s, s->pkt + p->tp_mac, p->tp_snaplen, p->tp_status);
       if (p->tp_snaplen < p->tp_len) h->ctl[CTL_RX_TRUNCATED]++;
       n++;
       s->pkt_left--;
@@ -279,10 +293,15 @@ int bw_packet_open(napi_env env, napi_value opts, bw_handle *h, napi_value info,
     bw_set_error(e, EINVAL, "af-packet options", "ifname is required");
     return -1;
   }
-  s->blk_size = (uint32_t)opt_int(env, opts, "rxBlockSize", 1 << 16);
-  s->blk_nr = (uint32_t)opt_int(env, opts, "rxBlockCount", 64);
-  uint32_t rx_fsize = (uint32_t)opt_int(env, opts, "rxFrameSize", 2048);
   s->ver = opt_int(env, opts, "tpacketVersion", 3) == 2 ? TPACKET_V2 : TPACKET_V3;
+  /* Receive room for the largest IPv4 packet (64 KiB) by default: a veth whose peer has the kernel's default
+     offloads hands over 64 KiB GSO packets, and a NIC with GRO coalesced ones. V3 packs frames of any size into
+     its blocks (a frame must fit in one: 128 KiB blocks, 8 MiB in all); V2 has fixed slots, so each is 17 pages
+     (256 of them, 17 MiB). */
+  bool v2 = s->ver == TPACKET_V2;
+  s->blk_size = (uint32_t)opt_int(env, opts, "rxBlockSize", v2 ? RX_V2_FRAME : 1 << 17);
+  s->blk_nr = (uint32_t)opt_int(env, opts, "rxBlockCount", v2 ? 256 : 64);
+  uint32_t rx_fsize = (uint32_t)opt_int(env, opts, "rxFrameSize", v2 ? RX_V2_FRAME : 2048);
   bool tso = opt_bool(env, opts, "tso", false);
   if (s->ver == TPACKET_V2) h->ops = &pk2_ops;
   uint32_t tov = (uint32_t)opt_int(env, opts, "blockTimeoutMs", 1);
@@ -419,6 +438,11 @@ int bw_packet_open(napi_env env, napi_value opts, bw_handle *h, napi_value info,
   set_int(env, info, "frameCap", s->tx_fsize - s->data_off - s->vhl);
   set_bool(env, info, "tso", tso);
   set_int(env, info, "rxRingBytes", (int64_t)s->rx_len);
+  /* The largest Ethernet frame a receive slot holds whole (tpacket_rcv clamps the rest: rxTruncated): V2 a slot
+     less the header room; V3 a block less its descriptor (BLK_PLUS_PRIV with no private area) and that room. */
+  uint32_t macoff = rx_netoff(s->ver, s->vhl) - ETH_HLEN;
+  uint32_t room = s->ver == TPACKET_V2 ? s->rx_fsize : s->blk_size - (uint32_t)TPACKET_ALIGN(sizeof(struct tpacket_block_desc));
+  set_int(env, info, "rxMaxFrame", room > macoff ? room - macoff : 0);
   set_int(env, info, "txFrames", s->tx_fnr);
   set_bool(env, info, "qdiscBypass", bypass);
   set_int(env, info, "tpacketVersion", s->ver == TPACKET_V2 ? 2 : 3);

@@ -242,8 +242,15 @@ static int xs_rx_batch(bw_handle *h, uint32_t max) {
   while (n < max && cons != prod) {
     struct xdp_desc *d = &ring[cons & s->rx.mask];
     desc[2 * n] = (uint32_t)d->addr;
-    desc[2 * n + 1] = d->len;
-    if (s->repair_csum && bw_repair_partial(h->mem + d->addr, d->len)) h->ctl[CTL_CSUM_REPAIRED]++;
+    uint32_t word = d->len;
+    /* A partial checksum completed here (or a complete one that matched the pattern and was summed anyway) is
+       known good: the stack need not sum the segment again. */
+    if (s->repair_csum) {
+      int r = bw_repair_partial(h->mem + d->addr, d->len);
+      if (r == 1) h->ctl[CTL_CSUM_REPAIRED]++;
+      if (r != 0) word |= BW_RX_L4_CSUM_VALID << BW_RX_FLAG_SHIFT;
+    }
+    desc[2 * n + 1] = word;
     n++;
     cons++;
   }

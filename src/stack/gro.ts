@@ -1,0 +1,190 @@
+/**
+ * Software GRO for TCP (generic receive offload, as Linux's tcp_gro_receive): within one receive batch, merge the
+ * consecutive in-order segments of one flow into one segment before the TCP layer, so the layer's per-segment work
+ * (lookup, option parsing, ACK and window processing, timers) runs once per run of segments instead of once per
+ * frame. Drivers that deliver MTU-sized frames (AF_XDP, AF_PACKET without the kernel's GSO) gain most.
+ *
+ * Contract
+ * - `input` takes one TCP segment addressed to us (not broadcast) with its IPv4 addresses, TOS and TTL, and
+ *   whether the device vouched for its checksum. `flush` hands over what is held; the stack calls it after every
+ *   receive batch, so a segment never waits past the batch it came in.
+ * - Order is kept: a segment that cannot join the held one flushes it first. One flow is held at a time.
+ * - A segment merges into the held one only when (Linux's rules): same addresses, ports, TOS and TTL; both carry
+ *   data and only ACK (PSH allowed, which ends the run); the same ACK number, data offset and window; options
+ *   byte-identical, except the TSval of a timestamps option in the usual NOP,NOP,TS layout (it may only grow; the
+ *   merged segment keeps the first TSval, the one a delayed ACK would echo, RFC 7323 4.3); its sequence number
+ *   follows the held data (modular, RFC 9293 3.4); its length is at most the first segment's (the run's MSS), and a
+ *   shorter one ends the run; the merged segment stays within a 64 KiB IP packet.
+ * - Checksums: a segment the device did not vouch for is verified here before it is held (when `verify`); one that
+ *   fails is passed on untouched for the TCP layer to count and drop. What GRO delivers from its buffer is
+ *   verified, so it goes on as trusted.
+ * - Buffer ownership: a received frame's view is valid only until the stack's sink returns (drivers/types.ts), so
+ *   held bytes are copied into GRO's own buffer; what `deliver` gets is valid only until it returns.
+ * Never throws on wire input.
+ */
+import { onesSum, pseudoHeaderSum } from '../../protocols/util/checksum.js';
+
+/** Hands one TCP segment to the TCP layer; `trusted`: its checksum is known good. */
+export type GroDeliver = (src: number, dst: number, segment: Uint8Array, trusted: boolean) => void;
+
+export interface GroStats {
+  /** TCP segments offered. */
+  segments: number;
+  /** Segments appended to a held one: each is one pass through the TCP layer saved. */
+  merged: number;
+  /** Segments GRO handed on from its buffer (merged or alone). */
+  flushed: number;
+  /** Segments passed straight on: not candidates (flags, no data, malformed) or a failed checksum. */
+  passed: number;
+  /** Held runs ended early by a segment of the same flow out of sequence (loss, reordering, retransmission). */
+  flushOutOfOrder: number;
+  /** Held runs ended by a segment of another flow. */
+  flushOtherFlow: number;
+  /** Held runs ended by a header that differs (ACK number, window, options, TOS/TTL) or non-data flags. */
+  flushMismatch: number;
+  /** Segments whose checksum failed here (passed on unmerged; the TCP layer counts them as badChecksum too). */
+  badChecksum: number;
+}
+
+export function newGroStats(): GroStats {
+  return { segments: 0, merged: 0, flushed: 0, passed: 0, flushOutOfOrder: 0, flushOtherFlow: 0, flushMismatch: 0, badChecksum: 0 };
+}
+
+const TCP_PROTOCOL = 6;
+const MIN_HEADER = 20;
+const ACK = 0x10;
+const PSH = 0x08;
+/** Largest TCP segment in a 64 KiB IP packet with a 20-byte IP header. */
+const MAX_SEGMENT = 65535 - 20;
+/** TCP header offset of the TSval in the usual timestamps layout (NOP, NOP, kind 8, length 10, TSval, TSecr). */
+const TSVAL = 24;
+
+function read32(b: Uint8Array, o: number): number {
+  return ((b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!) >>> 0;
+}
+
+export class TcpGro {
+  readonly stats: GroStats = newGroStats();
+  private readonly buf = new Uint8Array(MAX_SEGMENT);
+  /** Bytes held in buf (header + data); 0: nothing held. */
+  private len = 0;
+  private hl = 0;
+  private src = 0;
+  private dst = 0;
+  private tosTtl = 0;
+  /** The sequence number the next segment must carry. */
+  private nextSeq = 0;
+  /** The first segment's data length: the run's MSS. */
+  private mss = 0;
+  /** The held header has the usual timestamps layout (TSval at TSVAL). */
+  private ts = false;
+
+  constructor(
+    private readonly deliver: GroDeliver,
+    /** Verify checksums the device did not vouch for (false when the driver's caps say 'trusted'). */
+    private readonly verify: boolean,
+  ) {}
+
+  /** Held bytes, 0 when nothing is held (for tests). */
+  get held(): number {
+    return this.len;
+  }
+
+  input(src: number, dst: number, tosTtl: number, seg: Uint8Array, trusted: boolean): void {
+    const st = this.stats;
+    st.segments++;
+    const n = seg.length;
+    const hl = n >= MIN_HEADER ? (seg[12]! >>> 4) * 4 : 0;
+    const flags = n >= MIN_HEADER ? seg[13]! : 0;
+    // Candidates: a well-formed header, data, and no flag but ACK and PSH. Anything else goes on as it came.
+    if (hl < MIN_HEADER || hl >= n || (flags & ~PSH) !== ACK) {
+      if (this.len > 0 && this.sameFlow(src, dst, seg)) {
+        st.flushMismatch++;
+        this.flush();
+      }
+      this.pass(src, dst, seg, trusted);
+      return;
+    }
+    if (!trusted && this.verify && onesSum(seg, 0, n, pseudoHeaderSum(src, dst, TCP_PROTOCOL, n)) !== 0xffff) {
+      st.badChecksum++;
+      if (this.len > 0 && this.sameFlow(src, dst, seg)) {
+        st.flushMismatch++;
+        this.flush();
+      }
+      this.pass(src, dst, seg, false);
+      return;
+    }
+    const dataLen = n - hl;
+    if (this.len > 0) {
+      if (!this.sameFlow(src, dst, seg)) {
+        st.flushOtherFlow++;
+        this.flush();
+      } else if (read32(seg, 4) !== this.nextSeq) {
+        st.flushOutOfOrder++;
+        this.flush();
+      } else if (tosTtl !== this.tosTtl || !this.sameHeader(seg, hl)) {
+        st.flushMismatch++;
+        this.flush();
+      } else if (dataLen > this.mss || this.len + dataLen > MAX_SEGMENT) {
+        this.flush(); // a new run: this segment starts it
+      } else {
+        this.buf.set(seg.subarray(hl), this.len);
+        this.len += dataLen;
+        this.nextSeq = (this.nextSeq + dataLen) >>> 0;
+        this.buf[13]! |= flags & PSH;
+        st.merged++;
+        if ((flags & PSH) !== 0 || dataLen < this.mss) this.flush();
+        return;
+      }
+    }
+    if ((flags & PSH) !== 0) {
+      this.pass(src, dst, seg, true); // verified above (or vouched for), and nothing can follow it
+      return;
+    }
+    this.buf.set(seg);
+    this.len = n;
+    this.hl = hl;
+    this.src = src;
+    this.dst = dst;
+    this.tosTtl = tosTtl;
+    this.mss = dataLen;
+    this.nextSeq = (read32(seg, 4) + dataLen) >>> 0;
+    this.ts = hl >= TSVAL + 8 && seg[20] === 1 && seg[21] === 1 && seg[22] === 8 && seg[23] === 10;
+  }
+
+  /** Hand over the held segment, if any. */
+  flush(): void {
+    const len = this.len;
+    if (len === 0) return;
+    this.len = 0;
+    this.stats.flushed++;
+    this.deliver(this.src, this.dst, this.buf.subarray(0, len), true);
+  }
+
+  private pass(src: number, dst: number, seg: Uint8Array, trusted: boolean): void {
+    this.stats.passed++;
+    this.deliver(src, dst, seg, trusted);
+  }
+
+  /** Same addresses and ports as the held segment (seg has at least a 20-byte header). */
+  private sameFlow(src: number, dst: number, seg: Uint8Array): boolean {
+    const b = this.buf;
+    return src === this.src && dst === this.dst && seg[0] === b[0] && seg[1] === b[1] && seg[2] === b[2] && seg[3] === b[3];
+  }
+
+  /** ACK number, data offset, flags but PSH, window equal; options equal except a TSval that did not go back. */
+  private sameHeader(seg: Uint8Array, hl: number): boolean {
+    const b = this.buf;
+    if (hl !== this.hl) return false;
+    for (let i = 8; i < 12; i++) if (seg[i] !== b[i]) return false;
+    if (seg[12] !== b[12] || (seg[13]! & ~PSH) !== (b[13]! & ~PSH) || seg[14] !== b[14] || seg[15] !== b[15]) return false;
+    let i = MIN_HEADER;
+    if (this.ts) {
+      for (; i < TSVAL; i++) if (seg[i] !== b[i]) return false;
+      if (((read32(seg, TSVAL) - read32(b, TSVAL)) | 0) < 0) return false; // RFC 7323 PAWS order
+      i = TSVAL + 4;
+    }
+    for (; i < hl; i++) if (seg[i] !== b[i]) return false;
+    return true;
+  }
+}
