@@ -1,20 +1,23 @@
 /**
  * The native drivers' bounded spin (FrameDriver.wait -> the addon's rxWait) and transmit doorbell counting
- * (stats.txKicks), against the kernel on a veth pair: byway's end in namespace A, the kernel's in B (10.77.12.1,
- * with a permanent neighbour entry for byway's address so its pings need no ARP).
+ * (stats.txKicks), against the kernel: AF_PACKET and AF_XDP on a veth pair (byway's end in namespace A, the
+ * kernel's in B with 10.77.12.1), TAP with 10.77.12.1 on the device; a permanent neighbour entry for byway's
+ * address so the kernel's pings need no ARP.
  *
  * - With no traffic, wait(spinUs) answers false, not before spinUs has passed, and well within a generous bound.
  * - With the kernel pinging byway's address from another process, a wait answers true for a frame that arrived
  *   while it spun (counted in rxSpinHits), and receive() then hands that frame over (wait consumes nothing).
  * - A flush of many frames rings the doorbell once (AF_PACKET) or a few times at most (AF_XDP copy mode takes a
- *   bounded batch per sendto), never once per frame; a flush with nothing queued rings nothing.
+ *   bounded batch per sendto), never once per frame; a flush with nothing queued rings nothing. (TAP has no
+ *   doorbell: it counts its one write() per frame.)
  * Every wait here is bounded (at most 10 ms per call, 5 s per test); the namespaces go in afterAll.
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { openAfPacket } from '../../drivers/af-packet/index.js';
 import { openAfXdp } from '../../drivers/af-xdp/index.js';
 import type { NativeRingDriver } from '../../drivers/native/ring-driver.js';
-import { NetLab, describePrivileged, ipIn } from '../helpers/netns.js';
+import { openTap } from '../../drivers/tap/index.js';
+import { NetLab, describePrivileged, ipIn, uniqueName } from '../helpers/netns.js';
 import { BROADCAST, ethernet, get16, get32, ip } from './frames.js';
 
 const BYWAY = '10.77.12.2';
@@ -31,24 +34,46 @@ function kernelRxPackets(ns: string, ifname: string): number {
   return j[0]!.stats64.rx.packets;
 }
 
-const kinds = {
-  'AF_PACKET (TPACKET_V3)': (ifname: string, netns: string) => openAfPacket({ ifname, netns, ipv4: BYWAY }),
-  'AF_PACKET (TPACKET_V2)': (ifname: string, netns: string) => openAfPacket({ ifname, netns, ipv4: BYWAY, tpacketVersion: 2 }),
-  'AF_XDP (copy mode)': (ifname: string, netns: string) => openAfXdp({ ifname, netns, ipv4: BYWAY, bindMode: 'copy' }),
+/** The driver under test, and where the kernel's side of its link is (namespace, interface). */
+interface Rig {
+  d: NativeRingDriver;
+  ns: string;
+  kernelIf: string;
+}
+
+/** A veth pair: byway's end in a namespace of its own, the kernel's (with KERNEL) in another. */
+function vethRig(lab: NetLab, open: (ifname: string, netns: string) => NativeRingDriver): Rig {
+  const nsA = lab.addNetns();
+  const nsB = lab.addNetns();
+  const link = lab.addVeth(nsA, nsB, { addrB: `${KERNEL}/24` });
+  return { d: open(link.a, nsA), ns: nsB, kernelIf: link.b };
+}
+
+const kinds: Record<string, (lab: NetLab) => Rig> = {
+  'AF_PACKET (TPACKET_V3)': (lab) => vethRig(lab, (ifname, netns) => openAfPacket({ ifname, netns, ipv4: BYWAY })),
+  'AF_PACKET (TPACKET_V2)': (lab) => vethRig(lab, (ifname, netns) => openAfPacket({ ifname, netns, ipv4: BYWAY, tpacketVersion: 2 })),
+  'AF_XDP (copy mode)': (lab) => vethRig(lab, (ifname, netns) => openAfXdp({ ifname, netns, ipv4: BYWAY, bindMode: 'copy' })),
+  // The TAP device is the kernel's side: it gets KERNEL, in the same namespace.
+  TAP: (lab) => {
+    const ns = lab.addNetns();
+    const d = openTap({ name: uniqueName('bwt'), netns: ns });
+    ipIn(ns, `addr add ${KERNEL}/24 dev ${d.ifname}`);
+    return { d, ns, kernelIf: d.ifname };
+  },
 };
 
-for (const [kind, open] of Object.entries(kinds)) {
+for (const [kind, rig] of Object.entries(kinds)) {
   describePrivileged(`native spin and tx kicks: ${kind}`, () => {
     const lab = new NetLab();
     let nsB = '';
-    let link = { a: '', b: '' };
+    let link = { b: '' };
     let d: NativeRingDriver | undefined;
 
     beforeAll(() => {
-      const nsA = lab.addNetns();
-      nsB = lab.addNetns();
-      link = lab.addVeth(nsA, nsB, { addrB: `${KERNEL}/24` });
-      d = open(link.a, nsA);
+      const r = rig(lab);
+      d = r.d;
+      nsB = r.ns;
+      link = { b: r.kernelIf };
       const mac = Array.from(d.hwAddress!, (b) => b.toString(16).padStart(2, '0')).join(':');
       ipIn(nsB, `neigh replace ${BYWAY} lladdr ${mac} dev ${link.b} nud permanent`);
       drain(d);
@@ -113,8 +138,9 @@ for (const [kind, open] of Object.entries(kinds)) {
       const kicks = d!.stats.txKicks - kicks0;
       expect(kicks).toBeGreaterThanOrEqual(1);
       // AF_PACKET: one send() for the batch. AF_XDP copy mode: the kernel takes a bounded batch per sendto, so a
-      // few at most; either way far fewer than one per frame.
+      // few at most; either way far fewer than one per frame. A TAP has no doorbell: one write() per frame.
       if (kind.startsWith('AF_PACKET')) expect(kicks).toBe(1);
+      else if (kind === 'TAP') expect(kicks).toBe(frames);
       else expect(kicks).toBeLessThanOrEqual(frames / 4);
       expect(d!.stats.txDropped).toBe(0);
       expect(kernelRxPackets(nsB, link.b) - rxBefore).toBeGreaterThanOrEqual(frames);
