@@ -63,6 +63,9 @@ export class PollLoop {
   private readonly spinUs: number;
   private lastWorkAt = -Infinity;
   private emptySpins = 0;
+  /** Busy mode: a poll is queued as a microtask; one ran since the last event-loop turn's poll. */
+  private microQueued = false;
+  private microDone = false;
   /** Native spins started, and those a frame ended (for tests and diagnostics). */
   spins = 0;
   spinHits = 0;
@@ -83,12 +86,32 @@ export class PollLoop {
     this.schedule();
   }
 
-  /** Ask for a poll soon (from a driver's ready callback or after an API call queued output). */
+  /**
+   * Ask for a poll soon (from a driver's ready callback or after an API call queued output). In 'busy' mode the
+   * first wake of an event-loop turn also polls in a microtask, as soon as the caller's code is done: a reply sent
+   * from a 'message' handler leaves (one doorbell for all its frames) without waiting for the next turn.
+   */
   readonly wake = (): void => {
+    if (!this.running) return;
+    if (this.mode === 'busy' && !this.microQueued && !this.microDone) {
+      this.microQueued = true;
+      queueMicrotask(this.microRun);
+    }
+    this.arm();
+  };
+
+  /** One poll in the next event-loop turn (setImmediate), unless one is already due. */
+  private arm(): void {
     if (!this.running || this.immediate !== undefined) return;
     // Never unref'd: Node runs an unref'd immediate only when something else wakes the event loop, which would
     // stall a poll behind the next unrelated timer. An immediate runs once and does not keep the process alive.
     this.immediate = setImmediate(this.run);
+  }
+
+  private readonly microRun = (): void => {
+    this.microQueued = false;
+    this.microDone = true; // at most one per turn: user code that keeps sending cannot starve the event loop
+    this.turn(false);
   };
 
   stop(): void {
@@ -117,6 +140,7 @@ export class PollLoop {
 
   private readonly run = (): void => {
     this.immediate = undefined;
+    this.microDone = false;
     this.turn(true);
   };
 
@@ -174,14 +198,14 @@ export class PollLoop {
   private schedule(): void {
     if (!this.running) return;
     if (this.mode === 'busy') {
-      this.wake();
+      this.arm();
       return;
     }
     const now = this.clock.now();
     const at = this.node.pollAt(now);
     if (now - this.lastWorkAt < this.spinMs && this.emptySpins < MAX_EMPTY_SPINS && (at === undefined || at > now)) {
       // Frames arrived a moment ago: more are likely, and polling again costs less than sleeping and being woken.
-      this.wake();
+      this.arm();
       return;
     }
     if (at === undefined) {
@@ -191,7 +215,7 @@ export class PollLoop {
       return;
     }
     if (at <= now) {
-      this.wake();
+      this.arm();
       return;
     }
     if (this.timer !== undefined && this.timerAt <= at) return;

@@ -142,6 +142,26 @@ describe('PollLoop native spin, busy mode', () => {
     sync.stop();
   });
 
+  it('polls in a microtask when woken (a reply sent from a handler), at most once per event-loop turn', async () => {
+    const l = fakeLink();
+    const loop = new PollLoop(l.node, l.clock, { mode: 'busy', wait: l.wait });
+    loop.start();
+    await turn();
+    l.log.length = 0;
+    loop.wake(); // what poke() does after a send
+    loop.wake(); // a second send in the same tick: no second poll
+    expect(l.log).toEqual([]); // not synchronously: the caller's code finishes first
+    await Promise.resolve();
+    expect(l.log).toEqual(['poll:0']); // the microtask poll (flushes the reply), no spin in it
+    loop.wake(); // again before the next turn: the turn's poll will do
+    await Promise.resolve();
+    await Promise.resolve();
+    expect(l.log).toEqual(['poll:0']);
+    await turn();
+    expect(l.log.slice(1, 3)).toEqual(['poll:0', `wait:${DEFAULT_SPIN_US}`]); // the next turn: poll, then spin
+    loop.stop();
+  });
+
   it('validates spinUs', () => {
     const l = fakeLink();
     for (const bad of [-1, Number.NaN, 10_001, Infinity]) {
