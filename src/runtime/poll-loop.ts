@@ -14,6 +14,8 @@
  * bookkeeping). A spin happens only at the start of a turn, after an empty poll: never after a poll that handled
  * frames, whose consequences (a reply the user sends from a callback) need the turn to end first. Timers that
  * fall due during a spin run up to spinUs late. Without `wait` (the memory link) the loop behaves as before.
+ * In 'busy' mode a wake from outside the loop (poke() after a send) also polls once in a microtask, so a reply
+ * sent from a handler leaves without waiting for the next turn (at most once per turn).
  *
  * In 'event' mode the loop keeps polling for `spinMs` after a poll that handled frames before it goes back to
  * sleep on readiness (like NAPI busy polling, bounded): on these machines a wake-up costs the waker about 35 us, so
