@@ -178,6 +178,14 @@ export interface FrameDriver {
    */
   pollAt?(now: number): number | undefined;
   /**
+   * Optional: busy-wait (in native code, without returning to the event loop) up to `spinUs` microseconds until
+   * `receive()` would yield frames. True when frames are waiting (or the driver wants a poll now), false when the
+   * time ran out. The poll loop calls it after an empty poll instead of spinning through event-loop turns; a
+   * driver without it (the memory link) is polled as before. Middleware passes it through when it holds nothing.
+   * Throws only as `receive()` does (closed driver, link gone).
+   */
+  wait?(now: number, spinUs: number): boolean;
+  /**
    * Readiness: the driver calls `cb` (possibly synchronously, from inside txCommit of a peer) when `receive()`
    * may yield frames. The poll loop uses it to schedule a poll; tests ignore it and poll directly.
    */

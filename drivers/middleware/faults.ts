@@ -552,6 +552,18 @@ export function faults(inner: FrameDriver, options: FaultOptions): FaultDriver {
       return t === undefined ? undefined : Math.max(t, now);
     },
 
+    // The inner driver's native spin, only while nothing is held: held frames fall due with time, which a spin
+    // in the inner driver would not notice; with frames held it answers false at once and the loop polls on.
+    ...(inner.wait
+      ? {
+          wait(now: number, spinUs: number): boolean {
+            check();
+            if (tx.held > 0 || rx.held > 0) return false;
+            return inner.wait!(now, spinUs);
+          },
+        }
+      : {}),
+
     setReadyCallback(cb: (() => void) | null): void {
       if (closed && cb !== null) check();
       inner.setReadyCallback(cb);

@@ -145,6 +145,14 @@ export function pcap(inner: FrameDriver, options: PcapOptions): PcapDriver {
       check();
       return inner.pollAt?.(now);
     },
+    ...(inner.wait
+      ? {
+          wait(now: number, spinUs: number): boolean {
+            check();
+            return inner.wait!(now, spinUs);
+          },
+        }
+      : {}),
     setReadyCallback(cb: (() => void) | null): void {
       if (closed && cb !== null) check();
       inner.setReadyCallback(cb);

@@ -57,6 +57,11 @@ export interface NativeAddon {
   /** Give the last batch's frames back to the kernel and re-arm readiness. */
   rxRelease(h: NativeHandle): void;
   rxPending(h: NativeHandle): number;
+  /**
+   * Spin (in C, no return to JS) up to `spinUs` microseconds (capped at 10 000) until a frame is waiting: 1 when
+   * one is, 0 when the time ran out, or a negative errno. Consumes nothing.
+   */
+  rxWait(h: NativeHandle, spinUs: number): number;
   /** Hand out up to `max` free tx slots (offsets into mem) in the control block. */
   txAlloc(h: NativeHandle, max: number): number;
   /**

@@ -15,6 +15,12 @@
  *   it, `flush` submits them all with one call (one doorbell). Only the TAP and AF_PACKET drivers in tso mode read
  *   the meta.
  *
+ * - Waiting: `wait(now, spinUs)` spins in the addon (rxWait) on the rx ring, or for TAP on poll() with a zero
+ *   timeout, until a frame is there or spinUs passes; AF_XDP also reaps its completion ring and re-rings a tx
+ *   doorbell the kernel left unanswered while it spins. No frame is consumed: receive() takes them after.
+ * - Kicks: one doorbell per flush (AF_PACKET send(), AF_XDP sendto() only while the tx ring asks for a wake-up;
+ *   copy mode may need a few for a large batch), counted in stats.txKicks; TAP writes each frame (one kick each).
+ *
  * Throws (BywayError): ERR_DRIVER_CLOSED after close(), ERR_INVALID_STATE for txCommit without a reservation or
  * a second open reservation, ERR_FRAME_TOO_BIG above the slot size, ERR_INVALID_ARG_VALUE for a bad length,
  * ENODEV when the link is gone (interface deleted or moved). A link that is merely down drops and counts.
@@ -34,6 +40,10 @@ const CTL_KERNEL_DROPS = 0;
 const CTL_TX_ERRORS = 1;
 const CTL_RX_TRUNCATED = 2;
 const CTL_CSUM_REPAIRED = 4;
+const CTL_TX_KICKS = 5;
+const CTL_RX_WAKEUPS = 6;
+const CTL_RX_SPINS = 7;
+const CTL_RX_SPIN_HITS = 8;
 /** rx descriptor length word: flags above bit 24 (byway.h BW_RX_FLAG_SHIFT), length below. */
 const RX_LEN_MASK = 0xffffff;
 const RX_FLAG_SHIFT = 24;
@@ -49,8 +59,19 @@ export interface RingDriverOptions {
   readonly busyPoll?: boolean | undefined;
 }
 
+/** DriverStats plus the native drivers' doorbell and spin counters (read from the control block). */
+export interface NativeDriverStats extends DriverStats {
+  /** Transmit doorbells rung: send()/sendto() for AF_PACKET and AF_XDP, one write() per frame for TAP. */
+  txKicks: number;
+  /** Receive wake-ups asked of the kernel (AF_XDP recvfrom when the fill ring needs one). */
+  rxWakeups: number;
+  /** wait() calls that had to spin (no frame waiting when called), and those ended by a frame arriving. */
+  rxSpins: number;
+  rxSpinHits: number;
+}
+
 export class NativeRingDriver implements FrameDriver {
-  readonly stats: DriverStats = newDriverStats();
+  readonly stats: NativeDriverStats = { ...newDriverStats(), txKicks: 0, rxWakeups: 0, rxSpins: 0, rxSpinHits: 0 };
   readonly ifname: string;
   readonly ifindex: number;
   /** Frames cut short by the ring's frame size (TPACKET snaplen); they are still delivered. */
@@ -166,6 +187,26 @@ export class NativeRingDriver implements FrameDriver {
     }
     this.rxTruncated = this.ctl[CTL_RX_TRUNCATED]!;
     this.checksumsCompleted = this.ctl[CTL_CSUM_REPAIRED]!;
+    this.stats.txKicks = this.ctl[CTL_TX_KICKS]!;
+    this.stats.rxWakeups = this.ctl[CTL_RX_WAKEUPS]!;
+    this.stats.rxSpins = this.ctl[CTL_RX_SPINS]!;
+    this.stats.rxSpinHits = this.ctl[CTL_RX_SPIN_HITS]!;
+  }
+
+  /**
+   * Spin in the addon up to `spinUs` microseconds (capped at 10 000 there) until a frame is waiting: true when
+   * one is, false when the time ran out. An error from the spin (AF_XDP re-ringing its tx doorbell) is treated as
+   * in flush(): a gone link throws ENODEV, a down link sets linkDown and answers false.
+   */
+  wait(now: number, spinUs: number): boolean {
+    this.checkOpen();
+    const r = this.native.rxWait(this.handle, spinUs > 0 ? Math.ceil(spinUs) : 0);
+    this.syncCounters();
+    if (r < 0) {
+      this.linkError(-r, 'wait');
+      return false;
+    }
+    return r > 0;
   }
 
   /** errno from the kernel while moving frames: a gone link throws, a down link is counted. */

@@ -57,6 +57,13 @@ export interface StackOptions {
   readonly spinMs?: number;
   /** Software GRO: merge a receive batch's in-order TCP segments of one flow before TCP (default true). */
   readonly gro?: boolean;
+  /**
+   * Longest spin (microseconds) inside the driver's native code after a poll that found nothing, before going back
+   * to the event loop for one turn (timers, other I/O, callbacks): every empty poll in 'busy' mode, within the
+   * spinMs window in 'event' mode. Default 50; 0 turns it off (an event-loop turn per empty poll); at most 10000.
+   * Only drivers with a native spin use it (AF_XDP, AF_PACKET, TAP); others poll as before.
+   */
+  readonly spinUs?: number;
   readonly clock?: Clock;
   readonly rng?: Rng;
 }
@@ -139,7 +146,7 @@ export class Stack {
       tcp: options.limits?.tcp,
       gro: options.gro,
     });
-    this.running = runStack(this.core, { clock: options.clock, mode: options.pollMode, spinMs: options.spinMs });
+    this.running = runStack(this.core, { clock: options.clock, mode: options.pollMode, spinMs: options.spinMs, spinUs: options.spinUs });
     this.running.loop.unref();
     const tracked = this.tracked;
     this.internals = {

@@ -3,15 +3,26 @@
  * the node asks for (`pollAt`). One timer at most is armed at a time, and it is re-armed only when the wanted time
  * moves earlier, so an idle stack costs nothing and a busy one does not churn timers.
  *
- * Modes: 'event' (readiness-driven; the default) and 'busy' (polls continuously through setImmediate, trading a
- * core for latency, like OpenOnload's spinning; it keeps the process alive until stop()). `unref()` lets the
- * process exit while the loop waits on a timer.
+ * Modes: 'event' (readiness-driven; the default) and 'busy' (polls continuously, trading a core for latency, like
+ * OpenOnload's spinning; it keeps the process alive until stop()). `unref()` lets the process exit while the loop
+ * waits on a timer.
+ *
+ * Native spin (`wait`, from a driver that has one): after a poll that found nothing, the loop spins inside the
+ * driver's addon for up to `spinUs` microseconds on the receive ring, then polls again at once if a frame came,
+ * and in either case returns to the event loop (one setImmediate turn) so timers, other I/O and the user's
+ * callbacks run. Without it every empty poll costs an event-loop turn (an epoll_pwait and the loop's
+ * bookkeeping). A spin happens only at the start of a turn, after an empty poll: never after a poll that handled
+ * frames, whose consequences (a reply the user sends from a callback) need the turn to end first. Timers that
+ * fall due during a spin run up to spinUs late. Without `wait` (the memory link) the loop behaves as before.
+ * In 'busy' mode a wake from outside the loop (poke() after a send) also polls once in a microtask, so a reply
+ * sent from a handler leaves without waiting for the next turn (at most once per turn).
  *
  * In 'event' mode the loop keeps polling for `spinMs` after a poll that handled frames before it goes back to
  * sleep on readiness (like NAPI busy polling, bounded): on these machines a wake-up costs the waker about 35 us, so
  * a stream or a reply that follows within the window is picked up without one. Measured (docs/receive-path.md):
  * 64 B UDP one-way receive +24-30 %, UDP/TCP ping-pong half round trip about halved. Cost: up to spinMs of CPU
- * after each burst; an idle stack still costs nothing. spinMs 0 turns it off.
+ * after each burst; an idle stack still costs nothing. spinMs 0 turns it off. Within the window each empty turn
+ * spins natively for what is left of it (at most spinUs, never past the node's next timer).
  * Uses only the timer globals (setTimeout, setImmediate), no `node:` import.
  */
 import { invalidArg } from '../../protocols/util/errors.js';
@@ -26,9 +37,20 @@ export interface PollLoopOptions {
   readonly onError?: (err: unknown) => void;
   /** 'event' mode: keep polling this long (ms) after the last poll that handled frames. Default 0.1; 0 = off. */
   readonly spinMs?: number;
+  /**
+   * Longest native spin (microseconds) after an empty poll, when `wait` is given: in 'busy' mode on every empty
+   * poll, in 'event' mode within the spinMs window. Default 50; 0 = no native spin (an event-loop turn per empty
+   * poll, as before); at most MAX_SPIN_US.
+   */
+  readonly spinUs?: number;
+  /** The driver's native spin (FrameDriver.wait), bound to it; absent: none. */
+  readonly wait?: ((now: number, spinUs: number) => boolean) | undefined;
 }
 
 const DEFAULT_SPIN_MS = 0.1;
+export const DEFAULT_SPIN_US = 50;
+/** The longest spin one turn may take: 10 ms would already delay every timer and socket of the process by that much. */
+export const MAX_SPIN_US = 10_000;
 /** Empty polls allowed in one spin window, whatever the clock says (a clock that stands still must not spin forever). */
 const MAX_EMPTY_SPINS = 1000;
 
@@ -40,13 +62,24 @@ export class PollLoop {
   private refed = true;
   private readonly mode: 'event' | 'busy';
   private readonly spinMs: number;
+  private readonly spinUs: number;
   private lastWorkAt = -Infinity;
   private emptySpins = 0;
+  /** Busy mode: a poll is queued as a microtask; one ran since the last event-loop turn's poll. */
+  private microQueued = false;
+  private microDone = false;
+  /** Native spins started, and those a frame ended (for tests and diagnostics). */
+  spins = 0;
+  spinHits = 0;
 
   constructor(private readonly node: Pollable, private readonly clock: Clock, private readonly options: PollLoopOptions = {}) {
     this.mode = options.mode ?? 'event';
     this.spinMs = options.spinMs ?? DEFAULT_SPIN_MS;
     if (!(this.spinMs >= 0)) throw invalidArg(`spinMs must be a non-negative number, got ${String(options.spinMs)}`);
+    this.spinUs = options.spinUs ?? DEFAULT_SPIN_US;
+    if (!(this.spinUs >= 0 && this.spinUs <= MAX_SPIN_US)) {
+      throw invalidArg(`spinUs must be a number from 0 to ${MAX_SPIN_US}, got ${String(options.spinUs)}`);
+    }
   }
 
   start(): void {
@@ -55,12 +88,32 @@ export class PollLoop {
     this.schedule();
   }
 
-  /** Ask for a poll soon (from a driver's ready callback or after an API call queued output). */
+  /**
+   * Ask for a poll soon (from a driver's ready callback or after an API call queued output). In 'busy' mode the
+   * first wake of an event-loop turn also polls in a microtask, as soon as the caller's code is done: a reply sent
+   * from a 'message' handler leaves (one doorbell for all its frames) without waiting for the next turn.
+   */
   readonly wake = (): void => {
+    if (!this.running) return;
+    if (this.mode === 'busy' && !this.microQueued && !this.microDone) {
+      this.microQueued = true;
+      queueMicrotask(this.microRun);
+    }
+    this.arm();
+  };
+
+  /** One poll in the next event-loop turn (setImmediate), unless one is already due. */
+  private arm(): void {
     if (!this.running || this.immediate !== undefined) return;
     // Never unref'd: Node runs an unref'd immediate only when something else wakes the event loop, which would
     // stall a poll behind the next unrelated timer. An immediate runs once and does not keep the process alive.
     this.immediate = setImmediate(this.run);
+  }
+
+  private readonly microRun = (): void => {
+    this.microQueued = false;
+    this.microDone = true; // at most one per turn: user code that keeps sending cannot starve the event loop
+    this.turn(false);
   };
 
   stop(): void {
@@ -82,19 +135,31 @@ export class PollLoop {
     this.timer?.unref?.();
   }
 
-  /** Poll now, synchronously (used by API calls that must see their effect at once). */
+  /** Poll now, synchronously (used by API calls that must see their effect at once). Never spins. */
   pollNow(): void {
-    this.run();
+    this.turn(false);
   }
 
   private readonly run = (): void => {
     this.immediate = undefined;
+    this.microDone = false;
+    this.turn(true);
+  };
+
+  private turn(maySpin: boolean): void {
     if (!this.running) return;
     try {
-      let rounds = 0;
-      let handled = 0;
-      // Drain what is ready, within a bound so one busy link cannot starve the rest of the event loop.
-      for (let n = this.node.poll(this.clock.now()); n > 0; n = ++rounds < 16 ? this.node.poll(this.clock.now()) : 0) handled += n;
+      let handled = this.drain();
+      if (handled === 0 && maySpin) {
+        const us = this.spinBudgetUs();
+        if (us > 0) {
+          this.spins++;
+          if (this.options.wait!(this.clock.now(), us)) {
+            this.spinHits++;
+            handled = this.drain();
+          }
+        }
+      }
       if (handled > 0) {
         this.lastWorkAt = this.clock.now();
         this.emptySpins = 0;
@@ -107,19 +172,42 @@ export class PollLoop {
       });
     }
     this.schedule();
-  };
+  }
+
+  /** Poll until nothing more is ready, within a bound so one busy link cannot starve the rest of the event loop. */
+  private drain(): number {
+    let rounds = 0;
+    let handled = 0;
+    for (let n = this.node.poll(this.clock.now()); n > 0; n = ++rounds < 16 ? this.node.poll(this.clock.now()) : 0) handled += n;
+    return handled;
+  }
+
+  /** How long (us) this turn may spin natively after an empty poll; 0: not at all. */
+  private spinBudgetUs(): number {
+    if (this.options.wait === undefined || this.spinUs === 0) return 0;
+    // Busy mode spins every empty turn. The node's pollAt is no bound there: a busy-polling driver always answers
+    // `now`, and timers due by now have just run in the poll.
+    if (this.mode === 'busy') return this.spinUs;
+    const now = this.clock.now();
+    const left = this.spinMs - (now - this.lastWorkAt);
+    if (!(left > 0) || this.emptySpins >= MAX_EMPTY_SPINS) return 0;
+    let us = Math.min(this.spinUs, left * 1000);
+    const at = this.node.pollAt(now);
+    if (at !== undefined) us = Math.min(us, (at - now) * 1000);
+    return us >= 1 ? us : 0;
+  }
 
   private schedule(): void {
     if (!this.running) return;
     if (this.mode === 'busy') {
-      this.wake();
+      this.arm();
       return;
     }
     const now = this.clock.now();
     const at = this.node.pollAt(now);
     if (now - this.lastWorkAt < this.spinMs && this.emptySpins < MAX_EMPTY_SPINS && (at === undefined || at > now)) {
       // Frames arrived a moment ago: more are likely, and polling again costs less than sleeping and being woken.
-      this.wake();
+      this.arm();
       return;
     }
     if (at === undefined) {
@@ -129,7 +217,7 @@ export class PollLoop {
       return;
     }
     if (at <= now) {
-      this.wake();
+      this.arm();
       return;
     }
     if (this.timer !== undefined && this.timerAt <= at) return;

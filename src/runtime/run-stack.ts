@@ -19,7 +19,10 @@ export interface RunningStack {
 
 export function runStack(stack: NetStack, options: PollLoopOptions & { clock?: Clock } = {}): RunningStack {
   const clock = options.clock ?? systemClock;
-  const loop = new PollLoop(stack, clock, options);
+  const driver = stack.driver;
+  // The driver's native spin, when it has one (FrameDriver.wait); a test may pass its own.
+  const wait = options.wait ?? (driver.wait ? (now: number, spinUs: number) => driver.wait!(now, spinUs) : undefined);
+  const loop = new PollLoop(stack, clock, { ...options, wait });
   stack.driver.setReadyCallback(loop.wake);
   stack.start(clock.now());
   loop.start();

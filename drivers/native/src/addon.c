@@ -18,6 +18,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 #include <net/if.h>
 
@@ -643,6 +644,63 @@ static napi_value js_rx_batch(napi_env env, napi_callback_info info) {
   return ret_int(env, h->ops->rx_batch(h, max));
 }
 
+/* ---- bounded spin (rxWait) ---- */
+
+/* The longest spin one call may ask for: 10 ms. Longer would hold the event loop away from timers and I/O. */
+#define BW_SPIN_MAX_US 10000u
+/* Steps between two reads of the clock (and two housekeeping calls). */
+#define BW_SPIN_CLOCK_EVERY 8u
+
+static inline void cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  __asm__ __volatile__("yield" ::: "memory");
+#else
+  __asm__ __volatile__("" ::: "memory");
+#endif
+}
+
+static inline uint64_t mono_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts); /* vDSO: no syscall */
+  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/*
+ * rxWait(handle, spinUs) -> 1 | 0 | -errno: spin on the receive ring (the kind's rx_spin step, or rx_pending)
+ * until a frame is waiting (1) or spinUs microseconds have passed (0), without returning to JS in between, as
+ * Onload spins inside its blocking calls. The clock (vDSO clock_gettime) is read every BW_SPIN_CLOCK_EVERY steps,
+ * with a pause instruction between steps. spinUs is capped at BW_SPIN_MAX_US; 0 only checks once.
+ */
+static napi_value js_rx_wait(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  bw_handle *h = get_handle(env, argv[0]);
+  uint32_t us;
+  if (!h) return NULL;
+  if (h->closed) return ret_int(env, -EBADF);
+  if (!get_u32(env, argv[1], &us)) us = 0;
+  if (us > BW_SPIN_MAX_US) us = BW_SPIN_MAX_US;
+  int (*step)(bw_handle *, bool) = h->ops->rx_spin;
+  int r = step ? step(h, true) : h->ops->rx_pending(h);
+  if (r != 0 || us == 0) return ret_int(env, r > 0 ? 1 : r);
+  h->ctl[CTL_RX_SPINS]++;
+  uint64_t deadline = mono_ns() + (uint64_t)us * 1000u;
+  for (uint32_t i = 1;; i++) {
+    bool tick = i % BW_SPIN_CLOCK_EVERY == 0;
+    r = step ? step(h, tick) : h->ops->rx_pending(h);
+    if (r > 0) {
+      h->ctl[CTL_RX_SPIN_HITS]++;
+      return ret_int(env, 1);
+    }
+    if (r < 0) return ret_int(env, r);
+    if (tick && mono_ns() >= deadline) return ret_int(env, 0);
+    cpu_relax();
+  }
+}
+
 static napi_value js_rx_release(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
@@ -880,6 +938,7 @@ static napi_value init(napi_env env, napi_value exports) {
     napi_callback fn;
   } fns[] = {
       {"open", js_open},           {"rxBatch", js_rx_batch},     {"rxRelease", js_rx_release},
+      {"rxWait", js_rx_wait},
       {"rxPending", js_rx_pending}, {"txAlloc", js_tx_alloc},     {"txSubmit", js_tx_submit},
       {"setReady", js_set_ready},   {"close", js_close},          {"sockError", js_sock_error},
       {"linkState", js_link_state}, {"withNetns", js_with_netns}, {"xdpFlow", js_xdp_flow},

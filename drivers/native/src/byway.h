@@ -37,6 +37,10 @@ enum {
   CTL_RX_TRUNCATED = 2, /* frames cut by the ring's frame size */
   CTL_LAST_ERRNO = 3,
   CTL_CSUM_REPAIRED = 4, /* partial checksums completed (AF_PACKET: flagged by the kernel; AF_XDP: recognised) */
+  CTL_TX_KICKS = 5,      /* transmit doorbells: send()/sendto() on the socket, write() per frame for TAP */
+  CTL_RX_WAKEUPS = 6,    /* receive wake-ups (AF_XDP recvfrom when the fill ring asks for one) */
+  CTL_RX_SPINS = 7,      /* rxWait calls that had to spin (nothing was waiting when called) */
+  CTL_RX_SPIN_HITS = 8,  /* ... of which a frame arrived before the spin time ran out */
   CTL_WORDS = 16
 };
 
@@ -54,6 +58,12 @@ typedef struct {
   int (*tx_alloc)(bw_handle *h, uint32_t max);
   int (*tx_submit)(bw_handle *h, uint32_t n);
   void (*close)(bw_handle *h);
+  /*
+   * Optional (NULL: rx_pending is used): one step of rxWait's spin. > 0 when a frame is waiting, 0 when not, a
+   * negative errno to stop. `housekeeping` is true every few steps (when the clock is read): time for work too
+   * slow to do on every step, such as reaping the completion ring or re-ringing a transmit doorbell.
+   */
+  int (*rx_spin)(bw_handle *h, bool housekeeping);
 } bw_ops;
 
 struct bw_handle {

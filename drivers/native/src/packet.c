@@ -202,6 +202,7 @@ static int pk_tx_alloc(bw_handle *h, uint32_t max) {
          full). Ring again once, or they would wait for a doorbell that only comes with new frames. */
       if (n > 0 || kicked) break;
       kicked = true;
+      h->ctl[CTL_TX_KICKS]++;
       send(h->fd, NULL, 0, MSG_DONTWAIT);
       continue;
     }
@@ -248,7 +249,9 @@ static int pk_tx_submit(bw_handle *h, uint32_t n) {
     queued++;
   }
   if (queued == 0) return 0;
+  /* One doorbell for the whole batch (tpacket_snd sends every SEND_REQUEST frame it finds). */
   for (;;) {
+    h->ctl[CTL_TX_KICKS]++;
     ssize_t r = send(h->fd, NULL, 0, MSG_DONTWAIT);
     if (r >= 0) break;
     if (errno == EINTR) continue;

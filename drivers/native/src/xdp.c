@@ -61,6 +61,7 @@ typedef struct {
   bool need_wakeup, zerocopy, repair_csum;
   int prog_fd, xsk_map_fd, flow_map_fd, link_fd;
   uint32_t queue;
+  uint32_t spin_hk; /* rxWait housekeeping steps, to space out tx re-kicks */
 } xs_state;
 
 static int sys_bpf(int cmd, union bpf_attr *a) { return (int)syscall(__NR_bpf, cmd, a, sizeof *a); }
@@ -228,8 +229,16 @@ static void reap_completions(xs_state *s) {
 }
 
 static void kick_rx(bw_handle *h, xs_state *s) {
-  if (!s->need_wakeup || (__atomic_load_n(s->fill.flags, __ATOMIC_ACQUIRE) & XDP_RING_NEED_WAKEUP))
+  if (!s->need_wakeup || (__atomic_load_n(s->fill.flags, __ATOMIC_ACQUIRE) & XDP_RING_NEED_WAKEUP)) {
+    h->ctl[CTL_RX_WAKEUPS]++;
     recvfrom(h->fd, NULL, 0, MSG_DONTWAIT, NULL, NULL);
+  }
+}
+
+/* One tx doorbell (sendto), counted. */
+static inline int tx_doorbell(bw_handle *h) {
+  h->ctl[CTL_TX_KICKS]++;
+  return (int)sendto(h->fd, NULL, 0, MSG_DONTWAIT, NULL, 0);
 }
 
 static int xs_rx_batch(bw_handle *h, uint32_t max) {
@@ -285,7 +294,7 @@ static int xs_tx_alloc(bw_handle *h, uint32_t max) {
   reap_completions(s);
   if (s->free_n == 0 && *s->tx.producer != __atomic_load_n(s->tx.consumer, __ATOMIC_ACQUIRE)) {
     /* Every chunk is queued and the kernel has stopped taking them (busy): ring the doorbell again. */
-    sendto(h->fd, NULL, 0, MSG_DONTWAIT, NULL, 0);
+    tx_doorbell(h);
     reap_completions(s);
   }
   uint32_t *slots = h->ctl + h->tx_slot_idx;
@@ -302,7 +311,7 @@ static int tx_kick(bw_handle *h, xs_state *s) {
     if (__atomic_load_n(s->tx.consumer, __ATOMIC_ACQUIRE) == *s->tx.producer) return 0;
     if (s->need_wakeup && !(__atomic_load_n(s->tx.flags, __ATOMIC_ACQUIRE) & XDP_RING_NEED_WAKEUP)) return 0;
     uint32_t before = __atomic_load_n(s->tx.consumer, __ATOMIC_ACQUIRE);
-    if (sendto(h->fd, NULL, 0, MSG_DONTWAIT, NULL, 0) < 0) {
+    if (tx_doorbell(h) < 0) {
       int err = errno;
       h->ctl[CTL_LAST_ERRNO] = err;
       if (err == ENXIO || err == ENODEV || err == ENETDOWN) return err;
@@ -345,6 +354,26 @@ static int xs_tx_submit(bw_handle *h, uint32_t n) {
   return fatal ? -fatal : (int)queued;
 }
 
+/*
+ * rxWait's step: is a frame on the rx ring? On housekeeping steps the kernel is woken for receive as an empty
+ * rxBatch would (recvfrom, only when the fill ring asks for it or need_wakeup is off), the completion ring is
+ * reaped, and, when an earlier doorbell left descriptors on the tx ring (the kernel stopped taking them), the
+ * doorbell is rung again: that is where the completion ring matters while waiting for a reply.
+ */
+static int xs_rx_spin(bw_handle *h, bool housekeeping) {
+  xs_state *s = h->priv;
+  if (xs_rx_pending(h)) return 1;
+  if (!housekeeping) return 0;
+  kick_rx(h, s);
+  reap_completions(s);
+  /* Every 8th housekeeping step (about 64 spin steps): a kernel that keeps refusing must not get a syscall storm. */
+  if (++s->spin_hk % 8 == 0 && __atomic_load_n(s->tx.consumer, __ATOMIC_ACQUIRE) != *s->tx.producer) {
+    int err = tx_kick(h, s);
+    if (err) return -err;
+  }
+  return xs_rx_pending(h);
+}
+
 static void unmap_ring(xring *r) {
   if (r->map) munmap(r->map, r->map_len);
   r->map = NULL;
@@ -367,7 +396,7 @@ static void xs_close(bw_handle *h) {
   s->free_tx = NULL;
 }
 
-static const bw_ops xs_ops = {xs_rx_batch, xs_rx_release, xs_rx_pending, xs_tx_alloc, xs_tx_submit, xs_close};
+static const bw_ops xs_ops = {xs_rx_batch, xs_rx_release, xs_rx_pending, xs_tx_alloc, xs_tx_submit, xs_close, xs_rx_spin};
 
 struct flow_key {
   uint32_t addr; /* network order */

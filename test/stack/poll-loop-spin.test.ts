@@ -1,0 +1,267 @@
+/**
+ * The poll loop's native spin (PollLoopOptions.wait, FrameDriver.wait), scheduled against a fake node, a fake
+ * clock and a fake `wait` that records its budget: no real spinning and no sleeping. The loop runs on Node's event
+ * loop (as in poll-loop.test.ts); the tests wait on its turns, never on time.
+ */
+import { describe, expect, it } from 'vitest';
+import { memoryLink } from '../../drivers/memory/index.js';
+import { faults } from '../../drivers/middleware/faults.js';
+import { pcap } from '../../drivers/middleware/pcap.js';
+import type { FrameDriver } from '../../drivers/types.js';
+import { createStack } from '../../src/api/stack.js';
+import { DEFAULT_SPIN_US, PollLoop } from '../../src/runtime/poll-loop.js';
+import { runStack } from '../../src/runtime/run-stack.js';
+import type { Pollable } from '../../src/stack/sim.js';
+import { makeStack } from './harness.js';
+
+const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+/**
+ * A link seen by the loop: `arrive(n)` queues frames; poll() takes them all. The fake wait advances the clock by
+ * the whole budget when nothing comes (as a spin that ran out), or delivers the frames `during` names.
+ */
+function fakeLink(opts: { pollAt?: (now: number) => number | undefined } = {}) {
+  const clock = { t: 0, now: () => clock.t };
+  let queued = 0;
+  const log: string[] = [];
+  const waits: number[] = [];
+  let during = 0; // frames that arrive during the next wait
+  const node: Pollable = {
+    poll: () => {
+      const n = queued;
+      queued = 0;
+      log.push(n > 0 ? `poll:${n}` : 'poll:0');
+      return n;
+    },
+    pollAt: (now) => opts.pollAt?.(now),
+  };
+  const wait = (_now: number, us: number): boolean => {
+    const shown = Math.round(us * 1000) / 1000; // 20.000000000000004 (from the float clock) reads as 20
+    waits.push(shown);
+    log.push(`wait:${shown}`);
+    if (during > 0) {
+      queued += during;
+      during = 0;
+      clock.t += 0.001; // a frame came 1 us into the spin
+      return true;
+    }
+    clock.t += us / 1000;
+    return false;
+  };
+  return {
+    node,
+    clock,
+    wait,
+    log,
+    waits,
+    arrive: (n: number) => (queued += n),
+    arriveDuringWait: (n: number) => (during = n),
+  };
+}
+
+describe('PollLoop native spin, busy mode', () => {
+  it('spins natively after an empty poll, polls again at once when a frame came, then yields one turn', async () => {
+    const l = fakeLink();
+    const turns: string[][] = [];
+    const loop = new PollLoop(l.node, l.clock, {
+      mode: 'busy',
+      spinUs: 40,
+      wait: l.wait,
+      afterPoll: () => turns.push(l.log.splice(0)),
+    });
+    l.arriveDuringWait(1);
+    loop.start();
+    await turn();
+    await turn();
+    loop.stop();
+    // Turn 1: nothing waiting, so a native spin of spinUs; a frame arrives in it and is polled in the same turn.
+    expect(turns[0]).toEqual(['poll:0', 'wait:40', 'poll:1', 'poll:0']);
+    // Turn 2: empty again; the spin runs out and the turn ends (back to the event loop).
+    expect(turns[1]).toEqual(['poll:0', 'wait:40']);
+    expect(loop.spins).toBe(2);
+    expect(loop.spinHits).toBe(1);
+  });
+
+  it('never spins in a turn whose poll handled frames (the reply the user sends needs the turn to end)', async () => {
+    const l = fakeLink();
+    const turns: string[][] = [];
+    const loop = new PollLoop(l.node, l.clock, { mode: 'busy', wait: l.wait, afterPoll: () => turns.push(l.log.splice(0)) });
+    l.arrive(3);
+    loop.start();
+    await turn();
+    loop.stop();
+    expect(turns[0]).toEqual(['poll:3', 'poll:0']);
+  });
+
+  it('gives the event loop a turn between spins, so immediates and timers run', async () => {
+    const l = fakeLink();
+    let turns = 0;
+    let threeTurns!: () => void;
+    const started = new Promise<void>((resolve) => (threeTurns = resolve));
+    const loop = new PollLoop(l.node, l.clock, {
+      mode: 'busy',
+      wait: l.wait,
+      afterPoll: () => {
+        if (++turns === 3) threeTurns();
+      },
+    });
+    loop.start();
+    await started; // the loop is spinning turn after turn
+    const before = turns;
+    await new Promise<void>((resolve) => setTimeout(resolve, 1)); // would never fire if a spin never returned
+    const during = turns - before;
+    loop.stop();
+    expect(during).toBeGreaterThan(0); // the loop kept turning while the timer waited, and the timer still ran
+    expect(l.waits.length).toBe(turns); // one spin per (empty) turn
+    expect(l.waits.every((us) => us === DEFAULT_SPIN_US)).toBe(true);
+  });
+
+  it('does not spin with spinUs 0 or without a driver wait, nor from pollNow', async () => {
+    const a = fakeLink();
+    const off = new PollLoop(a.node, a.clock, { mode: 'busy', spinUs: 0, wait: a.wait });
+    off.start();
+    await turn();
+    await turn();
+    off.stop();
+    expect(a.waits).toEqual([]);
+    expect(a.log.length).toBeGreaterThanOrEqual(2);
+
+    const b = fakeLink();
+    const none = new PollLoop(b.node, b.clock, { mode: 'busy' });
+    none.start();
+    await turn();
+    none.stop();
+    expect(b.waits).toEqual([]);
+
+    const c = fakeLink();
+    const sync = new PollLoop(c.node, c.clock, { mode: 'event', wait: c.wait });
+    sync.start();
+    c.log.length = 0;
+    sync.pollNow();
+    expect(c.log).toEqual(['poll:0']);
+    sync.stop();
+  });
+
+  it('polls in a microtask when woken (a reply sent from a handler), at most once per event-loop turn', async () => {
+    const l = fakeLink();
+    const loop = new PollLoop(l.node, l.clock, { mode: 'busy', wait: l.wait });
+    loop.start();
+    await turn();
+    l.log.length = 0;
+    loop.wake(); // what poke() does after a send
+    loop.wake(); // a second send in the same tick: no second poll
+    expect(l.log).toEqual([]); // not synchronously: the caller's code finishes first
+    await Promise.resolve();
+    expect(l.log).toEqual(['poll:0']); // the microtask poll (flushes the reply), no spin in it
+    loop.wake(); // again before the next turn: the turn's poll will do
+    await Promise.resolve();
+    await Promise.resolve();
+    expect(l.log).toEqual(['poll:0']);
+    await turn();
+    expect(l.log.slice(1, 3)).toEqual(['poll:0', `wait:${DEFAULT_SPIN_US}`]); // the next turn: poll, then spin
+    loop.stop();
+  });
+
+  it('validates spinUs', () => {
+    const l = fakeLink();
+    for (const bad of [-1, Number.NaN, 10_001, Infinity]) {
+      expect(() => new PollLoop(l.node, l.clock, { spinUs: bad })).toThrow(/spinUs/);
+    }
+    expect(() => new PollLoop(l.node, l.clock, { spinUs: 0 })).not.toThrow();
+    expect(() => new PollLoop(l.node, l.clock, { spinUs: 10_000 })).not.toThrow();
+  });
+});
+
+describe('PollLoop native spin, event mode (the post-burst window)', () => {
+  /** Runs the loop until it has gone quiet (no poll during a few turns). */
+  async function quiet(log: string[]): Promise<void> {
+    for (let last = -1; last !== log.length; ) {
+      last = log.length;
+      for (let i = 0; i < 5; i++) await turn();
+    }
+  }
+
+  it('spins only inside the spinMs window, for what is left of it, then sleeps on readiness', async () => {
+    const l = fakeLink();
+    const loop = new PollLoop(l.node, l.clock, { mode: 'event', spinMs: 0.1, spinUs: 40, wait: l.wait });
+    loop.start();
+    l.arrive(1);
+    loop.wake();
+    await quiet(l.log);
+    loop.stop();
+    // Work at t = 0; then spins of 40, 40 and the 20 us left of the 100 us window; then nothing.
+    expect(l.waits).toEqual([40, 40, 20]);
+    expect(l.log).toEqual(['poll:1', 'poll:0', 'poll:0', 'wait:40', 'poll:0', 'wait:40', 'poll:0', 'wait:20']);
+  });
+
+  it('never spins past the node\'s next timer, and not at all outside the window', async () => {
+    const l = fakeLink({ pollAt: () => 0.025 }); // a timer due at 25 us
+    const loop = new PollLoop(l.node, l.clock, { mode: 'event', spinMs: 0.1, spinUs: 40, wait: l.wait });
+    loop.start();
+    l.arrive(1);
+    loop.wake();
+    for (let i = 0; i < 3; i++) await turn();
+    loop.stop();
+    expect(l.waits[0]).toBeCloseTo(25, 6);
+
+    const idle = fakeLink();
+    const quietLoop = new PollLoop(idle.node, idle.clock, { mode: 'event', spinMs: 0.1, wait: idle.wait });
+    quietLoop.start();
+    quietLoop.wake(); // a wake-up that finds nothing: no recent work, so no spin
+    await quiet(idle.log);
+    quietLoop.stop();
+    expect(idle.waits).toEqual([]);
+  });
+});
+
+describe('FrameDriver.wait plumbing', () => {
+  /** A memory-link driver given a recording wait, as a native driver would have. */
+  function withWait(d: FrameDriver, calls: number[]): FrameDriver {
+    return Object.assign(d, {
+      wait: (_now: number, us: number): boolean => {
+        calls.push(us);
+        return false;
+      },
+    });
+  }
+
+  it('runStack hands the driver\'s wait to the loop; middleware passes it through, or lacks it when the inner does', async () => {
+    const [da, db] = memoryLink();
+    const calls: number[] = [];
+    const traced = pcap(withWait(da, calls), { sink: () => {} });
+    expect(typeof traced.wait).toBe('function');
+    expect(pcap(db, { sink: () => {} }).wait).toBeUndefined();
+    const running = runStack(makeStack(traced, '10.0.0.1/24', 1), { mode: 'busy', spinUs: 30 });
+    await turn();
+    await turn();
+    running.stop();
+    expect(calls.length).toBeGreaterThan(0);
+    expect(calls.every((us) => us === 30)).toBe(true);
+  });
+
+  it('the faults middleware spins in the inner driver only while it holds nothing', () => {
+    const [da, db] = memoryLink();
+    const calls: number[] = [];
+    const f = faults(withWait(da, calls), { seed: 1, tx: { delayMs: 5 } });
+    expect(f.wait!(0, 10)).toBe(false);
+    expect(calls).toEqual([10]);
+    const buf = f.txReserve(60)!;
+    buf.fill(0);
+    f.txCommit(0, 60); // held for 5 ms
+    expect(f.held.tx).toBe(1);
+    expect(f.wait!(0, 10)).toBe(false);
+    expect(calls).toEqual([10]); // not asked again: the held frame is due by time, which a spin would not see
+    expect(faults(db, { seed: 1 }).wait).toBeUndefined();
+  });
+
+  it('createStack validates spinUs', () => {
+    const [da] = memoryLink();
+    let err: unknown;
+    try {
+      createStack({ driver: da, address: '10.0.0.1/24', spinUs: -5 });
+    } catch (e) {
+      err = e;
+    }
+    expect((err as { code?: string }).code).toBe('ERR_INVALID_ARG_VALUE');
+  });
+});
