@@ -24,6 +24,7 @@ import { makeNet, type NetApi } from './net.js';
 import type { TcpInfo } from '../../protocols/tcp/info.js';
 import type { TcpOptions } from '../../protocols/tcp/layer.js';
 import type { StackInternals, Tracked } from './internals.js';
+import { DeferQueue } from './defer.js';
 
 export interface StackOptions {
   readonly driver: FrameDriver;
@@ -84,6 +85,7 @@ export class Stack {
   private readonly running: RunningStack;
   private readonly internals: StackInternals;
   private readonly tracked = new Set<Tracked>();
+  private readonly deferred = new DeferQueue();
   private keepAlive: ReturnType<typeof setInterval> | undefined;
   private closed = false;
 
@@ -135,13 +137,18 @@ export class Stack {
       icmp: options.limits?.icmp,
       tcp: options.limits?.tcp,
     });
-    this.running = runStack(this.core, { clock: options.clock, mode: options.pollMode, spinMs: options.spinMs });
+    const deferred = this.deferred;
+    this.running = runStack(this.core, { clock: options.clock, mode: options.pollMode, spinMs: options.spinMs, afterPoll: () => deferred.run() });
     this.running.loop.unref();
     const tracked = this.tracked;
     this.internals = {
       core: this.core,
       clock: this.running.clock,
       poke: this.running.poke,
+      defer: (d) => {
+        deferred.add(d);
+        this.running.poke();
+      },
       decide: (flow: Flow): Path => decide(flow),
       track: (s) => {
         tracked.add(s);
