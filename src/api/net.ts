@@ -73,7 +73,10 @@ export class Socket extends Duplex {
   private conn: TcpConnection | undefined;
   private wantRead = false;
   private endPushed = false;
-  private writeQueue: { chunk: Uint8Array; off: number; cb: (err?: Error | null) => void } | undefined;
+  /** The chunk _write handed over, while TCP's send ring has not taken all of it (fields, not an object per write). */
+  private wqChunk: Uint8Array | undefined;
+  private wqOff = 0;
+  private wqCb: ((err?: Error | null) => void) | undefined;
   private finalCb: ((err?: Error | null) => void) | undefined;
   private scheduled = false;
   private events = 0;
@@ -193,7 +196,7 @@ export class Socket extends Duplex {
     return this.bytesIn;
   }
   get bytesWritten(): number {
-    return this.bytesAccepted + (this.writeQueue ? this.writeQueue.chunk.length - this.writeQueue.off : 0) + this.writableLength;
+    return this.bytesAccepted + (this.wqChunk ? this.wqChunk.length - this.wqOff : 0) + this.writableLength;
   }
   get pending(): boolean {
     return this.conn === undefined || this.connecting;
@@ -247,7 +250,9 @@ export class Socket extends Duplex {
   // ------------------------------------------------------------------------------------------------ stream plumbing
 
   override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
-    this.writeQueue = { chunk, off: 0, cb };
+    this.wqChunk = chunk;
+    this.wqOff = 0;
+    this.wqCb = cb;
     if (this.conn !== undefined) this.flushWrites();
   }
 
@@ -308,7 +313,7 @@ export class Socket extends Duplex {
       this.connecting = false;
       this.applyOptions();
     }
-    if (this.writeQueue || this.finalCb) this.flushWrites();
+    if (this.wqChunk || this.finalCb) this.flushWrites();
     if (this.wantRead) this.pump();
   }
 
@@ -344,9 +349,9 @@ export class Socket extends Duplex {
     // A clean close: what is still buffered in the core is delivered as the stream reads it, then the end.
     this.coreClosed = true;
     this.pump();
-    if (this.writeQueue || this.finalCb) {
-      const cb = this.writeQueue?.cb ?? this.finalCb!;
-      this.writeQueue = undefined;
+    if (this.wqChunk || this.finalCb) {
+      const cb = this.wqCb ?? this.finalCb!;
+      this.wqChunk = this.wqCb = undefined;
       this.finalCb = undefined;
       cb(systemError('EPIPE', 'write'));
     }
@@ -367,28 +372,31 @@ export class Socket extends Duplex {
   /** Move stream-buffered writes into the TCP send buffer, as far as it has room. */
   private flushWrites(): void {
     const conn = this.conn!;
-    const q = this.writeQueue;
-    if (q !== undefined) {
+    const chunk = this.wqChunk;
+    if (chunk !== undefined) {
+      const off = this.wqOff;
       let n: number;
       try {
-        n = conn.send(this.stack.clock.now(), q.off === 0 ? q.chunk : q.chunk.subarray(q.off));
+        n = conn.send(this.stack.clock.now(), off === 0 ? chunk : chunk.subarray(off));
       } catch (err) {
-        this.writeQueue = undefined;
-        q.cb(systemError((err as BywayError).code ?? 'EPIPE', 'write'));
+        const cb = this.wqCb!;
+        this.wqChunk = this.wqCb = undefined;
+        cb(systemError((err as BywayError).code ?? 'EPIPE', 'write'));
         return;
       }
-      q.off += n;
+      this.wqOff = off + n;
       this.bytesAccepted += n;
       if (n > 0) {
         this.touch();
         this.stack.poke();
       }
-      if (q.off < q.chunk.length) return; // onWritable will call again
-      this.writeQueue = undefined;
-      q.cb();
+      if (off + n < chunk.length) return; // onWritable will call again
+      const cb = this.wqCb!;
+      this.wqChunk = this.wqCb = undefined;
+      cb();
     }
     // end() while connecting: the FIN goes out once the connection is open (a CLOSE in SYN-SENT would abort it).
-    if (this.finalCb !== undefined && this.writeQueue === undefined && !this.connecting) {
+    if (this.finalCb !== undefined && this.wqChunk === undefined && !this.connecting) {
       const cb = this.finalCb;
       this.finalCb = undefined;
       conn.shutdown(this.stack.clock.now());
