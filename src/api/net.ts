@@ -18,6 +18,7 @@ import type { TcpConnection } from '../../protocols/tcp/connection.js';
 import type { TcpListener } from '../../protocols/tcp/layer.js';
 import type { Path } from './path.js';
 import type { StackInternals } from './internals.js';
+import type { Deferred } from './defer.js';
 
 /** The errors node:net gives, with the properties Node sets (code, errno, syscall, address, port). */
 const ERRNO: Record<string, number> = {
@@ -67,7 +68,7 @@ export interface TcpConnectOptions {
 
 type ReadyState = 'opening' | 'open' | 'readOnly' | 'writeOnly' | 'closed';
 
-export class Socket extends Duplex {
+export class Socket extends Duplex implements Deferred {
   readonly path = 'bypass' as const;
   connecting = false;
   private conn: TcpConnection | undefined;
@@ -297,7 +298,7 @@ export class Socket extends Duplex {
       this.events |= bit;
       if (!this.scheduled) {
         this.scheduled = true;
-        queueMicrotask(this.handleEvents);
+        this.stack.defer(this);
       }
     };
     conn.onConnect = note(EV_CONNECT);
@@ -319,6 +320,11 @@ export class Socket extends Duplex {
 
   private closeError: string | undefined;
   private coreClosed = false;
+
+  /** @internal the events the core noted, handled after the poll that noted them (see defer.ts) */
+  runDeferred(): void {
+    this.handleEvents();
+  }
 
   private readonly handleEvents = (): void => {
     this.scheduled = false;
@@ -666,7 +672,9 @@ export class Server extends EventEmitter {
       if (this.options.noDelay) sock.setNoDelay(true);
       if (this.options.keepAlive) sock.setKeepAlive(true, this.options.keepAliveInitialDelay ?? 0);
       if (this.options.pauseOnConnect) sock.pause();
-      queueMicrotask(() => this.adopt(sock));
+      // Through the same queue as the socket's own events (after this poll, in order), so 'connection' comes
+      // before anything the socket emits.
+      this.stack.defer({ runDeferred: () => this.adopt(sock) });
     };
   }
 
