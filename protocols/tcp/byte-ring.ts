@@ -3,7 +3,8 @@
  * acknowledged) and receive buffer (in-order bytes kept until the application reads them).
  *
  * Contract:
- * - No allocation per call: `write`/`read`/`copyOut` copy with `Uint8Array.set`; `peek` hands out `subarray` views
+ * - No allocation per call for small copies: `write`/`read`/`copyOut` copy with `Uint8Array.set` over a view (one
+ *   view object per call) above SMALL_COPY bytes, with a loop below it; `peek` hands out `subarray` views
  *   into the ring through a caller-provided array (so the caller may reuse one two-slot array for every call).
  * - Views returned by `peek` alias the ring's storage: they are valid until the next `write`, `discard`, `read` or
  *   `resize`; whoever keeps the bytes longer copies them.
@@ -14,6 +15,18 @@ import { BywayError } from '../util/errors.js';
 
 function outOfRange(what: string): BywayError {
   return new BywayError('ERR_OUT_OF_RANGE', `ByteRing: ${what}`);
+}
+
+/**
+ * Below this many bytes a copy is a loop: `dst.set(src.subarray(...))` costs a view object (about 96 B of garbage)
+ * per call, which for the small segments of a request/response exchange is more than the bytes moved.
+ */
+const SMALL_COPY = 256;
+
+function copyRange(src: Uint8Array, from: number, len: number, dst: Uint8Array, to: number): void {
+  if (len <= SMALL_COPY) {
+    for (let i = 0; i < len; i++) dst[to + i] = src[from + i]!;
+  } else dst.set(src.subarray(from, from + len), to);
 }
 
 function isCount(n: number): boolean {
@@ -109,8 +122,8 @@ export class ByteRing {
     if (len === 0) return;
     const start = this.index(offset);
     const first = Math.min(len, this.buf.length - start);
-    dst.set(this.buf.subarray(start, start + first), dstOffset);
-    if (len > first) dst.set(this.buf.subarray(0, len - first), dstOffset + first);
+    copyRange(this.buf, start, first, dst, dstOffset);
+    if (len > first) copyRange(this.buf, 0, len - first, dst, dstOffset + first);
   }
 
   /**

@@ -1154,7 +1154,10 @@ export class TcpConnection {
       }
     }
     if (this.segHead === this.segs.length) {
-      this.segs.length = 0;
+      // Emptied by pops, not `length = 0`: V8 frees the backing store on length 0 and the next push (every segment
+      // of a request/response exchange) allocates one again (152 B); pop keeps a small one.
+      const segs = this.segs;
+      while (segs.length > 0) segs.pop();
       this.segHead = 0;
     } else if (this.segHead > 1024 && this.segHead * 2 > this.segs.length) {
       this.segs.splice(0, this.segHead);

@@ -12,6 +12,8 @@ import { EventEmitter } from 'node:events';
 import { BywayError } from '../../protocols/util/errors.js';
 import { formatIpv4, parseIpv4 } from '../../protocols/ipv4/address.js';
 import type { UdpSocket } from '../stack/udp.js';
+import { SendQueue, type SendCallback } from './send-queue.js';
+import type { Deferred } from './defer.js';
 import type { Flow, Path } from './path.js';
 import type { StackInternals } from './internals.js';
 
@@ -41,19 +43,21 @@ export interface AddressInfo {
 }
 
 type MessageListener = (msg: Buffer, rinfo: RemoteInfo) => void;
-type SendCallback = (error: Error | null, bytes: number) => void;
 type MsgInput = string | Uint8Array | ReadonlyArray<string | Uint8Array> | DataView;
 
 /** A node:dgram Socket on the kernel path, marked with its path. */
 export type KernelDgramSocket = dgram.Socket & { readonly path: 'kernel' };
 
-export class Socket extends EventEmitter {
+export class Socket extends EventEmitter implements Deferred {
   readonly path = 'bypass' as const;
   private readonly core: UdpSocket;
   private state: 'unbound' | 'binding' | 'bound' | 'closed' = 'unbound';
   private connectState: 'none' | 'connecting' | 'connected' = 'none';
   private refed = true;
   private pendingError: Error | undefined;
+  /** The last datagram's source and its address string. */
+  private rxIp = -1;
+  private rxAddress = '';
 
   /** @internal use `stack.dgram.createSocket` */
   constructor(private readonly stack: StackInternals, options: SocketOptions, listener?: MessageListener) {
@@ -62,8 +66,14 @@ export class Socket extends EventEmitter {
     if (options.recvBufferSize !== undefined) this.core.recvBufferBytes = options.recvBufferSize;
     if (options.sendBufferSize !== undefined) this.core.sendBufferBytes = options.sendBufferSize;
     this.core.onMessage = (data, srcIp, srcPort) => {
-      const msg = Buffer.from(data); // copy: the view is the driver's
-      this.emit('message', msg, { address: formatIpv4(srcIp), family: 'IPv4', port: srcPort, size: msg.length });
+      // Node's API asks for a fresh Buffer (the user may keep it; the view is the driver's) and a fresh rinfo per
+      // message; the address string is formatted once per peer, not per message.
+      const msg = Buffer.from(data);
+      if (srcIp !== this.rxIp) {
+        this.rxIp = srcIp;
+        this.rxAddress = formatIpv4(srcIp);
+      }
+      this.emit('message', msg, { address: this.rxAddress, family: 'IPv4', port: srcPort, size: msg.length });
     };
     // Like Linux without IP_RECVERR: an ICMP error is reported only on a connected socket, by failing its next send.
     this.core.onError = (err) => {
@@ -145,23 +155,35 @@ export class Socket extends EventEmitter {
     this.connectState = 'none';
   }
 
-  send(msg: MsgInput, ...args: unknown[]): void {
+  /**
+   * node:dgram's forms: send(msg[, offset, length][, port][, address][, callback]). Named parameters, not a rest
+   * array, and no closure: a send on a bound or unbound socket is queued in reused slots and the queue drained after
+   * the stack's current or next poll (defer.ts), not on a tick of its own (node:dgram too sends later, after its
+   * address lookup's tick).
+   */
+  send(msg: MsgInput, a1?: unknown, a2?: unknown, a3?: unknown, a4?: unknown, a5?: unknown): void {
     this.assertRunning();
+    // At most five after msg, as in node:dgram; `arguments` is read only for its length (no arguments object).
+    let argc = Math.min(arguments.length - 1, 5);
+    let callback: SendCallback | undefined;
+    const last = argc === 1 ? a1 : argc === 2 ? a2 : argc === 3 ? a3 : argc === 4 ? a4 : argc === 5 ? a5 : undefined;
+    if (typeof last === 'function') {
+      callback = last as SendCallback;
+      argc--;
+    }
     let offset: number | undefined;
     let length: number | undefined;
     let port: number | undefined;
     let address: string | undefined;
-    let callback: SendCallback | undefined;
-    if (typeof args[args.length - 1] === 'function') callback = args.pop() as SendCallback;
-    if (typeof msg !== 'string' && !Array.isArray(msg) && args.length >= 2 && typeof args[0] === 'number' && typeof args[1] === 'number' && (args.length >= 3 || this.connectState === 'connected')) {
+    if (typeof msg !== 'string' && !Array.isArray(msg) && argc >= 2 && typeof a1 === 'number' && typeof a2 === 'number' && (argc >= 3 || this.connectState === 'connected')) {
       // send(msg, offset, length[, port][, address])
-      offset = args[0] as number;
-      length = args[1] as number;
-      port = args[2] as number | undefined;
-      address = args[3] as string | undefined;
+      offset = a1;
+      length = a2;
+      port = argc >= 3 ? (a3 as number | undefined) : undefined;
+      address = argc >= 4 ? (a4 as string | undefined) : undefined;
     } else {
-      port = args[0] as number | undefined;
-      address = args[1] as string | undefined;
+      port = argc >= 1 ? (a1 as number | undefined) : undefined;
+      address = argc >= 2 ? (a2 as string | undefined) : undefined;
     }
     let data = toBytes(msg);
     if (offset !== undefined && length !== undefined) {
@@ -175,32 +197,52 @@ export class Socket extends EventEmitter {
       checkPort(port);
     }
     const ip = connected ? 0 : this.resolve(address);
-    const doSend = () => {
-      if (this.state === 'closed') return;
-      try {
-        if (this.state === 'unbound') {
-          this.core.bind(0, 0);
-          this.state = 'bound';
-          this.emit('listening');
-        }
-        const pending = this.pendingError;
-        if (pending !== undefined) {
-          this.pendingError = undefined;
-          throw pending;
-        }
-        if (connected) this.core.send(this.stack.clock.now(), data);
-        else this.core.send(this.stack.clock.now(), data, ip, port!);
-        this.stack.poke();
-        // The callback comes after the poll the send scheduled (setImmediate runs in order), like node:dgram's
-        // after libuv's write: a sender that sends again from its callback cannot starve the poll loop.
-        if (callback) setImmediate(callback, null, data.length);
-      } catch (err) {
-        if (callback) callback(err as Error, 0);
-        else this.emit('error', err);
+    // Port 0 marks a connected socket's send: checkPort never lets 0 through as a destination.
+    const dstPort = connected ? 0 : port!;
+    if (this.state === 'binding') {
+      this.once('listening', () => this.sendNow(data, ip, dstPort, callback));
+      return;
+    }
+    this.sendQueue.push(data, ip, dstPort, callback);
+    if (!this.drainScheduled) {
+      this.drainScheduled = true;
+      this.stack.defer(this);
+    }
+  }
+
+  private readonly sendQueue = new SendQueue();
+  private drainScheduled = false;
+  private readonly sendNowFn = (data: Uint8Array, ip: number, port: number, cb: SendCallback | undefined): void => this.sendNow(data, ip, port, cb);
+  /** @internal the queued sends, after the poll (see defer.ts) */
+  runDeferred(): void {
+    this.drainScheduled = false;
+    this.sendQueue.drain(this.sendQueue.length, this.sendNowFn);
+  }
+
+  /** One queued send, as node:dgram's doSend: an unbound socket binds first; errors go to the callback or 'error'. */
+  private sendNow(data: Uint8Array, ip: number, port: number, callback: SendCallback | undefined): void {
+    if (this.state === 'closed') return;
+    try {
+      if (this.state === 'unbound') {
+        this.core.bind(0, 0);
+        this.state = 'bound';
+        this.emit('listening');
       }
-    };
-    if (this.state === 'binding') this.once('listening', doSend);
-    else process.nextTick(doSend);
+      const pending = this.pendingError;
+      if (pending !== undefined) {
+        this.pendingError = undefined;
+        throw pending;
+      }
+      if (port === 0) this.core.send(this.stack.clock.now(), data);
+      else this.core.send(this.stack.clock.now(), data, ip, port);
+      this.stack.poke();
+      // The callback comes after the poll the send scheduled (setImmediate runs in order), like node:dgram's
+      // after libuv's write: a sender that sends again from its callback cannot starve the poll loop.
+      if (callback) setImmediate(callback, null, data.length);
+    } catch (err) {
+      if (callback) callback(err as Error, 0);
+      else this.emit('error', err);
+    }
   }
 
   address(): AddressInfo {
@@ -252,6 +294,7 @@ export class Socket extends EventEmitter {
   close(callback?: () => void): this {
     if (this.state === 'closed') throw new BywayError('ERR_SOCKET_DGRAM_NOT_RUNNING', 'Not running');
     this.state = 'closed';
+    this.sendQueue.clear();
     this.core.close();
     this.stack.untrack(this);
     if (callback) this.once('close', callback);

@@ -2,6 +2,7 @@
 import type { NetStack } from '../stack/stack.js';
 import type { Clock } from '../stack/clock.js';
 import type { Flow, Path } from './path.js';
+import type { Deferred } from './defer.js';
 
 export interface Tracked {
   readonly keepsAlive: boolean;
@@ -13,6 +14,8 @@ export interface StackInternals {
   readonly clock: Clock;
   /** Schedule a poll soon: call after any core call made outside a poll. */
   poke(): void;
+  /** Run d.runDeferred() once after the current or next poll (and schedule that poll); see defer.ts. */
+  defer(d: Deferred): void;
   decide(flow: Flow): Path;
   track(s: Tracked): void;
   untrack(s: Tracked): void;

@@ -18,6 +18,7 @@ import type { TcpConnection } from '../../protocols/tcp/connection.js';
 import type { TcpListener } from '../../protocols/tcp/layer.js';
 import type { Path } from './path.js';
 import type { StackInternals } from './internals.js';
+import type { Deferred } from './defer.js';
 
 /** The errors node:net gives, with the properties Node sets (code, errno, syscall, address, port). */
 const ERRNO: Record<string, number> = {
@@ -67,13 +68,16 @@ export interface TcpConnectOptions {
 
 type ReadyState = 'opening' | 'open' | 'readOnly' | 'writeOnly' | 'closed';
 
-export class Socket extends Duplex {
+export class Socket extends Duplex implements Deferred {
   readonly path = 'bypass' as const;
   connecting = false;
   private conn: TcpConnection | undefined;
   private wantRead = false;
   private endPushed = false;
-  private writeQueue: { chunk: Uint8Array; off: number; cb: (err?: Error | null) => void } | undefined;
+  /** The chunk _write handed over, while TCP's send ring has not taken all of it (fields, not an object per write). */
+  private wqChunk: Uint8Array | undefined;
+  private wqOff = 0;
+  private wqCb: ((err?: Error | null) => void) | undefined;
   private finalCb: ((err?: Error | null) => void) | undefined;
   private scheduled = false;
   private events = 0;
@@ -193,7 +197,7 @@ export class Socket extends Duplex {
     return this.bytesIn;
   }
   get bytesWritten(): number {
-    return this.bytesAccepted + (this.writeQueue ? this.writeQueue.chunk.length - this.writeQueue.off : 0) + this.writableLength;
+    return this.bytesAccepted + (this.wqChunk ? this.wqChunk.length - this.wqOff : 0) + this.writableLength;
   }
   get pending(): boolean {
     return this.conn === undefined || this.connecting;
@@ -247,7 +251,9 @@ export class Socket extends Duplex {
   // ------------------------------------------------------------------------------------------------ stream plumbing
 
   override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
-    this.writeQueue = { chunk, off: 0, cb };
+    this.wqChunk = chunk;
+    this.wqOff = 0;
+    this.wqCb = cb;
     if (this.conn !== undefined) this.flushWrites();
   }
 
@@ -292,7 +298,7 @@ export class Socket extends Duplex {
       this.events |= bit;
       if (!this.scheduled) {
         this.scheduled = true;
-        queueMicrotask(this.handleEvents);
+        this.stack.defer(this);
       }
     };
     conn.onConnect = note(EV_CONNECT);
@@ -308,12 +314,17 @@ export class Socket extends Duplex {
       this.connecting = false;
       this.applyOptions();
     }
-    if (this.writeQueue || this.finalCb) this.flushWrites();
+    if (this.wqChunk || this.finalCb) this.flushWrites();
     if (this.wantRead) this.pump();
   }
 
   private closeError: string | undefined;
   private coreClosed = false;
+
+  /** @internal the events the core noted, handled after the poll that noted them (see defer.ts) */
+  runDeferred(): void {
+    this.handleEvents();
+  }
 
   private readonly handleEvents = (): void => {
     this.scheduled = false;
@@ -344,9 +355,9 @@ export class Socket extends Duplex {
     // A clean close: what is still buffered in the core is delivered as the stream reads it, then the end.
     this.coreClosed = true;
     this.pump();
-    if (this.writeQueue || this.finalCb) {
-      const cb = this.writeQueue?.cb ?? this.finalCb!;
-      this.writeQueue = undefined;
+    if (this.wqChunk || this.finalCb) {
+      const cb = this.wqCb ?? this.finalCb!;
+      this.wqChunk = this.wqCb = undefined;
       this.finalCb = undefined;
       cb(systemError('EPIPE', 'write'));
     }
@@ -367,28 +378,31 @@ export class Socket extends Duplex {
   /** Move stream-buffered writes into the TCP send buffer, as far as it has room. */
   private flushWrites(): void {
     const conn = this.conn!;
-    const q = this.writeQueue;
-    if (q !== undefined) {
+    const chunk = this.wqChunk;
+    if (chunk !== undefined) {
+      const off = this.wqOff;
       let n: number;
       try {
-        n = conn.send(this.stack.clock.now(), q.off === 0 ? q.chunk : q.chunk.subarray(q.off));
+        n = conn.send(this.stack.clock.now(), off === 0 ? chunk : chunk.subarray(off));
       } catch (err) {
-        this.writeQueue = undefined;
-        q.cb(systemError((err as BywayError).code ?? 'EPIPE', 'write'));
+        const cb = this.wqCb!;
+        this.wqChunk = this.wqCb = undefined;
+        cb(systemError((err as BywayError).code ?? 'EPIPE', 'write'));
         return;
       }
-      q.off += n;
+      this.wqOff = off + n;
       this.bytesAccepted += n;
       if (n > 0) {
         this.touch();
         this.stack.poke();
       }
-      if (q.off < q.chunk.length) return; // onWritable will call again
-      this.writeQueue = undefined;
-      q.cb();
+      if (off + n < chunk.length) return; // onWritable will call again
+      const cb = this.wqCb!;
+      this.wqChunk = this.wqCb = undefined;
+      cb();
     }
     // end() while connecting: the FIN goes out once the connection is open (a CLOSE in SYN-SENT would abort it).
-    if (this.finalCb !== undefined && this.writeQueue === undefined && !this.connecting) {
+    if (this.finalCb !== undefined && this.wqChunk === undefined && !this.connecting) {
       const cb = this.finalCb;
       this.finalCb = undefined;
       conn.shutdown(this.stack.clock.now());
@@ -658,7 +672,9 @@ export class Server extends EventEmitter {
       if (this.options.noDelay) sock.setNoDelay(true);
       if (this.options.keepAlive) sock.setKeepAlive(true, this.options.keepAliveInitialDelay ?? 0);
       if (this.options.pauseOnConnect) sock.pause();
-      queueMicrotask(() => this.adopt(sock));
+      // Through the same queue as the socket's own events (after this poll, in order), so 'connection' comes
+      // before anything the socket emits.
+      this.stack.defer({ runDeferred: () => this.adopt(sock) });
     };
   }
 

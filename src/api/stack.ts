@@ -25,6 +25,7 @@ import { validateStackOptions } from './options.js';
 import type { TcpInfo } from '../../protocols/tcp/info.js';
 import type { TcpOptions } from '../../protocols/tcp/layer.js';
 import type { StackInternals, Tracked } from './internals.js';
+import { DeferQueue } from './defer.js';
 
 export interface StackOptions {
   readonly driver: FrameDriver;
@@ -94,6 +95,7 @@ export class Stack {
   private readonly running: RunningStack;
   private readonly internals: StackInternals;
   private readonly tracked = new Set<Tracked>();
+  private readonly deferred = new DeferQueue();
   private keepAlive: ReturnType<typeof setInterval> | undefined;
   private closed = false;
 
@@ -146,13 +148,18 @@ export class Stack {
       tcp: options.limits?.tcp,
       gro: options.gro,
     });
-    this.running = runStack(this.core, { clock: options.clock, mode: options.pollMode, spinMs: options.spinMs, spinUs: options.spinUs });
+    const deferred = this.deferred;
+    this.running = runStack(this.core, { clock: options.clock, mode: options.pollMode, spinMs: options.spinMs, spinUs: options.spinUs, afterPoll: () => deferred.run() });
     this.running.loop.unref();
     const tracked = this.tracked;
     this.internals = {
       core: this.core,
       clock: this.running.clock,
       poke: this.running.poke,
+      defer: (d) => {
+        deferred.add(d);
+        this.running.poke();
+      },
       decide: (flow: Flow): Path => decide(flow),
       track: (s) => {
         tracked.add(s);

@@ -39,8 +39,16 @@ export class RoutingTable {
   }
 
   lookup(dst: number): RouteResult | undefined {
-    for (const route of this.routes) {
-      if (cidrContains(route.destination, dst)) return { route, nextHop: route.gateway ?? dst };
+    const route = this.lookupRoute(dst);
+    return route === undefined ? undefined : { route, nextHop: route.gateway ?? dst };
+  }
+
+  /** The longest-prefix route alone, allocating nothing (the send path's; the next hop is `gateway ?? dst`). */
+  lookupRoute(dst: number): Route | undefined {
+    const routes = this.routes;
+    for (let i = 0; i < routes.length; i++) {
+      const route = routes[i]!;
+      if (cidrContains(route.destination, dst)) return route;
     }
     return undefined;
   }

@@ -443,14 +443,14 @@ export class NetStack {
   sourceFor(dst: number): number | undefined {
     if (this.isLocalAddress(dst)) return dst;
     if (dst === IPV4_BROADCAST) return this.addresses[0]!.address;
-    return this.routes.lookup(dst)?.route.source;
+    return this.routes.lookupRoute(dst)?.source;
   }
 
   /** The path MTU towards dst: the route's or interface's, lowered by what ICMP taught us (RFC 1191). */
   mtuFor(dst: number): number {
     let mtu = this.mtu;
-    const r = this.routes.lookup(dst);
-    if (r?.route.mtu !== undefined) mtu = Math.min(mtu, r.route.mtu);
+    const r = this.routes.lookupRoute(dst);
+    if (r?.mtu !== undefined) mtu = Math.min(mtu, r.mtu);
     const p = this.pmtu.get(dst);
     if (p !== undefined) {
       if (this.now < p.expires) mtu = Math.min(mtu, p.mtu);
@@ -946,7 +946,7 @@ export class NetStack {
       throw new BywayError('ENETUNREACH', 'no route to the destination');
     }
     const len = UDP_HEADER_LEN + data.length;
-    this.txUnreachable = sock.onError !== undefined ? () => sock.onError?.(new BywayError('EHOSTUNREACH', 'the destination did not answer ARP')) : undefined;
+    this.txUnreachable = sock.onError !== undefined ? sock.reportUnreachable : undefined;
     const slot = this.beginTx(now, src, dstIp, IpProtocol.UDP, len, sock.ttl, 0);
     if (slot === null) {
       st.txErrors++;
@@ -998,15 +998,16 @@ export class NetStack {
       mac = BROADCAST_MAC;
       this.txNextHop = dst;
     } else {
-      const r = this.routes.lookup(dst);
+      const r = this.routes.lookupRoute(dst);
       if (r === undefined) {
         st.noRoute++;
         this.txError = 'ENETUNREACH';
         return null;
       }
-      this.txNextHop = r.nextHop;
+      const nextHop = r.gateway ?? dst;
+      this.txNextHop = nextHop;
       mtu = this.mtuFor(dst);
-      mac = this.ethernet ? this.neighbourMac(now, r.nextHop) : ZERO_MAC;
+      mac = this.ethernet ? this.neighbourMac(now, nextHop) : ZERO_MAC;
     }
     this.txMtu = mtu;
     if (ipLen > mtu) {

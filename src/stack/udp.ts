@@ -80,6 +80,8 @@ export class UdpSocket {
   /** Asynchronous errors: ICMP unreachable (ECONNREFUSED, EHOSTUNREACH...), neighbour resolution failure. */
   onError: ((err: BywayError) => void) | undefined;
   readonly stats = { rx: 0, rxDrops: 0, tx: 0 };
+  /** Given to the stack with each send, for a next hop that never answers ARP: one function, not one per send. */
+  readonly reportUnreachable = (): void => this.onError?.(new BywayError('EHOSTUNREACH', 'the destination did not answer ARP'));
   private readonly queue: Datagram[] = [];
   private queued = 0;
 

@@ -77,6 +77,23 @@ describe('ByteRing basics', () => {
     expect(r.length).toBe(4);
   });
 
+  it('copyOut and read give the same bytes below and above the small-copy size (a loop, then a view), wrapped or not', () => {
+    for (const len of [1, 64, 255, 256, 257, 1000]) {
+      for (const skew of [0, 100, 999]) {
+        const r = new ByteRing(1024);
+        r.write(bytes(skew));
+        r.discard(skew); // the head now sits `skew` bytes in: a long copy wraps
+        expect(r.write(bytes(len, 7))).toBe(len);
+        const dst = new Uint8Array(len + 3);
+        r.copyOut(0, dst, 3, len);
+        expect([...dst.subarray(3)]).toEqual([...bytes(len, 7)]);
+        const out = new Uint8Array(len);
+        expect(r.read(out)).toBe(len);
+        expect(out).toEqual(bytes(len, 7));
+      }
+    }
+  });
+
   it('resize keeps contents across wrap, and allows shrink to length', () => {
     const r = new ByteRing(4);
     r.write(bytes(4));
