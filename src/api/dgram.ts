@@ -14,6 +14,7 @@ import { formatIpv4, parseIpv4 } from '../../protocols/ipv4/address.js';
 import type { UdpSocket } from '../stack/udp.js';
 import { SendQueue, type SendCallback } from './send-queue.js';
 import type { Deferred } from './defer.js';
+import { systemError } from './system-error.js';
 import type { Flow, Path } from './path.js';
 import type { StackInternals } from './internals.js';
 
@@ -113,7 +114,9 @@ export class Socket extends EventEmitter implements Deferred {
         this.core.bind(ip, p ?? 0);
       } catch (err) {
         this.state = 'unbound';
-        this.emit('error', err);
+        // As Node's: 'bind EADDRINUSE 0.0.0.0:7000', with errno, syscall, address and port.
+        const code = (err as BywayError).code;
+        this.emit('error', code === undefined ? err : systemError(code, 'bind', addr ?? '0.0.0.0', p ?? 0));
         return;
       }
       this.state = 'bound';

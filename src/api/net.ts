@@ -19,32 +19,8 @@ import type { TcpListener } from '../../protocols/tcp/layer.js';
 import type { Path } from './path.js';
 import type { StackInternals } from './internals.js';
 import type { Deferred } from './defer.js';
-
-/** The errors node:net gives, with the properties Node sets (code, errno, syscall, address, port). */
-const ERRNO: Record<string, number> = {
-  ECONNREFUSED: -111,
-  ECONNRESET: -104,
-  ETIMEDOUT: -110,
-  EHOSTUNREACH: -113,
-  ENETUNREACH: -101,
-  EPIPE: -32,
-  EADDRINUSE: -98,
-  EADDRNOTAVAIL: -99,
-  ENOTCONN: -107,
-  EMFILE: -24,
-};
-
-export type NodeSystemError = BywayError & { errno?: number; syscall?: string; address?: string; port?: number };
-
-function systemError(code: string, syscall: string, address?: string, port?: number): NodeSystemError {
-  const where = address !== undefined ? ` ${address}${port !== undefined ? `:${port}` : ''}` : '';
-  const err = new BywayError(code, `${syscall} ${code}${where}`) as NodeSystemError;
-  if (ERRNO[code] !== undefined) err.errno = ERRNO[code];
-  err.syscall = syscall;
-  if (address !== undefined) err.address = address;
-  if (port !== undefined) err.port = port;
-  return err;
-}
+import { systemError } from './system-error.js';
+export type { NodeSystemError } from './system-error.js';
 
 export interface SocketConstructorOptions {
   allowHalfOpen?: boolean;
