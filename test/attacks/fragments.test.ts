@@ -49,8 +49,16 @@ describePrivileged('attacks: fragment floods (hping3)', () => {
       'whole datagrams, -f (16 B)': ['--udp', '-p', String(UDP_PORT), '-d', '1400', '-f'],
     };
     const results: Array<{ name: string; d: Record<string, number>; max: ReturnType<ReturnType<typeof memoryProbe>>; sent: number }> = [];
+    // Each flood starts from an empty reassembly table: what the previous flood left (datagrams missing a lost
+    // fragment) would otherwise hold the byte cap, and every fragment after a datagram's first would be dropped for
+    // memory before it could show the per-datagram cap (this made the -f check depend on the previous flood's loss).
+    const reassemblyEmpty = async (): Promise<void> => {
+      const until = Date.now() + 20_000; // timeoutMs is 1 s; driven by the stack's own timer
+      while (stack.core.reassembler.inProgress > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
+    };
     for (const [name, args] of Object.entries(floods)) {
       await drain(lab);
+      await reassemblyEmpty();
       const s0 = flatStats(stack);
       const mem = sampler(memoryProbe(stack), 2);
       const r = await hping(t.kernelNs, ['--flood', ...args, t.bywayAddr], FLOOD_S);
@@ -62,8 +70,7 @@ describePrivileged('attacks: fragment floods (hping3)', () => {
       results.push({ name, d, max, sent: r.sent });
     }
     // What is left times out (timeoutMs 1 s): wait for it, bounded, driven by the stack's own timer.
-    const deadline = Date.now() + 20_000;
-    while (stack.core.reassembler.inProgress > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    await reassemblyEmpty();
     writeFileSync(stopFile, '');
     const legit = await legitP;
     const total = stack.stats.ipv4.reassembly;
