@@ -627,7 +627,7 @@ async function runInMemory(): Promise<Record<string, unknown>> {
   log('\n== in-memory (two byway stacks in one process, bench/inmemory-tcp.ts)');
   // Sized for about a second each at the last measured speeds; --long gives five times as much.
   const k = long ? 5 : 1;
-  const args = ['--import', 'tsx', 'bench/inmemory-tcp.ts', '--json', '--bytes', String(200_000_000 * k), '--transactions', String(50_000 * k)];
+  const args = ['--import', 'tsx', 'bench/inmemory-tcp.ts', '--all', '--json', '--bytes', String(200_000_000 * k), '--transactions', String(50_000 * k)];
   const command = ['node', ...args].join(' ');
   try {
     const out = execFileSync('node', args, { cwd: ROOT, encoding: 'utf8', timeout: 300_000, stdio: ['ignore', 'pipe', 'pipe'] });

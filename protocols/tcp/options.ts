@@ -14,7 +14,11 @@ export interface TcpOptions {
   cookieKey?: Uint8Array;
   /** Override the ISN (tests: sequence-number wrap). Default: RFC 6528 computeIsn. */
   isn?: (localIp: number, localPort: number, remoteIp: number, remotePort: number, now: number) => number;
-  /** Largest MSS we advertise / use (further clamped to mtuFor(dst) - 40). Default 1460. */
+  /**
+   * Largest MSS we advertise / use, further clamped to mtuFor(dst) - 40. Default 65495: no cap of its own, so the
+   * link's MTU decides, as Linux derives its advertised MSS from the route's MTU (an MTU-65000 link gets 64960-byte
+   * segments, not 1460).
+   */
   mss?: number;
   /** PMTU floor for the MSS (RFC 1191 frag-needed never lowers it below). Default 536. */
   minMss?: number;
@@ -180,7 +184,7 @@ export function resolveTcpOptions(o: TcpOptions, defaultCc: CongestionControlFac
     isnKey: key(o.isnKey),
     cookieKey: key(o.cookieKey),
     isn: o.isn,
-    mss: o.mss ?? 1460,
+    mss: o.mss ?? 65495,
     minMss: o.minMss ?? 536,
     sendBuffer: o.sendBuffer ?? 256 * 1024,
     maxSendBuffer: o.maxSendBuffer ?? (o.sendBuffer !== undefined ? Math.max(o.sendBuffer, 0) : 4 * 1024 * 1024),
