@@ -75,13 +75,16 @@ function setup(cfg: LinkConfig) {
   let server: TcpConnection | undefined;
   listener.onConnection = (c) => (server = c);
   const client = a.tcp!.connect(now(), parseIpv4('10.0.0.2')!, 5001, { noDelay: true });
+  // The clock is read once per step and that time used until the next, as a poll loop reads it once per turn.
+  let t = now();
   const step = () => {
-    const t = now();
+    t = now();
     return a.poll(t) + b.poll(t);
   };
+  const last = () => t;
   while (!server || client.state !== 'ESTABLISHED') step();
   server.setNoDelay(true, now());
-  return { a, b, client, server, step, now };
+  return { a, b, client, server, step, now: last };
 }
 
 function bulk(cfg: LinkConfig, total: number): number {

@@ -448,9 +448,14 @@ export class NetStack {
 
   /** The path MTU towards dst: the route's or interface's, lowered by what ICMP taught us (RFC 1191). */
   mtuFor(dst: number): number {
+    return this.pathMtu(dst, this.routes.lookupRoute(dst)?.mtu);
+  }
+
+  /** mtuFor with the route's MTU already looked up (the transmit path has the route in hand). */
+  private pathMtu(dst: number, routeMtu: number | undefined): number {
     let mtu = this.mtu;
-    const r = this.routes.lookupRoute(dst);
-    if (r?.mtu !== undefined) mtu = Math.min(mtu, r.mtu);
+    if (routeMtu !== undefined) mtu = Math.min(mtu, routeMtu);
+    if (this.pmtu.size === 0) return mtu;
     const p = this.pmtu.get(dst);
     if (p !== undefined) {
       if (this.now < p.expires) mtu = Math.min(mtu, p.mtu);
@@ -1006,7 +1011,7 @@ export class NetStack {
       }
       const nextHop = r.gateway ?? dst;
       this.txNextHop = nextHop;
-      mtu = this.mtuFor(dst);
+      mtu = this.pathMtu(dst, r.mtu);
       mac = this.ethernet ? this.neighbourMac(now, nextHop) : ZERO_MAC;
     }
     this.txMtu = mtu;
