@@ -50,14 +50,23 @@ export class Ipv4Packet {
   private constructor(readonly buffer: Uint8Array) {}
 
   static check(buf: Uint8Array): Ipv4Check {
-    if (buf.length < IPV4_HEADER_LEN) return 'truncated';
-    if (buf[VER_IHL]! >>> 4 !== 4) return 'bad-version';
-    const ihl = (buf[VER_IHL]! & 0x0f) * 4;
+    return Ipv4Packet.checkAt(buf, 0);
+  }
+
+  /**
+   * `check` of the packet starting `off` bytes into `buf` (a received frame, the IPv4 header after the link
+   * header): the receive hot path reads the header in place, with no view object per packet.
+   */
+  static checkAt(buf: Uint8Array, off: number): Ipv4Check {
+    const avail = buf.length - off;
+    if (avail < IPV4_HEADER_LEN) return 'truncated';
+    if (buf[off + VER_IHL]! >>> 4 !== 4) return 'bad-version';
+    const ihl = (buf[off + VER_IHL]! & 0x0f) * 4;
     if (ihl < IPV4_HEADER_LEN) return 'bad-ihl';
-    if (ihl > buf.length) return 'truncated';
-    const total = read16(buf, TOTAL_LEN);
+    if (ihl > avail) return 'truncated';
+    const total = read16(buf, off + TOTAL_LEN);
     if (total < ihl) return 'bad-length';
-    if (total > buf.length) return 'truncated';
+    if (total > avail) return 'truncated';
     return 'ok';
   }
 
@@ -70,6 +79,11 @@ export class Ipv4Packet {
   /** A view over a buffer that was already checked (the receive hot path: no second pass). */
   static unchecked(buf: Uint8Array): Ipv4Packet {
     return new Ipv4Packet(buf.subarray(0, read16(buf, TOTAL_LEN)));
+  }
+
+  /** `unchecked` of the packet starting `off` bytes into `buf` (checked with `checkAt`): one view. */
+  static uncheckedAt(buf: Uint8Array, off: number): Ipv4Packet {
+    return new Ipv4Packet(buf.subarray(off, off + read16(buf, off + TOTAL_LEN)));
   }
 
   get headerLen(): number {

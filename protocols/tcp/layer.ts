@@ -27,6 +27,9 @@ import {
 
 export type { TcpOptions } from './options.js';
 
+/** The payload of a segment without data (a pure ACK, a SYN): shared, so none costs a view. */
+const NO_PAYLOAD = new Uint8Array(0);
+
 /** How the stack drives TCP (see the module contract). */
 export interface TcpHost {
   /**
@@ -242,7 +245,7 @@ export class TcpLayer implements TcpConnHost {
       stats.malformed++;
       return;
     }
-    const payload = segment.subarray(segment.length - f.payloadLen);
+    const payload = f.payloadLen === 0 ? NO_PAYLOAD : segment.subarray(segment.length - f.payloadLen);
     const conn = this.lookup(dst, f.dstPort, src, f.srcPort);
     if (conn) {
       if (conn.state === 'TIME-WAIT' && (f.flags & (TcpFlag.SYN | TcpFlag.ACK | TcpFlag.RST)) === TcpFlag.SYN) {

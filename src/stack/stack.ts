@@ -397,7 +397,7 @@ export class NetStack {
       this.loopbackQueue = [];
       for (const packet of queue) {
         this.rxL4Trusted = true; // built here, never on a wire (and checksums may be left to a device)
-        this.ipv4Input(packet, false);
+        this.ipv4Input(packet, 0, false);
       }
       this.gro?.flush();
       handled += queue.length;
@@ -470,7 +470,7 @@ export class NetStack {
   private readonly onFrame = (frame: Uint8Array, flags?: number): void => {
     this.rxL4Trusted = flags !== undefined && (flags & RxFlag.L4ChecksumValid) !== 0;
     if (!this.ethernet) {
-      this.ipv4Input(frame, true);
+      this.ipv4Input(frame, 0, true);
       return;
     }
     // The hot path reads the header in place (no view objects): destination, then the EtherType.
@@ -505,7 +505,7 @@ export class NetStack {
       st.notForUs++;
       return;
     }
-    if (type === EtherType.IPv4) this.ipv4Input(frame.subarray(hl), true);
+    if (type === EtherType.IPv4) this.ipv4Input(frame, hl, true);
     else if (type === EtherType.ARP) this.arpInput(frame.subarray(hl));
     else st.unknownEthertype++;
   };
@@ -558,11 +558,15 @@ export class NetStack {
     return first === 0 || first === 127 || src === IPV4_BROADCAST || isMulticast(src) || this.isBroadcastFor(src) || this.isLocalAddress(src);
   }
 
-  /** `fromWire` false: a packet of our own, from the loopback queue. */
-  private ipv4Input(buf: Uint8Array, fromWire: boolean): void {
+  /**
+   * The IPv4 packet starting `off` bytes into `frame` (after the link header). `fromWire` false: a packet of our
+   * own, from the loopback queue. The header is read in place: a TCP segment goes on as one view of its bytes,
+   * with no packet object; other protocols get an Ipv4Packet view.
+   */
+  private ipv4Input(frame: Uint8Array, off: number, fromWire: boolean): void {
     const st = this.stats.ipv4;
     st.rx++;
-    const check = Ipv4Packet.check(buf);
+    const check = Ipv4Packet.checkAt(frame, off);
     if (check !== 'ok') {
       if (check === 'truncated') st.truncated++;
       else if (check === 'bad-version') st.badVersion++;
@@ -570,13 +574,14 @@ export class NetStack {
       else st.badLength++;
       return;
     }
-    let p = Ipv4Packet.unchecked(buf);
-    if (this.csum.ipRx && !p.verifyChecksum()) {
+    const headerLen = (frame[off]! & 0x0f) * 4;
+    const end = off + read16(frame, off + 2);
+    if (this.csum.ipRx && onesSum(frame, off, off + headerLen) !== 0xffff) {
       st.badChecksum++;
       return;
     }
-    const dst = p.dst;
-    const src = p.src;
+    const dst = read32(frame, off + 16);
+    const src = read32(frame, off + 12);
     let broadcast = false;
     if (!this.isLocalAddress(dst)) {
       if (this.isBroadcastFor(dst)) broadcast = true;
@@ -592,20 +597,30 @@ export class NetStack {
       st.badSource++;
       return;
     }
-    if (p.headerLen > IPV4_HEADER_LEN) {
+    if (headerLen > IPV4_HEADER_LEN) {
       st.withOptions++;
-      const options = checkIpv4Options(buf, p.headerLen);
+      const options = checkIpv4Options(frame.subarray(off, end), headerLen);
       if (options !== 'ok') {
         if (options === 'malformed') st.badOptions++;
         else st.sourceRouted++;
         return;
       }
     }
-    if (p.isFragment) {
-      const whole = this.reassembler.input(this.now, p);
+    let p: Ipv4Packet;
+    if ((read16(frame, off + 6) & 0x3fff) !== 0) {
+      // MF or a fragment offset: a fragment.
+      const whole = this.reassembler.input(this.now, Ipv4Packet.uncheckedAt(frame, off));
       if (whole === undefined) return;
       p = Ipv4Packet.unchecked(whole);
       this.rxL4Trusted = false; // a device's verdict covers one frame, not a datagram built from several
+    } else {
+      const proto = frame[off + 9]!;
+      if (proto === IpProtocol.TCP && this.gro !== undefined && !broadcast) {
+        st.delivered++;
+        this.gro.input(src, dst, (frame[off + 1]! << 8) | frame[off + 8]!, frame.subarray(off + headerLen, end), this.rxL4Trusted); // TOS, TTL
+        return;
+      }
+      p = Ipv4Packet.uncheckedAt(frame, off);
     }
     st.delivered++;
     const proto = p.protocol;
