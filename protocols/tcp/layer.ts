@@ -226,18 +226,23 @@ export class TcpLayer implements TcpConnHost {
   // ======================================================================================== input
 
   input(now: number, src: number, dst: number, segment: Uint8Array): void {
+    this.inputAt(now, src, dst, segment, 0, segment.length);
+  }
+
+  /** `input` of the segment buf[start, end) (inside a received frame: no view of it is made, only of its data). */
+  inputAt(now: number, src: number, dst: number, buf: Uint8Array, start: number, end: number): void {
     const stats = this.stats;
     stats.segsIn++;
-    if (TcpPacket.check(segment) !== 'ok') {
+    if (TcpPacket.checkAt(buf, start, end) !== 'ok') {
       stats.malformed++;
       return;
     }
-    if (this.host.rxChecksum && !verifyTcpChecksum(segment, 0, segment.length, src, dst)) {
+    if (this.host.rxChecksum && !verifyTcpChecksum(buf, start, end, src, dst)) {
       stats.badChecksum++;
       return;
     }
     const f = this.rx;
-    if (!parseTcpInto(segment, f)) {
+    if (!parseTcpInto(buf, f, start, end)) {
       stats.badOptions++;
       return;
     }
@@ -245,7 +250,7 @@ export class TcpLayer implements TcpConnHost {
       stats.malformed++;
       return;
     }
-    const payload = f.payloadLen === 0 ? NO_PAYLOAD : segment.subarray(segment.length - f.payloadLen);
+    const payload = f.payloadLen === 0 ? NO_PAYLOAD : buf.subarray(end - f.payloadLen, end);
     const conn = this.lookup(dst, f.dstPort, src, f.srcPort);
     if (conn) {
       if (conn.state === 'TIME-WAIT' && (f.flags & (TcpFlag.SYN | TcpFlag.ACK | TcpFlag.RST)) === TcpFlag.SYN) {

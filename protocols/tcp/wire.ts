@@ -103,10 +103,15 @@ export class TcpPacket {
   private constructor(readonly buffer: Uint8Array) {}
 
   static check(buf: Uint8Array): TcpCheck {
-    if (buf.length < TCP_HEADER_LEN) return 'truncated';
-    const off = (buf[DATA_OFF]! >>> 4) * 4;
+    return TcpPacket.checkAt(buf, 0, buf.length);
+  }
+
+  /** `check` of the segment buf[start, end) (the receive hot path reads it in place, with no view). */
+  static checkAt(buf: Uint8Array, start: number, end: number): TcpCheck {
+    if (end - start < TCP_HEADER_LEN) return 'truncated';
+    const off = (buf[start + DATA_OFF]! >>> 4) * 4;
     if (off < TCP_HEADER_LEN) return 'bad-offset';
-    if (off > buf.length) return 'truncated';
+    if (off > end - start) return 'truncated';
     return 'ok';
   }
 
@@ -155,36 +160,39 @@ export class TcpPacket {
 }
 
 /**
- * Decode the segment at buf[0..] (already `check`ed) into `out`. Returns false when the options are malformed.
+ * Decode the segment buf[start, end) (already `check`ed; default the whole buffer) into `out`. Returns false when
+ * the options are malformed.
  * `out.sackBlocks` is reused (its length is reset).
  */
-export function parseTcpInto(buf: Uint8Array, out: TcpFields): boolean {
-  const hl = (buf[DATA_OFF]! >>> 4) * 4;
-  out.srcPort = read16(buf, SRC_PORT);
-  out.dstPort = read16(buf, DST_PORT);
-  out.seq = read32(buf, SEQ);
-  out.ack = read32(buf, ACK);
-  out.flags = buf[FLAGS]!;
-  out.window = read16(buf, WINDOW);
-  out.urgent = read16(buf, URGENT);
-  out.payloadLen = buf.length - hl;
+export function parseTcpInto(buf: Uint8Array, out: TcpFields, start = 0, end = buf.length): boolean {
+  const s = start;
+  const hl = (buf[s + DATA_OFF]! >>> 4) * 4;
+  out.srcPort = read16(buf, s + SRC_PORT);
+  out.dstPort = read16(buf, s + DST_PORT);
+  out.seq = read32(buf, s + SEQ);
+  out.ack = read32(buf, s + ACK);
+  out.flags = buf[s + FLAGS]!;
+  out.window = read16(buf, s + WINDOW);
+  out.urgent = read16(buf, s + URGENT);
+  out.payloadLen = end - s - hl;
   out.mss = undefined;
   out.wscale = undefined;
   out.sackPermitted = false;
   if (out.sackBlocks.length !== 0) out.sackBlocks.length = 0;
   out.tsVal = undefined;
   out.tsEcr = undefined;
-  let i = TCP_HEADER_LEN;
-  while (i < hl) {
+  let i = s + TCP_HEADER_LEN;
+  const optEnd = s + hl;
+  while (i < optEnd) {
     const kind = buf[i]!;
     if (kind === TcpOption.EOL) break;
     if (kind === TcpOption.NOP) {
       i++;
       continue;
     }
-    if (i + 1 >= hl) return false;
+    if (i + 1 >= optEnd) return false;
     const len = buf[i + 1]!;
-    if (len < 2 || i + len > hl) return false;
+    if (len < 2 || i + len > optEnd) return false;
     switch (kind) {
       case TcpOption.MSS:
         if (len !== 4) return false;

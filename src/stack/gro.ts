@@ -24,8 +24,8 @@
  */
 import { onesSum, pseudoHeaderSum } from '../../protocols/util/checksum.js';
 
-/** Hands one TCP segment to the TCP layer; `trusted`: its checksum is known good. */
-export type GroDeliver = (src: number, dst: number, segment: Uint8Array, trusted: boolean) => void;
+/** Hands one TCP segment, buf[start, end), to the TCP layer; `trusted`: its checksum is known good. */
+export type GroDeliver = (src: number, dst: number, buf: Uint8Array, start: number, end: number, trusted: boolean) => void;
 
 export interface GroStats {
   /** TCP segments offered. */
@@ -91,44 +91,49 @@ export class TcpGro {
   }
 
   input(src: number, dst: number, tosTtl: number, seg: Uint8Array, trusted: boolean): void {
+    this.inputAt(src, dst, tosTtl, seg, 0, seg.length, trusted);
+  }
+
+  /** `input` of the segment b[s, e) (inside a received frame: the hot path makes no view of it). */
+  inputAt(src: number, dst: number, tosTtl: number, b: Uint8Array, s: number, e: number, trusted: boolean): void {
     const st = this.stats;
     st.segments++;
-    const n = seg.length;
-    const hl = n >= MIN_HEADER ? (seg[12]! >>> 4) * 4 : 0;
-    const flags = n >= MIN_HEADER ? seg[13]! : 0;
+    const n = e - s;
+    const hl = n >= MIN_HEADER ? (b[s + 12]! >>> 4) * 4 : 0;
+    const flags = n >= MIN_HEADER ? b[s + 13]! : 0;
     // Candidates: a well-formed header, data, and no flag but ACK and PSH. Anything else goes on as it came.
     if (hl < MIN_HEADER || hl >= n || (flags & ~PSH) !== ACK) {
-      if (this.len > 0 && this.sameFlow(src, dst, seg)) {
+      if (this.len > 0 && n >= 4 && this.sameFlow(src, dst, b, s)) {
         st.flushMismatch++;
         this.flush();
       }
-      this.pass(src, dst, seg, trusted);
+      this.pass(src, dst, b, s, e, trusted);
       return;
     }
-    if (!trusted && this.verify && onesSum(seg, 0, n, pseudoHeaderSum(src, dst, TCP_PROTOCOL, n)) !== 0xffff) {
+    if (!trusted && this.verify && onesSum(b, s, e, pseudoHeaderSum(src, dst, TCP_PROTOCOL, n)) !== 0xffff) {
       st.badChecksum++;
-      if (this.len > 0 && this.sameFlow(src, dst, seg)) {
+      if (this.len > 0 && this.sameFlow(src, dst, b, s)) {
         st.flushMismatch++;
         this.flush();
       }
-      this.pass(src, dst, seg, false);
+      this.pass(src, dst, b, s, e, false);
       return;
     }
     const dataLen = n - hl;
     if (this.len > 0) {
-      if (!this.sameFlow(src, dst, seg)) {
+      if (!this.sameFlow(src, dst, b, s)) {
         st.flushOtherFlow++;
         this.flush();
-      } else if (read32(seg, 4) !== this.nextSeq) {
+      } else if (read32(b, s + 4) !== this.nextSeq) {
         st.flushOutOfOrder++;
         this.flush();
-      } else if (tosTtl !== this.tosTtl || !this.sameHeader(seg, hl)) {
+      } else if (tosTtl !== this.tosTtl || !this.sameHeader(b, s, hl)) {
         st.flushMismatch++;
         this.flush();
       } else if (dataLen > this.mss || this.len + dataLen > MAX_SEGMENT) {
         this.flush(); // a new run: this segment starts it
       } else {
-        this.buf.set(seg.subarray(hl), this.len);
+        this.buf.set(b.subarray(s + hl, e), this.len);
         this.len += dataLen;
         this.nextSeq = (this.nextSeq + dataLen) >>> 0;
         this.buf[13]! |= flags & PSH;
@@ -137,19 +142,21 @@ export class TcpGro {
         return;
       }
     }
-    if ((flags & PSH) !== 0) {
-      this.pass(src, dst, seg, true); // verified above (or vouched for), and nothing can follow it
+    // Nothing can follow a PSH segment, and no segment of this size fits after this one in a 64 KiB packet: on
+    // (verified above, or vouched for) without a copy.
+    if ((flags & PSH) !== 0 || n + dataLen > MAX_SEGMENT) {
+      this.pass(src, dst, b, s, e, true);
       return;
     }
-    this.buf.set(seg);
+    this.buf.set(b.subarray(s, e));
     this.len = n;
     this.hl = hl;
     this.src = src;
     this.dst = dst;
     this.tosTtl = tosTtl;
     this.mss = dataLen;
-    this.nextSeq = (read32(seg, 4) + dataLen) >>> 0;
-    this.ts = hl >= TSVAL + 8 && seg[20] === 1 && seg[21] === 1 && seg[22] === 8 && seg[23] === 10;
+    this.nextSeq = (read32(b, s + 4) + dataLen) >>> 0;
+    this.ts = hl >= TSVAL + 8 && b[s + 20] === 1 && b[s + 21] === 1 && b[s + 22] === 8 && b[s + 23] === 10;
   }
 
   /** Hand over the held segment, if any. */
@@ -158,33 +165,33 @@ export class TcpGro {
     if (len === 0) return;
     this.len = 0;
     this.stats.flushed++;
-    this.deliver(this.src, this.dst, this.buf.subarray(0, len), true);
+    this.deliver(this.src, this.dst, this.buf, 0, len, true);
   }
 
-  private pass(src: number, dst: number, seg: Uint8Array, trusted: boolean): void {
+  private pass(src: number, dst: number, b: Uint8Array, s: number, e: number, trusted: boolean): void {
     this.stats.passed++;
-    this.deliver(src, dst, seg, trusted);
+    this.deliver(src, dst, b, s, e, trusted);
   }
 
-  /** Same addresses and ports as the held segment (seg has at least a 20-byte header). */
-  private sameFlow(src: number, dst: number, seg: Uint8Array): boolean {
+  /** Same addresses and ports as the held segment (the segment at seg[s..] has at least its 4 port bytes). */
+  private sameFlow(src: number, dst: number, seg: Uint8Array, s: number): boolean {
     const b = this.buf;
-    return src === this.src && dst === this.dst && seg[0] === b[0] && seg[1] === b[1] && seg[2] === b[2] && seg[3] === b[3];
+    return src === this.src && dst === this.dst && seg[s] === b[0] && seg[s + 1] === b[1] && seg[s + 2] === b[2] && seg[s + 3] === b[3];
   }
 
   /** ACK number, data offset, flags but PSH, window equal; options equal except a TSval that did not go back. */
-  private sameHeader(seg: Uint8Array, hl: number): boolean {
+  private sameHeader(seg: Uint8Array, s: number, hl: number): boolean {
     const b = this.buf;
     if (hl !== this.hl) return false;
-    for (let i = 8; i < 12; i++) if (seg[i] !== b[i]) return false;
-    if (seg[12] !== b[12] || (seg[13]! & ~PSH) !== (b[13]! & ~PSH) || seg[14] !== b[14] || seg[15] !== b[15]) return false;
+    for (let i = 8; i < 12; i++) if (seg[s + i] !== b[i]) return false;
+    if (seg[s + 12] !== b[12] || (seg[s + 13]! & ~PSH) !== (b[13]! & ~PSH) || seg[s + 14] !== b[14] || seg[s + 15] !== b[15]) return false;
     let i = MIN_HEADER;
     if (this.ts) {
-      for (; i < TSVAL; i++) if (seg[i] !== b[i]) return false;
-      if (((read32(seg, TSVAL) - read32(b, TSVAL)) | 0) < 0) return false; // RFC 7323 PAWS order
+      for (; i < TSVAL; i++) if (seg[s + i] !== b[i]) return false;
+      if (((read32(seg, s + TSVAL) - read32(b, TSVAL)) | 0) < 0) return false; // RFC 7323 PAWS order
       i = TSVAL + 4;
     }
-    for (; i < hl; i++) if (seg[i] !== b[i]) return false;
+    for (; i < hl; i++) if (seg[s + i] !== b[i]) return false;
     return true;
   }
 }

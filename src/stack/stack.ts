@@ -289,9 +289,10 @@ export class NetStack {
       this.tcp = undefined;
     }
     if (this.tcp !== undefined && config.gro !== false) {
-      const gro = new TcpGro((src, dst, segment, trusted) => {
+      const tcp = this.tcp;
+      const gro = new TcpGro((src, dst, buf, start, end, trusted) => {
         this.rxL4Trusted = trusted;
-        this.transports.get(IpProtocol.TCP)?.input(this.now, src, dst, segment);
+        tcp.inputAt(this.now, src, dst, buf, start, end);
       }, c.tcp.rx === 'verify');
       this.gro = gro;
       this.stats.gro = gro.stats;
@@ -617,7 +618,7 @@ export class NetStack {
       const proto = frame[off + 9]!;
       if (proto === IpProtocol.TCP && this.gro !== undefined && !broadcast) {
         st.delivered++;
-        this.gro.input(src, dst, (frame[off + 1]! << 8) | frame[off + 8]!, frame.subarray(off + headerLen, end), this.rxL4Trusted); // TOS, TTL
+        this.gro.inputAt(src, dst, (frame[off + 1]! << 8) | frame[off + 8]!, frame, off + headerLen, end, this.rxL4Trusted); // TOS, TTL
         return;
       }
       p = Ipv4Packet.uncheckedAt(frame, off);

@@ -77,7 +77,8 @@ interface Out {
 
 function harness() {
   const out: Out[] = [];
-  const gro = new TcpGro((_src, _dst, segment, trusted) => {
+  const gro = new TcpGro((_src, _dst, buf, start, end, trusted) => {
+    const segment = buf.subarray(start, end);
     const hl = (segment[12]! >>> 4) * 4;
     const dv = new DataView(segment.buffer, segment.byteOffset, segment.length);
     out.push({ seq: dv.getUint32(4), flags: segment[13]!, hl, data: segment.slice(hl), trusted, tsval: hl >= 32 ? dv.getUint32(24) : -1, sport: dv.getUint16(0) });
@@ -234,6 +235,18 @@ describe('TcpGro: merge rules', () => {
     expect(sizes.every((n) => n <= 65535 - 20)).toBe(true);
     expect(h.out.map((o) => o.data.length).reduce((a, b) => a + b)).toBe(50 * MSS);
     expect(h.out).toHaveLength(2);
+  });
+
+  it('a segment too large for another of its size to follow in 64 KiB goes on at once, uncopied and unheld', () => {
+    const { gro, out, feed } = harness();
+    feed({ seq: 0, len: 40000 });
+    expect(gro.held).toBe(0);
+    expect(out).toHaveLength(1);
+    expect(gro.stats.passed).toBe(1);
+    expect(out[0]!.data.length).toBe(40000);
+    expect(out[0]!.trusted).toBe(true); // verified here before it went on
+    feed({ seq: 40000, len: 20000 }); // half the limit: one more could follow, so it is held
+    expect(gro.held).toBe(32 + 20000);
   });
 
   it('a bad checksum is never merged: passed on unverified for TCP to count, after the held run', () => {
