@@ -616,6 +616,11 @@ export class NetStack {
       this.rxL4Trusted = false; // a device's verdict covers one frame, not a datagram built from several
     } else {
       const proto = frame[off + 9]!;
+      if (proto === IpProtocol.UDP) {
+        st.delivered++;
+        this.udpInput(frame, off, headerLen, end, src, dst, broadcast);
+        return;
+      }
       if (proto === IpProtocol.TCP && this.gro !== undefined && !broadcast) {
         st.delivered++;
         this.gro.inputAt(src, dst, (frame[off + 1]! << 8) | frame[off + 8]!, frame, off + headerLen, end, this.rxL4Trusted); // TOS, TTL
@@ -630,7 +635,7 @@ export class NetStack {
       this.gro.input(src, dst, (ip[1]! << 8) | ip[8]!, p.payload, this.rxL4Trusted); // TOS, TTL
       return;
     }
-    if (proto === IpProtocol.UDP) this.udpInput(p, broadcast);
+    if (proto === IpProtocol.UDP) this.udpInput(p.buffer, 0, p.headerLen, p.buffer.length, src, dst, broadcast);
     else if (proto === IpProtocol.ICMP) this.icmpInput(p, broadcast);
     else {
       const t = this.transports.get(proto);
@@ -643,14 +648,14 @@ export class NetStack {
     }
   }
 
-  private udpInput(p: Ipv4Packet, broadcast: boolean): void {
+  /** The UDP datagram in the IPv4 packet buf[ipOff, ipEnd) whose header is `ipHeaderLen` bytes. */
+  private udpInput(buf: Uint8Array, ipOff: number, ipHeaderLen: number, ipEnd: number, src: number, dst: number, broadcast: boolean): void {
     const st = this.stats.udp;
     st.rx++;
-    // The hot path reads the UDP header in place inside the IPv4 view (the checks of UdpPacket.check, RFC 768):
+    // The hot path reads the UDP header in place inside the frame (the checks of UdpPacket.check, RFC 768):
     // one view per datagram (the payload handed to the socket) and one checksum pass, no header object.
-    const buf = p.buffer;
-    const off = p.headerLen;
-    if (buf.length - off < UDP_HEADER_LEN) {
+    const off = ipOff + ipHeaderLen;
+    if (ipEnd - off < UDP_HEADER_LEN) {
       st.truncated++;
       return;
     }
@@ -659,12 +664,10 @@ export class NetStack {
       st.badLength++;
       return;
     }
-    if (len > buf.length - off) {
+    if (len > ipEnd - off) {
       st.truncated++;
       return;
     }
-    const src = p.src;
-    const dst = p.dst;
     // RFC 768: a zero checksum field means the sender computed none.
     if (this.csum.udpRx && !this.rxL4Trusted && read16(buf, off + 6) !== 0 && onesSum(buf, off, off + len, pseudoHeaderSum(src, dst, IpProtocol.UDP, len)) !== 0xffff) {
       st.badChecksum++;
@@ -682,7 +685,7 @@ export class NetStack {
     const sock = this.udp.lookup(dst, dstPort, src, srcPort);
     if (sock === undefined) {
       st.noPort++;
-      this.sendIcmpError(p, IcmpType.DestUnreachable, UnreachableCode.Port, 0);
+      this.sendIcmpError(Ipv4Packet.uncheckedAt(buf, ipOff), IcmpType.DestUnreachable, UnreachableCode.Port, 0);
       return;
     }
     if (!sock.deliver(payload, src, srcPort, dst)) st.recvBufferDrops++;
