@@ -425,13 +425,15 @@ export class NetStack {
   // Addresses and routes
 
   isLocalAddress(ip: number): boolean {
-    for (const a of this.addresses) if (a.address === ip) return true;
+    const addrs = this.addresses;
+    for (let i = 0; i < addrs.length; i++) if (addrs[i]!.address === ip) return true;
     return false;
   }
 
   private isBroadcastFor(ip: number): boolean {
     if (ip === IPV4_BROADCAST) return true;
-    for (const a of this.addresses) if (directedBroadcast(a) === ip) return true;
+    const addrs = this.addresses;
+    for (let i = 0; i < addrs.length; i++) if (directedBroadcast(addrs[i]!) === ip) return true;
     return false;
   }
 
