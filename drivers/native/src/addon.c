@@ -326,31 +326,23 @@ int bw_repair_partial(uint8_t *f, uint32_t len) {
 
 /*
  * Checksum offload on transmit (RFC 1071 partial sum, the virtio-net convention): for an IPv4 TCP or UDP frame,
- * write the pseudo-header sum (folded, not complemented) into the checksum field and tell the kernel where the
- * transport header starts and where its checksum lives; the kernel finishes it only if the packet leaves on a
- * device that needs it (a local destination trusts it as is). Other frames go as they are.
+ * with or without one 802.1Q tag (l4_checksum_at finds the header), write the pseudo-header sum (folded, not
+ * complemented) into the checksum field and tell the kernel where the transport header starts and where its
+ * checksum lives; the kernel finishes it only if the packet leaves on a device that needs it (a local destination
+ * trusts it as is). Other frames (fragments among them) go as they are.
  */
 void bw_offload_checksum(uint8_t *frame, uint32_t len, struct virtio_net_hdr *vh) {
   memset(vh, 0, sizeof *vh);
-  if (len < 34 || frame[12] != 0x08 || frame[13] != 0x00 || (frame[14] >> 4) != 4) return;
-  uint32_t ihl = (uint32_t)(frame[14] & 15) * 4;
-  uint32_t total = (uint32_t)(frame[16] << 8 | frame[17]);
-  uint8_t proto = frame[23];
-  uint32_t l4 = 14 + ihl;
-  if (ihl < 20 || 14 + total > len || total < ihl || (frame[20] & 0x3f) || frame[21]) return; /* fragments: no */
-  uint32_t off = proto == 6 ? 16 : proto == 17 ? 6 : 0;
-  uint32_t l4len = total - ihl;
-  if (!off || off + 2 > l4len) return;
-  uint64_t sum = 0;
-  for (int i = 26; i < 34; i += 2) sum += (uint32_t)(frame[i] << 8 | frame[i + 1]); /* source, destination */
-  sum += proto;
-  sum += l4len;
-  while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
-  frame[l4 + off] = (uint8_t)(sum >> 8);
-  frame[l4 + off + 1] = (uint8_t)sum;
+  uint32_t l3, l4, end, field;
+  uint8_t proto;
+  if (!l4_checksum_at(frame, len, &l3, &l4, &end, &field, &proto)) return;
+  /* RFC 768 / RFC 9293 pseudo-header: source, destination, protocol, transport length. */
+  uint32_t sum = sum16(frame, l3 + 12, l3 + 20, (uint64_t)proto + (end - l4));
+  frame[field] = (uint8_t)(sum >> 8);
+  frame[field + 1] = (uint8_t)sum;
   vh->flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
   vh->csum_start = (uint16_t)l4;
-  vh->csum_offset = (uint16_t)off;
+  vh->csum_offset = (uint16_t)(field - l4);
 }
 
 /*
@@ -366,11 +358,13 @@ void bw_offload_checksum(uint8_t *frame, uint32_t len, struct virtio_net_hdr *vh
  * Returns false when the frame does not qualify; the caller then writes its header as for a plain frame.
  */
 bool bw_offload_tso(uint8_t *frame, uint32_t len, uint32_t seg, struct virtio_net_hdr *vh) {
-  if (len < 54 || frame[12] != 0x08 || frame[13] != 0x00 || frame[14] != 0x45 || frame[23] != 6) return false;
-  if ((frame[20] & 0x40) == 0 || (frame[20] & 0x3f) || frame[21]) return false; /* DF, no fragment */
-  uint32_t total = (uint32_t)(frame[16] << 8 | frame[17]);
-  if (total < 40 || 14 + total > len) return false;
-  uint32_t thl = (uint32_t)(frame[14 + 20 + 12] >> 4) * 4;
+  uint32_t o = 14; /* the IPv4 header: after the Ethernet header, and one 802.1Q tag if there is one */
+  if (len >= 18 && frame[12] == 0x81 && frame[13] == 0x00) o = 18;
+  if (len < o + 40 || frame[o - 2] != 0x08 || frame[o - 1] != 0x00 || frame[o] != 0x45 || frame[o + 9] != 6) return false;
+  if ((frame[o + 6] & 0x40) == 0 || (frame[o + 6] & 0x3f) || frame[o + 7]) return false; /* DF, no fragment */
+  uint32_t total = (uint32_t)(frame[o + 2] << 8 | frame[o + 3]);
+  if (total < 40 || o + total > len) return false;
+  uint32_t thl = (uint32_t)(frame[o + 20 + 12] >> 4) * 4;
   if (thl < 20 || 20 + thl > total) return false;
   uint32_t payload = total - 20 - thl;
   if (seg == 0 || seg > 65535 || payload <= seg) return false;
@@ -379,9 +373,9 @@ bool bw_offload_tso(uint8_t *frame, uint32_t len, uint32_t seg, struct virtio_ne
   vh->gso_type = VIRTIO_NET_HDR_GSO_TCPV4;
   /* CWR set: say so (SKB_GSO_TCP_ECN, as Linux's TCP does), so that only the first segment keeps it even where
      the kernel would otherwise hand the packet to hardware TSO that copies every flag. */
-  if (frame[14 + 20 + 13] & 0x80) vh->gso_type |= VIRTIO_NET_HDR_GSO_ECN;
+  if (frame[o + 20 + 13] & 0x80) vh->gso_type |= VIRTIO_NET_HDR_GSO_ECN;
   vh->gso_size = (uint16_t)seg;
-  vh->hdr_len = (uint16_t)(14 + 20 + thl);
+  vh->hdr_len = (uint16_t)(o + 20 + thl);
   return true;
 }
 

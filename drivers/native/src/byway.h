@@ -124,7 +124,7 @@ int bw_repair_partial(uint8_t *frame, uint32_t len);
 
 /*
  * virtio_net_hdr for a frame about to be sent (TAP with IFF_VNET_HDR, AF_PACKET with PACKET_VNET_HDR), both in
- * addon.c. `bw_offload_checksum`: NEEDS_CSUM with the pseudo-header sum in place for an IPv4 TCP or UDP frame, a
+ * addon.c; a frame may carry one 802.1Q tag. `bw_offload_checksum`: NEEDS_CSUM with the pseudo-header sum in place for an IPv4 TCP or UDP frame, a
  * zero header for anything else. `bw_offload_tso`: a GSO_TCPV4 header with gso_size `seg` for an IPv4 TCP frame
  * (no IP options, DF) whose payload exceeds `seg`; false (header untouched) when the frame does not qualify.
  */
