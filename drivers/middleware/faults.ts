@@ -29,13 +29,15 @@
  * driver's view, zero-copy (corruption flips the bit in that view). A receive() never hands over more than
  * `max` frames: a duplicate beyond the budget is held and released on the next call (pollAt says "now").
  *
- * `stats` are the inner driver's (frames the link really carried); fault counters are in `faultStats`.
+ * `stats` are the inner driver's (frames the link really carried); fault counters are in `faultStats`. Every
+ * capability the wrapper does not define itself (`flows`, `hostTables`, ...) is the inner driver's (forward.ts).
  * Throws: ERR_INVALID_ARG_VALUE for bad options; ERR_DRIVER_CLOSED after close(); with tx faults configured,
  * ERR_INVALID_STATE for txCommit without txReserve and ERR_FRAME_TOO_BIG above mtu (+18 on Ethernet).
  */
 import { BywayError, type DriverCapabilities, type DriverStats, type FrameDriver, type FrameSink } from '../types.js';
 import { invalidArg } from '../../protocols/util/errors.js';
 import { seededRng } from '../../protocols/util/rng.js';
+import { forwardRest } from './forward.js';
 
 export interface FaultConfig {
   /** Probability a frame is dropped. */
@@ -469,7 +471,7 @@ export function faults(inner: FrameDriver, options: FaultOptions): FaultDriver {
     return txEmitter.sent - before;
   };
 
-  return {
+  return forwardRest({
     get caps(): DriverCapabilities {
       return caps;
     },
@@ -577,5 +579,5 @@ export function faults(inner: FrameDriver, options: FaultOptions): FaultDriver {
       scratch = null;
       inner.close();
     },
-  };
+  }, inner);
 }

@@ -10,11 +10,13 @@
  *
  * Ownership: every chunk given to `sink` is a fresh Uint8Array the sink may keep (the 24-byte file header at
  * creation, then one chunk per record: 16-byte header plus data). Nothing is ever re-used or mutated after the
- * call. Stats, caps, hwAddress and the ready callback are the inner driver's. Errors are the inner driver's,
- * plus ERR_DRIVER_CLOSED after close().
+ * call. Stats, caps, hwAddress, the ready callback and every capability the wrapper does not define (`flows`,
+ * `hostTables`, ...; see forward.ts) are the inner driver's. Errors are the inner driver's, plus
+ * ERR_DRIVER_CLOSED after close().
  */
 import { BywayError, type DriverCapabilities, type DriverStats, type FrameDriver, type FrameSink, type Medium } from '../types.js';
 import { invalidArg } from '../../protocols/util/errors.js';
+import { forwardRest } from './forward.js';
 
 export const PCAP_MAGIC_MICROS = 0xa1b2c3d4;
 export const PCAP_MAGIC_NANOS = 0xa1b23c4d;
@@ -102,7 +104,7 @@ export function pcap(inner: FrameDriver, options: PcapOptions): PcapDriver {
   };
   out(pcapFileHeader(snaplen, linktypeFor(inner.caps.medium)));
 
-  return {
+  return forwardRest({
     get caps(): DriverCapabilities {
       return inner.caps;
     },
@@ -167,5 +169,5 @@ export function pcap(inner: FrameDriver, options: PcapOptions): PcapDriver {
         options.onClose?.();
       }
     },
-  };
+  }, inner);
 }

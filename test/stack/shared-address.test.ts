@@ -11,6 +11,7 @@ import { EtherType } from '../../protocols/ethernet/wire.js';
 import { read16 } from '../../protocols/util/bytes.js';
 import type { TcpConnection } from '../../protocols/tcp/connection.js';
 import { cidr, ip, makePair } from './harness.js';
+import { faults, pcap } from '../../drivers/middleware/index.js';
 
 /** Stack B's MAC (seeded, so the same in every pair): what the kernel's neighbour table would hold for 10.0.0.2. */
 const B_MAC = makePair().b.mac;
@@ -105,8 +106,8 @@ function shared(kernel: FakeKernel): (d: FrameDriver) => FrameDriver {
   };
 }
 
-function setup(kernel = new FakeKernel()) {
-  const p = makePair({ wrapA: shared(kernel) });
+function setup(kernel = new FakeKernel(), middleware?: (d: FrameDriver) => FrameDriver) {
+  const p = makePair({ wrapA: (d) => (middleware ?? ((x: FrameDriver) => x))(shared(kernel)(d)) });
   // Stack A ignores ARP (the kernel owns it); B learns A's MAC as the kernel's ARP reply would have told it.
   p.b.neighbours.addStatic(ip('10.0.0.1'), p.a.mac);
   const driverA = p.a.driver as FrameDriver & { sent: Uint8Array[] };
@@ -292,6 +293,35 @@ describe('shared address: neighbours and routes come from the kernel', () => {
     // The interface's own prefix stays routed (a duplicate from the kernel is not added twice, nor removed).
     expect(p.a.routes.list().filter((r) => r.destination.prefixLen === 24)).toHaveLength(1);
   });
+});
+
+describe('shared address: middleware keeps the capabilities', () => {
+  const wraps: [string, (d: FrameDriver) => FrameDriver][] = [
+    ['pcap', (d) => pcap(d, { sink: () => {} })],
+    ['faults (active: tx delay)', (d) => faults(d, { seed: 1, tx: { delayMs: 1 } })],
+    ['faults over pcap', (d) => faults(pcap(d, { sink: () => {} }), { seed: 2, rx: { delayMs: 1 } })],
+  ];
+  for (const [name, wrap] of wraps) {
+    it(`${name}: flows and hostTables reach the stack; it claims its port from the kernel and sends no ARP`, () => {
+      const { p, kernel, arpSent } = setup(new FakeKernel(), wrap);
+      const d = p.a.driver;
+      expect(d.flows).toBe(kernel);
+      expect(d.hostTables).toBe(kernel);
+      const rx = p.b.udp.createSocket();
+      rx.bind(0, 9);
+      const got: string[] = [];
+      rx.onMessage = (m) => got.push(new TextDecoder().decode(m));
+      const tx = p.a.udp.createSocket();
+      tx.bind(0, 4000);
+      expect(kernel.log).toEqual(['+udp/4000']);
+      tx.send(p.clock.now(), new TextEncoder().encode('through'), ip('10.0.0.2'), 9);
+      expect(kernel.resolves).toEqual([ip('10.0.0.2')]);
+      kernel.neighbourEvent(ip('10.0.0.2'), p.b.mac);
+      p.run({ stopWhen: () => got.length > 0, until: p.clock.now() + 1000 });
+      expect(got).toEqual(['through']);
+      expect(arpSent()).toBe(0); // `sent` is the test double's own member, forwarded too
+    });
+  }
 });
 
 describe('shared address: createStack', () => {
