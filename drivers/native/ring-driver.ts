@@ -242,7 +242,7 @@ export class NativeRingDriver implements FrameDriver {
 
   /**
    * `segment` (TSO): the TCP payload bytes per segment; recorded for the native side, which uses it only when
-   * the driver is in tso mode and the frame qualifies (see bw_offload_tso in drivers/native/src/addon.c). 0 or
+   * the driver is in tso mode and the frame qualifies (see bw_offload_tso in drivers/native/src/offload.c). 0 or
    * absent: a plain frame.
    */
   txCommit(now: number, len: number, segment = 0): void {
