@@ -15,6 +15,7 @@ import {
   type Icmpv6Repr,
 } from '../../protocols/icmpv6/wire.js';
 import { Icmpv6RateLimiter, mayAnswerWithError } from '../../protocols/icmpv6/errors.js';
+import { refChecksum } from './helpers.js';
 
 const addr = fc.uint8Array({ minLength: 16, maxLength: 16 });
 const bytes = fc.uint8Array({ maxLength: 80 });
@@ -26,26 +27,6 @@ export const icmpv6Repr: fc.Arbitrary<Icmpv6Repr> = fc.oneof(
   fc.record({ kind: fc.constant('param-problem' as const), code: fc.integer({ min: 0, max: 255 }), pointer: fc.integer({ min: 0, max: 0xffffffff }), quoted: bytes }),
   fc.record({ kind: fc.constant('other' as const), type: fc.integer({ min: 5, max: 127 }).chain((t) => fc.constantFrom(t, t + 128 > 129 ? t + 128 : 200)), code: fc.integer({ min: 0, max: 255 }), rest: fc.integer({ min: 0, max: 0xffffffff }), data: bytes }),
 );
-
-/** Reference checksum, written out the long way: RFC 8200 8.1's 40-byte pseudo-header, then the message. */
-function refChecksum(src: Uint8Array, dst: Uint8Array, msg: Uint8Array): number {
-  const all = new Uint8Array(40 + msg.length + (msg.length & 1));
-  all.set(src, 0);
-  all.set(dst, 16);
-  all[32] = msg.length >>> 24;
-  all[33] = (msg.length >>> 16) & 0xff;
-  all[34] = (msg.length >>> 8) & 0xff;
-  all[35] = msg.length & 0xff;
-  all[39] = 58;
-  all.set(msg, 40);
-  all[42] = 0; // the checksum field reads as zero
-  all[43] = 0;
-  let sum = 0;
-  for (let i = 0; i < all.length; i += 2) sum += (all[i]! << 8) | all[i + 1]!;
-  while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
-  return ~sum & 0xffff;
-}
-
 
 describe('ICMPv6 codec', () => {
   it('parses hand-built messages of each type', () => {
