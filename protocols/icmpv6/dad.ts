@@ -10,9 +10,9 @@
  * - a neighbor advertisement for it arrives (someone uses it), or
  * - a solicitation for it arrives from :: (someone else is probing it at the same time).
  * A solicitation for it from a unicast source is someone resolving it: ignored while tentative. With
- * `dupAddrDetectTransmits` 0 an address is unique at once (5.4). A probe of ours looped back by the link would
- * look like another node's probe: RFC 7527's nonce is not implemented, so the caller must not feed its own probes
- * back (byway's drivers do not loop transmitted frames to the receive path).
+ * `dupAddrDetectTransmits` 0 an address is unique at once (5.4). Enhanced DAD (RFC 7527): each address gets a
+ * random 6-byte nonce that the sink puts in its probes (a Nonce option, as Linux does); a probe that comes back
+ * with our nonce is our own, looped back by the link, and is ignored instead of making the address duplicate.
  */
 import { ipv6Key } from '../ipv6/address.js';
 
@@ -28,14 +28,18 @@ export interface DadOptions {
 export const DEFAULT_DAD_OPTIONS: DadOptions = { dupAddrDetectTransmits: 1, retransMs: 1_000, maxStartDelayMs: 1_000 };
 
 export interface DadSink {
-  /** Send a neighbor solicitation from :: to the solicited-node group of `target`, no source link-layer option. */
-  probe(target: Uint8Array): void;
+  /**
+   * Send a neighbor solicitation from :: to the solicited-node group of `target`, no source link-layer option, with
+   * a Nonce option carrying `nonce` (RFC 7527).
+   */
+  probe(target: Uint8Array, nonce: Uint8Array): void;
   /** Detection ended for `address`. */
   result(address: Uint8Array, state: 'PREFERRED' | 'DUPLICATE'): void;
 }
 
 interface Tentative {
   address: Uint8Array;
+  nonce: Uint8Array;
   sent: number;
   /** When the next probe goes out, or (after the last) when the address becomes preferred. */
   deadline: number;
@@ -43,10 +47,10 @@ interface Tentative {
 
 export class DuplicateAddressDetection {
   readonly options: DadOptions;
-  readonly stats = { started: 0, unique: 0, duplicates: 0, probesSent: 0 };
+  readonly stats = { started: 0, unique: 0, duplicates: 0, probesSent: 0, loopedBack: 0 };
   private readonly tentative = new Map<string, Tentative>();
 
-  /** `random` returns a number in [0, 1): the start delay draw. */
+  /** `random` returns a number in [0, 1): the start delay and the nonce bytes are drawn from it. */
   constructor(
     private readonly sink: DadSink,
     private readonly random: () => number,
@@ -65,17 +69,28 @@ export class DuplicateAddressDetection {
       this.sink.result(address.slice(0, 16), 'PREFERRED');
       return;
     }
-    const delay = Math.floor(Math.min(Math.max(this.random(), 0), 0.999999) * this.options.maxStartDelayMs);
-    this.tentative.set(key, { address: address.slice(0, 16), sent: 0, deadline: now + delay });
+    const delay = Math.floor(this.draw() * this.options.maxStartDelayMs);
+    const nonce = new Uint8Array(6);
+    for (let i = 0; i < nonce.length; i++) nonce[i] = Math.floor(this.draw() * 256);
+    this.tentative.set(key, { address: address.slice(0, 16), nonce, sent: 0, deadline: now + delay });
   }
 
   isTentative(address: Uint8Array): boolean {
     return this.tentative.has(ipv6Key(address));
   }
 
-  /** A valid neighbor solicitation for `target` arrived; `fromUnspecified`: its source was ::. */
-  solicitation(target: Uint8Array, fromUnspecified: boolean): void {
-    if (fromUnspecified) this.duplicate(target);
+  /**
+   * A valid neighbor solicitation for `target` arrived; `fromUnspecified`: its source was ::; `nonce`: its Nonce
+   * option, if any. Our own probe looped back (same nonce) is ignored (RFC 7527 section 4.2).
+   */
+  solicitation(target: Uint8Array, fromUnspecified: boolean, nonce?: Uint8Array): void {
+    if (!fromUnspecified) return;
+    const t = this.tentative.get(ipv6Key(target));
+    if (t !== undefined && nonce !== undefined && sameBytes(t.nonce, nonce)) {
+      this.stats.loopedBack++;
+      return;
+    }
+    this.duplicate(target);
   }
 
   /** A valid neighbor advertisement for `target` arrived. */
@@ -90,7 +105,7 @@ export class DuplicateAddressDetection {
         t.sent++;
         t.deadline = now + this.options.retransMs;
         this.stats.probesSent++;
-        this.sink.probe(t.address);
+        this.sink.probe(t.address, t.nonce);
       } else {
         this.tentative.delete(key);
         this.stats.unique++;
@@ -105,6 +120,10 @@ export class DuplicateAddressDetection {
     return at;
   }
 
+  private draw(): number {
+    return Math.min(Math.max(this.random(), 0), 0.999999);
+  }
+
   private duplicate(target: Uint8Array): void {
     const key = ipv6Key(target);
     const t = this.tentative.get(key);
@@ -113,4 +132,10 @@ export class DuplicateAddressDetection {
     this.stats.duplicates++;
     this.sink.result(t.address, 'DUPLICATE');
   }
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }

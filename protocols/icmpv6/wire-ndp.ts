@@ -1,7 +1,8 @@
 /**
  * Neighbor Discovery messages (RFC 4861 section 4): router solicitation and advertisement, neighbor solicitation
  * and advertisement, redirect, with the options byway uses (source/target link-layer address, prefix information,
- * redirected header, MTU). Unknown options are kept as 'unknown' (the receiver ignores them, 4.6) so they re-emit.
+ * redirected header, MTU, and the nonce of enhanced DAD). Unknown options are kept as 'unknown' (the receiver
+ * ignores them, 4.6) so they re-emit.
  *
  * `parseNdp` checks what the message itself can show (code 0, length, options well formed: an option of length 0
  * or one running past the end invalidates the whole message, 4.6); `validateNdp` adds the checks that need the IPv6
@@ -20,6 +21,8 @@ export const NdpOptionType = {
   PrefixInformation: 3,
   RedirectedHeader: 4,
   Mtu: 5,
+  /** RFC 3971 section 5.3.2, used by enhanced DAD (RFC 7527): Linux puts one in its DAD probes. */
+  Nonce: 14,
 } as const;
 
 /** RA flags byte (RFC 4861 4.2). */
@@ -44,6 +47,8 @@ export type NdpOption =
   /** As much of the redirected packet as fits (RFC 4861 4.6.3). */
   | { readonly kind: 'redirected-header'; readonly data: Uint8Array }
   | { readonly kind: 'mtu'; readonly mtu: number }
+  /** The option's 8n-2 bytes (6 from Linux). */
+  | { readonly kind: 'nonce'; readonly nonce: Uint8Array }
   /** Any other option, or a known one of the wrong length: its bytes after type and length. */
   | { readonly kind: 'unknown'; readonly type: number; readonly data: Uint8Array };
 
@@ -137,6 +142,8 @@ export function parseNdpOptions(b: Uint8Array, start: number): NdpOption[] | und
       out.push({ kind: 'redirected-header', data: b.subarray(o + 8, o + len) });
     } else if (type === NdpOptionType.Mtu && len === 8) {
       out.push({ kind: 'mtu', mtu: read32(b, o + 4) });
+    } else if (type === NdpOptionType.Nonce) {
+      out.push({ kind: 'nonce', nonce: data });
     } else {
       out.push({ kind: 'unknown', type, data });
     }
@@ -232,6 +239,8 @@ function optionLen(o: NdpOption): number {
       return (8 + o.data.length + 7) & ~7;
     case 'mtu':
       return 8;
+    case 'nonce':
+      return (2 + o.nonce.length + 7) & ~7;
     default:
       return (2 + o.data.length + 7) & ~7;
   }
@@ -284,6 +293,10 @@ function emitOption(opt: NdpOption, b: Uint8Array, o: number): number {
     case 'mtu':
       b[o] = NdpOptionType.Mtu;
       write32(b, o + 4, opt.mtu >>> 0);
+      break;
+    case 'nonce':
+      b[o] = NdpOptionType.Nonce;
+      b.set(opt.nonce, o + 2);
       break;
     default:
       b[o] = opt.type;

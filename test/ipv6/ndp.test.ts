@@ -17,7 +17,8 @@ const option: fc.Arbitrary<NdpOption> = fc.oneof(
   fc.record({ kind: fc.constant('prefix-info' as const), prefixLen: fc.integer({ min: 0, max: 255 }), onLink: fc.boolean(), autonomous: fc.boolean(), validLifetime: u32, preferredLifetime: u32, prefix: addr }),
   fc.record({ kind: fc.constant('redirected-header' as const), data: bytes8n(0) }),
   fc.record({ kind: fc.constant('mtu' as const), mtu: u32 }),
-  fc.record({ kind: fc.constant('unknown' as const), type: fc.integer({ min: 6, max: 255 }), data: bytes8n(6) }),
+  fc.record({ kind: fc.constant('nonce' as const), nonce: bytes8n(6) }),
+  fc.record({ kind: fc.constant('unknown' as const), type: fc.integer({ min: 6, max: 255 }).filter((t) => t !== 14), data: bytes8n(6) }),
 );
 const options = fc.array(option, { maxLength: 4 });
 const ndpRepr: fc.Arbitrary<NdpRepr> = fc.oneof(

@@ -116,6 +116,22 @@ describe('RFC 4862 duplicate address detection', () => {
     expect(b.dad.stats.duplicates).toBe(1);
   });
 
+  it('puts a random nonce in its probes and ignores its own probe looped back (RFC 7527)', () => {
+    const nonces: string[] = [];
+    let k = 0;
+    const draws = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7];
+    const dad = new DuplicateAddressDetection({ probe: (_t, n) => nonces.push(hex(n)), result: () => {} }, () => draws[k++ % draws.length]!, { maxStartDelayMs: 0, dupAddrDetectTransmits: 2 });
+    dad.start(0, ADDR);
+    dad.poll(0);
+    dad.poll(1000);
+    expect(nonces).toEqual(['334c668099b3', '334c668099b3']); // floor(draw * 256) for draws 0.2..0.7, the same in every probe
+    dad.solicitation(ADDR, true, Buffer.from(nonces[0]!, 'hex'));
+    expect(dad.isTentative(ADDR)).toBe(true);
+    dad.solicitation(ADDR, true, Buffer.from('334c668099b4', 'hex'));
+    expect(dad.isTentative(ADDR)).toBe(false);
+    expect(dad.stats).toMatchObject({ loopedBack: 1, duplicates: 1 });
+  });
+
   it('with DupAddrDetectTransmits 0, an address is unique at once', () => {
     const { dad, log } = setup({ dupAddrDetectTransmits: 0 });
     dad.start(0, ADDR);
