@@ -3,6 +3,7 @@
  * ICMPv6 and NDP messages, and fragment reassembly. Each checks that nothing throws on any input and the oracles
  * written in its description.
  */
+import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import {
   formatIpv6,
@@ -22,7 +23,7 @@ import { Ipv6Reassembler } from '../../protocols/ipv6/reassembly.js';
 import { Icmpv6Packet, emitIcmpv6, icmpv6BufferLen, parseIcmpv6 } from '../../protocols/icmpv6/wire.js';
 import { emitNdp, isNdpType, ndpBufferLen, parseNdp, validateNdp } from '../../protocols/icmpv6/wire-ndp.js';
 import { mayAnswerWithError } from '../../protocols/icmpv6/errors.js';
-import { read16 } from '../../protocols/util/bytes.js';
+import { fromHex, read16 } from '../../protocols/util/bytes.js';
 import { refSum } from '../lib/packets.js';
 import { decodeRecords, encodeRecords } from '../lib/records.js';
 import { check, checkSame, type FuzzTarget } from '../lib/target.js';
@@ -33,6 +34,27 @@ const u8 = fc.integer({ min: 0, max: 0xff });
 
 const SRC = parseIpv6('fe80::2')!;
 const DST = parseIpv6('fe80::1')!;
+
+let captured: Uint8Array[] | undefined;
+/** The IPv6 packets of test/fixtures/ipv6-frames.json (real Linux frames, scripts/capture-ipv6-fixtures.sh). */
+function capturedIpv6(): Uint8Array[] {
+  if (captured === undefined) {
+    const list = JSON.parse(readFileSync(new URL('../../test/fixtures/ipv6-frames.json', import.meta.url), 'utf8')) as { hex: string }[];
+    captured = list.map((f) => fromHex(f.hex).subarray(14));
+  }
+  return captured;
+}
+
+/** The ICMPv6 messages inside the captured packets (after any extension headers). */
+function capturedIcmpv6(): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  for (const b of capturedIpv6()) {
+    const p = Ipv6Packet.checked(b);
+    const w = p === undefined ? undefined : walkExtensionHeaders(p);
+    if (p !== undefined && w?.kind === 'upper' && w.protocol === NextHeader.ICMPv6) out.push(p.buffer.subarray(w.offset));
+  }
+  return out;
+}
 
 export const ipv6AddressTarget: FuzzTarget = {
   name: 'ipv6-address',
@@ -127,6 +149,7 @@ export const ipv6Target: FuzzTarget = {
   format: 'bytes',
   maxLen: 600,
   seeds: () => [
+    ...capturedIpv6(),
     ipv6Bytes([], 58, Uint8Array.of(128, 0, 0, 0, 0, 1, 0, 1), DST, undefined, 0),
     ipv6Bytes([{ type: 0, bytes: [0, 0, 5, 2, 0, 0, 1, 0] }, { type: 60, bytes: [0, 0, 1, 4, 0, 0, 0, 0] }], 17, new Uint8Array(8), DST, undefined, 0),
     ipv6Bytes([{ type: 44, bytes: [0, 0, 0, 1, 0, 0, 0, 9] }], 6, new Uint8Array(24), DST, undefined, 0),
@@ -175,6 +198,7 @@ export const icmpv6Target: FuzzTarget = {
   maxLen: 300,
   seeds: () =>
     [
+      ...capturedIcmpv6().map((b) => Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('')),
       '8000000000010001', '0104000000000000600000000000', '02000000000005dc', '0300000000000000', '040200000000002a',
       '8700000000000000fe8000000000000000000000000000020101001122334455',
       '88000000e0000000fe8000000000000000000000000000020201001122334455',
@@ -246,7 +270,12 @@ export const ipv6ReassemblyTarget: FuzzTarget = {
     const pkt = new Uint8Array(3000);
     emitIpv6Header({ src: SRC, dst: DST, nextHeader: 17, hopLimit: 64, trafficClass: 0, flowLabel: 0, payloadLen: 2960 }, pkt);
     const frags = fragmentIpv6(pkt, 40, 6, 1280, 7);
-    return [encodeRecords(frags.map((data) => ({ tag: 0, data }))), encodeRecords([...frags].reverse().map((data) => ({ tag: 3, data })))];
+    const linux = capturedIpv6().filter((b) => b[6] === NextHeader.Fragment);
+    return [
+      encodeRecords(frags.map((data) => ({ tag: 0, data }))),
+      encodeRecords([...frags].reverse().map((data) => ({ tag: 3, data }))),
+      encodeRecords(linux.map((data) => ({ tag: 0, data }))),
+    ];
   },
   generator: () =>
     fc
