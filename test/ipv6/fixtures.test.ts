@@ -19,6 +19,7 @@ import { ICMPV6_MAX_QUOTE, Icmpv6Packet, emitIcmpv6, icmpv6BufferLen, parseIcmpv
 import { emitNdp, linkLayerOption, ndpBufferLen, parseNdp, validateNdp, type NdpRepr } from '../../protocols/icmpv6/wire-ndp.js';
 import { mayAnswerWithError } from '../../protocols/icmpv6/errors.js';
 import { DuplicateAddressDetection } from '../../protocols/icmpv6/dad.js';
+import { RouterDiscovery } from '../../protocols/icmpv6/router-discovery.js';
 
 interface Fixture {
   readonly name: string;
@@ -159,6 +160,15 @@ describe('real IPv6 frames from Linux', () => {
     expect(ra.options.map((o) => o.kind)).toEqual(['source-lla', 'mtu', 'prefix-info']);
     expect(ra.options[1]).toEqual({ kind: 'mtu', mtu: 1500 });
     expect(ra.options[2]).toMatchObject({ kind: 'prefix-info', prefixLen: 64, onLink: true, autonomous: true, validLifetime: 2592000, preferredLifetime: 604800 });
+    // Fed to router discovery: R becomes the default router, its prefix on-link, and SLAAC forms an address in it.
+    const added: string[] = [];
+    const rd = new RouterDiscovery({ solicit: () => {}, addressAdded: (a) => added.push(formatIpv6(a)), addressRemoved: () => {} }, () => eui64InterfaceId(Uint8Array.of(2, 0, 0, 0x99, 0, 1)), () => 0);
+    const raPacket = packet('ipv6-router-advertisement');
+    expect(rd.advertisement(0, raPacket.src, ra)).toEqual({ curHopLimit: 64, reachableTimeMs: undefined, retransTimerMs: undefined });
+    expect(rd.defaultRouters(1).map(formatIpv6)).toEqual(['fe80::ff:fe99:fe']);
+    expect(rd.isOnLink(1, parseIpv6('fd00:99::fe')!)).toBe(true);
+    expect(added).toEqual(['fd00:99::ff:fe99:1']);
+    expect(rd.linkMtu).toBe(1500);
   });
 
   it('echo request and reply round-trip through the ICMPv6 codec', () => {
