@@ -5,6 +5,7 @@ import { addressTarget, pcapTarget, reassemblyTarget } from './misc.js';
 import { stackRxTarget, tcpStatesTarget } from './stack.js';
 import { tcpMitmTarget } from './mitm.js';
 import { icmpv6Target, ipv6AddressTarget, ipv6ReassemblyTarget, ipv6Target } from './ipv6.js';
+import { ndpHostTarget } from './ipv6-ndp.js';
 
 export const TARGETS: readonly FuzzTarget[] = [
   ethernetTarget,
@@ -24,6 +25,7 @@ export const TARGETS: readonly FuzzTarget[] = [
   ipv6Target,
   icmpv6Target,
   ipv6ReassemblyTarget,
+  ndpHostTarget,
 ];
 
 export function targetByName(name: string): FuzzTarget | undefined {

@@ -23,6 +23,7 @@ const BUDGET: Record<string, number> = {
   ipv6: 10_000,
   icmpv6: 15_000,
   'ipv6-reassembly': 1_500,
+  'ndp-host': 1_500,
 };
 
 describe('fuzz slice: parsers', () => {
