@@ -1,11 +1,12 @@
 /**
  * When byway may send an ICMPv6 error (RFC 4443 section 2.4), sans-IO: the rule on which packets never draw an
- * error (2.4(e)) and the rate limit every node must apply (2.4(f)), a token bucket on the virtual clock.
- * Nothing here throws on wire input or reads a clock: time is the `now` argument (ms).
+ * error (2.4(e)), the rate limit every node must apply (2.4(f)), a token bucket on the virtual clock, and
+ * `buildIcmpv6Error`, which makes the whole error packet. Nothing here throws on wire input or reads a clock: time
+ * is the `now` argument (ms).
  */
 import { ParamProblemCode, walkExtensionHeaders } from '../ipv6/wire-ext.js';
-import { NextHeader, type Ipv6Packet } from '../ipv6/wire.js';
-import { Icmpv6Type } from './wire.js';
+import { IPV6_HEADER_LEN, NextHeader, emitIpv6Header, type Ipv6Packet } from '../ipv6/wire.js';
+import { Icmpv6Type, emitIcmpv6, icmpv6BufferLen, icmpv6Quote, type Icmpv6Repr } from './wire.js';
 
 /** Whether the packet carries an ICMPv6 error message or a redirect (found through its extension headers). */
 export function carriesIcmpv6ErrorOrRedirect(p: Ipv6Packet): boolean {
@@ -65,4 +66,25 @@ export class Icmpv6RateLimiter {
     this.stats.limited++;
     return false;
   }
+}
+
+/** The error to send: an ICMPv6 error repr without its quote. */
+export type Icmpv6ErrorKind =
+  | { readonly kind: 'dest-unreachable'; readonly code: number }
+  | { readonly kind: 'packet-too-big'; readonly mtu: number }
+  | { readonly kind: 'time-exceeded'; readonly code: number }
+  | { readonly kind: 'param-problem'; readonly code: number; readonly pointer: number };
+
+/**
+ * A whole IPv6 packet (a new buffer) carrying `error` about `invoking` from `src` to `dst` (the invoking packet's
+ * source), quoting as much of the invoking packet as keeps the error within 1280 bytes (RFC 4443 2.4(c)), with the
+ * checksum computed. Whether to send it at all is `mayAnswerWithError` and the rate limiter's business.
+ */
+export function buildIcmpv6Error(error: Icmpv6ErrorKind, invoking: Uint8Array, src: Uint8Array, dst: Uint8Array, hopLimit = 64): Uint8Array {
+  const repr = { ...error, quoted: icmpv6Quote(invoking) } as Icmpv6Repr;
+  const len = icmpv6BufferLen(repr);
+  const out = new Uint8Array(IPV6_HEADER_LEN + len);
+  emitIpv6Header({ src, dst, nextHeader: NextHeader.ICMPv6, hopLimit, trafficClass: 0, flowLabel: 0, payloadLen: len }, out);
+  emitIcmpv6(repr, out, IPV6_HEADER_LEN, src, dst);
+  return out;
 }

@@ -17,7 +17,7 @@ import { fragmentIpv6 } from '../../protocols/ipv6/fragmenter.js';
 import { PathMtuCache } from '../../protocols/ipv6/pmtu.js';
 import { ICMPV6_MAX_QUOTE, Icmpv6Packet, emitIcmpv6, icmpv6BufferLen, parseIcmpv6, type Icmpv6Repr } from '../../protocols/icmpv6/wire.js';
 import { emitNdp, linkLayerOption, ndpBufferLen, parseNdp, validateNdp, type NdpRepr } from '../../protocols/icmpv6/wire-ndp.js';
-import { mayAnswerWithError } from '../../protocols/icmpv6/errors.js';
+import { buildIcmpv6Error, mayAnswerWithError } from '../../protocols/icmpv6/errors.js';
 import { DuplicateAddressDetection } from '../../protocols/icmpv6/dad.js';
 import { RouterDiscovery } from '../../protocols/icmpv6/router-discovery.js';
 
@@ -245,6 +245,30 @@ describe('real IPv6 frames from Linux', () => {
     const pp = parseIcmpv6(icmp(packet('ipv6-param-problem-option')));
     expect(pp).toMatchObject({ kind: 'param-problem', code: 2, pointer: 42 });
     expect(bytesEqual((pp as { quoted: Uint8Array }).quoted, p.buffer)).toBe(true);
+  });
+
+  it('buildIcmpv6Error makes the ICMPv6 messages Linux made, byte for byte (checksum included)', () => {
+    const linux = (name: string): Ipv6Packet => packet(name);
+    const icmpOf = (b: Uint8Array): string => toHex(b.subarray(IPV6_HEADER_LEN));
+    // Parameter problem about the destination-options datagram (which we have whole).
+    const pp = linux('ipv6-param-problem-option');
+    const ours = buildIcmpv6Error({ kind: 'param-problem', code: 2, pointer: 42 }, packet('ipv6-udp-dstopts').buffer, pp.src, pp.dst);
+    expect(icmpOf(ours)).toBe(toHex(pp.payload));
+    expect(Ipv6Packet.checked(ours)!.hopLimit).toBe(64);
+    // Packet too big: the quote Linux cut at 1232 bytes, quoted again, gives the same message.
+    const ptb = linux('ipv6-packet-too-big');
+    const quoted = (parseIcmpv6(icmp(ptb)) as { quoted: Uint8Array }).quoted;
+    const big = new Uint8Array(1448);
+    big.set(quoted);
+    expect(icmpOf(buildIcmpv6Error({ kind: 'packet-too-big', mtu: 1280 }, big, ptb.src, ptb.dst))).toBe(toHex(ptb.payload));
+    for (const [name, error] of [
+      ['ipv6-time-exceeded', { kind: 'time-exceeded', code: 0 }],
+      ['ipv6-dest-unreachable-port', { kind: 'dest-unreachable', code: 4 }],
+    ] as const) {
+      const l = linux(name);
+      const q = (parseIcmpv6(icmp(l)) as { quoted: Uint8Array }).quoted;
+      expect(icmpOf(buildIcmpv6Error(error, q, l.src, l.dst)), name).toBe(toHex(l.payload));
+    }
   });
 
   it('truncating any fixture at any length or flipping any byte never makes a codec throw', () => {

@@ -14,7 +14,7 @@ import {
   parseIcmpv6,
   type Icmpv6Repr,
 } from '../../protocols/icmpv6/wire.js';
-import { Icmpv6RateLimiter, mayAnswerWithError } from '../../protocols/icmpv6/errors.js';
+import { Icmpv6RateLimiter, buildIcmpv6Error, mayAnswerWithError } from '../../protocols/icmpv6/errors.js';
 import { refChecksum } from './helpers.js';
 
 const addr = fc.uint8Array({ minLength: 16, maxLength: 16 });
@@ -103,6 +103,25 @@ describe('RFC 4443 2.4(e): packets that draw no error', () => {
     expect(mayAnswerWithError(invoking('fd00::2', 'fd00::1', [58, 0, 1, 4, 0, 0, 0, 0, 3, 0, 0, 0, 0, 0, 0, 0], 60), 4, 1, false)).toBe(false);
     expect(mayAnswerWithError(invoking('::', 'fd00::1', udp), 1, 4, false)).toBe(false);
     expect(mayAnswerWithError(invoking('ff02::1', 'fd00::1', udp), 1, 4, false)).toBe(false);
+  });
+});
+
+describe('buildIcmpv6Error', () => {
+  it('quotes as much as fits in 1280 bytes, and the packet parses back with a good checksum', () => {
+    const src = parseIpv6('fd00::1')!;
+    const dst = parseIpv6('fd00::2')!;
+    for (const n of [48, 1232, 1233, 3000]) {
+      const inv = new Uint8Array(n).map((_, i) => i);
+      const out = buildIcmpv6Error({ kind: 'time-exceeded', code: 1 }, inv, src, dst);
+      expect(out.length).toBe(Math.min(1280, 48 + n));
+      const p = Ipv6Packet.checked(out)!;
+      expect(p.nextHeader).toBe(58);
+      const m = Icmpv6Packet.checked(p.payload)!;
+      expect(m.verifyChecksum(src, dst)).toBe(true);
+      const r = parseIcmpv6(m);
+      expect(r).toMatchObject({ kind: 'time-exceeded', code: 1 });
+      expect(toHex((r as { quoted: Uint8Array }).quoted)).toBe(toHex(inv.subarray(0, 1232)));
+    }
   });
 });
 
