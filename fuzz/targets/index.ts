@@ -4,6 +4,8 @@ import { arpTarget, checksumTarget, ethernetTarget, icmpTarget, ipv4Target, tcpT
 import { addressTarget, pcapTarget, reassemblyTarget } from './misc.js';
 import { stackRxTarget, tcpStatesTarget } from './stack.js';
 import { tcpMitmTarget } from './mitm.js';
+import { icmpv6Target, ipv6AddressTarget, ipv6ReassemblyTarget, ipv6Target } from './ipv6.js';
+import { ndpHostTarget } from './ipv6-ndp.js';
 
 export const TARGETS: readonly FuzzTarget[] = [
   ethernetTarget,
@@ -19,6 +21,11 @@ export const TARGETS: readonly FuzzTarget[] = [
   stackRxTarget,
   tcpStatesTarget,
   tcpMitmTarget,
+  ipv6AddressTarget,
+  ipv6Target,
+  icmpv6Target,
+  ipv6ReassemblyTarget,
+  ndpHostTarget,
 ];
 
 export function targetByName(name: string): FuzzTarget | undefined {

@@ -19,6 +19,11 @@ const BUDGET: Record<string, number> = {
   address: 15_000,
   reassembly: 2_500,
   pcap: 10_000,
+  'ipv6-address': 15_000,
+  ipv6: 10_000,
+  icmpv6: 15_000,
+  'ipv6-reassembly': 1_500,
+  'ndp-host': 1_500,
 };
 
 describe('fuzz slice: parsers', () => {
