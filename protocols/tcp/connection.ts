@@ -28,6 +28,7 @@ import { ByteRing, OutOfOrderQueue, RttEstimator, type CongestionControl, type C
 import type { TcpInfo, TcpStats } from './info.js';
 import type { ResolvedTcpOptions } from './options.js';
 import { DEFAULT_RTO_OPTIONS, type RtoOptions } from './rtt.js';
+import type { TimeWaitSeed } from './time-wait.js';
 import { seqAdd, seqDiff, seqGe, seqGt, seqLe, seqLt } from './seq.js';
 import { TcpFlag, type TcpFields } from './wire.js';
 
@@ -994,6 +995,36 @@ export class TcpConnection {
     if (this.closeNotified) return;
     this.closeNotified = true;
     this.onClose?.(error);
+  }
+
+  /**
+   * @internal The layer keeps this TIME-WAIT as a compact record from now on (time-wait.ts): hand over what the
+   * record needs, and give back the buffer charge and the timers. The object stays readable (state TIME-WAIT, data
+   * not yet read) until the record goes, which closes it through drop().
+   */
+  timeWaitSeed(out: TimeWaitSeed): void {
+    out.localIp = this.localIp;
+    out.localPort = this.localPort;
+    out.remoteIp = this.remoteIp;
+    out.remotePort = this.remotePort;
+    out.sndUna = this.sndUna;
+    out.sndNxt = this.sndNxt;
+    out.maxSndWnd = this.maxSndWnd;
+    out.rcvNxt = this.rcvNxt;
+    out.rcvWnd = Math.max(0, seqDiff(this.rcvAdvEdge, this.rcvNxt));
+    out.rcvWs = this.rcvWs;
+    out.lastAckSent = this.lastAckSent;
+    out.tsOk = this.tsOk;
+    out.sackOk = this.sackOk;
+    out.tsRecent = this.tsRecent;
+    out.tsRecentAt = this.tsRecentAt;
+    out.tsOffset = this.tsOffset;
+    out.lastInvalidAckAt = this.lastInvalidAckAt;
+    out.deadline = this.closeAt;
+    this.closeAt = this.delackAt = this.timerAt = NEVER;
+    this.host.bufferAdjust(-this.bufferCharge);
+    this.bufferCharge = 0;
+    this.buffersReleased = true;
   }
 
   /** @internal Whether a SYN may reopen this TIME-WAIT connection (RFC 6191 with timestamps, RFC 1122 4.2.2.13). */
