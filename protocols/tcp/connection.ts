@@ -66,6 +66,8 @@ export interface TcpConnHost {
   connTimeWait(conn: TcpConnection): void;
   /** The connection's timers or output needs changed. */
   connWake(conn: TcpConnection): void;
+  /** R1 retransmission timeouts in a row (RFC 1122 4.2.3.5): negative advice for the path to the peer. */
+  connNegativeAdvice(conn: TcpConnection, now: number): void;
   /** SYN-ACK retransmissions a SYN-RECEIVED connection gets before it is dropped (fewer when its queue clogs). */
   synAckRetryLimit(conn: TcpConnection): number;
   /** Whether all connections' out-of-order queues may grow by `bytes` (oooTotalLimit). */
@@ -1944,6 +1946,8 @@ export class TcpConnection {
     }
     this.nRto++;
     if (!probing) this.consecutiveRtos++;
+    // RFC 1122 4.2.3.5: from R1 = 3 timeouts on, tell IP (Linux: tcp_retries1), which checks the next hop again.
+    if (this.consecutiveRtos >= 3) this.host.connNegativeAdvice(this, now);
     this.stats.rtoExpirations++;
     // RFC 5681 3.1 / RFC 6298 5.5-5.6: collapse cwnd, back off, retransmit the earliest unacknowledged segment.
     this.cc.onRto(now, this.lossFlightSize());

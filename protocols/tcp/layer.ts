@@ -54,6 +54,11 @@ export interface TcpHost {
    */
   claimPort?(port: number): boolean;
   releasePort?(port: number): void;
+  /**
+   * Optional: RFC 1122 4.2.3.5 negative advice. A connection to `dst` timed out R1 (3) times in a row; the host
+   * checks its path there (the next hop's link-layer address, RFC 1122 2.3.2.1).
+   */
+  negativeAdvice?(now: number, dst: number): void;
 }
 
 export interface ConnectOpts {
@@ -701,6 +706,10 @@ export class TcpLayer implements TcpConnHost, TimeWaitHost {
   /** Forget a TIME-WAIT record (reuse, abort); its connection object, if it still exists, goes to CLOSED. */
   private removeTimeWait(slot: number): void {
     this.tw.remove(slot)?.drop();
+  }
+
+  connNegativeAdvice(conn: TcpConnection, now: number): void {
+    this.host.negativeAdvice?.(now, conn.remoteIp);
   }
 
   connWake(conn: TcpConnection): void {
