@@ -259,16 +259,66 @@ async function timeWait(mode: 'idle' | 'churn'): Promise<Result> {
   return per(`byway TIME-WAIT, ${mode} (per TIME-WAIT)`, tw, m0, m1);
 }
 
+/**
+ * The churn workload through the API (createStack, net.createServer / net.connect on the memory link, real time):
+ * what a TIME-WAIT costs when the application's sockets come and go, as in the issue's HTTP test.
+ */
+async function timeWaitApi(): Promise<Result> {
+  const { createStack } = await import('../src/api/stack.js');
+  const [da, db] = memoryLink({ queueLimit: 4096 });
+  const limits = { tcp: { maxConnections: 2 * N + 1024, maxTimeWait: 2 * N + 16 } };
+  const client = createStack({ driver: da, address: '10.0.0.1/24', rng: seededRng(1), limits });
+  const server = createStack({ driver: db, address: '10.0.0.2/24', rng: seededRng(2), limits });
+  const srv = server.net.createServer((s) => {
+    s.on('data', () => s.write(Buffer.alloc(100)));
+    s.on('end', () => s.end());
+    s.on('error', () => undefined);
+  });
+  await new Promise<void>((r) => srv.listen(5001, r));
+  const one = (): Promise<void> =>
+    new Promise((resolve, reject) => {
+      const c = client.net.connect(5001, '10.0.0.2', () => c.write(Buffer.alloc(100)));
+      c.on('data', () => c.end());
+      c.on('error', reject);
+      c.on('close', () => resolve());
+      c.resume();
+    });
+  const churn = async (n: number): Promise<void> => {
+    let started = 0;
+    const worker = async (): Promise<void> => {
+      while (started < n) {
+        started++;
+        await one();
+      }
+    };
+    await Promise.all(Array.from({ length: INFLIGHT }, worker));
+  };
+  await churn(Math.ceil(N / 10)); // warm-up (its TIME-WAITs stay: counted in the baseline and subtracted)
+  await new Promise((r) => setTimeout(r, 200));
+  const count = (): number => client.connections().filter((c) => c.state === 'TIME-WAIT').length;
+  const tw0 = count();
+  const m0 = await settle();
+  await churn(N);
+  await new Promise((r) => setTimeout(r, 200));
+  const m1 = await settle();
+  const tw = count() - tw0;
+  client.close();
+  server.close();
+  if (tw < N) throw new Error(`only ${tw} of ${N} connections in TIME-WAIT`);
+  return per('byway TIME-WAIT, churn via the API', tw, m0, m1);
+}
+
 const results: Result[] = [];
+if (only === 'timewait-api') results.push(await timeWaitApi());
 if (only === 'timewait') {
   results.push(await timeWait('idle'));
   results.push(await timeWait('churn'));
 }
-if (only !== 'net' && only !== 'timewait') results.push(await byway());
-if (only !== 'byway' && only !== 'timewait') results.push(await nodeNet());
+if (only !== 'net' && !only?.startsWith('timewait')) results.push(await byway());
+if (only !== 'byway' && !only?.startsWith('timewait')) results.push(await nodeNet());
 if (json) console.log(JSON.stringify({ n: N, results }));
 else {
-  console.log(only === 'timewait' ? `N = ${N} connections; bytes per connection in TIME-WAIT` : `N = ${N} connections; bytes per connection (both ends together)`);
+  console.log(only?.startsWith('timewait') ? `N = ${N} connections; bytes per connection in TIME-WAIT` : `N = ${N} connections; bytes per connection (both ends together)`);
   console.log('case'.padEnd(38), 'rss'.padStart(8), 'heap'.padStart(8), 'external'.padStart(9), 'arrayBuf'.padStart(9));
   for (const r of results) {
     console.log(r.case.padEnd(38), String(r.rssPerConn).padStart(8), String(r.heapPerConn).padStart(8), String(r.externalPerConn).padStart(9), String(r.arrayBuffersPerConn).padStart(9));
