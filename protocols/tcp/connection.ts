@@ -1029,6 +1029,11 @@ export class TcpConnection {
     this.buffersReleased = true;
   }
 
+  /** @internal An ACK is still owed (now, with the next output, or by the delayed-ACK timer). */
+  get ackOwed(): boolean {
+    return this.ackNow || this.ackSoon || this.delackAt !== NEVER;
+  }
+
   /** @internal Whether a SYN may reopen this TIME-WAIT connection (RFC 6191 with timestamps, RFC 1122 4.2.2.13). */
   timeWaitAcceptsSyn(seg: TcpFields): boolean {
     if (this.state !== 'TIME-WAIT') return false;

@@ -692,7 +692,7 @@ export class TcpLayer implements TcpConnHost, TimeWaitHost {
    * and the layer lets go of the TcpConnection.
    */
   private retireTimeWait(conn: TcpConnection): void {
-    if (conn.txPending || !this.timeWait.delete(conn)) return;
+    if (conn.txPending || conn.ackOwed || !this.timeWait.delete(conn)) return;
     conn.timeWaitSeed(this.twSeed);
     this.acquirePort(conn.localPort); // before unregister releases the connection's use: the port stays claimed
     this.unregister(conn);
