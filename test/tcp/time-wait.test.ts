@@ -189,6 +189,20 @@ for (const [name, iss, rIsn] of cases) {
 }
 
 describe('TIME-WAIT records and the layer', () => {
+  it('wait for the last ACK: with no transmit buffer the connection stays until its ACK has left', () => {
+    const t = new Tw(20_000, 10_000);
+    const c = t.finWait2();
+    t.host.blocked = true;
+    t.send({ flags: FIN | ACK, seq: t.r(1), ack: t.l(2) });
+    t.recvNothing();
+    expect(c.state).toBe('TIME-WAIT');
+    expect(t.layer.timeWaitRecords).toBe(0);
+    t.host.blocked = false;
+    t.layer.poll(t.now);
+    t.recv({ flags: ACK, seq: t.l(2), ack: t.r(2) });
+    expect(t.layer.timeWaitRecords).toBe(1);
+  });
+
   it('hold their local port until they expire (claimPort / releasePort)', () => {
     const t = new Tw(20_000, 10_000);
     const held = new Set<number>();
