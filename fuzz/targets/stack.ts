@@ -11,7 +11,7 @@
  */
 import fc from 'fast-check';
 import { read16, write16, write32, read32 } from '../../protocols/util/bytes.js';
-import type { TcpConnection } from '../../protocols/tcp/connection.js';
+import { TcpConnection } from '../../protocols/tcp/connection.js';
 import { fixtureFrames } from '../lib/corpus.js';
 import { arpArb, icmpArb, ipBytes, ipGenArb, tcpBytes, tcpGenArb, udpArb, u16, u32, type TcpGen } from '../lib/gen.js';
 import { accountedBytes, checkStack, flatten, moved } from '../lib/invariants.js';
@@ -392,7 +392,7 @@ export function buildStateWorld(index: number): { w: World; conn: TcpConnection 
       w.freeze();
       a.poll(w.now); // A answers SYN-ACK and waits
       w.drain();
-      for (const c of a.tcp!.connections()) conn = c;
+      for (const c of a.tcp!.connections()) if (c instanceof TcpConnection) conn = c;
       break;
     }
     case 'ESTABLISHED-active-inflight': {
@@ -463,6 +463,7 @@ function blindAttackVictim(w: World, seg: Uint8Array): { conn: TcpConnection; st
   const syn = (flags & 0x02) !== 0;
   if (!rst && !syn) return undefined;
   for (const conn of w.a.tcp!.connections()) {
+    if (!(conn instanceof TcpConnection)) continue; // a TIME-WAIT record: not synchronized
     if (conn.remotePort !== read16(seg, 0) || conn.localPort !== read16(seg, 2) || !SYNCHRONIZED.has(conn.state)) continue;
     const rcvNxt = (conn as unknown as { rcvNxt?: unknown }).rcvNxt;
     if (typeof rcvNxt !== 'number') return undefined;

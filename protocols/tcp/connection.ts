@@ -28,6 +28,7 @@ import { ByteRing, OutOfOrderQueue, RttEstimator, type CongestionControl, type C
 import type { TcpInfo, TcpStats } from './info.js';
 import type { ResolvedTcpOptions } from './options.js';
 import { DEFAULT_RTO_OPTIONS, type RtoOptions } from './rtt.js';
+import type { TimeWaitSeed } from './time-wait.js';
 import { seqAdd, seqDiff, seqGe, seqGt, seqLe, seqLt } from './seq.js';
 import { TcpFlag, type TcpFields } from './wire.js';
 
@@ -65,6 +66,8 @@ export interface TcpConnHost {
   connTimeWait(conn: TcpConnection): void;
   /** The connection's timers or output needs changed. */
   connWake(conn: TcpConnection): void;
+  /** R1 retransmission timeouts in a row (RFC 1122 4.2.3.5): negative advice for the path to the peer. */
+  connNegativeAdvice(conn: TcpConnection, now: number): void;
   /** SYN-ACK retransmissions a SYN-RECEIVED connection gets before it is dropped (fewer when its queue clogs). */
   synAckRetryLimit(conn: TcpConnection): number;
   /** Whether all connections' out-of-order queues may grow by `bytes` (oooTotalLimit). */
@@ -996,6 +999,41 @@ export class TcpConnection {
     this.onClose?.(error);
   }
 
+  /**
+   * @internal The layer keeps this TIME-WAIT as a compact record from now on (time-wait.ts): hand over what the
+   * record needs, and give back the buffer charge and the timers. The object stays readable (state TIME-WAIT, data
+   * not yet read) until the record goes, which closes it through drop().
+   */
+  timeWaitSeed(out: TimeWaitSeed): void {
+    out.localIp = this.localIp;
+    out.localPort = this.localPort;
+    out.remoteIp = this.remoteIp;
+    out.remotePort = this.remotePort;
+    out.sndUna = this.sndUna;
+    out.sndNxt = this.sndNxt;
+    out.maxSndWnd = this.maxSndWnd;
+    out.rcvNxt = this.rcvNxt;
+    out.rcvWnd = Math.max(0, seqDiff(this.rcvAdvEdge, this.rcvNxt));
+    out.rcvWs = this.rcvWs;
+    out.lastAckSent = this.lastAckSent;
+    out.tsOk = this.tsOk;
+    out.sackOk = this.sackOk;
+    out.tsRecent = this.tsRecent;
+    out.tsRecentAt = this.tsRecentAt;
+    out.tsOffset = this.tsOffset;
+    out.lastInvalidAckAt = this.lastInvalidAckAt;
+    out.deadline = this.closeAt;
+    this.closeAt = this.delackAt = this.timerAt = NEVER;
+    this.host.bufferAdjust(-this.bufferCharge);
+    this.bufferCharge = 0;
+    this.buffersReleased = true;
+  }
+
+  /** @internal An ACK is still owed (now, with the next output, or by the delayed-ACK timer). */
+  get ackOwed(): boolean {
+    return this.ackNow || this.ackSoon || this.delackAt !== NEVER;
+  }
+
   /** @internal Whether a SYN may reopen this TIME-WAIT connection (RFC 6191 with timestamps, RFC 1122 4.2.2.13). */
   timeWaitAcceptsSyn(seg: TcpFields): boolean {
     if (this.state !== 'TIME-WAIT') return false;
@@ -1913,6 +1951,8 @@ export class TcpConnection {
     }
     this.nRto++;
     if (!probing) this.consecutiveRtos++;
+    // RFC 1122 4.2.3.5: from R1 = 3 timeouts on, tell IP (Linux: tcp_retries1), which checks the next hop again.
+    if (this.consecutiveRtos >= 3) this.host.connNegativeAdvice(this, now);
     this.stats.rtoExpirations++;
     // RFC 5681 3.1 / RFC 6298 5.5-5.6: collapse cwnd, back off, retransmit the earliest unacknowledged segment.
     this.cc.onRto(now, this.lossFlightSize());

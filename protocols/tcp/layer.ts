@@ -13,6 +13,7 @@ import { TcpConnection, type TcpConnHost } from './connection.js';
 import { newTcpStats, type TcpStats } from './info.js';
 import { resolveTcpOptions, type ResolvedTcpOptions, type TcpOptions } from './options.js';
 import { seqAdd } from './seq.js';
+import { TimeWaitTable, TimeWaitView, emptyTimeWaitSeed, type TcpConnectionView, type TimeWaitHost } from './time-wait.js';
 import {
   TcpFlag,
   TcpPacket,
@@ -26,6 +27,7 @@ import {
 } from './wire.js';
 
 export type { TcpOptions } from './options.js';
+export type { TcpConnectionView } from './time-wait.js';
 
 /** The payload of a segment without data (a pure ACK, a SYN): shared, so none costs a view. */
 const NO_PAYLOAD = new Uint8Array(0);
@@ -55,6 +57,11 @@ export interface TcpHost {
    */
   claimPort?(port: number): boolean;
   releasePort?(port: number): void;
+  /**
+   * Optional: RFC 1122 4.2.3.5 negative advice. A connection to `dst` timed out R1 (3) times in a row; the host
+   * checks its path there (the next hop's link-layer address, RFC 1122 2.3.2.1).
+   */
+  negativeAdvice?(now: number, dst: number): void;
 }
 
 export interface ConnectOpts {
@@ -99,7 +106,7 @@ export class TcpListener {
   }
 }
 
-export class TcpLayer implements TcpConnHost {
+export class TcpLayer implements TcpConnHost, TimeWaitHost {
   readonly stats: TcpStats = newTcpStats();
   readonly opts: ResolvedTcpOptions;
   readonly txFields: TcpFields = emptyTcpFields();
@@ -120,7 +127,10 @@ export class TcpLayer implements TcpConnHost {
   private heapAt: number[] = [];
   private heapConn: TcpConnection[] = [];
   private readonly pendingTx = new Set<TcpConnection>();
+  /** Connections in TIME-WAIT whose last ACK has not left yet; then they become records in `tw`. */
   private readonly timeWait = new Set<TcpConnection>();
+  private readonly tw: TimeWaitTable;
+  private readonly twSeed = emptyTimeWaitSeed();
   private readonly portKey: Uint8Array;
   private nextEphemeral: number;
   private chalWindowStart = -Infinity;
@@ -140,6 +150,7 @@ export class TcpLayer implements TcpConnHost {
     const k = new Uint8Array(16);
     for (let i = 0; i < 16; i++) k[i] = options.rng.nextU32() & 0xff;
     this.portKey = k;
+    this.tw = new TimeWaitTable(this, k);
     this.nextEphemeral = options.rng.nextU32() & 0xffff;
   }
 
@@ -178,16 +189,20 @@ export class TcpLayer implements TcpConnHost {
     remoteIp >>>= 0;
     const localIp = opts.localIp ?? this.host.sourceFor(remoteIp);
     if (localIp === undefined) throw new BywayError('ENETUNREACH', 'no route to the destination');
-    if (this.nConns >= this.opts.maxConnections) throw new BywayError('EMFILE', 'too many TCP connections');
+    if (this.nConns + this.tw.size >= this.opts.maxConnections) throw new BywayError('EMFILE', 'too many TCP connections');
     let localPort: number;
     if (opts.localPort !== undefined) {
       localPort = opts.localPort;
       const old = this.lookup(localIp, localPort, remoteIp, remotePort);
-      if (old) {
+      const tw = old ? -1 : this.tw.find(localIp, localPort, remoteIp, remotePort);
+      if (old || tw >= 0) {
         // RFC 6191-style reuse of a TIME-WAIT 4-tuple when timestamps protect the new incarnation.
-        if (old.state === 'TIME-WAIT' && old.tcpTsOk && this.opts.timestamps) {
+        if (old && old.state === 'TIME-WAIT' && old.tcpTsOk && this.opts.timestamps) {
           this.stats.timeWaitReused++;
           old.drop();
+        } else if (tw >= 0 && this.tw.tsOk(tw) && this.opts.timestamps) {
+          this.stats.timeWaitReused++;
+          this.removeTimeWait(tw);
         } else throw new BywayError('EADDRINUSE', 'the 4-tuple is in use');
       }
       if (!this.acquirePort(localPort)) throw new BywayError('EADDRINUSE', `port ${localPort} is held by the host's TCP`);
@@ -203,12 +218,20 @@ export class TcpLayer implements TcpConnHost {
     return conn;
   }
 
-  connections(): Iterable<TcpConnection> {
-    const out: TcpConnection[] = [];
+  /** Every connection; a TIME-WAIT record whose TcpConnection is gone is listed as a TimeWaitView. */
+  connections(): Iterable<TcpConnectionView> {
+    const out: TcpConnectionView[] = [];
     for (const m of this.conns.values()) {
       for (const c of m.values()) {
         for (let x: TcpConnection | undefined = c; x; x = this.chain.get(x)) out.push(x);
       }
+    }
+    const abort = (v: TimeWaitView): void => {
+      const slot = this.tw.find(v.localIp, v.localPort, v.remoteIp, v.remotePort);
+      if (slot >= 0) this.removeTimeWait(slot);
+    };
+    for (const r of this.tw.rows()) {
+      out.push(this.tw.ownerOf(r.slot) ?? new TimeWaitView(r.localIp, r.localPort, r.remoteIp, r.remotePort, this.tw.window(r.slot), abort));
     }
     return out;
   }
@@ -219,8 +242,14 @@ export class TcpLayer implements TcpConnHost {
     for (const c of this.connections()) c.abort(now);
   }
 
+  /** TIME-WAIT connections kept as compact records (their TcpConnection released). */
+  get timeWaitRecords(): number {
+    return this.tw.size;
+  }
+
+  /** Connections, TIME-WAIT records included. */
   get connectionCount(): number {
-    return this.nConns;
+    return this.nConns + this.tw.size;
   }
 
   // ======================================================================================== input
@@ -264,7 +293,21 @@ export class TcpLayer implements TcpConnHost {
         }
       }
       conn.segmentArrives(now, f, payload);
+      if (conn.state === 'TIME-WAIT') this.retireTimeWait(conn);
       return;
+    }
+    if (this.tw.size > 0) {
+      const slot = this.tw.find(dst, f.dstPort, src, f.srcPort);
+      if (slot >= 0) {
+        const l = (f.flags & (TcpFlag.SYN | TcpFlag.ACK | TcpFlag.RST)) === TcpFlag.SYN ? this.findListener(dst, f.dstPort) : undefined;
+        if (l && this.tw.acceptsSyn(slot, f)) {
+          // RFC 6191 / RFC 1122 4.2.2.13: a new incarnation may reopen a TIME-WAIT connection.
+          stats.timeWaitReused++;
+          this.removeTimeWait(slot);
+          this.listenerInput(now, l, src, dst, f, payload);
+        } else this.tw.input(now, slot, f, payload.length);
+        return;
+      }
     }
     const l = this.findListener(dst, f.dstPort);
     if (l) {
@@ -295,7 +338,7 @@ export class TcpLayer implements TcpConnHost {
       stats.backlogDrops++;
       return;
     }
-    if (l.synQueue.size >= l.synQueueLimit || this.nConns >= this.opts.maxConnections) {
+    if (l.synQueue.size >= l.synQueueLimit || this.nConns + this.tw.size >= this.opts.maxConnections) {
       if (this.opts.synCookies) this.cookieSynAck(now, src, dst, f);
       else stats.synQueueDrops++;
       return;
@@ -345,7 +388,7 @@ export class TcpLayer implements TcpConnHost {
       return false;
     }
     this.stats.synCookiesValidated++;
-    if (l.acceptQueue.length >= l.backlog || this.nConns >= o.maxConnections) {
+    if (l.acceptQueue.length >= l.backlog || this.nConns + this.tw.size >= o.maxConnections) {
       this.stats.backlogDrops++;
       return true; // dropped silently; the peer retransmits
     }
@@ -438,7 +481,9 @@ export class TcpLayer implements TcpConnHost {
   /** The earliest time poll() is needed (now when output is pending), or undefined. */
   pollAt(now: number): number | undefined {
     if (this.pendingTx.size > 0) return now;
-    return this.nextTimerAt();
+    const t = this.nextTimerAt();
+    const d = this.tw.nextDeadline();
+    return d === undefined || (t !== undefined && t < d) ? t : d;
   }
 
   /** The earliest armed timer (stale heap entries are dropped on the way), or undefined. */
@@ -474,6 +519,7 @@ export class TcpLayer implements TcpConnHost {
         this.pendingTx.delete(c);
         this.finsSincePoll++;
         if (c.state !== 'CLOSED') c.output(now);
+        if (c.state === 'TIME-WAIT') this.retireTimeWait(c);
       }
     }
     // Only due timers run here: output still pending (no transmit buffer) is retried once per poll, above, and
@@ -488,11 +534,13 @@ export class TcpLayer implements TcpConnHost {
       this.heapPop();
       c.heapAt = Infinity;
       c.onTimer(now);
+      if (c.state === 'TIME-WAIT') this.retireTimeWait(c);
       if (c.state !== 'CLOSED' && c.timerAt < c.heapAt) {
         if (c.timerAt <= now) c.timerAt = now + 1e-3; // a timer that re-armed in the past runs on the next poll
         this.heapPushConn(c);
       }
     }
+    this.tw.expire(now, this.opts.timersPerPoll, (c) => c.drop());
   }
 
   // ======================================================================================== TcpConnHost
@@ -503,6 +551,14 @@ export class TcpLayer implements TcpConnHost {
 
   tsoMaxFor(dst: number): number {
     return this.host.tsoMaxFor?.(dst) ?? 0;
+  }
+
+  emitHeader(now: number, src: number, dst: number, f: TcpFields): boolean {
+    return this.emit(now, src, dst, f, null, 0, 0);
+  }
+
+  timeWaitReleased(localPort: number): void {
+    this.releasePortUse(localPort);
   }
 
   private emit(now: number, src: number, dst: number, f: TcpFields, ring: ByteRing | null, ringOffset: number, dataLen: number, segment?: number): boolean {
@@ -613,7 +669,11 @@ export class TcpLayer implements TcpConnHost {
   }
 
   connClosed(conn: TcpConnection): void {
-    this.unregister(conn);
+    if (!this.unregister(conn) && this.tw.size > 0) {
+      // A connection whose TIME-WAIT is a record (aborted by its owner, or the record expiring): forget the record.
+      const slot = this.tw.find(conn.localIp, conn.localPort, conn.remoteIp, conn.remotePort);
+      if (slot >= 0 && this.tw.ownerOf(slot) === conn) this.tw.remove(slot);
+    }
     conn.heapAt = Infinity;
     this.pendingTx.delete(conn);
     this.timeWait.delete(conn);
@@ -627,12 +687,37 @@ export class TcpLayer implements TcpConnHost {
   }
 
   connTimeWait(conn: TcpConnection): void {
-    if (this.timeWait.size >= this.opts.maxTimeWait) {
+    if (this.timeWait.size + this.tw.size >= this.opts.maxTimeWait) {
       this.stats.timeWaitOverflow++;
       conn.drop();
       return;
     }
     this.timeWait.add(conn);
+  }
+
+  /**
+   * Once its last ACK has left, a TIME-WAIT connection becomes a record of the TimeWaitTable (which holds its port)
+   * and the layer lets go of the TcpConnection.
+   */
+  private retireTimeWait(conn: TcpConnection): void {
+    if (conn.txPending || conn.ackOwed || !this.timeWait.delete(conn)) return;
+    conn.timeWaitSeed(this.twSeed);
+    this.acquirePort(conn.localPort); // before unregister releases the connection's use: the port stays claimed
+    this.unregister(conn);
+    conn.heapAt = Infinity;
+    this.pendingTx.delete(conn);
+    // Stale timer entries would keep released connections alive until their times come (an RTO, a keepalive).
+    if (this.heapAt.length > 4 * this.nConns + 64) this.heapRebuild();
+    this.tw.add(this.twSeed, conn);
+  }
+
+  /** Forget a TIME-WAIT record (reuse, abort); its connection object, if it still exists, goes to CLOSED. */
+  private removeTimeWait(slot: number): void {
+    this.tw.remove(slot)?.drop();
+  }
+
+  connNegativeAdvice(conn: TcpConnection, now: number): void {
+    this.host.negativeAdvice?.(now, conn.remoteIp);
   }
 
   connWake(conn: TcpConnection): void {
@@ -726,9 +811,9 @@ export class TcpLayer implements TcpConnHost {
     this.nConns++;
   }
 
-  private unregister(conn: TcpConnection): void {
+  private unregister(conn: TcpConnection): boolean {
     const m = this.conns.get(conn.remoteIp);
-    if (!m) return;
+    if (!m) return false;
     const key = ((conn.localPort << 16) | conn.remotePort) >>> 0;
     let c = m.get(key);
     let prev: TcpConnection | undefined;
@@ -736,7 +821,7 @@ export class TcpLayer implements TcpConnHost {
       prev = c;
       c = this.chain.get(c);
     }
-    if (!c) return;
+    if (!c) return false;
     const next = this.chain.get(c);
     this.chain.delete(c);
     if (prev) {
@@ -749,6 +834,7 @@ export class TcpLayer implements TcpConnHost {
     }
     this.nConns--;
     this.releasePortUse(conn.localPort);
+    return true;
   }
 
   /** One more user of `port`; the first one claims it from the host. False when the host refuses. */
@@ -800,7 +886,9 @@ export class TcpLayer implements TcpConnHost {
     for (let count = 0; count < num; count++) {
       const port = low + ((offset + this.nextEphemeral) % num);
       this.nextEphemeral = (this.nextEphemeral + 1) >>> 0;
-      if (!this.lookup(localIp, port, remoteIp, remotePort) && !this.listeners.has(port) && this.acquirePort(port)) return port;
+      if (!this.lookup(localIp, port, remoteIp, remotePort) && this.tw.find(localIp, port, remoteIp, remotePort) < 0 && !this.listeners.has(port) && this.acquirePort(port)) {
+        return port;
+      }
     }
     throw new BywayError('EADDRNOTAVAIL', 'no ephemeral port free for this destination');
   }

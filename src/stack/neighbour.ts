@@ -72,6 +72,8 @@ export interface NeighbourStats {
   unsolicitedIgnored: number;
   /** Requests held back because the address was asked less than retransmitMs ago. */
   requestsDeferred: number;
+  /** Requests sent to check a learned entry again on a transport's advice (RFC 1122 2.3.2.1, see `advise`). */
+  advised: number;
 }
 
 export interface NeighbourSnapshot {
@@ -100,6 +102,7 @@ export class NeighbourCache {
     queueDrops: 0,
     unsolicitedIgnored: 0,
     requestsDeferred: 0,
+    advised: 0,
   };
   private readonly entries = new Map<number, Entry>();
   private totalQueuedBytes = 0;
@@ -242,6 +245,24 @@ export class NeighbourCache {
     });
   }
 
+  /**
+   * RFC 1122 2.3.2.1 (4), higher-layer advice: a transport makes no progress towards `ip` (TCP after R1 = 3
+   * timeouts, RFC 1122 4.2.3.5). A learned entry is checked again: a request goes out (at most one per
+   * retransmitMs per address) while the entry stays in use. The answer corrects a wrong MAC through the merge rule,
+   * and the request corrects the peer's entry for us: ARP carries no checksum, so a damaged ARP packet can teach
+   * either side a MAC nobody has, which the timeout alone would keep for reachableMs.
+   */
+  advise(now: number, ip: number): void {
+    const e = this.entries.get(ip);
+    if (e === undefined || e.state !== 'reachable') return;
+    const asked = this.lastAsked.get(ip);
+    if (asked !== undefined && now - asked < this.options.retransmitMs) return;
+    this.noteAsked(now, ip);
+    this.stats.requestsSent++;
+    this.stats.advised++;
+    this.host.sendRequest(now, ip);
+  }
+
   /** A permanent entry (like `ip neigh add ... nud permanent`). */
   addStatic(ip: number, mac: Uint8Array): void {
     const old = this.entries.get(ip);
@@ -291,10 +312,14 @@ export class NeighbourCache {
     }));
   }
 
-  private request(now: number, e: Entry): void {
-    this.lastAsked.delete(e.ip);
-    this.lastAsked.set(e.ip, now);
+  private noteAsked(now: number, ip: number): void {
+    this.lastAsked.delete(ip);
+    this.lastAsked.set(ip, now);
     if (this.lastAsked.size > Math.max(1024, 4 * this.options.maxEntries)) this.lastAsked.delete(this.lastAsked.keys().next().value!);
+  }
+
+  private request(now: number, e: Entry): void {
+    this.noteAsked(now, e.ip);
     e.requestsSent++;
     e.deadline = now + this.options.retransmitMs;
     this.stats.requestsSent++;

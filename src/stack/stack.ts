@@ -1208,6 +1208,11 @@ export class NetStack {
       txCommit: (now: number): void => this.commitTx(now),
       mtuFor: (dst: number): number => this.mtuFor(dst),
       sourceFor: (dst: number): number | undefined => this.sourceFor(dst),
+      negativeAdvice: (now: number, dst: number): void => {
+        // RFC 1122 2.3.2.1 / 4.2.3.5: check the next hop's MAC again (a gateway, or dst itself on-link).
+        const r = this.routes.lookupRoute(dst);
+        if (r !== undefined && this.ethernet && !this.isLocalAddress(dst)) this.neighbours.advise(now, r.gateway ?? dst);
+      },
       ...this.portClaims('tcp'),
     };
   }
