@@ -52,7 +52,9 @@ describePrivileged('bench floor.c over a veth pair', () => {
     describe(backend === 'v2' ? 'AF_PACKET TPACKET_V2' : 'AF_XDP copy mode', () => {
       it('ping-pong: every echo comes back and is timed', async () => {
         const [refl, ping] = await pair(backend, 'reflect', 'ping', 64);
-        expect(ping['samples']).toBeGreaterThan(100);
+        // A function check, not a speed one: with other jobs on the 2 vCPUs two spinning processes get a few
+        // dozen round trips in 0.3 s (29 seen), a quiet machine tens of thousands.
+        expect(ping['samples']).toBeGreaterThan(10);
         // A reply not back within 100 ms counts as lost: only a vCPU taken away that long (seen on these shared
         // machines) could do that on a veth, so a stray one is allowed.
         expect(ping['lost']).toBeLessThanOrEqual(2);
