@@ -110,6 +110,7 @@ export class Socket extends EventEmitter implements Deferred {
     this.assertRunning();
     if (this.state !== 'unbound') throw nodeError(Error, 'ERR_SOCKET_ALREADY_BOUND', 'Socket is already bound');
     this.state = 'binding';
+    this.stack.refChanged(this);
     // As node:dgram: the last argument, when a function, runs once on 'listening' (and is dropped on 'error').
     const cb = arguments.length > 0 ? arguments[arguments.length - 1] : undefined;
     if (typeof cb === 'function') {
@@ -140,6 +141,7 @@ export class Socket extends EventEmitter implements Deferred {
       if (this.state !== 'binding') return; // closed meanwhile
       if (err) {
         this.state = 'unbound';
+        this.stack.refChanged(this);
         this.emit('error', err);
         return;
       }
@@ -147,12 +149,14 @@ export class Socket extends EventEmitter implements Deferred {
         this.core.bind(ip, (p as number | undefined) ?? 0);
       } catch (e) {
         this.state = 'unbound';
+        this.stack.refChanged(this);
         // As Node's: 'bind EADDRINUSE 0.0.0.0:7000', with errno, syscall, address and port.
         const code = (e as { code?: string }).code;
         this.emit('error', code === undefined ? e : systemError(code, 'bind', formatIpv4(ip), (p as number | undefined) ?? 0));
         return;
       }
       this.state = 'bound';
+      this.stack.refChanged(this);
       this.emit('listening');
     });
     return this;
@@ -418,13 +422,13 @@ export class Socket extends EventEmitter implements Deferred {
 
   ref(): this {
     this.refed = true;
-    this.stack.refChanged();
+    this.stack.refChanged(this);
     return this;
   }
 
   unref(): this {
     this.refed = false;
-    this.stack.refChanged();
+    this.stack.refChanged(this);
     return this;
   }
 

@@ -10,7 +10,8 @@
  * event), no IPC paths, no `fd` option.
  */
 import net from 'node:net';
-import { Duplex } from 'node:stream';
+import dns from 'node:dns';
+import { Duplex, addAbortSignal } from 'node:stream';
 import { EventEmitter } from 'node:events';
 import { BywayError } from '../../protocols/util/errors.js';
 import { formatIpv4, parseIpv4 } from '../../protocols/ipv4/address.js';
@@ -20,12 +21,23 @@ import type { Path } from './path.js';
 import type { StackInternals } from './internals.js';
 import type { Deferred } from './defer.js';
 import { systemError } from './system-error.js';
+import { invalidArgType, invalidArgValue, missingArgs, nodeError, outOfRange, validateAbortSignal, validateFunction, validatePort } from './errors.js';
+import { resolveHost, type LookupFunction } from './lookup.js';
 export type { NodeSystemError } from './system-error.js';
 
 export interface SocketConstructorOptions {
   allowHalfOpen?: boolean;
   readableHighWaterMark?: number;
   writableHighWaterMark?: number;
+  /** Destroys the socket with an AbortError when aborted (as node:net). */
+  signal?: AbortSignal;
+  /** node:net's onread: received bytes go into `buffer` and to `callback` instead of 'data' events. */
+  onread?: OnRead;
+}
+
+export interface OnRead {
+  buffer: Uint8Array | (() => Uint8Array);
+  callback: (bytesRead: number, buffer: Uint8Array) => boolean | void;
 }
 
 export interface TcpConnectOptions {
@@ -38,6 +50,12 @@ export interface TcpConnectOptions {
   keepAliveInitialDelay?: number;
   timeout?: number;
   allowHalfOpen?: boolean;
+  /** Host name resolution (default dns.lookup), with node:net's family and hints. */
+  lookup?: LookupFunction;
+  family?: number;
+  hints?: number;
+  signal?: AbortSignal;
+  onread?: OnRead;
   /** Force the path instead of asking the strategy. */
   path?: Path;
 }
@@ -58,13 +76,20 @@ export class Socket extends Duplex implements Deferred {
   private scheduled = false;
   private events = 0;
   private refed = true;
+  private alive = false;
   private idleMs = 0;
   private idleTimer: ReturnType<typeof setTimeout> | undefined;
   private bytesAccepted = 0;
   private bytesIn = 0;
   private noDelay: boolean | undefined;
   private keepAlive: { on: boolean; delay: number } | undefined;
+  /** The peer, once connected (node:net's _peername: kept after close). */
   private remote: { address: string; port: number } | undefined;
+  /** Where connect() is going (for its errors: 'connect ECONNREFUSED 10.0.0.2:80'). */
+  private target: { address: string; port: number } | undefined;
+  private readonly onread: OnRead | undefined;
+  /** Bumped by each connect(): a lookup answering for an earlier attempt is ignored. */
+  private attempt = 0;
 
   /** @internal create with stack.net.createConnection / new stack.net.Socket() */
   constructor(
@@ -72,6 +97,12 @@ export class Socket extends Duplex implements Deferred {
     options: SocketConstructorOptions = {},
     accepted?: TcpConnection,
   ) {
+    const o = options as SocketConstructorOptions & { objectMode?: unknown; readableObjectMode?: unknown; writableObjectMode?: unknown };
+    if (o.objectMode) throw invalidArgValue('options.objectMode', o.objectMode, 'is not supported');
+    if (o.readableObjectMode || o.writableObjectMode) {
+      const key = o.readableObjectMode ? 'readableObjectMode' : 'writableObjectMode';
+      throw invalidArgValue(`options.${key}`, o[key], 'is not supported');
+    }
     super({
       allowHalfOpen: options.allowHalfOpen ?? false,
       readableHighWaterMark: options.readableHighWaterMark,
@@ -80,6 +111,16 @@ export class Socket extends Duplex implements Deferred {
       emitClose: false, // 'close' carries hadError, as node:net's does: emitted from _destroy
       autoDestroy: true,
     });
+    // node:net's own 'end' listener: without half-open, a write after the peer's FIN and our end fails with EPIPE.
+    this.on('end', onReadableStreamEnd);
+    if (options.onread !== undefined) {
+      const r = options.onread;
+      if (r === null || typeof r !== 'object' || typeof r.callback !== 'function' || !(typeof r.buffer === 'function' || r.buffer instanceof Uint8Array)) {
+        throw invalidArgType('options.onread', 'of type object', r);
+      }
+      this.onread = r;
+    }
+    if (options.signal !== undefined) addAbortSignal(options.signal, this);
     stack.track(this);
     if (accepted) this.attach(accepted);
   }
@@ -88,38 +129,77 @@ export class Socket extends Duplex implements Deferred {
 
   connect(...args: unknown[]): this {
     const [options, cb] = normalizeConnectArgs(args);
-    if (this.conn !== undefined || this.connecting) throw new BywayError('ERR_SOCKET_CONNECTING', 'Socket is already connecting or connected');
-    if (this.destroyed) throw new BywayError('ERR_SOCKET_CLOSED', 'Socket is closed');
-    const host = options.host ?? 'localhost';
-    const ip = host === 'localhost' ? this.stack.core.addresses[0]!.address : parseIpv4(host);
-    if (ip === undefined) throw new BywayError('ERR_INVALID_IP_ADDRESS', `byway's net needs an IPv4 literal (no DNS lookup), got '${host}'`);
-    validatePort(options.port);
-    let localIp: number | undefined;
-    if (options.localAddress !== undefined) {
-      localIp = parseIpv4(options.localAddress);
-      if (localIp === undefined) throw new BywayError('ERR_INVALID_IP_ADDRESS', `invalid localAddress '${options.localAddress}'`);
+    if (options.port === undefined && (options as { path?: unknown }).path == null) throw missingArgs('options', 'port', 'path');
+    if (this.write !== Socket.prototype.write) this.write = Socket.prototype.write;
+    if (this.conn !== undefined && !this.destroyed) throw nodeError(Error, 'ERR_SOCKET_CONNECTING', 'Socket is already connecting or connected');
+    if (this.destroyed) this.reset();
+    const host = options.host || 'localhost';
+    const { localAddress, localPort } = options;
+    if (localAddress && !net.isIP(localAddress)) throw nodeError(TypeError, 'ERR_INVALID_IP_ADDRESS', `Invalid IP address: ${localAddress}`);
+    if (localPort && typeof localPort !== 'number') throw invalidArgType('options.localPort', 'of type number', localPort);
+    let port = 0;
+    if (options.port !== undefined) {
+      if (typeof options.port !== 'number' && typeof options.port !== 'string') throw invalidArgType('options.port', 'of type number or string', options.port);
+      port = validatePort(options.port);
     }
-    if (cb) this.once('connect', cb);
+    if (options.lookup != null && typeof options.lookup !== 'function') throw invalidArgType('options.lookup', 'of type function', options.lookup);
+    if (typeof cb === 'function') this.once('connect', cb);
     if (options.timeout !== undefined) this.setTimeout(options.timeout);
     if (options.noDelay !== undefined) this.noDelay = options.noDelay;
     if (options.keepAlive) this.keepAlive = { on: true, delay: options.keepAliveInitialDelay ?? 0 };
     this.connecting = true;
-    this.remote = { address: formatIpv4(ip), port: options.port };
+    this.updateAlive();
+    const attempt = ++this.attempt;
+    const literal = net.isIP(host) !== 0;
+    const lookup = options.lookup ?? (dns.lookup as unknown as LookupFunction);
+    resolveHost(lookup, host, { family: options.family, hints: options.hints }, (err, ip, address) => {
+      if (!literal) this.emit('lookup', err, address || undefined, err ? undefined : 4, host);
+      if (!this.connecting || attempt !== this.attempt) return; // destroyed (or reconnected) meanwhile
+      if (err) {
+        this.destroy(err);
+        return;
+      }
+      this.connectTo(ip, port, localAddress, localPort);
+    });
+    return this;
+  }
+
+  /** The second half of connect(), once the host is an address. */
+  private connectTo(ip: number, port: number, localAddress: string | undefined, localPort: number | undefined): void {
+    const address = formatIpv4(ip);
+    this.target = { address, port };
+    let localIp: number | undefined;
     const tcp = this.stack.core.tcp;
-    if (tcp === undefined) throw new BywayError('ERR_BYPASS_UNSUPPORTED', 'this stack was built without TCP');
     let conn: TcpConnection;
     try {
-      if (localIp !== undefined && !this.stack.core.isLocalAddress(localIp)) throw new BywayError('EADDRNOTAVAIL', 'address not available');
-      conn = tcp.connect(this.stack.clock.now(), ip, options.port, { localIp, localPort: options.localPort, noDelay: this.noDelay });
+      if (tcp === undefined) throw new BywayError('ERR_BYPASS_UNSUPPORTED', 'this stack was built without TCP');
+      if (localAddress !== undefined) {
+        localIp = parseIpv4(localAddress);
+        if (localIp === undefined || !this.stack.core.isLocalAddress(localIp)) throw new BywayError('EADDRNOTAVAIL', 'address not available');
+      }
+      conn = tcp.connect(this.stack.clock.now(), ip, port, { localIp, localPort: localPort || undefined, noDelay: this.noDelay });
     } catch (err) {
-      const code = (err as BywayError).code ?? 'EINVAL';
-      const e = systemError(code, 'connect', this.remote.address, this.remote.port);
-      process.nextTick(() => this.destroy(e));
-      return this;
+      const code = (err as { code?: string }).code ?? 'EINVAL';
+      this.destroy(code.startsWith('E') && !code.startsWith('ERR_') ? systemError(code, 'connect', address, port) : (err as Error));
+      return;
     }
     this.attach(conn);
     this.stack.poke();
-    return this;
+  }
+
+  /** Reconnecting a closed socket (node:net allows it): a fresh stream state and no connection. */
+  private reset(): void {
+    this.conn = undefined;
+    this.remote = undefined;
+    this.wantRead = false;
+    this.endPushed = false;
+    this.coreClosed = false;
+    this.closeError = undefined;
+    this.wqChunk = this.wqCb = this.finalCb = undefined;
+    this.bytesAccepted = 0;
+    this.bytesIn = 0;
+    this.stack.track(this);
+    (this as unknown as { _undestroy(): void })._undestroy();
   }
 
   setNoDelay(noDelay = true): this {
@@ -136,7 +216,9 @@ export class Socket extends Duplex implements Deferred {
   }
 
   setTimeout(ms: number, callback?: () => void): this {
-    if (!Number.isFinite(ms) || ms < 0) throw new BywayError('ERR_OUT_OF_RANGE', `The value of "msecs" is out of range. Received ${ms}`);
+    if (typeof ms !== 'number') throw invalidArgType('msecs', 'of type number', ms);
+    if (!Number.isFinite(ms) || ms < 0) throw outOfRange('msecs', 'a non-negative finite number', ms);
+    if (callback !== undefined) validateFunction(callback, 'callback');
     this.idleMs = ms;
     if (callback) {
       if (ms === 0) this.removeListener('timeout', callback);
@@ -172,8 +254,13 @@ export class Socket extends Duplex implements Deferred {
   get bytesRead(): number {
     return this.bytesIn;
   }
+  /** Bytes handed to TCP plus those still queued in the stream, each counted once (as node:net's). */
   get bytesWritten(): number {
-    return this.bytesAccepted + (this.wqChunk ? this.wqChunk.length - this.wqOff : 0) + this.writableLength;
+    return this.bytesAccepted + this.writableLength - (this.wqChunk ? this.wqOff : 0);
+  }
+  /** node:net's bufferSize: what the stream still holds, once connect() was called. */
+  get bufferSize(): number | undefined {
+    return this.conn !== undefined || this.connecting ? this.writableLength : undefined;
   }
   get pending(): boolean {
     return this.conn === undefined || this.connecting;
@@ -196,27 +283,51 @@ export class Socket extends Duplex implements Deferred {
     else this.once('finish', () => this.destroy());
   }
 
+  /** Close with a RST (SO_LINGER 0), once connected if still connecting; without a connection, ERR_SOCKET_CLOSED. */
   resetAndDestroy(): this {
-    if (this.conn) this.conn.abort(this.stack.clock.now());
+    if (this.connecting) {
+      this.once('connect', () => this.resetNow());
+    } else if (this.conn !== undefined) {
+      this.resetNow();
+    } else {
+      this.destroy(nodeError(Error, 'ERR_SOCKET_CLOSED', 'Socket is closed'));
+    }
+    return this;
+  }
+
+  private resetNow(): this {
+    if (this.conn && !this.destroyed) this.conn.abort(this.stack.clock.now());
     this.stack.poke();
     return this.destroy();
   }
 
   ref(): this {
     this.refed = true;
-    this.stack.refChanged();
+    this.updateAlive();
     return this;
   }
 
   unref(): this {
     this.refed = false;
-    this.stack.refChanged();
+    this.updateAlive();
     return this;
   }
 
-  /** @internal */
+  /**
+   * @internal What keeps the process alive is what keeps a node:net handle active: connecting, reading (the
+   * stream asked for data and the peer has not ended), or writing (bytes or a FIN still waiting for TCP).
+   */
   get keepsAlive(): boolean {
-    return this.refed && !this.destroyed;
+    if (!this.refed || this.destroyed) return false;
+    return this.connecting || (this.conn !== undefined && ((this.wantRead && !this.endPushed) || this.wqChunk !== undefined || this.finalCb !== undefined));
+  }
+
+  private updateAlive(): void {
+    const alive = this.keepsAlive;
+    if (alive !== this.alive) {
+      this.alive = alive;
+      this.stack.refChanged(this);
+    }
   }
 
   /** @internal */
@@ -231,6 +342,7 @@ export class Socket extends Duplex implements Deferred {
     this.wqOff = 0;
     this.wqCb = cb;
     if (this.conn !== undefined) this.flushWrites();
+    this.updateAlive();
   }
 
   override _final(cb: (err?: Error | null) => void): void {
@@ -241,11 +353,31 @@ export class Socket extends Duplex implements Deferred {
     }
     this.finalCb = cb;
     this.flushWrites();
+    this.updateAlive();
   }
 
   override _read(): void {
     this.wantRead = true;
     if (this.conn !== undefined) this.pump();
+    this.updateAlive();
+  }
+
+  /** With onread, pausing stops reading from TCP (as node:net's readStop); resuming starts it again. */
+  override pause(): this {
+    if (this.onread !== undefined && !this.connecting && this.conn !== undefined) {
+      this.wantRead = false;
+      this.updateAlive();
+    }
+    return super.pause();
+  }
+
+  override resume(): this {
+    if (this.onread !== undefined && !this.connecting && this.conn !== undefined && !this.wantRead) {
+      this.wantRead = true;
+      this.pump();
+      this.updateAlive();
+    }
+    return super.resume();
   }
 
   override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
@@ -259,6 +391,7 @@ export class Socket extends Duplex implements Deferred {
       if (conn.state !== 'CLOSED') conn.close(this.stack.clock.now());
       this.stack.poke();
     }
+    this.alive = false;
     this.stack.untrack(this);
     cb(err);
     // node:net emits 'close' from the handle's close callback, a later turn of the event loop than 'error'.
@@ -269,7 +402,6 @@ export class Socket extends Duplex implements Deferred {
 
   private attach(conn: TcpConnection): void {
     this.conn = conn;
-    this.remote = { address: formatIpv4(conn.remoteIp), port: conn.remotePort };
     const note = (bit: number) => () => {
       this.events |= bit;
       if (!this.scheduled) {
@@ -288,6 +420,7 @@ export class Socket extends Duplex implements Deferred {
     if (conn.state === 'ESTABLISHED' || conn.state === 'CLOSE-WAIT') {
       // An accepted connection: already open.
       this.connecting = false;
+      this.remote = { address: formatIpv4(conn.remoteIp), port: conn.remotePort };
       this.applyOptions();
     }
     if (this.wqChunk || this.finalCb) this.flushWrites();
@@ -309,15 +442,21 @@ export class Socket extends Duplex implements Deferred {
     if (this.destroyed) return;
     if (ev & EV_CONNECT && this.connecting) {
       this.connecting = false;
+      const conn = this.conn!;
+      this.remote = { address: formatIpv4(conn.remoteIp), port: conn.remotePort };
       this.applyOptions();
       this.touch();
+      // As node:net's afterConnect: start reading unless paused (onread reads from the start).
+      if (this.onread !== undefined) this.wantRead = !this.isPaused();
       this.emit('connect');
       this.emit('ready');
       if (this.finalCb !== undefined) this.flushWrites();
+      if (this.onread === undefined && !this.isPaused() && !this.destroyed) this.read(0);
     }
     if (ev & EV_WRITE) this.flushWrites();
     if (ev & EV_READ) this.pump();
     if (ev & EV_CLOSE) this.onCoreClosed();
+    this.updateAlive();
   };
 
   private onCoreClosed(): void {
@@ -325,7 +464,7 @@ export class Socket extends Duplex implements Deferred {
     const code = this.closeError;
     if (code !== undefined) {
       const wasConnecting = this.connecting;
-      this.destroy(systemError(code, wasConnecting ? 'connect' : 'read', wasConnecting ? this.remote?.address : undefined, wasConnecting ? this.remote?.port : undefined));
+      this.destroy(systemError(code, wasConnecting ? 'connect' : 'read', wasConnecting ? this.target?.address : undefined, wasConnecting ? this.target?.port : undefined));
       return;
     }
     // A clean close: what is still buffered in the core is delivered as the stream reads it, then the end.
@@ -391,6 +530,10 @@ export class Socket extends Duplex implements Deferred {
   private pump(): void {
     const conn = this.conn;
     if (conn === undefined || this.endPushed) return;
+    if (this.onread !== undefined) {
+      this.pumpOnread(conn, this.onread);
+      return;
+    }
     while (this.wantRead) {
       const avail = conn.readableLength;
       if (avail === 0) break;
@@ -406,6 +549,30 @@ export class Socket extends Duplex implements Deferred {
       this.endPushed = true;
       this.push(null);
       this.read(0); // like node:net: 'end' is emitted even if nobody is reading, once the buffer is empty
+    }
+  }
+
+  /**
+   * onread: each read goes into the user's buffer (or one its function hands out, asked before every read as libuv
+   * asks for one, the read that finds the end included) and to the callback; a callback returning false pauses.
+   */
+  private pumpOnread(conn: TcpConnection, onread: OnRead): void {
+    while (this.wantRead && !this.destroyed) {
+      const ended = conn.readableEnded || (this.coreClosed && conn.readableLength === 0);
+      if (conn.readableLength === 0 && !ended) break;
+      const buf = typeof onread.buffer === 'function' ? onread.buffer() : onread.buffer;
+      if (conn.readableLength === 0) break;
+      const n = conn.read(this.stack.clock.now(), buf);
+      if (n === 0) break;
+      this.bytesIn += n;
+      this.touch();
+      this.stack.poke();
+      if (onread.callback.call(this, n, buf) === false) this.wantRead = false;
+    }
+    if ((conn.readableEnded || (this.coreClosed && conn.readableLength === 0)) && conn.readableLength === 0 && !this.endPushed && this.wantRead) {
+      this.endPushed = true;
+      this.push(null);
+      this.read(0);
     }
   }
 
@@ -433,16 +600,36 @@ const EV_READ = 2;
 const EV_WRITE = 4;
 const EV_CLOSE = 8;
 
+/** node:net's normalizeArgs: (options[, cb]), (path[, cb]) or ([port][, host][, cb]). */
 function normalizeConnectArgs(args: unknown[]): [TcpConnectOptions, (() => void) | undefined] {
-  const cb = typeof args[args.length - 1] === 'function' ? (args.pop() as () => void) : undefined;
-  if (typeof args[0] === 'object' && args[0] !== null) return [args[0] as TcpConnectOptions, cb];
-  return [{ port: Number(args[0]), host: args[1] as string | undefined }, cb];
+  if (args.length === 1 && Array.isArray(args[0]) && (args[0] as unknown as Record<symbol, boolean>)[NORMALIZED]) {
+    return args[0] as unknown as [TcpConnectOptions, (() => void) | undefined];
+  }
+  if (args.length === 0) return [{} as TcpConnectOptions, undefined];
+  const a0 = args[0];
+  let options: TcpConnectOptions;
+  if (typeof a0 === 'object' && a0 !== null) options = a0 as TcpConnectOptions;
+  else if (typeof a0 === 'string' && a0.trim() !== '' && Number.isNaN(Number(a0))) options = { path: a0 } as unknown as TcpConnectOptions;
+  else options = { port: a0 as number, host: args.length > 1 && typeof args[1] === 'string' ? args[1] : undefined };
+  const last = args[args.length - 1];
+  return [options, typeof last === 'function' ? (last as () => void) : undefined];
 }
 
-function validatePort(port: unknown): asserts port is number {
-  if (typeof port !== 'number' || !Number.isInteger(port) || port <= 0 || port > 65535) {
-    throw new BywayError('ERR_SOCKET_BAD_PORT', `Port should be > 0 and < 65536. Received ${String(port)}.`);
-  }
+const NORMALIZED = Symbol('normalizedArgs');
+
+/** node:net's 'end' listener: without allowHalfOpen, writes after the peer's FIN fail (see writeAfterFIN). */
+function onReadableStreamEnd(this: Socket): void {
+  if (!this.allowHalfOpen) this.write = writeAfterFIN as Socket['write'];
+}
+
+/** A write once the peer has ended: allowed until our own end(), then EPIPE as node:net words it. */
+function writeAfterFIN(this: Socket, chunk: unknown, encoding?: unknown, cb?: unknown): boolean {
+  if (!this.writableEnded) return (Duplex.prototype.write as (...a: unknown[]) => boolean).call(this, chunk, encoding, cb);
+  if (typeof encoding === 'function') cb = encoding;
+  const err = Object.assign(new Error('This socket has been ended by the other party'), { code: 'EPIPE' });
+  if (typeof cb === 'function') process.nextTick(cb as (e: Error) => void, err);
+  this.destroy(err);
+  return false;
 }
 
 // ---------------------------------------------------------------------------------------------------------------------
@@ -464,6 +651,10 @@ export interface ListenOptions {
   paths?: readonly Path[];
   /** Where the kernel half listens when listening on both paths (default: host if it is not byway's, else all). */
   kernelHost?: string;
+  /** Closes the server when aborted (as node:net). */
+  signal?: AbortSignal;
+  /** Resolves a host name given as `host` (default dns.lookup). */
+  lookup?: LookupFunction;
 }
 
 /** A node:net Socket on the kernel path, marked with its path. */
@@ -503,9 +694,21 @@ export class Server extends EventEmitter {
     let o: ListenOptions;
     if (typeof args[0] === 'object' && args[0] !== null) o = { ...(args[0] as ListenOptions) };
     else o = { port: args[0] as number | undefined, host: typeof args[1] === 'string' ? args[1] : undefined, backlog: typeof args[1] === 'number' ? args[1] : (args[2] as number | undefined) };
-    if (this.listening_) throw new BywayError('ERR_SERVER_ALREADY_LISTEN', 'Listen method has been called more than once without closing.');
-    const port = o.port ?? 0;
-    if (!Number.isInteger(port) || port < 0 || port > 65535) throw new BywayError('ERR_SOCKET_BAD_PORT', `options.port should be >= 0 and < 65536. Received ${port}.`);
+    if (o.signal !== undefined) this.addAbortSignal(o.signal);
+    if (this.listening_ || this.listener !== undefined) throw nodeError(Error, 'ERR_SERVER_ALREADY_LISTEN', 'Listen method has been called more than once without closing.');
+    const port = o.port === undefined || o.port === null ? 0 : validatePort(o.port, 'options.port', true);
+    if (o.host !== undefined && o.host !== null && !net.isIP(o.host)) {
+      // A host name: resolved first (lookup option or dns.lookup), then listened on as an address.
+      const host = o.host;
+      resolveHost(o.lookup ?? (dns.lookup as unknown as LookupFunction), host, {}, (err, _ip, address) => {
+        if (err) {
+          this.emit('error', err);
+          return;
+        }
+        this.listen({ ...o, host: address }, ...(cb ? [cb] : []));
+      });
+      return this;
+    }
     const paths: Path[] = o.paths ? [...o.paths] : [o.path ?? this.stack.decide({ protocol: 'tcp', direction: 'inbound', localPort: port, localAddress: o.host })];
     if (cb) this.once('listening', cb);
     this.paths_ = paths;
@@ -535,7 +738,7 @@ export class Server extends EventEmitter {
       k.on('error', (err) => this.emit('error', err));
       const host = o.kernelHost ?? (o.host !== undefined && parseIpv4(o.host) !== undefined && this.stack.core.isLocalAddress(parseIpv4(o.host)!) ? undefined : o.host);
       // Both halves on one port number: the bypass half's when it listened first, else the kernel's.
-      k.listen({ port: this.listener?.port ?? port, host, backlog }, () => {
+      k.listen({ port: (this.listener as TcpListener | undefined)?.port ?? port, host, backlog }, () => {
         if (bypassAfterKernel && !bypass((k.address() as net.AddressInfo).port)) {
           this.kernel = undefined;
           k.close();
@@ -547,7 +750,9 @@ export class Server extends EventEmitter {
       if (!this.refed) k.unref();
     }
     if (!pendingKernel) {
+      const listener = this.listener;
       process.nextTick(() => {
+        if (this.listener !== listener || listener === undefined) return; // closed before it was announced
         this.listening_ = true;
         this.emit('listening');
       });
@@ -567,13 +772,12 @@ export class Server extends EventEmitter {
     return this;
   }
 
-  close(cb?: (err?: Error) => void): this {
-    if (!this.listening_ && !this.listener && !this.kernel) {
-      const err = new BywayError('ERR_SERVER_NOT_RUNNING', 'Server is not running.');
-      if (cb) process.nextTick(() => cb(err));
-      return this;
+  /** As node:net: 'close' comes once every connection has closed; a non-function callback is ignored. */
+  close(cb?: unknown): this {
+    if (typeof cb === 'function') {
+      if (!this.listening_ && !this.listener && !this.kernel) this.once('close', () => cb(nodeError(Error, 'ERR_SERVER_NOT_RUNNING', 'Server is not running.')));
+      else this.once('close', cb as () => void);
     }
-    if (cb) this.once('close', cb);
     this.closing = true;
     this.listening_ = false;
     if (this.listener) {
@@ -590,14 +794,14 @@ export class Server extends EventEmitter {
   ref(): this {
     this.refed = true;
     this.kernel?.ref();
-    this.stack.refChanged();
+    this.stack.refChanged(this.trackHandle);
     return this;
   }
 
   unref(): this {
     this.refed = false;
     this.kernel?.unref();
-    this.stack.refChanged();
+    this.stack.refChanged(this.trackHandle);
     return this;
   }
 
@@ -610,6 +814,17 @@ export class Server extends EventEmitter {
       if (server.listener || server.kernel) server.close();
     },
   }))(this);
+
+  private addAbortSignal(signal: unknown): void {
+    validateAbortSignal(signal, 'options.signal');
+    const s = signal as AbortSignal;
+    const onAbort = () => this.close();
+    if (s.aborted) process.nextTick(onAbort);
+    else {
+      s.addEventListener('abort', onAbort, { once: true });
+      this.once('close', () => s.removeEventListener('abort', onAbort));
+    }
+  }
 
   private listenBypass(port: number, host: string | undefined, backlog: number): void {
     const tcp = this.stack.core.tcp;
@@ -656,6 +871,8 @@ export class Server extends EventEmitter {
 
   private adopt(sock: Socket | KernelSocket): void {
     this.sockets.add(sock);
+    // As node:net's server sockets: reading starts at once unless pauseOnConnect.
+    if (!this.options.pauseOnConnect && sock.path === 'bypass') sock.read(0);
     sock.once('close', () => {
       this.sockets.delete(sock);
       this.maybeEmitClose();
@@ -680,40 +897,79 @@ export interface NetApi {
   createServer(options?: ServerOptions | ((s: Socket | KernelSocket) => void), listener?: (s: Socket | KernelSocket) => void): Server;
   createConnection(options: TcpConnectOptions | number, host?: string | (() => void), cb?: () => void): Socket | KernelSocket;
   connect(options: TcpConnectOptions | number, host?: string | (() => void), cb?: () => void): Socket | KernelSocket;
-  Socket: new (options?: SocketConstructorOptions) => Socket;
+  /** node:net's Socket (callable without `new`, as Node's); `Stream` is the same. */
+  Socket: SocketClass;
+  Stream: SocketClass;
+  Server: ServerClass;
   isIP(input: string): number;
   isIPv4(input: string): boolean;
+  isIPv6(input: string): boolean;
 }
 
+export type SocketClass = (new (options?: SocketConstructorOptions) => Socket) & ((options?: SocketConstructorOptions) => Socket);
+export type ServerClass = (new (options?: ServerOptions | ((s: Socket | KernelSocket) => void), listener?: (s: Socket | KernelSocket) => void) => Server) &
+  ((options?: ServerOptions | ((s: Socket | KernelSocket) => void), listener?: (s: Socket | KernelSocket) => void) => Server);
+
+/** A class that, like node:net's constructor functions, also builds an instance when called without `new`. */
+function callable<T extends abstract new (...args: never[]) => unknown>(cls: T): T {
+  return new Proxy(cls, {
+    apply: (target, _this, args: unknown[]) => Reflect.construct(target, args),
+  });
+}
+
+const SocketBase = Socket;
+const ServerBase = Server;
+
 export function makeNet(stack: StackInternals): NetApi {
+  const SocketCtor = callable(
+    class Socket extends SocketBase {
+      constructor(options?: SocketConstructorOptions) {
+        super(stack, options ?? {});
+      }
+    },
+  ) as unknown as SocketClass;
+  const ServerCtor = callable(
+    class Server extends ServerBase {
+      constructor(options?: ServerOptions | ((s: Socket | KernelSocket) => void), listener?: (s: Socket | KernelSocket) => void) {
+        if (typeof options === 'function') super(stack, {}, options);
+        else if (options == null || typeof options === 'object') super(stack, { ...options }, listener);
+        else throw invalidArgType('options', 'of type object', options);
+      }
+    },
+  ) as unknown as ServerClass;
+  // As node:net's connect(): a new Socket, then Socket.prototype.connect with the normalized arguments.
   const createConnection = (...args: unknown[]): Socket | KernelSocket => {
-    const [options, cb] = normalizeConnectArgs(args);
-    const path =
-      options.path ??
-      stack.decide({ protocol: 'tcp', direction: 'outbound', remoteAddress: options.host, remotePort: options.port, localAddress: options.localAddress, localPort: options.localPort });
+    const normalized = normalizeConnectArgs(args);
+    const [options, cb] = normalized;
+    const given = (options as { path?: unknown }).path;
+    let path: Path;
+    if (given === 'kernel' || given === 'bypass') path = given;
+    else if (typeof given === 'string') path = 'kernel'; // an IPC path: node:net's
+    else path = stack.decide({ protocol: 'tcp', direction: 'outbound', remoteAddress: options.host, remotePort: options.port, localAddress: options.localAddress, localPort: options.localPort });
     if (path === 'kernel') {
-      const { path: _p, ...nodeOptions } = options;
-      const s = net.createConnection(nodeOptions as net.NetConnectOpts, cb);
+      const nodeOptions: Record<string, unknown> = { ...options };
+      if (given === 'kernel' || given === 'bypass') delete nodeOptions.path;
+      const s = net.createConnection(nodeOptions as unknown as net.NetConnectOpts, cb);
       Object.defineProperty(s, 'path', { value: 'kernel', enumerable: true });
       return s as KernelSocket;
     }
-    const s = new Socket(stack, { allowHalfOpen: options.allowHalfOpen });
-    return cb ? s.connect(options, cb) : s.connect(options);
-  };
-  const BoundSocket = class extends Socket {
-    constructor(options?: SocketConstructorOptions) {
-      super(stack, options);
-    }
+    const s = new SocketCtor(options);
+    if (options.timeout) s.setTimeout(options.timeout);
+    const marked = [options, cb] as unknown as Record<symbol, boolean>;
+    marked[NORMALIZED] = true;
+    return s.connect(marked);
   };
   return {
     createServer(options, listener) {
-      if (typeof options === 'function') return new Server(stack, {}, options);
-      return new Server(stack, options ?? {}, listener);
+      return new ServerCtor(options, listener);
     },
     createConnection: createConnection as NetApi['createConnection'],
     connect: createConnection as NetApi['connect'],
-    Socket: BoundSocket,
+    Socket: SocketCtor,
+    Stream: SocketCtor,
+    Server: ServerCtor,
     isIP: (s) => net.isIP(s),
     isIPv4: (s) => net.isIPv4(s),
+    isIPv6: (s) => net.isIPv6(s),
   };
 }

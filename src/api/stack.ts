@@ -95,6 +95,8 @@ export class Stack {
   private readonly running: RunningStack;
   private readonly internals: StackInternals;
   private readonly tracked = new Set<Tracked>();
+  /** The tracked objects that keep the process alive now (kept up to date by refChanged, one object at a time). */
+  private readonly alive = new Set<Tracked>();
   private readonly deferred = new DeferQueue();
   private keepAlive: ReturnType<typeof setInterval> | undefined;
   private closed = false;
@@ -163,13 +165,14 @@ export class Stack {
       decide: (flow: Flow): Path => decide(flow),
       track: (s) => {
         tracked.add(s);
-        this.refChanged();
+        this.refChanged(s);
       },
       untrack: (s) => {
         tracked.delete(s);
-        this.refChanged();
+        this.alive.delete(s);
+        this.refChanged(undefined);
       },
-      refChanged: () => this.refChanged(),
+      refChanged: (s) => this.refChanged(s),
     };
     this.dgram = makeDgram(this.internals);
     this.net = makeNet(this.internals);
@@ -217,15 +220,19 @@ export class Stack {
     this.closed = true;
     for (const s of [...this.tracked]) s.destroyForStackClose();
     this.tracked.clear();
+    this.alive.clear();
     this.running.stop();
     if (this.keepAlive !== undefined) clearInterval(this.keepAlive);
     this.keepAlive = undefined;
     this.core.driver.close();
   }
 
-  private refChanged(): void {
-    let alive = false;
-    for (const s of this.tracked) if (s.keepsAlive) alive = true;
+  private refChanged(s: Tracked | undefined): void {
+    if (s !== undefined) {
+      if (s.keepsAlive && this.tracked.has(s)) this.alive.add(s);
+      else this.alive.delete(s);
+    }
+    const alive = this.alive.size > 0;
     if (alive && this.keepAlive === undefined && !this.closed) {
       this.keepAlive = setInterval(() => {}, 0x7fffffff);
     } else if (!alive && this.keepAlive !== undefined) {
