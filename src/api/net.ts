@@ -1,27 +1,26 @@
 /**
- * `stack.net`, shaped like node:net. A bypass `Socket` is a real `stream.Duplex` over a TcpConnection of byway's
- * TCP core; a kernel one is a genuine node:net Socket. Both carry `path`. A `Server` listens on the path its
- * strategy picks, or on both at once (`listen({ port, paths: ['kernel', 'bypass'] })`).
+ * `stack.net.Socket`, shaped like node:net's. A bypass `Socket` is a real `stream.Duplex` over a TcpConnection of
+ * byway's TCP core; a kernel one is a genuine node:net Socket. Both carry `path`. The Server is in net-server.ts,
+ * the module surface (createConnection, Socket/Stream/Server callable without new) in net-api.ts.
  *
  * Core callbacks (onReadable, onClose...) run inside the stack's poll; the socket only notes them and does its
  * stream work in a microtask, so user code never runs re-entrantly inside the TCP core.
  *
- * Differences from node:net on the bypass path (see docs/api.md): IPv4 literals only (no DNS, so no 'lookup'
- * event), no IPC paths, no `fd` option.
+ * Misuse throws what node:net throws (errors.ts); host names go through the `lookup` option (default dns.lookup)
+ * with the 'lookup' event. Differences from node:net on the bypass path (docs/api.md): IPv4 only, no IPC paths
+ * (they go to node:net), no `fd` option.
  */
 import net from 'node:net';
 import dns from 'node:dns';
 import { Duplex, addAbortSignal } from 'node:stream';
-import { EventEmitter } from 'node:events';
 import { BywayError } from '../../protocols/util/errors.js';
 import { formatIpv4, parseIpv4 } from '../../protocols/ipv4/address.js';
 import type { TcpConnection } from '../../protocols/tcp/connection.js';
-import type { TcpListener } from '../../protocols/tcp/layer.js';
 import type { Path } from './path.js';
 import type { StackInternals } from './internals.js';
 import type { Deferred } from './defer.js';
 import { systemError } from './system-error.js';
-import { invalidArgType, invalidArgValue, missingArgs, nodeError, outOfRange, validateAbortSignal, validateFunction, validatePort } from './errors.js';
+import { invalidArgType, invalidArgValue, missingArgs, nodeError, outOfRange, validateFunction, validatePort } from './errors.js';
 import { resolveHost, type LookupFunction } from './lookup.js';
 export type { NodeSystemError } from './system-error.js';
 
@@ -59,6 +58,9 @@ export interface TcpConnectOptions {
   /** Force the path instead of asking the strategy. */
   path?: Path;
 }
+
+/** A node:net Socket on the kernel path, marked with its path. */
+export type KernelSocket = net.Socket & { readonly path: 'kernel' };
 
 type ReadyState = 'opening' | 'open' | 'readOnly' | 'writeOnly' | 'closed';
 
@@ -601,7 +603,7 @@ const EV_WRITE = 4;
 const EV_CLOSE = 8;
 
 /** node:net's normalizeArgs: (options[, cb]), (path[, cb]) or ([port][, host][, cb]). */
-function normalizeConnectArgs(args: unknown[]): [TcpConnectOptions, (() => void) | undefined] {
+export function normalizeConnectArgs(args: unknown[]): [TcpConnectOptions, (() => void) | undefined] {
   if (args.length === 1 && Array.isArray(args[0]) && (args[0] as unknown as Record<symbol, boolean>)[NORMALIZED]) {
     return args[0] as unknown as [TcpConnectOptions, (() => void) | undefined];
   }
@@ -615,7 +617,8 @@ function normalizeConnectArgs(args: unknown[]): [TcpConnectOptions, (() => void)
   return [options, typeof last === 'function' ? (last as () => void) : undefined];
 }
 
-const NORMALIZED = Symbol('normalizedArgs');
+/** Marks an argument list normalizeConnectArgs already made (createConnection hands it to Socket.prototype.connect). */
+export const NORMALIZED = Symbol('normalizedArgs');
 
 /** node:net's 'end' listener: without allowHalfOpen, writes after the peer's FIN fail (see writeAfterFIN). */
 function onReadableStreamEnd(this: Socket): void {
@@ -630,346 +633,4 @@ function writeAfterFIN(this: Socket, chunk: unknown, encoding?: unknown, cb?: un
   if (typeof cb === 'function') process.nextTick(cb as (e: Error) => void, err);
   this.destroy(err);
   return false;
-}
-
-// ---------------------------------------------------------------------------------------------------------------------
-
-export interface ServerOptions {
-  allowHalfOpen?: boolean;
-  pauseOnConnect?: boolean;
-  noDelay?: boolean;
-  keepAlive?: boolean;
-  keepAliveInitialDelay?: number;
-}
-
-export interface ListenOptions {
-  port?: number;
-  host?: string;
-  backlog?: number;
-  /** Force the path, or listen on both. Default: the stack's strategy for this inbound flow. */
-  path?: Path;
-  paths?: readonly Path[];
-  /** Where the kernel half listens when listening on both paths (default: host if it is not byway's, else all). */
-  kernelHost?: string;
-  /** Closes the server when aborted (as node:net). */
-  signal?: AbortSignal;
-  /** Resolves a host name given as `host` (default dns.lookup). */
-  lookup?: LookupFunction;
-}
-
-/** A node:net Socket on the kernel path, marked with its path. */
-export type KernelSocket = net.Socket & { readonly path: 'kernel' };
-
-export class Server extends EventEmitter {
-  maxConnections: number | undefined;
-  private listener: TcpListener | undefined;
-  private kernel: net.Server | undefined;
-  private readonly sockets = new Set<Socket | KernelSocket>();
-  private listening_ = false;
-  private closing = false;
-  private refed = true;
-  private paths_: Path[] = [];
-
-  /** @internal use stack.net.createServer */
-  constructor(
-    private readonly stack: StackInternals,
-    private readonly options: ServerOptions = {},
-    connectionListener?: (socket: Socket | KernelSocket) => void,
-  ) {
-    super();
-    if (connectionListener) this.on('connection', connectionListener);
-  }
-
-  get listening(): boolean {
-    return this.listening_;
-  }
-
-  /** The paths this server listens on. */
-  get paths(): readonly Path[] {
-    return this.paths_;
-  }
-
-  listen(...args: unknown[]): this {
-    const cb = typeof args[args.length - 1] === 'function' ? (args.pop() as () => void) : undefined;
-    let o: ListenOptions;
-    if (typeof args[0] === 'object' && args[0] !== null) o = { ...(args[0] as ListenOptions) };
-    else o = { port: args[0] as number | undefined, host: typeof args[1] === 'string' ? args[1] : undefined, backlog: typeof args[1] === 'number' ? args[1] : (args[2] as number | undefined) };
-    if (o.signal !== undefined) this.addAbortSignal(o.signal);
-    if (this.listening_ || this.listener !== undefined) throw nodeError(Error, 'ERR_SERVER_ALREADY_LISTEN', 'Listen method has been called more than once without closing.');
-    const port = o.port === undefined || o.port === null ? 0 : validatePort(o.port, 'options.port', true);
-    if (o.host !== undefined && o.host !== null && !net.isIP(o.host)) {
-      // A host name: resolved first (lookup option or dns.lookup), then listened on as an address.
-      const host = o.host;
-      resolveHost(o.lookup ?? (dns.lookup as unknown as LookupFunction), host, {}, (err, _ip, address) => {
-        if (err) {
-          this.emit('error', err);
-          return;
-        }
-        this.listen({ ...o, host: address }, ...(cb ? [cb] : []));
-      });
-      return this;
-    }
-    const paths: Path[] = o.paths ? [...o.paths] : [o.path ?? this.stack.decide({ protocol: 'tcp', direction: 'inbound', localPort: port, localAddress: o.host })];
-    if (cb) this.once('listening', cb);
-    this.paths_ = paths;
-    const backlog = o.backlog ?? 511;
-    let pendingKernel = false;
-    // Both paths on an ephemeral port: the kernel picks it (its port space is the crowded one), byway follows.
-    const bypassAfterKernel = port === 0 && paths.includes('bypass') && paths.includes('kernel');
-    const bypass = (p: number): boolean => {
-      try {
-        this.listenBypass(p, o.host, backlog);
-        return true;
-      } catch (err) {
-        const e = systemError((err as BywayError).code ?? 'EINVAL', 'listen', o.host ?? '0.0.0.0', p);
-        process.nextTick(() => this.emit('error', e));
-        return false;
-      }
-    };
-    if (paths.includes('bypass') && !bypassAfterKernel && !bypass(port)) return this;
-    if (paths.includes('kernel')) {
-      pendingKernel = true;
-      const k = net.createServer({ allowHalfOpen: this.options.allowHalfOpen, pauseOnConnect: this.options.pauseOnConnect, noDelay: this.options.noDelay, keepAlive: this.options.keepAlive });
-      this.kernel = k;
-      k.on('connection', (s: net.Socket) => {
-        Object.defineProperty(s, 'path', { value: 'kernel', enumerable: true });
-        this.adopt(s as KernelSocket);
-      });
-      k.on('error', (err) => this.emit('error', err));
-      const host = o.kernelHost ?? (o.host !== undefined && parseIpv4(o.host) !== undefined && this.stack.core.isLocalAddress(parseIpv4(o.host)!) ? undefined : o.host);
-      // Both halves on one port number: the bypass half's when it listened first, else the kernel's.
-      k.listen({ port: (this.listener as TcpListener | undefined)?.port ?? port, host, backlog }, () => {
-        if (bypassAfterKernel && !bypass((k.address() as net.AddressInfo).port)) {
-          this.kernel = undefined;
-          k.close();
-          return;
-        }
-        this.listening_ = true;
-        this.emit('listening');
-      });
-      if (!this.refed) k.unref();
-    }
-    if (!pendingKernel) {
-      const listener = this.listener;
-      process.nextTick(() => {
-        if (this.listener !== listener || listener === undefined) return; // closed before it was announced
-        this.listening_ = true;
-        this.emit('listening');
-      });
-    }
-    return this;
-  }
-
-  address(): { address: string; family: 'IPv4'; port: number } | null {
-    if (this.listener) return { address: formatIpv4(this.listener.localIp), family: 'IPv4', port: this.listener.port };
-    const a = this.kernel?.address();
-    return a && typeof a === 'object' ? (a as { address: string; family: 'IPv4'; port: number }) : null;
-  }
-
-  getConnections(cb: (err: Error | null, count: number) => void): this {
-    const n = this.sockets.size;
-    process.nextTick(() => cb(null, n));
-    return this;
-  }
-
-  /** As node:net: 'close' comes once every connection has closed; a non-function callback is ignored. */
-  close(cb?: unknown): this {
-    if (typeof cb === 'function') {
-      if (!this.listening_ && !this.listener && !this.kernel) this.once('close', () => cb(nodeError(Error, 'ERR_SERVER_NOT_RUNNING', 'Server is not running.')));
-      else this.once('close', cb as () => void);
-    }
-    this.closing = true;
-    this.listening_ = false;
-    if (this.listener) {
-      this.listener.close(this.stack.clock.now());
-      this.listener = undefined;
-      this.stack.untrack(this.trackHandle);
-      this.stack.poke();
-    }
-    if (this.kernel) this.kernel.close();
-    this.maybeEmitClose();
-    return this;
-  }
-
-  ref(): this {
-    this.refed = true;
-    this.kernel?.ref();
-    this.stack.refChanged(this.trackHandle);
-    return this;
-  }
-
-  unref(): this {
-    this.refed = false;
-    this.kernel?.unref();
-    this.stack.refChanged(this.trackHandle);
-    return this;
-  }
-
-  /** Tracked while the bypass listener is open: keeps the process alive like a listening node:net server. */
-  private readonly trackHandle = ((server: Server) => ({
-    get keepsAlive(): boolean {
-      return server.refed && server.listener !== undefined;
-    },
-    destroyForStackClose: () => {
-      if (server.listener || server.kernel) server.close();
-    },
-  }))(this);
-
-  private addAbortSignal(signal: unknown): void {
-    validateAbortSignal(signal, 'options.signal');
-    const s = signal as AbortSignal;
-    const onAbort = () => this.close();
-    if (s.aborted) process.nextTick(onAbort);
-    else {
-      s.addEventListener('abort', onAbort, { once: true });
-      this.once('close', () => s.removeEventListener('abort', onAbort));
-    }
-  }
-
-  private listenBypass(port: number, host: string | undefined, backlog: number): void {
-    const tcp = this.stack.core.tcp;
-    if (tcp === undefined) throw new BywayError('ERR_BYPASS_UNSUPPORTED', 'this stack was built without TCP');
-    let ip = 0;
-    if (host !== undefined && host !== '0.0.0.0') {
-      const parsed = parseIpv4(host);
-      if (parsed === undefined) throw new BywayError('ERR_INVALID_IP_ADDRESS', `byway needs an IPv4 literal, got '${host}'`);
-      if (!this.stack.core.isLocalAddress(parsed)) throw new BywayError('EADDRNOTAVAIL', `${host} is not one of this stack's addresses`);
-      ip = parsed;
-    }
-    let listener: TcpListener | undefined;
-    if (port !== 0) listener = tcp.listen(ip, port, backlog);
-    else {
-      // An ephemeral listening port, like bind(0): random probes in the dynamic range.
-      for (let tries = 0; tries < 64 && listener === undefined; tries++) {
-        const p = 49152 + Math.floor(Math.random() * 16384);
-        try {
-          listener = tcp.listen(ip, p, backlog);
-        } catch (err) {
-          if ((err as BywayError).code !== 'EADDRINUSE') throw err;
-        }
-      }
-      if (listener === undefined) throw new BywayError('EADDRINUSE', 'no free port to listen on');
-    }
-    this.listener = listener;
-    this.stack.track(this.trackHandle);
-    listener.onConnection = (conn) => {
-      if (this.maxConnections !== undefined && this.sockets.size >= this.maxConnections) {
-        conn.abort(this.stack.clock.now());
-        this.stack.poke();
-        this.emit('drop', { localAddress: formatIpv4(conn.localIp), localPort: conn.localPort, remoteAddress: formatIpv4(conn.remoteIp), remotePort: conn.remotePort, remoteFamily: 'IPv4' });
-        return;
-      }
-      const sock = new Socket(this.stack, { allowHalfOpen: this.options.allowHalfOpen }, conn);
-      if (this.options.noDelay) sock.setNoDelay(true);
-      if (this.options.keepAlive) sock.setKeepAlive(true, this.options.keepAliveInitialDelay ?? 0);
-      if (this.options.pauseOnConnect) sock.pause();
-      // Through the same queue as the socket's own events (after this poll, in order), so 'connection' comes
-      // before anything the socket emits.
-      this.stack.defer({ runDeferred: () => this.adopt(sock) });
-    };
-  }
-
-  private adopt(sock: Socket | KernelSocket): void {
-    this.sockets.add(sock);
-    // As node:net's server sockets: reading starts at once unless pauseOnConnect.
-    if (!this.options.pauseOnConnect && sock.path === 'bypass') sock.read(0);
-    sock.once('close', () => {
-      this.sockets.delete(sock);
-      this.maybeEmitClose();
-    });
-    this.emit('connection', sock);
-  }
-
-  private maybeEmitClose(): void {
-    if (!this.closing || this.sockets.size > 0) return;
-    const kernel = this.kernel;
-    const done = () => {
-      this.closing = false;
-      this.kernel = undefined;
-      this.emit('close');
-    };
-    if (kernel && kernel.listening) kernel.once('close', done);
-    else process.nextTick(done);
-  }
-}
-
-export interface NetApi {
-  createServer(options?: ServerOptions | ((s: Socket | KernelSocket) => void), listener?: (s: Socket | KernelSocket) => void): Server;
-  createConnection(options: TcpConnectOptions | number, host?: string | (() => void), cb?: () => void): Socket | KernelSocket;
-  connect(options: TcpConnectOptions | number, host?: string | (() => void), cb?: () => void): Socket | KernelSocket;
-  /** node:net's Socket (callable without `new`, as Node's); `Stream` is the same. */
-  Socket: SocketClass;
-  Stream: SocketClass;
-  Server: ServerClass;
-  isIP(input: string): number;
-  isIPv4(input: string): boolean;
-  isIPv6(input: string): boolean;
-}
-
-export type SocketClass = (new (options?: SocketConstructorOptions) => Socket) & ((options?: SocketConstructorOptions) => Socket);
-export type ServerClass = (new (options?: ServerOptions | ((s: Socket | KernelSocket) => void), listener?: (s: Socket | KernelSocket) => void) => Server) &
-  ((options?: ServerOptions | ((s: Socket | KernelSocket) => void), listener?: (s: Socket | KernelSocket) => void) => Server);
-
-/** A class that, like node:net's constructor functions, also builds an instance when called without `new`. */
-function callable<T extends abstract new (...args: never[]) => unknown>(cls: T): T {
-  return new Proxy(cls, {
-    apply: (target, _this, args: unknown[]) => Reflect.construct(target, args),
-  });
-}
-
-const SocketBase = Socket;
-const ServerBase = Server;
-
-export function makeNet(stack: StackInternals): NetApi {
-  const SocketCtor = callable(
-    class Socket extends SocketBase {
-      constructor(options?: SocketConstructorOptions) {
-        super(stack, options ?? {});
-      }
-    },
-  ) as unknown as SocketClass;
-  const ServerCtor = callable(
-    class Server extends ServerBase {
-      constructor(options?: ServerOptions | ((s: Socket | KernelSocket) => void), listener?: (s: Socket | KernelSocket) => void) {
-        if (typeof options === 'function') super(stack, {}, options);
-        else if (options == null || typeof options === 'object') super(stack, { ...options }, listener);
-        else throw invalidArgType('options', 'of type object', options);
-      }
-    },
-  ) as unknown as ServerClass;
-  // As node:net's connect(): a new Socket, then Socket.prototype.connect with the normalized arguments.
-  const createConnection = (...args: unknown[]): Socket | KernelSocket => {
-    const normalized = normalizeConnectArgs(args);
-    const [options, cb] = normalized;
-    const given = (options as { path?: unknown }).path;
-    let path: Path;
-    if (given === 'kernel' || given === 'bypass') path = given;
-    else if (typeof given === 'string') path = 'kernel'; // an IPC path: node:net's
-    else path = stack.decide({ protocol: 'tcp', direction: 'outbound', remoteAddress: options.host, remotePort: options.port, localAddress: options.localAddress, localPort: options.localPort });
-    if (path === 'kernel') {
-      const nodeOptions: Record<string, unknown> = { ...options };
-      if (given === 'kernel' || given === 'bypass') delete nodeOptions.path;
-      const s = net.createConnection(nodeOptions as unknown as net.NetConnectOpts, cb);
-      Object.defineProperty(s, 'path', { value: 'kernel', enumerable: true });
-      return s as KernelSocket;
-    }
-    const s = new SocketCtor(options);
-    if (options.timeout) s.setTimeout(options.timeout);
-    const marked = [options, cb] as unknown as Record<symbol, boolean>;
-    marked[NORMALIZED] = true;
-    return s.connect(marked);
-  };
-  return {
-    createServer(options, listener) {
-      return new ServerCtor(options, listener);
-    },
-    createConnection: createConnection as NetApi['createConnection'],
-    connect: createConnection as NetApi['connect'],
-    Socket: SocketCtor,
-    Stream: SocketCtor,
-    Server: ServerCtor,
-    isIP: (s) => net.isIP(s),
-    isIPv4: (s) => net.isIPv4(s),
-    isIPv6: (s) => net.isIPv6(s),
-  };
 }

@@ -20,7 +20,7 @@ import type { Clock } from '../stack/clock.js';
 import { runStack, type RunningStack } from '../runtime/run-stack.js';
 import { compileStrategy, type Flow, type Path, type PathStrategy } from './path.js';
 import { makeDgram, type DgramApi } from './dgram.js';
-import { makeNet, type NetApi } from './net.js';
+import { makeNet, type NetApi } from './net-api.js';
 import { validateStackOptions } from './options.js';
 import type { TcpInfo } from '../../protocols/tcp/info.js';
 import type { TcpOptions } from '../../protocols/tcp/layer.js';
