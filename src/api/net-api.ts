@@ -59,9 +59,12 @@ export function makeNet(stack: StackInternals): NetApi {
     const normalized = normalizeConnectArgs(args);
     const [options, cb] = normalized;
     const given = (options as { path?: unknown }).path;
+    // A host name (or none: 'localhost') is resolved first; the strategy then decides on the address (kernel-leg.ts).
+    const byName = given === undefined && (typeof options.host !== 'string' || net.isIP(options.host) === 0);
     let path: Path;
     if (given === 'kernel' || given === 'bypass') path = given;
     else if (typeof given === 'string') path = 'kernel'; // an IPC path: node:net's
+    else if (byName) path = 'bypass';
     else path = stack.decide({ protocol: 'tcp', direction: 'outbound', remoteAddress: options.host, remotePort: options.port, localAddress: options.localAddress, localPort: options.localPort });
     if (path === 'kernel') {
       const nodeOptions: Record<string, unknown> = { ...options };
@@ -71,6 +74,10 @@ export function makeNet(stack: StackInternals): NetApi {
       return s as KernelSocket;
     }
     const s = new SocketCtor(options);
+    if (byName) {
+      const flow = { protocol: 'tcp', direction: 'outbound', remotePort: Number(options.port), localAddress: options.localAddress, localPort: options.localPort } as const;
+      s.routeAfterLookup = (address) => stack.decide({ ...flow, remoteAddress: address });
+    }
     if (options.timeout) s.setTimeout(options.timeout);
     const marked = [options, cb] as unknown as Record<symbol, boolean>;
     marked[NORMALIZED] = true;

@@ -22,6 +22,7 @@ import type { Deferred } from './defer.js';
 import { systemError } from './system-error.js';
 import { invalidArgType, invalidArgValue, missingArgs, nodeError, outOfRange, validateFunction, validatePort } from './errors.js';
 import { resolveHost, type LookupFunction } from './lookup.js';
+import { KernelLeg } from './kernel-leg.js';
 export type { NodeSystemError } from './system-error.js';
 
 export interface SocketConstructorOptions {
@@ -65,7 +66,13 @@ export type KernelSocket = net.Socket & { readonly path: 'kernel' };
 type ReadyState = 'opening' | 'open' | 'readOnly' | 'writeOnly' | 'closed';
 
 export class Socket extends Duplex implements Deferred {
-  readonly path = 'bypass' as const;
+  /** The path this socket's bytes take: 'bypass', or 'kernel' once a host name resolved to a kernel-path address. */
+  get path(): Path {
+    return this.leg === undefined ? 'bypass' : 'kernel';
+  }
+  /** @internal set by createConnection for a host name: the strategy, asked again with the resolved address. */
+  routeAfterLookup: ((address: string) => Path) | undefined;
+  private leg: KernelLeg | undefined;
   connecting = false;
   private conn: TcpConnection | undefined;
   private wantRead = false;
@@ -161,9 +168,45 @@ export class Socket extends Duplex implements Deferred {
         this.destroy(err);
         return;
       }
-      this.connectTo(ip, port, localAddress, localPort);
+      if (this.routeAfterLookup?.(address) === 'kernel') this.connectKernel(address, port, localAddress, localPort);
+      else this.connectTo(ip, port, localAddress, localPort);
     });
     return this;
+  }
+
+  /** A host name the strategy sends to the kernel: this socket's bytes go over a node:net socket (kernel-leg.ts). */
+  private connectKernel(address: string, port: number, localAddress: string | undefined, localPort: number | undefined): void {
+    this.target = { address, port };
+    const leg = new KernelLeg(this, { host: address, port, localAddress, localPort: localPort || undefined });
+    this.leg = leg;
+    if (!this.refed) leg.sock.unref();
+    if (this.noDelay !== undefined) leg.sock.setNoDelay(this.noDelay);
+    if (this.keepAlive !== undefined) leg.sock.setKeepAlive(this.keepAlive.on, this.keepAlive.delay);
+    // What the stream handed over while the name was being resolved.
+    const chunk = this.wqChunk;
+    if (chunk !== undefined) {
+      const cb = this.wqCb!;
+      this.wqChunk = this.wqCb = undefined;
+      leg.write(Buffer.from(chunk.subarray(this.wqOff)), cb);
+    }
+    if (this.finalCb !== undefined) {
+      const cb = this.finalCb;
+      this.finalCb = undefined;
+      leg.end(cb);
+    }
+    this.updateAlive();
+  }
+
+  /** @internal the kernel leg's connection is open */
+  legConnected(): void {
+    if (this.destroyed || !this.connecting) return;
+    this.connecting = false;
+    const sock = this.leg!.sock;
+    this.remote = { address: sock.remoteAddress!, port: sock.remotePort! };
+    this.touch();
+    this.emit('connect');
+    this.emit('ready');
+    if (!this.isPaused()) this.read(0);
   }
 
   /** The second half of connect(), once the host is an address. */
@@ -206,6 +249,7 @@ export class Socket extends Duplex implements Deferred {
 
   setNoDelay(noDelay = true): this {
     this.noDelay = noDelay;
+    this.leg?.sock.setNoDelay(noDelay);
     this.conn?.setNoDelay(noDelay, this.stack.clock.now());
     this.stack.poke();
     return this;
@@ -213,6 +257,7 @@ export class Socket extends Duplex implements Deferred {
 
   setKeepAlive(enable = false, initialDelay = 0): this {
     this.keepAlive = { on: enable, delay: initialDelay };
+    this.leg?.sock.setKeepAlive(enable, initialDelay);
     this.applyKeepAlive();
     return this;
   }
@@ -231,17 +276,21 @@ export class Socket extends Duplex implements Deferred {
   }
 
   address(): { address: string; family: 'IPv4'; port: number } | Record<string, never> {
+    if (this.leg !== undefined) return this.leg.sock.address() as { address: string; family: 'IPv4'; port: number };
     if (this.conn === undefined) return {};
     return { address: formatIpv4(this.conn.localIp), family: 'IPv4', port: this.conn.localPort };
   }
 
   get localAddress(): string | undefined {
+    if (this.leg !== undefined) return this.leg.sock.localAddress;
     return this.conn ? formatIpv4(this.conn.localIp) : undefined;
   }
   get localPort(): number | undefined {
+    if (this.leg !== undefined) return this.leg.sock.localPort;
     return this.conn?.localPort;
   }
   get localFamily(): string | undefined {
+    if (this.leg !== undefined) return this.leg.sock.localFamily;
     return this.conn ? 'IPv4' : undefined;
   }
   get remoteAddress(): string | undefined {
@@ -305,12 +354,14 @@ export class Socket extends Duplex implements Deferred {
 
   ref(): this {
     this.refed = true;
+    this.leg?.sock.ref();
     this.updateAlive();
     return this;
   }
 
   unref(): this {
     this.refed = false;
+    this.leg?.sock.unref();
     this.updateAlive();
     return this;
   }
@@ -320,7 +371,7 @@ export class Socket extends Duplex implements Deferred {
    * stream asked for data and the peer has not ended), or writing (bytes or a FIN still waiting for TCP).
    */
   get keepsAlive(): boolean {
-    if (!this.refed || this.destroyed) return false;
+    if (!this.refed || this.destroyed || this.leg !== undefined) return false; // a kernel leg keeps the loop itself
     return this.connecting || (this.conn !== undefined && ((this.wantRead && !this.endPushed) || this.wqChunk !== undefined || this.finalCb !== undefined));
   }
 
@@ -340,6 +391,10 @@ export class Socket extends Duplex implements Deferred {
   // ------------------------------------------------------------------------------------------------ stream plumbing
 
   override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
+    if (this.leg !== undefined) {
+      this.leg.write(chunk, cb);
+      return;
+    }
     this.wqChunk = chunk;
     this.wqOff = 0;
     this.wqCb = cb;
@@ -348,7 +403,11 @@ export class Socket extends Duplex implements Deferred {
   }
 
   override _final(cb: (err?: Error | null) => void): void {
-    if (this.conn === undefined) {
+    if (this.leg !== undefined) {
+      this.leg.end(cb);
+      return;
+    }
+    if (this.conn === undefined && !this.connecting) {
       // end() before connect(): Node finishes at once.
       cb();
       return;
@@ -359,6 +418,10 @@ export class Socket extends Duplex implements Deferred {
   }
 
   override _read(): void {
+    if (this.leg !== undefined) {
+      this.leg.read();
+      return;
+    }
     this.wantRead = true;
     if (this.conn !== undefined) this.pump();
     this.updateAlive();
@@ -386,6 +449,7 @@ export class Socket extends Duplex implements Deferred {
     if (this.idleTimer !== undefined) clearTimeout(this.idleTimer);
     this.idleTimer = undefined;
     this.connecting = false;
+    this.leg?.destroy();
     const conn = this.conn;
     if (conn !== undefined) {
       conn.onConnect = conn.onReadable = conn.onWritable = conn.onEnd = undefined;
