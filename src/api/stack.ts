@@ -100,6 +100,8 @@ export class Stack {
   private readonly deferred = new DeferQueue();
   private keepAlive: ReturnType<typeof setInterval> | undefined;
   private closed = false;
+  /** stack.unref(): active sockets no longer hold the process open (as handle.unref() on each of them). */
+  private refed = true;
 
   /** @internal use createStack */
   constructor(options: StackOptions) {
@@ -209,9 +211,31 @@ export class Stack {
     this.assertOpen();
     const dst = parseIpv4(host);
     if (dst === undefined) throw new BywayError('ERR_INVALID_IP_ADDRESS', `ping needs an IPv4 literal, got '${host}'`);
-    const r: PingResult = await this.running.ping(dst, options);
+    // A pending ping keeps the process alive, as a pending request on any Node handle does.
+    const pending: Tracked = { keepsAlive: true, destroyForStackClose: () => {} };
+    this.internals.track(pending);
+    let r: PingResult;
+    try {
+      r = await this.running.ping(dst, options);
+    } finally {
+      this.internals.untrack(pending);
+    }
     if (!r.ok) throw r.error;
     return { rttMs: r.rttMs, ttl: r.ttl, bytes: r.bytes, from: formatIpv4(r.from), seq: r.seq };
+  }
+
+  /** Let the process exit even while this stack's sockets are active (like unref() on every one of them). */
+  unref(): this {
+    this.refed = false;
+    this.keepAlive?.unref();
+    return this;
+  }
+
+  /** Undo unref(): active sockets keep the process alive again. */
+  ref(): this {
+    this.refed = true;
+    this.keepAlive?.ref();
+    return this;
   }
 
   /** Release every socket, timer and the driver. */
@@ -235,6 +259,7 @@ export class Stack {
     const alive = this.alive.size > 0;
     if (alive && this.keepAlive === undefined && !this.closed) {
       this.keepAlive = setInterval(() => {}, 0x7fffffff);
+      if (!this.refed) this.keepAlive.unref();
     } else if (!alive && this.keepAlive !== undefined) {
       clearInterval(this.keepAlive);
       this.keepAlive = undefined;
