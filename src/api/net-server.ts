@@ -11,7 +11,7 @@ import { formatIpv4, parseIpv4 } from '../../protocols/ipv4/address.js';
 import type { TcpListener } from '../../protocols/tcp/layer.js';
 import type { Path } from './path.js';
 import type { StackInternals } from './internals.js';
-import { systemError } from './system-error.js';
+import { uvSystemError } from './system-error.js';
 import { nodeError, validateAbortSignal, validatePort } from './errors.js';
 import { resolveHost, type LookupFunction } from './lookup.js';
 import { Socket, type KernelSocket } from './net.js';
@@ -101,7 +101,8 @@ export class Server extends EventEmitter {
         this.listenBypass(p, o.host, backlog);
         return true;
       } catch (err) {
-        const e = systemError((err as BywayError).code ?? 'EINVAL', 'listen', o.host ?? '0.0.0.0', p);
+        const code = (err as BywayError).code ?? 'EINVAL';
+        const e = code.startsWith('ERR_') ? (err as Error) : uvSystemError(code, 'listen', o.host ?? '0.0.0.0', p);
         process.nextTick(() => this.emit('error', e));
         return false;
       }
@@ -116,7 +117,7 @@ export class Server extends EventEmitter {
         this.adopt(s as KernelSocket);
       });
       k.on('error', (err) => this.emit('error', err));
-      const host = o.kernelHost ?? (o.host !== undefined && parseIpv4(o.host) !== undefined && this.stack.core.isLocalAddress(parseIpv4(o.host)!) ? undefined : o.host);
+      const host = o.kernelHost ?? (o.host !== undefined && parseIpv4(o.host) !== undefined && this.stack.core.isOwnAddress(parseIpv4(o.host)!) ? undefined : o.host);
       // Both halves on one port number: the bypass half's when it listened first, else the kernel's.
       k.listen({ port: (this.listener as TcpListener | undefined)?.port ?? port, host, backlog }, () => {
         if (bypassAfterKernel && !bypass((k.address() as net.AddressInfo).port)) {

@@ -225,7 +225,10 @@ export class Socket extends Duplex implements Deferred {
       conn = tcp.connect(this.stack.clock.now(), ip, port, { localIp, localPort: localPort || undefined, noDelay: this.noDelay });
     } catch (err) {
       const code = (err as { code?: string }).code ?? 'EINVAL';
-      this.destroy(code.startsWith('E') && !code.startsWith('ERR_') ? systemError(code, 'connect', address, port) : (err as Error));
+      // As node:net: the local address/port is bound first, and its failure is a 'bind' error on it.
+      const binding = (localAddress || localPort) && (code === 'EADDRINUSE' || code === 'EADDRNOTAVAIL');
+      const e = binding ? systemError(code, 'bind', localAddress || '0.0.0.0', localPort || 0) : systemError(code, 'connect', address, port);
+      this.destroy(code.startsWith('E') && !code.startsWith('ERR_') ? e : (err as Error));
       return;
     }
     this.attach(conn);

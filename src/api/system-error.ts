@@ -21,6 +21,15 @@ const ERRNO: Record<string, number> = {
   ECONNABORTED: -103,
 };
 
+/** libuv's descriptions, which Node puts in the messages of listen errors ('listen EADDRINUSE: address already in use ...'). */
+const DESCRIPTION: Record<string, string> = {
+  EADDRINUSE: 'address already in use',
+  EADDRNOTAVAIL: 'address not available',
+  EACCES: 'permission denied',
+  EINVAL: 'invalid argument',
+  EMFILE: 'too many open files',
+};
+
 export type NodeSystemError = Error & { code: string; errno?: number; syscall?: string; address?: string; port?: number };
 
 export function systemError(code: string, syscall: string, address?: string, port?: number): NodeSystemError {
@@ -31,5 +40,13 @@ export function systemError(code: string, syscall: string, address?: string, por
   err.syscall = syscall;
   if (address !== undefined) err.address = address;
   if (port !== undefined) err.port = port;
+  return err;
+}
+
+/** Node's uvExceptionWithHostPort form, used for listen errors: 'listen EADDRINUSE: address already in use 0.0.0.0:80'. */
+export function uvSystemError(code: string, syscall: string, address: string, port: number): NodeSystemError {
+  const err = systemError(code, syscall, address, port);
+  const description = DESCRIPTION[code];
+  if (description !== undefined) err.message = `${syscall} ${code}: ${description} ${address}:${port}`;
   return err;
 }

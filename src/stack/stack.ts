@@ -586,6 +586,12 @@ export class NetStack {
     const dst = p.dst;
     const src = p.src;
     let broadcast = false;
+    // 127.0.0.0/8 is answered for our own packets only: from the wire it is a martian destination (RFC 1122
+    // 3.2.1.3 (g)), dropped as Linux does, so a service bound to loopback cannot be reached from the link.
+    if (fromWire && dst >>> 24 === 127) {
+      st.notForUs++;
+      return;
+    }
     if (!this.isLocalAddress(dst)) {
       if (this.isBroadcastFor(dst)) broadcast = true;
       else {

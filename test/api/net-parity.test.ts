@@ -220,6 +220,20 @@ describe.each(envs)('net on the %s path', (name, make) => {
     two.listen(port, env.serverAddress);
     const [err] = await once<[NodeJS.ErrnoException]>(two, 'error');
     expect(err.code).toBe('EADDRINUSE');
+    expect(err.syscall).toBe('listen');
+    expect(err.message).toBe(`listen EADDRINUSE: address already in use ${env.serverAddress}:${port}`);
     one.close();
+  });
+
+  it('fails a client bound to the port a server listens on with bind EADDRINUSE', async () => {
+    env = make();
+    const server = env.server.net.createServer();
+    const port = await listen(env, server);
+    // The server's own stack and address, so the local port is the listener's.
+    const c = env.server.net.createConnection({ port, host: env.serverAddress, localAddress: env.serverAddress, localPort: port });
+    const [err] = await once<[NodeJS.ErrnoException & { address?: string; port?: number }]>(c, 'error');
+    expect([err.code, err.syscall, err.address, err.port]).toEqual(['EADDRINUSE', 'bind', env.serverAddress, port]);
+    expect(err.message).toBe(`bind EADDRINUSE ${env.serverAddress}:${port}`);
+    server.close();
   });
 });
