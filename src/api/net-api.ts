@@ -51,6 +51,7 @@ export function makeNet(stack: StackInternals): NetApi {
         if (typeof options === 'function') super(stack, {}, options);
         else if (options == null || typeof options === 'object') super(stack, { ...options }, listener);
         else throw invalidArgType('options', 'of type object', options);
+        this.socketClass = SocketCtor as unknown as typeof Socket;
       }
     },
   ) as unknown as ServerClass;

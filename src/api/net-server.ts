@@ -42,6 +42,8 @@ export interface ListenOptions {
 
 export class Server extends EventEmitter {
   maxConnections: number | undefined;
+  /** @internal the stack's net.Socket class, which accepted sockets are instances of (set by net-api.ts) */
+  socketClass: (abstract new (...args: never[]) => Socket) | undefined;
   private listener: TcpListener | undefined;
   private kernel: net.Server | undefined;
   private readonly sockets = new Set<Socket | KernelSocket>();
@@ -240,7 +242,8 @@ export class Server extends EventEmitter {
         this.emit('drop', { localAddress: formatIpv4(conn.localIp), localPort: conn.localPort, remoteAddress: formatIpv4(conn.remoteIp), remotePort: conn.remotePort, remoteFamily: 'IPv4' });
         return;
       }
-      const sock = new Socket(this.stack, { allowHalfOpen: this.options.allowHalfOpen }, conn);
+      // An instance of the stack's net.Socket (instanceof it, its prototype patches apply), as node:net's are.
+      const sock = Reflect.construct(Socket, [this.stack, { allowHalfOpen: this.options.allowHalfOpen }, conn], this.socketClass ?? Socket) as Socket;
       if (this.options.noDelay) sock.setNoDelay(true);
       if (this.options.keepAlive) sock.setKeepAlive(true, this.options.keepAliveInitialDelay ?? 0);
       if (this.options.pauseOnConnect) sock.pause();

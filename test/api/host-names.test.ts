@@ -100,7 +100,13 @@ describe('host names', () => {
     const a = createStack({ driver: da, address: '10.0.0.1/24' });
     stacks.push(a);
     const txBefore = a.stats.ethernet.tx; // the stack's own announcement, if any
-    const server = a.net.createServer((s) => s.pipe(s)).listen(0, 'localhost');
+    const accepted: unknown[] = [];
+    const server = a.net
+      .createServer((s) => {
+        accepted.push(s);
+        s.pipe(s);
+      })
+      .listen(0, 'localhost');
     await once(server, 'listening');
     expect(server.address()?.address).toBe('127.0.0.1');
     const sock = a.net.createConnection(server.address()!.port, 'localhost') as Socket;
@@ -110,6 +116,8 @@ describe('host names', () => {
     expect(sock.path).toBe('bypass');
     expect(sock.remoteAddress).toBe('127.0.0.1');
     expect(await echoOnce(sock, 'over loopback')).toBe('over loopback');
+    expect(sock).toBeInstanceOf(a.net.Socket);
+    expect(accepted[0]).toBeInstanceOf(a.net.Socket); // accepted sockets too, as node:net's
     expect(a.stats.ethernet.tx).toBe(txBefore); // nothing went to the driver
     expect(a.stats.ipv4.loopback).toBeGreaterThan(0);
   });
