@@ -12,7 +12,7 @@ import type { TcpListener } from '../../protocols/tcp/layer.js';
 import type { Path } from './path.js';
 import type { StackInternals } from './internals.js';
 import { uvSystemError } from './system-error.js';
-import { nodeError, validateAbortSignal, validatePort } from './errors.js';
+import { invalidArgValue, nodeError, validateAbortSignal, validatePort } from './errors.js';
 import { resolveHost, type LookupFunction } from './lookup.js';
 import { Socket, type KernelSocket } from './net.js';
 
@@ -74,7 +74,12 @@ export class Server extends EventEmitter {
   listen(...args: unknown[]): this {
     const cb = typeof args[args.length - 1] === 'function' ? (args.pop() as () => void) : undefined;
     let o: ListenOptions;
-    if (typeof args[0] === 'object' && args[0] !== null) o = { ...(args[0] as ListenOptions) };
+    if (typeof args[0] === 'object' && args[0] !== null) {
+      o = { ...(args[0] as ListenOptions) };
+      // As node:net: an options object names a port (or byway's path/paths); a port is a number or a string.
+      if (o.port === undefined && o.path === undefined && o.paths === undefined) throw invalidArgValue('options', args[0], 'must have the property "port" or "path"');
+      if (o.port !== undefined && o.port !== null && typeof o.port !== 'number' && typeof o.port !== 'string') throw invalidArgValue('options', args[0]);
+    }
     else o = { port: args[0] as number | undefined, host: typeof args[1] === 'string' ? args[1] : undefined, backlog: typeof args[1] === 'number' ? args[1] : (args[2] as number | undefined) };
     if (o.signal !== undefined) this.addAbortSignal(o.signal);
     if (this.listening_ || this.listener !== undefined) throw nodeError(Error, 'ERR_SERVER_ALREADY_LISTEN', 'Listen method has been called more than once without closing.');

@@ -225,6 +225,24 @@ describe.each(envs)('net on the %s path', (name, make) => {
     one.close();
   });
 
+  it("throws node:net's errors for bad listen() and connect() arguments (class, code, message)", () => {
+    env = make();
+    const caught = (f: () => unknown): [string, string, string] => {
+      try {
+        f();
+      } catch (e) {
+        const err = e as NodeJS.ErrnoException;
+        return [err.constructor.name, err.code ?? '', err.message];
+      }
+      return ['none', '', ''];
+    };
+    const server = env.server.net.createServer();
+    expect(caught(() => server.listen({}))).toEqual(['TypeError', 'ERR_INVALID_ARG_VALUE', `The argument 'options' must have the property "port" or "path". Received {}`]);
+    expect(caught(() => server.listen({ port: -1 }))).toEqual(['RangeError', 'ERR_SOCKET_BAD_PORT', 'options.port should be >= 0 and < 65536. Received type number (-1).']);
+    expect(caught(() => env.client.net.createConnection({ port: 70000, host: env.serverAddress }))).toEqual(['RangeError', 'ERR_SOCKET_BAD_PORT', 'Port should be >= 0 and < 65536. Received type number (70000).']);
+    expect(caught(() => (env.client.net.createConnection as (o: object) => unknown)({}))).toEqual(['TypeError', 'ERR_MISSING_ARGS', 'The "options" or "port" or "path" argument must be specified']);
+  });
+
   it('fails a client bound to the port a server listens on with bind EADDRINUSE', async () => {
     env = make();
     const server = env.server.net.createServer();
