@@ -2,10 +2,12 @@
  * `stack.dgram`, shaped like node:dgram. `createSocket` asks the path strategy: on 'kernel' it returns a genuine
  * node:dgram Socket; on 'bypass' a byway `Socket` with the same surface, on byway's UDP core. Both carry `path`.
  *
- * Differences from node:dgram on the bypass path (also in docs/api.md): IPv4 only (a 'udp6' socket
- * chosen for bypass throws ERR_BYPASS_UNSUPPORTED); addresses must be IPv4 literals (no DNS lookup); multicast
- * membership is not supported; an omitted send address means the stack's first address (Node uses localhost).
- * Received messages are Buffers copied out of the frame (the frame's memory is the driver's).
+ * Misuse throws what node:dgram throws (errors.ts); arguments are told apart as lib/dgram.js does. Addresses may
+ * be host names, resolved with the `lookup` option (default dns.lookup); an omitted one is 127.0.0.1, the stack's
+ * loopback, as Node's. Sends and a connect on a socket not yet bound wait for the bind (`queue`), as Node's.
+ * Differences from node:dgram on the bypass path (also in docs/api.md): IPv4 only (a 'udp6' socket chosen for
+ * bypass throws ERR_BYPASS_UNSUPPORTED); no multicast membership. Received messages are Buffers copied out of the
+ * frame (the frame's memory is the driver's).
  */
 import dgram from 'node:dgram';
 import { EventEmitter } from 'node:events';

@@ -3,8 +3,10 @@
  * sans-IO core over the given driver, runs it on Node's event loop, and exposes the node:net / node:dgram-shaped
  * namespaces. `close()` releases every socket, timer and the driver.
  *
- * Keep-alive: like Node's own sockets, a bound or connected byway socket keeps the process alive unless unref'd.
- * The poll loop itself is unref'd; one ref'd interval handle stands for all ref'd sockets.
+ * Keep-alive: what keeps the process alive is what would keep a node:net/node:dgram handle active (a listening
+ * server, a connecting, reading or writing socket, a bound dgram socket, a pending ping), unless unref'd, or the
+ * whole stack is (stack.unref()). The poll loop and the driver's readiness watch are unref'd; one ref'd interval
+ * handle stands for all active objects, which report changes one at a time (refChanged).
  */
 import type { FrameDriver } from '../../drivers/types.js';
 import { BywayError } from '../../protocols/util/errors.js';
