@@ -4,7 +4,9 @@
  * sans-IO stack core, the virtual clock and the runtime that binds a core to Node's event loop.
  */
 export { createStack, Stack, type StackOptions, type PingReply, type ConnectionRow } from './api/stack.js';
-export { Socket, Server, type TcpConnectOptions, type ListenOptions, type ServerOptions, type NetApi, type KernelSocket } from './api/net.js';
+export { Socket, type TcpConnectOptions, type KernelSocket } from './api/net.js';
+export { Server, type ListenOptions, type ServerOptions } from './api/net-server.js';
+export type { NetApi } from './api/net-api.js';
 export { Socket as DgramSocket, type SocketOptions as DgramSocketOptions, type DgramApi, type RemoteInfo, type KernelDgramSocket } from './api/dgram.js';
 export { compileStrategy, type Path, type Flow, type PathRule, type PathRules, type PathStrategy } from './api/path.js';
 export { NetStack, type StackConfig, type PingOptions, type PingResult, type RouteConfig, type IcmpOptions } from './stack/stack.js';

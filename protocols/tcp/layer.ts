@@ -193,6 +193,10 @@ export class TcpLayer implements TcpConnHost, TimeWaitHost {
     let localPort: number;
     if (opts.localPort !== undefined) {
       localPort = opts.localPort;
+      // As Linux's bind(): a port a listener holds (on this address or the wildcard) is not free for a client.
+      if (this.listeners.get(localPort)?.some((l) => l.localIp === 0 || l.localIp === localIp)) {
+        throw new BywayError('EADDRINUSE', `port ${localPort} has a listener`);
+      }
       const old = this.lookup(localIp, localPort, remoteIp, remotePort);
       const tw = old ? -1 : this.tw.find(localIp, localPort, remoteIp, remotePort);
       if (old || tw >= 0) {

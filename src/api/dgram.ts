@@ -2,19 +2,24 @@
  * `stack.dgram`, shaped like node:dgram. `createSocket` asks the path strategy: on 'kernel' it returns a genuine
  * node:dgram Socket; on 'bypass' a byway `Socket` with the same surface, on byway's UDP core. Both carry `path`.
  *
- * Differences from node:dgram on the bypass path (also in docs/api.md): IPv4 only (a 'udp6' socket
- * chosen for bypass throws ERR_BYPASS_UNSUPPORTED); addresses must be IPv4 literals (no DNS lookup); multicast
- * membership is not supported; an omitted send address means the stack's first address (Node uses localhost).
- * Received messages are Buffers copied out of the frame (the frame's memory is the driver's).
+ * Misuse throws what node:dgram throws (errors.ts); arguments are told apart as lib/dgram.js does. Addresses may
+ * be host names, resolved with the `lookup` option (default dns.lookup); an omitted one is 127.0.0.1, the stack's
+ * loopback, as Node's. Sends and a connect on a socket not yet bound wait for the bind (`queue`), as Node's.
+ * Differences from node:dgram on the bypass path (also in docs/api.md): IPv4 only (a 'udp6' socket chosen for
+ * bypass throws ERR_BYPASS_UNSUPPORTED); no multicast membership. Received messages are Buffers copied out of the
+ * frame (the frame's memory is the driver's).
  */
 import dgram from 'node:dgram';
 import { EventEmitter } from 'node:events';
+import dns from 'node:dns';
 import { BywayError } from '../../protocols/util/errors.js';
 import { formatIpv4, parseIpv4 } from '../../protocols/ipv4/address.js';
 import type { UdpSocket } from '../stack/udp.js';
 import { SendQueue, type SendCallback } from './send-queue.js';
 import type { Deferred } from './defer.js';
 import { systemError } from './system-error.js';
+import { invalidArgType, nodeError, validateAbortSignal, validatePort } from './errors.js';
+import { resolveHost, type LookupFunction } from './lookup.js';
 import type { Flow, Path } from './path.js';
 import type { StackInternals } from './internals.js';
 
@@ -28,6 +33,8 @@ export interface SocketOptions {
   /** What the strategy is told about the flow (the port it will bind, the peer it will talk to). */
   flow?: Partial<Omit<Flow, 'protocol'>>;
   signal?: AbortSignal;
+  /** Host name resolution, as node:dgram's option (default dns.lookup). */
+  lookup?: LookupFunction;
 }
 
 export interface RemoteInfo {
@@ -44,18 +51,21 @@ export interface AddressInfo {
 }
 
 type MessageListener = (msg: Buffer, rinfo: RemoteInfo) => void;
-type MsgInput = string | Uint8Array | ReadonlyArray<string | Uint8Array> | DataView;
 
 /** A node:dgram Socket on the kernel path, marked with its path. */
 export type KernelDgramSocket = dgram.Socket & { readonly path: 'kernel' };
 
 export class Socket extends EventEmitter implements Deferred {
   readonly path = 'bypass' as const;
+  readonly type: 'udp4';
   private readonly core: UdpSocket;
   private state: 'unbound' | 'binding' | 'bound' | 'closed' = 'unbound';
   private connectState: 'none' | 'connecting' | 'connected' = 'none';
   private refed = true;
   private pendingError: Error | undefined;
+  /** Work waiting for the socket to be bound (node:dgram's state.queue): sends, a connect, a close. */
+  private queue: (() => void)[] | undefined;
+  private readonly lookup: LookupFunction;
   /** The last datagram's source and its address string. */
   private rxIp = -1;
   private rxAddress = '';
@@ -63,6 +73,8 @@ export class Socket extends EventEmitter implements Deferred {
   /** @internal use `stack.dgram.createSocket` */
   constructor(private readonly stack: StackInternals, options: SocketOptions, listener?: MessageListener) {
     super();
+    this.type = 'udp4';
+    this.lookup = options.lookup ?? (dns.lookup as unknown as LookupFunction);
     this.core = stack.core.udp.createSocket();
     if (options.recvBufferSize !== undefined) this.core.recvBufferBytes = options.recvBufferSize;
     if (options.sendBufferSize !== undefined) this.core.sendBufferBytes = options.sendBufferSize;
@@ -82,135 +94,237 @@ export class Socket extends EventEmitter implements Deferred {
     };
     stack.track(this);
     if (listener) this.on('message', listener);
-    options.signal?.addEventListener('abort', () => this.close(), { once: true });
+    const signal = options.signal;
+    if (signal !== undefined) {
+      // As node:dgram: an aborted signal closes the socket at once; a later abort closes it if still open.
+      const onAbort = () => {
+        if (this.state !== 'closed') this.close();
+      };
+      if (signal.aborted) onAbort();
+      else {
+        signal.addEventListener('abort', onAbort, { once: true });
+        this.once('close', () => signal.removeEventListener('abort', onAbort));
+      }
+    }
   }
 
-  bind(port?: number | { port?: number; address?: string; exclusive?: boolean } | (() => void), address?: string | (() => void), callback?: () => void): this {
-    let p: number | undefined;
-    let addr: string | undefined;
-    if (typeof port === 'function') {
-      callback = port;
-    } else if (typeof port === 'object' && port !== null) {
-      p = port.port;
-      addr = port.address;
-      if (typeof address === 'function') callback = address;
-    } else {
-      p = port;
-      if (typeof address === 'function') callback = address;
-      else addr = address;
-    }
+  bind(port?: unknown, address?: unknown, callback?: unknown): this {
     this.assertRunning();
-    if (this.state !== 'unbound') throw new BywayError('ERR_SOCKET_ALREADY_BOUND', 'Socket is already bound');
-    const ip = addr === undefined || addr === '0.0.0.0' ? 0 : parseIpv4(addr);
-    if (ip === undefined) throw new BywayError('ERR_INVALID_ARG_VALUE', `byway needs an IPv4 literal, got '${addr}'`);
-    if (p !== undefined && (!Number.isInteger(p) || p < 0 || p > 65535)) {
-      throw new BywayError('ERR_SOCKET_BAD_PORT', `Port should be >= 0 and < 65536. Received ${p}.`);
-    }
+    if (this.state !== 'unbound') throw nodeError(Error, 'ERR_SOCKET_ALREADY_BOUND', 'Socket is already bound');
     this.state = 'binding';
-    if (callback) this.once('listening', callback);
-    process.nextTick(() => {
-      if (this.state !== 'binding') return;
-      try {
-        this.core.bind(ip, p ?? 0);
-      } catch (err) {
+    this.stack.refChanged(this);
+    // As node:dgram: the last argument, when a function, runs once on 'listening' (and is dropped on 'error').
+    const cb = arguments.length > 0 ? arguments[arguments.length - 1] : undefined;
+    if (typeof cb === 'function') {
+      const onListening = () => {
+        this.removeListener('error', removeListeners);
+        (cb as () => void).call(this);
+      };
+      const removeListeners = () => {
+        this.removeListener('error', removeListeners);
+        this.removeListener('listening', onListening);
+      };
+      this.on('error', removeListeners);
+      this.on('listening', onListening);
+    }
+    let p: unknown;
+    let addr: unknown;
+    if (port !== null && typeof port === 'object') {
+      const o = port as { port?: unknown; address?: unknown };
+      p = o.port;
+      addr = o.address || '';
+    } else {
+      p = typeof port === 'function' ? 0 : port;
+      addr = typeof address === 'function' ? '' : address;
+    }
+    if (p !== undefined && p !== null && p !== 0) p = validatePort(p, 'Port', true);
+    const host = typeof addr === 'string' && addr !== '' ? addr : '0.0.0.0';
+    resolveHost(this.lookup, host, {}, (err, ip) => {
+      if (this.state !== 'binding') return; // closed meanwhile
+      if (err) {
         this.state = 'unbound';
+        this.stack.refChanged(this);
+        this.emit('error', err);
+        return;
+      }
+      try {
+        this.core.bind(ip, (p as number | undefined) ?? 0);
+      } catch (e) {
+        this.state = 'unbound';
+        this.stack.refChanged(this);
         // As Node's: 'bind EADDRINUSE 0.0.0.0:7000', with errno, syscall, address and port.
-        const code = (err as BywayError).code;
-        this.emit('error', code === undefined ? err : systemError(code, 'bind', addr ?? '0.0.0.0', p ?? 0));
+        const code = (e as { code?: string }).code;
+        this.emit('error', code === undefined ? e : systemError(code, 'bind', formatIpv4(ip), (p as number | undefined) ?? 0));
         return;
       }
       this.state = 'bound';
+      this.stack.refChanged(this);
       this.emit('listening');
     });
     return this;
   }
 
-  connect(port: number, address?: string | (() => void), callback?: () => void): void {
+  connect(port: unknown, address?: unknown, callback?: unknown): void {
+    const p = validatePort(port, 'Port', false);
     if (typeof address === 'function') {
       callback = address;
-      address = undefined;
+      address = '';
+    } else if (address === undefined) {
+      address = '';
     }
+    if (typeof address !== 'string') throw invalidArgType('address', 'of type string', address);
     this.assertRunning();
-    if (this.connectState !== 'none') throw new BywayError('ERR_SOCKET_DGRAM_IS_CONNECTED', 'Already connected');
-    checkPort(port);
-    const ip = this.resolve(address);
+    if (this.connectState !== 'none') throw nodeError(Error, 'ERR_SOCKET_DGRAM_IS_CONNECTED', 'Already connected');
     this.connectState = 'connecting';
-    if (callback) this.once('connect', callback);
-    const doConnect = () => {
-      try {
-        this.core.connect(ip, port);
-        this.state = 'bound';
-        this.connectState = 'connected';
-        this.emit('connect');
-      } catch (err) {
-        this.connectState = 'none';
-        this.emit('error', err);
+    if (this.state === 'unbound') this.bind({ port: 0 });
+    if (this.state !== 'bound') {
+      this.enqueue(() => this.doConnect(p, address as string, callback));
+      return;
+    }
+    this.doConnect(p, address, callback);
+  }
+
+  private doConnect(port: number, address: string, callback: unknown): void {
+    if (typeof callback === 'function') this.once('connect', callback as () => void);
+    resolveHost(this.lookup, address || '127.0.0.1', {}, (err, ip) => {
+      if (this.state === 'closed') return;
+      if (!err) {
+        try {
+          this.core.connect(ip, port);
+        } catch (e) {
+          const code = (e as { code?: string }).code ?? 'EINVAL';
+          err = systemError(code, 'connect', address, port);
+        }
       }
-    };
-    if (this.state === 'binding') this.once('listening', doConnect);
-    else process.nextTick(doConnect);
+      if (err) {
+        this.connectState = 'none';
+        process.nextTick(() => this.emit('error', err));
+        return;
+      }
+      this.connectState = 'connected';
+      process.nextTick(() => this.emit('connect'));
+    });
   }
 
   disconnect(): void {
     this.assertRunning();
-    if (this.connectState !== 'connected') throw new BywayError('ERR_SOCKET_DGRAM_NOT_CONNECTED', 'Not connected');
+    if (this.connectState !== 'connected') throw nodeError(Error, 'ERR_SOCKET_DGRAM_NOT_CONNECTED', 'Not connected');
     this.core.disconnect();
     this.connectState = 'none';
   }
 
   /**
-   * node:dgram's forms: send(msg[, offset, length][, port][, address][, callback]). Named parameters, not a rest
-   * array, and no closure: a send on a bound or unbound socket is queued in reused slots and the queue drained after
-   * the stack's current or next poll (defer.ts), not on a tick of its own (node:dgram too sends later, after its
-   * address lookup's tick).
+   * node:dgram's forms: send(msg[, offset, length][, port][, address][, callback]), told apart as node:dgram does.
+   * A send on a bound socket to an IPv4 literal is queued in reused slots and the queue drained after the stack's
+   * current or next poll (defer.ts), not on a tick of its own; a host name goes through the lookup first.
    */
-  send(msg: MsgInput, a1?: unknown, a2?: unknown, a3?: unknown, a4?: unknown, a5?: unknown): void {
-    this.assertRunning();
-    // At most five after msg, as in node:dgram; `arguments` is read only for its length (no arguments object).
-    let argc = Math.min(arguments.length - 1, 5);
-    let callback: SendCallback | undefined;
-    const last = argc === 1 ? a1 : argc === 2 ? a2 : argc === 3 ? a3 : argc === 4 ? a4 : argc === 5 ? a5 : undefined;
-    if (typeof last === 'function') {
-      callback = last as SendCallback;
-      argc--;
-    }
-    let offset: number | undefined;
-    let length: number | undefined;
-    let port: number | undefined;
-    let address: string | undefined;
-    if (typeof msg !== 'string' && !Array.isArray(msg) && argc >= 2 && typeof a1 === 'number' && typeof a2 === 'number' && (argc >= 3 || this.connectState === 'connected')) {
-      // send(msg, offset, length[, port][, address])
-      offset = a1;
-      length = a2;
-      port = argc >= 3 ? (a3 as number | undefined) : undefined;
-      address = argc >= 4 ? (a4 as string | undefined) : undefined;
-    } else {
-      port = argc >= 1 ? (a1 as number | undefined) : undefined;
-      address = argc >= 2 ? (a2 as string | undefined) : undefined;
-    }
-    let data = toBytes(msg);
-    if (offset !== undefined && length !== undefined) {
-      if (offset < 0 || length < 0 || offset + length > data.length) throw new BywayError('ERR_OUT_OF_RANGE', 'offset and length are out of range');
-      data = data.subarray(offset, offset + length);
-    }
+  send(buffer: unknown, offset?: unknown, length?: unknown, port?: unknown, address?: unknown, callback?: unknown): void {
     const connected = this.connectState === 'connected';
-    if (connected && port !== undefined) throw new BywayError('ERR_SOCKET_DGRAM_IS_CONNECTED', 'Already connected');
+    let data: Uint8Array | Uint8Array[];
     if (!connected) {
-      if (port === undefined) throw new BywayError('ERR_SOCKET_BAD_PORT', 'Port should be > 0 and < 65536. Received undefined.');
-      checkPort(port);
+      if (address || (port && typeof port !== 'function')) {
+        data = sliceBuffer(buffer, offset, length);
+      } else {
+        callback = port;
+        port = offset;
+        address = length;
+        data = toBytes(buffer);
+      }
+    } else {
+      if (typeof length === 'number') {
+        data = sliceBuffer(buffer, offset, length);
+        if (typeof port === 'function') {
+          callback = port;
+          port = null;
+        }
+      } else {
+        callback = offset;
+        data = toBytes(buffer);
+      }
+      if (port || address) throw nodeError(Error, 'ERR_SOCKET_DGRAM_IS_CONNECTED', 'Already connected');
     }
-    const ip = connected ? 0 : this.resolve(address);
-    // Port 0 marks a connected socket's send: checkPort never lets 0 through as a destination.
-    const dstPort = connected ? 0 : port!;
-    if (this.state === 'binding') {
-      this.once('listening', () => this.sendNow(data, ip, dstPort, callback));
+    let dstPort = 0; // 0 marks a connected socket's send: a destination port is never 0
+    if (!connected) dstPort = validatePort(port, 'Port', false);
+    if (typeof callback !== 'function') callback = undefined;
+    if (typeof address === 'function') {
+      callback = address;
+      address = undefined;
+    } else if (address != null && typeof address !== 'string') {
+      throw invalidArgType('address', 'of type string', address);
+    }
+    this.assertRunning();
+    this.sendList(data, dstPort, address as string | undefined, callback as SendCallback | undefined);
+  }
+
+  private sendList(data: Uint8Array | Uint8Array[], port: number, address: string | undefined, callback: SendCallback | undefined): void {
+    if (this.state === 'unbound') this.bind({ port: 0 });
+    if (this.state !== 'bound') {
+      this.enqueue(() => this.sendList(data, port, address, callback));
       return;
     }
-    this.sendQueue.push(data, ip, dstPort, callback);
+    const bytes = Array.isArray(data) ? (data.length === 1 ? data[0]! : Buffer.concat(data)) : data;
+    if (port === 0) {
+      this.queueSend(bytes, 0, 0, callback);
+      return;
+    }
+    const host = address || '127.0.0.1';
+    if (host === this.lastAddress) {
+      this.queueSend(bytes, this.lastIp, port, callback);
+      return;
+    }
+    const literal = parseIpv4(host);
+    if (literal !== undefined) {
+      this.lastAddress = host;
+      this.lastIp = literal;
+      this.queueSend(bytes, literal, port, callback);
+      return;
+    }
+    resolveHost(this.lookup, host, {}, (err, ip) => {
+      if (this.state === 'closed') return;
+      if (err) {
+        if (callback) process.nextTick(callback, err, 0);
+        else process.nextTick(() => this.emit('error', err));
+        return;
+      }
+      this.queueSend(bytes, ip, port, callback);
+    });
+  }
+
+  private queueSend(data: Uint8Array, ip: number, port: number, callback: SendCallback | undefined): void {
+    this.sendQueue.push(data, ip, port, callback);
     if (!this.drainScheduled) {
       this.drainScheduled = true;
       this.stack.defer(this);
     }
+  }
+
+  /** node:dgram's enqueue: the first queued item arms the flush on 'listening' (or the drop on a bind error). */
+  private enqueue(fn: () => void): void {
+    if (this.queue === undefined) {
+      this.queue = [];
+      const onError = () => {
+        this.removeListener('listening', onListening);
+        this.queue = undefined;
+      };
+      const onListening = () => {
+        this.removeListener(EventEmitter.errorMonitor, onError);
+        const q = this.queue ?? [];
+        this.queue = undefined;
+        for (const f of q) f();
+      };
+      this.once(EventEmitter.errorMonitor, onError);
+      this.once('listening', onListening);
+    }
+    this.queue.push(fn);
+  }
+
+  /** Bytes and datagrams accepted by send() and not yet handed to the stack (libuv's send queue). */
+  getSendQueueSize(): number {
+    return this.sendQueue.bytes;
+  }
+
+  getSendQueueCount(): number {
+    return this.sendQueue.length;
   }
 
   private readonly sendQueue = new SendQueue();
@@ -222,15 +336,10 @@ export class Socket extends EventEmitter implements Deferred {
     this.sendQueue.drain(this.sendQueue.length, this.sendNowFn);
   }
 
-  /** One queued send, as node:dgram's doSend: an unbound socket binds first; errors go to the callback or 'error'. */
+  /** One queued send, as node:dgram's doSend: errors go to the callback or 'error'. */
   private sendNow(data: Uint8Array, ip: number, port: number, callback: SendCallback | undefined): void {
     if (this.state === 'closed') return;
     try {
-      if (this.state === 'unbound') {
-        this.core.bind(0, 0);
-        this.state = 'bound';
-        this.emit('listening');
-      }
       const pending = this.pendingError;
       if (pending !== undefined) {
         this.pendingError = undefined;
@@ -243,20 +352,22 @@ export class Socket extends EventEmitter implements Deferred {
       // after libuv's write: a sender that sends again from its callback cannot starve the poll loop.
       if (callback) setImmediate(callback, null, data.length);
     } catch (err) {
-      if (callback) callback(err as Error, 0);
-      else this.emit('error', err);
+      const code = (err as { code?: string }).code;
+      const e = code !== undefined && /^E[A-Z]+$/.test(code) ? systemError(code, 'send', port === 0 ? undefined : formatIpv4(ip), port === 0 ? undefined : port) : (err as Error);
+      if (callback) callback(e, 0);
+      else this.emit('error', e);
     }
   }
 
   address(): AddressInfo {
     this.assertRunning();
-    if (this.state !== 'bound') throw new BywayError('EBADF', 'getsockname EBADF');
+    if (this.state !== 'bound') throw systemError('EBADF', 'getsockname');
     return { address: formatIpv4(this.core.localIp), family: 'IPv4', port: this.core.localPort };
   }
 
   remoteAddress(): AddressInfo {
     this.assertRunning();
-    if (this.connectState !== 'connected') throw new BywayError('ERR_SOCKET_DGRAM_NOT_CONNECTED', 'Not connected');
+    if (this.connectState !== 'connected') throw nodeError(Error, 'ERR_SOCKET_DGRAM_NOT_CONNECTED', 'Not connected');
     return { address: formatIpv4(this.core.remoteIp), family: 'IPv4', port: this.core.remotePort };
   }
 
@@ -265,9 +376,10 @@ export class Socket extends EventEmitter implements Deferred {
     this.core.broadcast = !!flag;
   }
 
-  setTTL(ttl: number): number {
+  setTTL(ttl: unknown): number {
+    if (typeof ttl !== 'number') throw invalidArgType('ttl', 'of type number', ttl);
     this.assertBound('setTTL');
-    if (!Number.isInteger(ttl) || ttl < 1 || ttl > 255) throw new BywayError('EINVAL', 'setTTL EINVAL');
+    if (!Number.isInteger(ttl) || ttl < 1 || ttl > 255) throw systemError('EINVAL', 'setTTL');
     this.core.ttl = ttl;
     return ttl;
   }
@@ -295,35 +407,41 @@ export class Socket extends EventEmitter implements Deferred {
   }
 
   close(callback?: () => void): this {
-    if (this.state === 'closed') throw new BywayError('ERR_SOCKET_DGRAM_NOT_RUNNING', 'Not running');
+    if (typeof callback === 'function') this.on('close', callback);
+    if (this.queue !== undefined) {
+      // As node:dgram: a close while sends wait for the bind runs after them.
+      this.queue.push(() => this.close());
+      return this;
+    }
+    this.assertRunning();
     this.state = 'closed';
     this.sendQueue.clear();
     this.core.close();
     this.stack.untrack(this);
-    if (callback) this.once('close', callback);
     process.nextTick(() => this.emit('close'));
     return this;
   }
 
   ref(): this {
     this.refed = true;
-    this.stack.refChanged();
+    this.stack.refChanged(this);
     return this;
   }
 
   unref(): this {
     this.refed = false;
-    this.stack.refChanged();
+    this.stack.refChanged(this);
     return this;
   }
 
-  /** @internal whether this socket keeps the process alive */
+  /** @internal whether this socket keeps the process alive: bound or binding (receiving), as a node:dgram handle */
   get keepsAlive(): boolean {
-    return this.refed && this.state !== 'closed';
+    return this.refed && (this.state === 'bound' || this.state === 'binding');
   }
 
   /** @internal release on stack.close() */
   destroyForStackClose(): void {
+    this.queue = undefined;
     if (this.state !== 'closed') this.close();
   }
 
@@ -331,23 +449,13 @@ export class Socket extends EventEmitter implements Deferred {
   private lastAddress: string | undefined = undefined;
   private lastIp = 0;
 
-  private resolve(address: string | undefined): number {
-    if (address === undefined || address === 'localhost') return this.stack.core.addresses[0]!.address;
-    if (address === this.lastAddress) return this.lastIp;
-    const ip = parseIpv4(address);
-    if (ip === undefined) throw new BywayError('ERR_INVALID_ARG_VALUE', `byway's dgram needs an IPv4 literal (no DNS lookup), got '${address}'`);
-    this.lastAddress = address;
-    this.lastIp = ip;
-    return ip;
-  }
-
   private assertRunning(): void {
-    if (this.state === 'closed') throw new BywayError('ERR_SOCKET_DGRAM_NOT_RUNNING', 'Not running');
+    if (this.state === 'closed') throw nodeError(Error, 'ERR_SOCKET_DGRAM_NOT_RUNNING', 'Not running');
   }
 
   private assertBound(what: string): void {
     this.assertRunning();
-    if (this.state !== 'bound') throw new BywayError('EBADF', `${what} EBADF`);
+    if (this.state !== 'bound') throw systemError('EBADF', what);
   }
 }
 
@@ -358,10 +466,12 @@ export interface DgramApi {
 export function makeDgram(stack: StackInternals): DgramApi {
   return {
     createSocket(typeOrOptions, listener) {
-      const options: SocketOptions = typeof typeOrOptions === 'string' ? { type: typeOrOptions } : { ...typeOrOptions };
+      const options: SocketOptions = typeOrOptions !== null && typeof typeOrOptions === 'object' ? { ...typeOrOptions } : { type: typeOrOptions };
       if (options.type !== 'udp4' && options.type !== 'udp6') {
-        throw new BywayError('ERR_SOCKET_BAD_TYPE', 'Bad socket type specified. Valid types are: udp4, udp6');
+        throw nodeError(TypeError, 'ERR_SOCKET_BAD_TYPE', 'Bad socket type specified. Valid types are: udp4, udp6');
       }
+      if (options.lookup !== undefined && typeof options.lookup !== 'function') throw invalidArgType('lookup', 'of type function', options.lookup);
+      validateAbortSignal(options.signal, 'options.signal');
       const path =
         options.path ??
         stack.decide({ protocol: 'udp', direction: options.flow?.direction ?? 'inbound', ...options.flow });
@@ -379,20 +489,38 @@ export function makeDgram(stack: StackInternals): DgramApi {
   };
 }
 
-function toBytes(msg: MsgInput): Uint8Array {
+const BUFFER_TYPES = 'of type string or an instance of Buffer, TypedArray, or DataView';
+
+/** A message as node:dgram takes it: a string, any ArrayBufferView, or a list of them (viewed, not copied). */
+function toBytes(msg: unknown): Uint8Array | Uint8Array[] {
   if (typeof msg === 'string') return Buffer.from(msg);
-  if (msg instanceof Uint8Array) return msg;
-  if (msg instanceof DataView) return new Uint8Array(msg.buffer, msg.byteOffset, msg.byteLength);
-  if (Array.isArray(msg)) return Buffer.concat(msg.map((m) => (typeof m === 'string' ? Buffer.from(m) : m)));
-  throw new BywayError('ERR_INVALID_ARG_TYPE', 'The "buffer" argument must be a string, Buffer, TypedArray, DataView or an array of them');
+  if (ArrayBuffer.isView(msg)) return msg instanceof Uint8Array ? msg : new Uint8Array(msg.buffer, msg.byteOffset, msg.byteLength);
+  if (Array.isArray(msg)) {
+    const list: Uint8Array[] = new Array(msg.length);
+    for (let i = 0; i < msg.length; i++) {
+      const m: unknown = msg[i];
+      if (typeof m === 'string') list[i] = Buffer.from(m);
+      else if (ArrayBuffer.isView(m)) list[i] = new Uint8Array(m.buffer, m.byteOffset, m.byteLength);
+      else throw invalidArgType('buffer list arguments', BUFFER_TYPES, msg);
+    }
+    return list;
+  }
+  throw invalidArgType('buffer', BUFFER_TYPES, msg);
 }
 
-function checkPort(port: unknown): void {
-  if (typeof port !== 'number' || !Number.isInteger(port) || port <= 0 || port > 65535) {
-    throw new BywayError('ERR_SOCKET_BAD_PORT', `Port should be > 0 and < 65536. Received ${String(port)}.`);
-  }
+/** send(msg, offset, length, ...): node:dgram's sliceBuffer, with its bounds errors. */
+function sliceBuffer(msg: unknown, offset: unknown, length: unknown): Uint8Array {
+  let buf: ArrayBufferView;
+  if (typeof msg === 'string') buf = Buffer.from(msg);
+  else if (ArrayBuffer.isView(msg)) buf = msg;
+  else throw invalidArgType('buffer', BUFFER_TYPES, msg);
+  const off = (offset as number) >>> 0;
+  const len = (length as number) >>> 0;
+  if (off > buf.byteLength) throw nodeError(RangeError, 'ERR_BUFFER_OUT_OF_BOUNDS', '"offset" is outside of buffer bounds');
+  if (off + len > buf.byteLength) throw nodeError(RangeError, 'ERR_BUFFER_OUT_OF_BOUNDS', '"length" is outside of buffer bounds');
+  return new Uint8Array(buf.buffer, buf.byteOffset + off, len);
 }
 
 function checkSize(size: number): void {
-  if (!Number.isInteger(size) || size <= 0 || size > 0x7fffffff) throw new BywayError('ERR_SOCKET_BAD_BUFFER_SIZE', 'Buffer size must be a positive integer');
+  if (!Number.isInteger(size) || size <= 0 || size > 0x7fffffff) throw nodeError(TypeError, 'ERR_SOCKET_BAD_BUFFER_SIZE', 'Buffer size must be a positive integer');
 }

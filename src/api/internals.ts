@@ -19,6 +19,6 @@ export interface StackInternals {
   decide(flow: Flow): Path;
   track(s: Tracked): void;
   untrack(s: Tracked): void;
-  /** A tracked object's ref/unref changed. */
-  refChanged(): void;
+  /** Whether a tracked object keeps the process alive may have changed (ref/unref, bound, reading...). */
+  refChanged(s: Tracked): void;
 }

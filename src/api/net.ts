@@ -1,31 +1,43 @@
 /**
- * `stack.net`, shaped like node:net. A bypass `Socket` is a real `stream.Duplex` over a TcpConnection of byway's
- * TCP core; a kernel one is a genuine node:net Socket. Both carry `path`. A `Server` listens on the path its
- * strategy picks, or on both at once (`listen({ port, paths: ['kernel', 'bypass'] })`).
+ * `stack.net.Socket`, shaped like node:net's. A bypass `Socket` is a real `stream.Duplex` over a TcpConnection of
+ * byway's TCP core; a kernel one is a genuine node:net Socket. Both carry `path`. The Server is in net-server.ts,
+ * the module surface (createConnection, Socket/Stream/Server callable without new) in net-api.ts.
  *
  * Core callbacks (onReadable, onClose...) run inside the stack's poll; the socket only notes them and does its
  * stream work in a microtask, so user code never runs re-entrantly inside the TCP core.
  *
- * Differences from node:net on the bypass path (see docs/api.md): IPv4 literals only (no DNS, so no 'lookup'
- * event), no IPC paths, no `fd` option.
+ * Misuse throws what node:net throws (errors.ts); host names go through the `lookup` option (default dns.lookup)
+ * with the 'lookup' event. Differences from node:net on the bypass path (docs/api.md): IPv4 only, no IPC paths
+ * (they go to node:net), no `fd` option.
  */
 import net from 'node:net';
-import { Duplex } from 'node:stream';
-import { EventEmitter } from 'node:events';
+import dns from 'node:dns';
+import { Duplex, addAbortSignal } from 'node:stream';
 import { BywayError } from '../../protocols/util/errors.js';
 import { formatIpv4, parseIpv4 } from '../../protocols/ipv4/address.js';
 import type { TcpConnection } from '../../protocols/tcp/connection.js';
-import type { TcpListener } from '../../protocols/tcp/layer.js';
 import type { Path } from './path.js';
 import type { StackInternals } from './internals.js';
 import type { Deferred } from './defer.js';
 import { systemError } from './system-error.js';
+import { invalidArgType, invalidArgValue, missingArgs, nodeError, outOfRange, validateFunction, validatePort } from './errors.js';
+import { resolveHost, type LookupFunction } from './lookup.js';
+import { KernelLeg } from './kernel-leg.js';
 export type { NodeSystemError } from './system-error.js';
 
 export interface SocketConstructorOptions {
   allowHalfOpen?: boolean;
   readableHighWaterMark?: number;
   writableHighWaterMark?: number;
+  /** Destroys the socket with an AbortError when aborted (as node:net). */
+  signal?: AbortSignal;
+  /** node:net's onread: received bytes go into `buffer` and to `callback` instead of 'data' events. */
+  onread?: OnRead;
+}
+
+export interface OnRead {
+  buffer: Uint8Array | (() => Uint8Array);
+  callback: (bytesRead: number, buffer: Uint8Array) => boolean | void;
 }
 
 export interface TcpConnectOptions {
@@ -38,14 +50,29 @@ export interface TcpConnectOptions {
   keepAliveInitialDelay?: number;
   timeout?: number;
   allowHalfOpen?: boolean;
+  /** Host name resolution (default dns.lookup), with node:net's family and hints. */
+  lookup?: LookupFunction;
+  family?: number;
+  hints?: number;
+  signal?: AbortSignal;
+  onread?: OnRead;
   /** Force the path instead of asking the strategy. */
   path?: Path;
 }
 
+/** A node:net Socket on the kernel path, marked with its path. */
+export type KernelSocket = net.Socket & { readonly path: 'kernel' };
+
 type ReadyState = 'opening' | 'open' | 'readOnly' | 'writeOnly' | 'closed';
 
 export class Socket extends Duplex implements Deferred {
-  readonly path = 'bypass' as const;
+  /** The path this socket's bytes take: 'bypass', or 'kernel' once a host name resolved to a kernel-path address. */
+  get path(): Path {
+    return this.leg === undefined ? 'bypass' : 'kernel';
+  }
+  /** @internal set by createConnection for a host name: the strategy, asked again with the resolved address. */
+  routeAfterLookup: ((address: string) => Path) | undefined;
+  private leg: KernelLeg | undefined;
   connecting = false;
   private conn: TcpConnection | undefined;
   private wantRead = false;
@@ -58,13 +85,20 @@ export class Socket extends Duplex implements Deferred {
   private scheduled = false;
   private events = 0;
   private refed = true;
+  private alive = false;
   private idleMs = 0;
   private idleTimer: ReturnType<typeof setTimeout> | undefined;
   private bytesAccepted = 0;
   private bytesIn = 0;
   private noDelay: boolean | undefined;
   private keepAlive: { on: boolean; delay: number } | undefined;
+  /** The peer, once connected (node:net's _peername: kept after close). */
   private remote: { address: string; port: number } | undefined;
+  /** Where connect() is going (for its errors: 'connect ECONNREFUSED 10.0.0.2:80'). */
+  private target: { address: string; port: number } | undefined;
+  private readonly onread: OnRead | undefined;
+  /** Bumped by each connect(): a lookup answering for an earlier attempt is ignored. */
+  private attempt = 0;
 
   /** @internal create with stack.net.createConnection / new stack.net.Socket() */
   constructor(
@@ -72,6 +106,12 @@ export class Socket extends Duplex implements Deferred {
     options: SocketConstructorOptions = {},
     accepted?: TcpConnection,
   ) {
+    const o = options as SocketConstructorOptions & { objectMode?: unknown; readableObjectMode?: unknown; writableObjectMode?: unknown };
+    if (o.objectMode) throw invalidArgValue('options.objectMode', o.objectMode, 'is not supported');
+    if (o.readableObjectMode || o.writableObjectMode) {
+      const key = o.readableObjectMode ? 'readableObjectMode' : 'writableObjectMode';
+      throw invalidArgValue(`options.${key}`, o[key], 'is not supported');
+    }
     super({
       allowHalfOpen: options.allowHalfOpen ?? false,
       readableHighWaterMark: options.readableHighWaterMark,
@@ -80,6 +120,16 @@ export class Socket extends Duplex implements Deferred {
       emitClose: false, // 'close' carries hadError, as node:net's does: emitted from _destroy
       autoDestroy: true,
     });
+    // node:net's own 'end' listener: without half-open, a write after the peer's FIN and our end fails with EPIPE.
+    this.on('end', onReadableStreamEnd);
+    if (options.onread !== undefined) {
+      const r = options.onread;
+      if (r === null || typeof r !== 'object' || typeof r.callback !== 'function' || !(typeof r.buffer === 'function' || r.buffer instanceof Uint8Array)) {
+        throw invalidArgType('options.onread', 'of type object', r);
+      }
+      this.onread = r;
+    }
+    if (options.signal !== undefined) addAbortSignal(options.signal, this);
     stack.track(this);
     if (accepted) this.attach(accepted);
   }
@@ -88,42 +138,121 @@ export class Socket extends Duplex implements Deferred {
 
   connect(...args: unknown[]): this {
     const [options, cb] = normalizeConnectArgs(args);
-    if (this.conn !== undefined || this.connecting) throw new BywayError('ERR_SOCKET_CONNECTING', 'Socket is already connecting or connected');
-    if (this.destroyed) throw new BywayError('ERR_SOCKET_CLOSED', 'Socket is closed');
-    const host = options.host ?? 'localhost';
-    const ip = host === 'localhost' ? this.stack.core.addresses[0]!.address : parseIpv4(host);
-    if (ip === undefined) throw new BywayError('ERR_INVALID_IP_ADDRESS', `byway's net needs an IPv4 literal (no DNS lookup), got '${host}'`);
-    validatePort(options.port);
-    let localIp: number | undefined;
-    if (options.localAddress !== undefined) {
-      localIp = parseIpv4(options.localAddress);
-      if (localIp === undefined) throw new BywayError('ERR_INVALID_IP_ADDRESS', `invalid localAddress '${options.localAddress}'`);
+    if (options.port === undefined && (options as { path?: unknown }).path == null) throw missingArgs('options', 'port', 'path');
+    if (this.write !== Socket.prototype.write) this.write = Socket.prototype.write;
+    if (this.conn !== undefined && !this.destroyed) throw nodeError(Error, 'ERR_SOCKET_CONNECTING', 'Socket is already connecting or connected');
+    if (this.destroyed) this.reset();
+    const host = options.host || 'localhost';
+    const { localAddress, localPort } = options;
+    if (localAddress && !net.isIP(localAddress)) throw nodeError(TypeError, 'ERR_INVALID_IP_ADDRESS', `Invalid IP address: ${localAddress}`);
+    if (localPort && typeof localPort !== 'number') throw invalidArgType('options.localPort', 'of type number', localPort);
+    let port = 0;
+    if (options.port !== undefined) {
+      if (typeof options.port !== 'number' && typeof options.port !== 'string') throw invalidArgType('options.port', 'of type number or string', options.port);
+      port = validatePort(options.port);
     }
-    if (cb) this.once('connect', cb);
+    if (options.lookup != null && typeof options.lookup !== 'function') throw invalidArgType('options.lookup', 'of type function', options.lookup);
+    if (typeof cb === 'function') this.once('connect', cb);
     if (options.timeout !== undefined) this.setTimeout(options.timeout);
     if (options.noDelay !== undefined) this.noDelay = options.noDelay;
     if (options.keepAlive) this.keepAlive = { on: true, delay: options.keepAliveInitialDelay ?? 0 };
     this.connecting = true;
-    this.remote = { address: formatIpv4(ip), port: options.port };
+    this.updateAlive();
+    const attempt = ++this.attempt;
+    const literal = net.isIP(host) !== 0;
+    const lookup = options.lookup ?? (dns.lookup as unknown as LookupFunction);
+    resolveHost(lookup, host, { family: options.family, hints: options.hints }, (err, ip, address) => {
+      if (!literal) this.emit('lookup', err, address || undefined, err ? undefined : 4, host);
+      if (!this.connecting || attempt !== this.attempt) return; // destroyed (or reconnected) meanwhile
+      if (err) {
+        this.destroy(err);
+        return;
+      }
+      if (this.routeAfterLookup?.(address) === 'kernel') this.connectKernel(address, port, localAddress, localPort);
+      else this.connectTo(ip, port, localAddress, localPort);
+    });
+    return this;
+  }
+
+  /** A host name the strategy sends to the kernel: this socket's bytes go over a node:net socket (kernel-leg.ts). */
+  private connectKernel(address: string, port: number, localAddress: string | undefined, localPort: number | undefined): void {
+    this.target = { address, port };
+    const leg = new KernelLeg(this, { host: address, port, localAddress, localPort: localPort || undefined });
+    this.leg = leg;
+    if (!this.refed) leg.sock.unref();
+    if (this.noDelay !== undefined) leg.sock.setNoDelay(this.noDelay);
+    if (this.keepAlive !== undefined) leg.sock.setKeepAlive(this.keepAlive.on, this.keepAlive.delay);
+    // What the stream handed over while the name was being resolved.
+    const chunk = this.wqChunk;
+    if (chunk !== undefined) {
+      const cb = this.wqCb!;
+      this.wqChunk = this.wqCb = undefined;
+      leg.write(Buffer.from(chunk.subarray(this.wqOff)), cb);
+    }
+    if (this.finalCb !== undefined) {
+      const cb = this.finalCb;
+      this.finalCb = undefined;
+      leg.end(cb);
+    }
+    this.updateAlive();
+  }
+
+  /** @internal the kernel leg's connection is open */
+  legConnected(): void {
+    if (this.destroyed || !this.connecting) return;
+    this.connecting = false;
+    const sock = this.leg!.sock;
+    this.remote = { address: sock.remoteAddress!, port: sock.remotePort! };
+    this.touch();
+    this.emit('connect');
+    this.emit('ready');
+    if (!this.isPaused()) this.read(0);
+  }
+
+  /** The second half of connect(), once the host is an address. */
+  private connectTo(ip: number, port: number, localAddress: string | undefined, localPort: number | undefined): void {
+    const address = formatIpv4(ip);
+    this.target = { address, port };
+    let localIp: number | undefined;
     const tcp = this.stack.core.tcp;
-    if (tcp === undefined) throw new BywayError('ERR_BYPASS_UNSUPPORTED', 'this stack was built without TCP');
     let conn: TcpConnection;
     try {
-      if (localIp !== undefined && !this.stack.core.isLocalAddress(localIp)) throw new BywayError('EADDRNOTAVAIL', 'address not available');
-      conn = tcp.connect(this.stack.clock.now(), ip, options.port, { localIp, localPort: options.localPort, noDelay: this.noDelay });
+      if (tcp === undefined) throw new BywayError('ERR_BYPASS_UNSUPPORTED', 'this stack was built without TCP');
+      if (localAddress !== undefined) {
+        localIp = parseIpv4(localAddress);
+        if (localIp === undefined || !this.stack.core.isLocalAddress(localIp)) throw new BywayError('EADDRNOTAVAIL', 'address not available');
+      }
+      conn = tcp.connect(this.stack.clock.now(), ip, port, { localIp, localPort: localPort || undefined, noDelay: this.noDelay });
     } catch (err) {
-      const code = (err as BywayError).code ?? 'EINVAL';
-      const e = systemError(code, 'connect', this.remote.address, this.remote.port);
-      process.nextTick(() => this.destroy(e));
-      return this;
+      const code = (err as { code?: string }).code ?? 'EINVAL';
+      // As node:net: the local address/port is bound first, and its failure is a 'bind' error on it.
+      const binding = (localAddress || localPort) && (code === 'EADDRINUSE' || code === 'EADDRNOTAVAIL');
+      const e = binding ? systemError(code, 'bind', localAddress || '0.0.0.0', localPort || 0) : systemError(code, 'connect', address, port);
+      this.destroy(code.startsWith('E') && !code.startsWith('ERR_') ? e : (err as Error));
+      return;
     }
     this.attach(conn);
     this.stack.poke();
-    return this;
+  }
+
+  /** Reconnecting a closed socket (node:net allows it): a fresh stream state and no connection. */
+  private reset(): void {
+    this.conn = undefined;
+    this.remote = undefined;
+    this.wantRead = false;
+    this.endPushed = false;
+    this.coreClosed = false;
+    this.closeError = undefined;
+    this.wqChunk = this.wqCb = this.finalCb = undefined;
+    this.bytesAccepted = 0;
+    this.bytesIn = 0;
+    this.stack.track(this);
+    (this as unknown as { _undestroy(): void })._undestroy();
   }
 
   setNoDelay(noDelay = true): this {
     this.noDelay = noDelay;
+    this.leg?.sock.setNoDelay(noDelay);
     this.conn?.setNoDelay(noDelay, this.stack.clock.now());
     this.stack.poke();
     return this;
@@ -131,12 +260,15 @@ export class Socket extends Duplex implements Deferred {
 
   setKeepAlive(enable = false, initialDelay = 0): this {
     this.keepAlive = { on: enable, delay: initialDelay };
+    this.leg?.sock.setKeepAlive(enable, initialDelay);
     this.applyKeepAlive();
     return this;
   }
 
   setTimeout(ms: number, callback?: () => void): this {
-    if (!Number.isFinite(ms) || ms < 0) throw new BywayError('ERR_OUT_OF_RANGE', `The value of "msecs" is out of range. Received ${ms}`);
+    if (typeof ms !== 'number') throw invalidArgType('msecs', 'of type number', ms);
+    if (!Number.isFinite(ms) || ms < 0) throw outOfRange('msecs', 'a non-negative finite number', ms);
+    if (callback !== undefined) validateFunction(callback, 'callback');
     this.idleMs = ms;
     if (callback) {
       if (ms === 0) this.removeListener('timeout', callback);
@@ -147,17 +279,21 @@ export class Socket extends Duplex implements Deferred {
   }
 
   address(): { address: string; family: 'IPv4'; port: number } | Record<string, never> {
+    if (this.leg !== undefined) return this.leg.sock.address() as { address: string; family: 'IPv4'; port: number };
     if (this.conn === undefined) return {};
     return { address: formatIpv4(this.conn.localIp), family: 'IPv4', port: this.conn.localPort };
   }
 
   get localAddress(): string | undefined {
+    if (this.leg !== undefined) return this.leg.sock.localAddress;
     return this.conn ? formatIpv4(this.conn.localIp) : undefined;
   }
   get localPort(): number | undefined {
+    if (this.leg !== undefined) return this.leg.sock.localPort;
     return this.conn?.localPort;
   }
   get localFamily(): string | undefined {
+    if (this.leg !== undefined) return this.leg.sock.localFamily;
     return this.conn ? 'IPv4' : undefined;
   }
   get remoteAddress(): string | undefined {
@@ -172,8 +308,13 @@ export class Socket extends Duplex implements Deferred {
   get bytesRead(): number {
     return this.bytesIn;
   }
+  /** Bytes handed to TCP plus those still queued in the stream, each counted once (as node:net's). */
   get bytesWritten(): number {
-    return this.bytesAccepted + (this.wqChunk ? this.wqChunk.length - this.wqOff : 0) + this.writableLength;
+    return this.bytesAccepted + this.writableLength - (this.wqChunk ? this.wqOff : 0);
+  }
+  /** node:net's bufferSize: what the stream still holds, once connect() was called. */
+  get bufferSize(): number | undefined {
+    return this.conn !== undefined || this.connecting ? this.writableLength : undefined;
   }
   get pending(): boolean {
     return this.conn === undefined || this.connecting;
@@ -196,27 +337,53 @@ export class Socket extends Duplex implements Deferred {
     else this.once('finish', () => this.destroy());
   }
 
+  /** Close with a RST (SO_LINGER 0), once connected if still connecting; without a connection, ERR_SOCKET_CLOSED. */
   resetAndDestroy(): this {
-    if (this.conn) this.conn.abort(this.stack.clock.now());
+    if (this.connecting) {
+      this.once('connect', () => this.resetNow());
+    } else if (this.conn !== undefined) {
+      this.resetNow();
+    } else {
+      this.destroy(nodeError(Error, 'ERR_SOCKET_CLOSED', 'Socket is closed'));
+    }
+    return this;
+  }
+
+  private resetNow(): this {
+    if (this.conn && !this.destroyed) this.conn.abort(this.stack.clock.now());
     this.stack.poke();
     return this.destroy();
   }
 
   ref(): this {
     this.refed = true;
-    this.stack.refChanged();
+    this.leg?.sock.ref();
+    this.updateAlive();
     return this;
   }
 
   unref(): this {
     this.refed = false;
-    this.stack.refChanged();
+    this.leg?.sock.unref();
+    this.updateAlive();
     return this;
   }
 
-  /** @internal */
+  /**
+   * @internal What keeps the process alive is what keeps a node:net handle active: connecting, reading (the
+   * stream asked for data and the peer has not ended), or writing (bytes or a FIN still waiting for TCP).
+   */
   get keepsAlive(): boolean {
-    return this.refed && !this.destroyed;
+    if (!this.refed || this.destroyed || this.leg !== undefined) return false; // a kernel leg keeps the loop itself
+    return this.connecting || (this.conn !== undefined && ((this.wantRead && !this.endPushed) || this.wqChunk !== undefined || this.finalCb !== undefined));
+  }
+
+  private updateAlive(): void {
+    const alive = this.keepsAlive;
+    if (alive !== this.alive) {
+      this.alive = alive;
+      this.stack.refChanged(this);
+    }
   }
 
   /** @internal */
@@ -227,31 +394,65 @@ export class Socket extends Duplex implements Deferred {
   // ------------------------------------------------------------------------------------------------ stream plumbing
 
   override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
+    if (this.leg !== undefined) {
+      this.leg.write(chunk, cb);
+      return;
+    }
     this.wqChunk = chunk;
     this.wqOff = 0;
     this.wqCb = cb;
     if (this.conn !== undefined) this.flushWrites();
+    this.updateAlive();
   }
 
   override _final(cb: (err?: Error | null) => void): void {
-    if (this.conn === undefined) {
+    if (this.leg !== undefined) {
+      this.leg.end(cb);
+      return;
+    }
+    if (this.conn === undefined && !this.connecting) {
       // end() before connect(): Node finishes at once.
       cb();
       return;
     }
     this.finalCb = cb;
     this.flushWrites();
+    this.updateAlive();
   }
 
   override _read(): void {
+    if (this.leg !== undefined) {
+      this.leg.read();
+      return;
+    }
     this.wantRead = true;
     if (this.conn !== undefined) this.pump();
+    this.updateAlive();
+  }
+
+  /** With onread, pausing stops reading from TCP (as node:net's readStop); resuming starts it again. */
+  override pause(): this {
+    if (this.onread !== undefined && !this.connecting && this.conn !== undefined) {
+      this.wantRead = false;
+      this.updateAlive();
+    }
+    return super.pause();
+  }
+
+  override resume(): this {
+    if (this.onread !== undefined && !this.connecting && this.conn !== undefined && !this.wantRead) {
+      this.wantRead = true;
+      this.pump();
+      this.updateAlive();
+    }
+    return super.resume();
   }
 
   override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
     if (this.idleTimer !== undefined) clearTimeout(this.idleTimer);
     this.idleTimer = undefined;
     this.connecting = false;
+    this.leg?.destroy();
     const conn = this.conn;
     if (conn !== undefined) {
       conn.onConnect = conn.onReadable = conn.onWritable = conn.onEnd = undefined;
@@ -259,6 +460,7 @@ export class Socket extends Duplex implements Deferred {
       if (conn.state !== 'CLOSED') conn.close(this.stack.clock.now());
       this.stack.poke();
     }
+    this.alive = false;
     this.stack.untrack(this);
     cb(err);
     // node:net emits 'close' from the handle's close callback, a later turn of the event loop than 'error'.
@@ -269,7 +471,6 @@ export class Socket extends Duplex implements Deferred {
 
   private attach(conn: TcpConnection): void {
     this.conn = conn;
-    this.remote = { address: formatIpv4(conn.remoteIp), port: conn.remotePort };
     const note = (bit: number) => () => {
       this.events |= bit;
       if (!this.scheduled) {
@@ -288,6 +489,7 @@ export class Socket extends Duplex implements Deferred {
     if (conn.state === 'ESTABLISHED' || conn.state === 'CLOSE-WAIT') {
       // An accepted connection: already open.
       this.connecting = false;
+      this.remote = { address: formatIpv4(conn.remoteIp), port: conn.remotePort };
       this.applyOptions();
     }
     if (this.wqChunk || this.finalCb) this.flushWrites();
@@ -309,15 +511,21 @@ export class Socket extends Duplex implements Deferred {
     if (this.destroyed) return;
     if (ev & EV_CONNECT && this.connecting) {
       this.connecting = false;
+      const conn = this.conn!;
+      this.remote = { address: formatIpv4(conn.remoteIp), port: conn.remotePort };
       this.applyOptions();
       this.touch();
+      // As node:net's afterConnect: start reading unless paused (onread reads from the start).
+      if (this.onread !== undefined) this.wantRead = !this.isPaused();
       this.emit('connect');
       this.emit('ready');
       if (this.finalCb !== undefined) this.flushWrites();
+      if (this.onread === undefined && !this.isPaused() && !this.destroyed) this.read(0);
     }
     if (ev & EV_WRITE) this.flushWrites();
     if (ev & EV_READ) this.pump();
     if (ev & EV_CLOSE) this.onCoreClosed();
+    this.updateAlive();
   };
 
   private onCoreClosed(): void {
@@ -325,7 +533,7 @@ export class Socket extends Duplex implements Deferred {
     const code = this.closeError;
     if (code !== undefined) {
       const wasConnecting = this.connecting;
-      this.destroy(systemError(code, wasConnecting ? 'connect' : 'read', wasConnecting ? this.remote?.address : undefined, wasConnecting ? this.remote?.port : undefined));
+      this.destroy(systemError(code, wasConnecting ? 'connect' : 'read', wasConnecting ? this.target?.address : undefined, wasConnecting ? this.target?.port : undefined));
       return;
     }
     // A clean close: what is still buffered in the core is delivered as the stream reads it, then the end.
@@ -391,6 +599,10 @@ export class Socket extends Duplex implements Deferred {
   private pump(): void {
     const conn = this.conn;
     if (conn === undefined || this.endPushed) return;
+    if (this.onread !== undefined) {
+      this.pumpOnread(conn, this.onread);
+      return;
+    }
     while (this.wantRead) {
       const avail = conn.readableLength;
       if (avail === 0) break;
@@ -406,6 +618,30 @@ export class Socket extends Duplex implements Deferred {
       this.endPushed = true;
       this.push(null);
       this.read(0); // like node:net: 'end' is emitted even if nobody is reading, once the buffer is empty
+    }
+  }
+
+  /**
+   * onread: each read goes into the user's buffer (or one its function hands out, asked before every read as libuv
+   * asks for one, the read that finds the end included) and to the callback; a callback returning false pauses.
+   */
+  private pumpOnread(conn: TcpConnection, onread: OnRead): void {
+    while (this.wantRead && !this.destroyed) {
+      const ended = conn.readableEnded || (this.coreClosed && conn.readableLength === 0);
+      if (conn.readableLength === 0 && !ended) break;
+      const buf = typeof onread.buffer === 'function' ? onread.buffer() : onread.buffer;
+      if (conn.readableLength === 0) break;
+      const n = conn.read(this.stack.clock.now(), buf);
+      if (n === 0) break;
+      this.bytesIn += n;
+      this.touch();
+      this.stack.poke();
+      if (onread.callback.call(this, n, buf) === false) this.wantRead = false;
+    }
+    if ((conn.readableEnded || (this.coreClosed && conn.readableLength === 0)) && conn.readableLength === 0 && !this.endPushed && this.wantRead) {
+      this.endPushed = true;
+      this.push(null);
+      this.read(0);
     }
   }
 
@@ -433,287 +669,35 @@ const EV_READ = 2;
 const EV_WRITE = 4;
 const EV_CLOSE = 8;
 
-function normalizeConnectArgs(args: unknown[]): [TcpConnectOptions, (() => void) | undefined] {
-  const cb = typeof args[args.length - 1] === 'function' ? (args.pop() as () => void) : undefined;
-  if (typeof args[0] === 'object' && args[0] !== null) return [args[0] as TcpConnectOptions, cb];
-  return [{ port: Number(args[0]), host: args[1] as string | undefined }, cb];
+/** node:net's normalizeArgs: (options[, cb]), (path[, cb]) or ([port][, host][, cb]). */
+export function normalizeConnectArgs(args: unknown[]): [TcpConnectOptions, (() => void) | undefined] {
+  if (args.length === 1 && Array.isArray(args[0]) && (args[0] as unknown as Record<symbol, boolean>)[NORMALIZED]) {
+    return args[0] as unknown as [TcpConnectOptions, (() => void) | undefined];
+  }
+  if (args.length === 0) return [{} as TcpConnectOptions, undefined];
+  const a0 = args[0];
+  let options: TcpConnectOptions;
+  if (typeof a0 === 'object' && a0 !== null) options = a0 as TcpConnectOptions;
+  else if (typeof a0 === 'string' && a0.trim() !== '' && Number.isNaN(Number(a0))) options = { path: a0 } as unknown as TcpConnectOptions;
+  else options = { port: a0 as number, host: args.length > 1 && typeof args[1] === 'string' ? args[1] : undefined };
+  const last = args[args.length - 1];
+  return [options, typeof last === 'function' ? (last as () => void) : undefined];
 }
 
-function validatePort(port: unknown): asserts port is number {
-  if (typeof port !== 'number' || !Number.isInteger(port) || port <= 0 || port > 65535) {
-    throw new BywayError('ERR_SOCKET_BAD_PORT', `Port should be > 0 and < 65536. Received ${String(port)}.`);
-  }
+/** Marks an argument list normalizeConnectArgs already made (createConnection hands it to Socket.prototype.connect). */
+export const NORMALIZED = Symbol('normalizedArgs');
+
+/** node:net's 'end' listener: without allowHalfOpen, writes after the peer's FIN fail (see writeAfterFIN). */
+function onReadableStreamEnd(this: Socket): void {
+  if (!this.allowHalfOpen) this.write = writeAfterFIN as Socket['write'];
 }
 
-// ---------------------------------------------------------------------------------------------------------------------
-
-export interface ServerOptions {
-  allowHalfOpen?: boolean;
-  pauseOnConnect?: boolean;
-  noDelay?: boolean;
-  keepAlive?: boolean;
-  keepAliveInitialDelay?: number;
-}
-
-export interface ListenOptions {
-  port?: number;
-  host?: string;
-  backlog?: number;
-  /** Force the path, or listen on both. Default: the stack's strategy for this inbound flow. */
-  path?: Path;
-  paths?: readonly Path[];
-  /** Where the kernel half listens when listening on both paths (default: host if it is not byway's, else all). */
-  kernelHost?: string;
-}
-
-/** A node:net Socket on the kernel path, marked with its path. */
-export type KernelSocket = net.Socket & { readonly path: 'kernel' };
-
-export class Server extends EventEmitter {
-  maxConnections: number | undefined;
-  private listener: TcpListener | undefined;
-  private kernel: net.Server | undefined;
-  private readonly sockets = new Set<Socket | KernelSocket>();
-  private listening_ = false;
-  private closing = false;
-  private refed = true;
-  private paths_: Path[] = [];
-
-  /** @internal use stack.net.createServer */
-  constructor(
-    private readonly stack: StackInternals,
-    private readonly options: ServerOptions = {},
-    connectionListener?: (socket: Socket | KernelSocket) => void,
-  ) {
-    super();
-    if (connectionListener) this.on('connection', connectionListener);
-  }
-
-  get listening(): boolean {
-    return this.listening_;
-  }
-
-  /** The paths this server listens on. */
-  get paths(): readonly Path[] {
-    return this.paths_;
-  }
-
-  listen(...args: unknown[]): this {
-    const cb = typeof args[args.length - 1] === 'function' ? (args.pop() as () => void) : undefined;
-    let o: ListenOptions;
-    if (typeof args[0] === 'object' && args[0] !== null) o = { ...(args[0] as ListenOptions) };
-    else o = { port: args[0] as number | undefined, host: typeof args[1] === 'string' ? args[1] : undefined, backlog: typeof args[1] === 'number' ? args[1] : (args[2] as number | undefined) };
-    if (this.listening_) throw new BywayError('ERR_SERVER_ALREADY_LISTEN', 'Listen method has been called more than once without closing.');
-    const port = o.port ?? 0;
-    if (!Number.isInteger(port) || port < 0 || port > 65535) throw new BywayError('ERR_SOCKET_BAD_PORT', `options.port should be >= 0 and < 65536. Received ${port}.`);
-    const paths: Path[] = o.paths ? [...o.paths] : [o.path ?? this.stack.decide({ protocol: 'tcp', direction: 'inbound', localPort: port, localAddress: o.host })];
-    if (cb) this.once('listening', cb);
-    this.paths_ = paths;
-    const backlog = o.backlog ?? 511;
-    let pendingKernel = false;
-    // Both paths on an ephemeral port: the kernel picks it (its port space is the crowded one), byway follows.
-    const bypassAfterKernel = port === 0 && paths.includes('bypass') && paths.includes('kernel');
-    const bypass = (p: number): boolean => {
-      try {
-        this.listenBypass(p, o.host, backlog);
-        return true;
-      } catch (err) {
-        const e = systemError((err as BywayError).code ?? 'EINVAL', 'listen', o.host ?? '0.0.0.0', p);
-        process.nextTick(() => this.emit('error', e));
-        return false;
-      }
-    };
-    if (paths.includes('bypass') && !bypassAfterKernel && !bypass(port)) return this;
-    if (paths.includes('kernel')) {
-      pendingKernel = true;
-      const k = net.createServer({ allowHalfOpen: this.options.allowHalfOpen, pauseOnConnect: this.options.pauseOnConnect, noDelay: this.options.noDelay, keepAlive: this.options.keepAlive });
-      this.kernel = k;
-      k.on('connection', (s: net.Socket) => {
-        Object.defineProperty(s, 'path', { value: 'kernel', enumerable: true });
-        this.adopt(s as KernelSocket);
-      });
-      k.on('error', (err) => this.emit('error', err));
-      const host = o.kernelHost ?? (o.host !== undefined && parseIpv4(o.host) !== undefined && this.stack.core.isLocalAddress(parseIpv4(o.host)!) ? undefined : o.host);
-      // Both halves on one port number: the bypass half's when it listened first, else the kernel's.
-      k.listen({ port: this.listener?.port ?? port, host, backlog }, () => {
-        if (bypassAfterKernel && !bypass((k.address() as net.AddressInfo).port)) {
-          this.kernel = undefined;
-          k.close();
-          return;
-        }
-        this.listening_ = true;
-        this.emit('listening');
-      });
-      if (!this.refed) k.unref();
-    }
-    if (!pendingKernel) {
-      process.nextTick(() => {
-        this.listening_ = true;
-        this.emit('listening');
-      });
-    }
-    return this;
-  }
-
-  address(): { address: string; family: 'IPv4'; port: number } | null {
-    if (this.listener) return { address: formatIpv4(this.listener.localIp), family: 'IPv4', port: this.listener.port };
-    const a = this.kernel?.address();
-    return a && typeof a === 'object' ? (a as { address: string; family: 'IPv4'; port: number }) : null;
-  }
-
-  getConnections(cb: (err: Error | null, count: number) => void): this {
-    const n = this.sockets.size;
-    process.nextTick(() => cb(null, n));
-    return this;
-  }
-
-  close(cb?: (err?: Error) => void): this {
-    if (!this.listening_ && !this.listener && !this.kernel) {
-      const err = new BywayError('ERR_SERVER_NOT_RUNNING', 'Server is not running.');
-      if (cb) process.nextTick(() => cb(err));
-      return this;
-    }
-    if (cb) this.once('close', cb);
-    this.closing = true;
-    this.listening_ = false;
-    if (this.listener) {
-      this.listener.close(this.stack.clock.now());
-      this.listener = undefined;
-      this.stack.untrack(this.trackHandle);
-      this.stack.poke();
-    }
-    if (this.kernel) this.kernel.close();
-    this.maybeEmitClose();
-    return this;
-  }
-
-  ref(): this {
-    this.refed = true;
-    this.kernel?.ref();
-    this.stack.refChanged();
-    return this;
-  }
-
-  unref(): this {
-    this.refed = false;
-    this.kernel?.unref();
-    this.stack.refChanged();
-    return this;
-  }
-
-  /** Tracked while the bypass listener is open: keeps the process alive like a listening node:net server. */
-  private readonly trackHandle = ((server: Server) => ({
-    get keepsAlive(): boolean {
-      return server.refed && server.listener !== undefined;
-    },
-    destroyForStackClose: () => {
-      if (server.listener || server.kernel) server.close();
-    },
-  }))(this);
-
-  private listenBypass(port: number, host: string | undefined, backlog: number): void {
-    const tcp = this.stack.core.tcp;
-    if (tcp === undefined) throw new BywayError('ERR_BYPASS_UNSUPPORTED', 'this stack was built without TCP');
-    let ip = 0;
-    if (host !== undefined && host !== '0.0.0.0') {
-      const parsed = parseIpv4(host);
-      if (parsed === undefined) throw new BywayError('ERR_INVALID_IP_ADDRESS', `byway needs an IPv4 literal, got '${host}'`);
-      if (!this.stack.core.isLocalAddress(parsed)) throw new BywayError('EADDRNOTAVAIL', `${host} is not one of this stack's addresses`);
-      ip = parsed;
-    }
-    let listener: TcpListener | undefined;
-    if (port !== 0) listener = tcp.listen(ip, port, backlog);
-    else {
-      // An ephemeral listening port, like bind(0): random probes in the dynamic range.
-      for (let tries = 0; tries < 64 && listener === undefined; tries++) {
-        const p = 49152 + Math.floor(Math.random() * 16384);
-        try {
-          listener = tcp.listen(ip, p, backlog);
-        } catch (err) {
-          if ((err as BywayError).code !== 'EADDRINUSE') throw err;
-        }
-      }
-      if (listener === undefined) throw new BywayError('EADDRINUSE', 'no free port to listen on');
-    }
-    this.listener = listener;
-    this.stack.track(this.trackHandle);
-    listener.onConnection = (conn) => {
-      if (this.maxConnections !== undefined && this.sockets.size >= this.maxConnections) {
-        conn.abort(this.stack.clock.now());
-        this.stack.poke();
-        this.emit('drop', { localAddress: formatIpv4(conn.localIp), localPort: conn.localPort, remoteAddress: formatIpv4(conn.remoteIp), remotePort: conn.remotePort, remoteFamily: 'IPv4' });
-        return;
-      }
-      const sock = new Socket(this.stack, { allowHalfOpen: this.options.allowHalfOpen }, conn);
-      if (this.options.noDelay) sock.setNoDelay(true);
-      if (this.options.keepAlive) sock.setKeepAlive(true, this.options.keepAliveInitialDelay ?? 0);
-      if (this.options.pauseOnConnect) sock.pause();
-      // Through the same queue as the socket's own events (after this poll, in order), so 'connection' comes
-      // before anything the socket emits.
-      this.stack.defer({ runDeferred: () => this.adopt(sock) });
-    };
-  }
-
-  private adopt(sock: Socket | KernelSocket): void {
-    this.sockets.add(sock);
-    sock.once('close', () => {
-      this.sockets.delete(sock);
-      this.maybeEmitClose();
-    });
-    this.emit('connection', sock);
-  }
-
-  private maybeEmitClose(): void {
-    if (!this.closing || this.sockets.size > 0) return;
-    const kernel = this.kernel;
-    const done = () => {
-      this.closing = false;
-      this.kernel = undefined;
-      this.emit('close');
-    };
-    if (kernel && kernel.listening) kernel.once('close', done);
-    else process.nextTick(done);
-  }
-}
-
-export interface NetApi {
-  createServer(options?: ServerOptions | ((s: Socket | KernelSocket) => void), listener?: (s: Socket | KernelSocket) => void): Server;
-  createConnection(options: TcpConnectOptions | number, host?: string | (() => void), cb?: () => void): Socket | KernelSocket;
-  connect(options: TcpConnectOptions | number, host?: string | (() => void), cb?: () => void): Socket | KernelSocket;
-  Socket: new (options?: SocketConstructorOptions) => Socket;
-  isIP(input: string): number;
-  isIPv4(input: string): boolean;
-}
-
-export function makeNet(stack: StackInternals): NetApi {
-  const createConnection = (...args: unknown[]): Socket | KernelSocket => {
-    const [options, cb] = normalizeConnectArgs(args);
-    const path =
-      options.path ??
-      stack.decide({ protocol: 'tcp', direction: 'outbound', remoteAddress: options.host, remotePort: options.port, localAddress: options.localAddress, localPort: options.localPort });
-    if (path === 'kernel') {
-      const { path: _p, ...nodeOptions } = options;
-      const s = net.createConnection(nodeOptions as net.NetConnectOpts, cb);
-      Object.defineProperty(s, 'path', { value: 'kernel', enumerable: true });
-      return s as KernelSocket;
-    }
-    const s = new Socket(stack, { allowHalfOpen: options.allowHalfOpen });
-    return cb ? s.connect(options, cb) : s.connect(options);
-  };
-  const BoundSocket = class extends Socket {
-    constructor(options?: SocketConstructorOptions) {
-      super(stack, options);
-    }
-  };
-  return {
-    createServer(options, listener) {
-      if (typeof options === 'function') return new Server(stack, {}, options);
-      return new Server(stack, options ?? {}, listener);
-    },
-    createConnection: createConnection as NetApi['createConnection'],
-    connect: createConnection as NetApi['connect'],
-    Socket: BoundSocket,
-    isIP: (s) => net.isIP(s),
-    isIPv4: (s) => net.isIPv4(s),
-  };
+/** A write once the peer has ended: allowed until our own end(), then EPIPE as node:net words it. */
+function writeAfterFIN(this: Socket, chunk: unknown, encoding?: unknown, cb?: unknown): boolean {
+  if (!this.writableEnded) return (Duplex.prototype.write as (...a: unknown[]) => boolean).call(this, chunk, encoding, cb);
+  if (typeof encoding === 'function') cb = encoding;
+  const err = Object.assign(new Error('This socket has been ended by the other party'), { code: 'EPIPE' });
+  if (typeof cb === 'function') process.nextTick(cb as (e: Error) => void, err);
+  this.destroy(err);
+  return false;
 }

@@ -14,6 +14,8 @@ export class SendQueue {
   private readonly cb: (SendCallback | undefined)[] = [];
   private head = 0;
   private tail = 0;
+  /** Payload bytes queued (node:dgram's getSendQueueSize). */
+  bytes = 0;
 
   get length(): number {
     return this.tail - this.head;
@@ -25,6 +27,7 @@ export class SendQueue {
     this.ip[i] = ip;
     this.port[i] = port;
     this.cb[i] = cb;
+    this.bytes += data.length;
   }
 
   /**
@@ -40,6 +43,7 @@ export class SendQueue {
       const cb = this.cb[i];
       this.data[i] = undefined;
       this.cb[i] = undefined;
+      this.bytes -= data.length;
       if (this.head === this.tail) this.head = this.tail = 0;
       send(data, ip, port, cb);
     }
@@ -51,5 +55,6 @@ export class SendQueue {
       this.cb[i] = undefined;
     }
     this.head = this.tail = 0;
+    this.bytes = 0;
   }
 }

@@ -3,8 +3,10 @@
  * sans-IO core over the given driver, runs it on Node's event loop, and exposes the node:net / node:dgram-shaped
  * namespaces. `close()` releases every socket, timer and the driver.
  *
- * Keep-alive: like Node's own sockets, a bound or connected byway socket keeps the process alive unless unref'd.
- * The poll loop itself is unref'd; one ref'd interval handle stands for all ref'd sockets.
+ * Keep-alive: what keeps the process alive is what would keep a node:net/node:dgram handle active (a listening
+ * server, a connecting, reading or writing socket, a bound dgram socket, a pending ping), unless unref'd, or the
+ * whole stack is (stack.unref()). The poll loop and the driver's readiness watch are unref'd; one ref'd interval
+ * handle stands for all active objects, which report changes one at a time (refChanged).
  */
 import type { FrameDriver } from '../../drivers/types.js';
 import { BywayError } from '../../protocols/util/errors.js';
@@ -20,7 +22,7 @@ import type { Clock } from '../stack/clock.js';
 import { runStack, type RunningStack } from '../runtime/run-stack.js';
 import { compileStrategy, type Flow, type Path, type PathStrategy } from './path.js';
 import { makeDgram, type DgramApi } from './dgram.js';
-import { makeNet, type NetApi } from './net.js';
+import { makeNet, type NetApi } from './net-api.js';
 import { validateStackOptions } from './options.js';
 import type { TcpInfo } from '../../protocols/tcp/info.js';
 import type { TcpOptions } from '../../protocols/tcp/layer.js';
@@ -95,9 +97,13 @@ export class Stack {
   private readonly running: RunningStack;
   private readonly internals: StackInternals;
   private readonly tracked = new Set<Tracked>();
+  /** The tracked objects that keep the process alive now (kept up to date by refChanged, one object at a time). */
+  private readonly alive = new Set<Tracked>();
   private readonly deferred = new DeferQueue();
   private keepAlive: ReturnType<typeof setInterval> | undefined;
   private closed = false;
+  /** stack.unref(): active sockets no longer hold the process open (as handle.unref() on each of them). */
+  private refed = true;
 
   /** @internal use createStack */
   constructor(options: StackOptions) {
@@ -163,13 +169,14 @@ export class Stack {
       decide: (flow: Flow): Path => decide(flow),
       track: (s) => {
         tracked.add(s);
-        this.refChanged();
+        this.refChanged(s);
       },
       untrack: (s) => {
         tracked.delete(s);
-        this.refChanged();
+        this.alive.delete(s);
+        this.refChanged(undefined);
       },
-      refChanged: () => this.refChanged(),
+      refChanged: (s) => this.refChanged(s),
     };
     this.dgram = makeDgram(this.internals);
     this.net = makeNet(this.internals);
@@ -206,9 +213,31 @@ export class Stack {
     this.assertOpen();
     const dst = parseIpv4(host);
     if (dst === undefined) throw new BywayError('ERR_INVALID_IP_ADDRESS', `ping needs an IPv4 literal, got '${host}'`);
-    const r: PingResult = await this.running.ping(dst, options);
+    // A pending ping keeps the process alive, as a pending request on any Node handle does.
+    const pending: Tracked = { keepsAlive: true, destroyForStackClose: () => {} };
+    this.internals.track(pending);
+    let r: PingResult;
+    try {
+      r = await this.running.ping(dst, options);
+    } finally {
+      this.internals.untrack(pending);
+    }
     if (!r.ok) throw r.error;
     return { rttMs: r.rttMs, ttl: r.ttl, bytes: r.bytes, from: formatIpv4(r.from), seq: r.seq };
+  }
+
+  /** Let the process exit even while this stack's sockets are active (like unref() on every one of them). */
+  unref(): this {
+    this.refed = false;
+    this.keepAlive?.unref();
+    return this;
+  }
+
+  /** Undo unref(): active sockets keep the process alive again. */
+  ref(): this {
+    this.refed = true;
+    this.keepAlive?.ref();
+    return this;
   }
 
   /** Release every socket, timer and the driver. */
@@ -217,17 +246,22 @@ export class Stack {
     this.closed = true;
     for (const s of [...this.tracked]) s.destroyForStackClose();
     this.tracked.clear();
+    this.alive.clear();
     this.running.stop();
     if (this.keepAlive !== undefined) clearInterval(this.keepAlive);
     this.keepAlive = undefined;
     this.core.driver.close();
   }
 
-  private refChanged(): void {
-    let alive = false;
-    for (const s of this.tracked) if (s.keepsAlive) alive = true;
+  private refChanged(s: Tracked | undefined): void {
+    if (s !== undefined) {
+      if (s.keepsAlive && this.tracked.has(s)) this.alive.add(s);
+      else this.alive.delete(s);
+    }
+    const alive = this.alive.size > 0;
     if (alive && this.keepAlive === undefined && !this.closed) {
       this.keepAlive = setInterval(() => {}, 0x7fffffff);
+      if (!this.refed) this.keepAlive.unref();
     } else if (!alive && this.keepAlive !== undefined) {
       clearInterval(this.keepAlive);
       this.keepAlive = undefined;

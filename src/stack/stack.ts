@@ -59,6 +59,8 @@ export interface IcmpOptions {
   pmtuExpiryMs: number;
 }
 
+/** The source of a packet to 127.0.0.0/8 other than our own addresses, as Linux picks it (127.0.0.1). */
+const LOOPBACK_SOURCE = 0x7f000001;
 /** Drivers some stack owns (weakly held: a dropped stack and driver are not kept alive by this). */
 const DRIVERS_IN_USE = new WeakSet<FrameDriver>();
 
@@ -424,7 +426,17 @@ export class NetStack {
   // ---------------------------------------------------------------------------------------------------------------
   // Addresses and routes
 
+  /**
+   * An address this stack answers itself, without the driver: its own addresses and, as on a host, the whole of
+   * loopback 127.0.0.0/8 (RFC 1122 3.2.1.3 (g)), which no frame on the wire may carry (see isMartianSource).
+   */
   isLocalAddress(ip: number): boolean {
+    if (ip >>> 24 === 127) return true;
+    return this.isOwnAddress(ip);
+  }
+
+  /** One of the addresses configured on the interface (what ARP answers for). */
+  isOwnAddress(ip: number): boolean {
     const addrs = this.addresses;
     for (let i = 0; i < addrs.length; i++) if (addrs[i]!.address === ip) return true;
     return false;
@@ -444,7 +456,8 @@ export class NetStack {
 
   /** The source address to use towards dst, or undefined when there is no route. */
   sourceFor(dst: number): number | undefined {
-    if (this.isLocalAddress(dst)) return dst;
+    if (this.isOwnAddress(dst)) return dst;
+    if (dst >>> 24 === 127) return LOOPBACK_SOURCE;
     if (dst === IPV4_BROADCAST) return this.addresses[0]!.address;
     return this.routes.lookupRoute(dst)?.source;
   }
@@ -541,12 +554,12 @@ export class NetStack {
       st.badSender++;
       return;
     }
-    if (this.isLocalAddress(senderIp)) {
+    if (this.isOwnAddress(senderIp)) {
       // Someone else claims our address (RFC 5227 conflict), or our own announcement looped back.
       if (!macEquals(senderHw, this.mac)) st.conflicts++;
       return;
     }
-    const targetIsUs = this.isLocalAddress(p.targetIp);
+    const targetIsUs = this.isOwnAddress(p.targetIp);
     // senderIp 0 is an RFC 5227 probe: answer it, learn nothing.
     if (senderIp !== 0) this.neighbours.learn(this.now, senderIp, senderHw, targetIsUs, op === ArpOperation.Request);
     if (op === ArpOperation.Request && targetIsUs) {
@@ -586,6 +599,12 @@ export class NetStack {
     const dst = read32(frame, off + 16);
     const src = read32(frame, off + 12);
     let broadcast = false;
+    // 127.0.0.0/8 is answered for our own packets only: from the wire it is a martian destination (RFC 1122
+    // 3.2.1.3 (g)), dropped as Linux does, so a service bound to loopback cannot be reached from the link.
+    if (fromWire && dst >>> 24 === 127) {
+      st.notForUs++;
+      return;
+    }
     if (!this.isLocalAddress(dst)) {
       if (this.isBroadcastFor(dst)) broadcast = true;
       else {

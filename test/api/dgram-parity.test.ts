@@ -176,4 +176,43 @@ describe.each(envs)('dgram send loop on the %s path', (_name, make) => {
       env.close();
     }
   });
+
+  it("throws node:dgram's errors for misuse (class, code, message)", async () => {
+    const env = make();
+    try {
+      await misuse(env);
+    } finally {
+      env.close();
+    }
+  });
 });
+
+/** node:dgram's misuse errors, asserted on either path (the kernel path's are node:dgram's own). */
+async function misuse(env: Env): Promise<void> {
+  const caught = (f: () => unknown): [string, string, string] => {
+    try {
+      f();
+    } catch (e) {
+      const err = e as NodeJS.ErrnoException;
+      return [err.constructor.name, err.code ?? '', err.message];
+    }
+    return ['none', '', ''];
+  };
+  expect(caught(() => env.server.dgram.createSocket('udp5' as 'udp4'))).toEqual(['TypeError', 'ERR_SOCKET_BAD_TYPE', 'Bad socket type specified. Valid types are: udp4, udp6']);
+  const s = env.server.dgram.createSocket('udp4');
+  expect(caught(() => s.send(23 as unknown as string, 12345, env.serverAddress))).toEqual([
+    'TypeError',
+    'ERR_INVALID_ARG_TYPE',
+    'The "buffer" argument must be of type string or an instance of Buffer, TypedArray, or DataView. Received type number (23)',
+  ]);
+  expect(caught(() => s.send('x', 0, env.serverAddress))).toEqual(['RangeError', 'ERR_SOCKET_BAD_PORT', 'Port should be > 0 and < 65536. Received type number (0).']);
+  expect(caught(() => s.send(Buffer.from('abc'), 4, 1, 9, env.serverAddress))).toEqual(['RangeError', 'ERR_BUFFER_OUT_OF_BOUNDS', '"offset" is outside of buffer bounds']);
+  s.bind(0, env.serverAddress);
+  await once(s, 'listening');
+  expect(caught(() => s.bind(0))).toEqual(['Error', 'ERR_SOCKET_ALREADY_BOUND', 'Socket is already bound']);
+  expect(caught(() => s.setTTL('foo' as unknown as number))).toEqual(['TypeError', 'ERR_INVALID_ARG_TYPE', `The "ttl" argument must be of type number. Received type string ('foo')`]);
+  expect(caught(() => s.setTTL(1000))).toEqual(['Error', 'EINVAL', 'setTTL EINVAL']);
+  expect(caught(() => s.disconnect())).toEqual(['Error', 'ERR_SOCKET_DGRAM_NOT_CONNECTED', 'Not connected']);
+  s.close();
+  expect(caught(() => s.close())).toEqual(['Error', 'ERR_SOCKET_DGRAM_NOT_RUNNING', 'Not running']);
+}

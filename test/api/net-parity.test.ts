@@ -220,6 +220,38 @@ describe.each(envs)('net on the %s path', (name, make) => {
     two.listen(port, env.serverAddress);
     const [err] = await once<[NodeJS.ErrnoException]>(two, 'error');
     expect(err.code).toBe('EADDRINUSE');
+    expect(err.syscall).toBe('listen');
+    expect(err.message).toBe(`listen EADDRINUSE: address already in use ${env.serverAddress}:${port}`);
     one.close();
+  });
+
+  it("throws node:net's errors for bad listen() and connect() arguments (class, code, message)", () => {
+    env = make();
+    const caught = (f: () => unknown): [string, string, string] => {
+      try {
+        f();
+      } catch (e) {
+        const err = e as NodeJS.ErrnoException;
+        return [err.constructor.name, err.code ?? '', err.message];
+      }
+      return ['none', '', ''];
+    };
+    const server = env.server.net.createServer();
+    expect(caught(() => server.listen({}))).toEqual(['TypeError', 'ERR_INVALID_ARG_VALUE', `The argument 'options' must have the property "port" or "path". Received {}`]);
+    expect(caught(() => server.listen({ port: -1 }))).toEqual(['RangeError', 'ERR_SOCKET_BAD_PORT', 'options.port should be >= 0 and < 65536. Received type number (-1).']);
+    expect(caught(() => env.client.net.createConnection({ port: 70000, host: env.serverAddress }))).toEqual(['RangeError', 'ERR_SOCKET_BAD_PORT', 'Port should be >= 0 and < 65536. Received type number (70000).']);
+    expect(caught(() => (env.client.net.createConnection as (o: object) => unknown)({}))).toEqual(['TypeError', 'ERR_MISSING_ARGS', 'The "options" or "port" or "path" argument must be specified']);
+  });
+
+  it('fails a client bound to the port a server listens on with bind EADDRINUSE', async () => {
+    env = make();
+    const server = env.server.net.createServer();
+    const port = await listen(env, server);
+    // The server's own stack and address, so the local port is the listener's.
+    const c = env.server.net.createConnection({ port, host: env.serverAddress, localAddress: env.serverAddress, localPort: port });
+    const [err] = await once<[NodeJS.ErrnoException & { address?: string; port?: number }]>(c, 'error');
+    expect([err.code, err.syscall, err.address, err.port]).toEqual(['EADDRINUSE', 'bind', env.serverAddress, port]);
+    expect(err.message).toBe(`bind EADDRINUSE ${env.serverAddress}:${port}`);
+    server.close();
   });
 });

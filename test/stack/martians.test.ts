@@ -49,6 +49,18 @@ function lab() {
   return { b, syn, received };
 }
 
+describe('martian destinations', () => {
+  it('drops and counts a packet from the wire to loopback (127.0.0.0/8), though the stack answers 127/8 itself', () => {
+    const { b, syn, received } = lab();
+    syn(ip('10.0.0.1'), [], ip('127.0.0.1'));
+    syn(ip('10.0.0.1'), [], ip('127.1.2.3'));
+    expect(b.stats.ipv4.notForUs).toBe(2);
+    expect(b.stats.tcp!.segsIn).toBe(0);
+    expect(received).toEqual([]);
+    expect(b.isLocalAddress(ip('127.0.0.1'))).toBe(true); // its own traffic to loopback stays inside
+  });
+});
+
 describe('martian sources', () => {
   it('drops and counts SYNs from this-network, loopback, broadcast, multicast and our own address (land)', () => {
     const { b, syn, received } = lab();

@@ -463,6 +463,9 @@ static void arm_poll(bw_handle *h) {
       return;
     }
     h->poll->data = h;
+    /* Readiness alone does not keep the process alive (a stack with nothing active must let Node exit, as an idle
+       node:net module does): the API's sockets hold the loop themselves while they are active. */
+    uv_unref((uv_handle_t *)h->poll);
   }
   if (uv_poll_start(h->poll, UV_READABLE | UV_DISCONNECT, poll_cb) == 0) h->poll_active = true;
 }

@@ -1,0 +1,44 @@
+/**
+ * Host names as node:net and node:dgram resolve them: an IPv4 literal is taken as is (on a later tick, as
+ * dns.lookup answers a literal), anything else goes to the `lookup` function (default dns.lookup, the system
+ * resolver) with `{ family: 4, hints }`. The bypass path is IPv4 only, so a name is asked for its IPv4 address.
+ * Errors are the lookup's own (dns.lookup's ENOTFOUND carries `hostname`); an answer that is not an IPv4 address
+ * fails with ERR_INVALID_IP_ADDRESS, as Node's net does for a lookup that returns garbage.
+ */
+import { parseIpv4 } from '../../protocols/ipv4/address.js';
+import { nodeError } from './errors.js';
+
+export interface LookupOptions {
+  family?: number;
+  hints?: number;
+  all?: boolean;
+}
+
+export type LookupCallback = (err: NodeJS.ErrnoException | null, address: string, family?: number) => void;
+export type LookupFunction = (hostname: string, options: LookupOptions, callback: LookupCallback) => void;
+
+/** Resolve `host` to an IPv4 address (as a number) and the string it was given as; cb runs on a later tick. */
+export function resolveHost(
+  lookup: LookupFunction,
+  host: string,
+  options: LookupOptions,
+  cb: (err: Error | null, ip: number, address: string) => void,
+): void {
+  const literal = parseIpv4(host);
+  if (literal !== undefined) {
+    process.nextTick(cb, null, literal, host);
+    return;
+  }
+  lookup(host, { ...options, family: options.family || 4, all: false }, (err, address) => {
+    if (err) {
+      cb(err, 0, '');
+      return;
+    }
+    const ip = typeof address === 'string' ? parseIpv4(address) : undefined;
+    if (ip === undefined) {
+      cb(nodeError(TypeError, 'ERR_INVALID_IP_ADDRESS', `Invalid IP address: ${String(address)}`), 0, '');
+      return;
+    }
+    cb(null, ip, address);
+  });
+}
