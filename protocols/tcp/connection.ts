@@ -115,7 +115,7 @@ const rtoOptionsCache = new WeakMap<ResolvedTcpOptions, Readonly<RtoOptions>>();
 function rtoOptionsFor(o: ResolvedTcpOptions): Readonly<RtoOptions> {
   let r = rtoOptionsCache.get(o);
   if (r === undefined) {
-    r = Object.freeze({ initialRto: o.initialRto, minRto: o.minRto, maxRto: o.maxRto, granularity: DEFAULT_RTO_OPTIONS.granularity });
+    r = Object.freeze({ initialRto: o.initialRto, minRto: o.minRto, maxRto: o.maxRto, granularity: DEFAULT_RTO_OPTIONS.granularity, formula: o.rtoFormula });
     rtoOptionsCache.set(o, r);
   }
   return r;

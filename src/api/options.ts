@@ -65,6 +65,8 @@ const TCP: Schema<Omit<TcpOptions, 'rng'>> = {
   challengeAckLimit: number, rstRateLimit: number, invalidAckIntervalMs: number, ephemeralLow: number,
   ephemeralHigh: number, maxTimeWait: number, maxConnections: number, timersPerPoll: number, rtoSpread: number,
   closeBurst: number,
+  profile: oneOf('byway', 'linux'),
+  rtoFormula: oneOf('rfc6298', 'linux'),
 };
 
 const LIMITS: Schema<NonNullable<StackOptions['limits']>> = {
