@@ -952,11 +952,13 @@ export class TcpConnection {
     this.finRcvd = true;
     this.oooFin = false;
     this.rcvNxt = seqAdd(this.rcvNxt, 1);
+    const ackOwed = this.ackNow;
     this.ackNow = true;
     switch (this.state) {
       case 'SYN-RECEIVED':
       case 'ESTABLISHED':
         this.state = 'CLOSE-WAIT';
+        if (this.o.delayFinAck && !ackOwed) this.delayAck(now);
         break;
       case 'FIN-WAIT-1':
         if (this.finAcked) this.toTimeWait(now);
@@ -969,6 +971,16 @@ export class TcpConnection {
         break;
     }
     this.onEnd?.();
+  }
+
+  /**
+   * delayFinAck: the ACK of a FIN that moves us to CLOSE-WAIT waits for the delayed-ACK timer, as Linux's (tcp_fin
+   * enters ping-pong mode): the application's answer (its FIN, or data) usually carries it. RFC 9293 3.10.7.4 asks
+   * for an ACK of the FIN, RFC 1122 4.2.3.2 lets it be delayed like any other.
+   */
+  private delayAck(now: number): void {
+    this.ackNow = false;
+    if (this.delackAt === NEVER) this.delackAt = now + this.o.delayedAckMs;
   }
 
   private toTimeWait(now: number): void {
@@ -1654,7 +1666,8 @@ export class TcpConnection {
 
   private maybeWindowUpdate(now: number): void {
     if (!this.isSynchronized() || this.finRcvd) return;
-    const free = this.rcvFree();
+    // Only what the window field can carry counts: a buffer above 65535 << RCV.WIND.SHIFT does not open it further.
+    const free = Math.min(this.rcvFree(), MAX_WINDOW << this.rcvWs);
     const cur = Math.max(0, seqDiff(this.rcvAdvEdge, this.rcvNxt));
     // Send a window update when the window grows by 2 segments or half the buffer (like Linux), or opens from zero.
     if (free - cur >= Math.min(this.rcvCap >>> 1, 2 * this.advMss) || (cur < this.advMss && free >= this.advMss)) {

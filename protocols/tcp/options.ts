@@ -23,6 +23,7 @@ export const LINUX_PROFILE: Readonly<Partial<Omit<TcpOptions, 'rng' | 'profile'>
   maxRto: 120_000,
   rtoFormula: 'linux',
   delayedAckMs: 40,
+  delayFinAck: true,
   quickAcks: 16,
   timestamps: true,
   sack: true,
@@ -97,6 +98,12 @@ export interface TcpOptions {
   noDelay?: boolean;
   /** Delayed-ACK timeout, ms (RFC 9293 3.8.6.3: <= 500, we cap at 200). Default 40. */
   delayedAckMs?: number;
+  /**
+   * ACK a FIN that arrives in ESTABLISHED (moving to CLOSE-WAIT) after the delayed-ACK timeout instead of at once,
+   * as Linux does: the application's own FIN or data usually carries the ACK within that time. Default false
+   * (true in the Linux profile).
+   */
+  delayFinAck?: boolean;
   /** Segments ACKed immediately at connection start (quick-ACK mode). Default 16. */
   quickAcks?: number;
   /**
@@ -249,6 +256,7 @@ export function resolveTcpOptions(given: TcpOptions, defaultCc: CongestionContro
     noDelay: o.noDelay ?? false,
     delayedAckMs: Math.min(o.delayedAckMs ?? 40, 200),
     quickAcks: o.quickAcks ?? 16,
+    delayFinAck: o.delayFinAck ?? false,
     coalesceAcks: o.coalesceAcks ?? true,
     timestamps: o.timestamps ?? true,
     windowScaling: o.windowScaling ?? true,

@@ -66,6 +66,7 @@ const TCP: Schema<Omit<TcpOptions, 'rng'>> = {
   ephemeralHigh: number, maxTimeWait: number, maxConnections: number, timersPerPoll: number, rtoSpread: number,
   closeBurst: number,
   profile: oneOf('byway', 'linux'),
+  delayFinAck: bool,
   rtoFormula: oneOf('rfc6298', 'linux'),
 };
 

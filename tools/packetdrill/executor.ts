@@ -136,6 +136,7 @@ export function runScript(text: string, options: RunOptions = {}): ScriptResult 
     return { pass: true };
   } catch (e) {
     const time = ex !== undefined ? ex.clock.now() / 1000 : undefined;
+    ex?.logCounters();
     if (e instanceof ScriptFailure) return { pass: false, message: e.message, line: e.line, time };
     if (e instanceof ParseError) return { pass: false, message: `parse error: ${e.message}`, line: e.line };
     return { pass: false, message: `runner error: ${(e as Error).stack ?? String(e)}`, time };
@@ -178,7 +179,9 @@ class Execution {
     private readonly settings: ScriptSettings,
     private readonly log: ((line: string) => void) | undefined,
   ) {
-    const [a, b] = memoryLink({ medium: 'ip', mtu: 1500, queueLimit: 100_000, maxBatch: 1024 });
+    // The link carries packets larger than the stack's MTU: a script may inject a segment of any size, as
+    // packetdrill's tun device takes it (the stack itself sends at most its 1500-byte MTU).
+    const [a, b] = memoryLink({ medium: 'ip', mtu: 65535, queueLimit: 100_000, maxBatch: 1024 });
     this.tap = new Tap(a);
     this.peer = b;
     this.tolUs = opts.has('tolerance_usecs') ? Number(opts.get('tolerance_usecs')) : 4000;
@@ -189,6 +192,14 @@ class Execution {
       if (k === 'ip_version' && v !== 'ipv4') throw new ScriptFailure(`unsupported --ip_version=${v}`, undefined);
     }
     for (const u of settings.unsupported) throw new ScriptFailure(`unsupported: ${u}`, undefined);
+  }
+
+  /** For --verbose: the TCP layer's non-zero counters (why a segment was dropped, what was retransmitted). */
+  logCounters(): void {
+    const stats = this.stack?.tcp?.stats;
+    if (!this.log || !stats) return;
+    const nonZero = Object.entries(stats).filter(([, v]) => typeof v === 'number' && v !== 0);
+    this.log(`tcp counters: ${nonZero.map(([k, v]) => `${k}=${v}`).join(' ')}`);
   }
 
   private fail(message: string): never {
@@ -202,6 +213,7 @@ class Execution {
       driver: this.tap,
       addresses: [parseCidr('192.168.0.1/16')!],
       gateway: GATEWAY_IP,
+      mtu: 1500,
       rng: seededRng(0x5eed),
       tcp,
       gro: true,
@@ -214,11 +226,11 @@ class Execution {
     let prev = 0; // ms: the time relative events count from
     for (const ev of events) {
       this.currentLine = ev.line;
-      this.log?.(`${fmtTime(this.clock.now())} ${ev.text}`);
       const a = ev.action;
       if (ev.time === undefined) continue; // a set-up shell line: settingsFor applied it before the stack was made
       const t = ev.time;
       const at = t.kind === 'abs' ? t.value * 1000 : t.kind === 'rel' ? prev + t.value * 1000 : this.clock.now();
+      this.log?.(`${fmtTime(at)} ${ev.text}`);
       const tol = Math.max(this.tolUs / 1000, 0.125 * Math.max(0, at - prev));
       if (a.type === 'tcp' && a.direction === 'out') {
         let lo = at - tol;
@@ -231,6 +243,7 @@ class Execution {
       }
       if (a.type === 'icmp' && a.direction === 'out') this.fail('outbound ICMP lines are not supported');
       this.advance(Math.max(at, this.clock.now()), false);
+      const base = prev;
       prev = at;
       switch (a.type) {
         case 'tcp':
@@ -240,7 +253,7 @@ class Execution {
           this.injectIcmp(a);
           break;
         case 'call':
-          this.call(ev, a, at, t.blockingEnd !== undefined ? (t.kind === 'rel' ? at + t.blockingEnd * 1000 : t.blockingEnd * 1000) : undefined, tol);
+          this.call(ev, a, at, t.blockingEnd !== undefined ? (t.kind === 'rel' ? base + t.blockingEnd * 1000 : t.blockingEnd * 1000) : undefined, tol);
           break;
         case 'code':
           this.code(a.code);
@@ -326,7 +339,7 @@ class Execution {
     }
     const options = encodeOptions(opts);
     const seq = (p.seq + this.remoteIsn) >>> 0;
-    const ack = p.ack !== undefined ? (p.ack + this.localIsn) >>> 0 : 0;
+    const ack = ((p.ack ?? 0) + this.localIsn) >>> 0; // no `ack N`: 0, mapped like any ack
     const size = this.gso !== undefined && p.len > this.gso ? this.gso : Math.max(p.len, 1);
     const n = p.len === 0 ? 1 : Math.ceil(p.len / size);
     for (let i = 0; i < n; i++) {
@@ -465,6 +478,13 @@ class Execution {
     return fd;
   }
 
+  /** The script's file descriptor numbers are its own (the kernel selftests start at 4): take the expected one. */
+  private newFd(expected: number): number {
+    const id = Number.isInteger(expected) && expected >= 0 && !this.fds.has(expected) ? expected : this.nextFd;
+    this.nextFd = Math.max(this.nextFd, id) + 1;
+    return id;
+  }
+
   private conn(fd: Fd): TcpConnection {
     if (!fd.conn) this.fail(`fd ${fd.id} is not a connected socket`);
     return fd.conn;
@@ -539,7 +559,7 @@ class Execution {
     };
     switch (c.name) {
       case 'socket': {
-        const id = this.nextFd++;
+        const id = this.newFd(c.result);
         this.fds.set(id, { id, nonblock: false, linger0: false, readShut: false, bound: false });
         this.lastFd = id;
         return done({ result: id });
@@ -568,7 +588,7 @@ class Execution {
         return () => {
           const conn = l.accept();
           if (!conn) return fd.nonblock ? { result: -1, errno: 'EAGAIN' } : undefined;
-          const id = this.nextFd++;
+          const id = this.newFd(c.result);
           this.fds.set(id, { id, conn, nonblock: false, linger0: false, readShut: false, bound: true, noDelay: fd.noDelay });
           this.lastFd = id;
           return { result: id };

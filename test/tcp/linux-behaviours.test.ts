@@ -1,0 +1,66 @@
+/**
+ * Behaviours the packetdrill scripts expect of a Linux-like TCP, on the virtual clock: the delayed ACK of a FIN
+ * (delayFinAck) and no window update when the window field cannot grow (RFC 9293 3.8.6.2.2 receiver SWS).
+ */
+import { describe, expect, it } from 'vitest';
+import { ACK, FIN, bytes } from './harness.js';
+import { Tester } from './fixtures.js';
+
+describe('delayFinAck (Linux: tcp_fin enters ping-pong mode)', () => {
+  it("ACKs a FIN arriving in ESTABLISHED after delayedAckMs, and a close() within that time carries the ACK on its FIN", () => {
+    const t = new Tester({ delayFinAck: true, delayedAckMs: 40 });
+    const c = t.established();
+    t.send({ flags: ACK | FIN, seq: t.r(1), ack: t.l(1) });
+    expect(c.state).toBe('CLOSE-WAIT');
+    t.recvNothing();
+    t.advance(39);
+    t.recvNothing();
+    t.advance(1);
+    t.recv({ flags: ACK, seq: t.l(1), ack: t.r(2) });
+
+    const u = new Tester({ delayFinAck: true, delayedAckMs: 40 });
+    const d = u.established();
+    u.send({ flags: ACK | FIN, seq: u.r(1), ack: u.l(1) });
+    u.advance(10);
+    u.recvNothing();
+    d.close(u.now);
+    u.recv({ flags: ACK | FIN, seq: u.l(1), ack: u.r(2) });
+    u.advance(100);
+    u.recvNothing();
+  });
+
+  it('sends at once an ACK owed for data that came with the FIN (quick-ACK mode); without the option, every FIN at once', () => {
+    const t = new Tester({ delayFinAck: true, quickAcks: 16 });
+    t.established();
+    t.send({ flags: ACK | FIN, seq: t.r(1), ack: t.l(1) }, bytes(100));
+    t.recv({ flags: ACK, ack: t.r(102) });
+    const plain = new Tester();
+    plain.established();
+    plain.send({ flags: ACK | FIN, seq: plain.r(1), ack: plain.l(1) });
+    plain.recv({ flags: ACK, ack: plain.r(2) });
+  });
+
+  it('ACKs a FIN at once in FIN-WAIT-2 (the connection goes to TIME-WAIT; Linux also answers at once)', () => {
+    const t = new Tester({ delayFinAck: true });
+    const c = t.established();
+    c.close(t.now);
+    t.recv({ flags: ACK | FIN, seq: t.l(1) });
+    t.send({ flags: ACK, seq: t.r(1), ack: t.l(2) });
+    expect(c.state).toBe('FIN-WAIT-2');
+    t.send({ flags: ACK | FIN, seq: t.r(1), ack: t.l(2) });
+    t.recv({ flags: ACK, ack: t.r(2) });
+  });
+});
+
+describe('window updates (RFC 9293 3.8.6.2.2)', () => {
+  it('sends none after a read when the buffer is larger than the unscaled window can show', () => {
+    // 256 KiB buffer without window scaling: the window field is 65535 at most, so reading 1000 bytes back
+    // cannot open it by more than 1000 bytes, less than the update threshold (2 segments).
+    const t = new Tester({ receiveBuffer: 256 * 1024, maxReceiveBuffer: 256 * 1024, quickAcks: 16 });
+    const c = t.established();
+    t.send({ flags: ACK, seq: t.r(1), ack: t.l(1) }, bytes(1000));
+    t.recv({ flags: ACK, ack: t.r(1001), window: 65535 - 1000 });
+    expect(c.read(t.now, new Uint8Array(1000))).toBe(1000);
+    t.recvNothing();
+  });
+});
