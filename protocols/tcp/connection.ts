@@ -26,6 +26,8 @@
 import { BywayError } from '../util/errors.js';
 import { ByteRing, OutOfOrderQueue, RttEstimator, type CongestionControl, type CongestionControlFactory } from './parts.js';
 import type { TcpInfo, TcpStats } from './info.js';
+import { caStateOf } from './ca-state.js';
+import { CwndUsage } from './cwnd-usage.js';
 import type { ResolvedTcpOptions } from './options.js';
 import { DEFAULT_RTO_OPTIONS, type RtoOptions } from './rtt.js';
 import { seqAdd, seqDiff, seqGe, seqGt, seqLe, seqLt } from './seq.js';
@@ -518,6 +520,13 @@ export class TcpConnection {
       timestamps: this.tsOk,
       sackPermitted: this.sackOk,
       inRecovery: this.inRecovery,
+      caState: caStateOf({
+        inRecovery: this.inRecovery,
+        rtoEpisode: this.rtoEpisode && !this.inRecovery && seqLt(this.sndUna, this.recoverSeq),
+        sackedBytes: this.sackedBytes,
+        lostBytes: this.lostBytes,
+        dupAcks: this.dupAcks,
+      }),
       retransmits: this.nRetrans,
       rtoCount: this.nRto,
       fastRecoveries: this.nFastRec,
@@ -769,6 +778,7 @@ export class TcpConnection {
         this.sndWl2 = ack;
         this.sndUna = ack;
         this.rtoAt = NEVER;
+        this.handshakeRtt(now, seg);
         this.rtt.resetBackoff();
         this.toEstablished(now);
         if ((this.state as TcpState) === 'CLOSED') return;
@@ -902,9 +912,7 @@ export class TcpConnection {
     this.setMssRaw(now, Math.min(seg.mss !== undefined && seg.mss > 0 ? seg.mss : 536, this.advMss));
     this.rcvAdvEdge = seqAdd(this.rcvNxt, Math.min(this.rcvFree(), MAX_WINDOW << this.rcvWs));
     if (hasAck) {
-      // RTT sample from the SYN (Karn: only if it was not retransmitted).
-      if (this.tsOk && seg.tsEcr !== undefined && seg.tsEcr !== 0) this.rttSample(this.tsDiff(now, seg.tsEcr));
-      else if (this.synXmits === 0) this.rttSample(now - this.synSentAt);
+      this.handshakeRtt(now, seg);
       this.sndUna = seg.ack;
       this.sndWnd = seg.window; // RFC 7323 2.2: the window in a SYN-ACK is never scaled
       this.maxSndWnd = this.sndWnd;
@@ -930,6 +938,16 @@ export class TcpConnection {
   }
 
   private synSentAt = 0;
+
+  /**
+   * RTT sample from the handshake, for both opens (RFC 6298 3, Karn: only if our SYN or SYN-ACK was not
+   * retransmitted, unless timestamps say which one was answered). Linux measures the passive open's too
+   * (tcp_synack_rtt_meas), so the RTO and RACK's min_RTT start from the path's RTT before any data is ACKed.
+   */
+  private handshakeRtt(now: number, seg: TcpFields): void {
+    if (this.tsOk && seg.tsEcr !== undefined && seg.tsEcr !== 0) this.rttSample(this.tsDiff(now, seg.tsEcr));
+    else if (this.synXmits === 0) this.rttSample(now - this.synSentAt);
+  }
   private swsOverride = false;
   private synPending = false;
   private forceRetransmit = false;
@@ -1225,8 +1243,8 @@ export class TcpConnection {
           this.forceRetransmit = true;
         }
       }
-    } else if (2 * flightBefore >= this.cc.cwnd) {
-      // Grow cwnd only while it limits the sender (like Linux tcp_is_cwnd_limited; RFC 7661's concern).
+    } else if (this.usage.mayGrow(this.cc.cwnd, this.cc.ssthresh, flightBefore)) {
+      // Grow cwnd only while it limits the sender (cwnd-usage.ts: Linux tcp_is_cwnd_limited; RFC 7661's concern).
       this.cc.onAck(now, ackedBytes, this.pipe(), rttMs);
     }
 
@@ -1395,6 +1413,9 @@ export class TcpConnection {
   }
 
   private nUndo = 0;
+  /** A retransmission timeout happened and no fast recovery started since (caState 'loss' until SND.UNA passes recoverSeq). */
+  private rtoEpisode = false;
+  private readonly usage = new CwndUsage();
 
   private markLost(s: SentSeg): void {
     if (s.lost || s.sacked) return;
@@ -1404,6 +1425,7 @@ export class TcpConnection {
 
   private enterRecovery(now: number): void {
     this.inRecovery = true;
+    this.rtoEpisode = false;
     this.forceRetransmit = true;
     this.recoverSeq = this.sndNxt;
     this.nFastRec++;
@@ -1498,6 +1520,9 @@ export class TcpConnection {
       sentAck = true;
       if (withFin) break;
     }
+    const unsent = this.sndBuf.length - seqDiff(this.sndNxt, this.bufSeq);
+    const cwndLimited = unsent > 0 && cwnd - this.pipe() < Math.min(unsent, this.mss);
+    if (sentAck || cwndLimited) this.usage.onTransmit(this.sndUna, this.sndNxt, seqDiff(this.sndNxt, this.sndUna) - this.sackedBytes, cwndLimited);
     if (!sentAck && (this.ackNow || this.ackSoon)) this.sendAck(now);
     this.rearm();
   }
@@ -1925,6 +1950,7 @@ export class TcpConnection {
       return;
     }
     this.nRto++;
+    this.rtoEpisode = true;
     if (!probing) this.consecutiveRtos++;
     this.stats.rtoExpirations++;
     // RFC 5681 3.1 / RFC 6298 5.5-5.6: collapse cwnd, back off, retransmit the earliest unacknowledged segment.

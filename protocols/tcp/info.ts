@@ -3,6 +3,7 @@
  * reason has one); `TcpInfo` is a snapshot of one connection, in the spirit of Linux `struct tcp_info`.
  */
 import type { TcpState } from './connection.js';
+import type { CaState } from './ca-state.js';
 
 export interface TcpStats {
   segsIn: number;
@@ -120,6 +121,8 @@ export interface TcpInfo {
   timestamps: boolean;
   sackPermitted: boolean;
   inRecovery: boolean;
+  /** Congestion-avoidance state, as Linux's tcpi_ca_state names it (see ca-state.ts). */
+  caState: CaState;
   /** Segments retransmitted (all causes). */
   retransmits: number;
   rtoCount: number;

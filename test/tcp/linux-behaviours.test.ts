@@ -3,8 +3,10 @@
  * (delayFinAck) and no window update when the window field cannot grow (RFC 9293 3.8.6.2.2 receiver SWS).
  */
 import { describe, expect, it } from 'vitest';
-import { ACK, FIN, bytes } from './harness.js';
+import { ACK, FIN, SYN, bytes } from './harness.js';
 import { Tester } from './fixtures.js';
+
+const LOCAL_PORT_FOR_LISTEN = 8080;
 
 describe('delayFinAck (Linux: tcp_fin enters ping-pong mode)', () => {
   it("ACKs a FIN arriving in ESTABLISHED after delayedAckMs, and a close() within that time carries the ACK on its FIN", () => {
@@ -62,5 +64,59 @@ describe('window updates (RFC 9293 3.8.6.2.2)', () => {
     t.recv({ flags: ACK, ack: t.r(1001), window: 65535 - 1000 });
     expect(c.read(t.now, new Uint8Array(1000))).toBe(1000);
     t.recvNothing();
+  });
+});
+
+describe('handshake RTT sample on a passive open (RFC 6298 3; Linux tcp_synack_rtt_meas)', () => {
+  const passive = (t: Tester, synAckRetransmitted: boolean): import('../../protocols/tcp/connection.js').TcpConnection => {
+    const l = t.layer.listen(0, LOCAL_PORT_FOR_LISTEN, 8);
+    t.send({ flags: SYN, seq: 5000, dstPort: LOCAL_PORT_FOR_LISTEN, window: 65535, mss: 1000 });
+    const synAck = t.recv({ flags: SYN | ACK });
+    if (synAckRetransmitted) {
+      t.advance(1000);
+      t.recv({ flags: SYN | ACK });
+    }
+    t.advance(100);
+    t.send({ flags: ACK, seq: 5001, ack: (synAck.seq + 1) >>> 0, dstPort: LOCAL_PORT_FOR_LISTEN, window: 65535 });
+    const c = l.accept();
+    expect(c?.state).toBe('ESTABLISHED');
+    return c!;
+  };
+
+  it('takes the SYN-ACK to ACK time as the first RTT sample (RTO = SRTT + max(minRto, 4 RTTVAR) with the Linux formula)', () => {
+    const c = passive(new Tester({ minRto: 200, rtoFormula: 'linux' }), false);
+    expect(c.info().srtt).toBe(100);
+    expect(c.info().rto).toBe(100 + 200);
+  });
+
+  it('takes none when the SYN-ACK was retransmitted (Karn)', () => {
+    const c = passive(new Tester({ minRto: 200 }), true);
+    expect(c.info().srtt).toBeUndefined();
+  });
+});
+
+describe('caState (Linux tcpi_ca_state)', () => {
+  it('goes open -> disorder (a SACK) -> recovery (three SACKed above a hole) -> open (all ACKed) -> loss (RTO)', () => {
+    const t = new Tester({ sack: true, rtoSpread: 0 });
+    // a 100 ms path: RACK's reordering window (min_RTT / 4) keeps a single SACK from marking a loss at once
+    const c = t.establishedWith({ sackPermitted: true, mss: 1000 }, 100);
+    expect(c.info().caState).toBe('open');
+    c.send(t.now, bytes(5000));
+    t.recvAll();
+    t.advance(100);
+    t.send({ flags: ACK, seq: t.r(1), ack: t.l(1), sackBlocks: [t.l(1001), t.l(2001)] });
+    expect(c.info().caState).toBe('disorder');
+    t.send({ flags: ACK, seq: t.r(1), ack: t.l(1), sackBlocks: [t.l(1001), t.l(4001)] });
+    expect(c.info().caState).toBe('recovery');
+    t.recvAll();
+    t.send({ flags: ACK, seq: t.r(1), ack: t.l(5001) });
+    expect(c.info().caState).toBe('open');
+    c.send(t.now, bytes(1000));
+    t.recvAll();
+    t.advance(5000);
+    expect(c.info().rtoCount).toBeGreaterThan(0);
+    expect(c.info().caState).toBe('loss');
+    t.send({ flags: ACK, seq: t.r(1), ack: t.l(6001) });
+    expect(c.info().caState).toBe('open');
   });
 });

@@ -5,6 +5,7 @@
  * made up.
  */
 import type { TcpConnection } from '../../protocols/tcp/connection.js';
+import { LINUX_CA_STATE } from '../../protocols/tcp/ca-state.js';
 
 const INFINITE_SSTHRESH = 0x7fffffff;
 
@@ -27,6 +28,8 @@ export function tcpInfoField(conn: TcpConnection, name: string): number | undefi
       return i.sndMss;
     case 'tcpi_rcv_mss':
       return i.rcvMss;
+    case 'tcpi_ca_state':
+      return LINUX_CA_STATE[i.caState];
     case 'tcpi_backoff':
       return i.backoff;
     case 'tcpi_rtt':
