@@ -1061,6 +1061,8 @@ export class TcpConnection {
       this.rcvNxt = seqAdd(this.rcvNxt, n);
       this.bytesReceived += n;
       if (this.ooo.segments > 0) {
+        const dup = this.sackOk && !this.hasDsack ? this.ooo.firstHeldWithin(seq, seqAdd(seq, n)) : undefined;
+        if (dup) this.setDsack(dup[0], dup[1]); // RFC 2883 4: the new data repeats bytes held out of order
         const before = this.rcvNxt;
         const held = this.ooo.memory;
         this.sink ??= (d: Uint8Array): number => this.rcvWrite(d);

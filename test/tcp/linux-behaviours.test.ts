@@ -120,3 +120,17 @@ describe('caState (Linux tcpi_ca_state)', () => {
     expect(c.info().caState).toBe('open');
   });
 });
+
+describe('D-SACK for in-order data that repeats bytes held out of order (RFC 2883 section 4)', () => {
+  it('reports the lowest repeated out-of-order run first, then the SACK blocks still held', () => {
+    const t = new Tester({ sack: true, quickAcks: 16, receiveBuffer: 65535, maxReceiveBuffer: 65535 });
+    t.established({ sackPermitted: true });
+    t.send({ flags: ACK, seq: t.r(1001), ack: t.l(1) }, bytes(2000));
+    t.recv({ ack: t.r(1), sackBlocks: [t.r(1001), t.r(3001)] });
+    t.send({ flags: ACK, seq: t.r(7001), ack: t.l(1) }, bytes(1000));
+    t.recv({ ack: t.r(1), sackBlocks: [t.r(7001), t.r(8001), t.r(1001), t.r(3001)] });
+    // 1:6001 in order covers the held 1001:3001: D-SACK it, then the block still held
+    t.send({ flags: ACK, seq: t.r(1), ack: t.l(1) }, bytes(6000));
+    t.recv({ ack: t.r(6001), sackBlocks: [t.r(1001), t.r(3001), t.r(7001), t.r(8001)] });
+  });
+});

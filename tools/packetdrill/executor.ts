@@ -726,9 +726,9 @@ class Execution {
         return { result: 0, out: e ? (ERRNO[e] ?? -1) : 0 };
       }
       case 'SOL_SOCKET.SO_RCVBUF':
-        return { result: 0, out: this.settings.soRcvbuf !== undefined ? 2 * this.settings.soRcvbuf : (this.stack?.tcp?.opts.receiveBuffer ?? 0) };
+        return { result: 0, out: fd.conn?.info().receiveBuffer ?? this.ensureStack().tcp!.opts.receiveBuffer };
       case 'SOL_SOCKET.SO_SNDBUF':
-        return { result: 0, out: this.settings.soSndbuf !== undefined ? 2 * this.settings.soSndbuf : (this.stack?.tcp?.opts.sendBuffer ?? 0) };
+        return { result: 0, out: fd.conn?.info().sendBuffer ?? this.ensureStack().tcp!.opts.sendBuffer };
       case 'SOL_TCP.TCP_MAXSEG': {
         if (!fd.conn) this.fail('TCP_MAXSEG on a socket without a connection is not supported');
         return { result: 0, out: fd.conn.info().sndMss };

@@ -104,8 +104,14 @@ export function settingsFor(script: Script): ScriptSettings {
     if (a.type === 'call' && a.name === 'setsockopt' && a.args[1]?.kind === 'sym' && a.args[2]?.kind === 'sym') {
       const v = a.args[3];
       const n = v?.kind === 'list' && v.items[0]?.kind === 'num' ? v.items[0].value : undefined;
-      if (a.args[2].names[0] === 'SO_RCVBUF') soRcvbuf = n;
-      if (a.args[2].names[0] === 'SO_SNDBUF') soSndbuf = n;
+      const name = a.args[2].names[0];
+      // One size per stack: a second, different size (on a connection) cannot be honoured, so it is not run.
+      if (name === 'SO_RCVBUF' || name === 'SO_SNDBUF') {
+        const before = name === 'SO_RCVBUF' ? soRcvbuf : soSndbuf;
+        if (before !== undefined && before !== n) unsupported.push(`${name} set to ${before} and then ${n} (byway's buffer sizes are per stack)`);
+        else if (name === 'SO_RCVBUF') soRcvbuf = n;
+        else soSndbuf = n;
+      }
     }
     // Shell lines before the first packet or socket call set up the machine the script runs on.
     if (a.type !== 'shell') {
