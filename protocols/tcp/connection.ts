@@ -28,6 +28,7 @@ import { ByteRing, OutOfOrderQueue, RttEstimator, type CongestionControl, type C
 import type { TcpInfo, TcpStats } from './info.js';
 import { caStateOf } from './ca-state.js';
 import { CwndUsage } from './cwnd-usage.js';
+import { SenderChrono } from './chrono.js';
 import type { ResolvedTcpOptions } from './options.js';
 import { DEFAULT_RTO_OPTIONS, type RtoOptions } from './rtt.js';
 import { seqAdd, seqDiff, seqGe, seqGt, seqLe, seqLt } from './seq.js';
@@ -498,8 +499,13 @@ export class TcpConnection {
     this.toClosed(undefined);
   }
 
-  info(): TcpInfo {
+  /** A snapshot; with `now`, the sender-limit times (chrono.ts) include the period still running. */
+  info(now?: number): TcpInfo {
+    const chrono = this.chrono.totals(now);
     return {
+      busyTime: chrono.busyTime,
+      rwndLimited: chrono.rwndLimited,
+      sndbufLimited: chrono.sndbufLimited,
       state: this.state,
       srtt: this.rtt.srtt,
       rttvar: this.rtt.rttvar,
@@ -1418,6 +1424,7 @@ export class TcpConnection {
   /** A retransmission timeout happened and no fast recovery started since (caState 'loss' until SND.UNA passes recoverSeq). */
   private rtoEpisode = false;
   private readonly usage = new CwndUsage();
+  private readonly chrono = new SenderChrono();
 
   private markLost(s: SentSeg): void {
     if (s.lost || s.sacked) return;
@@ -1525,6 +1532,8 @@ export class TcpConnection {
     const unsent = this.sndBuf.length - seqDiff(this.sndNxt, this.bufSeq);
     const cwndLimited = unsent > 0 && cwnd - this.pipe() < Math.min(unsent, this.mss);
     if (sentAck || cwndLimited) this.usage.onTransmit(this.sndUna, this.sndNxt, seqDiff(this.sndNxt, this.sndUna) - this.sackedBytes, cwndLimited);
+    const rwndLimited = unsent > 0 && this.sndRoom() < Math.min(unsent, this.mss);
+    this.chrono.set(now, rwndLimited ? 'rwnd' : this.wantWritable ? 'sndbuf' : unsent > 0 || this.sndNxt !== this.sndUna ? 'busy' : 'idle');
     if (!sentAck && (this.ackNow || this.ackSoon)) this.sendAck(now);
     this.rearm();
   }

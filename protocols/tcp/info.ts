@@ -121,6 +121,10 @@ export interface TcpInfo {
   timestamps: boolean;
   sackPermitted: boolean;
   inRecovery: boolean;
+  /** ms not idle, ms limited by the peer's window, ms limited by the send buffer (chrono.ts; Linux tcpi_busy_time...). */
+  busyTime: number;
+  rwndLimited: number;
+  sndbufLimited: number;
   /** Congestion-avoidance state, as Linux's tcpi_ca_state names it (see ca-state.ts). */
   caState: CaState;
   /** Segments retransmitted (all causes). */

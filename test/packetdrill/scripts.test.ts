@@ -45,6 +45,7 @@ export const PASSING = [
   'reset_validation/listen-incoming-no-tcp-flags.pkt',
   'reset_validation/listen-incoming-rst.pkt',
   'reset_validation/validate-established-no-flags.pkt',
+  'tcp_info/tcp-info-rwnd-limited.pkt',
 ];
 
 describe.skipIf(root === undefined)(`packetdrill scripts (${root ?? `not found: ${candidates.join(', ')}; set BYWAY_PACKETDRILL`})`, () => {

@@ -134,3 +134,22 @@ describe('D-SACK for in-order data that repeats bytes held out of order (RFC 288
     t.recv({ ack: t.r(6001), sackBlocks: [t.r(1001), t.r(3001), t.r(7001), t.r(8001)] });
   });
 });
+
+describe('sender-limit times (chrono.ts; Linux tcpi_busy_time / tcpi_rwnd_limited)', () => {
+  it('counts time blocked by a zero window as receiver-limited, time with data in flight as busy, idle as neither', () => {
+    const t = new Tester({ rtoSpread: 0 });
+    const c = t.established({ window: 0 });
+    expect(c.info(t.now)).toMatchObject({ busyTime: 0, rwndLimited: 0 });
+    c.send(t.now, bytes(100));
+    t.recvNothing();
+    t.advance(150);
+    expect(c.info(t.now)).toMatchObject({ busyTime: 150, rwndLimited: 150 });
+    t.send({ flags: ACK, seq: t.r(1), ack: t.l(1), window: 1000 }); // the window opens: the data leaves
+    t.recv({ seq: t.l(1), payloadLen: 100 });
+    t.advance(30);
+    expect(c.info(t.now)).toMatchObject({ busyTime: 180, rwndLimited: 150 });
+    t.send({ flags: ACK, seq: t.r(1), ack: t.l(101), window: 1000 }); // all ACKed: idle from here
+    t.advance(500);
+    expect(c.info(t.now)).toMatchObject({ busyTime: 180, rwndLimited: 150, sndbufLimited: 0 });
+  });
+});

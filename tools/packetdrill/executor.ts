@@ -748,7 +748,7 @@ class Execution {
       msg = runPython(
         code,
         this.pyVars,
-        (name) => (name.startsWith('tcpi_') ? (conn ? tcpInfoField(conn, name) : undefined) : CONSTANTS[name]),
+        (name) => (name.startsWith('tcpi_') ? (conn ? tcpInfoField(conn, name, this.clock.now()) : undefined) : CONSTANTS[name]),
         (text) => this.log?.(`print: ${text}`),
       );
     } catch (e) {

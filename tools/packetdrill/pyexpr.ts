@@ -180,7 +180,7 @@ function format(fmt: string, args: PyValue): string {
 /** Split a block into statements: newlines and `;` end one; `#` comments are dropped. */
 function statements(code: string): string[] {
   const out: string[] = [];
-  for (const line of code.split('\n')) {
+  for (const line of code.replace(/\\\r?\n/g, ' ').split('\n')) {
     let cur = '';
     let quote = '';
     for (const c of line) {

@@ -9,8 +9,8 @@ import { LINUX_CA_STATE } from '../../protocols/tcp/ca-state.js';
 
 const INFINITE_SSTHRESH = 0x7fffffff;
 
-export function tcpInfoField(conn: TcpConnection, name: string): number | undefined {
-  const i = conn.info();
+export function tcpInfoField(conn: TcpConnection, name: string, now: number): number | undefined {
+  const i = conn.info(now);
   const mss = i.sndMss > 0 ? i.sndMss : 1;
   const packets = (bytes: number): number => Math.ceil(bytes / mss);
   switch (name) {
@@ -30,6 +30,12 @@ export function tcpInfoField(conn: TcpConnection, name: string): number | undefi
       return i.rcvMss;
     case 'tcpi_ca_state':
       return LINUX_CA_STATE[i.caState];
+    case 'tcpi_busy_time':
+      return Math.round(i.busyTime * 1000);
+    case 'tcpi_rwnd_limited':
+      return Math.round(i.rwndLimited * 1000);
+    case 'tcpi_sndbuf_limited':
+      return Math.round(i.sndbufLimited * 1000);
     case 'tcpi_backoff':
       return i.backoff;
     case 'tcpi_rtt':
