@@ -170,7 +170,6 @@ class Execution {
   private readonly tsMap = new Map<number, number>();
   private tsOffset = 0;
   private tsFirst: { script: number; live: number } | undefined;
-  private lastOut: SeenSegment | undefined;
   private readonly pyVars = new Map<string, PyValue>();
   private currentLine: number | undefined;
 
@@ -366,23 +365,20 @@ class Execution {
 
   private injectIcmp(p: IcmpPacketSpec): void {
     this.ensureStack();
-    let quote: Uint8Array;
-    if (p.quoted) {
-      quote = new Uint8Array(28);
-      quote[0] = 0x45;
-      write16(quote, 2, 40 + p.quoted.len);
-      quote[8] = 64;
-      quote[9] = 6;
-      write32(quote, 12, LOCAL_IP);
-      write32(quote, 16, REMOTE_IP);
-      write16(quote, 20, this.localPort);
-      write16(quote, 22, this.remotePort);
-      write32(quote, 24, (p.quoted.seq + this.localIsn) >>> 0);
-    } else if (this.lastOut) {
-      quote = this.lastOut.quote;
-    } else {
-      this.fail('an ICMP line without a quoted segment before any packet was sent');
-    }
+    // The quoted datagram: our IP header and the first 8 bytes of TCP (ports, sequence number). Without a
+    // `[seq:end(len)]` the sequence number is the script's 0 (the connection's ISN) and no payload, as packetdrill
+    // builds it: a sequence number that is not in flight, which RFC 5927 says to ignore.
+    const q = p.quoted ?? { seq: 0, len: 0 };
+    const quote = new Uint8Array(28);
+    quote[0] = 0x45;
+    write16(quote, 2, 40 + q.len);
+    quote[8] = 64;
+    quote[9] = 6;
+    write32(quote, 12, LOCAL_IP);
+    write32(quote, 16, REMOTE_IP);
+    write16(quote, 20, this.localPort);
+    write16(quote, 22, this.remotePort);
+    write32(quote, 24, (q.seq + this.localIsn) >>> 0);
     const rest = p.icmpType === 3 && p.icmpCode === 4 ? (p.mtu ?? 0) & 0xffff : 0;
     this.inject(buildIcmpPacket(REMOTE_IP, LOCAL_IP, p.icmpType, p.icmpCode, rest, quote));
   }
@@ -437,7 +433,6 @@ class Execution {
     if (p.ack !== undefined && ((last.ack - this.remoteIsn) >>> 0) !== p.ack) bad('wrong ack');
     if (p.win !== undefined && last.window !== p.win) bad(`win ${last.window} instead of ${p.win}`);
     if (p.options !== 'any') this.matchOptions(p.options ?? [], last.options, bad);
-    this.lastOut = last;
     return first.time;
   }
 

@@ -122,8 +122,6 @@ export interface SeenSegment {
   readonly options: TcpOptionSpec[];
   readonly payloadLen: number;
   readonly tos: number;
-  /** The IP header and the first 8 bytes of TCP, for quoting in ICMP errors. */
-  readonly quote: Uint8Array;
 }
 
 export function readSegment(time: number, pkt: Uint8Array): SeenSegment | undefined {
@@ -172,6 +170,5 @@ export function readSegment(time: number, pkt: Uint8Array): SeenSegment | undefi
     options,
     payloadLen: total - ihl - doff,
     tos: pkt[1]!,
-    quote: pkt.slice(0, ihl + 8),
   };
 }
