@@ -405,7 +405,13 @@ export class TcpConnection {
     }
     const n = this.sndBuf.write(data);
     if (n < data.length) this.wantWritable = true;
-    if (n > 0 && this.state !== 'SYN-SENT' && this.state !== 'SYN-RECEIVED') this.output(now);
+    if (n > 0 && this.state !== 'SYN-SENT' && this.state !== 'SYN-RECEIVED') {
+      // RFC 5681 4.1 (slowStartAfterIdle): idle for longer than the RTO -> restart from min(IW, cwnd).
+      if (this.o.slowStartAfterIdle && this.sndNxt === this.sndUna && this.bytesSent > 0 && now - this.lastDataSentAt > this.rtt.rto) {
+        this.cc.onIdleRestart?.(now, Math.min(this.o.initialWindowSegments * this.mss, this.cc.cwnd));
+      }
+      this.output(now);
+    }
     return n;
   }
 
@@ -1425,6 +1431,8 @@ export class TcpConnection {
   private rtoEpisode = false;
   private readonly usage = new CwndUsage();
   private readonly chrono = new SenderChrono();
+  /** When new data last left (slowStartAfterIdle, like Linux's lsndtime). */
+  private lastDataSentAt = 0;
 
   private markLost(s: SentSeg): void {
     if (s.lost || s.sacked) return;
@@ -1566,6 +1574,7 @@ export class TcpConnection {
     this.sndNxt = seq;
     if (fin) this.finSent = true;
     this.bytesSent += len;
+    this.lastDataSentAt = now;
     if (this.rtoAt === NEVER) this.rtoAt = this.rtoDeadline(now); // RFC 6298 5.1
     this.armTlp(now);
     return true;

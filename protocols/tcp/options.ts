@@ -9,7 +9,7 @@ import type { CongestionControlFactory } from './parts.js';
  * Named option sets. 'byway' is the defaults below. 'linux' gives the behaviour of Linux 6.x's TCP at its default
  * sysctls, the TCP that packetdrill scripts and most users' expectations are written against: initial window 10
  * (RFC 6928), initial RTO 1 s, 200 ms minimum and Linux's RTO formula (rtoFormula 'linux'), 40 ms delayed ACK with
- * 16 quick ACKs at the start, timestamps ticking once per millisecond, SACK, window scale derived from the largest
+ * 16 quick ACKs at the start, cwnd restart after idle (RFC 5681 4.1), timestamps ticking once per millisecond, SACK, window scale derived from the largest
  * receive buffer (tcp_rmem's default maximum, 6 MiB, gives scale 7), receive buffer 128 KiB (tcp_rmem's default),
  * send buffer 16 KiB growing to 4 MiB (tcp_wmem), 6 SYN / 5 SYN-ACK retries, CUBIC. Options given explicitly
  * override the profile's values.
@@ -24,6 +24,7 @@ export const LINUX_PROFILE: Readonly<Partial<Omit<TcpOptions, 'rng' | 'profile'>
   rtoFormula: 'linux',
   delayedAckMs: 40,
   delayFinAck: true,
+  slowStartAfterIdle: true,
   quickAcks: 16,
   timestamps: true,
   sack: true,
@@ -104,6 +105,12 @@ export interface TcpOptions {
    * (true in the Linux profile).
    */
   delayFinAck?: boolean;
+  /**
+   * Restart from min(initial window, cwnd) when the application sends after more than an RTO without data in
+   * flight (RFC 5681 4.1; Linux's tcp_slow_start_after_idle, on by default there). Default false (true in the
+   * Linux profile).
+   */
+  slowStartAfterIdle?: boolean;
   /** Segments ACKed immediately at connection start (quick-ACK mode). Default 16. */
   quickAcks?: number;
   /**
@@ -257,6 +264,7 @@ export function resolveTcpOptions(given: TcpOptions, defaultCc: CongestionContro
     delayedAckMs: Math.min(o.delayedAckMs ?? 40, 200),
     quickAcks: o.quickAcks ?? 16,
     delayFinAck: o.delayFinAck ?? false,
+    slowStartAfterIdle: o.slowStartAfterIdle ?? false,
     coalesceAcks: o.coalesceAcks ?? true,
     timestamps: o.timestamps ?? true,
     windowScaling: o.windowScaling ?? true,

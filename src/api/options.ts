@@ -67,6 +67,7 @@ const TCP: Schema<Omit<TcpOptions, 'rng'>> = {
   closeBurst: number,
   profile: oneOf('byway', 'linux'),
   delayFinAck: bool,
+  slowStartAfterIdle: bool,
   rtoFormula: oneOf('rfc6298', 'linux'),
 };
 

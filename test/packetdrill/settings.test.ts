@@ -13,6 +13,7 @@ describe('settingsFor', () => {
       receiveBuffer: 540000,
       maxReceiveBuffer: 15 * 1024 * 1024,
       sendBuffer: 256 * 1024,
+      slowStartAfterIdle: false,
     });
     expect(settings('0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3').tcp).toEqual({ profile: 'linux', maxReceiveBuffer: 3 * 1024 * 1024 });
   });
@@ -25,12 +26,13 @@ describe('settingsFor', () => {
         'sysctl -q net.ipv4.tcp_rmem="4096 131072 $((32*1024*1024))"',
         '../common/set_sysctls.py /proc/sys/net/ipv4/tcp_timestamps=0 \\',
         '   /proc/sys/net/ipv4/tcp_min_tso_segs=10',
+        'sysctl -q net.ipv4.tcp_slow_start_after_idle=1',
         'ethtool -K tun0 tso off gso off`',
         '0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3',
       ].join('\n'),
     );
     expect(s.unsupported).toEqual([]);
-    expect(s.tcp).toMatchObject({ congestionControl: newReno, receiveBuffer: 131072, maxReceiveBuffer: 32 * 1024 * 1024, timestamps: false });
+    expect(s.tcp).toMatchObject({ congestionControl: newReno, receiveBuffer: 131072, maxReceiveBuffer: 32 * 1024 * 1024, timestamps: false, slowStartAfterIdle: true });
   });
 
   it('reports what byway has no counterpart for instead of ignoring it', () => {

@@ -5,6 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { ACK, FIN, SYN, bytes } from './harness.js';
 import { Tester } from './fixtures.js';
+import { cubic, newReno } from '../../protocols/tcp/cc/index.js';
 
 const LOCAL_PORT_FOR_LISTEN = 8080;
 
@@ -151,5 +152,34 @@ describe('sender-limit times (chrono.ts; Linux tcpi_busy_time / tcpi_rwnd_limite
     t.send({ flags: ACK, seq: t.r(1), ack: t.l(101), window: 1000 }); // all ACKed: idle from here
     t.advance(500);
     expect(c.info(t.now)).toMatchObject({ busyTime: 180, rwndLimited: 150, sndbufLimited: 0 });
+  });
+});
+
+describe('slowStartAfterIdle (RFC 5681 4.1, Linux tcp_slow_start_after_idle)', () => {
+  const grownThenIdle = (opts: Record<string, unknown>, idleMs: number) => {
+    const t = new Tester({ rtoSpread: 0, minRto: 200, receiveBuffer: 65535, maxReceiveBuffer: 65535, ...opts });
+    const c = t.establishedWith({ mss: 1000, window: 65535 }, 100);
+    c.send(t.now, bytes(10_000));
+    t.recvAll();
+    t.advance(100);
+    t.send({ flags: ACK, seq: t.r(1), ack: t.l(10_001), window: 65535 }); // slow start, one ACK: cwnd 10 -> 12 segments (RFC 3465 L = 2)
+    const grown = c.info().cwnd;
+    t.advance(idleMs);
+    c.send(t.now, bytes(30_000));
+    return { grown, after: c.info().cwnd, sent: t.recvAll().length };
+  };
+
+  it('restarts from the initial window after an idle period longer than the RTO (CUBIC and NewReno)', () => {
+    for (const cc of [cubic, newReno]) {
+      const r = grownThenIdle({ slowStartAfterIdle: true, congestionControl: cc }, 2000);
+      expect(r.grown).toBe(12_000);
+      expect(r.after).toBe(10_000);
+      expect(r.sent).toBe(10);
+    }
+  });
+
+  it('keeps cwnd after a pause shorter than the RTO, and always when the option is off', () => {
+    expect(grownThenIdle({ slowStartAfterIdle: true }, 100)).toMatchObject({ after: 12_000, sent: 12 });
+    expect(grownThenIdle({}, 2000)).toMatchObject({ after: 12_000, sent: 12 });
   });
 });

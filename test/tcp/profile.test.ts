@@ -18,6 +18,7 @@ describe("TCP profile 'linux'", () => {
     expect(o.rtoFormula).toBe('linux');
     expect(o.delayedAckMs).toBe(40);
     expect(o.delayFinAck).toBe(true);
+    expect(o.slowStartAfterIdle).toBe(true);
     expect(o.maxReceiveBuffer).toBe(6 * 1024 * 1024);
     expect(TcpConnection.wscaleFor(o)).toBe(7);
     expect(o.timestamps && o.sack && o.windowScaling).toBe(true);

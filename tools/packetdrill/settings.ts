@@ -28,8 +28,18 @@ export interface ScriptSettings {
 
 const MiB = 1024 * 1024;
 
-/** defaults.sh: tcp_rmem = 4096 540000 15 MiB, tcp_wmem = 4096 256 KiB 4 MiB (upstream/ in the scripts' folder). */
-const DEFAULTS_SH: Partial<TcpOptions> = { profile: 'linux', receiveBuffer: 540000, maxReceiveBuffer: 15 * MiB, sendBuffer: 256 * 1024, maxSendBuffer: 4 * MiB };
+/**
+ * defaults.sh: tcp_rmem = 4096 540000 15 MiB, tcp_wmem = 4096 256 KiB 4 MiB, tcp_slow_start_after_idle = 0
+ * (upstream/ in the scripts' folder).
+ */
+const DEFAULTS_SH: Partial<TcpOptions> = {
+  profile: 'linux',
+  receiveBuffer: 540000,
+  maxReceiveBuffer: 15 * MiB,
+  sendBuffer: 256 * 1024,
+  maxSendBuffer: 4 * MiB,
+  slowStartAfterIdle: false,
+};
 /** The 2013 scripts ran without defaults.sh on a machine whose largest receive buffer gave window scale 6. */
 const LINUX_2013: Partial<TcpOptions> = { profile: 'linux', maxReceiveBuffer: 3 * MiB };
 
@@ -77,6 +87,9 @@ function applySysctl(tcp: Partial<TcpOptions>, name: string, value: string): str
       if (value === 'reno') tcp.congestionControl = newReno;
       else if (value === 'cubic') tcp.congestionControl = cubic;
       else return `congestion control ${value}`;
+      return undefined;
+    case 'tcp_slow_start_after_idle':
+      tcp.slowStartAfterIdle = value !== '0';
       return undefined;
     case 'tcp_timestamps':
       tcp.timestamps = value !== '0';
