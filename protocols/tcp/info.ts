@@ -129,6 +129,12 @@ export interface TcpInfo {
   caState: CaState;
   /** Segments retransmitted (all causes). */
   retransmits: number;
+  /** Segments retransmitted and not yet cumulatively ACKed (Linux's tcpi_retrans also drops the SACKed ones). */
+  retransOut: number;
+  /** Zero-window probes sent since the peer last answered (Linux's tcpi_probes). */
+  probes: number;
+  /** Smallest RTT sample, ms (Linux's tcpi_min_rtt is windowed; this one is over the connection's life). */
+  minRtt: number | undefined;
   rtoCount: number;
   fastRecoveries: number;
   /** Fast recoveries undone as spurious (all retransmissions D-SACKed, RFC 3708). */

@@ -183,3 +183,32 @@ describe('slowStartAfterIdle (RFC 5681 4.1, Linux tcp_slow_start_after_idle)', (
     expect(grownThenIdle({}, 2000)).toMatchObject({ after: 12_000, sent: 12 });
   });
 });
+
+describe('TcpInfo retransOut, probes, minRtt (Linux tcpi_retrans, tcpi_probes, tcpi_min_rtt)', () => {
+  it('counts a retransmitted segment until it is ACKed, and keeps the smallest RTT sample', () => {
+    const t = new Tester({ rtoSpread: 0 });
+    const c = t.establishedWith({ mss: 1000 }, 50);
+    expect(c.info().minRtt).toBe(50);
+    c.send(t.now, bytes(100));
+    t.recvAll();
+    t.advance(1000); // RTO (1 s in these fixtures): the segment is sent again
+    t.recv({ seq: t.l(1), payloadLen: 100 });
+    expect(c.info().retransOut).toBe(1);
+    t.send({ flags: ACK, seq: t.r(1), ack: t.l(101) });
+    expect(c.info().retransOut).toBe(0);
+  });
+
+  it('counts zero-window probes until the peer answers', () => {
+    const t = new Tester({ rtoSpread: 0 });
+    const c = t.established({ window: 0 });
+    c.send(t.now, bytes(100));
+    t.advance(1000);
+    expect(t.recvAll().length).toBe(1);
+    expect(c.info().probes).toBe(1);
+    t.advance(2000);
+    expect(t.recvAll().length).toBe(1);
+    expect(c.info().probes).toBe(2);
+    t.send({ flags: ACK, seq: t.r(1), ack: t.l(1), window: 0 });
+    expect(c.info().probes).toBe(0);
+  });
+});

@@ -36,6 +36,12 @@ export function tcpInfoField(conn: TcpConnection, name: string, now: number): nu
       return Math.round(i.rwndLimited * 1000);
     case 'tcpi_sndbuf_limited':
       return Math.round(i.sndbufLimited * 1000);
+    case 'tcpi_retrans':
+      return i.retransOut;
+    case 'tcpi_probes':
+      return i.probes;
+    case 'tcpi_min_rtt':
+      return i.minRtt !== undefined ? Math.round(i.minRtt * 1000) : 0;
     case 'tcpi_backoff':
       return i.backoff;
     case 'tcpi_rtt':
