@@ -403,6 +403,7 @@ export class TcpConnection {
         }
       }
     }
+    if (this.sndBuf.length === 0 && this.sndNxt === this.sndUna) this.progressAt = now; // data starts waiting (user timeout)
     const n = this.sndBuf.write(data);
     if (n < data.length) this.wantWritable = true;
     if (n > 0 && this.state !== 'SYN-SENT' && this.state !== 'SYN-RECEIVED') {
@@ -445,6 +446,24 @@ export class TcpConnection {
   setNoDelay(on: boolean, now?: number): void {
     this.noDelay = on;
     if (on && now !== undefined && this.isSynchronized()) this.output(now);
+  }
+
+  /**
+   * RFC 5482's local user timeout (Linux TCP_USER_TIMEOUT): when a retransmission or zero-window probe timer fires
+   * and data has waited longer than `ms` without SND.UNA advancing, the connection is dropped with ETIMEDOUT. 0 turns
+   * it off (the default: maxRetransmits decides).
+   */
+  setUserTimeout(ms: number): void {
+    if (!Number.isFinite(ms) || ms < 0) throw new BywayError('ERR_INVALID_ARG_VALUE', `user timeout must be >= 0 ms, got ${ms}`);
+    this.userTimeout = ms;
+  }
+
+  private userTimedOut(now: number): boolean {
+    if (this.userTimeout === 0 || now - this.progressAt < this.userTimeout) return false;
+    this.stats.timeouts++;
+    this.sendRst(now, this.sndNxt);
+    this.toClosed('ETIMEDOUT');
+    return true;
   }
 
   setKeepAlive(on: boolean, now: number, idleMs?: number): void {
@@ -1127,6 +1146,7 @@ export class TcpConnection {
     const acked = seqDiff(ack, this.sndUna);
     const wndBefore = this.sndWnd;
     this.lastAckAt = now;
+    if (acked > 0) this.progressAt = now;
     // Window update (RFC 9293 3.10.7.4 fifth check, SND.WL1 / SND.WL2), and, like Linux (tcp_may_update_window),
     // from any ACK that advances SND.UNA: it carries the receiver's current offer even when its SEG.SEQ is older
     // (a retransmission overtaken by a later ACK). The offered right edge is SND.WL2 + SND.WND (see sndRoom).
@@ -1436,6 +1456,9 @@ export class TcpConnection {
   private readonly chrono = new SenderChrono();
   /** When new data last left (slowStartAfterIdle, like Linux's lsndtime). */
   private lastDataSentAt = 0;
+  /** setUserTimeout (0: off), and when SND.UNA last advanced or data left with nothing outstanding. */
+  private userTimeout = 0;
+  private progressAt = 0;
 
   private markLost(s: SentSeg): void {
     if (s.lost || s.sacked) return;
@@ -1576,6 +1599,7 @@ export class TcpConnection {
     } while (rest > 0);
     this.sndNxt = seq;
     if (fin) this.finSent = true;
+    if (seqDiff(this.sndNxt, this.sndUna) === len + (fin ? 1 : 0)) this.progressAt = now; // nothing was outstanding
     this.bytesSent += len;
     this.lastDataSentAt = now;
     if (this.rtoAt === NEVER) this.rtoAt = this.rtoDeadline(now); // RFC 6298 5.1
@@ -1966,6 +1990,7 @@ export class TcpConnection {
     // zero-window probes and do not count towards giving up (RFC 9293 3.8.6, RFC 1122 4.2.2.17; like Linux's
     // tcp_retransmit_timer), as long as an ACK came within maxRto.
     const probing = this.sndWnd === 0 && now - this.lastAckAt < this.o.maxRto;
+    if (this.userTimedOut(now)) return;
     if (!probing && this.consecutiveRtos >= this.o.maxRetransmits) {
       this.stats.timeouts++;
       this.sendRst(now, this.sndNxt);
@@ -2029,7 +2054,8 @@ export class TcpConnection {
       return;
     }
     // RFC 1122 4.2.2.17: probing continues while the peer answers; a peer that went silent is given up on after
-    // maxRetransmits unanswered probes (like Linux), with ETIMEDOUT.
+    // maxRetransmits unanswered probes (like Linux), with ETIMEDOUT. A user timeout ends it earlier (RFC 5482).
+    if (this.userTimedOut(now)) return;
     if (this.probesUnanswered >= this.o.maxRetransmits) {
       this.stats.timeouts++;
       this.sendRst(now, this.sndNxt);

@@ -212,3 +212,47 @@ describe('TcpInfo retransOut, probes, minRtt (Linux tcpi_retrans, tcpi_probes, t
     expect(c.info().probes).toBe(0);
   });
 });
+
+describe('setUserTimeout (RFC 5482 local user timeout, Linux TCP_USER_TIMEOUT)', () => {
+  it('drops the connection with ETIMEDOUT at the first retransmission timeout past the user timeout', () => {
+    const t = new Tester({ rtoSpread: 0 });
+    const c = t.established();
+    c.setUserTimeout(2500);
+    c.send(t.now, bytes(100));
+    t.recvAll();
+    t.advance(1000); // RTO 1 s: retransmission, 1 s waited
+    t.recv({ seq: t.l(1), payloadLen: 100 });
+    t.advance(2000); // next RTO at 3 s: 3 s > 2.5 s waited
+    expect(c.state).toBe('CLOSED');
+    expect(t.closedWith).toEqual(['ETIMEDOUT']);
+  });
+
+  it('counts from the last progress: ACKs that advance SND.UNA restart the wait; 0 turns it off', () => {
+    const t = new Tester({ rtoSpread: 0 });
+    const c = t.established();
+    c.setUserTimeout(1500);
+    c.send(t.now, bytes(200));
+    t.recvAll();
+    t.advance(900);
+    t.send({ flags: ACK, seq: t.r(1), ack: t.l(101) }); // progress at 0.9 s
+    t.advance(1000); // RTO at 1.9 s: 1 s since progress
+    expect(c.state).toBe('ESTABLISHED');
+    c.setUserTimeout(0);
+    t.advance(4000);
+    expect(c.state).toBe('ESTABLISHED');
+    expect(() => c.setUserTimeout(-1)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE' }));
+  });
+
+  it('ends zero-window probing once the data has waited longer than the user timeout', () => {
+    const t = new Tester({ rtoSpread: 0 });
+    const c = t.established({ window: 0 });
+    c.setUserTimeout(2000);
+    c.send(t.now, bytes(100));
+    t.advance(1000);
+    expect(t.recvAll()).toHaveLength(1); // the first probe
+    t.send({ flags: ACK, seq: t.r(1), ack: t.l(1), window: 0 }); // answered, window still closed
+    t.advance(2000); // next probe time: 3 s waited
+    expect(c.state).toBe('CLOSED');
+    expect(t.closedWith).toEqual(['ETIMEDOUT']);
+  });
+});

@@ -704,6 +704,10 @@ class Execution {
         fd.linger0 = on.value !== 0;
         return { result: 0 };
       }
+      case 'SOL_TCP.TCP_USER_TIMEOUT':
+        if (value === undefined) this.fail('TCP_USER_TIMEOUT needs [ms]');
+        this.conn(fd).setUserTimeout(value);
+        return { result: 0 };
       case 'SOL_TCP.TCP_NODELAY':
         if (value === undefined) this.fail('TCP_NODELAY needs [0|1]');
         fd.noDelay = value !== 0;
