@@ -26,6 +26,9 @@
 import { BywayError } from '../util/errors.js';
 import { ByteRing, OutOfOrderQueue, RttEstimator, type CongestionControl, type CongestionControlFactory } from './parts.js';
 import type { TcpInfo, TcpStats } from './info.js';
+import { caStateOf } from './ca-state.js';
+import { CwndUsage } from './cwnd-usage.js';
+import { SenderChrono } from './chrono.js';
 import type { ResolvedTcpOptions } from './options.js';
 import { DEFAULT_RTO_OPTIONS, type RtoOptions } from './rtt.js';
 import type { TimeWaitSeed } from './time-wait.js';
@@ -118,7 +121,7 @@ const rtoOptionsCache = new WeakMap<ResolvedTcpOptions, Readonly<RtoOptions>>();
 function rtoOptionsFor(o: ResolvedTcpOptions): Readonly<RtoOptions> {
   let r = rtoOptionsCache.get(o);
   if (r === undefined) {
-    r = Object.freeze({ initialRto: o.initialRto, minRto: o.minRto, maxRto: o.maxRto, granularity: DEFAULT_RTO_OPTIONS.granularity });
+    r = Object.freeze({ initialRto: o.initialRto, minRto: o.minRto, maxRto: o.maxRto, granularity: DEFAULT_RTO_OPTIONS.granularity, formula: o.rtoFormula });
     rtoOptionsCache.set(o, r);
   }
   return r;
@@ -403,9 +406,16 @@ export class TcpConnection {
         }
       }
     }
+    if (this.sndBuf.length === 0 && this.sndNxt === this.sndUna) this.progressAt = now; // data starts waiting (user timeout)
     const n = this.sndBuf.write(data);
     if (n < data.length) this.wantWritable = true;
-    if (n > 0 && this.state !== 'SYN-SENT' && this.state !== 'SYN-RECEIVED') this.output(now);
+    if (n > 0 && this.state !== 'SYN-SENT' && this.state !== 'SYN-RECEIVED') {
+      // RFC 5681 4.1 (slowStartAfterIdle): idle for longer than the RTO -> restart from min(IW, cwnd).
+      if (this.o.slowStartAfterIdle && this.sndNxt === this.sndUna && this.bytesSent > 0 && now - this.lastDataSentAt > this.rtt.rto) {
+        this.cc.onIdleRestart?.(now, Math.min(this.o.initialWindowSegments * this.mss, this.cc.cwnd));
+      }
+      this.output(now);
+    }
     return n;
   }
 
@@ -439,6 +449,24 @@ export class TcpConnection {
   setNoDelay(on: boolean, now?: number): void {
     this.noDelay = on;
     if (on && now !== undefined && this.isSynchronized()) this.output(now);
+  }
+
+  /**
+   * RFC 5482's local user timeout (Linux TCP_USER_TIMEOUT): when a retransmission or zero-window probe timer fires
+   * and data has waited longer than `ms` without SND.UNA advancing, the connection is dropped with ETIMEDOUT. 0 turns
+   * it off (the default: maxRetransmits decides).
+   */
+  setUserTimeout(ms: number): void {
+    if (!Number.isFinite(ms) || ms < 0) throw new BywayError('ERR_INVALID_ARG_VALUE', `user timeout must be >= 0 ms, got ${ms}`);
+    this.userTimeout = ms;
+  }
+
+  private userTimedOut(now: number): boolean {
+    if (this.userTimeout === 0 || now - this.progressAt < this.userTimeout) return false;
+    this.stats.timeouts++;
+    this.sendRst(now, this.sndNxt);
+    this.toClosed('ETIMEDOUT');
+    return true;
   }
 
   setKeepAlive(on: boolean, now: number, idleMs?: number): void {
@@ -499,8 +527,13 @@ export class TcpConnection {
     this.toClosed(undefined);
   }
 
-  info(): TcpInfo {
+  /** A snapshot; with `now`, the sender-limit times (chrono.ts) include the period still running. */
+  info(now?: number): TcpInfo {
+    const chrono = this.chrono.totals(now);
     return {
+      busyTime: chrono.busyTime,
+      rwndLimited: chrono.rwndLimited,
+      sndbufLimited: chrono.sndbufLimited,
       state: this.state,
       srtt: this.rtt.srtt,
       rttvar: this.rtt.rttvar,
@@ -521,7 +554,17 @@ export class TcpConnection {
       timestamps: this.tsOk,
       sackPermitted: this.sackOk,
       inRecovery: this.inRecovery,
+      caState: caStateOf({
+        inRecovery: this.inRecovery,
+        rtoEpisode: this.rtoEpisode && !this.inRecovery && seqLt(this.sndUna, this.recoverSeq),
+        sackedBytes: this.sackedBytes,
+        lostBytes: this.lostBytes,
+        dupAcks: this.dupAcks,
+      }),
       retransmits: this.nRetrans,
+      retransOut: this.retransOut,
+      probes: this.probesUnanswered,
+      minRtt: this.rackMinRtt === NEVER ? undefined : this.rackMinRtt,
       rtoCount: this.nRto,
       fastRecoveries: this.nFastRec,
       recoveriesUndone: this.nUndo,
@@ -772,6 +815,7 @@ export class TcpConnection {
         this.sndWl2 = ack;
         this.sndUna = ack;
         this.rtoAt = NEVER;
+        this.handshakeRtt(now, seg);
         this.rtt.resetBackoff();
         this.toEstablished(now);
         if ((this.state as TcpState) === 'CLOSED') return;
@@ -905,9 +949,7 @@ export class TcpConnection {
     this.setMssRaw(now, Math.min(seg.mss !== undefined && seg.mss > 0 ? seg.mss : 536, this.advMss));
     this.rcvAdvEdge = seqAdd(this.rcvNxt, Math.min(this.rcvFree(), MAX_WINDOW << this.rcvWs));
     if (hasAck) {
-      // RTT sample from the SYN (Karn: only if it was not retransmitted).
-      if (this.tsOk && seg.tsEcr !== undefined && seg.tsEcr !== 0) this.rttSample(this.tsDiff(now, seg.tsEcr));
-      else if (this.synXmits === 0) this.rttSample(now - this.synSentAt);
+      this.handshakeRtt(now, seg);
       this.sndUna = seg.ack;
       this.sndWnd = seg.window; // RFC 7323 2.2: the window in a SYN-ACK is never scaled
       this.maxSndWnd = this.sndWnd;
@@ -933,6 +975,16 @@ export class TcpConnection {
   }
 
   private synSentAt = 0;
+
+  /**
+   * RTT sample from the handshake, for both opens (RFC 6298 3, Karn: only if our SYN or SYN-ACK was not
+   * retransmitted, unless timestamps say which one was answered). Linux measures the passive open's too
+   * (tcp_synack_rtt_meas), so the RTO and RACK's min_RTT start from the path's RTT before any data is ACKed.
+   */
+  private handshakeRtt(now: number, seg: TcpFields): void {
+    if (this.tsOk && seg.tsEcr !== undefined && seg.tsEcr !== 0) this.rttSample(this.tsDiff(now, seg.tsEcr));
+    else if (this.synXmits === 0) this.rttSample(now - this.synSentAt);
+  }
   private swsOverride = false;
   private synPending = false;
   private forceRetransmit = false;
@@ -955,11 +1007,13 @@ export class TcpConnection {
     this.finRcvd = true;
     this.oooFin = false;
     this.rcvNxt = seqAdd(this.rcvNxt, 1);
+    const ackOwed = this.ackNow;
     this.ackNow = true;
     switch (this.state) {
       case 'SYN-RECEIVED':
       case 'ESTABLISHED':
         this.state = 'CLOSE-WAIT';
+        if (this.o.delayFinAck && !ackOwed) this.delayAck(now);
         break;
       case 'FIN-WAIT-1':
         if (this.finAcked) this.toTimeWait(now);
@@ -972,6 +1026,16 @@ export class TcpConnection {
         break;
     }
     this.onEnd?.();
+  }
+
+  /**
+   * delayFinAck: the ACK of a FIN that moves us to CLOSE-WAIT waits for the delayed-ACK timer, as Linux's (tcp_fin
+   * enters ping-pong mode): the application's answer (its FIN, or data) usually carries it. RFC 9293 3.10.7.4 asks
+   * for an ACK of the FIN, RFC 1122 4.2.3.2 lets it be delayed like any other.
+   */
+  private delayAck(now: number): void {
+    this.ackNow = false;
+    if (this.delackAt === NEVER) this.delackAt = now + this.o.delayedAckMs;
   }
 
   private toTimeWait(now: number): void {
@@ -1069,6 +1133,8 @@ export class TcpConnection {
       this.rcvNxt = seqAdd(this.rcvNxt, n);
       this.bytesReceived += n;
       if (this.ooo.segments > 0) {
+        const dup = this.sackOk && !this.hasDsack ? this.ooo.firstHeldWithin(seq, seqAdd(seq, n)) : undefined;
+        if (dup) this.setDsack(dup[0], dup[1]); // RFC 2883 4: the new data repeats bytes held out of order
         const before = this.rcvNxt;
         const held = this.ooo.memory;
         this.sink ??= (d: Uint8Array): number => this.rcvWrite(d);
@@ -1118,6 +1184,7 @@ export class TcpConnection {
     const acked = seqDiff(ack, this.sndUna);
     const wndBefore = this.sndWnd;
     this.lastAckAt = now;
+    if (acked > 0) this.progressAt = now;
     // Window update (RFC 9293 3.10.7.4 fifth check, SND.WL1 / SND.WL2), and, like Linux (tcp_may_update_window),
     // from any ACK that advances SND.UNA: it carries the receiver's current offer even when its SEG.SEQ is older
     // (a retransmission overtaken by a later ACK). The offered right edge is SND.WL2 + SND.WND (see sndRoom).
@@ -1251,8 +1318,8 @@ export class TcpConnection {
           this.forceRetransmit = true;
         }
       }
-    } else if (2 * flightBefore >= this.cc.cwnd) {
-      // Grow cwnd only while it limits the sender (like Linux tcp_is_cwnd_limited; RFC 7661's concern).
+    } else if (this.usage.mayGrow(this.cc.cwnd, this.cc.ssthresh, flightBefore)) {
+      // Grow cwnd only while it limits the sender (cwnd-usage.ts: Linux tcp_is_cwnd_limited; RFC 7661's concern).
       this.cc.onAck(now, ackedBytes, this.pipe(), rttMs);
     }
 
@@ -1421,6 +1488,15 @@ export class TcpConnection {
   }
 
   private nUndo = 0;
+  /** A retransmission timeout happened and no fast recovery started since (caState 'loss' until SND.UNA passes recoverSeq). */
+  private rtoEpisode = false;
+  private readonly usage = new CwndUsage();
+  private readonly chrono = new SenderChrono();
+  /** When new data last left (slowStartAfterIdle, like Linux's lsndtime). */
+  private lastDataSentAt = 0;
+  /** setUserTimeout (0: off), and when SND.UNA last advanced or data left with nothing outstanding. */
+  private userTimeout = 0;
+  private progressAt = 0;
 
   private markLost(s: SentSeg): void {
     if (s.lost || s.sacked) return;
@@ -1430,6 +1506,7 @@ export class TcpConnection {
 
   private enterRecovery(now: number): void {
     this.inRecovery = true;
+    this.rtoEpisode = false;
     this.forceRetransmit = true;
     this.recoverSeq = this.sndNxt;
     this.nFastRec++;
@@ -1524,6 +1601,11 @@ export class TcpConnection {
       sentAck = true;
       if (withFin) break;
     }
+    const unsent = this.sndBuf.length - seqDiff(this.sndNxt, this.bufSeq);
+    const cwndLimited = unsent > 0 && cwnd - this.pipe() < Math.min(unsent, this.mss);
+    if (sentAck || cwndLimited) this.usage.onTransmit(this.sndUna, this.sndNxt, seqDiff(this.sndNxt, this.sndUna) - this.sackedBytes, cwndLimited);
+    const rwndLimited = unsent > 0 && this.sndRoom() < Math.min(unsent, this.mss);
+    this.chrono.set(now, rwndLimited ? 'rwnd' : this.wantWritable ? 'sndbuf' : unsent > 0 || this.sndNxt !== this.sndUna ? 'busy' : 'idle');
     if (!sentAck && (this.ackNow || this.ackSoon)) this.sendAck(now);
     this.rearm();
   }
@@ -1555,7 +1637,9 @@ export class TcpConnection {
     } while (rest > 0);
     this.sndNxt = seq;
     if (fin) this.finSent = true;
+    if (seqDiff(this.sndNxt, this.sndUna) === len + (fin ? 1 : 0)) this.progressAt = now; // nothing was outstanding
     this.bytesSent += len;
+    this.lastDataSentAt = now;
     if (this.rtoAt === NEVER) this.rtoAt = this.rtoDeadline(now); // RFC 6298 5.1
     this.armTlp(now);
     return true;
@@ -1692,7 +1776,8 @@ export class TcpConnection {
 
   private maybeWindowUpdate(now: number): void {
     if (!this.isSynchronized() || this.finRcvd) return;
-    const free = this.rcvFree();
+    // Only what the window field can carry counts: a buffer above 65535 << RCV.WIND.SHIFT does not open it further.
+    const free = Math.min(this.rcvFree(), MAX_WINDOW << this.rcvWs);
     const cur = Math.max(0, seqDiff(this.rcvAdvEdge, this.rcvNxt));
     // Send a window update when the window grows by 2 segments or half the buffer (like Linux), or opens from zero.
     if (free - cur >= Math.min(this.rcvCap >>> 1, 2 * this.advMss) || (cur < this.advMss && free >= this.advMss)) {
@@ -1943,6 +2028,7 @@ export class TcpConnection {
     // zero-window probes and do not count towards giving up (RFC 9293 3.8.6, RFC 1122 4.2.2.17; like Linux's
     // tcp_retransmit_timer), as long as an ACK came within maxRto.
     const probing = this.sndWnd === 0 && now - this.lastAckAt < this.o.maxRto;
+    if (this.userTimedOut(now)) return;
     if (!probing && this.consecutiveRtos >= this.o.maxRetransmits) {
       this.stats.timeouts++;
       this.sendRst(now, this.sndNxt);
@@ -1950,6 +2036,7 @@ export class TcpConnection {
       return;
     }
     this.nRto++;
+    this.rtoEpisode = true;
     if (!probing) this.consecutiveRtos++;
     // RFC 1122 4.2.3.5: from R1 = 3 timeouts on, tell IP (Linux: tcp_retries1), which checks the next hop again.
     if (this.consecutiveRtos >= 3) this.host.connNegativeAdvice(this, now);
@@ -2007,7 +2094,8 @@ export class TcpConnection {
       return;
     }
     // RFC 1122 4.2.2.17: probing continues while the peer answers; a peer that went silent is given up on after
-    // maxRetransmits unanswered probes (like Linux), with ETIMEDOUT.
+    // maxRetransmits unanswered probes (like Linux), with ETIMEDOUT. A user timeout ends it earlier (RFC 5482).
+    if (this.userTimedOut(now)) return;
     if (this.probesUnanswered >= this.o.maxRetransmits) {
       this.stats.timeouts++;
       this.sendRst(now, this.sndNxt);

@@ -3,6 +3,7 @@
  * reason has one); `TcpInfo` is a snapshot of one connection, in the spirit of Linux `struct tcp_info`.
  */
 import type { TcpState } from './connection.js';
+import type { CaState } from './ca-state.js';
 
 export interface TcpStats {
   segsIn: number;
@@ -120,8 +121,20 @@ export interface TcpInfo {
   timestamps: boolean;
   sackPermitted: boolean;
   inRecovery: boolean;
+  /** ms not idle, ms limited by the peer's window, ms limited by the send buffer (chrono.ts; Linux tcpi_busy_time...). */
+  busyTime: number;
+  rwndLimited: number;
+  sndbufLimited: number;
+  /** Congestion-avoidance state, as Linux's tcpi_ca_state names it (see ca-state.ts). */
+  caState: CaState;
   /** Segments retransmitted (all causes). */
   retransmits: number;
+  /** Segments retransmitted and not yet cumulatively ACKed (Linux's tcpi_retrans also drops the SACKed ones). */
+  retransOut: number;
+  /** Zero-window probes sent since the peer last answered (Linux's tcpi_probes). */
+  probes: number;
+  /** Smallest RTT sample, ms (Linux's tcpi_min_rtt is windowed; this one is over the connection's life). */
+  minRtt: number | undefined;
   rtoCount: number;
   fastRecoveries: number;
   /** Fast recoveries undone as spurious (all retransmissions D-SACKed, RFC 3708). */

@@ -280,6 +280,17 @@ export class OutOfOrderQueue {
     return out;
   }
 
+  /**
+   * The lowest held run's part inside [l, r), or undefined: in-order data that covers bytes already held here is a
+   * duplicate of them, which RFC 2883 section 4 reports with a D-SACK block (Linux's tcp_ofo_queue does the same).
+   */
+  firstHeldWithin(l: number, r: number): [number, number] | undefined {
+    const i = this.firstRunReaching(l);
+    const run = this.runs[i];
+    if (run === undefined || !seqLt(run.l, r) || !seqLt(l, run.r)) return undefined;
+    return [seqLt(run.l, l) ? l : run.l, seqLt(run.r, r) ? run.r : r];
+  }
+
   /** Drop everything (connection reset / closed). */
   clear(): void {
     this.segs = [];

@@ -5,7 +5,48 @@ import { BywayError } from '../util/errors.js';
 import type { Rng } from '../util/rng.js';
 import type { CongestionControlFactory } from './parts.js';
 
+/**
+ * Named option sets. 'byway' is the defaults below. 'linux' gives the behaviour of Linux 6.x's TCP at its default
+ * sysctls, the TCP that packetdrill scripts and most users' expectations are written against: initial window 10
+ * (RFC 6928), initial RTO 1 s, 200 ms minimum and Linux's RTO formula (rtoFormula 'linux'), 40 ms delayed ACK with
+ * 16 quick ACKs at the start, cwnd restart after idle (RFC 5681 4.1), timestamps ticking once per millisecond, SACK, window scale derived from the largest
+ * receive buffer (tcp_rmem's default maximum, 6 MiB, gives scale 7), receive buffer 128 KiB (tcp_rmem's default),
+ * send buffer 16 KiB growing to 4 MiB (tcp_wmem), 6 SYN / 5 SYN-ACK retries, CUBIC. Options given explicitly
+ * override the profile's values.
+ */
+export type TcpProfile = 'byway' | 'linux';
+
+export const LINUX_PROFILE: Readonly<Partial<Omit<TcpOptions, 'rng' | 'profile'>>> = Object.freeze({
+  initialWindowSegments: 10,
+  initialRto: 1000,
+  minRto: 200,
+  maxRto: 120_000,
+  rtoFormula: 'linux',
+  delayedAckMs: 40,
+  delayFinAck: true,
+  slowStartAfterIdle: true,
+  quickAcks: 16,
+  timestamps: true,
+  sack: true,
+  windowScaling: true,
+  receiveBuffer: 128 * 1024,
+  maxReceiveBuffer: 6 * 1024 * 1024,
+  sendBuffer: 16 * 1024,
+  maxSendBuffer: 4 * 1024 * 1024,
+  synRetries: 6,
+  synAckRetries: 5,
+});
+
 export interface TcpOptions {
+  /** A named set of defaults (see TcpProfile). Default 'byway'. */
+  profile?: TcpProfile;
+  /**
+   * How the RTO follows the RTT estimate. 'rfc6298': RTO = SRTT + max(G, 4 * RTTVAR), then clamped to
+   * [minRto, maxRto] (RFC 6298 2.3-2.5). 'linux': RTO = SRTT + max(minRto, 4 * RTTVAR), as Linux's tcp_set_rto
+   * (its variance term never falls below tcp_rto_min), so a steady 100 ms path gets 300 ms, not 200 ms. Default
+   * 'rfc6298' ('linux' in the Linux profile).
+   */
+  rtoFormula?: 'rfc6298' | 'linux';
   /** Randomness for ports, keys and timestamp offsets (injected: cores draw no random numbers themselves). */
   rng: Rng;
   /** RFC 6528 ISN secret (16 bytes); drawn from rng when absent. */
@@ -62,6 +103,18 @@ export interface TcpOptions {
   noDelay?: boolean;
   /** Delayed-ACK timeout, ms (RFC 9293 3.8.6.3: <= 500, we cap at 200). Default 40. */
   delayedAckMs?: number;
+  /**
+   * ACK a FIN that arrives in ESTABLISHED (moving to CLOSE-WAIT) after the delayed-ACK timeout instead of at once,
+   * as Linux does: the application's own FIN or data usually carries the ACK within that time. Default false
+   * (true in the Linux profile).
+   */
+  delayFinAck?: boolean;
+  /**
+   * Restart from min(initial window, cwnd) when the application sends after more than an RTO without data in
+   * flight (RFC 5681 4.1; Linux's tcp_slow_start_after_idle, on by default there). Default false (true in the
+   * Linux profile).
+   */
+  slowStartAfterIdle?: boolean;
   /** Segments ACKed immediately at connection start (quick-ACK mode). Default 16. */
   quickAcks?: number;
   /**
@@ -129,7 +182,8 @@ export interface TcpOptions {
   closeBurst?: number;
 }
 
-export type ResolvedTcpOptions = Required<Omit<TcpOptions, 'isn' | 'congestionControl'>> & {
+export type ResolvedTcpOptions = Required<Omit<TcpOptions, 'isn' | 'congestionControl' | 'profile'>> & {
+  profile: TcpProfile;
   isn: TcpOptions['isn'];
   congestionControl: CongestionControlFactory;
 };
@@ -164,8 +218,15 @@ function checkOptions(r: ResolvedTcpOptions): ResolvedTcpOptions {
   return r;
 }
 
-export function resolveTcpOptions(o: TcpOptions, defaultCc: CongestionControlFactory): ResolvedTcpOptions {
-  if (!o || typeof o.rng?.nextU32 !== 'function') throw new BywayError('EINVAL', 'TCP options need an rng');
+export function resolveTcpOptions(given: TcpOptions, defaultCc: CongestionControlFactory): ResolvedTcpOptions {
+  if (!given || typeof given.rng?.nextU32 !== 'function') throw new BywayError('EINVAL', 'TCP options need an rng');
+  const profile = given.profile ?? 'byway';
+  if (profile !== 'byway' && profile !== 'linux') throw new BywayError('EINVAL', `TCP option profile must be 'byway' or 'linux', got ${String(profile)}`);
+  if (given.rtoFormula !== undefined && given.rtoFormula !== 'rfc6298' && given.rtoFormula !== 'linux') {
+    throw new BywayError('EINVAL', `TCP option rtoFormula must be 'rfc6298' or 'linux', got ${String(given.rtoFormula)}`);
+  }
+  // Explicit options win over the profile's (an option given as undefined does not hide the profile's value).
+  const o: TcpOptions = profile === 'linux' ? { ...LINUX_PROFILE, ...definedOnly(given) } : given;
   const key = (k: Uint8Array | undefined): Uint8Array => {
     if (k) return k;
     const out = new Uint8Array(16);
@@ -180,6 +241,8 @@ export function resolveTcpOptions(o: TcpOptions, defaultCc: CongestionControlFac
   };
   const maxRcv = o.maxReceiveBuffer ?? 4 * 1024 * 1024;
   return checkOptions({
+    profile,
+    rtoFormula: o.rtoFormula ?? 'rfc6298',
     rng: o.rng,
     isnKey: key(o.isnKey),
     cookieKey: key(o.cookieKey),
@@ -204,6 +267,8 @@ export function resolveTcpOptions(o: TcpOptions, defaultCc: CongestionControlFac
     noDelay: o.noDelay ?? false,
     delayedAckMs: Math.min(o.delayedAckMs ?? 40, 200),
     quickAcks: o.quickAcks ?? 16,
+    delayFinAck: o.delayFinAck ?? false,
+    slowStartAfterIdle: o.slowStartAfterIdle ?? false,
     coalesceAcks: o.coalesceAcks ?? true,
     timestamps: o.timestamps ?? true,
     windowScaling: o.windowScaling ?? true,
@@ -228,4 +293,10 @@ export function resolveTcpOptions(o: TcpOptions, defaultCc: CongestionControlFac
     rtoSpread: o.rtoSpread ?? 0.25,
     closeBurst: o.closeBurst ?? 128,
   });
+}
+
+function definedOnly(o: TcpOptions): TcpOptions {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(o)) if (v !== undefined) out[k] = v;
+  return out as unknown as TcpOptions;
 }

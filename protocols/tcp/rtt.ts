@@ -19,6 +19,11 @@ export interface RtoOptions {
   maxRto: number;
   /** Clock granularity G in the RTO formula (RFC 6298 2.2/2.3). Default 1 ms. */
   granularity: number;
+  /**
+   * 'rfc6298' (default): RTO = SRTT + max(G, K*RTTVAR). 'linux': RTO = SRTT + max(minRto, K*RTTVAR), Linux's
+   * tcp_set_rto, whose variance term (rttvar_us) never falls below tcp_rto_min.
+   */
+  formula?: 'rfc6298' | 'linux';
 }
 
 export const DEFAULT_RTO_OPTIONS: Readonly<RtoOptions> = { initialRto: 1000, minRto: 200, maxRto: 120_000, granularity: 1 };
@@ -51,8 +56,10 @@ export class RttEstimator {
       minRto: opts?.minRto ?? DEFAULT_RTO_OPTIONS.minRto,
       maxRto: opts?.maxRto ?? DEFAULT_RTO_OPTIONS.maxRto,
       granularity: opts?.granularity ?? DEFAULT_RTO_OPTIONS.granularity,
+      formula: opts?.formula,
     };
     for (const [name, v] of Object.entries(o)) {
+      if (name === 'formula') continue;
       if (!Number.isFinite(v) || v < 0) throw new BywayError('ERR_INVALID_ARG_VALUE', `RttEstimator: ${name} must be a finite number >= 0, got ${v}`);
     }
     if (o.minRto > o.maxRto) throw new BywayError('ERR_INVALID_ARG_VALUE', `RttEstimator: minRto ${o.minRto} > maxRto ${o.maxRto}`);
@@ -105,8 +112,9 @@ export class RttEstimator {
       this.rttvarV = (1 - BETA) * this.rttvarV + BETA * Math.abs(this.srttV - rttMs);
       this.srttV = (1 - ALPHA) * this.srttV + ALPHA * rttMs;
     }
-    // RFC 6298 2.2/2.3: RTO <- SRTT + max(G, K*RTTVAR); 2.4/2.5: clamps.
-    this.base = this.clamp(this.srttV + Math.max(this.options.granularity, K * this.rttvarV));
+    // RFC 6298 2.2/2.3: RTO <- SRTT + max(G, K*RTTVAR); 2.4/2.5: clamps. Linux floors the variance term at minRto.
+    const floor = this.options.formula === 'linux' ? Math.max(this.options.granularity, this.options.minRto) : this.options.granularity;
+    this.base = this.clamp(this.srttV + Math.max(floor, K * this.rttvarV));
   }
 
   /** RFC 6298 5.5: the retransmission timer expired: RTO <- RTO * 2 (capped at maxRto, 2.5). */

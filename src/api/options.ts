@@ -65,6 +65,10 @@ const TCP: Schema<Omit<TcpOptions, 'rng'>> = {
   challengeAckLimit: number, rstRateLimit: number, invalidAckIntervalMs: number, ephemeralLow: number,
   ephemeralHigh: number, maxTimeWait: number, maxConnections: number, timersPerPoll: number, rtoSpread: number,
   closeBurst: number,
+  profile: oneOf('byway', 'linux'),
+  delayFinAck: bool,
+  slowStartAfterIdle: bool,
+  rtoFormula: oneOf('rfc6298', 'linux'),
 };
 
 const LIMITS: Schema<NonNullable<StackOptions['limits']>> = {

@@ -162,6 +162,12 @@ export class Cubic implements CongestionControl {
     this.prior = undefined;
   }
 
+  /** RFC 5681 4.1 after idle: cwnd = min(RW, cwnd); the next congestion avoidance stage starts a new epoch. */
+  onIdleRestart(_now: number, restartWindow: number): void {
+    this.w = Math.min(this.w, Math.max(1, restartWindow / this.smss));
+    this.tEpoch = undefined;
+  }
+
   /** Back to the window, W_max and epoch from before the spurious reduction (cwnd never lowered). */
   undoRecovery(_now: number): void {
     const p = this.prior;

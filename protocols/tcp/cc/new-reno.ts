@@ -83,6 +83,12 @@ export class NewReno implements CongestionControl {
     this.prior = undefined;
   }
 
+  /** RFC 5681 4.1 after idle: cwnd = min(RW, cwnd). */
+  onIdleRestart(_now: number, restartWindow: number): void {
+    this.cwndBytes = Math.min(this.cwndBytes, Math.max(this.smss, restartWindow));
+    this.bytesAcked = 0;
+  }
+
   undoRecovery(_now: number): void {
     const p = this.prior;
     if (p === undefined) return;

@@ -41,6 +41,12 @@ export interface CongestionControl {
    * now). Does nothing after an onRto, or when there is nothing to undo.
    */
   undoRecovery?(now: number): void;
+  /**
+   * Optional: the sender was idle (nothing in flight) for longer than the RTO and sends again: RFC 5681 4.1
+   * restarts from cwnd = min(RW, cwnd), RW = min(IW, cwnd), keeping ssthresh (RFC 7661 discusses the trade-off).
+   * Called only when the connection's slowStartAfterIdle option is on.
+   */
+  onIdleRestart?(now: number, restartWindow: number): void;
 }
 
 export interface CongestionControlOptions {

@@ -128,3 +128,25 @@ describe('RttEstimator (RFC 6298)', () => {
     );
   });
 });
+
+describe("RttEstimator, formula 'linux' (Linux's tcp_set_rto: the variance term never falls below minRto)", () => {
+  it('a steady 100 ms path gets SRTT + minRto = 300 ms, where RFC 6298 gives the 200 ms floor', () => {
+    const linux = new RttEstimator({ formula: 'linux' });
+    const rfc = new RttEstimator();
+    for (let i = 0; i < 200; i++) {
+      linux.sample(100);
+      rfc.sample(100);
+    }
+    expect(linux.rto).toBeCloseTo(300, 6);
+    expect(rfc.rto).toBe(200);
+  });
+
+  it('the first sample R gives R + max(minRto, 2R) (RTTVAR = R/2, K = 4)', () => {
+    const a = new RttEstimator({ formula: 'linux' });
+    a.sample(50);
+    expect(a.rto).toBe(50 + 200);
+    const b = new RttEstimator({ formula: 'linux' });
+    b.sample(300);
+    expect(b.rto).toBe(300 + 600);
+  });
+});

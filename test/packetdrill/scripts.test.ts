@@ -1,0 +1,61 @@
+/**
+ * The upstream packetdrill scripts (GPL-2.0 test data, kept outside this repository): every script listed in
+ * PASSING must keep passing. The scripts are found at $BYWAY_PACKETDRILL, else ../shared/packetdrill next to the
+ * repository, else /work/shared/packetdrill; without them the test is skipped and says why. docs/conformance.md
+ * lists every script and why the others fail; add a script here when a change makes it pass.
+ */
+import { existsSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { findScripts, runFile } from '../../tools/packetdrill/cli.js';
+
+const repo = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+const candidates = [process.env['BYWAY_PACKETDRILL'], join(repo, '../shared/packetdrill'), '/work/shared/packetdrill'].filter((p): p is string => !!p);
+const root = candidates.find((p) => existsSync(join(p, 'scripts')));
+
+export const PASSING = [
+  'blocking_io/blocking-read.pkt',
+  'close_shutdown/close-local-close-then-remote-fin.pkt',
+  'close_shutdown/close-on-syn-sent.pkt',
+  'close_shutdown/close-so-linger-onoff-1-linger-0-rst.pkt',
+  'close_shutdown/close-unread-data-rst.pkt',
+  'close_shutdown/shutdown-rd-close.pkt',
+  'close_shutdown/shutdown-rdwr-close.pkt',
+  'close_shutdown/shutdown-wr-close.pkt',
+  'close_shutdown/tcp_disorder_fin_in_FIN_WAIT.pkt',
+  'congestion_control/cwnd-moderation-disorder-no-moderation.pkt',
+  'congestion_control/iw10-base-case.pkt',
+  'congestion_control/slow-start-ack-per-2pkt-send-5pkt.pkt',
+  'congestion_control/slow-start-app-limited-9-packets-out.pkt',
+  'handshake/blocking-accept.pkt',
+  'handshake/http-get-nonblocking-ts.pkt',
+  'handshake/init_rto_passive_open.pkt',
+  'handshake/tcp_basic_client.pkt',
+  'handshake/tcp_basic_server.pkt',
+  'loss_recovery/fr-4pkt-sack.pkt',
+  'loss_recovery/fr-4pkt.pkt',
+  'options_mss_ts/fin_tsval.pkt',
+  'options_mss_ts/mss-getsockopt-tcp_maxseg-client-ts.pkt',
+  'options_mss_ts/mss-getsockopt-tcp_maxseg-server-ts.pkt',
+  'options_mss_ts/mss-getsockopt-tcp_maxseg-server.pkt',
+  'pmtu_icmp/icmp-all-types.pkt',
+  'receive_window_sack/rcv-rtt-with-timestamps-new.pkt',
+  'receive_window_sack/tcp_dsack_mult.pkt',
+  'reset_validation/listen-incoming-ack.pkt',
+  'reset_validation/listen-incoming-no-tcp-flags.pkt',
+  'reset_validation/listen-incoming-rst.pkt',
+  'reset_validation/validate-established-no-flags.pkt',
+  'tcp_info/tcp-info-rwnd-limited.pkt',
+];
+
+describe.skipIf(root === undefined)(`packetdrill scripts (${root ?? `not found: ${candidates.join(', ')}; set BYWAY_PACKETDRILL`})`, () => {
+  it('finds the 62 scripts', () => {
+    expect(findScripts([join(root!, 'scripts')])).toHaveLength(62);
+  });
+  it.each(PASSING)('%s passes', (name) => {
+    const path = join(root!, 'scripts', name);
+    const r = runFile(path);
+    expect(r.pass ? 'PASS' : `FAIL line ${r.line}: ${r.message}`).toBe('PASS');
+  });
+});
