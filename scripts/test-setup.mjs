@@ -26,6 +26,8 @@ export const TEST_TOOLS = {
   ping: 'iputils-ping',
   hping3: 'hping3',
   nmap: 'nmap',
+  dig: 'bind9-dnsutils',
+  nstat: 'iproute2',
 };
 
 const have = (cmd) => spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;

@@ -159,7 +159,9 @@ async function capture(p: Parsed): Promise<number> {
   let total = 0;
   const progress = setInterval(() => process.stderr.write(`byway capture: ${total} bytes after ${((Date.now() - started) / 1000).toFixed(0)} s\n`), 1000);
   try {
-    total = await captureTo(pid, { count, seconds }, out, (b) => (total = b));
+    total = await captureTo(pid, { count, seconds }, out, (b) => (total = b), undefined, () =>
+      process.stderr.write(`byway capture: capturing in pid ${pid}${count ? `, ${count} frames` : ''}${seconds ? `, ${seconds} s` : ''} (Ctrl-C stops)\n`),
+    );
   } finally {
     clearInterval(progress);
     await new Promise<void>((r) => out.end(r));

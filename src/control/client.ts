@@ -49,6 +49,7 @@ export function captureTo(
   out: Writable,
   onBytes: (total: number) => void = () => {},
   path = controlPath(pid),
+  onStart: () => void = () => {},
 ): Promise<number> {
   return new Promise((resolve, reject) => {
     const s = open(pid, path);
@@ -69,6 +70,7 @@ export function captureTo(
           reject(new BywayError('ERR_CONTROL', answer.error ?? 'capture refused'));
           return;
         }
+        onStart();
         rest = d.subarray(nl + 1);
       }
       if (rest.length > 0) {
