@@ -602,6 +602,9 @@ static void arm_poll(bw_handle *h) {
       return;
     }
     h->poll->data = h;
+    /* Readiness alone does not keep the process alive (as the JS poll loop's own handles): a ref'd byway socket
+       does, through the API's keep-alive handle; a stack with nothing open lets the program exit. */
+    uv_unref((uv_handle_t *)h->poll);
   }
   if (uv_poll_start(h->poll, UV_READABLE | UV_DISCONNECT, poll_cb) == 0) h->poll_active = true;
 }
