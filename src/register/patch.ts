@@ -113,12 +113,17 @@ export function installPatches(stack: Stack, decide: PathDecider, counters: Path
     counters.lastFailure = `${what}: ${err.code ?? 'Error'} ${err.message}`;
     onFailure(counters.lastFailure);
   };
-  /** Count the first error a bypass socket emits, without adding a listener (an unhandled error still throws). */
+  /**
+   * Count the error of a bypass flow that could not be made: the first error a socket emits before it connected
+   * (or a datagram socket's first), without adding a listener (an unhandled error still throws). Errors after
+   * 'connect' belong to an established connection (a reset, a client's own destroy(err)), not to the path.
+   */
   const watchErrors = (s: { emit: AnyFn }, what: string): void => {
     const emit = s.emit;
     let seen = false;
     s.emit = function (this: unknown, event: unknown, ...rest: unknown[]) {
-      if (event === 'error' && !seen) {
+      if (event === 'connect') seen = true;
+      else if (event === 'error' && !seen) {
         seen = true;
         failure(what, rest[0] as Error);
       }

@@ -171,6 +171,20 @@ describe('preload patches (in-memory link)', () => {
     expect(failures.at(-1)).toMatch(/^tcp connect 10.0.0.2:5432: ERR_BYPASS_UNSUPPORTED/);
   });
 
+  it('an error after the connection was made is the connection\'s, not a bypass failure', async () => {
+    const echo = peer.net.createServer((s) => s.pipe(s));
+    echo.listen({ port: 8, path: 'bypass' });
+    await once(echo, 'listening');
+    const before = counters.bypassFailures;
+    const s = net.connect(8, PEER);
+    await once(s, 'connect');
+    s.destroy(new Error('idle timeout, as undici says it'));
+    const err = await once<Error>(s, 'error');
+    expect(err.message).toBe('idle timeout, as undici says it');
+    expect(counters.bypassFailures).toBe(before);
+    echo.close();
+  });
+
   it('a bypass connect that fails is counted with its reason, and still reaches the socket', async () => {
     const before = counters.bypassFailures;
     const s = net.connect(81, PEER); // nobody listens: the peer's stack answers RST
