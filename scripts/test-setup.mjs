@@ -28,6 +28,7 @@ export const TEST_TOOLS = {
   nmap: 'nmap',
   dig: 'bind9-dnsutils',
   nstat: 'iproute2',
+  openssl: 'openssl',
 };
 
 const have = (cmd) => spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;

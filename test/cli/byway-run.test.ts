@@ -2,15 +2,18 @@
  * `byway run` with unmodified node programs over AF_PACKET, against the kernel of another namespace:
  *
  *   kernel ns [veth 10.77.31.1]  <-->  [veth: kernel 10.77.31.3, byway 10.77.31.2 (AF_PACKET)] app ns
- *     curl, dig, tshark, node servers       byway run -- node APP  (the apps in ./apps import nothing of byway)
+ *     curl, dig, tshark, nginx,             byway run -- node APP  (the apps in ./apps import nothing of byway)
+ *     node servers
  *
- * Checked, for a node:http server, a node:dgram DNS responder and a client (fetch, node:net, node:dgram):
+ * Checked, for a node:http server, a node:dgram DNS responder, a client (fetch, node:net, node:dgram) and fetch()
+ * downloading 20 MB from nginx over HTTP and HTTPS (TLS on a byway socket, the throughput profile):
  * the flows the rules send to byway come from byway's address on the wire (a tshark capture on the kernel side)
  * and show in `byway stat` (flows per path, TCP opens) and `byway ss`; the flows the rules send to the kernel come
  * from the kernel's address and are counted by the app namespace's kernel (nstat), not by byway; `byway capture`
  * writes a pcap that `tshark -r` reads. Bounded in time; everything made is removed.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -92,7 +95,7 @@ async function nstat(ns: string): Promise<Record<string, number>> {
   return out;
 }
 
-const tools = ['tshark', 'curl', 'dig', 'nstat', 'ethtool'];
+const tools = ['tshark', 'curl', 'dig', 'nstat', 'ethtool', 'nginx', 'openssl'];
 
 describePrivileged('byway run: unmodified node programs over AF_PACKET', () => {
   const missing = toolProblem(tools);
@@ -257,6 +260,59 @@ describePrivileged('byway run: unmodified node programs over AF_PACKET', () => {
       expect(kernelAfter.UdpOutDatagrams - kernelBefore.UdpOutDatagrams).toBe(1);
       expect(kernelAfter.UdpInDatagrams - kernelBefore.UdpInDatagrams).toBe(1);
       for (const s of servers) s.kill('SIGTERM');
+    },
+    TEST_MS,
+  );
+
+  it(
+    'fetch() against nginx: 20 MB over HTTP and over HTTPS (TLS through tls.connect on a byway socket), SHA-256 checked',
+    async () => {
+      const SIZE = 20 << 20;
+      const web = join(dir, 'nginx');
+      mkdirSync(join(web, 'www'), { recursive: true });
+      writeFileSync(join(web, 'www', 'blob'), blob(SIZE));
+      const cert = spawnSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', `/CN=${KERNEL}`, '-addext', `subjectAltName=IP:${KERNEL}`, '-keyout', join(web, 'key.pem'), '-out', join(web, 'cert.pem')], { timeout: 60_000 });
+      expect(cert.status, String(cert.stderr)).toBe(0);
+      writeFileSync(
+        join(web, 'nginx.conf'),
+        `daemon off; master_process off; worker_processes 1; pid ${web}/nginx.pid; error_log ${web}/error.log warn;
+events { worker_connections 64; }
+http {
+  access_log off; client_body_temp_path ${web}/body; proxy_temp_path ${web}/proxy; fastcgi_temp_path ${web}/fastcgi;
+  uwsgi_temp_path ${web}/uwsgi; scgi_temp_path ${web}/scgi; default_type application/octet-stream; sendfile on;
+  server { listen ${KERNEL}:8090; root ${web}/www; }
+  server { listen ${KERNEL}:8443 ssl; ssl_certificate ${web}/cert.pem; ssl_certificate_key ${web}/key.pem; root ${web}/www; }
+}
+`,
+      );
+      const nginx = lab.spawnIn(kernelNs, 'nginx', ['-p', web, '-e', `${web}/error.log`, '-c', join(web, 'nginx.conf')]) as Proc;
+      for (let i = 0; i < 100; i++) {
+        const r = await execInAsync(kernelNs, 'ss', ['-Htln', 'sport = :8443'], { timeoutMs: 5000 });
+        if (r.stdout.includes('8443')) break;
+        await new Promise((res) => setTimeout(res, 100));
+      }
+      const cap = await startCapture('fetch.pcap');
+      const client = lab.spawnIn(appNs, 'env', [
+        `NODE_EXTRA_CA_CERTS=${join(web, 'cert.pem')}`,
+        process.execPath, '--import', 'tsx', BYWAY_CLI, 'run', '--driver', `af-packet:${appIf}`, '--address', `${BYWAY}/24`, '--profile', 'throughput', '--',
+        process.execPath, app('fetch-client.cjs'), `http://${KERNEL}:8090/blob`, `https://${KERNEL}:8443/blob`,
+      ]) as Proc;
+      expect(await exited(client, 120_000), client.output()).toBe(0);
+      const lines = client.output().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
+      const want = sha256(blob(SIZE));
+      expect(lines, client.output()).toEqual([
+        { url: `http://${KERNEL}:8090/blob`, status: 200, bytes: SIZE, sha256: want },
+        { url: `https://${KERNEL}:8443/blob`, status: 200, bytes: SIZE, sha256: want },
+      ]);
+      expect(client.output()).toMatch(/^byway: pid \d+ driver af-packet:\S+ mode own\+tso poll event profile throughput /m);
+      await cap.stop();
+      const seen = await packets(kernelNs, cap.file);
+      for (const port of [8090, 8443]) {
+        const toNginx = seen.filter((p) => p.dport === port);
+        expect(toNginx.length, `packets to ${port}`).toBeGreaterThan(10);
+        expect(new Set(toNginx.map((p) => p.src))).toEqual(new Set([BYWAY]));
+      }
+      nginx.kill('SIGTERM');
     },
     TEST_MS,
   );
