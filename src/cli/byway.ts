@@ -105,8 +105,11 @@ async function run(p: Parsed): Promise<number> {
   if (p.flags.has('--no-control')) p.env['BYWAY_CONTROL'] = 'off';
   configFromEnv(p.env); // fail here, before starting the program, on a bad configuration
   const imports = preloadImports().map((u) => `--import=${u}`);
-  const nodeOptions = [p.env['NODE_OPTIONS'], ...imports].filter((x) => x).join(' ');
-  const child = spawn(p.rest[0]!, p.rest.slice(1), { stdio: 'inherit', env: { ...p.env, NODE_OPTIONS: nodeOptions } });
+  const added = imports.join(' ');
+  const nodeOptions = [p.env['NODE_OPTIONS'], added].filter((x) => x).join(' ');
+  // BYWAY_PRELOAD tells the preload what to take out of NODE_OPTIONS again, so that the program's own child
+  // processes do not open a second stack on the same address (they run on the kernel path).
+  const child = spawn(p.rest[0]!, p.rest.slice(1), { stdio: 'inherit', env: { ...p.env, NODE_OPTIONS: nodeOptions, BYWAY_PRELOAD: added } });
   const forward = (sig: NodeJS.Signals) => () => child.kill(sig);
   for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, forward(sig));
   return new Promise((resolve) => {

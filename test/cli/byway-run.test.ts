@@ -330,6 +330,12 @@ http {
       expect(r.stdout).toBe('');
       expect(r.stderr).toMatch(/^byway: cannot open af-packet:bwnone0: no such interface/m);
     });
+    it("the program's child processes do not inherit the preload (one stack per address)", async () => {
+      const r = await byway(['run', '--driver', `af-packet:${appIf}`, '--address', `${BYWAY}/24`, '--', process.execPath, app('spawn-child.cjs')]);
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout).toBe('child NODE_OPTIONS=undefined\n');
+      expect(r.stderr.match(/^byway: pid /gm)).toHaveLength(1);
+    });
     it('byway doctor checks the interface', async () => {
       const ok = await byway(['doctor', '--driver', `af-packet:${appIf}`, '--address', `${BYWAY}/24`]);
       expect(ok.stdout).toMatch(new RegExp(`^ok +interface ${appIf}: veth, up`, 'm'));
