@@ -49,6 +49,8 @@ interface TcpRow {
   info: Record<string, unknown>;
 }
 
+const segments = (bytes: unknown, mss: unknown): string =>
+  typeof bytes === 'number' && typeof mss === 'number' && mss > 0 ? String(Math.max(1, Math.round(Math.min(bytes, 0x7fffffff) / mss))) : '-';
 const ms = (v: unknown): string => (typeof v === 'number' ? String(Math.round(v * 1000) / 1000) : '-');
 
 /** The indented second line of a TCP row, in ss -i's words where it has them. */
@@ -62,8 +64,9 @@ export function formatTcpInfo(i: Record<string, unknown>): string {
     `rtt:${ms(i['srtt'])}/${ms(i['rttvar'])}`,
     `mss:${String(i['sndMss'])}`,
     `rcvmss:${String(i['rcvMss'])}`,
-    `cwnd:${String(i['cwnd'])}`,
-    `ssthresh:${String(i['ssthresh'])}`,
+    // in segments, as ss prints them (byway counts bytes)
+    `cwnd:${segments(i['cwnd'], i['sndMss'])}`,
+    `ssthresh:${segments(i['ssthresh'], i['sndMss'])}`,
     `bytes_sent:${String(i['bytesSent'])}`,
     `bytes_acked:${String(i['bytesAcked'])}`,
     `bytes_received:${String(i['bytesReceived'])}`,
