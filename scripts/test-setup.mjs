@@ -29,6 +29,7 @@ export const TEST_TOOLS = {
   dig: 'bind9-dnsutils',
   nstat: 'iproute2',
   openssl: 'openssl',
+  'redis-server': 'redis-server',
 };
 
 const have = (cmd) => spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;

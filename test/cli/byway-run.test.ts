@@ -2,11 +2,12 @@
  * `byway run` with unmodified node programs over AF_PACKET, against the kernel of another namespace:
  *
  *   kernel ns [veth 10.77.31.1]  <-->  [veth: kernel 10.77.31.3, byway 10.77.31.2 (AF_PACKET)] app ns
- *     curl, dig, tshark, nginx,             byway run -- node APP  (the apps in ./apps import nothing of byway)
+ *     curl, dig, tshark, nginx, redis,      byway run -- node APP  (the apps in ./apps import nothing of byway)
  *     node servers
  *
- * Checked, for a node:http server, a node:dgram DNS responder, a client (fetch, node:net, node:dgram) and fetch()
- * downloading 20 MB from nginx over HTTP and HTTPS (TLS on a byway socket, the throughput profile):
+ * Checked, for a node:http server, a node:dgram DNS responder, a client (fetch, node:net, node:dgram), fetch()
+ * downloading 20 MB from nginx over HTTP and HTTPS (TLS on a byway socket, the throughput profile), and ioredis
+ * against redis-server (10k pipelined SET/GET, pub/sub):
  * the flows the rules send to byway come from byway's address on the wire (a tshark capture on the kernel side)
  * and show in `byway stat` (flows per path, TCP opens) and `byway ss`; the flows the rules send to the kernel come
  * from the kernel's address and are counted by the app namespace's kernel (nstat), not by byway; `byway capture`
@@ -95,7 +96,7 @@ async function nstat(ns: string): Promise<Record<string, number>> {
   return out;
 }
 
-const tools = ['tshark', 'curl', 'dig', 'nstat', 'ethtool', 'nginx', 'openssl'];
+const tools = ['tshark', 'curl', 'dig', 'nstat', 'ethtool', 'nginx', 'openssl', 'redis-server'];
 
 describePrivileged('byway run: unmodified node programs over AF_PACKET', () => {
   const missing = toolProblem(tools);
@@ -313,6 +314,34 @@ http {
         expect(new Set(toNginx.map((p) => p.src))).toEqual(new Set([BYWAY]));
       }
       nginx.kill('SIGTERM');
+    },
+    TEST_MS,
+  );
+
+  it(
+    'ioredis against redis-server: 10k pipelined SET/GET and pub/sub, on the bypass path',
+    async () => {
+      const redis = lab.spawnIn(kernelNs, 'redis-server', ['--port', '6379', '--bind', KERNEL, '--save', '', '--appendonly', 'no', '--protected-mode', 'no']) as Proc;
+      await waitOutput(redis, /Ready to accept connections/, 30_000, 'redis-server');
+      const cap = await startCapture('redis.pcap');
+      const kernelBefore = await nstat(appNs);
+      const client = bywayRun('default=bypass', [app('redis-client.cjs'), KERNEL, '6379', '20000']);
+      const pid = (await waitOutput(client, /^byway: pid (\d+) driver af-packet/m, 30_000, 'byway run (redis)'))[1]!;
+      const line = (await waitOutput(client, /^\{.*\}$/m, 90_000, 'redis client'))[0];
+      expect(JSON.parse(line)).toEqual({ setsOk: 10_000, getsOk: 10_000, messages: 100, inOrder: true });
+      const stat = await statOf(pid);
+      expect(stat.paths.tcpConnect).toEqual({ bypass: 2, kernel: 0 }); // the command connection and the subscriber
+      expect(stat.stack.tcp.activeOpens).toBe(2);
+      const ss = await byway(['ss', pid]);
+      expect(ss.stdout.match(new RegExp(`^tcp +ESTAB .* ${KERNEL.replace(/\./g, '\\.')}:6379$`, 'gm'))).toHaveLength(2);
+      client.kill('SIGTERM');
+      await cap.stop();
+      const kernelAfter = await nstat(appNs);
+      const toRedis = (await packets(kernelNs, cap.file)).filter((p) => p.dport === 6379);
+      expect(toRedis.length).toBeGreaterThan(10);
+      expect(new Set(toRedis.map((p) => p.src))).toEqual(new Set([BYWAY]));
+      expect(kernelAfter.TcpActiveOpens - kernelBefore.TcpActiveOpens).toBe(0);
+      redis.kill('SIGTERM');
     },
     TEST_MS,
   );
