@@ -10,9 +10,8 @@
  *   port and address; on the bypass path a byway listener feeds the genuine server's 'connection' event, and
  *   address/close/listening/getConnections/ref/unref of that server answer for it.
  * - dgram.createSocket: decided at the first bind, connect or send (dgram-socket.ts).
- * - net.Socket.prototype.connect (a socket made with `new net.Socket()`, as pg does): byway cannot take over a
- *   socket Node built, so when the strategy says bypass the connect fails with ERR_BYPASS_UNSUPPORTED and says
- *   why, instead of leaving the flow in the kernel silently.
+ * - net.Socket.prototype.connect (a socket made with `new net.Socket()`, as pg does): on the bypass path the
+ *   genuine socket is kept and carries a byway socket's bytes (adopt.ts).
  *
  * byway's own sockets are always asked for with `path: 'bypass'`, so byway never calls back into these patches.
  * Every patched socket carries `path`. `uninstall()` restores everything.
@@ -22,10 +21,10 @@ import tls from 'node:tls';
 import http from 'node:http';
 import dgram from 'node:dgram';
 import { syncBuiltinESMExports } from 'node:module';
-import { BywayError } from '../../protocols/util/errors.js';
 import type { Flow, Path, PathDecider } from '../api/path.js';
 import type { Stack } from '../api/stack.js';
-import type { Server as BywayServer } from '../api/net.js';
+import type { Server as BywayServer, Socket as BywaySocket } from '../api/net.js';
+import { adoptOnto } from './adopt.js';
 import type { PathCounters } from './counters.js';
 import { DeferredDgramSocket } from './dgram-socket.js';
 
@@ -153,14 +152,13 @@ export function installPatches(stack: Stack, decide: PathDecider, counters: Path
       markKernel(this);
       return orig.socketConnect.apply(this, args);
     }
-    const err = new BywayError(
-      'ERR_BYPASS_UNSUPPORTED',
-      `the path strategy sends tcp ${flow.remoteAddress}:${flow.remotePort} to the bypass path, but a socket made with new net.Socket() ` +
-        'stays a kernel socket (byway takes over net.connect/createConnection, tls.connect, http agents and servers); ' +
-        `add a rule sending this flow to the kernel (tcp:${flow.remotePort}=kernel) or connect with net.connect()`,
-    );
-    failure(`tcp connect ${flow.remoteAddress}:${flow.remotePort}`, err);
-    process.nextTick(() => this.destroy(err));
+    // A socket Node built: it stays the program's object, carrying a byway socket's bytes (adopt.ts).
+    counters.tcpConnect.bypass++;
+    const { opts, cb } = connectArgs(a);
+    const bs = stack.net.createConnection(bywayConnectOptions(opts, flow) as never) as BywaySocket;
+    watchErrors(bs as unknown as { emit: AnyFn }, `tcp connect ${flow.remoteAddress}:${flow.remotePort}`);
+    adoptOnto(this, bs);
+    if (cb) this.once('connect', cb as () => void);
     return this;
   };
 

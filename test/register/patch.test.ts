@@ -160,15 +160,46 @@ describe('preload patches (in-memory link)', () => {
     kernelServer.close();
   });
 
-  it('new net.Socket().connect() on a bypass flow fails with the reason, and is counted', async () => {
+  it('new net.Socket().connect() on a bypass flow: the genuine socket carries byway\'s bytes both ways', async () => {
+    const peerSide: string[] = [];
+    const srv = peer.net.createServer((s) => {
+      s.setEncoding('utf8').on('data', (d: string) => peerSide.push(d));
+      s.on('end', () => s.end(`got ${peerSide.join('').length} bytes from ${s.remoteAddress}`));
+    });
+    srv.listen({ port: 5432, path: 'bypass' });
+    await once(srv, 'listening');
+    const before = counters.tcpConnect.bypass;
+    const s = new net.Socket();
+    expect(s.connect(5432, PEER, () => s.emit('custom-connected'))).toBe(s);
+    expect(s).toBeInstanceOf(net.Socket);
+    expect((s as unknown as { path: string }).path).toBe('bypass');
+    expect(s.connecting).toBe(true);
+    s.write('x'.repeat(100_000)); // written while connecting: held until connected
+    await once(s, 'custom-connected');
+    expect(s.connecting).toBe(false);
+    expect(s.remoteAddress).toBe(PEER);
+    expect(s.remotePort).toBe(5432);
+    expect(s.localAddress).toBe(APP);
+    expect(s.setNoDelay(true)).toBe(s);
+    s.end('y'.repeat(1000));
+    let reply = '';
+    s.setEncoding('utf8').on('data', (d: string) => (reply += d));
+    const [hadError] = await once<boolean>(s, 'close').then((h) => [h]);
+    expect(hadError).toBe(false);
+    expect(reply).toBe(`got 101000 bytes from ${APP}`);
+    expect(counters.tcpConnect.bypass).toBe(before + 1);
+    srv.close();
+  });
+
+  it('new net.Socket().connect() to nobody: ECONNREFUSED on the program\'s socket, counted as a bypass failure', async () => {
     const before = counters.bypassFailures;
     const s = new net.Socket();
-    s.connect(5432, PEER);
+    s.connect({ port: 5433, host: PEER });
     const err = await once<NodeJS.ErrnoException>(s, 'error');
-    expect(err.code).toBe('ERR_BYPASS_UNSUPPORTED');
-    expect(err.message).toMatch(/tcp 10.0.0.2:5432 to the bypass path.*new net.Socket\(\).*tcp:5432=kernel/);
+    expect(err.code).toBe('ECONNREFUSED');
     expect(counters.bypassFailures).toBe(before + 1);
-    expect(failures.at(-1)).toMatch(/^tcp connect 10.0.0.2:5432: ERR_BYPASS_UNSUPPORTED/);
+    expect(failures.at(-1)).toMatch(/^tcp connect 10.0.0.2:5433: ECONNREFUSED/);
+    await once(s, 'close');
   });
 
   it('an error after the connection was made is the connection\'s, not a bypass failure', async () => {
