@@ -30,6 +30,8 @@ export const TEST_TOOLS = {
   nstat: 'iproute2',
   openssl: 'openssl',
   'redis-server': 'redis-server',
+  pg_ctlcluster: 'postgresql',
+  runuser: 'util-linux',
 };
 
 const have = (cmd) => spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;

@@ -17,8 +17,9 @@ export function adoptOnto(ks: net.Socket, bs: BywaySocket): void {
   Object.defineProperty(ks, 'path', { value: 'bypass', enumerable: true, configurable: true });
   k['connecting'] = true;
   k['_write'] = (chunk: Buffer, encoding: BufferEncoding, cb: (err?: Error | null) => void) => bs.write(chunk, encoding, cb);
-  // The prototype's _writev writes to the kernel handle: shadowed, so the stream writes chunk by chunk.
-  k['_writev'] = undefined;
+  // Corked writes (pg corks each query's messages) go to byway as one write, as node:net hands them to writev.
+  k['_writev'] = (chunks: Array<{ chunk: Buffer | string; encoding: BufferEncoding }>, cb: (err?: Error | null) => void) =>
+    bs.write(Buffer.concat(chunks.map((c) => (typeof c.chunk === 'string' ? Buffer.from(c.chunk, c.encoding) : c.chunk))), cb);
   k['_final'] = (cb: (err?: Error | null) => void) => {
     bs.end();
     cb();

@@ -6,21 +6,21 @@
  *     node servers
  *
  * Checked, for a node:http server, a node:dgram DNS responder, a client (fetch, node:net, node:dgram), fetch()
- * downloading 20 MB from nginx over HTTP and HTTPS (TLS on a byway socket, the throughput profile), and ioredis
- * against redis-server (10k pipelined SET/GET, pub/sub):
+ * downloading 20 MB from nginx over HTTP and HTTPS (TLS on a byway socket, the throughput profile), ioredis
+ * against redis-server (10k pipelined SET/GET, pub/sub) and pg against PostgreSQL (a `new net.Socket()` connect):
  * the flows the rules send to byway come from byway's address on the wire (a tshark capture on the kernel side)
  * and show in `byway stat` (flows per path, TCP opens) and `byway ss`; the flows the rules send to the kernel come
  * from the kernel's address and are counted by the app namespace's kernel (nstat), not by byway; `byway capture`
  * writes a pcap that `tshark -r` reads. Bounded in time; everything made is removed.
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { describePrivileged, execInAsync, NetLab, toolProblem, requirePrivileged } from '../helpers/netns.js';
+import { describePrivileged, execInAsync, NetLab, run, toolProblem, requirePrivileged } from '../helpers/netns.js';
 
 const KERNEL = '10.77.31.1';
 const BYWAY = '10.77.31.2';
@@ -96,7 +96,7 @@ async function nstat(ns: string): Promise<Record<string, number>> {
   return out;
 }
 
-const tools = ['tshark', 'curl', 'dig', 'nstat', 'ethtool', 'nginx', 'openssl', 'redis-server'];
+const tools = ['tshark', 'curl', 'dig', 'nstat', 'ethtool', 'nginx', 'openssl', 'redis-server', 'pg_ctlcluster', 'runuser'];
 
 describePrivileged('byway run: unmodified node programs over AF_PACKET', () => {
   const missing = toolProblem(tools);
@@ -145,8 +145,10 @@ describePrivileged('byway run: unmodified node programs over AF_PACKET', () => {
   });
   // A test that failed half-way must not leave a byway process answering for its address in the next one.
   afterEach(() => lab?.stopProcesses());
+  const pgDirs: string[] = [];
   afterAll(async () => {
     await lab?.stopProcesses();
+    for (const d of pgDirs) rmSync(d, { recursive: true, force: true });
     lab?.destroy();
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
@@ -342,6 +344,40 @@ http {
       expect(new Set(toRedis.map((p) => p.src))).toEqual(new Set([BYWAY]));
       expect(kernelAfter.TcpActiveOpens - kernelBefore.TcpActiveOpens).toBe(0);
       redis.kill('SIGTERM');
+    },
+    TEST_MS,
+  );
+
+  it(
+    'pg against PostgreSQL: a new net.Socket() connect on the bypass path; transactions and a 5 MB SELECT checked',
+    async () => {
+      const bin = readdirSync('/usr/lib/postgresql').map((v) => `/usr/lib/postgresql/${v}/bin`).find((d) => existsSync(`${d}/postgres`));
+      expect(bin, 'PostgreSQL server binaries under /usr/lib/postgresql/*/bin (Debian package postgresql)').toBeDefined();
+      // Its own directory, owned by the postgres user (the test's directory is root's, mode 0700)
+      const pgDir = mkdtempSync(join(tmpdir(), 'byway-pg-'));
+      pgDirs.push(pgDir);
+      chownSync(pgDir, Number(run('id', ['-u', 'postgres']).trim()), Number(run('id', ['-g', 'postgres']).trim()));
+      const init = spawnSync('runuser', ['-u', 'postgres', '--', `${bin}/initdb`, '-D', `${pgDir}/data`, '-A', 'trust', '-U', 'postgres'], { encoding: 'utf8', timeout: 120_000 });
+      expect(init.status, init.stderr).toBe(0);
+      appendFileSync(`${pgDir}/data/pg_hba.conf`, 'host all all 10.77.31.0/24 trust\n');
+      const pg = lab.spawnIn(kernelNs, 'runuser', ['-u', 'postgres', '--', `${bin}/postgres`, '-D', `${pgDir}/data`, '-c', `listen_addresses=${KERNEL}`, '-c', `unix_socket_directories=${pgDir}`, '-c', 'fsync=off']) as Proc;
+      await waitOutput(pg, /database system is ready to accept connections/, 60_000, 'postgres');
+      const cap = await startCapture('pg.pcap');
+      const client = bywayRun('default=bypass', [app('pg-client.cjs'), KERNEL, '5432', '20000']);
+      const pid = (await waitOutput(client, /^byway: pid (\d+) driver af-packet/m, 30_000, 'byway run (pg)'))[1]!;
+      const line = (await waitOutput(client, /^\{.*\}$/m, 120_000, 'pg client'))[0];
+      expect(JSON.parse(line)).toEqual({ count: 500, row: 'row 321', bigRows: 5000, bigOk: 5000, bigBytes: 5_120_000 });
+      const stat = await statOf(pid);
+      expect(stat.paths.tcpConnect).toEqual({ bypass: 1, kernel: 0 });
+      expect(stat.paths.bypassFailures).toBe(0);
+      client.kill('SIGTERM');
+      await cap.stop();
+      const toPg = (await packets(kernelNs, cap.file)).filter((p) => p.dport === 5432);
+      expect(toPg.length).toBeGreaterThan(100);
+      expect(new Set(toPg.map((p) => p.src))).toEqual(new Set([BYWAY]));
+      // runuser does not pass a signal on: the whole process group is stopped (SIGTERM: a smart shutdown)
+      await lab.stopProcesses(15_000);
+      expect(pg.exitCode !== null || pg.signalCode !== null).toBe(true);
     },
     TEST_MS,
   );
