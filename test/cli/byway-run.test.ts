@@ -7,7 +7,8 @@
  *
  * Checked, for a node:http server, a node:dgram DNS responder, a client (fetch, node:net, node:dgram), fetch()
  * downloading 20 MB from nginx over HTTP and HTTPS (TLS on a byway socket, the throughput profile), ioredis
- * against redis-server (10k pipelined SET/GET, pub/sub) and pg against PostgreSQL (a `new net.Socket()` connect):
+ * against redis-server (10k pipelined SET/GET, pub/sub), pg against PostgreSQL (a `new net.Socket()` connect) and a
+ * ws server taking 10k messages from a client on the kernel side:
  * the flows the rules send to byway come from byway's address on the wire (a tshark capture on the kernel side)
  * and show in `byway stat` (flows per path, TCP opens) and `byway ss`; the flows the rules send to the kernel come
  * from the kernel's address and are counted by the app namespace's kernel (nstat), not by byway; `byway capture`
@@ -378,6 +379,22 @@ http {
       // runuser does not pass a signal on: the whole process group is stopped (SIGTERM: a smart shutdown)
       await lab.stopProcesses(15_000);
       expect(pg.exitCode !== null || pg.signalCode !== null).toBe(true);
+    },
+    TEST_MS,
+  );
+
+  it(
+    'a ws server on node:http takes 10k messages from a client on the kernel side, over the bypass path',
+    async () => {
+      const server = bywayRun('tcp:in:8088=bypass,default=kernel', [app('ws-server.cjs'), '8088']);
+      const pid = (await waitOutput(server, /^byway: pid (\d+) driver af-packet/m, 30_000, 'byway run (ws)'))[1]!;
+      await waitOutput(server, /^listening 8088$/m, 30_000, 'ws server');
+      const r = await execInAsync(kernelNs, process.execPath, [app('ws-client.cjs'), `ws://${BYWAY}:8088/`, '10000'], { timeoutMs: 90_000 });
+      expect(JSON.parse(r.stdout.trim()), r.stderr).toEqual({ echoed: 10_000, inOrder: true });
+      const stat = await statOf(pid);
+      expect(stat.paths.tcpListen).toEqual({ bypass: 1, kernel: 0 });
+      expect(stat.paths.tcpAccepted.bypass).toBe(1);
+      expect(stat.stack.tcp.passiveOpens).toBe(1);
     },
     TEST_MS,
   );
