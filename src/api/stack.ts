@@ -206,7 +206,14 @@ export class Stack {
     this.assertOpen();
     const dst = parseIpv4(host);
     if (dst === undefined) throw new BywayError('ERR_INVALID_IP_ADDRESS', `ping needs an IPv4 literal, got '${host}'`);
-    const r: PingResult = await this.running.ping(dst, options);
+    // A pending ping keeps the process alive, as a pending socket operation does (the poll loop is unref'd).
+    const hold = setInterval(() => {}, 0x7fffffff);
+    let r: PingResult;
+    try {
+      r = await this.running.ping(dst, options);
+    } finally {
+      clearInterval(hold);
+    }
     if (!r.ok) throw r.error;
     return { rttMs: r.rttMs, ttl: r.ttl, bytes: r.bytes, from: formatIpv4(r.from), seq: r.seq };
   }

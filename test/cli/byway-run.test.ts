@@ -418,6 +418,15 @@ http {
       expect(r.stdout).toBe('child NODE_OPTIONS=undefined\n');
       expect(r.stderr.match(/^byway: pid /gm)).toHaveLength(1);
     });
+    it('byway ping answers from its own stack, and says why an address does not', async () => {
+      const ok = await byway(['ping', KERNEL, '-c', '2', '--driver', `af-packet:${appIf}`, '--address', '10.77.31.5/24']);
+      expect(ok.code, ok.stderr).toBe(0);
+      expect(ok.stdout).toMatch(new RegExp(`^56 bytes from ${KERNEL.replace(/\./g, '\\.')}: icmp_seq=2 ttl=64 time=[\\d.]+ ms$`, 'm'));
+      expect(ok.stdout).toMatch(/^2 packets transmitted, 2 received$/m);
+      const none = await byway(['ping', '10.77.31.99', '-c', '1', '--driver', `af-packet:${appIf}`, '--address', '10.77.31.5/24']);
+      expect(none.code).toBe(1);
+      expect(none.stdout).toMatch(/^1 packets transmitted, 0 received$/m);
+    });
     it('byway doctor checks the interface', async () => {
       const ok = await byway(['doctor', '--driver', `af-packet:${appIf}`, '--address', `${BYWAY}/24`]);
       expect(ok.stdout).toMatch(new RegExp(`^ok +interface ${appIf}: veth, up`, 'm'));
