@@ -26,6 +26,12 @@ export const TEST_TOOLS = {
   ping: 'iputils-ping',
   hping3: 'hping3',
   nmap: 'nmap',
+  dig: 'bind9-dnsutils',
+  nstat: 'iproute2',
+  openssl: 'openssl',
+  'redis-server': 'redis-server',
+  pg_ctlcluster: 'postgresql',
+  runuser: 'util-linux',
 };
 
 const have = (cmd) => spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;

@@ -1,0 +1,73 @@
+/**
+ * Puts a genuine node:net Socket (made with `new net.Socket()`, as pg does) on byway's path: the Socket stays the
+ * object the program holds (so `instanceof net.Socket`, its listeners and options stay), with no kernel handle;
+ * its stream methods are replaced on the instance to carry the bytes of a byway socket that does the connecting.
+ *
+ * Covered: connect/ready, data both ways with backpressure, end (half-close), destroy and errors, timeouts,
+ * setNoDelay/setKeepAlive, ref/unref, remote/local address and port. Not covered: bytesWritten (Node reads it from
+ * the handle; undefined here), and `write()` callbacks run when byway's socket took the bytes, as in Node.
+ */
+import type net from 'node:net';
+import type { Socket as BywaySocket } from '../api/net.js';
+
+type Mutable = Record<string, unknown>;
+
+export function adoptOnto(ks: net.Socket, bs: BywaySocket): void {
+  const k = ks as unknown as Mutable;
+  Object.defineProperty(ks, 'path', { value: 'bypass', enumerable: true, configurable: true });
+  k['connecting'] = true;
+  k['_write'] = (chunk: Buffer, encoding: BufferEncoding, cb: (err?: Error | null) => void) => bs.write(chunk, encoding, cb);
+  // Corked writes (pg corks each query's messages) go to byway as one write, as node:net hands them to writev.
+  k['_writev'] = (chunks: Array<{ chunk: Buffer | string; encoding: BufferEncoding }>, cb: (err?: Error | null) => void) =>
+    bs.write(Buffer.concat(chunks.map((c) => (typeof c.chunk === 'string' ? Buffer.from(c.chunk, c.encoding) : c.chunk))), cb);
+  k['_final'] = (cb: (err?: Error | null) => void) => {
+    bs.end();
+    cb();
+  };
+  k['_read'] = () => void bs.resume();
+  k['_destroy'] = (err: Error | null, cb: (err?: Error | null) => void) => {
+    if (!bs.destroyed) bs.destroy();
+    cb(err);
+    // As node:net: 'close' in a later turn of the event loop than 'error' (it comes from the handle's close).
+    setImmediate(() => ks.emit('close', err !== null && err !== undefined));
+  };
+  const name = (address: string | undefined, port: number | undefined) => (address === undefined ? {} : { address, family: 'IPv4', port });
+  k['_getpeername'] = () => name(bs.remoteAddress, bs.remotePort);
+  k['_getsockname'] = () => name(bs.localAddress, bs.localPort);
+  k['setNoDelay'] = (v?: boolean) => {
+    bs.setNoDelay(v);
+    return ks;
+  };
+  k['setKeepAlive'] = (enable?: boolean, delay?: number) => {
+    bs.setKeepAlive(enable, delay);
+    return ks;
+  };
+  k['setTimeout'] = (ms: number, cb?: () => void) => {
+    bs.setTimeout(ms);
+    if (cb) ks.once('timeout', cb);
+    return ks;
+  };
+  k['ref'] = () => {
+    bs.ref();
+    return ks;
+  };
+  k['unref'] = () => {
+    bs.unref();
+    return ks;
+  };
+  bs.on('connect', () => {
+    k['connecting'] = false;
+    ks.emit('connect');
+    ks.emit('ready');
+  });
+  bs.on('data', (d: Buffer) => {
+    if (!ks.push(d)) bs.pause();
+  });
+  bs.on('end', () => ks.push(null));
+  bs.on('timeout', () => ks.emit('timeout'));
+  bs.on('error', (err: Error) => ks.destroy(err));
+  bs.on('close', () => {
+    if (!ks.destroyed) ks.destroy();
+  });
+  bs.pause(); // until the program's socket asks to read
+}

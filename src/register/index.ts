@@ -1,0 +1,84 @@
+/**
+ * The preload: `node --import byway/register app.js` (what `byway run` sets up). Configured from the environment
+ * (config.ts), it opens the driver, creates one stack, patches node:net, node:tls, node:http and node:dgram for
+ * the whole process (patch.ts), opens the control socket (unless BYWAY_CONTROL=off) and writes one line on stderr
+ * saying what it got. A configuration it cannot use, or a driver it cannot open, ends the process with exit code
+ * 1 and one line naming the reason: the program never runs on a path it did not ask for.
+ */
+import { createStack, type Stack } from '../api/stack.js';
+import { compileStrategy } from '../api/path.js';
+import { configFromEnv, formatPathRules, type EnvConfig } from './config.js';
+import { openDriver, formatDriverSpec } from './open-driver.js';
+import { installPatches, type Patches } from './patch.js';
+import { newPathCounters, type PathCounters } from './counters.js';
+import { captureTap } from '../control/capture.js';
+import { startControlServer, type ControlServer } from '../control/server.js';
+import { controlPath } from '../control/paths.js';
+
+export interface Registered {
+  readonly config: EnvConfig;
+  readonly stack: Stack;
+  readonly counters: PathCounters;
+  readonly patches: Patches;
+  readonly control: ControlServer | undefined;
+  /** Undo the patches, close the control socket and the stack. */
+  close(): void;
+}
+
+/** Everything the preload does, callable (tests use it with their own environment). Throws on any problem. */
+export function register(env: Readonly<Record<string, string | undefined>> = process.env, log: (line: string) => void = (l) => process.stderr.write(l + '\n')): Registered {
+  const config = configFromEnv(env);
+  const addresses = config.stack.address === undefined ? [] : typeof config.stack.address === 'string' ? [config.stack.address] : [...config.stack.address];
+  const driver = openDriver(config.driver, { netns: config.netns, address: addresses[0], tuning: config.driverTuning });
+  const tap = captureTap(driver, () => performance.timeOrigin);
+  let stack: Stack;
+  try {
+    stack = createStack({ ...config.stack, driver: tap.driver });
+  } catch (err) {
+    driver.close();
+    throw err;
+  }
+  const counters = newPathCounters();
+  const patches = installPatches(stack, compileStrategy(config.rules), counters, (what) => log(`byway: bypass flow failed: ${what}`));
+  let control: ControlServer | undefined;
+  if (config.control !== undefined) {
+    const path = config.control === '' ? controlPath(process.pid, env) : config.control;
+    try {
+      control = startControlServer(path, {
+        stack,
+        capture: tap,
+        listeners: () => patches.bypassListeners(),
+        info: () => ({
+          spec: formatDriverSpec(config.driver),
+          netns: config.netns,
+          profile: config.profile,
+          pollMode: config.stack.pollMode ?? 'event',
+          addresses: stack.addresses,
+          rules: formatPathRules(config.rules),
+          paths: counters,
+        }),
+      });
+    } catch (err) {
+      log(`byway: no control socket (${(err as Error).message}); byway stat/ss/capture will not reach this process`);
+    }
+  }
+  const caps = driver.caps;
+  log(
+    `byway: pid ${process.pid} driver ${formatDriverSpec(config.driver)}${config.netns ? ` (netns ${config.netns})` : ''} ` +
+      `mode ${config.driver.shared ? 'shared' : 'own'}${caps.tso ? '+tso' : ''} poll ${config.stack.pollMode ?? 'event'} ` +
+      `profile ${config.profile} address ${stack.addresses.join(',')} mtu ${caps.mtu} path ${formatPathRules(config.rules)}` +
+      `${control ? ` control ${control.path}` : ' control off'}`,
+  );
+  return {
+    config,
+    stack,
+    counters,
+    patches,
+    control,
+    close() {
+      patches.uninstall();
+      control?.close();
+      stack.close();
+    },
+  };
+}

@@ -1,0 +1,37 @@
+/**
+ * Opens the driver a DriverSpec names (BYWAY_DRIVER), with the profile's tuning and byway's first address. Throws
+ * what the driver throws (ERR_NATIVE_UNAVAILABLE, EPERM, ENODEV...), prefixed with the spec so the start-up error
+ * says which driver could not be opened.
+ */
+import { BywayError } from '../../protocols/util/errors.js';
+import type { FrameDriver } from '../../drivers/types.js';
+import { openTap } from '../../drivers/tap/index.js';
+import { openAfPacket } from '../../drivers/af-packet/index.js';
+import { openAfXdp } from '../../drivers/af-xdp/index.js';
+import { openRawIp } from '../../drivers/raw-ip/index.js';
+import type { DriverSpec, DriverTuning } from './config.js';
+
+export function formatDriverSpec(spec: DriverSpec): string {
+  return `${spec.kind}${spec.ifname !== undefined ? `:${spec.ifname}` : ''}${spec.shared ? ':shared' : ''}`;
+}
+
+export function openDriver(spec: DriverSpec, opts: { netns?: string | undefined; address?: string | undefined; tuning: DriverTuning }): FrameDriver {
+  const ip = opts.address?.split('/')[0];
+  const netns = opts.netns;
+  const t = opts.tuning;
+  try {
+    switch (spec.kind) {
+      case 'tap':
+        return openTap({ name: spec.ifname!, netns, tso: t.tso, maxBatch: t.maxBatch, busyPoll: t.busyPoll });
+      case 'af-packet':
+        return openAfPacket({ ifname: spec.ifname!, netns, ipv4: ip, tso: t.tso, maxBatch: t.maxBatch, busyPoll: t.busyPoll });
+      case 'af-xdp':
+        return openAfXdp({ ifname: spec.ifname!, netns, mode: spec.shared ? 'shared' : 'own', ipv4: spec.shared ? undefined : ip, maxBatch: t.maxBatch, busyPoll: t.busyPoll });
+      case 'raw-ip':
+        return openRawIp({ netns, localAddress: ip, protocols: ['icmp', 'udp', 'tcp'], maxBatch: t.maxBatch });
+    }
+  } catch (err) {
+    const e = err as BywayError;
+    throw new BywayError(e.code ?? 'ERR_DRIVER_OPEN', `cannot open ${formatDriverSpec(spec)}${netns ? ` in netns ${netns}` : ''}: ${e.message}`);
+  }
+}

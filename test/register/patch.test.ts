@@ -1,0 +1,275 @@
+/**
+ * The preload's patches in one process, over an in-memory link: the "app" stack is patched (as the preload does),
+ * the peer is a second byway stack. Programs written for node:net/http/dgram/tls (and fetch) take the path the
+ * rules choose, carry `path`, and the flows are counted; loopback stays in the kernel; a flow byway cannot make
+ * fails with its reason; uninstall() puts Node back.
+ */
+import net from 'node:net';
+import http from 'node:http';
+import https from 'node:https';
+import tls from 'node:tls';
+import dgram from 'node:dgram';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { memoryLink } from '../../drivers/memory/index.js';
+import { createStack, type Stack } from '../../src/api/stack.js';
+import { compileStrategy } from '../../src/api/path.js';
+import { parsePathRules, IMPLICIT_RULES } from '../../src/register/config.js';
+import { installPatches, type Patches } from '../../src/register/patch.js';
+import { newPathCounters } from '../../src/register/counters.js';
+import { seededRng } from '../../protocols/util/rng.js';
+
+const APP = '10.0.0.1';
+const PEER = '10.0.0.2';
+const once = <T = unknown>(em: NodeJS.EventEmitter, ev: string): Promise<T> => new Promise((res) => em.once(ev, res as (v: unknown) => void));
+
+describe('preload patches (in-memory link)', () => {
+  let app: Stack;
+  let peer: Stack;
+  let patches: Patches;
+  const counters = newPathCounters();
+  const failures: string[] = [];
+  const orig = { connect: net.connect, createSocket: dgram.createSocket, tlsConnect: tls.connect, listen: net.Server.prototype.listen };
+  let peerHttp: ReturnType<typeof peer.net.createServer>;
+
+  beforeAll(async () => {
+    const [a, b] = memoryLink();
+    app = createStack({ driver: a, address: `${APP}/24`, rng: seededRng(1) });
+    peer = createStack({ driver: b, address: `${PEER}/24`, rng: seededRng(2) });
+    const rules = parsePathRules('udp:53=kernel,tcp:9999=kernel,default=bypass');
+    patches = installPatches(app, compileStrategy({ rules: [...rules.rules, ...IMPLICIT_RULES], default: rules.default }), counters, (w) => failures.push(w));
+    // The peer: an HTTP server on byway (port 80) answering with the path and a body of the asked size.
+    const site = http.createServer((req, res) => {
+      const n = Number(new URL(req.url ?? '/', 'http://x').searchParams.get('n') ?? '5');
+      res.end(Buffer.alloc(n, 0x61));
+    });
+    peerHttp = peer.net.createServer((s) => site.emit('connection', s));
+    peerHttp.listen({ port: 80, path: 'bypass' });
+    await once(peerHttp, 'listening');
+  });
+  afterAll(() => {
+    patches.uninstall();
+    app.close();
+    peer.close();
+  });
+
+  it('net.connect to a bypass flow gives a byway socket that carries data', async () => {
+    const echo = peer.net.createServer((s) => s.pipe(s));
+    echo.listen({ port: 7, path: 'bypass' });
+    await once(echo, 'listening');
+    const before = counters.tcpConnect.bypass;
+    const s = net.connect(7, PEER);
+    expect((s as unknown as { path: string }).path).toBe('bypass');
+    await once(s, 'connect');
+    s.end('ping over byway');
+    let got = '';
+    s.setEncoding('utf8').on('data', (d: string) => (got += d));
+    await once(s, 'close');
+    expect(got).toBe('ping over byway');
+    expect(counters.tcpConnect.bypass).toBe(before + 1);
+    echo.close();
+  });
+
+  it('loopback and a kernel rule stay in the kernel (a genuine net.Socket, path kernel)', async () => {
+    const srv = net.createServer((s) => s.end('from the kernel'));
+    srv.listen(0, '127.0.0.1');
+    await once(srv, 'listening');
+    expect(srv.listening).toBe(true);
+    const port = (srv.address() as net.AddressInfo).port;
+    const kernelBefore = counters.tcpConnect.kernel;
+    const s = net.createConnection({ port, host: '127.0.0.1' });
+    expect(s).toBeInstanceOf(net.Socket);
+    expect((s as unknown as { path: string }).path).toBe('kernel');
+    let got = '';
+    s.setEncoding('utf8').on('data', (d: string) => (got += d));
+    await once(s, 'close');
+    expect(got).toBe('from the kernel');
+    expect(counters.tcpConnect.kernel).toBe(kernelBefore + 1);
+    expect(counters.tcpListen.kernel).toBeGreaterThanOrEqual(1);
+    // tcp:9999=kernel: an address byway owns the subnet of, still sent to the kernel (and refused there: no route)
+    const k = net.connect({ port: 9999, host: PEER });
+    expect((k as unknown as { path: string }).path).toBe('kernel');
+    k.on('error', () => {});
+    k.destroy();
+    await new Promise<void>((r) => srv.close(() => r()));
+  });
+
+  it('http.get and fetch through the global agent take the bypass path', async () => {
+    const res = await new Promise<http.IncomingMessage>((resolve, reject) => http.get(`http://${PEER}/?n=100000`, resolve).on('error', reject));
+    expect((res.socket as unknown as { path: string }).path).toBe('bypass');
+    let n = 0;
+    for await (const chunk of res) n += (chunk as Buffer).length;
+    expect(n).toBe(100000);
+    const before = counters.tcpConnect.bypass;
+    const r = await fetch(`http://${PEER}/?n=300000`);
+    expect((await r.arrayBuffer()).byteLength).toBe(300000);
+    expect(counters.tcpConnect.bypass).toBeGreaterThan(before);
+  });
+
+  it('an http server listening on a bypass port takes byway connections; address, listening, close answer for it', async () => {
+    const srv = http.createServer((req, res) => res.end(`hello ${(req.socket as unknown as { path: string }).path}`));
+    srv.listen(8080);
+    await once(srv, 'listening');
+    expect(srv.listening).toBe(true);
+    expect(srv.address()).toEqual({ address: '0.0.0.0', family: 'IPv4', port: 8080 });
+    expect(patches.bypassListeners()).toContainEqual({ address: '0.0.0.0', port: 8080 });
+    const body = await new Promise<string>((resolve, reject) => {
+      const req = http.get({ host: APP, port: 8080, path: '/', createConnection: () => peer.net.createConnection({ port: 8080, host: APP, path: 'bypass' }) as never }, (res) => {
+        let b = '';
+        res.setEncoding('utf8').on('data', (d: string) => (b += d)).on('end', () => resolve(b));
+      });
+      req.on('error', reject);
+    });
+    expect(body).toBe('hello bypass');
+    expect(counters.tcpListen.bypass).toBe(1);
+    expect(counters.tcpAccepted.bypass).toBe(1);
+    srv.closeAllConnections();
+    await new Promise<void>((r) => srv.close(() => r()));
+    expect(srv.listening).toBe(false);
+    expect(patches.bypassListeners()).toEqual([]);
+  });
+
+  it('dgram: the path is chosen at bind/send by port; bypass and kernel sockets both work', async () => {
+    const sock = dgram.createSocket('udp4');
+    expect((sock as unknown as { path?: string }).path).toBeUndefined();
+    sock.on('message', (msg, rinfo) => sock.send(Buffer.concat([Buffer.from('echo:'), msg]), rinfo.port, rinfo.address));
+    sock.bind(5353);
+    await once(sock, 'listening');
+    expect((sock as unknown as { path: string }).path).toBe('bypass');
+    expect(sock.address()).toMatchObject({ port: 5353 });
+    const client = peer.dgram.createSocket({ type: 'udp4', path: 'bypass' });
+    client.send('q', 5353, APP);
+    const [reply] = await once<Buffer>(client as unknown as NodeJS.EventEmitter, 'message').then((m) => [m]);
+    expect(String(reply)).toBe('echo:q');
+    client.close();
+    sock.close();
+    // udp:53=kernel: a query to a DNS server on loopback port 53 would go to the kernel; any port on loopback too
+    const k = dgram.createSocket('udp4');
+    const kernelServer = orig.createSocket.call(dgram, { type: 'udp4' }) as dgram.Socket;
+    kernelServer.bind(0, '127.0.0.1');
+    await once(kernelServer, 'listening');
+    const got = once<Buffer>(kernelServer, 'message');
+    k.send('to the kernel', kernelServer.address().port, '127.0.0.1');
+    expect(String(await got)).toBe('to the kernel');
+    expect((k as unknown as { path: string }).path).toBe('kernel');
+    expect(counters.udpSocket).toEqual({ bypass: 1, kernel: 1 });
+    k.close();
+    kernelServer.close();
+  });
+
+  it('new net.Socket().connect() on a bypass flow: the genuine socket carries byway\'s bytes both ways', async () => {
+    const peerSide: string[] = [];
+    const srv = peer.net.createServer((s) => {
+      s.setEncoding('utf8').on('data', (d: string) => peerSide.push(d));
+      s.on('end', () => s.end(`got ${peerSide.join('').length} bytes from ${s.remoteAddress}`));
+    });
+    srv.listen({ port: 5432, path: 'bypass' });
+    await once(srv, 'listening');
+    const before = counters.tcpConnect.bypass;
+    const s = new net.Socket();
+    expect(s.connect(5432, PEER, () => s.emit('custom-connected'))).toBe(s);
+    expect(s).toBeInstanceOf(net.Socket);
+    expect((s as unknown as { path: string }).path).toBe('bypass');
+    expect(s.connecting).toBe(true);
+    s.write('x'.repeat(100_000)); // written while connecting: held until connected
+    await once(s, 'custom-connected');
+    expect(s.connecting).toBe(false);
+    expect(s.remoteAddress).toBe(PEER);
+    expect(s.remotePort).toBe(5432);
+    expect(s.localAddress).toBe(APP);
+    expect(s.setNoDelay(true)).toBe(s);
+    s.end('y'.repeat(1000));
+    let reply = '';
+    s.setEncoding('utf8').on('data', (d: string) => (reply += d));
+    const [hadError] = await once<boolean>(s, 'close').then((h) => [h]);
+    expect(hadError).toBe(false);
+    expect(reply).toBe(`got 101000 bytes from ${APP}`);
+    expect(counters.tcpConnect.bypass).toBe(before + 1);
+    srv.close();
+  });
+
+  it('new net.Socket().connect() to nobody: ECONNREFUSED on the program\'s socket, counted as a bypass failure', async () => {
+    const before = counters.bypassFailures;
+    const s = new net.Socket();
+    s.connect({ port: 5433, host: PEER });
+    const err = await once<NodeJS.ErrnoException>(s, 'error');
+    expect(err.code).toBe('ECONNREFUSED');
+    expect(counters.bypassFailures).toBe(before + 1);
+    expect(failures.at(-1)).toMatch(/^tcp connect 10.0.0.2:5433: ECONNREFUSED/);
+    await once(s, 'close');
+  });
+
+  it('an error after the connection was made is the connection\'s, not a bypass failure', async () => {
+    const echo = peer.net.createServer((s) => s.pipe(s));
+    echo.listen({ port: 8, path: 'bypass' });
+    await once(echo, 'listening');
+    const before = counters.bypassFailures;
+    const s = net.connect(8, PEER);
+    await once(s, 'connect');
+    s.destroy(new Error('idle timeout, as undici says it'));
+    const err = await once<Error>(s, 'error');
+    expect(err.message).toBe('idle timeout, as undici says it');
+    expect(counters.bypassFailures).toBe(before);
+    echo.close();
+  });
+
+  it('a bypass connect that fails is counted with its reason, and still reaches the socket', async () => {
+    const before = counters.bypassFailures;
+    const s = net.connect(81, PEER); // nobody listens: the peer's stack answers RST
+    const err = await once<NodeJS.ErrnoException>(s, 'error');
+    expect(err.code).toBe('ECONNREFUSED');
+    expect(counters.bypassFailures).toBe(before + 1);
+    expect(counters.lastFailure).toMatch(/^tcp connect 10.0.0.2:81: ECONNREFUSED/);
+  });
+
+  describe.skipIf(spawnSync('openssl', ['version']).status !== 0)('tls (openssl makes the test certificate)', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'byway-tls-'));
+    afterAll(() => rmSync(dir, { recursive: true, force: true }));
+    it('tls.connect and https.get run TLS over a byway socket', async () => {
+      const r = spawnSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=peer.test', '-keyout', join(dir, 'k.pem'), '-out', join(dir, 'c.pem')], { timeout: 30_000 });
+      expect(r.status).toBe(0);
+      const key = readFileSync(join(dir, 'k.pem'));
+      const cert = readFileSync(join(dir, 'c.pem'));
+      const site = https.createServer({ key, cert }, (_req, res) => res.end('secret'));
+      const front = peer.net.createServer((s) => site.emit('connection', s));
+      front.listen({ port: 443, path: 'bypass' });
+      await once(front, 'listening');
+      const t = tls.connect({ host: PEER, port: 443, ca: cert, servername: 'peer.test' });
+      expect((t as unknown as { path: string }).path).toBe('bypass');
+      await once(t, 'secureConnect');
+      expect(t.authorized).toBe(true);
+      t.end('GET / HTTP/1.0\r\n\r\n');
+      let got = '';
+      t.setEncoding('utf8').on('data', (d: string) => (got += d));
+      await once(t, 'close');
+      expect(got).toMatch(/secret$/);
+      const body = await new Promise<string>((resolve, reject) =>
+        https.get({ host: PEER, path: '/', ca: cert, servername: 'peer.test' }, (res) => {
+          let b = '';
+          res.setEncoding('utf8').on('data', (d: string) => (b += d)).on('end', () => resolve(b));
+        }).on('error', reject),
+      );
+      expect(body).toBe('secret');
+      expect(counters.tlsConnect.bypass).toBe(2);
+      front.close();
+    });
+  });
+
+  it('uninstall puts every patched function back', () => {
+    const p = installPatches(app, () => 'bypass', newPathCounters(), () => {});
+    expect(net.connect).not.toBe(orig.connect);
+    p.uninstall();
+    // the outer install is still in place: what the inner install saw is what it restores
+    expect(net.Server.prototype.listen).not.toBe(orig.listen);
+    patches.uninstall();
+    expect(net.connect).toBe(orig.connect);
+    expect(dgram.createSocket).toBe(orig.createSocket);
+    expect(tls.connect).toBe(orig.tlsConnect);
+    expect(net.Server.prototype.listen).toBe(orig.listen);
+    expect(http.Agent.prototype.createConnection).toBe(orig.connect);
+    patches = { uninstall() {}, bypassListeners: () => [] };
+  });
+});
