@@ -7,8 +7,9 @@
  * Ownership: each chunk handed to the capture's sink is fresh memory. Everything else (caps, stats, hostTables,
  * flows, wait, pollAt, errors) is the inner driver's.
  */
-import type { DriverCapabilities, DriverStats, FrameDriver, FrameSink } from '../../drivers/types.js';
+import type { FrameDriver, FrameSink } from '../../drivers/types.js';
 import { linktypeFor, pcapFileHeader, pcapRecord } from '../../drivers/middleware/pcap.js';
+import { forwardRest } from '../../drivers/middleware/forward.js';
 
 export interface ActiveCapture {
   /** Receives the pcap file header first, then one record per frame. */
@@ -44,22 +45,8 @@ export function captureTap(inner: FrameDriver, epochMs: () => number): CaptureTa
     c.sink(pcapRecord(now + epochMs(), frame, snaplen));
     if (c.count !== undefined && frames >= c.count) end();
   };
-  const driver: FrameDriver = {
-    get caps(): DriverCapabilities {
-      return inner.caps;
-    },
-    get hwAddress() {
-      return inner.hwAddress;
-    },
-    get stats(): DriverStats {
-      return inner.stats;
-    },
-    get flows() {
-      return inner.flows;
-    },
-    get hostTables() {
-      return inner.hostTables;
-    },
+  // The frame path is ours; every other member (caps, stats, flows, hostTables, wait, pollAt...) is read through.
+  const driver: FrameDriver = forwardRest({
     receive(now: number, max: number, sink: FrameSink): number {
       if (cap === undefined) return inner.receive(now, max, sink);
       return inner.receive(now, max, (frame, flags) => {
@@ -84,9 +71,7 @@ export function captureTap(inner: FrameDriver, epochMs: () => number): CaptureTa
       end();
       inner.close();
     },
-    ...(inner.pollAt ? { pollAt: (now: number) => inner.pollAt!(now) } : {}),
-    ...(inner.wait ? { wait: (now: number, spinUs: number) => inner.wait!(now, spinUs) } : {}),
-  };
+  } as Omit<FrameDriver, 'caps' | 'stats'>, inner) as FrameDriver;
   return {
     driver,
     get active() {

@@ -14,7 +14,8 @@ import { createHash, randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createStack, type Stack } from '../../src/index.js';
 import { openTap } from '../../drivers/tap/index.js';
-import type { FrameDriver } from '../../drivers/types.js';
+import type { FrameDriver, FrameSink } from '../../drivers/types.js';
+import { forwardRest } from '../../drivers/middleware/forward.js';
 import { NetLab, describePrivileged, ipIn, uniqueName } from '../helpers/netns.js';
 
 const VID = 42;
@@ -25,30 +26,17 @@ const VID = 42;
  * receiver accepts, so arrival alone proves nothing for UDP.
  */
 function watchingUdp(inner: FrameDriver): FrameDriver & { udpChecksums: number[] } {
-  const w = {
-    udpChecksums: [] as number[],
-    get caps() {
-      return inner.caps;
-    },
-    hwAddress: inner.hwAddress,
-    stats: inner.stats,
-    receive: (now: number, max: number, sink: (f: Uint8Array, flags?: number) => void) =>
-      inner.receive(now, max, (f, flags) => {
-        const tagged = f.length >= 18 + 28 && f[12] === 0x81 && f[13] === 0x00 && f[16] === 0x08 && f[17] === 0x00;
-        if (tagged && f[18 + 9] === 17) {
-          const l4 = 18 + (f[18]! & 15) * 4;
-          w.udpChecksums.push((f[l4 + 6]! << 8) | f[l4 + 7]!);
-        }
-        sink(f, flags);
-      }),
-    txReserve: (len: number) => inner.txReserve(len),
-    txCommit: (now: number, len: number, segment?: number) => (segment === undefined ? inner.txCommit(now, len) : inner.txCommit(now, len, segment)),
-    flush: (now: number) => inner.flush(now),
-    pollAt: (now: number) => inner.pollAt?.(now),
-    setReadyCallback: (cb: (() => void) | null) => inner.setReadyCallback(cb),
-    close: () => inner.close(),
-  };
-  return w;
+  const udpChecksums: number[] = [];
+  const receive = (now: number, max: number, sink: FrameSink): number =>
+    inner.receive(now, max, (f, flags) => {
+      const tagged = f.length >= 18 + 28 && f[12] === 0x81 && f[13] === 0x00 && f[16] === 0x08 && f[17] === 0x00;
+      if (tagged && f[18 + 9] === 17) {
+        const l4 = 18 + (f[18]! & 15) * 4;
+        udpChecksums.push((f[l4 + 6]! << 8) | f[l4 + 7]!);
+      }
+      sink(f, flags);
+    });
+  return forwardRest({ udpChecksums, receive }, inner) as FrameDriver & { udpChecksums: number[] };
 }
 
 describePrivileged('a VLAN-tagged stack over a TAP with checksum and segmentation offload', () => {

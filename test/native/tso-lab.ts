@@ -5,6 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import { RxFlag, type FrameDriver } from '../../drivers/types.js';
+import { forwardRest } from '../../drivers/middleware/forward.js';
 import type { Stack } from '../../src/index.js';
 import { execInAsync, type ExecResult } from '../helpers/netns.js';
 
@@ -18,19 +19,14 @@ export interface Counted {
   vouched: number;
 }
 
-/** Delegates to `inner`, counting received frames (see Counted). */
+/** Delegates to `inner` (drivers/middleware/forward.ts), counting received frames (see Counted). */
 export function counting(inner: FrameDriver): FrameDriver & Counted {
-  const c = {
+  const c: Counted & { receive: FrameDriver['receive'] } = {
     frames: 0,
     big: 0,
     maxLen: 0,
     vouched: 0,
-    get caps() {
-      return inner.caps;
-    },
-    hwAddress: inner.hwAddress,
-    stats: inner.stats,
-    receive: (now: number, max: number, sink: (f: Uint8Array, flags?: number) => void) =>
+    receive: (now, max, sink) =>
       inner.receive(now, max, (frame, flags) => {
         c.frames++;
         if (frame.length > 1514) c.big++;
@@ -38,14 +34,8 @@ export function counting(inner: FrameDriver): FrameDriver & Counted {
         if (flags !== undefined && (flags & RxFlag.L4ChecksumValid) !== 0) c.vouched++;
         sink(frame, flags);
       }),
-    txReserve: (len: number) => inner.txReserve(len),
-    txCommit: (now: number, len: number, segment?: number) => (segment === undefined ? inner.txCommit(now, len) : inner.txCommit(now, len, segment)),
-    flush: (now: number) => inner.flush(now),
-    pollAt: (now: number) => inner.pollAt?.(now),
-    setReadyCallback: (cb: (() => void) | null) => inner.setReadyCallback(cb),
-    close: () => inner.close(),
   };
-  return c;
+  return forwardRest(c, inner) as FrameDriver & Counted;
 }
 
 /**
