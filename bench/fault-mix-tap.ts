@@ -4,7 +4,9 @@
  * on both (bench/lib/fault-mix-real.ts); per seed one transfer A -> B through the API, bounded to 120 s. The TAPs
  * vanish when the stacks close; the namespace (with its bridge) is deleted at the end.
  *
- *   node --import tsx bench/fault-mix-tap.ts [seeds: 40,41 or 30-49] [bytes, default 4 MB]
+ *   node --import tsx bench/fault-mix-tap.ts [seeds: 40,41 or 30-49] [bytes, default 4 MB] [same]
+ *
+ * `same` gives B the same seed as A (the issue names one seed for both sides); by default B's is seed + 1000.
  */
 import { execFileSync } from 'node:child_process';
 import { openTap } from '../drivers/tap/index.js';
@@ -32,6 +34,7 @@ try {
     seeds,
     size,
     boundMs: 120_000,
+    bSeedOffset: process.argv[4] === 'same' ? 0 : 1000,
     open: () => {
       const a = openTap({ name: 'bwfmta', netns: NS });
       const b = openTap({ name: 'bwfmtb', netns: NS });

@@ -1,7 +1,7 @@
 /**
  * Issue #13's fault mix between two byway stacks over a real link (bench/fault-mix-veth.ts: AF_PACKET over a veth
  * pair; bench/fault-mix-tap.ts: two TAPs on a bridge). The fault middleware goes on both drivers with the issue's
- * configuration (A: seed, B: seed + 1000); per seed one transfer A -> B through the API, bounded in real time.
+ * configuration (A: seed, B: seed + 1000 unless told otherwise); per seed one transfer A -> B through the API, bounded in real time.
  * Prints one JSON line per seed: time (real, ms), bytes received, whether each side's neighbour entry for the other
  * still holds the right MAC at the end, frames not for us, negative-advice requests, and A's RTOs, retransmitted
  * segments and fast recoveries.
@@ -21,6 +21,8 @@ export interface FaultMixRun {
   readonly seeds: readonly number[];
   readonly size: number;
   readonly boundMs: number;
+  /** B's seed is seed + bSeedOffset (default 1000; 0 gives both sides the same seed). */
+  readonly bSeedOffset?: number;
 }
 
 const hex = (m: Uint8Array | undefined): string | undefined => (m === undefined ? undefined : Buffer.from(m).toString('hex'));
@@ -29,7 +31,7 @@ export async function runFaultMix(run: FaultMixRun): Promise<void> {
   for (const seed of run.seeds) {
     const raw = run.open();
     const a = createStack({ driver: faults(raw.a, { seed, ...FAULTS_A }), address: '10.79.1.1/24' });
-    const b = createStack({ driver: faults(raw.b, { seed: seed + 1000, ...FAULTS_B }), address: '10.79.1.2/24' });
+    const b = createStack({ driver: faults(raw.b, { seed: seed + (run.bSeedOffset ?? 1000), ...FAULTS_B }), address: '10.79.1.2/24' });
     let got = 0;
     const t0 = Date.now();
     const done = new Promise<void>((resolve) => {
