@@ -34,6 +34,16 @@ export async function runFaultMix(run: FaultMixRun): Promise<void> {
     const b = createStack({ driver: faults(raw.b, { seed: seed + (run.bSeedOffset ?? 1000), ...FAULTS_B }), address: '10.79.1.2/24' });
     let got = 0;
     const t0 = Date.now();
+    let trace: ReturnType<typeof setInterval> | undefined;
+    // FAULT_MIX_TRACE=1: once a second, the bytes received, whether each cache holds the right MAC, and A's RTO state.
+    const traceLine = (i: { rto: number; backoff: number; cwnd: number; unacked: number } | undefined): void => {
+      const bE = b.core.neighbours.entriesSnapshot().find((e) => e.ip === 0x0a4f0101);
+      const aE = a.core.neighbours.entriesSnapshot().find((e) => e.ip === 0x0a4f0102);
+      const ok = (e: { mac?: Uint8Array } | undefined, m: Uint8Array): string => (e === undefined ? 'none' : hex(e.mac) === hex(m) ? 'ok' : `WRONG ${hex(e.mac)}`);
+      console.error(
+        JSON.stringify({ t: Date.now() - t0, got, aCache: ok(aE, b.core.mac), bCache: ok(bE, a.core.mac), rtos: a.stats.tcp!.rtoExpirations, rto: i?.rto, backoff: i?.backoff, cwnd: i?.cwnd, unacked: i?.unacked, advisedA: a.stats.arp.neighbour.advised, notForUsA: a.stats.ethernet.notForUs, notForUsB: b.stats.ethernet.notForUs }),
+      );
+    };
     const done = new Promise<void>((resolve) => {
       const srv = b.net.createServer((s) => {
         s.on('data', (d: Buffer) => {
@@ -45,11 +55,13 @@ export async function runFaultMix(run: FaultMixRun): Promise<void> {
       srv.listen(80, () => {
         const c = a.net.connect(80, '10.79.1.2', () => c.end(Buffer.alloc(run.size)));
         c.on('error', () => undefined);
+        if (process.env['FAULT_MIX_TRACE']) trace = setInterval(() => traceLine('tcpInfo' in c ? c.tcpInfo : undefined), 1000);
       });
     });
     let timer: ReturnType<typeof setTimeout> | undefined;
     await Promise.race([done, new Promise<void>((r) => (timer = setTimeout(r, run.boundMs)))]);
     clearTimeout(timer);
+    clearInterval(trace);
     const ms = Date.now() - t0;
     const bEntry = b.core.neighbours.entriesSnapshot().find((e) => e.ip === 0x0a4f0101);
     const aEntry = a.core.neighbours.entriesSnapshot().find((e) => e.ip === 0x0a4f0102);
