@@ -39,7 +39,7 @@ export async function runFaultMix(run: FaultMixRun): Promise<void> {
     const traceLine = (i: { rto: number; backoff: number; cwnd: number; unacked: number } | undefined): void => {
       const bE = b.core.neighbours.entriesSnapshot().find((e) => e.ip === 0x0a4f0101);
       const aE = a.core.neighbours.entriesSnapshot().find((e) => e.ip === 0x0a4f0102);
-      const ok = (e: { mac?: Uint8Array } | undefined, m: Uint8Array): string => (e === undefined ? 'none' : hex(e.mac) === hex(m) ? 'ok' : `WRONG ${hex(e.mac)}`);
+      const ok = (e: { mac?: Uint8Array } | undefined, m: Uint8Array): string => (e === undefined ? 'none' : hex(e.mac) === hex(m) ? 'ok' : `WRONG ${hex(e.mac)} want ${hex(m)}`);
       console.error(
         JSON.stringify({ t: Date.now() - t0, got, aCache: ok(aE, b.core.mac), bCache: ok(bE, a.core.mac), rtos: a.stats.tcp!.rtoExpirations, rto: i?.rto, backoff: i?.backoff, cwnd: i?.cwnd, unacked: i?.unacked, advisedA: a.stats.arp.neighbour.advised, notForUsA: a.stats.ethernet.notForUs, notForUsB: b.stats.ethernet.notForUs }),
       );
