@@ -2019,6 +2019,9 @@ export class TcpConnection {
       this.synXmits++;
       this.nRetrans++;
       this.stats.retransmittedSegs++;
+      // RFC 1122 4.2.3.5 holds for the SYN too (Linux advises on every SYN retransmission): a peer that learned a
+      // wrong MAC for us would otherwise lose every SYN-ACK until its entry expires (issue #13 over TAP).
+      if (this.synXmits >= 3) this.host.connNegativeAdvice(this, now);
       this.rtt.backoff();
       this.sendSyn(now);
       return;

@@ -50,6 +50,32 @@ describe('negative advice (RFC 1122 4.2.3.5)', () => {
   });
 });
 
+describe('negative advice during the handshake', () => {
+  it('a wrong MAC for the client in the server cache is corrected after three SYN timeouts', () => {
+    // Issue #13 over TAP (bench/fault-mix-tap.ts 40 4000000 same): B held a wrong MAC for A before the SYN came, its
+    // SYN-ACKs went astray, and A's SYN timeouts (which gave no advice) backed off until B's entry expired.
+    const p = makePair();
+    p.run({ until: p.clock.now() + 10 }); // both stacks start (their gratuitous ARP is out of the way)
+    const wrong = p.a.mac.slice();
+    wrong[4]! ^= 1;
+    p.a.neighbours.learn(p.clock.now(), ip('10.0.0.2'), p.b.mac, true, true);
+    p.b.neighbours.learn(p.clock.now(), ip('10.0.0.1'), wrong, true, true);
+    const l = p.b.tcp!.listen(0, 80, 4);
+    let server: TcpConnection | undefined;
+    l.onConnection = (c) => (server = c);
+    const start = p.clock.now();
+    const client = p.a.tcp!.connect(start, ip('10.0.0.2'), 80);
+    p.run({ stopWhen: () => server !== undefined && client.state === 'ESTABLISHED', until: start + 120_000 });
+    const took = p.clock.now() - start;
+    expect(client.state).toBe('ESTABLISHED');
+    // SYN timeouts at 1, 3 and 7 s; the third asks for B's MAC, the request corrects B, and the SYN retransmitted
+    // then gets through: 7.4 s (67.5 s without the advice, B's entry living 60 s).
+    expect(took).toBeLessThan(20_000);
+    expect(p.a.stats.arp.neighbour.advised).toBeGreaterThanOrEqual(1);
+    expect(p.b.neighbours.entriesSnapshot().find((e) => e.ip === ip('10.0.0.1'))?.mac).toEqual(p.a.mac);
+  });
+});
+
 describe('NeighbourCache.advise', () => {
   function cache() {
     const requests: Array<[number, number]> = [];
