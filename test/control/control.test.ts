@@ -85,9 +85,11 @@ describe('control socket (in-memory link)', () => {
   it('capture: a pcap of N frames, including frames no socket takes; one capture at a time', async () => {
     const out = new PassThrough();
     const chunks: Buffer[] = [];
+    // The capture has started once its pcap file header has come back (the tap writes it at start).
+    const started = new Promise<void>((resolve) => out.once('data', () => resolve()));
     out.on('data', (d: Buffer) => chunks.push(d));
     const done = captureTo(process.pid, { count: 4 }, out, undefined, path);
-    await new Promise((r) => setTimeout(r, 100)); // the capture starts when the request arrives
+    await started;
     await expect(captureTo(process.pid, { count: 1 }, new PassThrough(), undefined, path)).rejects.toThrow(/a capture is already running/);
     // a datagram to a port nobody has bound (the stack answers port unreachable), then a ping
     const u = peer.dgram.createSocket({ type: 'udp4', path: 'bypass' });

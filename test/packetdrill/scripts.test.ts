@@ -1,7 +1,7 @@
 /**
  * The upstream packetdrill scripts (GPL-2.0 test data, kept outside this repository): every script listed in
  * PASSING must keep passing. The scripts are found at $BYWAY_PACKETDRILL, else ../shared/packetdrill next to the
- * repository, else /work/shared/packetdrill; without them the test is skipped and says why. docs/conformance.md
+ * repository, else /work/shared/packetdrill; without them the test is skipped and says why (and fails under BYWAY_REQUIRE_PRIVILEGED=1, as in CI). docs/conformance.md
  * lists every script and why the others fail; add a script here when a change makes it pass.
  */
 import { existsSync } from 'node:fs';
@@ -9,6 +9,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { findScripts, runFile } from '../../tools/packetdrill/cli.js';
+import { requirePrivileged } from '../helpers/netns.js';
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const candidates = [process.env['BYWAY_PACKETDRILL'], join(repo, '../shared/packetdrill'), '/work/shared/packetdrill'].filter((p): p is string => !!p);
@@ -48,6 +49,11 @@ export const PASSING = [
   'reset_validation/validate-established-no-flags.pkt',
   'tcp_info/tcp-info-rwnd-limited.pkt',
 ];
+
+// In CI the scripts must be there: a missing directory fails rather than skipping.
+if (root === undefined && requirePrivileged) {
+  it('finds the packetdrill scripts (BYWAY_REQUIRE_PRIVILEGED=1)', () => void expect.fail(`not found: ${candidates.join(', ')}; set BYWAY_PACKETDRILL`));
+}
 
 describe.skipIf(root === undefined)(`packetdrill scripts (${root ?? `not found: ${candidates.join(', ')}; set BYWAY_PACKETDRILL`})`, () => {
   it('finds the 62 scripts', () => {

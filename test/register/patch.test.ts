@@ -14,6 +14,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describeWithTools } from '../helpers/netns.js';
 import { memoryLink } from '../../drivers/memory/index.js';
 import { createStack, type Stack } from '../../src/api/stack.js';
 import { compileStrategy } from '../../src/api/path.js';
@@ -225,7 +226,7 @@ describe('preload patches (in-memory link)', () => {
     expect(counters.lastFailure).toMatch(/^tcp connect 10.0.0.2:81: ECONNREFUSED/);
   });
 
-  describe.skipIf(spawnSync('openssl', ['version']).status !== 0)('tls (openssl makes the test certificate)', () => {
+  describeWithTools('tls (openssl makes the test certificate)', ['openssl'], () => {
     const dir = mkdtempSync(join(tmpdir(), 'byway-tls-'));
     afterAll(() => rmSync(dir, { recursive: true, force: true }));
     it('tls.connect and https.get run TLS over a byway socket', async () => {
