@@ -449,6 +449,26 @@ static napi_value ret_int(napi_env env, int64_t v) {
   return r;
 }
 
+/*
+ * The prologue of the entry points taking (handle, count): the handle, and argv[1] as a u32 (`dflt` when it is not
+ * one) no larger than `cap`. False when the call ends here, with *ret its result: NULL with a TypeError pending
+ * (not a handle), or -EBADF (a closed handle).
+ */
+static bool handle_count(napi_env env, napi_callback_info info, uint32_t dflt, uint32_t cap, bw_handle **hp, uint32_t *v, napi_value *ret) {
+  napi_value argv[2];
+  bw_handle *h = handle_args(env, info, 2, argv);
+  *ret = NULL;
+  if (!h) return false;
+  if (h->closed) {
+    *ret = ret_int(env, -EBADF);
+    return false;
+  }
+  if (!get_u32(env, argv[1], v)) *v = dflt;
+  if (*v > cap) *v = cap;
+  *hp = h;
+  return true;
+}
+
 static void poll_cb(uv_poll_t *p, int status, int events);
 
 static void arm_poll(bw_handle *h) {
@@ -496,12 +516,10 @@ static void poll_cb(uv_poll_t *p, int status, int events) {
 }
 
 static napi_value js_rx_batch(napi_env env, napi_callback_info info) {
-  napi_value argv[2];
-  bw_handle *h = handle_args(env, info, 2, argv);
+  bw_handle *h;
   uint32_t max;
-  if (!h) return NULL;
-  if (h->closed) return ret_int(env, -EBADF);
-  if (!get_u32(env, argv[1], &max)) max = h->max_batch;
+  napi_value ret;
+  if (!handle_count(env, info, UINT32_MAX, UINT32_MAX, &h, &max, &ret)) return ret;
   if (max > h->max_batch) max = h->max_batch;
   return ret_int(env, h->ops->rx_batch(h, max));
 }
@@ -536,13 +554,10 @@ static inline uint64_t mono_ns(void) {
  * with a pause instruction between steps. spinUs is capped at BW_SPIN_MAX_US; 0 only checks once.
  */
 static napi_value js_rx_wait(napi_env env, napi_callback_info info) {
-  napi_value argv[2];
-  bw_handle *h = handle_args(env, info, 2, argv);
+  bw_handle *h;
   uint32_t us;
-  if (!h) return NULL;
-  if (h->closed) return ret_int(env, -EBADF);
-  if (!get_u32(env, argv[1], &us)) us = 0;
-  if (us > BW_SPIN_MAX_US) us = BW_SPIN_MAX_US;
+  napi_value ret;
+  if (!handle_count(env, info, 0, BW_SPIN_MAX_US, &h, &us, &ret)) return ret;
   int (*step)(bw_handle *, bool) = h->ops->rx_spin;
   int r = step ? step(h, true) : h->ops->rx_pending(h);
   if (r != 0 || us == 0) return ret_int(env, r > 0 ? 1 : r);
@@ -579,22 +594,20 @@ static napi_value js_rx_pending(napi_env env, napi_callback_info info) {
 }
 
 static napi_value js_tx_alloc(napi_env env, napi_callback_info info) {
-  napi_value argv[2];
-  bw_handle *h = handle_args(env, info, 2, argv);
+  bw_handle *h;
   uint32_t max;
-  if (!h) return NULL;
-  if (h->closed) return ret_int(env, -EBADF);
-  if (!get_u32(env, argv[1], &max) || max > h->tx_batch) max = h->tx_batch;
+  napi_value ret;
+  if (!handle_count(env, info, UINT32_MAX, UINT32_MAX, &h, &max, &ret)) return ret;
+  if (max > h->tx_batch) max = h->tx_batch;
   return ret_int(env, h->ops->tx_alloc(h, max));
 }
 
 static napi_value js_tx_submit(napi_env env, napi_callback_info info) {
-  napi_value argv[2];
-  bw_handle *h = handle_args(env, info, 2, argv);
+  bw_handle *h;
   uint32_t n;
-  if (!h) return NULL;
-  if (h->closed) return ret_int(env, -EBADF);
-  if (!get_u32(env, argv[1], &n) || n > h->tx_batch) n = h->tx_batch;
+  napi_value ret;
+  if (!handle_count(env, info, UINT32_MAX, UINT32_MAX, &h, &n, &ret)) return ret;
+  if (n > h->tx_batch) n = h->tx_batch;
   return ret_int(env, h->ops->tx_submit(h, n));
 }
 
