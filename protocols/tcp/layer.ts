@@ -13,6 +13,7 @@ import { TcpConnection, type TcpConnHost } from './connection.js';
 import { newTcpStats, type TcpStats } from './info.js';
 import { resolveTcpOptions, type ResolvedTcpOptions, type TcpOptions } from './options.js';
 import { seqAdd } from './seq.js';
+import { DeadlineHeap } from '../util/deadline-heap.js';
 import { TimeWaitTable, TimeWaitView, emptyTimeWaitSeed, type TcpConnectionView, type TimeWaitHost } from './time-wait.js';
 import {
   TcpFlag,
@@ -124,8 +125,7 @@ export class TcpLayer implements TcpConnHost, TimeWaitHost {
    * entry surfaces it is re-pushed at the connection's current `timerAt`. Entries whose time is not the
    * connection's `heapAt`, or whose connection closed, are stale and dropped when they surface.
    */
-  private heapAt: number[] = [];
-  private heapConn: TcpConnection[] = [];
+  private readonly timers = new DeadlineHeap<TcpConnection>();
   private readonly pendingTx = new Set<TcpConnection>();
   /** Connections in TIME-WAIT whose last ACK has not left yet; then they become records in `tw`. */
   private readonly timeWait = new Set<TcpConnection>();
@@ -492,17 +492,18 @@ export class TcpLayer implements TcpConnHost, TimeWaitHost {
 
   /** The earliest armed timer (stale heap entries are dropped on the way), or undefined. */
   private nextTimerAt(): number | undefined {
+    const h = this.timers;
     for (;;) {
-      if (this.heapAt.length === 0) return undefined;
-      const at = this.heapAt[0]!;
-      const c = this.heapConn[0]!;
+      if (h.length === 0) return undefined;
+      const at = h.topAt;
+      const c = h.top;
       if (c.state === 'CLOSED' || at !== c.heapAt) {
-        this.heapPop();
+        h.pop();
         continue;
       }
       if (c.timerAt > at) {
         // The timer moved later: re-file it.
-        this.heapPop();
+        h.pop();
         c.heapAt = Infinity;
         if (c.timerAt !== Infinity) this.heapPushConn(c);
         continue;
@@ -534,8 +535,8 @@ export class TcpLayer implements TcpConnHost, TimeWaitHost {
     for (let guard = 0; guard < this.opts.timersPerPoll; guard++) {
       const at = this.nextTimerAt();
       if (at === undefined || at > now) break;
-      const c = this.heapConn[0]!;
-      this.heapPop();
+      const c = this.timers.top;
+      this.timers.pop();
       c.heapAt = Infinity;
       c.onTimer(now);
       if (c.state === 'TIME-WAIT') this.retireTimeWait(c);
@@ -711,7 +712,7 @@ export class TcpLayer implements TcpConnHost, TimeWaitHost {
     conn.heapAt = Infinity;
     this.pendingTx.delete(conn);
     // Stale timer entries would keep released connections alive until their times come (an RTO, a keepalive).
-    if (this.heapAt.length > 4 * this.nConns + 64) this.heapRebuild();
+    if (this.timers.length > 4 * this.nConns + 64) this.heapRebuild();
     this.tw.add(this.twSeed, conn);
   }
 
@@ -732,56 +733,18 @@ export class TcpLayer implements TcpConnHost, TimeWaitHost {
   }
 
   private heapPushConn(c: TcpConnection): void {
-    if (this.heapAt.length > 4 * this.nConns + 64) this.heapRebuild();
-    const at = c.timerAt;
-    c.heapAt = at;
-    const A = this.heapAt;
-    const C = this.heapConn;
-    let i = A.length;
-    A.push(at);
-    C.push(c);
-    while (i > 0) {
-      const p = (i - 1) >> 1;
-      if (A[p]! <= at) break;
-      A[i] = A[p]!;
-      C[i] = C[p]!;
-      i = p;
-    }
-    A[i] = at;
-    C[i] = c;
+    if (this.timers.length > 4 * this.nConns + 64) this.heapRebuild();
+    c.heapAt = c.timerAt;
+    this.timers.push(c.timerAt, c);
   }
 
   /** Drop stale entries: one entry per open connection with a timer. */
   private heapRebuild(): void {
-    const conns = this.heapConn;
-    this.heapAt = [];
-    this.heapConn = [];
+    const conns = this.timers.takeAll();
     for (const c of conns) c.heapAt = Infinity;
     for (const c of conns) {
       if (c.state !== 'CLOSED' && c.timerAt !== Infinity && c.heapAt === Infinity) this.heapPushConn(c);
     }
-  }
-
-  private heapPop(): void {
-    const A = this.heapAt;
-    const C = this.heapConn;
-    const lastAt = A.pop()!;
-    const lastC = C.pop()!;
-    const n = A.length;
-    if (n === 0) return;
-    let i = 0;
-    for (;;) {
-      const l = 2 * i + 1;
-      if (l >= n) break;
-      const r = l + 1;
-      const m = r < n && A[r]! < A[l]! ? r : l;
-      if (A[m]! >= lastAt) break;
-      A[i] = A[m]!;
-      C[i] = C[m]!;
-      i = m;
-    }
-    A[i] = lastAt;
-    C[i] = lastC;
   }
 
   // ======================================================================================== demux

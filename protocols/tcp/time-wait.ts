@@ -21,6 +21,7 @@ import type { TcpInfo, TcpStats } from './info.js';
 import type { ResolvedTcpOptions } from './options.js';
 import { seqAdd, seqDiff, seqGt, seqLe, seqLt } from './seq.js';
 import { TcpFlag, type TcpFields } from './wire.js';
+import { DeadlineHeap } from '../util/deadline-heap.js';
 
 /** RFC 7323 5.5: TS.Recent is invalid after 24 days idle (PAWS then does not apply). Same as the connection's. */
 const TS_RECENT_MAX_IDLE = 24 * 24 * 3600 * 1000;
@@ -112,9 +113,7 @@ export class TimeWaitTable {
   private index = new Int32Array(0);
   private mask = 0;
   /** Min-heap of (deadline, slot); entries whose deadline is no longer the slot's are stale. */
-  private heapAt = new Float64Array(0);
-  private heapSlot = new Int32Array(0);
-  private heapLen = 0;
+  private heap = new DeadlineHeap<number>();
   private readonly k0: number;
   private readonly k1: number;
   private readonly k2: number;
@@ -371,10 +370,11 @@ export class TimeWaitTable {
 
   /** The earliest deadline (stale heap entries are dropped on the way), or undefined. */
   nextDeadline(): number | undefined {
-    while (this.heapLen > 0) {
-      const i = this.heapSlot[0]!;
-      if (this.bits[i]! & F_LIVE && this.deadline[i] === this.heapAt[0]) return this.heapAt[0];
-      this.heapPop();
+    const h = this.heap;
+    while (h.length > 0) {
+      const i = h.top;
+      if (this.bits[i]! & F_LIVE && this.deadline[i] === h.topAt) return h.topAt;
+      h.pop();
     }
     return undefined;
   }
@@ -384,8 +384,8 @@ export class TimeWaitTable {
     for (let k = 0; k < budget; k++) {
       const at = this.nextDeadline();
       if (at === undefined || at > now) return;
-      const slot = this.heapSlot[0]!;
-      this.heapPop();
+      const slot = this.heap.top;
+      this.heap.pop();
       const conn = this.remove(slot);
       if (conn !== undefined) expired(conn);
     }
@@ -393,59 +393,14 @@ export class TimeWaitTable {
 
   private arm(slot: number, at: number): void {
     this.deadline[slot] = at;
-    if (this.heapLen > 2 * this.n + 64) this.heapRebuild();
-    if (this.heapLen === this.heapAt.length) {
-      const a = new Float64Array(Math.max(INITIAL, Math.ceil(this.heapLen * GROWTH)));
-      a.set(this.heapAt);
-      this.heapAt = a;
-      const s = new Int32Array(a.length);
-      s.set(this.heapSlot);
-      this.heapSlot = s;
-    }
-    this.heapPush(at, slot);
-  }
-
-  private heapPush(at: number, slot: number): void {
-    const A = this.heapAt;
-    const S = this.heapSlot;
-    let i = this.heapLen++;
-    while (i > 0) {
-      const p = (i - 1) >> 1;
-      if (A[p]! <= at) break;
-      A[i] = A[p]!;
-      S[i] = S[p]!;
-      i = p;
-    }
-    A[i] = at;
-    S[i] = slot;
-  }
-
-  private heapPop(): void {
-    const A = this.heapAt;
-    const S = this.heapSlot;
-    const n = --this.heapLen;
-    if (n === 0) return;
-    const lastAt = A[n]!;
-    const lastS = S[n]!;
-    let i = 0;
-    for (;;) {
-      const l = 2 * i + 1;
-      if (l >= n) break;
-      const r = l + 1;
-      const m = r < n && A[r]! < A[l]! ? r : l;
-      if (A[m]! >= lastAt) break;
-      A[i] = A[m]!;
-      S[i] = S[m]!;
-      i = m;
-    }
-    A[i] = lastAt;
-    S[i] = lastS;
+    if (this.heap.length > 2 * this.n + 64) this.heapRebuild();
+    this.heap.push(at, slot);
   }
 
   /** One entry per live record (drops the stale ones left by restarted timers and removed records). */
   private heapRebuild(): void {
-    this.heapLen = 0;
-    for (let i = 0; i < this.cap; i++) if (this.bits[i]! & F_LIVE) this.heapPush(this.deadline[i]!, i);
+    this.heap.takeAll();
+    for (let i = 0; i < this.cap; i++) if (this.bits[i]! & F_LIVE) this.heap.push(this.deadline[i]!, i);
   }
 
   // ------------------------------------------------------------------------------------------------ storage
