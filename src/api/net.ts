@@ -312,6 +312,47 @@ export class Socket extends Duplex implements Deferred {
   get bytesWritten(): number {
     return this.bytesAccepted + this.writableLength - (this.wqChunk ? this.wqOff : 0);
   }
+  // node:net's internal members that libraries call: node:net's own (above this class in the prototype chain,
+  // see the end of this file) read a kernel handle. _writev is absent, as on a plain Duplex (one write at a time).
+  /** @internal node:net's peer name ({} before connect), as http and tls read it. */
+  _getpeername(): { address: string; family: 'IPv4'; port: number } | Record<string, never> {
+    return this.remote === undefined ? {} : { address: this.remote.address, family: 'IPv4', port: this.remote.port };
+  }
+  /** @internal node:net's local name. */
+  _getsockname(): { address: string; family: 'IPv4'; port: number } | Record<string, never> {
+    return this.address();
+  }
+  /** @internal node:net's activity mark: restart the idle timer (http's parser calls it on every chunk). */
+  _unrefTimer(): void {
+    if (this.idleTimer !== undefined) this.touch();
+  }
+  /** @internal node:net's former name of bytesWritten. */
+  get _bytesDispatched(): number {
+    return this.bytesWritten;
+  }
+  /** @internal no kernel handle (node:net code tests it before using one). */
+  get _handle(): null {
+    return null;
+  }
+  /**
+   * A 'connect' listener added once the connection is up runs in the next tick. node:net never does this: a
+   * connected node:net Socket has a kernel handle, and node:tls takes a handle-less one (byway's, now that it is
+   * `instanceof net.Socket`) for one still connecting and waits for its 'connect' before the handshake
+   * (TLSSocket's _init); without it, TLS over an accepted or connected byway socket would wait forever.
+   */
+  override on(event: string | symbol, listener: (...args: any[]) => void): this {
+    super.on(event, listener);
+    if (event === 'connect' && this.remote !== undefined && !this.connecting && !this.destroyed) {
+      process.nextTick(() => {
+        if (this.rawListeners('connect').includes(listener)) listener.call(this); // still there (a once() wrapper removes itself)
+      });
+    }
+    return this;
+  }
+  override addListener(event: string | symbol, listener: (...args: any[]) => void): this {
+    return this.on(event, listener);
+  }
+
   /** node:net's bufferSize: what the stream still holds, once connect() was called. */
   get bufferSize(): number | undefined {
     return this.conn !== undefined || this.connecting ? this.writableLength : undefined;
@@ -663,6 +704,14 @@ export class Socket extends Duplex implements Deferred {
     this.idleTimer.unref?.();
   }
 }
+
+// byway's sockets are instances of node:net's Socket, as programs and libraries check (`instanceof net.Socket`):
+// node:net's prototype goes between this class and stream.Duplex. Its members that this class does not define
+// and that would reach a kernel handle are defined above (_getpeername, _unrefTimer...), or taken back here.
+Object.setPrototypeOf(Socket.prototype, net.Socket.prototype);
+Object.defineProperty(Socket.prototype, '_writev', { value: null, writable: true, configurable: true });
+// node:net's socket has no parent unless a TLS socket wraps it: its _unrefTimer walks `_parent` up to null.
+Object.defineProperty(Socket.prototype, '_parent', { value: null, writable: true, configurable: true });
 
 const EV_CONNECT = 1;
 const EV_READ = 2;

@@ -167,8 +167,8 @@ describePrivileged('byway run: unmodified node programs over AF_PACKET', () => {
       const dnsPid = (await waitOutput(dns, /^byway: pid (\d+) driver af-packet/m, 30_000, 'byway run (dns)'))[1]!;
       await waitOutput(dns, /^bound 5353$/m, 30_000, 'dns server');
 
-      const small = await execInAsync(kernelNs, 'curl', ['-sS', '-m', '20', `http://${BYWAY}:8080/`], { timeoutMs: 30_000 });
-      expect(small.stdout, small.stderr).toBe('ok\n');
+      const small = await execInAsync(kernelNs, 'curl', ['-sS', '-m', '20', '-w', 'x-net-socket: %header{x-net-socket}', `http://${BYWAY}:8080/`], { timeoutMs: 30_000 });
+      expect(small.stdout, small.stderr).toBe('ok\nx-net-socket: true'); // the accepted socket is instanceof net.Socket
       const big = await execInAsync(kernelNs, 'sh', ['-c', `curl -sS -m 60 http://${BYWAY}:8080/big | sha256sum`], { timeoutMs: 90_000 });
       expect(big.stdout.split(' ')[0], big.stderr).toBe(sha256(blob(SIZE)));
 
@@ -331,7 +331,7 @@ http {
       const client = bywayRun('default=bypass', [app('redis-client.cjs'), KERNEL, '6379', '20000']);
       const pid = (await waitOutput(client, /^byway: pid (\d+) driver af-packet/m, 30_000, 'byway run (redis)'))[1]!;
       const line = (await waitOutput(client, /^\{.*\}$/m, 90_000, 'redis client'))[0];
-      expect(JSON.parse(line)).toEqual({ setsOk: 10_000, getsOk: 10_000, messages: 100, inOrder: true });
+      expect(JSON.parse(line)).toEqual({ setsOk: 10_000, getsOk: 10_000, messages: 100, inOrder: true, netSockets: true });
       const stat = await statOf(pid);
       expect(stat.paths.tcpConnect).toEqual({ bypass: 2, kernel: 0 }); // the command connection and the subscriber
       expect(stat.stack.tcp.activeOpens).toBe(2);

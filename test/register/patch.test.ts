@@ -64,6 +64,7 @@ describe('preload patches (in-memory link)', () => {
     const before = counters.tcpConnect.bypass;
     const s = net.connect(7, PEER);
     expect((s as unknown as { path: string }).path).toBe('bypass');
+    expect(s).toBeInstanceOf(net.Socket); // as programs and libraries check
     await once(s, 'connect');
     s.end('ping over byway');
     let got = '';
@@ -111,7 +112,7 @@ describe('preload patches (in-memory link)', () => {
   });
 
   it('an http server listening on a bypass port takes byway connections; address, listening, close answer for it', async () => {
-    const srv = http.createServer((req, res) => res.end(`hello ${(req.socket as unknown as { path: string }).path}`));
+    const srv = http.createServer((req, res) => res.end(`hello ${(req.socket as unknown as { path: string }).path} ${req.socket instanceof net.Socket}`));
     srv.listen(8080);
     await once(srv, 'listening');
     expect(srv.listening).toBe(true);
@@ -124,7 +125,7 @@ describe('preload patches (in-memory link)', () => {
       });
       req.on('error', reject);
     });
-    expect(body).toBe('hello bypass');
+    expect(body).toBe('hello bypass true');
     expect(counters.tcpListen.bypass).toBe(1);
     expect(counters.tcpAccepted.bypass).toBe(1);
     srv.closeAllConnections();

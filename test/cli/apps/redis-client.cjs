@@ -1,7 +1,8 @@
 // An ordinary ioredis client (no byway in it): 10k pipelined SETs then 10k pipelined GETs, checked, and 100
-// messages over pub/sub; prints one JSON line, then stays up for STAY_MS so its counters can be read.
+// messages over pub/sub; prints one JSON line (with whether both connections are `instanceof net.Socket`), then stays up for STAY_MS so its counters can be read.
 // Usage: node redis-client.cjs HOST PORT STAY_MS
 'use strict';
+const net = require('node:net');
 const { Redis } = require('ioredis');
 const [host, port, stayMs] = process.argv.slice(2);
 const N = 10_000;
@@ -28,7 +29,7 @@ const N = 10_000;
   for (let i = 0; i < 100; i++) await r.publish('news', `m${i}`);
   await all;
   const inOrder = messages.every((m, i) => m === `m${i}`);
-  console.log(JSON.stringify({ setsOk: setReplies.filter(([err, v]) => !err && v === 'OK').length, getsOk, messages: messages.length, inOrder }));
+  console.log(JSON.stringify({ setsOk: setReplies.filter(([err, v]) => !err && v === 'OK').length, getsOk, messages: messages.length, inOrder, netSockets: r.stream instanceof net.Socket && sub.stream instanceof net.Socket }));
   setTimeout(() => {
     r.disconnect();
     sub.disconnect();
