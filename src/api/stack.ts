@@ -157,6 +157,7 @@ export class Stack {
     const deferred = this.deferred;
     this.running = runStack(this.core, { clock: options.clock, mode: options.pollMode, spinMs: options.spinMs, spinUs: options.spinUs, afterPoll: () => deferred.run() });
     this.running.loop.unref();
+    this.running.loop.setSpinning(false); // nothing keeps the process alive yet (refChanged)
     const tracked = this.tracked;
     this.internals = {
       core: this.core,
@@ -230,6 +231,7 @@ export class Stack {
   unref(): this {
     this.refed = false;
     this.keepAlive?.unref();
+    this.running.loop.setSpinning(false);
     return this;
   }
 
@@ -237,6 +239,7 @@ export class Stack {
   ref(): this {
     this.refed = true;
     this.keepAlive?.ref();
+    this.running.loop.setSpinning(this.alive.size > 0);
     return this;
   }
 
@@ -259,6 +262,8 @@ export class Stack {
       else this.alive.delete(s);
     }
     const alive = this.alive.size > 0;
+    // A busy loop spins only while the process is held for this stack's sockets (as the keep-alive interval).
+    if (!this.closed) this.running.loop.setSpinning(alive && this.refed);
     if (alive && this.keepAlive === undefined && !this.closed) {
       this.keepAlive = setInterval(() => {}, 0x7fffffff);
       if (!this.refed) this.keepAlive.unref();

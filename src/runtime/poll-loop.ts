@@ -4,8 +4,10 @@
  * moves earlier, so an idle stack costs nothing and a busy one does not churn timers.
  *
  * Modes: 'event' (readiness-driven; the default) and 'busy' (polls continuously, trading a core for latency, like
- * OpenOnload's spinning; it keeps the process alive until stop()). `unref()` lets the process exit while the loop
- * waits on a timer.
+ * OpenOnload's spinning). A busy loop spins only while `setSpinning(true)` (the default; the API's stack turns it
+ * on while something of it keeps the process alive): the chain of ref'd immediates would otherwise hold the process
+ * open forever. Not spinning, it polls every BUSY_IDLE_MS on a timer (a busy-polling driver has no readiness
+ * callback), which `unref()` lets the process exit through, like any timer of the loop.
  *
  * Native spin (`wait`, from a driver that has one): after a poll that found nothing, the loop spins inside the
  * driver's addon for up to `spinUs` microseconds on the receive ring, then polls again at once if a frame came,
@@ -51,6 +53,8 @@ const DEFAULT_SPIN_MS = 0.1;
 export const DEFAULT_SPIN_US = 50;
 /** The longest spin one turn may take: 10 ms would already delay every timer and socket of the process by that much. */
 export const MAX_SPIN_US = 10_000;
+/** Busy mode while not spinning: the period (ms) of the polls on a timer. */
+export const BUSY_IDLE_MS = 1;
 /** Empty polls allowed in one spin window, whatever the clock says (a clock that stands still must not spin forever). */
 const MAX_EMPTY_SPINS = 1000;
 
@@ -61,6 +65,8 @@ export class PollLoop {
   private running = false;
   private refed = true;
   private readonly mode: 'event' | 'busy';
+  /** Busy mode: spin (a ref'd immediate per turn), or poll every BUSY_IDLE_MS on the loop's timer. */
+  private spinning = true;
   private readonly spinMs: number;
   private readonly spinUs: number;
   private lastWorkAt = -Infinity;
@@ -125,6 +131,13 @@ export class PollLoop {
     this.timerAt = Infinity;
   }
 
+  /** Busy mode: spin while on; off, poll on a timer (which unref() lets the process exit through). */
+  setSpinning(on: boolean): void {
+    if (this.spinning === on) return;
+    this.spinning = on;
+    if (this.mode === 'busy') this.schedule();
+  }
+
   ref(): void {
     this.refed = true;
     this.timer?.ref?.();
@@ -187,7 +200,7 @@ export class PollLoop {
     if (this.options.wait === undefined || this.spinUs === 0) return 0;
     // Busy mode spins every empty turn. The node's pollAt is no bound there: a busy-polling driver always answers
     // `now`, and timers due by now have just run in the poll.
-    if (this.mode === 'busy') return this.spinUs;
+    if (this.mode === 'busy') return this.spinning ? this.spinUs : 0;
     const now = this.clock.now();
     const left = this.spinMs - (now - this.lastWorkAt);
     if (!(left > 0) || this.emptySpins >= MAX_EMPTY_SPINS) return 0;
@@ -199,13 +212,16 @@ export class PollLoop {
 
   private schedule(): void {
     if (!this.running) return;
-    if (this.mode === 'busy') {
+    const busy = this.mode === 'busy';
+    if (busy && this.spinning) {
       this.arm();
       return;
     }
     const now = this.clock.now();
-    const at = this.node.pollAt(now);
-    if (now - this.lastWorkAt < this.spinMs && this.emptySpins < MAX_EMPTY_SPINS && (at === undefined || at > now)) {
+    let at = this.node.pollAt(now);
+    // A busy-polling driver always answers `now` and wakes nobody: poll it every BUSY_IDLE_MS.
+    if (busy) at = Math.max(at ?? now, now + BUSY_IDLE_MS);
+    if (!busy && now - this.lastWorkAt < this.spinMs && this.emptySpins < MAX_EMPTY_SPINS && (at === undefined || at > now)) {
       // Frames arrived a moment ago: more are likely, and polling again costs less than sleeping and being woken.
       this.arm();
       return;

@@ -90,4 +90,22 @@ process.on('exit', () => console.log('exit'));
     expect(r.signal).toBeNull();
     expect(r.lines).toEqual(['connected', 'server end', 'client close', 'exit']);
   });
+  // The latency profile's busy polling (issue #15: a client under byway run --profile latency never exited).
+  it('busy polling holds the process only while something is active, as event mode does', () => {
+    const r = run(`
+const [d1, d2] = memoryLink();
+const x = createStack({ driver: d1, address: '10.0.0.1/24', pollMode: 'busy' });
+const y = createStack({ driver: d2, address: '10.0.0.2/24', pollMode: 'busy' });
+y.net.createServer((s) => { s.on('data', () => {}); s.on('end', () => { console.log('server end'); s.end(); }); }).listen(80).unref();
+const c = x.net.createConnection(80, '10.0.0.2', () => {
+  console.log('connected');
+  setTimeout(() => c.end(), 200).unref(); // runs only if the reading client holds the process
+});
+c.on('data', () => {});
+c.on('close', () => console.log('client close'));
+process.on('exit', () => console.log('exit'));
+`);
+    expect(r.signal).toBeNull();
+    expect(r.lines).toEqual(['connected', 'server end', 'client close', 'exit']);
+  });
 });

@@ -146,6 +146,35 @@ describe('PollLoop native spin, busy mode', () => {
     sync.stop();
   });
 
+  it('spins only while setSpinning(true); off, it polls on a timer and neither spins nor arms immediates', async () => {
+    const l = fakeLink({ pollAt: (now) => now }); // a busy-polling driver: always due
+    const loop = new PollLoop(l.node, l.clock, { mode: 'busy', wait: l.wait });
+    loop.setSpinning(false);
+    loop.start();
+    await turn();
+    await turn();
+    await turn();
+    expect(l.waits).toEqual([]);
+    expect(l.log.length).toBeLessThanOrEqual(1); // at most the first poll: the next ones wait for the timer
+    loop.setSpinning(true);
+    await turn();
+    await turn();
+    expect(l.waits.length).toBeGreaterThanOrEqual(1);
+    expect(l.waits[0]).toBe(DEFAULT_SPIN_US);
+    loop.setSpinning(false);
+    await turn();
+    const waitsOff = l.waits.length;
+    const pollsOff = l.log.length;
+    await turn();
+    await turn();
+    expect(l.waits.length).toBe(waitsOff);
+    expect(l.log.length).toBe(pollsOff);
+    while (l.log.length === pollsOff) await turn(); // until the timer (BUSY_IDLE_MS) polls: without a spin
+    expect(l.log.length).toBeGreaterThan(pollsOff);
+    expect(l.waits.length).toBe(waitsOff);
+    loop.stop();
+  });
+
   it('polls in a microtask when woken (a reply sent from a handler), at most once per event-loop turn', async () => {
     const l = fakeLink();
     const loop = new PollLoop(l.node, l.clock, { mode: 'busy', wait: l.wait });
