@@ -350,7 +350,7 @@ http {
   );
 
   it(
-    'pg against PostgreSQL: a new net.Socket() connect on the bypass path; transactions and a 5 MB SELECT checked',
+    'pg against PostgreSQL: a new net.Socket() connect on the bypass path; transactions, a 5 MB SELECT and an 8 MB COPY each way checked',
     async () => {
       const bin = readdirSync('/usr/lib/postgresql').map((v) => `/usr/lib/postgresql/${v}/bin`).find((d) => existsSync(`${d}/postgres`));
       expect(bin, 'PostgreSQL server binaries under /usr/lib/postgresql/*/bin (Debian package postgresql)').toBeDefined();
@@ -367,7 +367,16 @@ http {
       const client = bywayRun('default=bypass', [app('pg-client.cjs'), KERNEL, '5432', '20000']);
       const pid = (await waitOutput(client, /^byway: pid (\d+) driver af-packet/m, 30_000, 'byway run (pg)'))[1]!;
       const line = (await waitOutput(client, /^\{.*\}$/m, 120_000, 'pg client'))[0];
-      expect(JSON.parse(line)).toEqual({ count: 500, row: 'row 321', bigRows: 5000, bigOk: 5000, bigBytes: 5_120_000 });
+      let copyBytes = 0; // the COPY's text, as pg-client.cjs makes it: 8000 rows "id\tv\n", v 1000-1006 bytes
+      for (let i = 0; i < 8000; i++) copyBytes += String(i).length + 1 + 1000 + (i % 7) + 1;
+      expect(JSON.parse(line)).toEqual({
+        count: 500,
+        row: 'row 321',
+        bigRows: 5000,
+        bigOk: 5000,
+        bigBytes: 5_120_000,
+        copy: { inBytes: copyBytes, inRows: 8000, inMd5Match: true, outBytes: copyBytes, outSha256Match: true },
+      });
       const stat = await statOf(pid);
       expect(stat.paths.tcpConnect).toEqual({ bypass: 1, kernel: 0 });
       expect(stat.paths.bypassFailures).toBe(0);

@@ -1,8 +1,13 @@
 // An ordinary pg client (no byway in it): a table, a committed and a rolled-back transaction, a 5 MB SELECT,
-// checked; prints one JSON line, then stays up for STAY_MS so its counters can be read.
+// an 8 MB COPY FROM STDIN and COPY TO STDOUT (pg-copy-streams), checked by MD5 on the server and SHA-256 here;
+// prints one JSON line, then stays up for STAY_MS so its counters can be read.
 // Usage: node pg-client.cjs HOST PORT STAY_MS
 'use strict';
+const crypto = require('node:crypto');
+const { pipeline } = require('node:stream/promises');
+const { Readable } = require('node:stream');
 const { Client } = require('pg');
+const copyStreams = require('pg-copy-streams');
 const [host, port, stayMs] = process.argv.slice(2);
 (async () => {
   const c = new Client({ host, port: Number(port), user: 'postgres', database: 'postgres' });
@@ -24,7 +29,33 @@ const [host, port, stayMs] = process.argv.slice(2);
     bytes += r.pad.length;
     if (r.pad.length === 1024) ok++;
   }
-  console.log(JSON.stringify({ count, row, bigRows: big.rows.length, bigOk: ok, bigBytes: bytes }));
+  // COPY in: 8000 rows of 1 KB, in 64 KB chunks; the server hashes what it stored, in the same text form.
+  const lines = [];
+  for (let i = 0; i < 8000; i++) lines.push(`${i}\t${String.fromCharCode(97 + (i % 26)).repeat(1000 + (i % 7))}\n`);
+  const text = Buffer.from(lines.join(''));
+  await c.query('DROP TABLE IF EXISTS bulk');
+  await c.query('CREATE TABLE bulk (id int PRIMARY KEY, v text)');
+  const chunks = [];
+  for (let o = 0; o < text.length; o += 65536) chunks.push(text.subarray(o, o + 65536));
+  await pipeline(Readable.from(chunks), c.query(copyStreams.from('COPY bulk FROM STDIN')));
+  const stored = (await c.query("SELECT count(*) AS n, md5(string_agg(id::text || E'\\t' || v || E'\\n', '' ORDER BY id)) AS h FROM bulk")).rows[0];
+  const md5 = crypto.createHash('md5').update(text).digest('hex');
+  // COPY out: the same rows back, byte for byte.
+  const out = crypto.createHash('sha256');
+  let outBytes = 0;
+  const copyOut = c.query(copyStreams.to('COPY (SELECT id, v FROM bulk ORDER BY id) TO STDOUT'));
+  for await (const chunk of copyOut) {
+    out.update(chunk);
+    outBytes += chunk.length;
+  }
+  const copy = {
+    inBytes: text.length,
+    inRows: Number(stored.n),
+    inMd5Match: stored.h === md5,
+    outBytes,
+    outSha256Match: out.digest('hex') === crypto.createHash('sha256').update(text).digest('hex'),
+  };
+  console.log(JSON.stringify({ count, row, bigRows: big.rows.length, bigOk: ok, bigBytes: bytes, copy }));
   setTimeout(() => c.end(), Number(stayMs));
 })().catch((err) => {
   console.log(JSON.stringify({ error: String(err && err.stack ? err.stack : err) }));
