@@ -16,12 +16,11 @@
  */
 import { appendFileSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { ChildProcess } from 'node:child_process';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { describePrivileged, execInAsync, NetLab, run, toolProblem, requirePrivileged } from '../helpers/netns.js';
+import { blob, exited, nginxConfig, sha256, waitOutput, type Proc } from './run-helpers.js';
 
 const KERNEL = '10.77.31.1';
 const BYWAY = '10.77.31.2';
@@ -32,49 +31,6 @@ const here = new URL('.', import.meta.url).pathname;
 const BYWAY_CLI = join(here, '../../src/cli/byway.ts');
 const app = (name: string): string => join(here, 'apps', name);
 const TEST_MS = 150_000;
-
-type Proc = ChildProcess & { output(): string };
-
-function waitOutput(p: Proc, re: RegExp, ms: number, what: string): Promise<RegExpExecArray> {
-  return new Promise((resolve, reject) => {
-    const check = (): void => {
-      const m = re.exec(p.output());
-      if (m) done(undefined, m);
-    };
-    const onExit = (code: number | null): void => done(new Error(`${what} exited (${code}): ${p.output()}`));
-    const timer = setTimeout(() => done(new Error(`${what}: no ${re} within ${ms} ms: ${p.output()}`)), ms);
-    const done = (err: Error | undefined, m?: RegExpExecArray): void => {
-      clearTimeout(timer);
-      p.stdout?.off('data', check);
-      p.stderr?.off('data', check);
-      p.off('exit', onExit);
-      if (err) reject(err);
-      else resolve(m!);
-    };
-    p.stdout?.on('data', check);
-    p.stderr?.on('data', check);
-    p.once('exit', onExit);
-    check();
-  });
-}
-
-function exited(p: ChildProcess, ms: number): Promise<number | null> {
-  return new Promise((resolve) => {
-    if (p.exitCode !== null || p.signalCode !== null) return resolve(p.exitCode);
-    const t = setTimeout(() => resolve(null), ms);
-    p.once('exit', (code) => {
-      clearTimeout(t);
-      resolve(code);
-    });
-  });
-}
-
-const blob = (size: number): Buffer => {
-  const b = Buffer.alloc(size);
-  for (let i = 0; i < size; i++) b[i] = (i * 7 + 3) & 0xff;
-  return b;
-};
-const sha256 = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
 
 /** (ip.src, ip.dst, tcp/udp ports) of each IPv4 packet in a capture, as tshark reads it. */
 async function packets(ns: string, file: string): Promise<Array<{ src: string; dst: string; sport: number; dport: number }>> {
@@ -279,15 +235,8 @@ describePrivileged('byway run: unmodified node programs over AF_PACKET', () => {
       expect(cert.status, String(cert.stderr)).toBe(0);
       writeFileSync(
         join(web, 'nginx.conf'),
-        `daemon off; master_process off; worker_processes 1; pid ${web}/nginx.pid; error_log ${web}/error.log warn;
-events { worker_connections 64; }
-http {
-  access_log off; client_body_temp_path ${web}/body; proxy_temp_path ${web}/proxy; fastcgi_temp_path ${web}/fastcgi;
-  uwsgi_temp_path ${web}/uwsgi; scgi_temp_path ${web}/scgi; default_type application/octet-stream; sendfile on;
-  server { listen ${KERNEL}:8090; root ${web}/www; }
-  server { listen ${KERNEL}:8443 ssl; ssl_certificate ${web}/cert.pem; ssl_certificate_key ${web}/key.pem; root ${web}/www; }
-}
-`,
+        nginxConfig(web, `server { listen ${KERNEL}:8090; root ${web}/www; }
+  server { listen ${KERNEL}:8443 ssl; ssl_certificate ${web}/cert.pem; ssl_certificate_key ${web}/key.pem; root ${web}/www; }`),
       );
       const nginx = lab.spawnIn(kernelNs, 'nginx', ['-p', web, '-e', `${web}/error.log`, '-c', join(web, 'nginx.conf')]) as Proc;
       for (let i = 0; i < 100; i++) {

@@ -1,0 +1,59 @@
+/** What the `byway run` tests share: waiting on a child's output or exit, and the deterministic blob they serve. */
+import { createHash } from 'node:crypto';
+import type { ChildProcess } from 'node:child_process';
+
+export type Proc = ChildProcess & { output(): string };
+
+export function waitOutput(p: Proc, re: RegExp, ms: number, what: string): Promise<RegExpExecArray> {
+  return new Promise((resolve, reject) => {
+    const check = (): void => {
+      const m = re.exec(p.output());
+      if (m) done(undefined, m);
+    };
+    const onExit = (code: number | null): void => done(new Error(`${what} exited (${code}): ${p.output()}`));
+    const timer = setTimeout(() => done(new Error(`${what}: no ${re} within ${ms} ms: ${p.output()}`)), ms);
+    const done = (err: Error | undefined, m?: RegExpExecArray): void => {
+      clearTimeout(timer);
+      p.stdout?.off('data', check);
+      p.stderr?.off('data', check);
+      p.off('exit', onExit);
+      if (err) reject(err);
+      else resolve(m!);
+    };
+    p.stdout?.on('data', check);
+    p.stderr?.on('data', check);
+    p.once('exit', onExit);
+    check();
+  });
+}
+
+export function exited(p: ChildProcess, ms: number): Promise<number | null> {
+  return new Promise((resolve) => {
+    if (p.exitCode !== null || p.signalCode !== null) return resolve(p.exitCode);
+    const t = setTimeout(() => resolve(null), ms);
+    p.once('exit', (code) => {
+      clearTimeout(t);
+      resolve(code);
+    });
+  });
+}
+
+export const blob = (size: number): Buffer => {
+  const b = Buffer.alloc(size);
+  for (let i = 0; i < size; i++) b[i] = (i * 7 + 3) & 0xff;
+  return b;
+};
+export const sha256 = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
+
+
+/** An nginx.conf for one unprivileged-style nginx in the foreground, everything under `web`, with `servers`. */
+export function nginxConfig(web: string, servers: string, accessLog = 'off'): string {
+  return `daemon off; master_process off; worker_processes 1; pid ${web}/nginx.pid; error_log ${web}/error.log warn;
+events { worker_connections 64; }
+http {
+  access_log ${accessLog}; client_body_temp_path ${web}/body; proxy_temp_path ${web}/proxy; fastcgi_temp_path ${web}/fastcgi;
+  uwsgi_temp_path ${web}/uwsgi; scgi_temp_path ${web}/scgi; default_type application/octet-stream; sendfile on;
+  ${servers}
+}
+`;
+}
