@@ -8,6 +8,7 @@
  * whole stack is (stack.unref()). The poll loop and the driver's readiness watch are unref'd; one ref'd interval
  * handle stands for all active objects, which report changes one at a time (refChanged).
  */
+import dns from 'node:dns';
 import type { FrameDriver } from '../../drivers/types.js';
 import { BywayError } from '../../protocols/util/errors.js';
 import { cryptoRng, type Rng } from '../../protocols/util/rng.js';
@@ -28,6 +29,7 @@ import type { TcpInfo } from '../../protocols/tcp/info.js';
 import type { TcpOptions } from '../../protocols/tcp/layer.js';
 import type { StackInternals, Tracked } from './internals.js';
 import { DeferQueue } from './defer.js';
+import { resolveHost, type LookupFunction } from './lookup.js';
 
 export interface StackOptions {
   readonly driver: FrameDriver;
@@ -210,15 +212,17 @@ export class Stack {
   }
 
   /** ICMP echo: resolves with the reply, rejects with ETIMEDOUT, EHOSTUNREACH, ENETUNREACH... */
-  async ping(host: string, options: { size?: number; timeoutMs?: number; ttl?: number } = {}): Promise<PingReply> {
+  async ping(host: string, options: { size?: number; timeoutMs?: number; ttl?: number; lookup?: LookupFunction } = {}): Promise<PingReply> {
     this.assertOpen();
-    const dst = parseIpv4(host);
-    if (dst === undefined) throw new BywayError('ERR_INVALID_IP_ADDRESS', `ping needs an IPv4 literal, got '${host}'`);
-    // A pending ping keeps the process alive, as a pending request on any Node handle does.
+    // A pending ping keeps the process alive, as a pending request on any Node handle does (its look-up too).
     const pending: Tracked = { keepsAlive: true, destroyForStackClose: () => {} };
     this.internals.track(pending);
     let r: PingResult;
     try {
+      // A host name is resolved as node:net resolves one (lookup.ts: IPv4, the resolver's own errors).
+      const lookup = options.lookup ?? (dns.lookup as unknown as LookupFunction);
+      const dst = await new Promise<number>((resolve, reject) => resolveHost(lookup, host, {}, (err, ip) => (err ? reject(err) : resolve(ip))));
+      this.assertOpen();
       r = await this.running.ping(dst, options);
     } finally {
       this.internals.untrack(pending);

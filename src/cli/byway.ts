@@ -175,7 +175,7 @@ async function capture(p: Parsed): Promise<number> {
 
 async function ping(p: Parsed): Promise<number> {
   const host = p.positional[0];
-  if (host === undefined) throw new UsageError('byway ping needs a host (IPv4 literal)');
+  if (host === undefined) throw new UsageError('byway ping needs a host (an IPv4 address or a name)');
   const count = numFlag(p, '-c', 1) ?? 4;
   const cfg = configFromEnv({ ...p.env, BYWAY_CONTROL: 'off' });
   const addresses = cfg.stack.address === undefined ? [] : typeof cfg.stack.address === 'string' ? [cfg.stack.address] : [...cfg.stack.address];

@@ -29,8 +29,9 @@ export function formatStat(sample: Record<string, unknown>, opts: { all?: boolea
   if (!before) {
     for (const k of ['spec', 'netns', 'profile', 'pollMode', 'rules']) if (sample[k] !== undefined) head.push(`#${k} ${String(sample[k])}`);
     if (Array.isArray(sample['addresses'])) head.push(`#addresses ${(sample['addresses'] as string[]).join(',')}`);
-    const paths = sample['paths'] as { lastFailure?: string } | undefined;
+    const paths = sample['paths'] as { lastFailure?: string; lastOtherPath?: string } | undefined;
     if (paths?.lastFailure) head.push(`#lastFailure ${paths.lastFailure}`);
+    if (paths?.lastOtherPath) head.push(`#lastOtherPath ${paths.lastOtherPath}`);
   } else {
     const dt = (Number(sample['time']) - Number(opts.previous!['time'])) / 1000;
     head.push(`#delta over ${dt.toFixed(1)} s`);

@@ -8,6 +8,9 @@ export interface PathCounters {
   /** Flows the strategy sent to the bypass path that byway could not make (each also fails with its reason). */
   bypassFailures: number;
   lastFailure: string;
+  /** Datagrams a socket sent on its path to an address the rules give to the other path (a socket has one path). */
+  udpOtherPath: number;
+  lastOtherPath: string;
 }
 
 export function newPathCounters(): PathCounters {
@@ -19,5 +22,7 @@ export function newPathCounters(): PathCounters {
     udpSocket: { bypass: 0, kernel: 0 },
     bypassFailures: 0,
     lastFailure: '',
+    udpOtherPath: 0,
+    lastOtherPath: '',
   };
 }

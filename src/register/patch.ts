@@ -9,7 +9,8 @@
  * - net.Server.prototype.listen (so net.createServer, http/https servers, ws...): inbound TCP, decided by local
  *   port and address; on the bypass path a byway listener feeds the genuine server's 'connection' event, and
  *   address/close/listening/getConnections/ref/unref of that server answer for it.
- * - dgram.createSocket: decided at the first bind, connect or send (dgram-socket.ts).
+ * - dgram.createSocket: decided at the first bind, connect or send, on the resolved address of a host name
+ *   (dgram-socket.ts).
  * - net.Socket.prototype.connect (a socket made with `new net.Socket()`, as pg does): on the bypass path the
  *   genuine socket is kept and carries a byway socket's bytes (adopt.ts).
  *
@@ -266,6 +267,10 @@ export function installPatches(stack: Stack, decide: PathDecider, counters: Path
           const s = stack.dgram.createSocket({ ...(o as object), path: 'bypass' } as never);
           watchErrors(s as unknown as { emit: AnyFn }, `udp ${flow.direction} ${flow.remoteAddress ?? flow.localAddress ?? '0.0.0.0'}:${flow.remotePort ?? flow.localPort ?? 0}`);
           return s as never;
+        },
+        otherPath: (flow, path) => {
+          counters.udpOtherPath++;
+          counters.lastOtherPath = `udp to ${flow.remoteAddress}:${flow.remotePort} sent on the socket's ${path} path; the rules say ${path === 'kernel' ? 'bypass' : 'kernel'}`;
         },
       },
       options,

@@ -160,4 +160,17 @@ describe('host names', () => {
     receiver.close();
     local.close();
   });
+  it('ping() takes a host name: through the lookup option, dns.lookup for localhost, ENOTFOUND when it does not resolve', async () => {
+    const [da, db] = memoryLink();
+    const a = createStack({ driver: da, address: '10.0.0.1/24' });
+    const b = createStack({ driver: db, address: '10.0.0.2/24' });
+    stacks.push(a, b);
+    const { lookup, asked } = fakeLookup({ 'peer.test': '10.0.0.2' });
+    const reply = await a.ping('peer.test', { lookup });
+    expect(reply.from).toBe('10.0.0.2');
+    expect(asked).toEqual([['peer.test', { family: 4, all: false }]]);
+    expect((await a.ping('localhost')).from).toBe('127.0.0.1'); // the stack's loopback, through dns.lookup
+    const err = await a.ping('nowhere.test', { lookup }).then(() => undefined, (e: NodeJS.ErrnoException & { hostname?: string }) => e);
+    expect(err).toMatchObject({ code: 'ENOTFOUND', hostname: 'nowhere.test' });
+  });
 });

@@ -162,6 +162,52 @@ describe('preload patches (in-memory link)', () => {
     kernelServer.close();
   });
 
+  it('dgram: a host name is resolved first and the path decided on its address, for send and connect', async () => {
+    // kernel.test resolves to loopback (kernel), bypass.test to the peer (default=bypass); the rules match
+    // addresses, so deciding on the name would send both the same way.
+    const names: Record<string, string> = { 'kernel.test': '127.0.0.1', 'bypass.test': PEER };
+    const asked: string[] = [];
+    const lookup = (host: string, _o: unknown, cb: (err: Error | null, address: string, family: number) => void): void => {
+      asked.push(host);
+      const a = net.isIP(host) !== 0 ? host : names[host]; // node:dgram also looks up the literal it binds to
+      setImmediate(() => (a ? cb(null, a, 4) : cb(Object.assign(new Error(`getaddrinfo ENOTFOUND ${host}`), { code: 'ENOTFOUND', hostname: host }), '', 4)));
+    };
+    const before = { ...counters.udpSocket };
+    const kernelServer = orig.createSocket.call(dgram, { type: 'udp4' }) as dgram.Socket;
+    kernelServer.bind(0, '127.0.0.1');
+    await once(kernelServer, 'listening');
+    const peerServer = peer.dgram.createSocket({ type: 'udp4', path: 'bypass' });
+    peerServer.bind(7000);
+    await once(peerServer as unknown as NodeJS.EventEmitter, 'listening');
+
+    const toKernel = dgram.createSocket({ type: 'udp4', lookup } as dgram.SocketOptions);
+    const gotKernel = once<Buffer>(kernelServer, 'message');
+    toKernel.send('by name to the kernel', kernelServer.address().port, 'kernel.test');
+    toKernel.send('and a second one', kernelServer.address().port, 'kernel.test'); // queued behind the lookup
+    expect(String(await gotKernel)).toBe('by name to the kernel');
+    expect((toKernel as unknown as { path: string }).path).toBe('kernel');
+
+    const toPeer = dgram.createSocket({ type: 'udp4', lookup } as dgram.SocketOptions);
+    const gotPeer = once<Buffer>(peerServer as unknown as NodeJS.EventEmitter, 'message');
+    toPeer.connect(7000, 'bypass.test', () => toPeer.send('by name to byway'));
+    expect(String(await gotPeer)).toBe('by name to byway');
+    expect((toPeer as unknown as { path: string }).path).toBe('bypass');
+    expect(counters.udpSocket).toEqual({ bypass: before.bypass + 1, kernel: before.kernel + 1 });
+    expect(asked).toContain('kernel.test');
+    expect(asked).toContain('bypass.test');
+
+    // The kernel socket keeps its path for a datagram the rules would give to byway: it is sent, and counted.
+    await new Promise<void>((resolve) => toKernel.send('elsewhere', 7000, PEER, () => resolve()));
+    expect(counters.udpOtherPath).toBe(1);
+    expect(counters.lastOtherPath).toBe(`udp to ${PEER}:7000 sent on the socket's kernel path; the rules say bypass`);
+    // A name that does not resolve: the send fails with the lookup's error, as node:dgram's does.
+    const lost = dgram.createSocket({ type: 'udp4', lookup } as dgram.SocketOptions);
+    const err = await new Promise<NodeJS.ErrnoException>((resolve) => lost.send('x', 9, 'nowhere.test', (e) => resolve(e as NodeJS.ErrnoException)));
+    expect(err.code).toBe('ENOTFOUND');
+    for (const s of [toKernel, toPeer, lost, kernelServer]) s.close();
+    peerServer.close();
+  });
+
   it('new net.Socket().connect() on a bypass flow: the genuine socket carries byway\'s bytes both ways', async () => {
     const peerSide: string[] = [];
     const srv = peer.net.createServer((s) => {
