@@ -43,6 +43,7 @@ const NEIGHBOUR: Schema<NeighbourOptions> = {
   reachableMs: ms,
   retransmitMs: ms,
   maxRequests: count,
+  unicastProbes: count,
   maxEntries: count,
   maxQueuedPackets: count,
   maxQueuedBytes: count,

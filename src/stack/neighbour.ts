@@ -2,7 +2,8 @@
  * The ARP neighbour cache (RFC 826, with the timeouts and retries RFC 1122 section 2.3.2 asks for), sans-IO.
  *
  * Entries are INCOMPLETE (a request is out; packets wait in a bounded queue), REACHABLE (a MAC known until
- * `expiresAt`) or STATIC. A reachable entry that expires is deleted; the next packet re-resolves it (RFC 1122
+ * `expiresAt`), PROBE (a learned MAC in doubt on a transport's advice, still used while unicast requests check it,
+ * as Linux's NUD_PROBE) or STATIC. A reachable entry that expires is deleted; the next packet re-resolves it (RFC 1122
  * 2.3.2.1: timeout). Requests are retried every `retransmitMs` up to `maxRequests` times, then the entry fails:
  * queued packets are dropped and their senders told EHOSTUNREACH through `onUnreachable`.
  *
@@ -22,6 +23,11 @@ export interface NeighbourOptions {
   retransmitMs: number;
   /** Requests sent before giving up. Default 3. */
   maxRequests: number;
+  /**
+   * PROBE (after negative advice): unicast requests to the MAC in doubt, one per retransmitMs, before the entry is
+   * dropped and the next packet resolves the address by broadcast. Default 3 (Linux's ucast_solicit).
+   */
+  unicastProbes: number;
   /** Entries in the table, static ones included. Default 1024. */
   maxEntries: number;
   /** Packets queued per unresolved address. Default 64; `maxQueuedBytes` bounds the total (a fragmented datagram must fit whole). */
@@ -34,12 +40,13 @@ export const DEFAULT_NEIGHBOUR_OPTIONS: NeighbourOptions = {
   reachableMs: 60_000,
   retransmitMs: 1_000,
   maxRequests: 3,
+  unicastProbes: 3,
   maxEntries: 1024,
   maxQueuedPackets: 64,
   maxQueuedBytes: 256 * 1024,
 };
 
-export type NeighbourState = 'incomplete' | 'reachable' | 'static';
+export type NeighbourState = 'incomplete' | 'reachable' | 'probe' | 'static';
 
 /** A packet waiting for its next hop's MAC: a whole frame whose Ethernet destination is filled on resolution. */
 export interface PendingFrame {
@@ -54,8 +61,9 @@ interface Entry {
   ip: number;
   state: NeighbourState;
   mac: Uint8Array;
-  /** reachable: when it expires. incomplete: when the next request (or failure) is due. */
+  /** reachable: when it expires. incomplete, probe: when the next request (or failure) is due. */
   deadline: number;
+  /** incomplete: broadcast requests sent; probe: unicast probes sent. */
   requestsSent: number;
   queue: PendingFrame[];
   queuedBytes: number;
@@ -72,8 +80,14 @@ export interface NeighbourStats {
   unsolicitedIgnored: number;
   /** Requests held back because the address was asked less than retransmitMs ago. */
   requestsDeferred: number;
-  /** Requests sent to check a learned entry again on a transport's advice (RFC 1122 2.3.2.1, see `advise`). */
+  /** Learned entries put in PROBE on a transport's advice (RFC 1122 2.3.2.1, see `advise`). */
   advised: number;
+  /** Unicast requests sent in PROBE (counted in requestsSent too). */
+  probesSent: number;
+  /** PROBE entries an ARP packet from the neighbour confirmed (back to REACHABLE). */
+  probesConfirmed: number;
+  /** PROBE entries dropped after unicastProbes unanswered probes (the next packet resolves by broadcast). */
+  probesFailed: number;
 }
 
 export interface NeighbourSnapshot {
@@ -86,7 +100,8 @@ export interface NeighbourSnapshot {
 
 /** What the cache needs from the stack: send a request, and send frames once resolved. */
 export interface NeighbourHost {
-  sendRequest(now: number, targetIp: number): void;
+  /** An ARP request for `targetIp`: broadcast, or unicast to `targetMac` (a PROBE). */
+  sendRequest(now: number, targetIp: number, targetMac?: Uint8Array): void;
   /** Transmit a queued frame whose destination MAC is now known. */
   sendResolved(now: number, frame: Uint8Array, mac: Uint8Array, segment?: number): void;
 }
@@ -103,11 +118,16 @@ export class NeighbourCache {
     unsolicitedIgnored: 0,
     requestsDeferred: 0,
     advised: 0,
+    probesSent: 0,
+    probesConfirmed: 0,
+    probesFailed: 0,
   };
   private readonly entries = new Map<number, Entry>();
   private totalQueuedBytes = 0;
   /** Entries waiting on a reply: the only ones poll() must visit on time. */
   private incomplete = 0;
+  /** Entries in PROBE (poll() visits them on time too). */
+  private probing = 0;
   /** When poll() next sweeps out expired reachable entries (expiry is otherwise lazy, in lookup). */
   private nextSweep = 0;
   /**
@@ -133,7 +153,7 @@ export class NeighbourCache {
   lookup(now: number, ip: number): Uint8Array | undefined {
     const e = this.entries.get(ip);
     if (e === undefined) return undefined;
-    if (e.state === 'static') return e.mac;
+    if (e.state === 'static' || e.state === 'probe') return e.mac; // a MAC in doubt is used while it is checked
     if (e.state === 'reachable') {
       if (now < e.deadline) return e.mac;
       this.remove(e);
@@ -247,20 +267,21 @@ export class NeighbourCache {
 
   /**
    * RFC 1122 2.3.2.1 (4), higher-layer advice: a transport makes no progress towards `ip` (TCP after R1 = 3
-   * timeouts, RFC 1122 4.2.3.5). A learned entry is checked again: a request goes out (at most one per
-   * retransmitMs per address) while the entry stays in use. The answer corrects a wrong MAC through the merge rule,
-   * and the request corrects the peer's entry for us: ARP carries no checksum, so a damaged ARP packet can teach
-   * either side a MAC nobody has, which the timeout alone would keep for reachableMs.
+   * timeouts, RFC 1122 4.2.3.5). A learned entry goes to PROBE, as Linux's NUD_PROBE: it stays in use while a
+   * unicast request to its MAC goes out at once and every retransmitMs, up to unicastProbes; any ARP packet from
+   * the neighbour confirms it (the merge rule, which also corrects a wrong MAC), and when none came the entry is
+   * dropped, so the next packet asks by broadcast. A request also corrects the peer's entry for us: ARP carries no
+   * checksum, so a damaged ARP packet can teach either side a MAC nobody has, which the timeout alone would keep
+   * for reachableMs. One lost probe costs one retransmitMs, not the transport's next (doubled) timeout.
    */
   advise(now: number, ip: number): void {
     const e = this.entries.get(ip);
-    if (e === undefined || e.state !== 'reachable') return;
-    const asked = this.lastAsked.get(ip);
-    if (asked !== undefined && now - asked < this.options.retransmitMs) return;
-    this.noteAsked(now, ip);
-    this.stats.requestsSent++;
+    if (e === undefined || e.state !== 'reachable') return; // static, unresolved, or already probing
+    e.state = 'probe';
+    e.requestsSent = 0;
+    this.probing++;
     this.stats.advised++;
-    this.host.sendRequest(now, ip);
+    this.probe(now, e);
   }
 
   /** A permanent entry (like `ip neigh add ... nud permanent`). */
@@ -279,12 +300,17 @@ export class NeighbourCache {
 
   /** Run retries and expiry. Cheap when nothing is unresolved: the hot path polls it on every cycle. */
   poll(now: number): void {
-    if (this.incomplete === 0 && now < this.nextSweep) return;
+    if (this.incomplete === 0 && this.probing === 0 && now < this.nextSweep) return;
     if (now >= this.nextSweep) this.nextSweep = now + this.options.reachableMs;
     for (const e of this.entries.values()) {
       if (e.state === 'incomplete' && now >= e.deadline) {
         if (e.requestsSent >= this.options.maxRequests) this.fail(e);
         else this.request(now, e);
+      } else if (e.state === 'probe' && now >= e.deadline) {
+        if (e.requestsSent >= this.options.unicastProbes) {
+          this.stats.probesFailed++;
+          this.remove(e);
+        } else this.probe(now, e);
       } else if (e.state === 'reachable' && now >= e.deadline) {
         this.remove(e);
         this.stats.expired++;
@@ -292,12 +318,12 @@ export class NeighbourCache {
     }
   }
 
-  /** The earliest time poll() has work: only incomplete entries need waking for (expiry is lazy). */
+  /** The earliest time poll() has work: only incomplete and probing entries need waking for (expiry is lazy). */
   pollAt(): number | undefined {
-    if (this.incomplete === 0) return undefined;
+    if (this.incomplete === 0 && this.probing === 0) return undefined;
     let at: number | undefined;
     for (const e of this.entries.values()) {
-      if (e.state === 'incomplete' && (at === undefined || e.deadline < at)) at = e.deadline;
+      if ((e.state === 'incomplete' || e.state === 'probe') && (at === undefined || e.deadline < at)) at = e.deadline;
     }
     return at;
   }
@@ -326,9 +352,23 @@ export class NeighbourCache {
     this.host.sendRequest(now, e.ip);
   }
 
+  /** One unicast request to the MAC in doubt (PROBE). */
+  private probe(now: number, e: Entry): void {
+    this.noteAsked(now, e.ip);
+    e.requestsSent++;
+    e.deadline = now + this.options.retransmitMs;
+    this.stats.requestsSent++;
+    this.stats.probesSent++;
+    this.host.sendRequest(now, e.ip, e.mac);
+  }
+
   private markReachable(now: number, e: Entry, mac: Uint8Array): void {
     const wasIncomplete = e.state === 'incomplete';
     if (wasIncomplete) this.incomplete--;
+    if (e.state === 'probe') {
+      this.probing--;
+      this.stats.probesConfirmed++;
+    }
     e.mac.set(mac.subarray(0, 6));
     e.state = 'reachable';
     e.deadline = now + this.options.reachableMs;
@@ -356,6 +396,7 @@ export class NeighbourCache {
 
   private remove(e: Entry): void {
     if (e.state === 'incomplete') this.incomplete--;
+    else if (e.state === 'probe') this.probing--;
     this.totalQueuedBytes -= e.queuedBytes;
     e.queue = [];
     e.queuedBytes = 0;
@@ -374,7 +415,7 @@ export class NeighbourCache {
     for (const e of this.entries.values()) {
       if (e.state === 'incomplete') {
         if (victim === undefined || e.created < victim.created) victim = e;
-      } else if (e.state === 'reachable' && (reachable === undefined || e.created < reachable.created)) {
+      } else if ((e.state === 'reachable' || e.state === 'probe') && (reachable === undefined || e.created < reachable.created)) {
         reachable = e;
       }
     }

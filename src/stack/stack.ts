@@ -256,7 +256,7 @@ export class NetStack {
       {
         sendRequest: hostTables
           ? (_now, ip) => hostTables.resolve(ip)
-          : (now, ip) => this.sendArp(now, ArpOperation.Request, ZERO_MAC, ip, this.sourceFor(ip) ?? this.addresses[0]!.address),
+          : (now, ip, mac) => this.sendArp(now, ArpOperation.Request, mac ?? BROADCAST_MAC, ip, this.sourceFor(ip) ?? this.addresses[0]!.address),
         sendResolved: (now, frame, mac, segment) => this.sendResolved(now, frame, mac, segment),
       },
       config.neighbour,
@@ -1194,7 +1194,8 @@ export class NetStack {
     const len = this.l2len + ARP_PACKET_LEN;
     const frame = this.driver.txReserve(len);
     if (frame === null) return;
-    this.writeL2(frame, op === ArpOperation.Request ? BROADCAST_MAC : dstMac, EtherType.ARP);
+    // A request goes to dstMac: broadcast, or the MAC a neighbour probe checks (given ZERO_MAC: broadcast too).
+    this.writeL2(frame, op === ArpOperation.Request && dstMac === ZERO_MAC ? BROADCAST_MAC : dstMac, EtherType.ARP);
     emitArp({ operation: op, senderHw: this.mac, senderIp, targetHw, targetIp }, frame, this.l2len);
     this.driver.txCommit(now, len);
     this.stats.ethernet.tx++;

@@ -18,92 +18,84 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
-import { describePrivileged, execInAsync, ipIn, NetLab, requirePrivileged, toolProblem } from '../helpers/netns.js';
-import { blob, exited, nginxConfig, sha256, waitOutput, type Proc } from './run-helpers.js';
+import { describePrivileged, describeWithTools, ipIn, NetLab } from '../helpers/netns.js';
+import { blob, exited, nginxConfig, sha256, tcpListening, waitOutput, type Proc } from './run-helpers.js';
 
 const here = new URL('.', import.meta.url).pathname;
 const BYWAY_CLI = join(here, '../../src/cli/byway.ts');
 const app = (name: string): string => join(here, 'apps', name);
 const TEST_MS = 150_000;
 
-describePrivileged('byway run: a TAP driver, and the driver in another namespace (BYWAY_NETNS)', () => {
-  const missing = toolProblem(['nginx']);
-  if (missing !== undefined) {
-    if (requirePrivileged) it('has the tools it needs (BYWAY_REQUIRE_PRIVILEGED=1)', () => void expect.fail(missing));
-    else it.skip(missing, () => {});
-    return;
-  }
-  let lab: NetLab;
-  let dir: string;
-  beforeAll(() => {
-    lab = new NetLab();
-    dir = mkdtempSync(join(tmpdir(), 'byway-run-more-'));
-  });
-  afterEach(() => lab?.stopProcesses());
-  afterAll(async () => {
-    await lab?.stopProcesses();
-    lab?.destroy();
-    if (dir) rmSync(dir, { recursive: true, force: true });
-  });
+describePrivileged('byway run: a TAP driver, and the driver in another namespace (BYWAY_NETNS)', () =>
+  describeWithTools('with nginx', ['nginx'], () => {
+    let lab: NetLab;
+    let dir: string;
+    beforeAll(() => {
+      lab = new NetLab();
+      dir = mkdtempSync(join(tmpdir(), 'byway-run-more-'));
+    });
+    afterEach(() => lab?.stopProcesses());
+    afterAll(async () => {
+      await lab?.stopProcesses();
+      lab?.destroy();
+      if (dir) rmSync(dir, { recursive: true, force: true });
+    });
 
-  it(
-    'TAP, latency profile: undici.request and fetch download 8 MB from nginx, SHA-256 checked, and the client exits by itself',
-    async () => {
-      const SIZE = 8 << 20;
-      const ns = lab.addNetns('bwrt-');
-      const tap = lab.addTap(ns);
-      ipIn(ns, `addr add 10.77.32.1/24 dev ${tap}`);
-      const web = join(dir, 'nginx');
-      mkdirSync(join(web, 'www'), { recursive: true });
-      writeFileSync(join(web, 'www', 'blob'), blob(SIZE));
-      writeFileSync(join(web, 'nginx.conf'), nginxConfig(web, `server { listen 10.77.32.1:8091; root ${web}/www; }`, `${web}/access.log`));
-      lab.spawnIn(ns, 'nginx', ['-p', web, '-e', `${web}/error.log`, '-c', join(web, 'nginx.conf')]);
-      for (let i = 0; i < 100; i++) {
-        const r = await execInAsync(ns, 'ss', ['-Htln', 'sport = :8091'], { timeoutMs: 5000 });
-        if (r.stdout.includes('8091')) break;
-        await new Promise((res) => setTimeout(res, 100));
-      }
-      const url = 'http://10.77.32.1:8091/blob';
-      const client = lab.spawnIn(ns, process.execPath, [
-        '--import', 'tsx', BYWAY_CLI, 'run', '--driver', `tap:${tap}`, '--address', '10.77.32.2/24', '--profile', 'latency', '--',
-        process.execPath, app('undici-client.cjs'), url,
-      ]) as Proc;
-      // Ends by itself: busy polling holds the process only while a socket is active.
-      expect(await exited(client, 90_000), client.output()).toBe(0);
-      expect(client.output()).toMatch(/^byway: pid \d+ driver tap:\S+ mode own poll busy profile latency /m);
-      const line = /^\{.*\}$/m.exec(client.output())?.[0];
-      const want = { status: 200, bytes: SIZE, sha256: sha256(blob(SIZE)) };
-      expect(JSON.parse(line ?? '{}'), client.output()).toEqual({ undici: want, fetch: want });
-      // nginx saw both requests come from byway's address, over the TAP.
-      const log = readFileSync(join(web, 'access.log'), 'utf8').trim().split('\n');
-      expect(log.map((l) => l.split(' ')[0])).toEqual(['10.77.32.2', '10.77.32.2']);
-    },
-    TEST_MS,
-  );
+    it(
+      'TAP, latency profile: undici.request and fetch download 8 MB from nginx, SHA-256 checked, and the client exits by itself',
+      async () => {
+        const SIZE = 8 << 20;
+        const ns = lab.addNetns('bwrt-');
+        const tap = lab.addTap(ns);
+        ipIn(ns, `addr add 10.77.32.1/24 dev ${tap}`);
+        const web = join(dir, 'nginx');
+        mkdirSync(join(web, 'www'), { recursive: true });
+        writeFileSync(join(web, 'www', 'blob'), blob(SIZE));
+        writeFileSync(join(web, 'nginx.conf'), nginxConfig(web, `server { listen 10.77.32.1:8091; root ${web}/www; }`, `${web}/access.log`));
+        lab.spawnIn(ns, 'nginx', ['-p', web, '-e', `${web}/error.log`, '-c', join(web, 'nginx.conf')]);
+        await tcpListening(ns, 8091);
+        const url = 'http://10.77.32.1:8091/blob';
+        const client = lab.spawnIn(ns, process.execPath, [
+          '--import', 'tsx', BYWAY_CLI, 'run', '--driver', `tap:${tap}`, '--address', '10.77.32.2/24', '--profile', 'latency', '--',
+          process.execPath, app('undici-client.cjs'), url,
+        ]) as Proc;
+        // Ends by itself: busy polling holds the process only while a socket is active.
+        expect(await exited(client, 90_000), client.output()).toBe(0);
+        expect(client.output()).toMatch(/^byway: pid \d+ driver tap:\S+ mode own poll busy profile latency /m);
+        const line = /^\{.*\}$/m.exec(client.output())?.[0];
+        const want = { status: 200, bytes: SIZE, sha256: sha256(blob(SIZE)) };
+        expect(JSON.parse(line ?? '{}'), client.output()).toEqual({ undici: want, fetch: want });
+        // nginx saw both requests come from byway's address, over the TAP.
+        const log = readFileSync(join(web, 'access.log'), 'utf8').trim().split('\n');
+        expect(log.map((l) => l.split(' ')[0])).toEqual(['10.77.32.2', '10.77.32.2']);
+      },
+      TEST_MS,
+    );
 
-  it(
-    'BYWAY_NETNS: the driver opens in another namespace; bypass flows leave there, kernel flows stay in the program\'s',
-    async () => {
-      const peerNs = lab.addNetns('bwrp-');
-      const driverNs = lab.addNetns('bwrd-');
-      const progNs = lab.addNetns('bwrg-');
-      const v = lab.addVeth(peerNs, driverNs, { addrA: '10.77.33.1/24' });
-      const http = lab.spawnIn(peerNs, process.execPath, [app('http-server.cjs'), '8092', '16']) as Proc;
-      const echo = lab.spawnIn(progNs, process.execPath, [app('echo-peer-server.cjs'), '8093']) as Proc;
-      await waitOutput(http, /^listening 8092$/m, 30_000, 'http server (peer ns)');
-      await waitOutput(echo, /^listening 8093$/m, 30_000, 'echo server (program ns)');
-      const client = lab.spawnIn(progNs, 'env', [
-        `BYWAY_NETNS=${driverNs}`,
-        process.execPath, '--import', 'tsx', BYWAY_CLI, 'run', '--driver', `af-packet:${v.b}`, '--address', '10.77.33.2/24', '--',
-        process.execPath, app('netns-client.cjs'), 'http://10.77.33.1:8092/', '127.0.0.1', '8093',
-      ]) as Proc;
-      expect(await exited(client, 60_000), client.output()).toBe(0);
-      expect(client.output()).toMatch(new RegExp(`^byway: pid \\d+ driver af-packet:${v.b} \\(netns ${driverNs}\\) `, 'm'));
-      const line = /^\{.*\}$/m.exec(client.output())?.[0];
-      // The HTTP server in the peer namespace saw byway's address (only the driver's namespace reaches it); the
-      // loopback flow took the kernel of the program's namespace (the only server on 8093 is there).
-      expect(JSON.parse(line ?? '{}'), client.output()).toEqual({ status: 200, body: 'ok\n', seenBy: '10.77.33.2', peer: '127.0.0.1' });
-    },
-    TEST_MS,
-  );
-});
+    it(
+      'BYWAY_NETNS: the driver opens in another namespace; bypass flows leave there, kernel flows stay in the program\'s',
+      async () => {
+        const peerNs = lab.addNetns('bwrp-');
+        const driverNs = lab.addNetns('bwrd-');
+        const progNs = lab.addNetns('bwrg-');
+        const v = lab.addVeth(peerNs, driverNs, { addrA: '10.77.33.1/24' });
+        const http = lab.spawnIn(peerNs, process.execPath, [app('http-server.cjs'), '8092', '16']) as Proc;
+        const echo = lab.spawnIn(progNs, process.execPath, [app('echo-peer-server.cjs'), '8093']) as Proc;
+        await waitOutput(http, /^listening 8092$/m, 30_000, 'http server (peer ns)');
+        await waitOutput(echo, /^listening 8093$/m, 30_000, 'echo server (program ns)');
+        const client = lab.spawnIn(progNs, 'env', [
+          `BYWAY_NETNS=${driverNs}`,
+          process.execPath, '--import', 'tsx', BYWAY_CLI, 'run', '--driver', `af-packet:${v.b}`, '--address', '10.77.33.2/24', '--',
+          process.execPath, app('netns-client.cjs'), 'http://10.77.33.1:8092/', '127.0.0.1', '8093',
+        ]) as Proc;
+        expect(await exited(client, 60_000), client.output()).toBe(0);
+        expect(client.output()).toMatch(new RegExp(`^byway: pid \\d+ driver af-packet:${v.b} \\(netns ${driverNs}\\) `, 'm'));
+        const line = /^\{.*\}$/m.exec(client.output())?.[0];
+        // The HTTP server in the peer namespace saw byway's address (only the driver's namespace reaches it); the
+        // loopback flow took the kernel of the program's namespace (the only server on 8093 is there).
+        expect(JSON.parse(line ?? '{}'), client.output()).toEqual({ status: 200, body: 'ok\n', seenBy: '10.77.33.2', peer: '127.0.0.1' });
+      },
+      TEST_MS,
+    );
+  }),
+);

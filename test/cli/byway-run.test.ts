@@ -20,7 +20,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { describePrivileged, execInAsync, NetLab, run, toolProblem, requirePrivileged } from '../helpers/netns.js';
-import { blob, exited, nginxConfig, sha256, waitOutput, type Proc } from './run-helpers.js';
+import { blob, exited, nginxConfig, sha256, tcpListening, waitOutput, type Proc } from './run-helpers.js';
 
 const KERNEL = '10.77.31.1';
 const BYWAY = '10.77.31.2';
@@ -239,11 +239,7 @@ describePrivileged('byway run: unmodified node programs over AF_PACKET', () => {
   server { listen ${KERNEL}:8443 ssl; ssl_certificate ${web}/cert.pem; ssl_certificate_key ${web}/key.pem; root ${web}/www; }`),
       );
       const nginx = lab.spawnIn(kernelNs, 'nginx', ['-p', web, '-e', `${web}/error.log`, '-c', join(web, 'nginx.conf')]) as Proc;
-      for (let i = 0; i < 100; i++) {
-        const r = await execInAsync(kernelNs, 'ss', ['-Htln', 'sport = :8443'], { timeoutMs: 5000 });
-        if (r.stdout.includes('8443')) break;
-        await new Promise((res) => setTimeout(res, 100));
-      }
+      await tcpListening(kernelNs, 8443);
       const cap = await startCapture('fetch.pcap');
       const client = lab.spawnIn(appNs, 'env', [
         `NODE_EXTRA_CA_CERTS=${join(web, 'cert.pem')}`,

@@ -1,6 +1,7 @@
 /** What the `byway run` tests share: waiting on a child's output or exit, and the deterministic blob they serve. */
 import { createHash } from 'node:crypto';
 import type { ChildProcess } from 'node:child_process';
+import { execInAsync } from '../helpers/netns.js';
 
 export type Proc = ChildProcess & { output(): string };
 
@@ -56,4 +57,13 @@ http {
   ${servers}
 }
 `;
+}
+
+/** Wait (up to 10 s) until something listens on TCP `port` in namespace `ns` (nginx says nothing when it is up). */
+export async function tcpListening(ns: string, port: number): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    const r = await execInAsync(ns, 'ss', ['-Htln', `sport = :${port}`], { timeoutMs: 5000 });
+    if (r.stdout.includes(String(port))) return;
+    await new Promise((res) => setTimeout(res, 100));
+  }
 }

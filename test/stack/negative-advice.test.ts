@@ -72,33 +72,65 @@ describe('negative advice during the handshake', () => {
     // then gets through: 7.4 s (67.5 s without the advice, B's entry living 60 s).
     expect(took).toBeLessThan(20_000);
     expect(p.a.stats.arp.neighbour.advised).toBeGreaterThanOrEqual(1);
+    // A's probe went to B's MAC by unicast, B answered it (and learned A's MAC from it)
+    expect(p.a.stats.arp.neighbour.probesSent).toBeGreaterThanOrEqual(1);
+    expect(p.a.stats.arp.neighbour.probesConfirmed).toBeGreaterThanOrEqual(1);
     expect(p.b.neighbours.entriesSnapshot().find((e) => e.ip === ip('10.0.0.1'))?.mac).toEqual(p.a.mac);
   });
 });
 
-describe('NeighbourCache.advise', () => {
+describe('NeighbourCache.advise: PROBE, as Linux', () => {
   function cache() {
-    const requests: Array<[number, number]> = [];
-    const h: NeighbourHost = { sendRequest: (now, target) => requests.push([now, target]), sendResolved: () => undefined };
-    return { c: new NeighbourCache(h, { retransmitMs: 1000 }), requests };
+    const requests: Array<[number, number, string]> = [];
+    const h: NeighbourHost = {
+      sendRequest: (now, target, mac) => requests.push([now, target, mac === undefined ? 'broadcast' : Array.from(mac).join(':')]),
+      sendResolved: () => undefined,
+    };
+    return { c: new NeighbourCache(h, { retransmitMs: 1000, unicastProbes: 3 }), requests };
   }
   const MAC = new Uint8Array([2, 0, 0, 0, 0, 9]);
   const OTHER = new Uint8Array([2, 0, 0, 0, 0, 7]);
+  const UNICAST = '2:0:0:0:0:9';
 
-  it('asks again for a learned entry at most once per retransmitMs, keeps using it, and takes the answer', () => {
+  it('probes the MAC in doubt by unicast at once and every retransmitMs, uses it meanwhile; one lost probe costs one interval', () => {
     const { c, requests } = cache();
     c.learn(0, 5, MAC, true, true);
     c.advise(100, 5);
-    c.advise(600, 5);
-    c.advise(1100, 5);
+    c.advise(600, 5); // already probing: no second probe train
+    expect(requests).toEqual([[100, 5, UNICAST]]);
+    expect(c.entriesSnapshot()[0]?.state).toBe('probe');
+    expect(c.lookup(600, 5)).toEqual(MAC); // still in use while it is checked
+    expect(c.pollAt()).toBe(1100);
+    c.poll(1099);
+    expect(requests).toHaveLength(1);
+    c.poll(1100); // the first probe was lost: the next goes one retransmitMs later, not at the transport's next timeout
     expect(requests).toEqual([
-      [100, 5],
-      [1100, 5],
+      [100, 5, UNICAST],
+      [1100, 5, UNICAST],
     ]);
-    expect(c.stats.advised).toBe(2);
-    expect(c.lookup(1200, 5)).toEqual(MAC); // still in use while the answer is awaited
-    c.learn(1300, 5, OTHER, true, false); // the reply (merge rule)
+    c.learn(1300, 5, OTHER, true, false); // the answer (merge rule): confirmed, and corrected
     expect(c.lookup(1300, 5)).toEqual(OTHER);
+    expect(c.entriesSnapshot()[0]?.state).toBe('reachable');
+    expect(c.pollAt()).toBeUndefined();
+    c.poll(5000);
+    expect(requests).toHaveLength(2);
+    expect(c.stats).toMatchObject({ advised: 1, probesSent: 2, probesConfirmed: 1, probesFailed: 0, requestsSent: 2 });
+  });
+
+  it('unanswered after unicastProbes, the entry is dropped and the next packet asks by broadcast', () => {
+    const { c, requests } = cache();
+    c.learn(0, 5, MAC, true, true);
+    c.advise(0, 5);
+    for (let t = 0; t <= 3000; t += 500) c.poll(t);
+    expect(requests).toEqual([
+      [0, 5, UNICAST],
+      [1000, 5, UNICAST],
+      [2000, 5, UNICAST],
+    ]);
+    expect(c.lookup(3000, 5)).toBeUndefined();
+    expect(c.stats).toMatchObject({ probesSent: 3, probesFailed: 1, probesConfirmed: 0 });
+    expect(c.enqueue(3000, 5, { frame: new Uint8Array(1) })).toBe(true);
+    expect(requests[3]).toEqual([3000, 5, 'broadcast']);
   });
 
   it('leaves static, unresolved and unknown addresses alone', () => {
