@@ -106,6 +106,11 @@ export interface StackConfig {
    * layer. Default true; needs TCP.
    */
   readonly gro?: boolean | undefined;
+  /**
+   * Answer ARP requests for our addresses (default true). Several stacks sharing one address and MAC over the
+   * queues of one link (src/cluster) let only one of them answer; the others still learn from what they receive.
+   */
+  readonly answerArp?: boolean | undefined;
 }
 
 export type PingResult =
@@ -168,6 +173,8 @@ export class NetStack {
   readonly gro: TcpGro | undefined;
   readonly stats: StackStats;
   readonly icmpOptions: IcmpOptions;
+  /** StackConfig.answerArp; may change at run time (a cluster moves the answering role when its holder dies). */
+  answerArp: boolean;
   readonly vlan: number | undefined;
   /** TCP, or another transport keyed by IP protocol number. Attach with `attachTransport`. */
   readonly transports = new Map<number, TransportHandler>();
@@ -233,6 +240,7 @@ export class NetStack {
     this.ttl = config.ttl ?? 64;
     this.pollBudget = config.pollBudget ?? 256;
     this.icmpOptions = { ...DEFAULT_ICMP_OPTIONS, ...config.icmp };
+    this.answerArp = config.answerArp ?? true;
     this.errorTokens = this.icmpOptions.errorBurst;
     const c = config.driver.caps.checksum;
     this.csum = {
@@ -562,7 +570,7 @@ export class NetStack {
     const targetIsUs = this.isOwnAddress(p.targetIp);
     // senderIp 0 is an RFC 5227 probe: answer it, learn nothing.
     if (senderIp !== 0) this.neighbours.learn(this.now, senderIp, senderHw, targetIsUs, op === ArpOperation.Request);
-    if (op === ArpOperation.Request && targetIsUs) {
+    if (op === ArpOperation.Request && targetIsUs && this.answerArp) {
       this.sendArp(this.now, ArpOperation.Reply, senderHw, senderIp, p.targetIp, senderHw);
       st.repliesSent++;
     }
