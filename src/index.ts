@@ -32,3 +32,4 @@ export { openAfPacket as afPacket, AfPacketDriver, type AfPacketOptions } from '
 export { openAfXdp as afXdp, AfXdpDriver, type AfXdpOptions } from '../drivers/af-xdp/index.js';
 export { openRawIp as rawIp, RawIpDriver, type RawIpOptions } from '../drivers/raw-ip/index.js';
 export { nativeAvailability } from '../drivers/native/index.js';
+export { startCluster, Cluster, clusterWorker, isClusterWorker, type ClusterOptions, type ClusterStats, type ClusterWorker } from './cluster/index.js';

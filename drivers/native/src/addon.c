@@ -335,12 +335,21 @@ static void handle_finalize(napi_env env, void *data, void *hint) {
   free(h);
 }
 
-/* Env teardown (process exit, or a worker thread ending): release what that env opened and did not close. */
+/*
+ * Env teardown (process exit, or a worker thread ending): release what that env opened and did not close. A ring
+ * mapped from the socket (AF_PACKET's) holds a reference to it, so closing the fd alone would leave the socket
+ * alive, still a member of its fanout group, as long as the process lives: the mapping is replaced in place by
+ * anonymous memory (a dying ArrayBuffer may still point there; it now reads zeros), which drops the reference.
+ */
 static void exit_hook(void *arg) {
   napi_env env = arg;
   pthread_mutex_lock(&list_lock);
-  for (bw_handle *h = open_list; h; h = h->next)
-    if (h->env == env) release_kernel(h, true);
+  for (bw_handle *h = open_list; h; h = h->next) {
+    if (h->env != env || h->closed) continue;
+    release_kernel(h, true);
+    if (h->mem && h->mem_kind == 1)
+      mmap(h->mem, h->mem_len, PROT_READ | PROT_WRITE, MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  }
   pthread_mutex_unlock(&list_lock);
 }
 
