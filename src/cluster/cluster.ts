@@ -52,7 +52,7 @@ export interface ClusterOptions {
   readonly group?: number;
   /** Passed to every worker as `clusterWorker().data` (structured-cloneable). */
   readonly data?: unknown;
-  /** How long a worker may take to open its queue and make its stack (default 10 s). */
+  /** How long a worker may take to open its queue, make its stack and run its file's top level (default 10 s). */
   readonly readyTimeoutMs?: number;
 }
 
@@ -134,7 +134,10 @@ export class Cluster extends EventEmitter {
     return this.threads[index];
   }
 
-  /** @internal start every worker, one after another (the kernel's member order is the start order). */
+  /**
+   * @internal start every worker, one after another (the kernel's member order is the start order); each is ready
+   * when its file's top level has run (a server listens then).
+   */
   async start(): Promise<void> {
     for (let i = 0; i < this.size; i++) await this.spawn(i);
   }
@@ -161,12 +164,15 @@ export class Cluster extends EventEmitter {
       const timer = setTimeout(() => {
         if (!ready) void w.terminate();
       }, this.options.readyTimeoutMs ?? 10_000);
+      let joined = false;
       w.on('message', (m: FromWorker) => {
-        if (m.type === 'ready') {
-          ready = true;
-          clearTimeout(timer);
+        if (m.type === 'opened') {
+          joined = true;
           this.members.join(index);
           this.retable();
+        } else if (m.type === 'ready') {
+          ready = true;
+          clearTimeout(timer);
           this.emit('online', index);
           resolve();
         } else if (m.type === 'reply') {
@@ -179,21 +185,34 @@ export class Cluster extends EventEmitter {
         if (!ready) {
           clearTimeout(timer);
           reject(e);
-        } else this.emit('error', index, e);
+        } else this.workerError(index, e);
       });
       w.on('exit', (code) => {
         clearTimeout(timer);
         if (this.threads[index] === w) this.threads[index] = undefined;
-        const wasMember = this.members.has(index);
-        this.members.leave(index);
-        if (wasMember) this.retable();
+        if (joined) {
+          this.members.leave(index);
+          this.retable();
+        }
         if (!ready) reject(new Error(`cluster worker ${index} ended (code ${code}) before it was ready`));
         else this.emit('exit', index, code);
         if (ready && !this.closing && this.options.restart) {
-          this.spawn(index).catch((e: unknown) => this.emit('error', index, e));
+          this.spawn(index).catch((e: unknown) => this.workerError(index, e));
         }
       });
     });
+  }
+
+  /**
+   * A worker's uncaught error (its thread then ends: 'exit' follows): 'error' with the error, its `worker` set to
+   * the index, when someone listens; a process warning otherwise (unlike an EventEmitter's unheard 'error', it
+   * does not end the primary, whose other workers keep serving).
+   */
+  private workerError(index: number, e: unknown): void {
+    const err = e instanceof Error ? e : new Error(String(e));
+    (err as Error & { worker?: number }).worker = index;
+    if (this.listenerCount('error') > 0) this.emit('error', err);
+    else process.emitWarning(`byway cluster worker ${index}: ${err.stack ?? err.message}`);
   }
 
   /** Install the slot table that matches the kernel's member order, and move the ARP role to the lowest live worker. */
@@ -277,7 +296,7 @@ export class Cluster extends EventEmitter {
   }
 }
 
-/** Start `options.workers` workers, one after another; resolves when every one has its queue and stack. */
+/** Start `options.workers` workers, one after another; resolves when every one has its queue and stack and its file ran. */
 export async function startCluster(options: ClusterOptions): Promise<Cluster> {
   const c = new Cluster(options);
   try {

@@ -1,8 +1,9 @@
 /**
  * The worker side of a byway cluster (cluster.ts starts it): in a worker thread, open this worker's queue (an
  * AF_PACKET fanout member with byway's steering program), relay ARP between the workers (a BroadcastChannel), make
- * the stack with this worker's settings (plan.ts: its ephemeral slice, whether it answers ARP), tell the primary it
- * is ready, then run the program's file, which finds its stack with `clusterWorker()`.
+ * the stack with this worker's settings (plan.ts: its ephemeral slice, whether it answers ARP), tell the primary the
+ * socket is open, then run the program's file, which finds its stack with `clusterWorker()`, and tell the primary
+ * it is ready once the file's top level has run.
  *
  * Messages from the primary: 'stats' and 'connections' (answered with this worker's), 'program' (install a new
  * steering program for the group), 'arp' (take or give up answering ARP), 'close' (close the stack and end).
@@ -80,7 +81,7 @@ export type ToWorker =
   | { readonly type: 'close' };
 
 export type FromWorker =
-  | { readonly type: 'ready'; readonly index: number }
+  | { readonly type: 'opened' | 'ready'; readonly index: number }
   | { readonly type: 'reply'; readonly id: number; readonly value: unknown }
   | { readonly type: 'warning'; readonly message: string }
   | { readonly type: 'user'; readonly value: unknown };
@@ -131,6 +132,8 @@ export async function runWorker(init: WorkerInit): Promise<void> {
     }
   });
   port.unref();
-  port.postMessage({ type: 'ready', index: init.index } satisfies FromWorker);
+  // 'opened': the socket is a member of the group now; 'ready': the program's top level has run (it listens).
+  port.postMessage({ type: 'opened', index: init.index } satisfies FromWorker);
   await import(init.file);
+  port.postMessage({ type: 'ready', index: init.index } satisfies FromWorker);
 }
