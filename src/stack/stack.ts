@@ -580,8 +580,27 @@ export class NetStack implements TransportHost {
     this.stats.ethernet.tx++;
   }
 
+  /** The Ethernet header (and 802.1Q tag) at the frame's start, byte by byte: no header object, no `set` call. */
   private writeL2(frame: Uint8Array, dst: Uint8Array, ethertype: number): void {
-    emitEthernet({ dst, src: this.mac, ethertype, vlan: this.vlan }, frame, 0);
+    const m = this.mac;
+    frame[0] = dst[0]!;
+    frame[1] = dst[1]!;
+    frame[2] = dst[2]!;
+    frame[3] = dst[3]!;
+    frame[4] = dst[4]!;
+    frame[5] = dst[5]!;
+    frame[6] = m[0]!;
+    frame[7] = m[1]!;
+    frame[8] = m[2]!;
+    frame[9] = m[3]!;
+    frame[10] = m[4]!;
+    frame[11] = m[5]!;
+    if (this.vlan === undefined) {
+      frame[12] = ethertype >>> 8;
+      frame[13] = ethertype & 0xff;
+      return;
+    }
+    emitEthernet({ dst, src: m, ethertype, vlan: this.vlan }, frame, 0);
   }
 }
 
