@@ -3,7 +3,7 @@
  * against the kernel in another namespace: a TCP and a UDP port served by both workers, each worker's outgoing
  * connection working (its return traffic reaches it), per-worker and summed stats and connections, a killed worker
  * leaving the other serving (its connection still echoing, every new connection taken), and a new worker taking
- * the queue back.
+ * the queue back; with `restart`, a worker that throws is replaced on its own.
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startCluster, type Cluster } from '../../src/cluster/index.js';
@@ -119,4 +119,48 @@ describePrivileged('byway cluster: two worker threads on a two-queue veth', () =
     expect(count(again, 'w0') + count(again, 'w1')).toBe(40);
     expect(count(again, 'w1')).toBeGreaterThan(3);
   });
+});
+
+describePrivileged('byway cluster with restart: a worker that throws is replaced', () => {
+  const lab = new NetLab();
+  let nsB = '';
+  let cluster: Cluster | undefined;
+  beforeAll(async () => {
+    const nsA = lab.addNetns();
+    nsB = lab.addNetns();
+    const link = lab.addVeth(nsA, nsB, { addrB: `${KERNEL}/24`, queues: 2 });
+    lab.spawnIn(nsB, process.execPath, ['-e', `require('node:net').createServer((s)=>s.pipe(s)).listen(9000,'${KERNEL}')`]);
+    cluster = await startCluster({
+      workers: 2,
+      file: FIXTURE,
+      driver: { kind: 'af-packet', ifname: link.a, netns: nsA, tpacketVersion: 2 },
+      address: `${BYWAY}/24`,
+      data: { peer: KERNEL, port: 9000 },
+      restart: true,
+    });
+  }, 30_000);
+  afterAll(async () => {
+    await cluster?.close();
+    lab.destroy();
+  });
+
+  it("an uncaught error ends the worker's thread ('error' with .worker, then 'exit'), a new worker takes its class, both serve again", async () => {
+    const errors: Array<Error & { worker?: number }> = [];
+    cluster!.on('error', (e: Error & { worker?: number }) => errors.push(e));
+    const exited = new Promise<[number, number]>((r) => cluster!.once('exit', (i: number, code: number) => r([i, code])));
+    const back = new Promise<number>((r) => cluster!.once('online', (i: number) => r(i)));
+    // One "crash" datagram: the worker its source port hashes to throws.
+    const r = await execInAsync(nsB, process.execPath, ['-e', `const s=require('node:dgram').createSocket('udp4');s.send('crash',7001,'${BYWAY}',()=>s.close())`], { timeoutMs: 10_000 });
+    expect(r.code).toBe(0);
+    const [dead, code] = await exited;
+    expect(code).toBe(1);
+    expect(errors.map((e) => e.worker)).toEqual([dead]);
+    expect(errors[0]!.message).toContain('crashed on request');
+    expect(await back).toBe(dead);
+    expect(cluster!.live).toEqual([0, 1]);
+    const tcp = await tcpClients(nsB, 40);
+    expect(count(tcp, 'w0') + count(tcp, 'w1')).toBe(40);
+    expect(count(tcp, 'w0')).toBeGreaterThan(3);
+    expect(count(tcp, 'w1')).toBeGreaterThan(3);
+  }, 30_000);
 });
