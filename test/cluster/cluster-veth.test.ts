@@ -28,6 +28,25 @@ async function udpClients(ns: string, n: number): Promise<string[]> {
 
 const count = (xs: string[], v: string): number => xs.filter((x) => x === v).length;
 
+/** Two namespaces on a two-queue veth, the kernel's echo server on KERNEL:9000 in B, and a two-worker cluster in A. */
+async function labCluster(lab: NetLab, restart: boolean): Promise<{ nsA: string; nsB: string; cluster: Cluster }> {
+  const nsA = lab.addNetns();
+  const nsB = lab.addNetns();
+  const link = lab.addVeth(nsA, nsB, { addrB: `${KERNEL}/24`, queues: 2 });
+  lab.spawnIn(nsB, process.execPath, ['-e', `require('node:net').createServer((s)=>s.pipe(s)).listen(9000,'${KERNEL}')`]);
+  // Until the kernel's echo server listens (bounded: 5 s).
+  for (let end = Date.now() + 5_000; Date.now() < end && !execIn(nsB, 'ss', ['-ltn']).includes(':9000'); ) await new Promise((r) => setTimeout(r, 20));
+  const cluster = await startCluster({
+    workers: 2,
+    file: FIXTURE,
+    driver: { kind: 'af-packet', ifname: link.a, netns: nsA, tpacketVersion: 2 },
+    address: `${BYWAY}/24`,
+    data: { peer: KERNEL, port: 9000 },
+    restart,
+  });
+  return { nsA, nsB, cluster };
+}
+
 describePrivileged('byway cluster: two worker threads on a two-queue veth', () => {
   const lab = new NetLab();
   let nsA = '';
@@ -37,19 +56,7 @@ describePrivileged('byway cluster: two worker threads on a two-queue veth', () =
   const ports = new Map<number, number>();
 
   beforeAll(async () => {
-    nsA = lab.addNetns();
-    nsB = lab.addNetns();
-    const link = lab.addVeth(nsA, nsB, { addrB: `${KERNEL}/24`, queues: 2 });
-    lab.spawnIn(nsB, process.execPath, ['-e', `require('node:net').createServer((s)=>s.pipe(s)).listen(9000,'${KERNEL}')`]);
-    // Until the kernel's echo server listens (bounded: 5 s).
-    for (let end = Date.now() + 5_000; Date.now() < end && !execIn(nsB, 'ss', ['-ltn']).includes(':9000'); ) await new Promise((r) => setTimeout(r, 20));
-    cluster = await startCluster({
-      workers: 2,
-      file: FIXTURE,
-      driver: { kind: 'af-packet', ifname: link.a, netns: nsA, tpacketVersion: 2 },
-      address: `${BYWAY}/24`,
-      data: { peer: KERNEL, port: 9000 },
-    });
+    ({ nsA, nsB, cluster } = await labCluster(lab, false));
     cluster.on('message', (_i: number, m: { index: number; echoes?: number; localPort?: number }) => {
       if (m.echoes !== undefined) echoes.set(m.index, m.echoes);
       if (m.localPort !== undefined) ports.set(m.index, m.localPort);
@@ -126,18 +133,7 @@ describePrivileged('byway cluster with restart: a worker that throws is replaced
   let nsB = '';
   let cluster: Cluster | undefined;
   beforeAll(async () => {
-    const nsA = lab.addNetns();
-    nsB = lab.addNetns();
-    const link = lab.addVeth(nsA, nsB, { addrB: `${KERNEL}/24`, queues: 2 });
-    lab.spawnIn(nsB, process.execPath, ['-e', `require('node:net').createServer((s)=>s.pipe(s)).listen(9000,'${KERNEL}')`]);
-    cluster = await startCluster({
-      workers: 2,
-      file: FIXTURE,
-      driver: { kind: 'af-packet', ifname: link.a, netns: nsA, tpacketVersion: 2 },
-      address: `${BYWAY}/24`,
-      data: { peer: KERNEL, port: 9000 },
-      restart: true,
-    });
+    ({ nsB, cluster } = await labCluster(lab, true));
   }, 30_000);
   afterAll(async () => {
     await cluster?.close();
