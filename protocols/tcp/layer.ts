@@ -730,6 +730,9 @@ export class TcpLayer implements TcpConnHost, TimeWaitHost {
   }
 
   connNegativeAdvice(conn: TcpConnection, now: number): void {
+    // Not from a half-open connection: as Linux gives none for a request socket, since a SYN flood from forged
+    // sources would otherwise have the neighbour cache probe (and, with replies lost, drop) a good next hop.
+    if (conn.state === 'SYN-RECEIVED') return;
     this.host.negativeAdvice?.(now, conn.remoteIp);
   }
 

@@ -9,6 +9,8 @@ import { describe, expect, it } from 'vitest';
 import { NeighbourCache, type NeighbourHost } from '../../src/stack/neighbour.js';
 import type { TcpConnection } from '../../protocols/tcp/connection.js';
 import { ip, makePair, pattern } from './harness.js';
+import { forwardRest } from '../../drivers/middleware/forward.js';
+import type { FrameDriver, FrameSink } from '../../drivers/types.js';
 
 describe('negative advice (RFC 1122 4.2.3.5)', () => {
   it('a wrong MAC learned for the peer is corrected after three timeouts, not when the entry expires', () => {
@@ -76,6 +78,24 @@ describe('negative advice during the handshake', () => {
     expect(p.a.stats.arp.neighbour.probesSent).toBeGreaterThanOrEqual(1);
     expect(p.a.stats.arp.neighbour.probesConfirmed).toBeGreaterThanOrEqual(1);
     expect(p.b.neighbours.entriesSnapshot().find((e) => e.ip === ip('10.0.0.1'))?.mac).toEqual(p.a.mac);
+  });
+
+  it('a half-open server connection whose SYN-ACKs go unanswered gives no advice (as Linux, for SYN floods)', () => {
+    // A sends a SYN and then hears nothing (its driver drops what it receives, so it sends no RST either): B's
+    // SYN-ACKs time out again and again in SYN-RECEIVED.
+    let deaf = false;
+    const p = makePair({
+      wrapA: (d: FrameDriver) => forwardRest({ receive: (now: number, max: number, sink: FrameSink) => d.receive(now, max, deaf ? () => {} : sink) }, d) as FrameDriver,
+    });
+    p.run({ until: p.clock.now() + 10 });
+    p.a.neighbours.learn(p.clock.now(), ip('10.0.0.2'), p.b.mac, true, true); // the SYN leaves without ARP
+    p.b.tcp!.listen(0, 80, 4);
+    p.a.tcp!.connect(p.clock.now(), ip('10.0.0.2'), 80);
+    p.a.flush(p.clock.now());
+    deaf = true;
+    p.run({ until: p.clock.now() + 60_000 });
+    expect(p.b.stats.tcp!.segsOut).toBeGreaterThanOrEqual(4); // the SYN-ACK and at least three retransmissions
+    expect(p.b.stats.arp.neighbour.advised).toBe(0);
   });
 });
 
