@@ -46,6 +46,8 @@ import { RoutingTable } from './routing.js';
 import { UdpTable, type UdpOptions, type UdpSocket } from './udp.js';
 import { newStats, type StackStats } from './stats.js';
 import { TcpGro } from './gro.js';
+import { Ipv6Layer, type Ipv6Options, type Ipv6RouteConfig } from './ipv6.js';
+import type { Ipv6Cidr } from '../../protocols/ipv6/address.js';
 
 export interface IcmpOptions {
   /** ICMP errors (port/protocol unreachable) per second, token bucket (Linux's icmp_msgs_per_sec is 1000). */
@@ -83,8 +85,13 @@ export interface StackConfig {
   readonly driver: FrameDriver;
   /** The interface's MAC; defaults to the driver's, else a random locally administered one. */
   readonly mac?: Uint8Array | undefined;
-  /** Addresses with their prefix (an on-link route is added for each). At least one. */
+  /** IPv4 addresses with their prefix (an on-link route is added for each). At least one, unless IPv6 is on. */
   readonly addresses: readonly Ipv4Cidr[];
+  /** IPv6 addresses with their prefix (src/stack/ipv6.ts). Any, or `ipv6`, turns IPv6 on (Ethernet only). */
+  readonly addresses6?: readonly Ipv6Cidr[] | undefined;
+  readonly routes6?: readonly Ipv6RouteConfig[] | undefined;
+  /** IPv6 options; `true` turns IPv6 on with a link-local address only. */
+  readonly ipv6?: Partial<Ipv6Options> | boolean | undefined;
   readonly gateway?: number | undefined;
   readonly routes?: readonly RouteConfig[] | undefined;
   /** L3 MTU; defaults to the driver's. */
@@ -169,6 +176,8 @@ export class NetStack {
   readonly stats: StackStats;
   readonly icmpOptions: IcmpOptions;
   readonly vlan: number | undefined;
+  /** IPv6 (src/stack/ipv6.ts), when the stack was given IPv6 addresses or the `ipv6` option. */
+  readonly ipv6: Ipv6Layer | undefined;
   /** TCP, or another transport keyed by IP protocol number. Attach with `attachTransport`. */
   readonly transports = new Map<number, TransportHandler>();
   private transportList: TransportHandler[] = [];
@@ -215,7 +224,8 @@ export class NetStack {
   private txUnreachable: ((dst: number) => void) | undefined;
 
   constructor(config: StackConfig) {
-    if (config.addresses.length === 0) throw new BywayError('ERR_INVALID_ARG_VALUE', 'a stack needs at least one address');
+    const ipv6On = (config.addresses6?.length ?? 0) > 0 || (config.ipv6 !== undefined && config.ipv6 !== false);
+    if (config.addresses.length === 0 && !ipv6On) throw new BywayError('ERR_INVALID_ARG_VALUE', 'a stack needs at least one address');
     // A driver belongs to one stack: two would split its frames between them (one's ARP reply swallowed by the
     // other), which fails far from the cause. Closing the driver (the API's stack.close()) ends the claim.
     if (DRIVERS_IN_USE.has(config.driver)) {
@@ -256,7 +266,7 @@ export class NetStack {
       {
         sendRequest: hostTables
           ? (_now, ip) => hostTables.resolve(ip)
-          : (now, ip) => this.sendArp(now, ArpOperation.Request, ZERO_MAC, ip, this.sourceFor(ip) ?? this.addresses[0]!.address),
+          : (now, ip) => this.sendArp(now, ArpOperation.Request, ZERO_MAC, ip, this.sourceFor(ip) ?? this.addresses[0]?.address ?? 0),
         sendResolved: (now, frame, mac, segment) => this.sendResolved(now, frame, mac, segment),
       },
       config.neighbour,
@@ -266,12 +276,17 @@ export class NetStack {
       {
         sendUdp: (now, sock, dstIp, dstPort, data) => this.sendUdp(now, sock, dstIp, dstPort, data),
         isLocalAddress: (ip) => this.isLocalAddress(ip),
+        ...(ipv6On && {
+          sendUdp6: (now: number, sock: UdpSocket, dst: Uint8Array, dstPort: number, data: Uint8Array) => this.ipv6!.sendUdp(now, sock, dst, dstPort, data),
+          isLocalAddress6: (ip: Uint8Array) => this.ipv6!.isLocal(ip),
+        }),
         ...this.portClaims('udp'),
       },
       config.rng,
       config.udp,
     );
     this.stats = newStats(this.neighbours.stats, this.reassembler.stats, this.udp.stats);
+    this.ipv6 = ipv6On ? this.makeIpv6(config) : undefined;
     if (config.tcp !== false) {
       const tcp = new TcpLayer(this.tcpHost(), { ...config.tcp, rng: config.rng });
       this.tcp = tcp;
@@ -308,11 +323,24 @@ export class NetStack {
       this.routes.add({ destination: { address: 0, prefixLen: 0 }, gateway: config.gateway, source: src, metric: 0 });
     }
     for (const r of config.routes ?? []) {
-      const src = r.gateway !== undefined ? this.onLinkSource(r.gateway) : this.addresses[0]!.address;
-      if (src === undefined) throw new BywayError('ENETUNREACH', 'a route\'s gateway is not on-link');
+      const src = r.gateway !== undefined ? this.onLinkSource(r.gateway) : this.addresses[0]?.address;
+      if (src === undefined) throw new BywayError('ENETUNREACH', 'a route\'s gateway is not on-link (or the stack has no IPv4 address)');
       this.routes.add({ destination: r.destination, gateway: r.gateway, source: src, metric: r.metric ?? 0, mtu: r.mtu });
     }
     if (hostTables !== undefined) this.mirrorHostTables(hostTables);
+  }
+
+  private makeIpv6(config: StackConfig): Ipv6Layer {
+    if (!this.ethernet) throw new BywayError('ERR_INVALID_ARG_VALUE', 'IPv6 needs an Ethernet driver');
+    const options = typeof config.ipv6 === 'object' ? config.ipv6 : {};
+    const l = new Ipv6Layer(
+      { driver: this.driver, mac: this.mac, l2len: this.l2len, vlan: this.vlan, mtu: this.mtu, ethernet: this.stats.ethernet, rng: config.rng, udp: this.udp },
+      config.addresses6 ?? [],
+      config.routes6 ?? [],
+      options,
+    );
+    Object.assign(this.stats, l.stats);
+    return l;
   }
 
   /** Claim/release hooks for a transport's ports when the driver steers flows (shared address), else nothing. */
@@ -344,7 +372,7 @@ export class NetStack {
       this.routes.remove(r.destination);
       return;
     }
-    const src = r.gateway !== undefined ? this.onLinkSource(r.gateway) : this.addresses[0]!.address;
+    const src = r.gateway !== undefined ? this.onLinkSource(r.gateway) : this.addresses[0]?.address;
     if (src === undefined) return; // a gateway off our prefixes: unusable here
     this.routes.remove(r.destination);
     this.routes.add({ destination: r.destination, gateway: r.gateway, source: src, metric: r.metric, mtu: r.mtu });
@@ -376,6 +404,7 @@ export class NetStack {
     if (this.started) return;
     this.started = true;
     this.now = now;
+    this.ipv6?.start(now);
     if (!this.ethernet || this.hostTables !== undefined) return; // shared address: the kernel announces it
     for (const a of this.addresses) this.sendArp(now, ArpOperation.Request, ZERO_MAC, a.address, a.address);
     this.driver.flush(now);
@@ -405,6 +434,7 @@ export class NetStack {
       this.gro?.flush();
       handled += queue.length;
     }
+    if (this.ipv6 !== undefined) handled += this.ipv6.poll(now);
     this.neighbours.poll(now);
     this.reassembler.poll(now);
     if (this.pings.size > 0) this.pollPings(now);
@@ -418,6 +448,7 @@ export class NetStack {
     if (this.loopbackQueue.length > 0) return now;
     let at = minTime(this.neighbours.pollAt(), this.reassembler.pollAt());
     at = minTime(at, this.driver.pollAt?.(now));
+    if (this.ipv6 !== undefined) at = minTime(at, this.ipv6.pollAt(now));
     if (this.pings.size > 0) for (const p of this.pings.values()) at = minTime(at, p.deadline);
     for (const t of this.transportList) at = minTime(at, t.pollAt(now));
     return at;
@@ -458,7 +489,7 @@ export class NetStack {
   sourceFor(dst: number): number | undefined {
     if (this.isOwnAddress(dst)) return dst;
     if (dst >>> 24 === 127) return LOOPBACK_SOURCE;
-    if (dst === IPV4_BROADCAST) return this.addresses[0]!.address;
+    if (dst === IPV4_BROADCAST) return this.addresses[0]?.address;
     return this.routes.lookupRoute(dst)?.source;
   }
 
@@ -518,11 +549,17 @@ export class NetStack {
       !broadcast &&
       (frame[0] !== m[0] || frame[1] !== m[1] || frame[2] !== m[2] || frame[3] !== m[3] || frame[4] !== m[4] || frame[5] !== m[5])
     ) {
+      // IPv6 multicast (33:33:xx, RFC 2464 section 7): the IPv6 layer keeps the groups it listens to.
+      if (type === EtherType.IPv6 && this.ipv6 !== undefined && frame[0] === 0x33 && frame[1] === 0x33) {
+        this.ipv6.input(this.now, frame, hl, true, this.rxL4Trusted);
+        return;
+      }
       st.notForUs++;
       return;
     }
     if (type === EtherType.IPv4) this.ipv4Input(frame, hl, true);
     else if (type === EtherType.ARP) this.arpInput(frame.subarray(hl));
+    else if (type === EtherType.IPv6 && this.ipv6 !== undefined) this.ipv6.input(this.now, frame, hl, broadcast, this.rxL4Trusted);
     else st.unknownEthertype++;
   };
 
