@@ -33,14 +33,20 @@ export type { TcpConnectionView } from './time-wait.js';
 /** The payload of a segment without data (a pure ACK, a SYN): shared, so none costs a view. */
 const NO_PAYLOAD = new Uint8Array(0);
 
+/** A packet the host lends (its transmit token): write the segment at `buf[offset, offset + tcpLen)`, then commit. */
+export interface TcpTxPacket {
+  readonly buf: Uint8Array;
+  readonly offset: number;
+  commit(now: number): void;
+}
+
 /** How the stack drives TCP (see the module contract). */
 export interface TcpHost {
   /**
-   * Lend room for a TCP segment of `tcpLen` bytes. `segment` (only when tsoMaxFor(dst) allowed a packet this
-   * large): the payload bytes per segment the device cuts it into.
+   * Lend a packet for a TCP segment of `tcpLen` bytes, or null when it cannot be sent now. `segment` (only when
+   * tsoMaxFor(dst) allowed a packet this large): the payload bytes per segment the device cuts it into.
    */
-  txSegment(now: number, src: number, dst: number, tcpLen: number, segment?: number): { buf: Uint8Array; offset: number } | null;
-  txCommit(now: number): void;
+  txSegment(now: number, src: number, dst: number, tcpLen: number, segment?: number): TcpTxPacket | null;
   mtuFor(dst: number): number;
   sourceFor(dst: number): number | undefined;
   readonly txChecksum: boolean;
@@ -569,14 +575,14 @@ export class TcpLayer implements TcpConnHost, TimeWaitHost {
   private emit(now: number, src: number, dst: number, f: TcpFields, ring: ByteRing | null, ringOffset: number, dataLen: number, segment?: number): boolean {
     const hl = tcpHeaderLen(f);
     const len = hl + dataLen;
-    const slot = segment !== undefined ? this.host.txSegment(now, src, dst, len, segment) : this.host.txSegment(now, src, dst, len);
-    if (!slot) return false;
-    const buf = slot.buf;
-    const o = slot.offset;
+    const packet = segment !== undefined ? this.host.txSegment(now, src, dst, len, segment) : this.host.txSegment(now, src, dst, len);
+    if (!packet) return false;
+    const buf = packet.buf;
+    const o = packet.offset;
     emitTcp(f, buf, o);
     if (dataLen > 0 && ring) ring.copyOut(ringOffset, buf, o + hl, dataLen);
     if (this.host.txChecksum) fillTcpChecksum(buf, o, o + len, src, dst);
-    this.host.txCommit(now);
+    packet.commit(now);
     this.stats.segsOut++;
     return true;
   }

@@ -6,8 +6,8 @@
  * Receive: `poll` pulls batches from the driver; each frame is parsed as views and handled before the next, so a
  * frame's bytes are never kept past its handler (what must be kept, e.g. a fragment or a datagram queued on a
  * socket, is copied by its owner). Transmit: a packet is built once, in place, in a buffer the driver lends
- * (`beginTx`/`commitTx`); only a packet that must wait (for ARP, or to be fragmented, or looped back) goes through
- * a scratch copy.
+ * (the transmit token of ipv4-output.ts); only a packet that must wait (for ARP, or to be fragmented, or looped
+ * back) goes through a scratch copy.
  *
  * Bad input is dropped and counted in `stats`; API misuse throws BywayError with a stable code.
  */
@@ -29,11 +29,9 @@ import {
 import { ArpOperation, ArpPacket, emitArp, ARP_PACKET_LEN } from '../../protocols/arp/wire.js';
 import {
   IPV4_FLAG_DF,
-  IPV4_FLAG_MF,
   IPV4_HEADER_LEN,
   IpProtocol,
   Ipv4Packet,
-  writeIpv4Header,
 } from '../../protocols/ipv4/wire.js';
 import { checkIpv4Options } from '../../protocols/ipv4/options.js';
 import { directedBroadcast, isMulticast, IPV4_BROADCAST, type Ipv4Cidr, cidrContains } from '../../protocols/ipv4/address.js';
@@ -46,6 +44,7 @@ import { RoutingTable } from './routing.js';
 import { UdpTable, type UdpOptions, type UdpSocket } from './udp.js';
 import { newStats, type StackStats } from './stats.js';
 import { TcpGro } from './gro.js';
+import { Ipv4Output, TxKind, type TxPacket } from './ipv4-output.js';
 import { Ipv6Layer, type Ipv6Options, type Ipv6RouteConfig } from './ipv6.js';
 import type { Ipv6Cidr } from '../../protocols/ipv6/address.js';
 
@@ -138,19 +137,6 @@ interface PendingPing {
   readonly cb: (r: PingResult) => void;
 }
 
-/** The lent transmit slot: the L4 payload goes at buf[offset .. offset + l4Len). */
-export interface TxSlot {
-  buf: Uint8Array;
-  offset: number;
-}
-
-const enum TxMode {
-  Direct,
-  Neighbour,
-  Fragment,
-  Loopback,
-}
-
 /** Callbacks for things the stack core cannot decide itself (TCP is attached through this). */
 export interface TransportHandler {
   input(now: number, src: number, dst: number, segment: Uint8Array): void;
@@ -174,6 +160,8 @@ export class NetStack {
   /** Software GRO in front of the TCP layer, unless the stack was built with `gro: false` (or without TCP). */
   readonly gro: TcpGro | undefined;
   readonly stats: StackStats;
+  /** IPv4 transmit: the transmit token, fragmentation, the path MTU table. */
+  readonly output: Ipv4Output;
   readonly icmpOptions: IcmpOptions;
   readonly vlan: number | undefined;
   /** IPv6 (src/stack/ipv6.ts), when the stack was given IPv6 addresses or the `ipv6` option. */
@@ -187,10 +175,7 @@ export class NetStack {
   private readonly ethernet: boolean;
   private readonly pollBudget: number;
   private readonly csum: { ipTx: boolean; ipRx: boolean; icmpTx: boolean; icmpRx: boolean; udpTx: boolean; udpRx: boolean };
-  private ipIdent: number;
   private now = 0;
-  private loopbackQueue: Uint8Array[] = [];
-  private readonly pmtu = new Map<number, { mtu: number; expires: number }>();
   private readonly pings = new Map<number, PendingPing>();
   private readonly pingIdent: number;
   private pingSeq = 0;
@@ -198,21 +183,6 @@ export class NetStack {
   private errorTokensAt = 0;
   private started = false;
 
-  // The open transmit slot (one at a time).
-  private readonly slot: TxSlot = { buf: new Uint8Array(0), offset: 0 };
-  private txMode = TxMode.Direct;
-  private txSrc = 0;
-  private txDst = 0;
-  private txNextHop = 0;
-  private txProto = 0;
-  private txL4Len = 0;
-  private txTtl = 64;
-  private txFlags = 0;
-  private txMtu = 0;
-  /** TCP payload bytes per segment for the open slot when it is a TSO packet above the MTU, else 0. */
-  private txSegment = 0;
-  /** Largest IP packet the driver segments itself (caps.tso), 0 without TSO. */
-  private readonly tsoMax: number;
   /** The frame being received came with RxFlag.L4ChecksumValid (or from our own loopback): skip the TCP/UDP check. */
   private rxL4Trusted = false;
   /** The driver's flow steering, when it shares its address with the kernel (claims ports for our sockets). */
@@ -220,8 +190,6 @@ export class NetStack {
   /** The kernel's tables, when the kernel resolves neighbours for us (no ARP of our own). */
   private readonly hostTables: HostTables | undefined;
   private pingClaimed = false;
-  /** Told (with the destination) when the packet being sent waits for ARP and ARP gives up. */
-  private txUnreachable: ((dst: number) => void) | undefined;
 
   constructor(config: StackConfig) {
     const ipv6On = (config.addresses6?.length ?? 0) > 0 || (config.ipv6 !== undefined && config.ipv6 !== false);
@@ -256,8 +224,8 @@ export class NetStack {
     const tso = config.driver.caps.tso;
     // TSO is used only when it can carry more than one full segment and the driver completes TCP checksums (the
     // contract); a driver that says otherwise is treated as having none.
-    this.tsoMax = tso !== undefined && c.tcp.tx === 'offload' && tso.maxBytes > this.mtu ? Math.min(tso.maxBytes, 65535) : 0;
-    this.ipIdent = config.rng.nextU32() & 0xffff;
+    const tsoMax = tso !== undefined && c.tcp.tx === 'offload' && tso.maxBytes > this.mtu ? Math.min(tso.maxBytes, 65535) : 0;
+    const ident = config.rng.nextU32();
     this.pingIdent = config.rng.nextU32() & 0xffff;
     this.flows = config.driver.flows;
     this.hostTables = config.driver.hostTables;
@@ -267,7 +235,7 @@ export class NetStack {
         sendRequest: hostTables
           ? (_now, ip) => hostTables.resolve(ip)
           : (now, ip) => this.sendArp(now, ArpOperation.Request, ZERO_MAC, ip, this.sourceFor(ip) ?? this.addresses[0]?.address ?? 0),
-        sendResolved: (now, frame, mac, segment) => this.sendResolved(now, frame, mac, segment),
+        sendResolved: (now, frame, mac, segment) => this.output.sendResolved(now, frame, mac, segment),
       },
       config.neighbour,
     );
@@ -287,6 +255,24 @@ export class NetStack {
     );
     this.stats = newStats(this.neighbours.stats, this.reassembler.stats, this.udp.stats);
     this.ipv6 = ipv6On ? this.makeIpv6(config) : undefined;
+    this.output = new Ipv4Output(
+      {
+        driver: this.driver,
+        ethernet: this.ethernet,
+        l2len: this.l2len,
+        mtu: this.mtu,
+        routes: this.routes,
+        neighbours: this.neighbours,
+        stats: this.stats,
+        ipChecksum: this.csum.ipTx,
+        isLocalAddress: (ip) => this.isLocalAddress(ip),
+        isBroadcastFor: (ip) => this.isBroadcastFor(ip),
+        neighbourMac: (now, ip) => this.neighbourMac(now, ip),
+        writeL2: (frame, dst, ethertype) => this.writeL2(frame, dst, ethertype),
+      },
+      ident,
+      tsoMax,
+    );
     if (config.tcp !== false) {
       const tcp = new TcpLayer(this.tcpHost(), { ...config.tcp, rng: config.rng });
       this.tcp = tcp;
@@ -424,9 +410,9 @@ export class NetStack {
       if (n === 0) break;
       handled += n;
     }
-    if (this.loopbackQueue.length > 0) {
-      const queue = this.loopbackQueue;
-      this.loopbackQueue = [];
+    if (this.output.loopback.length > 0) {
+      const queue = this.output.loopback;
+      this.output.loopback = [];
       for (const packet of queue) {
         this.rxL4Trusted = true; // built here, never on a wire (and checksums may be left to a device)
         this.ipv4Input(packet, 0, false);
@@ -445,7 +431,7 @@ export class NetStack {
 
   /** The earliest time `poll` must run even if no frame arrives; `now` itself when work is waiting. */
   pollAt(now: number): number | undefined {
-    if (this.loopbackQueue.length > 0) return now;
+    if (this.output.loopback.length > 0) return now;
     let at = minTime(this.neighbours.pollAt(), this.reassembler.pollAt());
     at = minTime(at, this.driver.pollAt?.(now));
     if (this.ipv6 !== undefined) at = minTime(at, this.ipv6.pollAt(now));
@@ -495,20 +481,7 @@ export class NetStack {
 
   /** The path MTU towards dst: the route's or interface's, lowered by what ICMP taught us (RFC 1191). */
   mtuFor(dst: number): number {
-    return this.pathMtu(dst, this.routes.lookupRoute(dst)?.mtu);
-  }
-
-  /** mtuFor with the route's MTU already looked up (the transmit path has the route in hand). */
-  private pathMtu(dst: number, routeMtu: number | undefined): number {
-    let mtu = this.mtu;
-    if (routeMtu !== undefined) mtu = Math.min(mtu, routeMtu);
-    if (this.pmtu.size === 0) return mtu;
-    const p = this.pmtu.get(dst);
-    if (p !== undefined) {
-      if (this.now < p.expires) mtu = Math.min(mtu, p.mtu);
-      else this.pmtu.delete(dst);
-    }
-    return mtu;
+    return this.output.mtuFor(this.now, dst);
   }
 
   // ---------------------------------------------------------------------------------------------------------------
@@ -868,7 +841,7 @@ export class NetStack {
   }
 
   private storePmtu(dst: number, mtu: number): void {
-    this.pmtu.set(dst, { mtu, expires: this.now + this.icmpOptions.pmtuExpiryMs });
+    this.output.learnPmtu(dst, mtu, this.now + this.icmpOptions.pmtuExpiryMs);
     this.stats.icmp.pmtuUpdates++;
   }
 
@@ -906,11 +879,11 @@ export class NetStack {
       this.pingClaimed = true;
     }
     this.pings.set(seq, ping);
-    this.txUnreachable = () => this.failPing(seq, new BywayError('EHOSTUNREACH', 'the destination did not answer ARP'));
-    const slot = this.beginTx(now, src, dst, IpProtocol.ICMP, ICMP_HEADER_LEN + size, options.ttl ?? this.ttl, 0);
+    const unreachable = (): void => this.failPing(seq, new BywayError('EHOSTUNREACH', 'the destination did not answer ARP'));
+    const slot = this.output.begin(now, src, dst, IpProtocol.ICMP, ICMP_HEADER_LEN + size, options.ttl ?? this.ttl, 0, 0, unreachable);
     if (slot === null) {
       this.pings.delete(seq);
-      throw new BywayError(this.txError, 'cannot send the echo request');
+      throw new BywayError(this.output.error, 'cannot send the echo request');
     }
     const b = slot.buf;
     const o = slot.offset;
@@ -921,8 +894,8 @@ export class NetStack {
     write16(b, o + 6, seq);
     if (options.data !== undefined) b.set(options.data, o + ICMP_HEADER_LEN);
     else for (let i = 0; i < size; i++) b[o + ICMP_HEADER_LEN + i] = i & 0xff;
-    if (this.csum.icmpTx || this.txMode === TxMode.Fragment) write16(b, o + 2, checksum(b, o, o + ICMP_HEADER_LEN + size));
-    this.commitTx(now);
+    if (this.csum.icmpTx || slot.kind === TxKind.Fragment) write16(b, o + 2, checksum(b, o, o + ICMP_HEADER_LEN + size));
+    slot.commit(now);
     this.driver.flush(now);
     return seq;
   }
@@ -954,7 +927,7 @@ export class NetStack {
 
   private sendEchoReply(req: Ipv4Packet, icmp: IcmpPacket): void {
     const len = icmp.buffer.length;
-    const slot = this.beginTx(this.now, req.dst, req.src, IpProtocol.ICMP, len, this.ttl, 0);
+    const slot = this.output.begin(this.now, req.dst, req.src, IpProtocol.ICMP, len, this.ttl, 0, 0, undefined);
     if (slot === null) return;
     const b = slot.buf;
     const o = slot.offset;
@@ -962,11 +935,11 @@ export class NetStack {
     b[o] = IcmpType.EchoReply;
     // RFC 1624: only the type byte changed (8 -> 0), so the checksum is updated, not recomputed.
     write16(b, o + 2, updateChecksum16(read16(b, o + 2), IcmpType.EchoRequest << 8, IcmpType.EchoReply << 8));
-    if (this.csum.icmpTx || this.txMode === TxMode.Fragment) {
+    if (this.csum.icmpTx || slot.kind === TxKind.Fragment) {
       write16(b, o + 2, 0);
       write16(b, o + 2, checksum(b, o, o + len));
     }
-    this.commitTx(this.now);
+    slot.commit(this.now);
     this.stats.icmp.echoRepliesSent++;
   }
 
@@ -994,10 +967,10 @@ export class NetStack {
       type === IcmpType.DestUnreachable
         ? ({ kind: 'dest-unreachable', code, nextHopMtu: mtu, quoted } as const)
         : ({ kind: 'time-exceeded', code, quoted } as const);
-    const slot = this.beginTx(this.now, about.dst, src, IpProtocol.ICMP, ICMP_HEADER_LEN + quoteLen, this.ttl, 0);
+    const slot = this.output.begin(this.now, about.dst, src, IpProtocol.ICMP, ICMP_HEADER_LEN + quoteLen, this.ttl, 0, 0, undefined);
     if (slot === null) return;
     emitIcmp(repr, slot.buf, slot.offset, true);
-    this.commitTx(this.now);
+    slot.commit(this.now);
     st.errorsSent++;
   }
 
@@ -1028,202 +1001,16 @@ export class NetStack {
       throw new BywayError('ENETUNREACH', 'no route to the destination');
     }
     const len = UDP_HEADER_LEN + data.length;
-    this.txUnreachable = sock.onError !== undefined ? sock.reportUnreachable : undefined;
-    const slot = this.beginTx(now, src, dstIp, IpProtocol.UDP, len, sock.ttl, 0);
+    const unreachable = sock.onError !== undefined ? sock.reportUnreachable : undefined;
+    const slot = this.output.begin(now, src, dstIp, IpProtocol.UDP, len, sock.ttl, 0, 0, unreachable);
     if (slot === null) {
       st.txErrors++;
-      throw new BywayError(this.txError, 'cannot send the datagram');
+      throw new BywayError(this.output.error, 'cannot send the datagram');
     }
     slot.buf.set(data, slot.offset + UDP_HEADER_LEN);
-    writeUdpHeader(slot.buf, slot.offset, sock.localPort, dstPort, len, src, dstIp, this.csum.udpTx || this.txMode !== TxMode.Direct);
-    this.commitTx(now);
+    writeUdpHeader(slot.buf, slot.offset, sock.localPort, dstPort, len, src, dstIp, this.csum.udpTx || slot.scratch);
+    slot.commit(now);
     st.tx++;
-  }
-
-  // ---------------------------------------------------------------------------------------------------------------
-  // Transmit: one packet at a time, built in place
-
-  /** Why the last beginTx returned null: a Node error code. */
-  txError = 'ENOBUFS';
-
-  /**
-   * Lend a slot for an IPv4 packet with `l4Len` bytes of payload from src to dst. Returns null (and sets txError)
-   * when it cannot be sent: no route (ENETUNREACH), too big with DF (EMSGSIZE), no transmit room (ENOBUFS).
-   */
-  beginTx(now: number, src: number, dst: number, protocol: number, l4Len: number, ttl: number, flags: number, segment = 0): TxSlot | null {
-    const unreachable = this.txUnreachable;
-    this.txUnreachable = undefined;
-    this.txSegment = 0;
-    const st = this.stats.ipv4;
-    const ipLen = IPV4_HEADER_LEN + l4Len;
-    if (ipLen > 65535) {
-      st.tooBig++;
-      this.txError = 'EMSGSIZE';
-      return null;
-    }
-    this.txSrc = src;
-    this.txDst = dst;
-    this.txProto = protocol;
-    this.txL4Len = l4Len;
-    this.txTtl = ttl;
-    this.txFlags = flags;
-    this.txUnreachable = unreachable;
-    if (this.isLocalAddress(dst)) {
-      this.txMode = TxMode.Loopback;
-      this.slot.buf = new Uint8Array(ipLen);
-      this.slot.offset = IPV4_HEADER_LEN;
-      return this.slot;
-    }
-    let mac: Uint8Array | undefined;
-    let mtu = this.mtu;
-    if (this.isBroadcastFor(dst)) {
-      mac = BROADCAST_MAC;
-      this.txNextHop = dst;
-    } else {
-      const r = this.routes.lookupRoute(dst);
-      if (r === undefined) {
-        st.noRoute++;
-        this.txError = 'ENETUNREACH';
-        return null;
-      }
-      const nextHop = r.gateway ?? dst;
-      this.txNextHop = nextHop;
-      mtu = this.pathMtu(dst, r.mtu);
-      mac = this.ethernet ? this.neighbourMac(now, nextHop) : ZERO_MAC;
-    }
-    this.txMtu = mtu;
-    if (ipLen > mtu) {
-      if (segment > 0 && ipLen <= this.tsoMax && protocol === IpProtocol.TCP && (flags & IPV4_FLAG_DF) !== 0 && segment + 40 <= mtu) {
-        this.txSegment = segment; // the driver cuts it (caps.tso)
-      } else if ((flags & IPV4_FLAG_DF) !== 0) {
-        st.tooBig++;
-        this.txError = 'EMSGSIZE';
-        return null;
-      } else {
-        this.txMode = TxMode.Fragment;
-        this.slot.buf = new Uint8Array(ipLen);
-        this.slot.offset = IPV4_HEADER_LEN;
-        return this.slot;
-      }
-    }
-    const frameLen = this.l2len + ipLen;
-    if (mac === undefined) {
-      this.txMode = TxMode.Neighbour;
-      this.slot.buf = new Uint8Array(frameLen);
-      this.slot.offset = this.l2len + IPV4_HEADER_LEN;
-      return this.slot;
-    }
-    const frame = this.driver.txReserve(frameLen);
-    if (frame === null) {
-      st.txNoBuffer++;
-      this.txError = 'ENOBUFS';
-      return null;
-    }
-    if (this.ethernet) this.writeL2(frame, mac, EtherType.IPv4);
-    this.txMode = TxMode.Direct;
-    this.slot.buf = frame;
-    this.slot.offset = this.l2len + IPV4_HEADER_LEN;
-    return this.slot;
-  }
-
-  /** Send the packet written into the slot from the last beginTx. */
-  commitTx(now: number): void {
-    const st = this.stats.ipv4;
-    const b = this.slot.buf;
-    const unreachable = this.txUnreachable;
-    this.txUnreachable = undefined;
-    switch (this.txMode) {
-      case TxMode.Direct: {
-        const segment = this.txSegment;
-        writeIpv4Header(b, this.l2len, this.txSrc, this.txDst, this.txProto, this.txL4Len, this.txTtl, this.nextIdent(), this.txFlags, 0, this.csum.ipTx);
-        if (segment > 0) {
-          this.tsoSent(segment);
-          this.driver.txCommit(now, b.length, segment);
-        } else this.driver.txCommit(now, b.length);
-        st.tx++;
-        this.stats.ethernet.tx++;
-        return;
-      }
-      case TxMode.Neighbour: {
-        const segment = this.txSegment;
-        writeIpv4Header(b, this.l2len, this.txSrc, this.txDst, this.txProto, this.txL4Len, this.txTtl, this.nextIdent(), this.txFlags, 0, this.csum.ipTx);
-        if (segment > 0) this.tsoSent(segment);
-        const pending = { frame: b, onUnreachable: bindDst(unreachable, this.txDst), segment: segment > 0 ? segment : undefined };
-        if (!this.neighbours.enqueue(now, this.txNextHop, pending)) st.neighbourDrops++;
-        return;
-      }
-      case TxMode.Loopback:
-        writeIpv4Header(b, 0, this.txSrc, this.txDst, this.txProto, this.txL4Len, this.txTtl, this.nextIdent(), this.txFlags, 0, true);
-        this.loopbackQueue.push(b);
-        st.loopback++;
-        st.tx++;
-        return;
-      case TxMode.Fragment:
-        this.sendFragments(now, b, unreachable);
-        return;
-    }
-  }
-
-  /**
-   * RFC 791 section 3.2 fragmentation: every fragment but the last carries a multiple of 8 payload bytes; all share
-   * the ident; MF is set on all but the last.
-   */
-  private sendFragments(now: number, packet: Uint8Array, unreachable: ((dst: number) => void) | undefined): void {
-    const st = this.stats.ipv4;
-    const ident = this.nextIdent();
-    const payload = packet.subarray(IPV4_HEADER_LEN);
-    const chunk = (this.txMtu - IPV4_HEADER_LEN) & ~7;
-    const mac = this.isBroadcastFor(this.txDst) ? BROADCAST_MAC : this.ethernet ? this.neighbourMac(now, this.txNextHop) : ZERO_MAC;
-    for (let off = 0; off < payload.length; off += chunk) {
-      const n = Math.min(chunk, payload.length - off);
-      const more = off + n < payload.length;
-      const frameLen = this.l2len + IPV4_HEADER_LEN + n;
-      const flagsFrag = (more ? IPV4_FLAG_MF : 0) | (off >>> 3);
-      const direct = mac !== undefined ? this.driver.txReserve(frameLen) : null;
-      if (mac !== undefined && direct === null) {
-        st.txNoBuffer++;
-        return; // the rest is useless without this piece
-      }
-      const frame = direct ?? new Uint8Array(frameLen);
-      if (direct !== null && this.ethernet) this.writeL2(frame, mac!, EtherType.IPv4);
-      frame.set(payload.subarray(off, off + n), this.l2len + IPV4_HEADER_LEN);
-      writeIpv4Header(frame, this.l2len, this.txSrc, this.txDst, this.txProto, n, this.txTtl, ident, flagsFrag, 0, this.csum.ipTx);
-      st.fragmentsSent++;
-      if (direct !== null) {
-        this.driver.txCommit(now, frameLen);
-        st.tx++;
-        this.stats.ethernet.tx++;
-      } else if (!this.neighbours.enqueue(now, this.txNextHop, { frame, onUnreachable: off === 0 ? bindDst(unreachable, this.txDst) : undefined })) {
-        st.neighbourDrops++;
-        return;
-      }
-    }
-  }
-
-  /**
-   * A TSO packet goes out as several IP datagrams, each with its own ident (the device increments it, as Linux's
-   * TSO does): skip the idents they use so the next packet does not repeat one (RFC 6864 4.1 asks unique idents
-   * only of non-atomic datagrams, but a DF packet may still be fragmented by a middlebox that ignores DF).
-   */
-  private tsoSent(segment: number): void {
-    const pieces = Math.ceil((this.txL4Len - 20) / segment); // at least the TCP header's 20 bytes are not payload
-    if (pieces > 1) this.ipIdent = (this.ipIdent + pieces - 1) & 0xffff;
-    this.stats.ipv4.tsoPackets++;
-  }
-
-  /** A frame that waited for ARP: fill in the MAC and send it (copied into the driver's buffer). */
-  private sendResolved(now: number, frame: Uint8Array, mac: Uint8Array, segment?: number): void {
-    const out = this.driver.txReserve(frame.length);
-    if (out === null) {
-      this.stats.ipv4.txNoBuffer++;
-      return;
-    }
-    out.set(frame);
-    if (this.ethernet) this.writeL2(out, mac, EtherType.IPv4);
-    if (segment !== undefined) this.driver.txCommit(now, frame.length, segment);
-    else this.driver.txCommit(now, frame.length);
-    this.stats.ipv4.tx++;
-    this.stats.ethernet.tx++;
   }
 
   private sendArp(now: number, op: number, dstMac: Uint8Array, targetIp: number, senderIp: number, targetHw: Uint8Array = ZERO_MAC): void {
@@ -1241,7 +1028,7 @@ export class NetStack {
     emitEthernet({ dst, src: this.mac, ethertype, vlan: this.vlan }, frame, 0);
   }
 
-  /** The TcpHost: TCP writes its segments straight into the slot beginTx lends (DF set: RFC 1191). */
+  /** The TcpHost: TCP writes its segments straight into the packet the output lends (DF set: RFC 1191). */
   private tcpHost() {
     const tcpUnreachable = (dst: number): void => {
       // ARP gave up on the next hop: a connection still in SYN-SENT towards dst fails with EHOSTUNREACH,
@@ -1256,12 +1043,12 @@ export class NetStack {
       get rxChecksum(): boolean {
         return verify && !self.rxL4Trusted;
       },
-      txSegment: (now: number, src: number, dst: number, tcpLen: number, segment?: number): TxSlot | null => {
-        this.txUnreachable = tcpUnreachable;
-        return this.beginTx(now, src, dst, IpProtocol.TCP, tcpLen, this.ttl, IPV4_FLAG_DF, segment);
+      txSegment: (now: number, src: number, dst: number, tcpLen: number, segment = 0): TxPacket | null =>
+        this.output.begin(now, src, dst, IpProtocol.TCP, tcpLen, this.ttl, IPV4_FLAG_DF, segment, tcpUnreachable),
+      tsoMaxFor: (dst: number): number => {
+        const tsoMax = this.output.tsoMax;
+        return tsoMax > 0 && !this.isLocalAddress(dst) && !this.isBroadcastFor(dst) ? tsoMax : 0;
       },
-      tsoMaxFor: (dst: number): number => (this.tsoMax > 0 && !this.isLocalAddress(dst) && !this.isBroadcastFor(dst) ? this.tsoMax : 0),
-      txCommit: (now: number): void => this.commitTx(now),
       mtuFor: (dst: number): number => this.mtuFor(dst),
       sourceFor: (dst: number): number | undefined => this.sourceFor(dst),
       negativeAdvice: (now: number, dst: number): void => {
@@ -1273,14 +1060,6 @@ export class NetStack {
     };
   }
 
-  private nextIdent(): number {
-    this.ipIdent = (this.ipIdent + 1) & 0xffff;
-    return this.ipIdent;
-  }
-}
-
-function bindDst(cb: ((dst: number) => void) | undefined, dst: number): (() => void) | undefined {
-  return cb === undefined ? undefined : () => cb(dst);
 }
 
 function minTime(a: number | undefined, b: number | undefined): number | undefined {
