@@ -1,5 +1,5 @@
 /**
- * IPv6 between byway and the Linux kernel, over TAP and AF_PACKET, in namespaces this test creates (IPv6 turned
+ * IPv6 between byway and the Linux kernel, over TAP, AF_PACKET and AF_XDP (own-address mode), in namespaces this test creates (IPv6 turned
  * on only there): byway's DAD against the kernel, NDP both ways (byway resolves the kernel, the kernel resolves
  * byway), `ping -6` both ways, UDP echo with a node:dgram udp6 peer in the kernel, and fragmented UDP both ways
  * (byway cuts a 5000-byte datagram, the kernel reassembles it, echoes it cut by its own fragmenter, byway
@@ -11,6 +11,7 @@ import { once } from 'node:events';
 import { createStack, type Stack } from '../../src/index.js';
 import { openAfPacket } from '../../drivers/af-packet/index.js';
 import { openTap } from '../../drivers/tap/index.js';
+import { openAfXdp } from '../../drivers/af-xdp/index.js';
 import type { FrameDriver } from '../../drivers/types.js';
 import { NetLab, describePrivileged, execIn, execInAsync, ipIn, uniqueName } from '../helpers/netns.js';
 
@@ -23,11 +24,11 @@ function payload(n: number): Buffer {
   return b;
 }
 
-/** node:dgram udp6 echo server in the kernel's namespace: prints 'ready' once bound. */
+/** node:dgram udp6 echo server on port argv[1] in the kernel's namespace: prints 'ready' once bound. */
 const ECHO_SERVER = `
 const s = require('node:dgram').createSocket('udp6');
 s.on('message', (m, r) => s.send(m, r.port, r.address));
-s.bind(7000, () => console.log('ready'));
+s.bind(+process.argv[1], () => console.log('ready'));
 `;
 
 /** node:dgram udp6 client in the kernel's namespace: sends argv[1] bytes to argv[2]:argv[3], prints the echo's size and sha256. */
@@ -71,7 +72,7 @@ describePrivileged('IPv6 between byway and the kernel', () => {
     lab.destroy();
   });
 
-  const cases: [string, () => { driver: FrameDriver; me: string; peer: string; peerNs: string; dev: string }][] = [
+  const cases: [string, () => { driver: FrameDriver; me: string; peer: string; peerNs: string; dev: string; linkLocal?: boolean }][] = [
     [
       'TAP',
       () => {
@@ -83,15 +84,22 @@ describePrivileged('IPv6 between byway and the kernel', () => {
       },
     ],
     ['AF_PACKET', () => ({ driver: openAfPacket({ ifname: link.a, netns: nsA }), me: 'fd77:14::2', peer: 'fd77:14::1', peerNs: nsB, dev: link.b })],
+    [
+      // Own-address mode: the program redirects IPv6 to fd77:14::3 and its solicited-node group; the link-local
+      // address from the interface's MAC is the kernel's business, so the stack has none.
+      'AF_XDP',
+      () => ({ driver: openAfXdp({ ifname: link.a, netns: nsA, ipv6: 'fd77:14::3' }), me: 'fd77:14::3', peer: 'fd77:14::1', peerNs: nsB, dev: link.b, linkLocal: false }),
+    ],
   ];
 
-  for (const [name, make] of cases) {
+  for (const [i, [name, make]] of cases.entries()) {
+    const echoPort = 7000 + i;
     describe(name, () => {
       let stack: Stack;
       let env: ReturnType<typeof make>;
       beforeAll(async () => {
         env = make();
-        stack = createStack({ driver: env.driver, address: `${env.me}/64` });
+        stack = createStack({ driver: env.driver, address: `${env.me}/64`, ipv6: { linkLocal: env.linkLocal ?? true } });
         await stack.ready(); // DAD on the real link: the kernel did not object
         expect(stack.addresses.some((a) => a.includes('tentative') || a.includes('duplicate'))).toBe(false);
       }, 10_000);
@@ -118,7 +126,7 @@ describePrivileged('IPv6 between byway and the kernel', () => {
       }, 20_000);
 
       it('UDP echo: byway sends to a kernel udp6 socket and back, also fragmented both ways', async () => {
-        const server = lab.spawnIn(env.peerNs, process.execPath, ['-e', ECHO_SERVER]);
+        const server = lab.spawnIn(env.peerNs, process.execPath, ['-e', ECHO_SERVER, String(echoPort)]);
         await waitOutput(server, 'ready', 5000);
         const sock = stack.dgram.createSocket('udp6');
         sock.bind(0);
@@ -131,7 +139,7 @@ describePrivileged('IPv6 between byway and the kernel', () => {
               resolve([m, r]);
             });
           });
-          sock.send(payload(n), 7000, env.peer);
+          sock.send(payload(n), echoPort, env.peer);
           const [m, r] = await got;
           expect(m.length).toBe(n);
           expect(sha(m)).toBe(sha(payload(n)));
