@@ -42,6 +42,7 @@ import type { DadOptions } from '../../protocols/icmpv6/dad.js';
 import type { NdpNeighbourOptions } from '../../protocols/icmpv6/neighbour-cache.js';
 import { NdpHost, type NdpStats, type PendingIpv6 } from './ndp.js';
 import type { UdpSocket, UdpStats, UdpTable } from './udp.js';
+import { PingTable } from './ping-table.js';
 import type { EthernetStats } from './stats.js';
 import { icmpv6ToError, newIcmpv6Stats, newIpv6Stats, newUdp6Stats, type Icmpv6Stats, type Ipv6Stats } from './ipv6-stats.js';
 
@@ -123,9 +124,8 @@ export class Ipv6Layer {
   private readonly limiter: Icmpv6RateLimiter;
   private readonly routes: Ipv6Route[] = [];
   private loopbackQueue: Uint8Array[] = [];
-  private readonly pings = new Map<number, PendingPing6>();
+  private readonly pings = new PingTable<PendingPing6>();
   private readonly pingIdent: number;
-  private pingSeq = 0;
   private readyWaiters: (() => void)[] = [];
   private now = 0;
 
@@ -229,19 +229,14 @@ export class Ipv6Layer {
       const p = Ipv6Packet.checked(first);
       if (p !== undefined) this.sendError({ kind: 'time-exceeded', code: 1 }, p, false);
     });
-    if (this.pings.size > 0) {
-      for (const p of this.pings.values()) {
-        if (now >= p.deadline) this.failPing(p.seq, new BywayError('ETIMEDOUT', `no echo reply within ${p.deadline - p.sentAt} ms`));
-      }
-    }
+    if (this.pings.size > 0) this.pings.expire(now);
     return handled;
   }
 
   pollAt(now: number): number | undefined {
     if (this.loopbackQueue.length > 0) return now;
-    let at = minTime(this.ndp.pollAt(), this.reassembler.pollAt());
-    for (const p of this.pings.values()) at = minTime(at, p.deadline);
-    return at;
+    const at = minTime(this.ndp.pollAt(), this.reassembler.pollAt());
+    return minTime(at, this.pings.pollAt());
   }
 
   // ---------------------------------------------------------------------------------------------------------------
@@ -434,7 +429,7 @@ export class Ipv6Layer {
       const seq = read16(quoted, l4 + 6);
       const ping = this.pings.get(seq);
       if (ping !== undefined && ipv6Equals(ping.dst, dst)) {
-        this.failPing(seq, icmpv6ToError(kind, code));
+        this.pings.fail(seq, icmpv6ToError(kind, code));
         return;
       }
     }
@@ -527,37 +522,25 @@ export class Ipv6Layer {
     if (isUnspecified(dst)) throw new BywayError('EINVAL', 'cannot ping the unspecified address');
     const src = this.sourceFor(dst);
     if (src === undefined) throw this.noSourceError(dst);
-    let seq = this.pingSeq;
-    for (let tries = 0; this.pings.has(seq); tries++) {
-      if (tries > 0xffff) throw new BywayError('EAGAIN', 'too many pings in flight');
-      seq = (seq + 1) & 0xffff;
-    }
-    this.pingSeq = (seq + 1) & 0xffff;
+    const seq = this.pings.allocate();
     let data = options.data;
     if (data === undefined) {
       data = new Uint8Array(size);
       for (let i = 0; i < size; i++) data[i] = i & 0xff;
     }
     const target = dst.slice(0, 16);
-    this.pings.set(seq, { dst: target, sentAt: now, deadline: now + (options.timeoutMs ?? 1000), seq, cb });
+    this.pings.add({ dst: target, sentAt: now, deadline: now + (options.timeoutMs ?? 1000), seq, cb });
     const len = ICMPV6_HEADER_LEN + size;
     const packet = new Uint8Array(IPV6_HEADER_LEN + len);
     writeIpv6Header(packet, 0, src, target, NextHeader.ICMPv6, len, options.ttl ?? this.options.hopLimit);
     emitIcmpv6({ kind: 'echo-request', ident: this.pingIdent, seq, data }, packet, IPV6_HEADER_LEN, src, target);
     this.stats.icmpv6.echoRequestsSent++;
-    const err = this.transmit(now, packet, () => this.failPing(seq, new BywayError('EHOSTUNREACH', 'the destination did not answer neighbour solicitations')));
+    const err = this.transmit(now, packet, () => this.pings.fail(seq, new BywayError('EHOSTUNREACH', 'the destination did not answer neighbour solicitations')));
     if (err !== undefined) {
       this.pings.delete(seq);
       throw new BywayError(err, 'cannot send the echo request');
     }
     return seq;
-  }
-
-  private failPing(seq: number, error: BywayError): void {
-    const p = this.pings.get(seq);
-    if (p === undefined) return;
-    this.pings.delete(seq);
-    p.cb({ ok: false, error, seq });
   }
 
   private sendEchoReply(req: Ipv6Packet, ident: number, seq: number, data: Uint8Array): void {

@@ -47,6 +47,7 @@ import { TcpGro } from './gro.js';
 import { Ipv4Output, TxKind, type TxPacket } from './ipv4-output.js';
 import { Ipv6Layer, type Ipv6Options, type Ipv6RouteConfig } from './ipv6.js';
 import type { Ipv6Cidr } from '../../protocols/ipv6/address.js';
+import { PingTable } from './ping-table.js';
 
 export interface IcmpOptions {
   /** ICMP errors (port/protocol unreachable) per second, token bucket (Linux's icmp_msgs_per_sec is 1000). */
@@ -176,9 +177,8 @@ export class NetStack {
   private readonly pollBudget: number;
   private readonly csum: { ipTx: boolean; ipRx: boolean; icmpTx: boolean; icmpRx: boolean; udpTx: boolean; udpRx: boolean };
   private now = 0;
-  private readonly pings = new Map<number, PendingPing>();
+  private readonly pings = new PingTable<PendingPing>();
   private readonly pingIdent: number;
-  private pingSeq = 0;
   private errorTokens: number;
   private errorTokensAt = 0;
   private started = false;
@@ -423,7 +423,7 @@ export class NetStack {
     if (this.ipv6 !== undefined) handled += this.ipv6.poll(now);
     this.neighbours.poll(now);
     this.reassembler.poll(now);
-    if (this.pings.size > 0) this.pollPings(now);
+    if (this.pings.size > 0) this.pings.expire(now);
     for (const t of this.transportList) t.poll(now);
     this.driver.flush(now);
     return handled;
@@ -435,7 +435,7 @@ export class NetStack {
     let at = minTime(this.neighbours.pollAt(), this.reassembler.pollAt());
     at = minTime(at, this.driver.pollAt?.(now));
     if (this.ipv6 !== undefined) at = minTime(at, this.ipv6.pollAt(now));
-    if (this.pings.size > 0) for (const p of this.pings.values()) at = minTime(at, p.deadline);
+    if (this.pings.size > 0) at = minTime(at, this.pings.pollAt());
     for (const t of this.transportList) at = minTime(at, t.pollAt(now));
     return at;
   }
@@ -856,12 +856,7 @@ export class NetStack {
     this.now = now;
     const size = options.data?.length ?? options.size ?? 56;
     if (!Number.isInteger(size) || size < 0 || size > 65507) throw new BywayError('ERR_INVALID_ARG_VALUE', `ping size ${size} is out of range`);
-    let seq = this.pingSeq;
-    for (let tries = 0; this.pings.has(seq); tries++) {
-      if (tries > 0xffff) throw new BywayError('EAGAIN', 'too many pings in flight');
-      seq = (seq + 1) & 0xffff;
-    }
-    this.pingSeq = (seq + 1) & 0xffff;
+    const seq = this.pings.allocate();
     const ping: PendingPing = {
       key: seq,
       dst,
@@ -878,8 +873,8 @@ export class NetStack {
       this.flows.claim({ protocol: 'icmp', port: this.pingIdent });
       this.pingClaimed = true;
     }
-    this.pings.set(seq, ping);
-    const unreachable = (): void => this.failPing(seq, new BywayError('EHOSTUNREACH', 'the destination did not answer ARP'));
+    this.pings.add(ping);
+    const unreachable = (): void => this.pings.fail(seq, new BywayError('EHOSTUNREACH', 'the destination did not answer ARP'));
     const slot = this.output.begin(now, src, dst, IpProtocol.ICMP, ICMP_HEADER_LEN + size, options.ttl ?? this.ttl, 0, 0, unreachable);
     if (slot === null) {
       this.pings.delete(seq);
@@ -900,13 +895,6 @@ export class NetStack {
     return seq;
   }
 
-  private failPing(seq: number, error: BywayError): void {
-    const p = this.pings.get(seq);
-    if (p === undefined) return;
-    this.pings.delete(seq);
-    p.cb({ ok: false, error, seq });
-  }
-
   private echoReplyInput(p: Ipv4Packet, ident: number, seq: number, bytes: number): void {
     const st = this.stats.icmp;
     const ping = ident === this.pingIdent ? this.pings.get(seq) : undefined;
@@ -917,12 +905,6 @@ export class NetStack {
     st.echoReplies++;
     this.pings.delete(seq);
     ping.cb({ ok: true, rttMs: this.now - ping.sentAt, ttl: p.ttl, bytes, from: p.src, seq });
-  }
-
-  private pollPings(now: number): void {
-    for (const p of this.pings.values()) {
-      if (now >= p.deadline) this.failPing(p.seq, new BywayError('ETIMEDOUT', `no echo reply within ${p.deadline - p.sentAt} ms`));
-    }
   }
 
   private sendEchoReply(req: Ipv4Packet, icmp: IcmpPacket): void {

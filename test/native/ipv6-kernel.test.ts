@@ -54,19 +54,25 @@ async function waitOutput(p: { output(): string }, text: string, ms: number): Pr
   }
 }
 
+/**
+ * Namespace A (byway's: IPv6 off, so the kernel there answers nothing) and B (the kernel's, fd77:14::1/64 on its
+ * end of the veth pair).
+ */
+function kernelPeerLab(lab: NetLab): { nsA: string; nsB: string; link: { a: string; b: string } } {
+  const nsA = lab.addNetns();
+  const nsB = lab.addNetns();
+  const link = lab.addVeth(nsA, nsB);
+  enableIpv6(nsB, link.b);
+  ipIn(nsB, `-6 addr add fd77:14::1/64 dev ${link.b} nodad`);
+  return { nsA, nsB, link };
+}
+
 describePrivileged('IPv6 between byway and the kernel', () => {
   const lab = new NetLab();
   let nsA = '';
   let nsB = '';
   let link = { a: '', b: '' };
-  beforeAll(() => {
-    nsA = lab.addNetns();
-    nsB = lab.addNetns();
-    link = lab.addVeth(nsA, nsB);
-    // Only the kernel's end speaks IPv6: byway's end (nsA) keeps it off, so the kernel there answers nothing.
-    enableIpv6(nsB, link.b);
-    ipIn(nsB, `-6 addr add fd77:14::1/64 dev ${link.b} nodad`);
-  }, 20_000);
+  beforeAll(() => void ({ nsA, nsB, link } = kernelPeerLab(lab)), 20_000);
   afterAll(async () => {
     await lab.stopProcesses();
     lab.destroy();
