@@ -451,7 +451,8 @@ export class TcpLayer implements TcpConnHost, TimeWaitHost {
 
   /**
    * An ICMP error quoting a segment we sent from src:srcPort to dst:dstPort with sequence number seq.
-   * RFC 5927 4.1: acted on only when it matches a connection and seq is in flight.
+   * RFC 5927 4.1: acted on only when it matches a connection and seq is in flight. Returns whether it was acted on
+   * (the stack learns a path MTU only then); every error not acted on is counted in icmpIgnored.
    */
   icmpError(
     now: number,
@@ -463,27 +464,28 @@ export class TcpLayer implements TcpConnHost, TimeWaitHost {
     kind: 'unreachable' | 'frag-needed' | 'ttl-exceeded',
     code: number,
     nextHopMtu: number,
-  ): void {
+  ): boolean {
     const conn = this.lookup(src, srcPort, dst, dstPort);
     if (!conn || !conn.seqInFlight(seq)) {
       this.stats.icmpIgnored++;
-      return;
+      return false;
     }
     if (kind === 'frag-needed') {
       // RFC 1191: a plausible next-hop MTU lowers the MSS (never below minMss + 40; 68 is the IPv4 minimum).
       if (nextHopMtu < 68) {
         this.stats.icmpIgnored++;
-        return;
+        return false;
       }
       if (conn.pmtuChanged(now, nextHopMtu)) this.stats.pmtuUpdates++;
-      return;
+      return true;
     }
     if (kind === 'unreachable' && conn.state === 'SYN-SENT') {
       // RFC 1122 4.2.3.9: protocol / port unreachable are hard errors; RFC 5461 says act on them while connecting.
       conn.icmpHardError(code === 2 || code === 3 ? 'ECONNREFUSED' : 'EHOSTUNREACH');
-      return;
+      return true;
     }
     this.stats.icmpIgnored++; // soft errors are not acted on (RFC 5461)
+    return false;
   }
 
   // ======================================================================================== timers

@@ -27,6 +27,14 @@ export const enum TxKind {
   Loopback,
 }
 
+/** What a destination is to this stack (Ipv4Output's one-entry cache). */
+const enum Way {
+  Local,
+  Broadcast,
+  Routed,
+  NoRoute,
+}
+
 /** Node's error code for a packet that `begin` could not lend room for. */
 export type TxErrorCode = 'ENETUNREACH' | 'EMSGSIZE' | 'ENOBUFS';
 
@@ -98,6 +106,16 @@ export class Ipv4Output {
   /** Largest IP packet the driver segments itself (caps.tso), 0 without TSO. */
   readonly tsoMax: number;
   private readonly pmtu = new Map<number, { mtu: number; expires: number }>();
+  /**
+   * The last destination's way out, as a one-entry cache (a connection sends many packets to one peer in a row):
+   * what kind of address it is and its route, valid while the routing table keeps its generation. Addresses are
+   * fixed for the stack's life; the next hop's MAC and the path MTU are still looked up per packet.
+   */
+  private lastDst = -1;
+  private lastGeneration = -1;
+  private lastWay = Way.Routed;
+  private lastNextHop = 0;
+  private lastRouteMtu: number | undefined = undefined;
 
   constructor(
     private readonly link: Ipv4Link,
@@ -138,22 +156,22 @@ export class Ipv4Output {
     p.flags = flags;
     p.segment = 0;
     p.unreachable = unreachable;
-    if (link.isLocalAddress(dst)) return this.scratch(p, TxKind.Loopback, ipLen, IPV4_HEADER_LEN);
+    if (dst !== this.lastDst || link.routes.generation !== this.lastGeneration) this.findWay(dst);
+    const way = this.lastWay;
+    if (way === Way.Local) return this.scratch(p, TxKind.Loopback, ipLen, IPV4_HEADER_LEN);
     let mac: Uint8Array | undefined;
     let mtu = link.mtu;
-    if (link.isBroadcastFor(dst)) {
+    if (way === Way.Broadcast) {
       mac = BROADCAST_MAC;
       p.nextHop = dst;
+    } else if (way === Way.NoRoute) {
+      st.noRoute++;
+      this.error = 'ENETUNREACH';
+      return null;
     } else {
-      const r = link.routes.lookupRoute(dst);
-      if (r === undefined) {
-        st.noRoute++;
-        this.error = 'ENETUNREACH';
-        return null;
-      }
-      const nextHop = r.gateway ?? dst;
+      const nextHop = this.lastNextHop;
       p.nextHop = nextHop;
-      mtu = this.pathMtu(now, dst, r.mtu);
+      mtu = this.pathMtu(now, dst, this.lastRouteMtu);
       mac = link.ethernet ? link.neighbourMac(now, nextHop) : ZERO_MAC;
     }
     p.mtu = mtu;
@@ -181,6 +199,25 @@ export class Ipv4Output {
     p.offset = link.l2len + IPV4_HEADER_LEN;
     p.open = true;
     return p;
+  }
+
+  /** Fill the one-entry cache for dst (see lastDst). */
+  private findWay(dst: number): void {
+    const link = this.link;
+    this.lastDst = dst;
+    this.lastGeneration = link.routes.generation;
+    this.lastRouteMtu = undefined;
+    if (link.isLocalAddress(dst)) this.lastWay = Way.Local;
+    else if (link.isBroadcastFor(dst)) this.lastWay = Way.Broadcast;
+    else {
+      const r = link.routes.lookupRoute(dst);
+      if (r === undefined) this.lastWay = Way.NoRoute;
+      else {
+        this.lastWay = Way.Routed;
+        this.lastNextHop = r.gateway ?? dst;
+        this.lastRouteMtu = r.mtu;
+      }
+    }
   }
 
   private fail(st: { tooBig: number }, code: 'EMSGSIZE'): null {

@@ -14,8 +14,8 @@
 import { RxFlag, type FlowSteering, type FrameDriver, type HostRoute, type HostTables } from '../../drivers/types.js';
 import { BywayError } from '../../protocols/util/errors.js';
 import type { Rng } from '../../protocols/util/rng.js';
-import { read16, read32, write16 } from '../../protocols/util/bytes.js';
-import { checksum, onesSum, pseudoHeaderSum, updateChecksum16 } from '../../protocols/util/checksum.js';
+import { read16, read32 } from '../../protocols/util/bytes.js';
+import { onesSum } from '../../protocols/util/checksum.js';
 import {
   BROADCAST_MAC,
   ETHERNET_HEADER_LEN,
@@ -27,52 +27,32 @@ import {
   macEquals,
 } from '../../protocols/ethernet/wire.js';
 import { ArpOperation, ArpPacket, emitArp, ARP_PACKET_LEN } from '../../protocols/arp/wire.js';
-import {
-  IPV4_FLAG_DF,
-  IPV4_HEADER_LEN,
-  IpProtocol,
-  Ipv4Packet,
-} from '../../protocols/ipv4/wire.js';
+import { IPV4_HEADER_LEN, Ipv4Packet } from '../../protocols/ipv4/wire.js';
 import { checkIpv4Options } from '../../protocols/ipv4/options.js';
 import { directedBroadcast, isMulticast, IPV4_BROADCAST, type Ipv4Cidr, cidrContains } from '../../protocols/ipv4/address.js';
 import { Reassembler, type ReassemblyOptions } from '../../protocols/ipv4/reassembly.js';
-import { ICMP_HEADER_LEN, IcmpPacket, IcmpType, UnreachableCode, emitIcmp, parseIcmp } from '../../protocols/icmp/wire.js';
-import { UDP_HEADER_LEN, writeUdpHeader } from '../../protocols/udp/wire.js';
-import { TcpLayer, type TcpOptions } from '../../protocols/tcp/layer.js';
+import { IcmpType, UnreachableCode } from '../../protocols/icmp/wire.js';
+import type { TcpLayer, TcpOptions } from '../../protocols/tcp/layer.js';
 import { NeighbourCache, type NeighbourOptions } from './neighbour.js';
 import { RoutingTable } from './routing.js';
-import { UdpTable, type UdpOptions, type UdpSocket } from './udp.js';
+import type { UdpTable, UdpOptions } from './udp.js';
 import { newStats, type StackStats } from './stats.js';
-import { TcpGro } from './gro.js';
-import { Ipv4Output, TxKind, type TxPacket } from './ipv4-output.js';
+import type { TcpGro } from './gro.js';
+import { Ipv4Output } from './ipv4-output.js';
+import { Icmp4, type IcmpOptions, type PingOptions, type PingResult } from './icmp.js';
+import type { Transport, TransportHost } from './transport.js';
+import { UdpTransport } from './udp-transport.js';
+import { TcpTransport } from './tcp-transport.js';
 import { Ipv6Layer, type Ipv6Options, type Ipv6RouteConfig } from './ipv6.js';
 import type { Ipv6Cidr } from '../../protocols/ipv6/address.js';
-import { PingTable } from './ping-table.js';
 
-export interface IcmpOptions {
-  /** ICMP errors (port/protocol unreachable) per second, token bucket (Linux's icmp_msgs_per_sec is 1000). */
-  errorRatePerSec: number;
-  errorBurst: number;
-  /** Answer echo requests. Default true. */
-  echoReplies: boolean;
-  /** Lowest path MTU a fragmentation-needed message may set (RFC 1191 safeguard; Linux's min_pmtu is 552). */
-  minPmtu: number;
-  /** How long a learned path MTU holds before it is forgotten (RFC 1191 section 6.3: 10 minutes). */
-  pmtuExpiryMs: number;
-}
+export { DEFAULT_ICMP_OPTIONS, type IcmpOptions, type PingOptions, type PingResult } from './icmp.js';
+export type { Transport, TransportHost, IcmpErrorKind } from './transport.js';
 
 /** The source of a packet to 127.0.0.0/8 other than our own addresses, as Linux picks it (127.0.0.1). */
 const LOOPBACK_SOURCE = 0x7f000001;
 /** Drivers some stack owns (weakly held: a dropped stack and driver are not kept alive by this). */
 const DRIVERS_IN_USE = new WeakSet<FrameDriver>();
-
-export const DEFAULT_ICMP_OPTIONS: IcmpOptions = {
-  errorRatePerSec: 1000,
-  errorBurst: 50,
-  echoReplies: true,
-  minPmtu: 552,
-  pmtuExpiryMs: 600_000,
-};
 
 export interface RouteConfig {
   readonly destination: Ipv4Cidr;
@@ -115,39 +95,7 @@ export interface StackConfig {
   readonly gro?: boolean | undefined;
 }
 
-export type PingResult =
-  | { readonly ok: true; readonly rttMs: number; readonly ttl: number; readonly bytes: number; readonly from: number; readonly seq: number }
-  | { readonly ok: false; readonly error: BywayError; readonly seq: number };
-
-export interface PingOptions {
-  /** Echo data length (default 56, like ping(8)). */
-  readonly size?: number;
-  readonly timeoutMs?: number;
-  readonly ttl?: number;
-  /** Fill byte pattern (default 0x00, 0x01, ...). */
-  readonly data?: Uint8Array;
-}
-
-interface PendingPing {
-  readonly key: number;
-  readonly dst: number;
-  readonly sentAt: number;
-  readonly deadline: number;
-  readonly bytes: number;
-  readonly seq: number;
-  readonly cb: (r: PingResult) => void;
-}
-
-/** Callbacks for things the stack core cannot decide itself (TCP is attached through this). */
-export interface TransportHandler {
-  input(now: number, src: number, dst: number, segment: Uint8Array): void;
-  /** Returns whether the error matched something of the transport's (RFC 5927 validation). */
-  icmpError(now: number, src: number, dst: number, quoted: Uint8Array, kind: 'unreachable' | 'frag-needed' | 'ttl-exceeded', code: number, mtu: number): boolean;
-  poll(now: number): void;
-  pollAt(now: number): number | undefined;
-}
-
-export class NetStack {
+export class NetStack implements TransportHost {
   readonly driver: FrameDriver;
   readonly mac: Uint8Array;
   readonly mtu: number;
@@ -155,6 +103,7 @@ export class NetStack {
   readonly routes = new RoutingTable();
   readonly neighbours: NeighbourCache;
   readonly reassembler: Reassembler;
+  /** UDP's socket table (the UDP transport's). */
   readonly udp: UdpTable;
   /** The TCP layer, unless the stack was built with `tcp: false`. */
   readonly tcp: TcpLayer | undefined;
@@ -163,33 +112,29 @@ export class NetStack {
   readonly stats: StackStats;
   /** IPv4 transmit: the transmit token, fragmentation, the path MTU table. */
   readonly output: Ipv4Output;
-  readonly icmpOptions: IcmpOptions;
+  readonly icmp: Icmp4;
   readonly vlan: number | undefined;
   /** IPv6 (src/stack/ipv6.ts), when the stack was given IPv6 addresses or the `ipv6` option. */
   readonly ipv6: Ipv6Layer | undefined;
-  /** TCP, or another transport keyed by IP protocol number. Attach with `attachTransport`. */
-  readonly transports = new Map<number, TransportHandler>();
-  private transportList: TransportHandler[] = [];
+  /** The transports registered, by IP protocol number (`register`). */
+  private readonly byProtocol: (Transport | undefined)[] = new Array<Transport | undefined>(256).fill(undefined);
+  private transportList: Transport[] = [];
 
-  private readonly ttl: number;
+  /** Default TTL of the packets sent. */
+  readonly ttl: number;
   private readonly l2len: number;
   private readonly ethernet: boolean;
   private readonly pollBudget: number;
   private readonly csum: { ipTx: boolean; ipRx: boolean; icmpTx: boolean; icmpRx: boolean; udpTx: boolean; udpRx: boolean };
   private now = 0;
-  private readonly pings = new PingTable<PendingPing>();
-  private readonly pingIdent: number;
-  private errorTokens: number;
-  private errorTokensAt = 0;
   private started = false;
 
   /** The frame being received came with RxFlag.L4ChecksumValid (or from our own loopback): skip the TCP/UDP check. */
   private rxL4Trusted = false;
   /** The driver's flow steering, when it shares its address with the kernel (claims ports for our sockets). */
-  private readonly flows: FlowSteering | undefined;
+  readonly flows: FlowSteering | undefined;
   /** The kernel's tables, when the kernel resolves neighbours for us (no ARP of our own). */
   private readonly hostTables: HostTables | undefined;
-  private pingClaimed = false;
 
   constructor(config: StackConfig) {
     const ipv6On = (config.addresses6?.length ?? 0) > 0 || (config.ipv6 !== undefined && config.ipv6 !== false);
@@ -210,8 +155,6 @@ export class NetStack {
     this.addresses = config.addresses.map((a) => ({ address: a.address >>> 0, prefixLen: a.prefixLen }));
     this.ttl = config.ttl ?? 64;
     this.pollBudget = config.pollBudget ?? 256;
-    this.icmpOptions = { ...DEFAULT_ICMP_OPTIONS, ...config.icmp };
-    this.errorTokens = this.icmpOptions.errorBurst;
     const c = config.driver.caps.checksum;
     this.csum = {
       ipTx: c.ipv4.tx === 'compute',
@@ -226,7 +169,7 @@ export class NetStack {
     // contract); a driver that says otherwise is treated as having none.
     const tsoMax = tso !== undefined && c.tcp.tx === 'offload' && tso.maxBytes > this.mtu ? Math.min(tso.maxBytes, 65535) : 0;
     const ident = config.rng.nextU32();
-    this.pingIdent = config.rng.nextU32() & 0xffff;
+    const pingIdent = config.rng.nextU32();
     this.flows = config.driver.flows;
     this.hostTables = config.driver.hostTables;
     const hostTables = this.hostTables;
@@ -240,21 +183,11 @@ export class NetStack {
       config.neighbour,
     );
     this.reassembler = new Reassembler(config.reassembly);
-    this.udp = new UdpTable(
-      {
-        sendUdp: (now, sock, dstIp, dstPort, data) => this.sendUdp(now, sock, dstIp, dstPort, data),
-        isLocalAddress: (ip) => this.isLocalAddress(ip),
-        ...(ipv6On && {
-          sendUdp6: (now: number, sock: UdpSocket, dst: Uint8Array, dstPort: number, data: Uint8Array) => this.ipv6!.sendUdp(now, sock, dst, dstPort, data),
-          isLocalAddress6: (ip: Uint8Array) => this.ipv6!.isLocal(ip),
-        }),
-        ...this.portClaims('udp'),
-      },
-      config.rng,
-      config.udp,
-    );
-    this.stats = newStats(this.neighbours.stats, this.reassembler.stats, this.udp.stats);
+    const udp = new UdpTransport(this, { tx: this.csum.udpTx, rx: this.csum.udpRx }, config.rng, config.udp);
+    this.udp = udp.table;
+    this.stats = newStats(this.neighbours.stats, this.reassembler.stats, udp.table.stats);
     this.ipv6 = ipv6On ? this.makeIpv6(config) : undefined;
+    this.udp.ipv6 = this.ipv6;
     this.output = new Ipv4Output(
       {
         driver: this.driver,
@@ -273,33 +206,24 @@ export class NetStack {
       ident,
       tsoMax,
     );
+    this.icmp = new Icmp4(this, (protocol) => this.byProtocol[protocol], { tx: this.csum.icmpTx, rx: this.csum.icmpRx }, pingIdent, config.icmp);
+    this.register(this.icmp);
+    this.register(udp);
     if (config.tcp !== false) {
-      const tcp = new TcpLayer(this.tcpHost(), { ...config.tcp, rng: config.rng });
-      this.tcp = tcp;
-      this.stats.tcp = tcp.stats;
-      this.attachTransport(IpProtocol.TCP, {
-        input: (now, src, dst, segment) => tcp.input(now, src, dst, segment),
-        icmpError: (now, src, dst, quoted, kind, code, mtu) => {
-          // The layer counts every error it cannot match to a connection and in-flight sequence in icmpIgnored.
-          const ignoredBefore = tcp.stats.icmpIgnored;
-          tcp.icmpError(now, src, dst, read16(quoted, 0), read16(quoted, 2), read32(quoted, 4), kind, code, mtu);
-          return tcp.stats.icmpIgnored === ignoredBefore;
-        },
-        poll: (now) => tcp.poll(now),
-        pollAt: (now) => tcp.pollAt(now),
+      const tcp = new TcpTransport(this, {
+        tcp: config.tcp,
+        rng: config.rng,
+        gro: config.gro !== false,
+        checksum: { tx: c.tcp.tx === 'compute', rx: c.tcp.rx === 'verify' },
+        negativeAdvice: (now, dst) => this.negativeAdvice(now, dst),
       });
+      this.tcp = tcp.layer;
+      this.gro = tcp.gro;
+      this.stats.tcp = tcp.layer.stats;
+      if (tcp.gro !== undefined) this.stats.gro = tcp.gro.stats;
+      this.register(tcp);
     } else {
       this.tcp = undefined;
-    }
-    if (this.tcp !== undefined && config.gro !== false) {
-      const tcp = this.tcp;
-      const gro = new TcpGro((src, dst, buf, start, end, trusted) => {
-        this.rxL4Trusted = trusted;
-        tcp.inputAt(this.now, src, dst, buf, start, end);
-      }, c.tcp.rx === 'verify');
-      this.gro = gro;
-      this.stats.gro = gro.stats;
-    } else {
       this.gro = undefined;
     }
     for (const a of this.addresses) this.routes.add({ destination: a, source: a.address, metric: 0 });
@@ -327,16 +251,6 @@ export class NetStack {
     );
     Object.assign(this.stats, l.stats);
     return l;
-  }
-
-  /** Claim/release hooks for a transport's ports when the driver steers flows (shared address), else nothing. */
-  private portClaims(protocol: 'tcp' | 'udp'): { claimPort?: (port: number) => boolean; releasePort?: (port: number) => void } {
-    const flows = this.flows;
-    if (flows === undefined) return {};
-    return {
-      claimPort: (port) => flows.claim({ protocol, port }),
-      releasePort: (port) => flows.release({ protocol, port }),
-    };
   }
 
   /**
@@ -376,13 +290,15 @@ export class NetStack {
     return this.neighbours.lookup(now, ip) ?? known;
   }
 
-  /** Hand IPv4 packets of `protocol` (and ICMP errors about them) to `handler`, and poll it with the stack. */
-  attachTransport(protocol: number, handler: TransportHandler): void {
-    if (protocol === IpProtocol.ICMP || protocol === IpProtocol.UDP) {
-      throw new BywayError('ERR_INVALID_ARG_VALUE', 'ICMP and UDP are built into the stack');
-    }
-    this.transports.set(protocol, handler);
-    this.transportList = [...this.transports.values()];
+  /**
+   * Hand IPv4 packets of the transport's protocol (and ICMP errors quoting them) to it, and poll it with the stack.
+   * A protocol has one transport; registering another for it replaces it.
+   */
+  register(transport: Transport): void {
+    const p = transport.protocol;
+    if (!Number.isInteger(p) || p < 0 || p > 255) throw new BywayError('ERR_INVALID_ARG_VALUE', `IP protocol ${p} is not 0-255`);
+    this.byProtocol[p] = transport;
+    this.transportList = this.byProtocol.filter((t): t is Transport => t !== undefined);
   }
 
   /** Announce our addresses with gratuitous ARP (RFC 5227 section 2.3), once. */
@@ -406,7 +322,7 @@ export class NetStack {
     let handled = 0;
     while (handled < this.pollBudget) {
       const n = this.driver.receive(now, Math.min(this.driver.caps.maxBatch, this.pollBudget - handled), this.onFrame);
-      this.gro?.flush(); // nothing held waits past its batch
+      this.flushTransports(); // nothing held waits past its batch
       if (n === 0) break;
       handled += n;
     }
@@ -417,16 +333,20 @@ export class NetStack {
         this.rxL4Trusted = true; // built here, never on a wire (and checksums may be left to a device)
         this.ipv4Input(packet, 0, false);
       }
-      this.gro?.flush();
+      this.flushTransports();
       handled += queue.length;
     }
     if (this.ipv6 !== undefined) handled += this.ipv6.poll(now);
     this.neighbours.poll(now);
     this.reassembler.poll(now);
-    if (this.pings.size > 0) this.pings.expire(now);
     for (const t of this.transportList) t.poll(now);
     this.driver.flush(now);
     return handled;
+  }
+
+  private flushTransports(): void {
+    const list = this.transportList;
+    for (let i = 0; i < list.length; i++) list[i]!.flush();
   }
 
   /** The earliest time `poll` must run even if no frame arrives; `now` itself when work is waiting. */
@@ -435,7 +355,6 @@ export class NetStack {
     let at = minTime(this.neighbours.pollAt(), this.reassembler.pollAt());
     at = minTime(at, this.driver.pollAt?.(now));
     if (this.ipv6 !== undefined) at = minTime(at, this.ipv6.pollAt(now));
-    if (this.pings.size > 0) at = minTime(at, this.pings.pollAt());
     for (const t of this.transportList) at = minTime(at, t.pollAt(now));
     return at;
   }
@@ -459,7 +378,7 @@ export class NetStack {
     return false;
   }
 
-  private isBroadcastFor(ip: number): boolean {
+  isBroadcastFor(ip: number): boolean {
     if (ip === IPV4_BROADCAST) return true;
     const addrs = this.addresses;
     for (let i = 0; i < addrs.length; i++) if (directedBroadcast(addrs[i]!) === ip) return true;
@@ -638,361 +557,50 @@ export class NetStack {
         return;
       }
     }
-    let p: Ipv4Packet;
+    let buf = frame;
+    let ipOff = off;
+    let ipEnd = end;
+    let trusted = this.rxL4Trusted;
     if ((read16(frame, off + 6) & 0x3fff) !== 0) {
       // MF or a fragment offset: a fragment.
       const whole = this.reassembler.input(this.now, Ipv4Packet.uncheckedAt(frame, off));
       if (whole === undefined) return;
-      p = Ipv4Packet.unchecked(whole);
-      this.rxL4Trusted = false; // a device's verdict covers one frame, not a datagram built from several
-    } else {
-      const proto = frame[off + 9]!;
-      if (proto === IpProtocol.UDP) {
-        st.delivered++;
-        this.udpInput(frame, off, headerLen, end, src, dst, broadcast);
-        return;
-      }
-      if (proto === IpProtocol.TCP && this.gro !== undefined && !broadcast) {
-        st.delivered++;
-        this.gro.inputAt(src, dst, (frame[off + 1]! << 8) | frame[off + 8]!, frame, off + headerLen, end, this.rxL4Trusted); // TOS, TTL
-        return;
-      }
-      p = Ipv4Packet.uncheckedAt(frame, off);
+      buf = whole;
+      ipOff = 0;
+      ipEnd = whole.length;
+      trusted = false; // a device's verdict covers one frame, not a datagram built from several
     }
     st.delivered++;
-    const proto = p.protocol;
-    if (proto === IpProtocol.TCP && this.gro !== undefined && !broadcast) {
-      const ip = p.buffer;
-      this.gro.input(src, dst, (ip[1]! << 8) | ip[8]!, p.payload, this.rxL4Trusted); // TOS, TTL
+    const proto = buf[ipOff + 9]!;
+    const t = this.byProtocol[proto];
+    if (t !== undefined) {
+      t.input(this.now, buf, ipOff, ipOff + headerLen, ipEnd, src, dst, broadcast, trusted);
       return;
     }
-    if (proto === IpProtocol.UDP) this.udpInput(p.buffer, 0, p.headerLen, p.buffer.length, src, dst, broadcast);
-    else if (proto === IpProtocol.ICMP) this.icmpInput(p, broadcast);
-    else {
-      const t = this.transports.get(proto);
-      if (t !== undefined) {
-        if (!broadcast) t.input(this.now, src, dst, p.payload);
-        return;
-      }
-      st.unknownProtocol++;
-      if (!broadcast) this.sendIcmpError(p, IcmpType.DestUnreachable, UnreachableCode.Protocol, 0);
-    }
+    st.unknownProtocol++;
+    if (!broadcast) this.icmp.sendError(this.now, buf, ipOff, ipEnd, IcmpType.DestUnreachable, UnreachableCode.Protocol, 0);
   }
 
-  /** The UDP datagram in the IPv4 packet buf[ipOff, ipEnd) whose header is `ipHeaderLen` bytes. */
-  private udpInput(buf: Uint8Array, ipOff: number, ipHeaderLen: number, ipEnd: number, src: number, dst: number, broadcast: boolean): void {
-    const st = this.stats.udp;
-    st.rx++;
-    // The hot path reads the UDP header in place inside the frame (the checks of UdpPacket.check, RFC 768):
-    // one view per datagram (the payload handed to the socket) and one checksum pass, no header object.
-    const off = ipOff + ipHeaderLen;
-    if (ipEnd - off < UDP_HEADER_LEN) {
-      st.truncated++;
-      return;
-    }
-    const len = read16(buf, off + 4);
-    if (len < UDP_HEADER_LEN) {
-      st.badLength++;
-      return;
-    }
-    if (len > ipEnd - off) {
-      st.truncated++;
-      return;
-    }
-    // RFC 768: a zero checksum field means the sender computed none.
-    if (this.csum.udpRx && !this.rxL4Trusted && read16(buf, off + 6) !== 0 && onesSum(buf, off, off + len, pseudoHeaderSum(src, dst, IpProtocol.UDP, len)) !== 0xffff) {
-      st.badChecksum++;
-      return;
-    }
-    const srcPort = read16(buf, off);
-    const dstPort = read16(buf, off + 2);
-    const payload = buf.subarray(off + UDP_HEADER_LEN, off + len);
-    if (broadcast) {
-      const targets = this.udp.broadcastTargets(dstPort);
-      for (const s of targets) if (!s.deliver(payload, src, srcPort, dst)) st.recvBufferDrops++;
-      if (targets.length === 0) st.noPort++;
-      return;
-    }
-    const sock = this.udp.lookup(dst, dstPort, src, srcPort);
-    if (sock === undefined) {
-      st.noPort++;
-      this.sendIcmpError(Ipv4Packet.uncheckedAt(buf, ipOff), IcmpType.DestUnreachable, UnreachableCode.Port, 0);
-      return;
-    }
-    if (!sock.deliver(payload, src, srcPort, dst)) st.recvBufferDrops++;
+  /** TransportHost: an ICMP error about the IPv4 packet at buf[ipOff, end). */
+  sendIcmpError(buf: Uint8Array, ipOff: number, end: number, type: number, code: number, mtu: number): void {
+    this.icmp.sendError(this.now, buf, ipOff, end, type, code, mtu);
   }
 
-  private icmpInput(p: Ipv4Packet, broadcast: boolean): void {
-    const st = this.stats.icmp;
-    st.rx++;
-    const icmp = IcmpPacket.checked(p.payload);
-    if (icmp === undefined) {
-      st.truncated++;
-      return;
-    }
-    if (this.csum.icmpRx && !icmp.verifyChecksum()) {
-      st.badChecksum++;
-      return;
-    }
-    const repr = parseIcmp(icmp);
-    switch (repr.kind) {
-      case 'echo-request':
-        st.echoRequests++;
-        if (broadcast) {
-          st.broadcastEchoIgnored++; // RFC 1122 3.2.2.6 allows silence; it keeps us out of smurf attacks
-          return;
-        }
-        if (this.icmpOptions.echoReplies) this.sendEchoReply(p, icmp);
-        return;
-      case 'echo-reply':
-        this.echoReplyInput(p, repr.ident, repr.seq, repr.data.length);
-        return;
-      case 'dest-unreachable':
-      case 'time-exceeded':
-        st.errorsReceived++;
-        this.icmpErrorInput(repr.kind, repr.code, repr.kind === 'dest-unreachable' ? repr.nextHopMtu : 0, repr.quoted);
-        return;
-      default:
-        st.otherTypes++;
-    }
+  /** TransportHost: send what is queued. */
+  flush(now: number): void {
+    this.driver.flush(now);
   }
 
-  /**
-   * Hand an ICMP error to whoever sent the datagram it quotes (RFC 1122 3.2.2, RFC 5927: only when the quote names
-   * one of our sockets; transports validate further, e.g. TCP checks the sequence number).
-   */
-  private icmpErrorInput(kind: 'dest-unreachable' | 'time-exceeded', code: number, nextHopMtu: number, quoted: Uint8Array): void {
-    const st = this.stats.icmp;
-    if (quoted.length < IPV4_HEADER_LEN + 8 || quoted[0]! >>> 4 !== 4) {
-      st.errorsUnmatched++;
-      return;
-    }
-    const ihl = (quoted[0]! & 0x0f) * 4;
-    if (ihl < IPV4_HEADER_LEN || quoted.length < ihl + 8) {
-      st.errorsUnmatched++;
-      return;
-    }
-    const src = read32(quoted, 12);
-    const dst = read32(quoted, 16);
-    const proto = quoted[9]!;
-    if (!this.isLocalAddress(src)) {
-      st.errorsUnmatched++;
-      return;
-    }
-    const l4 = quoted.subarray(ihl);
-    const fragNeeded = kind === 'dest-unreachable' && code === UnreachableCode.FragNeeded;
-    // RFC 5927 section 7.2: a path MTU is learned only from an error that a socket vouches for (TCP: a connection
-    // with the quoted sequence number in flight), so a forged frag-needed cannot shrink every flow to a peer.
-    const pmtu = fragNeeded ? this.pmtuCandidate(dst, nextHopMtu, read16(quoted, 2)) : undefined;
-    if (proto === IpProtocol.UDP) {
-      const sock = this.udp.lookup(src, read16(l4, 0), dst, read16(l4, 2));
-      if (sock === undefined || (sock.connected && sock.remotePort !== read16(l4, 2))) {
-        st.errorsUnmatched++;
-        return;
-      }
-      if (pmtu !== undefined) this.storePmtu(dst, pmtu);
-      this.stats.udp.icmpErrors++;
-      sock.onError?.(icmpToError(kind, code));
-      return;
-    }
-    if (proto === IpProtocol.ICMP) {
-      if (l4[0] === IcmpType.EchoRequest && read16(l4, 4) === this.pingIdent) {
-        const seq = read16(l4, 6);
-        const ping = this.pings.get(seq);
-        if (ping !== undefined && ping.dst === dst) {
-          if (pmtu !== undefined) this.storePmtu(dst, pmtu);
-          this.pings.delete(seq);
-          ping.cb({ ok: false, error: icmpToError(kind, code), seq: ping.seq });
-          return;
-        }
-      }
-      st.errorsUnmatched++;
-      return;
-    }
-    const t = this.transports.get(proto);
-    if (t === undefined) {
-      st.errorsUnmatched++;
-      return;
-    }
-    const tkind = kind === 'time-exceeded' ? 'ttl-exceeded' : fragNeeded ? 'frag-needed' : 'unreachable';
-    const validated = t.icmpError(this.now, src, dst, l4, tkind, code, pmtu ?? this.mtuFor(dst));
-    if (!validated) st.errorsUnmatched++;
-    else if (pmtu !== undefined) this.storePmtu(dst, pmtu);
-  }
-
-  /**
-   * The path MTU a frag-needed message asks for, after RFC 1191 section 6.1's safeguards (never below minPmtu,
-   * never a raise, the plateau estimate for routers that send no MTU), or undefined when it is to be ignored.
-   */
-  private pmtuCandidate(dst: number, nextHopMtu: number, quotedTotalLen: number): number | undefined {
-    const st = this.stats.icmp;
-    let mtu = nextHopMtu;
-    if (mtu === 0) mtu = plateauBelow(quotedTotalLen); // RFC 1191 section 5
-    if (mtu < 68) {
-      st.pmtuIgnored++;
-      return undefined;
-    }
-    mtu = Math.max(mtu, this.icmpOptions.minPmtu);
-    if (mtu >= this.mtuFor(dst)) {
-      st.pmtuIgnored++;
-      return undefined;
-    }
-    return mtu;
-  }
-
-  private storePmtu(dst: number, mtu: number): void {
-    this.output.learnPmtu(dst, mtu, this.now + this.icmpOptions.pmtuExpiryMs);
-    this.stats.icmp.pmtuUpdates++;
-  }
-
-  // ---------------------------------------------------------------------------------------------------------------
-  // ICMP output and ping
-
-  /**
-   * Send an echo request; `cb` gets the reply's round trip or an error (ETIMEDOUT after `timeoutMs`, EHOSTUNREACH
-   * when ARP gives up or ICMP says so). Returns the sequence number used.
-   */
+  /** Send an echo request (see Icmp4.ping). */
   ping(now: number, dst: number, options: PingOptions, cb: (r: PingResult) => void): number {
     this.now = now;
-    const size = options.data?.length ?? options.size ?? 56;
-    if (!Number.isInteger(size) || size < 0 || size > 65507) throw new BywayError('ERR_INVALID_ARG_VALUE', `ping size ${size} is out of range`);
-    const seq = this.pings.allocate();
-    const ping: PendingPing = {
-      key: seq,
-      dst,
-      sentAt: now,
-      deadline: now + (options.timeoutMs ?? 1000),
-      bytes: size,
-      seq,
-      cb,
-    };
-    const src = this.sourceFor(dst);
-    if (src === undefined) throw new BywayError('ENETUNREACH', 'no route to the destination');
-    if (this.flows !== undefined && !this.pingClaimed) {
-      // Shared address: echo replies carrying our identifier come to us from now on (the kernel keeps the rest).
-      this.flows.claim({ protocol: 'icmp', port: this.pingIdent });
-      this.pingClaimed = true;
-    }
-    this.pings.add(ping);
-    const unreachable = (): void => this.pings.fail(seq, new BywayError('EHOSTUNREACH', 'the destination did not answer ARP'));
-    const slot = this.output.begin(now, src, dst, IpProtocol.ICMP, ICMP_HEADER_LEN + size, options.ttl ?? this.ttl, 0, 0, unreachable);
-    if (slot === null) {
-      this.pings.delete(seq);
-      throw new BywayError(this.output.error, 'cannot send the echo request');
-    }
-    const b = slot.buf;
-    const o = slot.offset;
-    b[o] = IcmpType.EchoRequest;
-    b[o + 1] = 0;
-    write16(b, o + 2, 0);
-    write16(b, o + 4, this.pingIdent);
-    write16(b, o + 6, seq);
-    if (options.data !== undefined) b.set(options.data, o + ICMP_HEADER_LEN);
-    else for (let i = 0; i < size; i++) b[o + ICMP_HEADER_LEN + i] = i & 0xff;
-    if (this.csum.icmpTx || slot.kind === TxKind.Fragment) write16(b, o + 2, checksum(b, o, o + ICMP_HEADER_LEN + size));
-    slot.commit(now);
-    this.driver.flush(now);
-    return seq;
+    return this.icmp.ping(now, dst, options, cb);
   }
 
-  private echoReplyInput(p: Ipv4Packet, ident: number, seq: number, bytes: number): void {
-    const st = this.stats.icmp;
-    const ping = ident === this.pingIdent ? this.pings.get(seq) : undefined;
-    if (ping === undefined || ping.dst !== p.src) {
-      st.unmatchedReplies++;
-      return;
-    }
-    st.echoReplies++;
-    this.pings.delete(seq);
-    ping.cb({ ok: true, rttMs: this.now - ping.sentAt, ttl: p.ttl, bytes, from: p.src, seq });
-  }
-
-  private sendEchoReply(req: Ipv4Packet, icmp: IcmpPacket): void {
-    const len = icmp.buffer.length;
-    const slot = this.output.begin(this.now, req.dst, req.src, IpProtocol.ICMP, len, this.ttl, 0, 0, undefined);
-    if (slot === null) return;
-    const b = slot.buf;
-    const o = slot.offset;
-    b.set(icmp.buffer, o);
-    b[o] = IcmpType.EchoReply;
-    // RFC 1624: only the type byte changed (8 -> 0), so the checksum is updated, not recomputed.
-    write16(b, o + 2, updateChecksum16(read16(b, o + 2), IcmpType.EchoRequest << 8, IcmpType.EchoReply << 8));
-    if (this.csum.icmpTx || slot.kind === TxKind.Fragment) {
-      write16(b, o + 2, 0);
-      write16(b, o + 2, checksum(b, o, o + len));
-    }
-    slot.commit(this.now);
-    this.stats.icmp.echoRepliesSent++;
-  }
-
-  /**
-   * An ICMP error about `about` (RFC 792; RFC 1122 3.2.2 on when not to send one: never about an ICMP error, a
-   * broadcast or multicast, a non-initial fragment, or a martian source). Rate-limited by a token bucket.
-   */
-  private sendIcmpError(about: Ipv4Packet, type: number, code: number, mtu: number): void {
-    const st = this.stats.icmp;
-    if (about.fragmentOffset !== 0) return;
-    if (about.protocol === IpProtocol.ICMP) {
-      const t = about.payload[0];
-      if (t !== IcmpType.EchoRequest && t !== IcmpType.EchoReply) return;
-    }
-    const src = about.src;
-    if (src === 0 || src === IPV4_BROADCAST || isMulticast(src) || this.isBroadcastFor(src)) return;
-    if (!this.takeErrorToken(this.now)) {
-      st.rateLimited++;
-      return;
-    }
-    // Quote as much of the datagram as fits in a 576-byte reply (RFC 1812 4.3.2.3).
-    const quoteLen = Math.min(about.buffer.length, 576 - IPV4_HEADER_LEN - ICMP_HEADER_LEN);
-    const quoted = about.buffer.subarray(0, quoteLen);
-    const repr =
-      type === IcmpType.DestUnreachable
-        ? ({ kind: 'dest-unreachable', code, nextHopMtu: mtu, quoted } as const)
-        : ({ kind: 'time-exceeded', code, quoted } as const);
-    const slot = this.output.begin(this.now, about.dst, src, IpProtocol.ICMP, ICMP_HEADER_LEN + quoteLen, this.ttl, 0, 0, undefined);
-    if (slot === null) return;
-    emitIcmp(repr, slot.buf, slot.offset, true);
-    slot.commit(this.now);
-    st.errorsSent++;
-  }
-
-  private takeErrorToken(now: number): boolean {
-    const { errorRatePerSec, errorBurst } = this.icmpOptions;
-    const elapsed = Math.max(0, now - this.errorTokensAt);
-    this.errorTokensAt = now;
-    this.errorTokens = Math.min(errorBurst, this.errorTokens + (elapsed * errorRatePerSec) / 1000);
-    if (this.errorTokens < 1) return false;
-    this.errorTokens -= 1;
-    return true;
-  }
-
-  // ---------------------------------------------------------------------------------------------------------------
-  // UDP output
-
-  private sendUdp(now: number, sock: UdpSocket, dstIp: number, dstPort: number, data: Uint8Array): void {
-    this.now = now;
-    const st = this.stats.udp;
-    const broadcast = this.isBroadcastFor(dstIp);
-    if (broadcast && !sock.broadcast) {
-      st.txErrors++;
-      throw new BywayError('EACCES', 'sending to a broadcast address needs setBroadcast(true)');
-    }
-    const src = sock.localIp !== 0 ? sock.localIp : this.sourceFor(dstIp);
-    if (src === undefined) {
-      st.txErrors++;
-      throw new BywayError('ENETUNREACH', 'no route to the destination');
-    }
-    const len = UDP_HEADER_LEN + data.length;
-    const unreachable = sock.onError !== undefined ? sock.reportUnreachable : undefined;
-    const slot = this.output.begin(now, src, dstIp, IpProtocol.UDP, len, sock.ttl, 0, 0, unreachable);
-    if (slot === null) {
-      st.txErrors++;
-      throw new BywayError(this.output.error, 'cannot send the datagram');
-    }
-    slot.buf.set(data, slot.offset + UDP_HEADER_LEN);
-    writeUdpHeader(slot.buf, slot.offset, sock.localPort, dstPort, len, src, dstIp, this.csum.udpTx || slot.scratch);
-    slot.commit(now);
-    st.tx++;
+  /** RFC 1122 2.3.2.1 / 4.2.3.5 negative advice: check the next hop's MAC again (a gateway, or dst itself on-link). */
+  private negativeAdvice(now: number, dst: number): void {
+    const r = this.routes.lookupRoute(dst);
+    if (r !== undefined && this.ethernet && !this.isLocalAddress(dst)) this.neighbours.advise(now, r.gateway ?? dst);
   }
 
   private sendArp(now: number, op: number, dstMac: Uint8Array, targetIp: number, senderIp: number, targetHw: Uint8Array = ZERO_MAC): void {
@@ -1006,71 +614,34 @@ export class NetStack {
     this.stats.ethernet.tx++;
   }
 
+  /** The Ethernet header (and 802.1Q tag) at the frame's start, byte by byte: no header object, no `set` call. */
   private writeL2(frame: Uint8Array, dst: Uint8Array, ethertype: number): void {
-    emitEthernet({ dst, src: this.mac, ethertype, vlan: this.vlan }, frame, 0);
+    const m = this.mac;
+    frame[0] = dst[0]!;
+    frame[1] = dst[1]!;
+    frame[2] = dst[2]!;
+    frame[3] = dst[3]!;
+    frame[4] = dst[4]!;
+    frame[5] = dst[5]!;
+    frame[6] = m[0]!;
+    frame[7] = m[1]!;
+    frame[8] = m[2]!;
+    frame[9] = m[3]!;
+    frame[10] = m[4]!;
+    frame[11] = m[5]!;
+    if (this.vlan === undefined) {
+      frame[12] = ethertype >>> 8;
+      frame[13] = ethertype & 0xff;
+      return;
+    }
+    emitEthernet({ dst, src: m, ethertype, vlan: this.vlan }, frame, 0);
   }
-
-  /** The TcpHost: TCP writes its segments straight into the packet the output lends (DF set: RFC 1191). */
-  private tcpHost() {
-    const tcpUnreachable = (dst: number): void => {
-      // ARP gave up on the next hop: a connection still in SYN-SENT towards dst fails with EHOSTUNREACH,
-      // as connect(2) does on Linux; established ones keep retransmitting until their own time-out.
-      for (const c of this.tcp?.connections() ?? []) if (c.remoteIp === dst) c.icmpHardError('EHOSTUNREACH');
-    };
-    const caps = this.driver.caps.checksum.tcp;
-    const verify = caps.rx === 'verify';
-    const self = this;
-    return {
-      txChecksum: caps.tx === 'compute',
-      get rxChecksum(): boolean {
-        return verify && !self.rxL4Trusted;
-      },
-      txSegment: (now: number, src: number, dst: number, tcpLen: number, segment = 0): TxPacket | null =>
-        this.output.begin(now, src, dst, IpProtocol.TCP, tcpLen, this.ttl, IPV4_FLAG_DF, segment, tcpUnreachable),
-      tsoMaxFor: (dst: number): number => {
-        const tsoMax = this.output.tsoMax;
-        return tsoMax > 0 && !this.isLocalAddress(dst) && !this.isBroadcastFor(dst) ? tsoMax : 0;
-      },
-      mtuFor: (dst: number): number => this.mtuFor(dst),
-      sourceFor: (dst: number): number | undefined => this.sourceFor(dst),
-      negativeAdvice: (now: number, dst: number): void => {
-        // RFC 1122 2.3.2.1 / 4.2.3.5: check the next hop's MAC again (a gateway, or dst itself on-link).
-        const r = this.routes.lookupRoute(dst);
-        if (r !== undefined && this.ethernet && !this.isLocalAddress(dst)) this.neighbours.advise(now, r.gateway ?? dst);
-      },
-      ...this.portClaims('tcp'),
-    };
-  }
-
 }
 
 function minTime(a: number | undefined, b: number | undefined): number | undefined {
   if (a === undefined) return b;
   if (b === undefined) return a;
   return a < b ? a : b;
-}
-
-/** RFC 1191 section 7's plateau table: the largest plateau below a datagram's length. */
-const PLATEAUS = [65535, 32000, 17914, 8166, 4352, 2002, 1492, 1006, 508, 296, 68];
-function plateauBelow(len: number): number {
-  for (const p of PLATEAUS) if (p < len) return p;
-  return 68;
-}
-
-function icmpToError(kind: 'dest-unreachable' | 'time-exceeded', code: number): BywayError {
-  if (kind === 'time-exceeded') return new BywayError('EHOSTUNREACH', 'time to live exceeded in transit (ICMP time exceeded)');
-  switch (code) {
-    case UnreachableCode.Port:
-      return new BywayError('ECONNREFUSED', 'port unreachable (ICMP)');
-    case UnreachableCode.Net:
-      return new BywayError('ENETUNREACH', 'network unreachable (ICMP)');
-    case UnreachableCode.Protocol:
-      return new BywayError('ENOPROTOOPT', 'protocol unreachable (ICMP)');
-    case UnreachableCode.FragNeeded:
-      return new BywayError('EMSGSIZE', 'fragmentation needed (ICMP)');
-    default:
-      return new BywayError('EHOSTUNREACH', `destination unreachable, code ${code} (ICMP)`);
-  }
 }
 
 function randomMac(rng: Rng): Uint8Array {

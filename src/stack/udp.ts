@@ -57,13 +57,16 @@ export interface Datagram {
   readonly src6?: Uint8Array | undefined;
 }
 
+/** What a udp6 socket needs from the stack's IPv6 layer (src/stack/ipv6.ts) to bind and send. */
+export interface Udp6Host {
+  sendUdp(now: number, sock: UdpSocket, dst: Uint8Array, dstPort: number, data: Uint8Array): void;
+  isLocal(ip: Uint8Array): boolean;
+}
+
 /** What a socket needs from the stack to send. */
 export interface UdpSender {
   sendUdp(now: number, sock: UdpSocket, dstIp: number, dstPort: number, data: Uint8Array): void;
   isLocalAddress(ip: number): boolean;
-  /** Over IPv6 (a udp6 socket); absent on a stack without IPv6. */
-  sendUdp6?(now: number, sock: UdpSocket, dst: Uint8Array, dstPort: number, data: Uint8Array): void;
-  isLocalAddress6?(ip: Uint8Array): boolean;
   /**
    * Optional: told when a port gets its first socket and loses its last one. A stack sharing its address with the
    * kernel claims the port there; false means the kernel holds it (bind fails with EADDRINUSE, the ephemeral
@@ -176,11 +179,11 @@ export class UdpSocket {
       if (this.connected) throw new BywayError('ERR_SOCKET_DGRAM_IS_CONNECTED', 'socket is connected; send without an address');
       checkPort(port, false);
     }
-    const sender = this.table.sender;
-    if (sender.sendUdp6 === undefined) throw new BywayError('EAFNOSUPPORT', 'this stack has no IPv6');
+    const ipv6 = this.table.ipv6;
+    if (ipv6 === undefined) throw new BywayError('EAFNOSUPPORT', 'this stack has no IPv6');
     if (data.length > UDP6_MAX_PAYLOAD) throw new BywayError('EMSGSIZE', `datagram of ${data.length} bytes exceeds ${UDP6_MAX_PAYLOAD}`);
     if (!this.bound) this.bind6(undefined, 0);
-    sender.sendUdp6(now, this, ip, port, data);
+    ipv6.sendUdp(now, this, ip, port, data);
     this.stats.tx++;
   }
 
@@ -279,6 +282,8 @@ export class UdpTable {
     txErrors: 0,
     icmpErrors: 0,
   };
+  /** The stack's IPv6 layer, set by the stack when it has IPv6 (udp6 sockets need it). */
+  ipv6: Udp6Host | undefined;
   /** port -> sockets bound to it (one per local address; a wildcard socket has localIp 0). */
   private readonly ports = new Map<number, UdpSocket[]>();
   private count = 0;
@@ -318,7 +323,7 @@ export class UdpTable {
   /** @internal a udp6 socket: `ip` undefined is '::' */
   bindSocket6(sock: UdpSocket, ip: Uint8Array | undefined, port: number): void {
     checkPort(port, true);
-    if (ip !== undefined && (this.sender.isLocalAddress6 === undefined || !this.sender.isLocalAddress6(ip))) {
+    if (ip !== undefined && (this.ipv6 === undefined || !this.ipv6.isLocal(ip))) {
       throw new BywayError('EADDRNOTAVAIL', 'address is not one of this stack\'s');
     }
     const dual = ip === undefined && !sock.ipv6Only;

@@ -68,4 +68,20 @@ describe('Ipv4Output transmit token', () => {
     expect(out.mtuFor(999, b)).toBe(1280);
     expect(out.mtuFor(1000, b)).toBe(1500);
   });
+
+  it('follows a route change for the destination it sent to last (its one-entry cache)', () => {
+    const p = makePair();
+    const out = p.a.output;
+    const far = ip('192.0.2.1');
+    const now = p.clock.now();
+    expect(out.begin(now, ip('10.0.0.1'), far, IpProtocol.UDP, 8, 64, 0, 0, undefined)).toBeNull();
+    expect(out.error).toBe('ENETUNREACH');
+    p.a.routes.add({ destination: { address: far, prefixLen: 32 }, gateway: ip('10.0.0.2'), source: ip('10.0.0.1'), metric: 0, mtu: 1400 });
+    const t = out.begin(now, ip('10.0.0.1'), far, IpProtocol.UDP, 8, 64, 0, 0, undefined);
+    expect(t?.nextHop).toBe(ip('10.0.0.2'));
+    expect(t?.mtu).toBe(1400);
+    p.a.routes.remove({ address: far, prefixLen: 32 });
+    expect(out.begin(now, ip('10.0.0.1'), far, IpProtocol.UDP, 8, 64, 0, 0, undefined)).toBeNull();
+    expect(p.a.stats.ipv4.noRoute).toBe(2);
+  });
 });
