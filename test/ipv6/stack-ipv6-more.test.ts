@@ -9,6 +9,7 @@ import { EtherType, emitEthernet } from '../../protocols/ethernet/wire.js';
 import { IPV6_HEADER_LEN, NextHeader, writeIpv6Header } from '../../protocols/ipv6/wire.js';
 import { fillUdp6Checksum } from '../../protocols/ipv6/wire-l4.js';
 import { buildIcmpv6Error } from '../../protocols/icmpv6/errors.js';
+import { fragmentIpv6 } from '../../protocols/ipv6/fragmenter.js';
 import { runUntil } from '../../src/stack/sim.js';
 import type { NetStack } from '../../src/stack/stack.js';
 import type { UdpSocket } from '../../src/stack/udp.js';
@@ -172,6 +173,20 @@ describe('ICMPv6 errors in the stack', () => {
     inject(p, p.da, p.a.mac, p.b.mac, b);
     p.run(p.clock.now() + 10);
     expect(p.b.stats.ipv6!.unknownProtocol).toBe(1);
+    expect(p.b.stats.icmpv6!.errorsSent).toBe(1);
+    expect(p.a.stats.icmpv6!.errorsReceived).toBe(1);
+  });
+
+  it('a datagram whose last fragment never comes draws Time Exceeded (code 1) after 60 s, quoting the first', () => {
+    const p = ready(['fd00::1/64'], ['fd00::2/64']);
+    expect(ping6(p, p.b, 'fd00::1').ok).toBe(true); // b knows a's MAC: its error needs no resolution
+    const pieces = fragmentIpv6(udpPacket('fd00::1', 'fd00::2', 1234, 7000, pattern(3000)), 40, 6, 1280, 77);
+    inject(p, p.da, p.a.mac, p.b.mac, pieces[0]!);
+    inject(p, p.da, p.a.mac, p.b.mac, pieces[1]!);
+    p.run(p.clock.now() + 59_000);
+    expect(p.b.stats.icmpv6!.errorsSent).toBe(0);
+    p.run(p.clock.now() + 2_000);
+    expect(p.b.stats.ipv6!.reassembly.timeouts).toBe(1);
     expect(p.b.stats.icmpv6!.errorsSent).toBe(1);
     expect(p.a.stats.icmpv6!.errorsReceived).toBe(1);
   });
