@@ -1,7 +1,8 @@
 /**
  * Host names as node:net and node:dgram resolve them: an IPv4 literal is taken as is (on a later tick, as
  * dns.lookup answers a literal), anything else goes to the `lookup` function (default dns.lookup, the system
- * resolver) with `{ family: 4, hints }`. The bypass path is IPv4 only, so a name is asked for its IPv4 address.
+ * resolver) with `{ family: 4, hints }`: TCP on the bypass path is IPv4 only, so a name is asked for its IPv4
+ * address; a udp6 socket asks for an IPv6 one (`resolveHost6`).
  * Errors are the lookup's own (dns.lookup's ENOTFOUND carries `hostname`); an answer that is not an IPv4 address
  * fails with ERR_INVALID_IP_ADDRESS, as Node's net does for a lookup that returns garbage.
  */

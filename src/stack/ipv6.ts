@@ -313,7 +313,7 @@ export class Ipv6Layer {
     st.delivered++;
     switch (protocol) {
       case NextHeader.ICMPv6:
-        this.icmpInput(p, off, linkMulticast, trusted, fragmented);
+        this.icmpInput(p, off, trusted, fragmented);
         return;
       case NextHeader.UDP:
         this.udpInput(p, off, linkMulticast, trusted);
@@ -329,7 +329,7 @@ export class Ipv6Layer {
     }
   }
 
-  private icmpInput(p: Ipv6Packet, off: number, linkMulticast: boolean, trusted: boolean, fragmented: boolean): void {
+  private icmpInput(p: Ipv6Packet, off: number, trusted: boolean, fragmented: boolean): void {
     const st = this.stats.icmpv6;
     st.rx++;
     const icmp = Icmpv6Packet.checked(p.buffer.subarray(off));
@@ -347,7 +347,7 @@ export class Ipv6Layer {
         st.ndpInvalid++;
         return;
       }
-      this.ndp.input(this.now, repr, p.src, p.dst);
+      this.ndp.input(this.now, repr, p.src);
       return;
     }
     const repr = parseIcmpv6(icmp);
@@ -380,7 +380,6 @@ export class Ipv6Layer {
         return;
       default:
         st.otherTypes++; // MLD queries and reports among them: byway joins no group a switch must learn (docs/ipv6.md)
-        void linkMulticast;
     }
   }
 

@@ -225,8 +225,8 @@ export class NdpHost {
     return a < b ? a : b;
   }
 
-  /** A validated NDP message from `src` to `dst`. */
-  input(now: number, repr: NdpRepr, src: Ipv6Address, dst: Ipv6Address): void {
+  /** A validated NDP message from `src`. */
+  input(now: number, repr: NdpRepr, src: Ipv6Address): void {
     this.now = now;
     switch (repr.kind) {
       case 'neighbor-solicitation':
@@ -252,7 +252,6 @@ export class NdpHost {
         return;
       default:
         this.stats.routerMessagesIgnored++;
-        void dst;
     }
   }
 

@@ -170,3 +170,56 @@ describePrivileged('IPv6 between byway and the kernel', () => {
     });
   }
 });
+
+describePrivileged('IPv6 path MTU against a kernel router', () => {
+  const lab = new NetLab();
+  afterAll(async () => {
+    await lab.stopProcesses();
+    lab.destroy();
+  });
+
+  it("a Packet Too Big from a Linux router lowers byway's path MTU; the next datagram goes in fragments and is echoed", async () => {
+    // byway -- TAP (MTU 1500) -- router namespace (forwarding) -- veth (MTU 1280) -- the peer's namespace
+    const nsR = lab.addNetns();
+    const nsC = lab.addNetns();
+    const driver = openTap({ name: uniqueName('bwr'), netns: nsR });
+    const tapDev = (driver as { ifname: string }).ifname;
+    const link = lab.addVeth(nsR, nsC, { mtu: 1280 });
+    enableIpv6(nsR, tapDev);
+    enableIpv6(nsR, link.a);
+    enableIpv6(nsC, link.b);
+    execIn(nsR, 'sysctl', ['-qw', 'net.ipv6.conf.all.forwarding=1']);
+    ipIn(nsR, `-6 addr add fd78:1::1/64 dev ${tapDev} nodad`);
+    ipIn(nsR, `-6 addr add fd78:2::1/64 dev ${link.a} nodad`);
+    ipIn(nsC, `-6 addr add fd78:2::2/64 dev ${link.b} nodad`);
+    ipIn(nsC, '-6 route add default via fd78:2::1');
+    const server = lab.spawnIn(nsC, process.execPath, ['-e', ECHO_SERVER, '7100']);
+    const stack = createStack({ driver, address: 'fd78:1::2/64', gateway: 'fd78:1::1' });
+    try {
+      await stack.ready();
+      await waitOutput(server, 'ready', 5000);
+      expect(stack.core.ipv6!.mtuFor(new Uint8Array([0xfd, 0x78, 0, 2, ...new Array<number>(11).fill(0), 2]))).toBe(1500);
+      const sock = stack.dgram.createSocket('udp6');
+      sock.bind(0);
+      await once(sock, 'listening');
+      const echoed = new Promise<Buffer>((resolve) => sock.on('message', (m: Buffer) => resolve(m)));
+      // The first 1400-byte datagram does not fit the router's 1280-byte link: the router answers Packet Too Big.
+      sock.send(payload(1400), 7100, 'fd78:2::2');
+      const end = Date.now() + 3000;
+      while (stack.stats.icmpv6!.pmtuUpdates === 0 && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
+      expect(stack.stats.icmpv6!.packetTooBig).toBe(1);
+      expect(stack.stats.icmpv6!.pmtuUpdates).toBe(1);
+      expect(stack.core.ipv6!.mtuFor(new Uint8Array([0xfd, 0x78, 0, 2, ...new Array<number>(11).fill(0), 2]))).toBe(1280);
+      // Sent again, it leaves in two fragments of at most 1280 bytes, crosses, and the peer's echo comes back whole.
+      const fragmentsBefore = stack.stats.ipv6!.fragmentsSent;
+      sock.send(payload(1400), 7100, 'fd78:2::2');
+      const timeout = new Promise<never>((_, reject) => setTimeout(() => reject(new Error('no echo through the router')), 4000));
+      const m = await Promise.race([echoed, timeout]);
+      expect(sha(m)).toBe(sha(payload(1400)));
+      expect(stack.stats.ipv6!.fragmentsSent - fragmentsBefore).toBe(2);
+      sock.close();
+    } finally {
+      stack.close();
+    }
+  }, 20_000);
+});
