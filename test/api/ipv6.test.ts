@@ -20,8 +20,8 @@ afterEach(() => {
 function pair(a: string[], b: string[], dad = false): [Stack, Stack] {
   const [da, db] = memoryLink();
   const ipv6 = dad ? {} : { dad: { dupAddrDetectTransmits: 0 } };
-  const x = createStack({ driver: da, address: a, rng: seededRng(21), ipv6 });
-  const y = createStack({ driver: db, address: b, rng: seededRng(22), ipv6 });
+  const x = createStack({ driver: da, address: a.length > 0 ? a : undefined, rng: seededRng(21), ipv6 });
+  const y = createStack({ driver: db, address: b.length > 0 ? b : undefined, rng: seededRng(22), ipv6 });
   stacks = [x, y];
   return [x, y];
 }
@@ -92,6 +92,23 @@ describe('stack.dgram udp6', () => {
     expect(rinfo).toEqual({ address: 'fd00::2', family: 'IPv6', port: 7000, size: 5 });
     expect(client.address()).toMatchObject({ address: '::', family: 'IPv6' });
     expect(a.stats.udp6!.tx).toBe(1);
+    client.close();
+    server.close();
+  });
+
+  it('sends to a link-local address with a zone id (accepted, ignored) and answers the sender', async () => {
+    const [a, b] = pair([], []);
+    const bLinkLocal = b.addresses[0]!.split('/')[0]!;
+    const server = b.dgram.createSocket('udp6');
+    server.on('message', (m, r) => server.send(m, r.port, r.address));
+    server.bind(7005);
+    await once(server, 'listening');
+    const client = a.dgram.createSocket('udp6');
+    const got = message(client);
+    client.send('ll', 7005, `${bLinkLocal}%eth0`);
+    const [m, r] = await got;
+    expect(m.toString()).toBe('ll');
+    expect(r).toMatchObject({ address: bLinkLocal, family: 'IPv6', port: 7005 });
     client.close();
     server.close();
   });

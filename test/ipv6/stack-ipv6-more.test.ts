@@ -191,6 +191,30 @@ describe('ICMPv6 errors in the stack', () => {
     expect(p.a.stats.icmpv6!.errorsReceived).toBe(1);
   });
 
+  it('walks extension headers: UDP behind hop-by-hop and destination options arrives; an unknown option asking for it draws parameter problem code 2', () => {
+    const p = ready(['fd00::1/64'], ['fd00::2/64']);
+    const server = listen6(p.b, 7000);
+    const udp = udpPacket('fd00::1', 'fd00::2', 1234, 7000, Uint8Array.of(42)).subarray(40);
+    const chain = (opt: number[]): Uint8Array => {
+      // hop-by-hop (PadN 4) -> destination options (opt, padded to 8) -> UDP
+      const hbh = [NextHeader.DestinationOptions, 0, 1, 4, 0, 0, 0, 0];
+      const dst = [NextHeader.UDP, 0, ...opt];
+      const body = Uint8Array.from([...hbh, ...dst, ...udp]);
+      const b = new Uint8Array(40 + body.length);
+      writeIpv6Header(b, 0, v6('fd00::1'), v6('fd00::2'), NextHeader.HopByHop, body.length, 64);
+      b.set(body, 40);
+      return b;
+    };
+    inject(p, p.da, p.a.mac, p.b.mac, chain([1, 4, 0, 0, 0, 0])); // PadN only: skipped
+    inject(p, p.da, p.a.mac, p.b.mac, chain([0x1e, 4, 0, 0, 0, 0])); // type 0x1e, action 00: skip it
+    inject(p, p.da, p.a.mac, p.b.mac, chain([0x9e, 4, 0, 0, 0, 0])); // action 10: discard, parameter problem
+    p.run(p.clock.now() + 10);
+    expect(server.got.map((g) => g.data)).toEqual([Uint8Array.of(42), Uint8Array.of(42)]);
+    expect(p.b.stats.ipv6!.paramProblems).toBe(1);
+    expect(p.b.stats.icmpv6!.errorsSent).toBe(1);
+    expect(p.a.stats.icmpv6!.errorsReceived).toBe(1);
+  });
+
   it('never answers an error with an error, nor a multicast destination', () => {
     const p = ready(['fd00::1/64'], ['fd00::2/64']);
     const pkt = udpPacket('fd00::1', 'ff02::1', 1, 9, Uint8Array.of(1));
