@@ -93,6 +93,11 @@ export interface StackConfig {
    * layer. Default true; needs TCP.
    */
   readonly gro?: boolean | undefined;
+  /**
+   * Answer ARP requests for our addresses (default true). Several stacks sharing one address and MAC over the
+   * queues of one link (src/cluster) let only one of them answer; the others still learn from what they receive.
+   */
+  readonly answerArp?: boolean | undefined;
 }
 
 export class NetStack implements TransportHost {
@@ -113,6 +118,8 @@ export class NetStack implements TransportHost {
   /** IPv4 transmit: the transmit token, fragmentation, the path MTU table. */
   readonly output: Ipv4Output;
   readonly icmp: Icmp4;
+  /** StackConfig.answerArp; may change at run time (a cluster moves the answering role when its holder dies). */
+  answerArp: boolean;
   readonly vlan: number | undefined;
   /** IPv6 (src/stack/ipv6.ts), when the stack was given IPv6 addresses or the `ipv6` option. */
   readonly ipv6: Ipv6Layer | undefined;
@@ -155,6 +162,7 @@ export class NetStack implements TransportHost {
     this.addresses = config.addresses.map((a) => ({ address: a.address >>> 0, prefixLen: a.prefixLen }));
     this.ttl = config.ttl ?? 64;
     this.pollBudget = config.pollBudget ?? 256;
+    this.answerArp = config.answerArp ?? true;
     const c = config.driver.caps.checksum;
     this.csum = {
       ipTx: c.ipv4.tx === 'compute',
@@ -491,7 +499,7 @@ export class NetStack implements TransportHost {
     const targetIsUs = this.isOwnAddress(p.targetIp);
     // senderIp 0 is an RFC 5227 probe: answer it, learn nothing.
     if (senderIp !== 0) this.neighbours.learn(this.now, senderIp, senderHw, targetIsUs, op === ArpOperation.Request);
-    if (op === ArpOperation.Request && targetIsUs) {
+    if (op === ArpOperation.Request && targetIsUs && this.answerArp) {
       this.sendArp(this.now, ArpOperation.Reply, senderHw, senderIp, p.targetIp, senderHw);
       st.repliesSent++;
     }
