@@ -1,8 +1,10 @@
 /**
  * The classic BPF filter (Linux socket filter, `struct sock_filter`) the AF_PACKET driver attaches, so the
- * kernel copies into byway's ring only what byway could want: every ARP frame, every broadcast frame, and
- * frames addressed to byway's MAC (and, when an IPv4 address is given, only IPv4 packets to that address among
- * those). Everything else (other hosts' unicast on a shared segment, IPv6, multicast) never reaches the ring.
+ * kernel copies into byway's ring only what byway could want: every ARP frame, every broadcast frame, IPv6
+ * multicast frames (33:33:xx, RFC 2464 section 7: NDP's solicited-node and all-nodes groups; the stack keeps the
+ * groups it listens to), and frames addressed to byway's MAC (and, when an IPv4 address is given, only IPv4
+ * packets to that address and IPv6 packets among those). Everything else (other hosts' unicast on a shared
+ * segment, other multicast) never reaches the ring.
  *
  * Built here, not in C: the addon only attaches the bytes (SO_ATTACH_FILTER). Each instruction is 8 bytes in
  * host byte order: u16 code, u8 jt, u8 jf, u32 k.
@@ -24,6 +26,8 @@ export interface PacketFilterSpec {
   readonly arp?: boolean;
   /** Accept broadcast frames (default true). */
   readonly broadcast?: boolean;
+  /** Accept IPv6 (EtherType 0x86dd) to byway's MAC and to IPv6 multicast MACs (default true). */
+  readonly ipv6?: boolean;
 }
 
 /** Bytes of a `sock_filter` program implementing `spec`, ready for SO_ATTACH_FILTER. */
@@ -43,11 +47,19 @@ export function buildPacketFilter(spec: PacketFilterSpec): Uint8Array {
     ld(BPF_H, 12);
     jeq(0x0806, 'accept', 0);
   }
+  const ipv6 = spec.ipv6 !== false;
+  const afterBroadcast = ipv6 ? 'multicast6' : 'mine';
   if (spec.broadcast !== false) {
     ld(BPF_W, 0);
-    jeq(0xffffffff, 0, 'mine');
+    jeq(0xffffffff, 0, afterBroadcast);
     ld(BPF_H, 4);
-    jeq(0xffff, 'accept', 'mine');
+    jeq(0xffff, 'accept', afterBroadcast);
+  }
+  if (ipv6) {
+    ld(BPF_H, 0, 'multicast6');
+    jeq(0x3333, 0, 'mine');
+    ld(BPF_H, 12);
+    jeq(0x86dd, 'accept', 'reject');
   }
   ld(BPF_W, 0, 'mine');
   jeq(macHi, 0, 'reject');
@@ -57,9 +69,10 @@ export function buildPacketFilter(spec: PacketFilterSpec): Uint8Array {
   } else {
     jeq(macLo, 0, 'reject');
     ld(BPF_H, 12);
-    jeq(0x0800, 0, 'reject');
+    jeq(0x0800, 0, ipv6 ? 'unicast6' : 'reject');
     ld(BPF_W, 30); // IPv4 destination (no options before it)
     jeq(spec.ipv4, 'accept', 'reject');
+    if (ipv6) prog.push({ code: BPF_JMP | BPF_JEQ | BPF_K, jt: 'accept', jf: 'reject', k: 0x86dd, label: 'unicast6' });
   }
   prog.push({ code: BPF_RET | BPF_K, jt: 0, jf: 0, k: 0x40000, label: 'accept' });
   prog.push({ code: BPF_RET | BPF_K, jt: 0, jf: 0, k: 0, label: 'reject' });

@@ -6,8 +6,9 @@
  * - The kernel keeps its own view of the interface: AF_PACKET sees a copy of each frame, it does not take it
  *   away. Give byway an address the kernel does not use on that interface (own-address mode), or the kernel
  *   will answer too (TCP RSTs, ICMP unreachables). By default byway uses the interface's MAC.
- * - A classic BPF filter (filter.ts) keeps everything but ARP, broadcast and frames for byway's MAC (and IPv4
- *   address, when `ipv4` is given) out of the ring. `filter: false` takes every frame.
+ * - A classic BPF filter (filter.ts) keeps everything but ARP, broadcast, IPv6 multicast (NDP) and frames for
+ *   byway's MAC (IPv4 ones only to its address, when `ipv4` is given) out of the ring. `filter: false` takes
+ *   every frame.
  * - PACKET_QDISC_BYPASS (default on): transmit skips the qdisc layer. PACKET_IGNORE_OUTGOING: byway does not see
  *   its own frames. `fanout`: PACKET_FANOUT, to spread receive over several drivers (one per worker).
  * - Latency: TPACKET_V3 hands a block over when it is full or `blockTimeoutMs` (default 1 ms) after its first

@@ -6,6 +6,9 @@
  *
  * - mode 'own' (own-address): byway has its own IPv4 address on the link. Every IPv4 packet to that address and
  *   every ARP packet whose target is that address is redirected to byway; everything else goes to the kernel.
+ *   With `ipv6` (byway's IPv6 address), every IPv6 packet to it or to its solicited-node group (NDP) comes to
+ *   byway too. The MAC is the interface's, so is the link-local address derived from it: the kernel keeps that
+ *   one (give the stack `ipv6: { linkLocal: false }`; its NDP then speaks from the global address).
  * - mode 'shared' (shared-address): byway shares the kernel's address. Only flows listed in a BPF hash map go to
  *   byway: (address, protocol, destination port) for TCP/UDP, (address, ICMP, echo identifier) for echo
  *   replies. JS edits the map with addFlow/removeFlow; ARP and everything else stay with the kernel.
@@ -40,6 +43,7 @@ import {
 } from '../types.js';
 import { invalidArg } from '../../protocols/util/errors.js';
 import { parseIpv4 } from '../../protocols/ipv4/address.js';
+import { parseIpv6 } from '../../protocols/ipv6/address.js';
 import { loadNative, nativeError, type NativeAddon, type NativeHandle, type NativeOpenInfo, type NativeXdpStats } from '../native/index.js';
 import { NativeRingDriver } from '../native/ring-driver.js';
 import { KernelTables, type KernelTablesOptions } from '../netlink/index.js';
@@ -53,8 +57,10 @@ export interface AfXdpOptions {
   readonly netns?: string;
   /** Default 'own'. */
   readonly mode?: XdpMode;
-  /** own: byway's address (required). shared: the kernel's address byway shares (the default flow address). */
+  /** own: byway's address (this or ipv6 required). shared: the kernel's address byway shares (the default flow address). */
   readonly ipv4?: string;
+  /** own: byway's IPv6 address ('fd00::2'): IPv6 to it and to its solicited-node group is redirected to byway. */
+  readonly ipv6?: string;
   /** Receive queue to bind (default 0). The program redirects that queue's frames only. */
   readonly queue?: number;
   /**
@@ -291,7 +297,12 @@ function openXdp(options: AfXdpOptions, owner?: AfXdpDriver): AfXdpDriver {
     ipv4 = parseIpv4(options.ipv4);
     if (ipv4 === undefined) throw invalidArg(`ipv4 '${options.ipv4}' is not a dotted-quad address`);
   }
-  if (mode === 'own' && (ipv4 === undefined || ipv4 === 0)) throw invalidArg("own-address mode needs byway's ipv4 address");
+  let ipv6: Uint8Array | undefined;
+  if (options.ipv6 !== undefined) {
+    ipv6 = parseIpv6(options.ipv6);
+    if (ipv6 === undefined || mode !== 'own') throw invalidArg(`ipv6 '${options.ipv6}' must be an IPv6 address, in own-address mode`);
+  }
+  if (mode === 'own' && (ipv4 === undefined || ipv4 === 0) && ipv6 === undefined) throw invalidArg("own-address mode needs byway's ipv4 (or ipv6) address");
   if (options.hwAddress !== undefined && options.hwAddress.length !== 6) throw invalidArg('hwAddress must be 6 bytes');
   let tables: KernelTables | undefined;
   if (mode === 'shared') {
@@ -311,6 +322,9 @@ function openXdp(options: AfXdpOptions, owner?: AfXdpDriver): AfXdpDriver {
       hwAddress: undefined,
       program: mode,
       ipv4: ipv4 ?? 0,
+      ipv6: undefined,
+      // The IPv6 address as the four 32-bit loads of its wire bytes the XDP program compares (host order: LE).
+      ...(ipv6 && Object.fromEntries([0, 1, 2, 3].map((i) => [`ipv6w${i}`, new DataView(ipv6.buffer, ipv6.byteOffset).getUint32(i * 4, true)]))),
       xskMapFd: owner ? owner.xskMapFd : -1,
       busyPollUs: typeof options.busyPoll === 'number' ? options.busyPoll : 0,
     });

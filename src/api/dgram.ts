@@ -5,26 +5,31 @@
  * Misuse throws what node:dgram throws (errors.ts); arguments are told apart as lib/dgram.js does. Addresses may
  * be host names, resolved with the `lookup` option (default dns.lookup); an omitted one is 127.0.0.1, the stack's
  * loopback, as Node's. Sends and a connect on a socket not yet bound wait for the bind (`queue`), as Node's.
- * Differences from node:dgram on the bypass path (also in docs/api.md): IPv4 only (a 'udp6' socket chosen for
- * bypass throws ERR_BYPASS_UNSUPPORTED); no multicast membership. Received messages are Buffers copied out of the
- * frame (the frame's memory is the driver's).
+ * A 'udp6' socket (on a stack with IPv6) binds '::' by default and, unless `ipv6Only`, is dual-stack as Node's on
+ * Linux: it receives IPv4 too, shown as ::ffff:a.b.c.d, and sends to such addresses over IPv4. Zone ids in
+ * link-local literals are accepted and ignored (a stack has one interface). Differences from node:dgram on the
+ * bypass path (also in docs/api.md): no multicast membership; a 'udp6' socket on a stack without IPv6 throws
+ * ERR_BYPASS_UNSUPPORTED. Received messages are Buffers copied out of the frame (the frame's memory is the driver's).
  */
 import dgram from 'node:dgram';
 import { EventEmitter } from 'node:events';
 import dns from 'node:dns';
 import { BywayError } from '../../protocols/util/errors.js';
 import { formatIpv4, parseIpv4 } from '../../protocols/ipv4/address.js';
+import { formatIpv6, mappedIpv4, parseIpv6WithZone } from '../../protocols/ipv6/address.js';
 import type { UdpSocket } from '../stack/udp.js';
 import { SendQueue, type SendCallback } from './send-queue.js';
 import type { Deferred } from './defer.js';
 import { systemError } from './system-error.js';
 import { invalidArgType, nodeError, validateAbortSignal, validatePort } from './errors.js';
-import { resolveHost, type LookupFunction } from './lookup.js';
+import { resolveHost, resolveHost6, type LookupFunction } from './lookup.js';
 import type { Flow, Path } from './path.js';
 import type { StackInternals } from './internals.js';
 
 export interface SocketOptions {
   type: 'udp4' | 'udp6';
+  /** udp6: receive IPv6 only (IPV6_V6ONLY), as node:dgram's option. */
+  ipv6Only?: boolean;
   reuseAddr?: boolean;
   recvBufferSize?: number;
   sendBufferSize?: number;
@@ -39,14 +44,14 @@ export interface SocketOptions {
 
 export interface RemoteInfo {
   address: string;
-  family: 'IPv4';
+  family: 'IPv4' | 'IPv6';
   port: number;
   size: number;
 }
 
 export interface AddressInfo {
   address: string;
-  family: 'IPv4';
+  family: 'IPv4' | 'IPv6';
   port: number;
 }
 
@@ -57,7 +62,7 @@ export type KernelDgramSocket = dgram.Socket & { readonly path: 'kernel' };
 
 export class Socket extends EventEmitter implements Deferred {
   readonly path = 'bypass' as const;
-  readonly type: 'udp4';
+  readonly type: 'udp4' | 'udp6';
   private readonly core: UdpSocket;
   private state: 'unbound' | 'binding' | 'bound' | 'closed' = 'unbound';
   private connectState: 'none' | 'connecting' | 'connected' = 'none';
@@ -73,9 +78,18 @@ export class Socket extends EventEmitter implements Deferred {
   /** @internal use `stack.dgram.createSocket` */
   constructor(private readonly stack: StackInternals, options: SocketOptions, listener?: MessageListener) {
     super();
-    this.type = 'udp4';
+    this.type = options.type;
     this.lookup = options.lookup ?? (dns.lookup as unknown as LookupFunction);
     this.core = stack.core.udp.createSocket();
+    const v6 = this.type === 'udp6';
+    if (v6) {
+      this.core.family = 6;
+      this.core.ipv6Only = options.ipv6Only === true;
+      this.core.onMessage6 = (data, src, srcPort) => {
+        const msg = Buffer.from(data);
+        this.emit('message', msg, { address: formatIpv6(src), family: 'IPv6', port: srcPort, size: msg.length });
+      };
+    }
     if (options.recvBufferSize !== undefined) this.core.recvBufferBytes = options.recvBufferSize;
     if (options.sendBufferSize !== undefined) this.core.sendBufferBytes = options.sendBufferSize;
     this.core.onMessage = (data, srcIp, srcPort) => {
@@ -84,9 +98,9 @@ export class Socket extends EventEmitter implements Deferred {
       const msg = Buffer.from(data);
       if (srcIp !== this.rxIp) {
         this.rxIp = srcIp;
-        this.rxAddress = formatIpv4(srcIp);
+        this.rxAddress = v6 ? `::ffff:${formatIpv4(srcIp)}` : formatIpv4(srcIp);
       }
-      this.emit('message', msg, { address: this.rxAddress, family: 'IPv4', port: srcPort, size: msg.length });
+      this.emit('message', msg, { address: this.rxAddress, family: v6 ? 'IPv6' : 'IPv4', port: srcPort, size: msg.length });
     };
     // Like Linux without IP_RECVERR: an ICMP error is reported only on a connected socket, by failing its next send.
     this.core.onError = (err) => {
@@ -138,6 +152,10 @@ export class Socket extends EventEmitter implements Deferred {
       addr = typeof address === 'function' ? '' : address;
     }
     if (p !== undefined && p !== null && p !== 0) p = validatePort(p, 'Port', true);
+    if (this.type === 'udp6') {
+      this.bind6(typeof addr === 'string' && addr !== '' ? addr : '::', (p as number | undefined) ?? 0);
+      return this;
+    }
     const host = typeof addr === 'string' && addr !== '' ? addr : '0.0.0.0';
     resolveHost(this.lookup, host, {}, (err, ip) => {
       if (this.state !== 'binding') return; // closed meanwhile
@@ -164,6 +182,32 @@ export class Socket extends EventEmitter implements Deferred {
     return this;
   }
 
+  private bind6(host: string, port: number): void {
+    resolveHost6(this.lookup, host, (err, ip) => {
+      if (this.state !== 'binding') return; // closed meanwhile
+      if (!err) {
+        try {
+          if (ip === undefined) throw new BywayError('EINVAL', 'an IPv4 address on a udp6 socket');
+          const v4 = mappedIpv4(ip);
+          if (v4 !== undefined) throw new BywayError('EADDRNOTAVAIL', 'binding a udp6 socket to an IPv4-mapped address is not supported');
+          this.core.bind6(ip.every((b) => b === 0) ? undefined : ip, port);
+        } catch (e) {
+          const code = (e as { code?: string }).code;
+          err = code === undefined ? (e as Error) : systemError(code, 'bind', host, port);
+        }
+      }
+      if (err) {
+        this.state = 'unbound';
+        this.stack.refChanged(this);
+        this.emit('error', err);
+        return;
+      }
+      this.state = 'bound';
+      this.stack.refChanged(this);
+      this.emit('listening');
+    });
+  }
+
   connect(port: unknown, address?: unknown, callback?: unknown): void {
     const p = validatePort(port, 'Port', false);
     if (typeof address === 'function') {
@@ -186,6 +230,23 @@ export class Socket extends EventEmitter implements Deferred {
 
   private doConnect(port: number, address: string, callback: unknown): void {
     if (typeof callback === 'function') this.once('connect', callback as () => void);
+    if (this.type === 'udp6') {
+      resolveHost6(this.lookup, address || '::1', (err, ip) => {
+        if (this.state === 'closed') return;
+        if (!err) {
+          try {
+            if (ip === undefined) throw new BywayError('EINVAL', 'an IPv4 address on a udp6 socket');
+            const v4 = mappedIpv4(ip);
+            if (v4 !== undefined) this.core.connect(v4, port);
+            else this.core.connect6(ip, port);
+          } catch (e) {
+            err = systemError((e as { code?: string }).code ?? 'EINVAL', 'connect', address, port);
+          }
+        }
+        this.connected(err);
+      });
+      return;
+    }
     resolveHost(this.lookup, address || '127.0.0.1', {}, (err, ip) => {
       if (this.state === 'closed') return;
       if (!err) {
@@ -196,14 +257,18 @@ export class Socket extends EventEmitter implements Deferred {
           err = systemError(code, 'connect', address, port);
         }
       }
-      if (err) {
-        this.connectState = 'none';
-        process.nextTick(() => this.emit('error', err));
-        return;
-      }
-      this.connectState = 'connected';
-      process.nextTick(() => this.emit('connect'));
+      this.connected(err);
     });
+  }
+
+  private connected(err: Error | null): void {
+    if (err) {
+      this.connectState = 'none';
+      process.nextTick(() => this.emit('error', err));
+      return;
+    }
+    this.connectState = 'connected';
+    process.nextTick(() => this.emit('connect'));
   }
 
   disconnect(): void {
@@ -267,6 +332,10 @@ export class Socket extends EventEmitter implements Deferred {
       this.queueSend(bytes, 0, 0, callback);
       return;
     }
+    if (this.type === 'udp6') {
+      this.sendList6(bytes, port, address || '::1', callback);
+      return;
+    }
     const host = address || '127.0.0.1';
     if (host === this.lastAddress) {
       this.queueSend(bytes, this.lastIp, port, callback);
@@ -290,8 +359,38 @@ export class Socket extends EventEmitter implements Deferred {
     });
   }
 
-  private queueSend(data: Uint8Array, ip: number, port: number, callback: SendCallback | undefined): void {
-    this.sendQueue.push(data, ip, port, callback);
+  /** udp6: an IPv6 destination, or an IPv4-mapped one (sent over IPv4); an IPv4 literal is EINVAL, as Node's. */
+  private sendList6(bytes: Uint8Array, port: number, host: string, callback: SendCallback | undefined): void {
+    const queue = (ip: Uint8Array): void => {
+      const v4 = mappedIpv4(ip);
+      if (v4 !== undefined) this.queueSend(bytes, v4, port, callback);
+      else this.queueSend(bytes, 0, port, callback, ip);
+    };
+    if (host === this.lastAddress && this.lastIp6 !== undefined) {
+      queue(this.lastIp6);
+      return;
+    }
+    const literal = parseIpv6WithZone(host);
+    if (literal !== undefined) {
+      this.lastAddress = host;
+      this.lastIp6 = literal.address;
+      queue(literal.address);
+      return;
+    }
+    resolveHost6(this.lookup, host, (err, ip) => {
+      if (this.state === 'closed') return;
+      if (!err && ip === undefined) err = systemError('EINVAL', 'send', host, port);
+      if (err) {
+        if (callback) process.nextTick(callback, err, 0);
+        else process.nextTick(() => this.emit('error', err));
+        return;
+      }
+      queue(ip!);
+    });
+  }
+
+  private queueSend(data: Uint8Array, ip: number, port: number, callback: SendCallback | undefined, ip6?: Uint8Array): void {
+    this.sendQueue.push(data, ip, port, callback, ip6);
     if (!this.drainScheduled) {
       this.drainScheduled = true;
       this.stack.defer(this);
@@ -329,7 +428,8 @@ export class Socket extends EventEmitter implements Deferred {
 
   private readonly sendQueue = new SendQueue();
   private drainScheduled = false;
-  private readonly sendNowFn = (data: Uint8Array, ip: number, port: number, cb: SendCallback | undefined): void => this.sendNow(data, ip, port, cb);
+  private readonly sendNowFn = (data: Uint8Array, ip: number, port: number, cb: SendCallback | undefined, ip6: Uint8Array | undefined): void =>
+    this.sendNow(data, ip, port, cb, ip6);
   /** @internal the queued sends, after the poll (see defer.ts) */
   runDeferred(): void {
     this.drainScheduled = false;
@@ -337,7 +437,7 @@ export class Socket extends EventEmitter implements Deferred {
   }
 
   /** One queued send, as node:dgram's doSend: errors go to the callback or 'error'. */
-  private sendNow(data: Uint8Array, ip: number, port: number, callback: SendCallback | undefined): void {
+  private sendNow(data: Uint8Array, ip: number, port: number, callback: SendCallback | undefined, ip6?: Uint8Array): void {
     if (this.state === 'closed') return;
     try {
       const pending = this.pendingError;
@@ -346,6 +446,7 @@ export class Socket extends EventEmitter implements Deferred {
         throw pending;
       }
       if (port === 0) this.core.send(this.stack.clock.now(), data);
+      else if (ip6 !== undefined) this.core.send6(this.stack.clock.now(), data, ip6, port);
       else this.core.send(this.stack.clock.now(), data, ip, port);
       this.stack.poke();
       // The callback comes after the poll the send scheduled (setImmediate runs in order), like node:dgram's
@@ -353,7 +454,8 @@ export class Socket extends EventEmitter implements Deferred {
       if (callback) setImmediate(callback, null, data.length);
     } catch (err) {
       const code = (err as { code?: string }).code;
-      const e = code !== undefined && /^E[A-Z]+$/.test(code) ? systemError(code, 'send', port === 0 ? undefined : formatIpv4(ip), port === 0 ? undefined : port) : (err as Error);
+      const to = port === 0 ? undefined : ip6 !== undefined ? formatIpv6(ip6) : formatIpv4(ip);
+      const e = code !== undefined && /^E[A-Z]+$/.test(code) ? systemError(code, 'send', to, port === 0 ? undefined : port) : (err as Error);
       if (callback) callback(e, 0);
       else this.emit('error', e);
     }
@@ -362,12 +464,20 @@ export class Socket extends EventEmitter implements Deferred {
   address(): AddressInfo {
     this.assertRunning();
     if (this.state !== 'bound') throw systemError('EBADF', 'getsockname');
+    if (this.type === 'udp6') {
+      const a = this.core.localIp6;
+      return { address: a === undefined ? '::' : formatIpv6(a), family: 'IPv6', port: this.core.localPort };
+    }
     return { address: formatIpv4(this.core.localIp), family: 'IPv4', port: this.core.localPort };
   }
 
   remoteAddress(): AddressInfo {
     this.assertRunning();
     if (this.connectState !== 'connected') throw nodeError(Error, 'ERR_SOCKET_DGRAM_NOT_CONNECTED', 'Not connected');
+    if (this.type === 'udp6') {
+      const r = this.core.remoteIp6;
+      return { address: r !== undefined ? formatIpv6(r) : `::ffff:${formatIpv4(this.core.remoteIp)}`, family: 'IPv6', port: this.core.remotePort };
+    }
     return { address: formatIpv4(this.core.remoteIp), family: 'IPv4', port: this.core.remotePort };
   }
 
@@ -448,6 +558,7 @@ export class Socket extends EventEmitter implements Deferred {
   /** The last address string resolved and its value: a socket answering one peer parses it once, not per send. */
   private lastAddress: string | undefined = undefined;
   private lastIp = 0;
+  private lastIp6: Uint8Array | undefined;
 
   private assertRunning(): void {
     if (this.state === 'closed') throw nodeError(Error, 'ERR_SOCKET_DGRAM_NOT_RUNNING', 'Not running');
@@ -481,8 +592,8 @@ export function makeDgram(stack: StackInternals): DgramApi {
         Object.defineProperty(sock, 'path', { value: 'kernel', enumerable: true });
         return sock as KernelDgramSocket;
       }
-      if (options.type === 'udp6') {
-        throw new BywayError('ERR_BYPASS_UNSUPPORTED', 'the bypass path is IPv4 only: udp6 sockets must take the kernel path');
+      if (options.type === 'udp6' && stack.core.ipv6 === undefined) {
+        throw new BywayError('ERR_BYPASS_UNSUPPORTED', 'this stack has no IPv6 (give it an IPv6 address or the ipv6 option): udp6 sockets must take the kernel path');
       }
       return new Socket(stack, options, listener);
     },

@@ -1,11 +1,13 @@
 /**
  * Host names as node:net and node:dgram resolve them: an IPv4 literal is taken as is (on a later tick, as
  * dns.lookup answers a literal), anything else goes to the `lookup` function (default dns.lookup, the system
- * resolver) with `{ family: 4, hints }`. The bypass path is IPv4 only, so a name is asked for its IPv4 address.
+ * resolver) with `{ family: 4, hints }`: TCP on the bypass path is IPv4 only, so a name is asked for its IPv4
+ * address; a udp6 socket asks for an IPv6 one (`resolveHost6`).
  * Errors are the lookup's own (dns.lookup's ENOTFOUND carries `hostname`); an answer that is not an IPv4 address
  * fails with ERR_INVALID_IP_ADDRESS, as Node's net does for a lookup that returns garbage.
  */
 import { parseIpv4 } from '../../protocols/ipv4/address.js';
+import { parseIpv6WithZone } from '../../protocols/ipv6/address.js';
 import { nodeError } from './errors.js';
 
 export interface LookupOptions {
@@ -40,5 +42,42 @@ export function resolveHost(
       return;
     }
     cb(null, ip, address);
+  });
+}
+
+/**
+ * For a udp6 socket: resolve `host` to an IPv6 address (zone ids accepted, and ignored: a stack has one
+ * interface), asking `lookup` with family 6 for a name. `address` is undefined when the answer is not IPv6 (an
+ * IPv4 literal): the caller fails that with EINVAL, as an AF_INET6 socket does.
+ */
+export function resolveHost6(
+  lookup: LookupFunction,
+  host: string,
+  cb: (err: Error | null, address: Uint8Array | undefined) => void,
+): void {
+  const literal = parseIpv6WithZone(host);
+  if (literal !== undefined) {
+    process.nextTick(cb, null, literal.address);
+    return;
+  }
+  if (parseIpv4(host) !== undefined) {
+    process.nextTick(cb, null, undefined);
+    return;
+  }
+  lookup(host, { family: 6, all: false }, (err, address) => {
+    if (err) {
+      cb(err, undefined);
+      return;
+    }
+    if (typeof address === 'string' && parseIpv4(address) !== undefined) {
+      cb(null, undefined);
+      return;
+    }
+    const ip = typeof address === 'string' ? parseIpv6WithZone(address)?.address : undefined;
+    if (ip === undefined) {
+      cb(nodeError(TypeError, 'ERR_INVALID_IP_ADDRESS', `Invalid IP address: ${String(address)}`), undefined);
+      return;
+    }
+    cb(null, ip);
   });
 }

@@ -12,6 +12,13 @@ import type { NeighbourOptions } from '../stack/neighbour.js';
 import type { UdpOptions } from '../stack/udp.js';
 import type { IcmpOptions } from '../stack/stack.js';
 import type { StackOptions } from './stack.js';
+import type { Ipv6Options } from '../stack/ipv6.js';
+import type { DadOptions } from '../../protocols/icmpv6/dad.js';
+import type { NdpNeighbourOptions } from '../../protocols/icmpv6/neighbour-cache.js';
+import type { Ipv6ReassemblyOptions } from '../../protocols/ipv6/reassembly.js';
+import type { Icmpv6RateLimitOptions } from '../../protocols/icmpv6/errors.js';
+import type { PathMtuOptions } from '../../protocols/ipv6/pmtu.js';
+import type { ExtensionLimits } from '../../protocols/ipv6/wire-ext.js';
 
 type Check = (v: unknown) => string | undefined;
 type Schema<T> = { readonly [K in keyof Required<T>]: Check };
@@ -33,7 +40,10 @@ const oneOf =
   (...values: readonly string[]): Check =>
   (v) =>
     values.includes(v as string) ? undefined : values.map((x) => `'${x}'`).join(' or ');
-const cidr: Check = (v) => (typeof v === 'string' && /^\d+\.\d+\.\d+\.\d+\/\d+$/.test(v) ? undefined : "an address with its prefix length ('10.0.0.1/24')");
+const cidr: Check = (v) =>
+  typeof v === 'string' && (/^\d+\.\d+\.\d+\.\d+\/\d+$/.test(v) || /^[0-9a-fA-F:.]*:[0-9a-fA-F:.]*\/\d+$/.test(v))
+    ? undefined
+    : "an address with its prefix length ('10.0.0.1/24' or 'fd00::1/64')";
 
 const count = num(0, Number.MAX_SAFE_INTEGER, true);
 const number: Check = (v) => (typeof v === 'number' ? undefined : 'a number');
@@ -72,6 +82,28 @@ const TCP: Schema<Omit<TcpOptions, 'rng'>> = {
   rtoFormula: oneOf('rfc6298', 'linux'),
 };
 
+const IPV6: Schema<Ipv6Options> = {
+  linkLocal: bool,
+  hopLimit: num(1, 255, true),
+  echoReplies: bool,
+  dad: nested('ipv6.dad', { dupAddrDetectTransmits: count, retransMs: ms, maxStartDelayMs: ms } satisfies Schema<DadOptions>),
+  neighbour: nested('ipv6.neighbour', {
+    baseReachableMs: ms,
+    retransMs: ms,
+    delayFirstProbeMs: ms,
+    maxMulticastSolicit: count,
+    maxUnicastSolicit: count,
+    maxEntries: count,
+    maxQueuedPackets: count,
+    maxQueuedBytes: count,
+    staleGcMs: ms,
+  } satisfies Schema<NdpNeighbourOptions>),
+  reassembly: nested('ipv6.reassembly', { timeoutMs: ms, maxBytes: count, maxDatagrams: count, maxFragments: count } satisfies Schema<Ipv6ReassemblyOptions>),
+  icmpErrors: nested('ipv6.icmpErrors', { ratePerSecond: num(0), burst: count } satisfies Schema<Icmpv6RateLimitOptions>),
+  pmtu: nested('ipv6.pmtu', { expiryMs: ms, maxEntries: count } satisfies Schema<PathMtuOptions>),
+  extensionLimits: nested('ipv6.extensionLimits', { maxHeaders: count, maxOptions: count } satisfies Schema<ExtensionLimits>),
+};
+
 const LIMITS: Schema<NonNullable<StackOptions['limits']>> = {
   neighbour: nested('limits.neighbour', NEIGHBOUR),
   reassembly: nested('limits.reassembly', REASSEMBLY),
@@ -83,7 +115,7 @@ const LIMITS: Schema<NonNullable<StackOptions['limits']>> = {
 const STACK: Schema<StackOptions> = {
   driver: obj,
   address: (v) => (Array.isArray(v) ? (v.length > 0 ? v.map(cidr).find((x) => x !== undefined) : 'at least one address') : cidr(v)),
-  gateway: str,
+  gateway: (v) => (typeof v === 'string' || (Array.isArray(v) && v.every((g) => typeof g === 'string')) ? undefined : 'a string or an array of strings (one per family)'),
   routes: (v) => (Array.isArray(v) ? undefined : 'an array of { destination, gateway?, metric?, mtu? }'),
   mac: str,
   mtu: num(68, 65535, true),
@@ -91,6 +123,7 @@ const STACK: Schema<StackOptions> = {
   ttl: num(1, 255, true),
   path: (v) => (typeof v === 'string' || typeof v === 'function' || isObject(v) ? undefined : "'kernel', 'bypass', a function or { rules, default }"),
   limits: nested('limits', LIMITS),
+  ipv6: (v) => (typeof v === 'boolean' ? undefined : nested('ipv6', IPV6)(v)),
   pollMode: oneOf('event', 'busy'),
   spinMs: num(0, 1000),
   gro: bool,

@@ -8,6 +8,7 @@
  */
 import { BywayError } from '../../protocols/util/errors.js';
 import { cidrContains, parseCidr, parseIpv4, type Ipv4Cidr } from '../../protocols/ipv4/address.js';
+import { ipv6CidrContains, mappedIpv4, parseIpv6Cidr, parseIpv6WithZone, type Ipv6Cidr } from '../../protocols/ipv6/address.js';
 
 export type Path = 'kernel' | 'bypass';
 
@@ -26,7 +27,10 @@ export interface PathRule {
   readonly protocol?: 'tcp' | 'udp';
   /** Matches the flow's local port for inbound flows and its remote port for outbound ones (or either, when listed in `anyPort`). */
   readonly port?: number | readonly number[];
-  /** Matches the remote address (outbound) or local address (inbound), e.g. '10.0.0.0/8'. */
+  /**
+   * Matches the remote address (outbound) or local address (inbound), e.g. '10.0.0.0/8' or 'fd00::/8'. An
+   * IPv4-mapped address (::ffff:a.b.c.d) matches the IPv4 prefixes.
+   */
   readonly cidr?: string | readonly string[];
   readonly direction?: 'inbound' | 'outbound';
 }
@@ -61,12 +65,17 @@ function compileRule(rule: PathRule): { path: Path; matches: (f: Flow) => boolea
   const path = checkPath(rule.path);
   const ports = rule.port === undefined ? undefined : new Set(Array.isArray(rule.port) ? rule.port : [rule.port]);
   let cidrs: Ipv4Cidr[] | undefined;
+  let cidrs6: Ipv6Cidr[] | undefined;
   if (rule.cidr !== undefined) {
-    cidrs = (Array.isArray(rule.cidr) ? rule.cidr : [rule.cidr]).map((c: string) => {
-      const parsed = parseCidr(c);
-      if (parsed === undefined) throw new BywayError('ERR_INVALID_ARG_VALUE', `invalid CIDR '${c}' in a path rule`);
-      return parsed;
-    });
+    cidrs = [];
+    cidrs6 = [];
+    for (const c of (Array.isArray(rule.cidr) ? rule.cidr : [rule.cidr]) as string[]) {
+      const six = typeof c === 'string' && c.includes(':') ? parseIpv6Cidr(c) : undefined;
+      const four = six === undefined ? parseCidr(c) : undefined;
+      if (six === undefined && four === undefined) throw new BywayError('ERR_INVALID_ARG_VALUE', `invalid CIDR '${c}' in a path rule`);
+      if (six !== undefined) cidrs6.push(six);
+      else cidrs.push(four!);
+    }
   }
   return {
     path,
@@ -79,8 +88,11 @@ function compileRule(rule: PathRule): { path: Path; matches: (f: Flow) => boolea
       }
       if (cidrs !== undefined) {
         const addr = f.direction === 'inbound' ? (f.remoteAddress ?? f.localAddress) : f.remoteAddress;
-        const ip = addr === undefined ? undefined : parseIpv4(addr);
-        if (ip === undefined || !cidrs.some((c) => cidrContains(c, ip))) return false;
+        if (addr === undefined) return false;
+        const ip6 = addr.includes(':') ? parseIpv6WithZone(addr)?.address : undefined;
+        const ip = ip6 !== undefined ? mappedIpv4(ip6) : parseIpv4(addr);
+        const hit = ip !== undefined ? cidrs.some((c) => cidrContains(c, ip)) : ip6 !== undefined && cidrs6!.some((c) => ipv6CidrContains(c, ip6));
+        if (!hit) return false;
       }
       return true;
     },

@@ -9,6 +9,8 @@ export type SendCallback = (error: Error | null, bytes: number) => void;
 export class SendQueue {
   private readonly data: (Uint8Array | undefined)[] = [];
   private readonly ip: number[] = [];
+  /** An IPv6 destination (then `ip` is 0), kept apart so IPv4's array stays one of numbers. */
+  private readonly ip6: (Uint8Array | undefined)[] = [];
   /** 0 for a connected socket's send (no destination given); a destination port is never 0. */
   private readonly port: number[] = [];
   private readonly cb: (SendCallback | undefined)[] = [];
@@ -21,10 +23,11 @@ export class SendQueue {
     return this.tail - this.head;
   }
 
-  push(data: Uint8Array, ip: number, port: number, cb: SendCallback | undefined): void {
+  push(data: Uint8Array, ip: number, port: number, cb: SendCallback | undefined, ip6?: Uint8Array): void {
     const i = this.tail++;
     this.data[i] = data;
     this.ip[i] = ip;
+    this.ip6[i] = ip6;
     this.port[i] = port;
     this.cb[i] = cb;
     this.bytes += data.length;
@@ -34,18 +37,20 @@ export class SendQueue {
    * Hand the first `count` queued sends to `send`, oldest first; sends queued meanwhile (from a callback) stay for
    * the next drain.
    */
-  drain(count: number, send: (data: Uint8Array, ip: number, port: number, cb: SendCallback | undefined) => void): void {
+  drain(count: number, send: (data: Uint8Array, ip: number, port: number, cb: SendCallback | undefined, ip6: Uint8Array | undefined) => void): void {
     for (let k = 0; k < count && this.head < this.tail; k++) {
       const i = this.head++;
       const data = this.data[i]!;
       const ip = this.ip[i]!;
       const port = this.port[i]!;
       const cb = this.cb[i];
+      const ip6 = this.ip6[i];
       this.data[i] = undefined;
       this.cb[i] = undefined;
+      this.ip6[i] = undefined;
       this.bytes -= data.length;
       if (this.head === this.tail) this.head = this.tail = 0;
-      send(data, ip, port, cb);
+      send(data, ip, port, cb, ip6);
     }
   }
 
@@ -53,6 +58,7 @@ export class SendQueue {
     for (let i = this.head; i < this.tail; i++) {
       this.data[i] = undefined;
       this.cb[i] = undefined;
+      this.ip6[i] = undefined;
     }
     this.head = this.tail = 0;
     this.bytes = 0;

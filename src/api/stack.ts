@@ -12,7 +12,9 @@ import dns from 'node:dns';
 import type { FrameDriver } from '../../drivers/types.js';
 import { BywayError } from '../../protocols/util/errors.js';
 import { cryptoRng, type Rng } from '../../protocols/util/rng.js';
-import { parseCidr, parseIpv4, formatIpv4 } from '../../protocols/ipv4/address.js';
+import { parseCidr, parseIpv4, formatIpv4, type Ipv4Cidr } from '../../protocols/ipv4/address.js';
+import { formatIpv6, parseIpv6Cidr, parseIpv6WithZone, type Ipv6Cidr } from '../../protocols/ipv6/address.js';
+import type { Ipv6Options, Ipv6RouteConfig, Ping6Result } from '../stack/ipv6.js';
 import { parseMac } from '../../protocols/ethernet/wire.js';
 import { NetStack, type IcmpOptions, type PingResult, type RouteConfig } from '../stack/stack.js';
 import type { NeighbourOptions } from '../stack/neighbour.js';
@@ -34,16 +36,20 @@ import { resolveHost, type LookupFunction } from './lookup.js';
 export interface StackOptions {
   readonly driver: FrameDriver;
   /**
-   * One address or several, with prefix length: '10.0.0.1/24'. Optional only on a driver that shares the
-   * kernel's address (AF_XDP shared mode): the interface's addresses are then taken from the kernel.
+   * One address or several, with prefix length, of either family: '10.0.0.1/24', 'fd00::1/64'. An IPv6 address
+   * turns IPv6 on (with a link-local address derived from the MAC). Optional on a driver that shares the kernel's
+   * address (AF_XDP shared mode: the kernel's IPv4 addresses are taken) and with `ipv6` (link-local only).
    */
   readonly address?: string | readonly string[];
-  readonly gateway?: string;
+  /** The default gateway, or one per family: '10.0.0.254', ['10.0.0.254', 'fe80::1']. */
+  readonly gateway?: string | readonly string[];
   readonly routes?: ReadonlyArray<{ destination: string; gateway?: string; metric?: number; mtu?: number }>;
   readonly mac?: string;
   readonly mtu?: number;
   readonly vlan?: number;
   readonly ttl?: number;
+  /** IPv6 options (docs/ipv6.md); `true` turns IPv6 on with the link-local address only. */
+  readonly ipv6?: boolean | Partial<Ipv6Options>;
   /** Flow path strategy; default 'bypass'. */
   readonly path?: PathStrategy;
   readonly limits?: {
@@ -115,17 +121,22 @@ export class Stack {
   /** @internal use createStack */
   constructor(options: StackOptions) {
     const rng = options.rng ?? cryptoRng();
-    let addresses;
+    let addresses: Ipv4Cidr[];
+    const addresses6: Ipv6Cidr[] = [];
     if (options.address !== undefined) {
-      addresses = (typeof options.address === 'string' ? [options.address] : options.address).map((a) => {
-        const c = parseCidr(a);
-        if (c === undefined) throw new BywayError('ERR_INVALID_IP_ADDRESS', `invalid address '${a}' (want a.b.c.d/len)`);
-        return c;
-      });
+      addresses = [];
+      for (const a of typeof options.address === 'string' ? [options.address] : options.address) {
+        const c = a.includes(':') ? parseIpv6Cidr(a) : parseCidr(a);
+        if (c === undefined) throw new BywayError('ERR_INVALID_IP_ADDRESS', `invalid address '${a}' (want a.b.c.d/len or an IPv6 prefix like fd00::1/64)`);
+        if (c.address instanceof Uint8Array) addresses6.push(c as Ipv6Cidr);
+        else addresses.push(c as Ipv4Cidr);
+      }
+    } else if (options.ipv6 !== undefined && options.ipv6 !== false) {
+      addresses = [];
     } else {
       const host = options.driver?.hostTables;
       if (host === undefined) throw new BywayError('ERR_INVALID_ARG_VALUE', "address is required (only a driver sharing the kernel's address can supply it)");
-      addresses = host.addresses();
+      addresses = [...host.addresses()];
       if (addresses.length === 0) throw new BywayError('EADDRNOTAVAIL', 'the interface has no IPv4 address in the kernel to share');
     }
     const ipOf = (s: string, what: string): number => {
@@ -133,11 +144,29 @@ export class Stack {
       if (v === undefined) throw new BywayError('ERR_INVALID_IP_ADDRESS', `invalid ${what} '${s}'`);
       return v;
     };
-    const routes: RouteConfig[] = (options.routes ?? []).map((r) => {
+    const ip6Of = (s: string, what: string): Uint8Array => {
+      const v = parseIpv6WithZone(s);
+      if (v === undefined) throw new BywayError('ERR_INVALID_IP_ADDRESS', `invalid ${what} '${s}'`);
+      return v.address;
+    };
+    const routes: RouteConfig[] = [];
+    const routes6: Ipv6RouteConfig[] = [];
+    for (const r of options.routes ?? []) {
+      if (r.destination.includes(':')) {
+        const destination = parseIpv6Cidr(r.destination);
+        if (destination === undefined) throw new BywayError('ERR_INVALID_IP_ADDRESS', `invalid route destination '${r.destination}'`);
+        routes6.push({ destination, gateway: r.gateway === undefined ? undefined : ip6Of(r.gateway, 'gateway'), metric: r.metric, mtu: r.mtu });
+        continue;
+      }
       const destination = parseCidr(r.destination);
       if (destination === undefined) throw new BywayError('ERR_INVALID_IP_ADDRESS', `invalid route destination '${r.destination}'`);
-      return { destination, gateway: r.gateway === undefined ? undefined : ipOf(r.gateway, 'gateway'), metric: r.metric, mtu: r.mtu };
-    });
+      routes.push({ destination, gateway: r.gateway === undefined ? undefined : ipOf(r.gateway, 'gateway'), metric: r.metric, mtu: r.mtu });
+    }
+    let gateway: number | undefined;
+    for (const g of options.gateway === undefined ? [] : typeof options.gateway === 'string' ? [options.gateway] : options.gateway) {
+      if (g.includes(':')) routes6.push({ destination: { address: new Uint8Array(16), prefixLen: 0 }, gateway: ip6Of(g, 'gateway') });
+      else gateway = ipOf(g, 'gateway');
+    }
     let mac: Uint8Array | undefined;
     if (options.mac !== undefined) {
       mac = parseMac(options.mac);
@@ -147,8 +176,11 @@ export class Stack {
     this.core = new NetStack({
       driver: options.driver,
       addresses,
-      gateway: options.gateway === undefined ? undefined : ipOf(options.gateway, 'gateway'),
+      addresses6,
+      gateway,
       routes,
+      routes6,
+      ipv6: options.ipv6,
       mac,
       mtu: options.mtu,
       vlan: options.vlan,
@@ -212,29 +244,70 @@ export class Stack {
     return this.core.stats;
   }
 
-  /** The stack's addresses as strings. */
+  /**
+   * The stack's addresses as strings: IPv4's, then IPv6's (the link-local one first) with their DAD state
+   * unless preferred ('fd00::1/64 tentative').
+   */
   get addresses(): string[] {
-    return this.core.addresses.map((a) => `${formatIpv4(a.address)}/${a.prefixLen}`);
+    const v4 = this.core.addresses.map((a) => `${formatIpv4(a.address)}/${a.prefixLen}`);
+    const v6 = (this.core.ipv6?.ndp.addresses ?? []).map(
+      (a) => `${formatIpv6(a.address)}/${a.prefixLen}${a.state === 'PREFERRED' ? '' : ` ${a.state.toLowerCase()}`}`,
+    );
+    return [...v4, ...v6];
   }
 
-  /** ICMP echo: resolves with the reply, rejects with ETIMEDOUT, EHOSTUNREACH, ENETUNREACH... */
+  /**
+   * Resolves once duplicate address detection has ended for every IPv6 address (about 1-2 s after start with the
+   * defaults; at once without IPv6). Until then a tentative address is no source: sends from it fail EADDRNOTAVAIL.
+   */
+  ready(): Promise<void> {
+    this.assertOpen();
+    const l = this.core.ipv6;
+    if (l === undefined) return Promise.resolve();
+    return new Promise((resolve) => {
+      l.whenReady(resolve);
+      this.running.poke();
+    });
+  }
+
+  /**
+   * ICMP or ICMPv6 echo to an IPv4 or IPv6 literal, or to a host name resolved as node:net resolves one: resolves
+   * with the reply, rejects with ETIMEDOUT, EHOSTUNREACH, ENETUNREACH, or the resolver's error...
+   */
   async ping(host: string, options: { size?: number; timeoutMs?: number; ttl?: number; lookup?: LookupFunction } = {}): Promise<PingReply> {
     this.assertOpen();
+    const dst6 = parseIpv4(host) === undefined ? parseIpv6WithZone(host)?.address : undefined;
     // A pending ping keeps the process alive, as a pending request on any Node handle does (its look-up too).
     const pending: Tracked = { keepsAlive: true, destroyForStackClose: () => {} };
     this.internals.track(pending);
-    let r: PingResult;
+    let r: PingResult | Ping6Result;
     try {
-      // A host name is resolved as node:net resolves one (lookup.ts: IPv4, the resolver's own errors).
-      const lookup = options.lookup ?? (dns.lookup as unknown as LookupFunction);
-      const dst = await new Promise<number>((resolve, reject) => resolveHost(lookup, host, {}, (err, ip) => (err ? reject(err) : resolve(ip))));
-      this.assertOpen();
-      r = await this.running.ping(dst, options);
+      if (dst6 !== undefined) r = await this.ping6(dst6, options);
+      else {
+        // A host name is resolved as node:net resolves one (lookup.ts: IPv4, the resolver's own errors).
+        const lookup = options.lookup ?? (dns.lookup as unknown as LookupFunction);
+        const dst = await new Promise<number>((resolve, reject) => resolveHost(lookup, host, {}, (err, ip) => (err ? reject(err) : resolve(ip))));
+        this.assertOpen();
+        r = await this.running.ping(dst, options);
+      }
     } finally {
       this.internals.untrack(pending);
     }
     if (!r.ok) throw r.error;
-    return { rttMs: r.rttMs, ttl: r.ttl, bytes: r.bytes, from: formatIpv4(r.from), seq: r.seq };
+    return { rttMs: r.rttMs, ttl: r.ttl, bytes: r.bytes, from: typeof r.from === 'number' ? formatIpv4(r.from) : formatIpv6(r.from), seq: r.seq };
+  }
+
+  private ping6(dst: Uint8Array, options: { size?: number; timeoutMs?: number; ttl?: number }): Promise<Ping6Result> {
+    const l = this.core.ipv6;
+    if (l === undefined) return Promise.reject(new BywayError('ENETUNREACH', 'this stack has no IPv6 (give it an IPv6 address or the ipv6 option)'));
+    return new Promise((resolve, reject) => {
+      try {
+        l.ping(this.running.clock.now(), dst, options, resolve);
+        this.running.poke();
+      } catch (err) {
+        reject(err);
+      }
+    });
   }
 
   /** Let the process exit even while this stack's sockets are active (like unref() on every one of them). */

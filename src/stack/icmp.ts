@@ -3,6 +3,7 @@
  * (rate-limited by a token bucket), and the errors it receives, handed to the transport whose packet they quote
  * (RFC 5927: the transport vouches for them before a path MTU is learned, RFC 1191).
  */
+import { PingTable } from './ping-table.js';
 import { BywayError } from '../../protocols/util/errors.js';
 import { read16, read32, write16 } from '../../protocols/util/bytes.js';
 import { checksum, updateChecksum16 } from '../../protocols/util/checksum.js';
@@ -56,9 +57,8 @@ interface PendingPing {
 export class Icmp4 implements Transport {
   readonly protocol = IpProtocol.ICMP;
   readonly options: IcmpOptions;
-  private readonly pings = new Map<number, PendingPing>();
+  private readonly pings = new PingTable<PendingPing>();
   private readonly pingIdent: number;
-  private pingSeq = 0;
   private pingClaimed = false;
   private errorTokens: number;
   private errorTokensAt = 0;
@@ -125,16 +125,11 @@ export class Icmp4 implements Transport {
   }
 
   poll(now: number): void {
-    if (this.pings.size === 0) return;
-    for (const p of this.pings.values()) {
-      if (now >= p.deadline) this.failPing(p.seq, new BywayError('ETIMEDOUT', `no echo reply within ${p.deadline - p.sentAt} ms`));
-    }
+    if (this.pings.size > 0) this.pings.expire(now);
   }
 
   pollAt(): number | undefined {
-    let at: number | undefined;
-    for (const p of this.pings.values()) if (at === undefined || p.deadline < at) at = p.deadline;
-    return at;
+    return this.pings.pollAt();
   }
 
   /**
@@ -201,22 +196,17 @@ export class Icmp4 implements Transport {
   ping(now: number, dst: number, options: PingOptions, cb: (r: PingResult) => void): number {
     const size = options.data?.length ?? options.size ?? 56;
     if (!Number.isInteger(size) || size < 0 || size > 65507) throw new BywayError('ERR_INVALID_ARG_VALUE', `ping size ${size} is out of range`);
-    let seq = this.pingSeq;
-    for (let tries = 0; this.pings.has(seq); tries++) {
-      if (tries > 0xffff) throw new BywayError('EAGAIN', 'too many pings in flight');
-      seq = (seq + 1) & 0xffff;
-    }
-    this.pingSeq = (seq + 1) & 0xffff;
     const host = this.host;
     const src = host.sourceFor(dst);
     if (src === undefined) throw new BywayError('ENETUNREACH', 'no route to the destination');
+    const seq = this.pings.allocate();
     if (host.flows !== undefined && !this.pingClaimed) {
       // Shared address: echo replies carrying our identifier come to us from now on (the kernel keeps the rest).
       host.flows.claim({ protocol: 'icmp', port: this.pingIdent });
       this.pingClaimed = true;
     }
-    this.pings.set(seq, { dst, sentAt: now, deadline: now + (options.timeoutMs ?? 1000), seq, cb });
-    const unreachable = (): void => this.failPing(seq, new BywayError('EHOSTUNREACH', 'the destination did not answer ARP'));
+    this.pings.add({ dst, sentAt: now, deadline: now + (options.timeoutMs ?? 1000), seq, cb });
+    const unreachable = (): void => this.pings.fail(seq, new BywayError('EHOSTUNREACH', 'the destination did not answer ARP'));
     const slot = host.output.begin(now, src, dst, IpProtocol.ICMP, ICMP_HEADER_LEN + size, options.ttl ?? host.ttl, 0, 0, unreachable);
     if (slot === null) {
       this.pings.delete(seq);
@@ -235,13 +225,6 @@ export class Icmp4 implements Transport {
     slot.commit(now);
     host.flush(now);
     return seq;
-  }
-
-  private failPing(seq: number, error: BywayError): void {
-    const p = this.pings.get(seq);
-    if (p === undefined) return;
-    this.pings.delete(seq);
-    p.cb({ ok: false, error, seq });
   }
 
   private echoReplyInput(now: number, from: number, ttl: number, ident: number, seq: number, bytes: number): void {

@@ -43,6 +43,8 @@ import { Icmp4, type IcmpOptions, type PingOptions, type PingResult } from './ic
 import type { Transport, TransportHost } from './transport.js';
 import { UdpTransport } from './udp-transport.js';
 import { TcpTransport } from './tcp-transport.js';
+import { Ipv6Layer, type Ipv6Options, type Ipv6RouteConfig } from './ipv6.js';
+import type { Ipv6Cidr } from '../../protocols/ipv6/address.js';
 
 export { DEFAULT_ICMP_OPTIONS, type IcmpOptions, type PingOptions, type PingResult } from './icmp.js';
 export type { Transport, TransportHost, IcmpErrorKind } from './transport.js';
@@ -63,8 +65,13 @@ export interface StackConfig {
   readonly driver: FrameDriver;
   /** The interface's MAC; defaults to the driver's, else a random locally administered one. */
   readonly mac?: Uint8Array | undefined;
-  /** Addresses with their prefix (an on-link route is added for each). At least one. */
+  /** IPv4 addresses with their prefix (an on-link route is added for each). At least one, unless IPv6 is on. */
   readonly addresses: readonly Ipv4Cidr[];
+  /** IPv6 addresses with their prefix (src/stack/ipv6.ts). Any, or `ipv6`, turns IPv6 on (Ethernet only). */
+  readonly addresses6?: readonly Ipv6Cidr[] | undefined;
+  readonly routes6?: readonly Ipv6RouteConfig[] | undefined;
+  /** IPv6 options; `true` turns IPv6 on with a link-local address only. */
+  readonly ipv6?: Partial<Ipv6Options> | boolean | undefined;
   readonly gateway?: number | undefined;
   readonly routes?: readonly RouteConfig[] | undefined;
   /** L3 MTU; defaults to the driver's. */
@@ -114,6 +121,8 @@ export class NetStack implements TransportHost {
   /** StackConfig.answerArp; may change at run time (a cluster moves the answering role when its holder dies). */
   answerArp: boolean;
   readonly vlan: number | undefined;
+  /** IPv6 (src/stack/ipv6.ts), when the stack was given IPv6 addresses or the `ipv6` option. */
+  readonly ipv6: Ipv6Layer | undefined;
   /** The transports registered, by IP protocol number (`register`). */
   private readonly byProtocol: (Transport | undefined)[] = new Array<Transport | undefined>(256).fill(undefined);
   private transportList: Transport[] = [];
@@ -135,7 +144,8 @@ export class NetStack implements TransportHost {
   private readonly hostTables: HostTables | undefined;
 
   constructor(config: StackConfig) {
-    if (config.addresses.length === 0) throw new BywayError('ERR_INVALID_ARG_VALUE', 'a stack needs at least one address');
+    const ipv6On = (config.addresses6?.length ?? 0) > 0 || (config.ipv6 !== undefined && config.ipv6 !== false);
+    if (config.addresses.length === 0 && !ipv6On) throw new BywayError('ERR_INVALID_ARG_VALUE', 'a stack needs at least one address');
     // A driver belongs to one stack: two would split its frames between them (one's ARP reply swallowed by the
     // other), which fails far from the cause. Closing the driver (the API's stack.close()) ends the claim.
     if (DRIVERS_IN_USE.has(config.driver)) {
@@ -175,7 +185,7 @@ export class NetStack implements TransportHost {
       {
         sendRequest: hostTables
           ? (_now, ip) => hostTables.resolve(ip)
-          : (now, ip, mac) => this.sendArp(now, ArpOperation.Request, mac ?? BROADCAST_MAC, ip, this.sourceFor(ip) ?? this.addresses[0]!.address),
+          : (now, ip, mac) => this.sendArp(now, ArpOperation.Request, mac ?? BROADCAST_MAC, ip, this.sourceFor(ip) ?? this.addresses[0]?.address ?? 0),
         sendResolved: (now, frame, mac, segment) => this.output.sendResolved(now, frame, mac, segment),
       },
       config.neighbour,
@@ -184,6 +194,8 @@ export class NetStack implements TransportHost {
     const udp = new UdpTransport(this, { tx: this.csum.udpTx, rx: this.csum.udpRx }, config.rng, config.udp);
     this.udp = udp.table;
     this.stats = newStats(this.neighbours.stats, this.reassembler.stats, udp.table.stats);
+    this.ipv6 = ipv6On ? this.makeIpv6(config) : undefined;
+    this.udp.ipv6 = this.ipv6;
     this.output = new Ipv4Output(
       {
         driver: this.driver,
@@ -229,11 +241,24 @@ export class NetStack implements TransportHost {
       this.routes.add({ destination: { address: 0, prefixLen: 0 }, gateway: config.gateway, source: src, metric: 0 });
     }
     for (const r of config.routes ?? []) {
-      const src = r.gateway !== undefined ? this.onLinkSource(r.gateway) : this.addresses[0]!.address;
-      if (src === undefined) throw new BywayError('ENETUNREACH', 'a route\'s gateway is not on-link');
+      const src = r.gateway !== undefined ? this.onLinkSource(r.gateway) : this.addresses[0]?.address;
+      if (src === undefined) throw new BywayError('ENETUNREACH', 'a route\'s gateway is not on-link (or the stack has no IPv4 address)');
       this.routes.add({ destination: r.destination, gateway: r.gateway, source: src, metric: r.metric ?? 0, mtu: r.mtu });
     }
     if (hostTables !== undefined) this.mirrorHostTables(hostTables);
+  }
+
+  private makeIpv6(config: StackConfig): Ipv6Layer {
+    if (!this.ethernet) throw new BywayError('ERR_INVALID_ARG_VALUE', 'IPv6 needs an Ethernet driver');
+    const options = typeof config.ipv6 === 'object' ? config.ipv6 : {};
+    const l = new Ipv6Layer(
+      { driver: this.driver, mac: this.mac, l2len: this.l2len, vlan: this.vlan, mtu: this.mtu, ethernet: this.stats.ethernet, rng: config.rng, udp: this.udp },
+      config.addresses6 ?? [],
+      config.routes6 ?? [],
+      options,
+    );
+    Object.assign(this.stats, l.stats);
+    return l;
   }
 
   /**
@@ -255,7 +280,7 @@ export class NetStack implements TransportHost {
       this.routes.remove(r.destination);
       return;
     }
-    const src = r.gateway !== undefined ? this.onLinkSource(r.gateway) : this.addresses[0]!.address;
+    const src = r.gateway !== undefined ? this.onLinkSource(r.gateway) : this.addresses[0]?.address;
     if (src === undefined) return; // a gateway off our prefixes: unusable here
     this.routes.remove(r.destination);
     this.routes.add({ destination: r.destination, gateway: r.gateway, source: src, metric: r.metric, mtu: r.mtu });
@@ -289,6 +314,7 @@ export class NetStack implements TransportHost {
     if (this.started) return;
     this.started = true;
     this.now = now;
+    this.ipv6?.start(now);
     if (!this.ethernet || this.hostTables !== undefined) return; // shared address: the kernel announces it
     for (const a of this.addresses) this.sendArp(now, ArpOperation.Request, ZERO_MAC, a.address, a.address);
     this.driver.flush(now);
@@ -318,6 +344,7 @@ export class NetStack implements TransportHost {
       this.flushTransports();
       handled += queue.length;
     }
+    if (this.ipv6 !== undefined) handled += this.ipv6.poll(now);
     this.neighbours.poll(now);
     this.reassembler.poll(now);
     for (const t of this.transportList) t.poll(now);
@@ -335,6 +362,7 @@ export class NetStack implements TransportHost {
     if (this.output.loopback.length > 0) return now;
     let at = minTime(this.neighbours.pollAt(), this.reassembler.pollAt());
     at = minTime(at, this.driver.pollAt?.(now));
+    if (this.ipv6 !== undefined) at = minTime(at, this.ipv6.pollAt(now));
     for (const t of this.transportList) at = minTime(at, t.pollAt(now));
     return at;
   }
@@ -374,7 +402,7 @@ export class NetStack implements TransportHost {
   sourceFor(dst: number): number | undefined {
     if (this.isOwnAddress(dst)) return dst;
     if (dst >>> 24 === 127) return LOOPBACK_SOURCE;
-    if (dst === IPV4_BROADCAST) return this.addresses[0]!.address;
+    if (dst === IPV4_BROADCAST) return this.addresses[0]?.address;
     return this.routes.lookupRoute(dst)?.source;
   }
 
@@ -421,11 +449,17 @@ export class NetStack implements TransportHost {
       !broadcast &&
       (frame[0] !== m[0] || frame[1] !== m[1] || frame[2] !== m[2] || frame[3] !== m[3] || frame[4] !== m[4] || frame[5] !== m[5])
     ) {
+      // IPv6 multicast (33:33:xx, RFC 2464 section 7): the IPv6 layer keeps the groups it listens to.
+      if (type === EtherType.IPv6 && this.ipv6 !== undefined && frame[0] === 0x33 && frame[1] === 0x33) {
+        this.ipv6.input(this.now, frame, hl, true, this.rxL4Trusted);
+        return;
+      }
       st.notForUs++;
       return;
     }
     if (type === EtherType.IPv4) this.ipv4Input(frame, hl, true);
     else if (type === EtherType.ARP) this.arpInput(frame.subarray(hl));
+    else if (type === EtherType.IPv6 && this.ipv6 !== undefined) this.ipv6.input(this.now, frame, hl, broadcast, this.rxL4Trusted);
     else st.unknownEthertype++;
   };
 

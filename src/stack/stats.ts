@@ -7,6 +7,8 @@ import type { ReassemblyStats } from '../../protocols/ipv4/reassembly.js';
 import type { UdpStats } from './udp.js';
 import type { TcpStats } from '../../protocols/tcp/info.js';
 import type { GroStats } from './gro.js';
+import type { Icmpv6Stats, Ipv6Stats } from './ipv6-stats.js';
+import type { NdpStats } from './ndp.js';
 
 export interface EthernetStats {
   rx: number;
@@ -88,6 +90,11 @@ export interface StackStats {
   tcp?: TcpStats;
   /** Present when the stack has software GRO in front of TCP (src/stack/gro.ts). */
   gro?: GroStats;
+  /** The IPv6 family's counters, present when the stack has IPv6 (src/stack/ipv6.ts); `udp` counts IPv4's only. */
+  ipv6?: Ipv6Stats;
+  icmpv6?: Icmpv6Stats;
+  ndp?: NdpStats;
+  udp6?: UdpStats;
 }
 
 export function newStats(neighbour: NeighbourStats, reassembly: ReassemblyStats, udp: UdpStats): StackStats {

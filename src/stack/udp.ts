@@ -12,6 +12,7 @@
  */
 import { BywayError } from '../../protocols/util/errors.js';
 import type { Rng } from '../../protocols/util/rng.js';
+import { ipv6Equals } from '../../protocols/ipv6/address.js';
 
 export interface UdpOptions {
   /** RFC 6056 / IANA dynamic range by default. */
@@ -32,6 +33,8 @@ export const DEFAULT_UDP_OPTIONS: UdpOptions = {
 
 /** Largest UDP payload in an IPv4 datagram: 65535 - 20 (IP) - 8 (UDP). */
 export const UDP_MAX_PAYLOAD = 65507;
+/** Largest UDP payload over IPv6 without jumbograms: 65535 (payload length) - 8 (UDP). */
+export const UDP6_MAX_PAYLOAD = 65527;
 
 export interface UdpStats {
   rx: number;
@@ -50,6 +53,14 @@ export interface Datagram {
   readonly srcIp: number;
   readonly srcPort: number;
   readonly dstIp: number;
+  /** Set for a datagram that came over IPv6 (srcIp is then 0). */
+  readonly src6?: Uint8Array | undefined;
+}
+
+/** What a udp6 socket needs from the stack's IPv6 layer (src/stack/ipv6.ts) to bind and send. */
+export interface Udp6Host {
+  sendUdp(now: number, sock: UdpSocket, dst: Uint8Array, dstPort: number, data: Uint8Array): void;
+  isLocal(ip: Uint8Array): boolean;
 }
 
 /** What a socket needs from the stack to send. */
@@ -75,8 +86,20 @@ export class UdpSocket {
   recvBufferBytes: number;
   sendBufferBytes = 212_992;
   closed = false;
+  /**
+   * 6 for a udp6 socket: it binds, connects and sends to IPv6 addresses and, unless `ipv6Only`, is dual-stack as
+   * on Linux (bound to '::' it also receives IPv4, which the API shows as ::ffff:a.b.c.d).
+   */
+  family: 4 | 6 = 4;
+  ipv6Only = false;
+  /** A udp6 socket's bound IPv6 address; undefined for '::' (or when bound to an IPv4 address, in localIp). */
+  localIp6: Uint8Array | undefined;
+  /** A udp6 socket's IPv6 peer when connected to one (remoteIp is then 0). */
+  remoteIp6: Uint8Array | undefined;
   /** Receive handler; the view is valid only during the call. */
   onMessage: ((data: Uint8Array, srcIp: number, srcPort: number, dstIp: number) => void) | undefined;
+  /** Receive handler for datagrams over IPv6; `src` and `data` are views valid only during the call. */
+  onMessage6: ((data: Uint8Array, src: Uint8Array, srcPort: number) => void) | undefined;
   /** Asynchronous errors: ICMP unreachable (ECONNREFUSED, EHOSTUNREACH...), neighbour resolution failure. */
   onError: ((err: BywayError) => void) | undefined;
   readonly stats = { rx: 0, rxDrops: 0, tx: 0 };
@@ -116,11 +139,52 @@ export class UdpSocket {
     this.remotePort = port;
   }
 
+  /** A udp6 socket: bind to an IPv6 address (undefined: '::'); port 0 picks an ephemeral port. */
+  bind6(ip: Uint8Array | undefined, port = 0): void {
+    this.assertOpen();
+    if (this.bound) throw new BywayError('EINVAL', 'socket is already bound');
+    this.table.bindSocket6(this, ip, port);
+  }
+
+  /** A udp6 socket: fix an IPv6 peer. Binds to '::' if needed. */
+  connect6(ip: Uint8Array, port: number): void {
+    this.assertOpen();
+    checkPort(port, false);
+    if (ip.every((b) => b === 0)) throw new BywayError('EINVAL', 'cannot connect to the unspecified address');
+    if (!this.bound) this.bind6(undefined, 0);
+    this.remoteIp = 0;
+    this.remoteIp6 = ip.slice(0, 16);
+    this.remotePort = port;
+  }
+
   disconnect(): void {
     this.assertOpen();
     if (!this.connected) throw new BywayError('ERR_SOCKET_DGRAM_NOT_CONNECTED', 'socket is not connected');
     this.remoteIp = 0;
+    this.remoteIp6 = undefined;
     this.remotePort = 0;
+  }
+
+  /** Send over IPv6 to `ip`, or (no address) to the connected peer of either family. */
+  send6(now: number, data: Uint8Array, ip?: Uint8Array, port?: number): void {
+    this.assertOpen();
+    if (ip === undefined || port === undefined) {
+      if (this.remoteIp6 === undefined) {
+        this.send(now, data);
+        return;
+      }
+      ip = this.remoteIp6;
+      port = this.remotePort;
+    } else {
+      if (this.connected) throw new BywayError('ERR_SOCKET_DGRAM_IS_CONNECTED', 'socket is connected; send without an address');
+      checkPort(port, false);
+    }
+    const ipv6 = this.table.ipv6;
+    if (ipv6 === undefined) throw new BywayError('EAFNOSUPPORT', 'this stack has no IPv6');
+    if (data.length > UDP6_MAX_PAYLOAD) throw new BywayError('EMSGSIZE', `datagram of ${data.length} bytes exceeds ${UDP6_MAX_PAYLOAD}`);
+    if (!this.bound) this.bind6(undefined, 0);
+    ipv6.sendUdp(now, this, ip, port, data);
+    this.stats.tx++;
   }
 
   send(now: number, data: Uint8Array, ip?: number, port?: number): void {
@@ -129,6 +193,10 @@ export class UdpSocket {
     let dstPort: number;
     if (ip === undefined || port === undefined) {
       if (!this.connected) throw new BywayError('ERR_SOCKET_DGRAM_NOT_CONNECTED', 'no destination and the socket is not connected');
+      if (this.remoteIp6 !== undefined) {
+        this.send6(now, data);
+        return;
+      }
       dstIp = this.remoteIp;
       dstPort = this.remotePort;
     } else {
@@ -138,9 +206,30 @@ export class UdpSocket {
       dstPort = port;
     }
     if (data.length > UDP_MAX_PAYLOAD) throw new BywayError('EMSGSIZE', `datagram of ${data.length} bytes exceeds ${UDP_MAX_PAYLOAD}`);
-    if (!this.bound) this.bind(0, 0);
+    if (!this.bound) {
+      if (this.family === 6) this.bind6(undefined, 0);
+      else this.bind(0, 0);
+    }
+    if (this.family === 6 && this.ipv6Only) throw new BywayError('ENETUNREACH', 'an ipv6Only socket cannot send to an IPv4 address');
     this.table.sender.sendUdp(now, this, dstIp, dstPort, data);
     this.stats.tx++;
+  }
+
+  /** @internal: a datagram over IPv6 (see deliver). */
+  deliver6(data: Uint8Array, src: Uint8Array, srcPort: number): boolean {
+    if (this.onMessage6 !== undefined) {
+      this.stats.rx++;
+      this.onMessage6(data, src, srcPort);
+      return true;
+    }
+    if (this.queued + data.length > this.recvBufferBytes) {
+      this.stats.rxDrops++;
+      return false;
+    }
+    this.queue.push({ data: data.slice(), srcIp: 0, srcPort, dstIp: 0, src6: src.slice(0, 16) });
+    this.queued += data.length;
+    this.stats.rx++;
+    return true;
   }
 
   /** Take the oldest queued datagram (when no onMessage handler is set). */
@@ -193,6 +282,8 @@ export class UdpTable {
     txErrors: 0,
     icmpErrors: 0,
   };
+  /** The stack's IPv6 layer, set by the stack when it has IPv6 (udp6 sockets need it). */
+  ipv6: Udp6Host | undefined;
   /** port -> sockets bound to it (one per local address; a wildcard socket has localIp 0). */
   private readonly ports = new Map<number, UdpSocket[]>();
   private count = 0;
@@ -229,6 +320,26 @@ export class UdpTable {
     list.push(sock);
   }
 
+  /** @internal a udp6 socket: `ip` undefined is '::' */
+  bindSocket6(sock: UdpSocket, ip: Uint8Array | undefined, port: number): void {
+    checkPort(port, true);
+    if (ip !== undefined && (this.ipv6 === undefined || !this.ipv6.isLocal(ip))) {
+      throw new BywayError('EADDRNOTAVAIL', 'address is not one of this stack\'s');
+    }
+    const dual = ip === undefined && !sock.ipv6Only;
+    const conflicts = (p: number): boolean => (this.ports.get(p) ?? []).some((s) => conflict6(s, ip, dual));
+    if (port === 0) port = this.pickEphemeralWith(conflicts);
+    else if (conflicts(port)) throw new BywayError('EADDRINUSE', `port ${port} is in use`);
+    else if (!this.ports.has(port) && !this.claim(port)) throw new BywayError('EADDRINUSE', `port ${port} is held by the host's UDP`);
+    sock.family = 6;
+    sock.localIp = 0;
+    sock.localIp6 = ip === undefined ? undefined : ip.slice(0, 16);
+    sock.localPort = port;
+    let list = this.ports.get(port);
+    if (list === undefined) this.ports.set(port, (list = []));
+    list.push(sock);
+  }
+
   /** @internal */
   unbind(sock: UdpSocket): void {
     this.count--;
@@ -251,8 +362,28 @@ export class UdpTable {
     let bestScore = -1;
     for (const s of list) {
       if (s.localIp !== 0 && s.localIp !== dstIp) continue;
+      if (s.family === 6 && (s.ipv6Only || s.localIp6 !== undefined)) continue; // IPv6 only, or bound to an IPv6 address
       if (s.connected && (s.remoteIp !== srcIp || s.remotePort !== srcPort)) continue;
       const score = (s.connected ? 2 : 0) + (s.localIp !== 0 ? 1 : 0);
+      if (score > bestScore) {
+        best = s;
+        bestScore = score;
+      }
+    }
+    return best;
+  }
+
+  /** Find the udp6 socket for a datagram over IPv6 (the same preference order as `lookup`). */
+  lookup6(dst: Uint8Array, dstPort: number, src: Uint8Array, srcPort: number): UdpSocket | undefined {
+    const list = this.ports.get(dstPort);
+    if (list === undefined) return undefined;
+    let best: UdpSocket | undefined;
+    let bestScore = -1;
+    for (const s of list) {
+      if (s.family !== 6 || s.localIp !== 0) continue;
+      if (s.localIp6 !== undefined && !ipv6Equals(s.localIp6, dst)) continue;
+      if (s.connected && (s.remoteIp6 === undefined || s.remotePort !== srcPort || !ipv6Equals(s.remoteIp6, src))) continue;
+      const score = (s.connected ? 2 : 0) + (s.localIp6 !== undefined ? 1 : 0);
       if (score > bestScore) {
         best = s;
         bestScore = score;
@@ -275,27 +406,43 @@ export class UdpTable {
     return this.sender.claimPort === undefined || this.sender.claimPort(port);
   }
 
+  /** Whether an IPv4 bind to (ip, port) collides: with IPv4 sockets as before, and with dual-stack '::' ones. */
   private conflicts(ip: number, port: number): boolean {
     const list = this.ports.get(port);
     if (list === undefined) return false;
-    return list.some((s) => s.localIp === 0 || ip === 0 || s.localIp === ip);
+    return list.some((s) => (s.family === 6 ? !s.ipv6Only && s.localIp6 === undefined : s.localIp === 0 || ip === 0 || s.localIp === ip));
+  }
+
+  private pickEphemeral(ip: number): number {
+    return this.pickEphemeralWith((port) => this.conflicts(ip, port));
   }
 
   /** RFC 6056 section 3.3.1 (Algorithm 1): random probes, then a linear sweep from a random start. */
-  private pickEphemeral(ip: number): number {
+  private pickEphemeralWith(conflicts: (port: number) => boolean): number {
     const { ephemeralLow: lo, ephemeralHigh: hi } = this.options;
     const n = hi - lo + 1;
     for (let tries = 0; tries < 16; tries++) {
       const port = lo + (this.rng.nextU32() % n);
-      if (!this.conflicts(ip, port) && (this.ports.has(port) || this.claim(port))) return port;
+      if (!conflicts(port) && (this.ports.has(port) || this.claim(port))) return port;
     }
     const start = this.rng.nextU32() % n;
     for (let k = 0; k < n; k++) {
       const port = lo + ((start + k) % n);
-      if (!this.conflicts(ip, port) && (this.ports.has(port) || this.claim(port))) return port;
+      if (!conflicts(port) && (this.ports.has(port) || this.claim(port))) return port;
     }
     throw new BywayError('EADDRINUSE', 'no ephemeral UDP port is free');
   }
+}
+
+/**
+ * Whether an IPv6 bind to `ip` (undefined: '::'; `dual`: '::' without ipv6Only) collides with the bound socket
+ * `s`, as Linux decides: an IPv4 socket collides only with a dual-stack '::'; two IPv6 sockets collide when
+ * either is '::' or both have the same address.
+ */
+function conflict6(s: UdpSocket, ip: Uint8Array | undefined, dual: boolean): boolean {
+  if (s.family === 4 || s.localIp !== 0) return dual;
+  if (s.localIp6 === undefined || ip === undefined) return true;
+  return ipv6Equals(s.localIp6, ip);
 }
 
 function checkPort(port: number, allowZero: boolean): void {

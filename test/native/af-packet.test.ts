@@ -23,8 +23,21 @@ describe('AF_PACKET classic BPF filter (interpreted)', () => {
     expect(runPacketFilter(f, udp(mac, '10.77.2.2'))).toBeGreaterThan(0);
     expect(runPacketFilter(f, udp(mac, '10.77.2.3'))).toBe(0);
     expect(runPacketFilter(f, udp(other, '10.77.2.2'))).toBe(0);
-    expect(runPacketFilter(f, ethernet(mac, other, 0x86dd, new Uint8Array(46)))).toBe(0);
     expect(runPacketFilter(f, new Uint8Array(3))).toBe(0);
+  });
+  it('accepts IPv6 for our MAC and to IPv6 multicast MACs (NDP); rejects other IPv6, other multicast, and with ipv6: false', () => {
+    const solicitedNode = new Uint8Array([0x33, 0x33, 0xff, 0, 0, 0x11]);
+    expect(runPacketFilter(f, ethernet(mac, other, 0x86dd, new Uint8Array(46)))).toBeGreaterThan(0);
+    expect(runPacketFilter(f, ethernet(solicitedNode, other, 0x86dd, new Uint8Array(46)))).toBeGreaterThan(0);
+    expect(runPacketFilter(f, ethernet(new Uint8Array([0x33, 0x33, 0, 0, 0, 1]), other, 0x86dd, new Uint8Array(46)))).toBeGreaterThan(0);
+    expect(runPacketFilter(f, ethernet(other, mac, 0x86dd, new Uint8Array(46)))).toBe(0);
+    expect(runPacketFilter(f, ethernet(solicitedNode, other, 0x0800, new Uint8Array(46)))).toBe(0);
+    expect(runPacketFilter(f, ethernet(new Uint8Array([0x01, 0, 0x5e, 0, 0, 1]), other, 0x0800, new Uint8Array(46)))).toBe(0);
+    expect(runPacketFilter(f, ethernet(mac, other, 0x88b5, new Uint8Array(46)))).toBe(0);
+    const no6 = buildPacketFilter({ mac, ipv4: ip('10.77.2.2'), ipv6: false });
+    expect(runPacketFilter(no6, ethernet(mac, other, 0x86dd, new Uint8Array(46)))).toBe(0);
+    expect(runPacketFilter(no6, ethernet(solicitedNode, other, 0x86dd, new Uint8Array(46)))).toBe(0);
+    expect(runPacketFilter(no6, udp(mac, '10.77.2.2'))).toBeGreaterThan(0);
   });
   it('without an address, accepts anything for our MAC', () => {
     const g = buildPacketFilter({ mac });
@@ -99,7 +112,7 @@ describePrivileged('AF_PACKET driver against the kernel', () => {
     expect(got.size).toBe(N);
   });
 
-  it('the filter lets through only ARP, broadcast and IPv4 for our MAC and address', async () => {
+  it('the filter lets through only ARP, broadcast, IPv4 for our MAC and address, and IPv6 for our MAC', async () => {
     peer = openAfPacket({ ifname: link.b, netns: nsB, filter: false });
     const mine = d!.hwAddress!;
     const other = new Uint8Array([0x02, 0x55, 0x55, 0x55, 0x55, 0x55]);
@@ -110,15 +123,17 @@ describePrivileged('AF_PACKET driver against the kernel', () => {
     sendFrame(peer, tagged(mine, ip('10.77.2.3'), 2)); // our MAC, another address: filtered
     sendFrame(peer, tagged(mine, BYWAY, 3)); // ours: delivered
     sendFrame(peer, ethernet(BROADCAST, peer.hwAddress!, 0x88b5, new Uint8Array(46).fill(4))); // broadcast: delivered
-    sendFrame(peer, ethernet(mine, peer.hwAddress!, 0x86dd, new Uint8Array(46))); // IPv6 to our MAC: filtered
+    sendFrame(peer, ethernet(mine, peer.hwAddress!, 0x86dd, new Uint8Array(46).fill(6))); // IPv6 to our MAC: delivered
+    sendFrame(peer, ethernet(other, peer.hwAddress!, 0x86dd, new Uint8Array(46).fill(7))); // IPv6 to another MAC: filtered
     const tags: number[] = [];
     await waitFrame(d!, (f) => {
       if (f[12] === 0x08 && f[13] === 0x00 && f[14 + 9] === 17 && get32(f, 30) !== 0) tags.push(((f[36]! << 8) | f[37]!) - 1000);
       else if (f[12] === 0x88 && f[13] === 0xb5) tags.push(4);
-      else if (f[12] === 0x86) tags.push(6);
+      else if (f[12] === 0x86 && f[14] === 6) tags.push(6);
+      else if (f[12] === 0x86 && f[14] === 7) tags.push(7);
       return false;
     }, 300);
-    expect(tags.sort()).toEqual([3, 4]);
+    expect(tags.sort()).toEqual([3, 4, 6]);
   });
 
   it('fanout spreads frames over the members of a group', async () => {

@@ -8,7 +8,8 @@
  *
  * Programs (no libbpf: raw bpf(2), instructions assembled below):
  * - own-address: redirect to the socket every IPv4 packet whose destination is byway's address and every ARP
- *   packet whose target is byway's address; pass everything else to the kernel.
+ *   packet whose target is byway's address, and, when byway has an IPv6 address, every IPv6 packet to it or to
+ *   its solicited-node multicast group (NDP, RFC 4861); pass everything else to the kernel.
  * - shared-address: redirect an IPv4 packet only when (destination address, protocol, destination port) is in
  *   the `flows` hash map (ICMP: echo replies keyed by their identifier); everything else, ARP included, goes to
  *   the kernel. Fragments always go to the kernel (a non-first fragment carries no port).
@@ -121,11 +122,13 @@ static void resolve(bpf_asm *a) {
 #define EXIT() emit(a, BPF_JMP | BPF_EXIT, 0, 0, 0, 0)
 #define LDMAP(d, fd) (emit(a, BPF_LD | BPF_DW | BPF_IMM, d, BPF_PSEUDO_MAP_FD, 0, fd), emit(a, 0, 0, 0, 0, 0))
 
-enum { L_PASS, L_ARP, L_REDIRECT, L_PORTS, L_LOOKUP };
+enum { L_PASS, L_ARP, L_REDIRECT, L_PORTS, L_LOOKUP, L_IP6, L_SOLICITED };
 
 /* struct xdp_md: data @0, data_end @4, data_meta @8, ingress_ifindex @12, rx_queue_index @16 */
-static void build_program(bpf_asm *a, bool shared, uint32_t ip_host, int xsk_fd, int flow_fd) {
+/* ip6: byway's IPv6 address as the four 32-bit loads of its wire bytes; all zero: no IPv6. */
+static void build_program(bpf_asm *a, bool shared, uint32_t ip_host, const int32_t ip6[4], int xsk_fd, int flow_fd) {
   memset(a, 0, sizeof *a);
+  bool has6 = !shared && (ip6[0] | ip6[1] | ip6[2] | ip6[3]) != 0;
   int32_t ip_raw = (int32_t)htonl(ip_host); /* the address as a 32-bit load of its wire bytes */
   MOVR(R6, R1);
   LDX(BPF_W, R2, R1, 0);
@@ -135,6 +138,7 @@ static void build_program(bpf_asm *a, bool shared, uint32_t ip_host, int xsk_fd,
   JGTR(R4, R3, L_PASS);
   LDX(BPF_H, R5, R2, 12); /* EtherType */
   if (!shared) JEQI(R5, htons(ETH_P_ARP), L_ARP);
+  if (has6) JEQI(R5, htons(ETH_P_IPV6), L_IP6);
   JNEI(R5, htons(ETH_P_IP), L_PASS);
   MOVR(R4, R2);
   ADDI(R4, 34);
@@ -149,6 +153,34 @@ static void build_program(bpf_asm *a, bool shared, uint32_t ip_host, int xsk_fd,
     JGTR(R4, R3, L_PASS);
     LDX(BPF_W, R5, R2, 38); /* ARP target protocol address (RFC 826) */
     JNE32I(R5, ip_raw, L_PASS);
+    if (has6) {
+      JA(L_REDIRECT);
+      /* IPv6: the destination (bytes 38..53) is byway's address, or ff02::1:ffXX:XXXX with its last 24 bits. */
+      union { uint8_t b[4]; int32_t w; } sn0 = {{0xff, 0x02, 0, 0}}, sn2 = {{0, 0, 0, 1}}, sn3;
+      memcpy(&sn3, &ip6[3], 4);
+      sn3.b[0] = 0xff;
+      label(a, L_IP6);
+      MOVR(R4, R2);
+      ADDI(R4, 54);
+      JGTR(R4, R3, L_PASS);
+      LDX(BPF_W, R5, R2, 50);
+      JNE32I(R5, ip6[3], L_SOLICITED);
+      LDX(BPF_W, R5, R2, 38);
+      JNE32I(R5, ip6[0], L_PASS);
+      LDX(BPF_W, R5, R2, 42);
+      JNE32I(R5, ip6[1], L_PASS);
+      LDX(BPF_W, R5, R2, 46);
+      JNE32I(R5, ip6[2], L_PASS);
+      JA(L_REDIRECT);
+      label(a, L_SOLICITED);
+      JNE32I(R5, sn3.w, L_PASS);
+      LDX(BPF_W, R5, R2, 38);
+      JNE32I(R5, sn0.w, L_PASS);
+      LDX(BPF_W, R5, R2, 42);
+      JNE32I(R5, 0, L_PASS);
+      LDX(BPF_W, R5, R2, 46);
+      JNE32I(R5, sn2.w, L_PASS);
+    }
   } else {
     LDX(BPF_H, R5, R2, 20); /* flags + fragment offset: MF or an offset means a fragment */
     ANDI(R5, htons(0x3fff));
@@ -473,6 +505,12 @@ int bw_xdp_open(napi_env env, napi_value opts, bw_handle *h, napi_value info, bw
   uint32_t ring = (uint32_t)opt_int(env, opts, "ringSize", 2048);
   uint32_t max_batch = (uint32_t)opt_int(env, opts, "maxBatch", 64);
   uint32_t ip = (uint32_t)opt_int(env, opts, "ipv4", 0);
+  int32_t ip6[4];
+  for (int i = 0; i < 4; i++) {
+    char key[8] = {'i', 'p', 'v', '6', 'w', (char)('0' + i), 0};
+    ip6[i] = (int32_t)(uint32_t)opt_int(env, opts, key, 0);
+  }
+  bool has6 = (ip6[0] | ip6[1] | ip6[2] | ip6[3]) != 0;
   uint32_t flow_max = (uint32_t)opt_int(env, opts, "flowMapSize", 1024);
   int busy = (int)opt_int(env, opts, "busyPollUs", 0);
   int retry_ms = (int)opt_int(env, opts, "bindRetryMs", 1500);
@@ -484,9 +522,9 @@ int bw_xdp_open(napi_env env, napi_value opts, bw_handle *h, napi_value info, bw
   if ((s->fsize != 2048 && s->fsize != 4096) || s->fcount < 16 || (s->fcount & (s->fcount - 1)) || ring < 8 ||
       (ring & (ring - 1)) || max_batch == 0 || max_batch > ring || s->queue > 255 || queues > 256 || s->queue >= queues ||
       (shared_map >= 0 && shared) ||
-      (!shared && strcmp(program, "own")) || (!shared && ip == 0)) {
+      (!shared && strcmp(program, "own")) || (!shared && ip == 0 && !has6)) {
     bw_set_error(e, EINVAL, "af-xdp options",
-                 "frameSize 2048|4096, frameCount and ringSize powers of two, program 'own' (with ipv4) or 'shared'");
+                 "frameSize 2048|4096, frameCount and ringSize powers of two, program 'own' (with ipv4 or ipv6) or 'shared'");
     return -1;
   }
   h->ifindex = (int)if_nametoindex(h->ifname);
@@ -618,7 +656,7 @@ int bw_xdp_open(napi_env env, napi_value opts, bw_handle *h, napi_value info, bw
       }
     }
     bpf_asm *a = calloc(1, sizeof *a);
-    build_program(a, shared, ip, s->xsk_map_fd, s->flow_map_fd);
+    build_program(a, shared, ip, ip6, s->xsk_map_fd, s->flow_map_fd);
     union bpf_attr at;
     char *log = malloc(65536);
     for (int attempt = 0; attempt < 2; attempt++) {

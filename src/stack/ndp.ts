@@ -1,0 +1,317 @@
+/**
+ * The stack's Neighbor Discovery (RFC 4861) and address state (RFC 4862) for its one interface, over the sans-IO
+ * cores of protocols/icmpv6: the IPv6 addresses (configured ones and the link-local address derived from the MAC),
+ * duplicate address detection before an address is used (`DuplicateAddressDetection`), the neighbour cache
+ * (`NdpNeighbourCache`), answering neighbor solicitations for our addresses, and the multicast groups we listen to
+ * (all-nodes, and the solicited-node group of every address, tentative ones included: DAD needs them).
+ *
+ * An address is TENTATIVE until DAD ends, then PREFERRED, or DUPLICATE (never used). While tentative it is not a
+ * source, packets to it are not accepted (RFC 4862 5.4), and solicitations for it only feed DAD.
+ * Router advertisements and redirects are counted and ignored in this stage (no SLAAC, no learned default router).
+ *
+ * Sans-IO: time comes in as `now`; randomness from the injected Rng; frames go out through the `NdpOutput` the
+ * IPv6 layer gives. Validated messages only (the caller ran `parseNdp` and `validateNdp`); nothing throws on input.
+ */
+import type { Rng } from '../../protocols/util/rng.js';
+import {
+  IPV6_ALL_NODES,
+  eui64InterfaceId,
+  ipv6Equals,
+  ipv6Scope,
+  isLinkLocal,
+  isMulticast,
+  isUnspecified,
+  linkLocalAddress,
+  samePrefix,
+  solicitedNodeMulticast,
+  type Ipv6Address,
+  type Ipv6Cidr,
+  IPV6_UNSPECIFIED,
+} from '../../protocols/ipv6/address.js';
+import { DuplicateAddressDetection, type DadOptions } from '../../protocols/icmpv6/dad.js';
+import { NdpNeighbourCache, type NdpNeighbourOptions, type NdpNeighbourStats } from '../../protocols/icmpv6/neighbour-cache.js';
+import { linkLayerOption, type NdpRepr } from '../../protocols/icmpv6/wire-ndp.js';
+
+export type Ipv6AddressState = 'TENTATIVE' | 'PREFERRED' | 'DUPLICATE';
+
+export interface Ipv6InterfaceAddress {
+  readonly address: Ipv6Address;
+  readonly prefixLen: number;
+  state: Ipv6AddressState;
+}
+
+/** A packet waiting for its next hop's MAC: the whole IPv6 packet; `onUnreachable` when resolution fails. */
+export interface PendingIpv6 {
+  readonly frame: Uint8Array;
+  readonly onUnreachable?: (() => void) | undefined;
+}
+
+export interface NdpStats {
+  solicitationsReceived: number;
+  advertisementsReceived: number;
+  solicitationsAnswered: number;
+  /** Solicitations sent for address resolution and unreachability detection. */
+  solicitationsSent: number;
+  dadProbesSent: number;
+  /** Our addresses found in use by another node (DAD failed). */
+  dadDuplicates: number;
+  /** An advertisement for one of our preferred addresses from another node. */
+  addressConflicts: number;
+  /** Router solicitations/advertisements and redirects: not acted on in this stage. */
+  routerMessagesIgnored: number;
+  redirectsIgnored: number;
+  /** Solicitations for an address that is not ours. */
+  notOurTarget: number;
+  neighbour: NdpNeighbourStats;
+}
+
+/** What the NDP part needs from the IPv6 layer: a way to send one NDP message (hop limit 255). */
+export interface NdpOutput {
+  /** Send `repr` from `src` to `dst`, to the link address `mac` (a multicast group's when undefined and dst is multicast). */
+  sendNdp(now: number, repr: NdpRepr, src: Ipv6Address, dst: Ipv6Address, mac: Uint8Array | undefined): void;
+  /** Send a packet that waited for resolution (the cache hands it back with the next hop's MAC). */
+  transmitResolved(packet: PendingIpv6, mac: Uint8Array): void;
+  /** Told when the DAD of `address` ended. */
+  dadResult?(address: Ipv6Address, state: 'PREFERRED' | 'DUPLICATE'): void;
+}
+
+export interface NdpHostOptions {
+  readonly neighbour?: Partial<NdpNeighbourOptions> | undefined;
+  readonly dad?: Partial<DadOptions> | undefined;
+  /** Derive fe80::/64 + modified EUI-64 from the MAC (RFC 4862 5.3). Default true. */
+  readonly linkLocal?: boolean | undefined;
+}
+
+export class NdpHost {
+  readonly addresses: Ipv6InterfaceAddress[] = [];
+  readonly neighbours: NdpNeighbourCache<PendingIpv6>;
+  readonly dad: DuplicateAddressDetection;
+  readonly stats: NdpStats;
+  private now = 0;
+
+  constructor(
+    private readonly mac: Uint8Array,
+    configured: readonly Ipv6Cidr[],
+    private readonly out: NdpOutput,
+    rng: Rng,
+    options: NdpHostOptions = {},
+  ) {
+    const random = (): number => rng.nextU32() / 0x1_0000_0000;
+    this.neighbours = new NdpNeighbourCache<PendingIpv6>(
+      {
+        solicit: (target, unicastMac) => this.solicit(target, unicastMac),
+        transmit: (packet, m) => out.transmitResolved(packet, m),
+        unreachable: (packet) => packet.onUnreachable?.(),
+      },
+      random,
+      options.neighbour,
+    );
+    this.dad = new DuplicateAddressDetection(
+      {
+        probe: (target, nonce) => {
+          this.stats.dadProbesSent++;
+          const repr: NdpRepr = { kind: 'neighbor-solicitation', target, options: [{ kind: 'nonce', nonce }] };
+          out.sendNdp(this.now, repr, IPV6_UNSPECIFIED, solicitedNodeMulticast(target), undefined);
+        },
+        result: (address, state) => {
+          const a = this.find(address);
+          if (a !== undefined) a.state = state;
+          if (state === 'DUPLICATE') this.stats.dadDuplicates++;
+          out.dadResult?.(address, state);
+        },
+      },
+      random,
+      options.dad,
+    );
+    this.stats = {
+      solicitationsReceived: 0,
+      advertisementsReceived: 0,
+      solicitationsAnswered: 0,
+      solicitationsSent: 0,
+      dadProbesSent: 0,
+      dadDuplicates: 0,
+      addressConflicts: 0,
+      routerMessagesIgnored: 0,
+      redirectsIgnored: 0,
+      notOurTarget: 0,
+      neighbour: this.neighbours.stats,
+    };
+    if (options.linkLocal !== false) this.addresses.push({ address: linkLocalAddress(eui64InterfaceId(mac)), prefixLen: 64, state: 'TENTATIVE' });
+    for (const c of configured) {
+      if (this.find(c.address) === undefined) this.addresses.push({ address: c.address.slice(0, 16), prefixLen: c.prefixLen, state: 'TENTATIVE' });
+    }
+  }
+
+  /** Start DAD for every address (the interface came up). */
+  start(now: number): void {
+    this.now = now;
+    for (const a of this.addresses) if (a.state === 'TENTATIVE') this.dad.start(now, a.address);
+  }
+
+  /** Our address entry for `ip`, in any state. */
+  find(ip: Ipv6Address): Ipv6InterfaceAddress | undefined {
+    for (const a of this.addresses) if (ipv6Equals(a.address, ip)) return a;
+    return undefined;
+  }
+
+  /** One of our addresses, usable (not tentative, not duplicate). */
+  isOwn(ip: Ipv6Address): boolean {
+    return this.find(ip)?.state === 'PREFERRED';
+  }
+
+  get tentativeCount(): number {
+    let n = 0;
+    for (const a of this.addresses) if (a.state === 'TENTATIVE') n++;
+    return n;
+  }
+
+  /** A multicast group we listen to: all-nodes, or the solicited-node group of one of our addresses (any state). */
+  isOurGroup(group: Ipv6Address): boolean {
+    if (ipv6Equals(group, IPV6_ALL_NODES)) return true;
+    if (group[0] !== 0xff || group[1] !== 0x02 || group[11] !== 1 || group[12] !== 0xff) return false;
+    for (const a of this.addresses) {
+      if (a.state !== 'DUPLICATE' && a.address[13] === group[13] && a.address[14] === group[14] && a.address[15] === group[15]) {
+        return ipv6Equals(group, solicitedNodeMulticast(a.address));
+      }
+    }
+    return false;
+  }
+
+  /**
+   * Source address selection (RFC 6724 section 5, the rules a one-interface host needs): a preferred address of
+   * the destination's scope first (rule 2), then the longest matching prefix (rule 8); undefined when no address
+   * is usable (all tentative or duplicate).
+   */
+  sourceFor(dst: Ipv6Address): Ipv6Address | undefined {
+    const scope = isMulticast(dst) ? Math.min(dst[1]! & 0x0f, 0xe) : ipv6Scope(dst);
+    let best: Ipv6InterfaceAddress | undefined;
+    let bestScore = -1;
+    for (const a of this.addresses) {
+      if (a.state !== 'PREFERRED') continue;
+      const s = ipv6Scope(a.address);
+      let score = s === scope ? 1 << 10 : s > scope ? 1 << 9 : 0;
+      score += commonPrefixLen(a.address, dst);
+      if (score > bestScore) {
+        best = a;
+        bestScore = score;
+      }
+    }
+    return best?.address;
+  }
+
+  /** Whether `ip` is on-link: inside one of our prefixes, or link-local. */
+  isOnLink(ip: Ipv6Address): boolean {
+    if (isLinkLocal(ip)) return true;
+    for (const a of this.addresses) if (a.state !== 'DUPLICATE' && samePrefix(a.address, ip, a.prefixLen)) return true;
+    return false;
+  }
+
+  /** The on-link prefixes (for the routing table), link-local included. */
+  onLinkPrefixes(): Ipv6Cidr[] {
+    return this.addresses.map((a) => ({ address: a.address, prefixLen: a.prefixLen }));
+  }
+
+  poll(now: number): void {
+    this.now = now;
+    this.dad.poll(now);
+    this.neighbours.poll(now);
+  }
+
+  pollAt(): number | undefined {
+    const a = this.dad.pollAt();
+    const b = this.neighbours.pollAt();
+    if (a === undefined) return b;
+    if (b === undefined) return a;
+    return a < b ? a : b;
+  }
+
+  /** A validated NDP message from `src`. */
+  input(now: number, repr: NdpRepr, src: Ipv6Address): void {
+    this.now = now;
+    switch (repr.kind) {
+      case 'neighbor-solicitation':
+        this.solicitationInput(now, repr.target, src, repr);
+        return;
+      case 'neighbor-advertisement': {
+        this.stats.advertisementsReceived++;
+        const ours = this.find(repr.target);
+        if (ours !== undefined) {
+          if (ours.state === 'TENTATIVE') this.dad.advertisement(repr.target);
+          else if (ours.state === 'PREFERRED') {
+            const lla = linkLayerOption(repr, 'target-lla');
+            if (lla === undefined || !sameBytes(lla, this.mac)) this.stats.addressConflicts++;
+          }
+          return;
+        }
+        const lla = linkLayerOption(repr, 'target-lla');
+        this.neighbours.advertisement(now, repr.target, { router: repr.router, solicited: repr.solicited, override: repr.override }, lla);
+        return;
+      }
+      case 'redirect':
+        this.stats.redirectsIgnored++;
+        return;
+      default:
+        this.stats.routerMessagesIgnored++;
+    }
+  }
+
+  /** RFC 4861 7.2.3 (answer for our address, learn the sender) and RFC 4862 5.4.3 (a probe for a tentative one). */
+  private solicitationInput(now: number, target: Ipv6Address, src: Ipv6Address, repr: NdpRepr): void {
+    this.stats.solicitationsReceived++;
+    const ours = this.find(target);
+    if (ours === undefined || ours.state === 'DUPLICATE') {
+      this.stats.notOurTarget++;
+      return;
+    }
+    const fromUnspecified = isUnspecified(src);
+    if (ours.state === 'TENTATIVE') {
+      let nonce: Uint8Array | undefined;
+      for (const o of repr.options) if (o.kind === 'nonce') nonce = o.nonce;
+      this.dad.solicitation(target, fromUnspecified, nonce);
+      return;
+    }
+    const lla = linkLayerOption(repr, 'source-lla');
+    if (!fromUnspecified && lla !== undefined) this.neighbours.learn(now, src, lla);
+    // The answer: to the solicitor (its MAC from the option or the cache), or to all-nodes for a DAD probe (7.2.4).
+    const answer: NdpRepr = {
+      kind: 'neighbor-advertisement',
+      router: false,
+      solicited: !fromUnspecified,
+      override: true,
+      target: ours.address,
+      options: [{ kind: 'target-lla', address: this.mac }],
+    };
+    const dst = fromUnspecified ? IPV6_ALL_NODES : src;
+    const mac = fromUnspecified ? undefined : (lla ?? this.neighbours.lookup(src)?.mac);
+    if (!fromUnspecified && mac === undefined) return; // no way to reach it without resolving: it will ask again
+    this.out.sendNdp(now, answer, ours.address, dst, mac);
+    this.stats.solicitationsAnswered++;
+  }
+
+  /** The neighbour cache asks for a solicitation: multicast to the solicited-node group, or unicast (a probe). */
+  private solicit(target: Ipv6Address, unicastMac: Uint8Array | undefined): void {
+    const src = this.sourceFor(target);
+    if (src === undefined) return; // nothing usable yet: the cache's retries or failure take over
+    this.stats.solicitationsSent++;
+    const repr: NdpRepr = { kind: 'neighbor-solicitation', target, options: [{ kind: 'source-lla', address: this.mac }] };
+    const dst = unicastMac === undefined ? solicitedNodeMulticast(target) : target;
+    this.out.sendNdp(this.now, repr, src, dst, unicastMac);
+  }
+}
+
+/** Bits two addresses share from the start (RFC 6724's CommonPrefixLen, over the whole address). */
+function commonPrefixLen(a: Ipv6Address, b: Ipv6Address): number {
+  for (let i = 0; i < 16; i++) {
+    const x = a[i]! ^ b[i]!;
+    if (x !== 0) return i * 8 + Math.clz32(x) - 24;
+  }
+  return 128;
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+
