@@ -26,7 +26,6 @@
 import { BywayError } from '../util/errors.js';
 import { ByteRing, OutOfOrderQueue, RttEstimator, type CongestionControl, type CongestionControlFactory } from './parts.js';
 import type { TcpInfo, TcpStats } from './info.js';
-import { caStateOf } from './ca-state.js';
 import { CwndUsage } from './cwnd-usage.js';
 import { SenderChrono } from './chrono.js';
 import type { ResolvedTcpOptions } from './options.js';
@@ -34,6 +33,8 @@ import { DEFAULT_RTO_OPTIONS, type RtoOptions } from './rtt.js';
 import type { TimeWaitSeed } from './time-wait.js';
 import { seqAdd, seqDiff, seqGe, seqGt, seqLe, seqLt } from './seq.js';
 import { TcpFlag, type TcpFields } from './wire.js';
+import { COALESCE_MAX_BYTES, EMPTY_OOO, EMPTY_RING, INITIAL_RING, MAX_WINDOW, NEVER, TS_RECENT_MAX_IDLE } from './conn-common.js';
+import { TcpCounters } from './counters.js';
 
 export type TcpState =
   | 'CLOSED'
@@ -98,23 +99,8 @@ class SentSeg {
   lost = false;
 }
 
-/** Most in-order bytes one coalesced ACK covers (coalesceAcks), like a GRO aggregate. */
-const COALESCE_MAX_BYTES = 65536;
-const NEVER = Infinity;
-/** RFC 7323 5.5: TS.Recent is invalid after 24 days idle (PAWS then does not apply). */
-const TS_RECENT_MAX_IDLE = 24 * 24 * 3600 * 1000;
-/**
- * The stand-in ring of a connection that holds no bytes in that direction yet (and of one in TIME-WAIT). It has
- * capacity 0 and is shared: never written, never resized; a connection replaces it with its own ring on first data.
- */
-const EMPTY_RING = new ByteRing(0);
-/** The stand-in out-of-order queue (shared, always empty): a connection allocates its own on the first hole. */
-const EMPTY_OOO = new OutOfOrderQueue(1);
-/** Least ring capacity allocated on first data; rings grow by doubling up to the configured buffer sizes. */
-const INITIAL_RING = 16 * 1024;
 /** Spare SentSeg records a connection keeps for reuse (more are left to the GC). */
 const SEG_POOL_MAX = 64;
-const MAX_WINDOW = 0xffff;
 
 /** One frozen RttEstimator options object per layer's options, shared by its connections (not one per connection). */
 const rtoOptionsCache = new WeakMap<ResolvedTcpOptions, Readonly<RtoOptions>>();
@@ -174,12 +160,14 @@ export class TcpConnection {
   private readonly host: TcpConnHost;
   private readonly o: ResolvedTcpOptions;
   private readonly stats: TcpStats;
+  /** @internal the counters behind info() */
+  readonly cnt: TcpCounters;
 
   // --- send sequence variables (RFC 9293 3.3.1) ---
   private iss = 0;
-  private sndUna = 0;
-  private sndNxt = 0;
-  private sndWnd = 0;
+  sndUna = 0;
+  sndNxt = 0;
+  sndWnd = 0;
   private maxSndWnd = 0;
   private sndWl1 = 0;
   private sndWl2 = 0;
@@ -191,14 +179,14 @@ export class TcpConnection {
   private finAcked = false;
   private appClosed = false;
   /** Effective send MSS: payload bytes per segment after fixed options (timestamps). */
-  private mss = 536;
+  mss = 536;
   /** MSS without option overhead: min(peer MSS, our clamp, PMTU). */
   private mssRaw = 536;
   private advMss = 536;
-  private sndWs = 0;
-  private rcvWs = 0;
-  private tsOk = false;
-  private sackOk = false;
+  sndWs = 0;
+  rcvWs = 0;
+  tsOk = false;
+  sackOk = false;
   private tsOffset = 0;
   private tsRecent = 0;
   private tsRecentAt = 0;
@@ -211,14 +199,14 @@ export class TcpConnection {
   private segHead = 0;
   /** Spare SentSeg records (made on the first acknowledged segment: idle connections keep no array). */
   private segPool: SentSeg[] | null = null;
-  private sackedBytes = 0;
-  private lostBytes = 0;
-  private retransOut = 0;
-  private dupAcks = 0;
-  private inRecovery = false;
-  private recoverSeq = 0;
-  private rtt: RttEstimator;
-  private cc: CongestionControl;
+  sackedBytes = 0;
+  lostBytes = 0;
+  retransOut = 0;
+  dupAcks = 0;
+  inRecovery = false;
+  recoverSeq = 0;
+  rtt: RttEstimator;
+  cc: CongestionControl;
   private readonly ccFactory: CongestionControlFactory;
   private ccNegotiated = false;
   // RACK (RFC 8985 6.1)
@@ -227,7 +215,7 @@ export class TcpConnection {
   /** Counts transmissions of data / FIN (SentSeg.xmitOrder). */
   private xmitCounter = 0;
   private rackRtt = 0;
-  private rackMinRtt = NEVER;
+  rackMinRtt = NEVER;
   private tlpOutstanding = false;
   private tlpEpisode = false;
   private tlpDsacked = false;
@@ -256,10 +244,10 @@ export class TcpConnection {
     return this.synXmits;
   }
   private persistBackoff = 0;
-  private probesUnanswered = 0;
+  probesUnanswered = 0;
   private lastAckAt = 0;
   /** Receive-side RTT estimate (ms) for auto-tuning (like Linux tcp_rcv_rtt_measure), undefined until measured. */
-  private rcvRtt: number | undefined = undefined;
+  rcvRtt: number | undefined = undefined;
   private rcvRttSeq = 0;
   private rcvRttTime = -1;
   private keepProbes = 0;
@@ -268,15 +256,15 @@ export class TcpConnection {
 
   // --- receive sequence variables ---
   private irs = 0;
-  private rcvNxt = 0;
-  private rcvAdvEdge = 0;
-  private rcvBuf: ByteRing = EMPTY_RING;
+  rcvNxt = 0;
+  rcvAdvEdge = 0;
+  rcvBuf: ByteRing = EMPTY_RING;
   /** The receive buffer size (what the window offers); the ring grows up to it. Auto-tuning raises it. */
-  private rcvCap = 0;
+  rcvCap = 0;
   /** What this connection counts against bufferMemoryLimit: send ring capacity + logical receive buffer. */
   private bufferCharge = 0;
   private buffersReleased = false;
-  private ooo: OutOfOrderQueue = EMPTY_OOO;
+  ooo: OutOfOrderQueue = EMPTY_OOO;
   private finRcvd = false;
   private oooFin = false;
   private oooFinSeq = 0;
@@ -288,7 +276,7 @@ export class TcpConnection {
   private ackSoon = false;
   private unackedBytes = 0;
   private quickAcks: number;
-  private rcvMssEst = 536;
+  rcvMssEst = 536;
   private hasDsack = false;
   private dsackL = 0;
   private dsackR = 0;
@@ -297,10 +285,7 @@ export class TcpConnection {
   private rcvSpaceTime = 0;
   private rcvSpaceCopied = 0;
 
-  // --- counters for info() ---
-  private nRetrans = 0;
-  private nRto = 0;
-  private nFastRec = 0;
+  // --- undo (RFC 3708) ---
   /**
    * Spurious-recovery undo (RFC 3708 section 3, like Linux's undo_marker / undo_retrans): while armed, the number
    * of retransmissions since the last fast recovery began that no D-SACK has yet reported as needless. When it
@@ -311,19 +296,12 @@ export class TcpConnection {
   private undoRetrans = 0;
   /** Retransmissions sent since the episode began (an episode whose retransmission never left is not undone). */
   private undoSent = 0;
-  private nDsack = 0;
-  private nRack = 0;
-  private nTlp = 0;
-  private bytesSent = 0;
-  private bytesAcked = 0;
-  private bytesReceived = 0;
-  private segsOut = 0;
-  private segsIn = 0;
 
   constructor(host: TcpConnHost, ids: ConnectOptions, passive: boolean, now: number) {
     this.host = host;
     this.o = host.opts;
     this.stats = host.stats;
+    this.cnt = new TcpCounters(this);
     this.localIp = ids.localIp;
     this.localPort = ids.localPort;
     this.remoteIp = ids.remoteIp;
@@ -363,7 +341,7 @@ export class TcpConnection {
    * Linux's tcp_sndbuf_expand sizes sk_sndbuf (2 * cwnd segments' worth), so the buffer never caps what the
    * network would take. Memory stays bounded by maxSendBuffer per connection and bufferMemoryLimit in total.
    */
-  private sndLimit(): number {
+  sndLimit(): number {
     const o = this.o;
     if (o.maxSendBuffer <= o.sendBuffer) return o.sendBuffer;
     return Math.min(o.maxSendBuffer, Math.max(o.sendBuffer, 2 * this.cc.cwnd));
@@ -411,7 +389,7 @@ export class TcpConnection {
     if (n < data.length) this.wantWritable = true;
     if (n > 0 && this.state !== 'SYN-SENT' && this.state !== 'SYN-RECEIVED') {
       // RFC 5681 4.1 (slowStartAfterIdle): idle for longer than the RTO -> restart from min(IW, cwnd).
-      if (this.o.slowStartAfterIdle && this.sndNxt === this.sndUna && this.bytesSent > 0 && now - this.lastDataSentAt > this.rtt.rto) {
+      if (this.o.slowStartAfterIdle && this.sndNxt === this.sndUna && this.cnt.bytesSent > 0 && now - this.lastDataSentAt > this.rtt.rto) {
         this.cc.onIdleRestart?.(now, Math.min(this.o.initialWindowSegments * this.mss, this.cc.cwnd));
       }
       this.output(now);
@@ -527,62 +505,10 @@ export class TcpConnection {
     this.toClosed(undefined);
   }
 
+
   /** A snapshot; with `now`, the sender-limit times (chrono.ts) include the period still running. */
   info(now?: number): TcpInfo {
-    const chrono = this.chrono.totals(now);
-    return {
-      busyTime: chrono.busyTime,
-      rwndLimited: chrono.rwndLimited,
-      sndbufLimited: chrono.sndbufLimited,
-      state: this.state,
-      srtt: this.rtt.srtt,
-      rttvar: this.rtt.rttvar,
-      rto: this.rtt.rto,
-      rcvRtt: this.rcvRtt,
-      backoff: this.rtt.backoffCount,
-      cwnd: this.cc.cwnd,
-      ssthresh: this.cc.ssthresh,
-      congestionControl: this.cc.name,
-      bytesInFlight: this.pipe(),
-      unacked: seqDiff(this.sndNxt, this.sndUna),
-      sndMss: this.mss,
-      rcvMss: this.rcvMssEst,
-      sndWnd: this.sndWnd,
-      rcvWnd: Math.max(0, seqDiff(this.rcvAdvEdge, this.rcvNxt)),
-      sndWscale: this.sndWs,
-      rcvWscale: this.rcvWs,
-      timestamps: this.tsOk,
-      sackPermitted: this.sackOk,
-      inRecovery: this.inRecovery,
-      caState: caStateOf({
-        inRecovery: this.inRecovery,
-        rtoEpisode: this.rtoEpisode && !this.inRecovery && seqLt(this.sndUna, this.recoverSeq),
-        sackedBytes: this.sackedBytes,
-        lostBytes: this.lostBytes,
-        dupAcks: this.dupAcks,
-      }),
-      retransmits: this.nRetrans,
-      retransOut: this.retransOut,
-      probes: this.probesUnanswered,
-      minRtt: this.rackMinRtt === NEVER ? undefined : this.rackMinRtt,
-      rtoCount: this.nRto,
-      fastRecoveries: this.nFastRec,
-      recoveriesUndone: this.nUndo,
-      sackedBytes: this.sackedBytes,
-      lostBytes: this.lostBytes,
-      dsacksReceived: this.nDsack,
-      rackLosses: this.nRack,
-      tlpProbes: this.nTlp,
-      bytesSent: this.bytesSent,
-      bytesAcked: this.bytesAcked,
-      bytesReceived: this.bytesReceived,
-      segsOut: this.segsOut,
-      segsIn: this.segsIn,
-      sendBuffer: this.sndLimit(),
-      receiveBuffer: this.rcvCap,
-      readable: this.rcvBuf.length,
-      oooBytes: this.ooo.bytes,
-    };
+    return this.cnt.info(now);
   }
 
   // ======================================================================================== opening (layer)
@@ -709,7 +635,7 @@ export class TcpConnection {
 
   /** @internal RFC 9293 3.10.7 SEGMENT ARRIVES for a connection (not LISTEN). `seg` and `payload` are borrowed. */
   segmentArrives(now: number, seg: TcpFields, payload: Uint8Array): void {
-    this.segsIn++;
+    this.cnt.segsIn++;
     if (this.state === 'SYN-SENT') {
       this.synSentArrives(now, seg, payload);
       this.rearm();
@@ -1131,7 +1057,7 @@ export class TcpConnection {
       const n = this.rcvWrite(data);
       if (n < len) this.stats.rcvWindowTrimmed += len - n;
       this.rcvNxt = seqAdd(this.rcvNxt, n);
-      this.bytesReceived += n;
+      this.cnt.bytesReceived += n;
       if (this.ooo.segments > 0) {
         const dup = this.sackOk && !this.hasDsack ? this.ooo.firstHeldWithin(seq, seqAdd(seq, n)) : undefined;
         if (dup) this.setDsack(dup[0], dup[1]); // RFC 2883 4: the new data repeats bytes held out of order
@@ -1141,7 +1067,7 @@ export class TcpConnection {
         this.rcvNxt = this.ooo.drain(this.rcvNxt, this.sink);
         this.host.oooAdjust(this.ooo.memory - held);
         if (this.ooo.segments === 0) this.ooo = EMPTY_OOO; // holes are rare: give the queue back to the GC
-        this.bytesReceived += seqDiff(this.rcvNxt, before);
+        this.cnt.bytesReceived += seqDiff(this.rcvNxt, before);
         this.ackNow = true; // a hole was filled: ACK at once (RFC 5681 4.2)
       }
       if (this.ackNow || this.quickAcks > 0) {
@@ -1274,7 +1200,7 @@ export class TcpConnection {
     if (dataAcked > 0) {
       this.sndBuf.discard(dataAcked);
       this.bufSeq = seqAdd(this.bufSeq, dataAcked);
-      this.bytesAcked += dataAcked;
+      this.cnt.bytesAcked += dataAcked;
     }
     const ackedBytes = seqDiff(ack, this.sndUna);
     const flightBefore = seqDiff(this.sndNxt, this.sndUna);
@@ -1379,7 +1305,7 @@ export class TcpConnection {
       if (!seqLt(l, r)) continue;
       // RFC 2883 4: the first block is a D-SACK when it lies below the ACK or inside the second block.
       if (b === 0 && (seqLe(r, ack) || (blocks.length >= 4 && seqLe(blocks[2]!, l) && seqLe(r, blocks[3]!)))) {
-        this.nDsack++;
+        this.cnt.nDsack++;
         this.stats.dsacksReceived++;
         // RFC 3708 3: a D-SACK for data retransmitted in this episode (above where it began) shows a needless one.
         if (this.undoArmed && this.undoRetrans > 0 && seqGt(r, this.undoMarker)) {
@@ -1468,7 +1394,7 @@ export class TcpConnection {
         const remaining = s.xmitTime + this.rackRtt + reoWnd - now;
         if (remaining <= 0) {
           this.markLost(s);
-          this.nRack++;
+          this.cnt.nRack++;
           this.stats.rackLosses++;
           marked = true;
         } else if (remaining > timeout) timeout = remaining;
@@ -1483,15 +1409,14 @@ export class TcpConnection {
     this.undoArmed = false;
     if (this.undoSent === 0) return;
     this.cc.undoRecovery?.(now);
-    this.nUndo++;
+    this.cnt.nUndo++;
     this.stats.recoveriesUndone++;
   }
 
-  private nUndo = 0;
   /** A retransmission timeout happened and no fast recovery started since (caState 'loss' until SND.UNA passes recoverSeq). */
-  private rtoEpisode = false;
+  rtoEpisode = false;
   private readonly usage = new CwndUsage();
-  private readonly chrono = new SenderChrono();
+  readonly chrono = new SenderChrono();
   /** When new data last left (slowStartAfterIdle, like Linux's lsndtime). */
   private lastDataSentAt = 0;
   /** setUserTimeout (0: off), and when SND.UNA last advanced or data left with nothing outstanding. */
@@ -1509,7 +1434,7 @@ export class TcpConnection {
     this.rtoEpisode = false;
     this.forceRetransmit = true;
     this.recoverSeq = this.sndNxt;
-    this.nFastRec++;
+    this.cnt.nFastRec++;
     this.stats.fastRecoveries++;
     this.cc.onEnterRecovery(now, this.lossFlightSize());
     this.undoArmed = this.sackOk && this.cc.undoRecovery !== undefined;
@@ -1529,7 +1454,7 @@ export class TcpConnection {
   }
 
   /** RFC 6675 pipe: outstanding bytes not SACKed and not marked lost (without SACK, each dup ACK counts a segment). */
-  private pipe(): number {
+  pipe(): number {
     let p = seqDiff(this.sndNxt, this.sndUna) - this.sackedBytes - this.lostBytes;
     if (!this.sackOk && this.dupAcks > 0) p -= this.dupAcks * this.mss;
     return p > 0 ? p : 0;
@@ -1638,7 +1563,7 @@ export class TcpConnection {
     this.sndNxt = seq;
     if (fin) this.finSent = true;
     if (seqDiff(this.sndNxt, this.sndUna) === len + (fin ? 1 : 0)) this.progressAt = now; // nothing was outstanding
-    this.bytesSent += len;
+    this.cnt.bytesSent += len;
     this.lastDataSentAt = now;
     if (this.rtoAt === NEVER) this.rtoAt = this.rtoDeadline(now); // RFC 6298 5.1
     this.armTlp(now);
@@ -1681,7 +1606,7 @@ export class TcpConnection {
     s.xmits++;
     s.xmitTime = now;
     s.xmitOrder = ++this.xmitCounter;
-    this.nRetrans++;
+    this.cnt.nRetrans++;
     this.stats.retransmittedSegs++;
     // RFC 6298 5.3 / 5.5, as Linux tcp_xmit_retransmit_queue: a retransmission of the segment at SND.UNA restarts
     // the timer, so the RTO cannot expire before that retransmission could have been answered.
@@ -1702,7 +1627,7 @@ export class TcpConnection {
     const rto = this.rtt.rto;
     const k = this.rtt.backoffCount;
     if (k === 0 || this.o.rtoSpread === 0) return now + rto;
-    let h = Math.imul(this.tsOffset ^ Math.imul(k + this.nRetrans, 0x9e3779b1), 0x85ebca77);
+    let h = Math.imul(this.tsOffset ^ Math.imul(k + this.cnt.nRetrans, 0x9e3779b1), 0x85ebca77);
     h ^= h >>> 13;
     h = Math.imul(h, 0xc2b2ae35);
     h ^= h >>> 16;
@@ -1852,7 +1777,7 @@ export class TcpConnection {
       this.host.connWake(this);
       return false;
     }
-    this.segsOut += segment !== undefined ? Math.ceil(len / segment) : 1;
+    this.cnt.segsOut += segment !== undefined ? Math.ceil(len / segment) : 1;
     if (f.flags & TcpFlag.ACK) {
       this.lastAckSent = this.rcvNxt;
       this.ackNow = false;
@@ -1913,7 +1838,7 @@ export class TcpConnection {
     f.window = 0;
     this.stats.rstsSent++;
     f.payloadLen = 0;
-    if (this.host.transmit(now, this, f, null, 0, 0)) this.segsOut++;
+    if (this.host.transmit(now, this, f, null, 0, 0)) this.cnt.segsOut++;
   }
 
   private isSynchronized(): boolean {
@@ -2017,7 +1942,7 @@ export class TcpConnection {
         return;
       }
       this.synXmits++;
-      this.nRetrans++;
+      this.cnt.nRetrans++;
       this.stats.retransmittedSegs++;
       // RFC 1122 4.2.3.5 holds for the SYN too (Linux advises on every SYN retransmission): a peer that learned a
       // wrong MAC for us would otherwise lose every SYN-ACK until its entry expires (issue #13 over TAP).
@@ -2038,7 +1963,7 @@ export class TcpConnection {
       this.toClosed('ETIMEDOUT');
       return;
     }
-    this.nRto++;
+    this.cnt.nRto++;
     this.rtoEpisode = true;
     if (!probing) this.consecutiveRtos++;
     // RFC 1122 4.2.3.5: from R1 = 3 timeouts on, tell IP (Linux: tcp_retries1), which checks the next hop again.
@@ -2062,7 +1987,7 @@ export class TcpConnection {
   private onTlp(now: number): void {
     if (!this.isSynchronized() || this.segHead >= this.segs.length) return;
     this.tlpOutstanding = true;
-    this.nTlp++;
+    this.cnt.nTlp++;
     this.stats.tlpProbes++;
     const offset = seqDiff(this.sndNxt, this.bufSeq);
     const avail = this.sndBuf.length - offset;

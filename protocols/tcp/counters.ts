@@ -1,0 +1,88 @@
+/**
+ * The per-connection counters behind `TcpConnection.info()` (Linux's tcp_info), and the snapshot itself, which
+ * reads the other parts of the connection (sender, receiver, scoreboard, recovery, negotiated options). Counters
+ * only ever grow; nothing here decides anything.
+ */
+import type { TcpConnection } from './connection.js';
+import type { TcpInfo } from './info.js';
+import { caStateOf } from './ca-state.js';
+import { seqDiff, seqLt } from './seq.js';
+import { NEVER } from './conn-common.js';
+
+export class TcpCounters {
+  private readonly c: TcpConnection;
+  nRetrans = 0;
+  nRto = 0;
+  nFastRec = 0;
+  nUndo = 0;
+  nDsack = 0;
+  nRack = 0;
+  nTlp = 0;
+  bytesSent = 0;
+  bytesAcked = 0;
+  bytesReceived = 0;
+  segsOut = 0;
+  segsIn = 0;
+
+  constructor(c: TcpConnection) {
+    this.c = c;
+  }
+
+  /** A snapshot; with `now`, the sender-limit times (chrono.ts) include the period still running. */
+  info(now?: number): TcpInfo {
+    const chrono = this.c.chrono.totals(now);
+    return {
+      busyTime: chrono.busyTime,
+      rwndLimited: chrono.rwndLimited,
+      sndbufLimited: chrono.sndbufLimited,
+      state: this.c.state,
+      srtt: this.c.rtt.srtt,
+      rttvar: this.c.rtt.rttvar,
+      rto: this.c.rtt.rto,
+      rcvRtt: this.c.rcvRtt,
+      backoff: this.c.rtt.backoffCount,
+      cwnd: this.c.cc.cwnd,
+      ssthresh: this.c.cc.ssthresh,
+      congestionControl: this.c.cc.name,
+      bytesInFlight: this.c.pipe(),
+      unacked: seqDiff(this.c.sndNxt, this.c.sndUna),
+      sndMss: this.c.mss,
+      rcvMss: this.c.rcvMssEst,
+      sndWnd: this.c.sndWnd,
+      rcvWnd: Math.max(0, seqDiff(this.c.rcvAdvEdge, this.c.rcvNxt)),
+      sndWscale: this.c.sndWs,
+      rcvWscale: this.c.rcvWs,
+      timestamps: this.c.tsOk,
+      sackPermitted: this.c.sackOk,
+      inRecovery: this.c.inRecovery,
+      caState: caStateOf({
+        inRecovery: this.c.inRecovery,
+        rtoEpisode: this.c.rtoEpisode && !this.c.inRecovery && seqLt(this.c.sndUna, this.c.recoverSeq),
+        sackedBytes: this.c.sackedBytes,
+        lostBytes: this.c.lostBytes,
+        dupAcks: this.c.dupAcks,
+      }),
+      retransmits: this.nRetrans,
+      retransOut: this.c.retransOut,
+      probes: this.c.probesUnanswered,
+      minRtt: this.c.rackMinRtt === NEVER ? undefined : this.c.rackMinRtt,
+      rtoCount: this.nRto,
+      fastRecoveries: this.nFastRec,
+      recoveriesUndone: this.nUndo,
+      sackedBytes: this.c.sackedBytes,
+      lostBytes: this.c.lostBytes,
+      dsacksReceived: this.nDsack,
+      rackLosses: this.nRack,
+      tlpProbes: this.nTlp,
+      bytesSent: this.bytesSent,
+      bytesAcked: this.bytesAcked,
+      bytesReceived: this.bytesReceived,
+      segsOut: this.segsOut,
+      segsIn: this.segsIn,
+      sendBuffer: this.c.sndLimit(),
+      receiveBuffer: this.c.rcvCap,
+      readable: this.c.rcvBuf.length,
+      oooBytes: this.c.ooo.bytes,
+    };
+  }
+}
