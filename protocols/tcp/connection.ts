@@ -35,6 +35,7 @@ import { seqAdd, seqDiff, seqGe, seqGt, seqLe, seqLt } from './seq.js';
 import { TcpFlag, type TcpFields } from './wire.js';
 import { COALESCE_MAX_BYTES, EMPTY_OOO, EMPTY_RING, INITIAL_RING, MAX_WINDOW, NEVER, TS_RECENT_MAX_IDLE } from './conn-common.js';
 import { TcpCounters } from './counters.js';
+import { Negotiated } from './negotiated.js';
 
 export type TcpState =
   | 'CLOSED'
@@ -162,6 +163,8 @@ export class TcpConnection {
   private readonly stats: TcpStats;
   /** @internal the counters behind info() */
   readonly cnt: TcpCounters;
+  /** @internal what the handshake negotiated */
+  readonly neg: Negotiated;
 
   // --- send sequence variables (RFC 9293 3.3.1) ---
   private iss = 0;
@@ -178,19 +181,6 @@ export class TcpConnection {
   private finSent = false;
   private finAcked = false;
   private appClosed = false;
-  /** Effective send MSS: payload bytes per segment after fixed options (timestamps). */
-  mss = 536;
-  /** MSS without option overhead: min(peer MSS, our clamp, PMTU). */
-  private mssRaw = 536;
-  private advMss = 536;
-  sndWs = 0;
-  rcvWs = 0;
-  tsOk = false;
-  sackOk = false;
-  private tsOffset = 0;
-  private tsRecent = 0;
-  private tsRecentAt = 0;
-  private lastAckSent = 0;
   private noDelay: boolean;
   private wantWritable = false;
 
@@ -207,8 +197,7 @@ export class TcpConnection {
   recoverSeq = 0;
   rtt: RttEstimator;
   cc: CongestionControl;
-  private readonly ccFactory: CongestionControlFactory;
-  private ccNegotiated = false;
+  readonly ccFactory: CongestionControlFactory;
   // RACK (RFC 8985 6.1)
   private rackXmitTime = -1;
   private rackXmitOrder = 0;
@@ -238,7 +227,7 @@ export class TcpConnection {
   private closeAt = NEVER;
   private tlpAt = NEVER;
   private reoAt = NEVER;
-  private synXmits = 0;
+  synXmits = 0;
   /** SYN (or SYN-ACK) retransmissions so far in the handshake. */
   get synRetransmits(): number {
     return this.synXmits;
@@ -302,6 +291,7 @@ export class TcpConnection {
     this.o = host.opts;
     this.stats = host.stats;
     this.cnt = new TcpCounters(this);
+    this.neg = new Negotiated(this, this.o);
     this.localIp = ids.localIp;
     this.localPort = ids.localPort;
     this.remoteIp = ids.remoteIp;
@@ -319,10 +309,10 @@ export class TcpConnection {
     this.keepAlive = this.o.keepAlive;
     this.keepAliveIdle = this.o.keepAliveIdle;
     this.quickAcks = this.o.quickAcks;
-    this.tsOffset = this.o.rng.nextU32();
-    this.rcvWs = this.o.windowScaling ? wscaleFor(this.o.maxReceiveBuffer) : 0;
+    this.neg.tsOffset = this.o.rng.nextU32();
+    this.neg.rcvWs = this.o.windowScaling ? wscaleFor(this.o.maxReceiveBuffer) : 0;
     const clamp = Math.max(this.o.minMss, Math.min(this.o.mss, host.mtuFor(ids.remoteIp) - 40));
-    this.advMss = clamp;
+    this.neg.advMss = clamp;
   }
 
   // ======================================================================================== application API
@@ -390,7 +380,7 @@ export class TcpConnection {
     if (n > 0 && this.state !== 'SYN-SENT' && this.state !== 'SYN-RECEIVED') {
       // RFC 5681 4.1 (slowStartAfterIdle): idle for longer than the RTO -> restart from min(IW, cwnd).
       if (this.o.slowStartAfterIdle && this.sndNxt === this.sndUna && this.cnt.bytesSent > 0 && now - this.lastDataSentAt > this.rtt.rto) {
-        this.cc.onIdleRestart?.(now, Math.min(this.o.initialWindowSegments * this.mss, this.cc.cwnd));
+        this.cc.onIdleRestart?.(now, Math.min(this.o.initialWindowSegments * this.neg.mss, this.cc.cwnd));
       }
       this.output(now);
     }
@@ -536,13 +526,13 @@ export class TcpConnection {
     this.rackFack = this.iss;
     this.irs = syn.seq;
     this.rcvNxt = seqAdd(syn.seq, 1);
-    this.negotiate(now, syn);
-    this.tsRecentAt = now;
+    this.neg.negotiate(now, syn);
+    this.neg.tsRecentAt = now;
     this.sndWnd = syn.window; // the window in a SYN is never scaled (RFC 7323 2.2)
     this.maxSndWnd = this.sndWnd;
     this.sndWl1 = syn.seq;
     this.sndWl2 = this.iss;
-    this.rcvAdvEdge = seqAdd(this.rcvNxt, Math.min(this.rcvFree(), MAX_WINDOW << this.rcvWs));
+    this.rcvAdvEdge = seqAdd(this.rcvNxt, Math.min(this.rcvFree(), MAX_WINDOW << this.neg.rcvWs));
     this.state = 'SYN-RECEIVED';
     this.synXmits = 0;
     this.sendSyn(now);
@@ -560,21 +550,21 @@ export class TcpConnection {
     this.rackFack = this.iss;
     this.irs = seqAdd(ack.seq, -1);
     this.rcvNxt = ack.seq;
-    this.tsOk = tsOffset !== undefined && ack.tsVal !== undefined;
-    if (this.tsOk) {
-      this.tsOffset = tsOffset!;
-      this.tsRecent = ack.tsVal!;
-      this.tsRecentAt = now;
+    this.neg.tsOk = tsOffset !== undefined && ack.tsVal !== undefined;
+    if (this.neg.tsOk) {
+      this.neg.tsOffset = tsOffset!;
+      this.neg.tsRecent = ack.tsVal!;
+      this.neg.tsRecentAt = now;
     }
-    if (wscale !== undefined && this.o.windowScaling && this.tsOk) this.sndWs = wscale;
-    else this.rcvWs = 0;
-    this.sackOk = sackOk && this.o.sack && this.tsOk;
-    this.setMssRaw(now, Math.min(mss, this.advMss));
-    this.sndWnd = ack.window << this.sndWs;
+    if (wscale !== undefined && this.o.windowScaling && this.neg.tsOk) this.neg.sndWs = wscale;
+    else this.neg.rcvWs = 0;
+    this.neg.sackOk = sackOk && this.o.sack && this.neg.tsOk;
+    this.neg.setMssRaw(now, Math.min(mss, this.neg.advMss));
+    this.sndWnd = ack.window << this.neg.sndWs;
     this.maxSndWnd = this.sndWnd;
     this.sndWl1 = ack.seq;
     this.sndWl2 = ack.ack;
-    this.rcvAdvEdge = seqAdd(this.rcvNxt, Math.min(this.rcvFree(), MAX_WINDOW << this.rcvWs));
+    this.rcvAdvEdge = seqAdd(this.rcvNxt, Math.min(this.rcvFree(), MAX_WINDOW << this.neg.rcvWs));
     this.toEstablished(now);
   }
 
@@ -583,45 +573,21 @@ export class TcpConnection {
     return opts.windowScaling ? wscaleFor(opts.maxReceiveBuffer) : 0;
   }
 
-  private negotiate(now: number, syn: TcpFields): void {
-    // RFC 9293 3.7.1: without an MSS option assume 536.
-    const peerMss = syn.mss !== undefined && syn.mss > 0 ? syn.mss : 536;
-    this.wsAgreedFlag = this.o.windowScaling && syn.wscale !== undefined;
-    if (this.wsAgreedFlag) {
-      this.sndWs = syn.wscale!;
-    } else {
-      this.sndWs = 0;
-      this.rcvWs = 0;
-    }
-    this.tsOk = this.o.timestamps && syn.tsVal !== undefined;
-    if (this.tsOk) this.tsRecent = syn.tsVal!;
-    this.sackOk = this.o.sack && syn.sackPermitted;
-    this.setMssRaw(now, Math.min(peerMss, this.advMss));
-  }
 
-  private setMssRaw(now: number, m: number): void {
-    this.mssRaw = Math.max(m, 64);
-    this.mss = this.mssRaw - (this.tsOk ? 12 : 0);
-    if (!this.ccNegotiated) {
-      // The congestion controller starts once the MSS is known, so the initial window (RFC 6928) uses it.
-      this.ccNegotiated = true;
-      this.cc = this.ccFactory({ mss: this.mss, now, initialWindowSegments: this.o.initialWindowSegments });
-    } else this.cc.setMss(this.mss);
-  }
 
   private sendSyn(now: number): void {
     const f = this.host.txFields;
     const synAck = this.state === 'SYN-RECEIVED';
     this.fillHeader(f, this.iss, synAck ? TcpFlag.SYN | TcpFlag.ACK : TcpFlag.SYN);
     f.window = Math.min(this.rcvFree(), MAX_WINDOW);
-    f.mss = this.advMss;
+    f.mss = this.neg.advMss;
     const offer = !synAck;
-    f.wscale = (offer ? this.o.windowScaling : this.wsAgreedFlag) ? this.rcvWs : undefined;
-    if (this.synXmits === 0) this.synSentAt = now;
-    f.sackPermitted = offer ? this.o.sack : this.sackOk;
-    if (offer ? this.o.timestamps : this.tsOk) {
-      f.tsVal = this.tsNow(now);
-      f.tsEcr = synAck ? this.tsRecent : 0;
+    f.wscale = (offer ? this.o.windowScaling : this.neg.wsAgreedFlag) ? this.neg.rcvWs : undefined;
+    if (this.synXmits === 0) this.neg.synSentAt = now;
+    f.sackPermitted = offer ? this.o.sack : this.neg.sackOk;
+    if (offer ? this.o.timestamps : this.neg.tsOk) {
+      f.tsVal = this.neg.tsNow(now);
+      f.tsEcr = synAck ? this.neg.tsRecent : 0;
     }
     f.sackBlocks.length = 0;
     this.synPending = !this.xmit(now, f, null, 0, 0); // retried by output() when the host lends a buffer again
@@ -629,7 +595,6 @@ export class TcpConnection {
     this.rearm();
   }
 
-  private wsAgreedFlag = false;
 
   // ======================================================================================== segment arrival
 
@@ -651,7 +616,7 @@ export class TcpConnection {
     const segLen = data.length + (syn ? 1 : 0) + (fin ? 1 : 0);
 
     // RFC 7323 5.3 PAWS, before the sequence check: TSval older than TS.Recent.
-    if (this.tsOk && seg.tsVal !== undefined && !rst && seqLt(seg.tsVal, this.tsRecent) && now - this.tsRecentAt < TS_RECENT_MAX_IDLE) {
+    if (this.neg.tsOk && seg.tsVal !== undefined && !rst && seqLt(seg.tsVal, this.neg.tsRecent) && now - this.neg.tsRecentAt < TS_RECENT_MAX_IDLE) {
       this.stats.pawsRejected++;
       this.invalidAck(now, segLen, syn);
       return;
@@ -678,7 +643,7 @@ export class TcpConnection {
       }
       this.stats.outOfWindow++;
       // RFC 2883: a duplicate of data already received is reported with a D-SACK block.
-      if (this.sackOk && data.length > 0 && seqLe(seqAdd(seq, data.length), this.rcvNxt)) {
+      if (this.neg.sackOk && data.length > 0 && seqLe(seqAdd(seq, data.length), this.rcvNxt)) {
         this.setDsack(seq, seqAdd(seq, data.length));
       }
       if (this.state === 'SYN-RECEIVED' && syn && seq === this.irs && !(flags & TcpFlag.ACK)) {
@@ -735,13 +700,13 @@ export class TcpConnection {
     const ack = seg.ack;
     if (this.state === 'SYN-RECEIVED') {
       if (seqLt(this.sndUna, ack) && seqLe(ack, this.sndNxt)) {
-        this.sndWnd = seg.window << this.sndWs;
+        this.sndWnd = seg.window << this.neg.sndWs;
         this.maxSndWnd = this.sndWnd;
         this.sndWl1 = seq;
         this.sndWl2 = ack;
         this.sndUna = ack;
         this.rtoAt = NEVER;
-        this.handshakeRtt(now, seg);
+        this.neg.handshakeRtt(now, seg);
         this.rtt.resetBackoff();
         this.toEstablished(now);
         if ((this.state as TcpState) === 'CLOSED') return;
@@ -757,9 +722,9 @@ export class TcpConnection {
       return;
     }
     // RFC 7323 4.3: update TS.Recent when the segment covers Last.ACK.sent.
-    if (this.tsOk && seg.tsVal !== undefined && seqLe(seq, this.lastAckSent)) {
-      this.tsRecent = seg.tsVal;
-      this.tsRecentAt = now;
+    if (this.neg.tsOk && seg.tsVal !== undefined && seqLe(seq, this.neg.lastAckSent)) {
+      this.neg.tsRecent = seg.tsVal;
+      this.neg.tsRecentAt = now;
     }
 
     this.processAck(now, seg, data.length);
@@ -772,10 +737,10 @@ export class TcpConnection {
       if (seqLt(seq, this.rcvNxt)) {
         const skip = seqDiff(this.rcvNxt, seq);
         if (skip >= data.length) {
-          if (data.length > 0 && this.sackOk) this.setDsack(seq, seqAdd(seq, data.length));
+          if (data.length > 0 && this.neg.sackOk) this.setDsack(seq, seqAdd(seq, data.length));
           data = data.subarray(data.length);
         } else {
-          if (this.sackOk) this.setDsack(seq, this.rcvNxt);
+          if (this.neg.sackOk) this.setDsack(seq, this.rcvNxt);
           data = data.subarray(skip);
         }
         seq = this.rcvNxt;
@@ -861,21 +826,11 @@ export class TcpConnection {
     if (!(flags & TcpFlag.SYN)) return;
     this.irs = seg.seq;
     this.rcvNxt = seqAdd(seg.seq, 1);
-    const offeredWs = this.o.windowScaling;
-    this.wsAgreedFlag = offeredWs && seg.wscale !== undefined;
-    if (this.wsAgreedFlag) this.sndWs = seg.wscale!;
-    else {
-      this.sndWs = 0;
-      this.rcvWs = 0;
-    }
-    this.tsOk = this.o.timestamps && seg.tsVal !== undefined;
-    if (this.tsOk) this.tsRecent = seg.tsVal!;
-    this.tsRecentAt = now;
-    this.sackOk = this.o.sack && seg.sackPermitted;
-    this.setMssRaw(now, Math.min(seg.mss !== undefined && seg.mss > 0 ? seg.mss : 536, this.advMss));
-    this.rcvAdvEdge = seqAdd(this.rcvNxt, Math.min(this.rcvFree(), MAX_WINDOW << this.rcvWs));
+    this.neg.negotiate(now, seg);
+    this.neg.tsRecentAt = now;
+    this.rcvAdvEdge = seqAdd(this.rcvNxt, Math.min(this.rcvFree(), MAX_WINDOW << this.neg.rcvWs));
     if (hasAck) {
-      this.handshakeRtt(now, seg);
+      this.neg.handshakeRtt(now, seg);
       this.sndUna = seg.ack;
       this.sndWnd = seg.window; // RFC 7323 2.2: the window in a SYN-ACK is never scaled
       this.maxSndWnd = this.sndWnd;
@@ -900,17 +855,7 @@ export class TcpConnection {
     }
   }
 
-  private synSentAt = 0;
 
-  /**
-   * RTT sample from the handshake, for both opens (RFC 6298 3, Karn: only if our SYN or SYN-ACK was not
-   * retransmitted, unless timestamps say which one was answered). Linux measures the passive open's too
-   * (tcp_synack_rtt_meas), so the RTO and RACK's min_RTT start from the path's RTT before any data is ACKed.
-   */
-  private handshakeRtt(now: number, seg: TcpFields): void {
-    if (this.tsOk && seg.tsEcr !== undefined && seg.tsEcr !== 0) this.rttSample(this.tsDiff(now, seg.tsEcr));
-    else if (this.synXmits === 0) this.rttSample(now - this.synSentAt);
-  }
   private swsOverride = false;
   private synPending = false;
   private forceRetransmit = false;
@@ -1004,13 +949,13 @@ export class TcpConnection {
     out.maxSndWnd = this.maxSndWnd;
     out.rcvNxt = this.rcvNxt;
     out.rcvWnd = Math.max(0, seqDiff(this.rcvAdvEdge, this.rcvNxt));
-    out.rcvWs = this.rcvWs;
-    out.lastAckSent = this.lastAckSent;
-    out.tsOk = this.tsOk;
-    out.sackOk = this.sackOk;
-    out.tsRecent = this.tsRecent;
-    out.tsRecentAt = this.tsRecentAt;
-    out.tsOffset = this.tsOffset;
+    out.rcvWs = this.neg.rcvWs;
+    out.lastAckSent = this.neg.lastAckSent;
+    out.tsOk = this.neg.tsOk;
+    out.sackOk = this.neg.sackOk;
+    out.tsRecent = this.neg.tsRecent;
+    out.tsRecentAt = this.neg.tsRecentAt;
+    out.tsOffset = this.neg.tsOffset;
     out.lastInvalidAckAt = this.lastInvalidAckAt;
     out.deadline = this.closeAt;
     this.closeAt = this.delackAt = this.timerAt = NEVER;
@@ -1027,7 +972,7 @@ export class TcpConnection {
   /** @internal Whether a SYN may reopen this TIME-WAIT connection (RFC 6191 with timestamps, RFC 1122 4.2.2.13). */
   timeWaitAcceptsSyn(seg: TcpFields): boolean {
     if (this.state !== 'TIME-WAIT') return false;
-    if (this.tsOk && seg.tsVal !== undefined) return seqGt(seg.tsVal, this.tsRecent);
+    if (this.neg.tsOk && seg.tsVal !== undefined) return seqGt(seg.tsVal, this.neg.tsRecent);
     return seqGt(seg.seq, this.rcvNxt);
   }
 
@@ -1036,8 +981,8 @@ export class TcpConnection {
    * else the time it takes to receive one window of data (an upper bound, so the minimum is kept).
    */
   private rcvRttMeasure(now: number, tsEcr: number | undefined): void {
-    if (this.tsOk && tsEcr !== undefined && tsEcr !== 0) {
-      const d = this.tsDiff(now, tsEcr);
+    if (this.neg.tsOk && tsEcr !== undefined && tsEcr !== 0) {
+      const d = this.neg.tsDiff(now, tsEcr);
       if (d >= 0 && d < 0x7fffffff) this.rcvRtt = this.rcvRtt === undefined ? d : 0.875 * this.rcvRtt + 0.125 * d;
       return;
     }
@@ -1052,14 +997,14 @@ export class TcpConnection {
 
   private receiveText(now: number, seq: number, data: Uint8Array, tsEcr?: number): void {
     const len = data.length;
-    if (len > this.rcvMssEst) this.rcvMssEst = Math.min(len, this.advMss);
+    if (len > this.rcvMssEst) this.rcvMssEst = Math.min(len, this.neg.advMss);
     if (seq === this.rcvNxt) {
       const n = this.rcvWrite(data);
       if (n < len) this.stats.rcvWindowTrimmed += len - n;
       this.rcvNxt = seqAdd(this.rcvNxt, n);
       this.cnt.bytesReceived += n;
       if (this.ooo.segments > 0) {
-        const dup = this.sackOk && !this.hasDsack ? this.ooo.firstHeldWithin(seq, seqAdd(seq, n)) : undefined;
+        const dup = this.neg.sackOk && !this.hasDsack ? this.ooo.firstHeldWithin(seq, seqAdd(seq, n)) : undefined;
         if (dup) this.setDsack(dup[0], dup[1]); // RFC 2883 4: the new data repeats bytes held out of order
         const before = this.rcvNxt;
         const held = this.ooo.memory;
@@ -1115,12 +1060,12 @@ export class TcpConnection {
     // from any ACK that advances SND.UNA: it carries the receiver's current offer even when its SEG.SEQ is older
     // (a retransmission overtaken by a later ACK). The offered right edge is SND.WL2 + SND.WND (see sndRoom).
     if (seqGe(ack, this.sndUna) && (acked > 0 || seqLt(this.sndWl1, seg.seq) || (this.sndWl1 === seg.seq && seqLe(this.sndWl2, ack)))) {
-      this.sndWnd = seg.window << this.sndWs;
+      this.sndWnd = seg.window << this.neg.sndWs;
       if (this.sndWnd > this.maxSndWnd) this.maxSndWnd = this.sndWnd;
       this.sndWl1 = seg.seq;
       this.sndWl2 = ack;
     }
-    if (this.sackOk && seg.sackBlocks.length > 0) this.processSack(now, seg.sackBlocks, ack);
+    if (this.neg.sackOk && seg.sackBlocks.length > 0) this.processSack(now, seg.sackBlocks, ack);
     if (acked > 0) {
       this.ackNewData(now, seg, ack);
     } else if (
@@ -1134,7 +1079,7 @@ export class TcpConnection {
       this.dupAcks++; // without SACK each one lets a segment leave the network (pipe), RFC 6582 3.2 step 4
       // RFC 6582 3.2 step 2: enter fast recovery only when the ACK covers more than `recover`.
       // With SACK, once reordering has been seen, RACK alone decides (as for IsLost in detectLosses).
-      if (this.dupAcks === 3 && !this.inRecovery && seqGt(this.sndUna, this.recoverSeq) && !(this.sackOk && this.reorderingSeen)) {
+      if (this.dupAcks === 3 && !this.inRecovery && seqGt(this.sndUna, this.recoverSeq) && !(this.neg.sackOk && this.reorderingSeen)) {
         const head = this.headSeg();
         if (head && !head.sacked) {
           this.markLost(head);
@@ -1142,7 +1087,7 @@ export class TcpConnection {
         }
       }
     }
-    if (this.sackOk && (this.sackedBytes > 0 || this.retransOut > 0) && this.segHead < this.segs.length) {
+    if (this.neg.sackOk && (this.sackedBytes > 0 || this.retransOut > 0) && this.segHead < this.segs.length) {
       this.detectLosses(now);
     }
     if (this.sndRoom() > 0 && this.persistAt !== NEVER) {
@@ -1223,8 +1168,8 @@ export class TcpConnection {
 
     // RTT measurement: RFC 7323 4 (timestamps) or RFC 6298 3 with Karn's algorithm.
     let rttMs: number | undefined;
-    if (this.tsOk && seg.tsEcr !== undefined && seg.tsEcr !== 0) {
-      const d = this.tsDiff(now, seg.tsEcr);
+    if (this.neg.tsOk && seg.tsEcr !== undefined && seg.tsEcr !== 0) {
+      const d = this.neg.tsDiff(now, seg.tsEcr);
       if (d >= 0 && d < 0x7fffffff) rttMs = d;
     } else if (rttCandidate >= 0) rttMs = rttCandidate;
     if (rttMs !== undefined) this.rttSample(rttMs);
@@ -1236,7 +1181,7 @@ export class TcpConnection {
         this.cc.onExitRecovery(now);
         if (this.undoArmed && this.undoRetrans === 0) this.undoRecovery(now);
         if (this.reoWndPersist > 0 && --this.reoWndPersist === 0) this.reoWndMult = 1;
-      } else if (!this.sackOk) {
+      } else if (!this.neg.sackOk) {
         // RFC 6582 3.2 step 5: a partial ACK -> retransmit the first unacknowledged segment.
         const head = this.headSeg();
         if (head && !head.lost && !head.sacked) {
@@ -1281,7 +1226,7 @@ export class TcpConnection {
     }
   }
 
-  private rttSample(ms: number): void {
+  rttSample(ms: number): void {
     this.rtt.sample(ms);
     this.rtt.resetBackoff();
     if (ms < this.rackMinRtt) this.rackMinRtt = ms;
@@ -1309,7 +1254,7 @@ export class TcpConnection {
         this.stats.dsacksReceived++;
         // RFC 3708 3: a D-SACK for data retransmitted in this episode (above where it began) shows a needless one.
         if (this.undoArmed && this.undoRetrans > 0 && seqGt(r, this.undoMarker)) {
-          this.undoRetrans = Math.max(0, this.undoRetrans - Math.max(1, Math.ceil(seqDiff(r, l) / this.mss)));
+          this.undoRetrans = Math.max(0, this.undoRetrans - Math.max(1, Math.ceil(seqDiff(r, l) / this.neg.mss)));
           if (this.undoRetrans === 0 && !this.inRecovery) this.undoRecovery(now);
         }
         // RFC 8985 7.4.2: a D-SACK for the probe's data means the original arrived: the probe repaired nothing.
@@ -1367,12 +1312,12 @@ export class TcpConnection {
     // RFC 6675 4 IsLost: more than (DupThresh - 1) * SMSS bytes SACKed above an original transmission.
     // Once reordering has been seen, loss detection is RACK's alone (RFC 8985 section 4: a fixed DupThresh marks
     // every segment that three others overtook; Linux raises its reordering threshold instead).
-    if (!this.reorderingSeen && this.sackedBytes > 2 * this.mss) {
+    if (!this.reorderingSeen && this.sackedBytes > 2 * this.neg.mss) {
       let above = 0;
       for (let i = this.segs.length - 1; i >= this.segHead; i--) {
         const s = this.segs[i]!;
         if (s.sacked) above += s.len;
-        else if (!s.lost && s.xmits === 1 && above > 2 * this.mss) {
+        else if (!s.lost && s.xmits === 1 && above > 2 * this.neg.mss) {
           this.markLost(s);
           marked = true;
         }
@@ -1383,7 +1328,7 @@ export class TcpConnection {
       const srtt = this.rtt.srtt ?? this.rackRtt;
       // RFC 8985 6.2 step 4: reo_wnd is 0 in recovery or with DupThresh SACKed segments unless reordering was seen.
       const reoWnd =
-        !this.reorderingSeen && (this.inRecovery || this.sackedBytes >= 3 * this.mss)
+        !this.reorderingSeen && (this.inRecovery || this.sackedBytes >= 3 * this.neg.mss)
           ? 0
           : Math.min(this.rackMinRtt === NEVER ? 0 : (this.reoWndMult * this.rackMinRtt) / 4, srtt);
       let timeout = 0;
@@ -1437,7 +1382,7 @@ export class TcpConnection {
     this.cnt.nFastRec++;
     this.stats.fastRecoveries++;
     this.cc.onEnterRecovery(now, this.lossFlightSize());
-    this.undoArmed = this.sackOk && this.cc.undoRecovery !== undefined;
+    this.undoArmed = this.neg.sackOk && this.cc.undoRecovery !== undefined;
     this.undoMarker = this.sndUna;
     this.undoRetrans = 0;
     this.undoSent = 0;
@@ -1456,7 +1401,7 @@ export class TcpConnection {
   /** RFC 6675 pipe: outstanding bytes not SACKed and not marked lost (without SACK, each dup ACK counts a segment). */
   pipe(): number {
     let p = seqDiff(this.sndNxt, this.sndUna) - this.sackedBytes - this.lostBytes;
-    if (!this.sackOk && this.dupAcks > 0) p -= this.dupAcks * this.mss;
+    if (!this.neg.sackOk && this.dupAcks > 0) p -= this.dupAcks * this.neg.mss;
     return p > 0 ? p : 0;
   }
 
@@ -1476,7 +1421,7 @@ export class TcpConnection {
     // for the old MSS would then be refused (EMSGSIZE) until the estimate expires.
     const pmtu = this.host.mtuFor(this.remoteIp);
     // The host refuses anything larger, so its estimate is obeyed below minMss too (the host floors it itself).
-    if (pmtu - 40 < this.mssRaw) this.lowerMss(now, pmtu, 64);
+    if (pmtu - 40 < this.neg.mssRaw) this.lowerMss(now, pmtu, 64);
     const cwnd = this.cc.cwnd;
     // 1. Retransmissions (RFC 6675 5 NextSeg rule 1, RFC 8985, RFC 6298 5.4).
     if (this.lostBytes > 0) {
@@ -1484,7 +1429,7 @@ export class TcpConnection {
         const s = this.segs[i]!;
         if (!s.lost) continue;
         // RFC 5681 3.2 step 2 / RFC 6675 5 step 3: the first retransmission on entering recovery ignores cwnd.
-        if (!this.forceRetransmit && this.pipe() + Math.min(s.len, this.mss) > cwnd && this.pipe() > 0) break;
+        if (!this.forceRetransmit && this.pipe() + Math.min(s.len, this.neg.mss) > cwnd && this.pipe() > 0) break;
         this.forceRetransmit = false;
         if (!this.retransmit(now, s, i)) return;
         sentAck = true;
@@ -1494,7 +1439,7 @@ export class TcpConnection {
     // packet the device cuts (Linux's tcp_tso_autosize without the pacing): the windows, Nagle and SWS still see
     // MSS-sized segments, because the batch holds only full ones and any short tail goes alone, as without TSO.
     const tsoMax = this.host.tsoMaxFor(this.remoteIp);
-    const burst = tsoMax > 0 ? Math.max(1, Math.floor((tsoMax - 40 - (this.tsOk ? 12 : 0)) / this.mss)) * this.mss : this.mss;
+    const burst = tsoMax > 0 ? Math.max(1, Math.floor((tsoMax - 40 - (this.neg.tsOk ? 12 : 0)) / this.neg.mss)) * this.neg.mss : this.neg.mss;
     for (;;) {
       const offset = seqDiff(this.sndNxt, this.bufSeq);
       const avail = this.sndBuf.length - offset;
@@ -1504,8 +1449,8 @@ export class TcpConnection {
       const cwndRoom = cwnd - this.pipe();
       let len = Math.min(avail, burst, wndRoom, cwndRoom);
       if (len < 0) len = 0;
-      if (len > this.mss) len -= len % this.mss;
-      if (avail > 0 && len < avail && len < this.mss) {
+      if (len > this.neg.mss) len -= len % this.neg.mss;
+      if (avail > 0 && len < avail && len < this.neg.mss) {
         // Sender SWS: only a full segment, or at least half the largest window the peer offered.
         const outstanding = seqGt(this.sndNxt, this.sndUna);
         const override = this.swsOverride && len > 0 && !outstanding;
@@ -1514,7 +1459,7 @@ export class TcpConnection {
           break;
         }
       }
-      if (avail > 0 && len === avail && len < this.mss && !this.noDelay && !finPending && seqGt(this.sndNxt, this.sndUna)) {
+      if (avail > 0 && len === avail && len < this.neg.mss && !this.noDelay && !finPending && seqGt(this.sndNxt, this.sndUna)) {
         break; // Nagle (RFC 9293 3.7.4): a small segment waits while data is unacknowledged
       }
       const withFin = finPending && len === Math.max(avail, 0) && wndRoom > len;
@@ -1527,9 +1472,9 @@ export class TcpConnection {
       if (withFin) break;
     }
     const unsent = this.sndBuf.length - seqDiff(this.sndNxt, this.bufSeq);
-    const cwndLimited = unsent > 0 && cwnd - this.pipe() < Math.min(unsent, this.mss);
+    const cwndLimited = unsent > 0 && cwnd - this.pipe() < Math.min(unsent, this.neg.mss);
     if (sentAck || cwndLimited) this.usage.onTransmit(this.sndUna, this.sndNxt, seqDiff(this.sndNxt, this.sndUna) - this.sackedBytes, cwndLimited);
-    const rwndLimited = unsent > 0 && this.sndRoom() < Math.min(unsent, this.mss);
+    const rwndLimited = unsent > 0 && this.sndRoom() < Math.min(unsent, this.neg.mss);
     this.chrono.set(now, rwndLimited ? 'rwnd' : this.wantWritable ? 'sndbuf' : unsent > 0 || this.sndNxt !== this.sndUna ? 'busy' : 'idle');
     if (!sentAck && (this.ackNow || this.ackSoon)) this.sendAck(now);
     this.rearm();
@@ -1537,7 +1482,7 @@ export class TcpConnection {
 
   private sendNew(now: number, offset: number, len: number, fin: boolean): boolean {
     const f = this.host.txFields;
-    const mss = this.mss;
+    const mss = this.neg.mss;
     this.fillHeader(f, this.sndNxt, TcpFlag.ACK | (fin ? TcpFlag.FIN : 0) | (len > 0 && offset + len === this.sndBuf.length ? TcpFlag.PSH : 0));
     this.fillOptions(now, f, len);
     if (!this.xmit(now, f, len > 0 ? this.sndBuf : null, offset, len, len > mss ? mss : undefined)) return false;
@@ -1572,11 +1517,11 @@ export class TcpConnection {
 
   private retransmit(now: number, s: SentSeg, index: number): boolean {
     const dataLen = s.len - (s.fin ? 1 : 0);
-    if (dataLen > this.mss) {
+    if (dataLen > this.neg.mss) {
       // PMTU went down: split the record (RFC 1191 / RFC 9293 3.7.3).
       const rest = this.segPool?.pop() ?? new SentSeg();
-      rest.seq = seqAdd(s.seq, this.mss);
-      rest.len = s.len - this.mss;
+      rest.seq = seqAdd(s.seq, this.neg.mss);
+      rest.len = s.len - this.neg.mss;
       rest.fin = s.fin;
       rest.xmitTime = s.xmitTime;
       rest.xmitOrder = s.xmitOrder;
@@ -1584,7 +1529,7 @@ export class TcpConnection {
       rest.sacked = false;
       rest.lost = s.lost;
       if (rest.xmits > 1) this.retransOut++;
-      s.len = this.mss;
+      s.len = this.neg.mss;
       s.fin = false;
       this.segs.splice(index + 1, 0, rest);
       return this.retransmit(now, s, index);
@@ -1627,7 +1572,7 @@ export class TcpConnection {
     const rto = this.rtt.rto;
     const k = this.rtt.backoffCount;
     if (k === 0 || this.o.rtoSpread === 0) return now + rto;
-    let h = Math.imul(this.tsOffset ^ Math.imul(k + this.cnt.nRetrans, 0x9e3779b1), 0x85ebca77);
+    let h = Math.imul(this.neg.tsOffset ^ Math.imul(k + this.cnt.nRetrans, 0x9e3779b1), 0x85ebca77);
     h ^= h >>> 13;
     h = Math.imul(h, 0xc2b2ae35);
     h ^= h >>> 16;
@@ -1642,10 +1587,10 @@ export class TcpConnection {
 
   /** RFC 8985 7.2: arm the probe timeout after new data is sent, outside recovery. */
   private armTlp(now: number): void {
-    if (!this.sackOk || this.inRecovery || this.tlpOutstanding || this.rtt.srtt === undefined) return;
+    if (!this.neg.sackOk || this.inRecovery || this.tlpOutstanding || this.rtt.srtt === undefined) return;
     const srtt = this.rtt.srtt;
     let pto = 2 * srtt;
-    if (seqDiff(this.sndNxt, this.sndUna) <= this.mss) pto = Math.max(pto, 1.5 * srtt + 200);
+    if (seqDiff(this.sndNxt, this.sndUna) <= this.neg.mss) pto = Math.max(pto, 1.5 * srtt + 200);
     pto = Math.max(pto, 10);
     this.tlpAt = Math.min(now + pto, this.rtoAt);
   }
@@ -1667,14 +1612,14 @@ export class TcpConnection {
   }
 
   private fillOptions(now: number, f: TcpFields, dataLen: number): void {
-    if (this.tsOk) {
-      f.tsVal = this.tsNow(now);
-      f.tsEcr = this.tsRecent;
+    if (this.neg.tsOk) {
+      f.tsVal = this.neg.tsNow(now);
+      f.tsEcr = this.neg.tsRecent;
     }
-    if (this.sackOk && (this.hasDsack || this.ooo.segments > 0)) {
+    if (this.neg.sackOk && (this.hasDsack || this.ooo.segments > 0)) {
       // RFC 2018 4 / RFC 2883: D-SACK first, then the most recent blocks; only what fits in the segment.
-      const room = this.mssRaw - dataLen - (this.tsOk ? 12 : 0) - 4;
-      const maxBlocks = Math.min(this.tsOk ? 3 : 4, room >> 3);
+      const room = this.neg.mssRaw - dataLen - (this.neg.tsOk ? 12 : 0) - 4;
+      const maxBlocks = Math.min(this.neg.tsOk ? 3 : 4, room >> 3);
       if (maxBlocks <= 0) return;
       let n = 0;
       if (this.hasDsack) {
@@ -1690,22 +1635,22 @@ export class TcpConnection {
   /** The window field for an outgoing segment: receiver SWS avoidance (RFC 9293 3.8.6.2.2), never shrinking. */
   private windowField(): number {
     const free = this.rcvFree();
-    const edge = seqAdd(this.rcvNxt, Math.min(free, MAX_WINDOW << this.rcvWs));
+    const edge = seqAdd(this.rcvNxt, Math.min(free, MAX_WINDOW << this.neg.rcvWs));
     const grow = seqDiff(edge, this.rcvAdvEdge);
-    if (grow > 0 && (grow >= Math.min(this.rcvCap >>> 1, this.advMss) || seqLe(this.rcvAdvEdge, this.rcvNxt))) {
+    if (grow > 0 && (grow >= Math.min(this.rcvCap >>> 1, this.neg.advMss) || seqLe(this.rcvAdvEdge, this.rcvNxt))) {
       this.rcvAdvEdge = edge;
     }
     const wnd = Math.max(0, seqDiff(this.rcvAdvEdge, this.rcvNxt));
-    return Math.min(MAX_WINDOW, wnd >>> this.rcvWs);
+    return Math.min(MAX_WINDOW, wnd >>> this.neg.rcvWs);
   }
 
   private maybeWindowUpdate(now: number): void {
     if (!this.isSynchronized() || this.finRcvd) return;
     // Only what the window field can carry counts: a buffer above 65535 << RCV.WIND.SHIFT does not open it further.
-    const free = Math.min(this.rcvFree(), MAX_WINDOW << this.rcvWs);
+    const free = Math.min(this.rcvFree(), MAX_WINDOW << this.neg.rcvWs);
     const cur = Math.max(0, seqDiff(this.rcvAdvEdge, this.rcvNxt));
     // Send a window update when the window grows by 2 segments or half the buffer (like Linux), or opens from zero.
-    if (free - cur >= Math.min(this.rcvCap >>> 1, 2 * this.advMss) || (cur < this.advMss && free >= this.advMss)) {
+    if (free - cur >= Math.min(this.rcvCap >>> 1, 2 * this.neg.advMss) || (cur < this.neg.advMss && free >= this.neg.advMss)) {
       this.ackNow = true;
       this.output(now);
     }
@@ -1722,7 +1667,7 @@ export class TcpConnection {
       // Growing past what the window field can offer (65535 << RCV.WIND.SHIFT) buys nothing; but the cap only ever
       // grows: the buffer may already be larger (receiveBuffer > 65535 without window scaling), and lowering it
       // below what is buffered plus offered would refuse in-window data (RFC 9293 3.8.6: no shrinking).
-      const grown = Math.min(this.o.maxReceiveBuffer, Math.max(want, this.rcvCap * 2), MAX_WINDOW << this.rcvWs);
+      const grown = Math.min(this.o.maxReceiveBuffer, Math.max(want, this.rcvCap * 2), MAX_WINDOW << this.neg.rcvWs);
       if (grown > this.rcvCap) {
         if (this.host.bufferAllowed(grown - this.rcvCap)) {
           this.rcvCap = grown;
@@ -1761,13 +1706,7 @@ export class TcpConnection {
     return ring.write(d.length <= this.rcvFree() ? d : d.subarray(0, this.rcvFree()));
   }
 
-  private tsNow(now: number): number {
-    return (Math.floor(now) + this.tsOffset) >>> 0;
-  }
 
-  private tsDiff(now: number, tsEcr: number): number {
-    return (this.tsNow(now) - tsEcr) | 0;
-  }
 
   private xmit(now: number, f: TcpFields, ring: ByteRing | null, off: number, len: number, segment?: number): boolean {
     f.payloadLen = len;
@@ -1779,7 +1718,7 @@ export class TcpConnection {
     }
     this.cnt.segsOut += segment !== undefined ? Math.ceil(len / segment) : 1;
     if (f.flags & TcpFlag.ACK) {
-      this.lastAckSent = this.rcvNxt;
+      this.neg.lastAckSent = this.rcvNxt;
       this.ackNow = false;
       this.ackSoon = false;
       this.unackedBytes = 0;
@@ -1993,7 +1932,7 @@ export class TcpConnection {
     const avail = this.sndBuf.length - offset;
     const wndRoom = this.sndRoom();
     if (avail > 0 && wndRoom > 0) {
-      this.sendNew(now, offset, Math.min(avail, this.mss, wndRoom), false);
+      this.sendNew(now, offset, Math.min(avail, this.neg.mss, wndRoom), false);
     } else {
       const last = this.segs.length - 1;
       const s = this.segs[last]!;
@@ -2081,13 +2020,13 @@ export class TcpConnection {
 
   /** Lower the MSS to fit a path MTU of `mtu`, not below `floor` (never raises it). Returns whether it changed. */
   private lowerMss(now: number, mtu: number, floor: number): boolean {
-    const raw = Math.max(floor, Math.min(mtu - 40, this.advMss));
-    if (raw >= this.mssRaw) return false;
-    this.setMssRaw(now, raw);
+    const raw = Math.max(floor, Math.min(mtu - 40, this.neg.advMss));
+    if (raw >= this.neg.mssRaw) return false;
+    this.neg.setMssRaw(now, raw);
     // Segments larger than the new MSS that are in flight are lost (RFC 1191 6.5 / Linux tcp_simple_retransmit).
     for (let i = this.segHead; i < this.segs.length; i++) {
       const s = this.segs[i]!;
-      if (!s.sacked && s.len - (s.fin ? 1 : 0) > this.mss) this.markLost(s);
+      if (!s.sacked && s.len - (s.fin ? 1 : 0) > this.neg.mss) this.markLost(s);
     }
     return true;
   }
@@ -2099,6 +2038,6 @@ export class TcpConnection {
 
   /** @internal for the layer */
   get tcpTsOk(): boolean {
-    return this.tsOk;
+    return this.neg.tsOk;
   }
 }
