@@ -36,6 +36,7 @@ import { TcpFlag, type TcpFields } from './wire.js';
 import { COALESCE_MAX_BYTES, EMPTY_OOO, EMPTY_RING, INITIAL_RING, MAX_WINDOW, NEVER, TS_RECENT_MAX_IDLE } from './conn-common.js';
 import { TcpCounters } from './counters.js';
 import { Negotiated } from './negotiated.js';
+import { ConnTimers } from './timers.js';
 
 export type TcpState =
   | 'CLOSED'
@@ -165,6 +166,8 @@ export class TcpConnection {
   readonly cnt: TcpCounters;
   /** @internal what the handshake negotiated */
   readonly neg: Negotiated;
+  /** @internal the timers */
+  readonly tmr: ConnTimers;
 
   // --- send sequence variables (RFC 9293 3.3.1) ---
   private iss = 0;
@@ -205,7 +208,7 @@ export class TcpConnection {
   private xmitCounter = 0;
   private rackRtt = 0;
   rackMinRtt = NEVER;
-  private tlpOutstanding = false;
+  tlpOutstanding = false;
   private tlpEpisode = false;
   private tlpDsacked = false;
   private tlpRetransSeq = 0;
@@ -219,27 +222,16 @@ export class TcpConnection {
   private reorderingSeen = false;
 
   // --- timers (absolute ms; NEVER when off) ---
-  private rtoAt = NEVER;
-  private delackAt = NEVER;
-  private persistAt = NEVER;
-  private keepaliveAt = NEVER;
-  /** TIME-WAIT 2*MSL or the FIN-WAIT-2 timeout. */
-  private closeAt = NEVER;
-  private tlpAt = NEVER;
-  private reoAt = NEVER;
-  synXmits = 0;
   /** SYN (or SYN-ACK) retransmissions so far in the handshake. */
   get synRetransmits(): number {
-    return this.synXmits;
+    return this.tmr.synXmits;
   }
-  private persistBackoff = 0;
   probesUnanswered = 0;
   private lastAckAt = 0;
   /** Receive-side RTT estimate (ms) for auto-tuning (like Linux tcp_rcv_rtt_measure), undefined until measured. */
   rcvRtt: number | undefined = undefined;
   private rcvRttSeq = 0;
   private rcvRttTime = -1;
-  private keepProbes = 0;
   keepAlive: boolean;
   keepAliveIdle: number;
 
@@ -292,6 +284,7 @@ export class TcpConnection {
     this.stats = host.stats;
     this.cnt = new TcpCounters(this);
     this.neg = new Negotiated(this, this.o);
+    this.tmr = new ConnTimers(this, this.o);
     this.localIp = ids.localIp;
     this.localPort = ids.localPort;
     this.remoteIp = ids.remoteIp;
@@ -440,8 +433,8 @@ export class TcpConnection {
   setKeepAlive(on: boolean, now: number, idleMs?: number): void {
     this.keepAlive = on;
     if (idleMs !== undefined) this.keepAliveIdle = idleMs;
-    this.keepProbes = 0;
-    this.keepaliveAt = on && this.isSynchronized() ? now + this.keepAliveIdle : NEVER;
+    this.tmr.keepProbes = 0;
+    this.tmr.keepaliveAt = on && this.isSynchronized() ? now + this.keepAliveIdle : NEVER;
     this.rearm();
   }
 
@@ -484,7 +477,7 @@ export class TcpConnection {
       return;
     }
     if (!this.finQueued) this.shutdown(now);
-    if (this.state === 'FIN-WAIT-2') this.closeAt = now + this.o.finWait2Timeout;
+    if (this.state === 'FIN-WAIT-2') this.tmr.closeAt = now + this.o.finWait2Timeout;
     this.rearm();
   }
 
@@ -512,7 +505,7 @@ export class TcpConnection {
     this.recoverSeq = this.iss;
     this.rackFack = this.iss;
     this.state = 'SYN-SENT';
-    this.synXmits = 0;
+    this.tmr.synXmits = 0;
     this.sendSyn(now);
   }
 
@@ -534,7 +527,7 @@ export class TcpConnection {
     this.sndWl2 = this.iss;
     this.rcvAdvEdge = seqAdd(this.rcvNxt, Math.min(this.rcvFree(), MAX_WINDOW << this.neg.rcvWs));
     this.state = 'SYN-RECEIVED';
-    this.synXmits = 0;
+    this.tmr.synXmits = 0;
     this.sendSyn(now);
   }
 
@@ -583,7 +576,7 @@ export class TcpConnection {
     f.mss = this.neg.advMss;
     const offer = !synAck;
     f.wscale = (offer ? this.o.windowScaling : this.neg.wsAgreedFlag) ? this.neg.rcvWs : undefined;
-    if (this.synXmits === 0) this.neg.synSentAt = now;
+    if (this.tmr.synXmits === 0) this.neg.synSentAt = now;
     f.sackPermitted = offer ? this.o.sack : this.neg.sackOk;
     if (offer ? this.o.timestamps : this.neg.tsOk) {
       f.tsVal = this.neg.tsNow(now);
@@ -591,7 +584,7 @@ export class TcpConnection {
     }
     f.sackBlocks.length = 0;
     this.synPending = !this.xmit(now, f, null, 0, 0); // retried by output() when the host lends a buffer again
-    if (this.rtoAt === NEVER) this.rtoAt = this.rtoDeadline(now);
+    if (this.tmr.rtoAt === NEVER) this.tmr.rtoAt = this.tmr.rtoDeadline(now);
     this.rearm();
   }
 
@@ -660,8 +653,8 @@ export class TcpConnection {
     }
     this.probesUnanswered = 0;
     if (this.keepAlive) {
-      this.keepProbes = 0;
-      this.keepaliveAt = now + this.keepAliveIdle;
+      this.tmr.keepProbes = 0;
+      this.tmr.keepaliveAt = now + this.keepAliveIdle;
     }
 
     // Second check: RST (RFC 5961 3.2).
@@ -705,7 +698,7 @@ export class TcpConnection {
         this.sndWl1 = seq;
         this.sndWl2 = ack;
         this.sndUna = ack;
-        this.rtoAt = NEVER;
+        this.tmr.rtoAt = NEVER;
         this.neg.handshakeRtt(now, seg);
         this.rtt.resetBackoff();
         this.toEstablished(now);
@@ -781,7 +774,7 @@ export class TcpConnection {
     } else if (fin && this.finRcvd && this.state === 'TIME-WAIT') {
       // A retransmitted FIN: ACK it and restart the 2 MSL timeout (RFC 9293 3.10.7.4 eighth, TIME-WAIT).
       this.ackNow = true;
-      this.closeAt = now + 2 * this.o.msl;
+      this.tmr.closeAt = now + 2 * this.o.msl;
     }
     if (this.ackSoon && !this.ackNow && !this.txPending) {
       // Only an in-order ACK is owed: the layer's poll after this receive batch sends it (with any data).
@@ -836,7 +829,7 @@ export class TcpConnection {
       this.maxSndWnd = this.sndWnd;
       this.sndWl1 = seg.seq;
       this.sndWl2 = seg.ack;
-      this.rtoAt = NEVER;
+      this.tmr.rtoAt = NEVER;
       this.rtt.resetBackoff();
       this.ackNow = true;
       this.toEstablished(now);
@@ -849,8 +842,8 @@ export class TcpConnection {
       this.sndWl1 = seg.seq;
       this.sndWl2 = this.iss;
       this.state = 'SYN-RECEIVED';
-      this.rtoAt = NEVER;
-      this.synXmits = 0;
+      this.tmr.rtoAt = NEVER;
+      this.tmr.synXmits = 0;
       this.sendSyn(now);
     }
   }
@@ -865,7 +858,7 @@ export class TcpConnection {
   private toEstablished(now: number): void {
     this.state = 'ESTABLISHED';
     this.stats.established++;
-    if (this.keepAlive) this.keepaliveAt = now + this.keepAliveIdle;
+    if (this.keepAlive) this.tmr.keepaliveAt = now + this.keepAliveIdle;
     this.rcvSpaceTime = now;
     if (this.passive) this.host.connEstablished(this);
     // A shutdown requested while in SYN-RECEIVED takes effect now.
@@ -906,7 +899,7 @@ export class TcpConnection {
    */
   private delayAck(now: number): void {
     this.ackNow = false;
-    if (this.delackAt === NEVER) this.delackAt = now + this.o.delayedAckMs;
+    if (this.tmr.delackAt === NEVER) this.tmr.delackAt = now + this.o.delayedAckMs;
   }
 
   private toTimeWait(now: number): void {
@@ -917,12 +910,12 @@ export class TcpConnection {
       this.rcvCap = 1;
     }
     this.rechargeBuffers();
-    this.closeAt = now + 2 * this.o.msl;
-    this.rtoAt = NEVER;
-    this.tlpAt = NEVER;
-    this.reoAt = NEVER;
-    this.persistAt = NEVER;
-    this.keepaliveAt = NEVER;
+    this.tmr.closeAt = now + 2 * this.o.msl;
+    this.tmr.rtoAt = NEVER;
+    this.tmr.tlpAt = NEVER;
+    this.tmr.reoAt = NEVER;
+    this.tmr.persistAt = NEVER;
+    this.tmr.keepaliveAt = NEVER;
     this.host.connTimeWait(this);
     this.notifyClose(undefined);
   }
@@ -957,8 +950,8 @@ export class TcpConnection {
     out.tsRecentAt = this.neg.tsRecentAt;
     out.tsOffset = this.neg.tsOffset;
     out.lastInvalidAckAt = this.lastInvalidAckAt;
-    out.deadline = this.closeAt;
-    this.closeAt = this.delackAt = this.timerAt = NEVER;
+    out.deadline = this.tmr.closeAt;
+    this.tmr.closeAt = this.tmr.delackAt = this.timerAt = NEVER;
     this.host.bufferAdjust(-this.bufferCharge);
     this.bufferCharge = 0;
     this.buffersReleased = true;
@@ -966,7 +959,7 @@ export class TcpConnection {
 
   /** @internal An ACK is still owed (now, with the next output, or by the delayed-ACK timer). */
   get ackOwed(): boolean {
-    return this.ackNow || this.ackSoon || this.delackAt !== NEVER;
+    return this.ackNow || this.ackSoon || this.tmr.delackAt !== NEVER;
   }
 
   /** @internal Whether a SYN may reopen this TIME-WAIT connection (RFC 6191 with timestamps, RFC 1122 4.2.2.13). */
@@ -1022,7 +1015,7 @@ export class TcpConnection {
         // RFC 9293 3.8.6.3 / RFC 5681 4.2: ACK at least every second full-sized segment, else within delayedAckMs.
         this.unackedBytes += n;
         if (this.unackedBytes >= 2 * this.rcvMssEst) this.ackInOrder();
-        else if (this.delackAt === NEVER) this.delackAt = now + this.o.delayedAckMs;
+        else if (this.tmr.delackAt === NEVER) this.tmr.delackAt = now + this.o.delayedAckMs;
       }
       if (n > 0) {
         this.rcvRttMeasure(now, tsEcr);
@@ -1090,9 +1083,9 @@ export class TcpConnection {
     if (this.neg.sackOk && (this.sackedBytes > 0 || this.retransOut > 0) && this.segHead < this.segs.length) {
       this.detectLosses(now);
     }
-    if (this.sndRoom() > 0 && this.persistAt !== NEVER) {
-      this.persistAt = NEVER;
-      this.persistBackoff = 0;
+    if (this.sndRoom() > 0 && this.tmr.persistAt !== NEVER) {
+      this.tmr.persistAt = NEVER;
+      this.tmr.persistBackoff = 0;
     }
   }
 
@@ -1196,19 +1189,19 @@ export class TcpConnection {
 
     // RFC 6298 5.2 / 5.3: stop the timer when all is acknowledged, else restart it.
     if (this.segHead === this.segs.length) {
-      this.rtoAt = NEVER;
-      this.tlpAt = NEVER;
-      this.reoAt = NEVER;
+      this.tmr.rtoAt = NEVER;
+      this.tmr.tlpAt = NEVER;
+      this.tmr.reoAt = NEVER;
     } else {
-      this.rtoAt = this.rtoDeadline(now);
-      this.tlpAt = NEVER;
-      this.armTlp(now); // RFC 8985 7.2: re-arm the PTO on an ACK that advances SND.UNA
+      this.tmr.rtoAt = this.tmr.rtoDeadline(now);
+      this.tmr.tlpAt = NEVER;
+      this.tmr.armTlp(now); // RFC 8985 7.2: re-arm the PTO on an ACK that advances SND.UNA
     }
     if (this.finAcked) {
       switch (this.state) {
         case 'FIN-WAIT-1':
           this.state = 'FIN-WAIT-2';
-          if (this.appClosed) this.closeAt = now + this.o.finWait2Timeout;
+          if (this.appClosed) this.tmr.closeAt = now + this.o.finWait2Timeout;
           break;
         case 'CLOSING':
           this.toTimeWait(now);
@@ -1344,7 +1337,7 @@ export class TcpConnection {
           marked = true;
         } else if (remaining > timeout) timeout = remaining;
       }
-      this.reoAt = timeout > 0 ? now + timeout : NEVER;
+      this.tmr.reoAt = timeout > 0 ? now + timeout : NEVER;
     }
     if (marked && !this.inRecovery && seqGe(this.sndUna, this.recoverSeq)) this.enterRecovery(now);
   }
@@ -1455,7 +1448,7 @@ export class TcpConnection {
         const outstanding = seqGt(this.sndNxt, this.sndUna);
         const override = this.swsOverride && len > 0 && !outstanding;
         if (!override && !(len > 0 && len >= this.maxSndWnd / 2 && len === Math.min(avail, wndRoom))) {
-          if (!outstanding && len < avail) this.armPersist(now);
+          if (!outstanding && len < avail) this.tmr.armPersist(now);
           break;
         }
       }
@@ -1464,7 +1457,7 @@ export class TcpConnection {
       }
       const withFin = finPending && len === Math.max(avail, 0) && wndRoom > len;
       if (len <= 0 && !withFin) {
-        if (finPending && avail <= 0 && wndRoom <= 0 && !seqGt(this.sndNxt, this.sndUna)) this.armPersist(now);
+        if (finPending && avail <= 0 && wndRoom <= 0 && !seqGt(this.sndNxt, this.sndUna)) this.tmr.armPersist(now);
         break;
       }
       if (!this.sendNew(now, offset, len, withFin)) return;
@@ -1510,8 +1503,8 @@ export class TcpConnection {
     if (seqDiff(this.sndNxt, this.sndUna) === len + (fin ? 1 : 0)) this.progressAt = now; // nothing was outstanding
     this.cnt.bytesSent += len;
     this.lastDataSentAt = now;
-    if (this.rtoAt === NEVER) this.rtoAt = this.rtoDeadline(now); // RFC 6298 5.1
-    this.armTlp(now);
+    if (this.tmr.rtoAt === NEVER) this.tmr.rtoAt = this.tmr.rtoDeadline(now); // RFC 6298 5.1
+    this.tmr.armTlp(now);
     return true;
   }
 
@@ -1555,45 +1548,12 @@ export class TcpConnection {
     this.stats.retransmittedSegs++;
     // RFC 6298 5.3 / 5.5, as Linux tcp_xmit_retransmit_queue: a retransmission of the segment at SND.UNA restarts
     // the timer, so the RTO cannot expire before that retransmission could have been answered.
-    if (index === this.segHead || this.rtoAt === NEVER) this.rtoAt = this.rtoDeadline(now);
+    if (index === this.segHead || this.tmr.rtoAt === NEVER) this.tmr.rtoAt = this.tmr.rtoDeadline(now);
     return true;
   }
 
-  /**
-   * When the retransmission timer armed now expires: now + RTO (RFC 6298 5.1, 5.3), and, once the timer has
-   * backed off (a timeout already happened: RFC 6298 5.5), later by a per-connection pseudo-random fraction of up
-   * to rtoSpread (default a quarter) of the RTO. Connections whose segments were lost in one burst (thousands closing at once into a
-   * full receive ring) otherwise time out on the same tick, retransmit in one burst again, and lose the same share
-   * at every doubling. RFC 6298 sets a lower bound only (2.4 lets RTO be rounded up, 2.5 allows any maximum above
-   * 60 s, and a timer that fires late is conservative), so the spread stays within it. The fraction is derived from
-   * the connection's random timestamp offset and its retransmission count: no random draw (sans-IO, replayable).
-   */
-  private rtoDeadline(now: number): number {
-    const rto = this.rtt.rto;
-    const k = this.rtt.backoffCount;
-    if (k === 0 || this.o.rtoSpread === 0) return now + rto;
-    let h = Math.imul(this.neg.tsOffset ^ Math.imul(k + this.cnt.nRetrans, 0x9e3779b1), 0x85ebca77);
-    h ^= h >>> 13;
-    h = Math.imul(h, 0xc2b2ae35);
-    h ^= h >>> 16;
-    return now + rto + ((h >>> 0) / 0x1_0000_0000) * this.o.rtoSpread * rto;
-  }
 
-  private armPersist(now: number): void {
-    if (this.persistAt !== NEVER) return;
-    const base = Math.max(this.rtt.rto, this.o.minRto);
-    this.persistAt = now + Math.min(base * 2 ** this.persistBackoff, this.o.maxRto);
-  }
 
-  /** RFC 8985 7.2: arm the probe timeout after new data is sent, outside recovery. */
-  private armTlp(now: number): void {
-    if (!this.neg.sackOk || this.inRecovery || this.tlpOutstanding || this.rtt.srtt === undefined) return;
-    const srtt = this.rtt.srtt;
-    let pto = 2 * srtt;
-    if (seqDiff(this.sndNxt, this.sndUna) <= this.neg.mss) pto = Math.max(pto, 1.5 * srtt + 200);
-    pto = Math.max(pto, 10);
-    this.tlpAt = Math.min(now + pto, this.rtoAt);
-  }
 
   private fillHeader(f: TcpFields, seq: number, flags: number): void {
     f.srcPort = this.localPort;
@@ -1722,7 +1682,7 @@ export class TcpConnection {
       this.ackNow = false;
       this.ackSoon = false;
       this.unackedBytes = 0;
-      this.delackAt = NEVER;
+      this.tmr.delackAt = NEVER;
       this.hasDsack = false;
     }
     return true;
@@ -1798,7 +1758,7 @@ export class TcpConnection {
     if (this.state === 'CLOSED') return;
     this.state = 'CLOSED';
     this.error = error;
-    this.rtoAt = this.delackAt = this.persistAt = this.keepaliveAt = this.closeAt = this.tlpAt = this.reoAt = NEVER;
+    this.tmr.clear();
     this.timerAt = NEVER;
     if (this.ooo !== EMPTY_OOO) {
       this.host.oooAdjust(-this.ooo.memory);
@@ -1820,13 +1780,7 @@ export class TcpConnection {
   // ======================================================================================== timers
 
   private rearm(): void {
-    let t = this.rtoAt;
-    if (this.delackAt < t) t = this.delackAt;
-    if (this.persistAt < t) t = this.persistAt;
-    if (this.keepaliveAt < t) t = this.keepaliveAt;
-    if (this.closeAt < t) t = this.closeAt;
-    if (this.tlpAt < t) t = this.tlpAt;
-    if (this.reoAt < t) t = this.reoAt;
+    const t = this.tmr.earliest();
     if (t !== this.timerAt) {
       this.timerAt = t;
       this.host.connWake(this);
@@ -1835,38 +1789,38 @@ export class TcpConnection {
 
   /** @internal Run every due timer. */
   onTimer(now: number): void {
-    if (this.closeAt <= now) {
-      this.closeAt = NEVER;
+    if (this.tmr.closeAt <= now) {
+      this.tmr.closeAt = NEVER;
       if (this.state === 'TIME-WAIT' || this.state === 'FIN-WAIT-2') {
         this.toClosed(this.state === 'FIN-WAIT-2' ? 'ETIMEDOUT' : undefined);
         return;
       }
     }
-    if (this.rtoAt <= now) {
-      this.rtoAt = NEVER;
+    if (this.tmr.rtoAt <= now) {
+      this.tmr.rtoAt = NEVER;
       this.onRto(now);
       if (this.state === 'CLOSED') return;
     }
-    if (this.tlpAt <= now) {
-      this.tlpAt = NEVER;
+    if (this.tmr.tlpAt <= now) {
+      this.tmr.tlpAt = NEVER;
       this.onTlp(now);
     }
-    if (this.reoAt <= now) {
-      this.reoAt = NEVER;
+    if (this.tmr.reoAt <= now) {
+      this.tmr.reoAt = NEVER;
       this.detectLosses(now);
       this.output(now);
     }
-    if (this.persistAt <= now) {
-      this.persistAt = NEVER;
+    if (this.tmr.persistAt <= now) {
+      this.tmr.persistAt = NEVER;
       this.onPersist(now);
     }
-    if (this.keepaliveAt <= now) {
-      this.keepaliveAt = NEVER;
+    if (this.tmr.keepaliveAt <= now) {
+      this.tmr.keepaliveAt = NEVER;
       this.onKeepalive(now);
       if (this.state === 'CLOSED') return;
     }
-    if (this.delackAt <= now) {
-      this.delackAt = NEVER;
+    if (this.tmr.delackAt <= now) {
+      this.tmr.delackAt = NEVER;
       if (this.isSynchronized() || this.state === 'TIME-WAIT') this.sendAck(now);
     }
     this.rearm();
@@ -1875,17 +1829,17 @@ export class TcpConnection {
   private onRto(now: number): void {
     if (this.state === 'SYN-SENT' || this.state === 'SYN-RECEIVED') {
       const limit = this.state === 'SYN-SENT' ? this.o.synRetries : this.host.synAckRetryLimit(this);
-      if (this.synXmits >= limit) {
+      if (this.tmr.synXmits >= limit) {
         this.stats.timeouts++;
         this.toClosed(this.passive ? undefined : 'ETIMEDOUT');
         return;
       }
-      this.synXmits++;
+      this.tmr.synXmits++;
       this.cnt.nRetrans++;
       this.stats.retransmittedSegs++;
       // RFC 1122 4.2.3.5 holds for the SYN too (Linux advises on every SYN retransmission): a peer that learned a
       // wrong MAC for us would otherwise lose every SYN-ACK until its entry expires (issue #13 over TAP).
-      if (this.synXmits >= 3) this.host.connNegativeAdvice(this, now);
+      if (this.tmr.synXmits >= 3) this.host.connNegativeAdvice(this, now);
       this.rtt.backoff();
       this.sendSyn(now);
       return;
@@ -1915,10 +1869,10 @@ export class TcpConnection {
     this.inRecovery = false;
     this.dupAcks = 0;
     this.recoverSeq = this.sndNxt; // RFC 6582 3.2 step 1 after a timeout
-    this.tlpAt = NEVER;
-    this.reoAt = NEVER;
+    this.tmr.tlpAt = NEVER;
+    this.tmr.reoAt = NEVER;
     this.rtt.backoff();
-    this.rtoAt = this.rtoDeadline(now);
+    this.tmr.rtoAt = this.tmr.rtoDeadline(now);
     this.output(now);
   }
 
@@ -1945,7 +1899,7 @@ export class TcpConnection {
         this.tlpDsacked = false;
       }
     }
-    this.rtoAt = this.rtoDeadline(now);
+    this.tmr.rtoAt = this.tmr.rtoDeadline(now);
   }
 
   /** RFC 9293 3.8.6.1: a zero-window probe (an ACK below the window elicits the peer's current window). */
@@ -1954,7 +1908,7 @@ export class TcpConnection {
     const unsent = this.sndBuf.length - seqDiff(this.sndNxt, this.bufSeq) > 0 || (this.finQueued && !this.finSent);
     if (!unsent || this.sndRoom() > 0) {
       // RFC 9293 3.8.6.2.1 (4): the SWS override timeout: send what the window allows.
-      this.persistBackoff = 0;
+      this.tmr.persistBackoff = 0;
       this.swsOverride = true;
       this.output(now);
       this.swsOverride = false;
@@ -1972,8 +1926,8 @@ export class TcpConnection {
     this.probesUnanswered++;
     this.stats.zeroWindowProbes++;
     this.sendProbe(now);
-    this.persistBackoff++;
-    this.armPersist(now);
+    this.tmr.persistBackoff++;
+    this.tmr.armPersist(now);
   }
 
   private sendProbe(now: number): void {
@@ -1986,7 +1940,7 @@ export class TcpConnection {
   /** RFC 9293 3.8.4 / RFC 1122 4.2.3.6 keep-alive. */
   private onKeepalive(now: number): void {
     if (!this.keepAlive || !this.isSynchronized()) return;
-    if (this.keepProbes >= this.o.keepAliveCount) {
+    if (this.tmr.keepProbes >= this.o.keepAliveCount) {
       this.stats.timeouts++;
       this.sendRst(now, this.sndNxt);
       this.toClosed('ETIMEDOUT');
@@ -1994,13 +1948,13 @@ export class TcpConnection {
     }
     if (this.segHead < this.segs.length) {
       // Data outstanding: the retransmission timer covers liveness.
-      this.keepaliveAt = now + this.keepAliveIdle;
+      this.tmr.keepaliveAt = now + this.keepAliveIdle;
       return;
     }
-    this.keepProbes++;
+    this.tmr.keepProbes++;
     this.stats.keepaliveProbes++;
     this.sendProbe(now);
-    this.keepaliveAt = now + this.o.keepAliveInterval;
+    this.tmr.keepaliveAt = now + this.o.keepAliveInterval;
   }
 
   // ======================================================================================== ICMP (RFC 5927)
