@@ -35,6 +35,7 @@ import { seqAdd, seqDiff, seqGe, seqGt, seqLe, seqLt } from './seq.js';
 import { TcpFlag, type TcpFields } from './wire.js';
 import { COALESCE_MAX_BYTES, EMPTY_OOO, EMPTY_RING, INITIAL_RING, MAX_WINDOW, NEVER, TS_RECENT_MAX_IDLE } from './conn-common.js';
 import { TcpCounters } from './counters.js';
+import { Scoreboard, type SentSeg } from './scoreboard.js';
 import { Negotiated } from './negotiated.js';
 import { ConnTimers } from './timers.js';
 
@@ -88,21 +89,6 @@ export interface TcpConnHost {
   finAllowed(): boolean;
 }
 
-/** A sent segment in the retransmission queue. `len` counts sequence space (a FIN counts 1). */
-class SentSeg {
-  seq = 0;
-  len = 0;
-  fin = false;
-  xmitTime = 0;
-  /** Order of the last transmission among this connection's (RACK "sent after", also for equal xmitTime). */
-  xmitOrder = 0;
-  xmits = 0;
-  sacked = false;
-  lost = false;
-}
-
-/** Spare SentSeg records a connection keeps for reuse (more are left to the GC). */
-const SEG_POOL_MAX = 64;
 
 /** One frozen RttEstimator options object per layer's options, shared by its connections (not one per connection). */
 const rtoOptionsCache = new WeakMap<ResolvedTcpOptions, Readonly<RtoOptions>>();
@@ -168,6 +154,8 @@ export class TcpConnection {
   readonly neg: Negotiated;
   /** @internal the timers */
   readonly tmr: ConnTimers;
+  /** @internal the sent-segment scoreboard */
+  readonly sb = new Scoreboard();
 
   // --- send sequence variables (RFC 9293 3.3.1) ---
   private iss = 0;
@@ -188,13 +176,6 @@ export class TcpConnection {
   private wantWritable = false;
 
   // --- retransmission queue ---
-  private segs: SentSeg[] = [];
-  private segHead = 0;
-  /** Spare SentSeg records (made on the first acknowledged segment: idle connections keep no array). */
-  private segPool: SentSeg[] | null = null;
-  sackedBytes = 0;
-  lostBytes = 0;
-  retransOut = 0;
   dupAcks = 0;
   inRecovery = false;
   recoverSeq = 0;
@@ -204,8 +185,6 @@ export class TcpConnection {
   // RACK (RFC 8985 6.1)
   private rackXmitTime = -1;
   private rackXmitOrder = 0;
-  /** Counts transmissions of data / FIN (SentSeg.xmitOrder). */
-  private xmitCounter = 0;
   private rackRtt = 0;
   rackMinRtt = NEVER;
   tlpOutstanding = false;
@@ -1073,14 +1052,14 @@ export class TcpConnection {
       // RFC 6582 3.2 step 2: enter fast recovery only when the ACK covers more than `recover`.
       // With SACK, once reordering has been seen, RACK alone decides (as for IsLost in detectLosses).
       if (this.dupAcks === 3 && !this.inRecovery && seqGt(this.sndUna, this.recoverSeq) && !(this.neg.sackOk && this.reorderingSeen)) {
-        const head = this.headSeg();
+        const head = this.sb.headSeg();
         if (head && !head.sacked) {
-          this.markLost(head);
+          this.sb.markLost(head);
           this.enterRecovery(now);
         }
       }
     }
-    if (this.neg.sackOk && (this.sackedBytes > 0 || this.retransOut > 0) && this.segHead < this.segs.length) {
+    if (this.neg.sackOk && (this.sb.sackedBytes > 0 || this.sb.retransOut > 0) && !this.sb.empty) {
       this.detectLosses(now);
     }
     if (this.sndRoom() > 0 && this.tmr.persistAt !== NEVER) {
@@ -1098,40 +1077,8 @@ export class TcpConnection {
   }
 
   private ackNewData(now: number, seg: TcpFields, ack: number): void {
-    let rttCandidate = -1;
-    while (this.segHead < this.segs.length) {
-      const s = this.segs[this.segHead]!;
-      const end = seqAdd(s.seq, s.len);
-      if (seqLe(end, ack)) {
-        if (s.xmits === 1) rttCandidate = now - s.xmitTime;
-        this.rackUpdate(now, s);
-        this.unaccount(s);
-        if (s.fin) this.finAcked = true;
-        if (this.segPool === null) this.segPool = [s];
-        else if (this.segPool.length < SEG_POOL_MAX) this.segPool.push(s);
-        this.segHead++;
-      } else {
-        if (seqLt(s.seq, ack)) {
-          // Partial ACK of a segment: trim it.
-          const cut = seqDiff(ack, s.seq);
-          if (s.lost) this.lostBytes -= cut;
-          if (s.sacked) this.sackedBytes -= cut;
-          s.seq = ack;
-          s.len -= cut;
-        }
-        break;
-      }
-    }
-    if (this.segHead === this.segs.length) {
-      // Emptied by pops, not `length = 0`: V8 frees the backing store on length 0 and the next push (every segment
-      // of a request/response exchange) allocates one again (152 B); pop keeps a small one.
-      const segs = this.segs;
-      while (segs.length > 0) segs.pop();
-      this.segHead = 0;
-    } else if (this.segHead > 1024 && this.segHead * 2 > this.segs.length) {
-      this.segs.splice(0, this.segHead);
-      this.segHead = 0;
-    }
+    const rttCandidate = this.sb.trimAcked(now, ack, this);
+    if (this.sb.finDelivered) this.finAcked = true;
     // Data bytes acknowledged (excluding SYN / FIN sequence numbers).
     const dataEnd = seqAdd(this.bufSeq, this.sndBuf.length);
     const dataAcked = seqDiff(seqLt(ack, dataEnd) ? ack : dataEnd, this.bufSeq);
@@ -1176,9 +1123,9 @@ export class TcpConnection {
         if (this.reoWndPersist > 0 && --this.reoWndPersist === 0) this.reoWndMult = 1;
       } else if (!this.neg.sackOk) {
         // RFC 6582 3.2 step 5: a partial ACK -> retransmit the first unacknowledged segment.
-        const head = this.headSeg();
+        const head = this.sb.headSeg();
         if (head && !head.lost && !head.sacked) {
-          this.markLost(head);
+          this.sb.markLost(head);
           this.forceRetransmit = true;
         }
       }
@@ -1188,7 +1135,7 @@ export class TcpConnection {
     }
 
     // RFC 6298 5.2 / 5.3: stop the timer when all is acknowledged, else restart it.
-    if (this.segHead === this.segs.length) {
+    if (this.sb.empty) {
       this.tmr.rtoAt = NEVER;
       this.tmr.tlpAt = NEVER;
       this.tmr.reoAt = NEVER;
@@ -1225,15 +1172,7 @@ export class TcpConnection {
     if (ms < this.rackMinRtt) this.rackMinRtt = ms;
   }
 
-  private unaccount(s: SentSeg): void {
-    if (s.sacked) this.sackedBytes -= s.len;
-    if (s.lost) this.lostBytes -= s.len;
-    if (s.xmits > 1) this.retransOut--;
-  }
 
-  private headSeg(): SentSeg | undefined {
-    return this.segHead < this.segs.length ? this.segs[this.segHead] : undefined;
-  }
 
   /** RFC 2018 / RFC 2883 / RFC 6675 scoreboard update from the SACK blocks of an ACK. */
   private processSack(now: number, blocks: number[], ack: number): void {
@@ -1264,25 +1203,12 @@ export class TcpConnection {
       // Ignore blocks outside (SND.UNA, SND.NXT] (RFC 2018 section 8 / RFC 6675 sanity).
       if (seqLe(l, this.sndUna) && seqLe(r, this.sndUna)) continue;
       if (seqGt(r, this.sndNxt)) continue;
-      for (let i = this.segHead; i < this.segs.length; i++) {
-        const s = this.segs[i]!;
-        if (seqGe(s.seq, r)) break;
-        if (s.sacked || seqLt(s.seq, l)) continue;
-        if (seqLe(seqAdd(s.seq, s.len), r)) {
-          s.sacked = true;
-          this.sackedBytes += s.len;
-          if (s.lost) {
-            s.lost = false;
-            this.lostBytes -= s.len;
-          }
-          this.rackUpdate(now, s);
-        }
-      }
+      this.sb.markSacked(now, l, r, this);
     }
   }
 
   /** RFC 8985 6.2 step 2: RACK.update for a newly delivered segment. */
-  private rackUpdate(now: number, s: SentSeg): void {
+  rackUpdate(now: number, s: SentSeg): void {
     const rtt = now - s.xmitTime;
     // A retransmitted segment delivered faster than min_rtt is probably the original's ACK: skip.
     if (s.xmits > 1 && rtt < this.rackMinRtt) return;
@@ -1305,33 +1231,23 @@ export class TcpConnection {
     // RFC 6675 4 IsLost: more than (DupThresh - 1) * SMSS bytes SACKed above an original transmission.
     // Once reordering has been seen, loss detection is RACK's alone (RFC 8985 section 4: a fixed DupThresh marks
     // every segment that three others overtook; Linux raises its reordering threshold instead).
-    if (!this.reorderingSeen && this.sackedBytes > 2 * this.neg.mss) {
-      let above = 0;
-      for (let i = this.segs.length - 1; i >= this.segHead; i--) {
-        const s = this.segs[i]!;
-        if (s.sacked) above += s.len;
-        else if (!s.lost && s.xmits === 1 && above > 2 * this.neg.mss) {
-          this.markLost(s);
-          marked = true;
-        }
-      }
-    }
+    if (!this.reorderingSeen && this.sb.sackedBytes > 2 * this.neg.mss && this.sb.markLostByDupThresh(this.neg.mss)) marked = true;
     // RACK: a segment sent before the most recently delivered one, outstanding for longer than rtt + reo_wnd.
     if (this.rackXmitTime >= 0) {
       const srtt = this.rtt.srtt ?? this.rackRtt;
       // RFC 8985 6.2 step 4: reo_wnd is 0 in recovery or with DupThresh SACKed segments unless reordering was seen.
       const reoWnd =
-        !this.reorderingSeen && (this.inRecovery || this.sackedBytes >= 3 * this.neg.mss)
+        !this.reorderingSeen && (this.inRecovery || this.sb.sackedBytes >= 3 * this.neg.mss)
           ? 0
           : Math.min(this.rackMinRtt === NEVER ? 0 : (this.reoWndMult * this.rackMinRtt) / 4, srtt);
       let timeout = 0;
-      for (let i = this.segHead; i < this.segs.length; i++) {
-        const s = this.segs[i]!;
+      for (let i = this.sb.segHead; i < this.sb.segs.length; i++) {
+        const s = this.sb.segs[i]!;
         if (s.sacked || s.lost) continue;
         if (s.xmitOrder >= this.rackXmitOrder) continue; // not sent before the most recently delivered segment
         const remaining = s.xmitTime + this.rackRtt + reoWnd - now;
         if (remaining <= 0) {
-          this.markLost(s);
+          this.sb.markLost(s);
           this.cnt.nRack++;
           this.stats.rackLosses++;
           marked = true;
@@ -1361,11 +1277,6 @@ export class TcpConnection {
   private userTimeout = 0;
   private progressAt = 0;
 
-  private markLost(s: SentSeg): void {
-    if (s.lost || s.sacked) return;
-    s.lost = true;
-    this.lostBytes += s.len;
-  }
 
   private enterRecovery(now: number): void {
     this.inRecovery = true;
@@ -1387,13 +1298,13 @@ export class TcpConnection {
    * sending as SACKs free the pipe, so SND.NXT - SND.UNA can grow far past cwnd; Linux bases ssthresh on cwnd).
    */
   private lossFlightSize(): number {
-    const f = seqDiff(this.sndNxt, this.sndUna) - this.sackedBytes;
+    const f = seqDiff(this.sndNxt, this.sndUna) - this.sb.sackedBytes;
     return Math.max(0, Math.min(f, this.cc.cwnd));
   }
 
   /** RFC 6675 pipe: outstanding bytes not SACKed and not marked lost (without SACK, each dup ACK counts a segment). */
   pipe(): number {
-    let p = seqDiff(this.sndNxt, this.sndUna) - this.sackedBytes - this.lostBytes;
+    let p = seqDiff(this.sndNxt, this.sndUna) - this.sb.sackedBytes - this.sb.lostBytes;
     if (!this.neg.sackOk && this.dupAcks > 0) p -= this.dupAcks * this.neg.mss;
     return p > 0 ? p : 0;
   }
@@ -1417,9 +1328,9 @@ export class TcpConnection {
     if (pmtu - 40 < this.neg.mssRaw) this.lowerMss(now, pmtu, 64);
     const cwnd = this.cc.cwnd;
     // 1. Retransmissions (RFC 6675 5 NextSeg rule 1, RFC 8985, RFC 6298 5.4).
-    if (this.lostBytes > 0) {
-      for (let i = this.segHead; i < this.segs.length && this.lostBytes > 0; i++) {
-        const s = this.segs[i]!;
+    if (this.sb.lostBytes > 0) {
+      for (let i = this.sb.segHead; i < this.sb.segs.length && this.sb.lostBytes > 0; i++) {
+        const s = this.sb.segs[i]!;
         if (!s.lost) continue;
         // RFC 5681 3.2 step 2 / RFC 6675 5 step 3: the first retransmission on entering recovery ignores cwnd.
         if (!this.forceRetransmit && this.pipe() + Math.min(s.len, this.neg.mss) > cwnd && this.pipe() > 0) break;
@@ -1466,7 +1377,7 @@ export class TcpConnection {
     }
     const unsent = this.sndBuf.length - seqDiff(this.sndNxt, this.bufSeq);
     const cwndLimited = unsent > 0 && cwnd - this.pipe() < Math.min(unsent, this.neg.mss);
-    if (sentAck || cwndLimited) this.usage.onTransmit(this.sndUna, this.sndNxt, seqDiff(this.sndNxt, this.sndUna) - this.sackedBytes, cwndLimited);
+    if (sentAck || cwndLimited) this.usage.onTransmit(this.sndUna, this.sndNxt, seqDiff(this.sndNxt, this.sndUna) - this.sb.sackedBytes, cwndLimited);
     const rwndLimited = unsent > 0 && this.sndRoom() < Math.min(unsent, this.neg.mss);
     this.chrono.set(now, rwndLimited ? 'rwnd' : this.wantWritable ? 'sndbuf' : unsent > 0 || this.sndNxt !== this.sndUna ? 'busy' : 'idle');
     if (!sentAck && (this.ackNow || this.ackSoon)) this.sendAck(now);
@@ -1481,24 +1392,7 @@ export class TcpConnection {
     if (!this.xmit(now, f, len > 0 ? this.sndBuf : null, offset, len, len > mss ? mss : undefined)) return false;
     // One record per segment on the wire, as if each had been sent alone: SACK, RACK, loss marking and
     // retransmission work on what the peer sees, not on how the packet left this host.
-    let seq = this.sndNxt;
-    let rest = len;
-    do {
-      const n = rest > mss ? mss : rest;
-      rest -= n;
-      const s = this.segPool?.pop() ?? new SentSeg();
-      s.seq = seq;
-      s.fin = fin && rest === 0;
-      s.len = n + (s.fin ? 1 : 0);
-      s.xmitTime = now;
-      s.xmitOrder = ++this.xmitCounter;
-      s.xmits = 1;
-      s.sacked = false;
-      s.lost = false;
-      this.segs.push(s);
-      seq = seqAdd(seq, s.len);
-    } while (rest > 0);
-    this.sndNxt = seq;
+    this.sndNxt = this.sb.record(now, this.sndNxt, len, fin, mss);
     if (fin) this.finSent = true;
     if (seqDiff(this.sndNxt, this.sndUna) === len + (fin ? 1 : 0)) this.progressAt = now; // nothing was outstanding
     this.cnt.bytesSent += len;
@@ -1512,19 +1406,7 @@ export class TcpConnection {
     const dataLen = s.len - (s.fin ? 1 : 0);
     if (dataLen > this.neg.mss) {
       // PMTU went down: split the record (RFC 1191 / RFC 9293 3.7.3).
-      const rest = this.segPool?.pop() ?? new SentSeg();
-      rest.seq = seqAdd(s.seq, this.neg.mss);
-      rest.len = s.len - this.neg.mss;
-      rest.fin = s.fin;
-      rest.xmitTime = s.xmitTime;
-      rest.xmitOrder = s.xmitOrder;
-      rest.xmits = s.xmits;
-      rest.sacked = false;
-      rest.lost = s.lost;
-      if (rest.xmits > 1) this.retransOut++;
-      s.len = this.neg.mss;
-      s.fin = false;
-      this.segs.splice(index + 1, 0, rest);
+      this.sb.split(index, this.neg.mss);
       return this.retransmit(now, s, index);
     }
     const f = this.host.txFields;
@@ -1532,23 +1414,16 @@ export class TcpConnection {
     this.fillHeader(f, s.seq, TcpFlag.ACK | (s.fin ? TcpFlag.FIN : 0));
     this.fillOptions(now, f, dataLen);
     if (!this.xmit(now, f, dataLen > 0 ? this.sndBuf : null, offset, dataLen)) return false;
-    if (s.lost) {
-      s.lost = false;
-      this.lostBytes -= s.len;
-    }
-    if (s.xmits === 1) this.retransOut++;
+    this.sb.retransmitted(now, s);
     if (this.undoArmed) {
       this.undoRetrans++;
       this.undoSent++;
     }
-    s.xmits++;
-    s.xmitTime = now;
-    s.xmitOrder = ++this.xmitCounter;
     this.cnt.nRetrans++;
     this.stats.retransmittedSegs++;
     // RFC 6298 5.3 / 5.5, as Linux tcp_xmit_retransmit_queue: a retransmission of the segment at SND.UNA restarts
     // the timer, so the RTO cannot expire before that retransmission could have been answered.
-    if (index === this.segHead || this.tmr.rtoAt === NEVER) this.tmr.rtoAt = this.tmr.rtoDeadline(now);
+    if (index === this.sb.segHead || this.tmr.rtoAt === NEVER) this.tmr.rtoAt = this.tmr.rtoDeadline(now);
     return true;
   }
 
@@ -1844,7 +1719,7 @@ export class TcpConnection {
       this.sendSyn(now);
       return;
     }
-    if (this.segHead >= this.segs.length) return;
+    if (this.sb.empty) return;
     // The receiver shrank its window to zero below data in flight and keeps answering: the retransmissions act as
     // zero-window probes and do not count towards giving up (RFC 9293 3.8.6, RFC 1122 4.2.2.17; like Linux's
     // tcp_retransmit_timer), as long as an ACK came within maxRto.
@@ -1865,7 +1740,7 @@ export class TcpConnection {
     // RFC 5681 3.1 / RFC 6298 5.5-5.6: collapse cwnd, back off, retransmit the earliest unacknowledged segment.
     this.cc.onRto(now, this.lossFlightSize());
     this.undoArmed = false; // the timeout's response is not undone (no F-RTO / Eifel here)
-    for (let i = this.segHead; i < this.segs.length; i++) this.markLost(this.segs[i]!);
+    this.sb.markAllLost();
     this.inRecovery = false;
     this.dupAcks = 0;
     this.recoverSeq = this.sndNxt; // RFC 6582 3.2 step 1 after a timeout
@@ -1878,7 +1753,7 @@ export class TcpConnection {
 
   /** RFC 8985 7.3: send one new segment if possible, else retransmit the last one. */
   private onTlp(now: number): void {
-    if (!this.isSynchronized() || this.segHead >= this.segs.length) return;
+    if (!this.isSynchronized() || this.sb.empty) return;
     this.tlpOutstanding = true;
     this.cnt.nTlp++;
     this.stats.tlpProbes++;
@@ -1888,8 +1763,8 @@ export class TcpConnection {
     if (avail > 0 && wndRoom > 0) {
       this.sendNew(now, offset, Math.min(avail, this.neg.mss, wndRoom), false);
     } else {
-      const last = this.segs.length - 1;
-      const s = this.segs[last]!;
+      const last = this.sb.segs.length - 1;
+      const s = this.sb.segs[last]!;
       if (!s.sacked && this.retransmit(now, s, last)) {
         // RFC 8985 7.4: remember the probe to tell, when it is acknowledged, whether it repaired a loss.
         this.tlpRetransSeq = s.seq;
@@ -1946,7 +1821,7 @@ export class TcpConnection {
       this.toClosed('ETIMEDOUT');
       return;
     }
-    if (this.segHead < this.segs.length) {
+    if (!this.sb.empty) {
       // Data outstanding: the retransmission timer covers liveness.
       this.tmr.keepaliveAt = now + this.keepAliveIdle;
       return;
@@ -1978,10 +1853,7 @@ export class TcpConnection {
     if (raw >= this.neg.mssRaw) return false;
     this.neg.setMssRaw(now, raw);
     // Segments larger than the new MSS that are in flight are lost (RFC 1191 6.5 / Linux tcp_simple_retransmit).
-    for (let i = this.segHead; i < this.segs.length; i++) {
-      const s = this.segs[i]!;
-      if (!s.sacked && s.len - (s.fin ? 1 : 0) > this.neg.mss) this.markLost(s);
-    }
+    this.sb.markOversizeLost(this.neg.mss);
     return true;
   }
 
