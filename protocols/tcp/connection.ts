@@ -36,6 +36,7 @@ import { TcpFlag, type TcpFields } from './wire.js';
 import { COALESCE_MAX_BYTES, EMPTY_OOO, EMPTY_RING, INITIAL_RING, MAX_WINDOW, NEVER, TS_RECENT_MAX_IDLE } from './conn-common.js';
 import { TcpCounters } from './counters.js';
 import { Scoreboard, type SentSeg } from './scoreboard.js';
+import { LossRecovery } from './recovery.js';
 import { Negotiated } from './negotiated.js';
 import { ConnTimers } from './timers.js';
 
@@ -156,6 +157,8 @@ export class TcpConnection {
   readonly tmr: ConnTimers;
   /** @internal the sent-segment scoreboard */
   readonly sb = new Scoreboard();
+  /** @internal loss recovery */
+  readonly rec: LossRecovery;
 
   // --- send sequence variables (RFC 9293 3.3.1) ---
   private iss = 0;
@@ -166,8 +169,8 @@ export class TcpConnection {
   private sndWl1 = 0;
   private sndWl2 = 0;
   /** Sequence number of the first byte in sndBuf. */
-  private bufSeq = 0;
-  private sndBuf: ByteRing = EMPTY_RING;
+  bufSeq = 0;
+  sndBuf: ByteRing = EMPTY_RING;
   private finQueued = false;
   private finSent = false;
   private finAcked = false;
@@ -176,29 +179,10 @@ export class TcpConnection {
   private wantWritable = false;
 
   // --- retransmission queue ---
-  dupAcks = 0;
-  inRecovery = false;
-  recoverSeq = 0;
   rtt: RttEstimator;
   cc: CongestionControl;
   readonly ccFactory: CongestionControlFactory;
   // RACK (RFC 8985 6.1)
-  private rackXmitTime = -1;
-  private rackXmitOrder = 0;
-  private rackRtt = 0;
-  rackMinRtt = NEVER;
-  tlpOutstanding = false;
-  private tlpEpisode = false;
-  private tlpDsacked = false;
-  private tlpRetransSeq = 0;
-  private tlpRetransEnd = 0;
-  private tlpHigh = 0;
-  private rackFack = 0;
-  private reoWndMult = 1;
-  private reoWndPersist = 0;
-  private dsackRound = 0;
-  private dsackRoundSet = false;
-  private reorderingSeen = false;
 
   // --- timers (absolute ms; NEVER when off) ---
   /** SYN (or SYN-ACK) retransmissions so far in the handshake. */
@@ -206,7 +190,7 @@ export class TcpConnection {
     return this.tmr.synXmits;
   }
   probesUnanswered = 0;
-  private lastAckAt = 0;
+  lastAckAt = 0;
   /** Receive-side RTT estimate (ms) for auto-tuning (like Linux tcp_rcv_rtt_measure), undefined until measured. */
   rcvRtt: number | undefined = undefined;
   private rcvRttSeq = 0;
@@ -246,16 +230,6 @@ export class TcpConnection {
   private rcvSpaceCopied = 0;
 
   // --- undo (RFC 3708) ---
-  /**
-   * Spurious-recovery undo (RFC 3708 section 3, like Linux's undo_marker / undo_retrans): while armed, the number
-   * of retransmissions since the last fast recovery began that no D-SACK has yet reported as needless. When it
-   * reaches zero every one of them was spurious: the recovery answered reordering, and its cwnd reduction is undone.
-   */
-  private undoArmed = false;
-  private undoMarker = 0;
-  private undoRetrans = 0;
-  /** Retransmissions sent since the episode began (an episode whose retransmission never left is not undone). */
-  private undoSent = 0;
 
   constructor(host: TcpConnHost, ids: ConnectOptions, passive: boolean, now: number) {
     this.host = host;
@@ -264,6 +238,7 @@ export class TcpConnection {
     this.cnt = new TcpCounters(this);
     this.neg = new Negotiated(this, this.o);
     this.tmr = new ConnTimers(this, this.o);
+    this.rec = new LossRecovery(this, this.o, this.stats);
     this.localIp = ids.localIp;
     this.localPort = ids.localPort;
     this.remoteIp = ids.remoteIp;
@@ -401,7 +376,7 @@ export class TcpConnection {
     this.userTimeout = ms;
   }
 
-  private userTimedOut(now: number): boolean {
+  userTimedOut(now: number): boolean {
     if (this.userTimeout === 0 || now - this.progressAt < this.userTimeout) return false;
     this.stats.timeouts++;
     this.sendRst(now, this.sndNxt);
@@ -481,8 +456,8 @@ export class TcpConnection {
     this.sndUna = this.iss;
     this.sndNxt = seqAdd(this.iss, 1);
     this.bufSeq = this.sndNxt;
-    this.recoverSeq = this.iss;
-    this.rackFack = this.iss;
+    this.rec.recoverSeq = this.iss;
+    this.rec.rackFack = this.iss;
     this.state = 'SYN-SENT';
     this.tmr.synXmits = 0;
     this.sendSyn(now);
@@ -494,8 +469,8 @@ export class TcpConnection {
     this.sndUna = this.iss;
     this.sndNxt = seqAdd(this.iss, 1);
     this.bufSeq = this.sndNxt;
-    this.recoverSeq = this.iss;
-    this.rackFack = this.iss;
+    this.rec.recoverSeq = this.iss;
+    this.rec.rackFack = this.iss;
     this.irs = syn.seq;
     this.rcvNxt = seqAdd(syn.seq, 1);
     this.neg.negotiate(now, syn);
@@ -518,8 +493,8 @@ export class TcpConnection {
     this.sndUna = ack.ack;
     this.sndNxt = ack.ack;
     this.bufSeq = ack.ack;
-    this.recoverSeq = this.iss;
-    this.rackFack = this.iss;
+    this.rec.recoverSeq = this.iss;
+    this.rec.rackFack = this.iss;
     this.irs = seqAdd(ack.seq, -1);
     this.rcvNxt = ack.seq;
     this.neg.tsOk = tsOffset !== undefined && ack.tsVal !== undefined;
@@ -547,7 +522,7 @@ export class TcpConnection {
 
 
 
-  private sendSyn(now: number): void {
+  sendSyn(now: number): void {
     const f = this.host.txFields;
     const synAck = this.state === 'SYN-RECEIVED';
     this.fillHeader(f, this.iss, synAck ? TcpFlag.SYN | TcpFlag.ACK : TcpFlag.SYN);
@@ -830,9 +805,6 @@ export class TcpConnection {
 
   private swsOverride = false;
   private synPending = false;
-  private forceRetransmit = false;
-  /** Timeouts without forward progress (the give-up count; the RTO backoff itself follows Karn's rule). */
-  private consecutiveRtos = 0;
 
   private toEstablished(now: number): void {
     this.state = 'ESTABLISHED';
@@ -1037,7 +1009,7 @@ export class TcpConnection {
       this.sndWl1 = seg.seq;
       this.sndWl2 = ack;
     }
-    if (this.neg.sackOk && seg.sackBlocks.length > 0) this.processSack(now, seg.sackBlocks, ack);
+    if (this.neg.sackOk && seg.sackBlocks.length > 0) this.rec.processSack(now, seg.sackBlocks, ack);
     if (acked > 0) {
       this.ackNewData(now, seg, ack);
     } else if (
@@ -1047,20 +1019,10 @@ export class TcpConnection {
       this.sndWnd === wndBefore &&
       seqGt(this.sndNxt, this.sndUna)
     ) {
-      // RFC 5681 2: a duplicate ACK.
-      this.dupAcks++; // without SACK each one lets a segment leave the network (pipe), RFC 6582 3.2 step 4
-      // RFC 6582 3.2 step 2: enter fast recovery only when the ACK covers more than `recover`.
-      // With SACK, once reordering has been seen, RACK alone decides (as for IsLost in detectLosses).
-      if (this.dupAcks === 3 && !this.inRecovery && seqGt(this.sndUna, this.recoverSeq) && !(this.neg.sackOk && this.reorderingSeen)) {
-        const head = this.sb.headSeg();
-        if (head && !head.sacked) {
-          this.sb.markLost(head);
-          this.enterRecovery(now);
-        }
-      }
+      this.rec.onDupAck(now);
     }
     if (this.neg.sackOk && (this.sb.sackedBytes > 0 || this.sb.retransOut > 0) && !this.sb.empty) {
-      this.detectLosses(now);
+      this.rec.detectLosses(now);
     }
     if (this.sndRoom() > 0 && this.tmr.persistAt !== NEVER) {
       this.tmr.persistAt = NEVER;
@@ -1072,12 +1034,12 @@ export class TcpConnection {
    * Bytes the peer's offered window still allows beyond SND.NXT: the right edge is SND.WL2 + SND.WND (RFC 9293
    * 3.8.6: the window offered by the segment that updated it counts from that segment's ACK, not from SND.UNA).
    */
-  private sndRoom(): number {
+  sndRoom(): number {
     return seqDiff(seqAdd(this.sndWl2, this.sndWnd), this.sndNxt);
   }
 
   private ackNewData(now: number, seg: TcpFields, ack: number): void {
-    const rttCandidate = this.sb.trimAcked(now, ack, this);
+    const rttCandidate = this.sb.trimAcked(now, ack, this.rec);
     if (this.sb.finDelivered) this.finAcked = true;
     // Data bytes acknowledged (excluding SYN / FIN sequence numbers).
     const dataEnd = seqAdd(this.bufSeq, this.sndBuf.length);
@@ -1089,23 +1051,8 @@ export class TcpConnection {
     }
     const ackedBytes = seqDiff(ack, this.sndUna);
     const flightBefore = seqDiff(this.sndNxt, this.sndUna);
-    if (this.tlpEpisode && (this.tlpDsacked || seqGt(ack, this.tlpHigh))) {
-      // RFC 8985 7.4.2 (as Linux tcp_process_tlp_ack): a D-SACK for the probe means the original arrived; an ACK
-      // beyond the probe's SND.NXT without one means the probe repaired a real loss, and congestion control
-      // responds as for a fast recovery.
-      this.tlpEpisode = false;
-      if (!this.tlpDsacked && !this.inRecovery) {
-        this.undoArmed = false; // this reduction replaces the state the undo would restore
-        this.stats.tlpRecoveries++;
-        this.cc.onEnterRecovery(now, this.lossFlightSize());
-        this.cc.onExitRecovery(now);
-      }
-    }
+    this.rec.onTlpAcked(now, ack);
     this.sndUna = ack;
-    this.dupAcks = 0;
-    this.tlpOutstanding = false;
-    this.consecutiveRtos = 0;
-
     // RTT measurement: RFC 7323 4 (timestamps) or RFC 6298 3 with Karn's algorithm.
     let rttMs: number | undefined;
     if (this.neg.tsOk && seg.tsEcr !== undefined && seg.tsEcr !== 0) {
@@ -1114,25 +1061,7 @@ export class TcpConnection {
     } else if (rttCandidate >= 0) rttMs = rttCandidate;
     if (rttMs !== undefined) this.rttSample(rttMs);
 
-    // Congestion control (RFC 5681, RFC 6582, RFC 6675).
-    if (this.inRecovery) {
-      if (seqGe(ack, this.recoverSeq)) {
-        this.inRecovery = false;
-        this.cc.onExitRecovery(now);
-        if (this.undoArmed && this.undoRetrans === 0) this.undoRecovery(now);
-        if (this.reoWndPersist > 0 && --this.reoWndPersist === 0) this.reoWndMult = 1;
-      } else if (!this.neg.sackOk) {
-        // RFC 6582 3.2 step 5: a partial ACK -> retransmit the first unacknowledged segment.
-        const head = this.sb.headSeg();
-        if (head && !head.lost && !head.sacked) {
-          this.sb.markLost(head);
-          this.forceRetransmit = true;
-        }
-      }
-    } else if (this.usage.mayGrow(this.cc.cwnd, this.cc.ssthresh, flightBefore)) {
-      // Grow cwnd only while it limits the sender (cwnd-usage.ts: Linux tcp_is_cwnd_limited; RFC 7661's concern).
-      this.cc.onAck(now, ackedBytes, this.pipe(), rttMs);
-    }
+    this.rec.onAckAdvanced(now, ack, ackedBytes, flightBefore, rttMs);
 
     // RFC 6298 5.2 / 5.3: stop the timer when all is acknowledged, else restart it.
     if (this.sb.empty) {
@@ -1169,107 +1098,16 @@ export class TcpConnection {
   rttSample(ms: number): void {
     this.rtt.sample(ms);
     this.rtt.resetBackoff();
-    if (ms < this.rackMinRtt) this.rackMinRtt = ms;
+    if (ms < this.rec.rackMinRtt) this.rec.rackMinRtt = ms;
   }
 
 
 
-  /** RFC 2018 / RFC 2883 / RFC 6675 scoreboard update from the SACK blocks of an ACK. */
-  private processSack(now: number, blocks: number[], ack: number): void {
-    for (let b = 0; b < blocks.length; b += 2) {
-      const l = blocks[b]!;
-      const r = blocks[b + 1]!;
-      if (!seqLt(l, r)) continue;
-      // RFC 2883 4: the first block is a D-SACK when it lies below the ACK or inside the second block.
-      if (b === 0 && (seqLe(r, ack) || (blocks.length >= 4 && seqLe(blocks[2]!, l) && seqLe(r, blocks[3]!)))) {
-        this.cnt.nDsack++;
-        this.stats.dsacksReceived++;
-        // RFC 3708 3: a D-SACK for data retransmitted in this episode (above where it began) shows a needless one.
-        if (this.undoArmed && this.undoRetrans > 0 && seqGt(r, this.undoMarker)) {
-          this.undoRetrans = Math.max(0, this.undoRetrans - Math.max(1, Math.ceil(seqDiff(r, l) / this.neg.mss)));
-          if (this.undoRetrans === 0 && !this.inRecovery) this.undoRecovery(now);
-        }
-        // RFC 8985 7.4.2: a D-SACK for the probe's data means the original arrived: the probe repaired nothing.
-        if (this.tlpEpisode && seqLe(l, this.tlpRetransSeq) && seqLe(this.tlpRetransEnd, r)) this.tlpDsacked = true;
-        // RFC 8985 6.2 step 4: a D-SACK suggests a spurious retransmission: widen reo_wnd (once per round trip).
-        if (!this.dsackRoundSet || seqGe(this.sndUna, this.dsackRound)) {
-          this.dsackRoundSet = true;
-          this.dsackRound = this.sndNxt;
-          if (this.reoWndMult < 8) this.reoWndMult++;
-          this.reoWndPersist = 16;
-        }
-        continue;
-      }
-      // Ignore blocks outside (SND.UNA, SND.NXT] (RFC 2018 section 8 / RFC 6675 sanity).
-      if (seqLe(l, this.sndUna) && seqLe(r, this.sndUna)) continue;
-      if (seqGt(r, this.sndNxt)) continue;
-      this.sb.markSacked(now, l, r, this);
-    }
-  }
 
-  /** RFC 8985 6.2 step 2: RACK.update for a newly delivered segment. */
-  rackUpdate(now: number, s: SentSeg): void {
-    const rtt = now - s.xmitTime;
-    // A retransmitted segment delivered faster than min_rtt is probably the original's ACK: skip.
-    if (s.xmits > 1 && rtt < this.rackMinRtt) return;
-    this.rackRtt = rtt;
-    const end = seqAdd(s.seq, s.len);
-    // RFC 8985 6.2 step 3: an original transmission delivered below the forward-most delivery = reordering.
-    if (s.xmits === 1 && seqLt(end, this.rackFack)) this.reorderingSeen = true;
-    if (seqGt(end, this.rackFack)) this.rackFack = end;
-    // RFC 8985 6.2 step 2 "sent after": by transmission order, not by end sequence for equal timestamps: a
-    // retransmission sent in the same millisecond as (or after) a higher segment is later than that segment.
-    if (s.xmitOrder > this.rackXmitOrder) {
-      this.rackXmitTime = s.xmitTime;
-      this.rackXmitOrder = s.xmitOrder;
-    }
-  }
 
-  /** RFC 6675 IsLost (DupThresh = 3) and RFC 8985 6.2 RACK detect_loss. */
-  private detectLosses(now: number): void {
-    let marked = false;
-    // RFC 6675 4 IsLost: more than (DupThresh - 1) * SMSS bytes SACKed above an original transmission.
-    // Once reordering has been seen, loss detection is RACK's alone (RFC 8985 section 4: a fixed DupThresh marks
-    // every segment that three others overtook; Linux raises its reordering threshold instead).
-    if (!this.reorderingSeen && this.sb.sackedBytes > 2 * this.neg.mss && this.sb.markLostByDupThresh(this.neg.mss)) marked = true;
-    // RACK: a segment sent before the most recently delivered one, outstanding for longer than rtt + reo_wnd.
-    if (this.rackXmitTime >= 0) {
-      const srtt = this.rtt.srtt ?? this.rackRtt;
-      // RFC 8985 6.2 step 4: reo_wnd is 0 in recovery or with DupThresh SACKed segments unless reordering was seen.
-      const reoWnd =
-        !this.reorderingSeen && (this.inRecovery || this.sb.sackedBytes >= 3 * this.neg.mss)
-          ? 0
-          : Math.min(this.rackMinRtt === NEVER ? 0 : (this.reoWndMult * this.rackMinRtt) / 4, srtt);
-      let timeout = 0;
-      for (let i = this.sb.segHead; i < this.sb.segs.length; i++) {
-        const s = this.sb.segs[i]!;
-        if (s.sacked || s.lost) continue;
-        if (s.xmitOrder >= this.rackXmitOrder) continue; // not sent before the most recently delivered segment
-        const remaining = s.xmitTime + this.rackRtt + reoWnd - now;
-        if (remaining <= 0) {
-          this.sb.markLost(s);
-          this.cnt.nRack++;
-          this.stats.rackLosses++;
-          marked = true;
-        } else if (remaining > timeout) timeout = remaining;
-      }
-      this.tmr.reoAt = timeout > 0 ? now + timeout : NEVER;
-    }
-    if (marked && !this.inRecovery && seqGe(this.sndUna, this.recoverSeq)) this.enterRecovery(now);
-  }
 
-  /** RFC 3708 3 (Linux tcp_try_undo_dsack): every retransmission of the episode was needless: undo its response. */
-  private undoRecovery(now: number): void {
-    this.undoArmed = false;
-    if (this.undoSent === 0) return;
-    this.cc.undoRecovery?.(now);
-    this.cnt.nUndo++;
-    this.stats.recoveriesUndone++;
-  }
 
-  /** A retransmission timeout happened and no fast recovery started since (caState 'loss' until SND.UNA passes recoverSeq). */
-  rtoEpisode = false;
-  private readonly usage = new CwndUsage();
+  readonly usage = new CwndUsage();
   readonly chrono = new SenderChrono();
   /** When new data last left (slowStartAfterIdle, like Linux's lsndtime). */
   private lastDataSentAt = 0;
@@ -1278,36 +1116,8 @@ export class TcpConnection {
   private progressAt = 0;
 
 
-  private enterRecovery(now: number): void {
-    this.inRecovery = true;
-    this.rtoEpisode = false;
-    this.forceRetransmit = true;
-    this.recoverSeq = this.sndNxt;
-    this.cnt.nFastRec++;
-    this.stats.fastRecoveries++;
-    this.cc.onEnterRecovery(now, this.lossFlightSize());
-    this.undoArmed = this.neg.sackOk && this.cc.undoRecovery !== undefined;
-    this.undoMarker = this.sndUna;
-    this.undoRetrans = 0;
-    this.undoSent = 0;
-  }
 
-  /**
-   * The FlightSize a loss response is computed from (RFC 5681 eq. 4, RFC 9438 4.6): outstanding data without what
-   * the receiver SACKed, and never above cwnd, so a multiplicative decrease can never raise cwnd (recovery keeps
-   * sending as SACKs free the pipe, so SND.NXT - SND.UNA can grow far past cwnd; Linux bases ssthresh on cwnd).
-   */
-  private lossFlightSize(): number {
-    const f = seqDiff(this.sndNxt, this.sndUna) - this.sb.sackedBytes;
-    return Math.max(0, Math.min(f, this.cc.cwnd));
-  }
 
-  /** RFC 6675 pipe: outstanding bytes not SACKed and not marked lost (without SACK, each dup ACK counts a segment). */
-  pipe(): number {
-    let p = seqDiff(this.sndNxt, this.sndUna) - this.sb.sackedBytes - this.sb.lostBytes;
-    if (!this.neg.sackOk && this.dupAcks > 0) p -= this.dupAcks * this.neg.mss;
-    return p > 0 ? p : 0;
-  }
 
   // ======================================================================================== output
 
@@ -1333,8 +1143,8 @@ export class TcpConnection {
         const s = this.sb.segs[i]!;
         if (!s.lost) continue;
         // RFC 5681 3.2 step 2 / RFC 6675 5 step 3: the first retransmission on entering recovery ignores cwnd.
-        if (!this.forceRetransmit && this.pipe() + Math.min(s.len, this.neg.mss) > cwnd && this.pipe() > 0) break;
-        this.forceRetransmit = false;
+        if (!this.rec.forceRetransmit && this.rec.pipe() + Math.min(s.len, this.neg.mss) > cwnd && this.rec.pipe() > 0) break;
+        this.rec.forceRetransmit = false;
         if (!this.retransmit(now, s, i)) return;
         sentAck = true;
       }
@@ -1350,7 +1160,7 @@ export class TcpConnection {
       const finPending = this.finQueued && !this.finSent;
       if (avail <= 0 && !finPending) break;
       const wndRoom = this.sndRoom();
-      const cwndRoom = cwnd - this.pipe();
+      const cwndRoom = cwnd - this.rec.pipe();
       let len = Math.min(avail, burst, wndRoom, cwndRoom);
       if (len < 0) len = 0;
       if (len > this.neg.mss) len -= len % this.neg.mss;
@@ -1376,7 +1186,7 @@ export class TcpConnection {
       if (withFin) break;
     }
     const unsent = this.sndBuf.length - seqDiff(this.sndNxt, this.bufSeq);
-    const cwndLimited = unsent > 0 && cwnd - this.pipe() < Math.min(unsent, this.neg.mss);
+    const cwndLimited = unsent > 0 && cwnd - this.rec.pipe() < Math.min(unsent, this.neg.mss);
     if (sentAck || cwndLimited) this.usage.onTransmit(this.sndUna, this.sndNxt, seqDiff(this.sndNxt, this.sndUna) - this.sb.sackedBytes, cwndLimited);
     const rwndLimited = unsent > 0 && this.sndRoom() < Math.min(unsent, this.neg.mss);
     this.chrono.set(now, rwndLimited ? 'rwnd' : this.wantWritable ? 'sndbuf' : unsent > 0 || this.sndNxt !== this.sndUna ? 'busy' : 'idle');
@@ -1384,7 +1194,7 @@ export class TcpConnection {
     this.rearm();
   }
 
-  private sendNew(now: number, offset: number, len: number, fin: boolean): boolean {
+  sendNew(now: number, offset: number, len: number, fin: boolean): boolean {
     const f = this.host.txFields;
     const mss = this.neg.mss;
     this.fillHeader(f, this.sndNxt, TcpFlag.ACK | (fin ? TcpFlag.FIN : 0) | (len > 0 && offset + len === this.sndBuf.length ? TcpFlag.PSH : 0));
@@ -1402,7 +1212,7 @@ export class TcpConnection {
     return true;
   }
 
-  private retransmit(now: number, s: SentSeg, index: number): boolean {
+  retransmit(now: number, s: SentSeg, index: number): boolean {
     const dataLen = s.len - (s.fin ? 1 : 0);
     if (dataLen > this.neg.mss) {
       // PMTU went down: split the record (RFC 1191 / RFC 9293 3.7.3).
@@ -1415,9 +1225,9 @@ export class TcpConnection {
     this.fillOptions(now, f, dataLen);
     if (!this.xmit(now, f, dataLen > 0 ? this.sndBuf : null, offset, dataLen)) return false;
     this.sb.retransmitted(now, s);
-    if (this.undoArmed) {
-      this.undoRetrans++;
-      this.undoSent++;
+    if (this.rec.undoArmed) {
+      this.rec.undoRetrans++;
+      this.rec.undoSent++;
     }
     this.cnt.nRetrans++;
     this.stats.retransmittedSegs++;
@@ -1601,7 +1411,7 @@ export class TcpConnection {
     this.sendAck(now);
   }
 
-  private sendRst(now: number, seq: number): void {
+  sendRst(now: number, seq: number): void {
     this.sendRstRaw(now, seq, this.rcvNxt, TcpFlag.RST | TcpFlag.ACK);
   }
 
@@ -1615,7 +1425,7 @@ export class TcpConnection {
     if (this.host.transmit(now, this, f, null, 0, 0)) this.cnt.segsOut++;
   }
 
-  private isSynchronized(): boolean {
+  isSynchronized(): boolean {
     switch (this.state) {
       case 'ESTABLISHED':
       case 'FIN-WAIT-1':
@@ -1629,7 +1439,7 @@ export class TcpConnection {
     }
   }
 
-  private toClosed(error: string | undefined): void {
+  toClosed(error: string | undefined): void {
     if (this.state === 'CLOSED') return;
     this.state = 'CLOSED';
     this.error = error;
@@ -1662,6 +1472,11 @@ export class TcpConnection {
     }
   }
 
+  /** @internal R1 timeouts in a row (RFC 1122 4.2.3.5): tell the layer. */
+  negativeAdvice(now: number): void {
+    this.host.connNegativeAdvice(this, now);
+  }
+
   /** @internal Run every due timer. */
   onTimer(now: number): void {
     if (this.tmr.closeAt <= now) {
@@ -1673,16 +1488,17 @@ export class TcpConnection {
     }
     if (this.tmr.rtoAt <= now) {
       this.tmr.rtoAt = NEVER;
-      this.onRto(now);
+      if (this.state === 'SYN-SENT' || this.state === 'SYN-RECEIVED') this.synRto(now);
+      else this.rec.onRto(now);
       if (this.state === 'CLOSED') return;
     }
     if (this.tmr.tlpAt <= now) {
       this.tmr.tlpAt = NEVER;
-      this.onTlp(now);
+      this.rec.onTlp(now);
     }
     if (this.tmr.reoAt <= now) {
       this.tmr.reoAt = NEVER;
-      this.detectLosses(now);
+      this.rec.detectLosses(now);
       this.output(now);
     }
     if (this.tmr.persistAt <= now) {
@@ -1701,80 +1517,24 @@ export class TcpConnection {
     this.rearm();
   }
 
-  private onRto(now: number): void {
-    if (this.state === 'SYN-SENT' || this.state === 'SYN-RECEIVED') {
-      const limit = this.state === 'SYN-SENT' ? this.o.synRetries : this.host.synAckRetryLimit(this);
-      if (this.tmr.synXmits >= limit) {
-        this.stats.timeouts++;
-        this.toClosed(this.passive ? undefined : 'ETIMEDOUT');
-        return;
-      }
-      this.tmr.synXmits++;
-      this.cnt.nRetrans++;
-      this.stats.retransmittedSegs++;
-      // RFC 1122 4.2.3.5 holds for the SYN too (Linux advises on every SYN retransmission): a peer that learned a
-      // wrong MAC for us would otherwise lose every SYN-ACK until its entry expires (issue #13 over TAP).
-      if (this.tmr.synXmits >= 3) this.host.connNegativeAdvice(this, now);
-      this.rtt.backoff();
-      this.sendSyn(now);
-      return;
-    }
-    if (this.sb.empty) return;
-    // The receiver shrank its window to zero below data in flight and keeps answering: the retransmissions act as
-    // zero-window probes and do not count towards giving up (RFC 9293 3.8.6, RFC 1122 4.2.2.17; like Linux's
-    // tcp_retransmit_timer), as long as an ACK came within maxRto.
-    const probing = this.sndWnd === 0 && now - this.lastAckAt < this.o.maxRto;
-    if (this.userTimedOut(now)) return;
-    if (!probing && this.consecutiveRtos >= this.o.maxRetransmits) {
-      this.stats.timeouts++;
-      this.sendRst(now, this.sndNxt);
-      this.toClosed('ETIMEDOUT');
-      return;
-    }
-    this.cnt.nRto++;
-    this.rtoEpisode = true;
-    if (!probing) this.consecutiveRtos++;
-    // RFC 1122 4.2.3.5: from R1 = 3 timeouts on, tell IP (Linux: tcp_retries1), which checks the next hop again.
-    if (this.consecutiveRtos >= 3) this.host.connNegativeAdvice(this, now);
-    this.stats.rtoExpirations++;
-    // RFC 5681 3.1 / RFC 6298 5.5-5.6: collapse cwnd, back off, retransmit the earliest unacknowledged segment.
-    this.cc.onRto(now, this.lossFlightSize());
-    this.undoArmed = false; // the timeout's response is not undone (no F-RTO / Eifel here)
-    this.sb.markAllLost();
-    this.inRecovery = false;
-    this.dupAcks = 0;
-    this.recoverSeq = this.sndNxt; // RFC 6582 3.2 step 1 after a timeout
-    this.tmr.tlpAt = NEVER;
-    this.tmr.reoAt = NEVER;
-    this.rtt.backoff();
-    this.tmr.rtoAt = this.tmr.rtoDeadline(now);
-    this.output(now);
-  }
 
-  /** RFC 8985 7.3: send one new segment if possible, else retransmit the last one. */
-  private onTlp(now: number): void {
-    if (!this.isSynchronized() || this.sb.empty) return;
-    this.tlpOutstanding = true;
-    this.cnt.nTlp++;
-    this.stats.tlpProbes++;
-    const offset = seqDiff(this.sndNxt, this.bufSeq);
-    const avail = this.sndBuf.length - offset;
-    const wndRoom = this.sndRoom();
-    if (avail > 0 && wndRoom > 0) {
-      this.sendNew(now, offset, Math.min(avail, this.neg.mss, wndRoom), false);
-    } else {
-      const last = this.sb.segs.length - 1;
-      const s = this.sb.segs[last]!;
-      if (!s.sacked && this.retransmit(now, s, last)) {
-        // RFC 8985 7.4: remember the probe to tell, when it is acknowledged, whether it repaired a loss.
-        this.tlpRetransSeq = s.seq;
-        this.tlpRetransEnd = seqAdd(s.seq, s.len);
-        this.tlpHigh = this.sndNxt;
-        this.tlpEpisode = true;
-        this.tlpDsacked = false;
-      }
+
+  /** The SYN (or SYN-ACK) retransmission timer expired (RFC 9293 3.8.1, RFC 6298 5.7). */
+  private synRto(now: number): void {
+    const limit = this.state === 'SYN-SENT' ? this.o.synRetries : this.host.synAckRetryLimit(this);
+    if (this.tmr.synXmits >= limit) {
+      this.stats.timeouts++;
+      this.toClosed(this.passive ? undefined : 'ETIMEDOUT');
+      return;
     }
-    this.tmr.rtoAt = this.tmr.rtoDeadline(now);
+    this.tmr.synXmits++;
+    this.cnt.nRetrans++;
+    this.stats.retransmittedSegs++;
+    // RFC 1122 4.2.3.5 holds for the SYN too (Linux advises on every SYN retransmission): a peer that learned a
+    // wrong MAC for us would otherwise lose every SYN-ACK until its entry expires (issue #13 over TAP).
+    if (this.tmr.synXmits >= 3) this.negativeAdvice(now);
+    this.rtt.backoff();
+    this.sendSyn(now);
   }
 
   /** RFC 9293 3.8.6.1: a zero-window probe (an ACK below the window elicits the peer's current window). */

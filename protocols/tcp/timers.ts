@@ -76,7 +76,7 @@ export class ConnTimers {
 
   /** RFC 8985 7.2: arm the probe timeout after new data is sent, outside recovery. */
   armTlp(now: number): void {
-    if (!this.c.neg.sackOk || this.c.inRecovery || this.c.tlpOutstanding || this.c.rtt.srtt === undefined) return;
+    if (!this.c.neg.sackOk || this.c.rec.inRecovery || this.c.rec.tlpOutstanding || this.c.rtt.srtt === undefined) return;
     const srtt = this.c.rtt.srtt;
     let pto = 2 * srtt;
     if (seqDiff(this.c.sndNxt, this.c.sndUna) <= this.c.neg.mss) pto = Math.max(pto, 1.5 * srtt + 200);
