@@ -24,7 +24,7 @@
  * pipe) and the peer's window, with Nagle (RFC 896 / RFC 9293 3.7.4) and sender SWS avoidance (RFC 9293 3.8.6.2.1).
  */
 import { BywayError } from '../util/errors.js';
-import { ByteRing, OutOfOrderQueue, RttEstimator, type CongestionControl, type CongestionControlFactory } from './parts.js';
+import { ByteRing, RttEstimator, type CongestionControl, type CongestionControlFactory } from './parts.js';
 import type { TcpInfo, TcpStats } from './info.js';
 import { CwndUsage } from './cwnd-usage.js';
 import { SenderChrono } from './chrono.js';
@@ -33,10 +33,11 @@ import { DEFAULT_RTO_OPTIONS, type RtoOptions } from './rtt.js';
 import type { TimeWaitSeed } from './time-wait.js';
 import { seqAdd, seqDiff, seqGe, seqGt, seqLe, seqLt } from './seq.js';
 import { TcpFlag, type TcpFields } from './wire.js';
-import { COALESCE_MAX_BYTES, EMPTY_OOO, EMPTY_RING, INITIAL_RING, MAX_WINDOW, NEVER, TS_RECENT_MAX_IDLE } from './conn-common.js';
+import { EMPTY_OOO, EMPTY_RING, INITIAL_RING, MAX_WINDOW, NEVER, TS_RECENT_MAX_IDLE } from './conn-common.js';
 import { TcpCounters } from './counters.js';
 import { Scoreboard, type SentSeg } from './scoreboard.js';
 import { LossRecovery } from './recovery.js';
+import { Receiver } from './receiver.js';
 import { Negotiated } from './negotiated.js';
 import { ConnTimers } from './timers.js';
 
@@ -159,6 +160,8 @@ export class TcpConnection {
   readonly sb = new Scoreboard();
   /** @internal loss recovery */
   readonly rec: LossRecovery;
+  /** @internal the receiver */
+  readonly rcv: Receiver;
 
   // --- send sequence variables (RFC 9293 3.3.1) ---
   private iss = 0;
@@ -191,43 +194,13 @@ export class TcpConnection {
   }
   probesUnanswered = 0;
   lastAckAt = 0;
-  /** Receive-side RTT estimate (ms) for auto-tuning (like Linux tcp_rcv_rtt_measure), undefined until measured. */
-  rcvRtt: number | undefined = undefined;
-  private rcvRttSeq = 0;
-  private rcvRttTime = -1;
   keepAlive: boolean;
   keepAliveIdle: number;
 
   // --- receive sequence variables ---
-  private irs = 0;
-  rcvNxt = 0;
-  rcvAdvEdge = 0;
-  rcvBuf: ByteRing = EMPTY_RING;
-  /** The receive buffer size (what the window offers); the ring grows up to it. Auto-tuning raises it. */
-  rcvCap = 0;
   /** What this connection counts against bufferMemoryLimit: send ring capacity + logical receive buffer. */
   private bufferCharge = 0;
   private buffersReleased = false;
-  ooo: OutOfOrderQueue = EMPTY_OOO;
-  private finRcvd = false;
-  private oooFin = false;
-  private oooFinSeq = 0;
-  private ackNow = false;
-  /**
-   * An ACK is owed for in-order data only (coalesceAcks): it goes out with the next output, at the latest when the
-   * layer polls after the receive batch, so several segments of one batch get one ACK (as GRO gives Linux).
-   */
-  private ackSoon = false;
-  private unackedBytes = 0;
-  private quickAcks: number;
-  rcvMssEst = 536;
-  private hasDsack = false;
-  private dsackL = 0;
-  private dsackR = 0;
-  /** rcvWrite bound to this connection, for draining the out-of-order queue (made with the queue). */
-  private sink: ((d: Uint8Array) => number) | undefined = undefined;
-  private rcvSpaceTime = 0;
-  private rcvSpaceCopied = 0;
 
   // --- undo (RFC 3708) ---
 
@@ -239,6 +212,7 @@ export class TcpConnection {
     this.neg = new Negotiated(this, this.o);
     this.tmr = new ConnTimers(this, this.o);
     this.rec = new LossRecovery(this, this.o, this.stats);
+    this.rcv = new Receiver(this, host);
     this.localIp = ids.localIp;
     this.localPort = ids.localPort;
     this.remoteIp = ids.remoteIp;
@@ -247,7 +221,7 @@ export class TcpConnection {
     // No ring is allocated until the first byte needs it (send, or in-order data arriving), and rings then grow
     // on demand up to their limits, so idle and embryonic connections hold no buffer memory. The logical receive
     // buffer (the window we may offer) is charged against bufferMemoryLimit from the start.
-    this.rcvCap = this.o.receiveBuffer;
+    this.rcv.rcvCap = this.o.receiveBuffer;
     this.rechargeBuffers(); // initial buffers are always granted
     this.rtt = new RttEstimator(rtoOptionsFor(this.o));
     this.ccFactory = this.o.congestionControl;
@@ -255,7 +229,6 @@ export class TcpConnection {
     this.noDelay = this.o.noDelay;
     this.keepAlive = this.o.keepAlive;
     this.keepAliveIdle = this.o.keepAliveIdle;
-    this.quickAcks = this.o.quickAcks;
     this.neg.tsOffset = this.o.rng.nextU32();
     this.neg.rcvWs = this.o.windowScaling ? wscaleFor(this.o.maxReceiveBuffer) : 0;
     const clamp = Math.max(this.o.minMss, Math.min(this.o.mss, host.mtuFor(ids.remoteIp) - 40));
@@ -266,7 +239,7 @@ export class TcpConnection {
 
   /** Bytes that can be read now. */
   get readableLength(): number {
-    return this.rcvBuf.length;
+    return this.rcv.rcvBuf.length;
   }
   /** Free space in the send buffer. */
   get writableLength(): number {
@@ -285,7 +258,7 @@ export class TcpConnection {
   }
   /** Whether the peer's FIN arrived and every byte before it was read. */
   get readableEnded(): boolean {
-    return this.finRcvd && this.rcvBuf.length === 0;
+    return this.rcv.finRcvd && this.rcv.rcvBuf.length === 0;
   }
 
   /**
@@ -336,11 +309,11 @@ export class TcpConnection {
 
   /** Copy up to dst.length received bytes into dst; returns the count (0: nothing buffered). */
   read(now: number, dst: Uint8Array): number {
-    const n = this.rcvBuf.read(dst);
+    const n = this.rcv.rcvBuf.read(dst);
     if (n > 0) {
-      this.rcvSpaceCopied += n;
-      this.autoTune(now);
-      this.maybeWindowUpdate(now);
+      this.rcv.rcvSpaceCopied += n;
+      this.rcv.autoTune(now);
+      this.rcv.maybeWindowUpdate(now);
     }
     return n;
   }
@@ -425,7 +398,7 @@ export class TcpConnection {
     if (this.appClosed) return;
     this.appClosed = true;
     if (this.state === 'CLOSED' || this.state === 'TIME-WAIT') return;
-    if (this.rcvBuf.length > 0 && this.isSynchronized()) {
+    if (this.rcv.rcvBuf.length > 0 && this.isSynchronized()) {
       this.stats.resetsOnClose++;
       this.abort(now);
       return;
@@ -471,15 +444,15 @@ export class TcpConnection {
     this.bufSeq = this.sndNxt;
     this.rec.recoverSeq = this.iss;
     this.rec.rackFack = this.iss;
-    this.irs = syn.seq;
-    this.rcvNxt = seqAdd(syn.seq, 1);
+    this.rcv.irs = syn.seq;
+    this.rcv.rcvNxt = seqAdd(syn.seq, 1);
     this.neg.negotiate(now, syn);
     this.neg.tsRecentAt = now;
     this.sndWnd = syn.window; // the window in a SYN is never scaled (RFC 7323 2.2)
     this.maxSndWnd = this.sndWnd;
     this.sndWl1 = syn.seq;
     this.sndWl2 = this.iss;
-    this.rcvAdvEdge = seqAdd(this.rcvNxt, Math.min(this.rcvFree(), MAX_WINDOW << this.neg.rcvWs));
+    this.rcv.rcvAdvEdge = seqAdd(this.rcv.rcvNxt, Math.min(this.rcv.rcvFree(), MAX_WINDOW << this.neg.rcvWs));
     this.state = 'SYN-RECEIVED';
     this.tmr.synXmits = 0;
     this.sendSyn(now);
@@ -495,8 +468,8 @@ export class TcpConnection {
     this.bufSeq = ack.ack;
     this.rec.recoverSeq = this.iss;
     this.rec.rackFack = this.iss;
-    this.irs = seqAdd(ack.seq, -1);
-    this.rcvNxt = ack.seq;
+    this.rcv.irs = seqAdd(ack.seq, -1);
+    this.rcv.rcvNxt = ack.seq;
     this.neg.tsOk = tsOffset !== undefined && ack.tsVal !== undefined;
     if (this.neg.tsOk) {
       this.neg.tsOffset = tsOffset!;
@@ -511,7 +484,7 @@ export class TcpConnection {
     this.maxSndWnd = this.sndWnd;
     this.sndWl1 = ack.seq;
     this.sndWl2 = ack.ack;
-    this.rcvAdvEdge = seqAdd(this.rcvNxt, Math.min(this.rcvFree(), MAX_WINDOW << this.neg.rcvWs));
+    this.rcv.rcvAdvEdge = seqAdd(this.rcv.rcvNxt, Math.min(this.rcv.rcvFree(), MAX_WINDOW << this.neg.rcvWs));
     this.toEstablished(now);
   }
 
@@ -520,13 +493,11 @@ export class TcpConnection {
     return opts.windowScaling ? wscaleFor(opts.maxReceiveBuffer) : 0;
   }
 
-
-
   sendSyn(now: number): void {
     const f = this.host.txFields;
     const synAck = this.state === 'SYN-RECEIVED';
     this.fillHeader(f, this.iss, synAck ? TcpFlag.SYN | TcpFlag.ACK : TcpFlag.SYN);
-    f.window = Math.min(this.rcvFree(), MAX_WINDOW);
+    f.window = Math.min(this.rcv.rcvFree(), MAX_WINDOW);
     f.mss = this.neg.advMss;
     const offer = !synAck;
     f.wscale = (offer ? this.o.windowScaling : this.neg.wsAgreedFlag) ? this.neg.rcvWs : undefined;
@@ -570,18 +541,18 @@ export class TcpConnection {
     }
 
     // First check: sequence number acceptability (RFC 9293 3.10.7.4 table).
-    const rcvWnd = Math.max(0, seqDiff(this.rcvAdvEdge, this.rcvNxt));
-    const rcvEnd = seqAdd(this.rcvNxt, rcvWnd);
+    const rcvWnd = Math.max(0, seqDiff(this.rcv.rcvAdvEdge, this.rcv.rcvNxt));
+    const rcvEnd = seqAdd(this.rcv.rcvNxt, rcvWnd);
     let ok: boolean;
     if (segLen === 0) {
       // Like Linux (tcp_sequence), a zero-length segment at the right edge is accepted: a peer that sent up to our
       // window edge carries SEG.SEQ = RCV.NXT + RCV.WND on its pure ACKs after a loss, and they must not be lost.
-      ok = rcvWnd === 0 ? seq === this.rcvNxt : seqLe(this.rcvNxt, seq) && seqLe(seq, rcvEnd);
+      ok = rcvWnd === 0 ? seq === this.rcv.rcvNxt : seqLe(this.rcv.rcvNxt, seq) && seqLe(seq, rcvEnd);
     } else if (rcvWnd === 0) {
       ok = false;
     } else {
       const last = seqAdd(seq, segLen - 1);
-      ok = (seqLe(this.rcvNxt, seq) && seqLt(seq, rcvEnd)) || (seqLe(this.rcvNxt, last) && seqLt(last, rcvEnd));
+      ok = (seqLe(this.rcv.rcvNxt, seq) && seqLt(seq, rcvEnd)) || (seqLe(this.rcv.rcvNxt, last) && seqLt(last, rcvEnd));
     }
     if (!ok) {
       if (rst) {
@@ -590,10 +561,10 @@ export class TcpConnection {
       }
       this.stats.outOfWindow++;
       // RFC 2883: a duplicate of data already received is reported with a D-SACK block.
-      if (this.neg.sackOk && data.length > 0 && seqLe(seqAdd(seq, data.length), this.rcvNxt)) {
-        this.setDsack(seq, seqAdd(seq, data.length));
+      if (this.neg.sackOk && data.length > 0 && seqLe(seqAdd(seq, data.length), this.rcv.rcvNxt)) {
+        this.rcv.setDsack(seq, seqAdd(seq, data.length));
       }
-      if (this.state === 'SYN-RECEIVED' && syn && seq === this.irs && !(flags & TcpFlag.ACK)) {
+      if (this.state === 'SYN-RECEIVED' && syn && seq === this.rcv.irs && !(flags & TcpFlag.ACK)) {
         this.sendSyn(now); // the peer's SYN was retransmitted: our SYN-ACK was lost
         return;
       }
@@ -615,7 +586,7 @@ export class TcpConnection {
     if (rst) {
       this.stats.rstsReceived++;
       if (this.state === 'TIME-WAIT') return; // RFC 1337: no TIME-WAIT assassination
-      if (seq !== this.rcvNxt) {
+      if (seq !== this.rcv.rcvNxt) {
         this.challengeAck(now);
         return;
       }
@@ -681,16 +652,16 @@ export class TcpConnection {
     const takesText = this.state === 'ESTABLISHED' || this.state === 'FIN-WAIT-1' || this.state === 'FIN-WAIT-2';
     if (data.length > 0 || fin) {
       // Trim to the window (RFC 9293 3.10.7.4 "segments with higher beginning sequence numbers ...").
-      if (seqLt(seq, this.rcvNxt)) {
-        const skip = seqDiff(this.rcvNxt, seq);
+      if (seqLt(seq, this.rcv.rcvNxt)) {
+        const skip = seqDiff(this.rcv.rcvNxt, seq);
         if (skip >= data.length) {
-          if (data.length > 0 && this.neg.sackOk) this.setDsack(seq, seqAdd(seq, data.length));
+          if (data.length > 0 && this.neg.sackOk) this.rcv.setDsack(seq, seqAdd(seq, data.length));
           data = data.subarray(data.length);
         } else {
-          if (this.neg.sackOk) this.setDsack(seq, this.rcvNxt);
+          if (this.neg.sackOk) this.rcv.setDsack(seq, this.rcv.rcvNxt);
           data = data.subarray(skip);
         }
-        seq = this.rcvNxt;
+        seq = this.rcv.rcvNxt;
       }
       const room = seqDiff(rcvEnd, seq);
       if (data.length > room) {
@@ -709,46 +680,37 @@ export class TcpConnection {
         this.toClosed(undefined);
         return;
       } else {
-        this.receiveText(now, seq, data, seg.tsEcr);
+        this.rcv.receiveText(now, seq, data, seg.tsEcr);
         if ((this.state as TcpState) === 'CLOSED') return; // the application aborted from onReadable
       }
     }
 
     // Eighth: FIN, processed when in order; a FIN beyond RCV.NXT waits for the hole to fill.
-    if (fin && takesText && !this.finRcvd) {
+    if (fin && takesText && !this.rcv.finRcvd) {
       const finSeq = seqAdd(seq, data.length);
-      if (finSeq === this.rcvNxt) this.finArrives(now);
-      else if (seqGt(finSeq, this.rcvNxt)) {
-        this.oooFin = true;
-        this.oooFinSeq = finSeq;
-        this.ackNow = true;
+      if (finSeq === this.rcv.rcvNxt) this.finArrives(now);
+      else if (seqGt(finSeq, this.rcv.rcvNxt)) {
+        this.rcv.oooFin = true;
+        this.rcv.oooFinSeq = finSeq;
+        this.rcv.ackNow = true;
       }
-    } else if (this.oooFin && this.oooFinSeq === this.rcvNxt && !this.finRcvd && takesText) {
+    } else if (this.rcv.oooFin && this.rcv.oooFinSeq === this.rcv.rcvNxt && !this.rcv.finRcvd && takesText) {
       this.finArrives(now);
-    } else if (fin && this.finRcvd && this.state === 'TIME-WAIT') {
+    } else if (fin && this.rcv.finRcvd && this.state === 'TIME-WAIT') {
       // A retransmitted FIN: ACK it and restart the 2 MSL timeout (RFC 9293 3.10.7.4 eighth, TIME-WAIT).
-      this.ackNow = true;
+      this.rcv.ackNow = true;
       this.tmr.closeAt = now + 2 * this.o.msl;
     }
-    if (this.ackSoon && !this.ackNow && !this.txPending) {
+    if (this.rcv.ackSoon && !this.rcv.ackNow && !this.txPending) {
       // Only an in-order ACK is owed: the layer's poll after this receive batch sends it (with any data).
       this.txPending = true;
       this.host.connWake(this);
-    } else if (!this.ackSoon || this.ackNow) {
+    } else if (!this.rcv.ackSoon || this.rcv.ackNow) {
       this.output(now);
     }
     this.rearm();
   }
 
-  /**
-   * An ACK owed for in-order data: coalesced per receive batch when coalesceAcks is on, else sent at once. A batch
-   * never holds back more than COALESCE_MAX_BYTES unacknowledged (GRO's 64 KiB aggregate), so the sender's ACK
-   * clock keeps ticking within large batches.
-   */
-  private ackInOrder(): void {
-    if (this.o.coalesceAcks && !this.ackNow && this.unackedBytes < COALESCE_MAX_BYTES) this.ackSoon = true;
-    else this.ackNow = true;
-  }
 
   private synSentArrives(now: number, seg: TcpFields, payload: Uint8Array): void {
     const flags = seg.flags;
@@ -771,11 +733,11 @@ export class TcpConnection {
       return;
     }
     if (!(flags & TcpFlag.SYN)) return;
-    this.irs = seg.seq;
-    this.rcvNxt = seqAdd(seg.seq, 1);
+    this.rcv.irs = seg.seq;
+    this.rcv.rcvNxt = seqAdd(seg.seq, 1);
     this.neg.negotiate(now, seg);
     this.neg.tsRecentAt = now;
-    this.rcvAdvEdge = seqAdd(this.rcvNxt, Math.min(this.rcvFree(), MAX_WINDOW << this.neg.rcvWs));
+    this.rcv.rcvAdvEdge = seqAdd(this.rcv.rcvNxt, Math.min(this.rcv.rcvFree(), MAX_WINDOW << this.neg.rcvWs));
     if (hasAck) {
       this.neg.handshakeRtt(now, seg);
       this.sndUna = seg.ack;
@@ -785,9 +747,9 @@ export class TcpConnection {
       this.sndWl2 = seg.ack;
       this.tmr.rtoAt = NEVER;
       this.rtt.resetBackoff();
-      this.ackNow = true;
+      this.rcv.ackNow = true;
       this.toEstablished(now);
-      if (payload.length > 0 && this.state === 'ESTABLISHED') this.receiveText(now, this.rcvNxt, payload);
+      if (payload.length > 0 && this.state === 'ESTABLISHED') this.rcv.receiveText(now, this.rcv.rcvNxt, payload);
       this.output(now);
     } else {
       // Simultaneous open (RFC 9293 3.5 figure 7): SYN-RECEIVED, send SYN-ACK with our ISS.
@@ -810,7 +772,7 @@ export class TcpConnection {
     this.state = 'ESTABLISHED';
     this.stats.established++;
     if (this.keepAlive) this.tmr.keepaliveAt = now + this.keepAliveIdle;
-    this.rcvSpaceTime = now;
+    this.rcv.rcvSpaceTime = now;
     if (this.passive) this.host.connEstablished(this);
     // A shutdown requested while in SYN-RECEIVED takes effect now.
     if (this.finQueued) this.state = 'FIN-WAIT-1';
@@ -819,16 +781,16 @@ export class TcpConnection {
   }
 
   private finArrives(now: number): void {
-    this.finRcvd = true;
-    this.oooFin = false;
-    this.rcvNxt = seqAdd(this.rcvNxt, 1);
-    const ackOwed = this.ackNow;
-    this.ackNow = true;
+    this.rcv.finRcvd = true;
+    this.rcv.oooFin = false;
+    this.rcv.rcvNxt = seqAdd(this.rcv.rcvNxt, 1);
+    const ackOwed = this.rcv.ackNow;
+    this.rcv.ackNow = true;
     switch (this.state) {
       case 'SYN-RECEIVED':
       case 'ESTABLISHED':
         this.state = 'CLOSE-WAIT';
-        if (this.o.delayFinAck && !ackOwed) this.delayAck(now);
+        if (this.o.delayFinAck && !ackOwed) this.rcv.delayAck(now);
         break;
       case 'FIN-WAIT-1':
         if (this.finAcked) this.toTimeWait(now);
@@ -843,22 +805,13 @@ export class TcpConnection {
     this.onEnd?.();
   }
 
-  /**
-   * delayFinAck: the ACK of a FIN that moves us to CLOSE-WAIT waits for the delayed-ACK timer, as Linux's (tcp_fin
-   * enters ping-pong mode): the application's answer (its FIN, or data) usually carries it. RFC 9293 3.10.7.4 asks
-   * for an ACK of the FIN, RFC 1122 4.2.3.2 lets it be delayed like any other.
-   */
-  private delayAck(now: number): void {
-    this.ackNow = false;
-    if (this.tmr.delackAt === NEVER) this.tmr.delackAt = now + this.o.delayedAckMs;
-  }
 
   private toTimeWait(now: number): void {
     this.state = 'TIME-WAIT';
     if (this.sndBuf.length === 0) this.sndBuf = EMPTY_RING; // release memory kept through 2*MSL
-    if (this.rcvBuf.length === 0 && this.rcvCap > 1) {
-      this.rcvBuf = EMPTY_RING;
-      this.rcvCap = 1;
+    if (this.rcv.rcvBuf.length === 0 && this.rcv.rcvCap > 1) {
+      this.rcv.rcvBuf = EMPTY_RING;
+      this.rcv.rcvCap = 1;
     }
     this.rechargeBuffers();
     this.tmr.closeAt = now + 2 * this.o.msl;
@@ -891,8 +844,8 @@ export class TcpConnection {
     out.sndUna = this.sndUna;
     out.sndNxt = this.sndNxt;
     out.maxSndWnd = this.maxSndWnd;
-    out.rcvNxt = this.rcvNxt;
-    out.rcvWnd = Math.max(0, seqDiff(this.rcvAdvEdge, this.rcvNxt));
+    out.rcvNxt = this.rcv.rcvNxt;
+    out.rcvWnd = Math.max(0, seqDiff(this.rcv.rcvAdvEdge, this.rcv.rcvNxt));
     out.rcvWs = this.neg.rcvWs;
     out.lastAckSent = this.neg.lastAckSent;
     out.tsOk = this.neg.tsOk;
@@ -900,7 +853,7 @@ export class TcpConnection {
     out.tsRecent = this.neg.tsRecent;
     out.tsRecentAt = this.neg.tsRecentAt;
     out.tsOffset = this.neg.tsOffset;
-    out.lastInvalidAckAt = this.lastInvalidAckAt;
+    out.lastInvalidAckAt = this.rcv.lastInvalidAckAt;
     out.deadline = this.tmr.closeAt;
     this.tmr.closeAt = this.tmr.delackAt = this.timerAt = NEVER;
     this.host.bufferAdjust(-this.bufferCharge);
@@ -910,87 +863,16 @@ export class TcpConnection {
 
   /** @internal An ACK is still owed (now, with the next output, or by the delayed-ACK timer). */
   get ackOwed(): boolean {
-    return this.ackNow || this.ackSoon || this.tmr.delackAt !== NEVER;
+    return this.rcv.ackNow || this.rcv.ackSoon || this.tmr.delackAt !== NEVER;
   }
 
   /** @internal Whether a SYN may reopen this TIME-WAIT connection (RFC 6191 with timestamps, RFC 1122 4.2.2.13). */
   timeWaitAcceptsSyn(seg: TcpFields): boolean {
     if (this.state !== 'TIME-WAIT') return false;
     if (this.neg.tsOk && seg.tsVal !== undefined) return seqGt(seg.tsVal, this.neg.tsRecent);
-    return seqGt(seg.seq, this.rcvNxt);
+    return seqGt(seg.seq, this.rcv.rcvNxt);
   }
 
-  /**
-   * Receive-side RTT (Linux tcp_rcv_rtt_measure / _ts): from TSecr on data segments (the echo of one of our ACKs),
-   * else the time it takes to receive one window of data (an upper bound, so the minimum is kept).
-   */
-  private rcvRttMeasure(now: number, tsEcr: number | undefined): void {
-    if (this.neg.tsOk && tsEcr !== undefined && tsEcr !== 0) {
-      const d = this.neg.tsDiff(now, tsEcr);
-      if (d >= 0 && d < 0x7fffffff) this.rcvRtt = this.rcvRtt === undefined ? d : 0.875 * this.rcvRtt + 0.125 * d;
-      return;
-    }
-    if (this.rcvRttTime >= 0 && seqLt(this.rcvNxt, this.rcvRttSeq)) return;
-    if (this.rcvRttTime >= 0) {
-      const d = now - this.rcvRttTime;
-      this.rcvRtt = this.rcvRtt === undefined ? d : Math.min(this.rcvRtt, d);
-    }
-    this.rcvRttSeq = seqAdd(this.rcvNxt, Math.max(1, seqDiff(this.rcvAdvEdge, this.rcvNxt)));
-    this.rcvRttTime = now;
-  }
-
-  private receiveText(now: number, seq: number, data: Uint8Array, tsEcr?: number): void {
-    const len = data.length;
-    if (len > this.rcvMssEst) this.rcvMssEst = Math.min(len, this.neg.advMss);
-    if (seq === this.rcvNxt) {
-      const n = this.rcvWrite(data);
-      if (n < len) this.stats.rcvWindowTrimmed += len - n;
-      this.rcvNxt = seqAdd(this.rcvNxt, n);
-      this.cnt.bytesReceived += n;
-      if (this.ooo.segments > 0) {
-        const dup = this.neg.sackOk && !this.hasDsack ? this.ooo.firstHeldWithin(seq, seqAdd(seq, n)) : undefined;
-        if (dup) this.setDsack(dup[0], dup[1]); // RFC 2883 4: the new data repeats bytes held out of order
-        const before = this.rcvNxt;
-        const held = this.ooo.memory;
-        this.sink ??= (d: Uint8Array): number => this.rcvWrite(d);
-        this.rcvNxt = this.ooo.drain(this.rcvNxt, this.sink);
-        this.host.oooAdjust(this.ooo.memory - held);
-        if (this.ooo.segments === 0) this.ooo = EMPTY_OOO; // holes are rare: give the queue back to the GC
-        this.cnt.bytesReceived += seqDiff(this.rcvNxt, before);
-        this.ackNow = true; // a hole was filled: ACK at once (RFC 5681 4.2)
-      }
-      if (this.ackNow || this.quickAcks > 0) {
-        if (this.quickAcks > 0) this.quickAcks--;
-        this.ackInOrder();
-      } else {
-        // RFC 9293 3.8.6.3 / RFC 5681 4.2: ACK at least every second full-sized segment, else within delayedAckMs.
-        this.unackedBytes += n;
-        if (this.unackedBytes >= 2 * this.rcvMssEst) this.ackInOrder();
-        else if (this.tmr.delackAt === NEVER) this.tmr.delackAt = now + this.o.delayedAckMs;
-      }
-      if (n > 0) {
-        this.rcvRttMeasure(now, tsEcr);
-        this.onReadable?.();
-      }
-    } else {
-      // Out of order: keep a copy (within the cap) and send an immediate duplicate ACK (RFC 5681 4.2).
-      const held = this.ooo.memory;
-      if (!this.host.oooAllowed(data.length + this.ooo.overhead)) this.stats.oooTotalDrops++;
-      else {
-        if (this.ooo === EMPTY_OOO) this.ooo = new OutOfOrderQueue(this.o.oooLimit);
-        if (!this.ooo.insert(seq, data)) this.stats.oooDrops++;
-      }
-      this.host.oooAdjust(this.ooo.memory - held);
-      this.ackNow = true;
-    }
-  }
-
-  private setDsack(l: number, r: number): void {
-    this.hasDsack = true;
-    this.dsackL = l;
-    this.dsackR = r;
-    this.ackNow = true;
-  }
 
   // ======================================================================================== ACK processing
 
@@ -1105,8 +987,6 @@ export class TcpConnection {
 
 
 
-
-
   readonly usage = new CwndUsage();
   readonly chrono = new SenderChrono();
   /** When new data last left (slowStartAfterIdle, like Linux's lsndtime). */
@@ -1127,7 +1007,7 @@ export class TcpConnection {
     let sentAck = false;
     if (!this.isSynchronized()) {
       if (this.synPending && (this.state === 'SYN-SENT' || this.state === 'SYN-RECEIVED')) this.sendSyn(now);
-      else if (this.ackNow && this.state === 'TIME-WAIT') this.sendAck(now);
+      else if (this.rcv.ackNow && this.state === 'TIME-WAIT') this.sendAck(now);
       return;
     }
     // RFC 1191 6.4: build segments for the current PMTU estimate. The host's path MTU can drop without this
@@ -1190,7 +1070,7 @@ export class TcpConnection {
     if (sentAck || cwndLimited) this.usage.onTransmit(this.sndUna, this.sndNxt, seqDiff(this.sndNxt, this.sndUna) - this.sb.sackedBytes, cwndLimited);
     const rwndLimited = unsent > 0 && this.sndRoom() < Math.min(unsent, this.neg.mss);
     this.chrono.set(now, rwndLimited ? 'rwnd' : this.wantWritable ? 'sndbuf' : unsent > 0 || this.sndNxt !== this.sndUna ? 'busy' : 'idle');
-    if (!sentAck && (this.ackNow || this.ackSoon)) this.sendAck(now);
+    if (!sentAck && (this.rcv.ackNow || this.rcv.ackSoon)) this.sendAck(now);
     this.rearm();
   }
 
@@ -1238,13 +1118,11 @@ export class TcpConnection {
   }
 
 
-
-
   private fillHeader(f: TcpFields, seq: number, flags: number): void {
     f.srcPort = this.localPort;
     f.dstPort = this.remotePort;
     f.seq = seq;
-    f.ack = flags & TcpFlag.ACK ? this.rcvNxt : 0;
+    f.ack = flags & TcpFlag.ACK ? this.rcv.rcvNxt : 0;
     f.flags = flags;
     f.urgent = 0;
     f.mss = undefined;
@@ -1253,7 +1131,7 @@ export class TcpConnection {
     f.tsVal = undefined;
     f.tsEcr = undefined;
     if (f.sackBlocks.length !== 0) f.sackBlocks.length = 0;
-    f.window = flags & TcpFlag.SYN ? 0 : this.windowField();
+    f.window = flags & TcpFlag.SYN ? 0 : this.rcv.windowField();
   }
 
   private fillOptions(now: number, f: TcpFields, dataLen: number): void {
@@ -1261,94 +1139,22 @@ export class TcpConnection {
       f.tsVal = this.neg.tsNow(now);
       f.tsEcr = this.neg.tsRecent;
     }
-    if (this.neg.sackOk && (this.hasDsack || this.ooo.segments > 0)) {
+    if (this.neg.sackOk && (this.rcv.hasDsack || this.rcv.ooo.segments > 0)) {
       // RFC 2018 4 / RFC 2883: D-SACK first, then the most recent blocks; only what fits in the segment.
       const room = this.neg.mssRaw - dataLen - (this.neg.tsOk ? 12 : 0) - 4;
       const maxBlocks = Math.min(this.neg.tsOk ? 3 : 4, room >> 3);
       if (maxBlocks <= 0) return;
-      let n = 0;
-      if (this.hasDsack) {
-        f.sackBlocks.push(this.dsackL, this.dsackR);
-        n++;
-      }
-      if (n < maxBlocks && this.ooo.segments > 0) {
-        for (const [l, r] of this.ooo.sackBlocks(maxBlocks - n)) f.sackBlocks.push(l, r);
-      }
+      this.rcv.sackBlocksInto(f.sackBlocks, maxBlocks);
     }
   }
 
-  /** The window field for an outgoing segment: receiver SWS avoidance (RFC 9293 3.8.6.2.2), never shrinking. */
-  private windowField(): number {
-    const free = this.rcvFree();
-    const edge = seqAdd(this.rcvNxt, Math.min(free, MAX_WINDOW << this.neg.rcvWs));
-    const grow = seqDiff(edge, this.rcvAdvEdge);
-    if (grow > 0 && (grow >= Math.min(this.rcvCap >>> 1, this.neg.advMss) || seqLe(this.rcvAdvEdge, this.rcvNxt))) {
-      this.rcvAdvEdge = edge;
-    }
-    const wnd = Math.max(0, seqDiff(this.rcvAdvEdge, this.rcvNxt));
-    return Math.min(MAX_WINDOW, wnd >>> this.neg.rcvWs);
-  }
-
-  private maybeWindowUpdate(now: number): void {
-    if (!this.isSynchronized() || this.finRcvd) return;
-    // Only what the window field can carry counts: a buffer above 65535 << RCV.WIND.SHIFT does not open it further.
-    const free = Math.min(this.rcvFree(), MAX_WINDOW << this.neg.rcvWs);
-    const cur = Math.max(0, seqDiff(this.rcvAdvEdge, this.rcvNxt));
-    // Send a window update when the window grows by 2 segments or half the buffer (like Linux), or opens from zero.
-    if (free - cur >= Math.min(this.rcvCap >>> 1, 2 * this.neg.advMss) || (cur < this.neg.advMss && free >= this.neg.advMss)) {
-      this.ackNow = true;
-      this.output(now);
-    }
-  }
-
-  /** Receive-buffer auto-tuning (like Linux tcp_rcv_space_adjust): grow when the reader drains a lot per RTT. */
-  private autoTune(now: number): void {
-    // The interval is one RTT as the receiver sees it (a pure receiver has no sender-side estimate).
-    const rtt = this.rcvRtt ?? this.rtt.srtt;
-    if (rtt === undefined) return;
-    if (now - this.rcvSpaceTime < Math.max(rtt, 1)) return;
-    const want = 2 * this.rcvSpaceCopied;
-    if (want > this.rcvCap && this.rcvCap < this.o.maxReceiveBuffer) {
-      // Growing past what the window field can offer (65535 << RCV.WIND.SHIFT) buys nothing; but the cap only ever
-      // grows: the buffer may already be larger (receiveBuffer > 65535 without window scaling), and lowering it
-      // below what is buffered plus offered would refuse in-window data (RFC 9293 3.8.6: no shrinking).
-      const grown = Math.min(this.o.maxReceiveBuffer, Math.max(want, this.rcvCap * 2), MAX_WINDOW << this.neg.rcvWs);
-      if (grown > this.rcvCap) {
-        if (this.host.bufferAllowed(grown - this.rcvCap)) {
-          this.rcvCap = grown;
-          this.rechargeBuffers();
-        } else {
-          this.stats.bufferLimitHits++;
-        }
-      }
-    }
-    this.rcvSpaceTime = now;
-    this.rcvSpaceCopied = 0;
-  }
 
   /** Bring this connection's charge against bufferMemoryLimit up to date (not after CLOSED: nothing is held). */
-  private rechargeBuffers(): void {
+  rechargeBuffers(): void {
     if (this.buffersReleased) return;
-    const charge = this.sndBuf.capacity + this.rcvCap;
+    const charge = this.sndBuf.capacity + this.rcv.rcvCap;
     this.host.bufferAdjust(charge - this.bufferCharge);
     this.bufferCharge = charge;
-  }
-
-  /** Receive space left under the logical receive buffer size (the ring itself grows on demand). */
-  private rcvFree(): number {
-    const f = this.rcvCap - this.rcvBuf.length;
-    return f > 0 ? f : 0;
-  }
-
-  private rcvWrite(d: Uint8Array): number {
-    let ring = this.rcvBuf;
-    if (d.length > ring.free && ring.capacity < this.rcvCap) {
-      const cap = Math.min(this.rcvCap, Math.max(ring.capacity * 2, ring.length + d.length, INITIAL_RING));
-      // The logical buffer (rcvCap) is already charged; the shared empty ring is replaced, never resized.
-      if (ring === EMPTY_RING) this.rcvBuf = ring = new ByteRing(cap);
-      else ring.resize(cap);
-    }
-    return ring.write(d.length <= this.rcvFree() ? d : d.subarray(0, this.rcvFree()));
   }
 
 
@@ -1363,12 +1169,12 @@ export class TcpConnection {
     }
     this.cnt.segsOut += segment !== undefined ? Math.ceil(len / segment) : 1;
     if (f.flags & TcpFlag.ACK) {
-      this.neg.lastAckSent = this.rcvNxt;
-      this.ackNow = false;
-      this.ackSoon = false;
-      this.unackedBytes = 0;
+      this.neg.lastAckSent = this.rcv.rcvNxt;
+      this.rcv.ackNow = false;
+      this.rcv.ackSoon = false;
+      this.rcv.unackedBytes = 0;
       this.tmr.delackAt = NEVER;
-      this.hasDsack = false;
+      this.rcv.hasDsack = false;
     }
     return true;
   }
@@ -1392,14 +1198,13 @@ export class TcpConnection {
       this.sendAck(now);
       return;
     }
-    if (now - this.lastInvalidAckAt < this.o.invalidAckIntervalMs) {
+    if (now - this.rcv.lastInvalidAckAt < this.o.invalidAckIntervalMs) {
       this.stats.invalidAcksRateLimited++;
       return;
     }
-    if (this.sendAck(now)) this.lastInvalidAckAt = now;
+    if (this.sendAck(now)) this.rcv.lastInvalidAckAt = now;
   }
 
-  private lastInvalidAckAt = -Infinity;
 
   /** RFC 5961 section 7: a rate-limited ACK in answer to a suspicious RST / SYN / ACK. */
   private challengeAck(now: number): void {
@@ -1412,7 +1217,7 @@ export class TcpConnection {
   }
 
   sendRst(now: number, seq: number): void {
-    this.sendRstRaw(now, seq, this.rcvNxt, TcpFlag.RST | TcpFlag.ACK);
+    this.sendRstRaw(now, seq, this.rcv.rcvNxt, TcpFlag.RST | TcpFlag.ACK);
   }
 
   private sendRstRaw(now: number, seq: number, ack: number, flags: number): void {
@@ -1445,10 +1250,10 @@ export class TcpConnection {
     this.error = error;
     this.tmr.clear();
     this.timerAt = NEVER;
-    if (this.ooo !== EMPTY_OOO) {
-      this.host.oooAdjust(-this.ooo.memory);
-      this.ooo.clear();
-      this.ooo = EMPTY_OOO;
+    if (this.rcv.ooo !== EMPTY_OOO) {
+      this.host.oooAdjust(-this.rcv.ooo.memory);
+      this.rcv.ooo.clear();
+      this.rcv.ooo = EMPTY_OOO;
     }
     this.host.bufferAdjust(-this.bufferCharge);
     this.bufferCharge = 0;
@@ -1516,8 +1321,6 @@ export class TcpConnection {
     }
     this.rearm();
   }
-
-
 
   /** The SYN (or SYN-ACK) retransmission timer expired (RFC 9293 3.8.1, RFC 6298 5.7). */
   private synRto(now: number): void {
@@ -1620,6 +1423,11 @@ export class TcpConnection {
   /** @internal A hard ICMP error during connection establishment (RFC 1122 4.2.3.9, RFC 5927 4.1). */
   icmpHardError(code: string): void {
     if (this.state === 'SYN-SENT') this.toClosed(code);
+  }
+
+  /** @internal RCV.NXT (fuzz/targets/stack.ts's blind-attack oracle reads it). */
+  get rcvNxt(): number {
+    return this.rcv.rcvNxt;
   }
 
   /** @internal for the layer */

@@ -39,7 +39,7 @@ export class TcpCounters {
       srtt: this.c.rtt.srtt,
       rttvar: this.c.rtt.rttvar,
       rto: this.c.rtt.rto,
-      rcvRtt: this.c.rcvRtt,
+      rcvRtt: this.c.rcv.rcvRtt,
       backoff: this.c.rtt.backoffCount,
       cwnd: this.c.cc.cwnd,
       ssthresh: this.c.cc.ssthresh,
@@ -47,9 +47,9 @@ export class TcpCounters {
       bytesInFlight: this.c.rec.pipe(),
       unacked: seqDiff(this.c.sndNxt, this.c.sndUna),
       sndMss: this.c.neg.mss,
-      rcvMss: this.c.rcvMssEst,
+      rcvMss: this.c.rcv.rcvMssEst,
       sndWnd: this.c.sndWnd,
-      rcvWnd: Math.max(0, seqDiff(this.c.rcvAdvEdge, this.c.rcvNxt)),
+      rcvWnd: Math.max(0, seqDiff(this.c.rcv.rcvAdvEdge, this.c.rcv.rcvNxt)),
       sndWscale: this.c.neg.sndWs,
       rcvWscale: this.c.neg.rcvWs,
       timestamps: this.c.neg.tsOk,
@@ -80,9 +80,9 @@ export class TcpCounters {
       segsOut: this.segsOut,
       segsIn: this.segsIn,
       sendBuffer: this.c.sndLimit(),
-      receiveBuffer: this.c.rcvCap,
-      readable: this.c.rcvBuf.length,
-      oooBytes: this.c.ooo.bytes,
+      receiveBuffer: this.c.rcv.rcvCap,
+      readable: this.c.rcv.rcvBuf.length,
+      oooBytes: this.c.rcv.ooo.bytes,
     };
   }
 }
