@@ -26,18 +26,18 @@
 import { BywayError } from '../util/errors.js';
 import { ByteRing, RttEstimator, type CongestionControl, type CongestionControlFactory } from './parts.js';
 import type { TcpInfo, TcpStats } from './info.js';
-import { CwndUsage } from './cwnd-usage.js';
-import { SenderChrono } from './chrono.js';
 import type { ResolvedTcpOptions } from './options.js';
 import { DEFAULT_RTO_OPTIONS, type RtoOptions } from './rtt.js';
 import type { TimeWaitSeed } from './time-wait.js';
-import { seqAdd, seqDiff, seqGe, seqGt, seqLe, seqLt } from './seq.js';
+import { seqAdd, seqDiff, seqGt, seqLe, seqLt } from './seq.js';
 import { TcpFlag, type TcpFields } from './wire.js';
 import { EMPTY_OOO, EMPTY_RING, INITIAL_RING, MAX_WINDOW, NEVER, TS_RECENT_MAX_IDLE } from './conn-common.js';
 import { TcpCounters } from './counters.js';
-import { Scoreboard, type SentSeg } from './scoreboard.js';
+import { Scoreboard } from './scoreboard.js';
 import { LossRecovery } from './recovery.js';
 import { Receiver } from './receiver.js';
+import { Sender } from './sender.js';
+import { Transmitter } from './tx.js';
 import { Negotiated } from './negotiated.js';
 import { ConnTimers } from './timers.js';
 
@@ -162,24 +162,13 @@ export class TcpConnection {
   readonly rec: LossRecovery;
   /** @internal the receiver */
   readonly rcv: Receiver;
+  /** @internal the sender */
+  readonly snd: Sender;
+  /** @internal segment building and transmission */
+  readonly tx: Transmitter;
 
   // --- send sequence variables (RFC 9293 3.3.1) ---
-  private iss = 0;
-  sndUna = 0;
-  sndNxt = 0;
-  sndWnd = 0;
-  private maxSndWnd = 0;
-  private sndWl1 = 0;
-  private sndWl2 = 0;
-  /** Sequence number of the first byte in sndBuf. */
-  bufSeq = 0;
-  sndBuf: ByteRing = EMPTY_RING;
-  private finQueued = false;
-  private finSent = false;
-  private finAcked = false;
-  private appClosed = false;
-  private noDelay: boolean;
-  private wantWritable = false;
+  appClosed = false;
 
   // --- retransmission queue ---
   rtt: RttEstimator;
@@ -192,8 +181,6 @@ export class TcpConnection {
   get synRetransmits(): number {
     return this.tmr.synXmits;
   }
-  probesUnanswered = 0;
-  lastAckAt = 0;
   keepAlive: boolean;
   keepAliveIdle: number;
 
@@ -213,6 +200,8 @@ export class TcpConnection {
     this.tmr = new ConnTimers(this, this.o);
     this.rec = new LossRecovery(this, this.o, this.stats);
     this.rcv = new Receiver(this, host);
+    this.snd = new Sender(this, host);
+    this.tx = new Transmitter(this, host);
     this.localIp = ids.localIp;
     this.localPort = ids.localPort;
     this.remoteIp = ids.remoteIp;
@@ -226,7 +215,6 @@ export class TcpConnection {
     this.rtt = new RttEstimator(rtoOptionsFor(this.o));
     this.ccFactory = this.o.congestionControl;
     this.cc = this.ccFactory({ mss: 536, now, initialWindowSegments: this.o.initialWindowSegments });
-    this.noDelay = this.o.noDelay;
     this.keepAlive = this.o.keepAlive;
     this.keepAliveIdle = this.o.keepAliveIdle;
     this.neg.tsOffset = this.o.rng.nextU32();
@@ -243,19 +231,9 @@ export class TcpConnection {
   }
   /** Free space in the send buffer. */
   get writableLength(): number {
-    return Math.max(0, this.sndLimit() - this.sndBuf.length);
+    return Math.max(0, this.snd.sndLimit() - this.snd.sndBuf.length);
   }
 
-  /**
-   * The send buffer's limit now: `sendBuffer`, raised to twice the congestion window up to `maxSendBuffer`, as
-   * Linux's tcp_sndbuf_expand sizes sk_sndbuf (2 * cwnd segments' worth), so the buffer never caps what the
-   * network would take. Memory stays bounded by maxSendBuffer per connection and bufferMemoryLimit in total.
-   */
-  sndLimit(): number {
-    const o = this.o;
-    if (o.maxSendBuffer <= o.sendBuffer) return o.sendBuffer;
-    return Math.min(o.maxSendBuffer, Math.max(o.sendBuffer, 2 * this.cc.cwnd));
-  }
   /** Whether the peer's FIN arrived and every byte before it was read. */
   get readableEnded(): boolean {
     return this.rcv.finRcvd && this.rcv.rcvBuf.length === 0;
@@ -266,7 +244,7 @@ export class TcpConnection {
    * is full: backpressure; onWritable fires when space frees). Throws EPIPE after shutdown/close, ENOTCONN when closed.
    */
   send(now: number, data: Uint8Array): number {
-    if (this.finQueued || this.appClosed) throw new BywayError('EPIPE', 'send after shutdown');
+    if (this.snd.finQueued || this.appClosed) throw new BywayError('EPIPE', 'send after shutdown');
     switch (this.state) {
       case 'SYN-SENT':
       case 'SYN-RECEIVED':
@@ -276,33 +254,33 @@ export class TcpConnection {
       default:
         throw new BywayError(this.error ?? 'ENOTCONN', `send in state ${this.state}`);
     }
-    const limit = this.sndLimit();
-    if (data.length > this.sndBuf.free && this.sndBuf.capacity < limit) {
-      if (this.sndBuf === EMPTY_RING) {
+    const limit = this.snd.sndLimit();
+    if (data.length > this.snd.sndBuf.free && this.snd.sndBuf.capacity < limit) {
+      if (this.snd.sndBuf === EMPTY_RING) {
         // The first ring (up to INITIAL_RING) is always granted, as the eager 16 KiB ring was: a connection must be
         // able to send something whatever the others hold. Growth beyond it asks bufferMemoryLimit, below.
-        this.sndBuf = new ByteRing(Math.min(this.o.sendBuffer, INITIAL_RING));
+        this.snd.sndBuf = new ByteRing(Math.min(this.o.sendBuffer, INITIAL_RING));
         this.rechargeBuffers();
       }
-      if (data.length > this.sndBuf.free && this.sndBuf.capacity < limit) {
-        const target = Math.min(limit, Math.max(this.sndBuf.capacity * 2, this.sndBuf.length + data.length));
-        if (this.host.bufferAllowed(target - this.sndBuf.capacity)) {
-          this.sndBuf.resize(target);
+      if (data.length > this.snd.sndBuf.free && this.snd.sndBuf.capacity < limit) {
+        const target = Math.min(limit, Math.max(this.snd.sndBuf.capacity * 2, this.snd.sndBuf.length + data.length));
+        if (this.host.bufferAllowed(target - this.snd.sndBuf.capacity)) {
+          this.snd.sndBuf.resize(target);
           this.rechargeBuffers();
         } else {
           this.stats.bufferLimitHits++; // no growth: the caller sees backpressure
         }
       }
     }
-    if (this.sndBuf.length === 0 && this.sndNxt === this.sndUna) this.progressAt = now; // data starts waiting (user timeout)
-    const n = this.sndBuf.write(data);
-    if (n < data.length) this.wantWritable = true;
+    if (this.snd.sndBuf.length === 0 && this.snd.sndNxt === this.snd.sndUna) this.snd.progressAt = now; // data starts waiting (user timeout)
+    const n = this.snd.sndBuf.write(data);
+    if (n < data.length) this.snd.wantWritable = true;
     if (n > 0 && this.state !== 'SYN-SENT' && this.state !== 'SYN-RECEIVED') {
       // RFC 5681 4.1 (slowStartAfterIdle): idle for longer than the RTO -> restart from min(IW, cwnd).
-      if (this.o.slowStartAfterIdle && this.sndNxt === this.sndUna && this.cnt.bytesSent > 0 && now - this.lastDataSentAt > this.rtt.rto) {
+      if (this.o.slowStartAfterIdle && this.snd.sndNxt === this.snd.sndUna && this.cnt.bytesSent > 0 && now - this.snd.lastDataSentAt > this.rtt.rto) {
         this.cc.onIdleRestart?.(now, Math.min(this.o.initialWindowSegments * this.neg.mss, this.cc.cwnd));
       }
-      this.output(now);
+      this.snd.output(now);
     }
     return n;
   }
@@ -318,25 +296,11 @@ export class TcpConnection {
     return n;
   }
 
-  /**
-   * Send the FIN a shutdown queued, now or, when the layer has already sent closeBurst FINs since its last poll
-   * (an application closing thousands of connections in one loop), from the next poll: the peer's answers then
-   * arrive at the pace the stack takes frames in instead of overrunning its receive ring all at once.
-   */
-  private finOutput(now: number): void {
-    if (this.host.finAllowed()) {
-      this.output(now);
-      return;
-    }
-    this.stats.finsDeferred++;
-    this.txPending = true;
-    this.host.connWake(this);
-  }
 
   /** Disable (true) or enable Nagle's algorithm. With `now`, data held back by Nagle is sent at once. */
   setNoDelay(on: boolean, now?: number): void {
-    this.noDelay = on;
-    if (on && now !== undefined && this.isSynchronized()) this.output(now);
+    this.snd.noDelay = on;
+    if (on && now !== undefined && this.isSynchronized()) this.snd.output(now);
   }
 
   /**
@@ -346,16 +310,9 @@ export class TcpConnection {
    */
   setUserTimeout(ms: number): void {
     if (!Number.isFinite(ms) || ms < 0) throw new BywayError('ERR_INVALID_ARG_VALUE', `user timeout must be >= 0 ms, got ${ms}`);
-    this.userTimeout = ms;
+    this.snd.userTimeout = ms;
   }
 
-  userTimedOut(now: number): boolean {
-    if (this.userTimeout === 0 || now - this.progressAt < this.userTimeout) return false;
-    this.stats.timeouts++;
-    this.sendRst(now, this.sndNxt);
-    this.toClosed('ETIMEDOUT');
-    return true;
-  }
 
   setKeepAlive(on: boolean, now: number, idleMs?: number): void {
     this.keepAlive = on;
@@ -367,23 +324,23 @@ export class TcpConnection {
 
   /** Half-close (RFC 9293 3.10.4 CLOSE in ESTABLISHED/CLOSE-WAIT): send FIN after queued data; reading continues. */
   shutdown(now: number): void {
-    if (this.finQueued) return;
+    if (this.snd.finQueued) return;
     switch (this.state) {
       case 'SYN-SENT':
         this.toClosed(undefined);
         return;
       case 'SYN-RECEIVED':
       case 'ESTABLISHED':
-        this.finQueued = true;
+        this.snd.finQueued = true;
         if (this.state === 'ESTABLISHED') {
           this.state = 'FIN-WAIT-1';
-          this.finOutput(now);
+          this.snd.finOutput(now);
         }
         return;
       case 'CLOSE-WAIT':
-        this.finQueued = true;
+        this.snd.finQueued = true;
         this.state = 'LAST-ACK';
-        this.finOutput(now);
+        this.snd.finOutput(now);
         return;
       default:
         return;
@@ -403,7 +360,7 @@ export class TcpConnection {
       this.abort(now);
       return;
     }
-    if (!this.finQueued) this.shutdown(now);
+    if (!this.snd.finQueued) this.shutdown(now);
     if (this.state === 'FIN-WAIT-2') this.tmr.closeAt = now + this.o.finWait2Timeout;
     this.rearm();
   }
@@ -411,7 +368,7 @@ export class TcpConnection {
   /** Send RST (when synchronized) and go to CLOSED at once (RFC 9293 3.10.5 ABORT). */
   abort(now: number): void {
     if (this.state === 'CLOSED') return;
-    if (this.isSynchronized() || this.state === 'SYN-RECEIVED') this.sendRst(now, this.sndNxt);
+    if (this.isSynchronized() || this.state === 'SYN-RECEIVED') this.tx.sendRst(now, this.snd.sndNxt);
     this.toClosed(undefined);
   }
 
@@ -425,49 +382,49 @@ export class TcpConnection {
 
   /** @internal Active open (RFC 9293 3.10.1 OPEN, SYN-SENT). */
   openActive(now: number, iss: number): void {
-    this.iss = iss >>> 0;
-    this.sndUna = this.iss;
-    this.sndNxt = seqAdd(this.iss, 1);
-    this.bufSeq = this.sndNxt;
-    this.rec.recoverSeq = this.iss;
-    this.rec.rackFack = this.iss;
+    this.snd.iss = iss >>> 0;
+    this.snd.sndUna = this.snd.iss;
+    this.snd.sndNxt = seqAdd(this.snd.iss, 1);
+    this.snd.bufSeq = this.snd.sndNxt;
+    this.rec.recoverSeq = this.snd.iss;
+    this.rec.rackFack = this.snd.iss;
     this.state = 'SYN-SENT';
     this.tmr.synXmits = 0;
-    this.sendSyn(now);
+    this.tx.sendSyn(now);
   }
 
   /** @internal Passive open from a SYN at a listener (RFC 9293 3.10.7.2 LISTEN, third check). */
   openPassive(now: number, iss: number, syn: TcpFields): void {
-    this.iss = iss >>> 0;
-    this.sndUna = this.iss;
-    this.sndNxt = seqAdd(this.iss, 1);
-    this.bufSeq = this.sndNxt;
-    this.rec.recoverSeq = this.iss;
-    this.rec.rackFack = this.iss;
+    this.snd.iss = iss >>> 0;
+    this.snd.sndUna = this.snd.iss;
+    this.snd.sndNxt = seqAdd(this.snd.iss, 1);
+    this.snd.bufSeq = this.snd.sndNxt;
+    this.rec.recoverSeq = this.snd.iss;
+    this.rec.rackFack = this.snd.iss;
     this.rcv.irs = syn.seq;
     this.rcv.rcvNxt = seqAdd(syn.seq, 1);
     this.neg.negotiate(now, syn);
     this.neg.tsRecentAt = now;
-    this.sndWnd = syn.window; // the window in a SYN is never scaled (RFC 7323 2.2)
-    this.maxSndWnd = this.sndWnd;
-    this.sndWl1 = syn.seq;
-    this.sndWl2 = this.iss;
+    this.snd.sndWnd = syn.window; // the window in a SYN is never scaled (RFC 7323 2.2)
+    this.snd.maxSndWnd = this.snd.sndWnd;
+    this.snd.sndWl1 = syn.seq;
+    this.snd.sndWl2 = this.snd.iss;
     this.rcv.rcvAdvEdge = seqAdd(this.rcv.rcvNxt, Math.min(this.rcv.rcvFree(), MAX_WINDOW << this.neg.rcvWs));
     this.state = 'SYN-RECEIVED';
     this.tmr.synXmits = 0;
-    this.sendSyn(now);
+    this.tx.sendSyn(now);
   }
 
   /**
    * @internal A connection established by a valid SYN-cookie ACK (RFC 4987 3.6): the state the SYN-ACK implied.
    */
   openFromCookie(now: number, ack: TcpFields, mss: number, wscale: number | undefined, sackOk: boolean, tsOffset: number | undefined): void {
-    this.iss = seqAdd(ack.ack, -1);
-    this.sndUna = ack.ack;
-    this.sndNxt = ack.ack;
-    this.bufSeq = ack.ack;
-    this.rec.recoverSeq = this.iss;
-    this.rec.rackFack = this.iss;
+    this.snd.iss = seqAdd(ack.ack, -1);
+    this.snd.sndUna = ack.ack;
+    this.snd.sndNxt = ack.ack;
+    this.snd.bufSeq = ack.ack;
+    this.rec.recoverSeq = this.snd.iss;
+    this.rec.rackFack = this.snd.iss;
     this.rcv.irs = seqAdd(ack.seq, -1);
     this.rcv.rcvNxt = ack.seq;
     this.neg.tsOk = tsOffset !== undefined && ack.tsVal !== undefined;
@@ -480,10 +437,10 @@ export class TcpConnection {
     else this.neg.rcvWs = 0;
     this.neg.sackOk = sackOk && this.o.sack && this.neg.tsOk;
     this.neg.setMssRaw(now, Math.min(mss, this.neg.advMss));
-    this.sndWnd = ack.window << this.neg.sndWs;
-    this.maxSndWnd = this.sndWnd;
-    this.sndWl1 = ack.seq;
-    this.sndWl2 = ack.ack;
+    this.snd.sndWnd = ack.window << this.neg.sndWs;
+    this.snd.maxSndWnd = this.snd.sndWnd;
+    this.snd.sndWl1 = ack.seq;
+    this.snd.sndWl2 = ack.ack;
     this.rcv.rcvAdvEdge = seqAdd(this.rcv.rcvNxt, Math.min(this.rcv.rcvFree(), MAX_WINDOW << this.neg.rcvWs));
     this.toEstablished(now);
   }
@@ -493,25 +450,6 @@ export class TcpConnection {
     return opts.windowScaling ? wscaleFor(opts.maxReceiveBuffer) : 0;
   }
 
-  sendSyn(now: number): void {
-    const f = this.host.txFields;
-    const synAck = this.state === 'SYN-RECEIVED';
-    this.fillHeader(f, this.iss, synAck ? TcpFlag.SYN | TcpFlag.ACK : TcpFlag.SYN);
-    f.window = Math.min(this.rcv.rcvFree(), MAX_WINDOW);
-    f.mss = this.neg.advMss;
-    const offer = !synAck;
-    f.wscale = (offer ? this.o.windowScaling : this.neg.wsAgreedFlag) ? this.neg.rcvWs : undefined;
-    if (this.tmr.synXmits === 0) this.neg.synSentAt = now;
-    f.sackPermitted = offer ? this.o.sack : this.neg.sackOk;
-    if (offer ? this.o.timestamps : this.neg.tsOk) {
-      f.tsVal = this.neg.tsNow(now);
-      f.tsEcr = synAck ? this.neg.tsRecent : 0;
-    }
-    f.sackBlocks.length = 0;
-    this.synPending = !this.xmit(now, f, null, 0, 0); // retried by output() when the host lends a buffer again
-    if (this.tmr.rtoAt === NEVER) this.tmr.rtoAt = this.tmr.rtoDeadline(now);
-    this.rearm();
-  }
 
 
   // ======================================================================================== segment arrival
@@ -565,7 +503,7 @@ export class TcpConnection {
         this.rcv.setDsack(seq, seqAdd(seq, data.length));
       }
       if (this.state === 'SYN-RECEIVED' && syn && seq === this.rcv.irs && !(flags & TcpFlag.ACK)) {
-        this.sendSyn(now); // the peer's SYN was retransmitted: our SYN-ACK was lost
+        this.tx.sendSyn(now); // the peer's SYN was retransmitted: our SYN-ACK was lost
         return;
       }
       // RFC 5961 4.2: a SYN in a synchronized state gets a (rate-limited) challenge ACK whatever its sequence number.
@@ -576,7 +514,7 @@ export class TcpConnection {
       this.invalidAck(now, segLen, syn);
       return;
     }
-    this.probesUnanswered = 0;
+    this.snd.probesUnanswered = 0;
     if (this.keepAlive) {
       this.tmr.keepProbes = 0;
       this.tmr.keepaliveAt = now + this.keepAliveIdle;
@@ -617,24 +555,24 @@ export class TcpConnection {
     if (!(flags & TcpFlag.ACK)) return;
     const ack = seg.ack;
     if (this.state === 'SYN-RECEIVED') {
-      if (seqLt(this.sndUna, ack) && seqLe(ack, this.sndNxt)) {
-        this.sndWnd = seg.window << this.neg.sndWs;
-        this.maxSndWnd = this.sndWnd;
-        this.sndWl1 = seq;
-        this.sndWl2 = ack;
-        this.sndUna = ack;
+      if (seqLt(this.snd.sndUna, ack) && seqLe(ack, this.snd.sndNxt)) {
+        this.snd.sndWnd = seg.window << this.neg.sndWs;
+        this.snd.maxSndWnd = this.snd.sndWnd;
+        this.snd.sndWl1 = seq;
+        this.snd.sndWl2 = ack;
+        this.snd.sndUna = ack;
         this.tmr.rtoAt = NEVER;
         this.neg.handshakeRtt(now, seg);
         this.rtt.resetBackoff();
         this.toEstablished(now);
         if ((this.state as TcpState) === 'CLOSED') return;
       } else {
-        this.sendRstRaw(now, ack, 0, TcpFlag.RST); // RFC 9293 3.10.7.4: <SEQ=SEG.ACK><CTL=RST>
+        this.tx.sendRstRaw(now, ack, 0, TcpFlag.RST); // RFC 9293 3.10.7.4: <SEQ=SEG.ACK><CTL=RST>
         return;
       }
     }
     // RFC 5961 5.2: acceptable if SND.UNA - MAX.SND.WND <= SEG.ACK <= SND.NXT.
-    if (seqGt(ack, this.sndNxt) || seqLt(ack, seqAdd(this.sndUna, -Math.max(this.maxSndWnd, 1)))) {
+    if (seqGt(ack, this.snd.sndNxt) || seqLt(ack, seqAdd(this.snd.sndUna, -Math.max(this.snd.maxSndWnd, 1)))) {
       this.stats.badAck++;
       this.challengeAck(now);
       return;
@@ -645,7 +583,7 @@ export class TcpConnection {
       this.neg.tsRecentAt = now;
     }
 
-    this.processAck(now, seg, data.length);
+    this.snd.processAck(now, seg, data.length);
     if ((this.state as TcpState) === 'CLOSED') return;
 
     // Seventh: segment text (ESTABLISHED, FIN-WAIT-1, FIN-WAIT-2 only).
@@ -676,7 +614,7 @@ export class TcpConnection {
       } else if (this.appClosed) {
         // RFC 2525 2.17 (and Linux): data for a socket the application closed -> RST.
         this.stats.resetsOnClose++;
-        this.sendRst(now, this.sndNxt);
+        this.tx.sendRst(now, this.snd.sndNxt);
         this.toClosed(undefined);
         return;
       } else {
@@ -706,7 +644,7 @@ export class TcpConnection {
       this.txPending = true;
       this.host.connWake(this);
     } else if (!this.rcv.ackSoon || this.rcv.ackNow) {
-      this.output(now);
+      this.snd.output(now);
     }
     this.rearm();
   }
@@ -716,10 +654,10 @@ export class TcpConnection {
     const flags = seg.flags;
     const hasAck = (flags & TcpFlag.ACK) !== 0;
     // RFC 9293 3.10.7.3 first: ACK acceptability.
-    if (hasAck && (seqLe(seg.ack, this.iss) || seqGt(seg.ack, this.sndNxt))) {
+    if (hasAck && (seqLe(seg.ack, this.snd.iss) || seqGt(seg.ack, this.snd.sndNxt))) {
       if (!(flags & TcpFlag.RST)) {
         this.stats.badAck++;
-        this.sendRstRaw(now, seg.ack, 0, TcpFlag.RST);
+        this.tx.sendRstRaw(now, seg.ack, 0, TcpFlag.RST);
       }
       return;
     }
@@ -740,33 +678,31 @@ export class TcpConnection {
     this.rcv.rcvAdvEdge = seqAdd(this.rcv.rcvNxt, Math.min(this.rcv.rcvFree(), MAX_WINDOW << this.neg.rcvWs));
     if (hasAck) {
       this.neg.handshakeRtt(now, seg);
-      this.sndUna = seg.ack;
-      this.sndWnd = seg.window; // RFC 7323 2.2: the window in a SYN-ACK is never scaled
-      this.maxSndWnd = this.sndWnd;
-      this.sndWl1 = seg.seq;
-      this.sndWl2 = seg.ack;
+      this.snd.sndUna = seg.ack;
+      this.snd.sndWnd = seg.window; // RFC 7323 2.2: the window in a SYN-ACK is never scaled
+      this.snd.maxSndWnd = this.snd.sndWnd;
+      this.snd.sndWl1 = seg.seq;
+      this.snd.sndWl2 = seg.ack;
       this.tmr.rtoAt = NEVER;
       this.rtt.resetBackoff();
       this.rcv.ackNow = true;
       this.toEstablished(now);
       if (payload.length > 0 && this.state === 'ESTABLISHED') this.rcv.receiveText(now, this.rcv.rcvNxt, payload);
-      this.output(now);
+      this.snd.output(now);
     } else {
       // Simultaneous open (RFC 9293 3.5 figure 7): SYN-RECEIVED, send SYN-ACK with our ISS.
-      this.sndWnd = seg.window;
-      this.maxSndWnd = this.sndWnd;
-      this.sndWl1 = seg.seq;
-      this.sndWl2 = this.iss;
+      this.snd.sndWnd = seg.window;
+      this.snd.maxSndWnd = this.snd.sndWnd;
+      this.snd.sndWl1 = seg.seq;
+      this.snd.sndWl2 = this.snd.iss;
       this.state = 'SYN-RECEIVED';
       this.tmr.rtoAt = NEVER;
       this.tmr.synXmits = 0;
-      this.sendSyn(now);
+      this.tx.sendSyn(now);
     }
   }
 
 
-  private swsOverride = false;
-  private synPending = false;
 
   private toEstablished(now: number): void {
     this.state = 'ESTABLISHED';
@@ -775,9 +711,9 @@ export class TcpConnection {
     this.rcv.rcvSpaceTime = now;
     if (this.passive) this.host.connEstablished(this);
     // A shutdown requested while in SYN-RECEIVED takes effect now.
-    if (this.finQueued) this.state = 'FIN-WAIT-1';
+    if (this.snd.finQueued) this.state = 'FIN-WAIT-1';
     this.onConnect?.();
-    if (this.sndBuf.length > 0 || this.finQueued) this.output(now);
+    if (this.snd.sndBuf.length > 0 || this.snd.finQueued) this.snd.output(now);
   }
 
   private finArrives(now: number): void {
@@ -793,7 +729,7 @@ export class TcpConnection {
         if (this.o.delayFinAck && !ackOwed) this.rcv.delayAck(now);
         break;
       case 'FIN-WAIT-1':
-        if (this.finAcked) this.toTimeWait(now);
+        if (this.snd.finAcked) this.toTimeWait(now);
         else this.state = 'CLOSING';
         break;
       case 'FIN-WAIT-2':
@@ -806,9 +742,9 @@ export class TcpConnection {
   }
 
 
-  private toTimeWait(now: number): void {
+  toTimeWait(now: number): void {
     this.state = 'TIME-WAIT';
-    if (this.sndBuf.length === 0) this.sndBuf = EMPTY_RING; // release memory kept through 2*MSL
+    if (this.snd.sndBuf.length === 0) this.snd.sndBuf = EMPTY_RING; // release memory kept through 2*MSL
     if (this.rcv.rcvBuf.length === 0 && this.rcv.rcvCap > 1) {
       this.rcv.rcvBuf = EMPTY_RING;
       this.rcv.rcvCap = 1;
@@ -841,9 +777,9 @@ export class TcpConnection {
     out.localPort = this.localPort;
     out.remoteIp = this.remoteIp;
     out.remotePort = this.remotePort;
-    out.sndUna = this.sndUna;
-    out.sndNxt = this.sndNxt;
-    out.maxSndWnd = this.maxSndWnd;
+    out.sndUna = this.snd.sndUna;
+    out.sndNxt = this.snd.sndNxt;
+    out.maxSndWnd = this.snd.maxSndWnd;
     out.rcvNxt = this.rcv.rcvNxt;
     out.rcvWnd = Math.max(0, seqDiff(this.rcv.rcvAdvEdge, this.rcv.rcvNxt));
     out.rcvWs = this.neg.rcvWs;
@@ -876,124 +812,14 @@ export class TcpConnection {
 
   // ======================================================================================== ACK processing
 
-  private processAck(now: number, seg: TcpFields, dataLen: number): void {
-    const ack = seg.ack;
-    const acked = seqDiff(ack, this.sndUna);
-    const wndBefore = this.sndWnd;
-    this.lastAckAt = now;
-    if (acked > 0) this.progressAt = now;
-    // Window update (RFC 9293 3.10.7.4 fifth check, SND.WL1 / SND.WL2), and, like Linux (tcp_may_update_window),
-    // from any ACK that advances SND.UNA: it carries the receiver's current offer even when its SEG.SEQ is older
-    // (a retransmission overtaken by a later ACK). The offered right edge is SND.WL2 + SND.WND (see sndRoom).
-    if (seqGe(ack, this.sndUna) && (acked > 0 || seqLt(this.sndWl1, seg.seq) || (this.sndWl1 === seg.seq && seqLe(this.sndWl2, ack)))) {
-      this.sndWnd = seg.window << this.neg.sndWs;
-      if (this.sndWnd > this.maxSndWnd) this.maxSndWnd = this.sndWnd;
-      this.sndWl1 = seg.seq;
-      this.sndWl2 = ack;
-    }
-    if (this.neg.sackOk && seg.sackBlocks.length > 0) this.rec.processSack(now, seg.sackBlocks, ack);
-    if (acked > 0) {
-      this.ackNewData(now, seg, ack);
-    } else if (
-      acked === 0 &&
-      dataLen === 0 &&
-      !(seg.flags & (TcpFlag.SYN | TcpFlag.FIN)) &&
-      this.sndWnd === wndBefore &&
-      seqGt(this.sndNxt, this.sndUna)
-    ) {
-      this.rec.onDupAck(now);
-    }
-    if (this.neg.sackOk && (this.sb.sackedBytes > 0 || this.sb.retransOut > 0) && !this.sb.empty) {
-      this.rec.detectLosses(now);
-    }
-    if (this.sndRoom() > 0 && this.tmr.persistAt !== NEVER) {
-      this.tmr.persistAt = NEVER;
-      this.tmr.persistBackoff = 0;
-    }
-  }
-
-  /**
-   * Bytes the peer's offered window still allows beyond SND.NXT: the right edge is SND.WL2 + SND.WND (RFC 9293
-   * 3.8.6: the window offered by the segment that updated it counts from that segment's ACK, not from SND.UNA).
-   */
-  sndRoom(): number {
-    return seqDiff(seqAdd(this.sndWl2, this.sndWnd), this.sndNxt);
-  }
-
-  private ackNewData(now: number, seg: TcpFields, ack: number): void {
-    const rttCandidate = this.sb.trimAcked(now, ack, this.rec);
-    if (this.sb.finDelivered) this.finAcked = true;
-    // Data bytes acknowledged (excluding SYN / FIN sequence numbers).
-    const dataEnd = seqAdd(this.bufSeq, this.sndBuf.length);
-    const dataAcked = seqDiff(seqLt(ack, dataEnd) ? ack : dataEnd, this.bufSeq);
-    if (dataAcked > 0) {
-      this.sndBuf.discard(dataAcked);
-      this.bufSeq = seqAdd(this.bufSeq, dataAcked);
-      this.cnt.bytesAcked += dataAcked;
-    }
-    const ackedBytes = seqDiff(ack, this.sndUna);
-    const flightBefore = seqDiff(this.sndNxt, this.sndUna);
-    this.rec.onTlpAcked(now, ack);
-    this.sndUna = ack;
-    // RTT measurement: RFC 7323 4 (timestamps) or RFC 6298 3 with Karn's algorithm.
-    let rttMs: number | undefined;
-    if (this.neg.tsOk && seg.tsEcr !== undefined && seg.tsEcr !== 0) {
-      const d = this.neg.tsDiff(now, seg.tsEcr);
-      if (d >= 0 && d < 0x7fffffff) rttMs = d;
-    } else if (rttCandidate >= 0) rttMs = rttCandidate;
-    if (rttMs !== undefined) this.rttSample(rttMs);
-
-    this.rec.onAckAdvanced(now, ack, ackedBytes, flightBefore, rttMs);
-
-    // RFC 6298 5.2 / 5.3: stop the timer when all is acknowledged, else restart it.
-    if (this.sb.empty) {
-      this.tmr.rtoAt = NEVER;
-      this.tmr.tlpAt = NEVER;
-      this.tmr.reoAt = NEVER;
-    } else {
-      this.tmr.rtoAt = this.tmr.rtoDeadline(now);
-      this.tmr.tlpAt = NEVER;
-      this.tmr.armTlp(now); // RFC 8985 7.2: re-arm the PTO on an ACK that advances SND.UNA
-    }
-    if (this.finAcked) {
-      switch (this.state) {
-        case 'FIN-WAIT-1':
-          this.state = 'FIN-WAIT-2';
-          if (this.appClosed) this.tmr.closeAt = now + this.o.finWait2Timeout;
-          break;
-        case 'CLOSING':
-          this.toTimeWait(now);
-          break;
-        case 'LAST-ACK':
-          this.toClosed(undefined);
-          return;
-        default:
-          break;
-      }
-    }
-    if (this.wantWritable && this.sndBuf.length < this.sndLimit() && !this.finQueued) {
-      this.wantWritable = false;
-      this.onWritable?.();
-    }
-  }
-
-  rttSample(ms: number): void {
-    this.rtt.sample(ms);
-    this.rtt.resetBackoff();
-    if (ms < this.rec.rackMinRtt) this.rec.rackMinRtt = ms;
-  }
 
 
 
 
 
-  readonly usage = new CwndUsage();
-  readonly chrono = new SenderChrono();
-  /** When new data last left (slowStartAfterIdle, like Linux's lsndtime). */
-  private lastDataSentAt = 0;
-  /** setUserTimeout (0: off), and when SND.UNA last advanced or data left with nothing outstanding. */
-  private userTimeout = 0;
-  private progressAt = 0;
+
+
+
 
 
 
@@ -1001,191 +827,24 @@ export class TcpConnection {
 
   // ======================================================================================== output
 
-  /** Send what the windows allow: lost segments first, then new data, then a pure ACK if one is owed. */
-  output(now: number): void {
-    this.txPending = false;
-    let sentAck = false;
-    if (!this.isSynchronized()) {
-      if (this.synPending && (this.state === 'SYN-SENT' || this.state === 'SYN-RECEIVED')) this.sendSyn(now);
-      else if (this.rcv.ackNow && this.state === 'TIME-WAIT') this.sendAck(now);
-      return;
-    }
-    // RFC 1191 6.4: build segments for the current PMTU estimate. The host's path MTU can drop without this
-    // connection seeing an ICMP message (a PMTU learned from another flow's error, a route MTU); segments sized
-    // for the old MSS would then be refused (EMSGSIZE) until the estimate expires.
-    const pmtu = this.host.mtuFor(this.remoteIp);
-    // The host refuses anything larger, so its estimate is obeyed below minMss too (the host floors it itself).
-    if (pmtu - 40 < this.neg.mssRaw) this.lowerMss(now, pmtu, 64);
-    const cwnd = this.cc.cwnd;
-    // 1. Retransmissions (RFC 6675 5 NextSeg rule 1, RFC 8985, RFC 6298 5.4).
-    if (this.sb.lostBytes > 0) {
-      for (let i = this.sb.segHead; i < this.sb.segs.length && this.sb.lostBytes > 0; i++) {
-        const s = this.sb.segs[i]!;
-        if (!s.lost) continue;
-        // RFC 5681 3.2 step 2 / RFC 6675 5 step 3: the first retransmission on entering recovery ignores cwnd.
-        if (!this.rec.forceRetransmit && this.rec.pipe() + Math.min(s.len, this.neg.mss) > cwnd && this.rec.pipe() > 0) break;
-        this.rec.forceRetransmit = false;
-        if (!this.retransmit(now, s, i)) return;
-        sentAck = true;
-      }
-    }
-    // 2. New data (RFC 9293 3.8.6.2.1 sender SWS, Nagle). With TSO, whole segments go out several at a time in one
-    // packet the device cuts (Linux's tcp_tso_autosize without the pacing): the windows, Nagle and SWS still see
-    // MSS-sized segments, because the batch holds only full ones and any short tail goes alone, as without TSO.
-    const tsoMax = this.host.tsoMaxFor(this.remoteIp);
-    const burst = tsoMax > 0 ? Math.max(1, Math.floor((tsoMax - 40 - (this.neg.tsOk ? 12 : 0)) / this.neg.mss)) * this.neg.mss : this.neg.mss;
-    for (;;) {
-      const offset = seqDiff(this.sndNxt, this.bufSeq);
-      const avail = this.sndBuf.length - offset;
-      const finPending = this.finQueued && !this.finSent;
-      if (avail <= 0 && !finPending) break;
-      const wndRoom = this.sndRoom();
-      const cwndRoom = cwnd - this.rec.pipe();
-      let len = Math.min(avail, burst, wndRoom, cwndRoom);
-      if (len < 0) len = 0;
-      if (len > this.neg.mss) len -= len % this.neg.mss;
-      if (avail > 0 && len < avail && len < this.neg.mss) {
-        // Sender SWS: only a full segment, or at least half the largest window the peer offered.
-        const outstanding = seqGt(this.sndNxt, this.sndUna);
-        const override = this.swsOverride && len > 0 && !outstanding;
-        if (!override && !(len > 0 && len >= this.maxSndWnd / 2 && len === Math.min(avail, wndRoom))) {
-          if (!outstanding && len < avail) this.tmr.armPersist(now);
-          break;
-        }
-      }
-      if (avail > 0 && len === avail && len < this.neg.mss && !this.noDelay && !finPending && seqGt(this.sndNxt, this.sndUna)) {
-        break; // Nagle (RFC 9293 3.7.4): a small segment waits while data is unacknowledged
-      }
-      const withFin = finPending && len === Math.max(avail, 0) && wndRoom > len;
-      if (len <= 0 && !withFin) {
-        if (finPending && avail <= 0 && wndRoom <= 0 && !seqGt(this.sndNxt, this.sndUna)) this.tmr.armPersist(now);
-        break;
-      }
-      if (!this.sendNew(now, offset, len, withFin)) return;
-      sentAck = true;
-      if (withFin) break;
-    }
-    const unsent = this.sndBuf.length - seqDiff(this.sndNxt, this.bufSeq);
-    const cwndLimited = unsent > 0 && cwnd - this.rec.pipe() < Math.min(unsent, this.neg.mss);
-    if (sentAck || cwndLimited) this.usage.onTransmit(this.sndUna, this.sndNxt, seqDiff(this.sndNxt, this.sndUna) - this.sb.sackedBytes, cwndLimited);
-    const rwndLimited = unsent > 0 && this.sndRoom() < Math.min(unsent, this.neg.mss);
-    this.chrono.set(now, rwndLimited ? 'rwnd' : this.wantWritable ? 'sndbuf' : unsent > 0 || this.sndNxt !== this.sndUna ? 'busy' : 'idle');
-    if (!sentAck && (this.rcv.ackNow || this.rcv.ackSoon)) this.sendAck(now);
-    this.rearm();
-  }
-
-  sendNew(now: number, offset: number, len: number, fin: boolean): boolean {
-    const f = this.host.txFields;
-    const mss = this.neg.mss;
-    this.fillHeader(f, this.sndNxt, TcpFlag.ACK | (fin ? TcpFlag.FIN : 0) | (len > 0 && offset + len === this.sndBuf.length ? TcpFlag.PSH : 0));
-    this.fillOptions(now, f, len);
-    if (!this.xmit(now, f, len > 0 ? this.sndBuf : null, offset, len, len > mss ? mss : undefined)) return false;
-    // One record per segment on the wire, as if each had been sent alone: SACK, RACK, loss marking and
-    // retransmission work on what the peer sees, not on how the packet left this host.
-    this.sndNxt = this.sb.record(now, this.sndNxt, len, fin, mss);
-    if (fin) this.finSent = true;
-    if (seqDiff(this.sndNxt, this.sndUna) === len + (fin ? 1 : 0)) this.progressAt = now; // nothing was outstanding
-    this.cnt.bytesSent += len;
-    this.lastDataSentAt = now;
-    if (this.tmr.rtoAt === NEVER) this.tmr.rtoAt = this.tmr.rtoDeadline(now); // RFC 6298 5.1
-    this.tmr.armTlp(now);
-    return true;
-  }
-
-  retransmit(now: number, s: SentSeg, index: number): boolean {
-    const dataLen = s.len - (s.fin ? 1 : 0);
-    if (dataLen > this.neg.mss) {
-      // PMTU went down: split the record (RFC 1191 / RFC 9293 3.7.3).
-      this.sb.split(index, this.neg.mss);
-      return this.retransmit(now, s, index);
-    }
-    const f = this.host.txFields;
-    const offset = seqDiff(s.seq, this.bufSeq);
-    this.fillHeader(f, s.seq, TcpFlag.ACK | (s.fin ? TcpFlag.FIN : 0));
-    this.fillOptions(now, f, dataLen);
-    if (!this.xmit(now, f, dataLen > 0 ? this.sndBuf : null, offset, dataLen)) return false;
-    this.sb.retransmitted(now, s);
-    if (this.rec.undoArmed) {
-      this.rec.undoRetrans++;
-      this.rec.undoSent++;
-    }
-    this.cnt.nRetrans++;
-    this.stats.retransmittedSegs++;
-    // RFC 6298 5.3 / 5.5, as Linux tcp_xmit_retransmit_queue: a retransmission of the segment at SND.UNA restarts
-    // the timer, so the RTO cannot expire before that retransmission could have been answered.
-    if (index === this.sb.segHead || this.tmr.rtoAt === NEVER) this.tmr.rtoAt = this.tmr.rtoDeadline(now);
-    return true;
-  }
 
 
-  private fillHeader(f: TcpFields, seq: number, flags: number): void {
-    f.srcPort = this.localPort;
-    f.dstPort = this.remotePort;
-    f.seq = seq;
-    f.ack = flags & TcpFlag.ACK ? this.rcv.rcvNxt : 0;
-    f.flags = flags;
-    f.urgent = 0;
-    f.mss = undefined;
-    f.wscale = undefined;
-    f.sackPermitted = false;
-    f.tsVal = undefined;
-    f.tsEcr = undefined;
-    if (f.sackBlocks.length !== 0) f.sackBlocks.length = 0;
-    f.window = flags & TcpFlag.SYN ? 0 : this.rcv.windowField();
-  }
 
-  private fillOptions(now: number, f: TcpFields, dataLen: number): void {
-    if (this.neg.tsOk) {
-      f.tsVal = this.neg.tsNow(now);
-      f.tsEcr = this.neg.tsRecent;
-    }
-    if (this.neg.sackOk && (this.rcv.hasDsack || this.rcv.ooo.segments > 0)) {
-      // RFC 2018 4 / RFC 2883: D-SACK first, then the most recent blocks; only what fits in the segment.
-      const room = this.neg.mssRaw - dataLen - (this.neg.tsOk ? 12 : 0) - 4;
-      const maxBlocks = Math.min(this.neg.tsOk ? 3 : 4, room >> 3);
-      if (maxBlocks <= 0) return;
-      this.rcv.sackBlocksInto(f.sackBlocks, maxBlocks);
-    }
-  }
+
+
 
 
   /** Bring this connection's charge against bufferMemoryLimit up to date (not after CLOSED: nothing is held). */
   rechargeBuffers(): void {
     if (this.buffersReleased) return;
-    const charge = this.sndBuf.capacity + this.rcv.rcvCap;
+    const charge = this.snd.sndBuf.capacity + this.rcv.rcvCap;
     this.host.bufferAdjust(charge - this.bufferCharge);
     this.bufferCharge = charge;
   }
 
 
 
-  private xmit(now: number, f: TcpFields, ring: ByteRing | null, off: number, len: number, segment?: number): boolean {
-    f.payloadLen = len;
-    if (!this.host.transmit(now, this, f, ring, off, len, segment)) {
-      this.txPending = true;
-      this.stats.txBlocked++;
-      this.host.connWake(this);
-      return false;
-    }
-    this.cnt.segsOut += segment !== undefined ? Math.ceil(len / segment) : 1;
-    if (f.flags & TcpFlag.ACK) {
-      this.neg.lastAckSent = this.rcv.rcvNxt;
-      this.rcv.ackNow = false;
-      this.rcv.ackSoon = false;
-      this.rcv.unackedBytes = 0;
-      this.tmr.delackAt = NEVER;
-      this.rcv.hasDsack = false;
-    }
-    return true;
-  }
 
-  /** Send a pure ACK now. */
-  private sendAck(now: number): boolean {
-    const f = this.host.txFields;
-    this.fillHeader(f, this.sndNxt, TcpFlag.ACK);
-    this.fillOptions(now, f, 0);
-    return this.xmit(now, f, null, 0, 0);
-  }
 
   /**
    * The ACK owed to an unacceptable segment (RFC 9293 3.10.7.4 first check, RFC 7323 5.3 PAWS). Segments carrying
@@ -1195,14 +854,14 @@ export class TcpConnection {
    */
   private invalidAck(now: number, segLen: number, syn: boolean): void {
     if (segLen > 0 && !syn) {
-      this.sendAck(now);
+      this.tx.sendAck(now);
       return;
     }
     if (now - this.rcv.lastInvalidAckAt < this.o.invalidAckIntervalMs) {
       this.stats.invalidAcksRateLimited++;
       return;
     }
-    if (this.sendAck(now)) this.rcv.lastInvalidAckAt = now;
+    if (this.tx.sendAck(now)) this.rcv.lastInvalidAckAt = now;
   }
 
 
@@ -1213,22 +872,10 @@ export class TcpConnection {
       return;
     }
     this.stats.challengeAcksSent++;
-    this.sendAck(now);
+    this.tx.sendAck(now);
   }
 
-  sendRst(now: number, seq: number): void {
-    this.sendRstRaw(now, seq, this.rcv.rcvNxt, TcpFlag.RST | TcpFlag.ACK);
-  }
 
-  private sendRstRaw(now: number, seq: number, ack: number, flags: number): void {
-    const f = this.host.txFields;
-    this.fillHeader(f, seq, flags);
-    f.ack = flags & TcpFlag.ACK ? ack : 0;
-    f.window = 0;
-    this.stats.rstsSent++;
-    f.payloadLen = 0;
-    if (this.host.transmit(now, this, f, null, 0, 0)) this.cnt.segsOut++;
-  }
 
   isSynchronized(): boolean {
     switch (this.state) {
@@ -1269,7 +916,7 @@ export class TcpConnection {
 
   // ======================================================================================== timers
 
-  private rearm(): void {
+  rearm(): void {
     const t = this.tmr.earliest();
     if (t !== this.timerAt) {
       this.timerAt = t;
@@ -1304,11 +951,11 @@ export class TcpConnection {
     if (this.tmr.reoAt <= now) {
       this.tmr.reoAt = NEVER;
       this.rec.detectLosses(now);
-      this.output(now);
+      this.snd.output(now);
     }
     if (this.tmr.persistAt <= now) {
       this.tmr.persistAt = NEVER;
-      this.onPersist(now);
+      this.snd.onPersist(now);
     }
     if (this.tmr.keepaliveAt <= now) {
       this.tmr.keepaliveAt = NEVER;
@@ -1317,7 +964,7 @@ export class TcpConnection {
     }
     if (this.tmr.delackAt <= now) {
       this.tmr.delackAt = NEVER;
-      if (this.isSynchronized() || this.state === 'TIME-WAIT') this.sendAck(now);
+      if (this.isSynchronized() || this.state === 'TIME-WAIT') this.tx.sendAck(now);
     }
     this.rearm();
   }
@@ -1337,50 +984,17 @@ export class TcpConnection {
     // wrong MAC for us would otherwise lose every SYN-ACK until its entry expires (issue #13 over TAP).
     if (this.tmr.synXmits >= 3) this.negativeAdvice(now);
     this.rtt.backoff();
-    this.sendSyn(now);
+    this.tx.sendSyn(now);
   }
 
-  /** RFC 9293 3.8.6.1: a zero-window probe (an ACK below the window elicits the peer's current window). */
-  private onPersist(now: number): void {
-    if (!this.isSynchronized()) return;
-    const unsent = this.sndBuf.length - seqDiff(this.sndNxt, this.bufSeq) > 0 || (this.finQueued && !this.finSent);
-    if (!unsent || this.sndRoom() > 0) {
-      // RFC 9293 3.8.6.2.1 (4): the SWS override timeout: send what the window allows.
-      this.tmr.persistBackoff = 0;
-      this.swsOverride = true;
-      this.output(now);
-      this.swsOverride = false;
-      return;
-    }
-    // RFC 1122 4.2.2.17: probing continues while the peer answers; a peer that went silent is given up on after
-    // maxRetransmits unanswered probes (like Linux), with ETIMEDOUT. A user timeout ends it earlier (RFC 5482).
-    if (this.userTimedOut(now)) return;
-    if (this.probesUnanswered >= this.o.maxRetransmits) {
-      this.stats.timeouts++;
-      this.sendRst(now, this.sndNxt);
-      this.toClosed('ETIMEDOUT');
-      return;
-    }
-    this.probesUnanswered++;
-    this.stats.zeroWindowProbes++;
-    this.sendProbe(now);
-    this.tmr.persistBackoff++;
-    this.tmr.armPersist(now);
-  }
 
-  private sendProbe(now: number): void {
-    const f = this.host.txFields;
-    this.fillHeader(f, seqAdd(this.sndUna, -1), TcpFlag.ACK);
-    this.fillOptions(now, f, 0);
-    this.xmit(now, f, null, 0, 0);
-  }
 
   /** RFC 9293 3.8.4 / RFC 1122 4.2.3.6 keep-alive. */
   private onKeepalive(now: number): void {
     if (!this.keepAlive || !this.isSynchronized()) return;
     if (this.tmr.keepProbes >= this.o.keepAliveCount) {
       this.stats.timeouts++;
-      this.sendRst(now, this.sndNxt);
+      this.tx.sendRst(now, this.snd.sndNxt);
       this.toClosed('ETIMEDOUT');
       return;
     }
@@ -1391,7 +1005,7 @@ export class TcpConnection {
     }
     this.tmr.keepProbes++;
     this.stats.keepaliveProbes++;
-    this.sendProbe(now);
+    this.tx.sendProbe(now);
     this.tmr.keepaliveAt = now + this.o.keepAliveInterval;
   }
 
@@ -1399,30 +1013,31 @@ export class TcpConnection {
 
   /** @internal Whether `seq` is in flight (SND.UNA <= seq < SND.NXT): RFC 5927 4.1 validation. */
   seqInFlight(seq: number): boolean {
-    return seqLe(this.sndUna, seq) && seqLt(seq, this.sndNxt);
+    return seqLe(this.snd.sndUna, seq) && seqLt(seq, this.snd.sndNxt);
   }
 
   /** @internal RFC 1191: the path MTU towards the peer is now `mtu`. Returns whether the MSS changed. */
   pmtuChanged(now: number, mtu: number): boolean {
-    if (!this.lowerMss(now, mtu, this.o.minMss)) return false;
-    this.output(now);
+    if (!this.snd.lowerMss(now, mtu, this.o.minMss)) return false;
+    this.snd.output(now);
     this.rearm();
     return true;
   }
 
-  /** Lower the MSS to fit a path MTU of `mtu`, not below `floor` (never raises it). Returns whether it changed. */
-  private lowerMss(now: number, mtu: number, floor: number): boolean {
-    const raw = Math.max(floor, Math.min(mtu - 40, this.neg.advMss));
-    if (raw >= this.neg.mssRaw) return false;
-    this.neg.setMssRaw(now, raw);
-    // Segments larger than the new MSS that are in flight are lost (RFC 1191 6.5 / Linux tcp_simple_retransmit).
-    this.sb.markOversizeLost(this.neg.mss);
-    return true;
-  }
 
   /** @internal A hard ICMP error during connection establishment (RFC 1122 4.2.3.9, RFC 5927 4.1). */
   icmpHardError(code: string): void {
     if (this.state === 'SYN-SENT') this.toClosed(code);
+  }
+
+  /** @internal Send what the windows allow (the layer calls it when a transmit buffer is free again). */
+  output(now: number): void {
+    this.snd.output(now);
+  }
+
+  /** @internal SND.UNA (test/tcp/stress.test.ts reads it). */
+  get sndUna(): number {
+    return this.snd.sndUna;
   }
 
   /** @internal RCV.NXT (fuzz/targets/stack.ts's blind-attack oracle reads it). */

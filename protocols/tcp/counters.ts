@@ -30,7 +30,7 @@ export class TcpCounters {
 
   /** A snapshot; with `now`, the sender-limit times (chrono.ts) include the period still running. */
   info(now?: number): TcpInfo {
-    const chrono = this.c.chrono.totals(now);
+    const chrono = this.c.snd.chrono.totals(now);
     return {
       busyTime: chrono.busyTime,
       rwndLimited: chrono.rwndLimited,
@@ -45,10 +45,10 @@ export class TcpCounters {
       ssthresh: this.c.cc.ssthresh,
       congestionControl: this.c.cc.name,
       bytesInFlight: this.c.rec.pipe(),
-      unacked: seqDiff(this.c.sndNxt, this.c.sndUna),
+      unacked: seqDiff(this.c.snd.sndNxt, this.c.snd.sndUna),
       sndMss: this.c.neg.mss,
       rcvMss: this.c.rcv.rcvMssEst,
-      sndWnd: this.c.sndWnd,
+      sndWnd: this.c.snd.sndWnd,
       rcvWnd: Math.max(0, seqDiff(this.c.rcv.rcvAdvEdge, this.c.rcv.rcvNxt)),
       sndWscale: this.c.neg.sndWs,
       rcvWscale: this.c.neg.rcvWs,
@@ -57,14 +57,14 @@ export class TcpCounters {
       inRecovery: this.c.rec.inRecovery,
       caState: caStateOf({
         inRecovery: this.c.rec.inRecovery,
-        rtoEpisode: this.c.rec.rtoEpisode && !this.c.rec.inRecovery && seqLt(this.c.sndUna, this.c.rec.recoverSeq),
+        rtoEpisode: this.c.rec.rtoEpisode && !this.c.rec.inRecovery && seqLt(this.c.snd.sndUna, this.c.rec.recoverSeq),
         sackedBytes: this.c.sb.sackedBytes,
         lostBytes: this.c.sb.lostBytes,
         dupAcks: this.c.rec.dupAcks,
       }),
       retransmits: this.nRetrans,
       retransOut: this.c.sb.retransOut,
-      probes: this.c.probesUnanswered,
+      probes: this.c.snd.probesUnanswered,
       minRtt: this.c.rec.rackMinRtt === NEVER ? undefined : this.c.rec.rackMinRtt,
       rtoCount: this.nRto,
       fastRecoveries: this.nFastRec,
@@ -79,7 +79,7 @@ export class TcpCounters {
       bytesReceived: this.bytesReceived,
       segsOut: this.segsOut,
       segsIn: this.segsIn,
-      sendBuffer: this.c.sndLimit(),
+      sendBuffer: this.c.snd.sndLimit(),
       receiveBuffer: this.c.rcv.rcvCap,
       readable: this.c.rcv.rcvBuf.length,
       oooBytes: this.c.rcv.ooo.bytes,

@@ -70,8 +70,8 @@ export class Negotiated {
    * (tcp_synack_rtt_meas), so the RTO and RACK's min_RTT start from the path's RTT before any data is ACKed.
    */
   handshakeRtt(now: number, seg: TcpFields): void {
-    if (this.tsOk && seg.tsEcr !== undefined && seg.tsEcr !== 0) this.c.rttSample(this.tsDiff(now, seg.tsEcr));
-    else if (this.c.tmr.synXmits === 0) this.c.rttSample(now - this.synSentAt);
+    if (this.tsOk && seg.tsEcr !== undefined && seg.tsEcr !== 0) this.c.snd.rttSample(this.tsDiff(now, seg.tsEcr));
+    else if (this.c.tmr.synXmits === 0) this.c.snd.rttSample(now - this.synSentAt);
   }
 
   tsNow(now: number): number {

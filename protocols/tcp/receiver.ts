@@ -192,7 +192,7 @@ export class Receiver {
     // Send a window update when the window grows by 2 segments or half the buffer (like Linux), or opens from zero.
     if (free - cur >= Math.min(this.rcvCap >>> 1, 2 * this.c.neg.advMss) || (cur < this.c.neg.advMss && free >= this.c.neg.advMss)) {
       this.ackNow = true;
-      this.c.output(now);
+      this.c.snd.output(now);
     }
   }
 

@@ -81,17 +81,17 @@ export class LossRecovery implements DeliveryObserver {
         // RFC 8985 7.4.2: a D-SACK for the probe's data means the original arrived: the probe repaired nothing.
         if (this.tlpEpisode && seqLe(l, this.tlpRetransSeq) && seqLe(this.tlpRetransEnd, r)) this.tlpDsacked = true;
         // RFC 8985 6.2 step 4: a D-SACK suggests a spurious retransmission: widen reo_wnd (once per round trip).
-        if (!this.dsackRoundSet || seqGe(this.c.sndUna, this.dsackRound)) {
+        if (!this.dsackRoundSet || seqGe(this.c.snd.sndUna, this.dsackRound)) {
           this.dsackRoundSet = true;
-          this.dsackRound = this.c.sndNxt;
+          this.dsackRound = this.c.snd.sndNxt;
           if (this.reoWndMult < 8) this.reoWndMult++;
           this.reoWndPersist = 16;
         }
         continue;
       }
       // Ignore blocks outside (SND.UNA, SND.NXT] (RFC 2018 section 8 / RFC 6675 sanity).
-      if (seqLe(l, this.c.sndUna) && seqLe(r, this.c.sndUna)) continue;
-      if (seqGt(r, this.c.sndNxt)) continue;
+      if (seqLe(l, this.c.snd.sndUna) && seqLe(r, this.c.snd.sndUna)) continue;
+      if (seqGt(r, this.c.snd.sndNxt)) continue;
       this.c.sb.markSacked(now, l, r, this);
     }
   }
@@ -102,7 +102,7 @@ export class LossRecovery implements DeliveryObserver {
     this.dupAcks++; // without SACK each one lets a segment leave the network (pipe), RFC 6582 3.2 step 4
     // RFC 6582 3.2 step 2: enter fast recovery only when the ACK covers more than `recover`.
     // With SACK, once reordering has been seen, RACK alone decides (as for IsLost in detectLosses).
-    if (this.dupAcks === 3 && !this.inRecovery && seqGt(this.c.sndUna, this.recoverSeq) && !(this.c.neg.sackOk && this.reorderingSeen)) {
+    if (this.dupAcks === 3 && !this.inRecovery && seqGt(this.c.snd.sndUna, this.recoverSeq) && !(this.c.neg.sackOk && this.reorderingSeen)) {
       const head = this.c.sb.headSeg();
       if (head && !head.sacked) {
         this.c.sb.markLost(head);
@@ -150,7 +150,7 @@ export class LossRecovery implements DeliveryObserver {
           this.forceRetransmit = true;
         }
       }
-    } else if (this.c.usage.mayGrow(this.c.cc.cwnd, this.c.cc.ssthresh, flightBefore)) {
+    } else if (this.c.snd.usage.mayGrow(this.c.cc.cwnd, this.c.cc.ssthresh, flightBefore)) {
       // Grow cwnd only while it limits the sender (cwnd-usage.ts: Linux tcp_is_cwnd_limited; RFC 7661's concern).
       this.c.cc.onAck(now, ackedBytes, this.pipe(), rttMs);
     }
@@ -204,7 +204,7 @@ export class LossRecovery implements DeliveryObserver {
       }
       this.c.tmr.reoAt = timeout > 0 ? now + timeout : NEVER;
     }
-    if (marked && !this.inRecovery && seqGe(this.c.sndUna, this.recoverSeq)) this.enterRecovery(now);
+    if (marked && !this.inRecovery && seqGe(this.c.snd.sndUna, this.recoverSeq)) this.enterRecovery(now);
   }
 
   /** RFC 3708 3 (Linux tcp_try_undo_dsack): every retransmission of the episode was needless: undo its response. */
@@ -220,12 +220,12 @@ export class LossRecovery implements DeliveryObserver {
     this.inRecovery = true;
     this.rtoEpisode = false;
     this.forceRetransmit = true;
-    this.recoverSeq = this.c.sndNxt;
+    this.recoverSeq = this.c.snd.sndNxt;
     this.c.cnt.nFastRec++;
     this.stats.fastRecoveries++;
     this.c.cc.onEnterRecovery(now, this.lossFlightSize());
     this.undoArmed = this.c.neg.sackOk && this.c.cc.undoRecovery !== undefined;
-    this.undoMarker = this.c.sndUna;
+    this.undoMarker = this.c.snd.sndUna;
     this.undoRetrans = 0;
     this.undoSent = 0;
   }
@@ -236,13 +236,13 @@ export class LossRecovery implements DeliveryObserver {
    * sending as SACKs free the pipe, so SND.NXT - SND.UNA can grow far past cwnd; Linux bases ssthresh on cwnd).
    */
   lossFlightSize(): number {
-    const f = seqDiff(this.c.sndNxt, this.c.sndUna) - this.c.sb.sackedBytes;
+    const f = seqDiff(this.c.snd.sndNxt, this.c.snd.sndUna) - this.c.sb.sackedBytes;
     return Math.max(0, Math.min(f, this.c.cc.cwnd));
   }
 
   /** RFC 6675 pipe: outstanding bytes not SACKed and not marked lost (without SACK, each dup ACK counts a segment). */
   pipe(): number {
-    let p = seqDiff(this.c.sndNxt, this.c.sndUna) - this.c.sb.sackedBytes - this.c.sb.lostBytes;
+    let p = seqDiff(this.c.snd.sndNxt, this.c.snd.sndUna) - this.c.sb.sackedBytes - this.c.sb.lostBytes;
     if (!this.c.neg.sackOk && this.dupAcks > 0) p -= this.dupAcks * this.c.neg.mss;
     return p > 0 ? p : 0;
   }
@@ -253,11 +253,11 @@ export class LossRecovery implements DeliveryObserver {
     // The receiver shrank its window to zero below data in flight and keeps answering: the retransmissions act as
     // zero-window probes and do not count towards giving up (RFC 9293 3.8.6, RFC 1122 4.2.2.17; like Linux's
     // tcp_retransmit_timer), as long as an ACK came within maxRto.
-    const probing = this.c.sndWnd === 0 && now - this.c.lastAckAt < this.o.maxRto;
-    if (this.c.userTimedOut(now)) return;
+    const probing = this.c.snd.sndWnd === 0 && now - this.c.snd.lastAckAt < this.o.maxRto;
+    if (this.c.snd.userTimedOut(now)) return;
     if (!probing && this.consecutiveRtos >= this.o.maxRetransmits) {
       this.stats.timeouts++;
-      this.c.sendRst(now, this.c.sndNxt);
+      this.c.tx.sendRst(now, this.c.snd.sndNxt);
       this.c.toClosed('ETIMEDOUT');
       return;
     }
@@ -273,12 +273,12 @@ export class LossRecovery implements DeliveryObserver {
     this.c.sb.markAllLost();
     this.inRecovery = false;
     this.dupAcks = 0;
-    this.recoverSeq = this.c.sndNxt; // RFC 6582 3.2 step 1 after a timeout
+    this.recoverSeq = this.c.snd.sndNxt; // RFC 6582 3.2 step 1 after a timeout
     this.c.tmr.tlpAt = NEVER;
     this.c.tmr.reoAt = NEVER;
     this.c.rtt.backoff();
     this.c.tmr.rtoAt = this.c.tmr.rtoDeadline(now);
-    this.c.output(now);
+    this.c.snd.output(now);
   }
 
   /** RFC 8985 7.3: send one new segment if possible, else retransmit the last one. */
@@ -287,19 +287,19 @@ export class LossRecovery implements DeliveryObserver {
     this.tlpOutstanding = true;
     this.c.cnt.nTlp++;
     this.stats.tlpProbes++;
-    const offset = seqDiff(this.c.sndNxt, this.c.bufSeq);
-    const avail = this.c.sndBuf.length - offset;
-    const wndRoom = this.c.sndRoom();
+    const offset = seqDiff(this.c.snd.sndNxt, this.c.snd.bufSeq);
+    const avail = this.c.snd.sndBuf.length - offset;
+    const wndRoom = this.c.snd.sndRoom();
     if (avail > 0 && wndRoom > 0) {
-      this.c.sendNew(now, offset, Math.min(avail, this.c.neg.mss, wndRoom), false);
+      this.c.snd.sendNew(now, offset, Math.min(avail, this.c.neg.mss, wndRoom), false);
     } else {
       const last = this.c.sb.segs.length - 1;
       const s = this.c.sb.segs[last]!;
-      if (!s.sacked && this.c.retransmit(now, s, last)) {
+      if (!s.sacked && this.c.snd.retransmit(now, s, last)) {
         // RFC 8985 7.4: remember the probe to tell, when it is acknowledged, whether it repaired a loss.
         this.tlpRetransSeq = s.seq;
         this.tlpRetransEnd = seqAdd(s.seq, s.len);
-        this.tlpHigh = this.c.sndNxt;
+        this.tlpHigh = this.c.snd.sndNxt;
         this.tlpEpisode = true;
         this.tlpDsacked = false;
       }

@@ -79,7 +79,7 @@ export class ConnTimers {
     if (!this.c.neg.sackOk || this.c.rec.inRecovery || this.c.rec.tlpOutstanding || this.c.rtt.srtt === undefined) return;
     const srtt = this.c.rtt.srtt;
     let pto = 2 * srtt;
-    if (seqDiff(this.c.sndNxt, this.c.sndUna) <= this.c.neg.mss) pto = Math.max(pto, 1.5 * srtt + 200);
+    if (seqDiff(this.c.snd.sndNxt, this.c.snd.sndUna) <= this.c.neg.mss) pto = Math.max(pto, 1.5 * srtt + 200);
     pto = Math.max(pto, 10);
     this.tlpAt = Math.min(now + pto, this.rtoAt);
   }
