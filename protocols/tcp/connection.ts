@@ -3,43 +3,38 @@
  *
  * The connection is driven by its TcpLayer: `segmentArrives` with a parsed header (a reused object) and a payload
  * view valid only during the call (kept bytes are copied into the receive ring or the out-of-order queue), and
- * `onTimer` when `timerAt` is due. It transmits through the layer (`TcpConnHost.transmit`), which writes headers
- * in place into a host buffer. The application uses `send` / `read` / `shutdown` / `close` / `abort` and callbacks
- * (onConnect, onReadable, onWritable, onEnd, onClose(error?)); callbacks may call back into the connection.
+ * `onTimer` when `timerAt` is due. It transmits through the layer (`TcpConnHost.transmit`, host.ts), which writes
+ * headers in place into a host buffer. The application uses `send` / `read` / `shutdown` / `close` / `abort` and
+ * callbacks (onConnect, onReadable, onWritable, onEnd, onClose(error?)); callbacks may call back into the connection.
  * Wire input never throws; API misuse throws BywayError (EPIPE after shutdown/close, the close error or ENOTCONN
  * on a closed connection). Buffers: `send` copies into the send ring, `read` copies out of the receive ring; both
  * rings start at 16 KiB and grow to the configured sizes; nothing keeps a view into caller memory.
  *
- * Receiver: RFC 9293 acceptability (with PAWS, RFC 7323 5), RFC 5961 challenge ACKs for in-window RST / any SYN /
- * out-of-range ACKs, an out-of-order queue with a memory cap, SACK and D-SACK generation (RFC 2018, RFC 2883),
- * delayed ACKs (every second full-sized segment or delayedAckMs; immediate at start, on holes and their filling;
- * with coalesceAcks the in-order ones of one receive batch become one ACK, at most 64 KiB apart, like GRO),
- * receiver SWS avoidance and a right edge that never moves left, receive-buffer auto-tuning.
- *
- * Sender: the send ring holds bytes from SND.UNA on; a queue of sent-segment records carries per-segment state for
- * loss recovery (sacked / lost / transmission time / count). Loss is detected by RTO (RFC 6298, Karn's rule, or
- * RTTM with timestamps, RFC 7323 4), three duplicate ACKs (RFC 5681 3.2, NewReno RFC 6582 partial ACKs), the SACK
- * scoreboard (RFC 6675 IsLost), and RACK (RFC 8985 6) with tail loss probes (RFC 8985 7). Marking a record lost puts
- * it in line for retransmission; `output` sends lost records first, then new data, within cwnd - pipe (RFC 6675
- * pipe) and the peer's window, with Nagle (RFC 896 / RFC 9293 3.7.4) and sender SWS avoidance (RFC 9293 3.8.6.2.1).
+ * This class keeps the state, the RFC 9293 3.10.7 dispatch of an arriving segment (acceptability with PAWS, RFC
+ * 5961 checks, then ACK, text and FIN), opening and closing, and the timers' dispatch. The rest is in parts made
+ * once per connection, each holding one group of state: what the handshake negotiated (negotiated.ts), the sender
+ * (sender.ts) and segment building (tx.ts), the sent-segment scoreboard (scoreboard.ts), loss recovery
+ * (recovery.ts), the receiver (receiver.ts), the timers (timers.ts) and the counters behind info() (counters.ts).
  */
 import { BywayError } from '../util/errors.js';
-import { ByteRing, RttEstimator, type CongestionControl, type CongestionControlFactory } from './parts.js';
+import { RttEstimator, type CongestionControl } from './parts.js';
 import type { TcpInfo, TcpStats } from './info.js';
 import type { ResolvedTcpOptions } from './options.js';
-import { DEFAULT_RTO_OPTIONS, type RtoOptions } from './rtt.js';
+import type { TcpConnHost } from './host.js';
 import type { TimeWaitSeed } from './time-wait.js';
 import { seqAdd, seqDiff, seqGt, seqLe, seqLt } from './seq.js';
 import { TcpFlag, type TcpFields } from './wire.js';
-import { EMPTY_OOO, EMPTY_RING, INITIAL_RING, MAX_WINDOW, NEVER, TS_RECENT_MAX_IDLE } from './conn-common.js';
+import { EMPTY_OOO, EMPTY_RING, NEVER, TS_RECENT_MAX_IDLE } from './conn-common.js';
 import { TcpCounters } from './counters.js';
 import { Scoreboard } from './scoreboard.js';
 import { LossRecovery } from './recovery.js';
 import { Receiver } from './receiver.js';
 import { Sender } from './sender.js';
 import { Transmitter } from './tx.js';
-import { Negotiated } from './negotiated.js';
-import { ConnTimers } from './timers.js';
+import { Negotiated, wscaleFor } from './negotiated.js';
+import { ConnTimers, rtoOptionsFor } from './timers.js';
+
+export type { TcpConnHost } from './host.js';
 
 export type TcpState =
   | 'CLOSED'
@@ -54,60 +49,7 @@ export type TcpState =
   | 'LAST-ACK'
   | 'TIME-WAIT';
 
-/** What a connection needs from its layer. */
-export interface TcpConnHost {
-  readonly opts: ResolvedTcpOptions;
-  readonly stats: TcpStats;
-  /** A reused header object for transmission. */
-  readonly txFields: TcpFields;
-  /** Emit one segment; payload (dataLen bytes) is copied from `ring` at `ringOffset`. False: no buffer now. */
-  transmit(now: number, conn: TcpConnection, f: TcpFields, ring: ByteRing | null, ringOffset: number, dataLen: number, segment?: number): boolean;
-  /** The largest IP packet towards `dst` the device segments itself (TSO), or 0. */
-  tsoMaxFor(dst: number): number;
-  /** RFC 5961 section 7 rate limit. */
-  challengeAckAllowed(now: number): boolean;
-  mtuFor(dst: number): number;
-  /** A passive connection reached ESTABLISHED (move it from the SYN queue to the accept queue). */
-  connEstablished(conn: TcpConnection): void;
-  /** The connection is CLOSED: forget it. */
-  connClosed(conn: TcpConnection): void;
-  /** The connection entered TIME-WAIT (the layer may cap how many it keeps). */
-  connTimeWait(conn: TcpConnection): void;
-  /** The connection's timers or output needs changed. */
-  connWake(conn: TcpConnection): void;
-  /** R1 retransmission timeouts in a row (RFC 1122 4.2.3.5): negative advice for the path to the peer. */
-  connNegativeAdvice(conn: TcpConnection, now: number): void;
-  /** SYN-ACK retransmissions a SYN-RECEIVED connection gets before it is dropped (fewer when its queue clogs). */
-  synAckRetryLimit(conn: TcpConnection): number;
-  /** Whether all connections' out-of-order queues may grow by `bytes` (oooTotalLimit). */
-  oooAllowed(bytes: number): boolean;
-  /** The connection's out-of-order queue memory changed by `delta`. */
-  oooAdjust(delta: number): void;
-  /** Whether all connections' buffers may grow by `bytes` (bufferMemoryLimit). */
-  bufferAllowed(bytes: number): boolean;
-  /** The connection's buffer commitment changed by `delta`. */
-  bufferAdjust(delta: number): void;
-  /** Whether a FIN from shutdown/close may go out now (false: send it from the next poll; closeBurst). */
-  finAllowed(): boolean;
-}
 
-
-/** One frozen RttEstimator options object per layer's options, shared by its connections (not one per connection). */
-const rtoOptionsCache = new WeakMap<ResolvedTcpOptions, Readonly<RtoOptions>>();
-function rtoOptionsFor(o: ResolvedTcpOptions): Readonly<RtoOptions> {
-  let r = rtoOptionsCache.get(o);
-  if (r === undefined) {
-    r = Object.freeze({ initialRto: o.initialRto, minRto: o.minRto, maxRto: o.maxRto, granularity: DEFAULT_RTO_OPTIONS.granularity, formula: o.rtoFormula });
-    rtoOptionsCache.set(o, r);
-  }
-  return r;
-}
-
-function wscaleFor(bufferBytes: number): number {
-  let s = 0;
-  while (s < 14 && MAX_WINDOW << s < bufferBytes) s++;
-  return s;
-}
 
 export interface ConnectOptions {
   localIp: number;
@@ -173,7 +115,6 @@ export class TcpConnection {
   // --- retransmission queue ---
   rtt: RttEstimator;
   cc: CongestionControl;
-  readonly ccFactory: CongestionControlFactory;
   // RACK (RFC 8985 6.1)
 
   // --- timers (absolute ms; NEVER when off) ---
@@ -181,8 +122,20 @@ export class TcpConnection {
   get synRetransmits(): number {
     return this.tmr.synXmits;
   }
-  keepAlive: boolean;
-  keepAliveIdle: number;
+  /** Whether keep-alive probes are sent (setKeepAlive also arms the timer). */
+  get keepAlive(): boolean {
+    return this.tmr.keepAlive;
+  }
+  set keepAlive(on: boolean) {
+    this.tmr.keepAlive = on;
+  }
+  /** Idle time (ms) before the first keep-alive probe. */
+  get keepAliveIdle(): number {
+    return this.tmr.keepAliveIdle;
+  }
+  set keepAliveIdle(ms: number) {
+    this.tmr.keepAliveIdle = ms;
+  }
 
   // --- receive sequence variables ---
   /** What this connection counts against bufferMemoryLimit: send ring capacity + logical receive buffer. */
@@ -197,7 +150,7 @@ export class TcpConnection {
     this.stats = host.stats;
     this.cnt = new TcpCounters(this);
     this.neg = new Negotiated(this, this.o);
-    this.tmr = new ConnTimers(this, this.o);
+    this.tmr = new ConnTimers(this, this.o, this.stats);
     this.rec = new LossRecovery(this, this.o, this.stats);
     this.rcv = new Receiver(this, host);
     this.snd = new Sender(this, host);
@@ -213,10 +166,7 @@ export class TcpConnection {
     this.rcv.rcvCap = this.o.receiveBuffer;
     this.rechargeBuffers(); // initial buffers are always granted
     this.rtt = new RttEstimator(rtoOptionsFor(this.o));
-    this.ccFactory = this.o.congestionControl;
-    this.cc = this.ccFactory({ mss: 536, now, initialWindowSegments: this.o.initialWindowSegments });
-    this.keepAlive = this.o.keepAlive;
-    this.keepAliveIdle = this.o.keepAliveIdle;
+    this.cc = this.o.congestionControl({ mss: 536, now, initialWindowSegments: this.o.initialWindowSegments });
     this.neg.tsOffset = this.o.rng.nextU32();
     this.neg.rcvWs = this.o.windowScaling ? wscaleFor(this.o.maxReceiveBuffer) : 0;
     const clamp = Math.max(this.o.minMss, Math.min(this.o.mss, host.mtuFor(ids.remoteIp) - 40));
@@ -254,24 +204,7 @@ export class TcpConnection {
       default:
         throw new BywayError(this.error ?? 'ENOTCONN', `send in state ${this.state}`);
     }
-    const limit = this.snd.sndLimit();
-    if (data.length > this.snd.sndBuf.free && this.snd.sndBuf.capacity < limit) {
-      if (this.snd.sndBuf === EMPTY_RING) {
-        // The first ring (up to INITIAL_RING) is always granted, as the eager 16 KiB ring was: a connection must be
-        // able to send something whatever the others hold. Growth beyond it asks bufferMemoryLimit, below.
-        this.snd.sndBuf = new ByteRing(Math.min(this.o.sendBuffer, INITIAL_RING));
-        this.rechargeBuffers();
-      }
-      if (data.length > this.snd.sndBuf.free && this.snd.sndBuf.capacity < limit) {
-        const target = Math.min(limit, Math.max(this.snd.sndBuf.capacity * 2, this.snd.sndBuf.length + data.length));
-        if (this.host.bufferAllowed(target - this.snd.sndBuf.capacity)) {
-          this.snd.sndBuf.resize(target);
-          this.rechargeBuffers();
-        } else {
-          this.stats.bufferLimitHits++; // no growth: the caller sees backpressure
-        }
-      }
-    }
+    this.snd.makeRoom(data.length);
     if (this.snd.sndBuf.length === 0 && this.snd.sndNxt === this.snd.sndUna) this.snd.progressAt = now; // data starts waiting (user timeout)
     const n = this.snd.sndBuf.write(data);
     if (n < data.length) this.snd.wantWritable = true;
@@ -315,10 +248,10 @@ export class TcpConnection {
 
 
   setKeepAlive(on: boolean, now: number, idleMs?: number): void {
-    this.keepAlive = on;
-    if (idleMs !== undefined) this.keepAliveIdle = idleMs;
+    this.tmr.keepAlive = on;
+    if (idleMs !== undefined) this.tmr.keepAliveIdle = idleMs;
     this.tmr.keepProbes = 0;
-    this.tmr.keepaliveAt = on && this.isSynchronized() ? now + this.keepAliveIdle : NEVER;
+    this.tmr.keepaliveAt = on && this.isSynchronized() ? now + this.tmr.keepAliveIdle : NEVER;
     this.rearm();
   }
 
@@ -382,12 +315,7 @@ export class TcpConnection {
 
   /** @internal Active open (RFC 9293 3.10.1 OPEN, SYN-SENT). */
   openActive(now: number, iss: number): void {
-    this.snd.iss = iss >>> 0;
-    this.snd.sndUna = this.snd.iss;
-    this.snd.sndNxt = seqAdd(this.snd.iss, 1);
-    this.snd.bufSeq = this.snd.sndNxt;
-    this.rec.recoverSeq = this.snd.iss;
-    this.rec.rackFack = this.snd.iss;
+    this.snd.start(iss >>> 0, iss >>> 0, seqAdd(iss, 1));
     this.state = 'SYN-SENT';
     this.tmr.synXmits = 0;
     this.tx.sendSyn(now);
@@ -395,21 +323,13 @@ export class TcpConnection {
 
   /** @internal Passive open from a SYN at a listener (RFC 9293 3.10.7.2 LISTEN, third check). */
   openPassive(now: number, iss: number, syn: TcpFields): void {
-    this.snd.iss = iss >>> 0;
-    this.snd.sndUna = this.snd.iss;
-    this.snd.sndNxt = seqAdd(this.snd.iss, 1);
-    this.snd.bufSeq = this.snd.sndNxt;
-    this.rec.recoverSeq = this.snd.iss;
-    this.rec.rackFack = this.snd.iss;
+    this.snd.start(iss >>> 0, iss >>> 0, seqAdd(iss, 1));
     this.rcv.irs = syn.seq;
     this.rcv.rcvNxt = seqAdd(syn.seq, 1);
     this.neg.negotiate(now, syn);
     this.neg.tsRecentAt = now;
-    this.snd.sndWnd = syn.window; // the window in a SYN is never scaled (RFC 7323 2.2)
-    this.snd.maxSndWnd = this.snd.sndWnd;
-    this.snd.sndWl1 = syn.seq;
-    this.snd.sndWl2 = this.snd.iss;
-    this.rcv.rcvAdvEdge = seqAdd(this.rcv.rcvNxt, Math.min(this.rcv.rcvFree(), MAX_WINDOW << this.neg.rcvWs));
+    this.snd.setWindow(syn.window, syn.seq, this.snd.iss); // the window in a SYN is never scaled (RFC 7323 2.2)
+    this.rcv.openWindow();
     this.state = 'SYN-RECEIVED';
     this.tmr.synXmits = 0;
     this.tx.sendSyn(now);
@@ -419,12 +339,7 @@ export class TcpConnection {
    * @internal A connection established by a valid SYN-cookie ACK (RFC 4987 3.6): the state the SYN-ACK implied.
    */
   openFromCookie(now: number, ack: TcpFields, mss: number, wscale: number | undefined, sackOk: boolean, tsOffset: number | undefined): void {
-    this.snd.iss = seqAdd(ack.ack, -1);
-    this.snd.sndUna = ack.ack;
-    this.snd.sndNxt = ack.ack;
-    this.snd.bufSeq = ack.ack;
-    this.rec.recoverSeq = this.snd.iss;
-    this.rec.rackFack = this.snd.iss;
+    this.snd.start(seqAdd(ack.ack, -1), ack.ack, ack.ack);
     this.rcv.irs = seqAdd(ack.seq, -1);
     this.rcv.rcvNxt = ack.seq;
     this.neg.tsOk = tsOffset !== undefined && ack.tsVal !== undefined;
@@ -437,11 +352,8 @@ export class TcpConnection {
     else this.neg.rcvWs = 0;
     this.neg.sackOk = sackOk && this.o.sack && this.neg.tsOk;
     this.neg.setMssRaw(now, Math.min(mss, this.neg.advMss));
-    this.snd.sndWnd = ack.window << this.neg.sndWs;
-    this.snd.maxSndWnd = this.snd.sndWnd;
-    this.snd.sndWl1 = ack.seq;
-    this.snd.sndWl2 = ack.ack;
-    this.rcv.rcvAdvEdge = seqAdd(this.rcv.rcvNxt, Math.min(this.rcv.rcvFree(), MAX_WINDOW << this.neg.rcvWs));
+    this.snd.setWindow(ack.window << this.neg.sndWs, ack.seq, ack.ack);
+    this.rcv.openWindow();
     this.toEstablished(now);
   }
 
@@ -474,7 +386,7 @@ export class TcpConnection {
     // RFC 7323 5.3 PAWS, before the sequence check: TSval older than TS.Recent.
     if (this.neg.tsOk && seg.tsVal !== undefined && !rst && seqLt(seg.tsVal, this.neg.tsRecent) && now - this.neg.tsRecentAt < TS_RECENT_MAX_IDLE) {
       this.stats.pawsRejected++;
-      this.invalidAck(now, segLen, syn);
+      this.rcv.invalidAck(now, segLen, syn);
       return;
     }
 
@@ -508,16 +420,16 @@ export class TcpConnection {
       }
       // RFC 5961 4.2: a SYN in a synchronized state gets a (rate-limited) challenge ACK whatever its sequence number.
       if (syn && this.isSynchronized()) {
-        this.challengeAck(now);
+        this.rcv.challengeAck(now);
         return;
       }
-      this.invalidAck(now, segLen, syn);
+      this.rcv.invalidAck(now, segLen, syn);
       return;
     }
     this.snd.probesUnanswered = 0;
-    if (this.keepAlive) {
+    if (this.tmr.keepAlive) {
       this.tmr.keepProbes = 0;
-      this.tmr.keepaliveAt = now + this.keepAliveIdle;
+      this.tmr.keepaliveAt = now + this.tmr.keepAliveIdle;
     }
 
     // Second check: RST (RFC 5961 3.2).
@@ -525,7 +437,7 @@ export class TcpConnection {
       this.stats.rstsReceived++;
       if (this.state === 'TIME-WAIT') return; // RFC 1337: no TIME-WAIT assassination
       if (seq !== this.rcv.rcvNxt) {
-        this.challengeAck(now);
+        this.rcv.challengeAck(now);
         return;
       }
       this.stats.resets++;
@@ -547,7 +459,7 @@ export class TcpConnection {
 
     // Fourth check: SYN in a synchronized state -> challenge ACK (RFC 5961 4.2, RFC 9293 3.10.7.4).
     if (syn) {
-      this.challengeAck(now);
+      this.rcv.challengeAck(now);
       return;
     }
 
@@ -556,10 +468,7 @@ export class TcpConnection {
     const ack = seg.ack;
     if (this.state === 'SYN-RECEIVED') {
       if (seqLt(this.snd.sndUna, ack) && seqLe(ack, this.snd.sndNxt)) {
-        this.snd.sndWnd = seg.window << this.neg.sndWs;
-        this.snd.maxSndWnd = this.snd.sndWnd;
-        this.snd.sndWl1 = seq;
-        this.snd.sndWl2 = ack;
+        this.snd.setWindow(seg.window << this.neg.sndWs, seq, ack);
         this.snd.sndUna = ack;
         this.tmr.rtoAt = NEVER;
         this.neg.handshakeRtt(now, seg);
@@ -574,7 +483,7 @@ export class TcpConnection {
     // RFC 5961 5.2: acceptable if SND.UNA - MAX.SND.WND <= SEG.ACK <= SND.NXT.
     if (seqGt(ack, this.snd.sndNxt) || seqLt(ack, seqAdd(this.snd.sndUna, -Math.max(this.snd.maxSndWnd, 1)))) {
       this.stats.badAck++;
-      this.challengeAck(now);
+      this.rcv.challengeAck(now);
       return;
     }
     // RFC 7323 4.3: update TS.Recent when the segment covers Last.ACK.sent.
@@ -675,14 +584,11 @@ export class TcpConnection {
     this.rcv.rcvNxt = seqAdd(seg.seq, 1);
     this.neg.negotiate(now, seg);
     this.neg.tsRecentAt = now;
-    this.rcv.rcvAdvEdge = seqAdd(this.rcv.rcvNxt, Math.min(this.rcv.rcvFree(), MAX_WINDOW << this.neg.rcvWs));
+    this.rcv.openWindow();
     if (hasAck) {
       this.neg.handshakeRtt(now, seg);
       this.snd.sndUna = seg.ack;
-      this.snd.sndWnd = seg.window; // RFC 7323 2.2: the window in a SYN-ACK is never scaled
-      this.snd.maxSndWnd = this.snd.sndWnd;
-      this.snd.sndWl1 = seg.seq;
-      this.snd.sndWl2 = seg.ack;
+      this.snd.setWindow(seg.window, seg.seq, seg.ack); // RFC 7323 2.2: the window in a SYN-ACK is never scaled
       this.tmr.rtoAt = NEVER;
       this.rtt.resetBackoff();
       this.rcv.ackNow = true;
@@ -691,10 +597,7 @@ export class TcpConnection {
       this.snd.output(now);
     } else {
       // Simultaneous open (RFC 9293 3.5 figure 7): SYN-RECEIVED, send SYN-ACK with our ISS.
-      this.snd.sndWnd = seg.window;
-      this.snd.maxSndWnd = this.snd.sndWnd;
-      this.snd.sndWl1 = seg.seq;
-      this.snd.sndWl2 = this.snd.iss;
+      this.snd.setWindow(seg.window, seg.seq, this.snd.iss);
       this.state = 'SYN-RECEIVED';
       this.tmr.rtoAt = NEVER;
       this.tmr.synXmits = 0;
@@ -707,7 +610,7 @@ export class TcpConnection {
   private toEstablished(now: number): void {
     this.state = 'ESTABLISHED';
     this.stats.established++;
-    if (this.keepAlive) this.tmr.keepaliveAt = now + this.keepAliveIdle;
+    if (this.tmr.keepAlive) this.tmr.keepaliveAt = now + this.tmr.keepAliveIdle;
     this.rcv.rcvSpaceTime = now;
     if (this.passive) this.host.connEstablished(this);
     // A shutdown requested while in SYN-RECEIVED takes effect now.
@@ -846,34 +749,8 @@ export class TcpConnection {
 
 
 
-  /**
-   * The ACK owed to an unacceptable segment (RFC 9293 3.10.7.4 first check, RFC 7323 5.3 PAWS). Segments carrying
-   * data are always answered (the peer needs the ACK / D-SACK to recover); pure ACKs and SYNs get at most one ACK
-   * per invalidAckIntervalMs per connection, like Linux's tcp_oow_rate_limited: otherwise two ends that each find
-   * the other's segments unacceptable ACK each other forever, and a flood at a 4-tuple is answered one for one.
-   */
-  private invalidAck(now: number, segLen: number, syn: boolean): void {
-    if (segLen > 0 && !syn) {
-      this.tx.sendAck(now);
-      return;
-    }
-    if (now - this.rcv.lastInvalidAckAt < this.o.invalidAckIntervalMs) {
-      this.stats.invalidAcksRateLimited++;
-      return;
-    }
-    if (this.tx.sendAck(now)) this.rcv.lastInvalidAckAt = now;
-  }
 
 
-  /** RFC 5961 section 7: a rate-limited ACK in answer to a suspicious RST / SYN / ACK. */
-  private challengeAck(now: number): void {
-    if (!this.host.challengeAckAllowed(now)) {
-      this.stats.challengeAcksRateLimited++;
-      return;
-    }
-    this.stats.challengeAcksSent++;
-    this.tx.sendAck(now);
-  }
 
 
 
@@ -959,7 +836,7 @@ export class TcpConnection {
     }
     if (this.tmr.keepaliveAt <= now) {
       this.tmr.keepaliveAt = NEVER;
-      this.onKeepalive(now);
+      this.tmr.onKeepalive(now);
       if (this.state === 'CLOSED') return;
     }
     if (this.tmr.delackAt <= now) {
@@ -989,25 +866,6 @@ export class TcpConnection {
 
 
 
-  /** RFC 9293 3.8.4 / RFC 1122 4.2.3.6 keep-alive. */
-  private onKeepalive(now: number): void {
-    if (!this.keepAlive || !this.isSynchronized()) return;
-    if (this.tmr.keepProbes >= this.o.keepAliveCount) {
-      this.stats.timeouts++;
-      this.tx.sendRst(now, this.snd.sndNxt);
-      this.toClosed('ETIMEDOUT');
-      return;
-    }
-    if (!this.sb.empty) {
-      // Data outstanding: the retransmission timer covers liveness.
-      this.tmr.keepaliveAt = now + this.keepAliveIdle;
-      return;
-    }
-    this.tmr.keepProbes++;
-    this.stats.keepaliveProbes++;
-    this.tx.sendProbe(now);
-    this.tmr.keepaliveAt = now + this.o.keepAliveInterval;
-  }
 
   // ======================================================================================== ICMP (RFC 5927)
 

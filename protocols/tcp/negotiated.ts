@@ -6,6 +6,14 @@
 import type { TcpConnection } from './connection.js';
 import type { ResolvedTcpOptions } from './options.js';
 import type { TcpFields } from './wire.js';
+import { MAX_WINDOW } from './conn-common.js';
+
+/** The window scale that lets a receive buffer of `bufferBytes` be offered (RFC 7323 2.3, at most 14). */
+export function wscaleFor(bufferBytes: number): number {
+  let s = 0;
+  while (s < 14 && MAX_WINDOW << s < bufferBytes) s++;
+  return s;
+}
 
 export class Negotiated {
   private readonly c: TcpConnection;
@@ -60,7 +68,7 @@ export class Negotiated {
     if (!this.ccNegotiated) {
       // The congestion controller starts once the MSS is known, so the initial window (RFC 6928) uses it.
       this.ccNegotiated = true;
-      this.c.cc = this.c.ccFactory({ mss: this.mss, now, initialWindowSegments: this.o.initialWindowSegments });
+      this.c.cc = this.o.congestionControl({ mss: this.mss, now, initialWindowSegments: this.o.initialWindowSegments });
     } else this.c.cc.setMss(this.mss);
   }
 

@@ -6,7 +6,7 @@
  * Payload views are borrowed: kept bytes are copied into the ring or the out-of-order queue. Nothing throws.
  */
 import type { TcpConnection } from './connection.js';
-import type { TcpConnHost } from './connection.js';
+import type { TcpConnHost } from './host.js';
 import type { ResolvedTcpOptions } from './options.js';
 import type { TcpStats } from './info.js';
 import { ByteRing } from './byte-ring.js';
@@ -66,6 +66,11 @@ export class Receiver {
     this.o = host.opts;
     this.stats = host.stats;
     this.quickAcks = this.o.quickAcks;
+  }
+
+  /** The first window offered (at the handshake): RCV.NXT plus what the buffer holds, within the window field. */
+  openWindow(): void {
+    this.rcvAdvEdge = seqAdd(this.rcvNxt, Math.min(this.rcvFree(), MAX_WINDOW << this.c.neg.rcvWs));
   }
 
   /**
@@ -236,5 +241,33 @@ export class Receiver {
       else ring.resize(cap);
     }
     return ring.write(d.length <= this.rcvFree() ? d : d.subarray(0, this.rcvFree()));
+  }
+
+  /**
+   * The ACK owed to an unacceptable segment (RFC 9293 3.10.7.4 first check, RFC 7323 5.3 PAWS). Segments carrying
+   * data are always answered (the peer needs the ACK / D-SACK to recover); pure ACKs and SYNs get at most one ACK
+   * per invalidAckIntervalMs per connection, like Linux's tcp_oow_rate_limited: otherwise two ends that each find
+   * the other's segments unacceptable ACK each other forever, and a flood at a 4-tuple is answered one for one.
+   */
+  invalidAck(now: number, segLen: number, syn: boolean): void {
+    if (segLen > 0 && !syn) {
+      this.c.tx.sendAck(now);
+      return;
+    }
+    if (now - this.lastInvalidAckAt < this.o.invalidAckIntervalMs) {
+      this.stats.invalidAcksRateLimited++;
+      return;
+    }
+    if (this.c.tx.sendAck(now)) this.lastInvalidAckAt = now;
+  }
+
+  /** RFC 5961 section 7: a rate-limited ACK in answer to a suspicious RST / SYN / ACK. */
+  challengeAck(now: number): void {
+    if (!this.host.challengeAckAllowed(now)) {
+      this.stats.challengeAcksRateLimited++;
+      return;
+    }
+    this.stats.challengeAcksSent++;
+    this.c.tx.sendAck(now);
   }
 }

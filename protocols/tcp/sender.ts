@@ -7,14 +7,14 @@
  * handed to the layer by the Transmitter (tx.ts). Nothing throws.
  */
 import type { TcpConnection } from './connection.js';
-import type { TcpConnHost } from './connection.js';
+import type { TcpConnHost } from './host.js';
 import type { ResolvedTcpOptions } from './options.js';
 import type { TcpStats } from './info.js';
-import type { ByteRing } from './byte-ring.js';
+import { ByteRing } from './byte-ring.js';
 import type { SentSeg } from './scoreboard.js';
 import { CwndUsage } from './cwnd-usage.js';
 import { SenderChrono } from './chrono.js';
-import { EMPTY_RING, NEVER } from './conn-common.js';
+import { EMPTY_RING, INITIAL_RING, NEVER } from './conn-common.js';
 import { seqAdd, seqDiff, seqGe, seqGt, seqLe, seqLt } from './seq.js';
 import { TcpFlag, type TcpFields } from './wire.js';
 
@@ -66,6 +66,24 @@ export class Sender {
     this.noDelay = this.o.noDelay;
   }
 
+  /** The send sequence space begins: ISS, SND.UNA, and SND.NXT where the first byte of data will go. */
+  start(iss: number, una: number, nxt: number): void {
+    this.iss = iss;
+    this.sndUna = una;
+    this.sndNxt = nxt;
+    this.bufSeq = nxt;
+    this.c.rec.recoverSeq = iss;
+    this.c.rec.rackFack = iss;
+  }
+
+  /** The peer's window from a handshake segment: SND.WND (scaled already) and the segment's SEQ and ACK. */
+  setWindow(wnd: number, wl1: number, wl2: number): void {
+    this.sndWnd = wnd;
+    this.maxSndWnd = wnd;
+    this.sndWl1 = wl1;
+    this.sndWl2 = wl2;
+  }
+
   /**
    * The send buffer's limit now: `sendBuffer`, raised to twice the congestion window up to `maxSendBuffer`, as
    * Linux's tcp_sndbuf_expand sizes sk_sndbuf (2 * cwnd segments' worth), so the buffer never caps what the
@@ -75,6 +93,31 @@ export class Sender {
     const o = this.o;
     if (o.maxSendBuffer <= o.sendBuffer) return o.sendBuffer;
     return Math.min(o.maxSendBuffer, Math.max(o.sendBuffer, 2 * this.c.cc.cwnd));
+  }
+
+  /**
+   * Grow the send ring (within sndLimit and the layer's bufferMemoryLimit) so that `len` more bytes may fit; what
+   * does not fit is the caller's backpressure.
+   */
+  makeRoom(len: number): void {
+    const limit = this.sndLimit();
+    if (len > this.sndBuf.free && this.sndBuf.capacity < limit) {
+      if (this.sndBuf === EMPTY_RING) {
+        // The first ring (up to INITIAL_RING) is always granted, as the eager 16 KiB ring was: a connection must be
+        // able to send something whatever the others hold. Growth beyond it asks bufferMemoryLimit, below.
+        this.sndBuf = new ByteRing(Math.min(this.o.sendBuffer, INITIAL_RING));
+        this.c.rechargeBuffers();
+      }
+      if (len > this.sndBuf.free && this.sndBuf.capacity < limit) {
+        const target = Math.min(limit, Math.max(this.sndBuf.capacity * 2, this.sndBuf.length + len));
+        if (this.host.bufferAllowed(target - this.sndBuf.capacity)) {
+          this.sndBuf.resize(target);
+          this.c.rechargeBuffers();
+        } else {
+          this.stats.bufferLimitHits++; // no growth: the caller sees backpressure
+        }
+      }
+    }
   }
 
   /**

@@ -1,16 +1,30 @@
 /**
  * The timers of one connection, as absolute deadlines (ms; NEVER when off), and the rules that arm the
  * retransmission (RFC 6298), tail-loss probe (RFC 8985 7.2) and persist (RFC 9293 3.8.6.1) timers. The connection
- * runs them from `onTimer`; the layer keeps only the earliest (`TcpConnection.timerAt`) in its heap.
+ * runs them from `onTimer`; the keep-alive timer's probes are sent from here; the layer keeps only the earliest (`TcpConnection.timerAt`) in its heap.
  */
 import type { TcpConnection } from './connection.js';
 import type { ResolvedTcpOptions } from './options.js';
+import type { TcpStats } from './info.js';
 import { NEVER } from './conn-common.js';
 import { seqDiff } from './seq.js';
+import { DEFAULT_RTO_OPTIONS, type RtoOptions } from './rtt.js';
+
+/** One frozen RttEstimator options object per layer's options, shared by its connections (not one per connection). */
+const rtoOptionsCache = new WeakMap<ResolvedTcpOptions, Readonly<RtoOptions>>();
+export function rtoOptionsFor(o: ResolvedTcpOptions): Readonly<RtoOptions> {
+  let r = rtoOptionsCache.get(o);
+  if (r === undefined) {
+    r = Object.freeze({ initialRto: o.initialRto, minRto: o.minRto, maxRto: o.maxRto, granularity: DEFAULT_RTO_OPTIONS.granularity, formula: o.rtoFormula });
+    rtoOptionsCache.set(o, r);
+  }
+  return r;
+}
 
 export class ConnTimers {
   private readonly c: TcpConnection;
   private readonly o: ResolvedTcpOptions;
+  private readonly stats: TcpStats;
   rtoAt = NEVER;
   delackAt = NEVER;
   persistAt = NEVER;
@@ -25,10 +39,16 @@ export class ConnTimers {
   keepProbes = 0;
   /** Zero-window probes sent in a row (the persist timer doubles with each). */
   persistBackoff = 0;
+  /** Keep-alive (RFC 1122 4.2.3.6) on, and the idle time before the first probe. */
+  keepAlive: boolean;
+  keepAliveIdle: number;
 
-  constructor(c: TcpConnection, o: ResolvedTcpOptions) {
+  constructor(c: TcpConnection, o: ResolvedTcpOptions, stats: TcpStats) {
     this.c = c;
     this.o = o;
+    this.stats = stats;
+    this.keepAlive = o.keepAlive;
+    this.keepAliveIdle = o.keepAliveIdle;
   }
 
   /** The earliest deadline (NEVER: none). */
@@ -82,5 +102,25 @@ export class ConnTimers {
     if (seqDiff(this.c.snd.sndNxt, this.c.snd.sndUna) <= this.c.neg.mss) pto = Math.max(pto, 1.5 * srtt + 200);
     pto = Math.max(pto, 10);
     this.tlpAt = Math.min(now + pto, this.rtoAt);
+  }
+
+  /** RFC 9293 3.8.4 / RFC 1122 4.2.3.6 keep-alive. */
+  onKeepalive(now: number): void {
+    if (!this.keepAlive || !this.c.isSynchronized()) return;
+    if (this.keepProbes >= this.o.keepAliveCount) {
+      this.stats.timeouts++;
+      this.c.tx.sendRst(now, this.c.snd.sndNxt);
+      this.c.toClosed('ETIMEDOUT');
+      return;
+    }
+    if (!this.c.sb.empty) {
+      // Data outstanding: the retransmission timer covers liveness.
+      this.keepaliveAt = now + this.keepAliveIdle;
+      return;
+    }
+    this.keepProbes++;
+    this.stats.keepaliveProbes++;
+    this.c.tx.sendProbe(now);
+    this.keepaliveAt = now + this.o.keepAliveInterval;
   }
 }

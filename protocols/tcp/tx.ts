@@ -5,7 +5,7 @@
  * the connection txPending for the layer to retry. Sending an ACK settles what the receiver owed.
  */
 import type { TcpConnection } from './connection.js';
-import type { TcpConnHost } from './connection.js';
+import type { TcpConnHost } from './host.js';
 import type { TcpStats } from './info.js';
 import type { ResolvedTcpOptions } from './options.js';
 import type { ByteRing } from './byte-ring.js';
