@@ -49,8 +49,6 @@ export type TcpState =
   | 'LAST-ACK'
   | 'TIME-WAIT';
 
-
-
 export interface ConnectOptions {
   localIp: number;
   localPort: number;
@@ -109,15 +107,15 @@ export class TcpConnection {
   /** @internal segment building and transmission */
   readonly tx: Transmitter;
 
-  // --- send sequence variables (RFC 9293 3.3.1) ---
+  /** The application closed the connection (no more reading; data arriving now is answered with RST). */
   appClosed = false;
-
-  // --- retransmission queue ---
+  /** @internal RTT and RTO (RFC 6298) and the congestion controller, shared by sender and loss recovery. */
   rtt: RttEstimator;
   cc: CongestionControl;
-  // RACK (RFC 8985 6.1)
+  /** What this connection counts against bufferMemoryLimit: send ring capacity + logical receive buffer. */
+  private bufferCharge = 0;
+  private buffersReleased = false;
 
-  // --- timers (absolute ms; NEVER when off) ---
   /** SYN (or SYN-ACK) retransmissions so far in the handshake. */
   get synRetransmits(): number {
     return this.tmr.synXmits;
@@ -136,13 +134,6 @@ export class TcpConnection {
   set keepAliveIdle(ms: number) {
     this.tmr.keepAliveIdle = ms;
   }
-
-  // --- receive sequence variables ---
-  /** What this connection counts against bufferMemoryLimit: send ring capacity + logical receive buffer. */
-  private bufferCharge = 0;
-  private buffersReleased = false;
-
-  // --- undo (RFC 3708) ---
 
   constructor(host: TcpConnHost, ids: ConnectOptions, passive: boolean, now: number) {
     this.host = host;
@@ -229,7 +220,6 @@ export class TcpConnection {
     return n;
   }
 
-
   /** Disable (true) or enable Nagle's algorithm. With `now`, data held back by Nagle is sent at once. */
   setNoDelay(on: boolean, now?: number): void {
     this.snd.noDelay = on;
@@ -245,7 +235,6 @@ export class TcpConnection {
     if (!Number.isFinite(ms) || ms < 0) throw new BywayError('ERR_INVALID_ARG_VALUE', `user timeout must be >= 0 ms, got ${ms}`);
     this.snd.userTimeout = ms;
   }
-
 
   setKeepAlive(on: boolean, now: number, idleMs?: number): void {
     this.tmr.keepAlive = on;
@@ -305,7 +294,6 @@ export class TcpConnection {
     this.toClosed(undefined);
   }
 
-
   /** A snapshot; with `now`, the sender-limit times (chrono.ts) include the period still running. */
   info(now?: number): TcpInfo {
     return this.cnt.info(now);
@@ -362,8 +350,6 @@ export class TcpConnection {
     return opts.windowScaling ? wscaleFor(opts.maxReceiveBuffer) : 0;
   }
 
-
-
   // ======================================================================================== segment arrival
 
   /** @internal RFC 9293 3.10.7 SEGMENT ARRIVES for a connection (not LISTEN). `seg` and `payload` are borrowed. */
@@ -391,29 +377,15 @@ export class TcpConnection {
     }
 
     // First check: sequence number acceptability (RFC 9293 3.10.7.4 table).
-    const rcvWnd = Math.max(0, seqDiff(this.rcv.rcvAdvEdge, this.rcv.rcvNxt));
-    const rcvEnd = seqAdd(this.rcv.rcvNxt, rcvWnd);
-    let ok: boolean;
-    if (segLen === 0) {
-      // Like Linux (tcp_sequence), a zero-length segment at the right edge is accepted: a peer that sent up to our
-      // window edge carries SEG.SEQ = RCV.NXT + RCV.WND on its pure ACKs after a loss, and they must not be lost.
-      ok = rcvWnd === 0 ? seq === this.rcv.rcvNxt : seqLe(this.rcv.rcvNxt, seq) && seqLe(seq, rcvEnd);
-    } else if (rcvWnd === 0) {
-      ok = false;
-    } else {
-      const last = seqAdd(seq, segLen - 1);
-      ok = (seqLe(this.rcv.rcvNxt, seq) && seqLt(seq, rcvEnd)) || (seqLe(this.rcv.rcvNxt, last) && seqLt(last, rcvEnd));
-    }
+    const rcvEnd = this.rcv.windowEnd(); // as offered before this segment (output below may move the edge)
+    const ok = this.rcv.acceptable(seq, segLen);
     if (!ok) {
       if (rst) {
         this.stats.rstsOutOfWindow++; // RFC 5961 3.2: ignored
         return;
       }
       this.stats.outOfWindow++;
-      // RFC 2883: a duplicate of data already received is reported with a D-SACK block.
-      if (this.neg.sackOk && data.length > 0 && seqLe(seqAdd(seq, data.length), this.rcv.rcvNxt)) {
-        this.rcv.setDsack(seq, seqAdd(seq, data.length));
-      }
+      this.rcv.duplicateArrived(seq, data.length);
       if (this.state === 'SYN-RECEIVED' && syn && seq === this.rcv.irs && !(flags & TcpFlag.ACK)) {
         this.tx.sendSyn(now); // the peer's SYN was retransmitted: our SYN-ACK was lost
         return;
@@ -500,14 +472,7 @@ export class TcpConnection {
     if (data.length > 0 || fin) {
       // Trim to the window (RFC 9293 3.10.7.4 "segments with higher beginning sequence numbers ...").
       if (seqLt(seq, this.rcv.rcvNxt)) {
-        const skip = seqDiff(this.rcv.rcvNxt, seq);
-        if (skip >= data.length) {
-          if (data.length > 0 && this.neg.sackOk) this.rcv.setDsack(seq, seqAdd(seq, data.length));
-          data = data.subarray(data.length);
-        } else {
-          if (this.neg.sackOk) this.rcv.setDsack(seq, this.rcv.rcvNxt);
-          data = data.subarray(skip);
-        }
+        data = data.subarray(this.rcv.oldBytes(seq, data.length));
         seq = this.rcv.rcvNxt;
       }
       const room = seqDiff(rcvEnd, seq);
@@ -558,7 +523,6 @@ export class TcpConnection {
     this.rearm();
   }
 
-
   private synSentArrives(now: number, seg: TcpFields, payload: Uint8Array): void {
     const flags = seg.flags;
     const hasAck = (flags & TcpFlag.ACK) !== 0;
@@ -605,8 +569,6 @@ export class TcpConnection {
     }
   }
 
-
-
   private toEstablished(now: number): void {
     this.state = 'ESTABLISHED';
     this.stats.established++;
@@ -643,7 +605,6 @@ export class TcpConnection {
     }
     this.onEnd?.();
   }
-
 
   toTimeWait(now: number): void {
     this.state = 'TIME-WAIT';
@@ -712,31 +673,6 @@ export class TcpConnection {
     return seqGt(seg.seq, this.rcv.rcvNxt);
   }
 
-
-  // ======================================================================================== ACK processing
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-  // ======================================================================================== output
-
-
-
-
-
-
-
-
   /** Bring this connection's charge against bufferMemoryLimit up to date (not after CLOSED: nothing is held). */
   rechargeBuffers(): void {
     if (this.buffersReleased) return;
@@ -744,15 +680,6 @@ export class TcpConnection {
     this.host.bufferAdjust(charge - this.bufferCharge);
     this.bufferCharge = charge;
   }
-
-
-
-
-
-
-
-
-
 
   isSynchronized(): boolean {
     switch (this.state) {
@@ -864,9 +791,6 @@ export class TcpConnection {
     this.tx.sendSyn(now);
   }
 
-
-
-
   // ======================================================================================== ICMP (RFC 5927)
 
   /** @internal Whether `seq` is in flight (SND.UNA <= seq < SND.NXT): RFC 5927 4.1 validation. */
@@ -881,7 +805,6 @@ export class TcpConnection {
     this.rearm();
     return true;
   }
-
 
   /** @internal A hard ICMP error during connection establishment (RFC 1122 4.2.3.9, RFC 5927 4.1). */
   icmpHardError(code: string): void {

@@ -68,6 +68,44 @@ export class Receiver {
     this.quickAcks = this.o.quickAcks;
   }
 
+  /** RCV.NXT + RCV.WND: the right edge of the window offered (never left of RCV.NXT). */
+  windowEnd(): number {
+    return seqAdd(this.rcvNxt, Math.max(0, seqDiff(this.rcvAdvEdge, this.rcvNxt)));
+  }
+
+  /** RFC 9293 3.10.7.4 first check: whether `segLen` sequence numbers from `seq` are acceptable. */
+  acceptable(seq: number, segLen: number): boolean {
+    const rcvWnd = Math.max(0, seqDiff(this.rcvAdvEdge, this.rcvNxt));
+    const rcvEnd = seqAdd(this.rcvNxt, rcvWnd);
+    if (segLen === 0) {
+      // Like Linux (tcp_sequence), a zero-length segment at the right edge is accepted: a peer that sent up to our
+      // window edge carries SEG.SEQ = RCV.NXT + RCV.WND on its pure ACKs after a loss, and they must not be lost.
+      return rcvWnd === 0 ? seq === this.rcvNxt : seqLe(this.rcvNxt, seq) && seqLe(seq, rcvEnd);
+    }
+    if (rcvWnd === 0) return false;
+    const last = seqAdd(seq, segLen - 1);
+    return (seqLe(this.rcvNxt, seq) && seqLt(seq, rcvEnd)) || (seqLe(this.rcvNxt, last) && seqLt(last, rcvEnd));
+  }
+
+  /** An unacceptable segment's text: a duplicate of data already received is reported with a D-SACK (RFC 2883). */
+  duplicateArrived(seq: number, len: number): void {
+    if (this.c.neg.sackOk && len > 0 && seqLe(seqAdd(seq, len), this.rcvNxt)) this.setDsack(seq, seqAdd(seq, len));
+  }
+
+  /**
+   * Acceptable text starting at `seq` below RCV.NXT: how many of its `len` leading bytes were received before (all of
+   * them, or up to RCV.NXT). Those are reported with a D-SACK block (RFC 2883 4.1).
+   */
+  oldBytes(seq: number, len: number): number {
+    const skip = seqDiff(this.rcvNxt, seq);
+    if (skip >= len) {
+      if (len > 0 && this.c.neg.sackOk) this.setDsack(seq, seqAdd(seq, len));
+      return len;
+    }
+    if (this.c.neg.sackOk) this.setDsack(seq, this.rcvNxt);
+    return skip;
+  }
+
   /** The first window offered (at the handshake): RCV.NXT plus what the buffer holds, within the window field. */
   openWindow(): void {
     this.rcvAdvEdge = seqAdd(this.rcvNxt, Math.min(this.rcvFree(), MAX_WINDOW << this.c.neg.rcvWs));
