@@ -9,7 +9,7 @@ import type { TcpFields } from '../../../protocols/tcp/wire.js';
 import { Tester } from '../fixtures.js';
 import { bytes } from '../harness.js';
 
-function receiver(opts: Parameters<typeof Tester>[0] = {}, extra: Partial<TcpFields> = {}) {
+function receiver(opts: ConstructorParameters<typeof Tester>[0] = {}, extra: Partial<TcpFields> = {}) {
   const t = new Tester({ sack: true, quickAcks: 0, coalesceAcks: false, delayedAckMs: 40, ...opts });
   const c = t.established({ sackPermitted: true, ...extra });
   return { t, c, rcv: c.rcv, nxt: c.rcv.rcvNxt };
