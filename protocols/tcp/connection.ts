@@ -107,7 +107,7 @@ export class TcpConnection {
   /** @internal segment building and transmission */
   readonly tx: Transmitter;
 
-  /** The application closed the connection (no more reading; data arriving now is answered with RST). */
+  /** @internal (for the parts) The application closed: no more reading; data arriving now is answered with RST. */
   appClosed = false;
   /** @internal RTT and RTO (RFC 6298) and the congestion controller, shared by sender and loss recovery. */
   rtt: RttEstimator;
@@ -606,6 +606,7 @@ export class TcpConnection {
     this.onEnd?.();
   }
 
+  /** @internal (for the parts) TIME-WAIT (RFC 9293 3.10.7.4): release the buffers, 2 * MSL, tell the layer. */
   toTimeWait(now: number): void {
     this.state = 'TIME-WAIT';
     if (this.snd.sndBuf.length === 0) this.snd.sndBuf = EMPTY_RING; // release memory kept through 2*MSL
@@ -673,7 +674,7 @@ export class TcpConnection {
     return seqGt(seg.seq, this.rcv.rcvNxt);
   }
 
-  /** Bring this connection's charge against bufferMemoryLimit up to date (not after CLOSED: nothing is held). */
+  /** @internal (for the parts) Bring the charge against bufferMemoryLimit up to date (none after CLOSED). */
   rechargeBuffers(): void {
     if (this.buffersReleased) return;
     const charge = this.snd.sndBuf.capacity + this.rcv.rcvCap;
@@ -681,6 +682,7 @@ export class TcpConnection {
     this.bufferCharge = charge;
   }
 
+  /** @internal (for the parts) ESTABLISHED or a later state that has exchanged SYNs (RFC 9293 3.3.2). */
   isSynchronized(): boolean {
     switch (this.state) {
       case 'ESTABLISHED':
@@ -695,6 +697,7 @@ export class TcpConnection {
     }
   }
 
+  /** @internal (for the parts) CLOSED: every timer off, memory given back, the layer and the application told. */
   toClosed(error: string | undefined): void {
     if (this.state === 'CLOSED') return;
     this.state = 'CLOSED';
@@ -720,6 +723,7 @@ export class TcpConnection {
 
   // ======================================================================================== timers
 
+  /** @internal (for the parts) Tell the layer when the earliest timer moved. */
   rearm(): void {
     const t = this.tmr.earliest();
     if (t !== this.timerAt) {
