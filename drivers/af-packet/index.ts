@@ -23,7 +23,7 @@
  *   option and drivers/native/src/packet.c). Transmit goes through the qdisc layer then (no bypass).
  * Throws BywayError at open (see drivers/native/index.ts nativeError); ENODEV when the interface goes away.
  */
-import { SOFTWARE_CHECKSUMS, TX_L4_OFFLOAD, type DriverCapabilities } from '../types.js';
+import { BywayError, SOFTWARE_CHECKSUMS, TX_L4_OFFLOAD, type DriverCapabilities } from '../types.js';
 import { invalidArg } from '../../protocols/util/errors.js';
 import { parseIpv4 } from '../../protocols/ipv4/address.js';
 import { loadNative, nativeError, type NativeAddon, type NativeOpenInfo } from '../native/index.js';
@@ -31,9 +31,12 @@ import { NativeRingDriver } from '../native/ring-driver.js';
 import { buildPacketFilter } from './filter.js';
 
 export { buildPacketFilter, runPacketFilter, type PacketFilterSpec } from './filter.js';
+export { buildFanoutProgram, runFanoutProgram, flowWorker, workerEphemeralRange, type FlowSteeringSpec } from './fanout.js';
 
-export type FanoutMode = 'hash' | 'lb' | 'cpu' | 'rollover' | 'random' | 'qm';
-const FANOUT_MODES: Record<FanoutMode, number> = { hash: 0, lb: 1, cpu: 2, rollover: 3, random: 4, qm: 5 };
+export type FanoutMode = 'hash' | 'lb' | 'cpu' | 'rollover' | 'random' | 'qm' | 'cbpf';
+const FANOUT_MODES: Record<FanoutMode, number> = { hash: 0, lb: 1, cpu: 2, rollover: 3, random: 4, qm: 5, cbpf: 6 };
+/** PACKET_FANOUT_FLAG_IGNORE_OUTGOING (Linux >= 6.8; dropped silently before). */
+const FANOUT_IGNORE_OUTGOING = 0x4000;
 
 export interface AfPacketOptions {
   /** The interface to bind (must exist). */
@@ -46,8 +49,20 @@ export interface AfPacketOptions {
   readonly ipv4?: string;
   /** Attach the classic BPF filter (default true). */
   readonly filter?: boolean;
-  /** PACKET_FANOUT group this socket joins; every member must use the same mode. */
-  readonly fanout?: { readonly group: number; readonly mode?: FanoutMode; readonly rollover?: boolean; readonly defrag?: boolean };
+  /**
+   * PACKET_FANOUT group this socket joins; every member must use the same mode. 'hash' (the kernel's symmetric
+   * flow hash, keyed with a secret of the running kernel), 'cpu' (the CPU that received the packet), 'qm' (the
+   * device's receive queue), 'lb', 'rollover', 'random', or 'cbpf': `program` (a classic BPF program, see
+   * fanout.ts buildFanoutProgram) picks the member; it applies to the whole group and `setFanoutProgram` replaces it.
+   * Members ignore outgoing packets where the kernel allows it (PACKET_FANOUT_FLAG_IGNORE_OUTGOING).
+   */
+  readonly fanout?: {
+    readonly group: number;
+    readonly mode?: FanoutMode;
+    readonly rollover?: boolean;
+    readonly defrag?: boolean;
+    readonly program?: Uint8Array;
+  };
   /** Default true (false with `tso`, which refuses true). */
   readonly qdiscBypass?: boolean;
   /** Put the interface in promiscuous mode (needed on a real NIC when hwAddress is not the NIC's MAC). */
@@ -101,6 +116,8 @@ export class AfPacketDriver extends NativeRingDriver {
   readonly tpacketVersion: 2 | 3;
   /** Segmentation offload is on (`tso` option): caps.tso is set, TCP/UDP checksums are offloaded on transmit. */
   readonly tso: boolean;
+  /** The fanout mode joined, if any. */
+  readonly fanoutMode: FanoutMode | undefined;
 
   constructor(native: NativeAddon, info: NativeOpenInfo, caps: DriverCapabilities, hw: Uint8Array, options: AfPacketOptions, filtered: boolean) {
     super(native, info, caps, hw, { netns: options.netns, busyPoll: options.busyPoll !== undefined && options.busyPoll !== false });
@@ -109,7 +126,24 @@ export class AfPacketDriver extends NativeRingDriver {
     this.filtered = filtered;
     this.tpacketVersion = info['tpacketVersion'] as 2 | 3;
     this.tso = info['tso'] === true;
+    this.fanoutMode = options.fanout ? (options.fanout.mode ?? 'hash') : undefined;
   }
+
+  /**
+   * Replace the fanout group's classic BPF program ('cbpf' mode; for every member of the group). Throws
+   * ERR_INVALID_STATE in another mode, BywayError with the errno when the kernel refuses the program.
+   */
+  setFanoutProgram(program: Uint8Array): void {
+    if (this.closed) throw new BywayError('ERR_DRIVER_CLOSED', 'the driver is closed');
+    if (this.fanoutMode !== 'cbpf') throw new BywayError('ERR_INVALID_STATE', "a fanout program needs fanout mode 'cbpf'");
+    checkProgram(program);
+    const r = this.native.fanoutData(this.handle, program);
+    if (r < 0) throw new BywayError('ERR_FANOUT_PROGRAM', `the kernel refused the fanout program (errno ${-r})`);
+  }
+}
+
+function checkProgram(p: unknown): void {
+  if (!(p instanceof Uint8Array) || p.length === 0 || p.length % 8 !== 0) throw invalidArg('fanout.program must be a non-empty Uint8Array of 8-byte classic BPF instructions');
 }
 
 /** Largest IPv4 packet the kernel hands a packet socket with its default offloads (gso_max_size 64 KiB). */
@@ -133,10 +167,12 @@ export function openAfPacket(options: AfPacketOptions): AfPacketDriver {
   }
   let fanout = -1;
   if (options.fanout) {
-    const { group, mode = 'hash', rollover, defrag } = options.fanout;
+    const { group, mode = 'hash', rollover, defrag, program } = options.fanout;
     if (!Number.isInteger(group) || group < 0 || group > 0xffff) throw invalidArg('fanout.group must be in 0..65535');
     if (!(mode in FANOUT_MODES)) throw invalidArg(`fanout.mode must be one of ${Object.keys(FANOUT_MODES).join(', ')}`);
-    fanout = group | ((FANOUT_MODES[mode] | (rollover ? 0x1000 : 0) | (defrag ? 0x8000 : 0)) << 16);
+    if (mode === 'cbpf') checkProgram(program);
+    else if (program !== undefined) throw invalidArg("fanout.program needs fanout.mode 'cbpf'");
+    fanout = group | ((FANOUT_MODES[mode] | (rollover ? 0x1000 : 0) | (defrag ? 0x8000 : 0) | FANOUT_IGNORE_OUTGOING) << 16);
   }
   if (options.tpacketVersion !== undefined && options.tpacketVersion !== 2 && options.tpacketVersion !== 3) {
     throw invalidArg(`tpacketVersion must be 2 or 3, got ${String(options.tpacketVersion)}`);
@@ -159,6 +195,7 @@ export function openAfPacket(options: AfPacketOptions): AfPacketDriver {
         hwAddress: undefined,
         filter,
         fanout,
+        fanoutProgram: options.fanout?.program,
         busyPollUs: busyUs,
       });
     } catch (e) {

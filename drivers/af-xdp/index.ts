@@ -57,6 +57,11 @@ export interface AfXdpOptions {
   readonly ipv4?: string;
   /** Receive queue to bind (default 0). The program redirects that queue's frames only. */
   readonly queue?: number;
+  /**
+   * Queues the program's XSKMAP has room for (default queue + 1). `openAfXdpQueues` opens one socket per queue
+   * under one program.
+   */
+  readonly queues?: number;
   /** Default 'auto' (zero-copy if the driver supports it, else copy). */
   readonly bindMode?: XdpBindMode | 'auto';
   /** Default 'auto' (native if the driver supports XDP, else generic). */
@@ -114,6 +119,8 @@ export class AfXdpDriver extends NativeRingDriver {
   readonly bindMode: XdpBindMode;
   readonly attachMode: XdpAttachMode;
   readonly queue: number;
+  /** The program's XSKMAP (a descriptor of this process) when this driver attached the program, else -1. */
+  readonly xskMapFd: number;
   readonly needWakeup: boolean;
   readonly ifHwAddress: Uint8Array;
   /** The IPv4 address flows default to: `ipv4`, or in shared mode the interface's first address. */
@@ -139,6 +146,7 @@ export class AfXdpDriver extends NativeRingDriver {
     this.bindMode = info['bindMode'] as XdpBindMode;
     this.attachMode = info['attachMode'] as XdpAttachMode;
     this.queue = info['queue'] as number;
+    this.xskMapFd = info['xskMapFd'] as number;
     this.needWakeup = info['needWakeup'] as boolean;
     this.ifHwAddress = info['ifHwAddress'] as Uint8Array;
     this.address = address;
@@ -244,7 +252,34 @@ export class AfXdpDriver extends NativeRingDriver {
   }
 }
 
+/**
+ * One AF_XDP socket per receive queue of one interface, under one XDP program: the first driver (queue 0) attaches
+ * the program, whose XSKMAP has a slot per queue; each other driver binds its queue and takes its slot (the program
+ * redirects a frame to the socket of the queue it arrived on, `rx_queue_index`). Own-address mode only. The first
+ * driver owns the program: closing it detaches the program for every queue, so close it last. How the device
+ * spreads flows over its queues is its own affair (RSS; on a veth, the sender's transmit queue).
+ */
+export function openAfXdpQueues(options: AfXdpOptions & { readonly queues: number }): AfXdpDriver[] {
+  const n = options.queues;
+  if (!Number.isInteger(n) || n < 1 || n > 256) throw invalidArg(`queues must be an integer from 1 to 256, got ${String(n)}`);
+  if ((options.mode ?? 'own') !== 'own') throw invalidArg("openAfXdpQueues: own-address mode only (mode 'own')");
+  const first = openXdp({ ...options, queue: 0 });
+  const out = [first];
+  try {
+    for (let q = 1; q < n; q++) out.push(openXdp({ ...options, queue: q }, first));
+  } catch (e) {
+    for (const d of out.reverse()) d.close();
+    throw e;
+  }
+  return out;
+}
+
 export function openAfXdp(options: AfXdpOptions): AfXdpDriver {
+  return openXdp(options);
+}
+
+/** `owner`: a driver of this process whose program this socket joins (its XSKMAP slot for `options.queue`). */
+function openXdp(options: AfXdpOptions, owner?: AfXdpDriver): AfXdpDriver {
   const native = loadNative();
   if (typeof options?.ifname !== 'string' || options.ifname.length === 0 || Buffer.byteLength(options.ifname) > 15) {
     throw invalidArg('ifname must name an interface (at most 15 bytes)');
@@ -276,6 +311,7 @@ export function openAfXdp(options: AfXdpOptions): AfXdpDriver {
       hwAddress: undefined,
       program: mode,
       ipv4: ipv4 ?? 0,
+      xskMapFd: owner ? owner.xskMapFd : -1,
       busyPollUs: typeof options.busyPoll === 'number' ? options.busyPoll : 0,
     });
   } catch (e) {
@@ -290,5 +326,7 @@ export function openAfXdp(options: AfXdpOptions): AfXdpDriver {
     throw invalidArg(`frameSize ${info.frameCap} is too small for MTU ${info.mtu} (AF_XDP frames cannot span chunks)`);
   }
   const hw = options.hwAddress ? new Uint8Array(options.hwAddress) : new Uint8Array(info['ifHwAddress'] as Uint8Array);
-  return new AfXdpDriver(native, info, caps, hw, options, ipv4, tables);
+  // A socket that joined another's program reports that program's attach mode.
+  const shown = owner ? { ...info, attachMode: owner.attachMode } : info;
+  return new AfXdpDriver(native, shown, caps, hw, options, ipv4, tables);
 }

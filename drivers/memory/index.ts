@@ -2,3 +2,4 @@
 export { memoryLink, type MemoryLinkOptions, type MemoryDriver } from './link.js';
 export { memorySwitch, type MemorySwitch, type MemorySwitchOptions, type MemorySwitchStats } from './switch.js';
 export type { MemoryCommonOptions } from './options.js';
+export { memoryQueues, type MemoryQueue } from './queues.js';

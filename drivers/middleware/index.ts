@@ -14,3 +14,4 @@ export {
 export { pcapFile, type PcapFileOptions } from './pcap-file.js';
 export { readPcap, type PcapContents, type PcapRecord } from './pcap-reader.js';
 export { faults, TX_RETRY_MS, type FaultConfig, type FaultOptions, type FaultCounters, type FaultDriver } from './faults.js';
+export { relay, RelayDriver, type RelayOptions, type RelayCounters } from './relay.js';

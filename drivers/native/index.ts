@@ -97,6 +97,8 @@ export interface NativeAddon {
    * negative errno bind gave (-98 EADDRINUSE: the kernel holds the port).
    */
   portReserve(netns: string | undefined, protocol: 'tcp' | 'udp', ipv4: number, port: number): NativeHandle | number;
+  /** Replace an AF_PACKET fanout group's classic BPF program (PACKET_FANOUT_DATA): 0 or a negative errno. */
+  fanoutData(h: NativeHandle, program: Uint8Array): number;
   /** Handles opened and not yet closed in this process (for leak tests); netlink sockets and reservations count. */
   openCount(): number;
 }

@@ -33,14 +33,20 @@ export type { TcpConnectionView } from './time-wait.js';
 /** The payload of a segment without data (a pure ACK, a SYN): shared, so none costs a view. */
 const NO_PAYLOAD = new Uint8Array(0);
 
+/** A packet the host lends (its transmit token): write the segment at `buf[offset, offset + tcpLen)`, then commit. */
+export interface TcpTxPacket {
+  readonly buf: Uint8Array;
+  readonly offset: number;
+  commit(now: number): void;
+}
+
 /** How the stack drives TCP (see the module contract). */
 export interface TcpHost {
   /**
-   * Lend room for a TCP segment of `tcpLen` bytes. `segment` (only when tsoMaxFor(dst) allowed a packet this
-   * large): the payload bytes per segment the device cuts it into.
+   * Lend a packet for a TCP segment of `tcpLen` bytes, or null when it cannot be sent now. `segment` (only when
+   * tsoMaxFor(dst) allowed a packet this large): the payload bytes per segment the device cuts it into.
    */
-  txSegment(now: number, src: number, dst: number, tcpLen: number, segment?: number): { buf: Uint8Array; offset: number } | null;
-  txCommit(now: number): void;
+  txSegment(now: number, src: number, dst: number, tcpLen: number, segment?: number): TcpTxPacket | null;
   mtuFor(dst: number): number;
   sourceFor(dst: number): number | undefined;
   readonly txChecksum: boolean;
@@ -472,7 +478,8 @@ export class TcpLayer {
 
   /**
    * An ICMP error quoting a segment we sent from src:srcPort to dst:dstPort with sequence number seq.
-   * RFC 5927 4.1: acted on only when it matches a connection and seq is in flight.
+   * RFC 5927 4.1: acted on only when it matches a connection and seq is in flight. Returns whether it was acted on
+   * (the stack learns a path MTU only then); every error not acted on is counted in icmpIgnored.
    */
   icmpError(
     now: number,
@@ -484,27 +491,28 @@ export class TcpLayer {
     kind: 'unreachable' | 'frag-needed' | 'ttl-exceeded',
     code: number,
     nextHopMtu: number,
-  ): void {
+  ): boolean {
     const conn = this.lookup(src, srcPort, dst, dstPort);
     if (!conn || !conn.seqInFlight(seq)) {
       this.stats.icmpIgnored++;
-      return;
+      return false;
     }
     if (kind === 'frag-needed') {
       // RFC 1191: a plausible next-hop MTU lowers the MSS (never below minMss + 40; 68 is the IPv4 minimum).
       if (nextHopMtu < 68) {
         this.stats.icmpIgnored++;
-        return;
+        return false;
       }
       if (conn.pmtuChanged(now, nextHopMtu)) this.stats.pmtuUpdates++;
-      return;
+      return true;
     }
     if (kind === 'unreachable' && conn.state === 'SYN-SENT') {
       // RFC 1122 4.2.3.9: protocol / port unreachable are hard errors; RFC 5461 says act on them while connecting.
       conn.icmpHardError(code === 2 || code === 3 ? 'ECONNREFUSED' : 'EHOSTUNREACH');
-      return;
+      return true;
     }
     this.stats.icmpIgnored++; // soft errors are not acted on (RFC 5461)
+    return false;
   }
 
   // ======================================================================================== timers
@@ -593,14 +601,14 @@ export class TcpLayer {
   private emit(now: number, src: number, dst: number, f: TcpFields, ring: ByteRing | null, ringOffset: number, dataLen: number, segment?: number): boolean {
     const hl = tcpHeaderLen(f);
     const len = hl + dataLen;
-    const slot = segment !== undefined ? this.host.txSegment(now, src, dst, len, segment) : this.host.txSegment(now, src, dst, len);
-    if (!slot) return false;
-    const buf = slot.buf;
-    const o = slot.offset;
+    const packet = segment !== undefined ? this.host.txSegment(now, src, dst, len, segment) : this.host.txSegment(now, src, dst, len);
+    if (!packet) return false;
+    const buf = packet.buf;
+    const o = packet.offset;
     emitTcp(f, buf, o);
     if (dataLen > 0 && ring) ring.copyOut(ringOffset, buf, o + hl, dataLen);
     if (this.host.txChecksum) fillTcpChecksum(buf, o, o + len, src, dst);
-    this.host.txCommit(now);
+    packet.commit(now);
     this.stats.segsOut++;
     return true;
   }

@@ -93,6 +93,7 @@ const STACK: Schema<StackOptions> = {
   pollMode: oneOf('event', 'busy'),
   spinMs: num(0, 1000),
   gro: bool,
+  answerArp: bool,
   spinUs: num(0, 10000),
   clock: (v) => (isObject(v) && typeof v['now'] === 'function' ? undefined : 'an object with now()'),
   rng: (v) => (isObject(v) && typeof v['nextU32'] === 'function' ? undefined : 'an object with nextU32()'),

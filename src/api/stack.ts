@@ -61,6 +61,11 @@ export interface StackOptions {
   /** Software GRO: merge a receive batch's in-order TCP segments of one flow before TCP (default true). */
   readonly gro?: boolean;
   /**
+   * Answer ARP requests for the stack's addresses (default true). false: learn from ARP but never answer, for a
+   * stack that shares its address and MAC with others on the queues of one link (src/cluster: one of them answers).
+   */
+  readonly answerArp?: boolean;
+  /**
    * Longest spin (microseconds) inside the driver's native code after a poll that found nothing, before going back
    * to the event loop for one turn (timers, other I/O, callbacks): every empty poll in 'busy' mode, within the
    * spinMs window in 'event' mode. Default 50; 0 turns it off (an event-loop turn per empty poll); at most 10000.
@@ -153,6 +158,7 @@ export class Stack {
       icmp: options.limits?.icmp,
       tcp: options.limits?.tcp,
       gro: options.gro,
+      answerArp: options.answerArp,
     });
     const deferred = this.deferred;
     this.running = runStack(this.core, { clock: options.clock, mode: options.pollMode, spinMs: options.spinMs, spinUs: options.spinUs, afterPoll: () => deferred.run() });

@@ -23,8 +23,11 @@ export interface RouteResult {
 
 export class RoutingTable {
   private routes: Route[] = [];
+  /** Moves on every change: a cached lookup made at another generation is stale. */
+  generation = 0;
 
   add(route: Route): void {
+    this.generation++;
     const network = (route.destination.address & prefixMask(route.destination.prefixLen)) >>> 0;
     this.routes.push({ ...route, destination: { address: network, prefixLen: route.destination.prefixLen } });
     // Stable sort keeps insertion order among equals.
@@ -32,6 +35,7 @@ export class RoutingTable {
   }
 
   remove(destination: Ipv4Cidr): boolean {
+    this.generation++;
     const before = this.routes.length;
     const network = (destination.address & prefixMask(destination.prefixLen)) >>> 0;
     this.routes = this.routes.filter((r) => !(r.destination.address === network && r.destination.prefixLen === destination.prefixLen));

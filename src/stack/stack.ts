@@ -6,16 +6,16 @@
  * Receive: `poll` pulls batches from the driver; each frame is parsed as views and handled before the next, so a
  * frame's bytes are never kept past its handler (what must be kept, e.g. a fragment or a datagram queued on a
  * socket, is copied by its owner). Transmit: a packet is built once, in place, in a buffer the driver lends
- * (`beginTx`/`commitTx`); only a packet that must wait (for ARP, or to be fragmented, or looped back) goes through
- * a scratch copy.
+ * (the transmit token of ipv4-output.ts); only a packet that must wait (for ARP, or to be fragmented, or looped
+ * back) goes through a scratch copy.
  *
  * Bad input is dropped and counted in `stats`; API misuse throws BywayError with a stable code.
  */
 import { RxFlag, type FlowSteering, type FrameDriver, type HostRoute, type HostTables } from '../../drivers/types.js';
 import { BywayError } from '../../protocols/util/errors.js';
 import type { Rng } from '../../protocols/util/rng.js';
-import { read16, read32, write16 } from '../../protocols/util/bytes.js';
-import { checksum, onesSum, pseudoHeaderSum, updateChecksum16 } from '../../protocols/util/checksum.js';
+import { read16, read32 } from '../../protocols/util/bytes.js';
+import { onesSum } from '../../protocols/util/checksum.js';
 import {
   BROADCAST_MAC,
   ETHERNET_HEADER_LEN,
@@ -27,50 +27,30 @@ import {
   macEquals,
 } from '../../protocols/ethernet/wire.js';
 import { ArpOperation, ArpPacket, emitArp, ARP_PACKET_LEN } from '../../protocols/arp/wire.js';
-import {
-  IPV4_FLAG_DF,
-  IPV4_FLAG_MF,
-  IPV4_HEADER_LEN,
-  IpProtocol,
-  Ipv4Packet,
-  writeIpv4Header,
-} from '../../protocols/ipv4/wire.js';
+import { IPV4_HEADER_LEN, Ipv4Packet } from '../../protocols/ipv4/wire.js';
 import { checkIpv4Options } from '../../protocols/ipv4/options.js';
 import { directedBroadcast, isMulticast, IPV4_BROADCAST, type Ipv4Cidr, cidrContains } from '../../protocols/ipv4/address.js';
 import { Reassembler, type ReassemblyOptions } from '../../protocols/ipv4/reassembly.js';
-import { ICMP_HEADER_LEN, IcmpPacket, IcmpType, UnreachableCode, emitIcmp, parseIcmp } from '../../protocols/icmp/wire.js';
-import { UDP_HEADER_LEN, writeUdpHeader } from '../../protocols/udp/wire.js';
-import { TcpLayer, type TcpOptions } from '../../protocols/tcp/layer.js';
+import { IcmpType, UnreachableCode } from '../../protocols/icmp/wire.js';
+import type { TcpLayer, TcpOptions } from '../../protocols/tcp/layer.js';
 import { NeighbourCache, type NeighbourOptions } from './neighbour.js';
 import { RoutingTable } from './routing.js';
-import { UdpTable, type UdpOptions, type UdpSocket } from './udp.js';
+import type { UdpTable, UdpOptions } from './udp.js';
 import { newStats, type StackStats } from './stats.js';
-import { TcpGro } from './gro.js';
+import type { TcpGro } from './gro.js';
+import { Ipv4Output } from './ipv4-output.js';
+import { Icmp4, type IcmpOptions, type PingOptions, type PingResult } from './icmp.js';
+import type { Transport, TransportHost } from './transport.js';
+import { UdpTransport } from './udp-transport.js';
+import { TcpTransport } from './tcp-transport.js';
 
-export interface IcmpOptions {
-  /** ICMP errors (port/protocol unreachable) per second, token bucket (Linux's icmp_msgs_per_sec is 1000). */
-  errorRatePerSec: number;
-  errorBurst: number;
-  /** Answer echo requests. Default true. */
-  echoReplies: boolean;
-  /** Lowest path MTU a fragmentation-needed message may set (RFC 1191 safeguard; Linux's min_pmtu is 552). */
-  minPmtu: number;
-  /** How long a learned path MTU holds before it is forgotten (RFC 1191 section 6.3: 10 minutes). */
-  pmtuExpiryMs: number;
-}
+export { DEFAULT_ICMP_OPTIONS, type IcmpOptions, type PingOptions, type PingResult } from './icmp.js';
+export type { Transport, TransportHost, IcmpErrorKind } from './transport.js';
 
 /** The source of a packet to 127.0.0.0/8 other than our own addresses, as Linux picks it (127.0.0.1). */
 const LOOPBACK_SOURCE = 0x7f000001;
 /** Drivers some stack owns (weakly held: a dropped stack and driver are not kept alive by this). */
 const DRIVERS_IN_USE = new WeakSet<FrameDriver>();
-
-export const DEFAULT_ICMP_OPTIONS: IcmpOptions = {
-  errorRatePerSec: 1000,
-  errorBurst: 50,
-  echoReplies: true,
-  minPmtu: 552,
-  pmtuExpiryMs: 600_000,
-};
 
 export interface RouteConfig {
   readonly destination: Ipv4Cidr;
@@ -106,54 +86,14 @@ export interface StackConfig {
    * layer. Default true; needs TCP.
    */
   readonly gro?: boolean | undefined;
+  /**
+   * Answer ARP requests for our addresses (default true). Several stacks sharing one address and MAC over the
+   * queues of one link (src/cluster) let only one of them answer; the others still learn from what they receive.
+   */
+  readonly answerArp?: boolean | undefined;
 }
 
-export type PingResult =
-  | { readonly ok: true; readonly rttMs: number; readonly ttl: number; readonly bytes: number; readonly from: number; readonly seq: number }
-  | { readonly ok: false; readonly error: BywayError; readonly seq: number };
-
-export interface PingOptions {
-  /** Echo data length (default 56, like ping(8)). */
-  readonly size?: number;
-  readonly timeoutMs?: number;
-  readonly ttl?: number;
-  /** Fill byte pattern (default 0x00, 0x01, ...). */
-  readonly data?: Uint8Array;
-}
-
-interface PendingPing {
-  readonly key: number;
-  readonly dst: number;
-  readonly sentAt: number;
-  readonly deadline: number;
-  readonly bytes: number;
-  readonly seq: number;
-  readonly cb: (r: PingResult) => void;
-}
-
-/** The lent transmit slot: the L4 payload goes at buf[offset .. offset + l4Len). */
-export interface TxSlot {
-  buf: Uint8Array;
-  offset: number;
-}
-
-const enum TxMode {
-  Direct,
-  Neighbour,
-  Fragment,
-  Loopback,
-}
-
-/** Callbacks for things the stack core cannot decide itself (TCP is attached through this). */
-export interface TransportHandler {
-  input(now: number, src: number, dst: number, segment: Uint8Array): void;
-  /** Returns whether the error matched something of the transport's (RFC 5927 validation). */
-  icmpError(now: number, src: number, dst: number, quoted: Uint8Array, kind: 'unreachable' | 'frag-needed' | 'ttl-exceeded', code: number, mtu: number): boolean;
-  poll(now: number): void;
-  pollAt(now: number): number | undefined;
-}
-
-export class NetStack {
+export class NetStack implements TransportHost {
   readonly driver: FrameDriver;
   readonly mac: Uint8Array;
   readonly mtu: number;
@@ -161,58 +101,38 @@ export class NetStack {
   readonly routes = new RoutingTable();
   readonly neighbours: NeighbourCache;
   readonly reassembler: Reassembler;
+  /** UDP's socket table (the UDP transport's). */
   readonly udp: UdpTable;
   /** The TCP layer, unless the stack was built with `tcp: false`. */
   readonly tcp: TcpLayer | undefined;
   /** Software GRO in front of the TCP layer, unless the stack was built with `gro: false` (or without TCP). */
   readonly gro: TcpGro | undefined;
   readonly stats: StackStats;
-  readonly icmpOptions: IcmpOptions;
+  /** IPv4 transmit: the transmit token, fragmentation, the path MTU table. */
+  readonly output: Ipv4Output;
+  readonly icmp: Icmp4;
+  /** StackConfig.answerArp; may change at run time (a cluster moves the answering role when its holder dies). */
+  answerArp: boolean;
   readonly vlan: number | undefined;
-  /** TCP, or another transport keyed by IP protocol number. Attach with `attachTransport`. */
-  readonly transports = new Map<number, TransportHandler>();
-  private transportList: TransportHandler[] = [];
+  /** The transports registered, by IP protocol number (`register`). */
+  private readonly byProtocol: (Transport | undefined)[] = new Array<Transport | undefined>(256).fill(undefined);
+  private transportList: Transport[] = [];
 
-  private readonly ttl: number;
+  /** Default TTL of the packets sent. */
+  readonly ttl: number;
   private readonly l2len: number;
   private readonly ethernet: boolean;
   private readonly pollBudget: number;
   private readonly csum: { ipTx: boolean; ipRx: boolean; icmpTx: boolean; icmpRx: boolean; udpTx: boolean; udpRx: boolean };
-  private ipIdent: number;
   private now = 0;
-  private loopbackQueue: Uint8Array[] = [];
-  private readonly pmtu = new Map<number, { mtu: number; expires: number }>();
-  private readonly pings = new Map<number, PendingPing>();
-  private readonly pingIdent: number;
-  private pingSeq = 0;
-  private errorTokens: number;
-  private errorTokensAt = 0;
   private started = false;
 
-  // The open transmit slot (one at a time).
-  private readonly slot: TxSlot = { buf: new Uint8Array(0), offset: 0 };
-  private txMode = TxMode.Direct;
-  private txSrc = 0;
-  private txDst = 0;
-  private txNextHop = 0;
-  private txProto = 0;
-  private txL4Len = 0;
-  private txTtl = 64;
-  private txFlags = 0;
-  private txMtu = 0;
-  /** TCP payload bytes per segment for the open slot when it is a TSO packet above the MTU, else 0. */
-  private txSegment = 0;
-  /** Largest IP packet the driver segments itself (caps.tso), 0 without TSO. */
-  private readonly tsoMax: number;
   /** The frame being received came with RxFlag.L4ChecksumValid (or from our own loopback): skip the TCP/UDP check. */
   private rxL4Trusted = false;
   /** The driver's flow steering, when it shares its address with the kernel (claims ports for our sockets). */
-  private readonly flows: FlowSteering | undefined;
+  readonly flows: FlowSteering | undefined;
   /** The kernel's tables, when the kernel resolves neighbours for us (no ARP of our own). */
   private readonly hostTables: HostTables | undefined;
-  private pingClaimed = false;
-  /** Told (with the destination) when the packet being sent waits for ARP and ARP gives up. */
-  private txUnreachable: ((dst: number) => void) | undefined;
 
   constructor(config: StackConfig) {
     if (config.addresses.length === 0) throw new BywayError('ERR_INVALID_ARG_VALUE', 'a stack needs at least one address');
@@ -232,8 +152,7 @@ export class NetStack {
     this.addresses = config.addresses.map((a) => ({ address: a.address >>> 0, prefixLen: a.prefixLen }));
     this.ttl = config.ttl ?? 64;
     this.pollBudget = config.pollBudget ?? 256;
-    this.icmpOptions = { ...DEFAULT_ICMP_OPTIONS, ...config.icmp };
-    this.errorTokens = this.icmpOptions.errorBurst;
+    this.answerArp = config.answerArp ?? true;
     const c = config.driver.caps.checksum;
     this.csum = {
       ipTx: c.ipv4.tx === 'compute',
@@ -246,9 +165,9 @@ export class NetStack {
     const tso = config.driver.caps.tso;
     // TSO is used only when it can carry more than one full segment and the driver completes TCP checksums (the
     // contract); a driver that says otherwise is treated as having none.
-    this.tsoMax = tso !== undefined && c.tcp.tx === 'offload' && tso.maxBytes > this.mtu ? Math.min(tso.maxBytes, 65535) : 0;
-    this.ipIdent = config.rng.nextU32() & 0xffff;
-    this.pingIdent = config.rng.nextU32() & 0xffff;
+    const tsoMax = tso !== undefined && c.tcp.tx === 'offload' && tso.maxBytes > this.mtu ? Math.min(tso.maxBytes, 65535) : 0;
+    const ident = config.rng.nextU32();
+    const pingIdent = config.rng.nextU32();
     this.flows = config.driver.flows;
     this.hostTables = config.driver.hostTables;
     const hostTables = this.hostTables;
@@ -257,48 +176,50 @@ export class NetStack {
         sendRequest: hostTables
           ? (_now, ip) => hostTables.resolve(ip)
           : (now, ip) => this.sendArp(now, ArpOperation.Request, ZERO_MAC, ip, this.sourceFor(ip) ?? this.addresses[0]!.address),
-        sendResolved: (now, frame, mac, segment) => this.sendResolved(now, frame, mac, segment),
+        sendResolved: (now, frame, mac, segment) => this.output.sendResolved(now, frame, mac, segment),
       },
       config.neighbour,
     );
     this.reassembler = new Reassembler(config.reassembly);
-    this.udp = new UdpTable(
+    const udp = new UdpTransport(this, { tx: this.csum.udpTx, rx: this.csum.udpRx }, config.rng, config.udp);
+    this.udp = udp.table;
+    this.stats = newStats(this.neighbours.stats, this.reassembler.stats, udp.table.stats);
+    this.output = new Ipv4Output(
       {
-        sendUdp: (now, sock, dstIp, dstPort, data) => this.sendUdp(now, sock, dstIp, dstPort, data),
+        driver: this.driver,
+        ethernet: this.ethernet,
+        l2len: this.l2len,
+        mtu: this.mtu,
+        routes: this.routes,
+        neighbours: this.neighbours,
+        stats: this.stats,
+        ipChecksum: this.csum.ipTx,
         isLocalAddress: (ip) => this.isLocalAddress(ip),
-        ...this.portClaims('udp'),
+        isBroadcastFor: (ip) => this.isBroadcastFor(ip),
+        neighbourMac: (now, ip) => this.neighbourMac(now, ip),
+        writeL2: (frame, dst, ethertype) => this.writeL2(frame, dst, ethertype),
       },
-      config.rng,
-      config.udp,
+      ident,
+      tsoMax,
     );
-    this.stats = newStats(this.neighbours.stats, this.reassembler.stats, this.udp.stats);
+    this.icmp = new Icmp4(this, (protocol) => this.byProtocol[protocol], { tx: this.csum.icmpTx, rx: this.csum.icmpRx }, pingIdent, config.icmp);
+    this.register(this.icmp);
+    this.register(udp);
     if (config.tcp !== false) {
-      const tcp = new TcpLayer(this.tcpHost(), { ...config.tcp, rng: config.rng });
-      this.tcp = tcp;
-      this.stats.tcp = tcp.stats;
-      this.attachTransport(IpProtocol.TCP, {
-        input: (now, src, dst, segment) => tcp.input(now, src, dst, segment),
-        icmpError: (now, src, dst, quoted, kind, code, mtu) => {
-          // The layer counts every error it cannot match to a connection and in-flight sequence in icmpIgnored.
-          const ignoredBefore = tcp.stats.icmpIgnored;
-          tcp.icmpError(now, src, dst, read16(quoted, 0), read16(quoted, 2), read32(quoted, 4), kind, code, mtu);
-          return tcp.stats.icmpIgnored === ignoredBefore;
-        },
-        poll: (now) => tcp.poll(now),
-        pollAt: (now) => tcp.pollAt(now),
+      const tcp = new TcpTransport(this, {
+        tcp: config.tcp,
+        rng: config.rng,
+        gro: config.gro !== false,
+        checksum: { tx: c.tcp.tx === 'compute', rx: c.tcp.rx === 'verify' },
+        negativeAdvice: (now, dst) => this.negativeAdvice(now, dst),
       });
+      this.tcp = tcp.layer;
+      this.gro = tcp.gro;
+      this.stats.tcp = tcp.layer.stats;
+      if (tcp.gro !== undefined) this.stats.gro = tcp.gro.stats;
+      this.register(tcp);
     } else {
       this.tcp = undefined;
-    }
-    if (this.tcp !== undefined && config.gro !== false) {
-      const tcp = this.tcp;
-      const gro = new TcpGro((src, dst, buf, start, end, trusted) => {
-        this.rxL4Trusted = trusted;
-        tcp.inputAt(this.now, src, dst, buf, start, end);
-      }, c.tcp.rx === 'verify');
-      this.gro = gro;
-      this.stats.gro = gro.stats;
-    } else {
       this.gro = undefined;
     }
     for (const a of this.addresses) this.routes.add({ destination: a, source: a.address, metric: 0 });
@@ -313,16 +234,6 @@ export class NetStack {
       this.routes.add({ destination: r.destination, gateway: r.gateway, source: src, metric: r.metric ?? 0, mtu: r.mtu });
     }
     if (hostTables !== undefined) this.mirrorHostTables(hostTables);
-  }
-
-  /** Claim/release hooks for a transport's ports when the driver steers flows (shared address), else nothing. */
-  private portClaims(protocol: 'tcp' | 'udp'): { claimPort?: (port: number) => boolean; releasePort?: (port: number) => void } {
-    const flows = this.flows;
-    if (flows === undefined) return {};
-    return {
-      claimPort: (port) => flows.claim({ protocol, port }),
-      releasePort: (port) => flows.release({ protocol, port }),
-    };
   }
 
   /**
@@ -362,13 +273,15 @@ export class NetStack {
     return this.neighbours.lookup(now, ip) ?? known;
   }
 
-  /** Hand IPv4 packets of `protocol` (and ICMP errors about them) to `handler`, and poll it with the stack. */
-  attachTransport(protocol: number, handler: TransportHandler): void {
-    if (protocol === IpProtocol.ICMP || protocol === IpProtocol.UDP) {
-      throw new BywayError('ERR_INVALID_ARG_VALUE', 'ICMP and UDP are built into the stack');
-    }
-    this.transports.set(protocol, handler);
-    this.transportList = [...this.transports.values()];
+  /**
+   * Hand IPv4 packets of the transport's protocol (and ICMP errors quoting them) to it, and poll it with the stack.
+   * A protocol has one transport; registering another for it replaces it.
+   */
+  register(transport: Transport): void {
+    const p = transport.protocol;
+    if (!Number.isInteger(p) || p < 0 || p > 255) throw new BywayError('ERR_INVALID_ARG_VALUE', `IP protocol ${p} is not 0-255`);
+    this.byProtocol[p] = transport;
+    this.transportList = this.byProtocol.filter((t): t is Transport => t !== undefined);
   }
 
   /** Announce our addresses with gratuitous ARP (RFC 5227 section 2.3), once. */
@@ -391,34 +304,37 @@ export class NetStack {
     let handled = 0;
     while (handled < this.pollBudget) {
       const n = this.driver.receive(now, Math.min(this.driver.caps.maxBatch, this.pollBudget - handled), this.onFrame);
-      this.gro?.flush(); // nothing held waits past its batch
+      this.flushTransports(); // nothing held waits past its batch
       if (n === 0) break;
       handled += n;
     }
-    if (this.loopbackQueue.length > 0) {
-      const queue = this.loopbackQueue;
-      this.loopbackQueue = [];
+    if (this.output.loopback.length > 0) {
+      const queue = this.output.loopback;
+      this.output.loopback = [];
       for (const packet of queue) {
         this.rxL4Trusted = true; // built here, never on a wire (and checksums may be left to a device)
         this.ipv4Input(packet, 0, false);
       }
-      this.gro?.flush();
+      this.flushTransports();
       handled += queue.length;
     }
     this.neighbours.poll(now);
     this.reassembler.poll(now);
-    if (this.pings.size > 0) this.pollPings(now);
     for (const t of this.transportList) t.poll(now);
     this.driver.flush(now);
     return handled;
   }
 
+  private flushTransports(): void {
+    const list = this.transportList;
+    for (let i = 0; i < list.length; i++) list[i]!.flush();
+  }
+
   /** The earliest time `poll` must run even if no frame arrives; `now` itself when work is waiting. */
   pollAt(now: number): number | undefined {
-    if (this.loopbackQueue.length > 0) return now;
+    if (this.output.loopback.length > 0) return now;
     let at = minTime(this.neighbours.pollAt(), this.reassembler.pollAt());
     at = minTime(at, this.driver.pollAt?.(now));
-    if (this.pings.size > 0) for (const p of this.pings.values()) at = minTime(at, p.deadline);
     for (const t of this.transportList) at = minTime(at, t.pollAt(now));
     return at;
   }
@@ -442,7 +358,7 @@ export class NetStack {
     return false;
   }
 
-  private isBroadcastFor(ip: number): boolean {
+  isBroadcastFor(ip: number): boolean {
     if (ip === IPV4_BROADCAST) return true;
     const addrs = this.addresses;
     for (let i = 0; i < addrs.length; i++) if (directedBroadcast(addrs[i]!) === ip) return true;
@@ -464,20 +380,7 @@ export class NetStack {
 
   /** The path MTU towards dst: the route's or interface's, lowered by what ICMP taught us (RFC 1191). */
   mtuFor(dst: number): number {
-    return this.pathMtu(dst, this.routes.lookupRoute(dst)?.mtu);
-  }
-
-  /** mtuFor with the route's MTU already looked up (the transmit path has the route in hand). */
-  private pathMtu(dst: number, routeMtu: number | undefined): number {
-    let mtu = this.mtu;
-    if (routeMtu !== undefined) mtu = Math.min(mtu, routeMtu);
-    if (this.pmtu.size === 0) return mtu;
-    const p = this.pmtu.get(dst);
-    if (p !== undefined) {
-      if (this.now < p.expires) mtu = Math.min(mtu, p.mtu);
-      else this.pmtu.delete(dst);
-    }
-    return mtu;
+    return this.output.mtuFor(this.now, dst);
   }
 
   // ---------------------------------------------------------------------------------------------------------------
@@ -562,7 +465,7 @@ export class NetStack {
     const targetIsUs = this.isOwnAddress(p.targetIp);
     // senderIp 0 is an RFC 5227 probe: answer it, learn nothing.
     if (senderIp !== 0) this.neighbours.learn(this.now, senderIp, senderHw, targetIsUs, op === ArpOperation.Request);
-    if (op === ArpOperation.Request && targetIsUs) {
+    if (op === ArpOperation.Request && targetIsUs && this.answerArp) {
       this.sendArp(this.now, ArpOperation.Reply, senderHw, senderIp, p.targetIp, senderHw);
       st.repliesSent++;
     }
@@ -628,565 +531,50 @@ export class NetStack {
         return;
       }
     }
-    let p: Ipv4Packet;
+    let buf = frame;
+    let ipOff = off;
+    let ipEnd = end;
+    let trusted = this.rxL4Trusted;
     if ((read16(frame, off + 6) & 0x3fff) !== 0) {
       // MF or a fragment offset: a fragment.
       const whole = this.reassembler.input(this.now, Ipv4Packet.uncheckedAt(frame, off));
       if (whole === undefined) return;
-      p = Ipv4Packet.unchecked(whole);
-      this.rxL4Trusted = false; // a device's verdict covers one frame, not a datagram built from several
-    } else {
-      const proto = frame[off + 9]!;
-      if (proto === IpProtocol.UDP) {
-        st.delivered++;
-        this.udpInput(frame, off, headerLen, end, src, dst, broadcast);
-        return;
-      }
-      if (proto === IpProtocol.TCP && this.gro !== undefined && !broadcast) {
-        st.delivered++;
-        this.gro.inputAt(src, dst, (frame[off + 1]! << 8) | frame[off + 8]!, frame, off + headerLen, end, this.rxL4Trusted); // TOS, TTL
-        return;
-      }
-      p = Ipv4Packet.uncheckedAt(frame, off);
+      buf = whole;
+      ipOff = 0;
+      ipEnd = whole.length;
+      trusted = false; // a device's verdict covers one frame, not a datagram built from several
     }
     st.delivered++;
-    const proto = p.protocol;
-    if (proto === IpProtocol.TCP && this.gro !== undefined && !broadcast) {
-      const ip = p.buffer;
-      this.gro.input(src, dst, (ip[1]! << 8) | ip[8]!, p.payload, this.rxL4Trusted); // TOS, TTL
+    const proto = buf[ipOff + 9]!;
+    const t = this.byProtocol[proto];
+    if (t !== undefined) {
+      t.input(this.now, buf, ipOff, ipOff + headerLen, ipEnd, src, dst, broadcast, trusted);
       return;
     }
-    if (proto === IpProtocol.UDP) this.udpInput(p.buffer, 0, p.headerLen, p.buffer.length, src, dst, broadcast);
-    else if (proto === IpProtocol.ICMP) this.icmpInput(p, broadcast);
-    else {
-      const t = this.transports.get(proto);
-      if (t !== undefined) {
-        if (!broadcast) t.input(this.now, src, dst, p.payload);
-        return;
-      }
-      st.unknownProtocol++;
-      if (!broadcast) this.sendIcmpError(p, IcmpType.DestUnreachable, UnreachableCode.Protocol, 0);
-    }
+    st.unknownProtocol++;
+    if (!broadcast) this.icmp.sendError(this.now, buf, ipOff, ipEnd, IcmpType.DestUnreachable, UnreachableCode.Protocol, 0);
   }
 
-  /** The UDP datagram in the IPv4 packet buf[ipOff, ipEnd) whose header is `ipHeaderLen` bytes. */
-  private udpInput(buf: Uint8Array, ipOff: number, ipHeaderLen: number, ipEnd: number, src: number, dst: number, broadcast: boolean): void {
-    const st = this.stats.udp;
-    st.rx++;
-    // The hot path reads the UDP header in place inside the frame (the checks of UdpPacket.check, RFC 768):
-    // one view per datagram (the payload handed to the socket) and one checksum pass, no header object.
-    const off = ipOff + ipHeaderLen;
-    if (ipEnd - off < UDP_HEADER_LEN) {
-      st.truncated++;
-      return;
-    }
-    const len = read16(buf, off + 4);
-    if (len < UDP_HEADER_LEN) {
-      st.badLength++;
-      return;
-    }
-    if (len > ipEnd - off) {
-      st.truncated++;
-      return;
-    }
-    // RFC 768: a zero checksum field means the sender computed none.
-    if (this.csum.udpRx && !this.rxL4Trusted && read16(buf, off + 6) !== 0 && onesSum(buf, off, off + len, pseudoHeaderSum(src, dst, IpProtocol.UDP, len)) !== 0xffff) {
-      st.badChecksum++;
-      return;
-    }
-    const srcPort = read16(buf, off);
-    const dstPort = read16(buf, off + 2);
-    const payload = buf.subarray(off + UDP_HEADER_LEN, off + len);
-    if (broadcast) {
-      const targets = this.udp.broadcastTargets(dstPort);
-      for (const s of targets) if (!s.deliver(payload, src, srcPort, dst)) st.recvBufferDrops++;
-      if (targets.length === 0) st.noPort++;
-      return;
-    }
-    const sock = this.udp.lookup(dst, dstPort, src, srcPort);
-    if (sock === undefined) {
-      st.noPort++;
-      this.sendIcmpError(Ipv4Packet.uncheckedAt(buf, ipOff), IcmpType.DestUnreachable, UnreachableCode.Port, 0);
-      return;
-    }
-    if (!sock.deliver(payload, src, srcPort, dst)) st.recvBufferDrops++;
+  /** TransportHost: an ICMP error about the IPv4 packet at buf[ipOff, end). */
+  sendIcmpError(buf: Uint8Array, ipOff: number, end: number, type: number, code: number, mtu: number): void {
+    this.icmp.sendError(this.now, buf, ipOff, end, type, code, mtu);
   }
 
-  private icmpInput(p: Ipv4Packet, broadcast: boolean): void {
-    const st = this.stats.icmp;
-    st.rx++;
-    const icmp = IcmpPacket.checked(p.payload);
-    if (icmp === undefined) {
-      st.truncated++;
-      return;
-    }
-    if (this.csum.icmpRx && !icmp.verifyChecksum()) {
-      st.badChecksum++;
-      return;
-    }
-    const repr = parseIcmp(icmp);
-    switch (repr.kind) {
-      case 'echo-request':
-        st.echoRequests++;
-        if (broadcast) {
-          st.broadcastEchoIgnored++; // RFC 1122 3.2.2.6 allows silence; it keeps us out of smurf attacks
-          return;
-        }
-        if (this.icmpOptions.echoReplies) this.sendEchoReply(p, icmp);
-        return;
-      case 'echo-reply':
-        this.echoReplyInput(p, repr.ident, repr.seq, repr.data.length);
-        return;
-      case 'dest-unreachable':
-      case 'time-exceeded':
-        st.errorsReceived++;
-        this.icmpErrorInput(repr.kind, repr.code, repr.kind === 'dest-unreachable' ? repr.nextHopMtu : 0, repr.quoted);
-        return;
-      default:
-        st.otherTypes++;
-    }
+  /** TransportHost: send what is queued. */
+  flush(now: number): void {
+    this.driver.flush(now);
   }
 
-  /**
-   * Hand an ICMP error to whoever sent the datagram it quotes (RFC 1122 3.2.2, RFC 5927: only when the quote names
-   * one of our sockets; transports validate further, e.g. TCP checks the sequence number).
-   */
-  private icmpErrorInput(kind: 'dest-unreachable' | 'time-exceeded', code: number, nextHopMtu: number, quoted: Uint8Array): void {
-    const st = this.stats.icmp;
-    if (quoted.length < IPV4_HEADER_LEN + 8 || quoted[0]! >>> 4 !== 4) {
-      st.errorsUnmatched++;
-      return;
-    }
-    const ihl = (quoted[0]! & 0x0f) * 4;
-    if (ihl < IPV4_HEADER_LEN || quoted.length < ihl + 8) {
-      st.errorsUnmatched++;
-      return;
-    }
-    const src = read32(quoted, 12);
-    const dst = read32(quoted, 16);
-    const proto = quoted[9]!;
-    if (!this.isLocalAddress(src)) {
-      st.errorsUnmatched++;
-      return;
-    }
-    const l4 = quoted.subarray(ihl);
-    const fragNeeded = kind === 'dest-unreachable' && code === UnreachableCode.FragNeeded;
-    // RFC 5927 section 7.2: a path MTU is learned only from an error that a socket vouches for (TCP: a connection
-    // with the quoted sequence number in flight), so a forged frag-needed cannot shrink every flow to a peer.
-    const pmtu = fragNeeded ? this.pmtuCandidate(dst, nextHopMtu, read16(quoted, 2)) : undefined;
-    if (proto === IpProtocol.UDP) {
-      const sock = this.udp.lookup(src, read16(l4, 0), dst, read16(l4, 2));
-      if (sock === undefined || (sock.connected && sock.remotePort !== read16(l4, 2))) {
-        st.errorsUnmatched++;
-        return;
-      }
-      if (pmtu !== undefined) this.storePmtu(dst, pmtu);
-      this.stats.udp.icmpErrors++;
-      sock.onError?.(icmpToError(kind, code));
-      return;
-    }
-    if (proto === IpProtocol.ICMP) {
-      if (l4[0] === IcmpType.EchoRequest && read16(l4, 4) === this.pingIdent) {
-        const seq = read16(l4, 6);
-        const ping = this.pings.get(seq);
-        if (ping !== undefined && ping.dst === dst) {
-          if (pmtu !== undefined) this.storePmtu(dst, pmtu);
-          this.pings.delete(seq);
-          ping.cb({ ok: false, error: icmpToError(kind, code), seq: ping.seq });
-          return;
-        }
-      }
-      st.errorsUnmatched++;
-      return;
-    }
-    const t = this.transports.get(proto);
-    if (t === undefined) {
-      st.errorsUnmatched++;
-      return;
-    }
-    const tkind = kind === 'time-exceeded' ? 'ttl-exceeded' : fragNeeded ? 'frag-needed' : 'unreachable';
-    const validated = t.icmpError(this.now, src, dst, l4, tkind, code, pmtu ?? this.mtuFor(dst));
-    if (!validated) st.errorsUnmatched++;
-    else if (pmtu !== undefined) this.storePmtu(dst, pmtu);
-  }
-
-  /**
-   * The path MTU a frag-needed message asks for, after RFC 1191 section 6.1's safeguards (never below minPmtu,
-   * never a raise, the plateau estimate for routers that send no MTU), or undefined when it is to be ignored.
-   */
-  private pmtuCandidate(dst: number, nextHopMtu: number, quotedTotalLen: number): number | undefined {
-    const st = this.stats.icmp;
-    let mtu = nextHopMtu;
-    if (mtu === 0) mtu = plateauBelow(quotedTotalLen); // RFC 1191 section 5
-    if (mtu < 68) {
-      st.pmtuIgnored++;
-      return undefined;
-    }
-    mtu = Math.max(mtu, this.icmpOptions.minPmtu);
-    if (mtu >= this.mtuFor(dst)) {
-      st.pmtuIgnored++;
-      return undefined;
-    }
-    return mtu;
-  }
-
-  private storePmtu(dst: number, mtu: number): void {
-    this.pmtu.set(dst, { mtu, expires: this.now + this.icmpOptions.pmtuExpiryMs });
-    this.stats.icmp.pmtuUpdates++;
-  }
-
-  // ---------------------------------------------------------------------------------------------------------------
-  // ICMP output and ping
-
-  /**
-   * Send an echo request; `cb` gets the reply's round trip or an error (ETIMEDOUT after `timeoutMs`, EHOSTUNREACH
-   * when ARP gives up or ICMP says so). Returns the sequence number used.
-   */
+  /** Send an echo request (see Icmp4.ping). */
   ping(now: number, dst: number, options: PingOptions, cb: (r: PingResult) => void): number {
     this.now = now;
-    const size = options.data?.length ?? options.size ?? 56;
-    if (!Number.isInteger(size) || size < 0 || size > 65507) throw new BywayError('ERR_INVALID_ARG_VALUE', `ping size ${size} is out of range`);
-    let seq = this.pingSeq;
-    for (let tries = 0; this.pings.has(seq); tries++) {
-      if (tries > 0xffff) throw new BywayError('EAGAIN', 'too many pings in flight');
-      seq = (seq + 1) & 0xffff;
-    }
-    this.pingSeq = (seq + 1) & 0xffff;
-    const ping: PendingPing = {
-      key: seq,
-      dst,
-      sentAt: now,
-      deadline: now + (options.timeoutMs ?? 1000),
-      bytes: size,
-      seq,
-      cb,
-    };
-    const src = this.sourceFor(dst);
-    if (src === undefined) throw new BywayError('ENETUNREACH', 'no route to the destination');
-    if (this.flows !== undefined && !this.pingClaimed) {
-      // Shared address: echo replies carrying our identifier come to us from now on (the kernel keeps the rest).
-      this.flows.claim({ protocol: 'icmp', port: this.pingIdent });
-      this.pingClaimed = true;
-    }
-    this.pings.set(seq, ping);
-    this.txUnreachable = () => this.failPing(seq, new BywayError('EHOSTUNREACH', 'the destination did not answer ARP'));
-    const slot = this.beginTx(now, src, dst, IpProtocol.ICMP, ICMP_HEADER_LEN + size, options.ttl ?? this.ttl, 0);
-    if (slot === null) {
-      this.pings.delete(seq);
-      throw new BywayError(this.txError, 'cannot send the echo request');
-    }
-    const b = slot.buf;
-    const o = slot.offset;
-    b[o] = IcmpType.EchoRequest;
-    b[o + 1] = 0;
-    write16(b, o + 2, 0);
-    write16(b, o + 4, this.pingIdent);
-    write16(b, o + 6, seq);
-    if (options.data !== undefined) b.set(options.data, o + ICMP_HEADER_LEN);
-    else for (let i = 0; i < size; i++) b[o + ICMP_HEADER_LEN + i] = i & 0xff;
-    if (this.csum.icmpTx || this.txMode === TxMode.Fragment) write16(b, o + 2, checksum(b, o, o + ICMP_HEADER_LEN + size));
-    this.commitTx(now);
-    this.driver.flush(now);
-    return seq;
+    return this.icmp.ping(now, dst, options, cb);
   }
 
-  private failPing(seq: number, error: BywayError): void {
-    const p = this.pings.get(seq);
-    if (p === undefined) return;
-    this.pings.delete(seq);
-    p.cb({ ok: false, error, seq });
-  }
-
-  private echoReplyInput(p: Ipv4Packet, ident: number, seq: number, bytes: number): void {
-    const st = this.stats.icmp;
-    const ping = ident === this.pingIdent ? this.pings.get(seq) : undefined;
-    if (ping === undefined || ping.dst !== p.src) {
-      st.unmatchedReplies++;
-      return;
-    }
-    st.echoReplies++;
-    this.pings.delete(seq);
-    ping.cb({ ok: true, rttMs: this.now - ping.sentAt, ttl: p.ttl, bytes, from: p.src, seq });
-  }
-
-  private pollPings(now: number): void {
-    for (const p of this.pings.values()) {
-      if (now >= p.deadline) this.failPing(p.seq, new BywayError('ETIMEDOUT', `no echo reply within ${p.deadline - p.sentAt} ms`));
-    }
-  }
-
-  private sendEchoReply(req: Ipv4Packet, icmp: IcmpPacket): void {
-    const len = icmp.buffer.length;
-    const slot = this.beginTx(this.now, req.dst, req.src, IpProtocol.ICMP, len, this.ttl, 0);
-    if (slot === null) return;
-    const b = slot.buf;
-    const o = slot.offset;
-    b.set(icmp.buffer, o);
-    b[o] = IcmpType.EchoReply;
-    // RFC 1624: only the type byte changed (8 -> 0), so the checksum is updated, not recomputed.
-    write16(b, o + 2, updateChecksum16(read16(b, o + 2), IcmpType.EchoRequest << 8, IcmpType.EchoReply << 8));
-    if (this.csum.icmpTx || this.txMode === TxMode.Fragment) {
-      write16(b, o + 2, 0);
-      write16(b, o + 2, checksum(b, o, o + len));
-    }
-    this.commitTx(this.now);
-    this.stats.icmp.echoRepliesSent++;
-  }
-
-  /**
-   * An ICMP error about `about` (RFC 792; RFC 1122 3.2.2 on when not to send one: never about an ICMP error, a
-   * broadcast or multicast, a non-initial fragment, or a martian source). Rate-limited by a token bucket.
-   */
-  private sendIcmpError(about: Ipv4Packet, type: number, code: number, mtu: number): void {
-    const st = this.stats.icmp;
-    if (about.fragmentOffset !== 0) return;
-    if (about.protocol === IpProtocol.ICMP) {
-      const t = about.payload[0];
-      if (t !== IcmpType.EchoRequest && t !== IcmpType.EchoReply) return;
-    }
-    const src = about.src;
-    if (src === 0 || src === IPV4_BROADCAST || isMulticast(src) || this.isBroadcastFor(src)) return;
-    if (!this.takeErrorToken(this.now)) {
-      st.rateLimited++;
-      return;
-    }
-    // Quote as much of the datagram as fits in a 576-byte reply (RFC 1812 4.3.2.3).
-    const quoteLen = Math.min(about.buffer.length, 576 - IPV4_HEADER_LEN - ICMP_HEADER_LEN);
-    const quoted = about.buffer.subarray(0, quoteLen);
-    const repr =
-      type === IcmpType.DestUnreachable
-        ? ({ kind: 'dest-unreachable', code, nextHopMtu: mtu, quoted } as const)
-        : ({ kind: 'time-exceeded', code, quoted } as const);
-    const slot = this.beginTx(this.now, about.dst, src, IpProtocol.ICMP, ICMP_HEADER_LEN + quoteLen, this.ttl, 0);
-    if (slot === null) return;
-    emitIcmp(repr, slot.buf, slot.offset, true);
-    this.commitTx(this.now);
-    st.errorsSent++;
-  }
-
-  private takeErrorToken(now: number): boolean {
-    const { errorRatePerSec, errorBurst } = this.icmpOptions;
-    const elapsed = Math.max(0, now - this.errorTokensAt);
-    this.errorTokensAt = now;
-    this.errorTokens = Math.min(errorBurst, this.errorTokens + (elapsed * errorRatePerSec) / 1000);
-    if (this.errorTokens < 1) return false;
-    this.errorTokens -= 1;
-    return true;
-  }
-
-  // ---------------------------------------------------------------------------------------------------------------
-  // UDP output
-
-  private sendUdp(now: number, sock: UdpSocket, dstIp: number, dstPort: number, data: Uint8Array): void {
-    this.now = now;
-    const st = this.stats.udp;
-    const broadcast = this.isBroadcastFor(dstIp);
-    if (broadcast && !sock.broadcast) {
-      st.txErrors++;
-      throw new BywayError('EACCES', 'sending to a broadcast address needs setBroadcast(true)');
-    }
-    const src = sock.localIp !== 0 ? sock.localIp : this.sourceFor(dstIp);
-    if (src === undefined) {
-      st.txErrors++;
-      throw new BywayError('ENETUNREACH', 'no route to the destination');
-    }
-    const len = UDP_HEADER_LEN + data.length;
-    this.txUnreachable = sock.onError !== undefined ? sock.reportUnreachable : undefined;
-    const slot = this.beginTx(now, src, dstIp, IpProtocol.UDP, len, sock.ttl, 0);
-    if (slot === null) {
-      st.txErrors++;
-      throw new BywayError(this.txError, 'cannot send the datagram');
-    }
-    slot.buf.set(data, slot.offset + UDP_HEADER_LEN);
-    writeUdpHeader(slot.buf, slot.offset, sock.localPort, dstPort, len, src, dstIp, this.csum.udpTx || this.txMode !== TxMode.Direct);
-    this.commitTx(now);
-    st.tx++;
-  }
-
-  // ---------------------------------------------------------------------------------------------------------------
-  // Transmit: one packet at a time, built in place
-
-  /** Why the last beginTx returned null: a Node error code. */
-  txError = 'ENOBUFS';
-
-  /**
-   * Lend a slot for an IPv4 packet with `l4Len` bytes of payload from src to dst. Returns null (and sets txError)
-   * when it cannot be sent: no route (ENETUNREACH), too big with DF (EMSGSIZE), no transmit room (ENOBUFS).
-   */
-  beginTx(now: number, src: number, dst: number, protocol: number, l4Len: number, ttl: number, flags: number, segment = 0): TxSlot | null {
-    const unreachable = this.txUnreachable;
-    this.txUnreachable = undefined;
-    this.txSegment = 0;
-    const st = this.stats.ipv4;
-    const ipLen = IPV4_HEADER_LEN + l4Len;
-    if (ipLen > 65535) {
-      st.tooBig++;
-      this.txError = 'EMSGSIZE';
-      return null;
-    }
-    this.txSrc = src;
-    this.txDst = dst;
-    this.txProto = protocol;
-    this.txL4Len = l4Len;
-    this.txTtl = ttl;
-    this.txFlags = flags;
-    this.txUnreachable = unreachable;
-    if (this.isLocalAddress(dst)) {
-      this.txMode = TxMode.Loopback;
-      this.slot.buf = new Uint8Array(ipLen);
-      this.slot.offset = IPV4_HEADER_LEN;
-      return this.slot;
-    }
-    let mac: Uint8Array | undefined;
-    let mtu = this.mtu;
-    if (this.isBroadcastFor(dst)) {
-      mac = BROADCAST_MAC;
-      this.txNextHop = dst;
-    } else {
-      const r = this.routes.lookupRoute(dst);
-      if (r === undefined) {
-        st.noRoute++;
-        this.txError = 'ENETUNREACH';
-        return null;
-      }
-      const nextHop = r.gateway ?? dst;
-      this.txNextHop = nextHop;
-      mtu = this.pathMtu(dst, r.mtu);
-      mac = this.ethernet ? this.neighbourMac(now, nextHop) : ZERO_MAC;
-    }
-    this.txMtu = mtu;
-    if (ipLen > mtu) {
-      if (segment > 0 && ipLen <= this.tsoMax && protocol === IpProtocol.TCP && (flags & IPV4_FLAG_DF) !== 0 && segment + 40 <= mtu) {
-        this.txSegment = segment; // the driver cuts it (caps.tso)
-      } else if ((flags & IPV4_FLAG_DF) !== 0) {
-        st.tooBig++;
-        this.txError = 'EMSGSIZE';
-        return null;
-      } else {
-        this.txMode = TxMode.Fragment;
-        this.slot.buf = new Uint8Array(ipLen);
-        this.slot.offset = IPV4_HEADER_LEN;
-        return this.slot;
-      }
-    }
-    const frameLen = this.l2len + ipLen;
-    if (mac === undefined) {
-      this.txMode = TxMode.Neighbour;
-      this.slot.buf = new Uint8Array(frameLen);
-      this.slot.offset = this.l2len + IPV4_HEADER_LEN;
-      return this.slot;
-    }
-    const frame = this.driver.txReserve(frameLen);
-    if (frame === null) {
-      st.txNoBuffer++;
-      this.txError = 'ENOBUFS';
-      return null;
-    }
-    if (this.ethernet) this.writeL2(frame, mac, EtherType.IPv4);
-    this.txMode = TxMode.Direct;
-    this.slot.buf = frame;
-    this.slot.offset = this.l2len + IPV4_HEADER_LEN;
-    return this.slot;
-  }
-
-  /** Send the packet written into the slot from the last beginTx. */
-  commitTx(now: number): void {
-    const st = this.stats.ipv4;
-    const b = this.slot.buf;
-    const unreachable = this.txUnreachable;
-    this.txUnreachable = undefined;
-    switch (this.txMode) {
-      case TxMode.Direct: {
-        const segment = this.txSegment;
-        writeIpv4Header(b, this.l2len, this.txSrc, this.txDst, this.txProto, this.txL4Len, this.txTtl, this.nextIdent(), this.txFlags, 0, this.csum.ipTx);
-        if (segment > 0) {
-          this.tsoSent(segment);
-          this.driver.txCommit(now, b.length, segment);
-        } else this.driver.txCommit(now, b.length);
-        st.tx++;
-        this.stats.ethernet.tx++;
-        return;
-      }
-      case TxMode.Neighbour: {
-        const segment = this.txSegment;
-        writeIpv4Header(b, this.l2len, this.txSrc, this.txDst, this.txProto, this.txL4Len, this.txTtl, this.nextIdent(), this.txFlags, 0, this.csum.ipTx);
-        if (segment > 0) this.tsoSent(segment);
-        const pending = { frame: b, onUnreachable: bindDst(unreachable, this.txDst), segment: segment > 0 ? segment : undefined };
-        if (!this.neighbours.enqueue(now, this.txNextHop, pending)) st.neighbourDrops++;
-        return;
-      }
-      case TxMode.Loopback:
-        writeIpv4Header(b, 0, this.txSrc, this.txDst, this.txProto, this.txL4Len, this.txTtl, this.nextIdent(), this.txFlags, 0, true);
-        this.loopbackQueue.push(b);
-        st.loopback++;
-        st.tx++;
-        return;
-      case TxMode.Fragment:
-        this.sendFragments(now, b, unreachable);
-        return;
-    }
-  }
-
-  /**
-   * RFC 791 section 3.2 fragmentation: every fragment but the last carries a multiple of 8 payload bytes; all share
-   * the ident; MF is set on all but the last.
-   */
-  private sendFragments(now: number, packet: Uint8Array, unreachable: ((dst: number) => void) | undefined): void {
-    const st = this.stats.ipv4;
-    const ident = this.nextIdent();
-    const payload = packet.subarray(IPV4_HEADER_LEN);
-    const chunk = (this.txMtu - IPV4_HEADER_LEN) & ~7;
-    const mac = this.isBroadcastFor(this.txDst) ? BROADCAST_MAC : this.ethernet ? this.neighbourMac(now, this.txNextHop) : ZERO_MAC;
-    for (let off = 0; off < payload.length; off += chunk) {
-      const n = Math.min(chunk, payload.length - off);
-      const more = off + n < payload.length;
-      const frameLen = this.l2len + IPV4_HEADER_LEN + n;
-      const flagsFrag = (more ? IPV4_FLAG_MF : 0) | (off >>> 3);
-      const direct = mac !== undefined ? this.driver.txReserve(frameLen) : null;
-      if (mac !== undefined && direct === null) {
-        st.txNoBuffer++;
-        return; // the rest is useless without this piece
-      }
-      const frame = direct ?? new Uint8Array(frameLen);
-      if (direct !== null && this.ethernet) this.writeL2(frame, mac!, EtherType.IPv4);
-      frame.set(payload.subarray(off, off + n), this.l2len + IPV4_HEADER_LEN);
-      writeIpv4Header(frame, this.l2len, this.txSrc, this.txDst, this.txProto, n, this.txTtl, ident, flagsFrag, 0, this.csum.ipTx);
-      st.fragmentsSent++;
-      if (direct !== null) {
-        this.driver.txCommit(now, frameLen);
-        st.tx++;
-        this.stats.ethernet.tx++;
-      } else if (!this.neighbours.enqueue(now, this.txNextHop, { frame, onUnreachable: off === 0 ? bindDst(unreachable, this.txDst) : undefined })) {
-        st.neighbourDrops++;
-        return;
-      }
-    }
-  }
-
-  /**
-   * A TSO packet goes out as several IP datagrams, each with its own ident (the device increments it, as Linux's
-   * TSO does): skip the idents they use so the next packet does not repeat one (RFC 6864 4.1 asks unique idents
-   * only of non-atomic datagrams, but a DF packet may still be fragmented by a middlebox that ignores DF).
-   */
-  private tsoSent(segment: number): void {
-    const pieces = Math.ceil((this.txL4Len - 20) / segment); // at least the TCP header's 20 bytes are not payload
-    if (pieces > 1) this.ipIdent = (this.ipIdent + pieces - 1) & 0xffff;
-    this.stats.ipv4.tsoPackets++;
-  }
-
-  /** A frame that waited for ARP: fill in the MAC and send it (copied into the driver's buffer). */
-  private sendResolved(now: number, frame: Uint8Array, mac: Uint8Array, segment?: number): void {
-    const out = this.driver.txReserve(frame.length);
-    if (out === null) {
-      this.stats.ipv4.txNoBuffer++;
-      return;
-    }
-    out.set(frame);
-    if (this.ethernet) this.writeL2(out, mac, EtherType.IPv4);
-    if (segment !== undefined) this.driver.txCommit(now, frame.length, segment);
-    else this.driver.txCommit(now, frame.length);
-    this.stats.ipv4.tx++;
-    this.stats.ethernet.tx++;
+  /** RFC 1122 2.3.2.1 / 4.2.3.5 negative advice: check the next hop's MAC again (a gateway, or dst itself on-link). */
+  private negativeAdvice(now: number, dst: number): void {
+    const r = this.routes.lookupRoute(dst);
+    if (r !== undefined && this.ethernet && !this.isLocalAddress(dst)) this.neighbours.advise(now, r.gateway ?? dst);
   }
 
   private sendArp(now: number, op: number, dstMac: Uint8Array, targetIp: number, senderIp: number, targetHw: Uint8Array = ZERO_MAC): void {
@@ -1200,79 +588,34 @@ export class NetStack {
     this.stats.ethernet.tx++;
   }
 
+  /** The Ethernet header (and 802.1Q tag) at the frame's start, byte by byte: no header object, no `set` call. */
   private writeL2(frame: Uint8Array, dst: Uint8Array, ethertype: number): void {
-    emitEthernet({ dst, src: this.mac, ethertype, vlan: this.vlan }, frame, 0);
+    const m = this.mac;
+    frame[0] = dst[0]!;
+    frame[1] = dst[1]!;
+    frame[2] = dst[2]!;
+    frame[3] = dst[3]!;
+    frame[4] = dst[4]!;
+    frame[5] = dst[5]!;
+    frame[6] = m[0]!;
+    frame[7] = m[1]!;
+    frame[8] = m[2]!;
+    frame[9] = m[3]!;
+    frame[10] = m[4]!;
+    frame[11] = m[5]!;
+    if (this.vlan === undefined) {
+      frame[12] = ethertype >>> 8;
+      frame[13] = ethertype & 0xff;
+      return;
+    }
+    emitEthernet({ dst, src: m, ethertype, vlan: this.vlan }, frame, 0);
   }
-
-  /** The TcpHost: TCP writes its segments straight into the slot beginTx lends (DF set: RFC 1191). */
-  private tcpHost() {
-    const tcpUnreachable = (dst: number): void => {
-      // ARP gave up on the next hop: a connection still in SYN-SENT towards dst fails with EHOSTUNREACH,
-      // as connect(2) does on Linux; established ones keep retransmitting until their own time-out.
-      for (const c of this.tcp?.connections() ?? []) if (c.remoteIp === dst) c.icmpHardError('EHOSTUNREACH');
-    };
-    const caps = this.driver.caps.checksum.tcp;
-    const verify = caps.rx === 'verify';
-    const self = this;
-    return {
-      txChecksum: caps.tx === 'compute',
-      get rxChecksum(): boolean {
-        return verify && !self.rxL4Trusted;
-      },
-      txSegment: (now: number, src: number, dst: number, tcpLen: number, segment?: number): TxSlot | null => {
-        this.txUnreachable = tcpUnreachable;
-        return this.beginTx(now, src, dst, IpProtocol.TCP, tcpLen, this.ttl, IPV4_FLAG_DF, segment);
-      },
-      tsoMaxFor: (dst: number): number => (this.tsoMax > 0 && !this.isLocalAddress(dst) && !this.isBroadcastFor(dst) ? this.tsoMax : 0),
-      txCommit: (now: number): void => this.commitTx(now),
-      mtuFor: (dst: number): number => this.mtuFor(dst),
-      sourceFor: (dst: number): number | undefined => this.sourceFor(dst),
-      negativeAdvice: (now: number, dst: number): void => {
-        // RFC 1122 2.3.2.1 / 4.2.3.5: check the next hop's MAC again (a gateway, or dst itself on-link).
-        const r = this.routes.lookupRoute(dst);
-        if (r !== undefined && this.ethernet && !this.isLocalAddress(dst)) this.neighbours.advise(now, r.gateway ?? dst);
-      },
-      ...this.portClaims('tcp'),
-    };
-  }
-
-  private nextIdent(): number {
-    this.ipIdent = (this.ipIdent + 1) & 0xffff;
-    return this.ipIdent;
-  }
-}
-
-function bindDst(cb: ((dst: number) => void) | undefined, dst: number): (() => void) | undefined {
-  return cb === undefined ? undefined : () => cb(dst);
 }
 
 function minTime(a: number | undefined, b: number | undefined): number | undefined {
   if (a === undefined) return b;
   if (b === undefined) return a;
   return a < b ? a : b;
-}
-
-/** RFC 1191 section 7's plateau table: the largest plateau below a datagram's length. */
-const PLATEAUS = [65535, 32000, 17914, 8166, 4352, 2002, 1492, 1006, 508, 296, 68];
-function plateauBelow(len: number): number {
-  for (const p of PLATEAUS) if (p < len) return p;
-  return 68;
-}
-
-function icmpToError(kind: 'dest-unreachable' | 'time-exceeded', code: number): BywayError {
-  if (kind === 'time-exceeded') return new BywayError('EHOSTUNREACH', 'time to live exceeded in transit (ICMP time exceeded)');
-  switch (code) {
-    case UnreachableCode.Port:
-      return new BywayError('ECONNREFUSED', 'port unreachable (ICMP)');
-    case UnreachableCode.Net:
-      return new BywayError('ENETUNREACH', 'network unreachable (ICMP)');
-    case UnreachableCode.Protocol:
-      return new BywayError('ENOPROTOOPT', 'protocol unreachable (ICMP)');
-    case UnreachableCode.FragNeeded:
-      return new BywayError('EMSGSIZE', 'fragmentation needed (ICMP)');
-    default:
-      return new BywayError('EHOSTUNREACH', `destination unreachable, code ${code} (ICMP)`);
-  }
 }
 
 function randomMac(rng: Rng): Uint8Array {

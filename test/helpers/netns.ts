@@ -254,11 +254,13 @@ export class NetLab {
   addVeth(
     nsA: string | undefined,
     nsB: string | undefined,
-    opts: { addrA?: string; addrB?: string; mtu?: number; txChecksumOffload?: boolean } = {},
+    opts: { addrA?: string; addrB?: string; mtu?: number; txChecksumOffload?: boolean; queues?: number } = {},
   ): { a: string; b: string } {
     const a = uniqueName('bwa');
     const b = uniqueName('bwb');
-    run('ip', ['link', 'add', a, 'type', 'veth', 'peer', 'name', b]);
+    // `queues`: both ends get that many tx and rx queues (numtxqueues/numrxqueues on each side of the pair).
+    const q = opts.queues ? ['numtxqueues', String(opts.queues), 'numrxqueues', String(opts.queues)] : [];
+    run('ip', ['link', 'add', a, ...q, 'type', 'veth', 'peer', 'name', b, ...q]);
     if (!nsA) this.rootLinks.push(a);
     if (nsA) run('ip', ['link', 'set', a, 'netns', nsA]);
     if (nsB) run('ip', ['link', 'set', b, 'netns', nsB]);

@@ -264,6 +264,15 @@ describePrivileged('AF_PACKET driver against the kernel', () => {
     } finally {
       ipIn(nsA, `link set ${link.a} up`);
     }
+    // Frames sent before the kernel has the carrier back (its link watch runs later, more so on a loaded machine)
+    // are dropped: wait for both ends to say LOWER_UP.
+    for (const [ns, dev] of [[nsA, link.a], [nsB, link.b]] as const) {
+      const until = Date.now() + 5000;
+      while (!ipIn(ns, `-o link show dev ${dev}`).includes('LOWER_UP')) {
+        if (Date.now() > until) throw new Error(`${dev} did not come back up within 5 s`);
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+    }
     // Losing carrier flushed the peer's neighbour entries: re-announce byway (an ARP request tells the kernel our
     // MAC); this doorbell also pushes the frame that waited in the ring.
     sendFrame(d!, arpRequest(d!.hwAddress!, BYWAY, KERNEL));

@@ -43,16 +43,36 @@ describe('PollLoop', () => {
       },
       pollAt: () => (due === Infinity ? undefined : due),
     };
-    const timers = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
-    const before = timers();
+    // The loop arms its timers through the globals: count the ones it holds (set, neither fired nor cleared).
+    // Counting the process's Timeout resources instead also counted the test runner's own under load.
+    const live = new Set<unknown>();
+    const realSet = globalThis.setTimeout;
+    const realClear = globalThis.clearTimeout;
+    globalThis.setTimeout = ((fn: () => void, ms?: number) => {
+      const h: ReturnType<typeof setTimeout> = realSet(() => {
+        live.delete(h);
+        fn();
+      }, ms);
+      live.add(h);
+      return h;
+    }) as typeof setTimeout;
+    globalThis.clearTimeout = ((h: ReturnType<typeof setTimeout> | undefined) => {
+      live.delete(h);
+      realClear(h);
+    }) as typeof clearTimeout;
     const loop = new PollLoop(node, { now: () => t });
-    loop.start();
-    expect(timers() - before).toBe(1); // armed for t = 5, nothing else
-    t = 5; // the clock reaches the deadline; the armed timer fires and the poll sees it
-    await firedAt;
-    await new Promise((resolve) => setImmediate(resolve));
-    expect(timers() - before).toBe(0); // nothing more wanted: no timer left armed
-    loop.stop();
+    try {
+      loop.start();
+      expect(live.size).toBe(1); // armed for t = 5, nothing else
+      t = 5; // the clock reaches the deadline; the armed timer fires and the poll sees it
+      await firedAt;
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(live.size).toBe(0); // nothing more wanted: no timer left armed
+    } finally {
+      loop.stop();
+      globalThis.setTimeout = realSet;
+      globalThis.clearTimeout = realClear;
+    }
   });
 });
 

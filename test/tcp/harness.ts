@@ -5,7 +5,7 @@
  */
 import { expect } from 'vitest';
 import { seededRng } from '../../protocols/util/rng.js';
-import { TcpLayer, type TcpHost } from '../../protocols/tcp/layer.js';
+import { TcpLayer, type TcpHost, type TcpTxPacket } from '../../protocols/tcp/layer.js';
 import type { TcpConnection } from '../../protocols/tcp/connection.js';
 import type { TcpOptions } from '../../protocols/tcp/options.js';
 import {
@@ -39,18 +39,15 @@ export class FakeHost implements TcpHost {
   /** When set, txSegment refuses (backpressure). */
   blocked = false;
   onSend: ((s: Sent, now: number) => void) | undefined;
-  private slot: { buf: Uint8Array; offset: number; src: number; dst: number } | undefined;
   constructor(readonly ip: number) {}
-  txSegment(_now: number, src: number, dst: number, tcpLen: number): { buf: Uint8Array; offset: number } | null {
+  txSegment(_now: number, src: number, dst: number, tcpLen: number): TcpTxPacket | null {
     if (this.blocked) return null;
-    this.slot = { buf: new Uint8Array(tcpLen + 4), offset: 4, src, dst };
-    return this.slot;
+    const buf = new Uint8Array(tcpLen + 4);
+    return { buf, offset: 4, commit: (now) => this.sent1(now, src, dst, buf.subarray(4)) };
   }
-  txCommit(now: number): void {
-    const s = this.slot!;
-    const seg = { src: s.src, dst: s.dst, bytes: s.buf.subarray(s.offset) };
-    expect(verifyTcpChecksum(seg.bytes, 0, seg.bytes.length, s.src, s.dst)).toBe(true);
-    this.slot = undefined;
+  private sent1(now: number, src: number, dst: number, bytes: Uint8Array): void {
+    const seg = { src, dst, bytes };
+    expect(verifyTcpChecksum(seg.bytes, 0, seg.bytes.length, src, dst)).toBe(true);
     if (this.onSend) this.onSend(seg, now);
     else this.sent.push(seg);
   }

@@ -335,12 +335,21 @@ static void handle_finalize(napi_env env, void *data, void *hint) {
   free(h);
 }
 
-/* Env teardown (process exit, or a worker thread ending): release what that env opened and did not close. */
+/*
+ * Env teardown (process exit, or a worker thread ending): release what that env opened and did not close. A ring
+ * mapped from the socket (AF_PACKET's) holds a reference to it, so closing the fd alone would leave the socket
+ * alive, still a member of its fanout group, as long as the process lives: the mapping is replaced in place by
+ * anonymous memory (a dying ArrayBuffer may still point there; it now reads zeros), which drops the reference.
+ */
 static void exit_hook(void *arg) {
   napi_env env = arg;
   pthread_mutex_lock(&list_lock);
-  for (bw_handle *h = open_list; h; h = h->next)
-    if (h->env == env) release_kernel(h, true);
+  for (bw_handle *h = open_list; h; h = h->next) {
+    if (h->env != env || h->closed) continue;
+    release_kernel(h, true);
+    if (h->mem && h->mem_kind == 1)
+      mmap(h->mem, h->mem_len, PROT_READ | PROT_WRITE, MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  }
   pthread_mutex_unlock(&list_lock);
 }
 
@@ -727,6 +736,24 @@ static napi_value js_xdp_flow(napi_env env, napi_callback_info info) {
   return ret_int(env, bw_xdp_flow(h, ip, (uint16_t)port, (uint8_t)proto, add));
 }
 
+/* fanoutData(handle, program) -> 0 | -errno: replace the AF_PACKET fanout group's classic BPF program. */
+static napi_value js_fanout_data(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  bw_handle *h = handle_args(env, info, 2, argv);
+  if (!h) return NULL;
+  if (h->closed || h->kind != BW_PACKET) return ret_int(env, -EBADF);
+  bool is = false;
+  napi_typedarray_type tt;
+  size_t len = 0;
+  void *data = NULL;
+  if (napi_is_typedarray(env, argv[1], &is) != napi_ok || !is ||
+      napi_get_typedarray_info(env, argv[1], &tt, &len, &data, NULL, NULL) != napi_ok || tt != napi_uint8_array) {
+    throw_type(env, "fanoutData(handle, program): program must be a Uint8Array");
+    return NULL;
+  }
+  return ret_int(env, bw_packet_fanout_data(h, data, len) == 0 ? 0 : -errno);
+}
+
 static napi_value js_xdp_stats(napi_env env, napi_callback_info info) {
   napi_value argv[1];
   bw_handle *h = handle_args(env, info, 1, argv);
@@ -797,7 +824,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"linkState", js_link_state}, {"withNetns", js_with_netns}, {"xdpFlow", js_xdp_flow},
       {"xdpStats", js_xdp_stats},   {"openCount", js_open_count}, {"ifInfo", js_if_info},
       {"nlOpen", bw_js_nl_open},    {"nlSend", bw_js_nl_send},    {"nlRecv", bw_js_nl_recv},
-      {"portReserve", bw_js_port_reserve},
+      {"portReserve", bw_js_port_reserve}, {"fanoutData", js_fanout_data},
   };
   for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++) {
     napi_value f;

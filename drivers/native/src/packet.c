@@ -38,6 +38,10 @@
 #ifndef SO_BUSY_POLL
 #define SO_BUSY_POLL 46
 #endif
+#ifndef PACKET_FANOUT_DATA
+#define PACKET_FANOUT_DATA 22
+#endif
+#define FANOUT_FLAG_IGNORE_OUTGOING 0x4000
 
 /* A TPACKET_V2 receive slot for a 64 KiB IPv4 packet: its Ethernet header, the tpacket2 header and sockaddr_ll
    before it (macoff, see rx_max_frame) and the virtio_net_hdr in tso mode, rounded up to 17 pages. */
@@ -267,6 +271,17 @@ static int pk_tx_submit(bw_handle *h, uint32_t n) {
 
 static void pk_close(bw_handle *h) { (void)h; }
 
+/* The fanout group's classic BPF program (PACKET_FANOUT_CBPF): it picks the member for each packet. Any member
+   may replace it; it applies to the whole group. 0 or -1 with errno. */
+int bw_packet_fanout_data(bw_handle *h, const uint8_t *prog, size_t len) {
+  if (len == 0 || len % sizeof(struct sock_filter) || len / sizeof(struct sock_filter) > 4096) {
+    errno = EINVAL;
+    return -1;
+  }
+  struct sock_fprog fp = {.len = (unsigned short)(len / sizeof(struct sock_filter)), .filter = (struct sock_filter *)prog};
+  return setsockopt(h->fd, SOL_PACKET, PACKET_FANOUT_DATA, &fp, sizeof fp);
+}
+
 static const bw_ops pk_ops = {pk_rx_batch, pk_rx_release, pk_rx_pending, pk_tx_alloc, pk_tx_submit, pk_close};
 static const bw_ops pk2_ops = {pk2_rx_batch, pk2_rx_release, pk2_rx_pending, pk_tx_alloc, pk_tx_submit, pk_close};
 
@@ -415,8 +430,20 @@ int bw_packet_open(napi_env env, napi_value opts, bw_handle *h, napi_value info,
   }
   if (fanout >= 0) {
     int fv = (int)fanout;
-    if (setsockopt(h->fd, SOL_PACKET, PACKET_FANOUT, &fv, sizeof fv) != 0) {
+    int r = setsockopt(h->fd, SOL_PACKET, PACKET_FANOUT, &fv, sizeof fv);
+    /* PACKET_FANOUT_FLAG_IGNORE_OUTGOING (Linux >= 6.8) is best effort, like PACKET_IGNORE_OUTGOING above. */
+    if (r != 0 && errno == EINVAL && (fv & (FANOUT_FLAG_IGNORE_OUTGOING << 16))) {
+      fv &= ~(FANOUT_FLAG_IGNORE_OUTGOING << 16);
+      r = setsockopt(h->fd, SOL_PACKET, PACKET_FANOUT, &fv, sizeof fv);
+    }
+    if (r != 0) {
       bw_set_error(e, errno, "PACKET_FANOUT", "group %d mode %d", fv & 0xffff, (fv >> 16) & 0xff);
+      return -1;
+    }
+    uint8_t *pp;
+    size_t pn;
+    if (get_bytes(env, opts, "fanoutProgram", &pp, &pn) && bw_packet_fanout_data(h, pp, pn) != 0) {
+      bw_set_error(e, errno, "PACKET_FANOUT_DATA", "a classic BPF program of %zu bytes", pn);
       return -1;
     }
   }

@@ -477,10 +477,13 @@ int bw_xdp_open(napi_env env, napi_value opts, bw_handle *h, napi_value info, bw
   int busy = (int)opt_int(env, opts, "busyPollUs", 0);
   int retry_ms = (int)opt_int(env, opts, "bindRetryMs", 1500);
   s->need_wakeup = opt_bool(env, opts, "needWakeup", true);
+  int64_t shared_map = opt_int(env, opts, "xskMapFd", -1);
+  uint32_t queues = (uint32_t)opt_int(env, opts, "queues", s->queue + 1);
   s->repair_csum = opt_bool(env, opts, "repairPartialChecksums", true);
   bool shared = !strcmp(program, "shared");
   if ((s->fsize != 2048 && s->fsize != 4096) || s->fcount < 16 || (s->fcount & (s->fcount - 1)) || ring < 8 ||
-      (ring & (ring - 1)) || max_batch == 0 || max_batch > ring || s->queue > 255 ||
+      (ring & (ring - 1)) || max_batch == 0 || max_batch > ring || s->queue > 255 || queues > 256 || s->queue >= queues ||
+      (shared_map >= 0 && shared) ||
       (!shared && strcmp(program, "own")) || (!shared && ip == 0)) {
     bw_set_error(e, EINVAL, "af-xdp options",
                  "frameSize 2048|4096, frameCount and ringSize powers of two, program 'own' (with ipv4) or 'shared'");
@@ -585,77 +588,93 @@ int bw_xdp_open(napi_env env, napi_value opts, bw_handle *h, napi_value info, bw
     setsockopt(h->fd, SOL_SOCKET, SO_BUSY_POLL, &busy, sizeof busy);
   }
 
-  /* Maps and program. */
-  s->xsk_map_fd = create_map(BPF_MAP_TYPE_XSKMAP, 4, 4, s->queue + 1, "byway_xsks");
-  if (s->xsk_map_fd < 0) {
-    bw_set_error(e, errno, "BPF_MAP_CREATE", "XSKMAP");
-    return -1;
-  }
-  if (shared) {
-    s->flow_map_fd = create_map(BPF_MAP_TYPE_HASH, sizeof(struct flow_key), 4, flow_max, "byway_flows");
-    if (s->flow_map_fd < 0) {
-      bw_set_error(e, errno, "BPF_MAP_CREATE", "flow hash map of %u entries", flow_max);
+  /* Maps and program, or (xskMapFd) a slot in the XSKMAP of a program another socket of this process attached:
+     one program per interface, one socket per receive queue, the program redirecting by rx_queue_index. */
+  const char *attached = NULL;
+  if (shared_map >= 0) {
+    uint32_t key = s->queue, val = (uint32_t)h->fd;
+    union bpf_attr mu;
+    memset(&mu, 0, sizeof mu);
+    mu.map_fd = (uint32_t)shared_map;
+    mu.key = (uint64_t)(uintptr_t)&key;
+    mu.value = (uint64_t)(uintptr_t)&val;
+    if (sys_bpf(BPF_MAP_UPDATE_ELEM, &mu) != 0) {
+      bw_set_error(e, errno, "BPF_MAP_UPDATE_ELEM", "XSKMAP[%u] of the interface's program (xskMapFd %d)", s->queue, (int)shared_map);
       return -1;
     }
-  }
-  bpf_asm *a = calloc(1, sizeof *a);
-  build_program(a, shared, ip, s->xsk_map_fd, s->flow_map_fd);
-  union bpf_attr at;
-  char *log = malloc(65536);
-  for (int attempt = 0; attempt < 2; attempt++) {
-    memset(&at, 0, sizeof at);
-    at.prog_type = BPF_PROG_TYPE_XDP;
-    at.insn_cnt = (uint32_t)a->n;
-    at.insns = (uint64_t)(uintptr_t)a->ins;
-    at.license = (uint64_t)(uintptr_t) "Dual MIT/GPL";
-    at.expected_attach_type = BPF_XDP;
-    strncpy(at.prog_name, shared ? "byway_shared" : "byway_own", sizeof at.prog_name - 1);
-    if (attempt == 1) {
-      log[0] = 0;
-      at.log_level = 1;
-      at.log_buf = (uint64_t)(uintptr_t)log;
-      at.log_size = 65536;
+    attached = "";
+  } else {
+    /* Maps and program. */
+    s->xsk_map_fd = create_map(BPF_MAP_TYPE_XSKMAP, 4, 4, queues, "byway_xsks");
+    if (s->xsk_map_fd < 0) {
+      bw_set_error(e, errno, "BPF_MAP_CREATE", "XSKMAP");
+      return -1;
     }
-    s->prog_fd = sys_bpf(BPF_PROG_LOAD, &at);
-    if (s->prog_fd >= 0) break;
-  }
-  int load_err = errno;
-  free(a);
-  if (s->prog_fd < 0) {
-    bw_set_error(e, load_err, "BPF_PROG_LOAD", "XDP program rejected");
-    e->log = log;
-    return -1;
-  }
-  free(log);
-  uint32_t key = s->queue, val = (uint32_t)h->fd;
-  memset(&at, 0, sizeof at);
-  at.map_fd = (uint32_t)s->xsk_map_fd;
-  at.key = (uint64_t)(uintptr_t)&key;
-  at.value = (uint64_t)(uintptr_t)&val;
-  if (sys_bpf(BPF_MAP_UPDATE_ELEM, &at) != 0) {
-    bw_set_error(e, errno, "BPF_MAP_UPDATE_ELEM", "XSKMAP[%u]", s->queue);
-    return -1;
-  }
-  const char *attached = NULL;
-  int attach_err = 0;
-  struct {
-    const char *name;
-    uint32_t flag;
-  } modes[2] = {{"native", XDP_FLAGS_DRV_MODE}, {"generic", XDP_FLAGS_SKB_MODE}};
-  for (int i = 0; i < 2 && !attached; i++) {
-    if (strcmp(attach_mode, "auto") && strcmp(attach_mode, modes[i].name)) continue;
+    if (shared) {
+      s->flow_map_fd = create_map(BPF_MAP_TYPE_HASH, sizeof(struct flow_key), 4, flow_max, "byway_flows");
+      if (s->flow_map_fd < 0) {
+        bw_set_error(e, errno, "BPF_MAP_CREATE", "flow hash map of %u entries", flow_max);
+        return -1;
+      }
+    }
+    bpf_asm *a = calloc(1, sizeof *a);
+    build_program(a, shared, ip, s->xsk_map_fd, s->flow_map_fd);
+    union bpf_attr at;
+    char *log = malloc(65536);
+    for (int attempt = 0; attempt < 2; attempt++) {
+      memset(&at, 0, sizeof at);
+      at.prog_type = BPF_PROG_TYPE_XDP;
+      at.insn_cnt = (uint32_t)a->n;
+      at.insns = (uint64_t)(uintptr_t)a->ins;
+      at.license = (uint64_t)(uintptr_t) "Dual MIT/GPL";
+      at.expected_attach_type = BPF_XDP;
+      strncpy(at.prog_name, shared ? "byway_shared" : "byway_own", sizeof at.prog_name - 1);
+      if (attempt == 1) {
+        log[0] = 0;
+        at.log_level = 1;
+        at.log_buf = (uint64_t)(uintptr_t)log;
+        at.log_size = 65536;
+      }
+      s->prog_fd = sys_bpf(BPF_PROG_LOAD, &at);
+      if (s->prog_fd >= 0) break;
+    }
+    int load_err = errno;
+    free(a);
+    if (s->prog_fd < 0) {
+      bw_set_error(e, load_err, "BPF_PROG_LOAD", "XDP program rejected");
+      e->log = log;
+      return -1;
+    }
+    free(log);
+    uint32_t key = s->queue, val = (uint32_t)h->fd;
     memset(&at, 0, sizeof at);
-    at.link_create.prog_fd = (uint32_t)s->prog_fd;
-    at.link_create.target_ifindex = (uint32_t)h->ifindex;
-    at.link_create.attach_type = BPF_XDP;
-    at.link_create.flags = modes[i].flag;
-    s->link_fd = sys_bpf(BPF_LINK_CREATE, &at);
-    if (s->link_fd >= 0) attached = modes[i].name;
-    else if (!attach_err || i == 0) attach_err = errno;
-  }
-  if (!attached) {
-    bw_set_error(e, attach_err ? attach_err : EINVAL, "BPF_LINK_CREATE", "attach XDP (%s) to %s", attach_mode, h->ifname);
-    return -1;
+    at.map_fd = (uint32_t)s->xsk_map_fd;
+    at.key = (uint64_t)(uintptr_t)&key;
+    at.value = (uint64_t)(uintptr_t)&val;
+    if (sys_bpf(BPF_MAP_UPDATE_ELEM, &at) != 0) {
+      bw_set_error(e, errno, "BPF_MAP_UPDATE_ELEM", "XSKMAP[%u]", s->queue);
+      return -1;
+    }
+    int attach_err = 0;
+    struct {
+      const char *name;
+      uint32_t flag;
+    } modes[2] = {{"native", XDP_FLAGS_DRV_MODE}, {"generic", XDP_FLAGS_SKB_MODE}};
+    for (int i = 0; i < 2 && !attached; i++) {
+      if (strcmp(attach_mode, "auto") && strcmp(attach_mode, modes[i].name)) continue;
+      memset(&at, 0, sizeof at);
+      at.link_create.prog_fd = (uint32_t)s->prog_fd;
+      at.link_create.target_ifindex = (uint32_t)h->ifindex;
+      at.link_create.attach_type = BPF_XDP;
+      at.link_create.flags = modes[i].flag;
+      s->link_fd = sys_bpf(BPF_LINK_CREATE, &at);
+      if (s->link_fd >= 0) attached = modes[i].name;
+      else if (!attach_err || i == 0) attach_err = errno;
+    }
+    if (!attached) {
+      bw_set_error(e, attach_err ? attach_err : EINVAL, "BPF_LINK_CREATE", "attach XDP (%s) to %s", attach_mode, h->ifname);
+      return -1;
+    }
   }
   if (bw_ctl_alloc(h, max_batch, s->free_cap < 256 ? s->free_cap : 256) != 0) {
     bw_set_error(e, ENOMEM, "allocate control block", NULL);
@@ -671,5 +690,6 @@ int bw_xdp_open(napi_env env, napi_value opts, bw_handle *h, napi_value info, bw
   set_int(env, info, "queue", s->queue);
   set_int(env, info, "frameCap", s->fsize);
   set_int(env, info, "progFd", s->prog_fd);
+  set_int(env, info, "xskMapFd", s->xsk_map_fd);
   return 0;
 }

@@ -1,0 +1,200 @@
+/**
+ * Scaling over cores (issue #19): byway with 1 and 2 workers (src/cluster: worker threads, each an AF_PACKET fanout
+ * member) against the kernel path with 1 and 2 Node processes (node:cluster), in one run, on one veth pair with two
+ * queues. The load comes from bench/lib/scale-load.c in the peer namespace (C, one thread, epoll), on the same two
+ * vCPUs: what the load generator takes, the servers do not get.
+ *
+ *   namespace A (servers)                                namespace B (load)
+ *   vethA 10.77.13.1 kernel path (scale-kernel.cjs)  <-> vethB 10.77.13.2  scale-load udp|tcp|http
+ *   byway 10.77.13.3 (own MAC) on vethA, fanout group
+ *
+ * Workloads, each `--seconds` long: UDP receive (64-byte datagrams from 64 flows, unpaced: the datagrams the
+ * server's sockets took per second), TCP transactions (64 connections, 64-byte request and echo), HTTP requests
+ * (64 keep-alive connections, GET / with a 17-byte body). `--rounds` rounds (default 3), variants in turn within a
+ * round; medians with min-max, CPU time of the server per operation, and bench/jitter.ts on every vCPU first.
+ *
+ *   node --import tsx bench/scale.ts [--seconds 3] [--rounds 3] [--out bench/results/scale-DATE.json]
+ */
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { startCluster, type Cluster } from '../src/cluster/index.js';
+import { NetLab, execInAsync } from '../test/helpers/netns.js';
+import { measureJitter } from './lib/jitter-run.js';
+import { median } from './lib/stats.js';
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+const ROOT = join(HERE, '..');
+const { values } = parseArgs({
+  options: {
+    seconds: { type: 'string', default: '3' },
+    rounds: { type: 'string', default: '3' },
+    out: { type: 'string' },
+    variants: { type: 'string', default: 'byway-1,byway-2,kernel-1,kernel-2' },
+    workloads: { type: 'string', default: 'udp,tcp,http' },
+  },
+});
+const SECONDS = Number(values.seconds);
+const ROUNDS = Number(values.rounds);
+const KERNEL = '10.77.13.1';
+const PEER = '10.77.13.2';
+const BYWAY = '10.77.13.3';
+const BYWAY_MAC = new Uint8Array([0x02, 0xb7, 0, 0, 0x0d, 0x03]);
+const PORTS = { udp: 7001, tcp: 7000, http: 8080 } as const;
+type Workload = keyof typeof PORTS;
+
+const lab = new NetLab();
+process.on('SIGINT', () => {
+  lab.destroy();
+  process.exit(130);
+});
+
+interface Server {
+  /** Datagrams the server's sockets received so far, and the server's CPU time (ms) so far. */
+  count(): Promise<{ udp: number; cpuMs: number }>;
+  stop(): Promise<void>;
+}
+
+async function bywayServer(workers: number, nsA: string, vethA: string): Promise<Server> {
+  const c: Cluster = await startCluster({
+    workers,
+    file: new URL('./lib/scale-worker.ts', import.meta.url),
+    driver: { kind: 'af-packet', ifname: vethA, netns: nsA, hwAddress: BYWAY_MAC, tpacketVersion: 2 },
+    address: `${BYWAY}/24`,
+  });
+  return {
+    async count() {
+      const s = await c.stats();
+      const u = process.cpuUsage();
+      return { udp: s.total.udp.rx, cpuMs: (u.user + u.system) / 1000 };
+    },
+    stop: () => c.close(),
+  };
+}
+
+async function kernelServer(workers: number, nsA: string): Promise<Server> {
+  const child: ChildProcess = spawn('ip', ['netns', 'exec', nsA, process.execPath, join(HERE, 'lib/scale-kernel.cjs'), String(workers), KERNEL], { stdio: ['pipe', 'pipe', 'inherit'] });
+  let buf = '';
+  const waiters: Array<(line: string) => void> = [];
+  child.stdout!.on('data', (d: Buffer) => {
+    buf += d.toString();
+    let i;
+    while ((i = buf.indexOf('\n')) >= 0) {
+      const line = buf.slice(0, i);
+      buf = buf.slice(i + 1);
+      waiters.shift()?.(line);
+    }
+  });
+  const next = (): Promise<string> => new Promise((r, j) => {
+    const t = setTimeout(() => j(new Error('kernel server did not answer in 20 s')), 20_000);
+    waiters.push((l) => {
+      clearTimeout(t);
+      r(l);
+    });
+  });
+  const ready = await next();
+  if (ready !== 'ready') throw new Error(`kernel server: ${ready}`);
+  return {
+    async count() {
+      child.stdin!.write('count\n');
+      const m = JSON.parse(await next()) as { udp: number; cpuMs: number };
+      return { udp: m.udp, cpuMs: m.cpuMs };
+    },
+    stop: () => new Promise<void>((r) => {
+      child.once('exit', () => r());
+      child.stdin!.end();
+      setTimeout(() => child.kill('SIGKILL'), 3_000).unref();
+    }),
+  };
+}
+
+interface Trial {
+  readonly variant: string;
+  readonly workload: Workload;
+  readonly round: number;
+  /** Datagrams received, or transactions/requests completed, per second. */
+  readonly perSecond: number;
+  readonly errors: number;
+  /** What the load generator sent (udp), per second. */
+  readonly offeredPerSecond?: number;
+  /** Server CPU time per operation, microseconds. */
+  readonly cpuUsPerOp: number;
+}
+
+async function trial(server: Server, nsB: string, load: string, variant: string, workload: Workload, round: number): Promise<Trial> {
+  const host = variant.startsWith('byway') ? BYWAY : KERNEL;
+  const before = await server.count();
+  const r = await execInAsync(nsB, load, [workload, host, String(PORTS[workload]), '64', String(SECONDS)], { timeoutMs: (SECONDS + 20) * 1000 });
+  if (r.code !== 0) throw new Error(`scale-load ${workload} failed: ${r.stderr}`);
+  await new Promise((res) => setTimeout(res, 200)); // what is still in the rings drains into the counters
+  const after = await server.count();
+  const cpuMs = after.cpuMs - before.cpuMs;
+  if (workload === 'udp') {
+    const sent = Number(/sent (\d+)/.exec(r.stdout)![1]);
+    const got = after.udp - before.udp;
+    return { variant, workload, round, perSecond: got / SECONDS, errors: 0, offeredPerSecond: sent / SECONDS, cpuUsPerOp: (cpuMs * 1000) / Math.max(1, got) };
+  }
+  const m = /done (\d+) errors (\d+)/.exec(r.stdout)!;
+  const done = Number(m[1]);
+  return { variant, workload, round, perSecond: done / SECONDS, errors: Number(m[2]), cpuUsPerOp: (cpuMs * 1000) / Math.max(1, done) };
+}
+
+const fmt = (x: number): string => (x >= 1000 ? `${(x / 1000).toFixed(1)}k` : x.toFixed(1));
+
+try {
+  const dir = mkdtempSync(join(tmpdir(), 'byway-scale-'));
+  const load = join(dir, 'scale-load');
+  execFileSync('cc', ['-O2', '-Wall', '-o', load, join(HERE, 'lib/scale-load.c')], { stdio: 'inherit', timeout: 60_000 });
+  console.log(`machine: ${cpus().length} vCPU ${cpus()[0]?.model ?? ''}; ${SECONDS} s per trial, ${ROUNDS} rounds`);
+  const jitter = await measureJitter(ROOT, 2);
+  console.log('jitter (share of a spinning thread\'s time lost, longest gap):', JSON.stringify(jitter));
+  const nsA = lab.addNetns('bwsA-');
+  const nsB = lab.addNetns('bwsB-');
+  const { a: vethA } = lab.addVeth(nsA, nsB, { addrA: `${KERNEL}/24`, addrB: `${PEER}/24`, queues: 2, txChecksumOffload: true });
+  const variants = values.variants.split(',');
+  const workloads = values.workloads.split(',') as Workload[];
+  const trials: Trial[] = [];
+  for (let round = 1; round <= ROUNDS; round++) {
+    for (const variant of variants) {
+      const [kind, n] = variant.split('-') as ['byway' | 'kernel', string];
+      const server = kind === 'byway' ? await bywayServer(Number(n), nsA, vethA) : await kernelServer(Number(n), nsA);
+      try {
+        for (const w of workloads) {
+          const t = await trial(server, nsB, load, variant, w, round);
+          trials.push(t);
+          console.log(`round ${round} ${variant.padEnd(8)} ${w.padEnd(4)} ${fmt(t.perSecond)}/s${t.offeredPerSecond ? ` (offered ${fmt(t.offeredPerSecond)}/s)` : ''} errors ${t.errors}, server CPU ${t.cpuUsPerOp.toFixed(2)} us/op`);
+        }
+      } finally {
+        await server.stop();
+      }
+    }
+  }
+  const summary: Record<string, Record<string, { median: number; min: number; max: number; cpuUsPerOp: number }>> = {};
+  for (const w of workloads) {
+    summary[w] = {};
+    for (const v of variants) {
+      const xs = trials.filter((t) => t.workload === w && t.variant === v);
+      summary[w]![v] = {
+        median: median(xs.map((t) => t.perSecond)),
+        min: Math.min(...xs.map((t) => t.perSecond)),
+        max: Math.max(...xs.map((t) => t.perSecond)),
+        cpuUsPerOp: median(xs.map((t) => t.cpuUsPerOp)),
+      };
+    }
+  }
+  console.log('\nmedians (min-max) per second; ratios of medians');
+  for (const w of workloads) {
+    const s = summary[w]!;
+    const row = variants.map((v) => `${v} ${fmt(s[v]!.median)} (${fmt(s[v]!.min)}-${fmt(s[v]!.max)}, ${s[v]!.cpuUsPerOp.toFixed(2)} us CPU/op)`).join('  ');
+    const r = (a: string, b: string): string => (s[a] && s[b] ? (s[a]!.median / s[b]!.median).toFixed(2) : 'n/a');
+    console.log(`${w.padEnd(4)} ${row}\n     byway-2/byway-1 ${r('byway-2', 'byway-1')}  byway-2/kernel-2 ${r('byway-2', 'kernel-2')}  kernel-2/kernel-1 ${r('kernel-2', 'kernel-1')}`);
+  }
+  const out = values.out ?? join(ROOT, 'bench/results', `scale-${new Date().toISOString().slice(0, 16).replace(/[:T]/g, '-')}.json`);
+  writeFileSync(out, JSON.stringify({ date: new Date().toISOString(), seconds: SECONDS, rounds: ROUNDS, cpus: cpus().length, jitter, trials, summary }, null, 1));
+  console.log(`record: ${out}`);
+} finally {
+  lab.destroy();
+}

@@ -1,0 +1,248 @@
+/**
+ * Flow steering for a PACKET_FANOUT group in 'cbpf' mode: a classic BPF program, run by the kernel on every
+ * received packet (`fanout_demux_bpf`), picks the group member, so byway knows which worker gets which flow. The
+ * kernel's own 'hash' mode uses a flow hash keyed with a random secret of the running kernel, which user space
+ * cannot compute; with this program the choice is a function byway computes too (`flowWorker`), so a worker can
+ * pick ephemeral ports whose return traffic comes back to it, and tests can predict the member of each flow.
+ *
+ * The rule, for a packet received by byway's address (the kernel runs the program with the packet at its network
+ * header):
+ * - IPv4 TCP or UDP, not a fragment, destination port inside the shared ephemeral range [low, high]: the worker
+ *   that owns that slice of the range, `floor((port - low) / slice)`, slice = ceil((high - low + 1) / workers).
+ *   Each worker takes its ephemeral ports from its own slice (`workerEphemeralRange`), for TCP and UDP alike.
+ * - IPv4 TCP or UDP, not a fragment, any other destination port (a service port every worker listens on): a
+ *   hash of the source address and port, `((saddr ^ sport) * 0x9e3779b1 >>> 16) % workers`, which spreads clients.
+ * - Any other IPv4 packet (a fragment, ICMP, another protocol): the same hash of the source address alone, so the
+ *   fragments of one datagram stay together.
+ * - Anything else (ARP, IPv6): worker 0.
+ * The worker number then goes through `slots` (worker -> member index in the kernel's group, identity by
+ * default), and the kernel takes it modulo the number of members. The kernel keeps members in the order they
+ * joined and, when one leaves, moves the last into its place (`__fanout_unlink`): whoever manages the group
+ * passes the slots that match (src/cluster).
+ *
+ * Built in TypeScript like filter.ts; the addon only hands the bytes to PACKET_FANOUT_DATA. `runFanoutProgram` is
+ * an interpreter of the instructions used here, for tests without a kernel.
+ */
+
+// Classic BPF opcodes (linux/filter.h).
+const LD = 0x00, LDX = 0x01, ST = 0x02, ALU = 0x04, JMP = 0x05, RET = 0x06, MISC = 0x07;
+const W = 0x00, H = 0x08, B = 0x10;
+const ABS = 0x20, IND = 0x40, MEM = 0x60, MSH = 0xa0;
+const ADD = 0x00, SUB = 0x10, MUL = 0x20, DIV = 0x30, RSH = 0x70, MOD = 0x90, XOR = 0xa0;
+const JEQ = 0x10, JGT = 0x20, JGE = 0x30, JSET = 0x40;
+const K = 0x00, X = 0x08, A = 0x10;
+const TAX = 0x00;
+/** SKF_AD_OFF + SKF_AD_PROTOCOL: skb->protocol (the EtherType), in host order. */
+const AD_PROTOCOL = 0xfffff000;
+
+const HASH_MUL = 0x9e3779b1;
+
+export interface FlowSteeringSpec {
+  /** Number of workers (1..256). */
+  readonly workers: number;
+  /** The ephemeral range the workers share (default 49152..65535). */
+  readonly ephemeralLow?: number;
+  readonly ephemeralHigh?: number;
+  /** Worker -> member index in the kernel's fanout group (default: worker i is member i). */
+  readonly slots?: readonly number[];
+}
+
+interface Resolved {
+  readonly workers: number;
+  readonly low: number;
+  readonly high: number;
+  readonly slice: number;
+  readonly slots: readonly number[];
+}
+
+function resolve(spec: FlowSteeringSpec): Resolved {
+  const workers = spec.workers;
+  if (!Number.isInteger(workers) || workers < 1 || workers > 256) throw new RangeError(`workers must be 1..256, got ${workers}`);
+  const low = spec.ephemeralLow ?? 49152;
+  const high = spec.ephemeralHigh ?? 65535;
+  if (!Number.isInteger(low) || !Number.isInteger(high) || low < 1 || high > 65535 || high - low + 1 < workers) {
+    throw new RangeError(`ephemeral range ${low}..${high} must be inside 1..65535 with at least one port per worker`);
+  }
+  const slots = spec.slots ?? Array.from({ length: workers }, (_, i) => i);
+  if (slots.length !== workers || slots.some((s) => !Number.isInteger(s) || s < 0 || s > 0xffff)) {
+    throw new RangeError('slots must give a member index (0..65535) for every worker');
+  }
+  return { workers, low, high, slice: Math.ceil((high - low + 1) / workers), slots };
+}
+
+/** Worker `index`'s own slice of the shared ephemeral range: its TCP and UDP ephemeral ports. */
+export function workerEphemeralRange(spec: FlowSteeringSpec, index: number): { low: number; high: number } {
+  const r = resolve(spec);
+  if (!Number.isInteger(index) || index < 0 || index >= r.workers) throw new RangeError(`worker index must be 0..${r.workers - 1}`);
+  const low = r.low + index * r.slice;
+  return { low, high: Math.min(r.high, low + r.slice - 1) };
+}
+
+const hash = (v: number, workers: number): number => ((Math.imul(v, HASH_MUL) >>> 16) % workers);
+
+/**
+ * The worker a received packet belongs to, by the rule above. `etherType` is the frame's EtherType, `ip` the
+ * bytes from its network header on. This is what the program computes before the slot table.
+ */
+export function flowWorker(spec: FlowSteeringSpec, etherType: number, ip: Uint8Array): number {
+  const r = resolve(spec);
+  // A load past the packet's end ends the kernel's program with 0: worker 0 here (member 0 in the kernel).
+  if (etherType !== 0x0800 || ip.length < 16) return 0;
+  const saddr = ((ip[12]! << 24) | (ip[13]! << 16) | (ip[14]! << 8) | ip[15]!) >>> 0;
+  const fragment = (((ip[6]! << 8) | ip[7]!) & 0x3fff) !== 0;
+  const proto = ip[9]!;
+  if (fragment || (proto !== 6 && proto !== 17)) return hash(saddr, r.workers);
+  const l4 = (ip[0]! & 0x0f) * 4;
+  if (l4 + 4 > ip.length) return 0;
+  const sport = (ip[l4]! << 8) | ip[l4 + 1]!;
+  const dport = (ip[l4 + 2]! << 8) | ip[l4 + 3]!;
+  if (dport >= r.low && dport <= r.high) return Math.floor((dport - r.low) / r.slice);
+  return hash((saddr ^ sport) >>> 0, r.workers);
+}
+
+type Insn = { code: number; jt: number | string; jf: number | string; k: number; label?: string };
+
+/** Bytes of the classic BPF program for PACKET_FANOUT_DATA (PACKET_FANOUT_CBPF). */
+export function buildFanoutProgram(spec: FlowSteeringSpec): Uint8Array {
+  const r = resolve(spec);
+  const p: Insn[] = [];
+  const op = (code: number, k = 0, label?: string): void => {
+    p.push({ code, jt: 0, jf: 0, k: k >>> 0, ...(label ? { label } : {}) });
+  };
+  const jmp = (code: number, k: number, jt: number | string, jf: number | string): void => {
+    p.push({ code: JMP | code | K, jt, jf, k: k >>> 0 });
+  };
+  op(LD | H | ABS, AD_PROTOCOL);
+  jmp(JEQ, 0x0800, 0, 'w0');
+  op(LD | H | ABS, 6); // flags and fragment offset
+  jmp(JSET, 0x3fff, 'addr', 0);
+  op(LD | B | ABS, 9); // protocol
+  jmp(JEQ, 6, 'ports', 0);
+  jmp(JEQ, 17, 'ports', 'addr');
+  op(LDX | B | MSH, 0, 'ports'); // X = IHL * 4
+  op(LD | H | IND, 2); // destination port (a load past the end returns 0 from the program: worker slot 0)
+  jmp(JGE, r.low, 0, 'src');
+  jmp(JGT, r.high, 'src', 0);
+  op(ALU | SUB | K, r.low);
+  op(ALU | DIV | K, r.slice);
+  op(JMP | 0x00 /* JA */, 0);
+  p[p.length - 1]!.jt = 'map'; // patched below: JA uses k, resolved like a label
+  op(LD | H | IND, 0, 'src'); // source port
+  op(ST, 0);
+  op(LD | W | ABS, 12); // source address
+  op(LDX | W | MEM, 0);
+  op(ALU | XOR | X);
+  op(JMP | 0x00, 0);
+  p[p.length - 1]!.jt = 'mix';
+  op(LD | W | ABS, 12, 'addr');
+  op(ALU | MUL | K, HASH_MUL, 'mix');
+  op(ALU | RSH | K, 16);
+  op(ALU | MOD | K, r.workers);
+  // The slot table: worker -> member index. The identity needs no table.
+  if (r.slots.every((s, i) => s === i)) op(RET | A, 0, 'map');
+  else {
+    for (let i = 0; i < r.workers - 1; i++) {
+      jmp(JEQ, i, `slot${i}`, 0);
+      if (i === 0) p[p.length - 1]!.label = 'map';
+    }
+    op(RET | K, r.slots[r.workers - 1]!, r.workers === 1 ? 'map' : undefined);
+    for (let i = 0; i < r.workers - 1; i++) op(RET | K, r.slots[i]!, `slot${i}`);
+  }
+  op(RET | K, r.slots[0]!, 'w0');
+  return assemble(p);
+}
+
+function assemble(prog: Insn[]): Uint8Array {
+  const at = new Map<string, number>();
+  prog.forEach((p, i) => p.label && at.set(p.label, i));
+  const out = new Uint8Array(prog.length * 8);
+  const view = new DataView(out.buffer);
+  const le = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+  prog.forEach((p, i) => {
+    const rel = (t: number | string): number => {
+      const d = typeof t === 'number' ? t : at.get(t)! - (i + 1);
+      if (!(d >= 0)) throw new Error(`fanout program: bad jump at ${i}`);
+      return d;
+    };
+    let k = p.k;
+    let jt = 0;
+    let jf = 0;
+    if (p.code === (JMP | 0x00)) k = rel(p.jt); // JA: the offset is k
+    else if ((p.code & 0x07) === JMP) {
+      jt = rel(p.jt);
+      jf = rel(p.jf);
+      if (jt > 255 || jf > 255) throw new Error(`fanout program: jump out of range at ${i}`);
+    }
+    view.setUint16(i * 8, p.code, le);
+    out[i * 8 + 2] = jt;
+    out[i * 8 + 3] = jf;
+    view.setUint32(i * 8 + 4, k >>> 0, le);
+  });
+  return out;
+}
+
+/**
+ * Run a fanout program as the kernel would (`bpf_prog_run` over a packet whose data starts at its network header,
+ * skb->protocol = `etherType`): the returned value, before the kernel's modulo. A load past the end returns 0, as
+ * in the kernel's classic BPF. Only the instructions buildFanoutProgram emits are known.
+ */
+export function runFanoutProgram(prog: Uint8Array, etherType: number, ip: Uint8Array): number {
+  const view = new DataView(prog.buffer, prog.byteOffset, prog.byteLength);
+  const le = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+  const load = (off: number, size: number): number | undefined => {
+    if (off < 0 || off + size > ip.length) return undefined;
+    let v = 0;
+    for (let i = 0; i < size; i++) v = v * 256 + ip[off + i]!;
+    return v >>> 0;
+  };
+  let a = 0;
+  let x = 0;
+  const mem = new Uint32Array(16);
+  for (let pc = 0; pc < prog.length / 8; ) {
+    const code = view.getUint16(pc * 8, le);
+    const jt = prog[pc * 8 + 2]!;
+    const jf = prog[pc * 8 + 3]!;
+    const k = view.getUint32(pc * 8 + 4, le);
+    pc++;
+    const cls = code & 0x07;
+    if (cls === LD || cls === LDX) {
+      const mode = code & 0xe0;
+      const size = (code & 0x18) === W ? 4 : (code & 0x18) === H ? 2 : 1;
+      let v: number | undefined;
+      if (cls === LD && mode === ABS && k === AD_PROTOCOL) v = etherType;
+      else if (mode === ABS) v = load(k, size);
+      else if (mode === IND) v = load(x + k, size);
+      else if (mode === MEM) v = mem[k]!;
+      else if (mode === MSH) v = load(k, 1) === undefined ? undefined : (load(k, 1)! & 0x0f) * 4;
+      else throw new Error(`unsupported load ${code}`);
+      if (v === undefined) return 0;
+      if (cls === LD) a = v;
+      else x = v;
+    } else if (cls === ST) mem[k] = a;
+    else if (cls === ALU) {
+      const src = (code & 0x08) === X ? x : k;
+      const o = code & 0xf0;
+      if (o === ADD) a = (a + src) >>> 0;
+      else if (o === SUB) a = (a - src) >>> 0;
+      else if (o === MUL) a = Math.imul(a, src) >>> 0;
+      else if (o === DIV) a = src === 0 ? 0 : Math.floor(a / src);
+      else if (o === MOD) a = src === 0 ? 0 : a % src;
+      else if (o === RSH) a = a >>> src;
+      else if (o === XOR) a = (a ^ src) >>> 0;
+      else throw new Error(`unsupported alu ${code}`);
+    } else if (cls === JMP) {
+      const o = code & 0xf0;
+      if (o === 0) pc += k;
+      else {
+        const c = o === JEQ ? a === k : o === JGT ? a > k : o === JGE ? a >= k : o === JSET ? (a & k) !== 0 : undefined;
+        if (c === undefined) throw new Error(`unsupported jump ${code}`);
+        pc += c ? jt : jf;
+      }
+    } else if (cls === RET) return (code & 0x18) === A ? a : k;
+    else if (cls === MISC) {
+      if ((code & 0xf8) === TAX) x = a;
+      else a = x;
+    } else throw new Error(`unsupported opcode ${code}`);
+  }
+  return 0;
+}

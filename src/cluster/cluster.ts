@@ -1,0 +1,309 @@
+/**
+ * A byway cluster: one stack per worker thread, each on its own queue of one interface, sharing the address(es)
+ * and the MAC, as Node's `cluster` shares a port between processes. The same program file runs in every worker
+ * (like `cluster`: the primary calls `startCluster`, a worker finds its stack with `clusterWorker()`), or a worker
+ * file of its own (`file`).
+ *
+ * Why worker threads and not `cluster` processes: the queues are sockets of one process then (an AF_XDP XSKMAP or a
+ * fanout group is shared by file descriptor, without passing descriptors between processes), the workers reach each
+ * other with a BroadcastChannel (ARP relay) and the primary with a MessagePort, and a worker costs a V8 isolate, not
+ * a process (docs/scaling.md has the measured start-up time and memory of each). The price: a crash in native code
+ * ends every worker; a JavaScript error ends only its thread.
+ *
+ * Steering (plan.ts, drivers/af-packet/fanout.ts): every worker's socket joins one PACKET_FANOUT group in 'cbpf'
+ * mode; byway's program sends service ports by a hash of the client's address and port, each worker's ephemeral
+ * slice to it, and ARP to the ARP owner (the lowest live worker), which relays ARP to the others. Workers are
+ * started one after another, so the kernel's member order is known, and whenever a member joins or leaves, the
+ * primary installs the slot table that matches the kernel's new order (through a live worker's socket).
+ *
+ * Failure: a worker whose thread ends (an uncaught error, process.exit in the worker, `kill`) takes its socket
+ * with it; the kernel removes the member, the primary installs the new table (the dead worker's class goes to
+ * the ARP owner, so new flows there are served), moves the ARP role if needed, and emits 'exit'. Its connections
+ * are lost (the peers get RSTs from whichever worker now receives their segments). `restart: true` starts a new
+ * worker on the same index, which takes the class back. Between the kernel's removal and the new table (a message
+ * to a worker, well under a millisecond when idle) segments of a live worker's flows may reach another member
+ * when there are three or more; with two, the survivor is the only member and receives everything.
+ */
+import { EventEmitter } from 'node:events';
+import { createRequire } from 'node:module';
+import { extname } from 'node:path';
+import { pathToFileURL, fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import { buildFanoutProgram } from '../../drivers/af-packet/fanout.js';
+import { invalidArg } from '../../protocols/util/errors.js';
+import type { ConnectionRow } from '../api/stack.js';
+import type { StackStats } from '../stack/stats.js';
+import { Membership } from './plan.js';
+import type { ClusterDriverOptions, ClusterStackOptions, FromWorker, ToWorker, WorkerInit } from './worker.js';
+
+export interface ClusterOptions {
+  /** Number of workers (1..64). */
+  readonly workers: number;
+  /** The file every worker runs (default: this program's main file, process.argv[1]). */
+  readonly file?: string | URL;
+  readonly driver: ClusterDriverOptions;
+  /** The address(es) every worker's stack has: '10.0.0.2/24'. */
+  readonly address: string | readonly string[];
+  /** More createStack options for every worker (plain data). */
+  readonly stack?: ClusterStackOptions;
+  /** Start a new worker on the same index when one ends other than by `close()` (default false). */
+  readonly restart?: boolean;
+  /** The fanout group id (default: derived from the process id). */
+  readonly group?: number;
+  /** Passed to every worker as `clusterWorker().data` (structured-cloneable). */
+  readonly data?: unknown;
+  /** How long a worker may take to open its queue, make its stack and run its file's top level (default 10 s). */
+  readonly readyTimeoutMs?: number;
+}
+
+export interface ClusterStats {
+  readonly workers: ReadonlyArray<{ readonly index: number; readonly stats: StackStats }>;
+  /** Every counter summed over the live workers. */
+  readonly total: StackStats;
+}
+
+let nextCluster = 0;
+
+/** tsx's ESM API (its `import` export; the `require` one loads its ESM half by a path that breaks from a worker). */
+function tsxApi(): string {
+  const pkg = createRequire(import.meta.url).resolve('tsx/package.json');
+  return new URL('./dist/esm/api/index.mjs', pathToFileURL(pkg)).href;
+}
+
+/** Every number in `b` added into `a` (same shape), for the aggregated stats. */
+function addInto(a: Record<string, unknown>, b: Record<string, unknown>): void {
+  for (const [k, v] of Object.entries(b)) {
+    if (typeof v === 'number') a[k] = ((a[k] as number | undefined) ?? 0) + v;
+    else if (v !== null && typeof v === 'object' && !Array.isArray(v)) {
+      if (typeof a[k] !== 'object' || a[k] === null) a[k] = {};
+      addInto(a[k] as Record<string, unknown>, v as Record<string, unknown>);
+    }
+  }
+}
+
+/** How a worker thread starts: tsx first when the files are TypeScript (tests, `node --import tsx`), then worker.ts. */
+const BOOT = `
+const { workerData } = require('node:worker_threads');
+(async () => {
+  const b = workerData.bywayCluster;
+  if (b.tsx) (await import(b.tsx)).register();
+  await (await import(b.runtime)).runWorker(b.init);
+})().catch((e) => process.nextTick(() => { throw e; }));
+`;
+
+export class Cluster extends EventEmitter {
+  readonly size: number;
+  private readonly threads: Array<Worker | undefined>;
+  private readonly members: Membership;
+  private readonly id = `${process.pid}-${nextCluster++}`;
+  private readonly group: number;
+  private readonly file: string;
+  private readonly tsx: string | undefined;
+  private readonly runtime: string;
+  private closing = false;
+  private requests = 0;
+  private readonly pending = new Map<number, (v: unknown) => void>();
+  private arpOwner: number | undefined = undefined;
+
+  /** @internal use startCluster */
+  constructor(private readonly options: ClusterOptions) {
+    super();
+    const n = options.workers;
+    if (!Number.isInteger(n) || n < 1 || n > 64) throw invalidArg(`workers must be an integer from 1 to 64, got ${String(n)}`);
+    if (options.driver?.kind !== 'af-packet') throw invalidArg("driver.kind must be 'af-packet' (the queues are an AF_PACKET fanout group)");
+    this.size = n;
+    this.threads = new Array<Worker | undefined>(n).fill(undefined);
+    this.members = new Membership(n);
+    this.group = options.group ?? 1 + ((process.pid * 31 + nextCluster * 7) % 65000);
+    const file = options.file ?? process.argv[1];
+    if (file === undefined) throw invalidArg('no file for the workers to run: pass options.file');
+    this.file = file instanceof URL ? file.href : /^[a-z]+:/.test(file) ? file : pathToFileURL(file).href;
+    const here = fileURLToPath(import.meta.url);
+    const ts = extname(here) === '.ts' || /\.[mc]?ts$/.test(this.file);
+    this.runtime = new URL(`./worker${extname(here)}`, import.meta.url).href;
+    this.tsx = ts ? tsxApi() : undefined;
+  }
+
+  /** The indexes of the workers running now. */
+  get live(): readonly number[] {
+    return this.members.live;
+  }
+
+  /** The worker thread on `index`, if it runs. */
+  worker(index: number): Worker | undefined {
+    return this.threads[index];
+  }
+
+  /**
+   * @internal start every worker, one after another (the kernel's member order is the start order); each is ready
+   * when its file's top level has run (a server listens then).
+   */
+  async start(): Promise<void> {
+    for (let i = 0; i < this.size; i++) await this.spawn(i);
+  }
+
+  private spawn(index: number): Promise<void> {
+    const owner = Math.min(index, this.members.arpOwner ?? index);
+    const init: WorkerInit = {
+      id: this.id,
+      index,
+      workers: this.size,
+      group: this.group,
+      program: buildFanoutProgram({ workers: this.size, slots: this.members.slotsAfterJoin(index) }),
+      answerArp: owner === index,
+      driver: this.options.driver,
+      address: this.options.address,
+      stack: this.options.stack ?? {},
+      file: this.file,
+      data: this.options.data,
+    };
+    const w = new Worker(BOOT, { eval: true, workerData: { bywayCluster: { init, tsx: this.tsx, runtime: this.runtime } } });
+    this.threads[index] = w;
+    return new Promise<void>((resolve, reject) => {
+      let ready = false;
+      const timer = setTimeout(() => {
+        if (!ready) void w.terminate();
+      }, this.options.readyTimeoutMs ?? 10_000);
+      let joined = false;
+      w.on('message', (m: FromWorker) => {
+        if (m.type === 'opened') {
+          joined = true;
+          this.members.join(index);
+          this.retable();
+        } else if (m.type === 'ready') {
+          ready = true;
+          clearTimeout(timer);
+          this.emit('online', index);
+          resolve();
+        } else if (m.type === 'reply') {
+          this.pending.get(m.id)?.(m.value);
+          this.pending.delete(m.id);
+        } else if (m.type === 'warning') this.emit('warning', index, m.message);
+        else if (m.type === 'user') this.emit('message', index, m.value);
+      });
+      w.on('error', (e) => {
+        if (!ready) {
+          clearTimeout(timer);
+          reject(e);
+        } else this.workerError(index, e);
+      });
+      w.on('exit', (code) => {
+        clearTimeout(timer);
+        if (this.threads[index] === w) this.threads[index] = undefined;
+        if (joined) {
+          this.members.leave(index);
+          this.retable();
+        }
+        if (!ready) reject(new Error(`cluster worker ${index} ended (code ${code}) before it was ready`));
+        else this.emit('exit', index, code);
+        if (ready && !this.closing && this.options.restart) {
+          this.spawn(index).catch((e: unknown) => this.workerError(index, e));
+        }
+      });
+    });
+  }
+
+  /**
+   * A worker's uncaught error (its thread then ends: 'exit' follows): 'error' with the error, its `worker` set to
+   * the index, when someone listens; a process warning otherwise (unlike an EventEmitter's unheard 'error', it
+   * does not end the primary, whose other workers keep serving).
+   */
+  private workerError(index: number, e: unknown): void {
+    const err = e instanceof Error ? e : new Error(String(e));
+    (err as Error & { worker?: number }).worker = index;
+    if (this.listenerCount('error') > 0) this.emit('error', err);
+    else process.emitWarning(`byway cluster worker ${index}: ${err.stack ?? err.message}`);
+  }
+
+  /** Install the slot table that matches the kernel's member order, and move the ARP role to the lowest live worker. */
+  private retable(): void {
+    const owner = this.members.arpOwner;
+    if (owner === undefined) return;
+    const program = buildFanoutProgram({ workers: this.size, slots: this.members.slots() });
+    this.post(owner, { type: 'program', program });
+    if (owner !== this.arpOwner) {
+      if (this.arpOwner !== undefined) this.post(this.arpOwner, { type: 'arp', answer: false });
+      this.post(owner, { type: 'arp', answer: true });
+      this.arpOwner = owner;
+    }
+  }
+
+  private post(index: number, m: ToWorker): void {
+    this.threads[index]?.postMessage(m);
+  }
+
+  private ask<T>(index: number, type: 'stats' | 'connections'): Promise<T | undefined> {
+    const w = this.threads[index];
+    if (!w) return Promise.resolve(undefined);
+    const id = ++this.requests;
+    return new Promise<T | undefined>((resolve) => {
+      const onExit = (): void => {
+        this.pending.delete(id);
+        resolve(undefined);
+      };
+      w.once('exit', onExit);
+      this.pending.set(id, (v) => {
+        w.off('exit', onExit);
+        resolve(v as T);
+      });
+      w.postMessage({ type, id } satisfies ToWorker);
+    });
+  }
+
+  /** Each live worker's stack stats, and their sum. */
+  async stats(): Promise<ClusterStats> {
+    const per = await Promise.all(this.live.map(async (index) => ({ index, stats: await this.ask<StackStats>(index, 'stats') })));
+    const workers = per.filter((p): p is { index: number; stats: StackStats } => p.stats !== undefined);
+    const total = {} as Record<string, unknown>;
+    for (const p of workers) addInto(total, p.stats as unknown as Record<string, unknown>);
+    return { workers, total: total as unknown as StackStats };
+  }
+
+  /** Every live worker's TCP connections, each row with its worker's index. */
+  async connections(): Promise<Array<ConnectionRow & { readonly worker: number }>> {
+    const per = await Promise.all(this.live.map(async (index) => ({ index, rows: await this.ask<ConnectionRow[]>(index, 'connections') })));
+    return per.flatMap((p) => (p.rows ?? []).map((r) => ({ ...r, worker: p.index })));
+  }
+
+  /** End worker `index` (its thread is terminated, as if it had crashed); with `restart`, a new one takes its place. */
+  async kill(index: number): Promise<void> {
+    await this.threads[index]?.terminate();
+  }
+
+  /** Start a worker on `index` if none runs there (after a kill or an exit without `restart`). */
+  async revive(index: number): Promise<void> {
+    if (this.threads[index]) return;
+    await this.spawn(index);
+  }
+
+  /** Close every worker's stack and end the threads. */
+  async close(): Promise<void> {
+    this.closing = true;
+    const ws = this.threads.filter((w): w is Worker => w !== undefined);
+    await Promise.all(
+      ws.map(
+        (w) =>
+          new Promise<void>((resolve) => {
+            const t = setTimeout(() => void w.terminate(), 2_000);
+            w.once('exit', () => {
+              clearTimeout(t);
+              resolve();
+            });
+            w.postMessage({ type: 'close' } satisfies ToWorker);
+          }),
+      ),
+    );
+  }
+}
+
+/** Start `options.workers` workers, one after another; resolves when every one has its queue and stack and its file ran. */
+export async function startCluster(options: ClusterOptions): Promise<Cluster> {
+  const c = new Cluster(options);
+  try {
+    await c.start();
+  } catch (e) {
+    await c.close();
+    throw e;
+  }
+  return c;
+}

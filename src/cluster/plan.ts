@@ -1,0 +1,87 @@
+/**
+ * The plan of a byway cluster: N stacks (workers) sharing one address and MAC over one link, each receiving the
+ * flows the link's steering gives its queue (an AF_PACKET fanout member with byway's steering program,
+ * drivers/af-packet/fanout.ts). No I/O here: what each worker's stack is configured with, and the kernel's fanout
+ * member order, so the primary can compute the program's slot table. Used by the worker_threads cluster
+ * (cluster.ts) and by the virtual-clock tests, so both run the same rules.
+ *
+ * - Ports: a listening TCP port and a bound UDP port exist in every worker (each program listens); each worker
+ *   takes its ephemeral ports (TCP connect, UDP bind(0)) from its own slice of the ephemeral range, which the
+ *   steering program sends back to it.
+ * - ARP: the program sends every non-IPv4 frame to the ARP owner's member; the owner answers requests for the
+ *   address and relays every ARP frame to the others (drivers/middleware/relay.ts), which learn from it but do not
+ *   answer. The owner is the lowest live worker.
+ * - Members: the kernel keeps a fanout group's members in join order and, when one leaves, moves the last into its
+ *   place (net/packet/af_packet.c __fanout_unlink). `Membership` mirrors that, and `slots()` gives the program's
+ *   worker -> member table; a worker without a member (not started, or dead) maps to the ARP owner's member, so
+ *   new flows that hash to it are served by a live worker.
+ */
+import { workerEphemeralRange, type FlowSteeringSpec } from '../../drivers/af-packet/fanout.js';
+
+export interface WorkerSettings {
+  readonly limits: {
+    readonly tcp: { readonly ephemeralLow: number; readonly ephemeralHigh: number };
+    readonly udp: { readonly ephemeralLow: number; readonly ephemeralHigh: number };
+  };
+  readonly answerArp: boolean;
+}
+
+/** What worker `index`'s stack is configured with (see the contract above). */
+export function workerSettings(spec: FlowSteeringSpec, index: number, arpOwner: number): WorkerSettings {
+  const { low, high } = workerEphemeralRange(spec, index);
+  const range = { ephemeralLow: low, ephemeralHigh: high };
+  return { limits: { tcp: range, udp: range }, answerArp: index === arpOwner };
+}
+
+/** The kernel's member order of one fanout group, as worker indexes. */
+export class Membership {
+  /** members[i]: the worker at member position i. */
+  private readonly members: number[] = [];
+
+  constructor(readonly workers: number) {}
+
+  /** A worker's socket joined: appended (fanout_link). */
+  join(worker: number): void {
+    if (this.members.includes(worker)) throw new Error(`worker ${worker} is already a member`);
+    this.members.push(worker);
+  }
+
+  /** A worker's socket left: the last member takes its place (__fanout_unlink). */
+  leave(worker: number): void {
+    const i = this.members.indexOf(worker);
+    if (i < 0) return;
+    const last = this.members.pop()!;
+    if (i < this.members.length) this.members[i] = last;
+  }
+
+  has(worker: number): boolean {
+    return this.members.includes(worker);
+  }
+
+  get live(): readonly number[] {
+    return [...this.members].sort((a, b) => a - b);
+  }
+
+  /** The lowest live worker (answers ARP), or undefined when none is. */
+  get arpOwner(): number | undefined {
+    return this.members.length === 0 ? undefined : Math.min(...this.members);
+  }
+
+  /** The steering program's slot table: worker -> member position (the ARP owner's for a worker with none). */
+  slots(): number[] {
+    const owner = this.arpOwner;
+    const fallback = owner === undefined ? 0 : this.members.indexOf(owner);
+    return Array.from({ length: this.workers }, (_, w) => {
+      const i = this.members.indexOf(w);
+      return i >= 0 ? i : fallback;
+    });
+  }
+
+  /** The slot table once `worker` has joined (for the program it installs when it joins). */
+  slotsAfterJoin(worker: number): number[] {
+    const m = new Membership(this.workers);
+    for (const w of this.members) m.join(w);
+    m.join(worker);
+    return m.slots();
+  }
+}

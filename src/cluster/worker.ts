@@ -1,0 +1,139 @@
+/**
+ * The worker side of a byway cluster (cluster.ts starts it): in a worker thread, open this worker's queue (an
+ * AF_PACKET fanout member with byway's steering program), relay ARP between the workers (a BroadcastChannel), make
+ * the stack with this worker's settings (plan.ts: its ephemeral slice, whether it answers ARP), tell the primary the
+ * socket is open, then run the program's file, which finds its stack with `clusterWorker()`, and tell the primary
+ * it is ready once the file's top level has run.
+ *
+ * Messages from the primary: 'stats' and 'connections' (answered with this worker's), 'program' (install a new
+ * steering program for the group), 'arp' (take or give up answering ARP), 'close' (close the stack and end).
+ * The stack is closed, and with it the socket (the kernel removes the member), when the thread ends for any reason:
+ * the addon's environment clean-up closes what is still open.
+ */
+import { BroadcastChannel, parentPort, workerData } from 'node:worker_threads';
+import { openAfPacket } from '../../drivers/af-packet/index.js';
+import { relay } from '../../drivers/middleware/relay.js';
+import { createStack, type Stack, type StackOptions } from '../api/stack.js';
+import { workerSettings } from './plan.js';
+
+/** What the primary hands a worker (structured-cloneable). */
+export interface WorkerInit {
+  readonly id: string;
+  readonly index: number;
+  readonly workers: number;
+  readonly group: number;
+  readonly program: Uint8Array;
+  readonly answerArp: boolean;
+  readonly driver: ClusterDriverOptions;
+  readonly address: string | readonly string[];
+  readonly stack: ClusterStackOptions;
+  /** The program file each worker runs, as a URL. */
+  readonly file: string;
+  /** Anything the primary passes along (`ClusterOptions.data`). */
+  readonly data: unknown;
+}
+
+/** The queue each worker opens: an AF_PACKET fanout member on `ifname` (every worker on the same interface). */
+export interface ClusterDriverOptions {
+  readonly kind: 'af-packet';
+  readonly ifname: string;
+  readonly netns?: string;
+  /** byway's MAC (default: the interface's). */
+  readonly hwAddress?: Uint8Array;
+  readonly tpacketVersion?: 2 | 3;
+  readonly blockTimeoutMs?: number;
+  readonly busyPoll?: boolean | number;
+  readonly qdiscBypass?: boolean;
+}
+
+/** createStack options a cluster passes to every worker's stack (plain data: they cross to the worker threads). */
+export type ClusterStackOptions = Pick<StackOptions, 'gateway' | 'routes' | 'mac' | 'mtu' | 'ttl' | 'pollMode' | 'spinMs' | 'spinUs' | 'gro' | 'limits' | 'path'> & {
+  readonly path?: Exclude<StackOptions['path'], (...args: never[]) => unknown>;
+};
+
+/** What a worker's program sees of its cluster. */
+export interface ClusterWorker {
+  readonly index: number;
+  readonly workers: number;
+  readonly stack: Stack;
+  readonly data: unknown;
+  /** Send a structured-cloneable value to the primary: the cluster emits 'message' (index, value). */
+  send(value: unknown): void;
+}
+
+// On globalThis, so a program that loads byway through another path (dist/ and src/) still finds its worker.
+const CURRENT = Symbol.for('byway.cluster.worker');
+
+/** In a cluster worker: its index, the worker count and its stack. Undefined anywhere else. */
+export function clusterWorker(): ClusterWorker | undefined {
+  return (globalThis as Record<symbol, ClusterWorker | undefined>)[CURRENT];
+}
+
+/** True in a thread the cluster started. */
+export function isClusterWorker(): boolean {
+  return (workerData as { bywayCluster?: unknown } | null)?.bywayCluster !== undefined;
+}
+
+export type ToWorker =
+  | { readonly type: 'stats' | 'connections'; readonly id: number }
+  | { readonly type: 'program'; readonly program: Uint8Array }
+  | { readonly type: 'arp'; readonly answer: boolean }
+  | { readonly type: 'close' };
+
+export type FromWorker =
+  | { readonly type: 'opened' | 'ready'; readonly index: number }
+  | { readonly type: 'reply'; readonly id: number; readonly value: unknown }
+  | { readonly type: 'warning'; readonly message: string }
+  | { readonly type: 'user'; readonly value: unknown };
+
+function firstIpv4(address: string | readonly string[]): string {
+  const a = typeof address === 'string' ? address : address[0]!;
+  return a.split('/')[0]!;
+}
+
+/** Run one worker (called by the thread's bootstrap in cluster.ts). */
+export async function runWorker(init: WorkerInit): Promise<void> {
+  const port = parentPort!;
+  const spec = { workers: init.workers };
+  const driver = openAfPacket({
+    ...init.driver,
+    ipv4: firstIpv4(init.address),
+    fanout: { group: init.group, mode: 'cbpf', program: init.program },
+  });
+  const channel = new BroadcastChannel(`byway-cluster:${init.id}`);
+  const queue = relay(driver, { relay: (f) => channel.postMessage(f) });
+  channel.onmessage = (ev) => queue.inject((ev as { data: Uint8Array }).data);
+  channel.unref();
+  const own = workerSettings(spec, init.index, init.answerArp ? init.index : -1);
+  const limits = init.stack.limits ?? {};
+  const stack = createStack({
+    ...init.stack,
+    driver: queue,
+    address: init.address,
+    answerArp: own.answerArp,
+    limits: { ...limits, tcp: { ...limits.tcp, ...own.limits.tcp }, udp: { ...limits.udp, ...own.limits.udp } },
+  });
+  const send = (value: unknown): void => port.postMessage({ type: 'user', value } satisfies FromWorker);
+  (globalThis as Record<symbol, ClusterWorker>)[CURRENT] = { index: init.index, workers: init.workers, stack, data: init.data, send };
+  port.on('message', (m: ToWorker) => {
+    if (m.type === 'stats') port.postMessage({ type: 'reply', id: m.id, value: stack.stats } satisfies FromWorker);
+    else if (m.type === 'connections') port.postMessage({ type: 'reply', id: m.id, value: stack.connections() } satisfies FromWorker);
+    else if (m.type === 'program') {
+      try {
+        driver.setFanoutProgram(m.program);
+      } catch (e) {
+        port.postMessage({ type: 'warning', message: `steering program not installed: ${(e as Error).message}` } satisfies FromWorker);
+      }
+    } else if (m.type === 'arp') stack.core.answerArp = m.answer;
+    else if (m.type === 'close') {
+      stack.close();
+      channel.close();
+      port.close();
+    }
+  });
+  port.unref();
+  // 'opened': the socket is a member of the group now; 'ready': the program's top level has run (it listens).
+  port.postMessage({ type: 'opened', index: init.index } satisfies FromWorker);
+  await import(init.file);
+  port.postMessage({ type: 'ready', index: init.index } satisfies FromWorker);
+}

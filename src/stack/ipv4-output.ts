@@ -1,0 +1,373 @@
+/**
+ * IPv4 transmit: one packet at a time, built in place in a buffer the driver lends, through a transmit token
+ * (`TxPacket`, the shape of smoltcp's TX token): a layer asks `begin` for a packet, writes its L4 bytes at
+ * `packet.offset`, and sends it with `packet.commit(now)`. Everything the send depends on (addresses, next hop,
+ * MTU, TSO segment, where the bytes live) is in the token, not in fields of the stack set before the call.
+ *
+ * Only a packet that must wait goes through a scratch copy: for ARP (queued in the neighbour cache), to be
+ * fragmented (RFC 791), or looped back to our own address. The path MTU table (RFC 1191) lives here too, since
+ * every send reads it.
+ */
+import type { FrameDriver } from '../../drivers/types.js';
+import { BROADCAST_MAC, EtherType, ZERO_MAC } from '../../protocols/ethernet/wire.js';
+import { IPV4_FLAG_DF, IPV4_FLAG_MF, IPV4_HEADER_LEN, IpProtocol, writeIpv4Header } from '../../protocols/ipv4/wire.js';
+import type { NeighbourCache } from './neighbour.js';
+import type { RoutingTable } from './routing.js';
+import type { StackStats } from './stats.js';
+
+/** Where a packet's bytes are built, and so how `commit` sends it. */
+export const enum TxKind {
+  /** In the driver's transmit buffer, the link header written: sent as it is. */
+  Direct,
+  /** A scratch copy waiting for the next hop's MAC (ARP). */
+  Neighbour,
+  /** A scratch copy of a datagram above the MTU, cut into fragments at commit. */
+  Fragment,
+  /** A scratch copy to one of our own addresses, received at the next poll. */
+  Loopback,
+}
+
+/** What a destination is to this stack (Ipv4Output's one-entry cache). */
+const enum Way {
+  Local,
+  Broadcast,
+  Routed,
+  NoRoute,
+}
+
+/** Node's error code for a packet that `begin` could not lend room for. */
+export type TxErrorCode = 'ENETUNREACH' | 'EMSGSIZE' | 'ENOBUFS';
+
+/** What the output needs of the stack it sends for. */
+export interface Ipv4Link {
+  readonly driver: FrameDriver;
+  readonly ethernet: boolean;
+  /** Link header bytes before the IP header (Ethernet, plus a VLAN tag). */
+  readonly l2len: number;
+  readonly mtu: number;
+  readonly routes: RoutingTable;
+  readonly neighbours: NeighbourCache;
+  readonly stats: StackStats;
+  /** Compute the IPv4 header checksum (the driver does not). */
+  readonly ipChecksum: boolean;
+  isLocalAddress(ip: number): boolean;
+  isBroadcastFor(ip: number): boolean;
+  /** The next hop's MAC, or undefined while it is resolved (the packet then waits in the neighbour cache). */
+  neighbourMac(now: number, ip: number): Uint8Array | undefined;
+  writeL2(frame: Uint8Array, dst: Uint8Array, ethertype: number): void;
+}
+
+/**
+ * The transmit token: the open packet. `buf[offset, offset + l4Len)` is the L4 part to write; `commit(now)` sends
+ * it. One token per output, reused: it is valid from `begin` to `commit`, and committing it twice throws.
+ */
+export class TxPacket {
+  buf: Uint8Array = new Uint8Array(0);
+  offset = 0;
+  kind = TxKind.Direct;
+  src = 0;
+  dst = 0;
+  protocol = 0;
+  l4Len = 0;
+  ttl = 64;
+  flags = 0;
+  nextHop = 0;
+  mtu = 0;
+  /** TCP payload bytes per segment when the driver cuts this packet (TSO), else 0. */
+  segment = 0;
+  /** Told (with the destination) when the packet waits for ARP and ARP gives up. */
+  unreachable: ((dst: number) => void) | undefined = undefined;
+  open = false;
+
+  constructor(private readonly out: Ipv4Output) {}
+
+  /**
+   * Whether the L4 checksum must be computed in software: the driver completes it only for a packet it sends
+   * straight from its own buffer; a fragmented datagram's checksum covers pieces no device sees whole.
+   */
+  get scratch(): boolean {
+    return this.kind !== TxKind.Direct;
+  }
+
+  commit(now: number): void {
+    if (!this.open) throw new Error('TxPacket committed twice, or never begun');
+    this.open = false;
+    this.out.commit(now, this);
+  }
+}
+
+export class Ipv4Output {
+  readonly packet: TxPacket = new TxPacket(this);
+  /** Why the last `begin` returned null. */
+  error: TxErrorCode = 'ENOBUFS';
+  /** Packets to our own addresses, received at the next poll. */
+  loopback: Uint8Array[] = [];
+  private ipIdent: number;
+  /** Largest IP packet the driver segments itself (caps.tso), 0 without TSO. */
+  readonly tsoMax: number;
+  private readonly pmtu = new Map<number, { mtu: number; expires: number }>();
+  /**
+   * The last destination's way out, as a one-entry cache (a connection sends many packets to one peer in a row):
+   * what kind of address it is and its route, valid while the routing table keeps its generation. Addresses are
+   * fixed for the stack's life; the next hop's MAC and the path MTU are still looked up per packet.
+   */
+  private lastDst = -1;
+  private lastGeneration = -1;
+  private lastWay = Way.Routed;
+  private lastNextHop = 0;
+  private lastRouteMtu: number | undefined = undefined;
+
+  constructor(
+    private readonly link: Ipv4Link,
+    ident: number,
+    tsoMax: number,
+  ) {
+    this.ipIdent = ident & 0xffff;
+    this.tsoMax = tsoMax;
+  }
+
+  /**
+   * Lend a packet with `l4Len` bytes of payload from src to dst. Returns null (and sets `error`) when it cannot be
+   * sent: no route (ENETUNREACH), too big with DF (EMSGSIZE), no transmit room (ENOBUFS). `segment` > 0 asks for
+   * TSO (a TCP packet above the MTU that the driver cuts into segments of that many payload bytes).
+   */
+  begin(
+    now: number,
+    src: number,
+    dst: number,
+    protocol: number,
+    l4Len: number,
+    ttl: number,
+    flags: number,
+    segment: number,
+    unreachable: ((dst: number) => void) | undefined,
+  ): TxPacket | null {
+    const link = this.link;
+    const st = link.stats.ipv4;
+    const p = this.packet;
+    p.open = false;
+    const ipLen = IPV4_HEADER_LEN + l4Len;
+    if (ipLen > 65535) return this.fail(st, 'EMSGSIZE');
+    p.src = src;
+    p.dst = dst;
+    p.protocol = protocol;
+    p.l4Len = l4Len;
+    p.ttl = ttl;
+    p.flags = flags;
+    p.segment = 0;
+    p.unreachable = unreachable;
+    if (dst !== this.lastDst || link.routes.generation !== this.lastGeneration) this.findWay(dst);
+    const way = this.lastWay;
+    if (way === Way.Local) return this.scratch(p, TxKind.Loopback, ipLen, IPV4_HEADER_LEN);
+    let mac: Uint8Array | undefined;
+    let mtu = link.mtu;
+    if (way === Way.Broadcast) {
+      mac = BROADCAST_MAC;
+      p.nextHop = dst;
+    } else if (way === Way.NoRoute) {
+      st.noRoute++;
+      this.error = 'ENETUNREACH';
+      return null;
+    } else {
+      const nextHop = this.lastNextHop;
+      p.nextHop = nextHop;
+      mtu = this.pathMtu(now, dst, this.lastRouteMtu);
+      mac = link.ethernet ? link.neighbourMac(now, nextHop) : ZERO_MAC;
+    }
+    p.mtu = mtu;
+    if (ipLen > mtu) {
+      const df = (flags & IPV4_FLAG_DF) !== 0;
+      if (segment > 0 && ipLen <= this.tsoMax && protocol === IpProtocol.TCP && df && segment + 40 <= mtu) {
+        p.segment = segment; // the driver cuts it (caps.tso)
+      } else if (df) {
+        return this.fail(st, 'EMSGSIZE');
+      } else {
+        return this.scratch(p, TxKind.Fragment, ipLen, IPV4_HEADER_LEN);
+      }
+    }
+    const frameLen = link.l2len + ipLen;
+    if (mac === undefined) return this.scratch(p, TxKind.Neighbour, frameLen, link.l2len + IPV4_HEADER_LEN);
+    const frame = link.driver.txReserve(frameLen);
+    if (frame === null) {
+      st.txNoBuffer++;
+      this.error = 'ENOBUFS';
+      return null;
+    }
+    if (link.ethernet) link.writeL2(frame, mac, EtherType.IPv4);
+    p.kind = TxKind.Direct;
+    p.buf = frame;
+    p.offset = link.l2len + IPV4_HEADER_LEN;
+    p.open = true;
+    return p;
+  }
+
+  /** Fill the one-entry cache for dst (see lastDst). */
+  private findWay(dst: number): void {
+    const link = this.link;
+    this.lastDst = dst;
+    this.lastGeneration = link.routes.generation;
+    this.lastRouteMtu = undefined;
+    if (link.isLocalAddress(dst)) this.lastWay = Way.Local;
+    else if (link.isBroadcastFor(dst)) this.lastWay = Way.Broadcast;
+    else {
+      const r = link.routes.lookupRoute(dst);
+      if (r === undefined) this.lastWay = Way.NoRoute;
+      else {
+        this.lastWay = Way.Routed;
+        this.lastNextHop = r.gateway ?? dst;
+        this.lastRouteMtu = r.mtu;
+      }
+    }
+  }
+
+  private fail(st: { tooBig: number }, code: 'EMSGSIZE'): null {
+    st.tooBig++;
+    this.error = code;
+    return null;
+  }
+
+  private scratch(p: TxPacket, kind: TxKind, len: number, offset: number): TxPacket {
+    p.kind = kind;
+    p.buf = new Uint8Array(len);
+    p.offset = offset;
+    p.open = true;
+    return p;
+  }
+
+  /** Send the packet `p` (called by `p.commit`). */
+  commit(now: number, p: TxPacket): void {
+    const link = this.link;
+    const st = link.stats.ipv4;
+    const b = p.buf;
+    switch (p.kind) {
+      case TxKind.Direct: {
+        const segment = p.segment;
+        writeIpv4Header(b, link.l2len, p.src, p.dst, p.protocol, p.l4Len, p.ttl, this.nextIdent(), p.flags, 0, link.ipChecksum);
+        if (segment > 0) {
+          this.tsoSent(p);
+          link.driver.txCommit(now, b.length, segment);
+        } else link.driver.txCommit(now, b.length);
+        st.tx++;
+        link.stats.ethernet.tx++;
+        return;
+      }
+      case TxKind.Neighbour: {
+        const segment = p.segment;
+        writeIpv4Header(b, link.l2len, p.src, p.dst, p.protocol, p.l4Len, p.ttl, this.nextIdent(), p.flags, 0, link.ipChecksum);
+        if (segment > 0) this.tsoSent(p);
+        const pending = { frame: b, onUnreachable: bindDst(p.unreachable, p.dst), segment: segment > 0 ? segment : undefined };
+        if (!link.neighbours.enqueue(now, p.nextHop, pending)) st.neighbourDrops++;
+        return;
+      }
+      case TxKind.Loopback:
+        writeIpv4Header(b, 0, p.src, p.dst, p.protocol, p.l4Len, p.ttl, this.nextIdent(), p.flags, 0, true);
+        this.loopback.push(b);
+        st.loopback++;
+        st.tx++;
+        return;
+      case TxKind.Fragment:
+        this.sendFragments(now, p);
+        return;
+    }
+  }
+
+  /**
+   * RFC 791 section 3.2 fragmentation: every fragment but the last carries a multiple of 8 payload bytes; all share
+   * the ident; MF is set on all but the last.
+   */
+  private sendFragments(now: number, p: TxPacket): void {
+    const link = this.link;
+    const st = link.stats.ipv4;
+    const ident = this.nextIdent();
+    const payload = p.buf.subarray(IPV4_HEADER_LEN);
+    const chunk = (p.mtu - IPV4_HEADER_LEN) & ~7;
+    const mac = link.isBroadcastFor(p.dst) ? BROADCAST_MAC : link.ethernet ? link.neighbourMac(now, p.nextHop) : ZERO_MAC;
+    const l2len = link.l2len;
+    for (let off = 0; off < payload.length; off += chunk) {
+      const n = Math.min(chunk, payload.length - off);
+      const more = off + n < payload.length;
+      const frameLen = l2len + IPV4_HEADER_LEN + n;
+      const flagsFrag = (more ? IPV4_FLAG_MF : 0) | (off >>> 3);
+      const direct = mac !== undefined ? link.driver.txReserve(frameLen) : null;
+      if (mac !== undefined && direct === null) {
+        st.txNoBuffer++;
+        return; // the rest is useless without this piece
+      }
+      const frame = direct ?? new Uint8Array(frameLen);
+      if (direct !== null && link.ethernet) link.writeL2(frame, mac!, EtherType.IPv4);
+      frame.set(payload.subarray(off, off + n), l2len + IPV4_HEADER_LEN);
+      writeIpv4Header(frame, l2len, p.src, p.dst, p.protocol, n, p.ttl, ident, flagsFrag, 0, link.ipChecksum);
+      st.fragmentsSent++;
+      if (direct !== null) {
+        link.driver.txCommit(now, frameLen);
+        st.tx++;
+        link.stats.ethernet.tx++;
+      } else if (!link.neighbours.enqueue(now, p.nextHop, { frame, onUnreachable: off === 0 ? bindDst(p.unreachable, p.dst) : undefined })) {
+        st.neighbourDrops++;
+        return;
+      }
+    }
+  }
+
+  /**
+   * A TSO packet goes out as several IP datagrams, each with its own ident (the device increments it, as Linux's
+   * TSO does): skip the idents they use so the next packet does not repeat one (RFC 6864 4.1 asks unique idents
+   * only of non-atomic datagrams, but a DF packet may still be fragmented by a middlebox that ignores DF).
+   */
+  private tsoSent(p: TxPacket): void {
+    const pieces = Math.ceil((p.l4Len - 20) / p.segment); // at least the TCP header's 20 bytes are not payload
+    if (pieces > 1) this.ipIdent = (this.ipIdent + pieces - 1) & 0xffff;
+    this.link.stats.ipv4.tsoPackets++;
+  }
+
+  /** A frame that waited for ARP: fill in the MAC and send it (copied into the driver's buffer). */
+  sendResolved(now: number, frame: Uint8Array, mac: Uint8Array, segment?: number): void {
+    const link = this.link;
+    const out = link.driver.txReserve(frame.length);
+    if (out === null) {
+      link.stats.ipv4.txNoBuffer++;
+      return;
+    }
+    out.set(frame);
+    if (link.ethernet) link.writeL2(out, mac, EtherType.IPv4);
+    if (segment !== undefined) link.driver.txCommit(now, frame.length, segment);
+    else link.driver.txCommit(now, frame.length);
+    link.stats.ipv4.tx++;
+    link.stats.ethernet.tx++;
+  }
+
+  private nextIdent(): number {
+    this.ipIdent = (this.ipIdent + 1) & 0xffff;
+    return this.ipIdent;
+  }
+
+  // -------------------------------------------------------------------------------------------------------------
+  // Path MTU (RFC 1191)
+
+  /** The path MTU towards dst: the route's or interface's, lowered by what ICMP taught us. */
+  mtuFor(now: number, dst: number): number {
+    return this.pathMtu(now, dst, this.link.routes.lookupRoute(dst)?.mtu);
+  }
+
+  /** mtuFor with the route's MTU already looked up (the transmit path has the route in hand). */
+  private pathMtu(now: number, dst: number, routeMtu: number | undefined): number {
+    let mtu = this.link.mtu;
+    if (routeMtu !== undefined) mtu = Math.min(mtu, routeMtu);
+    if (this.pmtu.size === 0) return mtu;
+    const p = this.pmtu.get(dst);
+    if (p !== undefined) {
+      if (now < p.expires) mtu = Math.min(mtu, p.mtu);
+      else this.pmtu.delete(dst);
+    }
+    return mtu;
+  }
+
+  /** Remember a path MTU learned from ICMP until `expires`. */
+  learnPmtu(dst: number, mtu: number, expires: number): void {
+    this.pmtu.set(dst, { mtu, expires });
+  }
+}
+
+function bindDst(cb: ((dst: number) => void) | undefined, dst: number): (() => void) | undefined {
+  return cb === undefined ? undefined : () => cb(dst);
+}

@@ -1,0 +1,63 @@
+/**
+ * The seam between the IP layer and the protocols above it. A transport (UDP, TCP, ICMP, later ICMPv6) registers
+ * with the stack under its IP protocol number and implements one interface: input, the ICMP errors that quote its
+ * packets, and polling. The stack gives each transport the same `TransportHost`: the transmit token, routes and
+ * addresses, the ICMP error sender, and port claims when the driver shares its address with the kernel.
+ */
+import type { FlowSteering } from '../../drivers/types.js';
+import type { Ipv4Output } from './ipv4-output.js';
+import type { StackStats } from './stats.js';
+
+/** What an ICMP error says about a packet a transport sent (RFC 1122 3.2.2, RFC 5927). */
+export type IcmpErrorKind = 'unreachable' | 'frag-needed' | 'ttl-exceeded';
+
+export interface Transport {
+  /** The IP protocol number (RFC 790 / IANA) this transport takes. */
+  readonly protocol: number;
+  /**
+   * One packet for this transport: its L4 bytes are `buf[start, end)` inside the IPv4 packet that starts at
+   * `buf[ipOff]` (a view valid only during the call). `broadcast`: sent to a broadcast address of ours; `trusted`:
+   * the device vouched for the L4 checksum (or the packet is our own, looped back).
+   */
+  input(now: number, buf: Uint8Array, ipOff: number, start: number, end: number, src: number, dst: number, broadcast: boolean, trusted: boolean): void;
+  /** The end of a receive batch: hand on anything held to batch it (GRO). */
+  flush(): void;
+  /**
+   * An ICMP error quoting a packet of ours from `src` to `dst` whose L4 bytes (at least 8) are `quoted`. Returns
+   * whether it matched something of the transport's (RFC 5927 validation: only then is a path MTU learned).
+   */
+  icmpError(now: number, src: number, dst: number, quoted: Uint8Array, kind: IcmpErrorKind, code: number, mtu: number): boolean;
+  poll(now: number): void;
+  /** The earliest time `poll` must run, or undefined. */
+  pollAt(now: number): number | undefined;
+}
+
+/** What the stack offers every transport. */
+export interface TransportHost {
+  readonly output: Ipv4Output;
+  readonly stats: StackStats;
+  /** Default TTL of packets sent. */
+  readonly ttl: number;
+  /** The driver's flow steering when it shares its address with the kernel (ports are claimed there). */
+  readonly flows: FlowSteering | undefined;
+  isLocalAddress(ip: number): boolean;
+  isBroadcastFor(ip: number): boolean;
+  sourceFor(dst: number): number | undefined;
+  mtuFor(dst: number): number;
+  /** Answer the IPv4 packet at `buf[ipOff, end)` with an ICMP error (rate-limited; RFC 1122 3.2.2's exceptions). */
+  sendIcmpError(buf: Uint8Array, ipOff: number, end: number, type: number, code: number, mtu: number): void;
+  /** Send what is queued now (the driver's flush). */
+  flush(now: number): void;
+}
+
+/** Claim/release hooks for a transport's ports when the driver steers flows (shared address), else nothing. */
+export function portClaims(
+  flows: FlowSteering | undefined,
+  protocol: 'tcp' | 'udp',
+): { claimPort?: (port: number) => boolean; releasePort?: (port: number) => void } {
+  if (flows === undefined) return {};
+  return {
+    claimPort: (port) => flows.claim({ protocol, port }),
+    releasePort: (port) => flows.release({ protocol, port }),
+  };
+}
