@@ -3,37 +3,38 @@
  *
  * The connection is driven by its TcpLayer: `segmentArrives` with a parsed header (a reused object) and a payload
  * view valid only during the call (kept bytes are copied into the receive ring or the out-of-order queue), and
- * `onTimer` when `timerAt` is due. It transmits through the layer (`TcpConnHost.transmit`), which writes headers
- * in place into a host buffer. The application uses `send` / `read` / `shutdown` / `close` / `abort` and callbacks
- * (onConnect, onReadable, onWritable, onEnd, onClose(error?)); callbacks may call back into the connection.
+ * `onTimer` when `timerAt` is due. It transmits through the layer (`TcpConnHost.transmit`, host.ts), which writes
+ * headers in place into a host buffer. The application uses `send` / `read` / `shutdown` / `close` / `abort` and
+ * callbacks (onConnect, onReadable, onWritable, onEnd, onClose(error?)); callbacks may call back into the connection.
  * Wire input never throws; API misuse throws BywayError (EPIPE after shutdown/close, the close error or ENOTCONN
  * on a closed connection). Buffers: `send` copies into the send ring, `read` copies out of the receive ring; both
  * rings start at 16 KiB and grow to the configured sizes; nothing keeps a view into caller memory.
  *
- * Receiver: RFC 9293 acceptability (with PAWS, RFC 7323 5), RFC 5961 challenge ACKs for in-window RST / any SYN /
- * out-of-range ACKs, an out-of-order queue with a memory cap, SACK and D-SACK generation (RFC 2018, RFC 2883),
- * delayed ACKs (every second full-sized segment or delayedAckMs; immediate at start, on holes and their filling;
- * with coalesceAcks the in-order ones of one receive batch become one ACK, at most 64 KiB apart, like GRO),
- * receiver SWS avoidance and a right edge that never moves left, receive-buffer auto-tuning.
- *
- * Sender: the send ring holds bytes from SND.UNA on; a queue of sent-segment records carries per-segment state for
- * loss recovery (sacked / lost / transmission time / count). Loss is detected by RTO (RFC 6298, Karn's rule, or
- * RTTM with timestamps, RFC 7323 4), three duplicate ACKs (RFC 5681 3.2, NewReno RFC 6582 partial ACKs), the SACK
- * scoreboard (RFC 6675 IsLost), and RACK (RFC 8985 6) with tail loss probes (RFC 8985 7). Marking a record lost puts
- * it in line for retransmission; `output` sends lost records first, then new data, within cwnd - pipe (RFC 6675
- * pipe) and the peer's window, with Nagle (RFC 896 / RFC 9293 3.7.4) and sender SWS avoidance (RFC 9293 3.8.6.2.1).
+ * This class keeps the state, the RFC 9293 3.10.7 dispatch of an arriving segment (acceptability with PAWS, RFC
+ * 5961 checks, then ACK, text and FIN), opening and closing, and the timers' dispatch. The rest is in parts made
+ * once per connection, each holding one group of state: what the handshake negotiated (negotiated.ts), the sender
+ * (sender.ts) and segment building (tx.ts), the sent-segment scoreboard (scoreboard.ts), loss recovery
+ * (recovery.ts), the receiver (receiver.ts), the timers (timers.ts) and the counters behind info() (counters.ts).
  */
 import { BywayError } from '../util/errors.js';
-import { ByteRing, OutOfOrderQueue, RttEstimator, type CongestionControl, type CongestionControlFactory } from './parts.js';
+import { RttEstimator, type CongestionControl } from './parts.js';
 import type { TcpInfo, TcpStats } from './info.js';
-import { caStateOf } from './ca-state.js';
-import { CwndUsage } from './cwnd-usage.js';
-import { SenderChrono } from './chrono.js';
 import type { ResolvedTcpOptions } from './options.js';
-import { DEFAULT_RTO_OPTIONS, type RtoOptions } from './rtt.js';
+import type { TcpConnHost } from './host.js';
 import type { TimeWaitSeed } from './time-wait.js';
-import { seqAdd, seqDiff, seqGe, seqGt, seqLe, seqLt } from './seq.js';
+import { seqAdd, seqDiff, seqGt, seqLe, seqLt } from './seq.js';
 import { TcpFlag, type TcpFields } from './wire.js';
+import { EMPTY_OOO, EMPTY_RING, NEVER, TS_RECENT_MAX_IDLE } from './conn-common.js';
+import { TcpCounters } from './counters.js';
+import { Scoreboard } from './scoreboard.js';
+import { LossRecovery } from './recovery.js';
+import { Receiver } from './receiver.js';
+import { Sender } from './sender.js';
+import { Transmitter } from './tx.js';
+import { Negotiated, wscaleFor } from './negotiated.js';
+import { ConnTimers, rtoOptionsFor } from './timers.js';
+
+export type { TcpConnHost } from './host.js';
 
 export type TcpState =
   | 'CLOSED'
@@ -47,91 +48,6 @@ export type TcpState =
   | 'CLOSING'
   | 'LAST-ACK'
   | 'TIME-WAIT';
-
-/** What a connection needs from its layer. */
-export interface TcpConnHost {
-  readonly opts: ResolvedTcpOptions;
-  readonly stats: TcpStats;
-  /** A reused header object for transmission. */
-  readonly txFields: TcpFields;
-  /** Emit one segment; payload (dataLen bytes) is copied from `ring` at `ringOffset`. False: no buffer now. */
-  transmit(now: number, conn: TcpConnection, f: TcpFields, ring: ByteRing | null, ringOffset: number, dataLen: number, segment?: number): boolean;
-  /** The largest IP packet towards `dst` the device segments itself (TSO), or 0. */
-  tsoMaxFor(dst: number): number;
-  /** RFC 5961 section 7 rate limit. */
-  challengeAckAllowed(now: number): boolean;
-  mtuFor(dst: number): number;
-  /** A passive connection reached ESTABLISHED (move it from the SYN queue to the accept queue). */
-  connEstablished(conn: TcpConnection): void;
-  /** The connection is CLOSED: forget it. */
-  connClosed(conn: TcpConnection): void;
-  /** The connection entered TIME-WAIT (the layer may cap how many it keeps). */
-  connTimeWait(conn: TcpConnection): void;
-  /** The connection's timers or output needs changed. */
-  connWake(conn: TcpConnection): void;
-  /** R1 retransmission timeouts in a row (RFC 1122 4.2.3.5): negative advice for the path to the peer. */
-  connNegativeAdvice(conn: TcpConnection, now: number): void;
-  /** SYN-ACK retransmissions a SYN-RECEIVED connection gets before it is dropped (fewer when its queue clogs). */
-  synAckRetryLimit(conn: TcpConnection): number;
-  /** Whether all connections' out-of-order queues may grow by `bytes` (oooTotalLimit). */
-  oooAllowed(bytes: number): boolean;
-  /** The connection's out-of-order queue memory changed by `delta`. */
-  oooAdjust(delta: number): void;
-  /** Whether all connections' buffers may grow by `bytes` (bufferMemoryLimit). */
-  bufferAllowed(bytes: number): boolean;
-  /** The connection's buffer commitment changed by `delta`. */
-  bufferAdjust(delta: number): void;
-  /** Whether a FIN from shutdown/close may go out now (false: send it from the next poll; closeBurst). */
-  finAllowed(): boolean;
-}
-
-/** A sent segment in the retransmission queue. `len` counts sequence space (a FIN counts 1). */
-class SentSeg {
-  seq = 0;
-  len = 0;
-  fin = false;
-  xmitTime = 0;
-  /** Order of the last transmission among this connection's (RACK "sent after", also for equal xmitTime). */
-  xmitOrder = 0;
-  xmits = 0;
-  sacked = false;
-  lost = false;
-}
-
-/** Most in-order bytes one coalesced ACK covers (coalesceAcks), like a GRO aggregate. */
-const COALESCE_MAX_BYTES = 65536;
-const NEVER = Infinity;
-/** RFC 7323 5.5: TS.Recent is invalid after 24 days idle (PAWS then does not apply). */
-const TS_RECENT_MAX_IDLE = 24 * 24 * 3600 * 1000;
-/**
- * The stand-in ring of a connection that holds no bytes in that direction yet (and of one in TIME-WAIT). It has
- * capacity 0 and is shared: never written, never resized; a connection replaces it with its own ring on first data.
- */
-const EMPTY_RING = new ByteRing(0);
-/** The stand-in out-of-order queue (shared, always empty): a connection allocates its own on the first hole. */
-const EMPTY_OOO = new OutOfOrderQueue(1);
-/** Least ring capacity allocated on first data; rings grow by doubling up to the configured buffer sizes. */
-const INITIAL_RING = 16 * 1024;
-/** Spare SentSeg records a connection keeps for reuse (more are left to the GC). */
-const SEG_POOL_MAX = 64;
-const MAX_WINDOW = 0xffff;
-
-/** One frozen RttEstimator options object per layer's options, shared by its connections (not one per connection). */
-const rtoOptionsCache = new WeakMap<ResolvedTcpOptions, Readonly<RtoOptions>>();
-function rtoOptionsFor(o: ResolvedTcpOptions): Readonly<RtoOptions> {
-  let r = rtoOptionsCache.get(o);
-  if (r === undefined) {
-    r = Object.freeze({ initialRto: o.initialRto, minRto: o.minRto, maxRto: o.maxRto, granularity: DEFAULT_RTO_OPTIONS.granularity, formula: o.rtoFormula });
-    rtoOptionsCache.set(o, r);
-  }
-  return r;
-}
-
-function wscaleFor(bufferBytes: number): number {
-  let s = 0;
-  while (s < 14 && MAX_WINDOW << s < bufferBytes) s++;
-  return s;
-}
 
 export interface ConnectOptions {
   localIp: number;
@@ -174,156 +90,62 @@ export class TcpConnection {
   private readonly host: TcpConnHost;
   private readonly o: ResolvedTcpOptions;
   private readonly stats: TcpStats;
+  /** @internal the counters behind info() */
+  readonly cnt: TcpCounters;
+  /** @internal what the handshake negotiated */
+  readonly neg: Negotiated;
+  /** @internal the timers */
+  readonly tmr: ConnTimers;
+  /** @internal the sent-segment scoreboard */
+  readonly sb = new Scoreboard();
+  /** @internal loss recovery */
+  readonly rec: LossRecovery;
+  /** @internal the receiver */
+  readonly rcv: Receiver;
+  /** @internal the sender */
+  readonly snd: Sender;
+  /** @internal segment building and transmission */
+  readonly tx: Transmitter;
 
-  // --- send sequence variables (RFC 9293 3.3.1) ---
-  private iss = 0;
-  private sndUna = 0;
-  private sndNxt = 0;
-  private sndWnd = 0;
-  private maxSndWnd = 0;
-  private sndWl1 = 0;
-  private sndWl2 = 0;
-  /** Sequence number of the first byte in sndBuf. */
-  private bufSeq = 0;
-  private sndBuf: ByteRing = EMPTY_RING;
-  private finQueued = false;
-  private finSent = false;
-  private finAcked = false;
-  private appClosed = false;
-  /** Effective send MSS: payload bytes per segment after fixed options (timestamps). */
-  private mss = 536;
-  /** MSS without option overhead: min(peer MSS, our clamp, PMTU). */
-  private mssRaw = 536;
-  private advMss = 536;
-  private sndWs = 0;
-  private rcvWs = 0;
-  private tsOk = false;
-  private sackOk = false;
-  private tsOffset = 0;
-  private tsRecent = 0;
-  private tsRecentAt = 0;
-  private lastAckSent = 0;
-  private noDelay: boolean;
-  private wantWritable = false;
-
-  // --- retransmission queue ---
-  private segs: SentSeg[] = [];
-  private segHead = 0;
-  /** Spare SentSeg records (made on the first acknowledged segment: idle connections keep no array). */
-  private segPool: SentSeg[] | null = null;
-  private sackedBytes = 0;
-  private lostBytes = 0;
-  private retransOut = 0;
-  private dupAcks = 0;
-  private inRecovery = false;
-  private recoverSeq = 0;
-  private rtt: RttEstimator;
-  private cc: CongestionControl;
-  private readonly ccFactory: CongestionControlFactory;
-  private ccNegotiated = false;
-  // RACK (RFC 8985 6.1)
-  private rackXmitTime = -1;
-  private rackXmitOrder = 0;
-  /** Counts transmissions of data / FIN (SentSeg.xmitOrder). */
-  private xmitCounter = 0;
-  private rackRtt = 0;
-  private rackMinRtt = NEVER;
-  private tlpOutstanding = false;
-  private tlpEpisode = false;
-  private tlpDsacked = false;
-  private tlpRetransSeq = 0;
-  private tlpRetransEnd = 0;
-  private tlpHigh = 0;
-  private rackFack = 0;
-  private reoWndMult = 1;
-  private reoWndPersist = 0;
-  private dsackRound = 0;
-  private dsackRoundSet = false;
-  private reorderingSeen = false;
-
-  // --- timers (absolute ms; NEVER when off) ---
-  private rtoAt = NEVER;
-  private delackAt = NEVER;
-  private persistAt = NEVER;
-  private keepaliveAt = NEVER;
-  /** TIME-WAIT 2*MSL or the FIN-WAIT-2 timeout. */
-  private closeAt = NEVER;
-  private tlpAt = NEVER;
-  private reoAt = NEVER;
-  private synXmits = 0;
-  /** SYN (or SYN-ACK) retransmissions so far in the handshake. */
-  get synRetransmits(): number {
-    return this.synXmits;
-  }
-  private persistBackoff = 0;
-  private probesUnanswered = 0;
-  private lastAckAt = 0;
-  /** Receive-side RTT estimate (ms) for auto-tuning (like Linux tcp_rcv_rtt_measure), undefined until measured. */
-  private rcvRtt: number | undefined = undefined;
-  private rcvRttSeq = 0;
-  private rcvRttTime = -1;
-  private keepProbes = 0;
-  keepAlive: boolean;
-  keepAliveIdle: number;
-
-  // --- receive sequence variables ---
-  private irs = 0;
-  private rcvNxt = 0;
-  private rcvAdvEdge = 0;
-  private rcvBuf: ByteRing = EMPTY_RING;
-  /** The receive buffer size (what the window offers); the ring grows up to it. Auto-tuning raises it. */
-  private rcvCap = 0;
+  /** @internal (for the parts) The application closed: no more reading; data arriving now is answered with RST. */
+  appClosed = false;
+  /** @internal RTT and RTO (RFC 6298) and the congestion controller, shared by sender and loss recovery. */
+  rtt: RttEstimator;
+  cc: CongestionControl;
   /** What this connection counts against bufferMemoryLimit: send ring capacity + logical receive buffer. */
   private bufferCharge = 0;
   private buffersReleased = false;
-  private ooo: OutOfOrderQueue = EMPTY_OOO;
-  private finRcvd = false;
-  private oooFin = false;
-  private oooFinSeq = 0;
-  private ackNow = false;
-  /**
-   * An ACK is owed for in-order data only (coalesceAcks): it goes out with the next output, at the latest when the
-   * layer polls after the receive batch, so several segments of one batch get one ACK (as GRO gives Linux).
-   */
-  private ackSoon = false;
-  private unackedBytes = 0;
-  private quickAcks: number;
-  private rcvMssEst = 536;
-  private hasDsack = false;
-  private dsackL = 0;
-  private dsackR = 0;
-  /** rcvWrite bound to this connection, for draining the out-of-order queue (made with the queue). */
-  private sink: ((d: Uint8Array) => number) | undefined = undefined;
-  private rcvSpaceTime = 0;
-  private rcvSpaceCopied = 0;
 
-  // --- counters for info() ---
-  private nRetrans = 0;
-  private nRto = 0;
-  private nFastRec = 0;
-  /**
-   * Spurious-recovery undo (RFC 3708 section 3, like Linux's undo_marker / undo_retrans): while armed, the number
-   * of retransmissions since the last fast recovery began that no D-SACK has yet reported as needless. When it
-   * reaches zero every one of them was spurious: the recovery answered reordering, and its cwnd reduction is undone.
-   */
-  private undoArmed = false;
-  private undoMarker = 0;
-  private undoRetrans = 0;
-  /** Retransmissions sent since the episode began (an episode whose retransmission never left is not undone). */
-  private undoSent = 0;
-  private nDsack = 0;
-  private nRack = 0;
-  private nTlp = 0;
-  private bytesSent = 0;
-  private bytesAcked = 0;
-  private bytesReceived = 0;
-  private segsOut = 0;
-  private segsIn = 0;
+  /** SYN (or SYN-ACK) retransmissions so far in the handshake. */
+  get synRetransmits(): number {
+    return this.tmr.synXmits;
+  }
+  /** Whether keep-alive probes are sent (setKeepAlive also arms the timer). */
+  get keepAlive(): boolean {
+    return this.tmr.keepAlive;
+  }
+  set keepAlive(on: boolean) {
+    this.tmr.keepAlive = on;
+  }
+  /** Idle time (ms) before the first keep-alive probe. */
+  get keepAliveIdle(): number {
+    return this.tmr.keepAliveIdle;
+  }
+  set keepAliveIdle(ms: number) {
+    this.tmr.keepAliveIdle = ms;
+  }
 
   constructor(host: TcpConnHost, ids: ConnectOptions, passive: boolean, now: number) {
     this.host = host;
     this.o = host.opts;
     this.stats = host.stats;
+    this.cnt = new TcpCounters(this);
+    this.neg = new Negotiated(this, this.o);
+    this.tmr = new ConnTimers(this, this.o, this.stats);
+    this.rec = new LossRecovery(this, this.o, this.stats);
+    this.rcv = new Receiver(this, host);
+    this.snd = new Sender(this, host);
+    this.tx = new Transmitter(this, host);
     this.localIp = ids.localIp;
     this.localPort = ids.localPort;
     this.remoteIp = ids.remoteIp;
@@ -332,45 +154,30 @@ export class TcpConnection {
     // No ring is allocated until the first byte needs it (send, or in-order data arriving), and rings then grow
     // on demand up to their limits, so idle and embryonic connections hold no buffer memory. The logical receive
     // buffer (the window we may offer) is charged against bufferMemoryLimit from the start.
-    this.rcvCap = this.o.receiveBuffer;
+    this.rcv.rcvCap = this.o.receiveBuffer;
     this.rechargeBuffers(); // initial buffers are always granted
     this.rtt = new RttEstimator(rtoOptionsFor(this.o));
-    this.ccFactory = this.o.congestionControl;
-    this.cc = this.ccFactory({ mss: 536, now, initialWindowSegments: this.o.initialWindowSegments });
-    this.noDelay = this.o.noDelay;
-    this.keepAlive = this.o.keepAlive;
-    this.keepAliveIdle = this.o.keepAliveIdle;
-    this.quickAcks = this.o.quickAcks;
-    this.tsOffset = this.o.rng.nextU32();
-    this.rcvWs = this.o.windowScaling ? wscaleFor(this.o.maxReceiveBuffer) : 0;
+    this.cc = this.o.congestionControl({ mss: 536, now, initialWindowSegments: this.o.initialWindowSegments });
+    this.neg.tsOffset = this.o.rng.nextU32();
+    this.neg.rcvWs = this.o.windowScaling ? wscaleFor(this.o.maxReceiveBuffer) : 0;
     const clamp = Math.max(this.o.minMss, Math.min(this.o.mss, host.mtuFor(ids.remoteIp) - 40));
-    this.advMss = clamp;
+    this.neg.advMss = clamp;
   }
 
   // ======================================================================================== application API
 
   /** Bytes that can be read now. */
   get readableLength(): number {
-    return this.rcvBuf.length;
+    return this.rcv.rcvBuf.length;
   }
   /** Free space in the send buffer. */
   get writableLength(): number {
-    return Math.max(0, this.sndLimit() - this.sndBuf.length);
+    return Math.max(0, this.snd.sndLimit() - this.snd.sndBuf.length);
   }
 
-  /**
-   * The send buffer's limit now: `sendBuffer`, raised to twice the congestion window up to `maxSendBuffer`, as
-   * Linux's tcp_sndbuf_expand sizes sk_sndbuf (2 * cwnd segments' worth), so the buffer never caps what the
-   * network would take. Memory stays bounded by maxSendBuffer per connection and bufferMemoryLimit in total.
-   */
-  private sndLimit(): number {
-    const o = this.o;
-    if (o.maxSendBuffer <= o.sendBuffer) return o.sendBuffer;
-    return Math.min(o.maxSendBuffer, Math.max(o.sendBuffer, 2 * this.cc.cwnd));
-  }
   /** Whether the peer's FIN arrived and every byte before it was read. */
   get readableEnded(): boolean {
-    return this.finRcvd && this.rcvBuf.length === 0;
+    return this.rcv.finRcvd && this.rcv.rcvBuf.length === 0;
   }
 
   /**
@@ -378,7 +185,7 @@ export class TcpConnection {
    * is full: backpressure; onWritable fires when space frees). Throws EPIPE after shutdown/close, ENOTCONN when closed.
    */
   send(now: number, data: Uint8Array): number {
-    if (this.finQueued || this.appClosed) throw new BywayError('EPIPE', 'send after shutdown');
+    if (this.snd.finQueued || this.appClosed) throw new BywayError('EPIPE', 'send after shutdown');
     switch (this.state) {
       case 'SYN-SENT':
       case 'SYN-RECEIVED':
@@ -388,67 +195,35 @@ export class TcpConnection {
       default:
         throw new BywayError(this.error ?? 'ENOTCONN', `send in state ${this.state}`);
     }
-    const limit = this.sndLimit();
-    if (data.length > this.sndBuf.free && this.sndBuf.capacity < limit) {
-      if (this.sndBuf === EMPTY_RING) {
-        // The first ring (up to INITIAL_RING) is always granted, as the eager 16 KiB ring was: a connection must be
-        // able to send something whatever the others hold. Growth beyond it asks bufferMemoryLimit, below.
-        this.sndBuf = new ByteRing(Math.min(this.o.sendBuffer, INITIAL_RING));
-        this.rechargeBuffers();
-      }
-      if (data.length > this.sndBuf.free && this.sndBuf.capacity < limit) {
-        const target = Math.min(limit, Math.max(this.sndBuf.capacity * 2, this.sndBuf.length + data.length));
-        if (this.host.bufferAllowed(target - this.sndBuf.capacity)) {
-          this.sndBuf.resize(target);
-          this.rechargeBuffers();
-        } else {
-          this.stats.bufferLimitHits++; // no growth: the caller sees backpressure
-        }
-      }
-    }
-    if (this.sndBuf.length === 0 && this.sndNxt === this.sndUna) this.progressAt = now; // data starts waiting (user timeout)
-    const n = this.sndBuf.write(data);
-    if (n < data.length) this.wantWritable = true;
+    this.snd.makeRoom(data.length);
+    if (this.snd.sndBuf.length === 0 && this.snd.sndNxt === this.snd.sndUna) this.snd.progressAt = now; // data starts waiting (user timeout)
+    const n = this.snd.sndBuf.write(data);
+    if (n < data.length) this.snd.wantWritable = true;
     if (n > 0 && this.state !== 'SYN-SENT' && this.state !== 'SYN-RECEIVED') {
       // RFC 5681 4.1 (slowStartAfterIdle): idle for longer than the RTO -> restart from min(IW, cwnd).
-      if (this.o.slowStartAfterIdle && this.sndNxt === this.sndUna && this.bytesSent > 0 && now - this.lastDataSentAt > this.rtt.rto) {
-        this.cc.onIdleRestart?.(now, Math.min(this.o.initialWindowSegments * this.mss, this.cc.cwnd));
+      if (this.o.slowStartAfterIdle && this.snd.sndNxt === this.snd.sndUna && this.cnt.bytesSent > 0 && now - this.snd.lastDataSentAt > this.rtt.rto) {
+        this.cc.onIdleRestart?.(now, Math.min(this.o.initialWindowSegments * this.neg.mss, this.cc.cwnd));
       }
-      this.output(now);
+      this.snd.output(now);
     }
     return n;
   }
 
   /** Copy up to dst.length received bytes into dst; returns the count (0: nothing buffered). */
   read(now: number, dst: Uint8Array): number {
-    const n = this.rcvBuf.read(dst);
+    const n = this.rcv.rcvBuf.read(dst);
     if (n > 0) {
-      this.rcvSpaceCopied += n;
-      this.autoTune(now);
-      this.maybeWindowUpdate(now);
+      this.rcv.rcvSpaceCopied += n;
+      this.rcv.autoTune(now);
+      this.rcv.maybeWindowUpdate(now);
     }
     return n;
   }
 
-  /**
-   * Send the FIN a shutdown queued, now or, when the layer has already sent closeBurst FINs since its last poll
-   * (an application closing thousands of connections in one loop), from the next poll: the peer's answers then
-   * arrive at the pace the stack takes frames in instead of overrunning its receive ring all at once.
-   */
-  private finOutput(now: number): void {
-    if (this.host.finAllowed()) {
-      this.output(now);
-      return;
-    }
-    this.stats.finsDeferred++;
-    this.txPending = true;
-    this.host.connWake(this);
-  }
-
   /** Disable (true) or enable Nagle's algorithm. With `now`, data held back by Nagle is sent at once. */
   setNoDelay(on: boolean, now?: number): void {
-    this.noDelay = on;
-    if (on && now !== undefined && this.isSynchronized()) this.output(now);
+    this.snd.noDelay = on;
+    if (on && now !== undefined && this.isSynchronized()) this.snd.output(now);
   }
 
   /**
@@ -458,44 +233,36 @@ export class TcpConnection {
    */
   setUserTimeout(ms: number): void {
     if (!Number.isFinite(ms) || ms < 0) throw new BywayError('ERR_INVALID_ARG_VALUE', `user timeout must be >= 0 ms, got ${ms}`);
-    this.userTimeout = ms;
-  }
-
-  private userTimedOut(now: number): boolean {
-    if (this.userTimeout === 0 || now - this.progressAt < this.userTimeout) return false;
-    this.stats.timeouts++;
-    this.sendRst(now, this.sndNxt);
-    this.toClosed('ETIMEDOUT');
-    return true;
+    this.snd.userTimeout = ms;
   }
 
   setKeepAlive(on: boolean, now: number, idleMs?: number): void {
-    this.keepAlive = on;
-    if (idleMs !== undefined) this.keepAliveIdle = idleMs;
-    this.keepProbes = 0;
-    this.keepaliveAt = on && this.isSynchronized() ? now + this.keepAliveIdle : NEVER;
+    this.tmr.keepAlive = on;
+    if (idleMs !== undefined) this.tmr.keepAliveIdle = idleMs;
+    this.tmr.keepProbes = 0;
+    this.tmr.keepaliveAt = on && this.isSynchronized() ? now + this.tmr.keepAliveIdle : NEVER;
     this.rearm();
   }
 
   /** Half-close (RFC 9293 3.10.4 CLOSE in ESTABLISHED/CLOSE-WAIT): send FIN after queued data; reading continues. */
   shutdown(now: number): void {
-    if (this.finQueued) return;
+    if (this.snd.finQueued) return;
     switch (this.state) {
       case 'SYN-SENT':
         this.toClosed(undefined);
         return;
       case 'SYN-RECEIVED':
       case 'ESTABLISHED':
-        this.finQueued = true;
+        this.snd.finQueued = true;
         if (this.state === 'ESTABLISHED') {
           this.state = 'FIN-WAIT-1';
-          this.finOutput(now);
+          this.snd.finOutput(now);
         }
         return;
       case 'CLOSE-WAIT':
-        this.finQueued = true;
+        this.snd.finQueued = true;
         this.state = 'LAST-ACK';
-        this.finOutput(now);
+        this.snd.finOutput(now);
         return;
       default:
         return;
@@ -510,145 +277,71 @@ export class TcpConnection {
     if (this.appClosed) return;
     this.appClosed = true;
     if (this.state === 'CLOSED' || this.state === 'TIME-WAIT') return;
-    if (this.rcvBuf.length > 0 && this.isSynchronized()) {
+    if (this.rcv.rcvBuf.length > 0 && this.isSynchronized()) {
       this.stats.resetsOnClose++;
       this.abort(now);
       return;
     }
-    if (!this.finQueued) this.shutdown(now);
-    if (this.state === 'FIN-WAIT-2') this.closeAt = now + this.o.finWait2Timeout;
+    if (!this.snd.finQueued) this.shutdown(now);
+    if (this.state === 'FIN-WAIT-2') this.tmr.closeAt = now + this.o.finWait2Timeout;
     this.rearm();
   }
 
   /** Send RST (when synchronized) and go to CLOSED at once (RFC 9293 3.10.5 ABORT). */
   abort(now: number): void {
     if (this.state === 'CLOSED') return;
-    if (this.isSynchronized() || this.state === 'SYN-RECEIVED') this.sendRst(now, this.sndNxt);
+    if (this.isSynchronized() || this.state === 'SYN-RECEIVED') this.tx.sendRst(now, this.snd.sndNxt);
     this.toClosed(undefined);
   }
 
   /** A snapshot; with `now`, the sender-limit times (chrono.ts) include the period still running. */
   info(now?: number): TcpInfo {
-    const chrono = this.chrono.totals(now);
-    return {
-      busyTime: chrono.busyTime,
-      rwndLimited: chrono.rwndLimited,
-      sndbufLimited: chrono.sndbufLimited,
-      state: this.state,
-      srtt: this.rtt.srtt,
-      rttvar: this.rtt.rttvar,
-      rto: this.rtt.rto,
-      rcvRtt: this.rcvRtt,
-      backoff: this.rtt.backoffCount,
-      cwnd: this.cc.cwnd,
-      ssthresh: this.cc.ssthresh,
-      congestionControl: this.cc.name,
-      bytesInFlight: this.pipe(),
-      unacked: seqDiff(this.sndNxt, this.sndUna),
-      sndMss: this.mss,
-      rcvMss: this.rcvMssEst,
-      sndWnd: this.sndWnd,
-      rcvWnd: Math.max(0, seqDiff(this.rcvAdvEdge, this.rcvNxt)),
-      sndWscale: this.sndWs,
-      rcvWscale: this.rcvWs,
-      timestamps: this.tsOk,
-      sackPermitted: this.sackOk,
-      inRecovery: this.inRecovery,
-      caState: caStateOf({
-        inRecovery: this.inRecovery,
-        rtoEpisode: this.rtoEpisode && !this.inRecovery && seqLt(this.sndUna, this.recoverSeq),
-        sackedBytes: this.sackedBytes,
-        lostBytes: this.lostBytes,
-        dupAcks: this.dupAcks,
-      }),
-      retransmits: this.nRetrans,
-      retransOut: this.retransOut,
-      probes: this.probesUnanswered,
-      minRtt: this.rackMinRtt === NEVER ? undefined : this.rackMinRtt,
-      rtoCount: this.nRto,
-      fastRecoveries: this.nFastRec,
-      recoveriesUndone: this.nUndo,
-      sackedBytes: this.sackedBytes,
-      lostBytes: this.lostBytes,
-      dsacksReceived: this.nDsack,
-      rackLosses: this.nRack,
-      tlpProbes: this.nTlp,
-      bytesSent: this.bytesSent,
-      bytesAcked: this.bytesAcked,
-      bytesReceived: this.bytesReceived,
-      segsOut: this.segsOut,
-      segsIn: this.segsIn,
-      sendBuffer: this.sndLimit(),
-      receiveBuffer: this.rcvCap,
-      readable: this.rcvBuf.length,
-      oooBytes: this.ooo.bytes,
-    };
+    return this.cnt.info(now);
   }
 
   // ======================================================================================== opening (layer)
 
   /** @internal Active open (RFC 9293 3.10.1 OPEN, SYN-SENT). */
   openActive(now: number, iss: number): void {
-    this.iss = iss >>> 0;
-    this.sndUna = this.iss;
-    this.sndNxt = seqAdd(this.iss, 1);
-    this.bufSeq = this.sndNxt;
-    this.recoverSeq = this.iss;
-    this.rackFack = this.iss;
+    this.snd.start(iss >>> 0, iss >>> 0, seqAdd(iss, 1));
     this.state = 'SYN-SENT';
-    this.synXmits = 0;
-    this.sendSyn(now);
+    this.tmr.synXmits = 0;
+    this.tx.sendSyn(now);
   }
 
   /** @internal Passive open from a SYN at a listener (RFC 9293 3.10.7.2 LISTEN, third check). */
   openPassive(now: number, iss: number, syn: TcpFields): void {
-    this.iss = iss >>> 0;
-    this.sndUna = this.iss;
-    this.sndNxt = seqAdd(this.iss, 1);
-    this.bufSeq = this.sndNxt;
-    this.recoverSeq = this.iss;
-    this.rackFack = this.iss;
-    this.irs = syn.seq;
-    this.rcvNxt = seqAdd(syn.seq, 1);
-    this.negotiate(now, syn);
-    this.tsRecentAt = now;
-    this.sndWnd = syn.window; // the window in a SYN is never scaled (RFC 7323 2.2)
-    this.maxSndWnd = this.sndWnd;
-    this.sndWl1 = syn.seq;
-    this.sndWl2 = this.iss;
-    this.rcvAdvEdge = seqAdd(this.rcvNxt, Math.min(this.rcvFree(), MAX_WINDOW << this.rcvWs));
+    this.snd.start(iss >>> 0, iss >>> 0, seqAdd(iss, 1));
+    this.rcv.irs = syn.seq;
+    this.rcv.rcvNxt = seqAdd(syn.seq, 1);
+    this.neg.negotiate(now, syn);
+    this.neg.tsRecentAt = now;
+    this.snd.setWindow(syn.window, syn.seq, this.snd.iss); // the window in a SYN is never scaled (RFC 7323 2.2)
+    this.rcv.openWindow();
     this.state = 'SYN-RECEIVED';
-    this.synXmits = 0;
-    this.sendSyn(now);
+    this.tmr.synXmits = 0;
+    this.tx.sendSyn(now);
   }
 
   /**
    * @internal A connection established by a valid SYN-cookie ACK (RFC 4987 3.6): the state the SYN-ACK implied.
    */
   openFromCookie(now: number, ack: TcpFields, mss: number, wscale: number | undefined, sackOk: boolean, tsOffset: number | undefined): void {
-    this.iss = seqAdd(ack.ack, -1);
-    this.sndUna = ack.ack;
-    this.sndNxt = ack.ack;
-    this.bufSeq = ack.ack;
-    this.recoverSeq = this.iss;
-    this.rackFack = this.iss;
-    this.irs = seqAdd(ack.seq, -1);
-    this.rcvNxt = ack.seq;
-    this.tsOk = tsOffset !== undefined && ack.tsVal !== undefined;
-    if (this.tsOk) {
-      this.tsOffset = tsOffset!;
-      this.tsRecent = ack.tsVal!;
-      this.tsRecentAt = now;
+    this.snd.start(seqAdd(ack.ack, -1), ack.ack, ack.ack);
+    this.rcv.irs = seqAdd(ack.seq, -1);
+    this.rcv.rcvNxt = ack.seq;
+    this.neg.tsOk = tsOffset !== undefined && ack.tsVal !== undefined;
+    if (this.neg.tsOk) {
+      this.neg.tsOffset = tsOffset!;
+      this.neg.tsRecent = ack.tsVal!;
+      this.neg.tsRecentAt = now;
     }
-    if (wscale !== undefined && this.o.windowScaling && this.tsOk) this.sndWs = wscale;
-    else this.rcvWs = 0;
-    this.sackOk = sackOk && this.o.sack && this.tsOk;
-    this.setMssRaw(now, Math.min(mss, this.advMss));
-    this.sndWnd = ack.window << this.sndWs;
-    this.maxSndWnd = this.sndWnd;
-    this.sndWl1 = ack.seq;
-    this.sndWl2 = ack.ack;
-    this.rcvAdvEdge = seqAdd(this.rcvNxt, Math.min(this.rcvFree(), MAX_WINDOW << this.rcvWs));
+    if (wscale !== undefined && this.o.windowScaling && this.neg.tsOk) this.neg.sndWs = wscale;
+    else this.neg.rcvWs = 0;
+    this.neg.sackOk = sackOk && this.o.sack && this.neg.tsOk;
+    this.neg.setMssRaw(now, Math.min(mss, this.neg.advMss));
+    this.snd.setWindow(ack.window << this.neg.sndWs, ack.seq, ack.ack);
+    this.rcv.openWindow();
     this.toEstablished(now);
   }
 
@@ -657,59 +350,11 @@ export class TcpConnection {
     return opts.windowScaling ? wscaleFor(opts.maxReceiveBuffer) : 0;
   }
 
-  private negotiate(now: number, syn: TcpFields): void {
-    // RFC 9293 3.7.1: without an MSS option assume 536.
-    const peerMss = syn.mss !== undefined && syn.mss > 0 ? syn.mss : 536;
-    this.wsAgreedFlag = this.o.windowScaling && syn.wscale !== undefined;
-    if (this.wsAgreedFlag) {
-      this.sndWs = syn.wscale!;
-    } else {
-      this.sndWs = 0;
-      this.rcvWs = 0;
-    }
-    this.tsOk = this.o.timestamps && syn.tsVal !== undefined;
-    if (this.tsOk) this.tsRecent = syn.tsVal!;
-    this.sackOk = this.o.sack && syn.sackPermitted;
-    this.setMssRaw(now, Math.min(peerMss, this.advMss));
-  }
-
-  private setMssRaw(now: number, m: number): void {
-    this.mssRaw = Math.max(m, 64);
-    this.mss = this.mssRaw - (this.tsOk ? 12 : 0);
-    if (!this.ccNegotiated) {
-      // The congestion controller starts once the MSS is known, so the initial window (RFC 6928) uses it.
-      this.ccNegotiated = true;
-      this.cc = this.ccFactory({ mss: this.mss, now, initialWindowSegments: this.o.initialWindowSegments });
-    } else this.cc.setMss(this.mss);
-  }
-
-  private sendSyn(now: number): void {
-    const f = this.host.txFields;
-    const synAck = this.state === 'SYN-RECEIVED';
-    this.fillHeader(f, this.iss, synAck ? TcpFlag.SYN | TcpFlag.ACK : TcpFlag.SYN);
-    f.window = Math.min(this.rcvFree(), MAX_WINDOW);
-    f.mss = this.advMss;
-    const offer = !synAck;
-    f.wscale = (offer ? this.o.windowScaling : this.wsAgreedFlag) ? this.rcvWs : undefined;
-    if (this.synXmits === 0) this.synSentAt = now;
-    f.sackPermitted = offer ? this.o.sack : this.sackOk;
-    if (offer ? this.o.timestamps : this.tsOk) {
-      f.tsVal = this.tsNow(now);
-      f.tsEcr = synAck ? this.tsRecent : 0;
-    }
-    f.sackBlocks.length = 0;
-    this.synPending = !this.xmit(now, f, null, 0, 0); // retried by output() when the host lends a buffer again
-    if (this.rtoAt === NEVER) this.rtoAt = this.rtoDeadline(now);
-    this.rearm();
-  }
-
-  private wsAgreedFlag = false;
-
   // ======================================================================================== segment arrival
 
   /** @internal RFC 9293 3.10.7 SEGMENT ARRIVES for a connection (not LISTEN). `seg` and `payload` are borrowed. */
   segmentArrives(now: number, seg: TcpFields, payload: Uint8Array): void {
-    this.segsIn++;
+    this.cnt.segsIn++;
     if (this.state === 'SYN-SENT') {
       this.synSentArrives(now, seg, payload);
       this.rearm();
@@ -725,60 +370,46 @@ export class TcpConnection {
     const segLen = data.length + (syn ? 1 : 0) + (fin ? 1 : 0);
 
     // RFC 7323 5.3 PAWS, before the sequence check: TSval older than TS.Recent.
-    if (this.tsOk && seg.tsVal !== undefined && !rst && seqLt(seg.tsVal, this.tsRecent) && now - this.tsRecentAt < TS_RECENT_MAX_IDLE) {
+    if (this.neg.tsOk && seg.tsVal !== undefined && !rst && seqLt(seg.tsVal, this.neg.tsRecent) && now - this.neg.tsRecentAt < TS_RECENT_MAX_IDLE) {
       this.stats.pawsRejected++;
-      this.invalidAck(now, segLen, syn);
+      this.rcv.invalidAck(now, segLen, syn);
       return;
     }
 
     // First check: sequence number acceptability (RFC 9293 3.10.7.4 table).
-    const rcvWnd = Math.max(0, seqDiff(this.rcvAdvEdge, this.rcvNxt));
-    const rcvEnd = seqAdd(this.rcvNxt, rcvWnd);
-    let ok: boolean;
-    if (segLen === 0) {
-      // Like Linux (tcp_sequence), a zero-length segment at the right edge is accepted: a peer that sent up to our
-      // window edge carries SEG.SEQ = RCV.NXT + RCV.WND on its pure ACKs after a loss, and they must not be lost.
-      ok = rcvWnd === 0 ? seq === this.rcvNxt : seqLe(this.rcvNxt, seq) && seqLe(seq, rcvEnd);
-    } else if (rcvWnd === 0) {
-      ok = false;
-    } else {
-      const last = seqAdd(seq, segLen - 1);
-      ok = (seqLe(this.rcvNxt, seq) && seqLt(seq, rcvEnd)) || (seqLe(this.rcvNxt, last) && seqLt(last, rcvEnd));
-    }
+    const rcvEnd = this.rcv.windowEnd(); // as offered before this segment (output below may move the edge)
+    const ok = this.rcv.acceptable(seq, segLen);
     if (!ok) {
       if (rst) {
         this.stats.rstsOutOfWindow++; // RFC 5961 3.2: ignored
         return;
       }
       this.stats.outOfWindow++;
-      // RFC 2883: a duplicate of data already received is reported with a D-SACK block.
-      if (this.sackOk && data.length > 0 && seqLe(seqAdd(seq, data.length), this.rcvNxt)) {
-        this.setDsack(seq, seqAdd(seq, data.length));
-      }
-      if (this.state === 'SYN-RECEIVED' && syn && seq === this.irs && !(flags & TcpFlag.ACK)) {
-        this.sendSyn(now); // the peer's SYN was retransmitted: our SYN-ACK was lost
+      this.rcv.duplicateArrived(seq, data.length);
+      if (this.state === 'SYN-RECEIVED' && syn && seq === this.rcv.irs && !(flags & TcpFlag.ACK)) {
+        this.tx.sendSyn(now); // the peer's SYN was retransmitted: our SYN-ACK was lost
         return;
       }
       // RFC 5961 4.2: a SYN in a synchronized state gets a (rate-limited) challenge ACK whatever its sequence number.
       if (syn && this.isSynchronized()) {
-        this.challengeAck(now);
+        this.rcv.challengeAck(now);
         return;
       }
-      this.invalidAck(now, segLen, syn);
+      this.rcv.invalidAck(now, segLen, syn);
       return;
     }
-    this.probesUnanswered = 0;
-    if (this.keepAlive) {
-      this.keepProbes = 0;
-      this.keepaliveAt = now + this.keepAliveIdle;
+    this.snd.probesUnanswered = 0;
+    if (this.tmr.keepAlive) {
+      this.tmr.keepProbes = 0;
+      this.tmr.keepaliveAt = now + this.tmr.keepAliveIdle;
     }
 
     // Second check: RST (RFC 5961 3.2).
     if (rst) {
       this.stats.rstsReceived++;
       if (this.state === 'TIME-WAIT') return; // RFC 1337: no TIME-WAIT assassination
-      if (seq !== this.rcvNxt) {
-        this.challengeAck(now);
+      if (seq !== this.rcv.rcvNxt) {
+        this.rcv.challengeAck(now);
         return;
       }
       this.stats.resets++;
@@ -800,7 +431,7 @@ export class TcpConnection {
 
     // Fourth check: SYN in a synchronized state -> challenge ACK (RFC 5961 4.2, RFC 9293 3.10.7.4).
     if (syn) {
-      this.challengeAck(now);
+      this.rcv.challengeAck(now);
       return;
     }
 
@@ -808,51 +439,41 @@ export class TcpConnection {
     if (!(flags & TcpFlag.ACK)) return;
     const ack = seg.ack;
     if (this.state === 'SYN-RECEIVED') {
-      if (seqLt(this.sndUna, ack) && seqLe(ack, this.sndNxt)) {
-        this.sndWnd = seg.window << this.sndWs;
-        this.maxSndWnd = this.sndWnd;
-        this.sndWl1 = seq;
-        this.sndWl2 = ack;
-        this.sndUna = ack;
-        this.rtoAt = NEVER;
-        this.handshakeRtt(now, seg);
+      if (seqLt(this.snd.sndUna, ack) && seqLe(ack, this.snd.sndNxt)) {
+        this.snd.setWindow(seg.window << this.neg.sndWs, seq, ack);
+        this.snd.sndUna = ack;
+        this.tmr.rtoAt = NEVER;
+        this.neg.handshakeRtt(now, seg);
         this.rtt.resetBackoff();
         this.toEstablished(now);
         if ((this.state as TcpState) === 'CLOSED') return;
       } else {
-        this.sendRstRaw(now, ack, 0, TcpFlag.RST); // RFC 9293 3.10.7.4: <SEQ=SEG.ACK><CTL=RST>
+        this.tx.sendRstRaw(now, ack, 0, TcpFlag.RST); // RFC 9293 3.10.7.4: <SEQ=SEG.ACK><CTL=RST>
         return;
       }
     }
     // RFC 5961 5.2: acceptable if SND.UNA - MAX.SND.WND <= SEG.ACK <= SND.NXT.
-    if (seqGt(ack, this.sndNxt) || seqLt(ack, seqAdd(this.sndUna, -Math.max(this.maxSndWnd, 1)))) {
+    if (seqGt(ack, this.snd.sndNxt) || seqLt(ack, seqAdd(this.snd.sndUna, -Math.max(this.snd.maxSndWnd, 1)))) {
       this.stats.badAck++;
-      this.challengeAck(now);
+      this.rcv.challengeAck(now);
       return;
     }
     // RFC 7323 4.3: update TS.Recent when the segment covers Last.ACK.sent.
-    if (this.tsOk && seg.tsVal !== undefined && seqLe(seq, this.lastAckSent)) {
-      this.tsRecent = seg.tsVal;
-      this.tsRecentAt = now;
+    if (this.neg.tsOk && seg.tsVal !== undefined && seqLe(seq, this.neg.lastAckSent)) {
+      this.neg.tsRecent = seg.tsVal;
+      this.neg.tsRecentAt = now;
     }
 
-    this.processAck(now, seg, data.length);
+    this.snd.processAck(now, seg, data.length);
     if ((this.state as TcpState) === 'CLOSED') return;
 
     // Seventh: segment text (ESTABLISHED, FIN-WAIT-1, FIN-WAIT-2 only).
     const takesText = this.state === 'ESTABLISHED' || this.state === 'FIN-WAIT-1' || this.state === 'FIN-WAIT-2';
     if (data.length > 0 || fin) {
       // Trim to the window (RFC 9293 3.10.7.4 "segments with higher beginning sequence numbers ...").
-      if (seqLt(seq, this.rcvNxt)) {
-        const skip = seqDiff(this.rcvNxt, seq);
-        if (skip >= data.length) {
-          if (data.length > 0 && this.sackOk) this.setDsack(seq, seqAdd(seq, data.length));
-          data = data.subarray(data.length);
-        } else {
-          if (this.sackOk) this.setDsack(seq, this.rcvNxt);
-          data = data.subarray(skip);
-        }
-        seq = this.rcvNxt;
+      if (seqLt(seq, this.rcv.rcvNxt)) {
+        data = data.subarray(this.rcv.oldBytes(seq, data.length));
+        seq = this.rcv.rcvNxt;
       }
       const room = seqDiff(rcvEnd, seq);
       if (data.length > room) {
@@ -867,59 +488,49 @@ export class TcpConnection {
       } else if (this.appClosed) {
         // RFC 2525 2.17 (and Linux): data for a socket the application closed -> RST.
         this.stats.resetsOnClose++;
-        this.sendRst(now, this.sndNxt);
+        this.tx.sendRst(now, this.snd.sndNxt);
         this.toClosed(undefined);
         return;
       } else {
-        this.receiveText(now, seq, data, seg.tsEcr);
+        this.rcv.receiveText(now, seq, data, seg.tsEcr);
         if ((this.state as TcpState) === 'CLOSED') return; // the application aborted from onReadable
       }
     }
 
     // Eighth: FIN, processed when in order; a FIN beyond RCV.NXT waits for the hole to fill.
-    if (fin && takesText && !this.finRcvd) {
+    if (fin && takesText && !this.rcv.finRcvd) {
       const finSeq = seqAdd(seq, data.length);
-      if (finSeq === this.rcvNxt) this.finArrives(now);
-      else if (seqGt(finSeq, this.rcvNxt)) {
-        this.oooFin = true;
-        this.oooFinSeq = finSeq;
-        this.ackNow = true;
+      if (finSeq === this.rcv.rcvNxt) this.finArrives(now);
+      else if (seqGt(finSeq, this.rcv.rcvNxt)) {
+        this.rcv.oooFin = true;
+        this.rcv.oooFinSeq = finSeq;
+        this.rcv.ackNow = true;
       }
-    } else if (this.oooFin && this.oooFinSeq === this.rcvNxt && !this.finRcvd && takesText) {
+    } else if (this.rcv.oooFin && this.rcv.oooFinSeq === this.rcv.rcvNxt && !this.rcv.finRcvd && takesText) {
       this.finArrives(now);
-    } else if (fin && this.finRcvd && this.state === 'TIME-WAIT') {
+    } else if (fin && this.rcv.finRcvd && this.state === 'TIME-WAIT') {
       // A retransmitted FIN: ACK it and restart the 2 MSL timeout (RFC 9293 3.10.7.4 eighth, TIME-WAIT).
-      this.ackNow = true;
-      this.closeAt = now + 2 * this.o.msl;
+      this.rcv.ackNow = true;
+      this.tmr.closeAt = now + 2 * this.o.msl;
     }
-    if (this.ackSoon && !this.ackNow && !this.txPending) {
+    if (this.rcv.ackSoon && !this.rcv.ackNow && !this.txPending) {
       // Only an in-order ACK is owed: the layer's poll after this receive batch sends it (with any data).
       this.txPending = true;
       this.host.connWake(this);
-    } else if (!this.ackSoon || this.ackNow) {
-      this.output(now);
+    } else if (!this.rcv.ackSoon || this.rcv.ackNow) {
+      this.snd.output(now);
     }
     this.rearm();
-  }
-
-  /**
-   * An ACK owed for in-order data: coalesced per receive batch when coalesceAcks is on, else sent at once. A batch
-   * never holds back more than COALESCE_MAX_BYTES unacknowledged (GRO's 64 KiB aggregate), so the sender's ACK
-   * clock keeps ticking within large batches.
-   */
-  private ackInOrder(): void {
-    if (this.o.coalesceAcks && !this.ackNow && this.unackedBytes < COALESCE_MAX_BYTES) this.ackSoon = true;
-    else this.ackNow = true;
   }
 
   private synSentArrives(now: number, seg: TcpFields, payload: Uint8Array): void {
     const flags = seg.flags;
     const hasAck = (flags & TcpFlag.ACK) !== 0;
     // RFC 9293 3.10.7.3 first: ACK acceptability.
-    if (hasAck && (seqLe(seg.ack, this.iss) || seqGt(seg.ack, this.sndNxt))) {
+    if (hasAck && (seqLe(seg.ack, this.snd.iss) || seqGt(seg.ack, this.snd.sndNxt))) {
       if (!(flags & TcpFlag.RST)) {
         this.stats.badAck++;
-        this.sendRstRaw(now, seg.ack, 0, TcpFlag.RST);
+        this.tx.sendRstRaw(now, seg.ack, 0, TcpFlag.RST);
       }
       return;
     }
@@ -933,90 +544,57 @@ export class TcpConnection {
       return;
     }
     if (!(flags & TcpFlag.SYN)) return;
-    this.irs = seg.seq;
-    this.rcvNxt = seqAdd(seg.seq, 1);
-    const offeredWs = this.o.windowScaling;
-    this.wsAgreedFlag = offeredWs && seg.wscale !== undefined;
-    if (this.wsAgreedFlag) this.sndWs = seg.wscale!;
-    else {
-      this.sndWs = 0;
-      this.rcvWs = 0;
-    }
-    this.tsOk = this.o.timestamps && seg.tsVal !== undefined;
-    if (this.tsOk) this.tsRecent = seg.tsVal!;
-    this.tsRecentAt = now;
-    this.sackOk = this.o.sack && seg.sackPermitted;
-    this.setMssRaw(now, Math.min(seg.mss !== undefined && seg.mss > 0 ? seg.mss : 536, this.advMss));
-    this.rcvAdvEdge = seqAdd(this.rcvNxt, Math.min(this.rcvFree(), MAX_WINDOW << this.rcvWs));
+    this.rcv.irs = seg.seq;
+    this.rcv.rcvNxt = seqAdd(seg.seq, 1);
+    this.neg.negotiate(now, seg);
+    this.neg.tsRecentAt = now;
+    this.rcv.openWindow();
     if (hasAck) {
-      this.handshakeRtt(now, seg);
-      this.sndUna = seg.ack;
-      this.sndWnd = seg.window; // RFC 7323 2.2: the window in a SYN-ACK is never scaled
-      this.maxSndWnd = this.sndWnd;
-      this.sndWl1 = seg.seq;
-      this.sndWl2 = seg.ack;
-      this.rtoAt = NEVER;
+      this.neg.handshakeRtt(now, seg);
+      this.snd.sndUna = seg.ack;
+      this.snd.setWindow(seg.window, seg.seq, seg.ack); // RFC 7323 2.2: the window in a SYN-ACK is never scaled
+      this.tmr.rtoAt = NEVER;
       this.rtt.resetBackoff();
-      this.ackNow = true;
+      this.rcv.ackNow = true;
       this.toEstablished(now);
-      if (payload.length > 0 && this.state === 'ESTABLISHED') this.receiveText(now, this.rcvNxt, payload);
-      this.output(now);
+      if (payload.length > 0 && this.state === 'ESTABLISHED') this.rcv.receiveText(now, this.rcv.rcvNxt, payload);
+      this.snd.output(now);
     } else {
       // Simultaneous open (RFC 9293 3.5 figure 7): SYN-RECEIVED, send SYN-ACK with our ISS.
-      this.sndWnd = seg.window;
-      this.maxSndWnd = this.sndWnd;
-      this.sndWl1 = seg.seq;
-      this.sndWl2 = this.iss;
+      this.snd.setWindow(seg.window, seg.seq, this.snd.iss);
       this.state = 'SYN-RECEIVED';
-      this.rtoAt = NEVER;
-      this.synXmits = 0;
-      this.sendSyn(now);
+      this.tmr.rtoAt = NEVER;
+      this.tmr.synXmits = 0;
+      this.tx.sendSyn(now);
     }
   }
-
-  private synSentAt = 0;
-
-  /**
-   * RTT sample from the handshake, for both opens (RFC 6298 3, Karn: only if our SYN or SYN-ACK was not
-   * retransmitted, unless timestamps say which one was answered). Linux measures the passive open's too
-   * (tcp_synack_rtt_meas), so the RTO and RACK's min_RTT start from the path's RTT before any data is ACKed.
-   */
-  private handshakeRtt(now: number, seg: TcpFields): void {
-    if (this.tsOk && seg.tsEcr !== undefined && seg.tsEcr !== 0) this.rttSample(this.tsDiff(now, seg.tsEcr));
-    else if (this.synXmits === 0) this.rttSample(now - this.synSentAt);
-  }
-  private swsOverride = false;
-  private synPending = false;
-  private forceRetransmit = false;
-  /** Timeouts without forward progress (the give-up count; the RTO backoff itself follows Karn's rule). */
-  private consecutiveRtos = 0;
 
   private toEstablished(now: number): void {
     this.state = 'ESTABLISHED';
     this.stats.established++;
-    if (this.keepAlive) this.keepaliveAt = now + this.keepAliveIdle;
-    this.rcvSpaceTime = now;
+    if (this.tmr.keepAlive) this.tmr.keepaliveAt = now + this.tmr.keepAliveIdle;
+    this.rcv.rcvSpaceTime = now;
     if (this.passive) this.host.connEstablished(this);
     // A shutdown requested while in SYN-RECEIVED takes effect now.
-    if (this.finQueued) this.state = 'FIN-WAIT-1';
+    if (this.snd.finQueued) this.state = 'FIN-WAIT-1';
     this.onConnect?.();
-    if (this.sndBuf.length > 0 || this.finQueued) this.output(now);
+    if (this.snd.sndBuf.length > 0 || this.snd.finQueued) this.snd.output(now);
   }
 
   private finArrives(now: number): void {
-    this.finRcvd = true;
-    this.oooFin = false;
-    this.rcvNxt = seqAdd(this.rcvNxt, 1);
-    const ackOwed = this.ackNow;
-    this.ackNow = true;
+    this.rcv.finRcvd = true;
+    this.rcv.oooFin = false;
+    this.rcv.rcvNxt = seqAdd(this.rcv.rcvNxt, 1);
+    const ackOwed = this.rcv.ackNow;
+    this.rcv.ackNow = true;
     switch (this.state) {
       case 'SYN-RECEIVED':
       case 'ESTABLISHED':
         this.state = 'CLOSE-WAIT';
-        if (this.o.delayFinAck && !ackOwed) this.delayAck(now);
+        if (this.o.delayFinAck && !ackOwed) this.rcv.delayAck(now);
         break;
       case 'FIN-WAIT-1':
-        if (this.finAcked) this.toTimeWait(now);
+        if (this.snd.finAcked) this.toTimeWait(now);
         else this.state = 'CLOSING';
         break;
       case 'FIN-WAIT-2':
@@ -1028,30 +606,21 @@ export class TcpConnection {
     this.onEnd?.();
   }
 
-  /**
-   * delayFinAck: the ACK of a FIN that moves us to CLOSE-WAIT waits for the delayed-ACK timer, as Linux's (tcp_fin
-   * enters ping-pong mode): the application's answer (its FIN, or data) usually carries it. RFC 9293 3.10.7.4 asks
-   * for an ACK of the FIN, RFC 1122 4.2.3.2 lets it be delayed like any other.
-   */
-  private delayAck(now: number): void {
-    this.ackNow = false;
-    if (this.delackAt === NEVER) this.delackAt = now + this.o.delayedAckMs;
-  }
-
-  private toTimeWait(now: number): void {
+  /** @internal (for the parts) TIME-WAIT (RFC 9293 3.10.7.4): release the buffers, 2 * MSL, tell the layer. */
+  toTimeWait(now: number): void {
     this.state = 'TIME-WAIT';
-    if (this.sndBuf.length === 0) this.sndBuf = EMPTY_RING; // release memory kept through 2*MSL
-    if (this.rcvBuf.length === 0 && this.rcvCap > 1) {
-      this.rcvBuf = EMPTY_RING;
-      this.rcvCap = 1;
+    if (this.snd.sndBuf.length === 0) this.snd.sndBuf = EMPTY_RING; // release memory kept through 2*MSL
+    if (this.rcv.rcvBuf.length === 0 && this.rcv.rcvCap > 1) {
+      this.rcv.rcvBuf = EMPTY_RING;
+      this.rcv.rcvCap = 1;
     }
     this.rechargeBuffers();
-    this.closeAt = now + 2 * this.o.msl;
-    this.rtoAt = NEVER;
-    this.tlpAt = NEVER;
-    this.reoAt = NEVER;
-    this.persistAt = NEVER;
-    this.keepaliveAt = NEVER;
+    this.tmr.closeAt = now + 2 * this.o.msl;
+    this.tmr.rtoAt = NEVER;
+    this.tmr.tlpAt = NEVER;
+    this.tmr.reoAt = NEVER;
+    this.tmr.persistAt = NEVER;
+    this.tmr.keepaliveAt = NEVER;
     this.host.connTimeWait(this);
     this.notifyClose(undefined);
   }
@@ -1073,21 +642,21 @@ export class TcpConnection {
     out.localPort = this.localPort;
     out.remoteIp = this.remoteIp;
     out.remotePort = this.remotePort;
-    out.sndUna = this.sndUna;
-    out.sndNxt = this.sndNxt;
-    out.maxSndWnd = this.maxSndWnd;
-    out.rcvNxt = this.rcvNxt;
-    out.rcvWnd = Math.max(0, seqDiff(this.rcvAdvEdge, this.rcvNxt));
-    out.rcvWs = this.rcvWs;
-    out.lastAckSent = this.lastAckSent;
-    out.tsOk = this.tsOk;
-    out.sackOk = this.sackOk;
-    out.tsRecent = this.tsRecent;
-    out.tsRecentAt = this.tsRecentAt;
-    out.tsOffset = this.tsOffset;
-    out.lastInvalidAckAt = this.lastInvalidAckAt;
-    out.deadline = this.closeAt;
-    this.closeAt = this.delackAt = this.timerAt = NEVER;
+    out.sndUna = this.snd.sndUna;
+    out.sndNxt = this.snd.sndNxt;
+    out.maxSndWnd = this.snd.maxSndWnd;
+    out.rcvNxt = this.rcv.rcvNxt;
+    out.rcvWnd = Math.max(0, seqDiff(this.rcv.rcvAdvEdge, this.rcv.rcvNxt));
+    out.rcvWs = this.neg.rcvWs;
+    out.lastAckSent = this.neg.lastAckSent;
+    out.tsOk = this.neg.tsOk;
+    out.sackOk = this.neg.sackOk;
+    out.tsRecent = this.neg.tsRecent;
+    out.tsRecentAt = this.neg.tsRecentAt;
+    out.tsOffset = this.neg.tsOffset;
+    out.lastInvalidAckAt = this.rcv.lastInvalidAckAt;
+    out.deadline = this.tmr.closeAt;
+    this.tmr.closeAt = this.tmr.delackAt = this.timerAt = NEVER;
     this.host.bufferAdjust(-this.bufferCharge);
     this.bufferCharge = 0;
     this.buffersReleased = true;
@@ -1095,828 +664,26 @@ export class TcpConnection {
 
   /** @internal An ACK is still owed (now, with the next output, or by the delayed-ACK timer). */
   get ackOwed(): boolean {
-    return this.ackNow || this.ackSoon || this.delackAt !== NEVER;
+    return this.rcv.ackNow || this.rcv.ackSoon || this.tmr.delackAt !== NEVER;
   }
 
   /** @internal Whether a SYN may reopen this TIME-WAIT connection (RFC 6191 with timestamps, RFC 1122 4.2.2.13). */
   timeWaitAcceptsSyn(seg: TcpFields): boolean {
     if (this.state !== 'TIME-WAIT') return false;
-    if (this.tsOk && seg.tsVal !== undefined) return seqGt(seg.tsVal, this.tsRecent);
-    return seqGt(seg.seq, this.rcvNxt);
+    if (this.neg.tsOk && seg.tsVal !== undefined) return seqGt(seg.tsVal, this.neg.tsRecent);
+    return seqGt(seg.seq, this.rcv.rcvNxt);
   }
 
-  /**
-   * Receive-side RTT (Linux tcp_rcv_rtt_measure / _ts): from TSecr on data segments (the echo of one of our ACKs),
-   * else the time it takes to receive one window of data (an upper bound, so the minimum is kept).
-   */
-  private rcvRttMeasure(now: number, tsEcr: number | undefined): void {
-    if (this.tsOk && tsEcr !== undefined && tsEcr !== 0) {
-      const d = this.tsDiff(now, tsEcr);
-      if (d >= 0 && d < 0x7fffffff) this.rcvRtt = this.rcvRtt === undefined ? d : 0.875 * this.rcvRtt + 0.125 * d;
-      return;
-    }
-    if (this.rcvRttTime >= 0 && seqLt(this.rcvNxt, this.rcvRttSeq)) return;
-    if (this.rcvRttTime >= 0) {
-      const d = now - this.rcvRttTime;
-      this.rcvRtt = this.rcvRtt === undefined ? d : Math.min(this.rcvRtt, d);
-    }
-    this.rcvRttSeq = seqAdd(this.rcvNxt, Math.max(1, seqDiff(this.rcvAdvEdge, this.rcvNxt)));
-    this.rcvRttTime = now;
-  }
-
-  private receiveText(now: number, seq: number, data: Uint8Array, tsEcr?: number): void {
-    const len = data.length;
-    if (len > this.rcvMssEst) this.rcvMssEst = Math.min(len, this.advMss);
-    if (seq === this.rcvNxt) {
-      const n = this.rcvWrite(data);
-      if (n < len) this.stats.rcvWindowTrimmed += len - n;
-      this.rcvNxt = seqAdd(this.rcvNxt, n);
-      this.bytesReceived += n;
-      if (this.ooo.segments > 0) {
-        const dup = this.sackOk && !this.hasDsack ? this.ooo.firstHeldWithin(seq, seqAdd(seq, n)) : undefined;
-        if (dup) this.setDsack(dup[0], dup[1]); // RFC 2883 4: the new data repeats bytes held out of order
-        const before = this.rcvNxt;
-        const held = this.ooo.memory;
-        this.sink ??= (d: Uint8Array): number => this.rcvWrite(d);
-        this.rcvNxt = this.ooo.drain(this.rcvNxt, this.sink);
-        this.host.oooAdjust(this.ooo.memory - held);
-        if (this.ooo.segments === 0) this.ooo = EMPTY_OOO; // holes are rare: give the queue back to the GC
-        this.bytesReceived += seqDiff(this.rcvNxt, before);
-        this.ackNow = true; // a hole was filled: ACK at once (RFC 5681 4.2)
-      }
-      if (this.ackNow || this.quickAcks > 0) {
-        if (this.quickAcks > 0) this.quickAcks--;
-        this.ackInOrder();
-      } else {
-        // RFC 9293 3.8.6.3 / RFC 5681 4.2: ACK at least every second full-sized segment, else within delayedAckMs.
-        this.unackedBytes += n;
-        if (this.unackedBytes >= 2 * this.rcvMssEst) this.ackInOrder();
-        else if (this.delackAt === NEVER) this.delackAt = now + this.o.delayedAckMs;
-      }
-      if (n > 0) {
-        this.rcvRttMeasure(now, tsEcr);
-        this.onReadable?.();
-      }
-    } else {
-      // Out of order: keep a copy (within the cap) and send an immediate duplicate ACK (RFC 5681 4.2).
-      const held = this.ooo.memory;
-      if (!this.host.oooAllowed(data.length + this.ooo.overhead)) this.stats.oooTotalDrops++;
-      else {
-        if (this.ooo === EMPTY_OOO) this.ooo = new OutOfOrderQueue(this.o.oooLimit);
-        if (!this.ooo.insert(seq, data)) this.stats.oooDrops++;
-      }
-      this.host.oooAdjust(this.ooo.memory - held);
-      this.ackNow = true;
-    }
-  }
-
-  private setDsack(l: number, r: number): void {
-    this.hasDsack = true;
-    this.dsackL = l;
-    this.dsackR = r;
-    this.ackNow = true;
-  }
-
-  // ======================================================================================== ACK processing
-
-  private processAck(now: number, seg: TcpFields, dataLen: number): void {
-    const ack = seg.ack;
-    const acked = seqDiff(ack, this.sndUna);
-    const wndBefore = this.sndWnd;
-    this.lastAckAt = now;
-    if (acked > 0) this.progressAt = now;
-    // Window update (RFC 9293 3.10.7.4 fifth check, SND.WL1 / SND.WL2), and, like Linux (tcp_may_update_window),
-    // from any ACK that advances SND.UNA: it carries the receiver's current offer even when its SEG.SEQ is older
-    // (a retransmission overtaken by a later ACK). The offered right edge is SND.WL2 + SND.WND (see sndRoom).
-    if (seqGe(ack, this.sndUna) && (acked > 0 || seqLt(this.sndWl1, seg.seq) || (this.sndWl1 === seg.seq && seqLe(this.sndWl2, ack)))) {
-      this.sndWnd = seg.window << this.sndWs;
-      if (this.sndWnd > this.maxSndWnd) this.maxSndWnd = this.sndWnd;
-      this.sndWl1 = seg.seq;
-      this.sndWl2 = ack;
-    }
-    if (this.sackOk && seg.sackBlocks.length > 0) this.processSack(now, seg.sackBlocks, ack);
-    if (acked > 0) {
-      this.ackNewData(now, seg, ack);
-    } else if (
-      acked === 0 &&
-      dataLen === 0 &&
-      !(seg.flags & (TcpFlag.SYN | TcpFlag.FIN)) &&
-      this.sndWnd === wndBefore &&
-      seqGt(this.sndNxt, this.sndUna)
-    ) {
-      // RFC 5681 2: a duplicate ACK.
-      this.dupAcks++; // without SACK each one lets a segment leave the network (pipe), RFC 6582 3.2 step 4
-      // RFC 6582 3.2 step 2: enter fast recovery only when the ACK covers more than `recover`.
-      // With SACK, once reordering has been seen, RACK alone decides (as for IsLost in detectLosses).
-      if (this.dupAcks === 3 && !this.inRecovery && seqGt(this.sndUna, this.recoverSeq) && !(this.sackOk && this.reorderingSeen)) {
-        const head = this.headSeg();
-        if (head && !head.sacked) {
-          this.markLost(head);
-          this.enterRecovery(now);
-        }
-      }
-    }
-    if (this.sackOk && (this.sackedBytes > 0 || this.retransOut > 0) && this.segHead < this.segs.length) {
-      this.detectLosses(now);
-    }
-    if (this.sndRoom() > 0 && this.persistAt !== NEVER) {
-      this.persistAt = NEVER;
-      this.persistBackoff = 0;
-    }
-  }
-
-  /**
-   * Bytes the peer's offered window still allows beyond SND.NXT: the right edge is SND.WL2 + SND.WND (RFC 9293
-   * 3.8.6: the window offered by the segment that updated it counts from that segment's ACK, not from SND.UNA).
-   */
-  private sndRoom(): number {
-    return seqDiff(seqAdd(this.sndWl2, this.sndWnd), this.sndNxt);
-  }
-
-  private ackNewData(now: number, seg: TcpFields, ack: number): void {
-    let rttCandidate = -1;
-    while (this.segHead < this.segs.length) {
-      const s = this.segs[this.segHead]!;
-      const end = seqAdd(s.seq, s.len);
-      if (seqLe(end, ack)) {
-        if (s.xmits === 1) rttCandidate = now - s.xmitTime;
-        this.rackUpdate(now, s);
-        this.unaccount(s);
-        if (s.fin) this.finAcked = true;
-        if (this.segPool === null) this.segPool = [s];
-        else if (this.segPool.length < SEG_POOL_MAX) this.segPool.push(s);
-        this.segHead++;
-      } else {
-        if (seqLt(s.seq, ack)) {
-          // Partial ACK of a segment: trim it.
-          const cut = seqDiff(ack, s.seq);
-          if (s.lost) this.lostBytes -= cut;
-          if (s.sacked) this.sackedBytes -= cut;
-          s.seq = ack;
-          s.len -= cut;
-        }
-        break;
-      }
-    }
-    if (this.segHead === this.segs.length) {
-      // Emptied by pops, not `length = 0`: V8 frees the backing store on length 0 and the next push (every segment
-      // of a request/response exchange) allocates one again (152 B); pop keeps a small one.
-      const segs = this.segs;
-      while (segs.length > 0) segs.pop();
-      this.segHead = 0;
-    } else if (this.segHead > 1024 && this.segHead * 2 > this.segs.length) {
-      this.segs.splice(0, this.segHead);
-      this.segHead = 0;
-    }
-    // Data bytes acknowledged (excluding SYN / FIN sequence numbers).
-    const dataEnd = seqAdd(this.bufSeq, this.sndBuf.length);
-    const dataAcked = seqDiff(seqLt(ack, dataEnd) ? ack : dataEnd, this.bufSeq);
-    if (dataAcked > 0) {
-      this.sndBuf.discard(dataAcked);
-      this.bufSeq = seqAdd(this.bufSeq, dataAcked);
-      this.bytesAcked += dataAcked;
-    }
-    const ackedBytes = seqDiff(ack, this.sndUna);
-    const flightBefore = seqDiff(this.sndNxt, this.sndUna);
-    if (this.tlpEpisode && (this.tlpDsacked || seqGt(ack, this.tlpHigh))) {
-      // RFC 8985 7.4.2 (as Linux tcp_process_tlp_ack): a D-SACK for the probe means the original arrived; an ACK
-      // beyond the probe's SND.NXT without one means the probe repaired a real loss, and congestion control
-      // responds as for a fast recovery.
-      this.tlpEpisode = false;
-      if (!this.tlpDsacked && !this.inRecovery) {
-        this.undoArmed = false; // this reduction replaces the state the undo would restore
-        this.stats.tlpRecoveries++;
-        this.cc.onEnterRecovery(now, this.lossFlightSize());
-        this.cc.onExitRecovery(now);
-      }
-    }
-    this.sndUna = ack;
-    this.dupAcks = 0;
-    this.tlpOutstanding = false;
-    this.consecutiveRtos = 0;
-
-    // RTT measurement: RFC 7323 4 (timestamps) or RFC 6298 3 with Karn's algorithm.
-    let rttMs: number | undefined;
-    if (this.tsOk && seg.tsEcr !== undefined && seg.tsEcr !== 0) {
-      const d = this.tsDiff(now, seg.tsEcr);
-      if (d >= 0 && d < 0x7fffffff) rttMs = d;
-    } else if (rttCandidate >= 0) rttMs = rttCandidate;
-    if (rttMs !== undefined) this.rttSample(rttMs);
-
-    // Congestion control (RFC 5681, RFC 6582, RFC 6675).
-    if (this.inRecovery) {
-      if (seqGe(ack, this.recoverSeq)) {
-        this.inRecovery = false;
-        this.cc.onExitRecovery(now);
-        if (this.undoArmed && this.undoRetrans === 0) this.undoRecovery(now);
-        if (this.reoWndPersist > 0 && --this.reoWndPersist === 0) this.reoWndMult = 1;
-      } else if (!this.sackOk) {
-        // RFC 6582 3.2 step 5: a partial ACK -> retransmit the first unacknowledged segment.
-        const head = this.headSeg();
-        if (head && !head.lost && !head.sacked) {
-          this.markLost(head);
-          this.forceRetransmit = true;
-        }
-      }
-    } else if (this.usage.mayGrow(this.cc.cwnd, this.cc.ssthresh, flightBefore)) {
-      // Grow cwnd only while it limits the sender (cwnd-usage.ts: Linux tcp_is_cwnd_limited; RFC 7661's concern).
-      this.cc.onAck(now, ackedBytes, this.pipe(), rttMs);
-    }
-
-    // RFC 6298 5.2 / 5.3: stop the timer when all is acknowledged, else restart it.
-    if (this.segHead === this.segs.length) {
-      this.rtoAt = NEVER;
-      this.tlpAt = NEVER;
-      this.reoAt = NEVER;
-    } else {
-      this.rtoAt = this.rtoDeadline(now);
-      this.tlpAt = NEVER;
-      this.armTlp(now); // RFC 8985 7.2: re-arm the PTO on an ACK that advances SND.UNA
-    }
-    if (this.finAcked) {
-      switch (this.state) {
-        case 'FIN-WAIT-1':
-          this.state = 'FIN-WAIT-2';
-          if (this.appClosed) this.closeAt = now + this.o.finWait2Timeout;
-          break;
-        case 'CLOSING':
-          this.toTimeWait(now);
-          break;
-        case 'LAST-ACK':
-          this.toClosed(undefined);
-          return;
-        default:
-          break;
-      }
-    }
-    if (this.wantWritable && this.sndBuf.length < this.sndLimit() && !this.finQueued) {
-      this.wantWritable = false;
-      this.onWritable?.();
-    }
-  }
-
-  private rttSample(ms: number): void {
-    this.rtt.sample(ms);
-    this.rtt.resetBackoff();
-    if (ms < this.rackMinRtt) this.rackMinRtt = ms;
-  }
-
-  private unaccount(s: SentSeg): void {
-    if (s.sacked) this.sackedBytes -= s.len;
-    if (s.lost) this.lostBytes -= s.len;
-    if (s.xmits > 1) this.retransOut--;
-  }
-
-  private headSeg(): SentSeg | undefined {
-    return this.segHead < this.segs.length ? this.segs[this.segHead] : undefined;
-  }
-
-  /** RFC 2018 / RFC 2883 / RFC 6675 scoreboard update from the SACK blocks of an ACK. */
-  private processSack(now: number, blocks: number[], ack: number): void {
-    for (let b = 0; b < blocks.length; b += 2) {
-      const l = blocks[b]!;
-      const r = blocks[b + 1]!;
-      if (!seqLt(l, r)) continue;
-      // RFC 2883 4: the first block is a D-SACK when it lies below the ACK or inside the second block.
-      if (b === 0 && (seqLe(r, ack) || (blocks.length >= 4 && seqLe(blocks[2]!, l) && seqLe(r, blocks[3]!)))) {
-        this.nDsack++;
-        this.stats.dsacksReceived++;
-        // RFC 3708 3: a D-SACK for data retransmitted in this episode (above where it began) shows a needless one.
-        if (this.undoArmed && this.undoRetrans > 0 && seqGt(r, this.undoMarker)) {
-          this.undoRetrans = Math.max(0, this.undoRetrans - Math.max(1, Math.ceil(seqDiff(r, l) / this.mss)));
-          if (this.undoRetrans === 0 && !this.inRecovery) this.undoRecovery(now);
-        }
-        // RFC 8985 7.4.2: a D-SACK for the probe's data means the original arrived: the probe repaired nothing.
-        if (this.tlpEpisode && seqLe(l, this.tlpRetransSeq) && seqLe(this.tlpRetransEnd, r)) this.tlpDsacked = true;
-        // RFC 8985 6.2 step 4: a D-SACK suggests a spurious retransmission: widen reo_wnd (once per round trip).
-        if (!this.dsackRoundSet || seqGe(this.sndUna, this.dsackRound)) {
-          this.dsackRoundSet = true;
-          this.dsackRound = this.sndNxt;
-          if (this.reoWndMult < 8) this.reoWndMult++;
-          this.reoWndPersist = 16;
-        }
-        continue;
-      }
-      // Ignore blocks outside (SND.UNA, SND.NXT] (RFC 2018 section 8 / RFC 6675 sanity).
-      if (seqLe(l, this.sndUna) && seqLe(r, this.sndUna)) continue;
-      if (seqGt(r, this.sndNxt)) continue;
-      for (let i = this.segHead; i < this.segs.length; i++) {
-        const s = this.segs[i]!;
-        if (seqGe(s.seq, r)) break;
-        if (s.sacked || seqLt(s.seq, l)) continue;
-        if (seqLe(seqAdd(s.seq, s.len), r)) {
-          s.sacked = true;
-          this.sackedBytes += s.len;
-          if (s.lost) {
-            s.lost = false;
-            this.lostBytes -= s.len;
-          }
-          this.rackUpdate(now, s);
-        }
-      }
-    }
-  }
-
-  /** RFC 8985 6.2 step 2: RACK.update for a newly delivered segment. */
-  private rackUpdate(now: number, s: SentSeg): void {
-    const rtt = now - s.xmitTime;
-    // A retransmitted segment delivered faster than min_rtt is probably the original's ACK: skip.
-    if (s.xmits > 1 && rtt < this.rackMinRtt) return;
-    this.rackRtt = rtt;
-    const end = seqAdd(s.seq, s.len);
-    // RFC 8985 6.2 step 3: an original transmission delivered below the forward-most delivery = reordering.
-    if (s.xmits === 1 && seqLt(end, this.rackFack)) this.reorderingSeen = true;
-    if (seqGt(end, this.rackFack)) this.rackFack = end;
-    // RFC 8985 6.2 step 2 "sent after": by transmission order, not by end sequence for equal timestamps: a
-    // retransmission sent in the same millisecond as (or after) a higher segment is later than that segment.
-    if (s.xmitOrder > this.rackXmitOrder) {
-      this.rackXmitTime = s.xmitTime;
-      this.rackXmitOrder = s.xmitOrder;
-    }
-  }
-
-  /** RFC 6675 IsLost (DupThresh = 3) and RFC 8985 6.2 RACK detect_loss. */
-  private detectLosses(now: number): void {
-    let marked = false;
-    // RFC 6675 4 IsLost: more than (DupThresh - 1) * SMSS bytes SACKed above an original transmission.
-    // Once reordering has been seen, loss detection is RACK's alone (RFC 8985 section 4: a fixed DupThresh marks
-    // every segment that three others overtook; Linux raises its reordering threshold instead).
-    if (!this.reorderingSeen && this.sackedBytes > 2 * this.mss) {
-      let above = 0;
-      for (let i = this.segs.length - 1; i >= this.segHead; i--) {
-        const s = this.segs[i]!;
-        if (s.sacked) above += s.len;
-        else if (!s.lost && s.xmits === 1 && above > 2 * this.mss) {
-          this.markLost(s);
-          marked = true;
-        }
-      }
-    }
-    // RACK: a segment sent before the most recently delivered one, outstanding for longer than rtt + reo_wnd.
-    if (this.rackXmitTime >= 0) {
-      const srtt = this.rtt.srtt ?? this.rackRtt;
-      // RFC 8985 6.2 step 4: reo_wnd is 0 in recovery or with DupThresh SACKed segments unless reordering was seen.
-      const reoWnd =
-        !this.reorderingSeen && (this.inRecovery || this.sackedBytes >= 3 * this.mss)
-          ? 0
-          : Math.min(this.rackMinRtt === NEVER ? 0 : (this.reoWndMult * this.rackMinRtt) / 4, srtt);
-      let timeout = 0;
-      for (let i = this.segHead; i < this.segs.length; i++) {
-        const s = this.segs[i]!;
-        if (s.sacked || s.lost) continue;
-        if (s.xmitOrder >= this.rackXmitOrder) continue; // not sent before the most recently delivered segment
-        const remaining = s.xmitTime + this.rackRtt + reoWnd - now;
-        if (remaining <= 0) {
-          this.markLost(s);
-          this.nRack++;
-          this.stats.rackLosses++;
-          marked = true;
-        } else if (remaining > timeout) timeout = remaining;
-      }
-      this.reoAt = timeout > 0 ? now + timeout : NEVER;
-    }
-    if (marked && !this.inRecovery && seqGe(this.sndUna, this.recoverSeq)) this.enterRecovery(now);
-  }
-
-  /** RFC 3708 3 (Linux tcp_try_undo_dsack): every retransmission of the episode was needless: undo its response. */
-  private undoRecovery(now: number): void {
-    this.undoArmed = false;
-    if (this.undoSent === 0) return;
-    this.cc.undoRecovery?.(now);
-    this.nUndo++;
-    this.stats.recoveriesUndone++;
-  }
-
-  private nUndo = 0;
-  /** A retransmission timeout happened and no fast recovery started since (caState 'loss' until SND.UNA passes recoverSeq). */
-  private rtoEpisode = false;
-  private readonly usage = new CwndUsage();
-  private readonly chrono = new SenderChrono();
-  /** When new data last left (slowStartAfterIdle, like Linux's lsndtime). */
-  private lastDataSentAt = 0;
-  /** setUserTimeout (0: off), and when SND.UNA last advanced or data left with nothing outstanding. */
-  private userTimeout = 0;
-  private progressAt = 0;
-
-  private markLost(s: SentSeg): void {
-    if (s.lost || s.sacked) return;
-    s.lost = true;
-    this.lostBytes += s.len;
-  }
-
-  private enterRecovery(now: number): void {
-    this.inRecovery = true;
-    this.rtoEpisode = false;
-    this.forceRetransmit = true;
-    this.recoverSeq = this.sndNxt;
-    this.nFastRec++;
-    this.stats.fastRecoveries++;
-    this.cc.onEnterRecovery(now, this.lossFlightSize());
-    this.undoArmed = this.sackOk && this.cc.undoRecovery !== undefined;
-    this.undoMarker = this.sndUna;
-    this.undoRetrans = 0;
-    this.undoSent = 0;
-  }
-
-  /**
-   * The FlightSize a loss response is computed from (RFC 5681 eq. 4, RFC 9438 4.6): outstanding data without what
-   * the receiver SACKed, and never above cwnd, so a multiplicative decrease can never raise cwnd (recovery keeps
-   * sending as SACKs free the pipe, so SND.NXT - SND.UNA can grow far past cwnd; Linux bases ssthresh on cwnd).
-   */
-  private lossFlightSize(): number {
-    const f = seqDiff(this.sndNxt, this.sndUna) - this.sackedBytes;
-    return Math.max(0, Math.min(f, this.cc.cwnd));
-  }
-
-  /** RFC 6675 pipe: outstanding bytes not SACKed and not marked lost (without SACK, each dup ACK counts a segment). */
-  private pipe(): number {
-    let p = seqDiff(this.sndNxt, this.sndUna) - this.sackedBytes - this.lostBytes;
-    if (!this.sackOk && this.dupAcks > 0) p -= this.dupAcks * this.mss;
-    return p > 0 ? p : 0;
-  }
-
-  // ======================================================================================== output
-
-  /** Send what the windows allow: lost segments first, then new data, then a pure ACK if one is owed. */
-  output(now: number): void {
-    this.txPending = false;
-    let sentAck = false;
-    if (!this.isSynchronized()) {
-      if (this.synPending && (this.state === 'SYN-SENT' || this.state === 'SYN-RECEIVED')) this.sendSyn(now);
-      else if (this.ackNow && this.state === 'TIME-WAIT') this.sendAck(now);
-      return;
-    }
-    // RFC 1191 6.4: build segments for the current PMTU estimate. The host's path MTU can drop without this
-    // connection seeing an ICMP message (a PMTU learned from another flow's error, a route MTU); segments sized
-    // for the old MSS would then be refused (EMSGSIZE) until the estimate expires.
-    const pmtu = this.host.mtuFor(this.remoteIp);
-    // The host refuses anything larger, so its estimate is obeyed below minMss too (the host floors it itself).
-    if (pmtu - 40 < this.mssRaw) this.lowerMss(now, pmtu, 64);
-    const cwnd = this.cc.cwnd;
-    // 1. Retransmissions (RFC 6675 5 NextSeg rule 1, RFC 8985, RFC 6298 5.4).
-    if (this.lostBytes > 0) {
-      for (let i = this.segHead; i < this.segs.length && this.lostBytes > 0; i++) {
-        const s = this.segs[i]!;
-        if (!s.lost) continue;
-        // RFC 5681 3.2 step 2 / RFC 6675 5 step 3: the first retransmission on entering recovery ignores cwnd.
-        if (!this.forceRetransmit && this.pipe() + Math.min(s.len, this.mss) > cwnd && this.pipe() > 0) break;
-        this.forceRetransmit = false;
-        if (!this.retransmit(now, s, i)) return;
-        sentAck = true;
-      }
-    }
-    // 2. New data (RFC 9293 3.8.6.2.1 sender SWS, Nagle). With TSO, whole segments go out several at a time in one
-    // packet the device cuts (Linux's tcp_tso_autosize without the pacing): the windows, Nagle and SWS still see
-    // MSS-sized segments, because the batch holds only full ones and any short tail goes alone, as without TSO.
-    const tsoMax = this.host.tsoMaxFor(this.remoteIp);
-    const burst = tsoMax > 0 ? Math.max(1, Math.floor((tsoMax - 40 - (this.tsOk ? 12 : 0)) / this.mss)) * this.mss : this.mss;
-    for (;;) {
-      const offset = seqDiff(this.sndNxt, this.bufSeq);
-      const avail = this.sndBuf.length - offset;
-      const finPending = this.finQueued && !this.finSent;
-      if (avail <= 0 && !finPending) break;
-      const wndRoom = this.sndRoom();
-      const cwndRoom = cwnd - this.pipe();
-      let len = Math.min(avail, burst, wndRoom, cwndRoom);
-      if (len < 0) len = 0;
-      if (len > this.mss) len -= len % this.mss;
-      if (avail > 0 && len < avail && len < this.mss) {
-        // Sender SWS: only a full segment, or at least half the largest window the peer offered.
-        const outstanding = seqGt(this.sndNxt, this.sndUna);
-        const override = this.swsOverride && len > 0 && !outstanding;
-        if (!override && !(len > 0 && len >= this.maxSndWnd / 2 && len === Math.min(avail, wndRoom))) {
-          if (!outstanding && len < avail) this.armPersist(now);
-          break;
-        }
-      }
-      if (avail > 0 && len === avail && len < this.mss && !this.noDelay && !finPending && seqGt(this.sndNxt, this.sndUna)) {
-        break; // Nagle (RFC 9293 3.7.4): a small segment waits while data is unacknowledged
-      }
-      const withFin = finPending && len === Math.max(avail, 0) && wndRoom > len;
-      if (len <= 0 && !withFin) {
-        if (finPending && avail <= 0 && wndRoom <= 0 && !seqGt(this.sndNxt, this.sndUna)) this.armPersist(now);
-        break;
-      }
-      if (!this.sendNew(now, offset, len, withFin)) return;
-      sentAck = true;
-      if (withFin) break;
-    }
-    const unsent = this.sndBuf.length - seqDiff(this.sndNxt, this.bufSeq);
-    const cwndLimited = unsent > 0 && cwnd - this.pipe() < Math.min(unsent, this.mss);
-    if (sentAck || cwndLimited) this.usage.onTransmit(this.sndUna, this.sndNxt, seqDiff(this.sndNxt, this.sndUna) - this.sackedBytes, cwndLimited);
-    const rwndLimited = unsent > 0 && this.sndRoom() < Math.min(unsent, this.mss);
-    this.chrono.set(now, rwndLimited ? 'rwnd' : this.wantWritable ? 'sndbuf' : unsent > 0 || this.sndNxt !== this.sndUna ? 'busy' : 'idle');
-    if (!sentAck && (this.ackNow || this.ackSoon)) this.sendAck(now);
-    this.rearm();
-  }
-
-  private sendNew(now: number, offset: number, len: number, fin: boolean): boolean {
-    const f = this.host.txFields;
-    const mss = this.mss;
-    this.fillHeader(f, this.sndNxt, TcpFlag.ACK | (fin ? TcpFlag.FIN : 0) | (len > 0 && offset + len === this.sndBuf.length ? TcpFlag.PSH : 0));
-    this.fillOptions(now, f, len);
-    if (!this.xmit(now, f, len > 0 ? this.sndBuf : null, offset, len, len > mss ? mss : undefined)) return false;
-    // One record per segment on the wire, as if each had been sent alone: SACK, RACK, loss marking and
-    // retransmission work on what the peer sees, not on how the packet left this host.
-    let seq = this.sndNxt;
-    let rest = len;
-    do {
-      const n = rest > mss ? mss : rest;
-      rest -= n;
-      const s = this.segPool?.pop() ?? new SentSeg();
-      s.seq = seq;
-      s.fin = fin && rest === 0;
-      s.len = n + (s.fin ? 1 : 0);
-      s.xmitTime = now;
-      s.xmitOrder = ++this.xmitCounter;
-      s.xmits = 1;
-      s.sacked = false;
-      s.lost = false;
-      this.segs.push(s);
-      seq = seqAdd(seq, s.len);
-    } while (rest > 0);
-    this.sndNxt = seq;
-    if (fin) this.finSent = true;
-    if (seqDiff(this.sndNxt, this.sndUna) === len + (fin ? 1 : 0)) this.progressAt = now; // nothing was outstanding
-    this.bytesSent += len;
-    this.lastDataSentAt = now;
-    if (this.rtoAt === NEVER) this.rtoAt = this.rtoDeadline(now); // RFC 6298 5.1
-    this.armTlp(now);
-    return true;
-  }
-
-  private retransmit(now: number, s: SentSeg, index: number): boolean {
-    const dataLen = s.len - (s.fin ? 1 : 0);
-    if (dataLen > this.mss) {
-      // PMTU went down: split the record (RFC 1191 / RFC 9293 3.7.3).
-      const rest = this.segPool?.pop() ?? new SentSeg();
-      rest.seq = seqAdd(s.seq, this.mss);
-      rest.len = s.len - this.mss;
-      rest.fin = s.fin;
-      rest.xmitTime = s.xmitTime;
-      rest.xmitOrder = s.xmitOrder;
-      rest.xmits = s.xmits;
-      rest.sacked = false;
-      rest.lost = s.lost;
-      if (rest.xmits > 1) this.retransOut++;
-      s.len = this.mss;
-      s.fin = false;
-      this.segs.splice(index + 1, 0, rest);
-      return this.retransmit(now, s, index);
-    }
-    const f = this.host.txFields;
-    const offset = seqDiff(s.seq, this.bufSeq);
-    this.fillHeader(f, s.seq, TcpFlag.ACK | (s.fin ? TcpFlag.FIN : 0));
-    this.fillOptions(now, f, dataLen);
-    if (!this.xmit(now, f, dataLen > 0 ? this.sndBuf : null, offset, dataLen)) return false;
-    if (s.lost) {
-      s.lost = false;
-      this.lostBytes -= s.len;
-    }
-    if (s.xmits === 1) this.retransOut++;
-    if (this.undoArmed) {
-      this.undoRetrans++;
-      this.undoSent++;
-    }
-    s.xmits++;
-    s.xmitTime = now;
-    s.xmitOrder = ++this.xmitCounter;
-    this.nRetrans++;
-    this.stats.retransmittedSegs++;
-    // RFC 6298 5.3 / 5.5, as Linux tcp_xmit_retransmit_queue: a retransmission of the segment at SND.UNA restarts
-    // the timer, so the RTO cannot expire before that retransmission could have been answered.
-    if (index === this.segHead || this.rtoAt === NEVER) this.rtoAt = this.rtoDeadline(now);
-    return true;
-  }
-
-  /**
-   * When the retransmission timer armed now expires: now + RTO (RFC 6298 5.1, 5.3), and, once the timer has
-   * backed off (a timeout already happened: RFC 6298 5.5), later by a per-connection pseudo-random fraction of up
-   * to rtoSpread (default a quarter) of the RTO. Connections whose segments were lost in one burst (thousands closing at once into a
-   * full receive ring) otherwise time out on the same tick, retransmit in one burst again, and lose the same share
-   * at every doubling. RFC 6298 sets a lower bound only (2.4 lets RTO be rounded up, 2.5 allows any maximum above
-   * 60 s, and a timer that fires late is conservative), so the spread stays within it. The fraction is derived from
-   * the connection's random timestamp offset and its retransmission count: no random draw (sans-IO, replayable).
-   */
-  private rtoDeadline(now: number): number {
-    const rto = this.rtt.rto;
-    const k = this.rtt.backoffCount;
-    if (k === 0 || this.o.rtoSpread === 0) return now + rto;
-    let h = Math.imul(this.tsOffset ^ Math.imul(k + this.nRetrans, 0x9e3779b1), 0x85ebca77);
-    h ^= h >>> 13;
-    h = Math.imul(h, 0xc2b2ae35);
-    h ^= h >>> 16;
-    return now + rto + ((h >>> 0) / 0x1_0000_0000) * this.o.rtoSpread * rto;
-  }
-
-  private armPersist(now: number): void {
-    if (this.persistAt !== NEVER) return;
-    const base = Math.max(this.rtt.rto, this.o.minRto);
-    this.persistAt = now + Math.min(base * 2 ** this.persistBackoff, this.o.maxRto);
-  }
-
-  /** RFC 8985 7.2: arm the probe timeout after new data is sent, outside recovery. */
-  private armTlp(now: number): void {
-    if (!this.sackOk || this.inRecovery || this.tlpOutstanding || this.rtt.srtt === undefined) return;
-    const srtt = this.rtt.srtt;
-    let pto = 2 * srtt;
-    if (seqDiff(this.sndNxt, this.sndUna) <= this.mss) pto = Math.max(pto, 1.5 * srtt + 200);
-    pto = Math.max(pto, 10);
-    this.tlpAt = Math.min(now + pto, this.rtoAt);
-  }
-
-  private fillHeader(f: TcpFields, seq: number, flags: number): void {
-    f.srcPort = this.localPort;
-    f.dstPort = this.remotePort;
-    f.seq = seq;
-    f.ack = flags & TcpFlag.ACK ? this.rcvNxt : 0;
-    f.flags = flags;
-    f.urgent = 0;
-    f.mss = undefined;
-    f.wscale = undefined;
-    f.sackPermitted = false;
-    f.tsVal = undefined;
-    f.tsEcr = undefined;
-    if (f.sackBlocks.length !== 0) f.sackBlocks.length = 0;
-    f.window = flags & TcpFlag.SYN ? 0 : this.windowField();
-  }
-
-  private fillOptions(now: number, f: TcpFields, dataLen: number): void {
-    if (this.tsOk) {
-      f.tsVal = this.tsNow(now);
-      f.tsEcr = this.tsRecent;
-    }
-    if (this.sackOk && (this.hasDsack || this.ooo.segments > 0)) {
-      // RFC 2018 4 / RFC 2883: D-SACK first, then the most recent blocks; only what fits in the segment.
-      const room = this.mssRaw - dataLen - (this.tsOk ? 12 : 0) - 4;
-      const maxBlocks = Math.min(this.tsOk ? 3 : 4, room >> 3);
-      if (maxBlocks <= 0) return;
-      let n = 0;
-      if (this.hasDsack) {
-        f.sackBlocks.push(this.dsackL, this.dsackR);
-        n++;
-      }
-      if (n < maxBlocks && this.ooo.segments > 0) {
-        for (const [l, r] of this.ooo.sackBlocks(maxBlocks - n)) f.sackBlocks.push(l, r);
-      }
-    }
-  }
-
-  /** The window field for an outgoing segment: receiver SWS avoidance (RFC 9293 3.8.6.2.2), never shrinking. */
-  private windowField(): number {
-    const free = this.rcvFree();
-    const edge = seqAdd(this.rcvNxt, Math.min(free, MAX_WINDOW << this.rcvWs));
-    const grow = seqDiff(edge, this.rcvAdvEdge);
-    if (grow > 0 && (grow >= Math.min(this.rcvCap >>> 1, this.advMss) || seqLe(this.rcvAdvEdge, this.rcvNxt))) {
-      this.rcvAdvEdge = edge;
-    }
-    const wnd = Math.max(0, seqDiff(this.rcvAdvEdge, this.rcvNxt));
-    return Math.min(MAX_WINDOW, wnd >>> this.rcvWs);
-  }
-
-  private maybeWindowUpdate(now: number): void {
-    if (!this.isSynchronized() || this.finRcvd) return;
-    // Only what the window field can carry counts: a buffer above 65535 << RCV.WIND.SHIFT does not open it further.
-    const free = Math.min(this.rcvFree(), MAX_WINDOW << this.rcvWs);
-    const cur = Math.max(0, seqDiff(this.rcvAdvEdge, this.rcvNxt));
-    // Send a window update when the window grows by 2 segments or half the buffer (like Linux), or opens from zero.
-    if (free - cur >= Math.min(this.rcvCap >>> 1, 2 * this.advMss) || (cur < this.advMss && free >= this.advMss)) {
-      this.ackNow = true;
-      this.output(now);
-    }
-  }
-
-  /** Receive-buffer auto-tuning (like Linux tcp_rcv_space_adjust): grow when the reader drains a lot per RTT. */
-  private autoTune(now: number): void {
-    // The interval is one RTT as the receiver sees it (a pure receiver has no sender-side estimate).
-    const rtt = this.rcvRtt ?? this.rtt.srtt;
-    if (rtt === undefined) return;
-    if (now - this.rcvSpaceTime < Math.max(rtt, 1)) return;
-    const want = 2 * this.rcvSpaceCopied;
-    if (want > this.rcvCap && this.rcvCap < this.o.maxReceiveBuffer) {
-      // Growing past what the window field can offer (65535 << RCV.WIND.SHIFT) buys nothing; but the cap only ever
-      // grows: the buffer may already be larger (receiveBuffer > 65535 without window scaling), and lowering it
-      // below what is buffered plus offered would refuse in-window data (RFC 9293 3.8.6: no shrinking).
-      const grown = Math.min(this.o.maxReceiveBuffer, Math.max(want, this.rcvCap * 2), MAX_WINDOW << this.rcvWs);
-      if (grown > this.rcvCap) {
-        if (this.host.bufferAllowed(grown - this.rcvCap)) {
-          this.rcvCap = grown;
-          this.rechargeBuffers();
-        } else {
-          this.stats.bufferLimitHits++;
-        }
-      }
-    }
-    this.rcvSpaceTime = now;
-    this.rcvSpaceCopied = 0;
-  }
-
-  /** Bring this connection's charge against bufferMemoryLimit up to date (not after CLOSED: nothing is held). */
-  private rechargeBuffers(): void {
+  /** @internal (for the parts) Bring the charge against bufferMemoryLimit up to date (none after CLOSED). */
+  rechargeBuffers(): void {
     if (this.buffersReleased) return;
-    const charge = this.sndBuf.capacity + this.rcvCap;
+    const charge = this.snd.sndBuf.capacity + this.rcv.rcvCap;
     this.host.bufferAdjust(charge - this.bufferCharge);
     this.bufferCharge = charge;
   }
 
-  /** Receive space left under the logical receive buffer size (the ring itself grows on demand). */
-  private rcvFree(): number {
-    const f = this.rcvCap - this.rcvBuf.length;
-    return f > 0 ? f : 0;
-  }
-
-  private rcvWrite(d: Uint8Array): number {
-    let ring = this.rcvBuf;
-    if (d.length > ring.free && ring.capacity < this.rcvCap) {
-      const cap = Math.min(this.rcvCap, Math.max(ring.capacity * 2, ring.length + d.length, INITIAL_RING));
-      // The logical buffer (rcvCap) is already charged; the shared empty ring is replaced, never resized.
-      if (ring === EMPTY_RING) this.rcvBuf = ring = new ByteRing(cap);
-      else ring.resize(cap);
-    }
-    return ring.write(d.length <= this.rcvFree() ? d : d.subarray(0, this.rcvFree()));
-  }
-
-  private tsNow(now: number): number {
-    return (Math.floor(now) + this.tsOffset) >>> 0;
-  }
-
-  private tsDiff(now: number, tsEcr: number): number {
-    return (this.tsNow(now) - tsEcr) | 0;
-  }
-
-  private xmit(now: number, f: TcpFields, ring: ByteRing | null, off: number, len: number, segment?: number): boolean {
-    f.payloadLen = len;
-    if (!this.host.transmit(now, this, f, ring, off, len, segment)) {
-      this.txPending = true;
-      this.stats.txBlocked++;
-      this.host.connWake(this);
-      return false;
-    }
-    this.segsOut += segment !== undefined ? Math.ceil(len / segment) : 1;
-    if (f.flags & TcpFlag.ACK) {
-      this.lastAckSent = this.rcvNxt;
-      this.ackNow = false;
-      this.ackSoon = false;
-      this.unackedBytes = 0;
-      this.delackAt = NEVER;
-      this.hasDsack = false;
-    }
-    return true;
-  }
-
-  /** Send a pure ACK now. */
-  private sendAck(now: number): boolean {
-    const f = this.host.txFields;
-    this.fillHeader(f, this.sndNxt, TcpFlag.ACK);
-    this.fillOptions(now, f, 0);
-    return this.xmit(now, f, null, 0, 0);
-  }
-
-  /**
-   * The ACK owed to an unacceptable segment (RFC 9293 3.10.7.4 first check, RFC 7323 5.3 PAWS). Segments carrying
-   * data are always answered (the peer needs the ACK / D-SACK to recover); pure ACKs and SYNs get at most one ACK
-   * per invalidAckIntervalMs per connection, like Linux's tcp_oow_rate_limited: otherwise two ends that each find
-   * the other's segments unacceptable ACK each other forever, and a flood at a 4-tuple is answered one for one.
-   */
-  private invalidAck(now: number, segLen: number, syn: boolean): void {
-    if (segLen > 0 && !syn) {
-      this.sendAck(now);
-      return;
-    }
-    if (now - this.lastInvalidAckAt < this.o.invalidAckIntervalMs) {
-      this.stats.invalidAcksRateLimited++;
-      return;
-    }
-    if (this.sendAck(now)) this.lastInvalidAckAt = now;
-  }
-
-  private lastInvalidAckAt = -Infinity;
-
-  /** RFC 5961 section 7: a rate-limited ACK in answer to a suspicious RST / SYN / ACK. */
-  private challengeAck(now: number): void {
-    if (!this.host.challengeAckAllowed(now)) {
-      this.stats.challengeAcksRateLimited++;
-      return;
-    }
-    this.stats.challengeAcksSent++;
-    this.sendAck(now);
-  }
-
-  private sendRst(now: number, seq: number): void {
-    this.sendRstRaw(now, seq, this.rcvNxt, TcpFlag.RST | TcpFlag.ACK);
-  }
-
-  private sendRstRaw(now: number, seq: number, ack: number, flags: number): void {
-    const f = this.host.txFields;
-    this.fillHeader(f, seq, flags);
-    f.ack = flags & TcpFlag.ACK ? ack : 0;
-    f.window = 0;
-    this.stats.rstsSent++;
-    f.payloadLen = 0;
-    if (this.host.transmit(now, this, f, null, 0, 0)) this.segsOut++;
-  }
-
-  private isSynchronized(): boolean {
+  /** @internal (for the parts) ESTABLISHED or a later state that has exchanged SYNs (RFC 9293 3.3.2). */
+  isSynchronized(): boolean {
     switch (this.state) {
       case 'ESTABLISHED':
       case 'FIN-WAIT-1':
@@ -1930,16 +697,17 @@ export class TcpConnection {
     }
   }
 
-  private toClosed(error: string | undefined): void {
+  /** @internal (for the parts) CLOSED: every timer off, memory given back, the layer and the application told. */
+  toClosed(error: string | undefined): void {
     if (this.state === 'CLOSED') return;
     this.state = 'CLOSED';
     this.error = error;
-    this.rtoAt = this.delackAt = this.persistAt = this.keepaliveAt = this.closeAt = this.tlpAt = this.reoAt = NEVER;
+    this.tmr.clear();
     this.timerAt = NEVER;
-    if (this.ooo !== EMPTY_OOO) {
-      this.host.oooAdjust(-this.ooo.memory);
-      this.ooo.clear();
-      this.ooo = EMPTY_OOO;
+    if (this.rcv.ooo !== EMPTY_OOO) {
+      this.host.oooAdjust(-this.rcv.ooo.memory);
+      this.rcv.ooo.clear();
+      this.rcv.ooo = EMPTY_OOO;
     }
     this.host.bufferAdjust(-this.bufferCharge);
     this.bufferCharge = 0;
@@ -1955,215 +723,90 @@ export class TcpConnection {
 
   // ======================================================================================== timers
 
-  private rearm(): void {
-    let t = this.rtoAt;
-    if (this.delackAt < t) t = this.delackAt;
-    if (this.persistAt < t) t = this.persistAt;
-    if (this.keepaliveAt < t) t = this.keepaliveAt;
-    if (this.closeAt < t) t = this.closeAt;
-    if (this.tlpAt < t) t = this.tlpAt;
-    if (this.reoAt < t) t = this.reoAt;
+  /** @internal (for the parts) Tell the layer when the earliest timer moved. */
+  rearm(): void {
+    const t = this.tmr.earliest();
     if (t !== this.timerAt) {
       this.timerAt = t;
       this.host.connWake(this);
     }
   }
 
+  /** @internal R1 timeouts in a row (RFC 1122 4.2.3.5): tell the layer. */
+  negativeAdvice(now: number): void {
+    this.host.connNegativeAdvice(this, now);
+  }
+
   /** @internal Run every due timer. */
   onTimer(now: number): void {
-    if (this.closeAt <= now) {
-      this.closeAt = NEVER;
+    if (this.tmr.closeAt <= now) {
+      this.tmr.closeAt = NEVER;
       if (this.state === 'TIME-WAIT' || this.state === 'FIN-WAIT-2') {
         this.toClosed(this.state === 'FIN-WAIT-2' ? 'ETIMEDOUT' : undefined);
         return;
       }
     }
-    if (this.rtoAt <= now) {
-      this.rtoAt = NEVER;
-      this.onRto(now);
+    if (this.tmr.rtoAt <= now) {
+      this.tmr.rtoAt = NEVER;
+      if (this.state === 'SYN-SENT' || this.state === 'SYN-RECEIVED') this.synRto(now);
+      else this.rec.onRto(now);
       if (this.state === 'CLOSED') return;
     }
-    if (this.tlpAt <= now) {
-      this.tlpAt = NEVER;
-      this.onTlp(now);
+    if (this.tmr.tlpAt <= now) {
+      this.tmr.tlpAt = NEVER;
+      this.rec.onTlp(now);
     }
-    if (this.reoAt <= now) {
-      this.reoAt = NEVER;
-      this.detectLosses(now);
-      this.output(now);
+    if (this.tmr.reoAt <= now) {
+      this.tmr.reoAt = NEVER;
+      this.rec.detectLosses(now);
+      this.snd.output(now);
     }
-    if (this.persistAt <= now) {
-      this.persistAt = NEVER;
-      this.onPersist(now);
+    if (this.tmr.persistAt <= now) {
+      this.tmr.persistAt = NEVER;
+      this.snd.onPersist(now);
     }
-    if (this.keepaliveAt <= now) {
-      this.keepaliveAt = NEVER;
-      this.onKeepalive(now);
+    if (this.tmr.keepaliveAt <= now) {
+      this.tmr.keepaliveAt = NEVER;
+      this.tmr.onKeepalive(now);
       if (this.state === 'CLOSED') return;
     }
-    if (this.delackAt <= now) {
-      this.delackAt = NEVER;
-      if (this.isSynchronized() || this.state === 'TIME-WAIT') this.sendAck(now);
+    if (this.tmr.delackAt <= now) {
+      this.tmr.delackAt = NEVER;
+      if (this.isSynchronized() || this.state === 'TIME-WAIT') this.tx.sendAck(now);
     }
     this.rearm();
   }
 
-  private onRto(now: number): void {
-    if (this.state === 'SYN-SENT' || this.state === 'SYN-RECEIVED') {
-      const limit = this.state === 'SYN-SENT' ? this.o.synRetries : this.host.synAckRetryLimit(this);
-      if (this.synXmits >= limit) {
-        this.stats.timeouts++;
-        this.toClosed(this.passive ? undefined : 'ETIMEDOUT');
-        return;
-      }
-      this.synXmits++;
-      this.nRetrans++;
-      this.stats.retransmittedSegs++;
-      // RFC 1122 4.2.3.5 holds for the SYN too (Linux advises on every SYN retransmission): a peer that learned a
-      // wrong MAC for us would otherwise lose every SYN-ACK until its entry expires (issue #13 over TAP).
-      if (this.synXmits >= 3) this.host.connNegativeAdvice(this, now);
-      this.rtt.backoff();
-      this.sendSyn(now);
-      return;
-    }
-    if (this.segHead >= this.segs.length) return;
-    // The receiver shrank its window to zero below data in flight and keeps answering: the retransmissions act as
-    // zero-window probes and do not count towards giving up (RFC 9293 3.8.6, RFC 1122 4.2.2.17; like Linux's
-    // tcp_retransmit_timer), as long as an ACK came within maxRto.
-    const probing = this.sndWnd === 0 && now - this.lastAckAt < this.o.maxRto;
-    if (this.userTimedOut(now)) return;
-    if (!probing && this.consecutiveRtos >= this.o.maxRetransmits) {
+  /** The SYN (or SYN-ACK) retransmission timer expired (RFC 9293 3.8.1, RFC 6298 5.7). */
+  private synRto(now: number): void {
+    const limit = this.state === 'SYN-SENT' ? this.o.synRetries : this.host.synAckRetryLimit(this);
+    if (this.tmr.synXmits >= limit) {
       this.stats.timeouts++;
-      this.sendRst(now, this.sndNxt);
-      this.toClosed('ETIMEDOUT');
+      this.toClosed(this.passive ? undefined : 'ETIMEDOUT');
       return;
     }
-    this.nRto++;
-    this.rtoEpisode = true;
-    if (!probing) this.consecutiveRtos++;
-    // RFC 1122 4.2.3.5: from R1 = 3 timeouts on, tell IP (Linux: tcp_retries1), which checks the next hop again.
-    if (this.consecutiveRtos >= 3) this.host.connNegativeAdvice(this, now);
-    this.stats.rtoExpirations++;
-    // RFC 5681 3.1 / RFC 6298 5.5-5.6: collapse cwnd, back off, retransmit the earliest unacknowledged segment.
-    this.cc.onRto(now, this.lossFlightSize());
-    this.undoArmed = false; // the timeout's response is not undone (no F-RTO / Eifel here)
-    for (let i = this.segHead; i < this.segs.length; i++) this.markLost(this.segs[i]!);
-    this.inRecovery = false;
-    this.dupAcks = 0;
-    this.recoverSeq = this.sndNxt; // RFC 6582 3.2 step 1 after a timeout
-    this.tlpAt = NEVER;
-    this.reoAt = NEVER;
+    this.tmr.synXmits++;
+    this.cnt.nRetrans++;
+    this.stats.retransmittedSegs++;
+    // RFC 1122 4.2.3.5 holds for the SYN too (Linux advises on every SYN retransmission): a peer that learned a
+    // wrong MAC for us would otherwise lose every SYN-ACK until its entry expires (issue #13 over TAP).
+    if (this.tmr.synXmits >= 3) this.negativeAdvice(now);
     this.rtt.backoff();
-    this.rtoAt = this.rtoDeadline(now);
-    this.output(now);
-  }
-
-  /** RFC 8985 7.3: send one new segment if possible, else retransmit the last one. */
-  private onTlp(now: number): void {
-    if (!this.isSynchronized() || this.segHead >= this.segs.length) return;
-    this.tlpOutstanding = true;
-    this.nTlp++;
-    this.stats.tlpProbes++;
-    const offset = seqDiff(this.sndNxt, this.bufSeq);
-    const avail = this.sndBuf.length - offset;
-    const wndRoom = this.sndRoom();
-    if (avail > 0 && wndRoom > 0) {
-      this.sendNew(now, offset, Math.min(avail, this.mss, wndRoom), false);
-    } else {
-      const last = this.segs.length - 1;
-      const s = this.segs[last]!;
-      if (!s.sacked && this.retransmit(now, s, last)) {
-        // RFC 8985 7.4: remember the probe to tell, when it is acknowledged, whether it repaired a loss.
-        this.tlpRetransSeq = s.seq;
-        this.tlpRetransEnd = seqAdd(s.seq, s.len);
-        this.tlpHigh = this.sndNxt;
-        this.tlpEpisode = true;
-        this.tlpDsacked = false;
-      }
-    }
-    this.rtoAt = this.rtoDeadline(now);
-  }
-
-  /** RFC 9293 3.8.6.1: a zero-window probe (an ACK below the window elicits the peer's current window). */
-  private onPersist(now: number): void {
-    if (!this.isSynchronized()) return;
-    const unsent = this.sndBuf.length - seqDiff(this.sndNxt, this.bufSeq) > 0 || (this.finQueued && !this.finSent);
-    if (!unsent || this.sndRoom() > 0) {
-      // RFC 9293 3.8.6.2.1 (4): the SWS override timeout: send what the window allows.
-      this.persistBackoff = 0;
-      this.swsOverride = true;
-      this.output(now);
-      this.swsOverride = false;
-      return;
-    }
-    // RFC 1122 4.2.2.17: probing continues while the peer answers; a peer that went silent is given up on after
-    // maxRetransmits unanswered probes (like Linux), with ETIMEDOUT. A user timeout ends it earlier (RFC 5482).
-    if (this.userTimedOut(now)) return;
-    if (this.probesUnanswered >= this.o.maxRetransmits) {
-      this.stats.timeouts++;
-      this.sendRst(now, this.sndNxt);
-      this.toClosed('ETIMEDOUT');
-      return;
-    }
-    this.probesUnanswered++;
-    this.stats.zeroWindowProbes++;
-    this.sendProbe(now);
-    this.persistBackoff++;
-    this.armPersist(now);
-  }
-
-  private sendProbe(now: number): void {
-    const f = this.host.txFields;
-    this.fillHeader(f, seqAdd(this.sndUna, -1), TcpFlag.ACK);
-    this.fillOptions(now, f, 0);
-    this.xmit(now, f, null, 0, 0);
-  }
-
-  /** RFC 9293 3.8.4 / RFC 1122 4.2.3.6 keep-alive. */
-  private onKeepalive(now: number): void {
-    if (!this.keepAlive || !this.isSynchronized()) return;
-    if (this.keepProbes >= this.o.keepAliveCount) {
-      this.stats.timeouts++;
-      this.sendRst(now, this.sndNxt);
-      this.toClosed('ETIMEDOUT');
-      return;
-    }
-    if (this.segHead < this.segs.length) {
-      // Data outstanding: the retransmission timer covers liveness.
-      this.keepaliveAt = now + this.keepAliveIdle;
-      return;
-    }
-    this.keepProbes++;
-    this.stats.keepaliveProbes++;
-    this.sendProbe(now);
-    this.keepaliveAt = now + this.o.keepAliveInterval;
+    this.tx.sendSyn(now);
   }
 
   // ======================================================================================== ICMP (RFC 5927)
 
   /** @internal Whether `seq` is in flight (SND.UNA <= seq < SND.NXT): RFC 5927 4.1 validation. */
   seqInFlight(seq: number): boolean {
-    return seqLe(this.sndUna, seq) && seqLt(seq, this.sndNxt);
+    return seqLe(this.snd.sndUna, seq) && seqLt(seq, this.snd.sndNxt);
   }
 
   /** @internal RFC 1191: the path MTU towards the peer is now `mtu`. Returns whether the MSS changed. */
   pmtuChanged(now: number, mtu: number): boolean {
-    if (!this.lowerMss(now, mtu, this.o.minMss)) return false;
-    this.output(now);
+    if (!this.snd.lowerMss(now, mtu, this.o.minMss)) return false;
+    this.snd.output(now);
     this.rearm();
-    return true;
-  }
-
-  /** Lower the MSS to fit a path MTU of `mtu`, not below `floor` (never raises it). Returns whether it changed. */
-  private lowerMss(now: number, mtu: number, floor: number): boolean {
-    const raw = Math.max(floor, Math.min(mtu - 40, this.advMss));
-    if (raw >= this.mssRaw) return false;
-    this.setMssRaw(now, raw);
-    // Segments larger than the new MSS that are in flight are lost (RFC 1191 6.5 / Linux tcp_simple_retransmit).
-    for (let i = this.segHead; i < this.segs.length; i++) {
-      const s = this.segs[i]!;
-      if (!s.sacked && s.len - (s.fin ? 1 : 0) > this.mss) this.markLost(s);
-    }
     return true;
   }
 
@@ -2172,8 +815,23 @@ export class TcpConnection {
     if (this.state === 'SYN-SENT') this.toClosed(code);
   }
 
+  /** @internal Send what the windows allow (the layer calls it when a transmit buffer is free again). */
+  output(now: number): void {
+    this.snd.output(now);
+  }
+
+  /** @internal SND.UNA (test/tcp/stress.test.ts reads it). */
+  get sndUna(): number {
+    return this.snd.sndUna;
+  }
+
+  /** @internal RCV.NXT (fuzz/targets/stack.ts's blind-attack oracle reads it). */
+  get rcvNxt(): number {
+    return this.rcv.rcvNxt;
+  }
+
   /** @internal for the layer */
   get tcpTsOk(): boolean {
-    return this.tsOk;
+    return this.neg.tsOk;
   }
 }

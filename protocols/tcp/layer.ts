@@ -113,7 +113,7 @@ export class TcpListener {
   }
 }
 
-export class TcpLayer implements TcpConnHost, TimeWaitHost {
+export class TcpLayer {
   readonly stats: TcpStats = newTcpStats();
   readonly opts: ResolvedTcpOptions;
   readonly txFields: TcpFields = emptyTcpFields();
@@ -147,6 +147,11 @@ export class TcpLayer implements TcpConnHost, TimeWaitHost {
   private chalCount = 0;
   /** FINs sent by shutdown/close since the last poll began (closeBurst). */
   private finsSincePoll = 0;
+  /**
+   * What the layer's connections and its TIME-WAIT table may ask of it: one object made with the layer, so the
+   * layer's own public surface stays its API (the callbacks below are private).
+   */
+  private readonly inner: TcpConnHost & TimeWaitHost;
 
   constructor(
     private readonly host: TcpHost,
@@ -156,7 +161,29 @@ export class TcpLayer implements TcpConnHost, TimeWaitHost {
     const k = new Uint8Array(16);
     for (let i = 0; i < 16; i++) k[i] = options.rng.nextU32() & 0xff;
     this.portKey = k;
-    this.tw = new TimeWaitTable(this, k);
+    this.inner = {
+      opts: this.opts,
+      stats: this.stats,
+      txFields: this.txFields,
+      transmit: (now, conn, f, ring, ringOffset, dataLen, segment) => this.emit(now, conn.localIp, conn.remoteIp, f, ring, ringOffset, dataLen, segment),
+      tsoMaxFor: (dst) => this.tsoMaxFor(dst),
+      challengeAckAllowed: (now) => this.challengeAckAllowed(now),
+      mtuFor: (dst) => this.mtuFor(dst),
+      connEstablished: (conn) => this.connEstablished(conn),
+      connClosed: (conn) => this.connClosed(conn),
+      connTimeWait: (conn) => this.connTimeWait(conn),
+      connWake: (conn) => this.connWake(conn),
+      connNegativeAdvice: (conn, now) => this.connNegativeAdvice(conn, now),
+      synAckRetryLimit: (conn) => this.synAckRetryLimit(conn),
+      oooAllowed: (bytes) => this.oooAllowed(bytes),
+      oooAdjust: (delta) => this.oooAdjust(delta),
+      bufferAllowed: (bytes) => this.bufferAllowed(bytes),
+      bufferAdjust: (delta) => this.bufferAdjust(delta),
+      finAllowed: () => this.finAllowed(),
+      emitHeader: (now, src, dst, f) => this.emitHeader(now, src, dst, f),
+      timeWaitReleased: (localPort) => this.timeWaitReleased(localPort),
+    };
+    this.tw = new TimeWaitTable(this.inner, k);
     this.nextEphemeral = options.rng.nextU32() & 0xffff;
   }
 
@@ -556,21 +583,18 @@ export class TcpLayer implements TcpConnHost, TimeWaitHost {
     this.tw.expire(now, this.opts.timersPerPoll, (c) => c.drop());
   }
 
-  // ======================================================================================== TcpConnHost
+  // ======================================================================================== TcpConnHost, TimeWaitHost (through `inner`)
 
-  transmit(now: number, conn: TcpConnection, f: TcpFields, ring: ByteRing | null, ringOffset: number, dataLen: number, segment?: number): boolean {
-    return this.emit(now, conn.localIp, conn.remoteIp, f, ring, ringOffset, dataLen, segment);
-  }
 
-  tsoMaxFor(dst: number): number {
+  private tsoMaxFor(dst: number): number {
     return this.host.tsoMaxFor?.(dst) ?? 0;
   }
 
-  emitHeader(now: number, src: number, dst: number, f: TcpFields): boolean {
+  private emitHeader(now: number, src: number, dst: number, f: TcpFields): boolean {
     return this.emit(now, src, dst, f, null, 0, 0);
   }
 
-  timeWaitReleased(localPort: number): void {
+  private timeWaitReleased(localPort: number): void {
     this.releasePortUse(localPort);
   }
 
@@ -594,11 +618,11 @@ export class TcpLayer implements TcpConnHost, TimeWaitHost {
     return this.oooTotal;
   }
 
-  oooAllowed(bytes: number): boolean {
+  private oooAllowed(bytes: number): boolean {
     return this.oooTotal + bytes <= this.opts.oooTotalLimit;
   }
 
-  oooAdjust(delta: number): void {
+  private oooAdjust(delta: number): void {
     this.oooTotal += delta;
   }
 
@@ -607,21 +631,21 @@ export class TcpLayer implements TcpConnHost, TimeWaitHost {
     return this.bufferTotal;
   }
 
-  bufferAllowed(bytes: number): boolean {
+  private bufferAllowed(bytes: number): boolean {
     return this.bufferTotal + bytes <= this.opts.bufferMemoryLimit;
   }
 
-  bufferAdjust(delta: number): void {
+  private bufferAdjust(delta: number): void {
     this.bufferTotal += delta;
   }
 
-  finAllowed(): boolean {
+  private finAllowed(): boolean {
     if (this.finsSincePoll >= this.opts.closeBurst) return false;
     this.finsSincePoll++;
     return true;
   }
 
-  challengeAckAllowed(now: number): boolean {
+  private challengeAckAllowed(now: number): boolean {
     if (now - this.chalWindowStart >= 1000) {
       this.chalWindowStart = now;
       this.chalCount = 0;
@@ -631,7 +655,7 @@ export class TcpLayer implements TcpConnHost, TimeWaitHost {
     return true;
   }
 
-  mtuFor(dst: number): number {
+  private mtuFor(dst: number): number {
     return this.host.mtuFor(dst);
   }
 
@@ -642,7 +666,7 @@ export class TcpLayer implements TcpConnHost, TimeWaitHost {
    * with the default 5 and a 1 s initial RTO). A flood of unanswered SYNs thus frees its slots within seconds,
    * while a queue holding mostly fresh requests keeps the full schedule.
    */
-  synAckRetryLimit(conn: TcpConnection): number {
+  private synAckRetryLimit(conn: TcpConnection): number {
     const max = this.opts.synAckRetries;
     const l = conn.listener as TcpListener | undefined;
     if (l === undefined) return max;
@@ -659,7 +683,7 @@ export class TcpLayer implements TcpConnHost, TimeWaitHost {
     return thresh;
   }
 
-  connEstablished(conn: TcpConnection): void {
+  private connEstablished(conn: TcpConnection): void {
     const l = conn.listener as TcpListener | undefined;
     if (!l) return;
     l.synQueue.delete(conn);
@@ -681,7 +705,7 @@ export class TcpLayer implements TcpConnHost, TimeWaitHost {
     if (l.acceptQueue.length === 1) l.onAcceptable?.();
   }
 
-  connClosed(conn: TcpConnection): void {
+  private connClosed(conn: TcpConnection): void {
     if (!this.unregister(conn) && this.tw.size > 0) {
       // A connection whose TIME-WAIT is a record (aborted by its owner, or the record expiring): forget the record.
       const slot = this.tw.find(conn.localIp, conn.localPort, conn.remoteIp, conn.remotePort);
@@ -699,7 +723,7 @@ export class TcpLayer implements TcpConnHost, TimeWaitHost {
     }
   }
 
-  connTimeWait(conn: TcpConnection): void {
+  private connTimeWait(conn: TcpConnection): void {
     if (this.timeWait.size + this.tw.size >= this.opts.maxTimeWait) {
       this.stats.timeWaitOverflow++;
       conn.drop();
@@ -729,14 +753,14 @@ export class TcpLayer implements TcpConnHost, TimeWaitHost {
     this.tw.remove(slot)?.drop();
   }
 
-  connNegativeAdvice(conn: TcpConnection, now: number): void {
+  private connNegativeAdvice(conn: TcpConnection, now: number): void {
     // Not from a half-open connection: as Linux gives none for a request socket, since a SYN flood from forged
     // sources would otherwise have the neighbour cache probe (and, with replies lost, drop) a good next hop.
     if (conn.state === 'SYN-RECEIVED') return;
     this.host.negativeAdvice?.(now, conn.remoteIp);
   }
 
-  connWake(conn: TcpConnection): void {
+  private connWake(conn: TcpConnection): void {
     if (conn.state === 'CLOSED') return;
     // Push only when the timer moves earlier than the connection's entry (rearm runs on nearly every ACK).
     if (conn.timerAt < conn.heapAt) this.heapPushConn(conn);
@@ -761,7 +785,7 @@ export class TcpLayer implements TcpConnHost, TimeWaitHost {
   // ======================================================================================== demux
 
   private newConnection(now: number, localIp: number, localPort: number, remoteIp: number, remotePort: number, passive: boolean): TcpConnection {
-    const conn = new TcpConnection(this, { localIp, localPort, remoteIp, remotePort }, passive, now);
+    const conn = new TcpConnection(this.inner, { localIp, localPort, remoteIp, remotePort }, passive, now);
     // A passive connection shares its listener's port, which is therefore held already.
     if (passive) this.acquirePort(localPort);
     this.register(conn);

@@ -1,0 +1,23 @@
+/**
+ * Constants and shared stand-ins of a TCP connection's parts (connection.ts and the parts it is split into).
+ */
+import { ByteRing } from './byte-ring.js';
+import { OutOfOrderQueue } from './ooo-queue.js';
+
+/** A timer that is off (absolute times are compared with `<=`). */
+export const NEVER = Infinity;
+/** Most in-order bytes one coalesced ACK covers (coalesceAcks), like a GRO aggregate. */
+export const COALESCE_MAX_BYTES = 65536;
+/** RFC 7323 5.5: TS.Recent is invalid after 24 days idle (PAWS then does not apply). */
+export const TS_RECENT_MAX_IDLE = 24 * 24 * 3600 * 1000;
+/**
+ * The stand-in ring of a connection that holds no bytes in that direction yet (and of one in TIME-WAIT). It has
+ * capacity 0 and is shared: never written, never resized; a connection replaces it with its own ring on first data.
+ */
+export const EMPTY_RING = new ByteRing(0);
+/** The stand-in out-of-order queue (shared, always empty): a connection allocates its own on the first hole. */
+export const EMPTY_OOO = new OutOfOrderQueue(1);
+/** Least ring capacity allocated on first data; rings grow by doubling up to the configured buffer sizes. */
+export const INITIAL_RING = 16 * 1024;
+/** The largest unscaled window field. */
+export const MAX_WINDOW = 0xffff;

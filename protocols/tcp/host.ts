@@ -1,0 +1,47 @@
+/**
+ * What a TCP connection needs from its layer (TcpLayer implements it): the options and counters, the one call that
+ * transmits a segment, path facts (MTU, TSO), and the layer's bookkeeping (accept queue, connection table, timers,
+ * shared memory limits). Types only.
+ */
+import type { ByteRing } from './byte-ring.js';
+import type { TcpConnection } from './connection.js';
+import type { TcpStats } from './info.js';
+import type { ResolvedTcpOptions } from './options.js';
+import type { TcpFields } from './wire.js';
+
+/** What a connection needs from its layer. */
+export interface TcpConnHost {
+  readonly opts: ResolvedTcpOptions;
+  readonly stats: TcpStats;
+  /** A reused header object for transmission. */
+  readonly txFields: TcpFields;
+  /** Emit one segment; payload (dataLen bytes) is copied from `ring` at `ringOffset`. False: no buffer now. */
+  transmit(now: number, conn: TcpConnection, f: TcpFields, ring: ByteRing | null, ringOffset: number, dataLen: number, segment?: number): boolean;
+  /** The largest IP packet towards `dst` the device segments itself (TSO), or 0. */
+  tsoMaxFor(dst: number): number;
+  /** RFC 5961 section 7 rate limit. */
+  challengeAckAllowed(now: number): boolean;
+  mtuFor(dst: number): number;
+  /** A passive connection reached ESTABLISHED (move it from the SYN queue to the accept queue). */
+  connEstablished(conn: TcpConnection): void;
+  /** The connection is CLOSED: forget it. */
+  connClosed(conn: TcpConnection): void;
+  /** The connection entered TIME-WAIT (the layer may cap how many it keeps). */
+  connTimeWait(conn: TcpConnection): void;
+  /** The connection's timers or output needs changed. */
+  connWake(conn: TcpConnection): void;
+  /** R1 retransmission timeouts in a row (RFC 1122 4.2.3.5): negative advice for the path to the peer. */
+  connNegativeAdvice(conn: TcpConnection, now: number): void;
+  /** SYN-ACK retransmissions a SYN-RECEIVED connection gets before it is dropped (fewer when its queue clogs). */
+  synAckRetryLimit(conn: TcpConnection): number;
+  /** Whether all connections' out-of-order queues may grow by `bytes` (oooTotalLimit). */
+  oooAllowed(bytes: number): boolean;
+  /** The connection's out-of-order queue memory changed by `delta`. */
+  oooAdjust(delta: number): void;
+  /** Whether all connections' buffers may grow by `bytes` (bufferMemoryLimit). */
+  bufferAllowed(bytes: number): boolean;
+  /** The connection's buffer commitment changed by `delta`. */
+  bufferAdjust(delta: number): void;
+  /** Whether a FIN from shutdown/close may go out now (false: send it from the next poll; closeBurst). */
+  finAllowed(): boolean;
+}

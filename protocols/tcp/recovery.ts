@@ -1,0 +1,309 @@
+/**
+ * Loss recovery of one connection's sender: duplicate-ACK counting and NewReno fast recovery (RFC 5681, RFC 6582),
+ * the SACK-based IsLost rule (RFC 6675), RACK and tail loss probes (RFC 8985), D-SACK handling (RFC 2883) and
+ * the undo of a spurious recovery (RFC 3708), and the response to a retransmission timeout. It decides which
+ * records of the scoreboard are lost and tells congestion control; the sender retransmits them. Nothing throws.
+ */
+import type { TcpConnection } from './connection.js';
+import type { ResolvedTcpOptions } from './options.js';
+import type { TcpStats } from './info.js';
+import type { DeliveryObserver, SentSeg } from './scoreboard.js';
+import { NEVER } from './conn-common.js';
+import { seqAdd, seqDiff, seqGe, seqGt, seqLe, seqLt } from './seq.js';
+
+export class LossRecovery implements DeliveryObserver {
+  private readonly c: TcpConnection;
+  private readonly o: ResolvedTcpOptions;
+  private readonly stats: TcpStats;
+  /** Duplicate ACKs in a row (RFC 5681 2). */
+  dupAcks = 0;
+  inRecovery = false;
+  /** RFC 6582 `recover`: SND.NXT when the last recovery (or timeout) began. */
+  recoverSeq = 0;
+  /** Fast recovery must retransmit its first segment whatever cwnd says (RFC 5681 3.2 step 2). */
+  forceRetransmit = false;
+  /** A retransmission timeout happened and no fast recovery started since (caState 'loss' until SND.UNA passes recoverSeq). */
+  rtoEpisode = false;
+  /** Timeouts without forward progress (the give-up count; the RTO backoff itself follows Karn's rule). */
+  consecutiveRtos = 0;
+  // RACK (RFC 8985 6.1)
+  rackXmitTime = -1;
+  rackXmitOrder = 0;
+  rackRtt = 0;
+  rackMinRtt = NEVER;
+  /** The highest sequence number delivered so far (RACK.fack). */
+  rackFack = 0;
+  // tail loss probes (RFC 8985 7)
+  tlpOutstanding = false;
+  tlpEpisode = false;
+  tlpDsacked = false;
+  tlpRetransSeq = 0;
+  tlpRetransEnd = 0;
+  tlpHigh = 0;
+  /** reo_wnd in quarters of min_RTT (RFC 8985 6.2 step 4), and for how many recoveries it stays widened. */
+  reoWndMult = 1;
+  reoWndPersist = 0;
+  dsackRound = 0;
+  dsackRoundSet = false;
+  reorderingSeen = false;
+  /**
+   * Spurious-recovery undo (RFC 3708 section 3, like Linux's undo_marker / undo_retrans): while armed, the number
+   * of retransmissions since the last fast recovery began that no D-SACK has yet reported as needless. When it
+   * reaches zero every one of them was spurious: the recovery answered reordering, and its cwnd reduction is undone.
+   */
+  undoArmed = false;
+  undoMarker = 0;
+  undoRetrans = 0;
+  /** Retransmissions sent since the episode began (an episode whose retransmission never left is not undone). */
+  undoSent = 0;
+
+  constructor(c: TcpConnection, o: ResolvedTcpOptions, stats: TcpStats) {
+    this.c = c;
+    this.o = o;
+    this.stats = stats;
+  }
+
+  /** RFC 2018 / RFC 2883 / RFC 6675 scoreboard update from the SACK blocks of an ACK. */
+  processSack(now: number, blocks: number[], ack: number): void {
+    for (let b = 0; b < blocks.length; b += 2) {
+      const l = blocks[b]!;
+      const r = blocks[b + 1]!;
+      if (!seqLt(l, r)) continue;
+      // RFC 2883 4: the first block is a D-SACK when it lies below the ACK or inside the second block.
+      if (b === 0 && (seqLe(r, ack) || (blocks.length >= 4 && seqLe(blocks[2]!, l) && seqLe(r, blocks[3]!)))) {
+        this.c.cnt.nDsack++;
+        this.stats.dsacksReceived++;
+        // RFC 3708 3: a D-SACK for data retransmitted in this episode (above where it began) shows a needless one.
+        if (this.undoArmed && this.undoRetrans > 0 && seqGt(r, this.undoMarker)) {
+          this.undoRetrans = Math.max(0, this.undoRetrans - Math.max(1, Math.ceil(seqDiff(r, l) / this.c.neg.mss)));
+          if (this.undoRetrans === 0 && !this.inRecovery) this.undoRecovery(now);
+        }
+        // RFC 8985 7.4.2: a D-SACK for the probe's data means the original arrived: the probe repaired nothing.
+        if (this.tlpEpisode && seqLe(l, this.tlpRetransSeq) && seqLe(this.tlpRetransEnd, r)) this.tlpDsacked = true;
+        // RFC 8985 6.2 step 4: a D-SACK suggests a spurious retransmission: widen reo_wnd (once per round trip).
+        if (!this.dsackRoundSet || seqGe(this.c.snd.sndUna, this.dsackRound)) {
+          this.dsackRoundSet = true;
+          this.dsackRound = this.c.snd.sndNxt;
+          if (this.reoWndMult < 8) this.reoWndMult++;
+          this.reoWndPersist = 16;
+        }
+        continue;
+      }
+      // Ignore blocks outside (SND.UNA, SND.NXT] (RFC 2018 section 8 / RFC 6675 sanity).
+      if (seqLe(l, this.c.snd.sndUna) && seqLe(r, this.c.snd.sndUna)) continue;
+      if (seqGt(r, this.c.snd.sndNxt)) continue;
+      this.c.sb.markSacked(now, l, r, this);
+    }
+  }
+
+  /** A duplicate ACK (RFC 5681 2) arrived. */
+  onDupAck(now: number): void {
+    // RFC 5681 2: a duplicate ACK.
+    this.dupAcks++; // without SACK each one lets a segment leave the network (pipe), RFC 6582 3.2 step 4
+    // RFC 6582 3.2 step 2: enter fast recovery only when the ACK covers more than `recover`.
+    // With SACK, once reordering has been seen, RACK alone decides (as for IsLost in detectLosses).
+    if (this.dupAcks === 3 && !this.inRecovery && seqGt(this.c.snd.sndUna, this.recoverSeq) && !(this.c.neg.sackOk && this.reorderingSeen)) {
+      const head = this.c.sb.headSeg();
+      if (head && !head.sacked) {
+        this.c.sb.markLost(head);
+        this.enterRecovery(now);
+      }
+    }
+  }
+
+  /** Before SND.UNA moves to `ack`: end a tail-loss-probe episode the ACK settles. */
+  onTlpAcked(now: number, ack: number): void {
+    if (this.tlpEpisode && (this.tlpDsacked || seqGt(ack, this.tlpHigh))) {
+      // RFC 8985 7.4.2 (as Linux tcp_process_tlp_ack): a D-SACK for the probe means the original arrived; an ACK
+      // beyond the probe's SND.NXT without one means the probe repaired a real loss, and congestion control
+      // responds as for a fast recovery.
+      this.tlpEpisode = false;
+      if (!this.tlpDsacked && !this.inRecovery) {
+        this.undoArmed = false; // this reduction replaces the state the undo would restore
+        this.stats.tlpRecoveries++;
+        this.c.cc.onEnterRecovery(now, this.lossFlightSize());
+        this.c.cc.onExitRecovery(now);
+      }
+    }
+  }
+
+  /**
+   * SND.UNA advanced to `ack` (by `ackedBytes`, `flightBefore` having been outstanding): leave recovery at `recover`,
+   * retransmit on a partial ACK without SACK, or let congestion control grow the window.
+   */
+  onAckAdvanced(now: number, ack: number, ackedBytes: number, flightBefore: number, rttMs: number | undefined): void {
+    this.dupAcks = 0;
+    this.tlpOutstanding = false;
+    this.consecutiveRtos = 0;
+    // Congestion control (RFC 5681, RFC 6582, RFC 6675).
+    if (this.inRecovery) {
+      if (seqGe(ack, this.recoverSeq)) {
+        this.inRecovery = false;
+        this.c.cc.onExitRecovery(now);
+        if (this.undoArmed && this.undoRetrans === 0) this.undoRecovery(now);
+        if (this.reoWndPersist > 0 && --this.reoWndPersist === 0) this.reoWndMult = 1;
+      } else if (!this.c.neg.sackOk) {
+        // RFC 6582 3.2 step 5: a partial ACK -> retransmit the first unacknowledged segment.
+        const head = this.c.sb.headSeg();
+        if (head && !head.lost && !head.sacked) {
+          this.c.sb.markLost(head);
+          this.forceRetransmit = true;
+        }
+      }
+    } else if (this.c.snd.usage.mayGrow(this.c.cc.cwnd, this.c.cc.ssthresh, flightBefore)) {
+      // Grow cwnd only while it limits the sender (cwnd-usage.ts: Linux tcp_is_cwnd_limited; RFC 7661's concern).
+      this.c.cc.onAck(now, ackedBytes, this.pipe(), rttMs);
+    }
+  }
+
+  /** RFC 8985 6.2 step 2: RACK.update for a newly delivered segment. */
+  rackUpdate(now: number, s: SentSeg): void {
+    const rtt = now - s.xmitTime;
+    // A retransmitted segment delivered faster than min_rtt is probably the original's ACK: skip.
+    if (s.xmits > 1 && rtt < this.rackMinRtt) return;
+    this.rackRtt = rtt;
+    const end = seqAdd(s.seq, s.len);
+    // RFC 8985 6.2 step 3: an original transmission delivered below the forward-most delivery = reordering.
+    if (s.xmits === 1 && seqLt(end, this.rackFack)) this.reorderingSeen = true;
+    if (seqGt(end, this.rackFack)) this.rackFack = end;
+    // RFC 8985 6.2 step 2 "sent after": by transmission order, not by end sequence for equal timestamps: a
+    // retransmission sent in the same millisecond as (or after) a higher segment is later than that segment.
+    if (s.xmitOrder > this.rackXmitOrder) {
+      this.rackXmitTime = s.xmitTime;
+      this.rackXmitOrder = s.xmitOrder;
+    }
+  }
+
+  /** RFC 6675 IsLost (DupThresh = 3) and RFC 8985 6.2 RACK detect_loss. */
+  detectLosses(now: number): void {
+    let marked = false;
+    // RFC 6675 4 IsLost: more than (DupThresh - 1) * SMSS bytes SACKed above an original transmission.
+    // Once reordering has been seen, loss detection is RACK's alone (RFC 8985 section 4: a fixed DupThresh marks
+    // every segment that three others overtook; Linux raises its reordering threshold instead).
+    if (!this.reorderingSeen && this.c.sb.sackedBytes > 2 * this.c.neg.mss && this.c.sb.markLostByDupThresh(this.c.neg.mss)) marked = true;
+    // RACK: a segment sent before the most recently delivered one, outstanding for longer than rtt + reo_wnd.
+    if (this.rackXmitTime >= 0) {
+      const srtt = this.c.rtt.srtt ?? this.rackRtt;
+      // RFC 8985 6.2 step 4: reo_wnd is 0 in recovery or with DupThresh SACKed segments unless reordering was seen.
+      const reoWnd =
+        !this.reorderingSeen && (this.inRecovery || this.c.sb.sackedBytes >= 3 * this.c.neg.mss)
+          ? 0
+          : Math.min(this.rackMinRtt === NEVER ? 0 : (this.reoWndMult * this.rackMinRtt) / 4, srtt);
+      let timeout = 0;
+      for (let i = this.c.sb.segHead; i < this.c.sb.segs.length; i++) {
+        const s = this.c.sb.segs[i]!;
+        if (s.sacked || s.lost) continue;
+        if (s.xmitOrder >= this.rackXmitOrder) continue; // not sent before the most recently delivered segment
+        const remaining = s.xmitTime + this.rackRtt + reoWnd - now;
+        if (remaining <= 0) {
+          this.c.sb.markLost(s);
+          this.c.cnt.nRack++;
+          this.stats.rackLosses++;
+          marked = true;
+        } else if (remaining > timeout) timeout = remaining;
+      }
+      this.c.tmr.reoAt = timeout > 0 ? now + timeout : NEVER;
+    }
+    if (marked && !this.inRecovery && seqGe(this.c.snd.sndUna, this.recoverSeq)) this.enterRecovery(now);
+  }
+
+  /** RFC 3708 3 (Linux tcp_try_undo_dsack): every retransmission of the episode was needless: undo its response. */
+  undoRecovery(now: number): void {
+    this.undoArmed = false;
+    if (this.undoSent === 0) return;
+    this.c.cc.undoRecovery?.(now);
+    this.c.cnt.nUndo++;
+    this.stats.recoveriesUndone++;
+  }
+
+  enterRecovery(now: number): void {
+    this.inRecovery = true;
+    this.rtoEpisode = false;
+    this.forceRetransmit = true;
+    this.recoverSeq = this.c.snd.sndNxt;
+    this.c.cnt.nFastRec++;
+    this.stats.fastRecoveries++;
+    this.c.cc.onEnterRecovery(now, this.lossFlightSize());
+    this.undoArmed = this.c.neg.sackOk && this.c.cc.undoRecovery !== undefined;
+    this.undoMarker = this.c.snd.sndUna;
+    this.undoRetrans = 0;
+    this.undoSent = 0;
+  }
+
+  /**
+   * The FlightSize a loss response is computed from (RFC 5681 eq. 4, RFC 9438 4.6): outstanding data without what
+   * the receiver SACKed, and never above cwnd, so a multiplicative decrease can never raise cwnd (recovery keeps
+   * sending as SACKs free the pipe, so SND.NXT - SND.UNA can grow far past cwnd; Linux bases ssthresh on cwnd).
+   */
+  lossFlightSize(): number {
+    const f = seqDiff(this.c.snd.sndNxt, this.c.snd.sndUna) - this.c.sb.sackedBytes;
+    return Math.max(0, Math.min(f, this.c.cc.cwnd));
+  }
+
+  /** RFC 6675 pipe: outstanding bytes not SACKed and not marked lost (without SACK, each dup ACK counts a segment). */
+  pipe(): number {
+    let p = seqDiff(this.c.snd.sndNxt, this.c.snd.sndUna) - this.c.sb.sackedBytes - this.c.sb.lostBytes;
+    if (!this.c.neg.sackOk && this.dupAcks > 0) p -= this.dupAcks * this.c.neg.mss;
+    return p > 0 ? p : 0;
+  }
+
+  /** RFC 5681 3.1 / RFC 6298 5.5-5.7: the retransmission timer expired with data outstanding. */
+  onRto(now: number): void {
+    if (this.c.sb.empty) return;
+    // The receiver shrank its window to zero below data in flight and keeps answering: the retransmissions act as
+    // zero-window probes and do not count towards giving up (RFC 9293 3.8.6, RFC 1122 4.2.2.17; like Linux's
+    // tcp_retransmit_timer), as long as an ACK came within maxRto.
+    const probing = this.c.snd.sndWnd === 0 && now - this.c.snd.lastAckAt < this.o.maxRto;
+    if (this.c.snd.userTimedOut(now)) return;
+    if (!probing && this.consecutiveRtos >= this.o.maxRetransmits) {
+      this.stats.timeouts++;
+      this.c.tx.sendRst(now, this.c.snd.sndNxt);
+      this.c.toClosed('ETIMEDOUT');
+      return;
+    }
+    this.c.cnt.nRto++;
+    this.rtoEpisode = true;
+    if (!probing) this.consecutiveRtos++;
+    // RFC 1122 4.2.3.5: from R1 = 3 timeouts on, tell IP (Linux: tcp_retries1), which checks the next hop again.
+    if (this.consecutiveRtos >= 3) this.c.negativeAdvice(now);
+    this.stats.rtoExpirations++;
+    // RFC 5681 3.1 / RFC 6298 5.5-5.6: collapse cwnd, back off, retransmit the earliest unacknowledged segment.
+    this.c.cc.onRto(now, this.lossFlightSize());
+    this.undoArmed = false; // the timeout's response is not undone (no F-RTO / Eifel here)
+    this.c.sb.markAllLost();
+    this.inRecovery = false;
+    this.dupAcks = 0;
+    this.recoverSeq = this.c.snd.sndNxt; // RFC 6582 3.2 step 1 after a timeout
+    this.c.tmr.tlpAt = NEVER;
+    this.c.tmr.reoAt = NEVER;
+    this.c.rtt.backoff();
+    this.c.tmr.rtoAt = this.c.tmr.rtoDeadline(now);
+    this.c.snd.output(now);
+  }
+
+  /** RFC 8985 7.3: send one new segment if possible, else retransmit the last one. */
+  onTlp(now: number): void {
+    if (!this.c.isSynchronized() || this.c.sb.empty) return;
+    this.tlpOutstanding = true;
+    this.c.cnt.nTlp++;
+    this.stats.tlpProbes++;
+    const offset = seqDiff(this.c.snd.sndNxt, this.c.snd.bufSeq);
+    const avail = this.c.snd.sndBuf.length - offset;
+    const wndRoom = this.c.snd.sndRoom();
+    if (avail > 0 && wndRoom > 0) {
+      this.c.snd.sendNew(now, offset, Math.min(avail, this.c.neg.mss, wndRoom), false);
+    } else {
+      const last = this.c.sb.segs.length - 1;
+      const s = this.c.sb.segs[last]!;
+      if (!s.sacked && this.c.snd.retransmit(now, s, last)) {
+        // RFC 8985 7.4: remember the probe to tell, when it is acknowledged, whether it repaired a loss.
+        this.tlpRetransSeq = s.seq;
+        this.tlpRetransEnd = seqAdd(s.seq, s.len);
+        this.tlpHigh = this.c.snd.sndNxt;
+        this.tlpEpisode = true;
+        this.tlpDsacked = false;
+      }
+    }
+    this.c.tmr.rtoAt = this.c.tmr.rtoDeadline(now);
+  }
+}

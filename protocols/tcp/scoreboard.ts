@@ -1,0 +1,218 @@
+/**
+ * The sent-segment scoreboard of one connection: a record per segment on the wire (sequence range, FIN, the time
+ * and order of its last transmission, how often it went out, whether the peer SACKed it and whether it is deemed
+ * lost), with the byte totals RFC 6675's pipe is computed from (SACKed, lost, retransmitted and outstanding).
+ *
+ * It only keeps the books: the connection's sender adds records as it transmits and trims them as ACKs arrive,
+ * loss recovery decides what is lost. Sequence ranges are modular (seq.ts). Records are reused from a small pool
+ * and the queue is an array with a moving head, so steady traffic allocates nothing per segment. Nothing throws.
+ */
+import { seqAdd, seqDiff, seqGe, seqLe, seqLt } from './seq.js';
+
+/** A sent segment in the retransmission queue. `len` counts sequence space (a FIN counts 1). */
+export class SentSeg {
+  seq = 0;
+  len = 0;
+  fin = false;
+  xmitTime = 0;
+  /** Order of the last transmission among this connection's (RACK "sent after", also for equal xmitTime). */
+  xmitOrder = 0;
+  xmits = 0;
+  sacked = false;
+  lost = false;
+}
+
+/** Told of every record newly delivered (cumulatively ACKed or SACKed): RACK's update (RFC 8985 6.2). */
+export interface DeliveryObserver {
+  rackUpdate(now: number, s: SentSeg): void;
+}
+
+/** Spare SentSeg records a connection keeps for reuse (more are left to the GC). */
+const SEG_POOL_MAX = 64;
+
+export class Scoreboard {
+  /** The records from segHead on are outstanding, in sequence order. */
+  segs: SentSeg[] = [];
+  segHead = 0;
+  /** Spare SentSeg records (made on the first acknowledged segment: idle connections keep no array). */
+  segPool: SentSeg[] | null = null;
+  sackedBytes = 0;
+  lostBytes = 0;
+  /** Records retransmitted at least once and not yet acknowledged. */
+  retransOut = 0;
+  /** Counts transmissions of data / FIN (SentSeg.xmitOrder). */
+  xmitCounter = 0;
+  /** A record carrying our FIN was cumulatively acknowledged. */
+  finDelivered = false;
+
+  /** No record is outstanding. */
+  get empty(): boolean {
+    return this.segHead >= this.segs.length;
+  }
+
+  headSeg(): SentSeg | undefined {
+    return this.segHead < this.segs.length ? this.segs[this.segHead] : undefined;
+  }
+
+  /**
+   * Records for `len` data bytes (and a FIN) sent at once from `seq`: one per `mss` bytes, as if each segment had been
+   * sent alone, so SACK, RACK, loss marking and retransmission work on what the peer sees, not on how the packet
+   * left this host (TSO). Returns the sequence number after them.
+   */
+  record(now: number, seq: number, len: number, fin: boolean, mss: number): number {
+    let rest = len;
+    do {
+      const n = rest > mss ? mss : rest;
+      rest -= n;
+      const s = this.segPool?.pop() ?? new SentSeg();
+      s.seq = seq;
+      s.fin = fin && rest === 0;
+      s.len = n + (s.fin ? 1 : 0);
+      s.xmitTime = now;
+      s.xmitOrder = ++this.xmitCounter;
+      s.xmits = 1;
+      s.sacked = false;
+      s.lost = false;
+      this.segs.push(s);
+      seq = seqAdd(seq, s.len);
+    } while (rest > 0);
+    return seq;
+  }
+
+  /**
+   * Drop what `ack` covers cumulatively (trimming a record it covers in part), telling `rack` of each delivered one.
+   * Returns the RTT sample Karn's rule allows (the time since the newest fully acknowledged record was sent, when it
+   * was sent only once), or -1.
+   */
+  trimAcked(now: number, ack: number, rack: DeliveryObserver): number {
+    let rttCandidate = -1;
+    const segs = this.segs;
+    while (this.segHead < segs.length) {
+      const s = segs[this.segHead]!;
+      const end = seqAdd(s.seq, s.len);
+      if (seqLe(end, ack)) {
+        if (s.xmits === 1) rttCandidate = now - s.xmitTime;
+        rack.rackUpdate(now, s);
+        this.unaccount(s);
+        if (s.fin) this.finDelivered = true;
+        if (this.segPool === null) this.segPool = [s];
+        else if (this.segPool.length < SEG_POOL_MAX) this.segPool.push(s);
+        this.segHead++;
+      } else {
+        if (seqLt(s.seq, ack)) {
+          // Partial ACK of a segment: trim it.
+          const cut = seqDiff(ack, s.seq);
+          if (s.lost) this.lostBytes -= cut;
+          if (s.sacked) this.sackedBytes -= cut;
+          s.seq = ack;
+          s.len -= cut;
+        }
+        break;
+      }
+    }
+    if (this.segHead === segs.length) {
+      // Emptied by pops, not `length = 0`: V8 frees the backing store on length 0 and the next push (every segment
+      // of a request/response exchange) allocates one again (152 B); pop keeps a small one.
+      while (segs.length > 0) segs.pop();
+      this.segHead = 0;
+    } else if (this.segHead > 1024 && this.segHead * 2 > segs.length) {
+      segs.splice(0, this.segHead);
+      this.segHead = 0;
+    }
+    return rttCandidate;
+  }
+
+  /** Mark the records wholly inside the SACK block [l, r) (RFC 2018), telling `rack` of each newly SACKed one. */
+  markSacked(now: number, l: number, r: number, rack: DeliveryObserver): void {
+    for (let i = this.segHead; i < this.segs.length; i++) {
+      const s = this.segs[i]!;
+      if (seqGe(s.seq, r)) break;
+      if (s.sacked || seqLt(s.seq, l)) continue;
+      if (seqLe(seqAdd(s.seq, s.len), r)) {
+        s.sacked = true;
+        this.sackedBytes += s.len;
+        if (s.lost) {
+          s.lost = false;
+          this.lostBytes -= s.len;
+        }
+        rack.rackUpdate(now, s);
+      }
+    }
+  }
+
+  markLost(s: SentSeg): void {
+    if (s.lost || s.sacked) return;
+    s.lost = true;
+    this.lostBytes += s.len;
+  }
+
+  /** Every outstanding record is lost (a retransmission timeout, RFC 5681 3.1 / RFC 6298 5.4). */
+  markAllLost(): void {
+    for (let i = this.segHead; i < this.segs.length; i++) this.markLost(this.segs[i]!);
+  }
+
+  /**
+   * RFC 6675 4 IsLost with DupThresh 3: an original transmission with more than 2 * SMSS bytes SACKed above it is
+   * lost. Returns whether any record was newly marked.
+   */
+  markLostByDupThresh(mss: number): boolean {
+    let marked = false;
+    let above = 0;
+    for (let i = this.segs.length - 1; i >= this.segHead; i--) {
+      const s = this.segs[i]!;
+      if (s.sacked) above += s.len;
+      else if (!s.lost && s.xmits === 1 && above > 2 * mss) {
+        this.markLost(s);
+        marked = true;
+      }
+    }
+    return marked;
+  }
+
+  /** Records carrying more than `mss` data bytes are lost (the path MTU fell: RFC 1191 6.5, Linux tcp_simple_retransmit). */
+  markOversizeLost(mss: number): void {
+    for (let i = this.segHead; i < this.segs.length; i++) {
+      const s = this.segs[i]!;
+      if (!s.sacked && s.len - (s.fin ? 1 : 0) > mss) this.markLost(s);
+    }
+  }
+
+  /**
+   * Split the record at `index` after its first `mss` bytes (for a retransmission after the MSS fell, RFC 1191 /
+   * RFC 9293 3.7.3): the rest becomes the next record, with the same transmission history.
+   */
+  split(index: number, mss: number): void {
+    const s = this.segs[index]!;
+    const rest = this.segPool?.pop() ?? new SentSeg();
+    rest.seq = seqAdd(s.seq, mss);
+    rest.len = s.len - mss;
+    rest.fin = s.fin;
+    rest.xmitTime = s.xmitTime;
+    rest.xmitOrder = s.xmitOrder;
+    rest.xmits = s.xmits;
+    rest.sacked = false;
+    rest.lost = s.lost;
+    if (rest.xmits > 1) this.retransOut++;
+    s.len = mss;
+    s.fin = false;
+    this.segs.splice(index + 1, 0, rest);
+  }
+
+  /** The record `s` went out again at `now`. */
+  retransmitted(now: number, s: SentSeg): void {
+    if (s.lost) {
+      s.lost = false;
+      this.lostBytes -= s.len;
+    }
+    if (s.xmits === 1) this.retransOut++;
+    s.xmits++;
+    s.xmitTime = now;
+    s.xmitOrder = ++this.xmitCounter;
+  }
+
+  private unaccount(s: SentSeg): void {
+    if (s.sacked) this.sackedBytes -= s.len;
+    if (s.lost) this.lostBytes -= s.len;
+    if (s.xmits > 1) this.retransOut--;
+  }
+}

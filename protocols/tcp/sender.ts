@@ -1,0 +1,407 @@
+/**
+ * The sending half of one connection: the send sequence variables (RFC 9293 3.3.1) and the peer's window, the send
+ * ring (bytes from SND.UNA on), and the rules of output: retransmissions first, then new data within cwnd - pipe
+ * (RFC 6675) and the offered window, with Nagle (RFC 896 / RFC 9293 3.7.4), sender SWS avoidance (RFC 9293
+ * 3.8.6.2.1), zero-window probing (3.8.6.1) and TSO bursts; and the processing of the ACKs that come back (window
+ * update, trimming the ring and the scoreboard, RTT samples, the FIN's acknowledgement). Segments are built and
+ * handed to the layer by the Transmitter (tx.ts). Nothing throws.
+ */
+import type { TcpConnection } from './connection.js';
+import type { TcpConnHost } from './host.js';
+import type { ResolvedTcpOptions } from './options.js';
+import type { TcpStats } from './info.js';
+import { ByteRing } from './byte-ring.js';
+import type { SentSeg } from './scoreboard.js';
+import { CwndUsage } from './cwnd-usage.js';
+import { SenderChrono } from './chrono.js';
+import { EMPTY_RING, INITIAL_RING, NEVER } from './conn-common.js';
+import { seqAdd, seqDiff, seqGe, seqGt, seqLe, seqLt } from './seq.js';
+import { TcpFlag, type TcpFields } from './wire.js';
+
+export class Sender {
+  private readonly c: TcpConnection;
+  private readonly o: ResolvedTcpOptions;
+  private readonly stats: TcpStats;
+  private readonly host: TcpConnHost;
+  iss = 0;
+  sndUna = 0;
+  sndNxt = 0;
+  sndWnd = 0;
+  /** The largest window the peer offered (sender SWS avoidance, RFC 5961 5.2's ACK check). */
+  maxSndWnd = 0;
+  sndWl1 = 0;
+  sndWl2 = 0;
+  /** Sequence number of the first byte in sndBuf. */
+  bufSeq = 0;
+  sndBuf: ByteRing = EMPTY_RING;
+  /** A FIN is queued after the data (shutdown or close), has been sent, has been acknowledged. */
+  finQueued = false;
+  finSent = false;
+  finAcked = false;
+  noDelay: boolean;
+  /** `send` accepted less than offered: onWritable fires when space frees. */
+  wantWritable = false;
+  /** The persist timer expired with a window open: send what it allows (RFC 9293 3.8.6.2.1 (4)). */
+  swsOverride = false;
+  /** The SYN (or SYN-ACK) could not be sent (no transmit buffer): output retries it. */
+  synPending = false;
+  /** Zero-window probes the peer has not answered. */
+  probesUnanswered = 0;
+  /** When the last acceptable ACK arrived. */
+  lastAckAt = 0;
+  /** When new data last left (slowStartAfterIdle, like Linux's lsndtime). */
+  lastDataSentAt = 0;
+  /** setUserTimeout (0: off), and when SND.UNA last advanced or data left with nothing outstanding. */
+  userTimeout = 0;
+  progressAt = 0;
+  /** Whether cwnd limits the sender (cwnd-usage.ts), and the time it spent limited by what (chrono.ts). */
+  readonly usage = new CwndUsage();
+  readonly chrono = new SenderChrono();
+
+  constructor(c: TcpConnection, host: TcpConnHost) {
+    this.c = c;
+    this.host = host;
+    this.o = host.opts;
+    this.stats = host.stats;
+    this.noDelay = this.o.noDelay;
+  }
+
+  /** The send sequence space begins: ISS, SND.UNA, and SND.NXT where the first byte of data will go. */
+  start(iss: number, una: number, nxt: number): void {
+    this.iss = iss;
+    this.sndUna = una;
+    this.sndNxt = nxt;
+    this.bufSeq = nxt;
+    this.c.rec.recoverSeq = iss;
+    this.c.rec.rackFack = iss;
+  }
+
+  /** The peer's window from a handshake segment: SND.WND (scaled already) and the segment's SEQ and ACK. */
+  setWindow(wnd: number, wl1: number, wl2: number): void {
+    this.sndWnd = wnd;
+    this.maxSndWnd = wnd;
+    this.sndWl1 = wl1;
+    this.sndWl2 = wl2;
+  }
+
+  /**
+   * The send buffer's limit now: `sendBuffer`, raised to twice the congestion window up to `maxSendBuffer`, as
+   * Linux's tcp_sndbuf_expand sizes sk_sndbuf (2 * cwnd segments' worth), so the buffer never caps what the
+   * network would take. Memory stays bounded by maxSendBuffer per connection and bufferMemoryLimit in total.
+   */
+  sndLimit(): number {
+    const o = this.o;
+    if (o.maxSendBuffer <= o.sendBuffer) return o.sendBuffer;
+    return Math.min(o.maxSendBuffer, Math.max(o.sendBuffer, 2 * this.c.cc.cwnd));
+  }
+
+  /**
+   * Grow the send ring (within sndLimit and the layer's bufferMemoryLimit) so that `len` more bytes may fit; what
+   * does not fit is the caller's backpressure.
+   */
+  makeRoom(len: number): void {
+    const limit = this.sndLimit();
+    if (len > this.sndBuf.free && this.sndBuf.capacity < limit) {
+      if (this.sndBuf === EMPTY_RING) {
+        // The first ring (up to INITIAL_RING) is always granted, as the eager 16 KiB ring was: a connection must be
+        // able to send something whatever the others hold. Growth beyond it asks bufferMemoryLimit, below.
+        this.sndBuf = new ByteRing(Math.min(this.o.sendBuffer, INITIAL_RING));
+        this.c.rechargeBuffers();
+      }
+      if (len > this.sndBuf.free && this.sndBuf.capacity < limit) {
+        const target = Math.min(limit, Math.max(this.sndBuf.capacity * 2, this.sndBuf.length + len));
+        if (this.host.bufferAllowed(target - this.sndBuf.capacity)) {
+          this.sndBuf.resize(target);
+          this.c.rechargeBuffers();
+        } else {
+          this.stats.bufferLimitHits++; // no growth: the caller sees backpressure
+        }
+      }
+    }
+  }
+
+  /**
+   * Send the FIN a shutdown queued, now or, when the layer has already sent closeBurst FINs since its last poll
+   * (an application closing thousands of connections in one loop), from the next poll: the peer's answers then
+   * arrive at the pace the stack takes frames in instead of overrunning its receive ring all at once.
+   */
+  finOutput(now: number): void {
+    if (this.host.finAllowed()) {
+      this.output(now);
+      return;
+    }
+    this.stats.finsDeferred++;
+    this.c.txPending = true;
+    this.host.connWake(this.c);
+  }
+
+  userTimedOut(now: number): boolean {
+    if (this.userTimeout === 0 || now - this.progressAt < this.userTimeout) return false;
+    this.stats.timeouts++;
+    this.c.tx.sendRst(now, this.sndNxt);
+    this.c.toClosed('ETIMEDOUT');
+    return true;
+  }
+
+
+  processAck(now: number, seg: TcpFields, dataLen: number): void {
+    const ack = seg.ack;
+    const acked = seqDiff(ack, this.sndUna);
+    const wndBefore = this.sndWnd;
+    this.lastAckAt = now;
+    if (acked > 0) this.progressAt = now;
+    // Window update (RFC 9293 3.10.7.4 fifth check, SND.WL1 / SND.WL2), and, like Linux (tcp_may_update_window),
+    // from any ACK that advances SND.UNA: it carries the receiver's current offer even when its SEG.SEQ is older
+    // (a retransmission overtaken by a later ACK). The offered right edge is SND.WL2 + SND.WND (see sndRoom).
+    if (seqGe(ack, this.sndUna) && (acked > 0 || seqLt(this.sndWl1, seg.seq) || (this.sndWl1 === seg.seq && seqLe(this.sndWl2, ack)))) {
+      this.sndWnd = seg.window << this.c.neg.sndWs;
+      if (this.sndWnd > this.maxSndWnd) this.maxSndWnd = this.sndWnd;
+      this.sndWl1 = seg.seq;
+      this.sndWl2 = ack;
+    }
+    if (this.c.neg.sackOk && seg.sackBlocks.length > 0) this.c.rec.processSack(now, seg.sackBlocks, ack);
+    if (acked > 0) {
+      this.ackNewData(now, seg, ack);
+    } else if (
+      acked === 0 &&
+      dataLen === 0 &&
+      !(seg.flags & (TcpFlag.SYN | TcpFlag.FIN)) &&
+      this.sndWnd === wndBefore &&
+      seqGt(this.sndNxt, this.sndUna)
+    ) {
+      this.c.rec.onDupAck(now);
+    }
+    if (this.c.neg.sackOk && (this.c.sb.sackedBytes > 0 || this.c.sb.retransOut > 0) && !this.c.sb.empty) {
+      this.c.rec.detectLosses(now);
+    }
+    if (this.sndRoom() > 0 && this.c.tmr.persistAt !== NEVER) {
+      this.c.tmr.persistAt = NEVER;
+      this.c.tmr.persistBackoff = 0;
+    }
+  }
+
+  /**
+   * Bytes the peer's offered window still allows beyond SND.NXT: the right edge is SND.WL2 + SND.WND (RFC 9293
+   * 3.8.6: the window offered by the segment that updated it counts from that segment's ACK, not from SND.UNA).
+   */
+  sndRoom(): number {
+    return seqDiff(seqAdd(this.sndWl2, this.sndWnd), this.sndNxt);
+  }
+
+  ackNewData(now: number, seg: TcpFields, ack: number): void {
+    const rttCandidate = this.c.sb.trimAcked(now, ack, this.c.rec);
+    if (this.c.sb.finDelivered) this.finAcked = true;
+    // Data bytes acknowledged (excluding SYN / FIN sequence numbers).
+    const dataEnd = seqAdd(this.bufSeq, this.sndBuf.length);
+    const dataAcked = seqDiff(seqLt(ack, dataEnd) ? ack : dataEnd, this.bufSeq);
+    if (dataAcked > 0) {
+      this.sndBuf.discard(dataAcked);
+      this.bufSeq = seqAdd(this.bufSeq, dataAcked);
+      this.c.cnt.bytesAcked += dataAcked;
+    }
+    const ackedBytes = seqDiff(ack, this.sndUna);
+    const flightBefore = seqDiff(this.sndNxt, this.sndUna);
+    this.c.rec.onTlpAcked(now, ack);
+    this.sndUna = ack;
+    // RTT measurement: RFC 7323 4 (timestamps) or RFC 6298 3 with Karn's algorithm.
+    let rttMs: number | undefined;
+    if (this.c.neg.tsOk && seg.tsEcr !== undefined && seg.tsEcr !== 0) {
+      const d = this.c.neg.tsDiff(now, seg.tsEcr);
+      if (d >= 0 && d < 0x7fffffff) rttMs = d;
+    } else if (rttCandidate >= 0) rttMs = rttCandidate;
+    if (rttMs !== undefined) this.rttSample(rttMs);
+
+    this.c.rec.onAckAdvanced(now, ack, ackedBytes, flightBefore, rttMs);
+
+    // RFC 6298 5.2 / 5.3: stop the timer when all is acknowledged, else restart it.
+    if (this.c.sb.empty) {
+      this.c.tmr.rtoAt = NEVER;
+      this.c.tmr.tlpAt = NEVER;
+      this.c.tmr.reoAt = NEVER;
+    } else {
+      this.c.tmr.rtoAt = this.c.tmr.rtoDeadline(now);
+      this.c.tmr.tlpAt = NEVER;
+      this.c.tmr.armTlp(now); // RFC 8985 7.2: re-arm the PTO on an ACK that advances SND.UNA
+    }
+    if (this.finAcked) {
+      switch (this.c.state) {
+        case 'FIN-WAIT-1':
+          this.c.state = 'FIN-WAIT-2';
+          if (this.c.appClosed) this.c.tmr.closeAt = now + this.o.finWait2Timeout;
+          break;
+        case 'CLOSING':
+          this.c.toTimeWait(now);
+          break;
+        case 'LAST-ACK':
+          this.c.toClosed(undefined);
+          return;
+        default:
+          break;
+      }
+    }
+    if (this.wantWritable && this.sndBuf.length < this.sndLimit() && !this.finQueued) {
+      this.wantWritable = false;
+      this.c.onWritable?.();
+    }
+  }
+
+  rttSample(ms: number): void {
+    this.c.rtt.sample(ms);
+    this.c.rtt.resetBackoff();
+    if (ms < this.c.rec.rackMinRtt) this.c.rec.rackMinRtt = ms;
+  }
+
+  /** Send what the windows allow: lost segments first, then new data, then a pure ACK if one is owed. */
+  output(now: number): void {
+    this.c.txPending = false;
+    let sentAck = false;
+    if (!this.c.isSynchronized()) {
+      if (this.synPending && (this.c.state === 'SYN-SENT' || this.c.state === 'SYN-RECEIVED')) this.c.tx.sendSyn(now);
+      else if (this.c.rcv.ackNow && this.c.state === 'TIME-WAIT') this.c.tx.sendAck(now);
+      return;
+    }
+    // RFC 1191 6.4: build segments for the current PMTU estimate. The host's path MTU can drop without this.c
+    // connection seeing an ICMP message (a PMTU learned from another flow's error, a route MTU); segments sized
+    // for the old MSS would then be refused (EMSGSIZE) until the estimate expires.
+    const pmtu = this.host.mtuFor(this.c.remoteIp);
+    // The host refuses anything larger, so its estimate is obeyed below minMss too (the host floors it itself).
+    if (pmtu - 40 < this.c.neg.mssRaw) this.lowerMss(now, pmtu, 64);
+    const cwnd = this.c.cc.cwnd;
+    // 1. Retransmissions (RFC 6675 5 NextSeg rule 1, RFC 8985, RFC 6298 5.4).
+    if (this.c.sb.lostBytes > 0) {
+      for (let i = this.c.sb.segHead; i < this.c.sb.segs.length && this.c.sb.lostBytes > 0; i++) {
+        const s = this.c.sb.segs[i]!;
+        if (!s.lost) continue;
+        // RFC 5681 3.2 step 2 / RFC 6675 5 step 3: the first retransmission on entering recovery ignores cwnd.
+        if (!this.c.rec.forceRetransmit && this.c.rec.pipe() + Math.min(s.len, this.c.neg.mss) > cwnd && this.c.rec.pipe() > 0) break;
+        this.c.rec.forceRetransmit = false;
+        if (!this.retransmit(now, s, i)) return;
+        sentAck = true;
+      }
+    }
+    // 2. New data (RFC 9293 3.8.6.2.1 sender SWS, Nagle). With TSO, whole segments go out several at a time in one
+    // packet the device cuts (Linux's tcp_tso_autosize without the pacing): the windows, Nagle and SWS still see
+    // MSS-sized segments, because the batch holds only full ones and any short tail goes alone, as without TSO.
+    const tsoMax = this.host.tsoMaxFor(this.c.remoteIp);
+    const burst = tsoMax > 0 ? Math.max(1, Math.floor((tsoMax - 40 - (this.c.neg.tsOk ? 12 : 0)) / this.c.neg.mss)) * this.c.neg.mss : this.c.neg.mss;
+    for (;;) {
+      const offset = seqDiff(this.sndNxt, this.bufSeq);
+      const avail = this.sndBuf.length - offset;
+      const finPending = this.finQueued && !this.finSent;
+      if (avail <= 0 && !finPending) break;
+      const wndRoom = this.sndRoom();
+      const cwndRoom = cwnd - this.c.rec.pipe();
+      let len = Math.min(avail, burst, wndRoom, cwndRoom);
+      if (len < 0) len = 0;
+      if (len > this.c.neg.mss) len -= len % this.c.neg.mss;
+      if (avail > 0 && len < avail && len < this.c.neg.mss) {
+        // Sender SWS: only a full segment, or at least half the largest window the peer offered.
+        const outstanding = seqGt(this.sndNxt, this.sndUna);
+        const override = this.swsOverride && len > 0 && !outstanding;
+        if (!override && !(len > 0 && len >= this.maxSndWnd / 2 && len === Math.min(avail, wndRoom))) {
+          if (!outstanding && len < avail) this.c.tmr.armPersist(now);
+          break;
+        }
+      }
+      if (avail > 0 && len === avail && len < this.c.neg.mss && !this.noDelay && !finPending && seqGt(this.sndNxt, this.sndUna)) {
+        break; // Nagle (RFC 9293 3.7.4): a small segment waits while data is unacknowledged
+      }
+      const withFin = finPending && len === Math.max(avail, 0) && wndRoom > len;
+      if (len <= 0 && !withFin) {
+        if (finPending && avail <= 0 && wndRoom <= 0 && !seqGt(this.sndNxt, this.sndUna)) this.c.tmr.armPersist(now);
+        break;
+      }
+      if (!this.sendNew(now, offset, len, withFin)) return;
+      sentAck = true;
+      if (withFin) break;
+    }
+    const unsent = this.sndBuf.length - seqDiff(this.sndNxt, this.bufSeq);
+    const cwndLimited = unsent > 0 && cwnd - this.c.rec.pipe() < Math.min(unsent, this.c.neg.mss);
+    if (sentAck || cwndLimited) this.usage.onTransmit(this.sndUna, this.sndNxt, seqDiff(this.sndNxt, this.sndUna) - this.c.sb.sackedBytes, cwndLimited);
+    const rwndLimited = unsent > 0 && this.sndRoom() < Math.min(unsent, this.c.neg.mss);
+    this.chrono.set(now, rwndLimited ? 'rwnd' : this.wantWritable ? 'sndbuf' : unsent > 0 || this.sndNxt !== this.sndUna ? 'busy' : 'idle');
+    if (!sentAck && (this.c.rcv.ackNow || this.c.rcv.ackSoon)) this.c.tx.sendAck(now);
+    this.c.rearm();
+  }
+
+  sendNew(now: number, offset: number, len: number, fin: boolean): boolean {
+    const f = this.host.txFields;
+    const mss = this.c.neg.mss;
+    this.c.tx.fillHeader(f, this.sndNxt, TcpFlag.ACK | (fin ? TcpFlag.FIN : 0) | (len > 0 && offset + len === this.sndBuf.length ? TcpFlag.PSH : 0));
+    this.c.tx.fillOptions(now, f, len);
+    if (!this.c.tx.xmit(now, f, len > 0 ? this.sndBuf : null, offset, len, len > mss ? mss : undefined)) return false;
+    // One record per segment on the wire, as if each had been sent alone: SACK, RACK, loss marking and
+    // retransmission work on what the peer sees, not on how the packet left this.c host.
+    this.sndNxt = this.c.sb.record(now, this.sndNxt, len, fin, mss);
+    if (fin) this.finSent = true;
+    if (seqDiff(this.sndNxt, this.sndUna) === len + (fin ? 1 : 0)) this.progressAt = now; // nothing was outstanding
+    this.c.cnt.bytesSent += len;
+    this.lastDataSentAt = now;
+    if (this.c.tmr.rtoAt === NEVER) this.c.tmr.rtoAt = this.c.tmr.rtoDeadline(now); // RFC 6298 5.1
+    this.c.tmr.armTlp(now);
+    return true;
+  }
+
+  retransmit(now: number, s: SentSeg, index: number): boolean {
+    const dataLen = s.len - (s.fin ? 1 : 0);
+    if (dataLen > this.c.neg.mss) {
+      // PMTU went down: split the record (RFC 1191 / RFC 9293 3.7.3).
+      this.c.sb.split(index, this.c.neg.mss);
+      return this.retransmit(now, s, index);
+    }
+    const f = this.host.txFields;
+    const offset = seqDiff(s.seq, this.bufSeq);
+    this.c.tx.fillHeader(f, s.seq, TcpFlag.ACK | (s.fin ? TcpFlag.FIN : 0));
+    this.c.tx.fillOptions(now, f, dataLen);
+    if (!this.c.tx.xmit(now, f, dataLen > 0 ? this.sndBuf : null, offset, dataLen)) return false;
+    this.c.sb.retransmitted(now, s);
+    if (this.c.rec.undoArmed) {
+      this.c.rec.undoRetrans++;
+      this.c.rec.undoSent++;
+    }
+    this.c.cnt.nRetrans++;
+    this.stats.retransmittedSegs++;
+    // RFC 6298 5.3 / 5.5, as Linux tcp_xmit_retransmit_queue: a retransmission of the segment at SND.UNA restarts
+    // the timer, so the RTO cannot expire before that retransmission could have been answered.
+    if (index === this.c.sb.segHead || this.c.tmr.rtoAt === NEVER) this.c.tmr.rtoAt = this.c.tmr.rtoDeadline(now);
+    return true;
+  }
+
+  /** RFC 9293 3.8.6.1: a zero-window probe (an ACK below the window elicits the peer's current window). */
+  onPersist(now: number): void {
+    if (!this.c.isSynchronized()) return;
+    const unsent = this.sndBuf.length - seqDiff(this.sndNxt, this.bufSeq) > 0 || (this.finQueued && !this.finSent);
+    if (!unsent || this.sndRoom() > 0) {
+      // RFC 9293 3.8.6.2.1 (4): the SWS override timeout: send what the window allows.
+      this.c.tmr.persistBackoff = 0;
+      this.swsOverride = true;
+      this.output(now);
+      this.swsOverride = false;
+      return;
+    }
+    // RFC 1122 4.2.2.17: probing continues while the peer answers; a peer that went silent is given up on after
+    // maxRetransmits unanswered probes (like Linux), with ETIMEDOUT. A user timeout ends it earlier (RFC 5482).
+    if (this.userTimedOut(now)) return;
+    if (this.probesUnanswered >= this.o.maxRetransmits) {
+      this.stats.timeouts++;
+      this.c.tx.sendRst(now, this.sndNxt);
+      this.c.toClosed('ETIMEDOUT');
+      return;
+    }
+    this.probesUnanswered++;
+    this.stats.zeroWindowProbes++;
+    this.c.tx.sendProbe(now);
+    this.c.tmr.persistBackoff++;
+    this.c.tmr.armPersist(now);
+  }
+
+  /** Lower the MSS to fit a path MTU of `mtu`, not below `floor` (never raises it). Returns whether it changed. */
+  lowerMss(now: number, mtu: number, floor: number): boolean {
+    const raw = Math.max(floor, Math.min(mtu - 40, this.c.neg.advMss));
+    if (raw >= this.c.neg.mssRaw) return false;
+    this.c.neg.setMssRaw(now, raw);
+    // Segments larger than the new MSS that are in flight are lost (RFC 1191 6.5 / Linux tcp_simple_retransmit).
+    this.c.sb.markOversizeLost(this.c.neg.mss);
+    return true;
+  }
+}

@@ -1,0 +1,126 @@
+/**
+ * The timers of one connection, as absolute deadlines (ms; NEVER when off), and the rules that arm the
+ * retransmission (RFC 6298), tail-loss probe (RFC 8985 7.2) and persist (RFC 9293 3.8.6.1) timers. The connection
+ * runs them from `onTimer`; the keep-alive timer's probes are sent from here; the layer keeps only the earliest (`TcpConnection.timerAt`) in its heap.
+ */
+import type { TcpConnection } from './connection.js';
+import type { ResolvedTcpOptions } from './options.js';
+import type { TcpStats } from './info.js';
+import { NEVER } from './conn-common.js';
+import { seqDiff } from './seq.js';
+import { DEFAULT_RTO_OPTIONS, type RtoOptions } from './rtt.js';
+
+/** One frozen RttEstimator options object per layer's options, shared by its connections (not one per connection). */
+const rtoOptionsCache = new WeakMap<ResolvedTcpOptions, Readonly<RtoOptions>>();
+export function rtoOptionsFor(o: ResolvedTcpOptions): Readonly<RtoOptions> {
+  let r = rtoOptionsCache.get(o);
+  if (r === undefined) {
+    r = Object.freeze({ initialRto: o.initialRto, minRto: o.minRto, maxRto: o.maxRto, granularity: DEFAULT_RTO_OPTIONS.granularity, formula: o.rtoFormula });
+    rtoOptionsCache.set(o, r);
+  }
+  return r;
+}
+
+export class ConnTimers {
+  private readonly c: TcpConnection;
+  private readonly o: ResolvedTcpOptions;
+  private readonly stats: TcpStats;
+  rtoAt = NEVER;
+  delackAt = NEVER;
+  persistAt = NEVER;
+  keepaliveAt = NEVER;
+  /** TIME-WAIT 2*MSL or the FIN-WAIT-2 timeout. */
+  closeAt = NEVER;
+  tlpAt = NEVER;
+  reoAt = NEVER;
+  /** SYN (or SYN-ACK) retransmissions so far in the handshake. */
+  synXmits = 0;
+  /** Keep-alive probes sent without an answer. */
+  keepProbes = 0;
+  /** Zero-window probes sent in a row (the persist timer doubles with each). */
+  persistBackoff = 0;
+  /** Keep-alive (RFC 1122 4.2.3.6) on, and the idle time before the first probe. */
+  keepAlive: boolean;
+  keepAliveIdle: number;
+
+  constructor(c: TcpConnection, o: ResolvedTcpOptions, stats: TcpStats) {
+    this.c = c;
+    this.o = o;
+    this.stats = stats;
+    this.keepAlive = o.keepAlive;
+    this.keepAliveIdle = o.keepAliveIdle;
+  }
+
+  /** The earliest deadline (NEVER: none). */
+  earliest(): number {
+    let t = this.rtoAt;
+    if (this.delackAt < t) t = this.delackAt;
+    if (this.persistAt < t) t = this.persistAt;
+    if (this.keepaliveAt < t) t = this.keepaliveAt;
+    if (this.closeAt < t) t = this.closeAt;
+    if (this.tlpAt < t) t = this.tlpAt;
+    if (this.reoAt < t) t = this.reoAt;
+    return t;
+  }
+
+  /** Every timer off (CLOSED). */
+  clear(): void {
+    this.rtoAt = this.delackAt = this.persistAt = this.keepaliveAt = this.closeAt = this.tlpAt = this.reoAt = NEVER;
+  }
+
+  /**
+   * When the retransmission timer armed now expires: now + RTO (RFC 6298 5.1, 5.3), and, once the timer has
+   * backed off (a timeout already happened: RFC 6298 5.5), later by a per-connection pseudo-random fraction of up
+   * to rtoSpread (default a quarter) of the RTO. Connections whose segments were lost in one burst (thousands closing at once into a
+   * full receive ring) otherwise time out on the same tick, retransmit in one burst again, and lose the same share
+   * at every doubling. RFC 6298 sets a lower bound only (2.4 lets RTO be rounded up, 2.5 allows any maximum above
+   * 60 s, and a timer that fires late is conservative), so the spread stays within it. The fraction is derived from
+   * the connection's random timestamp offset and its retransmission count: no random draw (sans-IO, replayable).
+   */
+  rtoDeadline(now: number): number {
+    const rto = this.c.rtt.rto;
+    const k = this.c.rtt.backoffCount;
+    if (k === 0 || this.o.rtoSpread === 0) return now + rto;
+    let h = Math.imul(this.c.neg.tsOffset ^ Math.imul(k + this.c.cnt.nRetrans, 0x9e3779b1), 0x85ebca77);
+    h ^= h >>> 13;
+    h = Math.imul(h, 0xc2b2ae35);
+    h ^= h >>> 16;
+    return now + rto + ((h >>> 0) / 0x1_0000_0000) * this.o.rtoSpread * rto;
+  }
+
+  armPersist(now: number): void {
+    if (this.persistAt !== NEVER) return;
+    const base = Math.max(this.c.rtt.rto, this.o.minRto);
+    this.persistAt = now + Math.min(base * 2 ** this.persistBackoff, this.o.maxRto);
+  }
+
+  /** RFC 8985 7.2: arm the probe timeout after new data is sent, outside recovery. */
+  armTlp(now: number): void {
+    if (!this.c.neg.sackOk || this.c.rec.inRecovery || this.c.rec.tlpOutstanding || this.c.rtt.srtt === undefined) return;
+    const srtt = this.c.rtt.srtt;
+    let pto = 2 * srtt;
+    if (seqDiff(this.c.snd.sndNxt, this.c.snd.sndUna) <= this.c.neg.mss) pto = Math.max(pto, 1.5 * srtt + 200);
+    pto = Math.max(pto, 10);
+    this.tlpAt = Math.min(now + pto, this.rtoAt);
+  }
+
+  /** RFC 9293 3.8.4 / RFC 1122 4.2.3.6 keep-alive. */
+  onKeepalive(now: number): void {
+    if (!this.keepAlive || !this.c.isSynchronized()) return;
+    if (this.keepProbes >= this.o.keepAliveCount) {
+      this.stats.timeouts++;
+      this.c.tx.sendRst(now, this.c.snd.sndNxt);
+      this.c.toClosed('ETIMEDOUT');
+      return;
+    }
+    if (!this.c.sb.empty) {
+      // Data outstanding: the retransmission timer covers liveness.
+      this.keepaliveAt = now + this.keepAliveIdle;
+      return;
+    }
+    this.keepProbes++;
+    this.stats.keepaliveProbes++;
+    this.c.tx.sendProbe(now);
+    this.keepaliveAt = now + this.o.keepAliveInterval;
+  }
+}
