@@ -24,6 +24,7 @@ import { readPcap } from '../../drivers/middleware/index.js';
 import { describePrivileged, execIn, execInAsync, ipIn, NetLab, requirePrivileged } from '../helpers/netns.js';
 import { missingTools } from './topology.js';
 import { deterministicBytes, payload, sha256, startNginx, webRoot } from './tools.js';
+import { waitOutput } from '../cli/run-helpers.js';
 
 const PEER = '10.77.25.1';
 const APP = '10.77.25.2';
@@ -53,32 +54,6 @@ async function nstat(ns: string): Promise<Record<string, number>> {
   const out: Record<string, number> = {};
   for (const k of names) out[k] = Number(new RegExp(`^${k}\\s+(\\d+)`, 'm').exec(r.stdout)?.[1] ?? NaN);
   return out;
-}
-
-/** Wait for a child's output (stdout and stderr, as output() accumulates them) to match `re`, checked as it arrives. */
-function waitOutput(p: ChildProcess & { output(): string }, re: RegExp, ms: number, what: string): Promise<RegExpExecArray> {
-  return new Promise((resolve, reject) => {
-    const done = (err: Error | undefined, m?: RegExpExecArray): void => {
-      clearTimeout(timer);
-      p.stdout?.off('data', check);
-      p.stderr?.off('data', check);
-      p.off('exit', onExit);
-      if (err) reject(err);
-      else resolve(m!);
-    };
-    // Listeners added after spawnIn's own, so output() already holds the chunk that arrived.
-    const check = (): void => {
-      const m = re.exec(p.output());
-      if (m) done(undefined, m);
-    };
-    const onExit = (code: number | null): void => done(new Error(`${what} exited (${code}): ${p.output()}`));
-    const timer = setTimeout(() => done(new Error(`${what}: nothing matching ${re} within ${ms} ms; output: ${p.output()}`)), ms);
-    p.stdout?.on('data', check);
-    p.stderr?.on('data', check);
-    p.once('exit', onExit);
-    check();
-    if (p.exitCode !== null) onExit(p.exitCode); // ended before we listened (done() is idempotent for a promise)
-  });
 }
 
 function exited(p: ChildProcess, ms: number): Promise<number | null> {
