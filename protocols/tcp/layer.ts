@@ -18,6 +18,7 @@ import { TimeWaitTable, TimeWaitView, emptyTimeWaitSeed, type TcpConnectionView,
 import {
   TcpFlag,
   TcpPacket,
+  clearTcpOptions,
   emitTcp,
   emptyTcpFields,
   fillTcpChecksum,
@@ -466,12 +467,7 @@ export class TcpLayer {
     }
     t.window = 0;
     t.urgent = 0;
-    t.mss = undefined;
-    t.wscale = undefined;
-    t.sackPermitted = false;
-    t.tsVal = undefined;
-    t.tsEcr = undefined;
-    t.sackBlocks.length = 0;
+    clearTcpOptions(t);
     t.payloadLen = 0;
     if (this.emit(now, dst, src, t, null, 0, 0)) this.stats.rstsSent++;
   }

@@ -11,7 +11,7 @@ import type { ResolvedTcpOptions } from './options.js';
 import type { ByteRing } from './byte-ring.js';
 import { MAX_WINDOW, NEVER } from './conn-common.js';
 import { seqAdd } from './seq.js';
-import { TcpFlag, type TcpFields } from './wire.js';
+import { TcpFlag, clearTcpOptions, type TcpFields } from './wire.js';
 
 export class Transmitter {
   private readonly c: TcpConnection;
@@ -54,12 +54,7 @@ export class Transmitter {
     f.ack = flags & TcpFlag.ACK ? this.c.rcv.rcvNxt : 0;
     f.flags = flags;
     f.urgent = 0;
-    f.mss = undefined;
-    f.wscale = undefined;
-    f.sackPermitted = false;
-    f.tsVal = undefined;
-    f.tsEcr = undefined;
-    if (f.sackBlocks.length !== 0) f.sackBlocks.length = 0;
+    clearTcpOptions(f);
     f.window = flags & TcpFlag.SYN ? 0 : this.c.rcv.windowField();
   }
 

@@ -78,6 +78,16 @@ export interface TcpFields {
   tsEcr: number | undefined;
   payloadLen: number;
 }
+
+/** No options: MSS, window scale, SACK-permitted, SACK blocks and timestamps all absent (a reused fields object). */
+export function clearTcpOptions(f: TcpFields): void {
+  f.mss = undefined;
+  f.wscale = undefined;
+  f.sackPermitted = false;
+  if (f.sackBlocks.length !== 0) f.sackBlocks.length = 0;
+  f.tsVal = undefined;
+  f.tsEcr = undefined;
+}
 export type TcpRepr = Readonly<TcpFields>;
 
 export function emptyTcpFields(): TcpFields {
@@ -175,12 +185,7 @@ export function parseTcpInto(buf: Uint8Array, out: TcpFields, start = 0, end = b
   out.window = read16(buf, s + WINDOW);
   out.urgent = read16(buf, s + URGENT);
   out.payloadLen = end - s - hl;
-  out.mss = undefined;
-  out.wscale = undefined;
-  out.sackPermitted = false;
-  if (out.sackBlocks.length !== 0) out.sackBlocks.length = 0;
-  out.tsVal = undefined;
-  out.tsEcr = undefined;
+  clearTcpOptions(out);
   let i = s + TCP_HEADER_LEN;
   const optEnd = s + hl;
   while (i < optEnd) {
