@@ -41,8 +41,11 @@ function isComplete(o: Partial<RtoOptions>): o is RtoOptions {
 
 export class RttEstimator {
   readonly options: Readonly<RtoOptions>;
-  private srttV: number | undefined = undefined;
-  private rttvarV: number | undefined = undefined;
+  // Always numbers (never undefined), so V8 keeps them as doubles updated in place: a field that may hold
+  // undefined stores each new fractional value as a fresh heap object (garbage on every ACK).
+  private measured = false;
+  private srttV = 0;
+  private rttvarV = 0;
   /** The RTO without backoff, already clamped to [minRto, maxRto]. */
   private base: number;
   private k = 0;
@@ -73,12 +76,12 @@ export class RttEstimator {
 
   /** SRTT (ms), undefined before the first sample. */
   get srtt(): number | undefined {
-    return this.srttV;
+    return this.measured ? this.srttV : undefined;
   }
 
   /** RTTVAR (ms), undefined before the first sample. */
   get rttvar(): number | undefined {
-    return this.rttvarV;
+    return this.measured ? this.rttvarV : undefined;
   }
 
   /** The RTO without backoff, clamped to [minRto, maxRto]. */
@@ -103,8 +106,9 @@ export class RttEstimator {
       this.ignoredSamples++;
       return;
     }
-    if (this.srttV === undefined || this.rttvarV === undefined) {
+    if (!this.measured) {
       // RFC 6298 2.2: SRTT <- R, RTTVAR <- R/2.
+      this.measured = true;
       this.srttV = rttMs;
       this.rttvarV = rttMs / 2;
     } else {
