@@ -153,6 +153,13 @@ export class PollLoop {
     this.turn(false);
   }
 
+  /** The timer's callback, made once (not a closure per re-arm). */
+  private readonly onTimer = (): void => {
+    this.timer = undefined;
+    this.timerAt = Infinity;
+    this.run();
+  };
+
   private readonly run = (): void => {
     this.immediate = undefined;
     this.microDone = false;
@@ -239,11 +246,7 @@ export class PollLoop {
     if (this.timer !== undefined && this.timerAt <= at) return;
     if (this.timer !== undefined) clearTimeout(this.timer);
     this.timerAt = at;
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      this.timerAt = Infinity;
-      this.run();
-    }, Math.max(0, Math.ceil(at - now)));
+    this.timer = setTimeout(this.onTimer, Math.max(0, Math.ceil(at - now)));
     if (!this.refed) this.timer.unref?.();
   }
 }
