@@ -15,6 +15,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BywayError } from '../types.js';
+import { systemCodeOf, type BywayErrorCode } from '../../protocols/util/errors.js';
 
 /** What `open()` returns: the handle, the shared memory and control block, and layout numbers. */
 export interface NativeOpenInfo {
@@ -169,7 +170,7 @@ export function nativeError(e: unknown, kind: 'tap' | 'packet' | 'xdp', ifname?:
   const step = err?.step ?? '';
   const msg = err?.message ?? String(e);
   const where = ifname ? `'${ifname}'${netns ? ` in namespace '${netns}'` : ''}` : 'the interface';
-  const out = (c: string, sentence: string): BywayError => {
+  const out = (c: BywayErrorCode, sentence: string): BywayError => {
     const b = new BywayError(c, `${sentence} [${msg}]`);
     if (err?.log) (b as BywayError & { verifierLog?: string }).verifierLog = err.log;
     return b;
@@ -214,5 +215,5 @@ export function nativeError(e: unknown, kind: 'tap' | 'packet' | 'xdp', ifname?:
     return out('ERR_RING_SETUP', `setting up the ${kind} ring failed at ${step} (${code}): use smaller ring/frame options, or raise the locked-memory limit (\`ulimit -l\`) if ${code === 'ENOMEM' || code === 'EPERM' ? 'memory is short' : 'sizes are valid'}.`);
   }
   if (step.endsWith('options')) return out('ERR_INVALID_ARG_VALUE', `invalid ${kind} options: ${msg}`);
-  return out(code, `${kind} driver set-up failed at ${step || 'an unknown step'} (${code}).`);
+  return out(systemCodeOf(code, err?.errno), `${kind} driver set-up failed at ${step || 'an unknown step'} (${code}).`);
 }
