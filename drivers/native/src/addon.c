@@ -58,40 +58,68 @@ static void throw_bw_error(napi_env env, bw_error *e) {
 
 static void throw_type(napi_env env, const char *msg) { napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", msg); }
 
-/* ---- option helpers ---- */
+/* ---- option readers (byway.h: bw_cfg) ---- */
 
-static bool get_prop(napi_env env, napi_value o, const char *k, napi_value *v) {
+static bool cfg_get(bw_cfg *c, const char *k, napi_valuetype want, napi_value *v) {
   napi_valuetype t;
-  if (o == NULL) return false;
-  if (napi_typeof(env, o, &t) != napi_ok || t != napi_object) return false;
-  if (napi_get_named_property(env, o, k, v) != napi_ok) return false;
-  if (napi_typeof(env, *v, &t) != napi_ok) return false;
-  return t != napi_undefined && t != napi_null;
+  if (c->o != NULL && napi_typeof(c->env, c->o, &t) == napi_ok && t == napi_object &&
+      napi_get_named_property(c->env, c->o, k, v) == napi_ok && napi_typeof(c->env, *v, &t) == napi_ok && t == want)
+    return true;
+  if (!c->missing) c->missing = k;
+  return false;
 }
 
-bool opt_str(napi_env env, napi_value o, const char *k, char *buf, size_t n) {
+int64_t cfg_int(bw_cfg *c, const char *k) {
+  napi_value v;
+  int64_t r;
+  if (!cfg_get(c, k, napi_number, &v) || napi_get_value_int64(c->env, v, &r) != napi_ok) return 0;
+  return r;
+}
+
+bool cfg_bool(bw_cfg *c, const char *k) {
+  napi_value v;
+  bool r;
+  if (!cfg_get(c, k, napi_boolean, &v) || napi_get_value_bool(c->env, v, &r) != napi_ok) return false;
+  return r;
+}
+
+void cfg_str(bw_cfg *c, const char *k, char *buf, size_t n) {
   napi_value v;
   size_t len;
   buf[0] = 0;
-  if (!get_prop(env, o, k, &v)) return false;
-  if (napi_get_value_string_utf8(env, v, buf, n, &len) != napi_ok) return false;
+  if (!cfg_get(c, k, napi_string, &v)) return;
+  /* Too long for its buffer counts as wrong: a cut name would open something else. */
+  if (napi_get_value_string_utf8(c->env, v, NULL, 0, &len) != napi_ok || len >= n) {
+    if (!c->missing) c->missing = k;
+    return;
+  }
+  napi_get_value_string_utf8(c->env, v, buf, n, &len);
+}
+
+bool cfg_bytes(bw_cfg *c, const char *k, uint8_t **p, size_t *n) {
+  napi_value v;
+  napi_valuetype t;
+  bool is = false;
+  napi_typedarray_type tt;
+  void *data;
+  *p = NULL;
+  *n = 0;
+  if (c->o == NULL || napi_get_named_property(c->env, c->o, k, &v) != napi_ok || napi_typeof(c->env, v, &t) != napi_ok) t = napi_undefined;
+  if (t == napi_null) return false;
+  if (napi_is_typedarray(c->env, v, &is) != napi_ok || !is ||
+      napi_get_typedarray_info(c->env, v, &tt, n, &data, NULL, NULL) != napi_ok || tt != napi_uint8_array) {
+    if (!c->missing) c->missing = k;
+    *n = 0;
+    return false;
+  }
+  *p = data;
   return true;
 }
 
-int64_t opt_int(napi_env env, napi_value o, const char *k, int64_t dflt) {
-  napi_value v;
-  int64_t r;
-  if (!get_prop(env, o, k, &v)) return dflt;
-  if (napi_get_value_int64(env, v, &r) != napi_ok) return dflt;
-  return r;
-}
-
-bool opt_bool(napi_env env, napi_value o, const char *k, bool dflt) {
-  napi_value v;
-  bool r;
-  if (!get_prop(env, o, k, &v)) return dflt;
-  if (napi_get_value_bool(env, v, &r) != napi_ok) return dflt;
-  return r;
+int bw_cfg_check(bw_cfg *c, const char *what, bw_error *e) {
+  if (!c->missing) return 0;
+  bw_set_error(e, EINVAL, what, "option '%s' missing or of the wrong type (the TypeScript side fills every one)", c->missing);
+  return -1;
 }
 
 void set_int(napi_env env, napi_value o, const char *k, int64_t v) {
@@ -406,9 +434,11 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   napi_create_object(env, &out);
   bw_error e = {0};
   char ns[256];
-  opt_str(env, argv[1], "netns", ns, sizeof ns);
+  bw_cfg c = {env, argv[1], NULL};
+  cfg_str(&c, "netns", ns, sizeof ns);
   int saved = -1;
-  int rc = bw_netns_enter(ns, &saved, &h->netns_fd, &e);
+  int rc = bw_cfg_check(&c, "open options", &e);
+  if (rc == 0) rc = bw_netns_enter(ns, &saved, &h->netns_fd, &e);
   if (rc == 0) {
     if (!strcmp(kind, "tap")) h->kind = BW_TAP, rc = bw_tap_open(env, argv[1], h, out, &e);
     else if (!strcmp(kind, "packet")) h->kind = BW_PACKET, rc = bw_packet_open(env, argv[1], h, out, &e);
