@@ -170,6 +170,12 @@ void cfg_str(bw_cfg *c, const char *k, char *buf, size_t n);
 /* A Uint8Array, or null (false: none). */
 bool cfg_bytes(bw_cfg *c, const char *k, uint8_t **p, size_t *n);
 int bw_cfg_check(bw_cfg *c, const char *what, bw_error *e);
+
+/* Arguments, read the same way by every entry point: a Uint8Array's bytes (false: not one); a namespace name or
+   undefined/null for this process's ("": false when neither); a number returned to JS. */
+bool bw_arg_bytes(napi_env env, napi_value v, uint8_t **p, size_t *n);
+bool bw_arg_netns(napi_env env, napi_value v, char *ns, size_t n);
+napi_value bw_ret_int(napi_env env, int64_t v);
 void set_int(napi_env env, napi_value o, const char *k, int64_t v);
 void set_str(napi_env env, napi_value o, const char *k, const char *v);
 void set_bool(napi_env env, napi_value o, const char *k, bool v);
