@@ -78,6 +78,26 @@ export interface DriverStats {
  */
 export type FrameSink = (frame: Uint8Array, flags?: number) => void;
 
+/**
+ * Receives one frame as a range of the driver's memory: the frame is `buf[start, end)`, valid only until the call
+ * returns (the rest of `buf` is not the sink's to read). `flags` as for FrameSink. The form without a view object
+ * per frame (see FrameDriver.receiveRanges).
+ */
+export type RangeSink = (buf: Uint8Array, start: number, end: number, flags: number) => void;
+
+/** Where FrameDriver.txLend put a transmit buffer: the frame goes at `buf[start, start + len)`. */
+export interface TxLease {
+  buf: Uint8Array;
+  start: number;
+}
+
+/**
+ * The optional frame-path members. Middleware has them only where it implements them and never forwards the inner
+ * driver's (drivers/middleware/forward.ts): a fault injector that forwarded `receiveRanges` would let the stack
+ * read past it.
+ */
+export const ZERO_COPY_MEMBERS = ['receiveRanges', 'txLend'] as const;
+
 /** Per-frame facts a driver reports with a received frame. */
 export const RxFlag = {
   /**
@@ -163,8 +183,19 @@ export interface FrameDriver {
 
   /** Hand up to `max` received frames to `sink`; returns how many were handed over. */
   receive(now: number, max: number, sink: FrameSink): number;
+  /**
+   * Optional, the same as `receive` without a view object per frame: each frame is handed over as a range of the
+   * driver's memory. The stack uses it when present. Middleware offers it only if it implements it.
+   */
+  receiveRanges?(now: number, max: number, sink: RangeSink): number;
   /** Lend a transmit buffer of exactly `len` bytes, or null when there is no room now. */
   txReserve(len: number): Uint8Array | null;
+  /**
+   * Optional, the same as `txReserve` without a view object per frame: lends `len` bytes at
+   * `lease.buf[lease.start, lease.start + len)` (the caller's object, filled in) and returns true, or false when
+   * there is no room now. `txCommit` then sends it as after `txReserve`. Middleware offers it only if it implements it.
+   */
+  txLend?(len: number, lease: TxLease): boolean;
   /**
    * Queue the reserved buffer's first `len` bytes for sending. `segment` (only with `caps.tso`, only for an IPv4
    * TCP packet above the MTU): the TCP payload bytes per segment the driver cuts the packet into.

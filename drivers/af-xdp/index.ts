@@ -37,7 +37,7 @@ import {
   BywayError,
   type DriverCapabilities,
   type FlowSteering,
-  type FrameSink,
+  type RangeSink,
   type HostTables,
   type SteeredFlow,
 } from '../types.js';
@@ -208,10 +208,11 @@ export class AfXdpDriver extends NativeRingDriver {
     return this.claims.size;
   }
 
-  override receive(now: number, max: number, sink: FrameSink): number {
+  /** receive() comes here too (NativeRingDriver.receive hands its frames through receiveRanges). */
+  override receiveRanges(now: number, max: number, sink: RangeSink): number {
     // The kernel tables first: their listener may only run inside receive() (drivers/types.ts).
     if (this.kernelTables && !this.closed) this.kernelTables.poll(now);
-    return super.receive(now, max, sink);
+    return super.receiveRanges(now, max, sink);
   }
 
   override pollAt(now: number): number | undefined {

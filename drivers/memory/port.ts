@@ -17,6 +17,8 @@ import {
   type DriverStats,
   type FrameDriver,
   type FrameSink,
+  type RangeSink,
+  type TxLease,
 } from '../types.js';
 import { invalidArg } from '../../protocols/util/errors.js';
 import { completeTcpChecksum, segmentTcp } from './tso.js';
@@ -129,6 +131,10 @@ export class MemoryPort implements FrameDriver {
   }
 
   receive(now: number, max: number, sink: FrameSink): number {
+    return this.receiveRanges(now, max, (buf, start, end) => sink(buf.subarray(start, end)));
+  }
+
+  receiveRanges(now: number, max: number, sink: RangeSink): number {
     if (this.closedFlag) throw closedError();
     const n = Math.min(max, this.caps.maxBatch, this.count);
     let handed = 0;
@@ -143,9 +149,9 @@ export class MemoryPort implements FrameDriver {
       this.stats.rxFrames++;
       this.stats.rxBytes += len;
       try {
-        sink(buf.subarray(0, len));
+        sink(buf, 0, len, 0);
       } finally {
-        // The view was valid only during the call: the buffer goes back to the pool for reuse.
+        // The frame was valid only during the call: the buffer goes back to the pool for reuse.
         this.pool.give(buf);
       }
       if (this.closedFlag) break; // the sink closed us
@@ -154,6 +160,18 @@ export class MemoryPort implements FrameDriver {
   }
 
   txReserve(len: number): Uint8Array | null {
+    const buf = this.lend(len);
+    return buf.subarray(0, len);
+  }
+
+  txLend(len: number, lease: TxLease): boolean {
+    lease.buf = this.lend(len);
+    lease.start = 0;
+    return true;
+  }
+
+  /** The buffer a reservation of len bytes writes into, from offset 0 (the port always has room). */
+  private lend(len: number): Uint8Array {
     if (this.closedFlag) throw closedError();
     if (!Number.isInteger(len) || len < 0) throw invalidArg(`txReserve: bad length ${len}`);
     if (len > this.tsoFrameMax) {
@@ -169,7 +187,7 @@ export class MemoryPort implements FrameDriver {
     // A second reservation replaces the first (only one is open at a time): reuse its buffer.
     if (this.reserved === null) this.reserved = this.pool.take();
     this.reservedLen = len;
-    return this.reserved.subarray(0, len);
+    return this.reserved;
   }
 
   txCommit(now: number, len: number, segment?: number): void {

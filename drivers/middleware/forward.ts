@@ -6,11 +6,15 @@
  * driver gains later needs no new getter in every middleware.
  *
  * The wrapper's own members win (the frame path, `caps` when faults changes it, `wait` when it must hide it); it
- * lists members it deliberately hides in `hide`. Forwarded members are read-only getters: reading one costs a
- * property access on the inner driver; nothing is forwarded on the per-frame path, which the wrapper defines.
+ * lists members it deliberately hides in `hide`. The optional zero-copy frame path (ZERO_COPY_MEMBERS:
+ * receiveRanges, txLend) is never forwarded: a wrapper that does not implement it does not have it. Forwarded
+ * members are read-only getters: reading one costs a property access on the inner driver; nothing is forwarded
+ * on the per-frame path, which the wrapper defines.
  */
+import { ZERO_COPY_MEMBERS } from '../types.js';
+
 export function forwardRest<T extends object>(wrapper: T, inner: object, hide: readonly string[] = []): T {
-  const taken = new Set<string>(hide);
+  const taken = new Set<string>([...hide, ...ZERO_COPY_MEMBERS]);
   for (let o: object | null = wrapper; o !== null && o !== Object.prototype; o = Object.getPrototypeOf(o) as object | null) {
     for (const name of Object.getOwnPropertyNames(o)) taken.add(name);
   }

@@ -32,6 +32,8 @@ import {
   type DriverStats,
   type FrameDriver,
   type FrameSink,
+  type RangeSink,
+  type TxLease,
   RxFlag,
 } from '../types.js';
 import type { NativeAddon, NativeHandle, NativeOpenInfo } from './index.js';
@@ -83,6 +85,8 @@ export class NativeRingDriver implements FrameDriver {
 
   protected readonly handle: NativeHandle;
   private mem: ArrayBuffer;
+  /** One view of the whole of `mem`: frames are handed over and lent as ranges of it (receiveRanges, txLend). */
+  private bytes: Uint8Array;
   private ctl: Uint32Array;
   private readonly rxDesc: number;
   private readonly txSlot: number;
@@ -112,6 +116,7 @@ export class NativeRingDriver implements FrameDriver {
   ) {
     this.handle = info.handle;
     this.mem = info.mem;
+    this.bytes = new Uint8Array(info.mem);
     this.ctl = new Uint32Array(info.ctl);
     this.rxDesc = info.rxDescIdx;
     this.txSlot = info.txSlotIdx;
@@ -134,6 +139,10 @@ export class NativeRingDriver implements FrameDriver {
   }
 
   receive(now: number, max: number, sink: FrameSink): number {
+    return this.receiveRanges(now, max, (buf, start, end, flags) => sink(buf.subarray(start, end), flags));
+  }
+
+  receiveRanges(now: number, max: number, sink: RangeSink): number {
     this.checkOpen();
     if (!(max > 0)) return 0;
     const n = this.native.rxBatch(this.handle, Math.min(max, this.caps.maxBatch));
@@ -165,7 +174,7 @@ export class NativeRingDriver implements FrameDriver {
         const flags = (word >>> RX_FLAG_SHIFT) & RX_L4_CSUM_VALID ? RxFlag.L4ChecksumValid : 0;
         this.stats.rxFrames++;
         this.stats.rxBytes += len;
-        sink(new Uint8Array(this.mem, off, len), flags);
+        sink(this.bytes, off, off + len, flags);
       }
     } finally {
       this.native.rxRelease(this.handle);
@@ -222,6 +231,18 @@ export class NativeRingDriver implements FrameDriver {
   }
 
   txReserve(len: number): Uint8Array | null {
+    return this.lend(len) ? new Uint8Array(this.mem, this.reserved, len) : null;
+  }
+
+  txLend(len: number, lease: TxLease): boolean {
+    if (!this.lend(len)) return false;
+    lease.buf = this.bytes;
+    lease.start = this.reserved;
+    return true;
+  }
+
+  /** Take the next free tx slot for a frame of len bytes (this.reserved); false when the ring has none now. */
+  private lend(len: number): boolean {
     this.checkOpen();
     if (this.reserved >= 0) throw new BywayError('ERR_INVALID_STATE', 'txReserve while a reservation is open');
     if (!Number.isInteger(len) || len < 0) throw new BywayError('ERR_INVALID_ARG_VALUE', `bad frame length ${len}`);
@@ -233,11 +254,11 @@ export class NativeRingDriver implements FrameDriver {
       const n = this.native.txAlloc(this.handle, this.txBatch);
       this.stashPos = 0;
       this.stashLen = n > 0 ? n : 0;
-      if (this.stashLen === 0) return null;
+      if (this.stashLen === 0) return false;
     }
     this.reserved = this.ctl[this.txSlot + this.stashPos]!;
     this.reservedLen = len;
-    return new Uint8Array(this.mem, this.reserved, len);
+    return true;
   }
 
   /**
@@ -310,6 +331,7 @@ export class NativeRingDriver implements FrameDriver {
     this.ready = null;
     this.native.close(this.handle); // detaches mem and ctl, so stale views read as empty
     this.mem = new ArrayBuffer(0);
+    this.bytes = new Uint8Array(0);
     this.ctl = new Uint32Array(0);
   }
 }

@@ -57,8 +57,8 @@ export class Ipv4Packet {
    * `check` of the packet starting `off` bytes into `buf` (a received frame, the IPv4 header after the link
    * header): the receive hot path reads the header in place, with no view object per packet.
    */
-  static checkAt(buf: Uint8Array, off: number): Ipv4Check {
-    const avail = buf.length - off;
+  static checkAt(buf: Uint8Array, off: number, limit = buf.length): Ipv4Check {
+    const avail = limit - off;
     if (avail < IPV4_HEADER_LEN) return 'truncated';
     if (buf[off + VER_IHL]! >>> 4 !== 4) return 'bad-version';
     const ihl = (buf[off + VER_IHL]! & 0x0f) * 4;

@@ -352,11 +352,14 @@ export class TcpConnection {
 
   // ======================================================================================== segment arrival
 
-  /** @internal RFC 9293 3.10.7 SEGMENT ARRIVES for a connection (not LISTEN). `seg` and `payload` are borrowed. */
-  segmentArrives(now: number, seg: TcpFields, payload: Uint8Array): void {
+  /**
+   * @internal RFC 9293 3.10.7 SEGMENT ARRIVES for a connection (not LISTEN), with its text at buf[start, end).
+   * `seg` and `buf` are borrowed (buf is a received frame: no view of the text is made).
+   */
+  segmentArrives(now: number, seg: TcpFields, buf: Uint8Array, start = 0, end = buf.length): void {
     this.cnt.segsIn++;
     if (this.state === 'SYN-SENT') {
-      this.synSentArrives(now, seg, payload);
+      this.synSentArrives(now, seg, buf, start, end);
       this.rearm();
       return;
     }
@@ -366,8 +369,10 @@ export class TcpConnection {
     const syn = (flags & TcpFlag.SYN) !== 0;
     let fin = (flags & TcpFlag.FIN) !== 0;
     let seq = seg.seq;
-    let data = payload;
-    const segLen = data.length + (syn ? 1 : 0) + (fin ? 1 : 0);
+    // The text is buf[ds, de): trimmed below by moving the two ends.
+    let ds = start;
+    let de = end;
+    const segLen = de - ds + (syn ? 1 : 0) + (fin ? 1 : 0);
 
     // RFC 7323 5.3 PAWS, before the sequence check: TSval older than TS.Recent.
     if (this.neg.tsOk && seg.tsVal !== undefined && !rst && seqLt(seg.tsVal, this.neg.tsRecent) && now - this.neg.tsRecentAt < TS_RECENT_MAX_IDLE) {
@@ -385,7 +390,7 @@ export class TcpConnection {
         return;
       }
       this.stats.outOfWindow++;
-      this.rcv.duplicateArrived(seq, data.length);
+      this.rcv.duplicateArrived(seq, de - ds);
       if (this.state === 'SYN-RECEIVED' && syn && seq === this.rcv.irs && !(flags & TcpFlag.ACK)) {
         this.tx.sendSyn(now); // the peer's SYN was retransmitted: our SYN-ACK was lost
         return;
@@ -464,25 +469,25 @@ export class TcpConnection {
       this.neg.tsRecentAt = now;
     }
 
-    this.snd.processAck(now, seg, data.length);
+    this.snd.processAck(now, seg, de - ds);
     if ((this.state as TcpState) === 'CLOSED') return;
 
     // Seventh: segment text (ESTABLISHED, FIN-WAIT-1, FIN-WAIT-2 only).
     const takesText = this.state === 'ESTABLISHED' || this.state === 'FIN-WAIT-1' || this.state === 'FIN-WAIT-2';
-    if (data.length > 0 || fin) {
+    if (de > ds || fin) {
       // Trim to the window (RFC 9293 3.10.7.4 "segments with higher beginning sequence numbers ...").
       if (seqLt(seq, this.rcv.rcvNxt)) {
-        data = data.subarray(this.rcv.oldBytes(seq, data.length));
+        ds = Math.min(de, ds + this.rcv.oldBytes(seq, de - ds));
         seq = this.rcv.rcvNxt;
       }
       const room = seqDiff(rcvEnd, seq);
-      if (data.length > room) {
-        this.stats.rcvWindowTrimmed += data.length - Math.max(room, 0);
-        data = data.subarray(0, Math.max(room, 0));
+      if (de - ds > room) {
+        this.stats.rcvWindowTrimmed += de - ds - Math.max(room, 0);
+        de = ds + Math.max(room, 0);
         fin = false;
       }
     }
-    if (data.length > 0) {
+    if (de > ds) {
       if (!takesText) {
         // CLOSE-WAIT, CLOSING, LAST-ACK, TIME-WAIT: the peer sent FIN already; ignore the text.
       } else if (this.appClosed) {
@@ -492,14 +497,14 @@ export class TcpConnection {
         this.toClosed(undefined);
         return;
       } else {
-        this.rcv.receiveText(now, seq, data, seg.tsEcr);
+        this.rcv.receiveText(now, seq, buf, ds, de, seg.tsEcr);
         if ((this.state as TcpState) === 'CLOSED') return; // the application aborted from onReadable
       }
     }
 
     // Eighth: FIN, processed when in order; a FIN beyond RCV.NXT waits for the hole to fill.
     if (fin && takesText && !this.rcv.finRcvd) {
-      const finSeq = seqAdd(seq, data.length);
+      const finSeq = seqAdd(seq, de - ds);
       if (finSeq === this.rcv.rcvNxt) this.finArrives(now);
       else if (seqGt(finSeq, this.rcv.rcvNxt)) {
         this.rcv.oooFin = true;
@@ -523,7 +528,7 @@ export class TcpConnection {
     this.rearm();
   }
 
-  private synSentArrives(now: number, seg: TcpFields, payload: Uint8Array): void {
+  private synSentArrives(now: number, seg: TcpFields, buf: Uint8Array, start: number, end: number): void {
     const flags = seg.flags;
     const hasAck = (flags & TcpFlag.ACK) !== 0;
     // RFC 9293 3.10.7.3 first: ACK acceptability.
@@ -557,7 +562,7 @@ export class TcpConnection {
       this.rtt.resetBackoff();
       this.rcv.ackNow = true;
       this.toEstablished(now);
-      if (payload.length > 0 && this.state === 'ESTABLISHED') this.rcv.receiveText(now, this.rcv.rcvNxt, payload);
+      if (end > start && this.state === 'ESTABLISHED') this.rcv.receiveText(now, this.rcv.rcvNxt, buf, start, end);
       this.snd.output(now);
     } else {
       // Simultaneous open (RFC 9293 3.5 figure 7): SYN-RECEIVED, send SYN-ACK with our ISS.

@@ -9,7 +9,7 @@
  */
 import { BywayError } from '../util/errors.js';
 import { computeIsn, cubic, keyedHash32, synCookieDecode, synCookieEncode, type ByteRing } from './parts.js';
-import { TcpConnection, type TcpConnHost } from './connection.js';
+import { TcpConnection, type TcpConnHost, type TcpState } from './connection.js';
 import { newTcpStats, type TcpStats } from './info.js';
 import { resolveTcpOptions, type ResolvedTcpOptions, type TcpOptions } from './options.js';
 import { seqAdd } from './seq.js';
@@ -317,8 +317,14 @@ export class TcpLayer {
       stats.malformed++;
       return;
     }
-    const payload = f.payloadLen === 0 ? NO_PAYLOAD : buf.subarray(end - f.payloadLen, end);
     const conn = this.lookup(dst, f.dstPort, src, f.srcPort);
+    if (conn && conn.state !== 'TIME-WAIT') {
+      // The hot path: the text stays a range of the frame (no view object per segment).
+      conn.segmentArrives(now, f, buf, end - f.payloadLen, end);
+      if ((conn.state as TcpState) === 'TIME-WAIT') this.retireTimeWait(conn);
+      return;
+    }
+    const payload = f.payloadLen === 0 ? NO_PAYLOAD : buf.subarray(end - f.payloadLen, end);
     if (conn) {
       if (conn.state === 'TIME-WAIT' && (f.flags & (TcpFlag.SYN | TcpFlag.ACK | TcpFlag.RST)) === TcpFlag.SYN) {
         const l = this.findListener(dst, f.dstPort);

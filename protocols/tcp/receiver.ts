@@ -150,11 +150,11 @@ export class Receiver {
     this.rcvRttTime = now;
   }
 
-  receiveText(now: number, seq: number, data: Uint8Array, tsEcr?: number): void {
-    const len = data.length;
+  receiveText(now: number, seq: number, data: Uint8Array, start = 0, end = data.length, tsEcr?: number): void {
+    const len = end - start;
     if (len > this.rcvMssEst) this.rcvMssEst = Math.min(len, this.c.neg.advMss);
     if (seq === this.rcvNxt) {
-      const n = this.rcvWrite(data);
+      const n = this.rcvWrite(data, start, end);
       if (n < len) this.stats.rcvWindowTrimmed += len - n;
       this.rcvNxt = seqAdd(this.rcvNxt, n);
       this.c.cnt.bytesReceived += n;
@@ -163,7 +163,7 @@ export class Receiver {
         if (dup) this.setDsack(dup[0], dup[1]); // RFC 2883 4: the new data repeats bytes held out of order
         const before = this.rcvNxt;
         const held = this.ooo.memory;
-        this.sink ??= (d: Uint8Array): number => this.rcvWrite(d);
+        this.sink ??= (d: Uint8Array): number => this.rcvWrite(d, 0, d.length);
         this.rcvNxt = this.ooo.drain(this.rcvNxt, this.sink);
         this.host.oooAdjust(this.ooo.memory - held);
         if (this.ooo.segments === 0) this.ooo = EMPTY_OOO; // holes are rare: give the queue back to the GC
@@ -186,10 +186,10 @@ export class Receiver {
     } else {
       // Out of order: keep a copy (within the cap) and send an immediate duplicate ACK (RFC 5681 4.2).
       const held = this.ooo.memory;
-      if (!this.host.oooAllowed(data.length + this.ooo.overhead)) this.stats.oooTotalDrops++;
+      if (!this.host.oooAllowed(len + this.ooo.overhead)) this.stats.oooTotalDrops++;
       else {
         if (this.ooo === EMPTY_OOO) this.ooo = new OutOfOrderQueue(this.o.oooLimit);
-        if (!this.ooo.insert(seq, data)) this.stats.oooDrops++;
+        if (!this.ooo.insert(seq, data.subarray(start, end))) this.stats.oooDrops++;
       }
       this.host.oooAdjust(this.ooo.memory - held);
       this.ackNow = true;
@@ -270,15 +270,17 @@ export class Receiver {
     return f > 0 ? f : 0;
   }
 
-  rcvWrite(d: Uint8Array): number {
+  /** Append d[start, end) to the receive buffer, within the window; returns the bytes taken. */
+  rcvWrite(d: Uint8Array, start: number, end: number): number {
     let ring = this.rcvBuf;
-    if (d.length > ring.free && ring.capacity < this.rcvCap) {
-      const cap = Math.min(this.rcvCap, Math.max(ring.capacity * 2, ring.length + d.length, INITIAL_RING));
+    const len = end - start;
+    if (len > ring.free && ring.capacity < this.rcvCap) {
+      const cap = Math.min(this.rcvCap, Math.max(ring.capacity * 2, ring.length + len, INITIAL_RING));
       // The logical buffer (rcvCap) is already charged; the shared empty ring is replaced, never resized.
       if (ring === EMPTY_RING) this.rcvBuf = ring = new ByteRing(cap);
       else ring.resize(cap);
     }
-    return ring.write(d.length <= this.rcvFree() ? d : d.subarray(0, this.rcvFree()));
+    return ring.writeRange(d, start, Math.min(end, start + this.rcvFree()));
   }
 
   /**

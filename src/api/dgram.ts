@@ -15,6 +15,7 @@ import dgram from 'node:dgram';
 import { EventEmitter } from 'node:events';
 import dns from 'node:dns';
 import { BywayError } from '../../protocols/util/errors.js';
+import { copyRange } from '../../protocols/util/bytes.js';
 import { formatIpv4, parseIpv4 } from '../../protocols/ipv4/address.js';
 import { formatIpv6, mappedIpv4, parseIpv6WithZone } from '../../protocols/ipv6/address.js';
 import type { UdpSocket } from '../stack/udp.js';
@@ -92,10 +93,11 @@ export class Socket extends EventEmitter implements Deferred {
     }
     if (options.recvBufferSize !== undefined) this.core.recvBufferBytes = options.recvBufferSize;
     if (options.sendBufferSize !== undefined) this.core.sendBufferBytes = options.sendBufferSize;
-    this.core.onMessage = (data, srcIp, srcPort) => {
-      // Node's API asks for a fresh Buffer (the user may keep it; the view is the driver's) and a fresh rinfo per
+    this.core.onMessageAt = (buf, start, end, srcIp, srcPort) => {
+      // Node's API asks for a fresh Buffer (the user may keep it; the bytes are the driver's) and a fresh rinfo per
       // message; the address string is formatted once per peer, not per message.
-      const msg = Buffer.from(data);
+      const msg = Buffer.allocUnsafe(end - start);
+      copyRange(buf, start, end - start, msg, 0);
       if (srcIp !== this.rxIp) {
         this.rxIp = srcIp;
         this.rxAddress = v6 ? `::ffff:${formatIpv4(srcIp)}` : formatIpv4(srcIp);

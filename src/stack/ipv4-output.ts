@@ -8,7 +8,7 @@
  * fragmented (RFC 791), or looped back to our own address. The path MTU table (RFC 1191) lives here too, since
  * every send reads it.
  */
-import type { FrameDriver } from '../../drivers/types.js';
+import type { FrameDriver, TxLease } from '../../drivers/types.js';
 import { BROADCAST_MAC, EtherType, ZERO_MAC } from '../../protocols/ethernet/wire.js';
 import { IPV4_FLAG_DF, IPV4_FLAG_MF, IPV4_HEADER_LEN, IpProtocol, writeIpv4Header } from '../../protocols/ipv4/wire.js';
 import type { NeighbourCache } from './neighbour.js';
@@ -54,7 +54,8 @@ export interface Ipv4Link {
   isBroadcastFor(ip: number): boolean;
   /** The next hop's MAC, or undefined while it is resolved (the packet then waits in the neighbour cache). */
   neighbourMac(now: number, ip: number): Uint8Array | undefined;
-  writeL2(frame: Uint8Array, dst: Uint8Array, ethertype: number): void;
+  /** The link header at frame[at, ...). */
+  writeL2(frame: Uint8Array, at: number, dst: Uint8Array, ethertype: number): void;
 }
 
 /**
@@ -63,6 +64,9 @@ export interface Ipv4Link {
  */
 export class TxPacket {
   buf: Uint8Array = new Uint8Array(0);
+  /** Where the frame starts in `buf` (a driver lends a range of its memory), and its length. */
+  base = 0;
+  frameLen = 0;
   offset = 0;
   kind = TxKind.Direct;
   src = 0;
@@ -98,6 +102,9 @@ export class TxPacket {
 
 export class Ipv4Output {
   readonly packet: TxPacket = new TxPacket(this);
+  /** Filled in by the driver's txLend (when it has one: no view object per packet). */
+  private readonly lease: TxLease = { buf: new Uint8Array(0), start: 0 };
+  private readonly lends: boolean;
   /** Why the last `begin` returned null. */
   error: TxErrorCode = 'ENOBUFS';
   /** Packets to our own addresses, received at the next poll. */
@@ -124,6 +131,7 @@ export class Ipv4Output {
   ) {
     this.ipIdent = ident & 0xffff;
     this.tsoMax = tsoMax;
+    this.lends = typeof link.driver.txLend === 'function';
   }
 
   /**
@@ -187,18 +195,34 @@ export class Ipv4Output {
     }
     const frameLen = link.l2len + ipLen;
     if (mac === undefined) return this.scratch(p, TxKind.Neighbour, frameLen, link.l2len + IPV4_HEADER_LEN);
-    const frame = link.driver.txReserve(frameLen);
-    if (frame === null) {
+    if (!this.lend(frameLen, p)) {
       st.txNoBuffer++;
       this.error = 'ENOBUFS';
       return null;
     }
-    if (link.ethernet) link.writeL2(frame, mac, EtherType.IPv4);
+    if (link.ethernet) link.writeL2(p.buf, p.base, mac, EtherType.IPv4);
     p.kind = TxKind.Direct;
-    p.buf = frame;
-    p.offset = link.l2len + IPV4_HEADER_LEN;
+    p.offset = p.base + link.l2len + IPV4_HEADER_LEN;
     p.open = true;
     return p;
+  }
+
+  /** Room for a frame of len bytes in the driver's transmit memory, recorded in p; false when there is none. */
+  private lend(len: number, p: TxPacket): boolean {
+    const driver = this.link.driver;
+    if (this.lends) {
+      const lease = this.lease;
+      if (!driver.txLend!(len, lease)) return false;
+      p.buf = lease.buf;
+      p.base = lease.start;
+    } else {
+      const frame = driver.txReserve(len);
+      if (frame === null) return false;
+      p.buf = frame;
+      p.base = 0;
+    }
+    p.frameLen = len;
+    return true;
   }
 
   /** Fill the one-entry cache for dst (see lastDst). */
@@ -229,6 +253,8 @@ export class Ipv4Output {
   private scratch(p: TxPacket, kind: TxKind, len: number, offset: number): TxPacket {
     p.kind = kind;
     p.buf = new Uint8Array(len);
+    p.base = 0;
+    p.frameLen = len;
     p.offset = offset;
     p.open = true;
     return p;
@@ -242,11 +268,11 @@ export class Ipv4Output {
     switch (p.kind) {
       case TxKind.Direct: {
         const segment = p.segment;
-        writeIpv4Header(b, link.l2len, p.src, p.dst, p.protocol, p.l4Len, p.ttl, this.nextIdent(), p.flags, 0, link.ipChecksum);
+        writeIpv4Header(b, p.base + link.l2len, p.src, p.dst, p.protocol, p.l4Len, p.ttl, this.nextIdent(), p.flags, 0, link.ipChecksum);
         if (segment > 0) {
           this.tsoSent(p);
-          link.driver.txCommit(now, b.length, segment);
-        } else link.driver.txCommit(now, b.length);
+          link.driver.txCommit(now, p.frameLen, segment);
+        } else link.driver.txCommit(now, p.frameLen);
         st.tx++;
         link.stats.ethernet.tx++;
         return;
@@ -294,7 +320,7 @@ export class Ipv4Output {
         return; // the rest is useless without this piece
       }
       const frame = direct ?? new Uint8Array(frameLen);
-      if (direct !== null && link.ethernet) link.writeL2(frame, mac!, EtherType.IPv4);
+      if (direct !== null && link.ethernet) link.writeL2(frame, 0, mac!, EtherType.IPv4);
       frame.set(payload.subarray(off, off + n), l2len + IPV4_HEADER_LEN);
       writeIpv4Header(frame, l2len, p.src, p.dst, p.protocol, n, p.ttl, ident, flagsFrag, 0, link.ipChecksum);
       st.fragmentsSent++;
@@ -329,7 +355,7 @@ export class Ipv4Output {
       return;
     }
     out.set(frame);
-    if (link.ethernet) link.writeL2(out, mac, EtherType.IPv4);
+    if (link.ethernet) link.writeL2(out, 0, mac, EtherType.IPv4);
     if (segment !== undefined) link.driver.txCommit(now, frame.length, segment);
     else link.driver.txCommit(now, frame.length);
     link.stats.ipv4.tx++;

@@ -101,6 +101,8 @@ export interface StackConfig {
 }
 
 export class NetStack implements TransportHost {
+  /** The driver hands frames over as ranges of its memory (receiveRanges): no view object per frame. */
+  private readonly rangesIn: boolean;
   readonly driver: FrameDriver;
   readonly mac: Uint8Array;
   readonly mtu: number;
@@ -153,6 +155,7 @@ export class NetStack implements TransportHost {
     }
     DRIVERS_IN_USE.add(config.driver);
     this.driver = config.driver;
+    this.rangesIn = typeof config.driver.receiveRanges === 'function';
     this.ethernet = config.driver.caps.medium === 'ethernet';
     this.vlan = config.vlan;
     this.l2len = this.ethernet ? ETHERNET_HEADER_LEN + (config.vlan !== undefined ? VLAN_TAG_LEN : 0) : 0;
@@ -209,7 +212,7 @@ export class NetStack implements TransportHost {
         isLocalAddress: (ip) => this.isLocalAddress(ip),
         isBroadcastFor: (ip) => this.isBroadcastFor(ip),
         neighbourMac: (now, ip) => this.neighbourMac(now, ip),
-        writeL2: (frame, dst, ethertype) => this.writeL2(frame, dst, ethertype),
+        writeL2: (frame, at, dst, ethertype) => this.writeL2(frame, at, dst, ethertype),
       },
       ident,
       tsoMax,
@@ -329,7 +332,8 @@ export class NetStack implements TransportHost {
     if (!this.started) this.start(now);
     let handled = 0;
     while (handled < this.pollBudget) {
-      const n = this.driver.receive(now, Math.min(this.driver.caps.maxBatch, this.pollBudget - handled), this.onFrame);
+      const max = Math.min(this.driver.caps.maxBatch, this.pollBudget - handled);
+      const n = this.rangesIn ? this.driver.receiveRanges!(now, max, this.onRange) : this.driver.receive(now, max, this.onFrame);
       this.flushTransports(); // nothing held waits past its batch
       if (n === 0) break;
       handled += n;
@@ -339,7 +343,7 @@ export class NetStack implements TransportHost {
       this.output.loopback = [];
       for (const packet of queue) {
         this.rxL4Trusted = true; // built here, never on a wire (and checksums may be left to a device)
-        this.ipv4Input(packet, 0, false);
+        this.ipv4Input(packet, 0, packet.length, false);
       }
       this.flushTransports();
       handled += queue.length;
@@ -414,29 +418,33 @@ export class NetStack implements TransportHost {
   // ---------------------------------------------------------------------------------------------------------------
   // Receive
 
-  private readonly onFrame = (frame: Uint8Array, flags?: number): void => {
-    this.rxL4Trusted = flags !== undefined && (flags & RxFlag.L4ChecksumValid) !== 0;
+  private readonly onFrame = (frame: Uint8Array, flags?: number): void => this.frameIn(frame, 0, frame.length, flags ?? 0);
+  private readonly onRange = (buf: Uint8Array, start: number, end: number, flags: number): void => this.frameIn(buf, start, end, flags);
+
+  /** One received frame, frame[s, e). */
+  private frameIn(frame: Uint8Array, s: number, e: number, flags: number): void {
+    this.rxL4Trusted = (flags & RxFlag.L4ChecksumValid) !== 0;
     if (!this.ethernet) {
-      this.ipv4Input(frame, 0, true);
+      this.ipv4Input(frame, s, e, true);
       return;
     }
     // The hot path reads the header in place (no view objects): destination, then the EtherType.
     const st = this.stats.ethernet;
     st.rx++;
-    if (frame.length < ETHERNET_HEADER_LEN) {
+    if (e - s < ETHERNET_HEADER_LEN) {
       st.truncated++;
       return;
     }
-    let type = (frame[12]! << 8) | frame[13]!;
+    let type = (frame[s + 12]! << 8) | frame[s + 13]!;
     let hl = ETHERNET_HEADER_LEN;
     let vlan: number | undefined;
     if (type === EtherType.VLAN) {
-      if (frame.length < ETHERNET_HEADER_LEN + VLAN_TAG_LEN) {
+      if (e - s < ETHERNET_HEADER_LEN + VLAN_TAG_LEN) {
         st.truncated++;
         return;
       }
-      vlan = ((frame[14]! << 8) | frame[15]!) & 0x0fff;
-      type = (frame[16]! << 8) | frame[17]!;
+      vlan = ((frame[s + 14]! << 8) | frame[s + 15]!) & 0x0fff;
+      type = (frame[s + 16]! << 8) | frame[s + 17]!;
       hl += VLAN_TAG_LEN;
     }
     if (vlan !== this.vlan) {
@@ -444,24 +452,24 @@ export class NetStack implements TransportHost {
       return;
     }
     const m = this.mac;
-    const broadcast = (frame[0]! & frame[1]! & frame[2]! & frame[3]! & frame[4]! & frame[5]!) === 0xff;
+    const broadcast = (frame[s]! & frame[s + 1]! & frame[s + 2]! & frame[s + 3]! & frame[s + 4]! & frame[s + 5]!) === 0xff;
     if (
       !broadcast &&
-      (frame[0] !== m[0] || frame[1] !== m[1] || frame[2] !== m[2] || frame[3] !== m[3] || frame[4] !== m[4] || frame[5] !== m[5])
+      (frame[s] !== m[0] || frame[s + 1] !== m[1] || frame[s + 2] !== m[2] || frame[s + 3] !== m[3] || frame[s + 4] !== m[4] || frame[s + 5] !== m[5])
     ) {
       // IPv6 multicast (33:33:xx, RFC 2464 section 7): the IPv6 layer keeps the groups it listens to.
-      if (type === EtherType.IPv6 && this.ipv6 !== undefined && frame[0] === 0x33 && frame[1] === 0x33) {
-        this.ipv6.input(this.now, frame, hl, true, this.rxL4Trusted);
+      if (type === EtherType.IPv6 && this.ipv6 !== undefined && frame[s] === 0x33 && frame[s + 1] === 0x33) {
+        this.ipv6.input(this.now, frame.subarray(s, e), hl, true, this.rxL4Trusted);
         return;
       }
       st.notForUs++;
       return;
     }
-    if (type === EtherType.IPv4) this.ipv4Input(frame, hl, true);
-    else if (type === EtherType.ARP) this.arpInput(frame.subarray(hl));
-    else if (type === EtherType.IPv6 && this.ipv6 !== undefined) this.ipv6.input(this.now, frame, hl, broadcast, this.rxL4Trusted);
+    if (type === EtherType.IPv4) this.ipv4Input(frame, s + hl, e, true);
+    else if (type === EtherType.ARP) this.arpInput(frame.subarray(s + hl, e));
+    else if (type === EtherType.IPv6 && this.ipv6 !== undefined) this.ipv6.input(this.now, frame.subarray(s, e), hl, broadcast, this.rxL4Trusted);
     else st.unknownEthertype++;
-  };
+  }
 
   private arpInput(buf: Uint8Array): void {
     const st = this.stats.arp;
@@ -516,10 +524,11 @@ export class NetStack implements TransportHost {
    * own, from the loopback queue. The header is read in place: a TCP segment goes on as one view of its bytes,
    * with no packet object; other protocols get an Ipv4Packet view.
    */
-  private ipv4Input(frame: Uint8Array, off: number, fromWire: boolean): void {
+  /** The IPv4 packet at frame[off, limit) (limit: the frame's end, which may run past the packet's). */
+  private ipv4Input(frame: Uint8Array, off: number, limit: number, fromWire: boolean): void {
     const st = this.stats.ipv4;
     st.rx++;
-    const check = Ipv4Packet.checkAt(frame, off);
+    const check = Ipv4Packet.checkAt(frame, off, limit);
     if (check !== 'ok') {
       if (check === 'truncated') st.truncated++;
       else if (check === 'bad-version') st.badVersion++;
@@ -617,33 +626,33 @@ export class NetStack implements TransportHost {
     const frame = this.driver.txReserve(len);
     if (frame === null) return;
     // A request goes to dstMac: broadcast, or the MAC a neighbour probe checks (given ZERO_MAC: broadcast too).
-    this.writeL2(frame, op === ArpOperation.Request && dstMac === ZERO_MAC ? BROADCAST_MAC : dstMac, EtherType.ARP);
+    this.writeL2(frame, 0, op === ArpOperation.Request && dstMac === ZERO_MAC ? BROADCAST_MAC : dstMac, EtherType.ARP);
     emitArp({ operation: op, senderHw: this.mac, senderIp, targetHw, targetIp }, frame, this.l2len);
     this.driver.txCommit(now, len);
     this.stats.ethernet.tx++;
   }
 
   /** The Ethernet header (and 802.1Q tag) at the frame's start, byte by byte: no header object, no `set` call. */
-  private writeL2(frame: Uint8Array, dst: Uint8Array, ethertype: number): void {
+  private writeL2(frame: Uint8Array, at: number, dst: Uint8Array, ethertype: number): void {
     const m = this.mac;
-    frame[0] = dst[0]!;
-    frame[1] = dst[1]!;
-    frame[2] = dst[2]!;
-    frame[3] = dst[3]!;
-    frame[4] = dst[4]!;
-    frame[5] = dst[5]!;
-    frame[6] = m[0]!;
-    frame[7] = m[1]!;
-    frame[8] = m[2]!;
-    frame[9] = m[3]!;
-    frame[10] = m[4]!;
-    frame[11] = m[5]!;
+    frame[at] = dst[0]!;
+    frame[at + 1] = dst[1]!;
+    frame[at + 2] = dst[2]!;
+    frame[at + 3] = dst[3]!;
+    frame[at + 4] = dst[4]!;
+    frame[at + 5] = dst[5]!;
+    frame[at + 6] = m[0]!;
+    frame[at + 7] = m[1]!;
+    frame[at + 8] = m[2]!;
+    frame[at + 9] = m[3]!;
+    frame[at + 10] = m[4]!;
+    frame[at + 11] = m[5]!;
     if (this.vlan === undefined) {
-      frame[12] = ethertype >>> 8;
-      frame[13] = ethertype & 0xff;
+      frame[at + 12] = ethertype >>> 8;
+      frame[at + 13] = ethertype & 0xff;
       return;
     }
-    emitEthernet({ dst, src: m, ethertype, vlan: this.vlan }, frame, 0);
+    emitEthernet({ dst, src: m, ethertype, vlan: this.vlan }, frame, at);
   }
 }
 

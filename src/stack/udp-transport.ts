@@ -60,10 +60,11 @@ export class UdpTransport implements Transport {
     }
     const srcPort = read16(buf, off);
     const dstPort = read16(buf, off + 2);
-    const payload = buf.subarray(off + UDP_HEADER_LEN, off + len);
+    const ps = off + UDP_HEADER_LEN;
+    const pe = off + len;
     if (broadcast) {
       const targets = this.table.broadcastTargets(dstPort);
-      for (const s of targets) if (!s.deliver(payload, src, srcPort, dst)) st.recvBufferDrops++;
+      for (const s of targets) if (!s.deliverAt(buf, ps, pe, src, srcPort, dst)) st.recvBufferDrops++;
       if (targets.length === 0) st.noPort++;
       return;
     }
@@ -73,7 +74,7 @@ export class UdpTransport implements Transport {
       this.host.sendIcmpError(buf, ipOff, ipEnd, IcmpType.DestUnreachable, UnreachableCode.Port, 0);
       return;
     }
-    if (!sock.deliver(payload, src, srcPort, dst)) st.recvBufferDrops++;
+    if (!sock.deliverAt(buf, ps, pe, src, srcPort, dst)) st.recvBufferDrops++;
   }
 
   flush(): void {}

@@ -98,6 +98,11 @@ export class UdpSocket {
   remoteIp6: Uint8Array | undefined;
   /** Receive handler; the view is valid only during the call. */
   onMessage: ((data: Uint8Array, srcIp: number, srcPort: number, dstIp: number) => void) | undefined;
+  /**
+   * Receive handler taking the datagram as buf[start, end) of the received frame, valid only during the call (no
+   * view object per datagram); it has precedence over onMessage.
+   */
+  onMessageAt: ((buf: Uint8Array, start: number, end: number, srcIp: number, srcPort: number, dstIp: number) => void) | undefined;
   /** Receive handler for datagrams over IPv6; `src` and `data` are views valid only during the call. */
   onMessage6: ((data: Uint8Array, src: Uint8Array, srcPort: number) => void) | undefined;
   /** Asynchronous errors: ICMP unreachable (ECONNREFUSED, EHOSTUNREACH...), neighbour resolution failure. */
@@ -249,17 +254,28 @@ export class UdpSocket {
 
   /** @internal: called by the table on receive. Returns false when the datagram was dropped. */
   deliver(data: Uint8Array, srcIp: number, srcPort: number, dstIp: number): boolean {
-    if (this.onMessage !== undefined) {
+    return this.deliverAt(data, 0, data.length, srcIp, srcPort, dstIp);
+  }
+
+  /** A datagram whose payload is buf[start, end): handed to the handler, else queued (copied) within recvBufferBytes. */
+  deliverAt(buf: Uint8Array, start: number, end: number, srcIp: number, srcPort: number, dstIp: number): boolean {
+    if (this.onMessageAt !== undefined) {
       this.stats.rx++;
-      this.onMessage(data, srcIp, srcPort, dstIp);
+      this.onMessageAt(buf, start, end, srcIp, srcPort, dstIp);
       return true;
     }
-    if (this.queued + data.length > this.recvBufferBytes) {
+    if (this.onMessage !== undefined) {
+      this.stats.rx++;
+      this.onMessage(buf.subarray(start, end), srcIp, srcPort, dstIp);
+      return true;
+    }
+    const len = end - start;
+    if (this.queued + len > this.recvBufferBytes) {
       this.stats.rxDrops++;
       return false;
     }
-    this.queue.push({ data: data.slice(), srcIp, srcPort, dstIp });
-    this.queued += data.length;
+    this.queue.push({ data: buf.slice(start, end), srcIp, srcPort, dstIp });
+    this.queued += len;
     this.stats.rx++;
     return true;
   }

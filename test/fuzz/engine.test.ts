@@ -133,11 +133,12 @@ describe('fuzz oracles', () => {
     expect(runOnce(tcpStatesTarget, input(0)).signature).toMatch(/^ESTABLISHED>\|/); // exact: the connection is reset
     expect(runOnce(tcpStatesTarget, input(1)).signature).toMatch(/^ESTABLISHED>ESTABLISHED\|/); // challenge ACK
     // Plant a blind-reset vulnerability: any RST aborts the connection.
-    const proto = TcpConnection.prototype as unknown as { segmentArrives(now: number, seg: { flags: number }, payload: Uint8Array): void };
+    type Arrives = (now: number, seg: { flags: number }, buf: Uint8Array, start?: number, end?: number) => void;
+    const proto = TcpConnection.prototype as unknown as { segmentArrives: Arrives };
     const orig = proto.segmentArrives;
-    proto.segmentArrives = function (this: TcpConnection, now, seg, payload) {
+    proto.segmentArrives = function (this: TcpConnection, now, seg, buf, start, end) {
       if (seg.flags & 0x04) this.abort(now);
-      else orig.call(this, now, seg, payload);
+      else orig.call(this, now, seg, buf, start, end);
     };
     try {
       expect(runOnce(tcpStatesTarget, input(1)).error).toMatch(/RFC 5961: a RST/);
