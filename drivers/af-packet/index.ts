@@ -27,7 +27,8 @@
 import { BywayError, SOFTWARE_CHECKSUMS, TX_L4_OFFLOAD, type DriverCapabilities } from '../types.js';
 import { invalidArg } from '../../protocols/util/errors.js';
 import { parseIpv4 } from '../../protocols/ipv4/address.js';
-import { loadNative, nativeError, type NativeAddon, type NativeOpenInfo } from '../native/index.js';
+import { loadNative, nativeError, type NativeAddon, type NativeOpenInfo, type NativePacketConfig } from '../native/index.js';
+import { positiveInt } from '../options.js';
 import { NativeRingDriver } from '../native/ring-driver.js';
 import { buildPacketFilter } from './filter.js';
 
@@ -151,6 +152,11 @@ function checkProgram(p: unknown): void {
 export const AF_PACKET_RX_MAX_PACKET = 65535;
 /** Largest IPv4 packet (the IP total length field) a tso frame carries; the kernel's GSO limit for it too. */
 export const AF_PACKET_TSO_MAX_BYTES = 65535;
+/**
+ * A TPACKET_V2 receive slot for a 64 KiB IPv4 packet: its Ethernet header, the tpacket2 header and sockaddr_ll
+ * before it (macoff) and the virtio_net_hdr in tso mode, rounded up to 17 pages.
+ */
+const RX_V2_FRAME = 17 * 4096;
 /** Default tx ring in tso mode: 32 frames of 128 KiB (a 64 KiB packet, its headers and the tpacket header). */
 const TSO_TX_FRAME_SIZE = 131072;
 const TSO_TX_FRAME_COUNT = 32;
@@ -184,21 +190,37 @@ export function openAfPacket(options: AfPacketOptions): AfPacketDriver {
   // software, so GSO needs the qdisc path: tso turns the bypass off by default and refuses it when asked.
   if (tso && options.qdiscBypass === true) throw invalidArg('tso needs qdiscBypass false: with the bypass, the kernel drops the packets its software GSO cuts');
   const qdiscBypass = options.qdiscBypass ?? !tso;
-  const busyUs = typeof options.busyPoll === 'number' ? options.busyPoll : 0;
+  const v2 = options.tpacketVersion === 2;
+  // Receive room for the largest IPv4 packet (64 KiB) by default: a veth whose peer has the kernel's default
+  // offloads hands over 64 KiB GSO packets, and a NIC with GRO coalesced ones. V3 packs frames of any size into its
+  // blocks (a frame must fit in one: 128 KiB blocks, 8 MiB in all); V2 has fixed slots, so each is 17 pages (256
+  // of them, 17 MiB).
+  const ring = {
+    rxBlockSize: positiveInt('rxBlockSize', options.rxBlockSize, v2 ? RX_V2_FRAME : 131072, 1, 1 << 30),
+    rxBlockCount: positiveInt('rxBlockCount', options.rxBlockCount, v2 ? 256 : 64, 1, 1 << 20),
+    rxFrameSize: positiveInt('rxFrameSize', options.rxFrameSize, v2 ? RX_V2_FRAME : 2048, 128, 1 << 30),
+    blockTimeoutMs: positiveInt('blockTimeoutMs', options.blockTimeoutMs, 1, 0, 60000),
+    txFrameSize: positiveInt('txFrameSize', options.txFrameSize, tso ? TSO_TX_FRAME_SIZE : 2048, 128, 1 << 30),
+    txFrameCount: positiveInt('txFrameCount', options.txFrameCount, tso ? TSO_TX_FRAME_COUNT : 256, 1, 1 << 20),
+    maxBatch: positiveInt('maxBatch', options.maxBatch, 256, 1, 65536),
+  };
+  const busyPollUs = typeof options.busyPoll === 'number' ? positiveInt('busyPoll', options.busyPoll, 0, 0, 1 << 20) : 0;
   const open = (filter: Uint8Array | undefined): NativeOpenInfo => {
     try {
-      return native.open('packet', {
-        ...options,
-        txFrameSize: options.txFrameSize ?? (tso ? TSO_TX_FRAME_SIZE : undefined),
-        txFrameCount: options.txFrameCount ?? (tso ? TSO_TX_FRAME_COUNT : undefined),
+      const config: NativePacketConfig = {
+        netns: options.netns ?? '',
+        ifname: options.ifname,
+        tpacketVersion: v2 ? 2 : 3,
+        ...ring,
         tso,
         qdiscBypass,
-        hwAddress: undefined,
-        filter,
+        promiscuous: options.promiscuous === true,
         fanout,
-        fanoutProgram: options.fanout?.program,
-        busyPollUs: busyUs,
-      });
+        fanoutProgram: options.fanout?.program ?? null,
+        filter: filter ?? null,
+        busyPollUs,
+      };
+      return native.open('packet', config);
     } catch (e) {
       throw nativeError(e, 'packet', options.ifname, options.netns);
     }

@@ -44,7 +44,8 @@ import {
 import { invalidArg } from '../../protocols/util/errors.js';
 import { parseIpv4 } from '../../protocols/ipv4/address.js';
 import { parseIpv6 } from '../../protocols/ipv6/address.js';
-import { loadNative, nativeError, type NativeAddon, type NativeHandle, type NativeOpenInfo, type NativeXdpStats } from '../native/index.js';
+import { loadNative, nativeError, type NativeAddon, type NativeHandle, type NativeOpenInfo, type NativeXdpConfig, type NativeXdpStats } from '../native/index.js';
+import { positiveInt } from '../options.js';
 import { NativeRingDriver } from '../native/ring-driver.js';
 import { KernelTables, type KernelTablesOptions } from '../netlink/index.js';
 
@@ -316,19 +317,38 @@ function openXdp(options: AfXdpOptions, owner?: AfXdpDriver): AfXdpDriver {
       }
     }
   }
+  const queue = positiveInt('queue', options.queue, 0, 0, 255);
+  // The IPv6 address as the four 32-bit loads of its wire bytes the XDP program compares (host order: LE).
+  const w = (i: number): number => (ipv6 === undefined ? 0 : new DataView(ipv6.buffer, ipv6.byteOffset).getUint32(i * 4, true));
   let info: NativeOpenInfo;
   try {
-    info = native.open('xdp', {
-      ...options,
-      hwAddress: undefined,
+    const config: NativeXdpConfig = {
+      netns: options.netns ?? '',
+      ifname: options.ifname,
       program: mode,
+      bindMode: options.bindMode ?? 'auto',
+      attachMode: options.attachMode ?? 'auto',
+      queue,
+      queues: positiveInt('queues', options.queues, queue + 1, queue + 1, 256),
+      frameSize: options.frameSize ?? 2048,
+      // Sized for the gaps a shared machine puts between two polls (5-20 ms measured, docs/receive-path.md): a
+      // 2048-slot rx ring holds about 5 ms at 400 k frames/s; 1024 overflowed under every bulk load.
+      frameCount: positiveInt('frameCount', options.frameCount, 8192, 16, 1 << 24),
+      ringSize: positiveInt('ringSize', options.ringSize, 2048, 8, 1 << 24),
+      maxBatch: positiveInt('maxBatch', options.maxBatch, 64, 1, 1 << 24),
       ipv4: ipv4 ?? 0,
-      ipv6: undefined,
-      // The IPv6 address as the four 32-bit loads of its wire bytes the XDP program compares (host order: LE).
-      ...(ipv6 && Object.fromEntries([0, 1, 2, 3].map((i) => [`ipv6w${i}`, new DataView(ipv6.buffer, ipv6.byteOffset).getUint32(i * 4, true)]))),
+      ipv6w0: w(0),
+      ipv6w1: w(1),
+      ipv6w2: w(2),
+      ipv6w3: w(3),
+      flowMapSize: positiveInt('flowMapSize', options.flowMapSize, 1024, 1, 1 << 24),
+      busyPollUs: typeof options.busyPoll === 'number' ? positiveInt('busyPoll', options.busyPoll, 0, 0, 1 << 20) : 0,
+      bindRetryMs: positiveInt('bindRetryMs', options.bindRetryMs, 1500, 0, 60000),
+      needWakeup: options.needWakeup ?? true,
       xskMapFd: owner ? owner.xskMapFd : -1,
-      busyPollUs: typeof options.busyPoll === 'number' ? options.busyPoll : 0,
-    });
+      repairPartialChecksums: options.repairPartialChecksums ?? true,
+    };
+    info = native.open('xdp', config);
   } catch (e) {
     tables?.close();
     throw nativeError(e, 'xdp', options.ifname, options.netns);

@@ -1,6 +1,7 @@
 /** Option parsing shared by memoryLink and memorySwitch. Bad options are misuse: ERR_INVALID_ARG_VALUE. */
 import { SOFTWARE_CHECKSUMS, type ChecksumCapabilities, type DriverCapabilities, type Medium } from '../types.js';
 import { invalidArg } from '../../protocols/util/errors.js';
+import { positiveInt } from '../options.js';
 
 export interface MemoryCommonOptions {
   /** L3 MTU (default 1500); a frame may be mtu + 18 bytes on Ethernet. */
@@ -20,11 +21,7 @@ export interface MemoryCommonOptions {
   tso?: number;
 }
 
-export function positiveInt(name: string, v: number | undefined, dflt: number, min = 1, max = 1 << 24): number {
-  if (v === undefined) return dflt;
-  if (!Number.isInteger(v) || v < min || v > max) throw invalidArg(`${name} must be an integer in [${min}, ${max}], got ${v}`);
-  return v;
-}
+export { positiveInt };
 
 export function makeCaps(o: MemoryCommonOptions, medium: Medium): DriverCapabilities {
   const mtu = positiveInt('mtu', o.mtu, 1500, 68, 65535);

@@ -15,6 +15,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BywayError } from '../types.js';
+import { systemCodeOf, type BywayErrorCode } from '../../protocols/util/errors.js';
 
 /** What `open()` returns: the handle, the shared memory and control block, and layout numbers. */
 export interface NativeOpenInfo {
@@ -48,8 +49,84 @@ export interface NativeXdpStats {
   txRingEmpty: number;
 }
 
+/**
+ * The open options the addon receives: every field present, defaults applied by the driver's TypeScript side
+ * (drivers/tap, af-packet, af-xdp), plain values only. The C side (bw_cfg in drivers/native/src) has no defaults:
+ * a field missing or of the wrong type fails the open with EINVAL at step '<kind> options'.
+ */
+export interface NativeTapConfig {
+  /** '' for this process's namespace (the same for every kind). */
+  readonly netns: string;
+  /** The device name, or a pattern with '%d'. */
+  readonly name: string;
+  /** 0: leave the device's MTU. */
+  readonly mtu: number;
+  readonly up: boolean;
+  readonly vnetHdr: boolean;
+  readonly checksumOffload: boolean;
+  readonly tso: boolean;
+  readonly multiQueue: boolean;
+  /** 0: leave the device's transmit queue length. */
+  readonly queueLength: number;
+  readonly maxBatch: number;
+  readonly txSlots: number;
+}
+
+export interface NativePacketConfig {
+  readonly netns: string;
+  readonly ifname: string;
+  readonly tpacketVersion: 2 | 3;
+  readonly rxBlockSize: number;
+  readonly rxBlockCount: number;
+  readonly rxFrameSize: number;
+  readonly blockTimeoutMs: number;
+  readonly txFrameSize: number;
+  readonly txFrameCount: number;
+  readonly maxBatch: number;
+  readonly tso: boolean;
+  readonly qdiscBypass: boolean;
+  readonly promiscuous: boolean;
+  /** PACKET_FANOUT's argument (group | (mode | flags) << 16), or -1 for none. */
+  readonly fanout: number;
+  readonly fanoutProgram: Uint8Array | null;
+  /** The classic BPF filter to attach, or null. */
+  readonly filter: Uint8Array | null;
+  /** SO_BUSY_POLL in microseconds, 0 for none. */
+  readonly busyPollUs: number;
+}
+
+export interface NativeXdpConfig {
+  readonly netns: string;
+  readonly ifname: string;
+  readonly program: 'own' | 'shared';
+  readonly bindMode: 'copy' | 'zerocopy' | 'auto';
+  readonly attachMode: 'native' | 'generic' | 'auto';
+  readonly queue: number;
+  readonly queues: number;
+  readonly frameSize: number;
+  readonly frameCount: number;
+  readonly ringSize: number;
+  readonly maxBatch: number;
+  /** byway's IPv4 address (host order), 0 for none. */
+  readonly ipv4: number;
+  /** byway's IPv6 address as the four 32-bit loads of its wire bytes the XDP program compares (host order); 0s for none. */
+  readonly ipv6w0: number;
+  readonly ipv6w1: number;
+  readonly ipv6w2: number;
+  readonly ipv6w3: number;
+  readonly flowMapSize: number;
+  readonly busyPollUs: number;
+  readonly bindRetryMs: number;
+  readonly needWakeup: boolean;
+  /** The XSKMAP of a program this process attached (joining its queues), or -1 to attach one. */
+  readonly xskMapFd: number;
+  readonly repairPartialChecksums: boolean;
+}
+
 export interface NativeAddon {
-  open(kind: 'tap' | 'packet' | 'xdp', options: Record<string, unknown>): NativeOpenInfo;
+  open(kind: 'tap', config: NativeTapConfig): NativeOpenInfo;
+  open(kind: 'packet', config: NativePacketConfig): NativeOpenInfo;
+  open(kind: 'xdp', config: NativeXdpConfig): NativeOpenInfo;
   /**
    * Fill the control block's rx descriptors (offset, flags << 24 | length); returns the count or a negative errno.
    */
@@ -169,7 +246,7 @@ export function nativeError(e: unknown, kind: 'tap' | 'packet' | 'xdp', ifname?:
   const step = err?.step ?? '';
   const msg = err?.message ?? String(e);
   const where = ifname ? `'${ifname}'${netns ? ` in namespace '${netns}'` : ''}` : 'the interface';
-  const out = (c: string, sentence: string): BywayError => {
+  const out = (c: BywayErrorCode, sentence: string): BywayError => {
     const b = new BywayError(c, `${sentence} [${msg}]`);
     if (err?.log) (b as BywayError & { verifierLog?: string }).verifierLog = err.log;
     return b;
@@ -214,5 +291,5 @@ export function nativeError(e: unknown, kind: 'tap' | 'packet' | 'xdp', ifname?:
     return out('ERR_RING_SETUP', `setting up the ${kind} ring failed at ${step} (${code}): use smaller ring/frame options, or raise the locked-memory limit (\`ulimit -l\`) if ${code === 'ENOMEM' || code === 'EPERM' ? 'memory is short' : 'sizes are valid'}.`);
   }
   if (step.endsWith('options')) return out('ERR_INVALID_ARG_VALUE', `invalid ${kind} options: ${msg}`);
-  return out(code, `${kind} driver set-up failed at ${step || 'an unknown step'} (${code}).`);
+  return out(systemCodeOf(code, err?.errno), `${kind} driver set-up failed at ${step || 'an unknown step'} (${code}).`);
 }

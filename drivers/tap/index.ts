@@ -26,7 +26,8 @@
 import { randomBytes } from 'node:crypto';
 import { SOFTWARE_CHECKSUMS, TX_L4_OFFLOAD, type DriverCapabilities } from '../types.js';
 import { invalidArg } from '../../protocols/util/errors.js';
-import { loadNative, nativeError, type NativeAddon, type NativeOpenInfo } from '../native/index.js';
+import { loadNative, nativeError, type NativeAddon, type NativeOpenInfo, type NativeTapConfig } from '../native/index.js';
+import { positiveInt } from '../options.js';
 import { NativeRingDriver, localMac } from '../native/ring-driver.js';
 
 export interface TapOptions {
@@ -108,10 +109,34 @@ export function openTap(options: TapOptions = {}): TapDriver {
     throw invalidArg(`TAP queueLength must be an integer in 1..1048576, got ${options.queueLength}`);
   }
   if (options.tso === true && options.vnetHdr === false) throw invalidArg('tso needs vnetHdr (leave it unset, or true)');
-  const vnetHdr = options.vnetHdr === true || options.tso === true;
+  const tso = options.tso === true;
+  const vnetHdr = options.vnetHdr === true || tso;
+  if (options.checksumOffload === true && !vnetHdr) throw invalidArg('checksumOffload needs vnetHdr');
+  const name = options.name ?? 'byway%d';
+  const netns = options.netns ?? '';
+  const maxBatch = positiveInt('maxBatch', options.maxBatch, 64, 1, 4096);
+  // 64 KiB slots in tso mode: fewer of them by default (64 + 64 slots: about 8.4 MB).
+  const txSlots = positiveInt('txSlots', options.txSlots, tso ? 64 : 256, 1, 65536);
   let info;
   try {
-    info = native.open('tap', { ...options, vnetHdr, hwAddress: undefined });
+    // The kernel's queue towards byway: 1000 frames by default, which a burst from several TCP senders overflows
+    // (drops, then retransmissions) while byway is busy with the previous batch. A device made here gets 4096
+    // unless told otherwise; an existing one is changed only when asked (0: leave it).
+    const existed = !name.includes('%') && native.ifInfo(name, netns || undefined) !== undefined;
+    const config: NativeTapConfig = {
+      netns,
+      name,
+      mtu: options.mtu ?? 0,
+      up: options.up ?? true,
+      vnetHdr,
+      checksumOffload: options.checksumOffload === true || tso,
+      tso,
+      multiQueue: options.multiQueue === true,
+      queueLength: options.queueLength ?? (existed ? 0 : 4096),
+      maxBatch,
+      txSlots,
+    };
+    info = native.open('tap', config);
   } catch (e) {
     throw nativeError(e, 'tap', options.name, options.netns);
   }

@@ -22,6 +22,7 @@ import type { ResolvedTcpOptions } from './options.js';
 import { seqAdd, seqDiff, seqGt, seqLe, seqLt } from './seq.js';
 import { TcpFlag, type TcpFields } from './wire.js';
 import { DeadlineHeap } from '../util/deadline-heap.js';
+import type { TcpCloseError } from '../util/errors.js';
 
 /** RFC 7323 5.5: TS.Recent is invalid after 24 days idle (PAWS then does not apply). Same as the connection's. */
 const TS_RECENT_MAX_IDLE = 24 * 24 * 3600 * 1000;
@@ -492,7 +493,7 @@ export interface TcpConnectionView {
   readonly remotePort: number;
   info(): TcpInfo;
   abort(now: number): void;
-  icmpHardError(code: string): void;
+  icmpHardError(code: TcpCloseError): void;
 }
 
 /** A TIME-WAIT record seen as a connection (made on demand by `connections()`; holds no reference to the table). */
@@ -525,5 +526,5 @@ export class TimeWaitView implements TcpConnectionView {
     this.onAbort(this);
   }
 
-  icmpHardError(_code: string): void {}
+  icmpHardError(_code: TcpCloseError): void {}
 }

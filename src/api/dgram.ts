@@ -21,7 +21,7 @@ import { formatIpv6, mappedIpv4, parseIpv6WithZone } from '../../protocols/ipv6/
 import type { UdpSocket } from '../stack/udp.js';
 import { SendQueue, type SendCallback } from './send-queue.js';
 import type { Deferred } from './defer.js';
-import { systemError } from './system-error.js';
+import { systemCodeIn, systemError } from './system-error.js';
 import { invalidArgType, nodeError, validateAbortSignal, validatePort } from './errors.js';
 import { resolveHost, resolveHost6, type LookupFunction } from './lookup.js';
 import type { Flow, Path } from './path.js';
@@ -173,7 +173,7 @@ export class Socket extends EventEmitter implements Deferred {
         this.state = 'unbound';
         this.stack.refChanged(this);
         // As Node's: 'bind EADDRINUSE 0.0.0.0:7000', with errno, syscall, address and port.
-        const code = (e as { code?: string }).code;
+        const code = systemCodeIn(e);
         this.emit('error', code === undefined ? e : systemError(code, 'bind', formatIpv4(ip), (p as number | undefined) ?? 0));
         return;
       }
@@ -194,7 +194,7 @@ export class Socket extends EventEmitter implements Deferred {
           if (v4 !== undefined) throw new BywayError('EADDRNOTAVAIL', 'binding a udp6 socket to an IPv4-mapped address is not supported');
           this.core.bind6(ip.every((b) => b === 0) ? undefined : ip, port);
         } catch (e) {
-          const code = (e as { code?: string }).code;
+          const code = systemCodeIn(e);
           err = code === undefined ? (e as Error) : systemError(code, 'bind', host, port);
         }
       }
@@ -242,7 +242,7 @@ export class Socket extends EventEmitter implements Deferred {
             if (v4 !== undefined) this.core.connect(v4, port);
             else this.core.connect6(ip, port);
           } catch (e) {
-            err = systemError((e as { code?: string }).code ?? 'EINVAL', 'connect', address, port);
+            err = systemError(systemCodeIn(e) ?? 'EINVAL', 'connect', address, port);
           }
         }
         this.connected(err);
@@ -255,8 +255,7 @@ export class Socket extends EventEmitter implements Deferred {
         try {
           this.core.connect(ip, port);
         } catch (e) {
-          const code = (e as { code?: string }).code ?? 'EINVAL';
-          err = systemError(code, 'connect', address, port);
+          err = systemError(systemCodeIn(e) ?? 'EINVAL', 'connect', address, port);
         }
       }
       this.connected(err);
@@ -455,9 +454,9 @@ export class Socket extends EventEmitter implements Deferred {
       // after libuv's write: a sender that sends again from its callback cannot starve the poll loop.
       if (callback) setImmediate(callback, null, data.length);
     } catch (err) {
-      const code = (err as { code?: string }).code;
+      const code = systemCodeIn(err);
       const to = port === 0 ? undefined : ip6 !== undefined ? formatIpv6(ip6) : formatIpv4(ip);
-      const e = code !== undefined && /^E[A-Z]+$/.test(code) ? systemError(code, 'send', to, port === 0 ? undefined : port) : (err as Error);
+      const e = code !== undefined ? systemError(code, 'send', to, port === 0 ? undefined : port) : (err as Error);
       if (callback) callback(e, 0);
       else this.emit('error', e);
     }

@@ -8,27 +8,10 @@ import { inspect } from 'node:util';
 
 type Ctor = ErrorConstructor | TypeErrorConstructor | RangeErrorConstructor;
 
-/** The codes of Node's errors byway throws for misuse: a closed set, so a misspelt code does not compile. */
-export const NODE_ERROR_CODES = [
-  'ERR_BUFFER_OUT_OF_BOUNDS',
-  'ERR_INVALID_ARG_TYPE',
-  'ERR_INVALID_ARG_VALUE',
-  'ERR_INVALID_IP_ADDRESS',
-  'ERR_MISSING_ARGS',
-  'ERR_OUT_OF_RANGE',
-  'ERR_SERVER_ALREADY_LISTEN',
-  'ERR_SERVER_NOT_RUNNING',
-  'ERR_SOCKET_ALREADY_BOUND',
-  'ERR_SOCKET_BAD_BUFFER_SIZE',
-  'ERR_SOCKET_BAD_PORT',
-  'ERR_SOCKET_BAD_TYPE',
-  'ERR_SOCKET_CLOSED',
-  'ERR_SOCKET_CONNECTING',
-  'ERR_SOCKET_DGRAM_IS_CONNECTED',
-  'ERR_SOCKET_DGRAM_NOT_CONNECTED',
-  'ERR_SOCKET_DGRAM_NOT_RUNNING',
-] as const;
-export type NodeErrorCode = (typeof NODE_ERROR_CODES)[number];
+// The codes of Node's errors byway throws for misuse: a closed set (with the system errors' and byway's own, in
+// protocols/util/errors.ts), so a misspelt code does not compile.
+import type { NodeErrorCode } from '../../protocols/util/errors.js';
+export { NODE_ERROR_CODES, type NodeErrorCode } from '../../protocols/util/errors.js';
 
 /** An error of class `ctor` with Node's `code` (an own, enumerable property, as Node's are). */
 export function nodeError<C extends Ctor, K extends NodeErrorCode>(ctor: C, code: K, message: string): InstanceType<C> & { code: K } {

@@ -11,7 +11,7 @@ import { formatIpv4, parseIpv4 } from '../../protocols/ipv4/address.js';
 import type { TcpListener } from '../../protocols/tcp/layer.js';
 import type { Path } from './path.js';
 import type { StackInternals } from './internals.js';
-import { uvSystemError } from './system-error.js';
+import { systemCodeIn, uvSystemError } from './system-error.js';
 import { invalidArgValue, nodeError, validateAbortSignal, validatePort } from './errors.js';
 import { resolveHost, type LookupFunction } from './lookup.js';
 import { Socket, type KernelSocket } from './net.js';
@@ -108,8 +108,8 @@ export class Server extends EventEmitter {
         this.listenBypass(p, o.host, backlog);
         return true;
       } catch (err) {
-        const code = (err as BywayError).code ?? 'EINVAL';
-        const e = code.startsWith('ERR_') ? (err as Error) : uvSystemError(code, 'listen', o.host ?? '0.0.0.0', p);
+        const code = systemCodeIn(err) ?? ((err as { code?: unknown }).code === undefined ? 'EINVAL' : undefined);
+        const e = code === undefined ? (err as Error) : uvSystemError(code, 'listen', o.host ?? '0.0.0.0', p);
         process.nextTick(() => this.emit('error', e));
         return false;
       }

@@ -13,13 +13,13 @@
 import net from 'node:net';
 import dns from 'node:dns';
 import { Duplex, addAbortSignal } from 'node:stream';
-import { BywayError } from '../../protocols/util/errors.js';
+import { BywayError, systemCodeOf, type SystemErrorCode } from '../../protocols/util/errors.js';
 import { formatIpv4, parseIpv4 } from '../../protocols/ipv4/address.js';
 import type { TcpConnection } from '../../protocols/tcp/connection.js';
 import type { Path } from './path.js';
 import type { StackInternals } from './internals.js';
 import type { Deferred } from './defer.js';
-import { systemError } from './system-error.js';
+import { systemCodeIn, systemError } from './system-error.js';
 import { invalidArgType, invalidArgValue, missingArgs, nodeError, outOfRange, validateFunction, validatePort } from './errors.js';
 import { resolveHost, type LookupFunction } from './lookup.js';
 import { KernelLeg } from './kernel-leg.js';
@@ -224,11 +224,15 @@ export class Socket extends Duplex implements Deferred {
       }
       conn = tcp.connect(this.stack.clock.now(), ip, port, { localIp, localPort: localPort || undefined, noDelay: this.noDelay });
     } catch (err) {
-      const code = (err as { code?: string }).code ?? 'EINVAL';
+      // A system code (or none) becomes Node's system error; an ERR_ one (misuse) is thrown on as it is.
+      const code = systemCodeIn(err) ?? ((err as { code?: unknown }).code === undefined ? 'EINVAL' : undefined);
+      if (code === undefined) {
+        this.destroy(err as Error);
+        return;
+      }
       // As node:net: the local address/port is bound first, and its failure is a 'bind' error on it.
       const binding = (localAddress || localPort) && (code === 'EADDRINUSE' || code === 'EADDRNOTAVAIL');
-      const e = binding ? systemError(code, 'bind', localAddress || '0.0.0.0', localPort || 0) : systemError(code, 'connect', address, port);
-      this.destroy(code.startsWith('E') && !code.startsWith('ERR_') ? e : (err as Error));
+      this.destroy(binding ? systemError(code, 'bind', localAddress || '0.0.0.0', localPort || 0) : systemError(code, 'connect', address, port));
       return;
     }
     this.attach(conn);
@@ -524,7 +528,7 @@ export class Socket extends Duplex implements Deferred {
     conn.onWritable = note(EV_WRITE);
     conn.onEnd = note(EV_READ);
     conn.onClose = (error) => {
-      if (error !== undefined) this.closeError = error;
+      if (error !== undefined) this.closeError = systemCodeOf(error);
       note(EV_CLOSE)();
     };
     if (conn.state === 'ESTABLISHED' || conn.state === 'CLOSE-WAIT') {
@@ -537,7 +541,7 @@ export class Socket extends Duplex implements Deferred {
     if (this.wantRead) this.pump();
   }
 
-  private closeError: string | undefined;
+  private closeError: SystemErrorCode | undefined;
   private coreClosed = false;
 
   /** @internal the events the core noted, handled after the poll that noted them (see defer.ts) */
@@ -612,7 +616,7 @@ export class Socket extends Duplex implements Deferred {
       } catch (err) {
         const cb = this.wqCb!;
         this.wqChunk = this.wqCb = undefined;
-        cb(systemError((err as BywayError).code ?? 'EPIPE', 'write'));
+        cb(systemError(systemCodeIn(err) ?? 'EPIPE', 'write'));
         return;
       }
       this.wqOff = off + n;

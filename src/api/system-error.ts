@@ -1,41 +1,20 @@
 /**
  * The system errors node:net and node:dgram give (`connect ECONNREFUSED 10.0.0.2:80`): a plain `Error`, as Node's
- * are, with the properties Node sets: code, errno (libuv's negative Linux errno), syscall, address, port.
+ * are, with the properties Node sets: code, errno (libuv's negative Linux errno), syscall, address, port. The codes,
+ * errnos and descriptions are one closed table (protocols/util/errors.ts SYSTEM_ERRORS): a misspelt code does not
+ * compile.
  */
-const ERRNO: Record<string, number> = {
-  ECONNREFUSED: -111,
-  ECONNRESET: -104,
-  ETIMEDOUT: -110,
-  EHOSTUNREACH: -113,
-  ENETUNREACH: -101,
-  EPIPE: -32,
-  EADDRINUSE: -98,
-  EADDRNOTAVAIL: -99,
-  ENOTCONN: -107,
-  EMFILE: -24,
-  EACCES: -13,
-  EINVAL: -22,
-  EMSGSIZE: -90,
-  EBADF: -9,
-  ENOBUFS: -105,
-  ECONNABORTED: -103,
-};
+import { describeSystemError, errnoOf, isSystemErrorCode, type SystemErrorCode } from '../../protocols/util/errors.js';
 
-/** libuv's descriptions, which Node puts in the messages of listen errors ('listen EADDRINUSE: address already in use ...'). */
-const DESCRIPTION: Record<string, string> = {
-  EADDRINUSE: 'address already in use',
-  EADDRNOTAVAIL: 'address not available',
-  EACCES: 'permission denied',
-  EINVAL: 'invalid argument',
-  EMFILE: 'too many open files',
-};
+export type { SystemErrorCode } from '../../protocols/util/errors.js';
 
-export type NodeSystemError = Error & { code: string; errno?: number; syscall?: string; address?: string; port?: number };
+export type NodeSystemError = Error & { code: SystemErrorCode; errno?: number; syscall: string; address?: string; port?: number };
 
-export function systemError(code: string, syscall: string, address?: string, port?: number): NodeSystemError {
+export function systemError(code: SystemErrorCode, syscall: string, address?: string, port?: number): NodeSystemError {
   const where = address !== undefined ? ` ${address}${port !== undefined ? `:${port}` : ''}` : '';
   const err = new Error(`${syscall} ${code}${where}`) as NodeSystemError;
-  if (ERRNO[code] !== undefined) err.errno = ERRNO[code];
+  // (A code outside the table can only come from an untyped caller: no errno then, as before the table.)
+  if (isSystemErrorCode(code)) err.errno = errnoOf(code);
   err.code = code;
   err.syscall = syscall;
   if (address !== undefined) err.address = address;
@@ -44,9 +23,14 @@ export function systemError(code: string, syscall: string, address?: string, por
 }
 
 /** Node's uvExceptionWithHostPort form, used for listen errors: 'listen EADDRINUSE: address already in use 0.0.0.0:80'. */
-export function uvSystemError(code: string, syscall: string, address: string, port: number): NodeSystemError {
+export function uvSystemError(code: SystemErrorCode, syscall: string, address: string, port: number): NodeSystemError {
   const err = systemError(code, syscall, address, port);
-  const description = DESCRIPTION[code];
-  if (description !== undefined) err.message = `${syscall} ${code}: ${description} ${address}:${port}`;
+  if (isSystemErrorCode(code)) err.message = `${syscall} ${code}: ${describeSystemError(code)} ${address}:${port}`;
   return err;
+}
+
+/** The system code an error a stack call threw carries (a BywayError's EADDRINUSE), or undefined for any other. */
+export function systemCodeIn(e: unknown): SystemErrorCode | undefined {
+  const code = (e as { code?: unknown } | null | undefined)?.code;
+  return isSystemErrorCode(code) ? code : undefined;
 }

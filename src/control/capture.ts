@@ -10,6 +10,7 @@
 import type { FrameDriver, FrameSink } from '../../drivers/types.js';
 import { linktypeFor, pcapFileHeader, pcapRecord } from '../../drivers/middleware/pcap.js';
 import { forwardRest } from '../../drivers/middleware/forward.js';
+import { BywayError } from '../../protocols/util/errors.js';
 
 export interface ActiveCapture {
   /** Receives the pcap file header first, then one record per frame. */
@@ -78,7 +79,7 @@ export function captureTap(inner: FrameDriver, epochMs: () => number): CaptureTa
       return cap !== undefined;
     },
     start(c) {
-      if (cap !== undefined) throw Object.assign(new Error('a capture is already running in this process'), { code: 'EBUSY' });
+      if (cap !== undefined) throw new BywayError('EBUSY', 'a capture is already running in this process');
       frames = 0;
       c.sink(pcapFileHeader(snaplen, linktypeFor(inner.caps.medium)));
       cap = c;

@@ -4,7 +4,7 @@
  */
 import net from 'node:net';
 import type { Writable } from 'node:stream';
-import { BywayError } from '../../protocols/util/errors.js';
+import { BywayError, systemCodeOf } from '../../protocols/util/errors.js';
 import { controlPath } from './paths.js';
 
 function open(pid: number, path?: string): net.Socket {
@@ -18,7 +18,7 @@ function reason(err: NodeJS.ErrnoException, pid: number, path: string): BywayErr
   if (err.code === 'ENOENT' || err.code === 'ECONNREFUSED') {
     return new BywayError(err.code, `no byway control socket for pid ${pid} at ${path} (is the process running under byway, with BYWAY_CONTROL not off, as this user?)`);
   }
-  return new BywayError(err.code ?? 'EIO', `control socket ${path}: ${err.message}`);
+  return new BywayError(systemCodeOf(err.code, err.errno), `control socket ${path}: ${err.message}`);
 }
 
 /** Send one request and read the single-line JSON answer. */

@@ -588,7 +588,7 @@ export class Ipv6Layer {
    * (RFC 8200 4.5, never below 1280) and hand each piece to the neighbour cache. Returns an error code, or
    * undefined when it went out or waits for the next hop's MAC.
    */
-  private transmit(now: number, packet: Uint8Array, onUnreachable?: () => void): string | undefined {
+  private transmit(now: number, packet: Uint8Array, onUnreachable?: () => void): 'EMSGSIZE' | 'ENETUNREACH' | undefined {
     const st = this.stats.ipv6;
     if (packet.length - IPV6_HEADER_LEN > 65535) {
       st.tooBig++;

@@ -137,6 +137,7 @@ describe.each(envs)('net on the %s path', (name, make) => {
     record(client, events);
     const [err] = await once<[NodeJS.ErrnoException & { address: string; port: number }]>(client, 'error');
     expect(err.code).toBe('ECONNREFUSED');
+    expect(err.errno).toBe(-111); // libuv's, as protocols/util/errors.ts SYSTEM_ERRORS gives it
     expect(err.syscall).toBe('connect');
     expect(err.address).toBe(env.serverAddress);
     expect(err.port).toBe(port);
@@ -220,6 +221,7 @@ describe.each(envs)('net on the %s path', (name, make) => {
     two.listen(port, env.serverAddress);
     const [err] = await once<[NodeJS.ErrnoException]>(two, 'error');
     expect(err.code).toBe('EADDRINUSE');
+    expect(err.errno).toBe(-98);
     expect(err.syscall).toBe('listen');
     expect(err.message).toBe(`listen EADDRINUSE: address already in use ${env.serverAddress}:${port}`);
     one.close();

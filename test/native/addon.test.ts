@@ -31,12 +31,30 @@ describe('native addon loader', () => {
     const n = loadNative();
     let err: (Error & { code?: string; step?: string }) | undefined;
     try {
-      n.open('nope' as 'tap', {});
+      n.open('nope' as 'tap', { netns: '' } as never);
     } catch (e) {
       err = e as Error & { code?: string };
     }
     expect(err?.code).toBe('EINVAL');
     expect(err?.step).toBe('open');
+  });
+
+  it.skipIf(!avail.available && !requirePrivileged)('takes options only complete, as the TypeScript side fills them: no default in C', () => {
+    // Checked before any syscall, so this needs no privileges. The drivers build complete records (NativeTapConfig...).
+    const n = loadNative();
+    const fail = (kind: 'tap' | 'packet' | 'xdp', config: Record<string, unknown>): (Error & { code?: string; step?: string }) | undefined => {
+      try {
+        n.open(kind as 'tap', config as never);
+      } catch (e) {
+        return e as Error & { code?: string; step?: string };
+      }
+      return undefined;
+    };
+    expect(fail('tap', {})).toMatchObject({ code: 'EINVAL', step: 'open options', message: expect.stringContaining("'netns'") });
+    expect(fail('tap', { netns: '' })).toMatchObject({ code: 'EINVAL', step: 'tap options', message: expect.stringContaining("'name'") });
+    expect(fail('tap', { netns: '', name: 'bw%d', mtu: '1500' })).toMatchObject({ step: 'tap options', message: expect.stringContaining("'mtu'") });
+    expect(fail('packet', { netns: '', ifname: 'x'.repeat(16) })).toMatchObject({ step: 'af-packet options', message: expect.stringContaining("'ifname'") });
+    expect(fail('xdp', { netns: '', ifname: 'lo' })).toMatchObject({ step: 'af-xdp options', message: expect.stringContaining("'bindMode'") });
   });
 
   it.skipIf(!avail.available && !requirePrivileged)('withNetns with a missing namespace throws ENOENT and leaves the thread where it was', () => {

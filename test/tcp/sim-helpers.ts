@@ -300,7 +300,7 @@ export function traceStates(conn: TcpConnection): StateTrace {
   let onEnd = conn.onEnd;
   Object.defineProperty(conn, 'onClose', {
     configurable: true,
-    get: () => (e?: string) => {
+    get: () => (e?: Parameters<NonNullable<typeof onClose>>[0]) => {
       trace.closes.push(e);
       onClose?.(e);
     },

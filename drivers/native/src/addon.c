@@ -58,40 +58,90 @@ static void throw_bw_error(napi_env env, bw_error *e) {
 
 static void throw_type(napi_env env, const char *msg) { napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", msg); }
 
-/* ---- option helpers ---- */
+/* ---- option readers (byway.h: bw_cfg) ---- */
 
-static bool get_prop(napi_env env, napi_value o, const char *k, napi_value *v) {
+static bool cfg_get(bw_cfg *c, const char *k, napi_valuetype want, napi_value *v) {
   napi_valuetype t;
-  if (o == NULL) return false;
-  if (napi_typeof(env, o, &t) != napi_ok || t != napi_object) return false;
-  if (napi_get_named_property(env, o, k, v) != napi_ok) return false;
-  if (napi_typeof(env, *v, &t) != napi_ok) return false;
-  return t != napi_undefined && t != napi_null;
+  if (c->o != NULL && napi_typeof(c->env, c->o, &t) == napi_ok && t == napi_object &&
+      napi_get_named_property(c->env, c->o, k, v) == napi_ok && napi_typeof(c->env, *v, &t) == napi_ok && t == want)
+    return true;
+  if (!c->missing) c->missing = k;
+  return false;
 }
 
-bool opt_str(napi_env env, napi_value o, const char *k, char *buf, size_t n) {
+int64_t cfg_int(bw_cfg *c, const char *k) {
+  napi_value v;
+  int64_t r;
+  if (!cfg_get(c, k, napi_number, &v) || napi_get_value_int64(c->env, v, &r) != napi_ok) return 0;
+  return r;
+}
+
+bool cfg_bool(bw_cfg *c, const char *k) {
+  napi_value v;
+  bool r;
+  if (!cfg_get(c, k, napi_boolean, &v) || napi_get_value_bool(c->env, v, &r) != napi_ok) return false;
+  return r;
+}
+
+void cfg_str(bw_cfg *c, const char *k, char *buf, size_t n) {
   napi_value v;
   size_t len;
   buf[0] = 0;
-  if (!get_prop(env, o, k, &v)) return false;
-  if (napi_get_value_string_utf8(env, v, buf, n, &len) != napi_ok) return false;
+  if (!cfg_get(c, k, napi_string, &v)) return;
+  /* Too long for its buffer counts as wrong: a cut name would open something else. */
+  if (napi_get_value_string_utf8(c->env, v, NULL, 0, &len) != napi_ok || len >= n) {
+    if (!c->missing) c->missing = k;
+    return;
+  }
+  napi_get_value_string_utf8(c->env, v, buf, n, &len);
+}
+
+bool bw_arg_bytes(napi_env env, napi_value v, uint8_t **p, size_t *n) {
+  bool is = false;
+  napi_typedarray_type tt;
+  size_t len;
+  void *data;
+  *p = NULL;
+  *n = 0;
+  if (napi_is_typedarray(env, v, &is) != napi_ok || !is || napi_get_typedarray_info(env, v, &tt, &len, &data, NULL, NULL) != napi_ok ||
+      tt != napi_uint8_array)
+    return false;
+  *p = data;
+  *n = len;
   return true;
 }
 
-int64_t opt_int(napi_env env, napi_value o, const char *k, int64_t dflt) {
-  napi_value v;
-  int64_t r;
-  if (!get_prop(env, o, k, &v)) return dflt;
-  if (napi_get_value_int64(env, v, &r) != napi_ok) return dflt;
+bool bw_arg_netns(napi_env env, napi_value v, char *ns, size_t n) {
+  napi_valuetype t;
+  size_t len;
+  ns[0] = 0;
+  if (napi_typeof(env, v, &t) != napi_ok) return false;
+  if (t == napi_undefined || t == napi_null) return true;
+  return t == napi_string && napi_get_value_string_utf8(env, v, ns, n, &len) == napi_ok;
+}
+
+napi_value bw_ret_int(napi_env env, int64_t v) {
+  napi_value r;
+  napi_create_int64(env, v, &r);
   return r;
 }
 
-bool opt_bool(napi_env env, napi_value o, const char *k, bool dflt) {
+bool cfg_bytes(bw_cfg *c, const char *k, uint8_t **p, size_t *n) {
   napi_value v;
-  bool r;
-  if (!get_prop(env, o, k, &v)) return dflt;
-  if (napi_get_value_bool(env, v, &r) != napi_ok) return dflt;
-  return r;
+  napi_valuetype t;
+  *p = NULL;
+  *n = 0;
+  if (c->o == NULL || napi_get_named_property(c->env, c->o, k, &v) != napi_ok || napi_typeof(c->env, v, &t) != napi_ok) t = napi_undefined;
+  if (t == napi_null) return false;
+  if (bw_arg_bytes(c->env, v, p, n)) return true;
+  if (!c->missing) c->missing = k;
+  return false;
+}
+
+int bw_cfg_check(bw_cfg *c, const char *what, bw_error *e) {
+  if (!c->missing) return 0;
+  bw_set_error(e, EINVAL, what, "option '%s' missing or of the wrong type (the TypeScript side fills every one)", c->missing);
+  return -1;
 }
 
 void set_int(napi_env env, napi_value o, const char *k, int64_t v) {
@@ -406,9 +456,11 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   napi_create_object(env, &out);
   bw_error e = {0};
   char ns[256];
-  opt_str(env, argv[1], "netns", ns, sizeof ns);
+  bw_cfg c = {env, argv[1], NULL};
+  cfg_str(&c, "netns", ns, sizeof ns);
   int saved = -1;
-  int rc = bw_netns_enter(ns, &saved, &h->netns_fd, &e);
+  int rc = bw_cfg_check(&c, "open options", &e);
+  if (rc == 0) rc = bw_netns_enter(ns, &saved, &h->netns_fd, &e);
   if (rc == 0) {
     if (!strcmp(kind, "tap")) h->kind = BW_TAP, rc = bw_tap_open(env, argv[1], h, out, &e);
     else if (!strcmp(kind, "packet")) h->kind = BW_PACKET, rc = bw_packet_open(env, argv[1], h, out, &e);
@@ -452,11 +504,6 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
 
 static bool get_u32(napi_env env, napi_value v, uint32_t *out) { return napi_get_value_uint32(env, v, out) == napi_ok; }
 
-static napi_value ret_int(napi_env env, int64_t v) {
-  napi_value r;
-  napi_create_int64(env, v, &r);
-  return r;
-}
 
 /*
  * The prologue of the entry points taking (handle, count): the handle, and argv[1] as a u32 (`dflt` when it is not
@@ -469,7 +516,7 @@ static bool handle_count(napi_env env, napi_callback_info info, uint32_t dflt, u
   *ret = NULL;
   if (!h) return false;
   if (h->closed) {
-    *ret = ret_int(env, -EBADF);
+    *ret = bw_ret_int(env, -EBADF);
     return false;
   }
   if (!get_u32(env, argv[1], v)) *v = dflt;
@@ -530,7 +577,7 @@ static napi_value js_rx_batch(napi_env env, napi_callback_info info) {
   napi_value ret;
   if (!handle_count(env, info, UINT32_MAX, UINT32_MAX, &h, &max, &ret)) return ret;
   if (max > h->max_batch) max = h->max_batch;
-  return ret_int(env, h->ops->rx_batch(h, max));
+  return bw_ret_int(env, h->ops->rx_batch(h, max));
 }
 
 /* ---- bounded spin (rxWait) ---- */
@@ -569,7 +616,7 @@ static napi_value js_rx_wait(napi_env env, napi_callback_info info) {
   if (!handle_count(env, info, 0, BW_SPIN_MAX_US, &h, &us, &ret)) return ret;
   int (*step)(bw_handle *, bool) = h->ops->rx_spin;
   int r = step ? step(h, true) : h->ops->rx_pending(h);
-  if (r != 0 || us == 0) return ret_int(env, r > 0 ? 1 : r);
+  if (r != 0 || us == 0) return bw_ret_int(env, r > 0 ? 1 : r);
   h->ctl[CTL_RX_SPINS]++;
   uint64_t deadline = mono_ns() + (uint64_t)us * 1000u;
   for (uint32_t i = 1;; i++) {
@@ -577,10 +624,10 @@ static napi_value js_rx_wait(napi_env env, napi_callback_info info) {
     r = step ? step(h, tick) : h->ops->rx_pending(h);
     if (r > 0) {
       h->ctl[CTL_RX_SPIN_HITS]++;
-      return ret_int(env, 1);
+      return bw_ret_int(env, 1);
     }
-    if (r < 0) return ret_int(env, r);
-    if (tick && mono_ns() >= deadline) return ret_int(env, 0);
+    if (r < 0) return bw_ret_int(env, r);
+    if (tick && mono_ns() >= deadline) return bw_ret_int(env, 0);
     cpu_relax();
   }
 }
@@ -598,8 +645,8 @@ static napi_value js_rx_pending(napi_env env, napi_callback_info info) {
   napi_value argv[1];
   bw_handle *h = handle_args(env, info, 1, argv);
   if (!h) return NULL;
-  if (h->closed) return ret_int(env, 0);
-  return ret_int(env, h->ops->rx_pending(h));
+  if (h->closed) return bw_ret_int(env, 0);
+  return bw_ret_int(env, h->ops->rx_pending(h));
 }
 
 static napi_value js_tx_alloc(napi_env env, napi_callback_info info) {
@@ -608,7 +655,7 @@ static napi_value js_tx_alloc(napi_env env, napi_callback_info info) {
   napi_value ret;
   if (!handle_count(env, info, UINT32_MAX, UINT32_MAX, &h, &max, &ret)) return ret;
   if (max > h->tx_batch) max = h->tx_batch;
-  return ret_int(env, h->ops->tx_alloc(h, max));
+  return bw_ret_int(env, h->ops->tx_alloc(h, max));
 }
 
 static napi_value js_tx_submit(napi_env env, napi_callback_info info) {
@@ -617,7 +664,7 @@ static napi_value js_tx_submit(napi_env env, napi_callback_info info) {
   napi_value ret;
   if (!handle_count(env, info, UINT32_MAX, UINT32_MAX, &h, &n, &ret)) return ret;
   if (n > h->tx_batch) n = h->tx_batch;
-  return ret_int(env, h->ops->tx_submit(h, n));
+  return bw_ret_int(env, h->ops->tx_submit(h, n));
 }
 
 /* setReady(handle, fn | null): readiness from the event loop. */
@@ -659,13 +706,13 @@ static napi_value js_sock_error(napi_env env, napi_callback_info info) {
   napi_value argv[1];
   bw_handle *h = handle_args(env, info, 1, argv);
   if (!h) return NULL;
-  if (h->closed) return ret_int(env, EBADF);
+  if (h->closed) return bw_ret_int(env, EBADF);
   int err = 0;
   socklen_t sl = sizeof err;
   if (h->kind != BW_TAP && getsockopt(h->fd, SOL_SOCKET, SO_ERROR, &err, &sl) != 0) err = errno;
   if (!err && h->poll_error) err = -h->poll_error;
   h->poll_error = 0;
-  return ret_int(env, err);
+  return bw_ret_int(env, err);
 }
 
 /* linkState(handle) -> 'up' | 'down' | 'gone': the interface as seen from the handle's namespace. */
@@ -728,12 +775,12 @@ static napi_value js_xdp_flow(napi_env env, napi_callback_info info) {
   uint32_t ip, port, proto;
   bool add;
   if (!h) return NULL;
-  if (h->closed || h->kind != BW_XDP) return ret_int(env, -EBADF);
+  if (h->closed || h->kind != BW_XDP) return bw_ret_int(env, -EBADF);
   get_u32(env, argv[1], &ip);
   get_u32(env, argv[2], &port);
   get_u32(env, argv[3], &proto);
   napi_get_value_bool(env, argv[4], &add);
-  return ret_int(env, bw_xdp_flow(h, ip, (uint16_t)port, (uint8_t)proto, add));
+  return bw_ret_int(env, bw_xdp_flow(h, ip, (uint16_t)port, (uint8_t)proto, add));
 }
 
 /* fanoutData(handle, program) -> 0 | -errno: replace the AF_PACKET fanout group's classic BPF program. */
@@ -741,17 +788,14 @@ static napi_value js_fanout_data(napi_env env, napi_callback_info info) {
   napi_value argv[2];
   bw_handle *h = handle_args(env, info, 2, argv);
   if (!h) return NULL;
-  if (h->closed || h->kind != BW_PACKET) return ret_int(env, -EBADF);
-  bool is = false;
-  napi_typedarray_type tt;
-  size_t len = 0;
-  void *data = NULL;
-  if (napi_is_typedarray(env, argv[1], &is) != napi_ok || !is ||
-      napi_get_typedarray_info(env, argv[1], &tt, &len, &data, NULL, NULL) != napi_ok || tt != napi_uint8_array) {
+  if (h->closed || h->kind != BW_PACKET) return bw_ret_int(env, -EBADF);
+  uint8_t *data;
+  size_t len;
+  if (!bw_arg_bytes(env, argv[1], &data, &len)) {
     throw_type(env, "fanoutData(handle, program): program must be a Uint8Array");
     return NULL;
   }
-  return ret_int(env, bw_packet_fanout_data(h, data, len) == 0 ? 0 : -errno);
+  return bw_ret_int(env, bw_packet_fanout_data(h, data, len) == 0 ? 0 : -errno);
 }
 
 static napi_value js_xdp_stats(napi_env env, napi_callback_info info) {
@@ -774,14 +818,9 @@ static napi_value js_if_info(napi_env env, napi_callback_info info) {
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   char name[IF_NAMESIZE], ns[256] = "";
   size_t len;
-  if (napi_get_value_string_utf8(env, argv[0], name, sizeof name, &len) != napi_ok) {
-    throw_type(env, "ifInfo(name, netns): name must be a string");
+  if (napi_get_value_string_utf8(env, argv[0], name, sizeof name, &len) != napi_ok || !bw_arg_netns(env, argv[1], ns, sizeof ns)) {
+    throw_type(env, "ifInfo(name, netns): name must be a string, netns a string or undefined");
     return NULL;
-  }
-  if (argc > 1) {
-    napi_valuetype t;
-    napi_typeof(env, argv[1], &t);
-    if (t == napi_string) napi_get_value_string_utf8(env, argv[1], ns, sizeof ns, &len);
   }
   bw_error e = {0};
   int saved;
@@ -809,7 +848,7 @@ static napi_value js_open_count(napi_env env, napi_callback_info info) {
   for (bw_handle *h = open_list; h; h = h->next)
     if (!h->closed && h->env == env) n++;
   pthread_mutex_unlock(&list_lock);
-  return ret_int(env, n);
+  return bw_ret_int(env, n);
 }
 
 static napi_value init(napi_env env, napi_value exports) {

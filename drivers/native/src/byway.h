@@ -153,10 +153,29 @@ napi_value bw_js_nl_send(napi_env env, napi_callback_info info);
 napi_value bw_js_nl_recv(napi_env env, napi_callback_info info);
 napi_value bw_js_port_reserve(napi_env env, napi_callback_info info);
 
-/* Option readers (absent or undefined -> default). */
-bool opt_str(napi_env env, napi_value o, const char *k, char *buf, size_t n);
-int64_t opt_int(napi_env env, napi_value o, const char *k, int64_t dflt);
-bool opt_bool(napi_env env, napi_value o, const char *k, bool dflt);
+/*
+ * The open options, as TypeScript hands them over (drivers/native/index.ts Native*Config): every field present,
+ * defaults already applied there, plain values. The readers have no defaults: the first field missing or of the
+ * wrong type is noted in `missing` (the readers then return 0, false, "" or no bytes), and bw_cfg_check turns it
+ * into EINVAL "<kind> options" (a bug on the TypeScript side, never the user's).
+ */
+typedef struct {
+  napi_env env;
+  napi_value o;
+  const char *missing;
+} bw_cfg;
+int64_t cfg_int(bw_cfg *c, const char *k);
+bool cfg_bool(bw_cfg *c, const char *k);
+void cfg_str(bw_cfg *c, const char *k, char *buf, size_t n);
+/* A Uint8Array, or null (false: none). */
+bool cfg_bytes(bw_cfg *c, const char *k, uint8_t **p, size_t *n);
+int bw_cfg_check(bw_cfg *c, const char *what, bw_error *e);
+
+/* Arguments, read the same way by every entry point: a Uint8Array's bytes (false: not one); a namespace name or
+   undefined/null for this process's ("": false when neither); a number returned to JS. */
+bool bw_arg_bytes(napi_env env, napi_value v, uint8_t **p, size_t *n);
+bool bw_arg_netns(napi_env env, napi_value v, char *ns, size_t n);
+napi_value bw_ret_int(napi_env env, int64_t v);
 void set_int(napi_env env, napi_value o, const char *k, int64_t v);
 void set_str(napi_env env, napi_value o, const char *k, const char *v);
 void set_bool(napi_env env, napi_value o, const char *k, bool v);

@@ -45,22 +45,6 @@ static bw_handle *new_plain(napi_env env, int kind) {
   return h;
 }
 
-static bool arg_netns(napi_env env, napi_value v, char *ns, size_t n) {
-  napi_valuetype t;
-  size_t len;
-  ns[0] = 0;
-  if (napi_typeof(env, v, &t) != napi_ok) return false;
-  if (t == napi_undefined || t == napi_null) return true;
-  if (t != napi_string) return false;
-  return napi_get_value_string_utf8(env, v, ns, n, &len) == napi_ok;
-}
-
-static napi_value ret_i64(napi_env env, int64_t v) {
-  napi_value r;
-  napi_create_int64(env, v, &r);
-  return r;
-}
-
 /* nlOpen(netns | undefined, groups, rcvbuf) -> handle. `groups` is the RTMGRP_* bit mask for nl_groups. */
 napi_value bw_js_nl_open(napi_env env, napi_callback_info info) {
   size_t argc = 3;
@@ -68,7 +52,7 @@ napi_value bw_js_nl_open(napi_env env, napi_callback_info info) {
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   char ns[256];
   uint32_t groups = 0, rcvbuf = 0;
-  if (argc < 2 || !arg_netns(env, argv[0], ns, sizeof ns) || napi_get_value_uint32(env, argv[1], &groups) != napi_ok) {
+  if (argc < 2 || !bw_arg_netns(env, argv[0], ns, sizeof ns) || napi_get_value_uint32(env, argv[1], &groups) != napi_ok) {
     napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "nlOpen(netns, groups, rcvbuf): netns a string or undefined, groups a number");
     return NULL;
   }
@@ -115,18 +99,6 @@ napi_value bw_js_nl_open(napi_env env, napi_callback_info info) {
   return bw_wrap_handle(env, h);
 }
 
-static bool get_bytes(napi_env env, napi_value v, uint8_t **p, size_t *n) {
-  bool is;
-  if (napi_is_typedarray(env, v, &is) != napi_ok || !is) return false;
-  napi_typedarray_type t;
-  napi_value ab;
-  size_t off;
-  void *data;
-  if (napi_get_typedarray_info(env, v, &t, n, &data, &ab, &off) != napi_ok || t != napi_uint8_array) return false;
-  *p = data;
-  return true;
-}
-
 static bw_handle *nl_handle(napi_env env, napi_value v) {
   bw_handle *h = bw_get_handle(env, v);
   if (h && h->kind != BW_NETLINK) {
@@ -145,16 +117,16 @@ napi_value bw_js_nl_send(napi_env env, napi_callback_info info) {
   uint8_t *p;
   size_t n;
   if (!h) return NULL;
-  if (argc < 2 || !get_bytes(env, argv[1], &p, &n)) {
+  if (argc < 2 || !bw_arg_bytes(env, argv[1], &p, &n)) {
     napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "nlSend(handle, bytes): bytes must be a Uint8Array");
     return NULL;
   }
-  if (h->closed) return ret_i64(env, -EBADF);
+  if (h->closed) return bw_ret_int(env, -EBADF);
   struct sockaddr_nl to;
   memset(&to, 0, sizeof to);
   to.nl_family = AF_NETLINK;
   ssize_t r = sendto(h->fd, p, n, 0, (struct sockaddr *)&to, sizeof to);
-  return ret_i64(env, r < 0 ? -errno : r);
+  return bw_ret_int(env, r < 0 ? -errno : r);
 }
 
 /*
@@ -171,24 +143,24 @@ napi_value bw_js_nl_recv(napi_env env, napi_callback_info info) {
   uint8_t *p;
   size_t n;
   if (!h) return NULL;
-  if (argc < 2 || !get_bytes(env, argv[1], &p, &n)) {
+  if (argc < 2 || !bw_arg_bytes(env, argv[1], &p, &n)) {
     napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "nlRecv(handle, buf): buf must be a Uint8Array");
     return NULL;
   }
-  if (h->closed) return ret_i64(env, -EBADF);
+  if (h->closed) return bw_ret_int(env, -EBADF);
   for (;;) {
     struct sockaddr_nl from;
     socklen_t fl = sizeof from;
     memset(&from, 0, sizeof from);
     ssize_t r = recvfrom(h->fd, p, n, MSG_DONTWAIT | MSG_TRUNC, (struct sockaddr *)&from, &fl);
     if (r < 0) {
-      if (errno == EAGAIN || errno == EWOULDBLOCK) return ret_i64(env, 0);
+      if (errno == EAGAIN || errno == EWOULDBLOCK) return bw_ret_int(env, 0);
       if (errno == EINTR) continue;
-      return ret_i64(env, -errno);
+      return bw_ret_int(env, -errno);
     }
     if (from.nl_pid != 0) continue;
-    if ((size_t)r > n) return ret_i64(env, -EMSGSIZE);
-    return ret_i64(env, r);
+    if ((size_t)r > n) return bw_ret_int(env, -EMSGSIZE);
+    return bw_ret_int(env, r);
   }
 }
 
@@ -203,7 +175,7 @@ napi_value bw_js_port_reserve(napi_env env, napi_callback_info info) {
   char ns[256], proto[8];
   size_t len;
   uint32_t ip, port;
-  if (argc < 4 || !arg_netns(env, argv[0], ns, sizeof ns) || napi_get_value_string_utf8(env, argv[1], proto, sizeof proto, &len) != napi_ok ||
+  if (argc < 4 || !bw_arg_netns(env, argv[0], ns, sizeof ns) || napi_get_value_string_utf8(env, argv[1], proto, sizeof proto, &len) != napi_ok ||
       napi_get_value_uint32(env, argv[2], &ip) != napi_ok || napi_get_value_uint32(env, argv[3], &port) != napi_ok || port > 65535 ||
       (strcmp(proto, "tcp") && strcmp(proto, "udp"))) {
     napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "portReserve(netns, 'tcp' | 'udp', ipv4, port)");
@@ -233,7 +205,7 @@ napi_value bw_js_port_reserve(napi_env env, napi_callback_info info) {
   if (bind(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
     err = errno;
     close(fd);
-    return ret_i64(env, -err);
+    return bw_ret_int(env, -err);
   }
   if (!tcp) {
     /* Nothing must queue on the reservation: byway gets these packets through XDP, and a datagram the XDP

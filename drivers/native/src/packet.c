@@ -43,10 +43,6 @@
 #endif
 #define FANOUT_FLAG_IGNORE_OUTGOING 0x4000
 
-/* A TPACKET_V2 receive slot for a 64 KiB IPv4 packet: its Ethernet header, the tpacket2 header and sockaddr_ll
-   before it (macoff, see rx_max_frame) and the virtio_net_hdr in tso mode, rounded up to 17 pages. */
-#define RX_V2_FRAME (17 * 4096)
-
 /* TPACKET_ALIGN'ed header room tpacket_rcv leaves before an Ethernet frame's network header. */
 static uint32_t rx_netoff(int ver, uint32_t vhl) {
   uint32_t hdrlen = ver == TPACKET_V2 ? TPACKET2_HDRLEN : TPACKET3_HDRLEN;
@@ -285,51 +281,32 @@ int bw_packet_fanout_data(bw_handle *h, const uint8_t *prog, size_t len) {
 static const bw_ops pk_ops = {pk_rx_batch, pk_rx_release, pk_rx_pending, pk_tx_alloc, pk_tx_submit, pk_close};
 static const bw_ops pk2_ops = {pk2_rx_batch, pk2_rx_release, pk2_rx_pending, pk_tx_alloc, pk_tx_submit, pk_close};
 
-static bool get_bytes(napi_env env, napi_value o, const char *k, uint8_t **p, size_t *n) {
-  napi_value v;
-  bool is;
-  napi_valuetype t;
-  if (napi_get_named_property(env, o, k, &v) != napi_ok) return false;
-  napi_typeof(env, v, &t);
-  if (t == napi_undefined || t == napi_null) return false;
-  if (napi_is_typedarray(env, v, &is) != napi_ok || !is) return false;
-  napi_typedarray_type tt;
-  size_t len, off;
-  napi_value ab;
-  void *data;
-  napi_get_typedarray_info(env, v, &tt, &len, &data, &ab, &off);
-  *p = data;
-  *n = len;
-  return tt == napi_uint8_array;
-}
-
 int bw_packet_open(napi_env env, napi_value opts, bw_handle *h, napi_value info, bw_error *e) {
   h->ops = &pk_ops;
   pk_state *s = calloc(1, sizeof *s);
   h->priv = s;
-  if (!opt_str(env, opts, "ifname", h->ifname, sizeof h->ifname)) {
-    bw_set_error(e, EINVAL, "af-packet options", "ifname is required");
-    return -1;
-  }
-  s->ver = opt_int(env, opts, "tpacketVersion", 3) == 2 ? TPACKET_V2 : TPACKET_V3;
-  /* Receive room for the largest IPv4 packet (64 KiB) by default: a veth whose peer has the kernel's default
-     offloads hands over 64 KiB GSO packets, and a NIC with GRO coalesced ones. V3 packs frames of any size into
-     its blocks (a frame must fit in one: 128 KiB blocks, 8 MiB in all); V2 has fixed slots, so each is 17 pages
-     (256 of them, 17 MiB). */
-  bool v2 = s->ver == TPACKET_V2;
-  s->blk_size = (uint32_t)opt_int(env, opts, "rxBlockSize", v2 ? RX_V2_FRAME : 1 << 17);
-  s->blk_nr = (uint32_t)opt_int(env, opts, "rxBlockCount", v2 ? 256 : 64);
-  uint32_t rx_fsize = (uint32_t)opt_int(env, opts, "rxFrameSize", v2 ? RX_V2_FRAME : 2048);
-  bool tso = opt_bool(env, opts, "tso", false);
+  /* drivers/native/index.ts NativePacketConfig: defaults applied in drivers/af-packet/index.ts. */
+  bw_cfg c = {env, opts, NULL};
+  cfg_str(&c, "ifname", h->ifname, sizeof h->ifname);
+  s->ver = cfg_int(&c, "tpacketVersion") == 2 ? TPACKET_V2 : TPACKET_V3;
+  s->blk_size = (uint32_t)cfg_int(&c, "rxBlockSize");
+  s->blk_nr = (uint32_t)cfg_int(&c, "rxBlockCount");
+  uint32_t rx_fsize = (uint32_t)cfg_int(&c, "rxFrameSize");
+  bool tso = cfg_bool(&c, "tso");
+  uint32_t tov = (uint32_t)cfg_int(&c, "blockTimeoutMs");
+  s->tx_fsize = (uint32_t)cfg_int(&c, "txFrameSize");
+  s->tx_fnr = (uint32_t)cfg_int(&c, "txFrameCount");
+  uint32_t max_batch = (uint32_t)cfg_int(&c, "maxBatch");
+  bool bypass = cfg_bool(&c, "qdiscBypass");
+  bool promisc = cfg_bool(&c, "promiscuous");
+  int64_t fanout = cfg_int(&c, "fanout"); /* -1: none */
+  int busy = (int)cfg_int(&c, "busyPollUs");
+  uint8_t *fp, *pp;
+  size_t fn, pn;
+  bool has_filter = cfg_bytes(&c, "filter", &fp, &fn);
+  bool has_program = cfg_bytes(&c, "fanoutProgram", &pp, &pn);
+  if (bw_cfg_check(&c, "af-packet options", e) != 0) return -1;
   if (s->ver == TPACKET_V2) h->ops = &pk2_ops;
-  uint32_t tov = (uint32_t)opt_int(env, opts, "blockTimeoutMs", 1);
-  s->tx_fsize = (uint32_t)opt_int(env, opts, "txFrameSize", 2048);
-  s->tx_fnr = (uint32_t)opt_int(env, opts, "txFrameCount", 256);
-  uint32_t max_batch = (uint32_t)opt_int(env, opts, "maxBatch", 256);
-  bool bypass = opt_bool(env, opts, "qdiscBypass", true);
-  bool promisc = opt_bool(env, opts, "promiscuous", false);
-  int64_t fanout = opt_int(env, opts, "fanout", -1);
-  int busy = (int)opt_int(env, opts, "busyPollUs", 0);
   long page = sysconf(_SC_PAGESIZE);
   if (s->blk_size % page || s->blk_nr == 0 || rx_fsize < 128 || s->blk_size % rx_fsize || s->tx_fnr == 0 ||
       s->tx_fsize < 128 || (s->tx_fsize & 15) || max_batch == 0 || max_batch > 65536) {
@@ -365,9 +342,6 @@ int bw_packet_open(napi_env env, napi_value opts, bw_handle *h, napi_value info,
     return -1;
   }
   setsockopt(h->fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, &v, sizeof v); /* best effort (Linux >= 4.20) */
-  uint8_t *fp;
-  size_t fn;
-  bool has_filter = get_bytes(env, opts, "filter", &fp, &fn);
   if (has_filter) {
     if (fn == 0 || fn % sizeof(struct sock_filter)) {
       bw_set_error(e, EINVAL, "SO_ATTACH_FILTER", "filter length %zu is not a multiple of 8", fn);
@@ -440,9 +414,7 @@ int bw_packet_open(napi_env env, napi_value opts, bw_handle *h, napi_value info,
       bw_set_error(e, errno, "PACKET_FANOUT", "group %d mode %d", fv & 0xffff, (fv >> 16) & 0xff);
       return -1;
     }
-    uint8_t *pp;
-    size_t pn;
-    if (get_bytes(env, opts, "fanoutProgram", &pp, &pn) && bw_packet_fanout_data(h, pp, pn) != 0) {
+    if (has_program && bw_packet_fanout_data(h, pp, pn) != 0) {
       bw_set_error(e, errno, "PACKET_FANOUT_DATA", "a classic BPF program of %zu bytes", pn);
       return -1;
     }

@@ -194,22 +194,25 @@ int bw_tap_open(napi_env env, napi_value opts, bw_handle *h, napi_value info, bw
   h->ops = &tap_ops;
   tap_state *t = calloc(1, sizeof *t);
   h->priv = t;
+  /* drivers/native/index.ts NativeTapConfig: defaults applied in drivers/tap/index.ts. */
   char name[IFNAMSIZ];
-  if (!opt_str(env, opts, "name", name, sizeof name)) strcpy(name, "byway%d");
-  int mtu = (int)opt_int(env, opts, "mtu", 0);
-  bool vnet = opt_bool(env, opts, "vnetHdr", false);
-  bool mq = opt_bool(env, opts, "multiQueue", false);
-  bool up = opt_bool(env, opts, "up", true);
-  t->csum_offload = opt_bool(env, opts, "checksumOffload", false);
-  t->tso = opt_bool(env, opts, "tso", false);
+  bw_cfg c = {env, opts, NULL};
+  cfg_str(&c, "name", name, sizeof name);
+  int mtu = (int)cfg_int(&c, "mtu"); /* 0: leave the device's */
+  bool vnet = cfg_bool(&c, "vnetHdr");
+  bool mq = cfg_bool(&c, "multiQueue");
+  bool up = cfg_bool(&c, "up");
+  t->csum_offload = cfg_bool(&c, "checksumOffload");
+  t->tso = cfg_bool(&c, "tso");
+  uint32_t max_batch = (uint32_t)cfg_int(&c, "maxBatch");
+  uint32_t tx_slots = (uint32_t)cfg_int(&c, "txSlots");
+  int qlen = (int)cfg_int(&c, "queueLength"); /* 0: leave the device's */
+  if (bw_cfg_check(&c, "tap options", e) != 0) return -1;
   if ((t->csum_offload || t->tso) && !vnet) {
     bw_set_error(e, EINVAL, "tap options", "checksumOffload and tso need vnetHdr");
     return -1;
   }
   if (t->tso) t->csum_offload = true; /* GSO needs partial checksums; the kernel accepts TSO4 only with CSUM */
-  /* 64 KiB slots in tso mode: fewer of them by default (64 + 64 slots: about 8.4 MB). */
-  uint32_t max_batch = (uint32_t)opt_int(env, opts, "maxBatch", 64);
-  uint32_t tx_slots = (uint32_t)opt_int(env, opts, "txSlots", t->tso ? 64 : 256);
   if (max_batch < 1 || max_batch > 4096 || tx_slots < 1 || tx_slots > 65536) {
     bw_set_error(e, EINVAL, "tap options", "maxBatch 1..4096, txSlots 1..65536");
     return -1;
@@ -247,10 +250,6 @@ int bw_tap_open(napi_env env, napi_value opts, bw_handle *h, napi_value info, bw
       return -1;
     }
   }
-  /* The kernel's queue towards us: 1000 frames by default, which a burst from several TCP senders overflows
-     (drops, then retransmissions) while we are busy with the previous batch. A device made here gets 4096 unless
-     told otherwise; an existing one is changed only when asked. */
-  int qlen = (int)opt_int(env, opts, "queueLength", existed ? 0 : 4096);
   if (bw_if_setup(h->ifname, mtu, qlen, up, e) != 0) return -1;
   h->ifindex = (int)if_nametoindex(h->ifname);
   uint8_t mac[6] = {0};

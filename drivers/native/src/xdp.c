@@ -489,35 +489,31 @@ int bw_xdp_open(napi_env env, napi_value opts, bw_handle *h, napi_value info, bw
   xs_state *s = calloc(1, sizeof *s);
   h->priv = s;
   s->link_fd = s->prog_fd = s->xsk_map_fd = s->flow_map_fd = -1;
-  if (!opt_str(env, opts, "ifname", h->ifname, sizeof h->ifname)) {
-    bw_set_error(e, EINVAL, "af-xdp options", "ifname is required");
-    return -1;
-  }
+  /* drivers/native/index.ts NativeXdpConfig: defaults applied in drivers/af-xdp/index.ts. */
+  bw_cfg c = {env, opts, NULL};
+  cfg_str(&c, "ifname", h->ifname, sizeof h->ifname);
   char bind_mode[16], attach_mode[16], program[16];
-  if (!opt_str(env, opts, "bindMode", bind_mode, sizeof bind_mode)) strcpy(bind_mode, "auto");
-  if (!opt_str(env, opts, "attachMode", attach_mode, sizeof attach_mode)) strcpy(attach_mode, "auto");
-  if (!opt_str(env, opts, "program", program, sizeof program)) strcpy(program, "own");
-  s->queue = (uint32_t)opt_int(env, opts, "queue", 0);
-  s->fsize = (uint32_t)opt_int(env, opts, "frameSize", 2048);
-  /* Defaults sized for the gaps a shared machine puts between two polls (5-20 ms measured, docs/receive-path.md):
-     a 2048-slot rx ring holds about 5 ms at 400 k frames/s; 1024 overflowed under every bulk load. */
-  s->fcount = (uint32_t)opt_int(env, opts, "frameCount", 8192);
-  uint32_t ring = (uint32_t)opt_int(env, opts, "ringSize", 2048);
-  uint32_t max_batch = (uint32_t)opt_int(env, opts, "maxBatch", 64);
-  uint32_t ip = (uint32_t)opt_int(env, opts, "ipv4", 0);
+  cfg_str(&c, "bindMode", bind_mode, sizeof bind_mode);
+  cfg_str(&c, "attachMode", attach_mode, sizeof attach_mode);
+  cfg_str(&c, "program", program, sizeof program);
+  s->queue = (uint32_t)cfg_int(&c, "queue");
+  s->fsize = (uint32_t)cfg_int(&c, "frameSize");
+  s->fcount = (uint32_t)cfg_int(&c, "frameCount");
+  uint32_t ring = (uint32_t)cfg_int(&c, "ringSize");
+  uint32_t max_batch = (uint32_t)cfg_int(&c, "maxBatch");
+  uint32_t ip = (uint32_t)cfg_int(&c, "ipv4");
   int32_t ip6[4];
-  for (int i = 0; i < 4; i++) {
-    char key[8] = {'i', 'p', 'v', '6', 'w', (char)('0' + i), 0};
-    ip6[i] = (int32_t)(uint32_t)opt_int(env, opts, key, 0);
-  }
+  const char *ip6_keys[4] = {"ipv6w0", "ipv6w1", "ipv6w2", "ipv6w3"};
+  for (int i = 0; i < 4; i++) ip6[i] = (int32_t)(uint32_t)cfg_int(&c, ip6_keys[i]);
   bool has6 = (ip6[0] | ip6[1] | ip6[2] | ip6[3]) != 0;
-  uint32_t flow_max = (uint32_t)opt_int(env, opts, "flowMapSize", 1024);
-  int busy = (int)opt_int(env, opts, "busyPollUs", 0);
-  int retry_ms = (int)opt_int(env, opts, "bindRetryMs", 1500);
-  s->need_wakeup = opt_bool(env, opts, "needWakeup", true);
-  int64_t shared_map = opt_int(env, opts, "xskMapFd", -1);
-  uint32_t queues = (uint32_t)opt_int(env, opts, "queues", s->queue + 1);
-  s->repair_csum = opt_bool(env, opts, "repairPartialChecksums", true);
+  uint32_t flow_max = (uint32_t)cfg_int(&c, "flowMapSize");
+  int busy = (int)cfg_int(&c, "busyPollUs");
+  int retry_ms = (int)cfg_int(&c, "bindRetryMs");
+  s->need_wakeup = cfg_bool(&c, "needWakeup");
+  int64_t shared_map = cfg_int(&c, "xskMapFd"); /* -1: attach a program of its own */
+  uint32_t queues = (uint32_t)cfg_int(&c, "queues");
+  s->repair_csum = cfg_bool(&c, "repairPartialChecksums");
+  if (bw_cfg_check(&c, "af-xdp options", e) != 0) return -1;
   bool shared = !strcmp(program, "shared");
   if ((s->fsize != 2048 && s->fsize != 4096) || s->fcount < 16 || (s->fcount & (s->fcount - 1)) || ring < 8 ||
       (ring & (ring - 1)) || max_batch == 0 || max_batch > ring || s->queue > 255 || queues > 256 || s->queue >= queues ||
