@@ -16,7 +16,7 @@
  * (sender.ts) and segment building (tx.ts), the sent-segment scoreboard (scoreboard.ts), loss recovery
  * (recovery.ts), the receiver (receiver.ts), the timers (timers.ts) and the counters behind info() (counters.ts).
  */
-import { BywayError } from '../util/errors.js';
+import { BywayError, type TcpCloseError } from '../util/errors.js';
 import { RttEstimator, type CongestionControl } from './parts.js';
 import type { TcpInfo, TcpStats } from './info.js';
 import type { ResolvedTcpOptions } from './options.js';
@@ -66,11 +66,11 @@ export class TcpConnection {
   /** The peer's FIN arrived: no more bytes will become readable (after those already buffered). */
   onEnd: (() => void) | undefined = undefined;
   /** Called once when the connection is CLOSED; `error` is a Node code (ECONNRESET, ETIMEDOUT...) or undefined. */
-  onClose: ((error?: string) => void) | undefined = undefined;
+  onClose: ((error?: TcpCloseError) => void) | undefined = undefined;
 
   state: TcpState = 'CLOSED';
   /** The error that closed the connection, if any. */
-  error: string | undefined = undefined;
+  error: TcpCloseError | undefined = undefined;
   readonly localIp: number;
   readonly localPort: number;
   readonly remoteIp: number;
@@ -631,7 +631,7 @@ export class TcpConnection {
   }
 
   private closeNotified = false;
-  private notifyClose(error: string | undefined): void {
+  private notifyClose(error: TcpCloseError | undefined): void {
     if (this.closeNotified) return;
     this.closeNotified = true;
     this.onClose?.(error);
@@ -703,7 +703,7 @@ export class TcpConnection {
   }
 
   /** @internal (for the parts) CLOSED: every timer off, memory given back, the layer and the application told. */
-  toClosed(error: string | undefined): void {
+  toClosed(error: TcpCloseError | undefined): void {
     if (this.state === 'CLOSED') return;
     this.state = 'CLOSED';
     this.error = error;
@@ -816,7 +816,7 @@ export class TcpConnection {
   }
 
   /** @internal A hard ICMP error during connection establishment (RFC 1122 4.2.3.9, RFC 5927 4.1). */
-  icmpHardError(code: string): void {
+  icmpHardError(code: TcpCloseError): void {
     if (this.state === 'SYN-SENT') this.toClosed(code);
   }
 

@@ -164,19 +164,7 @@ class BywayErrorClass extends Error {
   }
 }
 
-interface BywayErrorConstructor {
-  new (code: BywayErrorCode, message: string): BywayErrorClass;
-  /**
-   * @deprecated Transitional, for one caller: TcpConnection.send throws with its `error`, still typed `string` in
-   * protocols/tcp/connection.ts (a file another engineer is changing). A value typed only `string` is accepted; a
-   * string literal is not (it must be a BywayErrorCode), so a misspelt code still does not compile. Goes once
-   * TcpConnection's `error`, `toClosed` and `onClose` take SystemErrorCode.
-   */
-  new <S extends string>(code: string extends S ? S : never, message: string): BywayErrorClass;
-  readonly prototype: BywayErrorClass;
-}
-
-export const BywayError = BywayErrorClass as BywayErrorConstructor;
+export const BywayError = BywayErrorClass;
 export type BywayError = BywayErrorClass;
 
 export function invalidArg(message: string): BywayError {

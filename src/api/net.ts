@@ -13,7 +13,7 @@
 import net from 'node:net';
 import dns from 'node:dns';
 import { Duplex, addAbortSignal } from 'node:stream';
-import { BywayError, systemCodeOf, type SystemErrorCode } from '../../protocols/util/errors.js';
+import { BywayError, type SystemErrorCode } from '../../protocols/util/errors.js';
 import { formatIpv4, parseIpv4 } from '../../protocols/ipv4/address.js';
 import type { TcpConnection } from '../../protocols/tcp/connection.js';
 import type { Path } from './path.js';
@@ -528,7 +528,7 @@ export class Socket extends Duplex implements Deferred {
     conn.onWritable = note(EV_WRITE);
     conn.onEnd = note(EV_READ);
     conn.onClose = (error) => {
-      if (error !== undefined) this.closeError = systemCodeOf(error);
+      if (error !== undefined) this.closeError = error;
       note(EV_CLOSE)();
     };
     if (conn.state === 'ESTABLISHED' || conn.state === 'CLOSE-WAIT') {

@@ -14,6 +14,7 @@ import { IPV4_FLAG_DF, IPV4_FLAG_MF, IPV4_HEADER_LEN, IpProtocol, writeIpv4Heade
 import type { NeighbourCache } from './neighbour.js';
 import type { RoutingTable } from './routing.js';
 import type { StackStats } from './stats.js';
+import type { SystemErrorCode } from '../../protocols/util/errors.js';
 
 /** Where a packet's bytes are built, and so how `commit` sends it. */
 export const enum TxKind {
@@ -36,7 +37,7 @@ const enum Way {
 }
 
 /** Node's error code for a packet that `begin` could not lend room for. */
-export type TxErrorCode = 'ENETUNREACH' | 'EMSGSIZE' | 'ENOBUFS';
+export type TxErrorCode = Extract<SystemErrorCode, 'ENETUNREACH' | 'EMSGSIZE' | 'ENOBUFS'>;
 
 /** What the output needs of the stack it sends for. */
 export interface Ipv4Link {
