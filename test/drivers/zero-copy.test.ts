@@ -7,6 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { memoryLink } from '../../drivers/memory/index.js';
 import { faults } from '../../drivers/middleware/faults.js';
+import { forwardRest } from '../../drivers/middleware/forward.js';
 import { pcap } from '../../drivers/middleware/pcap.js';
 import type { DriverCapabilities, DriverStats, FrameDriver, FrameSink, RangeSink, TxLease } from '../../drivers/types.js';
 import type { PingResult } from '../../src/stack/stack.js';
@@ -27,15 +28,14 @@ class OffsetDriver implements FrameDriver {
   rangesIn = 0;
   lent = 0;
   private lentLen = -1;
-  constructor(private readonly inner: FrameDriver) {}
-  get caps(): DriverCapabilities {
-    return this.inner.caps;
-  }
-  get hwAddress(): Uint8Array | undefined {
-    return this.inner.hwAddress;
-  }
-  get stats(): DriverStats {
-    return this.inner.stats;
+  // The rest (caps, stats, flush, pollAt, close...) is the inner driver's, as middleware passes it on.
+  declare readonly caps: DriverCapabilities;
+  declare readonly stats: DriverStats;
+  declare flush: (now: number) => void;
+  declare setReadyCallback: (cb: (() => void) | null) => void;
+  declare close: () => void;
+  constructor(private readonly inner: FrameDriver) {
+    forwardRest(this, inner);
   }
   receive(now: number, max: number, sink: FrameSink): number {
     return this.inner.receive(now, max, sink);
@@ -74,18 +74,6 @@ class OffsetDriver implements FrameDriver {
     out.set(this.txBuf.subarray(this.txStart, this.txStart + len));
     this.lentLen = -1;
     this.inner.txCommit(now, len, segment);
-  }
-  flush(now: number): void {
-    this.inner.flush(now);
-  }
-  pollAt(now: number): number | undefined {
-    return this.inner.pollAt?.(now);
-  }
-  setReadyCallback(cb: (() => void) | null): void {
-    this.inner.setReadyCallback(cb);
-  }
-  close(): void {
-    this.inner.close();
   }
 }
 
