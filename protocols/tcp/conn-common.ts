@@ -6,6 +6,9 @@ import { OutOfOrderQueue } from './ooo-queue.js';
 
 /** A timer that is off (absolute times are compared with `<=`). */
 export const NEVER = Infinity;
+
+/** SYN timeouts from which a connection gives negative advice (RFC 1122 4.2.3.5): from the second, as Linux. */
+export const SYN_ADVICE_XMITS = 2;
 /** Most in-order bytes one coalesced ACK covers (coalesceAcks), like a GRO aggregate. */
 export const COALESCE_MAX_BYTES = 65536;
 /** RFC 7323 5.5: TS.Recent is invalid after 24 days idle (PAWS then does not apply). */

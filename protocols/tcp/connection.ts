@@ -24,7 +24,7 @@ import type { TcpConnHost } from './host.js';
 import type { TimeWaitSeed } from './time-wait.js';
 import { seqAdd, seqDiff, seqGt, seqLe, seqLt } from './seq.js';
 import { TcpFlag, type TcpFields } from './wire.js';
-import { EMPTY_OOO, EMPTY_RING, NEVER, TS_RECENT_MAX_IDLE } from './conn-common.js';
+import { EMPTY_OOO, EMPTY_RING, NEVER, SYN_ADVICE_XMITS, TS_RECENT_MAX_IDLE } from './conn-common.js';
 import { TcpCounters } from './counters.js';
 import { Scoreboard } from './scoreboard.js';
 import { LossRecovery } from './recovery.js';
@@ -788,10 +788,26 @@ export class TcpConnection {
     this.tmr.synXmits++;
     this.cnt.nRetrans++;
     this.stats.retransmittedSegs++;
-    // RFC 1122 4.2.3.5 holds for the SYN too (Linux advises on every SYN retransmission): a peer that learned a
-    // wrong MAC for us would otherwise lose every SYN-ACK until its entry expires (issue #13 over TAP).
-    if (this.tmr.synXmits >= 3) this.negativeAdvice(now);
+    // RFC 1122 4.2.3.5 holds for the SYN too: a peer that learned a wrong MAC for us would otherwise lose every
+    // SYN-ACK until its entry expires (issue #13 over TAP). From the second timeout on, as Linux's tcp_write_timeout
+    // (icsk_retransmits != 0): the third came 7 s in, and the SYN after it 8 s later.
+    if (this.tmr.synXmits >= SYN_ADVICE_XMITS) this.negativeAdvice(now);
     this.rtt.backoff();
+    this.tx.sendSyn(now);
+  }
+
+  /**
+   * @internal The next hop answered the neighbour probe that negative advice started (RFC 1122 2.3.2.1): the path
+   * works again, and whatever kept it from working (a peer holding a wrong MAC for us) has most likely been put
+   * right by that exchange (the probe carries our MAC). A SYN that gave advice goes again now rather than at its
+   * backed-off timer (8 s after the advice at the second timeout); the backoff stays, the timer restarts (RFC 6298
+   * 5.3). At most once per advice, so at most one extra SYN per timeout.
+   */
+  pathConfirmed(now: number): void {
+        if (this.state !== 'SYN-SENT' || this.tmr.synXmits < SYN_ADVICE_XMITS) return;
+    this.cnt.nRetrans++;
+    this.stats.retransmittedSegs++;
+    this.tmr.rtoAt = NEVER;
     this.tx.sendSyn(now);
   }
 
