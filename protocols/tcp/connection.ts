@@ -24,7 +24,7 @@ import type { TcpConnHost } from './host.js';
 import type { TimeWaitSeed } from './time-wait.js';
 import { seqAdd, seqDiff, seqGt, seqLe, seqLt } from './seq.js';
 import { TcpFlag, type TcpFields } from './wire.js';
-import { EMPTY_OOO, EMPTY_RING, NEVER, SYN_ADVICE_XMITS, TS_RECENT_MAX_IDLE } from './conn-common.js';
+import { EMPTY_OOO, EMPTY_RING, NEVER, PAWS_WINDOW, SYN_ADVICE_XMITS, TS_RECENT_MAX_IDLE } from './conn-common.js';
 import { TcpCounters } from './counters.js';
 import { Scoreboard } from './scoreboard.js';
 import { LossRecovery } from './recovery.js';
@@ -369,8 +369,8 @@ export class TcpConnection {
     let data = payload;
     const segLen = data.length + (syn ? 1 : 0) + (fin ? 1 : 0);
 
-    // RFC 7323 5.3 PAWS, before the sequence check: TSval older than TS.Recent.
-    if (this.neg.tsOk && seg.tsVal !== undefined && !rst && seqLt(seg.tsVal, this.neg.tsRecent) && now - this.neg.tsRecentAt < TS_RECENT_MAX_IDLE) {
+    // RFC 7323 5.3 PAWS, before the sequence check: TSval older than TS.Recent by more than PAWS_WINDOW ticks.
+    if (this.neg.tsOk && seg.tsVal !== undefined && !rst && ((this.neg.tsRecent - seg.tsVal) | 0) > PAWS_WINDOW && now - this.neg.tsRecentAt < TS_RECENT_MAX_IDLE) {
       this.stats.pawsRejected++;
       this.rcv.invalidAck(now, segLen, syn);
       return;
@@ -458,8 +458,9 @@ export class TcpConnection {
       this.rcv.challengeAck(now);
       return;
     }
-    // RFC 7323 4.3: update TS.Recent when the segment covers Last.ACK.sent.
-    if (this.neg.tsOk && seg.tsVal !== undefined && seqLe(seq, this.neg.lastAckSent)) {
+    // RFC 7323 4.3: update TS.Recent when the segment covers Last.ACK.sent and its TSval is not older (PAWS_WINDOW
+    // lets one a tick older through, which must not move TS.Recent back: Linux's tcp_replace_ts_recent).
+    if (this.neg.tsOk && seg.tsVal !== undefined && seqLe(seq, this.neg.lastAckSent) && !seqLt(seg.tsVal, this.neg.tsRecent)) {
       this.neg.tsRecent = seg.tsVal;
       this.neg.tsRecentAt = now;
     }
