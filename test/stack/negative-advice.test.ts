@@ -52,23 +52,30 @@ describe('negative advice (RFC 1122 4.2.3.5)', () => {
   });
 });
 
+/**
+ * A connects to B while B's entry for A holds a MAC with one bit flipped (A's entry for B is right), as after a
+ * damaged ARP frame: B's SYN-ACKs go astray until the entry is corrected. Returns A's connection and the time taken.
+ */
+function connectWithWrongMacAtServer(p: ReturnType<typeof makePair>): { client: TcpConnection; took: number } {
+  p.run({ until: p.clock.now() + 10 }); // both stacks start (their gratuitous ARP is out of the way)
+  const wrong = p.a.mac.slice();
+  wrong[4]! ^= 1;
+  p.a.neighbours.learn(p.clock.now(), ip('10.0.0.2'), p.b.mac, true, true);
+  p.b.neighbours.learn(p.clock.now(), ip('10.0.0.1'), wrong, true, true);
+  let server: TcpConnection | undefined;
+  p.b.tcp!.listen(0, 80, 4).onConnection = (c) => (server = c);
+  const start = p.clock.now();
+  const client = p.a.tcp!.connect(start, ip('10.0.0.2'), 80);
+  p.run({ stopWhen: () => server !== undefined && client.state === 'ESTABLISHED', until: start + 120_000 });
+  return { client, took: p.clock.now() - start };
+}
+
 describe('negative advice during the handshake', () => {
   it('a wrong MAC for the client in the server cache is corrected after two SYN timeouts', () => {
     // Issue #13 over TAP (bench/fault-mix-tap.ts 40 4000000 same): B held a wrong MAC for A before the SYN came, its
     // SYN-ACKs went astray, and A's SYN timeouts (which gave no advice) backed off until B's entry expired.
     const p = makePair();
-    p.run({ until: p.clock.now() + 10 }); // both stacks start (their gratuitous ARP is out of the way)
-    const wrong = p.a.mac.slice();
-    wrong[4]! ^= 1;
-    p.a.neighbours.learn(p.clock.now(), ip('10.0.0.2'), p.b.mac, true, true);
-    p.b.neighbours.learn(p.clock.now(), ip('10.0.0.1'), wrong, true, true);
-    const l = p.b.tcp!.listen(0, 80, 4);
-    let server: TcpConnection | undefined;
-    l.onConnection = (c) => (server = c);
-    const start = p.clock.now();
-    const client = p.a.tcp!.connect(start, ip('10.0.0.2'), 80);
-    p.run({ stopWhen: () => server !== undefined && client.state === 'ESTABLISHED', until: start + 120_000 });
-    const took = p.clock.now() - start;
+    const { client, took } = connectWithWrongMacAtServer(p);
     expect(client.state).toBe('ESTABLISHED');
     // SYN timeouts at 1 and 3 s; the second asks for B's MAC (as Linux's tcp_write_timeout advises from the second
     // SYN timeout on), the request corrects B, and the SYN retransmitted then gets through: 3.0 s. With the advice
@@ -100,18 +107,7 @@ describe('negative advice during the handshake', () => {
         ) as FrameDriver,
     });
     let reserved: Uint8Array | null = null;
-    p.run({ until: p.clock.now() + 10 });
-    const wrong = p.a.mac.slice();
-    wrong[4]! ^= 1;
-    p.a.neighbours.learn(p.clock.now(), ip('10.0.0.2'), p.b.mac, true, true);
-    p.b.neighbours.learn(p.clock.now(), ip('10.0.0.1'), wrong, true, true);
-    const l = p.b.tcp!.listen(0, 80, 4);
-    let server: TcpConnection | undefined;
-    l.onConnection = (c) => (server = c);
-    const start = p.clock.now();
-    const client = p.a.tcp!.connect(start, ip('10.0.0.2'), 80);
-    p.run({ stopWhen: () => server !== undefined && client.state === 'ESTABLISHED', until: start + 120_000 });
-    const took = p.clock.now() - start;
+    const { client, took } = connectWithWrongMacAtServer(p);
     expect(client.state).toBe('ESTABLISHED');
     expect(syns).toBe(4); // the first two (astray at B), the lost one, and the one the probe's answer started
     expect(p.a.stats.arp.neighbour.probesConfirmed).toBe(1);
