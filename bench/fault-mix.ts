@@ -3,7 +3,9 @@
  * transfer A -> B per seed; prints per seed the virtual time it took, the sender's RTOs and retransmissions, and the
  * PAWS rejections and frames "not for us" on each side. No kernel, no root, deterministic for a seed.
  *
- *   node --import tsx bench/fault-mix.ts [--bytes 4000000] [--seeds 30-49] [--json]
+ *   node --import tsx bench/fault-mix.ts [--bytes 4000000] [--seeds 30-49] [--same] [--json]
+ *
+ * `--same` gives B A's seed (as bench/fault-mix-tap.ts's `same`); `connectMs` is the time to ESTABLISHED.
  *
  * A: tx { loss 5 %, reorder 20 %, duplicate 5 %, corrupt 2 %, delay 1 ms, jitter 2 ms }, rx { loss 3 %, corrupt 2 % };
  * B: tx { loss 5 %, reorder 20 % }, rx { duplicate 5 % } (the issue's seed-40 mix; the seed here is the fault
@@ -31,6 +33,7 @@ for (let s = range[0]!; s <= (range[1] ?? range[0]!); s++) seeds.push(s);
 interface Row {
   seed: number;
   ms: number;
+  connectMs: number;
   received: number;
   rtos: number;
   retransmits: number;
@@ -45,7 +48,7 @@ function run(seed: number): Row {
   const [da, db] = memoryLink({ mtu: 1500 });
   const clock = new VirtualClock(1_000);
   const fa = faults(da, { seed, tx: { loss: 0.05, reorder: 0.2, duplicate: 0.05, corrupt: 0.02, delayMs: 1, jitterMs: 2 }, rx: { loss: 0.03, corrupt: 0.02 } });
-  const fb = faults(db, { seed: seed + 1000, tx: { loss: 0.05, reorder: 0.2 }, rx: { duplicate: 0.05 } });
+  const fb = faults(db, { seed: seed + (process.argv.includes('--same') ? 0 : 1000), tx: { loss: 0.05, reorder: 0.2 }, rx: { duplicate: 0.05 } });
   const a = new NetStack({ driver: fa, addresses: [parseCidr('10.0.0.1/24')!], rng: seededRng(1) });
   const b = new NetStack({ driver: fb, addresses: [parseCidr('10.0.0.2/24')!], rng: seededRng(2) });
   let server: TcpConnection | undefined;
@@ -56,8 +59,10 @@ function run(seed: number): Row {
   let sent = 0;
   let received = 0;
   const t0 = clock.now();
+  let connectMs = -1;
   runUntil(clock, [a, b], {
     stopWhen: () => {
+      if (connectMs < 0 && client.state === 'ESTABLISHED') connectMs = Math.round(clock.now() - t0);
       if (client.state === 'ESTABLISHED' && sent < bytes) sent += client.send(clock.now(), data.subarray(sent));
       if (server) for (let n = server.read(clock.now(), scratch); n > 0; n = server.read(clock.now(), scratch)) received += n;
       return received === bytes;
@@ -68,6 +73,7 @@ function run(seed: number): Row {
   return {
     seed,
     ms: Math.round(clock.now() - t0),
+    connectMs,
     received,
     rtos: i.rtoCount,
     retransmits: i.retransmits,

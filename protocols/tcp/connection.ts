@@ -24,7 +24,7 @@ import type { TcpConnHost } from './host.js';
 import type { TimeWaitSeed } from './time-wait.js';
 import { seqAdd, seqDiff, seqGt, seqLe, seqLt } from './seq.js';
 import { TcpFlag, type TcpFields } from './wire.js';
-import { EMPTY_OOO, EMPTY_RING, NEVER, TS_RECENT_MAX_IDLE } from './conn-common.js';
+import { EMPTY_OOO, EMPTY_RING, NEVER, PAWS_WINDOW, SYN_ADVICE_XMITS, TS_RECENT_MAX_IDLE } from './conn-common.js';
 import { TcpCounters } from './counters.js';
 import { Scoreboard } from './scoreboard.js';
 import { LossRecovery } from './recovery.js';
@@ -374,8 +374,8 @@ export class TcpConnection {
     let de = end;
     const segLen = de - ds + (syn ? 1 : 0) + (fin ? 1 : 0);
 
-    // RFC 7323 5.3 PAWS, before the sequence check: TSval older than TS.Recent.
-    if (this.neg.tsOk && seg.tsVal !== undefined && !rst && seqLt(seg.tsVal, this.neg.tsRecent) && now - this.neg.tsRecentAt < TS_RECENT_MAX_IDLE) {
+    // RFC 7323 5.3 PAWS, before the sequence check: TSval older than TS.Recent by more than PAWS_WINDOW ticks.
+    if (this.neg.tsOk && seg.tsVal !== undefined && !rst && ((this.neg.tsRecent - seg.tsVal) | 0) > PAWS_WINDOW && now - this.neg.tsRecentAt < TS_RECENT_MAX_IDLE) {
       this.stats.pawsRejected++;
       this.rcv.invalidAck(now, segLen, syn);
       return;
@@ -463,8 +463,9 @@ export class TcpConnection {
       this.rcv.challengeAck(now);
       return;
     }
-    // RFC 7323 4.3: update TS.Recent when the segment covers Last.ACK.sent.
-    if (this.neg.tsOk && seg.tsVal !== undefined && seqLe(seq, this.neg.lastAckSent)) {
+    // RFC 7323 4.3: update TS.Recent when the segment covers Last.ACK.sent and its TSval is not older (PAWS_WINDOW
+    // lets one a tick older through, which must not move TS.Recent back: Linux's tcp_replace_ts_recent).
+    if (this.neg.tsOk && seg.tsVal !== undefined && seqLe(seq, this.neg.lastAckSent) && !seqLt(seg.tsVal, this.neg.tsRecent)) {
       this.neg.tsRecent = seg.tsVal;
       this.neg.tsRecentAt = now;
     }
@@ -793,10 +794,26 @@ export class TcpConnection {
     this.tmr.synXmits++;
     this.cnt.nRetrans++;
     this.stats.retransmittedSegs++;
-    // RFC 1122 4.2.3.5 holds for the SYN too (Linux advises on every SYN retransmission): a peer that learned a
-    // wrong MAC for us would otherwise lose every SYN-ACK until its entry expires (issue #13 over TAP).
-    if (this.tmr.synXmits >= 3) this.negativeAdvice(now);
+    // RFC 1122 4.2.3.5 holds for the SYN too: a peer that learned a wrong MAC for us would otherwise lose every
+    // SYN-ACK until its entry expires (issue #13 over TAP). From the second timeout on, as Linux's tcp_write_timeout
+    // (icsk_retransmits != 0): the third came 7 s in, and the SYN after it 8 s later.
+    if (this.tmr.synXmits >= SYN_ADVICE_XMITS) this.negativeAdvice(now);
     this.rtt.backoff();
+    this.tx.sendSyn(now);
+  }
+
+  /**
+   * @internal The next hop answered the neighbour probe that negative advice started (RFC 1122 2.3.2.1): the path
+   * works again, and whatever kept it from working (a peer holding a wrong MAC for us) has most likely been put
+   * right by that exchange (the probe carries our MAC). A SYN that gave advice goes again now rather than at its
+   * backed-off timer (8 s after the advice at the second timeout); the backoff stays, the timer restarts (RFC 6298
+   * 5.3). At most once per advice, so at most one extra SYN per timeout.
+   */
+  pathConfirmed(now: number): void {
+        if (this.state !== 'SYN-SENT' || this.tmr.synXmits < SYN_ADVICE_XMITS) return;
+    this.cnt.nRetrans++;
+    this.stats.retransmittedSegs++;
+    this.tmr.rtoAt = NEVER;
     this.tx.sendSyn(now);
   }
 

@@ -66,8 +66,9 @@ export interface TcpHost {
   claimPort?(port: number): boolean;
   releasePort?(port: number): void;
   /**
-   * Optional: RFC 1122 4.2.3.5 negative advice. A connection to `dst` timed out R1 (3) times in a row; the host
-   * checks its path there (the next hop's link-layer address, RFC 1122 2.3.2.1).
+   * Optional: RFC 1122 4.2.3.5 negative advice. A connection to `dst` timed out R1 (3) times in a row (a SYN twice);
+   * the host checks its path there (the next hop's link-layer address, RFC 1122 2.3.2.1) and calls pathConfirmed
+   * when the next hop answers.
    */
   negativeAdvice?(now: number, dst: number): void;
 }
@@ -760,6 +761,17 @@ export class TcpLayer {
     // sources would otherwise have the neighbour cache probe (and, with replies lost, drop) a good next hop.
     if (conn.state === 'SYN-RECEIVED') return;
     this.host.negativeAdvice?.(now, conn.remoteIp);
+  }
+
+  /**
+   * A next hop answered the neighbour probe that negative advice started: the connections to the peers `via` selects
+   * (those routed through it) are told (TcpConnection.pathConfirmed).
+   */
+  pathConfirmed(now: number, via: (remoteIp: number) => boolean): void {
+    for (const [remoteIp, m] of this.conns) {
+      if (!via(remoteIp)) continue;
+      for (const head of [...m.values()]) for (let c: TcpConnection | undefined = head; c; c = this.chain.get(c)) c.pathConfirmed(now);
+    }
   }
 
   private connWake(conn: TcpConnection): void {

@@ -42,6 +42,20 @@ function ipJson(netns: string | undefined, args: string[]): unknown {
   }
 }
 
+/**
+ * What to do about missing capabilities, narrowest first (docs/drivers.md, "Privileges"). Never `setcap` on the node
+ * found on PATH: every Node program any user starts would then hold the capabilities.
+ */
+export function privilegesFix(missing: readonly string[], driverKind: string): string {
+  const caps = ['net_raw', 'net_admin', ...(driverKind === 'af-xdp' ? ['bpf'] : [])].join(',');
+  return (
+    `privileges: missing ${missing.map((c) => `CAP_${c}`).join(', ')}: start the service in a network namespace prepared by root ` +
+    `with only these capabilities (systemd AmbientCapabilities=), or give them to a dedicated copy of node used by this ` +
+    `service alone (setcap cap_${caps.replace(/,/g, ',cap_')}+ep /opt/myservice/node), or run as root. Not setcap on the ` +
+    `system's node: every Node program would then hold them. See docs/drivers.md, "Privileges"`
+  );
+}
+
 export interface DoctorOptions {
   readonly driver: DriverSpec;
   readonly netns?: string | undefined;
@@ -66,7 +80,7 @@ export function doctor(o: DoctorOptions, print: (line: string) => void): number 
   if (o.driver.kind === 'af-xdp') need.push(has(CAP.BPF) ? 'BPF' : 'SYS_ADMIN');
   const missing = need.filter((c) => !has(CAP[c]));
   if (missing.length === 0) ok(`privileges: ${need.map((c) => `CAP_${c}`).join(', ')}${process.getuid?.() === 0 ? ' (root)' : ''}`);
-  else fix(`privileges: missing ${missing.map((c) => `CAP_${c}`).join(', ')}: run as root, or give node the capabilities (setcap cap_net_raw,cap_net_admin${o.driver.kind === 'af-xdp' ? ',cap_bpf' : ''}+ep $(command -v node))`);
+  else fix(privilegesFix(missing, o.driver.kind));
 
   // Native addon
   const native = nativeAvailability();

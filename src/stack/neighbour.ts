@@ -104,6 +104,8 @@ export interface NeighbourHost {
   sendRequest(now: number, targetIp: number, targetMac?: Uint8Array): void;
   /** Transmit a queued frame whose destination MAC is now known. */
   sendResolved(now: number, frame: Uint8Array, mac: Uint8Array, segment?: number): void;
+  /** Optional: an entry in PROBE (after `advise`) was confirmed: the neighbour answers again. */
+  confirmed?(now: number, ip: number): void;
 }
 
 export class NeighbourCache {
@@ -365,7 +367,8 @@ export class NeighbourCache {
   private markReachable(now: number, e: Entry, mac: Uint8Array): void {
     const wasIncomplete = e.state === 'incomplete';
     if (wasIncomplete) this.incomplete--;
-    if (e.state === 'probe') {
+    const wasProbe = e.state === 'probe';
+    if (wasProbe) {
       this.probing--;
       this.stats.probesConfirmed++;
     }
@@ -377,6 +380,7 @@ export class NeighbourCache {
       this.stats.resolved++;
       this.flushQueue(now, e, e.mac);
     }
+    if (wasProbe) this.host.confirmed?.(now, e.ip);
   }
 
   private flushQueue(now: number, e: Entry, mac: Uint8Array): void {

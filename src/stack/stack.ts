@@ -190,6 +190,7 @@ export class NetStack implements TransportHost {
           ? (_now, ip) => hostTables.resolve(ip)
           : (now, ip, mac) => this.sendArp(now, ArpOperation.Request, mac ?? BROADCAST_MAC, ip, this.sourceFor(ip) ?? this.addresses[0]?.address ?? 0),
         sendResolved: (now, frame, mac, segment) => this.output.sendResolved(now, frame, mac, segment),
+        confirmed: (now, ip) => this.pathConfirmed(now, ip),
       },
       config.neighbour,
     );
@@ -618,6 +619,14 @@ export class NetStack implements TransportHost {
   private negativeAdvice(now: number, dst: number): void {
     const r = this.routes.lookupRoute(dst);
     if (r !== undefined && this.ethernet && !this.isLocalAddress(dst)) this.neighbours.advise(now, r.gateway ?? dst);
+  }
+
+  /** The next hop `hop` answered the probe negative advice started: TCP's connections routed through it are told. */
+  private pathConfirmed(now: number, hop: number): void {
+    this.tcp?.pathConfirmed(now, (dst) => {
+      const r = this.routes.lookupRoute(dst);
+      return r !== undefined && (r.gateway ?? dst) === hop;
+    });
   }
 
   private sendArp(now: number, op: number, dstMac: Uint8Array, targetIp: number, senderIp: number, targetHw: Uint8Array = ZERO_MAC): void {

@@ -42,18 +42,58 @@ describe('timestamps (RFC 7323 3-5)', () => {
     t.send({ flags: ACK, seq: t.r(1), ack: t.l(11), tsVal: 501, tsEcr: s.tsVal });
     expect(c.info().srtt).toBeCloseTo(30 * 0.875 + 50 * 0.125);
   });
-  it('PAWS: a segment with an older TSval is dropped and ACKed (RFC 7323 5.3)', () => {
+  it('PAWS: a segment with a TSval more than one tick older is dropped and ACKed (RFC 7323 5.3)', () => {
     const t = new Tester(OPTS);
     const c = t.establishedWith({ tsVal: 500 });
     t.send({ flags: ACK, seq: t.r(1), ack: t.l(1), tsVal: 600, tsEcr: 1 }, bytes(10));
     t.recvAll();
-    t.send({ flags: ACK, seq: t.r(11), ack: t.l(1), tsVal: 599, tsEcr: 1 }, bytes(10));
+    t.send({ flags: ACK, seq: t.r(11), ack: t.l(1), tsVal: 598, tsEcr: 1 }, bytes(10));
     t.recv({ flags: ACK, ack: t.r(11), tsEcr: 600 });
     expect(c.readableLength).toBe(10);
     expect(t.layer.stats.pawsRejected).toBe(1);
-    // TSval wrap: 2^31 ahead counts as newer in sequence space.
-    t.send({ flags: ACK, seq: t.r(11), ack: t.l(1), tsVal: 600 + 0x7fff0000, tsEcr: 1 }, bytes(10));
+    // One tick older passes (Linux's TCP_PAWS_WINDOW), and does not move TS.Recent back (RFC 7323 4.3).
+    t.send({ flags: ACK, seq: t.r(11), ack: t.l(1), tsVal: 599, tsEcr: 1 }, bytes(10));
     expect(c.readableLength).toBe(20);
+    expect(t.layer.stats.pawsRejected).toBe(1);
+    t.advance(50); // past the delayed ACK
+    expect(t.recvAll().at(-1)).toMatchObject({ ack: t.r(21), tsEcr: 600 });
+    c.read(t.now, new Uint8Array(20));
+    t.recvAll();
+    // TSval wrap: 2^31 ahead counts as newer in sequence space.
+    t.send({ flags: ACK, seq: t.r(21), ack: t.l(1), tsVal: 600 + 0x7fff0000, tsEcr: 1 }, bytes(10));
+    expect(c.readableLength).toBe(10);
+  });
+});
+
+describe('PAWS under reordering (issue #13)', () => {
+  it('keeps data above RCV.NXT sent a tick before the retransmission that filled the hole', () => {
+    // The peer sends 1..3 (TSval 700), 1 is lost; it retransmits 1 at TSval 701, which arrives first and fills the
+    // hole, so TS.Recent becomes 701 (RFC 7323 4.3). Segment 3, sent at 700, overtaken on the path, arrives after it.
+    const t = new Tester(OPTS);
+    const c = t.establishedWith({ tsVal: 500 });
+    t.send({ flags: ACK, seq: t.r(101), ack: t.l(1), tsVal: 700, tsEcr: 1 }, bytes(100)); // segment 2
+    t.send({ flags: ACK, seq: t.r(1), ack: t.l(1), tsVal: 701, tsEcr: 1 }, bytes(100)); // 1, retransmitted
+    t.send({ flags: ACK, seq: t.r(201), ack: t.l(1), tsVal: 700, tsEcr: 1 }, bytes(100)); // 3, late
+    // Before the window (a strict TSval < TS.Recent) segment 3 was discarded: 200 bytes, and the peer had to send
+    // it again; on a short path (issue #13's mix) that cost a retransmission timeout at the end of a flight.
+    expect(c.readableLength).toBe(300);
+    expect(t.layer.stats.pawsRejected).toBe(0);
+    t.advance(50);
+    expect(t.recvAll().at(-1)).toMatchObject({ ack: t.r(301), tsEcr: 701 });
+  });
+
+  it('lets a duplicate ACK a tick older through with its SACK blocks (the sender side of the same path)', () => {
+    const t = new Tester(OPTS);
+    const c = t.establishedWith({ tsVal: 500, sackPermitted: true, window: 65535 });
+    c.send(t.now, bytes(3000));
+    const last = t.recvAll().at(-1)!;
+    t.send({ flags: ACK, seq: t.r(1), ack: t.l(1), tsVal: 601, tsEcr: 1, window: 65535 });
+    expect(c.info().sackedBytes).toBe(0);
+    // An ACK sent a tick earlier, overtaken by the one above, carries a SACK block for the last segment.
+    const end = (last.seq + last.payloadLen) >>> 0;
+    t.send({ flags: ACK, seq: t.r(1), ack: t.l(1), tsVal: 600, tsEcr: 1, window: 65535, sackBlocks: [last.seq, end] });
+    expect(t.layer.stats.pawsRejected).toBe(0);
+    expect(c.info().sackedBytes).toBe(last.payloadLen);
   });
 });
 
