@@ -10,7 +10,7 @@
  *   port and address; on the bypass path a byway listener feeds the genuine server's 'connection' event, and
  *   address/close/listening/getConnections/ref/unref of that server answer for it.
  * - dgram.createSocket: decided at the first bind, connect or send, on the resolved address of a host name
- *   (dgram-socket.ts).
+ *   (src/api/dgram-deferred.ts).
  * - net.Socket.prototype.connect (a socket made with `new net.Socket()`, as pg does): on the bypass path the
  *   genuine socket is kept and carries a byway socket's bytes (adopt.ts).
  * - A TCP or TLS connect to a host name is decided on the address it resolves to (connect-by-name.ts): node:net
@@ -31,7 +31,7 @@ import type { Socket as BywaySocket } from '../api/net.js';
 import type { Server as BywayServer } from '../api/net-server.js';
 import { adoptOnto } from './adopt.js';
 import type { PathCounters } from './counters.js';
-import { DeferredDgramSocket } from './dgram-socket.js';
+import { DeferredDgramSocket, type DeferredOptions } from '../api/dgram-deferred.js';
 import { connectByName, hostName, nameConnectable, type NameConnectHooks } from './connect-by-name.js';
 
 type AnyFn = (...args: unknown[]) => unknown;
@@ -316,7 +316,7 @@ export function installPatches(stack: Stack, decide: PathDecider, counters: Path
           counters.lastOtherPath = `udp to ${flow.remoteAddress}:${flow.remotePort} sent on the socket's ${path} path; the rules say ${path === 'kernel' ? 'bypass' : 'kernel'}`;
         },
       },
-      options,
+      options as DeferredOptions,
     );
     if (typeof args[1] === 'function') sock.on('message', args[1] as AnyFn);
     return sock;
