@@ -82,7 +82,12 @@ export interface Patches {
   bypassListeners(): Array<{ address: string; port: number }>;
 }
 
-export function installPatches(stack: Stack, decide: PathDecider, counters: PathCounters, onFailure: (what: string) => void): Patches {
+export function installPatches(stack: Stack, rules: PathDecider, counters: PathCounters, onFailure: (what: string) => void): Patches {
+  // byway's TCP is IPv4 only: a flow to or on an IPv6 address takes the kernel, whatever the rules say.
+  const decide = (flow: Flow): Path => {
+    const address = flow.direction === 'inbound' ? flow.localAddress : flow.remoteAddress;
+    return flow.protocol === 'tcp' && address !== undefined && net.isIPv6(address) ? 'kernel' : rules(flow);
+  };
   const orig = {
     connect: net.connect as unknown as AnyFn,
     createConnection: net.createConnection as unknown as AnyFn,

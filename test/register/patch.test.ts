@@ -92,6 +92,18 @@ describe('preload patches (in-memory link)', () => {
     expect(got).toBe('from the kernel');
     expect(counters.tcpConnect.kernel).toBe(kernelBefore + 1);
     expect(counters.tcpListen.kernel).toBeGreaterThanOrEqual(1);
+    // An IPv6 literal: the kernel's (byway's TCP is IPv4 only), whatever the rules say (default=bypass here).
+    const srv6 = net.createServer((c) => c.end('from the kernel over IPv6'));
+    srv6.listen(0, '::1');
+    await once(srv6, 'listening');
+    expect(srv6.address()).toMatchObject({ address: '::1', family: 'IPv6' }); // listening in the kernel
+    const s6 = net.connect({ port: (srv6.address() as net.AddressInfo).port, host: '::1' });
+    expect((s6 as unknown as { path: string }).path).toBe('kernel');
+    let got6 = '';
+    s6.setEncoding('utf8').on('data', (d: string) => (got6 += d));
+    await once(s6, 'close');
+    expect(got6).toBe('from the kernel over IPv6');
+    await new Promise<void>((r) => srv6.close(() => r()));
     // tcp:9999=kernel: an address byway owns the subnet of, still sent to the kernel (and refused there: no route)
     const k = net.connect({ port: 9999, host: PEER });
     expect((k as unknown as { path: string }).path).toBe('kernel');
