@@ -43,7 +43,8 @@ function sendAddressIndex(rest: readonly unknown[]): number {
   return withOffset ? 3 : 1;
 }
 
-const isName = (host: unknown): host is string => typeof host === 'string' && host !== '' && host !== 'localhost' && net.isIP(host) === 0;
+/** An address to look up first: a name, 'localhost' included (an empty one is the loopback address itself). */
+const isName = (host: unknown): host is string => typeof host === 'string' && host !== '' && net.isIP(host) === 0;
 
 /** Calls that need the real socket; before it exists they fail as on an unbound node:dgram socket. */
 const FORWARDED = [
@@ -143,7 +144,7 @@ export class DeferredDgramSocket extends EventEmitter {
       });
       return this;
     }
-    const local = typeof address === 'string' && address !== '' ? (address === 'localhost' ? this.loopback() : address) : undefined;
+    const local = typeof address === 'string' && address !== '' ? address : undefined;
     const inner = this.resolve({ protocol: 'udp', direction: 'inbound', localPort: port || undefined, localAddress: local });
     (inner['bind'] as (...a: unknown[]) => unknown).apply(inner, args);
     return this;
@@ -159,7 +160,7 @@ export class DeferredDgramSocket extends EventEmitter {
       this.afterLookup(rest[0], { protocol: 'udp', direction: 'outbound', remotePort: Number(port) }, (address) => this.connect(port, address, ...rest.slice(1)));
       return;
     }
-    const address = typeof rest[0] === 'string' && rest[0] !== '' && rest[0] !== 'localhost' ? rest[0] : this.loopback();
+    const address = typeof rest[0] === 'string' && rest[0] !== '' ? rest[0] : this.loopback();
     const inner = this.resolve({ protocol: 'udp', direction: 'outbound', remotePort: Number(port), remoteAddress: address });
     (inner['connect'] as (...a: unknown[]) => unknown).call(inner, port, ...rest);
   }
@@ -188,7 +189,7 @@ export class DeferredDgramSocket extends EventEmitter {
       protocol: 'udp',
       direction: 'outbound',
       remotePort: Number(rest[at - 1]),
-      remoteAddress: typeof given === 'string' && given !== '' && given !== 'localhost' ? given : this.loopback(),
+      remoteAddress: typeof given === 'string' && given !== '' ? given : this.loopback(),
     };
     if (this.inner === undefined) this.resolve(flow);
     else if (typeof given === 'string' && !isName(given) && this.hooks.decide(flow) !== this.inner.path) this.hooks.otherPath(flow, this.inner.path);

@@ -201,12 +201,26 @@ describe('host names', () => {
       ['cache.internal', 4],
     ]);
 
-    // bind to a name: decided on its address ('localhost' is 127.0.0.1, which the rules give to the kernel).
+    // bind to a name through dns.lookup: 'localhost' resolves to 127.0.0.1, which the rules give to the kernel.
     const bound = a.dgram.createSocket('udp4');
     bound.bind(0, 'localhost');
     await once(bound, 'listening');
     expect(bound.path).toBe('kernel');
     expect(bound.address().address).toBe('127.0.0.1');
+
+    // TCP through dns.lookup: 'localhost' is resolved, and the strategy decides on 127.0.0.1 (kernel).
+    const kernelTcp = net.createServer((c) => c.end('kernel by localhost'));
+    servers.push(kernelTcp);
+    kernelTcp.listen(0, '127.0.0.1');
+    await once(kernelTcp, 'listening');
+    const viaName = a.net.createConnection((kernelTcp.address() as net.AddressInfo).port, 'localhost') as Socket;
+    const lookedUp = once<unknown[]>(viaName, 'lookup');
+    let text = '';
+    viaName.setEncoding('utf8').on('data', (d: string) => (text += d));
+    await once(viaName, 'close');
+    expect(await lookedUp).toEqual([null, '127.0.0.1', 4, 'localhost']);
+    expect(viaName.path).toBe('kernel');
+    expect(text).toBe('kernel by localhost');
 
     // The socket keeps its one path: a datagram to an address the rules give to the kernel still takes byway's,
     // and is counted, with what happened.
