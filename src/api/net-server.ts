@@ -120,6 +120,13 @@ export class Server extends EventEmitter {
       const k = net.createServer({ allowHalfOpen: this.options.allowHalfOpen, pauseOnConnect: this.options.pauseOnConnect, noDelay: this.options.noDelay, keepAlive: this.options.keepAlive });
       this.kernel = k;
       k.on('connection', (s: net.Socket) => {
+        // maxConnections counts this server's connections on both paths, checked at accept time as node:net does.
+        if (this.maxConnections !== undefined && this.sockets.size >= this.maxConnections) {
+          const local = s.address() as Partial<net.AddressInfo>;
+          this.emit('drop', { localAddress: local.address, localPort: local.port, localFamily: local.family, remoteAddress: s.remoteAddress, remotePort: s.remotePort, remoteFamily: s.remoteFamily });
+          s.destroy();
+          return;
+        }
         Object.defineProperty(s, 'path', { value: 'kernel', enumerable: true });
         this.adopt(s as KernelSocket);
       });
@@ -244,7 +251,7 @@ export class Server extends EventEmitter {
       if (this.maxConnections !== undefined && this.sockets.size >= this.maxConnections) {
         conn.abort(this.stack.clock.now());
         this.stack.poke();
-        this.emit('drop', { localAddress: formatIpv4(conn.localIp), localPort: conn.localPort, remoteAddress: formatIpv4(conn.remoteIp), remotePort: conn.remotePort, remoteFamily: 'IPv4' });
+        this.emit('drop', { localAddress: formatIpv4(conn.localIp), localPort: conn.localPort, localFamily: 'IPv4', remoteAddress: formatIpv4(conn.remoteIp), remotePort: conn.remotePort, remoteFamily: 'IPv4' });
         return;
       }
       // An instance of the stack's net.Socket (instanceof it, its prototype patches apply), as node:net's are.
