@@ -527,6 +527,10 @@ export class Socket extends EventEmitter implements Deferred {
       return this;
     }
     this.assertRunning();
+    // Sends accepted before the close go out, and their callbacks run: node:dgram hands each to the kernel a tick
+    // after send() (once its lookup of the literal answered), and libuv calls the callback even when the socket
+    // closes meanwhile. (A send closed in its own tick is dropped by node:dgram; here it goes out too.)
+    if (this.sendQueue.length > 0) this.runDeferred();
     this.state = 'closed';
     this.sendQueue.clear();
     this.core.close();
