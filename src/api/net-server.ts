@@ -225,9 +225,11 @@ export class Server extends EventEmitter {
     const tcp = this.stack.core.tcp;
     if (tcp === undefined) throw new BywayError('ERR_BYPASS_UNSUPPORTED', 'this stack was built without TCP');
     let ip = 0;
-    if (host !== undefined && host !== '0.0.0.0') {
+    // '::' (dual-stack on Linux) takes IPv4 connections on every address: the bypass path's, which has no TCP over
+    // IPv6 yet; another IPv6 address fails as an IPv6 literal given to connect() does.
+    if (host !== undefined && host !== '0.0.0.0' && host !== '::') {
       const parsed = parseIpv4(host);
-      if (parsed === undefined) throw new BywayError('ERR_INVALID_IP_ADDRESS', `byway needs an IPv4 literal, got '${host}'`);
+      if (parsed === undefined) throw nodeError(TypeError, 'ERR_INVALID_IP_ADDRESS', `Invalid IP address: ${host}`);
       if (!this.stack.core.isLocalAddress(parsed)) throw new BywayError('EADDRNOTAVAIL', `${host} is not one of this stack's addresses`);
       ip = parsed;
     }

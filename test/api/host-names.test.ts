@@ -279,6 +279,21 @@ describe('host names', () => {
     expect(err).toBeInstanceOf(TypeError);
     expect(err.code).toBe('ERR_INVALID_IP_ADDRESS');
     expect(err.message).toBe('Invalid IP address: fd00::2');
+    // listen: '::' (dual-stack on Linux) takes the IPv4 connections on the bypass path; another IPv6 address is
+    // refused as connect() refuses one.
+    const any = b.net.createServer((c) => c.end('via ::')).listen(7005, '::');
+    await once(any, 'listening');
+    expect(any.address()).toMatchObject({ address: '0.0.0.0', port: 7005 });
+    const c4 = a.net.createConnection(7005, '10.0.0.2') as Socket;
+    let via = '';
+    c4.setEncoding('utf8').on('data', (d: string) => (via += d));
+    await once(c4, 'close');
+    expect(via).toBe('via ::');
+    const six = b.net.createServer().listen(7006, 'fd00::2');
+    const [listenErr] = await once<[NodeJS.ErrnoException]>(six, 'error');
+    expect(listenErr).toBeInstanceOf(TypeError);
+    expect([listenErr.code, listenErr.message]).toEqual(['ERR_INVALID_IP_ADDRESS', 'Invalid IP address: fd00::2']);
+    any.close();
     s6.close();
     peer.close();
   });
