@@ -394,6 +394,10 @@ export class Socket extends EventEmitter implements Deferred {
 
   private queueSend(data: Uint8Array, ip: number, port: number, callback: SendCallback | undefined, ip6?: Uint8Array): void {
     this.sendQueue.push(data, ip, port, callback, ip6);
+    if (!this.tickMarked) {
+      this.tickMarked = true;
+      process.nextTick(this.markHandedOff);
+    }
     if (!this.drainScheduled) {
       this.drainScheduled = true;
       this.stack.defer(this);
@@ -433,9 +437,17 @@ export class Socket extends EventEmitter implements Deferred {
   private drainScheduled = false;
   private readonly sendNowFn = (data: Uint8Array, ip: number, port: number, cb: SendCallback | undefined, ip6: Uint8Array | undefined): void =>
     this.sendNow(data, ip, port, cb, ip6);
+  /** How many of the queued sends (the oldest) were made in an earlier tick than now: node:dgram's would be out. */
+  private handedOff = 0;
+  private tickMarked = false;
+  private readonly markHandedOff = (): void => {
+    this.tickMarked = false;
+    this.handedOff = this.sendQueue.length;
+  };
   /** @internal the queued sends, after the poll (see defer.ts) */
   runDeferred(): void {
     this.drainScheduled = false;
+    this.handedOff = 0;
     this.sendQueue.drain(this.sendQueue.length, this.sendNowFn);
   }
 
@@ -527,10 +539,10 @@ export class Socket extends EventEmitter implements Deferred {
       return this;
     }
     this.assertRunning();
-    // Sends accepted before the close go out, and their callbacks run: node:dgram hands each to the kernel a tick
-    // after send() (once its lookup of the literal answered), and libuv calls the callback even when the socket
-    // closes meanwhile. (A send closed in its own tick is dropped by node:dgram; here it goes out too.)
-    if (this.sendQueue.length > 0) this.runDeferred();
+    // Sends accepted in an earlier tick go out, and their callbacks run: node:dgram hands each to the kernel a
+    // tick after send() (once its lookup of the literal answered), and libuv calls the callback even when the
+    // socket closes meanwhile. Sends of this very tick are dropped without a callback, as node:dgram drops them.
+    if (this.handedOff > 0) this.sendQueue.drain(this.handedOff, this.sendNowFn);
     this.state = 'closed';
     this.sendQueue.clear();
     this.core.close();
