@@ -1,6 +1,8 @@
 /**
  * `stack.dgram`, shaped like node:dgram. `createSocket` asks the path strategy: on 'kernel' it returns a genuine
  * node:dgram Socket; on 'bypass' a byway `Socket` with the same surface, on byway's UDP core. Both carry `path`.
+ * When the strategy depends on the flow (a function or rules) and no `path` or `flow` option is given, the
+ * decision waits for the first bind, connect or send, on the address resolved (dgram-deferred.ts).
  *
  * Misuse throws what node:dgram throws (errors.ts); arguments are told apart as lib/dgram.js does. Addresses may
  * be host names, resolved with the `lookup` option (default dns.lookup); an omitted one is 127.0.0.1, the stack's
@@ -26,6 +28,7 @@ import { invalidArgType, nodeError, validateAbortSignal, validatePort } from './
 import { resolveHost, resolveHost6, type LookupFunction } from './lookup.js';
 import type { Flow, Path } from './path.js';
 import type { StackInternals } from './internals.js';
+import { DeferredDgramSocket, type DeferredOptions } from './dgram-deferred.js';
 
 export interface SocketOptions {
   type: 'udp4' | 'udp6';
@@ -392,6 +395,10 @@ export class Socket extends EventEmitter implements Deferred {
 
   private queueSend(data: Uint8Array, ip: number, port: number, callback: SendCallback | undefined, ip6?: Uint8Array): void {
     this.sendQueue.push(data, ip, port, callback, ip6);
+    if (!this.tickMarked) {
+      this.tickMarked = true;
+      process.nextTick(this.markHandedOff);
+    }
     if (!this.drainScheduled) {
       this.drainScheduled = true;
       this.stack.defer(this);
@@ -431,9 +438,17 @@ export class Socket extends EventEmitter implements Deferred {
   private drainScheduled = false;
   private readonly sendNowFn = (data: Uint8Array, ip: number, port: number, cb: SendCallback | undefined, ip6: Uint8Array | undefined): void =>
     this.sendNow(data, ip, port, cb, ip6);
+  /** How many of the queued sends (the oldest) were made in an earlier tick than now: node:dgram's would be out. */
+  private handedOff = 0;
+  private tickMarked = false;
+  private readonly markHandedOff = (): void => {
+    this.tickMarked = false;
+    this.handedOff = this.sendQueue.length;
+  };
   /** @internal the queued sends, after the poll (see defer.ts) */
   runDeferred(): void {
     this.drainScheduled = false;
+    this.handedOff = 0;
     this.sendQueue.drain(this.sendQueue.length, this.sendNowFn);
   }
 
@@ -525,6 +540,10 @@ export class Socket extends EventEmitter implements Deferred {
       return this;
     }
     this.assertRunning();
+    // Sends accepted in an earlier tick go out, and their callbacks run: node:dgram hands each to the kernel a
+    // tick after send() (once its lookup of the literal answered), and libuv calls the callback even when the
+    // socket closes meanwhile. Sends of this very tick are dropped without a callback, as node:dgram drops them.
+    if (this.handedOff > 0) this.sendQueue.drain(this.handedOff, this.sendNowFn);
     this.state = 'closed';
     this.sendQueue.clear();
     this.core.close();
@@ -572,7 +591,7 @@ export class Socket extends EventEmitter implements Deferred {
 }
 
 export interface DgramApi {
-  createSocket(type: 'udp4' | 'udp6' | SocketOptions, listener?: MessageListener): Socket | KernelDgramSocket;
+  createSocket(type: 'udp4' | 'udp6' | SocketOptions, listener?: MessageListener): Socket | KernelDgramSocket | DeferredDgramSocket;
 }
 
 export function makeDgram(stack: StackInternals): DgramApi {
@@ -584,21 +603,37 @@ export function makeDgram(stack: StackInternals): DgramApi {
       }
       if (options.lookup !== undefined && typeof options.lookup !== 'function') throw invalidArgType('lookup', 'of type function', options.lookup);
       validateAbortSignal(options.signal, 'options.signal');
-      const path =
-        options.path ??
-        stack.decide({ protocol: 'udp', direction: options.flow?.direction ?? 'inbound', ...options.flow });
-      if (path === 'kernel') {
-        const { path: _p, flow: _f, ...nodeOptions } = options;
-        const sock = dgram.createSocket(nodeOptions as dgram.SocketOptions, listener as ((msg: Buffer, rinfo: dgram.RemoteInfo) => void) | undefined);
-        Object.defineProperty(sock, 'path', { value: 'kernel', enumerable: true });
-        return sock as KernelDgramSocket;
+      if (options.path === undefined && options.flow === undefined && stack.fixedPath === undefined) {
+        // The strategy depends on the flow: decided at the first bind, connect or send (dgram-deferred.ts).
+        const sock = new DeferredDgramSocket(
+          {
+            decide: (flow) => stack.decide(flow),
+            make: (path, o) => makeSocket(stack, path, o as SocketOptions) as never,
+            otherPath: (flow, path) => stack.otherPath(flow, path),
+          },
+          options as unknown as DeferredOptions,
+        );
+        if (listener) sock.on('message', listener);
+        return sock;
       }
-      if (options.type === 'udp6' && stack.core.ipv6 === undefined) {
-        throw new BywayError('ERR_BYPASS_UNSUPPORTED', 'this stack has no IPv6 (give it an IPv6 address or the ipv6 option): udp6 sockets must take the kernel path');
-      }
-      return new Socket(stack, options, listener);
+      const path = options.path ?? stack.fixedPath ?? stack.decide({ protocol: 'udp', direction: options.flow?.direction ?? 'inbound', ...options.flow });
+      return makeSocket(stack, path, options, listener);
     },
   };
+}
+
+/** A socket on `path`: node:dgram's (marked with its path) or byway's; a udp6 one needs a stack with IPv6. */
+function makeSocket(stack: StackInternals, path: Path, options: SocketOptions, listener?: MessageListener): Socket | KernelDgramSocket {
+  if (path === 'kernel') {
+    const { path: _p, flow: _f, ...nodeOptions } = options;
+    const sock = dgram.createSocket(nodeOptions as dgram.SocketOptions, listener as ((msg: Buffer, rinfo: dgram.RemoteInfo) => void) | undefined);
+    Object.defineProperty(sock, 'path', { value: 'kernel', enumerable: true });
+    return sock as KernelDgramSocket;
+  }
+  if (options.type === 'udp6' && stack.core.ipv6 === undefined) {
+    throw new BywayError('ERR_BYPASS_UNSUPPORTED', 'this stack has no IPv6 (give it an IPv6 address or the ipv6 option): udp6 sockets must take the kernel path');
+  }
+  return new Socket(stack, options, listener);
 }
 
 const BUFFER_TYPES = 'of type string or an instance of Buffer, TypedArray, or DataView';

@@ -17,6 +17,10 @@ export interface StackInternals {
   /** Run d.runDeferred() once after the current or next poll (and schedule that poll); see defer.ts. */
   defer(d: Deferred): void;
   decide(flow: Flow): Path;
+  /** The strategy's answer when it is the same for every flow ('kernel' or 'bypass'), else undefined. */
+  readonly fixedPath: Path | undefined;
+  /** A datagram sent on its socket's path to an address the strategy gives to the other path (counted). */
+  otherPath(flow: Flow, path: Path): void;
   track(s: Tracked): void;
   untrack(s: Tracked): void;
   /** Whether a tracked object keeps the process alive may have changed (ref/unref, bound, reading...). */

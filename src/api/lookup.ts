@@ -2,7 +2,8 @@
  * Host names as node:net and node:dgram resolve them: an IPv4 literal is taken as is (on a later tick, as
  * dns.lookup answers a literal), anything else goes to the `lookup` function (default dns.lookup, the system
  * resolver) with `{ family: 4, hints }`: TCP on the bypass path is IPv4 only, so a name is asked for its IPv4
- * address; a udp6 socket asks for an IPv6 one (`resolveHost6`).
+ * address unless the caller's `family` says 6 (a TCP connect then hands an IPv6 answer to the path strategy: the
+ * kernel path carries it, the bypass path refuses it); a udp6 socket asks for an IPv6 one (`resolveHost6`).
  * Errors are the lookup's own (dns.lookup's ENOTFOUND carries `hostname`); an answer that is not an IPv4 address
  * fails with ERR_INVALID_IP_ADDRESS, as Node's net does for a lookup that returns garbage.
  */
@@ -19,29 +20,37 @@ export interface LookupOptions {
 export type LookupCallback = (err: NodeJS.ErrnoException | null, address: string, family?: number) => void;
 export type LookupFunction = (hostname: string, options: LookupOptions, callback: LookupCallback) => void;
 
-/** Resolve `host` to an IPv4 address (as a number) and the string it was given as; cb runs on a later tick. */
+/**
+ * Resolve `host` to an IPv4 address (as a number) and the string it was given as; cb runs on a later tick. With
+ * `ipv6` (a TCP connect, which may take the kernel path), an IPv6 answer is handed on too, with family 6 and ip 0.
+ */
 export function resolveHost(
   lookup: LookupFunction,
   host: string,
-  options: LookupOptions,
-  cb: (err: Error | null, ip: number, address: string) => void,
+  options: LookupOptions & { ipv6?: boolean },
+  cb: (err: Error | null, ip: number, address: string, family: 4 | 6) => void,
 ): void {
   const literal = parseIpv4(host);
   if (literal !== undefined) {
-    process.nextTick(cb, null, literal, host);
+    process.nextTick(cb, null, literal, host, 4);
     return;
   }
-  lookup(host, { ...options, family: options.family || 4, all: false }, (err, address) => {
+  const { ipv6, ...asked } = options;
+  lookup(host, { ...asked, family: asked.family || 4, all: false }, (err, address) => {
     if (err) {
-      cb(err, 0, '');
+      cb(err, 0, '', 4);
+      return;
+    }
+    if (ipv6 && typeof address === 'string' && parseIpv6WithZone(address) !== undefined) {
+      cb(null, 0, address, 6);
       return;
     }
     const ip = typeof address === 'string' ? parseIpv4(address) : undefined;
     if (ip === undefined) {
-      cb(nodeError(TypeError, 'ERR_INVALID_IP_ADDRESS', `Invalid IP address: ${String(address)}`), 0, '');
+      cb(nodeError(TypeError, 'ERR_INVALID_IP_ADDRESS', `Invalid IP address: ${String(address)}`), 0, '', 4);
       return;
     }
-    cb(null, ip, address);
+    cb(null, ip, address, 4);
   });
 }
 

@@ -120,6 +120,13 @@ export class Server extends EventEmitter {
       const k = net.createServer({ allowHalfOpen: this.options.allowHalfOpen, pauseOnConnect: this.options.pauseOnConnect, noDelay: this.options.noDelay, keepAlive: this.options.keepAlive });
       this.kernel = k;
       k.on('connection', (s: net.Socket) => {
+        // maxConnections counts this server's connections on both paths, checked at accept time as node:net does.
+        if (this.maxConnections !== undefined && this.sockets.size >= this.maxConnections) {
+          const local = s.address() as Partial<net.AddressInfo>;
+          this.emit('drop', { localAddress: local.address, localPort: local.port, localFamily: local.family, remoteAddress: s.remoteAddress, remotePort: s.remotePort, remoteFamily: s.remoteFamily });
+          s.destroy();
+          return;
+        }
         Object.defineProperty(s, 'path', { value: 'kernel', enumerable: true });
         this.adopt(s as KernelSocket);
       });
@@ -218,9 +225,11 @@ export class Server extends EventEmitter {
     const tcp = this.stack.core.tcp;
     if (tcp === undefined) throw new BywayError('ERR_BYPASS_UNSUPPORTED', 'this stack was built without TCP');
     let ip = 0;
-    if (host !== undefined && host !== '0.0.0.0') {
+    // '::' (dual-stack on Linux) takes IPv4 connections on every address: the bypass path's, which has no TCP over
+    // IPv6 yet; another IPv6 address fails as an IPv6 literal given to connect() does.
+    if (host !== undefined && host !== '0.0.0.0' && host !== '::') {
       const parsed = parseIpv4(host);
-      if (parsed === undefined) throw new BywayError('ERR_INVALID_IP_ADDRESS', `byway needs an IPv4 literal, got '${host}'`);
+      if (parsed === undefined) throw nodeError(TypeError, 'ERR_INVALID_IP_ADDRESS', `Invalid IP address: ${host}`);
       if (!this.stack.core.isLocalAddress(parsed)) throw new BywayError('EADDRNOTAVAIL', `${host} is not one of this stack's addresses`);
       ip = parsed;
     }
@@ -244,7 +253,7 @@ export class Server extends EventEmitter {
       if (this.maxConnections !== undefined && this.sockets.size >= this.maxConnections) {
         conn.abort(this.stack.clock.now());
         this.stack.poke();
-        this.emit('drop', { localAddress: formatIpv4(conn.localIp), localPort: conn.localPort, remoteAddress: formatIpv4(conn.remoteIp), remotePort: conn.remotePort, remoteFamily: 'IPv4' });
+        this.emit('drop', { localAddress: formatIpv4(conn.localIp), localPort: conn.localPort, localFamily: 'IPv4', remoteAddress: formatIpv4(conn.remoteIp), remotePort: conn.remotePort, remoteFamily: 'IPv4' });
         return;
       }
       // An instance of the stack's net.Socket (instanceof it, its prototype patches apply), as node:net's are.

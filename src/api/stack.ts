@@ -107,6 +107,11 @@ export class Stack {
   readonly net: NetApi;
   readonly dgram: DgramApi;
   readonly core: NetStack;
+  /**
+   * Datagrams a socket sent on its path (decided at its first bind, connect or send) to an address the strategy
+   * gives to the other path: a socket has one path, so they take it, and are counted here.
+   */
+  readonly pathStats = { udpOtherPath: 0, lastOtherPath: '' };
   private readonly running: RunningStack;
   private readonly internals: StackInternals;
   private readonly tracked = new Set<Tracked>();
@@ -208,6 +213,12 @@ export class Stack {
         this.running.poke();
       },
       decide: (flow: Flow): Path => decide(flow),
+      fixedPath: options.path === undefined ? 'bypass' : options.path === 'kernel' || options.path === 'bypass' ? options.path : undefined,
+      otherPath: (flow, path) => {
+        const stats = this.pathStats;
+        stats.udpOtherPath++;
+        stats.lastOtherPath = `udp to ${flow.remoteAddress}:${flow.remotePort} sent on the socket's ${path} path; the strategy says ${path === 'kernel' ? 'bypass' : 'kernel'}`;
+      },
       track: (s) => {
         tracked.add(s);
         this.refChanged(s);

@@ -20,6 +20,9 @@ export function adoptOnto(ks: net.Socket, bs: BywaySocket): void {
   // Corked writes (pg corks each query's messages) go to byway as one write, as node:net hands them to writev.
   k['_writev'] = (chunks: Array<{ chunk: Buffer | string; encoding: BufferEncoding }>, cb: (err?: Error | null) => void) =>
     bs.write(Buffer.concat(chunks.map((c) => (typeof c.chunk === 'string' ? Buffer.from(c.chunk, c.encoding) : c.chunk))), cb);
+  // A write node:net held while the socket was looking its host name up goes out on 'connect' through this.
+  k['_writeGeneric'] = (writev: boolean, data: unknown, encoding: BufferEncoding, cb: (err?: Error | null) => void) =>
+    writev ? (k['_writev'] as (c: unknown, cb: unknown) => void)(data, cb) : bs.write(data as Buffer, encoding, cb);
   k['_final'] = (cb: (err?: Error | null) => void) => {
     bs.end();
     cb();

@@ -10,9 +10,11 @@
  *   port and address; on the bypass path a byway listener feeds the genuine server's 'connection' event, and
  *   address/close/listening/getConnections/ref/unref of that server answer for it.
  * - dgram.createSocket: decided at the first bind, connect or send, on the resolved address of a host name
- *   (dgram-socket.ts).
+ *   (src/api/dgram-deferred.ts).
  * - net.Socket.prototype.connect (a socket made with `new net.Socket()`, as pg does): on the bypass path the
  *   genuine socket is kept and carries a byway socket's bytes (adopt.ts).
+ * - A TCP or TLS connect to a host name is decided on the address it resolves to (connect-by-name.ts): node:net
+ *   makes the socket, which is looked up once and then connected by node:net or adopted by byway.
  *
  * byway's own sockets are always asked for with `path: 'bypass'`, so byway never calls back into these patches.
  * Every patched socket carries `path`. `uninstall()` restores everything.
@@ -21,6 +23,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import http from 'node:http';
 import dgram from 'node:dgram';
+import type { EventEmitter } from 'node:events';
 import { syncBuiltinESMExports } from 'node:module';
 import type { Flow, Path, PathDecider } from '../api/path.js';
 import type { Stack } from '../api/stack.js';
@@ -28,7 +31,8 @@ import type { Socket as BywaySocket } from '../api/net.js';
 import type { Server as BywayServer } from '../api/net-server.js';
 import { adoptOnto } from './adopt.js';
 import type { PathCounters } from './counters.js';
-import { DeferredDgramSocket } from './dgram-socket.js';
+import { DeferredDgramSocket, type DeferredOptions } from '../api/dgram-deferred.js';
+import { connectByName, hostName, nameConnectable, type NameConnectHooks } from './connect-by-name.js';
 
 type AnyFn = (...args: unknown[]) => unknown;
 type ConnectOpts = Record<string, unknown> & { port?: unknown; host?: unknown; path?: unknown; socket?: unknown };
@@ -78,7 +82,12 @@ export interface Patches {
   bypassListeners(): Array<{ address: string; port: number }>;
 }
 
-export function installPatches(stack: Stack, decide: PathDecider, counters: PathCounters, onFailure: (what: string) => void): Patches {
+export function installPatches(stack: Stack, rules: PathDecider, counters: PathCounters, onFailure: (what: string) => void): Patches {
+  // byway's TCP is IPv4 only: a flow to or on an IPv6 address takes the kernel, whatever the rules say.
+  const decide = (flow: Flow): Path => {
+    const address = flow.direction === 'inbound' ? flow.localAddress : flow.remoteAddress;
+    return flow.protocol === 'tcp' && address !== undefined && net.isIPv6(address) ? 'kernel' : rules(flow);
+  };
   const orig = {
     connect: net.connect as unknown as AnyFn,
     createConnection: net.createConnection as unknown as AnyFn,
@@ -132,9 +141,29 @@ export function installPatches(stack: Stack, decide: PathDecider, counters: Path
     };
   };
 
+  /** The two ends of a connect by name (connect-by-name.ts), counted in `count`. */
+  const byName = (flow: Flow, opts: ConnectOpts, what: string, count: { bypass: number; kernel: number }): NameConnectHooks => ({
+    decide: (address) => decide({ ...flow, remoteAddress: address }),
+    kernel(sock, o) {
+      count.kernel++;
+      markKernel(sock);
+      toKernel(orig.socketConnect, sock, [o]);
+    },
+    bypass(sock, address) {
+      count.bypass++;
+      const bs = stack.net.createConnection(bywayConnectOptions(opts, { ...flow, remoteAddress: address }) as never) as BywaySocket;
+      watchErrors(bs as unknown as { emit: AnyFn }, `${what} ${address}:${flow.remotePort}`);
+      adoptOnto(sock, bs);
+    },
+  });
+  /** A connect to a host name that node:net would accept: decided once the name is resolved. */
+  const isByName = (flow: Flow | undefined, opts: ConnectOpts): boolean => flow !== undefined && hostName(opts) !== undefined && nameConnectable(opts);
+
   const createConnection = function (this: unknown, ...args: unknown[]): unknown {
     const { opts, cb } = connectArgs(args);
     const flow = tcpFlow(opts);
+    // node:net makes the socket; its connect (socketConnect below) looks the name up and decides.
+    if (isByName(flow, opts)) return orig.createConnection.apply(net, args);
     if (flow === undefined || decide(flow) === 'kernel') {
       if (flow !== undefined) counters.tcpConnect.kernel++;
       return markKernel(toKernel<object>(orig.createConnection, net, args));
@@ -149,6 +178,11 @@ export function installPatches(stack: Stack, decide: PathDecider, counters: Path
     if (kernelDepth > 0) return orig.socketConnect.apply(this, args);
     const a = Array.isArray(args[0]) ? (args[0] as unknown[]) : args; // Node's internal normalized form
     const flow = tcpFlow(connectArgs(a).opts);
+    if (isByName(flow, connectArgs(a).opts) && !(this instanceof tls.TLSSocket)) {
+      const { opts, cb } = connectArgs(a);
+      connectByName(this, hostName(opts)!, opts, cb as (() => void) | undefined, byName(flow!, opts, 'tcp connect', counters.tcpConnect));
+      return this;
+    }
     if (flow === undefined || decide(flow) === 'kernel') {
       if (flow !== undefined) counters.tcpConnect.kernel++;
       markKernel(this);
@@ -174,6 +208,20 @@ export function installPatches(stack: Stack, decide: PathDecider, counters: Path
     }
     const cb = typeof args[args.length - 1] === 'function' ? (args[args.length - 1] as AnyFn) : undefined;
     const flow = opts.socket !== undefined ? undefined : tcpFlow(opts);
+    if (isByName(flow, opts)) {
+      // TLS over a socket connected by name (node:tls takes one still connecting): the path is decided after the
+      // lookup, and the socket's 'lookup' events are the TLS socket's, as when node:tls connects it itself.
+      const sock = new net.Socket();
+      const connectOpts: ConnectOpts = { port: opts.port, host: opts.host };
+      for (const k of ['family', 'hints', 'lookup', 'localAddress', 'localPort', 'autoSelectFamily', 'autoSelectFamilyAttemptTimeout']) {
+        if (opts[k] !== undefined) connectOpts[k] = opts[k];
+      }
+      connectByName(sock, hostName(opts)!, connectOpts, undefined, byName(flow!, opts, 'tls connect', counters.tlsConnect));
+      const t = orig.tlsConnect.call(tls, { ...opts, path: undefined, socket: sock }, cb) as EventEmitter;
+      sock.on('lookup', (...a: unknown[]) => t.emit('lookup', ...a));
+      Object.defineProperty(t, 'path', { get: () => (sock as { path?: Path }).path, enumerable: true, configurable: true });
+      return t;
+    }
     if (flow === undefined || decide(flow) === 'kernel') {
       if (flow !== undefined) counters.tlsConnect.kernel++;
       return markKernel(toKernel<object>(orig.tlsConnect, tls, args));
@@ -273,7 +321,7 @@ export function installPatches(stack: Stack, decide: PathDecider, counters: Path
           counters.lastOtherPath = `udp to ${flow.remoteAddress}:${flow.remotePort} sent on the socket's ${path} path; the rules say ${path === 'kernel' ? 'bypass' : 'kernel'}`;
         },
       },
-      options,
+      options as DeferredOptions,
     );
     if (typeof args[1] === 'function') sock.on('message', args[1] as AnyFn);
     return sock;

@@ -177,6 +177,34 @@ describe.each(envs)('dgram send loop on the %s path', (_name, make) => {
     }
   });
 
+  it('a close a tick after sends: every send callback still runs, without an error; one in the same tick is dropped', async () => {
+    const env = make();
+    try {
+      const sock = env.client.dgram.createSocket('udp4');
+      sock.bind(0);
+      await once(sock, 'listening');
+      const results = Array.from({ length: 3 }, () =>
+        new Promise<[Error | null, number]>((resolve) => sock.send('x', sock.address().port, env.clientAddress, (err, n) => resolve([err, n]))),
+      );
+      // node:dgram has handed them to the kernel one tick later (its lookup of a literal answers on the next
+      // tick), and libuv then calls each callback even though the socket closes.
+      await new Promise((resolve) => process.nextTick(resolve));
+      // A send in the close's own tick is dropped without a callback, as node:dgram drops it.
+      let lateCalled = false;
+      sock.send('late', sock.address().port, env.clientAddress, () => (lateCalled = true));
+      sock.close();
+      expect(await Promise.all(results)).toEqual([
+        [null, 1],
+        [null, 1],
+        [null, 1],
+      ]);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      expect(lateCalled).toBe(false);
+    } finally {
+      env.close();
+    }
+  });
+
   it("throws node:dgram's errors for misuse (class, code, message)", async () => {
     const env = make();
     try {

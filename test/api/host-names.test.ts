@@ -5,6 +5,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import net from 'node:net';
+import dgram from 'node:dgram';
 import { memoryLink } from '../../drivers/memory/index.js';
 import { createStack, type Stack } from '../../src/api/stack.js';
 import type { LookupFunction, LookupOptions } from '../../src/api/lookup.js';
@@ -16,7 +17,7 @@ function fakeLookup(names: Record<string, string>): { lookup: LookupFunction; as
   const asked: Array<[string, LookupOptions]> = [];
   const lookup: LookupFunction = (host, options, cb) => {
     asked.push([host, options]);
-    const address = names[host];
+    const address = net.isIP(host) !== 0 ? host : names[host]; // node:dgram looks up the literals it binds to, too
     setImmediate(() => {
       if (address === undefined) cb(Object.assign(new Error(`getaddrinfo ENOTFOUND ${host}`), { code: 'ENOTFOUND', hostname: host }), '');
       else cb(null, address, 4);
@@ -160,6 +161,143 @@ describe('host names', () => {
     receiver.close();
     local.close();
   });
+  it('UDP with a strategy of rules: the path is decided at the first send, connect or bind, on the resolved address', async () => {
+    const [da, db] = memoryLink();
+    const a = createStack({ driver: da, address: '10.0.0.1/24', path: { rules: [{ cidr: '127.0.0.0/8', path: 'kernel' }], default: 'bypass' } });
+    const b = createStack({ driver: db, address: '10.0.0.2/24' });
+    stacks.push(a, b);
+    const { lookup, asked } = fakeLookup({ 'db.internal': '10.0.0.2', 'cache.internal': '127.0.0.1' });
+    const peer = b.dgram.createSocket('udp4');
+    peer.bind(7003, '10.0.0.2');
+    await once(peer, 'listening');
+    const kernelPeer = dgram.createSocket('udp4');
+    kernelPeer.bind(0, '127.0.0.1');
+    await once(kernelPeer, 'listening');
+
+    // Before the first bind/connect/send: no path yet, and what an unbound node:dgram socket answers.
+    const toBypass = a.dgram.createSocket({ type: 'udp4', lookup });
+    expect(toBypass.path).toBeUndefined();
+    expect(() => toBypass.address()).toThrowError(expect.objectContaining({ code: 'EBADF', syscall: 'getsockname' }));
+    expect(() => toBypass.remoteAddress()).toThrowError(expect.objectContaining({ code: 'ERR_SOCKET_DGRAM_NOT_CONNECTED' }));
+    expect(() => toBypass.send('x', 70000, 'db.internal')).toThrowError(expect.objectContaining({ code: 'ERR_SOCKET_BAD_PORT' }));
+    const got = once<[Buffer, { address: string }]>(peer, 'message');
+    toBypass.send('by name to byway', 7003, 'db.internal');
+    toBypass.send('and a second, queued behind the lookup', 7003, 'db.internal');
+    expect((await got)[0].toString()).toBe('by name to byway');
+    expect(toBypass.path).toBe('bypass');
+
+    const toKernel = a.dgram.createSocket({ type: 'udp4', lookup });
+    const gotKernel = once<[Buffer, { address: string }]>(kernelPeer, 'message');
+    toKernel.connect(kernelPeer.address().port, 'cache.internal', () => toKernel.send('by name to the kernel'));
+    const [m, rinfo] = await gotKernel;
+    expect(m.toString()).toBe('by name to the kernel');
+    expect(rinfo.address).toBe('127.0.0.1');
+    expect(toKernel.path).toBe('kernel');
+    // One question per send or connect, as node:dgram asks (the first one's answer is what the path was decided
+    // on and what the socket was given; node:dgram's kernel socket looks that literal up again, as it does).
+    expect(asked.filter(([h]) => net.isIP(h) === 0).map(([h, o]) => [h, o.family])).toEqual([
+      ['db.internal', 4],
+      ['db.internal', 4],
+      ['cache.internal', 4],
+    ]);
+
+    // bind to a name through dns.lookup: 'localhost' resolves to 127.0.0.1, which the rules give to the kernel.
+    const bound = a.dgram.createSocket('udp4');
+    bound.bind(0, 'localhost');
+    await once(bound, 'listening');
+    expect(bound.path).toBe('kernel');
+    expect(bound.address().address).toBe('127.0.0.1');
+
+    // TCP through dns.lookup: 'localhost' is resolved, and the strategy decides on 127.0.0.1 (kernel).
+    const kernelTcp = net.createServer((c) => c.end('kernel by localhost'));
+    servers.push(kernelTcp);
+    kernelTcp.listen(0, '127.0.0.1');
+    await once(kernelTcp, 'listening');
+    const viaName = a.net.createConnection((kernelTcp.address() as net.AddressInfo).port, 'localhost') as Socket;
+    const lookedUp = once<unknown[]>(viaName, 'lookup');
+    let text = '';
+    viaName.setEncoding('utf8').on('data', (d: string) => (text += d));
+    await once(viaName, 'close');
+    expect(await lookedUp).toEqual([null, '127.0.0.1', 4, 'localhost']);
+    expect(viaName.path).toBe('kernel');
+    expect(text).toBe('kernel by localhost');
+
+    // The socket keeps its one path: a datagram to an address the rules give to the kernel still takes byway's,
+    // and is counted, with what happened.
+    expect(a.pathStats.udpOtherPath).toBe(0);
+    await new Promise<void>((resolve) => toBypass.send('elsewhere', 9, '127.0.0.1', () => resolve()));
+    expect(a.pathStats).toEqual({ udpOtherPath: 1, lastOtherPath: "udp to 127.0.0.1:9 sent on the socket's bypass path; the strategy says kernel" });
+    for (const s of [toBypass, toKernel, bound, peer, kernelPeer]) s.close();
+    await once(toBypass, 'close');
+  });
+
+  it('udp6 names are asked with family 6; TCP to an IPv6 answer takes the kernel if the strategy says so, else fails as documented', async () => {
+    const [da, db] = memoryLink();
+    const a = createStack({
+      driver: da,
+      address: ['10.0.0.1/24', 'fd00::1/64'],
+      ipv6: { dad: { dupAddrDetectTransmits: 0 } },
+      path: { rules: [{ cidr: '::1/128', path: 'kernel' }], default: 'bypass' },
+    });
+    const b = createStack({ driver: db, address: ['10.0.0.2/24', 'fd00::2/64'], ipv6: { dad: { dupAddrDetectTransmits: 0 } } });
+    stacks.push(a, b);
+    await Promise.all([a.ready(), b.ready()]);
+    const asked: Array<[string, LookupOptions]> = [];
+    const names: Record<string, string> = { 'v6.internal': 'fd00::2', 'lo6.internal': '::1' };
+    const lookup: LookupFunction = (host, options, cb) => {
+      asked.push([host, options]);
+      setImmediate(() => cb(null, names[host]!, 6));
+    };
+    const peer = b.dgram.createSocket('udp6');
+    peer.bind(7004);
+    await once(peer, 'listening');
+    const s6 = a.dgram.createSocket({ type: 'udp6', lookup });
+    const got = once<[Buffer, { address: string; family: string }]>(peer, 'message');
+    s6.send('over IPv6 by name', 7004, 'v6.internal');
+    const [m, rinfo] = await got;
+    expect(m.toString()).toBe('over IPv6 by name');
+    expect(rinfo).toMatchObject({ address: 'fd00::1', family: 'IPv6' });
+    expect(s6.path).toBe('bypass');
+    expect(asked).toEqual([['v6.internal', { family: 6, all: false }]]);
+
+    // TCP: a name that resolves to IPv6 (family 6). The kernel path carries it (a node:net socket to ::1)...
+    const kernelServer = net.createServer((c) => c.end('kernel over IPv6'));
+    servers.push(kernelServer);
+    kernelServer.listen(0, '::1');
+    await once(kernelServer, 'listening');
+    const viaKernel = a.net.createConnection({ host: 'lo6.internal', port: (kernelServer.address() as net.AddressInfo).port, family: 6, lookup }) as Socket;
+    const lookedUp = once<unknown[]>(viaKernel, 'lookup');
+    let text = '';
+    viaKernel.setEncoding('utf8').on('data', (d: string) => (text += d));
+    await once(viaKernel, 'close');
+    expect(viaKernel.path).toBe('kernel');
+    expect(text).toBe('kernel over IPv6');
+    expect(await lookedUp).toEqual([null, '::1', 6, 'lo6.internal']);
+    // ...the bypass path has no TCP over IPv6 yet: the documented error, as for an IPv6 literal.
+    const viaBypass = a.net.createConnection({ host: 'v6.internal', port: 80, family: 6, lookup }) as Socket;
+    const [err] = await once<[NodeJS.ErrnoException]>(viaBypass, 'error');
+    expect(err).toBeInstanceOf(TypeError);
+    expect(err.code).toBe('ERR_INVALID_IP_ADDRESS');
+    expect(err.message).toBe('Invalid IP address: fd00::2');
+    // listen: '::' (dual-stack on Linux) takes the IPv4 connections on the bypass path; another IPv6 address is
+    // refused as connect() refuses one.
+    const any = b.net.createServer((c) => c.end('via ::')).listen(7005, '::');
+    await once(any, 'listening');
+    expect(any.address()).toMatchObject({ address: '0.0.0.0', port: 7005 });
+    const c4 = a.net.createConnection(7005, '10.0.0.2') as Socket;
+    let via = '';
+    c4.setEncoding('utf8').on('data', (d: string) => (via += d));
+    await once(c4, 'close');
+    expect(via).toBe('via ::');
+    const six = b.net.createServer().listen(7006, 'fd00::2');
+    const [listenErr] = await once<[NodeJS.ErrnoException]>(six, 'error');
+    expect(listenErr).toBeInstanceOf(TypeError);
+    expect([listenErr.code, listenErr.message]).toEqual(['ERR_INVALID_IP_ADDRESS', 'Invalid IP address: fd00::2']);
+    any.close();
+    s6.close();
+    peer.close();
+  });
+
   it('ping() takes a host name: through the lookup option, dns.lookup for localhost, ENOTFOUND when it does not resolve', async () => {
     const [da, db] = memoryLink();
     const a = createStack({ driver: da, address: '10.0.0.1/24' });

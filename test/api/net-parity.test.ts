@@ -256,4 +256,36 @@ describe.each(envs)('net on the %s path', (name, make) => {
     expect(err.message).toBe(`bind EADDRINUSE ${env.serverAddress}:${port}`);
     server.close();
   });
+
+  it("maxConnections: a connection over it is closed at accept time and reported with 'drop' and node:net's data", async () => {
+    env = make();
+    const server = env.server.net.createServer((s) => s.write('welcome'));
+    server.maxConnections = 1;
+    const drops: unknown[] = [];
+    server.on('drop', (d: unknown) => drops.push({ ...(d as object) }));
+    const port = await listen(env, server);
+    const first = env.client.net.createConnection({ port, host: env.serverAddress });
+    await once(first, 'data'); // accepted
+    const second = env.client.net.createConnection({ port, host: env.serverAddress });
+    second.on('error', () => {}); // reset (bypass) or closed (kernel): how it ends is the kernel's business
+    second.resume();
+    await once(second, 'close');
+    expect(drops).toEqual([
+      { localAddress: env.serverAddress, localPort: port, localFamily: 'IPv4', remoteAddress: expect.any(String), remotePort: expect.any(Number), remoteFamily: 'IPv4' },
+    ]);
+    first.destroy();
+    server.close();
+  });
+
+  it('Socket, Stream and Server build instances without new, as node:net\'s; isIP, isIPv4, isIPv6', () => {
+    env = make();
+    const n = env.client.net;
+    expect(n.Stream).toBe(n.Socket);
+    const s = (n.Socket as unknown as () => unknown)();
+    expect(s).toBeInstanceOf(n.Socket);
+    expect((n.Stream as unknown as () => unknown)()).toBeInstanceOf(n.Socket);
+    expect((n.Server as unknown as () => unknown)()).toBeInstanceOf(n.Server);
+    expect([n.isIP('10.0.0.1'), n.isIP('fd00::1'), n.isIP('db.internal')]).toEqual([4, 6, 0]);
+    expect([n.isIPv4('10.0.0.1'), n.isIPv6('10.0.0.1'), n.isIPv6('::1')]).toEqual([true, false, true]);
+  });
 });

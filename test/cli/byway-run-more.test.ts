@@ -2,8 +2,10 @@
  * `byway run` beyond AF_PACKET in the program's own namespace (issue #15):
  *
  * - TAP: `byway run --driver tap:NAME --profile latency` (busy polling) runs an undici client (`undici.request` and
- *   the global fetch) against nginx on the TAP's kernel end; the client, which never calls process.exit, ends by
- *   itself, and nginx's access log shows both requests from byway's address (which the kernel does not hold).
+ *   the global fetch) downloading 20 MB from nginx on the TAP's kernel end by host name (the namespace's hosts
+ *   file); the only rule that sends flows to byway is the nginx address's prefix, so the connect is decided on the
+ *   address the name resolves to. The client, which never calls process.exit, ends by itself, and nginx's access
+ *   log shows both requests from byway's address (which the kernel does not hold).
  * - BYWAY_NETNS: the driver is opened in another namespace than the program's. The program's bypass flow reaches
  *   a server behind that namespace's veth from byway's address; its kernel flow (loopback) stays in the program's
  *   own namespace, where the only server on that port is.
@@ -42,10 +44,11 @@ describePrivileged('byway run: a TAP driver, and the driver in another namespace
     });
 
     it(
-      'TAP, latency profile: undici.request and fetch download 8 MB from nginx, SHA-256 checked, and the client exits by itself',
+      'TAP, latency profile: undici.request and fetch download 20 MB from nginx by host name, decided on its address, SHA-256 checked, and the client exits by itself',
       async () => {
-        const SIZE = 8 << 20;
+        const SIZE = 20 << 20;
         const ns = lab.addNetns('bwrt-');
+        lab.addHosts(ns, { 'web.byway.test': '10.77.32.1' });
         const tap = lab.addTap(ns);
         ipIn(ns, `addr add 10.77.32.1/24 dev ${tap}`);
         const web = join(dir, 'nginx');
@@ -54,13 +57,16 @@ describePrivileged('byway run: a TAP driver, and the driver in another namespace
         writeFileSync(join(web, 'nginx.conf'), nginxConfig(web, `server { listen 10.77.32.1:8091; root ${web}/www; }`, `${web}/access.log`));
         lab.spawnIn(ns, 'nginx', ['-p', web, '-e', `${web}/error.log`, '-c', join(web, 'nginx.conf')]);
         await tcpListening(ns, 8091);
-        const url = 'http://10.77.32.1:8091/blob';
+        const url = 'http://web.byway.test:8091/blob';
+        const started = Date.now();
         const client = lab.spawnIn(ns, process.execPath, [
-          '--import', 'tsx', BYWAY_CLI, 'run', '--driver', `tap:${tap}`, '--address', '10.77.32.2/24', '--profile', 'latency', '--',
+          '--import', 'tsx', BYWAY_CLI, 'run', '--driver', `tap:${tap}`, '--address', '10.77.32.2/24', '--profile', 'latency',
+          '--path', '10.77.32.1/32=bypass,default=kernel', '--',
           process.execPath, app('undici-client.cjs'), url,
         ]) as Proc;
         // Ends by itself: busy polling holds the process only while a socket is active.
         expect(await exited(client, 90_000), client.output()).toBe(0);
+        console.log(`byway run (tap, undici + fetch of 2 x ${SIZE >> 20} MB by name): ${Date.now() - started} ms`);
         expect(client.output()).toMatch(/^byway: pid \d+ driver tap:\S+ mode own poll busy profile latency /m);
         const line = /^\{.*\}$/m.exec(client.output())?.[0];
         const want = { status: 200, bytes: SIZE, sha256: sha256(blob(SIZE)) };

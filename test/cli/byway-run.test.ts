@@ -242,11 +242,19 @@ describePrivileged('byway run: unmodified node programs over AF_PACKET', () => {
       await tcpListening(kernelNs, 8443);
       const cap = await startCapture('fetch.pcap');
       const client = lab.spawnIn(appNs, 'env', [
-        `NODE_EXTRA_CA_CERTS=${join(web, 'cert.pem')}`,
+        `NODE_EXTRA_CA_CERTS=${join(web, 'cert.pem')}`, 'LINGER=1',
         process.execPath, '--import', 'tsx', BYWAY_CLI, 'run', '--driver', `af-packet:${appIf}`, '--address', `${BYWAY}/24`, '--profile', 'throughput', '--',
         process.execPath, app('fetch-client.cjs'), `http://${KERNEL}:8090/blob`, `https://${KERNEL}:8443/blob`,
       ]) as Proc;
-      expect(await exited(client, 120_000), client.output()).toBe(0);
+      const pid = (await waitOutput(client, /^byway: pid (\d+) driver af-packet/m, 30_000, 'byway run (fetch)'))[1]!;
+      await waitOutput(client, /^done$/m, 120_000, 'fetch client');
+      // byway's counters: fetch over HTTP connected through net.connect, over HTTPS through tls.connect, both bypass.
+      const stat = await statOf(pid);
+      expect(stat.paths.tcpConnect).toEqual({ bypass: 1, kernel: 0 });
+      expect(stat.paths.tlsConnect).toEqual({ bypass: 1, kernel: 0 });
+      expect(stat.stack.tcp.activeOpens).toBe(2);
+      client.kill('SIGTERM');
+      expect(await exited(client, 30_000), client.output()).not.toBeNull();
       const lines = client.output().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
       const want = sha256(blob(SIZE));
       expect(lines, client.output()).toEqual([
@@ -343,12 +351,18 @@ describePrivileged('byway run: unmodified node programs over AF_PACKET', () => {
       const server = bywayRun('tcp:in:8088=bypass,default=kernel', [app('ws-server.cjs'), '8088']);
       const pid = (await waitOutput(server, /^byway: pid (\d+) driver af-packet/m, 30_000, 'byway run (ws)'))[1]!;
       await waitOutput(server, /^listening 8088$/m, 30_000, 'ws server');
+      const cap = await startCapture('ws.pcap');
       const r = await execInAsync(kernelNs, process.execPath, [app('ws-client.cjs'), `ws://${BYWAY}:8088/`, '10000'], { timeoutMs: 90_000 });
       expect(JSON.parse(r.stdout.trim()), r.stderr).toEqual({ echoed: 10_000, inOrder: true });
       const stat = await statOf(pid);
       expect(stat.paths.tcpListen).toEqual({ bypass: 1, kernel: 0 });
       expect(stat.paths.tcpAccepted.bypass).toBe(1);
       expect(stat.stack.tcp.passiveOpens).toBe(1);
+      await cap.stop();
+      // On the wire, the server's side of the connection comes from byway's address.
+      const fromServer = (await packets(kernelNs, cap.file)).filter((p) => p.sport === 8088);
+      expect(fromServer.length).toBeGreaterThan(10);
+      expect(new Set(fromServer.map((p) => p.src))).toEqual(new Set([BYWAY]));
     },
     TEST_MS,
   );

@@ -15,7 +15,7 @@
  */
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { describe, it } from 'vitest';
 import { nativeAvailability } from '../../drivers/native/index.js';
 
@@ -293,6 +293,18 @@ export class NetLab {
     return name;
   }
 
+  /**
+   * Names for programs run in `ns`: `ip netns exec` mounts /etc/netns/NS/hosts over /etc/hosts, so dns.lookup
+   * there (getaddrinfo, 'files' first) resolves them. destroy() removes the file.
+   */
+  addHosts(ns: string, entries: Record<string, string>): void {
+    const dir = `/etc/netns/${ns}`;
+    mkdirSync(dir, { recursive: true });
+    this.hostDirs.push(dir);
+    writeFileSync(`${dir}/hosts`, ['127.0.0.1 localhost', ...Object.entries(entries).map(([name, ip]) => `${ip} ${name}`)].join('\n') + '\n');
+  }
+  private readonly hostDirs: string[] = [];
+
   /** Whether an interface exists in a namespace. */
   linkExists(ns: string | undefined, name: string): boolean {
     const args = ns ? ['-n', ns, 'link', 'show', name] : ['link', 'show', name];
@@ -313,5 +325,6 @@ export class NetLab {
     for (const p of this.processes.splice(0)) killGroup(p, 'SIGKILL');
     for (const l of this.rootLinks.splice(0)) spawnSync('ip', ['link', 'del', l], { stdio: 'ignore', timeout: 5000 });
     for (const ns of this.namespaces.splice(0)) spawnSync('ip', ['netns', 'del', ns], { stdio: 'ignore', timeout: 5000 });
+    for (const d of this.hostDirs.splice(0)) rmSync(d, { recursive: true, force: true });
   }
 }

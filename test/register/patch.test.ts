@@ -9,6 +9,7 @@ import http from 'node:http';
 import https from 'node:https';
 import tls from 'node:tls';
 import dgram from 'node:dgram';
+import dns from 'node:dns';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -91,6 +92,18 @@ describe('preload patches (in-memory link)', () => {
     expect(got).toBe('from the kernel');
     expect(counters.tcpConnect.kernel).toBe(kernelBefore + 1);
     expect(counters.tcpListen.kernel).toBeGreaterThanOrEqual(1);
+    // An IPv6 literal: the kernel's (byway's TCP is IPv4 only), whatever the rules say (default=bypass here).
+    const srv6 = net.createServer((c) => c.end('from the kernel over IPv6'));
+    srv6.listen(0, '::1');
+    await once(srv6, 'listening');
+    expect(srv6.address()).toMatchObject({ address: '::1', family: 'IPv6' }); // listening in the kernel
+    const s6 = net.connect({ port: (srv6.address() as net.AddressInfo).port, host: '::1' });
+    expect((s6 as unknown as { path: string }).path).toBe('kernel');
+    let got6 = '';
+    s6.setEncoding('utf8').on('data', (d: string) => (got6 += d));
+    await once(s6, 'close');
+    expect(got6).toBe('from the kernel over IPv6');
+    await new Promise<void>((r) => srv6.close(() => r()));
     // tcp:9999=kernel: an address byway owns the subnet of, still sent to the kernel (and refused there: no route)
     const k = net.connect({ port: 9999, host: PEER });
     expect((k as unknown as { path: string }).path).toBe('kernel');
@@ -208,6 +221,83 @@ describe('preload patches (in-memory link)', () => {
     peerServer.close();
   });
 
+  it('TCP by host name: one lookup (the lookup option), then the path decided on the address; the lookup event as node:net', async () => {
+    // kernel.test resolves to loopback (kernel), bypass.test to the peer (default=bypass): deciding on the name
+    // would send both the same way.
+    const names: Record<string, string> = { 'kernel.test': '127.0.0.1', 'bypass.test': PEER };
+    const asked: Array<[string, unknown]> = [];
+    const lookup = (host: string, o: { all?: boolean }, cb: (...a: unknown[]) => void): void => {
+      asked.push([host, { ...o }]);
+      const a = names[host];
+      setImmediate(() => {
+        if (a === undefined) cb(Object.assign(new Error(`getaddrinfo ENOTFOUND ${host}`), { code: 'ENOTFOUND', hostname: host, syscall: 'getaddrinfo' }));
+        else if (o.all) cb(null, [{ address: a, family: 4 }]);
+        else cb(null, a, 4);
+      });
+    };
+    const echo = peer.net.createServer((s) => s.pipe(s));
+    echo.listen({ port: 7, path: 'bypass' });
+    await once(echo, 'listening');
+    const kernelServer = net.createServer((s) => s.end('from the kernel'));
+    kernelServer.listen(0, '127.0.0.1');
+    await once(kernelServer, 'listening');
+    const kernelPort = (kernelServer.address() as net.AddressInfo).port;
+    const before = { ...counters.tcpConnect };
+
+    // net.connect: written before the name is resolved, held until connected, as node:net does.
+    const s = net.connect({ host: 'bypass.test', port: 7, lookup } as net.NetConnectOpts);
+    expect(s).toBeInstanceOf(net.Socket);
+    expect((s as unknown as { path?: string }).path).toBeUndefined(); // not decided before the lookup
+    const lookedUp = once<unknown[]>(s, 'lookup').then((...a) => a);
+    s.end('by name over byway');
+    let got = '';
+    s.setEncoding('utf8').on('data', (d: string) => (got += d));
+    await once(s, 'connect');
+    expect((await lookedUp)[0]).toBe(null);
+    expect((s as unknown as { path: string }).path).toBe('bypass');
+    expect(s.remoteAddress).toBe(PEER);
+    await once(s, 'close');
+    expect(got).toBe('by name over byway');
+
+    // new net.Socket().connect() to a name that resolves to loopback: node:net connects, with the answer had.
+    const k = new net.Socket();
+    const events: unknown[][] = [];
+    k.on('lookup', (...a: unknown[]) => events.push(a));
+    k.connect({ host: 'kernel.test', port: kernelPort, lookup } as net.SocketConnectOpts);
+    let fromKernel = '';
+    k.setEncoding('utf8').on('data', (d: string) => (fromKernel += d));
+    await once(k, 'close');
+    expect(fromKernel).toBe('from the kernel');
+    expect((k as unknown as { path: string }).path).toBe('kernel');
+    expect(events).toEqual([[null, '127.0.0.1', 4, 'kernel.test']]); // node:net's own event, once
+    expect(counters.tcpConnect).toEqual({ bypass: before.bypass + 1, kernel: before.kernel + 1 });
+    // One question per connect, asked as node:net asks (any family, ADDRCONFIG, all addresses: autoSelectFamily).
+    expect(asked).toEqual([
+      ['bypass.test', { family: 0, hints: dns.ADDRCONFIG, all: true }],
+      ['kernel.test', { family: 0, hints: dns.ADDRCONFIG, all: true }],
+    ]);
+
+    // http.get passes its lookup option down to the agent's connect.
+    const res = await new Promise<http.IncomingMessage>((resolve, reject) =>
+      http.get({ host: 'bypass.test', port: 80, path: '/?n=1000', lookup } as http.RequestOptions, resolve).on('error', reject),
+    );
+    expect((res.socket as unknown as { path: string }).path).toBe('bypass');
+    let n = 0;
+    for await (const chunk of res) n += (chunk as Buffer).length;
+    expect(n).toBe(1000);
+
+    // A name that does not resolve: 'lookup' with the error, then the resolver's error on the socket, uncounted.
+    const failedBefore = counters.bypassFailures;
+    const lost = net.connect({ host: 'nowhere.test', port: 7, lookup } as net.NetConnectOpts);
+    const lookupErr = once<unknown>(lost, 'lookup');
+    const err = await once<NodeJS.ErrnoException & { hostname?: string }>(lost, 'error');
+    expect(await lookupErr).toBe(err);
+    expect(err).toMatchObject({ code: 'ENOTFOUND', hostname: 'nowhere.test' });
+    expect(counters.bypassFailures).toBe(failedBefore);
+    echo.close();
+    await new Promise<void>((r) => kernelServer.close(() => r()));
+  });
+
   it('new net.Socket().connect() on a bypass flow: the genuine socket carries byway\'s bytes both ways', async () => {
     const peerSide: string[] = [];
     const srv = peer.net.createServer((s) => {
@@ -302,6 +392,21 @@ describe('preload patches (in-memory link)', () => {
       );
       expect(body).toBe('secret');
       expect(counters.tlsConnect.bypass).toBe(2);
+      // By host name: the path is decided once the name is resolved; the lookup event reaches the TLS socket.
+      const lookup = (_h: string, o: { all?: boolean }, cb: (...a: unknown[]) => void): void =>
+        void setImmediate(() => (o.all ? cb(null, [{ address: PEER, family: 4 }]) : cb(null, PEER, 4)));
+      const byName = tls.connect({ host: 'peer.test', port: 443, ca: cert, servername: 'peer.test', lookup } as tls.ConnectionOptions);
+      const lookedUp = once<unknown>(byName, 'lookup');
+      await once(byName, 'secureConnect');
+      expect(await lookedUp).toBe(null);
+      expect((byName as unknown as { path: string }).path).toBe('bypass');
+      expect(byName.authorized).toBe(true);
+      byName.end('GET / HTTP/1.0\r\n\r\n');
+      let again = '';
+      byName.setEncoding('utf8').on('data', (d: string) => (again += d));
+      await once(byName, 'close');
+      expect(again).toMatch(/secret$/);
+      expect(counters.tlsConnect.bypass).toBe(3);
       front.close();
     });
   });
