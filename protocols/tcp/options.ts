@@ -115,6 +115,15 @@ export interface TcpOptions {
    * Linux profile).
    */
   slowStartAfterIdle?: boolean;
+  /**
+   * Set PSH on the last segment of every packet of two or more segments, as Linux does since 4.x (so the receiver's
+   * GRO delivers it at once); without a TSO driver, on the last segment of each run Linux would have sent as one
+   * GSO packet (push.ts: about a millisecond at the pacing rate, at most half the congestion window). When false,
+   * PSH marks only the end of the application's data, as Linux 3.x did. Default true.
+   */
+  pushBursts?: boolean;
+  /** The fewest segments such a packet is sized for (Linux's tcp_min_tso_segs). Default 2. */
+  minTsoSegs?: number;
   /** Segments ACKed immediately at connection start (quick-ACK mode). Default 16. */
   quickAcks?: number;
   /**
@@ -192,7 +201,7 @@ function checkOptions(r: ResolvedTcpOptions): ResolvedTcpOptions {
   const positive: Array<keyof ResolvedTcpOptions> = [
     'mss', 'minMss', 'sendBuffer', 'maxSendBuffer', 'receiveBuffer', 'maxReceiveBuffer', 'oooLimit', 'oooTotalLimit', 'bufferMemoryLimit', 'msl', 'initialRto', 'maxRto',
     'initialWindowSegments', 'keepAliveIdle', 'keepAliveInterval', 'keepAliveCount', 'synQueueLimit',
-    'ephemeralLow', 'ephemeralHigh', 'timersPerPoll', 'closeBurst',
+    'ephemeralLow', 'ephemeralHigh', 'timersPerPoll', 'closeBurst', 'minTsoSegs',
   ];
   const nonNegative: Array<keyof ResolvedTcpOptions> = [
     'minRto', 'finWait2Timeout', 'delayedAckMs', 'quickAcks', 'synRetries', 'synAckRetries', 'maxRetransmits',
@@ -269,6 +278,8 @@ export function resolveTcpOptions(given: TcpOptions, defaultCc: CongestionContro
     quickAcks: o.quickAcks ?? 16,
     delayFinAck: o.delayFinAck ?? false,
     slowStartAfterIdle: o.slowStartAfterIdle ?? false,
+    pushBursts: o.pushBursts ?? true,
+    minTsoSegs: o.minTsoSegs ?? 2,
     coalesceAcks: o.coalesceAcks ?? true,
     timestamps: o.timestamps ?? true,
     windowScaling: o.windowScaling ?? true,

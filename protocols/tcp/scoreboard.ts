@@ -20,6 +20,8 @@ export class SentSeg {
   xmits = 0;
   sacked = false;
   lost = false;
+  /** It ended the application's data when sent: a retransmission carries PSH again (as Linux's skb keeps it). */
+  psh = false;
 }
 
 /** Told of every record newly delivered (cumulatively ACKed or SACKed): RACK's update (RFC 8985 6.2). */
@@ -73,6 +75,7 @@ export class Scoreboard {
       s.xmits = 1;
       s.sacked = false;
       s.lost = false;
+      s.psh = false;
       this.segs.push(s);
       seq = seqAdd(seq, s.len);
     } while (rest > 0);
@@ -192,9 +195,11 @@ export class Scoreboard {
     rest.xmits = s.xmits;
     rest.sacked = false;
     rest.lost = s.lost;
+    rest.psh = s.psh; // PSH stays on the tail, as Linux's tcp_fragment moves it to the second part
     if (rest.xmits > 1) this.retransOut++;
     s.len = mss;
     s.fin = false;
+    s.psh = false;
     this.segs.splice(index + 1, 0, rest);
   }
 

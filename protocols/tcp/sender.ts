@@ -17,6 +17,7 @@ import { SenderChrono } from './chrono.js';
 import { EMPTY_RING, INITIAL_RING, NEVER } from './conn-common.js';
 import { seqAdd, seqDiff, seqGe, seqGt, seqLe, seqLt } from './seq.js';
 import { TcpFlag, type TcpFields } from './wire.js';
+import { burstSegments } from './push.js';
 
 export class Sender {
   private readonly c: TcpConnection;
@@ -284,6 +285,9 @@ export class Sender {
     // MSS-sized segments, because the batch holds only full ones and any short tail goes alone, as without TSO.
     const tsoMax = this.host.tsoMaxFor(this.c.remoteIp);
     const burst = tsoMax > 0 ? Math.max(1, Math.floor((tsoMax - 40 - (this.c.neg.tsOk ? 12 : 0)) / this.c.neg.mss)) * this.c.neg.mss : this.c.neg.mss;
+    // The end of the packet Linux would send from here (push.ts), and whether it holds more than one segment.
+    let pushEnd = this.sndNxt;
+    let pushMulti = false;
     for (;;) {
       const offset = seqDiff(this.sndNxt, this.bufSeq);
       const avail = this.sndBuf.length - offset;
@@ -311,7 +315,17 @@ export class Sender {
         if (finPending && avail <= 0 && wndRoom <= 0 && !seqGt(this.sndNxt, this.sndUna)) this.c.tmr.armPersist(now);
         break;
       }
-      if (!this.sendNew(now, offset, len, withFin)) return;
+      const mss = this.c.neg.mss;
+      if (this.o.pushBursts && len > 0 && seqGe(this.sndNxt, pushEnd)) {
+        const segs = burstSegments(mss, cwnd, this.c.cc.ssthresh, this.c.rtt.srtt, this.c.rec.rackMinRtt, this.o.minTsoSegs);
+        let g = Math.min(avail, segs * mss, wndRoom, cwndRoom);
+        // Whole segments, but for the tail of the data when Nagle lets it go with them.
+        if (g > mss && (g < avail || (!this.noDelay && !finPending))) g -= g % mss;
+        pushEnd = seqAdd(this.sndNxt, g);
+        pushMulti = g > mss;
+      }
+      const push = this.o.pushBursts && (len > mss || (pushMulti && seqAdd(this.sndNxt, len) === pushEnd));
+      if (!this.sendNew(now, offset, len, withFin, push)) return;
       sentAck = true;
       if (withFin) break;
     }
@@ -324,15 +338,19 @@ export class Sender {
     this.c.rearm();
   }
 
-  sendNew(now: number, offset: number, len: number, fin: boolean): boolean {
+  /** `push`: PSH although the data goes on (the end of a packet of several segments, push.ts). */
+  sendNew(now: number, offset: number, len: number, fin: boolean, push = false): boolean {
     const f = this.host.txFields;
     const mss = this.c.neg.mss;
-    this.c.tx.fillHeader(f, this.sndNxt, TcpFlag.ACK | (fin ? TcpFlag.FIN : 0) | (len > 0 && offset + len === this.sndBuf.length ? TcpFlag.PSH : 0));
+    // PSH where the application's data ends (RFC 9293 3.9.1; Linux's tcp_push marks a write's last skb).
+    const dataEnd = len > 0 && offset + len === this.sndBuf.length;
+    this.c.tx.fillHeader(f, this.sndNxt, TcpFlag.ACK | (fin ? TcpFlag.FIN : 0) | (dataEnd || (push && len > 0) ? TcpFlag.PSH : 0));
     this.c.tx.fillOptions(now, f, len);
     if (!this.c.tx.xmit(now, f, len > 0 ? this.sndBuf : null, offset, len, len > mss ? mss : undefined)) return false;
     // One record per segment on the wire, as if each had been sent alone: SACK, RACK, loss marking and
     // retransmission work on what the peer sees, not on how the packet left this.c host.
     this.sndNxt = this.c.sb.record(now, this.sndNxt, len, fin, mss);
+    if (dataEnd) this.c.sb.segs[this.c.sb.segs.length - 1]!.psh = true;
     if (fin) this.finSent = true;
     if (seqDiff(this.sndNxt, this.sndUna) === len + (fin ? 1 : 0)) this.progressAt = now; // nothing was outstanding
     this.c.cnt.bytesSent += len;
@@ -351,7 +369,7 @@ export class Sender {
     }
     const f = this.host.txFields;
     const offset = seqDiff(s.seq, this.bufSeq);
-    this.c.tx.fillHeader(f, s.seq, TcpFlag.ACK | (s.fin ? TcpFlag.FIN : 0));
+    this.c.tx.fillHeader(f, s.seq, TcpFlag.ACK | (s.fin ? TcpFlag.FIN : 0) | (s.psh ? TcpFlag.PSH : 0));
     this.c.tx.fillOptions(now, f, dataLen);
     if (!this.c.tx.xmit(now, f, dataLen > 0 ? this.sndBuf : null, offset, dataLen)) return false;
     this.c.sb.retransmitted(now, s);

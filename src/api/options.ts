@@ -79,6 +79,8 @@ const TCP: Schema<Omit<TcpOptions, 'rng'>> = {
   profile: oneOf('byway', 'linux'),
   delayFinAck: bool,
   slowStartAfterIdle: bool,
+  pushBursts: bool,
+  minTsoSegs: number,
   rtoFormula: oneOf('rfc6298', 'linux'),
 };
 
