@@ -43,7 +43,8 @@ export interface TcpOptions {
   /**
    * How the RTO follows the RTT estimate. 'rfc6298': RTO = SRTT + max(G, 4 * RTTVAR), then clamped to
    * [minRto, maxRto] (RFC 6298 2.3-2.5). 'linux': RTO = SRTT + max(minRto, 4 * RTTVAR), as Linux's tcp_set_rto
-   * (its variance term never falls below tcp_rto_min), so a steady 100 ms path gets 300 ms, not 200 ms. Default
+   * (its variance term never falls below tcp_rto_min), so a steady 100 ms path gets 300 ms, not 200 ms; and the
+   * tail-loss probe timer as tcp_schedule_loss_probe: 2 SRTT + 2 ms, or + minRto with one segment out. Default
    * 'rfc6298' ('linux' in the Linux profile).
    */
   rtoFormula?: 'rfc6298' | 'linux';

@@ -23,6 +23,7 @@ export const PASSING = [
   'close_shutdown/close-unread-data-rst.pkt',
   'close_shutdown/shutdown-rd-close.pkt',
   'close_shutdown/shutdown-rdwr-close.pkt',
+  'close_shutdown/shutdown-rdwr-send-queue-ack-close.pkt',
   'close_shutdown/shutdown-wr-close.pkt',
   'close_shutdown/tcp_disorder_fin_in_FIN_WAIT.pkt',
   'congestion_control/cwnd-moderation-disorder-no-moderation.pkt',
