@@ -157,7 +157,7 @@ export class TcpConnection {
     this.rcv.rcvCap = this.o.receiveBuffer;
     this.rechargeBuffers(); // initial buffers are always granted
     this.rtt = new RttEstimator(rtoOptionsFor(this.o));
-    this.cc = this.o.congestionControl({ mss: 536, now, initialWindowSegments: this.o.initialWindowSegments });
+    this.cc = this.o.congestionControl({ mss: 536, now, initialWindowSegments: this.o.initialWindowSegments, abcLimit: this.o.abcLimit });
     this.neg.tsOffset = this.o.rng.nextU32();
     this.neg.rcvWs = this.o.windowScaling ? wscaleFor(this.o.maxReceiveBuffer) : 0;
     const clamp = Math.max(this.o.minMss, Math.min(this.o.mss, host.mtuFor(ids.remoteIp) - 40));

@@ -9,7 +9,7 @@ import type { CongestionControlFactory } from './parts.js';
  * Named option sets. 'byway' is the defaults below. 'linux' gives the behaviour of Linux 6.x's TCP at its default
  * sysctls, the TCP that packetdrill scripts and most users' expectations are written against: initial window 10
  * (RFC 6928), initial RTO 1 s, 200 ms minimum and Linux's RTO formula (rtoFormula 'linux'), 40 ms delayed ACK with
- * 16 quick ACKs at the start, cwnd restart after idle (RFC 5681 4.1), timestamps ticking once per millisecond, SACK, window scale derived from the largest
+ * 16 quick ACKs at the start, cwnd restart after idle (RFC 5681 4.1), slow start counting every segment an ACK covers (abcLimit 0), timestamps ticking once per millisecond, SACK, window scale derived from the largest
  * receive buffer (tcp_rmem's default maximum, 6 MiB, gives scale 7), receive buffer 128 KiB (tcp_rmem's default),
  * send buffer 16 KiB growing to 4 MiB (tcp_wmem), 6 SYN / 5 SYN-ACK retries, CUBIC. Options given explicitly
  * override the profile's values.
@@ -25,6 +25,7 @@ export const LINUX_PROFILE: Readonly<Partial<Omit<TcpOptions, 'rng' | 'profile'>
   delayedAckMs: 40,
   delayFinAck: true,
   slowStartAfterIdle: true,
+  abcLimit: 0,
   quickAcks: 16,
   timestamps: true,
   sack: true,
@@ -125,6 +126,11 @@ export interface TcpOptions {
   pushBursts?: boolean;
   /** The fewest segments such a packet is sized for (Linux's tcp_min_tso_segs). Default 2. */
   minTsoSegs?: number;
+  /**
+   * RFC 3465's L: the most one ACK grows cwnd by in slow start, in segments; 0 for no limit (Linux's tcp_slow_start
+   * counts every segment an ACK covers). Default 2 (0 in the Linux profile).
+   */
+  abcLimit?: number;
   /** Segments ACKed immediately at connection start (quick-ACK mode). Default 16. */
   quickAcks?: number;
   /**
@@ -206,7 +212,7 @@ function checkOptions(r: ResolvedTcpOptions): ResolvedTcpOptions {
   ];
   const nonNegative: Array<keyof ResolvedTcpOptions> = [
     'minRto', 'finWait2Timeout', 'delayedAckMs', 'quickAcks', 'synRetries', 'synAckRetries', 'maxRetransmits',
-    'challengeAckLimit', 'invalidAckIntervalMs', 'maxTimeWait', 'maxConnections', 'rstRateLimit', 'rtoSpread',
+    'challengeAckLimit', 'invalidAckIntervalMs', 'abcLimit', 'maxTimeWait', 'maxConnections', 'rstRateLimit', 'rtoSpread',
   ];
   for (const k of positive) {
     const v = r[k] as number;
@@ -281,6 +287,7 @@ export function resolveTcpOptions(given: TcpOptions, defaultCc: CongestionContro
     slowStartAfterIdle: o.slowStartAfterIdle ?? false,
     pushBursts: o.pushBursts ?? true,
     minTsoSegs: o.minTsoSegs ?? 2,
+    abcLimit: o.abcLimit ?? 2,
     coalesceAcks: o.coalesceAcks ?? true,
     timestamps: o.timestamps ?? true,
     windowScaling: o.windowScaling ?? true,

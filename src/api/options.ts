@@ -81,6 +81,7 @@ const TCP: Schema<Omit<TcpOptions, 'rng'>> = {
   slowStartAfterIdle: bool,
   pushBursts: bool,
   minTsoSegs: number,
+  abcLimit: number,
   rtoFormula: oneOf('rfc6298', 'linux'),
 };
 

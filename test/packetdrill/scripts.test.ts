@@ -30,6 +30,7 @@ export const PASSING = [
   'congestion_control/iw10-base-case.pkt',
   'congestion_control/slow-start-ack-per-1pkt.pkt',
   'congestion_control/slow-start-ack-per-2pkt.pkt',
+  'congestion_control/slow-start-after-idle.pkt',
   'congestion_control/slow-start-ack-per-2pkt-send-5pkt.pkt',
   'congestion_control/slow-start-app-limited-9-packets-out.pkt',
   'handshake/blocking-accept.pkt',
