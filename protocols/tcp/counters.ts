@@ -41,7 +41,7 @@ export class TcpCounters {
       rto: this.c.rtt.rto,
       rcvRtt: this.c.rcv.rcvRtt,
       backoff: this.c.rtt.backoffCount,
-      cwnd: this.c.cc.cwnd,
+      cwnd: this.c.rec.sendCwnd(),
       ssthresh: this.c.cc.ssthresh,
       congestionControl: this.c.cc.name,
       bytesInFlight: this.c.rec.pipe(),

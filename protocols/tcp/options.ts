@@ -26,6 +26,8 @@ export const LINUX_PROFILE: Readonly<Partial<Omit<TcpOptions, 'rng' | 'profile'>
   delayFinAck: true,
   slowStartAfterIdle: true,
   abcLimit: 0,
+  prr: true,
+  ssthreshFromCwnd: true,
   quickAcks: 16,
   timestamps: true,
   sack: true,
@@ -45,7 +47,8 @@ export interface TcpOptions {
    * How the RTO follows the RTT estimate. 'rfc6298': RTO = SRTT + max(G, 4 * RTTVAR), then clamped to
    * [minRto, maxRto] (RFC 6298 2.3-2.5). 'linux': RTO = SRTT + max(minRto, 4 * RTTVAR), as Linux's tcp_set_rto
    * (its variance term never falls below tcp_rto_min), so a steady 100 ms path gets 300 ms, not 200 ms; and the
-   * tail-loss probe timer as tcp_schedule_loss_probe: 2 SRTT + 2 ms, or + minRto with one segment out. Default
+   * tail-loss probe timer as tcp_schedule_loss_probe: 2 SRTT + 2 ms, or + minRto with one segment out, never
+   * pending in fast recovery. Default
    * 'rfc6298' ('linux' in the Linux profile).
    */
   rtoFormula?: 'rfc6298' | 'linux';
@@ -126,6 +129,19 @@ export interface TcpOptions {
   pushBursts?: boolean;
   /** The fewest segments such a packet is sized for (Linux's tcp_min_tso_segs). Default 2. */
   minTsoSegs?: number;
+  /**
+   * Proportional rate reduction in a SACK fast recovery (RFC 6937, with the bounds of Linux's tcp_cwnd_reduction):
+   * on each ACK the sender may send in proportion to what the ACK delivered instead of waiting for pipe to fall
+   * below the reduced cwnd, and `info().cwnd` reports the window PRR allows (pipe + sndcnt), as Linux's snd_cwnd
+   * does. Default false (true in the Linux profile).
+   */
+  prr?: boolean;
+  /**
+   * Compute the loss response (ssthresh) from cwnd, as Linux's CUBIC and Reno do, instead of from FlightSize
+   * without the SACKed data (RFC 5681 eq. 4, RFC 9438 4.6, which notes that implementations use cwnd). Default
+   * false (true in the Linux profile).
+   */
+  ssthreshFromCwnd?: boolean;
   /**
    * RFC 3465's L: the most one ACK grows cwnd by in slow start, in segments; 0 for no limit (Linux's tcp_slow_start
    * counts every segment an ACK covers). Default 2 (0 in the Linux profile).
@@ -288,6 +304,8 @@ export function resolveTcpOptions(given: TcpOptions, defaultCc: CongestionContro
     pushBursts: o.pushBursts ?? true,
     minTsoSegs: o.minTsoSegs ?? 2,
     abcLimit: o.abcLimit ?? 2,
+    prr: o.prr ?? false,
+    ssthreshFromCwnd: o.ssthreshFromCwnd ?? false,
     coalesceAcks: o.coalesceAcks ?? true,
     timestamps: o.timestamps ?? true,
     windowScaling: o.windowScaling ?? true,

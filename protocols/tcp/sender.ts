@@ -148,6 +148,7 @@ export class Sender {
   processAck(now: number, seg: TcpFields, dataLen: number): void {
     const ack = seg.ack;
     const acked = seqDiff(ack, this.sndUna);
+    const sackedBefore = this.c.sb.sackedBytes;
     const wndBefore = this.sndWnd;
     this.lastAckAt = now;
     if (acked > 0) this.progressAt = now;
@@ -172,9 +173,12 @@ export class Sender {
     ) {
       this.c.rec.onDupAck(now);
     }
+    const lostBefore = this.c.sb.lostBytes;
     if (this.c.neg.sackOk && (this.c.sb.sackedBytes > 0 || this.c.sb.retransOut > 0) && !this.c.sb.empty) {
       this.c.rec.detectLosses(now);
     }
+    // Delivered by this ACK: cumulatively (acked, taking back what was SACKed before) or newly SACKed (RFC 6937).
+    if (this.c.rec.inRecovery) this.c.rec.onAckDone(Math.max(0, acked) + this.c.sb.sackedBytes - sackedBefore, acked > 0, this.c.sb.lostBytes > lostBefore);
     if (this.sndRoom() > 0 && this.c.tmr.persistAt !== NEVER) {
       this.c.tmr.persistAt = NEVER;
       this.c.tmr.persistBackoff = 0;
@@ -267,7 +271,7 @@ export class Sender {
     const pmtu = this.host.mtuFor(this.c.remoteIp);
     // The host refuses anything larger, so its estimate is obeyed below minMss too (the host floors it itself).
     if (pmtu - 40 < this.c.neg.mssRaw) this.lowerMss(now, pmtu, 64);
-    const cwnd = this.c.cc.cwnd;
+    const cwnd = this.c.rec.sendCwnd();
     // 1. Retransmissions (RFC 6675 5 NextSeg rule 1, RFC 8985, RFC 6298 5.4).
     if (this.c.sb.lostBytes > 0) {
       for (let i = this.c.sb.segHead; i < this.c.sb.segs.length && this.c.sb.lostBytes > 0; i++) {
@@ -354,6 +358,7 @@ export class Sender {
     if (fin) this.finSent = true;
     if (seqDiff(this.sndNxt, this.sndUna) === len + (fin ? 1 : 0)) this.progressAt = now; // nothing was outstanding
     this.c.cnt.bytesSent += len;
+    if (this.c.rec.inRecovery) this.c.rec.prrOut += len;
     this.lastDataSentAt = now;
     if (this.c.tmr.rtoAt === NEVER) this.c.tmr.rtoAt = this.c.tmr.rtoDeadline(now); // RFC 6298 5.1
     this.c.tmr.armTlp(now);
@@ -373,6 +378,7 @@ export class Sender {
     this.c.tx.fillOptions(now, f, dataLen);
     if (!this.c.tx.xmit(now, f, dataLen > 0 ? this.sndBuf : null, offset, dataLen)) return false;
     this.c.sb.retransmitted(now, s);
+    if (this.c.rec.inRecovery) this.c.rec.prrOut += s.len;
     if (this.c.rec.undoArmed) {
       this.c.rec.undoRetrans++;
       this.c.rec.undoSent++;

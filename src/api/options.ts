@@ -82,6 +82,8 @@ const TCP: Schema<Omit<TcpOptions, 'rng'>> = {
   pushBursts: bool,
   minTsoSegs: number,
   abcLimit: number,
+  prr: bool,
+  ssthreshFromCwnd: bool,
   rtoFormula: oneOf('rfc6298', 'linux'),
 };
 
