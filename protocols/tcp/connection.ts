@@ -160,7 +160,9 @@ export class TcpConnection {
     this.cc = this.o.congestionControl({ mss: 536, now, initialWindowSegments: this.o.initialWindowSegments, abcLimit: this.o.abcLimit });
     this.neg.tsOffset = this.o.rng.nextU32();
     this.neg.rcvWs = this.o.windowScaling ? wscaleFor(this.o.maxReceiveBuffer) : 0;
-    const clamp = Math.max(this.o.minMss, Math.min(this.o.mss, host.mtuFor(ids.remoteIp) - 40));
+    // RFC 1191 3.1: the MSS we advertise comes from the interface (or route) MTU, not the path MTU; what we send
+    // follows the PMTU (Sender.output lowers the MSS to it).
+    const clamp = Math.max(this.o.minMss, Math.min(this.o.mss, host.linkMtuFor(ids.remoteIp) - 40));
     this.neg.advMss = clamp;
   }
 

@@ -49,6 +49,11 @@ export interface TcpHost {
    */
   txSegment(now: number, src: number, dst: number, tcpLen: number, segment?: number): TcpTxPacket | null;
   mtuFor(dst: number): number;
+  /**
+   * Optional: the route's or interface's MTU towards dst, without path MTUs learned from ICMP (RFC 1191 3.1: the
+   * MSS option we send does not depend on the PMTU). mtuFor when absent.
+   */
+  linkMtuFor?(dst: number): number;
   sourceFor(dst: number): number | undefined;
   readonly txChecksum: boolean;
   readonly rxChecksum: boolean;
@@ -170,6 +175,7 @@ export class TcpLayer {
       tsoMaxFor: (dst) => this.tsoMaxFor(dst),
       challengeAckAllowed: (now) => this.challengeAckAllowed(now),
       mtuFor: (dst) => this.mtuFor(dst),
+      linkMtuFor: (dst) => this.host.linkMtuFor?.(dst) ?? this.host.mtuFor(dst),
       connEstablished: (conn) => this.connEstablished(conn),
       connClosed: (conn) => this.connClosed(conn),
       connTimeWait: (conn) => this.connTimeWait(conn),
@@ -391,7 +397,7 @@ export class TcpLayer {
   private cookieSynAck(now: number, src: number, dst: number, syn: TcpFields): void {
     const o = this.opts;
     const tsOk = o.timestamps && syn.tsVal !== undefined;
-    const clamp = Math.max(o.minMss, Math.min(o.mss, this.host.mtuFor(src) - 40));
+    const clamp = Math.max(o.minMss, Math.min(o.mss, (this.host.linkMtuFor?.(src) ?? this.host.mtuFor(src)) - 40));
     const peerMss = syn.mss !== undefined && syn.mss > 0 ? syn.mss : 536;
     const wsOk = tsOk && o.windowScaling && syn.wscale !== undefined;
     const sackOk = tsOk && o.sack && syn.sackPermitted;

@@ -27,6 +27,7 @@ export const LINUX_PROFILE: Readonly<Partial<Omit<TcpOptions, 'rng' | 'profile'>
   slowStartAfterIdle: true,
   abcLimit: 0,
   prr: true,
+  minshallNagle: true,
   ssthreshFromCwnd: true,
   quickAcks: 16,
   timestamps: true,
@@ -129,6 +130,12 @@ export interface TcpOptions {
   pushBursts?: boolean;
   /** The fewest segments such a packet is sized for (Linux's tcp_min_tso_segs). Default 2. */
   minTsoSegs?: number;
+  /**
+   * Nagle as Minshall's variant (Linux's tcp_nagle_check): a segment shorter than the MSS waits only while another
+   * short one is unacknowledged, not while any data is, so the short tail of a write leaves with its full segments
+   * instead of waiting a round trip (or a delayed ACK). Default false (true in the Linux profile).
+   */
+  minshallNagle?: boolean;
   /**
    * Proportional rate reduction in a SACK fast recovery (RFC 6937, with the bounds of Linux's tcp_cwnd_reduction):
    * on each ACK the sender may send in proportion to what the ACK delivered instead of waiting for pipe to fall
@@ -305,6 +312,7 @@ export function resolveTcpOptions(given: TcpOptions, defaultCc: CongestionContro
     minTsoSegs: o.minTsoSegs ?? 2,
     abcLimit: o.abcLimit ?? 2,
     prr: o.prr ?? false,
+    minshallNagle: o.minshallNagle ?? false,
     ssthreshFromCwnd: o.ssthreshFromCwnd ?? false,
     coalesceAcks: o.coalesceAcks ?? true,
     timestamps: o.timestamps ?? true,

@@ -50,6 +50,8 @@ export class Sender {
   probesUnanswered = 0;
   /** When the last acceptable ACK arrived. */
   lastAckAt = 0;
+  /** The end of the last segment shorter than the MSS sent (Minshall's Nagle, Linux's snd_sml). */
+  sndSml = 0;
   /** When new data last left (slowStartAfterIdle, like Linux's lsndtime). */
   lastDataSentAt = 0;
   /** setUserTimeout (0: off), and when SND.UNA last advanced or data left with nothing outstanding. */
@@ -73,6 +75,7 @@ export class Sender {
     this.sndUna = una;
     this.sndNxt = nxt;
     this.bufSeq = nxt;
+    this.sndSml = nxt;
     this.c.rec.recoverSeq = iss;
     this.c.rec.rackFack = iss;
   }
@@ -311,7 +314,7 @@ export class Sender {
           break;
         }
       }
-      if (avail > 0 && len === avail && len < this.c.neg.mss && !this.noDelay && !finPending && seqGt(this.sndNxt, this.sndUna)) {
+      if (avail > 0 && len === avail && len < this.c.neg.mss && !this.noDelay && !finPending && this.nagleWaits()) {
         break; // Nagle (RFC 9293 3.7.4): a small segment waits while data is unacknowledged
       }
       const withFin = finPending && len === Math.max(avail, 0) && wndRoom > len;
@@ -342,6 +345,16 @@ export class Sender {
     this.c.rearm();
   }
 
+  /**
+   * Whether Nagle holds a short segment: while any data is unacknowledged (RFC 896, RFC 9293 3.7.4), or with
+   * minshallNagle only while a short segment is (Minshall's variant, Linux's tcp_minshall_check), so the short tail
+   * of a write leaves with its full segments.
+   */
+  private nagleWaits(): boolean {
+    if (!this.o.minshallNagle) return seqGt(this.sndNxt, this.sndUna);
+    return seqGt(this.sndSml, this.sndUna) && seqLe(this.sndSml, this.sndNxt);
+  }
+
   /** `push`: PSH although the data goes on (the end of a packet of several segments, push.ts). */
   sendNew(now: number, offset: number, len: number, fin: boolean, push = false): boolean {
     const f = this.host.txFields;
@@ -353,6 +366,7 @@ export class Sender {
     if (!this.c.tx.xmit(now, f, len > 0 ? this.sndBuf : null, offset, len, len > mss ? mss : undefined)) return false;
     // One record per segment on the wire, as if each had been sent alone: SACK, RACK, loss marking and
     // retransmission work on what the peer sees, not on how the packet left this.c host.
+    if (len > 0 && len % mss !== 0) this.sndSml = seqAdd(this.sndNxt, len); // ends in a short segment
     this.sndNxt = this.c.sb.record(now, this.sndNxt, len, fin, mss);
     if (dataEnd) this.c.sb.segs[this.c.sb.segs.length - 1]!.psh = true;
     if (fin) this.finSent = true;

@@ -83,6 +83,7 @@ const TCP: Schema<Omit<TcpOptions, 'rng'>> = {
   minTsoSegs: number,
   abcLimit: number,
   prr: bool,
+  minshallNagle: bool,
   ssthreshFromCwnd: bool,
   rtoFormula: oneOf('rfc6298', 'linux'),
 };

@@ -91,6 +91,7 @@ export class TcpTransport implements Transport {
         return tsoMax > 0 && !host.isLocalAddress(dst) && !host.isBroadcastFor(dst) ? tsoMax : 0;
       },
       mtuFor: (dst: number): number => host.mtuFor(dst),
+      linkMtuFor: (dst: number): number => host.linkMtuFor(dst),
       sourceFor: (dst: number): number | undefined => host.sourceFor(dst),
       negativeAdvice: options.negativeAdvice,
       ...portClaims(host.flows, 'tcp'),

@@ -3,7 +3,7 @@
  * one GSO packet (pushBursts), and a retransmission of a segment that ended the data. On the virtual clock.
  */
 import { describe, expect, it } from 'vitest';
-import { ACK, PSH, bytes } from './harness.js';
+import { ACK, PSH, SYN, bytes } from './harness.js';
 import { Tester } from './fixtures.js';
 import { burstSegments } from '../../protocols/tcp/push.js';
 import { Scoreboard } from '../../protocols/tcp/scoreboard.js';
@@ -83,5 +83,36 @@ describe('PSH on the wire', () => {
     sb.trimAcked(0, 1461, { rackUpdate: () => undefined });
     sb.record(0, 1461, 100, false, 1460);
     expect(sb.segs[sb.segHead]!.psh).toBe(false);
+  });
+});
+
+describe('advertised MSS and the path MTU (RFC 1191 3.1)', () => {
+  it('advertises the MSS of the link MTU although a smaller path MTU is known, and sends segments for the path MTU', () => {
+    const t = new Tester({ noDelay: true });
+    t.host.mtu = 1200; // the path MTU (learned from ICMP)
+    (t.host as unknown as { linkMtuFor: () => number }).linkMtuFor = () => 1500;
+    const c = t.synSent();
+    expect(t.syn!.mss).toBe(1460);
+    t.send({ flags: SYN | ACK, seq: t.r(0), ack: t.l(1), window: 65535, mss: 1460 });
+    t.recv({ flags: ACK });
+    c.send(t.now, bytes(1460));
+    expect(t.recvAll().map((s) => s.payloadLen)).toEqual([1160, 300]);
+  });
+});
+
+describe('minshallNagle (Linux tcp_nagle_check)', () => {
+  const tail = (minshallNagle: boolean): number[] => {
+    const t = new Tester({ minshallNagle, initialWindowSegments: 10 });
+    const c = t.established();
+    c.send(t.now, bytes(1500)); // one full segment and a 40-byte tail
+    const first = t.recvAll().map((s) => s.payloadLen);
+    c.send(t.now, bytes(40)); // another short one while the tail is unacknowledged
+    return [...first, ...t.recvAll().map((s) => s.payloadLen)];
+  };
+
+  it('sends the short tail of a write with its full segment, and holds a short segment while another is unacknowledged', () => {
+    expect(tail(true)).toEqual([1460, 40]);
+    // RFC 896 as written: the tail waits for the full segment's ACK (and both short writes go together then).
+    expect(tail(false)).toEqual([1460]);
   });
 });

@@ -162,6 +162,8 @@ class Execution {
   private readonly tsTickUs: number;
   private localIsn = 0;
   private localIsnKnown = false;
+  /** Inbound SYNs (without ACK) so far: each after the first opens a new passive connection. */
+  private passiveSyns = 0;
   private readonly remoteIsn = 0;
   /** The flow under test: the stack's port and the script's. */
   private localPort = SERVER_PORT;
@@ -330,6 +332,12 @@ class Execution {
   private injectTcp(p: TcpPacketSpec): void {
     this.ensureStack();
     const flags = flagBits(p.flags);
+    if (p.flags === 'S' && this.passiveSyns++ > 0) {
+      // A SYN to a listener after an earlier one starts a new connection: packetdrill gives it a new ephemeral port,
+      // and the stack's next SYN-ACK gives its ISN.
+      this.remotePort = SCRIPT_PORT + this.passiveSyns - 1;
+      this.localIsnKnown = false;
+    }
     const opts: TcpOptionSpec[] = [];
     for (const o of p.options === 'any' ? [] : (p.options ?? [])) {
       if (o.kind === 'TS') opts.push({ kind: 'TS', val: o.val, ecr: this.liveEcr(o.ecr) });
