@@ -50,6 +50,13 @@ export class Sender {
   probesUnanswered = 0;
   /** When the last acceptable ACK arrived. */
   lastAckAt = 0;
+  /**
+   * TCP_CORK is on (setCork); the last write asked for more to come (MSG_MORE); data up to pushSeq leaves whatever
+   * either says (uncorking and setNoDelay(true) push what is queued, Linux's TCP_NAGLE_PUSH).
+   */
+  corked = false;
+  more = false;
+  pushSeq = 0;
   /** The end of the last segment shorter than the MSS sent (Minshall's Nagle, Linux's snd_sml). */
   sndSml = 0;
   /** When new data last left (slowStartAfterIdle, like Linux's lsndtime). */
@@ -76,6 +83,7 @@ export class Sender {
     this.sndNxt = nxt;
     this.bufSeq = nxt;
     this.sndSml = nxt;
+    this.pushSeq = nxt;
     this.c.rec.recoverSeq = iss;
     this.c.rec.rackFack = iss;
   }
@@ -317,6 +325,9 @@ export class Sender {
       if (avail > 0 && len === avail && len < this.c.neg.mss && !this.noDelay && !finPending && this.nagleWaits()) {
         break; // Nagle (RFC 9293 3.7.4): a small segment waits while data is unacknowledged
       }
+      if (avail > 0 && len === avail && len < this.c.neg.mss && (this.corked || this.more) && !finPending && seqLt(this.pushSeq, seqAdd(this.bufSeq, this.sndBuf.length))) {
+        break; // TCP_CORK / MSG_MORE: a short segment waits for more data or a push
+      }
       const withFin = finPending && len === Math.max(avail, 0) && wndRoom > len;
       if (len <= 0 && !withFin) {
         if (finPending && avail <= 0 && wndRoom <= 0 && !seqGt(this.sndNxt, this.sndUna)) this.c.tmr.armPersist(now);
@@ -345,6 +356,18 @@ export class Sender {
     this.c.rearm();
   }
 
+  /** TCP_CORK on or off; off pushes what is queued (at `now`, when given). */
+  setCork(on: boolean, now: number | undefined): void {
+    this.corked = on;
+    if (!on) this.push(now);
+  }
+
+  /** What is queued now leaves whatever cork, MSG_MORE or Nagle say (sent at `now`, when given). */
+  push(now: number | undefined): void {
+    this.pushSeq = seqAdd(this.bufSeq, this.sndBuf.length);
+    if (now !== undefined) this.output(now);
+  }
+
   /**
    * Whether Nagle holds a short segment: while any data is unacknowledged (RFC 896, RFC 9293 3.7.4), or with
    * minshallNagle only while a short segment is (Minshall's variant, Linux's tcp_minshall_check), so the short tail
@@ -360,7 +383,7 @@ export class Sender {
     const f = this.host.txFields;
     const mss = this.c.neg.mss;
     // PSH where the application's data ends (RFC 9293 3.9.1; Linux's tcp_push marks a write's last skb).
-    const dataEnd = len > 0 && offset + len === this.sndBuf.length;
+    const dataEnd = len > 0 && offset + len === this.sndBuf.length && !this.more; // MSG_MORE: not the end
     this.c.tx.fillHeader(f, this.sndNxt, TcpFlag.ACK | (fin ? TcpFlag.FIN : 0) | (dataEnd || (push && len > 0) ? TcpFlag.PSH : 0));
     this.c.tx.fillOptions(now, f, len);
     if (!this.c.tx.xmit(now, f, len > 0 ? this.sndBuf : null, offset, len, len > mss ? mss : undefined)) return false;

@@ -44,6 +44,7 @@ export const PASSING = [
   'loss_recovery/prr-ss-30pkt-lost1_4.pkt',
   'loss_recovery/undo-fr-acks-dropped-then-dsack.pkt',
   'nagle_cork/https_client.pkt',
+  'nagle_cork/sockopt_cork_nodelay.pkt',
   'options_mss_ts/fin_tsval.pkt',
   'options_mss_ts/mss-getsockopt-tcp_maxseg-client-ts.pkt',
   'options_mss_ts/mss-getsockopt-tcp_maxseg-server-ts.pkt',

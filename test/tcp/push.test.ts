@@ -3,7 +3,7 @@
  * one GSO packet (pushBursts), and a retransmission of a segment that ended the data. On the virtual clock.
  */
 import { describe, expect, it } from 'vitest';
-import { ACK, PSH, SYN, bytes } from './harness.js';
+import { ACK, FIN, PSH, SYN, bytes } from './harness.js';
 import { Tester } from './fixtures.js';
 import { burstSegments } from '../../protocols/tcp/push.js';
 import { Scoreboard } from '../../protocols/tcp/scoreboard.js';
@@ -114,5 +114,56 @@ describe('minshallNagle (Linux tcp_nagle_check)', () => {
     expect(tail(true)).toEqual([1460, 40]);
     // RFC 896 as written: the tail waits for the full segment's ACK (and both short writes go together then).
     expect(tail(false)).toEqual([1460]);
+  });
+});
+
+describe('setCork (TCP_CORK) and send(..., more) (MSG_MORE)', () => {
+  const sent = (t: Tester): string[] => t.recvAll().map((s) => `${s.flags & PSH ? 'P' : '.'}${s.payloadLen}`);
+
+  it('holds short segments while corked, sends full ones, and pushes the rest (with PSH) when uncorked', () => {
+    const t = new Tester({ noDelay: true });
+    const c = t.established();
+    c.setCork(true, t.now);
+    c.send(t.now, bytes(40));
+    c.send(t.now, bytes(40));
+    t.advance(100);
+    expect(sent(t)).toEqual([]);
+    c.send(t.now, bytes(1460)); // a full segment's worth is there: it leaves, the 80-byte tail waits
+    expect(sent(t)).toEqual(['.1460']);
+    c.setCork(false, t.now);
+    expect(sent(t)).toEqual(['P80']);
+  });
+
+  it('setNoDelay(true) pushes what a cork holds, but later short writes wait again while corked', () => {
+    const t = new Tester();
+    const c = t.established();
+    c.setCork(true, t.now);
+    c.send(t.now, bytes(40));
+    c.setNoDelay(true, t.now);
+    expect(sent(t)).toEqual(['P40']);
+    t.send({ flags: ACK, seq: t.r(1), ack: t.l(41), window: 8192 });
+    c.send(t.now, bytes(40));
+    expect(sent(t)).toEqual([]);
+  });
+
+  it('MSG_MORE holds a short segment without marking the end of the data; a push sends it without PSH', () => {
+    const t = new Tester({ noDelay: true });
+    const c = t.established();
+    c.send(t.now, bytes(40), true);
+    c.send(t.now, bytes(40), true);
+    expect(sent(t)).toEqual([]);
+    c.setNoDelay(true, t.now);
+    expect(sent(t)).toEqual(['.80']);
+    c.send(t.now, bytes(10)); // a write without MSG_MORE goes at once (no delay) with PSH
+    expect(sent(t)).toEqual(['P10']);
+  });
+
+  it('a FIN is not held by the cork', () => {
+    const t = new Tester({ noDelay: true });
+    const c = t.established();
+    c.setCork(true, t.now);
+    c.send(t.now, bytes(40));
+    c.close(t.now);
+    expect(t.recvAll().map((s) => [s.payloadLen, (s.flags & FIN) !== 0])).toEqual([[40, true]]);
   });
 });

@@ -632,12 +632,13 @@ class Execution {
       case 'send': {
         const fd = this.fd(a[0]);
         const n = intArg(2);
-        if (c.name === 'send' && a[3] && !(a[3].kind === 'num' && a[3].value === 0)) this.fail(`unsupported send flags ${sym(3) || 'non-zero'}`);
+        const more = c.name === 'send' && sym(3) === 'MSG_MORE';
+        if (c.name === 'send' && a[3] && !more && !(a[3].kind === 'num' && a[3].value === 0)) this.fail(`unsupported send flags ${sym(3) || 'non-zero'}`);
         const conn = this.conn(fd);
         let sent = 0;
         return (now) => {
           try {
-            sent += conn.send(now, new Uint8Array(n - sent));
+            sent += conn.send(now, new Uint8Array(n - sent), more);
           } catch (e) {
             return sent > 0 ? { result: sent } : errno(e);
           }
@@ -715,6 +716,10 @@ class Execution {
       case 'SOL_TCP.TCP_USER_TIMEOUT':
         if (value === undefined) this.fail('TCP_USER_TIMEOUT needs [ms]');
         this.conn(fd).setUserTimeout(value);
+        return { result: 0 };
+      case 'SOL_TCP.TCP_CORK':
+        if (value === undefined) this.fail('TCP_CORK needs [0|1]');
+        this.conn(fd).setCork(value !== 0, this.clock.now());
         return { result: 0 };
       case 'SOL_TCP.TCP_NODELAY':
         if (value === undefined) this.fail('TCP_NODELAY needs [0|1]');
