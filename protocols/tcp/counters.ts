@@ -48,6 +48,7 @@ export class TcpCounters {
       unacked: seqDiff(this.c.snd.sndNxt, this.c.snd.sndUna),
       sndMss: this.c.neg.mss,
       rcvMss: this.c.rcv.rcvMssEst,
+      advMss: this.c.neg.advMss,
       sndWnd: this.c.snd.sndWnd,
       rcvWnd: Math.max(0, seqDiff(this.c.rcv.rcvAdvEdge, this.c.rcv.rcvNxt)),
       sndWscale: this.c.neg.sndWs,

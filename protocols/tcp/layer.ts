@@ -94,6 +94,11 @@ export class TcpListener {
   /** @internal established, not yet accepted */
   readonly acceptQueue: TcpConnection[] = [];
   closed = false;
+  /**
+   * The largest MSS its connections advertise and use (Linux's TCP_MAXSEG set on a listening socket, user_mss);
+   * 0: the link's. Set before connections arrive.
+   */
+  maxSeg = 0;
 
   constructor(
     private readonly layer: TcpLayer,
@@ -383,21 +388,22 @@ export class TcpLayer {
       return;
     }
     if (l.synQueue.size >= l.synQueueLimit || this.nConns + this.tw.size >= this.opts.maxConnections) {
-      if (this.opts.synCookies) this.cookieSynAck(now, src, dst, f);
+      if (this.opts.synCookies) this.cookieSynAck(now, src, dst, f, l.maxSeg);
       else stats.synQueueDrops++;
       return;
     }
     const conn = this.newConnection(now, dst, f.dstPort, src, f.srcPort, true);
+    if (l.maxSeg > 0 && l.maxSeg < conn.neg.advMss) conn.neg.advMss = Math.max(this.opts.minMss, l.maxSeg);
     conn.listener = l;
     l.synQueue.add(conn);
     stats.passiveOpens++;
     conn.openPassive(now, this.isnFor(dst, f.dstPort, src, f.srcPort, now), f);
   }
 
-  private cookieSynAck(now: number, src: number, dst: number, syn: TcpFields): void {
+  private cookieSynAck(now: number, src: number, dst: number, syn: TcpFields, maxSeg: number): void {
     const o = this.opts;
     const tsOk = o.timestamps && syn.tsVal !== undefined;
-    const clamp = Math.max(o.minMss, Math.min(o.mss, (this.host.linkMtuFor?.(src) ?? this.host.mtuFor(src)) - 40));
+    const clamp = Math.max(o.minMss, Math.min(o.mss, maxSeg > 0 ? maxSeg : 65535, (this.host.linkMtuFor?.(src) ?? this.host.mtuFor(src)) - 40));
     const peerMss = syn.mss !== undefined && syn.mss > 0 ? syn.mss : 536;
     const wsOk = tsOk && o.windowScaling && syn.wscale !== undefined;
     const sackOk = tsOk && o.sack && syn.sackPermitted;

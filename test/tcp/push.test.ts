@@ -3,7 +3,7 @@
  * one GSO packet (pushBursts), and a retransmission of a segment that ended the data. On the virtual clock.
  */
 import { describe, expect, it } from 'vitest';
-import { ACK, FIN, PSH, SYN, bytes } from './harness.js';
+import { ACK, FIN, PSH, bytes } from './harness.js';
 import { Tester } from './fixtures.js';
 import { burstSegments } from '../../protocols/tcp/push.js';
 import { Scoreboard } from '../../protocols/tcp/scoreboard.js';
@@ -83,20 +83,6 @@ describe('PSH on the wire', () => {
     sb.trimAcked(0, 1461, { rackUpdate: () => undefined });
     sb.record(0, 1461, 100, false, 1460);
     expect(sb.segs[sb.segHead]!.psh).toBe(false);
-  });
-});
-
-describe('advertised MSS and the path MTU (RFC 1191 3.1)', () => {
-  it('advertises the MSS of the link MTU although a smaller path MTU is known, and sends segments for the path MTU', () => {
-    const t = new Tester({ noDelay: true });
-    t.host.mtu = 1200; // the path MTU (learned from ICMP)
-    (t.host as unknown as { linkMtuFor: () => number }).linkMtuFor = () => 1500;
-    const c = t.synSent();
-    expect(t.syn!.mss).toBe(1460);
-    t.send({ flags: SYN | ACK, seq: t.r(0), ack: t.l(1), window: 65535, mss: 1460 });
-    t.recv({ flags: ACK });
-    c.send(t.now, bytes(1460));
-    expect(t.recvAll().map((s) => s.payloadLen)).toEqual([1160, 300]);
   });
 });
 

@@ -717,6 +717,11 @@ class Execution {
         if (value === undefined) this.fail('TCP_USER_TIMEOUT needs [ms]');
         this.conn(fd).setUserTimeout(value);
         return { result: 0 };
+      case 'SOL_TCP.TCP_MAXSEG':
+        if (value === undefined) this.fail('TCP_MAXSEG needs [N]');
+        if (!fd.listener) this.fail('TCP_MAXSEG is supported on a listening socket only');
+        fd.listener.maxSeg = value;
+        return { result: 0 };
       case 'SOL_TCP.TCP_CORK':
         if (value === undefined) this.fail('TCP_CORK needs [0|1]');
         this.conn(fd).setCork(value !== 0, this.clock.now());
@@ -742,6 +747,7 @@ class Execution {
       case 'SOL_SOCKET.SO_SNDBUF':
         return { result: 0, out: fd.conn?.info().sendBuffer ?? this.ensureStack().tcp!.opts.sendBuffer };
       case 'SOL_TCP.TCP_MAXSEG': {
+        if (!fd.conn && fd.listener) return { result: 0, out: fd.listener.maxSeg > 0 ? fd.listener.maxSeg : 536 }; // Linux: user_mss, else TCP_MSS_DEFAULT
         if (!fd.conn) this.fail('TCP_MAXSEG on a socket without a connection is not supported');
         return { result: 0, out: fd.conn.info().sndMss };
       }
