@@ -140,6 +140,11 @@ export class LossRecovery implements DeliveryObserver {
    * retransmit on a partial ACK without SACK, or let congestion control grow the window.
    */
   onAckAdvanced(now: number, ack: number, ackedBytes: number, flightBefore: number, rttMs: number | undefined): void {
+    if (!this.c.neg.sackOk && this.o.abcLimit === 0 && this.dupAcks > 0) {
+      // Counting delivered segments (abcLimit 0, as Linux's Reno emulation, tcp_remove_reno_sacks): each duplicate
+      // ACK reported a segment delivered; the ACK that fills the hole counts only the rest, at least one.
+      ackedBytes = Math.min(ackedBytes, Math.max(ackedBytes - this.dupAcks * this.c.neg.mss, this.c.neg.mss));
+    }
     this.dupAcks = 0;
     this.tlpOutstanding = false;
     this.consecutiveRtos = 0;

@@ -40,6 +40,7 @@ export const PASSING = [
   'handshake/tcp_basic_server.pkt',
   'loss_recovery/fr-4pkt-sack.pkt',
   'loss_recovery/fr-4pkt.pkt',
+  'loss_recovery/limited-transmit-no-sack.pkt',
   'loss_recovery/prr-ss-10pkt-lost-1.pkt',
   'loss_recovery/prr-ss-30pkt-lost1_4.pkt',
   'loss_recovery/undo-fr-acks-dropped-then-dsack.pkt',

@@ -92,3 +92,21 @@ describe('tail-loss probe and fast recovery (RFC 8985 7.2)', () => {
     expect(c.info().tlpProbes).toBe(probes);
   });
 });
+
+describe('abcLimit 0 without SACK (Linux Reno emulation, tcp_remove_reno_sacks)', () => {
+  const cwndAfter = (abcLimit: number): number => {
+    const t = new Tester({ initialWindowSegments: 10, sendBuffer: 64 * 1024, abcLimit });
+    const c = t.establishedWith({ window: 65535, mss: MSS }, 100);
+    c.send(t.now, bytes(15 * MSS));
+    t.recvAll();
+    t.advance(100);
+    for (let i = 0; i < 2; i++) t.send({ flags: ACK, seq: t.r(1), ack: t.l(1), window: 65535 }); // two duplicate ACKs
+    t.send({ flags: ACK, seq: t.r(1), ack: t.l(1 + 3 * MSS), window: 65535 }); // fills the hole: 3 segments
+    return c.info().cwnd;
+  };
+
+  it('counts only the segment the duplicate ACKs did not already report when the hole is filled', () => {
+    expect(cwndAfter(0)).toBe(11 * MSS);
+    expect(cwndAfter(2)).toBe(12 * MSS); // RFC 3465: min(3, L = 2) segments
+  });
+});
