@@ -159,6 +159,11 @@ export class TcpLayer {
   /** FINs sent by shutdown/close since the last poll began (closeBurst). */
   private finsSincePoll = 0;
   /**
+   * Set by the host around inputAt when GRO merged the packet: the payload bytes of each merged segment (Linux's
+   * gso_size; the receiver's MSS estimate takes it instead of the packet's length), else 0.
+   */
+  rxSegSize = 0;
+  /**
    * What the layer's connections and its TIME-WAIT table may ask of it: one object made with the layer, so the
    * layer's own public surface stays its API (the callbacks below are private).
    */
@@ -172,6 +177,7 @@ export class TcpLayer {
     const k = new Uint8Array(16);
     for (let i = 0; i < 16; i++) k[i] = options.rng.nextU32() & 0xff;
     this.portKey = k;
+    const layer = this;
     this.inner = {
       opts: this.opts,
       stats: this.stats,
@@ -180,6 +186,9 @@ export class TcpLayer {
       tsoMaxFor: (dst) => this.tsoMaxFor(dst),
       challengeAckAllowed: (now) => this.challengeAckAllowed(now),
       mtuFor: (dst) => this.mtuFor(dst),
+      get rxSegSize(): number {
+        return layer.rxSegSize;
+      },
       linkMtuFor: (dst) => this.host.linkMtuFor?.(dst) ?? this.host.mtuFor(dst),
       connEstablished: (conn) => this.connEstablished(conn),
       connClosed: (conn) => this.connClosed(conn),

@@ -36,9 +36,11 @@ export class TcpTransport implements Transport {
     this.layer = new TcpLayer(this.tcpHost(options), { ...options.tcp, rng: options.rng });
     const layer = this.layer;
     this.gro = options.gro
-      ? new TcpGro((src, dst, buf, start, end, trusted) => {
+      ? new TcpGro((src, dst, buf, start, end, trusted, segSize) => {
           this.trusted = trusted;
+          layer.rxSegSize = segSize;
           layer.inputAt(this.now, src, dst, buf, start, end);
+          layer.rxSegSize = 0;
         }, options.checksum.rx)
       : undefined;
   }

@@ -47,6 +47,7 @@ export const PASSING = [
   'nagle_cork/https_client.pkt',
   'nagle_cork/sockopt_cork_nodelay.pkt',
   'options_mss_ts/fin_tsval.pkt',
+  'options_mss_ts/gro-mss-option.pkt',
   'options_mss_ts/mss-getsockopt-tcp_maxseg-client-ts.pkt',
   'options_mss_ts/mss-getsockopt-tcp_maxseg-server-ts.pkt',
   'options_mss_ts/mss-getsockopt-tcp_maxseg-server.pkt',

@@ -43,3 +43,18 @@ describe('TcpListener.maxSeg (TCP_MAXSEG on a listening socket)', () => {
     expect(u.recv({ flags: SYN | ACK }).mss).toBe(1300);
   });
 });
+
+describe('receive MSS estimate and GRO (Linux tcp_measure_rcv_mss with gso_size)', () => {
+  it('takes a merged packet as its segment size, not its length', () => {
+    const est = (segSize: number): number => {
+      const t = new Tester({ receiveBuffer: 64 * 1024, maxReceiveBuffer: 64 * 1024 });
+      const c = t.established();
+      t.layer.rxSegSize = segSize; // as the stack sets it around a packet GRO merged
+      t.send({ flags: ACK, seq: t.r(1), ack: t.l(1), window: 8192 }, bytes(10_000));
+      t.layer.rxSegSize = 0;
+      return c.info().rcvMss;
+    };
+    expect(est(1000)).toBe(1000);
+    expect(est(0)).toBe(1460); // one 10000-byte segment: capped at the MSS we advertised
+  });
+});
