@@ -405,9 +405,10 @@ export class Sender {
   retransmit(now: number, s: SentSeg, index: number): boolean {
     const dataLen = s.len - (s.fin ? 1 : 0);
     if (dataLen > this.c.neg.mss) {
-      // PMTU went down: split the record (RFC 1191 / RFC 9293 3.7.3).
-      this.c.sb.split(index, this.c.neg.mss);
-      return this.retransmit(now, s, index);
+      // PMTU went down: re-cut the lost run from here into segments of the new MSS (Linux's tcp_simple_retransmit),
+      // or split this record (RFC 1191 / RFC 9293 3.7.3).
+      if (!this.c.sb.recut(index, this.c.neg.mss)) this.c.sb.split(index, this.c.neg.mss);
+      return this.retransmit(now, this.c.sb.segs[index]!, index);
     }
     const f = this.host.txFields;
     const offset = seqDiff(s.seq, this.bufSeq);

@@ -53,6 +53,7 @@ export const PASSING = [
   'options_mss_ts/mss-getsockopt-tcp_maxseg-server.pkt',
   'options_mss_ts/mss-setsockopt-tcp_maxseg-server.pkt',
   'pmtu_icmp/icmp-all-types.pkt',
+  'pmtu_icmp/pmtud-10pkt-1460-to-1160.pkt',
   'pmtu_icmp/tcp_advmss_pmtu_ipv4.pkt',
   'receive_window_sack/rcv-rtt-with-timestamps-new.pkt',
   'receive_window_sack/tcp_dsack_mult.pkt',
