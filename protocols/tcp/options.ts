@@ -28,7 +28,6 @@ export const LINUX_PROFILE: Readonly<Partial<Omit<TcpOptions, 'rng' | 'profile'>
   abcLimit: 0,
   prr: true,
   minshallNagle: true,
-  pushBursts: true,
   ssthreshFromCwnd: true,
   quickAcks: 16,
   timestamps: true,
@@ -126,9 +125,7 @@ export interface TcpOptions {
    * Set PSH on the last segment of every packet of two or more segments, as Linux does since 4.x (so the receiver's
    * GRO delivers it at once); without a TSO driver, on the last segment of each run Linux would have sent as one
    * GSO packet (push.ts: about a millisecond at the pacing rate, at most half the congestion window). When false,
-   * PSH marks only the end of the application's data, as Linux 3.x did. Default false (true in the 'linux'
-   * profile): on by default, a 100 MiB send over the raw-IP driver to a kernel receiver (test/conformance/raw-ip)
-   * did not finish within curl's 59 s; off, it does.
+   * PSH marks only the end of the application's data, as Linux 3.x did. Default true.
    */
   pushBursts?: boolean;
   /** The fewest segments such a packet is sized for (Linux's tcp_min_tso_segs). Default 2. */
@@ -311,7 +308,7 @@ export function resolveTcpOptions(given: TcpOptions, defaultCc: CongestionContro
     quickAcks: o.quickAcks ?? 16,
     delayFinAck: o.delayFinAck ?? false,
     slowStartAfterIdle: o.slowStartAfterIdle ?? false,
-    pushBursts: o.pushBursts ?? false,
+    pushBursts: o.pushBursts ?? true,
     minTsoSegs: o.minTsoSegs ?? 2,
     abcLimit: o.abcLimit ?? 2,
     prr: o.prr ?? false,

@@ -34,7 +34,7 @@ describe('PSH on the wire', () => {
   const flagsOf = (t: Tester): string => t.recvAll().map((s) => (s.flags & PSH ? 'P' : '.')).join('');
 
   it('ends every packet of two or more segments Linux would send, and the end of the data', () => {
-    const t = new Tester({ initialWindowSegments: 10, sendBuffer: 64 * 1024, pushBursts: true });
+    const t = new Tester({ initialWindowSegments: 10, sendBuffer: 64 * 1024 });
     const c = t.establishedWith({ window: 65535, mss: 1000 }, 100);
     expect(c.send(t.now, bytes(15_000))).toBe(15_000);
     // SRTT 100 ms, cwnd 10: two-segment packets.
@@ -53,7 +53,7 @@ describe('PSH on the wire', () => {
   });
 
   it('keeps a short tail that Nagle holds out of the packet, so the segment before it ends the packet', () => {
-    const t = new Tester({ initialWindowSegments: 10, sendBuffer: 64 * 1024, minTsoSegs: 4, pushBursts: true });
+    const t = new Tester({ initialWindowSegments: 10, sendBuffer: 64 * 1024, minTsoSegs: 4 });
     const c = t.establishedWith({ window: 65535, mss: 1000 }, 100);
     c.send(t.now, bytes(2_500));
     expect(flagsOf(t)).toBe('.P');
