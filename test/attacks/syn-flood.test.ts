@@ -17,8 +17,13 @@ import { flatStats, hping, HTTP_PORT, legitLoop, memoryProbe, haveAttackTools, o
 const FLOOD_S = 10;
 const LIMITS = { tcp: { synQueueLimit: 32, maxConnections: 256 }, neighbour: { maxEntries: 64 } };
 const BACKLOG = 8;
-/** Legitimate requests that must complete during the flood (a loaded machine completes far more; see docs/security.md). */
-const MIN_LEGIT = 2;
+/**
+ * Legitimate requests that must complete during the flood: at least one, so a starved client fails. On the 2-vCPU
+ * machines of 2026-12-03, with hping3 taking a vCPU at ~150k SYNs/s, the client (curl, 4 s per try) completed 1-5
+ * in the 10 s on every tree tried (the session's start, before and after each of its merges): a bound of 2 failed
+ * at random on all of them.
+ */
+const MIN_LEGIT = 1;
 
 describePrivileged('attacks: SYN flood (hping3)', () => {
   if (!haveAttackTools()) return;
