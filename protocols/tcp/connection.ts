@@ -157,10 +157,12 @@ export class TcpConnection {
     this.rcv.rcvCap = this.o.receiveBuffer;
     this.rechargeBuffers(); // initial buffers are always granted
     this.rtt = new RttEstimator(rtoOptionsFor(this.o));
-    this.cc = this.o.congestionControl({ mss: 536, now, initialWindowSegments: this.o.initialWindowSegments });
+    this.cc = this.o.congestionControl({ mss: 536, now, initialWindowSegments: this.o.initialWindowSegments, abcLimit: this.o.abcLimit });
     this.neg.tsOffset = this.o.rng.nextU32();
     this.neg.rcvWs = this.o.windowScaling ? wscaleFor(this.o.maxReceiveBuffer) : 0;
-    const clamp = Math.max(this.o.minMss, Math.min(this.o.mss, host.mtuFor(ids.remoteIp) - 40));
+    // RFC 1191 3.1: the MSS we advertise comes from the interface (or route) MTU, not the path MTU; what we send
+    // follows the PMTU (Sender.output lowers the MSS to it).
+    const clamp = Math.max(this.o.minMss, Math.min(this.o.mss, host.linkMtuFor(ids.remoteIp) - 40));
     this.neg.advMss = clamp;
   }
 
@@ -182,9 +184,10 @@ export class TcpConnection {
 
   /**
    * Queue bytes for sending (copied). Returns how many were accepted (less than data.length when the send buffer
-   * is full: backpressure; onWritable fires when space frees). Throws EPIPE after shutdown/close, ENOTCONN when closed.
+   * is full: backpressure; onWritable fires when space frees). `more` (MSG_MORE): more data follows, so a short
+   * segment waits and the write's end gets no PSH. Throws EPIPE after shutdown/close, ENOTCONN when closed.
    */
-  send(now: number, data: Uint8Array): number {
+  send(now: number, data: Uint8Array, more = false): number {
     if (this.snd.finQueued || this.appClosed) throw new BywayError('EPIPE', 'send after shutdown');
     switch (this.state) {
       case 'SYN-SENT':
@@ -198,6 +201,7 @@ export class TcpConnection {
     this.snd.makeRoom(data.length);
     if (this.snd.sndBuf.length === 0 && this.snd.sndNxt === this.snd.sndUna) this.snd.progressAt = now; // data starts waiting (user timeout)
     const n = this.snd.sndBuf.write(data);
+    this.snd.more = more;
     if (n < data.length) this.snd.wantWritable = true;
     if (n > 0 && this.state !== 'SYN-SENT' && this.state !== 'SYN-RECEIVED') {
       // RFC 5681 4.1 (slowStartAfterIdle): idle for longer than the RTO -> restart from min(IW, cwnd).
@@ -223,7 +227,12 @@ export class TcpConnection {
   /** Disable (true) or enable Nagle's algorithm. With `now`, data held back by Nagle is sent at once. */
   setNoDelay(on: boolean, now?: number): void {
     this.snd.noDelay = on;
-    if (on && now !== undefined && this.isSynchronized()) this.snd.output(now);
+    if (on) this.snd.push(now !== undefined && this.isSynchronized() ? now : undefined);
+  }
+
+  /** TCP_CORK: short segments wait until uncorked (then, with `now`, what is queued is sent at once). */
+  setCork(on: boolean, now?: number): void {
+    this.snd.setCork(on, now !== undefined && this.isSynchronized() ? now : undefined);
   }
 
   /**

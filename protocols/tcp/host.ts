@@ -22,6 +22,10 @@ export interface TcpConnHost {
   /** RFC 5961 section 7 rate limit. */
   challengeAckAllowed(now: number): boolean;
   mtuFor(dst: number): number;
+  /** The payload bytes per segment of the packet being received when GRO merged several (gso_size), else 0. */
+  readonly rxSegSize: number;
+  /** The route's or interface's MTU towards dst, without path MTUs learned (RFC 1191 3.1: the MSS option's basis). */
+  linkMtuFor(dst: number): number;
   /** A passive connection reached ESTABLISHED (move it from the SYN queue to the accept queue). */
   connEstablished(conn: TcpConnection): void;
   /** The connection is CLOSED: forget it. */

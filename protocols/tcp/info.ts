@@ -114,6 +114,8 @@ export interface TcpInfo {
   unacked: number;
   sndMss: number;
   rcvMss: number;
+  /** The MSS we advertised in our SYN or SYN-ACK (Linux's tcpi_advmss). */
+  advMss: number;
   sndWnd: number;
   rcvWnd: number;
   sndWscale: number;

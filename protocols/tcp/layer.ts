@@ -49,6 +49,11 @@ export interface TcpHost {
    */
   txSegment(now: number, src: number, dst: number, tcpLen: number, segment?: number): TcpTxPacket | null;
   mtuFor(dst: number): number;
+  /**
+   * Optional: the route's or interface's MTU towards dst, without path MTUs learned from ICMP (RFC 1191 3.1: the
+   * MSS option we send does not depend on the PMTU). mtuFor when absent.
+   */
+  linkMtuFor?(dst: number): number;
   sourceFor(dst: number): number | undefined;
   readonly txChecksum: boolean;
   readonly rxChecksum: boolean;
@@ -90,6 +95,11 @@ export class TcpListener {
   /** @internal established, not yet accepted */
   readonly acceptQueue: TcpConnection[] = [];
   closed = false;
+  /**
+   * The largest MSS its connections advertise and use (Linux's TCP_MAXSEG set on a listening socket, user_mss);
+   * 0: the link's. Set before connections arrive.
+   */
+  maxSeg = 0;
 
   constructor(
     private readonly layer: TcpLayer,
@@ -150,6 +160,11 @@ export class TcpLayer {
   /** FINs sent by shutdown/close since the last poll began (closeBurst). */
   private finsSincePoll = 0;
   /**
+   * Set by the host around inputAt when GRO merged the packet: the payload bytes of each merged segment (Linux's
+   * gso_size; the receiver's MSS estimate takes it instead of the packet's length), else 0.
+   */
+  rxSegSize = 0;
+  /**
    * What the layer's connections and its TIME-WAIT table may ask of it: one object made with the layer, so the
    * layer's own public surface stays its API (the callbacks below are private).
    */
@@ -163,6 +178,7 @@ export class TcpLayer {
     const k = new Uint8Array(16);
     for (let i = 0; i < 16; i++) k[i] = options.rng.nextU32() & 0xff;
     this.portKey = k;
+    const layer = this;
     this.inner = {
       opts: this.opts,
       stats: this.stats,
@@ -171,6 +187,10 @@ export class TcpLayer {
       tsoMaxFor: (dst) => this.tsoMaxFor(dst),
       challengeAckAllowed: (now) => this.challengeAckAllowed(now),
       mtuFor: (dst) => this.mtuFor(dst),
+      get rxSegSize(): number {
+        return layer.rxSegSize;
+      },
+      linkMtuFor: (dst) => this.host.linkMtuFor?.(dst) ?? this.host.mtuFor(dst),
       connEstablished: (conn) => this.connEstablished(conn),
       connClosed: (conn) => this.connClosed(conn),
       connTimeWait: (conn) => this.connTimeWait(conn),
@@ -384,21 +404,22 @@ export class TcpLayer {
       return;
     }
     if (l.synQueue.size >= l.synQueueLimit || this.nConns + this.tw.size >= this.opts.maxConnections) {
-      if (this.opts.synCookies) this.cookieSynAck(now, src, dst, f);
+      if (this.opts.synCookies) this.cookieSynAck(now, src, dst, f, l.maxSeg);
       else stats.synQueueDrops++;
       return;
     }
     const conn = this.newConnection(now, dst, f.dstPort, src, f.srcPort, true);
+    if (l.maxSeg > 0 && l.maxSeg < conn.neg.advMss) conn.neg.advMss = Math.max(this.opts.minMss, l.maxSeg);
     conn.listener = l;
     l.synQueue.add(conn);
     stats.passiveOpens++;
     conn.openPassive(now, this.isnFor(dst, f.dstPort, src, f.srcPort, now), f);
   }
 
-  private cookieSynAck(now: number, src: number, dst: number, syn: TcpFields): void {
+  private cookieSynAck(now: number, src: number, dst: number, syn: TcpFields, maxSeg: number): void {
     const o = this.opts;
     const tsOk = o.timestamps && syn.tsVal !== undefined;
-    const clamp = Math.max(o.minMss, Math.min(o.mss, this.host.mtuFor(src) - 40));
+    const clamp = Math.max(o.minMss, Math.min(o.mss, maxSeg > 0 ? maxSeg : 65535, (this.host.linkMtuFor?.(src) ?? this.host.mtuFor(src)) - 40));
     const peerMss = syn.mss !== undefined && syn.mss > 0 ? syn.mss : 536;
     const wsOk = tsOk && o.windowScaling && syn.wscale !== undefined;
     const sackOk = tsOk && o.sack && syn.sackPermitted;

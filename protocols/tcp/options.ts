@@ -9,7 +9,7 @@ import type { CongestionControlFactory } from './parts.js';
  * Named option sets. 'byway' is the defaults below. 'linux' gives the behaviour of Linux 6.x's TCP at its default
  * sysctls, the TCP that packetdrill scripts and most users' expectations are written against: initial window 10
  * (RFC 6928), initial RTO 1 s, 200 ms minimum and Linux's RTO formula (rtoFormula 'linux'), 40 ms delayed ACK with
- * 16 quick ACKs at the start, cwnd restart after idle (RFC 5681 4.1), timestamps ticking once per millisecond, SACK, window scale derived from the largest
+ * 16 quick ACKs at the start, cwnd restart after idle (RFC 5681 4.1), slow start counting every segment an ACK covers (abcLimit 0), timestamps ticking once per millisecond, SACK, window scale derived from the largest
  * receive buffer (tcp_rmem's default maximum, 6 MiB, gives scale 7), receive buffer 128 KiB (tcp_rmem's default),
  * send buffer 16 KiB growing to 4 MiB (tcp_wmem), 6 SYN / 5 SYN-ACK retries, CUBIC. Options given explicitly
  * override the profile's values.
@@ -25,6 +25,10 @@ export const LINUX_PROFILE: Readonly<Partial<Omit<TcpOptions, 'rng' | 'profile'>
   delayedAckMs: 40,
   delayFinAck: true,
   slowStartAfterIdle: true,
+  abcLimit: 0,
+  prr: true,
+  minshallNagle: true,
+  ssthreshFromCwnd: true,
   quickAcks: 16,
   timestamps: true,
   sack: true,
@@ -43,7 +47,9 @@ export interface TcpOptions {
   /**
    * How the RTO follows the RTT estimate. 'rfc6298': RTO = SRTT + max(G, 4 * RTTVAR), then clamped to
    * [minRto, maxRto] (RFC 6298 2.3-2.5). 'linux': RTO = SRTT + max(minRto, 4 * RTTVAR), as Linux's tcp_set_rto
-   * (its variance term never falls below tcp_rto_min), so a steady 100 ms path gets 300 ms, not 200 ms. Default
+   * (its variance term never falls below tcp_rto_min), so a steady 100 ms path gets 300 ms, not 200 ms; and the
+   * tail-loss probe timer as tcp_schedule_loss_probe: 2 SRTT + 2 ms, or + minRto with one segment out, never
+   * pending in fast recovery. Default
    * 'rfc6298' ('linux' in the Linux profile).
    */
   rtoFormula?: 'rfc6298' | 'linux';
@@ -115,6 +121,39 @@ export interface TcpOptions {
    * Linux profile).
    */
   slowStartAfterIdle?: boolean;
+  /**
+   * Set PSH on the last segment of every packet of two or more segments, as Linux does since 4.x (so the receiver's
+   * GRO delivers it at once); without a TSO driver, on the last segment of each run Linux would have sent as one
+   * GSO packet (push.ts: about a millisecond at the pacing rate, at most half the congestion window). When false,
+   * PSH marks only the end of the application's data, as Linux 3.x did. Default true.
+   */
+  pushBursts?: boolean;
+  /** The fewest segments such a packet is sized for (Linux's tcp_min_tso_segs). Default 2. */
+  minTsoSegs?: number;
+  /**
+   * Nagle as Minshall's variant (Linux's tcp_nagle_check): a segment shorter than the MSS waits only while another
+   * short one is unacknowledged, not while any data is, so the short tail of a write leaves with its full segments
+   * instead of waiting a round trip (or a delayed ACK). Default false (true in the Linux profile).
+   */
+  minshallNagle?: boolean;
+  /**
+   * Proportional rate reduction in a SACK fast recovery (RFC 6937, with the bounds of Linux's tcp_cwnd_reduction):
+   * on each ACK the sender may send in proportion to what the ACK delivered instead of waiting for pipe to fall
+   * below the reduced cwnd, and `info().cwnd` reports the window PRR allows (pipe + sndcnt), as Linux's snd_cwnd
+   * does. Default false (true in the Linux profile).
+   */
+  prr?: boolean;
+  /**
+   * Compute the loss response (ssthresh) from cwnd, as Linux's CUBIC and Reno do, instead of from FlightSize
+   * without the SACKed data (RFC 5681 eq. 4, RFC 9438 4.6, which notes that implementations use cwnd). Default
+   * false (true in the Linux profile).
+   */
+  ssthreshFromCwnd?: boolean;
+  /**
+   * RFC 3465's L: the most one ACK grows cwnd by in slow start, in segments; 0 for no limit (Linux's tcp_slow_start
+   * counts every segment an ACK covers). Default 2 (0 in the Linux profile).
+   */
+  abcLimit?: number;
   /** Segments ACKed immediately at connection start (quick-ACK mode). Default 16. */
   quickAcks?: number;
   /**
@@ -192,11 +231,11 @@ function checkOptions(r: ResolvedTcpOptions): ResolvedTcpOptions {
   const positive: Array<keyof ResolvedTcpOptions> = [
     'mss', 'minMss', 'sendBuffer', 'maxSendBuffer', 'receiveBuffer', 'maxReceiveBuffer', 'oooLimit', 'oooTotalLimit', 'bufferMemoryLimit', 'msl', 'initialRto', 'maxRto',
     'initialWindowSegments', 'keepAliveIdle', 'keepAliveInterval', 'keepAliveCount', 'synQueueLimit',
-    'ephemeralLow', 'ephemeralHigh', 'timersPerPoll', 'closeBurst',
+    'ephemeralLow', 'ephemeralHigh', 'timersPerPoll', 'closeBurst', 'minTsoSegs',
   ];
   const nonNegative: Array<keyof ResolvedTcpOptions> = [
     'minRto', 'finWait2Timeout', 'delayedAckMs', 'quickAcks', 'synRetries', 'synAckRetries', 'maxRetransmits',
-    'challengeAckLimit', 'invalidAckIntervalMs', 'maxTimeWait', 'maxConnections', 'rstRateLimit', 'rtoSpread',
+    'challengeAckLimit', 'invalidAckIntervalMs', 'abcLimit', 'maxTimeWait', 'maxConnections', 'rstRateLimit', 'rtoSpread',
   ];
   for (const k of positive) {
     const v = r[k] as number;
@@ -269,6 +308,12 @@ export function resolveTcpOptions(given: TcpOptions, defaultCc: CongestionContro
     quickAcks: o.quickAcks ?? 16,
     delayFinAck: o.delayFinAck ?? false,
     slowStartAfterIdle: o.slowStartAfterIdle ?? false,
+    pushBursts: o.pushBursts ?? true,
+    minTsoSegs: o.minTsoSegs ?? 2,
+    abcLimit: o.abcLimit ?? 2,
+    prr: o.prr ?? false,
+    minshallNagle: o.minshallNagle ?? false,
+    ssthreshFromCwnd: o.ssthreshFromCwnd ?? false,
     coalesceAcks: o.coalesceAcks ?? true,
     timestamps: o.timestamps ?? true,
     windowScaling: o.windowScaling ?? true,

@@ -152,7 +152,9 @@ export class Receiver {
 
   receiveText(now: number, seq: number, data: Uint8Array, start = 0, end = data.length, tsEcr?: number): void {
     const len = end - start;
-    if (len > this.rcvMssEst) this.rcvMssEst = Math.min(len, this.c.neg.advMss);
+    // Linux's tcp_measure_rcv_mss: a GRO packet counts as its segment size (gso_size), not its length.
+    const segLen = this.host.rxSegSize > 0 && this.host.rxSegSize < len ? this.host.rxSegSize : len;
+    if (segLen > this.rcvMssEst) this.rcvMssEst = Math.min(segLen, this.c.neg.advMss);
     if (seq === this.rcvNxt) {
       const n = this.rcvWrite(data, start, end);
       if (n < len) this.stats.rcvWindowTrimmed += len - n;

@@ -20,6 +20,8 @@ export class SentSeg {
   xmits = 0;
   sacked = false;
   lost = false;
+  /** It ended the application's data when sent: a retransmission carries PSH again (as Linux's skb keeps it). */
+  psh = false;
 }
 
 /** Told of every record newly delivered (cumulatively ACKed or SACKed): RACK's update (RFC 8985 6.2). */
@@ -73,6 +75,7 @@ export class Scoreboard {
       s.xmits = 1;
       s.sacked = false;
       s.lost = false;
+      s.psh = false;
       this.segs.push(s);
       seq = seqAdd(seq, s.len);
     } while (rest > 0);
@@ -192,10 +195,56 @@ export class Scoreboard {
     rest.xmits = s.xmits;
     rest.sacked = false;
     rest.lost = s.lost;
+    rest.psh = s.psh; // PSH stays on the tail, as Linux's tcp_fragment moves it to the second part
     if (rest.xmits > 1) this.retransOut++;
     s.len = mss;
     s.fin = false;
+    s.psh = false;
     this.segs.splice(index + 1, 0, rest);
+  }
+
+  /**
+   * Cut the run of lost, never retransmitted, un-SACKed data records that starts at `index` into records of `mss`
+   * bytes from its first byte (after the path MTU fell, as Linux's tcp_simple_retransmit re-segments the queue from
+   * SND.UNA), instead of splitting each old record in two. The run ends at a record that is not such a one, or that
+   * carries a FIN. Returns false (nothing done) when the record at `index` is not one.
+   */
+  recut(index: number, mss: number): boolean {
+    const segs = this.segs;
+    const first = segs[index]!;
+    let end = index;
+    let bytes = 0;
+    while (end < segs.length) {
+      const s = segs[end]!;
+      if (!s.lost || s.sacked || s.xmits !== 1 || s.fin || (end > index && s.seq !== seqAdd(first.seq, bytes))) break;
+      bytes += s.len;
+      end++;
+    }
+    if (end === index) return false;
+    const psh = segs[end - 1]!.psh;
+    const n = Math.ceil(bytes / mss);
+    const old = end - index;
+    for (let i = old; i < n; i++) segs.splice(index + i, 0, this.segPool?.pop() ?? new SentSeg());
+    for (let i = n; i < old; i++) {
+      const [s] = segs.splice(index + n, 1);
+      if (this.segPool !== null && this.segPool.length < SEG_POOL_MAX) this.segPool.push(s!);
+    }
+    let seq = first.seq;
+    const { xmitTime, xmitOrder } = first;
+    for (let i = 0; i < n; i++) {
+      const s = segs[index + i]!;
+      s.seq = seq;
+      s.len = Math.min(mss, bytes - i * mss);
+      s.fin = false;
+      s.xmitTime = xmitTime;
+      s.xmitOrder = xmitOrder;
+      s.xmits = 1;
+      s.sacked = false;
+      s.lost = true; // lostBytes is unchanged: the same bytes
+      s.psh = i === n - 1 && psh;
+      seq = seqAdd(seq, s.len);
+    }
+    return true;
   }
 
   /** The record `s` went out again at `now`. */

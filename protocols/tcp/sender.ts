@@ -17,6 +17,7 @@ import { SenderChrono } from './chrono.js';
 import { EMPTY_RING, INITIAL_RING, NEVER } from './conn-common.js';
 import { seqAdd, seqDiff, seqGe, seqGt, seqLe, seqLt } from './seq.js';
 import { TcpFlag, type TcpFields } from './wire.js';
+import { burstSegments } from './push.js';
 
 export class Sender {
   private readonly c: TcpConnection;
@@ -49,6 +50,15 @@ export class Sender {
   probesUnanswered = 0;
   /** When the last acceptable ACK arrived. */
   lastAckAt = 0;
+  /**
+   * TCP_CORK is on (setCork); the last write asked for more to come (MSG_MORE); data up to pushSeq leaves whatever
+   * either says (uncorking and setNoDelay(true) push what is queued, Linux's TCP_NAGLE_PUSH).
+   */
+  corked = false;
+  more = false;
+  pushSeq = 0;
+  /** The end of the last segment shorter than the MSS sent (Minshall's Nagle, Linux's snd_sml). */
+  sndSml = 0;
   /** When new data last left (slowStartAfterIdle, like Linux's lsndtime). */
   lastDataSentAt = 0;
   /** setUserTimeout (0: off), and when SND.UNA last advanced or data left with nothing outstanding. */
@@ -72,6 +82,8 @@ export class Sender {
     this.sndUna = una;
     this.sndNxt = nxt;
     this.bufSeq = nxt;
+    this.sndSml = nxt;
+    this.pushSeq = nxt;
     this.c.rec.recoverSeq = iss;
     this.c.rec.rackFack = iss;
   }
@@ -147,6 +159,7 @@ export class Sender {
   processAck(now: number, seg: TcpFields, dataLen: number): void {
     const ack = seg.ack;
     const acked = seqDiff(ack, this.sndUna);
+    const sackedBefore = this.c.sb.sackedBytes;
     const wndBefore = this.sndWnd;
     this.lastAckAt = now;
     if (acked > 0) this.progressAt = now;
@@ -171,9 +184,12 @@ export class Sender {
     ) {
       this.c.rec.onDupAck(now);
     }
+    const lostBefore = this.c.sb.lostBytes;
     if (this.c.neg.sackOk && (this.c.sb.sackedBytes > 0 || this.c.sb.retransOut > 0) && !this.c.sb.empty) {
       this.c.rec.detectLosses(now);
     }
+    // Delivered by this ACK: cumulatively (acked, taking back what was SACKed before) or newly SACKed (RFC 6937).
+    if (this.c.rec.inRecovery) this.c.rec.onAckDone(Math.max(0, acked) + this.c.sb.sackedBytes - sackedBefore, acked > 0, this.c.sb.lostBytes > lostBefore);
     if (this.sndRoom() > 0 && this.c.tmr.persistAt !== NEVER) {
       this.c.tmr.persistAt = NEVER;
       this.c.tmr.persistBackoff = 0;
@@ -266,7 +282,7 @@ export class Sender {
     const pmtu = this.host.mtuFor(this.c.remoteIp);
     // The host refuses anything larger, so its estimate is obeyed below minMss too (the host floors it itself).
     if (pmtu - 40 < this.c.neg.mssRaw) this.lowerMss(now, pmtu, 64);
-    const cwnd = this.c.cc.cwnd;
+    const cwnd = this.c.rec.sendCwnd();
     // 1. Retransmissions (RFC 6675 5 NextSeg rule 1, RFC 8985, RFC 6298 5.4).
     if (this.c.sb.lostBytes > 0) {
       for (let i = this.c.sb.segHead; i < this.c.sb.segs.length && this.c.sb.lostBytes > 0; i++) {
@@ -284,6 +300,9 @@ export class Sender {
     // MSS-sized segments, because the batch holds only full ones and any short tail goes alone, as without TSO.
     const tsoMax = this.host.tsoMaxFor(this.c.remoteIp);
     const burst = tsoMax > 0 ? Math.max(1, Math.floor((tsoMax - 40 - (this.c.neg.tsOk ? 12 : 0)) / this.c.neg.mss)) * this.c.neg.mss : this.c.neg.mss;
+    // The end of the packet Linux would send from here (push.ts), and whether it holds more than one segment.
+    let pushEnd = this.sndNxt;
+    let pushMulti = false;
     for (;;) {
       const offset = seqDiff(this.sndNxt, this.bufSeq);
       const avail = this.sndBuf.length - offset;
@@ -303,15 +322,28 @@ export class Sender {
           break;
         }
       }
-      if (avail > 0 && len === avail && len < this.c.neg.mss && !this.noDelay && !finPending && seqGt(this.sndNxt, this.sndUna)) {
+      if (avail > 0 && len === avail && len < this.c.neg.mss && !this.noDelay && !finPending && this.nagleWaits()) {
         break; // Nagle (RFC 9293 3.7.4): a small segment waits while data is unacknowledged
+      }
+      if (avail > 0 && len === avail && len < this.c.neg.mss && (this.corked || this.more) && !finPending && seqLt(this.pushSeq, seqAdd(this.bufSeq, this.sndBuf.length))) {
+        break; // TCP_CORK / MSG_MORE: a short segment waits for more data or a push
       }
       const withFin = finPending && len === Math.max(avail, 0) && wndRoom > len;
       if (len <= 0 && !withFin) {
         if (finPending && avail <= 0 && wndRoom <= 0 && !seqGt(this.sndNxt, this.sndUna)) this.c.tmr.armPersist(now);
         break;
       }
-      if (!this.sendNew(now, offset, len, withFin)) return;
+      const mss = this.c.neg.mss;
+      if (this.o.pushBursts && len > 0 && seqGe(this.sndNxt, pushEnd)) {
+        const segs = burstSegments(mss, cwnd, this.c.cc.ssthresh, this.c.rtt.srtt, this.c.rec.rackMinRtt, this.o.minTsoSegs);
+        let g = Math.min(avail, segs * mss, wndRoom, cwndRoom);
+        // Whole segments, but for the tail of the data when Nagle lets it go with them.
+        if (g > mss && (g < avail || (!this.noDelay && !finPending))) g -= g % mss;
+        pushEnd = seqAdd(this.sndNxt, g);
+        pushMulti = g > mss;
+      }
+      const push = this.o.pushBursts && (len > mss || (pushMulti && seqAdd(this.sndNxt, len) === pushEnd));
+      if (!this.sendNew(now, offset, len, withFin, push)) return;
       sentAck = true;
       if (withFin) break;
     }
@@ -324,18 +356,46 @@ export class Sender {
     this.c.rearm();
   }
 
-  sendNew(now: number, offset: number, len: number, fin: boolean): boolean {
+  /** TCP_CORK on or off; off pushes what is queued (at `now`, when given). */
+  setCork(on: boolean, now: number | undefined): void {
+    this.corked = on;
+    if (!on) this.push(now);
+  }
+
+  /** What is queued now leaves whatever cork, MSG_MORE or Nagle say (sent at `now`, when given). */
+  push(now: number | undefined): void {
+    this.pushSeq = seqAdd(this.bufSeq, this.sndBuf.length);
+    if (now !== undefined) this.output(now);
+  }
+
+  /**
+   * Whether Nagle holds a short segment: while any data is unacknowledged (RFC 896, RFC 9293 3.7.4), or with
+   * minshallNagle only while a short segment is (Minshall's variant, Linux's tcp_minshall_check), so the short tail
+   * of a write leaves with its full segments.
+   */
+  private nagleWaits(): boolean {
+    if (!this.o.minshallNagle) return seqGt(this.sndNxt, this.sndUna);
+    return seqGt(this.sndSml, this.sndUna) && seqLe(this.sndSml, this.sndNxt);
+  }
+
+  /** `push`: PSH although the data goes on (the end of a packet of several segments, push.ts). */
+  sendNew(now: number, offset: number, len: number, fin: boolean, push = false): boolean {
     const f = this.host.txFields;
     const mss = this.c.neg.mss;
-    this.c.tx.fillHeader(f, this.sndNxt, TcpFlag.ACK | (fin ? TcpFlag.FIN : 0) | (len > 0 && offset + len === this.sndBuf.length ? TcpFlag.PSH : 0));
+    // PSH where the application's data ends (RFC 9293 3.9.1; Linux's tcp_push marks a write's last skb).
+    const dataEnd = len > 0 && offset + len === this.sndBuf.length && !this.more; // MSG_MORE: not the end
+    this.c.tx.fillHeader(f, this.sndNxt, TcpFlag.ACK | (fin ? TcpFlag.FIN : 0) | (dataEnd || (push && len > 0) ? TcpFlag.PSH : 0));
     this.c.tx.fillOptions(now, f, len);
     if (!this.c.tx.xmit(now, f, len > 0 ? this.sndBuf : null, offset, len, len > mss ? mss : undefined)) return false;
     // One record per segment on the wire, as if each had been sent alone: SACK, RACK, loss marking and
     // retransmission work on what the peer sees, not on how the packet left this.c host.
+    if (len > 0 && len % mss !== 0) this.sndSml = seqAdd(this.sndNxt, len); // ends in a short segment
     this.sndNxt = this.c.sb.record(now, this.sndNxt, len, fin, mss);
+    if (dataEnd) this.c.sb.segs[this.c.sb.segs.length - 1]!.psh = true;
     if (fin) this.finSent = true;
     if (seqDiff(this.sndNxt, this.sndUna) === len + (fin ? 1 : 0)) this.progressAt = now; // nothing was outstanding
     this.c.cnt.bytesSent += len;
+    if (this.c.rec.inRecovery) this.c.rec.prrOut += len;
     this.lastDataSentAt = now;
     if (this.c.tmr.rtoAt === NEVER) this.c.tmr.rtoAt = this.c.tmr.rtoDeadline(now); // RFC 6298 5.1
     this.c.tmr.armTlp(now);
@@ -345,16 +405,18 @@ export class Sender {
   retransmit(now: number, s: SentSeg, index: number): boolean {
     const dataLen = s.len - (s.fin ? 1 : 0);
     if (dataLen > this.c.neg.mss) {
-      // PMTU went down: split the record (RFC 1191 / RFC 9293 3.7.3).
-      this.c.sb.split(index, this.c.neg.mss);
-      return this.retransmit(now, s, index);
+      // PMTU went down: re-cut the lost run from here into segments of the new MSS (Linux's tcp_simple_retransmit),
+      // or split this record (RFC 1191 / RFC 9293 3.7.3).
+      if (!this.c.sb.recut(index, this.c.neg.mss)) this.c.sb.split(index, this.c.neg.mss);
+      return this.retransmit(now, this.c.sb.segs[index]!, index);
     }
     const f = this.host.txFields;
     const offset = seqDiff(s.seq, this.bufSeq);
-    this.c.tx.fillHeader(f, s.seq, TcpFlag.ACK | (s.fin ? TcpFlag.FIN : 0));
+    this.c.tx.fillHeader(f, s.seq, TcpFlag.ACK | (s.fin ? TcpFlag.FIN : 0) | (s.psh ? TcpFlag.PSH : 0));
     this.c.tx.fillOptions(now, f, dataLen);
     if (!this.c.tx.xmit(now, f, dataLen > 0 ? this.sndBuf : null, offset, dataLen)) return false;
     this.c.sb.retransmitted(now, s);
+    if (this.c.rec.inRecovery) this.c.rec.prrOut += s.len;
     if (this.c.rec.undoArmed) {
       this.c.rec.undoRetrans++;
       this.c.rec.undoSent++;

@@ -98,9 +98,16 @@ export class ConnTimers {
   armTlp(now: number): void {
     if (!this.c.neg.sackOk || this.c.rec.inRecovery || this.c.rec.tlpOutstanding || this.c.rtt.srtt === undefined) return;
     const srtt = this.c.rtt.srtt;
+    const one = seqDiff(this.c.snd.sndNxt, this.c.snd.sndUna) <= this.c.neg.mss;
     let pto = 2 * srtt;
-    if (seqDiff(this.c.snd.sndNxt, this.c.snd.sndUna) <= this.c.neg.mss) pto = Math.max(pto, 1.5 * srtt + 200);
-    pto = Math.max(pto, 10);
+    if (this.o.rtoFormula === 'linux') {
+      // Linux's tcp_schedule_loss_probe: 2 SRTT plus tcp_rto_min (the peer's delayed ACK) with one segment out,
+      // else plus TCP_TIMEOUT_MIN (2 ms).
+      pto += one ? this.o.minRto : 2;
+    } else {
+      if (one) pto = Math.max(pto, 1.5 * srtt + 200);
+      pto = Math.max(pto, 10);
+    }
     this.tlpAt = Math.min(now + pto, this.rtoAt);
   }
 

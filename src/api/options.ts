@@ -79,6 +79,12 @@ const TCP: Schema<Omit<TcpOptions, 'rng'>> = {
   profile: oneOf('byway', 'linux'),
   delayFinAck: bool,
   slowStartAfterIdle: bool,
+  pushBursts: bool,
+  minTsoSegs: number,
+  abcLimit: number,
+  prr: bool,
+  minshallNagle: bool,
+  ssthreshFromCwnd: bool,
   rtoFormula: oneOf('rfc6298', 'linux'),
 };
 

@@ -25,7 +25,8 @@
 import { onesSum, pseudoHeaderSum } from '../../protocols/util/checksum.js';
 
 /** Hands one TCP segment, buf[start, end), to the TCP layer; `trusted`: its checksum is known good. */
-export type GroDeliver = (src: number, dst: number, buf: Uint8Array, start: number, end: number, trusted: boolean) => void;
+/** `segSize`: the payload bytes of each segment merged into what is delivered (Linux's gso_size), 0 when not merged. */
+export type GroDeliver = (src: number, dst: number, buf: Uint8Array, start: number, end: number, trusted: boolean, segSize: number) => void;
 
 export interface GroStats {
   /** TCP segments offered. */
@@ -165,12 +166,12 @@ export class TcpGro {
     if (len === 0) return;
     this.len = 0;
     this.stats.flushed++;
-    this.deliver(this.src, this.dst, this.buf, 0, len, true);
+    this.deliver(this.src, this.dst, this.buf, 0, len, true, len - this.hl > this.mss ? this.mss : 0);
   }
 
   private pass(src: number, dst: number, b: Uint8Array, s: number, e: number, trusted: boolean): void {
     this.stats.passed++;
-    this.deliver(src, dst, b, s, e, trusted);
+    this.deliver(src, dst, b, s, e, trusted, 0);
   }
 
   /** Same addresses and ports as the held segment (the segment at seg[s..] has at least its 4 port bytes). */

@@ -376,6 +376,12 @@ export class Ipv4Output {
     return this.pathMtu(now, dst, this.link.routes.lookupRoute(dst)?.mtu);
   }
 
+  /** The route's or interface's MTU, without the path MTUs learned (RFC 1191 3.1: the MSS option's basis). */
+  linkMtuFor(dst: number): number {
+    const routeMtu = this.link.routes.lookupRoute(dst)?.mtu;
+    return routeMtu !== undefined ? Math.min(this.link.mtu, routeMtu) : this.link.mtu;
+  }
+
   /** mtuFor with the route's MTU already looked up (the transmit path has the route in hand). */
   private pathMtu(now: number, dst: number, routeMtu: number | undefined): number {
     let mtu = this.link.mtu;

@@ -416,6 +416,10 @@ export class NetStack implements TransportHost {
     return this.output.mtuFor(this.now, dst);
   }
 
+  linkMtuFor(dst: number): number {
+    return this.output.linkMtuFor(dst);
+  }
+
   // ---------------------------------------------------------------------------------------------------------------
   // Receive
 

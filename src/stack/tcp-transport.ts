@@ -36,9 +36,11 @@ export class TcpTransport implements Transport {
     this.layer = new TcpLayer(this.tcpHost(options), { ...options.tcp, rng: options.rng });
     const layer = this.layer;
     this.gro = options.gro
-      ? new TcpGro((src, dst, buf, start, end, trusted) => {
+      ? new TcpGro((src, dst, buf, start, end, trusted, segSize) => {
           this.trusted = trusted;
+          layer.rxSegSize = segSize;
           layer.inputAt(this.now, src, dst, buf, start, end);
+          layer.rxSegSize = 0;
         }, options.checksum.rx)
       : undefined;
   }
@@ -91,6 +93,7 @@ export class TcpTransport implements Transport {
         return tsoMax > 0 && !host.isLocalAddress(dst) && !host.isBroadcastFor(dst) ? tsoMax : 0;
       },
       mtuFor: (dst: number): number => host.mtuFor(dst),
+      linkMtuFor: (dst: number): number => host.linkMtuFor(dst),
       sourceFor: (dst: number): number | undefined => host.sourceFor(dst),
       negativeAdvice: options.negativeAdvice,
       ...portClaims(host.flows, 'tcp'),

@@ -44,6 +44,8 @@ export interface TransportHost {
   isBroadcastFor(ip: number): boolean;
   sourceFor(dst: number): number | undefined;
   mtuFor(dst: number): number;
+  /** The route's or interface's MTU towards dst, without what ICMP taught (RFC 1191 3.1: for the MSS option). */
+  linkMtuFor(dst: number): number;
   /** Answer the IPv4 packet at `buf[ipOff, end)` with an ICMP error (rate-limited; RFC 1122 3.2.2's exceptions). */
   sendIcmpError(buf: Uint8Array, ipOff: number, end: number, type: number, code: number, mtu: number): void;
   /** Send what is queued now (the driver's flush). */

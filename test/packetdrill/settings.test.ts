@@ -15,7 +15,7 @@ describe('settingsFor', () => {
       sendBuffer: 256 * 1024,
       slowStartAfterIdle: false,
     });
-    expect(settings('0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3').tcp).toEqual({ profile: 'linux', maxReceiveBuffer: 3 * 1024 * 1024 });
+    expect(settings('0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3').tcp).toEqual({ profile: 'linux', maxReceiveBuffer: 3 * 1024 * 1024, pushBursts: false });
   });
 
   it('maps sysctls to the options with the same meaning and accepts knobs that change nothing here', () => {
@@ -32,7 +32,7 @@ describe('settingsFor', () => {
       ].join('\n'),
     );
     expect(s.unsupported).toEqual([]);
-    expect(s.tcp).toMatchObject({ congestionControl: newReno, receiveBuffer: 131072, maxReceiveBuffer: 32 * 1024 * 1024, timestamps: false, slowStartAfterIdle: true });
+    expect(s.tcp).toMatchObject({ congestionControl: newReno, receiveBuffer: 131072, maxReceiveBuffer: 32 * 1024 * 1024, timestamps: false, slowStartAfterIdle: true, minTsoSegs: 10 });
   });
 
   it('reports what byway has no counterpart for instead of ignoring it', () => {

@@ -73,15 +73,16 @@ interface Out {
   trusted: boolean;
   tsval: number;
   sport: number;
+  segSize: number;
 }
 
 function harness() {
   const out: Out[] = [];
-  const gro = new TcpGro((_src, _dst, buf, start, end, trusted) => {
+  const gro = new TcpGro((_src, _dst, buf, start, end, trusted, segSize) => {
     const segment = buf.subarray(start, end);
     const hl = (segment[12]! >>> 4) * 4;
     const dv = new DataView(segment.buffer, segment.byteOffset, segment.length);
-    out.push({ seq: dv.getUint32(4), flags: segment[13]!, hl, data: segment.slice(hl), trusted, tsval: hl >= 32 ? dv.getUint32(24) : -1, sport: dv.getUint16(0) });
+    out.push({ seq: dv.getUint32(4), flags: segment[13]!, hl, data: segment.slice(hl), trusted, tsval: hl >= 32 ? dv.getUint32(24) : -1, sport: dv.getUint16(0), segSize });
   }, true);
   const feed = (...segs: Seg[]): void => {
     for (const s of segs) gro.input(s.src ?? SRC, DST, TOS_TTL, seg(s), false);
@@ -116,6 +117,18 @@ describe('TcpGro: merge rules', () => {
     expect(out[0]!.data).toEqual(bytesOf(segs));
     expect(gro.stats).toMatchObject({ segments: 10, merged: 9, flushed: 1, passed: 0 });
     expect(gro.held).toBe(0);
+  });
+
+  it('tells the segment size of a merged run (gso_size), and 0 for a segment delivered alone', () => {
+    const { gro, out, feed } = harness();
+    feed(...run(0, 3), { seq: 3 * MSS, len: 100 });
+    gro.flush();
+    feed({ seq: 3 * MSS + 100, len: 50 });
+    gro.flush();
+    expect(out.map((o) => [o.data.length, o.segSize])).toEqual([
+      [3 * MSS + 100, MSS],
+      [50, 0],
+    ]);
   });
 
   it('PSH ends a run after joining it; a short segment ends it too', () => {

@@ -256,3 +256,28 @@ describe('setUserTimeout (RFC 5482 local user timeout, Linux TCP_USER_TIMEOUT)',
     expect(t.closedWith).toEqual(['ETIMEDOUT']);
   });
 });
+
+describe("tail-loss probe timer with rtoFormula 'linux' (Linux tcp_schedule_loss_probe)", () => {
+  const probeAfter = (opts: Partial<import('../../protocols/tcp/options.js').TcpOptions>, len: number): number => {
+    const t = new Tester({ sack: true, noDelay: true, initialWindowSegments: 10, sendBuffer: 64 * 1024, minRto: 200, ...opts });
+    const c = t.establishedWith({ sackPermitted: true, window: 65535, mss: 1000 }, 10);
+    c.send(t.now, bytes(len));
+    t.recvAll();
+    const start = t.now;
+    for (let i = 0; i < 1000; i++) {
+      t.advance(1);
+      if (t.recvAll().length > 0) return t.now - start;
+    }
+    return -1;
+  };
+
+  it('probes 2 SRTT + 2 ms after the last send with several segments out, 2 SRTT + minRto with one (capped by the RTO)', () => {
+    expect(probeAfter({ rtoFormula: 'linux' }, 3000)).toBe(22);
+    // 2 * 10 + 200 ms, but the RTO (SRTT + 200 ms) comes first.
+    expect(probeAfter({ rtoFormula: 'linux' }, 1000)).toBe(210);
+    // RFC 8985 7.2 as byway does by default: 2 SRTT, at least 10 ms; one segment: at least 1.5 SRTT + 200 ms,
+    // capped by the RTO (200 ms here).
+    expect(probeAfter({}, 3000)).toBe(20);
+    expect(probeAfter({}, 1000)).toBe(200);
+  });
+});

@@ -162,6 +162,8 @@ class Execution {
   private readonly tsTickUs: number;
   private localIsn = 0;
   private localIsnKnown = false;
+  /** Inbound SYNs (without ACK) so far: each after the first opens a new passive connection. */
+  private passiveSyns = 0;
   private readonly remoteIsn = 0;
   /** The flow under test: the stack's port and the script's. */
   private localPort = SERVER_PORT;
@@ -330,6 +332,12 @@ class Execution {
   private injectTcp(p: TcpPacketSpec): void {
     this.ensureStack();
     const flags = flagBits(p.flags);
+    if (p.flags === 'S' && this.passiveSyns++ > 0) {
+      // A SYN to a listener after an earlier one starts a new connection: packetdrill gives it a new ephemeral port,
+      // and the stack's next SYN-ACK gives its ISN.
+      this.remotePort = SCRIPT_PORT + this.passiveSyns - 1;
+      this.localIsnKnown = false;
+    }
     const opts: TcpOptionSpec[] = [];
     for (const o of p.options === 'any' ? [] : (p.options ?? [])) {
       if (o.kind === 'TS') opts.push({ kind: 'TS', val: o.val, ecr: this.liveEcr(o.ecr) });
@@ -624,12 +632,13 @@ class Execution {
       case 'send': {
         const fd = this.fd(a[0]);
         const n = intArg(2);
-        if (c.name === 'send' && a[3] && !(a[3].kind === 'num' && a[3].value === 0)) this.fail(`unsupported send flags ${sym(3) || 'non-zero'}`);
+        const more = c.name === 'send' && sym(3) === 'MSG_MORE';
+        if (c.name === 'send' && a[3] && !more && !(a[3].kind === 'num' && a[3].value === 0)) this.fail(`unsupported send flags ${sym(3) || 'non-zero'}`);
         const conn = this.conn(fd);
         let sent = 0;
         return (now) => {
           try {
-            sent += conn.send(now, new Uint8Array(n - sent));
+            sent += conn.send(now, new Uint8Array(n - sent), more);
           } catch (e) {
             return sent > 0 ? { result: sent } : errno(e);
           }
@@ -708,6 +717,15 @@ class Execution {
         if (value === undefined) this.fail('TCP_USER_TIMEOUT needs [ms]');
         this.conn(fd).setUserTimeout(value);
         return { result: 0 };
+      case 'SOL_TCP.TCP_MAXSEG':
+        if (value === undefined) this.fail('TCP_MAXSEG needs [N]');
+        if (!fd.listener) this.fail('TCP_MAXSEG is supported on a listening socket only');
+        fd.listener.maxSeg = value;
+        return { result: 0 };
+      case 'SOL_TCP.TCP_CORK':
+        if (value === undefined) this.fail('TCP_CORK needs [0|1]');
+        this.conn(fd).setCork(value !== 0, this.clock.now());
+        return { result: 0 };
       case 'SOL_TCP.TCP_NODELAY':
         if (value === undefined) this.fail('TCP_NODELAY needs [0|1]');
         fd.noDelay = value !== 0;
@@ -729,6 +747,7 @@ class Execution {
       case 'SOL_SOCKET.SO_SNDBUF':
         return { result: 0, out: fd.conn?.info().sendBuffer ?? this.ensureStack().tcp!.opts.sendBuffer };
       case 'SOL_TCP.TCP_MAXSEG': {
+        if (!fd.conn && fd.listener) return { result: 0, out: fd.listener.maxSeg > 0 ? fd.listener.maxSeg : 536 }; // Linux: user_mss, else TCP_MSS_DEFAULT
         if (!fd.conn) this.fail('TCP_MAXSEG on a socket without a connection is not supported');
         return { result: 0, out: fd.conn.info().sndMss };
       }

@@ -39,9 +39,13 @@ const DEFAULTS_SH: Partial<TcpOptions> = {
   sendBuffer: 256 * 1024,
   maxSendBuffer: 4 * MiB,
   slowStartAfterIdle: false,
+  pushBursts: true,
 };
-/** The 2013 scripts ran without defaults.sh on a machine whose largest receive buffer gave window scale 6. */
-const LINUX_2013: Partial<TcpOptions> = { profile: 'linux', maxReceiveBuffer: 3 * MiB };
+/**
+ * The 2013 scripts ran without defaults.sh on a machine whose largest receive buffer gave window scale 6, on Linux
+ * 3.11, which set PSH only at the end of a write (the PSH on every GSO packet came with 4.x).
+ */
+const LINUX_2013: Partial<TcpOptions> = { profile: 'linux', maxReceiveBuffer: 3 * MiB, pushBursts: false };
 
 /** Split a shell block into commands (newlines, `;`, backslash continuations). */
 function commands(block: string): string[] {
@@ -78,8 +82,13 @@ function evalShellNumber(s: string): number {
 function applySysctl(tcp: Partial<TcpOptions>, name: string, value: string): string | undefined {
   switch (name) {
     case 'tcp_tso_win_divisor':
-    case 'tcp_min_tso_segs':
       return undefined; // Linux TSO deferral: byway does not defer, nothing to turn
+    case 'tcp_min_tso_segs': {
+      const n = Number(value);
+      if (!Number.isInteger(n) || n < 1) return `tcp_min_tso_segs=${value}`;
+      tcp.minTsoSegs = n; // the size of the packets PSH ends (push.ts)
+      return undefined;
+    }
     case 'tcp_early_retrans':
       // 3 (RACK/TLP, the default) is byway's behaviour; 0-2 select Linux 3.x early retransmit or no TLP.
       return value === '3' || value === '4' ? undefined : `sysctl tcp_early_retrans=${value} (byway always runs RACK-TLP)`;

@@ -28,6 +28,8 @@ export function tcpInfoField(conn: TcpConnection, name: string, now: number): nu
       return i.sndMss;
     case 'tcpi_rcv_mss':
       return i.rcvMss;
+    case 'tcpi_advmss':
+      return i.advMss;
     case 'tcpi_ca_state':
       return LINUX_CA_STATE[i.caState];
     case 'tcpi_busy_time':

@@ -39,8 +39,12 @@ export class Cubic implements CongestionControl {
   /** RFC 9438 4.8: the first CA stage after an RTO uses K = 0 and W_max = cwnd_epoch. */
   private afterRto = false;
 
+  /** RFC 3465's L in segments (0: none). */
+  private readonly abcLimit: number;
+
   constructor(opts: CongestionControlOptions) {
     this.smss = checkMss(opts.mss);
+    this.abcLimit = opts.abcLimit ?? ABC_LIMIT_SEGMENTS;
     this.w = opts.initialWindowSegments ?? DEFAULT_INITIAL_WINDOW_SEGMENTS;
   }
 
@@ -78,7 +82,7 @@ export class Cubic implements CongestionControl {
     const acked = ackedBytes / this.smss; // segments
     if (this.w < this.ssthreshSeg) {
       // RFC 9438 4.10 / RFC 5681 slow start with RFC 3465 byte counting (L = 1 SMSS after an RTO).
-      const l = this.afterRto ? 1 : ABC_LIMIT_SEGMENTS;
+      const l = this.abcLimit === 0 ? acked : this.afterRto ? 1 : this.abcLimit;
       this.w += Math.min(acked, l);
       return;
     }

@@ -18,8 +18,12 @@ export class NewReno implements CongestionControl {
   /** RFC 3465 2.3: L = 1 SMSS in the slow start that follows an RTO. */
   protected afterRto = false;
 
+  /** RFC 3465's L in segments (0: none). */
+  private readonly abcLimit: number;
+
   constructor(opts: CongestionControlOptions) {
     this.smss = checkMss(opts.mss);
+    this.abcLimit = opts.abcLimit ?? ABC_LIMIT_SEGMENTS;
     this.cwndBytes = (opts.initialWindowSegments ?? DEFAULT_INITIAL_WINDOW_SEGMENTS) * this.smss;
   }
 
@@ -39,7 +43,7 @@ export class NewReno implements CongestionControl {
     if (!(ackedBytes > 0)) return;
     if (this.cwndBytes < this.ssthreshBytes) {
       // RFC 5681 3.1 slow start with RFC 3465 byte counting: cwnd += min(N, L*SMSS).
-      const l = this.afterRto ? 1 : ABC_LIMIT_SEGMENTS;
+      const l = this.abcLimit === 0 ? ackedBytes / this.smss : this.afterRto ? 1 : this.abcLimit;
       this.cwndBytes += Math.min(ackedBytes, l * this.smss);
       return;
     }

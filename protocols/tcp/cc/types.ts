@@ -56,6 +56,11 @@ export interface CongestionControlOptions {
   now: number;
   /** Initial window in segments; default 10 (RFC 6928, like Linux: 10 * SMSS whatever the SMSS). */
   initialWindowSegments?: number;
+  /**
+   * RFC 3465's L: the most one ACK grows cwnd by in slow start, in segments (1 in the slow start after an RTO).
+   * Default 2 (RFC 3465 2.2); 0: no limit, every segment the ACK covers counts, as in Linux's tcp_slow_start.
+   */
+  abcLimit?: number;
 }
 
 export type CongestionControlFactory = (opts: CongestionControlOptions) => CongestionControl;

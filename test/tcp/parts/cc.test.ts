@@ -238,3 +238,19 @@ describe('CUBIC (RFC 9438)', () => {
     expect(congestionControls['newreno']!({ mss: MSS, now: 0 }).name).toBe('newreno');
   });
 });
+
+describe('abcLimit (RFC 3465 L; Linux counts every segment an ACK covers)', () => {
+  it.each([
+    ['CUBIC', cubic],
+    ['NewReno', newReno],
+  ])('%s: one ACK of 10 segments grows cwnd by 2 by default, by 10 with abcLimit 0, by 3 with abcLimit 3', (_name, make) => {
+    const grow = (abcLimit: number | undefined): number => {
+      const cc = make({ mss: 1000, now: 0, initialWindowSegments: 10, abcLimit });
+      cc.onAck(100, 10_000, 0, 100);
+      return cc.cwnd;
+    };
+    expect(grow(undefined)).toBe(12_000);
+    expect(grow(0)).toBe(20_000);
+    expect(grow(3)).toBe(13_000);
+  });
+});

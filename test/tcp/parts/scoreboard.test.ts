@@ -159,3 +159,30 @@ describe('Scoreboard', () => {
     );
   });
 });
+
+describe('Scoreboard.recut (the path MTU fell: Linux tcp_simple_retransmit re-segments from SND.UNA)', () => {
+  it('cuts a run of lost originals into new-MSS records from its first byte, keeping the byte totals and the tail PSH', () => {
+    const sb = new Scoreboard();
+    sb.record(0, 1, 3 * 1460, false, 1460);
+    sb.record(0, 1 + 3 * 1460, 1460, false, 1460);
+    sb.segs[2]!.psh = true;
+    sb.markSacked(0, 1 + 3 * 1460, 1 + 4 * 1460, { rackUpdate: () => undefined }); // the last one is SACKed
+    sb.markAllLost();
+    expect(sb.lostBytes).toBe(3 * 1460);
+    expect(sb.recut(0, 1160)).toBe(true);
+    // 4380 bytes -> 1160, 1160, 1160, 900; the SACKed record after the run is untouched.
+    expect(sb.segs.map((s) => [s.seq, s.len, s.lost, s.sacked])).toEqual([
+      [1, 1160, true, false],
+      [1161, 1160, true, false],
+      [2321, 1160, true, false],
+      [3481, 900, true, false],
+      [4381, 1460, false, true],
+    ]);
+    expect(sb.lostBytes).toBe(3 * 1460);
+    expect(sb.segs.map((s) => s.psh)).toEqual([false, false, false, true, false]);
+    // A record already retransmitted is not re-cut (the caller splits it instead).
+    sb.retransmitted(0, sb.segs[0]!);
+    sb.markLost(sb.segs[0]!);
+    expect(sb.recut(0, 1000)).toBe(false);
+  });
+});

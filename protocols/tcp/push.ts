@@ -1,0 +1,37 @@
+/**
+ * Where the sender sets PSH besides the end of the application's data (RFC 9293 3.9.1 leaves the sender free to
+ * set it; a receiver such as a GRO engine delivers at once what a PSH ends).
+ *
+ * Linux (since 4.x, __tcp_transmit_skb) sets PSH on every GSO packet of two or more segments, so that the receiver's
+ * GRO flushes it at once; the device or the GSO code keeps the flag on the last segment only. The segments of one
+ * packet are bounded by tcp_tso_autosize (about a millisecond at the pacing rate, plus a share of 64 KiB that halves
+ * for every 512 us of minimum RTT, at least tcp_min_tso_segs) and by tcp_cwnd_test (at most half the congestion
+ * window, so two packets are in flight). A byway sender with a TSO driver sends such packets itself; without one it
+ * sends the segments one by one and marks where Linux's packets would end, so the flags on the wire are Linux's.
+ *
+ * Pure functions of the connection's figures: no state, no allocation. Times in ms, sizes in bytes.
+ */
+
+/** Linux's default sk_gso_max_size: the largest packet tcp_tso_autosize sizes for. */
+const GSO_MAX_SIZE = 65536;
+
+/**
+ * Segments per packet as tcp_tso_autosize and tcp_cwnd_test size them: the pacing rate (200 % of cwnd / SRTT in
+ * slow start below half ssthresh, 120 % after: Linux's tcp_pacing_ss_ratio / ca_ratio) over 2^10 us, plus
+ * GSO_MAX_SIZE >> (min RTT in us >> 9), capped at GSO_MAX_SIZE, in segments, at least `minSegs`; then at most half
+ * of cwnd (in segments, at least one). Before an RTT sample the pacing rate is unlimited (GSO_MAX_SIZE).
+ */
+export function burstSegments(mss: number, cwnd: number, ssthresh: number, srtt: number | undefined, minRtt: number, minSegs: number): number {
+  let bytes = GSO_MAX_SIZE;
+  if (srtt !== undefined && srtt > 0) {
+    const ratio = cwnd < ssthresh / 2 ? 2 : 1.2;
+    const rate = (ratio * cwnd) / (srtt / 1000); // bytes per second
+    bytes = rate / 1024;
+    const shift = Math.floor((minRtt * 1000) / 512);
+    if (shift < 32) bytes += Math.floor(GSO_MAX_SIZE / 2 ** shift);
+    if (bytes > GSO_MAX_SIZE) bytes = GSO_MAX_SIZE;
+  }
+  const segs = Math.max(Math.floor(bytes / mss), minSegs);
+  const half = Math.max(Math.floor(cwnd / mss) >> 1, 1);
+  return segs < half ? segs : half;
+}
