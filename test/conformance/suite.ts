@@ -37,6 +37,12 @@ export const IMPAIRED_BYTES = 4 * MiB;
 /** Upper bound for one clean 100 MiB transfer (test time-out). */
 export const BULK_BOUND_MS = 60_000;
 /**
+ * The raw-IP driver's bound: byway sending through it to a kernel receiver ran at about 14 Mbit/s on 2026-12-03
+ * (100 MiB in 55-60 s on every tree tried, then past 60 s: an open performance problem of that driver's transmit
+ * path, issue #12), so a 60 s bound failed at random. The bound is there to catch a stall, not to measure.
+ */
+const RAW_IP_BULK_BOUND_MS = 150_000;
+/**
  * Upper bound for one 4 MiB transfer over the impaired path. byway as the sender takes 33-38 s here (it enters
  * fast recovery on reordering far more often than Linux and has no DSACK-based undo yet, RFC 3708/4015), so the
  * bound leaves room for a loaded CI machine; the measured times are in docs/drivers.md.
@@ -250,20 +256,21 @@ export function conformanceSuite(kind: DriverKind): void {
       const { t, stack } = await up();
       await startNginx(t.lab, t.kernelNs, root!.dir, t.kernelAddr, NGINX_PORT);
       const rx0 = t.driver.stats.rxBytes;
-      const down = await bywayHttpGet(stack, t.kernelAddr, NGINX_PORT, `/${bulk.name}`, BULK_BOUND_MS);
+      const bound = kind === 'raw-ip' ? RAW_IP_BULK_BOUND_MS : BULK_BOUND_MS;
+      const down = await bywayHttpGet(stack, t.kernelAddr, NGINX_PORT, `/${bulk.name}`, bound);
       expect(t.driver.stats.rxBytes - rx0, 'the body came through byway\'s driver').toBeGreaterThan(bulk.bytes.length);
       expect(down.status).toBe(200);
       expect(down.bytes).toBe(bulk.bytes.length);
       expect(down.sha256).toBe(bulk.sha256);
       measured.push({ kind, what: 'nginx -> byway (node:http client)', bytes: down.bytes, ms: down.ms });
       const server = await startBywayHttp(stack, t.bywayAddr, BYWAY_HTTP_PORT, [bulk]);
-      const up2 = await curlGet(t.kernelNs, `http://${t.bywayAddr}:${BYWAY_HTTP_PORT}/${bulk.name}`, BULK_BOUND_MS);
+      const up2 = await curlGet(t.kernelNs, `http://${t.bywayAddr}:${BYWAY_HTTP_PORT}/${bulk.name}`, bound);
       expect(up2.status).toBe(200);
       expect(up2.bytes).toBe(bulk.bytes.length);
       expect(up2.sha256).toBe(bulk.sha256);
       measured.push({ kind, what: 'byway (node:http server) -> curl', bytes: up2.bytes, ms: up2.ms });
       server.close();
-    }, 2 * BULK_BOUND_MS + 10_000);
+    }, 2 * (kind === 'raw-ip' ? RAW_IP_BULK_BOUND_MS : BULK_BOUND_MS) + 10_000);
 
     it(`TCP over an impaired path (5 % loss, 25 % reorder, 2 % dup, 10 ms + jitter, both directions): ${IMPAIRED_BYTES / MiB} MiB each way, SHA-256, each within ${IMPAIRED_BOUND_MS / 1000} s`, async () => {
       const { t, stack, driver } = await up({ impaired: true });
