@@ -38,7 +38,7 @@ export const IMPAIRED_BYTES = 4 * MiB;
 export const BULK_BOUND_MS = 60_000;
 /**
  * The raw-IP driver's bound: byway sending through it to a kernel receiver ran at about 14 Mbit/s on 2026-12-03
- * (curl's 100 MiB download from byway missed 59 s in 4 of 5 runs of the merged trees, 68-104 MiB done; the
+ * (curl's 100 MiB download from byway missed 59 s in 4 of 5 runs of the merged trees, 65-99 MiB of 100 done; the
  * session's starting tree passed once, both transfers together in 65 s): an open performance problem of that
  * driver's transmit path (issue #12). The bound is there to catch a stall, not to measure.
  */
