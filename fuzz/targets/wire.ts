@@ -222,7 +222,14 @@ export const tcpTarget: FuzzTarget = {
       // Leave `dirty` holding junk for the next input.
       return 'badopt';
     }
-    checkSame({ ...dirty, sackBlocks: [...dirty.sackBlocks] }, { ...r, sackBlocks: [...r.sackBlocks] }, 'parseTcpInto into a reused object vs a fresh parse');
+    // parseTcpInto holds sequence numbers signed (the core's form), parseTcp gives the wire's unsigned values.
+    const u = (x: number): number => x >>> 0;
+    checkSame(
+      { ...dirty, seq: u(dirty.seq), ack: u(dirty.ack), sackBlocks: dirty.sackBlocks.map(u) },
+      { ...r, sackBlocks: [...r.sackBlocks] },
+      'parseTcpInto into a reused object vs a fresh parse',
+    );
+    check(dirty.seq === (dirty.seq | 0) && dirty.ack === (dirty.ack | 0), 'parseTcpInto gives signed 32-bit sequence numbers');
     check(r.payloadLen === p.payload.length, 'payloadLen');
     check(r.wscale === undefined || r.wscale <= 14, 'window scale above 14');
     check(r.sackBlocks.length % 2 === 0 && r.sackBlocks.length <= 8, 'SACK block count');

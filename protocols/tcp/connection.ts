@@ -312,7 +312,7 @@ export class TcpConnection {
 
   /** @internal Active open (RFC 9293 3.10.1 OPEN, SYN-SENT). */
   openActive(now: number, iss: number): void {
-    this.snd.start(iss >>> 0, iss >>> 0, seqAdd(iss, 1));
+    this.snd.start(iss | 0, iss | 0, seqAdd(iss, 1));
     this.state = 'SYN-SENT';
     this.tmr.synXmits = 0;
     this.tx.sendSyn(now);
@@ -320,7 +320,7 @@ export class TcpConnection {
 
   /** @internal Passive open from a SYN at a listener (RFC 9293 3.10.7.2 LISTEN, third check). */
   openPassive(now: number, iss: number, syn: TcpFields): void {
-    this.snd.start(iss >>> 0, iss >>> 0, seqAdd(iss, 1));
+    this.snd.start(iss | 0, iss | 0, seqAdd(iss, 1));
     this.rcv.irs = syn.seq;
     this.rcv.rcvNxt = seqAdd(syn.seq, 1);
     this.neg.negotiate(now, syn);

@@ -431,7 +431,7 @@ export class TcpLayer {
     const t = this.txFields;
     t.srcPort = syn.dstPort;
     t.dstPort = syn.srcPort;
-    t.seq = c.isn >>> 0;
+    t.seq = c.isn | 0;
     t.ack = seqAdd(syn.seq, 1);
     t.flags = TcpFlag.SYN | TcpFlag.ACK;
     t.window = Math.min(o.receiveBuffer, 0xffff);
@@ -910,8 +910,8 @@ export class TcpLayer {
 
   private isnFor(localIp: number, localPort: number, remoteIp: number, remotePort: number, now: number): number {
     const f = this.opts.isn;
-    if (f) return f(localIp, localPort, remoteIp, remotePort, now) >>> 0;
-    return computeIsn(this.opts.isnKey, localIp, localPort, remoteIp, remotePort, now) >>> 0;
+    if (f) return f(localIp, localPort, remoteIp, remotePort, now) | 0;
+    return computeIsn(this.opts.isnKey, localIp, localPort, remoteIp, remotePort, now) | 0;
   }
 
   /** RFC 6056 3.3.3 algorithm 3 (simple hash-based): offset = F(local, remote, remote port, secret). */

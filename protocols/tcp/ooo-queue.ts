@@ -103,7 +103,7 @@ export class OutOfOrderQueue {
   insert(seq: number, data: Uint8Array): boolean {
     const n = data.length;
     if (n === 0) return true;
-    seq >>>= 0;
+    seq |= 0;
     const end = seqAdd(seq, n);
     const first = this.firstEndingAfter(seq);
     // Pass 1: the gaps of [seq, end) not covered by held segments, as (offset in data, length, insert index).
@@ -216,7 +216,7 @@ export class OutOfOrderQueue {
    * Returns the new RCV.NXT. The view passed to sink is valid only during the call.
    */
   drain(rcvNxt: number, sink: (data: Uint8Array) => number): number {
-    rcvNxt >>>= 0;
+    rcvNxt |= 0;
     let k = 0; // segments fully consumed or discarded
     while (k < this.segs.length) {
       const s = this.segs[k]!;

@@ -93,12 +93,13 @@ export class TimeWaitTable {
   private remoteIp = new Uint32Array(0);
   /** localPort << 16 | remotePort */
   private ports = new Uint32Array(0);
-  private sndUna = new Uint32Array(0);
-  private sndNxt = new Uint32Array(0);
+  /** Sequence numbers, signed as the core holds them (seq.ts). */
+  private sndUna = new Int32Array(0);
+  private sndNxt = new Int32Array(0);
   private maxSndWnd = new Uint32Array(0);
-  private rcvNxt = new Uint32Array(0);
+  private rcvNxt = new Int32Array(0);
   private rcvWnd = new Uint32Array(0);
-  private lastAckSent = new Uint32Array(0);
+  private lastAckSent = new Int32Array(0);
   private tsRecent = new Uint32Array(0);
   private tsOffset = new Uint32Array(0);
   private tsRecentAt = new Float64Array(0);
@@ -447,6 +448,11 @@ export class TimeWaitTable {
       b.set(a);
       return b;
     };
+    const gi32 = (a: Int32Array<ArrayBuffer>): Int32Array<ArrayBuffer> => {
+      const b = new Int32Array(cap);
+      b.set(a);
+      return b;
+    };
     const g64 = (a: Float64Array<ArrayBuffer>): Float64Array<ArrayBuffer> => {
       const b = new Float64Array(cap);
       b.set(a);
@@ -455,12 +461,12 @@ export class TimeWaitTable {
     this.localIp = g32(this.localIp);
     this.remoteIp = g32(this.remoteIp);
     this.ports = g32(this.ports);
-    this.sndUna = g32(this.sndUna);
-    this.sndNxt = g32(this.sndNxt);
+    this.sndUna = gi32(this.sndUna);
+    this.sndNxt = gi32(this.sndNxt);
     this.maxSndWnd = g32(this.maxSndWnd);
-    this.rcvNxt = g32(this.rcvNxt);
+    this.rcvNxt = gi32(this.rcvNxt);
     this.rcvWnd = g32(this.rcvWnd);
-    this.lastAckSent = g32(this.lastAckSent);
+    this.lastAckSent = gi32(this.lastAckSent);
     this.tsRecent = g32(this.tsRecent);
     this.tsOffset = g32(this.tsOffset);
     this.tsRecentAt = g64(this.tsRecentAt);

@@ -64,6 +64,10 @@ export type TcpCheck = 'ok' | 'truncated' | 'bad-offset';
 export interface TcpFields {
   srcPort: number;
   dstPort: number;
+  /**
+   * seq, ack and the sackBlocks' edges: from `parseTcpInto`, signed 32-bit as the TCP core holds them (seq.ts);
+   * from `parseTcp`, the wire's unsigned values. `emitTcp` writes either.
+   */
   seq: number;
   ack: number;
   /** The 8 flag bits (CWR..FIN) of byte 13. The 4 reserved bits of byte 12 are ignored (RFC 9293 3.1). */
@@ -179,8 +183,9 @@ export function parseTcpInto(buf: Uint8Array, out: TcpFields, start = 0, end = b
   const hl = (buf[s + DATA_OFF]! >>> 4) * 4;
   out.srcPort = read16(buf, s + SRC_PORT);
   out.dstPort = read16(buf, s + DST_PORT);
-  out.seq = read32(buf, s + SEQ);
-  out.ack = read32(buf, s + ACK);
+  // Sequence numbers as the core holds them (signed 32-bit: protocols/tcp/seq.ts).
+  out.seq = read32(buf, s + SEQ) | 0;
+  out.ack = read32(buf, s + ACK) | 0;
   out.flags = buf[s + FLAGS]!;
   out.window = read16(buf, s + WINDOW);
   out.urgent = read16(buf, s + URGENT);
@@ -216,7 +221,7 @@ export function parseTcpInto(buf: Uint8Array, out: TcpFields, start = 0, end = b
         if ((len - 2) % 8 !== 0 || n < 1 || n > 4) return false;
         out.sackBlocks.length = 0;
         for (let k = 0; k < n; k++) {
-          out.sackBlocks.push(read32(buf, i + 2 + k * 8), read32(buf, i + 6 + k * 8));
+          out.sackBlocks.push(read32(buf, i + 2 + k * 8) | 0, read32(buf, i + 6 + k * 8) | 0);
         }
         break;
       }
@@ -233,10 +238,17 @@ export function parseTcpInto(buf: Uint8Array, out: TcpFields, start = 0, end = b
   return true;
 }
 
-/** Decode a checked packet into a fresh Repr, or undefined when its options are malformed. */
+/**
+ * Decode a checked packet into a fresh Repr, or undefined when its options are malformed. Unlike `parseTcpInto`
+ * (the core's decoder), sequence numbers, acknowledgments and SACK edges are the wire's unsigned values.
+ */
 export function parseTcp(p: TcpPacket): TcpRepr | undefined {
   const out = emptyTcpFields();
-  return parseTcpInto(p.buffer, out) ? out : undefined;
+  if (!parseTcpInto(p.buffer, out)) return undefined;
+  out.seq >>>= 0;
+  out.ack >>>= 0;
+  for (let k = 0; k < out.sackBlocks.length; k++) out.sackBlocks[k]! >>>= 0;
+  return out;
 }
 
 /** The number of SACK blocks `emitTcp` writes for `repr` (those that fit in 40 option bytes). */

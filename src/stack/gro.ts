@@ -60,8 +60,9 @@ const MAX_SEGMENT = 65535 - 20;
 /** TCP header offset of the TSval in the usual timestamps layout (NOP, NOP, kind 8, length 10, TSval, TSecr). */
 const TSVAL = 24;
 
+/** A big-endian 32-bit word, signed (a small integer to V8, as the TCP core holds sequence numbers). */
 function read32(b: Uint8Array, o: number): number {
-  return ((b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!) >>> 0;
+  return (b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!;
 }
 
 export class TcpGro {
@@ -136,7 +137,7 @@ export class TcpGro {
       } else {
         this.buf.set(b.subarray(s + hl, e), this.len);
         this.len += dataLen;
-        this.nextSeq = (this.nextSeq + dataLen) >>> 0;
+        this.nextSeq = (this.nextSeq + dataLen) | 0;
         this.buf[13]! |= flags & PSH;
         st.merged++;
         if ((flags & PSH) !== 0 || dataLen < this.mss) this.flush();
@@ -156,7 +157,7 @@ export class TcpGro {
     this.dst = dst;
     this.tosTtl = tosTtl;
     this.mss = dataLen;
-    this.nextSeq = (read32(b, s + 4) + dataLen) >>> 0;
+    this.nextSeq = (read32(b, s + 4) + dataLen) | 0;
     this.ts = hl >= TSVAL + 8 && b[s + 20] === 1 && b[s + 21] === 1 && b[s + 22] === 8 && b[s + 23] === 10;
   }
 

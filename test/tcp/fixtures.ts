@@ -88,11 +88,11 @@ export class Tester {
 
   /** Local ISS + n. */
   l(n: number): number {
-    return seqAdd(this.liss, n);
+    return seqAdd(this.liss, n) >>> 0; // as on the wire (parseTcp's unsigned values)
   }
   /** Remote ISN + n. */
   r(n: number): number {
-    return seqAdd(REMOTE_SEQ, n);
+    return seqAdd(REMOTE_SEQ, n) >>> 0;
   }
 
   track(c: TcpConnection): TcpConnection {

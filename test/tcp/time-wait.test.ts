@@ -30,7 +30,7 @@ class Tw extends Tester {
   }
   /** The peer's ISN + n. */
   p(n: number): number {
-    return seqAdd(this.rIsn, n);
+    return seqAdd(this.rIsn, n) >>> 0; // as on the wire (parseTcp's unsigned values)
   }
   /** Active close to TIME-WAIT (timestamps when `ts`: the peer's TSval starts at 1000 and rises by 1 per segment). */
   toTimeWait(ts = false): TcpConnection {

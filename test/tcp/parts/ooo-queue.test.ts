@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { OutOfOrderQueue, SEGMENT_OVERHEAD } from '../../../protocols/tcp/ooo-queue.js';
-import { seqAdd, seqDiff, seqLe, seqLt } from '../../../protocols/tcp/seq.js';
+import { seqAdd, seqFrom, seqU32, seqDiff, seqLe, seqLt } from '../../../protocols/tcp/seq.js';
 
 const OH = SEGMENT_OVERHEAD;
 
@@ -138,19 +138,21 @@ describe('OutOfOrderQueue', () => {
     expect(naive.segments).toBe(limit);
   });
 
-  it('works across the 2^32 wrap', () => {
-    const q = new OutOfOrderQueue(10_000);
-    const base = 0xfffffff8;
-    q.insert(seqAdd(base, 4), new Uint8Array([4, 5, 6, 7, 8, 9, 10, 11])); // wraps through 0
-    q.insert(seqAdd(base, 14), new Uint8Array([14]));
-    expect(q.sackBlocks(4)).toEqual([
-      [seqAdd(base, 14), seqAdd(base, 15)],
-      [0xfffffffc, 4],
-    ]);
-    q.insert(base, new Uint8Array([0, 1, 2, 3]));
-    const r = drainAll(q, base);
-    expect(r.out).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
-    expect(r.rcvNxt).toBe(4);
+  it('works across 2^31 and the 2^32 wrap (the core holds sequence numbers signed: 2^31 is where they turn negative)', () => {
+    for (const base of [seqFrom(0x7ffffff8), seqFrom(0xfffffff8)]) {
+      const q = new OutOfOrderQueue(10_000);
+      q.insert(seqAdd(base, 4), new Uint8Array([4, 5, 6, 7, 8, 9, 10, 11])); // crosses the boundary
+      q.insert(seqAdd(base, 14), new Uint8Array([14]));
+      expect(q.sackBlocks(4)).toEqual([
+        [seqAdd(base, 14), seqAdd(base, 15)],
+        [seqAdd(base, 4), seqAdd(base, 12)],
+      ]);
+      q.insert(base, new Uint8Array([0, 1, 2, 3]));
+      const r = drainAll(q, base);
+      expect(r.out).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
+      expect(r.rcvNxt).toBe(seqAdd(base, 12));
+      expect(seqU32(r.rcvNxt)).toBe((seqU32(base) + 12) % 2 ** 32);
+    }
   });
 
   it('SACK blocks: most recent first (RFC 2018 section 4), adjacent segments merged, at most max', () => {
