@@ -222,10 +222,17 @@ export const tcpTarget: FuzzTarget = {
       // Leave `dirty` holding junk for the next input.
       return 'badopt';
     }
-    // parseTcpInto holds sequence numbers signed (the core's form), parseTcp gives the wire's unsigned values.
+    // parseTcpInto holds sequence numbers and timestamps signed (the core's form), parseTcp the wire's unsigned values.
     const u = (x: number): number => x >>> 0;
     checkSame(
-      { ...dirty, seq: u(dirty.seq), ack: u(dirty.ack), sackBlocks: dirty.sackBlocks.map(u) },
+      {
+        ...dirty,
+        seq: u(dirty.seq),
+        ack: u(dirty.ack),
+        sackBlocks: dirty.sackBlocks.map(u),
+        tsVal: dirty.tsVal === undefined ? undefined : u(dirty.tsVal),
+        tsEcr: dirty.tsEcr === undefined ? undefined : u(dirty.tsEcr),
+      },
       { ...r, sackBlocks: [...r.sackBlocks] },
       'parseTcpInto into a reused object vs a fresh parse',
     );

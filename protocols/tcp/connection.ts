@@ -158,7 +158,7 @@ export class TcpConnection {
     this.rechargeBuffers(); // initial buffers are always granted
     this.rtt = new RttEstimator(rtoOptionsFor(this.o));
     this.cc = this.o.congestionControl({ mss: 536, now, initialWindowSegments: this.o.initialWindowSegments, abcLimit: this.o.abcLimit });
-    this.neg.tsOffset = this.o.rng.nextU32();
+    this.neg.tsOffset = this.o.rng.nextU32() | 0;
     this.neg.rcvWs = this.o.windowScaling ? wscaleFor(this.o.maxReceiveBuffer) : 0;
     // RFC 1191 3.1: the MSS we advertise comes from the interface (or route) MTU, not the path MTU; what we send
     // follows the PMTU (Sender.output lowers the MSS to it).

@@ -439,7 +439,7 @@ export class TcpLayer {
     t.mss = c.mss;
     t.wscale = wsOk ? TcpConnection.wscaleFor(o) : undefined;
     t.sackPermitted = sackOk;
-    t.tsVal = tsOk ? (c.tsval ?? Math.floor(now)) >>> 0 : undefined;
+    t.tsVal = tsOk ? (c.tsval ?? Math.floor(now)) | 0 : undefined;
     t.tsEcr = tsOk ? syn.tsVal : undefined;
     t.sackBlocks.length = 0;
     t.payloadLen = 0;
@@ -461,7 +461,7 @@ export class TcpLayer {
     const conn = this.newConnection(now, dst, f.dstPort, src, f.srcPort, true);
     conn.listener = l;
     this.stats.passiveOpens++;
-    const tsOffset = o.timestamps && f.tsEcr !== undefined && f.tsVal !== undefined ? (f.tsEcr - Math.floor(now)) >>> 0 : undefined;
+    const tsOffset = o.timestamps && f.tsEcr !== undefined && f.tsVal !== undefined ? (f.tsEcr - Math.floor(now)) | 0 : undefined;
     conn.openFromCookie(now, f, res.mss, res.wscale, res.sackOk, tsOffset);
     if ((payload.length > 0 || f.flags & TcpFlag.FIN) && conn.state === 'ESTABLISHED') conn.segmentArrives(now, f, payload);
     return true;

@@ -83,7 +83,7 @@ export class Negotiated {
   }
 
   tsNow(now: number): number {
-    return (Math.floor(now) + this.tsOffset) >>> 0;
+    return (Math.floor(now) + this.tsOffset) | 0; // signed, as sequence numbers (seq.ts)
   }
 
   tsDiff(now: number, tsEcr: number): number {

@@ -100,8 +100,9 @@ export class TimeWaitTable {
   private rcvNxt = new Int32Array(0);
   private rcvWnd = new Uint32Array(0);
   private lastAckSent = new Int32Array(0);
-  private tsRecent = new Uint32Array(0);
-  private tsOffset = new Uint32Array(0);
+  /** Timestamps, signed like the sequence numbers. */
+  private tsRecent = new Int32Array(0);
+  private tsOffset = new Int32Array(0);
   private tsRecentAt = new Float64Array(0);
   private lastInvalidAckAt = new Float64Array(0);
   private deadline = new Float64Array(0);
@@ -351,7 +352,7 @@ export class TimeWaitTable {
     f.wscale = undefined;
     f.sackPermitted = false;
     if (b & F_TS) {
-      f.tsVal = (Math.floor(now) + this.tsOffset[slot]!) >>> 0;
+      f.tsVal = (Math.floor(now) + this.tsOffset[slot]!) | 0;
       f.tsEcr = this.tsRecent[slot]!;
     } else {
       f.tsVal = undefined;
@@ -467,8 +468,8 @@ export class TimeWaitTable {
     this.rcvNxt = gi32(this.rcvNxt);
     this.rcvWnd = g32(this.rcvWnd);
     this.lastAckSent = gi32(this.lastAckSent);
-    this.tsRecent = g32(this.tsRecent);
-    this.tsOffset = g32(this.tsOffset);
+    this.tsRecent = gi32(this.tsRecent);
+    this.tsOffset = gi32(this.tsOffset);
     this.tsRecentAt = g64(this.tsRecentAt);
     this.lastInvalidAckAt = g64(this.lastInvalidAckAt);
     this.deadline = g64(this.deadline);

@@ -65,8 +65,8 @@ export interface TcpFields {
   srcPort: number;
   dstPort: number;
   /**
-   * seq, ack and the sackBlocks' edges: from `parseTcpInto`, signed 32-bit as the TCP core holds them (seq.ts);
-   * from `parseTcp`, the wire's unsigned values. `emitTcp` writes either.
+   * seq, ack, the sackBlocks' edges, tsVal and tsEcr: from `parseTcpInto`, signed 32-bit as the TCP core holds
+   * them (seq.ts); from `parseTcp`, the wire's unsigned values. `emitTcp` writes either.
    */
   seq: number;
   ack: number;
@@ -227,8 +227,8 @@ export function parseTcpInto(buf: Uint8Array, out: TcpFields, start = 0, end = b
       }
       case TcpOption.TIMESTAMPS:
         if (len !== 10) return false;
-        out.tsVal = read32(buf, i + 2);
-        out.tsEcr = read32(buf, i + 6);
+        out.tsVal = read32(buf, i + 2) | 0;
+        out.tsEcr = read32(buf, i + 6) | 0;
         break;
       default:
         break; // unknown option: skipped by its length
@@ -240,7 +240,7 @@ export function parseTcpInto(buf: Uint8Array, out: TcpFields, start = 0, end = b
 
 /**
  * Decode a checked packet into a fresh Repr, or undefined when its options are malformed. Unlike `parseTcpInto`
- * (the core's decoder), sequence numbers, acknowledgments and SACK edges are the wire's unsigned values.
+ * (the core's decoder), sequence numbers, acknowledgments, SACK edges and timestamps are the wire's unsigned values.
  */
 export function parseTcp(p: TcpPacket): TcpRepr | undefined {
   const out = emptyTcpFields();
@@ -248,6 +248,8 @@ export function parseTcp(p: TcpPacket): TcpRepr | undefined {
   out.seq >>>= 0;
   out.ack >>>= 0;
   for (let k = 0; k < out.sackBlocks.length; k++) out.sackBlocks[k]! >>>= 0;
+  if (out.tsVal !== undefined) out.tsVal >>>= 0;
+  if (out.tsEcr !== undefined) out.tsEcr >>>= 0;
   return out;
 }
 

@@ -30,21 +30,23 @@ describe('sequence numbers held signed', () => {
     expect(seqGt(seqFrom(0), seqFrom(0xffff_ffff))).toBe(true);
   });
 
-  it('parseTcpInto gives the core form, parseTcp the wire value, and emitTcp writes either', () => {
-    const buf = new Uint8Array(40);
+  it('parseTcpInto gives the core form (sequence numbers and timestamps), parseTcp the wire value, and emitTcp writes either', () => {
+    const buf = new Uint8Array(60);
     for (const [seq, ack] of [
       [0x8000_0000, 0xffff_ffff],
       [0x7fff_ffff, 0],
     ]) {
-      const f = { ...emptyTcpFields(), srcPort: 1, dstPort: 2, seq: seq!, ack: ack!, flags: 0x10, window: 100, sackBlocks: [0x8000_0010, 0xffff_fff0] };
+      const f = { ...emptyTcpFields(), srcPort: 1, dstPort: 2, seq: seq!, ack: ack!, flags: 0x10, window: 100, sackBlocks: [0x8000_0010, 0xffff_fff0], tsVal: 0x9000_0000, tsEcr: 0xffff_fff0 };
       const n = emitTcp(f, buf);
       const into = emptyTcpFields();
       expect(parseTcpInto(buf.subarray(0, n), into)).toBe(true);
       expect([into.seq, into.ack, ...into.sackBlocks]).toEqual([seqFrom(seq!), seqFrom(ack!), seqFrom(0x8000_0010), seqFrom(0xffff_fff0)]);
+      expect([into.tsVal, into.tsEcr]).toEqual([seqFrom(0x9000_0000), seqFrom(0xffff_fff0)]);
       const r = parseTcp(TcpPacket.checked(buf.subarray(0, n))!)!;
       expect([r.seq, r.ack, ...r.sackBlocks]).toEqual([seq, ack, 0x8000_0010, 0xffff_fff0]);
+      expect([r.tsVal, r.tsEcr]).toEqual([0x9000_0000, 0xffff_fff0]);
       // Emitting the signed form gives the same bytes.
-      const again = new Uint8Array(40);
+      const again = new Uint8Array(60);
       emitTcp({ ...into }, again);
       expect(again.subarray(0, n)).toEqual(buf.subarray(0, n));
     }
