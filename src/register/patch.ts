@@ -32,7 +32,7 @@ import type { Server as BywayServer } from '../api/net-server.js';
 import { adoptOnto } from './adopt.js';
 import type { PathCounters } from './counters.js';
 import { DeferredDgramSocket, type DeferredOptions } from '../api/dgram-deferred.js';
-import { connectByName, hostName, nameConnectable, type NameConnectHooks } from './connect-by-name.js';
+import { attemptInTurn, connectByName, hostName, nameConnectable, type NameConnectHooks } from './connect-by-name.js';
 
 type AnyFn = (...args: unknown[]) => unknown;
 type ConnectOpts = Record<string, unknown> & { port?: unknown; host?: unknown; path?: unknown; socket?: unknown };
@@ -149,11 +149,24 @@ export function installPatches(stack: Stack, rules: PathDecider, counters: PathC
       markKernel(sock);
       toKernel(orig.socketConnect, sock, [o]);
     },
-    bypass(sock, address) {
+    bypass(sock, addresses, timeoutMs) {
       count.bypass++;
-      const bs = stack.net.createConnection(bywayConnectOptions(opts, { ...flow, remoteAddress: address }) as never) as BywaySocket;
-      watchErrors(bs as unknown as { emit: AnyFn }, `${what} ${address}:${flow.remotePort}`);
-      adoptOnto(sock, bs);
+      Object.defineProperty(sock, 'path', { value: 'bypass', enumerable: true, configurable: true }); // while it tries
+      const port = flow.remotePort!;
+      const open = (address: string): BywaySocket => stack.net.createConnection(bywayConnectOptions(opts, { ...flow, remoteAddress: address }) as never) as BywaySocket;
+      attemptInTurn(
+        sock,
+        addresses,
+        port,
+        timeoutMs,
+        open,
+        (bs, connected) => {
+          // One address: its error is the flow's failure, as for a literal; several: the AggregateError below.
+          if (!connected) watchErrors(bs as unknown as { emit: AnyFn }, `${what} ${addresses[0]}:${port}`);
+          adoptOnto(sock, bs as BywaySocket, connected);
+        },
+        (err) => failure(`${what} ${addresses.map((a) => `${a}:${port}`).join(', ')}`, { code: err.code, message: err.errors.map((e: Error) => e.message).join('; ') }),
+      );
     },
   });
   /** A connect to a host name that node:net would accept: decided once the name is resolved. */
