@@ -20,7 +20,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { describePrivileged, execInAsync, NetLab, run, toolProblem, requirePrivileged } from '../helpers/netns.js';
-import { blob, exited, nginxConfig, sha256, tcpListening, waitOutput, type Proc } from './run-helpers.js';
+import { blob, exited, nginxConfig, nstat, packets, sha256, tcpListening, waitOutput, type Proc } from './run-helpers.js';
 
 const KERNEL = '10.77.31.1';
 const BYWAY = '10.77.31.2';
@@ -31,27 +31,6 @@ const here = new URL('.', import.meta.url).pathname;
 const BYWAY_CLI = join(here, '../../src/cli/byway.ts');
 const app = (name: string): string => join(here, 'apps', name);
 const TEST_MS = 150_000;
-
-/** (ip.src, ip.dst, tcp/udp ports) of each IPv4 packet in a capture, as tshark reads it. */
-async function packets(ns: string, file: string): Promise<Array<{ src: string; dst: string; sport: number; dport: number }>> {
-  const r = await execInAsync(ns, 'tshark', ['-n', '-r', file, '-Y', 'ip', '-T', 'fields', '-e', 'ip.src', '-e', 'ip.dst', '-e', 'tcp.srcport', '-e', 'tcp.dstport', '-e', 'udp.srcport', '-e', 'udp.dstport'], { timeoutMs: 60_000 });
-  if (r.code !== 0) throw new Error(`tshark -r ${file}: ${r.stderr}`);
-  return r.stdout
-    .split('\n')
-    .filter((l) => l.trim() !== '')
-    .map((l) => {
-      const [src, dst, ts, td, us, ud] = l.split('\t');
-      return { src: src!, dst: dst!, sport: Number(ts || us), dport: Number(td || ud) };
-    });
-}
-
-async function nstat(ns: string): Promise<Record<string, number>> {
-  const names = ['TcpPassiveOpens', 'TcpActiveOpens', 'UdpInDatagrams', 'UdpOutDatagrams'];
-  const r = await execInAsync(ns, 'nstat', ['-az', ...names], { timeoutMs: 5000 });
-  const out: Record<string, number> = {};
-  for (const k of names) out[k] = Number(new RegExp(`^${k}\\s+(\\d+)`, 'm').exec(r.stdout)?.[1] ?? NaN);
-  return out;
-}
 
 const tools = ['tshark', 'curl', 'dig', 'nstat', 'ethtool', 'nginx', 'openssl', 'redis-server', 'pg_ctlcluster', 'runuser'];
 
