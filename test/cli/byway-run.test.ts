@@ -7,8 +7,9 @@
  *
  * Checked, for a node:http server, a node:dgram DNS responder, a client (fetch, node:net, node:dgram), fetch()
  * downloading 20 MB from nginx over HTTP and HTTPS (TLS on a byway socket, the throughput profile), ioredis
- * against redis-server (10k pipelined SET/GET, pub/sub), pg against PostgreSQL (a `new net.Socket()` connect) and a
- * ws server taking 10k messages from a client on the kernel side:
+ * against redis-server (10k pipelined SET/GET, pub/sub), pg against PostgreSQL (a `new net.Socket()` connect), a
+ * ws server taking 10k messages and a node:http server taking 10k requests (2k of them on connections of their
+ * own) from clients on the kernel side:
  * the flows the rules send to byway come from byway's address on the wire (a tshark capture on the kernel side)
  * and show in `byway stat` (flows per path, TCP opens) and `byway ss`; the flows the rules send to the kernel come
  * from the kernel's address and are counted by the app namespace's kernel (nstat), not by byway; `byway capture`
@@ -342,6 +343,31 @@ describePrivileged('byway run: unmodified node programs over AF_PACKET', () => {
       const fromServer = (await packets(kernelNs, cap.file)).filter((p) => p.sport === 8088);
       expect(fromServer.length).toBeGreaterThan(10);
       expect(new Set(fromServer.map((p) => p.src))).toEqual(new Set([BYWAY]));
+    },
+    TEST_MS,
+  );
+
+  it(
+    'a node:http server on the bypass path takes 10k requests from a load client on the kernel side, none lost',
+    async () => {
+      const http = bywayRun('tcp:in:8084=bypass,default=kernel', [app('http-server.cjs'), '8084', '16']);
+      const pid = (await waitOutput(http, /^byway: pid (\d+) driver af-packet/m, 30_000, 'byway run (http load)'))[1]!;
+      await waitOutput(http, /^listening 8084$/m, 30_000, 'http server');
+      const kernelBefore = await nstat(appNs);
+      // 10,000 GETs, 16 at a time: 8,000 over 16 kept-alive connections, 2,000 each on a connection of its own.
+      const r = await execInAsync(kernelNs, process.execPath, [app('http-load.cjs'), `http://${BYWAY}:8084`, '10000', '16', '8000'], { timeoutMs: 120_000 });
+      const result = JSON.parse(r.stdout.trim() || '{}') as { ok: number; bad: unknown[]; errors: string[]; connections: number; ms: number };
+      console.log(`http load through byway (AF_PACKET, event mode): ${JSON.stringify(result)}`);
+      expect(result, r.stderr).toMatchObject({ ok: 10_000, bad: [], errors: [] });
+      const stat = await statOf(pid);
+      expect(stat.paths.tcpListen).toEqual({ bypass: 1, kernel: 0 });
+      // Every connection the client opened was accepted by byway, none by the app namespace's kernel.
+      expect(stat.paths.tcpAccepted.bypass).toBe(result.connections);
+      expect(stat.stack.tcp.passiveOpens).toBe(result.connections);
+      expect(result.connections).toBeGreaterThanOrEqual(2000);
+      expect((await nstat(appNs)).TcpPassiveOpens - kernelBefore.TcpPassiveOpens).toBe(0);
+      http.kill('SIGTERM');
+      expect(await exited(http, 10_000)).not.toBeNull();
     },
     TEST_MS,
   );
