@@ -7,7 +7,7 @@
  *   Node copied from net at load time): outbound TCP, decided by remote address and port.
  * - tls.connect: outbound TCP; on the bypass path the TLS session runs over a byway socket (`socket` option).
  * - net.Server.prototype.listen (so net.createServer, http/https servers, ws...): inbound TCP, decided by local
- *   port and address; on the bypass path a byway listener feeds the genuine server's 'connection' event, and
+ *   port and address (a host name, 'localhost' too, on the address dns.lookup answers, as node:net listens); on the bypass path a byway listener feeds the genuine server's 'connection' event, and
  *   address/close/listening/getConnections/ref/unref of that server answer for it.
  * - dgram.createSocket: decided at the first bind, connect or send, on the resolved address of a host name
  *   (src/api/dgram-deferred.ts).
@@ -23,6 +23,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import http from 'node:http';
 import dgram from 'node:dgram';
+import dns from 'node:dns';
 import type { EventEmitter } from 'node:events';
 import { syncBuiltinESMExports } from 'node:module';
 import type { Flow, Path, PathDecider } from '../api/path.js';
@@ -268,8 +269,17 @@ export function installPatches(stack: Stack, rules: PathDecider, counters: PathC
       backlog = typeof args[1] === 'number' ? args[1] : typeof args[2] === 'number' ? args[2] : undefined;
     }
     if (!Number.isInteger(port) || port < 0 || port > 65535) return orig.listen.apply(this, args); // Node's error
-    const wildcard = host === undefined || host === '::' || host === '0.0.0.0';
-    const flow: Flow = { protocol: 'tcp', direction: 'inbound', localPort: port, localAddress: wildcard ? undefined : host === 'localhost' ? '127.0.0.1' : host };
+    if (host !== undefined && host !== '' && net.isIP(host) === 0) {
+      // A name ('localhost' too): node:net listens on what dns.lookup answers first (lookupAndListen), failing
+      // with the resolver's error; the path is decided on that address, and node:net is given it (no second query).
+      dns.lookup(host, (err, ip) => {
+        if (err) this.emit('error', err);
+        else listen.apply(this, a0 !== null && typeof a0 === 'object' ? [{ ...(a0 as object), host: ip }, ...args.slice(1)] : [args[0], ip, ...args.slice(2)]);
+      });
+      return this;
+    }
+    const wildcard = host === undefined || host === '' || host === '::' || host === '0.0.0.0';
+    const flow: Flow = { protocol: 'tcp', direction: 'inbound', localPort: port, localAddress: wildcard ? undefined : host };
     if (decide(flow) === 'kernel') {
       counters.tcpListen.kernel++;
       this.prependListener('connection', markKernel);

@@ -41,7 +41,7 @@ function record(s: net.Socket): unknown[][] {
   return events;
 }
 
-describe('preload: connect by name, node:net style (in-memory link)', () => {
+describe('preload: connect and listen by name, node:net style (in-memory link)', () => {
   let app: Stack;
   let peer: Stack;
   let patches: Patches;
@@ -193,6 +193,36 @@ describe('preload: connect by name, node:net style (in-memory link)', () => {
     // Counted once per connect, with every attempt's reason.
     expect(counters.bypassFailures).toBe(failedBefore + 2);
     expect(failures.at(-1)).toBe(`tcp connect ${NOBODY}:9, ${PEER}:9: ETIMEDOUT connect ETIMEDOUT ${NOBODY}:9; connect ECONNREFUSED ${PEER}:9`);
+  });
+
+  it("listen on a name ('localhost' too): on the address dns.lookup answers, as node:net listens; the path decided on it", async () => {
+    const spy = vi.spyOn(dns, 'lookup').mockImplementation(((host: string, cb: (...a: unknown[]) => void) => {
+      // This hosts file maps localhost to the app's byway address; anything else does not resolve.
+      setImmediate(() => (host === 'localhost' ? cb(null, APP, 4) : cb(Object.assign(new Error(`getaddrinfo ENOTFOUND ${host}`), { code: 'ENOTFOUND', hostname: host }))));
+    }) as never);
+    try {
+      const before = { ...counters.tcpListen };
+      const srv = net.createServer((c) => c.end('on byway'));
+      expect(srv.listen(8085, 'localhost')).toBe(srv);
+      await once(srv, 'listening');
+      expect(srv.address()).toMatchObject({ address: APP, port: 8085 });
+      expect(counters.tcpListen).toEqual({ bypass: before.bypass + 1, kernel: before.kernel });
+      const c = peer.net.createConnection({ port: 8085, host: APP, path: 'bypass' });
+      let got = '';
+      c.setEncoding('utf8').on('data', (d: string) => (got += d));
+      await once(c, 'close');
+      expect(got).toBe('on byway');
+      srv.close();
+      expect(spy.mock.calls.map((call) => call[0])).toEqual(['localhost']);
+
+      const lost = net.createServer();
+      lost.listen({ port: 8086, host: 'nowhere.test' });
+      expect(await once(lost, 'error')).toMatchObject({ code: 'ENOTFOUND', hostname: 'nowhere.test' });
+      expect(lost.listening).toBe(false);
+      expect(counters.tcpListen).toEqual({ bypass: before.bypass + 1, kernel: before.kernel });
+    } finally {
+      spy.mockRestore();
+    }
   });
 
   it('the program destroys its socket between attempts: nothing more is tried', async () => {
