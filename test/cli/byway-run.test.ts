@@ -353,6 +353,7 @@ describePrivileged('byway run: unmodified node programs over AF_PACKET', () => {
       const http = bywayRun('tcp:in:8084=bypass,default=kernel', [app('http-server.cjs'), '8084', '16']);
       const pid = (await waitOutput(http, /^byway: pid (\d+) driver af-packet/m, 30_000, 'byway run (http load)'))[1]!;
       await waitOutput(http, /^listening 8084$/m, 30_000, 'http server');
+      const cap = await startCapture('http-load.pcap');
       const kernelBefore = await nstat(appNs);
       // 10,000 GETs, 16 at a time: 8,000 over 16 kept-alive connections, 2,000 each on a connection of its own.
       const r = await execInAsync(kernelNs, process.execPath, [app('http-load.cjs'), `http://${BYWAY}:8084`, '10000', '16', '8000'], { timeoutMs: 120_000 });
@@ -366,6 +367,14 @@ describePrivileged('byway run: unmodified node programs over AF_PACKET', () => {
       expect(stat.stack.tcp.passiveOpens).toBe(result.connections);
       expect(result.connections).toBeGreaterThanOrEqual(2000);
       expect((await nstat(appNs)).TcpPassiveOpens - kernelBefore.TcpPassiveOpens).toBe(0);
+      // On the wire, the server's side of every connection comes from byway's address: one SYN-ACK per
+      // connection (a retransmitted one counted once; the client reuses a few ports, so ports are not counted).
+      await cap.stop();
+      const fromServer = (await packets(kernelNs, cap.file)).filter((p) => p.sport === 8084);
+      const synAcks = new Set(fromServer.filter((p) => (p.flags & 0x12) === 0x12).map((p) => `${p.dport}/${p.seq}`));
+      console.log(`capture: ${fromServer.length} packets from the server, ${synAcks.size} SYN-ACKs`);
+      expect(synAcks.size).toBe(result.connections);
+      expect(new Set(fromServer.map((p) => p.src))).toEqual(new Set([BYWAY]));
       http.kill('SIGTERM');
       expect(await exited(http, 10_000)).not.toBeNull();
     },
