@@ -60,3 +60,39 @@ describe('byway doctor: progress', () => {
     }
   });
 });
+
+describe('byway doctor: AF_XDP and interface checks (ip and ethtool answers given)', () => {
+  const answers = (link: object, ethtoolDriver: string): Exec => async (cmd, args) => {
+    if (cmd === 'ethtool' || args.includes('ethtool')) return { status: 0, stdout: `driver: ${ethtoolDriver}\nversion: 1.0\n` };
+    if (args.includes('link')) return { status: 0, stdout: JSON.stringify([link]) };
+    return { status: 0, stdout: JSON.stringify([{ addr_info: [{ family: 'inet', local: '10.9.0.1', prefixlen: 24 }] }]) };
+  };
+  const run = async (driver: string, link: object, ethtoolDriver = 'veth'): Promise<{ out: string[]; fixes: number }> => {
+    const out: string[] = [];
+    const fixes = await doctor({ driver: parseDriverSpec(driver), address: '10.9.0.2/24' }, { print: (l) => out.push(l), exec: answers(link, ethtoolDriver) });
+    return { out, fixes };
+  };
+  const base = { ifname: 'eth7', mtu: 1500, operstate: 'UP', flags: ['UP'], num_rx_queues: 1, num_tx_queues: 1, linkinfo: { info_kind: 'veth' } };
+
+  it('an XDP program already attached is a FIX; a NIC driver without native XDP a warning; several rx queues a warning', async () => {
+    const taken = await run('af-xdp:eth7', { ...base, xdp: { prog: { id: 42 } } });
+    expect(taken.out).toContain("FIX   xdp: a program (id 42) is attached to eth7 already; remove it with 'ip link set dev eth7 xdp off' if it is not byway's");
+    expect(taken.out).toContain('ok    xdp: driver veth has native XDP (copy mode: no zero-copy on veth)');
+    const generic = await run('af-xdp:eth7', { ...base, num_rx_queues: 4 }, 'e1000');
+    expect(generic.out).toContain('ok    xdp: no program attached (byway attaches its own)');
+    expect(generic.out).toContain('warn  xdp: driver e1000 is not known to have native XDP; byway falls back to generic mode (slower)');
+    expect(generic.out).toContain("warn  4 rx queues: byway binds queue 0 only; flows hashed to other queues miss it ('ethtool -L eth7 combined 1', or an ntuple rule to queue 0)");
+  });
+
+  it('a down interface, a small MTU and a TAP name on another kind of device are FIXes, counted in the result', async () => {
+    const r = await run('tap:eth7', { ...base, mtu: 500, flags: [], operstate: 'DOWN' });
+    // (privileges and the addon are this machine's: without root or a built addon they add their own FIX)
+    const fixLines = r.out.filter((l) => /^FIX +(interface|mtu)/.test(l));
+    expect(fixLines).toEqual([
+      "FIX   interface eth7: down: 'ip link set eth7 up'",
+      'FIX   interface eth7: is veth, BYWAY_DRIVER says tap',
+      "FIX   mtu 500: below 576; 'ip link set eth7 mtu 1500'",
+    ]);
+    expect(r.fixes).toBe(r.out.filter((l) => l.startsWith('FIX')).length);
+  });
+});
