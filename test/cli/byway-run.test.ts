@@ -6,7 +6,8 @@
  *     node servers
  *
  * Checked, for a node:http server, a node:dgram DNS responder, a client (fetch, node:net, node:dgram), fetch()
- * downloading 20 MB from nginx over HTTP and HTTPS (TLS on a byway socket, the throughput profile), ioredis
+ * downloading 20 MB from nginx over HTTP and HTTPS (TLS on a byway socket, the throughput profile), undici's
+ * request() and fetch downloading 20 MB each from nginx, ioredis
  * against redis-server (10k pipelined SET/GET, pub/sub), pg against PostgreSQL (a `new net.Socket()` connect), a
  * ws server taking 10k messages and a node:http server taking 10k requests (2k of them on connections of their
  * own) from clients on the kernel side:
@@ -205,7 +206,7 @@ describePrivileged('byway run: unmodified node programs over AF_PACKET', () => {
   );
 
   it(
-    'fetch() against nginx: 20 MB over HTTP and over HTTPS (TLS through tls.connect on a byway socket), SHA-256 checked',
+    'fetch() and undici against nginx: 20 MB over HTTP and over HTTPS (TLS through tls.connect on a byway socket), SHA-256 checked',
     async () => {
       const SIZE = 20 << 20;
       const web = join(dir, 'nginx');
@@ -221,6 +222,7 @@ describePrivileged('byway run: unmodified node programs over AF_PACKET', () => {
       const nginx = lab.spawnIn(kernelNs, 'nginx', ['-p', web, '-e', `${web}/error.log`, '-c', join(web, 'nginx.conf')]) as Proc;
       await tcpListening(kernelNs, 8443);
       const cap = await startCapture('fetch.pcap');
+      const kernelBefore = await nstat(appNs);
       const client = lab.spawnIn(appNs, 'env', [
         `NODE_EXTRA_CA_CERTS=${join(web, 'cert.pem')}`, 'LINGER=1',
         process.execPath, '--import', 'tsx', BYWAY_CLI, 'run', '--driver', `af-packet:${appIf}`, '--address', `${BYWAY}/24`, '--profile', 'throughput', '--',
@@ -242,6 +244,26 @@ describePrivileged('byway run: unmodified node programs over AF_PACKET', () => {
         { url: `https://${KERNEL}:8443/blob`, status: 200, bytes: SIZE, sha256: want },
       ]);
       expect(client.output()).toMatch(/^byway: pid \d+ driver af-packet:\S+ mode own\+tso poll event profile throughput /m);
+
+      // undici's request() and the global fetch, from one program: byway's counters show both connections and
+      // both bodies (the test over a TAP, byway-run-more.test.ts, checks undici by name and exiting by itself).
+      const undici = lab.spawnIn(appNs, 'env', [
+        'LINGER=1', process.execPath, '--import', 'tsx', BYWAY_CLI, 'run', '--driver', `af-packet:${appIf}`, '--address', `${BYWAY}/24`, '--',
+        process.execPath, app('undici-client.cjs'), `http://${KERNEL}:8090/blob`,
+      ]) as Proc;
+      const undiciPid = (await waitOutput(undici, /^byway: pid (\d+) driver af-packet/m, 30_000, 'byway run (undici)'))[1]!;
+      await waitOutput(undici, /^done$/m, 120_000, 'undici client');
+      const got = JSON.parse(/^\{.*\}$/m.exec(undici.output())?.[0] ?? '{}') as unknown;
+      expect(got, undici.output()).toEqual({ undici: { status: 200, bytes: SIZE, sha256: want }, fetch: { status: 200, bytes: SIZE, sha256: want } });
+      const undiciStat = await statOf(undiciPid);
+      expect(undiciStat.paths.tcpConnect).toEqual({ bypass: 2, kernel: 0 });
+      expect(undiciStat.paths.bypassFailures).toBe(0);
+      expect(undiciStat.stack.tcp.activeOpens).toBe(2);
+      expect(undiciStat.driver.rxBytes).toBeGreaterThan(2 * SIZE);
+      undici.kill('SIGTERM');
+      expect(await exited(undici, 30_000), undici.output()).not.toBeNull();
+      // The app namespace's kernel made none of the four connections.
+      expect((await nstat(appNs)).TcpActiveOpens - kernelBefore.TcpActiveOpens).toBe(0);
       await cap.stop();
       const seen = await packets(kernelNs, cap.file);
       for (const port of [8090, 8443]) {
