@@ -12,11 +12,11 @@
  * One pair of namespaces per driver (an AF_XDP queue can stay busy for a second after its socket closed). Bounded
  * in time; everything made is removed.
  */
-import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import { describePrivileged, describeWithTools, execIn, execInAsync, NetLab } from '../helpers/netns.js';
 import { exited, nstat, waitOutput, type Proc } from './run-helpers.js';
+import { quietKernel } from '../conformance/topology.js';
 
 const here = new URL('.', import.meta.url).pathname;
 const BYWAY_CLI = join(here, '../../src/cli/byway.ts');
@@ -24,13 +24,6 @@ const app = (name: string): string => join(here, 'apps', name);
 const PEER = '10.77.35.1';
 const KERNEL = '10.77.35.3';
 const OWN = '10.77.35.2';
-
-/** nftables in the app namespace (raw IP): its kernel must not answer byway's flows with RSTs or unreachables. */
-function quietKernel(ns: string): void {
-  const rules = 'table ip byway_quiet {\n  chain out {\n    type filter hook output priority 0; policy accept;\n    tcp flags & rst == rst drop\n    icmp type destination-unreachable drop\n  }\n}\n';
-  const r = spawnSync('ip', ['netns', 'exec', ns, 'nft', '-f', '-'], { input: rules, encoding: 'utf8', timeout: 10_000 });
-  if (r.status !== 0) throw new Error(`nft in ${ns} failed: ${r.stderr}`);
-}
 
 const cases = [
   { name: 'AF_XDP, own address', driver: 'af-xdp', address: OWN, port: 8094 },
