@@ -77,6 +77,20 @@ function bywayConnectOptions(opts: ConnectOpts, flow: Flow): Record<string, unkn
   return o;
 }
 
+type AddressSource = { remoteAddress?: string; remotePort?: number; localAddress?: string; localPort?: number };
+
+/**
+ * A TLS socket over a socket without a kernel handle (byway's, or a node:net Socket carrying one) wraps it as a JS
+ * stream, so node:tls finds no peer or local name and remoteAddress/remotePort/localAddress read undefined; over a
+ * kernel socket node:tls answers them from the handle. These answer from the socket underneath instead.
+ */
+function answerAddressesFor(t: object, under: AddressSource): void {
+  const name = (address: string | undefined, port: number | undefined) => (address === undefined ? {} : { address, family: 'IPv4', port });
+  const w = t as Record<string, unknown>;
+  w['_getpeername'] = () => name(under.remoteAddress, under.remotePort);
+  w['_getsockname'] = () => name(under.localAddress, under.localPort);
+}
+
 export interface Patches {
   uninstall(): void;
   /** The bypass listeners the patched servers opened (for `byway ss`). */
@@ -232,6 +246,7 @@ export function installPatches(stack: Stack, rules: PathDecider, counters: PathC
       }
       connectByName(sock, hostName(opts)!, connectOpts, undefined, byName(flow!, opts, 'tls connect', counters.tlsConnect));
       const t = orig.tlsConnect.call(tls, { ...opts, path: undefined, socket: sock }, cb) as EventEmitter;
+      answerAddressesFor(t, sock as unknown as AddressSource);
       sock.on('lookup', (...a: unknown[]) => t.emit('lookup', ...a));
       Object.defineProperty(t, 'path', { get: () => (sock as { path?: Path }).path, enumerable: true, configurable: true });
       return t;
@@ -245,6 +260,7 @@ export function installPatches(stack: Stack, rules: PathDecider, counters: PathC
     watchErrors(socket as unknown as { emit: AnyFn }, `tls connect ${flow.remoteAddress}:${flow.remotePort}`);
     const servername = opts.servername ?? (typeof opts.host === 'string' && net.isIP(opts.host) === 0 ? opts.host : undefined);
     const t = orig.tlsConnect.call(tls, { ...opts, path: undefined, socket, servername }, cb) as object;
+    answerAddressesFor(t, socket as unknown as AddressSource);
     Object.defineProperty(t, 'path', { value: 'bypass', enumerable: true, configurable: true });
     return t;
   };
