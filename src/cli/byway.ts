@@ -201,12 +201,15 @@ async function ping(p: Parsed): Promise<number> {
   return received > 0 ? 0 : 1;
 }
 
-function doctorCmd(p: Parsed): number {
+async function doctorCmd(p: Parsed): Promise<number> {
   const d = p.env['BYWAY_DRIVER'];
   if (d === undefined || d === '') throw new UsageError('byway doctor needs --driver (or BYWAY_DRIVER)');
   const address = p.env['BYWAY_ADDRESS'] ? parseAddresses(p.env['BYWAY_ADDRESS'])[0] : undefined;
   const netns = p.env['BYWAY_NETNS'] || undefined;
-  const fixes = doctor({ driver: parseDriverSpec(d), netns, address }, (l) => process.stdout.write(l + '\n'));
+  const fixes = await doctor(
+    { driver: parseDriverSpec(d), netns, address },
+    { print: (l) => process.stdout.write(l + '\n'), progress: (l) => process.stderr.write(l + '\n') },
+  );
   process.stdout.write(fixes === 0 ? 'byway doctor: nothing to fix\n' : `byway doctor: ${fixes} thing(s) to fix\n`);
   return fixes === 0 ? 0 : 1;
 }
@@ -226,7 +229,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       case 'ping':
         return await ping(parse(args, ['-c'], []));
       case 'doctor':
-        return doctorCmd(parse(args, [], []));
+        return await doctorCmd(parse(args, [], []));
       case undefined:
       case '-h':
       case '--help':

@@ -2,9 +2,13 @@
  * `byway doctor`: checks what a driver needs on this machine (privileges, the native addon, the interface, its MTU
  * and queues, XDP) and prints one line per check as it goes: `ok`, `warn` or `FIX`, with what to do for the last
  * two. Resolves with the number of FIX lines.
+ *
+ * Progress (`io.progress`, stderr in the command): a line saying what it checks before each check, and once a
+ * second while one runs longer (a command such as `ip` or `ethtool` that hangs on a busy netlink, the addon's
+ * load), so the result lines and the exit code stay as they were.
  */
 import { readFileSync, existsSync } from 'node:fs';
-import { spawnSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { nativeAvailability } from '../../drivers/native/index.js';
 import type { DriverSpec } from '../register/config.js';
 import { formatDriverSpec } from '../register/open-driver.js';
@@ -32,8 +36,19 @@ interface LinkInfo {
   addr_info?: Array<{ family: string; local: string; prefixlen: number }>;
 }
 
-function ipJson(netns: string | undefined, args: string[]): unknown {
-  const r = spawnSync('ip', [...(netns ? ['-n', netns] : []), '-j', ...args], { encoding: 'utf8', timeout: 5000 });
+/** A command's exit status and output (status null: it could not run or timed out). */
+export type Exec = (cmd: string, args: readonly string[], timeoutMs: number) => Promise<{ status: number | null; stdout: string }>;
+
+const execCommand: Exec = (cmd, args, timeoutMs) =>
+  new Promise((resolve) => {
+    execFile(cmd, args as string[], { encoding: 'utf8', timeout: timeoutMs }, (err, stdout) => {
+      const status = err === null ? 0 : typeof (err as { code?: unknown }).code === 'number' ? ((err as { code: number }).code) : null;
+      resolve({ status, stdout: stdout ?? '' });
+    });
+  });
+
+async function ipJson(exec: Exec, netns: string | undefined, args: string[]): Promise<unknown> {
+  const r = await exec('ip', [...(netns ? ['-n', netns] : []), '-j', ...args], 5000);
   if (r.status !== 0) return undefined;
   try {
     return JSON.parse(r.stdout);
@@ -62,7 +77,29 @@ export interface DoctorOptions {
   readonly address?: string | undefined;
 }
 
-export function doctor(o: DoctorOptions, print: (line: string) => void): number {
+export interface DoctorIO {
+  /** A result line (stdout in the command). */
+  print(line: string): void;
+  /** What is being checked, and that it still is after each second (stderr in the command). */
+  progress?(line: string): void;
+  /** Runs `ip`, `ethtool` (tests give their own). */
+  exec?: Exec;
+}
+
+export async function doctor(o: DoctorOptions, io: DoctorIO): Promise<number> {
+  const print = io.print;
+  const exec = io.exec ?? execCommand;
+  /** Run one check, saying what it is and, each second it lasts beyond the first, that it still runs. */
+  const checking = async <T>(what: string, check: () => T | Promise<T>): Promise<T> => {
+    io.progress?.(`byway doctor: checking ${what}`);
+    const started = Date.now();
+    const ticker = io.progress ? setInterval(() => io.progress!(`byway doctor: still checking ${what} (${Math.round((Date.now() - started) / 1000)} s)`), 1000) : undefined;
+    try {
+      return await check();
+    } finally {
+      clearInterval(ticker);
+    }
+  };
   let fixes = 0;
   const ok = (m: string) => print(`ok    ${m}`);
   const warn = (m: string) => print(`warn  ${m}`);
@@ -73,7 +110,7 @@ export function doctor(o: DoctorOptions, print: (line: string) => void): number 
   print(`byway doctor: ${formatDriverSpec(o.driver)}${o.netns ? ` in netns ${o.netns}` : ''}${o.address ? ` address ${o.address}` : ''}`);
 
   // Privileges
-  const caps = effectiveCaps();
+  const caps = await checking('privileges', effectiveCaps);
   const has = (c: number): boolean => (caps & (1n << BigInt(c))) !== 0n;
   const need: Array<keyof typeof CAP> = ['NET_RAW', 'NET_ADMIN'];
   if (o.netns) need.push('SYS_ADMIN');
@@ -83,7 +120,7 @@ export function doctor(o: DoctorOptions, print: (line: string) => void): number 
   else fix(privilegesFix(missing, o.driver.kind));
 
   // Native addon
-  const native = nativeAvailability();
+  const native = await checking('the native addon', nativeAvailability);
   if (native.available) ok('native addon: loaded');
   else fix(`native addon: ${native.reason}: rebuild it with 'node scripts/build-native.mjs' (needs a C compiler and the Linux headers)`);
 
@@ -106,7 +143,7 @@ export function doctor(o: DoctorOptions, print: (line: string) => void): number 
     if (o.driver.kind === 'raw-ip') ok('raw-ip binds no interface: it shares the kernel address given by BYWAY_ADDRESS');
     return fixes;
   }
-  const links = ipJson(o.netns, ['-d', 'link', 'show', 'dev', ifname]) as LinkInfo[] | undefined;
+  const links = (await checking(`interface ${ifname}`, () => ipJson(exec, o.netns, ['-d', 'link', 'show', 'dev', ifname]))) as LinkInfo[] | undefined;
   const link = links?.[0];
   if (link === undefined) {
     if (o.driver.kind === 'tap') ok(`interface ${ifname}: absent; byway creates the TAP device (a persistent one: ip tuntap add dev ${ifname} mode tap)`);
@@ -127,7 +164,8 @@ export function doctor(o: DoctorOptions, print: (line: string) => void): number 
   else ok(`${rxq} rx queue(s), ${link.num_tx_queues ?? 1} tx queue(s)`);
 
   // Addresses: in own-address mode byway's address must not be the kernel's too
-  const kernelAddrs = (ipJson(o.netns, ['addr', 'show', 'dev', ifname]) as LinkInfo[] | undefined)?.[0]?.addr_info?.filter((a) => a.family === 'inet') ?? [];
+  const addrs = (await checking(`the kernel's addresses on ${ifname}`, () => ipJson(exec, o.netns, ['addr', 'show', 'dev', ifname]))) as LinkInfo[] | undefined;
+  const kernelAddrs = addrs?.[0]?.addr_info?.filter((a) => a.family === 'inet') ?? [];
   const mine = o.address?.split('/')[0];
   if (o.driver.kind === 'af-packet' || (o.driver.kind === 'af-xdp' && !o.driver.shared) || o.driver.kind === 'tap') {
     if (mine && kernelAddrs.some((a) => a.local === mine)) {
@@ -140,9 +178,9 @@ export function doctor(o: DoctorOptions, print: (line: string) => void): number 
   if (o.driver.kind === 'af-xdp') {
     if (link.xdp?.prog?.id !== undefined) fix(`xdp: a program (id ${link.xdp.prog.id}) is attached to ${ifname} already; remove it with 'ip link set dev ${ifname} xdp off' if it is not byway's`);
     else ok('xdp: no program attached (byway attaches its own)');
-    const drv = o.netns
-      ? spawnSync('ip', ['netns', 'exec', o.netns, 'ethtool', '-i', ifname], { encoding: 'utf8', timeout: 5000 })
-      : spawnSync('ethtool', ['-i', ifname], { encoding: 'utf8', timeout: 5000 });
+    const drv = await checking(`the XDP support of ${ifname}'s driver`, () =>
+      o.netns ? exec('ip', ['netns', 'exec', o.netns, 'ethtool', '-i', ifname], 5000) : exec('ethtool', ['-i', ifname], 5000),
+    );
     const name = /^driver:\s*(\S+)/m.exec(drv.stdout ?? '')?.[1];
     const nativeXdp = ['veth', 'virtio_net', 'mlx5_core', 'mlx4_en', 'i40e', 'ice', 'ixgbe', 'igb', 'igc', 'bnxt_en', 'ena', 'tun'];
     if (name && nativeXdp.includes(name)) ok(`xdp: driver ${name} has native XDP${name === 'veth' ? ' (copy mode: no zero-copy on veth)' : ''}`);

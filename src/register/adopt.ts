@@ -12,7 +12,8 @@ import type { Socket as BywaySocket } from '../api/net.js';
 
 type Mutable = Record<string, unknown>;
 
-export function adoptOnto(ks: net.Socket, bs: BywaySocket): void {
+/** `connected`: `bs` has connected already (the winner of attemptInTurn): the program's socket connects now. */
+export function adoptOnto(ks: net.Socket, bs: BywaySocket, connected = false): void {
   const k = ks as unknown as Mutable;
   Object.defineProperty(ks, 'path', { value: 'bypass', enumerable: true, configurable: true });
   k['connecting'] = true;
@@ -58,11 +59,11 @@ export function adoptOnto(ks: net.Socket, bs: BywaySocket): void {
     bs.unref();
     return ks;
   };
-  bs.on('connect', () => {
+  const onConnect = (): void => {
     k['connecting'] = false;
     ks.emit('connect');
     ks.emit('ready');
-  });
+  };
   bs.on('data', (d: Buffer) => {
     if (!ks.push(d)) bs.pause();
   });
@@ -73,4 +74,6 @@ export function adoptOnto(ks: net.Socket, bs: BywaySocket): void {
     if (!ks.destroyed) ks.destroy();
   });
   bs.pause(); // until the program's socket asks to read
+  if (connected) onConnect();
+  else bs.on('connect', onConnect);
 }

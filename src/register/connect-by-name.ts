@@ -1,51 +1,71 @@
 /**
  * A TCP connect to a host name under the preload, decided on the address the name resolves to (issue #15), for
  * a genuine node:net Socket: `net.connect`, `http.Agent`, `tls.connect` and `new net.Socket().connect()` all
- * come here with a socket node:net made.
+ * come here with a socket node:net made. 'localhost', and no host at all (node:net's default), are names too.
  *
  * The name is looked up once, as node:net's lookupAndConnect would look it up: the `lookup` option (default
  * dns.lookup), `family`, `hints` (ADDRCONFIG when neither is given), and `all: true` when node:net would pick a
  * family itself (autoSelectFamily). Until the answer the socket is `connecting` with no handle, so writes and
  * `end()` wait for 'connect' as they do in node:net. Then:
  * - a failed lookup: 'lookup' (err) and the socket is destroyed with the resolver's error, as node:net does;
- * - the strategy is asked with the answer's first IPv4 address (byway's TCP is IPv4 only; an answer with IPv6
- *   addresses only takes the kernel, as IPv6 literals do under the preload);
+ * - the addresses are put in node:net's order (autoSelectFamily: the first address's family first, then
+ *   alternating families, each address once), and the strategy is asked with the first IPv4 address (byway's
+ *   TCP is IPv4 only; an answer with IPv6 addresses only takes the kernel, as IPv6 literals do under the preload);
  * - 'kernel': node:net's own connect runs with a lookup that hands back the answer already had (no second
  *   query), so node:net emits its 'lookup' events, tries the addresses (happy eyeballs) and fails as it would;
- * - 'bypass': 'lookup' (null, address, 4, host) and the socket carries a byway socket's bytes (adopt.ts); only
- *   that address is tried.
- * Checks node:net makes before its lookup (a bad `lookup`, `localAddress`, `localPort`, `autoSelectFamily`) are
- * left to node:net: `nameConnectable` says no and the caller hands the call to node:net, which throws.
+ * - 'bypass': the 'lookup' events node:net would emit, then the IPv4 addresses the strategy also sends to byway
+ *   are tried in that order as node:net tries them (attemptInTurn): one at a time, each but the last given
+ *   `autoSelectFamilyAttemptTimeout` (default net.getDefaultAutoSelectFamilyAttemptTimeout(), at least 10 ms),
+ *   with 'connectionAttempt', 'connectionAttemptFailed' and 'connectionAttemptTimeout' events and
+ *   `autoSelectFamilyAttemptedAddresses`; when all fail, an AggregateError of each attempt's error whose `code` is
+ *   the first's. A socket has one path: the IPv6 addresses of the answer, and IPv4 ones the rules give to the
+ *   kernel, are not tried on the bypass path.
+ * Checks node:net makes before its lookup (a bad `lookup`, `localAddress`, `localPort`, `autoSelectFamily`,
+ * `autoSelectFamilyAttemptTimeout`) are left to node:net: `nameConnectable` says no and the caller hands the call
+ * to node:net, which throws.
  */
 import dns from 'node:dns';
 import net from 'node:net';
+import type { EventEmitter } from 'node:events';
 import type { LookupFunction } from '../api/lookup.js';
+import { systemError } from '../api/system-error.js';
 
 type Opts = Record<string, unknown>;
 type Answer = { address: unknown; family: unknown };
+type Address = { address: string; family: 4 | 6 };
+
+/** What attemptInTurn needs of a byway socket. */
+export interface Attempt extends EventEmitter {
+  destroy(): unknown;
+}
 
 export interface NameConnectHooks {
   /** The path for the flow to `address` (an IPv4 address of the answer). */
   decide(address: string): 'kernel' | 'bypass';
   /** node:net's own connect, for the kernel path (the options carry a lookup that answers at once). */
   kernel(sock: net.Socket, opts: Opts): void;
-  /** Put the socket on the bypass path, connecting to `address`. */
-  bypass(sock: net.Socket, address: string): void;
+  /** Put the socket on the bypass path, trying `addresses` in turn (attemptInTurn), each for `timeoutMs`. */
+  bypass(sock: net.Socket, addresses: readonly string[], timeoutMs: number): void;
 }
 
-/** The host of a connect that is a name to resolve ('localhost' and literals are decided without a lookup). */
+/**
+ * The host of a connect that is a name to resolve: node:net looks up `options.host || 'localhost'` unless it is an
+ * IP literal. A host that is not a string is left to node:net (which fails it).
+ */
 export function hostName(opts: Opts): string | undefined {
   const host = opts.host;
-  return typeof host === 'string' && host !== '' && host !== 'localhost' && net.isIP(host) === 0 ? host : undefined;
+  if (host === undefined || host === null || host === '') return 'localhost';
+  return typeof host === 'string' && net.isIP(host) === 0 ? host : undefined;
 }
 
 /** Whether node:net would get as far as its lookup with these options (else it throws: let it). */
 export function nameConnectable(opts: Opts): boolean {
-  const { localAddress, localPort, lookup, autoSelectFamily } = opts;
+  const { localAddress, localPort, lookup, autoSelectFamily, autoSelectFamilyAttemptTimeout: t } = opts;
   if (localAddress && (typeof localAddress !== 'string' || net.isIP(localAddress) === 0)) return false;
   if (localPort && typeof localPort !== 'number') return false;
   if (lookup != null && typeof lookup !== 'function') return false;
   if (autoSelectFamily != null && typeof autoSelectFamily !== 'boolean') return false;
+  if (t != null && !(Number.isInteger(t) && (t as number) >= 1 && (t as number) <= 0x7fffffff)) return false;
   return true;
 }
 
@@ -53,6 +73,26 @@ function dnsFamily(family: unknown): number {
   if (family === 'IPv4') return 4;
   if (family === 'IPv6') return 6;
   return typeof family === 'number' ? family : 0;
+}
+
+/** node:net's attempt order (lookupAndConnectMultiple): valid addresses, the first one's family first, alternating, each once. */
+export function attemptOrder(list: readonly Answer[]): Address[] {
+  const groups: [Address[], Address[]] = [[], []];
+  const seen = new Set<string>();
+  let first: unknown;
+  for (const a of list) {
+    if (typeof a.address !== 'string' || net.isIP(a.address) === 0 || (a.family !== 4 && a.family !== 6)) continue;
+    first ??= a.family;
+    if (seen.has(a.address)) continue;
+    seen.add(a.address);
+    groups[a.family === first ? 0 : 1].push({ address: a.address, family: a.family });
+  }
+  const out: Address[] = [];
+  for (let i = 0; i < Math.max(groups[0].length, groups[1].length); i++) {
+    if (i < groups[0].length) out.push(groups[0][i]!);
+    if (i < groups[1].length) out.push(groups[1][i]!);
+  }
+  return out;
 }
 
 export function connectByName(sock: net.Socket, host: string, opts: Opts, cb: (() => void) | undefined, hooks: NameConnectHooks): void {
@@ -73,6 +113,8 @@ export function connectByName(sock: net.Socket, host: string, opts: Opts, cb: ((
   const anyFamily = dnsopts.family !== 4 && dnsopts.family !== 6;
   if (anyFamily && dnsopts.hints === 0) dnsopts.hints = dns.ADDRCONFIG;
   if (anyFamily && !opts.localAddress && ((opts.autoSelectFamily as boolean | undefined) ?? net.getDefaultAutoSelectFamily())) dnsopts.all = true;
+  const given = opts.autoSelectFamilyAttemptTimeout as number | undefined;
+  const timeoutMs = Math.max(10, given ?? net.getDefaultAutoSelectFamilyAttemptTimeout());
   const lookup = (opts.lookup as LookupFunction | undefined) ?? (dns.lookup as unknown as LookupFunction);
   let answered = false;
   lookup(host, dnsopts, (err, address, family) => {
@@ -83,11 +125,16 @@ export function connectByName(sock: net.Socket, host: string, opts: Opts, cb: ((
       process.nextTick(() => sock.destroy(err));
       return;
     }
-    const list = Array.isArray(address) ? (address as Array<{ address: unknown; family: unknown }>) : [{ address, family }];
-    const v4 = list.find((a) => a.family === 4 && typeof a.address === 'string' && net.isIPv4(a.address))?.address as string | undefined;
+    const list = Array.isArray(address) ? (address as Answer[]) : [{ address, family }];
+    const order = dnsopts.all ? attemptOrder(list) : attemptOrder(list.slice(0, 1));
+    const v4 = order.find((a) => a.family === 4 && net.isIPv4(a.address))?.address;
     if (v4 !== undefined && hooks.decide(v4) === 'bypass') {
-      sock.emit('lookup', null, v4, 4, host);
-      hooks.bypass(sock, v4);
+      for (const a of list) {
+        sock.emit('lookup', null, a.address, a.family, host);
+        if (!sock.connecting) return; // destroyed by a 'lookup' listener, as node:net checks
+      }
+      const targets = order.filter((a) => a.family === 4 && net.isIPv4(a.address) && hooks.decide(a.address) === 'bypass').map((a) => a.address);
+      hooks.bypass(sock, targets, timeoutMs);
       return;
     }
     const answer: Answer = { address, family };
@@ -98,7 +145,95 @@ export function connectByName(sock: net.Socket, host: string, opts: Opts, cb: ((
 
 /** The answer already had, in the form node:net asks for (a list with `all`, else the first address). */
 function cannedAnswer(answer: Answer, o: { all?: boolean }, done: (...a: unknown[]) => void): void {
-  const list = Array.isArray(answer.address) ? (answer.address as Array<{ address: unknown; family: unknown }>) : [{ address: answer.address, family: answer.family }];
+  const list = Array.isArray(answer.address) ? (answer.address as Answer[]) : [{ address: answer.address, family: answer.family }];
   if (o.all) done(null, list);
   else done(null, list[0]?.address, list[0]?.family);
+}
+
+/**
+ * node:net's connection attempts (internalConnectMultiple) on byway's path: `open` connects a byway socket to one
+ * address; the first that connects is handed to `adopt` (which makes the program's socket emit 'connect'). Each
+ * attempt but the last is abandoned after `timeoutMs` (ETIMEDOUT); when all failed, `failed` gets an
+ * AggregateError of their errors, `code` the first's. One address: `adopt` at once, its error is the socket's
+ * own, as node:net's single connect. Stops when the program destroys its socket meanwhile.
+ */
+export function attemptInTurn(
+  sock: net.Socket,
+  addresses: readonly string[],
+  port: number,
+  timeoutMs: number,
+  open: (address: string) => Attempt,
+  adopt: (bs: Attempt, connected: boolean) => void,
+  failed: (err: AggregateError & { code?: string }) => void,
+): void {
+  if (addresses.length === 1) {
+    sock.emit('connectionAttempt', addresses[0], port, 4);
+    adopt(open(addresses[0]!), false);
+    return;
+  }
+  const attempted: string[] = [];
+  (sock as unknown as { autoSelectFamilyAttemptedAddresses: string[] }).autoSelectFamilyAttemptedAddresses = attempted;
+  const errors: Error[] = [];
+  let current: (() => void) | undefined; // abandons the attempt under way
+  const abandon = (): void => {
+    current?.();
+    current = undefined;
+  };
+  sock.once('close', abandon);
+  let i = 0;
+  const next = (): void => {
+    if (!sock.connecting || sock.destroyed) return abandon();
+    if (i === addresses.length) {
+      sock.off('close', abandon);
+      const agg = new AggregateError(errors) as AggregateError & { code?: string };
+      agg.code = (errors[0] as { code?: string } | undefined)?.code;
+      failed(agg);
+      // As node:net, whose 'close' (hadError true) comes from closing the last attempt's handle, after 'error'.
+      (sock as unknown as Record<string, unknown>)['_destroy'] = (err: Error | null, cb: (err?: Error | null) => void) => {
+        cb(err);
+        setImmediate(() => sock.emit('close', true));
+      };
+      sock.destroy(agg);
+      return;
+    }
+    const address = addresses[i++]!;
+    const last = i === addresses.length;
+    sock.emit('connectionAttempt', address, port, 4);
+    attempted.push(`${address}:${port}`);
+    const bs = open(address);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const settle = (): void => {
+      if (timer !== undefined) clearTimeout(timer);
+      bs.off('connect', onConnect);
+      bs.off('error', onError);
+      current = undefined;
+    };
+    current = () => {
+      settle();
+      bs.destroy();
+    };
+    const onConnect = (): void => {
+      settle();
+      sock.off('close', abandon);
+      adopt(bs, true);
+    };
+    const onError = (err: Error): void => {
+      settle();
+      errors.push(err);
+      sock.emit('connectionAttemptFailed', address, port, 4, err);
+      next();
+    };
+    bs.once('connect', onConnect);
+    bs.once('error', onError);
+    if (!last) {
+      timer = setTimeout(() => {
+        settle();
+        bs.destroy();
+        sock.emit('connectionAttemptTimeout', address, port, 4);
+        errors.push(systemError('ETIMEDOUT', 'connect', address, port));
+        next();
+      }, timeoutMs);
+    }
+  };
+  next();
 }

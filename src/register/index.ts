@@ -1,7 +1,8 @@
 /**
  * The preload: `node --import byway/register app.js` (what `byway run` sets up). Configured from the environment
  * (config.ts), it opens the driver, creates one stack, patches node:net, node:tls, node:http and node:dgram for
- * the whole process (patch.ts), opens the control socket (unless BYWAY_CONTROL=off) and writes one line on stderr
+ * the whole process (patch.ts), says so on stderr when the program starts a worker thread (workers.ts: those run
+ * unpatched), opens the control socket (unless BYWAY_CONTROL=off) and writes one line on stderr
  * saying what it got. A configuration it cannot use, or a driver it cannot open, ends the process with exit code
  * 1 and one line naming the reason: the program never runs on a path it did not ask for.
  */
@@ -10,6 +11,7 @@ import { compileStrategy } from '../api/path.js';
 import { configFromEnv, formatPathRules, type EnvConfig } from './config.js';
 import { openDriver, formatDriverSpec } from './open-driver.js';
 import { installPatches, type Patches } from './patch.js';
+import { warnOnWorkers } from './workers.js';
 import { newPathCounters, type PathCounters } from './counters.js';
 import { captureTap } from '../control/capture.js';
 import { startControlServer, type ControlServer } from '../control/server.js';
@@ -40,6 +42,7 @@ export function register(env: Readonly<Record<string, string | undefined>> = pro
   }
   const counters = newPathCounters();
   const patches = installPatches(stack, compileStrategy(config.rules), counters, (what) => log(`byway: bypass flow failed: ${what}`));
+  const workers = warnOnWorkers(log);
   let control: ControlServer | undefined;
   if (config.control !== undefined) {
     const path = config.control === '' ? controlPath(process.pid, env) : config.control;
@@ -77,6 +80,7 @@ export function register(env: Readonly<Record<string, string | undefined>> = pro
     control,
     close() {
       patches.uninstall();
+      workers.uninstall();
       control?.close();
       stack.close();
     },

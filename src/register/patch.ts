@@ -7,7 +7,7 @@
  *   Node copied from net at load time): outbound TCP, decided by remote address and port.
  * - tls.connect: outbound TCP; on the bypass path the TLS session runs over a byway socket (`socket` option).
  * - net.Server.prototype.listen (so net.createServer, http/https servers, ws...): inbound TCP, decided by local
- *   port and address; on the bypass path a byway listener feeds the genuine server's 'connection' event, and
+ *   port and address (a host name, 'localhost' too, on the address dns.lookup answers, as node:net listens); on the bypass path a byway listener feeds the genuine server's 'connection' event, and
  *   address/close/listening/getConnections/ref/unref of that server answer for it.
  * - dgram.createSocket: decided at the first bind, connect or send, on the resolved address of a host name
  *   (src/api/dgram-deferred.ts).
@@ -23,6 +23,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import http from 'node:http';
 import dgram from 'node:dgram';
+import dns from 'node:dns';
 import type { EventEmitter } from 'node:events';
 import { syncBuiltinESMExports } from 'node:module';
 import type { Flow, Path, PathDecider } from '../api/path.js';
@@ -32,7 +33,7 @@ import type { Server as BywayServer } from '../api/net-server.js';
 import { adoptOnto } from './adopt.js';
 import type { PathCounters } from './counters.js';
 import { DeferredDgramSocket, type DeferredOptions } from '../api/dgram-deferred.js';
-import { connectByName, hostName, nameConnectable, type NameConnectHooks } from './connect-by-name.js';
+import { attemptInTurn, connectByName, hostName, nameConnectable, type NameConnectHooks } from './connect-by-name.js';
 
 type AnyFn = (...args: unknown[]) => unknown;
 type ConnectOpts = Record<string, unknown> & { port?: unknown; host?: unknown; path?: unknown; socket?: unknown };
@@ -74,6 +75,20 @@ function bywayConnectOptions(opts: ConnectOpts, flow: Flow): Record<string, unkn
     if (opts[k] !== undefined && opts[k] !== null) o[k] = opts[k]; // undici passes localAddress: null
   }
   return o;
+}
+
+type AddressSource = { remoteAddress?: string; remotePort?: number; localAddress?: string; localPort?: number };
+
+/**
+ * A TLS socket over a socket without a kernel handle (byway's, or a node:net Socket carrying one) wraps it as a JS
+ * stream, so node:tls finds no peer or local name and remoteAddress/remotePort/localAddress read undefined; over a
+ * kernel socket node:tls answers them from the handle. These answer from the socket underneath instead.
+ */
+function answerAddressesFor(t: object, under: AddressSource): void {
+  const name = (address: string | undefined, port: number | undefined) => (address === undefined ? {} : { address, family: 'IPv4', port });
+  const w = t as Record<string, unknown>;
+  w['_getpeername'] = () => name(under.remoteAddress, under.remotePort);
+  w['_getsockname'] = () => name(under.localAddress, under.localPort);
 }
 
 export interface Patches {
@@ -149,11 +164,24 @@ export function installPatches(stack: Stack, rules: PathDecider, counters: PathC
       markKernel(sock);
       toKernel(orig.socketConnect, sock, [o]);
     },
-    bypass(sock, address) {
+    bypass(sock, addresses, timeoutMs) {
       count.bypass++;
-      const bs = stack.net.createConnection(bywayConnectOptions(opts, { ...flow, remoteAddress: address }) as never) as BywaySocket;
-      watchErrors(bs as unknown as { emit: AnyFn }, `${what} ${address}:${flow.remotePort}`);
-      adoptOnto(sock, bs);
+      Object.defineProperty(sock, 'path', { value: 'bypass', enumerable: true, configurable: true }); // while it tries
+      const port = flow.remotePort!;
+      const open = (address: string): BywaySocket => stack.net.createConnection(bywayConnectOptions(opts, { ...flow, remoteAddress: address }) as never) as BywaySocket;
+      attemptInTurn(
+        sock,
+        addresses,
+        port,
+        timeoutMs,
+        open,
+        (bs, connected) => {
+          // One address: its error is the flow's failure, as for a literal; several: the AggregateError below.
+          if (!connected) watchErrors(bs as unknown as { emit: AnyFn }, `${what} ${addresses[0]}:${port}`);
+          adoptOnto(sock, bs as BywaySocket, connected);
+        },
+        (err) => failure(`${what} ${addresses.map((a) => `${a}:${port}`).join(', ')}`, { code: err.code, message: err.errors.map((e: Error) => e.message).join('; ') }),
+      );
     },
   });
   /** A connect to a host name that node:net would accept: decided once the name is resolved. */
@@ -218,6 +246,7 @@ export function installPatches(stack: Stack, rules: PathDecider, counters: PathC
       }
       connectByName(sock, hostName(opts)!, connectOpts, undefined, byName(flow!, opts, 'tls connect', counters.tlsConnect));
       const t = orig.tlsConnect.call(tls, { ...opts, path: undefined, socket: sock }, cb) as EventEmitter;
+      answerAddressesFor(t, sock as unknown as AddressSource);
       sock.on('lookup', (...a: unknown[]) => t.emit('lookup', ...a));
       Object.defineProperty(t, 'path', { get: () => (sock as { path?: Path }).path, enumerable: true, configurable: true });
       return t;
@@ -231,6 +260,7 @@ export function installPatches(stack: Stack, rules: PathDecider, counters: PathC
     watchErrors(socket as unknown as { emit: AnyFn }, `tls connect ${flow.remoteAddress}:${flow.remotePort}`);
     const servername = opts.servername ?? (typeof opts.host === 'string' && net.isIP(opts.host) === 0 ? opts.host : undefined);
     const t = orig.tlsConnect.call(tls, { ...opts, path: undefined, socket, servername }, cb) as object;
+    answerAddressesFor(t, socket as unknown as AddressSource);
     Object.defineProperty(t, 'path', { value: 'bypass', enumerable: true, configurable: true });
     return t;
   };
@@ -255,8 +285,17 @@ export function installPatches(stack: Stack, rules: PathDecider, counters: PathC
       backlog = typeof args[1] === 'number' ? args[1] : typeof args[2] === 'number' ? args[2] : undefined;
     }
     if (!Number.isInteger(port) || port < 0 || port > 65535) return orig.listen.apply(this, args); // Node's error
-    const wildcard = host === undefined || host === '::' || host === '0.0.0.0';
-    const flow: Flow = { protocol: 'tcp', direction: 'inbound', localPort: port, localAddress: wildcard ? undefined : host === 'localhost' ? '127.0.0.1' : host };
+    if (host !== undefined && host !== '' && net.isIP(host) === 0) {
+      // A name ('localhost' too): node:net listens on what dns.lookup answers first (lookupAndListen), failing
+      // with the resolver's error; the path is decided on that address, and node:net is given it (no second query).
+      dns.lookup(host, (err, ip) => {
+        if (err) this.emit('error', err);
+        else listen.apply(this, a0 !== null && typeof a0 === 'object' ? [{ ...(a0 as object), host: ip }, ...args.slice(1)] : [args[0], ip, ...args.slice(2)]);
+      });
+      return this;
+    }
+    const wildcard = host === undefined || host === '' || host === '::' || host === '0.0.0.0';
+    const flow: Flow = { protocol: 'tcp', direction: 'inbound', localPort: port, localAddress: wildcard ? undefined : host };
     if (decide(flow) === 'kernel') {
       counters.tcpListen.kernel++;
       this.prependListener('connection', markKernel);

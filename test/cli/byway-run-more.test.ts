@@ -4,8 +4,10 @@
  * - TAP: `byway run --driver tap:NAME --profile latency` (busy polling) runs an undici client (`undici.request` and
  *   the global fetch) downloading 20 MB from nginx on the TAP's kernel end by host name (the namespace's hosts
  *   file); the only rule that sends flows to byway is the nginx address's prefix, so the connect is decided on the
- *   address the name resolves to. The client, which never calls process.exit, ends by itself, and nginx's access
- *   log shows both requests from byway's address (which the kernel does not hold).
+ *   address the name resolves to. The client, which never calls process.exit, ends by itself; nginx's access
+ *   log shows both requests from byway's address (which the kernel does not hold), a capture on the TAP shows
+ *   both bodies (2 x 20 MB of TCP payload) crossing it to byway's address, and the namespace's kernel counted no
+ *   TCP connect (a kernel-path connect to nginx would have gone over loopback).
  * - BYWAY_NETNS: the driver is opened in another namespace than the program's. The program's bypass flow reaches
  *   a server behind that namespace's veth from byway's address; its kernel flow (loopback) stays in the program's
  *   own namespace, where the only server on that port is.
@@ -21,7 +23,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import { describePrivileged, describeWithTools, ipIn, NetLab } from '../helpers/netns.js';
-import { blob, exited, nginxConfig, sha256, tcpListening, waitOutput, type Proc } from './run-helpers.js';
+import { blob, exited, nginxConfig, nstat, packets, sha256, tcpListening, waitOutput, type Proc } from './run-helpers.js';
 
 const here = new URL('.', import.meta.url).pathname;
 const BYWAY_CLI = join(here, '../../src/cli/byway.ts');
@@ -29,7 +31,7 @@ const app = (name: string): string => join(here, 'apps', name);
 const TEST_MS = 150_000;
 
 describePrivileged('byway run: a TAP driver, and the driver in another namespace (BYWAY_NETNS)', () =>
-  describeWithTools('with nginx', ['nginx'], () => {
+  describeWithTools('with nginx, tshark and nstat', ['nginx', 'tshark', 'nstat'], () => {
     let lab: NetLab;
     let dir: string;
     beforeAll(() => {
@@ -58,6 +60,12 @@ describePrivileged('byway run: a TAP driver, and the driver in another namespace
         lab.spawnIn(ns, 'nginx', ['-p', web, '-e', `${web}/error.log`, '-c', join(web, 'nginx.conf')]);
         await tcpListening(ns, 8091);
         const url = 'http://web.byway.test:8091/blob';
+        // A capture on the TAP (the only way into byway's driver) and the namespace's kernel TCP counters: the
+        // client's connections are byway's only if their bytes cross the TAP and the kernel made none of them.
+        const pcap = join(dir, 'tap.pcap');
+        const capture = lab.spawnIn(ns, 'tshark', ['-n', '-i', tap, '-s', '128', '-f', 'ip', '-F', 'pcap', '-w', pcap]) as Proc;
+        await waitOutput(capture, /Capturing on/, 30_000, 'tshark');
+        const kernelBefore = await nstat(ns);
         const started = Date.now();
         const client = lab.spawnIn(ns, process.execPath, [
           '--import', 'tsx', BYWAY_CLI, 'run', '--driver', `tap:${tap}`, '--address', '10.77.32.2/24', '--profile', 'latency',
@@ -74,6 +82,21 @@ describePrivileged('byway run: a TAP driver, and the driver in another namespace
         // nginx saw both requests come from byway's address, over the TAP.
         const log = readFileSync(join(web, 'access.log'), 'utf8').trim().split('\n');
         expect(log.map((l) => l.split(' ')[0])).toEqual(['10.77.32.2', '10.77.32.2']);
+        const kernelAfter = await nstat(ns);
+        capture.kill('SIGINT');
+        expect(await exited(capture, 15_000)).not.toBeNull();
+        const seen = await packets(ns, pcap);
+        // Both bodies crossed the TAP to byway's address, from nginx's port, in two connections...
+        const toClient = seen.filter((p) => p.sport === 8091 && p.dst === '10.77.32.2');
+        const carried = toClient.reduce((n, p) => n + p.len, 0);
+        console.log(`TAP capture: ${toClient.length} packets, ${carried} TCP payload bytes from nginx to byway`);
+        expect(carried).toBeGreaterThanOrEqual(2 * SIZE);
+        expect(new Set(seen.filter((p) => p.dport === 8091).map((p) => p.src))).toEqual(new Set(['10.77.32.2']));
+        expect(new Set(seen.filter((p) => p.dport === 8091).map((p) => p.sport)).size).toBe(2);
+        // ...and the kernel opened no connection for the client (it would have gone over loopback, not the TAP):
+        // its only TCP opens are nginx's two accepts of byway's connections.
+        expect(kernelAfter.TcpActiveOpens - kernelBefore.TcpActiveOpens).toBe(0);
+        expect(kernelAfter.TcpPassiveOpens - kernelBefore.TcpPassiveOpens).toBe(2);
       },
       TEST_MS,
     );

@@ -6,9 +6,11 @@
  *     node servers
  *
  * Checked, for a node:http server, a node:dgram DNS responder, a client (fetch, node:net, node:dgram), fetch()
- * downloading 20 MB from nginx over HTTP and HTTPS (TLS on a byway socket, the throughput profile), ioredis
- * against redis-server (10k pipelined SET/GET, pub/sub), pg against PostgreSQL (a `new net.Socket()` connect) and a
- * ws server taking 10k messages from a client on the kernel side:
+ * downloading 20 MB from nginx over HTTP and HTTPS (TLS on a byway socket, the throughput profile), undici's
+ * request() and fetch downloading 20 MB each from nginx, ioredis
+ * against redis-server (10k pipelined SET/GET, pub/sub), pg against PostgreSQL (a `new net.Socket()` connect), a
+ * ws server taking 10k messages and a node:http server taking 10k requests (2k of them on connections of their
+ * own) from clients on the kernel side:
  * the flows the rules send to byway come from byway's address on the wire (a tshark capture on the kernel side)
  * and show in `byway stat` (flows per path, TCP opens) and `byway ss`; the flows the rules send to the kernel come
  * from the kernel's address and are counted by the app namespace's kernel (nstat), not by byway; `byway capture`
@@ -20,7 +22,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { describePrivileged, execInAsync, NetLab, run, toolProblem, requirePrivileged } from '../helpers/netns.js';
-import { blob, exited, nginxConfig, sha256, tcpListening, waitOutput, type Proc } from './run-helpers.js';
+import { blob, exited, nginxConfig, nstat, packets, sha256, tcpListening, waitOutput, type Proc } from './run-helpers.js';
 
 const KERNEL = '10.77.31.1';
 const BYWAY = '10.77.31.2';
@@ -31,27 +33,6 @@ const here = new URL('.', import.meta.url).pathname;
 const BYWAY_CLI = join(here, '../../src/cli/byway.ts');
 const app = (name: string): string => join(here, 'apps', name);
 const TEST_MS = 150_000;
-
-/** (ip.src, ip.dst, tcp/udp ports) of each IPv4 packet in a capture, as tshark reads it. */
-async function packets(ns: string, file: string): Promise<Array<{ src: string; dst: string; sport: number; dport: number }>> {
-  const r = await execInAsync(ns, 'tshark', ['-n', '-r', file, '-Y', 'ip', '-T', 'fields', '-e', 'ip.src', '-e', 'ip.dst', '-e', 'tcp.srcport', '-e', 'tcp.dstport', '-e', 'udp.srcport', '-e', 'udp.dstport'], { timeoutMs: 60_000 });
-  if (r.code !== 0) throw new Error(`tshark -r ${file}: ${r.stderr}`);
-  return r.stdout
-    .split('\n')
-    .filter((l) => l.trim() !== '')
-    .map((l) => {
-      const [src, dst, ts, td, us, ud] = l.split('\t');
-      return { src: src!, dst: dst!, sport: Number(ts || us), dport: Number(td || ud) };
-    });
-}
-
-async function nstat(ns: string): Promise<Record<string, number>> {
-  const names = ['TcpPassiveOpens', 'TcpActiveOpens', 'UdpInDatagrams', 'UdpOutDatagrams'];
-  const r = await execInAsync(ns, 'nstat', ['-az', ...names], { timeoutMs: 5000 });
-  const out: Record<string, number> = {};
-  for (const k of names) out[k] = Number(new RegExp(`^${k}\\s+(\\d+)`, 'm').exec(r.stdout)?.[1] ?? NaN);
-  return out;
-}
 
 const tools = ['tshark', 'curl', 'dig', 'nstat', 'ethtool', 'nginx', 'openssl', 'redis-server', 'pg_ctlcluster', 'runuser'];
 
@@ -225,7 +206,7 @@ describePrivileged('byway run: unmodified node programs over AF_PACKET', () => {
   );
 
   it(
-    'fetch() against nginx: 20 MB over HTTP and over HTTPS (TLS through tls.connect on a byway socket), SHA-256 checked',
+    'fetch() and undici against nginx: 20 MB over HTTP and over HTTPS (TLS through tls.connect on a byway socket), SHA-256 checked',
     async () => {
       const SIZE = 20 << 20;
       const web = join(dir, 'nginx');
@@ -241,6 +222,7 @@ describePrivileged('byway run: unmodified node programs over AF_PACKET', () => {
       const nginx = lab.spawnIn(kernelNs, 'nginx', ['-p', web, '-e', `${web}/error.log`, '-c', join(web, 'nginx.conf')]) as Proc;
       await tcpListening(kernelNs, 8443);
       const cap = await startCapture('fetch.pcap');
+      const kernelBefore = await nstat(appNs);
       const client = lab.spawnIn(appNs, 'env', [
         `NODE_EXTRA_CA_CERTS=${join(web, 'cert.pem')}`, 'LINGER=1',
         process.execPath, '--import', 'tsx', BYWAY_CLI, 'run', '--driver', `af-packet:${appIf}`, '--address', `${BYWAY}/24`, '--profile', 'throughput', '--',
@@ -262,6 +244,26 @@ describePrivileged('byway run: unmodified node programs over AF_PACKET', () => {
         { url: `https://${KERNEL}:8443/blob`, status: 200, bytes: SIZE, sha256: want },
       ]);
       expect(client.output()).toMatch(/^byway: pid \d+ driver af-packet:\S+ mode own\+tso poll event profile throughput /m);
+
+      // undici's request() and the global fetch, from one program: byway's counters show both connections and
+      // both bodies (the test over a TAP, byway-run-more.test.ts, checks undici by name and exiting by itself).
+      const undici = lab.spawnIn(appNs, 'env', [
+        'LINGER=1', process.execPath, '--import', 'tsx', BYWAY_CLI, 'run', '--driver', `af-packet:${appIf}`, '--address', `${BYWAY}/24`, '--',
+        process.execPath, app('undici-client.cjs'), `http://${KERNEL}:8090/blob`,
+      ]) as Proc;
+      const undiciPid = (await waitOutput(undici, /^byway: pid (\d+) driver af-packet/m, 30_000, 'byway run (undici)'))[1]!;
+      await waitOutput(undici, /^done$/m, 120_000, 'undici client');
+      const got = JSON.parse(/^\{.*\}$/m.exec(undici.output())?.[0] ?? '{}') as unknown;
+      expect(got, undici.output()).toEqual({ undici: { status: 200, bytes: SIZE, sha256: want }, fetch: { status: 200, bytes: SIZE, sha256: want } });
+      const undiciStat = await statOf(undiciPid);
+      expect(undiciStat.paths.tcpConnect).toEqual({ bypass: 2, kernel: 0 });
+      expect(undiciStat.paths.bypassFailures).toBe(0);
+      expect(undiciStat.stack.tcp.activeOpens).toBe(2);
+      expect(undiciStat.driver.rxBytes).toBeGreaterThan(2 * SIZE);
+      undici.kill('SIGTERM');
+      expect(await exited(undici, 30_000), undici.output()).not.toBeNull();
+      // The app namespace's kernel made none of the four connections.
+      expect((await nstat(appNs)).TcpActiveOpens - kernelBefore.TcpActiveOpens).toBe(0);
       await cap.stop();
       const seen = await packets(kernelNs, cap.file);
       for (const port of [8090, 8443]) {
@@ -363,6 +365,40 @@ describePrivileged('byway run: unmodified node programs over AF_PACKET', () => {
       const fromServer = (await packets(kernelNs, cap.file)).filter((p) => p.sport === 8088);
       expect(fromServer.length).toBeGreaterThan(10);
       expect(new Set(fromServer.map((p) => p.src))).toEqual(new Set([BYWAY]));
+    },
+    TEST_MS,
+  );
+
+  it(
+    'a node:http server on the bypass path takes 10k requests from a load client on the kernel side, none lost',
+    async () => {
+      const http = bywayRun('tcp:in:8084=bypass,default=kernel', [app('http-server.cjs'), '8084', '16']);
+      const pid = (await waitOutput(http, /^byway: pid (\d+) driver af-packet/m, 30_000, 'byway run (http load)'))[1]!;
+      await waitOutput(http, /^listening 8084$/m, 30_000, 'http server');
+      const cap = await startCapture('http-load.pcap');
+      const kernelBefore = await nstat(appNs);
+      // 10,000 GETs, 16 at a time: 8,000 over 16 kept-alive connections, 2,000 each on a connection of its own.
+      const r = await execInAsync(kernelNs, process.execPath, [app('http-load.cjs'), `http://${BYWAY}:8084`, '10000', '16', '8000'], { timeoutMs: 120_000 });
+      const result = JSON.parse(r.stdout.trim() || '{}') as { ok: number; bad: unknown[]; errors: string[]; connections: number; ms: number };
+      console.log(`http load through byway (AF_PACKET, event mode): ${JSON.stringify(result)}`);
+      expect(result, r.stderr).toMatchObject({ ok: 10_000, bad: [], errors: [] });
+      const stat = await statOf(pid);
+      expect(stat.paths.tcpListen).toEqual({ bypass: 1, kernel: 0 });
+      // Every connection the client opened was accepted by byway, none by the app namespace's kernel.
+      expect(stat.paths.tcpAccepted.bypass).toBe(result.connections);
+      expect(stat.stack.tcp.passiveOpens).toBe(result.connections);
+      expect(result.connections).toBeGreaterThanOrEqual(2000);
+      expect((await nstat(appNs)).TcpPassiveOpens - kernelBefore.TcpPassiveOpens).toBe(0);
+      // On the wire, the server's side of every connection comes from byway's address: one SYN-ACK per
+      // connection (a retransmitted one counted once; the client reuses a few ports, so ports are not counted).
+      await cap.stop();
+      const fromServer = (await packets(kernelNs, cap.file)).filter((p) => p.sport === 8084);
+      const synAcks = new Set(fromServer.filter((p) => (p.flags & 0x12) === 0x12).map((p) => `${p.dport}/${p.seq}`));
+      console.log(`capture: ${fromServer.length} packets from the server, ${synAcks.size} SYN-ACKs`);
+      expect(synAcks.size).toBe(result.connections);
+      expect(new Set(fromServer.map((p) => p.src))).toEqual(new Set([BYWAY]));
+      http.kill('SIGTERM');
+      expect(await exited(http, 10_000)).not.toBeNull();
     },
     TEST_MS,
   );

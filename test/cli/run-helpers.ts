@@ -67,3 +67,24 @@ export async function tcpListening(ns: string, port: number): Promise<void> {
     await new Promise((res) => setTimeout(res, 100));
   }
 }
+
+/** (ip.src, ip.dst, tcp/udp ports, TCP payload length, flags and raw sequence number) of each IPv4 packet in a capture, as tshark reads it. */
+export async function packets(ns: string, file: string): Promise<Array<{ src: string; dst: string; sport: number; dport: number; len: number; flags: number; seq: number }>> {
+  const r = await execInAsync(ns, 'tshark', ['-n', '-r', file, '-Y', 'ip', '-T', 'fields', '-e', 'ip.src', '-e', 'ip.dst', '-e', 'tcp.srcport', '-e', 'tcp.dstport', '-e', 'udp.srcport', '-e', 'udp.dstport', '-e', 'tcp.len', '-e', 'tcp.flags', '-e', 'tcp.seq_raw'], { timeoutMs: 60_000 });
+  if (r.code !== 0) throw new Error(`tshark -r ${file}: ${r.stderr}`);
+  return r.stdout
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .map((l) => {
+      const [src, dst, ts, td, us, ud, len, flags, seq] = l.split('\t');
+      return { src: src!, dst: dst!, sport: Number(ts || us), dport: Number(td || ud), len: Number(len || 0), flags: Number(flags || 0), seq: Number(seq || 0) };
+    });
+}
+
+export async function nstat(ns: string): Promise<Record<string, number>> {
+  const names = ['TcpPassiveOpens', 'TcpActiveOpens', 'UdpInDatagrams', 'UdpOutDatagrams'];
+  const r = await execInAsync(ns, 'nstat', ['-az', ...names], { timeoutMs: 5000 });
+  const out: Record<string, number> = {};
+  for (const k of names) out[k] = Number(new RegExp(`^${k}\\s+(\\d+)`, 'm').exec(r.stdout)?.[1] ?? NaN);
+  return out;
+}

@@ -132,7 +132,7 @@ export async function buildTopology(kind: DriverKind, opts: { vethOffloads?: boo
 }
 
 /** nftables in byway's namespace (raw IP): the kernel there must not answer byway's flows with RSTs or unreachables. */
-function quietKernel(ns: string): void {
+export function quietKernel(ns: string): void {
   const rules = [
     'table ip byway_quiet {',
     '  chain out {',

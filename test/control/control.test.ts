@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { memoryLink } from '../../drivers/memory/index.js';
 import { readPcap } from '../../drivers/middleware/pcap-reader.js';
 import { createStack, type Stack } from '../../src/api/stack.js';
@@ -15,6 +15,8 @@ import { captureTap } from '../../src/control/capture.js';
 import { startControlServer, type ControlServer } from '../../src/control/server.js';
 import { query, captureTo } from '../../src/control/client.js';
 import { formatSs, formatStat } from '../../src/cli/format.js';
+import { main } from '../../src/cli/byway.js';
+import { controlPath } from '../../src/control/paths.js';
 import { seededRng } from '../../protocols/util/rng.js';
 
 describe('control socket (in-memory link)', () => {
@@ -104,6 +106,37 @@ describe('control socket (in-memory link)', () => {
     const udpTo9 = pcap.records.some((r) => r.data[23] === 17 && r.data[36] === 0 && r.data[37] === 9);
     expect(udpTo9).toBe(true);
     expect(tap.active).toBe(false);
+  });
+
+  it('byway stat --interval: the counters, then their changes each interval (the command, in this process)', async () => {
+    // The command finds the socket where a preload would put it: $XDG_RUNTIME_DIR/byway/PID.sock.
+    const saved = process.env['XDG_RUNTIME_DIR'];
+    process.env['XDG_RUNTIME_DIR'] = join(dir, 'xdg');
+    const second = startControlServer(controlPath(process.pid), { stack: app, capture: captureTap(memoryLink()[0], () => 0), listeners: () => [], info: () => ({ spec: 'memory', rules: 'default=bypass' }) });
+    const written: string[] = [];
+    let firstSample: () => void = () => {};
+    const sampled = new Promise<void>((resolve) => (firstSample = resolve));
+    const spy = vi.spyOn(process.stdout, 'write').mockImplementation(((chunk: string) => {
+      written.push(String(chunk));
+      firstSample();
+      return true;
+    }) as never);
+    try {
+      const run = main(['stat', String(process.pid), '--interval', '0.5', '--count', '1']);
+      await sampled;
+      await peer.ping('10.0.0.1'); // after the first sample, within the interval: the delta shows it
+      expect(await run).toBe(0);
+    } finally {
+      spy.mockRestore();
+      second.close();
+      if (saved === undefined) delete process.env['XDG_RUNTIME_DIR'];
+      else process.env['XDG_RUNTIME_DIR'] = saved;
+    }
+    expect(written).toHaveLength(2);
+    expect(written[0]).toMatch(/^#spec memory$/m);
+    expect(written[0]).not.toMatch(/^#delta/m);
+    expect(written[1]).toMatch(/^#delta over [\d.]+ s$/m);
+    expect(written[1]).toMatch(/^stack\.icmp\.echoRequests +1$/m);
   });
 
   it('answers an unknown command with an error', async () => {

@@ -407,6 +407,16 @@ describe('preload patches (in-memory link)', () => {
       await once(byName, 'close');
       expect(again).toMatch(/secret$/);
       expect(counters.tlsConnect.bypass).toBe(3);
+      // A name with two addresses, the first answering nobody: node:net's attempts, then TLS over the second.
+      const two = (_h: string, o: { all?: boolean }, cb: (...a: unknown[]) => void): void =>
+        void setImmediate(() => (o.all ? cb(null, [{ address: '10.0.0.77', family: 4 }, { address: PEER, family: 4 }]) : cb(null, '10.0.0.77', 4)));
+      const second = tls.connect({ host: 'peer.test', port: 443, ca: cert, servername: 'peer.test', lookup: two, autoSelectFamilyAttemptTimeout: 20 } as tls.ConnectionOptions);
+      await once(second, 'secureConnect');
+      expect((second as unknown as { path: string }).path).toBe('bypass');
+      // The addresses of a TLS socket over byway, as node:tls gives them over a kernel socket.
+      for (const s of [second, byName, t]) expect([s.remoteAddress, s.remotePort, s.remoteFamily, s.localAddress]).toEqual([PEER, 443, 'IPv4', APP]);
+      second.destroy();
+      expect(counters.tlsConnect.bypass).toBe(4);
       front.close();
     });
   });

@@ -1,4 +1,5 @@
-// An ordinary node:http server (no byway in it): GET /big answers SIZE deterministic bytes, anything else "ok".
+// An ordinary node:http server (no byway in it): GET /big answers SIZE deterministic bytes, /n/<i> answers "<i>"
+// (so a load client can match each answer to its request), anything else "ok".
 // Each answer says in x-net-socket whether its socket is `instanceof net.Socket`, as libraries check.
 // It prints one line when it listens and answers until killed. Usage: node http-server.cjs PORT SIZE
 'use strict';
@@ -11,6 +12,7 @@ for (let i = 0; i < size; i++) body[i] = (i * 7 + 3) & 0xff;
 const server = http.createServer((req, res) => {
   res.setHeader('x-peer', String(req.socket.remoteAddress).replace(/^::ffff:/, ''));
   res.setHeader('x-net-socket', String(req.socket instanceof net.Socket));
-  res.end(req.url === '/big' ? body : 'ok\n');
+  if (req.url.startsWith('/n/')) res.end(req.url.slice(3));
+  else res.end(req.url === '/big' ? body : 'ok\n');
 });
 server.listen(port, () => console.log(`listening ${port}`));
