@@ -16,6 +16,7 @@
 import dgram from 'node:dgram';
 import { EventEmitter } from 'node:events';
 import dns from 'node:dns';
+import { executionAsyncId } from 'node:async_hooks';
 import { BywayError } from '../../protocols/util/errors.js';
 import { copyRange } from '../../protocols/util/bytes.js';
 import { formatIpv4, parseIpv4 } from '../../protocols/ipv4/address.js';
@@ -394,8 +395,15 @@ export class Socket extends EventEmitter implements Deferred {
   }
 
   private queueSend(data: Uint8Array, ip: number, port: number, callback: SendCallback | undefined, ip6?: Uint8Array): void {
+    // Which queued sends node:dgram would have handed to the kernel (see `handedOff`): a send from another
+    // callback than the queued ones' means those ran in an earlier tick.
+    const ctx = executionAsyncId();
+    if (ctx !== this.sendCtx) {
+      this.handedOff = this.sendQueue.length;
+      this.sendCtx = ctx;
+    }
     this.sendQueue.push(data, ip, port, callback, ip6);
-    if (!this.tickMarked) {
+    if (ctx === 0 && !this.tickMarked) {
       this.tickMarked = true;
       process.nextTick(this.markHandedOff);
     }
@@ -438,17 +446,31 @@ export class Socket extends EventEmitter implements Deferred {
   private drainScheduled = false;
   private readonly sendNowFn = (data: Uint8Array, ip: number, port: number, cb: SendCallback | undefined, ip6: Uint8Array | undefined): void =>
     this.sendNow(data, ip, port, cb, ip6);
-  /** How many of the queued sends (the oldest) were made in an earlier tick than now: node:dgram's would be out. */
+  /**
+   * node:dgram hands a send to the kernel in a nextTick after send() (its lookup of the literal answers there), so a
+   * close() in send()'s own tick drops it and a later close() does not. Which queued sends are that old is told
+   * without a nextTick per send (one cost about 760 B of garbage and a fifth of a UDP round trip in memory,
+   * bench/udp-alloc.ts): by the async context they were sent from (`sendCtx`, executionAsyncId()). Every callback
+   * of the event loop and every nextTick callback runs in its own context, so sends from another context than now
+   * are from an earlier tick, and a microtask after the send's callback runs after its nextTicks. Promise
+   * microtasks all share context 0: sends made there still mark their tick with a nextTick (`tickMarked`).
+   * Not told apart: a close() in a nextTick queued before a send, in that send's own callback (node:dgram drops
+   * the send, here it goes out).
+   * handedOff: how many of the queued sends (the oldest) are known to be from an earlier tick.
+   */
   private handedOff = 0;
+  private sendCtx = -1;
   private tickMarked = false;
   private readonly markHandedOff = (): void => {
     this.tickMarked = false;
     this.handedOff = this.sendQueue.length;
+    this.sendCtx = -1;
   };
   /** @internal the queued sends, after the poll (see defer.ts) */
   runDeferred(): void {
     this.drainScheduled = false;
     this.handedOff = 0;
+    this.sendCtx = -1;
     this.sendQueue.drain(this.sendQueue.length, this.sendNowFn);
   }
 
@@ -543,7 +565,8 @@ export class Socket extends EventEmitter implements Deferred {
     // Sends accepted in an earlier tick go out, and their callbacks run: node:dgram hands each to the kernel a
     // tick after send() (once its lookup of the literal answered), and libuv calls the callback even when the
     // socket closes meanwhile. Sends of this very tick are dropped without a callback, as node:dgram drops them.
-    if (this.handedOff > 0) this.sendQueue.drain(this.handedOff, this.sendNowFn);
+    const old = this.sendCtx > 0 && executionAsyncId() !== this.sendCtx ? this.sendQueue.length : this.handedOff;
+    if (old > 0) this.sendQueue.drain(old, this.sendNowFn);
     this.state = 'closed';
     this.sendQueue.clear();
     this.core.close();

@@ -120,6 +120,12 @@ export class Socket extends Duplex implements Deferred {
       emitClose: false, // 'close' carries hadError, as node:net's does: emitted from _destroy
       autoDestroy: true,
     });
+    // Readable's maybeReadMore: after every push() it schedules a nextTick that calls read(0) until the buffer
+    // reaches the high-water mark. This socket pushes whenever data arrives and the stream wants it (wantRead,
+    // which _read sets), so that tick never finds anything to do; marking it as already scheduled skips it (about
+    // 300 B of garbage and a nextTick per read, bench/udp-alloc.ts --proto tcp --profile). read() still calls
+    // _read below the mark, as for any stream.
+    (this as unknown as { _readableState: { readingMore: boolean } })._readableState.readingMore = true;
     // node:net's own 'end' listener: without half-open, a write after the peer's FIN and our end fails with EPIPE.
     this.on('end', onReadableStreamEnd);
     if (options.onread !== undefined) {

@@ -205,6 +205,43 @@ describe.each(envs)('dgram send loop on the %s path', (_name, make) => {
     }
   });
 
+  it('from an event-loop callback: a close in the same callback drops its sends; one in a later tick or a microtask does not', async () => {
+    const env = make();
+    try {
+      const sock = env.client.dgram.createSocket('udp4');
+      sock.bind(0);
+      await once(sock, 'listening');
+      const port = sock.address().port;
+      /** In a setImmediate callback: send 'a' (its callback recorded), then `then(...)`; resolves with the names called back. */
+      const scenario = (then: (s: typeof sock) => void): Promise<string[]> =>
+        new Promise((resolve) => {
+          const s = env.client.dgram.createSocket('udp4');
+          s.bind(0, () =>
+            setImmediate(() => {
+              const called: string[] = [];
+              s.send('a', port, env.clientAddress, () => called.push('a'));
+              then(s);
+              setTimeout(() => resolve(called), 50);
+            }),
+          );
+        });
+      const sameCallback = scenario((s) => s.close());
+      const laterTick = scenario((s) =>
+        process.nextTick(() => {
+          s.send('b', port, env.clientAddress, () => {});
+          s.close();
+        }),
+      );
+      const microtask = scenario((s) => void Promise.resolve().then(() => s.close()));
+      expect(await sameCallback).toEqual([]);
+      expect(await laterTick).toEqual(['a']);
+      expect(await microtask).toEqual(['a']);
+      sock.close();
+    } finally {
+      env.close();
+    }
+  });
+
   it("throws node:dgram's errors for misuse (class, code, message)", async () => {
     const env = make();
     try {
