@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Enforces the one-way layering (wire <- protocol cores <- stack <- runtime <- API <- CLI) by reading every
-// import of every source file. Exit 1 with one line per violation. Test files (*.test.ts) are exempt.
+// import of every source file, and that the stack core (src/stack/core.ts) builds no TCP of its own. Exit 1 with one
+// line per violation. Test files (*.test.ts) are exempt.
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative, dirname, resolve } from 'node:path';
 
@@ -62,6 +63,9 @@ for (const dir of ['protocols', 'drivers', 'src']) {
         problems.push(`${rel}: ${from} code imports a driver '${spec}' (the stack reaches drivers only through FrameDriver)`);
       } else if (rank[to] > rank[from] && !(from === 'drivers' && to === 'drivers')) {
         problems.push(`${rel}: ${from} code imports ${to} code '${spec}' (dependencies point one way)`);
+      } else if (rel === 'src/stack/core.ts' && (target.startsWith('protocols/tcp/') || target === 'src/stack/tcp-transport.ts' || target === 'src/stack/gro.ts')) {
+        // Issue #16's seam: transports plug into the core through `register`; only the composition (stack.ts) builds TCP.
+        problems.push(`${rel}: the stack core imports TCP '${spec}' (TCP plugs in as a Transport: see src/stack/stack.ts)`);
       }
     }
   }

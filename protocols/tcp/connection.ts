@@ -10,27 +10,30 @@
  * on a closed connection). Buffers: `send` copies into the send ring, `read` copies out of the receive ring; both
  * rings start at 16 KiB and grow to the configured sizes; nothing keeps a view into caller memory.
  *
- * This class keeps the state, the RFC 9293 3.10.7 dispatch of an arriving segment (acceptability with PAWS, RFC
- * 5961 checks, then ACK, text and FIN), opening and closing, and the timers' dispatch. The rest is in parts made
- * once per connection, each holding one group of state: what the handshake negotiated (negotiated.ts), the sender
- * (sender.ts) and segment building (tx.ts), the sent-segment scoreboard (scoreboard.ts), loss recovery
- * (recovery.ts), the receiver (receiver.ts), the timers (timers.ts) and the counters behind info() (counters.ts).
+ * This class keeps the state, the RFC 9293 3.10.7 dispatch of an arriving segment in the synchronized states
+ * (acceptability with PAWS, RFC 5961 checks, then ACK, text and FIN), closing, and the timers' dispatch. The rest
+ * is in parts made once per connection, each holding one group of state: the handshake (handshake.ts: the three
+ * opens, SYN-SENT, the SYN timer), what it negotiated (negotiated.ts), the sender (sender.ts) and segment building
+ * (tx.ts), the sent-segment scoreboard (scoreboard.ts), loss recovery (recovery.ts), the receiver (receiver.ts), the
+ * timers (timers.ts) and the counters behind info() (counters.ts). The parts reach each other through the
+ * connection's fields (`c.snd`, `c.rcv`, ...): one load each, no closure or object per segment.
  */
 import { BywayError, type TcpCloseError } from '../util/errors.js';
 import { RttEstimator, type CongestionControl } from './parts.js';
-import type { TcpInfo, TcpStats } from './info.js';
+import type { TcpInfo } from './info.js';
 import type { ResolvedTcpOptions } from './options.js';
 import type { TcpConnHost } from './host.js';
 import type { TimeWaitSeed } from './time-wait.js';
 import { seqAdd, seqDiff, seqGt, seqLe, seqLt } from './seq.js';
 import { TcpFlag, type TcpFields } from './wire.js';
-import { EMPTY_OOO, EMPTY_RING, NEVER, PAWS_WINDOW, SYN_ADVICE_XMITS, TS_RECENT_MAX_IDLE } from './conn-common.js';
+import { EMPTY_OOO, EMPTY_RING, NEVER, PAWS_WINDOW, TS_RECENT_MAX_IDLE } from './conn-common.js';
 import { TcpCounters } from './counters.js';
 import { Scoreboard } from './scoreboard.js';
 import { LossRecovery } from './recovery.js';
 import { Receiver } from './receiver.js';
 import { Sender } from './sender.js';
 import { Transmitter } from './tx.js';
+import { Handshake } from './handshake.js';
 import { Negotiated, wscaleFor } from './negotiated.js';
 import { ConnTimers, rtoOptionsFor } from './timers.js';
 
@@ -78,8 +81,6 @@ export class TcpConnection {
   /** True for connections created by a listener. */
   readonly passive: boolean;
 
-  /** @internal layer bookkeeping */
-  listener: unknown = undefined;
   /** @internal the earliest due timer (ms), Infinity when none */
   timerAt = NEVER;
   /** @internal the time of this connection's live entry in the layer's timer heap (Infinity: none) */
@@ -88,8 +89,6 @@ export class TcpConnection {
   txPending = false;
 
   private readonly host: TcpConnHost;
-  private readonly o: ResolvedTcpOptions;
-  private readonly stats: TcpStats;
   /** @internal the counters behind info() */
   readonly cnt: TcpCounters;
   /** @internal what the handshake negotiated */
@@ -106,19 +105,23 @@ export class TcpConnection {
   readonly snd: Sender;
   /** @internal segment building and transmission */
   readonly tx: Transmitter;
+  /** @internal the handshake (opening, SYN-SENT, the SYN timer) */
+  readonly hs: Handshake;
 
   /** @internal (for the parts) The application closed: no more reading; data arriving now is answered with RST. */
   appClosed = false;
   /** @internal RTT and RTO (RFC 6298) and the congestion controller, shared by sender and loss recovery. */
   rtt: RttEstimator;
   cc: CongestionControl;
-  /** What this connection counts against bufferMemoryLimit: send ring capacity + logical receive buffer. */
+  /**
+   * What this connection counts against bufferMemoryLimit: send ring capacity + logical receive buffer; -1 once
+   * given back for good (CLOSED, or handed over to a TIME-WAIT record).
+   */
   private bufferCharge = 0;
-  private buffersReleased = false;
 
   /** SYN (or SYN-ACK) retransmissions so far in the handshake. */
   get synRetransmits(): number {
-    return this.tmr.synXmits;
+    return this.hs.synXmits;
   }
   /** Whether keep-alive probes are sent (setKeepAlive also arms the timer). */
   get keepAlive(): boolean {
@@ -137,15 +140,15 @@ export class TcpConnection {
 
   constructor(host: TcpConnHost, ids: ConnectOptions, passive: boolean, now: number) {
     this.host = host;
-    this.o = host.opts;
-    this.stats = host.stats;
+    const o = host.opts;
     this.cnt = new TcpCounters(this);
-    this.neg = new Negotiated(this, this.o);
-    this.tmr = new ConnTimers(this, this.o, this.stats);
-    this.rec = new LossRecovery(this, this.o, this.stats);
+    this.neg = new Negotiated(this, o);
+    this.tmr = new ConnTimers(this, o, host.stats);
+    this.rec = new LossRecovery(this, o, host.stats);
     this.rcv = new Receiver(this, host);
     this.snd = new Sender(this, host);
     this.tx = new Transmitter(this, host);
+    this.hs = new Handshake(this, host);
     this.localIp = ids.localIp;
     this.localPort = ids.localPort;
     this.remoteIp = ids.remoteIp;
@@ -154,15 +157,15 @@ export class TcpConnection {
     // No ring is allocated until the first byte needs it (send, or in-order data arriving), and rings then grow
     // on demand up to their limits, so idle and embryonic connections hold no buffer memory. The logical receive
     // buffer (the window we may offer) is charged against bufferMemoryLimit from the start.
-    this.rcv.rcvCap = this.o.receiveBuffer;
+    this.rcv.rcvCap = o.receiveBuffer;
     this.rechargeBuffers(); // initial buffers are always granted
-    this.rtt = new RttEstimator(rtoOptionsFor(this.o));
-    this.cc = this.o.congestionControl({ mss: 536, now, initialWindowSegments: this.o.initialWindowSegments, abcLimit: this.o.abcLimit });
-    this.neg.tsOffset = this.o.rng.nextU32() | 0;
-    this.neg.rcvWs = this.o.windowScaling ? wscaleFor(this.o.maxReceiveBuffer) : 0;
+    this.rtt = new RttEstimator(rtoOptionsFor(o));
+    this.cc = o.congestionControl({ mss: 536, now, initialWindowSegments: o.initialWindowSegments, abcLimit: o.abcLimit });
+    this.neg.tsOffset = o.rng.nextU32() | 0;
+    this.neg.rcvWs = o.windowScaling ? wscaleFor(o.maxReceiveBuffer) : 0;
     // RFC 1191 3.1: the MSS we advertise comes from the interface (or route) MTU, not the path MTU; what we send
     // follows the PMTU (Sender.output lowers the MSS to it).
-    const clamp = Math.max(this.o.minMss, Math.min(this.o.mss, host.linkMtuFor(ids.remoteIp) - 40));
+    const clamp = Math.max(o.minMss, Math.min(o.mss, host.linkMtuFor(ids.remoteIp) - 40));
     this.neg.advMss = clamp;
   }
 
@@ -205,8 +208,8 @@ export class TcpConnection {
     if (n < data.length) this.snd.wantWritable = true;
     if (n > 0 && this.state !== 'SYN-SENT' && this.state !== 'SYN-RECEIVED') {
       // RFC 5681 4.1 (slowStartAfterIdle): idle for longer than the RTO -> restart from min(IW, cwnd).
-      if (this.o.slowStartAfterIdle && this.snd.sndNxt === this.snd.sndUna && this.cnt.bytesSent > 0 && now - this.snd.lastDataSentAt > this.rtt.rto) {
-        this.cc.onIdleRestart?.(now, Math.min(this.o.initialWindowSegments * this.neg.mss, this.cc.cwnd));
+      if (this.host.opts.slowStartAfterIdle && this.snd.sndNxt === this.snd.sndUna && this.cnt.bytesSent > 0 && now - this.snd.lastDataSentAt > this.rtt.rto) {
+        this.cc.onIdleRestart?.(now, Math.min(this.host.opts.initialWindowSegments * this.neg.mss, this.cc.cwnd));
       }
       this.snd.output(now);
     }
@@ -242,7 +245,7 @@ export class TcpConnection {
    */
   setUserTimeout(ms: number): void {
     if (!Number.isFinite(ms) || ms < 0) throw new BywayError('ERR_INVALID_ARG_VALUE', `user timeout must be >= 0 ms, got ${ms}`);
-    this.snd.userTimeout = ms;
+    this.tmr.userTimeout = ms;
   }
 
   setKeepAlive(on: boolean, now: number, idleMs?: number): void {
@@ -287,12 +290,12 @@ export class TcpConnection {
     this.appClosed = true;
     if (this.state === 'CLOSED' || this.state === 'TIME-WAIT') return;
     if (this.rcv.rcvBuf.length > 0 && this.isSynchronized()) {
-      this.stats.resetsOnClose++;
+      this.host.stats.resetsOnClose++;
       this.abort(now);
       return;
     }
     if (!this.snd.finQueued) this.shutdown(now);
-    if (this.state === 'FIN-WAIT-2') this.tmr.closeAt = now + this.o.finWait2Timeout;
+    if (this.state === 'FIN-WAIT-2') this.tmr.closeAt = now + this.host.opts.finWait2Timeout;
     this.rearm();
   }
 
@@ -306,52 +309,6 @@ export class TcpConnection {
   /** A snapshot; with `now`, the sender-limit times (chrono.ts) include the period still running. */
   info(now?: number): TcpInfo {
     return this.cnt.info(now);
-  }
-
-  // ======================================================================================== opening (layer)
-
-  /** @internal Active open (RFC 9293 3.10.1 OPEN, SYN-SENT). */
-  openActive(now: number, iss: number): void {
-    this.snd.start(iss | 0, iss | 0, seqAdd(iss, 1));
-    this.state = 'SYN-SENT';
-    this.tmr.synXmits = 0;
-    this.tx.sendSyn(now);
-  }
-
-  /** @internal Passive open from a SYN at a listener (RFC 9293 3.10.7.2 LISTEN, third check). */
-  openPassive(now: number, iss: number, syn: TcpFields): void {
-    this.snd.start(iss | 0, iss | 0, seqAdd(iss, 1));
-    this.rcv.irs = syn.seq;
-    this.rcv.rcvNxt = seqAdd(syn.seq, 1);
-    this.neg.negotiate(now, syn);
-    this.neg.tsRecentAt = now;
-    this.snd.setWindow(syn.window, syn.seq, this.snd.iss); // the window in a SYN is never scaled (RFC 7323 2.2)
-    this.rcv.openWindow();
-    this.state = 'SYN-RECEIVED';
-    this.tmr.synXmits = 0;
-    this.tx.sendSyn(now);
-  }
-
-  /**
-   * @internal A connection established by a valid SYN-cookie ACK (RFC 4987 3.6): the state the SYN-ACK implied.
-   */
-  openFromCookie(now: number, ack: TcpFields, mss: number, wscale: number | undefined, sackOk: boolean, tsOffset: number | undefined): void {
-    this.snd.start(seqAdd(ack.ack, -1), ack.ack, ack.ack);
-    this.rcv.irs = seqAdd(ack.seq, -1);
-    this.rcv.rcvNxt = ack.seq;
-    this.neg.tsOk = tsOffset !== undefined && ack.tsVal !== undefined;
-    if (this.neg.tsOk) {
-      this.neg.tsOffset = tsOffset!;
-      this.neg.tsRecent = ack.tsVal!;
-      this.neg.tsRecentAt = now;
-    }
-    if (wscale !== undefined && this.o.windowScaling && this.neg.tsOk) this.neg.sndWs = wscale;
-    else this.neg.rcvWs = 0;
-    this.neg.sackOk = sackOk && this.o.sack && this.neg.tsOk;
-    this.neg.setMssRaw(now, Math.min(mss, this.neg.advMss));
-    this.snd.setWindow(ack.window << this.neg.sndWs, ack.seq, ack.ack);
-    this.rcv.openWindow();
-    this.toEstablished(now);
   }
 
   /** @internal Our SYN-ACK's rcvWs must match what the cookie SYN-ACK advertised: the layer asks for it. */
@@ -368,7 +325,7 @@ export class TcpConnection {
   segmentArrives(now: number, seg: TcpFields, buf: Uint8Array, start = 0, end = buf.length): void {
     this.cnt.segsIn++;
     if (this.state === 'SYN-SENT') {
-      this.synSentArrives(now, seg, buf, start, end);
+      this.hs.synSentArrives(now, seg, buf, start, end);
       this.rearm();
       return;
     }
@@ -385,7 +342,7 @@ export class TcpConnection {
 
     // RFC 7323 5.3 PAWS, before the sequence check: TSval older than TS.Recent by more than PAWS_WINDOW ticks.
     if (this.neg.tsOk && seg.tsVal !== undefined && !rst && ((this.neg.tsRecent - seg.tsVal) | 0) > PAWS_WINDOW && now - this.neg.tsRecentAt < TS_RECENT_MAX_IDLE) {
-      this.stats.pawsRejected++;
+      this.host.stats.pawsRejected++;
       this.rcv.invalidAck(now, segLen, syn);
       return;
     }
@@ -395,10 +352,10 @@ export class TcpConnection {
     const ok = this.rcv.acceptable(seq, segLen);
     if (!ok) {
       if (rst) {
-        this.stats.rstsOutOfWindow++; // RFC 5961 3.2: ignored
+        this.host.stats.rstsOutOfWindow++; // RFC 5961 3.2: ignored
         return;
       }
-      this.stats.outOfWindow++;
+      this.host.stats.outOfWindow++;
       this.rcv.duplicateArrived(seq, de - ds);
       if (this.state === 'SYN-RECEIVED' && syn && seq === this.rcv.irs && !(flags & TcpFlag.ACK)) {
         this.tx.sendSyn(now); // the peer's SYN was retransmitted: our SYN-ACK was lost
@@ -412,7 +369,7 @@ export class TcpConnection {
       this.rcv.invalidAck(now, segLen, syn);
       return;
     }
-    this.snd.probesUnanswered = 0;
+    this.tmr.probesUnanswered = 0;
     if (this.tmr.keepAlive) {
       this.tmr.keepProbes = 0;
       this.tmr.keepaliveAt = now + this.tmr.keepAliveIdle;
@@ -420,13 +377,13 @@ export class TcpConnection {
 
     // Second check: RST (RFC 5961 3.2).
     if (rst) {
-      this.stats.rstsReceived++;
+      this.host.stats.rstsReceived++;
       if (this.state === 'TIME-WAIT') return; // RFC 1337: no TIME-WAIT assassination
       if (seq !== this.rcv.rcvNxt) {
         this.rcv.challengeAck(now);
         return;
       }
-      this.stats.resets++;
+      this.host.stats.resets++;
       switch (this.state) {
         case 'SYN-RECEIVED':
           this.toClosed(this.passive ? undefined : 'ECONNREFUSED');
@@ -468,7 +425,7 @@ export class TcpConnection {
     }
     // RFC 5961 5.2: acceptable if SND.UNA - MAX.SND.WND <= SEG.ACK <= SND.NXT.
     if (seqGt(ack, this.snd.sndNxt) || seqLt(ack, seqAdd(this.snd.sndUna, -Math.max(this.snd.maxSndWnd, 1)))) {
-      this.stats.badAck++;
+      this.host.stats.badAck++;
       this.rcv.challengeAck(now);
       return;
     }
@@ -492,7 +449,7 @@ export class TcpConnection {
       }
       const room = seqDiff(rcvEnd, seq);
       if (de - ds > room) {
-        this.stats.rcvWindowTrimmed += de - ds - Math.max(room, 0);
+        this.host.stats.rcvWindowTrimmed += de - ds - Math.max(room, 0);
         de = ds + Math.max(room, 0);
         fin = false;
       }
@@ -502,7 +459,7 @@ export class TcpConnection {
         // CLOSE-WAIT, CLOSING, LAST-ACK, TIME-WAIT: the peer sent FIN already; ignore the text.
       } else if (this.appClosed) {
         // RFC 2525 2.17 (and Linux): data for a socket the application closed -> RST.
-        this.stats.resetsOnClose++;
+        this.host.stats.resetsOnClose++;
         this.tx.sendRst(now, this.snd.sndNxt);
         this.toClosed(undefined);
         return;
@@ -526,7 +483,7 @@ export class TcpConnection {
     } else if (fin && this.rcv.finRcvd && this.state === 'TIME-WAIT') {
       // A retransmitted FIN: ACK it and restart the 2 MSL timeout (RFC 9293 3.10.7.4 eighth, TIME-WAIT).
       this.rcv.ackNow = true;
-      this.tmr.closeAt = now + 2 * this.o.msl;
+      this.tmr.closeAt = now + 2 * this.host.opts.msl;
     }
     if (this.rcv.ackSoon && !this.rcv.ackNow && !this.txPending) {
       // Only an in-order ACK is owed: the layer's poll after this receive batch sends it (with any data).
@@ -538,55 +495,10 @@ export class TcpConnection {
     this.rearm();
   }
 
-  private synSentArrives(now: number, seg: TcpFields, buf: Uint8Array, start: number, end: number): void {
-    const flags = seg.flags;
-    const hasAck = (flags & TcpFlag.ACK) !== 0;
-    // RFC 9293 3.10.7.3 first: ACK acceptability.
-    if (hasAck && (seqLe(seg.ack, this.snd.iss) || seqGt(seg.ack, this.snd.sndNxt))) {
-      if (!(flags & TcpFlag.RST)) {
-        this.stats.badAck++;
-        this.tx.sendRstRaw(now, seg.ack, 0, TcpFlag.RST);
-      }
-      return;
-    }
-    if (flags & TcpFlag.RST) {
-      this.stats.rstsReceived++;
-      // RFC 5961 3.2: in SYN-SENT a RST is acceptable only when it ACKs our SYN.
-      if (hasAck) {
-        this.stats.resets++;
-        this.toClosed('ECONNREFUSED');
-      }
-      return;
-    }
-    if (!(flags & TcpFlag.SYN)) return;
-    this.rcv.irs = seg.seq;
-    this.rcv.rcvNxt = seqAdd(seg.seq, 1);
-    this.neg.negotiate(now, seg);
-    this.neg.tsRecentAt = now;
-    this.rcv.openWindow();
-    if (hasAck) {
-      this.neg.handshakeRtt(now, seg);
-      this.snd.sndUna = seg.ack;
-      this.snd.setWindow(seg.window, seg.seq, seg.ack); // RFC 7323 2.2: the window in a SYN-ACK is never scaled
-      this.tmr.rtoAt = NEVER;
-      this.rtt.resetBackoff();
-      this.rcv.ackNow = true;
-      this.toEstablished(now);
-      if (end > start && this.state === 'ESTABLISHED') this.rcv.receiveText(now, this.rcv.rcvNxt, buf, start, end);
-      this.snd.output(now);
-    } else {
-      // Simultaneous open (RFC 9293 3.5 figure 7): SYN-RECEIVED, send SYN-ACK with our ISS.
-      this.snd.setWindow(seg.window, seg.seq, this.snd.iss);
-      this.state = 'SYN-RECEIVED';
-      this.tmr.rtoAt = NEVER;
-      this.tmr.synXmits = 0;
-      this.tx.sendSyn(now);
-    }
-  }
-
-  private toEstablished(now: number): void {
+  /** @internal (for the parts) ESTABLISHED: tell the layer and the application, send what waited. */
+  toEstablished(now: number): void {
     this.state = 'ESTABLISHED';
-    this.stats.established++;
+    this.host.stats.established++;
     if (this.tmr.keepAlive) this.tmr.keepaliveAt = now + this.tmr.keepAliveIdle;
     this.rcv.rcvSpaceTime = now;
     if (this.passive) this.host.connEstablished(this);
@@ -606,7 +518,7 @@ export class TcpConnection {
       case 'SYN-RECEIVED':
       case 'ESTABLISHED':
         this.state = 'CLOSE-WAIT';
-        if (this.o.delayFinAck && !ackOwed) this.rcv.delayAck(now);
+        if (this.host.opts.delayFinAck && !ackOwed) this.rcv.delayAck(now);
         break;
       case 'FIN-WAIT-1':
         if (this.snd.finAcked) this.toTimeWait(now);
@@ -630,21 +542,14 @@ export class TcpConnection {
       this.rcv.rcvCap = 1;
     }
     this.rechargeBuffers();
-    this.tmr.closeAt = now + 2 * this.o.msl;
+    this.tmr.closeAt = now + 2 * this.host.opts.msl;
     this.tmr.rtoAt = NEVER;
     this.tmr.tlpAt = NEVER;
     this.tmr.reoAt = NEVER;
     this.tmr.persistAt = NEVER;
     this.tmr.keepaliveAt = NEVER;
     this.host.connTimeWait(this);
-    this.notifyClose(undefined);
-  }
-
-  private closeNotified = false;
-  private notifyClose(error: TcpCloseError | undefined): void {
-    if (this.closeNotified) return;
-    this.closeNotified = true;
-    this.onClose?.(error);
+    this.onClose?.(undefined); // once: toClosed from TIME-WAIT does not call it again
   }
 
   /**
@@ -672,9 +577,7 @@ export class TcpConnection {
     out.lastInvalidAckAt = this.rcv.lastInvalidAckAt;
     out.deadline = this.tmr.closeAt;
     this.tmr.closeAt = this.tmr.delackAt = this.timerAt = NEVER;
-    this.host.bufferAdjust(-this.bufferCharge);
-    this.bufferCharge = 0;
-    this.buffersReleased = true;
+    this.releaseBuffers();
   }
 
   /** @internal An ACK is still owed (now, with the next output, or by the delayed-ACK timer). */
@@ -691,7 +594,7 @@ export class TcpConnection {
 
   /** @internal (for the parts) Bring the charge against bufferMemoryLimit up to date (none after CLOSED). */
   rechargeBuffers(): void {
-    if (this.buffersReleased) return;
+    if (this.bufferCharge < 0) return;
     const charge = this.snd.sndBuf.capacity + this.rcv.rcvCap;
     this.host.bufferAdjust(charge - this.bufferCharge);
     this.bufferCharge = charge;
@@ -715,6 +618,7 @@ export class TcpConnection {
   /** @internal (for the parts) CLOSED: every timer off, memory given back, the layer and the application told. */
   toClosed(error: TcpCloseError | undefined): void {
     if (this.state === 'CLOSED') return;
+    const notified = this.state === 'TIME-WAIT'; // toTimeWait told the application
     this.state = 'CLOSED';
     this.error = error;
     this.tmr.clear();
@@ -724,11 +628,15 @@ export class TcpConnection {
       this.rcv.ooo.clear();
       this.rcv.ooo = EMPTY_OOO;
     }
-    this.host.bufferAdjust(-this.bufferCharge);
-    this.bufferCharge = 0;
-    this.buffersReleased = true;
+    this.releaseBuffers();
     this.host.connClosed(this);
-    this.notifyClose(error);
+    if (!notified) this.onClose?.(error);
+  }
+
+  /** Give the buffer charge back for good. */
+  private releaseBuffers(): void {
+    if (this.bufferCharge > 0) this.host.bufferAdjust(-this.bufferCharge);
+    this.bufferCharge = -1;
   }
 
   /** @internal Forget the connection without sending anything (TIME-WAIT reuse, layer limits). */
@@ -763,7 +671,7 @@ export class TcpConnection {
     }
     if (this.tmr.rtoAt <= now) {
       this.tmr.rtoAt = NEVER;
-      if (this.state === 'SYN-SENT' || this.state === 'SYN-RECEIVED') this.synRto(now);
+      if (this.state === 'SYN-SENT' || this.state === 'SYN-RECEIVED') this.hs.onSynRto(now);
       else this.rec.onRto(now);
       if (this.state === 'CLOSED') return;
     }
@@ -792,40 +700,6 @@ export class TcpConnection {
     this.rearm();
   }
 
-  /** The SYN (or SYN-ACK) retransmission timer expired (RFC 9293 3.8.1, RFC 6298 5.7). */
-  private synRto(now: number): void {
-    const limit = this.state === 'SYN-SENT' ? this.o.synRetries : this.host.synAckRetryLimit(this);
-    if (this.tmr.synXmits >= limit) {
-      this.stats.timeouts++;
-      this.toClosed(this.passive ? undefined : 'ETIMEDOUT');
-      return;
-    }
-    this.tmr.synXmits++;
-    this.cnt.nRetrans++;
-    this.stats.retransmittedSegs++;
-    // RFC 1122 4.2.3.5 holds for the SYN too: a peer that learned a wrong MAC for us would otherwise lose every
-    // SYN-ACK until its entry expires (issue #13 over TAP). From the second timeout on, as Linux's tcp_write_timeout
-    // (icsk_retransmits != 0): the third came 7 s in, and the SYN after it 8 s later.
-    if (this.tmr.synXmits >= SYN_ADVICE_XMITS) this.negativeAdvice(now);
-    this.rtt.backoff();
-    this.tx.sendSyn(now);
-  }
-
-  /**
-   * @internal The next hop answered the neighbour probe that negative advice started (RFC 1122 2.3.2.1): the path
-   * works again, and whatever kept it from working (a peer holding a wrong MAC for us) has most likely been put
-   * right by that exchange (the probe carries our MAC). A SYN that gave advice goes again now rather than at its
-   * backed-off timer (8 s after the advice at the second timeout); the backoff stays, the timer restarts (RFC 6298
-   * 5.3). At most once per advice, so at most one extra SYN per timeout.
-   */
-  pathConfirmed(now: number): void {
-        if (this.state !== 'SYN-SENT' || this.tmr.synXmits < SYN_ADVICE_XMITS) return;
-    this.cnt.nRetrans++;
-    this.stats.retransmittedSegs++;
-    this.tmr.rtoAt = NEVER;
-    this.tx.sendSyn(now);
-  }
-
   // ======================================================================================== ICMP (RFC 5927)
 
   /** @internal Whether `seq` is in flight (SND.UNA <= seq < SND.NXT): RFC 5927 4.1 validation. */
@@ -835,7 +709,7 @@ export class TcpConnection {
 
   /** @internal RFC 1191: the path MTU towards the peer is now `mtu`. Returns whether the MSS changed. */
   pmtuChanged(now: number, mtu: number): boolean {
-    if (!this.snd.lowerMss(now, mtu, this.o.minMss)) return false;
+    if (!this.snd.lowerMss(now, mtu, this.host.opts.minMss)) return false;
     this.snd.output(now);
     this.rearm();
     return true;

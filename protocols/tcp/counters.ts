@@ -65,7 +65,7 @@ export class TcpCounters {
       }),
       retransmits: this.nRetrans,
       retransOut: this.c.sb.retransOut,
-      probes: this.c.snd.probesUnanswered,
+      probes: this.c.tmr.probesUnanswered,
       minRtt: this.c.rec.rackMinRtt === NEVER ? undefined : this.c.rec.rackMinRtt,
       rtoCount: this.nRto,
       fastRecoveries: this.nFastRec,

@@ -1,7 +1,9 @@
 /**
- * What a TCP connection needs from its layer (TcpLayer implements it): the options and counters, the one call that
- * transmits a segment, path facts (MTU, TSO), and the layer's bookkeeping (accept queue, connection table, timers,
- * shared memory limits). Types only.
+ * The two seams of the TCP module, types only. TcpHost: what the layer needs from the stack under it (a transmit
+ * token per segment, routes and MTUs, checksum duties, port claims, negative advice). TcpConnHost: what a
+ * connection needs from its layer (TcpLayer implements it): the options and counters, the one call that transmits
+ * a segment, path facts (MTU, TSO), and the layer's bookkeeping (accept queue, connection table, timers, shared
+ * memory limits).
  */
 import type { ByteRing } from './byte-ring.js';
 import type { TcpConnection } from './connection.js';
@@ -48,4 +50,55 @@ export interface TcpConnHost {
   bufferAdjust(delta: number): void;
   /** Whether a FIN from shutdown/close may go out now (false: send it from the next poll; closeBurst). */
   finAllowed(): boolean;
+}
+
+/** A packet the host lends (its transmit token): write the segment at `buf[offset, offset + tcpLen)`, then commit. */
+export interface TcpTxPacket {
+  readonly buf: Uint8Array;
+  readonly offset: number;
+  commit(now: number): void;
+}
+
+/** How the stack drives TCP (see the module contract). */
+export interface TcpHost {
+  /**
+   * Lend a packet for a TCP segment of `tcpLen` bytes, or null when it cannot be sent now. `segment` (only when
+   * tsoMaxFor(dst) allowed a packet this large): the payload bytes per segment the device cuts it into.
+   */
+  txSegment(now: number, src: number, dst: number, tcpLen: number, segment?: number): TcpTxPacket | null;
+  mtuFor(dst: number): number;
+  /**
+   * Optional: the route's or interface's MTU towards dst, without path MTUs learned from ICMP (RFC 1191 3.1: the
+   * MSS option we send does not depend on the PMTU). mtuFor when absent.
+   */
+  linkMtuFor?(dst: number): number;
+  sourceFor(dst: number): number | undefined;
+  readonly txChecksum: boolean;
+  readonly rxChecksum: boolean;
+  /**
+   * Optional: the largest IP packet towards `dst` that the device segments itself (TCP segmentation offload),
+   * or 0 when it does not. Such a packet carries several MSS-sized segments' worth of payload at once.
+   */
+  tsoMaxFor?(dst: number): number;
+  /**
+   * Optional: told when a local port gets its first user (a listener or a connection) and loses its last one
+   * (TIME-WAIT included). A stack that shares its address with another TCP (the kernel's) claims the port there;
+   * false means the other TCP holds it: listen and an explicit connect fail with EADDRINUSE, the ephemeral search
+   * moves on to the next port.
+   */
+  claimPort?(port: number): boolean;
+  releasePort?(port: number): void;
+  /**
+   * Optional: RFC 1122 4.2.3.5 negative advice. A connection to `dst` timed out R1 (3) times in a row (a SYN twice);
+   * the host checks its path there (the next hop's link-layer address, RFC 1122 2.3.2.1) and calls pathConfirmed
+   * when the next hop answers.
+   */
+  negativeAdvice?(now: number, dst: number): void;
+}
+
+export interface ConnectOpts {
+  localIp?: number;
+  localPort?: number;
+  noDelay?: boolean;
+  keepAlive?: boolean;
 }

@@ -8,8 +8,12 @@
  * dropped and counted in `stats`, never thrown. API misuse throws BywayError (EADDRINUSE, ENETUNREACH, EINVAL).
  */
 import { BywayError } from '../util/errors.js';
-import { computeIsn, cubic, keyedHash32, synCookieDecode, synCookieEncode, type ByteRing } from './parts.js';
-import { TcpConnection, type TcpConnHost, type TcpState } from './connection.js';
+import { computeIsn, cubic, synCookieDecode, synCookieEncode, type ByteRing } from './parts.js';
+import { TcpConnection, type TcpState } from './connection.js';
+import type { ConnectOpts, TcpConnHost, TcpHost } from './host.js';
+import { TcpListener } from './listener.js';
+import { PortTable } from './ports.js';
+import { LayerLimits } from './limits.js';
 import { newTcpStats, type TcpStats } from './info.js';
 import { resolveTcpOptions, type ResolvedTcpOptions, type TcpOptions } from './options.js';
 import { seqAdd } from './seq.js';
@@ -30,100 +34,11 @@ import {
 
 export type { TcpOptions } from './options.js';
 export type { TcpConnectionView } from './time-wait.js';
+export type { TcpHost, TcpTxPacket, ConnectOpts } from './host.js';
+export { TcpListener } from './listener.js';
 
 /** The payload of a segment without data (a pure ACK, a SYN): shared, so none costs a view. */
 const NO_PAYLOAD = new Uint8Array(0);
-
-/** A packet the host lends (its transmit token): write the segment at `buf[offset, offset + tcpLen)`, then commit. */
-export interface TcpTxPacket {
-  readonly buf: Uint8Array;
-  readonly offset: number;
-  commit(now: number): void;
-}
-
-/** How the stack drives TCP (see the module contract). */
-export interface TcpHost {
-  /**
-   * Lend a packet for a TCP segment of `tcpLen` bytes, or null when it cannot be sent now. `segment` (only when
-   * tsoMaxFor(dst) allowed a packet this large): the payload bytes per segment the device cuts it into.
-   */
-  txSegment(now: number, src: number, dst: number, tcpLen: number, segment?: number): TcpTxPacket | null;
-  mtuFor(dst: number): number;
-  /**
-   * Optional: the route's or interface's MTU towards dst, without path MTUs learned from ICMP (RFC 1191 3.1: the
-   * MSS option we send does not depend on the PMTU). mtuFor when absent.
-   */
-  linkMtuFor?(dst: number): number;
-  sourceFor(dst: number): number | undefined;
-  readonly txChecksum: boolean;
-  readonly rxChecksum: boolean;
-  /**
-   * Optional: the largest IP packet towards `dst` that the device segments itself (TCP segmentation offload),
-   * or 0 when it does not. Such a packet carries several MSS-sized segments' worth of payload at once.
-   */
-  tsoMaxFor?(dst: number): number;
-  /**
-   * Optional: told when a local port gets its first user (a listener or a connection) and loses its last one
-   * (TIME-WAIT included). A stack that shares its address with another TCP (the kernel's) claims the port there;
-   * false means the other TCP holds it: listen and an explicit connect fail with EADDRINUSE, the ephemeral search
-   * moves on to the next port.
-   */
-  claimPort?(port: number): boolean;
-  releasePort?(port: number): void;
-  /**
-   * Optional: RFC 1122 4.2.3.5 negative advice. A connection to `dst` timed out R1 (3) times in a row (a SYN twice);
-   * the host checks its path there (the next hop's link-layer address, RFC 1122 2.3.2.1) and calls pathConfirmed
-   * when the next hop answers.
-   */
-  negativeAdvice?(now: number, dst: number): void;
-}
-
-export interface ConnectOpts {
-  localIp?: number;
-  localPort?: number;
-  noDelay?: boolean;
-  keepAlive?: boolean;
-}
-
-export class TcpListener {
-  /** Called for each connection that reaches ESTABLISHED, instead of queueing it for accept(). */
-  onConnection: ((conn: TcpConnection) => void) | undefined = undefined;
-  /** Called when the accept queue goes from empty to non-empty (when onConnection is not set). */
-  onAcceptable: (() => void) | undefined = undefined;
-  /** @internal embryonic connections (SYN-RECEIVED) */
-  readonly synQueue = new Set<TcpConnection>();
-  /** @internal established, not yet accepted */
-  readonly acceptQueue: TcpConnection[] = [];
-  closed = false;
-  /**
-   * The largest MSS its connections advertise and use (Linux's TCP_MAXSEG set on a listening socket, user_mss);
-   * 0: the link's. Set before connections arrive.
-   */
-  maxSeg = 0;
-
-  constructor(
-    private readonly layer: TcpLayer,
-    readonly localIp: number,
-    readonly port: number,
-    readonly backlog: number,
-    readonly synQueueLimit: number,
-  ) {}
-
-  /** The next established connection, or undefined. */
-  accept(): TcpConnection | undefined {
-    return this.acceptQueue.shift();
-  }
-
-  /** Stop listening: embryonic and unaccepted connections are reset. */
-  close(now: number): void {
-    if (this.closed) return;
-    this.closed = true;
-    this.layer.removeListener(this);
-    for (const c of [...this.synQueue, ...this.acceptQueue]) c.abort(now);
-    this.synQueue.clear();
-    this.acceptQueue.length = 0;
-  }
-}
 
 export class TcpLayer {
   readonly stats: TcpStats = newTcpStats();
@@ -135,8 +50,8 @@ export class TcpLayer {
   private readonly chain = new WeakMap<TcpConnection, TcpConnection>();
   private nConns = 0;
   private readonly listeners = new Map<number, TcpListener[]>();
-  /** Users (listeners and connections) of each local port, for the host's claimPort/releasePort. */
-  private readonly portUsers = new Map<number, number>();
+  /** Local ports: their users, the host's claims, the ephemeral choice. */
+  private readonly ports: PortTable;
   /**
    * Timers: a binary min-heap of (time, connection) with lazy deletion. A connection has an entry at `heapAt`
    * (its earliest pushed time); a timer that moves later (the RTO restarting on every ACK) pushes nothing: when the
@@ -149,16 +64,8 @@ export class TcpLayer {
   private readonly timeWait = new Set<TcpConnection>();
   private readonly tw: TimeWaitTable;
   private readonly twSeed = emptyTimeWaitSeed();
-  private readonly portKey: Uint8Array;
-  private nextEphemeral: number;
-  private chalWindowStart = -Infinity;
-  private rstWindowStart = -Infinity;
-  private rstCount = 0;
-  private oooTotal = 0;
-  private bufferTotal = 0;
-  private chalCount = 0;
-  /** FINs sent by shutdown/close since the last poll began (closeBurst). */
-  private finsSincePoll = 0;
+  /** What the connections share: memory limits, FINs per poll, challenge-ACK and RST rates. */
+  private readonly limits: LayerLimits;
   /**
    * Set by the host around inputAt when GRO merged the packet: the payload bytes of each merged segment (Linux's
    * gso_size; the receiver's MSS estimate takes it instead of the packet's length), else 0.
@@ -177,7 +84,7 @@ export class TcpLayer {
     this.opts = resolveTcpOptions(options, cubic);
     const k = new Uint8Array(16);
     for (let i = 0; i < 16; i++) k[i] = options.rng.nextU32() & 0xff;
-    this.portKey = k;
+    const limits = (this.limits = new LayerLimits(this.opts));
     const layer = this;
     this.inner = {
       opts: this.opts,
@@ -185,7 +92,7 @@ export class TcpLayer {
       txFields: this.txFields,
       transmit: (now, conn, f, ring, ringOffset, dataLen, segment) => this.emit(now, conn.localIp, conn.remoteIp, f, ring, ringOffset, dataLen, segment),
       tsoMaxFor: (dst) => this.tsoMaxFor(dst),
-      challengeAckAllowed: (now) => this.challengeAckAllowed(now),
+      challengeAckAllowed: (now) => limits.challengeAckAllowed(now),
       mtuFor: (dst) => this.mtuFor(dst),
       get rxSegSize(): number {
         return layer.rxSegSize;
@@ -197,16 +104,16 @@ export class TcpLayer {
       connWake: (conn) => this.connWake(conn),
       connNegativeAdvice: (conn, now) => this.connNegativeAdvice(conn, now),
       synAckRetryLimit: (conn) => this.synAckRetryLimit(conn),
-      oooAllowed: (bytes) => this.oooAllowed(bytes),
-      oooAdjust: (delta) => this.oooAdjust(delta),
-      bufferAllowed: (bytes) => this.bufferAllowed(bytes),
-      bufferAdjust: (delta) => this.bufferAdjust(delta),
-      finAllowed: () => this.finAllowed(),
+      oooAllowed: (bytes) => limits.oooAllowed(bytes),
+      oooAdjust: (delta) => limits.oooAdjust(delta),
+      bufferAllowed: (bytes) => limits.bufferAllowed(bytes),
+      bufferAdjust: (delta) => limits.bufferAdjust(delta),
+      finAllowed: () => limits.finAllowed(),
       emitHeader: (now, src, dst, f) => this.emitHeader(now, src, dst, f),
-      timeWaitReleased: (localPort) => this.timeWaitReleased(localPort),
+      timeWaitReleased: (localPort) => this.ports.release(localPort),
     };
     this.tw = new TimeWaitTable(this.inner, k);
-    this.nextEphemeral = options.rng.nextU32() & 0xffff;
+    this.ports = new PortTable(host, k, options.rng.nextU32() & 0xffff);
   }
 
   // ======================================================================================== API
@@ -218,7 +125,7 @@ export class TcpLayer {
     if (list.some((l) => l.localIp === localIp || l.localIp === 0 || localIp === 0)) {
       throw new BywayError('EADDRINUSE', `port ${port} is already listening`);
     }
-    if (!this.acquirePort(port)) throw new BywayError('EADDRINUSE', `port ${port} is held by the host's TCP`);
+    if (!this.ports.acquire(port)) throw new BywayError('EADDRINUSE', `port ${port} is held by the host's TCP`);
     const l = new TcpListener(this, localIp >>> 0, port, backlog, opts?.synQueueLimit ?? this.opts.synQueueLimit);
     list.push(l);
     this.listeners.set(port, list);
@@ -233,7 +140,7 @@ export class TcpLayer {
     if (i < 0) return;
     list.splice(i, 1);
     if (list.length === 0) this.listeners.delete(l.port);
-    this.releasePortUse(l.port);
+    this.ports.release(l.port);
   }
 
   /** Active open (RFC 9293 3.10.1). Throws ENETUNREACH (no route), EADDRINUSE (4-tuple taken / no port free). */
@@ -264,16 +171,18 @@ export class TcpLayer {
           this.removeTimeWait(tw);
         } else throw new BywayError('EADDRINUSE', 'the 4-tuple is in use');
       }
-      if (!this.acquirePort(localPort)) throw new BywayError('EADDRINUSE', `port ${localPort} is held by the host's TCP`);
+      if (!this.ports.acquire(localPort)) throw new BywayError('EADDRINUSE', `port ${localPort} is held by the host's TCP`);
     } else {
-      localPort = this.ephemeralPort(localIp, remoteIp, remotePort);
+      localPort = this.ports.ephemeral(this.opts.ephemeralLow, this.opts.ephemeralHigh, localIp, remoteIp, remotePort, (port) =>
+        this.lookup(localIp, port, remoteIp, remotePort) !== undefined || this.tw.find(localIp, port, remoteIp, remotePort) >= 0 || this.listeners.has(port),
+      );
     }
     // The port is acquired for the connection now; unregister releases it.
     const conn = this.newConnection(now, localIp, localPort, remoteIp, remotePort, false);
     if (opts.noDelay !== undefined) conn.setNoDelay(opts.noDelay);
     if (opts.keepAlive !== undefined) conn.keepAlive = opts.keepAlive;
     this.stats.activeOpens++;
-    conn.openActive(now, this.isnFor(localIp, localPort, remoteIp, remotePort, now));
+    conn.hs.openActive(now, this.isnFor(localIp, localPort, remoteIp, remotePort, now));
     return conn;
   }
 
@@ -410,10 +319,10 @@ export class TcpLayer {
     }
     const conn = this.newConnection(now, dst, f.dstPort, src, f.srcPort, true);
     if (l.maxSeg > 0 && l.maxSeg < conn.neg.advMss) conn.neg.advMss = Math.max(this.opts.minMss, l.maxSeg);
-    conn.listener = l;
+    conn.hs.listener = l;
     l.synQueue.add(conn);
     stats.passiveOpens++;
-    conn.openPassive(now, this.isnFor(dst, f.dstPort, src, f.srcPort, now), f);
+    conn.hs.openPassive(now, this.isnFor(dst, f.dstPort, src, f.srcPort, now), f);
   }
 
   private cookieSynAck(now: number, src: number, dst: number, syn: TcpFields, maxSeg: number): void {
@@ -459,27 +368,19 @@ export class TcpLayer {
       return true; // dropped silently; the peer retransmits
     }
     const conn = this.newConnection(now, dst, f.dstPort, src, f.srcPort, true);
-    conn.listener = l;
+    conn.hs.listener = l;
     this.stats.passiveOpens++;
     const tsOffset = o.timestamps && f.tsEcr !== undefined && f.tsVal !== undefined ? (f.tsEcr - Math.floor(now)) | 0 : undefined;
-    conn.openFromCookie(now, f, res.mss, res.wscale, res.sackOk, tsOffset);
+    conn.hs.openFromCookie(now, f, res.mss, res.wscale, res.sackOk, tsOffset);
     if ((payload.length > 0 || f.flags & TcpFlag.FIN) && conn.state === 'ESTABLISHED') conn.segmentArrives(now, f, payload);
     return true;
   }
 
   /** RFC 9293 3.10.7.1: the RST answering a segment for no connection (rate-limited: rstRateLimit). */
   private rstFor(now: number, src: number, dst: number, f: TcpFields, payloadLen: number): void {
-    const limit = this.opts.rstRateLimit;
-    if (limit > 0) {
-      if (now - this.rstWindowStart >= 1000) {
-        this.rstWindowStart = now;
-        this.rstCount = 0;
-      }
-      if (this.rstCount >= limit) {
-        this.stats.rstsRateLimited++;
-        return;
-      }
-      this.rstCount++;
+    if (!this.limits.rstAllowed(now)) {
+      this.stats.rstsRateLimited++;
+      return;
     }
     const t = this.txFields;
     t.srcPort = f.dstPort;
@@ -573,7 +474,7 @@ export class TcpLayer {
 
   /** Run due timers and retry output that found no transmit buffer. */
   poll(now: number): void {
-    this.finsSincePoll = 0;
+    this.limits.finsSincePoll = 0;
     if (this.pendingTx.size > 0) {
       // At most min(timersPerPoll, closeBurst) connections per poll (closes deferred by closeBurst can number
       // thousands; each counts as one FIN); the rest stay pending and pollAt answers now.
@@ -581,7 +482,7 @@ export class TcpLayer {
       for (const c of this.pendingTx) {
         if (budget-- <= 0) break;
         this.pendingTx.delete(c);
-        this.finsSincePoll++;
+        this.limits.finsSincePoll++;
         if (c.state !== 'CLOSED') c.output(now);
         if (c.state === 'TIME-WAIT') this.retireTimeWait(c);
       }
@@ -618,10 +519,6 @@ export class TcpLayer {
     return this.emit(now, src, dst, f, null, 0, 0);
   }
 
-  private timeWaitReleased(localPort: number): void {
-    this.releasePortUse(localPort);
-  }
-
   private emit(now: number, src: number, dst: number, f: TcpFields, ring: ByteRing | null, ringOffset: number, dataLen: number, segment?: number): boolean {
     const hl = tcpHeaderLen(f);
     const len = hl + dataLen;
@@ -639,44 +536,12 @@ export class TcpLayer {
 
   /** Out-of-order data held by all connections (charged as the queues charge it). */
   get oooMemory(): number {
-    return this.oooTotal;
-  }
-
-  private oooAllowed(bytes: number): boolean {
-    return this.oooTotal + bytes <= this.opts.oooTotalLimit;
-  }
-
-  private oooAdjust(delta: number): void {
-    this.oooTotal += delta;
+    return this.limits.oooTotal;
   }
 
   /** Send rings and logical receive buffers of all connections (see bufferMemoryLimit). */
   get bufferMemory(): number {
-    return this.bufferTotal;
-  }
-
-  private bufferAllowed(bytes: number): boolean {
-    return this.bufferTotal + bytes <= this.opts.bufferMemoryLimit;
-  }
-
-  private bufferAdjust(delta: number): void {
-    this.bufferTotal += delta;
-  }
-
-  private finAllowed(): boolean {
-    if (this.finsSincePoll >= this.opts.closeBurst) return false;
-    this.finsSincePoll++;
-    return true;
-  }
-
-  private challengeAckAllowed(now: number): boolean {
-    if (now - this.chalWindowStart >= 1000) {
-      this.chalWindowStart = now;
-      this.chalCount = 0;
-    }
-    if (this.chalCount >= this.opts.challengeAckLimit) return false;
-    this.chalCount++;
-    return true;
+    return this.limits.bufferTotal;
   }
 
   private mtuFor(dst: number): number {
@@ -692,7 +557,7 @@ export class TcpLayer {
    */
   private synAckRetryLimit(conn: TcpConnection): number {
     const max = this.opts.synAckRetries;
-    const l = conn.listener as TcpListener | undefined;
+    const l = conn.hs.listener as TcpListener | undefined;
     if (l === undefined) return max;
     const qlen = l.synQueue.size;
     if (qlen * 2 <= Math.max(8, l.synQueueLimit)) return max;
@@ -708,7 +573,7 @@ export class TcpLayer {
   }
 
   private connEstablished(conn: TcpConnection): void {
-    const l = conn.listener as TcpListener | undefined;
+    const l = conn.hs.listener as TcpListener | undefined;
     if (!l) return;
     l.synQueue.delete(conn);
     if (l.closed) {
@@ -716,7 +581,7 @@ export class TcpLayer {
       return;
     }
     if (l.onConnection) {
-      conn.listener = undefined;
+      conn.hs.listener = undefined;
       l.onConnection(conn);
       return;
     }
@@ -738,12 +603,12 @@ export class TcpLayer {
     conn.heapAt = Infinity;
     this.pendingTx.delete(conn);
     this.timeWait.delete(conn);
-    const l = conn.listener as TcpListener | undefined;
+    const l = conn.hs.listener as TcpListener | undefined;
     if (l) {
       l.synQueue.delete(conn);
       const i = l.acceptQueue.indexOf(conn);
       if (i >= 0) l.acceptQueue.splice(i, 1);
-      conn.listener = undefined;
+      conn.hs.listener = undefined;
     }
   }
 
@@ -763,7 +628,7 @@ export class TcpLayer {
   private retireTimeWait(conn: TcpConnection): void {
     if (conn.txPending || conn.ackOwed || !this.timeWait.delete(conn)) return;
     conn.timeWaitSeed(this.twSeed);
-    this.acquirePort(conn.localPort); // before unregister releases the connection's use: the port stays claimed
+    this.ports.acquire(conn.localPort); // before unregister releases the connection's use: the port stays claimed
     this.unregister(conn);
     conn.heapAt = Infinity;
     this.pendingTx.delete(conn);
@@ -786,12 +651,12 @@ export class TcpLayer {
 
   /**
    * A next hop answered the neighbour probe that negative advice started: the connections to the peers `via` selects
-   * (those routed through it) are told (TcpConnection.pathConfirmed).
+   * (those routed through it) are told (Handshake.pathConfirmed).
    */
   pathConfirmed(now: number, via: (remoteIp: number) => boolean): void {
     for (const [remoteIp, m] of this.conns) {
       if (!via(remoteIp)) continue;
-      for (const head of [...m.values()]) for (let c: TcpConnection | undefined = head; c; c = this.chain.get(c)) c.pathConfirmed(now);
+      for (const head of [...m.values()]) for (let c: TcpConnection | undefined = head; c; c = this.chain.get(c)) c.hs.pathConfirmed(now);
     }
   }
 
@@ -822,7 +687,7 @@ export class TcpLayer {
   private newConnection(now: number, localIp: number, localPort: number, remoteIp: number, remotePort: number, passive: boolean): TcpConnection {
     const conn = new TcpConnection(this.inner, { localIp, localPort, remoteIp, remotePort }, passive, now);
     // A passive connection shares its listener's port, which is therefore held already.
-    if (passive) this.acquirePort(localPort);
+    if (passive) this.ports.acquire(localPort);
     this.register(conn);
     return conn;
   }
@@ -870,31 +735,8 @@ export class TcpLayer {
       if (m.size === 0) this.conns.delete(conn.remoteIp);
     }
     this.nConns--;
-    this.releasePortUse(conn.localPort);
+    this.ports.release(conn.localPort);
     return true;
-  }
-
-  /** One more user of `port`; the first one claims it from the host. False when the host refuses. */
-  private acquirePort(port: number): boolean {
-    const n = this.portUsers.get(port);
-    if (n !== undefined) {
-      this.portUsers.set(port, n + 1);
-      return true;
-    }
-    if (this.host.claimPort !== undefined && !this.host.claimPort(port)) return false;
-    this.portUsers.set(port, 1);
-    return true;
-  }
-
-  private releasePortUse(port: number): void {
-    const n = this.portUsers.get(port);
-    if (n === undefined) return;
-    if (n > 1) {
-      this.portUsers.set(port, n - 1);
-      return;
-    }
-    this.portUsers.delete(port);
-    this.host.releasePort?.(port);
   }
 
   private findListener(localIp: number, port: number): TcpListener | undefined {
@@ -912,21 +754,5 @@ export class TcpLayer {
     const f = this.opts.isn;
     if (f) return f(localIp, localPort, remoteIp, remotePort, now) | 0;
     return computeIsn(this.opts.isnKey, localIp, localPort, remoteIp, remotePort, now) | 0;
-  }
-
-  /** RFC 6056 3.3.3 algorithm 3 (simple hash-based): offset = F(local, remote, remote port, secret). */
-  private ephemeralPort(localIp: number, remoteIp: number, remotePort: number): number {
-    const low = this.opts.ephemeralLow;
-    const num = this.opts.ephemeralHigh - low + 1;
-    // F(local IP, remote IP, remote port, secret): SipHash-2-4 keyed with a secret of this layer (RFC 6056 3.3.3).
-    const offset = keyedHash32(this.portKey, localIp >>> 0, remoteIp >>> 0, remotePort, 0x706f7274 /* "port" */);
-    for (let count = 0; count < num; count++) {
-      const port = low + ((offset + this.nextEphemeral) % num);
-      this.nextEphemeral = (this.nextEphemeral + 1) >>> 0;
-      if (!this.lookup(localIp, port, remoteIp, remotePort) && this.tw.find(localIp, port, remoteIp, remotePort) < 0 && !this.listeners.has(port) && this.acquirePort(port)) {
-        return port;
-      }
-    }
-    throw new BywayError('EADDRNOTAVAIL', 'no ephemeral port free for this destination');
   }
 }

@@ -79,7 +79,7 @@ export class Negotiated {
    */
   handshakeRtt(now: number, seg: TcpFields): void {
     if (this.tsOk && seg.tsEcr !== undefined && seg.tsEcr !== 0) this.c.snd.rttSample(this.tsDiff(now, seg.tsEcr));
-    else if (this.c.tmr.synXmits === 0) this.c.snd.rttSample(now - this.synSentAt);
+    else if (this.c.hs.synXmits === 0) this.c.snd.rttSample(now - this.synSentAt);
   }
 
   tsNow(now: number): number {

@@ -44,10 +44,6 @@ export class Sender {
   wantWritable = false;
   /** The persist timer expired with a window open: send what it allows (RFC 9293 3.8.6.2.1 (4)). */
   swsOverride = false;
-  /** The SYN (or SYN-ACK) could not be sent (no transmit buffer): output retries it. */
-  synPending = false;
-  /** Zero-window probes the peer has not answered. */
-  probesUnanswered = 0;
   /** When the last acceptable ACK arrived. */
   lastAckAt = 0;
   /**
@@ -61,8 +57,7 @@ export class Sender {
   sndSml = 0;
   /** When new data last left (slowStartAfterIdle, like Linux's lsndtime). */
   lastDataSentAt = 0;
-  /** setUserTimeout (0: off), and when SND.UNA last advanced or data left with nothing outstanding. */
-  userTimeout = 0;
+  /** When SND.UNA last advanced or data left with nothing outstanding (the user timeout counts from it). */
   progressAt = 0;
   /** Whether cwnd limits the sender (cwnd-usage.ts), and the time it spent limited by what (chrono.ts). */
   readonly usage = new CwndUsage();
@@ -147,8 +142,10 @@ export class Sender {
     this.host.connWake(this.c);
   }
 
+  /** RFC 5482: data waited longer than the user timeout without progress: RST, ETIMEDOUT. */
   userTimedOut(now: number): boolean {
-    if (this.userTimeout === 0 || now - this.progressAt < this.userTimeout) return false;
+    const limit = this.c.tmr.userTimeout;
+    if (limit === 0 || now - this.progressAt < limit) return false;
     this.stats.timeouts++;
     this.c.tx.sendRst(now, this.sndNxt);
     this.c.toClosed('ETIMEDOUT');
@@ -272,7 +269,7 @@ export class Sender {
     this.c.txPending = false;
     let sentAck = false;
     if (!this.c.isSynchronized()) {
-      if (this.synPending && (this.c.state === 'SYN-SENT' || this.c.state === 'SYN-RECEIVED')) this.c.tx.sendSyn(now);
+      if (this.c.hs.synPending && (this.c.state === 'SYN-SENT' || this.c.state === 'SYN-RECEIVED')) this.c.tx.sendSyn(now);
       else if (this.c.rcv.ackNow && this.c.state === 'TIME-WAIT') this.c.tx.sendAck(now);
       return;
     }
@@ -444,13 +441,13 @@ export class Sender {
     // RFC 1122 4.2.2.17: probing continues while the peer answers; a peer that went silent is given up on after
     // maxRetransmits unanswered probes (like Linux), with ETIMEDOUT. A user timeout ends it earlier (RFC 5482).
     if (this.userTimedOut(now)) return;
-    if (this.probesUnanswered >= this.o.maxRetransmits) {
+    if (this.c.tmr.probesUnanswered >= this.o.maxRetransmits) {
       this.stats.timeouts++;
       this.c.tx.sendRst(now, this.sndNxt);
       this.c.toClosed('ETIMEDOUT');
       return;
     }
-    this.probesUnanswered++;
+    this.c.tmr.probesUnanswered++;
     this.stats.zeroWindowProbes++;
     this.c.tx.sendProbe(now);
     this.c.tmr.persistBackoff++;

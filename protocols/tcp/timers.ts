@@ -1,7 +1,8 @@
 /**
  * The timers of one connection, as absolute deadlines (ms; NEVER when off), and the rules that arm the
  * retransmission (RFC 6298), tail-loss probe (RFC 8985 7.2) and persist (RFC 9293 3.8.6.1) timers. The connection
- * runs them from `onTimer`; the keep-alive timer's probes are sent from here; the layer keeps only the earliest (`TcpConnection.timerAt`) in its heap.
+ * runs them from `onTimer`; the keep-alive timer's probes are sent from here, and the counts that make the persist
+ * and retransmission timers give up (unanswered probes, the user timeout) are kept here; the layer keeps only the earliest (`TcpConnection.timerAt`) in its heap.
  */
 import type { TcpConnection } from './connection.js';
 import type { ResolvedTcpOptions } from './options.js';
@@ -33,12 +34,14 @@ export class ConnTimers {
   closeAt = NEVER;
   tlpAt = NEVER;
   reoAt = NEVER;
-  /** SYN (or SYN-ACK) retransmissions so far in the handshake. */
-  synXmits = 0;
   /** Keep-alive probes sent without an answer. */
   keepProbes = 0;
   /** Zero-window probes sent in a row (the persist timer doubles with each). */
   persistBackoff = 0;
+  /** Zero-window probes the peer has not answered (RFC 1122 4.2.2.17: maxRetransmits of them give up). */
+  probesUnanswered = 0;
+  /** RFC 5482's user timeout (setUserTimeout; 0: off): see Sender.userTimedOut. */
+  userTimeout = 0;
   /** Keep-alive (RFC 1122 4.2.3.6) on, and the idle time before the first probe. */
   keepAlive: boolean;
   keepAliveIdle: number;

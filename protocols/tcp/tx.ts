@@ -35,14 +35,14 @@ export class Transmitter {
     f.mss = this.c.neg.advMss;
     const offer = !synAck;
     f.wscale = (offer ? this.o.windowScaling : this.c.neg.wsAgreedFlag) ? this.c.neg.rcvWs : undefined;
-    if (this.c.tmr.synXmits === 0) this.c.neg.synSentAt = now;
+    if (this.c.hs.synXmits === 0) this.c.neg.synSentAt = now;
     f.sackPermitted = offer ? this.o.sack : this.c.neg.sackOk;
     if (offer ? this.o.timestamps : this.c.neg.tsOk) {
       f.tsVal = this.c.neg.tsNow(now);
       f.tsEcr = synAck ? this.c.neg.tsRecent : 0;
     }
     f.sackBlocks.length = 0;
-    this.c.snd.synPending = !this.xmit(now, f, null, 0, 0); // retried by output() when the host lends a buffer again
+    this.c.hs.synPending = !this.xmit(now, f, null, 0, 0); // retried by output() when the host lends a buffer again
     if (this.c.tmr.rtoAt === NEVER) this.c.tmr.rtoAt = this.c.tmr.rtoDeadline(now);
     this.c.rearm();
   }

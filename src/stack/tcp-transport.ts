@@ -1,7 +1,8 @@
 /**
  * TCP as a transport of the stack: the TCP layer (protocols/tcp) behind the software GRO (gro.ts), and the
  * TcpHost the layer sends through: segments are written straight into the packet the output lends (DF set,
- * RFC 1191), with TSO where the driver cuts large packets.
+ * RFC 1191), with TSO where the driver cuts large packets. It plugs into any TransportHost (NetStack registers it
+ * with its core); its counters join the host's stats (`stats.tcp`, `stats.gro`).
  */
 import { read16, read32 } from '../../protocols/util/bytes.js';
 import { IPV4_FLAG_DF, IpProtocol } from '../../protocols/ipv4/wire.js';
@@ -17,8 +18,6 @@ export interface TcpTransportOptions {
   readonly gro: boolean;
   /** The driver's TCP checksum capabilities. */
   readonly checksum: { readonly tx: boolean; readonly rx: boolean };
-  /** Told when the next hop towards `dst` stopped answering (RFC 1122 4.2.3.5 negative advice). */
-  readonly negativeAdvice: (now: number, dst: number) => void;
 }
 
 export class TcpTransport implements Transport {
@@ -43,6 +42,8 @@ export class TcpTransport implements Transport {
           layer.rxSegSize = 0;
         }, options.checksum.rx)
       : undefined;
+    host.stats.tcp = this.layer.stats;
+    if (this.gro !== undefined) host.stats.gro = this.gro.stats;
   }
 
   input(now: number, buf: Uint8Array, ipOff: number, start: number, end: number, src: number, dst: number, broadcast: boolean, trusted: boolean): void {
@@ -71,6 +72,10 @@ export class TcpTransport implements Transport {
     return this.layer.pollAt(now);
   }
 
+  pathConfirmed(now: number, via: (dst: number) => boolean): void {
+    this.layer.pathConfirmed(now, via);
+  }
+
   private tcpHost(options: TcpTransportOptions): TcpHost {
     const host = this.host;
     const output = host.output;
@@ -95,7 +100,7 @@ export class TcpTransport implements Transport {
       mtuFor: (dst: number): number => host.mtuFor(dst),
       linkMtuFor: (dst: number): number => host.linkMtuFor(dst),
       sourceFor: (dst: number): number | undefined => host.sourceFor(dst),
-      negativeAdvice: options.negativeAdvice,
+      negativeAdvice: (now: number, dst: number): void => host.negativeAdvice(now, dst),
       ...portClaims(host.flows, 'tcp'),
     };
   }

@@ -1,8 +1,10 @@
 /**
  * The seam between the IP layer and the protocols above it. A transport (UDP, TCP, ICMP, later ICMPv6) registers
- * with the stack under its IP protocol number and implements one interface: input, the ICMP errors that quote its
- * packets, and polling. The stack gives each transport the same `TransportHost`: the transmit token, routes and
- * addresses, the ICMP error sender, and port claims when the driver shares its address with the kernel.
+ * with the stack under its IP protocol number (`StackCore.register`) and implements one interface: input, the ICMP
+ * errors that quote its packets, polling, and (optionally) news that a path works again. The stack gives each
+ * transport the same `TransportHost`: the transmit token, routes and addresses, the ICMP error sender, negative
+ * advice, and port claims when the driver shares its address with the kernel. The stack core knows no transport
+ * above UDP by name: NetStack (stack.ts) plugs TCP in through this seam.
  */
 import type { FlowSteering } from '../../drivers/types.js';
 import type { Ipv4Output } from './ipv4-output.js';
@@ -30,6 +32,11 @@ export interface Transport {
   poll(now: number): void;
   /** The earliest time `poll` must run, or undefined. */
   pollAt(now: number): number | undefined;
+  /**
+   * Optional: a next hop answered the probe that negative advice started (RFC 1122 2.3.2.1); `via(dst)` says
+   * whether the path to `dst` goes through it.
+   */
+  pathConfirmed?(now: number, via: (dst: number) => boolean): void;
 }
 
 /** What the stack offers every transport. */
@@ -50,6 +57,11 @@ export interface TransportHost {
   sendIcmpError(buf: Uint8Array, ipOff: number, end: number, type: number, code: number, mtu: number): void;
   /** Send what is queued now (the driver's flush). */
   flush(now: number): void;
+  /**
+   * RFC 1122 4.2.3.5 negative advice: the peer `dst` stopped answering; the stack checks the next hop's link-layer
+   * address (a transport with `pathConfirmed` hears when it answers).
+   */
+  negativeAdvice(now: number, dst: number): void;
 }
 
 /** Claim/release hooks for a transport's ports when the driver steers flows (shared address), else nothing. */

@@ -4,8 +4,13 @@
  * protocol unreachable. Virtual clock only.
  */
 import { describe, expect, it } from 'vitest';
-import type { IcmpErrorKind, Transport } from '../../src/stack/stack.js';
-import { ip, makePair } from './harness.js';
+import { memoryLink } from '../../drivers/memory/index.js';
+import { seededRng } from '../../protocols/util/rng.js';
+import { VirtualClock } from '../../src/stack/clock.js';
+import { runUntil } from '../../src/stack/sim.js';
+import { StackCore, type IcmpErrorKind, type Transport } from '../../src/stack/stack.js';
+import { TcpTransport } from '../../src/stack/tcp-transport.js';
+import { cidr, ip, makePair } from './harness.js';
 
 const EXPERIMENTAL = 253; // RFC 3692: for experimentation and testing
 
@@ -66,5 +71,50 @@ describe('transports registered with the stack', () => {
     const p = makePair();
     const bad = Object.assign(new Recorder(), { protocol: 256 });
     expect(() => p.a.register(bad)).toThrow(/0-255/);
+  });
+});
+
+describe('TCP as a plug-in of the stack core (#16)', () => {
+  const cores = () => {
+    const [da, db] = memoryLink({ mtu: 1500 });
+    const a = new StackCore({ driver: da, addresses: [cidr('10.0.0.1/24')], rng: seededRng(1) });
+    const b = new StackCore({ driver: db, addresses: [cidr('10.0.0.2/24')], rng: seededRng(2) });
+    return { a, b, clock: new VirtualClock(1_000) };
+  };
+  const plugTcp = (core: StackCore, seed: number): TcpTransport => {
+    const t = new TcpTransport(core, { tcp: undefined, rng: seededRng(seed), gro: true, checksum: { tx: true, rx: true } });
+    core.register(t);
+    return t;
+  };
+
+  it('a bare core has no TCP: a SYN is answered with protocol unreachable', () => {
+    const { a, b, clock } = cores();
+    const tcpA = plugTcp(a, 11);
+    const conn = tcpA.layer.connect(clock.now(), ip('10.0.0.2'), 80);
+    runUntil(clock, [a, b], { until: clock.now() + 100 });
+    expect(b.stats.ipv4.unknownProtocol).toBeGreaterThan(0);
+    expect(b.stats.tcp).toBeUndefined();
+    // RFC 1122 4.2.3.9: protocol unreachable while connecting is a hard error (through the ICMP seam).
+    expect(conn.state).toBe('CLOSED');
+    expect(conn.error).toBe('ECONNREFUSED');
+  });
+
+  it('registered on both cores, TCP connects and carries data, and its counters join the core\'s stats', () => {
+    const { a, b, clock } = cores();
+    const tcpA = plugTcp(a, 11);
+    const tcpB = plugTcp(b, 12);
+    const l = tcpB.layer.listen(ip('10.0.0.2'), 80, 4);
+    const conn = tcpA.layer.connect(clock.now(), ip('10.0.0.2'), 80);
+    runUntil(clock, [a, b], { until: clock.now() + 100 });
+    const server = l.accept();
+    expect(conn.state).toBe('ESTABLISHED');
+    expect(server?.state).toBe('ESTABLISHED');
+    expect(conn.send(clock.now(), new Uint8Array([1, 2, 3]))).toBe(3);
+    runUntil(clock, [a, b], { until: clock.now() + 100 });
+    const got = new Uint8Array(8);
+    expect(server!.read(clock.now(), got)).toBe(3);
+    expect([...got.subarray(0, 3)]).toEqual([1, 2, 3]);
+    expect(a.stats.tcp).toBe(tcpA.layer.stats);
+    expect(b.stats.gro).toBe(tcpB.gro!.stats);
   });
 });

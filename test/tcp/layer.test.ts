@@ -18,7 +18,7 @@ describe('ephemeral ports (RFC 6056 algorithm 3)', () => {
   it('differ between layers with different secrets', () => {
     const a = new Tester({}, 1);
     const b = new Tester({}, 1);
-    (b.layer as unknown as { portKey: Uint8Array }).portKey[0]! ^= 0xff;
+    (b.layer as unknown as { ports: { key: Uint8Array } }).ports.key[0]! ^= 0xff; // the secret of RFC 6056's F (ports.ts)
     const pa = a.layer.connect(0, IP_B, 80).localPort;
     const pb = b.layer.connect(0, IP_B, 80).localPort;
     expect(pa === pb && a.layer.connect(0, IP_B, 80).localPort === b.layer.connect(0, IP_B, 80).localPort).toBe(false);
