@@ -252,14 +252,17 @@ export class LossRecovery implements DeliveryObserver {
   }
 
   /**
-   * The FlightSize a loss response is computed from (RFC 5681 eq. 4, RFC 9438 4.6): outstanding data without what
-   * the receiver SACKed, and never above cwnd, so a multiplicative decrease can never raise cwnd (recovery keeps
-   * sending as SACKs free the pipe, so SND.NXT - SND.UNA can grow far past cwnd; Linux bases ssthresh on cwnd).
+   * The FlightSize a loss response is computed from (RFC 5681 eq. 4, RFC 9438 4.6): the data sent and not yet
+   * cumulatively acknowledged (RFC 5681 section 2; SACKed data counts, as in RFC 6675 5 step 4.2), never above cwnd,
+   * so a multiplicative decrease can never raise cwnd (recovery keeps sending as SACKs free the pipe, so SND.NXT -
+   * SND.UNA can grow far past cwnd; Linux bases ssthresh on cwnd). Taking the SACKed data out cut far deeper than
+   * beta on a reordering path: RACK's widened reo_wnd lets a round trip's worth be SACKed above a hole before it is
+   * declared lost, and 0.7 x (a few unSACKed segments) left 2-3 segments of a 7-13 segment window.
    */
   lossFlightSize(): number {
     // ssthreshFromCwnd: cwnd itself, as Linux's CUBIC and Reno compute ssthresh (RFC 9438 4.6 notes the practice).
     if (this.o.ssthreshFromCwnd) return this.c.cc.cwnd;
-    const f = seqDiff(this.c.snd.sndNxt, this.c.snd.sndUna) - this.c.sb.sackedBytes;
+    const f = seqDiff(this.c.snd.sndNxt, this.c.snd.sndUna);
     return Math.max(0, Math.min(f, this.c.cc.cwnd));
   }
 
