@@ -9,6 +9,7 @@ import type { ResolvedTcpOptions } from './options.js';
 import type { TcpStats } from './info.js';
 import type { DeliveryObserver, SentSeg } from './scoreboard.js';
 import { NEVER } from './conn-common.js';
+import { SpuriousUndo } from './undo.js';
 import { seqAdd, seqDiff, seqGe, seqGt, seqLe, seqLt } from './seq.js';
 
 export class LossRecovery implements DeliveryObserver {
@@ -47,15 +48,10 @@ export class LossRecovery implements DeliveryObserver {
   dsackRoundSet = false;
   reorderingSeen = false;
   /**
-   * Spurious-recovery undo (RFC 3708 section 3, like Linux's undo_marker / undo_retrans): while armed, the number
-   * of retransmissions since the last fast recovery began that no D-SACK has yet reported as needless. When it
-   * reaches zero every one of them was spurious: the recovery answered reordering, and its cwnd reduction is undone.
+   * Spurious-recovery undo (RFC 3708 section 3, undo.ts): when every retransmission since the last fast recovery
+   * began was D-SACKed, the recovery answered reordering, and its cwnd reduction is undone.
    */
-  undoArmed = false;
-  undoMarker = 0;
-  undoRetrans = 0;
-  /** Retransmissions sent since the episode began (an episode whose retransmission never left is not undone). */
-  undoSent = 0;
+  readonly undo = new SpuriousUndo();
   /**
    * Proportional rate reduction (RFC 6937, option prr): bytes delivered to the receiver and sent by us since the
    * recovery began, RecoverFS (cwnd when it began, as Linux's prior_cwnd), and the window the sender may fill now.
@@ -81,13 +77,15 @@ export class LossRecovery implements DeliveryObserver {
       if (b === 0 && (seqLe(r, ack) || (blocks.length >= 4 && seqLe(blocks[2]!, l) && seqLe(r, blocks[3]!)))) {
         this.c.cnt.nDsack++;
         this.stats.dsacksReceived++;
-        // RFC 3708 3: a D-SACK for data retransmitted in this episode (above where it began) shows a needless one.
-        if (this.undoArmed && this.undoRetrans > 0 && seqGt(r, this.undoMarker)) {
-          this.undoRetrans = Math.max(0, this.undoRetrans - Math.max(1, Math.ceil(seqDiff(r, l) / this.c.neg.mss)));
-          if (this.undoRetrans === 0 && !this.inRecovery) this.undoRecovery(now);
-        }
         // RFC 8985 7.4.2: a D-SACK for the probe's data means the original arrived: the probe repaired nothing.
         if (this.tlpEpisode && seqLe(l, this.tlpRetransSeq) && seqLe(this.tlpRetransEnd, r)) this.tlpDsacked = true;
+        // RFC 3708 3: a D-SACK for data retransmitted in this episode shows a needless retransmission (undo.ts;
+        // one the network's duplication explains is dubious, as Linux's tcp_dsack_seen judges, and ignored).
+        if (!this.undo.dsack(l, r, Math.max(1, Math.ceil(seqDiff(r, l) / this.c.neg.mss)), this.c.cnt.nRetrans)) {
+          this.stats.dsacksIgnored++;
+          continue;
+        }
+        if (this.undo.spurious && !this.inRecovery) this.undoRecovery(now);
         // RFC 8985 6.2 step 4: a D-SACK suggests a spurious retransmission: widen reo_wnd (once per round trip).
         if (!this.dsackRoundSet || seqGe(this.c.snd.sndUna, this.dsackRound)) {
           this.dsackRoundSet = true;
@@ -127,7 +125,7 @@ export class LossRecovery implements DeliveryObserver {
       // responds as for a fast recovery.
       this.tlpEpisode = false;
       if (!this.tlpDsacked && !this.inRecovery) {
-        this.undoArmed = false; // this reduction replaces the state the undo would restore
+        this.undo.disarm(); // this reduction replaces the state the undo would restore
         this.stats.tlpRecoveries++;
         this.c.cc.onEnterRecovery(now, this.lossFlightSize());
         this.c.cc.onExitRecovery(now);
@@ -153,7 +151,7 @@ export class LossRecovery implements DeliveryObserver {
       if (seqGe(ack, this.recoverSeq)) {
         this.inRecovery = false;
         this.c.cc.onExitRecovery(now);
-        if (this.undoArmed && this.undoRetrans === 0) this.undoRecovery(now);
+        if (this.undo.spurious) this.undoRecovery(now);
         if (this.reoWndPersist > 0 && --this.reoWndPersist === 0) this.reoWndMult = 1;
       } else if (!this.c.neg.sackOk) {
         // RFC 6582 3.2 step 5: a partial ACK -> retransmit the first unacknowledged segment.
@@ -222,8 +220,8 @@ export class LossRecovery implements DeliveryObserver {
 
   /** RFC 3708 3 (Linux tcp_try_undo_dsack): every retransmission of the episode was needless: undo its response. */
   undoRecovery(now: number): void {
-    this.undoArmed = false;
-    if (this.undoSent === 0) return;
+    this.undo.disarm();
+    if (this.undo.sent === 0) return;
     this.c.cc.undoRecovery?.(now);
     this.c.cnt.nUndo++;
     this.stats.recoveriesUndone++;
@@ -245,10 +243,7 @@ export class LossRecovery implements DeliveryObserver {
     this.prrOut = 0;
     this.c.cc.onEnterRecovery(now, this.lossFlightSize());
     this.prrCwnd = this.c.cc.cwnd; // until the first ACK is counted (onAckDone)
-    this.undoArmed = this.c.neg.sackOk && this.c.cc.undoRecovery !== undefined;
-    this.undoMarker = this.c.snd.sndUna;
-    this.undoRetrans = 0;
-    this.undoSent = 0;
+    this.undo.arm(this.c.snd.sndUna, this.c.neg.sackOk && this.c.cc.undoRecovery !== undefined);
   }
 
   /**
@@ -326,7 +321,7 @@ export class LossRecovery implements DeliveryObserver {
     this.stats.rtoExpirations++;
     // RFC 5681 3.1 / RFC 6298 5.5-5.6: collapse cwnd, back off, retransmit the earliest unacknowledged segment.
     this.c.cc.onRto(now, this.lossFlightSize());
-    this.undoArmed = false; // the timeout's response is not undone (no F-RTO / Eifel here)
+    this.undo.disarm(); // the timeout's response is not undone (no F-RTO / Eifel here)
     this.c.sb.markAllLost();
     this.inRecovery = false;
     this.dupAcks = 0;

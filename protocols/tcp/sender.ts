@@ -417,10 +417,7 @@ export class Sender {
     if (!this.c.tx.xmit(now, f, dataLen > 0 ? this.sndBuf : null, offset, dataLen)) return false;
     this.c.sb.retransmitted(now, s);
     if (this.c.rec.inRecovery) this.c.rec.prrOut += s.len;
-    if (this.c.rec.undoArmed) {
-      this.c.rec.undoRetrans++;
-      this.c.rec.undoSent++;
-    }
+    this.c.rec.undo.retransmitted(s.seq, s.len);
     this.c.cnt.nRetrans++;
     this.stats.retransmittedSegs++;
     // RFC 6298 5.3 / 5.5, as Linux tcp_xmit_retransmit_queue: a retransmission of the segment at SND.UNA restarts
