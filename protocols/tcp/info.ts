@@ -137,6 +137,10 @@ export interface TcpInfo {
   retransOut: number;
   /** Zero-window probes sent since the peer last answered (Linux's tcpi_probes). */
   probes: number;
+  /** The path's reordering degree in segments, 3 until measured (Linux's tcpi_reordering; reordering.ts). */
+  reordering: number;
+  /** ACKs that showed reordering (Linux's tcpi_reord_seen). */
+  reordSeen: number;
   /** Smallest RTT sample, ms (Linux's tcpi_min_rtt is windowed; this one is over the connection's life). */
   minRtt: number | undefined;
   rtoCount: number;

@@ -10,6 +10,7 @@ import type { TcpStats } from './info.js';
 import type { DeliveryObserver, SentSeg } from './scoreboard.js';
 import { NEVER } from './conn-common.js';
 import { SpuriousUndo } from './undo.js';
+import { ReorderingEstimator } from './reordering.js';
 import { seqAdd, seqDiff, seqGe, seqGt, seqLe, seqLt } from './seq.js';
 
 export class LossRecovery implements DeliveryObserver {
@@ -41,12 +42,8 @@ export class LossRecovery implements DeliveryObserver {
   tlpRetransSeq = 0;
   tlpRetransEnd = 0;
   tlpHigh = 0;
-  /** reo_wnd in quarters of min_RTT (RFC 8985 6.2 step 4), and for how many recoveries it stays widened. */
-  reoWndMult = 1;
-  reoWndPersist = 0;
-  dsackRound = 0;
-  dsackRoundSet = false;
-  reorderingSeen = false;
+  /** Reordering seen, its degree, and RACK's reo_wnd multiplier (reordering.ts). */
+  readonly reorder = new ReorderingEstimator();
   /**
    * Spurious-recovery undo (RFC 3708 section 3, undo.ts): when every retransmission since the last fast recovery
    * began was D-SACKed, the recovery answered reordering, and its cwnd reduction is undone.
@@ -87,12 +84,7 @@ export class LossRecovery implements DeliveryObserver {
         }
         if (this.undo.spurious && !this.inRecovery) this.undoRecovery(now);
         // RFC 8985 6.2 step 4: a D-SACK suggests a spurious retransmission: widen reo_wnd (once per round trip).
-        if (!this.dsackRoundSet || seqGe(this.c.snd.sndUna, this.dsackRound)) {
-          this.dsackRoundSet = true;
-          this.dsackRound = this.c.snd.sndNxt;
-          if (this.reoWndMult < 8) this.reoWndMult++;
-          this.reoWndPersist = 16;
-        }
+        this.reorder.onDsack(this.c.snd.sndUna, this.c.snd.sndNxt);
         continue;
       }
       // Ignore blocks outside (SND.UNA, SND.NXT] (RFC 2018 section 8 / RFC 6675 sanity).
@@ -108,7 +100,7 @@ export class LossRecovery implements DeliveryObserver {
     this.dupAcks++; // without SACK each one lets a segment leave the network (pipe), RFC 6582 3.2 step 4
     // RFC 6582 3.2 step 2: enter fast recovery only when the ACK covers more than `recover`.
     // With SACK, once reordering has been seen, RACK alone decides (as for IsLost in detectLosses).
-    if (this.dupAcks === 3 && !this.inRecovery && seqGt(this.c.snd.sndUna, this.recoverSeq) && !(this.c.neg.sackOk && this.reorderingSeen)) {
+    if (this.dupAcks === 3 && !this.inRecovery && seqGt(this.c.snd.sndUna, this.recoverSeq) && !(this.c.neg.sackOk && this.reorder.seen)) {
       const head = this.c.sb.headSeg();
       if (head && !head.sacked) {
         this.c.sb.markLost(head);
@@ -152,7 +144,7 @@ export class LossRecovery implements DeliveryObserver {
         this.inRecovery = false;
         this.c.cc.onExitRecovery(now);
         if (this.undo.spurious) this.undoRecovery(now);
-        if (this.reoWndPersist > 0 && --this.reoWndPersist === 0) this.reoWndMult = 1;
+        this.reorder.onRecoveryEnd();
       } else if (!this.c.neg.sackOk) {
         // RFC 6582 3.2 step 5: a partial ACK -> retransmit the first unacknowledged segment.
         const head = this.c.sb.headSeg();
@@ -175,7 +167,7 @@ export class LossRecovery implements DeliveryObserver {
     this.rackRtt = rtt;
     const end = seqAdd(s.seq, s.len);
     // RFC 8985 6.2 step 3: an original transmission delivered below the forward-most delivery = reordering.
-    if (s.xmits === 1 && seqLt(end, this.rackFack)) this.reorderingSeen = true;
+    if (s.xmits === 1 && seqLt(end, this.rackFack)) this.reorder.delivered(s.seq);
     if (seqGt(end, this.rackFack)) this.rackFack = end;
     // RFC 8985 6.2 step 2 "sent after": by transmission order, not by end sequence for equal timestamps: a
     // retransmission sent in the same millisecond as (or after) a higher segment is later than that segment.
@@ -191,15 +183,15 @@ export class LossRecovery implements DeliveryObserver {
     // RFC 6675 4 IsLost: more than (DupThresh - 1) * SMSS bytes SACKed above an original transmission.
     // Once reordering has been seen, loss detection is RACK's alone (RFC 8985 section 4: a fixed DupThresh marks
     // every segment that three others overtook; Linux raises its reordering threshold instead).
-    if (!this.reorderingSeen && this.c.sb.sackedBytes > 2 * this.c.neg.mss && this.c.sb.markLostByDupThresh(this.c.neg.mss)) marked = true;
+    if (!this.reorder.seen && this.c.sb.sackedBytes > 2 * this.c.neg.mss && this.c.sb.markLostByDupThresh(this.c.neg.mss)) marked = true;
     // RACK: a segment sent before the most recently delivered one, outstanding for longer than rtt + reo_wnd.
     if (this.rackXmitTime >= 0) {
       const srtt = this.c.rtt.srtt ?? this.rackRtt;
       // RFC 8985 6.2 step 4: reo_wnd is 0 in recovery or with DupThresh SACKed segments unless reordering was seen.
       const reoWnd =
-        !this.reorderingSeen && (this.inRecovery || this.c.sb.sackedBytes >= 3 * this.c.neg.mss)
+        !this.reorder.seen && (this.inRecovery || this.c.sb.sackedBytes >= 3 * this.c.neg.mss)
           ? 0
-          : Math.min(this.rackMinRtt === NEVER ? 0 : (this.reoWndMult * this.rackMinRtt) / 4, srtt);
+          : Math.min(this.rackMinRtt === NEVER ? 0 : (this.reorder.reoWndMult * this.rackMinRtt) / 4, srtt);
       let timeout = 0;
       for (let i = this.c.sb.segHead; i < this.c.sb.segs.length; i++) {
         const s = this.c.sb.segs[i]!;

@@ -190,6 +190,7 @@ export class Sender {
     }
     // Delivered by this ACK: cumulatively (acked, taking back what was SACKed before) or newly SACKed (RFC 6937).
     if (this.c.rec.inRecovery) this.c.rec.onAckDone(Math.max(0, acked) + this.c.sb.sackedBytes - sackedBefore, acked > 0, this.c.sb.lostBytes > lostBefore);
+    this.c.rec.reorder.endAck(this.c.rec.rackFack, this.c.neg.mss, !this.c.rec.rtoEpisode);
     if (this.sndRoom() > 0 && this.c.tmr.persistAt !== NEVER) {
       this.c.tmr.persistAt = NEVER;
       this.c.tmr.persistBackoff = 0;

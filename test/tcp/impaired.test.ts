@@ -67,16 +67,55 @@ describe('D-SACK and the undo of a fast recovery (RFC 3708 section 3)', () => {
     const retransmitted = tt.conn.cnt.nRetrans; // segment 1, and the tail-loss probe sent before the SACK came
     expect(retransmitted).toBeGreaterThan(0);
     // Originals the network duplicated, each D-SACKed in a round of its own: the first `retransmitted` are credible.
-    let mult = rec.reoWndMult;
+    let mult = rec.reorder.reoWndMult;
     for (let k = 0; k <= retransmitted; k++) {
-      mult = rec.reoWndMult;
+      mult = rec.reorder.reoWndMult;
       tt.advance(50);
       const l = tt.l(2921 + k * 1460);
       tt.send({ flags: ACK, seq: tt.r(1), ack: tt.l(14601), window: 65535, sackBlocks: [l, (l + 1460) >>> 0] });
     }
     expect(tt.layer.stats.dsacksReceived).toBe(retransmitted + 1);
     expect(tt.layer.stats.dsacksIgnored).toBe(1); // before: 0
-    expect(rec.reoWndMult).toBe(mult); // the last, dubious, one did not widen reo_wnd (before: mult + 1)
+    expect(rec.reorder.reoWndMult).toBe(mult); // the last, dubious, one did not widen reo_wnd (before: mult + 1)
     expect(tt.layer.stats.recoveriesUndone).toBe(0);
   });
 });
+
+describe('the reordering degree (Linux tcpi_reordering, tcp_check_sack_reordering)', () => {
+  function tenSegments(): Tester {
+    const tt = new Tester({ sack: true, noDelay: true });
+    const c = tt.establishedWith({ sackPermitted: true, window: 65535, mss: 1000 }, 100);
+    c.send(tt.now, bytes(10_000));
+    expect(tt.recvAll()).toHaveLength(10);
+    tt.advance(5);
+    return tt;
+  }
+
+  it('is 3 until measured, then the distance from an original delivered late to the highest delivery', () => {
+    const tt = tenSegments();
+    expect(tt.conn.info().reordering).toBe(3); // before: undefined (no such field)
+    // 8001:9001 arrives first, then 3001:4001, sent earlier: reordered by 9001 - 3001 = 6 segments.
+    tt.send({ flags: ACK, seq: tt.r(1), ack: tt.l(1), window: 65535, sackBlocks: [tt.l(8001), tt.l(9001)] });
+    expect(tt.conn.info().reordSeen).toBe(0);
+    tt.advance(1);
+    tt.send({ flags: ACK, seq: tt.r(1), ack: tt.l(1), window: 65535, sackBlocks: [tt.l(3001), tt.l(4001), tt.l(8001), tt.l(9001)] });
+    expect(tt.conn.info().reordering).toBe(6);
+    expect(tt.conn.info().reordSeen).toBe(1);
+    // A shorter distance later does not lower it (the degree only rises, as Linux's).
+    tt.advance(1);
+    tt.send({ flags: ACK, seq: tt.r(1), ack: tt.l(1), window: 65535, sackBlocks: [tt.l(7001), tt.l(9001), tt.l(3001), tt.l(4001)] });
+    expect(tt.conn.info().reordering).toBe(6);
+    expect(tt.conn.info().reordSeen).toBe(2);
+  });
+
+  it('is not measured for what a retransmission timeout put back on the wire', () => {
+    const tt = tenSegments();
+    tt.advance(1500); // the RTO fires: everything outstanding is lost, then retransmitted from SND.UNA
+    tt.recvAll();
+    tt.send({ flags: ACK, seq: tt.r(1), ack: tt.l(1), window: 65535, sackBlocks: [tt.l(8001), tt.l(9001)] });
+    tt.send({ flags: ACK, seq: tt.r(1), ack: tt.l(1), window: 65535, sackBlocks: [tt.l(3001), tt.l(4001), tt.l(8001), tt.l(9001)] });
+    expect(tt.conn.info().rtoCount).toBeGreaterThan(0);
+    expect(tt.conn.info().reordering).toBe(3);
+  });
+});
+
