@@ -126,10 +126,10 @@ export class LossRecovery implements DeliveryObserver {
   }
 
   /**
-   * SND.UNA advanced to `ack` (by `ackedBytes`, `flightBefore` having been outstanding): leave recovery at `recover`,
-   * retransmit on a partial ACK without SACK, or let congestion control grow the window.
+   * SND.UNA advanced to `ack` (by `ackedBytes`, `flightBefore` having been outstanding; the ACK echoed `tsEcr`):
+   * leave recovery at `recover`, retransmit on a partial ACK without SACK, or let congestion control grow the window.
    */
-  onAckAdvanced(now: number, ack: number, ackedBytes: number, flightBefore: number, rttMs: number | undefined): void {
+  onAckAdvanced(now: number, ack: number, ackedBytes: number, flightBefore: number, rttMs: number | undefined, tsEcr?: number): void {
     if (!this.c.neg.sackOk && this.o.abcLimit === 0 && this.dupAcks > 0) {
       // Counting delivered segments (abcLimit 0, as Linux's Reno emulation, tcp_remove_reno_sacks): each duplicate
       // ACK reported a segment delivered; the ACK that fills the hole counts only the rest, at least one.
@@ -143,7 +143,9 @@ export class LossRecovery implements DeliveryObserver {
       if (seqGe(ack, this.recoverSeq)) {
         this.inRecovery = false;
         this.c.cc.onExitRecovery(now);
-        if (this.undo.spurious) this.undoRecovery(now);
+        // RFC 3708 (every retransmission D-SACKed) or RFC 3522 (the ACK echoes a time before the first retransmission:
+        // the data reached the receiver without them), as Linux's tcp_try_undo_recovery: the reduction is undone.
+        if (this.undo.spurious || this.undo.delayed(tsEcr)) this.undoRecovery(now);
         this.reorder.onRecoveryEnd();
       } else if (!this.c.neg.sackOk) {
         // RFC 6582 3.2 step 5: a partial ACK -> retransmit the first unacknowledged segment.

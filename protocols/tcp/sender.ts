@@ -228,7 +228,7 @@ export class Sender {
     } else if (rttCandidate >= 0) rttMs = rttCandidate;
     if (rttMs !== undefined) this.rttSample(rttMs);
 
-    this.c.rec.onAckAdvanced(now, ack, ackedBytes, flightBefore, rttMs);
+    this.c.rec.onAckAdvanced(now, ack, ackedBytes, flightBefore, rttMs, this.c.neg.tsOk ? seg.tsEcr : undefined);
 
     // RFC 6298 5.2 / 5.3: stop the timer when all is acknowledged, else restart it.
     if (this.c.sb.empty) {
@@ -418,7 +418,7 @@ export class Sender {
     if (!this.c.tx.xmit(now, f, dataLen > 0 ? this.sndBuf : null, offset, dataLen)) return false;
     this.c.sb.retransmitted(now, s);
     if (this.c.rec.inRecovery) this.c.rec.prrOut += s.len;
-    this.c.rec.undo.retransmitted(s.seq, s.len);
+    this.c.rec.undo.retransmitted(s.seq, s.len, this.c.neg.tsOk ? this.c.neg.tsNow(now) : undefined);
     this.c.cnt.nRetrans++;
     this.stats.retransmittedSegs++;
     // RFC 6298 5.3 / 5.5, as Linux tcp_xmit_retransmit_queue: a retransmission of the segment at SND.UNA restarts

@@ -10,8 +10,10 @@
  * the episode (RFC 3708 3: "a D-SACK for a retransmitted segment"): a path that duplicates packets D-SACKs original
  * transmissions too, and those say nothing about the retransmissions. The ranges are kept for up to MAX_RANGES
  * retransmissions per episode; past that, a D-SACK above the marker counts unchecked, as Linux counts D-SACKs for
- * data it no longer holds. Sequence numbers are modular (seq.ts). Nothing throws; nothing is allocated per segment
- * once the range table has grown.
+ * data it no longer holds. With timestamps, the ACK that ends the recovery also tells (RFC 3522 Eifel detection, as
+ * Linux's tcp_packet_delayed): when it echoes a TSval older than the episode's first retransmission, the data up to
+ * the recovery point arrived without any retransmission. Sequence numbers and timestamps are modular. Nothing
+ * throws; nothing is allocated per segment once the range table has grown.
  */
 import { seqGt, seqLt } from './seq.js';
 
@@ -29,6 +31,9 @@ export class SpuriousUndo {
   sent = 0;
   /** Segments reported by D-SACK over the connection's life (Linux's dsack_dups). */
   dsackDups = 0;
+  /** The TSval of the episode's first retransmission (RFC 3522's RetransmitTS), when timestamps are on. */
+  private retransTs = 0;
+  private retransTsSet = false;
   /** [seq, end) of the episode's retransmissions, `n` pairs used. */
   private readonly ranges: number[] = [];
   private n = 0;
@@ -42,6 +47,7 @@ export class SpuriousUndo {
     this.sent = 0;
     this.n = 0;
     this.overflow = false;
+    this.retransTsSet = false;
   }
 
   /** The episode's response is final (a timeout, a probe's repair) or was undone. */
@@ -49,11 +55,15 @@ export class SpuriousUndo {
     this.armed = false;
   }
 
-  /** `len` sequence numbers from `seq` were retransmitted. */
-  retransmitted(seq: number, len: number): void {
+  /** `len` sequence numbers from `seq` were retransmitted, carrying TSval `tsVal` (undefined: no timestamps). */
+  retransmitted(seq: number, len: number, tsVal: number | undefined): void {
     if (!this.armed) return;
     this.retrans++;
     this.sent++;
+    if (!this.retransTsSet && tsVal !== undefined) {
+      this.retransTs = tsVal;
+      this.retransTsSet = true;
+    }
     if (this.n >= MAX_RANGES) {
       this.overflow = true;
       return;
@@ -79,6 +89,15 @@ export class SpuriousUndo {
   /** Every retransmission of the armed episode was D-SACKed (RFC 3708 3: the recovery was spurious). */
   get spurious(): boolean {
     return this.armed && this.retrans === 0;
+  }
+
+  /**
+   * RFC 3522 3.2 (Linux tcp_packet_delayed): an ACK echoing `tsEcr` acknowledges data sent before the episode's first
+   * retransmission: what it covers arrived without one. (A receiver echoes the TSval of the segment that last advanced
+   * its window's left edge, RFC 7323 4.3: a retransmission that filled a hole echoes its own, newer, TSval.)
+   */
+  delayed(tsEcr: number | undefined): boolean {
+    return this.armed && this.retransTsSet && tsEcr !== undefined && tsEcr !== 0 && ((tsEcr - this.retransTs) | 0) < 0;
   }
 
   /** Whether [l, r) overlaps a range retransmitted in the episode. */

@@ -81,6 +81,44 @@ describe('D-SACK and the undo of a fast recovery (RFC 3708 section 3)', () => {
   });
 });
 
+describe('Eifel detection of a spurious fast recovery (RFC 3522; Linux tcp_packet_delayed)', () => {
+  /** Timestamps on; 10 segments sent at t0; 2..4 SACKed: segment 1 fast-retransmitted 30 ms later. */
+  function spuriousOrNot(echoOriginal: boolean): { tt: Tester; cwndBefore: number } {
+    const tt = new Tester({ sack: true, timestamps: true, noDelay: true });
+    const c = tt.establishedWith({ sackPermitted: true, tsVal: 1, window: 65535, mss: 1000 }, 100);
+    const mss = c.info().sndMss; // 1000 - 12 (the timestamps option)
+    c.send(tt.now, bytes(10 * mss));
+    const sent = tt.recvAll();
+    expect(sent).toHaveLength(10);
+    const originalTs = sent[0]!.tsVal!;
+    tt.advance(30);
+    const cwndBefore = c.info().cwnd;
+    tt.send({ flags: ACK, seq: tt.r(1), ack: tt.l(1), window: 65535, tsVal: 2, tsEcr: originalTs, sackBlocks: [tt.l(1 + mss), tt.l(1 + 4 * mss)] });
+    const got = tt.recvAll();
+    const rtx = got.find((seg) => seg.seq === tt.l(1) && seg.payload.length > 0);
+    expect(rtx).toBeDefined();
+    expect(c.info().inRecovery).toBe(true);
+    tt.advance(30);
+    // The cumulative ACK past the recovery point echoes the TSval of the segment that filled the hole: the late
+    // original (sent before the retransmission), or the retransmission itself.
+    tt.send({ flags: ACK, seq: tt.r(1), ack: tt.l(1 + 10 * mss), window: 65535, tsVal: 3, tsEcr: echoOriginal ? originalTs : rtx!.tsVal! });
+    expect(c.info().inRecovery).toBe(false);
+    return { tt, cwndBefore };
+  }
+
+  it('the ACK ending the recovery echoes a time before the retransmission: undone at once, no D-SACK needed', () => {
+    const { tt, cwndBefore } = spuriousOrNot(true);
+    expect(tt.layer.stats.recoveriesUndone).toBe(1); // before: 0 (only D-SACKs could undo)
+    expect(tt.conn.info().cwnd).toBeGreaterThanOrEqual(cwndBefore);
+  });
+
+  it('it echoes the retransmission\'s time (the retransmission filled the hole): the reduction stays', () => {
+    const { tt, cwndBefore } = spuriousOrNot(false);
+    expect(tt.layer.stats.recoveriesUndone).toBe(0);
+    expect(tt.conn.info().cwnd).toBeLessThan(cwndBefore);
+  });
+});
+
 describe('the reordering degree (Linux tcpi_reordering, tcp_check_sack_reordering)', () => {
   function tenSegments(): Tester {
     const tt = new Tester({ sack: true, noDelay: true });
