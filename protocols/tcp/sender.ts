@@ -185,7 +185,10 @@ export class Sender {
       this.c.rec.onDupAck(now);
     }
     const lostBefore = this.c.sb.lostBytes;
-    if (this.c.neg.sackOk && (this.c.sb.sackedBytes > 0 || this.c.sb.retransOut > 0) && !this.c.sb.empty) {
+    // RACK (RFC 8985 6.2) on every ACK that may reveal a loss: with SACKed or retransmitted data outstanding, and
+    // on every ACK of a recovery (a cumulative ACK a retransmission earned can leave neither, while an original sent
+    // before that retransmission is still missing; Linux runs RACK from tcp_fastretrans_alert in Recovery).
+    if (this.c.neg.sackOk && (this.c.sb.sackedBytes > 0 || this.c.sb.retransOut > 0 || this.c.rec.inRecovery) && !this.c.sb.empty) {
       this.c.rec.detectLosses(now);
     }
     // Delivered by this ACK: cumulatively (acked, taking back what was SACKed before) or newly SACKed (RFC 6937).

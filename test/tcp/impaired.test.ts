@@ -119,6 +119,39 @@ describe('Eifel detection of a spurious fast recovery (RFC 3522; Linux tcp_packe
   });
 });
 
+describe('RACK on every ACK of a fast recovery (RFC 8985 6.2; Linux runs it from tcp_fastretrans_alert)', () => {
+  // The cumulative ACK that a retransmission earned can leave nothing SACKed and nothing retransmitted outstanding,
+  // while an original sent before that retransmission is still missing: RACK marks it lost on that very ACK (it was
+  // sent before the most recently delivered segment, longer than RACK.rtt + reo_wnd ago, or arms its timer). byway ran RACK only with
+  // SACKed or retransmitted data outstanding, so the segment waited for the RTO (cwnd 1; 1-2 per 4 MiB on the
+  // impaired path).
+  it('an original sent before a delivered retransmission is retransmitted by RACK, not after an RTO', () => {
+    // Linux's timers: no tail-loss probe armed before the recovery fires in it (it would mask the case here).
+    const tt = new Tester({ sack: true, noDelay: true, rtoFormula: 'linux' });
+    const c = tt.establishedWith({ sackPermitted: true, window: 65535, mss: 1000 }, 100);
+    c.send(tt.now, bytes(5000)); // segments 0..4
+    expect(tt.recvAll()).toHaveLength(5);
+    tt.advance(100);
+    // 1..3 arrived, 0 and 4 did not: three SACKed segments above 0 make it lost (RFC 6675), recovery begins.
+    tt.send({ flags: ACK, seq: tt.r(1), ack: tt.l(1), window: 65535, sackBlocks: [tt.l(1001), tt.l(4001)] });
+    expect(tt.recvAll().map((s) => s.seq)).toEqual([tt.l(1)]);
+    expect(c.info().inRecovery).toBe(true);
+    tt.advance(100);
+    // The retransmission of 0 arrives: the ACK covers 0..3; 4 (sent at 0, before that retransmission) is missing.
+    tt.send({ flags: ACK, seq: tt.r(1), ack: tt.l(4001), window: 65535 });
+    expect(c.info().sackedBytes).toBe(0);
+    // RACK marks it lost now or arms its reordering timer for it (before: nothing until the RTO, 200 ms or more).
+    let at = -1;
+    for (let waited = 0; waited <= 150 && at < 0; waited += 5) {
+      if (tt.recvAll().some((s) => s.seq === tt.l(4001))) at = waited;
+      else tt.advance(5);
+    }
+    expect(at).toBeGreaterThanOrEqual(0);
+    expect(at).toBeLessThan(150);
+    expect(c.info().rtoCount).toBe(0);
+  });
+});
+
 describe('the reordering degree (Linux tcpi_reordering, tcp_check_sack_reordering)', () => {
   function tenSegments(): Tester {
     const tt = new Tester({ sack: true, noDelay: true });
