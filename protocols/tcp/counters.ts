@@ -66,6 +66,8 @@ export class TcpCounters {
       retransmits: this.nRetrans,
       retransOut: this.c.sb.retransOut,
       probes: this.c.tmr.probesUnanswered,
+      reordering: this.c.rec.reorder.degree,
+      reordSeen: this.c.rec.reorder.events,
       minRtt: this.c.rec.rackMinRtt === NEVER ? undefined : this.c.rec.rackMinRtt,
       rtoCount: this.nRto,
       fastRecoveries: this.nFastRec,

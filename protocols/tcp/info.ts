@@ -63,6 +63,8 @@ export interface TcpStats {
   finsDeferred: number;
   rackLosses: number;
   dsacksReceived: number;
+  /** D-SACKs ignored as dubious: more segments reported duplicate than were ever retransmitted (Linux TCPDSACKIgnoredDubious). */
+  dsacksIgnored: number;
   /** Out-of-order segments not kept because the out-of-order queue was at its cap. */
   oooDrops: number;
   /** Out-of-order segments dropped because all connections together hold oooTotalLimit. */
@@ -89,7 +91,7 @@ export function newTcpStats(): TcpStats {
     pawsRejected: 0, badAck: 0, challengeAcksSent: 0, challengeAcksRateLimited: 0, invalidAcksRateLimited: 0, rstsSent: 0, rstsRateLimited: 0, rstsReceived: 0, rstsOutOfWindow: 0, listenDrops: 0,
     resets: 0, synCookiesSent: 0, synCookiesValidated: 0, synCookiesFailed: 0, synQueueDrops: 0, backlogDrops: 0,
     activeOpens: 0, passiveOpens: 0, established: 0, resetsOnClose: 0, timeouts: 0, retransmittedSegs: 0,
-    rtoExpirations: 0, fastRecoveries: 0, recoveriesUndone: 0, tlpProbes: 0, tlpRecoveries: 0, finsDeferred: 0, rackLosses: 0, dsacksReceived: 0, oooDrops: 0, oooTotalDrops: 0, bufferLimitHits: 0,
+    rtoExpirations: 0, fastRecoveries: 0, recoveriesUndone: 0, tlpProbes: 0, tlpRecoveries: 0, finsDeferred: 0, rackLosses: 0, dsacksReceived: 0, dsacksIgnored: 0, oooDrops: 0, oooTotalDrops: 0, bufferLimitHits: 0,
     rcvWindowTrimmed: 0, pmtuUpdates: 0, icmpIgnored: 0, timeWaitReused: 0, timeWaitOverflow: 0,
     keepaliveProbes: 0, zeroWindowProbes: 0, txBlocked: 0,
   };
@@ -135,6 +137,10 @@ export interface TcpInfo {
   retransOut: number;
   /** Zero-window probes sent since the peer last answered (Linux's tcpi_probes). */
   probes: number;
+  /** The path's reordering degree in segments, 3 until measured (Linux's tcpi_reordering; reordering.ts). */
+  reordering: number;
+  /** ACKs that showed reordering (Linux's tcpi_reord_seen). */
+  reordSeen: number;
   /** Smallest RTT sample, ms (Linux's tcpi_min_rtt is windowed; this one is over the connection's life). */
   minRtt: number | undefined;
   rtoCount: number;

@@ -145,8 +145,8 @@ export interface TcpOptions {
   prr?: boolean;
   /**
    * Compute the loss response (ssthresh) from cwnd, as Linux's CUBIC and Reno do, instead of from FlightSize
-   * without the SACKed data (RFC 5681 eq. 4, RFC 9438 4.6, which notes that implementations use cwnd). Default
-   * false (true in the Linux profile).
+   * (SND.NXT - SND.UNA, at most cwnd: RFC 5681 eq. 4, RFC 9438 4.6, which notes that implementations use cwnd).
+   * Default false (true in the Linux profile).
    */
   ssthreshFromCwnd?: boolean;
   /**

@@ -9,6 +9,8 @@ import type { ResolvedTcpOptions } from './options.js';
 import type { TcpStats } from './info.js';
 import type { DeliveryObserver, SentSeg } from './scoreboard.js';
 import { NEVER } from './conn-common.js';
+import { SpuriousUndo } from './undo.js';
+import { ReorderingEstimator } from './reordering.js';
 import { seqAdd, seqDiff, seqGe, seqGt, seqLe, seqLt } from './seq.js';
 
 export class LossRecovery implements DeliveryObserver {
@@ -40,22 +42,13 @@ export class LossRecovery implements DeliveryObserver {
   tlpRetransSeq = 0;
   tlpRetransEnd = 0;
   tlpHigh = 0;
-  /** reo_wnd in quarters of min_RTT (RFC 8985 6.2 step 4), and for how many recoveries it stays widened. */
-  reoWndMult = 1;
-  reoWndPersist = 0;
-  dsackRound = 0;
-  dsackRoundSet = false;
-  reorderingSeen = false;
+  /** Reordering seen, its degree, and RACK's reo_wnd multiplier (reordering.ts). */
+  readonly reorder = new ReorderingEstimator();
   /**
-   * Spurious-recovery undo (RFC 3708 section 3, like Linux's undo_marker / undo_retrans): while armed, the number
-   * of retransmissions since the last fast recovery began that no D-SACK has yet reported as needless. When it
-   * reaches zero every one of them was spurious: the recovery answered reordering, and its cwnd reduction is undone.
+   * Spurious-recovery undo (RFC 3708 section 3, undo.ts): when every retransmission since the last fast recovery
+   * began was D-SACKed, the recovery answered reordering, and its cwnd reduction is undone.
    */
-  undoArmed = false;
-  undoMarker = 0;
-  undoRetrans = 0;
-  /** Retransmissions sent since the episode began (an episode whose retransmission never left is not undone). */
-  undoSent = 0;
+  readonly undo = new SpuriousUndo();
   /**
    * Proportional rate reduction (RFC 6937, option prr): bytes delivered to the receiver and sent by us since the
    * recovery began, RecoverFS (cwnd when it began, as Linux's prior_cwnd), and the window the sender may fill now.
@@ -81,20 +74,17 @@ export class LossRecovery implements DeliveryObserver {
       if (b === 0 && (seqLe(r, ack) || (blocks.length >= 4 && seqLe(blocks[2]!, l) && seqLe(r, blocks[3]!)))) {
         this.c.cnt.nDsack++;
         this.stats.dsacksReceived++;
-        // RFC 3708 3: a D-SACK for data retransmitted in this episode (above where it began) shows a needless one.
-        if (this.undoArmed && this.undoRetrans > 0 && seqGt(r, this.undoMarker)) {
-          this.undoRetrans = Math.max(0, this.undoRetrans - Math.max(1, Math.ceil(seqDiff(r, l) / this.c.neg.mss)));
-          if (this.undoRetrans === 0 && !this.inRecovery) this.undoRecovery(now);
-        }
         // RFC 8985 7.4.2: a D-SACK for the probe's data means the original arrived: the probe repaired nothing.
         if (this.tlpEpisode && seqLe(l, this.tlpRetransSeq) && seqLe(this.tlpRetransEnd, r)) this.tlpDsacked = true;
-        // RFC 8985 6.2 step 4: a D-SACK suggests a spurious retransmission: widen reo_wnd (once per round trip).
-        if (!this.dsackRoundSet || seqGe(this.c.snd.sndUna, this.dsackRound)) {
-          this.dsackRoundSet = true;
-          this.dsackRound = this.c.snd.sndNxt;
-          if (this.reoWndMult < 8) this.reoWndMult++;
-          this.reoWndPersist = 16;
+        // RFC 3708 3: a D-SACK for data retransmitted in this episode shows a needless retransmission (undo.ts;
+        // one the network's duplication explains is dubious, as Linux's tcp_dsack_seen judges, and ignored).
+        if (!this.undo.dsack(l, r, Math.max(1, Math.ceil(seqDiff(r, l) / this.c.neg.mss)), this.c.cnt.nRetrans)) {
+          this.stats.dsacksIgnored++;
+          continue;
         }
+        if (this.undo.spurious && !this.inRecovery) this.undoRecovery(now);
+        // RFC 8985 6.2 step 4: a D-SACK suggests a spurious retransmission: widen reo_wnd (once per round trip).
+        this.reorder.onDsack(this.c.snd.sndUna, this.c.snd.sndNxt);
         continue;
       }
       // Ignore blocks outside (SND.UNA, SND.NXT] (RFC 2018 section 8 / RFC 6675 sanity).
@@ -110,7 +100,7 @@ export class LossRecovery implements DeliveryObserver {
     this.dupAcks++; // without SACK each one lets a segment leave the network (pipe), RFC 6582 3.2 step 4
     // RFC 6582 3.2 step 2: enter fast recovery only when the ACK covers more than `recover`.
     // With SACK, once reordering has been seen, RACK alone decides (as for IsLost in detectLosses).
-    if (this.dupAcks === 3 && !this.inRecovery && seqGt(this.c.snd.sndUna, this.recoverSeq) && !(this.c.neg.sackOk && this.reorderingSeen)) {
+    if (this.dupAcks === 3 && !this.inRecovery && seqGt(this.c.snd.sndUna, this.recoverSeq) && !(this.c.neg.sackOk && this.reorder.seen)) {
       const head = this.c.sb.headSeg();
       if (head && !head.sacked) {
         this.c.sb.markLost(head);
@@ -127,7 +117,7 @@ export class LossRecovery implements DeliveryObserver {
       // responds as for a fast recovery.
       this.tlpEpisode = false;
       if (!this.tlpDsacked && !this.inRecovery) {
-        this.undoArmed = false; // this reduction replaces the state the undo would restore
+        this.undo.disarm(); // this reduction replaces the state the undo would restore
         this.stats.tlpRecoveries++;
         this.c.cc.onEnterRecovery(now, this.lossFlightSize());
         this.c.cc.onExitRecovery(now);
@@ -136,10 +126,10 @@ export class LossRecovery implements DeliveryObserver {
   }
 
   /**
-   * SND.UNA advanced to `ack` (by `ackedBytes`, `flightBefore` having been outstanding): leave recovery at `recover`,
-   * retransmit on a partial ACK without SACK, or let congestion control grow the window.
+   * SND.UNA advanced to `ack` (by `ackedBytes`, `flightBefore` having been outstanding; the ACK echoed `tsEcr`):
+   * leave recovery at `recover`, retransmit on a partial ACK without SACK, or let congestion control grow the window.
    */
-  onAckAdvanced(now: number, ack: number, ackedBytes: number, flightBefore: number, rttMs: number | undefined): void {
+  onAckAdvanced(now: number, ack: number, ackedBytes: number, flightBefore: number, rttMs: number | undefined, tsEcr?: number): void {
     if (!this.c.neg.sackOk && this.o.abcLimit === 0 && this.dupAcks > 0) {
       // Counting delivered segments (abcLimit 0, as Linux's Reno emulation, tcp_remove_reno_sacks): each duplicate
       // ACK reported a segment delivered; the ACK that fills the hole counts only the rest, at least one.
@@ -153,8 +143,10 @@ export class LossRecovery implements DeliveryObserver {
       if (seqGe(ack, this.recoverSeq)) {
         this.inRecovery = false;
         this.c.cc.onExitRecovery(now);
-        if (this.undoArmed && this.undoRetrans === 0) this.undoRecovery(now);
-        if (this.reoWndPersist > 0 && --this.reoWndPersist === 0) this.reoWndMult = 1;
+        // RFC 3708 (every retransmission D-SACKed) or RFC 3522 (the ACK echoes a time before the first retransmission:
+        // the data reached the receiver without them), as Linux's tcp_try_undo_recovery: the reduction is undone.
+        if (this.undo.spurious || this.undo.delayed(tsEcr)) this.undoRecovery(now);
+        this.reorder.onRecoveryEnd();
       } else if (!this.c.neg.sackOk) {
         // RFC 6582 3.2 step 5: a partial ACK -> retransmit the first unacknowledged segment.
         const head = this.c.sb.headSeg();
@@ -177,7 +169,7 @@ export class LossRecovery implements DeliveryObserver {
     this.rackRtt = rtt;
     const end = seqAdd(s.seq, s.len);
     // RFC 8985 6.2 step 3: an original transmission delivered below the forward-most delivery = reordering.
-    if (s.xmits === 1 && seqLt(end, this.rackFack)) this.reorderingSeen = true;
+    if (s.xmits === 1 && seqLt(end, this.rackFack)) this.reorder.delivered(s.seq);
     if (seqGt(end, this.rackFack)) this.rackFack = end;
     // RFC 8985 6.2 step 2 "sent after": by transmission order, not by end sequence for equal timestamps: a
     // retransmission sent in the same millisecond as (or after) a higher segment is later than that segment.
@@ -193,15 +185,15 @@ export class LossRecovery implements DeliveryObserver {
     // RFC 6675 4 IsLost: more than (DupThresh - 1) * SMSS bytes SACKed above an original transmission.
     // Once reordering has been seen, loss detection is RACK's alone (RFC 8985 section 4: a fixed DupThresh marks
     // every segment that three others overtook; Linux raises its reordering threshold instead).
-    if (!this.reorderingSeen && this.c.sb.sackedBytes > 2 * this.c.neg.mss && this.c.sb.markLostByDupThresh(this.c.neg.mss)) marked = true;
+    if (!this.reorder.seen && this.c.sb.sackedBytes > 2 * this.c.neg.mss && this.c.sb.markLostByDupThresh(this.c.neg.mss)) marked = true;
     // RACK: a segment sent before the most recently delivered one, outstanding for longer than rtt + reo_wnd.
     if (this.rackXmitTime >= 0) {
       const srtt = this.c.rtt.srtt ?? this.rackRtt;
       // RFC 8985 6.2 step 4: reo_wnd is 0 in recovery or with DupThresh SACKed segments unless reordering was seen.
       const reoWnd =
-        !this.reorderingSeen && (this.inRecovery || this.c.sb.sackedBytes >= 3 * this.c.neg.mss)
+        !this.reorder.seen && (this.inRecovery || this.c.sb.sackedBytes >= 3 * this.c.neg.mss)
           ? 0
-          : Math.min(this.rackMinRtt === NEVER ? 0 : (this.reoWndMult * this.rackMinRtt) / 4, srtt);
+          : Math.min(this.rackMinRtt === NEVER ? 0 : (this.reorder.reoWndMult * this.rackMinRtt) / 4, srtt);
       let timeout = 0;
       for (let i = this.c.sb.segHead; i < this.c.sb.segs.length; i++) {
         const s = this.c.sb.segs[i]!;
@@ -222,8 +214,8 @@ export class LossRecovery implements DeliveryObserver {
 
   /** RFC 3708 3 (Linux tcp_try_undo_dsack): every retransmission of the episode was needless: undo its response. */
   undoRecovery(now: number): void {
-    this.undoArmed = false;
-    if (this.undoSent === 0) return;
+    this.undo.disarm();
+    if (this.undo.sent === 0) return;
     this.c.cc.undoRecovery?.(now);
     this.c.cnt.nUndo++;
     this.stats.recoveriesUndone++;
@@ -245,21 +237,21 @@ export class LossRecovery implements DeliveryObserver {
     this.prrOut = 0;
     this.c.cc.onEnterRecovery(now, this.lossFlightSize());
     this.prrCwnd = this.c.cc.cwnd; // until the first ACK is counted (onAckDone)
-    this.undoArmed = this.c.neg.sackOk && this.c.cc.undoRecovery !== undefined;
-    this.undoMarker = this.c.snd.sndUna;
-    this.undoRetrans = 0;
-    this.undoSent = 0;
+    this.undo.arm(this.c.snd.sndUna, this.c.neg.sackOk && this.c.cc.undoRecovery !== undefined);
   }
 
   /**
-   * The FlightSize a loss response is computed from (RFC 5681 eq. 4, RFC 9438 4.6): outstanding data without what
-   * the receiver SACKed, and never above cwnd, so a multiplicative decrease can never raise cwnd (recovery keeps
-   * sending as SACKs free the pipe, so SND.NXT - SND.UNA can grow far past cwnd; Linux bases ssthresh on cwnd).
+   * The FlightSize a loss response is computed from (RFC 5681 eq. 4, RFC 9438 4.6): the data sent and not yet
+   * cumulatively acknowledged (RFC 5681 section 2; SACKed data counts, as in RFC 6675 5 step 4.2), never above cwnd,
+   * so a multiplicative decrease can never raise cwnd (recovery keeps sending as SACKs free the pipe, so SND.NXT -
+   * SND.UNA can grow far past cwnd; Linux bases ssthresh on cwnd). Taking the SACKed data out cut far deeper than
+   * beta on a reordering path: RACK's widened reo_wnd lets a round trip's worth be SACKed above a hole before it is
+   * declared lost, and 0.7 x (a few unSACKed segments) left 2-3 segments of a 7-13 segment window.
    */
   lossFlightSize(): number {
     // ssthreshFromCwnd: cwnd itself, as Linux's CUBIC and Reno compute ssthresh (RFC 9438 4.6 notes the practice).
     if (this.o.ssthreshFromCwnd) return this.c.cc.cwnd;
-    const f = seqDiff(this.c.snd.sndNxt, this.c.snd.sndUna) - this.c.sb.sackedBytes;
+    const f = seqDiff(this.c.snd.sndNxt, this.c.snd.sndUna);
     return Math.max(0, Math.min(f, this.c.cc.cwnd));
   }
 
@@ -323,7 +315,7 @@ export class LossRecovery implements DeliveryObserver {
     this.stats.rtoExpirations++;
     // RFC 5681 3.1 / RFC 6298 5.5-5.6: collapse cwnd, back off, retransmit the earliest unacknowledged segment.
     this.c.cc.onRto(now, this.lossFlightSize());
-    this.undoArmed = false; // the timeout's response is not undone (no F-RTO / Eifel here)
+    this.undo.disarm(); // the timeout's response is not undone (no F-RTO / Eifel here)
     this.c.sb.markAllLost();
     this.inRecovery = false;
     this.dupAcks = 0;

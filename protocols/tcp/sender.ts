@@ -182,11 +182,15 @@ export class Sender {
       this.c.rec.onDupAck(now);
     }
     const lostBefore = this.c.sb.lostBytes;
-    if (this.c.neg.sackOk && (this.c.sb.sackedBytes > 0 || this.c.sb.retransOut > 0) && !this.c.sb.empty) {
+    // RACK (RFC 8985 6.2) on every ACK that may reveal a loss: with SACKed or retransmitted data outstanding, and
+    // on every ACK of a recovery (a cumulative ACK a retransmission earned can leave neither, while an original sent
+    // before that retransmission is still missing; Linux runs RACK from tcp_fastretrans_alert in Recovery).
+    if (this.c.neg.sackOk && (this.c.sb.sackedBytes > 0 || this.c.sb.retransOut > 0 || this.c.rec.inRecovery) && !this.c.sb.empty) {
       this.c.rec.detectLosses(now);
     }
     // Delivered by this ACK: cumulatively (acked, taking back what was SACKed before) or newly SACKed (RFC 6937).
     if (this.c.rec.inRecovery) this.c.rec.onAckDone(Math.max(0, acked) + this.c.sb.sackedBytes - sackedBefore, acked > 0, this.c.sb.lostBytes > lostBefore);
+    this.c.rec.reorder.endAck(this.c.rec.rackFack, this.c.neg.mss, !this.c.rec.rtoEpisode);
     if (this.sndRoom() > 0 && this.c.tmr.persistAt !== NEVER) {
       this.c.tmr.persistAt = NEVER;
       this.c.tmr.persistBackoff = 0;
@@ -224,7 +228,7 @@ export class Sender {
     } else if (rttCandidate >= 0) rttMs = rttCandidate;
     if (rttMs !== undefined) this.rttSample(rttMs);
 
-    this.c.rec.onAckAdvanced(now, ack, ackedBytes, flightBefore, rttMs);
+    this.c.rec.onAckAdvanced(now, ack, ackedBytes, flightBefore, rttMs, this.c.neg.tsOk ? seg.tsEcr : undefined);
 
     // RFC 6298 5.2 / 5.3: stop the timer when all is acknowledged, else restart it.
     if (this.c.sb.empty) {
@@ -414,10 +418,7 @@ export class Sender {
     if (!this.c.tx.xmit(now, f, dataLen > 0 ? this.sndBuf : null, offset, dataLen)) return false;
     this.c.sb.retransmitted(now, s);
     if (this.c.rec.inRecovery) this.c.rec.prrOut += s.len;
-    if (this.c.rec.undoArmed) {
-      this.c.rec.undoRetrans++;
-      this.c.rec.undoSent++;
-    }
+    this.c.rec.undo.retransmitted(s.seq, s.len, this.c.neg.tsOk ? this.c.neg.tsNow(now) : undefined);
     this.c.cnt.nRetrans++;
     this.stats.retransmittedSegs++;
     // RFC 6298 5.3 / 5.5, as Linux tcp_xmit_retransmit_queue: a retransmission of the segment at SND.UNA restarts

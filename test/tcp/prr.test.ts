@@ -67,7 +67,7 @@ describe('PRR (RFC 6937)', () => {
 });
 
 describe('ssthreshFromCwnd', () => {
-  it('bases the loss response on cwnd (Linux), not on FlightSize without the SACKed data (RFC 5681 eq. 4)', () => {
+  it('bases the loss response on cwnd (Linux), not on FlightSize (RFC 5681 eq. 4), which counts SACKed data', () => {
     const linux = sackSetup({ ssthreshFromCwnd: true }, 10);
     linux.sack(1, 2);
     linux.sack(1, 3);
@@ -77,7 +77,20 @@ describe('ssthreshFromCwnd', () => {
     rfc.sack(1, 2);
     rfc.sack(1, 3);
     rfc.sack(1, 4);
-    expect(Math.round(rfc.c.info().ssthresh / 100)).toBe(49); // 0.7 * (10 - 3 SACKed) = 4.9 segments
+    // RFC 5681 2: FlightSize is what was sent and not cumulatively acknowledged, SACKed or not: 0.7 * 10 (it was
+    // 0.7 * (10 - 3 SACKed) = 4.9 segments before, a cut that grew with every segment reordering let through).
+    expect(rfc.c.info().ssthresh).toBe(7 * MSS);
+    // Less outstanding than cwnd (the application wrote 6 segments into a 10-segment window): from FlightSize.
+    const t = new Tester({ sack: true, initialWindowSegments: 10, sendBuffer: 256 * 1024, noDelay: true, ssthreshFromCwnd: false });
+    const c = t.establishedWith({ sackPermitted: true, window: 65535, mss: MSS }, 100);
+    c.send(t.now, bytes(6 * MSS));
+    expect(t.recvAll()).toHaveLength(6);
+    for (const r of [2, 3, 4]) {
+      t.advance(1);
+      t.send({ flags: ACK, seq: t.r(1), ack: t.l(1), window: 65535, sackBlocks: [t.l(1 + MSS), t.l(1 + r * MSS)] });
+    }
+    expect(c.info().inRecovery).toBe(true);
+    expect(Math.round(c.info().ssthresh / 100)).toBe(42); // 0.7 * 6 segments
   });
 });
 

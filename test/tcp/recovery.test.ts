@@ -95,9 +95,17 @@ describe('RACK-TLP (RFC 8985)', () => {
     const c = t.establishedWith({ sackPermitted: true }, 40);
     c.send(t.now, bytes(MSS));
     t.recvAll();
-    t.advance(40);
+    // The ACK is late: the tail-loss probe retransmits the segment, and the receiver D-SACKs the probe. (A D-SACK
+    // for data never retransmitted is dubious, the network's duplicate, and widens nothing: Linux tcp_dsack_seen.)
+    let probed = false;
+    for (let i = 0; i < 100 && !probed; i++) {
+      t.advance(10);
+      probed = t.recvAll().some((s) => s.seq === t.l(1) && s.payload.length === MSS);
+    }
+    expect(probed).toBe(true);
     t.send({ flags: ACK, seq: t.r(1), ack: t.l(1 + MSS), sackBlocks: [t.l(1), t.l(1 + MSS)] }); // D-SACK
     expect(c.info().dsacksReceived).toBe(1);
+    expect(c.info().retransmits).toBe(1);
     c.send(t.now, bytes(2 * MSS));
     expect(t.recvAll()).toHaveLength(2);
     t.advance(40);

@@ -159,8 +159,8 @@ describe('TCP simulated-network table (virtual clock)', () => {
   // "ssthresh = 0.7 x FlightSize" RAISES cwnd. In the table's CUBIC 1 ms / deep cell cwnd went 100 KB -> 413 KB on
   // a loss, and bursts of hundreds of retransmissions into a 33-frame queue followed (264,740 retransmits for a
   // 16 MB transfer at first; NewReno, halving, 60). A multiplicative decrease must never increase cwnd: Linux uses
-  // cwnd (tcp_reno_ssthresh, bictcp_recalc_ssthresh); RFC 6937 PRR and RFC 6675 pipe exclude SACKed data.
-  it('bug 4: a loss after a long recovery does not raise cwnd (FlightSize excludes SACKed bytes)', () => {
+  // cwnd (tcp_reno_ssthresh, bictcp_recalc_ssthresh). The response starts from min(SND.NXT - SND.UNA, cwnd).
+  it('bug 4: a loss after a long recovery does not raise cwnd (the FlightSize it starts from is capped at cwnd)', () => {
     const tt = new Tester({ sack: true });
     const c = tt.established({ window: 65535, sackPermitted: true });
     c.send(tt.now, bytes(120_000));

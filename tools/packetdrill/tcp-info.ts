@@ -42,6 +42,10 @@ export function tcpInfoField(conn: TcpConnection, name: string, now: number): nu
       return i.retransOut;
     case 'tcpi_probes':
       return i.probes;
+    case 'tcpi_reordering':
+      return i.reordering;
+    case 'tcpi_reord_seen':
+      return i.reordSeen;
     case 'tcpi_min_rtt':
       return i.minRtt !== undefined ? Math.round(i.minRtt * 1000) : 0;
     case 'tcpi_backoff':
