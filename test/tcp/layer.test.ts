@@ -96,6 +96,18 @@ describe('limits and backpressure', () => {
     t.recv({ seq: t.l(1), payloadLen: 100 });
     expect(c.info().unacked).toBe(100);
   });
+  it('a connection that finds no transmit buffer is retried once per poll, not over and over within it', () => {
+    const t = new Tester();
+    const c = t.established();
+    t.host.blocked = true;
+    c.send(t.now, bytes(100));
+    const before = t.layer.stats.txBlocked;
+    t.layer.poll(t.now);
+    // Each retry that fails re-enters the pending set; visiting it again in the same poll spent whole event-loop
+    // turns on failed transmits (hundreds per poll over the raw-IP driver).
+    expect(t.layer.stats.txBlocked - before).toBe(1);
+    expect(t.layer.pollAt(t.now)).toBe(t.now);
+  });
   it('a SYN that found no transmit buffer goes out on the next poll, not at the RTO', () => {
     const t = new Tester();
     t.host.blocked = true;
