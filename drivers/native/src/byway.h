@@ -28,7 +28,7 @@
 #include <stdbool.h>
 #include <linux/virtio_net.h>
 
-enum bw_kind { BW_TAP = 1, BW_PACKET = 2, BW_XDP = 3, BW_NETLINK = 4, BW_PORT = 5 };
+enum bw_kind { BW_TAP = 1, BW_PACKET = 2, BW_XDP = 3, BW_NETLINK = 4, BW_PORT = 5, BW_RAWIP = 6 };
 
 /* Counter words at the start of the control block. */
 enum {
@@ -87,6 +87,7 @@ struct bw_handle {
 
   uv_poll_t *poll;
   bool poll_active;
+  bool want_writable; /* txWait: the next readiness callback comes when the socket is writable (raw IP) */
   int poll_error;
   napi_ref ready_ref;
   napi_async_context async_ctx;
@@ -139,6 +140,7 @@ int bw_tap_open(napi_env env, napi_value opts, bw_handle *h, napi_value info, bw
 int bw_packet_open(napi_env env, napi_value opts, bw_handle *h, napi_value info, bw_error *e);
 int bw_packet_fanout_data(bw_handle *h, const uint8_t *prog, size_t len);
 int bw_xdp_open(napi_env env, napi_value opts, bw_handle *h, napi_value info, bw_error *e);
+int bw_rawip_open(napi_env env, napi_value opts, bw_handle *h, napi_value info, bw_error *e);
 int bw_xdp_flow(bw_handle *h, uint32_t ip_be, uint16_t port_be, uint8_t proto, bool add);
 int bw_xdp_stats(bw_handle *h, double out[6]);
 
