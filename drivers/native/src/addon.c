@@ -286,6 +286,25 @@ static int if_mtu(const char *ifname) {
   return r == 0 ? ifr.ifr_mtu : -1;
 }
 
+int bw_slab_alloc(bw_handle *h, size_t len, bw_error *e) {
+  h->mem_len = len;
+  if (posix_memalign((void **)&h->mem, 4096, len) != 0) {
+    h->mem = NULL;
+    bw_set_error(e, ENOMEM, "allocate frame slab", "%zu bytes", len);
+    return -1;
+  }
+  h->mem_kind = 2;
+  memset(h->mem, 0, len);
+  return 0;
+}
+
+uint32_t *bw_free_stack(uint32_t n) {
+  uint32_t *s = malloc((n ? n : 1) * sizeof(uint32_t));
+  if (s)
+    for (uint32_t i = 0; i < n; i++) s[i] = n - 1 - i;
+  return s;
+}
+
 int bw_ctl_alloc(bw_handle *h, uint32_t max_batch, uint32_t tx_batch) {
   h->max_batch = max_batch;
   h->tx_batch = tx_batch;

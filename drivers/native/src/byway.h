@@ -132,6 +132,12 @@ int bw_repair_partial(uint8_t *frame, uint32_t len);
 void bw_offload_checksum(uint8_t *frame, uint32_t len, struct virtio_net_hdr *vh);
 bool bw_offload_tso(uint8_t *frame, uint32_t len, uint32_t seg, struct virtio_net_hdr *vh);
 
+/* A zeroed, page-aligned frame slab of `len` bytes for a handle without a kernel ring (TAP, raw IP): h->mem,
+   freed at close. 0, or -1 with `e` filled. */
+int bw_slab_alloc(bw_handle *h, size_t len, bw_error *e);
+/* A malloc'd stack of the slot indices 0..n-1, 0 on top (NULL when out of memory). */
+uint32_t *bw_free_stack(uint32_t n);
+
 /* Allocate the control block (malloc) for a handle. */
 int bw_ctl_alloc(bw_handle *h, uint32_t max_batch, uint32_t tx_batch);
 

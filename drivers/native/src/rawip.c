@@ -146,16 +146,9 @@ int bw_rawip_open(napi_env env, napi_value opts, bw_handle *h, napi_value info, 
   }
   t->slot = (mtu + 63) & ~63u;
   t->tx_slots = tx_slots;
-  h->mem_len = (size_t)tx_slots * t->slot;
-  if (posix_memalign((void **)&h->mem, 4096, h->mem_len) != 0) {
-    h->mem = NULL;
-    bw_set_error(e, ENOMEM, "allocate frame slab", "%zu bytes", h->mem_len);
-    return -1;
-  }
-  h->mem_kind = 2;
-  memset(h->mem, 0, h->mem_len);
+  if (bw_slab_alloc(h, (size_t)tx_slots * t->slot, e) != 0) return -1;
   uint32_t batch = tx_slots < 256 ? tx_slots : 256;
-  t->free_tx = malloc(tx_slots * sizeof(uint32_t));
+  t->free_tx = bw_free_stack(tx_slots);
   t->msgs = calloc(batch, sizeof *t->msgs);
   t->iov = calloc(batch, sizeof *t->iov);
   t->addr = calloc(batch, sizeof *t->addr);
@@ -163,7 +156,6 @@ int bw_rawip_open(napi_env env, napi_value opts, bw_handle *h, napi_value info, 
     bw_set_error(e, ENOMEM, "allocate raw-ip state", NULL);
     return -1;
   }
-  for (uint32_t i = 0; i < tx_slots; i++) t->free_tx[i] = tx_slots - 1 - i;
   t->free_n = tx_slots;
   int got = 0;
   socklen_t gl = sizeof got;
