@@ -123,8 +123,19 @@ export interface NativeXdpConfig {
   readonly repairPartialChecksums: boolean;
 }
 
+/** The raw-IP driver's transmit socket (drivers/native/src/rawip.c). */
+export interface NativeRawIpConfig {
+  readonly netns: string;
+  /** Slot size: the largest IPv4 packet sent. */
+  readonly mtu: number;
+  readonly txSlots: number;
+  /** SO_SNDBUF to ask for (SO_SNDBUFFORCE when privileged), 0 for the kernel's default. */
+  readonly sndbuf: number;
+}
+
 export interface NativeAddon {
   open(kind: 'tap', config: NativeTapConfig): NativeOpenInfo;
+  open(kind: 'rawip', config: NativeRawIpConfig): NativeOpenInfo;
   open(kind: 'packet', config: NativePacketConfig): NativeOpenInfo;
   open(kind: 'xdp', config: NativeXdpConfig): NativeOpenInfo;
   /**
@@ -147,6 +158,8 @@ export interface NativeAddon {
    */
   txSubmit(h: NativeHandle, n: number): number;
   setReady(h: NativeHandle, cb: (() => void) | null): void;
+  /** The next readiness callback comes (also) when the socket is writable again (one-shot; raw IP after EAGAIN). */
+  txWait(h: NativeHandle): void;
   close(h: NativeHandle): void;
   sockError(h: NativeHandle): number;
   linkState(h: NativeHandle): 'up' | 'down' | 'gone';

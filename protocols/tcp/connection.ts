@@ -203,7 +203,8 @@ export class TcpConnection {
     }
     this.snd.makeRoom(data.length);
     if (this.snd.sndBuf.length === 0 && this.snd.sndNxt === this.snd.sndUna) this.snd.progressAt = now; // data starts waiting (user timeout)
-    const n = this.snd.sndBuf.write(data);
+    const room = this.snd.sndLimit() - this.snd.sndBuf.length; // the ring may be larger (makeRoom grows it in steps)
+    const n = this.snd.sndBuf.write(data.length > room ? data.subarray(0, Math.max(0, room)) : data);
     this.snd.more = more;
     if (n < data.length) this.snd.wantWritable = true;
     if (n > 0 && this.state !== 'SYN-SENT' && this.state !== 'SYN-RECEIVED') {

@@ -477,8 +477,12 @@ export class TcpLayer {
     this.limits.finsSincePoll = 0;
     if (this.pendingTx.size > 0) {
       // At most min(timersPerPoll, closeBurst) connections per poll (closes deferred by closeBurst can number
-      // thousands; each counts as one FIN); the rest stay pending and pollAt answers now.
-      let budget = Math.min(this.opts.timersPerPoll, this.opts.closeBurst);
+      // thousands; each counts as one FIN); the rest stay pending and pollAt answers now. And at most once each: a
+      // connection whose output finds no transmit buffer again re-enters the set, which this loop would visit again
+      // (a Set's iteration sees what is added during it), so one blocked connection was retried up to
+      // timersPerPoll times per poll (about 650 failed transmits per event-loop turn over the raw-IP driver,
+      // 2026-12-03, most of each turn's time, with one packet leaving per turn).
+      let budget = Math.min(this.opts.timersPerPoll, this.opts.closeBurst, this.pendingTx.size);
       for (const c of this.pendingTx) {
         if (budget-- <= 0) break;
         this.pendingTx.delete(c);

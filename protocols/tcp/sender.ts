@@ -116,8 +116,13 @@ export class Sender {
         this.c.rechargeBuffers();
       }
       if (len > this.sndBuf.free && this.sndBuf.capacity < limit) {
-        const target = Math.min(limit, Math.max(this.sndBuf.capacity * 2, this.sndBuf.length + len));
-        if (this.host.bufferAllowed(target - this.sndBuf.capacity)) {
+        const cap = this.sndBuf.capacity;
+        // Each resize copies what the ring holds, and the limit (twice cwnd) creeps up by a segment or two per ACK:
+        // growing to just the limit on every write that does not fit copied the whole ring per ACK (1.3 GB copied
+        // for a 5 MiB transfer over the raw-IP driver, 2026-12-03). So grow by at least a quarter, past the limit
+        // if need be (within maxSendBuffer); the connection's send() still queues no more than the limit.
+        const target = Math.min(Math.max(limit, this.o.maxSendBuffer), Math.max(Math.min(limit, Math.max(cap * 2, this.sndBuf.length + len)), cap + (cap >> 2)));
+        if (this.host.bufferAllowed(target - cap)) {
           this.sndBuf.resize(target);
           this.c.rechargeBuffers();
         } else {
@@ -292,7 +297,7 @@ export class Sender {
         // RFC 5681 3.2 step 2 / RFC 6675 5 step 3: the first retransmission on entering recovery ignores cwnd.
         if (!this.c.rec.forceRetransmit && this.c.rec.pipe() + Math.min(s.len, this.c.neg.mss) > cwnd && this.c.rec.pipe() > 0) break;
         this.c.rec.forceRetransmit = false;
-        if (!this.retransmit(now, s, i)) return;
+        if (!this.retransmit(now, s, i)) return this.driverBlocked(sentAck);
         sentAck = true;
       }
     }
@@ -344,7 +349,7 @@ export class Sender {
         pushMulti = g > mss;
       }
       const push = this.o.pushBursts && (len > mss || (pushMulti && seqAdd(this.sndNxt, len) === pushEnd));
-      if (!this.sendNew(now, offset, len, withFin, push)) return;
+      if (!this.sendNew(now, offset, len, withFin, push)) return this.driverBlocked(sentAck);
       sentAck = true;
       if (withFin) break;
     }
@@ -355,6 +360,16 @@ export class Sender {
     this.chrono.set(now, rwndLimited ? 'rwnd' : this.wantWritable ? 'sndbuf' : unsent > 0 || this.sndNxt !== this.sndUna ? 'busy' : 'idle');
     if (!sentAck && (this.c.rcv.ackNow || this.c.rcv.ackSoon)) this.c.tx.sendAck(now);
     this.c.rearm();
+  }
+
+  /**
+   * The driver had no transmit buffer (the layer retries from its next poll): this round ends without cwnd having
+   * limited it, which cwnd growth must hear (Linux's tcp_write_xmit validates cwnd the same way when its queues
+   * stop it). Not reporting it left the last round's "cwnd-limited" standing, and a sender held back by its driver
+   * grew cwnd without bound (to megabytes over the raw-IP driver, with a few hundred kilobytes in flight).
+   */
+  private driverBlocked(sent: boolean): void {
+    if (sent) this.usage.onTransmit(this.sndUna, this.sndNxt, seqDiff(this.sndNxt, this.sndUna) - this.c.sb.sackedBytes, false);
   }
 
   /** TCP_CORK on or off; off pushes what is queued (at `now`, when given). */

@@ -1,8 +1,9 @@
 /** Layer-level behaviour: ports (RFC 6056), 4-tuple reuse, simultaneous close, half-close, backpressure, limits. */
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { ACK, FIN, IP_A, IP_B, Net, bytes, openPair, transfer, build } from './harness.js';
 import { LOCAL_PORT, Tester } from './fixtures.js';
 import { bytesEqual } from '../../protocols/util/bytes.js';
+import { ByteRing } from '../../protocols/tcp/byte-ring.js';
 
 describe('ephemeral ports (RFC 6056 algorithm 3)', () => {
   it('are in range, distinct per destination, and not predictable from a sequential counter', () => {
@@ -95,6 +96,18 @@ describe('limits and backpressure', () => {
     t.layer.poll(t.now);
     t.recv({ seq: t.l(1), payloadLen: 100 });
     expect(c.info().unacked).toBe(100);
+  });
+  it('a connection that finds no transmit buffer is retried once per poll, not over and over within it', () => {
+    const t = new Tester();
+    const c = t.established();
+    t.host.blocked = true;
+    c.send(t.now, bytes(100));
+    const before = t.layer.stats.txBlocked;
+    t.layer.poll(t.now);
+    // Each retry that fails re-enters the pending set; visiting it again in the same poll spent whole event-loop
+    // turns on failed transmits (hundreds per poll over the raw-IP driver).
+    expect(t.layer.stats.txBlocked - before).toBe(1);
+    expect(t.layer.pollAt(t.now)).toBe(t.now);
   });
   it('a SYN that found no transmit buffer goes out on the next poll, not at the RTO', () => {
     const t = new Tester();
@@ -218,5 +231,33 @@ describe('SYN queue pruning (Linux reqsk_timer_handler)', () => {
     const one = drain(1, 256);
     expect(one.gone).toBeGreaterThanOrEqual(FULL);
     expect(one.gone).toBeLessThan(FULL * 1.25);
+  });
+});
+
+describe('send-ring growth', () => {
+  it('grows in steps of at least a quarter while cwnd creeps up, so a bulk sender copies its ring a bounded number of times', () => {
+    const net = new Net(21);
+    const { client, server } = openPair(net);
+    const ring = (): ByteRing => (client as unknown as { snd: { sndBuf: ByteRing } }).snd.sndBuf;
+    let copied = 0;
+    let resizes = 0;
+    const resize = ByteRing.prototype.resize;
+    const spy = vi.spyOn(ByteRing.prototype, 'resize').mockImplementation(function (this: ByteRing, cap: number) {
+      if (this === ring()) {
+        resizes++;
+        copied += this.length;
+      }
+      resize.call(this, cap);
+    });
+    try {
+      const d = bytes(6_000_000, 7);
+      expect(bytesEqual(transfer(net, client, server, d, 5_000_000), d)).toBe(true);
+    } finally {
+      spy.mockRestore();
+    }
+    // Steps of at least a quarter from 16 KiB to at most 4 MiB: 13 resizes copying 14 MB here. Growing to the
+    // creeping limit (twice cwnd) on every write that did not fit: 552 resizes copying 1.0 GB for the same 6 MB.
+    expect(resizes).toBeLessThan(30);
+    expect(copied).toBeLessThan(32 * 1024 * 1024);
   });
 });

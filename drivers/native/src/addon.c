@@ -286,6 +286,25 @@ static int if_mtu(const char *ifname) {
   return r == 0 ? ifr.ifr_mtu : -1;
 }
 
+int bw_slab_alloc(bw_handle *h, size_t len, bw_error *e) {
+  h->mem_len = len;
+  if (posix_memalign((void **)&h->mem, 4096, len) != 0) {
+    h->mem = NULL;
+    bw_set_error(e, ENOMEM, "allocate frame slab", "%zu bytes", len);
+    return -1;
+  }
+  h->mem_kind = 2;
+  memset(h->mem, 0, len);
+  return 0;
+}
+
+uint32_t *bw_free_stack(uint32_t n) {
+  uint32_t *s = malloc((n ? n : 1) * sizeof(uint32_t));
+  if (s)
+    for (uint32_t i = 0; i < n; i++) s[i] = n - 1 - i;
+  return s;
+}
+
 int bw_ctl_alloc(bw_handle *h, uint32_t max_batch, uint32_t tx_batch) {
   h->max_batch = max_batch;
   h->tx_batch = tx_batch;
@@ -465,6 +484,7 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
     if (!strcmp(kind, "tap")) h->kind = BW_TAP, rc = bw_tap_open(env, argv[1], h, out, &e);
     else if (!strcmp(kind, "packet")) h->kind = BW_PACKET, rc = bw_packet_open(env, argv[1], h, out, &e);
     else if (!strcmp(kind, "xdp")) h->kind = BW_XDP, rc = bw_xdp_open(env, argv[1], h, out, &e);
+    else if (!strcmp(kind, "rawip")) h->kind = BW_RAWIP, rc = bw_rawip_open(env, argv[1], h, out, &e);
     else bw_set_error(&e, EINVAL, "open", "unknown driver kind '%s'", kind), rc = -1;
     if (rc == 0 && h->ifname[0]) {
       int mtu = if_mtu(h->ifname);
@@ -543,7 +563,7 @@ static void arm_poll(bw_handle *h) {
        node:net module does): the API's sockets hold the loop themselves while they are active. */
     uv_unref((uv_handle_t *)h->poll);
   }
-  if (uv_poll_start(h->poll, UV_READABLE | UV_DISCONNECT, poll_cb) == 0) h->poll_active = true;
+  if (uv_poll_start(h->poll, (h->want_writable ? UV_WRITABLE : 0) | UV_READABLE | UV_DISCONNECT, poll_cb) == 0) h->poll_active = true;
 }
 
 /* One-shot readiness: stop watching, tell JS; the next rxRelease (the end of receive()) re-arms. */
@@ -552,6 +572,7 @@ static void poll_cb(uv_poll_t *p, int status, int events) {
   if (!h || h->closed) return;
   uv_poll_stop(p);
   h->poll_active = false;
+  h->want_writable = false;
   if (status < 0) h->poll_error = status;
   if (!h->ready_ref) return;
   napi_env env = h->env;
@@ -665,6 +686,20 @@ static napi_value js_tx_submit(napi_env env, napi_callback_info info) {
   if (!handle_count(env, info, UINT32_MAX, UINT32_MAX, &h, &n, &ret)) return ret;
   if (n > h->tx_batch) n = h->tx_batch;
   return bw_ret_int(env, h->ops->tx_submit(h, n));
+}
+
+/*
+ * txWait(handle): the next readiness callback comes (also) when the socket is writable again: for a sender whose
+ * txSubmit stopped at EAGAIN (raw IP), instead of retrying on a timer or spinning. One-shot, like readiness.
+ */
+static napi_value js_tx_wait(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  bw_handle *h = handle_args(env, info, 1, argv);
+  if (!h || h->closed) return NULL;
+  h->want_writable = true;
+  h->poll_active = false; /* uv_poll_start on an active handle changes its events */
+  arm_poll(h);
+  return NULL;
 }
 
 /* setReady(handle, fn | null): readiness from the event loop. */
@@ -858,7 +893,7 @@ static napi_value init(napi_env env, napi_value exports) {
   } fns[] = {
       {"open", js_open},           {"rxBatch", js_rx_batch},     {"rxRelease", js_rx_release},
       {"rxWait", js_rx_wait},
-      {"rxPending", js_rx_pending}, {"txAlloc", js_tx_alloc},     {"txSubmit", js_tx_submit},
+      {"rxPending", js_rx_pending}, {"txAlloc", js_tx_alloc},     {"txSubmit", js_tx_submit}, {"txWait", js_tx_wait},
       {"setReady", js_set_ready},   {"close", js_close},          {"sockError", js_sock_error},
       {"linkState", js_link_state}, {"withNetns", js_with_netns}, {"xdpFlow", js_xdp_flow},
       {"xdpStats", js_xdp_stats},   {"openCount", js_open_count}, {"ifInfo", js_if_info},

@@ -28,7 +28,7 @@
 #include <stdbool.h>
 #include <linux/virtio_net.h>
 
-enum bw_kind { BW_TAP = 1, BW_PACKET = 2, BW_XDP = 3, BW_NETLINK = 4, BW_PORT = 5 };
+enum bw_kind { BW_TAP = 1, BW_PACKET = 2, BW_XDP = 3, BW_NETLINK = 4, BW_PORT = 5, BW_RAWIP = 6 };
 
 /* Counter words at the start of the control block. */
 enum {
@@ -87,6 +87,7 @@ struct bw_handle {
 
   uv_poll_t *poll;
   bool poll_active;
+  bool want_writable; /* txWait: the next readiness callback comes when the socket is writable (raw IP) */
   int poll_error;
   napi_ref ready_ref;
   napi_async_context async_ctx;
@@ -131,6 +132,12 @@ int bw_repair_partial(uint8_t *frame, uint32_t len);
 void bw_offload_checksum(uint8_t *frame, uint32_t len, struct virtio_net_hdr *vh);
 bool bw_offload_tso(uint8_t *frame, uint32_t len, uint32_t seg, struct virtio_net_hdr *vh);
 
+/* A zeroed, page-aligned frame slab of `len` bytes for a handle without a kernel ring (TAP, raw IP): h->mem,
+   freed at close. 0, or -1 with `e` filled. */
+int bw_slab_alloc(bw_handle *h, size_t len, bw_error *e);
+/* A malloc'd stack of the slot indices 0..n-1, 0 on top (NULL when out of memory). */
+uint32_t *bw_free_stack(uint32_t n);
+
 /* Allocate the control block (malloc) for a handle. */
 int bw_ctl_alloc(bw_handle *h, uint32_t max_batch, uint32_t tx_batch);
 
@@ -139,6 +146,7 @@ int bw_tap_open(napi_env env, napi_value opts, bw_handle *h, napi_value info, bw
 int bw_packet_open(napi_env env, napi_value opts, bw_handle *h, napi_value info, bw_error *e);
 int bw_packet_fanout_data(bw_handle *h, const uint8_t *prog, size_t len);
 int bw_xdp_open(napi_env env, napi_value opts, bw_handle *h, napi_value info, bw_error *e);
+int bw_rawip_open(napi_env env, napi_value opts, bw_handle *h, napi_value info, bw_error *e);
 int bw_xdp_flow(bw_handle *h, uint32_t ip_be, uint16_t port_be, uint8_t proto, bool add);
 int bw_xdp_stats(bw_handle *h, double out[6]);
 

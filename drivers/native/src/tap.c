@@ -271,18 +271,10 @@ int bw_tap_open(napi_env env, napi_value opts, bw_handle *h, napi_value info, bw
   t->rx_slots = max_batch;
   t->tx_slots = tx_slots;
   t->tx_base = max_batch * slot;
-  h->mem_len = (size_t)(max_batch + tx_slots) * slot;
-  if (posix_memalign((void **)&h->mem, 4096, h->mem_len) != 0) {
-    h->mem = NULL;
-    bw_set_error(e, ENOMEM, "allocate frame slab", "%zu bytes", h->mem_len);
-    return -1;
-  }
-  h->mem_kind = 2;
-  memset(h->mem, 0, h->mem_len);
-  t->free_tx = malloc(tx_slots * sizeof(uint32_t));
-  for (uint32_t i = 0; i < tx_slots; i++) t->free_tx[i] = tx_slots - 1 - i;
+  if (bw_slab_alloc(h, (size_t)(max_batch + tx_slots) * slot, e) != 0) return -1;
+  t->free_tx = bw_free_stack(tx_slots);
   t->free_n = tx_slots;
-  if (bw_ctl_alloc(h, max_batch, tx_slots < 256 ? tx_slots : 256) != 0) {
+  if (!t->free_tx || bw_ctl_alloc(h, max_batch, tx_slots < 256 ? tx_slots : 256) != 0) {
     bw_set_error(e, ENOMEM, "allocate control block", NULL);
     return -1;
   }
