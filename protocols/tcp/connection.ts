@@ -427,7 +427,8 @@ export class TcpConnection {
     // RFC 5961 5.2: acceptable if SND.UNA - MAX.SND.WND <= SEG.ACK <= SND.NXT.
     if (seqGt(ack, this.snd.sndNxt) || seqLt(ack, seqAdd(this.snd.sndUna, -Math.max(this.snd.maxSndWnd, 1)))) {
       this.host.stats.badAck++;
-      this.rcv.challengeAck(now);
+      // ignoreAckOfUnsent: an ACK of unsent data is dropped silently, as Linux's tcp_ack.
+      if (!(this.host.opts.ignoreAckOfUnsent && seqGt(ack, this.snd.sndNxt))) this.rcv.challengeAck(now);
       return;
     }
     // RFC 7323 4.3: update TS.Recent when the segment covers Last.ACK.sent and its TSval is not older (PAWS_WINDOW
@@ -513,6 +514,7 @@ export class TcpConnection {
     this.rcv.finRcvd = true;
     this.rcv.oooFin = false;
     this.rcv.rcvNxt = seqAdd(this.rcv.rcvNxt, 1);
+    if (this.host.opts.finClearsSack) this.rcv.hasDsack = false; // Linux's tcp_fin: tcp_sack_reset
     const ackOwed = this.rcv.ackNow;
     this.rcv.ackNow = true;
     switch (this.state) {

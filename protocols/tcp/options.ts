@@ -24,6 +24,8 @@ export const LINUX_PROFILE: Readonly<Partial<Omit<TcpOptions, 'rng' | 'profile'>
   rtoFormula: 'linux',
   delayedAckMs: 40,
   delayFinAck: true,
+  finClearsSack: true,
+  ignoreAckOfUnsent: true,
   slowStartAfterIdle: true,
   abcLimit: 0,
   prr: true,
@@ -115,6 +117,18 @@ export interface TcpOptions {
    * (true in the Linux profile).
    */
   delayFinAck?: boolean;
+  /**
+   * Forget the SACK state when a FIN arrives, as Linux's tcp_fin (tcp_sack_reset): the ACK of a FIN that came with
+   * repeated data carries no D-SACK block. RFC 2883 asks for the D-SACK (it is advisory; the sender loses only the
+   * news that it retransmitted in vain). Default false (true in the Linux profile).
+   */
+  finClearsSack?: boolean;
+  /**
+   * Drop a segment whose ACK acknowledges data not yet sent (SEG.ACK > SND.NXT) without answering, as Linux's
+   * tcp_ack does, instead of sending the ACK RFC 9293 3.10.7.4 and RFC 5961 5.2 ask for (counted in badAck either
+   * way; an ACK too old for RFC 5961 5.2 still gets its challenge ACK). Default false (true in the Linux profile).
+   */
+  ignoreAckOfUnsent?: boolean;
   /**
    * Restart from min(initial window, cwnd) when the application sends after more than an RTO without data in
    * flight (RFC 5681 4.1; Linux's tcp_slow_start_after_idle, on by default there). Default false (true in the
@@ -307,6 +321,8 @@ export function resolveTcpOptions(given: TcpOptions, defaultCc: CongestionContro
     delayedAckMs: Math.min(o.delayedAckMs ?? 40, 200),
     quickAcks: o.quickAcks ?? 16,
     delayFinAck: o.delayFinAck ?? false,
+    finClearsSack: o.finClearsSack ?? false,
+    ignoreAckOfUnsent: o.ignoreAckOfUnsent ?? false,
     slowStartAfterIdle: o.slowStartAfterIdle ?? false,
     pushBursts: o.pushBursts ?? true,
     minTsoSegs: o.minTsoSegs ?? 2,

@@ -78,6 +78,8 @@ const TCP: Schema<Omit<TcpOptions, 'rng'>> = {
   closeBurst: number,
   profile: oneOf('byway', 'linux'),
   delayFinAck: bool,
+  finClearsSack: bool,
+  ignoreAckOfUnsent: bool,
   slowStartAfterIdle: bool,
   pushBursts: bool,
   minTsoSegs: number,
