@@ -80,6 +80,8 @@ const TCP: Schema<Omit<TcpOptions, 'rng'>> = {
   delayFinAck: bool,
   finClearsSack: bool,
   ignoreAckOfUnsent: bool,
+  acceptWholeWhenEmpty: bool,
+  acceptFinAtZeroWindow: bool,
   slowStartAfterIdle: bool,
   pushBursts: bool,
   minTsoSegs: number,

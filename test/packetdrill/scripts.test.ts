@@ -59,6 +59,7 @@ export const PASSING = [
   'pmtu_icmp/tcp_advmss_pmtu_ipv4.pkt',
   'receive_window_sack/rcv-rtt-with-timestamps-new.pkt',
   'receive_window_sack/tcp_dsack_mult.pkt',
+  'receive_window_sack/tcp_rcv_zero_wnd_fin.pkt',
   'reset_validation/listen-incoming-ack.pkt',
   'reset_validation/listen-incoming-no-tcp-flags.pkt',
   'reset_validation/listen-incoming-rst.pkt',
