@@ -350,7 +350,13 @@ export class TcpConnection {
 
     // First check: sequence number acceptability (RFC 9293 3.10.7.4 table).
     const rcvEnd = this.rcv.windowEnd(); // as offered before this segment (output below may move the edge)
-    const ok = this.rcv.acceptable(seq, segLen);
+    let ok = this.rcv.acceptable(seq, segLen);
+    if (!ok && this.host.opts.acceptFinAtZeroWindow && fin && !syn && !rst && de === ds && seq === this.rcv.rcvNxt) {
+      // A bare FIN at RCV.NXT into a zero window is taken and ACKed at once: Linux 6.x's tcp_data_queue queues it,
+      // and its failed memory schedule (the buffer is full) asks for the ACK now (ICSK_ACK_NOW), delayFinAck or not.
+      ok = true;
+      this.rcv.ackNow = true;
+    }
     if (!ok) {
       if (rst) {
         this.host.stats.rstsOutOfWindow++; // RFC 5961 3.2: ignored
@@ -427,7 +433,8 @@ export class TcpConnection {
     // RFC 5961 5.2: acceptable if SND.UNA - MAX.SND.WND <= SEG.ACK <= SND.NXT.
     if (seqGt(ack, this.snd.sndNxt) || seqLt(ack, seqAdd(this.snd.sndUna, -Math.max(this.snd.maxSndWnd, 1)))) {
       this.host.stats.badAck++;
-      this.rcv.challengeAck(now);
+      // ignoreAckOfUnsent: an ACK of unsent data is dropped silently, as Linux's tcp_ack.
+      if (!(this.host.opts.ignoreAckOfUnsent && seqGt(ack, this.snd.sndNxt))) this.rcv.challengeAck(now);
       return;
     }
     // RFC 7323 4.3: update TS.Recent when the segment covers Last.ACK.sent and its TSval is not older (PAWS_WINDOW
@@ -449,7 +456,9 @@ export class TcpConnection {
         seq = this.rcv.rcvNxt;
       }
       const room = seqDiff(rcvEnd, seq);
-      if (de - ds > room) {
+      // acceptWholeWhenEmpty: Linux takes an in-order segment whole when its receive queue is empty.
+      const whole = this.host.opts.acceptWholeWhenEmpty && room > 0 && seq === this.rcv.rcvNxt && this.rcv.rcvBuf.length === 0;
+      if (de - ds > room && !whole) {
         this.host.stats.rcvWindowTrimmed += de - ds - Math.max(room, 0);
         de = ds + Math.max(room, 0);
         fin = false;
@@ -513,6 +522,7 @@ export class TcpConnection {
     this.rcv.finRcvd = true;
     this.rcv.oooFin = false;
     this.rcv.rcvNxt = seqAdd(this.rcv.rcvNxt, 1);
+    if (this.host.opts.finClearsSack) this.rcv.hasDsack = false; // Linux's tcp_fin: tcp_sack_reset
     const ackOwed = this.rcv.ackNow;
     this.rcv.ackNow = true;
     switch (this.state) {

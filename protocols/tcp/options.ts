@@ -24,6 +24,10 @@ export const LINUX_PROFILE: Readonly<Partial<Omit<TcpOptions, 'rng' | 'profile'>
   rtoFormula: 'linux',
   delayedAckMs: 40,
   delayFinAck: true,
+  finClearsSack: true,
+  ignoreAckOfUnsent: true,
+  acceptWholeWhenEmpty: true,
+  acceptFinAtZeroWindow: true,
   slowStartAfterIdle: true,
   abcLimit: 0,
   prr: true,
@@ -115,6 +119,31 @@ export interface TcpOptions {
    * (true in the Linux profile).
    */
   delayFinAck?: boolean;
+  /**
+   * Forget the SACK state when a FIN arrives, as Linux's tcp_fin (tcp_sack_reset): the ACK of a FIN that came with
+   * repeated data carries no D-SACK block. RFC 2883 asks for the D-SACK (it is advisory; the sender loses only the
+   * news that it retransmitted in vain). Default false (true in the Linux profile).
+   */
+  finClearsSack?: boolean;
+  /**
+   * Drop a segment whose ACK acknowledges data not yet sent (SEG.ACK > SND.NXT) without answering, as Linux's
+   * tcp_ack does, instead of sending the ACK RFC 9293 3.10.7.4 and RFC 5961 5.2 ask for (counted in badAck either
+   * way; an ACK too old for RFC 5961 5.2 still gets its challenge ACK). Default false (true in the Linux profile).
+   */
+  ignoreAckOfUnsent?: boolean;
+  /**
+   * Take an in-order segment whole, even past the window, when nothing waits to be read, as Linux's tcp_data_queue
+   * (sk_forced_mem_schedule on an empty receive queue), instead of trimming it to the window (RFC 9293 3.10.7.4).
+   * The buffer overfills by at most that segment (a GRO packet, 64 KiB); the window offered is then zero. Default
+   * false (true in the Linux profile).
+   */
+  acceptWholeWhenEmpty?: boolean;
+  /**
+   * Take a bare FIN at RCV.NXT when the window is zero, as Linux 6.x's tcp_data_queue (it breaks a FIN/ACK loop
+   * with stacks that send FINs into a closed window), instead of answering it with an ACK (RFC 9293 3.10.7.4: a
+   * segment of length 1 is unacceptable at RCV.WND = 0). Default false (true in the Linux profile).
+   */
+  acceptFinAtZeroWindow?: boolean;
   /**
    * Restart from min(initial window, cwnd) when the application sends after more than an RTO without data in
    * flight (RFC 5681 4.1; Linux's tcp_slow_start_after_idle, on by default there). Default false (true in the
@@ -307,6 +336,10 @@ export function resolveTcpOptions(given: TcpOptions, defaultCc: CongestionContro
     delayedAckMs: Math.min(o.delayedAckMs ?? 40, 200),
     quickAcks: o.quickAcks ?? 16,
     delayFinAck: o.delayFinAck ?? false,
+    finClearsSack: o.finClearsSack ?? false,
+    ignoreAckOfUnsent: o.ignoreAckOfUnsent ?? false,
+    acceptWholeWhenEmpty: o.acceptWholeWhenEmpty ?? false,
+    acceptFinAtZeroWindow: o.acceptFinAtZeroWindow ?? false,
     slowStartAfterIdle: o.slowStartAfterIdle ?? false,
     pushBursts: o.pushBursts ?? true,
     minTsoSegs: o.minTsoSegs ?? 2,

@@ -276,13 +276,15 @@ export class Receiver {
   rcvWrite(d: Uint8Array, start: number, end: number): number {
     let ring = this.rcvBuf;
     const len = end - start;
-    if (len > ring.free && ring.capacity < this.rcvCap) {
-      const cap = Math.min(this.rcvCap, Math.max(ring.capacity * 2, ring.length + len, INITIAL_RING));
+    // acceptWholeWhenEmpty: a segment into an empty buffer is taken whole (the connection checked it is in order).
+    const limit = this.o.acceptWholeWhenEmpty && ring.length === 0 ? Math.max(this.rcvCap, len) : this.rcvCap;
+    if (len > ring.free && ring.capacity < limit) {
+      const cap = Math.min(limit, Math.max(ring.capacity * 2, ring.length + len, INITIAL_RING));
       // The logical buffer (rcvCap) is already charged; the shared empty ring is replaced, never resized.
       if (ring === EMPTY_RING) this.rcvBuf = ring = new ByteRing(cap);
       else ring.resize(cap);
     }
-    return ring.writeRange(d, start, Math.min(end, start + this.rcvFree()));
+    return ring.writeRange(d, start, Math.min(end, start + Math.max(this.rcvFree(), limit - ring.length)));
   }
 
   /**
