@@ -150,6 +150,13 @@ describe('reordering found by a partial ACK that a late original caused (Linux t
     expect(tt.conn.rec.reorder.seen).toBe(true); // before: false
     expect(tt.conn.info().reordSeen).toBe(1);
   });
+
+  it('it echoes the retransmission\'s time (the retransmission filled the hole): no reordering', () => {
+    // (Before the trimAcked fix, SACKed 2..4 fed to RACK again by this ACK, below RACK.fack, looked reordered.)
+    const tt = partial(false);
+    expect(tt.conn.rec.reorder.seen).toBe(false);
+    expect(tt.conn.info().reordSeen).toBe(0);
+  });
 });
 
 describe('RACK on every ACK of a fast recovery (RFC 8985 6.2; Linux runs it from tcp_fastretrans_alert)', () => {
