@@ -147,6 +147,12 @@ export class LossRecovery implements DeliveryObserver {
         // the data reached the receiver without them), as Linux's tcp_try_undo_recovery: the reduction is undone.
         if (this.undo.spurious || this.undo.delayed(tsEcr)) this.undoRecovery(now);
         this.reorder.onRecoveryEnd();
+      } else if (this.c.neg.sackOk && this.undo.delayed(tsEcr)) {
+        // Linux tcp_try_undo_partial: a partial ACK echoing a time before the episode's first retransmission was
+        // caused by an original that arrived late, not by a retransmission: the hole was reordering. Recorded at the
+        // old SND.UNA, as tcp_check_sack_reordering(prior_snd_una), so RACK widens reo_wnd from now on.
+        this.reorder.delivered(seqAdd(ack, -ackedBytes));
+        this.reorder.endAck(this.rackFack, this.c.neg.mss, true);
       } else if (!this.c.neg.sackOk) {
         // RFC 6582 3.2 step 5: a partial ACK -> retransmit the first unacknowledged segment.
         const head = this.c.sb.headSeg();

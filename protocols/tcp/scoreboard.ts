@@ -83,7 +83,8 @@ export class Scoreboard {
   }
 
   /**
-   * Drop what `ack` covers cumulatively (trimming a record it covers in part), telling `rack` of each delivered one.
+   * Drop what `ack` covers cumulatively (trimming a record it covers in part), telling `rack` of each newly delivered
+   * one (not those SACKed before).
    * Returns the RTT sample Karn's rule allows (the time since the newest fully acknowledged record was sent, when it
    * was sent only once), or -1.
    */
@@ -95,7 +96,9 @@ export class Scoreboard {
       const end = seqAdd(s.seq, s.len);
       if (seqLe(end, ack)) {
         if (s.xmits === 1) rttCandidate = now - s.xmitTime;
-        rack.rackUpdate(now, s);
+        // RACK.update is for newly delivered records only (RFC 8985 6.2 step 2; Linux's tcp_clean_rtx_queue skips
+        // SACKed skbs): one SACKed before would set RACK.rtt to its age, and, lying below RACK.fack, look reordered.
+        if (!s.sacked) rack.rackUpdate(now, s);
         this.unaccount(s);
         if (s.fin) this.finDelivered = true;
         if (this.segPool === null) this.segPool = [s];

@@ -115,6 +115,27 @@ describe('RACK-TLP (RFC 8985)', () => {
     t.advance(1);
     t.recv({ seq: t.l(1 + MSS), payloadLen: MSS });
   });
+  it('a cumulative ACK over SACKed data does not feed RACK again: RACK.rtt stays an RTT, no reordering recorded', () => {
+    // RFC 8985 6.2 step 2 is for newly delivered segments (Linux calls tcp_rack_advance only for those): segments
+    // SACKed before and then covered by the ACK that ends the recovery would set RACK.rtt to their age and, lying
+    // below RACK.fack, look reordered on a path that never reorders.
+    const t = new Tester({ sack: true, timestamps: false });
+    const c = t.establishedWith({ sackPermitted: true }, 40);
+    c.send(t.now, bytes(10 * MSS));
+    expect(t.recvAll()).toHaveLength(10);
+    t.advance(40);
+    t.send({ flags: ACK, seq: t.r(1), ack: t.l(1), sackBlocks: [t.l(1 + MSS), t.l(1 + 10 * MSS)] });
+    expect(t.recvAll()[0]).toMatchObject({ seq: t.l(1), payloadLen: MSS }); // the first segment was lost
+    expect(c.info().inRecovery).toBe(true);
+    expect(c.rec.rackRtt).toBe(40);
+    t.advance(40);
+    t.send({ flags: ACK, seq: t.r(1), ack: t.l(1 + 10 * MSS) }); // the retransmission arrived
+    expect(c.info().inRecovery).toBe(false);
+    expect(c.rec.rackRtt).toBe(40); // the retransmission's RTT, not the SACKed segments' age (80)
+    expect(c.rec.reorder.seen).toBe(false);
+    expect(c.info().reordSeen).toBe(0);
+    expect(c.info().reordering).toBe(3);
+  });
   it('a tail loss is repaired by a probe (TLP) before the RTO', () => {
     const t = new Tester({ sack: true });
     const c = t.establishedWith({ sackPermitted: true }, 40);
