@@ -191,7 +191,15 @@ export interface NativeAddon {
   fanoutData(h: NativeHandle, program: Uint8Array): number;
   /** Handles opened and not yet closed in this process (for leak tests); netlink sockets and reservations count. */
   openCount(): number;
+  /** An event-loop turn source (drivers/native/src/turn.c): `fn` runs in the check phase of each armed iteration. */
+  turnOpen(fn: () => void): NativeTurnHandle;
+  turnArm(t: NativeTurnHandle): void;
+  turnDisarm(t: NativeTurnHandle): void;
+  turnClose(t: NativeTurnHandle): void;
 }
+
+/** Opaque turn handle (a Node-API external). */
+export type NativeTurnHandle = { readonly __bywayNativeTurn: unique symbol };
 
 const here = dirname(fileURLToPath(import.meta.url));
 /** Where the addon lives: beside this file in the source tree, or back in the source tree from dist/. */

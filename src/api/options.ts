@@ -139,6 +139,7 @@ const STACK: Schema<StackOptions> = {
   gro: bool,
   answerArp: bool,
   spinUs: num(0, 10000),
+  nativeTurns: bool,
   clock: (v) => (isObject(v) && typeof v['now'] === 'function' ? undefined : 'an object with now()'),
   rng: (v) => (isObject(v) && typeof v['nextU32'] === 'function' ? undefined : 'an object with nextU32()'),
 };

@@ -25,6 +25,10 @@
  * 64 B UDP one-way receive +24-30 %, UDP/TCP ping-pong half round trip about halved. Cost: up to spinMs of CPU
  * after each burst; an idle stack still costs nothing. spinMs 0 turns it off. Within the window each empty turn
  * spins natively for what is left of it (at most spinUs, never past the node's next timer).
+ * Turns: by default a poll "soon" is a setImmediate. `turns` may supply a source that runs the loop's callback
+ * in the same place (the check phase) without making an Immediate per turn (drivers/native/turn.ts, given by the
+ * API when the addon is built): a busy ping-pong arms a turn per poll, and each Immediate (with Node's
+ * processImmediate) was about 200 B of garbage.
  * Uses only the timer globals (setTimeout, setImmediate), no `node:` import.
  */
 import { invalidArg } from '../../protocols/util/errors.js';
@@ -47,6 +51,39 @@ export interface PollLoopOptions {
   readonly spinUs?: number;
   /** The driver's native spin (FrameDriver.wait), bound to it; absent: none. */
   readonly wait?: ((now: number, spinUs: number) => boolean) | undefined;
+  /** Makes the source of "poll in the next event-loop turn"; absent (or returning undefined): setImmediate. */
+  readonly turns?: ((run: () => void) => TurnSource | undefined) | undefined;
+}
+
+/** Calls the loop's run() once per arm(), in a later event-loop turn (setImmediate's place and semantics). */
+export interface TurnSource {
+  arm(): void;
+  disarm(): void;
+  close(): void;
+}
+
+/** The default turn source: one setImmediate per arm. */
+function immediateTurns(run: () => void): TurnSource {
+  let pending: ReturnType<typeof setImmediate> | undefined;
+  const fire = (): void => {
+    pending = undefined;
+    run();
+  };
+  return {
+    // Never unref'd: Node runs an unref'd immediate only when something else wakes the event loop, which would
+    // stall a poll behind the next unrelated timer. An immediate runs once and does not keep the process alive.
+    arm: () => {
+      if (pending === undefined) pending = setImmediate(fire);
+    },
+    disarm: () => {
+      if (pending !== undefined) clearImmediate(pending);
+      pending = undefined;
+    },
+    close: () => {
+      if (pending !== undefined) clearImmediate(pending);
+      pending = undefined;
+    },
+  };
 }
 
 const DEFAULT_SPIN_MS = 0.1;
@@ -61,7 +98,9 @@ const MAX_EMPTY_SPINS = 1000;
 export class PollLoop {
   private timer: ReturnType<typeof setTimeout> | undefined;
   private timerAt = Infinity;
-  private immediate: ReturnType<typeof setImmediate> | undefined;
+  /** A turn is armed and has not run yet. */
+  private turnArmed = false;
+  private turnSource: TurnSource | undefined;
   private running = false;
   private refed = true;
   private readonly mode: 'event' | 'busy';
@@ -91,6 +130,7 @@ export class PollLoop {
   start(): void {
     if (this.running) return;
     this.running = true;
+    this.turnSource = this.options.turns?.(this.run) ?? immediateTurns(this.run);
     this.schedule();
   }
 
@@ -110,10 +150,9 @@ export class PollLoop {
 
   /** One poll in the next event-loop turn (setImmediate), unless one is already due. */
   private arm(): void {
-    if (!this.running || this.immediate !== undefined) return;
-    // Never unref'd: Node runs an unref'd immediate only when something else wakes the event loop, which would
-    // stall a poll behind the next unrelated timer. An immediate runs once and does not keep the process alive.
-    this.immediate = setImmediate(this.run);
+    if (!this.running || this.turnArmed) return;
+    this.turnArmed = true;
+    this.turnSource!.arm();
   }
 
   private readonly microRun = (): void => {
@@ -125,9 +164,10 @@ export class PollLoop {
   stop(): void {
     this.running = false;
     if (this.timer !== undefined) clearTimeout(this.timer);
-    if (this.immediate !== undefined) clearImmediate(this.immediate);
+    this.turnSource?.close();
+    this.turnSource = undefined;
+    this.turnArmed = false;
     this.timer = undefined;
-    this.immediate = undefined;
     this.timerAt = Infinity;
   }
 
@@ -161,7 +201,7 @@ export class PollLoop {
   };
 
   private readonly run = (): void => {
-    this.immediate = undefined;
+    this.turnArmed = false;
     this.microDone = false;
     this.turn(true);
   };

@@ -899,6 +899,8 @@ static napi_value init(napi_env env, napi_value exports) {
       {"xdpStats", js_xdp_stats},   {"openCount", js_open_count}, {"ifInfo", js_if_info},
       {"nlOpen", bw_js_nl_open},    {"nlSend", bw_js_nl_send},    {"nlRecv", bw_js_nl_recv},
       {"portReserve", bw_js_port_reserve}, {"fanoutData", js_fanout_data},
+      {"turnOpen", bw_js_turn_open}, {"turnArm", bw_js_turn_arm}, {"turnDisarm", bw_js_turn_disarm},
+      {"turnClose", bw_js_turn_close},
   };
   for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++) {
     napi_value f;

@@ -160,6 +160,10 @@ napi_value bw_js_nl_open(napi_env env, napi_callback_info info);
 napi_value bw_js_nl_send(napi_env env, napi_callback_info info);
 napi_value bw_js_nl_recv(napi_env env, napi_callback_info info);
 napi_value bw_js_port_reserve(napi_env env, napi_callback_info info);
+napi_value bw_js_turn_open(napi_env env, napi_callback_info info);
+napi_value bw_js_turn_arm(napi_env env, napi_callback_info info);
+napi_value bw_js_turn_disarm(napi_env env, napi_callback_info info);
+napi_value bw_js_turn_close(napi_env env, napi_callback_info info);
 
 /*
  * The open options, as TypeScript hands them over (drivers/native/index.ts Native*Config): every field present,

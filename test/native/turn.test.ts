@@ -1,0 +1,161 @@
+/**
+ * The addon's event-loop turns (drivers/native/src/turn.c), which the poll loop uses instead of setImmediate: one
+ * call per arm in a later turn, nextTicks and microtasks drained after each call, the process kept alive while armed
+ * and not otherwise, errors thrown by the callback on the uncaught-exception path, clean-up in a worker thread; and
+ * two stacks exchanging datagrams with and without them. Real event loop: it waits on events, never on a sleep.
+ */
+import { spawnSync } from 'node:child_process';
+import { Worker } from 'node:worker_threads';
+import { describe, expect, it } from 'vitest';
+import { loadNative, nativeAvailability } from '../../drivers/native/index.js';
+import { openNativeTurns } from '../../drivers/native/turn.js';
+import { memoryLink } from '../../drivers/memory/index.js';
+import { createStack } from '../../src/index.js';
+import { requirePrivileged } from '../helpers/netns.js';
+
+const avail = nativeAvailability();
+const skip = !avail.available && !requirePrivileged;
+const addonPath = (): string => {
+  // The loader's own path resolution, for child processes that load the addon directly.
+  const p = new URL('../../drivers/native/build/Release/byway_native.node', import.meta.url).pathname;
+  return p;
+};
+
+/** Runs a CommonJS snippet in a child Node with the addon at `addon`; its exit code, stdout and stderr. */
+function child(code: string): { status: number | null; out: string; err: string } {
+  const r = spawnSync(process.execPath, ['-e', `const addon = require(${JSON.stringify(addonPath())});\n${code}`], { encoding: 'utf8', timeout: 20_000 });
+  return { status: r.status, out: r.stdout, err: r.stderr };
+}
+
+describe.skipIf(skip)('native event-loop turns', () => {
+  it('calls once per arm, in a later turn, however often armed before it runs', async () => {
+    const n = loadNative();
+    let calls = 0;
+    let done!: () => void;
+    const ran = new Promise<void>((r) => (done = r));
+    const t = n.turnOpen(() => {
+      calls++;
+      done();
+    });
+    try {
+      n.turnArm(t);
+      n.turnArm(t);
+      n.turnArm(t);
+      expect(calls).toBe(0); // never synchronously
+      await ran;
+      expect(calls).toBe(1);
+      // Disarmed before its turn: no call. A setImmediate queued after the disarm runs in the turn it would have.
+      n.turnArm(t);
+      n.turnDisarm(t);
+      await new Promise<void>((r) => setImmediate(r));
+      await new Promise<void>((r) => setImmediate(r));
+      expect(calls).toBe(1);
+    } finally {
+      n.turnClose(t);
+      n.turnClose(t); // idempotent
+    }
+    n.turnArm(t); // arming a closed handle does nothing (and does not crash)
+    await new Promise<void>((r) => setImmediate(r));
+    expect(calls).toBe(1);
+  });
+
+  it('drains nextTicks and microtasks after each call, before the next turn', async () => {
+    const n = loadNative();
+    const seen: string[] = [];
+    let round = 0;
+    let done!: () => void;
+    const finished = new Promise<void>((r) => (done = r));
+    const t = n.turnOpen(() => {
+      round++;
+      seen.push(`turn ${round}`);
+      if (round === 3) {
+        done();
+        return;
+      }
+      process.nextTick(() => seen.push(`tick ${round}`));
+      void Promise.resolve().then(() => seen.push(`micro ${round}`));
+      n.turnArm(t);
+    });
+    try {
+      n.turnArm(t);
+      await finished;
+    } finally {
+      n.turnClose(t);
+    }
+    expect(seen).toEqual(['turn 1', 'tick 1', 'micro 1', 'turn 2', 'tick 2', 'micro 2', 'turn 3']);
+  });
+
+  it('keeps the process alive while armed, and only then', () => {
+    // Armed from a timer: the process must live to run the turn (which prints), then exit on its own.
+    const armed = child(`const t = addon.turnOpen(() => { console.log('ran'); addon.turnClose(t); });
+      setTimeout(() => addon.turnArm(t), 5);`);
+    expect(armed.err).toBe('');
+    expect(armed.out).toBe('ran\n');
+    expect(armed.status).toBe(0);
+    // Open but never armed: nothing holds the loop, the process exits at once without calling.
+    const idle = child(`const t = addon.turnOpen(() => console.log('ran')); console.log('end');`);
+    expect(idle.out).toBe('end\n');
+    expect(idle.status).toBe(0);
+  });
+
+  it('sends an error thrown by the callback to uncaughtException', () => {
+    const r = child(`process.on('uncaughtException', (e) => { console.log('caught ' + e.message); process.exit(7); });
+      const t = addon.turnOpen(() => { throw new Error('boom'); }); addon.turnArm(t);`);
+    expect(r.out).toBe('caught boom\n');
+    expect(r.status).toBe(7);
+  });
+
+  it('is cleaned up with a worker thread that leaves it armed', async () => {
+    const src = `const { parentPort } = require('node:worker_threads'); const addon = require(${JSON.stringify(addonPath())});
+      let n = 0; const t = addon.turnOpen(() => { if (++n === 100) parentPort.postMessage(n); addon.turnArm(t); });
+      addon.turnArm(t);`;
+    const w = new Worker(src, { eval: true });
+    const got = await new Promise<number>((resolve, reject) => {
+      w.once('message', resolve);
+      w.once('error', reject);
+    });
+    expect(got).toBe(100);
+    // The worker's loop never runs dry (the turn re-arms itself): terminate() ends it; its clean-up hook closes the
+    // handles, so the process (and this test) goes on.
+    expect(await w.terminate()).toBe(1);
+    const again = openNativeTurns(() => {});
+    expect(again).toBeDefined();
+    again!.close();
+  });
+
+  it('carries a datagram ping-pong between two stacks, as setImmediate does', async () => {
+    // Count the stacks' native turn sources: two with nativeTurns (the default), none with false.
+    const n = loadNative() as unknown as { turnOpen: (fn: () => void) => unknown };
+    const real = n.turnOpen;
+    let opened = 0;
+    n.turnOpen = (fn) => {
+      opened++;
+      return real(fn);
+    };
+    for (const nativeTurns of [true, false]) {
+      opened = 0;
+      const [da, db] = memoryLink();
+      const a = createStack({ driver: da, address: '10.0.0.1/24', nativeTurns });
+      const b = createStack({ driver: db, address: '10.0.0.2/24', nativeTurns });
+      try {
+        const sa = a.dgram.createSocket('udp4');
+        const sb = b.dgram.createSocket('udp4');
+        await new Promise<void>((r) => sb.bind(7000, '10.0.0.2', () => r()));
+        sb.on('message', (m: Buffer, ri: { port: number; address: string }) => sb.send(m, ri.port, ri.address));
+        let left = 200;
+        await new Promise<void>((resolve) => {
+          sa.on('message', () => (--left === 0 ? resolve() : sa.send('x', 7000, '10.0.0.2')));
+          sa.send('x', 7000, '10.0.0.2');
+        });
+        expect(left).toBe(0);
+        expect(opened).toBe(nativeTurns ? 2 : 0);
+        sa.close();
+        sb.close();
+      } finally {
+        await a.close();
+        await b.close();
+        n.turnOpen = real;
+      }
+    }
+  });
+});
