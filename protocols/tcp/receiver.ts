@@ -53,10 +53,18 @@ export class Receiver {
   /** Auto-tuning: when the current measurement interval began and what the reader took in it. */
   rcvSpaceTime = 0;
   rcvSpaceCopied = 0;
-  /** Receive-side RTT estimate (ms) for auto-tuning (like Linux tcp_rcv_rtt_measure), undefined until measured. */
-  rcvRtt: number | undefined = undefined;
+  /**
+   * Receive-side RTT estimate (ms) for auto-tuning (like Linux tcp_rcv_rtt_measure), negative until measured. A
+   * number field, never undefined: a field that may hold undefined boxes every double stored in it (a heap number
+   * per segment received); `rcvRtt` gives the undefined form.
+   */
+  private rcvRttV = -1;
   rcvRttSeq = 0;
   rcvRttTime = -1;
+
+  get rcvRtt(): number | undefined {
+    return this.rcvRttV >= 0 ? this.rcvRttV : undefined;
+  }
   /** When an unacceptable segment was last answered (the invalidAckIntervalMs rate limit). */
   lastInvalidAckAt = -Infinity;
 
@@ -138,13 +146,13 @@ export class Receiver {
   rcvRttMeasure(now: number, tsEcr: number | undefined): void {
     if (this.c.neg.tsOk && tsEcr !== undefined && tsEcr !== 0) {
       const d = this.c.neg.tsDiff(now, tsEcr);
-      if (d >= 0 && d < 0x7fffffff) this.rcvRtt = this.rcvRtt === undefined ? d : 0.875 * this.rcvRtt + 0.125 * d;
+      if (d >= 0 && d < 0x7fffffff) this.rcvRttV = this.rcvRttV < 0 ? d : 0.875 * this.rcvRttV + 0.125 * d;
       return;
     }
     if (this.rcvRttTime >= 0 && seqLt(this.rcvNxt, this.rcvRttSeq)) return;
     if (this.rcvRttTime >= 0) {
       const d = now - this.rcvRttTime;
-      this.rcvRtt = this.rcvRtt === undefined ? d : Math.min(this.rcvRtt, d);
+      this.rcvRttV = this.rcvRttV < 0 ? d : Math.min(this.rcvRttV, d);
     }
     this.rcvRttSeq = seqAdd(this.rcvNxt, Math.max(1, seqDiff(this.rcvAdvEdge, this.rcvNxt)));
     this.rcvRttTime = now;
