@@ -109,6 +109,8 @@ export class PollLoop {
   private readonly spinMs: number;
   private readonly spinUs: number;
   private lastWorkAt = -Infinity;
+  /** The time of drain()'s last poll. */
+  private drainedAt = 0;
   private emptySpins = 0;
   /** Busy mode: a poll is queued as a microtask; one ran since the last event-loop turn's poll. */
   private microQueued = false;
@@ -221,7 +223,7 @@ export class PollLoop {
         }
       }
       if (handled > 0) {
-        this.lastWorkAt = this.clock.now();
+        this.lastWorkAt = this.drainedAt; // the last poll's time (one clock read fewer per turn)
         this.emptySpins = 0;
       } else this.emptySpins++;
       this.options.afterPoll?.();
@@ -238,7 +240,9 @@ export class PollLoop {
   private drain(): number {
     let rounds = 0;
     let handled = 0;
-    for (let n = this.node.poll(this.clock.now()); n > 0; n = ++rounds < 16 ? this.node.poll(this.clock.now()) : 0) handled += n;
+    let now = this.clock.now();
+    for (let n = this.node.poll(now); n > 0; n = ++rounds < 16 ? this.node.poll((now = this.clock.now())) : 0) handled += n;
+    this.drainedAt = now;
     return handled;
   }
 
