@@ -86,7 +86,7 @@ export class TcpLayer {
     for (let i = 0; i < 16; i++) k[i] = options.rng.nextU32() & 0xff;
     const limits = (this.limits = new LayerLimits(this.opts));
     const layer = this;
-    this.inner = {
+    const inner: Omit<TcpConnHost & TimeWaitHost, 'rxSegSize'> = {
       opts: this.opts,
       stats: this.stats,
       txFields: this.txFields,
@@ -94,9 +94,6 @@ export class TcpLayer {
       tsoMaxFor: (dst) => this.tsoMaxFor(dst),
       challengeAckAllowed: (now) => limits.challengeAckAllowed(now),
       mtuFor: (dst) => this.mtuFor(dst),
-      get rxSegSize(): number {
-        return layer.rxSegSize;
-      },
       linkMtuFor: (dst) => this.host.linkMtuFor?.(dst) ?? this.host.mtuFor(dst),
       connEstablished: (conn) => this.connEstablished(conn),
       connClosed: (conn) => this.connClosed(conn),
@@ -112,6 +109,10 @@ export class TcpLayer {
       emitHeader: (now, src, dst, f) => this.emitHeader(now, src, dst, f),
       timeWaitReleased: (localPort) => this.ports.release(localPort),
     };
+    // Defined after the literal, not as `get rxSegSize()` in it: V8 makes an object literal holding an accessor a
+    // dictionary (slow-properties) object, and every connection reads this host on every segment.
+    Object.defineProperty(inner, 'rxSegSize', { get: () => layer.rxSegSize, enumerable: true });
+    this.inner = inner as TcpConnHost & TimeWaitHost;
     this.tw = new TimeWaitTable(this.inner, k);
     this.ports = new PortTable(host, k, options.rng.nextU32() & 0xffff);
   }

@@ -86,11 +86,8 @@ export class TcpTransport implements Transport {
     };
     const verify = options.checksum.rx;
     const self = this;
-    return {
+    const tcpHost: Omit<TcpHost, 'rxChecksum'> = {
       txChecksum: options.checksum.tx,
-      get rxChecksum(): boolean {
-        return verify && !self.trusted;
-      },
       txSegment: (now: number, src: number, dst: number, tcpLen: number, segment = 0): TcpTxPacket | null =>
         output.begin(now, src, dst, IpProtocol.TCP, tcpLen, host.ttl, IPV4_FLAG_DF, segment, unreachable),
       tsoMaxFor: (dst: number): number => {
@@ -103,5 +100,9 @@ export class TcpTransport implements Transport {
       negativeAdvice: (now: number, dst: number): void => host.negativeAdvice(now, dst),
       ...portClaims(host.flows, 'tcp'),
     };
+    // Defined after the literal: V8 makes an object literal holding an accessor a dictionary (slow-properties)
+    // object, and the TCP layer reads this host on every segment.
+    Object.defineProperty(tcpHost, 'rxChecksum', { get: (): boolean => verify && !self.trusted, enumerable: true });
+    return tcpHost as TcpHost;
   }
 }
