@@ -574,15 +574,19 @@ static void poll_cb(uv_poll_t *p, int status, int events) {
   h->poll_active = false;
   h->want_writable = false;
   if (status < 0) h->poll_error = status;
-  if (!h->ready_ref) return;
-  napi_env env = h->env;
+  if (h->ready_ref) bw_call_js(h->env, h->ready_ref, h->async_ctx);
+}
+
+/* Call a referenced JS function with no arguments from a libuv callback: in a handle scope, through
+   napi_make_callback (nextTicks and microtasks run after it), an exception going to uncaughtException. */
+void bw_call_js(napi_env env, napi_ref ref, napi_async_context ctx) {
   napi_handle_scope scope;
-  napi_open_handle_scope(env, &scope);
-  napi_value fn, global, res;
-  napi_get_reference_value(env, h->ready_ref, &fn);
+  if (napi_open_handle_scope(env, &scope) != napi_ok) return;
+  napi_value fn = NULL, global, res;
+  napi_get_reference_value(env, ref, &fn);
   napi_get_global(env, &global);
   if (fn) {
-    napi_status s = napi_make_callback(env, h->async_ctx, global, fn, 0, NULL, &res);
+    napi_status s = napi_make_callback(env, ctx, global, fn, 0, NULL, &res);
     if (s == napi_pending_exception) {
       napi_value err;
       napi_get_and_clear_last_exception(env, &err);

@@ -41,21 +41,7 @@ static void check_cb(uv_check_t *c) {
     uv_idle_stop(&t->idle);
     t->idle_on = false;
   }
-  napi_env env = t->env;
-  napi_handle_scope scope;
-  if (napi_open_handle_scope(env, &scope) != napi_ok) return;
-  napi_value fn = NULL, global, res;
-  napi_get_reference_value(env, t->fn, &fn);
-  napi_get_global(env, &global);
-  if (fn) {
-    napi_status s = napi_make_callback(env, t->ctx, global, fn, 0, NULL, &res);
-    if (s == napi_pending_exception) {
-      napi_value err;
-      napi_get_and_clear_last_exception(env, &err);
-      napi_fatal_exception(env, err);
-    }
-  }
-  napi_close_handle_scope(env, scope);
+  bw_call_js(t->env, t->fn, t->ctx);
 }
 
 /* Stop calling JS and give the handles back to libuv; the JS references go now (the env is still alive). */
