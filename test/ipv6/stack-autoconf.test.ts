@@ -6,6 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { formatIpv6, ipv6Equals, solicitedNodeMulticast, IPV6_ALL_ROUTERS, IPV6_UNSPECIFIED, eui64InterfaceId, linkLocalAddress } from '../../protocols/ipv6/address.js';
 import { NextHeader } from '../../protocols/ipv6/wire.js';
+import type { NdpRepr } from '../../protocols/icmpv6/wire-ndp.js';
 import { HOST_MAC, ROUTER, ROUTER_MAC, ndpFrame, prefixInfo, raFrame, routerLab, routerLla, type RouterLab } from './autoconf-helpers.js';
 import { v6 } from './stack-helpers.js';
 
@@ -276,5 +277,67 @@ describe('RA parameters, MTU and router lifetime (RFC 4861 6.3.4)', () => {
     ping(lab, OFF_LINK);
     lab.run(lab.clock.now() + 1);
     expect([...echoRequest(lab).dstMac]).toEqual([...r2mac]);
+  });
+});
+
+describe('redirects (RFC 4861 8)', () => {
+  const MAC2 = Uint8Array.of(2, 0, 0, 0, 0, 2);
+  const redirect = (target: Uint8Array, destination: Uint8Array, lla?: Uint8Array): NdpRepr => ({
+    kind: 'redirect',
+    target,
+    destination,
+    options: lla === undefined ? [] : [{ kind: 'target-lla', address: lla }],
+  });
+
+  it('from the first-hop router: the destination goes to the better router, for 10 minutes', () => {
+    const lab = configured();
+    lab.inject(ndpFrame(redirect(v6('fe80::2'), OFF_LINK, MAC2), ROUTER, HOST_LL));
+    lab.run(lab.clock.now() + 1);
+    expect(lab.host.stats.autoconf!.redirects).toBe(1);
+    lab.take();
+    ping(lab, OFF_LINK);
+    lab.run(lab.clock.now() + 1);
+    expect([...echoRequest(lab).dstMac]).toEqual([...MAC2]);
+    ping(lab, v6('2001:db8:99::2')); // another destination still goes to the router
+    lab.run(lab.clock.now() + 1);
+    expect([...echoRequest(lab).dstMac]).toEqual([...ROUTER_MAC]);
+    lab.run(lab.clock.now() + 600_000);
+    lab.take();
+    // The redirect is gone: the destination's next hop is the router again (whose unused cache entry was
+    // collected meanwhile, so it is solicited first), not fe80::2.
+    ping(lab, OFF_LINK);
+    lab.run(lab.clock.now() + 1);
+    const ns = lab.take().filter((s) => s.ndp?.kind === 'neighbor-solicitation');
+    expect(ns.map((s) => s.ndp!.kind === 'neighbor-solicitation' && formatIpv6(s.ndp!.target))).toEqual(['fe80::1']);
+  });
+
+  it('target = destination: the destination is on-link and resolved itself', () => {
+    const lab = configured();
+    lab.inject(ndpFrame(redirect(OFF_LINK, OFF_LINK), ROUTER, HOST_LL));
+    lab.run(lab.clock.now() + 1);
+    lab.take();
+    ping(lab, OFF_LINK);
+    lab.run(lab.clock.now() + 1);
+    const ns = lab.take().filter((s) => s.ndp?.kind === 'neighbor-solicitation');
+    expect(ns.some((s) => ipv6Equals(s.dst, solicitedNodeMulticast(OFF_LINK)))).toBe(true);
+  });
+
+  it('ignored from a node that is not the first hop, and with acceptRedirects false', () => {
+    const lab = configured();
+    lab.inject(ndpFrame(redirect(v6('fe80::2'), OFF_LINK, MAC2), v6('fe80::3'), HOST_LL, Uint8Array.of(2, 0, 0, 0, 0, 3)));
+    lab.run(lab.clock.now() + 1);
+    expect(lab.host.stats.autoconf!).toMatchObject({ redirects: 0, redirectsIgnored: 1 });
+    lab.take();
+    ping(lab, OFF_LINK);
+    lab.run(lab.clock.now() + 1);
+    expect([...echoRequest(lab).dstMac]).toEqual([...ROUTER_MAC]);
+
+    const off = routerLab({ acceptRedirects: false });
+    off.run(4_000);
+    off.inject(raFrame([routerLla()]));
+    off.run(off.clock.now() + 1);
+    off.inject(ndpFrame(redirect(v6('fe80::2'), OFF_LINK, MAC2), ROUTER, HOST_LL));
+    off.run(off.clock.now() + 1);
+    expect(off.host.stats.autoconf!).toMatchObject({ redirects: 0, redirectsIgnored: 1 });
   });
 });
