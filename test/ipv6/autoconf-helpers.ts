@@ -114,7 +114,7 @@ export function routerLab(ipv6: Partial<Ipv6Options> = {}, extra: { mtu?: number
 }
 
 /** An NDP message as a whole Ethernet frame (hop limit 255), to `dst` (a multicast group's MAC, or `dstMac`). */
-export function ndpFrame(repr: NdpRepr, src: Uint8Array, dst: Uint8Array, srcMac = ROUTER_MAC, dstMac?: Uint8Array): Uint8Array {
+export function ndpFrame(repr: NdpRepr, src: Uint8Array, dst: Uint8Array, srcMac: Uint8Array = ROUTER_MAC, dstMac?: Uint8Array): Uint8Array {
   const len = ndpBufferLen(repr);
   const f = new Uint8Array(14 + 40 + len);
   emitEthernet({ dst: dstMac ?? (isMulticast(dst) ? multicastMac(dst) : HOST_MAC), src: srcMac, ethertype: EtherType.IPv6 }, f, 0);
@@ -124,7 +124,7 @@ export function ndpFrame(repr: NdpRepr, src: Uint8Array, dst: Uint8Array, srcMac
   return f;
 }
 
-export function raFrame(options: NdpOption[], routerLifetime = 1800, extra: Partial<RouterAdvertisement> = {}, src = ROUTER, srcMac = ROUTER_MAC): Uint8Array {
+export function raFrame(options: NdpOption[], routerLifetime = 1800, extra: Partial<RouterAdvertisement> = {}, src: Uint8Array = ROUTER, srcMac: Uint8Array = ROUTER_MAC): Uint8Array {
   const ra: RouterAdvertisement = { kind: 'router-advertisement', curHopLimit: 0, flags: 0, routerLifetime, reachableTime: 0, retransTimer: 0, options, ...extra };
   return ndpFrame(ra, src, IPV6_ALL_NODES, srcMac);
 }
@@ -133,4 +133,4 @@ export function prefixInfo(text: string, validLifetime: number, preferredLifetim
   return { kind: 'prefix-info', prefixLen: flags.prefixLen ?? 64, onLink: flags.onLink ?? true, autonomous: flags.autonomous ?? true, validLifetime, preferredLifetime, prefix: v6(text) };
 }
 
-export const routerLla = (mac = ROUTER_MAC): NdpOption => ({ kind: 'source-lla', address: mac });
+export const routerLla = (mac: Uint8Array = ROUTER_MAC): NdpOption => ({ kind: 'source-lla', address: mac });

@@ -11,33 +11,17 @@
  * know in advance (docs/ipv6.md).
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import { createStack, type Stack } from '../../src/index.js';
 import { openAfPacket } from '../../drivers/af-packet/index.js';
 import { openTap } from '../../drivers/tap/index.js';
 import type { FrameDriver } from '../../drivers/types.js';
-import { EtherType, emitEthernet } from '../../protocols/ethernet/wire.js';
-import { IPV6_ALL_NODES, formatIpv6, multicastMac, parseIpv6, withInterfaceId } from '../../protocols/ipv6/address.js';
-import { NextHeader, writeIpv6Header } from '../../protocols/ipv6/wire.js';
+import { formatIpv6, parseIpv6, withInterfaceId } from '../../protocols/ipv6/address.js';
 import { stableInterfaceId } from '../../protocols/ipv6/stable-iid.js';
-import { emitNdp, ndpBufferLen, type NdpRepr } from '../../protocols/icmpv6/wire-ndp.js';
 import { defaultStableSecret, sha256 } from '../../src/runtime/slaac-secret.js';
 import { NetLab, describePrivileged, execIn, execInAsync, ipIn, uniqueName } from '../helpers/netns.js';
-
-const sha = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
-
-function payload(n: number): Buffer {
-  const b = Buffer.alloc(n);
-  for (let i = 0; i < n; i++) b[i] = (i * 13 + (i >> 8)) & 0xff;
-  return b;
-}
-
-const ECHO_SERVER = `
-const s = require('node:dgram').createSocket('udp6');
-s.on('message', (m, r) => s.send(m, r.port, r.address));
-s.bind(+process.argv[1], () => console.log('ready'));
-`;
+import { prefixInfo, raFrame, routerLla } from '../ipv6/autoconf-helpers.js';
+import { ECHO_SERVER, payload, sha } from './udp6-echo.js';
 
 async function until(what: string, ms: number, ok: () => boolean): Promise<void> {
   const end = Date.now() + ms;
@@ -45,29 +29,6 @@ async function until(what: string, ms: number, ok: () => boolean): Promise<void>
     if (Date.now() > end) throw new Error(`not within ${ms} ms: ${what}`);
     await new Promise((r) => setTimeout(r, 20));
   }
-}
-
-/** The router advertisement, as a whole frame from the router's interface to all-nodes. */
-function raFrame(routerLl: Uint8Array, routerMac: Uint8Array): Uint8Array {
-  const ra: NdpRepr = {
-    kind: 'router-advertisement',
-    curHopLimit: 64,
-    flags: 0,
-    routerLifetime: 600,
-    reachableTime: 0,
-    retransTimer: 0,
-    options: [
-      { kind: 'source-lla', address: routerMac },
-      { kind: 'mtu', mtu: 1400 },
-      { kind: 'prefix-info', prefixLen: 64, onLink: true, autonomous: true, validLifetime: 3600, preferredLifetime: 1800, prefix: parseIpv6('fd77:30::')! },
-    ],
-  };
-  const len = ndpBufferLen(ra);
-  const f = new Uint8Array(14 + 40 + len);
-  emitEthernet({ dst: multicastMac(IPV6_ALL_NODES), src: routerMac, ethertype: EtherType.IPv6 }, f, 0);
-  writeIpv6Header(f.subarray(14), 0, routerLl, IPV6_ALL_NODES, NextHeader.ICMPv6, len, 255);
-  emitNdp(ra, f.subarray(14), 40, routerLl, IPV6_ALL_NODES);
-  return f;
 }
 
 /** Send one frame out of `dev` in `ns` through an AF_PACKET socket of the test's own. */
@@ -136,7 +97,9 @@ describePrivileged('SLAAC from a router advertisement, against the kernel', () =
         const stack: Stack = createStack({ driver, ipv6: true });
         try {
           await stack.ready(); // the link-local address (DAD against the kernel)
-          sendFrom(nsR, routerDev, raFrame(routerLl, routerMac));
+          // The RA: router lifetime 600 s, MTU 1400, prefix fd77:30::/64 (on-link, autonomous), from the router's
+          // link-local address and MAC, to all-nodes.
+          sendFrom(nsR, routerDev, raFrame([routerLla(routerMac), { kind: 'mtu', mtu: 1400 }, prefixInfo('fd77:30::', 3600, 1800)], 600, {}, routerLl, routerMac));
           const l = stack.core.ipv6!;
           await until('a SLAAC address in fd77:30::/64', 3000, () => l.ndp.addresses.some((a) => a.origin === 'slaac'));
           await stack.ready(); // its DAD
