@@ -43,17 +43,22 @@ export interface AutoconfHost {
   readonly ndp: NdpHost;
   readonly mac: Uint8Array;
   /** The driver's (the interface's) MTU: an RA may lower the IPv6 link MTU below it, never raise it above. */
-  readonly linkMtu: number;
+  readonly mtu: number;
+  readonly rng: Rng;
   /** RFC 7217's F (SHA-256 in the API); undefined: modified EUI-64 interface identifiers. */
-  readonly prf: PseudoRandomFunction | undefined;
-  /** RFC 7217's secret_key (at least 16 bytes). */
-  readonly secretKey: Uint8Array;
-  /** RFC 7217's Net_Iface: a stable name of the interface. */
-  readonly netIface: string;
-  readonly random: () => number;
+  readonly prf?: PseudoRandomFunction | undefined;
   sendNdp(now: number, repr: NdpRepr, src: Ipv6Address, dst: Ipv6Address, mac: Uint8Array | undefined): void;
   /** The first hop the layer uses towards `dst` now (a gateway, or dst itself when on-link), for 8.1's check. */
   firstHop(dst: Ipv6Address): Ipv6Address | undefined;
+}
+
+/** The `ipv6` options this part takes (Ipv6Options has them). */
+export interface AutoconfOptions {
+  readonly slaac: boolean;
+  readonly acceptRedirects: boolean;
+  readonly routerDiscovery: RouterDiscoveryTuning;
+  /** RFC 7217's secret_key in hex; '': random (stable for this stack only). */
+  readonly stableSecret: string;
 }
 
 export interface AutoconfStats {
@@ -96,13 +101,20 @@ export class Ipv6Autoconf {
   /** When `poll` has work: the next solicitation, expiry or deprecation. */
   private wakeAt = Infinity;
   private now = 0;
+  private readonly slaac: boolean;
+  private readonly acceptRedirects: boolean;
+  /** RFC 7217's secret_key and Net_Iface (the MAC, as text). */
+  private readonly secretKey: Uint8Array;
+  private readonly netIface: string;
 
   constructor(
     private readonly host: AutoconfHost,
-    private readonly slaac: boolean,
-    private readonly acceptRedirects: boolean,
-    tuning: RouterDiscoveryTuning = {},
+    options: AutoconfOptions,
   ) {
+    this.slaac = options.slaac;
+    this.acceptRedirects = options.acceptRedirects;
+    this.secretKey = stableSecretBytes(options.stableSecret, host.rng);
+    this.netIface = Array.from(host.mac, (b) => b.toString(16).padStart(2, '0')).join(':');
     this.rd = new RouterDiscovery(
       {
         solicit: () => this.solicit(),
@@ -114,8 +126,8 @@ export class Ipv6Autoconf {
         },
       },
       (prefix, dadCounter) => this.interfaceId(prefix, dadCounter),
-      host.random,
-      { ...tuning, linkMtu: host.linkMtu },
+      () => host.rng.nextU32() / 0x1_0000_0000,
+      { ...options.routerDiscovery, linkMtu: host.mtu },
     );
     this.stats = { advertisements: 0, mtuUpdates: 0, addressesDeprecated: 0, addressesRemoved: 0, routersLost: 0, redirects: 0, redirectsIgnored: 0, discovery: this.rd.stats };
   }
@@ -275,7 +287,7 @@ export class Ipv6Autoconf {
   private interfaceId(prefix: Uint8Array, dadCounter: number): Uint8Array | undefined {
     const prf = this.host.prf;
     if (prf === undefined) return dadCounter === 0 ? eui64InterfaceId(this.host.mac) : undefined;
-    return stableInterfaceId(prf, { prefix, netIface: this.host.netIface, dadCounter, secretKey: this.host.secretKey })?.iid;
+    return stableInterfaceId(prf, { prefix, netIface: this.netIface, dadCounter, secretKey: this.secretKey })?.iid;
   }
 }
 

@@ -41,7 +41,7 @@ import { emitNdp, isNdpType, ndpBufferLen, parseNdp, validateNdp, type NdpRepr }
 import type { DadOptions } from '../../protocols/icmpv6/dad.js';
 import type { NdpNeighbourOptions } from '../../protocols/icmpv6/neighbour-cache.js';
 import { NdpHost, type NdpStats, type PendingIpv6 } from './ndp.js';
-import { Ipv6Autoconf, stableSecretBytes, type AutoconfStats, type RouterDiscoveryTuning } from './autoconf.js';
+import { Ipv6Autoconf, type AutoconfStats, type RouterDiscoveryTuning } from './autoconf.js';
 import type { PseudoRandomFunction } from '../../protocols/ipv6/stable-iid.js';
 import type { UdpSocket, UdpStats, UdpTable } from './udp.js';
 import { PingTable } from './ping-table.js';
@@ -179,7 +179,12 @@ export class Ipv6Layer {
     this.limiter = new Icmpv6RateLimiter(this.options.icmpErrors);
     this.pingIdent = link.rng.nextU32() & 0xffff;
     this.stats = { ipv6: newIpv6Stats(this.reassembler.stats), icmpv6: newIcmpv6Stats(), ndp: this.ndp.stats, udp6: newUdp6Stats() };
-    this.autoconf = this.options.acceptRa ? this.makeAutoconf(link) : undefined;
+    const firstHop = (dst: Ipv6Address): Ipv6Address | undefined => {
+      const r = this.route(dst);
+      return r === undefined ? undefined : (r.gateway ?? dst);
+    };
+    const sendNdp = this.sendNdp.bind(this);
+    this.autoconf = this.options.acceptRa ? new Ipv6Autoconf({ ...link, ndp: this.ndp, sendNdp, firstHop }, this.options) : undefined;
     if (this.autoconf !== undefined) this.stats.autoconf = this.autoconf.stats;
     for (const p of this.ndp.onLinkPrefixes()) this.addRoute({ destination: p });
     for (const r of routes) {
@@ -188,35 +193,13 @@ export class Ipv6Layer {
     }
   }
 
-  private makeAutoconf(link: Ipv6Link): Ipv6Autoconf {
-    return new Ipv6Autoconf(
-      {
-        ndp: this.ndp,
-        mac: link.mac,
-        linkMtu: link.mtu,
-        prf: link.prf,
-        secretKey: stableSecretBytes(this.options.stableSecret, link.rng),
-        netIface: Array.from(link.mac, (b) => b.toString(16).padStart(2, '0')).join(':'),
-        random: () => link.rng.nextU32() / 0x1_0000_0000,
-        sendNdp: (now, repr, src, dst, mac) => this.sendNdp(now, repr, src, dst, mac),
-        firstHop: (dst) => {
-          const r = this.route(dst);
-          return r === undefined ? undefined : (r.gateway ?? dst);
-        },
-      },
-      this.options.slaac,
-      this.options.acceptRedirects,
-      this.options.routerDiscovery,
-    );
-  }
-
   /** The IPv6 MTU of the link: the interface's, or lower by a router's MTU option. */
   private get linkMtu(): number {
     return this.autoconf?.linkMtu ?? this.link.mtu;
   }
 
-  /** The hop limit of what the layer originates: a router's Cur Hop Limit, else the configured one. */
-  private get hopLimit(): number {
+  /** The hop limit of the packets we originate: a router's Cur Hop Limit, else the configured one. */
+  get hopLimit(): number {
     return this.autoconf?.hopLimit ?? this.options.hopLimit;
   }
 
