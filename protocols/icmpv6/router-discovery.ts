@@ -192,6 +192,14 @@ export class RouterDiscovery {
     };
   }
 
+  /**
+   * `ip` is no router any more (a neighbor advertisement with the Router flag clear, RFC 4861 7.2.5; or its
+   * neighbour entry is gone): take it off the default router list.
+   */
+  removeRouter(ip: Uint8Array): void {
+    this.routers.delete(ipv6Key(ip));
+  }
+
   /** DAD found `address` in use: drop it and form another with the next DAD_Counter (RFC 7217 section 6). */
   addressDuplicate(address: Uint8Array): void {
     for (const [k, a] of this.addrs) {

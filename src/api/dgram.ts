@@ -194,8 +194,6 @@ export class Socket extends EventEmitter implements Deferred {
       if (!err) {
         try {
           if (ip === undefined) throw new BywayError('EINVAL', 'an IPv4 address on a udp6 socket');
-          const v4 = mappedIpv4(ip);
-          if (v4 !== undefined) throw new BywayError('EADDRNOTAVAIL', 'binding a udp6 socket to an IPv4-mapped address is not supported');
           this.core.bind6(ip.every((b) => b === 0) ? undefined : ip, port);
         } catch (e) {
           const code = systemCodeIn(e);
@@ -504,7 +502,8 @@ export class Socket extends EventEmitter implements Deferred {
     if (this.state !== 'bound') throw systemError('EBADF', 'getsockname');
     if (this.type === 'udp6') {
       const a = this.core.localIp6;
-      return { address: a === undefined ? '::' : formatIpv6(a), family: 'IPv6', port: this.core.localPort };
+      const address = this.core.v4Mapped ? `::ffff:${formatIpv4(this.core.localIp)}` : a === undefined ? '::' : formatIpv6(a);
+      return { address, family: 'IPv6', port: this.core.localPort };
     }
     return { address: formatIpv4(this.core.localIp), family: 'IPv4', port: this.core.localPort };
   }

@@ -13,6 +13,7 @@ import type { UdpOptions } from '../stack/udp.js';
 import type { IcmpOptions } from '../stack/stack.js';
 import type { StackOptions } from './stack.js';
 import type { Ipv6Options } from '../stack/ipv6.js';
+import type { RouterDiscoveryTuning } from '../stack/autoconf.js';
 import type { DadOptions } from '../../protocols/icmpv6/dad.js';
 import type { NdpNeighbourOptions } from '../../protocols/icmpv6/neighbour-cache.js';
 import type { Ipv6ReassemblyOptions } from '../../protocols/ipv6/reassembly.js';
@@ -112,6 +113,18 @@ const IPV6: Schema<Ipv6Options> = {
   icmpErrors: nested('ipv6.icmpErrors', { ratePerSecond: num(0), burst: count } satisfies Schema<Icmpv6RateLimitOptions>),
   pmtu: nested('ipv6.pmtu', { expiryMs: ms, maxEntries: count } satisfies Schema<PathMtuOptions>),
   extensionLimits: nested('ipv6.extensionLimits', { maxHeaders: count, maxOptions: count } satisfies Schema<ExtensionLimits>),
+  acceptRa: bool,
+  slaac: bool,
+  acceptRedirects: bool,
+  routerDiscovery: nested('ipv6.routerDiscovery', {
+    maxRtrSolicitations: count,
+    rtrSolicitationIntervalMs: ms,
+    maxRtrSolicitationDelayMs: ms,
+    idgenRetries: count,
+    maxRouters: count,
+    maxPrefixes: count,
+  } satisfies Schema<RouterDiscoveryTuning>),
+  stableSecret: (v) => (typeof v === 'string' && /^(?:[0-9a-fA-F]{2}){16,}$/.test(v) ? undefined : 'a string of at least 32 hex digits (an even number)'),
 };
 
 const LIMITS: Schema<NonNullable<StackOptions['limits']>> = {

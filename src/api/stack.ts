@@ -28,6 +28,7 @@ import { compileStrategy, type Flow, type Path, type PathStrategy } from './path
 import { makeDgram, type DgramApi } from './dgram.js';
 import { makeNet, type NetApi } from './net-api.js';
 import { validateStackOptions } from './options.js';
+import { defaultStableSecret, sha256 } from '../runtime/slaac-secret.js';
 import type { TcpInfo } from '../../protocols/tcp/info.js';
 import type { TcpOptions } from '../../protocols/tcp/layer.js';
 import type { StackInternals, Tracked } from './internals.js';
@@ -192,7 +193,8 @@ export class Stack {
       gateway,
       routes,
       routes6,
-      ipv6: options.ipv6,
+      ipv6: addresses6.length > 0 || (options.ipv6 !== undefined && options.ipv6 !== false) ? withStableSecret(options.ipv6 ?? true) : options.ipv6,
+      ipv6Prf: sha256,
       mac,
       mtu: options.mtu,
       vlan: options.vlan,
@@ -270,13 +272,13 @@ export class Stack {
   }
 
   /**
-   * The stack's addresses as strings: IPv4's, then IPv6's (the link-local one first) with their DAD state
-   * unless preferred ('fd00::1/64 tentative').
+   * The stack's addresses as strings: IPv4's, then IPv6's (the link-local one first), SLAAC's marked 'dynamic' (as
+   * `ip addr` does), with their state unless preferred ('fd00::1/64 tentative', 'fd77::b2/64 dynamic deprecated').
    */
   get addresses(): string[] {
     const v4 = this.core.addresses.map((a) => `${formatIpv4(a.address)}/${a.prefixLen}`);
     const v6 = (this.core.ipv6?.ndp.addresses ?? []).map(
-      (a) => `${formatIpv6(a.address)}/${a.prefixLen}${a.state === 'PREFERRED' ? '' : ` ${a.state.toLowerCase()}`}`,
+      (a) => `${formatIpv6(a.address)}/${a.prefixLen}${a.origin === 'slaac' ? ' dynamic' : ''}${a.state === 'PREFERRED' ? '' : ` ${a.state.toLowerCase()}`}`,
     );
     return [...v4, ...v6];
   }
@@ -392,4 +394,12 @@ export function createStack(options: StackOptions): Stack {
   }
   validateStackOptions(options);
   return new Stack(options);
+}
+
+/** The IPv6 options with RFC 7217's secret_key defaulted to the host's (src/runtime/slaac-secret.ts). */
+function withStableSecret(ipv6: StackOptions['ipv6']): StackOptions['ipv6'] {
+  if (ipv6 === undefined || ipv6 === false) return ipv6;
+  const o = ipv6 === true ? {} : ipv6;
+  if (o.acceptRa === false || o.slaac === false || (o.stableSecret !== undefined && o.stableSecret !== '')) return ipv6;
+  return { ...o, stableSecret: defaultStableSecret() };
 }

@@ -43,6 +43,7 @@ import type { Transport, TransportHost } from './transport.js';
 import { UdpTransport } from './udp-transport.js';
 import { Ipv6Layer, type Ipv6Options, type Ipv6RouteConfig } from './ipv6.js';
 import type { Ipv6Cidr } from '../../protocols/ipv6/address.js';
+import type { PseudoRandomFunction } from '../../protocols/ipv6/stable-iid.js';
 
 export { DEFAULT_ICMP_OPTIONS, type IcmpOptions, type PingOptions, type PingResult } from './icmp.js';
 export type { Transport, TransportHost, IcmpErrorKind } from './transport.js';
@@ -71,6 +72,8 @@ export interface StackCoreConfig {
   readonly routes6?: readonly Ipv6RouteConfig[] | undefined;
   /** IPv6 options; `true` turns IPv6 on with a link-local address only. */
   readonly ipv6?: Partial<Ipv6Options> | boolean | undefined;
+  /** RFC 7217's pseudorandom function for SLAAC interface identifiers (the API gives SHA-256); none: EUI-64. */
+  readonly ipv6Prf?: PseudoRandomFunction | undefined;
   readonly gateway?: number | undefined;
   readonly routes?: readonly RouteConfig[] | undefined;
   /** L3 MTU; defaults to the driver's. */
@@ -227,7 +230,7 @@ export class StackCore implements TransportHost {
     if (!this.ethernet) throw new BywayError('ERR_INVALID_ARG_VALUE', 'IPv6 needs an Ethernet driver');
     const options = typeof config.ipv6 === 'object' ? config.ipv6 : {};
     const l = new Ipv6Layer(
-      { driver: this.driver, mac: this.mac, l2len: this.l2len, vlan: this.vlan, mtu: this.mtu, ethernet: this.stats.ethernet, rng: config.rng, udp: this.udp },
+      { driver: this.driver, mac: this.mac, l2len: this.l2len, vlan: this.vlan, mtu: this.mtu, ethernet: this.stats.ethernet, rng: config.rng, udp: this.udp, prf: config.ipv6Prf },
       config.addresses6 ?? [],
       config.routes6 ?? [],
       options,

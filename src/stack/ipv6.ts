@@ -41,6 +41,8 @@ import { emitNdp, isNdpType, ndpBufferLen, parseNdp, validateNdp, type NdpRepr }
 import type { DadOptions } from '../../protocols/icmpv6/dad.js';
 import type { NdpNeighbourOptions } from '../../protocols/icmpv6/neighbour-cache.js';
 import { NdpHost, type NdpStats, type PendingIpv6 } from './ndp.js';
+import { Ipv6Autoconf, type AutoconfStats, type RouterDiscoveryTuning } from './autoconf.js';
+import type { PseudoRandomFunction } from '../../protocols/ipv6/stable-iid.js';
 import type { UdpSocket, UdpStats, UdpTable } from './udp.js';
 import { PingTable } from './ping-table.js';
 import type { EthernetStats } from './stats.js';
@@ -60,6 +62,16 @@ export interface Ipv6Options {
   icmpErrors: Partial<Icmpv6RateLimitOptions>;
   pmtu: Partial<PathMtuOptions>;
   extensionLimits: ExtensionLimits;
+  /** Router discovery (autoconf.ts): solicit routers, take default routers, prefixes, MTU from RAs. Default true. */
+  acceptRa: boolean;
+  /** SLAAC from the RAs' autonomous prefixes (with acceptRa). Default true. */
+  slaac: boolean;
+  /** Follow redirects from the first-hop router (RFC 4861 8.3; with acceptRa). Default true. */
+  acceptRedirects: boolean;
+  /** RFC 4861's host constants: solicitations, their interval and delay, list bounds, IDGEN_RETRIES. */
+  routerDiscovery: RouterDiscoveryTuning;
+  /** RFC 7217's secret_key in hex (at least 32 digits); '' : the runtime's (see docs/ipv6.md), else random. */
+  stableSecret: string;
 }
 
 export const DEFAULT_IPV6_OPTIONS: Ipv6Options = {
@@ -72,6 +84,11 @@ export const DEFAULT_IPV6_OPTIONS: Ipv6Options = {
   icmpErrors: {},
   pmtu: {},
   extensionLimits: DEFAULT_EXTENSION_LIMITS,
+  acceptRa: true,
+  slaac: true,
+  acceptRedirects: true,
+  routerDiscovery: {},
+  stableSecret: '',
 };
 
 export interface Ipv6RouteConfig {
@@ -101,6 +118,8 @@ export interface Ipv6Link {
   readonly ethernet: EthernetStats;
   readonly rng: Rng;
   readonly udp: UdpTable;
+  /** RFC 7217's pseudorandom function for SLAAC identifiers (SHA-256, from the runtime); none: modified EUI-64. */
+  readonly prf?: PseudoRandomFunction | undefined;
 }
 
 export type Ping6Result =
@@ -120,7 +139,9 @@ export class Ipv6Layer {
   readonly reassembler: Ipv6Reassembler;
   readonly pmtu: PathMtuCache;
   readonly options: Ipv6Options;
-  readonly stats: { ipv6: Ipv6Stats; icmpv6: Icmpv6Stats; ndp: NdpStats; udp6: UdpStats };
+  /** Router discovery, SLAAC and redirects (undefined with acceptRa off). */
+  readonly autoconf: Ipv6Autoconf | undefined;
+  readonly stats: { ipv6: Ipv6Stats; icmpv6: Icmpv6Stats; ndp: NdpStats; udp6: UdpStats; autoconf?: AutoconfStats };
   private readonly limiter: Icmpv6RateLimiter;
   private readonly routes: Ipv6Route[] = [];
   private loopbackQueue: Uint8Array[] = [];
@@ -143,7 +164,11 @@ export class Ipv6Layer {
       {
         sendNdp: (now, repr, src, dst, mac) => this.sendNdp(now, repr, src, dst, mac),
         transmitResolved: (packet, mac) => this.emit(packet.frame, mac),
-        dadResult: () => this.checkReady(),
+        dadResult: (address, state) => {
+          this.autoconf?.dadResult(this.now, address, state);
+          this.checkReady();
+        },
+        routerLost: (ip) => this.autoconf?.routerLost(ip),
       },
       link.rng,
       { neighbour: this.options.neighbour, dad: this.options.dad, linkLocal: this.options.linkLocal },
@@ -154,6 +179,13 @@ export class Ipv6Layer {
     this.limiter = new Icmpv6RateLimiter(this.options.icmpErrors);
     this.pingIdent = link.rng.nextU32() & 0xffff;
     this.stats = { ipv6: newIpv6Stats(this.reassembler.stats), icmpv6: newIcmpv6Stats(), ndp: this.ndp.stats, udp6: newUdp6Stats() };
+    const firstHop = (dst: Ipv6Address): Ipv6Address | undefined => {
+      const r = this.route(dst);
+      return r === undefined ? undefined : (r.gateway ?? dst);
+    };
+    const sendNdp = this.sendNdp.bind(this);
+    this.autoconf = this.options.acceptRa ? new Ipv6Autoconf({ ...link, ndp: this.ndp, sendNdp, firstHop }, this.options) : undefined;
+    if (this.autoconf !== undefined) this.stats.autoconf = this.autoconf.stats;
     for (const p of this.ndp.onLinkPrefixes()) this.addRoute({ destination: p });
     for (const r of routes) {
       if (r.gateway !== undefined && !this.ndp.isOnLink(r.gateway)) throw new BywayError('ENETUNREACH', `the IPv6 gateway ${formatIpv6(r.gateway)} is not on-link`);
@@ -161,20 +193,41 @@ export class Ipv6Layer {
     }
   }
 
+  /** The IPv6 MTU of the link: the interface's, or lower by a router's MTU option. */
+  private get linkMtu(): number {
+    return this.autoconf?.linkMtu ?? this.link.mtu;
+  }
+
+  /** The hop limit of the packets we originate: a router's Cur Hop Limit, else the configured one. */
+  get hopLimit(): number {
+    return this.autoconf?.hopLimit ?? this.options.hopLimit;
+  }
+
   private addRoute(r: Ipv6RouteConfig): void {
     this.routes.push({ destination: r.destination, gateway: r.gateway?.slice(0, 16), metric: r.metric ?? 0, mtu: r.mtu });
     this.routes.sort((a, b) => b.destination.prefixLen - a.destination.prefixLen || a.metric - b.metric);
   }
 
+  /** The configured route for dst, unless what routers said (autoconf.ts) is more precise (RFC 4861 5.2). */
   private route(dst: Ipv6Address): Ipv6Route | undefined {
-    for (const r of this.routes) if (ipv6CidrContains(r.destination, dst)) return r;
-    return undefined;
+    let found: Ipv6Route | undefined;
+    for (const r of this.routes) {
+      if (ipv6CidrContains(r.destination, dst)) {
+        found = r;
+        break;
+      }
+    }
+    const auto = this.autoconf?.route(this.now, dst, found?.destination.prefixLen ?? -1);
+    if (auto === undefined) return found;
+    return { destination: { address: dst, prefixLen: auto.prefixLen }, gateway: auto.gateway, metric: 1024, mtu: undefined };
   }
 
   /** Start DAD on every address (the interface is up). */
   start(now: number): void {
     this.now = now;
     this.ndp.start(now);
+    // Routers are solicited from the link-local address once DAD made it usable (dadResult), or at once without one.
+    if (!this.ndp.addresses.some((a) => a.origin === 'link-local')) this.autoconf?.start(now);
     this.checkReady();
   }
 
@@ -207,7 +260,7 @@ export class Ipv6Layer {
   /** The path MTU towards dst: the interface's, the route's, lowered by Packet Too Big (RFC 8201). */
   mtuFor(dst: Ipv6Address): number {
     const r = this.route(dst);
-    const link = r?.mtu !== undefined ? Math.min(this.link.mtu, r.mtu) : this.link.mtu;
+    const link = r?.mtu !== undefined ? Math.min(this.linkMtu, r.mtu) : this.linkMtu;
     return this.pmtu.mtu(this.now, dst, link);
   }
 
@@ -224,6 +277,7 @@ export class Ipv6Layer {
       handled = queue.length;
     }
     this.ndp.poll(now);
+    this.autoconf?.poll(now);
     this.reassembler.poll(now, (first) => {
       // RFC 8200 4.5: the first fragment arrived and the rest did not: Time Exceeded, code 1.
       const p = Ipv6Packet.checked(first);
@@ -235,7 +289,7 @@ export class Ipv6Layer {
 
   pollAt(now: number): number | undefined {
     if (this.loopbackQueue.length > 0) return now;
-    const at = minTime(this.ndp.pollAt(), this.reassembler.pollAt());
+    const at = minTime(minTime(this.ndp.pollAt(), this.reassembler.pollAt()), this.autoconf?.pollAt());
     return minTime(at, this.pings.pollAt());
   }
 
@@ -347,7 +401,7 @@ export class Ipv6Layer {
         st.ndpInvalid++;
         return;
       }
-      this.ndp.input(this.now, repr, p.src);
+      if (this.autoconf === undefined || !this.autoconf.input(this.now, repr, p.src)) this.ndp.input(this.now, repr, p.src);
       return;
     }
     const repr = parseIcmpv6(icmp);
@@ -399,7 +453,7 @@ export class Ipv6Layer {
     if (kind === 'packet-too-big') {
       // RFC 8201 4: the quote shows a packet we sent; the estimate only goes down, never under 1280.
       const r = this.route(dst);
-      const link = r?.mtu !== undefined ? Math.min(this.link.mtu, r.mtu) : this.link.mtu;
+      const link = r?.mtu !== undefined ? Math.min(this.linkMtu, r.mtu) : this.linkMtu;
       if (this.pmtu.packetTooBig(this.now, dst, mtu, link) !== undefined) st.pmtuUpdates++;
       else st.pmtuIgnored++;
       return;
@@ -531,7 +585,7 @@ export class Ipv6Layer {
     this.pings.add({ dst: target, sentAt: now, deadline: now + (options.timeoutMs ?? 1000), seq, cb });
     const len = ICMPV6_HEADER_LEN + size;
     const packet = new Uint8Array(IPV6_HEADER_LEN + len);
-    writeIpv6Header(packet, 0, src, target, NextHeader.ICMPv6, len, options.ttl ?? this.options.hopLimit);
+    writeIpv6Header(packet, 0, src, target, NextHeader.ICMPv6, len, options.ttl ?? this.hopLimit);
     emitIcmpv6({ kind: 'echo-request', ident: this.pingIdent, seq, data }, packet, IPV6_HEADER_LEN, src, target);
     this.stats.icmpv6.echoRequestsSent++;
     const err = this.transmit(now, packet, () => this.pings.fail(seq, new BywayError('EHOSTUNREACH', 'the destination did not answer neighbour solicitations')));
@@ -549,7 +603,7 @@ export class Ipv6Layer {
     const dst = req.src.slice();
     const len = ICMPV6_HEADER_LEN + data.length;
     const packet = new Uint8Array(IPV6_HEADER_LEN + len);
-    writeIpv6Header(packet, 0, src, dst, NextHeader.ICMPv6, len, this.options.hopLimit);
+    writeIpv6Header(packet, 0, src, dst, NextHeader.ICMPv6, len, this.hopLimit);
     emitIcmpv6({ kind: 'echo-reply', ident, seq, data }, packet, IPV6_HEADER_LEN, src, dst);
     if (this.transmit(this.now, packet) === undefined) this.stats.icmpv6.echoRepliesSent++;
   }
@@ -570,7 +624,7 @@ export class Ipv6Layer {
     const dst = invoking.src.slice();
     const src = this.ndp.isOwn(invoking.dst) ? invoking.dst.slice() : this.ndp.sourceFor(dst);
     if (src === undefined) return;
-    const packet = buildIcmpv6Error(error, invoking.buffer, src, dst, this.options.hopLimit);
+    const packet = buildIcmpv6Error(error, invoking.buffer, src, dst, this.hopLimit);
     if (this.transmit(this.now, packet) === undefined) st.errorsSent++;
   }
 
@@ -602,7 +656,7 @@ export class Ipv6Layer {
       return undefined;
     }
     if (isMulticast(dst)) {
-      if (packet.length > this.link.mtu) {
+      if (packet.length > this.linkMtu) {
         st.tooBig++;
         return 'EMSGSIZE';
       }
@@ -615,7 +669,7 @@ export class Ipv6Layer {
       return 'ENETUNREACH';
     }
     const nextHop = r.gateway ?? dst.slice();
-    const mtu = this.pmtu.mtu(now, dst, r.mtu !== undefined ? Math.min(this.link.mtu, r.mtu) : this.link.mtu);
+    const mtu = this.pmtu.mtu(now, dst, r.mtu !== undefined ? Math.min(this.linkMtu, r.mtu) : this.linkMtu);
     let pieces: Uint8Array[] = [packet];
     if (packet.length > mtu) {
       // Our packets carry no extension headers: the unfragmentable part is the fixed header (RFC 7739: random ident).

@@ -7,7 +7,8 @@
  *
  * An address is TENTATIVE until DAD ends, then PREFERRED, or DUPLICATE (never used). While tentative it is not a
  * source, packets to it are not accepted (RFC 4862 5.4), and solicitations for it only feed DAD.
- * Router advertisements and redirects are counted and ignored in this stage (no SLAAC, no learned default router).
+ * Router advertisements and redirects are the IPv6 layer's (autoconf.ts, which adds and removes SLAAC addresses here
+ * through `addAddress`, `removeAddress` and `setDeprecated`); without it they are counted and ignored.
  *
  * Sans-IO: time comes in as `now`; randomness from the injected Rng; frames go out through the `NdpOutput` the
  * IPv6 layer gives. Validated messages only (the caller ran `parseNdp` and `validateNdp`); nothing throws on input.
@@ -32,11 +33,16 @@ import { DuplicateAddressDetection, type DadOptions } from '../../protocols/icmp
 import { NdpNeighbourCache, type NdpNeighbourOptions, type NdpNeighbourStats } from '../../protocols/icmpv6/neighbour-cache.js';
 import { linkLayerOption, type NdpRepr } from '../../protocols/icmpv6/wire-ndp.js';
 
-export type Ipv6AddressState = 'TENTATIVE' | 'PREFERRED' | 'DUPLICATE';
+/** DEPRECATED: a SLAAC address past its preferred lifetime (RFC 4862 5.5.4), still ours, a source of last resort. */
+export type Ipv6AddressState = 'TENTATIVE' | 'PREFERRED' | 'DEPRECATED' | 'DUPLICATE';
+
+/** Where an address came from: the MAC (link-local), the configuration, or SLAAC from a router's prefix. */
+export type Ipv6AddressOrigin = 'link-local' | 'configured' | 'slaac';
 
 export interface Ipv6InterfaceAddress {
   readonly address: Ipv6Address;
   readonly prefixLen: number;
+  readonly origin: Ipv6AddressOrigin;
   state: Ipv6AddressState;
 }
 
@@ -57,7 +63,7 @@ export interface NdpStats {
   dadDuplicates: number;
   /** An advertisement for one of our preferred addresses from another node. */
   addressConflicts: number;
-  /** Router solicitations/advertisements and redirects: not acted on in this stage. */
+  /** Router solicitations/advertisements and redirects not acted on (a host ignores RSs; RAs when acceptRa is off). */
   routerMessagesIgnored: number;
   redirectsIgnored: number;
   /** Solicitations for an address that is not ours. */
@@ -73,6 +79,8 @@ export interface NdpOutput {
   transmitResolved(packet: PendingIpv6, mac: Uint8Array): void;
   /** Told when the DAD of `address` ended. */
   dadResult?(address: Ipv6Address, state: 'PREFERRED' | 'DUPLICATE'): void;
+  /** Told when a neighbour's advertisement says it is no router any more (RFC 4861 7.2.5). */
+  routerLost?(ip: Ipv6Address): void;
 }
 
 export interface NdpHostOptions {
@@ -102,6 +110,7 @@ export class NdpHost {
         solicit: (target, unicastMac) => this.solicit(target, unicastMac),
         transmit: (packet, m) => out.transmitResolved(packet, m),
         unreachable: (packet) => packet.onUnreachable?.(),
+        routerLost: (ip) => out.routerLost?.(ip),
       },
       random,
       options.neighbour,
@@ -136,10 +145,34 @@ export class NdpHost {
       notOurTarget: 0,
       neighbour: this.neighbours.stats,
     };
-    if (options.linkLocal !== false) this.addresses.push({ address: linkLocalAddress(eui64InterfaceId(mac)), prefixLen: 64, state: 'TENTATIVE' });
-    for (const c of configured) {
-      if (this.find(c.address) === undefined) this.addresses.push({ address: c.address.slice(0, 16), prefixLen: c.prefixLen, state: 'TENTATIVE' });
+    if (options.linkLocal !== false) {
+      this.addresses.push({ address: linkLocalAddress(eui64InterfaceId(mac)), prefixLen: 64, origin: 'link-local', state: 'TENTATIVE' });
     }
+    for (const c of configured) {
+      if (this.find(c.address) === undefined) this.addresses.push({ address: c.address.slice(0, 16), prefixLen: c.prefixLen, origin: 'configured', state: 'TENTATIVE' });
+    }
+  }
+
+  /** A SLAAC address (RFC 4862 5.5.3): TENTATIVE, DAD started. False when the address is ours already. */
+  addAddress(now: number, cidr: Ipv6Cidr, origin: Ipv6AddressOrigin): boolean {
+    if (this.find(cidr.address) !== undefined) return false;
+    this.now = now;
+    this.addresses.push({ address: cidr.address.slice(0, 16), prefixLen: cidr.prefixLen, origin, state: 'TENTATIVE' });
+    this.dad.start(now, cidr.address);
+    return true;
+  }
+
+  /** The valid lifetime of an address ended (RFC 4862 5.5.4), or its DAD failed: it is no longer ours at all. */
+  removeAddress(ip: Ipv6Address): void {
+    const i = this.addresses.findIndex((a) => ipv6Equals(a.address, ip));
+    if (i >= 0) this.addresses.splice(i, 1);
+  }
+
+  /** Its preferred lifetime ended (DEPRECATED) or was renewed (PREFERRED again); tentative and duplicate stay so. */
+  setDeprecated(ip: Ipv6Address, deprecated: boolean): void {
+    const a = this.find(ip);
+    if (a === undefined || a.state === 'TENTATIVE' || a.state === 'DUPLICATE') return;
+    a.state = deprecated ? 'DEPRECATED' : 'PREFERRED';
   }
 
   /** Start DAD for every address (the interface came up). */
@@ -154,9 +187,10 @@ export class NdpHost {
     return undefined;
   }
 
-  /** One of our addresses, usable (not tentative, not duplicate). */
+  /** One of our addresses, usable (not tentative, not duplicate; a deprecated one still receives, RFC 4862 5.5.4). */
   isOwn(ip: Ipv6Address): boolean {
-    return this.find(ip)?.state === 'PREFERRED';
+    const s = this.find(ip)?.state;
+    return s === 'PREFERRED' || s === 'DEPRECATED';
   }
 
   get tentativeCount(): number {
@@ -178,18 +212,19 @@ export class NdpHost {
   }
 
   /**
-   * Source address selection (RFC 6724 section 5, the rules a one-interface host needs): a preferred address of
-   * the destination's scope first (rule 2), then the longest matching prefix (rule 8); undefined when no address
-   * is usable (all tentative or duplicate).
+   * Source address selection (RFC 6724 section 5, the rules a one-interface host needs): an address of the
+   * destination's scope first (rule 2), then a preferred one over a deprecated one (rule 3), then the longest
+   * matching prefix (rule 8); undefined when no address is usable (all tentative or duplicate).
    */
   sourceFor(dst: Ipv6Address): Ipv6Address | undefined {
     const scope = isMulticast(dst) ? Math.min(dst[1]! & 0x0f, 0xe) : ipv6Scope(dst);
     let best: Ipv6InterfaceAddress | undefined;
     let bestScore = -1;
     for (const a of this.addresses) {
-      if (a.state !== 'PREFERRED') continue;
+      if (a.state !== 'PREFERRED' && a.state !== 'DEPRECATED') continue;
       const s = ipv6Scope(a.address);
       let score = s === scope ? 1 << 10 : s > scope ? 1 << 9 : 0;
+      if (a.state === 'PREFERRED') score += 1 << 8;
       score += commonPrefixLen(a.address, dst);
       if (score > bestScore) {
         best = a;
@@ -199,10 +234,13 @@ export class NdpHost {
     return best?.address;
   }
 
-  /** Whether `ip` is on-link: inside one of our prefixes, or link-local. */
+  /**
+   * Whether `ip` is on-link: inside one of our configured prefixes, or link-local. A SLAAC address says nothing
+   * about on-link (RFC 5942): only the RA's L flag does, in autoconf.ts.
+   */
   isOnLink(ip: Ipv6Address): boolean {
     if (isLinkLocal(ip)) return true;
-    for (const a of this.addresses) if (a.state !== 'DUPLICATE' && samePrefix(a.address, ip, a.prefixLen)) return true;
+    for (const a of this.addresses) if (a.origin !== 'slaac' && a.state !== 'DUPLICATE' && samePrefix(a.address, ip, a.prefixLen)) return true;
     return false;
   }
 
@@ -237,7 +275,7 @@ export class NdpHost {
         const ours = this.find(repr.target);
         if (ours !== undefined) {
           if (ours.state === 'TENTATIVE') this.dad.advertisement(repr.target);
-          else if (ours.state === 'PREFERRED') {
+          else if (ours.state === 'PREFERRED' || ours.state === 'DEPRECATED') {
             const lla = linkLayerOption(repr, 'target-lla');
             if (lla === undefined || !sameBytes(lla, this.mac)) this.stats.addressConflicts++;
           }

@@ -9,6 +9,7 @@ import type { TcpStats } from '../../protocols/tcp/info.js';
 import type { GroStats } from './gro.js';
 import type { Icmpv6Stats, Ipv6Stats } from './ipv6-stats.js';
 import type { NdpStats } from './ndp.js';
+import type { AutoconfStats } from './autoconf.js';
 
 export interface EthernetStats {
   rx: number;
@@ -95,6 +96,8 @@ export interface StackStats {
   icmpv6?: Icmpv6Stats;
   ndp?: NdpStats;
   udp6?: UdpStats;
+  /** Router discovery, SLAAC and redirects (src/stack/autoconf.ts), present with IPv6 and `ipv6.acceptRa`. */
+  autoconf?: AutoconfStats;
 }
 
 export function newStats(neighbour: NeighbourStats, reassembly: ReassemblyStats, udp: UdpStats): StackStats {

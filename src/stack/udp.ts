@@ -12,7 +12,7 @@
  */
 import { BywayError } from '../../protocols/util/errors.js';
 import type { Rng } from '../../protocols/util/rng.js';
-import { ipv6Equals } from '../../protocols/ipv6/address.js';
+import { ipv6Equals, mappedIpv4 } from '../../protocols/ipv6/address.js';
 
 export interface UdpOptions {
   /** RFC 6056 / IANA dynamic range by default. */
@@ -94,6 +94,11 @@ export class UdpSocket {
   ipv6Only = false;
   /** A udp6 socket's bound IPv6 address; undefined for '::' (or when bound to an IPv4 address, in localIp). */
   localIp6: Uint8Array | undefined;
+  /**
+   * A udp6 socket bound to an IPv4-mapped address (::ffff:a.b.c.d, in localIp; ::ffff:0.0.0.0 is any): it is an
+   * IPv4 socket in IPv6 clothes, as on Linux: IPv4 datagrams only, and sending to an IPv6 address is EAFNOSUPPORT.
+   */
+  v4Mapped = false;
   /** A udp6 socket's IPv6 peer when connected to one (remoteIp is then 0). */
   remoteIp6: Uint8Array | undefined;
   /** Receive handler; the view is valid only during the call. */
@@ -155,6 +160,7 @@ export class UdpSocket {
   connect6(ip: Uint8Array, port: number): void {
     this.assertOpen();
     checkPort(port, false);
+    if (this.v4Mapped) throw new BywayError('EAFNOSUPPORT', 'a socket bound to an IPv4-mapped address cannot reach an IPv6 address');
     if (ip.every((b) => b === 0)) throw new BywayError('EINVAL', 'cannot connect to the unspecified address');
     if (!this.bound) this.bind6(undefined, 0);
     this.remoteIp = 0;
@@ -186,6 +192,7 @@ export class UdpSocket {
     }
     const ipv6 = this.table.ipv6;
     if (ipv6 === undefined) throw new BywayError('EAFNOSUPPORT', 'this stack has no IPv6');
+    if (this.v4Mapped) throw new BywayError('EAFNOSUPPORT', 'a socket bound to an IPv4-mapped address cannot send to an IPv6 address');
     if (data.length > UDP6_MAX_PAYLOAD) throw new BywayError('EMSGSIZE', `datagram of ${data.length} bytes exceeds ${UDP6_MAX_PAYLOAD}`);
     if (!this.bound) this.bind6(undefined, 0);
     ipv6.sendUdp(now, this, ip, port, data);
@@ -339,6 +346,15 @@ export class UdpTable {
   /** @internal a udp6 socket: `ip` undefined is '::' */
   bindSocket6(sock: UdpSocket, ip: Uint8Array | undefined, port: number): void {
     checkPort(port, true);
+    const v4 = ip === undefined ? undefined : mappedIpv4(ip);
+    if (v4 !== undefined) {
+      // Linux's inet6_bind: an IPv4-mapped address binds the IPv4 address (EINVAL on an ipv6Only socket).
+      if (sock.ipv6Only) throw new BywayError('EINVAL', 'an ipv6Only socket cannot bind an IPv4-mapped address');
+      this.bindSocket(sock, v4, port);
+      sock.family = 6;
+      sock.v4Mapped = true;
+      return;
+    }
     if (ip !== undefined && (this.ipv6 === undefined || !this.ipv6.isLocal(ip))) {
       throw new BywayError('EADDRNOTAVAIL', 'address is not one of this stack\'s');
     }
@@ -396,7 +412,7 @@ export class UdpTable {
     let best: UdpSocket | undefined;
     let bestScore = -1;
     for (const s of list) {
-      if (s.family !== 6 || s.localIp !== 0) continue;
+      if (s.family !== 6 || s.localIp !== 0 || s.v4Mapped) continue;
       if (s.localIp6 !== undefined && !ipv6Equals(s.localIp6, dst)) continue;
       if (s.connected && (s.remoteIp6 === undefined || s.remotePort !== srcPort || !ipv6Equals(s.remoteIp6, src))) continue;
       const score = (s.connected ? 2 : 0) + (s.localIp6 !== undefined ? 1 : 0);
@@ -426,7 +442,7 @@ export class UdpTable {
   private conflicts(ip: number, port: number): boolean {
     const list = this.ports.get(port);
     if (list === undefined) return false;
-    return list.some((s) => (s.family === 6 ? !s.ipv6Only && s.localIp6 === undefined : s.localIp === 0 || ip === 0 || s.localIp === ip));
+    return list.some((s) => (s.family === 6 && !s.v4Mapped ? !s.ipv6Only && s.localIp6 === undefined : s.localIp === 0 || ip === 0 || s.localIp === ip));
   }
 
   private pickEphemeral(ip: number): number {
@@ -456,7 +472,7 @@ export class UdpTable {
  * either is '::' or both have the same address.
  */
 function conflict6(s: UdpSocket, ip: Uint8Array | undefined, dual: boolean): boolean {
-  if (s.family === 4 || s.localIp !== 0) return dual;
+  if (s.family === 4 || s.localIp !== 0 || s.v4Mapped) return dual;
   if (s.localIp6 === undefined || ip === undefined) return true;
   return ipv6Equals(s.localIp6, ip);
 }

@@ -1,6 +1,6 @@
 /**
  * The IPv6 receive path under hostile input (fast-check): valid frames of every kind the stack handles (echo, UDP
- * to an open and a closed port, NS, NA, fragments, a hop-by-hop header, an unknown next header), mutated byte by
+ * to an open and a closed port, NS, NA, RA, redirect, fragments, a hop-by-hop header, an unknown next header), mutated byte by
  * byte, truncated, with their checksums fixed up or not, fed to a stack. Oracles: nothing throws; every frame to
  * our MAC or a 33:33 group counts in stats.ipv6.rx; every frame the stack sends in answer is a well-formed
  * IPv6 packet with a valid ICMPv6/UDP checksum and hop limit 255 on NDP; the stack stays usable (a ping after the
@@ -21,9 +21,9 @@ import { makePair6, ping6, v6 } from './stack-helpers.js';
 const A = v6('fd00::1');
 const B = v6('fd00::2');
 
-function packet(next: number, body: Uint8Array, dst = B, hop = 64): Uint8Array {
+function packet(next: number, body: Uint8Array, dst = B, hop = 64, src = A): Uint8Array {
   const b = new Uint8Array(IPV6_HEADER_LEN + body.length);
-  writeIpv6Header(b, 0, A, dst, next, body.length, hop);
+  writeIpv6Header(b, 0, src, dst, next, body.length, hop);
   b.set(body, IPV6_HEADER_LEN);
   return b;
 }
@@ -48,11 +48,13 @@ function udp(port: number, data: Uint8Array): Uint8Array {
   return p;
 }
 
-function ndp(repr: NdpRepr, dst: Uint8Array): Uint8Array {
-  const p = packet(NextHeader.ICMPv6, new Uint8Array(ndpBufferLen(repr)), dst, 255);
-  emitNdp(repr, p, IPV6_HEADER_LEN, A, dst);
+function ndp(repr: NdpRepr, dst: Uint8Array, src = A): Uint8Array {
+  const p = packet(NextHeader.ICMPv6, new Uint8Array(ndpBufferLen(repr)), dst, 255, src);
+  emitNdp(repr, p, IPV6_HEADER_LEN, src, dst);
   return p;
 }
+
+const ROUTER = v6('fe80::a');
 
 const MAC_A = Uint8Array.of(2, 0, 0, 0, 0, 0xa);
 
@@ -65,6 +67,25 @@ function seeds(): Uint8Array[] {
     udp(9, new Uint8Array(4)),
     ndp({ kind: 'neighbor-solicitation', target: B, options: [{ kind: 'source-lla', address: MAC_A }] }, solicitedNodeMulticast(B)),
     ndp({ kind: 'neighbor-advertisement', router: false, solicited: false, override: true, target: A, options: [{ kind: 'target-lla', address: MAC_A }] }, B),
+    // Router discovery and SLAAC (src/stack/autoconf.ts): an RA with an MTU and an autonomous prefix, a redirect.
+    ndp(
+      {
+        kind: 'router-advertisement',
+        curHopLimit: 64,
+        flags: 0,
+        routerLifetime: 1800,
+        reachableTime: 20_000,
+        retransTimer: 900,
+        options: [
+          { kind: 'source-lla', address: MAC_A },
+          { kind: 'mtu', mtu: 1400 },
+          { kind: 'prefix-info', prefixLen: 64, onLink: true, autonomous: true, validLifetime: 3600, preferredLifetime: 60, prefix: v6('2001:db8:5::') },
+        ],
+      },
+      v6('ff02::1'),
+      ROUTER,
+    ),
+    ndp({ kind: 'redirect', target: v6('fe80::b'), destination: v6('2001:db8:9::1'), options: [{ kind: 'target-lla', address: MAC_A }] }, B, ROUTER),
     ...fragmentIpv6(udp(7000, new Uint8Array(3000).fill(2)), 40, 6, 1280, 99),
     hbh,
     packet(253, new Uint8Array(8)),
@@ -152,6 +173,8 @@ describe('IPv6 receive path under hostile input', () => {
     expect(s.udp6!.rx).toBeGreaterThan(0);
     expect(s.icmpv6!.errorsSent).toBeGreaterThan(0);
     expect(s.ipv6!.reassembly.fragments).toBeGreaterThan(0);
+    expect(s.autoconf!.advertisements).toBeGreaterThan(0);
+    expect(s.autoconf!.redirects + s.autoconf!.redirectsIgnored).toBeGreaterThan(0);
     expect(s.ipv6!.truncated + s.ipv6!.badVersion + s.udp6!.badChecksum + s.icmpv6!.badChecksum).toBeGreaterThan(0);
   });
 });

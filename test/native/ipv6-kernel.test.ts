@@ -6,7 +6,6 @@
  * reassembles). Bounded in time; skipped with a reason when unprivileged.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import { createStack, type Stack } from '../../src/index.js';
 import { openAfPacket } from '../../drivers/af-packet/index.js';
@@ -14,22 +13,7 @@ import { openTap } from '../../drivers/tap/index.js';
 import { openAfXdp } from '../../drivers/af-xdp/index.js';
 import type { FrameDriver } from '../../drivers/types.js';
 import { NetLab, describePrivileged, execIn, execInAsync, ipIn, uniqueName } from '../helpers/netns.js';
-
-const sha = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
-
-/** A deterministic payload of n bytes. */
-function payload(n: number): Buffer {
-  const b = Buffer.alloc(n);
-  for (let i = 0; i < n; i++) b[i] = (i * 7 + (i >> 8)) & 0xff;
-  return b;
-}
-
-/** node:dgram udp6 echo server on port argv[1] in the kernel's namespace: prints 'ready' once bound. */
-const ECHO_SERVER = `
-const s = require('node:dgram').createSocket('udp6');
-s.on('message', (m, r) => s.send(m, r.port, r.address));
-s.bind(+process.argv[1], () => console.log('ready'));
-`;
+import { ECHO_SERVER, payload, sha } from './udp6-echo.js';
 
 /** node:dgram udp6 client in the kernel's namespace: sends argv[1] bytes to argv[2]:argv[3], prints the echo's size and sha256. */
 const ECHO_CLIENT = `
