@@ -692,7 +692,7 @@ export class TcpConnection {
     }
     if (this.tmr.reoAt <= now) {
       this.tmr.reoAt = NEVER;
-      this.rec.detectLosses(now);
+      this.rec.onReoTimer(now);
       this.snd.output(now);
     }
     if (this.tmr.persistAt <= now) {

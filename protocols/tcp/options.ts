@@ -16,6 +16,10 @@ import type { CongestionControlFactory } from './parts.js';
  */
 export type TcpProfile = 'byway' | 'linux';
 
+/** TcpOptions.lossDetection's values. */
+export const LOSS_DETECTION = ['rack-tlp', 'dupthresh', 'early-retransmit', 'early-retransmit-delayed'] as const;
+export type LossDetection = (typeof LOSS_DETECTION)[number];
+
 export const LINUX_PROFILE: Readonly<Partial<Omit<TcpOptions, 'rng' | 'profile'>>> = Object.freeze({
   initialWindowSegments: 10,
   initialRto: 1000,
@@ -107,6 +111,18 @@ export interface TcpOptions {
   maxRto?: number;
   /** Congestion control. Default CUBIC (RFC 9438). */
   congestionControl?: CongestionControlFactory;
+  /**
+   * How the sender detects losses before a timeout. 'rack-tlp' (default): RACK's time-based marking and tail-loss
+   * probes (RFC 8985), with RFC 6675's IsLost until reordering is seen. The others are the loss detection of
+   * Linux 3.x (tcp_early_retrans 0, 1 and 2), without RACK or probes: 'dupthresh' RFC 6675 alone (three duplicate
+   * ACKs, or more than two segments SACKed above a hole); 'early-retransmit' adds RFC 5827: with fewer than four
+   * segments outstanding and no new data to send, one segment fewer than outstanding reported delivered (SACKed,
+   * or duplicate ACKs without SACK) marks the first one lost; 'early-retransmit-delayed' waits max(SRTT / 4, 2 ms)
+   * before doing so (RFC 5827 appendix A.3's mitigation against reordering; every ACK restarts the wait, and the
+   * retransmission timer firing first wins), as Linux 3.x's tcp_early_retrans=2. Early retransmit stops once
+   * reordering has been seen on the connection (as Linux's tcp_disable_early_retrans).
+   */
+  lossDetection?: LossDetection;
   /** Initial window in segments (RFC 6928). Default 10. */
   initialWindowSegments?: number;
   /** Disable Nagle on new connections. Default false. */
@@ -290,6 +306,9 @@ export function resolveTcpOptions(given: TcpOptions, defaultCc: CongestionContro
   if (!given || typeof given.rng?.nextU32 !== 'function') throw new BywayError('EINVAL', 'TCP options need an rng');
   const profile = given.profile ?? 'byway';
   if (profile !== 'byway' && profile !== 'linux') throw new BywayError('EINVAL', `TCP option profile must be 'byway' or 'linux', got ${String(profile)}`);
+  if (given.lossDetection !== undefined && !LOSS_DETECTION.includes(given.lossDetection)) {
+    throw new BywayError('EINVAL', `TCP option lossDetection must be one of ${LOSS_DETECTION.join(', ')}, got ${String(given.lossDetection)}`);
+  }
   if (given.rtoFormula !== undefined && given.rtoFormula !== 'rfc6298' && given.rtoFormula !== 'linux') {
     throw new BywayError('EINVAL', `TCP option rtoFormula must be 'rfc6298' or 'linux', got ${String(given.rtoFormula)}`);
   }
@@ -331,6 +350,7 @@ export function resolveTcpOptions(given: TcpOptions, defaultCc: CongestionContro
     minRto: o.minRto ?? 200,
     maxRto: o.maxRto ?? 120_000,
     congestionControl: o.congestionControl ?? defaultCc,
+    lossDetection: o.lossDetection ?? 'rack-tlp',
     initialWindowSegments: o.initialWindowSegments ?? 10,
     noDelay: o.noDelay ?? false,
     delayedAckMs: Math.min(o.delayedAckMs ?? 40, 200),

@@ -100,7 +100,7 @@ export class LossRecovery implements DeliveryObserver {
     this.dupAcks++; // without SACK each one lets a segment leave the network (pipe), RFC 6582 3.2 step 4
     // RFC 6582 3.2 step 2: enter fast recovery only when the ACK covers more than `recover`.
     // With SACK, once reordering has been seen, RACK alone decides (as for IsLost in detectLosses).
-    if (this.dupAcks === 3 && !this.inRecovery && seqGt(this.c.snd.sndUna, this.recoverSeq) && !(this.c.neg.sackOk && this.reorder.seen)) {
+    if (this.dupAcks === 3 && !this.inRecovery && seqGt(this.c.snd.sndUna, this.recoverSeq) && !(this.c.neg.sackOk && this.reorder.seen && this.rack())) {
       const head = this.c.sb.headSeg();
       if (head && !head.sacked) {
         this.c.sb.markLost(head);
@@ -185,15 +185,21 @@ export class LossRecovery implements DeliveryObserver {
     }
   }
 
+  /** RACK and tail-loss probes detect losses (lossDetection 'rack-tlp'), not Linux 3.x's rules. */
+  rack(): boolean {
+    return this.o.lossDetection === 'rack-tlp';
+  }
+
   /** RFC 6675 IsLost (DupThresh = 3) and RFC 8985 6.2 RACK detect_loss. */
   detectLosses(now: number): void {
     let marked = false;
+    const rack = this.rack();
     // RFC 6675 4 IsLost: more than (DupThresh - 1) * SMSS bytes SACKed above an original transmission.
     // Once reordering has been seen, loss detection is RACK's alone (RFC 8985 section 4: a fixed DupThresh marks
     // every segment that three others overtook; Linux raises its reordering threshold instead).
-    if (!this.reorder.seen && this.c.sb.sackedBytes > 2 * this.c.neg.mss && this.c.sb.markLostByDupThresh(this.c.neg.mss)) marked = true;
+    if ((!rack || !this.reorder.seen) && this.c.sb.sackedBytes > 2 * this.c.neg.mss && this.c.sb.markLostByDupThresh(this.c.neg.mss)) marked = true;
     // RACK: a segment sent before the most recently delivered one, outstanding for longer than rtt + reo_wnd.
-    if (this.rackXmitTime >= 0) {
+    if (rack && this.rackXmitTime >= 0) {
       const srtt = this.c.rtt.srtt ?? this.rackRtt;
       // RFC 8985 6.2 step 4: reo_wnd is 0 in recovery or with DupThresh SACKed segments unless reordering was seen.
       const reoWnd =
@@ -216,6 +222,65 @@ export class LossRecovery implements DeliveryObserver {
       this.c.tmr.reoAt = timeout > 0 ? now + timeout : NEVER;
     }
     if (marked && !this.inRecovery && seqGe(this.c.snd.sndUna, this.recoverSeq)) this.enterRecovery(now);
+  }
+
+  /** The reordering timer (reoAt) expired: RACK's next look (RFC 8985 6.2), or the delayed early retransmit. */
+  onReoTimer(now: number): void {
+    if (this.rack()) this.detectLosses(now);
+    else if (this.earlyRetransmitApplies()) this.startEarlyRetransmit(now);
+  }
+
+  /**
+   * RFC 5827 early retransmit, after an ACK was processed (lossDetection 'early-retransmit' or
+   * 'early-retransmit-delayed'): when few segments are outstanding, fewer than three duplicate ACKs can ever
+   * arrive, so one segment fewer than outstanding reported delivered is enough to retransmit the first. The delayed
+   * form (RFC 5827 appendix A.3, Linux 3.x's tcp_pause_early_retransmit) waits max(SRTT / 4, 2 ms), restarted by
+   * every ACK, unless the retransmission timer would fire first or no RTT was measured yet.
+   */
+  earlyRetransmit(now: number): void {
+    const mode = this.o.lossDetection;
+    if (mode !== 'early-retransmit' && mode !== 'early-retransmit-delayed') return;
+    if (mode === 'early-retransmit-delayed') this.c.tmr.reoAt = NEVER; // every ACK restarts the wait
+    if (!this.earlyRetransmitApplies()) return;
+    const srtt = this.c.rtt.srtt;
+    if (mode === 'early-retransmit-delayed' && srtt !== undefined) {
+      const delay = Math.max(srtt / 4, 2);
+      if (this.c.tmr.rtoAt > now + delay) {
+        this.c.tmr.reoAt = now + delay;
+        return;
+      }
+    }
+    this.startEarlyRetransmit(now);
+  }
+
+  /**
+   * RFC 5827 3.1 / 3.2: outside recovery, nothing retransmitted or marked lost yet, 2 or 3 segments outstanding, no
+   * new data the window lets us send (limited transmit, RFC 3042, would earn the duplicate ACKs instead), the first
+   * segment not SACKed and all the others reported delivered: SACKed, or, without SACK, as many duplicate ACKs
+   * (ER_thresh = oldSegmentsOutstanding - 1). Never once reordering was seen (Linux's tcp_disable_early_retrans).
+   */
+  private earlyRetransmitApplies(): boolean {
+    const sb = this.c.sb;
+    const snd = this.c.snd;
+    if (this.inRecovery || !seqGe(snd.sndUna, this.recoverSeq) || this.reorder.seen || sb.retransOut > 0 || sb.lostBytes > 0) return false;
+    const outstanding = sb.segs.length - sb.segHead;
+    if (outstanding < 2 || outstanding >= 4) return false;
+    if (snd.sndBuf.length > seqDiff(snd.sndNxt, snd.bufSeq) && snd.sndRoom() > 0) return false;
+    const head = sb.headSeg()!;
+    if (head.sacked) return false;
+    let delivered = this.dupAcks;
+    if (this.c.neg.sackOk) {
+      delivered = 0;
+      for (let i = sb.segHead + 1; i < sb.segs.length; i++) if (sb.segs[i]!.sacked) delivered++;
+    }
+    return delivered >= outstanding - 1;
+  }
+
+  private startEarlyRetransmit(now: number): void {
+    this.c.tmr.reoAt = NEVER;
+    this.c.sb.markLost(this.c.sb.headSeg()!);
+    this.stats.earlyRetransmits++;
+    this.enterRecovery(now);
   }
 
   /** RFC 3708 3 (Linux tcp_try_undo_dsack): every retransmission of the episode was needless: undo its response. */

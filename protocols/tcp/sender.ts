@@ -182,7 +182,10 @@ export class Sender {
       dataLen === 0 &&
       !(seg.flags & (TcpFlag.SYN | TcpFlag.FIN)) &&
       this.sndWnd === wndBefore &&
-      seqGt(this.sndNxt, this.sndUna)
+      seqGt(this.sndNxt, this.sndUna) &&
+      // RFC 6675 2: with SACK, a duplicate ACK also SACKs data not SACKed before (one that repeats the blocks reports
+      // nothing new having left the network).
+      (!this.c.neg.sackOk || this.c.sb.sackedBytes > sackedBefore)
     ) {
       this.c.rec.onDupAck(now);
     }
@@ -193,6 +196,7 @@ export class Sender {
     if (this.c.neg.sackOk && (this.c.sb.sackedBytes > 0 || this.c.sb.retransOut > 0 || this.c.rec.inRecovery) && !this.c.sb.empty) {
       this.c.rec.detectLosses(now);
     }
+    this.c.rec.earlyRetransmit(now); // RFC 5827, when lossDetection asks for it
     // Delivered by this ACK: cumulatively (acked, taking back what was SACKed before) or newly SACKed (RFC 6937).
     if (this.c.rec.inRecovery) this.c.rec.onAckDone(Math.max(0, acked) + this.c.sb.sackedBytes - sackedBefore, acked > 0, this.c.sb.lostBytes > lostBefore);
     this.c.rec.reorder.endAck(this.c.rec.rackFack, this.c.neg.mss, !this.c.rec.rtoEpisode);

@@ -97,9 +97,9 @@ export class ConnTimers {
     this.persistAt = now + Math.min(base * 2 ** this.persistBackoff, this.o.maxRto);
   }
 
-  /** RFC 8985 7.2: arm the probe timeout after new data is sent, outside recovery. */
+  /** RFC 8985 7.2: arm the probe timeout after new data is sent, outside recovery (only with lossDetection 'rack-tlp'). */
   armTlp(now: number): void {
-    if (!this.c.neg.sackOk || this.c.rec.inRecovery || this.c.rec.tlpOutstanding || this.c.rtt.srtt === undefined) return;
+    if (!this.c.neg.sackOk || !this.c.rec.rack() || this.c.rec.inRecovery || this.c.rec.tlpOutstanding || this.c.rtt.srtt === undefined) return;
     const srtt = this.c.rtt.srtt;
     const one = seqDiff(this.c.snd.sndNxt, this.c.snd.sndUna) <= this.c.neg.mss;
     let pto = 2 * srtt;

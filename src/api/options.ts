@@ -6,7 +6,7 @@
  * compile. Ranges that only the cores know (TCP buffer relations, ephemeral ranges) stay checked by the cores.
  */
 import { invalidArg } from '../../protocols/util/errors.js';
-import type { TcpOptions } from '../../protocols/tcp/options.js';
+import { LOSS_DETECTION, type TcpOptions } from '../../protocols/tcp/options.js';
 import type { ReassemblyOptions } from '../../protocols/ipv4/reassembly.js';
 import type { NeighbourOptions } from '../stack/neighbour.js';
 import type { UdpOptions } from '../stack/udp.js';
@@ -90,6 +90,7 @@ const TCP: Schema<Omit<TcpOptions, 'rng'>> = {
   minshallNagle: bool,
   ssthreshFromCwnd: bool,
   rtoFormula: oneOf('rfc6298', 'linux'),
+  lossDetection: oneOf(...LOSS_DETECTION),
 };
 
 const IPV6: Schema<Ipv6Options> = {

@@ -9,7 +9,7 @@
  * they appear) become the stack's sendBuffer / receiveBuffer, doubled as Linux doubles them, and fixed (the
  * maximum is the same), as setting them locks Linux's auto-tuning.
  */
-import type { TcpOptions } from '../../protocols/tcp/options.js';
+import type { LossDetection, TcpOptions } from '../../protocols/tcp/options.js';
 import { newReno, cubic } from '../../protocols/tcp/cc/index.js';
 import type { Script } from './parse.js';
 
@@ -89,9 +89,14 @@ function applySysctl(tcp: Partial<TcpOptions>, name: string, value: string): str
       tcp.minTsoSegs = n; // the size of the packets PSH ends (push.ts)
       return undefined;
     }
-    case 'tcp_early_retrans':
-      // 3 (RACK/TLP, the default) is byway's behaviour; 0-2 select Linux 3.x early retransmit or no TLP.
-      return value === '3' || value === '4' ? undefined : `sysctl tcp_early_retrans=${value} (byway always runs RACK-TLP)`;
+    case 'tcp_early_retrans': {
+      // 3 and 4 (RACK/TLP, Linux's default) are byway's default; 0-2 select Linux 3.x's loss detection.
+      const modes: Record<string, LossDetection> = { 0: 'dupthresh', 1: 'early-retransmit', 2: 'early-retransmit-delayed', 3: 'rack-tlp', 4: 'rack-tlp' };
+      const mode = Object.hasOwn(modes, value) ? modes[value] : undefined;
+      if (mode === undefined) return `sysctl tcp_early_retrans=${value}`;
+      tcp.lossDetection = mode;
+      return undefined;
+    }
     case 'tcp_congestion_control':
       if (value === 'reno') tcp.congestionControl = newReno;
       else if (value === 'cubic') tcp.congestionControl = cubic;
