@@ -150,7 +150,10 @@ export interface TcpInfo {
   /** Fast recoveries undone as spurious (all retransmissions D-SACKed, RFC 3708). */
   recoveriesUndone: number;
   sackedBytes: number;
+  /** Bytes marked lost and not yet retransmitted. */
   lostBytes: number;
+  /** Bytes marked lost and not yet delivered, retransmitted or not (Linux's lost_out: tcpi_lost). */
+  lostOutBytes: number;
   dsacksReceived: number;
   rackLosses: number;
   tlpProbes: number;

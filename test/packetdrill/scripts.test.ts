@@ -47,6 +47,8 @@ export const PASSING = [
   'loss_recovery/limited-transmit-no-sack.pkt',
   'loss_recovery/prr-ss-10pkt-lost-1.pkt',
   'loss_recovery/prr-ss-30pkt-lost1_4.pkt',
+  'loss_recovery/sack-shift-sacked-2-6-8-3-9-nofack.pkt',
+  'loss_recovery/sack-shift-sacked-7-5-6-8-9-fack.pkt',
   'loss_recovery/undo-fr-acks-dropped-then-dsack.pkt',
   'nagle_cork/https_client.pkt',
   'nagle_cork/sockopt_cork_nodelay.pkt',

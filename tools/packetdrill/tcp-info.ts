@@ -23,7 +23,7 @@ export function tcpInfoField(conn: TcpConnection, name: string, now: number): nu
     case 'tcpi_sacked':
       return packets(i.sackedBytes);
     case 'tcpi_lost':
-      return packets(i.lostBytes);
+      return packets(i.lostOutBytes);
     case 'tcpi_snd_mss':
       return i.sndMss;
     case 'tcpi_rcv_mss':
