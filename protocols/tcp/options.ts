@@ -4,6 +4,7 @@
 import { BywayError } from '../util/errors.js';
 import type { Rng } from '../util/rng.js';
 import type { CongestionControlFactory } from './parts.js';
+import { HYSTART_DEFAULTS, resolveHystart, type HystartOptions, type ResolvedHystartOptions } from './cc/hystart.js';
 
 /**
  * Named option sets. 'byway' is the defaults below. 'linux' gives the behaviour of Linux 6.x's TCP at its default
@@ -47,6 +48,7 @@ export const LINUX_PROFILE: Readonly<Partial<Omit<TcpOptions, 'rng' | 'profile'>
   maxSendBuffer: 4 * 1024 * 1024,
   synRetries: 6,
   synAckRetries: 5,
+  hystart: Object.freeze({ variant: 'linux' }),
 });
 
 export interface TcpOptions {
@@ -123,6 +125,12 @@ export interface TcpOptions {
    * reordering has been seen on the connection (as Linux's tcp_disable_early_retrans).
    */
   lossDetection?: LossDetection;
+  /**
+   * HyStart: leave the initial slow start when the RTT rises, before a loss (CUBIC only; cc/hystart.ts): variant
+   * 'rfc9406' (HyStart++), 'linux' (Linux's CUBIC HyStart, with its detect / lowWindow / ackDeltaMs parameters) or
+   * 'off'. Default off ({ variant: 'linux' } in the Linux profile, as Linux's tcp_cubic defaults to).
+   */
+  hystart?: HystartOptions;
   /** Initial window in segments (RFC 6928). Default 10. */
   initialWindowSegments?: number;
   /** Disable Nagle on new connections. Default false. */
@@ -266,8 +274,9 @@ export interface TcpOptions {
   closeBurst?: number;
 }
 
-export type ResolvedTcpOptions = Required<Omit<TcpOptions, 'isn' | 'congestionControl' | 'profile'>> & {
+export type ResolvedTcpOptions = Required<Omit<TcpOptions, 'isn' | 'congestionControl' | 'profile' | 'hystart'>> & {
   profile: TcpProfile;
+  hystart: ResolvedHystartOptions;
   isn: TcpOptions['isn'];
   congestionControl: CongestionControlFactory;
 };
@@ -294,6 +303,13 @@ function checkOptions(r: ResolvedTcpOptions): ResolvedTcpOptions {
     if (!Number.isInteger(r[k])) throw new BywayError('EINVAL', `TCP option ${k} must be an integer, got ${r[k]}`);
   }
   if (r.maxSendBuffer < r.sendBuffer) throw new BywayError('EINVAL', `TCP option maxSendBuffer (${r.maxSendBuffer}) is below sendBuffer (${r.sendBuffer})`);
+  const h = r.hystart;
+  if (!['off', 'rfc9406', 'linux'].includes(h.variant)) throw new BywayError('EINVAL', `TCP option hystart.variant must be 'off', 'rfc9406' or 'linux', got ${String(h.variant)}`);
+  if (!['delay', 'ack-train', 'both'].includes(h.detect)) throw new BywayError('EINVAL', `TCP option hystart.detect must be 'delay', 'ack-train' or 'both', got ${String(h.detect)}`);
+  for (const k of ['lowWindow', 'ackDeltaMs', 'minSamples', 'minRttThreshMs', 'maxRttThreshMs', 'cssGrowthDivisor', 'cssRounds', 'slowStartLimit'] as const) {
+    const v = h[k];
+    if (!Number.isFinite(v) || v < 0 || (v === 0 && k === 'cssGrowthDivisor')) throw new BywayError('EINVAL', `TCP option hystart.${k} must be a number >= 0 (> 0 for cssGrowthDivisor), got ${v}`);
+  }
   if (r.rtoSpread > 1) throw new BywayError('EINVAL', `TCP option rtoSpread must be <= 1, got ${r.rtoSpread}`);
   if (!Number.isInteger(r.timersPerPoll)) throw new BywayError('EINVAL', `TCP option timersPerPoll must be an integer, got ${r.timersPerPoll}`);
   if (r.minMss > r.mss || r.mss > 65495) throw new BywayError('EINVAL', `TCP options: need minMss <= mss <= 65495`);
@@ -351,6 +367,7 @@ export function resolveTcpOptions(given: TcpOptions, defaultCc: CongestionContro
     maxRto: o.maxRto ?? 120_000,
     congestionControl: o.congestionControl ?? defaultCc,
     lossDetection: o.lossDetection ?? 'rack-tlp',
+    hystart: o.hystart === undefined ? HYSTART_DEFAULTS : resolveHystart(o.hystart),
     initialWindowSegments: o.initialWindowSegments ?? 10,
     noDelay: o.noDelay ?? false,
     delayedAckMs: Math.min(o.delayedAckMs ?? 40, 200),

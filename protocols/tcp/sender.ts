@@ -235,7 +235,10 @@ export class Sender {
       const d = this.c.neg.tsDiff(now, seg.tsEcr);
       if (d >= 0 && d < 0x7fffffff) rttMs = d;
     } else if (rttCandidate >= 0) rttMs = rttCandidate;
-    if (rttMs !== undefined) this.rttSample(rttMs);
+    if (rttMs !== undefined) {
+      this.rttSample(rttMs);
+      if (!this.c.rec.inRecovery) this.c.cc.onRttSample?.(now, rttMs, ack, this.sndNxt); // HyStart
+    }
 
     this.c.rec.onAckAdvanced(now, ack, ackedBytes, flightBefore, rttMs, this.c.neg.tsOk ? seg.tsEcr : undefined);
 

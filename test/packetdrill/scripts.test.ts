@@ -27,6 +27,7 @@ export const PASSING = [
   'close_shutdown/shutdown-wr-close.pkt',
   'close_shutdown/tcp_close_no_rst.pkt',
   'close_shutdown/tcp_disorder_fin_in_FIN_WAIT.pkt',
+  'congestion_control/cubic-hystart-delay-min-rtt-jumps-downward.pkt',
   'congestion_control/cwnd-moderation-disorder-no-moderation.pkt',
   'congestion_control/iw10-base-case.pkt',
   'congestion_control/slow-start-ack-per-1pkt.pkt',

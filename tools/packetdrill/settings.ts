@@ -120,6 +120,23 @@ function applySysctl(tcp: Partial<TcpOptions>, name: string, value: string): str
   }
 }
 
+/**
+ * A tcp_cubic module parameter (`echo N > /sys/module/tcp_cubic/parameters/NAME`) as the TCP option `hystart`
+ * (Linux's CUBIC HyStart: hystart 0/1, hystart_detect 1 ack train / 2 delay / 3 both, hystart_low_window,
+ * hystart_ack_delta_us); returns a reason when byway has no counterpart.
+ */
+function applyCubicParameter(tcp: Partial<TcpOptions>, name: string, n: number): string | undefined {
+  const h = { variant: 'linux' as const, ...tcp.hystart };
+  const detect = ({ 1: 'ack-train', 2: 'delay', 3: 'both' } as const)[n as 1 | 2 | 3];
+  if (name === 'hystart' && (n === 0 || n === 1)) h.variant = n === 1 ? 'linux' : 'off';
+  else if (name === 'hystart_detect' && detect !== undefined) h.detect = detect;
+  else if (name === 'hystart_low_window') h.lowWindow = n;
+  else if (name === 'hystart_ack_delta_us') h.ackDeltaMs = n / 1000;
+  else return `tcp_cubic parameter ${name}=${n}`;
+  tcp.hystart = h;
+  return undefined;
+}
+
 export function settingsFor(script: Script): ScriptSettings {
   const tcp: Partial<TcpOptions> = { ...LINUX_2013 };
   const unsupported: string[] = [];
@@ -158,6 +175,12 @@ export function settingsFor(script: Script): ScriptSettings {
           const why = applySysctl(tcp, k, v);
           if (why) unsupported.push(why);
         }
+        continue;
+      }
+      const m = /^echo\s+(\d+)\s*>\s*\/sys\/module\/tcp_cubic\/parameters\/(\w+)$/.exec(cmd);
+      if (m) {
+        const why = applyCubicParameter(tcp, m[2]!, Number(m[1]));
+        if (why) unsupported.push(why);
         continue;
       }
       const r = runtimeCommand(cmd);
