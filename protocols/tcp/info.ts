@@ -85,6 +85,8 @@ export interface TcpStats {
   zeroWindowProbes: number;
   /** The host lent no transmit buffer (segment not sent now). */
   txBlocked: number;
+  /** Segments the driver took and dropped (a local transmit failure, FrameDriver.txCommit returned false). */
+  txDropped: number;
 }
 
 export function newTcpStats(): TcpStats {
@@ -95,7 +97,7 @@ export function newTcpStats(): TcpStats {
     activeOpens: 0, passiveOpens: 0, established: 0, resetsOnClose: 0, timeouts: 0, retransmittedSegs: 0,
     rtoExpirations: 0, fastRecoveries: 0, recoveriesUndone: 0, tlpProbes: 0, tlpRecoveries: 0, finsDeferred: 0, rackLosses: 0, earlyRetransmits: 0, dsacksReceived: 0, dsacksIgnored: 0, oooDrops: 0, oooTotalDrops: 0, bufferLimitHits: 0,
     rcvWindowTrimmed: 0, pmtuUpdates: 0, icmpIgnored: 0, timeWaitReused: 0, timeWaitOverflow: 0,
-    keepaliveProbes: 0, zeroWindowProbes: 0, txBlocked: 0,
+    keepaliveProbes: 0, zeroWindowProbes: 0, txBlocked: 0, txDropped: 0,
   };
 }
 

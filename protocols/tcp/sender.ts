@@ -18,6 +18,7 @@ import { EMPTY_RING, INITIAL_RING, NEVER } from './conn-common.js';
 import { seqAdd, seqDiff, seqGe, seqGt, seqLe, seqLt } from './seq.js';
 import { TcpFlag, type TcpFields } from './wire.js';
 import { burstSegments } from './push.js';
+import { RESOURCE_PROBE_MS } from './timers.js';
 
 export class Sender {
   private readonly c: TcpConnection;
@@ -304,7 +305,7 @@ export class Sender {
         // RFC 5681 3.2 step 2 / RFC 6675 5 step 3: the first retransmission on entering recovery ignores cwnd.
         if (!this.c.rec.forceRetransmit && this.c.rec.pipe() + Math.min(s.len, this.c.neg.mss) > cwnd && this.c.rec.pipe() > 0) break;
         this.c.rec.forceRetransmit = false;
-        if (!this.retransmit(now, s, i)) return this.driverBlocked(sentAck);
+        if (!this.retransmit(now, s, i)) return this.driverBlocked(sentAck, now);
         sentAck = true;
       }
     }
@@ -356,7 +357,7 @@ export class Sender {
         pushMulti = g > mss;
       }
       const push = this.o.pushBursts && (len > mss || (pushMulti && seqAdd(this.sndNxt, len) === pushEnd));
-      if (!this.sendNew(now, offset, len, withFin, push)) return this.driverBlocked(sentAck);
+      if (!this.sendNew(now, offset, len, withFin, push)) return this.driverBlocked(sentAck, now);
       sentAck = true;
       if (withFin) break;
     }
@@ -375,8 +376,12 @@ export class Sender {
    * stop it). Not reporting it left the last round's "cwnd-limited" standing, and a sender held back by its driver
    * grew cwnd without bound (to megabytes over the raw-IP driver, with a few hundred kilobytes in flight).
    */
-  private driverBlocked(sent: boolean): void {
+  private driverBlocked(sent: boolean, now: number): void {
     if (sent) this.usage.onTransmit(this.sndUna, this.sndNxt, seqDiff(this.sndNxt, this.sndUna) - this.c.sb.sackedBytes, false);
+    if (this.c.tmr.localDrop) {
+      this.c.tmr.armResourceProbe(now);
+      this.c.rearm();
+    }
   }
 
   /** TCP_CORK on or off; off pushes what is queued (at `now`, when given). */
@@ -452,6 +457,10 @@ export class Sender {
   /** RFC 9293 3.8.6.1: a zero-window probe (an ACK below the window elicits the peer's current window). */
   onPersist(now: number): void {
     if (!this.c.isSynchronized()) return;
+    if (this.c.tmr.localDrop && this.c.sb.empty) {
+      this.resourceProbe(now);
+      return;
+    }
     const unsent = this.sndBuf.length - seqDiff(this.sndNxt, this.bufSeq) > 0 || (this.finQueued && !this.finSent);
     if (!unsent || this.sndRoom() > 0) {
       // RFC 9293 3.8.6.2.1 (4): the SWS override timeout: send what the window allows.
@@ -475,6 +484,28 @@ export class Sender {
     this.c.tx.sendProbe(now);
     this.c.tmr.persistBackoff++;
     this.c.tmr.armPersist(now);
+  }
+
+  /**
+   * The driver dropped our data with nothing in flight (Linux's tcp_probe_timer / tcp_send_probe0 after a local
+   * failure): try again; while it still fails, count a probe (tcpi_probes) and retry after RESOURCE_PROBE_MS, with
+   * no backoff (the congestion is local, not the network's). The user timeout (RFC 5482) and maxRetransmits probes
+   * end it with ETIMEDOUT.
+   */
+  private resourceProbe(now: number): void {
+    if (this.userTimedOut(now)) return;
+    if (this.c.tmr.probesUnanswered >= this.o.maxRetransmits) {
+      this.stats.timeouts++;
+      this.c.toClosed('ETIMEDOUT');
+      return;
+    }
+    this.c.tmr.persistAt = now + RESOURCE_PROBE_MS; // armed before output, which tells the layer when it ends
+    this.output(now);
+    if (this.c.tmr.localDrop && this.c.sb.empty) this.c.tmr.probesUnanswered++;
+    else {
+      this.c.tmr.probesUnanswered = 0;
+      this.c.tmr.persistAt = NEVER;
+    }
   }
 
   /** Lower the MSS to fit a path MTU of `mtu`, not below `floor` (never raises it). Returns whether it changed. */

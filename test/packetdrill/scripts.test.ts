@@ -71,6 +71,7 @@ export const PASSING = [
   'reset_validation/listen-incoming-rst.pkt',
   'reset_validation/validate-established-no-flags.pkt',
   'tcp_info/tcp-info-rwnd-limited.pkt',
+  'timers/user-timeout-probe.pkt',
 ];
 
 // In CI the scripts must be there: a missing directory fails rather than skipping.
