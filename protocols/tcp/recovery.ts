@@ -9,6 +9,7 @@ import type { ResolvedTcpOptions } from './options.js';
 import type { TcpStats } from './info.js';
 import type { DeliveryObserver, SentSeg } from './scoreboard.js';
 import { NEVER } from './conn-common.js';
+import { RESOURCE_PROBE_MS } from './timers.js';
 import { SpuriousUndo } from './undo.js';
 import { ReorderingEstimator } from './reordering.js';
 import { seqAdd, seqDiff, seqGe, seqGt, seqLe, seqLt } from './seq.js';
@@ -396,6 +397,13 @@ export class LossRecovery implements DeliveryObserver {
     this.c.rtt.backoff();
     this.c.tmr.rtoAt = this.c.tmr.rtoDeadline(now);
     this.c.snd.output(now);
+    if (this.c.tmr.localDrop && this.c.sb.headSeg()?.lost === true) {
+      // The driver dropped the retransmission (a local failure, not a loss): as Linux's tcp_retransmit_timer, try
+      // again after the resource-probe interval without backing off (the timeout still counts towards giving up).
+      this.c.rtt.cancelBackoff();
+      this.c.tmr.rtoAt = now + RESOURCE_PROBE_MS;
+      this.c.rearm();
+    }
   }
 
   /** RFC 8985 7.3: send one new segment if possible, else retransmit the last one. */

@@ -65,3 +65,24 @@ describe('data the driver drops (a local transmit failure)', () => {
     expect(c.info().probes).toBe(0);
   });
 });
+
+describe('a retransmission the driver drops', () => {
+  it('is tried again after 500 ms without backing off the RTO, then goes out when the driver takes it', () => {
+    const t = new Tester();
+    const c = t.established();
+    c.send(t.now, bytes(10));
+    t.recv({ payloadLen: 10 });
+    t.host.dropping = true;
+    t.advance(1000); // RTO 1 s: the retransmission is dropped
+    expect(t.host.dropped).toBe(1);
+    expect(c.info()).toMatchObject({ rtoCount: 1, backoff: 0 });
+    t.advance(499);
+    expect(t.host.dropped).toBe(1);
+    t.advance(1);
+    expect(t.host.dropped).toBe(2);
+    t.host.dropping = false;
+    t.advance(500);
+    t.recv({ seq: t.l(1), payloadLen: 10 });
+    expect(c.info()).toMatchObject({ backoff: 1, rtoCount: 3 }); // this timeout's retransmission left: backed off
+  });
+});
