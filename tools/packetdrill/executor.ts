@@ -85,10 +85,7 @@ interface Pending {
   readonly attempt: (now: number) => Outcome | undefined;
 }
 
-/**
- * Wraps the stack's end of the link: `blackhole` drops what the stack sends (a qdisc with `limit 0`), and says so
- * (txCommit returns false), as the qdisc's drop reaches Linux's TCP as a failed send.
- */
+/** The stack's end of the link: `blackhole` drops what it sends and says so (txCommit false), as a `limit 0` qdisc. */
 class Tap implements FrameDriver {
   blackhole = false;
   dropped = 0;
