@@ -10,10 +10,11 @@
 import { BywayError } from '../util/errors.js';
 import { computeIsn, cubic, synCookieDecode, synCookieEncode, type ByteRing } from './parts.js';
 import { TcpConnection, type TcpState } from './connection.js';
-import type { ConnectOpts, TcpConnHost, TcpHost, TxResult } from './host.js';
-import { TX_BUSY, TX_DROPPED, TX_SENT } from './conn-common.js';
+import type { ConnectOpts, TcpConnHost, TcpHost } from './host.js';
 import { TcpListener } from './listener.js';
 import { PortTable } from './ports.js';
+import type { TxResult } from './host.js';
+import { TX_BUSY, TX_DROPPED, TX_SENT } from './conn-common.js';
 import { LayerLimits } from './limits.js';
 import { newTcpStats, type TcpStats } from './info.js';
 import { resolveTcpOptions, type ResolvedTcpOptions, type TcpOptions } from './options.js';
