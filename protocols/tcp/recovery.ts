@@ -227,8 +227,13 @@ export class LossRecovery implements DeliveryObserver {
 
   /** The reordering timer (reoAt) expired: RACK's next look (RFC 8985 6.2), or the delayed early retransmit. */
   onReoTimer(now: number): void {
-    if (this.rack()) this.detectLosses(now);
-    else if (this.earlyRetransmitApplies()) this.startEarlyRetransmit(now);
+    if (this.rack()) {
+      const was = this.inRecovery;
+      this.detectLosses(now);
+      // A recovery the timer starts has no ACK to pace PRR: as Linux's tcp_rack_reo_timeout, count one segment
+      // delivered (RFC 6937's sndcnt then lets one retransmission go), instead of sending up to ssthresh at once.
+      if (!was && this.inRecovery) this.onAckDone(this.c.neg.mss, false, true);
+    } else if (this.earlyRetransmitApplies()) this.startEarlyRetransmit(now);
   }
 
   /**
