@@ -203,8 +203,10 @@ export interface TcpOptions {
    */
   ssthreshFromCwnd?: boolean;
   /**
-   * RFC 3465's L: the most one ACK grows cwnd by in slow start, in segments; 0 for no limit (Linux's tcp_slow_start
-   * counts every segment an ACK covers). Default 2 (0 in the Linux profile).
+   * RFC 3465's L: the most one ACK grows cwnd by in slow start, in segments; 0 for no limit, counting delivered
+   * segments as Linux does (tcp_slow_start, tcp_cong_control): with SACK what each ACK delivered (data SACKed before
+   * is not counted again; an ACK that only SACKs counts once reordering above 3 segments was seen,
+   * tcp_may_raise_cwnd), without SACK what the duplicate ACKs had not reported. Default 2 (0 in the Linux profile).
    */
   abcLimit?: number;
   /** Segments ACKed immediately at connection start (quick-ACK mode). Default 16. */

@@ -130,7 +130,10 @@ export class LossRecovery implements DeliveryObserver {
    * SND.UNA advanced to `ack` (by `ackedBytes`, `flightBefore` having been outstanding; the ACK echoed `tsEcr`):
    * leave recovery at `recover`, retransmit on a partial ACK without SACK, or let congestion control grow the window.
    */
-  onAckAdvanced(now: number, ack: number, ackedBytes: number, flightBefore: number, rttMs: number | undefined, tsEcr?: number): void {
+  onAckAdvanced(now: number, ack: number, ackedBytes: number, flightBefore: number, rttMs: number | undefined, tsEcr?: number, delivered = ackedBytes): void {
+    // Counting delivered segments (abcLimit 0, as Linux's tcp_cong_control): with SACK, what this ACK delivered, so
+    // data SACKed before is not counted again (it was counted when SACKed, or not at all: tcp_may_raise_cwnd).
+    if (this.c.neg.sackOk && this.o.abcLimit === 0) ackedBytes = Math.max(0, delivered);
     if (!this.c.neg.sackOk && this.o.abcLimit === 0 && this.dupAcks > 0) {
       // Counting delivered segments (abcLimit 0, as Linux's Reno emulation, tcp_remove_reno_sacks): each duplicate
       // ACK reported a segment delivered; the ACK that fills the hole counts only the rest, at least one.
@@ -166,6 +169,17 @@ export class LossRecovery implements DeliveryObserver {
       // Grow cwnd only while it limits the sender (cwnd-usage.ts: Linux tcp_is_cwnd_limited; RFC 7661's concern).
       this.c.cc.onAck(now, ackedBytes, this.pipe(), rttMs);
     }
+  }
+
+  /**
+   * An ACK that did not advance SND.UNA SACKed `bytes` new bytes. Counting delivered segments (abcLimit 0), Linux
+   * grows cwnd by them only once reordering above 3 segments was seen (tcp_may_raise_cwnd: with less it waits for
+   * in-order delivery, RFC 5681); outside recovery, and while cwnd limits the sender (cwnd-usage.ts).
+   */
+  onSackDelivered(now: number, bytes: number): void {
+    if (this.o.abcLimit !== 0 || this.inRecovery || this.reorder.degree <= 3) return;
+    const flight = seqDiff(this.c.snd.sndNxt, this.c.snd.sndUna);
+    if (this.c.snd.usage.mayGrow(this.c.cc.cwnd, this.c.cc.ssthresh, flight)) this.c.cc.onAck(now, bytes, this.pipe(), undefined);
   }
 
   /** RFC 8985 6.2 step 2: RACK.update for a newly delivered segment. */

@@ -177,7 +177,7 @@ export class Sender {
     }
     if (this.c.neg.sackOk && seg.sackBlocks.length > 0) this.c.rec.processSack(now, seg.sackBlocks, ack);
     if (acked > 0) {
-      this.ackNewData(now, seg, ack);
+      this.ackNewData(now, seg, ack, sackedBefore);
     } else if (
       acked === 0 &&
       dataLen === 0 &&
@@ -201,6 +201,7 @@ export class Sender {
     // Delivered by this ACK: cumulatively (acked, taking back what was SACKed before) or newly SACKed (RFC 6937).
     if (this.c.rec.inRecovery) this.c.rec.onAckDone(Math.max(0, acked) + this.c.sb.sackedBytes - sackedBefore, acked > 0, this.c.sb.lostBytes > lostBefore);
     this.c.rec.reorder.endAck(this.c.rec.rackFack, this.c.neg.mss, !this.c.rec.rtoEpisode);
+    if (acked <= 0 && this.c.sb.sackedBytes > sackedBefore) this.c.rec.onSackDelivered(now, this.c.sb.sackedBytes - sackedBefore);
     if (this.sndRoom() > 0 && this.c.tmr.persistAt !== NEVER) {
       this.c.tmr.persistAt = NEVER;
       this.c.tmr.persistBackoff = 0;
@@ -215,8 +216,11 @@ export class Sender {
     return seqDiff(seqAdd(this.sndWl2, this.sndWnd), this.sndNxt);
   }
 
-  ackNewData(now: number, seg: TcpFields, ack: number): void {
+  ackNewData(now: number, seg: TcpFields, ack: number, sackedBefore: number): void {
+    const sackedMid = this.c.sb.sackedBytes;
     const rttCandidate = this.c.sb.trimAcked(now, ack, this.c.rec);
+    // Delivered by this ACK (RFC 6937's DeliveredData): newly acknowledged but not SACKed before, plus newly SACKed.
+    const delivered = seqDiff(ack, this.sndUna) - (sackedMid - this.c.sb.sackedBytes) + (sackedMid - sackedBefore);
     if (this.c.sb.finDelivered) this.finAcked = true;
     // Data bytes acknowledged (excluding SYN / FIN sequence numbers).
     const dataEnd = seqAdd(this.bufSeq, this.sndBuf.length);
@@ -241,7 +245,7 @@ export class Sender {
       if (!this.c.rec.inRecovery) this.c.cc.onRttSample?.(now, rttMs, ack, this.sndNxt); // HyStart
     }
 
-    this.c.rec.onAckAdvanced(now, ack, ackedBytes, flightBefore, rttMs, this.c.neg.tsOk ? seg.tsEcr : undefined);
+    this.c.rec.onAckAdvanced(now, ack, ackedBytes, flightBefore, rttMs, this.c.neg.tsOk ? seg.tsEcr : undefined, delivered);
 
     // RFC 6298 5.2 / 5.3: stop the timer when all is acknowledged, else restart it.
     if (this.c.sb.empty) {

@@ -40,6 +40,7 @@ export const PASSING = [
   'handshake/init_rto_passive_open.pkt',
   'handshake/tcp_basic_client.pkt',
   'handshake/tcp_basic_server.pkt',
+  'loss_recovery/cubic-rack-reo-timeout-retrans-failed-incoming-data.pkt',
   'loss_recovery/er-delayed-3pkt-sack.pkt',
   'loss_recovery/er-delayed-get-ack-3pkt-sack.pkt',
   'loss_recovery/er-quick-3pkt-sack.pkt',
