@@ -11,7 +11,9 @@
  * - Transmit: `txReserve(len)` lends a buffer of exactly `len` bytes in the driver's memory; the stack writes
  *   the frame in place and hands it back with `txCommit(len)` (len may shrink). Only one reservation is open at
  *   a time. After `txCommit` the stack must not touch the buffer again. `null` from `txReserve` means "no room
- *   now" (ring full): the stack keeps the data and retries on the next poll.
+ *   now" (ring full): the stack keeps the data and retries on the next poll. `false` from `txCommit` means the
+ *   driver took the frame but dropped it (a queue that drops at its limit, as a Linux qdisc does): the transmission
+ *   failed locally, and TCP retries on a slower clock (Linux's resource probe) instead of at the next poll.
  *
  * Time: drivers never read a clock. `now` (milliseconds, any origin, monotonic) is passed in, so middleware that
  * delays or rate-limits frames replays exactly on a virtual clock. A driver holding frames for later tells the
@@ -200,7 +202,7 @@ export interface FrameDriver {
    * Queue the reserved buffer's first `len` bytes for sending. `segment` (only with `caps.tso`, only for an IPv4
    * TCP packet above the MTU): the TCP payload bytes per segment the driver cuts the packet into.
    */
-  txCommit(now: number, len: number, segment?: number): void;
+  txCommit(now: number, len: number, segment?: number): boolean | void;
   /** Push queued frames to the link (a doorbell or a syscall, for real drivers). */
   flush(now: number): void;
   /**

@@ -96,11 +96,11 @@ class QueueDriver implements MemoryQueue {
     this.check();
     return this.end.txReserve(len);
   }
-  txCommit(now: number, len: number, segment?: number): void {
+  txCommit(now: number, len: number, segment?: number): boolean | void {
     this.check();
     this.stats.txFrames++;
     this.stats.txBytes += len;
-    this.end.txCommit(now, len, segment);
+    return this.end.txCommit(now, len, segment);
   }
   flush(now: number): void {
     this.end.flush(now);

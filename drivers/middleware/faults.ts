@@ -523,7 +523,7 @@ export function faults(inner: FrameDriver, options: FaultOptions): FaultDriver {
       return scratch.subarray(0, len);
     },
 
-    txCommit(now: number, len: number, segment?: number): void {
+    txCommit(now: number, len: number, segment?: number): boolean | void {
       check();
       if (!tx.active) return segment === undefined ? inner.txCommit(now, len) : inner.txCommit(now, len, segment);
       if (reservedLen < 0 || scratch === null) throw new BywayError('ERR_INVALID_STATE', 'txCommit without txReserve');

@@ -129,15 +129,14 @@ export function pcap(inner: FrameDriver, options: PcapOptions): PcapDriver {
       reserved = inner.txReserve(len);
       return reserved;
     },
-    txCommit(now: number, len: number, segment?: number): void {
+    txCommit(now: number, len: number, segment?: number): boolean | void {
       check();
       const buf = reserved;
       reserved = null;
       // Record only what the inner driver will accept; misuse is left to it to report. A TSO packet is recorded
       // whole, as tcpdump shows it on a host whose NIC segments.
       if (buf !== null && Number.isInteger(len) && len >= 0 && len <= buf.length) write(now, buf.subarray(0, len));
-      if (segment === undefined) inner.txCommit(now, len);
-      else inner.txCommit(now, len, segment);
+      return segment === undefined ? inner.txCommit(now, len) : inner.txCommit(now, len, segment);
     },
     flush(now: number): void {
       check();

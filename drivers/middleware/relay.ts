@@ -99,8 +99,8 @@ export class RelayDriver implements FrameDriver {
   txReserve(len: number): Uint8Array | null {
     return this.inner.txReserve(len);
   }
-  txCommit(now: number, len: number, segment?: number): void {
-    this.inner.txCommit(now, len, segment);
+  txCommit(now: number, len: number, segment?: number): boolean | void {
+    return this.inner.txCommit(now, len, segment);
   }
   flush(now: number): void {
     this.inner.flush(now);

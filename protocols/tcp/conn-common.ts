@@ -34,3 +34,8 @@ export const EMPTY_OOO = new OutOfOrderQueue(1);
 export const INITIAL_RING = 16 * 1024;
 /** The largest unscaled window field. */
 export const MAX_WINDOW = 0xffff;
+
+/** TcpConnHost.transmit's results: no transmit buffer now (falsy); sent; taken but dropped by the driver (local failure). */
+export const TX_BUSY = 0;
+export const TX_SENT = 1;
+export const TX_DROPPED = 2;

@@ -160,7 +160,7 @@ export class TcpConnection {
     this.rcv.rcvCap = o.receiveBuffer;
     this.rechargeBuffers(); // initial buffers are always granted
     this.rtt = new RttEstimator(rtoOptionsFor(o));
-    this.cc = o.congestionControl({ mss: 536, now, initialWindowSegments: o.initialWindowSegments, abcLimit: o.abcLimit });
+    this.cc = o.congestionControl({ mss: 536, now, initialWindowSegments: o.initialWindowSegments, abcLimit: o.abcLimit, hystart: o.hystart });
     this.neg.tsOffset = o.rng.nextU32() | 0;
     this.neg.rcvWs = o.windowScaling ? wscaleFor(o.maxReceiveBuffer) : 0;
     // RFC 1191 3.1: the MSS we advertise comes from the interface (or route) MTU, not the path MTU; what we send
@@ -692,7 +692,7 @@ export class TcpConnection {
     }
     if (this.tmr.reoAt <= now) {
       this.tmr.reoAt = NEVER;
-      this.rec.detectLosses(now);
+      this.rec.onReoTimer(now);
       this.snd.output(now);
     }
     if (this.tmr.persistAt <= now) {

@@ -74,6 +74,7 @@ export class TcpCounters {
       recoveriesUndone: this.nUndo,
       sackedBytes: this.c.sb.sackedBytes,
       lostBytes: this.c.sb.lostBytes,
+      lostOutBytes: this.c.sb.lostBytes + this.c.sb.lostSentBytes,
       dsacksReceived: this.nDsack,
       rackLosses: this.nRack,
       tlpProbes: this.nTlp,

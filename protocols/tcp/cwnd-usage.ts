@@ -22,7 +22,9 @@ export class CwndUsage {
 
   /** After a transmission round that sent something or was stopped by cwnd. */
   onTransmit(sndUna: number, sndNxt: number, inFlight: number, cwndLimited: boolean): void {
-    if (!this.started || seqGe(sndUna, this.usageSeq) || (cwndLimited && !this.limited)) {
+    // As Linux's tcp_cwnd_validate: a new window, a round cwnd limited (the window is extended to SND.NXT), or more in
+    // flight than the window's figure while it was not limited.
+    if (!this.started || seqGe(sndUna, this.usageSeq) || cwndLimited || (!this.limited && inFlight > this.maxOut)) {
       this.started = true;
       this.limited = cwndLimited;
       this.maxOut = inFlight;

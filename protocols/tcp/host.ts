@@ -17,8 +17,11 @@ export interface TcpConnHost {
   readonly stats: TcpStats;
   /** A reused header object for transmission. */
   readonly txFields: TcpFields;
-  /** Emit one segment; payload (dataLen bytes) is copied from `ring` at `ringOffset`. False: no buffer now. */
-  transmit(now: number, conn: TcpConnection, f: TcpFields, ring: ByteRing | null, ringOffset: number, dataLen: number, segment?: number): boolean;
+  /**
+   * Emit one segment; payload (dataLen bytes) is copied from `ring` at `ringOffset`. TX_SENT; TX_BUSY (0, falsy):
+   * no buffer now; TX_DROPPED (truthy, as the segment left TCP): the driver dropped it, a local failure.
+   */
+  transmit(now: number, conn: TcpConnection, f: TcpFields, ring: ByteRing | null, ringOffset: number, dataLen: number, segment?: number): TxResult;
   /** The largest IP packet towards `dst` the device segments itself (TSO), or 0. */
   tsoMaxFor(dst: number): number;
   /** RFC 5961 section 7 rate limit. */
@@ -52,12 +55,18 @@ export interface TcpConnHost {
   finAllowed(): boolean;
 }
 
-/** A packet the host lends (its transmit token): write the segment at `buf[offset, offset + tcpLen)`, then commit. */
+/**
+ * A packet the host lends (its transmit token): write the segment at `buf[offset, offset + tcpLen)`, then commit.
+ * `commit` returns false when the driver dropped the packet (a queue at its limit: FrameDriver.txCommit).
+ */
 export interface TcpTxPacket {
   readonly buf: Uint8Array;
   readonly offset: number;
-  commit(now: number): void;
+  commit(now: number): boolean | void;
 }
+
+/** What became of a segment handed to the host (TcpConnHost.transmit): TX_BUSY, TX_SENT, TX_DROPPED (conn-common.ts). */
+export type TxResult = 0 | 1 | 2;
 
 /** How the stack drives TCP (see the module contract). */
 export interface TcpHost {

@@ -62,6 +62,8 @@ export interface TcpStats {
   /** FINs from shutdown/close sent from the next poll instead of at once (closeBurst). */
   finsDeferred: number;
   rackLosses: number;
+  /** Fast recoveries RFC 5827's early retransmit started (lossDetection 'early-retransmit' and its delayed form). */
+  earlyRetransmits: number;
   dsacksReceived: number;
   /** D-SACKs ignored as dubious: more segments reported duplicate than were ever retransmitted (Linux TCPDSACKIgnoredDubious). */
   dsacksIgnored: number;
@@ -83,6 +85,8 @@ export interface TcpStats {
   zeroWindowProbes: number;
   /** The host lent no transmit buffer (segment not sent now). */
   txBlocked: number;
+  /** Segments the driver took and dropped (a local transmit failure, FrameDriver.txCommit returned false). */
+  txDropped: number;
 }
 
 export function newTcpStats(): TcpStats {
@@ -91,9 +95,9 @@ export function newTcpStats(): TcpStats {
     pawsRejected: 0, badAck: 0, challengeAcksSent: 0, challengeAcksRateLimited: 0, invalidAcksRateLimited: 0, rstsSent: 0, rstsRateLimited: 0, rstsReceived: 0, rstsOutOfWindow: 0, listenDrops: 0,
     resets: 0, synCookiesSent: 0, synCookiesValidated: 0, synCookiesFailed: 0, synQueueDrops: 0, backlogDrops: 0,
     activeOpens: 0, passiveOpens: 0, established: 0, resetsOnClose: 0, timeouts: 0, retransmittedSegs: 0,
-    rtoExpirations: 0, fastRecoveries: 0, recoveriesUndone: 0, tlpProbes: 0, tlpRecoveries: 0, finsDeferred: 0, rackLosses: 0, dsacksReceived: 0, dsacksIgnored: 0, oooDrops: 0, oooTotalDrops: 0, bufferLimitHits: 0,
+    rtoExpirations: 0, fastRecoveries: 0, recoveriesUndone: 0, tlpProbes: 0, tlpRecoveries: 0, finsDeferred: 0, rackLosses: 0, earlyRetransmits: 0, dsacksReceived: 0, dsacksIgnored: 0, oooDrops: 0, oooTotalDrops: 0, bufferLimitHits: 0,
     rcvWindowTrimmed: 0, pmtuUpdates: 0, icmpIgnored: 0, timeWaitReused: 0, timeWaitOverflow: 0,
-    keepaliveProbes: 0, zeroWindowProbes: 0, txBlocked: 0,
+    keepaliveProbes: 0, zeroWindowProbes: 0, txBlocked: 0, txDropped: 0,
   };
 }
 
@@ -148,7 +152,10 @@ export interface TcpInfo {
   /** Fast recoveries undone as spurious (all retransmissions D-SACKed, RFC 3708). */
   recoveriesUndone: number;
   sackedBytes: number;
+  /** Bytes marked lost and not yet retransmitted. */
   lostBytes: number;
+  /** Bytes marked lost and not yet delivered, retransmitted or not (Linux's lost_out: tcpi_lost). */
+  lostOutBytes: number;
   dsacksReceived: number;
   rackLosses: number;
   tlpProbes: number;

@@ -13,6 +13,8 @@ import { TcpConnection, type TcpState } from './connection.js';
 import type { ConnectOpts, TcpConnHost, TcpHost } from './host.js';
 import { TcpListener } from './listener.js';
 import { PortTable } from './ports.js';
+import type { TxResult } from './host.js';
+import { TX_BUSY, TX_DROPPED, TX_SENT } from './conn-common.js';
 import { LayerLimits } from './limits.js';
 import { newTcpStats, type TcpStats } from './info.js';
 import { resolveTcpOptions, type ResolvedTcpOptions, type TcpOptions } from './options.js';
@@ -521,22 +523,24 @@ export class TcpLayer {
   }
 
   private emitHeader(now: number, src: number, dst: number, f: TcpFields): boolean {
-    return this.emit(now, src, dst, f, null, 0, 0);
+    return this.emit(now, src, dst, f, null, 0, 0) !== TX_BUSY;
   }
 
-  private emit(now: number, src: number, dst: number, f: TcpFields, ring: ByteRing | null, ringOffset: number, dataLen: number, segment?: number): boolean {
+  private emit(now: number, src: number, dst: number, f: TcpFields, ring: ByteRing | null, ringOffset: number, dataLen: number, segment?: number): TxResult {
     const hl = tcpHeaderLen(f);
     const len = hl + dataLen;
     const packet = segment !== undefined ? this.host.txSegment(now, src, dst, len, segment) : this.host.txSegment(now, src, dst, len);
-    if (!packet) return false;
+    if (!packet) return TX_BUSY;
     const buf = packet.buf;
     const o = packet.offset;
     emitTcp(f, buf, o);
     if (dataLen > 0 && ring) ring.copyOut(ringOffset, buf, o + hl, dataLen);
     if (this.host.txChecksum) fillTcpChecksum(buf, o, o + len, src, dst);
-    packet.commit(now);
+    const sent = packet.commit(now) !== false;
     this.stats.segsOut++;
-    return true;
+    if (sent) return TX_SENT;
+    this.stats.txDropped++;
+    return TX_DROPPED;
   }
 
   /** Out-of-order data held by all connections (charged as the queues charge it). */

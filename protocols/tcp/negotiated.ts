@@ -68,7 +68,7 @@ export class Negotiated {
     if (!this.ccNegotiated) {
       // The congestion controller starts once the MSS is known, so the initial window (RFC 6928) uses it.
       this.ccNegotiated = true;
-      this.c.cc = this.o.congestionControl({ mss: this.mss, now, initialWindowSegments: this.o.initialWindowSegments, abcLimit: this.o.abcLimit });
+      this.c.cc = this.o.congestionControl({ mss: this.mss, now, initialWindowSegments: this.o.initialWindowSegments, abcLimit: this.o.abcLimit, hystart: this.o.hystart });
     } else this.c.cc.setMss(this.mss);
   }
 

@@ -4,6 +4,7 @@
 import { BywayError } from '../util/errors.js';
 import type { Rng } from '../util/rng.js';
 import type { CongestionControlFactory } from './parts.js';
+import { HYSTART_DEFAULTS, resolveHystart, type HystartOptions, type ResolvedHystartOptions } from './cc/hystart.js';
 
 /**
  * Named option sets. 'byway' is the defaults below. 'linux' gives the behaviour of Linux 6.x's TCP at its default
@@ -15,6 +16,10 @@ import type { CongestionControlFactory } from './parts.js';
  * override the profile's values.
  */
 export type TcpProfile = 'byway' | 'linux';
+
+/** TcpOptions.lossDetection's values. */
+export const LOSS_DETECTION = ['rack-tlp', 'dupthresh', 'early-retransmit', 'early-retransmit-delayed'] as const;
+export type LossDetection = (typeof LOSS_DETECTION)[number];
 
 export const LINUX_PROFILE: Readonly<Partial<Omit<TcpOptions, 'rng' | 'profile'>>> = Object.freeze({
   initialWindowSegments: 10,
@@ -43,6 +48,7 @@ export const LINUX_PROFILE: Readonly<Partial<Omit<TcpOptions, 'rng' | 'profile'>
   maxSendBuffer: 4 * 1024 * 1024,
   synRetries: 6,
   synAckRetries: 5,
+  hystart: Object.freeze({ variant: 'linux' }),
 });
 
 export interface TcpOptions {
@@ -107,6 +113,24 @@ export interface TcpOptions {
   maxRto?: number;
   /** Congestion control. Default CUBIC (RFC 9438). */
   congestionControl?: CongestionControlFactory;
+  /**
+   * How the sender detects losses before a timeout. 'rack-tlp' (default): RACK's time-based marking and tail-loss
+   * probes (RFC 8985), with RFC 6675's IsLost until reordering is seen. The others are the loss detection of
+   * Linux 3.x (tcp_early_retrans 0, 1 and 2), without RACK or probes: 'dupthresh' RFC 6675 alone (three duplicate
+   * ACKs, or more than two segments SACKed above a hole); 'early-retransmit' adds RFC 5827: with fewer than four
+   * segments outstanding and no new data to send, one segment fewer than outstanding reported delivered (SACKed,
+   * or duplicate ACKs without SACK) marks the first one lost; 'early-retransmit-delayed' waits max(SRTT / 4, 2 ms)
+   * before doing so (RFC 5827 appendix A.3's mitigation against reordering; every ACK restarts the wait, and the
+   * retransmission timer firing first wins), as Linux 3.x's tcp_early_retrans=2. Early retransmit stops once
+   * reordering has been seen on the connection (as Linux's tcp_disable_early_retrans).
+   */
+  lossDetection?: LossDetection;
+  /**
+   * HyStart: leave the initial slow start when the RTT rises, before a loss (CUBIC only; cc/hystart.ts): variant
+   * 'rfc9406' (HyStart++), 'linux' (Linux's CUBIC HyStart, with its detect / lowWindow / ackDeltaMs parameters) or
+   * 'off'. Default off ({ variant: 'linux' } in the Linux profile, as Linux's tcp_cubic defaults to).
+   */
+  hystart?: HystartOptions;
   /** Initial window in segments (RFC 6928). Default 10. */
   initialWindowSegments?: number;
   /** Disable Nagle on new connections. Default false. */
@@ -179,8 +203,10 @@ export interface TcpOptions {
    */
   ssthreshFromCwnd?: boolean;
   /**
-   * RFC 3465's L: the most one ACK grows cwnd by in slow start, in segments; 0 for no limit (Linux's tcp_slow_start
-   * counts every segment an ACK covers). Default 2 (0 in the Linux profile).
+   * RFC 3465's L: the most one ACK grows cwnd by in slow start, in segments; 0 for no limit, counting delivered
+   * segments as Linux does (tcp_slow_start, tcp_cong_control): with SACK what each ACK delivered (data SACKed before
+   * is not counted again; an ACK that only SACKs counts once reordering above 3 segments was seen,
+   * tcp_may_raise_cwnd), without SACK what the duplicate ACKs had not reported. Default 2 (0 in the Linux profile).
    */
   abcLimit?: number;
   /** Segments ACKed immediately at connection start (quick-ACK mode). Default 16. */
@@ -250,8 +276,9 @@ export interface TcpOptions {
   closeBurst?: number;
 }
 
-export type ResolvedTcpOptions = Required<Omit<TcpOptions, 'isn' | 'congestionControl' | 'profile'>> & {
+export type ResolvedTcpOptions = Required<Omit<TcpOptions, 'isn' | 'congestionControl' | 'profile' | 'hystart'>> & {
   profile: TcpProfile;
+  hystart: ResolvedHystartOptions;
   isn: TcpOptions['isn'];
   congestionControl: CongestionControlFactory;
 };
@@ -278,6 +305,13 @@ function checkOptions(r: ResolvedTcpOptions): ResolvedTcpOptions {
     if (!Number.isInteger(r[k])) throw new BywayError('EINVAL', `TCP option ${k} must be an integer, got ${r[k]}`);
   }
   if (r.maxSendBuffer < r.sendBuffer) throw new BywayError('EINVAL', `TCP option maxSendBuffer (${r.maxSendBuffer}) is below sendBuffer (${r.sendBuffer})`);
+  const h = r.hystart;
+  if (!['off', 'rfc9406', 'linux'].includes(h.variant)) throw new BywayError('EINVAL', `TCP option hystart.variant must be 'off', 'rfc9406' or 'linux', got ${String(h.variant)}`);
+  if (!['delay', 'ack-train', 'both'].includes(h.detect)) throw new BywayError('EINVAL', `TCP option hystart.detect must be 'delay', 'ack-train' or 'both', got ${String(h.detect)}`);
+  for (const k of ['lowWindow', 'ackDeltaMs', 'minSamples', 'minRttThreshMs', 'maxRttThreshMs', 'cssGrowthDivisor', 'cssRounds', 'slowStartLimit'] as const) {
+    const v = h[k];
+    if (!Number.isFinite(v) || v < 0 || (v === 0 && k === 'cssGrowthDivisor')) throw new BywayError('EINVAL', `TCP option hystart.${k} must be a number >= 0 (> 0 for cssGrowthDivisor), got ${v}`);
+  }
   if (r.rtoSpread > 1) throw new BywayError('EINVAL', `TCP option rtoSpread must be <= 1, got ${r.rtoSpread}`);
   if (!Number.isInteger(r.timersPerPoll)) throw new BywayError('EINVAL', `TCP option timersPerPoll must be an integer, got ${r.timersPerPoll}`);
   if (r.minMss > r.mss || r.mss > 65495) throw new BywayError('EINVAL', `TCP options: need minMss <= mss <= 65495`);
@@ -290,6 +324,9 @@ export function resolveTcpOptions(given: TcpOptions, defaultCc: CongestionContro
   if (!given || typeof given.rng?.nextU32 !== 'function') throw new BywayError('EINVAL', 'TCP options need an rng');
   const profile = given.profile ?? 'byway';
   if (profile !== 'byway' && profile !== 'linux') throw new BywayError('EINVAL', `TCP option profile must be 'byway' or 'linux', got ${String(profile)}`);
+  if (given.lossDetection !== undefined && !LOSS_DETECTION.includes(given.lossDetection)) {
+    throw new BywayError('EINVAL', `TCP option lossDetection must be one of ${LOSS_DETECTION.join(', ')}, got ${String(given.lossDetection)}`);
+  }
   if (given.rtoFormula !== undefined && given.rtoFormula !== 'rfc6298' && given.rtoFormula !== 'linux') {
     throw new BywayError('EINVAL', `TCP option rtoFormula must be 'rfc6298' or 'linux', got ${String(given.rtoFormula)}`);
   }
@@ -331,6 +368,8 @@ export function resolveTcpOptions(given: TcpOptions, defaultCc: CongestionContro
     minRto: o.minRto ?? 200,
     maxRto: o.maxRto ?? 120_000,
     congestionControl: o.congestionControl ?? defaultCc,
+    lossDetection: o.lossDetection ?? 'rack-tlp',
+    hystart: o.hystart === undefined ? HYSTART_DEFAULTS : resolveHystart(o.hystart),
     initialWindowSegments: o.initialWindowSegments ?? 10,
     noDelay: o.noDelay ?? false,
     delayedAckMs: Math.min(o.delayedAckMs ?? 40, 200),

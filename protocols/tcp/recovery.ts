@@ -9,6 +9,7 @@ import type { ResolvedTcpOptions } from './options.js';
 import type { TcpStats } from './info.js';
 import type { DeliveryObserver, SentSeg } from './scoreboard.js';
 import { NEVER } from './conn-common.js';
+import { RESOURCE_PROBE_MS } from './timers.js';
 import { SpuriousUndo } from './undo.js';
 import { ReorderingEstimator } from './reordering.js';
 import { seqAdd, seqDiff, seqGe, seqGt, seqLe, seqLt } from './seq.js';
@@ -100,7 +101,7 @@ export class LossRecovery implements DeliveryObserver {
     this.dupAcks++; // without SACK each one lets a segment leave the network (pipe), RFC 6582 3.2 step 4
     // RFC 6582 3.2 step 2: enter fast recovery only when the ACK covers more than `recover`.
     // With SACK, once reordering has been seen, RACK alone decides (as for IsLost in detectLosses).
-    if (this.dupAcks === 3 && !this.inRecovery && seqGt(this.c.snd.sndUna, this.recoverSeq) && !(this.c.neg.sackOk && this.reorder.seen)) {
+    if (this.dupAcks === 3 && !this.inRecovery && seqGt(this.c.snd.sndUna, this.recoverSeq) && !(this.c.neg.sackOk && this.reorder.seen && this.rack())) {
       const head = this.c.sb.headSeg();
       if (head && !head.sacked) {
         this.c.sb.markLost(head);
@@ -129,7 +130,10 @@ export class LossRecovery implements DeliveryObserver {
    * SND.UNA advanced to `ack` (by `ackedBytes`, `flightBefore` having been outstanding; the ACK echoed `tsEcr`):
    * leave recovery at `recover`, retransmit on a partial ACK without SACK, or let congestion control grow the window.
    */
-  onAckAdvanced(now: number, ack: number, ackedBytes: number, flightBefore: number, rttMs: number | undefined, tsEcr?: number): void {
+  onAckAdvanced(now: number, ack: number, ackedBytes: number, flightBefore: number, rttMs: number | undefined, tsEcr?: number, delivered = ackedBytes): void {
+    // Counting delivered segments (abcLimit 0, as Linux's tcp_cong_control): with SACK, what this ACK delivered, so
+    // data SACKed before is not counted again (it was counted when SACKed, or not at all: tcp_may_raise_cwnd).
+    if (this.c.neg.sackOk && this.o.abcLimit === 0) ackedBytes = Math.max(0, delivered);
     if (!this.c.neg.sackOk && this.o.abcLimit === 0 && this.dupAcks > 0) {
       // Counting delivered segments (abcLimit 0, as Linux's Reno emulation, tcp_remove_reno_sacks): each duplicate
       // ACK reported a segment delivered; the ACK that fills the hole counts only the rest, at least one.
@@ -167,6 +171,17 @@ export class LossRecovery implements DeliveryObserver {
     }
   }
 
+  /**
+   * An ACK that did not advance SND.UNA SACKed `bytes` new bytes. Counting delivered segments (abcLimit 0), Linux
+   * grows cwnd by them only once reordering above 3 segments was seen (tcp_may_raise_cwnd: with less it waits for
+   * in-order delivery, RFC 5681); outside recovery, and while cwnd limits the sender (cwnd-usage.ts).
+   */
+  onSackDelivered(now: number, bytes: number): void {
+    if (this.o.abcLimit !== 0 || this.inRecovery || this.reorder.degree <= 3) return;
+    const flight = seqDiff(this.c.snd.sndNxt, this.c.snd.sndUna);
+    if (this.c.snd.usage.mayGrow(this.c.cc.cwnd, this.c.cc.ssthresh, flight)) this.c.cc.onAck(now, bytes, this.pipe(), undefined);
+  }
+
   /** RFC 8985 6.2 step 2: RACK.update for a newly delivered segment. */
   rackUpdate(now: number, s: SentSeg): void {
     const rtt = now - s.xmitTime;
@@ -185,15 +200,21 @@ export class LossRecovery implements DeliveryObserver {
     }
   }
 
+  /** RACK and tail-loss probes detect losses (lossDetection 'rack-tlp'), not Linux 3.x's rules. */
+  rack(): boolean {
+    return this.o.lossDetection === 'rack-tlp';
+  }
+
   /** RFC 6675 IsLost (DupThresh = 3) and RFC 8985 6.2 RACK detect_loss. */
   detectLosses(now: number): void {
     let marked = false;
+    const rack = this.rack();
     // RFC 6675 4 IsLost: more than (DupThresh - 1) * SMSS bytes SACKed above an original transmission.
     // Once reordering has been seen, loss detection is RACK's alone (RFC 8985 section 4: a fixed DupThresh marks
     // every segment that three others overtook; Linux raises its reordering threshold instead).
-    if (!this.reorder.seen && this.c.sb.sackedBytes > 2 * this.c.neg.mss && this.c.sb.markLostByDupThresh(this.c.neg.mss)) marked = true;
+    if ((!rack || !this.reorder.seen) && this.c.sb.sackedBytes > 2 * this.c.neg.mss && this.c.sb.markLostByDupThresh(this.c.neg.mss)) marked = true;
     // RACK: a segment sent before the most recently delivered one, outstanding for longer than rtt + reo_wnd.
-    if (this.rackXmitTime >= 0) {
+    if (rack && this.rackXmitTime >= 0) {
       const srtt = this.c.rtt.srtt ?? this.rackRtt;
       // RFC 8985 6.2 step 4: reo_wnd is 0 in recovery or with DupThresh SACKed segments unless reordering was seen.
       const reoWnd =
@@ -216,6 +237,70 @@ export class LossRecovery implements DeliveryObserver {
       this.c.tmr.reoAt = timeout > 0 ? now + timeout : NEVER;
     }
     if (marked && !this.inRecovery && seqGe(this.c.snd.sndUna, this.recoverSeq)) this.enterRecovery(now);
+  }
+
+  /** The reordering timer (reoAt) expired: RACK's next look (RFC 8985 6.2), or the delayed early retransmit. */
+  onReoTimer(now: number): void {
+    if (this.rack()) {
+      const was = this.inRecovery;
+      this.detectLosses(now);
+      // A recovery the timer starts has no ACK to pace PRR: as Linux's tcp_rack_reo_timeout, count one segment
+      // delivered (RFC 6937's sndcnt then lets one retransmission go), instead of sending up to ssthresh at once.
+      if (!was && this.inRecovery) this.onAckDone(this.c.neg.mss, false, true);
+    } else if (this.earlyRetransmitApplies()) this.startEarlyRetransmit(now);
+  }
+
+  /**
+   * RFC 5827 early retransmit, after an ACK was processed (lossDetection 'early-retransmit' or
+   * 'early-retransmit-delayed'): when few segments are outstanding, fewer than three duplicate ACKs can ever
+   * arrive, so one segment fewer than outstanding reported delivered is enough to retransmit the first. The delayed
+   * form (RFC 5827 appendix A.3, Linux 3.x's tcp_pause_early_retransmit) waits max(SRTT / 4, 2 ms), restarted by
+   * every ACK, unless the retransmission timer would fire first or no RTT was measured yet.
+   */
+  earlyRetransmit(now: number): void {
+    const mode = this.o.lossDetection;
+    if (mode !== 'early-retransmit' && mode !== 'early-retransmit-delayed') return;
+    if (mode === 'early-retransmit-delayed') this.c.tmr.reoAt = NEVER; // every ACK restarts the wait
+    if (!this.earlyRetransmitApplies()) return;
+    const srtt = this.c.rtt.srtt;
+    if (mode === 'early-retransmit-delayed' && srtt !== undefined) {
+      const delay = Math.max(srtt / 4, 2);
+      if (this.c.tmr.rtoAt > now + delay) {
+        this.c.tmr.reoAt = now + delay;
+        return;
+      }
+    }
+    this.startEarlyRetransmit(now);
+  }
+
+  /**
+   * RFC 5827 3.1 / 3.2: outside recovery, nothing retransmitted or marked lost yet, 2 or 3 segments outstanding, no
+   * new data the window lets us send (limited transmit, RFC 3042, would earn the duplicate ACKs instead), the first
+   * segment not SACKed and all the others reported delivered: SACKed, or, without SACK, as many duplicate ACKs
+   * (ER_thresh = oldSegmentsOutstanding - 1). Never once reordering was seen (Linux's tcp_disable_early_retrans).
+   */
+  private earlyRetransmitApplies(): boolean {
+    const sb = this.c.sb;
+    const snd = this.c.snd;
+    if (this.inRecovery || !seqGe(snd.sndUna, this.recoverSeq) || this.reorder.seen || sb.retransOut > 0 || sb.lostBytes > 0) return false;
+    const outstanding = sb.segs.length - sb.segHead;
+    if (outstanding < 2 || outstanding >= 4) return false;
+    if (snd.sndBuf.length > seqDiff(snd.sndNxt, snd.bufSeq) && snd.sndRoom() > 0) return false;
+    const head = sb.headSeg()!;
+    if (head.sacked) return false;
+    let delivered = this.dupAcks;
+    if (this.c.neg.sackOk) {
+      delivered = 0;
+      for (let i = sb.segHead + 1; i < sb.segs.length; i++) if (sb.segs[i]!.sacked) delivered++;
+    }
+    return delivered >= outstanding - 1;
+  }
+
+  private startEarlyRetransmit(now: number): void {
+    this.c.tmr.reoAt = NEVER;
+    this.c.sb.markLost(this.c.sb.headSeg()!);
+    this.stats.earlyRetransmits++;
+    this.enterRecovery(now);
   }
 
   /** RFC 3708 3 (Linux tcp_try_undo_dsack): every retransmission of the episode was needless: undo its response. */
@@ -331,6 +416,13 @@ export class LossRecovery implements DeliveryObserver {
     this.c.rtt.backoff();
     this.c.tmr.rtoAt = this.c.tmr.rtoDeadline(now);
     this.c.snd.output(now);
+    if (this.c.tmr.localDrop && this.c.sb.headSeg()?.lost === true) {
+      // The driver dropped the retransmission (a local failure, not a loss): as Linux's tcp_retransmit_timer, try
+      // again after the resource-probe interval without backing off (the timeout still counts towards giving up).
+      this.c.rtt.cancelBackoff();
+      this.c.tmr.rtoAt = now + RESOURCE_PROBE_MS;
+      this.c.rearm();
+    }
   }
 
   /** RFC 8985 7.3: send one new segment if possible, else retransmit the last one. */

@@ -126,6 +126,11 @@ export class RttEstimator {
     this.k++;
   }
 
+  /** Take back the last backoff (a timeout whose retransmission the driver dropped: no network event to answer). */
+  cancelBackoff(): void {
+    if (this.k > 0) this.k--;
+  }
+
   /** RFC 6298 5.7: new data was acknowledged after backoff: use the computed RTO again. */
   resetBackoff(): void {
     this.k = 0;

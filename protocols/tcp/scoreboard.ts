@@ -20,6 +20,8 @@ export class SentSeg {
   xmits = 0;
   sacked = false;
   lost = false;
+  /** Marked lost, then retransmitted, and not delivered since (Linux still counts it in lost_out). */
+  lostSent = false;
   /** It ended the application's data when sent: a retransmission carries PSH again (as Linux's skb keeps it). */
   psh = false;
 }
@@ -39,7 +41,13 @@ export class Scoreboard {
   /** Spare SentSeg records (made on the first acknowledged segment: idle connections keep no array). */
   segPool: SentSeg[] | null = null;
   sackedBytes = 0;
+  /** Bytes marked lost and not yet retransmitted (what RFC 6675's pipe leaves out). */
   lostBytes = 0;
+  /**
+   * Bytes marked lost, retransmitted since, and neither SACKed nor acknowledged: with lostBytes, Linux's lost_out
+   * (tcpi_lost), which counts a lost segment until it is delivered, retransmitted or not.
+   */
+  lostSentBytes = 0;
   /** Records retransmitted at least once and not yet acknowledged. */
   retransOut = 0;
   /** Counts transmissions of data / FIN (SentSeg.xmitOrder). */
@@ -75,6 +83,7 @@ export class Scoreboard {
       s.xmits = 1;
       s.sacked = false;
       s.lost = false;
+      s.lostSent = false;
       s.psh = false;
       this.segs.push(s);
       seq = seqAdd(seq, s.len);
@@ -109,6 +118,7 @@ export class Scoreboard {
           // Partial ACK of a segment: trim it.
           const cut = seqDiff(ack, s.seq);
           if (s.lost) this.lostBytes -= cut;
+          if (s.lostSent) this.lostSentBytes -= cut;
           if (s.sacked) this.sackedBytes -= cut;
           s.seq = ack;
           s.len -= cut;
@@ -141,6 +151,7 @@ export class Scoreboard {
           s.lost = false;
           this.lostBytes -= s.len;
         }
+        this.clearLostSent(s);
         rack.rackUpdate(now, s);
       }
     }
@@ -148,6 +159,7 @@ export class Scoreboard {
 
   markLost(s: SentSeg): void {
     if (s.lost || s.sacked) return;
+    this.clearLostSent(s); // lost again: counted in lostBytes
     s.lost = true;
     this.lostBytes += s.len;
   }
@@ -198,6 +210,7 @@ export class Scoreboard {
     rest.xmits = s.xmits;
     rest.sacked = false;
     rest.lost = s.lost;
+    rest.lostSent = s.lostSent;
     rest.psh = s.psh; // PSH stays on the tail, as Linux's tcp_fragment moves it to the second part
     if (rest.xmits > 1) this.retransOut++;
     s.len = mss;
@@ -244,6 +257,7 @@ export class Scoreboard {
       s.xmits = 1;
       s.sacked = false;
       s.lost = true; // lostBytes is unchanged: the same bytes
+      s.lostSent = false;
       s.psh = i === n - 1 && psh;
       seq = seqAdd(seq, s.len);
     }
@@ -255,6 +269,8 @@ export class Scoreboard {
     if (s.lost) {
       s.lost = false;
       this.lostBytes -= s.len;
+      s.lostSent = true;
+      this.lostSentBytes += s.len;
     }
     if (s.xmits === 1) this.retransOut++;
     s.xmits++;
@@ -262,9 +278,16 @@ export class Scoreboard {
     s.xmitOrder = ++this.xmitCounter;
   }
 
+  private clearLostSent(s: SentSeg): void {
+    if (!s.lostSent) return;
+    s.lostSent = false;
+    this.lostSentBytes -= s.len;
+  }
+
   private unaccount(s: SentSeg): void {
     if (s.sacked) this.sackedBytes -= s.len;
     if (s.lost) this.lostBytes -= s.len;
+    this.clearLostSent(s);
     if (s.xmits > 1) this.retransOut--;
   }
 }

@@ -18,6 +18,7 @@ import { EMPTY_RING, INITIAL_RING, NEVER } from './conn-common.js';
 import { seqAdd, seqDiff, seqGe, seqGt, seqLe, seqLt } from './seq.js';
 import { TcpFlag, type TcpFields } from './wire.js';
 import { burstSegments } from './push.js';
+import { RESOURCE_PROBE_MS } from './timers.js';
 
 export class Sender {
   private readonly c: TcpConnection;
@@ -176,13 +177,16 @@ export class Sender {
     }
     if (this.c.neg.sackOk && seg.sackBlocks.length > 0) this.c.rec.processSack(now, seg.sackBlocks, ack);
     if (acked > 0) {
-      this.ackNewData(now, seg, ack);
+      this.ackNewData(now, seg, ack, sackedBefore);
     } else if (
       acked === 0 &&
       dataLen === 0 &&
       !(seg.flags & (TcpFlag.SYN | TcpFlag.FIN)) &&
       this.sndWnd === wndBefore &&
-      seqGt(this.sndNxt, this.sndUna)
+      seqGt(this.sndNxt, this.sndUna) &&
+      // RFC 6675 2: with SACK, a duplicate ACK also SACKs data not SACKed before (one that repeats the blocks reports
+      // nothing new having left the network).
+      (!this.c.neg.sackOk || this.c.sb.sackedBytes > sackedBefore)
     ) {
       this.c.rec.onDupAck(now);
     }
@@ -193,9 +197,11 @@ export class Sender {
     if (this.c.neg.sackOk && (this.c.sb.sackedBytes > 0 || this.c.sb.retransOut > 0 || this.c.rec.inRecovery) && !this.c.sb.empty) {
       this.c.rec.detectLosses(now);
     }
+    this.c.rec.earlyRetransmit(now); // RFC 5827, when lossDetection asks for it
     // Delivered by this ACK: cumulatively (acked, taking back what was SACKed before) or newly SACKed (RFC 6937).
     if (this.c.rec.inRecovery) this.c.rec.onAckDone(Math.max(0, acked) + this.c.sb.sackedBytes - sackedBefore, acked > 0, this.c.sb.lostBytes > lostBefore);
     this.c.rec.reorder.endAck(this.c.rec.rackFack, this.c.neg.mss, !this.c.rec.rtoEpisode);
+    if (acked <= 0 && this.c.sb.sackedBytes > sackedBefore) this.c.rec.onSackDelivered(now, this.c.sb.sackedBytes - sackedBefore);
     if (this.sndRoom() > 0 && this.c.tmr.persistAt !== NEVER) {
       this.c.tmr.persistAt = NEVER;
       this.c.tmr.persistBackoff = 0;
@@ -210,8 +216,11 @@ export class Sender {
     return seqDiff(seqAdd(this.sndWl2, this.sndWnd), this.sndNxt);
   }
 
-  ackNewData(now: number, seg: TcpFields, ack: number): void {
+  ackNewData(now: number, seg: TcpFields, ack: number, sackedBefore: number): void {
+    const sackedMid = this.c.sb.sackedBytes;
     const rttCandidate = this.c.sb.trimAcked(now, ack, this.c.rec);
+    // Delivered by this ACK (RFC 6937's DeliveredData): newly acknowledged but not SACKed before, plus newly SACKed.
+    const delivered = seqDiff(ack, this.sndUna) - (sackedMid - this.c.sb.sackedBytes) + (sackedMid - sackedBefore);
     if (this.c.sb.finDelivered) this.finAcked = true;
     // Data bytes acknowledged (excluding SYN / FIN sequence numbers).
     const dataEnd = seqAdd(this.bufSeq, this.sndBuf.length);
@@ -231,9 +240,12 @@ export class Sender {
       const d = this.c.neg.tsDiff(now, seg.tsEcr);
       if (d >= 0 && d < 0x7fffffff) rttMs = d;
     } else if (rttCandidate >= 0) rttMs = rttCandidate;
-    if (rttMs !== undefined) this.rttSample(rttMs);
+    if (rttMs !== undefined) {
+      this.rttSample(rttMs);
+      if (!this.c.rec.inRecovery) this.c.cc.onRttSample?.(now, rttMs, ack, this.sndNxt); // HyStart
+    }
 
-    this.c.rec.onAckAdvanced(now, ack, ackedBytes, flightBefore, rttMs, this.c.neg.tsOk ? seg.tsEcr : undefined);
+    this.c.rec.onAckAdvanced(now, ack, ackedBytes, flightBefore, rttMs, this.c.neg.tsOk ? seg.tsEcr : undefined, delivered);
 
     // RFC 6298 5.2 / 5.3: stop the timer when all is acknowledged, else restart it.
     if (this.c.sb.empty) {
@@ -297,7 +309,7 @@ export class Sender {
         // RFC 5681 3.2 step 2 / RFC 6675 5 step 3: the first retransmission on entering recovery ignores cwnd.
         if (!this.c.rec.forceRetransmit && this.c.rec.pipe() + Math.min(s.len, this.c.neg.mss) > cwnd && this.c.rec.pipe() > 0) break;
         this.c.rec.forceRetransmit = false;
-        if (!this.retransmit(now, s, i)) return this.driverBlocked(sentAck);
+        if (!this.retransmit(now, s, i)) return this.driverBlocked(sentAck, now);
         sentAck = true;
       }
     }
@@ -349,7 +361,7 @@ export class Sender {
         pushMulti = g > mss;
       }
       const push = this.o.pushBursts && (len > mss || (pushMulti && seqAdd(this.sndNxt, len) === pushEnd));
-      if (!this.sendNew(now, offset, len, withFin, push)) return this.driverBlocked(sentAck);
+      if (!this.sendNew(now, offset, len, withFin, push)) return this.driverBlocked(sentAck, now);
       sentAck = true;
       if (withFin) break;
     }
@@ -368,8 +380,12 @@ export class Sender {
    * stop it). Not reporting it left the last round's "cwnd-limited" standing, and a sender held back by its driver
    * grew cwnd without bound (to megabytes over the raw-IP driver, with a few hundred kilobytes in flight).
    */
-  private driverBlocked(sent: boolean): void {
+  private driverBlocked(sent: boolean, now: number): void {
     if (sent) this.usage.onTransmit(this.sndUna, this.sndNxt, seqDiff(this.sndNxt, this.sndUna) - this.c.sb.sackedBytes, false);
+    if (this.c.tmr.localDrop) {
+      this.c.tmr.armResourceProbe(now);
+      this.c.rearm();
+    }
   }
 
   /** TCP_CORK on or off; off pushes what is queued (at `now`, when given). */
@@ -445,6 +461,10 @@ export class Sender {
   /** RFC 9293 3.8.6.1: a zero-window probe (an ACK below the window elicits the peer's current window). */
   onPersist(now: number): void {
     if (!this.c.isSynchronized()) return;
+    if (this.c.tmr.localDrop && this.c.sb.empty) {
+      this.resourceProbe(now);
+      return;
+    }
     const unsent = this.sndBuf.length - seqDiff(this.sndNxt, this.bufSeq) > 0 || (this.finQueued && !this.finSent);
     if (!unsent || this.sndRoom() > 0) {
       // RFC 9293 3.8.6.2.1 (4): the SWS override timeout: send what the window allows.
@@ -468,6 +488,28 @@ export class Sender {
     this.c.tx.sendProbe(now);
     this.c.tmr.persistBackoff++;
     this.c.tmr.armPersist(now);
+  }
+
+  /**
+   * The driver dropped our data with nothing in flight (Linux's tcp_probe_timer / tcp_send_probe0 after a local
+   * failure): try again; while it still fails, count a probe (tcpi_probes) and retry after RESOURCE_PROBE_MS, with
+   * no backoff (the congestion is local, not the network's). The user timeout (RFC 5482) and maxRetransmits probes
+   * end it with ETIMEDOUT.
+   */
+  private resourceProbe(now: number): void {
+    if (this.userTimedOut(now)) return;
+    if (this.c.tmr.probesUnanswered >= this.o.maxRetransmits) {
+      this.stats.timeouts++;
+      this.c.toClosed('ETIMEDOUT');
+      return;
+    }
+    this.c.tmr.persistAt = now + RESOURCE_PROBE_MS; // armed before output, which tells the layer when it ends
+    this.output(now);
+    if (this.c.tmr.localDrop && this.c.sb.empty) this.c.tmr.probesUnanswered++;
+    else {
+      this.c.tmr.probesUnanswered = 0;
+      this.c.tmr.persistAt = NEVER;
+    }
   }
 
   /** Lower the MSS to fit a path MTU of `mtu`, not below `floor` (never raises it). Returns whether it changed. */

@@ -22,6 +22,9 @@ export function rtoOptionsFor(o: ResolvedTcpOptions): Readonly<RtoOptions> {
   return r;
 }
 
+/** Retry interval of a send the driver dropped (Linux's TCP_RESOURCE_PROBE_INTERVAL): no backoff, local congestion. */
+export const RESOURCE_PROBE_MS = 500;
+
 export class ConnTimers {
   private readonly c: TcpConnection;
   private readonly o: ResolvedTcpOptions;
@@ -40,6 +43,8 @@ export class ConnTimers {
   persistBackoff = 0;
   /** Zero-window probes the peer has not answered (RFC 1122 4.2.2.17: maxRetransmits of them give up). */
   probesUnanswered = 0;
+  /** The driver dropped the last data segment sent (a local failure, FrameDriver.txCommit): Sender.onPersist retries. */
+  localDrop = false;
   /** RFC 5482's user timeout (setUserTimeout; 0: off): see Sender.userTimedOut. */
   userTimeout = 0;
   /** Keep-alive (RFC 1122 4.2.3.6) on, and the idle time before the first probe. */
@@ -97,9 +102,17 @@ export class ConnTimers {
     this.persistAt = now + Math.min(base * 2 ** this.persistBackoff, this.o.maxRto);
   }
 
-  /** RFC 8985 7.2: arm the probe timeout after new data is sent, outside recovery. */
+  /**
+   * Data could not leave because the driver dropped it, with nothing in flight: the persist timer retries, first
+   * after max(RTO, minRto) (Linux's tcp_check_probe_timer), then every RESOURCE_PROBE_MS (Sender.onPersist).
+   */
+  armResourceProbe(now: number): void {
+    if (this.persistAt === NEVER && this.c.sb.empty) this.persistAt = now + Math.max(this.c.rtt.rto, this.o.minRto);
+  }
+
+  /** RFC 8985 7.2: arm the probe timeout after new data is sent, outside recovery (only with lossDetection 'rack-tlp'). */
   armTlp(now: number): void {
-    if (!this.c.neg.sackOk || this.c.rec.inRecovery || this.c.rec.tlpOutstanding || this.c.rtt.srtt === undefined) return;
+    if (!this.c.neg.sackOk || !this.c.rec.rack() || this.c.rec.inRecovery || this.c.rec.tlpOutstanding || this.c.rtt.srtt === undefined) return;
     const srtt = this.c.rtt.srtt;
     const one = seqDiff(this.c.snd.sndNxt, this.c.snd.sndUna) <= this.c.neg.mss;
     let pto = 2 * srtt;

@@ -9,7 +9,7 @@ import type { TcpConnHost } from './host.js';
 import type { TcpStats } from './info.js';
 import type { ResolvedTcpOptions } from './options.js';
 import type { ByteRing } from './byte-ring.js';
-import { MAX_WINDOW, NEVER } from './conn-common.js';
+import { MAX_WINDOW, NEVER, TX_BUSY, TX_DROPPED } from './conn-common.js';
 import { seqAdd } from './seq.js';
 import { TcpFlag, clearTcpOptions, type TcpFields } from './wire.js';
 
@@ -72,13 +72,24 @@ export class Transmitter {
     }
   }
 
+  /**
+   * Hand a segment to the host. False: not sent, and the caller keeps it: no transmit buffer now (retried from the
+   * next poll), or data the driver dropped (a local failure: `tmr.localDrop`, retried by the persist timer on
+   * Linux's resource-probe interval, Sender.onPersist). A segment without data the driver dropped counts as sent
+   * and lost (its own timer repairs it, as for a loss on the wire).
+   */
   xmit(now: number, f: TcpFields, ring: ByteRing | null, off: number, len: number, segment?: number): boolean {
     f.payloadLen = len;
-    if (!this.host.transmit(now, this.c, f, ring, off, len, segment)) {
+    const r = this.host.transmit(now, this.c, f, ring, off, len, segment);
+    if (r === TX_BUSY) {
       this.c.txPending = true;
       this.stats.txBlocked++;
       this.host.connWake(this.c);
       return false;
+    }
+    if (len > 0) {
+      this.c.tmr.localDrop = r === TX_DROPPED;
+      if (r === TX_DROPPED) return false;
     }
     this.c.cnt.segsOut += segment !== undefined ? Math.ceil(len / segment) : 1;
     if (f.flags & TcpFlag.ACK) {

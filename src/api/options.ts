@@ -6,7 +6,8 @@
  * compile. Ranges that only the cores know (TCP buffer relations, ephemeral ranges) stay checked by the cores.
  */
 import { invalidArg } from '../../protocols/util/errors.js';
-import type { TcpOptions } from '../../protocols/tcp/options.js';
+import { LOSS_DETECTION, type TcpOptions } from '../../protocols/tcp/options.js';
+import type { HystartOptions } from '../../protocols/tcp/cc/hystart.js';
 import type { ReassemblyOptions } from '../../protocols/ipv4/reassembly.js';
 import type { NeighbourOptions } from '../stack/neighbour.js';
 import type { UdpOptions } from '../stack/udp.js';
@@ -91,6 +92,19 @@ const TCP: Schema<Omit<TcpOptions, 'rng'>> = {
   minshallNagle: bool,
   ssthreshFromCwnd: bool,
   rtoFormula: oneOf('rfc6298', 'linux'),
+  lossDetection: oneOf(...LOSS_DETECTION),
+  hystart: nested('limits.tcp.hystart', {
+    variant: oneOf('off', 'rfc9406', 'linux'),
+    detect: oneOf('delay', 'ack-train', 'both'),
+    lowWindow: num(0),
+    ackDeltaMs: num(0),
+    minSamples: count,
+    minRttThreshMs: num(0),
+    maxRttThreshMs: num(0),
+    cssGrowthDivisor: num(1),
+    cssRounds: count,
+    slowStartLimit: count,
+  } satisfies Schema<HystartOptions>),
 };
 
 const IPV6: Schema<Ipv6Options> = {

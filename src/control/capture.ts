@@ -59,12 +59,11 @@ export function captureTap(inner: FrameDriver, epochMs: () => number): CaptureTa
       reserved = inner.txReserve(len);
       return reserved;
     },
-    txCommit(now: number, len: number, segment?: number): void {
+    txCommit(now: number, len: number, segment?: number): boolean | void {
       const buf = reserved;
       reserved = null;
       if (cap !== undefined && buf !== null && Number.isInteger(len) && len >= 0 && len <= buf.length) write(now, buf.subarray(0, len));
-      if (segment === undefined) inner.txCommit(now, len);
-      else inner.txCommit(now, len, segment);
+      return segment === undefined ? inner.txCommit(now, len) : inner.txCommit(now, len, segment);
     },
     flush: (now: number) => inner.flush(now),
     setReadyCallback: (cb) => inner.setReadyCallback(cb),

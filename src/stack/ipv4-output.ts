@@ -94,10 +94,11 @@ export class TxPacket {
     return this.kind !== TxKind.Direct;
   }
 
-  commit(now: number): void {
+  /** Sends the packet; false when the driver dropped it (a transmission failed locally, FrameDriver.txCommit). */
+  commit(now: number): boolean {
     if (!this.open) throw new Error('TxPacket committed twice, or never begun');
     this.open = false;
-    this.out.commit(now, this);
+    return this.out.commit(now, this);
   }
 }
 
@@ -262,7 +263,7 @@ export class Ipv4Output {
   }
 
   /** Send the packet `p` (called by `p.commit`). */
-  commit(now: number, p: TxPacket): void {
+  commit(now: number, p: TxPacket): boolean {
     const link = this.link;
     const st = link.stats.ipv4;
     const b = p.buf;
@@ -270,13 +271,14 @@ export class Ipv4Output {
       case TxKind.Direct: {
         const segment = p.segment;
         writeIpv4Header(b, p.base + link.l2len, p.src, p.dst, p.protocol, p.l4Len, p.ttl, this.nextIdent(), p.flags, 0, link.ipChecksum);
+        let sent: boolean | void;
         if (segment > 0) {
           this.tsoSent(p);
-          link.driver.txCommit(now, p.frameLen, segment);
-        } else link.driver.txCommit(now, p.frameLen);
+          sent = link.driver.txCommit(now, p.frameLen, segment);
+        } else sent = link.driver.txCommit(now, p.frameLen);
         st.tx++;
         link.stats.ethernet.tx++;
-        return;
+        return sent !== false;
       }
       case TxKind.Neighbour: {
         const segment = p.segment;
@@ -284,17 +286,17 @@ export class Ipv4Output {
         if (segment > 0) this.tsoSent(p);
         const pending = { frame: b, onUnreachable: bindDst(p.unreachable, p.dst), segment: segment > 0 ? segment : undefined };
         if (!link.neighbours.enqueue(now, p.nextHop, pending)) st.neighbourDrops++;
-        return;
+        return true;
       }
       case TxKind.Loopback:
         writeIpv4Header(b, 0, p.src, p.dst, p.protocol, p.l4Len, p.ttl, this.nextIdent(), p.flags, 0, true);
         this.loopback.push(b);
         st.loopback++;
         st.tx++;
-        return;
+        return true;
       case TxKind.Fragment:
         this.sendFragments(now, p);
-        return;
+        return true;
     }
   }
 

@@ -27,6 +27,7 @@ export const PASSING = [
   'close_shutdown/shutdown-wr-close.pkt',
   'close_shutdown/tcp_close_no_rst.pkt',
   'close_shutdown/tcp_disorder_fin_in_FIN_WAIT.pkt',
+  'congestion_control/cubic-hystart-delay-min-rtt-jumps-downward.pkt',
   'congestion_control/cwnd-moderation-disorder-no-moderation.pkt',
   'congestion_control/iw10-base-case.pkt',
   'congestion_control/slow-start-ack-per-1pkt.pkt',
@@ -39,11 +40,17 @@ export const PASSING = [
   'handshake/init_rto_passive_open.pkt',
   'handshake/tcp_basic_client.pkt',
   'handshake/tcp_basic_server.pkt',
+  'loss_recovery/cubic-rack-reo-timeout-retrans-failed-incoming-data.pkt',
+  'loss_recovery/er-delayed-3pkt-sack.pkt',
+  'loss_recovery/er-delayed-get-ack-3pkt-sack.pkt',
+  'loss_recovery/er-quick-3pkt-sack.pkt',
   'loss_recovery/fr-4pkt-sack.pkt',
   'loss_recovery/fr-4pkt.pkt',
   'loss_recovery/limited-transmit-no-sack.pkt',
   'loss_recovery/prr-ss-10pkt-lost-1.pkt',
   'loss_recovery/prr-ss-30pkt-lost1_4.pkt',
+  'loss_recovery/sack-shift-sacked-2-6-8-3-9-nofack.pkt',
+  'loss_recovery/sack-shift-sacked-7-5-6-8-9-fack.pkt',
   'loss_recovery/undo-fr-acks-dropped-then-dsack.pkt',
   'nagle_cork/https_client.pkt',
   'nagle_cork/sockopt_cork_nodelay.pkt',
@@ -65,6 +72,7 @@ export const PASSING = [
   'reset_validation/listen-incoming-rst.pkt',
   'reset_validation/validate-established-no-flags.pkt',
   'tcp_info/tcp-info-rwnd-limited.pkt',
+  'timers/user-timeout-probe.pkt',
 ];
 
 // In CI the scripts must be there: a missing directory fails rather than skipping.

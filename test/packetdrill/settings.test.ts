@@ -36,8 +36,20 @@ describe('settingsFor', () => {
   });
 
   it('reports what byway has no counterpart for instead of ignoring it', () => {
-    const s = settings('`sysctl -q net.ipv4.tcp_early_retrans=2`\n`tc qdisc replace dev tun0 root fq`\n0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3');
-    expect(s.unsupported).toEqual(['sysctl tcp_early_retrans=2 (byway always runs RACK-TLP)', 'tc qdisc replace dev tun0 root fq']);
+    const s = settings('`sysctl -q net.ipv4.tcp_early_retrans=7`\n`tc qdisc replace dev tun0 root fq`\n0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3');
+    expect(s.unsupported).toEqual(['sysctl tcp_early_retrans=7', 'tc qdisc replace dev tun0 root fq']);
+  });
+
+  it("maps tcp_cubic's HyStart module parameters to the hystart option", () => {
+    const s = settings('`echo 2 > /sys/module/tcp_cubic/parameters/hystart_detect`\n0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3');
+    expect(s.tcp.hystart).toEqual({ variant: 'linux', detect: 'delay' });
+    expect(settings('`echo 0 > /sys/module/tcp_cubic/parameters/hystart`\n0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3').tcp.hystart).toMatchObject({ variant: 'off' });
+    expect(settings('`echo 1 > /sys/module/tcp_cubic/parameters/beta`\n0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3').unsupported).toEqual(['tcp_cubic parameter beta=1']);
+  });
+
+  it('maps tcp_early_retrans to lossDetection (0-2: Linux 3.x loss detection, 3-4: RACK-TLP)', () => {
+    const modes = ['dupthresh', 'early-retransmit', 'early-retransmit-delayed', 'rack-tlp', 'rack-tlp'];
+    modes.forEach((m, v) => expect(settings(`\`sysctl -q net.ipv4.tcp_early_retrans=${v}\`\n0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3`).tcp.lossDetection).toBe(m));
   });
 
   it('doubles SO_RCVBUF / SO_SNDBUF into fixed stack buffers, and refuses a second, different size', () => {

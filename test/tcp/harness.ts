@@ -38,12 +38,23 @@ export class FakeHost implements TcpHost {
   mtu = 1500;
   /** When set, txSegment refuses (backpressure). */
   blocked = false;
+  /** When set, packets are taken and dropped: commit returns false (a local transmit failure); counted here. */
+  dropping = false;
+  dropped = 0;
   onSend: ((s: Sent, now: number) => void) | undefined;
   constructor(readonly ip: number) {}
   txSegment(_now: number, src: number, dst: number, tcpLen: number): TcpTxPacket | null {
     if (this.blocked) return null;
     const buf = new Uint8Array(tcpLen + 4);
-    return { buf, offset: 4, commit: (now) => this.sent1(now, src, dst, buf.subarray(4)) };
+    return {
+      buf,
+      offset: 4,
+      commit: (now) => {
+        if (!this.dropping) return this.sent1(now, src, dst, buf.subarray(4));
+        this.dropped++;
+        return false;
+      },
+    };
   }
   private sent1(now: number, src: number, dst: number, bytes: Uint8Array): void {
     const seg = { src, dst, bytes };

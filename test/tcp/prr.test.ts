@@ -123,3 +123,18 @@ describe('abcLimit 0 without SACK (Linux Reno emulation, tcp_remove_reno_sacks)'
     expect(cwndAfter(2)).toBe(12 * MSS); // RFC 3465: min(3, L = 2) segments
   });
 });
+
+describe('PRR when the RACK reordering timer starts the recovery', () => {
+  it('lets one retransmission go (one segment counted delivered, as Linux), not a burst up to ssthresh', () => {
+    // 10 segments sent at 100 ms after a 100 ms handshake (min RTT 100, reo_wnd 25 ms); only the last SACKed at 201.
+    const { t, c, sack } = sackSetup({ prr: true, ssthreshFromCwnd: true }, 10);
+    expect(sack(9, 10)).toEqual([]);
+    t.advance(24);
+    expect(t.recvAll()).toHaveLength(0);
+    t.advance(1); // 100 + RACK.rtt 101 + 25 ms: the timer marks segments 0-8 lost and starts the recovery, pipe 0
+    expect(t.recvAll().map((s) => (s.seq - t.l(1)) / MSS)).toEqual([0]);
+    expect(c.info()).toMatchObject({ inRecovery: true, cwnd: MSS });
+    // Each ACK then paces the rest (RFC 6937): the one delivered segment earns one more.
+    expect(sack(9, 10, 1)).toEqual([1, 2]);
+  });
+});

@@ -279,3 +279,23 @@ describe('loss response (RFC 5681 eq. 4, RFC 9438 4.6)', () => {
     expect(raised).toEqual([]);
   });
 });
+
+describe("lost segments as Linux's lost_out counts them (TcpInfo.lostOutBytes, tcpi_lost)", () => {
+  it('a lost segment stays counted after its retransmission until it is delivered, and never twice', () => {
+    const t = new Tester({ sack: true, timestamps: false });
+    const c = t.establishedWith({ sackPermitted: true }, 40);
+    c.send(t.now, bytes(10 * MSS));
+    t.recvAll();
+    t.send({ flags: ACK, seq: t.r(1), ack: t.l(1), sackBlocks: [t.l(1 + MSS), t.l(1 + 4 * MSS)] });
+    expect(t.recvAll()[0]).toMatchObject({ seq: t.l(1), payloadLen: MSS });
+    expect(c.info()).toMatchObject({ lostBytes: 0, lostOutBytes: MSS, sackedBytes: 3 * MSS });
+    // A timeout marks every un-SACKed segment lost again, the retransmitted one included: counted once.
+    t.advance(3000);
+    expect(c.info().rtoCount).toBe(1);
+    expect(c.info().lostOutBytes).toBe(7 * MSS);
+    t.send({ flags: ACK, seq: t.r(1), ack: t.l(1 + MSS), sackBlocks: [t.l(1 + MSS), t.l(1 + 4 * MSS)] });
+    expect(c.info().lostOutBytes).toBe(6 * MSS);
+    t.send({ flags: ACK, seq: t.r(1), ack: t.l(1 + 10 * MSS) });
+    expect(c.info()).toMatchObject({ lostBytes: 0, lostOutBytes: 0 });
+  });
+});

@@ -85,7 +85,7 @@ interface Pending {
   readonly attempt: (now: number) => Outcome | undefined;
 }
 
-/** Wraps the stack's end of the link: `blackhole` drops what the stack sends (a qdisc with `limit 0`). */
+/** The stack's end of the link: `blackhole` drops what it sends and says so (txCommit false), as a `limit 0` qdisc. */
 class Tap implements FrameDriver {
   blackhole = false;
   dropped = 0;
@@ -105,13 +105,13 @@ class Tap implements FrameDriver {
     this.dropping = this.blackhole;
     return this.dropping ? this.scratch.subarray(0, len) : this.inner.txReserve(len);
   }
-  txCommit(now: number, len: number, segment?: number): void {
+  txCommit(now: number, len: number, segment?: number): boolean | void {
     if (this.dropping) {
       this.dropped++;
       this.dropping = false;
-      return;
+      return false; // the qdisc refused it: the send fails locally, as Linux's NET_XMIT_DROP
     }
-    this.inner.txCommit(now, len, segment);
+    return this.inner.txCommit(now, len, segment);
   }
   flush(now: number): void {
     this.inner.flush(now);

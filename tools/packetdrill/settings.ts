@@ -9,7 +9,7 @@
  * they appear) become the stack's sendBuffer / receiveBuffer, doubled as Linux doubles them, and fixed (the
  * maximum is the same), as setting them locks Linux's auto-tuning.
  */
-import type { TcpOptions } from '../../protocols/tcp/options.js';
+import type { LossDetection, TcpOptions } from '../../protocols/tcp/options.js';
 import { newReno, cubic } from '../../protocols/tcp/cc/index.js';
 import type { Script } from './parse.js';
 
@@ -89,9 +89,14 @@ function applySysctl(tcp: Partial<TcpOptions>, name: string, value: string): str
       tcp.minTsoSegs = n; // the size of the packets PSH ends (push.ts)
       return undefined;
     }
-    case 'tcp_early_retrans':
-      // 3 (RACK/TLP, the default) is byway's behaviour; 0-2 select Linux 3.x early retransmit or no TLP.
-      return value === '3' || value === '4' ? undefined : `sysctl tcp_early_retrans=${value} (byway always runs RACK-TLP)`;
+    case 'tcp_early_retrans': {
+      // 3 and 4 (RACK/TLP, Linux's default) are byway's default; 0-2 select Linux 3.x's loss detection.
+      const modes: Record<string, LossDetection> = { 0: 'dupthresh', 1: 'early-retransmit', 2: 'early-retransmit-delayed', 3: 'rack-tlp', 4: 'rack-tlp' };
+      const mode = Object.hasOwn(modes, value) ? modes[value] : undefined;
+      if (mode === undefined) return `sysctl tcp_early_retrans=${value}`;
+      tcp.lossDetection = mode;
+      return undefined;
+    }
     case 'tcp_congestion_control':
       if (value === 'reno') tcp.congestionControl = newReno;
       else if (value === 'cubic') tcp.congestionControl = cubic;
@@ -113,6 +118,23 @@ function applySysctl(tcp: Partial<TcpOptions>, name: string, value: string): str
     default:
       return `sysctl ${name}=${value}`;
   }
+}
+
+/**
+ * A tcp_cubic module parameter (`echo N > /sys/module/tcp_cubic/parameters/NAME`) as the TCP option `hystart`
+ * (Linux's CUBIC HyStart: hystart 0/1, hystart_detect 1 ack train / 2 delay / 3 both, hystart_low_window,
+ * hystart_ack_delta_us); returns a reason when byway has no counterpart.
+ */
+function applyCubicParameter(tcp: Partial<TcpOptions>, name: string, n: number): string | undefined {
+  const h = { variant: 'linux' as const, ...tcp.hystart };
+  const detect = ({ 1: 'ack-train', 2: 'delay', 3: 'both' } as const)[n as 1 | 2 | 3];
+  if (name === 'hystart' && (n === 0 || n === 1)) h.variant = n === 1 ? 'linux' : 'off';
+  else if (name === 'hystart_detect' && detect !== undefined) h.detect = detect;
+  else if (name === 'hystart_low_window') h.lowWindow = n;
+  else if (name === 'hystart_ack_delta_us') h.ackDeltaMs = n / 1000;
+  else return `tcp_cubic parameter ${name}=${n}`;
+  tcp.hystart = h;
+  return undefined;
 }
 
 export function settingsFor(script: Script): ScriptSettings {
@@ -153,6 +175,12 @@ export function settingsFor(script: Script): ScriptSettings {
           const why = applySysctl(tcp, k, v);
           if (why) unsupported.push(why);
         }
+        continue;
+      }
+      const m = /^echo\s+(\d+)\s*>\s*\/sys\/module\/tcp_cubic\/parameters\/(\w+)$/.exec(cmd);
+      if (m) {
+        const why = applyCubicParameter(tcp, m[2]!, Number(m[1]));
+        if (why) unsupported.push(why);
         continue;
       }
       const r = runtimeCommand(cmd);

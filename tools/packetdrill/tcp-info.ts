@@ -17,13 +17,14 @@ export function tcpInfoField(conn: TcpConnection, name: string, now: number): nu
     case 'tcpi_snd_cwnd':
       return Math.floor(i.cwnd / mss);
     case 'tcpi_snd_ssthresh':
-      return !Number.isFinite(i.ssthresh) || i.ssthresh / mss >= INFINITE_SSTHRESH ? INFINITE_SSTHRESH : Math.floor(i.ssthresh / mss);
+      // Never set (byway's INITIAL_SSTHRESH is Linux's TCP_INFINITE_SSTHRESH, in bytes): reported as Linux does.
+      return !Number.isFinite(i.ssthresh) || i.ssthresh >= INFINITE_SSTHRESH ? INFINITE_SSTHRESH : Math.floor(i.ssthresh / mss);
     case 'tcpi_unacked':
       return packets(i.unacked);
     case 'tcpi_sacked':
       return packets(i.sackedBytes);
     case 'tcpi_lost':
-      return packets(i.lostBytes);
+      return packets(i.lostOutBytes);
     case 'tcpi_snd_mss':
       return i.sndMss;
     case 'tcpi_rcv_mss':

@@ -1,7 +1,8 @@
 /**
  * CUBIC congestion control (RFC 9438). Window growth is a cubic function of the time since the congestion
  * avoidance stage began, with the Reno-friendly estimate W_est as a floor. Time comes only from the `now` (ms)
- * passed in; no clock is read. Slow start is RFC 5681 with RFC 3465 byte counting (no HyStart).
+ * passed in; no clock is read. Slow start is RFC 5681 with RFC 3465 byte counting, and may end before a loss by
+ * HyStart (hystart.ts: RFC 9406 HyStart++, or Linux's CUBIC HyStart) when the `hystart` option asks for it.
  *
  * State in segments (floats), as in the RFC's formulas; cwnd is exposed in bytes (rounded down, >= 1 SMSS).
  * The connection's duties are in types.ts.
@@ -10,6 +11,7 @@ import {
   ABC_LIMIT_SEGMENTS, checkMss, DEFAULT_INITIAL_WINDOW_SEGMENTS, INITIAL_SSTHRESH,
   type CongestionControl, type CongestionControlOptions,
 } from './types.js';
+import { HyStart, resolveHystart } from './hystart.js';
 
 /** RFC 9438 4.1: C = 0.4, beta_cubic = 0.7. */
 export const CUBIC_C = 0.4;
@@ -41,11 +43,27 @@ export class Cubic implements CongestionControl {
 
   /** RFC 3465's L in segments (0: none). */
   private readonly abcLimit: number;
+  /** HyStart (hystart.ts), or null when off. */
+  private readonly hs: HyStart | null;
 
   constructor(opts: CongestionControlOptions) {
     this.smss = checkMss(opts.mss);
     this.abcLimit = opts.abcLimit ?? ABC_LIMIT_SEGMENTS;
     this.w = opts.initialWindowSegments ?? DEFAULT_INITIAL_WINDOW_SEGMENTS;
+    const h = resolveHystart(opts.hystart);
+    this.hs = h.variant === 'off' ? null : new HyStart(h);
+  }
+
+  /** In HyStart++'s Conservative Slow Start (RFC 9406 4.2). */
+  get conservativeSlowStart(): boolean {
+    return this.hs?.conservative ?? false;
+  }
+
+  onRttSample(now: number, rttMs: number, sndUna: number, sndNxt: number): void {
+    if (this.hs === null || !Number.isFinite(rttMs) || rttMs < 0) return;
+    const slowStart = this.w < this.ssthreshSeg;
+    // Leaving slow start: ssthresh = cwnd (Linux's HyStart, and RFC 9406 at the end of CSS).
+    if (this.hs.sample(now, rttMs, sndUna, sndNxt, Math.floor(this.w), slowStart, this.ssthreshSeg === INITIAL_SSTHRESH)) this.ssthreshSeg = this.w;
   }
 
   get cwnd(): number {
@@ -83,7 +101,7 @@ export class Cubic implements CongestionControl {
     if (this.w < this.ssthreshSeg) {
       // RFC 9438 4.10 / RFC 5681 slow start with RFC 3465 byte counting (L = 1 SMSS after an RTO).
       const l = this.abcLimit === 0 ? acked : this.afterRto ? 1 : this.abcLimit;
-      this.w += Math.min(acked, l);
+      this.w += this.hs === null ? Math.min(acked, l) : this.hs.growth(Math.min(acked, l));
       return;
     }
     if (this.tEpoch === undefined) this.startEpoch(now);
@@ -124,6 +142,7 @@ export class Cubic implements CongestionControl {
 
   /** RFC 9438 4.6 multiplicative decrease and 4.7 fast convergence. */
   private reduce(bytesInFlight: number): void {
+    this.hs?.onLoss();
     const flight = Math.max(0, bytesInFlight) / this.smss;
     if (this.fastConvergence && this.wMaxV !== undefined && this.w < this.wMaxV) {
       this.wMaxV = (this.w * (1 + CUBIC_BETA)) / 2;
@@ -163,6 +182,7 @@ export class Cubic implements CongestionControl {
     this.w = 1;
     this.tEpoch = undefined;
     this.afterRto = true;
+    this.hs?.onLoss();
     this.prior = undefined;
   }
 

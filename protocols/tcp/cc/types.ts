@@ -18,6 +18,7 @@
  * - Call `setMss` when SMSS changes (PMTU discovery).
  */
 import { BywayError } from '../../util/errors.js';
+import type { HystartOptions } from './hystart.js';
 
 export interface CongestionControl {
   readonly name: string;
@@ -47,6 +48,11 @@ export interface CongestionControl {
    * Called only when the connection's slowStartAfterIdle option is on.
    */
   onIdleRestart?(now: number, restartWindow: number): void;
+  /**
+   * Optional: an ACK that advanced SND.UNA to `sndUna` (SND.NXT is `sndNxt`) gave an RTT sample, outside recovery;
+   * called before onAck for the same ACK (HyStart, hystart.ts, may end slow start on it).
+   */
+  onRttSample?(now: number, rttMs: number, sndUna: number, sndNxt: number): void;
 }
 
 export interface CongestionControlOptions {
@@ -61,6 +67,8 @@ export interface CongestionControlOptions {
    * Default 2 (RFC 3465 2.2); 0: no limit, every segment the ACK covers counts, as in Linux's tcp_slow_start.
    */
   abcLimit?: number;
+  /** Leaving the initial slow start on RTT increase (hystart.ts; CUBIC only). Default off. */
+  hystart?: HystartOptions;
 }
 
 export type CongestionControlFactory = (opts: CongestionControlOptions) => CongestionControl;

@@ -36,4 +36,21 @@ describe('CwndUsage', () => {
     expect(v.mayGrow(10 * MSS, 5 * MSS, 4 * MSS)).toBe(false);
     expect(v.mayGrow(10 * MSS, 5 * MSS, 5 * MSS)).toBe(true);
   });
+
+  it('a later round with more in flight raises the window figure while not cwnd-limited (Linux max_packets_out)', () => {
+    // 18 segments out, then a write of 2 more within the same window: slow start may grow cwnd up to 40, not 36.
+    const u = new CwndUsage();
+    u.onTransmit(0, 18 * MSS, 18 * MSS, false);
+    u.onTransmit(0, 20 * MSS, 20 * MSS, false);
+    expect(u.mayGrow(38 * MSS, Infinity, 0)).toBe(true);
+    expect(u.mayGrow(40 * MSS, Infinity, 0)).toBe(false);
+  });
+
+  it('every cwnd-limited round extends the window to SND.NXT (Linux tcp_cwnd_validate)', () => {
+    const u = new CwndUsage();
+    u.onTransmit(0, 10 * MSS, 10 * MSS, true);
+    u.onTransmit(5 * MSS, 15 * MSS, 10 * MSS, true);
+    u.onTransmit(10 * MSS, 16 * MSS, 6 * MSS, false); // SND.UNA at the first round's end: still the second's window
+    expect(u.mayGrow(10 * MSS, 5 * MSS, 0)).toBe(true);
+  });
 });
