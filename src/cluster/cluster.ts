@@ -33,7 +33,7 @@ import { buildFanoutProgram } from '../../drivers/af-packet/fanout.js';
 import { invalidArg } from '../../protocols/util/errors.js';
 import type { ConnectionRow } from '../api/stack.js';
 import type { StackStats } from '../stack/stats.js';
-import { Membership } from './plan.js';
+import { Membership, addInto } from './plan.js';
 import type { ClusterDriverOptions, ClusterStackOptions, FromWorker, ToWorker, WorkerInit } from './worker.js';
 
 export interface ClusterOptions {
@@ -68,17 +68,6 @@ let nextCluster = 0;
 function tsxApi(): string {
   const pkg = createRequire(import.meta.url).resolve('tsx/package.json');
   return new URL('./dist/esm/api/index.mjs', pathToFileURL(pkg)).href;
-}
-
-/** Every number in `b` added into `a` (same shape), for the aggregated stats. */
-function addInto(a: Record<string, unknown>, b: Record<string, unknown>): void {
-  for (const [k, v] of Object.entries(b)) {
-    if (typeof v === 'number') a[k] = ((a[k] as number | undefined) ?? 0) + v;
-    else if (v !== null && typeof v === 'object' && !Array.isArray(v)) {
-      if (typeof a[k] !== 'object' || a[k] === null) a[k] = {};
-      addInto(a[k] as Record<string, unknown>, v as Record<string, unknown>);
-    }
-  }
 }
 
 /** How a worker thread starts: tsx first when the files are TypeScript (tests, `node --import tsx`), then worker.ts. */

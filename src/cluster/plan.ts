@@ -85,3 +85,14 @@ export class Membership {
     return m.slots();
   }
 }
+
+/** Every number in `b` added into `a` (same shape), for the aggregated stats. */
+export function addInto(a: Record<string, unknown>, b: Record<string, unknown>): void {
+  for (const [k, v] of Object.entries(b)) {
+    if (typeof v === 'number') a[k] = ((a[k] as number | undefined) ?? 0) + v;
+    else if (v !== null && typeof v === 'object' && !Array.isArray(v)) {
+      if (typeof a[k] !== 'object' || a[k] === null) a[k] = {};
+      addInto(a[k] as Record<string, unknown>, v as Record<string, unknown>);
+    }
+  }
+}
