@@ -1,0 +1,120 @@
+/**
+ * `byway run --workers 2` over AF_PACKET on a two-queue veth, against the kernel of another namespace: an
+ * unmodified node:http server (apps/pid-server.cjs, which answers with its process id) runs in two worker
+ * processes sharing byway's address; many kernel-side connections get answers from both; `byway stat` and
+ * `byway ss` on the supervisor sum the workers and show each; a worker killed with SIGKILL leaves the other
+ * serving every new connection; SIGTERM ends the supervisor and every worker; with --restart a new worker takes
+ * the dead one's index and class back. Bounded in time; everything made is removed.
+ */
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
+import { describePrivileged, execInAsync, NetLab } from '../helpers/netns.js';
+import { exited, waitOutput, type Proc } from './run-helpers.js';
+
+const KERNEL = '10.77.41.1';
+const BYWAY = '10.77.41.2';
+const APP_KERNEL = '10.77.41.3';
+const here = new URL('.', import.meta.url).pathname;
+const BYWAY_CLI = join(here, '../../src/cli/byway.ts');
+const APP = join(here, 'apps', 'pid-server.cjs');
+
+/** `n` HTTP requests from namespace `ns`, each on a connection of its own: how many each answering pid served. */
+async function clients(ns: string, n: number): Promise<Record<string, number>> {
+  const script =
+    `const http=require('node:http');const out={};let k=0;` +
+    `const done=(x)=>{out[x]=(out[x]||0)+1;if(++k===${n})console.log(JSON.stringify(out))};` +
+    `for(let i=0;i<${n};i++){const r=http.get({host:'${BYWAY}',port:8080,path:'/',agent:false,timeout:10000},(res)=>{let b='';res.on('data',(d)=>b+=d);res.on('end',()=>done(b))});` +
+    `r.on('timeout',()=>r.destroy(Object.assign(new Error('timeout'),{code:'TIMEOUT'})));r.on('error',(e)=>done(e.code||e.message))}`;
+  const r = await execInAsync(ns, process.execPath, ['-e', script], { timeoutMs: 30_000 });
+  expect(r.code, r.stderr).toBe(0);
+  return JSON.parse(r.stdout.trim()) as Record<string, number>;
+}
+
+const alive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+describePrivileged('byway run --workers 2: an unmodified node:http server in two processes on one AF_PACKET fanout group', () => {
+  let lab: NetLab;
+  let kernelNs: string;
+  let appNs: string;
+  let appIf: string;
+
+  beforeAll(() => {
+    lab = new NetLab();
+    kernelNs = lab.addNetns('bwwk-');
+    appNs = lab.addNetns('bwwa-');
+    appIf = lab.addVeth(kernelNs, appNs, { addrA: `${KERNEL}/24`, addrB: `${APP_KERNEL}/24`, queues: 2 }).b;
+  });
+  afterEach(() => lab?.stopProcesses());
+  afterAll(async () => {
+    await lab?.stopProcesses();
+    lab?.destroy();
+  });
+
+  const byway = (args: string[]) => execInAsync(appNs, process.execPath, ['--import', 'tsx', BYWAY_CLI, ...args], { timeoutMs: 30_000 });
+  /** Start the supervisor; resolves with its pid and the workers' once both listen. */
+  const start = async (more: string[]): Promise<{ proc: Proc; sup: number; workers: number[] }> => {
+    const proc = lab.spawnIn(appNs, process.execPath, ['--import', 'tsx', BYWAY_CLI, 'run', '--workers', '2', ...more, '--driver', `af-packet:${appIf}`, '--address', `${BYWAY}/24`, '--', process.execPath, APP, '8080']) as Proc;
+    const m = await waitOutput(proc, /^byway run: pid (\d+) 2 workers on af-packet:\S+ fanout group \d+: worker 0 pid (\d+), worker 1 pid (\d+) control /m, 60_000, 'byway run --workers 2');
+    const workers = [Number(m[2]), Number(m[3])];
+    for (const pid of workers) await waitOutput(proc, new RegExp(`^listening 8080 pid ${pid}$`, 'm'), 60_000, `worker pid ${pid}`);
+    return { proc, sup: Number(m[1]), workers };
+  };
+
+  it('both workers serve the port; stat and ss sum and show each; a killed worker leaves the other taking every connection', async () => {
+    const { proc, sup, workers } = await start([]);
+    const [w0, w1] = workers as [number, number];
+    const first = await clients(kernelNs, 60);
+    expect(Object.keys(first).sort(), JSON.stringify(first)).toEqual([String(w0), String(w1)].sort());
+    expect(first[w0]).toBeGreaterThan(5);
+    expect(first[w1]).toBeGreaterThan(5);
+
+    const statRun = await byway(['stat', String(sup), '--json']);
+    expect(statRun.code, statRun.stderr).toBe(0);
+    const stat = JSON.parse(statRun.stdout) as Record<string, any>;
+    expect(stat.workers).toEqual([{ index: 0, pid: w0 }, { index: 1, pid: w1 }]);
+    expect(stat.worker.w0.stack.tcp.passiveOpens).toBe(first[w0]);
+    expect(stat.worker.w1.stack.tcp.passiveOpens).toBe(first[w1]);
+    expect(stat.stack.tcp.passiveOpens).toBe(60);
+    expect(stat.paths.tcpListen.bypass).toBe(2);
+    expect(stat.worker.w1.stack.arp.repliesSent ?? 0).toBe(0); // only worker 0 answers ARP
+    const text = await byway(['stat', String(sup)]);
+    expect(text.stdout).toMatch(/^#cluster 2 workers, fanout group \d+; answering: 0 pid \d+, 1 pid \d+$/m);
+    expect(text.stdout).toMatch(/^stack\.tcp\.passiveOpens +60$/m);
+    const ss = await byway(['ss', String(sup)]);
+    expect(ss.stdout).toMatch(/^tcp +LISTEN +0 +0 +0\.0\.0\.0:8080 +0\.0\.0\.0:\* +0$/m);
+    expect(ss.stdout).toMatch(/^tcp +LISTEN +0 +0 +0\.0\.0\.0:8080 +0\.0\.0\.0:\* +1$/m);
+    const one = await byway(['stat', String(w1), '--json']); // each worker keeps its own control socket
+    expect(JSON.parse(one.stdout).stack.tcp.passiveOpens).toBe(first[w1]);
+
+    process.kill(w1, 'SIGKILL');
+    await waitOutput(proc, new RegExp(`^byway run: worker 1 \\(pid ${w1}\\) ended \\(SIGKILL\\); its new flows go to worker 0$`, 'm'), 30_000, 'supervisor');
+    const after = await clients(kernelNs, 30);
+    expect(after).toEqual({ [String(w0)]: 30 });
+
+    proc.kill('SIGTERM');
+    expect(await exited(proc, 30_000)).toBe(128 + 9); // the first worker status that was not 0: worker 1's SIGKILL
+    expect(alive(w0)).toBe(false);
+  }, 180_000);
+
+  it('with --restart a killed worker is replaced, and the new one serves its class again', async () => {
+    const { proc, workers } = await start(['--restart']);
+    const [w0, w1] = workers as [number, number];
+    process.kill(w0, 'SIGKILL'); // the ARP owner: the role moves to worker 1, then back
+    const m = await waitOutput(proc, new RegExp(`^byway run: worker 0 \\(pid ${w0}\\) ended \\(SIGKILL\\); its new flows go to worker 1; starting a new one on its index$`, 'm'), 30_000, 'supervisor');
+    expect(m).toBeTruthy();
+    const fresh = Number((await waitOutput(proc, new RegExp(`^listening 8080 pid (?!${w0}\\b|${w1}\\b)(\\d+)$`, 'm'), 60_000, 'new worker 0'))[1]);
+    const again = await clients(kernelNs, 60);
+    expect(Object.keys(again).sort(), JSON.stringify(again)).toEqual([String(fresh), String(w1)].sort());
+    expect(again[fresh]).toBeGreaterThan(5);
+    proc.kill('SIGTERM');
+    expect(await exited(proc, 30_000)).not.toBeNull();
+    expect(alive(fresh) || alive(w1)).toBe(false);
+  }, 180_000);
+});
