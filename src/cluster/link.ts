@@ -7,6 +7,7 @@
  *   arp      both ways             an ARP frame: the ARP owner's to relay, or one relayed to a worker
  *   program  supervisor -> worker  a fanout steering program to install for the group (PACKET_FANOUT_DATA)
  *   role     supervisor -> worker  one byte: 1 answer ARP for the address, 0 stop answering
+ *   serving  worker -> supervisor  (empty) the program listens now: its share of the clients may come to it
  *
  * `LinkReader` takes the stream in chunks of any size. What it cannot read (a length over `MAX_MESSAGE`, an
  * unknown type, a hello that is not the JSON above) is counted in `malformed` and ends the reading (`broken`):
@@ -14,7 +15,7 @@
  * fresh copy the receiver may keep.
  */
 
-export const MsgType = { hello: 1, arp: 2, program: 3, role: 4 } as const;
+export const MsgType = { hello: 1, arp: 2, program: 3, role: 4, serving: 5 } as const;
 export type MsgType = (typeof MsgType)[keyof typeof MsgType];
 
 /** Larger than any frame or steering program (a classic BPF program is at most 4096 x 8 bytes). */

@@ -37,6 +37,8 @@ export function workerSettings(spec: FlowSteeringSpec, index: number, arpOwner: 
 export class Membership {
   /** members[i]: the worker at member position i. */
   private readonly members: number[] = [];
+  /** Members whose program serves (it listens): the hashed classes may go to them (`serviceSlots`). */
+  private readonly serving = new Set<number>();
 
   constructor(readonly workers: number) {}
 
@@ -48,6 +50,7 @@ export class Membership {
 
   /** A worker's socket left: the last member takes its place (__fanout_unlink). */
   leave(worker: number): void {
+    this.serving.delete(worker);
     const i = this.members.indexOf(worker);
     if (i < 0) return;
     const last = this.members.pop()!;
@@ -77,12 +80,39 @@ export class Membership {
     });
   }
 
+  /** A member's program serves now (it listens): its share of the hashed classes may go to it. */
+  serve(worker: number): void {
+    if (this.members.includes(worker)) this.serving.add(worker);
+  }
+
+  /**
+   * The table for the hashed classes (service ports): a serving member's own position; any other worker's goes to
+   * the lowest serving member (the ARP owner's position when none serves yet), so that a worker that has joined
+   * but does not listen yet sends no client a reset.
+   */
+  serviceSlots(): number[] {
+    const slots = this.slots();
+    const first = [...this.serving].sort((a, b) => a - b)[0];
+    const fallback = first === undefined ? slots[this.arpOwner ?? 0]! : this.members.indexOf(first);
+    return Array.from({ length: this.workers }, (_, w) => (this.serving.has(w) ? this.members.indexOf(w) : fallback));
+  }
+
   /** The slot table once `worker` has joined (for the program it installs when it joins). */
   slotsAfterJoin(worker: number): number[] {
+    return this.afterJoin(worker).slots();
+  }
+
+  /** The service table once `worker` has joined, not serving yet. */
+  serviceSlotsAfterJoin(worker: number): number[] {
+    return this.afterJoin(worker).serviceSlots();
+  }
+
+  private afterJoin(worker: number): Membership {
     const m = new Membership(this.workers);
     for (const w of this.members) m.join(w);
+    for (const w of this.serving) m.serve(w);
     m.join(worker);
-    return m.slots();
+    return m;
   }
 }
 

@@ -14,7 +14,9 @@
  * the ARP relay, the steering program and the ARP role.
  *
  * - Start: workers are started one after another, each once the previous one's hello came (its socket is in the
- *   group), so the kernel's member order is the start order (`Membership`).
+ *   group), so the kernel's member order is the start order (`Membership`). A worker gets its ephemeral slice at
+ *   once, and its share of the clients (the service table) only once it says its program listens: until then
+ *   those go to the lowest worker that serves, so a starting (or restarted) worker sends no client a reset.
  * - A worker that ends (crash, kill, exit) leaves the group with its socket; the supervisor installs the slot
  *   table of the new member order through a live worker, moves the ARP role if needed and says so on stderr. Its
  *   connections are lost; new flows of its class go to a live worker. With `restart`, a worker that ended
@@ -112,7 +114,7 @@ export class ProcessCluster {
       ...this.options.env,
       BYWAY_WORKER: `${index}/${this.size}`,
       BYWAY_CLUSTER: this.options.link,
-      BYWAY_FANOUT: `${this.group}:${this.members.slotsAfterJoin(index).join(',')}`,
+      BYWAY_FANOUT: `${this.group}:${this.members.slotsAfterJoin(index).join(',')}:${this.members.serviceSlotsAfterJoin(index).join(',')}`,
       BYWAY_ARP: owner === undefined || index < owner ? 'answer' : 'relay',
     };
     const child = spawn(this.options.command, this.options.args, { stdio: 'inherit', env });
@@ -146,6 +148,9 @@ export class ProcessCluster {
         this.members.join(index);
         this.retable();
         slot.joined?.();
+      } else if (type === MsgType.serving && index >= 0) {
+        this.members.serve(index);
+        this.retable();
       } else if (type === MsgType.arp && index >= 0) {
         const m = encodeMessage(MsgType.arp, payload);
         this.slots.forEach((s, i) => i !== index && s?.conn?.write(m));
@@ -204,7 +209,7 @@ export class ProcessCluster {
   private retable(): void {
     const owner = this.members.arpOwner;
     if (owner === undefined) return;
-    this.send(owner, MsgType.program, buildFanoutProgram({ workers: this.size, slots: this.members.slots() }));
+    this.send(owner, MsgType.program, buildFanoutProgram({ workers: this.size, slots: this.members.slots(), serviceSlots: this.members.serviceSlots() }));
     if (owner !== this.arpOwner) {
       if (this.arpOwner !== undefined) this.send(this.arpOwner, MsgType.role, Uint8Array.of(0));
       this.send(owner, MsgType.role, Uint8Array.of(1));

@@ -47,7 +47,7 @@ export function register(env: Readonly<Record<string, string | undefined>> = pro
     throw err;
   }
   const counters = newPathCounters();
-  const patches = installPatches(stack, compileStrategy(config.rules), counters, (what) => log(`byway: bypass flow failed: ${what}`));
+  const patches = installPatches(stack, compileStrategy(config.rules), counters, (what) => log(`byway: bypass flow failed: ${what}`), () => member?.serving());
   const workers = warnOnWorkers(log);
   let control: ControlServer | undefined;
   if (config.control !== undefined) {

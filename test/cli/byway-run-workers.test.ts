@@ -4,7 +4,8 @@
  * processes sharing byway's address; many kernel-side connections get answers from both; `byway stat` and
  * `byway ss` on the supervisor sum the workers and show each; a worker killed with SIGKILL leaves the other
  * serving every new connection; SIGTERM ends the supervisor and every worker; with --restart a new worker takes
- * the dead one's index and class back. Bounded in time; everything made is removed.
+ * the dead one's index and class back, and no client is reset while it starts (it gets its share of the clients
+ * once its program listens). Bounded in time; everything made is removed.
  */
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
@@ -59,8 +60,8 @@ describePrivileged('byway run --workers 2: an unmodified node:http server in two
 
   const byway = (args: string[]) => execInAsync(appNs, process.execPath, ['--import', 'tsx', BYWAY_CLI, ...args], { timeoutMs: 30_000 });
   /** Start the supervisor; resolves with its pid and the workers' once both listen. */
-  const start = async (more: string[]): Promise<{ proc: Proc; sup: number; workers: number[] }> => {
-    const proc = lab.spawnIn(appNs, process.execPath, ['--import', 'tsx', BYWAY_CLI, 'run', '--workers', '2', ...more, '--driver', `af-packet:${appIf}`, '--address', `${BYWAY}/24`, '--', process.execPath, APP, '8080']) as Proc;
+  const start = async (more: string[], delayMs = 0): Promise<{ proc: Proc; sup: number; workers: number[] }> => {
+    const proc = lab.spawnIn(appNs, process.execPath, ['--import', 'tsx', BYWAY_CLI, 'run', '--workers', '2', ...more, '--driver', `af-packet:${appIf}`, '--address', `${BYWAY}/24`, '--', process.execPath, APP, '8080', String(delayMs)]) as Proc;
     const m = await waitOutput(proc, /^byway run: pid (\d+) 2 workers on af-packet:\S+ fanout group \d+: worker 0 pid (\d+), worker 1 pid (\d+) control /m, 60_000, 'byway run --workers 2');
     const workers = [Number(m[2]), Number(m[3])];
     for (const pid of workers) await waitOutput(proc, new RegExp(`^listening 8080 pid ${pid}$`, 'm'), 60_000, `worker pid ${pid}`);
@@ -104,12 +105,23 @@ describePrivileged('byway run --workers 2: an unmodified node:http server in two
   }, 180_000);
 
   it('with --restart a killed worker is replaced, and the new one serves its class again', async () => {
-    const { proc, workers } = await start(['--restart']);
+    const { proc, workers } = await start(['--restart'], 2000); // each worker listens 2 s after it starts
     const [w0, w1] = workers as [number, number];
     process.kill(w0, 'SIGKILL'); // the ARP owner: the role moves to worker 1, then back
     const m = await waitOutput(proc, new RegExp(`^byway run: worker 0 \\(pid ${w0}\\) ended \\(SIGKILL\\); its new flows go to worker 1; starting a new one on its index$`, 'm'), 30_000, 'supervisor');
     expect(m).toBeTruthy();
-    const fresh = Number((await waitOutput(proc, new RegExp(`^listening 8080 pid (?!${w0}\\b|${w1}\\b)(\\d+)$`, 'm'), 60_000, 'new worker 0'))[1]);
+    // The new worker's socket joins the group (its preload's line) 2 s before its program listens; clients in
+    // between are all answered (by worker 1): its share of the clients comes to it only once it serves.
+    const fresh = Number((await waitOutput(proc, new RegExp(`^byway: pid (?!${w0}\\b|${w1}\\b)(\\d+) driver .* worker 0/2 `, 'm'), 60_000, 'new worker 0'))[1]);
+    let rounds = 0;
+    while (!new RegExp(`^listening 8080 pid ${fresh}$`, 'm').test(proc.output()) && rounds < 40) {
+      const during = await clients(kernelNs, 20);
+      // (a round may end after the new worker listens: then it answers too)
+      expect(Object.keys(during).filter((k) => k !== String(w1) && k !== String(fresh)), `round ${rounds}: ${JSON.stringify(during)}`).toEqual([]);
+      rounds++;
+    }
+    expect(rounds).toBeGreaterThan(0);
+    await waitOutput(proc, new RegExp(`^listening 8080 pid ${fresh}$`, 'm'), 60_000, 'new worker 0 listening');
     const again = await clients(kernelNs, 60);
     expect(Object.keys(again).sort(), JSON.stringify(again)).toEqual([String(fresh), String(w1)].sort());
     expect(again[fresh]).toBeGreaterThan(5);

@@ -8,6 +8,7 @@ import fc from 'fast-check';
 import { LinkReader, MAX_MESSAGE, MsgType, decodeHello, encodeHello, encodeMessage } from '../../src/cluster/link.js';
 import { memberFanout, memberFromEnv, memberStackOptions } from '../../src/register/member.js';
 import { runFanoutProgram, flowWorker } from '../../drivers/af-packet/fanout.js';
+import { Membership } from '../../src/cluster/plan.js';
 
 const types = [MsgType.hello, MsgType.arp, MsgType.program, MsgType.role] as const;
 
@@ -72,11 +73,11 @@ describe('link messages', () => {
 });
 
 describe("a worker's configuration (BYWAY_WORKER, BYWAY_CLUSTER, BYWAY_FANOUT, BYWAY_ARP)", () => {
-  const env = { BYWAY_WORKER: '1/2', BYWAY_CLUSTER: '/run/byway/run-1.link', BYWAY_FANOUT: '4242:0,0', BYWAY_ARP: 'relay' };
+  const env = { BYWAY_WORKER: '1/2', BYWAY_CLUSTER: '/run/byway/run-1.link', BYWAY_FANOUT: '4242:0,0:0,0', BYWAY_ARP: 'relay' };
 
   it('absent outside byway run --workers; read when set', () => {
     expect(memberFromEnv({})).toBeUndefined();
-    expect(memberFromEnv(env)).toEqual({ index: 1, workers: 2, group: 4242, slots: [0, 0], answerArp: false, link: '/run/byway/run-1.link' });
+    expect(memberFromEnv(env)).toEqual({ index: 1, workers: 2, group: 4242, slots: [0, 0], serviceSlots: [0, 0], answerArp: false, link: '/run/byway/run-1.link' });
   });
 
   it('each malformed variable is named', () => {
@@ -86,8 +87,10 @@ describe("a worker's configuration (BYWAY_WORKER, BYWAY_CLUSTER, BYWAY_FANOUT, B
       [{ BYWAY_WORKER: '0/65' }, 'BYWAY_WORKER'],
       [{ BYWAY_CLUSTER: 'rel/path' }, 'BYWAY_CLUSTER'],
       [{ BYWAY_FANOUT: '4242:0' }, 'BYWAY_FANOUT'],
-      [{ BYWAY_FANOUT: '4242:0,2' }, 'BYWAY_FANOUT'],
-      [{ BYWAY_FANOUT: '70000:0,1' }, 'BYWAY_FANOUT'],
+      [{ BYWAY_FANOUT: '4242:0,1' }, 'BYWAY_FANOUT'],
+      [{ BYWAY_FANOUT: '4242:0,1:0' }, 'BYWAY_FANOUT'],
+      [{ BYWAY_FANOUT: '4242:0,2:0,0' }, 'BYWAY_FANOUT'],
+      [{ BYWAY_FANOUT: '70000:0,1:0,1' }, 'BYWAY_FANOUT'],
       [{ BYWAY_ARP: 'yes' }, 'BYWAY_ARP'],
     ];
     for (const [change, name] of cases) {
@@ -96,7 +99,7 @@ describe("a worker's configuration (BYWAY_WORKER, BYWAY_CLUSTER, BYWAY_FANOUT, B
   });
 
   it("the stack takes the worker's ephemeral slice (over the profile's limits) and the ARP role; the program steers as flowWorker", () => {
-    const cfg = memberFromEnv({ ...env, BYWAY_FANOUT: '4242:0,1' })!;
+    const cfg = memberFromEnv({ ...env, BYWAY_FANOUT: '4242:0,1:0,0' })!;
     const o = memberStackOptions(cfg, { limits: { tcp: { noDelay: true } } });
     expect(o.answerArp).toBe(false);
     expect(o.limits?.tcp).toEqual({ noDelay: true, ephemeralLow: 57344, ephemeralHigh: 65535 });
@@ -109,5 +112,36 @@ describe("a worker's configuration (BYWAY_WORKER, BYWAY_CLUSTER, BYWAY_FANOUT, B
     pkt.set([0x45, 0, 0, 28, 0, 0, 0, 0, 64, 17, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2, 0x30, 0x39, 0xea, 0x60]);
     expect(runFanoutProgram(program, 0x0800, pkt)).toBe(flowWorker({ workers: 2 }, 0x0800, pkt));
     expect(flowWorker({ workers: 2 }, 0x0800, pkt)).toBe(1);
+    // Its clients (service table 0,0) go to member 0 until it serves: a port every worker listens on.
+    const clients = [0, 1, 2, 3, 4, 5, 6, 7].map((sport) => {
+      const q = pkt.slice();
+      q.set([0x1f, 0x90 + sport, 0x1f, 0x90], 20); // from 8080+sport to 8080
+      return [flowWorker({ workers: 2 }, 0x0800, q), runFanoutProgram(program, 0x0800, q)];
+    });
+    expect(clients.some(([w]) => w === 1)).toBe(true);
+    expect(clients.every(([, m]) => m === 0)).toBe(true);
+  });
+});
+
+describe('Membership: the service table of a cluster whose workers join before they listen', () => {
+  it('a joined worker keeps its slice at once and gets its clients once it serves; a leaver gives them back', () => {
+    const m = new Membership(3);
+    expect(m.serviceSlotsAfterJoin(0)).toEqual([0, 0, 0]);
+    m.join(0);
+    m.join(1);
+    expect(m.slots()).toEqual([0, 1, 0]);
+    expect(m.serviceSlots()).toEqual([0, 0, 0]); // nobody serves yet: the ARP owner's member
+    m.serve(1);
+    expect(m.serviceSlots()).toEqual([1, 1, 1]); // the lowest serving member takes the others' clients
+    m.serve(0);
+    expect(m.serviceSlotsAfterJoin(2)).toEqual([0, 1, 0]);
+    m.join(2);
+    m.serve(2);
+    expect(m.serviceSlots()).toEqual([0, 1, 2]);
+    m.leave(0); // the kernel moves worker 2 into position 0
+    expect(m.slots()).toEqual([1, 1, 0]);
+    expect(m.serviceSlots()).toEqual([1, 1, 0]);
+    m.serve(0); // not a member: ignored
+    expect(m.serviceSlots()).toEqual([1, 1, 0]);
   });
 });
