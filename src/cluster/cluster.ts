@@ -16,6 +16,9 @@
  * started one after another, so the kernel's member order is known, and whenever a member joins or leaves, the
  * primary installs the slot table that matches the kernel's new order (through a live worker's socket).
  *
+ * A worker gets its ephemeral slice when its socket joins and its share of the clients (the service table,
+ * fanout.ts `serviceSlots`) once its file's top level has run, so a starting worker sends no client a reset.
+ *
  * Failure: a worker whose thread ends (an uncaught error, process.exit in the worker, `kill`) takes its socket
  * with it; the kernel removes the member, the primary installs the new table (the dead worker's class goes to
  * the ARP owner, so new flows there are served), moves the ARP role if needed, and emits 'exit'. Its connections
@@ -138,7 +141,7 @@ export class Cluster extends EventEmitter {
       index,
       workers: this.size,
       group: this.group,
-      program: buildFanoutProgram({ workers: this.size, slots: this.members.slotsAfterJoin(index) }),
+      program: buildFanoutProgram({ workers: this.size, slots: this.members.slotsAfterJoin(index), serviceSlots: this.members.serviceSlotsAfterJoin(index) }),
       answerArp: owner === index,
       driver: this.options.driver,
       address: this.options.address,
@@ -162,6 +165,9 @@ export class Cluster extends EventEmitter {
         } else if (m.type === 'ready') {
           ready = true;
           clearTimeout(timer);
+          // Its file's top level has run (a server listens): its share of the clients may come to it now.
+          this.members.serve(index);
+          this.retable();
           this.emit('online', index);
           resolve();
         } else if (m.type === 'reply') {
@@ -208,7 +214,7 @@ export class Cluster extends EventEmitter {
   private retable(): void {
     const owner = this.members.arpOwner;
     if (owner === undefined) return;
-    const program = buildFanoutProgram({ workers: this.size, slots: this.members.slots() });
+    const program = buildFanoutProgram({ workers: this.size, slots: this.members.slots(), serviceSlots: this.members.serviceSlots() });
     this.post(owner, { type: 'program', program });
     if (owner !== this.arpOwner) {
       if (this.arpOwner !== undefined) this.post(this.arpOwner, { type: 'arp', answer: false });
