@@ -1,7 +1,8 @@
 /**
  * `byway run --workers 2` over AF_PACKET on a two-queue veth, against the kernel of another namespace: an
- * unmodified node:http server (apps/pid-server.cjs, which answers with its process id) runs in two worker
- * processes sharing byway's address; many kernel-side connections get answers from both; `byway stat` and
+ * unmodified node:http and node:dgram server (apps/pid-server.cjs, which answers with its process id) runs in two
+ * worker processes sharing byway's address; many kernel-side connections and datagrams get answers from both; each
+ * worker's own outgoing connection takes a port of its slice and gets its answer; `byway stat` and
  * `byway ss` on the supervisor sum the workers and show each; a worker killed with SIGKILL leaves the other
  * serving every new connection; SIGTERM ends the supervisor and every worker; with --restart a new worker takes
  * the dead one's index and class back, and no client is reset while it starts (it gets its share of the clients
@@ -19,13 +20,24 @@ const here = new URL('.', import.meta.url).pathname;
 const BYWAY_CLI = join(here, '../../src/cli/byway.ts');
 const APP = join(here, 'apps', 'pid-server.cjs');
 
-/** `n` HTTP requests from namespace `ns`, each on a connection of its own: how many each answering pid served. */
-async function clients(ns: string, n: number): Promise<Record<string, number>> {
+/** `n` HTTP requests from namespace `ns`, each on a connection of its own: how many times each answer came. */
+async function clients(ns: string, n: number, path = '/'): Promise<Record<string, number>> {
   const script =
     `const http=require('node:http');const out={};let k=0;` +
     `const done=(x)=>{out[x]=(out[x]||0)+1;if(++k===${n})console.log(JSON.stringify(out))};` +
-    `for(let i=0;i<${n};i++){const r=http.get({host:'${BYWAY}',port:8080,path:'/',agent:false,timeout:10000},(res)=>{let b='';res.on('data',(d)=>b+=d);res.on('end',()=>done(b))});` +
+    `for(let i=0;i<${n};i++){const r=http.get({host:'${BYWAY}',port:8080,path:'${path}',agent:false,timeout:10000},(res)=>{let b='';res.on('data',(d)=>b+=d);res.on('end',()=>done(b))});` +
     `r.on('timeout',()=>r.destroy(Object.assign(new Error('timeout'),{code:'TIMEOUT'})));r.on('error',(e)=>done(e.code||e.message))}`;
+  const r = await execInAsync(ns, process.execPath, ['-e', script], { timeoutMs: 30_000 });
+  expect(r.code, r.stderr).toBe(0);
+  return JSON.parse(r.stdout.trim()) as Record<string, number>;
+}
+
+/** `n` UDP datagrams to BYWAY:8081 from `n` sockets (source ports) in namespace `ns`: how many each pid answered. */
+async function udpClients(ns: string, n: number): Promise<Record<string, number>> {
+  const script =
+    `const d=require('node:dgram');const out={};let k=0;const done=(x)=>{out[x]=(out[x]||0)+1;if(++k===${n})console.log(JSON.stringify(out))};` +
+    `for(let i=0;i<${n};i++){const s=d.createSocket('udp4');const t=setTimeout(()=>{s.close();done('timeout')},5000);` +
+    `s.on('message',(m)=>{clearTimeout(t);s.close();done(m.toString())});s.send('q',8081,'${BYWAY}')}`;
   const r = await execInAsync(ns, process.execPath, ['-e', script], { timeoutMs: 30_000 });
   expect(r.code, r.stderr).toBe(0);
   return JSON.parse(r.stdout.trim()) as Record<string, number>;
@@ -52,6 +64,11 @@ describePrivileged('byway run --workers 2: an unmodified node:http server in two
     appNs = lab.addNetns('bwwa-');
     appIf = lab.addVeth(kernelNs, appNs, { addrA: `${KERNEL}/24`, addrB: `${APP_KERNEL}/24`, queues: 2 }).b;
   });
+  /** The kernel's own HTTP server on KERNEL:9000, answering "kernel" (the workers' outgoing connections go there). */
+  const kernelServer = async (): Promise<void> => {
+    const p = lab.spawnIn(kernelNs, process.execPath, ['-e', `require('node:http').createServer((q,s)=>s.end('kernel')).listen(9000,'${KERNEL}',()=>console.log('up'))`]) as Proc;
+    await waitOutput(p, /^up$/m, 30_000, 'kernel http server');
+  };
   afterEach(() => lab?.stopProcesses());
   afterAll(async () => {
     await lab?.stopProcesses();
@@ -69,6 +86,7 @@ describePrivileged('byway run --workers 2: an unmodified node:http server in two
   };
 
   it('both workers serve the port; stat and ss sum and show each; a killed worker leaves the other taking every connection', async () => {
+    await kernelServer();
     const { proc, sup, workers } = await start([]);
     const [w0, w1] = workers as [number, number];
     const first = await clients(kernelNs, 60);
@@ -76,23 +94,42 @@ describePrivileged('byway run --workers 2: an unmodified node:http server in two
     expect(first[w0]).toBeGreaterThan(5);
     expect(first[w1]).toBeGreaterThan(5);
 
+    // A bound UDP port is served by both too.
+    const udp = await udpClients(kernelNs, 32);
+    expect(Object.keys(udp).sort(), JSON.stringify(udp)).toEqual([String(w0), String(w1)].sort());
+    // Each worker's own outgoing connection (to the kernel's server) takes a port of its own slice, and its
+    // answer comes back to it: worker 0 49152-57343, worker 1 57344-65535.
+    const peer = await clients(kernelNs, 30, `/peer/${KERNEL}:9000`);
+    const answers = Object.entries(peer).flatMap(([a, k]) => Array<string>(k).fill(a));
+    expect(answers.every((a) => a.endsWith(' kernel')), JSON.stringify(peer)).toBe(true);
+    const byPid = new Map(answers.map((a) => [Number(a.split(' ')[0]), Number(a.split(' ')[1])] as const));
+    expect([...byPid.keys()].sort(), JSON.stringify(peer)).toEqual([w0, w1].sort());
+    for (const a of answers) {
+      const [pid, port] = a.split(' ').map(Number) as [number, number];
+      expect(port).toBeGreaterThanOrEqual(pid === w0 ? 49152 : 57344);
+      expect(port).toBeLessThanOrEqual(pid === w0 ? 57343 : 65535);
+    }
+
     const statRun = await byway(['stat', String(sup), '--json']);
     expect(statRun.code, statRun.stderr).toBe(0);
     const stat = JSON.parse(statRun.stdout) as Record<string, any>;
     expect(stat.workers).toEqual([{ index: 0, pid: w0 }, { index: 1, pid: w1 }]);
-    expect(stat.worker.w0.stack.tcp.passiveOpens).toBe(first[w0]);
-    expect(stat.worker.w1.stack.tcp.passiveOpens).toBe(first[w1]);
-    expect(stat.stack.tcp.passiveOpens).toBe(60);
+    expect(stat.worker.w0.stack.tcp.passiveOpens + stat.worker.w1.stack.tcp.passiveOpens).toBe(90);
+    expect(stat.worker.w0.stack.tcp.passiveOpens).toBeGreaterThan(first[w0]!);
+    expect(stat.worker.w1.stack.tcp.passiveOpens).toBeGreaterThan(first[w1]!);
+    expect(stat.stack.udp.rx).toBe(32);
+    expect(stat.stack.tcp.passiveOpens).toBe(90);
+    expect(stat.stack.tcp.activeOpens).toBe(30);
     expect(stat.paths.tcpListen.bypass).toBe(2);
     expect(stat.worker.w1.stack.arp.repliesSent ?? 0).toBe(0); // only worker 0 answers ARP
     const text = await byway(['stat', String(sup)]);
     expect(text.stdout).toMatch(/^#cluster 2 workers, fanout group \d+; answering: 0 pid \d+, 1 pid \d+$/m);
-    expect(text.stdout).toMatch(/^stack\.tcp\.passiveOpens +60$/m);
+    expect(text.stdout).toMatch(/^stack\.tcp\.passiveOpens +90$/m);
     const ss = await byway(['ss', String(sup)]);
     expect(ss.stdout).toMatch(/^tcp +LISTEN +0 +0 +0\.0\.0\.0:8080 +0\.0\.0\.0:\* +0$/m);
     expect(ss.stdout).toMatch(/^tcp +LISTEN +0 +0 +0\.0\.0\.0:8080 +0\.0\.0\.0:\* +1$/m);
     const one = await byway(['stat', String(w1), '--json']); // each worker keeps its own control socket
-    expect(JSON.parse(one.stdout).stack.tcp.passiveOpens).toBe(first[w1]);
+    expect(JSON.parse(one.stdout).stack.tcp.passiveOpens).toBe(stat.worker.w1.stack.tcp.passiveOpens);
 
     process.kill(w1, 'SIGKILL');
     await waitOutput(proc, new RegExp(`^byway run: worker 1 \\(pid ${w1}\\) ended \\(SIGKILL\\); its new flows go to worker 0$`, 'm'), 30_000, 'supervisor');
