@@ -18,6 +18,25 @@
  */
 import { workerEphemeralRange, type FlowSteeringSpec } from '../../drivers/af-packet/fanout.js';
 
+/**
+ * The worker whose ephemeral slice a received Ethernet frame's destination port is in (an IPv4 TCP or UDP packet,
+ * not a fragment, untagged), or undefined for any other frame. Where the link's steering is the device's own hash
+ * (TAP multi-queue), a worker hands such a frame to its owner instead of answering it with a reset.
+ */
+export function sliceOwner(spec: FlowSteeringSpec, frame: Uint8Array): number | undefined {
+  if (frame.length < 34 || frame[12] !== 0x08 || frame[13] !== 0x00) return undefined;
+  const proto = frame[23];
+  if ((proto !== 6 && proto !== 17) || (((frame[20]! << 8) | frame[21]!) & 0x3fff) !== 0) return undefined;
+  const l4 = 14 + (frame[14]! & 0x0f) * 4;
+  if (l4 + 4 > frame.length) return undefined;
+  const dport = (frame[l4 + 2]! << 8) | frame[l4 + 3]!;
+  for (let w = 0; w < spec.workers; w++) {
+    const { low, high } = workerEphemeralRange(spec, w);
+    if (dport >= low && dport <= high) return w;
+  }
+  return undefined;
+}
+
 export interface WorkerSettings {
   readonly limits: {
     readonly tcp: { readonly ephemeralLow: number; readonly ephemeralHigh: number };
