@@ -7,30 +7,18 @@
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startCluster, type Cluster } from '../../src/cluster/index.js';
-import { NetLab, describePrivileged, execIn, execInAsync, ipIn } from '../helpers/netns.js';
+import { NetLab, describePrivileged, execIn, ipIn } from '../helpers/netns.js';
+import { count, reports, tcpClients, udpClients, until } from './clients.js';
 
 const FIXTURE = new URL('./fixtures/echo-worker.ts', import.meta.url);
 const BYWAY = '10.77.14.2';
 const KERNEL = '10.77.14.1';
 
-async function answers(ns: string, script: string): Promise<string[]> {
-  const r = await execInAsync(ns, process.execPath, ['-e', script], { timeoutMs: 20_000 });
-  expect(r.code, r.stderr).toBe(0);
-  return JSON.parse(r.stdout.trim()) as string[];
-}
-const tcpClients = (ns: string, n: number): Promise<string[]> =>
-  answers(ns, `const net=require('node:net');let k=0;const out=[];for(let i=0;i<${n};i++){const s=net.connect(7000,'${BYWAY}',()=>s.write('x'));s.setTimeout(5000,()=>{out.push('timeout');s.destroy()});s.on('data',(b)=>{out.push(b.toString().split(':')[0]);s.end()});s.on('error',(e)=>out.push(e.code));s.on('close',()=>{if(++k===${n})console.log(JSON.stringify(out))})}`);
-const udpClients = (ns: string, n: number): Promise<string[]> =>
-  answers(ns, `const d=require('node:dgram');let k=0;const out=[];for(let i=0;i<${n};i++){const s=d.createSocket('udp4');const t=setTimeout(()=>{out.push('timeout');s.close();if(++k===${n})console.log(JSON.stringify(out))},3000);s.on('message',(m)=>{clearTimeout(t);out.push(m.toString());s.close();if(++k===${n})console.log(JSON.stringify(out))});s.send('q',7001,'${BYWAY}')}`);
-const count = (xs: string[], v: string): number => xs.filter((x) => x === v).length;
-
 describePrivileged('byway cluster: two worker threads on a multi-queue TAP device', () => {
   const lab = new NetLab();
   let ns = '';
   let cluster: Cluster | undefined;
-  const echoes = new Map<number, number>();
-  const ports = new Map<number, number>();
-  const late = new Map<number, string>();
+  let seen: ReturnType<typeof reports>;
 
   beforeAll(async () => {
     ns = lab.addNetns();
@@ -39,11 +27,7 @@ describePrivileged('byway cluster: two worker threads on a multi-queue TAP devic
     lab.spawnIn(ns, process.execPath, ['-e', `const net=require('node:net');net.createServer((s)=>s.pipe(s)).listen(9000,'${KERNEL}');net.createServer((s)=>setTimeout(()=>s.write('late'),6000)).listen(9001,'${KERNEL}')`]);
     for (let end = Date.now() + 5_000; Date.now() < end && !execIn(ns, 'ss', ['-ltn']).includes(':9000'); ) await new Promise((r) => setTimeout(r, 20));
     cluster = await startCluster({ workers: 2, file: FIXTURE, driver: { kind: 'tap', name: tap, netns: ns }, address: `${BYWAY}/24`, data: { peer: KERNEL, port: 9000, late: 9001 } });
-    cluster.on('message', (_i: number, m: { index: number; echoes?: number; localPort?: number; late?: string }) => {
-      if (m.late !== undefined) late.set(m.index, m.late);
-      if (m.echoes !== undefined) echoes.set(m.index, m.echoes);
-      if (m.localPort !== undefined) ports.set(m.index, m.localPort);
-    });
+    seen = reports(cluster);
   }, 30_000);
   afterAll(async () => {
     await cluster?.close();
@@ -51,24 +35,24 @@ describePrivileged('byway cluster: two worker threads on a multi-queue TAP devic
   });
 
   it("each worker's outgoing connection gets its answers (ports from its own slice)", async () => {
-    for (let end = Date.now() + 10_000; Date.now() < end && !((echoes.get(0) ?? 0) > 3 && (echoes.get(1) ?? 0) > 3); ) await new Promise((r) => setTimeout(r, 20));
-    expect(echoes.get(0)).toBeGreaterThan(3);
-    expect(echoes.get(1)).toBeGreaterThan(3);
-    expect(ports.get(0)).toBeLessThan(57344);
-    expect(ports.get(1)).toBeGreaterThanOrEqual(57344);
+    await until(() => (seen.echoes.get(0) ?? 0) > 3 && (seen.echoes.get(1) ?? 0) > 3, 10_000);
+    expect(seen.echoes.get(0)).toBeGreaterThan(3);
+    expect(seen.echoes.get(1)).toBeGreaterThan(3);
+    expect(seen.ports.get(0)).toBeLessThan(57344);
+    expect(seen.ports.get(1)).toBeGreaterThanOrEqual(57344);
   });
 
   it("a worker's connection idle for 6 s still gets the peer's bytes", async () => {
-    for (let end = Date.now() + 15_000; Date.now() < end && late.size < 2; ) await new Promise((r) => setTimeout(r, 50));
-    expect(Object.fromEntries(late)).toEqual({ 0: 'late', 1: 'late' });
+    await until(() => seen.late.size === 2, 15_000);
+    expect(Object.fromEntries(seen.late)).toEqual({ 0: 'late', 1: 'late' });
   }, 20_000);
 
   it('a TCP port and a UDP port are served by both workers', async () => {
-    const tcp = await tcpClients(ns, 40);
+    const tcp = await tcpClients(ns, BYWAY, 40);
     expect(count(tcp, 'w0') + count(tcp, 'w1'), JSON.stringify(tcp)).toBe(40);
     expect(count(tcp, 'w0')).toBeGreaterThan(3);
     expect(count(tcp, 'w1')).toBeGreaterThan(3);
-    const udp = await udpClients(ns, 32);
+    const udp = await udpClients(ns, BYWAY, 32);
     expect(count(udp, 'w0') + count(udp, 'w1'), JSON.stringify(udp)).toBe(32);
     expect(count(udp, 'w0')).toBeGreaterThan(2);
     expect(count(udp, 'w1')).toBeGreaterThan(2);
