@@ -129,7 +129,10 @@ export class ProcessCluster {
         if (err) reject(err);
         else resolve();
       };
-      child.on('error', (err) => slot.joined?.(new Error(`cannot start ${this.options.command}: ${err.message}`)));
+      child.on('error', (err) => {
+        slot.joined?.(new Error(`cannot start ${this.options.command}: ${err.message}`));
+        if (child.pid === undefined) this.exited(index, slot, 127, null); // never started: no 'exit' follows
+      });
     });
   }
 
@@ -185,7 +188,7 @@ export class ProcessCluster {
     const again = this.options.restart === true && !this.closing && status !== 0 && Date.now() - slot.started >= 1000;
     if (!this.closing) {
       this.options.log(
-        `byway run: worker ${index} (pid ${slot.pid}) ended (${signal ?? `code ${code}`})` +
+        `byway run: worker ${index} ${slot.pid ? `(pid ${slot.pid}) ` : ''}ended (${signal ?? `code ${code}`})` +
           (live.length > 0 ? `; its new flows go to worker ${live.join(', ')}` : '') +
           (again ? '; starting a new one on its index' : ''),
       );
