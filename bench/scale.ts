@@ -1,7 +1,8 @@
 /**
  * Scaling over cores (issue #19): byway with 1 and 2 workers (src/cluster: worker threads, each an AF_PACKET fanout
  * member) against the kernel path with 1 and 2 Node processes (node:cluster), in one run, on one veth pair with two
- * queues. The load comes from bench/lib/scale-load.c in the peer namespace (C, one thread, epoll), on the same two
+ * queues. Variants `run-N` (not in the default list): the same servers as an unmodified program under
+ * `byway run --workers N` (N processes on the fanout group; counters from `byway stat` on the supervisor). The load comes from bench/lib/scale-load.c in the peer namespace (C, one thread, epoll), on the same two
  * vCPUs: what the load generator takes, the servers do not get.
  *
  *   namespace A (servers)                                namespace B (load)
@@ -13,15 +14,17 @@
  * (64 keep-alive connections, GET / with a 17-byte body). `--rounds` rounds (default 3), variants in turn within a
  * round; medians with min-max, CPU time of the server per operation, and bench/jitter.ts on every vCPU first.
  *
- *   node --import tsx bench/scale.ts [--seconds 3] [--rounds 3] [--out bench/results/scale-DATE.json]
+ *   node --import tsx bench/scale.ts [--seconds 3] [--rounds 3] [--variants byway-1,byway-2,kernel-1,kernel-2,run-1,run-2]
+ *                                    [--workloads udp,tcp,http] [--out bench/results/scale-DATE.json]
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { startCluster, type Cluster } from '../src/cluster/index.js';
+import { query } from '../src/control/client.js';
 import { NetLab, execInAsync } from '../test/helpers/netns.js';
 import { measureJitter } from './lib/jitter-run.js';
 import { median } from './lib/stats.js';
@@ -111,6 +114,54 @@ async function kernelServer(workers: number, nsA: string): Promise<Server> {
   };
 }
 
+/** CPU time (user + system, ms) of a process so far, from /proc (clock ticks of 10 ms). */
+function cpuMsOf(pid: number): number {
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return (Number(f[11]) + Number(f[12])) * 10;
+  } catch {
+    return 0;
+  }
+}
+
+/**
+ * The servers of scale-plain.cjs, unmodified, under `byway run --workers N` (its supervisor answers byway stat), on
+ * the interface's MAC as `byway run` users have it (the cluster variants take a MAC of their own).
+ */
+async function runServer(workers: number, nsA: string, vethA: string): Promise<Server> {
+  const cli = join(ROOT, 'src/cli/byway.ts');
+  const child = spawn('ip', ['netns', 'exec', nsA, process.execPath, '--import', 'tsx', cli, 'run', '--workers', String(workers), '--driver', `af-packet:${vethA}`,
+    '--address', `${BYWAY}/24`, '--', process.execPath, join(HERE, 'lib/scale-plain.cjs'), BYWAY], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  const seen = new Promise<void>((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`byway run --workers ${workers} not ready in 60 s: ${out}`)), 60_000);
+    const check = (d: Buffer): void => {
+      out = (out + d.toString()).slice(-8192);
+      if ((out.match(/^ready \d+$/gm) ?? []).length >= workers && /^byway run: pid \d+ /m.test(out)) {
+        clearTimeout(t);
+        resolve();
+      }
+    };
+    child.stdout!.on('data', check);
+    child.stderr!.on('data', check);
+  });
+  await seen;
+  const sup = Number(/^byway run: pid (\d+) /m.exec(out)![1]);
+  return {
+    async count() {
+      const s = (await query(sup, { cmd: 'stat' })) as { stack: { udp: { rx: number } }; workers: Array<{ pid: number }> };
+      const cpuMs = cpuMsOf(sup) + s.workers.reduce((a, w) => a + cpuMsOf(w.pid), 0);
+      return { udp: s.stack.udp.rx, cpuMs };
+    },
+    stop: () =>
+      new Promise<void>((r) => {
+        child.once('exit', () => r());
+        child.kill('SIGTERM');
+        setTimeout(() => child.kill('SIGKILL'), 5_000).unref();
+      }),
+  };
+}
+
 interface Trial {
   readonly variant: string;
   readonly workload: Workload;
@@ -125,7 +176,7 @@ interface Trial {
 }
 
 async function trial(server: Server, nsB: string, load: string, variant: string, workload: Workload, round: number): Promise<Trial> {
-  const host = variant.startsWith('byway') ? BYWAY : KERNEL;
+  const host = variant.startsWith('kernel') ? KERNEL : BYWAY;
   const before = await server.count();
   const r = await execInAsync(nsB, load, [workload, host, String(PORTS[workload]), '64', String(SECONDS)], { timeoutMs: (SECONDS + 20) * 1000 });
   if (r.code !== 0) throw new Error(`scale-load ${workload} failed: ${r.stderr}`);
@@ -159,8 +210,8 @@ try {
   const trials: Trial[] = [];
   for (let round = 1; round <= ROUNDS; round++) {
     for (const variant of variants) {
-      const [kind, n] = variant.split('-') as ['byway' | 'kernel', string];
-      const server = kind === 'byway' ? await bywayServer(Number(n), nsA, vethA) : await kernelServer(Number(n), nsA);
+      const [kind, n] = variant.split('-') as ['byway' | 'kernel' | 'run', string];
+      const server = kind === 'byway' ? await bywayServer(Number(n), nsA, vethA) : kind === 'run' ? await runServer(Number(n), nsA, vethA) : await kernelServer(Number(n), nsA);
       try {
         for (const w of workloads) {
           const t = await trial(server, nsB, load, variant, w, round);
@@ -190,7 +241,8 @@ try {
     const s = summary[w]!;
     const row = variants.map((v) => `${v} ${fmt(s[v]!.median)} (${fmt(s[v]!.min)}-${fmt(s[v]!.max)}, ${s[v]!.cpuUsPerOp.toFixed(2)} us CPU/op)`).join('  ');
     const r = (a: string, b: string): string => (s[a] && s[b] ? (s[a]!.median / s[b]!.median).toFixed(2) : 'n/a');
-    console.log(`${w.padEnd(4)} ${row}\n     byway-2/byway-1 ${r('byway-2', 'byway-1')}  byway-2/kernel-2 ${r('byway-2', 'kernel-2')}  kernel-2/kernel-1 ${r('kernel-2', 'kernel-1')}`);
+    const runs = s['run-2'] ? `  run-2/run-1 ${r('run-2', 'run-1')}  run-2/kernel-2 ${r('run-2', 'kernel-2')}` : '';
+    console.log(`${w.padEnd(4)} ${row}\n     byway-2/byway-1 ${r('byway-2', 'byway-1')}  byway-2/kernel-2 ${r('byway-2', 'kernel-2')}  kernel-2/kernel-1 ${r('kernel-2', 'kernel-1')}${runs}`);
   }
   const out = values.out ?? join(ROOT, 'bench/results', `scale-${new Date().toISOString().slice(0, 16).replace(/[:T]/g, '-')}.json`);
   writeFileSync(out, JSON.stringify({ date: new Date().toISOString(), seconds: SECONDS, rounds: ROUNDS, cpus: cpus().length, jitter, trials, summary }, null, 1));

@@ -1,6 +1,6 @@
 /*
- * The kernel path for bench/scale.ts: Node's cluster with N worker processes (argv[2]), each with the same servers as
- * bench/lib/scale-worker.ts on node:net, node:http and node:dgram, bound to argv[3]. Node's defaults: the primary
+ * The kernel path for bench/scale.ts: Node's cluster with N worker processes (argv[2]), each with the servers of
+ * scale-servers.cjs (those of bench/lib/scale-worker.ts, on node:net, node:http and node:dgram), bound to argv[3]. Node's defaults: the primary
  * accepts TCP connections and hands them round robin to the workers (SCHED_RR on Linux), and the workers share one
  * UDP socket. Reads lines on stdin: "count" prints one JSON line with the datagrams received and the CPU time
  * (user + system, ms) of every process so far. Prints "ready" when every worker listens.
@@ -41,21 +41,11 @@ if (cluster.isPrimary) {
   });
   process.stdin.on('end', () => process.exit(0));
 } else {
-  const net = require('node:net');
-  const http = require('node:http');
-  const dgram = require('node:dgram');
-  let udp = 0;
-  let up = 0;
-  const ready = () => ++up === 3 && process.send({ type: 'listening' });
-  net.createServer((s) => s.on('data', (b) => s.write(b)).on('error', () => {})).listen(7000, host, ready);
-  http.createServer((_req, res) => res.end('hello from byway\n')).listen(8080, host, ready);
-  const u = dgram.createSocket('udp4');
-  u.on('message', () => udp++);
-  u.bind(7001, host, ready);
+  const udp = require('./scale-servers.cjs').serve(host, () => process.send({ type: 'listening' }));
   process.on('message', (m) => {
     if (m.type === 'count') {
       const c = process.cpuUsage();
-      process.send({ type: 'count', udp, cpuMs: (c.user + c.system) / 1000 });
+      process.send({ type: 'count', udp: udp(), cpuMs: (c.user + c.system) / 1000 });
     }
   });
 }

@@ -16,7 +16,10 @@
  *   fragments of one datagram stay together.
  * - Anything else (ARP, IPv6): worker 0.
  * The worker number then goes through `slots` (worker -> member index in the kernel's group, identity by
- * default), and the kernel takes it modulo the number of members. The kernel keeps members in the order they
+ * default), and the kernel takes it modulo the number of members. The hashed classes (service ports, and other
+ * IPv4 by address) go through `serviceSlots` instead when it is given: a worker whose socket is in the group but
+ * whose program does not listen yet (a worker process starting, src/cluster/processes.ts) keeps its ephemeral
+ * slice while its share of the clients goes to another member. The kernel keeps members in the order they
  * joined and, when one leaves, moves the last into its place (`__fanout_unlink`): whoever manages the group
  * passes the slots that match (src/cluster).
  *
@@ -45,6 +48,8 @@ export interface FlowSteeringSpec {
   readonly ephemeralHigh?: number;
   /** Worker -> member index in the kernel's fanout group (default: worker i is member i). */
   readonly slots?: readonly number[];
+  /** Worker -> member index for the hashed classes (service ports, other IPv4); default: `slots`. */
+  readonly serviceSlots?: readonly number[];
 }
 
 interface Resolved {
@@ -53,6 +58,7 @@ interface Resolved {
   readonly high: number;
   readonly slice: number;
   readonly slots: readonly number[];
+  readonly serviceSlots: readonly number[];
 }
 
 function resolve(spec: FlowSteeringSpec): Resolved {
@@ -64,10 +70,13 @@ function resolve(spec: FlowSteeringSpec): Resolved {
     throw new RangeError(`ephemeral range ${low}..${high} must be inside 1..65535 with at least one port per worker`);
   }
   const slots = spec.slots ?? Array.from({ length: workers }, (_, i) => i);
-  if (slots.length !== workers || slots.some((s) => !Number.isInteger(s) || s < 0 || s > 0xffff)) {
-    throw new RangeError('slots must give a member index (0..65535) for every worker');
+  const serviceSlots = spec.serviceSlots ?? slots;
+  for (const t of [slots, serviceSlots]) {
+    if (t.length !== workers || t.some((s) => !Number.isInteger(s) || s < 0 || s > 0xffff)) {
+      throw new RangeError('slots and serviceSlots must give a member index (0..65535) for every worker');
+    }
   }
-  return { workers, low, high, slice: Math.ceil((high - low + 1) / workers), slots };
+  return { workers, low, high, slice: Math.ceil((high - low + 1) / workers), slots, serviceSlots };
 }
 
 /** Worker `index`'s own slice of the shared ephemeral range: its TCP and UDP ephemeral ports. */
@@ -138,15 +147,22 @@ export function buildFanoutProgram(spec: FlowSteeringSpec): Uint8Array {
   op(ALU | MUL | K, HASH_MUL, 'mix');
   op(ALU | RSH | K, 16);
   op(ALU | MOD | K, r.workers);
-  // The slot table: worker -> member index. The identity needs no table.
-  if (r.slots.every((s, i) => s === i)) op(RET | A, 0, 'map');
-  else {
+  // The slot tables: worker -> member index. The identity needs no table. The hashed classes fall through into
+  // `smap` (serviceSlots); an ephemeral slice jumps to `map` (slots). One table when both are the same.
+  const table = (slots: readonly number[], label: string): void => {
+    if (slots.every((s, i) => s === i)) return op(RET | A, 0, label);
     for (let i = 0; i < r.workers - 1; i++) {
-      jmp(JEQ, i, `slot${i}`, 0);
-      if (i === 0) p[p.length - 1]!.label = 'map';
+      jmp(JEQ, i, `${label}${i}`, 0);
+      if (i === 0) p[p.length - 1]!.label = label;
     }
-    op(RET | K, r.slots[r.workers - 1]!, r.workers === 1 ? 'map' : undefined);
-    for (let i = 0; i < r.workers - 1; i++) op(RET | K, r.slots[i]!, `slot${i}`);
+    op(RET | K, slots[r.workers - 1]!, r.workers === 1 ? label : undefined);
+    for (let i = 0; i < r.workers - 1; i++) op(RET | K, slots[i]!, `${label}${i}`);
+  };
+  const same = r.serviceSlots.every((s, i) => s === r.slots[i]);
+  if (same) table(r.slots, 'map');
+  else {
+    table(r.serviceSlots, 'smap');
+    table(r.slots, 'map');
   }
   op(RET | K, r.slots[0]!, 'w0');
   return assemble(p);

@@ -6,6 +6,7 @@
  * accepts (default: ARP) and gives the copy to `relay` (the worker posts it to its siblings); frames a sibling
  * relayed come in through `inject` (copied, queued, handed to the stack before the next frames from the link).
  *
+ * With `divert`, matched frames go to `relay` only (frames of another stack's flow, which this one would reset).
  * Injected frames are never relayed again. The queue holds at most `maxQueued` frames (default 256); more are
  * dropped and counted (`dropped`). Transmit, caps, stats and every capability are the inner driver's (forward.ts).
  * Ownership: `relay` gets a fresh copy it may keep; `inject` copies its argument.
@@ -20,6 +21,11 @@ export interface RelayOptions {
   readonly match?: (frame: Uint8Array) => boolean;
   /** Injected frames queued at most (default 256). */
   readonly maxQueued?: number;
+  /**
+   * Matched frames go to `relay` only, not to this stack (default false: to both). For frames that belong to
+   * another stack, which this one would answer with a reset (a flow the link's steering put on the wrong queue).
+   */
+  readonly divert?: boolean;
 }
 
 export interface RelayCounters {
@@ -40,11 +46,13 @@ export class RelayDriver implements FrameDriver {
   private readonly match: (frame: Uint8Array) => boolean;
   private readonly maxQueued: number;
   private readonly relay: (frame: Uint8Array) => void;
+  private readonly divert: boolean;
   private sink: FrameSink | undefined = undefined;
   private readonly onInner: FrameSink = (frame, flags) => {
     if (this.match(frame)) {
       this.counters.relayed++;
       this.relay(frame.slice());
+      if (this.divert) return;
     }
     this.sink!(frame, flags);
   };
@@ -56,6 +64,7 @@ export class RelayDriver implements FrameDriver {
     this.relay = options.relay;
     this.match = options.match ?? isArp;
     this.maxQueued = options.maxQueued ?? 256;
+    this.divert = options.divert === true;
     forwardRest(this, inner);
   }
 

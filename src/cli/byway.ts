@@ -3,7 +3,7 @@
  * The `byway` command.
  *
  *   byway run [--driver D] [--address A] [--gateway G] [--netns N] [--path RULES] [--profile P] [--poll M]
- *             [--config FILE] [--no-control] -- node app.js ...
+ *             [--config FILE] [--no-control] [--workers N [--restart]] -- node app.js ...
  *   byway stat PID [--interval S] [--count N] [--all] [--json]
  *   byway ss PID [--json]
  *   byway capture PID -w FILE [--count N] [--seconds S]
@@ -16,8 +16,12 @@
 import { spawn } from 'node:child_process';
 import { createWriteStream, realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { configFromEnv, parseAddresses, parseDriverSpec } from '../register/config.js';
-import { openDriver } from '../register/open-driver.js';
+import { join } from 'node:path';
+import { configFromEnv, parseAddresses, parseDriverSpec, type EnvConfig } from '../register/config.js';
+import { formatDriverSpec, openDriver } from '../register/open-driver.js';
+import { ProcessCluster } from '../cluster/processes.js';
+import { startControlServerWith, type ControlServer } from '../control/server.js';
+import { controlPath, runtimeDir } from '../control/paths.js';
 import { createStack } from '../api/stack.js';
 import { query, captureTo } from '../control/client.js';
 import { formatSs, formatStat } from './format.js';
@@ -25,7 +29,7 @@ import { doctor } from './doctor.js';
 
 const USAGE = `usage:
   byway run [--driver D] [--address A] [--gateway G] [--netns N] [--path RULES] [--profile P] [--poll M]
-            [--config FILE] [--no-control] -- COMMAND [ARGS...]
+            [--config FILE] [--no-control] [--workers N [--restart]] -- COMMAND [ARGS...]
   byway stat PID [--interval SECONDS] [--count N] [--all] [--json]
   byway ss PID [--json]
   byway capture PID -w FILE [--count N] [--seconds S]
@@ -103,13 +107,16 @@ function preloadImports(): string[] {
 async function run(p: Parsed): Promise<number> {
   if (p.rest.length === 0) throw new UsageError('byway run needs a command after --');
   if (p.flags.has('--no-control')) p.env['BYWAY_CONTROL'] = 'off';
-  configFromEnv(p.env); // fail here, before starting the program, on a bad configuration
+  const config = configFromEnv(p.env); // fail here, before starting the program, on a bad configuration
   const imports = preloadImports().map((u) => `--import=${u}`);
   const added = imports.join(' ');
   const nodeOptions = [p.env['NODE_OPTIONS'], added].filter((x) => x).join(' ');
   // BYWAY_PRELOAD tells the preload what to take out of NODE_OPTIONS again, so that the program's own child
   // processes do not open a second stack on the same address (they run on the kernel path).
-  const child = spawn(p.rest[0]!, p.rest.slice(1), { stdio: 'inherit', env: { ...p.env, NODE_OPTIONS: nodeOptions, BYWAY_PRELOAD: added } });
+  const env = { ...p.env, NODE_OPTIONS: nodeOptions, BYWAY_PRELOAD: added };
+  if (p.flags.has('--workers')) return runWorkers(p, config, env);
+  if (p.flags.has('--restart')) throw new UsageError('--restart goes with --workers');
+  const child = spawn(p.rest[0]!, p.rest.slice(1), { stdio: 'inherit', env });
   const forward = (sig: NodeJS.Signals) => () => child.kill(sig);
   for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, forward(sig));
   return new Promise((resolve) => {
@@ -119,6 +126,61 @@ async function run(p: Parsed): Promise<number> {
     });
     child.on('exit', (code, signal) => resolve(code ?? (signal ? 128 + (signalNumber(signal) ?? 1) : 1)));
   });
+}
+
+/**
+ * `byway run --workers N`: the program in N processes on one AF_PACKET fanout group (src/cluster/processes.ts).
+ * This process supervises them; its control socket answers `byway stat`/`byway ss` for all of them (each worker
+ * keeps its own, by its pid). BYWAY_CONTROL=PATH names the supervisor's socket; the workers then take the default.
+ */
+async function runWorkers(p: Parsed, config: EnvConfig, env: Record<string, string | undefined>): Promise<number> {
+  const n = Number(p.flags.get('--workers'));
+  if (!Number.isInteger(n) || n < 1 || n > 64) throw new UsageError(`--workers must be an integer from 1 to 64, got '${String(p.flags.get('--workers'))}'`);
+  if (config.driver.kind !== 'af-packet') {
+    throw new UsageError(`--workers needs --driver af-packet:IFNAME (the workers share an AF_PACKET fanout group); the cluster does not use ${config.driver.kind} queues yet`);
+  }
+  const own = config.control;
+  if (own !== undefined && own !== '') delete env['BYWAY_CONTROL'];
+  const cluster = new ProcessCluster({
+    workers: n,
+    command: p.rest[0]!,
+    args: p.rest.slice(1),
+    env,
+    link: join(runtimeDir(p.env), `run-${process.pid}.link`),
+    restart: p.flags.has('--restart'),
+    log: (l) => process.stderr.write(l + '\n'),
+  });
+  const forward = (sig: NodeJS.Signals) => () => cluster.close(sig);
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, forward(sig));
+  try {
+    await cluster.start();
+  } catch (err) {
+    process.stderr.write(`byway run: ${(err as Error).message}; ending the workers\n`);
+    cluster.close();
+    const status = await cluster.done;
+    return status === 0 ? 1 : status;
+  }
+  let control: ControlServer | undefined;
+  if (own !== undefined) {
+    try {
+      control = startControlServerWith(own === '' ? controlPath(process.pid, p.env) : own, {
+        stat: () => cluster.stat(),
+        ss: () => cluster.ss(),
+        capture: () => {
+          throw new Error(`capture one worker: byway capture PID with a worker's pid (${cluster.workers.map((w) => w.pid).join(', ')})`);
+        },
+      });
+    } catch (err) {
+      process.stderr.write(`byway run: no control socket (${(err as Error).message})\n`);
+    }
+  }
+  process.stderr.write(
+    `byway run: pid ${process.pid} ${n} workers on ${formatDriverSpec(config.driver)} fanout group ${cluster.group}: ` +
+      `${cluster.workers.map((w) => `worker ${w.index} pid ${w.pid}`).join(', ')}${control ? ` control ${control.path}` : ' control off'}\n`,
+  );
+  const status = await cluster.done;
+  control?.close();
+  return status;
 }
 
 function signalNumber(sig: NodeJS.Signals): number | undefined {
@@ -219,7 +281,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   try {
     switch (cmd) {
       case 'run':
-        return await run(parse(args, [], ['--no-control']));
+        return await run(parse(args, ['--workers'], ['--no-control', '--restart']));
       case 'stat':
         return await stat(parse(args, ['--interval', '--count'], ['--all', '--json']));
       case 'ss':

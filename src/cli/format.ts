@@ -27,7 +27,7 @@ export function formatStat(sample: Record<string, unknown>, opts: { all?: boolea
   const width = Math.max(8, ...rows.map(([n]) => n.length));
   const head: string[] = [];
   if (!before) {
-    for (const k of ['spec', 'netns', 'profile', 'pollMode', 'rules']) if (sample[k] !== undefined) head.push(`#${k} ${String(sample[k])}`);
+    for (const k of ['spec', 'netns', 'profile', 'pollMode', 'rules', 'cluster']) if (sample[k] !== undefined) head.push(`#${k} ${String(sample[k])}`);
     if (Array.isArray(sample['addresses'])) head.push(`#addresses ${(sample['addresses'] as string[]).join(',')}`);
     const paths = sample['paths'] as { lastFailure?: string; lastOtherPath?: string } | undefined;
     if (paths?.lastFailure) head.push(`#lastFailure ${paths.lastFailure}`);
@@ -87,20 +87,23 @@ export function formatTcpInfo(i: Record<string, unknown>): string {
   return '\t ' + parts.filter((p) => p !== '').join(' ');
 }
 
+/** `byway ss`'s table; the answer of `byway run --workers`'s supervisor adds a Worker column (each row's `worker`). */
 export function formatSs(answer: Record<string, unknown>): string {
-  const rows: string[][] = [['Netid', 'State', 'Recv-Q', 'Send-Q', 'Local Address:Port', 'Peer Address:Port']];
+  const cluster = Array.isArray(answer['workers']);
+  const rows: string[][] = [['Netid', 'State', 'Recv-Q', 'Send-Q', 'Local Address:Port', 'Peer Address:Port', ...(cluster ? ['Worker'] : [])]];
   const extra: Array<string | undefined> = [undefined];
-  for (const l of (answer['listening'] as Array<{ address: string; port: number }>) ?? []) {
-    rows.push(['tcp', 'LISTEN', '0', '0', `${l.address}:${l.port}`, '0.0.0.0:*']);
-    extra.push(undefined);
+  const add = (row: string[], w: unknown, more?: string): void => {
+    rows.push(cluster ? [...row, String(w)] : row);
+    extra.push(more);
+  };
+  for (const l of (answer['listening'] as Array<{ address: string; port: number; worker?: number }>) ?? []) {
+    add(['tcp', 'LISTEN', '0', '0', `${l.address}:${l.port}`, '0.0.0.0:*'], l.worker);
   }
-  for (const c of (answer['tcp'] as TcpRow[]) ?? []) {
-    rows.push(['tcp', SS_STATE[c.state] ?? c.state, String(c.info['readable'] ?? 0), String(c.info['unacked'] ?? 0), `${c.localAddress}:${c.localPort}`, `${c.remoteAddress}:${c.remotePort}`]);
-    extra.push(formatTcpInfo(c.info));
+  for (const c of (answer['tcp'] as Array<TcpRow & { worker?: number }>) ?? []) {
+    add(['tcp', SS_STATE[c.state] ?? c.state, String(c.info['readable'] ?? 0), String(c.info['unacked'] ?? 0), `${c.localAddress}:${c.localPort}`, `${c.remoteAddress}:${c.remotePort}`], c.worker, formatTcpInfo(c.info));
   }
-  for (const u of (answer['udp'] as Array<{ localAddress: string; localPort: number; remoteAddress: string; remotePort: number }>) ?? []) {
-    rows.push(['udp', u.remotePort ? 'ESTAB' : 'UNCONN', '0', '0', `${u.localAddress}:${u.localPort}`, u.remotePort ? `${u.remoteAddress}:${u.remotePort}` : '0.0.0.0:*']);
-    extra.push(undefined);
+  for (const u of (answer['udp'] as Array<{ localAddress: string; localPort: number; remoteAddress: string; remotePort: number; worker?: number }>) ?? []) {
+    add(['udp', u.remotePort ? 'ESTAB' : 'UNCONN', '0', '0', `${u.localAddress}:${u.localPort}`, u.remotePort ? `${u.remoteAddress}:${u.remotePort}` : '0.0.0.0:*'], u.worker);
   }
   const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
   const lines: string[] = [];

@@ -16,6 +16,16 @@
  * started one after another, so the kernel's member order is known, and whenever a member joins or leaves, the
  * primary installs the slot table that matches the kernel's new order (through a live worker's socket).
  *
+ * A worker gets its ephemeral slice when its socket joins and its share of the clients (the service table,
+ * fanout.ts `serviceSlots`) once its file's top level has run, so a starting worker sends no client a reset.
+ *
+ * On a multi-queue TAP device (`driver.kind: 'tap'`) there is no program: the kernel picks each flow's queue by its
+ * flow hash, which byway cannot compute. A client's flow stays on the queue its SYN came in on, and that worker
+ * serves it; the return traffic of a worker's own connections lands on any queue, and a frame for another worker's
+ * ephemeral slice hops to its owner over a BroadcastChannel (worker.ts; without the hop those connections got no
+ * answers at all on Linux 6.18: tun did not send a flow back to the queue it was written from). ARP is relayed as
+ * above; a dead worker's queue is detached by the kernel, which spreads its flows over the others.
+ *
  * Failure: a worker whose thread ends (an uncaught error, process.exit in the worker, `kill`) takes its socket
  * with it; the kernel removes the member, the primary installs the new table (the dead worker's class goes to
  * the ARP owner, so new flows there are served), moves the ARP role if needed, and emits 'exit'. Its connections
@@ -31,9 +41,11 @@ import { pathToFileURL, fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { buildFanoutProgram } from '../../drivers/af-packet/fanout.js';
 import { invalidArg } from '../../protocols/util/errors.js';
+import { randomBytes } from 'node:crypto';
+import { localMac } from '../../drivers/native/ring-driver.js';
 import type { ConnectionRow } from '../api/stack.js';
 import type { StackStats } from '../stack/stats.js';
-import { Membership } from './plan.js';
+import { Membership, addInto } from './plan.js';
 import type { ClusterDriverOptions, ClusterStackOptions, FromWorker, ToWorker, WorkerInit } from './worker.js';
 
 export interface ClusterOptions {
@@ -70,17 +82,6 @@ function tsxApi(): string {
   return new URL('./dist/esm/api/index.mjs', pathToFileURL(pkg)).href;
 }
 
-/** Every number in `b` added into `a` (same shape), for the aggregated stats. */
-function addInto(a: Record<string, unknown>, b: Record<string, unknown>): void {
-  for (const [k, v] of Object.entries(b)) {
-    if (typeof v === 'number') a[k] = ((a[k] as number | undefined) ?? 0) + v;
-    else if (v !== null && typeof v === 'object' && !Array.isArray(v)) {
-      if (typeof a[k] !== 'object' || a[k] === null) a[k] = {};
-      addInto(a[k] as Record<string, unknown>, v as Record<string, unknown>);
-    }
-  }
-}
-
 /** How a worker thread starts: tsx first when the files are TypeScript (tests, `node --import tsx`), then worker.ts. */
 const BOOT = `
 const { workerData } = require('node:worker_threads');
@@ -104,13 +105,17 @@ export class Cluster extends EventEmitter {
   private requests = 0;
   private readonly pending = new Map<number, (v: unknown) => void>();
   private arpOwner: number | undefined = undefined;
+  private readonly driver: ClusterDriverOptions;
 
   /** @internal use startCluster */
   constructor(private readonly options: ClusterOptions) {
     super();
     const n = options.workers;
     if (!Number.isInteger(n) || n < 1 || n > 64) throw invalidArg(`workers must be an integer from 1 to 64, got ${String(n)}`);
-    if (options.driver?.kind !== 'af-packet') throw invalidArg("driver.kind must be 'af-packet' (the queues are an AF_PACKET fanout group)");
+    const kind = options.driver?.kind;
+    if (kind !== 'af-packet' && kind !== 'tap') throw invalidArg("driver.kind must be 'af-packet' (an AF_PACKET fanout group) or 'tap' (a multi-queue TAP device)");
+    // Every worker's stack answers with one MAC: on TAP byway's own, drawn here unless given.
+    this.driver = kind === 'tap' && options.driver.hwAddress === undefined ? { ...options.driver, hwAddress: localMac(randomBytes(6)) } : options.driver;
     this.size = n;
     this.threads = new Array<Worker | undefined>(n).fill(undefined);
     this.members = new Membership(n);
@@ -149,9 +154,9 @@ export class Cluster extends EventEmitter {
       index,
       workers: this.size,
       group: this.group,
-      program: buildFanoutProgram({ workers: this.size, slots: this.members.slotsAfterJoin(index) }),
+      program: buildFanoutProgram({ workers: this.size, slots: this.members.slotsAfterJoin(index), serviceSlots: this.members.serviceSlotsAfterJoin(index) }),
       answerArp: owner === index,
-      driver: this.options.driver,
+      driver: this.driver,
       address: this.options.address,
       stack: this.options.stack ?? {},
       file: this.file,
@@ -173,6 +178,9 @@ export class Cluster extends EventEmitter {
         } else if (m.type === 'ready') {
           ready = true;
           clearTimeout(timer);
+          // Its file's top level has run (a server listens): its share of the clients may come to it now.
+          this.members.serve(index);
+          this.retable();
           this.emit('online', index);
           resolve();
         } else if (m.type === 'reply') {
@@ -219,8 +227,10 @@ export class Cluster extends EventEmitter {
   private retable(): void {
     const owner = this.members.arpOwner;
     if (owner === undefined) return;
-    const program = buildFanoutProgram({ workers: this.size, slots: this.members.slots() });
-    this.post(owner, { type: 'program', program });
+    if (this.driver.kind === 'af-packet') {
+      const program = buildFanoutProgram({ workers: this.size, slots: this.members.slots(), serviceSlots: this.members.serviceSlots() });
+      this.post(owner, { type: 'program', program });
+    }
     if (owner !== this.arpOwner) {
       if (this.arpOwner !== undefined) this.post(this.arpOwner, { type: 'arp', answer: false });
       this.post(owner, { type: 'arp', answer: true });

@@ -18,6 +18,25 @@
  */
 import { workerEphemeralRange, type FlowSteeringSpec } from '../../drivers/af-packet/fanout.js';
 
+/**
+ * The worker whose ephemeral slice a received Ethernet frame's destination port is in (an IPv4 TCP or UDP packet,
+ * not a fragment, untagged), or undefined for any other frame. Where the link's steering is the device's own hash
+ * (TAP multi-queue), a worker hands such a frame to its owner instead of answering it with a reset.
+ */
+export function sliceOwner(spec: FlowSteeringSpec, frame: Uint8Array): number | undefined {
+  if (frame.length < 34 || frame[12] !== 0x08 || frame[13] !== 0x00) return undefined;
+  const proto = frame[23];
+  if ((proto !== 6 && proto !== 17) || (((frame[20]! << 8) | frame[21]!) & 0x3fff) !== 0) return undefined;
+  const l4 = 14 + (frame[14]! & 0x0f) * 4;
+  if (l4 + 4 > frame.length) return undefined;
+  const dport = (frame[l4 + 2]! << 8) | frame[l4 + 3]!;
+  for (let w = 0; w < spec.workers; w++) {
+    const { low, high } = workerEphemeralRange(spec, w);
+    if (dport >= low && dport <= high) return w;
+  }
+  return undefined;
+}
+
 export interface WorkerSettings {
   readonly limits: {
     readonly tcp: { readonly ephemeralLow: number; readonly ephemeralHigh: number };
@@ -37,6 +56,8 @@ export function workerSettings(spec: FlowSteeringSpec, index: number, arpOwner: 
 export class Membership {
   /** members[i]: the worker at member position i. */
   private readonly members: number[] = [];
+  /** Members whose program serves (it listens): the hashed classes may go to them (`serviceSlots`). */
+  private readonly serving = new Set<number>();
 
   constructor(readonly workers: number) {}
 
@@ -48,6 +69,7 @@ export class Membership {
 
   /** A worker's socket left: the last member takes its place (__fanout_unlink). */
   leave(worker: number): void {
+    this.serving.delete(worker);
     const i = this.members.indexOf(worker);
     if (i < 0) return;
     const last = this.members.pop()!;
@@ -77,11 +99,49 @@ export class Membership {
     });
   }
 
+  /** A member's program serves now (it listens): its share of the hashed classes may go to it. */
+  serve(worker: number): void {
+    if (this.members.includes(worker)) this.serving.add(worker);
+  }
+
+  /**
+   * The table for the hashed classes (service ports): a serving member's own position; any other worker's goes to
+   * the lowest serving member (the ARP owner's position when none serves yet), so that a worker that has joined
+   * but does not listen yet sends no client a reset.
+   */
+  serviceSlots(): number[] {
+    const slots = this.slots();
+    const first = [...this.serving].sort((a, b) => a - b)[0];
+    const fallback = first === undefined ? slots[this.arpOwner ?? 0]! : this.members.indexOf(first);
+    return Array.from({ length: this.workers }, (_, w) => (this.serving.has(w) ? this.members.indexOf(w) : fallback));
+  }
+
   /** The slot table once `worker` has joined (for the program it installs when it joins). */
   slotsAfterJoin(worker: number): number[] {
+    return this.afterJoin(worker).slots();
+  }
+
+  /** The service table once `worker` has joined, not serving yet. */
+  serviceSlotsAfterJoin(worker: number): number[] {
+    return this.afterJoin(worker).serviceSlots();
+  }
+
+  private afterJoin(worker: number): Membership {
     const m = new Membership(this.workers);
     for (const w of this.members) m.join(w);
+    for (const w of this.serving) m.serve(w);
     m.join(worker);
-    return m.slots();
+    return m;
+  }
+}
+
+/** Every number in `b` added into `a` (same shape), for the aggregated stats. */
+export function addInto(a: Record<string, unknown>, b: Record<string, unknown>): void {
+  for (const [k, v] of Object.entries(b)) {
+    if (typeof v === 'number') a[k] = ((a[k] as number | undefined) ?? 0) + v;
+    else if (v !== null && typeof v === 'object' && !Array.isArray(v)) {
+      if (typeof a[k] !== 'object' || a[k] === null) a[k] = {};
+      addInto(a[k] as Record<string, unknown>, v as Record<string, unknown>);
+    }
   }
 }

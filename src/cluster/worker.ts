@@ -11,10 +11,12 @@
  * the addon's environment clean-up closes what is still open.
  */
 import { BroadcastChannel, parentPort, workerData } from 'node:worker_threads';
-import { openAfPacket } from '../../drivers/af-packet/index.js';
+import { openAfPacket, type AfPacketDriver } from '../../drivers/af-packet/index.js';
+import { openTap } from '../../drivers/tap/index.js';
 import { relay } from '../../drivers/middleware/relay.js';
+import type { FrameDriver } from '../../drivers/types.js';
 import { createStack, type Stack, type StackOptions } from '../api/stack.js';
-import { workerSettings } from './plan.js';
+import { sliceOwner, workerSettings } from './plan.js';
 
 /** What the primary hands a worker (structured-cloneable). */
 export interface WorkerInit {
@@ -33,8 +35,23 @@ export interface WorkerInit {
   readonly data: unknown;
 }
 
-/** The queue each worker opens: an AF_PACKET fanout member on `ifname` (every worker on the same interface). */
-export interface ClusterDriverOptions {
+/**
+ * The queue each worker opens: an AF_PACKET fanout member on `ifname` (every worker on the same interface), or a
+ * queue of a multi-queue TAP device `name` (IFF_MULTI_QUEUE; the kernel picks the queue: see cluster.ts).
+ */
+export type ClusterDriverOptions = ClusterAfPacketOptions | ClusterTapOptions;
+
+export interface ClusterTapOptions {
+  readonly kind: 'tap';
+  /** The TAP device (a persistent multi_queue one: `ip tuntap add dev NAME mode tap multi_queue`). */
+  readonly name: string;
+  readonly netns?: string;
+  /** byway's MAC (default: one the primary draws for all workers). */
+  readonly hwAddress?: Uint8Array;
+  readonly busyPoll?: boolean;
+}
+
+export interface ClusterAfPacketOptions {
   readonly kind: 'af-packet';
   readonly ifname: string;
   readonly netns?: string;
@@ -95,13 +112,36 @@ function firstIpv4(address: string | readonly string[]): string {
 export async function runWorker(init: WorkerInit): Promise<void> {
   const port = parentPort!;
   const spec = { workers: init.workers };
-  const driver = openAfPacket({
-    ...init.driver,
-    ipv4: firstIpv4(init.address),
-    fanout: { group: init.group, mode: 'cbpf', program: init.program },
-  });
+  let packet: AfPacketDriver | undefined;
+  let link: FrameDriver;
+  const hops: BroadcastChannel[] = [];
+  if (init.driver.kind === 'af-packet') {
+    packet = openAfPacket({ ...init.driver, ipv4: firstIpv4(init.address), fanout: { group: init.group, mode: 'cbpf', program: init.program } });
+    link = packet;
+  } else {
+    // TAP: the kernel picks the queue by its flow hash, which byway cannot compute. A service port's flow stays on
+    // one queue, so whoever gets its SYN serves it; a frame for another worker's ephemeral slice (the return traffic
+    // of that worker's own connections) hops to its owner instead of being answered here with a reset.
+    const tap = openTap({ name: init.driver.name, netns: init.driver.netns, multiQueue: true, hwAddress: init.driver.hwAddress, busyPoll: init.driver.busyPoll });
+    const hop = new BroadcastChannel(`byway-cluster-hop:${init.id}`);
+    hops.push(hop);
+    const hopper = relay(tap, {
+      match: (f) => {
+        const w = sliceOwner(spec, f);
+        return w !== undefined && w !== init.index;
+      },
+      divert: true,
+      relay: (f) => hop.postMessage(f),
+    });
+    hop.onmessage = (ev) => {
+      const f = (ev as { data: Uint8Array }).data;
+      if (sliceOwner(spec, f) === init.index) hopper.inject(f);
+    };
+    hop.unref();
+    link = hopper;
+  }
   const channel = new BroadcastChannel(`byway-cluster:${init.id}`);
-  const queue = relay(driver, { relay: (f) => channel.postMessage(f) });
+  const queue = relay(link, { relay: (f) => channel.postMessage(f) });
   channel.onmessage = (ev) => queue.inject((ev as { data: Uint8Array }).data);
   channel.unref();
   const own = workerSettings(spec, init.index, init.answerArp ? init.index : -1);
@@ -118,9 +158,9 @@ export async function runWorker(init: WorkerInit): Promise<void> {
   port.on('message', (m: ToWorker) => {
     if (m.type === 'stats') port.postMessage({ type: 'reply', id: m.id, value: stack.stats } satisfies FromWorker);
     else if (m.type === 'connections') port.postMessage({ type: 'reply', id: m.id, value: stack.connections() } satisfies FromWorker);
-    else if (m.type === 'program') {
+    else if (m.type === 'program' && packet) {
       try {
-        driver.setFanoutProgram(m.program);
+        packet.setFanoutProgram(m.program);
       } catch (e) {
         port.postMessage({ type: 'warning', message: `steering program not installed: ${(e as Error).message}` } satisfies FromWorker);
       }
@@ -128,6 +168,7 @@ export async function runWorker(init: WorkerInit): Promise<void> {
     else if (m.type === 'close') {
       stack.close();
       channel.close();
+      for (const h of hops) h.close();
       port.close();
     }
   });

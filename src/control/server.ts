@@ -42,7 +42,23 @@ export function ssAnswer(src: ControlSources): Record<string, unknown> {
   return { pid: process.pid, tcp: src.stack.connections(), listening: src.listeners(), udp };
 }
 
+/** What a control socket answers: a stack's process (startControlServer) or `byway run --workers`'s supervisor. */
+export interface ControlHandlers {
+  stat(): Record<string, unknown> | Promise<Record<string, unknown>>;
+  ss(): Record<string, unknown> | Promise<Record<string, unknown>>;
+  /** Start a capture on `conn` (throws what to answer when it cannot). */
+  capture(conn: net.Socket, req: { count?: number; seconds?: number }): void;
+}
+
 export function startControlServer(path: string, src: ControlSources): ControlServer {
+  return startControlServerWith(path, {
+    stat: () => statAnswer(src),
+    ss: () => ssAnswer(src),
+    capture: (conn, req) => capture(conn, src.capture, req),
+  });
+}
+
+export function startControlServerWith(path: string, handlers: ControlHandlers): ControlServer {
   ensureRuntimeDir(dirname(path));
   try {
     unlinkSync(path); // a socket file left by an earlier process with this PID
@@ -69,13 +85,15 @@ export function startControlServer(path: string, src: ControlSources): ControlSe
         conn.end(JSON.stringify({ error: 'the request is not JSON' }) + '\n');
         return;
       }
+      const fail = (err: unknown): void => void conn.end(JSON.stringify({ error: (err as Error).message }) + '\n');
       try {
-        if (req.cmd === 'stat') conn.end(JSON.stringify(statAnswer(src)) + '\n');
-        else if (req.cmd === 'ss') conn.end(JSON.stringify(ssAnswer(src)) + '\n');
-        else if (req.cmd === 'capture') capture(conn, src.capture, req);
+        if (req.cmd === 'stat' || req.cmd === 'ss') {
+          const answer = req.cmd === 'stat' ? handlers.stat() : handlers.ss();
+          Promise.resolve(answer).then((a) => conn.end(JSON.stringify(a) + '\n'), fail);
+        } else if (req.cmd === 'capture') handlers.capture(conn, req);
         else conn.end(JSON.stringify({ error: `unknown command '${String(req.cmd)}' (stat, ss, capture)` }) + '\n');
       } catch (err) {
-        conn.end(JSON.stringify({ error: (err as Error).message }) + '\n');
+        fail(err);
       }
     });
   });

@@ -3,7 +3,8 @@
  * (config.ts), it opens the driver, creates one stack, patches node:net, node:tls, node:http and node:dgram for
  * the whole process (patch.ts), says so on stderr when the program starts a worker thread (workers.ts: those run
  * unpatched), opens the control socket (unless BYWAY_CONTROL=off) and writes one line on stderr
- * saying what it got. A configuration it cannot use, or a driver it cannot open, ends the process with exit code
+ * saying what it got. In a worker process of `byway run --workers N` (BYWAY_WORKER set, member.ts) the driver is
+ * a member of the supervisor's AF_PACKET fanout group and the stack takes the worker's ephemeral slice. A configuration it cannot use, or a driver it cannot open, ends the process with exit code
  * 1 and one line naming the reason: the program never runs on a path it did not ask for.
  */
 import { createStack, type Stack } from '../api/stack.js';
@@ -12,6 +13,8 @@ import { configFromEnv, formatPathRules, type EnvConfig } from './config.js';
 import { openDriver, formatDriverSpec } from './open-driver.js';
 import { installPatches, type Patches } from './patch.js';
 import { warnOnWorkers } from './workers.js';
+import { memberFanout, memberFromEnv, memberStackOptions, openMember } from './member.js';
+import type { AfPacketDriver } from '../../drivers/af-packet/index.js';
 import { newPathCounters, type PathCounters } from './counters.js';
 import { captureTap } from '../control/capture.js';
 import { startControlServer, type ControlServer } from '../control/server.js';
@@ -31,17 +34,20 @@ export interface Registered {
 export function register(env: Readonly<Record<string, string | undefined>> = process.env, log: (line: string) => void = (l) => process.stderr.write(l + '\n')): Registered {
   const config = configFromEnv(env);
   const addresses = config.stack.address === undefined ? [] : typeof config.stack.address === 'string' ? [config.stack.address] : [...config.stack.address];
-  const driver = openDriver(config.driver, { netns: config.netns, address: addresses[0], tuning: config.driverTuning });
-  const tap = captureTap(driver, () => performance.timeOrigin);
+  const memberConfig = memberFromEnv(env);
+  const fanout = memberConfig ? memberFanout(memberConfig) : undefined;
+  const driver = openDriver(config.driver, { netns: config.netns, address: addresses[0], tuning: config.driverTuning, fanout });
+  const member = memberConfig ? openMember(memberConfig, driver as AfPacketDriver, log) : undefined;
+  const tap = captureTap(member?.driver ?? driver, () => performance.timeOrigin);
   let stack: Stack;
   try {
-    stack = createStack({ ...config.stack, driver: tap.driver });
+    stack = createStack({ ...config.stack, ...(memberConfig ? memberStackOptions(memberConfig, config.stack) : {}), driver: tap.driver });
   } catch (err) {
     driver.close();
     throw err;
   }
   const counters = newPathCounters();
-  const patches = installPatches(stack, compileStrategy(config.rules), counters, (what) => log(`byway: bypass flow failed: ${what}`));
+  const patches = installPatches(stack, compileStrategy(config.rules), counters, (what) => log(`byway: bypass flow failed: ${what}`), () => member?.serving());
   const workers = warnOnWorkers(log);
   let control: ControlServer | undefined;
   if (config.control !== undefined) {
@@ -65,12 +71,14 @@ export function register(env: Readonly<Record<string, string | undefined>> = pro
       log(`byway: no control socket (${(err as Error).message}); byway stat/ss/capture will not reach this process`);
     }
   }
+  member?.start(stack, control?.path ?? null);
   const caps = driver.caps;
   log(
     `byway: pid ${process.pid} driver ${formatDriverSpec(config.driver)}${config.netns ? ` (netns ${config.netns})` : ''} ` +
       `mode ${config.driver.shared ? 'shared' : 'own'}${caps.tso ? '+tso' : ''} poll ${config.stack.pollMode ?? 'event'} ` +
       `profile ${config.profile} address ${stack.addresses.join(',')} mtu ${caps.mtu} path ${formatPathRules(config.rules)}` +
-      `${control ? ` control ${control.path}` : ' control off'}`,
+      `${control ? ` control ${control.path}` : ' control off'}` +
+      `${memberConfig ? ` worker ${memberConfig.index}/${memberConfig.workers} fanout group ${memberConfig.group}` : ''}`,
   );
   return {
     config,
@@ -82,6 +90,7 @@ export function register(env: Readonly<Record<string, string | undefined>> = pro
       patches.uninstall();
       workers.uninstall();
       control?.close();
+      member?.close();
       stack.close();
     },
   };

@@ -6,7 +6,7 @@
 import { BywayError } from '../../protocols/util/errors.js';
 import type { FrameDriver } from '../../drivers/types.js';
 import { openTap } from '../../drivers/tap/index.js';
-import { openAfPacket } from '../../drivers/af-packet/index.js';
+import { openAfPacket, type AfPacketOptions } from '../../drivers/af-packet/index.js';
 import { openAfXdp } from '../../drivers/af-xdp/index.js';
 import { openRawIp } from '../../drivers/raw-ip/index.js';
 import type { DriverSpec, DriverTuning } from './config.js';
@@ -15,16 +15,26 @@ export function formatDriverSpec(spec: DriverSpec): string {
   return `${spec.kind}${spec.ifname !== undefined ? `:${spec.ifname}` : ''}${spec.shared ? ':shared' : ''}`;
 }
 
-export function openDriver(spec: DriverSpec, opts: { netns?: string | undefined; address?: string | undefined; tuning: DriverTuning }): FrameDriver {
+/**
+ * `fanout`: join this AF_PACKET fanout group (a worker of `byway run --workers`, member.ts); refused for the other
+ * drivers, whose queues the cluster does not use.
+ */
+export function openDriver(
+  spec: DriverSpec,
+  opts: { netns?: string | undefined; address?: string | undefined; tuning: DriverTuning; fanout?: AfPacketOptions['fanout'] },
+): FrameDriver {
   const ip = opts.address?.split('/')[0];
   const netns = opts.netns;
   const t = opts.tuning;
+  if (opts.fanout !== undefined && spec.kind !== 'af-packet') {
+    throw new BywayError('ERR_INVALID_ARG_VALUE', `workers need an af-packet driver (an AF_PACKET fanout group), not ${formatDriverSpec(spec)}`);
+  }
   try {
     switch (spec.kind) {
       case 'tap':
         return openTap({ name: spec.ifname!, netns, tso: t.tso, maxBatch: t.maxBatch, busyPoll: t.busyPoll });
       case 'af-packet':
-        return openAfPacket({ ifname: spec.ifname!, netns, ipv4: ip, tso: t.tso, maxBatch: t.maxBatch, busyPoll: t.busyPoll });
+        return openAfPacket({ ifname: spec.ifname!, netns, ipv4: ip, tso: t.tso, maxBatch: t.maxBatch, busyPoll: t.busyPoll, fanout: opts.fanout });
       case 'af-xdp':
         return openAfXdp({ ifname: spec.ifname!, netns, mode: spec.shared ? 'shared' : 'own', ipv4: spec.shared ? undefined : ip, maxBatch: t.maxBatch, busyPoll: t.busyPoll });
       case 'raw-ip':

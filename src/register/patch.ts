@@ -97,7 +97,17 @@ export interface Patches {
   bypassListeners(): Array<{ address: string; port: number }>;
 }
 
-export function installPatches(stack: Stack, rules: PathDecider, counters: PathCounters, onFailure: (what: string) => void): Patches {
+/**
+ * `onServe`: called when a bypass TCP listener on a fixed port starts listening or a bypass UDP socket is bound to
+ * one (a worker of `byway run --workers` then takes its share of the clients, member.ts).
+ */
+export function installPatches(
+  stack: Stack,
+  rules: PathDecider,
+  counters: PathCounters,
+  onFailure: (what: string) => void,
+  onServe: () => void = () => {},
+): Patches {
   // byway's TCP is IPv4 only: a flow to or on an IPv6 address takes the kernel, whatever the rules say.
   const decide = (flow: Flow): Path => {
     const address = flow.direction === 'inbound' ? flow.localAddress : flow.remoteAddress;
@@ -315,7 +325,10 @@ export function installPatches(stack: Stack, rules: PathDecider, counters: PathC
       failure(`tcp listen ${host ?? '0.0.0.0'}:${port}`, err);
       self.emit('error', err);
     });
-    inner.on('listening', () => self.emit('listening'));
+    inner.on('listening', () => {
+      if (port !== 0) onServe();
+      self.emit('listening');
+    });
     if (cb) self.once('listening', cb);
     inner.listen({ port, host: wildcard ? undefined : flow.localAddress, backlog, path: 'bypass' });
     return self;
@@ -352,6 +365,7 @@ export function installPatches(stack: Stack, rules: PathDecider, counters: PathC
           }
           counters.udpSocket.bypass++;
           const s = stack.dgram.createSocket({ ...(o as object), path: 'bypass' } as never);
+          if (flow.direction === 'inbound' && (flow.localPort ?? 0) !== 0) (s as unknown as EventEmitter).once('listening', onServe);
           watchErrors(s as unknown as { emit: AnyFn }, `udp ${flow.direction} ${flow.remoteAddress ?? flow.localAddress ?? '0.0.0.0'}:${flow.remotePort ?? flow.localPort ?? 0}`);
           return s as never;
         },

@@ -8,25 +8,13 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startCluster, type Cluster } from '../../src/cluster/index.js';
 import { NetLab, describePrivileged, execIn, execInAsync } from '../helpers/netns.js';
+import { count, reports, tcpClients as tcpTo, udpClients as udpTo, until } from './clients.js';
 
 const FIXTURE = new URL('./fixtures/echo-worker.ts', import.meta.url);
 const BYWAY = '10.77.11.2';
 const KERNEL = '10.77.11.1';
-
-/** From namespace `ns`, `n` TCP connections to BYWAY:7000, each sends one byte and reads the answer: the answering workers. */
-async function tcpClients(ns: string, n: number): Promise<string[]> {
-  const script = `const net=require('node:net');let k=0;const out=[];for(let i=0;i<${n};i++){const s=net.connect(7000,'${BYWAY}',()=>s.write('x'));s.setTimeout(5000,()=>{out.push('timeout');s.destroy()});s.on('data',(b)=>{out.push(b.toString().split(':')[0]);s.end()});s.on('error',(e)=>out.push(e.code));s.on('close',()=>{if(++k===${n}){console.log(JSON.stringify(out))}})}`;
-  const r = await execInAsync(ns, process.execPath, ['-e', script], { timeoutMs: 20_000 });
-  return JSON.parse(r.stdout.trim()) as string[];
-}
-
-async function udpClients(ns: string, n: number): Promise<string[]> {
-  const script = `const d=require('node:dgram');let k=0;const out=[];for(let i=0;i<${n};i++){const s=d.createSocket('udp4');const t=setTimeout(()=>{out.push('timeout');s.close();if(++k===${n})console.log(JSON.stringify(out))},3000);s.on('message',(m)=>{clearTimeout(t);out.push(m.toString());s.close();if(++k===${n})console.log(JSON.stringify(out))});s.send('q',7001,'${BYWAY}')}`;
-  const r = await execInAsync(ns, process.execPath, ['-e', script], { timeoutMs: 20_000 });
-  return JSON.parse(r.stdout.trim()) as string[];
-}
-
-const count = (xs: string[], v: string): number => xs.filter((x) => x === v).length;
+const tcpClients = (ns: string, n: number): Promise<string[]> => tcpTo(ns, BYWAY, n);
+const udpClients = (ns: string, n: number): Promise<string[]> => udpTo(ns, BYWAY, n);
 
 /** Two namespaces on a two-queue veth, the kernel's echo server on KERNEL:9000 in B, and a two-worker cluster in A. */
 async function labCluster(lab: NetLab, restart: boolean): Promise<{ nsA: string; nsB: string; cluster: Cluster }> {
@@ -52,25 +40,17 @@ describePrivileged('byway cluster: two worker threads on a two-queue veth', () =
   let nsA = '';
   let nsB = '';
   let cluster: Cluster | undefined;
-  const echoes = new Map<number, number>();
-  const ports = new Map<number, number>();
+  let echoes = new Map<number, number>();
+  let ports = new Map<number, number>();
 
   beforeAll(async () => {
     ({ nsA, nsB, cluster } = await labCluster(lab, false));
-    cluster.on('message', (_i: number, m: { index: number; echoes?: number; localPort?: number }) => {
-      if (m.echoes !== undefined) echoes.set(m.index, m.echoes);
-      if (m.localPort !== undefined) ports.set(m.index, m.localPort);
-    });
+    ({ echoes, ports } = reports(cluster));
   }, 30_000);
   afterAll(async () => {
     await cluster?.close();
     lab.destroy();
   });
-
-  const until = async (cond: () => boolean, ms = 5_000): Promise<void> => {
-    const end = Date.now() + ms;
-    while (!cond() && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
-  };
 
   it("each worker's outgoing connection comes back to it (ports from its own ephemeral slice)", async () => {
     await until(() => (echoes.get(0) ?? 0) > 1 && (echoes.get(1) ?? 0) > 1);

@@ -61,6 +61,26 @@ describe('fanout steering program (interpreted)', () => {
     );
   });
 
+  it('with serviceSlots: the hashed classes go through serviceSlots, ephemeral slices and ARP through slots', () => {
+    fc.assert(
+      fc.property(packet, fc.integer({ min: 1, max: 7 }), fc.integer({ min: 0, max: 6 }), (p, workers, seed) => {
+        const slots = Array.from({ length: workers }, (_, i) => (i + seed) % workers);
+        const serviceSlots = Array.from({ length: workers }, (_, i) => (i * 3 + seed + 1) % workers);
+        const spec = { workers, slots, serviceSlots };
+        const prog = buildFanoutProgram(spec);
+        const bytes = ipv4(p);
+        const w = flowWorker(spec, 0x0800, bytes);
+        const ports = (p.proto === 6 || p.proto === 17) && (p.frag & 0x3fff) === 0;
+        const short = bytes.length < 16 || (ports && p.ihl * 4 + 4 > bytes.length);
+        const { low } = workerEphemeralRange(spec, 0);
+        const ephemeral = ports && !short && ((bytes[p.ihl * 4 + 2]! << 8) | bytes[p.ihl * 4 + 3]!) >= low;
+        expect(runFanoutProgram(prog, 0x0800, bytes) % workers).toBe(short ? 0 : ephemeral ? slots[w] : serviceSlots[w]);
+        expect(runFanoutProgram(prog, 0x0806, new Uint8Array(28))).toBe(slots[0]);
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
   it('sends ARP and IPv6 to worker 0, ephemeral ports to their slice owner, service ports by source hash', () => {
     const spec = { workers: 4 };
     const prog = buildFanoutProgram(spec);

@@ -1,0 +1,281 @@
+/**
+ * `byway run --workers N -- node app.js`: an unmodified program runs in N processes, each under the preload
+ * (src/register/member.ts) with its own stack on its own member of one AF_PACKET fanout group, all sharing byway's
+ * address and MAC; this module is their supervisor (the `byway run` process). The steering and the ports are the
+ * worker-thread cluster's (cluster.ts, plan.ts, drivers/af-packet/fanout.ts): service ports spread by the client's
+ * address and port, each worker's ephemeral slice back to it, ARP to the lowest live worker, which answers and
+ * relays ARP to the others.
+ *
+ * Processes, not worker threads, because the program is unmodified: in a process it runs as without byway (the
+ * main thread, its signal handlers, process.chdir, addons that are not context-aware, require.main), and Node runs
+ * `--import` preloads in processes only. The fanout group is joined across processes (the kernel keys a group by
+ * id and network namespace, not by process: checked, docs/scaling.md). The supervisor replaces what the threads
+ * shared in memory with one Unix socket per worker (link.ts): the hello that says a worker's socket has joined,
+ * the ARP relay, the steering program and the ARP role.
+ *
+ * - Start: workers are started one after another, each once the previous one's hello came (its socket is in the
+ *   group), so the kernel's member order is the start order (`Membership`). A worker gets its ephemeral slice at
+ *   once, and its share of the clients (the service table) only once it says its program listens: until then
+ *   those go to the lowest worker that serves, so a starting (or restarted) worker sends no client a reset.
+ * - A worker that ends (crash, kill, exit) leaves the group with its socket; the supervisor installs the slot
+ *   table of the new member order through a live worker, moves the ARP role if needed and says so on stderr. Its
+ *   connections are lost; new flows of its class go to a live worker. With `restart`, a worker that ended
+ *   abnormally after running at least a second is started again on its index and takes its class back.
+ * - Stats: `stat()` and `ss()` ask each worker's control socket and add them up (per worker too).
+ * - `done` resolves when every worker has ended: 0 if each exited 0, else the first other status (a signal as
+ *   128 + its number).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { chmodSync, unlinkSync } from 'node:fs';
+import { dirname } from 'node:path';
+import net from 'node:net';
+import { constants } from 'node:os';
+import { buildFanoutProgram } from '../../drivers/af-packet/fanout.js';
+import { query } from '../control/client.js';
+import { ensureRuntimeDir } from '../control/paths.js';
+import { LinkReader, MsgType, decodeHello, encodeMessage } from './link.js';
+import { Membership, addInto } from './plan.js';
+
+export interface ProcessClusterOptions {
+  /** Number of worker processes (1..64). */
+  readonly workers: number;
+  readonly command: string;
+  readonly args: readonly string[];
+  /** The workers' environment (with the preload in NODE_OPTIONS); the BYWAY_WORKER variables are added. */
+  readonly env: Readonly<Record<string, string | undefined>>;
+  /** The supervisor's Unix socket, in the user's 0700 runtime directory. */
+  readonly link: string;
+  /** The fanout group id (default: derived from the process id). */
+  readonly group?: number;
+  readonly restart?: boolean;
+  /** How long a worker may take to join the group (default 30 s: the preload loads before the program does). */
+  readonly readyTimeoutMs?: number;
+  readonly log: (line: string) => void;
+}
+
+interface Slot {
+  readonly child: ChildProcess;
+  readonly started: number;
+  pid: number;
+  conn: net.Socket | undefined;
+  control: string | null;
+  joined: ((err?: Error) => void) | undefined;
+}
+
+const statusOf = (code: number | null, signal: NodeJS.Signals | null): number =>
+  code ?? 128 + ((signal && (constants.signals as Record<string, number>)[signal]) || 1);
+
+export class ProcessCluster {
+  readonly size: number;
+  readonly group: number;
+  /** Resolves with the exit status once every worker has ended. */
+  readonly done: Promise<number>;
+  private readonly slots: Array<Slot | undefined>;
+  private readonly members: Membership;
+  private readonly server: net.Server;
+  private arpOwner: number | undefined = undefined;
+  private closing = false;
+  private failure: number | undefined = undefined;
+  private finish: (status: number) => void = () => {};
+
+  constructor(private readonly options: ProcessClusterOptions) {
+    this.size = options.workers;
+    this.slots = new Array<Slot | undefined>(this.size).fill(undefined);
+    this.members = new Membership(this.size);
+    this.group = options.group ?? 1 + ((process.pid * 31) % 65000);
+    this.done = new Promise((resolve) => (this.finish = resolve));
+    this.server = net.createServer((conn) => this.accept(conn));
+  }
+
+  /** Listen on the link and start the workers one after another; rejects (and ends the others) if one fails. */
+  async start(): Promise<void> {
+    ensureRuntimeDir(dirname(this.options.link));
+    try {
+      unlinkSync(this.options.link);
+    } catch {
+      /* none left */
+    }
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(this.options.link, () => resolve());
+    });
+    chmodSync(this.options.link, 0o600);
+    for (let i = 0; i < this.size; i++) await this.spawn(i);
+  }
+
+  /** The live workers' index and pid. */
+  get workers(): Array<{ index: number; pid: number }> {
+    return this.slots.flatMap((s, index) => (s ? [{ index, pid: s.pid }] : []));
+  }
+
+  private spawn(index: number): Promise<void> {
+    const owner = this.members.arpOwner;
+    const env = {
+      ...this.options.env,
+      BYWAY_WORKER: `${index}/${this.size}`,
+      BYWAY_CLUSTER: this.options.link,
+      BYWAY_FANOUT: `${this.group}:${this.members.slotsAfterJoin(index).join(',')}:${this.members.serviceSlotsAfterJoin(index).join(',')}`,
+      BYWAY_ARP: owner === undefined || index < owner ? 'answer' : 'relay',
+    };
+    const child = spawn(this.options.command, this.options.args, { stdio: 'inherit', env });
+    const slot: Slot = { child, started: Date.now(), pid: child.pid ?? 0, conn: undefined, control: null, joined: undefined };
+    this.slots[index] = slot;
+    child.on('exit', (code, signal) => this.exited(index, slot, code, signal));
+    return new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => slot.joined?.(new Error(`worker ${index} did not join the fanout group within ${this.options.readyTimeoutMs ?? 30_000} ms`)), this.options.readyTimeoutMs ?? 30_000);
+      slot.joined = (err) => {
+        clearTimeout(timer);
+        slot.joined = undefined;
+        if (err) reject(err);
+        else resolve();
+      };
+      child.on('error', (err) => {
+        slot.joined?.(new Error(`cannot start ${this.options.command}: ${err.message}`));
+        if (child.pid === undefined) this.exited(index, slot, 127, null); // never started: no 'exit' follows
+      });
+    });
+  }
+
+  private accept(conn: net.Socket): void {
+    let index = -1;
+    conn.on('error', () => {});
+    const reader = new LinkReader((type, payload) => {
+      if (type === MsgType.hello && index < 0) {
+        const h = decodeHello(payload);
+        const slot = h && h.index < this.size ? this.slots[h.index] : undefined;
+        if (!h || !slot || slot.conn !== undefined) return reader.fail();
+        index = h.index;
+        slot.conn = conn;
+        slot.pid = h.pid;
+        slot.control = h.control;
+        this.members.join(index);
+        this.retable();
+        slot.joined?.();
+      } else if (type === MsgType.serving && index >= 0) {
+        this.members.serve(index);
+        this.retable();
+      } else if (type === MsgType.arp && index >= 0) {
+        const m = encodeMessage(MsgType.arp, payload);
+        this.slots.forEach((s, i) => i !== index && s?.conn?.write(m));
+      } else reader.fail();
+    });
+    conn.on('data', (d: Buffer) => {
+      reader.push(d);
+      if (reader.broken) conn.destroy();
+    });
+  }
+
+  private exited(index: number, slot: Slot, code: number | null, signal: NodeJS.Signals | null): void {
+    if (this.slots[index] !== slot) return;
+    this.slots[index] = undefined;
+    slot.conn?.destroy();
+    // A worker ended by a signal leaves its control socket's file behind (no 'exit' hook ran).
+    if (slot.control !== null) {
+      try {
+        unlinkSync(slot.control);
+      } catch {
+        /* removed by the worker */
+      }
+    }
+    if (this.members.has(index)) {
+      this.members.leave(index);
+      this.retable();
+    }
+    const status = statusOf(code, signal);
+    slot.joined?.(new Error(`worker ${index} ended (${signal ?? `code ${code}`}) before it joined the fanout group`));
+    if (status !== 0) this.failure ??= status;
+    const live = this.members.live;
+    const again = this.options.restart === true && !this.closing && status !== 0 && Date.now() - slot.started >= 1000;
+    if (!this.closing) {
+      this.options.log(
+        `byway run: worker ${index} ${slot.pid ? `(pid ${slot.pid}) ` : ''}ended (${signal ?? `code ${code}`})` +
+          (live.length > 0 ? `; its new flows go to worker ${live.join(', ')}` : '') +
+          (again ? '; starting a new one on its index' : ''),
+      );
+    }
+    if (again) {
+      this.spawn(index).catch((err: Error) => this.options.log(`byway run: worker ${index} not restarted: ${err.message}`));
+      return;
+    }
+    if (this.slots.every((s) => s === undefined)) {
+      this.server.close();
+      try {
+        unlinkSync(this.options.link);
+      } catch {
+        /* gone */
+      }
+      this.finish(this.failure ?? 0);
+    }
+  }
+
+  /** The steering program for the kernel's member order now, through the ARP owner; the ARP role to the lowest live worker. */
+  private retable(): void {
+    const owner = this.members.arpOwner;
+    if (owner === undefined) return;
+    this.send(owner, MsgType.program, buildFanoutProgram({ workers: this.size, slots: this.members.slots(), serviceSlots: this.members.serviceSlots() }));
+    if (owner !== this.arpOwner) {
+      if (this.arpOwner !== undefined) this.send(this.arpOwner, MsgType.role, Uint8Array.of(0));
+      this.send(owner, MsgType.role, Uint8Array.of(1));
+      this.arpOwner = owner;
+    }
+  }
+
+  private send(index: number, type: MsgType, payload: Uint8Array): void {
+    this.slots[index]?.conn?.write(encodeMessage(type, payload));
+  }
+
+  /** Send `signal` to every worker (the supervisor's SIGTERM, SIGINT, SIGHUP), and start none again. */
+  close(signal: NodeJS.Signals = 'SIGTERM'): void {
+    this.closing = true;
+    for (const s of this.slots) s?.child.kill(signal);
+  }
+
+  /** Each worker's answer to a control request (workers without a control socket, or not answering, left out). */
+  private async ask(cmd: 'stat' | 'ss'): Promise<Array<{ index: number; pid: number; answer: Record<string, unknown> }>> {
+    const asked = this.slots.map(async (s, index) => {
+      if (!s?.control) return undefined;
+      try {
+        return { index, pid: s.pid, answer: await query(s.pid, { cmd }, s.control) };
+      } catch {
+        return undefined;
+      }
+    });
+    return (await Promise.all(asked)).filter((x) => x !== undefined);
+  }
+
+  /**
+   * `byway stat` on the supervisor: the configuration (the first worker's), every counter summed over the workers
+   * (`stack`, `driver`, `paths`), each worker's under `worker.wINDEX`, and `workers` (index, pid).
+   */
+  async stat(): Promise<Record<string, unknown>> {
+    const per = await this.ask('stat');
+    const first = per[0]?.answer ?? {};
+    const total: Record<string, unknown> = {};
+    const worker: Record<string, unknown> = {};
+    for (const p of per) {
+      const counters = { stack: p.answer['stack'], driver: p.answer['driver'], paths: p.answer['paths'] };
+      addInto(total, counters);
+      worker[`w${p.index}`] = counters;
+    }
+    const info: Record<string, unknown> = {};
+    for (const k of ['spec', 'netns', 'profile', 'pollMode', 'addresses', 'rules']) info[k] = first[k];
+    const list = per.map((p) => `${p.index} pid ${p.pid}`).join(', ');
+    return {
+      pid: process.pid,
+      time: Date.now(),
+      ...info,
+      cluster: `${this.size} workers, fanout group ${this.group}; answering: ${list || 'none'}`,
+      workers: per.map((p) => ({ index: p.index, pid: p.pid })),
+      ...total,
+      worker,
+    };
+  }
+
+  /** `byway ss` on the supervisor: every worker's sockets, each with its `worker` index. */
+  async ss(): Promise<Record<string, unknown>> {
+    const per = await this.ask('ss');
+    const rows = (key: string): unknown[] =>
+      per.flatMap((p) => ((p.answer[key] as Array<Record<string, unknown>> | undefined) ?? []).map((r) => ({ ...r, worker: p.index })));
+    return { pid: process.pid, workers: per.map((p) => ({ index: p.index, pid: p.pid })), tcp: rows('tcp'), listening: rows('listening'), udp: rows('udp') };
+  }
+}

@@ -1,0 +1,140 @@
+/**
+ * The preload in a worker process of `byway run --workers N` (src/cluster/processes.ts starts them): the program
+ * runs unmodified in N processes, each with its own stack on its own member of one AF_PACKET fanout group, all
+ * sharing byway's address and MAC (the steering of src/cluster: drivers/af-packet/fanout.ts, plan.ts).
+ *
+ * The supervisor sets, for each worker process:
+ *   BYWAY_WORKER   INDEX/COUNT ('1/2'); the program may read it, as a cluster worker reads its id
+ *   BYWAY_CLUSTER  the supervisor's Unix socket (link.ts), absolute
+ *   BYWAY_FANOUT   GROUP:SLOTS:SERVICE ('4242:0,1:0,0'): the fanout group and the steering program's two slot
+ *                  tables at the join (fanout.ts: `slots` for the ephemeral slices, `serviceSlots` for clients)
+ *   BYWAY_ARP      'answer' (this worker answers ARP for the address) or 'relay' (it learns from the owner's relay)
+ * This worker's stack takes its TCP and UDP ephemeral ports from its own slice of the range (plan.ts), so the
+ * return traffic of its connections is steered back to it. Over the link it says hello once its socket has joined
+ * the group (the supervisor starts the next worker only then: the kernel's member order is the start order),
+ * relays every ARP frame it receives, says when the program first listens (its share of the clients is sent to it
+ * only then, so a starting worker resets no client), and takes relayed ARP frames, steering programs and the ARP
+ * role.
+ *
+ * A malformed variable is a BywayError ERR_INVALID_ARG_VALUE naming it (the preload then exits 1). If the link
+ * ends while the worker runs (the supervisor died), the worker sends itself SIGTERM: nobody manages the group any
+ * more, and the program's own SIGTERM handling (or Node's default) ends it.
+ */
+import net from 'node:net';
+import { BywayError } from '../../protocols/util/errors.js';
+import type { AfPacketDriver } from '../../drivers/af-packet/index.js';
+import { buildFanoutProgram } from '../../drivers/af-packet/fanout.js';
+import { relay, type RelayDriver } from '../../drivers/middleware/relay.js';
+import type { Stack, StackOptions } from '../api/stack.js';
+import { workerSettings } from '../cluster/plan.js';
+import { LinkReader, MsgType, encodeHello, encodeMessage } from '../cluster/link.js';
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+export interface MemberConfig {
+  readonly index: number;
+  readonly workers: number;
+  readonly group: number;
+  readonly slots: readonly number[];
+  readonly serviceSlots: readonly number[];
+  readonly answerArp: boolean;
+  /** The supervisor's socket. */
+  readonly link: string;
+}
+
+function bad(variable: string, expected: string, got: string | undefined): BywayError {
+  return new BywayError('ERR_INVALID_ARG_VALUE', `${variable}: expected ${expected}; got '${got ?? ''}' (set by byway run --workers)`);
+}
+
+/** The worker's place in the cluster, or undefined outside `byway run --workers`. */
+export function memberFromEnv(env: Env): MemberConfig | undefined {
+  const w = env['BYWAY_WORKER'];
+  if (w === undefined || w === '') return undefined;
+  const m = /^(\d{1,2})\/(\d{1,2})$/.exec(w);
+  const index = Number(m?.[1]);
+  const workers = Number(m?.[2]);
+  if (!m || workers < 1 || workers > 64 || index >= workers) throw bad('BYWAY_WORKER', 'INDEX/COUNT with COUNT 1..64 and INDEX < COUNT', w);
+  const link = env['BYWAY_CLUSTER'];
+  if (link === undefined || !link.startsWith('/')) throw bad('BYWAY_CLUSTER', "the supervisor's socket (an absolute path)", link);
+  const f = /^(\d{1,5}):(\d{1,2}(?:,\d{1,2})*):(\d{1,2}(?:,\d{1,2})*)$/.exec(env['BYWAY_FANOUT'] ?? '');
+  const group = Number(f?.[1]);
+  const slots = f ? f[2]!.split(',').map(Number) : [];
+  const serviceSlots = f ? f[3]!.split(',').map(Number) : [];
+  if (!f || group > 0xffff || [slots, serviceSlots].some((t) => t.length !== workers || t.some((s) => s >= workers))) {
+    throw bad('BYWAY_FANOUT', `GROUP:SLOTS:SERVICE, a group 0..65535 and two tables of ${workers} member positions below ${workers}`, env['BYWAY_FANOUT']);
+  }
+  const arp = env['BYWAY_ARP'];
+  if (arp !== 'answer' && arp !== 'relay') throw bad('BYWAY_ARP', "'answer' or 'relay'", arp);
+  return { index, workers, group, slots, serviceSlots, answerArp: arp === 'answer', link };
+}
+
+/** The AF_PACKET fanout option this worker opens its socket with. */
+export function memberFanout(cfg: MemberConfig): { group: number; mode: 'cbpf'; program: Uint8Array } {
+  return { group: cfg.group, mode: 'cbpf', program: buildFanoutProgram({ workers: cfg.workers, slots: cfg.slots, serviceSlots: cfg.serviceSlots }) };
+}
+
+/** What the worker's stack is given on top of the preload's options: its ephemeral slice and the ARP role. */
+export function memberStackOptions(cfg: MemberConfig, base: Omit<StackOptions, 'driver'>): Pick<StackOptions, 'answerArp' | 'limits'> {
+  const own = workerSettings({ workers: cfg.workers }, cfg.index, cfg.answerArp ? cfg.index : -1);
+  const limits = base.limits ?? {};
+  return { answerArp: own.answerArp, limits: { ...limits, tcp: { ...limits.tcp, ...own.limits.tcp }, udp: { ...limits.udp, ...own.limits.udp } } };
+}
+
+export interface Member {
+  /** The driver the stack takes: the AF_PACKET member, with ARP relayed to and from the other workers. */
+  readonly driver: RelayDriver;
+  /** Connect to the supervisor and say hello (call once the stack and the control socket exist). */
+  start(stack: Stack, control: string | null): void;
+  /** The program listens (a bypass TCP listener or bound UDP port): said once to the supervisor. */
+  serving(): void;
+  close(): void;
+}
+
+export function openMember(cfg: MemberConfig, packet: AfPacketDriver, log: (line: string) => void): Member {
+  let sock: net.Socket | undefined;
+  let closing = false;
+  let served = false;
+  const send = (type: MsgType, payload: Uint8Array): void => {
+    sock?.write(encodeMessage(type, payload));
+  };
+  const driver = relay(packet, { relay: (f) => send(MsgType.arp, f) });
+  return {
+    driver,
+    start(stack, control) {
+      const reader = new LinkReader((type, payload) => {
+        if (type === MsgType.arp) driver.inject(payload);
+        else if (type === MsgType.role) stack.core.answerArp = payload[0] === 1;
+        else if (type === MsgType.program) {
+          try {
+            packet.setFanoutProgram(payload);
+          } catch (err) {
+            log(`byway: worker ${cfg.index}: steering program not installed: ${(err as Error).message}`);
+          }
+        } else reader.fail(); // hello and serving are the worker's to send
+      });
+      // A kernel socket of Node's own (a path: the preload's patches leave it to node:net).
+      sock = net.createConnection({ path: cfg.link });
+      sock.unref();
+      sock.on('data', (d: Buffer) => {
+        reader.push(d);
+        if (reader.broken) sock?.destroy();
+      });
+      sock.on('error', () => {}); // 'close' follows
+      sock.on('close', () => {
+        if (closing) return;
+        log(`byway: worker ${cfg.index}: the supervisor (byway run --workers) is gone; ending this worker`);
+        process.kill(process.pid, 'SIGTERM');
+      });
+      sock.write(encodeHello({ index: cfg.index, pid: process.pid, control }));
+    },
+    serving() {
+      if (served) return;
+      served = true;
+      send(MsgType.serving, new Uint8Array(0));
+    },
+    close() {
+      closing = true;
+      sock?.destroy();
+    },
+  };
+}

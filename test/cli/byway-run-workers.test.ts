@@ -1,0 +1,169 @@
+/**
+ * `byway run --workers 2` over AF_PACKET on a two-queue veth, against the kernel of another namespace: an
+ * unmodified node:http and node:dgram server (apps/pid-server.cjs, which answers with its process id) runs in two
+ * worker processes sharing byway's address; many kernel-side connections and datagrams get answers from both; each
+ * worker's own outgoing connection takes a port of its slice and gets its answer; `byway stat` and
+ * `byway ss` on the supervisor sum the workers and show each; a worker killed with SIGKILL leaves the other
+ * serving every new connection; SIGTERM ends the supervisor and every worker; with --restart a new worker takes
+ * the dead one's index and class back, and no client is reset while it starts (it gets its share of the clients
+ * once its program listens). Bounded in time; everything made is removed.
+ */
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
+import { describePrivileged, execInAsync, NetLab } from '../helpers/netns.js';
+import { exited, waitOutput, type Proc } from './run-helpers.js';
+
+const KERNEL = '10.77.41.1';
+const BYWAY = '10.77.41.2';
+const APP_KERNEL = '10.77.41.3';
+const here = new URL('.', import.meta.url).pathname;
+const BYWAY_CLI = join(here, '../../src/cli/byway.ts');
+const APP = join(here, 'apps', 'pid-server.cjs');
+
+/** `n` HTTP requests from namespace `ns`, each on a connection of its own: how many times each answer came. */
+async function clients(ns: string, n: number, path = '/'): Promise<Record<string, number>> {
+  const script =
+    `const http=require('node:http');const out={};let k=0;` +
+    `const done=(x)=>{out[x]=(out[x]||0)+1;if(++k===${n})console.log(JSON.stringify(out))};` +
+    `for(let i=0;i<${n};i++){const r=http.get({host:'${BYWAY}',port:8080,path:'${path}',agent:false,timeout:10000},(res)=>{let b='';res.on('data',(d)=>b+=d);res.on('end',()=>done(b))});` +
+    `r.on('timeout',()=>r.destroy(Object.assign(new Error('timeout'),{code:'TIMEOUT'})));r.on('error',(e)=>done(e.code||e.message))}`;
+  const r = await execInAsync(ns, process.execPath, ['-e', script], { timeoutMs: 30_000 });
+  expect(r.code, r.stderr).toBe(0);
+  return JSON.parse(r.stdout.trim()) as Record<string, number>;
+}
+
+/** `n` UDP datagrams to BYWAY:8081 from `n` sockets (source ports) in namespace `ns`: how many each pid answered. */
+async function udpClients(ns: string, n: number): Promise<Record<string, number>> {
+  const script =
+    `const d=require('node:dgram');const out={};let k=0;const done=(x)=>{out[x]=(out[x]||0)+1;if(++k===${n})console.log(JSON.stringify(out))};` +
+    `for(let i=0;i<${n};i++){const s=d.createSocket('udp4');const t=setTimeout(()=>{s.close();done('timeout')},5000);` +
+    `s.on('message',(m)=>{clearTimeout(t);s.close();done(m.toString())});s.send('q',8081,'${BYWAY}')}`;
+  const r = await execInAsync(ns, process.execPath, ['-e', script], { timeoutMs: 30_000 });
+  expect(r.code, r.stderr).toBe(0);
+  return JSON.parse(r.stdout.trim()) as Record<string, number>;
+}
+
+const alive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+describePrivileged('byway run --workers 2: an unmodified node:http server in two processes on one AF_PACKET fanout group', () => {
+  let lab: NetLab;
+  let kernelNs: string;
+  let appNs: string;
+  let appIf: string;
+
+  beforeAll(() => {
+    lab = new NetLab();
+    kernelNs = lab.addNetns('bwwk-');
+    appNs = lab.addNetns('bwwa-');
+    appIf = lab.addVeth(kernelNs, appNs, { addrA: `${KERNEL}/24`, addrB: `${APP_KERNEL}/24`, queues: 2 }).b;
+  });
+  /** The kernel's own HTTP server on KERNEL:9000, answering "kernel" (the workers' outgoing connections go there). */
+  const kernelServer = async (): Promise<void> => {
+    const p = lab.spawnIn(kernelNs, process.execPath, ['-e', `require('node:http').createServer((q,s)=>s.end('kernel')).listen(9000,'${KERNEL}',()=>console.log('up'))`]) as Proc;
+    await waitOutput(p, /^up$/m, 30_000, 'kernel http server');
+  };
+  afterEach(() => lab?.stopProcesses());
+  afterAll(async () => {
+    await lab?.stopProcesses();
+    lab?.destroy();
+  });
+
+  const byway = (args: string[]) => execInAsync(appNs, process.execPath, ['--import', 'tsx', BYWAY_CLI, ...args], { timeoutMs: 30_000 });
+  /** Start the supervisor; resolves with its pid and the workers' once both listen. */
+  const start = async (more: string[], delayMs = 0): Promise<{ proc: Proc; sup: number; workers: number[] }> => {
+    const proc = lab.spawnIn(appNs, process.execPath, ['--import', 'tsx', BYWAY_CLI, 'run', '--workers', '2', ...more, '--driver', `af-packet:${appIf}`, '--address', `${BYWAY}/24`, '--', process.execPath, APP, '8080', String(delayMs)]) as Proc;
+    const m = await waitOutput(proc, /^byway run: pid (\d+) 2 workers on af-packet:\S+ fanout group \d+: worker 0 pid (\d+), worker 1 pid (\d+) control /m, 60_000, 'byway run --workers 2');
+    const workers = [Number(m[2]), Number(m[3])];
+    for (const pid of workers) await waitOutput(proc, new RegExp(`^listening 8080 pid ${pid}$`, 'm'), 60_000, `worker pid ${pid}`);
+    return { proc, sup: Number(m[1]), workers };
+  };
+
+  it('both workers serve the port; stat and ss sum and show each; a killed worker leaves the other taking every connection', async () => {
+    await kernelServer();
+    const { proc, sup, workers } = await start([]);
+    const [w0, w1] = workers as [number, number];
+    const first = await clients(kernelNs, 60);
+    expect(Object.keys(first).sort(), JSON.stringify(first)).toEqual([String(w0), String(w1)].sort());
+    expect(first[w0]).toBeGreaterThan(5);
+    expect(first[w1]).toBeGreaterThan(5);
+
+    // A bound UDP port is served by both too.
+    const udp = await udpClients(kernelNs, 32);
+    expect(Object.keys(udp).sort(), JSON.stringify(udp)).toEqual([String(w0), String(w1)].sort());
+    // Each worker's own outgoing connection (to the kernel's server) takes a port of its own slice, and its
+    // answer comes back to it: worker 0 49152-57343, worker 1 57344-65535.
+    const peer = await clients(kernelNs, 30, `/peer/${KERNEL}:9000`);
+    const answers = Object.entries(peer).flatMap(([a, k]) => Array<string>(k).fill(a));
+    expect(answers.every((a) => a.endsWith(' kernel')), JSON.stringify(peer)).toBe(true);
+    const byPid = new Map(answers.map((a) => [Number(a.split(' ')[0]), Number(a.split(' ')[1])] as const));
+    expect([...byPid.keys()].sort(), JSON.stringify(peer)).toEqual([w0, w1].sort());
+    for (const a of answers) {
+      const [pid, port] = a.split(' ').map(Number) as [number, number];
+      expect(port).toBeGreaterThanOrEqual(pid === w0 ? 49152 : 57344);
+      expect(port).toBeLessThanOrEqual(pid === w0 ? 57343 : 65535);
+    }
+
+    const statRun = await byway(['stat', String(sup), '--json']);
+    expect(statRun.code, statRun.stderr).toBe(0);
+    const stat = JSON.parse(statRun.stdout) as Record<string, any>;
+    expect(stat.workers).toEqual([{ index: 0, pid: w0 }, { index: 1, pid: w1 }]);
+    expect(stat.worker.w0.stack.tcp.passiveOpens + stat.worker.w1.stack.tcp.passiveOpens).toBe(90);
+    expect(stat.worker.w0.stack.tcp.passiveOpens).toBeGreaterThan(first[w0]!);
+    expect(stat.worker.w1.stack.tcp.passiveOpens).toBeGreaterThan(first[w1]!);
+    expect(stat.stack.udp.rx).toBe(32);
+    expect(stat.stack.tcp.passiveOpens).toBe(90);
+    expect(stat.stack.tcp.activeOpens).toBe(30);
+    expect(stat.paths.tcpListen.bypass).toBe(2);
+    expect(stat.worker.w1.stack.arp.repliesSent ?? 0).toBe(0); // only worker 0 answers ARP
+    const text = await byway(['stat', String(sup)]);
+    expect(text.stdout).toMatch(/^#cluster 2 workers, fanout group \d+; answering: 0 pid \d+, 1 pid \d+$/m);
+    expect(text.stdout).toMatch(/^stack\.tcp\.passiveOpens +90$/m);
+    const ss = await byway(['ss', String(sup)]);
+    expect(ss.stdout).toMatch(/^tcp +LISTEN +0 +0 +0\.0\.0\.0:8080 +0\.0\.0\.0:\* +0$/m);
+    expect(ss.stdout).toMatch(/^tcp +LISTEN +0 +0 +0\.0\.0\.0:8080 +0\.0\.0\.0:\* +1$/m);
+    const one = await byway(['stat', String(w1), '--json']); // each worker keeps its own control socket
+    expect(JSON.parse(one.stdout).stack.tcp.passiveOpens).toBe(stat.worker.w1.stack.tcp.passiveOpens);
+
+    process.kill(w1, 'SIGKILL');
+    await waitOutput(proc, new RegExp(`^byway run: worker 1 \\(pid ${w1}\\) ended \\(SIGKILL\\); its new flows go to worker 0$`, 'm'), 30_000, 'supervisor');
+    const after = await clients(kernelNs, 30);
+    expect(after).toEqual({ [String(w0)]: 30 });
+
+    proc.kill('SIGTERM');
+    expect(await exited(proc, 30_000)).toBe(128 + 9); // the first worker status that was not 0: worker 1's SIGKILL
+    expect(alive(w0)).toBe(false);
+  }, 180_000);
+
+  it('with --restart a killed worker is replaced, and the new one serves its class again', async () => {
+    const { proc, workers } = await start(['--restart'], 2000); // each worker listens 2 s after it starts
+    const [w0, w1] = workers as [number, number];
+    process.kill(w0, 'SIGKILL'); // the ARP owner: the role moves to worker 1, then back
+    const m = await waitOutput(proc, new RegExp(`^byway run: worker 0 \\(pid ${w0}\\) ended \\(SIGKILL\\); its new flows go to worker 1; starting a new one on its index$`, 'm'), 30_000, 'supervisor');
+    expect(m).toBeTruthy();
+    // The new worker's socket joins the group (its preload's line) 2 s before its program listens; clients in
+    // between are all answered (by worker 1): its share of the clients comes to it only once it serves.
+    const fresh = Number((await waitOutput(proc, new RegExp(`^byway: pid (?!${w0}\\b|${w1}\\b)(\\d+) driver .* worker 0/2 `, 'm'), 60_000, 'new worker 0'))[1]);
+    let rounds = 0;
+    while (!new RegExp(`^listening 8080 pid ${fresh}$`, 'm').test(proc.output()) && rounds < 40) {
+      const during = await clients(kernelNs, 20);
+      // (a round may end after the new worker listens: then it answers too)
+      expect(Object.keys(during).filter((k) => k !== String(w1) && k !== String(fresh)), `round ${rounds}: ${JSON.stringify(during)}`).toEqual([]);
+      rounds++;
+    }
+    expect(rounds).toBeGreaterThan(0);
+    await waitOutput(proc, new RegExp(`^listening 8080 pid ${fresh}$`, 'm'), 60_000, 'new worker 0 listening');
+    const again = await clients(kernelNs, 60);
+    expect(Object.keys(again).sort(), JSON.stringify(again)).toEqual([String(fresh), String(w1)].sort());
+    expect(again[fresh]).toBeGreaterThan(5);
+    proc.kill('SIGTERM');
+    expect(await exited(proc, 30_000)).not.toBeNull();
+    expect(alive(fresh) || alive(w1)).toBe(false);
+  }, 180_000);
+});

@@ -1,0 +1,40 @@
+/**
+ * What the cluster tests on real links share: kernel-side clients in a namespace (each answer is the serving
+ * worker's "wINDEX" from fixtures/echo-worker.ts) and the collection of the workers' reports.
+ */
+import { expect } from 'vitest';
+import type { Cluster } from '../../src/cluster/index.js';
+import { execInAsync } from '../helpers/netns.js';
+
+async function answers(ns: string, script: string): Promise<string[]> {
+  const r = await execInAsync(ns, process.execPath, ['-e', script], { timeoutMs: 20_000 });
+  expect(r.code, r.stderr).toBe(0);
+  return JSON.parse(r.stdout.trim()) as string[];
+}
+
+/** From namespace `ns`, `n` TCP connections to ADDRESS:7000, each sends one byte and reads the answer: the answering workers. */
+export const tcpClients = (ns: string, address: string, n: number): Promise<string[]> =>
+  answers(ns, `const net=require('node:net');let k=0;const out=[];for(let i=0;i<${n};i++){const s=net.connect(7000,'${address}',()=>s.write('x'));s.setTimeout(5000,()=>{out.push('timeout');s.destroy()});s.on('data',(b)=>{out.push(b.toString().split(':')[0]);s.end()});s.on('error',(e)=>out.push(e.code));s.on('close',()=>{if(++k===${n}){console.log(JSON.stringify(out))}})}`);
+
+/** From namespace `ns`, `n` datagrams to ADDRESS:7001 from as many sockets: the answering workers. */
+export const udpClients = (ns: string, address: string, n: number): Promise<string[]> =>
+  answers(ns, `const d=require('node:dgram');let k=0;const out=[];for(let i=0;i<${n};i++){const s=d.createSocket('udp4');const t=setTimeout(()=>{out.push('timeout');s.close();if(++k===${n})console.log(JSON.stringify(out))},3000);s.on('message',(m)=>{clearTimeout(t);out.push(m.toString());s.close();if(++k===${n})console.log(JSON.stringify(out))});s.send('q',7001,'${address}')}`);
+
+export const count = (xs: string[], v: string): number => xs.filter((x) => x === v).length;
+
+/** The workers' latest reports (fixtures/echo-worker.ts), by worker index. */
+export function reports(cluster: Cluster): { echoes: Map<number, number>; ports: Map<number, number>; late: Map<number, string> } {
+  const r = { echoes: new Map<number, number>(), ports: new Map<number, number>(), late: new Map<number, string>() };
+  cluster.on('message', (_i: number, m: { index: number; echoes?: number; localPort?: number; late?: string }) => {
+    if (m.echoes !== undefined) r.echoes.set(m.index, m.echoes);
+    if (m.localPort !== undefined) r.ports.set(m.index, m.localPort);
+    if (m.late !== undefined) r.late.set(m.index, m.late);
+  });
+  return r;
+}
+
+/** Wait (polling every 20 ms) until `cond` holds or `ms` pass. */
+export async function until(cond: () => boolean, ms = 5_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond() && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
+}

@@ -1,0 +1,63 @@
+/**
+ * A byway cluster of two worker threads on one multi-queue TAP device (IFF_MULTI_QUEUE, a queue per worker), against
+ * the kernel on the device's other end: the kernel picks each flow's queue, byway computes nothing. A TCP and a
+ * UDP port are served by both workers, and each worker's outgoing connection to the kernel's echo server gets its
+ * answers, which land on either queue and hop to their owner when they land on the other one (without the hop
+ * neither worker's connection got an answer), also on a connection idle for 6 s.
+ */
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { startCluster, type Cluster } from '../../src/cluster/index.js';
+import { NetLab, describePrivileged, execIn, ipIn } from '../helpers/netns.js';
+import { count, reports, tcpClients, udpClients, until } from './clients.js';
+
+const FIXTURE = new URL('./fixtures/echo-worker.ts', import.meta.url);
+const BYWAY = '10.77.14.2';
+const KERNEL = '10.77.14.1';
+
+describePrivileged('byway cluster: two worker threads on a multi-queue TAP device', () => {
+  const lab = new NetLab();
+  let ns = '';
+  let cluster: Cluster | undefined;
+  let seen: ReturnType<typeof reports>;
+
+  beforeAll(async () => {
+    ns = lab.addNetns();
+    const tap = lab.addTap(ns, { multiQueue: true });
+    ipIn(ns, `addr add ${KERNEL}/24 dev ${tap}`);
+    lab.spawnIn(ns, process.execPath, ['-e', `const net=require('node:net');net.createServer((s)=>s.pipe(s)).listen(9000,'${KERNEL}');net.createServer((s)=>setTimeout(()=>s.write('late'),6000)).listen(9001,'${KERNEL}')`]);
+    for (let end = Date.now() + 5_000; Date.now() < end && !execIn(ns, 'ss', ['-ltn']).includes(':9000'); ) await new Promise((r) => setTimeout(r, 20));
+    cluster = await startCluster({ workers: 2, file: FIXTURE, driver: { kind: 'tap', name: tap, netns: ns }, address: `${BYWAY}/24`, data: { peer: KERNEL, port: 9000, late: 9001 } });
+    seen = reports(cluster);
+  }, 30_000);
+  afterAll(async () => {
+    await cluster?.close();
+    lab.destroy();
+  });
+
+  it("each worker's outgoing connection gets its answers (ports from its own slice)", async () => {
+    await until(() => (seen.echoes.get(0) ?? 0) > 3 && (seen.echoes.get(1) ?? 0) > 3, 10_000);
+    expect(seen.echoes.get(0)).toBeGreaterThan(3);
+    expect(seen.echoes.get(1)).toBeGreaterThan(3);
+    expect(seen.ports.get(0)).toBeLessThan(57344);
+    expect(seen.ports.get(1)).toBeGreaterThanOrEqual(57344);
+  });
+
+  it("a worker's connection idle for 6 s still gets the peer's bytes", async () => {
+    await until(() => seen.late.size === 2, 15_000);
+    expect(Object.fromEntries(seen.late)).toEqual({ 0: 'late', 1: 'late' });
+  }, 20_000);
+
+  it('a TCP port and a UDP port are served by both workers', async () => {
+    const tcp = await tcpClients(ns, BYWAY, 40);
+    expect(count(tcp, 'w0') + count(tcp, 'w1'), JSON.stringify(tcp)).toBe(40);
+    expect(count(tcp, 'w0')).toBeGreaterThan(3);
+    expect(count(tcp, 'w1')).toBeGreaterThan(3);
+    const udp = await udpClients(ns, BYWAY, 32);
+    expect(count(udp, 'w0') + count(udp, 'w1'), JSON.stringify(udp)).toBe(32);
+    expect(count(udp, 'w0')).toBeGreaterThan(2);
+    expect(count(udp, 'w1')).toBeGreaterThan(2);
+    const s = await cluster!.stats();
+    expect(s.total.tcp?.passiveOpens).toBe(40);
+    expect(s.workers[1]!.stats.arp.repliesSent).toBe(0); // worker 0 answers ARP; worker 1 learns from the relay
+  });
+});

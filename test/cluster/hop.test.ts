@@ -1,0 +1,62 @@
+/**
+ * The TAP cluster's hop (src/cluster/worker.ts): `sliceOwner` names the worker whose ephemeral slice a frame's
+ * destination port is in, and a relay with `divert` hands such frames to `relay` only, never to its own stack
+ * (which would answer another worker's segment with a reset).
+ */
+import { describe, expect, it } from 'vitest';
+import { sliceOwner } from '../../src/cluster/plan.js';
+import { relay } from '../../drivers/middleware/relay.js';
+import { memoryLink } from '../../drivers/memory/index.js';
+
+/** An Ethernet frame with an IPv4 header (IHL 5) and the first 4 bytes of a TCP or UDP header. */
+function frame(opts: { proto?: number; dport: number; frag?: number; etherType?: number }): Uint8Array {
+  const f = new Uint8Array(14 + 20 + 8);
+  f[12] = (opts.etherType ?? 0x0800) >> 8;
+  f[13] = (opts.etherType ?? 0x0800) & 0xff;
+  f[14] = 0x45;
+  f[20] = (opts.frag ?? 0) >> 8;
+  f[21] = (opts.frag ?? 0) & 0xff;
+  f[23] = opts.proto ?? 6;
+  f[36] = opts.dport >> 8;
+  f[37] = opts.dport & 0xff;
+  return f;
+}
+
+describe('sliceOwner', () => {
+  it('the owner of the slice for TCP and UDP to an ephemeral port; nothing for anything else', () => {
+    const spec = { workers: 2 };
+    expect(sliceOwner(spec, frame({ dport: 49152 }))).toBe(0);
+    expect(sliceOwner(spec, frame({ dport: 57343, proto: 17 }))).toBe(0);
+    expect(sliceOwner(spec, frame({ dport: 57344 }))).toBe(1);
+    expect(sliceOwner(spec, frame({ dport: 65535, proto: 17 }))).toBe(1);
+    expect(sliceOwner(spec, frame({ dport: 8080 }))).toBeUndefined(); // a service port: wherever the kernel put it
+    expect(sliceOwner(spec, frame({ dport: 60000, proto: 1 }))).toBeUndefined();
+    expect(sliceOwner(spec, frame({ dport: 60000, frag: 0x2000 }))).toBeUndefined();
+    expect(sliceOwner(spec, frame({ dport: 60000, etherType: 0x0806 }))).toBeUndefined();
+    expect(sliceOwner(spec, frame({ dport: 60000 }).subarray(0, 36))).toBeUndefined(); // too short: no port
+    expect(sliceOwner({ workers: 4 }, frame({ dport: 61440 }))).toBe(3);
+  });
+});
+
+describe('relay with divert', () => {
+  it('matched frames go to relay only; the others, and injected ones, to the stack', () => {
+    const [a, b] = memoryLink();
+    const relayed: number[] = [];
+    const r = relay(b, { match: (f) => sliceOwner({ workers: 2 }, f) === 1, divert: true, relay: (f) => relayed.push((f[36]! << 8) | f[37]!) });
+    const tx = (f: Uint8Array): void => {
+      const buf = a.txReserve(f.length)!;
+      buf.set(f);
+      a.txCommit(0, f.length);
+    };
+    tx(frame({ dport: 60000 }));
+    tx(frame({ dport: 50000 }));
+    tx(frame({ dport: 8080 }));
+    a.flush(0);
+    r.inject(frame({ dport: 61000 }));
+    const seen: number[] = [];
+    r.receive(0, 16, (f) => void seen.push((f[36]! << 8) | f[37]!));
+    expect(relayed).toEqual([60000]);
+    expect(seen).toEqual([61000, 50000, 8080]);
+    expect(r.counters).toEqual({ relayed: 1, injected: 1, dropped: 0 });
+  });
+});
