@@ -42,9 +42,15 @@ const shape = (s: net.Socket | Socket): Shape => ({
 });
 
 /** A server (byway's or node's) on `host`, a client to `to`: the shapes both ends see, and the echo. */
+/** node:net or a stack's net, typed loosely: the test reads the same members of both. */
+type NetLike = {
+  createServer(l: (c: net.Socket) => void): net.Server;
+  createConnection(o: { host: string; port: number }): net.Socket;
+};
+
 async function connectPair(
-  srv: { createServer: typeof net.createServer; createConnection: typeof net.createConnection },
-  cli: { createConnection: typeof net.createConnection },
+  srv: NetLike,
+  cli: Pick<NetLike, 'createConnection'>,
   listen: net.ListenOptions,
   to: string,
 ): Promise<{ server: Shape; client: Shape; serverAddress: unknown; echo: string }> {
@@ -70,9 +76,9 @@ async function connectPair(
 describe('stack.net over IPv6', () => {
   it('connects to an IPv6 literal: the shapes node:net shows on ::1', async () => {
     const [a, b] = pair(['fd00::1/64'], ['fd00::2/64']);
-    const byway = await connectPair(b.net, a.net, { port: 7000, host: '::' }, 'fd00::2');
+    const byway = await connectPair(b.net as unknown as NetLike, a.net as unknown as NetLike, { port: 7000, host: '::' }, 'fd00::2');
     expect(byway.echo).toBe('ping');
-    const kernel = await connectPair(net, net, { port: 0, host: '::' }, '::1');
+    const kernel = await connectPair(net as unknown as NetLike, net as unknown as NetLike, { port: 0, host: '::' }, '::1');
     const swap = (x: unknown, from: string, to: string): unknown => JSON.parse(JSON.stringify(x).replaceAll(from, to));
     // Same shapes, the addresses aside.
     expect(swap(swap(byway.server, 'fd00::2', '::1'), 'fd00::1', '::1')).toEqual(kernel.server);
@@ -84,8 +90,8 @@ describe('stack.net over IPv6', () => {
 
   it('a dual-stack `::` server shows IPv4 peers as ::ffff:a.b.c.d, as node:net does', async () => {
     const [a, b] = pair(['10.0.0.1/24', 'fd00::1/64'], ['10.0.0.2/24', 'fd00::2/64']);
-    const byway = await connectPair(b.net, a.net, { port: 7001 }, '10.0.0.2');
-    const kernel = await connectPair(net, net, { port: 0 }, '127.0.0.1');
+    const byway = await connectPair(b.net as unknown as NetLike, a.net as unknown as NetLike, { port: 7001 }, '10.0.0.2');
+    const kernel = await connectPair(net as unknown as NetLike, net as unknown as NetLike, { port: 0 }, '127.0.0.1');
     expect(byway.server).toEqual({
       local: { address: '::ffff:10.0.0.2', family: 'IPv6', port: 'number' },
       remote: { address: '::ffff:10.0.0.1', family: 'IPv6', port: 'number' },
