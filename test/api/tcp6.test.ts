@@ -150,6 +150,19 @@ describe('stack.net over IPv6', () => {
     expect(body).toBe('hello /six');
   });
 
+  it('connections() lists IPv6 connections with their addresses', async () => {
+    const [a, b] = pair(['fd00::1/64'], ['fd00::2/64']);
+    const server = b.net.createServer(() => {}).listen(7009);
+    closers.push(() => server.close());
+    await once(server, 'listening');
+    const c = a.net.createConnection(7009, 'fd00::2');
+    closers.push(() => c.destroy());
+    await once(c, 'connect');
+    expect(a.connections()).toEqual([
+      expect.objectContaining({ protocol: 'tcp', state: 'ESTABLISHED', localAddress: 'fd00::1', remoteAddress: 'fd00::2', remotePort: 7009 }),
+    ]);
+  });
+
   it('looks names up with family 6', async () => {
     const [a, b] = pair(['fd00::1/64'], ['fd00::2/64']);
     const server = b.net.createServer((c) => c.end('named')).listen(7003);
