@@ -106,3 +106,49 @@ describePrivileged('TCP over IPv6 between byway and the kernel, 100 MiB each way
     });
   }
 });
+
+describePrivileged('TCP over IPv6: a Packet Too Big from a Linux router lowers the connection MSS', () => {
+  const lab = new NetLab();
+  afterAll(async () => {
+    await lab.stopProcesses();
+    lab.destroy();
+  });
+
+  it('curl -6 behind a 1280-byte link fetches 10 MiB from byway: the router\'s Packet Too Big lowers the connection MSS (tcp.pmtuUpdates) and the path MTU to 1280', async () => {
+    expect(missing).toBeUndefined();
+    // byway -- TAP (MTU 1500) -- router namespace (forwarding) -- veth: 1280 on the router's end, 1500 on the
+    // client's, so the client announces MSS 1440 and only the router knows better.
+    const nsR = lab.addNetns();
+    const nsC = lab.addNetns();
+    const driver = openTap({ name: uniqueName('bw6r'), netns: nsR });
+    const tapDev = (driver as { ifname: string }).ifname;
+    const link = lab.addVeth(nsR, nsC);
+    ipIn(nsR, `link set ${link.a} mtu 1280`);
+    enableIpv6(nsR, tapDev);
+    enableIpv6(nsR, link.a);
+    enableIpv6(nsC, link.b);
+    execIn(nsR, 'sysctl', ['-qw', 'net.ipv6.conf.all.forwarding=1']);
+    ipIn(nsR, `-6 addr add fd7a:1::1/64 dev ${tapDev} nodad`);
+    ipIn(nsR, `-6 addr add fd7a:2::1/64 dev ${link.a} nodad`);
+    ipIn(nsC, `-6 addr add fd7a:2::2/64 dev ${link.b} nodad`);
+    ipIn(nsC, '-6 route add default via fd7a:2::1');
+    const stack = createStack({ driver, address: 'fd7a:1::2/64', gateway: 'fd7a:1::1' });
+    const data = payload('ten', deterministicBytes(10 * 1024 * 1024, 0x8201));
+    try {
+      await stack.ready();
+      const server = await startBywayHttp(stack, '::', 8090, [data]);
+      try {
+        const t = await curlGet(nsC, 'http://[fd7a:1::2]:8090/ten', 60_000, '-6 -g');
+        expect(t.status).toBe(200);
+        expect(t.sha256).toBe(data.sha256);
+      } finally {
+        server.close();
+      }
+      expect(stack.stats.icmpv6!.packetTooBig).toBeGreaterThanOrEqual(1);
+      expect(stack.stats.tcp!.pmtuUpdates).toBeGreaterThanOrEqual(1);
+      expect(stack.core.ipv6!.mtuFor(new Uint8Array([0xfd, 0x7a, 0, 2, ...new Array<number>(11).fill(0), 2]))).toBe(1280);
+    } finally {
+      stack.close();
+    }
+  }, 90_000);
+});
