@@ -11,15 +11,13 @@ import { openAfPacket } from '../../drivers/af-packet/index.js';
 import { openTap } from '../../drivers/tap/index.js';
 import { openAfXdp } from '../../drivers/af-xdp/index.js';
 import type { FrameDriver } from '../../drivers/types.js';
-import { NetLab, describePrivileged, execIn, ipIn, toolProblem, uniqueName } from '../helpers/netns.js';
+import { NetLab, describePrivileged, ipIn, toolProblem, uniqueName } from '../helpers/netns.js';
+import { enableIpv6, routedIpv6 } from './ipv6-lab.js';
 import { bywayHttpGet, curlGet, deterministicBytes, payload, startBywayHttp, startNginx, webRoot } from '../conformance/tools.js';
 
 const SIZE = 100 * 1024 * 1024;
 const DEADLINE_MS = 120_000;
 
-function enableIpv6(ns: string, dev: string): void {
-  execIn(ns, 'sysctl', ['-qw', `net.ipv6.conf.${dev}.disable_ipv6=0`]);
-}
 
 const missing = toolProblem(['curl', 'nginx']);
 
@@ -118,20 +116,7 @@ describePrivileged('TCP over IPv6: a Packet Too Big from a Linux router lowers t
     expect(missing).toBeUndefined();
     // byway -- TAP (MTU 1500) -- router namespace (forwarding) -- veth: 1280 on the router's end, 1500 on the
     // client's, so the client announces MSS 1440 and only the router knows better.
-    const nsR = lab.addNetns();
-    const nsC = lab.addNetns();
-    const driver = openTap({ name: uniqueName('bw6r'), netns: nsR });
-    const tapDev = (driver as { ifname: string }).ifname;
-    const link = lab.addVeth(nsR, nsC);
-    ipIn(nsR, `link set ${link.a} mtu 1280`);
-    enableIpv6(nsR, tapDev);
-    enableIpv6(nsR, link.a);
-    enableIpv6(nsC, link.b);
-    execIn(nsR, 'sysctl', ['-qw', 'net.ipv6.conf.all.forwarding=1']);
-    ipIn(nsR, `-6 addr add fd7a:1::1/64 dev ${tapDev} nodad`);
-    ipIn(nsR, `-6 addr add fd7a:2::1/64 dev ${link.a} nodad`);
-    ipIn(nsC, `-6 addr add fd7a:2::2/64 dev ${link.b} nodad`);
-    ipIn(nsC, '-6 route add default via fd7a:2::1');
+    const { driver, nsPeer: nsC } = routedIpv6(lab, 'fd7a:1', 'fd7a:2', { routerMtu: 1280, peerMtu: 1500 });
     const stack = createStack({ driver, address: 'fd7a:1::2/64', gateway: 'fd7a:1::1' });
     const data = payload('ten', deterministicBytes(10 * 1024 * 1024, 0x8201));
     try {
