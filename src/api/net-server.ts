@@ -112,7 +112,7 @@ export class Server extends EventEmitter {
         return true;
       } catch (err) {
         const code = systemCodeIn(err) ?? ((err as { code?: unknown }).code === undefined ? 'EINVAL' : undefined);
-        const e = code === undefined ? (err as Error) : uvSystemError(code, 'listen', o.host ?? '0.0.0.0', p);
+        const e = code === undefined ? (err as Error) : uvSystemError(code, 'listen', o.host ?? (this.stack.core.ipv6 !== undefined ? '::' : '0.0.0.0'), p);
         process.nextTick(() => this.emit('error', e));
         return false;
       }
