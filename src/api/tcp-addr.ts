@@ -7,7 +7,7 @@
  * system error) or Node's ERR_INVALID_IP_ADDRESS.
  */
 import { formatIpv4, parseIpv4 } from '../../protocols/ipv4/address.js';
-import { formatIpv6, mappedIpv4, parseIpv6WithZone } from '../../protocols/ipv6/address.js';
+import { formatIpv6, isMulticast, mappedIpv4, parseIpv6WithZone } from '../../protocols/ipv6/address.js';
 import { isIpv6Id } from '../../protocols/tcp/addr-ids.js';
 import type { TcpLayer } from '../../protocols/tcp/layer.js';
 import { BywayError } from '../../protocols/util/errors.js';
@@ -33,8 +33,8 @@ export function tcpEndpoint(tcp: TcpLayer, id: number, mapped: boolean): TcpEndp
 
 /**
  * The core's number for a destination or local address given as text (an IPv4 address, an IPv6 literal, an
- * IPv4-mapped IPv6 literal, which is IPv4 underneath). IPv6 on a stack without it: ENETUNREACH, as Linux answers
- * without an IPv6 route. 0.0.0.0/8 (the block IPv6 ids live in, never a destination) is refused with ENETUNREACH.
+ * IPv4-mapped IPv6 literal, which is IPv4 underneath). IPv6 on a stack without it, or a multicast address:
+ * ENETUNREACH, as Linux answers. 0.0.0.0/8 (the block IPv6 ids live in, never a destination) is refused with ENETUNREACH.
  */
 export function tcpAddressId(core: NetStack, text: string): number {
   const v4 = parseIpv4(text);
@@ -47,6 +47,7 @@ export function tcpAddressId(core: NetStack, text: string): number {
   const mapped = mappedIpv4(v6.address);
   if (mapped !== undefined) return tcpAddressId(core, formatIpv4(mapped));
   if (core.ipv6 === undefined || core.tcp === undefined) throw new BywayError('ENETUNREACH', `no IPv6 on this stack for ${text}`);
+  if (isMulticast(v6.address)) throw new BywayError('ENETUNREACH', `TCP does not go to a multicast address (${text})`);
   const id = core.tcp.addrs.intern(v6.address);
   if (id === 0) throw new BywayError('ENOBUFS', 'no address id free');
   return id;

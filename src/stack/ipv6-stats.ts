@@ -33,6 +33,8 @@ export interface Ipv6Stats {
   tcpBadChecksum: number;
   tcpMulticast: number;
   tcpNoAddressId: number;
+  /** TCP over IPv6 from the unspecified or an IPv4-mapped address: dropped. */
+  tcpBadSource: number;
   fragmentsSent: number;
   noRoute: number;
   /** No usable source address (every candidate tentative or duplicate). */
@@ -87,6 +89,7 @@ export function newIpv6Stats(reassembly: Ipv6ReassemblyStats): Ipv6Stats {
     tcpBadChecksum: 0,
     tcpMulticast: 0,
     tcpNoAddressId: 0,
+    tcpBadSource: 0,
     fragmentsSent: 0,
     noRoute: 0,
     noSource: 0,

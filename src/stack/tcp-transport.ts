@@ -91,7 +91,7 @@ export class TcpTransport implements Transport {
   }
 
   pathConfirmed(now: number, via: (dst: number) => boolean): void {
-    this.layer.pathConfirmed(now, via);
+    this.layer.pathConfirmed(now, (dst) => !isIpv6Id(dst) && via(dst)); // an ARP answer says nothing of IPv6 paths
   }
 
   private tcpHost(options: TcpTransportOptions): TcpHost {

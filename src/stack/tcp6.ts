@@ -22,7 +22,7 @@ import { IPV6_HEADER_LEN, NextHeader, writeIpv6Header } from '../../protocols/ip
 import { fillTcp6Checksum, verifyTcp6Checksum } from '../../protocols/ipv6/wire-l4.js';
 import { IPV6_MIN_MTU } from '../../protocols/ipv6/wire.js';
 import { read16, read32 } from '../../protocols/util/bytes.js';
-import type { Ipv6Address } from '../../protocols/ipv6/address.js';
+import { isIpv4Mapped, isUnspecified, type Ipv6Address } from '../../protocols/ipv6/address.js';
 import type { TcpLayer, TcpTxPacket } from '../../protocols/tcp/layer.js';
 import type { Ipv6Layer, Ipv6Tcp } from './ipv6.js';
 
@@ -61,6 +61,12 @@ export class Tcp6Bridge implements Ipv6Tcp {
 
   input(now: number, buf: Uint8Array, start: number, end: number, src: Ipv6Address, dst: Ipv6Address, trusted: boolean): void {
     const st = this.ip6.stats.ipv6;
+    // No connection is possible with the unspecified address, and an IPv4-mapped source over IPv6 is a spoof
+    // (Linux's tcp_v6_conn_request drops both).
+    if (isUnspecified(src) || isIpv4Mapped(src)) {
+      st.tcpBadSource++;
+      return;
+    }
     if (!trusted && !verifyTcp6Checksum(buf, start, end, src, dst)) {
       st.tcpBadChecksum++;
       this.layer.stats.segsIn++;

@@ -197,6 +197,9 @@ describe('stack.net over IPv6', () => {
     expect(() => b.net.createConnection({ port: 80, host: 'fd00::1', localAddress: 'fd00::zz' })).toThrowError(
       expect.objectContaining({ code: 'ERR_INVALID_IP_ADDRESS', name: 'TypeError' }),
     );
+    const multicast = b.net.createConnection({ port: 80, host: 'ff02::1' });
+    const [em] = await once(multicast, 'error');
+    expect(em).toMatchObject({ code: 'ENETUNREACH', syscall: 'connect', address: 'ff02::1' });
     const refused = b.net.createConnection({ port: 9, host: 'fd00::1' });
     const [e3] = await once(refused, 'error');
     expect(e3).toMatchObject({ code: 'ECONNREFUSED', syscall: 'connect', address: 'fd00::1', port: 9 });

@@ -8,6 +8,7 @@ import { faults } from '../../drivers/middleware/index.js';
 import { EtherType, emitEthernet } from '../../protocols/ethernet/wire.js';
 import { buildIcmpv6Error } from '../../protocols/icmpv6/errors.js';
 import { IPV6_HEADER_LEN, NextHeader, writeIpv6Header } from '../../protocols/ipv6/wire.js';
+import { fillTcp6Checksum } from '../../protocols/ipv6/wire-l4.js';
 import { write16, write32 } from '../../protocols/util/bytes.js';
 import type { TcpConnection } from '../../protocols/tcp/connection.js';
 import type { FrameDriver } from '../../drivers/types.js';
@@ -105,5 +106,34 @@ describe('NDP reachability confirmation from TCP', () => {
     }
     expect(nc.lookup(v6('fd00::2'))?.state).toBe('REACHABLE');
     expect(nc.stats.solicitationsSent).toBe(before);
+  });
+});
+
+describe('TCP over IPv6 input that no connection may come from', () => {
+  it('drops a SYN from the unspecified or an IPv4-mapped source, and one with a bad checksum, counting each', () => {
+    const p = makePair6(['fd00::1/64'], ['fd00::2/64']);
+    p.run(3_500);
+    p.b.tcp!.listen(0, 80, 4, { family: 6 });
+    const send = (src: string, corrupt = false): void => {
+      const seg = new Uint8Array(IPV6_HEADER_LEN + 20);
+      writeIpv6Header(seg, 0, v6(src), v6('fd00::2'), NextHeader.TCP, 20, 64);
+      seg.set([0x30, 0x39, 0, 80, 0, 0, 0, 1, 0, 0, 0, 0, 5 << 4, 0x02, 0xff, 0xff], IPV6_HEADER_LEN);
+      fillTcp6Checksum(seg, IPV6_HEADER_LEN, seg.length, v6(src), v6('fd00::2'));
+      if (corrupt) seg[IPV6_HEADER_LEN + 18] ^= 1;
+      const frame = p.da.txReserve(14 + seg.length)!;
+      emitEthernet({ dst: p.b.mac, src: p.a.mac, ethertype: EtherType.IPv6, vlan: undefined }, frame, 0);
+      frame.set(seg, 14);
+      p.da.txCommit(p.clock.now(), frame.length);
+      p.run(p.clock.now() + 10);
+    };
+    send('::');
+    send('::ffff:10.0.0.1');
+    expect(p.b.stats.ipv6!.tcpBadSource).toBe(2);
+    send('fd00::1', true);
+    expect(p.b.stats.ipv6!.tcpBadChecksum).toBe(1);
+    expect(p.b.stats.tcp!.badChecksum).toBe(1);
+    expect(p.b.stats.tcp!.passiveOpens).toBe(0);
+    send('fd00::1');
+    expect(p.b.stats.tcp!.passiveOpens).toBe(1); // the same SYN, well formed, is taken
   });
 });
