@@ -3,12 +3,13 @@
  * memory link: how many young-generation collections (scavenges) a 64-byte ping-pong causes, which sets the p99.9
  * of the ping-pong benchmark (each scavenge stalls one round trip; docs/performance-targets.md).
  *
- *   node --import tsx bench/udp-alloc.ts [--proto udp|tcp] [--n 200000] [--profile] [--waste BYTES]
+ *   node --import tsx bench/udp-alloc.ts [--proto udp|tcp] [--family 4|6] [--n 200000] [--profile] [--waste BYTES]
  *
  * udp: a dgram socket sends 64 B, the peer's 'message' listener sends it back. tcp: a net.Socket writes 64 B, the
  * server's 'data' listener writes it back (noDelay both ends); a round trip ends when 64 B are back.
  * After a warm-up of n/10 round trips (not counted), it prints the round trips' time and the collections seen by a
  * PerformanceObserver (scavenges and mark-compacts apart), per 100k round trips.
+ * --family 6: the two stacks talk over IPv6 only (fd00::1, fd00::2; DAD off), TCP or udp6.
  * --profile: bytes allocated per round trip, from the inspector's sampling heap profiler (every 128 bytes, objects
  *   later collected by scavenge or mark-compact included, so it counts garbage), by source file and by allocating
  *   function (top 25). The figure is the sampler's estimate: expect a few percent of noise.
@@ -35,18 +36,22 @@ function waste(): void {
   (globalThis as { wasteSink?: unknown }).wasteSink = new Array(wasteSlots).fill(0);
 }
 
+const six = arg('--family') === '6';
+const A = six ? 'fd00::1' : '10.0.0.1';
+const B = six ? 'fd00::2' : '10.0.0.2';
 const [da, db] = memoryLink();
-const a = createStack({ driver: da, address: '10.0.0.1/24', pollMode: 'event' });
-const b = createStack({ driver: db, address: '10.0.0.2/24', pollMode: 'event' });
+const ipv6 = six ? { dad: { dupAddrDetectTransmits: 0 } } : undefined;
+const a = createStack({ driver: da, address: six ? `${A}/64` : `${A}/24`, pollMode: 'event', ipv6 });
+const b = createStack({ driver: db, address: six ? `${B}/64` : `${B}/24`, pollMode: 'event', ipv6 });
 const msg = Buffer.alloc(64, 0x61);
 
 /** Sets up the echo and returns `start(rounds, done)`, which runs that many round trips then calls done. */
 async function setup(): Promise<{ start: (rounds: number, done: () => void) => void; close: () => Promise<void> }> {
   if (proto === 'udp') {
-    const sa = a.dgram.createSocket('udp4');
-    const sb = b.dgram.createSocket('udp4');
-    await new Promise<void>((r) => sb.bind(7000, '10.0.0.2', () => r()));
-    await new Promise<void>((r) => sa.bind(7001, '10.0.0.1', () => r()));
+    const sa = a.dgram.createSocket(six ? 'udp6' : 'udp4');
+    const sb = b.dgram.createSocket(six ? 'udp6' : 'udp4');
+    await new Promise<void>((r) => sb.bind(7000, B, () => r()));
+    await new Promise<void>((r) => sa.bind(7001, A, () => r()));
     sb.on('message', (m: Uint8Array, rinfo: { address: string; port: number }) => {
       if (wasteSlots > 0) waste();
       sb.send(m, rinfo.port, rinfo.address);
@@ -55,13 +60,13 @@ async function setup(): Promise<{ start: (rounds: number, done: () => void) => v
     let onDone = (): void => {};
     sa.on('message', () => {
       if (--left === 0) onDone();
-      else sa.send(msg, 7000, '10.0.0.2');
+      else sa.send(msg, 7000, B);
     });
     return {
       start(rounds, done) {
         left = rounds;
         onDone = done;
-        sa.send(msg, 7000, '10.0.0.2');
+        sa.send(msg, 7000, B);
       },
       async close() {
         sa.close();
@@ -75,8 +80,8 @@ async function setup(): Promise<{ start: (rounds: number, done: () => void) => v
       s.write(d);
     });
   });
-  await new Promise<void>((r) => server.listen(7000, '10.0.0.2', () => r()));
-  const c = a.net.createConnection({ port: 7000, host: '10.0.0.2', noDelay: true });
+  await new Promise<void>((r) => server.listen(7000, B, () => r()));
+  const c = a.net.createConnection({ port: 7000, host: B, noDelay: true });
   await new Promise<void>((r) => c.once('connect', () => r()));
   let left = 0;
   let got = 0;

@@ -53,6 +53,8 @@ export interface TcpConnHost {
   bufferAdjust(delta: number): void;
   /** Whether a FIN from shutdown/close may go out now (false: send it from the next poll; closeBurst). */
   finAllowed(): boolean;
+  /** An ACK acknowledged new data: the connection makes forward progress (RFC 4861 7.3.1's confirmation). */
+  connProgress(now: number, conn: TcpConnection): void;
 }
 
 /**
@@ -103,6 +105,11 @@ export interface TcpHost {
    * when the next hop answers.
    */
   negativeAdvice?(now: number, dst: number): void;
+  /**
+   * Optional: a connection to `dst` (an IPv6 id, addr-ids.ts) made forward progress: an ACK for new data. The host
+   * may confirm its neighbour reachable (RFC 4861 7.3.1) without a solicitation.
+   */
+  forwardProgress?(now: number, dst: number): void;
 }
 
 export interface ConnectOpts {

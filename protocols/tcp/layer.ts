@@ -11,7 +11,8 @@ import { BywayError } from '../util/errors.js';
 import { computeIsn, cubic, synCookieDecode, synCookieEncode, type ByteRing } from './parts.js';
 import { TcpConnection, type TcpState } from './connection.js';
 import type { ConnectOpts, TcpConnHost, TcpHost } from './host.js';
-import { TcpListener } from './listener.js';
+import { TcpListener, familyMask, type ListenFamily } from './listener.js';
+import { Ipv6AddressIds, isIpv6Id } from './addr-ids.js';
 import { PortTable } from './ports.js';
 import type { TxResult } from './host.js';
 import { TX_BUSY, TX_DROPPED, TX_SENT } from './conn-common.js';
@@ -37,7 +38,8 @@ import {
 export type { TcpOptions } from './options.js';
 export type { TcpConnectionView } from './time-wait.js';
 export type { TcpHost, TcpTxPacket, ConnectOpts } from './host.js';
-export { TcpListener } from './listener.js';
+export { TcpListener, type ListenFamily } from './listener.js';
+export { Ipv6AddressIds, isIpv6Id } from './addr-ids.js';
 
 /** The payload of a segment without data (a pure ACK, a SYN): shared, so none costs a view. */
 const NO_PAYLOAD = new Uint8Array(0);
@@ -78,6 +80,8 @@ export class TcpLayer {
    * layer's own public surface stays its API (the callbacks below are private).
    */
   private readonly inner: TcpConnHost & TimeWaitHost;
+  /** IPv6 addresses interned as ids the core keys by like IPv4 numbers (addr-ids.ts). */
+  readonly addrs: Ipv6AddressIds;
 
   constructor(
     private readonly host: TcpHost,
@@ -108,6 +112,9 @@ export class TcpLayer {
       bufferAllowed: (bytes) => limits.bufferAllowed(bytes),
       bufferAdjust: (delta) => limits.bufferAdjust(delta),
       finAllowed: () => limits.finAllowed(),
+      connProgress: (now, conn) => {
+        if (isIpv6Id(conn.remoteIp)) this.host.forwardProgress?.(now, conn.remoteIp);
+      },
       emitHeader: (now, src, dst, f) => this.emitHeader(now, src, dst, f),
       timeWaitReleased: (localPort) => this.ports.release(localPort),
     };
@@ -117,19 +124,43 @@ export class TcpLayer {
     this.inner = inner as TcpConnHost & TimeWaitHost;
     this.tw = new TimeWaitTable(this.inner, k);
     this.ports = new PortTable(host, k, options.rng.nextU32() & 0xffff);
+    const k6 = new Uint8Array(16);
+    for (let i = 0; i < 16; i++) k6[i] = options.rng.nextU32() & 0xff;
+    this.addrs = new Ipv6AddressIds(k6, (mark) => this.markAddresses(mark));
+  }
+
+  /** Every address number the layer holds (connections, TIME-WAIT records, listeners): for the IPv6 id sweep. */
+  private markAddresses(mark: (id: number) => void): void {
+    for (const [remoteIp, m] of this.conns) {
+      mark(remoteIp);
+      for (const head of m.values()) for (let c: TcpConnection | undefined = head; c; c = this.chain.get(c)) mark(c.localIp);
+    }
+    for (const r of this.tw.rows()) {
+      mark(r.localIp);
+      mark(r.remoteIp);
+    }
+    for (const list of this.listeners.values()) for (const l of list) mark(l.localIp);
   }
 
   // ======================================================================================== API
 
-  listen(localIp: number, port: number, backlog: number, opts?: { synQueueLimit?: number }): TcpListener {
+  /**
+   * Listen on localIp:port (0: every address). `family` says which families a wildcard listener takes: 4 (the
+   * default, 0.0.0.0), 6 (`::` with IPV6_V6ONLY) or 46 (`::`, dual-stack, as Linux's default); a listener on one
+   * address takes that address's family. Two listeners on a port conflict (EADDRINUSE) when their families meet
+   * and either is a wildcard or both have the same address (Linux's bind rules between the families).
+   */
+  listen(localIp: number, port: number, backlog: number, opts?: { synQueueLimit?: number; family?: ListenFamily }): TcpListener {
     if (!Number.isInteger(port) || port <= 0 || port > 0xffff) throw new BywayError('EINVAL', `bad port ${port}`);
     if (!Number.isInteger(backlog) || backlog < 1) throw new BywayError('EINVAL', `bad backlog ${backlog}`);
     const list = this.listeners.get(port) ?? [];
-    if (list.some((l) => l.localIp === localIp || l.localIp === 0 || localIp === 0)) {
+    const family: ListenFamily = localIp !== 0 ? (isIpv6Id(localIp) ? 6 : 4) : (opts?.family ?? 4);
+    const mask = familyMask(family);
+    if (list.some((l) => (l.mask & mask) !== 0 && (l.localIp === localIp || l.localIp === 0 || localIp === 0))) {
       throw new BywayError('EADDRINUSE', `port ${port} is already listening`);
     }
     if (!this.ports.acquire(port)) throw new BywayError('EADDRINUSE', `port ${port} is held by the host's TCP`);
-    const l = new TcpListener(this, localIp >>> 0, port, backlog, opts?.synQueueLimit ?? this.opts.synQueueLimit);
+    const l = new TcpListener(this, localIp >>> 0, port, backlog, opts?.synQueueLimit ?? this.opts.synQueueLimit, family);
     list.push(l);
     this.listeners.set(port, list);
     return l;
@@ -159,7 +190,8 @@ export class TcpLayer {
     if (opts.localPort !== undefined) {
       localPort = opts.localPort;
       // As Linux's bind(): a port a listener holds (on this address or the wildcard) is not free for a client.
-      if (this.listeners.get(localPort)?.some((l) => l.localIp === 0 || l.localIp === localIp)) {
+      const fam = isIpv6Id(localIp) ? 2 : 1;
+      if (this.listeners.get(localPort)?.some((l) => (l.mask & fam) !== 0 && (l.localIp === 0 || l.localIp === localIp))) {
         throw new BywayError('EADDRINUSE', `port ${localPort} has a listener`);
       }
       const old = this.lookup(localIp, localPort, remoteIp, remotePort);
@@ -176,7 +208,7 @@ export class TcpLayer {
       }
       if (!this.ports.acquire(localPort)) throw new BywayError('EADDRINUSE', `port ${localPort} is held by the host's TCP`);
     } else {
-      localPort = this.ports.ephemeral(this.opts.ephemeralLow, this.opts.ephemeralHigh, localIp, remoteIp, remotePort, (port) =>
+      localPort = this.ports.ephemeral(this.opts.ephemeralLow, this.opts.ephemeralHigh, this.addrs.hashWord(localIp), this.addrs.hashWord(remoteIp), remotePort, (port) =>
         this.lookup(localIp, port, remoteIp, remotePort) !== undefined || this.tw.find(localIp, port, remoteIp, remotePort) >= 0 || this.listeners.has(port),
       );
     }
@@ -335,7 +367,7 @@ export class TcpLayer {
     const peerMss = syn.mss !== undefined && syn.mss > 0 ? syn.mss : 536;
     const wsOk = tsOk && o.windowScaling && syn.wscale !== undefined;
     const sackOk = tsOk && o.sack && syn.sackPermitted;
-    const c = synCookieEncode(o.cookieKey, dst, syn.dstPort, src, syn.srcPort, syn.seq, Math.min(peerMss, clamp), now, {
+    const c = synCookieEncode(o.cookieKey, this.addrs.hashWord(dst), syn.dstPort, this.addrs.hashWord(src), syn.srcPort, syn.seq, Math.min(peerMss, clamp), now, {
       wscale: wsOk ? syn.wscale : undefined,
       sackOk,
       tsOk,
@@ -360,7 +392,7 @@ export class TcpLayer {
 
   private cookieAck(now: number, l: TcpListener, src: number, dst: number, f: TcpFields, payload: Uint8Array): boolean {
     const o = this.opts;
-    const res = synCookieDecode(o.cookieKey, dst, f.dstPort, src, f.srcPort, seqAdd(f.seq, -1), seqAdd(f.ack, -1), now, f.tsEcr);
+    const res = synCookieDecode(o.cookieKey, this.addrs.hashWord(dst), f.dstPort, this.addrs.hashWord(src), f.srcPort, seqAdd(f.seq, -1), seqAdd(f.ack, -1), now, f.tsEcr);
     if (!res) {
       this.stats.synCookiesFailed++;
       return false;
@@ -752,9 +784,10 @@ export class TcpLayer {
     const list = this.listeners.get(port);
     if (!list) return undefined;
     let any: TcpListener | undefined;
+    const fam = isIpv6Id(localIp) ? 2 : 1;
     for (const l of list) {
       if (l.localIp === localIp) return l;
-      if (l.localIp === 0) any = l;
+      if (l.localIp === 0 && (l.mask & fam) !== 0) any = l;
     }
     return any;
   }
@@ -762,6 +795,6 @@ export class TcpLayer {
   private isnFor(localIp: number, localPort: number, remoteIp: number, remotePort: number, now: number): number {
     const f = this.opts.isn;
     if (f) return f(localIp, localPort, remoteIp, remotePort, now) | 0;
-    return computeIsn(this.opts.isnKey, localIp, localPort, remoteIp, remotePort, now) | 0;
+    return computeIsn(this.opts.isnKey, this.addrs.hashWord(localIp), localPort, this.addrs.hashWord(remoteIp), remotePort, now) | 0;
   }
 }

@@ -6,6 +6,14 @@
 import type { TcpConnection } from './connection.js';
 import type { TcpLayer } from './layer.js';
 
+/** The families a listener takes: 4 IPv4, 6 IPv6, 46 both (a dual-stack `::` listener). */
+export type ListenFamily = 4 | 6 | 46;
+
+/** A family as a bit (1 IPv4, 2 IPv6), and a ListenFamily as a mask of them. */
+export function familyMask(f: ListenFamily): number {
+  return f === 4 ? 1 : f === 6 ? 2 : 3;
+}
+
 export class TcpListener {
   /** Called for each connection that reaches ESTABLISHED, instead of queueing it for accept(). */
   onConnection: ((conn: TcpConnection) => void) | undefined = undefined;
@@ -28,7 +36,13 @@ export class TcpListener {
     readonly port: number,
     readonly backlog: number,
     readonly synQueueLimit: number,
-  ) {}
+    readonly family: ListenFamily = 4,
+  ) {
+    this.mask = familyMask(family);
+  }
+
+  /** familyMask(family): 1 takes IPv4, 2 IPv6. */
+  readonly mask: number;
 
   /** The next established connection, or undefined. */
   accept(): TcpConnection | undefined {

@@ -1,9 +1,9 @@
 /**
  * Host names as node:net and node:dgram resolve them: an IPv4 literal is taken as is (on a later tick, as
  * dns.lookup answers a literal), anything else goes to the `lookup` function (default dns.lookup, the system
- * resolver) with `{ family: 4, hints }`: TCP on the bypass path is IPv4 only, so a name is asked for its IPv4
- * address unless the caller's `family` says 6 (a TCP connect then hands an IPv6 answer to the path strategy: the
- * kernel path carries it, the bypass path refuses it); a udp6 socket asks for an IPv6 one (`resolveHost6`).
+ * resolver) with `{ family: 4, hints }`: a name is asked for its IPv4 address unless the caller's `family` says 6;
+ * a TCP connect or listen (`ipv6`) takes an IPv6 literal or answer too (family 6, ip 0: the caller parses it); a
+ * udp6 socket asks for an IPv6 one (`resolveHost6`).
  * Errors are the lookup's own (dns.lookup's ENOTFOUND carries `hostname`); an answer that is not an IPv4 address
  * fails with ERR_INVALID_IP_ADDRESS, as Node's net does for a lookup that returns garbage.
  */
@@ -36,6 +36,10 @@ export function resolveHost(
     return;
   }
   const { ipv6, ...asked } = options;
+  if (ipv6 && parseIpv6WithZone(host) !== undefined) {
+    process.nextTick(cb, null, 0, host, 6);
+    return;
+  }
   lookup(host, { ...asked, family: asked.family || 4, all: false }, (err, address) => {
     if (err) {
       cb(err, 0, '', 4);

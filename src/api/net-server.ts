@@ -7,8 +7,9 @@ import net from 'node:net';
 import dns from 'node:dns';
 import { EventEmitter } from 'node:events';
 import { BywayError } from '../../protocols/util/errors.js';
-import { formatIpv4, parseIpv4 } from '../../protocols/ipv4/address.js';
-import type { TcpListener } from '../../protocols/tcp/layer.js';
+import { parseIpv4 } from '../../protocols/ipv4/address.js';
+import { isIpv6Id, type ListenFamily, type TcpListener } from '../../protocols/tcp/layer.js';
+import { ownTcpAddress, tcpEndpoint, type TcpFamily } from './tcp-addr.js';
 import type { Path } from './path.js';
 import type { StackInternals } from './internals.js';
 import { systemCodeIn, uvSystemError } from './system-error.js';
@@ -37,6 +38,8 @@ export interface ListenOptions {
   signal?: AbortSignal;
   /** Resolves a host name given as `host` (default dns.lookup). */
   lookup?: LookupFunction;
+  /** On `::` (or no host): IPv6 connections only (IPV6_V6ONLY); by default `::` takes IPv4 ones too, as Node's. */
+  ipv6Only?: boolean;
 }
 
 
@@ -87,7 +90,7 @@ export class Server extends EventEmitter {
     if (o.host !== undefined && o.host !== null && !net.isIP(o.host)) {
       // A host name: resolved first (lookup option or dns.lookup), then listened on as an address.
       const host = o.host;
-      resolveHost(o.lookup ?? (dns.lookup as unknown as LookupFunction), host, {}, (err, _ip, address) => {
+      resolveHost(o.lookup ?? (dns.lookup as unknown as LookupFunction), host, { ipv6: true }, (err, _ip, address) => {
         if (err) {
           this.emit('error', err);
           return;
@@ -105,11 +108,11 @@ export class Server extends EventEmitter {
     const bypassAfterKernel = port === 0 && paths.includes('bypass') && paths.includes('kernel');
     const bypass = (p: number): boolean => {
       try {
-        this.listenBypass(p, o.host, backlog);
+        this.listenBypass(p, o.host, backlog, o.ipv6Only === true);
         return true;
       } catch (err) {
         const code = systemCodeIn(err) ?? ((err as { code?: unknown }).code === undefined ? 'EINVAL' : undefined);
-        const e = code === undefined ? (err as Error) : uvSystemError(code, 'listen', o.host ?? '0.0.0.0', p);
+        const e = code === undefined ? (err as Error) : uvSystemError(code, 'listen', o.host ?? (this.stack.core.ipv6 !== undefined ? '::' : '0.0.0.0'), p);
         process.nextTick(() => this.emit('error', e));
         return false;
       }
@@ -155,8 +158,12 @@ export class Server extends EventEmitter {
     return this;
   }
 
-  address(): { address: string; family: 'IPv4'; port: number } | null {
-    if (this.listener) return { address: formatIpv4(this.listener.localIp), family: 'IPv4', port: this.listener.port };
+  address(): { address: string; family: TcpFamily; port: number } | null {
+    const l = this.listener;
+    if (l) {
+      if (l.localIp === 0) return l.family === 4 ? { address: '0.0.0.0', family: 'IPv4', port: l.port } : { address: '::', family: 'IPv6', port: l.port };
+      return { ...tcpEndpoint(this.stack.core.tcp!, l.localIp, false), port: l.port };
+    }
     const a = this.kernel?.address();
     return a && typeof a === 'object' ? (a as { address: string; family: 'IPv4'; port: number }) : null;
   }
@@ -221,26 +228,26 @@ export class Server extends EventEmitter {
     }
   }
 
-  private listenBypass(port: number, host: string | undefined, backlog: number): void {
+  private listenBypass(port: number, host: string | undefined, backlog: number, ipv6Only: boolean): void {
     const tcp = this.stack.core.tcp;
     if (tcp === undefined) throw new BywayError('ERR_BYPASS_UNSUPPORTED', 'this stack was built without TCP');
     let ip = 0;
-    // '::' (dual-stack on Linux) takes IPv4 connections on every address: the bypass path's, which has no TCP over
-    // IPv6 yet; another IPv6 address fails as an IPv6 literal given to connect() does.
+    // No host, or '::': every address, both families unless ipv6Only (Linux's dual-stack default, as Node's
+    // servers); on a stack without IPv6, IPv4 only ('0.0.0.0', as Node on a host without IPv6).
+    let family: ListenFamily = this.stack.core.ipv6 !== undefined && host !== '0.0.0.0' ? (ipv6Only ? 6 : 46) : 4;
     if (host !== undefined && host !== '0.0.0.0' && host !== '::') {
-      const parsed = parseIpv4(host);
-      if (parsed === undefined) throw nodeError(TypeError, 'ERR_INVALID_IP_ADDRESS', `Invalid IP address: ${host}`);
-      if (!this.stack.core.isLocalAddress(parsed)) throw new BywayError('EADDRNOTAVAIL', `${host} is not one of this stack's addresses`);
-      ip = parsed;
+      ip = ownTcpAddress(this.stack.core, host);
+      family = isIpv6Id(ip) ? 6 : 4;
     }
+    const opts = { family };
     let listener: TcpListener | undefined;
-    if (port !== 0) listener = tcp.listen(ip, port, backlog);
+    if (port !== 0) listener = tcp.listen(ip, port, backlog, opts);
     else {
       // An ephemeral listening port, like bind(0): random probes in the dynamic range.
       for (let tries = 0; tries < 64 && listener === undefined; tries++) {
         const p = 49152 + Math.floor(Math.random() * 16384);
         try {
-          listener = tcp.listen(ip, p, backlog);
+          listener = tcp.listen(ip, p, backlog, opts);
         } catch (err) {
           if ((err as BywayError).code !== 'EADDRINUSE') throw err;
         }
@@ -249,15 +256,20 @@ export class Server extends EventEmitter {
     }
     this.listener = listener;
     this.stack.track(this.trackHandle);
+    // Node's sockets from a dual-stack server show IPv4 peers as ::ffff:a.b.c.d.
+    const mapped = family === 46;
     listener.onConnection = (conn) => {
       if (this.maxConnections !== undefined && this.sockets.size >= this.maxConnections) {
         conn.abort(this.stack.clock.now());
         this.stack.poke();
-        this.emit('drop', { localAddress: formatIpv4(conn.localIp), localPort: conn.localPort, localFamily: 'IPv4', remoteAddress: formatIpv4(conn.remoteIp), remotePort: conn.remotePort, remoteFamily: 'IPv4' });
+        const local = tcpEndpoint(tcp, conn.localIp, mapped);
+        const remote = tcpEndpoint(tcp, conn.remoteIp, mapped);
+        this.emit('drop', { localAddress: local.address, localPort: conn.localPort, localFamily: local.family, remoteAddress: remote.address, remotePort: conn.remotePort, remoteFamily: remote.family });
         return;
       }
       // An instance of the stack's net.Socket (instanceof it, its prototype patches apply), as node:net's are.
       const sock = Reflect.construct(Socket, [this.stack, { allowHalfOpen: this.options.allowHalfOpen }, conn], this.socketClass ?? Socket) as Socket;
+      if (mapped) sock.mapIpv4();
       if (this.options.noDelay) sock.setNoDelay(true);
       if (this.options.keepAlive) sock.setKeepAlive(true, this.options.keepAliveInitialDelay ?? 0);
       if (this.options.pauseOnConnect) sock.pause();

@@ -14,7 +14,7 @@ import net from 'node:net';
 import dns from 'node:dns';
 import { Duplex, addAbortSignal } from 'node:stream';
 import { BywayError, type SystemErrorCode } from '../../protocols/util/errors.js';
-import { formatIpv4, parseIpv4 } from '../../protocols/ipv4/address.js';
+import { formatIpv4 } from '../../protocols/ipv4/address.js';
 import type { TcpConnection } from '../../protocols/tcp/connection.js';
 import type { Path } from './path.js';
 import type { StackInternals } from './internals.js';
@@ -23,6 +23,7 @@ import { systemCodeIn, systemError } from './system-error.js';
 import { invalidArgType, invalidArgValue, missingArgs, nodeError, outOfRange, validateFunction, validatePort } from './errors.js';
 import { resolveHost, type LookupFunction } from './lookup.js';
 import { KernelLeg } from './kernel-leg.js';
+import { ownTcpAddress, tcpAddressId, tcpEndpoint, type TcpFamily } from './tcp-addr.js';
 export type { NodeSystemError } from './system-error.js';
 
 export interface SocketConstructorOptions {
@@ -93,7 +94,9 @@ export class Socket extends Duplex implements Deferred {
   private noDelay: boolean | undefined;
   private keepAlive: { on: boolean; delay: number } | undefined;
   /** The peer, once connected (node:net's _peername: kept after close). */
-  private remote: { address: string; port: number } | undefined;
+  private remote: { address: string; port: number; family: TcpFamily } | undefined;
+  /** Accepted by a dual-stack `::` listener: IPv4 addresses show as ::ffff:a.b.c.d, family IPv6 (as Node's). */
+  private mapped = false;
   /** Where connect() is going (for its errors: 'connect ECONNREFUSED 10.0.0.2:80'). */
   private target: { address: string; port: number } | undefined;
   private readonly onread: OnRead | undefined;
@@ -167,7 +170,7 @@ export class Socket extends Duplex implements Deferred {
     const attempt = ++this.attempt;
     const literal = net.isIP(host) !== 0;
     const lookup = options.lookup ?? (dns.lookup as unknown as LookupFunction);
-    resolveHost(lookup, host, { family: options.family, hints: options.hints, ipv6: this.routeAfterLookup !== undefined }, (err, ip, address, family) => {
+    resolveHost(lookup, host, { family: options.family, hints: options.hints, ipv6: true }, (err, ip, address, family) => {
       if (!literal) this.emit('lookup', err, address || undefined, err ? undefined : family, host);
       if (!this.connecting || attempt !== this.attempt) return; // destroyed (or reconnected) meanwhile
       if (err) {
@@ -175,9 +178,7 @@ export class Socket extends Duplex implements Deferred {
         return;
       }
       if (this.routeAfterLookup?.(address) === 'kernel') this.connectKernel(address, port, localAddress, localPort);
-      // No TCP over IPv6 on the bypass path yet: what an IPv6 literal given to stack.net gets (docs/api.md).
-      else if (family === 6) this.destroy(nodeError(TypeError, 'ERR_INVALID_IP_ADDRESS', `Invalid IP address: ${address}`));
-      else this.connectTo(ip, port, localAddress, localPort);
+      else this.connectTo(family === 6 ? undefined : ip, address, port, localAddress, localPort);
     });
     return this;
   }
@@ -210,27 +211,27 @@ export class Socket extends Duplex implements Deferred {
     if (this.destroyed || !this.connecting) return;
     this.connecting = false;
     const sock = this.leg!.sock;
-    this.remote = { address: sock.remoteAddress!, port: sock.remotePort! };
+    this.remote = { address: sock.remoteAddress!, port: sock.remotePort!, family: sock.remoteFamily === 'IPv6' ? 'IPv6' : 'IPv4' };
     this.touch();
     this.emit('connect');
     this.emit('ready');
     if (!this.isPaused()) this.read(0);
   }
 
-  /** The second half of connect(), once the host is an address. */
-  private connectTo(ip: number, port: number, localAddress: string | undefined, localPort: number | undefined): void {
-    const address = formatIpv4(ip);
+  /** The second half of connect(), once the host is an address (`ip` for IPv4; an IPv6 one is parsed here). */
+  private connectTo(ip: number | undefined, text: string, port: number, localAddress: string | undefined, localPort: number | undefined): void {
+    const address = ip === undefined ? text : formatIpv4(ip);
     this.target = { address, port };
     let localIp: number | undefined;
     const tcp = this.stack.core.tcp;
     let conn: TcpConnection;
     try {
       if (tcp === undefined) throw new BywayError('ERR_BYPASS_UNSUPPORTED', 'this stack was built without TCP');
+      const dst = ip ?? tcpAddressId(this.stack.core, text);
       if (localAddress !== undefined) {
-        localIp = parseIpv4(localAddress);
-        if (localIp === undefined || !this.stack.core.isLocalAddress(localIp)) throw new BywayError('EADDRNOTAVAIL', 'address not available');
+        localIp = ownTcpAddress(this.stack.core, localAddress);
       }
-      conn = tcp.connect(this.stack.clock.now(), ip, port, { localIp, localPort: localPort || undefined, noDelay: this.noDelay });
+      conn = tcp.connect(this.stack.clock.now(), dst, port, { localIp, localPort: localPort || undefined, noDelay: this.noDelay });
     } catch (err) {
       // A system code (or none) becomes Node's system error; an ERR_ one (misuse) is thrown on as it is.
       const code = systemCodeIn(err) ?? ((err as { code?: unknown }).code === undefined ? 'EINVAL' : undefined);
@@ -251,6 +252,7 @@ export class Socket extends Duplex implements Deferred {
   private reset(): void {
     this.conn = undefined;
     this.remote = undefined;
+    this.mapped = false;
     this.wantRead = false;
     this.endPushed = false;
     this.coreClosed = false;
@@ -290,15 +292,31 @@ export class Socket extends Duplex implements Deferred {
     return this;
   }
 
-  address(): { address: string; family: 'IPv4'; port: number } | Record<string, never> {
-    if (this.leg !== undefined) return this.leg.sock.address() as { address: string; family: 'IPv4'; port: number };
+  address(): { address: string; family: TcpFamily; port: number } | Record<string, never> {
+    if (this.leg !== undefined) return this.leg.sock.address() as { address: string; family: TcpFamily; port: number };
     if (this.conn === undefined) return {};
-    return { address: formatIpv4(this.conn.localIp), family: 'IPv4', port: this.conn.localPort };
+    return { ...this.localEndpoint(this.conn), port: this.conn.localPort };
+  }
+
+  private localEndpoint(conn: TcpConnection): { address: string; family: TcpFamily } {
+    const tcp = this.stack.core.tcp;
+    return tcp === undefined ? { address: formatIpv4(conn.localIp), family: 'IPv4' } : tcpEndpoint(tcp, conn.localIp, this.mapped);
+  }
+
+  private remoteOf(conn: TcpConnection): { address: string; port: number; family: TcpFamily } {
+    const tcp = this.stack.core.tcp!;
+    return { ...tcpEndpoint(tcp, conn.remoteIp, this.mapped), port: conn.remotePort };
+  }
+
+  /** @internal accepted by a dual-stack `::` listener: IPv4 addresses as ::ffff:a.b.c.d (before 'connection'). */
+  mapIpv4(): void {
+    this.mapped = true;
+    if (this.conn !== undefined && this.remote !== undefined) this.remote = this.remoteOf(this.conn);
   }
 
   get localAddress(): string | undefined {
     if (this.leg !== undefined) return this.leg.sock.localAddress;
-    return this.conn ? formatIpv4(this.conn.localIp) : undefined;
+    return this.conn ? this.localEndpoint(this.conn).address : undefined;
   }
   get localPort(): number | undefined {
     if (this.leg !== undefined) return this.leg.sock.localPort;
@@ -306,7 +324,7 @@ export class Socket extends Duplex implements Deferred {
   }
   get localFamily(): string | undefined {
     if (this.leg !== undefined) return this.leg.sock.localFamily;
-    return this.conn ? 'IPv4' : undefined;
+    return this.conn ? this.localEndpoint(this.conn).family : undefined;
   }
   get remoteAddress(): string | undefined {
     return this.remote?.address;
@@ -315,7 +333,7 @@ export class Socket extends Duplex implements Deferred {
     return this.remote?.port;
   }
   get remoteFamily(): string | undefined {
-    return this.remote ? 'IPv4' : undefined;
+    return this.remote?.family;
   }
   get bytesRead(): number {
     return this.bytesIn;
@@ -327,11 +345,11 @@ export class Socket extends Duplex implements Deferred {
   // node:net's internal members that libraries call: node:net's own (above this class in the prototype chain,
   // see the end of this file) read a kernel handle. _writev is absent, as on a plain Duplex (one write at a time).
   /** @internal node:net's peer name ({} before connect), as http and tls read it. */
-  _getpeername(): { address: string; family: 'IPv4'; port: number } | Record<string, never> {
-    return this.remote === undefined ? {} : { address: this.remote.address, family: 'IPv4', port: this.remote.port };
+  _getpeername(): { address: string; family: TcpFamily; port: number } | Record<string, never> {
+    return this.remote === undefined ? {} : { address: this.remote.address, family: this.remote.family, port: this.remote.port };
   }
   /** @internal node:net's local name. */
-  _getsockname(): { address: string; family: 'IPv4'; port: number } | Record<string, never> {
+  _getsockname(): { address: string; family: TcpFamily; port: number } | Record<string, never> {
     return this.address();
   }
   /** @internal node:net's activity mark: restart the idle timer (http's parser calls it on every chunk). */
@@ -542,7 +560,7 @@ export class Socket extends Duplex implements Deferred {
     if (conn.state === 'ESTABLISHED' || conn.state === 'CLOSE-WAIT') {
       // An accepted connection: already open.
       this.connecting = false;
-      this.remote = { address: formatIpv4(conn.remoteIp), port: conn.remotePort };
+      this.remote = this.remoteOf(conn);
       this.applyOptions();
     }
     if (this.wqChunk || this.finalCb) this.flushWrites();
@@ -565,7 +583,7 @@ export class Socket extends Duplex implements Deferred {
     if (ev & EV_CONNECT && this.connecting) {
       this.connecting = false;
       const conn = this.conn!;
-      this.remote = { address: formatIpv4(conn.remoteIp), port: conn.remotePort };
+      this.remote = this.remoteOf(conn);
       this.applyOptions();
       this.touch();
       // As node:net's afterConnect: start reading unless paused (onread reads from the start).

@@ -8,6 +8,7 @@
  * whole stack is (stack.unref()). The poll loop and the driver's readiness watch are unref'd; one ref'd interval
  * handle stands for all active objects, which report changes one at a time (refChanged).
  */
+import { tcpEndpoint } from './tcp-addr.js';
 import dns from 'node:dns';
 import type { FrameDriver } from '../../drivers/types.js';
 import { BywayError } from '../../protocols/util/errors.js';
@@ -253,13 +254,14 @@ export class Stack {
   /** Every TCP connection of the bypass path with its info record (state, RTT, cwnd, retransmits...). */
   connections(): ConnectionRow[] {
     const rows: ConnectionRow[] = [];
-    for (const c of this.core.tcp?.connections() ?? []) {
+    const tcp = this.core.tcp;
+    for (const c of tcp?.connections() ?? []) {
       rows.push({
         protocol: 'tcp',
         state: c.state,
-        localAddress: formatIpv4(c.localIp),
+        localAddress: tcpEndpoint(tcp!, c.localIp, false).address,
         localPort: c.localPort,
-        remoteAddress: formatIpv4(c.remoteIp),
+        remoteAddress: tcpEndpoint(tcp!, c.remoteIp, false).address,
         remotePort: c.remotePort,
         info: c.info(),
       });

@@ -23,8 +23,18 @@ export interface Ipv6Stats {
   /** Packets answered with a parameter problem (bad extension header, unknown next header, bad fragment). */
   paramProblems: number;
   unknownProtocol: number;
-  /** TCP over IPv6: dropped until stage 2 of issue #18. */
+  /** TCP over IPv6 to a stack without TCP (`tcp: false`): dropped. */
   tcpNotSupported: number;
+  /** TCP segments handed to the TCP layer, and sent by it, over IPv6. */
+  tcpIn: number;
+  tcpOut: number;
+  /** TCP over IPv6 with a wrong checksum (RFC 8200 8.1 pseudo-header), to a multicast address, or from a source
+   * for which no address id was free (protocols/tcp/addr-ids.ts): dropped. */
+  tcpBadChecksum: number;
+  tcpMulticast: number;
+  tcpNoAddressId: number;
+  /** TCP over IPv6 from the unspecified or an IPv4-mapped address: dropped. */
+  tcpBadSource: number;
   fragmentsSent: number;
   noRoute: number;
   /** No usable source address (every candidate tentative or duplicate). */
@@ -74,6 +84,12 @@ export function newIpv6Stats(reassembly: Ipv6ReassemblyStats): Ipv6Stats {
     paramProblems: 0,
     unknownProtocol: 0,
     tcpNotSupported: 0,
+    tcpIn: 0,
+    tcpOut: 0,
+    tcpBadChecksum: 0,
+    tcpMulticast: 0,
+    tcpNoAddressId: 0,
+    tcpBadSource: 0,
     fragmentsSent: 0,
     noRoute: 0,
     noSource: 0,

@@ -122,6 +122,16 @@ export interface Ipv6Link {
   readonly prf?: PseudoRandomFunction | undefined;
 }
 
+/**
+ * TCP over IPv6 (src/stack/tcp6.ts), attached by NetStack: the segments delivered to it (the TCP bytes are
+ * `buf[start, end)`, a view valid during the call) and the ICMPv6 errors quoting a segment of ours, which it
+ * validates against a connection (RFC 5927) and answers whether it acted.
+ */
+export interface Ipv6Tcp {
+  input(now: number, buf: Uint8Array, start: number, end: number, src: Ipv6Address, dst: Ipv6Address, trusted: boolean): void;
+  error(now: number, kind: 'packet-too-big' | 'dest-unreachable' | 'time-exceeded' | 'param-problem', code: number, mtu: number, src: Ipv6Address, dst: Ipv6Address, quoted: Uint8Array): boolean;
+}
+
 export type Ping6Result =
   | { readonly ok: true; readonly rttMs: number; readonly ttl: number; readonly bytes: number; readonly from: Ipv6Address; readonly seq: number }
   | { readonly ok: false; readonly error: BywayError; readonly seq: number };
@@ -149,6 +159,8 @@ export class Ipv6Layer {
   private readonly pingIdent: number;
   private readyWaiters: (() => void)[] = [];
   private now = 0;
+  /** TCP over IPv6, when the stack has TCP (NetStack attaches it). */
+  tcp: Ipv6Tcp | undefined = undefined;
 
   constructor(
     private readonly link: Ipv6Link,
@@ -259,9 +271,24 @@ export class Ipv6Layer {
 
   /** The path MTU towards dst: the interface's, the route's, lowered by Packet Too Big (RFC 8201). */
   mtuFor(dst: Ipv6Address): number {
+    return this.pmtu.mtu(this.now, dst, this.linkMtuFor(dst));
+  }
+
+  /** The interface's or the route's MTU towards dst, without what Packet Too Big taught (TCP's MSS option). */
+  linkMtuFor(dst: Ipv6Address): number {
     const r = this.route(dst);
-    const link = r?.mtu !== undefined ? Math.min(this.linkMtu, r.mtu) : this.linkMtu;
-    return this.pmtu.mtu(this.now, dst, link);
+    return r?.mtu !== undefined ? Math.min(this.linkMtu, r.mtu) : this.linkMtu;
+  }
+
+  /**
+   * Upper-layer confirmation (RFC 4861 7.3.1): a connection to dst made forward progress, so the next hop
+   * towards it (dst itself on-link, else the route's gateway) is reachable.
+   */
+  confirmReachable(now: number, dst: Ipv6Address): void {
+    if (this.isLocal(dst)) return;
+    const r = this.route(dst);
+    if (r === undefined) return;
+    this.ndp.neighbours.confirmReachable(now, r.gateway ?? dst);
   }
 
   // ---------------------------------------------------------------------------------------------------------------
@@ -375,7 +402,12 @@ export class Ipv6Layer {
       case NextHeader.NoNextHeader:
         return;
       case NextHeader.TCP:
-        st.tcpNotSupported++; // TCP over IPv6 is stage 2 of issue #18 (docs/ipv6.md)
+        if (this.tcp === undefined) st.tcpNotSupported++;
+        else if (isMulticast(p.dst)) st.tcpMulticast++; // TCP is point to point (RFC 1122 4.2.3.10)
+        else {
+          st.tcpIn++;
+          this.tcp.input(this.now, p.buffer, off, p.buffer.length, p.src, p.dst, trusted);
+        }
         return;
       default:
         st.unknownProtocol++;
@@ -449,6 +481,17 @@ export class Ipv6Layer {
     if (!this.isLocal(src)) {
       st.errorsUnmatched++;
       return;
+    }
+    const tcpAt = quoted[6] === NextHeader.TCP && quoted.length >= IPV6_HEADER_LEN + 8 ? IPV6_HEADER_LEN : -1;
+    if (tcpAt > 0 && this.tcp !== undefined) {
+      // RFC 5927 4.1 (and RFC 8201 5.2 for Packet Too Big): TCP checks the quote against a connection and an
+      // in-flight sequence number; only an error it accepts lowers the path MTU.
+      if (!this.tcp.error(this.now, kind, code, mtu, src, dst, quoted.subarray(tcpAt))) {
+        if (kind === 'packet-too-big') st.pmtuIgnored++;
+        else st.errorsUnmatched++;
+        return;
+      }
+      if (kind !== 'packet-too-big') return;
     }
     if (kind === 'packet-too-big') {
       // RFC 8201 4: the quote shows a packet we sent; the estimate only goes down, never under 1280.
@@ -552,6 +595,15 @@ export class Ipv6Layer {
       throw new BywayError(err, 'cannot send the datagram');
     }
     st.tx++;
+  }
+
+  /**
+   * Send a whole IPv6 packet built by an upper layer (TCP): `packet` is the layer's from now on. Returns an error
+   * code, or undefined when it went out or waits for the next hop.
+   */
+  sendPacket(now: number, packet: Uint8Array, onUnreachable?: () => void): 'EMSGSIZE' | 'ENETUNREACH' | undefined {
+    this.now = now;
+    return this.transmit(now, packet, onUnreachable);
   }
 
   /** ENETUNREACH without a route, EADDRNOTAVAIL when the only candidates are tentative (as Linux says). */

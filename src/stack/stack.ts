@@ -48,5 +48,6 @@ export class NetStack extends StackCore {
     this.tcp = tcp.layer;
     this.gro = tcp.gro;
     this.register(tcp);
+    if (this.ipv6 !== undefined) tcp.attachIpv6(this.ipv6);
   }
 }

@@ -6,9 +6,11 @@
  */
 import { read16, read32 } from '../../protocols/util/bytes.js';
 import { IPV4_FLAG_DF, IpProtocol } from '../../protocols/ipv4/wire.js';
-import { TcpLayer, type TcpHost, type TcpOptions, type TcpTxPacket } from '../../protocols/tcp/layer.js';
+import { TcpLayer, isIpv6Id, type TcpHost, type TcpOptions, type TcpTxPacket } from '../../protocols/tcp/layer.js';
 import type { Rng } from '../../protocols/util/rng.js';
 import { TcpGro } from './gro.js';
+import type { Ipv6Layer } from './ipv6.js';
+import { Tcp6Bridge } from './tcp6.js';
 import { portClaims, type IcmpErrorKind, type Transport, type TransportHost } from './transport.js';
 
 export interface TcpTransportOptions {
@@ -27,6 +29,10 @@ export class TcpTransport implements Transport {
   /** The segment being handed to the layer came with a checksum the device verified (or from ourselves). */
   private trusted = false;
   private now = 0;
+  /** TCP over IPv6 (tcp6.ts), once attached to the stack's IPv6 layer. */
+  private v6: Tcp6Bridge | undefined;
+  /** The segment being built goes over IPv6 (whose checksum its token computes). */
+  private tx6 = false;
 
   constructor(
     private readonly host: TransportHost,
@@ -56,6 +62,18 @@ export class TcpTransport implements Transport {
     }
   }
 
+  /**
+   * Carry TCP over the stack's IPv6 layer too: the same layer, with IPv6 addresses as interned ids (addr-ids.ts).
+   * IPv6 segments skip GRO (they arrive already verified, and GRO merges by IPv4 addresses).
+   */
+  attachIpv6(ip6: Ipv6Layer): void {
+    this.v6 = new Tcp6Bridge(ip6, this.layer, (now, src, dst, buf, start, end) => {
+      this.trusted = true;
+      this.layer.inputAt(now, src, dst, buf, start, end);
+      this.trusted = false;
+    });
+  }
+
   flush(): void {
     this.gro?.flush(); // nothing held waits past its batch
   }
@@ -73,7 +91,7 @@ export class TcpTransport implements Transport {
   }
 
   pathConfirmed(now: number, via: (dst: number) => boolean): void {
-    this.layer.pathConfirmed(now, via);
+    this.layer.pathConfirmed(now, (dst) => !isIpv6Id(dst) && via(dst)); // an ARP answer says nothing of IPv6 paths
   }
 
   private tcpHost(options: TcpTransportOptions): TcpHost {
@@ -85,24 +103,36 @@ export class TcpTransport implements Transport {
       for (const c of this.layer.connections()) if (c.remoteIp === dst) c.icmpHardError('EHOSTUNREACH');
     };
     const verify = options.checksum.rx;
+    const txCsum = options.checksum.tx;
     const self = this;
-    const tcpHost: Omit<TcpHost, 'rxChecksum'> = {
-      txChecksum: options.checksum.tx,
-      txSegment: (now: number, src: number, dst: number, tcpLen: number, segment = 0): TcpTxPacket | null =>
-        output.begin(now, src, dst, IpProtocol.TCP, tcpLen, host.ttl, IPV4_FLAG_DF, segment, unreachable),
+    // Every question about an address is routed by its number: an IPv6 id (0/8, addr-ids.ts) goes to the bridge.
+    const tcpHost: Omit<TcpHost, 'rxChecksum' | 'txChecksum'> = {
+      txSegment: (now: number, src: number, dst: number, tcpLen: number, segment = 0): TcpTxPacket | null => {
+        if (isIpv6Id(dst)) {
+          self.tx6 = true;
+          return self.v6?.txSegment(src, dst, tcpLen) ?? null;
+        }
+        self.tx6 = false;
+        return output.begin(now, src, dst, IpProtocol.TCP, tcpLen, host.ttl, IPV4_FLAG_DF, segment, unreachable);
+      },
       tsoMaxFor: (dst: number): number => {
         const tsoMax = output.tsoMax;
-        return tsoMax > 0 && !host.isLocalAddress(dst) && !host.isBroadcastFor(dst) ? tsoMax : 0;
+        return tsoMax > 0 && !isIpv6Id(dst) && !host.isLocalAddress(dst) && !host.isBroadcastFor(dst) ? tsoMax : 0;
       },
-      mtuFor: (dst: number): number => host.mtuFor(dst),
-      linkMtuFor: (dst: number): number => host.linkMtuFor(dst),
-      sourceFor: (dst: number): number | undefined => host.sourceFor(dst),
-      negativeAdvice: (now: number, dst: number): void => host.negativeAdvice(now, dst),
+      mtuFor: (dst: number): number => (isIpv6Id(dst) ? (self.v6?.mtuFor(dst) ?? 0) : host.mtuFor(dst)),
+      linkMtuFor: (dst: number): number => (isIpv6Id(dst) ? (self.v6?.linkMtuFor(dst) ?? 0) : host.linkMtuFor(dst)),
+      sourceFor: (dst: number): number | undefined => (isIpv6Id(dst) ? self.v6?.sourceFor(dst) : host.sourceFor(dst)),
+      negativeAdvice: (now: number, dst: number): void => {
+        if (!isIpv6Id(dst)) host.negativeAdvice(now, dst); // IPv6: NDP's own unreachability detection probes
+      },
+      forwardProgress: (now: number, dst: number): void => self.v6?.forwardProgress(now, dst),
       ...portClaims(host.flows, 'tcp'),
     };
     // Defined after the literal: V8 makes an object literal holding an accessor a dictionary (slow-properties)
     // object, and the TCP layer reads this host on every segment.
     Object.defineProperty(tcpHost, 'rxChecksum', { get: (): boolean => verify && !self.trusted, enumerable: true });
+    // Over IPv6 the token's commit computes the checksum with the IPv6 pseudo-header.
+    Object.defineProperty(tcpHost, 'txChecksum', { get: (): boolean => txCsum && !self.tx6, enumerable: true });
     return tcpHost as TcpHost;
   }
 }

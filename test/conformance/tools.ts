@@ -175,12 +175,12 @@ function* chunks(b: Buffer, size: number): Generator<Buffer> {
 }
 
 /**
- * `curl` in `ns` fetching a URL; the body goes through `sha256sum` (never to disk). Returns the transfer, or
+ * `curl` in `ns` fetching a URL (`flags`: more curl options, e.g. '-6 -g' for an IPv6 literal); the body goes through `sha256sum` (never to disk). Returns the transfer, or
  * throws with curl's words.
  */
-export async function curlGet(ns: string, url: string, timeoutMs: number): Promise<Transfer & { curlSpeed: number }> {
+export async function curlGet(ns: string, url: string, timeoutMs: number, flags = ''): Promise<Transfer & { curlSpeed: number }> {
   const secs = Math.max(1, Math.floor(timeoutMs / 1000) - 1);
-  const script = `set -o pipefail; curl -sS --max-time ${secs} -w '%{stderr}@@%{http_code} %{size_download} %{speed_download}\\n' '${url}' | sha256sum`;
+  const script = `set -o pipefail; curl ${flags} -sS --max-time ${secs} -w '%{stderr}@@%{http_code} %{size_download} %{speed_download}\\n' '${url}' | sha256sum`;
   const r = await execInAsync(ns, 'bash', ['-c', script], { timeoutMs });
   const m = /@@(\d+) (\d+) ([\d.]+)/.exec(r.stderr);
   if (r.code !== 0 || !m) throw new Error(`curl ${url} failed (exit ${r.code}${r.timedOut ? ', timed out' : ''}): ${r.stderr.trim()}`);

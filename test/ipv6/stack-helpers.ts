@@ -26,11 +26,11 @@ export interface Pair6 {
   b: NetStack;
   da: FrameDriver;
   db: FrameDriver;
-  run(until?: number): void;
+  run(until?: number, stopWhen?: () => boolean): void;
 }
 
 /** Two stacks on a memory link; `a`/`b` get the given addresses ('fd00::1/64', '10.0.0.1/24', ...). */
-export function makePair6(addrA: string[], addrB: string[], extra: { a?: Partial<StackConfig>; b?: Partial<StackConfig>; mtu?: number } = {}): Pair6 {
+export function makePair6(addrA: string[], addrB: string[], extra: { a?: Partial<StackConfig>; b?: Partial<StackConfig>; mtu?: number; wrapA?: (d: FrameDriver) => FrameDriver; wrapB?: (d: FrameDriver) => FrameDriver } = {}): Pair6 {
   const [da, db] = memoryLink({ mtu: extra.mtu ?? 1500 });
   const clock = new VirtualClock(1_000);
   const make = (d: FrameDriver, addrs: string[], seed: number, x: Partial<StackConfig> = {}) =>
@@ -42,9 +42,16 @@ export function makePair6(addrA: string[], addrB: string[], extra: { a?: Partial
       rng: seededRng(seed),
       ...x,
     });
-  const a = make(da, addrA, 1, extra.a);
-  const b = make(db, addrB, 2, extra.b);
-  return { clock, a, b, da, db, run: (until) => void runUntil(clock, [a, b], until === undefined ? {} : { until }) };
+  const a = make(extra.wrapA ? extra.wrapA(da) : da, addrA, 1, extra.a);
+  const b = make(extra.wrapB ? extra.wrapB(db) : db, addrB, 2, extra.b);
+  return {
+    clock,
+    a,
+    b,
+    da,
+    db,
+    run: (until, stopWhen) => void runUntil(clock, [a, b], { ...(until === undefined ? {} : { until }), ...(stopWhen === undefined ? {} : { stopWhen }) }),
+  };
 }
 
 export function ping6(p: Pair6, from: NetStack, to: string, options: { size?: number; timeoutMs?: number } = {}): Ping6Result {

@@ -1,9 +1,10 @@
 /**
  * The IPv6 receive path under hostile input (fast-check): valid frames of every kind the stack handles (echo, UDP
- * to an open and a closed port, NS, NA, RA, redirect, fragments, a hop-by-hop header, an unknown next header), mutated byte by
+ * to an open and a closed port, NS, NA, RA, redirect, fragments, a hop-by-hop header, an unknown next header, TCP
+ * SYNs to a listener and a closed port, a data segment for no connection), mutated byte by
  * byte, truncated, with their checksums fixed up or not, fed to a stack. Oracles: nothing throws; every frame to
  * our MAC or a 33:33 group counts in stats.ipv6.rx; every frame the stack sends in answer is a well-formed
- * IPv6 packet with a valid ICMPv6/UDP checksum and hop limit 255 on NDP; the stack stays usable (a ping after the
+ * IPv6 packet with a valid ICMPv6/UDP/TCP checksum and hop limit 255 on NDP; the stack stays usable (a ping after the
  * run succeeds).
  */
 import fc from 'fast-check';
@@ -11,7 +12,7 @@ import { describe, expect, it } from 'vitest';
 import { EtherType, emitEthernet } from '../../protocols/ethernet/wire.js';
 import { IPV6_HEADER_LEN, Ipv6Packet, NextHeader, writeIpv6Header } from '../../protocols/ipv6/wire.js';
 import { walkExtensionHeaders } from '../../protocols/ipv6/wire-ext.js';
-import { fillUdp6Checksum, verifyUdp6Checksum } from '../../protocols/ipv6/wire-l4.js';
+import { fillTcp6Checksum, fillUdp6Checksum, verifyTcp6Checksum, verifyUdp6Checksum } from '../../protocols/ipv6/wire-l4.js';
 import { fragmentIpv6 } from '../../protocols/ipv6/fragmenter.js';
 import { Icmpv6Packet, emitIcmpv6, fillIcmpv6Checksum } from '../../protocols/icmpv6/wire.js';
 import { emitNdp, isNdpType, ndpBufferLen, type NdpRepr } from '../../protocols/icmpv6/wire-ndp.js';
@@ -55,6 +56,15 @@ function ndp(repr: NdpRepr, dst: Uint8Array, src = A): Uint8Array {
 }
 
 const ROUTER = v6('fe80::a');
+/** A TCP segment (20-byte header, `flags`, `data`) from A:12345 to B:port. */
+function tcp(port: number, flags: number, data: Uint8Array): Uint8Array {
+  const body = new Uint8Array(20 + data.length);
+  body.set([0x30, 0x39, port >> 8, port & 0xff, 0, 0, 0x10, 0, 0, 0, 0, 0, 5 << 4, flags, 0xff, 0xff]);
+  body.set(data, 20);
+  const p = packet(NextHeader.TCP, body);
+  fillTcp6Checksum(p, IPV6_HEADER_LEN, p.length, A, B);
+  return p;
+}
 
 const MAC_A = Uint8Array.of(2, 0, 0, 0, 0, 0xa);
 
@@ -89,6 +99,9 @@ function seeds(): Uint8Array[] {
     ...fragmentIpv6(udp(7000, new Uint8Array(3000).fill(2)), 40, 6, 1280, 99),
     hbh,
     packet(253, new Uint8Array(8)),
+    tcp(80, 0x02, new Uint8Array(0)), // SYN to a listener
+    tcp(81, 0x02, new Uint8Array(0)), // SYN to a closed port: RST
+    tcp(80, 0x18, new Uint8Array(40).fill(3)), // PSH|ACK with data, for no connection: RST
   ];
 }
 
@@ -100,6 +113,7 @@ function fixChecksum(p: Uint8Array): void {
   if (w.kind !== 'upper') return;
   const end = v.buffer.length;
   if (w.protocol === NextHeader.UDP && end - w.offset >= 8) fillUdp6Checksum(v.buffer, w.offset, end, v.src, v.dst);
+  if (w.protocol === NextHeader.TCP && end - w.offset >= 20) fillTcp6Checksum(v.buffer, w.offset, end, v.src, v.dst);
   if (w.protocol === NextHeader.ICMPv6 && end - w.offset >= 8) fillIcmpv6Checksum(v.buffer, w.offset, end - w.offset, v.src, v.dst);
 }
 
@@ -116,6 +130,7 @@ describe('IPv6 receive path under hostile input', () => {
         // an unroutable source: the application's problem
       }
     };
+    p.b.tcp!.listen(0, 80, 64, { family: 6 });
     const base = seeds();
     const mutation = fc.record({
       which: fc.nat(base.length - 1),
@@ -125,6 +140,7 @@ describe('IPv6 receive path under hostile input', () => {
       multicast: fc.boolean(),
       advance: fc.constantFrom(0, 0, 1, 1000, 61_000),
     });
+    let tcpAnswers = 0;
     fc.assert(
       fc.property(fc.array(mutation, { minLength: 1, maxLength: 8 }), (muts) => {
         for (const m of muts) {
@@ -158,6 +174,9 @@ describe('IPv6 receive path under hostile input', () => {
               expect(v!.buffer.length).toBeLessThanOrEqual(1500);
             } else if (w.protocol === NextHeader.UDP) {
               expect(verifyUdp6Checksum(v!.buffer, w.offset, v!.buffer.length, v!.src, v!.dst)).toBe(true);
+            } else if (w.protocol === NextHeader.TCP) {
+              expect(verifyTcp6Checksum(v!.buffer, w.offset, v!.buffer.length, v!.src, v!.dst)).toBe(true);
+              tcpAnswers++;
             }
           });
         }
@@ -175,6 +194,11 @@ describe('IPv6 receive path under hostile input', () => {
     expect(s.ipv6!.reassembly.fragments).toBeGreaterThan(0);
     expect(s.autoconf!.advertisements).toBeGreaterThan(0);
     expect(s.autoconf!.redirects + s.autoconf!.redirectsIgnored).toBeGreaterThan(0);
+    // TCP over IPv6 was reached too: SYN-ACKs and RSTs, each with a valid checksum (checked above).
+    expect(tcpAnswers).toBeGreaterThan(0);
+    expect(s.tcp!.rstsSent).toBeGreaterThan(0);
+    expect(s.tcp!.passiveOpens).toBeGreaterThan(0);
+    expect(s.ipv6!.tcpBadChecksum).toBeGreaterThan(0);
     expect(s.ipv6!.truncated + s.ipv6!.badVersion + s.udp6!.badChecksum + s.icmpv6!.badChecksum).toBeGreaterThan(0);
   });
 });

@@ -12,8 +12,9 @@ import { openAfPacket } from '../../drivers/af-packet/index.js';
 import { openTap } from '../../drivers/tap/index.js';
 import { openAfXdp } from '../../drivers/af-xdp/index.js';
 import type { FrameDriver } from '../../drivers/types.js';
-import { NetLab, describePrivileged, execIn, execInAsync, ipIn, uniqueName } from '../helpers/netns.js';
+import { NetLab, describePrivileged, execInAsync, ipIn, uniqueName } from '../helpers/netns.js';
 import { ECHO_SERVER, payload, sha } from './udp6-echo.js';
+import { enableIpv6, routedIpv6 } from './ipv6-lab.js';
 
 /** node:dgram udp6 client in the kernel's namespace: sends argv[1] bytes to argv[2]:argv[3], prints the echo's size and sha256. */
 const ECHO_CLIENT = `
@@ -26,9 +27,6 @@ s.on('message', (m, r) => { console.log(m.length, require('node:crypto').createH
 s.send(b, +port, host);
 `;
 
-function enableIpv6(ns: string, dev: string): void {
-  execIn(ns, 'sysctl', ['-qw', `net.ipv6.conf.${dev}.disable_ipv6=0`]);
-}
 
 async function waitOutput(p: { output(): string }, text: string, ms: number): Promise<void> {
   const end = Date.now() + ms;
@@ -164,19 +162,7 @@ describePrivileged('IPv6 path MTU against a kernel router', () => {
 
   it("a Packet Too Big from a Linux router lowers byway's path MTU; the next datagram goes in fragments and is echoed", async () => {
     // byway -- TAP (MTU 1500) -- router namespace (forwarding) -- veth (MTU 1280) -- the peer's namespace
-    const nsR = lab.addNetns();
-    const nsC = lab.addNetns();
-    const driver = openTap({ name: uniqueName('bwr'), netns: nsR });
-    const tapDev = (driver as { ifname: string }).ifname;
-    const link = lab.addVeth(nsR, nsC, { mtu: 1280 });
-    enableIpv6(nsR, tapDev);
-    enableIpv6(nsR, link.a);
-    enableIpv6(nsC, link.b);
-    execIn(nsR, 'sysctl', ['-qw', 'net.ipv6.conf.all.forwarding=1']);
-    ipIn(nsR, `-6 addr add fd78:1::1/64 dev ${tapDev} nodad`);
-    ipIn(nsR, `-6 addr add fd78:2::1/64 dev ${link.a} nodad`);
-    ipIn(nsC, `-6 addr add fd78:2::2/64 dev ${link.b} nodad`);
-    ipIn(nsC, '-6 route add default via fd78:2::1');
+    const { driver, nsPeer: nsC } = routedIpv6(lab, 'fd78:1', 'fd78:2', { routerMtu: 1280, peerMtu: 1280 });
     const server = lab.spawnIn(nsC, process.execPath, ['-e', ECHO_SERVER, '7100']);
     const stack = createStack({ driver, address: 'fd78:1::2/64', gateway: 'fd78:1::1' });
     try {
