@@ -377,6 +377,20 @@ export class LossRecovery implements DeliveryObserver {
     this.prrCwnd = pipe + Math.max(sndcnt, 0);
   }
 
+  /**
+   * Limited transmit (RFC 3042 2; with SACK, RFC 6675 5's note on the first DupThresh - 1 duplicate ACKs): on the
+   * first and second duplicate ACK outside recovery, one new segment each may go beyond cwnd, as long as FlightSize
+   * stays within cwnd + 2*SMSS; cwnd itself is unchanged. The room this grants for new data (0 when it does not
+   * apply); the sender takes the larger of it and cwnd - pipe. pipe alone already frees a segment per duplicate ACK
+   * when each reports a full segment delivered; this rule also holds when the segment reported is short (a SACK for a
+   * small segment, which left a sub-MSS room the sender's SWS avoidance would not fill).
+   */
+  limitedTransmitRoom(): number {
+    if (this.inRecovery || this.dupAcks === 0 || this.dupAcks > 2 || !this.o.limitedTransmit) return 0;
+    const flight = seqDiff(this.c.snd.sndNxt, this.c.snd.sndUna);
+    return this.c.cc.cwnd + this.dupAcks * this.c.neg.mss - flight;
+  }
+
   /** RFC 6675 pipe: outstanding bytes not SACKed and not marked lost (without SACK, each dup ACK counts a segment). */
   pipe(): number {
     let p = seqDiff(this.c.snd.sndNxt, this.c.snd.sndUna) - this.c.sb.sackedBytes - this.c.sb.lostBytes;

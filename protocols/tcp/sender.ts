@@ -327,7 +327,7 @@ export class Sender {
       const finPending = this.finQueued && !this.finSent;
       if (avail <= 0 && !finPending) break;
       const wndRoom = this.sndRoom();
-      const cwndRoom = cwnd - this.c.rec.pipe();
+      const cwndRoom = Math.max(cwnd - this.c.rec.pipe(), this.c.rec.limitedTransmitRoom());
       let len = Math.min(avail, burst, wndRoom, cwndRoom);
       if (len < 0) len = 0;
       if (len > this.c.neg.mss) len -= len % this.c.neg.mss;
