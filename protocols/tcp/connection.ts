@@ -34,6 +34,7 @@ import { Receiver } from './receiver.js';
 import { Sender } from './sender.js';
 import { Transmitter } from './tx.js';
 import { Handshake } from './handshake.js';
+import { TcpEcn } from './ecn.js';
 import { Negotiated, wscaleFor } from './negotiated.js';
 import { ConnTimers, rtoOptionsFor } from './timers.js';
 
@@ -107,6 +108,8 @@ export class TcpConnection {
   readonly tx: Transmitter;
   /** @internal the handshake (opening, SYN-SENT, the SYN timer) */
   readonly hs: Handshake;
+  /** @internal (for the parts) ECN (RFC 3168): negotiation, the ECE echo, the once-per-window reduction. */
+  readonly ecn: TcpEcn;
 
   /** @internal (for the parts) The application closed: no more reading; data arriving now is answered with RST. */
   appClosed = false;
@@ -149,6 +152,7 @@ export class TcpConnection {
     this.snd = new Sender(this, host);
     this.tx = new Transmitter(this, host);
     this.hs = new Handshake(this, host);
+    this.ecn = new TcpEcn(this, o);
     this.localIp = ids.localIp;
     this.localPort = ids.localPort;
     this.remoteIp = ids.remoteIp;
@@ -444,8 +448,10 @@ export class TcpConnection {
       this.neg.tsRecentAt = now;
     }
 
+    this.ecn.onSegment(seg, this.host.rxCe);
     this.snd.processAck(now, seg, de - ds);
     if ((this.state as TcpState) === 'CLOSED') return;
+    this.ecn.onAck(now, seg);
 
     // Seventh: segment text (ESTABLISHED, FIN-WAIT-1, FIN-WAIT-2 only).
     const takesText = this.state === 'ESTABLISHED' || this.state === 'FIN-WAIT-1' || this.state === 'FIN-WAIT-2';

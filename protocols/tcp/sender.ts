@@ -418,7 +418,11 @@ export class Sender {
     const dataEnd = len > 0 && offset + len === this.sndBuf.length && !this.more; // MSG_MORE: not the end
     this.c.tx.fillHeader(f, this.sndNxt, TcpFlag.ACK | (fin ? TcpFlag.FIN : 0) | (dataEnd || (push && len > 0) ? TcpFlag.PSH : 0));
     this.c.tx.fillOptions(now, f, len);
-    if (!this.c.tx.xmit(now, f, len > 0 ? this.sndBuf : null, offset, len, len > mss ? mss : undefined)) return false;
+    const tos = len > 0 ? this.c.ecn.newDataEct(f) : 0; // RFC 3168 6.1.2 / 6.1.4: ECT(0), and CWR after a reduction
+    if (!this.c.tx.xmit(now, f, len > 0 ? this.sndBuf : null, offset, len, len > mss ? mss : undefined, tos)) {
+      if (f.flags & TcpFlag.CWR) this.c.ecn.cwrPending = true; // not sent: the next one carries it
+      return false;
+    }
     // One record per segment on the wire, as if each had been sent alone: SACK, RACK, loss marking and
     // retransmission work on what the peer sees, not on how the packet left this.c host.
     if (len > 0 && len % mss !== 0) this.sndSml = seqAdd(this.sndNxt, len); // ends in a short segment
