@@ -4,6 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { ECN_ECT0 } from '../../protocols/tcp/ecn.js';
+import { formatTcpInfo } from '../../src/cli/format.js';
 import { TcpFlag } from '../../protocols/tcp/wire.js';
 import { ACK, IP_A, IP_B, SYN, build, bytes } from './harness.js';
 import { LOCAL_PORT, REMOTE_SEQ, Tester, type Seg } from './fixtures.js';
@@ -55,6 +56,7 @@ describe('ECN negotiation (RFC 3168 6.1.1)', () => {
     expect(ecnFlags(syn)).toBe(ECE | CWR);
     expect(syn.tos).toBe(0); // never ECT on a SYN
     expect(c.info().ecn).toBe(true);
+    expect(formatTcpInfo({ ...c.info() }).split(' ')).toContain('ecn'); // byway ss, as ss -i prints it
     c.send(t.now, bytes(2 * MSS));
     const out = t.recvAll();
     expect(out.map((s) => [s.payloadLen, s.tos])).toEqual([
