@@ -52,7 +52,9 @@ export class TcpEcn {
   negotiate(syn: TcpFields): void {
     const ece = (syn.flags & TcpFlag.ECE) !== 0;
     const cwr = (syn.flags & TcpFlag.CWR) !== 0;
-    if (syn.flags & TcpFlag.ACK) this.ok = this.o.ecn === 1 && ece && !cwr && this.c.hs.synXmits === 0;
+    // A SYN-ACK with ECE answers an ECN-setup SYN of ours even when a plain retransmission followed it (as Linux's
+    // tcp_ecn_rcv_synack): the peer now sends ECT, and CE marks on it must be echoed.
+    if (syn.flags & TcpFlag.ACK) this.ok = this.o.ecn === 1 && ece && !cwr;
     else this.ok = this.o.ecn !== 0 && ece && cwr;
   }
 

@@ -89,6 +89,10 @@ describe('ECN negotiation (RFC 3168 6.1.1)', () => {
     const [again] = t.recvAll();
     expect(again!.flags & SYN).toBe(SYN);
     expect(ecnFlags(again!)).toBe(0);
+    // The first SYN reached the peer after all: its ECN-setup SYN-ACK is taken (the peer will send ECT).
+    t.send({ flags: SYN | ACK | ECE, seq: REMOTE_SEQ, ack: t.l(1), window: 65535, mss: MSS });
+    expect(t.conn.state).toBe('ESTABLISHED');
+    expect(t.conn.info().ecn).toBe(true);
   });
 
   it('passive: ecn 1 and 2 answer an ECN-setup SYN with ECE only; ecn 0 and a plain SYN get no ECE', () => {
