@@ -448,10 +448,11 @@ export class TcpConnection {
       this.neg.tsRecentAt = now;
     }
 
+    // ECN (RFC 3168 6.1.2-6.1.3) before the ACK's output, so the data it releases already carries CWR.
     this.ecn.onSegment(seg, this.host.rxCe);
+    this.ecn.onAck(now, seg);
     this.snd.processAck(now, seg, de - ds);
     if ((this.state as TcpState) === 'CLOSED') return;
-    this.ecn.onAck(now, seg);
 
     // Seventh: segment text (ESTABLISHED, FIN-WAIT-1, FIN-WAIT-2 only).
     const takesText = this.state === 'ESTABLISHED' || this.state === 'FIN-WAIT-1' || this.state === 'FIN-WAIT-2';

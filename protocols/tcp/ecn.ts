@@ -70,7 +70,7 @@ export class TcpEcn {
     }
   }
 
-  /** After the ACK of `seg` was processed: the sender's half (RFC 3168 6.1.2). */
+  /** Before the ACK of `seg` is processed (and releases data): the sender's half (RFC 3168 6.1.2). */
   onAck(now: number, seg: TcpFields): void {
     if (!this.ok) return;
     const snd = this.c.snd;
@@ -79,13 +79,14 @@ export class TcpEcn {
     const rec = this.c.rec;
     this.inCwr = true;
     this.cwrHigh = snd.sndNxt;
+    // CWR tells the receiver to stop echoing, whichever reduction answered (as Linux's tcp_ecn_queue_cwr).
+    this.cwrPending = true;
     // A fast recovery or timeout already reduced this window: ECE asks for nothing more (RFC 3168 6.1.2).
     if (rec.inRecovery || (rec.rtoEpisode && !seqGe(snd.sndUna, rec.recoverSeq))) return;
     rec.undo.disarm(); // this reduction is not one a D-SACK shows spurious
     this.c.cc.onEnterRecovery(now, rec.lossFlightSize());
     this.c.cc.onExitRecovery(now);
     this.reductions++;
-    this.cwrPending = true;
   }
 
   /** Flags and IP ECN codepoint for a new data segment about to leave (`f.flags` gains CWR once per reduction). */

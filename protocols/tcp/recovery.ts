@@ -165,7 +165,8 @@ export class LossRecovery implements DeliveryObserver {
           this.forceRetransmit = true;
         }
       }
-    } else if (this.c.snd.usage.mayGrow(this.c.cc.cwnd, this.c.cc.ssthresh, flightBefore)) {
+    } else if (!this.c.ecn.inCwr && this.c.snd.usage.mayGrow(this.c.cc.cwnd, this.c.cc.ssthresh, flightBefore)) {
+      // (Not in an ECN window reduction, RFC 3168 6.1.2: Linux's CA state CWR raises no cwnd, tcp_cong_control.)
       // Grow cwnd only while it limits the sender (cwnd-usage.ts: Linux tcp_is_cwnd_limited; RFC 7661's concern).
       this.c.cc.onAck(now, ackedBytes, this.pipe(), rttMs);
     }
@@ -179,7 +180,7 @@ export class LossRecovery implements DeliveryObserver {
   onSackDelivered(now: number, bytes: number): void {
     if (this.o.abcLimit !== 0 || this.inRecovery || this.reorder.degree <= 3) return;
     const flight = seqDiff(this.c.snd.sndNxt, this.c.snd.sndUna);
-    if (this.c.snd.usage.mayGrow(this.c.cc.cwnd, this.c.cc.ssthresh, flight)) this.c.cc.onAck(now, bytes, this.pipe(), undefined);
+    if (!this.c.ecn.inCwr && this.c.snd.usage.mayGrow(this.c.cc.cwnd, this.c.cc.ssthresh, flight)) this.c.cc.onAck(now, bytes, this.pipe(), undefined);
   }
 
   /** RFC 8985 6.2 step 2: RACK.update for a newly delivered segment. */

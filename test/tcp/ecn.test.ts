@@ -145,7 +145,7 @@ describe('ECN sender (RFC 3168 6.1.2)', () => {
     const i1 = c.info();
     expect(i1.ecnReductions).toBe(1);
     expect(i1.cwnd).toBeLessThan(cwnd0);
-    expect(i1.ssthresh).toBe(i1.cwnd);
+    expect(i1.ssthresh).toBe(i1.cwnd); // and no growth while the reduced window is acknowledged
     expect(i1.caState).toBe('cwr');
     expect(i1.retransmits).toBe(0);
     const sent = t.recvAll();
@@ -178,5 +178,30 @@ describe('ECN sender (RFC 3168 6.1.2)', () => {
     t.advance(1000); // RTO
     const re = t.recvAll();
     expect(re.map((s) => [s.seq, s.tos])).toEqual([[t.l(1), 0]]);
+  });
+});
+
+describe('ECN and loss recovery together (RFC 3168 6.1.2)', () => {
+  it('an ECE during a fast recovery reduces nothing more, but the next new data still carries CWR', () => {
+    const { t, c } = active(1, ECE);
+    c.send(t.now, bytes(30 * MSS));
+    expect(t.recvAll()).toHaveLength(10);
+    t.advance(10);
+    // Three duplicate ACKs (no SACK agreed): fast retransmit, a loss reduction.
+    for (let i = 0; i < 3; i++) t.send({ flags: ACK, seq: t.r(1), ack: t.l(1), window: 65535 });
+    expect(c.info().inRecovery).toBe(true);
+    const cwnd = c.info().cwnd;
+    t.recvAll();
+    t.send({ flags: ACK | ECE, seq: t.r(1), ack: t.l(1), window: 65535 });
+    expect(c.info().ecnReductions).toBe(0);
+    expect(c.info().cwnd).toBeGreaterThanOrEqual(cwnd); // no second cut (a dup ACK may inflate, RFC 6582)
+    // The ACK lets data out: a partial ACK's retransmission (RFC 6582; never ECT, no CWR), then new data, the first
+    // of it with CWR.
+    t.send({ flags: ACK, seq: t.r(1), ack: t.l(1 + 10 * MSS), window: 65535 });
+    const out = t.recvAll().filter((s) => s.payloadLen > 0);
+    const fresh = out.filter((s) => s.tos === ECN_ECT0);
+    expect(fresh.length).toBeGreaterThan(0);
+    expect(fresh.map(ecnFlags)).toEqual([CWR, ...Array(fresh.length - 1).fill(0)]);
+    for (const s of out.filter((x) => x.tos !== ECN_ECT0)) expect(ecnFlags(s)).toBe(0);
   });
 });
