@@ -34,6 +34,7 @@ import { Receiver } from './receiver.js';
 import { Sender } from './sender.js';
 import { Transmitter } from './tx.js';
 import { Handshake } from './handshake.js';
+import { TcpEcn } from './ecn.js';
 import { Negotiated, wscaleFor } from './negotiated.js';
 import { ConnTimers, rtoOptionsFor } from './timers.js';
 
@@ -107,6 +108,8 @@ export class TcpConnection {
   readonly tx: Transmitter;
   /** @internal the handshake (opening, SYN-SENT, the SYN timer) */
   readonly hs: Handshake;
+  /** @internal (for the parts) ECN (RFC 3168): negotiation, the ECE echo, the once-per-window reduction. */
+  readonly ecn: TcpEcn;
 
   /** @internal (for the parts) The application closed: no more reading; data arriving now is answered with RST. */
   appClosed = false;
@@ -149,6 +152,7 @@ export class TcpConnection {
     this.snd = new Sender(this, host);
     this.tx = new Transmitter(this, host);
     this.hs = new Handshake(this, host);
+    this.ecn = new TcpEcn(this, o);
     this.localIp = ids.localIp;
     this.localPort = ids.localPort;
     this.remoteIp = ids.remoteIp;
@@ -444,6 +448,9 @@ export class TcpConnection {
       this.neg.tsRecentAt = now;
     }
 
+    // ECN (RFC 3168 6.1.2-6.1.3) before the ACK's output, so the data it releases already carries CWR.
+    this.ecn.onSegment(seg, this.host.rxCe);
+    this.ecn.onAck(now, seg);
     this.snd.processAck(now, seg, de - ds);
     if ((this.state as TcpState) === 'CLOSED') return;
 

@@ -55,6 +55,9 @@ export class TcpCounters {
       rcvWscale: this.c.neg.rcvWs,
       timestamps: this.c.neg.tsOk,
       sackPermitted: this.c.neg.sackOk,
+      ecn: this.c.ecn.ok,
+      ecnCeReceived: this.c.ecn.ceReceived,
+      ecnReductions: this.c.ecn.reductions,
       inRecovery: this.c.rec.inRecovery,
       caState: caStateOf({
         inRecovery: this.c.rec.inRecovery,
@@ -62,6 +65,7 @@ export class TcpCounters {
         sackedBytes: this.c.sb.sackedBytes,
         lostBytes: this.c.sb.lostBytes,
         dupAcks: this.c.rec.dupAcks,
+        inCwr: this.c.ecn.inCwr && seqLt(this.c.snd.sndUna, this.c.ecn.cwrHigh),
       }),
       retransmits: this.nRetrans,
       retransOut: this.c.sb.retransOut,

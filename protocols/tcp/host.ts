@@ -21,7 +21,7 @@ export interface TcpConnHost {
    * Emit one segment; payload (dataLen bytes) is copied from `ring` at `ringOffset`. TX_SENT; TX_BUSY (0, falsy):
    * no buffer now; TX_DROPPED (truthy, as the segment left TCP): the driver dropped it, a local failure.
    */
-  transmit(now: number, conn: TcpConnection, f: TcpFields, ring: ByteRing | null, ringOffset: number, dataLen: number, segment?: number): TxResult;
+  transmit(now: number, conn: TcpConnection, f: TcpFields, ring: ByteRing | null, ringOffset: number, dataLen: number, segment?: number, tos?: number): TxResult;
   /** The largest IP packet towards `dst` the device segments itself (TSO), or 0. */
   tsoMaxFor(dst: number): number;
   /** RFC 5961 section 7 rate limit. */
@@ -29,6 +29,8 @@ export interface TcpConnHost {
   mtuFor(dst: number): number;
   /** The payload bytes per segment of the packet being received when GRO merged several (gso_size), else 0. */
   readonly rxSegSize: number;
+  /** The packet being received arrived CE-marked (its IP header's ECN field, RFC 3168 5). */
+  readonly rxCe: boolean;
   /** The route's or interface's MTU towards dst, without path MTUs learned (RFC 1191 3.1: the MSS option's basis). */
   linkMtuFor(dst: number): number;
   /** A passive connection reached ESTABLISHED (move it from the SYN queue to the accept queue). */
@@ -64,6 +66,8 @@ export interface TcpConnHost {
 export interface TcpTxPacket {
   readonly buf: Uint8Array;
   readonly offset: number;
+  /** The IP header's TOS (traffic class) byte, 0 unless set before commit: TCP sets only the ECN field (ECT(0)). */
+  tos: number;
   commit(now: number): boolean | void;
 }
 

@@ -128,6 +128,11 @@ export interface TcpInfo {
   rcvWscale: number;
   timestamps: boolean;
   sackPermitted: boolean;
+  /** Both ends agreed to ECN (RFC 3168; Linux's TCPI_OPT_ECN in tcpi_options). */
+  ecn: boolean;
+  /** CE-marked segments received, and congestion window reductions made for ECN-Echo (ECN only). */
+  ecnCeReceived: number;
+  ecnReductions: number;
   inRecovery: boolean;
   /** ms not idle, ms limited by the peer's window, ms limited by the send buffer (chrono.ts; Linux tcpi_busy_time...). */
   busyTime: number;

@@ -75,6 +75,8 @@ export class TcpLayer {
    * gso_size; the receiver's MSS estimate takes it instead of the packet's length), else 0.
    */
   rxSegSize = 0;
+  /** Set by the stack around input: the packet being received arrived CE-marked (RFC 3168). */
+  rxCe = false;
   /**
    * What the layer's connections and its TIME-WAIT table may ask of it: one object made with the layer, so the
    * layer's own public surface stays its API (the callbacks below are private).
@@ -92,11 +94,11 @@ export class TcpLayer {
     for (let i = 0; i < 16; i++) k[i] = options.rng.nextU32() & 0xff;
     const limits = (this.limits = new LayerLimits(this.opts));
     const layer = this;
-    const inner: Omit<TcpConnHost & TimeWaitHost, 'rxSegSize'> = {
+    const inner: Omit<TcpConnHost & TimeWaitHost, 'rxSegSize' | 'rxCe'> = {
       opts: this.opts,
       stats: this.stats,
       txFields: this.txFields,
-      transmit: (now, conn, f, ring, ringOffset, dataLen, segment) => this.emit(now, conn.localIp, conn.remoteIp, f, ring, ringOffset, dataLen, segment),
+      transmit: (now, conn, f, ring, ringOffset, dataLen, segment, tos) => this.emit(now, conn.localIp, conn.remoteIp, f, ring, ringOffset, dataLen, segment, tos),
       tsoMaxFor: (dst) => this.tsoMaxFor(dst),
       challengeAckAllowed: (now) => limits.challengeAckAllowed(now),
       mtuFor: (dst) => this.mtuFor(dst),
@@ -121,6 +123,7 @@ export class TcpLayer {
     // Defined after the literal, not as `get rxSegSize()` in it: V8 makes an object literal holding an accessor a
     // dictionary (slow-properties) object, and every connection reads this host on every segment.
     Object.defineProperty(inner, 'rxSegSize', { get: () => layer.rxSegSize, enumerable: true });
+    Object.defineProperty(inner, 'rxCe', { get: () => layer.rxCe, enumerable: true });
     this.inner = inner as TcpConnHost & TimeWaitHost;
     this.tw = new TimeWaitTable(this.inner, k);
     this.ports = new PortTable(host, k, options.rng.nextU32() & 0xffff);
@@ -558,13 +561,14 @@ export class TcpLayer {
     return this.emit(now, src, dst, f, null, 0, 0) !== TX_BUSY;
   }
 
-  private emit(now: number, src: number, dst: number, f: TcpFields, ring: ByteRing | null, ringOffset: number, dataLen: number, segment?: number): TxResult {
+  private emit(now: number, src: number, dst: number, f: TcpFields, ring: ByteRing | null, ringOffset: number, dataLen: number, segment?: number, tos = 0): TxResult {
     const hl = tcpHeaderLen(f);
     const len = hl + dataLen;
     const packet = segment !== undefined ? this.host.txSegment(now, src, dst, len, segment) : this.host.txSegment(now, src, dst, len);
     if (!packet) return TX_BUSY;
     const buf = packet.buf;
     const o = packet.offset;
+    packet.tos = tos;
     emitTcp(f, buf, o);
     if (dataLen > 0 && ring) ring.copyOut(ringOffset, buf, o + hl, dataLen);
     if (this.host.txChecksum) fillTcpChecksum(buf, o, o + len, src, dst);

@@ -59,6 +59,7 @@ export class Negotiated {
     this.tsOk = this.o.timestamps && syn.tsVal !== undefined;
     if (this.tsOk) this.tsRecent = syn.tsVal!;
     this.sackOk = this.o.sack && syn.sackPermitted;
+    this.c.ecn.negotiate(syn);
     this.setMssRaw(now, Math.min(peerMss, this.advMss));
   }
 

@@ -203,6 +203,16 @@ export interface TcpOptions {
    */
   ssthreshFromCwnd?: boolean;
   /**
+   * Limited transmit (RFC 3042): the first and second duplicate ACK outside recovery each let one new segment go
+   * beyond cwnd (FlightSize at most cwnd + 2*SMSS), cwnd unchanged. Default true, as Linux always does it.
+   */
+  limitedTransmit?: boolean;
+  /**
+   * Explicit Congestion Notification (RFC 3168), as Linux's net.ipv4.tcp_ecn: 0 off, 1 request it on outgoing
+   * connections and accept it on incoming ones, 2 accept it only when the peer asks. Default 0.
+   */
+  ecn?: 0 | 1 | 2;
+  /**
    * RFC 3465's L: the most one ACK grows cwnd by in slow start, in segments; 0 for no limit, counting delivered
    * segments as Linux does (tcp_slow_start, tcp_cong_control): with SACK what each ACK delivered (data SACKed before
    * is not counted again; an ACK that only SACKs counts once reordering above 3 segments was seen,
@@ -312,6 +322,7 @@ function checkOptions(r: ResolvedTcpOptions): ResolvedTcpOptions {
     const v = h[k];
     if (!Number.isFinite(v) || v < 0 || (v === 0 && k === 'cssGrowthDivisor')) throw new BywayError('EINVAL', `TCP option hystart.${k} must be a number >= 0 (> 0 for cssGrowthDivisor), got ${v}`);
   }
+  if (r.ecn !== 0 && r.ecn !== 1 && r.ecn !== 2) throw new BywayError('EINVAL', `TCP option ecn must be 0, 1 or 2, got ${String(r.ecn)}`);
   if (r.rtoSpread > 1) throw new BywayError('EINVAL', `TCP option rtoSpread must be <= 1, got ${r.rtoSpread}`);
   if (!Number.isInteger(r.timersPerPoll)) throw new BywayError('EINVAL', `TCP option timersPerPoll must be an integer, got ${r.timersPerPoll}`);
   if (r.minMss > r.mss || r.mss > 65495) throw new BywayError('EINVAL', `TCP options: need minMss <= mss <= 65495`);
@@ -386,6 +397,8 @@ export function resolveTcpOptions(given: TcpOptions, defaultCc: CongestionContro
     prr: o.prr ?? false,
     minshallNagle: o.minshallNagle ?? false,
     ssthreshFromCwnd: o.ssthreshFromCwnd ?? false,
+    limitedTransmit: o.limitedTransmit ?? true,
+    ecn: o.ecn ?? 0,
     coalesceAcks: o.coalesceAcks ?? true,
     timestamps: o.timestamps ?? true,
     windowScaling: o.windowScaling ?? true,

@@ -165,7 +165,8 @@ export class LossRecovery implements DeliveryObserver {
           this.forceRetransmit = true;
         }
       }
-    } else if (this.c.snd.usage.mayGrow(this.c.cc.cwnd, this.c.cc.ssthresh, flightBefore)) {
+    } else if (!this.c.ecn.inCwr && this.c.snd.usage.mayGrow(this.c.cc.cwnd, this.c.cc.ssthresh, flightBefore)) {
+      // (Not in an ECN window reduction, RFC 3168 6.1.2: Linux's CA state CWR raises no cwnd, tcp_cong_control.)
       // Grow cwnd only while it limits the sender (cwnd-usage.ts: Linux tcp_is_cwnd_limited; RFC 7661's concern).
       this.c.cc.onAck(now, ackedBytes, this.pipe(), rttMs);
     }
@@ -179,7 +180,7 @@ export class LossRecovery implements DeliveryObserver {
   onSackDelivered(now: number, bytes: number): void {
     if (this.o.abcLimit !== 0 || this.inRecovery || this.reorder.degree <= 3) return;
     const flight = seqDiff(this.c.snd.sndNxt, this.c.snd.sndUna);
-    if (this.c.snd.usage.mayGrow(this.c.cc.cwnd, this.c.cc.ssthresh, flight)) this.c.cc.onAck(now, bytes, this.pipe(), undefined);
+    if (!this.c.ecn.inCwr && this.c.snd.usage.mayGrow(this.c.cc.cwnd, this.c.cc.ssthresh, flight)) this.c.cc.onAck(now, bytes, this.pipe(), undefined);
   }
 
   /** RFC 8985 6.2 step 2: RACK.update for a newly delivered segment. */
@@ -375,6 +376,20 @@ export class LossRecovery implements DeliveryObserver {
       sndcnt = Math.min(delta, sndcnt);
     }
     this.prrCwnd = pipe + Math.max(sndcnt, 0);
+  }
+
+  /**
+   * Limited transmit (RFC 3042 2; with SACK, RFC 6675 5's note on the first DupThresh - 1 duplicate ACKs): on the
+   * first and second duplicate ACK outside recovery, one new segment each may go beyond cwnd, as long as FlightSize
+   * stays within cwnd + 2*SMSS; cwnd itself is unchanged. The room this grants for new data (0 when it does not
+   * apply); the sender takes the larger of it and cwnd - pipe. pipe alone already frees a segment per duplicate ACK
+   * when each reports a full segment delivered; this rule also holds when the segment reported is short (a SACK for a
+   * small segment, which left a sub-MSS room the sender's SWS avoidance would not fill).
+   */
+  limitedTransmitRoom(): number {
+    if (this.inRecovery || this.dupAcks === 0 || this.dupAcks > 2 || !this.o.limitedTransmit) return 0;
+    const flight = seqDiff(this.c.snd.sndNxt, this.c.snd.sndUna);
+    return this.c.cc.cwnd + this.dupAcks * this.c.neg.mss - flight;
   }
 
   /** RFC 6675 pipe: outstanding bytes not SACKed and not marked lost (without SACK, each dup ACK counts a segment). */

@@ -328,7 +328,7 @@ export class Sender {
       const finPending = this.finQueued && !this.finSent;
       if (avail <= 0 && !finPending) break;
       const wndRoom = this.sndRoom();
-      const cwndRoom = cwnd - this.c.rec.pipe();
+      const cwndRoom = Math.max(cwnd - this.c.rec.pipe(), this.c.rec.limitedTransmitRoom());
       let len = Math.min(avail, burst, wndRoom, cwndRoom);
       if (len < 0) len = 0;
       if (len > this.c.neg.mss) len -= len % this.c.neg.mss;
@@ -419,7 +419,11 @@ export class Sender {
     const dataEnd = len > 0 && offset + len === this.sndBuf.length && !this.more; // MSG_MORE: not the end
     this.c.tx.fillHeader(f, this.sndNxt, TcpFlag.ACK | (fin ? TcpFlag.FIN : 0) | (dataEnd || (push && len > 0) ? TcpFlag.PSH : 0));
     this.c.tx.fillOptions(now, f, len);
-    if (!this.c.tx.xmit(now, f, len > 0 ? this.sndBuf : null, offset, len, len > mss ? mss : undefined)) return false;
+    const tos = len > 0 ? this.c.ecn.newDataEct(f) : 0; // RFC 3168 6.1.2 / 6.1.4: ECT(0), and CWR after a reduction
+    if (!this.c.tx.xmit(now, f, len > 0 ? this.sndBuf : null, offset, len, len > mss ? mss : undefined, tos)) {
+      if (f.flags & TcpFlag.CWR) this.c.ecn.cwrPending = true; // not sent: the next one carries it
+      return false;
+    }
     // One record per segment on the wire, as if each had been sent alone: SACK, RACK, loss marking and
     // retransmission work on what the peer sees, not on how the packet left this.c host.
     if (len > 0 && len % mss !== 0) this.sndSml = seqAdd(this.sndNxt, len); // ends in a short segment

@@ -521,7 +521,7 @@ export class TimeWaitView implements TcpConnectionView {
     return {
       state: 'TIME-WAIT', srtt: undefined, rttvar: undefined, rto: 0, rcvRtt: undefined, backoff: 0, cwnd: 0, ssthresh: 0,
       congestionControl: '', bytesInFlight: 0, unacked: 0, sndMss: 0, rcvMss: 0, advMss: 0, sndWnd: 0, rcvWnd: w.rcvWnd,
-      sndWscale: 0, rcvWscale: w.rcvWs, timestamps: w.timestamps, sackPermitted: w.sack, inRecovery: false,
+      sndWscale: 0, rcvWscale: w.rcvWs, timestamps: w.timestamps, sackPermitted: w.sack, ecn: false, ecnCeReceived: 0, ecnReductions: 0, inRecovery: false,
       busyTime: 0, rwndLimited: 0, sndbufLimited: 0, caState: 'open', retransOut: 0, probes: 0, reordering: INITIAL_REORDERING, reordSeen: 0, minRtt: undefined,
       retransmits: 0, rtoCount: 0, fastRecoveries: 0, recoveriesUndone: 0, sackedBytes: 0, lostBytes: 0, lostOutBytes: 0,
       dsacksReceived: 0, rackLosses: 0, tlpProbes: 0, bytesSent: 0, bytesAcked: 0, bytesReceived: 0, segsOut: 0,

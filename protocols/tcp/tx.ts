@@ -31,6 +31,7 @@ export class Transmitter {
     const f = this.host.txFields;
     const synAck = this.c.state === 'SYN-RECEIVED';
     this.fillHeader(f, this.c.snd.iss, synAck ? TcpFlag.SYN | TcpFlag.ACK : TcpFlag.SYN);
+    f.flags |= this.c.ecn.synFlags(synAck, this.c.hs.synXmits === 0); // RFC 3168 6.1.1
     f.window = Math.min(this.c.rcv.rcvFree(), MAX_WINDOW);
     f.mss = this.c.neg.advMss;
     const offer = !synAck;
@@ -52,7 +53,8 @@ export class Transmitter {
     f.dstPort = this.c.remotePort;
     f.seq = seq;
     f.ack = flags & TcpFlag.ACK ? this.c.rcv.rcvNxt : 0;
-    f.flags = flags;
+    // RFC 3168 6.1.3: every ACK carries ECE from a CE mark until the peer's CWR.
+    f.flags = this.c.ecn.echoEce && (flags & (TcpFlag.ACK | TcpFlag.SYN | TcpFlag.RST)) === TcpFlag.ACK ? flags | TcpFlag.ECE : flags;
     f.urgent = 0;
     clearTcpOptions(f);
     f.window = flags & TcpFlag.SYN ? 0 : this.c.rcv.windowField();
@@ -78,9 +80,9 @@ export class Transmitter {
    * Linux's resource-probe interval, Sender.onPersist). A segment without data the driver dropped counts as sent
    * and lost (its own timer repairs it, as for a loss on the wire).
    */
-  xmit(now: number, f: TcpFields, ring: ByteRing | null, off: number, len: number, segment?: number): boolean {
+  xmit(now: number, f: TcpFields, ring: ByteRing | null, off: number, len: number, segment?: number, tos = 0): boolean {
     f.payloadLen = len;
-    const r = this.host.transmit(now, this.c, f, ring, off, len, segment);
+    const r = this.host.transmit(now, this.c, f, ring, off, len, segment, tos);
     if (r === TX_BUSY) {
       this.c.txPending = true;
       this.stats.txBlocked++;

@@ -91,6 +91,8 @@ const TCP: Schema<Omit<TcpOptions, 'rng'>> = {
   prr: bool,
   minshallNagle: bool,
   ssthreshFromCwnd: bool,
+  limitedTransmit: bool,
+  ecn: (v) => (v === 0 || v === 1 || v === 2 ? undefined : '0, 1 or 2'),
   rtoFormula: oneOf('rfc6298', 'linux'),
   lossDetection: oneOf(...LOSS_DETECTION),
   hystart: nested('limits.tcp.hystart', {

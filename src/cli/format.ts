@@ -60,6 +60,7 @@ export function formatTcpInfo(i: Record<string, unknown>): string {
     String(i['congestionControl'] ?? ''),
     i['timestamps'] ? 'ts' : '',
     i['sackPermitted'] ? 'sack' : '',
+    i['ecn'] ? 'ecn' : '',
     `wscale:${String(i['sndWscale'])},${String(i['rcvWscale'])}`,
     `rto:${ms(i['rto'])}`,
     `rtt:${ms(i['srtt'])}/${ms(i['rttvar'])}`,

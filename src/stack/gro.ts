@@ -25,8 +25,9 @@
 import { onesSum, pseudoHeaderSum } from '../../protocols/util/checksum.js';
 
 /** Hands one TCP segment, buf[start, end), to the TCP layer; `trusted`: its checksum is known good. */
+/** `tosTtl`: the IP header's TOS byte << 8 | TTL, the same for every segment merged. */
 /** `segSize`: the payload bytes of each segment merged into what is delivered (Linux's gso_size), 0 when not merged. */
-export type GroDeliver = (src: number, dst: number, buf: Uint8Array, start: number, end: number, trusted: boolean, segSize: number) => void;
+export type GroDeliver = (src: number, dst: number, buf: Uint8Array, start: number, end: number, trusted: boolean, segSize: number, tosTtl: number) => void;
 
 export interface GroStats {
   /** TCP segments offered. */
@@ -109,7 +110,7 @@ export class TcpGro {
         st.flushMismatch++;
         this.flush();
       }
-      this.pass(src, dst, b, s, e, trusted);
+      this.pass(src, dst, tosTtl, b, s, e, trusted);
       return;
     }
     if (!trusted && this.verify && onesSum(b, s, e, pseudoHeaderSum(src, dst, TCP_PROTOCOL, n)) !== 0xffff) {
@@ -118,7 +119,7 @@ export class TcpGro {
         st.flushMismatch++;
         this.flush();
       }
-      this.pass(src, dst, b, s, e, false);
+      this.pass(src, dst, tosTtl, b, s, e, false);
       return;
     }
     const dataLen = n - hl;
@@ -147,7 +148,7 @@ export class TcpGro {
     // Nothing can follow a PSH segment, and no segment of this size fits after this one in a 64 KiB packet: on
     // (verified above, or vouched for) without a copy.
     if ((flags & PSH) !== 0 || n + dataLen > MAX_SEGMENT) {
-      this.pass(src, dst, b, s, e, true);
+      this.pass(src, dst, tosTtl, b, s, e, true);
       return;
     }
     this.buf.set(b.subarray(s, e));
@@ -167,12 +168,12 @@ export class TcpGro {
     if (len === 0) return;
     this.len = 0;
     this.stats.flushed++;
-    this.deliver(this.src, this.dst, this.buf, 0, len, true, len - this.hl > this.mss ? this.mss : 0);
+    this.deliver(this.src, this.dst, this.buf, 0, len, true, len - this.hl > this.mss ? this.mss : 0, this.tosTtl);
   }
 
-  private pass(src: number, dst: number, b: Uint8Array, s: number, e: number, trusted: boolean): void {
+  private pass(src: number, dst: number, tosTtl: number, b: Uint8Array, s: number, e: number, trusted: boolean): void {
     this.stats.passed++;
-    this.deliver(src, dst, b, s, e, trusted, 0);
+    this.deliver(src, dst, b, s, e, trusted, 0, tosTtl);
   }
 
   /** Same addresses and ports as the held segment (the segment at seg[s..] has at least its 4 port bytes). */

@@ -76,6 +76,8 @@ export class TxPacket {
   l4Len = 0;
   ttl = 64;
   flags = 0;
+  /** The TOS byte (DSCP and ECN, RFC 3168 5), 0 unless the protocol sets it before commit. */
+  tos = 0;
   nextHop = 0;
   mtu = 0;
   /** TCP payload bytes per segment when the driver cuts this packet (TSO), else 0. */
@@ -164,6 +166,7 @@ export class Ipv4Output {
     p.l4Len = l4Len;
     p.ttl = ttl;
     p.flags = flags;
+    p.tos = 0;
     p.segment = 0;
     p.unreachable = unreachable;
     if (dst !== this.lastDst || link.routes.generation !== this.lastGeneration) this.findWay(dst);
@@ -270,7 +273,7 @@ export class Ipv4Output {
     switch (p.kind) {
       case TxKind.Direct: {
         const segment = p.segment;
-        writeIpv4Header(b, p.base + link.l2len, p.src, p.dst, p.protocol, p.l4Len, p.ttl, this.nextIdent(), p.flags, 0, link.ipChecksum);
+        writeIpv4Header(b, p.base + link.l2len, p.src, p.dst, p.protocol, p.l4Len, p.ttl, this.nextIdent(), p.flags, p.tos, link.ipChecksum);
         let sent: boolean | void;
         if (segment > 0) {
           this.tsoSent(p);
@@ -282,14 +285,14 @@ export class Ipv4Output {
       }
       case TxKind.Neighbour: {
         const segment = p.segment;
-        writeIpv4Header(b, link.l2len, p.src, p.dst, p.protocol, p.l4Len, p.ttl, this.nextIdent(), p.flags, 0, link.ipChecksum);
+        writeIpv4Header(b, link.l2len, p.src, p.dst, p.protocol, p.l4Len, p.ttl, this.nextIdent(), p.flags, p.tos, link.ipChecksum);
         if (segment > 0) this.tsoSent(p);
         const pending = { frame: b, onUnreachable: bindDst(p.unreachable, p.dst), segment: segment > 0 ? segment : undefined };
         if (!link.neighbours.enqueue(now, p.nextHop, pending)) st.neighbourDrops++;
         return true;
       }
       case TxKind.Loopback:
-        writeIpv4Header(b, 0, p.src, p.dst, p.protocol, p.l4Len, p.ttl, this.nextIdent(), p.flags, 0, true);
+        writeIpv4Header(b, 0, p.src, p.dst, p.protocol, p.l4Len, p.ttl, this.nextIdent(), p.flags, p.tos, true);
         this.loopback.push(b);
         st.loopback++;
         st.tx++;

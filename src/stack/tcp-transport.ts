@@ -8,6 +8,7 @@ import { read16, read32 } from '../../protocols/util/bytes.js';
 import { IPV4_FLAG_DF, IpProtocol } from '../../protocols/ipv4/wire.js';
 import { TcpLayer, isIpv6Id, type TcpHost, type TcpOptions, type TcpTxPacket } from '../../protocols/tcp/layer.js';
 import type { Rng } from '../../protocols/util/rng.js';
+import { ECN_CE } from '../../protocols/tcp/ecn.js';
 import { TcpGro } from './gro.js';
 import type { Ipv6Layer } from './ipv6.js';
 import { Tcp6Bridge } from './tcp6.js';
@@ -41,9 +42,10 @@ export class TcpTransport implements Transport {
     this.layer = new TcpLayer(this.tcpHost(options), { ...options.tcp, rng: options.rng });
     const layer = this.layer;
     this.gro = options.gro
-      ? new TcpGro((src, dst, buf, start, end, trusted, segSize) => {
+      ? new TcpGro((src, dst, buf, start, end, trusted, segSize, tosTtl) => {
           this.trusted = trusted;
           layer.rxSegSize = segSize;
+          layer.rxCe = ((tosTtl >>> 8) & 3) === ECN_CE;
           layer.inputAt(this.now, src, dst, buf, start, end);
           layer.rxSegSize = 0;
         }, options.checksum.rx)
@@ -58,6 +60,7 @@ export class TcpTransport implements Transport {
     if (this.gro !== undefined) this.gro.inputAt(src, dst, (buf[ipOff + 1]! << 8) | buf[ipOff + 8]!, buf, start, end, trusted); // TOS, TTL
     else {
       this.trusted = trusted;
+      this.layer.rxCe = (buf[ipOff + 1]! & 3) === ECN_CE;
       this.layer.inputAt(now, src, dst, buf, start, end);
     }
   }

@@ -48,6 +48,8 @@ describe('createStack options', () => {
     bad({ address: '10.0.0.1' }, /option address must be an address with its prefix length/);
     bad({ address: ['10.0.0.1/24', '10.0.1.1'] }, /option address/);
     bad({ limits: { tcp: { noDelay: 'yes' } } }, /option limits\.tcp\.noDelay must be true or false, got 'yes'/);
+    bad({ limits: { tcp: { ecn: 3 } } }, /option limits\.tcp\.ecn must be 0, 1 or 2, got 3/);
+    bad({ limits: { tcp: { limitedTransmit: 1 } } }, /option limits\.tcp\.limitedTransmit must be true or false/);
     bad({ limits: { neighbour: { maxEntries: -1 } } }, /limits\.neighbour\.maxEntries must be an integer/);
     bad({ limits: 3 }, /option limits must be an object/);
   });
@@ -63,7 +65,7 @@ describe('createStack options', () => {
       pollMode: 'event',
       spinMs: 0.05,
       path: (f) => (f.remotePort === 5432 ? 'kernel' : 'bypass'),
-      limits: { tcp: { noDelay: true, sendBuffer: 1 << 16, maxSendBuffer: 1 << 20 }, udp: { maxSockets: 10 }, neighbour: { maxEntries: 8 } },
+      limits: { tcp: { noDelay: true, ecn: 1, limitedTransmit: false, sendBuffer: 1 << 16, maxSendBuffer: 1 << 20 }, udp: { maxSockets: 10 }, neighbour: { maxEntries: 8 } },
     });
     s.close();
   });

@@ -16,7 +16,7 @@ export const REMOTE_PORT = 80;
 export const LOCAL_ISS = 10_000;
 export const REMOTE_SEQ = 20_000;
 
-export type Seg = TcpRepr & { payload: Uint8Array };
+export type Seg = TcpRepr & { payload: Uint8Array; tos: number };
 
 export class Tester {
   readonly host = new FakeHost(IP_A);

@@ -29,6 +29,8 @@ export interface Sent {
   src: number;
   dst: number;
   bytes: Uint8Array;
+  /** The IP TOS byte the layer asked for (ECN field: RFC 3168). */
+  tos?: number;
 }
 
 export class FakeHost implements TcpHost {
@@ -46,18 +48,20 @@ export class FakeHost implements TcpHost {
   txSegment(_now: number, src: number, dst: number, tcpLen: number): TcpTxPacket | null {
     if (this.blocked) return null;
     const buf = new Uint8Array(tcpLen + 4);
-    return {
+    const packet: TcpTxPacket = {
       buf,
       offset: 4,
+      tos: 0,
       commit: (now) => {
-        if (!this.dropping) return this.sent1(now, src, dst, buf.subarray(4));
+        if (!this.dropping) return this.sent1(now, src, dst, buf.subarray(4), packet.tos);
         this.dropped++;
         return false;
       },
     };
+    return packet;
   }
-  private sent1(now: number, src: number, dst: number, bytes: Uint8Array): void {
-    const seg = { src, dst, bytes };
+  private sent1(now: number, src: number, dst: number, bytes: Uint8Array, tos: number): void {
+    const seg = { src, dst, bytes, tos };
     expect(verifyTcpChecksum(seg.bytes, 0, seg.bytes.length, src, dst)).toBe(true);
     if (this.onSend) this.onSend(seg, now);
     else this.sent.push(seg);
@@ -75,12 +79,12 @@ export function layerOptions(seed: number, extra: Partial<TcpOptions> = {}): Tcp
 }
 
 /** Decode a sent segment. */
-export function decode(s: Sent): TcpRepr & { payload: Uint8Array } {
+export function decode(s: Sent): TcpRepr & { payload: Uint8Array; tos: number } {
   const p = TcpPacket.checked(s.bytes)!;
   expect(p).toBeDefined();
   const r = parseTcp(p)!;
   expect(r).toBeDefined();
-  return { ...r, payload: p.payload };
+  return { ...r, payload: p.payload, tos: s.tos ?? 0 };
 }
 
 /** Build a segment's bytes. */

@@ -222,6 +222,8 @@ export interface SimPairOptions {
   tcpA?: Partial<Omit<TcpOptions, 'rng'>>;
   tcpB?: Partial<Omit<TcpOptions, 'rng'>>;
   mtu?: number;
+  /** A wrapper between A's wire tap and its faults (a marker that rewrites frames A sends, for instance). */
+  wrapTxA?: (faults: FrameDriver) => FrameDriver;
 }
 
 export interface SimPair extends Pair {
@@ -240,7 +242,10 @@ export function makeSimPair(o: SimPairOptions): SimPair {
   const flows: WireFlows = new Map();
   const p = makePair({
     mtu: o.mtu,
-    wrapA: (d) => (tapA = wireTap((faultA = faults(d, { seed: o.seed >>> 0, tx: o.aToB ?? {} })), flows)),
+    wrapA: (d) => {
+      faultA = faults(d, { seed: o.seed >>> 0, tx: o.aToB ?? {} });
+      return (tapA = wireTap(o.wrapTxA ? o.wrapTxA(faultA) : faultA, flows));
+    },
     wrapB: (d) => (tapB = wireTap((faultB = faults(d, { seed: (o.seed ^ 0x5bd1e995) >>> 0, tx: o.bToA ?? {} })), flows)),
     configA: { tcp: o.tcpA ?? {} },
     configB: { tcp: o.tcpB ?? {} },
