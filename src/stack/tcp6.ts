@@ -38,6 +38,12 @@ class Tcp6Packet implements TcpTxPacket {
   src: Uint8Array = new Uint8Array(16);
   dst: Uint8Array = new Uint8Array(16);
   dstId = 0;
+  /**
+   * The IPv4 TOS byte the layer asks for (ECT(0) on new data of an ECN connection, RFC 3168): not carried over IPv6
+   * yet (the Traffic Class is written 0), so an ECN connection over IPv6 sends no ECT and a congested router drops
+   * instead of marking, as for a peer without ECN.
+   */
+  tos = 0;
 
   constructor(private readonly bridge: Tcp6Bridge) {}
 
