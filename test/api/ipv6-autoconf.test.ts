@@ -18,11 +18,15 @@ afterEach(() => {
   stacks = [];
 });
 
+/**
+ * Yields one event-loop turn at a time (no timer: the stack's poll loop runs in those turns) until `ok`, failing
+ * after `ms` of wall time.
+ */
 async function until(ms: number, ok: () => boolean): Promise<void> {
   const end = Date.now() + ms;
   while (!ok()) {
     if (Date.now() > end) throw new Error(`not within ${ms} ms`);
-    await new Promise((r) => setTimeout(r, 10));
+    await new Promise((r) => setImmediate(r));
   }
 }
 
