@@ -69,20 +69,18 @@ function immediateTurns(run: () => void): TurnSource {
     pending = undefined;
     run();
   };
+  const disarm = (): void => {
+    if (pending !== undefined) clearImmediate(pending);
+    pending = undefined;
+  };
   return {
     // Never unref'd: Node runs an unref'd immediate only when something else wakes the event loop, which would
     // stall a poll behind the next unrelated timer. An immediate runs once and does not keep the process alive.
     arm: () => {
       if (pending === undefined) pending = setImmediate(fire);
     },
-    disarm: () => {
-      if (pending !== undefined) clearImmediate(pending);
-      pending = undefined;
-    },
-    close: () => {
-      if (pending !== undefined) clearImmediate(pending);
-      pending = undefined;
-    },
+    disarm,
+    close: disarm, // nothing else to release
   };
 }
 
