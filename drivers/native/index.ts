@@ -140,6 +140,8 @@ export interface NativeAddon {
   open(kind: 'xdp', config: NativeXdpConfig): NativeOpenInfo;
   /**
    * Fill the control block's rx descriptors (offset, flags << 24 | length); returns the count or a negative errno.
+   * An empty batch (0) is released by the call itself (readiness re-armed): rxRelease follows only a count > 0 or
+   * an error.
    */
   rxBatch(h: NativeHandle, max: number): number;
   /** Give the last batch's frames back to the kernel and re-arm readiness. */

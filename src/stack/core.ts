@@ -124,7 +124,8 @@ export class StackCore implements TransportHost {
   readonly ttl: number;
   private readonly l2len: number;
   private readonly ethernet: boolean;
-  private readonly pollBudget: number;
+  /** Most frames one poll takes in (Pollable.pollBudget). */
+  readonly pollBudget: number;
   private readonly csum: { ipTx: boolean; ipRx: boolean; icmpTx: boolean; icmpRx: boolean; udpTx: boolean; udpRx: boolean };
   private now = 0;
   private started = false;

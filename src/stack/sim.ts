@@ -8,6 +8,13 @@ import type { VirtualClock } from './clock.js';
 export interface Pollable {
   poll(now: number): number;
   pollAt(now: number): number | undefined;
+  /**
+   * Most frames one poll takes in; a poll that handled fewer found its driver empty. Absent: a poll that handled
+   * anything may have left more.
+   */
+  readonly pollBudget?: number;
+  /** Hand what is queued for transmit to the driver now (its doorbell), without a poll. */
+  flush?(now: number): void;
 }
 
 export interface RunOptions {

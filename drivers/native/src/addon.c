@@ -602,7 +602,14 @@ static napi_value js_rx_batch(napi_env env, napi_callback_info info) {
   napi_value ret;
   if (!handle_count(env, info, UINT32_MAX, UINT32_MAX, &h, &max, &ret)) return ret;
   if (max > h->max_batch) max = h->max_batch;
-  return bw_ret_int(env, h->ops->rx_batch(h, max));
+  int n = h->ops->rx_batch(h, max);
+  if (n == 0) {
+    /* An empty batch is released here (and readiness re-armed), so an empty poll costs one call into the addon, not
+       two: the caller calls rxRelease only after a batch that held frames, or an error. */
+    h->ops->rx_release(h);
+    arm_poll(h);
+  }
+  return bw_ret_int(env, n);
 }
 
 /* ---- bounded spin (rxWait) ---- */
