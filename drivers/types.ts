@@ -188,6 +188,9 @@ export interface FrameDriver {
   /**
    * Optional, the same as `receive` without a view object per frame: each frame is handed over as a range of the
    * driver's memory. The stack uses it when present. Middleware offers it only if it implements it.
+   * Unlike receive(), it returns fewer than `max` (and its batch limit) only when nothing more can be taken now
+   * (the ring is empty, or holds nothing more until this batch is released): the stack then asks no more in
+   * this poll.
    */
   receiveRanges?(now: number, max: number, sink: RangeSink): number;
   /** Lend a transmit buffer of exactly `len` bytes, or null when there is no room now. */

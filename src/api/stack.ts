@@ -216,7 +216,10 @@ export class Stack {
       spinMs: options.spinMs,
       spinUs: options.spinUs,
       turns: options.nativeTurns === false ? undefined : openNativeTurns,
-      afterPoll: () => deferred.run(),
+      afterPoll: () => void deferred.run(),
+      // A reply sent from a 'message' or 'data' handler leaves before the poll's timers (unless a callback closed
+      // the stack: its driver is gone).
+      afterReceive: () => deferred.run() > 0 && !this.closed,
     });
     this.running.loop.unref();
     this.running.loop.setSpinning(false); // nothing keeps the process alive yet (refChanged)

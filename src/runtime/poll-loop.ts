@@ -39,6 +39,12 @@ export interface PollLoopOptions {
   readonly mode?: 'event' | 'busy';
   /** Called after each poll (the API layer uses it to emit events outside the core's call stack). */
   readonly afterPoll?: () => void;
+  /**
+   * Given to each poll (Pollable.poll): runs once a poll has taken in frames, before the node's timers; true when
+   * it queued output, which then leaves at once. The API runs there the work its receive callbacks deferred (the
+   * replies), so a reply's doorbell does not wait for the poll's timers and the rest of the turn.
+   */
+  readonly afterReceive?: () => boolean;
   /** Errors thrown by a poll (a bug, never bad input) are reported here; default: rethrown asynchronously. */
   readonly onError?: (err: unknown) => void;
   /** 'event' mode: keep polling this long (ms) after the last poll that handled frames. Default 0.1; 0 = off. */
@@ -220,7 +226,7 @@ export class PollLoop {
         const us = this.spinBudgetUs();
         if (us > 0) {
           this.spins++;
-          if (this.options.wait!(this.clock.now(), us)) {
+          if (this.options.wait!(this.drainedAt, us)) {
             this.spinHits++;
             handled = this.drain();
           }
@@ -253,14 +259,15 @@ export class PollLoop {
   /** Poll until nothing more is ready, within a bound so one busy link cannot starve the rest of the event loop. */
   private drain(): number {
     let now = this.clock.now();
-    let n = this.node.poll(now);
+    const after = this.options.afterReceive;
+    let n = this.node.poll(now, after);
     let handled = n;
     // A poll takes in frames until its driver is empty or its budget is spent: poll again only in the latter case.
     // A second poll after one that emptied the ring found nothing, and cost a whole poll (timers, transports, a
     // call into the addon) between a request's arrival and the reply's doorbell.
     const full = this.node.pollBudget ?? 1;
     for (let rounds = 1; n >= full && n > 0 && rounds < 16; rounds++) {
-      n = this.node.poll((now = this.clock.now()));
+      n = this.node.poll((now = this.clock.now()), after);
       handled += n;
     }
     this.drainedAt = now;

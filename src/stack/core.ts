@@ -303,7 +303,7 @@ export class StackCore implements TransportHost {
   // The poll cycle
 
   /** Receive and handle a batch, run due timers, flush transmits. Returns the number of frames handled. */
-  poll(now: number): number {
+  poll(now: number, afterReceive?: () => boolean): number {
     this.now = now;
     if (!this.started) this.start(now);
     let handled = 0;
@@ -313,6 +313,10 @@ export class StackCore implements TransportHost {
       this.flushTransports(); // nothing held waits past its batch
       if (n === 0) break;
       handled += n;
+      // receiveRanges hands fewer than asked only when no more is waiting (FrameDriver.receiveRanges): asking
+      // again at once (a call into the addon for a ring driver) would find nothing; what arrives meanwhile is the
+      // next poll's. receive() may stop short for other reasons (a middleware dropping or delaying frames).
+      if (n < max && this.rangesIn) break;
     }
     if (this.output.loopback.length > 0) {
       const queue = this.output.loopback;
@@ -324,6 +328,8 @@ export class StackCore implements TransportHost {
       this.flushTransports();
       handled += queue.length;
     }
+    // The receivers' callbacks ran during the receive; what they deferred (a reply) leaves before the timers run.
+    if (handled > 0 && afterReceive !== undefined && afterReceive()) this.driver.flush(now);
     if (this.ipv6 !== undefined) handled += this.ipv6.poll(now);
     this.neighbours.poll(now);
     this.reassembler.poll(now);

@@ -147,3 +147,36 @@ describe('PollLoop: polling again within a turn', () => {
     expect(f.log).toEqual(['poll:1', 'poll:0']);
   });
 });
+
+describe('NetStack.poll: asking the driver again', () => {
+  it('stops after a receiveRanges batch short of what it asked for; receive() is asked until it answers 0', async () => {
+    const { makePair, ip } = await import('./harness.js');
+    const { pcap } = await import('../../drivers/middleware/pcap.js');
+    for (const ranges of [true, false]) {
+      const calls = { ranges: 0, receive: 0 };
+      const p = makePair({
+        // pcap (with nothing to write to) offers receive() only: the stack then cannot tell an empty driver.
+        wrapB: (d) => {
+          const w = ranges ? d : pcap(d, { sink: () => {} });
+          if (w.receiveRanges) {
+            const f = w.receiveRanges.bind(w);
+            w.receiveRanges = (now, max, sink) => (calls.ranges++, f(now, max, sink));
+          }
+          const g = w.receive.bind(w);
+          w.receive = (now, max, sink) => (calls.receive++, g(now, max, sink));
+          return w;
+        },
+      });
+      let done = false;
+      p.a.ping(p.clock.now(), ip('10.0.0.2'), { size: 100 }, () => (done = true));
+      p.a.poll(p.clock.now()); // the ARP request leaves
+      const handled = p.b.poll(p.clock.now()); // a's announcement and its ARP request: fewer than one batch
+      expect(handled).toBeGreaterThan(0);
+      expect(handled).toBeLessThan(p.b.driver.caps.maxBatch);
+      if (ranges) expect(calls).toEqual({ ranges: 1, receive: 0 });
+      else expect(calls).toEqual({ ranges: 0, receive: 2 });
+      p.run({ stopWhen: () => done });
+      expect(done).toBe(true);
+    }
+  });
+});
