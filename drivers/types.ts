@@ -173,6 +173,18 @@ export interface HostTables {
   setListener(listener: HostTableListener | null): void;
 }
 
+/**
+ * Optional driver capability: the driver picks received IPv6 by destination address (AF_XDP own-address mode, whose
+ * program passes everything else to the kernel), so it must know the stack's IPv6 addresses as they change:
+ * configured ones, the link-local one, SLAAC ones as routers announce prefixes, any added later. The stack calls
+ * `setIpv6Addresses` with its whole set (tentative addresses included: DAD needs their neighbour discovery) when it
+ * starts and after every change; the driver then steers packets to them, and NDP about them, to the stack.
+ * Throws a BywayError only when steering itself fails (E2BIG: the driver's table is full).
+ */
+export interface AddressSteering {
+  setIpv6Addresses(addresses: readonly Uint8Array[]): void;
+}
+
 export interface FrameDriver {
   readonly caps: DriverCapabilities;
   /** The link-layer address the driver owns or shares, if it has one (6 bytes for Ethernet). */
@@ -182,6 +194,8 @@ export interface FrameDriver {
   readonly flows?: FlowSteering | undefined;
   /** Present when the kernel resolves neighbours and keeps routes for the interface (see HostTables). */
   readonly hostTables?: HostTables | undefined;
+  /** Present when the driver must be told the stack's IPv6 addresses to receive their packets (AddressSteering). */
+  readonly addressSteering?: AddressSteering | undefined;
 
   /** Hand up to `max` received frames to `sink`; returns how many were handed over. */
   receive(now: number, max: number, sink: FrameSink): number;

@@ -6,9 +6,12 @@
  *
  * - mode 'own' (own-address): byway has its own IPv4 address on the link. Every IPv4 packet to that address and
  *   every ARP packet whose target is that address is redirected to byway; everything else goes to the kernel.
- *   With `ipv6` (byway's IPv6 address), every IPv6 packet to it or to its solicited-node group (NDP) comes to
- *   byway too. The MAC is the interface's, so is the link-local address derived from it: the kernel keeps that
- *   one (give the stack `ipv6: { linkLocal: false }`; its NDP then speaks from the global address).
+ *   With `ipv6` (byway's IPv6 address, or `true` for none yet), IPv6 comes to byway by destination: the program
+ *   has a map of byway's IPv6 addresses, which the stack keeps current through `addressSteering` (SLAAC
+ *   addresses, the link-local one, any added later), and redirects packets to them, the neighbor solicitations
+ *   and advertisements about them, and (`routerAdvertisements`, default true) router advertisements and
+ *   redirects to all-nodes. The MAC is the interface's, so is the link-local address derived from it: where the
+ *   kernel uses IPv6 on the interface it has that one (give the stack `ipv6: { linkLocal: false }`).
  * - mode 'shared' (shared-address): byway shares the kernel's address. Only flows listed in a BPF hash map go to
  *   byway: (address, protocol, destination port) for TCP/UDP, (address, ICMP, echo identifier) for echo
  *   replies. JS edits the map with addFlow/removeFlow; ARP and everything else stay with the kernel.
@@ -40,6 +43,7 @@ import {
   type RangeSink,
   type HostTables,
   type SteeredFlow,
+  type AddressSteering,
 } from '../types.js';
 import { invalidArg } from '../../protocols/util/errors.js';
 import { parseIpv4 } from '../../protocols/ipv4/address.js';
@@ -60,8 +64,17 @@ export interface AfXdpOptions {
   readonly mode?: XdpMode;
   /** own: byway's address (this or ipv6 required). shared: the kernel's address byway shares (the default flow address). */
   readonly ipv4?: string;
-  /** own: byway's IPv6 address ('fd00::2'): IPv6 to it and to its solicited-node group is redirected to byway. */
-  readonly ipv6?: string;
+  /**
+   * own: byway's IPv6 address ('fd00::2'), or true for IPv6 without one yet (SLAAC): IPv6 to byway's addresses,
+   * NDP about them and router messages to all-nodes are redirected to byway. The stack adds its addresses as it
+   * gets them (`addressSteering`).
+   */
+  readonly ipv6?: string | true;
+  /**
+   * own mode with ipv6: redirect router advertisements and redirects sent to all-nodes to byway (router discovery,
+   * SLAAC). Default true. The kernel on the interface then no longer sees them (XDP cannot hand a frame to both).
+   */
+  readonly routerAdvertisements?: boolean;
   /** Receive queue to bind (default 0). The program redirects that queue's frames only. */
   readonly queue?: number;
   /**
@@ -134,10 +147,16 @@ export class AfXdpDriver extends NativeRingDriver {
   readonly address: number | undefined;
   readonly flows: FlowSteering | undefined;
   readonly hostTables: HostTables | undefined;
+  readonly addressSteering: AddressSteering | undefined;
   /** The kernel-table mirror behind `hostTables` (shared mode), for its stats. */
   readonly kernelTables: KernelTables | undefined;
   /** Claimed flows ("tcp/80") and their kernel port reservations (null for ICMP: nothing to reserve). */
   private readonly claims = new Map<string, NativeHandle | null>();
+  /** The driver whose program's IPv6 address map this one's addresses go into (itself, or the queue-0 driver). */
+  private readonly programOwner: AfXdpDriver;
+  /** This driver's IPv6 addresses in that map (hex), and, on the owner, how many drivers put each there. */
+  private addresses6 = new Set<string>();
+  private readonly addr6Users = new Map<string, number>();
 
   constructor(
     native: NativeAddon,
@@ -147,6 +166,7 @@ export class AfXdpDriver extends NativeRingDriver {
     options: AfXdpOptions,
     address: number | undefined,
     tables?: KernelTables,
+    owner?: AfXdpDriver,
   ) {
     super(native, info, caps, hw, { netns: options.netns, busyPoll: options.busyPoll !== undefined && options.busyPoll !== false });
     this.mode = info['program'] as XdpMode;
@@ -160,6 +180,30 @@ export class AfXdpDriver extends NativeRingDriver {
     this.kernelTables = tables;
     this.hostTables = tables;
     this.flows = this.mode === 'shared' ? { claim: (f) => this.claim(f), release: (f) => this.release(f) } : undefined;
+    this.programOwner = owner ?? this;
+    this.addressSteering = info['ipv6'] === true ? { setIpv6Addresses: (a) => this.setIpv6Addresses(a) } : undefined;
+  }
+
+  /** AddressSteering: make the program's map hold exactly `addresses` for this driver. */
+  private setIpv6Addresses(addresses: readonly Uint8Array[]): void {
+    if (this.closed) return;
+    const next = new Set(addresses.map((a) => Buffer.from(a.buffer, a.byteOffset, 16).toString('hex')));
+    for (const k of this.addresses6) if (!next.has(k)) this.programOwner.address6(k, false);
+    for (const k of next) if (!this.addresses6.has(k)) this.programOwner.address6(k, true);
+    this.addresses6 = next;
+  }
+
+  /** On the program's owner: one more (or one less) driver wants `hex` steered. */
+  private address6(hex: string, add: boolean): void {
+    if (this.closed) return;
+    const n = (this.addr6Users.get(hex) ?? 0) + (add ? 1 : -1);
+    if (n > 0) this.addr6Users.set(hex, n);
+    else this.addr6Users.delete(hex);
+    if (add ? n !== 1 : n !== 0) return;
+    const r = this.native.xdpAddress6(this.handle, Buffer.from(hex, 'hex'), add);
+    if (r < 0) {
+      throw new BywayError(r === -7 ? 'E2BIG' : 'ERR_XDP_ADDRESS', `could not ${add ? 'add' : 'remove'} an IPv6 address in the XDP program's map (errno ${-r})`);
+    }
   }
 
   /** FlowSteering.claim: reserve the port in the kernel, then steer it; false when the kernel holds the port. */
@@ -300,11 +344,14 @@ function openXdp(options: AfXdpOptions, owner?: AfXdpDriver): AfXdpDriver {
     if (ipv4 === undefined) throw invalidArg(`ipv4 '${options.ipv4}' is not a dotted-quad address`);
   }
   let ipv6: Uint8Array | undefined;
-  if (options.ipv6 !== undefined) {
-    ipv6 = parseIpv6(options.ipv6);
-    if (ipv6 === undefined || mode !== 'own') throw invalidArg(`ipv6 '${options.ipv6}' must be an IPv6 address, in own-address mode`);
+  if (options.ipv6 !== undefined && options.ipv6 !== true) {
+    ipv6 = typeof options.ipv6 === 'string' ? parseIpv6(options.ipv6) : undefined;
+    if (ipv6 === undefined) throw invalidArg(`ipv6 must be an IPv6 address or true, got ${String(options.ipv6)}`);
   }
-  if (mode === 'own' && (ipv4 === undefined || ipv4 === 0) && ipv6 === undefined) throw invalidArg("own-address mode needs byway's ipv4 (or ipv6) address");
+  const ipv6On = options.ipv6 !== undefined;
+  if (ipv6On && mode !== 'own') throw invalidArg('ipv6 is an own-address mode option');
+  if (options.routerAdvertisements !== undefined && typeof options.routerAdvertisements !== 'boolean') throw invalidArg('routerAdvertisements must be a boolean');
+  if (mode === 'own' && (ipv4 === undefined || ipv4 === 0) && !ipv6On) throw invalidArg("own-address mode needs byway's ipv4 address (or ipv6)");
   if (options.hwAddress !== undefined && options.hwAddress.length !== 6) throw invalidArg('hwAddress must be 6 bytes');
   let tables: KernelTables | undefined;
   if (mode === 'shared') {
@@ -318,8 +365,6 @@ function openXdp(options: AfXdpOptions, owner?: AfXdpDriver): AfXdpDriver {
     }
   }
   const queue = positiveInt('queue', options.queue, 0, 0, 255);
-  // The IPv6 address as the four 32-bit loads of its wire bytes the XDP program compares (host order: LE).
-  const w = (i: number): number => (ipv6 === undefined ? 0 : new DataView(ipv6.buffer, ipv6.byteOffset).getUint32(i * 4, true));
   let info: NativeOpenInfo;
   try {
     const config: NativeXdpConfig = {
@@ -337,10 +382,8 @@ function openXdp(options: AfXdpOptions, owner?: AfXdpDriver): AfXdpDriver {
       ringSize: positiveInt('ringSize', options.ringSize, 2048, 8, 1 << 24),
       maxBatch: positiveInt('maxBatch', options.maxBatch, 64, 1, 1 << 24),
       ipv4: ipv4 ?? 0,
-      ipv6w0: w(0),
-      ipv6w1: w(1),
-      ipv6w2: w(2),
-      ipv6w3: w(3),
+      ipv6: ipv6On,
+      routerAdvertisements: options.routerAdvertisements ?? true,
       flowMapSize: positiveInt('flowMapSize', options.flowMapSize, 1024, 1, 1 << 24),
       busyPollUs: typeof options.busyPoll === 'number' ? positiveInt('busyPoll', options.busyPoll, 0, 0, 1 << 20) : 0,
       bindRetryMs: positiveInt('bindRetryMs', options.bindRetryMs, 1500, 0, 60000),
@@ -362,6 +405,9 @@ function openXdp(options: AfXdpOptions, owner?: AfXdpDriver): AfXdpDriver {
   }
   const hw = options.hwAddress ? new Uint8Array(options.hwAddress) : new Uint8Array(info['ifHwAddress'] as Uint8Array);
   // A socket that joined another's program reports that program's attach mode.
-  const shown = owner ? { ...info, attachMode: owner.attachMode } : info;
-  return new AfXdpDriver(native, shown, caps, hw, options, ipv4, tables);
+  const shown = { ...info, attachMode: owner ? owner.attachMode : info['attachMode'], ipv6: ipv6On };
+  const driver = new AfXdpDriver(native, shown, caps, hw, options, ipv4, tables, owner);
+  // The configured address is steered from the start (a stack replaces the set with its own when it starts).
+  if (ipv6 !== undefined) driver.addressSteering!.setIpv6Addresses([ipv6]);
+  return driver;
 }

@@ -109,11 +109,10 @@ export interface NativeXdpConfig {
   readonly maxBatch: number;
   /** byway's IPv4 address (host order), 0 for none. */
   readonly ipv4: number;
-  /** byway's IPv6 address as the four 32-bit loads of its wire bytes the XDP program compares (host order); 0s for none. */
-  readonly ipv6w0: number;
-  readonly ipv6w1: number;
-  readonly ipv6w2: number;
-  readonly ipv6w3: number;
+  /** Own mode: the program steers IPv6 to the addresses of its map (filled with xdpAddress6 after open). */
+  readonly ipv6: boolean;
+  /** Own mode with ipv6: also redirect router advertisements and redirects sent to all-nodes. */
+  readonly routerAdvertisements: boolean;
   readonly flowMapSize: number;
   readonly busyPollUs: number;
   readonly bindRetryMs: number;
@@ -165,6 +164,8 @@ export interface NativeAddon {
   linkState(h: NativeHandle): 'up' | 'down' | 'gone';
   withNetns<T>(name: string, fn: () => T): T;
   xdpFlow(h: NativeHandle, ipv4: number, port: number, protocol: number, add: boolean): number;
+  /** Own mode with IPv6: add or remove one of byway's IPv6 addresses (16 bytes) in the program's map; 0 or -errno. */
+  xdpAddress6(h: NativeHandle, address: Uint8Array, add: boolean): number;
   xdpStats(h: NativeHandle): NativeXdpStats | undefined;
   /** An interface as seen from a namespace, or undefined when there is none of that name. */
   ifInfo(name: string, netns?: string): { ifindex: number; mtu: number; hwAddress: Uint8Array } | undefined;

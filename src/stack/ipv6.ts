@@ -181,6 +181,8 @@ export class Ipv6Layer {
           this.checkReady();
         },
         routerLost: (ip) => this.autoconf?.routerLost(ip),
+        // A driver that picks IPv6 by destination (AF_XDP own-address mode) must know every address we answer on.
+        addressesChanged: () => link.driver.addressSteering?.setIpv6Addresses(this.ndp.addresses.filter((a) => a.state !== 'DUPLICATE').map((a) => a.address)),
       },
       link.rng,
       { neighbour: this.options.neighbour, dad: this.options.dad, linkLocal: this.options.linkLocal },

@@ -81,6 +81,8 @@ export interface NdpOutput {
   dadResult?(address: Ipv6Address, state: 'PREFERRED' | 'DUPLICATE'): void;
   /** Told when a neighbour's advertisement says it is no router any more (RFC 4861 7.2.5). */
   routerLost?(ip: Ipv6Address): void;
+  /** Told when the address set changed (at start, an address added or removed, a DAD failure). */
+  addressesChanged?(): void;
 }
 
 export interface NdpHostOptions {
@@ -127,6 +129,7 @@ export class NdpHost {
           if (a !== undefined) a.state = state;
           if (state === 'DUPLICATE') this.stats.dadDuplicates++;
           out.dadResult?.(address, state);
+          if (state === 'DUPLICATE') out.addressesChanged?.();
         },
       },
       random,
@@ -158,6 +161,7 @@ export class NdpHost {
     if (this.find(cidr.address) !== undefined) return false;
     this.now = now;
     this.addresses.push({ address: cidr.address.slice(0, 16), prefixLen: cidr.prefixLen, origin, state: 'TENTATIVE' });
+    this.out.addressesChanged?.(); // before the first probe: the answer to it must reach us
     this.dad.start(now, cidr.address);
     return true;
   }
@@ -165,7 +169,9 @@ export class NdpHost {
   /** The valid lifetime of an address ended (RFC 4862 5.5.4), or its DAD failed: it is no longer ours at all. */
   removeAddress(ip: Ipv6Address): void {
     const i = this.addresses.findIndex((a) => ipv6Equals(a.address, ip));
-    if (i >= 0) this.addresses.splice(i, 1);
+    if (i < 0) return;
+    this.addresses.splice(i, 1);
+    this.out.addressesChanged?.();
   }
 
   /** Its preferred lifetime ended (DEPRECATED) or was renewed (PREFERRED again); tentative and duplicate stay so. */
@@ -178,6 +184,7 @@ export class NdpHost {
   /** Start DAD for every address (the interface came up). */
   start(now: number): void {
     this.now = now;
+    this.out.addressesChanged?.();
     for (const a of this.addresses) if (a.state === 'TENTATIVE') this.dad.start(now, a.address);
   }
 
