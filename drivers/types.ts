@@ -152,6 +152,8 @@ export interface HostTableListener {
   /** `mac` null: the kernel failed to resolve `ip`, or forgot it. */
   neighbour(ip: number, mac: Uint8Array | null): void;
   route(change: 'add' | 'delete', route: HostRoute): void;
+  /** The same as `neighbour` for an IPv6 neighbour (16 bytes), when the tables mirror IPv6. */
+  neighbour6?(ip: Uint8Array, mac: Uint8Array | null): void;
 }
 
 /**
@@ -171,6 +173,15 @@ export interface HostTables {
   /** Ask the kernel to resolve `ip` as if it had a packet for it; the answer (or a failure) reaches the listener. */
   resolve(ip: number): void;
   setListener(listener: HostTableListener | null): void;
+  /**
+   * IPv6, when the kernel keeps NDP for the shared address too: the interface's usable IPv6 addresses, the
+   * kernel's IPv6 neighbour for `ip` (from the mirror), and a request that the kernel resolve `ip` (it sends the
+   * neighbor solicitation; the answer reaches `neighbour6`). Absent, or no addresses: the address is shared for
+   * IPv4 only.
+   */
+  addresses6?(): readonly { readonly address: Uint8Array; readonly prefixLen: number }[];
+  neighbour6?(ip: Uint8Array): Uint8Array | undefined;
+  resolve6?(ip: Uint8Array): void;
 }
 
 /**

@@ -14,7 +14,10 @@
  *   kernel uses IPv6 on the interface it has that one (give the stack `ipv6: { linkLocal: false }`).
  * - mode 'shared' (shared-address): byway shares the kernel's address. Only flows listed in a BPF hash map go to
  *   byway: (address, protocol, destination port) for TCP/UDP, (address, ICMP, echo identifier) for echo
- *   replies. JS edits the map with addFlow/removeFlow; ARP and everything else stay with the kernel.
+ *   replies. JS edits the map with addFlow/removeFlow; ARP and everything else stay with the kernel. With
+ *   `ipv6: true` the same for IPv6: flows keyed by (protocol, port) to any of the interface's IPv6 addresses, a
+ *   claim reserving the port for both families; NDP stays with the kernel, and the stack reads its IPv6
+ *   neighbours and asks it to resolve (hostTables.resolve6).
  *
  * The bind mode ('copy' or 'zerocopy') and the attach mode ('native' or 'generic') actually obtained are
  * reported in `bindMode` / `attachMode`. With 'auto' the better one is tried first; an explicit request that the
@@ -68,6 +71,8 @@ export interface AfXdpOptions {
    * own: byway's IPv6 address ('fd00::2'), or true for IPv6 without one yet (SLAAC): IPv6 to byway's addresses,
    * NDP about them and router messages to all-nodes are redirected to byway. The stack adds its addresses as it
    * gets them (`addressSteering`).
+   * shared: true to share the interface's IPv6 addresses too: flows are steered for IPv6 as well (to any of them),
+   * the kernel keeps NDP, and `hostTables` mirrors its IPv6 addresses and neighbours (`addresses6`, `resolve6`).
    */
   readonly ipv6?: string | true;
   /**
@@ -130,6 +135,8 @@ export interface XdpFlow {
   readonly port: number;
   /** Default: the driver's `ipv4`. */
   readonly address?: string;
+  /** 6: the flow over IPv6, to any of the interface's IPv6 addresses (shared mode with `ipv6: true`). Default 4. */
+  readonly family?: 4 | 6;
 }
 
 const PROTO = { icmp: 1, tcp: 6, udp: 17 } as const;
@@ -150,8 +157,10 @@ export class AfXdpDriver extends NativeRingDriver {
   readonly addressSteering: AddressSteering | undefined;
   /** The kernel-table mirror behind `hostTables` (shared mode), for its stats. */
   readonly kernelTables: KernelTables | undefined;
-  /** Claimed flows ("tcp/80") and their kernel port reservations (null for ICMP: nothing to reserve). */
-  private readonly claims = new Map<string, NativeHandle | null>();
+  /** Claimed flows ("tcp/80") and their kernel port reservations (none for ICMP: nothing to reserve). */
+  private readonly claims = new Map<string, NativeHandle[]>();
+  /** Shared mode with `ipv6`: flows are steered for IPv6 too (any of the interface's IPv6 addresses). */
+  readonly shares6: boolean;
   /** The driver whose program's IPv6 address map this one's addresses go into (itself, or the queue-0 driver). */
   private readonly programOwner: AfXdpDriver;
   /** This driver's IPv6 addresses in that map (hex), and, on the owner, how many drivers put each there. */
@@ -181,7 +190,8 @@ export class AfXdpDriver extends NativeRingDriver {
     this.hostTables = tables;
     this.flows = this.mode === 'shared' ? { claim: (f) => this.claim(f), release: (f) => this.release(f) } : undefined;
     this.programOwner = owner ?? this;
-    this.addressSteering = info['ipv6'] === true ? { setIpv6Addresses: (a) => this.setIpv6Addresses(a) } : undefined;
+    this.shares6 = this.mode === 'shared' && info['ipv6'] === true;
+    this.addressSteering = this.mode === 'own' && info['ipv6'] === true ? { setIpv6Addresses: (a) => this.setIpv6Addresses(a) } : undefined;
   }
 
   /** AddressSteering: make the program's map hold exactly `addresses` for this driver. */
@@ -206,7 +216,10 @@ export class AfXdpDriver extends NativeRingDriver {
     }
   }
 
-  /** FlowSteering.claim: reserve the port in the kernel, then steer it; false when the kernel holds the port. */
+  /**
+   * FlowSteering.claim: reserve the port in the kernel (for IPv4 on the shared address, and with IPv6 on every
+   * IPv6 address too), then steer it; false when the kernel holds the port in either family.
+   */
   private claim(f: SteeredFlow): boolean {
     if (this.closed) throw new BywayError('ERR_DRIVER_CLOSED', 'the driver is closed');
     const key = `${f.protocol}/${f.port}`;
@@ -215,36 +228,45 @@ export class AfXdpDriver extends NativeRingDriver {
     if (!Number.isInteger(f.port) || f.port < 0 || f.port > 0xffff || (f.port === 0 && f.protocol !== 'icmp')) {
       throw invalidArg(`flow port must be in 1..65535, got ${f.port}`);
     }
-    let reservation: NativeHandle | null = null;
+    const reservations: NativeHandle[] = [];
+    const families = [...(this.address !== undefined ? [4 as const] : []), ...(this.shares6 ? [6 as const] : [])];
     if (f.protocol !== 'icmp') {
-      const r = this.native.portReserve(this.netns, f.protocol, this.address ?? 0, f.port);
-      if (typeof r === 'number') {
+      for (const family of families) {
+        const r = this.native.portReserve(this.netns, f.protocol, this.address ?? 0, f.port, family);
+        if (typeof r !== 'number') {
+          reservations.push(r);
+          continue;
+        }
+        for (const h of reservations) this.native.close(h);
         if (r === -98 /* EADDRINUSE */) return false;
         throw new BywayError(
           r === -99 ? 'EADDRNOTAVAIL' : r === -13 ? 'EACCES' : 'ERR_PORT_RESERVE',
-          `could not reserve ${key} in the kernel${this.netns ? ` of namespace '${this.netns}'` : ''} (errno ${-r})`,
+          `could not reserve ${key} (IPv${family}) in the kernel${this.netns ? ` of namespace '${this.netns}'` : ''} (errno ${-r})`,
         );
       }
-      reservation = r;
     }
     try {
-      this.addFlow({ protocol: f.protocol, port: f.port });
+      for (const family of families) this.addFlow({ protocol: f.protocol, port: f.port, family });
     } catch (e) {
-      if (reservation !== null) this.native.close(reservation);
+      for (const family of families) this.removeFlow({ protocol: f.protocol, port: f.port, family });
+      for (const h of reservations) this.native.close(h);
       throw e;
     }
-    this.claims.set(key, reservation);
+    this.claims.set(key, reservations);
     return true;
   }
 
   /** FlowSteering.release: stop steering, then give the port back to the kernel. Unclaimed: nothing happens. */
   private release(f: SteeredFlow): void {
     const key = `${f.protocol}/${f.port}`;
-    if (!this.claims.has(key)) return;
-    const reservation = this.claims.get(key)!;
+    const reservations = this.claims.get(key);
+    if (reservations === undefined) return;
     this.claims.delete(key);
-    if (!this.closed) this.removeFlow({ protocol: f.protocol, port: f.port });
-    if (reservation !== null) this.native.close(reservation);
+    if (!this.closed) {
+      if (this.address !== undefined) this.removeFlow({ protocol: f.protocol, port: f.port });
+      if (this.shares6) this.removeFlow({ protocol: f.protocol, port: f.port, family: 6 });
+    }
+    for (const h of reservations) this.native.close(h);
   }
 
   /** Flows claimed through `flows` and not released. */
@@ -268,7 +290,7 @@ export class AfXdpDriver extends NativeRingDriver {
 
   override close(): void {
     if (this.closed) return;
-    for (const r of this.claims.values()) if (r !== null) this.native.close(r);
+    for (const rs of this.claims.values()) for (const r of rs) this.native.close(r);
     this.claims.clear();
     this.kernelTables?.close();
     super.close(); // detaches the program: the flows go with it
@@ -277,10 +299,14 @@ export class AfXdpDriver extends NativeRingDriver {
   private flow(f: XdpFlow, add: boolean): void {
     if (this.closed) throw new BywayError('ERR_DRIVER_CLOSED', 'the driver is closed');
     if (this.mode !== 'shared') throw new BywayError('ERR_INVALID_STATE', 'flows exist only in shared-address mode');
-    const proto = PROTO[f.protocol];
+    let proto: number | undefined = PROTO[f.protocol];
     if (proto === undefined) throw invalidArg(`flow protocol must be tcp, udp or icmp, got ${String(f.protocol)}`);
     if (!Number.isInteger(f.port) || f.port < 0 || f.port > 0xffff) throw invalidArg(`flow port must be in 0..65535, got ${f.port}`);
-    const addr = f.address !== undefined ? parseIpv4(f.address) : this.address;
+    const v6 = f.family === 6;
+    if (v6 && !this.shares6) throw new BywayError('ERR_INVALID_STATE', 'IPv6 flows need the driver opened with ipv6: true');
+    if (v6 && f.protocol === 'icmp') proto = 58; // ICMPv6 echo replies
+    // IPv6 flows are keyed with address 0: any of the interface's IPv6 addresses (the program checks unicast).
+    const addr = v6 ? 0 : f.address !== undefined ? parseIpv4(f.address) : this.address;
     if (addr === undefined) throw invalidArg('flow address missing or not a dotted quad (set ipv4 on the driver or address on the flow)');
     const r = this.native.xdpFlow(this.handle, addr, f.port, proto, add);
     if (r < 0) {
@@ -349,16 +375,16 @@ function openXdp(options: AfXdpOptions, owner?: AfXdpDriver): AfXdpDriver {
     if (ipv6 === undefined) throw invalidArg(`ipv6 must be an IPv6 address or true, got ${String(options.ipv6)}`);
   }
   const ipv6On = options.ipv6 !== undefined;
-  if (ipv6On && mode !== 'own') throw invalidArg('ipv6 is an own-address mode option');
+  if (ipv6On && mode === 'shared' && options.ipv6 !== true) throw invalidArg('shared-address mode: ipv6 is true (the addresses are the kernel\'s) or absent');
   if (options.routerAdvertisements !== undefined && typeof options.routerAdvertisements !== 'boolean') throw invalidArg('routerAdvertisements must be a boolean');
   if (mode === 'own' && (ipv4 === undefined || ipv4 === 0) && !ipv6On) throw invalidArg("own-address mode needs byway's ipv4 address (or ipv6)");
   if (options.hwAddress !== undefined && options.hwAddress.length !== 6) throw invalidArg('hwAddress must be 6 bytes');
   let tables: KernelTables | undefined;
   if (mode === 'shared') {
-    tables = KernelTables.open(native, { ...options.hostTables, ifname: options.ifname, netns: options.netns });
+    tables = KernelTables.open(native, { ...options.hostTables, ifname: options.ifname, netns: options.netns, ipv6: ipv6On });
     if (ipv4 === undefined) {
       ipv4 = tables.addresses()[0]?.address;
-      if (ipv4 === undefined) {
+      if (ipv4 === undefined && !ipv6On) {
         tables.close();
         throw invalidArg(`shared-address mode: '${options.ifname}' has no IPv4 address in the kernel; add one or pass ipv4`);
       }

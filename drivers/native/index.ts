@@ -185,9 +185,9 @@ export interface NativeAddon {
   /**
    * Reserve a port in the kernel of `netns`: a TCP or UDP socket bound to (ipv4, port) without SO_REUSEADDR, so no
    * kernel socket can bind it and the kernel's ephemeral choice skips it. A handle (release with close), or the
-   * negative errno bind gave (-98 EADDRINUSE: the kernel holds the port).
+   * negative errno bind gave (-98 EADDRINUSE: the kernel holds the port). family 6: an IPv6 socket on [::]:port, v6only.
    */
-  portReserve(netns: string | undefined, protocol: 'tcp' | 'udp', ipv4: number, port: number): NativeHandle | number;
+  portReserve(netns: string | undefined, protocol: 'tcp' | 'udp', ipv4: number, port: number, family?: 4 | 6): NativeHandle | number;
   /** Replace an AF_PACKET fanout group's classic BPF program (PACKET_FANOUT_DATA): 0 or a negative errno. */
   fanoutData(h: NativeHandle, program: Uint8Array): number;
   /** Handles opened and not yet closed in this process (for leak tests); netlink sockets and reservations count. */

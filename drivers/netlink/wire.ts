@@ -75,6 +75,11 @@ export const RTMGRP_NEIGH = 0x4;
 export const RTMGRP_IPV4_IFADDR = 0x10;
 export const RTMGRP_IPV4_ROUTE = 0x40;
 export const AF_INET = 2;
+export const AF_INET6 = 10;
+export const RTMGRP_IPV6_IFADDR = 0x100;
+/** IFA_F_TENTATIVE, IFA_F_DADFAILED (linux/if_addr.h): an IPv6 address not usable (yet, or ever). */
+export const IFA_F_TENTATIVE = 0x40;
+export const IFA_F_DADFAILED = 0x08;
 export const RT_TABLE_MAIN = 254;
 export const RTN_UNICAST = 1;
 export const RTM_F_CLONED = 0x200;
@@ -353,11 +358,11 @@ export function dumpRequestLen(type: number): number {
   return NLMSG_HDRLEN + fam;
 }
 
-/** A dump request (NLM_F_REQUEST | NLM_F_DUMP) for one family's IPv4 entries. Returns its length. */
-export function emitDumpRequest(type: number, seq: number, buf: Uint8Array): number {
+/** A dump request (NLM_F_REQUEST | NLM_F_DUMP) for one table's IPv4 (or `family`'s) entries. Returns its length. */
+export function emitDumpRequest(type: number, seq: number, buf: Uint8Array, family = AF_INET): number {
   const len = dumpRequestLen(type);
   header(buf, len, type, NLM_F_REQUEST | NLM_F_DUMP, seq);
-  buf[NLMSG_HDRLEN] = type === RTM_GETLINK ? 0 : AF_INET; // the first byte of every family header is the family
+  buf[NLMSG_HDRLEN] = type === RTM_GETLINK ? 0 : family; // the first byte of every family header is the family
   return len;
 }
 
@@ -371,18 +376,83 @@ export const NEIGH_USE_LEN = NLMSG_HDRLEN + NDMSG_LEN + 8;
  * permanent state would exempt the created entry from garbage collection. Returns the length.
  */
 export function emitNeighUse(ip: number, ifindex: number, seq: number, buf: Uint8Array): number {
-  const len = NEIGH_USE_LEN;
-  header(buf, len, RTM_NEWNEIGH, NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_REPLACE, seq);
-  const o = NLMSG_HDRLEN;
-  buf[o] = AF_INET;
-  w32(buf, o + 4, ifindex);
-  buf[o + 10] = NTF_USE;
-  w16(buf, o + NDMSG_LEN, 8);
-  w16(buf, o + NDMSG_LEN + 2, NDA_DST);
-  const a = o + NDMSG_LEN + 4;
+  const a = neighUseHeader(AF_INET, 4, ifindex, seq, buf);
   buf[a] = ip >>> 24;
   buf[a + 1] = ip >>> 16;
   buf[a + 2] = ip >>> 8;
   buf[a + 3] = ip;
-  return len;
+  return NEIGH_USE_LEN;
+}
+
+/** The same request for an IPv6 neighbour (the kernel sends a neighbor solicitation): NDA_DST of 16 bytes. */
+export const NEIGH_USE6_LEN = NLMSG_HDRLEN + NDMSG_LEN + 20;
+
+export function emitNeighUse6(ip: Uint8Array, ifindex: number, seq: number, buf: Uint8Array): number {
+  buf.set(ip.subarray(0, 16), neighUseHeader(AF_INET6, 16, ifindex, seq, buf));
+  return NEIGH_USE6_LEN;
+}
+
+/** RTM_NEWNEIGH NTF_USE's header and ndmsg for an NDA_DST of `alen` bytes; returns where the address goes. */
+function neighUseHeader(family: number, alen: number, ifindex: number, seq: number, buf: Uint8Array): number {
+  header(buf, NLMSG_HDRLEN + NDMSG_LEN + 4 + alen, RTM_NEWNEIGH, NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_REPLACE, seq);
+  const o = NLMSG_HDRLEN;
+  buf[o] = family;
+  w32(buf, o + 4, ifindex);
+  buf[o + 10] = NTF_USE;
+  w16(buf, o + NDMSG_LEN, 4 + alen);
+  w16(buf, o + NDMSG_LEN + 2, NDA_DST);
+  return o + NDMSG_LEN + 4;
+}
+
+/** RTM_NEWADDR / RTM_DELADDR for AF_INET6 (other families: undefined, uncounted). `address` is a view. */
+export interface Addr6Repr {
+  readonly prefixLen: number;
+  /** ifa_flags, or IFA_FLAGS (32 bits) when present. */
+  readonly flags: number;
+  readonly scope: number;
+  readonly ifindex: number;
+  readonly address: Uint8Array | undefined;
+}
+
+const IFA_FLAGS = 8;
+
+export function parseAddr6(p: Uint8Array, stats: NetlinkParseStats): Addr6Repr | undefined {
+  if (p.length < IFADDRMSG_LEN) {
+    stats.malformedMessages++;
+    return undefined;
+  }
+  if (p[0] !== AF_INET6) return undefined;
+  let address: Uint8Array | undefined;
+  let local: Uint8Array | undefined;
+  let flags = p[2]!;
+  forEachAttr(p, IFADDRMSG_LEN, stats, (t, v) => {
+    if (t === IFA_FLAGS && v.length >= 4) flags = h32(v, 0);
+    if (v.length < 16) return;
+    if (t === IFA_ADDRESS) address = v.subarray(0, 16);
+    else if (t === IFA_LOCAL) local = v.subarray(0, 16);
+  });
+  return { prefixLen: p[1]!, flags, scope: p[3]!, ifindex: h32(p, 4), address: local ?? address };
+}
+
+/** RTM_NEWNEIGH / RTM_DELNEIGH for AF_INET6: `destination` and `lladdr` are views. */
+export interface Neigh6Repr {
+  readonly ifindex: number;
+  readonly state: number;
+  readonly destination: Uint8Array | undefined;
+  readonly lladdr: Uint8Array | undefined;
+}
+
+export function parseNeigh6(p: Uint8Array, stats: NetlinkParseStats): Neigh6Repr | undefined {
+  if (p.length < NDMSG_LEN) {
+    stats.malformedMessages++;
+    return undefined;
+  }
+  if (p[0] !== AF_INET6) return undefined;
+  let destination: Uint8Array | undefined;
+  let lladdr: Uint8Array | undefined;
+  forEachAttr(p, NDMSG_LEN, stats, (t, v) => {
+    if (t === NDA_DST && v.length >= 16) destination = v.subarray(0, 16);
+    else if (t === NDA_LLADDR) lladdr = v;
+  });
+  return { ifindex: h32(p, 4) | 0, state: h16(p, 8), destination, lladdr };
 }

@@ -248,6 +248,9 @@ export class StackCore implements TransportHost {
     host.setListener({
       neighbour: (ip, mac) => this.neighbours.learnFromHost(this.now, ip >>> 0, mac, false),
       route: (change, route) => this.hostRoute(change, route),
+      neighbour6: (ip, mac) => {
+        if (mac !== null) this.ipv6?.ndp.kernelNeighbour(this.now, ip, mac); // a failure: NDP's own timer gives up
+      },
     });
   }
 

@@ -90,6 +90,11 @@ export interface NdpHostOptions {
   readonly dad?: Partial<DadOptions> | undefined;
   /** Derive fe80::/64 + modified EUI-64 from the MAC (RFC 4862 5.3). Default true. */
   readonly linkLocal?: boolean | undefined;
+  /**
+   * The kernel keeps NDP for our (shared) addresses: resolution asks it (`resolver(target)`, no solicitation of
+   * our own) and its answers come through `kernelNeighbour`.
+   */
+  readonly resolver?: ((target: Ipv6Address) => void) | undefined;
 }
 
 export class NdpHost {
@@ -98,6 +103,7 @@ export class NdpHost {
   readonly dad: DuplicateAddressDetection;
   readonly stats: NdpStats;
   private now = 0;
+  private readonly resolver: ((target: Ipv6Address) => void) | undefined;
 
   constructor(
     private readonly mac: Uint8Array,
@@ -107,6 +113,7 @@ export class NdpHost {
     options: NdpHostOptions = {},
   ) {
     const random = (): number => rng.nextU32() / 0x1_0000_0000;
+    this.resolver = options.resolver;
     this.neighbours = new NdpNeighbourCache<PendingIpv6>(
       {
         solicit: (target, unicastMac) => this.solicit(target, unicastMac),
@@ -333,8 +340,19 @@ export class NdpHost {
     this.stats.solicitationsAnswered++;
   }
 
+  /** The kernel resolved `ip` for us (shared address): as a solicited advertisement (RFC 4861 7.2.5). */
+  kernelNeighbour(now: number, ip: Ipv6Address, mac: Uint8Array): void {
+    this.now = now;
+    this.neighbours.advertisement(now, ip, { router: false, solicited: true, override: true }, mac);
+  }
+
   /** The neighbour cache asks for a solicitation: multicast to the solicited-node group, or unicast (a probe). */
   private solicit(target: Ipv6Address, unicastMac: Uint8Array | undefined): void {
+    if (this.resolver !== undefined) {
+      this.stats.solicitationsSent++; // sent by the kernel, on our request
+      this.resolver(target);
+      return;
+    }
     const src = this.sourceFor(target);
     if (src === undefined) return; // nothing usable yet: the cache's retries or failure take over
     this.stats.solicitationsSent++;

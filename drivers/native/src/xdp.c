@@ -14,7 +14,8 @@
  *   redirects to all-nodes (build_program); pass everything else to the kernel.
  * - shared-address: redirect an IPv4 packet only when (destination address, protocol, destination port) is in
  *   the `flows` hash map (ICMP: echo replies keyed by their identifier); everything else, ARP included, goes to
- *   the kernel. Fragments always go to the kernel (a non-first fragment carries no port).
+ *   the kernel. Fragments always go to the kernel (a non-first fragment carries no port). With IPv6, the same
+ *   for IPv6 unicast packets, keyed with address 0 (NDP, like ARP, stays with the kernel).
  * Both fall back to XDP_PASS when the socket slot is empty (bpf_redirect_map flags).
  */
 #include "byway.h"
@@ -127,7 +128,7 @@ static void resolve(bpf_asm *a) {
 #define EXIT() emit(a, BPF_JMP | BPF_EXIT, 0, 0, 0, 0)
 #define LDMAP(d, fd) (emit(a, BPF_LD | BPF_DW | BPF_IMM, d, BPF_PSEUDO_MAP_FD, 0, fd), emit(a, 0, 0, 0, 0, 0))
 
-enum { L_PASS, L_ARP, L_REDIRECT, L_PORTS, L_LOOKUP, L_IP6, L_SOLICITED, L_TARGET, L_ALLNODES };
+enum { L_PASS, L_ARP, L_REDIRECT, L_PORTS, L_LOOKUP, L_IP6, L_SOLICITED, L_TARGET, L_ALLNODES, L_PORTS6 };
 
 /* The four bytes b0..b3 as a 32-bit load of them from a packet (what the program compares against). */
 static int32_t wire_word(uint8_t b0, uint8_t b1, uint8_t b2, uint8_t b3) {
@@ -156,10 +157,13 @@ static void lookup_addr6(bpf_asm *a, int16_t off, int addr_fd) {
  * an advertisement to all-nodes, whose target is one of them (DAD, resolution); with ra, router advertisements
  * and redirects to all-nodes (RFC 4861 6.3.4, 8.3: router discovery and SLAAC). Only when ICMPv6 follows the
  * fixed header directly (NDP has no extension headers in practice; what has them stays with the kernel).
+ * shared6 (shared mode): IPv6 flows too, keyed with address 0 (any unicast address of the interface: the kernel
+ * keeps them all, and NDP) and protocol 6, 17 or 58 (ICMPv6 echo replies by identifier); only when TCP, UDP or
+ * ICMPv6 follows the fixed header directly (extension headers, fragments included, go to the kernel).
  */
-static void build_program(bpf_asm *a, bool shared, uint32_t ip_host, int addr_fd, bool ra, int xsk_fd, int flow_fd) {
+static void build_program(bpf_asm *a, bool shared, uint32_t ip_host, int addr_fd, bool ra, bool shared6, int xsk_fd, int flow_fd) {
   memset(a, 0, sizeof *a);
-  bool has6 = !shared && addr_fd >= 0;
+  bool has6 = (!shared && addr_fd >= 0) || (shared && shared6);
   int32_t ip_raw = (int32_t)htonl(ip_host); /* the address as a 32-bit load of its wire bytes */
   MOVR(R6, R1);
   LDX(BPF_W, R2, R1, 0);
@@ -252,6 +256,30 @@ static void build_program(bpf_asm *a, bool shared, uint32_t ip_host, int addr_fd
     LDX(BPF_H, R5, R7, 4);
     STX(BPF_H, R10, R5, -4);
     JA(L_LOOKUP);
+    if (has6) {
+      label(a, L_IP6);
+      MOVR(R4, R2);
+      ADDI(R4, 62); /* the fixed header and 8 bytes of TCP, UDP or ICMPv6 */
+      JGTR(R4, R3, L_PASS);
+      LDX(BPF_B, R5, R2, 38); /* a multicast destination is the kernel's */
+      JEQI(R5, 0xff, L_PASS);
+      LDX(BPF_B, R8, R2, 20); /* Next Header */
+      ST(BPF_W, R10, -8, 0); /* address 0: any of the interface's */
+      STX(BPF_B, R10, R8, -2);
+      ST(BPF_B, R10, -1, 0);
+      JEQI(R8, 6, L_PORTS6);
+      JEQI(R8, 17, L_PORTS6);
+      JNEI(R8, 58, L_PASS);
+      LDX(BPF_B, R5, R2, 54); /* ICMPv6 echo reply (129), by its identifier */
+      JNEI(R5, 129, L_PASS);
+      LDX(BPF_H, R5, R2, 58);
+      STX(BPF_H, R10, R5, -4);
+      JA(L_LOOKUP);
+      label(a, L_PORTS6);
+      LDX(BPF_H, R5, R2, 56);
+      STX(BPF_H, R10, R5, -4);
+      JA(L_LOOKUP);
+    }
     label(a, L_PORTS);
     LDX(BPF_H, R5, R7, 2); /* destination port (TCP and UDP both at offset 2) */
     STX(BPF_H, R10, R5, -4);
@@ -721,7 +749,7 @@ int bw_xdp_open(napi_env env, napi_value opts, bw_handle *h, napi_value info, bw
       }
     }
     bpf_asm *a = calloc(1, sizeof *a);
-    build_program(a, shared, ip, s->addr6_map_fd, ra, s->xsk_map_fd, s->flow_map_fd);
+    build_program(a, shared, ip, s->addr6_map_fd, ra, has6, s->xsk_map_fd, s->flow_map_fd);
     union bpf_attr at;
     char *log = malloc(65536);
     for (int attempt = 0; attempt < 2; attempt++) {
