@@ -80,6 +80,7 @@ export const RTMGRP_IPV6_IFADDR = 0x100;
 /** IFA_F_TENTATIVE, IFA_F_DADFAILED (linux/if_addr.h): an IPv6 address not usable (yet, or ever). */
 export const IFA_F_TENTATIVE = 0x40;
 export const IFA_F_DADFAILED = 0x08;
+const IFA_FLAGS = 8;
 export const RT_TABLE_MAIN = 254;
 export const RTN_UNICAST = 1;
 export const RTM_F_CLONED = 0x200;
@@ -201,19 +202,31 @@ export interface AddrRepr {
 }
 
 export function parseAddr(p: Uint8Array, stats: NetlinkParseStats): AddrRepr | undefined {
+  const a = addrFields(p, stats, AF_INET, 4);
+  if (a === undefined) return undefined;
+  return { family: p[0]!, prefixLen: p[1]!, flags: p[2]!, scope: p[3]!, ifindex: h32(p, 4), address: a.address && ip4(a.address, 0) };
+}
+
+/**
+ * An ifaddrmsg of `family`: IFA_LOCAL when present (on point-to-point links IFA_ADDRESS is the peer), else
+ * IFA_ADDRESS, as a view of `alen` bytes, and IFA_FLAGS (32 bits) when present. Undefined for another family.
+ */
+function addrFields(p: Uint8Array, stats: NetlinkParseStats, family: number, alen: number): { address: Uint8Array | undefined; flags: number | undefined } | undefined {
   if (p.length < IFADDRMSG_LEN) {
     stats.malformedMessages++;
     return undefined;
   }
-  if (p[0] !== AF_INET) return undefined;
-  let address: number | undefined;
-  let local: number | undefined;
+  if (p[0] !== family) return undefined;
+  let address: Uint8Array | undefined;
+  let local: Uint8Array | undefined;
+  let flags: number | undefined;
   forEachAttr(p, IFADDRMSG_LEN, stats, (t, v) => {
-    if (v.length < 4) return;
-    if (t === IFA_ADDRESS) address = ip4(v, 0);
-    else if (t === IFA_LOCAL) local = ip4(v, 0);
+    if (t === IFA_FLAGS && v.length >= 4) flags = h32(v, 0);
+    if (v.length < alen) return;
+    if (t === IFA_ADDRESS) address = v.subarray(0, alen);
+    else if (t === IFA_LOCAL) local = v.subarray(0, alen);
   });
-  return { family: p[0]!, prefixLen: p[1]!, flags: p[2]!, scope: p[3]!, ifindex: h32(p, 4), address: local ?? address };
+  return { address: local ?? address, flags };
 }
 
 /** RTM_NEWROUTE / RTM_DELROUTE (IPv4 only). */
@@ -306,18 +319,25 @@ export interface NeighRepr {
 }
 
 export function parseNeigh(p: Uint8Array, stats: NetlinkParseStats): NeighRepr | undefined {
+  const n = neighFields(p, stats, AF_INET, 4);
+  if (n === undefined) return undefined;
+  return { family: p[0]!, ifindex: h32(p, 4) | 0, state: h16(p, 8), flags: p[10]!, type: p[11]!, destination: n.destination && ip4(n.destination, 0), lladdr: n.lladdr };
+}
+
+/** An ndmsg of `family`: NDA_DST as a view of `alen` bytes and NDA_LLADDR. Undefined for another family. */
+function neighFields(p: Uint8Array, stats: NetlinkParseStats, family: number, alen: number): { destination: Uint8Array | undefined; lladdr: Uint8Array | undefined } | undefined {
   if (p.length < NDMSG_LEN) {
     stats.malformedMessages++;
     return undefined;
   }
-  if (p[0] !== AF_INET) return undefined;
-  let destination: number | undefined;
+  if (p[0] !== family) return undefined;
+  let destination: Uint8Array | undefined;
   let lladdr: Uint8Array | undefined;
   forEachAttr(p, NDMSG_LEN, stats, (t, v) => {
-    if (t === NDA_DST && v.length >= 4) destination = ip4(v, 0);
+    if (t === NDA_DST && v.length >= alen) destination = v.subarray(0, alen);
     else if (t === NDA_LLADDR) lladdr = v;
   });
-  return { family: p[0]!, ifindex: h32(p, 4) | 0, state: h16(p, 8), flags: p[10]!, type: p[11]!, destination, lladdr };
+  return { destination, lladdr };
 }
 
 /** RTM_NEWLINK / RTM_DELLINK. */
@@ -414,24 +434,10 @@ export interface Addr6Repr {
   readonly address: Uint8Array | undefined;
 }
 
-const IFA_FLAGS = 8;
-
 export function parseAddr6(p: Uint8Array, stats: NetlinkParseStats): Addr6Repr | undefined {
-  if (p.length < IFADDRMSG_LEN) {
-    stats.malformedMessages++;
-    return undefined;
-  }
-  if (p[0] !== AF_INET6) return undefined;
-  let address: Uint8Array | undefined;
-  let local: Uint8Array | undefined;
-  let flags = p[2]!;
-  forEachAttr(p, IFADDRMSG_LEN, stats, (t, v) => {
-    if (t === IFA_FLAGS && v.length >= 4) flags = h32(v, 0);
-    if (v.length < 16) return;
-    if (t === IFA_ADDRESS) address = v.subarray(0, 16);
-    else if (t === IFA_LOCAL) local = v.subarray(0, 16);
-  });
-  return { prefixLen: p[1]!, flags, scope: p[3]!, ifindex: h32(p, 4), address: local ?? address };
+  const a = addrFields(p, stats, AF_INET6, 16);
+  if (a === undefined) return undefined;
+  return { prefixLen: p[1]!, flags: a.flags ?? p[2]!, scope: p[3]!, ifindex: h32(p, 4), address: a.address };
 }
 
 /** RTM_NEWNEIGH / RTM_DELNEIGH for AF_INET6: `destination` and `lladdr` are views. */
@@ -443,16 +449,7 @@ export interface Neigh6Repr {
 }
 
 export function parseNeigh6(p: Uint8Array, stats: NetlinkParseStats): Neigh6Repr | undefined {
-  if (p.length < NDMSG_LEN) {
-    stats.malformedMessages++;
-    return undefined;
-  }
-  if (p[0] !== AF_INET6) return undefined;
-  let destination: Uint8Array | undefined;
-  let lladdr: Uint8Array | undefined;
-  forEachAttr(p, NDMSG_LEN, stats, (t, v) => {
-    if (t === NDA_DST && v.length >= 16) destination = v.subarray(0, 16);
-    else if (t === NDA_LLADDR) lladdr = v;
-  });
-  return { ifindex: h32(p, 4) | 0, state: h16(p, 8), destination, lladdr };
+  const n = neighFields(p, stats, AF_INET6, 16);
+  if (n === undefined) return undefined;
+  return { ifindex: h32(p, 4) | 0, state: h16(p, 8), destination: n.destination, lladdr: n.lladdr };
 }
