@@ -147,6 +147,15 @@ export interface HostRoute {
   readonly mtu?: number | undefined;
 }
 
+/** An IPv6 route the kernel has for the interface (addresses of 16 bytes). */
+export interface HostRoute6 {
+  readonly destination: { readonly address: Uint8Array; readonly prefixLen: number };
+  /** Next hop (often the router's link-local address); undefined for an on-link route. */
+  readonly gateway?: Uint8Array | undefined;
+  readonly metric: number;
+  readonly mtu?: number | undefined;
+}
+
 /** What the driver tells the stack when the kernel's tables change. Called only from inside `receive()`. */
 export interface HostTableListener {
   /** `mac` null: the kernel failed to resolve `ip`, or forgot it. */
@@ -154,6 +163,7 @@ export interface HostTableListener {
   route(change: 'add' | 'delete', route: HostRoute): void;
   /** The same as `neighbour` for an IPv6 neighbour (16 bytes), when the tables mirror IPv6. */
   neighbour6?(ip: Uint8Array, mac: Uint8Array | null): void;
+  route6?(change: 'add' | 'delete', route: HostRoute6): void;
 }
 
 /**
@@ -174,12 +184,14 @@ export interface HostTables {
   resolve(ip: number): void;
   setListener(listener: HostTableListener | null): void;
   /**
-   * IPv6, when the kernel keeps NDP for the shared address too: the interface's usable IPv6 addresses, the
-   * kernel's IPv6 neighbour for `ip` (from the mirror), and a request that the kernel resolve `ip` (it sends the
-   * neighbor solicitation; the answer reaches `neighbour6`). Absent, or no addresses: the address is shared for
+   * IPv6, when the kernel keeps NDP for the shared address too: the interface's usable IPv6 addresses, its IPv6
+   * routes (changes reach `route6`), the kernel's IPv6 neighbour for `ip` (from the mirror), and a request that the
+   * kernel resolve `ip` (it sends the neighbor solicitation; the answer reaches `neighbour6`). Absent, or no addresses: the address is shared for
    * IPv4 only.
    */
   addresses6?(): readonly { readonly address: Uint8Array; readonly prefixLen: number }[];
+  /** The kernel's IPv6 routes through the interface (main table), default route included. */
+  routes6?(): readonly HostRoute6[];
   neighbour6?(ip: Uint8Array): Uint8Array | undefined;
   resolve6?(ip: Uint8Array): void;
 }

@@ -16,20 +16,21 @@
  *   listener is told the differences.
  *
  * - With `ipv6`, the same for IPv6 (ipv6.ts): the interface's IPv6 addresses and the kernel's IPv6 neighbours
- *   (what its NDP found; RTMGRP_IPV6_IFADDR joined too), and `resolve6` (the kernel sends the solicitation).
- *   IPv6 routes are not mirrored.
+ *   (what its NDP found), its IPv6 routes (RTMGRP_IPV6_IFADDR and RTMGRP_IPV6_ROUTE joined too), and `resolve6`
+ *   (the kernel sends the solicitation).
  *
  * Never throws on bad kernel bytes (skipped, counted in `stats`). Throws BywayError at open (the netns, the
  * interface, the socket; a dump that does not finish), ERR_DRIVER_CLOSED for resolve() after close().
  * Buffers: one receive buffer per instance, reused; MACs handed to the listener and in neighbours() are copies.
  */
-import { BywayError, type HostRoute, type HostTableListener, type HostTables } from '../types.js';
+import { BywayError, type HostRoute, type HostRoute6, type HostTableListener, type HostTables } from '../types.js';
 import { nativeError, type NativeAddon, type NativeHandle } from '../native/index.js';
 import { Ipv6Mirror } from './ipv6.js';
 import {
   AF_INET,
   AF_INET6,
   RTMGRP_IPV6_IFADDR,
+  RTMGRP_IPV6_ROUTE,
   emitNeighUse6,
   NLMSG_DONE,
   NLMSG_ERROR,
@@ -217,7 +218,7 @@ export class KernelTables implements HostTables {
       throw new BywayError('ENODEV', `no interface '${options.ifname}'${options.netns ? ` in namespace '${options.netns}'` : ''} to mirror the kernel's tables of`);
     }
     try {
-      nl = native.nlOpen(options.netns, GROUPS | (options.ipv6 === true ? RTMGRP_IPV6_IFADDR : 0), options.receiveBufferBytes ?? 1 << 20);
+      nl = native.nlOpen(options.netns, GROUPS | (options.ipv6 === true ? RTMGRP_IPV6_IFADDR | RTMGRP_IPV6_ROUTE : 0), options.receiveBufferBytes ?? 1 << 20);
     } catch (e) {
       throw nativeError(e, 'xdp', options.ifname, options.netns);
     }
@@ -254,6 +255,11 @@ export class KernelTables implements HostTables {
   /** The interface's usable IPv6 addresses (none without the `ipv6` option). */
   addresses6(): readonly { readonly address: Uint8Array; readonly prefixLen: number }[] {
     return this.v6?.addresses() ?? [];
+  }
+
+  /** The interface's IPv6 routes in the main table (none without the `ipv6` option). */
+  routes6(): readonly HostRoute6[] {
+    return this.v6?.routes() ?? [];
   }
 
   neighbour6(ip: Uint8Array): Uint8Array | undefined {
@@ -411,6 +417,7 @@ export class KernelTables implements HostTables {
       if (this.v6 !== undefined) {
         this.v6.startDump();
         this.dump(RTM_GETADDR, AF_INET6);
+        this.dump(RTM_GETROUTE, AF_INET6);
         this.dump(RTM_GETNEIGH, AF_INET6);
       }
       if (!this.dumpInterrupted || attempt >= 3) break; // NLM_F_DUMP_INTR: the table changed mid-dump; again
@@ -499,6 +506,7 @@ export class KernelTables implements HostTables {
         return this.onAddr(m);
       case RTM_NEWROUTE:
       case RTM_DELROUTE:
+        if (m.payload[0] === AF_INET6) return this.v6?.onRoute(m, this.dumpSeq < 0, this.listener);
         return this.onRoute(m);
       case RTM_NEWNEIGH:
       case RTM_DELNEIGH:

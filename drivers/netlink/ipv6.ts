@@ -1,5 +1,7 @@
 /**
- * The IPv6 half of KernelTables (index.ts): the interface's IPv6 addresses (RTM_*ADDR, AF_INET6) and the kernel's
+ * The IPv6 half of KernelTables (index.ts): the interface's IPv6 addresses (RTM_*ADDR, AF_INET6), its IPv6 routes
+ * (RTM_*ROUTE: the main table's unicast routes out of the interface, the default route learned from RAs included;
+ * cloned and ECMP routes skipped, as for IPv4), the kernel's
  * IPv6 neighbours with a usable MAC (RTM_*NEIGH, AF_INET6: what NDP found), and resolves asked of the kernel
  * (RTM_NEWNEIGH with NTF_USE: the kernel sends the neighbor solicitation). KernelTables owns the socket, the dumps
  * and the listener; it hands this class the AF_INET6 messages and calls `settle` from its poll.
@@ -7,7 +9,7 @@
  * Never throws on bad kernel bytes (skipped, counted in the stats passed in). Addresses and MACs handed out are
  * copies. Tentative and DAD-failed addresses are not listed (the kernel does not use them yet, or ever).
  */
-import type { HostTableListener } from '../types.js';
+import type { HostRoute6, HostTableListener } from '../types.js';
 import {
   IFA_F_DADFAILED,
   IFA_F_TENTATIVE,
@@ -15,8 +17,13 @@ import {
   NUD_USABLE,
   RTM_DELADDR,
   RTM_DELNEIGH,
+  RTM_DELROUTE,
+  RTM_F_CLONED,
   RTM_NEWNEIGH,
+  RTN_UNICAST,
+  RT_TABLE_MAIN,
   parseAddr6,
+  parseRoute6,
   parseNeigh6,
   type NetlinkParseStats,
   type NlMessage,
@@ -34,6 +41,10 @@ interface Neighbour6 {
 
 const hex = (ip: Uint8Array): string => Buffer.from(ip.buffer, ip.byteOffset, 16).toString('hex');
 
+function sameGateway(a: Uint8Array | undefined, b: Uint8Array | undefined): boolean {
+  return a === undefined || b === undefined ? a === b : sameBytes(a, b);
+}
+
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
@@ -43,6 +54,9 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
 export class Ipv6Mirror {
   private addrs = new Map<string, { address: Uint8Array; prefixLen: number }>();
   private neigh = new Map<string, Neighbour6>();
+  private routeMap = new Map<string, HostRoute6>();
+  /** The routes before the dump under way (diffed at its end). */
+  private routesBeforeDump: Map<string, HostRoute6> | undefined;
   /** hex -> deadline (ms) of an outstanding resolve; NaN until the first settle sees it. */
   private readonly pending = new Map<string, number>();
   /** resolve request seq -> address (hex), to match a refusal to its address. */
@@ -58,6 +72,10 @@ export class Ipv6Mirror {
 
   addresses(): readonly { readonly address: Uint8Array; readonly prefixLen: number }[] {
     return [...this.addrs.values()].map((a) => ({ address: a.address.slice(), prefixLen: a.prefixLen }));
+  }
+
+  routes(): readonly HostRoute6[] {
+    return [...this.routeMap.values()];
   }
 
   neighbour(ip: Uint8Array): Uint8Array | undefined {
@@ -105,14 +123,25 @@ export class Ipv6Mirror {
   /** A dump (or a retry of one) starts: fresh tables; the neighbours before the first attempt are kept for endDump. */
   startDump(): void {
     this.beforeDump ??= this.neigh;
+    this.routesBeforeDump ??= this.routeMap;
     this.addrs = new Map();
     this.neigh = new Map();
+    this.routeMap = new Map();
   }
 
   /** After a dump: tell the listener (when `announce`) which neighbours changed. */
   endDump(announce: boolean, listener: HostTableListener | null): void {
     const old = this.beforeDump ?? new Map<string, Neighbour6>();
+    const oldRoutes = this.routesBeforeDump ?? new Map<string, HostRoute6>();
     this.beforeDump = undefined;
+    this.routesBeforeDump = undefined;
+    if (announce && listener?.route6 !== undefined) {
+      for (const [k, r] of oldRoutes) if (!this.routeMap.has(k)) listener.route6('delete', r);
+      for (const [k, r] of this.routeMap) {
+        const o = oldRoutes.get(k);
+        if (o === undefined || o.mtu !== r.mtu || !sameGateway(o.gateway, r.gateway)) listener.route6('add', r);
+      }
+    }
     if (!announce || listener?.neighbour6 === undefined) return;
     for (const [k, n] of old) if (!this.neigh.has(k)) listener.neighbour6(n.ip.slice(), null);
     for (const [k, n] of this.neigh) {
@@ -128,6 +157,32 @@ export class Ipv6Mirror {
     if (m.type === RTM_DELADDR || (a.flags & (IFA_F_TENTATIVE | IFA_F_DADFAILED)) !== 0) this.addrs.delete(key);
     else if (this.addrs.has(key) || this.addrs.size < this.limits.maxEntries) this.addrs.set(key, { address: a.address.slice(), prefixLen: a.prefixLen });
     else this.stats.tableFull++;
+  }
+
+  /** `live`: not inside a dump (the listener hears of changes). */
+  onRoute(m: NlMessage, live: boolean, listener: HostTableListener | null): void {
+    const r = parseRoute6(m.payload, this.stats);
+    if (r === undefined || r.table !== RT_TABLE_MAIN || r.type !== RTN_UNICAST || r.flags & RTM_F_CLONED || r.oif !== this.ifindex) return;
+    const route: HostRoute6 = {
+      destination: { address: r.destination.slice(), prefixLen: r.dstLen },
+      gateway: r.gateway?.slice(),
+      metric: r.priority,
+      mtu: r.mtu,
+    };
+    const key = `${hex(route.destination.address)}/${r.dstLen}/${r.priority}`;
+    if (m.type === RTM_DELROUTE) {
+      const old = this.routeMap.get(key);
+      if (old === undefined) return;
+      this.routeMap.delete(key);
+      if (live) listener?.route6?.('delete', old);
+      return;
+    }
+    if (!this.routeMap.has(key) && this.routeMap.size >= this.limits.maxEntries) {
+      this.stats.tableFull++;
+      return;
+    }
+    this.routeMap.set(key, route);
+    if (live) listener?.route6?.('add', route);
   }
 
   /** `live`: not inside a dump (the listener hears of changes). */

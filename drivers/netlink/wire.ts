@@ -77,6 +77,7 @@ export const RTMGRP_IPV4_ROUTE = 0x40;
 export const AF_INET = 2;
 export const AF_INET6 = 10;
 export const RTMGRP_IPV6_IFADDR = 0x100;
+export const RTMGRP_IPV6_ROUTE = 0x400;
 /** IFA_F_TENTATIVE, IFA_F_DADFAILED (linux/if_addr.h): an IPv6 address not usable (yet, or ever). */
 export const IFA_F_TENTATIVE = 0x40;
 export const IFA_F_DADFAILED = 0x08;
@@ -254,17 +255,37 @@ export interface RouteRepr {
 }
 
 export function parseRoute(p: Uint8Array, stats: NetlinkParseStats): RouteRepr | undefined {
+  const r = routeFields(p, stats, AF_INET, 4);
+  if (r === undefined) return undefined;
+  const v4 = (v: Uint8Array | undefined): number | undefined => v && ip4(v, 0);
+  return { ...r, destination: v4(r.destination) ?? 0, gateway: v4(r.gateway), prefsrc: v4(r.prefsrc) };
+}
+
+/** RTM_NEWROUTE / RTM_DELROUTE for AF_INET6: the same fields, addresses as views of 16 bytes (`::` for none). */
+export type Route6Repr = Omit<RouteRepr, 'destination' | 'gateway' | 'prefsrc'> & {
+  readonly destination: Uint8Array;
+  readonly gateway: Uint8Array | undefined;
+};
+
+export function parseRoute6(p: Uint8Array, stats: NetlinkParseStats): Route6Repr | undefined {
+  const r = routeFields(p, stats, AF_INET6, 16);
+  if (r === undefined) return undefined;
+  return { ...r, destination: r.destination ?? new Uint8Array(16) };
+}
+
+/** An rtmsg of `family` with its attributes; addresses as views of `alen` bytes. Undefined for another family. */
+function routeFields(p: Uint8Array, stats: NetlinkParseStats, family: number, alen: number) {
   if (p.length < RTMSG_LEN) {
     stats.malformedMessages++;
     return undefined;
   }
-  if (p[0] !== AF_INET) return undefined;
+  if (p[0] !== family) return undefined;
   let table = p[4]!;
-  let destination = 0;
-  let gateway: number | undefined;
+  let destination: Uint8Array | undefined;
+  let gateway: Uint8Array | undefined;
   let oif: number | undefined;
   let priority = 0;
-  let prefsrc: number | undefined;
+  let prefsrc: Uint8Array | undefined;
   let mtu: number | undefined;
   let multipath = false;
   forEachAttr(p, RTMSG_LEN, stats, (t, v) => {
@@ -279,30 +300,16 @@ export function parseRoute(p: Uint8Array, stats: NetlinkParseStats): RouteRepr |
       return;
     }
     if (v.length < 4) return;
-    if (t === RTA_DST) destination = ip4(v, 0);
-    else if (t === RTA_GATEWAY) gateway = ip4(v, 0);
-    else if (t === RTA_OIF) oif = h32(v, 0);
+    if (t === RTA_OIF) oif = h32(v, 0);
     else if (t === RTA_PRIORITY) priority = h32(v, 0);
-    else if (t === RTA_PREFSRC) prefsrc = ip4(v, 0);
     else if (t === RTA_TABLE) table = h32(v, 0);
+    if (v.length < alen) return;
+    if (t === RTA_DST) destination = v.subarray(0, alen);
+    else if (t === RTA_GATEWAY) gateway = v.subarray(0, alen);
+    else if (t === RTA_PREFSRC) prefsrc = v.subarray(0, alen);
   });
-  return {
-    family: p[0]!,
-    dstLen: p[1]!,
-    tos: p[3]!,
-    table,
-    protocol: p[5]!,
-    scope: p[6]!,
-    type: p[7]!,
-    flags: h32(p, 8),
-    destination,
-    gateway,
-    oif,
-    priority,
-    prefsrc,
-    mtu,
-    multipath,
-  };
+  const fields = { family: p[0]!, dstLen: p[1]!, tos: p[3]!, table, protocol: p[5]!, scope: p[6]!, type: p[7]!, flags: h32(p, 8) };
+  return { ...fields, destination, gateway, oif, priority, prefsrc, mtu, multipath };
 }
 
 /** RTM_NEWNEIGH / RTM_DELNEIGH (IPv4 only). */

@@ -222,9 +222,15 @@ export class Ipv6Layer {
     return this.autoconf?.hopLimit ?? this.options.hopLimit;
   }
 
-  private addRoute(r: Ipv6RouteConfig): void {
+  /** A route, as configured or as the kernel has it (shared address: core.ts follows its table). */
+  addRoute(r: Ipv6RouteConfig): void {
     this.routes.push({ destination: r.destination, gateway: r.gateway?.slice(0, 16), metric: r.metric ?? 0, mtu: r.mtu });
     this.routes.sort((a, b) => b.destination.prefixLen - a.destination.prefixLen || a.metric - b.metric);
+  }
+
+  removeRoute(destination: Ipv6Cidr, metric: number): void {
+    const i = this.routes.findIndex((r) => r.metric === metric && r.destination.prefixLen === destination.prefixLen && ipv6Equals(r.destination.address, destination.address));
+    if (i >= 0) this.routes.splice(i, 1);
   }
 
   /** The configured route for dst, unless what routers said (autoconf.ts) is more precise (RFC 4861 5.2). */

@@ -13,7 +13,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { once } from 'node:events';
 import { createStack, type Stack } from '../../src/index.js';
 import { openAfXdp, type AfXdpDriver } from '../../drivers/af-xdp/index.js';
-import { NetLab, describePrivileged, execInAsync, ipIn, toolProblem } from '../helpers/netns.js';
+import { NetLab, describePrivileged, execIn, execInAsync, ipIn, toolProblem } from '../helpers/netns.js';
 import { enableIpv6 } from './ipv6-lab.js';
 import { ECHO_SERVER, payload, sha } from './udp6-echo.js';
 import { curlGet, deterministicBytes, payload as webPayload, startBywayHttp } from '../conformance/tools.js';
@@ -104,6 +104,48 @@ describePrivileged('AF_XDP shared-address mode over IPv6, against the kernel', (
     expect(driver.kernelTables!.stats.resolves).toBeGreaterThan(0);
     const r = await stack.ping('fd7c::2');
     expect(r.ttl).toBe(64);
+  }, 20_000);
+
+  it("follows the kernel's IPv6 routes: a route added in the kernel takes byway's datagrams through the peer (a router) to an off-link host; deleted, the destination is unreachable", async () => {
+    // B forwards to C (fd7f::2) behind it; A's kernel learns the way only now, while byway runs.
+    const nsC = lab.addNetns();
+    const toC = lab.addVeth(nsB, nsC);
+    enableIpv6(nsB, toC.a);
+    enableIpv6(nsC, toC.b);
+    execIn(nsB, 'sysctl', ['-qw', 'net.ipv6.conf.all.forwarding=1']);
+    ipIn(nsB, `-6 addr add fd7f::1/64 dev ${toC.a} nodad`);
+    ipIn(nsC, `-6 addr add fd7f::2/64 dev ${toC.b} nodad`);
+    ipIn(nsC, '-6 route add default via fd7f::1');
+    const server = lab.spawnIn(nsC, process.execPath, ['-e', ECHO_SERVER, '7403']);
+    await until("the off-link host's echo server", 5000, () => server.output().includes('ready'));
+    // byway's ping of the off-link host: 'ok', or the error's code. The route reaches byway at its next drain of
+    // the netlink socket (every 100 ms at most), so wait for the answer to change, ping by ping.
+    const reach = (): Promise<string> => stack.ping('fd7f::2', { timeoutMs: 1000 }).then(() => 'ok', (e: { code: string }) => e.code);
+    const reachBecomes = async (want: string): Promise<void> => {
+      for (let i = 0; i < 40 && (await reach()) !== want; i++) await new Promise((r) => setTimeout(r, 50));
+      expect(await reach()).toBe(want);
+    };
+    expect(await reach()).toBe('ENETUNREACH');
+    ipIn(nsA, `-6 route add fd7f::/64 via fd7c::2 dev ${link.a}`);
+    await reachBecomes('ok');
+    const sock = stack.dgram.createSocket('udp6');
+    sock.bind(0);
+    await once(sock, 'listening');
+    try {
+      const got = new Promise<Buffer>((resolve, reject) => {
+        const t = setTimeout(() => reject(new Error('no echo from the off-link host')), 5000);
+        sock.once('message', (m: Buffer) => {
+          clearTimeout(t);
+          resolve(m);
+        });
+      });
+      sock.send(payload(300), 7403, 'fd7f::2');
+      expect(sha(await got)).toBe(sha(payload(300)));
+    } finally {
+      sock.close();
+    }
+    ipIn(nsA, `-6 route del fd7f::/64 via fd7c::2 dev ${link.a}`);
+    await reachBecomes('ENETUNREACH');
   }, 20_000);
 
   it('a kernel udp6 client on the peer gets its datagrams echoed by byway', async () => {
