@@ -12,7 +12,7 @@
  *
  * Bad input is dropped and counted in `stats`; API misuse throws BywayError with a stable code.
  */
-import { RxFlag, type FlowSteering, type FrameDriver, type HostRoute, type HostTables } from '../../drivers/types.js';
+import { RxFlag, type FlowSteering, type FrameDriver, type HostRoute, type HostRoute6, type HostTables } from '../../drivers/types.js';
 import { BywayError } from '../../protocols/util/errors.js';
 import type { Rng } from '../../protocols/util/rng.js';
 import { read16, read32 } from '../../protocols/util/bytes.js';
@@ -246,9 +246,14 @@ export class StackCore implements TransportHost {
    */
   private mirrorHostTables(host: HostTables): void {
     for (const r of host.routes()) this.hostRoute('add', r);
+    for (const r of this.ipv6 ? (host.routes6?.() ?? []) : []) this.hostRoute6('add', r);
     host.setListener({
       neighbour: (ip, mac) => this.neighbours.learnFromHost(this.now, ip >>> 0, mac, false),
       route: (change, route) => this.hostRoute(change, route),
+      route6: (change, route) => this.hostRoute6(change, route),
+      neighbour6: (ip, mac) => {
+        if (mac !== null) this.ipv6?.ndp.kernelNeighbour(this.now, ip, mac); // a failure: NDP's own timer gives up
+      },
     });
   }
 
@@ -263,6 +268,14 @@ export class StackCore implements TransportHost {
     if (src === undefined) return; // a gateway off our prefixes: unusable here
     this.routes.remove(r.destination);
     this.routes.add({ destination: r.destination, gateway: r.gateway, source: src, metric: r.metric, mtu: r.mtu });
+  }
+
+  /** The kernel's IPv6 route table, followed (shared address with IPv6): a changed route replaces the old one. */
+  private hostRoute6(change: 'add' | 'delete', r: HostRoute6): void {
+    const l = this.ipv6;
+    if (l === undefined) return;
+    l.removeRoute(r.destination, r.metric);
+    if (change === 'add') l.addRoute({ destination: r.destination, gateway: r.gateway, metric: r.metric, mtu: r.mtu });
   }
 
   /** The next hop's MAC: the cache, else (shared address) the kernel's, from the driver's mirror. */
