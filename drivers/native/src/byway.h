@@ -112,6 +112,8 @@ void bw_netns_leave(int saved);
 
 int bw_if_setup(const char *ifname, int mtu, int qlen, bool up, bw_error *e);
 int bw_if_hwaddr(const char *ifname, uint8_t mac[6]);
+/* The interface's MTU (SIOCGIFMTU), or -1. */
+int bw_if_mtu(const char *ifname);
 
 /*
  * CHECKSUM_PARTIAL frames (a local sender over veth with tx checksum offload on): the TCP/UDP checksum field holds
