@@ -28,24 +28,28 @@ function fakeNode(opts: { budget?: number; withFlush?: boolean } = {}) {
   return { node: node as Pollable, clock, log, arrivals };
 }
 
+/** A loop whose afterPoll sends one reply (a wake, as stack.poke() after core.send()) the first time it runs. */
+function replyingLoop(f: ReturnType<typeof fakeNode>, mode: 'busy' | 'event'): PollLoop {
+  let reply = true;
+  const loop: PollLoop = new PollLoop(f.node, f.clock, {
+    mode,
+    spinUs: 0,
+    spinMs: 0,
+    afterPoll: () => {
+      if (reply) loop.wake();
+      reply = false;
+      f.log.push('afterPoll');
+    },
+  });
+  return loop;
+}
+
 describe('PollLoop: the doorbell at the end of a turn', () => {
   it('flushes what a callback of the turn sent before the turn ends, without another poll (busy mode)', async () => {
     const f = fakeNode({ budget: 8 });
-    let loop!: PollLoop;
     const turns: string[][] = [];
-    let reply = false;
-    loop = new PollLoop(f.node, f.clock, {
-      mode: 'busy',
-      spinUs: 0,
-      afterPoll: () => {
-        // The API runs deferred sends here; each pokes the loop, as stack.poke() does after core.send().
-        if (reply) loop.wake();
-        reply = false;
-        f.log.push('afterPoll');
-      },
-    });
+    const loop = replyingLoop(f, 'busy'); // the API runs deferred sends in afterPoll, each poking the loop
     f.arrivals.push(1);
-    reply = true;
     loop.start();
     await turn();
     turns.push(f.log.splice(0));
@@ -75,17 +79,7 @@ describe('PollLoop: the doorbell at the end of a turn', () => {
 
   it('keeps the microtask poll for a node without flush()', async () => {
     const f = fakeNode({ budget: 8, withFlush: false });
-    let loop!: PollLoop;
-    let reply = true;
-    loop = new PollLoop(f.node, f.clock, {
-      mode: 'busy',
-      spinUs: 0,
-      afterPoll: () => {
-        if (reply) loop.wake();
-        reply = false;
-        f.log.push('afterPoll');
-      },
-    });
+    const loop = replyingLoop(f, 'busy');
     f.arrivals.push(1);
     loop.start();
     await turn();
@@ -95,17 +89,7 @@ describe('PollLoop: the doorbell at the end of a turn', () => {
 
   it('event mode: a reply from the turn leaves at its end too', async () => {
     const f = fakeNode({ budget: 8 });
-    let loop!: PollLoop;
-    let reply = true;
-    loop = new PollLoop(f.node, f.clock, {
-      mode: 'event',
-      spinMs: 0,
-      afterPoll: () => {
-        if (reply) loop.wake();
-        reply = false;
-        f.log.push('afterPoll');
-      },
-    });
+    const loop = replyingLoop(f, 'event');
     f.arrivals.push(2);
     loop.start();
     loop.wake(); // the driver's ready callback
