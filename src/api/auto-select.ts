@@ -219,6 +219,7 @@ export function attemptInTurn<T>(sock: Connecting, addresses: readonly Address[]
     if (!last) {
       timer = setTimeout(() => {
         if (settled) return;
+        if (!sock.connecting || sock.destroyed) return stop(); // destroyed meanwhile, its 'close' not yet emitted
         end();
         sock.emit('connectionAttemptTimeout', a.address, port, a.family);
         errors.push(systemError('ETIMEDOUT', 'connect', a.address, port));

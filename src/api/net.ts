@@ -275,6 +275,7 @@ export class Socket extends Duplex implements Deferred {
     this.coreClosed = false;
     this.closeError = undefined;
     this.wqChunk = this.wqCb = this.finalCb = undefined;
+    this.attemptSettle = undefined;
     this.bytesAccepted = 0;
     this.bytesIn = 0;
     this.stack.track(this);
