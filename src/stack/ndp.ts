@@ -95,6 +95,8 @@ export class NdpHost {
   readonly neighbours: NdpNeighbourCache<PendingIpv6>;
   readonly dad: DuplicateAddressDetection;
   readonly stats: NdpStats;
+  /** Bumped whenever an address comes, goes or turns DUPLICATE (MLD follows the solicited-node groups by it). */
+  version = 0;
   private now = 0;
 
   constructor(
@@ -125,7 +127,10 @@ export class NdpHost {
         result: (address, state) => {
           const a = this.find(address);
           if (a !== undefined) a.state = state;
-          if (state === 'DUPLICATE') this.stats.dadDuplicates++;
+          if (state === 'DUPLICATE') {
+            this.stats.dadDuplicates++;
+            this.version++;
+          }
           out.dadResult?.(address, state);
         },
       },
@@ -158,6 +163,7 @@ export class NdpHost {
     if (this.find(cidr.address) !== undefined) return false;
     this.now = now;
     this.addresses.push({ address: cidr.address.slice(0, 16), prefixLen: cidr.prefixLen, origin, state: 'TENTATIVE' });
+    this.version++;
     this.dad.start(now, cidr.address);
     return true;
   }
@@ -166,6 +172,7 @@ export class NdpHost {
   removeAddress(ip: Ipv6Address): void {
     const i = this.addresses.findIndex((a) => ipv6Equals(a.address, ip));
     if (i >= 0) this.addresses.splice(i, 1);
+    this.version++;
   }
 
   /** Its preferred lifetime ended (DEPRECATED) or was renewed (PREFERRED again); tentative and duplicate stay so. */
