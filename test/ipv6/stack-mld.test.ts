@@ -23,7 +23,7 @@ import { VirtualClock } from '../../src/stack/clock.js';
 import { runUntil } from '../../src/stack/sim.js';
 import { NetStack } from '../../src/stack/stack.js';
 import { HOST_MAC, ROUTER_MAC, routerLab } from './autoconf-helpers.js';
-import { v6, v6cidr } from './stack-helpers.js';
+import { makePair6, v6, v6cidr } from './stack-helpers.js';
 
 interface Report {
   at: number;
@@ -172,6 +172,45 @@ describe('MLD in the stack', () => {
     off.run(off.clock.now() + 2000);
     expect(off.reports).toEqual([]);
     expect(off.host.ipv6!.stats.mld).toBeUndefined();
+  });
+});
+
+describe('MLD follows the addresses', () => {
+  it('an address found DUPLICATE leaves its solicited-node group (CHANGE_TO_INCLUDE), the link-local one stays', () => {
+    const seen: Report[] = [];
+    /** b's transmit side: every MLD report it sends. */
+    const tap = (inner: FrameDriver): FrameDriver => {
+      let frame: Uint8Array | null = null;
+      const w = {
+        txReserve(len: number): Uint8Array | null {
+          frame = inner.txReserve(len);
+          return frame;
+        },
+        txCommit(now: number, len: number, segment?: number): boolean | void {
+          const r = mldReport(frame!.subarray(0, len), now);
+          if (r !== undefined) seen.push(r);
+          return segment === undefined ? inner.txCommit(now, len) : inner.txCommit(now, len, segment);
+        },
+      };
+      return forwardRest(w as unknown as FrameDriver, inner);
+    };
+    const p = makePair6(['fd00::1/64'], ['fd00::1/64'], { wrapB: tap });
+    runUntil(p.clock, [p.a], { until: 3_500 }); // a alone: fd00::1 is a's
+    p.db.receive(p.clock.now(), 1 << 20, () => {}); // what b missed while down
+    p.run(9_000);
+    const b = p.b.ipv6!;
+    expect(b.ndp.find(v6('fd00::1'))!.state).toBe('DUPLICATE');
+    const llGroup = formatIpv6(solicitedNodeMulticast(b.ndp.addresses[0]!.address));
+    expect(llGroup).not.toBe('ff02::1:ff00:1');
+    expect(seen[0]!.records).toEqual(
+      [
+        [MldRecord.ToExclude, 'ff02::1:ff00:1'],
+        [MldRecord.ToExclude, llGroup],
+      ].sort((x, y) => (x[1] as string).localeCompare(y[1] as string)),
+    );
+    expect(seen.filter((r) => r.records.some(([t, g]) => t === MldRecord.ToInclude && g === 'ff02::1:ff00:1'))).toHaveLength(2);
+    expect(b.mld.has(v6('ff02::1:ff00:1'))).toBe(false);
+    expect(b.mld.has(v6(llGroup))).toBe(true);
   });
 });
 
