@@ -86,4 +86,23 @@ describe('stack.dgram udp6 multicast membership', () => {
     member.close();
     sender.close();
   });
+
+  it('a close leaves the socket\'s groups; a group two sockets joined is left with the last of them', async () => {
+    const mld = b.core.ipv6!.mld;
+    const G = 'ff15::5678';
+    const [s1, s2] = [0, 1].map(() => b.dgram.createSocket({ type: 'udp6', path: 'bypass' } as never) as unknown as dgram.Socket);
+    s1!.addMembership(G); // unbound: bound first (byway's bind ends with 'listening'; node:dgram's is silent)
+    s2!.addMembership(G);
+    await once(s1!, 'listening');
+    expect(s1!.address()).toMatchObject({ address: '::', family: 'IPv6' });
+    const group = new Uint8Array(Buffer.from('ff150000000000000000000000005678', 'hex'));
+    expect(mld.has(group)).toBe(true);
+    const toIn = mld.stats.reportsSent;
+    s1!.close();
+    expect(mld.has(group)).toBe(true);
+    s2!.close();
+    expect(mld.has(group)).toBe(false);
+    for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r)); // the stack's next polls
+    expect(mld.stats.reportsSent).toBeGreaterThan(toIn); // the CHANGE_TO_INCLUDE report went out
+  });
 });
