@@ -178,23 +178,7 @@ describe('MLD in the stack', () => {
 describe('MLD follows the addresses', () => {
   it('an address found DUPLICATE leaves its solicited-node group (CHANGE_TO_INCLUDE), the link-local one stays', () => {
     const seen: Report[] = [];
-    /** b's transmit side: every MLD report it sends. */
-    const tap = (inner: FrameDriver): FrameDriver => {
-      let frame: Uint8Array | null = null;
-      const w = {
-        txReserve(len: number): Uint8Array | null {
-          frame = inner.txReserve(len);
-          return frame;
-        },
-        txCommit(now: number, len: number, segment?: number): boolean | void {
-          const r = mldReport(frame!.subarray(0, len), now);
-          if (r !== undefined) seen.push(r);
-          return segment === undefined ? inner.txCommit(now, len) : inner.txCommit(now, len, segment);
-        },
-      };
-      return forwardRest(w as unknown as FrameDriver, inner);
-    };
-    const p = makePair6(['fd00::1/64'], ['fd00::1/64'], { wrapB: tap });
+    const p = makePair6(['fd00::1/64'], ['fd00::1/64'], { wrapB: (d) => reportTap(d, (r) => seen.push(r)) });
     runUntil(p.clock, [p.a], { until: 3_500 }); // a alone: fd00::1 is a's
     p.db.receive(p.clock.now(), 1 << 20, () => {}); // what b missed while down
     p.run(9_000);
@@ -214,6 +198,23 @@ describe('MLD follows the addresses', () => {
   });
 });
 
+/** `inner` with every MLD report its stack sends handed to `seen` (the transmit side watched, nothing changed). */
+function reportTap(inner: FrameDriver, seen: (r: Report) => void): FrameDriver {
+  let frame: Uint8Array | null = null;
+  const w = {
+    txReserve(len: number): Uint8Array | null {
+      frame = inner.txReserve(len);
+      return frame;
+    },
+    txCommit(now: number, len: number, segment?: number): boolean | void {
+      const r = mldReport(frame!.subarray(0, len), now);
+      if (r !== undefined) seen(r);
+      return segment === undefined ? inner.txCommit(now, len) : inner.txCommit(now, len, segment);
+    },
+  };
+  return forwardRest(w as unknown as FrameDriver, inner);
+}
+
 /**
  * A snooping switch (RFC 4541): a memorySwitch whose ports deliver a multicast frame (33:33:xx) only to stacks that
  * reported its group, except all-nodes and the MLD routers' group (flooded). Learned from the reports each port sends.
@@ -223,23 +224,16 @@ function snoopingSwitch() {
   const members: Set<string>[] = [];
   const stats = { filtered: 0 };
   const port = (): FrameDriver => {
-    const inner = sw.port();
     const mine = new Set<string>();
     members.push(mine);
-    let frame: Uint8Array | null = null;
+    // Learned from the reports the port's stack sends; group frames filtered on the way to it.
+    const inner = reportTap(sw.port(), (r) => {
+      for (const [type, group] of r.records) {
+        if (type === MldRecord.ToInclude || type === MldRecord.IsInclude) mine.delete(group);
+        else mine.add(group);
+      }
+    });
     const w = {
-      txReserve(len: number): Uint8Array | null {
-        frame = inner.txReserve(len);
-        return frame;
-      },
-      txCommit(now: number, len: number, segment?: number): boolean | void {
-        const r = mldReport(frame!.subarray(0, len), now);
-        for (const [type, group] of r?.records ?? []) {
-          if (type === MldRecord.ToInclude || type === MldRecord.IsInclude) mine.delete(group);
-          else mine.add(group);
-        }
-        return segment === undefined ? inner.txCommit(now, len) : inner.txCommit(now, len, segment);
-      },
       receive(now: number, max: number, sink: (f: Uint8Array, flags?: number) => void): number {
         return inner.receive(now, max, (f, flags) => {
           if (f[0] === 0x33 && f[1] === 0x33 && f[12] === 0x86 && f[13] === 0xdd) {
