@@ -602,7 +602,14 @@ static napi_value js_rx_batch(napi_env env, napi_callback_info info) {
   napi_value ret;
   if (!handle_count(env, info, UINT32_MAX, UINT32_MAX, &h, &max, &ret)) return ret;
   if (max > h->max_batch) max = h->max_batch;
-  return bw_ret_int(env, h->ops->rx_batch(h, max));
+  int n = h->ops->rx_batch(h, max);
+  if (n == 0) {
+    /* An empty batch is released here (and readiness re-armed), so an empty poll costs one call into the addon, not
+       two: the caller calls rxRelease only after a batch that held frames, or an error. */
+    h->ops->rx_release(h);
+    arm_poll(h);
+  }
+  return bw_ret_int(env, n);
 }
 
 /* ---- bounded spin (rxWait) ---- */
@@ -822,6 +829,23 @@ static napi_value js_xdp_flow(napi_env env, napi_callback_info info) {
   return bw_ret_int(env, bw_xdp_flow(h, ip, (uint16_t)port, (uint8_t)proto, add));
 }
 
+/* xdpAddress6(handle, address, add) -> 0 | -errno: one of byway's IPv6 addresses in the own-address program's map. */
+static napi_value js_xdp_addr6(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  bw_handle *h = handle_args(env, info, 3, argv);
+  if (!h) return NULL;
+  if (h->closed || h->kind != BW_XDP) return bw_ret_int(env, -EBADF);
+  uint8_t *data;
+  size_t len;
+  bool add;
+  if (!bw_arg_bytes(env, argv[1], &data, &len) || len != 16) {
+    throw_type(env, "xdpAddress6(handle, address, add): address must be a 16-byte Uint8Array");
+    return NULL;
+  }
+  napi_get_value_bool(env, argv[2], &add);
+  return bw_ret_int(env, bw_xdp_addr6(h, data, add));
+}
+
 /* fanoutData(handle, program) -> 0 | -errno: replace the AF_PACKET fanout group's classic BPF program. */
 static napi_value js_fanout_data(napi_env env, napi_callback_info info) {
   napi_value argv[2];
@@ -899,7 +923,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"rxWait", js_rx_wait},
       {"rxPending", js_rx_pending}, {"txAlloc", js_tx_alloc},     {"txSubmit", js_tx_submit}, {"txWait", js_tx_wait},
       {"setReady", js_set_ready},   {"close", js_close},          {"sockError", js_sock_error},
-      {"linkState", js_link_state}, {"withNetns", js_with_netns}, {"xdpFlow", js_xdp_flow},
+      {"linkState", js_link_state}, {"withNetns", js_with_netns}, {"xdpFlow", js_xdp_flow}, {"xdpAddress6", js_xdp_addr6},
       {"xdpStats", js_xdp_stats},   {"openCount", js_open_count}, {"ifInfo", js_if_info},
       {"nlOpen", bw_js_nl_open},    {"nlSend", bw_js_nl_send},    {"nlRecv", bw_js_nl_recv},
       {"portReserve", bw_js_port_reserve}, {"fanoutData", js_fanout_data},
