@@ -220,6 +220,7 @@ export class TcpLayer {
     if (opts.noDelay !== undefined) conn.setNoDelay(opts.noDelay);
     if (opts.keepAlive !== undefined) conn.keepAlive = opts.keepAlive;
     this.stats.activeOpens++;
+    if (isIpv6Id(remoteIp)) this.stats.ipv6.activeOpens++;
     conn.hs.openActive(now, this.isnFor(localIp, localPort, remoteIp, remotePort, now));
     return conn;
   }
@@ -268,6 +269,7 @@ export class TcpLayer {
   inputAt(now: number, src: number, dst: number, buf: Uint8Array, start: number, end: number): void {
     const stats = this.stats;
     stats.segsIn++;
+    if (isIpv6Id(src)) stats.ipv6.segsIn++;
     if (TcpPacket.checkAt(buf, start, end) !== 'ok') {
       stats.malformed++;
       return;
@@ -360,6 +362,7 @@ export class TcpLayer {
     conn.hs.listener = l;
     l.synQueue.add(conn);
     stats.passiveOpens++;
+    if (isIpv6Id(src)) stats.ipv6.passiveOpens++;
     conn.hs.openPassive(now, this.isnFor(dst, f.dstPort, src, f.srcPort, now), f);
   }
 
@@ -408,6 +411,7 @@ export class TcpLayer {
     const conn = this.newConnection(now, dst, f.dstPort, src, f.srcPort, true);
     conn.hs.listener = l;
     this.stats.passiveOpens++;
+    if (isIpv6Id(src)) this.stats.ipv6.passiveOpens++;
     const tsOffset = o.timestamps && f.tsEcr !== undefined && f.tsVal !== undefined ? (f.tsEcr - Math.floor(now)) | 0 : undefined;
     conn.hs.openFromCookie(now, f, res.mss, res.wscale, res.sackOk, tsOffset);
     if ((payload.length > 0 || f.flags & TcpFlag.FIN) && conn.state === 'ESTABLISHED') conn.segmentArrives(now, f, payload);
@@ -436,7 +440,10 @@ export class TcpLayer {
     t.urgent = 0;
     clearTcpOptions(t);
     t.payloadLen = 0;
-    if (this.emit(now, dst, src, t, null, 0, 0)) this.stats.rstsSent++;
+    if (this.emit(now, dst, src, t, null, 0, 0)) {
+      this.stats.rstsSent++;
+      if (isIpv6Id(src)) this.stats.ipv6.rstsSent++;
+    }
   }
 
   /**
@@ -578,6 +585,7 @@ export class TcpLayer {
     if (this.host.txChecksum) fillTcpChecksum(buf, o, o + len, src, dst);
     const sent = packet.commit(now) !== false;
     this.stats.segsOut++;
+    if (isIpv6Id(dst)) this.stats.ipv6.segsOut++;
     if (sent) return TX_SENT;
     this.stats.txDropped++;
     return TX_DROPPED;

@@ -21,6 +21,7 @@ import type { Ipv6ReassemblyOptions } from '../../protocols/ipv6/reassembly.js';
 import type { Icmpv6RateLimitOptions } from '../../protocols/icmpv6/errors.js';
 import type { PathMtuOptions } from '../../protocols/ipv6/pmtu.js';
 import type { ExtensionLimits } from '../../protocols/ipv6/wire-ext.js';
+import type { MldOptions } from '../../protocols/icmpv6/mld.js';
 
 type Check = (v: unknown) => string | undefined;
 type Schema<T> = { readonly [K in keyof Required<T>]: Check };
@@ -141,6 +142,8 @@ const IPV6: Schema<Ipv6Options> = {
     maxPrefixes: count,
   } satisfies Schema<RouterDiscoveryTuning>),
   stableSecret: (v) => (typeof v === 'string' && /^(?:[0-9a-fA-F]{2}){16,}$/.test(v) ? undefined : 'a string of at least 32 hex digits (an even number)'),
+  mld: (v) =>
+    v === false ? undefined : nested('ipv6.mld', { robustness: count, unsolicitedReportIntervalMs: ms, olderVersionQuerierTimeoutMs: ms } satisfies Schema<MldOptions>)(v),
 };
 
 const LIMITS: Schema<NonNullable<StackOptions['limits']>> = {

@@ -45,6 +45,8 @@ import { Ipv6Autoconf, type AutoconfStats, type RouterDiscoveryTuning } from './
 import type { PseudoRandomFunction } from '../../protocols/ipv6/stable-iid.js';
 import type { UdpSocket, UdpStats, UdpTable } from './udp.js';
 import { PingTable } from './ping-table.js';
+import { Ipv6Mld } from './mld.js';
+import { isMldType, type MldOptions, type MldStats } from '../../protocols/icmpv6/mld.js';
 import type { EthernetStats } from './stats.js';
 import { icmpv6ToError, newIcmpv6Stats, newIpv6Stats, newUdp6Stats, type Icmpv6Stats, type Ipv6Stats } from './ipv6-stats.js';
 
@@ -72,6 +74,8 @@ export interface Ipv6Options {
   routerDiscovery: RouterDiscoveryTuning;
   /** RFC 7217's secret_key in hex (at least 32 digits); '' : the runtime's (see docs/ipv6.md), else random. */
   stableSecret: string;
+  /** MLDv2 (RFC 3810, mld.ts): its tuning, or false to send no MLD (groups are still received). Default on. */
+  mld: Partial<MldOptions> | false;
 }
 
 export const DEFAULT_IPV6_OPTIONS: Ipv6Options = {
@@ -89,6 +93,7 @@ export const DEFAULT_IPV6_OPTIONS: Ipv6Options = {
   acceptRedirects: true,
   routerDiscovery: {},
   stableSecret: '',
+  mld: {},
 };
 
 export interface Ipv6RouteConfig {
@@ -151,7 +156,9 @@ export class Ipv6Layer {
   readonly options: Ipv6Options;
   /** Router discovery, SLAAC and redirects (undefined with acceptRa off). */
   readonly autoconf: Ipv6Autoconf | undefined;
-  readonly stats: { ipv6: Ipv6Stats; icmpv6: Icmpv6Stats; ndp: NdpStats; udp6: UdpStats; autoconf?: AutoconfStats };
+  readonly stats: { ipv6: Ipv6Stats; icmpv6: Icmpv6Stats; ndp: NdpStats; udp6: UdpStats; autoconf?: AutoconfStats; mld?: MldStats };
+  /** Multicast Listener Discovery and the groups this interface listens to beyond all-nodes. */
+  readonly mld: Ipv6Mld;
   private readonly limiter: Icmpv6RateLimiter;
   private readonly routes: Ipv6Route[] = [];
   private loopbackQueue: Uint8Array[] = [];
@@ -198,6 +205,8 @@ export class Ipv6Layer {
     this.limiter = new Icmpv6RateLimiter(this.options.icmpErrors);
     this.pingIdent = link.rng.nextU32() & 0xffff;
     this.stats = { ipv6: newIpv6Stats(this.reassembler.stats), icmpv6: newIcmpv6Stats(), ndp: this.ndp.stats, udp6: newUdp6Stats() };
+    this.mld = new Ipv6Mld({ ndp: this.ndp, rng: link.rng, emit: (now, packet, mac) => ((this.now = now), this.emit(packet, mac)) }, this.options.mld);
+    if (this.options.mld !== false) this.stats.mld = this.mld.stats;
     const firstHop = (dst: Ipv6Address): Ipv6Address | undefined => {
       const r = this.route(dst);
       return r === undefined ? undefined : (r.gateway ?? dst);
@@ -329,6 +338,7 @@ export class Ipv6Layer {
       handled = queue.length;
     }
     this.ndp.poll(now);
+    this.mld.poll(now);
     this.autoconf?.poll(now);
     this.reassembler.poll(now, (first) => {
       // RFC 8200 4.5: the first fragment arrived and the rest did not: Time Exceeded, code 1.
@@ -341,7 +351,7 @@ export class Ipv6Layer {
 
   pollAt(now: number): number | undefined {
     if (this.loopbackQueue.length > 0) return now;
-    const at = minTime(minTime(this.ndp.pollAt(), this.reassembler.pollAt()), this.autoconf?.pollAt());
+    const at = minTime(minTime(this.ndp.pollAt(), this.reassembler.pollAt()), minTime(this.autoconf?.pollAt(), this.mld.pollAt(now)));
     return minTime(at, this.pings.pollAt());
   }
 
@@ -367,7 +377,7 @@ export class Ipv6Layer {
     const dst = p.dst;
     const src = p.src;
     if (isMulticast(dst)) {
-      if (!this.ndp.isOurGroup(dst)) {
+      if (!this.ndp.isOurGroup(dst) && !this.mld.has(dst)) {
         st.notForUs++;
         return;
       }
@@ -461,6 +471,10 @@ export class Ipv6Layer {
       if (this.autoconf === undefined || !this.autoconf.input(this.now, repr, p.src)) this.ndp.input(this.now, repr, p.src);
       return;
     }
+    if (isMldType(icmp.type)) {
+      this.mld.input(this.now, p, icmp.buffer);
+      return;
+    }
     const repr = parseIcmpv6(icmp);
     switch (repr.kind) {
       case 'echo-request':
@@ -490,7 +504,7 @@ export class Ipv6Layer {
         this.errorInput(repr.kind, repr.code, 0, repr.quoted);
         return;
       default:
-        st.otherTypes++; // MLD queries and reports among them: byway joins no group a switch must learn (docs/ipv6.md)
+        st.otherTypes++;
     }
   }
 
@@ -582,7 +596,10 @@ export class Ipv6Layer {
     const srcPort = read16(b, off);
     const dstPort = read16(b, off + 2);
     if (isMulticast(p.dst)) {
-      st.noPort++; // no multicast membership for sockets yet
+      // A group this interface joined (input checked): every udp6 socket on the port hears it (Linux's default).
+      const targets = this.link.udp.multicastTargets6(p.dst, dstPort, p.src, srcPort);
+      if (targets.length === 0) st.noPort++;
+      for (const s of targets) if (!s.deliver6(b.subarray(off + 8, off + len), p.src, srcPort)) st.recvBufferDrops++;
       return;
     }
     const sock = this.link.udp.lookup6(p.dst, dstPort, p.src, srcPort);

@@ -102,6 +102,8 @@ export class NdpHost {
   readonly neighbours: NdpNeighbourCache<PendingIpv6>;
   readonly dad: DuplicateAddressDetection;
   readonly stats: NdpStats;
+  /** Bumped whenever an address comes, goes or turns DUPLICATE (MLD follows the solicited-node groups by it). */
+  version = 0;
   private now = 0;
   private readonly resolver: ((target: Ipv6Address) => void) | undefined;
 
@@ -136,7 +138,7 @@ export class NdpHost {
           if (a !== undefined) a.state = state;
           if (state === 'DUPLICATE') this.stats.dadDuplicates++;
           out.dadResult?.(address, state);
-          if (state === 'DUPLICATE') out.addressesChanged?.();
+          if (state === 'DUPLICATE') this.changed();
         },
       },
       random,
@@ -168,7 +170,7 @@ export class NdpHost {
     if (this.find(cidr.address) !== undefined) return false;
     this.now = now;
     this.addresses.push({ address: cidr.address.slice(0, 16), prefixLen: cidr.prefixLen, origin, state: 'TENTATIVE' });
-    this.out.addressesChanged?.(); // before the first probe: the answer to it must reach us
+    this.changed(); // before the first probe: the answer to it must reach us
     this.dad.start(now, cidr.address);
     return true;
   }
@@ -178,7 +180,7 @@ export class NdpHost {
     const i = this.addresses.findIndex((a) => ipv6Equals(a.address, ip));
     if (i < 0) return;
     this.addresses.splice(i, 1);
-    this.out.addressesChanged?.();
+    this.changed();
   }
 
   /** Its preferred lifetime ended (DEPRECATED) or was renewed (PREFERRED again); tentative and duplicate stay so. */
@@ -186,6 +188,12 @@ export class NdpHost {
     const a = this.find(ip);
     if (a === undefined || a.state === 'TENTATIVE' || a.state === 'DUPLICATE') return;
     a.state = deprecated ? 'DEPRECATED' : 'PREFERRED';
+  }
+
+  /** The address set changed: MLD follows it by `version` (mld.ts), the layer through `addressesChanged`. */
+  private changed(): void {
+    this.version++;
+    this.out.addressesChanged?.();
   }
 
   /** Start DAD for every address (the interface came up). */

@@ -23,6 +23,7 @@ import { fillTcp6Checksum, verifyTcp6Checksum } from '../../protocols/ipv6/wire-
 import { IPV6_MIN_MTU } from '../../protocols/ipv6/wire.js';
 import { read16, read32 } from '../../protocols/util/bytes.js';
 import { isIpv4Mapped, isUnspecified, type Ipv6Address } from '../../protocols/ipv6/address.js';
+import { ECN_CE } from '../../protocols/tcp/ecn.js';
 import type { TcpLayer, TcpTxPacket } from '../../protocols/tcp/layer.js';
 import type { Ipv6Layer, Ipv6Tcp } from './ipv6.js';
 
@@ -39,9 +40,8 @@ class Tcp6Packet implements TcpTxPacket {
   dst: Uint8Array = new Uint8Array(16);
   dstId = 0;
   /**
-   * The IPv4 TOS byte the layer asks for (ECT(0) on new data of an ECN connection, RFC 3168): not carried over IPv6
-   * yet (the Traffic Class is written 0), so an ECN connection over IPv6 sends no ECT and a congested router drops
-   * instead of marking, as for a peer without ECN.
+   * The TOS byte the layer asks for (ECT(0) on new data of an ECN connection, RFC 3168): written as the IPv6
+   * Traffic Class, whose layout is the TOS byte's (DSCP and the ECN field, RFC 2474 3, RFC 3168 5); 0 per segment.
    */
   tos = 0;
 
@@ -50,6 +50,11 @@ class Tcp6Packet implements TcpTxPacket {
   commit(now: number): void {
     this.bridge.commit(now, this);
   }
+}
+
+/** The packet whose IPv6 header is at buf[ipOff] arrived with the ECN field CE (its Traffic Class's low 2 bits). */
+export function ceMarked(buf: Uint8Array, ipOff: number): boolean {
+  return ((buf[ipOff + 1]! >>> 4) & 3) === ECN_CE;
 }
 
 export class Tcp6Bridge implements Ipv6Tcp {
@@ -79,6 +84,7 @@ export class Tcp6Bridge implements Ipv6Tcp {
       this.layer.stats.badChecksum++;
       return;
     }
+    this.layer.rxCe = ceMarked(buf, 0); // buf starts at the IPv6 header
     const addrs = this.layer.addrs;
     const dstId = addrs.intern(dst);
     const srcId = dstId === 0 ? 0 : addrs.intern(src);
@@ -124,6 +130,7 @@ export class Tcp6Bridge implements Ipv6Tcp {
     t.src = s;
     t.dst = d;
     t.dstId = dst;
+    t.tos = 0;
     return t;
   }
 
@@ -131,7 +138,7 @@ export class Tcp6Bridge implements Ipv6Tcp {
   commit(now: number, t: Tcp6Packet): void {
     const packet = t.buf;
     const len = packet.length - IPV6_HEADER_LEN;
-    writeIpv6Header(packet, 0, t.src, t.dst, NextHeader.TCP, len, this.ip6.hopLimit);
+    writeIpv6Header(packet, 0, t.src, t.dst, NextHeader.TCP, len, this.ip6.hopLimit, t.tos);
     fillTcp6Checksum(packet, IPV6_HEADER_LEN, packet.length, t.src, t.dst);
     const dstId = t.dstId;
     const err = this.ip6.sendPacket(now, packet, () => this.unreachable(dstId));
