@@ -17,7 +17,7 @@ import { openAfXdp } from '../../drivers/af-xdp/index.js';
 import { relay } from '../../drivers/middleware/relay.js';
 import type { FrameDriver } from '../../drivers/types.js';
 import { createStack, type Stack, type StackOptions } from '../api/stack.js';
-import { sliceOwner, workerSettings } from './plan.js';
+import { sliceOwner, withWorkerLimits, workerSettings } from './plan.js';
 
 /** What the primary hands a worker (structured-cloneable). */
 export interface WorkerInit {
@@ -177,13 +177,12 @@ export async function runWorker(init: WorkerInit): Promise<void> {
   channel.onmessage = (ev) => queue.inject((ev as { data: Uint8Array }).data);
   channel.unref();
   const own = workerSettings(spec, init.index, init.answerArp ? init.index : -1);
-  const limits = init.stack.limits ?? {};
   const stack = createStack({
     ...init.stack,
     driver: queue,
     address: init.address,
     answerArp: own.answerArp,
-    limits: { ...limits, tcp: { ...limits.tcp, ...own.limits.tcp }, udp: { ...limits.udp, ...own.limits.udp } },
+    limits: withWorkerLimits(init.stack.limits, own),
   });
   const send = (value: unknown): void => port.postMessage({ type: 'user', value } satisfies FromWorker);
   (globalThis as Record<symbol, ClusterWorker>)[CURRENT] = { index: init.index, workers: init.workers, stack, data: init.data, send };

@@ -26,7 +26,7 @@ import type { AfPacketDriver } from '../../drivers/af-packet/index.js';
 import { buildFanoutProgram } from '../../drivers/af-packet/fanout.js';
 import { relay, type RelayDriver } from '../../drivers/middleware/relay.js';
 import type { Stack, StackOptions } from '../api/stack.js';
-import { workerSettings } from '../cluster/plan.js';
+import { withWorkerLimits, workerSettings } from '../cluster/plan.js';
 import { LinkReader, MsgType, encodeHello, encodeMessage } from '../cluster/link.js';
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -76,8 +76,7 @@ export function memberFanout(cfg: MemberConfig): { group: number; mode: 'cbpf'; 
 /** What the worker's stack is given on top of the preload's options: its ephemeral slice and the ARP role. */
 export function memberStackOptions(cfg: MemberConfig, base: Omit<StackOptions, 'driver'>): Pick<StackOptions, 'answerArp' | 'limits'> {
   const own = workerSettings({ workers: cfg.workers }, cfg.index, cfg.answerArp ? cfg.index : -1);
-  const limits = base.limits ?? {};
-  return { answerArp: own.answerArp, limits: { ...limits, tcp: { ...limits.tcp, ...own.limits.tcp }, udp: { ...limits.udp, ...own.limits.udp } } };
+  return { answerArp: own.answerArp, limits: withWorkerLimits(base.limits, own) };
 }
 
 export interface Member {
