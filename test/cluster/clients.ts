@@ -23,9 +23,17 @@ export const udpClients = (ns: string, address: string, n: number): Promise<stri
 export const count = (xs: string[], v: string): number => xs.filter((x) => x === v).length;
 
 /** The workers' latest reports (fixtures/echo-worker.ts), by worker index. */
-export function reports(cluster: Cluster): { echoes: Map<number, number>; ports: Map<number, number>; late: Map<number, string> } {
-  const r = { echoes: new Map<number, number>(), ports: new Map<number, number>(), late: new Map<number, string>() };
-  cluster.on('message', (_i: number, m: { index: number; echoes?: number; localPort?: number; late?: string }) => {
+export function reports(cluster: Cluster): {
+  echoes: Map<number, number>;
+  ports: Map<number, number>;
+  late: Map<number, string>;
+  ping: Map<number, string>;
+  refused: Map<number, string>;
+} {
+  const r = { echoes: new Map<number, number>(), ports: new Map<number, number>(), late: new Map<number, string>(), ping: new Map<number, string>(), refused: new Map<number, string>() };
+  cluster.on('message', (_i: number, m: { index: number; echoes?: number; localPort?: number; late?: string; ping?: string; refused?: string }) => {
+    if (m.ping !== undefined) r.ping.set(m.index, m.ping);
+    if (m.refused !== undefined && !r.refused.has(m.index)) r.refused.set(m.index, m.refused);
     if (m.echoes !== undefined) r.echoes.set(m.index, m.echoes);
     if (m.localPort !== undefined) r.ports.set(m.index, m.localPort);
     if (m.late !== undefined) r.late.set(m.index, m.late);

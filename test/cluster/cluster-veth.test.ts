@@ -29,7 +29,7 @@ async function labCluster(lab: NetLab, restart: boolean): Promise<{ nsA: string;
     file: FIXTURE,
     driver: { kind: 'af-packet', ifname: link.a, netns: nsA, tpacketVersion: 2 },
     address: `${BYWAY}/24`,
-    data: { peer: KERNEL, port: 9000 },
+    data: { peer: KERNEL, port: 9000, icmp: !restart },
     restart,
   });
   return { nsA, nsB, cluster };
@@ -41,11 +41,13 @@ describePrivileged('byway cluster: two worker threads on a two-queue veth', () =
   let nsB = '';
   let cluster: Cluster | undefined;
   let echoes = new Map<number, number>();
+  let seen: ReturnType<typeof reports>;
   let ports = new Map<number, number>();
 
   beforeAll(async () => {
     ({ nsA, nsB, cluster } = await labCluster(lab, false));
-    ({ echoes, ports } = reports(cluster));
+    seen = reports(cluster);
+    ({ echoes, ports } = seen);
   }, 30_000);
   afterAll(async () => {
     await cluster?.close();
@@ -58,6 +60,13 @@ describePrivileged('byway cluster: two worker threads on a two-queue veth', () =
     expect(echoes.get(1)).toBeGreaterThan(1);
     expect(ports.get(0)).toBeLessThan(57344); // worker 0: 49152..57343
     expect(ports.get(1)).toBeGreaterThanOrEqual(57344);
+  });
+
+  it("ICMP about each worker's flows reaches it: the echo reply to its ping, the port unreachable for its datagram", async () => {
+    for (const i of cluster!.live) cluster!.worker(i)!.postMessage({ type: 'test-icmp' });
+    await until(() => seen.ping.size === 2 && seen.refused.size === 2, 10_000);
+    expect(Object.fromEntries(seen.ping)).toEqual({ 0: 'ok', 1: 'ok' });
+    expect(Object.fromEntries(seen.refused)).toEqual({ 0: 'ECONNREFUSED', 1: 'ECONNREFUSED' });
   });
 
   it('a TCP port and a UDP port are served by both workers', async () => {

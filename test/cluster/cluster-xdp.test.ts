@@ -36,7 +36,7 @@ describePrivileged('byway cluster: two worker threads on the AF_XDP queues of a 
       file: FIXTURE,
       driver: { kind: 'af-xdp', ifname: link.a, netns: nsA, attachMode: 'native', bindMode: 'copy' },
       address: `${BYWAY}/24`,
-      data: { peer: KERNEL, port: 9000 },
+      data: { peer: KERNEL, port: 9000, icmp: true },
     });
     seen = reports(cluster);
   }, 30_000);
@@ -58,6 +58,13 @@ describePrivileged('byway cluster: two worker threads on the AF_XDP queues of a 
     expect(seen.echoes.get(1)).toBeGreaterThan(3);
     expect(seen.ports.get(0)).toBeLessThan(57344);
     expect(seen.ports.get(1)).toBeGreaterThanOrEqual(57344);
+  });
+
+  it("ICMP about each worker's flows reaches it (hopping when on the other queue): echo reply, port unreachable", async () => {
+    for (const i of cluster!.live) cluster!.worker(i)!.postMessage({ type: 'test-icmp' });
+    await until(() => seen.ping.size === 2 && seen.refused.size === 2, 10_000);
+    expect(Object.fromEntries(seen.ping)).toEqual({ 0: 'ok', 1: 'ok' });
+    expect(Object.fromEntries(seen.refused)).toEqual({ 0: 'ECONNREFUSED', 1: 'ECONNREFUSED' });
   });
 
   it('a TCP port and a UDP port are served by both workers; ARP answered by worker 0 only', async () => {
