@@ -5,6 +5,8 @@
  * socket per queue with a program each would meet). A program with no socket of its own (openAfXdpProgram, what a
  * cluster's primary holds) stays attached while the sockets on its queues close and others take their slots.
  */
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openAfXdp, openAfXdpProgram, openAfXdpQueues, type AfXdpDriver, type AfXdpProgram, type XdpAttachMode } from '../../drivers/af-xdp/index.js';
 import { NetLab, describePrivileged, execIn, execInAsync, ipIn } from '../helpers/netns.js';
@@ -128,6 +130,25 @@ describePrivileged('AF_XDP: one socket per queue under one program, on a two-que
       expect(counts[0]! + counts[1]!).toBe(64);
       expect(counts[1]).toBeGreaterThan(0);
     });
+
+    it('another process joins the program through the XSKMAP descriptor it inherits (spawn stdio, fd 3)', async () => {
+      open.pop()!.close(); // queue 1 is free again
+      const child = fileURLToPath(new URL('./child-xdp-join.ts', import.meta.url));
+      const p = spawn(process.execPath, ['--import', 'tsx', child, ns, link.a, '10.77.17.2', '7203'], { stdio: ['ignore', 'pipe', 'pipe', prog!.xskMapFd] });
+      let out = '';
+      p.stdout!.on('data', (b: Buffer) => (out += b.toString()));
+      p.stderr!.on('data', (b: Buffer) => (out += b.toString()));
+      const exited = new Promise<void>((r) => p.on('exit', () => r()));
+      const kill = setTimeout(() => p.kill('SIGKILL'), 20_000);
+      for (let end = Date.now() + 15_000; !out.includes('BOUND') && Date.now() < end && p.exitCode === null; ) await new Promise((r) => setTimeout(r, 20));
+      expect(out).toContain('BOUND');
+      const mine = await blast([open[0]!], 7203);
+      await exited;
+      clearTimeout(kill);
+      const theirs = Number(/COUNT (\d+)/.exec(out)?.[1] ?? -1);
+      expect(mine[0]! + theirs, out).toBe(64);
+      expect(theirs).toBeGreaterThan(0);
+    }, 30_000);
 
     it('closing the program detaches it', () => {
       prog!.close();
