@@ -56,6 +56,8 @@ export interface ClusterAfXdpOptions {
   readonly attachMode?: 'native' | 'generic' | 'auto';
   readonly bindMode?: 'copy' | 'zerocopy' | 'auto';
   readonly busyPoll?: boolean | number;
+  /** byway's MAC (default: the interface's; the XDP program matches byway's address, not the MAC). */
+  readonly hwAddress?: Uint8Array;
 }
 
 export interface ClusterTapOptions {
@@ -169,7 +171,7 @@ export async function runWorker(init: WorkerInit): Promise<void> {
     // AF_XDP: the device picks the queue (RSS; on veth the sender's transmit queue, a flow hash of the peer's
     // kernel), which byway cannot compute either: same hop as TAP. The primary holds the program.
     const d = init.driver;
-    const xdp = openAfXdp({ ifname: d.ifname, netns: d.netns, ipv4: firstIpv4(init.address), queue: init.index, queues: init.workers, xskMapFd: init.xskMapFd, bindMode: d.bindMode, busyPoll: d.busyPoll });
+    const xdp = openAfXdp({ ifname: d.ifname, netns: d.netns, ipv4: firstIpv4(init.address), queue: init.index, queues: init.workers, xskMapFd: init.xskMapFd, bindMode: d.bindMode, busyPoll: d.busyPoll, hwAddress: d.hwAddress });
     link = hopToOwner(xdp, init, hops);
   }
   const channel = new BroadcastChannel(`byway-cluster:${init.id}`);
