@@ -26,6 +26,14 @@
  * answers at all on Linux 6.18: tun did not send a flow back to the queue it was written from). ARP is relayed as
  * above; a dead worker's queue is detached by the kernel, which spreads its flows over the others.
  *
+ * On AF_XDP queues (`driver.kind: 'af-xdp'`), worker i binds receive queue i under one XDP program that this
+ * primary attaches and holds (drivers/af-xdp `openAfXdpProgram`), so a worker's death only empties its XSKMAP slot
+ * (that queue's frames then go to the kernel until a new worker binds it). The device picks each flow's queue, as
+ * on TAP: the same hop for the return traffic of a worker's own connections.
+ *
+ * ICMP about a worker's flows (echo replies to its pings, errors quoting its packets) is steered to it: by the
+ * fanout program (fanout.ts), or on TAP and AF_XDP by the hop (plan.ts `sliceOwner`).
+ *
  * Failure: a worker whose thread ends (an uncaught error, process.exit in the worker, `kill`) takes its socket
  * with it; the kernel removes the member, the primary installs the new table (the dead worker's class goes to
  * the ARP owner, so new flows there are served), moves the ARP role if needed, and emits 'exit'. Its connections

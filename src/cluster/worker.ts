@@ -1,6 +1,7 @@
 /**
  * The worker side of a byway cluster (cluster.ts starts it): in a worker thread, open this worker's queue (an
- * AF_PACKET fanout member with byway's steering program), relay ARP between the workers (a BroadcastChannel), make
+ * AF_PACKET fanout member with byway's steering program, a multi-queue TAP queue, or an AF_XDP socket bound into
+ * the primary's XSKMAP), relay ARP between the workers (a BroadcastChannel), make
  * the stack with this worker's settings (plan.ts: its ephemeral slice, whether it answers ARP), tell the primary the
  * socket is open, then run the program's file, which finds its stack with `clusterWorker()`, and tell the primary
  * it is ready once the file's top level has run.
