@@ -8,8 +8,8 @@
  */
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
-import { describePrivileged, execIn, execInAsync, NetLab } from '../helpers/netns.js';
-import { exited, waitOutput, type Proc } from './run-helpers.js';
+import { describePrivileged, execIn, NetLab } from '../helpers/netns.js';
+import { exited, pidAnswers, waitOutput, type Proc } from './run-helpers.js';
 
 const KERNEL = '10.77.42.1';
 const BYWAY = '10.77.42.2';
@@ -17,20 +17,6 @@ const APP_KERNEL = '10.77.42.3';
 const here = new URL('.', import.meta.url).pathname;
 const BYWAY_CLI = join(here, '../../src/cli/byway.ts');
 const APP = join(here, 'apps', 'pid-server.cjs');
-
-/** From namespace `ns`, `n` requests (HTTP on 8080, each on its own connection) or datagrams (UDP 8081): the answers counted. */
-async function answers(ns: string, n: number, kind: 'http' | 'udp', path = '/'): Promise<Record<string, number>> {
-  const head = `const out={};let k=0;const done=(x)=>{out[x]=(out[x]||0)+1;if(++k===${n})console.log(JSON.stringify(out))};`;
-  const script =
-    kind === 'http'
-      ? `${head}const http=require('node:http');for(let i=0;i<${n};i++){const r=http.get({host:'${BYWAY}',port:8080,path:'${path}',agent:false,timeout:10000},(res)=>{let b='';res.on('data',(d)=>b+=d);res.on('end',()=>done(b))});` +
-        `r.on('timeout',()=>r.destroy(Object.assign(new Error('timeout'),{code:'TIMEOUT'})));r.on('error',(e)=>done(e.code||e.message))}`
-      : `${head}const d=require('node:dgram');for(let i=0;i<${n};i++){const s=d.createSocket('udp4');const t=setTimeout(()=>{s.close();done('timeout')},5000);` +
-        `s.on('message',(m)=>{clearTimeout(t);s.close();done(m.toString())});s.send('q',8081,'${BYWAY}')}`;
-  const r = await execInAsync(ns, process.execPath, ['-e', script], { timeoutMs: 30_000 });
-  expect(r.code, r.stderr).toBe(0);
-  return JSON.parse(r.stdout.trim()) as Record<string, number>;
-}
 
 describePrivileged('byway run --workers 2 on AF_XDP queues: an unmodified server in two processes, one queue each', () => {
   let lab: NetLab;
@@ -59,13 +45,13 @@ describePrivileged('byway run --workers 2 on AF_XDP queues: an unmodified server
     for (const pid of [w0, w1]) await waitOutput(proc, new RegExp(`^listening 8080 pid ${pid}$`, 'm'), 60_000, `worker pid ${pid}`);
     expect(execIn(appNs, 'ip', ['-d', 'link', 'show', appIf])).toMatch(/prog\/xdp/);
 
-    const http = await answers(kernelNs, 40, 'http');
+    const http = await pidAnswers(kernelNs, BYWAY, 40, 'http');
     expect(Object.keys(http).sort(), JSON.stringify(http)).toEqual([String(w0), String(w1)].sort());
-    const udp = await answers(kernelNs, 32, 'udp');
+    const udp = await pidAnswers(kernelNs, BYWAY, 32, 'udp');
     expect(Object.keys(udp).sort(), JSON.stringify(udp)).toEqual([String(w0), String(w1)].sort());
 
     // Each worker's own outgoing connection: a port of its slice (worker 0 49152-57343, worker 1 57344-65535).
-    const peer = await answers(kernelNs, 30, 'http', `/peer/${KERNEL}:9000`);
+    const peer = await pidAnswers(kernelNs, BYWAY, 30, 'http', `/peer/${KERNEL}:9000`);
     const got = Object.entries(peer).flatMap(([a, n]) => Array<string>(n).fill(a));
     expect(got.every((a) => a.endsWith(' kernel')), JSON.stringify(peer)).toBe(true);
     expect([...new Set(got.map((a) => Number(a.split(' ')[0])))].sort(), JSON.stringify(peer)).toEqual([w0, w1].sort());

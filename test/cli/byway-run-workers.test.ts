@@ -11,7 +11,7 @@
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import { describePrivileged, execInAsync, NetLab } from '../helpers/netns.js';
-import { exited, waitOutput, type Proc } from './run-helpers.js';
+import { exited, pidAnswers, waitOutput, type Proc } from './run-helpers.js';
 
 const KERNEL = '10.77.41.1';
 const BYWAY = '10.77.41.2';
@@ -21,27 +21,10 @@ const BYWAY_CLI = join(here, '../../src/cli/byway.ts');
 const APP = join(here, 'apps', 'pid-server.cjs');
 
 /** `n` HTTP requests from namespace `ns`, each on a connection of its own: how many times each answer came. */
-async function clients(ns: string, n: number, path = '/'): Promise<Record<string, number>> {
-  const script =
-    `const http=require('node:http');const out={};let k=0;` +
-    `const done=(x)=>{out[x]=(out[x]||0)+1;if(++k===${n})console.log(JSON.stringify(out))};` +
-    `for(let i=0;i<${n};i++){const r=http.get({host:'${BYWAY}',port:8080,path:'${path}',agent:false,timeout:10000},(res)=>{let b='';res.on('data',(d)=>b+=d);res.on('end',()=>done(b))});` +
-    `r.on('timeout',()=>r.destroy(Object.assign(new Error('timeout'),{code:'TIMEOUT'})));r.on('error',(e)=>done(e.code||e.message))}`;
-  const r = await execInAsync(ns, process.execPath, ['-e', script], { timeoutMs: 30_000 });
-  expect(r.code, r.stderr).toBe(0);
-  return JSON.parse(r.stdout.trim()) as Record<string, number>;
-}
+const clients = (ns: string, n: number, path = '/'): Promise<Record<string, number>> => pidAnswers(ns, BYWAY, n, 'http', path);
 
 /** `n` UDP datagrams to BYWAY:8081 from `n` sockets (source ports) in namespace `ns`: how many each pid answered. */
-async function udpClients(ns: string, n: number): Promise<Record<string, number>> {
-  const script =
-    `const d=require('node:dgram');const out={};let k=0;const done=(x)=>{out[x]=(out[x]||0)+1;if(++k===${n})console.log(JSON.stringify(out))};` +
-    `for(let i=0;i<${n};i++){const s=d.createSocket('udp4');const t=setTimeout(()=>{s.close();done('timeout')},5000);` +
-    `s.on('message',(m)=>{clearTimeout(t);s.close();done(m.toString())});s.send('q',8081,'${BYWAY}')}`;
-  const r = await execInAsync(ns, process.execPath, ['-e', script], { timeoutMs: 30_000 });
-  expect(r.code, r.stderr).toBe(0);
-  return JSON.parse(r.stdout.trim()) as Record<string, number>;
-}
+const udpClients = (ns: string, n: number): Promise<Record<string, number>> => pidAnswers(ns, BYWAY, n, 'udp');
 
 const alive = (pid: number): boolean => {
   try {

@@ -41,6 +41,29 @@ export function reports(cluster: Cluster): {
   return r;
 }
 
+/** 40 TCP connections and 32 datagrams from namespace `ns` to ADDRESS:7000/7001: every one answered, by both workers. */
+export async function expectBothServe(ns: string, address: string): Promise<void> {
+  const tcp = await tcpClients(ns, address, 40);
+  expect(count(tcp, 'w0') + count(tcp, 'w1'), JSON.stringify(tcp)).toBe(40);
+  expect(count(tcp, 'w0')).toBeGreaterThan(3);
+  expect(count(tcp, 'w1')).toBeGreaterThan(3);
+  const udp = await udpClients(ns, address, 32);
+  expect(count(udp, 'w0') + count(udp, 'w1'), JSON.stringify(udp)).toBe(32);
+  expect(count(udp, 'w0')).toBeGreaterThan(2);
+  expect(count(udp, 'w1')).toBeGreaterThan(2);
+}
+
+/**
+ * Ask both workers (fixtures/echo-worker.ts with data.icmp) to ping the peer and send to its closed port: each gets
+ * its own echo reply and port unreachable.
+ */
+export async function expectIcmpReachesEach(cluster: Cluster, seen: ReturnType<typeof reports>): Promise<void> {
+  for (const i of cluster.live) cluster.worker(i)!.postMessage({ type: 'test-icmp' });
+  await until(() => seen.ping.size === 2 && seen.refused.size === 2, 10_000);
+  expect(Object.fromEntries(seen.ping)).toEqual({ 0: 'ok', 1: 'ok' });
+  expect(Object.fromEntries(seen.refused)).toEqual({ 0: 'ECONNREFUSED', 1: 'ECONNREFUSED' });
+}
+
 /** Wait (polling every 20 ms) until `cond` holds or `ms` pass. */
 export async function until(cond: () => boolean, ms = 5_000): Promise<void> {
   const end = Date.now() + ms;

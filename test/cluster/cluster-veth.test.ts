@@ -8,7 +8,7 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startCluster, type Cluster } from '../../src/cluster/index.js';
 import { NetLab, describePrivileged, execIn, execInAsync } from '../helpers/netns.js';
-import { count, reports, tcpClients as tcpTo, udpClients as udpTo, until } from './clients.js';
+import { count, expectIcmpReachesEach, reports, tcpClients as tcpTo, udpClients as udpTo, until } from './clients.js';
 
 const FIXTURE = new URL('./fixtures/echo-worker.ts', import.meta.url);
 const BYWAY = '10.77.11.2';
@@ -63,10 +63,7 @@ describePrivileged('byway cluster: two worker threads on a two-queue veth', () =
   });
 
   it("ICMP about each worker's flows reaches it: the echo reply to its ping, the port unreachable for its datagram", async () => {
-    for (const i of cluster!.live) cluster!.worker(i)!.postMessage({ type: 'test-icmp' });
-    await until(() => seen.ping.size === 2 && seen.refused.size === 2, 10_000);
-    expect(Object.fromEntries(seen.ping)).toEqual({ 0: 'ok', 1: 'ok' });
-    expect(Object.fromEntries(seen.refused)).toEqual({ 0: 'ECONNREFUSED', 1: 'ECONNREFUSED' });
+    await expectIcmpReachesEach(cluster!, seen);
   });
 
   it('a TCP port and a UDP port are served by both workers', async () => {

@@ -9,7 +9,7 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startCluster, type Cluster } from '../../src/cluster/index.js';
 import { NetLab, describePrivileged, execIn } from '../helpers/netns.js';
-import { count, reports, tcpClients, udpClients, until } from './clients.js';
+import { count, expectBothServe, expectIcmpReachesEach, reports, tcpClients, until } from './clients.js';
 
 const FIXTURE = new URL('./fixtures/echo-worker.ts', import.meta.url);
 const BYWAY = '10.77.18.2';
@@ -61,21 +61,11 @@ describePrivileged('byway cluster: two worker threads on the AF_XDP queues of a 
   });
 
   it("ICMP about each worker's flows reaches it (hopping when on the other queue): echo reply, port unreachable", async () => {
-    for (const i of cluster!.live) cluster!.worker(i)!.postMessage({ type: 'test-icmp' });
-    await until(() => seen.ping.size === 2 && seen.refused.size === 2, 10_000);
-    expect(Object.fromEntries(seen.ping)).toEqual({ 0: 'ok', 1: 'ok' });
-    expect(Object.fromEntries(seen.refused)).toEqual({ 0: 'ECONNREFUSED', 1: 'ECONNREFUSED' });
+    await expectIcmpReachesEach(cluster!, seen);
   });
 
   it('a TCP port and a UDP port are served by both workers; ARP answered by worker 0 only', async () => {
-    const tcp = await tcpClients(nsB, BYWAY, 40);
-    expect(count(tcp, 'w0') + count(tcp, 'w1'), JSON.stringify(tcp)).toBe(40);
-    expect(count(tcp, 'w0')).toBeGreaterThan(3);
-    expect(count(tcp, 'w1')).toBeGreaterThan(3);
-    const udp = await udpClients(nsB, BYWAY, 32);
-    expect(count(udp, 'w0') + count(udp, 'w1'), JSON.stringify(udp)).toBe(32);
-    expect(count(udp, 'w0')).toBeGreaterThan(2);
-    expect(count(udp, 'w1')).toBeGreaterThan(2);
+    await expectBothServe(nsB, BYWAY);
     const s = await cluster!.stats();
     expect(s.total.tcp?.passiveOpens).toBe(40);
     expect(s.workers[1]!.stats.arp.repliesSent).toBe(0);
