@@ -6,11 +6,12 @@
  * `byway ss` on the supervisor sum the workers and show each; a worker killed with SIGKILL leaves the other
  * serving every new connection; SIGTERM ends the supervisor and every worker; with --restart a new worker takes
  * the dead one's index and class back, and no client is reset while it starts (it gets its share of the clients
- * once its program listens). Bounded in time; everything made is removed.
+ * once its program listens). The same on the veth's AF_XDP queues (one per worker, the XSKMAP inherited from the
+ * supervisor). Bounded in time; everything made is removed.
  */
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
-import { describePrivileged, execInAsync, NetLab } from '../helpers/netns.js';
+import { describePrivileged, execIn, execInAsync, NetLab } from '../helpers/netns.js';
 import { exited, pidAnswers, waitOutput, type Proc } from './run-helpers.js';
 
 const KERNEL = '10.77.41.1';
@@ -149,4 +150,37 @@ describePrivileged('byway run --workers 2: an unmodified node:http server in two
     expect(await exited(proc, 30_000)).not.toBeNull();
     expect(alive(fresh) || alive(w1)).toBe(false);
   }, 180_000);
+
+  // On AF_XDP (native on this veth): the supervisor attaches the XDP program and holds its XSKMAP, each worker
+  // inherits it as fd 3 and binds its receive queue. The peer's kernel picks the queue of each flow (veth: its
+  // transmit queue, a flow hash), so a worker's outgoing connection gets its answers through the supervisor's hop
+  // when they land on the other worker's queue.
+  it("on AF_XDP queues: both workers serve; each worker's outgoing connection comes back to it; SIGTERM ends all and detaches the program", async () => {
+    await kernelServer();
+    const proc = lab.spawnIn(appNs, process.execPath, ['--import', 'tsx', BYWAY_CLI, 'run', '--workers', '2', '--driver', `af-xdp:${appIf}`, '--address', `${BYWAY}/24`, '--', process.execPath, APP, '8080']) as Proc;
+    const m = await waitOutput(proc, /^byway run: pid (\d+) 2 workers on af-xdp:\S+ queues 0-1 \(native XDP\): worker 0 pid (\d+), worker 1 pid (\d+) control /m, 60_000, 'byway run --workers 2');
+    const [w0, w1] = [Number(m[2]), Number(m[3])];
+    for (const pid of [w0, w1]) await waitOutput(proc, new RegExp(`^listening 8080 pid ${pid}$`, 'm'), 60_000, `worker pid ${pid}`);
+    expect(execIn(appNs, 'ip', ['-d', 'link', 'show', appIf])).toMatch(/prog\/xdp/);
+
+    const http = await clients(kernelNs, 40);
+    expect(Object.keys(http).sort(), JSON.stringify(http)).toEqual([String(w0), String(w1)].sort());
+    const udp = await udpClients(kernelNs, 32);
+    expect(Object.keys(udp).sort(), JSON.stringify(udp)).toEqual([String(w0), String(w1)].sort());
+
+    // Each worker's own outgoing connection: a port of its slice (worker 0 49152-57343, worker 1 57344-65535).
+    const peer = await clients(kernelNs, 30, `/peer/${KERNEL}:9000`);
+    const got = Object.entries(peer).flatMap(([a, n]) => Array<string>(n).fill(a));
+    expect(got.every((a) => a.endsWith(' kernel')), JSON.stringify(peer)).toBe(true);
+    expect([...new Set(got.map((a) => Number(a.split(' ')[0])))].sort(), JSON.stringify(peer)).toEqual([w0, w1].sort());
+    for (const a of got) {
+      const [pid, port] = a.split(' ').map(Number) as [number, number];
+      expect(port).toBeGreaterThanOrEqual(pid === w0 ? 49152 : 57344);
+      expect(port).toBeLessThanOrEqual(pid === w0 ? 57343 : 65535);
+    }
+
+    proc.kill('SIGTERM');
+    await exited(proc, 30_000);
+    expect(execIn(appNs, 'ip', ['-d', 'link', 'show', appIf])).not.toMatch(/prog\/xdp/);
+  }, 120_000);
 });
