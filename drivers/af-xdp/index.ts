@@ -125,6 +125,13 @@ export interface AfXdpOptions {
    * timeout, table limits. ifname and netns are the driver's.
    */
   readonly hostTables?: Omit<KernelTablesOptions, 'ifname' | 'netns'>;
+  /**
+   * The XSKMAP of an XDP program this process attached (`openAfXdpProgram(...).xskMapFd`): the socket takes the
+   * map's slot for `queue` instead of attaching a program of its own (own-address mode; the program's address is
+   * the one that counts). Closing the socket empties the slot: the program passes that queue's frames to the
+   * kernel until another socket takes it.
+   */
+  readonly xskMapFd?: number;
   /** How long open() retries a bind refused with EBUSY (the queue's previous socket is still being torn down). Default 1500 ms. */
   readonly bindRetryMs?: number;
 }
@@ -353,11 +360,80 @@ export function openAfXdpQueues(options: AfXdpOptions & { readonly queues: numbe
 }
 
 export function openAfXdp(options: AfXdpOptions): AfXdpDriver {
-  return openXdp(options);
+  if (options?.xskMapFd === undefined) return openXdp(options);
+  const fd = options.xskMapFd;
+  if (!Number.isInteger(fd) || fd < 0) throw invalidArg(`xskMapFd must be a descriptor (an integer >= 0), got ${String(fd)}`);
+  if ((options.mode ?? 'own') !== 'own') throw invalidArg("xskMapFd: own-address mode only (mode 'own')");
+  return openXdp(options, { xskMapFd: fd, attachMode: undefined });
 }
 
-/** `owner`: a driver of this process whose program this socket joins (its XSKMAP slot for `options.queue`). */
-function openXdp(options: AfXdpOptions, owner?: AfXdpDriver): AfXdpDriver {
+/**
+ * An XDP program with its XSKMAP, attached to an interface with no socket of its own (own-address mode): the
+ * program redirects each frame for byway's address to the socket in the XSKMAP slot of the queue it arrived on,
+ * and passes it to the kernel when that slot is empty. Sockets join it with `openAfXdp({ ..., queue, xskMapFd })`,
+ * from any thread of this process (the descriptor table is the process's). Whoever holds it keeps the program
+ * attached whatever happens to the sockets: a cluster's primary (src/cluster), whose workers each bind a queue.
+ * close() detaches the program (so does the process's end: it is attached through a BPF link).
+ */
+export class AfXdpProgram {
+  private closed = false;
+  /** @internal use openAfXdpProgram */
+  constructor(
+    private readonly native: NativeAddon,
+    private readonly handle: NativeHandle,
+    /** The XSKMAP's descriptor in this process. */
+    readonly xskMapFd: number,
+    readonly attachMode: XdpAttachMode,
+    readonly queues: number,
+  ) {}
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.native.close(this.handle);
+  }
+}
+
+export function openAfXdpProgram(options: Pick<AfXdpOptions, 'ifname' | 'netns' | 'ipv4' | 'ipv6' | 'attachMode'> & { readonly queues: number }): AfXdpProgram {
+  const queues = options?.queues;
+  if (!Number.isInteger(queues) || queues < 1 || queues > 256) throw invalidArg(`queues must be an integer from 1 to 256, got ${String(queues)}`);
+  const { native, info } = openNative({ ...options, mode: 'own', queue: 0 }, undefined, true);
+  return new AfXdpProgram(native, info.handle, info['xskMapFd'] as number, info['attachMode'] as XdpAttachMode, queues);
+}
+
+type ProgramOwner = { readonly xskMapFd: number; readonly attachMode: XdpAttachMode | undefined };
+
+/** `owner`: the program this socket joins (its XSKMAP slot for `options.queue`), a driver's or an AfXdpProgram's. */
+function openXdp(options: AfXdpOptions, owner?: ProgramOwner): AfXdpDriver {
+  const { native, info, ipv4, tables, ipv6, ipv6On } = openNative(options, owner, false);
+  const caps: DriverCapabilities = { medium: 'ethernet', mtu: info.mtu, maxBatch: info.maxBatch, checksum: SOFTWARE_CHECKSUMS };
+  // Received frames start XDP_PACKET_HEADROOM (256) bytes into their chunk.
+  if (info.mtu + 18 > info.frameCap - 256) {
+    native.close(info.handle);
+    tables?.close();
+    throw invalidArg(`frameSize ${info.frameCap} is too small for MTU ${info.mtu} (AF_XDP frames cannot span chunks)`);
+  }
+  const hw = options.hwAddress ? new Uint8Array(options.hwAddress) : new Uint8Array(info['ifHwAddress'] as Uint8Array);
+  // A socket that joined another's program reports that program's attach mode.
+  const shown = { ...info, attachMode: owner?.attachMode ?? info['attachMode'], ipv6: ipv6On };
+  // IPv6 addresses go into the address map of the driver that loaded the program (openAfXdpQueues' first); a
+  // socket joining by descriptor alone (a cluster worker's) has no map of its own to steer by.
+  const driver = new AfXdpDriver(native, shown, caps, hw, options, ipv4, tables, owner instanceof AfXdpDriver ? owner : undefined);
+  // The configured address is steered from the start (a stack replaces the set with its own when it starts).
+  if (ipv6 !== undefined) driver.addressSteering!.setIpv6Addresses([ipv6]);
+  return driver;
+}
+
+/** Check the options and open the socket (or, `programOnly`, only the program) in the addon. */
+function openNative(
+  options: AfXdpOptions,
+  owner: ProgramOwner | undefined,
+  programOnly: boolean,
+): { native: NativeAddon; info: NativeOpenInfo; ipv4: number | undefined; tables: KernelTables | undefined; ipv6: Uint8Array | undefined; ipv6On: boolean } {
   const native = loadNative();
   if (typeof options?.ifname !== 'string' || options.ifname.length === 0 || Buffer.byteLength(options.ifname) > 15) {
     throw invalidArg('ifname must name an interface (at most 15 bytes)');
@@ -416,24 +492,12 @@ function openXdp(options: AfXdpOptions, owner?: AfXdpDriver): AfXdpDriver {
       needWakeup: options.needWakeup ?? true,
       xskMapFd: owner ? owner.xskMapFd : -1,
       repairPartialChecksums: options.repairPartialChecksums ?? true,
+      programOnly,
     };
     info = native.open('xdp', config);
   } catch (e) {
     tables?.close();
     throw nativeError(e, 'xdp', options.ifname, options.netns);
   }
-  const caps: DriverCapabilities = { medium: 'ethernet', mtu: info.mtu, maxBatch: info.maxBatch, checksum: SOFTWARE_CHECKSUMS };
-  // Received frames start XDP_PACKET_HEADROOM (256) bytes into their chunk.
-  if (info.mtu + 18 > info.frameCap - 256) {
-    native.close(info.handle);
-    tables?.close();
-    throw invalidArg(`frameSize ${info.frameCap} is too small for MTU ${info.mtu} (AF_XDP frames cannot span chunks)`);
-  }
-  const hw = options.hwAddress ? new Uint8Array(options.hwAddress) : new Uint8Array(info['ifHwAddress'] as Uint8Array);
-  // A socket that joined another's program reports that program's attach mode.
-  const shown = { ...info, attachMode: owner ? owner.attachMode : info['attachMode'], ipv6: ipv6On };
-  const driver = new AfXdpDriver(native, shown, caps, hw, options, ipv4, tables, owner);
-  // The configured address is steered from the start (a stack replaces the set with its own when it starts).
-  if (ipv6 !== undefined) driver.addressSteering!.setIpv6Addresses([ipv6]);
-  return driver;
+  return { native, info, ipv4, tables, ipv6, ipv6On };
 }

@@ -120,6 +120,8 @@ export interface NativeXdpConfig {
   /** The XSKMAP of a program this process attached (joining its queues), or -1 to attach one. */
   readonly xskMapFd: number;
   readonly repairPartialChecksums: boolean;
+  /** Maps, program and link only, no socket (a cluster's primary owns the program; its workers bind the queues). */
+  readonly programOnly: boolean;
 }
 
 /** The raw-IP driver's transmit socket (drivers/native/src/rawip.c). */

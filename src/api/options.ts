@@ -63,7 +63,7 @@ const NEIGHBOUR: Schema<NeighbourOptions> = {
 };
 const REASSEMBLY: Schema<ReassemblyOptions> = { timeoutMs: ms, maxBytes: count, maxDatagrams: count, maxFragments: count };
 const UDP: Schema<UdpOptions> = { ephemeralLow: num(1, 65535, true), ephemeralHigh: num(1, 65535, true), recvBufferBytes: count, maxSockets: count };
-const ICMP: Schema<IcmpOptions> = { errorRatePerSec: num(0), errorBurst: count, echoReplies: bool, minPmtu: num(68, 65535, true), pmtuExpiryMs: ms };
+const ICMP: Schema<IcmpOptions> = { errorRatePerSec: num(0), errorBurst: count, echoReplies: bool, minPmtu: num(68, 65535, true), pmtuExpiryMs: ms, echoIdent: num(0, 65535, true) };
 // Ranges are checked by resolveTcpOptions (it knows how the values relate); here the names and the kinds.
 const TCP: Schema<Omit<TcpOptions, 'rng'>> = {
   isnKey: bytes,

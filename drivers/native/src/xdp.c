@@ -576,48 +576,8 @@ static void sleep_ms(int ms) {
   nanosleep(&ts, NULL);
 }
 
-int bw_xdp_open(napi_env env, napi_value opts, bw_handle *h, napi_value info, bw_error *e) {
-  h->ops = &xs_ops;
-  xs_state *s = calloc(1, sizeof *s);
-  h->priv = s;
-  s->link_fd = s->prog_fd = s->xsk_map_fd = s->flow_map_fd = s->addr6_map_fd = -1;
-  /* drivers/native/index.ts NativeXdpConfig: defaults applied in drivers/af-xdp/index.ts. */
-  bw_cfg c = {env, opts, NULL};
-  cfg_str(&c, "ifname", h->ifname, sizeof h->ifname);
-  char bind_mode[16], attach_mode[16], program[16];
-  cfg_str(&c, "bindMode", bind_mode, sizeof bind_mode);
-  cfg_str(&c, "attachMode", attach_mode, sizeof attach_mode);
-  cfg_str(&c, "program", program, sizeof program);
-  s->queue = (uint32_t)cfg_int(&c, "queue");
-  s->fsize = (uint32_t)cfg_int(&c, "frameSize");
-  s->fcount = (uint32_t)cfg_int(&c, "frameCount");
-  uint32_t ring = (uint32_t)cfg_int(&c, "ringSize");
-  uint32_t max_batch = (uint32_t)cfg_int(&c, "maxBatch");
-  uint32_t ip = (uint32_t)cfg_int(&c, "ipv4");
-  bool has6 = cfg_bool(&c, "ipv6");
-  bool ra = cfg_bool(&c, "routerAdvertisements");
-  uint32_t flow_max = (uint32_t)cfg_int(&c, "flowMapSize");
-  int busy = (int)cfg_int(&c, "busyPollUs");
-  int retry_ms = (int)cfg_int(&c, "bindRetryMs");
-  s->need_wakeup = cfg_bool(&c, "needWakeup");
-  int64_t shared_map = cfg_int(&c, "xskMapFd"); /* -1: attach a program of its own */
-  uint32_t queues = (uint32_t)cfg_int(&c, "queues");
-  s->repair_csum = cfg_bool(&c, "repairPartialChecksums");
-  if (bw_cfg_check(&c, "af-xdp options", e) != 0) return -1;
-  bool shared = !strcmp(program, "shared");
-  if ((s->fsize != 2048 && s->fsize != 4096) || s->fcount < 16 || (s->fcount & (s->fcount - 1)) || ring < 8 ||
-      (ring & (ring - 1)) || max_batch == 0 || max_batch > ring || s->queue > 255 || queues > 256 || s->queue >= queues ||
-      (shared_map >= 0 && shared) ||
-      (!shared && strcmp(program, "own")) || (!shared && ip == 0 && !has6)) {
-    bw_set_error(e, EINVAL, "af-xdp options",
-                 "frameSize 2048|4096, frameCount and ringSize powers of two, program 'own' (with ipv4 or ipv6) or 'shared'");
-    return -1;
-  }
-  h->ifindex = (int)if_nametoindex(h->ifname);
-  if (h->ifindex == 0) {
-    bw_set_error(e, ENODEV, "if_nametoindex", "%s", h->ifname);
-    return -1;
-  }
+/* The socket, its UMEM and rings, bound to s->queue (zero-copy first when allowed, then copy). */
+static int xs_socket_open(bw_handle *h, xs_state *s, uint32_t ring, const char *bind_mode, int retry_ms, int busy, bw_error *e) {
   h->fd = socket(AF_XDP, SOCK_RAW | SOCK_CLOEXEC, 0);
   if (h->fd < 0) {
     bw_set_error(e, errno, "socket(AF_XDP)", NULL);
@@ -712,6 +672,54 @@ int bw_xdp_open(napi_env env, napi_value opts, bw_handle *h, napi_value info, bw
     setsockopt(h->fd, SOL_SOCKET, SO_BUSY_POLL, &busy, sizeof busy);
   }
 
+  return 0;
+}
+
+int bw_xdp_open(napi_env env, napi_value opts, bw_handle *h, napi_value info, bw_error *e) {
+  h->ops = &xs_ops;
+  xs_state *s = calloc(1, sizeof *s);
+  h->priv = s;
+  s->link_fd = s->prog_fd = s->xsk_map_fd = s->flow_map_fd = s->addr6_map_fd = -1;
+  /* drivers/native/index.ts NativeXdpConfig: defaults applied in drivers/af-xdp/index.ts. */
+  bw_cfg c = {env, opts, NULL};
+  cfg_str(&c, "ifname", h->ifname, sizeof h->ifname);
+  char bind_mode[16], attach_mode[16], program[16];
+  cfg_str(&c, "bindMode", bind_mode, sizeof bind_mode);
+  cfg_str(&c, "attachMode", attach_mode, sizeof attach_mode);
+  cfg_str(&c, "program", program, sizeof program);
+  s->queue = (uint32_t)cfg_int(&c, "queue");
+  s->fsize = (uint32_t)cfg_int(&c, "frameSize");
+  s->fcount = (uint32_t)cfg_int(&c, "frameCount");
+  uint32_t ring = (uint32_t)cfg_int(&c, "ringSize");
+  uint32_t max_batch = (uint32_t)cfg_int(&c, "maxBatch");
+  uint32_t ip = (uint32_t)cfg_int(&c, "ipv4");
+  bool has6 = cfg_bool(&c, "ipv6");
+  bool ra = cfg_bool(&c, "routerAdvertisements");
+  uint32_t flow_max = (uint32_t)cfg_int(&c, "flowMapSize");
+  int busy = (int)cfg_int(&c, "busyPollUs");
+  int retry_ms = (int)cfg_int(&c, "bindRetryMs");
+  s->need_wakeup = cfg_bool(&c, "needWakeup");
+  int64_t shared_map = cfg_int(&c, "xskMapFd"); /* -1: attach a program of its own */
+  uint32_t queues = (uint32_t)cfg_int(&c, "queues");
+  s->repair_csum = cfg_bool(&c, "repairPartialChecksums");
+  bool program_only = cfg_bool(&c, "programOnly"); /* maps, program and link, no socket: a cluster's primary */
+  if (bw_cfg_check(&c, "af-xdp options", e) != 0) return -1;
+  bool shared = !strcmp(program, "shared");
+  if ((s->fsize != 2048 && s->fsize != 4096) || s->fcount < 16 || (s->fcount & (s->fcount - 1)) || ring < 8 ||
+      (ring & (ring - 1)) || max_batch == 0 || max_batch > ring || s->queue > 255 || queues > 256 || s->queue >= queues ||
+      (shared_map >= 0 && (shared || program_only)) ||
+      (!shared && strcmp(program, "own")) || (!shared && ip == 0 && !has6)) {
+    bw_set_error(e, EINVAL, "af-xdp options",
+                 "frameSize 2048|4096, frameCount and ringSize powers of two, program 'own' (with ipv4 or ipv6) or 'shared'");
+    return -1;
+  }
+  h->ifindex = (int)if_nametoindex(h->ifname);
+  if (h->ifindex == 0) {
+    bw_set_error(e, ENODEV, "if_nametoindex", "%s", h->ifname);
+    return -1;
+  }
+  if (!program_only && xs_socket_open(h, s, ring, bind_mode, retry_ms, busy, e) != 0) return -1;
+
   /* Maps and program, or (xskMapFd) a slot in the XSKMAP of a program another socket of this process attached:
      one program per interface, one socket per receive queue, the program redirecting by rx_queue_index. */
   const char *attached = NULL;
@@ -782,7 +790,7 @@ int bw_xdp_open(napi_env env, napi_value opts, bw_handle *h, napi_value info, bw
     at.map_fd = (uint32_t)s->xsk_map_fd;
     at.key = (uint64_t)(uintptr_t)&key;
     at.value = (uint64_t)(uintptr_t)&val;
-    if (sys_bpf(BPF_MAP_UPDATE_ELEM, &at) != 0) {
+    if (!program_only && sys_bpf(BPF_MAP_UPDATE_ELEM, &at) != 0) {
       bw_set_error(e, errno, "BPF_MAP_UPDATE_ELEM", "XSKMAP[%u]", s->queue);
       return -1;
     }
@@ -807,7 +815,8 @@ int bw_xdp_open(napi_env env, napi_value opts, bw_handle *h, napi_value info, bw
       return -1;
     }
   }
-  if (bw_ctl_alloc(h, max_batch, s->free_cap < 256 ? s->free_cap : 256) != 0) {
+  if (program_only && bw_slab_alloc(h, 4096, e) != 0) return -1; /* no frames: a token memory for the info */
+  if (bw_ctl_alloc(h, max_batch, program_only ? 1 : s->free_cap < 256 ? s->free_cap : 256) != 0) {
     bw_set_error(e, ENOMEM, "allocate control block", NULL);
     return -1;
   }
