@@ -7,6 +7,7 @@
  * `input` takes a segment view valid only during the call; malformed, badly-checksummed or hostile segments are
  * dropped and counted in `stats`, never thrown. API misuse throws BywayError (EADDRINUSE, ENETUNREACH, EINVAL).
  */
+import { ConnTimers } from './conn-timers.js';
 import { BywayError } from '../util/errors.js';
 import { computeIsn, cubic, synCookieDecode, synCookieEncode, type ByteRing } from './parts.js';
 import { TcpConnection, type TcpState } from './connection.js';
@@ -20,7 +21,6 @@ import { LayerLimits } from './limits.js';
 import { newTcpStats, type TcpStats } from './info.js';
 import { resolveTcpOptions, type ResolvedTcpOptions, type TcpOptions } from './options.js';
 import { seqAdd } from './seq.js';
-import { DeadlineHeap } from '../util/deadline-heap.js';
 import { TimeWaitTable, TimeWaitView, emptyTimeWaitSeed, type TcpConnectionView, type TimeWaitHost } from './time-wait.js';
 import {
   TcpFlag,
@@ -56,14 +56,8 @@ export class TcpLayer {
   private readonly listeners = new Map<number, TcpListener[]>();
   /** Local ports: their users, the host's claims, the ephemeral choice. */
   private readonly ports: PortTable;
-  /**
-   * Timers: a binary min-heap of (time, connection) with lazy deletion. A connection has an entry at `heapAt`
-   * (its earliest pushed time); a timer that moves later (the RTO restarting on every ACK) pushes nothing: when the
-   * entry surfaces it is re-pushed at the connection's current `timerAt`. Entries whose time is not the
-   * connection's `heapAt`, or whose connection closed, are stale and dropped when they surface.
-   */
-  private readonly timers = new DeadlineHeap<TcpConnection>();
-  private readonly pendingTx = new Set<TcpConnection>();
+  /** When each connection's timer is due, and which have output waiting for a transmit buffer. */
+  private readonly sched = new ConnTimers(() => this.nConns);
   /** Connections in TIME-WAIT whose last ACK has not left yet; then they become records in `tw`. */
   private readonly timeWait = new Set<TcpConnection>();
   private readonly tw: TimeWaitTable;
@@ -489,77 +483,34 @@ export class TcpLayer {
 
   /** The earliest time poll() is needed (now when output is pending), or undefined. */
   pollAt(now: number): number | undefined {
-    if (this.pendingTx.size > 0) return now;
-    const t = this.nextTimerAt();
+    if (this.sched.outputPending) return now;
+    const t = this.sched.nextAt();
     const d = this.tw.nextDeadline();
     if (d !== undefined && d <= t) return d;
     return t === Infinity ? undefined : t;
   }
 
-  /**
-   * The earliest armed timer (stale heap entries are dropped on the way), or Infinity: a plain double either way,
-   * so V8 need not box it (a `number | undefined` result is a heap number each time it is a number).
-   */
-  private nextTimerAt(): number {
-    const h = this.timers;
-    for (;;) {
-      if (h.length === 0) return Infinity;
-      const at = h.topAt;
-      const c = h.top;
-      if (c.state === 'CLOSED' || at !== c.heapAt) {
-        h.pop();
-        continue;
-      }
-      if (c.timerAt > at) {
-        // The timer moved later: re-file it.
-        h.pop();
-        c.heapAt = Infinity;
-        if (c.timerAt !== Infinity) this.heapPushConn(c);
-        continue;
-      }
-      return at;
-    }
-  }
-
   /** Run due timers and retry output that found no transmit buffer. */
   poll(now: number): void {
     this.limits.finsSincePoll = 0;
-    if (this.pendingTx.size > 0) {
-      // At most min(timersPerPoll, closeBurst) connections per poll (closes deferred by closeBurst can number
-      // thousands; each counts as one FIN); the rest stay pending and pollAt answers now. And at most once each: a
-      // connection whose output finds no transmit buffer again re-enters the set, which this loop would visit again
-      // (a Set's iteration sees what is added during it), so one blocked connection was retried up to
-      // timersPerPoll times per poll (about 650 failed transmits per event-loop turn over the raw-IP driver,
-      // 2026-12-03, most of each turn's time, with one packet leaving per turn).
-      let budget = Math.min(this.opts.timersPerPoll, this.opts.closeBurst, this.pendingTx.size);
-      for (const c of this.pendingTx) {
-        if (budget-- <= 0) break;
-        this.pendingTx.delete(c);
-        this.limits.finsSincePoll++;
-        if (c.state !== 'CLOSED') c.output(now);
-        if (c.state === 'TIME-WAIT') this.retireTimeWait(c);
-      }
-    }
-    // Only due timers run here: output still pending (no transmit buffer) is retried once per poll, above, and
-    // must not make every timer look due (that spun ~1e6 onTimer calls per poll).
-    // At most timersPerPoll connections' timers run per poll; the rest stay due, so pollAt answers `now` and the
-    // next poll (after the stack has taken in what arrived meanwhile) continues. Thousands of connections timing out
-    // on one tick would otherwise retransmit in one burst and overrun the peer's (or our own) receive ring again.
-    for (let guard = 0; guard < this.opts.timersPerPoll; guard++) {
-      const at = this.nextTimerAt();
-      if (at > now) break;
-      const c = this.timers.top;
-      this.timers.pop();
-      c.heapAt = Infinity;
-      c.onTimer(now);
-      if (c.state === 'TIME-WAIT') this.retireTimeWait(c);
-      if (c.state !== 'CLOSED' && c.timerAt < c.heapAt) {
-        if (c.timerAt <= now) c.timerAt = now + 1e-3; // a timer that re-armed in the past runs on the next poll
-        this.heapPushConn(c);
-      }
-    }
+    // Pending output: at most min(timersPerPoll, closeBurst) connections per poll (closes deferred by closeBurst can
+    // number thousands; each counts as one FIN); the rest stay pending and pollAt answers now. Due timers: at most
+    // timersPerPoll connections per poll; thousands timing out on one tick would otherwise retransmit in one burst
+    // and overrun the peer's (or our own) receive ring again.
+    this.sched.runDue(now, Math.min(this.opts.timersPerPoll, this.opts.closeBurst), this.opts.timersPerPoll, this.runOutput, this.runTimer);
     this.tw.expire(now, this.opts.timersPerPoll, (c) => c.drop());
   }
+
+  private readonly runOutput = (c: TcpConnection, now: number): void => {
+    this.limits.finsSincePoll++;
+    if (c.state !== 'CLOSED') c.output(now);
+    if (c.state === 'TIME-WAIT') this.retireTimeWait(c);
+  };
+
+  private readonly runTimer = (c: TcpConnection, now: number): void => {
+    c.onTimer(now);
+    if (c.state === 'TIME-WAIT') this.retireTimeWait(c);
+  };
 
   // ======================================================================================== TcpConnHost, TimeWaitHost (through `inner`)
 
@@ -657,8 +608,7 @@ export class TcpLayer {
       const slot = this.tw.find(conn.localIp, conn.localPort, conn.remoteIp, conn.remotePort);
       if (slot >= 0 && this.tw.ownerOf(slot) === conn) this.tw.remove(slot);
     }
-    conn.heapAt = Infinity;
-    this.pendingTx.delete(conn);
+    this.sched.forget(conn);
     this.timeWait.delete(conn);
     const l = conn.hs.listener as TcpListener | undefined;
     if (l) {
@@ -687,10 +637,9 @@ export class TcpLayer {
     conn.timeWaitSeed(this.twSeed);
     this.ports.acquire(conn.localPort); // before unregister releases the connection's use: the port stays claimed
     this.unregister(conn);
-    conn.heapAt = Infinity;
-    this.pendingTx.delete(conn);
+    this.sched.forget(conn);
     // Stale timer entries would keep released connections alive until their times come (an RTO, a keepalive).
-    if (this.timers.length > 4 * this.nConns + 64) this.heapRebuild();
+    this.sched.compact();
     this.tw.add(this.twSeed, conn);
   }
 
@@ -718,25 +667,7 @@ export class TcpLayer {
   }
 
   private connWake(conn: TcpConnection): void {
-    if (conn.state === 'CLOSED') return;
-    // Push only when the timer moves earlier than the connection's entry (rearm runs on nearly every ACK).
-    if (conn.timerAt < conn.heapAt) this.heapPushConn(conn);
-    if (conn.txPending) this.pendingTx.add(conn);
-  }
-
-  private heapPushConn(c: TcpConnection): void {
-    if (this.timers.length > 4 * this.nConns + 64) this.heapRebuild();
-    c.heapAt = c.timerAt;
-    this.timers.push(c.timerAt, c);
-  }
-
-  /** Drop stale entries: one entry per open connection with a timer. */
-  private heapRebuild(): void {
-    const conns = this.timers.takeAll();
-    for (const c of conns) c.heapAt = Infinity;
-    for (const c of conns) {
-      if (c.state !== 'CLOSED' && c.timerAt !== Infinity && c.heapAt === Infinity) this.heapPushConn(c);
-    }
+    if (conn.state !== 'CLOSED') this.sched.wake(conn);
   }
 
   // ======================================================================================== demux

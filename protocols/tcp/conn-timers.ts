@@ -1,0 +1,117 @@
+/**
+ * The TCP layer's schedule of its connections: when each one's next timer is due, and which ones have output
+ * waiting for a transmit buffer. The layer asks it for the next time it must poll (`nextAt`), wakes it when a
+ * connection's timer or output changes (`wake`), and has it run what is due (`runDue`).
+ *
+ * Timers are a binary min-heap of (time, connection) with lazy deletion. A connection has an entry at `heapAt` (its
+ * earliest pushed time); a timer that moves later (the RTO restarting on every ACK) pushes nothing: when the entry
+ * surfaces it is re-pushed at the connection's current `timerAt`. Entries whose time is not the connection's
+ * `heapAt`, or whose connection closed, are stale and dropped when they surface.
+ */
+import { DeadlineHeap } from '../util/deadline-heap.js';
+import type { TcpConnection } from './connection.js';
+
+export class ConnTimers {
+  private readonly heap = new DeadlineHeap<TcpConnection>();
+  /** Connections whose output found no transmit buffer (or was deferred): retried on the next poll. */
+  private readonly pendingTx = new Set<TcpConnection>();
+
+  /** `live()`: how many connections the layer holds (the heap is rebuilt when stale entries outnumber them). */
+  constructor(private readonly live: () => number) {}
+
+  get outputPending(): boolean {
+    return this.pendingTx.size > 0;
+  }
+
+  /** A connection's timer or pending output changed. */
+  wake(conn: TcpConnection): void {
+    // Push only when the timer moves earlier than the connection's entry (rearm runs on nearly every ACK).
+    if (conn.timerAt < conn.heapAt) this.push(conn);
+    if (conn.txPending) this.pendingTx.add(conn);
+  }
+
+  /** The connection leaves the schedule (closed, or retired to a TIME-WAIT record). */
+  forget(conn: TcpConnection): void {
+    conn.heapAt = Infinity;
+    this.pendingTx.delete(conn);
+  }
+
+  /** Drop stale entries when they outnumber the live connections (they would keep released connections alive). */
+  compact(): void {
+    if (this.heap.length > 4 * this.live() + 64) this.rebuild();
+  }
+
+  /**
+   * The earliest armed timer (stale heap entries are dropped on the way), or Infinity: a plain double either way,
+   * so V8 need not box it (a `number | undefined` result is a heap number each time it is a number).
+   */
+  nextAt(): number {
+    const h = this.heap;
+    for (;;) {
+      if (h.length === 0) return Infinity;
+      const at = h.topAt;
+      const c = h.top;
+      if (c.state === 'CLOSED' || at !== c.heapAt) {
+        h.pop();
+        continue;
+      }
+      if (c.timerAt > at) {
+        // The timer moved later: re-file it.
+        h.pop();
+        c.heapAt = Infinity;
+        if (c.timerAt !== Infinity) this.push(c);
+        continue;
+      }
+      return at;
+    }
+  }
+
+  /**
+   * Retry pending output, at most `outputBudget` connections, each once (`output` is called for each); then run
+   * the timers due by `now`, at most `timerBudget` connections (`fire` is called for each, and the connection
+   * re-filed after).
+   */
+  runDue(now: number, outputBudget: number, timerBudget: number, output: (c: TcpConnection, now: number) => void, fire: (c: TcpConnection, now: number) => void): void {
+    if (this.pendingTx.size > 0) {
+      // A connection whose output finds no transmit buffer again re-enters the set, which this loop would visit
+      // again (a Set's iteration sees what is added during it): hence the budget taken from the size first (one
+      // blocked connection was retried up to timersPerPoll times per poll: about 650 failed transmits per
+      // event-loop turn over the raw-IP driver, 2026-12-03, with one packet leaving per turn).
+      let budget = Math.min(outputBudget, this.pendingTx.size);
+      for (const c of this.pendingTx) {
+        if (budget-- <= 0) break;
+        this.pendingTx.delete(c);
+        output(c, now);
+      }
+    }
+    // Only due timers run here: output still pending is retried once per poll, above, and must not make every
+    // timer look due (that spun ~1e6 onTimer calls per poll). The rest of the due timers stay due, so the layer's
+    // pollAt answers `now` and the next poll (after the stack has taken in what arrived meanwhile) continues.
+    for (let guard = 0; guard < timerBudget; guard++) {
+      if (this.nextAt() > now) break;
+      const c = this.heap.top;
+      this.heap.pop();
+      c.heapAt = Infinity;
+      fire(c, now);
+      if (c.state !== 'CLOSED' && c.timerAt < c.heapAt) {
+        if (c.timerAt <= now) c.timerAt = now + 1e-3; // a timer that re-armed in the past runs on the next poll
+        this.push(c);
+      }
+    }
+  }
+
+  private push(c: TcpConnection): void {
+    this.compact();
+    c.heapAt = c.timerAt;
+    this.heap.push(c.timerAt, c);
+  }
+
+  /** Drop stale entries: one entry per open connection with a timer. */
+  private rebuild(): void {
+    const conns = this.heap.takeAll();
+    for (const c of conns) c.heapAt = Infinity;
+    for (const c of conns) {
+      if (c.state !== 'CLOSED' && c.timerAt !== Infinity && c.heapAt === Infinity) this.push(c);
+    }
+  }
+}
