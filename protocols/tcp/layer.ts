@@ -485,14 +485,18 @@ export class TcpLayer {
     if (this.pendingTx.size > 0) return now;
     const t = this.nextTimerAt();
     const d = this.tw.nextDeadline();
-    return d === undefined || (t !== undefined && t < d) ? t : d;
+    if (d !== undefined && d <= t) return d;
+    return t === Infinity ? undefined : t;
   }
 
-  /** The earliest armed timer (stale heap entries are dropped on the way), or undefined. */
-  private nextTimerAt(): number | undefined {
+  /**
+   * The earliest armed timer (stale heap entries are dropped on the way), or Infinity: a plain double either way,
+   * so V8 need not box it (a `number | undefined` result is a heap number each time it is a number).
+   */
+  private nextTimerAt(): number {
     const h = this.timers;
     for (;;) {
-      if (h.length === 0) return undefined;
+      if (h.length === 0) return Infinity;
       const at = h.topAt;
       const c = h.top;
       if (c.state === 'CLOSED' || at !== c.heapAt) {
@@ -536,7 +540,7 @@ export class TcpLayer {
     // on one tick would otherwise retransmit in one burst and overrun the peer's (or our own) receive ring again.
     for (let guard = 0; guard < this.opts.timersPerPoll; guard++) {
       const at = this.nextTimerAt();
-      if (at === undefined || at > now) break;
+      if (at > now) break;
       const c = this.timers.top;
       this.timers.pop();
       c.heapAt = Infinity;

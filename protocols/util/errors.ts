@@ -109,6 +109,8 @@ export const BYWAY_ERROR_CODES = [
   'ERR_TUN_UNAVAILABLE',
   /** The XDP flow map refused an edit. */
   'ERR_XDP_FLOW',
+  /** The own-address XDP program's IPv6 address map refused an edit. */
+  'ERR_XDP_ADDRESS',
   /** XDP/AF_XDP is not available, or not in the mode asked for. */
   'ERR_XDP_UNSUPPORTED',
 ] as const;

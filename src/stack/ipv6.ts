@@ -157,6 +157,7 @@ export class Ipv6Layer {
   private loopbackQueue: Uint8Array[] = [];
   private readonly pings = new PingTable<PendingPing6>();
   private readonly pingIdent: number;
+  private pingClaimed = false;
   private readyWaiters: (() => void)[] = [];
   private now = 0;
   /** TCP over IPv6, when the stack has TCP (NetStack attaches it). */
@@ -168,7 +169,11 @@ export class Ipv6Layer {
     routes: readonly Ipv6RouteConfig[],
     options: Partial<Ipv6Options> = {},
   ) {
-    this.options = { ...DEFAULT_IPV6_OPTIONS, ...options };
+    // A shared address (AF_XDP shared mode): the kernel keeps NDP, DAD and router discovery for its addresses; we
+    // ask it to resolve (ndp.ts) and hear its answers (core.ts). No link-local address or RS of our own.
+    const host = link.driver.hostTables;
+    const kernel = host?.resolve6 !== undefined && (host.addresses6?.().length ?? 0) > 0 ? host : undefined;
+    this.options = { ...DEFAULT_IPV6_OPTIONS, ...options, ...(kernel ? { linkLocal: false, acceptRa: false, dad: { dupAddrDetectTransmits: 0 } } : {}) };
     if (link.mtu < IPV6_MIN_MTU) throw new BywayError('ERR_INVALID_ARG_VALUE', `MTU ${link.mtu} is below IPv6's minimum of ${IPV6_MIN_MTU}`);
     this.ndp = new NdpHost(
       link.mac,
@@ -181,9 +186,11 @@ export class Ipv6Layer {
           this.checkReady();
         },
         routerLost: (ip) => this.autoconf?.routerLost(ip),
+        // A driver that picks IPv6 by destination (AF_XDP own-address mode) must know every address we answer on.
+        addressesChanged: () => link.driver.addressSteering?.setIpv6Addresses(this.ndp.addresses.filter((a) => a.state !== 'DUPLICATE').map((a) => a.address)),
       },
       link.rng,
-      { neighbour: this.options.neighbour, dad: this.options.dad, linkLocal: this.options.linkLocal },
+      { neighbour: this.options.neighbour, dad: this.options.dad, linkLocal: this.options.linkLocal, resolver: kernel && ((t) => kernel.resolve6!(t)) },
     );
     if (this.ndp.addresses.length === 0) throw new BywayError('ERR_INVALID_ARG_VALUE', 'IPv6 needs an address (or the link-local one)');
     this.reassembler = new Ipv6Reassembler(this.options.reassembly);
@@ -215,9 +222,15 @@ export class Ipv6Layer {
     return this.autoconf?.hopLimit ?? this.options.hopLimit;
   }
 
-  private addRoute(r: Ipv6RouteConfig): void {
+  /** A route, as configured or as the kernel has it (shared address: core.ts follows its table). */
+  addRoute(r: Ipv6RouteConfig): void {
     this.routes.push({ destination: r.destination, gateway: r.gateway?.slice(0, 16), metric: r.metric ?? 0, mtu: r.mtu });
     this.routes.sort((a, b) => b.destination.prefixLen - a.destination.prefixLen || a.metric - b.metric);
+  }
+
+  removeRoute(destination: Ipv6Cidr, metric: number): void {
+    const i = this.routes.findIndex((r) => r.metric === metric && r.destination.prefixLen === destination.prefixLen && ipv6Equals(r.destination.address, destination.address));
+    if (i >= 0) this.routes.splice(i, 1);
   }
 
   /** The configured route for dst, unless what routers said (autoconf.ts) is more precise (RFC 4861 5.2). */
@@ -254,6 +267,18 @@ export class Ipv6Layer {
     const waiters = this.readyWaiters;
     this.readyWaiters = [];
     for (const w of waiters) w();
+  }
+
+  /** Shared address: our echo replies come to us (an IPv4 claim of this identifier, ERR_INVALID_STATE, steers both). */
+  private claimPingIdent(): void {
+    const flows = this.link.driver.flows;
+    if (flows === undefined || this.pingClaimed) return;
+    this.pingClaimed = true;
+    try {
+      flows.claim({ protocol: 'icmp', port: this.pingIdent });
+    } catch (e) {
+      if ((e as BywayError).code !== 'ERR_INVALID_STATE') throw e;
+    }
   }
 
   /** One of our usable addresses, or ::1. */
@@ -628,6 +653,7 @@ export class Ipv6Layer {
     const src = this.sourceFor(dst);
     if (src === undefined) throw this.noSourceError(dst);
     const seq = this.pings.allocate();
+    this.claimPingIdent();
     let data = options.data;
     if (data === undefined) {
       data = new Uint8Array(size);

@@ -81,6 +81,8 @@ export interface NdpOutput {
   dadResult?(address: Ipv6Address, state: 'PREFERRED' | 'DUPLICATE'): void;
   /** Told when a neighbour's advertisement says it is no router any more (RFC 4861 7.2.5). */
   routerLost?(ip: Ipv6Address): void;
+  /** Told when the address set changed (at start, an address added or removed, a DAD failure). */
+  addressesChanged?(): void;
 }
 
 export interface NdpHostOptions {
@@ -88,6 +90,11 @@ export interface NdpHostOptions {
   readonly dad?: Partial<DadOptions> | undefined;
   /** Derive fe80::/64 + modified EUI-64 from the MAC (RFC 4862 5.3). Default true. */
   readonly linkLocal?: boolean | undefined;
+  /**
+   * The kernel keeps NDP for our (shared) addresses: resolution asks it (`resolver(target)`, no solicitation of
+   * our own) and its answers come through `kernelNeighbour`.
+   */
+  readonly resolver?: ((target: Ipv6Address) => void) | undefined;
 }
 
 export class NdpHost {
@@ -96,6 +103,7 @@ export class NdpHost {
   readonly dad: DuplicateAddressDetection;
   readonly stats: NdpStats;
   private now = 0;
+  private readonly resolver: ((target: Ipv6Address) => void) | undefined;
 
   constructor(
     private readonly mac: Uint8Array,
@@ -105,6 +113,7 @@ export class NdpHost {
     options: NdpHostOptions = {},
   ) {
     const random = (): number => rng.nextU32() / 0x1_0000_0000;
+    this.resolver = options.resolver;
     this.neighbours = new NdpNeighbourCache<PendingIpv6>(
       {
         solicit: (target, unicastMac) => this.solicit(target, unicastMac),
@@ -127,6 +136,7 @@ export class NdpHost {
           if (a !== undefined) a.state = state;
           if (state === 'DUPLICATE') this.stats.dadDuplicates++;
           out.dadResult?.(address, state);
+          if (state === 'DUPLICATE') out.addressesChanged?.();
         },
       },
       random,
@@ -158,6 +168,7 @@ export class NdpHost {
     if (this.find(cidr.address) !== undefined) return false;
     this.now = now;
     this.addresses.push({ address: cidr.address.slice(0, 16), prefixLen: cidr.prefixLen, origin, state: 'TENTATIVE' });
+    this.out.addressesChanged?.(); // before the first probe: the answer to it must reach us
     this.dad.start(now, cidr.address);
     return true;
   }
@@ -165,7 +176,9 @@ export class NdpHost {
   /** The valid lifetime of an address ended (RFC 4862 5.5.4), or its DAD failed: it is no longer ours at all. */
   removeAddress(ip: Ipv6Address): void {
     const i = this.addresses.findIndex((a) => ipv6Equals(a.address, ip));
-    if (i >= 0) this.addresses.splice(i, 1);
+    if (i < 0) return;
+    this.addresses.splice(i, 1);
+    this.out.addressesChanged?.();
   }
 
   /** Its preferred lifetime ended (DEPRECATED) or was renewed (PREFERRED again); tentative and duplicate stay so. */
@@ -178,6 +191,7 @@ export class NdpHost {
   /** Start DAD for every address (the interface came up). */
   start(now: number): void {
     this.now = now;
+    this.out.addressesChanged?.();
     for (const a of this.addresses) if (a.state === 'TENTATIVE') this.dad.start(now, a.address);
   }
 
@@ -326,8 +340,19 @@ export class NdpHost {
     this.stats.solicitationsAnswered++;
   }
 
+  /** The kernel resolved `ip` for us (shared address): as a solicited advertisement (RFC 4861 7.2.5). */
+  kernelNeighbour(now: number, ip: Ipv6Address, mac: Uint8Array): void {
+    this.now = now;
+    this.neighbours.advertisement(now, ip, { router: false, solicited: true, override: true }, mac);
+  }
+
   /** The neighbour cache asks for a solicitation: multicast to the solicited-node group, or unicast (a probe). */
   private solicit(target: Ipv6Address, unicastMac: Uint8Array | undefined): void {
+    if (this.resolver !== undefined) {
+      this.stats.solicitationsSent++; // sent by the kernel, on our request
+      this.resolver(target);
+      return;
+    }
     const src = this.sourceFor(target);
     if (src === undefined) return; // nothing usable yet: the cache's retries or failure take over
     this.stats.solicitationsSent++;

@@ -157,3 +157,51 @@ describePrivileged('AF_XDP: one socket per queue under one program, on a two-que
     });
   });
 });
+
+describePrivileged('AF_XDP per queue with IPv6: each queue\'s driver steers its stack\'s addresses into the one program', () => {
+  const lab = new NetLab();
+  let nsB = '';
+  let qs: AfXdpDriver[] = [];
+  beforeAll(() => {
+    const nsA = lab.addNetns(); // IPv6 stays off here: what byway does not take, nobody answers
+    nsB = lab.addNetns();
+    const link = lab.addVeth(nsA, nsB, { queues: 2 });
+    execIn(nsB, 'sysctl', ['-qw', `net.ipv6.conf.${link.b}.disable_ipv6=0`]);
+    ipIn(nsB, `-6 addr add fd7e::1/64 dev ${link.b} nodad`);
+    qs = openAfXdpQueues({ ifname: link.a, netns: nsA, ipv6: true, queues: 2, bindMode: 'copy', attachMode: 'native' });
+    const mac = [...qs[0]!.hwAddress!].map((x) => x.toString(16).padStart(2, '0')).join(':');
+    ipIn(nsB, `-6 neigh add fd7e::2 lladdr ${mac} dev ${link.b} nud permanent`);
+  });
+  afterAll(() => {
+    for (const q of [...qs].reverse()) q.close();
+    lab.destroy();
+  });
+
+  /** 32 udp6 flows from B to fd7e::2:7200, two datagrams each: how many reach byway's two queues. */
+  async function arrivals(): Promise<number> {
+    const n = 32;
+    const script = `const d=require('node:dgram');let k=0;for(let i=0;i<${n};i++){const s=d.createSocket('udp6');s.send(Buffer.from('q'),7200,'fd7e::2',()=>{s.send(Buffer.from('q'),7200,'fd7e::2',()=>{s.close();if(++k===${n})process.exit(0)})})}`;
+    expect((await execInAsync(nsB, process.execPath, ['-e', script], { timeoutMs: 10_000 })).code).toBe(0);
+    let count = 0;
+    const mine = (f: Uint8Array): boolean => get16(f, 12) === 0x86dd && f[20] === 17 && get16(f, 56) === 7200;
+    for (const q of qs) {
+      await waitFrame(q, (f) => {
+        if (mine(f)) count++;
+        return false;
+      }, 300);
+    }
+    return count;
+  }
+
+  it('an address set through the second queue reaches the first queue\'s program; one driver dropping it keeps the other\'s', async () => {
+    const addr = Uint8Array.of(0xfd, 0x7e, ...new Array<number>(13).fill(0), 2);
+    expect(await arrivals()).toBe(0); // no address in the map yet
+    qs[1]!.addressSteering!.setIpv6Addresses([addr]);
+    expect(await arrivals()).toBe(64);
+    qs[0]!.addressSteering!.setIpv6Addresses([addr]);
+    qs[1]!.addressSteering!.setIpv6Addresses([]);
+    expect(await arrivals()).toBe(64); // still wanted by the first driver
+    qs[0]!.addressSteering!.setIpv6Addresses([]);
+    expect(await arrivals()).toBe(0);
+  }, 30_000);
+});
