@@ -29,7 +29,7 @@ export { parseMac, formatMac } from '../protocols/ethernet/wire.js';
 // Native drivers (the addon loads on first use; without it they throw ERR_NATIVE_UNAVAILABLE with the reason).
 export { openTap as tap, openTapQueues as tapQueues, TapDriver, type TapOptions } from '../drivers/tap/index.js';
 export { openAfPacket as afPacket, AfPacketDriver, type AfPacketOptions } from '../drivers/af-packet/index.js';
-export { openAfXdp as afXdp, openAfXdpQueues as afXdpQueues, AfXdpDriver, type AfXdpOptions } from '../drivers/af-xdp/index.js';
+export { openAfXdp as afXdp, openAfXdpQueues as afXdpQueues, openAfXdpProgram as afXdpProgram, AfXdpDriver, AfXdpProgram, type AfXdpOptions } from '../drivers/af-xdp/index.js';
 export { openRawIp as rawIp, RawIpDriver, type RawIpOptions } from '../drivers/raw-ip/index.js';
 export { nativeAvailability } from '../drivers/native/index.js';
 export { startCluster, Cluster, clusterWorker, isClusterWorker, type ClusterOptions, type ClusterStats, type ClusterWorker } from './cluster/index.js';

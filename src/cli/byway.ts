@@ -130,7 +130,8 @@ async function run(p: Parsed): Promise<number> {
 }
 
 /**
- * `byway run --workers N`: the program in N processes on one AF_PACKET fanout group (src/cluster/processes.ts).
+ * `byway run --workers N`: the program in N processes on one AF_PACKET fanout group, or one AF_XDP receive queue
+ * each under an XDP program this process holds (src/cluster/processes.ts).
  * This process supervises them; its control socket answers `byway stat`/`byway ss` for all of them (each worker
  * keeps its own, by its pid). BYWAY_CONTROL=PATH names the supervisor's socket; the workers then take the default.
  */

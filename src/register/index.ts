@@ -4,7 +4,7 @@
  * the whole process (patch.ts), says so on stderr when the program starts a worker thread (workers.ts: those run
  * unpatched), opens the control socket (unless BYWAY_CONTROL=off) and writes one line on stderr
  * saying what it got. In a worker process of `byway run --workers N` (BYWAY_WORKER set, member.ts) the driver is
- * a member of the supervisor's AF_PACKET fanout group and the stack takes the worker's ephemeral slice. A configuration it cannot use, or a driver it cannot open, ends the process with exit code
+ * a member of the supervisor's AF_PACKET fanout group (or, BYWAY_XSKMAP, an AF_XDP socket on its queue) and the stack takes the worker's ephemeral slice. A configuration it cannot use, or a driver it cannot open, ends the process with exit code
  * 1 and one line naming the reason: the program never runs on a path it did not ask for.
  */
 import { createStack, type Stack } from '../api/stack.js';

@@ -1,6 +1,7 @@
 /**
  * The preload in a worker process of `byway run --workers N` (src/cluster/processes.ts starts them): the program
- * runs unmodified in N processes, each with its own stack on its own member of one AF_PACKET fanout group, all
+ * runs unmodified in N processes, each with its own stack on its own member of one AF_PACKET fanout group (or its own
+ * AF_XDP receive queue, BYWAY_XSKMAP below), all
  * sharing byway's address and MAC (the steering of src/cluster: drivers/af-packet/fanout.ts, plan.ts).
  *
  * The supervisor sets, for each worker process:

@@ -29,9 +29,11 @@ export function reports(cluster: Cluster): {
   late: Map<number, string>;
   ping: Map<number, string>;
   refused: Map<number, string>;
+  far: Map<number, number>;
 } {
-  const r = { echoes: new Map<number, number>(), ports: new Map<number, number>(), late: new Map<number, string>(), ping: new Map<number, string>(), refused: new Map<number, string>() };
-  cluster.on('message', (_i: number, m: { index: number; echoes?: number; localPort?: number; late?: string; ping?: string; refused?: string }) => {
+  const r = { echoes: new Map<number, number>(), ports: new Map<number, number>(), late: new Map<number, string>(), ping: new Map<number, string>(), refused: new Map<number, string>(), far: new Map<number, number>() };
+  cluster.on('message', (_i: number, m: { index: number; echoes?: number; localPort?: number; late?: string; ping?: string; refused?: string; far?: number }) => {
+    if (m.far !== undefined) r.far.set(m.index, m.far);
     if (m.ping !== undefined) r.ping.set(m.index, m.ping);
     if (m.refused !== undefined && !r.refused.has(m.index)) r.refused.set(m.index, m.refused);
     if (m.echoes !== undefined) r.echoes.set(m.index, m.echoes);

@@ -3,12 +3,13 @@
  * the kernel on the device's other end: the kernel picks each flow's queue, byway computes nothing. A TCP and a
  * UDP port are served by both workers, and each worker's outgoing connection to the kernel's echo server gets its
  * answers, which land on either queue and hop to their owner when they land on the other one (without the hop
- * neither worker's connection got an answer), also on a connection idle for 6 s.
+ * neither worker's connection got an answer), also on a connection idle for 6 s; likewise the echo replies to each
+ * worker's ping and the port unreachable for its datagram.
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startCluster, type Cluster } from '../../src/cluster/index.js';
 import { NetLab, describePrivileged, execIn, ipIn } from '../helpers/netns.js';
-import { expectBothServe, reports, until } from './clients.js';
+import { expectBothServe, expectIcmpReachesEach, reports, until } from './clients.js';
 
 const FIXTURE = new URL('./fixtures/echo-worker.ts', import.meta.url);
 const BYWAY = '10.77.14.2';
@@ -26,7 +27,7 @@ describePrivileged('byway cluster: two worker threads on a multi-queue TAP devic
     ipIn(ns, `addr add ${KERNEL}/24 dev ${tap}`);
     lab.spawnIn(ns, process.execPath, ['-e', `const net=require('node:net');net.createServer((s)=>s.pipe(s)).listen(9000,'${KERNEL}');net.createServer((s)=>setTimeout(()=>s.write('late'),6000)).listen(9001,'${KERNEL}')`]);
     for (let end = Date.now() + 5_000; Date.now() < end && !execIn(ns, 'ss', ['-ltn']).includes(':9000'); ) await new Promise((r) => setTimeout(r, 20));
-    cluster = await startCluster({ workers: 2, file: FIXTURE, driver: { kind: 'tap', name: tap, netns: ns }, address: `${BYWAY}/24`, data: { peer: KERNEL, port: 9000, late: 9001 } });
+    cluster = await startCluster({ workers: 2, file: FIXTURE, driver: { kind: 'tap', name: tap, netns: ns }, address: `${BYWAY}/24`, data: { peer: KERNEL, port: 9000, late: 9001, icmp: true } });
     seen = reports(cluster);
   }, 30_000);
   afterAll(async () => {
@@ -46,6 +47,10 @@ describePrivileged('byway cluster: two worker threads on a multi-queue TAP devic
     await until(() => seen.late.size === 2, 15_000);
     expect(Object.fromEntries(seen.late)).toEqual({ 0: 'late', 1: 'late' });
   }, 20_000);
+
+  it("ICMP about each worker's flows reaches it (hopping when on the other queue): echo reply, port unreachable", async () => {
+    await expectIcmpReachesEach(cluster!, seen);
+  });
 
   it('a TCP port and a UDP port are served by both workers', async () => {
     await expectBothServe(ns, BYWAY);
