@@ -208,13 +208,21 @@ try {
   console.log('jitter (share of a spinning thread\'s time lost, longest gap):', JSON.stringify(jitter));
   const nsA = lab.addNetns('bwsA-');
   const nsB = lab.addNetns('bwsB-');
-  const { a: vethA } = lab.addVeth(nsA, nsB, { addrA: `${KERNEL}/24`, addrB: `${PEER}/24`, queues: 2, txChecksumOffload: true });
+  const { a: vethA, b: vethB } = lab.addVeth(nsA, nsB, { addrA: `${KERNEL}/24`, addrB: `${PEER}/24`, queues: 2, txChecksumOffload: true });
   const variants = values.variants.split(',');
   const workloads = values.workloads.split(',') as Workload[];
   const trials: Trial[] = [];
   for (let round = 1; round <= ROUNDS; round++) {
     for (const variant of variants) {
       const [kind, n] = variant.split('-') as ['byway' | 'xdp' | 'kernel' | 'run', string];
+      // An AF_XDP program serves as many queues as there are workers (ERR_XDP_QUEUES otherwise): the veth receives on
+      // n queues for xdp-n, on both for the rest (over a veth the queue is the sender's choice, and native XDP on a
+      // veth wants no more peer tx queues than its rx queues).
+      const nq = kind === 'xdp' ? n : '2';
+      for (const [ns, dev, dir] of [[nsB, vethB, 'tx'], [nsA, vethA, 'rx']] as const) {
+        const q = await execInAsync(ns, 'ethtool', ['-L', dev, dir, nq], { timeoutMs: 10_000 });
+        if (q.code !== 0 && !q.stderr.includes('unmodified')) throw new Error(`ethtool -L ${dev} ${dir} ${nq}: ${q.stderr.trim()}`);
+      }
       const server = kind === 'byway' || kind === 'xdp' ? await bywayServer(Number(n), nsA, vethA, kind === 'xdp') : kind === 'run' ? await runServer(Number(n), nsA, vethA) : await kernelServer(Number(n), nsA);
       try {
         for (const w of workloads) {

@@ -402,6 +402,16 @@ export function openAfXdpProgram(options: Pick<AfXdpOptions, 'ifname' | 'netns' 
   const queues = options?.queues;
   if (!Number.isInteger(queues) || queues < 1 || queues > 256) throw invalidArg(`queues must be an integer from 1 to 256, got ${String(queues)}`);
   const { native, info } = openNative({ ...options, mode: 'own', queue: 0 }, undefined, true);
+  // A queue with no socket in the XSKMAP passes its frames to the kernel: the flows the device's RSS puts there would
+  // never reach byway. Refused, not left to fail one flow in n (-1: the device does not say).
+  const rxQueues = info['rxQueues'] as number;
+  if (rxQueues > queues) {
+    native.close(info.handle);
+    throw new BywayError(
+      'ERR_XDP_QUEUES',
+      `'${options.ifname}' receives on ${rxQueues} queues and the program was asked for ${queues}: the flows the device puts on queues ${queues}..${rxQueues - 1} would not reach byway. Use ${rxQueues} workers (one per queue), or give the device ${queues} (ethtool -L ${options.ifname} combined ${queues}, or rx ${queues} on a veth).`,
+    );
+  }
   return new AfXdpProgram(native, info.handle, info['xskMapFd'] as number, info['attachMode'] as XdpAttachMode, queues);
 }
 

@@ -112,6 +112,8 @@ export const BYWAY_ERROR_CODES = [
   'ERR_XDP_FLOW',
   /** The own-address XDP program's IPv6 address map refused an edit. */
   'ERR_XDP_ADDRESS',
+  /** An AF_XDP program for fewer queues than the device receives on. */
+  'ERR_XDP_QUEUES',
   /** XDP/AF_XDP is not available, or not in the mode asked for. */
   'ERR_XDP_UNSUPPORTED',
 ] as const;

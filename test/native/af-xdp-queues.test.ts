@@ -86,6 +86,21 @@ describePrivileged('AF_XDP: one socket per queue under one program, on a two-que
       for (const d of open) d.close();
       prog?.close();
     });
+    it('refuses a program for fewer queues than the device receives on, saying which and what to do', () => {
+      // A veth of its own receiving on 2 queues: a program for 1 would leave queue 1's flows to the kernel.
+      const other = lab.addVeth(ns, peer, { queues: 2 });
+      let err: unknown;
+      try {
+        openAfXdpProgram({ ifname: other.a, netns: ns, ipv4: '10.77.18.2', queues: 1, attachMode: 'native' }).close();
+      } catch (e) {
+        err = e;
+      }
+      expect(err).toMatchObject({ code: 'ERR_XDP_QUEUES' });
+      expect(String((err as Error).message)).toMatch(/receives on 2 queues and the program was asked for 1/);
+      // Refused without leaving a program behind: one for both queues attaches.
+      openAfXdpProgram({ ifname: other.a, netns: ns, ipv4: '10.77.18.2', queues: 2, attachMode: 'native' }).close();
+    });
+
     const joinQueue = (queue: number): AfXdpDriver => {
       const d = openAfXdp({ ifname: link.a, netns: ns, ipv4: '10.77.17.2', queue, queues: 2, bindMode: 'copy', xskMapFd: prog!.xskMapFd });
       open.push(d);

@@ -114,6 +114,8 @@ int bw_if_setup(const char *ifname, int mtu, int qlen, bool up, bw_error *e);
 int bw_if_hwaddr(const char *ifname, uint8_t mac[6]);
 /* The interface's MTU (SIOCGIFMTU), or -1. */
 int bw_if_mtu(const char *ifname);
+/* The interface's receive queues in use (ETHTOOL_GCHANNELS rx + combined), or -1 when unknown. */
+int bw_if_rx_queues(const char *ifname);
 
 /*
  * CHECKSUM_PARTIAL frames (a local sender over veth with tx checksum offload on): the TCP/UDP checksum field holds

@@ -14,6 +14,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 #include <net/if.h>
+#include <linux/ethtool.h>
+#include <linux/sockios.h>
 
 void bw_set_error(bw_error *e, int err, const char *step, const char *fmt, ...) {
   e->err = err;
@@ -304,4 +306,22 @@ int bw_ctl_alloc(bw_handle *h, uint32_t max_batch, uint32_t tx_batch) {
   h->ctl_words = h->tx_meta_idx + tx_batch;
   h->ctl = calloc(h->ctl_words, sizeof(uint32_t));
   return h->ctl ? 0 : -1;
+}
+
+/* The interface's receive queues in use (ETHTOOL_GCHANNELS: rx + combined channels), or -1 when the driver does
+   not say (an AF_XDP program covering fewer queues leaves the others' flows to the kernel). */
+int bw_if_rx_queues(const char *ifname) {
+  int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (s < 0) return -1;
+  struct ethtool_channels ch;
+  memset(&ch, 0, sizeof ch);
+  ch.cmd = ETHTOOL_GCHANNELS;
+  struct ifreq ifr;
+  memset(&ifr, 0, sizeof ifr);
+  strncpy(ifr.ifr_name, ifname, IFNAMSIZ - 1);
+  ifr.ifr_data = (void *)&ch;
+  int r = ioctl(s, SIOCETHTOOL, &ifr);
+  close(s);
+  if (r != 0) return -1;
+  return (int)(ch.rx_count + ch.combined_count);
 }

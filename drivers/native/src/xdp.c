@@ -832,5 +832,6 @@ int bw_xdp_open(napi_env env, napi_value opts, bw_handle *h, napi_value info, bw
   set_int(env, info, "progFd", s->prog_fd);
   set_int(env, info, "xskMapFd", s->xsk_map_fd);
   set_int(env, info, "addr6MapFd", s->addr6_map_fd);
+  set_int(env, info, "rxQueues", bw_if_rx_queues(h->ifname));
   return 0;
 }
