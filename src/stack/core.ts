@@ -446,7 +446,7 @@ export class StackCore implements TransportHost {
     }
     if (type === EtherType.IPv4) this.ipv4Input(frame, s + hl, e, true);
     else if (type === EtherType.ARP) this.arpInput(frame.subarray(s + hl, e));
-    else if (type === EtherType.IPv6 && this.ipv6 !== undefined) this.ipv6.input(this.now, frame.subarray(s, e), hl, broadcast, this.rxL4Trusted);
+    else if (type === EtherType.IPv6 && this.ipv6 !== undefined) this.ipv6.inputRange(this.now, frame, s + hl, e, broadcast, this.rxL4Trusted);
     else st.unknownEthertype++;
   }
 

@@ -78,6 +78,11 @@ export class TxPacket {
   flags = 0;
   /** The TOS byte (DSCP and ECN, RFC 3168 5), 0 unless the protocol sets it before commit. */
   tos = 0;
+  /**
+   * TCP's checksum duty for this packet (TcpTxPacket.pseudoSum): the IPv4 pseudo-header sum without the length,
+   * or -1 when the device completes the checksum. Set by the TCP transport after `begin`; other protocols ignore it.
+   */
+  pseudoSum = -1;
   nextHop = 0;
   mtu = 0;
   /** TCP payload bytes per segment when the driver cuts this packet (TSO), else 0. */
