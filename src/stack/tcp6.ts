@@ -28,6 +28,7 @@ import { read16, read32 } from '../../protocols/util/bytes.js';
 import { isIpv4Mapped, isUnspecified, type Ipv6Address } from '../../protocols/ipv6/address.js';
 import type { TcpLayer, TcpTxPacket } from '../../protocols/tcp/layer.js';
 import type { Ipv6Layer, Ipv6Tcp } from './ipv6.js';
+import { lendFrame } from './tx-lend.js';
 
 /** The extra bytes of the IPv6 header over IPv4's minimal one, taken off the MTUs the layer sees. */
 const V6_EXTRA = IPV6_HEADER_LEN - 20;
@@ -75,9 +76,8 @@ export interface Tcp6Offloads {
 export class Tcp6Bridge implements Ipv6Tcp {
   private readonly token = new Tcp6Packet(this);
   private readonly confirmedAt = new Map<number, number>();
-  /** Filled in by the driver's txLend (when it has one: no view object per packet). */
-  private readonly lease: TxLease = { buf: new Uint8Array(0), start: 0 };
-  private readonly lends: boolean;
+  /** Filled in by the driver's txLend (when it has one: no view object per packet), else undefined. */
+  private readonly lease: TxLease | undefined;
   /** The pseudo-header sum (without the length) of the last (src, dst) pair sent to. */
   private pseudoSrc = 0;
   private pseudoDst = 0;
@@ -91,7 +91,7 @@ export class Tcp6Bridge implements Ipv6Tcp {
     private readonly offloads: Tcp6Offloads = { checksum: false, tsoMax: 0 },
   ) {
     ip6.tcp = this;
-    this.lends = typeof ip6.link.driver.txLend === 'function';
+    this.lease = typeof ip6.link.driver.txLend === 'function' ? { buf: new Uint8Array(0), start: 0 } : undefined;
   }
 
   input(now: number, buf: Uint8Array, start: number, end: number, src: Ipv6Address, dst: Ipv6Address, trusted: boolean, tcHop: number): void {
@@ -162,7 +162,7 @@ export class Tcp6Bridge implements Ipv6Tcp {
     const mac = this.ip6.directMac(now, d, ipLen, tsoMax);
     if (mac !== undefined) {
       const l2len = this.ip6.link.l2len;
-      if (!this.lend(l2len + ipLen, t)) {
+      if (!lendFrame(this.ip6.link.driver, this.lease, l2len + ipLen, t)) {
         this.ip6.stats.ipv6.txNoBuffer++;
         return null;
       }
@@ -194,24 +194,6 @@ export class Tcp6Bridge implements Ipv6Tcp {
       this.pseudo = ipv6PseudoHeaderSum(s, d, 0, NextHeader.TCP);
     }
     return this.pseudo;
-  }
-
-  /** Room for a frame of len bytes in the driver's transmit memory, recorded in t; false when there is none. */
-  private lend(len: number, t: Tcp6Packet): boolean {
-    const driver = this.ip6.link.driver;
-    if (this.lends) {
-      const lease = this.lease;
-      if (!driver.txLend!(len, lease)) return false;
-      t.buf = lease.buf;
-      t.base = lease.start;
-    } else {
-      const frame = driver.txReserve(len);
-      if (frame === null) return false;
-      t.buf = frame;
-      t.base = 0;
-    }
-    t.frameLen = len;
-    return true;
   }
 
   /** @internal the token's commit: the IPv6 header, then the driver (direct) or the IPv6 layer. */
