@@ -323,7 +323,11 @@ export class StackCore implements TransportHost {
       this.flushTransports();
       handled += queue.length;
     }
-    if (this.ipv6 !== undefined) handled += this.ipv6.poll(now);
+    if (this.ipv6 !== undefined) {
+      const n = this.ipv6.poll(now);
+      if (n > 0) this.flushTransports(); // its looped-back packets: GRO holds none past this poll either
+      handled += n;
+    }
     this.neighbours.poll(now);
     this.reassembler.poll(now);
     for (const t of this.transportList) t.poll(now);
