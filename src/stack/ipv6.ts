@@ -106,6 +106,8 @@ export class Ipv6Layer {
   readonly stats: { ipv6: Ipv6Stats; icmpv6: Icmpv6Stats; ndp: NdpStats; udp6: UdpStats; autoconf?: AutoconfStats };
   private readonly limiter: Icmpv6RateLimiter;
   private readonly routes: Ipv6Route[] = [];
+  /** What `route` answers for a route learned from routers (autoconf.ts), reused. */
+  private readonly autoRoute = { destination: { address: new Uint8Array(16) as Ipv6Address, prefixLen: 0 }, gateway: undefined as Ipv6Address | undefined, metric: 1024, mtu: undefined };
   private loopbackQueue: Uint8Array[] = [];
   private readonly pings = new PingTable<PendingPing6>();
   private readonly pingIdent: number;
@@ -190,7 +192,12 @@ export class Ipv6Layer {
     }
     const auto = this.autoconf?.route(this.now, dst, found?.destination.prefixLen ?? -1);
     if (auto === undefined) return found;
-    return { destination: { address: dst, prefixLen: auto.prefixLen }, gateway: auto.gateway, metric: 1024, mtu: undefined };
+    // One reused answer (every caller reads it at once): no objects per packet on the transmit path.
+    const r = this.autoRoute;
+    r.destination.address = dst;
+    r.destination.prefixLen = auto.prefixLen;
+    r.gateway = auto.gateway;
+    return r;
   }
 
   /** Start DAD on every address (the interface is up). */
