@@ -716,6 +716,9 @@ export function renderDoc(rec: BenchRecord, recordPath: string): string {
     '`bench/lib/stats.ts`, `bench/report.ts` (this page), `bench/inmemory-tcp.ts`; the floor: `bench/lib/floor.c` (C,',
     'built by the harness with cc: Debian\'s gcc, libc6-dev and linux-libc-dev) and `bench/lib/floor-path.ts`; the',
     'capacity search: `bench/lib/capacity.ts` with `bench/lib/blast.c`; `bench/jitter.ts` (`bench/lib/jitter-run.ts`).',
+    'Measures a shared machine does not move: `bench/echo-anatomy.ts --count` (calls into the addon, polls and clock',
+    'reads per round trip of a byway echo on the veth; `--timeline` for where a responder\'s time goes),',
+    '`bench/udp-alloc.ts --profile` (bytes allocated per round trip).',
     'Run every heavy command under `flock /tmp/byway-heavy.lock` on a shared machine.',
     '',
   ].join('\n');

@@ -14,7 +14,8 @@
  * (64 keep-alive connections, GET / with a 17-byte body). `--rounds` rounds (default 3), variants in turn within a
  * round; medians with min-max, CPU time of the server per operation, and bench/jitter.ts on every vCPU first.
  *
- *   node --import tsx bench/scale.ts [--seconds 3] [--rounds 3] [--variants byway-1,byway-2,kernel-1,kernel-2,run-1,run-2]
+ *   node --import tsx bench/scale.ts [--seconds 3] [--rounds 3] [--variants byway-1,byway-2,kernel-1,kernel-2,run-1,run-2,xdp-1,xdp-2]
+ * (xdp-N: the worker-thread cluster on the veth's AF_XDP queues instead of the fanout group)
  *                                    [--workloads udp,tcp,http] [--out bench/results/scale-DATE.json]
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
@@ -61,11 +62,14 @@ interface Server {
   stop(): Promise<void>;
 }
 
-async function bywayServer(workers: number, nsA: string, vethA: string): Promise<Server> {
+/** The worker-thread cluster: on an AF_PACKET fanout group, or (`xdp`) on the veth's AF_XDP queues (native, copy mode). */
+async function bywayServer(workers: number, nsA: string, vethA: string, xdp = false): Promise<Server> {
   const c: Cluster = await startCluster({
     workers,
     file: new URL('./lib/scale-worker.ts', import.meta.url),
-    driver: { kind: 'af-packet', ifname: vethA, netns: nsA, hwAddress: BYWAY_MAC, tpacketVersion: 2 },
+    driver: xdp
+      ? { kind: 'af-xdp', ifname: vethA, netns: nsA, hwAddress: BYWAY_MAC, attachMode: 'native', bindMode: 'copy' }
+      : { kind: 'af-packet', ifname: vethA, netns: nsA, hwAddress: BYWAY_MAC, tpacketVersion: 2 },
     address: `${BYWAY}/24`,
   });
   return {
@@ -210,8 +214,8 @@ try {
   const trials: Trial[] = [];
   for (let round = 1; round <= ROUNDS; round++) {
     for (const variant of variants) {
-      const [kind, n] = variant.split('-') as ['byway' | 'kernel' | 'run', string];
-      const server = kind === 'byway' ? await bywayServer(Number(n), nsA, vethA) : kind === 'run' ? await runServer(Number(n), nsA, vethA) : await kernelServer(Number(n), nsA);
+      const [kind, n] = variant.split('-') as ['byway' | 'xdp' | 'kernel' | 'run', string];
+      const server = kind === 'byway' || kind === 'xdp' ? await bywayServer(Number(n), nsA, vethA, kind === 'xdp') : kind === 'run' ? await runServer(Number(n), nsA, vethA) : await kernelServer(Number(n), nsA);
       try {
         for (const w of workloads) {
           const t = await trial(server, nsB, load, variant, w, round);
@@ -241,7 +245,9 @@ try {
     const s = summary[w]!;
     const row = variants.map((v) => `${v} ${fmt(s[v]!.median)} (${fmt(s[v]!.min)}-${fmt(s[v]!.max)}, ${s[v]!.cpuUsPerOp.toFixed(2)} us CPU/op)`).join('  ');
     const r = (a: string, b: string): string => (s[a] && s[b] ? (s[a]!.median / s[b]!.median).toFixed(2) : 'n/a');
-    const runs = s['run-2'] ? `  run-2/run-1 ${r('run-2', 'run-1')}  run-2/kernel-2 ${r('run-2', 'kernel-2')}` : '';
+    const runs =
+      (s['run-2'] ? `  run-2/run-1 ${r('run-2', 'run-1')}  run-2/kernel-2 ${r('run-2', 'kernel-2')}` : '') +
+      (s['xdp-2'] ? `  xdp-2/xdp-1 ${r('xdp-2', 'xdp-1')}  xdp-2/byway-2 ${r('xdp-2', 'byway-2')}` : '');
     console.log(`${w.padEnd(4)} ${row}\n     byway-2/byway-1 ${r('byway-2', 'byway-1')}  byway-2/kernel-2 ${r('byway-2', 'kernel-2')}  kernel-2/kernel-1 ${r('kernel-2', 'kernel-1')}${runs}`);
   }
   const out = values.out ?? join(ROOT, 'bench/results', `scale-${new Date().toISOString().slice(0, 16).replace(/[:T]/g, '-')}.json`);

@@ -153,11 +153,23 @@ export interface HostRoute {
   readonly mtu?: number | undefined;
 }
 
+/** An IPv6 route the kernel has for the interface (addresses of 16 bytes). */
+export interface HostRoute6 {
+  readonly destination: { readonly address: Uint8Array; readonly prefixLen: number };
+  /** Next hop (often the router's link-local address); undefined for an on-link route. */
+  readonly gateway?: Uint8Array | undefined;
+  readonly metric: number;
+  readonly mtu?: number | undefined;
+}
+
 /** What the driver tells the stack when the kernel's tables change. Called only from inside `receive()`. */
 export interface HostTableListener {
   /** `mac` null: the kernel failed to resolve `ip`, or forgot it. */
   neighbour(ip: number, mac: Uint8Array | null): void;
   route(change: 'add' | 'delete', route: HostRoute): void;
+  /** The same as `neighbour` for an IPv6 neighbour (16 bytes), when the tables mirror IPv6. */
+  neighbour6?(ip: Uint8Array, mac: Uint8Array | null): void;
+  route6?(change: 'add' | 'delete', route: HostRoute6): void;
 }
 
 /**
@@ -177,6 +189,29 @@ export interface HostTables {
   /** Ask the kernel to resolve `ip` as if it had a packet for it; the answer (or a failure) reaches the listener. */
   resolve(ip: number): void;
   setListener(listener: HostTableListener | null): void;
+  /**
+   * IPv6, when the kernel keeps NDP for the shared address too: the interface's usable IPv6 addresses, its IPv6
+   * routes (changes reach `route6`), the kernel's IPv6 neighbour for `ip` (from the mirror), and a request that the
+   * kernel resolve `ip` (it sends the neighbor solicitation; the answer reaches `neighbour6`). Absent, or no addresses: the address is shared for
+   * IPv4 only.
+   */
+  addresses6?(): readonly { readonly address: Uint8Array; readonly prefixLen: number }[];
+  /** The kernel's IPv6 routes through the interface (main table), default route included. */
+  routes6?(): readonly HostRoute6[];
+  neighbour6?(ip: Uint8Array): Uint8Array | undefined;
+  resolve6?(ip: Uint8Array): void;
+}
+
+/**
+ * Optional driver capability: the driver picks received IPv6 by destination address (AF_XDP own-address mode, whose
+ * program passes everything else to the kernel), so it must know the stack's IPv6 addresses as they change:
+ * configured ones, the link-local one, SLAAC ones as routers announce prefixes, any added later. The stack calls
+ * `setIpv6Addresses` with its whole set (tentative addresses included: DAD needs their neighbour discovery) when it
+ * starts and after every change; the driver then steers packets to them, and NDP about them, to the stack.
+ * Throws a BywayError only when steering itself fails (E2BIG: the driver's table is full).
+ */
+export interface AddressSteering {
+  setIpv6Addresses(addresses: readonly Uint8Array[]): void;
 }
 
 export interface FrameDriver {
@@ -188,12 +223,17 @@ export interface FrameDriver {
   readonly flows?: FlowSteering | undefined;
   /** Present when the kernel resolves neighbours and keeps routes for the interface (see HostTables). */
   readonly hostTables?: HostTables | undefined;
+  /** Present when the driver must be told the stack's IPv6 addresses to receive their packets (AddressSteering). */
+  readonly addressSteering?: AddressSteering | undefined;
 
   /** Hand up to `max` received frames to `sink`; returns how many were handed over. */
   receive(now: number, max: number, sink: FrameSink): number;
   /**
    * Optional, the same as `receive` without a view object per frame: each frame is handed over as a range of the
    * driver's memory. The stack uses it when present. Middleware offers it only if it implements it.
+   * Unlike receive(), it returns fewer than `max` (and its batch limit) only when nothing more can be taken now
+   * (the ring is empty, or holds nothing more until this batch is released): the stack then asks no more in
+   * this poll.
    */
   receiveRanges?(now: number, max: number, sink: RangeSink): number;
   /** Lend a transmit buffer of exactly `len` bytes, or null when there is no room now. */

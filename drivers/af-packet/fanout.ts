@@ -12,8 +12,14 @@
  *   Each worker takes its ephemeral ports from its own slice (`workerEphemeralRange`), for TCP and UDP alike.
  * - IPv4 TCP or UDP, not a fragment, any other destination port (a service port every worker listens on): a
  *   hash of the source address and port, `((saddr ^ sport) * 0x9e3779b1 >>> 16) % workers`, which spreads clients.
- * - Any other IPv4 packet (a fragment, ICMP, another protocol): the same hash of the source address alone, so the
- *   fragments of one datagram stay together.
+ * - ICMP (not a fragment) about one of byway's flows goes where that flow goes: an echo reply whose identifier is
+ *   inside the ephemeral range to that slice's worker (each worker's pings carry an identifier from its slice); an
+ *   error (destination unreachable, source quench, time exceeded, parameter problem) by the packet it quotes, which
+ *   byway sent: a quoted TCP/UDP source port (byway's) inside the range to its slice's worker, any other quoted
+ *   TCP/UDP port by the hash of the quoted destination address and port (the client of a service flow, so the
+ *   worker serving it); a quoted echo request by its identifier like an echo reply.
+ * - Any other IPv4 packet (a fragment, other ICMP, another protocol): the same hash of the source address alone, so
+ *   the fragments of one datagram stay together.
  * - Anything else (ARP, IPv6): worker 0.
  * The worker number then goes through `slots` (worker -> member index in the kernel's group, identity by
  * default), and the kernel takes it modulo the number of members. The hashed classes (service ports, and other
@@ -31,7 +37,7 @@
 const LD = 0x00, LDX = 0x01, ST = 0x02, ALU = 0x04, JMP = 0x05, RET = 0x06, MISC = 0x07;
 const W = 0x00, H = 0x08, B = 0x10;
 const ABS = 0x20, IND = 0x40, MEM = 0x60, MSH = 0xa0;
-const ADD = 0x00, SUB = 0x10, MUL = 0x20, DIV = 0x30, RSH = 0x70, MOD = 0x90, XOR = 0xa0;
+const ADD = 0x00, SUB = 0x10, MUL = 0x20, DIV = 0x30, AND = 0x50, RSH = 0x70, MOD = 0x90, XOR = 0xa0;
 const JEQ = 0x10, JGT = 0x20, JGE = 0x30, JSET = 0x40;
 const K = 0x00, X = 0x08, A = 0x10;
 const TAX = 0x00;
@@ -94,20 +100,67 @@ const hash = (v: number, workers: number): number => ((Math.imul(v, HASH_MUL) >>
  * bytes from its network header on. This is what the program computes before the slot table.
  */
 export function flowWorker(spec: FlowSteeringSpec, etherType: number, ip: Uint8Array): number {
-  const r = resolve(spec);
-  // A load past the packet's end ends the kernel's program with 0: worker 0 here (member 0 in the kernel).
-  if (etherType !== 0x0800 || ip.length < 16) return 0;
-  const saddr = ((ip[12]! << 24) | (ip[13]! << 16) | (ip[14]! << 8) | ip[15]!) >>> 0;
-  const fragment = (((ip[6]! << 8) | ip[7]!) & 0x3fff) !== 0;
-  const proto = ip[9]!;
-  if (fragment || (proto !== 6 && proto !== 17)) return hash(saddr, r.workers);
-  const l4 = (ip[0]! & 0x0f) * 4;
-  if (l4 + 4 > ip.length) return 0;
-  const sport = (ip[l4]! << 8) | ip[l4 + 1]!;
-  const dport = (ip[l4 + 2]! << 8) | ip[l4 + 3]!;
-  if (dport >= r.low && dport <= r.high) return Math.floor((dport - r.low) / r.slice);
-  return hash((saddr ^ sport) >>> 0, r.workers);
+  return flowClass(spec, etherType, ip)?.worker ?? 0;
 }
+
+/**
+ * The worker and the slot table the program looks it up in ('slots': an ephemeral slice, ARP and other
+ * non-IPv4; 'service': the hashed classes), or undefined where the program reads past the packet's end (the
+ * kernel then ends it with 0: member 0, whatever the tables say).
+ */
+export function flowClass(spec: FlowSteeringSpec, etherType: number, ip: Uint8Array): { worker: number; table: 'slots' | 'service' } | undefined {
+  const r = resolve(spec);
+  if (etherType !== 0x0800) return { worker: 0, table: 'slots' };
+  const at = (o: number, n: 1 | 2 | 4): number | undefined =>
+    o + n > ip.length ? undefined : n === 1 ? ip[o]! : n === 2 ? (ip[o]! << 8) | ip[o + 1]! : ((ip[o]! << 24) | (ip[o + 1]! << 16) | (ip[o + 2]! << 8) | ip[o + 3]!) >>> 0;
+  const flags = at(6, 2);
+  const proto = at(9, 1);
+  if (flags === undefined || proto === undefined) return undefined;
+  const fragment = (flags & 0x3fff) !== 0;
+  const l4 = (ip[0]! & 0x0f) * 4;
+  const slice = (port: number) => ({ worker: Math.floor((port - r.low) / r.slice), table: 'slots' as const });
+  const hashed = (v: number | undefined) => (v === undefined ? undefined : { worker: hash(v >>> 0, r.workers), table: 'service' as const });
+  const inRange = (port: number): boolean => port >= r.low && port <= r.high;
+  const byAddress = () => hashed(at(12, 4));
+  if (fragment || (proto !== 6 && proto !== 17 && proto !== 1)) return byAddress();
+  if (proto === 1) {
+    const type = at(l4, 1);
+    if (type === undefined) return undefined;
+    if (type === 0) {
+      const ident = at(l4 + 4, 2);
+      if (ident === undefined) return undefined;
+      return inRange(ident) ? slice(ident) : byAddress();
+    }
+    if (!ICMP_ERRORS.includes(type)) return byAddress();
+    // The program's load order: the quoted destination address, protocol and IHL, then its ports or identifier.
+    const q = l4 + 8;
+    const qdaddr = at(q + 16, 4);
+    const qproto = at(q + 9, 1);
+    const qvi = at(q, 1);
+    if (qdaddr === undefined || qproto === undefined || qvi === undefined) return undefined;
+    const ql4 = q + (qvi & 0x0f) * 4;
+    if (qproto === 6 || qproto === 17) {
+      const qsport = at(ql4, 2);
+      if (qsport === undefined) return undefined;
+      if (inRange(qsport)) return slice(qsport);
+      const qdport = at(ql4 + 2, 2);
+      return qdport === undefined ? undefined : hashed(qdaddr ^ qdport);
+    }
+    if (qproto !== 1) return byAddress();
+    const qident = at(ql4 + 4, 2);
+    if (qident === undefined) return undefined;
+    return inRange(qident) ? slice(qident) : byAddress();
+  }
+  const dport = at(l4 + 2, 2);
+  if (dport === undefined) return undefined;
+  if (inRange(dport)) return slice(dport);
+  const sport = at(l4, 2)!;
+  const saddr = at(12, 4);
+  return saddr === undefined ? undefined : hashed(saddr ^ sport);
+}
+
+/** ICMP types that quote the packet they answer (RFC 792): destination unreachable, source quench, time exceeded, parameter problem. */
+const ICMP_ERRORS: readonly number[] = [3, 4, 11, 12];
 
 type Insn = { code: number; jt: number | string; jf: number | string; k: number; label?: string };
 
@@ -118,8 +171,8 @@ export function buildFanoutProgram(spec: FlowSteeringSpec): Uint8Array {
   const op = (code: number, k = 0, label?: string): void => {
     p.push({ code, jt: 0, jf: 0, k: k >>> 0, ...(label ? { label } : {}) });
   };
-  const jmp = (code: number, k: number, jt: number | string, jf: number | string): void => {
-    p.push({ code: JMP | code | K, jt, jf, k: k >>> 0 });
+  const jmp = (code: number, k: number, jt: number | string, jf: number | string, label?: string): void => {
+    p.push({ code: JMP | code | K, jt, jf, k: k >>> 0, ...(label ? { label } : {}) });
   };
   op(LD | H | ABS, AD_PROTOCOL);
   jmp(JEQ, 0x0800, 0, 'w0');
@@ -127,12 +180,50 @@ export function buildFanoutProgram(spec: FlowSteeringSpec): Uint8Array {
   jmp(JSET, 0x3fff, 'addr', 0);
   op(LD | B | ABS, 9); // protocol
   jmp(JEQ, 6, 'ports', 0);
-  jmp(JEQ, 17, 'ports', 'addr');
+  jmp(JEQ, 17, 'ports', 0);
+  jmp(JEQ, 1, 0, 'addr');
+  // ICMP: X = IHL * 4, then the type.
+  op(LDX | B | MSH, 0);
+  op(LD | B | IND, 0);
+  jmp(JEQ, 0, 0, 'err');
+  op(LD | H | IND, 4, 'ident'); // an echo reply's identifier (byway's ping)
+  jmp(JGE, r.low, 0, 'addr');
+  jmp(JGT, r.high, 'addr', 'slice');
+  jmp(JEQ, 3, 'quoted', 0, 'err');
+  jmp(JEQ, 4, 'quoted', 0);
+  jmp(JEQ, 11, 'quoted', 0);
+  jmp(JEQ, 12, 'quoted', 'addr');
+  op(LD | W | IND, 8 + 16, 'quoted'); // the quoted packet (at X + 8): its destination address, kept in M[2]
+  op(ST, 2);
+  op(LD | B | IND, 8 + 9); // its protocol, kept in M[3]
+  op(ST, 3);
+  op(LD | B | IND, 8); // X = X + its IHL * 4: its transport header is at X + 8
+  op(ALU | AND | K, 0x0f);
+  op(ALU | MUL | K, 4);
+  op(ALU | ADD | X);
+  op(MISC | TAX);
+  op(LD | W | MEM, 3);
+  jmp(JEQ, 6, 'qports', 0);
+  jmp(JEQ, 17, 'qports', 0);
+  jmp(JEQ, 1, 0, 'addr');
+  op(LD | H | IND, 8 + 4); // a quoted echo request's identifier
+  op(JMP | 0x00, 0);
+  p[p.length - 1]!.jt = 'ident2';
+  op(LD | H | IND, 8, 'qports'); // the quoted source port (byway's)
+  jmp(JGE, r.low, 0, 'qclient');
+  jmp(JGT, r.high, 'qclient', 'slice');
+  op(LD | H | IND, 8 + 2, 'qclient'); // a service flow's: hash the client's (quoted destination) address and port
+  op(LDX | W | MEM, 2);
+  op(ALU | XOR | X);
+  op(JMP | 0x00, 0);
+  p[p.length - 1]!.jt = 'mix';
+  jmp(JGE, r.low, 0, 'addr', 'ident2');
+  jmp(JGT, r.high, 'addr', 'slice');
   op(LDX | B | MSH, 0, 'ports'); // X = IHL * 4
   op(LD | H | IND, 2); // destination port (a load past the end returns 0 from the program: worker slot 0)
   jmp(JGE, r.low, 0, 'src');
   jmp(JGT, r.high, 'src', 0);
-  op(ALU | SUB | K, r.low);
+  op(ALU | SUB | K, r.low, 'slice');
   op(ALU | DIV | K, r.slice);
   op(JMP | 0x00 /* JA */, 0);
   p[p.length - 1]!.jt = 'map'; // patched below: JA uses k, resolved like a label
@@ -245,6 +336,7 @@ export function runFanoutProgram(prog: Uint8Array, etherType: number, ip: Uint8A
       else if (o === MOD) a = src === 0 ? 0 : a % src;
       else if (o === RSH) a = a >>> src;
       else if (o === XOR) a = (a ^ src) >>> 0;
+      else if (o === AND) a = (a & src) >>> 0;
       else throw new Error(`unsupported alu ${code}`);
     } else if (cls === JMP) {
       const o = code & 0xf0;

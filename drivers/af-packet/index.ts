@@ -33,7 +33,7 @@ import { NativeRingDriver } from '../native/ring-driver.js';
 import { buildPacketFilter } from './filter.js';
 
 export { buildPacketFilter, runPacketFilter, type PacketFilterSpec } from './filter.js';
-export { buildFanoutProgram, runFanoutProgram, flowWorker, workerEphemeralRange, type FlowSteeringSpec } from './fanout.js';
+export { buildFanoutProgram, runFanoutProgram, flowWorker, flowClass, workerEphemeralRange, type FlowSteeringSpec } from './fanout.js';
 
 export type FanoutMode = 'hash' | 'lb' | 'cpu' | 'rollover' | 'random' | 'qm' | 'cbpf';
 const FANOUT_MODES: Record<FanoutMode, number> = { hash: 0, lb: 1, cpu: 2, rollover: 3, random: 4, qm: 5, cbpf: 6 };

@@ -6,12 +6,18 @@
  *
  * - mode 'own' (own-address): byway has its own IPv4 address on the link. Every IPv4 packet to that address and
  *   every ARP packet whose target is that address is redirected to byway; everything else goes to the kernel.
- *   With `ipv6` (byway's IPv6 address), every IPv6 packet to it or to its solicited-node group (NDP) comes to
- *   byway too. The MAC is the interface's, so is the link-local address derived from it: the kernel keeps that
- *   one (give the stack `ipv6: { linkLocal: false }`; its NDP then speaks from the global address).
+ *   With `ipv6` (byway's IPv6 address, or `true` for none yet), IPv6 comes to byway by destination: the program
+ *   has a map of byway's IPv6 addresses, which the stack keeps current through `addressSteering` (SLAAC
+ *   addresses, the link-local one, any added later), and redirects packets to them, the neighbor solicitations
+ *   and advertisements about them, and (`routerAdvertisements`, default true) router advertisements and
+ *   redirects to all-nodes. The MAC is the interface's, so is the link-local address derived from it: where the
+ *   kernel uses IPv6 on the interface it has that one (give the stack `ipv6: { linkLocal: false }`).
  * - mode 'shared' (shared-address): byway shares the kernel's address. Only flows listed in a BPF hash map go to
  *   byway: (address, protocol, destination port) for TCP/UDP, (address, ICMP, echo identifier) for echo
- *   replies. JS edits the map with addFlow/removeFlow; ARP and everything else stay with the kernel.
+ *   replies. JS edits the map with addFlow/removeFlow; ARP and everything else stay with the kernel. With
+ *   `ipv6: true` the same for IPv6: flows keyed by (protocol, port) to any of the interface's IPv6 addresses, a
+ *   claim reserving the port for both families; NDP stays with the kernel, and the stack reads its IPv6
+ *   neighbours and asks it to resolve (hostTables.resolve6).
  *
  * The bind mode ('copy' or 'zerocopy') and the attach mode ('native' or 'generic') actually obtained are
  * reported in `bindMode` / `attachMode`. With 'auto' the better one is tried first; an explicit request that the
@@ -40,6 +46,7 @@ import {
   type RangeSink,
   type HostTables,
   type SteeredFlow,
+  type AddressSteering,
 } from '../types.js';
 import { invalidArg } from '../../protocols/util/errors.js';
 import { parseIpv4 } from '../../protocols/ipv4/address.js';
@@ -60,8 +67,19 @@ export interface AfXdpOptions {
   readonly mode?: XdpMode;
   /** own: byway's address (this or ipv6 required). shared: the kernel's address byway shares (the default flow address). */
   readonly ipv4?: string;
-  /** own: byway's IPv6 address ('fd00::2'): IPv6 to it and to its solicited-node group is redirected to byway. */
-  readonly ipv6?: string;
+  /**
+   * own: byway's IPv6 address ('fd00::2'), or true for IPv6 without one yet (SLAAC): IPv6 to byway's addresses,
+   * NDP about them and router messages to all-nodes are redirected to byway. The stack adds its addresses as it
+   * gets them (`addressSteering`).
+   * shared: true to share the interface's IPv6 addresses too: flows are steered for IPv6 as well (to any of them),
+   * the kernel keeps NDP, and `hostTables` mirrors its IPv6 addresses and neighbours (`addresses6`, `resolve6`).
+   */
+  readonly ipv6?: string | true;
+  /**
+   * own mode with ipv6: redirect router advertisements and redirects sent to all-nodes to byway (router discovery,
+   * SLAAC). Default true. The kernel on the interface then no longer sees them (XDP cannot hand a frame to both).
+   */
+  readonly routerAdvertisements?: boolean;
   /** Receive queue to bind (default 0). The program redirects that queue's frames only. */
   readonly queue?: number;
   /**
@@ -107,6 +125,13 @@ export interface AfXdpOptions {
    * timeout, table limits. ifname and netns are the driver's.
    */
   readonly hostTables?: Omit<KernelTablesOptions, 'ifname' | 'netns'>;
+  /**
+   * The XSKMAP of an XDP program this process attached (`openAfXdpProgram(...).xskMapFd`): the socket takes the
+   * map's slot for `queue` instead of attaching a program of its own (own-address mode; the program's address is
+   * the one that counts). Closing the socket empties the slot: the program passes that queue's frames to the
+   * kernel until another socket takes it.
+   */
+  readonly xskMapFd?: number;
   /** How long open() retries a bind refused with EBUSY (the queue's previous socket is still being torn down). Default 1500 ms. */
   readonly bindRetryMs?: number;
 }
@@ -117,6 +142,8 @@ export interface XdpFlow {
   readonly port: number;
   /** Default: the driver's `ipv4`. */
   readonly address?: string;
+  /** 6: the flow over IPv6, to any of the interface's IPv6 addresses (shared mode with `ipv6: true`). Default 4. */
+  readonly family?: 4 | 6;
 }
 
 const PROTO = { icmp: 1, tcp: 6, udp: 17 } as const;
@@ -134,10 +161,18 @@ export class AfXdpDriver extends NativeRingDriver {
   readonly address: number | undefined;
   readonly flows: FlowSteering | undefined;
   readonly hostTables: HostTables | undefined;
+  readonly addressSteering: AddressSteering | undefined;
   /** The kernel-table mirror behind `hostTables` (shared mode), for its stats. */
   readonly kernelTables: KernelTables | undefined;
-  /** Claimed flows ("tcp/80") and their kernel port reservations (null for ICMP: nothing to reserve). */
-  private readonly claims = new Map<string, NativeHandle | null>();
+  /** Claimed flows ("tcp/80") and their kernel port reservations (none for ICMP: nothing to reserve). */
+  private readonly claims = new Map<string, NativeHandle[]>();
+  /** Shared mode with `ipv6`: flows are steered for IPv6 too (any of the interface's IPv6 addresses). */
+  readonly shares6: boolean;
+  /** The driver whose program's IPv6 address map this one's addresses go into (itself, or the queue-0 driver). */
+  private readonly programOwner: AfXdpDriver;
+  /** This driver's IPv6 addresses in that map (hex), and, on the owner, how many drivers put each there. */
+  private addresses6 = new Set<string>();
+  private readonly addr6Users = new Map<string, number>();
 
   constructor(
     native: NativeAddon,
@@ -147,6 +182,7 @@ export class AfXdpDriver extends NativeRingDriver {
     options: AfXdpOptions,
     address: number | undefined,
     tables?: KernelTables,
+    owner?: AfXdpDriver,
   ) {
     super(native, info, caps, hw, { netns: options.netns, busyPoll: options.busyPoll !== undefined && options.busyPoll !== false });
     this.mode = info['program'] as XdpMode;
@@ -160,9 +196,37 @@ export class AfXdpDriver extends NativeRingDriver {
     this.kernelTables = tables;
     this.hostTables = tables;
     this.flows = this.mode === 'shared' ? { claim: (f) => this.claim(f), release: (f) => this.release(f) } : undefined;
+    this.programOwner = owner ?? this;
+    this.shares6 = this.mode === 'shared' && info['ipv6'] === true;
+    this.addressSteering = this.mode === 'own' && info['ipv6'] === true ? { setIpv6Addresses: (a) => this.setIpv6Addresses(a) } : undefined;
   }
 
-  /** FlowSteering.claim: reserve the port in the kernel, then steer it; false when the kernel holds the port. */
+  /** AddressSteering: make the program's map hold exactly `addresses` for this driver. */
+  private setIpv6Addresses(addresses: readonly Uint8Array[]): void {
+    if (this.closed) return;
+    const next = new Set(addresses.map((a) => Buffer.from(a.buffer, a.byteOffset, 16).toString('hex')));
+    for (const k of this.addresses6) if (!next.has(k)) this.programOwner.address6(k, false);
+    for (const k of next) if (!this.addresses6.has(k)) this.programOwner.address6(k, true);
+    this.addresses6 = next;
+  }
+
+  /** On the program's owner: one more (or one less) driver wants `hex` steered. */
+  private address6(hex: string, add: boolean): void {
+    if (this.closed) return;
+    const n = (this.addr6Users.get(hex) ?? 0) + (add ? 1 : -1);
+    if (n > 0) this.addr6Users.set(hex, n);
+    else this.addr6Users.delete(hex);
+    if (add ? n !== 1 : n !== 0) return;
+    const r = this.native.xdpAddress6(this.handle, Buffer.from(hex, 'hex'), add);
+    if (r < 0) {
+      throw new BywayError(r === -7 ? 'E2BIG' : 'ERR_XDP_ADDRESS', `could not ${add ? 'add' : 'remove'} an IPv6 address in the XDP program's map (errno ${-r})`);
+    }
+  }
+
+  /**
+   * FlowSteering.claim: reserve the port in the kernel (for IPv4 on the shared address, and with IPv6 on every
+   * IPv6 address too), then steer it; false when the kernel holds the port in either family.
+   */
   private claim(f: SteeredFlow): boolean {
     if (this.closed) throw new BywayError('ERR_DRIVER_CLOSED', 'the driver is closed');
     const key = `${f.protocol}/${f.port}`;
@@ -171,36 +235,45 @@ export class AfXdpDriver extends NativeRingDriver {
     if (!Number.isInteger(f.port) || f.port < 0 || f.port > 0xffff || (f.port === 0 && f.protocol !== 'icmp')) {
       throw invalidArg(`flow port must be in 1..65535, got ${f.port}`);
     }
-    let reservation: NativeHandle | null = null;
+    const reservations: NativeHandle[] = [];
+    const families = [...(this.address !== undefined ? [4 as const] : []), ...(this.shares6 ? [6 as const] : [])];
     if (f.protocol !== 'icmp') {
-      const r = this.native.portReserve(this.netns, f.protocol, this.address ?? 0, f.port);
-      if (typeof r === 'number') {
+      for (const family of families) {
+        const r = this.native.portReserve(this.netns, f.protocol, this.address ?? 0, f.port, family);
+        if (typeof r !== 'number') {
+          reservations.push(r);
+          continue;
+        }
+        for (const h of reservations) this.native.close(h);
         if (r === -98 /* EADDRINUSE */) return false;
         throw new BywayError(
           r === -99 ? 'EADDRNOTAVAIL' : r === -13 ? 'EACCES' : 'ERR_PORT_RESERVE',
-          `could not reserve ${key} in the kernel${this.netns ? ` of namespace '${this.netns}'` : ''} (errno ${-r})`,
+          `could not reserve ${key} (IPv${family}) in the kernel${this.netns ? ` of namespace '${this.netns}'` : ''} (errno ${-r})`,
         );
       }
-      reservation = r;
     }
     try {
-      this.addFlow({ protocol: f.protocol, port: f.port });
+      for (const family of families) this.addFlow({ protocol: f.protocol, port: f.port, family });
     } catch (e) {
-      if (reservation !== null) this.native.close(reservation);
+      for (const family of families) this.removeFlow({ protocol: f.protocol, port: f.port, family });
+      for (const h of reservations) this.native.close(h);
       throw e;
     }
-    this.claims.set(key, reservation);
+    this.claims.set(key, reservations);
     return true;
   }
 
   /** FlowSteering.release: stop steering, then give the port back to the kernel. Unclaimed: nothing happens. */
   private release(f: SteeredFlow): void {
     const key = `${f.protocol}/${f.port}`;
-    if (!this.claims.has(key)) return;
-    const reservation = this.claims.get(key)!;
+    const reservations = this.claims.get(key);
+    if (reservations === undefined) return;
     this.claims.delete(key);
-    if (!this.closed) this.removeFlow({ protocol: f.protocol, port: f.port });
-    if (reservation !== null) this.native.close(reservation);
+    if (!this.closed) {
+      if (this.address !== undefined) this.removeFlow({ protocol: f.protocol, port: f.port });
+      if (this.shares6) this.removeFlow({ protocol: f.protocol, port: f.port, family: 6 });
+    }
+    for (const h of reservations) this.native.close(h);
   }
 
   /** Flows claimed through `flows` and not released. */
@@ -224,7 +297,7 @@ export class AfXdpDriver extends NativeRingDriver {
 
   override close(): void {
     if (this.closed) return;
-    for (const r of this.claims.values()) if (r !== null) this.native.close(r);
+    for (const rs of this.claims.values()) for (const r of rs) this.native.close(r);
     this.claims.clear();
     this.kernelTables?.close();
     super.close(); // detaches the program: the flows go with it
@@ -233,10 +306,14 @@ export class AfXdpDriver extends NativeRingDriver {
   private flow(f: XdpFlow, add: boolean): void {
     if (this.closed) throw new BywayError('ERR_DRIVER_CLOSED', 'the driver is closed');
     if (this.mode !== 'shared') throw new BywayError('ERR_INVALID_STATE', 'flows exist only in shared-address mode');
-    const proto = PROTO[f.protocol];
+    let proto: number | undefined = PROTO[f.protocol];
     if (proto === undefined) throw invalidArg(`flow protocol must be tcp, udp or icmp, got ${String(f.protocol)}`);
     if (!Number.isInteger(f.port) || f.port < 0 || f.port > 0xffff) throw invalidArg(`flow port must be in 0..65535, got ${f.port}`);
-    const addr = f.address !== undefined ? parseIpv4(f.address) : this.address;
+    const v6 = f.family === 6;
+    if (v6 && !this.shares6) throw new BywayError('ERR_INVALID_STATE', 'IPv6 flows need the driver opened with ipv6: true');
+    if (v6 && f.protocol === 'icmp') proto = 58; // ICMPv6 echo replies
+    // IPv6 flows are keyed with address 0: any of the interface's IPv6 addresses (the program checks unicast).
+    const addr = v6 ? 0 : f.address !== undefined ? parseIpv4(f.address) : this.address;
     if (addr === undefined) throw invalidArg('flow address missing or not a dotted quad (set ipv4 on the driver or address on the flow)');
     const r = this.native.xdpFlow(this.handle, addr, f.port, proto, add);
     if (r < 0) {
@@ -283,11 +360,80 @@ export function openAfXdpQueues(options: AfXdpOptions & { readonly queues: numbe
 }
 
 export function openAfXdp(options: AfXdpOptions): AfXdpDriver {
-  return openXdp(options);
+  if (options?.xskMapFd === undefined) return openXdp(options);
+  const fd = options.xskMapFd;
+  if (!Number.isInteger(fd) || fd < 0) throw invalidArg(`xskMapFd must be a descriptor (an integer >= 0), got ${String(fd)}`);
+  if ((options.mode ?? 'own') !== 'own') throw invalidArg("xskMapFd: own-address mode only (mode 'own')");
+  return openXdp(options, { xskMapFd: fd, attachMode: undefined });
 }
 
-/** `owner`: a driver of this process whose program this socket joins (its XSKMAP slot for `options.queue`). */
-function openXdp(options: AfXdpOptions, owner?: AfXdpDriver): AfXdpDriver {
+/**
+ * An XDP program with its XSKMAP, attached to an interface with no socket of its own (own-address mode): the
+ * program redirects each frame for byway's address to the socket in the XSKMAP slot of the queue it arrived on,
+ * and passes it to the kernel when that slot is empty. Sockets join it with `openAfXdp({ ..., queue, xskMapFd })`,
+ * from any thread of this process (the descriptor table is the process's). Whoever holds it keeps the program
+ * attached whatever happens to the sockets: a cluster's primary (src/cluster), whose workers each bind a queue.
+ * close() detaches the program (so does the process's end: it is attached through a BPF link).
+ */
+export class AfXdpProgram {
+  private closed = false;
+  /** @internal use openAfXdpProgram */
+  constructor(
+    private readonly native: NativeAddon,
+    private readonly handle: NativeHandle,
+    /** The XSKMAP's descriptor in this process. */
+    readonly xskMapFd: number,
+    readonly attachMode: XdpAttachMode,
+    readonly queues: number,
+  ) {}
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.native.close(this.handle);
+  }
+}
+
+export function openAfXdpProgram(options: Pick<AfXdpOptions, 'ifname' | 'netns' | 'ipv4' | 'ipv6' | 'attachMode'> & { readonly queues: number }): AfXdpProgram {
+  const queues = options?.queues;
+  if (!Number.isInteger(queues) || queues < 1 || queues > 256) throw invalidArg(`queues must be an integer from 1 to 256, got ${String(queues)}`);
+  const { native, info } = openNative({ ...options, mode: 'own', queue: 0 }, undefined, true);
+  return new AfXdpProgram(native, info.handle, info['xskMapFd'] as number, info['attachMode'] as XdpAttachMode, queues);
+}
+
+type ProgramOwner = { readonly xskMapFd: number; readonly attachMode: XdpAttachMode | undefined };
+
+/** `owner`: the program this socket joins (its XSKMAP slot for `options.queue`), a driver's or an AfXdpProgram's. */
+function openXdp(options: AfXdpOptions, owner?: ProgramOwner): AfXdpDriver {
+  const { native, info, ipv4, tables, ipv6, ipv6On } = openNative(options, owner, false);
+  const caps: DriverCapabilities = { medium: 'ethernet', mtu: info.mtu, maxBatch: info.maxBatch, checksum: SOFTWARE_CHECKSUMS };
+  // Received frames start XDP_PACKET_HEADROOM (256) bytes into their chunk.
+  if (info.mtu + 18 > info.frameCap - 256) {
+    native.close(info.handle);
+    tables?.close();
+    throw invalidArg(`frameSize ${info.frameCap} is too small for MTU ${info.mtu} (AF_XDP frames cannot span chunks)`);
+  }
+  const hw = options.hwAddress ? new Uint8Array(options.hwAddress) : new Uint8Array(info['ifHwAddress'] as Uint8Array);
+  // A socket that joined another's program reports that program's attach mode.
+  const shown = { ...info, attachMode: owner?.attachMode ?? info['attachMode'], ipv6: ipv6On };
+  // IPv6 addresses go into the address map of the driver that loaded the program (openAfXdpQueues' first); a
+  // socket joining by descriptor alone (a cluster worker's) has no map of its own to steer by.
+  const driver = new AfXdpDriver(native, shown, caps, hw, options, ipv4, tables, owner instanceof AfXdpDriver ? owner : undefined);
+  // The configured address is steered from the start (a stack replaces the set with its own when it starts).
+  if (ipv6 !== undefined) driver.addressSteering!.setIpv6Addresses([ipv6]);
+  return driver;
+}
+
+/** Check the options and open the socket (or, `programOnly`, only the program) in the addon. */
+function openNative(
+  options: AfXdpOptions,
+  owner: ProgramOwner | undefined,
+  programOnly: boolean,
+): { native: NativeAddon; info: NativeOpenInfo; ipv4: number | undefined; tables: KernelTables | undefined; ipv6: Uint8Array | undefined; ipv6On: boolean } {
   const native = loadNative();
   if (typeof options?.ifname !== 'string' || options.ifname.length === 0 || Buffer.byteLength(options.ifname) > 15) {
     throw invalidArg('ifname must name an interface (at most 15 bytes)');
@@ -300,26 +446,27 @@ function openXdp(options: AfXdpOptions, owner?: AfXdpDriver): AfXdpDriver {
     if (ipv4 === undefined) throw invalidArg(`ipv4 '${options.ipv4}' is not a dotted-quad address`);
   }
   let ipv6: Uint8Array | undefined;
-  if (options.ipv6 !== undefined) {
-    ipv6 = parseIpv6(options.ipv6);
-    if (ipv6 === undefined || mode !== 'own') throw invalidArg(`ipv6 '${options.ipv6}' must be an IPv6 address, in own-address mode`);
+  if (options.ipv6 !== undefined && options.ipv6 !== true) {
+    ipv6 = typeof options.ipv6 === 'string' ? parseIpv6(options.ipv6) : undefined;
+    if (ipv6 === undefined) throw invalidArg(`ipv6 must be an IPv6 address or true, got ${String(options.ipv6)}`);
   }
-  if (mode === 'own' && (ipv4 === undefined || ipv4 === 0) && ipv6 === undefined) throw invalidArg("own-address mode needs byway's ipv4 (or ipv6) address");
+  const ipv6On = options.ipv6 !== undefined;
+  if (ipv6On && mode === 'shared' && options.ipv6 !== true) throw invalidArg('shared-address mode: ipv6 is true (the addresses are the kernel\'s) or absent');
+  if (options.routerAdvertisements !== undefined && typeof options.routerAdvertisements !== 'boolean') throw invalidArg('routerAdvertisements must be a boolean');
+  if (mode === 'own' && (ipv4 === undefined || ipv4 === 0) && !ipv6On) throw invalidArg("own-address mode needs byway's ipv4 address (or ipv6)");
   if (options.hwAddress !== undefined && options.hwAddress.length !== 6) throw invalidArg('hwAddress must be 6 bytes');
   let tables: KernelTables | undefined;
   if (mode === 'shared') {
-    tables = KernelTables.open(native, { ...options.hostTables, ifname: options.ifname, netns: options.netns });
+    tables = KernelTables.open(native, { ...options.hostTables, ifname: options.ifname, netns: options.netns, ipv6: ipv6On });
     if (ipv4 === undefined) {
       ipv4 = tables.addresses()[0]?.address;
-      if (ipv4 === undefined) {
+      if (ipv4 === undefined && !ipv6On) {
         tables.close();
         throw invalidArg(`shared-address mode: '${options.ifname}' has no IPv4 address in the kernel; add one or pass ipv4`);
       }
     }
   }
   const queue = positiveInt('queue', options.queue, 0, 0, 255);
-  // The IPv6 address as the four 32-bit loads of its wire bytes the XDP program compares (host order: LE).
-  const w = (i: number): number => (ipv6 === undefined ? 0 : new DataView(ipv6.buffer, ipv6.byteOffset).getUint32(i * 4, true));
   let info: NativeOpenInfo;
   try {
     const config: NativeXdpConfig = {
@@ -337,31 +484,20 @@ function openXdp(options: AfXdpOptions, owner?: AfXdpDriver): AfXdpDriver {
       ringSize: positiveInt('ringSize', options.ringSize, 2048, 8, 1 << 24),
       maxBatch: positiveInt('maxBatch', options.maxBatch, 64, 1, 1 << 24),
       ipv4: ipv4 ?? 0,
-      ipv6w0: w(0),
-      ipv6w1: w(1),
-      ipv6w2: w(2),
-      ipv6w3: w(3),
+      ipv6: ipv6On,
+      routerAdvertisements: options.routerAdvertisements ?? true,
       flowMapSize: positiveInt('flowMapSize', options.flowMapSize, 1024, 1, 1 << 24),
       busyPollUs: typeof options.busyPoll === 'number' ? positiveInt('busyPoll', options.busyPoll, 0, 0, 1 << 20) : 0,
       bindRetryMs: positiveInt('bindRetryMs', options.bindRetryMs, 1500, 0, 60000),
       needWakeup: options.needWakeup ?? true,
       xskMapFd: owner ? owner.xskMapFd : -1,
       repairPartialChecksums: options.repairPartialChecksums ?? true,
+      programOnly,
     };
     info = native.open('xdp', config);
   } catch (e) {
     tables?.close();
     throw nativeError(e, 'xdp', options.ifname, options.netns);
   }
-  const caps: DriverCapabilities = { medium: 'ethernet', mtu: info.mtu, maxBatch: info.maxBatch, checksum: SOFTWARE_CHECKSUMS };
-  // Received frames start XDP_PACKET_HEADROOM (256) bytes into their chunk.
-  if (info.mtu + 18 > info.frameCap - 256) {
-    native.close(info.handle);
-    tables?.close();
-    throw invalidArg(`frameSize ${info.frameCap} is too small for MTU ${info.mtu} (AF_XDP frames cannot span chunks)`);
-  }
-  const hw = options.hwAddress ? new Uint8Array(options.hwAddress) : new Uint8Array(info['ifHwAddress'] as Uint8Array);
-  // A socket that joined another's program reports that program's attach mode.
-  const shown = owner ? { ...info, attachMode: owner.attachMode } : info;
-  return new AfXdpDriver(native, shown, caps, hw, options, ipv4, tables);
+  return { native, info, ipv4, tables, ipv6, ipv6On };
 }

@@ -109,11 +109,10 @@ export interface NativeXdpConfig {
   readonly maxBatch: number;
   /** byway's IPv4 address (host order), 0 for none. */
   readonly ipv4: number;
-  /** byway's IPv6 address as the four 32-bit loads of its wire bytes the XDP program compares (host order); 0s for none. */
-  readonly ipv6w0: number;
-  readonly ipv6w1: number;
-  readonly ipv6w2: number;
-  readonly ipv6w3: number;
+  /** Own mode: the program steers IPv6 to the addresses of its map (filled with xdpAddress6 after open). */
+  readonly ipv6: boolean;
+  /** Own mode with ipv6: also redirect router advertisements and redirects sent to all-nodes. */
+  readonly routerAdvertisements: boolean;
   readonly flowMapSize: number;
   readonly busyPollUs: number;
   readonly bindRetryMs: number;
@@ -121,6 +120,8 @@ export interface NativeXdpConfig {
   /** The XSKMAP of a program this process attached (joining its queues), or -1 to attach one. */
   readonly xskMapFd: number;
   readonly repairPartialChecksums: boolean;
+  /** Maps, program and link only, no socket (a cluster's primary owns the program; its workers bind the queues). */
+  readonly programOnly: boolean;
 }
 
 /** The raw-IP driver's transmit socket (drivers/native/src/rawip.c). */
@@ -140,6 +141,8 @@ export interface NativeAddon {
   open(kind: 'xdp', config: NativeXdpConfig): NativeOpenInfo;
   /**
    * Fill the control block's rx descriptors (offset, flags << 24 | length); returns the count or a negative errno.
+   * An empty batch (0) is released by the call itself (readiness re-armed): rxRelease follows only a count > 0 or
+   * an error.
    */
   rxBatch(h: NativeHandle, max: number): number;
   /** Give the last batch's frames back to the kernel and re-arm readiness. */
@@ -165,6 +168,8 @@ export interface NativeAddon {
   linkState(h: NativeHandle): 'up' | 'down' | 'gone';
   withNetns<T>(name: string, fn: () => T): T;
   xdpFlow(h: NativeHandle, ipv4: number, port: number, protocol: number, add: boolean): number;
+  /** Own mode with IPv6: add or remove one of byway's IPv6 addresses (16 bytes) in the program's map; 0 or -errno. */
+  xdpAddress6(h: NativeHandle, address: Uint8Array, add: boolean): number;
   xdpStats(h: NativeHandle): NativeXdpStats | undefined;
   /** An interface as seen from a namespace, or undefined when there is none of that name. */
   ifInfo(name: string, netns?: string): { ifindex: number; mtu: number; hwAddress: Uint8Array } | undefined;
@@ -184,9 +189,9 @@ export interface NativeAddon {
   /**
    * Reserve a port in the kernel of `netns`: a TCP or UDP socket bound to (ipv4, port) without SO_REUSEADDR, so no
    * kernel socket can bind it and the kernel's ephemeral choice skips it. A handle (release with close), or the
-   * negative errno bind gave (-98 EADDRINUSE: the kernel holds the port).
+   * negative errno bind gave (-98 EADDRINUSE: the kernel holds the port). family 6: an IPv6 socket on [::]:port, v6only.
    */
-  portReserve(netns: string | undefined, protocol: 'tcp' | 'udp', ipv4: number, port: number): NativeHandle | number;
+  portReserve(netns: string | undefined, protocol: 'tcp' | 'udp', ipv4: number, port: number, family?: 4 | 6): NativeHandle | number;
   /** Replace an AF_PACKET fanout group's classic BPF program (PACKET_FANOUT_DATA): 0 or a negative errno. */
   fanoutData(h: NativeHandle, program: Uint8Array): number;
   /** Handles opened and not yet closed in this process (for leak tests); netlink sockets and reservations count. */

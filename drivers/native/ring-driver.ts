@@ -153,8 +153,7 @@ export class NativeRingDriver implements FrameDriver {
     }
     if (n === 0) {
       const woke = this.woke;
-      this.woke = false;
-      this.native.rxRelease(this.handle);
+      this.woke = false; // the addon released the empty batch and re-armed readiness itself
       // Woken with nothing to read: the socket may carry an error (link down, interface gone).
       if (woke) {
         const err = this.native.sockError(this.handle);

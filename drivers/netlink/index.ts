@@ -15,13 +15,23 @@
  * - Lost notifications (ENOBUFS: the socket's receive buffer overran) trigger a fresh dump at the next poll; the
  *   listener is told the differences.
  *
+ * - With `ipv6`, the same for IPv6 (ipv6.ts): the interface's IPv6 addresses and the kernel's IPv6 neighbours
+ *   (what its NDP found), its IPv6 routes (RTMGRP_IPV6_IFADDR and RTMGRP_IPV6_ROUTE joined too), and `resolve6`
+ *   (the kernel sends the solicitation).
+ *
  * Never throws on bad kernel bytes (skipped, counted in `stats`). Throws BywayError at open (the netns, the
  * interface, the socket; a dump that does not finish), ERR_DRIVER_CLOSED for resolve() after close().
  * Buffers: one receive buffer per instance, reused; MACs handed to the listener and in neighbours() are copies.
  */
-import { BywayError, type HostRoute, type HostTableListener, type HostTables } from '../types.js';
+import { BywayError, type HostRoute, type HostRoute6, type HostTableListener, type HostTables } from '../types.js';
 import { nativeError, type NativeAddon, type NativeHandle } from '../native/index.js';
+import { Ipv6Mirror } from './ipv6.js';
 import {
+  AF_INET,
+  AF_INET6,
+  RTMGRP_IPV6_IFADDR,
+  RTMGRP_IPV6_ROUTE,
+  emitNeighUse6,
   NLMSG_DONE,
   NLMSG_ERROR,
   NLMSG_OVERRUN,
@@ -76,6 +86,8 @@ export interface KernelTablesOptions {
   readonly maxEntries?: number;
   /** Most resolves outstanding at once (default 256); more are dropped (answered null) and counted. */
   readonly maxPendingResolves?: number;
+  /** Mirror IPv6 addresses and neighbours too (default false). */
+  readonly ipv6?: boolean;
 }
 
 export interface KernelTablesStats extends NetlinkParseStats {
@@ -157,6 +169,8 @@ export class KernelTables implements HostTables {
   private lastPoll = -Infinity;
   private resync = false;
   private closedFlag = false;
+  /** The IPv6 addresses and neighbours (options.ipv6), else undefined. */
+  private readonly v6: Ipv6Mirror | undefined;
   /** While dumping: where entries go (fresh maps, diffed against the old ones at the end). */
   private dumpSeq = -1;
   private dumpDone = false;
@@ -177,6 +191,8 @@ export class KernelTables implements HostTables {
     this.resolveTimeoutMs = options.resolveTimeoutMs ?? 5000;
     this.maxEntries = options.maxEntries ?? 4096;
     this.maxPending = options.maxPendingResolves ?? 256;
+    const limits = { maxEntries: this.maxEntries, maxPending: this.maxPending, resolveTimeoutMs: this.resolveTimeoutMs };
+    this.v6 = options.ipv6 === true ? new Ipv6Mirror(ifindex, limits, this.stats) : undefined;
   }
 
   /** Open the socket in the namespace, dump the three tables. Throws BywayError (ENODEV, ENOENT, EPERM, ETIMEDOUT). */
@@ -202,7 +218,7 @@ export class KernelTables implements HostTables {
       throw new BywayError('ENODEV', `no interface '${options.ifname}'${options.netns ? ` in namespace '${options.netns}'` : ''} to mirror the kernel's tables of`);
     }
     try {
-      nl = native.nlOpen(options.netns, GROUPS, options.receiveBufferBytes ?? 1 << 20);
+      nl = native.nlOpen(options.netns, GROUPS | (options.ipv6 === true ? RTMGRP_IPV6_IFADDR | RTMGRP_IPV6_ROUTE : 0), options.receiveBufferBytes ?? 1 << 20);
     } catch (e) {
       throw nativeError(e, 'xdp', options.ifname, options.netns);
     }
@@ -234,6 +250,34 @@ export class KernelTables implements HostTables {
 
   neighbour(ip: number): Uint8Array | undefined {
     return this.neigh.get(ip >>> 0)?.mac;
+  }
+
+  /** The interface's usable IPv6 addresses (none without the `ipv6` option). */
+  addresses6(): readonly { readonly address: Uint8Array; readonly prefixLen: number }[] {
+    return this.v6?.addresses() ?? [];
+  }
+
+  /** The interface's IPv6 routes in the main table (none without the `ipv6` option). */
+  routes6(): readonly HostRoute6[] {
+    return this.v6?.routes() ?? [];
+  }
+
+  neighbour6(ip: Uint8Array): Uint8Array | undefined {
+    return this.v6?.neighbour(ip);
+  }
+
+  /** Ask the kernel to resolve the IPv6 neighbour `ip` (it solicits); the answer reaches the listener from a later poll(). */
+  resolve6(ip: Uint8Array): void {
+    if (this.closedFlag) throw new BywayError('ERR_DRIVER_CLOSED', 'the kernel tables are closed');
+    if (!(ip instanceof Uint8Array) || ip.length !== 16) throw new BywayError('ERR_INVALID_ARG_VALUE', 'resolve6: not a 16-byte IPv6 address');
+    const v6 = this.v6;
+    if (v6 === undefined || !v6.admit(ip)) return;
+    const seq = this.nextSeq();
+    const len = emitNeighUse6(ip, this.ifindex, seq, this.tx);
+    const r = this.native.nlSend(this.nl, this.tx.subarray(0, len));
+    this.stats.resolves++;
+    if (r < 0) this.stats.kernelErrors++;
+    v6.requested(ip, r < 0 ? undefined : seq);
   }
 
   setListener(listener: HostTableListener | null): void {
@@ -269,7 +313,7 @@ export class KernelTables implements HostTables {
 
   /** Resolves asked for and not yet answered. */
   get pendingResolves(): number {
-    return this.pending.size;
+    return this.pending.size + (this.v6?.pendingCount ?? 0);
   }
 
   /**
@@ -279,7 +323,7 @@ export class KernelTables implements HostTables {
    */
   poll(now: number): number {
     if (this.closedFlag) return 0;
-    if (this.pending.size === 0 && !this.resync && now < this.lastPoll + this.intervalMs) return 0;
+    if (this.pendingResolves === 0 && !this.resync && now < this.lastPoll + this.intervalMs) return 0;
     this.lastPoll = now;
     let handled = 0;
     if (this.resync) {
@@ -314,7 +358,7 @@ export class KernelTables implements HostTables {
   pollAt(now: number): number | undefined {
     if (this.closedFlag) return undefined;
     if (this.resync) return now;
-    if (this.pending.size > 0) return Math.max(now, Math.min(this.lastPoll + this.resolvePollMs, this.earliestDeadline()));
+    if (this.pendingResolves > 0) return Math.max(now, Math.min(this.lastPoll + this.resolvePollMs, this.earliestDeadline()));
     return Math.max(now, this.lastPoll + this.intervalMs);
   }
 
@@ -324,6 +368,7 @@ export class KernelTables implements HostTables {
     this.listener = null;
     this.pending.clear();
     this.pendingSeq.clear();
+    this.v6?.clear();
     this.native.close(this.nl);
   }
 
@@ -335,11 +380,12 @@ export class KernelTables implements HostTables {
   private earliestDeadline(): number {
     let d = Infinity;
     for (const v of this.pending.values()) if (v < d) d = v;
-    return d;
+    return Math.min(d, this.v6?.earliestDeadline() ?? Infinity);
   }
 
   /** Answer resolves whose entry is usable now, and fail those past their deadline. */
   private settleResolves(now: number): void {
+    this.v6?.settle(now, this.listener);
     for (const [ip, deadline] of this.pending) {
       const n = this.neigh.get(ip);
       if (n) {
@@ -368,9 +414,16 @@ export class KernelTables implements HostTables {
       this.dump(RTM_GETADDR);
       this.dump(RTM_GETROUTE);
       this.dump(RTM_GETNEIGH);
+      if (this.v6 !== undefined) {
+        this.v6.startDump();
+        this.dump(RTM_GETADDR, AF_INET6);
+        this.dump(RTM_GETROUTE, AF_INET6);
+        this.dump(RTM_GETNEIGH, AF_INET6);
+      }
       if (!this.dumpInterrupted || attempt >= 3) break; // NLM_F_DUMP_INTR: the table changed mid-dump; again
     }
     this.stats.dumps++;
+    this.v6?.endDump(announce, this.listener);
     if (!announce || !this.listener) return;
     const l = this.listener;
     for (const [k, r] of oldRoutes) if (!this.routeMap.has(k)) l.route('delete', r);
@@ -386,9 +439,9 @@ export class KernelTables implements HostTables {
   }
 
   /** One dump request, read to its NLMSG_DONE; notifications read meanwhile are applied as usual. */
-  private dump(type: number): void {
+  private dump(type: number, family = AF_INET): void {
     const seq = this.nextSeq();
-    const len = emitDumpRequest(type, seq, this.tx);
+    const len = emitDumpRequest(type, seq, this.tx, family);
     const sent = this.native.nlSend(this.nl, this.tx.subarray(0, len));
     if (sent < 0) throw new BywayError('EIO', `netlink dump request ${type} failed (errno ${-sent})`);
     this.dumpSeq = seq;
@@ -430,6 +483,10 @@ export class KernelTables implements HostTables {
       case NLMSG_ERROR: {
         const e = parseError(m.payload, this.stats);
         if (!e) return;
+        if (this.v6?.answered(e.seq, e.error, this.listener)) {
+          if (e.error !== 0) this.stats.kernelErrors++;
+          return;
+        }
         const ip = this.pendingSeq.get(e.seq);
         this.pendingSeq.delete(e.seq);
         if (e.error === 0) return; // an ACK
@@ -445,12 +502,15 @@ export class KernelTables implements HostTables {
         return;
       case RTM_NEWADDR:
       case RTM_DELADDR:
+        if (m.payload[0] === AF_INET6) return this.v6?.onAddr(m);
         return this.onAddr(m);
       case RTM_NEWROUTE:
       case RTM_DELROUTE:
+        if (m.payload[0] === AF_INET6) return this.v6?.onRoute(m, this.dumpSeq < 0, this.listener);
         return this.onRoute(m);
       case RTM_NEWNEIGH:
       case RTM_DELNEIGH:
+        if (m.payload[0] === AF_INET6) return this.v6?.onNeigh(m, this.dumpSeq < 0, this.listener);
         return this.onNeigh(m);
       case RTM_NEWLINK:
       case RTM_DELLINK: {

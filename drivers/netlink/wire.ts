@@ -75,6 +75,13 @@ export const RTMGRP_NEIGH = 0x4;
 export const RTMGRP_IPV4_IFADDR = 0x10;
 export const RTMGRP_IPV4_ROUTE = 0x40;
 export const AF_INET = 2;
+export const AF_INET6 = 10;
+export const RTMGRP_IPV6_IFADDR = 0x100;
+export const RTMGRP_IPV6_ROUTE = 0x400;
+/** IFA_F_TENTATIVE, IFA_F_DADFAILED (linux/if_addr.h): an IPv6 address not usable (yet, or ever). */
+export const IFA_F_TENTATIVE = 0x40;
+export const IFA_F_DADFAILED = 0x08;
+const IFA_FLAGS = 8;
 export const RT_TABLE_MAIN = 254;
 export const RTN_UNICAST = 1;
 export const RTM_F_CLONED = 0x200;
@@ -196,19 +203,31 @@ export interface AddrRepr {
 }
 
 export function parseAddr(p: Uint8Array, stats: NetlinkParseStats): AddrRepr | undefined {
+  const a = addrFields(p, stats, AF_INET, 4);
+  if (a === undefined) return undefined;
+  return { family: p[0]!, prefixLen: p[1]!, flags: p[2]!, scope: p[3]!, ifindex: h32(p, 4), address: a.address && ip4(a.address, 0) };
+}
+
+/**
+ * An ifaddrmsg of `family`: IFA_LOCAL when present (on point-to-point links IFA_ADDRESS is the peer), else
+ * IFA_ADDRESS, as a view of `alen` bytes, and IFA_FLAGS (32 bits) when present. Undefined for another family.
+ */
+function addrFields(p: Uint8Array, stats: NetlinkParseStats, family: number, alen: number): { address: Uint8Array | undefined; flags: number | undefined } | undefined {
   if (p.length < IFADDRMSG_LEN) {
     stats.malformedMessages++;
     return undefined;
   }
-  if (p[0] !== AF_INET) return undefined;
-  let address: number | undefined;
-  let local: number | undefined;
+  if (p[0] !== family) return undefined;
+  let address: Uint8Array | undefined;
+  let local: Uint8Array | undefined;
+  let flags: number | undefined;
   forEachAttr(p, IFADDRMSG_LEN, stats, (t, v) => {
-    if (v.length < 4) return;
-    if (t === IFA_ADDRESS) address = ip4(v, 0);
-    else if (t === IFA_LOCAL) local = ip4(v, 0);
+    if (t === IFA_FLAGS && v.length >= 4) flags = h32(v, 0);
+    if (v.length < alen) return;
+    if (t === IFA_ADDRESS) address = v.subarray(0, alen);
+    else if (t === IFA_LOCAL) local = v.subarray(0, alen);
   });
-  return { family: p[0]!, prefixLen: p[1]!, flags: p[2]!, scope: p[3]!, ifindex: h32(p, 4), address: local ?? address };
+  return { address: local ?? address, flags };
 }
 
 /** RTM_NEWROUTE / RTM_DELROUTE (IPv4 only). */
@@ -236,17 +255,37 @@ export interface RouteRepr {
 }
 
 export function parseRoute(p: Uint8Array, stats: NetlinkParseStats): RouteRepr | undefined {
+  const r = routeFields(p, stats, AF_INET, 4);
+  if (r === undefined) return undefined;
+  const v4 = (v: Uint8Array | undefined): number | undefined => v && ip4(v, 0);
+  return { ...r, destination: v4(r.destination) ?? 0, gateway: v4(r.gateway), prefsrc: v4(r.prefsrc) };
+}
+
+/** RTM_NEWROUTE / RTM_DELROUTE for AF_INET6: the same fields, addresses as views of 16 bytes (`::` for none). */
+export type Route6Repr = Omit<RouteRepr, 'destination' | 'gateway' | 'prefsrc'> & {
+  readonly destination: Uint8Array;
+  readonly gateway: Uint8Array | undefined;
+};
+
+export function parseRoute6(p: Uint8Array, stats: NetlinkParseStats): Route6Repr | undefined {
+  const r = routeFields(p, stats, AF_INET6, 16);
+  if (r === undefined) return undefined;
+  return { ...r, destination: r.destination ?? new Uint8Array(16) };
+}
+
+/** An rtmsg of `family` with its attributes; addresses as views of `alen` bytes. Undefined for another family. */
+function routeFields(p: Uint8Array, stats: NetlinkParseStats, family: number, alen: number) {
   if (p.length < RTMSG_LEN) {
     stats.malformedMessages++;
     return undefined;
   }
-  if (p[0] !== AF_INET) return undefined;
+  if (p[0] !== family) return undefined;
   let table = p[4]!;
-  let destination = 0;
-  let gateway: number | undefined;
+  let destination: Uint8Array | undefined;
+  let gateway: Uint8Array | undefined;
   let oif: number | undefined;
   let priority = 0;
-  let prefsrc: number | undefined;
+  let prefsrc: Uint8Array | undefined;
   let mtu: number | undefined;
   let multipath = false;
   forEachAttr(p, RTMSG_LEN, stats, (t, v) => {
@@ -261,30 +300,16 @@ export function parseRoute(p: Uint8Array, stats: NetlinkParseStats): RouteRepr |
       return;
     }
     if (v.length < 4) return;
-    if (t === RTA_DST) destination = ip4(v, 0);
-    else if (t === RTA_GATEWAY) gateway = ip4(v, 0);
-    else if (t === RTA_OIF) oif = h32(v, 0);
+    if (t === RTA_OIF) oif = h32(v, 0);
     else if (t === RTA_PRIORITY) priority = h32(v, 0);
-    else if (t === RTA_PREFSRC) prefsrc = ip4(v, 0);
     else if (t === RTA_TABLE) table = h32(v, 0);
+    if (v.length < alen) return;
+    if (t === RTA_DST) destination = v.subarray(0, alen);
+    else if (t === RTA_GATEWAY) gateway = v.subarray(0, alen);
+    else if (t === RTA_PREFSRC) prefsrc = v.subarray(0, alen);
   });
-  return {
-    family: p[0]!,
-    dstLen: p[1]!,
-    tos: p[3]!,
-    table,
-    protocol: p[5]!,
-    scope: p[6]!,
-    type: p[7]!,
-    flags: h32(p, 8),
-    destination,
-    gateway,
-    oif,
-    priority,
-    prefsrc,
-    mtu,
-    multipath,
-  };
+  const fields = { family: p[0]!, dstLen: p[1]!, tos: p[3]!, table, protocol: p[5]!, scope: p[6]!, type: p[7]!, flags: h32(p, 8) };
+  return { ...fields, destination, gateway, oif, priority, prefsrc, mtu, multipath };
 }
 
 /** RTM_NEWNEIGH / RTM_DELNEIGH (IPv4 only). */
@@ -301,18 +326,25 @@ export interface NeighRepr {
 }
 
 export function parseNeigh(p: Uint8Array, stats: NetlinkParseStats): NeighRepr | undefined {
+  const n = neighFields(p, stats, AF_INET, 4);
+  if (n === undefined) return undefined;
+  return { family: p[0]!, ifindex: h32(p, 4) | 0, state: h16(p, 8), flags: p[10]!, type: p[11]!, destination: n.destination && ip4(n.destination, 0), lladdr: n.lladdr };
+}
+
+/** An ndmsg of `family`: NDA_DST as a view of `alen` bytes and NDA_LLADDR. Undefined for another family. */
+function neighFields(p: Uint8Array, stats: NetlinkParseStats, family: number, alen: number): { destination: Uint8Array | undefined; lladdr: Uint8Array | undefined } | undefined {
   if (p.length < NDMSG_LEN) {
     stats.malformedMessages++;
     return undefined;
   }
-  if (p[0] !== AF_INET) return undefined;
-  let destination: number | undefined;
+  if (p[0] !== family) return undefined;
+  let destination: Uint8Array | undefined;
   let lladdr: Uint8Array | undefined;
   forEachAttr(p, NDMSG_LEN, stats, (t, v) => {
-    if (t === NDA_DST && v.length >= 4) destination = ip4(v, 0);
+    if (t === NDA_DST && v.length >= alen) destination = v.subarray(0, alen);
     else if (t === NDA_LLADDR) lladdr = v;
   });
-  return { family: p[0]!, ifindex: h32(p, 4) | 0, state: h16(p, 8), flags: p[10]!, type: p[11]!, destination, lladdr };
+  return { destination, lladdr };
 }
 
 /** RTM_NEWLINK / RTM_DELLINK. */
@@ -353,11 +385,11 @@ export function dumpRequestLen(type: number): number {
   return NLMSG_HDRLEN + fam;
 }
 
-/** A dump request (NLM_F_REQUEST | NLM_F_DUMP) for one family's IPv4 entries. Returns its length. */
-export function emitDumpRequest(type: number, seq: number, buf: Uint8Array): number {
+/** A dump request (NLM_F_REQUEST | NLM_F_DUMP) for one table's IPv4 (or `family`'s) entries. Returns its length. */
+export function emitDumpRequest(type: number, seq: number, buf: Uint8Array, family = AF_INET): number {
   const len = dumpRequestLen(type);
   header(buf, len, type, NLM_F_REQUEST | NLM_F_DUMP, seq);
-  buf[NLMSG_HDRLEN] = type === RTM_GETLINK ? 0 : AF_INET; // the first byte of every family header is the family
+  buf[NLMSG_HDRLEN] = type === RTM_GETLINK ? 0 : family; // the first byte of every family header is the family
   return len;
 }
 
@@ -371,18 +403,60 @@ export const NEIGH_USE_LEN = NLMSG_HDRLEN + NDMSG_LEN + 8;
  * permanent state would exempt the created entry from garbage collection. Returns the length.
  */
 export function emitNeighUse(ip: number, ifindex: number, seq: number, buf: Uint8Array): number {
-  const len = NEIGH_USE_LEN;
-  header(buf, len, RTM_NEWNEIGH, NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_REPLACE, seq);
-  const o = NLMSG_HDRLEN;
-  buf[o] = AF_INET;
-  w32(buf, o + 4, ifindex);
-  buf[o + 10] = NTF_USE;
-  w16(buf, o + NDMSG_LEN, 8);
-  w16(buf, o + NDMSG_LEN + 2, NDA_DST);
-  const a = o + NDMSG_LEN + 4;
+  const a = neighUseHeader(AF_INET, 4, ifindex, seq, buf);
   buf[a] = ip >>> 24;
   buf[a + 1] = ip >>> 16;
   buf[a + 2] = ip >>> 8;
   buf[a + 3] = ip;
-  return len;
+  return NEIGH_USE_LEN;
+}
+
+/** The same request for an IPv6 neighbour (the kernel sends a neighbor solicitation): NDA_DST of 16 bytes. */
+export const NEIGH_USE6_LEN = NLMSG_HDRLEN + NDMSG_LEN + 20;
+
+export function emitNeighUse6(ip: Uint8Array, ifindex: number, seq: number, buf: Uint8Array): number {
+  buf.set(ip.subarray(0, 16), neighUseHeader(AF_INET6, 16, ifindex, seq, buf));
+  return NEIGH_USE6_LEN;
+}
+
+/** RTM_NEWNEIGH NTF_USE's header and ndmsg for an NDA_DST of `alen` bytes; returns where the address goes. */
+function neighUseHeader(family: number, alen: number, ifindex: number, seq: number, buf: Uint8Array): number {
+  header(buf, NLMSG_HDRLEN + NDMSG_LEN + 4 + alen, RTM_NEWNEIGH, NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_REPLACE, seq);
+  const o = NLMSG_HDRLEN;
+  buf[o] = family;
+  w32(buf, o + 4, ifindex);
+  buf[o + 10] = NTF_USE;
+  w16(buf, o + NDMSG_LEN, 4 + alen);
+  w16(buf, o + NDMSG_LEN + 2, NDA_DST);
+  return o + NDMSG_LEN + 4;
+}
+
+/** RTM_NEWADDR / RTM_DELADDR for AF_INET6 (other families: undefined, uncounted). `address` is a view. */
+export interface Addr6Repr {
+  readonly prefixLen: number;
+  /** ifa_flags, or IFA_FLAGS (32 bits) when present. */
+  readonly flags: number;
+  readonly scope: number;
+  readonly ifindex: number;
+  readonly address: Uint8Array | undefined;
+}
+
+export function parseAddr6(p: Uint8Array, stats: NetlinkParseStats): Addr6Repr | undefined {
+  const a = addrFields(p, stats, AF_INET6, 16);
+  if (a === undefined) return undefined;
+  return { prefixLen: p[1]!, flags: a.flags ?? p[2]!, scope: p[3]!, ifindex: h32(p, 4), address: a.address };
+}
+
+/** RTM_NEWNEIGH / RTM_DELNEIGH for AF_INET6: `destination` and `lladdr` are views. */
+export interface Neigh6Repr {
+  readonly ifindex: number;
+  readonly state: number;
+  readonly destination: Uint8Array | undefined;
+  readonly lladdr: Uint8Array | undefined;
+}
+
+export function parseNeigh6(p: Uint8Array, stats: NetlinkParseStats): Neigh6Repr | undefined {
+  const n = neighFields(p, stats, AF_INET6, 16);
+  if (n === undefined) return undefined;
+  return { ifindex: h32(p, 4) | 0, state: h16(p, 8), destination: n.destination, lladdr: n.lladdr };
 }

@@ -6,6 +6,7 @@ import { stackRxTarget, tcpStatesTarget } from './stack.js';
 import { tcpMitmTarget } from './mitm.js';
 import { icmpv6Target, ipv6AddressTarget, ipv6ReassemblyTarget, ipv6Target } from './ipv6.js';
 import { ndpHostTarget } from './ipv6-ndp.js';
+import { mldTarget } from './mld.js';
 
 export const TARGETS: readonly FuzzTarget[] = [
   ethernetTarget,
@@ -26,6 +27,7 @@ export const TARGETS: readonly FuzzTarget[] = [
   icmpv6Target,
   ipv6ReassemblyTarget,
   ndpHostTarget,
+  mldTarget,
 ];
 
 export function targetByName(name: string): FuzzTarget | undefined {

@@ -69,7 +69,20 @@ function ringRead(ring: Uint8Array, from: number, len: number, dst: Uint8Array, 
     dst.set(ring.subarray(from, from + len), to);
     return;
   }
-  for (let i = 0; i < len; i++) dst[to + i] = ring[from + i]!;
+  // Unrolled as ringIn and ringOut: a plain byte loop took 2-3x as long as the unrolled one for 64 bytes (the two
+  // loops alone, 2026-12-03; bench/ring-copy.ts times the ring's copies).
+  let i = 0;
+  for (const e = len - 7; i < e; i += 8) {
+    dst[to + i] = ring[from + i]!;
+    dst[to + i + 1] = ring[from + i + 1]!;
+    dst[to + i + 2] = ring[from + i + 2]!;
+    dst[to + i + 3] = ring[from + i + 3]!;
+    dst[to + i + 4] = ring[from + i + 4]!;
+    dst[to + i + 5] = ring[from + i + 5]!;
+    dst[to + i + 6] = ring[from + i + 6]!;
+    dst[to + i + 7] = ring[from + i + 7]!;
+  }
+  for (; i < len; i++) dst[to + i] = ring[from + i]!;
 }
 
 function isCount(n: number): boolean {

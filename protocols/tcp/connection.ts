@@ -37,6 +37,7 @@ import { Handshake } from './handshake.js';
 import { TcpEcn } from './ecn.js';
 import { Negotiated, wscaleFor } from './negotiated.js';
 import { ConnTimers, rtoOptionsFor } from './timers.js';
+import { isIpv6Id } from './addr-ids.js';
 
 export type { TcpConnHost } from './host.js';
 
@@ -389,6 +390,7 @@ export class TcpConnection {
     // Second check: RST (RFC 5961 3.2).
     if (rst) {
       this.host.stats.rstsReceived++;
+      if (isIpv6Id(this.remoteIp)) this.host.stats.ipv6.rstsReceived++;
       if (this.state === 'TIME-WAIT') return; // RFC 1337: no TIME-WAIT assassination
       if (seq !== this.rcv.rcvNxt) {
         this.rcv.challengeAck(now);

@@ -13,6 +13,7 @@ import type { ResolvedTcpOptions } from './options.js';
 import { NEVER, SYN_ADVICE_XMITS } from './conn-common.js';
 import { seqAdd, seqGt, seqLe } from './seq.js';
 import { TcpFlag, type TcpFields } from './wire.js';
+import { isIpv6Id } from './addr-ids.js';
 
 export class Handshake {
   private readonly c: TcpConnection;
@@ -91,6 +92,7 @@ export class Handshake {
     }
     if (flags & TcpFlag.RST) {
       this.stats.rstsReceived++;
+      if (isIpv6Id(this.c.remoteIp)) this.stats.ipv6.rstsReceived++;
       // RFC 5961 3.2: in SYN-SENT a RST is acceptable only when it ACKs our SYN.
       if (hasAck) {
         this.stats.resets++;
@@ -135,6 +137,7 @@ export class Handshake {
     this.synXmits++;
     this.c.cnt.nRetrans++;
     this.stats.retransmittedSegs++;
+    if (isIpv6Id(this.c.remoteIp)) this.stats.ipv6.retransmittedSegs++;
     // RFC 1122 4.2.3.5 holds for the SYN too: a peer that learned a wrong MAC for us would otherwise lose every
     // SYN-ACK until its entry expires (issue #13 over TAP). From the second timeout on, as Linux's tcp_write_timeout
     // (icsk_retransmits != 0): the third came 7 s in, and the SYN after it 8 s later.
@@ -154,6 +157,7 @@ export class Handshake {
     if (this.c.state !== 'SYN-SENT' || this.synXmits < SYN_ADVICE_XMITS) return;
     this.c.cnt.nRetrans++;
     this.stats.retransmittedSegs++;
+    if (isIpv6Id(this.c.remoteIp)) this.stats.ipv6.retransmittedSegs++;
     this.c.tmr.rtoAt = NEVER;
     this.c.tx.sendSyn(now);
   }

@@ -5,7 +5,23 @@
 import type { TcpState } from './connection.js';
 import type { CaState } from './ca-state.js';
 
+/** The IPv6 share of some of TcpStats' counters (the rest of each is IPv4's): `stats.tcp.ipv6`. */
+export interface TcpFamilyStats {
+  segsIn: number;
+  segsOut: number;
+  retransmittedSegs: number;
+  rstsSent: number;
+  /** RSTs received by connections (TIME-WAIT records' not included). */
+  rstsReceived: number;
+  activeOpens: number;
+  passiveOpens: number;
+}
+
+export const newTcpFamilyStats = (): TcpFamilyStats => ({ segsIn: 0, segsOut: 0, retransmittedSegs: 0, rstsSent: 0, rstsReceived: 0, activeOpens: 0, passiveOpens: 0 });
+
 export interface TcpStats {
+  /** The IPv6 share of segsIn, segsOut, retransmittedSegs, rstsSent, rstsReceived, activeOpens and passiveOpens. */
+  ipv6: TcpFamilyStats;
   segsIn: number;
   segsOut: number;
   /** Dropped: shorter than 20 bytes or data offset < 5 / past the end. */
@@ -91,6 +107,7 @@ export interface TcpStats {
 
 export function newTcpStats(): TcpStats {
   return {
+    ipv6: newTcpFamilyStats(),
     segsIn: 0, segsOut: 0, malformed: 0, badChecksum: 0, badOptions: 0, noSocket: 0, outOfWindow: 0,
     pawsRejected: 0, badAck: 0, challengeAcksSent: 0, challengeAcksRateLimited: 0, invalidAcksRateLimited: 0, rstsSent: 0, rstsRateLimited: 0, rstsReceived: 0, rstsOutOfWindow: 0, listenDrops: 0,
     resets: 0, synCookiesSent: 0, synCookiesValidated: 0, synCookiesFailed: 0, synQueueDrops: 0, backlogDrops: 0,

@@ -220,6 +220,7 @@ export class TcpLayer {
     if (opts.noDelay !== undefined) conn.setNoDelay(opts.noDelay);
     if (opts.keepAlive !== undefined) conn.keepAlive = opts.keepAlive;
     this.stats.activeOpens++;
+    if (isIpv6Id(remoteIp)) this.stats.ipv6.activeOpens++;
     conn.hs.openActive(now, this.isnFor(localIp, localPort, remoteIp, remotePort, now));
     return conn;
   }
@@ -268,6 +269,7 @@ export class TcpLayer {
   inputAt(now: number, src: number, dst: number, buf: Uint8Array, start: number, end: number): void {
     const stats = this.stats;
     stats.segsIn++;
+    if (isIpv6Id(src)) stats.ipv6.segsIn++;
     if (TcpPacket.checkAt(buf, start, end) !== 'ok') {
       stats.malformed++;
       return;
@@ -360,6 +362,7 @@ export class TcpLayer {
     conn.hs.listener = l;
     l.synQueue.add(conn);
     stats.passiveOpens++;
+    if (isIpv6Id(src)) stats.ipv6.passiveOpens++;
     conn.hs.openPassive(now, this.isnFor(dst, f.dstPort, src, f.srcPort, now), f);
   }
 
@@ -408,6 +411,7 @@ export class TcpLayer {
     const conn = this.newConnection(now, dst, f.dstPort, src, f.srcPort, true);
     conn.hs.listener = l;
     this.stats.passiveOpens++;
+    if (isIpv6Id(src)) this.stats.ipv6.passiveOpens++;
     const tsOffset = o.timestamps && f.tsEcr !== undefined && f.tsVal !== undefined ? (f.tsEcr - Math.floor(now)) | 0 : undefined;
     conn.hs.openFromCookie(now, f, res.mss, res.wscale, res.sackOk, tsOffset);
     if ((payload.length > 0 || f.flags & TcpFlag.FIN) && conn.state === 'ESTABLISHED') conn.segmentArrives(now, f, payload);
@@ -436,7 +440,10 @@ export class TcpLayer {
     t.urgent = 0;
     clearTcpOptions(t);
     t.payloadLen = 0;
-    if (this.emit(now, dst, src, t, null, 0, 0)) this.stats.rstsSent++;
+    if (this.emit(now, dst, src, t, null, 0, 0)) {
+      this.stats.rstsSent++;
+      if (isIpv6Id(src)) this.stats.ipv6.rstsSent++;
+    }
   }
 
   /**
@@ -485,14 +492,18 @@ export class TcpLayer {
     if (this.pendingTx.size > 0) return now;
     const t = this.nextTimerAt();
     const d = this.tw.nextDeadline();
-    return d === undefined || (t !== undefined && t < d) ? t : d;
+    if (d !== undefined && d <= t) return d;
+    return t === Infinity ? undefined : t;
   }
 
-  /** The earliest armed timer (stale heap entries are dropped on the way), or undefined. */
-  private nextTimerAt(): number | undefined {
+  /**
+   * The earliest armed timer (stale heap entries are dropped on the way), or Infinity: a plain double either way,
+   * so V8 need not box it (a `number | undefined` result is a heap number each time it is a number).
+   */
+  private nextTimerAt(): number {
     const h = this.timers;
     for (;;) {
-      if (h.length === 0) return undefined;
+      if (h.length === 0) return Infinity;
       const at = h.topAt;
       const c = h.top;
       if (c.state === 'CLOSED' || at !== c.heapAt) {
@@ -536,7 +547,7 @@ export class TcpLayer {
     // on one tick would otherwise retransmit in one burst and overrun the peer's (or our own) receive ring again.
     for (let guard = 0; guard < this.opts.timersPerPoll; guard++) {
       const at = this.nextTimerAt();
-      if (at === undefined || at > now) break;
+      if (at > now) break;
       const c = this.timers.top;
       this.timers.pop();
       c.heapAt = Infinity;
@@ -575,6 +586,7 @@ export class TcpLayer {
     if (pseudo >= 0) fillTcpChecksumWith(buf, o, o + len, pseudo);
     const sent = packet.commit(now) !== false;
     this.stats.segsOut++;
+    if (isIpv6Id(dst)) this.stats.ipv6.segsOut++;
     if (sent) return TX_SENT;
     this.stats.txDropped++;
     return TX_DROPPED;

@@ -19,6 +19,7 @@ import { seqAdd, seqDiff, seqGe, seqGt, seqLe, seqLt } from './seq.js';
 import { TcpFlag, type TcpFields } from './wire.js';
 import { burstSegments } from './push.js';
 import { RESOURCE_PROBE_MS } from './timers.js';
+import { isIpv6Id } from './addr-ids.js';
 
 export class Sender {
   private readonly c: TcpConnection;
@@ -457,6 +458,7 @@ export class Sender {
     this.c.rec.undo.retransmitted(s.seq, s.len, this.c.neg.tsOk ? this.c.neg.tsNow(now) : undefined);
     this.c.cnt.nRetrans++;
     this.stats.retransmittedSegs++;
+    if (isIpv6Id(this.c.remoteIp)) this.stats.ipv6.retransmittedSegs++;
     // RFC 6298 5.3 / 5.5, as Linux tcp_xmit_retransmit_queue: a retransmission of the segment at SND.UNA restarts
     // the timer, so the RTO cannot expire before that retransmission could have been answered.
     if (index === this.c.sb.segHead || this.c.tmr.rtoAt === NEVER) this.c.tmr.rtoAt = this.c.tmr.rtoDeadline(now);

@@ -374,20 +374,25 @@ export class TimeWaitTable {
 
   /** The earliest deadline (stale heap entries are dropped on the way), or undefined. */
   nextDeadline(): number | undefined {
+    const at = this.nextAt();
+    return at === Infinity ? undefined : at;
+  }
+
+  /** nextDeadline as a plain double (Infinity: none), which V8 need not box on the poll path. */
+  private nextAt(): number {
     const h = this.heap;
     while (h.length > 0) {
       const i = h.top;
       if (this.bits[i]! & F_LIVE && this.deadline[i] === h.topAt) return h.topAt;
       h.pop();
     }
-    return undefined;
+    return Infinity;
   }
 
   /** Forget up to `budget` records whose 2 MSL ran out; calls `expired` with each one's connection if it lives. */
   expire(now: number, budget: number, expired: (conn: TcpConnection) => void): void {
     for (let k = 0; k < budget; k++) {
-      const at = this.nextDeadline();
-      if (at === undefined || at > now) return;
+      if (this.nextAt() > now) return;
       const slot = this.heap.top;
       this.heap.pop();
       const conn = this.remove(slot);

@@ -12,6 +12,7 @@ import type { ByteRing } from './byte-ring.js';
 import { MAX_WINDOW, NEVER, TX_BUSY, TX_DROPPED } from './conn-common.js';
 import { seqAdd } from './seq.js';
 import { TcpFlag, clearTcpOptions, type TcpFields } from './wire.js';
+import { isIpv6Id } from './addr-ids.js';
 
 export class Transmitter {
   private readonly c: TcpConnection;
@@ -123,6 +124,7 @@ export class Transmitter {
     f.ack = flags & TcpFlag.ACK ? ack : 0;
     f.window = 0;
     this.stats.rstsSent++;
+    if (isIpv6Id(this.c.remoteIp)) this.stats.ipv6.rstsSent++;
     f.payloadLen = 0;
     if (this.host.transmit(now, this.c, f, null, 0, 0)) this.c.cnt.segsOut++;
   }

@@ -59,6 +59,7 @@ export const NODE_ERROR_CODES = [
   'ERR_BUFFER_OUT_OF_BOUNDS',
   'ERR_INVALID_ARG_TYPE',
   'ERR_INVALID_ARG_VALUE',
+  'ERR_INVALID_ADDRESS_FAMILY',
   'ERR_INVALID_IP_ADDRESS',
   'ERR_MISSING_ARGS',
   'ERR_OUT_OF_RANGE',
@@ -109,6 +110,8 @@ export const BYWAY_ERROR_CODES = [
   'ERR_TUN_UNAVAILABLE',
   /** The XDP flow map refused an edit. */
   'ERR_XDP_FLOW',
+  /** The own-address XDP program's IPv6 address map refused an edit. */
+  'ERR_XDP_ADDRESS',
   /** XDP/AF_XDP is not available, or not in the mode asked for. */
   'ERR_XDP_UNSUPPORTED',
 ] as const;

@@ -25,10 +25,10 @@ export class DeferQueue {
     this.pending[this.count++] = d;
   }
 
-  /** Run the batch queued so far; slots are cleared and the two arrays swapped, never reallocated. */
-  run(): void {
+  /** Run the batch queued so far (returns its size); slots are cleared and the two arrays swapped, never reallocated. */
+  run(): number {
     const n = this.count;
-    if (n === 0) return;
+    if (n === 0) return 0;
     const batch = this.pending;
     this.pending = this.spare;
     this.spare = batch;
@@ -44,5 +44,6 @@ export class DeferQueue {
         });
       }
     }
+    return n;
   }
 }

@@ -10,7 +10,8 @@
  * A 'udp6' socket (on a stack with IPv6) binds '::' by default and, unless `ipv6Only`, is dual-stack as Node's on
  * Linux: it receives IPv4 too, shown as ::ffff:a.b.c.d, and sends to such addresses over IPv4. Zone ids in
  * link-local literals are accepted and ignored (a stack has one interface). Differences from node:dgram on the
- * bypass path (also in docs/api.md): no multicast membership; a 'udp6' socket on a stack without IPv6 throws
+ * bypass path (also in docs/api.md): multicast membership for udp6 only (MLD; no IGMP), without source filters, and
+ * no loopback of multicast sends; a 'udp6' socket on a stack without IPv6 throws
  * ERR_BYPASS_UNSUPPORTED. Received messages are Buffers copied out of the frame (the frame's memory is the driver's).
  */
 import dgram from 'node:dgram';
@@ -518,6 +519,40 @@ export class Socket extends EventEmitter implements Deferred {
     return { address: formatIpv4(this.core.remoteIp), family: 'IPv4', port: this.core.remotePort };
   }
 
+  /**
+   * Join an IPv6 multicast group (udp6; the interface joins it once, with an MLD report: src/stack/mld.ts). As
+   * node:dgram: an unbound socket is bound first; EINVAL for what is no IPv6 group or interface literal (the zone
+   * is ignored: one interface), EADDRINUSE when this socket joined it already. No IGMP: IPv4 groups are refused.
+   */
+  addMembership(multicastAddress?: unknown, interfaceAddress?: unknown): void {
+    const group = this.membershipGroup('addMembership', multicastAddress, interfaceAddress);
+    const k = group.join(',');
+    if (this.groups.has(k)) throw systemError('EADDRINUSE', 'addMembership');
+    if (this.state === 'unbound') this.bind({ port: 0 });
+    this.groups.set(k, group);
+    this.stack.core.ipv6!.mld.join(this.stack.clock.now(), group);
+    this.stack.poke();
+  }
+
+  /** Leave a group this socket joined (EADDRNOTAVAIL otherwise); the interface leaves with its last socket. */
+  dropMembership(multicastAddress?: unknown, interfaceAddress?: unknown): void {
+    const group = this.membershipGroup('dropMembership', multicastAddress, interfaceAddress);
+    if (!this.groups.delete(group.join(','))) throw systemError('EADDRNOTAVAIL', 'dropMembership');
+    this.stack.core.ipv6!.mld.leave(this.stack.clock.now(), group);
+    this.stack.poke();
+  }
+
+  private membershipGroup(what: string, multicastAddress: unknown, interfaceAddress: unknown): Uint8Array {
+    this.assertRunning();
+    if (!multicastAddress) throw nodeError(TypeError, 'ERR_MISSING_ARGS', 'The "multicastAddress" argument must be specified');
+    const text = String(multicastAddress);
+    if (parseIpv4(text) !== undefined) throw new BywayError('ERR_BYPASS_UNSUPPORTED', `${what}: IPv4 multicast (IGMP) is not on byway's path`);
+    const group = this.type === 'udp6' ? parseIpv6WithZone(text)?.address : undefined;
+    const iface = interfaceAddress === undefined || interfaceAddress === null || parseIpv6WithZone(String(interfaceAddress)) !== undefined;
+    if (group === undefined || group[0] !== 0xff || !iface) throw systemError('EINVAL', what);
+    return group;
+  }
+
   setBroadcast(flag: boolean): void {
     this.assertBound('setBroadcast');
     this.core.broadcast = !!flag;
@@ -569,6 +604,8 @@ export class Socket extends EventEmitter implements Deferred {
     this.state = 'closed';
     this.sendQueue.clear();
     this.core.close();
+    for (const g of this.groups.values()) this.stack.core.ipv6?.mld.leave(this.stack.clock.now(), g);
+    this.groups.clear();
     this.stack.untrack(this);
     process.nextTick(() => this.emit('close'));
     return this;
@@ -601,6 +638,8 @@ export class Socket extends EventEmitter implements Deferred {
   private lastAddress: string | undefined = undefined;
   private lastIp = 0;
   private lastIp6: Uint8Array | undefined;
+  /** The multicast groups this socket joined (addMembership), by their bytes. */
+  private readonly groups = new Map<string, Uint8Array>();
 
   private assertRunning(): void {
     if (this.state === 'closed') throw nodeError(Error, 'ERR_SOCKET_DGRAM_NOT_RUNNING', 'Not running');

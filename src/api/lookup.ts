@@ -2,8 +2,8 @@
  * Host names as node:net and node:dgram resolve them: an IPv4 literal is taken as is (on a later tick, as
  * dns.lookup answers a literal), anything else goes to the `lookup` function (default dns.lookup, the system
  * resolver) with `{ family: 4, hints }`: a name is asked for its IPv4 address unless the caller's `family` says 6;
- * a TCP connect or listen (`ipv6`) takes an IPv6 literal or answer too (family 6, ip 0: the caller parses it); a
- * udp6 socket asks for an IPv6 one (`resolveHost6`).
+ * a TCP listen (`ipv6`) takes an IPv6 literal or answer too (family 6, ip 0: the caller parses it); a udp6 socket
+ * asks for an IPv6 one (`resolveHost6`). A TCP connect asks as node:net does (auto-select.ts).
  * Errors are the lookup's own (dns.lookup's ENOTFOUND carries `hostname`); an answer that is not an IPv4 address
  * fails with ERR_INVALID_IP_ADDRESS, as Node's net does for a lookup that returns garbage.
  */
@@ -22,7 +22,7 @@ export type LookupFunction = (hostname: string, options: LookupOptions, callback
 
 /**
  * Resolve `host` to an IPv4 address (as a number) and the string it was given as; cb runs on a later tick. With
- * `ipv6` (a TCP connect, which may take the kernel path), an IPv6 answer is handed on too, with family 6 and ip 0.
+ * `ipv6` (a TCP listen), an IPv6 answer is handed on too, with family 6 and ip 0.
  */
 export function resolveHost(
   lookup: LookupFunction,

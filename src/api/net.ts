@@ -7,59 +7,28 @@
  * stream work in a microtask, so user code never runs re-entrantly inside the TCP core.
  *
  * Misuse throws what node:net throws (errors.ts); host names go through the `lookup` option (default dns.lookup)
- * with the 'lookup' event. Differences from node:net on the bypass path (docs/api.md): IPv4 only, no IPC paths
+ * with node:net's 'lookup' events, and a name with several addresses is tried address by address as node:net's
+ * autoSelectFamily does (auto-select.ts). Differences from node:net on the bypass path (docs/api.md): no IPC paths
  * (they go to node:net), no `fd` option.
  */
 import net from 'node:net';
 import dns from 'node:dns';
 import { Duplex, addAbortSignal } from 'node:stream';
 import { BywayError, type SystemErrorCode } from '../../protocols/util/errors.js';
-import { formatIpv4 } from '../../protocols/ipv4/address.js';
+import { formatIpv4, parseIpv4 } from '../../protocols/ipv4/address.js';
 import type { TcpConnection } from '../../protocols/tcp/connection.js';
 import type { Path } from './path.js';
+import { normalizeConnectArgs, type OnRead, type SocketConstructorOptions } from './net-options.js';
+export { NORMALIZED, normalizeConnectArgs, type OnRead, type SocketConstructorOptions, type TcpConnectOptions } from './net-options.js';
 import type { StackInternals } from './internals.js';
 import type { Deferred } from './defer.js';
 import { systemCodeIn, systemError } from './system-error.js';
 import { invalidArgType, invalidArgValue, missingArgs, nodeError, outOfRange, validateFunction, validatePort } from './errors.js';
-import { resolveHost, type LookupFunction } from './lookup.js';
+import type { LookupFunction } from './lookup.js';
+import { attemptInTurn, autoSelectOptions, dnsOptions, lookupForConnect, type Address } from './auto-select.js';
 import { KernelLeg } from './kernel-leg.js';
 import { ownTcpAddress, tcpAddressId, tcpEndpoint, type TcpFamily } from './tcp-addr.js';
 export type { NodeSystemError } from './system-error.js';
-
-export interface SocketConstructorOptions {
-  allowHalfOpen?: boolean;
-  readableHighWaterMark?: number;
-  writableHighWaterMark?: number;
-  /** Destroys the socket with an AbortError when aborted (as node:net). */
-  signal?: AbortSignal;
-  /** node:net's onread: received bytes go into `buffer` and to `callback` instead of 'data' events. */
-  onread?: OnRead;
-}
-
-export interface OnRead {
-  buffer: Uint8Array | (() => Uint8Array);
-  callback: (bytesRead: number, buffer: Uint8Array) => boolean | void;
-}
-
-export interface TcpConnectOptions {
-  port: number;
-  host?: string;
-  localAddress?: string;
-  localPort?: number;
-  noDelay?: boolean;
-  keepAlive?: boolean;
-  keepAliveInitialDelay?: number;
-  timeout?: number;
-  allowHalfOpen?: boolean;
-  /** Host name resolution (default dns.lookup), with node:net's family and hints. */
-  lookup?: LookupFunction;
-  family?: number;
-  hints?: number;
-  signal?: AbortSignal;
-  onread?: OnRead;
-  /** Force the path instead of asking the strategy. */
-  path?: Path;
-}
 
 /** A node:net Socket on the kernel path, marked with its path. */
 export type KernelSocket = net.Socket & { readonly path: 'kernel' };
@@ -102,6 +71,8 @@ export class Socket extends Duplex implements Deferred {
   private readonly onread: OnRead | undefined;
   /** Bumped by each connect(): a lookup answering for an earlier attempt is ignored. */
   private attempt = 0;
+  /** While one of several addresses is tried (attemptInTurn): how its attempt ends. */
+  private attemptSettle: ((err: Error | null) => void) | undefined;
 
   /** @internal create with stack.net.createConnection / new stack.net.Socket() */
   constructor(
@@ -165,20 +136,33 @@ export class Socket extends Duplex implements Deferred {
     if (options.timeout !== undefined) this.setTimeout(options.timeout);
     if (options.noDelay !== undefined) this.noDelay = options.noDelay;
     if (options.keepAlive) this.keepAlive = { on: true, delay: options.keepAliveInitialDelay ?? 0 };
+    const auto = autoSelectOptions(options);
     this.connecting = true;
     this.updateAlive();
     const attempt = ++this.attempt;
-    const literal = net.isIP(host) !== 0;
+    const stale = (): boolean => attempt !== this.attempt;
+    const family = net.isIP(host);
+    if (family !== 0) {
+      process.nextTick(() => {
+        if (this.connecting && !stale()) this.connectTo({ address: host, family: family as 4 | 6 }, port, localAddress, localPort);
+      });
+      return this;
+    }
     const lookup = options.lookup ?? (dns.lookup as unknown as LookupFunction);
-    resolveHost(lookup, host, { family: options.family, hints: options.hints, ipv6: true }, (err, ip, address, family) => {
-      if (!literal) this.emit('lookup', err, address || undefined, err ? undefined : family, host);
-      if (!this.connecting || attempt !== this.attempt) return; // destroyed (or reconnected) meanwhile
+    lookupForConnect(this, lookup, host, port, dnsOptions(options, auto.enabled), stale, (err, order) => {
       if (err) {
-        this.destroy(err);
+        process.nextTick(() => this.destroy(err)); // as node:net's connectErrorNT
         return;
       }
-      if (this.routeAfterLookup?.(address) === 'kernel') this.connectKernel(address, port, localAddress, localPort);
-      else this.connectTo(family === 6 ? undefined : ip, address, port, localAddress, localPort);
+      // One path per socket: the strategy decides on the first address; the others go that way too if it agrees.
+      const route = this.routeAfterLookup;
+      if (route?.(order[0]!.address) === 'kernel') {
+        this.connectKernel(order[0]!.address, port, localAddress, localPort);
+        return;
+      }
+      const targets = route === undefined ? order : order.filter((a) => route(a.address) !== 'kernel');
+      if (targets.length === 1) this.connectTo(targets[0]!, port, localAddress, localPort);
+      else this.connectInTurn(targets, port, auto.timeoutMs, localPort);
     });
     return this;
   }
@@ -218,33 +202,66 @@ export class Socket extends Duplex implements Deferred {
     if (!this.isPaused()) this.read(0);
   }
 
-  /** The second half of connect(), once the host is an address (`ip` for IPv4; an IPv6 one is parsed here). */
-  private connectTo(ip: number | undefined, text: string, port: number, localAddress: string | undefined, localPort: number | undefined): void {
-    const address = ip === undefined ? text : formatIpv4(ip);
+  /** The second half of connect(), once the host is an address: one attempt, as node:net's internalConnect. */
+  private connectTo(to: Address, port: number, localAddress: string | undefined, localPort: number | undefined): void {
+    this.emit('connectionAttempt', to.address, port, to.family);
+    const err = this.openConn(to, port, localAddress, localPort);
+    if (err !== undefined) this.destroy(err);
+  }
+
+  /** node:net's internalConnectMultiple (auto-select.ts): each attempt a TCP connection of this socket's own. */
+  private connectInTurn(targets: Address[], port: number, timeoutMs: number, localPort: number | undefined): void {
+    attemptInTurn<undefined>(this, targets, port, timeoutMs, {
+      start: (a, settle) => {
+        this.attemptSettle = settle;
+        const err = this.openConn(a, port, undefined, localPort);
+        if (err !== undefined) {
+          this.attemptSettle = undefined;
+          settle(err);
+        }
+        return undefined;
+      },
+      abandon: () => this.dropConn(),
+      won: () => {},
+      failed: (agg) => this.destroy(agg),
+    });
+  }
+
+  /** Connect a TCP connection of the core to `to` and attach it; the error to destroy the socket with, if any. */
+  private openConn(to: Address, port: number, localAddress: string | undefined, localPort: number | undefined): Error | undefined {
+    const address = to.address;
     this.target = { address, port };
-    let localIp: number | undefined;
     const tcp = this.stack.core.tcp;
     let conn: TcpConnection;
     try {
       if (tcp === undefined) throw new BywayError('ERR_BYPASS_UNSUPPORTED', 'this stack was built without TCP');
-      const dst = ip ?? tcpAddressId(this.stack.core, text);
-      if (localAddress !== undefined) {
-        localIp = ownTcpAddress(this.stack.core, localAddress);
-      }
+      const dst = to.family === 4 ? parseIpv4(address)! : tcpAddressId(this.stack.core, address);
+      const localIp = localAddress === undefined ? undefined : ownTcpAddress(this.stack.core, localAddress);
       conn = tcp.connect(this.stack.clock.now(), dst, port, { localIp, localPort: localPort || undefined, noDelay: this.noDelay });
     } catch (err) {
       // A system code (or none) becomes Node's system error; an ERR_ one (misuse) is thrown on as it is.
       const code = systemCodeIn(err) ?? ((err as { code?: unknown }).code === undefined ? 'EINVAL' : undefined);
-      if (code === undefined) {
-        this.destroy(err as Error);
-        return;
-      }
+      if (code === undefined) return err as Error;
       // As node:net: the local address/port is bound first, and its failure is a 'bind' error on it.
       const binding = (localAddress || localPort) && (code === 'EADDRINUSE' || code === 'EADDRNOTAVAIL');
-      this.destroy(binding ? systemError(code, 'bind', localAddress || '0.0.0.0', localPort || 0) : systemError(code, 'connect', address, port));
-      return;
+      return binding ? systemError(code, 'bind', localAddress || '0.0.0.0', localPort || 0) : systemError(code, 'connect', address, port);
     }
     this.attach(conn);
+    this.stack.poke();
+    return undefined;
+  }
+
+  /** Give up the connection under way (an attempt that timed out): it closes quietly, the socket stays connecting. */
+  private dropConn(): void {
+    const conn = this.conn;
+    this.conn = undefined;
+    this.attemptSettle = undefined;
+    this.closeError = undefined;
+    this.events = 0;
+    if (conn === undefined) return;
+    conn.onConnect = conn.onReadable = conn.onWritable = conn.onEnd = undefined;
+    conn.onClose = undefined;
+    if (conn.state !== 'CLOSED') conn.close(this.stack.clock.now());
     this.stack.poke();
   }
 
@@ -258,6 +275,7 @@ export class Socket extends Duplex implements Deferred {
     this.coreClosed = false;
     this.closeError = undefined;
     this.wqChunk = this.wqCb = this.finalCb = undefined;
+    this.attemptSettle = undefined;
     this.bytesAccepted = 0;
     this.bytesIn = 0;
     this.stack.track(this);
@@ -581,6 +599,9 @@ export class Socket extends Duplex implements Deferred {
     this.events = 0;
     if (this.destroyed) return;
     if (ev & EV_CONNECT && this.connecting) {
+      const settle = this.attemptSettle;
+      this.attemptSettle = undefined;
+      settle?.(null);
       this.connecting = false;
       const conn = this.conn!;
       this.remote = this.remoteOf(conn);
@@ -604,7 +625,15 @@ export class Socket extends Duplex implements Deferred {
     const code = this.closeError;
     if (code !== undefined) {
       const wasConnecting = this.connecting;
-      this.destroy(systemError(code, wasConnecting ? 'connect' : 'read', wasConnecting ? this.target?.address : undefined, wasConnecting ? this.target?.port : undefined));
+      const err = wasConnecting ? systemError(code, 'connect', this.target?.address, this.target?.port) : undefined;
+      const settle = this.attemptSettle;
+      if (settle !== undefined && err !== undefined) {
+        this.dropConn(); // one of several attempts failed: the next one goes on (attemptInTurn)
+        settle(err);
+        return;
+      }
+      if (err !== undefined) this.emit('connectionAttemptFailed', this.target!.address, this.target!.port, net.isIP(this.target!.address), err);
+      this.destroy(err ?? systemError(code, 'read'));
       return;
     }
     // A clean close: what is still buffered in the core is delivered as the stream reads it, then the end.
@@ -747,24 +776,6 @@ const EV_CONNECT = 1;
 const EV_READ = 2;
 const EV_WRITE = 4;
 const EV_CLOSE = 8;
-
-/** node:net's normalizeArgs: (options[, cb]), (path[, cb]) or ([port][, host][, cb]). */
-export function normalizeConnectArgs(args: unknown[]): [TcpConnectOptions, (() => void) | undefined] {
-  if (args.length === 1 && Array.isArray(args[0]) && (args[0] as unknown as Record<symbol, boolean>)[NORMALIZED]) {
-    return args[0] as unknown as [TcpConnectOptions, (() => void) | undefined];
-  }
-  if (args.length === 0) return [{} as TcpConnectOptions, undefined];
-  const a0 = args[0];
-  let options: TcpConnectOptions;
-  if (typeof a0 === 'object' && a0 !== null) options = a0 as TcpConnectOptions;
-  else if (typeof a0 === 'string' && a0.trim() !== '' && Number.isNaN(Number(a0))) options = { path: a0 } as unknown as TcpConnectOptions;
-  else options = { port: a0 as number, host: args.length > 1 && typeof args[1] === 'string' ? args[1] : undefined };
-  const last = args[args.length - 1];
-  return [options, typeof last === 'function' ? (last as () => void) : undefined];
-}
-
-/** Marks an argument list normalizeConnectArgs already made (createConnection hands it to Socket.prototype.connect). */
-export const NORMALIZED = Symbol('normalizedArgs');
 
 /** node:net's 'end' listener: without allowHalfOpen, writes after the peer's FIN fail (see writeAfterFIN). */
 function onReadableStreamEnd(this: Socket): void {

@@ -21,6 +21,7 @@ import type { Ipv6ReassemblyOptions } from '../../protocols/ipv6/reassembly.js';
 import type { Icmpv6RateLimitOptions } from '../../protocols/icmpv6/errors.js';
 import type { PathMtuOptions } from '../../protocols/ipv6/pmtu.js';
 import type { ExtensionLimits } from '../../protocols/ipv6/wire-ext.js';
+import type { MldOptions } from '../../protocols/icmpv6/mld.js';
 
 type Check = (v: unknown) => string | undefined;
 type Schema<T> = { readonly [K in keyof Required<T>]: Check };
@@ -62,7 +63,7 @@ const NEIGHBOUR: Schema<NeighbourOptions> = {
 };
 const REASSEMBLY: Schema<ReassemblyOptions> = { timeoutMs: ms, maxBytes: count, maxDatagrams: count, maxFragments: count };
 const UDP: Schema<UdpOptions> = { ephemeralLow: num(1, 65535, true), ephemeralHigh: num(1, 65535, true), recvBufferBytes: count, maxSockets: count };
-const ICMP: Schema<IcmpOptions> = { errorRatePerSec: num(0), errorBurst: count, echoReplies: bool, minPmtu: num(68, 65535, true), pmtuExpiryMs: ms };
+const ICMP: Schema<IcmpOptions> = { errorRatePerSec: num(0), errorBurst: count, echoReplies: bool, minPmtu: num(68, 65535, true), pmtuExpiryMs: ms, echoIdent: num(0, 65535, true) };
 // Ranges are checked by resolveTcpOptions (it knows how the values relate); here the names and the kinds.
 const TCP: Schema<Omit<TcpOptions, 'rng'>> = {
   isnKey: bytes,
@@ -141,6 +142,8 @@ const IPV6: Schema<Ipv6Options> = {
     maxPrefixes: count,
   } satisfies Schema<RouterDiscoveryTuning>),
   stableSecret: (v) => (typeof v === 'string' && /^(?:[0-9a-fA-F]{2}){16,}$/.test(v) ? undefined : 'a string of at least 32 hex digits (an even number)'),
+  mld: (v) =>
+    v === false ? undefined : nested('ipv6.mld', { robustness: count, unsolicitedReportIntervalMs: ms, olderVersionQuerierTimeoutMs: ms } satisfies Schema<MldOptions>)(v),
 };
 
 const LIMITS: Schema<NonNullable<StackOptions['limits']>> = {

@@ -151,7 +151,9 @@ export class Stack {
       const host = options.driver?.hostTables;
       if (host === undefined) throw new BywayError('ERR_INVALID_ARG_VALUE', "address is required (only a driver sharing the kernel's address can supply it)");
       addresses = [...host.addresses()];
-      if (addresses.length === 0) throw new BywayError('EADDRNOTAVAIL', 'the interface has no IPv4 address in the kernel to share');
+      // The kernel's IPv6 addresses too, when the driver shares them (it keeps their NDP: src/stack/ipv6.ts).
+      for (const a of host.addresses6?.() ?? []) addresses6.push({ address: a.address, prefixLen: a.prefixLen });
+      if (addresses.length === 0 && addresses6.length === 0) throw new BywayError('EADDRNOTAVAIL', 'the interface has no IP address in the kernel to share');
     }
     const ipOf = (s: string, what: string): number => {
       const v = parseIpv4(s);
@@ -216,7 +218,10 @@ export class Stack {
       spinMs: options.spinMs,
       spinUs: options.spinUs,
       turns: options.nativeTurns === false ? undefined : openNativeTurns,
-      afterPoll: () => deferred.run(),
+      afterPoll: () => void deferred.run(),
+      // A reply sent from a 'message' or 'data' handler leaves before the poll's timers (unless a callback closed
+      // the stack: its driver is gone).
+      afterReceive: () => deferred.run() > 0 && !this.closed,
     });
     this.running.loop.unref();
     this.running.loop.setSpinning(false); // nothing keeps the process alive yet (refChanged)

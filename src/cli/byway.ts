@@ -20,6 +20,7 @@ import { join } from 'node:path';
 import { configFromEnv, parseAddresses, parseDriverSpec, type EnvConfig } from '../register/config.js';
 import { formatDriverSpec, openDriver } from '../register/open-driver.js';
 import { ProcessCluster } from '../cluster/processes.js';
+import { openAfXdpProgram } from '../../drivers/af-xdp/index.js';
 import { startControlServerWith, type ControlServer } from '../control/server.js';
 import { controlPath, runtimeDir } from '../control/paths.js';
 import { createStack } from '../api/stack.js';
@@ -136,9 +137,15 @@ async function run(p: Parsed): Promise<number> {
 async function runWorkers(p: Parsed, config: EnvConfig, env: Record<string, string | undefined>): Promise<number> {
   const n = Number(p.flags.get('--workers'));
   if (!Number.isInteger(n) || n < 1 || n > 64) throw new UsageError(`--workers must be an integer from 1 to 64, got '${String(p.flags.get('--workers'))}'`);
-  if (config.driver.kind !== 'af-packet') {
-    throw new UsageError(`--workers needs --driver af-packet:IFNAME (the workers share an AF_PACKET fanout group); the cluster does not use ${config.driver.kind} queues yet`);
+  const xdp = config.driver.kind === 'af-xdp' && !config.driver.shared;
+  if (config.driver.kind !== 'af-packet' && !xdp) {
+    throw new UsageError(
+      `--workers needs --driver af-packet:IFNAME (the workers share an AF_PACKET fanout group) or af-xdp:IFNAME (one receive queue each); the cluster does not use ${formatDriverSpec(config.driver)} yet`,
+    );
   }
+  // AF_XDP: this process attaches the program and holds its XSKMAP, which each worker inherits (processes.ts).
+  const address = config.stack.address === undefined ? undefined : typeof config.stack.address === 'string' ? config.stack.address : config.stack.address[0];
+  const program = xdp ? openAfXdpProgram({ ifname: config.driver.ifname!, netns: config.netns, ipv4: address?.split('/')[0], queues: n }) : undefined;
   const own = config.control;
   if (own !== undefined && own !== '') delete env['BYWAY_CONTROL'];
   const cluster = new ProcessCluster({
@@ -148,6 +155,7 @@ async function runWorkers(p: Parsed, config: EnvConfig, env: Record<string, stri
     env,
     link: join(runtimeDir(p.env), `run-${process.pid}.link`),
     restart: p.flags.has('--restart'),
+    xskMapFd: program?.xskMapFd,
     log: (l) => process.stderr.write(l + '\n'),
   });
   const forward = (sig: NodeJS.Signals) => () => cluster.close(sig);
@@ -158,6 +166,7 @@ async function runWorkers(p: Parsed, config: EnvConfig, env: Record<string, stri
     process.stderr.write(`byway run: ${(err as Error).message}; ending the workers\n`);
     cluster.close();
     const status = await cluster.done;
+    program?.close();
     return status === 0 ? 1 : status;
   }
   let control: ControlServer | undefined;
@@ -175,11 +184,12 @@ async function runWorkers(p: Parsed, config: EnvConfig, env: Record<string, stri
     }
   }
   process.stderr.write(
-    `byway run: pid ${process.pid} ${n} workers on ${formatDriverSpec(config.driver)} fanout group ${cluster.group}: ` +
+    `byway run: pid ${process.pid} ${n} workers on ${formatDriverSpec(config.driver)} ${program ? `queues 0-${n - 1} (${program.attachMode} XDP)` : `fanout group ${cluster.group}`}: ` +
       `${cluster.workers.map((w) => `worker ${w.index} pid ${w.pid}`).join(', ')}${control ? ` control ${control.path}` : ' control off'}\n`,
   );
   const status = await cluster.done;
   control?.close();
+  program?.close();
   return status;
 }
 

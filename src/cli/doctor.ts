@@ -160,7 +160,7 @@ export async function doctor(o: DoctorOptions, io: DoctorIO): Promise<number> {
   else fix(`mtu ${link.mtu}: below 576; 'ip link set ${ifname} mtu 1500'`);
 
   const rxq = link.num_rx_queues ?? 1;
-  if (o.driver.kind === 'af-xdp' && rxq > 1) warn(`${rxq} rx queues: byway binds queue 0 only; flows hashed to other queues miss it ('ethtool -L ${ifname} combined 1', or an ntuple rule to queue 0)`);
+  if (o.driver.kind === 'af-xdp' && rxq > 1) warn(`${rxq} rx queues: byway binds queue 0 only; flows hashed to other queues miss it ('ethtool -L ${ifname} combined 1', or an ntuple rule to queue 0; or 'byway run --workers ${rxq}', a worker per queue)`);
   else ok(`${rxq} rx queue(s), ${link.num_tx_queues ?? 1} tx queue(s)`);
 
   // Addresses: in own-address mode byway's address must not be the kernel's too

@@ -26,6 +26,14 @@
  * answers at all on Linux 6.18: tun did not send a flow back to the queue it was written from). ARP is relayed as
  * above; a dead worker's queue is detached by the kernel, which spreads its flows over the others.
  *
+ * On AF_XDP queues (`driver.kind: 'af-xdp'`), worker i binds receive queue i under one XDP program that this
+ * primary attaches and holds (drivers/af-xdp `openAfXdpProgram`), so a worker's death only empties its XSKMAP slot
+ * (that queue's frames then go to the kernel until a new worker binds it). The device picks each flow's queue, as
+ * on TAP: the same hop for the return traffic of a worker's own connections.
+ *
+ * ICMP about a worker's flows (echo replies to its pings, errors quoting its packets) is steered to it: by the
+ * fanout program (fanout.ts), or on TAP and AF_XDP by the hop (plan.ts `sliceOwner`).
+ *
  * Failure: a worker whose thread ends (an uncaught error, process.exit in the worker, `kill`) takes its socket
  * with it; the kernel removes the member, the primary installs the new table (the dead worker's class goes to
  * the ARP owner, so new flows there are served), moves the ARP role if needed, and emits 'exit'. Its connections
@@ -40,6 +48,7 @@ import { extname } from 'node:path';
 import { pathToFileURL, fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { buildFanoutProgram } from '../../drivers/af-packet/fanout.js';
+import { openAfXdpProgram, type AfXdpProgram } from '../../drivers/af-xdp/index.js';
 import { invalidArg } from '../../protocols/util/errors.js';
 import { randomBytes } from 'node:crypto';
 import { localMac } from '../../drivers/native/ring-driver.js';
@@ -106,6 +115,8 @@ export class Cluster extends EventEmitter {
   private readonly pending = new Map<number, (v: unknown) => void>();
   private arpOwner: number | undefined = undefined;
   private readonly driver: ClusterDriverOptions;
+  /** AF_XDP: the program and XSKMAP this primary holds for every worker's queue (a worker's death leaves it attached). */
+  private xdp: AfXdpProgram | undefined = undefined;
 
   /** @internal use startCluster */
   constructor(private readonly options: ClusterOptions) {
@@ -113,7 +124,9 @@ export class Cluster extends EventEmitter {
     const n = options.workers;
     if (!Number.isInteger(n) || n < 1 || n > 64) throw invalidArg(`workers must be an integer from 1 to 64, got ${String(n)}`);
     const kind = options.driver?.kind;
-    if (kind !== 'af-packet' && kind !== 'tap') throw invalidArg("driver.kind must be 'af-packet' (an AF_PACKET fanout group) or 'tap' (a multi-queue TAP device)");
+    if (kind !== 'af-packet' && kind !== 'tap' && kind !== 'af-xdp') {
+      throw invalidArg("driver.kind must be 'af-packet' (an AF_PACKET fanout group), 'tap' (a multi-queue TAP device) or 'af-xdp' (AF_XDP queues)");
+    }
     // Every worker's stack answers with one MAC: on TAP byway's own, drawn here unless given.
     this.driver = kind === 'tap' && options.driver.hwAddress === undefined ? { ...options.driver, hwAddress: localMac(randomBytes(6)) } : options.driver;
     this.size = n;
@@ -144,6 +157,12 @@ export class Cluster extends EventEmitter {
    * when its file's top level has run (a server listens then).
    */
   async start(): Promise<void> {
+    const d = this.driver;
+    if (d.kind === 'af-xdp') {
+      const a = this.options.address;
+      const ipv4 = (typeof a === 'string' ? a : a[0]!).split('/')[0]!;
+      this.xdp = openAfXdpProgram({ ifname: d.ifname, netns: d.netns, ipv4, queues: this.size, attachMode: d.attachMode });
+    }
     for (let i = 0; i < this.size; i++) await this.spawn(i);
   }
 
@@ -161,6 +180,7 @@ export class Cluster extends EventEmitter {
       stack: this.options.stack ?? {},
       file: this.file,
       data: this.options.data,
+      xskMapFd: this.xdp?.xskMapFd,
     };
     const w = new Worker(BOOT, { eval: true, workerData: { bywayCluster: { init, tsx: this.tsx, runtime: this.runtime } } });
     this.threads[index] = w;
@@ -286,7 +306,12 @@ export class Cluster extends EventEmitter {
     await this.spawn(index);
   }
 
-  /** Close every worker's stack and end the threads. */
+  /** AF_XDP: how the primary's program is attached ('native' or 'generic'); undefined for the other drivers. */
+  get attachMode(): string | undefined {
+    return this.xdp?.attachMode;
+  }
+
+  /** Close every worker's stack and end the threads (then, AF_XDP, detach the program). */
   async close(): Promise<void> {
     this.closing = true;
     const ws = this.threads.filter((w): w is Worker => w !== undefined);
@@ -303,6 +328,7 @@ export class Cluster extends EventEmitter {
           }),
       ),
     );
+    this.xdp?.close();
   }
 }
 

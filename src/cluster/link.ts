@@ -15,7 +15,7 @@
  * fresh copy the receiver may keep.
  */
 
-export const MsgType = { hello: 1, arp: 2, program: 3, role: 4, serving: 5 } as const;
+export const MsgType = { hello: 1, arp: 2, program: 3, role: 4, serving: 5, hop: 6 } as const;
 export type MsgType = (typeof MsgType)[keyof typeof MsgType];
 
 /** Larger than any frame or steering program (a classic BPF program is at most 4096 x 8 bytes). */

@@ -16,31 +16,27 @@
  *   worker -> member table; a worker without a member (not started, or dead) maps to the ARP owner's member, so
  *   new flows that hash to it are served by a live worker.
  */
-import { workerEphemeralRange, type FlowSteeringSpec } from '../../drivers/af-packet/fanout.js';
+import { flowClass, workerEphemeralRange, type FlowSteeringSpec } from '../../drivers/af-packet/fanout.js';
 
 /**
- * The worker whose ephemeral slice a received Ethernet frame's destination port is in (an IPv4 TCP or UDP packet,
- * not a fragment, untagged), or undefined for any other frame. Where the link's steering is the device's own hash
- * (TAP multi-queue), a worker hands such a frame to its owner instead of answering it with a reset.
+ * The worker whose ephemeral slice a received Ethernet frame (IPv4, untagged, not a fragment) belongs to: a TCP or
+ * UDP destination port in it, or ICMP about a flow from it (an echo reply whose identifier is in it, an error
+ * quoting a packet whose source port or echo identifier is in it: fanout.ts `flowClass`), or undefined for any
+ * other frame. Where the link's steering is the device's own hash (TAP multi-queue, AF_XDP queues), a worker hands
+ * such a frame to its owner instead of answering it with a reset or dropping it.
  */
 export function sliceOwner(spec: FlowSteeringSpec, frame: Uint8Array): number | undefined {
   if (frame.length < 34 || frame[12] !== 0x08 || frame[13] !== 0x00) return undefined;
-  const proto = frame[23];
-  if ((proto !== 6 && proto !== 17) || (((frame[20]! << 8) | frame[21]!) & 0x3fff) !== 0) return undefined;
-  const l4 = 14 + (frame[14]! & 0x0f) * 4;
-  if (l4 + 4 > frame.length) return undefined;
-  const dport = (frame[l4 + 2]! << 8) | frame[l4 + 3]!;
-  for (let w = 0; w < spec.workers; w++) {
-    const { low, high } = workerEphemeralRange(spec, w);
-    if (dport >= low && dport <= high) return w;
-  }
-  return undefined;
+  const c = flowClass(spec, 0x0800, frame.subarray(14));
+  return c?.table === 'slots' ? c.worker : undefined;
 }
 
 export interface WorkerSettings {
   readonly limits: {
     readonly tcp: { readonly ephemeralLow: number; readonly ephemeralHigh: number };
     readonly udp: { readonly ephemeralLow: number; readonly ephemeralHigh: number };
+    /** Its pings' identifier, from its slice: the steering sends the echo replies back to it. */
+    readonly icmp: { readonly echoIdent: number };
   };
   readonly answerArp: boolean;
 }
@@ -49,7 +45,15 @@ export interface WorkerSettings {
 export function workerSettings(spec: FlowSteeringSpec, index: number, arpOwner: number): WorkerSettings {
   const { low, high } = workerEphemeralRange(spec, index);
   const range = { ephemeralLow: low, ephemeralHigh: high };
-  return { limits: { tcp: range, udp: range }, answerArp: index === arpOwner };
+  return { limits: { tcp: range, udp: range, icmp: { echoIdent: low } }, answerArp: index === arpOwner };
+}
+
+type Limits = { readonly tcp?: object; readonly udp?: object; readonly icmp?: object };
+
+/** The program's createStack limits with a worker's own settings laid over them (its slice and echo identifier). */
+export function withWorkerLimits<L extends Limits>(limits: L | undefined, own: WorkerSettings): L {
+  const l = (limits ?? {}) as L;
+  return { ...l, tcp: { ...l.tcp, ...own.limits.tcp }, udp: { ...l.udp, ...own.limits.udp }, icmp: { ...l.icmp, ...own.limits.icmp } };
 }
 
 /** The kernel's member order of one fanout group, as worker indexes. */

@@ -1,7 +1,9 @@
 /**
  * `byway run --workers N -- node app.js`: an unmodified program runs in N processes, each under the preload
- * (src/register/member.ts) with its own stack on its own member of one AF_PACKET fanout group, all sharing byway's
- * address and MAC; this module is their supervisor (the `byway run` process). The steering and the ports are the
+ * (src/register/member.ts) with its own stack on its own member of one AF_PACKET fanout group (or, `xskMapFd`, its
+ * own receive queue under the XDP program this supervisor holds: the map is each worker's fd 3, and frames for
+ * another worker's slice hop to it through here), all sharing byway's address and MAC; this module is their
+ * supervisor (the `byway run` process). The steering and the ports are the
  * worker-thread cluster's (cluster.ts, plan.ts, drivers/af-packet/fanout.ts): service ports spread by the client's
  * address and port, each worker's ephemeral slice back to it, ARP to the lowest live worker, which answers and
  * relays ARP to the others.
@@ -34,7 +36,7 @@ import { buildFanoutProgram } from '../../drivers/af-packet/fanout.js';
 import { query } from '../control/client.js';
 import { ensureRuntimeDir } from '../control/paths.js';
 import { LinkReader, MsgType, decodeHello, encodeMessage } from './link.js';
-import { Membership, addInto } from './plan.js';
+import { Membership, addInto, sliceOwner } from './plan.js';
 
 export interface ProcessClusterOptions {
   /** Number of worker processes (1..64). */
@@ -48,6 +50,12 @@ export interface ProcessClusterOptions {
   /** The fanout group id (default: derived from the process id). */
   readonly group?: number;
   readonly restart?: boolean;
+  /**
+   * AF_XDP queues instead of a fanout group: the XSKMAP of the program this supervisor attached and holds
+   * (openAfXdpProgram). Each worker inherits it as fd 3 (spawn's stdio) and binds receive queue INDEX into it; a
+   * frame for another worker's ephemeral slice (the device picked its queue) hops to its owner through here.
+   */
+  readonly xskMapFd?: number;
   /** How long a worker may take to join the group (default 30 s: the preload loads before the program does). */
   readonly readyTimeoutMs?: number;
   readonly log: (line: string) => void;
@@ -114,10 +122,14 @@ export class ProcessCluster {
       ...this.options.env,
       BYWAY_WORKER: `${index}/${this.size}`,
       BYWAY_CLUSTER: this.options.link,
-      BYWAY_FANOUT: `${this.group}:${this.members.slotsAfterJoin(index).join(',')}:${this.members.serviceSlotsAfterJoin(index).join(',')}`,
       BYWAY_ARP: owner === undefined || index < owner ? 'answer' : 'relay',
+      ...(this.options.xskMapFd === undefined
+        ? { BYWAY_FANOUT: `${this.group}:${this.members.slotsAfterJoin(index).join(',')}:${this.members.serviceSlotsAfterJoin(index).join(',')}` }
+        : { BYWAY_XSKMAP: '3' }),
     };
-    const child = spawn(this.options.command, this.options.args, { stdio: 'inherit', env });
+    // AF_XDP: the XSKMAP becomes the worker's fd 3 (libuv dup2s it into place: the copy is not close-on-exec).
+    const stdio = this.options.xskMapFd === undefined ? 'inherit' : (['inherit', 'inherit', 'inherit', this.options.xskMapFd] as const);
+    const child = spawn(this.options.command, this.options.args, { stdio: stdio as 'inherit', env });
     const slot: Slot = { child, started: Date.now(), pid: child.pid ?? 0, conn: undefined, control: null, joined: undefined };
     this.slots[index] = slot;
     child.on('exit', (code, signal) => this.exited(index, slot, code, signal));
@@ -157,6 +169,10 @@ export class ProcessCluster {
       } else if (type === MsgType.arp && index >= 0) {
         const m = encodeMessage(MsgType.arp, payload);
         this.slots.forEach((s, i) => i !== index && s?.conn?.write(m));
+      } else if (type === MsgType.hop && index >= 0) {
+        // A frame that landed on another worker's queue: to the owner of its ephemeral slice, if it lives.
+        const owner = sliceOwner({ workers: this.size }, payload);
+        if (owner !== undefined && owner !== index) this.send(owner, MsgType.hop, payload);
       } else reader.fail();
     });
     conn.on('data', (d: Buffer) => {
@@ -212,7 +228,7 @@ export class ProcessCluster {
   private retable(): void {
     const owner = this.members.arpOwner;
     if (owner === undefined) return;
-    this.send(owner, MsgType.program, buildFanoutProgram({ workers: this.size, slots: this.members.slots(), serviceSlots: this.members.serviceSlots() }));
+    if (this.options.xskMapFd === undefined) this.send(owner, MsgType.program, buildFanoutProgram({ workers: this.size, slots: this.members.slots(), serviceSlots: this.members.serviceSlots() }));
     if (owner !== this.arpOwner) {
       if (this.arpOwner !== undefined) this.send(this.arpOwner, MsgType.role, Uint8Array.of(0));
       this.send(owner, MsgType.role, Uint8Array.of(1));
@@ -264,7 +280,7 @@ export class ProcessCluster {
       pid: process.pid,
       time: Date.now(),
       ...info,
-      cluster: `${this.size} workers, fanout group ${this.group}; answering: ${list || 'none'}`,
+      cluster: `${this.size} workers, ${this.options.xskMapFd === undefined ? `fanout group ${this.group}` : 'one AF_XDP queue each'}; answering: ${list || 'none'}`,
       workers: per.map((p) => ({ index: p.index, pid: p.pid })),
       ...total,
       worker,

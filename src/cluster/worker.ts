@@ -1,6 +1,7 @@
 /**
  * The worker side of a byway cluster (cluster.ts starts it): in a worker thread, open this worker's queue (an
- * AF_PACKET fanout member with byway's steering program), relay ARP between the workers (a BroadcastChannel), make
+ * AF_PACKET fanout member with byway's steering program, a multi-queue TAP queue, or an AF_XDP socket bound into
+ * the primary's XSKMAP), relay ARP between the workers (a BroadcastChannel), make
  * the stack with this worker's settings (plan.ts: its ephemeral slice, whether it answers ARP), tell the primary the
  * socket is open, then run the program's file, which finds its stack with `clusterWorker()`, and tell the primary
  * it is ready once the file's top level has run.
@@ -13,10 +14,11 @@
 import { BroadcastChannel, parentPort, workerData } from 'node:worker_threads';
 import { openAfPacket, type AfPacketDriver } from '../../drivers/af-packet/index.js';
 import { openTap } from '../../drivers/tap/index.js';
+import { openAfXdp } from '../../drivers/af-xdp/index.js';
 import { relay } from '../../drivers/middleware/relay.js';
 import type { FrameDriver } from '../../drivers/types.js';
 import { createStack, type Stack, type StackOptions } from '../api/stack.js';
-import { sliceOwner, workerSettings } from './plan.js';
+import { sliceOwner, withWorkerLimits, workerSettings } from './plan.js';
 
 /** What the primary hands a worker (structured-cloneable). */
 export interface WorkerInit {
@@ -33,13 +35,31 @@ export interface WorkerInit {
   readonly file: string;
   /** Anything the primary passes along (`ClusterOptions.data`). */
   readonly data: unknown;
+  /** AF_XDP: the XSKMAP of the primary's program (a descriptor of this process), whose slot `index` this worker takes. */
+  readonly xskMapFd?: number;
 }
 
 /**
  * The queue each worker opens: an AF_PACKET fanout member on `ifname` (every worker on the same interface), or a
  * queue of a multi-queue TAP device `name` (IFF_MULTI_QUEUE; the kernel picks the queue: see cluster.ts).
  */
-export type ClusterDriverOptions = ClusterAfPacketOptions | ClusterTapOptions;
+export type ClusterDriverOptions = ClusterAfPacketOptions | ClusterTapOptions | ClusterAfXdpOptions;
+
+/**
+ * AF_XDP queues of one interface, worker i on receive queue i (the device needs as many queues as workers), under
+ * one XDP program the primary attaches and holds (own-address mode: byway's address is not the kernel's).
+ */
+export interface ClusterAfXdpOptions {
+  readonly kind: 'af-xdp';
+  readonly ifname: string;
+  readonly netns?: string;
+  /** Default 'auto' (native, else generic; a generically attached program sees every frame on queue 0 on veth). */
+  readonly attachMode?: 'native' | 'generic' | 'auto';
+  readonly bindMode?: 'copy' | 'zerocopy' | 'auto';
+  readonly busyPoll?: boolean | number;
+  /** byway's MAC (default: the interface's; the XDP program matches byway's address, not the MAC). */
+  readonly hwAddress?: Uint8Array;
+}
 
 export interface ClusterTapOptions {
   readonly kind: 'tap';
@@ -108,6 +128,32 @@ function firstIpv4(address: string | readonly string[]): string {
   return a.split('/')[0]!;
 }
 
+/**
+ * Where the device's own hash picks the queue (TAP multi-queue, AF_XDP RSS): a service port's flow stays on one
+ * queue, so whoever gets its SYN serves it; a frame for another worker's ephemeral slice (the return traffic of that
+ * worker's own connections, or an ICMP message about one of its flows, plan.ts `sliceOwner`) hops to its owner over
+ * a BroadcastChannel instead of being answered here with a reset.
+ */
+function hopToOwner(inner: FrameDriver, init: WorkerInit, hops: BroadcastChannel[]): FrameDriver {
+  const spec = { workers: init.workers };
+  const hop = new BroadcastChannel(`byway-cluster-hop:${init.id}`);
+  hops.push(hop);
+  const hopper = relay(inner, {
+    match: (f) => {
+      const w = sliceOwner(spec, f);
+      return w !== undefined && w !== init.index;
+    },
+    divert: true,
+    relay: (f) => hop.postMessage(f),
+  });
+  hop.onmessage = (ev) => {
+    const f = (ev as { data: Uint8Array }).data;
+    if (sliceOwner(spec, f) === init.index) hopper.inject(f);
+  };
+  hop.unref();
+  return hopper;
+}
+
 /** Run one worker (called by the thread's bootstrap in cluster.ts). */
 export async function runWorker(init: WorkerInit): Promise<void> {
   const port = parentPort!;
@@ -118,40 +164,28 @@ export async function runWorker(init: WorkerInit): Promise<void> {
   if (init.driver.kind === 'af-packet') {
     packet = openAfPacket({ ...init.driver, ipv4: firstIpv4(init.address), fanout: { group: init.group, mode: 'cbpf', program: init.program } });
     link = packet;
-  } else {
-    // TAP: the kernel picks the queue by its flow hash, which byway cannot compute. A service port's flow stays on
-    // one queue, so whoever gets its SYN serves it; a frame for another worker's ephemeral slice (the return traffic
-    // of that worker's own connections) hops to its owner instead of being answered here with a reset.
+  } else if (init.driver.kind === 'tap') {
+    // TAP: the kernel picks the queue by its flow hash, which byway cannot compute.
     const tap = openTap({ name: init.driver.name, netns: init.driver.netns, multiQueue: true, hwAddress: init.driver.hwAddress, busyPoll: init.driver.busyPoll });
-    const hop = new BroadcastChannel(`byway-cluster-hop:${init.id}`);
-    hops.push(hop);
-    const hopper = relay(tap, {
-      match: (f) => {
-        const w = sliceOwner(spec, f);
-        return w !== undefined && w !== init.index;
-      },
-      divert: true,
-      relay: (f) => hop.postMessage(f),
-    });
-    hop.onmessage = (ev) => {
-      const f = (ev as { data: Uint8Array }).data;
-      if (sliceOwner(spec, f) === init.index) hopper.inject(f);
-    };
-    hop.unref();
-    link = hopper;
+    link = hopToOwner(tap, init, hops);
+  } else {
+    // AF_XDP: the device picks the queue (RSS; on veth the sender's transmit queue, a flow hash of the peer's
+    // kernel), which byway cannot compute either: same hop as TAP. The primary holds the program.
+    const d = init.driver;
+    const xdp = openAfXdp({ ifname: d.ifname, netns: d.netns, ipv4: firstIpv4(init.address), queue: init.index, queues: init.workers, xskMapFd: init.xskMapFd, bindMode: d.bindMode, busyPoll: d.busyPoll, hwAddress: d.hwAddress });
+    link = hopToOwner(xdp, init, hops);
   }
   const channel = new BroadcastChannel(`byway-cluster:${init.id}`);
   const queue = relay(link, { relay: (f) => channel.postMessage(f) });
   channel.onmessage = (ev) => queue.inject((ev as { data: Uint8Array }).data);
   channel.unref();
   const own = workerSettings(spec, init.index, init.answerArp ? init.index : -1);
-  const limits = init.stack.limits ?? {};
   const stack = createStack({
     ...init.stack,
     driver: queue,
     address: init.address,
     answerArp: own.answerArp,
-    limits: { ...limits, tcp: { ...limits.tcp, ...own.limits.tcp }, udp: { ...limits.udp, ...own.limits.udp } },
+    limits: withWorkerLimits(init.stack.limits, own),
   });
   const send = (value: unknown): void => port.postMessage({ type: 'user', value } satisfies FromWorker);
   (globalThis as Record<symbol, ClusterWorker>)[CURRENT] = { index: init.index, workers: init.workers, stack, data: init.data, send };

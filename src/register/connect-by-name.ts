@@ -28,11 +28,9 @@ import dns from 'node:dns';
 import net from 'node:net';
 import type { EventEmitter } from 'node:events';
 import type { LookupFunction } from '../api/lookup.js';
-import { systemError } from '../api/system-error.js';
+import { attemptInTurn as attemptAll, attemptOrder, dnsOptions, type Answer } from '../api/auto-select.js';
 
 type Opts = Record<string, unknown>;
-type Answer = { address: unknown; family: unknown };
-type Address = { address: string; family: 4 | 6 };
 
 /** What attemptInTurn needs of a byway socket. */
 export interface Attempt extends EventEmitter {
@@ -69,32 +67,6 @@ export function nameConnectable(opts: Opts): boolean {
   return true;
 }
 
-function dnsFamily(family: unknown): number {
-  if (family === 'IPv4') return 4;
-  if (family === 'IPv6') return 6;
-  return typeof family === 'number' ? family : 0;
-}
-
-/** node:net's attempt order (lookupAndConnectMultiple): valid addresses, the first one's family first, alternating, each once. */
-export function attemptOrder(list: readonly Answer[]): Address[] {
-  const groups: [Address[], Address[]] = [[], []];
-  const seen = new Set<string>();
-  let first: unknown;
-  for (const a of list) {
-    if (typeof a.address !== 'string' || net.isIP(a.address) === 0 || (a.family !== 4 && a.family !== 6)) continue;
-    first ??= a.family;
-    if (seen.has(a.address)) continue;
-    seen.add(a.address);
-    groups[a.family === first ? 0 : 1].push({ address: a.address, family: a.family });
-  }
-  const out: Address[] = [];
-  for (let i = 0; i < Math.max(groups[0].length, groups[1].length); i++) {
-    if (i < groups[0].length) out.push(groups[0][i]!);
-    if (i < groups[1].length) out.push(groups[1][i]!);
-  }
-  return out;
-}
-
 export function connectByName(sock: net.Socket, host: string, opts: Opts, cb: (() => void) | undefined, hooks: NameConnectHooks): void {
   const s = sock as net.Socket & Record<string, unknown>;
   if (cb) sock.once('connect', cb);
@@ -109,10 +81,7 @@ export function connectByName(sock: net.Socket, host: string, opts: Opts, cb: ((
   }
   (s as Record<string, unknown>)['connecting'] = true;
   s['_host'] = host;
-  const dnsopts: { family: number; hints: number; all?: boolean } = { family: dnsFamily(opts.family), hints: (opts.hints as number) || 0 };
-  const anyFamily = dnsopts.family !== 4 && dnsopts.family !== 6;
-  if (anyFamily && dnsopts.hints === 0) dnsopts.hints = dns.ADDRCONFIG;
-  if (anyFamily && !opts.localAddress && ((opts.autoSelectFamily as boolean | undefined) ?? net.getDefaultAutoSelectFamily())) dnsopts.all = true;
+  const dnsopts = dnsOptions(opts, (opts.autoSelectFamily as boolean | undefined) ?? net.getDefaultAutoSelectFamily());
   const given = opts.autoSelectFamilyAttemptTimeout as number | undefined;
   const timeoutMs = Math.max(10, given ?? net.getDefaultAutoSelectFamilyAttemptTimeout());
   const lookup = (opts.lookup as LookupFunction | undefined) ?? (dns.lookup as unknown as LookupFunction);
@@ -151,11 +120,12 @@ function cannedAnswer(answer: Answer, o: { all?: boolean }, done: (...a: unknown
 }
 
 /**
- * node:net's connection attempts (internalConnectMultiple) on byway's path: `open` connects a byway socket to one
- * address; the first that connects is handed to `adopt` (which makes the program's socket emit 'connect'). Each
- * attempt but the last is abandoned after `timeoutMs` (ETIMEDOUT); when all failed, `failed` gets an
- * AggregateError of their errors, `code` the first's. One address: `adopt` at once, its error is the socket's
- * own, as node:net's single connect. Stops when the program destroys its socket meanwhile.
+ * node:net's connection attempts (internalConnectMultiple, shared with stack.net: src/api/auto-select.ts) on byway's
+ * path: `open` connects a byway socket to one address; the first that connects is handed to `adopt` (which makes the
+ * program's socket emit 'connect'). Each attempt but the last is abandoned after `timeoutMs` (ETIMEDOUT); when all
+ * failed, `failed` gets an AggregateError of their errors, `code` the first's, and the socket is destroyed with it.
+ * One address: `adopt` at once, its error is the socket's own, as node:net's single connect. Stops when the program
+ * destroys its socket meanwhile.
  */
 export function attemptInTurn(
   sock: net.Socket,
@@ -171,22 +141,25 @@ export function attemptInTurn(
     adopt(open(addresses[0]!), false);
     return;
   }
-  const attempted: string[] = [];
-  (sock as unknown as { autoSelectFamilyAttemptedAddresses: string[] }).autoSelectFamilyAttemptedAddresses = attempted;
-  const errors: Error[] = [];
-  let current: (() => void) | undefined; // abandons the attempt under way
-  const abandon = (): void => {
-    current?.();
-    current = undefined;
+  type Try = { bs: Attempt; onConnect: () => void; onError: (err: Error) => void };
+  const quiet = (t: Try): void => {
+    t.bs.off('connect', t.onConnect);
+    t.bs.off('error', t.onError);
   };
-  sock.once('close', abandon);
-  let i = 0;
-  const next = (): void => {
-    if (!sock.connecting || sock.destroyed) return abandon();
-    if (i === addresses.length) {
-      sock.off('close', abandon);
-      const agg = new AggregateError(errors) as AggregateError & { code?: string };
-      agg.code = (errors[0] as { code?: string } | undefined)?.code;
+  attemptAll<Try>(sock, addresses.map((address) => ({ address, family: 4 })), port, timeoutMs, {
+    start(a, settle) {
+      const bs = open(a.address);
+      const t: Try = { bs, onConnect: () => (quiet(t), settle(null)), onError: (err) => (quiet(t), settle(err)) };
+      bs.once('connect', t.onConnect);
+      bs.once('error', t.onError);
+      return t;
+    },
+    abandon(t) {
+      quiet(t);
+      t.bs.destroy();
+    },
+    won: (t) => adopt(t.bs, true),
+    failed(agg) {
       failed(agg);
       // As node:net, whose 'close' (hadError true) comes from closing the last attempt's handle, after 'error'.
       (sock as unknown as Record<string, unknown>)['_destroy'] = (err: Error | null, cb: (err?: Error | null) => void) => {
@@ -194,46 +167,6 @@ export function attemptInTurn(
         setImmediate(() => sock.emit('close', true));
       };
       sock.destroy(agg);
-      return;
-    }
-    const address = addresses[i++]!;
-    const last = i === addresses.length;
-    sock.emit('connectionAttempt', address, port, 4);
-    attempted.push(`${address}:${port}`);
-    const bs = open(address);
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const settle = (): void => {
-      if (timer !== undefined) clearTimeout(timer);
-      bs.off('connect', onConnect);
-      bs.off('error', onError);
-      current = undefined;
-    };
-    current = () => {
-      settle();
-      bs.destroy();
-    };
-    const onConnect = (): void => {
-      settle();
-      sock.off('close', abandon);
-      adopt(bs, true);
-    };
-    const onError = (err: Error): void => {
-      settle();
-      errors.push(err);
-      sock.emit('connectionAttemptFailed', address, port, 4, err);
-      next();
-    };
-    bs.once('connect', onConnect);
-    bs.once('error', onError);
-    if (!last) {
-      timer = setTimeout(() => {
-        settle();
-        bs.destroy();
-        sock.emit('connectionAttemptTimeout', address, port, 4);
-        errors.push(systemError('ETIMEDOUT', 'connect', address, port));
-        next();
-      }, timeoutMs);
-    }
-  };
-  next();
+    },
+  });
 }

@@ -35,8 +35,9 @@ export function register(env: Readonly<Record<string, string | undefined>> = pro
   const config = configFromEnv(env);
   const addresses = config.stack.address === undefined ? [] : typeof config.stack.address === 'string' ? [config.stack.address] : [...config.stack.address];
   const memberConfig = memberFromEnv(env);
-  const fanout = memberConfig ? memberFanout(memberConfig) : undefined;
-  const driver = openDriver(config.driver, { netns: config.netns, address: addresses[0], tuning: config.driverTuning, fanout });
+  const xdp = memberConfig?.xskMapFd !== undefined ? { queue: memberConfig.index, queues: memberConfig.workers, xskMapFd: memberConfig.xskMapFd } : undefined;
+  const fanout = memberConfig && !xdp ? memberFanout(memberConfig) : undefined;
+  const driver = openDriver(config.driver, { netns: config.netns, address: addresses[0], tuning: config.driverTuning, fanout, xdp });
   const member = memberConfig ? openMember(memberConfig, driver as AfPacketDriver, log) : undefined;
   const tap = captureTap(member?.driver ?? driver, () => performance.timeOrigin);
   let stack: Stack;
@@ -78,7 +79,7 @@ export function register(env: Readonly<Record<string, string | undefined>> = pro
       `mode ${config.driver.shared ? 'shared' : 'own'}${caps.tso ? '+tso' : ''} poll ${config.stack.pollMode ?? 'event'} ` +
       `profile ${config.profile} address ${stack.addresses.join(',')} mtu ${caps.mtu} path ${formatPathRules(config.rules)}` +
       `${control ? ` control ${control.path}` : ' control off'}` +
-      `${memberConfig ? ` worker ${memberConfig.index}/${memberConfig.workers} fanout group ${memberConfig.group}` : ''}`,
+      `${memberConfig ? ` worker ${memberConfig.index}/${memberConfig.workers} ${xdp ? `queue ${xdp.queue}` : `fanout group ${memberConfig.group}`}` : ''}`,
   );
   return {
     config,

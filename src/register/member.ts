@@ -9,6 +9,9 @@
  *   BYWAY_FANOUT   GROUP:SLOTS:SERVICE ('4242:0,1:0,0'): the fanout group and the steering program's two slot
  *                  tables at the join (fanout.ts: `slots` for the ephemeral slices, `serviceSlots` for clients)
  *   BYWAY_ARP      'answer' (this worker answers ARP for the address) or 'relay' (it learns from the owner's relay)
+ *   BYWAY_XSKMAP   instead of BYWAY_FANOUT, on AF_XDP: the descriptor of the supervisor's XSKMAP this process
+ *                  inherited ('3'); the worker binds receive queue INDEX into it, and a frame for another worker's
+ *                  ephemeral slice (the device picks the queue) hops to its owner through the supervisor
  * This worker's stack takes its TCP and UDP ephemeral ports from its own slice of the range (plan.ts), so the
  * return traffic of its connections is steered back to it. Over the link it says hello once its socket has joined
  * the group (the supervisor starts the next worker only then: the kernel's member order is the start order),
@@ -22,11 +25,11 @@
  */
 import net from 'node:net';
 import { BywayError } from '../../protocols/util/errors.js';
-import type { AfPacketDriver } from '../../drivers/af-packet/index.js';
+import type { FrameDriver } from '../../drivers/types.js';
 import { buildFanoutProgram } from '../../drivers/af-packet/fanout.js';
 import { relay, type RelayDriver } from '../../drivers/middleware/relay.js';
 import type { Stack, StackOptions } from '../api/stack.js';
-import { workerSettings } from '../cluster/plan.js';
+import { sliceOwner, withWorkerLimits, workerSettings } from '../cluster/plan.js';
 import { LinkReader, MsgType, encodeHello, encodeMessage } from '../cluster/link.js';
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -40,6 +43,8 @@ export interface MemberConfig {
   readonly answerArp: boolean;
   /** The supervisor's socket. */
   readonly link: string;
+  /** AF_XDP: the inherited XSKMAP descriptor (BYWAY_XSKMAP); then there is no fanout group (group 0, no slots). */
+  readonly xskMapFd?: number;
 }
 
 function bad(variable: string, expected: string, got: string | undefined): BywayError {
@@ -57,6 +62,13 @@ export function memberFromEnv(env: Env): MemberConfig | undefined {
   const link = env['BYWAY_CLUSTER'];
   if (link === undefined || !link.startsWith('/')) throw bad('BYWAY_CLUSTER', "the supervisor's socket (an absolute path)", link);
   const f = /^(\d{1,5}):(\d{1,2}(?:,\d{1,2})*):(\d{1,2}(?:,\d{1,2})*)$/.exec(env['BYWAY_FANOUT'] ?? '');
+  const arp0 = env['BYWAY_ARP'];
+  const xsk = env['BYWAY_XSKMAP'];
+  if (xsk !== undefined && xsk !== '') {
+    if (!/^\d{1,4}$/.test(xsk)) throw bad('BYWAY_XSKMAP', 'a descriptor number', xsk);
+    if (arp0 !== 'answer' && arp0 !== 'relay') throw bad('BYWAY_ARP', "'answer' or 'relay'", arp0);
+    return { index, workers, group: 0, slots: [], serviceSlots: [], answerArp: arp0 === 'answer', link, xskMapFd: Number(xsk) };
+  }
   const group = Number(f?.[1]);
   const slots = f ? f[2]!.split(',').map(Number) : [];
   const serviceSlots = f ? f[3]!.split(',').map(Number) : [];
@@ -76,8 +88,7 @@ export function memberFanout(cfg: MemberConfig): { group: number; mode: 'cbpf'; 
 /** What the worker's stack is given on top of the preload's options: its ephemeral slice and the ARP role. */
 export function memberStackOptions(cfg: MemberConfig, base: Omit<StackOptions, 'driver'>): Pick<StackOptions, 'answerArp' | 'limits'> {
   const own = workerSettings({ workers: cfg.workers }, cfg.index, cfg.answerArp ? cfg.index : -1);
-  const limits = base.limits ?? {};
-  return { answerArp: own.answerArp, limits: { ...limits, tcp: { ...limits.tcp, ...own.limits.tcp }, udp: { ...limits.udp, ...own.limits.udp } } };
+  return { answerArp: own.answerArp, limits: withWorkerLimits(base.limits, own) };
 }
 
 export interface Member {
@@ -90,23 +101,38 @@ export interface Member {
   close(): void;
 }
 
-export function openMember(cfg: MemberConfig, packet: AfPacketDriver, log: (line: string) => void): Member {
+export function openMember(cfg: MemberConfig, packet: FrameDriver & { setFanoutProgram?(program: Uint8Array): void }, log: (line: string) => void): Member {
   let sock: net.Socket | undefined;
   let closing = false;
   let served = false;
   const send = (type: MsgType, payload: Uint8Array): void => {
     sock?.write(encodeMessage(type, payload));
   };
-  const driver = relay(packet, { relay: (f) => send(MsgType.arp, f) });
+  const spec = { workers: cfg.workers };
+  // AF_XDP: a frame for another worker's slice hops to it through the supervisor (cluster/worker.ts does the same
+  // between threads); relayed frames for this worker come back in through `hop`.
+  const hop =
+    cfg.xskMapFd === undefined
+      ? undefined
+      : relay(packet, {
+          match: (f) => {
+            const w = sliceOwner(spec, f);
+            return w !== undefined && w !== cfg.index;
+          },
+          divert: true,
+          relay: (f) => send(MsgType.hop, f),
+        });
+  const driver = relay(hop ?? packet, { relay: (f) => send(MsgType.arp, f) });
   return {
     driver,
     start(stack, control) {
       const reader = new LinkReader((type, payload) => {
         if (type === MsgType.arp) driver.inject(payload);
+        else if (type === MsgType.hop) hop?.inject(payload);
         else if (type === MsgType.role) stack.core.answerArp = payload[0] === 1;
         else if (type === MsgType.program) {
           try {
-            packet.setFanoutProgram(payload);
+            packet.setFanoutProgram?.(payload);
           } catch (err) {
             log(`byway: worker ${cfg.index}: steering program not installed: ${(err as Error).message}`);
           }

@@ -16,18 +16,28 @@ export function formatDriverSpec(spec: DriverSpec): string {
 }
 
 /**
- * `fanout`: join this AF_PACKET fanout group (a worker of `byway run --workers`, member.ts); refused for the other
- * drivers, whose queues the cluster does not use.
+ * `fanout`: join this AF_PACKET fanout group (a worker of `byway run --workers`, member.ts); `xdp`: bind this
+ * receive queue into the XSKMAP of the supervisor's XDP program (the same, on af-xdp in own-address mode). Each is
+ * refused for the other drivers.
  */
 export function openDriver(
   spec: DriverSpec,
-  opts: { netns?: string | undefined; address?: string | undefined; tuning: DriverTuning; fanout?: AfPacketOptions['fanout'] },
+  opts: {
+    netns?: string | undefined;
+    address?: string | undefined;
+    tuning: DriverTuning;
+    fanout?: AfPacketOptions['fanout'];
+    xdp?: { readonly queue: number; readonly queues: number; readonly xskMapFd: number } | undefined;
+  },
 ): FrameDriver {
   const ip = opts.address?.split('/')[0];
   const netns = opts.netns;
   const t = opts.tuning;
   if (opts.fanout !== undefined && spec.kind !== 'af-packet') {
     throw new BywayError('ERR_INVALID_ARG_VALUE', `workers need an af-packet driver (an AF_PACKET fanout group), not ${formatDriverSpec(spec)}`);
+  }
+  if (opts.xdp !== undefined && (spec.kind !== 'af-xdp' || spec.shared)) {
+    throw new BywayError('ERR_INVALID_ARG_VALUE', `an XSKMAP (BYWAY_XSKMAP) needs an af-xdp driver in own-address mode, not ${formatDriverSpec(spec)}`);
   }
   try {
     switch (spec.kind) {
@@ -36,7 +46,7 @@ export function openDriver(
       case 'af-packet':
         return openAfPacket({ ifname: spec.ifname!, netns, ipv4: ip, tso: t.tso, maxBatch: t.maxBatch, busyPoll: t.busyPoll, fanout: opts.fanout });
       case 'af-xdp':
-        return openAfXdp({ ifname: spec.ifname!, netns, mode: spec.shared ? 'shared' : 'own', ipv4: spec.shared ? undefined : ip, maxBatch: t.maxBatch, busyPoll: t.busyPoll });
+        return openAfXdp({ ifname: spec.ifname!, netns, mode: spec.shared ? 'shared' : 'own', ipv4: spec.shared ? undefined : ip, maxBatch: t.maxBatch, busyPoll: t.busyPoll, ...opts.xdp });
       case 'raw-ip':
         return openRawIp({ netns, localAddress: ip, protocols: ['icmp', 'udp', 'tcp'], maxBatch: t.maxBatch });
     }

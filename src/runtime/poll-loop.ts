@@ -39,6 +39,12 @@ export interface PollLoopOptions {
   readonly mode?: 'event' | 'busy';
   /** Called after each poll (the API layer uses it to emit events outside the core's call stack). */
   readonly afterPoll?: () => void;
+  /**
+   * Given to each poll (Pollable.poll): runs once a poll has taken in frames, before the node's timers; true when
+   * it queued output, which then leaves at once. The API runs there the work its receive callbacks deferred (the
+   * replies), so a reply's doorbell does not wait for the poll's timers and the rest of the turn.
+   */
+  readonly afterReceive?: () => boolean;
   /** Errors thrown by a poll (a bug, never bad input) are reported here; default: rethrown asynchronously. */
   readonly onError?: (err: unknown) => void;
   /** 'event' mode: keep polling this long (ms) after the last poll that handled frames. Default 0.1; 0 = off. */
@@ -113,6 +119,9 @@ export class PollLoop {
   /** Busy mode: a poll is queued as a microtask; one ran since the last event-loop turn's poll. */
   private microQueued = false;
   private microDone = false;
+  /** turn() is running: a wake then asks only for the flush at its end (flushDue), not for a microtask poll. */
+  private inTurn = false;
+  private flushDue = false;
   /** Native spins started, and those a frame ended (for tests and diagnostics). */
   spins = 0;
   spinHits = 0;
@@ -141,7 +150,8 @@ export class PollLoop {
    */
   readonly wake = (): void => {
     if (!this.running) return;
-    if (this.mode === 'busy' && !this.microQueued && !this.microDone) {
+    if (this.inTurn && this.node.flush !== undefined) this.flushDue = true;
+    else if (this.mode === 'busy' && !this.microQueued && !this.microDone) {
       this.microQueued = true;
       queueMicrotask(this.microRun);
     }
@@ -208,13 +218,15 @@ export class PollLoop {
 
   private turn(maySpin: boolean): void {
     if (!this.running) return;
+    const outer = this.inTurn; // a pollNow() from a callback of this turn's poll runs a turn within it
+    this.inTurn = true;
     try {
       let handled = this.drain();
       if (handled === 0 && maySpin) {
         const us = this.spinBudgetUs();
         if (us > 0) {
           this.spins++;
-          if (this.options.wait!(this.clock.now(), us)) {
+          if (this.options.wait!(this.drainedAt, us)) {
             this.spinHits++;
             handled = this.drain();
           }
@@ -225,21 +237,39 @@ export class PollLoop {
         this.emptySpins = 0;
       } else this.emptySpins++;
       this.options.afterPoll?.();
+      // What the poll's callbacks and the deferred work (afterPoll: a reply sent from a 'message' handler) queued
+      // for transmit leaves now, one doorbell for all of it, not in a poll of its own (a microtask or the next
+      // turn). Output that needs more than the doorbell (a TCP segment that found no transmit buffer) is the
+      // node's own: pollAt asks for the next turn.
+      if (this.flushDue) {
+        this.flushDue = false;
+        this.node.flush!(this.drainedAt);
+      }
     } catch (err) {
       if (this.options.onError) this.options.onError(err);
       else queueMicrotask(() => {
         throw err;
       });
+    } finally {
+      this.inTurn = outer;
     }
     this.schedule();
   }
 
   /** Poll until nothing more is ready, within a bound so one busy link cannot starve the rest of the event loop. */
   private drain(): number {
-    let rounds = 0;
-    let handled = 0;
     let now = this.clock.now();
-    for (let n = this.node.poll(now); n > 0; n = ++rounds < 16 ? this.node.poll((now = this.clock.now())) : 0) handled += n;
+    const after = this.options.afterReceive;
+    let n = this.node.poll(now, after);
+    let handled = n;
+    // A poll takes in frames until its driver is empty or its budget is spent: poll again only in the latter case.
+    // A second poll after one that emptied the ring found nothing, and cost a whole poll (timers, transports, a
+    // call into the addon) between a request's arrival and the reply's doorbell.
+    const full = this.node.pollBudget ?? 1;
+    for (let rounds = 1; n >= full && n > 0 && rounds < 16; rounds++) {
+      n = this.node.poll((now = this.clock.now()), after);
+      handled += n;
+    }
     this.drainedAt = now;
     return handled;
   }

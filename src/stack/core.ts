@@ -12,7 +12,7 @@
  *
  * Bad input is dropped and counted in `stats`; API misuse throws BywayError with a stable code.
  */
-import { RxFlag, type FlowSteering, type FrameDriver, type HostRoute, type HostTables } from '../../drivers/types.js';
+import { RxFlag, type FlowSteering, type FrameDriver, type HostRoute, type HostRoute6, type HostTables } from '../../drivers/types.js';
 import { BywayError } from '../../protocols/util/errors.js';
 import type { Rng } from '../../protocols/util/rng.js';
 import { read16, read32 } from '../../protocols/util/bytes.js';
@@ -124,7 +124,8 @@ export class StackCore implements TransportHost {
   readonly ttl: number;
   private readonly l2len: number;
   private readonly ethernet: boolean;
-  private readonly pollBudget: number;
+  /** Most frames one poll takes in (Pollable.pollBudget). */
+  readonly pollBudget: number;
   private readonly csum: { ipTx: boolean; ipRx: boolean; icmpTx: boolean; icmpRx: boolean; udpTx: boolean; udpRx: boolean };
   private now = 0;
   private started = false;
@@ -245,9 +246,14 @@ export class StackCore implements TransportHost {
    */
   private mirrorHostTables(host: HostTables): void {
     for (const r of host.routes()) this.hostRoute('add', r);
+    for (const r of this.ipv6 ? (host.routes6?.() ?? []) : []) this.hostRoute6('add', r);
     host.setListener({
       neighbour: (ip, mac) => this.neighbours.learnFromHost(this.now, ip >>> 0, mac, false),
       route: (change, route) => this.hostRoute(change, route),
+      route6: (change, route) => this.hostRoute6(change, route),
+      neighbour6: (ip, mac) => {
+        if (mac !== null) this.ipv6?.ndp.kernelNeighbour(this.now, ip, mac); // a failure: NDP's own timer gives up
+      },
     });
   }
 
@@ -262,6 +268,14 @@ export class StackCore implements TransportHost {
     if (src === undefined) return; // a gateway off our prefixes: unusable here
     this.routes.remove(r.destination);
     this.routes.add({ destination: r.destination, gateway: r.gateway, source: src, metric: r.metric, mtu: r.mtu });
+  }
+
+  /** The kernel's IPv6 route table, followed (shared address with IPv6): a changed route replaces the old one. */
+  private hostRoute6(change: 'add' | 'delete', r: HostRoute6): void {
+    const l = this.ipv6;
+    if (l === undefined) return;
+    l.removeRoute(r.destination, r.metric);
+    if (change === 'add') l.addRoute({ destination: r.destination, gateway: r.gateway, metric: r.metric, mtu: r.mtu });
   }
 
   /** The next hop's MAC: the cache, else (shared address) the kernel's, from the driver's mirror. */
@@ -302,7 +316,7 @@ export class StackCore implements TransportHost {
   // The poll cycle
 
   /** Receive and handle a batch, run due timers, flush transmits. Returns the number of frames handled. */
-  poll(now: number): number {
+  poll(now: number, afterReceive?: () => boolean): number {
     this.now = now;
     if (!this.started) this.start(now);
     let handled = 0;
@@ -312,6 +326,10 @@ export class StackCore implements TransportHost {
       this.flushTransports(); // nothing held waits past its batch
       if (n === 0) break;
       handled += n;
+      // receiveRanges hands fewer than asked only when no more is waiting (FrameDriver.receiveRanges): asking
+      // again at once (a call into the addon for a ring driver) would find nothing; what arrives meanwhile is the
+      // next poll's. receive() may stop short for other reasons (a middleware dropping or delaying frames).
+      if (n < max && this.rangesIn) break;
     }
     if (this.output.loopback.length > 0) {
       const queue = this.output.loopback;
@@ -323,6 +341,8 @@ export class StackCore implements TransportHost {
       this.flushTransports();
       handled += queue.length;
     }
+    // The receivers' callbacks ran during the receive; what they deferred (a reply) leaves before the timers run.
+    if (handled > 0 && afterReceive !== undefined && afterReceive()) this.driver.flush(now);
     if (this.ipv6 !== undefined) {
       const n = this.ipv6.poll(now);
       if (n > 0) this.flushTransports(); // its looped-back packets: GRO holds none past this poll either

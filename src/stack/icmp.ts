@@ -23,6 +23,11 @@ export interface IcmpOptions {
   minPmtu: number;
   /** How long a learned path MTU holds before it is forgotten (RFC 1191 section 6.3: 10 minutes). */
   pmtuExpiryMs: number;
+  /**
+   * The identifier of this stack's echo requests (default: drawn from the stack's rng). A cluster gives each
+   * worker one inside its ephemeral slice, so the steering sends its echo replies back to it (src/cluster).
+   */
+  echoIdent?: number;
 }
 
 export const DEFAULT_ICMP_OPTIONS: IcmpOptions = {
@@ -73,7 +78,7 @@ export class Icmp4 implements Transport {
   ) {
     this.options = { ...DEFAULT_ICMP_OPTIONS, ...options };
     this.errorTokens = this.options.errorBurst;
-    this.pingIdent = ident & 0xffff;
+    this.pingIdent = (this.options.echoIdent ?? ident) & 0xffff;
   }
 
   input(now: number, buf: Uint8Array, ipOff: number, start: number, end: number, src: number, _dst: number, broadcast: boolean): void {

@@ -11,6 +11,7 @@ import type { DadOptions } from '../../protocols/icmpv6/dad.js';
 import type { NdpNeighbourOptions } from '../../protocols/icmpv6/neighbour-cache.js';
 import type { RouterDiscoveryTuning } from './autoconf.js';
 import type { Ipv6Address, Ipv6Cidr } from '../../protocols/ipv6/address.js';
+import type { MldOptions } from '../../protocols/icmpv6/mld.js';
 
 export interface Ipv6Options {
   /** A link-local address from the MAC (fe80::/64, modified EUI-64). Default true. */
@@ -36,6 +37,8 @@ export interface Ipv6Options {
   routerDiscovery: RouterDiscoveryTuning;
   /** RFC 7217's secret_key in hex (at least 32 digits); '' : the runtime's (see docs/ipv6.md), else random. */
   stableSecret: string;
+  /** MLDv2 (RFC 3810, mld.ts): its tuning, or false to send no MLD (groups are still received). Default on. */
+  mld: Partial<MldOptions> | false;
 }
 
 export const DEFAULT_IPV6_OPTIONS: Ipv6Options = {
@@ -53,6 +56,7 @@ export const DEFAULT_IPV6_OPTIONS: Ipv6Options = {
   acceptRedirects: true,
   routerDiscovery: {},
   stableSecret: '',
+  mld: {},
 };
 
 export interface Ipv6RouteConfig {

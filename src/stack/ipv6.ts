@@ -44,6 +44,8 @@ import { Ipv6Autoconf, type AutoconfStats } from './autoconf.js';
 import type { PseudoRandomFunction } from '../../protocols/ipv6/stable-iid.js';
 import type { UdpSocket, UdpStats, UdpTable } from './udp.js';
 import { PingTable } from './ping-table.js';
+import { Ipv6Mld } from './mld.js';
+import { isMldType, type MldStats } from '../../protocols/icmpv6/mld.js';
 import type { EthernetStats } from './stats.js';
 import { icmpv6ToError, newIcmpv6Stats, newIpv6Stats, newUdp6Stats, type Icmpv6Stats, type Ipv6Stats } from './ipv6-stats.js';
 import { DEFAULT_IPV6_OPTIONS, type Ipv6Options, type Ipv6RouteConfig } from './ipv6-options.js';
@@ -103,7 +105,9 @@ export class Ipv6Layer {
   readonly options: Ipv6Options;
   /** Router discovery, SLAAC and redirects (undefined with acceptRa off). */
   readonly autoconf: Ipv6Autoconf | undefined;
-  readonly stats: { ipv6: Ipv6Stats; icmpv6: Icmpv6Stats; ndp: NdpStats; udp6: UdpStats; autoconf?: AutoconfStats };
+  readonly stats: { ipv6: Ipv6Stats; icmpv6: Icmpv6Stats; ndp: NdpStats; udp6: UdpStats; autoconf?: AutoconfStats; mld?: MldStats };
+  /** Multicast Listener Discovery and the groups this interface listens to beyond all-nodes. */
+  readonly mld: Ipv6Mld;
   private readonly limiter: Icmpv6RateLimiter;
   private readonly routes: Ipv6Route[] = [];
   /** What `route` answers for a route learned from routers (autoconf.ts), reused. */
@@ -111,6 +115,7 @@ export class Ipv6Layer {
   private loopbackQueue: Uint8Array[] = [];
   private readonly pings = new PingTable<PendingPing6>();
   private readonly pingIdent: number;
+  private pingClaimed = false;
   private readyWaiters: (() => void)[] = [];
   private now = 0;
   /** TCP over IPv6, when the stack has TCP (NetStack attaches it). */
@@ -129,7 +134,11 @@ export class Ipv6Layer {
     options: Partial<Ipv6Options> = {},
   ) {
     this.link = link;
-    this.options = { ...DEFAULT_IPV6_OPTIONS, ...options };
+    // A shared address (AF_XDP shared mode): the kernel keeps NDP, DAD and router discovery for its addresses; we
+    // ask it to resolve (ndp.ts) and hear its answers (core.ts). No link-local address or RS of our own.
+    const host = link.driver.hostTables;
+    const kernel = host?.resolve6 !== undefined && (host.addresses6?.().length ?? 0) > 0 ? host : undefined;
+    this.options = { ...DEFAULT_IPV6_OPTIONS, ...options, ...(kernel ? { linkLocal: false, acceptRa: false, dad: { dupAddrDetectTransmits: 0 } } : {}) };
     if (link.mtu < IPV6_MIN_MTU) throw new BywayError('ERR_INVALID_ARG_VALUE', `MTU ${link.mtu} is below IPv6's minimum of ${IPV6_MIN_MTU}`);
     this.ndp = new NdpHost(
       link.mac,
@@ -142,9 +151,11 @@ export class Ipv6Layer {
           this.checkReady();
         },
         routerLost: (ip) => this.autoconf?.routerLost(ip),
+        // A driver that picks IPv6 by destination (AF_XDP own-address mode) must know every address we answer on.
+        addressesChanged: () => link.driver.addressSteering?.setIpv6Addresses(this.ndp.addresses.filter((a) => a.state !== 'DUPLICATE').map((a) => a.address)),
       },
       link.rng,
-      { neighbour: this.options.neighbour, dad: this.options.dad, linkLocal: this.options.linkLocal },
+      { neighbour: this.options.neighbour, dad: this.options.dad, linkLocal: this.options.linkLocal, resolver: kernel && ((t) => kernel.resolve6!(t)) },
     );
     if (this.ndp.addresses.length === 0) throw new BywayError('ERR_INVALID_ARG_VALUE', 'IPv6 needs an address (or the link-local one)');
     this.reassembler = new Ipv6Reassembler(this.options.reassembly);
@@ -152,6 +163,8 @@ export class Ipv6Layer {
     this.limiter = new Icmpv6RateLimiter(this.options.icmpErrors);
     this.pingIdent = link.rng.nextU32() & 0xffff;
     this.stats = { ipv6: newIpv6Stats(this.reassembler.stats), icmpv6: newIcmpv6Stats(), ndp: this.ndp.stats, udp6: newUdp6Stats() };
+    this.mld = new Ipv6Mld({ ndp: this.ndp, rng: link.rng, emit: (now, packet, mac) => ((this.now = now), this.emit(packet, mac)) }, this.options.mld);
+    if (this.options.mld !== false) this.stats.mld = this.mld.stats;
     const firstHop = (dst: Ipv6Address): Ipv6Address | undefined => {
       const r = this.route(dst);
       return r === undefined ? undefined : (r.gateway ?? dst);
@@ -176,9 +189,15 @@ export class Ipv6Layer {
     return this.autoconf?.hopLimit ?? this.options.hopLimit;
   }
 
-  private addRoute(r: Ipv6RouteConfig): void {
+  /** A route, as configured or as the kernel has it (shared address: core.ts follows its table). */
+  addRoute(r: Ipv6RouteConfig): void {
     this.routes.push({ destination: r.destination, gateway: r.gateway?.slice(0, 16), metric: r.metric ?? 0, mtu: r.mtu });
     this.routes.sort((a, b) => b.destination.prefixLen - a.destination.prefixLen || a.metric - b.metric);
+  }
+
+  removeRoute(destination: Ipv6Cidr, metric: number): void {
+    const i = this.routes.findIndex((r) => r.metric === metric && r.destination.prefixLen === destination.prefixLen && ipv6Equals(r.destination.address, destination.address));
+    if (i >= 0) this.routes.splice(i, 1);
   }
 
   /** The configured route for dst, unless what routers said (autoconf.ts) is more precise (RFC 4861 5.2). */
@@ -220,6 +239,18 @@ export class Ipv6Layer {
     const waiters = this.readyWaiters;
     this.readyWaiters = [];
     for (const w of waiters) w();
+  }
+
+  /** Shared address: our echo replies come to us (an IPv4 claim of this identifier, ERR_INVALID_STATE, steers both). */
+  private claimPingIdent(): void {
+    const flows = this.link.driver.flows;
+    if (flows === undefined || this.pingClaimed) return;
+    this.pingClaimed = true;
+    try {
+      flows.claim({ protocol: 'icmp', port: this.pingIdent });
+    } catch (e) {
+      if ((e as BywayError).code !== 'ERR_INVALID_STATE') throw e;
+    }
   }
 
   /** One of our usable addresses, or ::1. */
@@ -270,6 +301,7 @@ export class Ipv6Layer {
       handled = queue.length;
     }
     this.ndp.poll(now);
+    this.mld.poll(now);
     this.autoconf?.poll(now);
     this.reassembler.poll(now, (first) => {
       // RFC 8200 4.5: the first fragment arrived and the rest did not: Time Exceeded, code 1.
@@ -282,7 +314,7 @@ export class Ipv6Layer {
 
   pollAt(now: number): number | undefined {
     if (this.loopbackQueue.length > 0) return now;
-    const at = minTime(minTime(this.ndp.pollAt(), this.reassembler.pollAt()), this.autoconf?.pollAt());
+    const at = minTime(minTime(this.ndp.pollAt(), this.reassembler.pollAt()), minTime(this.autoconf?.pollAt(), this.mld.pollAt(now)));
     return minTime(at, this.pings.pollAt());
   }
 
@@ -361,7 +393,7 @@ export class Ipv6Layer {
     const dst = p.dst;
     const src = p.src;
     if (isMulticast(dst)) {
-      if (!this.ndp.isOurGroup(dst)) {
+      if (!this.ndp.isOurGroup(dst) && !this.mld.has(dst)) {
         st.notForUs++;
         return;
       }
@@ -456,6 +488,10 @@ export class Ipv6Layer {
       if (this.autoconf === undefined || !this.autoconf.input(this.now, repr, p.src)) this.ndp.input(this.now, repr, p.src);
       return;
     }
+    if (isMldType(icmp.type)) {
+      this.mld.input(this.now, p, icmp.buffer);
+      return;
+    }
     const repr = parseIcmpv6(icmp);
     switch (repr.kind) {
       case 'echo-request':
@@ -485,7 +521,7 @@ export class Ipv6Layer {
         this.errorInput(repr.kind, repr.code, 0, repr.quoted);
         return;
       default:
-        st.otherTypes++; // MLD queries and reports among them: byway joins no group a switch must learn (docs/ipv6.md)
+        st.otherTypes++;
     }
   }
 
@@ -577,7 +613,10 @@ export class Ipv6Layer {
     const srcPort = read16(b, off);
     const dstPort = read16(b, off + 2);
     if (isMulticast(p.dst)) {
-      st.noPort++; // no multicast membership for sockets yet
+      // A group this interface joined (input checked): every udp6 socket on the port hears it (Linux's default).
+      const targets = this.link.udp.multicastTargets6(p.dst, dstPort, p.src, srcPort);
+      if (targets.length === 0) st.noPort++;
+      for (const s of targets) if (!s.deliver6(b.subarray(off + 8, off + len), p.src, srcPort)) st.recvBufferDrops++;
       return;
     }
     const sock = this.link.udp.lookup6(p.dst, dstPort, p.src, srcPort);
@@ -648,6 +687,7 @@ export class Ipv6Layer {
     const src = this.sourceFor(dst);
     if (src === undefined) throw this.noSourceError(dst);
     const seq = this.pings.allocate();
+    this.claimPingIdent();
     let data = options.data;
     if (data === undefined) {
       data = new Uint8Array(size);

@@ -81,6 +81,8 @@ export interface NdpOutput {
   dadResult?(address: Ipv6Address, state: 'PREFERRED' | 'DUPLICATE'): void;
   /** Told when a neighbour's advertisement says it is no router any more (RFC 4861 7.2.5). */
   routerLost?(ip: Ipv6Address): void;
+  /** Told when the address set changed (at start, an address added or removed, a DAD failure). */
+  addressesChanged?(): void;
 }
 
 export interface NdpHostOptions {
@@ -88,6 +90,11 @@ export interface NdpHostOptions {
   readonly dad?: Partial<DadOptions> | undefined;
   /** Derive fe80::/64 + modified EUI-64 from the MAC (RFC 4862 5.3). Default true. */
   readonly linkLocal?: boolean | undefined;
+  /**
+   * The kernel keeps NDP for our (shared) addresses: resolution asks it (`resolver(target)`, no solicitation of
+   * our own) and its answers come through `kernelNeighbour`.
+   */
+  readonly resolver?: ((target: Ipv6Address) => void) | undefined;
 }
 
 export class NdpHost {
@@ -95,7 +102,10 @@ export class NdpHost {
   readonly neighbours: NdpNeighbourCache<PendingIpv6>;
   readonly dad: DuplicateAddressDetection;
   readonly stats: NdpStats;
+  /** Bumped whenever an address comes, goes or turns DUPLICATE (MLD follows the solicited-node groups by it). */
+  version = 0;
   private now = 0;
+  private readonly resolver: ((target: Ipv6Address) => void) | undefined;
 
   constructor(
     private readonly mac: Uint8Array,
@@ -105,6 +115,7 @@ export class NdpHost {
     options: NdpHostOptions = {},
   ) {
     const random = (): number => rng.nextU32() / 0x1_0000_0000;
+    this.resolver = options.resolver;
     this.neighbours = new NdpNeighbourCache<PendingIpv6>(
       {
         solicit: (target, unicastMac) => this.solicit(target, unicastMac),
@@ -127,6 +138,7 @@ export class NdpHost {
           if (a !== undefined) a.state = state;
           if (state === 'DUPLICATE') this.stats.dadDuplicates++;
           out.dadResult?.(address, state);
+          if (state === 'DUPLICATE') this.changed();
         },
       },
       random,
@@ -158,6 +170,7 @@ export class NdpHost {
     if (this.find(cidr.address) !== undefined) return false;
     this.now = now;
     this.addresses.push({ address: cidr.address.slice(0, 16), prefixLen: cidr.prefixLen, origin, state: 'TENTATIVE' });
+    this.changed(); // before the first probe: the answer to it must reach us
     this.dad.start(now, cidr.address);
     return true;
   }
@@ -165,7 +178,9 @@ export class NdpHost {
   /** The valid lifetime of an address ended (RFC 4862 5.5.4), or its DAD failed: it is no longer ours at all. */
   removeAddress(ip: Ipv6Address): void {
     const i = this.addresses.findIndex((a) => ipv6Equals(a.address, ip));
-    if (i >= 0) this.addresses.splice(i, 1);
+    if (i < 0) return;
+    this.addresses.splice(i, 1);
+    this.changed();
   }
 
   /** Its preferred lifetime ended (DEPRECATED) or was renewed (PREFERRED again); tentative and duplicate stay so. */
@@ -175,9 +190,16 @@ export class NdpHost {
     a.state = deprecated ? 'DEPRECATED' : 'PREFERRED';
   }
 
+  /** The address set changed: MLD follows it by `version` (mld.ts), the layer through `addressesChanged`. */
+  private changed(): void {
+    this.version++;
+    this.out.addressesChanged?.();
+  }
+
   /** Start DAD for every address (the interface came up). */
   start(now: number): void {
     this.now = now;
+    this.out.addressesChanged?.();
     for (const a of this.addresses) if (a.state === 'TENTATIVE') this.dad.start(now, a.address);
   }
 
@@ -326,8 +348,19 @@ export class NdpHost {
     this.stats.solicitationsAnswered++;
   }
 
+  /** The kernel resolved `ip` for us (shared address): as a solicited advertisement (RFC 4861 7.2.5). */
+  kernelNeighbour(now: number, ip: Ipv6Address, mac: Uint8Array): void {
+    this.now = now;
+    this.neighbours.advertisement(now, ip, { router: false, solicited: true, override: true }, mac);
+  }
+
   /** The neighbour cache asks for a solicitation: multicast to the solicited-node group, or unicast (a probe). */
   private solicit(target: Ipv6Address, unicastMac: Uint8Array | undefined): void {
+    if (this.resolver !== undefined) {
+      this.stats.solicitationsSent++; // sent by the kernel, on our request
+      this.resolver(target);
+      return;
+    }
     const src = this.sourceFor(target);
     if (src === undefined) return; // nothing usable yet: the cache's retries or failure take over
     this.stats.solicitationsSent++;

@@ -6,8 +6,20 @@
 import type { VirtualClock } from './clock.js';
 
 export interface Pollable {
-  poll(now: number): number;
+  /**
+   * Take in what arrived, run due timers, send what is queued; returns the frames handled. `afterReceive`, when
+   * given, runs once the frames are taken in and before the timers; when it answers true (it queued output: the
+   * replies of the receivers' callbacks), that output is handed to the driver at once.
+   */
+  poll(now: number, afterReceive?: () => boolean): number;
   pollAt(now: number): number | undefined;
+  /**
+   * Most frames one poll takes in; a poll that handled fewer found its driver empty. Absent: a poll that handled
+   * anything may have left more.
+   */
+  readonly pollBudget?: number;
+  /** Hand what is queued for transmit to the driver now (its doorbell), without a poll. */
+  flush?(now: number): void;
 }
 
 export interface RunOptions {

@@ -10,6 +10,7 @@ import type { GroStats } from './gro.js';
 import type { Icmpv6Stats, Ipv6Stats } from './ipv6-stats.js';
 import type { NdpStats } from './ndp.js';
 import type { AutoconfStats } from './autoconf.js';
+import type { MldStats } from '../../protocols/icmpv6/mld.js';
 
 export interface EthernetStats {
   rx: number;
@@ -98,6 +99,8 @@ export interface StackStats {
   udp6?: UdpStats;
   /** Router discovery, SLAAC and redirects (src/stack/autoconf.ts), present with IPv6 and `ipv6.acceptRa`. */
   autoconf?: AutoconfStats;
+  /** Multicast Listener Discovery (src/stack/mld.ts), present with IPv6 unless `ipv6.mld` is false. */
+  mld?: MldStats;
 }
 
 export function newStats(neighbour: NeighbourStats, reassembly: ReassemblyStats, udp: UdpStats): StackStats {

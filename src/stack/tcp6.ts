@@ -51,7 +51,10 @@ class Tcp6Packet implements TcpTxPacket {
   dstId = 0;
   /** TCP payload bytes per segment when the driver cuts this packet (TSO over IPv6), else 0. */
   segment = 0;
-  /** The Traffic Class byte (RFC 8200 7, the ECN field of RFC 3168 5): ECT(0) on new data of an ECN connection. */
+  /**
+   * The TOS byte the layer asks for (ECT(0) on new data of an ECN connection, RFC 3168): written as the IPv6
+   * Traffic Class, whose layout is the TOS byte's (DSCP and the ECN field, RFC 2474 3, RFC 3168 5); 0 per segment.
+   */
   tos = 0;
   pseudoSum = -1;
   open = false;

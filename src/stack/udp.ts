@@ -424,6 +424,23 @@ export class UdpTable {
     return best;
   }
 
+  /**
+   * The udp6 sockets that hear a datagram to multicast `group`:port the interface joined: bound to '::' or to the
+   * group, not connected elsewhere (Linux's IPV6_MULTICAST_ALL default: membership is the host's, not the socket's).
+   */
+  multicastTargets6(group: Uint8Array, dstPort: number, src: Uint8Array, srcPort: number): UdpSocket[] {
+    const list = this.ports.get(dstPort);
+    if (list === undefined) return [];
+    return list.filter(
+      (s) =>
+        s.family === 6 &&
+        s.localIp === 0 &&
+        !s.v4Mapped &&
+        (s.localIp6 === undefined || ipv6Equals(s.localIp6, group)) &&
+        (!s.connected || (s.remoteIp6 !== undefined && s.remotePort === srcPort && ipv6Equals(s.remoteIp6, src))),
+    );
+  }
+
   /** Sockets that should hear a broadcast to dstPort. */
   broadcastTargets(dstPort: number): UdpSocket[] {
     return this.ports.get(dstPort)?.filter((s) => !s.connected) ?? [];

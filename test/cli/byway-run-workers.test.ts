@@ -6,12 +6,13 @@
  * `byway ss` on the supervisor sum the workers and show each; a worker killed with SIGKILL leaves the other
  * serving every new connection; SIGTERM ends the supervisor and every worker; with --restart a new worker takes
  * the dead one's index and class back, and no client is reset while it starts (it gets its share of the clients
- * once its program listens). Bounded in time; everything made is removed.
+ * once its program listens). The same on the veth's AF_XDP queues (one per worker, the XSKMAP inherited from the
+ * supervisor). Bounded in time; everything made is removed.
  */
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
-import { describePrivileged, execInAsync, NetLab } from '../helpers/netns.js';
-import { exited, waitOutput, type Proc } from './run-helpers.js';
+import { describePrivileged, execIn, execInAsync, NetLab } from '../helpers/netns.js';
+import { exited, pidAnswers, waitOutput, type Proc } from './run-helpers.js';
 
 const KERNEL = '10.77.41.1';
 const BYWAY = '10.77.41.2';
@@ -21,27 +22,10 @@ const BYWAY_CLI = join(here, '../../src/cli/byway.ts');
 const APP = join(here, 'apps', 'pid-server.cjs');
 
 /** `n` HTTP requests from namespace `ns`, each on a connection of its own: how many times each answer came. */
-async function clients(ns: string, n: number, path = '/'): Promise<Record<string, number>> {
-  const script =
-    `const http=require('node:http');const out={};let k=0;` +
-    `const done=(x)=>{out[x]=(out[x]||0)+1;if(++k===${n})console.log(JSON.stringify(out))};` +
-    `for(let i=0;i<${n};i++){const r=http.get({host:'${BYWAY}',port:8080,path:'${path}',agent:false,timeout:10000},(res)=>{let b='';res.on('data',(d)=>b+=d);res.on('end',()=>done(b))});` +
-    `r.on('timeout',()=>r.destroy(Object.assign(new Error('timeout'),{code:'TIMEOUT'})));r.on('error',(e)=>done(e.code||e.message))}`;
-  const r = await execInAsync(ns, process.execPath, ['-e', script], { timeoutMs: 30_000 });
-  expect(r.code, r.stderr).toBe(0);
-  return JSON.parse(r.stdout.trim()) as Record<string, number>;
-}
+const clients = (ns: string, n: number, path = '/'): Promise<Record<string, number>> => pidAnswers(ns, BYWAY, n, 'http', path);
 
 /** `n` UDP datagrams to BYWAY:8081 from `n` sockets (source ports) in namespace `ns`: how many each pid answered. */
-async function udpClients(ns: string, n: number): Promise<Record<string, number>> {
-  const script =
-    `const d=require('node:dgram');const out={};let k=0;const done=(x)=>{out[x]=(out[x]||0)+1;if(++k===${n})console.log(JSON.stringify(out))};` +
-    `for(let i=0;i<${n};i++){const s=d.createSocket('udp4');const t=setTimeout(()=>{s.close();done('timeout')},5000);` +
-    `s.on('message',(m)=>{clearTimeout(t);s.close();done(m.toString())});s.send('q',8081,'${BYWAY}')}`;
-  const r = await execInAsync(ns, process.execPath, ['-e', script], { timeoutMs: 30_000 });
-  expect(r.code, r.stderr).toBe(0);
-  return JSON.parse(r.stdout.trim()) as Record<string, number>;
-}
+const udpClients = (ns: string, n: number): Promise<Record<string, number>> => pidAnswers(ns, BYWAY, n, 'udp');
 
 const alive = (pid: number): boolean => {
   try {
@@ -166,4 +150,37 @@ describePrivileged('byway run --workers 2: an unmodified node:http server in two
     expect(await exited(proc, 30_000)).not.toBeNull();
     expect(alive(fresh) || alive(w1)).toBe(false);
   }, 180_000);
+
+  // On AF_XDP (native on this veth): the supervisor attaches the XDP program and holds its XSKMAP, each worker
+  // inherits it as fd 3 and binds its receive queue. The peer's kernel picks the queue of each flow (veth: its
+  // transmit queue, a flow hash), so a worker's outgoing connection gets its answers through the supervisor's hop
+  // when they land on the other worker's queue.
+  it("on AF_XDP queues: both workers serve; each worker's outgoing connection comes back to it; SIGTERM ends all and detaches the program", async () => {
+    await kernelServer();
+    const proc = lab.spawnIn(appNs, process.execPath, ['--import', 'tsx', BYWAY_CLI, 'run', '--workers', '2', '--driver', `af-xdp:${appIf}`, '--address', `${BYWAY}/24`, '--', process.execPath, APP, '8080']) as Proc;
+    const m = await waitOutput(proc, /^byway run: pid (\d+) 2 workers on af-xdp:\S+ queues 0-1 \(native XDP\): worker 0 pid (\d+), worker 1 pid (\d+) control /m, 60_000, 'byway run --workers 2');
+    const [w0, w1] = [Number(m[2]), Number(m[3])];
+    for (const pid of [w0, w1]) await waitOutput(proc, new RegExp(`^listening 8080 pid ${pid}$`, 'm'), 60_000, `worker pid ${pid}`);
+    expect(execIn(appNs, 'ip', ['-d', 'link', 'show', appIf])).toMatch(/prog\/xdp/);
+
+    const http = await clients(kernelNs, 40);
+    expect(Object.keys(http).sort(), JSON.stringify(http)).toEqual([String(w0), String(w1)].sort());
+    const udp = await udpClients(kernelNs, 32);
+    expect(Object.keys(udp).sort(), JSON.stringify(udp)).toEqual([String(w0), String(w1)].sort());
+
+    // Each worker's own outgoing connection: a port of its slice (worker 0 49152-57343, worker 1 57344-65535).
+    const peer = await clients(kernelNs, 30, `/peer/${KERNEL}:9000`);
+    const got = Object.entries(peer).flatMap(([a, n]) => Array<string>(n).fill(a));
+    expect(got.every((a) => a.endsWith(' kernel')), JSON.stringify(peer)).toBe(true);
+    expect([...new Set(got.map((a) => Number(a.split(' ')[0])))].sort(), JSON.stringify(peer)).toEqual([w0, w1].sort());
+    for (const a of got) {
+      const [pid, port] = a.split(' ').map(Number) as [number, number];
+      expect(port).toBeGreaterThanOrEqual(pid === w0 ? 49152 : 57344);
+      expect(port).toBeLessThanOrEqual(pid === w0 ? 57343 : 65535);
+    }
+
+    proc.kill('SIGTERM');
+    await exited(proc, 30_000);
+    expect(execIn(appNs, 'ip', ['-d', 'link', 'show', appIf])).not.toMatch(/prog\/xdp/);
+  }, 120_000);
 });

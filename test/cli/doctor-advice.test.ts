@@ -81,7 +81,7 @@ describe('byway doctor: AF_XDP and interface checks (ip and ethtool answers give
     const generic = await run('af-xdp:eth7', { ...base, num_rx_queues: 4 }, 'e1000');
     expect(generic.out).toContain('ok    xdp: no program attached (byway attaches its own)');
     expect(generic.out).toContain('warn  xdp: driver e1000 is not known to have native XDP; byway falls back to generic mode (slower)');
-    expect(generic.out).toContain("warn  4 rx queues: byway binds queue 0 only; flows hashed to other queues miss it ('ethtool -L eth7 combined 1', or an ntuple rule to queue 0)");
+    expect(generic.out).toContain("warn  4 rx queues: byway binds queue 0 only; flows hashed to other queues miss it ('ethtool -L eth7 combined 1', or an ntuple rule to queue 0; or 'byway run --workers 4', a worker per queue)");
   });
 
   it('a down interface, a small MTU and a TAP name on another kind of device are FIXes, counted in the result', async () => {

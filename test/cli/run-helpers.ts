@@ -1,6 +1,7 @@
 /** What the `byway run` tests share: waiting on a child's output or exit, and the deterministic blob they serve. */
 import { createHash } from 'node:crypto';
 import type { ChildProcess } from 'node:child_process';
+import { expect } from 'vitest';
 import { execInAsync } from '../helpers/netns.js';
 
 export type Proc = ChildProcess & { output(): string };
@@ -87,4 +88,21 @@ export async function nstat(ns: string): Promise<Record<string, number>> {
   const out: Record<string, number> = {};
   for (const k of names) out[k] = Number(new RegExp(`^${k}\\s+(\\d+)`, 'm').exec(r.stdout)?.[1] ?? NaN);
   return out;
+}
+
+/**
+ * From namespace `ns`, `n` requests to ADDRESS (HTTP on 8080, each on its own connection, GET `path`) or datagrams
+ * (UDP 8081, from as many sockets) to apps/pid-server.cjs: how many times each answer came.
+ */
+export async function pidAnswers(ns: string, address: string, n: number, kind: 'http' | 'udp', path = '/'): Promise<Record<string, number>> {
+  const head = `const out={};let k=0;const done=(x)=>{out[x]=(out[x]||0)+1;if(++k===${n})console.log(JSON.stringify(out))};`;
+  const script =
+    kind === 'http'
+      ? `${head}const http=require('node:http');for(let i=0;i<${n};i++){const r=http.get({host:'${address}',port:8080,path:'${path}',agent:false,timeout:10000},(res)=>{let b='';res.on('data',(d)=>b+=d);res.on('end',()=>done(b))});` +
+        `r.on('timeout',()=>r.destroy(Object.assign(new Error('timeout'),{code:'TIMEOUT'})));r.on('error',(e)=>done(e.code||e.message))}`
+      : `${head}const d=require('node:dgram');for(let i=0;i<${n};i++){const s=d.createSocket('udp4');const t=setTimeout(()=>{s.close();done('timeout')},5000);` +
+        `s.on('message',(m)=>{clearTimeout(t);s.close();done(m.toString())});s.send('q',8081,'${address}')}`;
+  const r = await execInAsync(ns, process.execPath, ['-e', script], { timeoutMs: 30_000 });
+  expect(r.code, r.stderr).toBe(0);
+  return JSON.parse(r.stdout.trim()) as Record<string, number>;
 }

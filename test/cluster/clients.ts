@@ -23,14 +23,45 @@ export const udpClients = (ns: string, address: string, n: number): Promise<stri
 export const count = (xs: string[], v: string): number => xs.filter((x) => x === v).length;
 
 /** The workers' latest reports (fixtures/echo-worker.ts), by worker index. */
-export function reports(cluster: Cluster): { echoes: Map<number, number>; ports: Map<number, number>; late: Map<number, string> } {
-  const r = { echoes: new Map<number, number>(), ports: new Map<number, number>(), late: new Map<number, string>() };
-  cluster.on('message', (_i: number, m: { index: number; echoes?: number; localPort?: number; late?: string }) => {
+export function reports(cluster: Cluster): {
+  echoes: Map<number, number>;
+  ports: Map<number, number>;
+  late: Map<number, string>;
+  ping: Map<number, string>;
+  refused: Map<number, string>;
+} {
+  const r = { echoes: new Map<number, number>(), ports: new Map<number, number>(), late: new Map<number, string>(), ping: new Map<number, string>(), refused: new Map<number, string>() };
+  cluster.on('message', (_i: number, m: { index: number; echoes?: number; localPort?: number; late?: string; ping?: string; refused?: string }) => {
+    if (m.ping !== undefined) r.ping.set(m.index, m.ping);
+    if (m.refused !== undefined && !r.refused.has(m.index)) r.refused.set(m.index, m.refused);
     if (m.echoes !== undefined) r.echoes.set(m.index, m.echoes);
     if (m.localPort !== undefined) r.ports.set(m.index, m.localPort);
     if (m.late !== undefined) r.late.set(m.index, m.late);
   });
   return r;
+}
+
+/** 40 TCP connections and 32 datagrams from namespace `ns` to ADDRESS:7000/7001: every one answered, by both workers. */
+export async function expectBothServe(ns: string, address: string): Promise<void> {
+  const tcp = await tcpClients(ns, address, 40);
+  expect(count(tcp, 'w0') + count(tcp, 'w1'), JSON.stringify(tcp)).toBe(40);
+  expect(count(tcp, 'w0')).toBeGreaterThan(3);
+  expect(count(tcp, 'w1')).toBeGreaterThan(3);
+  const udp = await udpClients(ns, address, 32);
+  expect(count(udp, 'w0') + count(udp, 'w1'), JSON.stringify(udp)).toBe(32);
+  expect(count(udp, 'w0')).toBeGreaterThan(2);
+  expect(count(udp, 'w1')).toBeGreaterThan(2);
+}
+
+/**
+ * Ask both workers (fixtures/echo-worker.ts with data.icmp) to ping the peer and send to its closed port: each gets
+ * its own echo reply and port unreachable.
+ */
+export async function expectIcmpReachesEach(cluster: Cluster, seen: ReturnType<typeof reports>): Promise<void> {
+  for (const i of cluster.live) cluster.worker(i)!.postMessage({ type: 'test-icmp' });
+  await until(() => seen.ping.size === 2 && seen.refused.size === 2, 10_000);
+  expect(Object.fromEntries(seen.ping)).toEqual({ 0: 'ok', 1: 'ok' });
+  expect(Object.fromEntries(seen.refused)).toEqual({ 0: 'ECONNREFUSED', 1: 'ECONNREFUSED' });
 }
 
 /** Wait (polling every 20 ms) until `cond` holds or `ms` pass. */

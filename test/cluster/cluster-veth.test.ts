@@ -8,7 +8,7 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startCluster, type Cluster } from '../../src/cluster/index.js';
 import { NetLab, describePrivileged, execIn, execInAsync } from '../helpers/netns.js';
-import { count, reports, tcpClients as tcpTo, udpClients as udpTo, until } from './clients.js';
+import { count, expectIcmpReachesEach, reports, tcpClients as tcpTo, udpClients as udpTo, until } from './clients.js';
 
 const FIXTURE = new URL('./fixtures/echo-worker.ts', import.meta.url);
 const BYWAY = '10.77.11.2';
@@ -29,7 +29,7 @@ async function labCluster(lab: NetLab, restart: boolean): Promise<{ nsA: string;
     file: FIXTURE,
     driver: { kind: 'af-packet', ifname: link.a, netns: nsA, tpacketVersion: 2 },
     address: `${BYWAY}/24`,
-    data: { peer: KERNEL, port: 9000 },
+    data: { peer: KERNEL, port: 9000, icmp: !restart },
     restart,
   });
   return { nsA, nsB, cluster };
@@ -41,11 +41,13 @@ describePrivileged('byway cluster: two worker threads on a two-queue veth', () =
   let nsB = '';
   let cluster: Cluster | undefined;
   let echoes = new Map<number, number>();
+  let seen: ReturnType<typeof reports>;
   let ports = new Map<number, number>();
 
   beforeAll(async () => {
     ({ nsA, nsB, cluster } = await labCluster(lab, false));
-    ({ echoes, ports } = reports(cluster));
+    seen = reports(cluster);
+    ({ echoes, ports } = seen);
   }, 30_000);
   afterAll(async () => {
     await cluster?.close();
@@ -58,6 +60,10 @@ describePrivileged('byway cluster: two worker threads on a two-queue veth', () =
     expect(echoes.get(1)).toBeGreaterThan(1);
     expect(ports.get(0)).toBeLessThan(57344); // worker 0: 49152..57343
     expect(ports.get(1)).toBeGreaterThanOrEqual(57344);
+  });
+
+  it("ICMP about each worker's flows reaches it: the echo reply to its ping, the port unreachable for its datagram", async () => {
+    await expectIcmpReachesEach(cluster!, seen);
   });
 
   it('a TCP port and a UDP port are served by both workers', async () => {

@@ -80,6 +80,12 @@ describe("a worker's configuration (BYWAY_WORKER, BYWAY_CLUSTER, BYWAY_FANOUT, B
     expect(memberFromEnv(env)).toEqual({ index: 1, workers: 2, group: 4242, slots: [0, 0], serviceSlots: [0, 0], answerArp: false, link: '/run/byway/run-1.link' });
   });
 
+  it('on AF_XDP: BYWAY_XSKMAP (the inherited map) instead of BYWAY_FANOUT', () => {
+    const x = { ...env, BYWAY_FANOUT: '', BYWAY_XSKMAP: '3' };
+    expect(memberFromEnv(x)).toEqual({ index: 1, workers: 2, group: 0, slots: [], serviceSlots: [], answerArp: false, link: '/run/byway/run-1.link', xskMapFd: 3 });
+    expect(() => memberFromEnv({ ...x, BYWAY_XSKMAP: 'fd3' })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE', message: expect.stringMatching(/^BYWAY_XSKMAP: expected/) }));
+  });
+
   it('each malformed variable is named', () => {
     const cases: Array<[Record<string, string>, string]> = [
       [{ BYWAY_WORKER: '2/2' }, 'BYWAY_WORKER'],
@@ -104,6 +110,7 @@ describe("a worker's configuration (BYWAY_WORKER, BYWAY_CLUSTER, BYWAY_FANOUT, B
     expect(o.answerArp).toBe(false);
     expect(o.limits?.tcp).toEqual({ noDelay: true, ephemeralLow: 57344, ephemeralHigh: 65535 });
     expect(o.limits?.udp).toEqual({ ephemeralLow: 57344, ephemeralHigh: 65535 });
+    expect(o.limits?.icmp).toEqual({ echoIdent: 57344 }); // its pings' identifier: echo replies steered back to it
     expect(memberStackOptions(memberFromEnv({ ...env, BYWAY_WORKER: '0/2', BYWAY_ARP: 'answer' })!, {}).answerArp).toBe(true);
     const { program, group, mode } = memberFanout(cfg);
     expect({ group, mode }).toEqual({ group: 4242, mode: 'cbpf' });

@@ -3,7 +3,8 @@
  * steering function the kernel runs (flowWorker through the slot table), one NetStack per queue with one address
  * and MAC, ARP relayed from the owner to the others. A port is served by every worker, connections made by a
  * worker come back to it, ARP is answered once, and when a worker dies the others keep their connections and take
- * the new ones.
+ * the new ones. ICMP about a worker's flows (echo replies to its pings, port unreachable, fragmentation needed)
+ * reaches that worker, not the one the sender's address hashes to.
  */
 import { describe, expect, it } from 'vitest';
 import { memoryLink, memoryQueues } from '../../drivers/memory/index.js';
@@ -16,6 +17,7 @@ import { runUntil } from '../../src/stack/sim.js';
 import { NetStack } from '../../src/stack/stack.js';
 import { Membership, workerSettings } from '../../src/cluster/plan.js';
 import { cidr, ip } from '../stack/harness.js';
+import { buildEthernet, buildIpv4, fixL4Checksum } from '../../fuzz/lib/packets.js';
 
 function makeCluster(workers: number) {
   const [clientEnd, serverEnd] = memoryLink({ mtu: 1500 });
@@ -31,14 +33,17 @@ function makeCluster(workers: number) {
     const r = relay(queues[w]!, { relay: (f) => relays.forEach((o, i) => i !== w && members.has(i) && o.inject(f)) });
     relays.push(r);
     const s = workerSettings(spec, w, 0);
-    stacks.push(new NetStack({ driver: r, addresses: [cidr('10.0.0.2/24')], rng: seededRng(10 + w), answerArp: s.answerArp, udp: s.limits.udp, tcp: s.limits.tcp }));
+    stacks.push(new NetStack({ driver: r, addresses: [cidr('10.0.0.2/24')], rng: seededRng(10 + w), answerArp: s.answerArp, udp: s.limits.udp, tcp: s.limits.tcp, icmp: s.limits.icmp }));
   }
   const client = new NetStack({ driver: clientEnd, addresses: [cidr('10.0.0.1/24')], rng: seededRng(1) });
   let alive = stacks.map(() => true);
   return {
     clock,
     client,
+    clientEnd,
     stacks,
+    /** Run the workers only: the client is frozen (what it was sent waits, unacknowledged). */
+    runWorkers: (ms: number) => runUntil(clock, stacks.filter((_, i) => alive[i]), { until: clock.now() + ms }),
     run: (ms: number) => runUntil(clock, [client, ...stacks.filter((_, i) => alive[i])], { until: clock.now() + ms }),
     /** Worker `w` dies: its queue closes, the kernel reorders members, the primary installs the new slots. */
     kill(w: number) {
@@ -150,6 +155,67 @@ describe('cluster steering on the virtual clock', () => {
     expect(after.filter((x) => x.state === 'ESTABLISHED')).toHaveLength(10);
     expect(accepted[1]).toBe(survivors.length + 10);
     expect(c.stacks[1]!.answerArp).toBe(true);
+  });
+});
+
+describe("cluster steering: ICMP about a worker's flows reaches that worker", () => {
+  it('echo replies to every worker\'s pings come back to it (its identifier is in its slice)', () => {
+    const c = makeCluster(3);
+    const results: Array<boolean | undefined> = [undefined, undefined, undefined];
+    c.stacks.forEach((s, w) => s.ping(c.clock.now(), ip('10.0.0.1'), { timeoutMs: 1_000 }, (r) => (results[w] = r.ok)));
+    c.run(3_000);
+    expect(results).toEqual([true, true, true]);
+  });
+
+  it("port unreachable for a worker's UDP datagram reaches its socket", () => {
+    const c = makeCluster(3);
+    const errors = [0, 0, 0];
+    c.stacks.forEach((s, w) => {
+      const u = s.udp.createSocket();
+      u.bind(0, 0);
+      u.onError = () => errors[w]!++;
+      u.send(c.clock.now(), new Uint8Array([w]), ip('10.0.0.1'), 9); // no socket there: port unreachable
+    });
+    c.run(3_000);
+    expect(errors).toEqual([1, 1, 1]);
+    for (const s of c.stacks) expect(s.stats.icmp.errorsUnmatched).toBe(0);
+  });
+
+  it("fragmentation needed (from a router) quoting a worker's TCP segment in flight reaches it and lowers its path MTU", () => {
+    const c = makeCluster(3);
+    c.client.tcp!.listen(0, 8080, 128);
+    const conns = c.stacks.map((s) => s.tcp!.connect(c.clock.now(), ip('10.0.0.1'), 8080));
+    c.run(2_000);
+    expect(conns.map((x) => x.state)).toEqual(['ESTABLISHED', 'ESTABLISHED', 'ESTABLISHED']);
+    for (const x of conns) x.send(c.clock.now(), new Uint8Array(3000));
+    c.runWorkers(10); // sent, not acknowledged: the client is frozen
+    const serverMac = c.stacks[0]!.mac;
+    const clientMac = c.client.mac;
+    conns.forEach((x) => {
+      // The quoted packet: byway's IPv4 header and the first 8 bytes of its TCP header (ports, sequence number).
+      const tcp = new Uint8Array(8);
+      tcp[0] = x.localPort >> 8;
+      tcp[1] = x.localPort & 0xff;
+      tcp[3] = 8080 & 0xff;
+      tcp[2] = 8080 >> 8;
+      new DataView(tcp.buffer).setUint32(4, x.snd.sndUna);
+      const quoted = buildIpv4({ src: ip('10.0.0.2'), dst: ip('10.0.0.1'), proto: 6, payload: tcp, flagsFrag: 0x4000 });
+      new DataView(quoted.buffer).setUint16(2, 1500); // the quoted datagram's own length
+      const icmp = new Uint8Array(8 + quoted.length);
+      icmp[0] = 3;
+      icmp[1] = 4;
+      new DataView(icmp.buffer).setUint16(6, 1000); // next-hop MTU
+      icmp.set(quoted, 8);
+      const pkt = buildIpv4({ src: ip('10.0.0.254'), dst: ip('10.0.0.2'), proto: 1, payload: icmp });
+      fixL4Checksum(pkt, 0);
+      const frame = buildEthernet(serverMac, clientMac, 0x0800, pkt);
+      c.clientEnd.txReserve(frame.length)!.set(frame);
+      c.clientEnd.txCommit(c.clock.now(), frame.length);
+    });
+    c.clientEnd.flush(c.clock.now());
+    c.runWorkers(10);
+    expect(c.stacks.map((s) => s.stats.icmp.pmtuUpdates)).toEqual([1, 1, 1]);
+    expect(c.stacks.map((s) => s.mtuFor(ip('10.0.0.1')))).toEqual([1000, 1000, 1000]);
   });
 });
 

@@ -24,6 +24,7 @@ const BUDGET: Record<string, number> = {
   icmpv6: 15_000,
   'ipv6-reassembly': 1_500,
   'ndp-host': 1_500,
+  mld: 3_000,
 };
 
 describe('fuzz slice: parsers', () => {

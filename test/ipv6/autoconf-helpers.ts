@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import { memoryLink } from '../../drivers/memory/index.js';
-import type { FrameDriver } from '../../drivers/types.js';
+import type { AddressSteering, FrameDriver } from '../../drivers/types.js';
 import { seededRng } from '../../protocols/util/rng.js';
 import { EtherType, emitEthernet } from '../../protocols/ethernet/wire.js';
 import { IPV6_ALL_NODES, isMulticast, multicastMac, withInterfaceId } from '../../protocols/ipv6/address.js';
@@ -51,8 +51,13 @@ export interface RouterLab {
   slaacAddress(prefix: string, dadCounter?: number): Uint8Array;
 }
 
-export function routerLab(ipv6: Partial<Ipv6Options> = {}, extra: { mtu?: number; addresses6?: string[]; gateway6?: string } = {}): RouterLab {
+export function routerLab(
+  ipv6: Partial<Ipv6Options> = {},
+  extra: { mtu?: number; addresses6?: string[]; gateway6?: string; steering?: AddressSteering } = {},
+): RouterLab {
   const [dh, dr] = memoryLink({ mtu: extra.mtu ?? 1500 });
+  // A driver that picks IPv6 by destination (as AF_XDP's own-address program does) and wants the address set.
+  if (extra.steering !== undefined) Object.assign(dh, { addressSteering: extra.steering });
   const clock = new VirtualClock(1_000);
   const host = new NetStack({
     driver: dh,

@@ -146,6 +146,28 @@ describe('SLAAC (RFC 4862 5.5, RFC 7217)', () => {
     expect(lab.host.stats.autoconf!.discovery.dadRetries).toBe(1);
   });
 
+  it('tells a driver that steers by address (AF_XDP own mode) every address set: at start, SLAAC, DAD failure, removal', () => {
+    const sets: string[][] = [];
+    const lab = routerLab({}, { addresses6: ['fd00::5/64'], steering: { setIpv6Addresses: (a) => sets.push(a.map(formatIpv6)) } });
+    lab.run(4_000);
+    // At start, before the first DAD probe: the link-local and the configured address, both tentative then.
+    expect(sets[0]).toEqual([formatIpv6(HOST_LL), 'fd00::5']);
+    expect(sets).toHaveLength(1); // DAD success changes nothing the driver needs
+    lab.inject(raFrame([routerLla(), prefixInfo('2001:db8:1::', 600, 300)]));
+    lab.run(lab.clock.now() + 1);
+    const first = lab.slaacAddress('2001:db8:1::');
+    expect(sets.at(-1)).toEqual([formatIpv6(HOST_LL), 'fd00::5', formatIpv6(first)]); // tentative: DAD needs its NDP
+    const na = { kind: 'neighbor-advertisement', router: false, solicited: false, override: true, target: first, options: [{ kind: 'target-lla', address: Uint8Array.of(2, 0, 0, 0, 0, 0x66) }] } as const;
+    lab.inject(ndpFrame(na, v6('fe80::66'), v6('ff02::1'), Uint8Array.of(2, 0, 0, 0, 0, 0x66)));
+    lab.run(lab.clock.now() + 2_500);
+    const second = lab.slaacAddress('2001:db8:1::', 1);
+    expect(sets.some((s) => !s.includes(formatIpv6(first)) && s.length === 2)).toBe(true); // the duplicate left
+    expect(sets.at(-1)).toEqual([formatIpv6(HOST_LL), 'fd00::5', formatIpv6(second)]);
+    lab.run(lab.clock.now() + 601_000); // the valid lifetime ends
+    expect(lab.host.ipv6!.ndp.find(second)).toBeUndefined();
+    expect(sets.at(-1)).toEqual([formatIpv6(HOST_LL), 'fd00::5']);
+  });
+
   it('deprecates at the end of the preferred lifetime (a source only when nothing better), removes at the end of the valid one', () => {
     const lab = configured([routerLla(), prefixInfo('2001:db8:1::', 600, 60), prefixInfo('2001:db8:2::', 86400, 86400)]);
     const a1 = lab.slaacAddress('2001:db8:1::');

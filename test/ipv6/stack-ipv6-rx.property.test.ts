@@ -21,6 +21,7 @@ import { makePair6, ping6, v6 } from './stack-helpers.js';
 
 const A = v6('fd00::1');
 const B = v6('fd00::2');
+const ROUTER = v6('fe80::a');
 
 function packet(next: number, body: Uint8Array, dst = B, hop = 64, src = A): Uint8Array {
   const b = new Uint8Array(IPV6_HEADER_LEN + body.length);
@@ -55,7 +56,6 @@ function ndp(repr: NdpRepr, dst: Uint8Array, src = A): Uint8Array {
   return p;
 }
 
-const ROUTER = v6('fe80::a');
 /** A TCP segment (20-byte header, `flags`, `data`) from A:12345 to B:port. */
 function tcp(port: number, flags: number, data: Uint8Array): Uint8Array {
   const body = new Uint8Array(20 + data.length);
@@ -102,7 +102,20 @@ function seeds(): Uint8Array[] {
     tcp(80, 0x02, new Uint8Array(0)), // SYN to a listener
     tcp(81, 0x02, new Uint8Array(0)), // SYN to a closed port: RST
     tcp(80, 0x18, new Uint8Array(40).fill(3)), // PSH|ACK with data, for no connection: RST
+    // MLD (src/stack/mld.ts): general MLDv2 and MLDv1 queries and a group-and-source-specific one (answered with
+    // reports behind a Router Alert), and another listener's report.
+    mld(Uint8Array.of(130, 0, 0, 0, 0x03, 0xe8, 0, 0, ...new Uint8Array(16), 2, 125, 0, 0), v6('ff02::1')),
+    mld(Uint8Array.of(130, 0, 0, 0, 0, 100, 0, 0, ...new Uint8Array(16)), v6('ff02::1')),
+    mld(Uint8Array.of(130, 0, 0, 0, 0x80, 0x01, 0, 0, ...solicitedNodeMulticast(B), 2, 125, 0, 1, ...A), solicitedNodeMulticast(B)),
+    mld(Uint8Array.of(143, 0, 0, 0, 0, 0, 0, 1, 4, 0, 0, 0, ...v6('ff15::1')), v6('ff02::16')),
   ];
+}
+
+/** An MLD message from the router's link-local address, hop limit 1, behind a Hop-by-Hop header with Router Alert. */
+function mld(msg: Uint8Array, dst: Uint8Array): Uint8Array {
+  const p = packet(NextHeader.HopByHop, Uint8Array.of(NextHeader.ICMPv6, 0, 5, 2, 0, 0, 1, 0, ...msg), dst, 1, ROUTER);
+  fillIcmpv6Checksum(p, IPV6_HEADER_LEN + 8, msg.length, ROUTER, dst);
+  return p;
 }
 
 /** Fix the upper-layer checksum of a (possibly mutated) packet when its chain can be walked. */
@@ -194,6 +207,11 @@ describe('IPv6 receive path under hostile input', () => {
     expect(s.ipv6!.reassembly.fragments).toBeGreaterThan(0);
     expect(s.autoconf!.advertisements).toBeGreaterThan(0);
     expect(s.autoconf!.redirects + s.autoconf!.redirectsIgnored).toBeGreaterThan(0);
+    // MLD: queries taken (and answered: reports sent beyond the start's), others refused.
+    expect(s.mld!.queriesReceived).toBeGreaterThan(0);
+    expect(s.mld!.v1QueriesReceived).toBeGreaterThan(0);
+    expect(s.mld!.invalid).toBeGreaterThan(0);
+    expect(s.mld!.reportsSent + s.mld!.v1MessagesSent).toBeGreaterThan(2);
     // TCP over IPv6 was reached too: SYN-ACKs and RSTs, each with a valid checksum (checked above).
     expect(tcpAnswers).toBeGreaterThan(0);
     expect(s.tcp!.rstsSent).toBeGreaterThan(0);

@@ -7,6 +7,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   buildFanoutProgram,
+  flowClass,
   flowWorker,
   openAfPacket,
   runFanoutProgram,
@@ -43,6 +44,49 @@ const packet = fc.record({
   len: fc.oneof(fc.integer({ min: 0, max: 80 }), fc.constant(64)),
 });
 
+/** An IPv4 ICMP message: an echo reply (identifier `ident`) or an error quoting a packet byway sent. */
+function icmpv4(o: { ihl: number; type: number; ident: number; src: number; qihl: number; qproto: number; qsport: number; qdport: number; qdst: number; len: number }): Uint8Array {
+  const b = new Uint8Array(o.len);
+  const set = (at: number, v: number, n: number): void => {
+    for (let i = 0; i < n; i++) if (at + i < b.length) b[at + i] = (v >>> (8 * (n - 1 - i))) & 0xff;
+  };
+  set(0, 0x40 | o.ihl, 1);
+  set(9, 1, 1);
+  set(12, o.src, 4);
+  const l4 = o.ihl * 4;
+  set(l4, o.type, 1);
+  set(l4 + 4, o.ident, 2);
+  const q = l4 + 8;
+  set(q, 0x40 | o.qihl, 1);
+  set(q + 9, o.qproto, 1);
+  set(q + 16, o.qdst, 4);
+  const ql4 = q + o.qihl * 4;
+  set(ql4, o.qsport, 2);
+  set(ql4 + 2, o.qdport, 2);
+  set(ql4 + 4, o.ident, 2); // a quoted echo request's identifier
+  return b;
+}
+
+const icmpPacket = fc.record({
+  ihl: fc.oneof(fc.constant(5), fc.integer({ min: 5, max: 15 })),
+  type: fc.oneof(fc.constantFrom(0, 3, 4, 11, 12, 8), fc.integer({ min: 0, max: 255 })),
+  ident: fc.oneof(fc.integer({ min: 0, max: 0xffff }), fc.integer({ min: 49152, max: 65535 })),
+  src: fc.integer({ min: 0, max: 0xffffffff }),
+  qihl: fc.oneof(fc.constant(5), fc.integer({ min: 0, max: 15 })),
+  qproto: fc.oneof(fc.constantFrom(6, 17, 1), fc.integer({ min: 0, max: 255 })),
+  qsport: fc.oneof(fc.integer({ min: 0, max: 0xffff }), fc.integer({ min: 49152, max: 65535 })),
+  qdport: fc.integer({ min: 0, max: 0xffff }),
+  qdst: fc.integer({ min: 0, max: 0xffffffff }),
+  len: fc.oneof(fc.integer({ min: 0, max: 120 }), fc.constant(56), fc.constant(576)),
+});
+
+/** What the program returns (before the kernel's modulo): the worker's member in its class's table; 0 when a load runs past the end. */
+function expectedMember(spec: { workers: number; slots: readonly number[]; serviceSlots?: readonly number[] }, etherType: number, bytes: Uint8Array): number {
+  const c = flowClass(spec, etherType, bytes);
+  if (c === undefined) return 0;
+  return (c.table === 'slots' ? spec.slots : spec.serviceSlots ?? spec.slots)[c.worker]!;
+}
+
 describe('fanout steering program (interpreted)', () => {
   it('computes flowWorker for every IPv4 packet, through the slot table, for 1 to 7 workers', () => {
     fc.assert(
@@ -52,10 +96,9 @@ describe('fanout steering program (interpreted)', () => {
         const prog = buildFanoutProgram(spec);
         const bytes = ipv4(p);
         const got = runFanoutProgram(prog, 0x0800, bytes) % workers;
-        const w = flowWorker(spec, 0x0800, bytes);
         // A packet too short to read ends the kernel's program with 0 (member 0), whatever the slots say.
-        const short = bytes.length < 16 || ((p.proto === 6 || p.proto === 17) && (p.frag & 0x3fff) === 0 && p.ihl * 4 + 4 > bytes.length);
-        expect(got).toBe(short ? 0 : slots[w]);
+        expect(got).toBe(expectedMember(spec, 0x0800, bytes));
+        if (flowClass(spec, 0x0800, bytes) !== undefined) expect(got).toBe(slots[flowWorker(spec, 0x0800, bytes)]);
       }),
       { numRuns: 3000 },
     );
@@ -69,16 +112,53 @@ describe('fanout steering program (interpreted)', () => {
         const spec = { workers, slots, serviceSlots };
         const prog = buildFanoutProgram(spec);
         const bytes = ipv4(p);
-        const w = flowWorker(spec, 0x0800, bytes);
+        const c = flowClass(spec, 0x0800, bytes);
         const ports = (p.proto === 6 || p.proto === 17) && (p.frag & 0x3fff) === 0;
-        const short = bytes.length < 16 || (ports && p.ihl * 4 + 4 > bytes.length);
         const { low } = workerEphemeralRange(spec, 0);
-        const ephemeral = ports && !short && ((bytes[p.ihl * 4 + 2]! << 8) | bytes[p.ihl * 4 + 3]!) >= low;
-        expect(runFanoutProgram(prog, 0x0800, bytes) % workers).toBe(short ? 0 : ephemeral ? slots[w] : serviceSlots[w]);
+        // The class: an ephemeral destination port goes by slots, any other IPv4 by serviceSlots.
+        if (c !== undefined && p.proto !== 1) expect(c.table).toBe(ports && ((bytes[p.ihl * 4 + 2]! << 8) | bytes[p.ihl * 4 + 3]!) >= low ? 'slots' : 'service');
+        expect(runFanoutProgram(prog, 0x0800, bytes) % workers).toBe(expectedMember(spec, 0x0800, bytes));
         expect(runFanoutProgram(prog, 0x0806, new Uint8Array(28))).toBe(slots[0]);
       }),
       { numRuns: 3000 },
     );
+  });
+
+  it('ICMP: the program computes flowClass for echo replies, errors quoting TCP/UDP/echo, and anything else', () => {
+    fc.assert(
+      fc.property(icmpPacket, fc.integer({ min: 1, max: 7 }), fc.integer({ min: 0, max: 6 }), (p, workers, seed) => {
+        const slots = Array.from({ length: workers }, (_, i) => (i + seed) % workers);
+        const serviceSlots = Array.from({ length: workers }, (_, i) => (i * 3 + seed + 1) % workers);
+        const spec = { workers, slots, serviceSlots };
+        const bytes = icmpv4(p);
+        expect(runFanoutProgram(buildFanoutProgram(spec), 0x0800, bytes) % workers).toBe(expectedMember(spec, 0x0800, bytes));
+      }),
+      { numRuns: 5000 },
+    );
+  });
+
+  it("ICMP about a worker's flow goes to that worker: echo replies by identifier, errors by the quoted packet", () => {
+    const spec = { workers: 4 };
+    const prog = buildFanoutProgram(spec);
+    const base = { ihl: 5, ident: 0, src: 0x0a000001, qihl: 5, qproto: 6, qsport: 0, qdport: 80, qdst: 0x0a000009, len: 56 };
+    for (let w = 0; w < 4; w++) {
+      const { low, high } = workerEphemeralRange(spec, w);
+      for (const port of [low, high]) {
+        expect(runFanoutProgram(prog, 0x0800, icmpv4({ ...base, type: 0, ident: port }))).toBe(w); // echo reply
+        for (const type of [3, 4, 11, 12]) {
+          expect(runFanoutProgram(prog, 0x0800, icmpv4({ ...base, type, qsport: port }))).toBe(w); // quoted TCP
+          expect(runFanoutProgram(prog, 0x0800, icmpv4({ ...base, type, qproto: 17, qsport: port }))).toBe(w); // quoted UDP
+          expect(runFanoutProgram(prog, 0x0800, icmpv4({ ...base, type, qproto: 1, ident: port }))).toBe(w); // quoted ping
+        }
+      }
+    }
+    // An error about a service flow (byway's port 7000, the client's 10.0.0.9:port) goes where that client's
+    // segments go: the hash of the client's address and port.
+    for (let cport = 40000; cport < 40032; cport++) {
+      const seg = ipv4({ ihl: 5, frag: 0, proto: 6, src: 0x0a000009, sport: cport, dport: 7000, len: 40 });
+      const err = icmpv4({ ...base, type: 3, qsport: 7000, qdport: cport });
+      expect(runFanoutProgram(prog, 0x0800, err)).toBe(runFanoutProgram(prog, 0x0800, seg));
+    }
   });
 
   it('sends ARP and IPv6 to worker 0, ephemeral ports to their slice owner, service ports by source hash', () => {

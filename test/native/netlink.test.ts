@@ -27,7 +27,11 @@ import {
   parseLink,
   parseNeigh,
   parseRoute,
+  parseAddr6,
+  parseNeigh6,
+  emitNeighUse6,
   NEIGH_USE_LEN,
+  NEIGH_USE6_LEN,
 } from '../../drivers/netlink/wire.js';
 import type { HostRoute } from '../../drivers/types.js';
 import { formatIpv4, parseIpv4 } from '../../protocols/ipv4/address.js';
@@ -62,6 +66,8 @@ describe('rtnetlink wire codec', () => {
             parseAddr(m.payload, stats);
             parseRoute(m.payload, stats);
             parseNeigh(m.payload, stats);
+            parseAddr6(m.payload, stats);
+            parseNeigh6(m.payload, stats);
             parseLink(m.payload, stats);
             parseError(m.payload, stats);
             forEachAttr(m.payload, 0, stats, () => {});
@@ -93,6 +99,22 @@ describe('rtnetlink wire codec', () => {
       seen.push({ type: m.type, seq: m.seq, ip: n.destination, ifindex: n.ifindex, flags: n.flags });
     });
     expect(seen).toEqual([{ type: RTM_NEWNEIGH, seq: 42, ip: ip('10.1.2.3'), ifindex: 7, flags: NTF_USE }]);
+    expect(stats).toEqual(newParseStats());
+  });
+
+  it('encodes the IPv6 NTF_USE request (AF_INET6, a 16-byte NDA_DST) so that it parses back', () => {
+    const buf = new Uint8Array(NEIGH_USE6_LEN);
+    const target = Uint8Array.of(0xfd, 0x7c, ...new Array<number>(13).fill(0), 2);
+    const len = emitNeighUse6(target, 9, 43, buf);
+    expect(len).toBe(NEIGH_USE6_LEN);
+    const stats = newParseStats();
+    const seen: { type: number; seq: number; ip?: number[]; ifindex: number; v4: unknown }[] = [];
+    forEachMessage(buf.subarray(0, len), stats, (m) => {
+      const n = parseNeigh6(m.payload, stats)!;
+      seen.push({ type: m.type, seq: m.seq, ip: n.destination && [...n.destination], ifindex: n.ifindex, v4: parseNeigh(m.payload, stats) });
+      expect(m.payload[10]).toBe(NTF_USE);
+    });
+    expect(seen).toEqual([{ type: RTM_NEWNEIGH, seq: 43, ip: [...target], ifindex: 9, v4: undefined }]);
     expect(stats).toEqual(newParseStats());
   });
 });

@@ -1,5 +1,5 @@
 /**
- * SLAAC against the kernel (issue #18), over TAP and AF_PACKET, in namespaces this test creates: a Linux router
+ * SLAAC against the kernel (issue #18), over TAP, AF_PACKET and AF_XDP (own-address mode), in namespaces this test creates: a Linux router
  * namespace (forwarding on, fd77:30::1/64 towards byway, fd77:31::1/64 towards a host namespace) and the test's own
  * router advertisement, crafted with byway's codecs and sent from the router's interface through an AF_PACKET
  * socket opened in the router's namespace (from the router's link-local address and MAC: the kernel there is the
@@ -7,14 +7,17 @@
  * and a UDP echo crosses the router to the host namespace (off-link) and back, through byway's default router,
  * fragmented at the RA's MTU on the way out. Bounded in time; skipped with a reason when unprivileged.
  *
- * AF_XDP is left out: its own-address program redirects only the address it was opened with, which SLAAC does not
- * know in advance (docs/ipv6.md).
+ * Over AF_XDP the driver is opened with `ipv6: true` and no address: its program redirects the RA (to all-nodes),
+ * and the stack hands it each address it forms (`addressSteering`), so the router's solicitations for the SLAAC
+ * address, its echo requests and the echoed datagrams reach byway; the kernel of byway's namespace has IPv6 off,
+ * so byway keeps the link-local address of the interface's MAC.
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { once } from 'node:events';
 import { createStack, type Stack } from '../../src/index.js';
 import { openAfPacket } from '../../drivers/af-packet/index.js';
 import { openTap } from '../../drivers/tap/index.js';
+import { openAfXdp } from '../../drivers/af-xdp/index.js';
 import type { FrameDriver } from '../../drivers/types.js';
 import { formatIpv6, parseIpv6, withInterfaceId } from '../../protocols/ipv6/address.js';
 import { stableInterfaceId } from '../../protocols/ipv6/stable-iid.js';
@@ -66,6 +69,14 @@ describePrivileged('SLAAC from a router advertisement, against the kernel', () =
         const nsA = lab.addNetns();
         const link = lab.addVeth(nsA, nsR);
         return { driver: openAfPacket({ ifname: link.a, netns: nsA }), routerDev: link.b };
+      },
+    ],
+    [
+      'AF_XDP',
+      (nsR) => {
+        const nsA = lab.addNetns();
+        const link = lab.addVeth(nsA, nsR);
+        return { driver: openAfXdp({ ifname: link.a, netns: nsA, ipv6: true }), routerDev: link.b };
       },
     ],
   ];

@@ -14,7 +14,7 @@ import { compileStrategy } from '../../src/api/path.js';
 import { parsePathRules, IMPLICIT_RULES } from '../../src/register/config.js';
 import { installPatches, type Patches } from '../../src/register/patch.js';
 import { newPathCounters } from '../../src/register/counters.js';
-import { attemptOrder } from '../../src/register/connect-by-name.js';
+import { attemptOrder } from '../../src/api/auto-select.js';
 import { seededRng } from '../../protocols/util/rng.js';
 
 const APP = '10.0.0.1';
@@ -87,8 +87,8 @@ describe('preload: connect and listen by name, node:net style (in-memory link)',
     expect((t as unknown as { path: string }).path).toBe('bypass');
     t.destroy();
     expect(asked).toEqual([
-      ['localhost', { family: 0, hints: dns.ADDRCONFIG, all: true }],
-      ['localhost', { family: 0, hints: dns.ADDRCONFIG, all: true }],
+      ['localhost', { family: undefined, hints: dns.ADDRCONFIG, all: true }],
+      ['localhost', { family: undefined, hints: dns.ADDRCONFIG, all: true }],
     ]);
     expect(events).toEqual([['lookup', null, PEER, 4, 'localhost'], ['connectionAttempt', PEER, 7, 4], ['connect']]);
 
@@ -105,7 +105,7 @@ describe('preload: connect and listen by name, node:net style (in-memory link)',
       await once(k, 'close');
       expect(got).toBe('kernel');
       expect((k as unknown as { path: string }).path).toBe('kernel');
-      expect(spy.mock.calls.map((c) => [c[0], c[1]])).toEqual([['localhost', { family: 0, hints: dns.ADDRCONFIG, all: true }]]);
+      expect(spy.mock.calls.map((c) => [c[0], c[1]])).toEqual([['localhost', { family: undefined, hints: dns.ADDRCONFIG, all: true }]]);
     } finally {
       spy.mockRestore();
       srv.close();
@@ -142,7 +142,7 @@ describe('preload: connect and listen by name, node:net style (in-memory link)',
     const t = net.connect({ host: 'multi.test', port: 7, lookup: cannedLookup([{ address: PEER, family: 4 }, { address: NOBODY, family: 4 }], one), autoSelectFamily: false } as net.NetConnectOpts);
     await once(t, 'connect');
     expect(t.remoteAddress).toBe(PEER);
-    expect(one).toEqual([['multi.test', { family: 0, hints: dns.ADDRCONFIG }]]);
+    expect(one).toEqual([['multi.test', { family: undefined, hints: dns.ADDRCONFIG }]]);
     t.destroy();
   });
 

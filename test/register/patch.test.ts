@@ -273,8 +273,8 @@ describe('preload patches (in-memory link)', () => {
     expect(counters.tcpConnect).toEqual({ bypass: before.bypass + 1, kernel: before.kernel + 1 });
     // One question per connect, asked as node:net asks (any family, ADDRCONFIG, all addresses: autoSelectFamily).
     expect(asked).toEqual([
-      ['bypass.test', { family: 0, hints: dns.ADDRCONFIG, all: true }],
-      ['kernel.test', { family: 0, hints: dns.ADDRCONFIG, all: true }],
+      ['bypass.test', { family: undefined, hints: dns.ADDRCONFIG, all: true }],
+      ['kernel.test', { family: undefined, hints: dns.ADDRCONFIG, all: true }],
     ]);
 
     // http.get passes its lookup option down to the agent's connect.

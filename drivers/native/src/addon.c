@@ -1,6 +1,7 @@
 /*
  * Node-API entry points shared by every driver kind: open, rx/tx batches, readiness through uv_poll, close,
- * namespaces, and the process-exit hook that releases whatever is still open.
+ * namespaces, and the process-exit hook that releases whatever is still open. The helpers they share with the
+ * driver kinds (errors, option readers, namespaces, memory) are in support.c.
  *
  * Throws (as Error objects with `code` = errno name, `errno`, `step` = the failing syscall, and for BPF a
  * verifier `log`): the TypeScript loader turns them into BywayErrors with advice. Batch calls never throw for
@@ -25,297 +26,7 @@
 static pthread_mutex_t list_lock = PTHREAD_MUTEX_INITIALIZER;
 static bw_handle *open_list = NULL;
 
-void bw_set_error(bw_error *e, int err, const char *step, const char *fmt, ...) {
-  e->err = err;
-  e->step = step;
-  e->detail[0] = 0;
-  if (fmt) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(e->detail, sizeof e->detail, fmt, ap);
-    va_end(ap);
-  }
-}
-
-static void throw_bw_error(napi_env env, bw_error *e) {
-  const char *name = strerrorname_np(e->err);
-  char msg[512];
-  snprintf(msg, sizeof msg, "%s: %s%s%s", e->step, strerror(e->err), e->detail[0] ? " (" : "", e->detail[0] ? e->detail : "");
-  if (e->detail[0]) strncat(msg, ")", sizeof msg - strlen(msg) - 1);
-  napi_value code, m, err;
-  napi_create_string_utf8(env, name ? name : "EIO", NAPI_AUTO_LENGTH, &code);
-  napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &m);
-  napi_create_error(env, code, m, &err);
-  set_int(env, err, "errno", e->err);
-  set_str(env, err, "step", e->step);
-  if (e->log) {
-    set_str(env, err, "log", e->log);
-    free(e->log);
-    e->log = NULL;
-  }
-  napi_throw(env, err);
-}
-
 static void throw_type(napi_env env, const char *msg) { napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", msg); }
-
-/* ---- option readers (byway.h: bw_cfg) ---- */
-
-static bool cfg_get(bw_cfg *c, const char *k, napi_valuetype want, napi_value *v) {
-  napi_valuetype t;
-  if (c->o != NULL && napi_typeof(c->env, c->o, &t) == napi_ok && t == napi_object &&
-      napi_get_named_property(c->env, c->o, k, v) == napi_ok && napi_typeof(c->env, *v, &t) == napi_ok && t == want)
-    return true;
-  if (!c->missing) c->missing = k;
-  return false;
-}
-
-int64_t cfg_int(bw_cfg *c, const char *k) {
-  napi_value v;
-  int64_t r;
-  if (!cfg_get(c, k, napi_number, &v) || napi_get_value_int64(c->env, v, &r) != napi_ok) return 0;
-  return r;
-}
-
-bool cfg_bool(bw_cfg *c, const char *k) {
-  napi_value v;
-  bool r;
-  if (!cfg_get(c, k, napi_boolean, &v) || napi_get_value_bool(c->env, v, &r) != napi_ok) return false;
-  return r;
-}
-
-void cfg_str(bw_cfg *c, const char *k, char *buf, size_t n) {
-  napi_value v;
-  size_t len;
-  buf[0] = 0;
-  if (!cfg_get(c, k, napi_string, &v)) return;
-  /* Too long for its buffer counts as wrong: a cut name would open something else. */
-  if (napi_get_value_string_utf8(c->env, v, NULL, 0, &len) != napi_ok || len >= n) {
-    if (!c->missing) c->missing = k;
-    return;
-  }
-  napi_get_value_string_utf8(c->env, v, buf, n, &len);
-}
-
-bool bw_arg_bytes(napi_env env, napi_value v, uint8_t **p, size_t *n) {
-  bool is = false;
-  napi_typedarray_type tt;
-  size_t len;
-  void *data;
-  *p = NULL;
-  *n = 0;
-  if (napi_is_typedarray(env, v, &is) != napi_ok || !is || napi_get_typedarray_info(env, v, &tt, &len, &data, NULL, NULL) != napi_ok ||
-      tt != napi_uint8_array)
-    return false;
-  *p = data;
-  *n = len;
-  return true;
-}
-
-bool bw_arg_netns(napi_env env, napi_value v, char *ns, size_t n) {
-  napi_valuetype t;
-  size_t len;
-  ns[0] = 0;
-  if (napi_typeof(env, v, &t) != napi_ok) return false;
-  if (t == napi_undefined || t == napi_null) return true;
-  return t == napi_string && napi_get_value_string_utf8(env, v, ns, n, &len) == napi_ok;
-}
-
-napi_value bw_ret_int(napi_env env, int64_t v) {
-  napi_value r;
-  napi_create_int64(env, v, &r);
-  return r;
-}
-
-bool cfg_bytes(bw_cfg *c, const char *k, uint8_t **p, size_t *n) {
-  napi_value v;
-  napi_valuetype t;
-  *p = NULL;
-  *n = 0;
-  if (c->o == NULL || napi_get_named_property(c->env, c->o, k, &v) != napi_ok || napi_typeof(c->env, v, &t) != napi_ok) t = napi_undefined;
-  if (t == napi_null) return false;
-  if (bw_arg_bytes(c->env, v, p, n)) return true;
-  if (!c->missing) c->missing = k;
-  return false;
-}
-
-int bw_cfg_check(bw_cfg *c, const char *what, bw_error *e) {
-  if (!c->missing) return 0;
-  bw_set_error(e, EINVAL, what, "option '%s' missing or of the wrong type (the TypeScript side fills every one)", c->missing);
-  return -1;
-}
-
-void set_int(napi_env env, napi_value o, const char *k, int64_t v) {
-  napi_value x;
-  napi_create_int64(env, v, &x);
-  napi_set_named_property(env, o, k, x);
-}
-
-void set_str(napi_env env, napi_value o, const char *k, const char *v) {
-  napi_value x;
-  napi_create_string_utf8(env, v, NAPI_AUTO_LENGTH, &x);
-  napi_set_named_property(env, o, k, x);
-}
-
-void set_bool(napi_env env, napi_value o, const char *k, bool v) {
-  napi_value x;
-  napi_get_boolean(env, v, &x);
-  napi_set_named_property(env, o, k, x);
-}
-
-void set_bytes(napi_env env, napi_value o, const char *k, const uint8_t *p, size_t n) {
-  napi_value ab, arr;
-  void *data;
-  napi_create_arraybuffer(env, n, &data, &ab);
-  memcpy(data, p, n);
-  napi_create_typedarray(env, napi_uint8_array, n, ab, 0, &arr);
-  napi_set_named_property(env, o, k, arr);
-}
-
-/* ---- namespaces and interface helpers ---- */
-
-int bw_netns_enter(const char *name, int *saved, int *keep_fd, bw_error *e) {
-  *saved = -1;
-  if (keep_fd) *keep_fd = -1;
-  if (!name || !name[0]) return 0;
-  if (strchr(name, '/')) {
-    bw_set_error(e, EINVAL, "netns", "namespace name '%s' must not contain '/'", name);
-    return -1;
-  }
-  char path[300];
-  snprintf(path, sizeof path, "/var/run/netns/%s", name);
-  int nfd = open(path, O_RDONLY | O_CLOEXEC);
-  if (nfd < 0) {
-    bw_set_error(e, errno, "open netns", "%s", path);
-    return -1;
-  }
-  int cur = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
-  if (cur < 0) {
-    bw_set_error(e, errno, "open /proc/thread-self/ns/net", NULL);
-    close(nfd);
-    return -1;
-  }
-  if (setns(nfd, CLONE_NEWNET) != 0) {
-    bw_set_error(e, errno, "setns", "namespace %s", name);
-    close(nfd);
-    close(cur);
-    return -1;
-  }
-  *saved = cur;
-  if (keep_fd) *keep_fd = nfd;
-  else close(nfd);
-  return 0;
-}
-
-void bw_netns_leave(int saved) {
-  if (saved < 0) return;
-  if (setns(saved, CLONE_NEWNET) != 0) {
-    /* Staying in the wrong namespace would silently misdirect every later socket: stop here. */
-    perror("byway: setns back to the original network namespace");
-    abort();
-  }
-  close(saved);
-}
-
-/* Set the MTU (mtu > 0), the transmit queue length (qlen > 0; for a TAP, the frames the kernel holds for its
-   reader) and bring the interface up (up). */
-int bw_if_setup(const char *ifname, int mtu, int qlen, bool up, bw_error *e) {
-  int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  if (s < 0) {
-    bw_set_error(e, errno, "socket(AF_INET)", NULL);
-    return -1;
-  }
-  struct ifreq ifr;
-  memset(&ifr, 0, sizeof ifr);
-  strncpy(ifr.ifr_name, ifname, IFNAMSIZ - 1);
-  if (mtu > 0) {
-    ifr.ifr_mtu = mtu;
-    if (ioctl(s, SIOCSIFMTU, &ifr) != 0) {
-      bw_set_error(e, errno, "SIOCSIFMTU", "%s mtu %d", ifname, mtu);
-      close(s);
-      return -1;
-    }
-  }
-  if (qlen > 0) {
-    ifr.ifr_qlen = qlen;
-    if (ioctl(s, SIOCSIFTXQLEN, &ifr) != 0) {
-      bw_set_error(e, errno, "SIOCSIFTXQLEN", "%s qlen %d", ifname, qlen);
-      close(s);
-      return -1;
-    }
-  }
-  if (up) {
-    if (ioctl(s, SIOCGIFFLAGS, &ifr) != 0) {
-      bw_set_error(e, errno, "SIOCGIFFLAGS", "%s", ifname);
-      close(s);
-      return -1;
-    }
-    if (!(ifr.ifr_flags & IFF_UP)) {
-      ifr.ifr_flags |= IFF_UP;
-      if (ioctl(s, SIOCSIFFLAGS, &ifr) != 0) {
-        bw_set_error(e, errno, "SIOCSIFFLAGS", "%s up", ifname);
-        close(s);
-        return -1;
-      }
-    }
-  }
-  close(s);
-  return 0;
-}
-
-int bw_if_hwaddr(const char *ifname, uint8_t mac[6]) {
-  int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  if (s < 0) return -1;
-  struct ifreq ifr;
-  memset(&ifr, 0, sizeof ifr);
-  strncpy(ifr.ifr_name, ifname, IFNAMSIZ - 1);
-  int r = ioctl(s, SIOCGIFHWADDR, &ifr);
-  close(s);
-  if (r != 0) return -1;
-  memcpy(mac, ifr.ifr_hwaddr.sa_data, 6);
-  return 0;
-}
-
-static int if_mtu(const char *ifname) {
-  int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  if (s < 0) return -1;
-  struct ifreq ifr;
-  memset(&ifr, 0, sizeof ifr);
-  strncpy(ifr.ifr_name, ifname, IFNAMSIZ - 1);
-  int r = ioctl(s, SIOCGIFMTU, &ifr);
-  close(s);
-  return r == 0 ? ifr.ifr_mtu : -1;
-}
-
-int bw_slab_alloc(bw_handle *h, size_t len, bw_error *e) {
-  h->mem_len = len;
-  if (posix_memalign((void **)&h->mem, 4096, len) != 0) {
-    h->mem = NULL;
-    bw_set_error(e, ENOMEM, "allocate frame slab", "%zu bytes", len);
-    return -1;
-  }
-  h->mem_kind = 2;
-  memset(h->mem, 0, len);
-  return 0;
-}
-
-uint32_t *bw_free_stack(uint32_t n) {
-  uint32_t *s = malloc((n ? n : 1) * sizeof(uint32_t));
-  if (s)
-    for (uint32_t i = 0; i < n; i++) s[i] = n - 1 - i;
-  return s;
-}
-
-int bw_ctl_alloc(bw_handle *h, uint32_t max_batch, uint32_t tx_batch) {
-  h->max_batch = max_batch;
-  h->tx_batch = tx_batch;
-  h->rx_desc_idx = CTL_WORDS;
-  h->tx_slot_idx = h->rx_desc_idx + 2 * max_batch;
-  h->tx_out_idx = h->tx_slot_idx + tx_batch;
-  h->tx_meta_idx = h->tx_out_idx + 2 * tx_batch;
-  h->ctl_words = h->tx_meta_idx + tx_batch;
-  h->ctl = calloc(h->ctl_words, sizeof(uint32_t));
-  return h->ctl ? 0 : -1;
-}
 
 /* ---- handle lifetime ---- */
 
@@ -454,7 +165,6 @@ static bw_handle *handle_args(napi_env env, napi_callback_info info, size_t n, n
   return get_handle(env, argv[0]);
 }
 
-void bw_throw(napi_env env, bw_error *e) { throw_bw_error(env, e); }
 
 /* open(kind, opts) -> info object: { handle, mem, ctl, layout numbers, kind-specific fields } */
 static napi_value js_open(napi_env env, napi_callback_info info) {
@@ -487,7 +197,7 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
     else if (!strcmp(kind, "rawip")) h->kind = BW_RAWIP, rc = bw_rawip_open(env, argv[1], h, out, &e);
     else bw_set_error(&e, EINVAL, "open", "unknown driver kind '%s'", kind), rc = -1;
     if (rc == 0 && h->ifname[0]) {
-      int mtu = if_mtu(h->ifname);
+      int mtu = bw_if_mtu(h->ifname);
       set_int(env, out, "mtu", mtu);
     }
     bw_netns_leave(saved);
@@ -497,7 +207,7 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
     free_memory(h);
     free(h->priv);
     free(h);
-    throw_bw_error(env, &e);
+    bw_throw(env, &e);
     return NULL;
   }
   napi_value ext, mem, ctl;
@@ -602,7 +312,14 @@ static napi_value js_rx_batch(napi_env env, napi_callback_info info) {
   napi_value ret;
   if (!handle_count(env, info, UINT32_MAX, UINT32_MAX, &h, &max, &ret)) return ret;
   if (max > h->max_batch) max = h->max_batch;
-  return bw_ret_int(env, h->ops->rx_batch(h, max));
+  int n = h->ops->rx_batch(h, max);
+  if (n == 0) {
+    /* An empty batch is released here (and readiness re-armed), so an empty poll costs one call into the addon, not
+       two: the caller calls rxRelease only after a batch that held frames, or an error. */
+    h->ops->rx_release(h);
+    arm_poll(h);
+  }
+  return bw_ret_int(env, n);
 }
 
 /* ---- bounded spin (rxWait) ---- */
@@ -798,7 +515,7 @@ static napi_value js_with_netns(napi_env env, napi_callback_info info) {
   bw_error e = {0};
   int saved;
   if (bw_netns_enter(ns, &saved, NULL, &e) != 0) {
-    throw_bw_error(env, &e);
+    bw_throw(env, &e);
     return NULL;
   }
   napi_value global, res = NULL;
@@ -820,6 +537,23 @@ static napi_value js_xdp_flow(napi_env env, napi_callback_info info) {
   get_u32(env, argv[3], &proto);
   napi_get_value_bool(env, argv[4], &add);
   return bw_ret_int(env, bw_xdp_flow(h, ip, (uint16_t)port, (uint8_t)proto, add));
+}
+
+/* xdpAddress6(handle, address, add) -> 0 | -errno: one of byway's IPv6 addresses in the own-address program's map. */
+static napi_value js_xdp_addr6(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  bw_handle *h = handle_args(env, info, 3, argv);
+  if (!h) return NULL;
+  if (h->closed || h->kind != BW_XDP) return bw_ret_int(env, -EBADF);
+  uint8_t *data;
+  size_t len;
+  bool add;
+  if (!bw_arg_bytes(env, argv[1], &data, &len) || len != 16) {
+    throw_type(env, "xdpAddress6(handle, address, add): address must be a 16-byte Uint8Array");
+    return NULL;
+  }
+  napi_get_value_bool(env, argv[2], &add);
+  return bw_ret_int(env, bw_xdp_addr6(h, data, add));
 }
 
 /* fanoutData(handle, program) -> 0 | -errno: replace the AF_PACKET fanout group's classic BPF program. */
@@ -864,12 +598,12 @@ static napi_value js_if_info(napi_env env, napi_callback_info info) {
   bw_error e = {0};
   int saved;
   if (bw_netns_enter(ns, &saved, NULL, &e) != 0) {
-    throw_bw_error(env, &e);
+    bw_throw(env, &e);
     return NULL;
   }
   int idx = (int)if_nametoindex(name);
   uint8_t mac[6] = {0};
-  int mtu = idx ? if_mtu(name) : -1;
+  int mtu = idx ? bw_if_mtu(name) : -1;
   if (idx) bw_if_hwaddr(name, mac);
   bw_netns_leave(saved);
   if (!idx) return NULL;
@@ -899,7 +633,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"rxWait", js_rx_wait},
       {"rxPending", js_rx_pending}, {"txAlloc", js_tx_alloc},     {"txSubmit", js_tx_submit}, {"txWait", js_tx_wait},
       {"setReady", js_set_ready},   {"close", js_close},          {"sockError", js_sock_error},
-      {"linkState", js_link_state}, {"withNetns", js_with_netns}, {"xdpFlow", js_xdp_flow},
+      {"linkState", js_link_state}, {"withNetns", js_with_netns}, {"xdpFlow", js_xdp_flow}, {"xdpAddress6", js_xdp_addr6},
       {"xdpStats", js_xdp_stats},   {"openCount", js_open_count}, {"ifInfo", js_if_info},
       {"nlOpen", bw_js_nl_open},    {"nlSend", bw_js_nl_send},    {"nlRecv", bw_js_nl_recv},
       {"portReserve", bw_js_port_reserve}, {"fanoutData", js_fanout_data},

@@ -112,6 +112,8 @@ void bw_netns_leave(int saved);
 
 int bw_if_setup(const char *ifname, int mtu, int qlen, bool up, bw_error *e);
 int bw_if_hwaddr(const char *ifname, uint8_t mac[6]);
+/* The interface's MTU (SIOCGIFMTU), or -1. */
+int bw_if_mtu(const char *ifname);
 
 /*
  * CHECKSUM_PARTIAL frames (a local sender over veth with tx checksum offload on): the TCP/UDP checksum field holds
@@ -150,6 +152,7 @@ int bw_xdp_open(napi_env env, napi_value opts, bw_handle *h, napi_value info, bw
 int bw_rawip_open(napi_env env, napi_value opts, bw_handle *h, napi_value info, bw_error *e);
 int bw_xdp_flow(bw_handle *h, uint32_t ip_be, uint16_t port_be, uint8_t proto, bool add);
 int bw_xdp_stats(bw_handle *h, double out[6]);
+int bw_xdp_addr6(bw_handle *h, const uint8_t addr[16], bool add);
 
 /* Handles without frame memory (netlink.c): wrap as a tracked external; read one back; throw a bw_error. */
 napi_value bw_wrap_handle(napi_env env, bw_handle *h);

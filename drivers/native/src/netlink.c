@@ -165,12 +165,13 @@ napi_value bw_js_nl_recv(napi_env env, napi_callback_info info) {
 }
 
 /*
- * portReserve(netns | undefined, protocol ('tcp' | 'udp'), ipv4 (host order), port) -> handle, or a negative
- * errno from bind (-EADDRINUSE: a kernel socket holds the port).
+ * portReserve(netns | undefined, protocol ('tcp' | 'udp'), ipv4 (host order), port, family?) -> handle, or a
+ * negative errno from bind (-EADDRINUSE: a kernel socket holds the port). family 6: an AF_INET6 socket bound to
+ * [::]:port with IPV6_V6ONLY (the port on every IPv6 address; ipv4 is ignored).
  */
 napi_value bw_js_port_reserve(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
-  napi_value argv[4];
+  size_t argc = 5;
+  napi_value argv[5];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   char ns[256], proto[8];
   size_t len;
@@ -182,27 +183,39 @@ napi_value bw_js_port_reserve(napi_env env, napi_callback_info info) {
     return NULL;
   }
   bool tcp = !strcmp(proto, "tcp");
+  uint32_t family = 4;
+  if (argc >= 5) napi_get_value_uint32(env, argv[4], &family);
+  int af = family == 6 ? AF_INET6 : AF_INET;
   bw_error e = {0};
   int saved = -1;
   if (bw_netns_enter(ns, &saved, NULL, &e) != 0) {
     bw_throw(env, &e);
     return NULL;
   }
-  int fd = socket(AF_INET, (tcp ? SOCK_STREAM : SOCK_DGRAM) | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  int fd = socket(af, (tcp ? SOCK_STREAM : SOCK_DGRAM) | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   int err = fd < 0 ? errno : 0;
   bw_netns_leave(saved);
   if (fd < 0) {
-    bw_set_error(&e, err, "socket(AF_INET)", "port reservation");
+    bw_set_error(&e, err, af == AF_INET6 ? "socket(AF_INET6)" : "socket(AF_INET)", "port reservation");
     bw_throw(env, &e);
     return NULL;
   }
   /* No SO_REUSEADDR, on purpose: see the header comment. */
   struct sockaddr_in sa;
+  struct sockaddr_in6 sa6;
   memset(&sa, 0, sizeof sa);
+  memset(&sa6, 0, sizeof sa6);
   sa.sin_family = AF_INET;
   sa.sin_addr.s_addr = htonl(ip);
   sa.sin_port = htons((uint16_t)port);
-  if (bind(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
+  sa6.sin6_family = AF_INET6;
+  sa6.sin6_addr = in6addr_any;
+  sa6.sin6_port = htons((uint16_t)port);
+  if (af == AF_INET6) {
+    int one = 1;
+    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+  }
+  if (af == AF_INET6 ? bind(fd, (struct sockaddr *)&sa6, sizeof sa6) != 0 : bind(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
     err = errno;
     close(fd);
     return bw_ret_int(env, -err);

@@ -8,11 +8,14 @@
  *
  * Programs (no libbpf: raw bpf(2), instructions assembled below):
  * - own-address: redirect to the socket every IPv4 packet whose destination is byway's address and every ARP
- *   packet whose target is byway's address, and, when byway has an IPv6 address, every IPv6 packet to it or to
- *   its solicited-node multicast group (NDP, RFC 4861); pass everything else to the kernel.
+ *   packet whose target is byway's address, and, with IPv6 on, every IPv6 packet to one of byway's IPv6
+ *   addresses (a hash map the driver keeps equal to the stack's address set: SLAAC adds to it at run time), the
+ *   neighbor solicitations and advertisements whose target is one of them, and router advertisements and
+ *   redirects to all-nodes (build_program); pass everything else to the kernel.
  * - shared-address: redirect an IPv4 packet only when (destination address, protocol, destination port) is in
  *   the `flows` hash map (ICMP: echo replies keyed by their identifier); everything else, ARP included, goes to
- *   the kernel. Fragments always go to the kernel (a non-first fragment carries no port).
+ *   the kernel. Fragments always go to the kernel (a non-first fragment carries no port). With IPv6, the same
+ *   for IPv6 unicast packets, keyed with address 0 (NDP, like ARP, stays with the kernel).
  * Both fall back to XDP_PASS when the socket slot is empty (bpf_redirect_map flags).
  */
 #include "byway.h"
@@ -60,16 +63,19 @@ typedef struct {
   uint64_t *free_tx;      /* free transmit chunks (UMEM offsets) */
   uint32_t free_n, free_cap;
   bool need_wakeup, zerocopy, repair_csum;
-  int prog_fd, xsk_map_fd, flow_map_fd, link_fd;
+  int prog_fd, xsk_map_fd, flow_map_fd, addr6_map_fd, link_fd;
   uint32_t queue;
   uint32_t spin_hk; /* rxWait housekeeping steps, to space out tx re-kicks */
 } xs_state;
+
+/* Entries of the own-address program's IPv6 address map (a stack has a handful: link-local, configured, SLAAC). */
+#define XDP_ADDR6_MAX 64
 
 static int sys_bpf(int cmd, union bpf_attr *a) { return (int)syscall(__NR_bpf, cmd, a, sizeof *a); }
 
 /* ---- a tiny assembler with labels ---- */
 
-#define MAXI 96
+#define MAXI 192
 typedef struct {
   struct bpf_insn ins[MAXI];
   int n;
@@ -122,13 +128,42 @@ static void resolve(bpf_asm *a) {
 #define EXIT() emit(a, BPF_JMP | BPF_EXIT, 0, 0, 0, 0)
 #define LDMAP(d, fd) (emit(a, BPF_LD | BPF_DW | BPF_IMM, d, BPF_PSEUDO_MAP_FD, 0, fd), emit(a, 0, 0, 0, 0, 0))
 
-enum { L_PASS, L_ARP, L_REDIRECT, L_PORTS, L_LOOKUP, L_IP6, L_SOLICITED };
+enum { L_PASS, L_ARP, L_REDIRECT, L_PORTS, L_LOOKUP, L_IP6, L_SOLICITED, L_TARGET, L_ALLNODES, L_PORTS6 };
 
-/* struct xdp_md: data @0, data_end @4, data_meta @8, ingress_ifindex @12, rx_queue_index @16 */
-/* ip6: byway's IPv6 address as the four 32-bit loads of its wire bytes; all zero: no IPv6. */
-static void build_program(bpf_asm *a, bool shared, uint32_t ip_host, const int32_t ip6[4], int xsk_fd, int flow_fd) {
+/* The four bytes b0..b3 as a 32-bit load of them from a packet (what the program compares against). */
+static int32_t wire_word(uint8_t b0, uint8_t b1, uint8_t b2, uint8_t b3) {
+  union { uint8_t b[4]; int32_t w; } u = {{b0, b1, b2, b3}};
+  return u.w;
+}
+
+/* Copy the 16 bytes at R7 + off (checked by the caller) to the stack at fp-16 and look them up in addr_fd:
+   R0 is the value pointer or 0. Clobbers R1-R5. */
+static void lookup_addr6(bpf_asm *a, int16_t off, int addr_fd) {
+  for (int i = 0; i < 4; i++) {
+    LDX(BPF_W, R5, R7, (int16_t)(off + 4 * i));
+    STX(BPF_W, R10, R5, (int16_t)(-16 + 4 * i));
+  }
+  LDMAP(R1, addr_fd);
+  MOVR(R2, R10);
+  ADDI(R2, -16);
+  CALL(BPF_FUNC_map_lookup_elem);
+}
+
+/*
+ * struct xdp_md: data @0, data_end @4, data_meta @8, ingress_ifindex @12, rx_queue_index @16.
+ * addr_fd (own mode, >= 0 when byway has IPv6): the hash map of byway's IPv6 addresses (16-byte keys), which the
+ * driver keeps equal to the stack's address set (tentative ones included: DAD needs their NDP). Redirected:
+ * IPv6 to one of them; a neighbor solicitation to a solicited-node group (ff02::1:ffXX:XXXX) or all-nodes, and
+ * an advertisement to all-nodes, whose target is one of them (DAD, resolution); with ra, router advertisements
+ * and redirects to all-nodes (RFC 4861 6.3.4, 8.3: router discovery and SLAAC). Only when ICMPv6 follows the
+ * fixed header directly (NDP has no extension headers in practice; what has them stays with the kernel).
+ * shared6 (shared mode): IPv6 flows too, keyed with address 0 (any unicast address of the interface: the kernel
+ * keeps them all, and NDP) and protocol 6, 17 or 58 (ICMPv6 echo replies by identifier); only when TCP, UDP or
+ * ICMPv6 follows the fixed header directly (extension headers, fragments included, go to the kernel).
+ */
+static void build_program(bpf_asm *a, bool shared, uint32_t ip_host, int addr_fd, bool ra, bool shared6, int xsk_fd, int flow_fd) {
   memset(a, 0, sizeof *a);
-  bool has6 = !shared && (ip6[0] | ip6[1] | ip6[2] | ip6[3]) != 0;
+  bool has6 = (!shared && addr_fd >= 0) || (shared && shared6);
   int32_t ip_raw = (int32_t)htonl(ip_host); /* the address as a 32-bit load of its wire bytes */
   MOVR(R6, R1);
   LDX(BPF_W, R2, R1, 0);
@@ -155,31 +190,44 @@ static void build_program(bpf_asm *a, bool shared, uint32_t ip_host, const int32
     JNE32I(R5, ip_raw, L_PASS);
     if (has6) {
       JA(L_REDIRECT);
-      /* IPv6: the destination (bytes 38..53) is byway's address, or ff02::1:ffXX:XXXX with its last 24 bits. */
-      union { uint8_t b[4]; int32_t w; } sn0 = {{0xff, 0x02, 0, 0}}, sn2 = {{0, 0, 0, 1}}, sn3;
-      memcpy(&sn3, &ip6[3], 4);
-      sn3.b[0] = 0xff;
       label(a, L_IP6);
-      MOVR(R4, R2);
-      ADDI(R4, 54);
-      JGTR(R4, R3, L_PASS);
-      LDX(BPF_W, R5, R2, 50);
-      JNE32I(R5, ip6[3], L_SOLICITED);
-      LDX(BPF_W, R5, R2, 38);
-      JNE32I(R5, ip6[0], L_PASS);
-      LDX(BPF_W, R5, R2, 42);
-      JNE32I(R5, ip6[1], L_PASS);
-      LDX(BPF_W, R5, R2, 46);
-      JNE32I(R5, ip6[2], L_PASS);
-      JA(L_REDIRECT);
-      label(a, L_SOLICITED);
-      JNE32I(R5, sn3.w, L_PASS);
-      LDX(BPF_W, R5, R2, 38);
-      JNE32I(R5, sn0.w, L_PASS);
-      LDX(BPF_W, R5, R2, 42);
+      MOVR(R7, R2); /* callee-saved across the map lookups */
+      MOVR(R8, R3);
+      MOVR(R4, R7);
+      ADDI(R4, 55); /* the fixed header and one byte after it */
+      JGTR(R4, R8, L_PASS);
+      lookup_addr6(a, 38, addr_fd); /* the destination */
+      JNEI(R0, 0, L_REDIRECT);
+      /* Link-scope multicast with ICMPv6 right behind the header: ff02:0000:0000:0000 ... */
+      LDX(BPF_W, R5, R7, 38);
+      JNE32I(R5, wire_word(0xff, 0x02, 0, 0), L_PASS);
+      LDX(BPF_W, R5, R7, 42);
       JNE32I(R5, 0, L_PASS);
-      LDX(BPF_W, R5, R2, 46);
-      JNE32I(R5, sn2.w, L_PASS);
+      LDX(BPF_B, R5, R7, 20); /* Next Header */
+      JNEI(R5, 58, L_PASS);
+      LDX(BPF_B, R9, R7, 54); /* ICMPv6 type */
+      LDX(BPF_W, R5, R7, 46);
+      JNE32I(R5, wire_word(0, 0, 0, 1), L_ALLNODES);
+      LDX(BPF_B, R5, R7, 50); /* ff02::1:ffXX:XXXX: a neighbor solicitation */
+      JNEI(R5, 0xff, L_PASS);
+      JEQI(R9, 135, L_TARGET);
+      JA(L_PASS);
+      label(a, L_ALLNODES);
+      JNE32I(R5, 0, L_PASS);
+      LDX(BPF_W, R5, R7, 50);
+      JNE32I(R5, wire_word(0, 0, 0, 1), L_PASS); /* ff02::1 */
+      if (ra) {
+        JEQI(R9, 134, L_REDIRECT);
+        JEQI(R9, 137, L_REDIRECT);
+      }
+      JEQI(R9, 135, L_TARGET);
+      JNEI(R9, 136, L_PASS);
+      label(a, L_TARGET);
+      MOVR(R4, R7);
+      ADDI(R4, 78); /* NS/NA: the target address at 62..77 */
+      JGTR(R4, R8, L_PASS);
+      lookup_addr6(a, 62, addr_fd);
+      JEQI(R0, 0, L_PASS);
     }
   } else {
     LDX(BPF_H, R5, R2, 20); /* flags + fragment offset: MF or an offset means a fragment */
@@ -208,6 +256,30 @@ static void build_program(bpf_asm *a, bool shared, uint32_t ip_host, const int32
     LDX(BPF_H, R5, R7, 4);
     STX(BPF_H, R10, R5, -4);
     JA(L_LOOKUP);
+    if (has6) {
+      label(a, L_IP6);
+      MOVR(R4, R2);
+      ADDI(R4, 62); /* the fixed header and 8 bytes of TCP, UDP or ICMPv6 */
+      JGTR(R4, R3, L_PASS);
+      LDX(BPF_B, R5, R2, 38); /* a multicast destination is the kernel's */
+      JEQI(R5, 0xff, L_PASS);
+      LDX(BPF_B, R8, R2, 20); /* Next Header */
+      ST(BPF_W, R10, -8, 0); /* address 0: any of the interface's */
+      STX(BPF_B, R10, R8, -2);
+      ST(BPF_B, R10, -1, 0);
+      JEQI(R8, 6, L_PORTS6);
+      JEQI(R8, 17, L_PORTS6);
+      JNEI(R8, 58, L_PASS);
+      LDX(BPF_B, R5, R2, 54); /* ICMPv6 echo reply (129), by its identifier */
+      JNEI(R5, 129, L_PASS);
+      LDX(BPF_H, R5, R2, 58);
+      STX(BPF_H, R10, R5, -4);
+      JA(L_LOOKUP);
+      label(a, L_PORTS6);
+      LDX(BPF_H, R5, R2, 56);
+      STX(BPF_H, R10, R5, -4);
+      JA(L_LOOKUP);
+    }
     label(a, L_PORTS);
     LDX(BPF_H, R5, R7, 2); /* destination port (TCP and UDP both at offset 2) */
     STX(BPF_H, R10, R5, -4);
@@ -419,7 +491,8 @@ static void xs_close(bw_handle *h) {
   if (s->prog_fd >= 0) close(s->prog_fd);
   if (s->xsk_map_fd >= 0) close(s->xsk_map_fd);
   if (s->flow_map_fd >= 0) close(s->flow_map_fd);
-  s->link_fd = s->prog_fd = s->xsk_map_fd = s->flow_map_fd = -1;
+  if (s->addr6_map_fd >= 0) close(s->addr6_map_fd);
+  s->link_fd = s->prog_fd = s->xsk_map_fd = s->flow_map_fd = s->addr6_map_fd = -1;
   unmap_ring(&s->fill);
   unmap_ring(&s->comp);
   unmap_ring(&s->rx);
@@ -446,6 +519,25 @@ int bw_xdp_flow(bw_handle *h, uint32_t ip_host, uint16_t port, uint8_t proto, bo
   memset(&at, 0, sizeof at);
   at.map_fd = (uint32_t)s->flow_map_fd;
   at.key = (uint64_t)(uintptr_t)&k;
+  if (add) {
+    at.value = (uint64_t)(uintptr_t)&val;
+    at.flags = BPF_ANY;
+    return sys_bpf(BPF_MAP_UPDATE_ELEM, &at) == 0 ? 0 : -errno;
+  }
+  return sys_bpf(BPF_MAP_DELETE_ELEM, &at) == 0 || errno == ENOENT ? 0 : -errno;
+}
+
+/* Own mode with IPv6: add or remove one of byway's IPv6 addresses (16 wire bytes) in the program's map. */
+int bw_xdp_addr6(bw_handle *h, const uint8_t addr[16], bool add) {
+  xs_state *s = h->priv;
+  if (s->addr6_map_fd < 0) return -EINVAL;
+  uint8_t k[16];
+  memcpy(k, addr, 16);
+  uint32_t val = 1;
+  union bpf_attr at;
+  memset(&at, 0, sizeof at);
+  at.map_fd = (uint32_t)s->addr6_map_fd;
+  at.key = (uint64_t)(uintptr_t)k;
   if (add) {
     at.value = (uint64_t)(uintptr_t)&val;
     at.flags = BPF_ANY;
@@ -484,50 +576,8 @@ static void sleep_ms(int ms) {
   nanosleep(&ts, NULL);
 }
 
-int bw_xdp_open(napi_env env, napi_value opts, bw_handle *h, napi_value info, bw_error *e) {
-  h->ops = &xs_ops;
-  xs_state *s = calloc(1, sizeof *s);
-  h->priv = s;
-  s->link_fd = s->prog_fd = s->xsk_map_fd = s->flow_map_fd = -1;
-  /* drivers/native/index.ts NativeXdpConfig: defaults applied in drivers/af-xdp/index.ts. */
-  bw_cfg c = {env, opts, NULL};
-  cfg_str(&c, "ifname", h->ifname, sizeof h->ifname);
-  char bind_mode[16], attach_mode[16], program[16];
-  cfg_str(&c, "bindMode", bind_mode, sizeof bind_mode);
-  cfg_str(&c, "attachMode", attach_mode, sizeof attach_mode);
-  cfg_str(&c, "program", program, sizeof program);
-  s->queue = (uint32_t)cfg_int(&c, "queue");
-  s->fsize = (uint32_t)cfg_int(&c, "frameSize");
-  s->fcount = (uint32_t)cfg_int(&c, "frameCount");
-  uint32_t ring = (uint32_t)cfg_int(&c, "ringSize");
-  uint32_t max_batch = (uint32_t)cfg_int(&c, "maxBatch");
-  uint32_t ip = (uint32_t)cfg_int(&c, "ipv4");
-  int32_t ip6[4];
-  const char *ip6_keys[4] = {"ipv6w0", "ipv6w1", "ipv6w2", "ipv6w3"};
-  for (int i = 0; i < 4; i++) ip6[i] = (int32_t)(uint32_t)cfg_int(&c, ip6_keys[i]);
-  bool has6 = (ip6[0] | ip6[1] | ip6[2] | ip6[3]) != 0;
-  uint32_t flow_max = (uint32_t)cfg_int(&c, "flowMapSize");
-  int busy = (int)cfg_int(&c, "busyPollUs");
-  int retry_ms = (int)cfg_int(&c, "bindRetryMs");
-  s->need_wakeup = cfg_bool(&c, "needWakeup");
-  int64_t shared_map = cfg_int(&c, "xskMapFd"); /* -1: attach a program of its own */
-  uint32_t queues = (uint32_t)cfg_int(&c, "queues");
-  s->repair_csum = cfg_bool(&c, "repairPartialChecksums");
-  if (bw_cfg_check(&c, "af-xdp options", e) != 0) return -1;
-  bool shared = !strcmp(program, "shared");
-  if ((s->fsize != 2048 && s->fsize != 4096) || s->fcount < 16 || (s->fcount & (s->fcount - 1)) || ring < 8 ||
-      (ring & (ring - 1)) || max_batch == 0 || max_batch > ring || s->queue > 255 || queues > 256 || s->queue >= queues ||
-      (shared_map >= 0 && shared) ||
-      (!shared && strcmp(program, "own")) || (!shared && ip == 0 && !has6)) {
-    bw_set_error(e, EINVAL, "af-xdp options",
-                 "frameSize 2048|4096, frameCount and ringSize powers of two, program 'own' (with ipv4 or ipv6) or 'shared'");
-    return -1;
-  }
-  h->ifindex = (int)if_nametoindex(h->ifname);
-  if (h->ifindex == 0) {
-    bw_set_error(e, ENODEV, "if_nametoindex", "%s", h->ifname);
-    return -1;
-  }
+/* The socket, its UMEM and rings, bound to s->queue (zero-copy first when allowed, then copy). */
+static int xs_socket_open(bw_handle *h, xs_state *s, uint32_t ring, const char *bind_mode, int retry_ms, int busy, bw_error *e) {
   h->fd = socket(AF_XDP, SOCK_RAW | SOCK_CLOEXEC, 0);
   if (h->fd < 0) {
     bw_set_error(e, errno, "socket(AF_XDP)", NULL);
@@ -622,6 +672,54 @@ int bw_xdp_open(napi_env env, napi_value opts, bw_handle *h, napi_value info, bw
     setsockopt(h->fd, SOL_SOCKET, SO_BUSY_POLL, &busy, sizeof busy);
   }
 
+  return 0;
+}
+
+int bw_xdp_open(napi_env env, napi_value opts, bw_handle *h, napi_value info, bw_error *e) {
+  h->ops = &xs_ops;
+  xs_state *s = calloc(1, sizeof *s);
+  h->priv = s;
+  s->link_fd = s->prog_fd = s->xsk_map_fd = s->flow_map_fd = s->addr6_map_fd = -1;
+  /* drivers/native/index.ts NativeXdpConfig: defaults applied in drivers/af-xdp/index.ts. */
+  bw_cfg c = {env, opts, NULL};
+  cfg_str(&c, "ifname", h->ifname, sizeof h->ifname);
+  char bind_mode[16], attach_mode[16], program[16];
+  cfg_str(&c, "bindMode", bind_mode, sizeof bind_mode);
+  cfg_str(&c, "attachMode", attach_mode, sizeof attach_mode);
+  cfg_str(&c, "program", program, sizeof program);
+  s->queue = (uint32_t)cfg_int(&c, "queue");
+  s->fsize = (uint32_t)cfg_int(&c, "frameSize");
+  s->fcount = (uint32_t)cfg_int(&c, "frameCount");
+  uint32_t ring = (uint32_t)cfg_int(&c, "ringSize");
+  uint32_t max_batch = (uint32_t)cfg_int(&c, "maxBatch");
+  uint32_t ip = (uint32_t)cfg_int(&c, "ipv4");
+  bool has6 = cfg_bool(&c, "ipv6");
+  bool ra = cfg_bool(&c, "routerAdvertisements");
+  uint32_t flow_max = (uint32_t)cfg_int(&c, "flowMapSize");
+  int busy = (int)cfg_int(&c, "busyPollUs");
+  int retry_ms = (int)cfg_int(&c, "bindRetryMs");
+  s->need_wakeup = cfg_bool(&c, "needWakeup");
+  int64_t shared_map = cfg_int(&c, "xskMapFd"); /* -1: attach a program of its own */
+  uint32_t queues = (uint32_t)cfg_int(&c, "queues");
+  s->repair_csum = cfg_bool(&c, "repairPartialChecksums");
+  bool program_only = cfg_bool(&c, "programOnly"); /* maps, program and link, no socket: a cluster's primary */
+  if (bw_cfg_check(&c, "af-xdp options", e) != 0) return -1;
+  bool shared = !strcmp(program, "shared");
+  if ((s->fsize != 2048 && s->fsize != 4096) || s->fcount < 16 || (s->fcount & (s->fcount - 1)) || ring < 8 ||
+      (ring & (ring - 1)) || max_batch == 0 || max_batch > ring || s->queue > 255 || queues > 256 || s->queue >= queues ||
+      (shared_map >= 0 && (shared || program_only)) ||
+      (!shared && strcmp(program, "own")) || (!shared && ip == 0 && !has6)) {
+    bw_set_error(e, EINVAL, "af-xdp options",
+                 "frameSize 2048|4096, frameCount and ringSize powers of two, program 'own' (with ipv4 or ipv6) or 'shared'");
+    return -1;
+  }
+  h->ifindex = (int)if_nametoindex(h->ifname);
+  if (h->ifindex == 0) {
+    bw_set_error(e, ENODEV, "if_nametoindex", "%s", h->ifname);
+    return -1;
+  }
+  if (!program_only && xs_socket_open(h, s, ring, bind_mode, retry_ms, busy, e) != 0) return -1;
+
   /* Maps and program, or (xskMapFd) a slot in the XSKMAP of a program another socket of this process attached:
      one program per interface, one socket per receive queue, the program redirecting by rx_queue_index. */
   const char *attached = NULL;
@@ -644,6 +742,13 @@ int bw_xdp_open(napi_env env, napi_value opts, bw_handle *h, napi_value info, bw
       bw_set_error(e, errno, "BPF_MAP_CREATE", "XSKMAP");
       return -1;
     }
+    if (has6 && !shared) {
+      s->addr6_map_fd = create_map(BPF_MAP_TYPE_HASH, 16, 4, XDP_ADDR6_MAX, "byway_addr6");
+      if (s->addr6_map_fd < 0) {
+        bw_set_error(e, errno, "BPF_MAP_CREATE", "IPv6 address map of %u entries", XDP_ADDR6_MAX);
+        return -1;
+      }
+    }
     if (shared) {
       s->flow_map_fd = create_map(BPF_MAP_TYPE_HASH, sizeof(struct flow_key), 4, flow_max, "byway_flows");
       if (s->flow_map_fd < 0) {
@@ -652,7 +757,7 @@ int bw_xdp_open(napi_env env, napi_value opts, bw_handle *h, napi_value info, bw
       }
     }
     bpf_asm *a = calloc(1, sizeof *a);
-    build_program(a, shared, ip, ip6, s->xsk_map_fd, s->flow_map_fd);
+    build_program(a, shared, ip, s->addr6_map_fd, ra, has6, s->xsk_map_fd, s->flow_map_fd);
     union bpf_attr at;
     char *log = malloc(65536);
     for (int attempt = 0; attempt < 2; attempt++) {
@@ -685,7 +790,7 @@ int bw_xdp_open(napi_env env, napi_value opts, bw_handle *h, napi_value info, bw
     at.map_fd = (uint32_t)s->xsk_map_fd;
     at.key = (uint64_t)(uintptr_t)&key;
     at.value = (uint64_t)(uintptr_t)&val;
-    if (sys_bpf(BPF_MAP_UPDATE_ELEM, &at) != 0) {
+    if (!program_only && sys_bpf(BPF_MAP_UPDATE_ELEM, &at) != 0) {
       bw_set_error(e, errno, "BPF_MAP_UPDATE_ELEM", "XSKMAP[%u]", s->queue);
       return -1;
     }
@@ -710,7 +815,8 @@ int bw_xdp_open(napi_env env, napi_value opts, bw_handle *h, napi_value info, bw
       return -1;
     }
   }
-  if (bw_ctl_alloc(h, max_batch, s->free_cap < 256 ? s->free_cap : 256) != 0) {
+  if (program_only && bw_slab_alloc(h, 4096, e) != 0) return -1; /* no frames: a token memory for the info */
+  if (bw_ctl_alloc(h, max_batch, program_only ? 1 : s->free_cap < 256 ? s->free_cap : 256) != 0) {
     bw_set_error(e, ENOMEM, "allocate control block", NULL);
     return -1;
   }
@@ -725,5 +831,6 @@ int bw_xdp_open(napi_env env, napi_value opts, bw_handle *h, napi_value info, bw
   set_int(env, info, "frameCap", s->fsize);
   set_int(env, info, "progFd", s->prog_fd);
   set_int(env, info, "xskMapFd", s->xsk_map_fd);
+  set_int(env, info, "addr6MapFd", s->addr6_map_fd);
   return 0;
 }

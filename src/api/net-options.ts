@@ -1,0 +1,64 @@
+/**
+ * The options of stack.net's Socket and connect(), and node:net's normalizeArgs of connect()'s arguments (net.ts,
+ * net-api.ts). Types and one pure function: nothing here throws.
+ */
+import type { Path } from './path.js';
+import type { LookupFunction } from './lookup.js';
+
+export interface SocketConstructorOptions {
+  allowHalfOpen?: boolean;
+  readableHighWaterMark?: number;
+  writableHighWaterMark?: number;
+  /** Destroys the socket with an AbortError when aborted (as node:net). */
+  signal?: AbortSignal;
+  /** node:net's onread: received bytes go into `buffer` and to `callback` instead of 'data' events. */
+  onread?: OnRead;
+}
+
+export interface OnRead {
+  buffer: Uint8Array | (() => Uint8Array);
+  callback: (bytesRead: number, buffer: Uint8Array) => boolean | void;
+}
+
+export interface TcpConnectOptions {
+  port: number;
+  host?: string;
+  localAddress?: string;
+  localPort?: number;
+  noDelay?: boolean;
+  keepAlive?: boolean;
+  keepAliveInitialDelay?: number;
+  timeout?: number;
+  allowHalfOpen?: boolean;
+  /** Host name resolution (default dns.lookup), with node:net's family and hints. */
+  lookup?: LookupFunction;
+  family?: number;
+  hints?: number;
+  /** Try every address of a name, families alternating, as node:net (default net.getDefaultAutoSelectFamily()). */
+  autoSelectFamily?: boolean;
+  /** How long each attempt but the last has (ms, at least 10; default net.getDefaultAutoSelectFamilyAttemptTimeout()). */
+  autoSelectFamilyAttemptTimeout?: number;
+  signal?: AbortSignal;
+  onread?: OnRead;
+  /** Force the path instead of asking the strategy. */
+  path?: Path;
+}
+
+/** node:net's normalizeArgs: (options[, cb]), (path[, cb]) or ([port][, host][, cb]). */
+export function normalizeConnectArgs(args: unknown[]): [TcpConnectOptions, (() => void) | undefined] {
+  if (args.length === 1 && Array.isArray(args[0]) && (args[0] as unknown as Record<symbol, boolean>)[NORMALIZED]) {
+    return args[0] as unknown as [TcpConnectOptions, (() => void) | undefined];
+  }
+  if (args.length === 0) return [{} as TcpConnectOptions, undefined];
+  const a0 = args[0];
+  let options: TcpConnectOptions;
+  if (typeof a0 === 'object' && a0 !== null) options = a0 as TcpConnectOptions;
+  else if (typeof a0 === 'string' && a0.trim() !== '' && Number.isNaN(Number(a0))) options = { path: a0 } as unknown as TcpConnectOptions;
+  else options = { port: a0 as number, host: args.length > 1 && typeof args[1] === 'string' ? args[1] : undefined };
+  const last = args[args.length - 1];
+  return [options, typeof last === 'function' ? (last as () => void) : undefined];
+}
+
+/** Marks an argument list normalizeConnectArgs already made (createConnection hands it to Socket.prototype.connect). */
+export const NORMALIZED = Symbol('normalizedArgs');
+
