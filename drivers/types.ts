@@ -57,6 +57,12 @@ export interface DriverCapabilities {
    */
   readonly tso?: { readonly maxBytes: number } | undefined;
   /**
+   * The TCP checksum offload (`checksum.tcp.tx` 'offload') and the TSO above apply to IPv6 frames too: TCP right
+   * behind the fixed IPv6 header (no extension header), cut as Linux's GSO_TCPV6 does (RFC 8200 has no IP ident and
+   * no DF: only the payload length changes per segment). Absent: IPv4 only, and TCP over IPv6 computes its own.
+   */
+  readonly ipv6Offload?: boolean | undefined;
+  /**
    * Largest IP packet `receive()` may hand over, when the device coalesces received segments (GRO, LRO, a TAP
    * with TSO negotiated); default `mtu`. The stack accepts such packets as one segment.
    */

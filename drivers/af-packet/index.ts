@@ -20,8 +20,8 @@
  *   checksum the kernel vouches for (TP_STATUS_CSUM_VALID, or TP_STATUS_CSUMNOTREADY: partial, left so) carries
  *   RxFlag.L4ChecksumValid.
  * - `tso`: TCP segmentation offload on transmit through PACKET_VNET_HDR (a virtio_net_hdr before every frame, both
- *   ways, on either TPACKET version): 64 KiB TCP packets go into the tx ring and the kernel cuts them (see the
- *   option and drivers/native/src/packet.c). Transmit goes through the qdisc layer then (no bypass).
+ *   ways, on either TPACKET version): 64 KiB TCP packets, IPv4 or IPv6 (GSO_TCPV4, GSO_TCPV6; caps.ipv6Offload),
+ *   go into the tx ring and the kernel cuts them (see the option and drivers/native/src/packet.c). Transmit goes through the qdisc layer then (no bypass).
  * Throws BywayError at open (see drivers/native/index.ts nativeError); ENODEV when the interface goes away.
  */
 import { BywayError, SOFTWARE_CHECKSUMS, TX_L4_OFFLOAD, type DriverCapabilities } from '../types.js';
@@ -243,7 +243,7 @@ export function openAfPacket(options: AfPacketOptions): AfPacketDriver {
   // rx 'verify' stays: a frame the kernel vouches for says so itself (RxFlag.L4ChecksumValid).
   const rxMaxPacket = Math.max(info.mtu, Math.min(AF_PACKET_RX_MAX_PACKET, (info['rxMaxFrame'] as number) - 14));
   const caps: DriverCapabilities = tso
-    ? { medium: 'ethernet', mtu: info.mtu, maxBatch: info.maxBatch, checksum: TX_L4_OFFLOAD, tso: { maxBytes: AF_PACKET_TSO_MAX_BYTES }, rxMaxPacket }
+    ? { medium: 'ethernet', mtu: info.mtu, maxBatch: info.maxBatch, checksum: TX_L4_OFFLOAD, tso: { maxBytes: AF_PACKET_TSO_MAX_BYTES }, rxMaxPacket, ipv6Offload: true }
     : { medium: 'ethernet', mtu: info.mtu, maxBatch: info.maxBatch, checksum: SOFTWARE_CHECKSUMS, rxMaxPacket };
   if (info.mtu + 18 > info.frameCap) {
     native.close(info.handle);

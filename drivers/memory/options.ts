@@ -29,7 +29,8 @@ export function makeCaps(o: MemoryCommonOptions, medium: Medium): DriverCapabili
   if (o.tso === undefined) return { medium, mtu, maxBatch: positiveInt('maxBatch', o.maxBatch, 64), checksum };
   const maxBytes = positiveInt('tso', o.tso, 65535, mtu + 1, 65535);
   if (checksum.tcp.tx !== 'offload') throw invalidArg("tso needs checksum.tcp.tx 'offload' (the device fills the segments' checksums)");
-  return { medium, mtu, maxBatch: positiveInt('maxBatch', o.maxBatch, 64), checksum, tso: { maxBytes } };
+  // The device model (tso.ts) cuts and completes IPv6 TCP packets too.
+  return { medium, mtu, maxBatch: positiveInt('maxBatch', o.maxBatch, 64), checksum, tso: { maxBytes }, ipv6Offload: true };
 }
 
 export function checkMac(name: string, mac: Uint8Array): Uint8Array {

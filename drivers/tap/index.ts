@@ -9,10 +9,10 @@
  * - `vnetHdr`: frames carry a virtio-net header on the fd (IFF_VNET_HDR), hidden from JS. Receive offloads
  *   are not negotiated (TUNSETOFFLOAD 0: frames stay MTU-sized with complete checksums; a partial one, should it
  *   come, is completed in C). `checksumOffload` adds transmit checksum offload for TCP and UDP.
- * - `tso`: TCP segmentation offload both ways (TUNSETOFFLOAD TUN_F_CSUM | TUN_F_TSO4, like a virtio-net device
- *   with TSO). Implies `vnetHdr` and `checksumOffload`. Transmit: an IPv4 TCP frame committed with a `segment`
- *   (txCommit's third argument) whose payload exceeds it goes out as one GSO frame of up to 64 KiB, which the
- *   kernel cuts. Receive: the kernel may hand over TCP packets up to 64 KiB (caps.rxMaxPacket) and partial
+ * - `tso`: TCP segmentation offload both ways (TUNSETOFFLOAD TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6, like a
+ *   virtio-net device with TSO). Implies `vnetHdr` and `checksumOffload`. Transmit: an IPv4 or IPv6 TCP frame
+ *   committed with a `segment` (txCommit's third argument) whose payload exceeds it goes out as one GSO frame
+ *   (GSO_TCPV4, GSO_TCPV6) of up to 64 KiB, which the kernel cuts; both offloads cover IPv6 (caps.ipv6Offload). Receive: the kernel may hand over TCP packets up to 64 KiB (caps.rxMaxPacket) and partial
  *   checksums; a frame the kernel vouches for (NEEDS_CSUM or DATA_VALID) carries RxFlag.L4ChecksumValid, any
  *   other frame is checked by the stack. Slots are then 64 KiB each: default 64 receive and 64 transmit slots
  *   (about 8.4 MB).
@@ -86,14 +86,15 @@ export class TapDriver extends NativeRingDriver {
   }
 }
 
-/** Largest IPv4 packet a TSO frame carries either way (the IP total length field; the kernel's GSO limit). */
+/** Largest IP packet a TSO frame carries either way (IPv4's total length, IPv6's 40 + payload length; the kernel's GSO limit). */
 export const TAP_TSO_MAX_BYTES = 65535;
 
 function tapCaps(mtu: number, maxBatch: number, offload: boolean, tso: boolean): DriverCapabilities {
   const checksum = offload ? TX_L4_OFFLOAD : SOFTWARE_CHECKSUMS;
-  if (!tso) return { medium: 'ethernet', mtu, maxBatch, checksum };
+  // The virtio-net header covers IPv6 frames too (NEEDS_CSUM, GSO_TCPV6: drivers/native/src/offload.c).
+  if (!tso) return { medium: 'ethernet', mtu, maxBatch, checksum, ipv6Offload: offload };
   // rx 'verify' stays: a frame the kernel vouches for says so itself (RxFlag.L4ChecksumValid).
-  return { medium: 'ethernet', mtu, maxBatch, checksum, tso: { maxBytes: TAP_TSO_MAX_BYTES }, rxMaxPacket: TAP_TSO_MAX_BYTES };
+  return { medium: 'ethernet', mtu, maxBatch, checksum, tso: { maxBytes: TAP_TSO_MAX_BYTES }, rxMaxPacket: TAP_TSO_MAX_BYTES, ipv6Offload: true };
 }
 
 export function openTap(options: TapOptions = {}): TapDriver {

@@ -257,6 +257,8 @@ export class MldListener {
   }
 
   poll(now: number): void {
+    // Nothing waiting (the steady state; the stack polls this every poll): no list or iterator made.
+    if (this.changes.size === 0 && this.pending.size === 0 && (this.generalAt === undefined || this.generalAt > now)) return;
     const v1 = this.v1Mode(now);
     const records: { type: number; group: Ipv6Address; sources?: Ipv6Address[] }[] = [];
     for (const [k, c] of this.changes) {

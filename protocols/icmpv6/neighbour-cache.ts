@@ -17,7 +17,7 @@
  * `staleGcMs` are removed (RFC 4861 leaves that to the implementation; Linux's gc_stale_time is 60 s).
  * Queued packets are owned by the cache until handed to the sink. Addresses passed in are copied.
  */
-import { ipv6Key } from '../ipv6/address.js';
+import { ipv6Equals, ipv6Key } from '../ipv6/address.js';
 
 export interface NdpNeighbourOptions {
   /** BaseReachableTime (ms), REACHABLE_TIME by default: 30 s (RFC 4861 section 10). An RA may change it. */
@@ -130,6 +130,8 @@ export class NdpNeighbourCache<P extends PendingPacket = PendingPacket> {
     overrideIgnored: 0,
   };
   private readonly entries = new Map<string, Entry<P>>();
+  /** The entry `macFor` found last (a connection sends to one neighbour many times in a row); never a removed one. */
+  private lastUsed: Entry<P> | undefined = undefined;
   private queuedBytes = 0;
   private reachableMs: number;
 
@@ -204,6 +206,25 @@ export class NdpNeighbourCache<P extends PendingPacket = PendingPacket> {
     e.queuedBytes += len;
     this.queuedBytes += len;
     return 'queued';
+  }
+
+  /**
+   * The MAC to send a packet to the neighbour `ip` now, as `send` answers it (a STALE entry moves to DELAY, 7.3.3),
+   * or undefined when the packet must go through `send` (no entry, or INCOMPLETE: it queues and solicits). For a
+   * layer that builds its packet in the driver's buffer only once it knows the MAC; allocates nothing when the
+   * neighbour is the one asked about last.
+   */
+  macFor(now: number, ip: Uint8Array): Uint8Array | undefined {
+    let e = this.lastUsed;
+    if (e === undefined || !ipv6Equals(e.ip, ip)) {
+      e = this.entries.get(ipv6Key(ip));
+      if (e === undefined) return undefined;
+      this.lastUsed = e;
+    }
+    if (e.state === 'INCOMPLETE') return undefined;
+    e.lastUsed = now;
+    if (e.state === 'STALE') this.enterDelay(now, e);
+    return e.mac!;
   }
 
   /**
@@ -362,6 +383,7 @@ export class NdpNeighbourCache<P extends PendingPacket = PendingPacket> {
 
   private remove(e: Entry<P>, unreachable: boolean): void {
     this.entries.delete(e.key);
+    if (this.lastUsed === e) this.lastUsed = undefined;
     this.queuedBytes -= e.queuedBytes;
     const q = e.queue;
     e.queue = [];

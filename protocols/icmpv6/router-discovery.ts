@@ -140,6 +140,29 @@ export class RouterDiscovery {
     return out;
   }
 
+  /** How many default routers are live (no list made: the transmit path asks per packet). */
+  liveRouterCount(now: number): number {
+    let n = 0;
+    for (const r of this.routers.values()) if (now < r.expires) n++;
+    return n;
+  }
+
+  /** The first live default router (defaultRouters(now)[0] without the list). */
+  firstLiveRouter(now: number): Uint8Array | undefined {
+    for (const r of this.routers.values()) if (now < r.expires) return r.ip;
+    return undefined;
+  }
+
+  /** The longest live on-link prefix holding `dst` and longer than `minLen` bits (no list made). */
+  longestOnLinkPrefix(now: number, dst: Uint8Array, minLen: number): Ipv6Cidr | undefined {
+    let best: Ipv6Cidr | undefined;
+    for (const p of this.prefixes.values()) {
+      const c = p.cidr;
+      if (now < p.expires && c.prefixLen > minLen && (best === undefined || c.prefixLen > best.prefixLen) && samePrefix(c.address, dst, c.prefixLen)) best = c;
+    }
+    return best;
+  }
+
   onLinkPrefixes(now: number): Ipv6Cidr[] {
     const out: Ipv6Cidr[] = [];
     for (const p of this.prefixes.values()) if (now < p.expires) out.push(p.cidr);

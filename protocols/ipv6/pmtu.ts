@@ -50,6 +50,7 @@ export class PathMtuCache {
 
   /** The path MTU to use towards `dst` over a link of `linkMtu` bytes. */
   mtu(now: number, dst: Uint8Array, linkMtu: number): number {
+    if (this.entries.size === 0) return linkMtu; // the usual case, without a key string per packet
     const key = ipv6Key(dst);
     const e = this.entries.get(key);
     if (e === undefined) return linkMtu;

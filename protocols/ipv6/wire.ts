@@ -138,8 +138,8 @@ export function writeIpv6Header(
   write16(buf, o + PAYLOAD_LEN, payloadLen);
   buf[o + NEXT_HEADER] = nextHeader;
   buf[o + HOP_LIMIT] = hopLimit;
-  buf.set(src.subarray(0, 16), o + SRC);
-  buf.set(dst.subarray(0, 16), o + DST);
+  for (let i = 0; i < 16; i++) buf[o + SRC + i] = src[i]!; // no view per packet (the transmit hot path)
+  for (let i = 0; i < 16; i++) buf[o + DST + i] = dst[i]!;
 }
 
 /**

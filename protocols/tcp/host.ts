@@ -1,6 +1,6 @@
 /**
  * The two seams of the TCP module, types only. TcpHost: what the layer needs from the stack under it (a transmit
- * token per segment, routes and MTUs, checksum duties, port claims, negative advice). TcpConnHost: what a
+ * token per segment, which says who completes its checksum; routes and MTUs, the receive checksum duty, port claims, negative advice). TcpConnHost: what a
  * connection needs from its layer (TcpLayer implements it): the options and counters, the one call that transmits
  * a segment, path facts (MTU, TSO), and the layer's bookkeeping (accept queue, connection table, timers, shared
  * memory limits).
@@ -68,6 +68,12 @@ export interface TcpTxPacket {
   readonly offset: number;
   /** The IP header's TOS (traffic class) byte, 0 unless set before commit: TCP sets only the ECN field (ECT(0)). */
   tos: number;
+  /**
+   * Who completes the TCP checksum of this packet, a property of its way out: the folded sum of the pseudo-header
+   * without its length (IPv4's, RFC 9293 3.1, or IPv6's, RFC 8200 8.1) when TCP must fill it in software, or -1
+   * when the device completes it (checksum offload on the packet's own path).
+   */
+  readonly pseudoSum: number;
   commit(now: number): boolean | void;
 }
 
@@ -88,7 +94,6 @@ export interface TcpHost {
    */
   linkMtuFor?(dst: number): number;
   sourceFor(dst: number): number | undefined;
-  readonly txChecksum: boolean;
   readonly rxChecksum: boolean;
   /**
    * Optional: the largest IP packet towards `dst` that the device segments itself (TCP segmentation offload),

@@ -28,7 +28,7 @@ import {
   clearTcpOptions,
   emitTcp,
   emptyTcpFields,
-  fillTcpChecksum,
+  fillTcpChecksumWith,
   parseTcpInto,
   tcpHeaderLen,
   verifyTcpChecksum,
@@ -533,7 +533,8 @@ export class TcpLayer {
     packet.tos = tos;
     emitTcp(f, buf, o);
     if (dataLen > 0 && ring) ring.copyOut(ringOffset, buf, o + hl, dataLen);
-    if (this.host.txChecksum) fillTcpChecksum(buf, o, o + len, src, dst);
+    const pseudo = packet.pseudoSum;
+    if (pseudo >= 0) fillTcpChecksumWith(buf, o, o + len, pseudo);
     const sent = packet.commit(now) !== false;
     this.stats.segsOut++;
     if (isIpv6Id(dst)) this.stats.ipv6.segsOut++;

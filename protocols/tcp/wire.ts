@@ -359,6 +359,14 @@ export function fillTcpChecksum(buf: Uint8Array, start: number, end: number, src
   write16(buf, start + CHECKSUM, tcpChecksum(buf, start, end, src, dst));
 }
 
+/**
+ * Compute and store the checksum of the segment buf[start, end) (its checksum field must be zero) from `pseudo`,
+ * the folded pseudo-header sum without the length (either family's: TcpTxPacket.pseudoSum).
+ */
+export function fillTcpChecksumWith(buf: Uint8Array, start: number, end: number, pseudo: number): void {
+  write16(buf, start + CHECKSUM, finish(onesSum(buf, start, end, pseudo + (end - start))));
+}
+
 export function verifyTcpChecksum(buf: Uint8Array, start: number, end: number, src: number, dst: number): boolean {
   return onesSum(buf, start, end, pseudoHeaderSum(src, dst, TCP_PROTOCOL, end - start)) === 0xffff;
 }

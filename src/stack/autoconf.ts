@@ -26,9 +26,7 @@ import {
   eui64InterfaceId,
   ipv6Equals,
   ipv6Key,
-  samePrefix,
   type Ipv6Address,
-  type Ipv6Cidr,
 } from '../../protocols/ipv6/address.js';
 import { stableInterfaceId, type PseudoRandomFunction } from '../../protocols/ipv6/stable-iid.js';
 import { RouterDiscovery, type RouterAdvertisement, type RouterDiscoveryOptions } from '../../protocols/icmpv6/router-discovery.js';
@@ -97,6 +95,8 @@ export class Ipv6Autoconf {
   /** The last Cur Hop Limit an RA specified (undefined: keep the configured hop limit). */
   hopLimit: number | undefined;
   private readonly redirects = new Map<string, Redirected>();
+  /** What `route` answers (reused). */
+  private readonly found: { prefixLen: number; gateway: Ipv6Address | undefined } = { prefixLen: 0, gateway: undefined };
   private started = false;
   /** When `poll` has work: the next solicitation, expiry or deprecation. */
   private wakeAt = Infinity;
@@ -182,27 +182,32 @@ export class Ipv6Autoconf {
   /**
    * RFC 4861 5.2's next hop from what routers told us, when it beats a configured route of `configuredLen` bits
    * (-1: none): a redirect (/128), an on-link prefix longer than the configured route, else, without a
-   * configured route, a default router.
+   * configured route, a default router. The answer is one reused object, valid until the next call (the transmit
+   * path asks per packet: nothing is allocated with one router and no redirect).
    */
   route(now: number, dst: Ipv6Address, configuredLen: number): AutoRoute | undefined {
     if (this.redirects.size > 0) {
       const r = this.redirects.get(ipv6Key(dst));
-      if (r !== undefined && now < r.expires) return { prefixLen: 128, gateway: r.onLink ? undefined : r.target };
+      if (r !== undefined && now < r.expires) return this.answer(128, r.onLink ? undefined : r.target);
     }
-    let best: Ipv6Cidr | undefined;
-    for (const p of this.rd.onLinkPrefixes(now)) {
-      if (p.prefixLen > configuredLen && (best === undefined || p.prefixLen > best.prefixLen) && samePrefix(p.address, dst, p.prefixLen)) best = p;
-    }
-    if (best !== undefined) return { prefixLen: best.prefixLen, gateway: undefined };
+    const best = this.rd.longestOnLinkPrefix(now, dst, configuredLen);
+    if (best !== undefined) return this.answer(best.prefixLen, undefined);
     if (configuredLen >= 0) return undefined;
     const router = this.defaultRouter(now);
-    return router === undefined ? undefined : { prefixLen: 0, gateway: router };
+    return router === undefined ? undefined : this.answer(0, router);
+  }
+
+  private answer(prefixLen: number, gateway: Ipv6Address | undefined): AutoRoute {
+    const out = this.found;
+    out.prefixLen = prefixLen;
+    out.gateway = gateway;
+    return out;
   }
 
   /** 6.3.6: a router whose neighbour entry is REACHABLE first, then any with a link-layer address, then the first. */
   private defaultRouter(now: number): Ipv6Address | undefined {
+    if (this.rd.liveRouterCount(now) <= 1) return this.rd.firstLiveRouter(now);
     const routers = this.rd.defaultRouters(now);
-    if (routers.length <= 1) return routers[0];
     let known: Ipv6Address | undefined;
     for (const r of routers) {
       const e = this.host.ndp.neighbours.lookup(r);

@@ -343,7 +343,11 @@ export class StackCore implements TransportHost {
     }
     // The receivers' callbacks ran during the receive; what they deferred (a reply) leaves before the timers run.
     if (handled > 0 && afterReceive !== undefined && afterReceive()) this.driver.flush(now);
-    if (this.ipv6 !== undefined) handled += this.ipv6.poll(now);
+    if (this.ipv6 !== undefined) {
+      const n = this.ipv6.poll(now);
+      if (n > 0) this.flushTransports(); // its looped-back packets: GRO holds none past this poll either
+      handled += n;
+    }
     this.neighbours.poll(now);
     this.reassembler.poll(now);
     for (const t of this.transportList) t.poll(now);
@@ -466,7 +470,7 @@ export class StackCore implements TransportHost {
     }
     if (type === EtherType.IPv4) this.ipv4Input(frame, s + hl, e, true);
     else if (type === EtherType.ARP) this.arpInput(frame.subarray(s + hl, e));
-    else if (type === EtherType.IPv6 && this.ipv6 !== undefined) this.ipv6.input(this.now, frame.subarray(s, e), hl, broadcast, this.rxL4Trusted);
+    else if (type === EtherType.IPv6 && this.ipv6 !== undefined) this.ipv6.inputRange(this.now, frame, s + hl, e, broadcast, this.rxL4Trusted);
     else st.unknownEthertype++;
   }
 

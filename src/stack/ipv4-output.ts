@@ -15,6 +15,7 @@ import type { NeighbourCache } from './neighbour.js';
 import type { RoutingTable } from './routing.js';
 import type { StackStats } from './stats.js';
 import type { SystemErrorCode } from '../../protocols/util/errors.js';
+import { lendFrame } from './tx-lend.js';
 
 /** Where a packet's bytes are built, and so how `commit` sends it. */
 export const enum TxKind {
@@ -78,6 +79,11 @@ export class TxPacket {
   flags = 0;
   /** The TOS byte (DSCP and ECN, RFC 3168 5), 0 unless the protocol sets it before commit. */
   tos = 0;
+  /**
+   * TCP's checksum duty for this packet (TcpTxPacket.pseudoSum): the IPv4 pseudo-header sum without the length,
+   * or -1 when the device completes the checksum. Set by the TCP transport after `begin`; other protocols ignore it.
+   */
+  pseudoSum = -1;
   nextHop = 0;
   mtu = 0;
   /** TCP payload bytes per segment when the driver cuts this packet (TSO), else 0. */
@@ -106,9 +112,8 @@ export class TxPacket {
 
 export class Ipv4Output {
   readonly packet: TxPacket = new TxPacket(this);
-  /** Filled in by the driver's txLend (when it has one: no view object per packet). */
-  private readonly lease: TxLease = { buf: new Uint8Array(0), start: 0 };
-  private readonly lends: boolean;
+  /** Filled in by the driver's txLend (when it has one: no view object per packet), else undefined. */
+  private readonly lease: TxLease | undefined;
   /** Why the last `begin` returned null. */
   error: TxErrorCode = 'ENOBUFS';
   /** Packets to our own addresses, received at the next poll. */
@@ -135,7 +140,7 @@ export class Ipv4Output {
   ) {
     this.ipIdent = ident & 0xffff;
     this.tsoMax = tsoMax;
-    this.lends = typeof link.driver.txLend === 'function';
+    this.lease = typeof link.driver.txLend === 'function' ? { buf: new Uint8Array(0), start: 0 } : undefined;
   }
 
   /**
@@ -214,20 +219,7 @@ export class Ipv4Output {
 
   /** Room for a frame of len bytes in the driver's transmit memory, recorded in p; false when there is none. */
   private lend(len: number, p: TxPacket): boolean {
-    const driver = this.link.driver;
-    if (this.lends) {
-      const lease = this.lease;
-      if (!driver.txLend!(len, lease)) return false;
-      p.buf = lease.buf;
-      p.base = lease.start;
-    } else {
-      const frame = driver.txReserve(len);
-      if (frame === null) return false;
-      p.buf = frame;
-      p.base = 0;
-    }
-    p.frameLen = len;
-    return true;
+    return lendFrame(this.link.driver, this.lease, len, p);
   }
 
   /** Fill the one-entry cache for dst (see lastDst). */

@@ -28,6 +28,8 @@ export interface Ipv6Stats {
   /** TCP segments handed to the TCP layer, and sent by it, over IPv6. */
   tcpIn: number;
   tcpOut: number;
+  /** TCP packets over IPv6 sent for the driver to cut into segments (TSO, GSO_TCPV6). */
+  tsoPackets: number;
   /** TCP over IPv6 with a wrong checksum (RFC 8200 8.1 pseudo-header), to a multicast address, or from a source
    * for which no address id was free (protocols/tcp/addr-ids.ts): dropped. */
   tcpBadChecksum: number;
@@ -86,6 +88,7 @@ export function newIpv6Stats(reassembly: Ipv6ReassemblyStats): Ipv6Stats {
     tcpNotSupported: 0,
     tcpIn: 0,
     tcpOut: 0,
+    tsoPackets: 0,
     tcpBadChecksum: 0,
     tcpMulticast: 0,
     tcpNoAddressId: 0,

@@ -10,14 +10,15 @@
  * waiting for a neighbour) is copied by its owner. Bad input is dropped and counted in `stats`, never thrown;
  * `ping` and the UDP send path throw BywayError with Node's codes (ENETUNREACH, EADDRNOTAVAIL, EMSGSIZE).
  *
- * Transmit builds each packet whole in a new buffer and copies it into the driver's (one copy more than IPv4's
- * in-place path): stage 1 is about correctness; IPv6 speed is not measured yet.
+ * Transmit builds each packet whole in a new buffer and copies it into the driver's, except TCP's: tcp6.ts writes a
+ * segment straight into the driver's buffer once `directMac` knows its way out, and `inputRange` hands a plain TCP
+ * segment (no extension header) to it as a range of the frame, with no view object per packet.
  */
 import type { FrameDriver } from '../../drivers/types.js';
 import type { Rng } from '../../protocols/util/rng.js';
 import { BywayError } from '../../protocols/util/errors.js';
 import { read16, write16 } from '../../protocols/util/bytes.js';
-import { EtherType, emitEthernet } from '../../protocols/ethernet/wire.js';
+import { EtherType, writeEthernetHeader } from '../../protocols/ethernet/wire.js';
 import {
   formatIpv6,
   ipv6CidrContains,
@@ -30,79 +31,26 @@ import {
   type Ipv6Cidr,
 } from '../../protocols/ipv6/address.js';
 import { IPV6_HEADER_LEN, IPV6_MIN_MTU, Ipv6Packet, NextHeader, writeIpv6Header } from '../../protocols/ipv6/wire.js';
-import { DEFAULT_EXTENSION_LIMITS, walkExtensionHeaders, ParamProblemCode, type ExtensionLimits } from '../../protocols/ipv6/wire-ext.js';
-import { Ipv6Reassembler, type Ipv6ReassemblyOptions } from '../../protocols/ipv6/reassembly.js';
+import { walkExtensionHeaders, ParamProblemCode } from '../../protocols/ipv6/wire-ext.js';
+import { Ipv6Reassembler } from '../../protocols/ipv6/reassembly.js';
 import { fragmentIpv6 } from '../../protocols/ipv6/fragmenter.js';
-import { PathMtuCache, type PathMtuOptions } from '../../protocols/ipv6/pmtu.js';
+import { PathMtuCache } from '../../protocols/ipv6/pmtu.js';
 import { fillUdp6Checksum, verifyUdp6Checksum } from '../../protocols/ipv6/wire-l4.js';
 import { ICMPV6_HEADER_LEN, Icmpv6Packet, Icmpv6Type, emitIcmpv6, parseIcmpv6 } from '../../protocols/icmpv6/wire.js';
-import { Icmpv6RateLimiter, buildIcmpv6Error, mayAnswerWithError, type Icmpv6ErrorKind, type Icmpv6RateLimitOptions } from '../../protocols/icmpv6/errors.js';
+import { Icmpv6RateLimiter, buildIcmpv6Error, mayAnswerWithError, type Icmpv6ErrorKind } from '../../protocols/icmpv6/errors.js';
 import { emitNdp, isNdpType, ndpBufferLen, parseNdp, validateNdp, type NdpRepr } from '../../protocols/icmpv6/wire-ndp.js';
-import type { DadOptions } from '../../protocols/icmpv6/dad.js';
-import type { NdpNeighbourOptions } from '../../protocols/icmpv6/neighbour-cache.js';
 import { NdpHost, type NdpStats, type PendingIpv6 } from './ndp.js';
-import { Ipv6Autoconf, type AutoconfStats, type RouterDiscoveryTuning } from './autoconf.js';
+import { Ipv6Autoconf, type AutoconfStats } from './autoconf.js';
 import type { PseudoRandomFunction } from '../../protocols/ipv6/stable-iid.js';
 import type { UdpSocket, UdpStats, UdpTable } from './udp.js';
 import { PingTable } from './ping-table.js';
 import { Ipv6Mld } from './mld.js';
-import { isMldType, type MldOptions, type MldStats } from '../../protocols/icmpv6/mld.js';
+import { isMldType, type MldStats } from '../../protocols/icmpv6/mld.js';
 import type { EthernetStats } from './stats.js';
 import { icmpv6ToError, newIcmpv6Stats, newIpv6Stats, newUdp6Stats, type Icmpv6Stats, type Ipv6Stats } from './ipv6-stats.js';
+import { DEFAULT_IPV6_OPTIONS, type Ipv6Options, type Ipv6RouteConfig } from './ipv6-options.js';
 
-export interface Ipv6Options {
-  /** A link-local address from the MAC (fe80::/64, modified EUI-64). Default true. */
-  linkLocal: boolean;
-  /** Hop limit of the packets we originate (UDP sockets have their own, from setTTL). Default 64. */
-  hopLimit: number;
-  /** Answer echo requests (to our addresses and to all-nodes, as Linux). Default true. */
-  echoReplies: boolean;
-  dad: Partial<DadOptions>;
-  neighbour: Partial<NdpNeighbourOptions>;
-  reassembly: Partial<Ipv6ReassemblyOptions>;
-  /** ICMPv6 errors: token bucket, 1000/s with a burst of 50 by default. */
-  icmpErrors: Partial<Icmpv6RateLimitOptions>;
-  pmtu: Partial<PathMtuOptions>;
-  extensionLimits: ExtensionLimits;
-  /** Router discovery (autoconf.ts): solicit routers, take default routers, prefixes, MTU from RAs. Default true. */
-  acceptRa: boolean;
-  /** SLAAC from the RAs' autonomous prefixes (with acceptRa). Default true. */
-  slaac: boolean;
-  /** Follow redirects from the first-hop router (RFC 4861 8.3; with acceptRa). Default true. */
-  acceptRedirects: boolean;
-  /** RFC 4861's host constants: solicitations, their interval and delay, list bounds, IDGEN_RETRIES. */
-  routerDiscovery: RouterDiscoveryTuning;
-  /** RFC 7217's secret_key in hex (at least 32 digits); '' : the runtime's (see docs/ipv6.md), else random. */
-  stableSecret: string;
-  /** MLDv2 (RFC 3810, mld.ts): its tuning, or false to send no MLD (groups are still received). Default on. */
-  mld: Partial<MldOptions> | false;
-}
-
-export const DEFAULT_IPV6_OPTIONS: Ipv6Options = {
-  linkLocal: true,
-  hopLimit: 64,
-  echoReplies: true,
-  dad: {},
-  neighbour: {},
-  reassembly: {},
-  icmpErrors: {},
-  pmtu: {},
-  extensionLimits: DEFAULT_EXTENSION_LIMITS,
-  acceptRa: true,
-  slaac: true,
-  acceptRedirects: true,
-  routerDiscovery: {},
-  stableSecret: '',
-  mld: {},
-};
-
-export interface Ipv6RouteConfig {
-  readonly destination: Ipv6Cidr;
-  /** A neighbour (link-local or on one of our prefixes); undefined: on-link. */
-  readonly gateway?: Ipv6Address | undefined;
-  readonly metric?: number | undefined;
-  readonly mtu?: number | undefined;
-}
+export { DEFAULT_IPV6_OPTIONS, type Ipv6Options, type Ipv6RouteConfig };
 
 interface Ipv6Route {
   readonly destination: Ipv6Cidr;
@@ -133,7 +81,8 @@ export interface Ipv6Link {
  * validates against a connection (RFC 5927) and answers whether it acted.
  */
 export interface Ipv6Tcp {
-  input(now: number, buf: Uint8Array, start: number, end: number, src: Ipv6Address, dst: Ipv6Address, trusted: boolean): void;
+  /** `tcHop`: the Traffic Class << 8 | the Hop Limit (for GRO and ECN, as IPv4's TOS and TTL). */
+  input(now: number, buf: Uint8Array, start: number, end: number, src: Ipv6Address, dst: Ipv6Address, trusted: boolean, tcHop: number): void;
   error(now: number, kind: 'packet-too-big' | 'dest-unreachable' | 'time-exceeded' | 'param-problem', code: number, mtu: number, src: Ipv6Address, dst: Ipv6Address, quoted: Uint8Array): boolean;
 }
 
@@ -161,6 +110,8 @@ export class Ipv6Layer {
   readonly mld: Ipv6Mld;
   private readonly limiter: Icmpv6RateLimiter;
   private readonly routes: Ipv6Route[] = [];
+  /** What `route` answers for a route learned from routers (autoconf.ts), reused. */
+  private readonly autoRoute = { destination: { address: new Uint8Array(16) as Ipv6Address, prefixLen: 0 }, gateway: undefined as Ipv6Address | undefined, metric: 1024, mtu: undefined };
   private loopbackQueue: Uint8Array[] = [];
   private readonly pings = new PingTable<PendingPing6>();
   private readonly pingIdent: number;
@@ -170,12 +121,19 @@ export class Ipv6Layer {
   /** TCP over IPv6, when the stack has TCP (NetStack attaches it). */
   tcp: Ipv6Tcp | undefined = undefined;
 
+  /** What the layer sends on (tcp6.ts writes TCP segments into the driver's buffer itself). */
+  readonly link: Ipv6Link;
+  /** Scratch copies of the addresses of the TCP segment `inputRange` is handing on (no view per packet). */
+  private readonly rxSrc = new Uint8Array(16);
+  private readonly rxDst = new Uint8Array(16);
+
   constructor(
-    private readonly link: Ipv6Link,
+    link: Ipv6Link,
     addresses: readonly Ipv6Cidr[],
     routes: readonly Ipv6RouteConfig[],
     options: Partial<Ipv6Options> = {},
   ) {
+    this.link = link;
     // A shared address (AF_XDP shared mode): the kernel keeps NDP, DAD and router discovery for its addresses; we
     // ask it to resolve (ndp.ts) and hear its answers (core.ts). No link-local address or RS of our own.
     const host = link.driver.hostTables;
@@ -253,7 +211,12 @@ export class Ipv6Layer {
     }
     const auto = this.autoconf?.route(this.now, dst, found?.destination.prefixLen ?? -1);
     if (auto === undefined) return found;
-    return { destination: { address: dst, prefixLen: auto.prefixLen }, gateway: auto.gateway, metric: 1024, mtu: undefined };
+    // One reused answer (every caller reads it at once): no objects per packet on the transmit path.
+    const r = this.autoRoute;
+    r.destination.address = dst;
+    r.destination.prefixLen = auto.prefixLen;
+    r.gateway = auto.gateway;
+    return r;
   }
 
   /** Start DAD on every address (the interface is up). */
@@ -362,6 +325,59 @@ export class Ipv6Layer {
    * The IPv6 packet at frame[off..]. `linkMulticast`: it came in a multicast or broadcast frame. `trusted`: the
    * device vouched for the L4 checksum (or it is our own, looped back). `fromWire` false: from the loopback queue.
    */
+  /**
+   * The IPv6 packet at frame[start, end) from the wire, sent to one of our MACs. A TCP segment right behind the
+   * fixed header (no extension header: what every TCP peer sends) to one of our addresses goes to TCP as a range of
+   * the frame, after the checks `input` makes of it; anything else goes through `input`.
+   */
+  inputRange(now: number, frame: Uint8Array, start: number, end: number, linkMulticast: boolean, trusted: boolean): void {
+    const tcp = this.tcp;
+    if (tcp !== undefined && !linkMulticast && end - start >= IPV6_HEADER_LEN && frame[start + 6] === NextHeader.TCP && frame[start]! >>> 4 === 6) {
+      const tcpEnd = start + IPV6_HEADER_LEN + read16(frame, start + 4);
+      const src = this.rxSrc;
+      const dst = this.rxDst;
+      for (let i = 0; i < 16; i++) src[i] = frame[start + 8 + i]!;
+      for (let i = 0; i < 16; i++) dst[i] = frame[start + 24 + i]!;
+      // Unicast to a usable address of ours, from a source the wire may carry (else `input` counts the drop).
+      if (tcpEnd <= end && dst[0] !== 0xff && src[0] !== 0xff && this.ndp.isOwn(dst) && !isLoopback(src) && !this.ndp.isOwn(src)) {
+        this.now = now;
+        const st = this.stats.ipv6;
+        st.rx++;
+        st.delivered++;
+        st.tcpIn++;
+        const tcHop = ((frame[start]! & 0x0f) << 12) | ((frame[start + 1]! >>> 4) << 8) | frame[start + 7]!;
+        tcp.input(now, frame, start + IPV6_HEADER_LEN, tcpEnd, src, dst, trusted, tcHop);
+        return;
+      }
+    }
+    this.input(now, start === 0 && end === frame.length ? frame : frame.subarray(start, end), 0, linkMulticast, trusted);
+  }
+
+  /**
+   * The next hop's MAC for a packet of `ipLen` bytes to dst that can go straight into the driver's buffer, or
+   * undefined when it must go through `sendPacket` instead: to ourselves, multicast, no route, above the path MTU
+   * (unless `tsoMax` allows it: the driver cuts it), or a next hop not resolved yet (NDP queues and solicits).
+   */
+  directMac(now: number, dst: Ipv6Address, ipLen: number, tsoMax: number): Uint8Array | undefined {
+    if (dst[0] === 0xff || this.isLocal(dst)) return undefined;
+    this.now = now;
+    const r = this.route(dst);
+    if (r === undefined) return undefined;
+    if (ipLen > this.pmtu.mtu(now, dst, r.mtu !== undefined ? Math.min(this.linkMtu, r.mtu) : this.linkMtu) && ipLen > tsoMax) return undefined;
+    return this.ndp.neighbours.macFor(now, r.gateway ?? dst);
+  }
+
+  /** The Ethernet header of an IPv6 frame to `mac` at frame[at, at + l2len). */
+  writeL2(frame: Uint8Array, at: number, mac: Uint8Array): void {
+    const link = this.link;
+    const vlan = link.vlan;
+    writeEthernetHeader(frame, at, mac, link.mac, vlan === undefined ? EtherType.IPv6 : EtherType.VLAN);
+    if (vlan !== undefined) {
+      write16(frame, at + 14, vlan & 0x0fff);
+      write16(frame, at + 16, EtherType.IPv6);
+    }
+  }
+
   input(now: number, frame: Uint8Array, off: number, linkMulticast: boolean, trusted: boolean, fromWire = true): void {
     this.now = now;
     const st = this.stats.ipv6;
@@ -441,7 +457,8 @@ export class Ipv6Layer {
         else if (isMulticast(p.dst)) st.tcpMulticast++; // TCP is point to point (RFC 1122 4.2.3.10)
         else {
           st.tcpIn++;
-          this.tcp.input(this.now, p.buffer, off, p.buffer.length, p.src, p.dst, trusted);
+          const b = p.buffer;
+          this.tcp.input(this.now, b, off, b.length, p.src, p.dst, trusted, (((b[0]! & 0x0f) << 12) | ((b[1]! >>> 4) << 8) | b[7]!));
         }
         return;
       default:
@@ -792,7 +809,7 @@ export class Ipv6Layer {
       this.stats.ipv6.txNoBuffer++;
       return;
     }
-    emitEthernet({ dst: mac, src: link.mac, ethertype: EtherType.IPv6, vlan: link.vlan }, frame, 0);
+    this.writeL2(frame, 0, mac);
     frame.set(packet, link.l2len);
     link.driver.txCommit(this.now, len);
     this.stats.ipv6.tx++;

@@ -48,6 +48,6 @@ export class NetStack extends StackCore {
     this.tcp = tcp.layer;
     this.gro = tcp.gro;
     this.register(tcp);
-    if (this.ipv6 !== undefined) tcp.attachIpv6(this.ipv6);
+    if (this.ipv6 !== undefined) tcp.attachIpv6(this.ipv6, this.driver.caps.ipv6Offload === true);
   }
 }

@@ -5,6 +5,7 @@
  * with its core); its counters join the host's stats (`stats.tcp`, `stats.gro`).
  */
 import { read16, read32 } from '../../protocols/util/bytes.js';
+import { pseudoHeaderSum } from '../../protocols/util/checksum.js';
 import { IPV4_FLAG_DF, IpProtocol } from '../../protocols/ipv4/wire.js';
 import { TcpLayer, isIpv6Id, type TcpHost, type TcpOptions, type TcpTxPacket } from '../../protocols/tcp/layer.js';
 import type { Rng } from '../../protocols/util/rng.js';
@@ -32,13 +33,14 @@ export class TcpTransport implements Transport {
   private now = 0;
   /** TCP over IPv6 (tcp6.ts), once attached to the stack's IPv6 layer. */
   private v6: Tcp6Bridge | undefined;
-  /** The segment being built goes over IPv6 (whose checksum its token computes). */
-  private tx6 = false;
+  /** The driver completes TCP checksums (of IPv4 frames; of IPv6 ones too when its caps say `ipv6`). */
+  private readonly txOffload: boolean;
 
   constructor(
     private readonly host: TransportHost,
     options: TcpTransportOptions,
   ) {
+    this.txOffload = !options.checksum.tx;
     this.layer = new TcpLayer(this.tcpHost(options), { ...options.tcp, rng: options.rng });
     const layer = this.layer;
     this.gro = options.gro
@@ -66,15 +68,29 @@ export class TcpTransport implements Transport {
   }
 
   /**
-   * Carry TCP over the stack's IPv6 layer too: the same layer, with IPv6 addresses as interned ids (addr-ids.ts).
-   * IPv6 segments skip GRO (they arrive already verified, and GRO merges by IPv4 addresses).
+   * Carry TCP over the stack's IPv6 layer too: the same layer, with IPv6 addresses as interned ids (addr-ids.ts),
+   * behind the same GRO (it keys flows by those numbers; the bridge verified the checksum already).
+   * `offloads6`: what the driver does for IPv6 frames (its checksum and TSO, when its caps say it handles IPv6).
    */
-  attachIpv6(ip6: Ipv6Layer): void {
-    this.v6 = new Tcp6Bridge(ip6, this.layer, (now, src, dst, buf, start, end) => {
-      this.trusted = true;
-      this.layer.inputAt(now, src, dst, buf, start, end);
-      this.trusted = false;
-    });
+  attachIpv6(ip6: Ipv6Layer, ipv6Offloads: boolean): void {
+    const tsoMax = this.host.output.tsoMax;
+    const offloads = { checksum: ipv6Offloads && this.txOffload, tsoMax: ipv6Offloads && tsoMax > 0 ? tsoMax : 0 };
+    this.v6 = new Tcp6Bridge(
+      ip6,
+      this.layer,
+      (now, src, dst, buf, start, end, tcHop) => {
+        if (this.gro !== undefined) {
+          this.now = now;
+          this.gro.inputAt(src, dst, tcHop, buf, start, end, true);
+          return;
+        }
+        this.trusted = true;
+        this.layer.rxCe = ((tcHop >>> 8) & 3) === ECN_CE;
+        this.layer.inputAt(now, src, dst, buf, start, end);
+        this.trusted = false;
+      },
+      offloads,
+    );
   }
 
   flush(): void {
@@ -109,18 +125,19 @@ export class TcpTransport implements Transport {
     const txCsum = options.checksum.tx;
     const self = this;
     // Every question about an address is routed by its number: an IPv6 id (0/8, addr-ids.ts) goes to the bridge.
-    const tcpHost: Omit<TcpHost, 'rxChecksum' | 'txChecksum'> = {
+    const tcpHost: Omit<TcpHost, 'rxChecksum'> = {
       txSegment: (now: number, src: number, dst: number, tcpLen: number, segment = 0): TcpTxPacket | null => {
-        if (isIpv6Id(dst)) {
-          self.tx6 = true;
-          return self.v6?.txSegment(src, dst, tcpLen) ?? null;
-        }
-        self.tx6 = false;
-        return output.begin(now, src, dst, IpProtocol.TCP, tcpLen, host.ttl, IPV4_FLAG_DF, segment, unreachable);
+        if (isIpv6Id(dst)) return self.v6?.txSegment(now, src, dst, tcpLen, segment) ?? null;
+        const p = output.begin(now, src, dst, IpProtocol.TCP, tcpLen, host.ttl, IPV4_FLAG_DF, segment, unreachable);
+        // The checksum is the device's when it offloads TCP's (a packet waiting for ARP gets it from the driver
+        // later; one looped back is trusted by its receiver); else TCP fills it from this IPv4 pseudo-header sum.
+        if (p !== null) p.pseudoSum = txCsum ? pseudoHeaderSum(src, dst, IpProtocol.TCP, 0) : -1;
+        return p;
       },
       tsoMaxFor: (dst: number): number => {
+        if (isIpv6Id(dst)) return self.v6?.tsoMaxFor(dst) ?? 0;
         const tsoMax = output.tsoMax;
-        return tsoMax > 0 && !isIpv6Id(dst) && !host.isLocalAddress(dst) && !host.isBroadcastFor(dst) ? tsoMax : 0;
+        return tsoMax > 0 && !host.isLocalAddress(dst) && !host.isBroadcastFor(dst) ? tsoMax : 0;
       },
       mtuFor: (dst: number): number => (isIpv6Id(dst) ? (self.v6?.mtuFor(dst) ?? 0) : host.mtuFor(dst)),
       linkMtuFor: (dst: number): number => (isIpv6Id(dst) ? (self.v6?.linkMtuFor(dst) ?? 0) : host.linkMtuFor(dst)),
@@ -134,8 +151,6 @@ export class TcpTransport implements Transport {
     // Defined after the literal: V8 makes an object literal holding an accessor a dictionary (slow-properties)
     // object, and the TCP layer reads this host on every segment.
     Object.defineProperty(tcpHost, 'rxChecksum', { get: (): boolean => verify && !self.trusted, enumerable: true });
-    // Over IPv6 the token's commit computes the checksum with the IPv6 pseudo-header.
-    Object.defineProperty(tcpHost, 'txChecksum', { get: (): boolean => txCsum && !self.tx6, enumerable: true });
     return tcpHost as TcpHost;
   }
 }

@@ -6,9 +6,12 @@
  *
  * - Receive: the checksum with the IPv6 pseudo-header (RFC 8200 8.1) is verified here unless the device vouched
  *   for it, then the segment goes to the layer as already verified (the layer's own check is IPv4's).
- * - Transmit: each segment is built in a packet buffer of its own (40 + TCP bytes) behind a reused token; commit
- *   writes the IPv6 header and the checksum and hands the packet to the IPv6 layer (routes, NDP, loopback). One copy
- *   more than IPv4's in-place path, as for UDP over IPv6 (docs/ipv6.md).
+ * - Transmit, through one reused token as IPv4's (ipv4-output.ts): when the IPv6 layer knows the way out (a
+ *   route, the next hop's MAC, within the path MTU or TSO's limit) the segment is written straight into the
+ *   driver's buffer behind the Ethernet header, and commit writes the IPv6 header and hands the frame to the
+ *   driver; the TCP checksum is the device's when it completes IPv6 checksums (`Tcp6Offloads`), else TCP's, from
+ *   the IPv6 pseudo-header sum the token carries. Otherwise (loopback, a next hop still resolved by NDP, a path MTU
+ *   lowered under a segment in flight) it is built in a packet of its own that the IPv6 layer takes.
  * - MSS: the layer reckons 40 bytes of IP and TCP headers; over IPv6 they are 60 (RFC 8200 8.3), so the MTUs
  *   reported for an IPv6 id are 20 bytes less, and the layer's MSS is the IPv6 MTU - 60 everywhere (the option it
  *   sends, the PMTU it follows, a Packet Too Big's MTU).
@@ -18,59 +21,83 @@
  *
  * Sans-IO; bad input is dropped and counted (stats.ipv6.tcp*), never thrown.
  */
-import { IPV6_HEADER_LEN, NextHeader, writeIpv6Header } from '../../protocols/ipv6/wire.js';
-import { fillTcp6Checksum, verifyTcp6Checksum } from '../../protocols/ipv6/wire-l4.js';
-import { IPV6_MIN_MTU } from '../../protocols/ipv6/wire.js';
+import type { TxLease } from '../../drivers/types.js';
+import { IPV6_HEADER_LEN, IPV6_MIN_MTU, NextHeader, ipv6PseudoHeaderSum, writeIpv6Header } from '../../protocols/ipv6/wire.js';
+import { verifyTcp6Checksum } from '../../protocols/ipv6/wire-l4.js';
 import { read16, read32 } from '../../protocols/util/bytes.js';
 import { isIpv4Mapped, isUnspecified, type Ipv6Address } from '../../protocols/ipv6/address.js';
-import { ECN_CE } from '../../protocols/tcp/ecn.js';
 import type { TcpLayer, TcpTxPacket } from '../../protocols/tcp/layer.js';
 import type { Ipv6Layer, Ipv6Tcp } from './ipv6.js';
+import { lendFrame } from './tx-lend.js';
 
 /** The extra bytes of the IPv6 header over IPv4's minimal one, taken off the MTUs the layer sees. */
 const V6_EXTRA = IPV6_HEADER_LEN - 20;
 /** Reachability confirmations per peer at most this often. */
 const CONFIRM_EVERY_MS = 1000;
 
-/** The transmit token of a segment over IPv6 (one, reused: the layer commits a token before asking again). */
+/**
+ * The transmit token of a segment over IPv6 (one, reused: the layer commits a token before asking again). Direct:
+ * the frame is in the driver's buffer (`buf[base, base + frameLen)`), its Ethernet header written, the segment at
+ * `offset`; otherwise a packet buffer of its own (40 + TCP bytes) that commit hands to the IPv6 layer.
+ */
 class Tcp6Packet implements TcpTxPacket {
   buf: Uint8Array = new Uint8Array(0);
-  readonly offset = IPV6_HEADER_LEN;
+  offset = IPV6_HEADER_LEN;
+  base = 0;
+  frameLen = 0;
+  direct = false;
   src: Uint8Array = new Uint8Array(16);
   dst: Uint8Array = new Uint8Array(16);
   dstId = 0;
+  /** TCP payload bytes per segment when the driver cuts this packet (TSO over IPv6), else 0. */
+  segment = 0;
   /**
    * The TOS byte the layer asks for (ECT(0) on new data of an ECN connection, RFC 3168): written as the IPv6
    * Traffic Class, whose layout is the TOS byte's (DSCP and the ECN field, RFC 2474 3, RFC 3168 5); 0 per segment.
    */
   tos = 0;
+  pseudoSum = -1;
+  open = false;
 
   constructor(private readonly bridge: Tcp6Bridge) {}
 
-  commit(now: number): void {
-    this.bridge.commit(now, this);
+  commit(now: number): boolean {
+    if (!this.open) throw new Error('Tcp6Packet committed twice, or never begun');
+    this.open = false;
+    return this.bridge.commit(now, this);
   }
 }
 
-/** The packet whose IPv6 header is at buf[ipOff] arrived with the ECN field CE (its Traffic Class's low 2 bits). */
-export function ceMarked(buf: Uint8Array, ipOff: number): boolean {
-  return ((buf[ipOff + 1]! >>> 4) & 3) === ECN_CE;
+/** What the driver does for TCP over IPv6 (its virtio-net header handling, drivers/native/src/offload.c). */
+export interface Tcp6Offloads {
+  /** The device completes the TCP checksum of an IPv6 frame sent straight from its buffer. */
+  readonly checksum: boolean;
+  /** Largest IPv6 packet (40-byte header included) the device cuts into segments (TSO, GSO_TCPV6), or 0. */
+  readonly tsoMax: number;
 }
 
 export class Tcp6Bridge implements Ipv6Tcp {
   private readonly token = new Tcp6Packet(this);
   private readonly confirmedAt = new Map<number, number>();
+  /** Filled in by the driver's txLend (when it has one: no view object per packet), else undefined. */
+  private readonly lease: TxLease | undefined;
+  /** The pseudo-header sum (without the length) of the last (src, dst) pair sent to. */
+  private pseudoSrc = 0;
+  private pseudoDst = 0;
+  private pseudo = 0;
 
   constructor(
     private readonly ip6: Ipv6Layer,
     private readonly layer: TcpLayer,
-    /** Hand a segment whose checksum is already verified to the layer. */
-    private readonly inputVerified: (now: number, src: number, dst: number, buf: Uint8Array, start: number, end: number) => void,
+    /** Hand a segment whose checksum is already verified to the layer (through GRO); tcHop as Ipv6Tcp.input's. */
+    private readonly inputVerified: (now: number, src: number, dst: number, buf: Uint8Array, start: number, end: number, tcHop: number) => void,
+    private readonly offloads: Tcp6Offloads = { checksum: false, tsoMax: 0 },
   ) {
     ip6.tcp = this;
+    this.lease = typeof ip6.link.driver.txLend === 'function' ? { buf: new Uint8Array(0), start: 0 } : undefined;
   }
 
-  input(now: number, buf: Uint8Array, start: number, end: number, src: Ipv6Address, dst: Ipv6Address, trusted: boolean): void {
+  input(now: number, buf: Uint8Array, start: number, end: number, src: Ipv6Address, dst: Ipv6Address, trusted: boolean, tcHop: number): void {
     const st = this.ip6.stats.ipv6;
     // No connection is possible with the unspecified address, and an IPv4-mapped source over IPv6 is a spoof
     // (Linux's tcp_v6_conn_request drops both).
@@ -84,7 +111,6 @@ export class Tcp6Bridge implements Ipv6Tcp {
       this.layer.stats.badChecksum++;
       return;
     }
-    this.layer.rxCe = ceMarked(buf, 0); // buf starts at the IPv6 header
     const addrs = this.layer.addrs;
     const dstId = addrs.intern(dst);
     const srcId = dstId === 0 ? 0 : addrs.intern(src);
@@ -92,7 +118,7 @@ export class Tcp6Bridge implements Ipv6Tcp {
       st.tcpNoAddressId++;
       return;
     }
-    this.inputVerified(now, srcId, dstId, buf, start, end);
+    this.inputVerified(now, srcId, dstId, buf, start, end, tcHop);
   }
 
   error(now: number, kind: 'packet-too-big' | 'dest-unreachable' | 'time-exceeded' | 'param-problem', code: number, mtu: number, src: Ipv6Address, dst: Ipv6Address, quoted: Uint8Array): boolean {
@@ -119,30 +145,90 @@ export class Tcp6Bridge implements Ipv6Tcp {
     }
   }
 
-  /** A token for a segment of tcpLen bytes from id src to id dst, or null (an id no longer interned). */
-  txSegment(src: number, dst: number, tcpLen: number): TcpTxPacket | null {
+  /**
+   * A token for a segment of tcpLen bytes from id src to id dst, or null (an id no longer interned, or no room in
+   * the driver). `segment` > 0: a TSO packet (tsoMaxFor allowed it) the driver cuts into segments of that payload.
+   */
+  txSegment(now: number, src: number, dst: number, tcpLen: number, segment: number): TcpTxPacket | null {
     const addrs = this.layer.addrs;
     const s = addrs.bytes(src);
     const d = addrs.bytes(dst);
     if (s === undefined || d === undefined) return null;
     const t = this.token;
-    t.buf = new Uint8Array(IPV6_HEADER_LEN + tcpLen); // the IPv6 layer keeps it (loopback, neighbour queue)
+    t.open = false;
     t.src = s;
     t.dst = d;
     t.dstId = dst;
     t.tos = 0;
+    const ipLen = IPV6_HEADER_LEN + tcpLen;
+    const tsoMax = segment > 0 ? this.offloads.tsoMax : 0;
+    const mac = this.ip6.directMac(now, d, ipLen, tsoMax);
+    if (mac !== undefined) {
+      const l2len = this.ip6.link.l2len;
+      if (!lendFrame(this.ip6.link.driver, this.lease, l2len + ipLen, t)) {
+        this.ip6.stats.ipv6.txNoBuffer++;
+        return null;
+      }
+      this.ip6.writeL2(t.buf, t.base, mac);
+      t.direct = true;
+      t.offset = t.base + l2len + IPV6_HEADER_LEN;
+      t.segment = segment > 0 && ipLen <= tsoMax ? segment : 0;
+      t.pseudoSum = this.offloads.checksum ? -1 : this.pseudoSumFor(src, dst, s, d);
+    } else {
+      // Looped back, waiting for NDP, or fragmented: a packet of its own, which the IPv6 layer keeps; its checksum
+      // is computed here (no device sees it whole, or the loopback's receiver checks it).
+      t.buf = new Uint8Array(ipLen);
+      t.base = 0;
+      t.frameLen = ipLen;
+      t.direct = false;
+      t.offset = IPV6_HEADER_LEN;
+      t.segment = 0;
+      t.pseudoSum = this.pseudoSumFor(src, dst, s, d);
+    }
+    t.open = true;
     return t;
   }
 
-  /** @internal the token's commit */
-  commit(now: number, t: Tcp6Packet): void {
+  /** The folded IPv6 pseudo-header sum for TCP between the two addresses, without the length (RFC 8200 8.1). */
+  private pseudoSumFor(src: number, dst: number, s: Uint8Array, d: Uint8Array): number {
+    if (src !== this.pseudoSrc || dst !== this.pseudoDst) {
+      this.pseudoSrc = src;
+      this.pseudoDst = dst;
+      this.pseudo = ipv6PseudoHeaderSum(s, d, 0, NextHeader.TCP);
+    }
+    return this.pseudo;
+  }
+
+  /** @internal the token's commit: the IPv6 header, then the driver (direct) or the IPv6 layer. */
+  commit(now: number, t: Tcp6Packet): boolean {
+    const ip6 = this.ip6;
+    const link = ip6.link;
+    const st = ip6.stats.ipv6;
+    if (t.direct) {
+      const ipAt = t.base + link.l2len;
+      const len = t.frameLen - link.l2len - IPV6_HEADER_LEN;
+      writeIpv6Header(t.buf, ipAt, t.src, t.dst, NextHeader.TCP, len, ip6.hopLimit, t.tos);
+      const sent = t.segment > 0 ? link.driver.txCommit(now, t.frameLen, t.segment) : link.driver.txCommit(now, t.frameLen);
+      st.tx++;
+      st.tcpOut++;
+      if (t.segment > 0) st.tsoPackets++;
+      link.ethernet.tx++;
+      return sent !== false;
+    }
     const packet = t.buf;
-    const len = packet.length - IPV6_HEADER_LEN;
-    writeIpv6Header(packet, 0, t.src, t.dst, NextHeader.TCP, len, this.ip6.hopLimit, t.tos);
-    fillTcp6Checksum(packet, IPV6_HEADER_LEN, packet.length, t.src, t.dst);
+    writeIpv6Header(packet, 0, t.src, t.dst, NextHeader.TCP, packet.length - IPV6_HEADER_LEN, ip6.hopLimit, t.tos);
     const dstId = t.dstId;
-    const err = this.ip6.sendPacket(now, packet, () => this.unreachable(dstId));
-    if (err === undefined) this.ip6.stats.ipv6.tcpOut++;
+    const err = ip6.sendPacket(now, packet, () => this.unreachable(dstId));
+    if (err === undefined) st.tcpOut++;
+    return true;
+  }
+
+  /** Largest IPv6 packet towards dst the device cuts (TSO), in the layer's reckoning (40 bytes of headers), or 0. */
+  tsoMaxFor(dst: number): number {
+    const tsoMax = this.offloads.tsoMax;
+    if (tsoMax === 0) return 0;
+    const d = this.layer.addrs.bytes(dst);
+    return d === undefined || this.ip6.isLocal(d) ? 0 : tsoMax - V6_EXTRA;
   }
 
   /** NDP gave up on the next hop: connections still connecting to dst fail with EHOSTUNREACH, as over IPv4. */

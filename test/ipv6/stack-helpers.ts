@@ -1,5 +1,6 @@
 /** Two stacks with IPv6 on a memory link, driven on the virtual clock (for the test/ipv6/stack-*.test.ts files). */
 import { memoryLink } from '../../drivers/memory/index.js';
+import type { MemoryLinkOptions } from '../../drivers/memory/link.js';
 import type { FrameDriver } from '../../drivers/types.js';
 import { seededRng } from '../../protocols/util/rng.js';
 import { parseIpv6, parseIpv6Cidr } from '../../protocols/ipv6/address.js';
@@ -30,8 +31,12 @@ export interface Pair6 {
 }
 
 /** Two stacks on a memory link; `a`/`b` get the given addresses ('fd00::1/64', '10.0.0.1/24', ...). */
-export function makePair6(addrA: string[], addrB: string[], extra: { a?: Partial<StackConfig>; b?: Partial<StackConfig>; mtu?: number; wrapA?: (d: FrameDriver) => FrameDriver; wrapB?: (d: FrameDriver) => FrameDriver } = {}): Pair6 {
-  const [da, db] = memoryLink({ mtu: extra.mtu ?? 1500 });
+export function makePair6(
+  addrA: string[],
+  addrB: string[],
+  extra: { a?: Partial<StackConfig>; b?: Partial<StackConfig>; mtu?: number; link?: MemoryLinkOptions; wrapA?: (d: FrameDriver) => FrameDriver; wrapB?: (d: FrameDriver) => FrameDriver } = {},
+): Pair6 {
+  const [da, db] = memoryLink({ ...extra.link, mtu: extra.mtu ?? 1500 });
   const clock = new VirtualClock(1_000);
   const make = (d: FrameDriver, addrs: string[], seed: number, x: Partial<StackConfig> = {}) =>
     new NetStack({

@@ -2,7 +2,8 @@
  * TCP over IPv6 between byway and the Linux kernel, over TAP, AF_PACKET and AF_XDP (own-address mode), in
  * namespaces this test creates (IPv6 on only there): a kernel `curl -6` fetching 100 MiB from a node:http server
  * on byway (byway sends), and byway's node:http client fetching 100 MiB from nginx listening on IPv6 in the kernel
- * (the kernel sends), each SHA-256 checked. Bounded in time;
+ * (the kernel sends), each SHA-256 checked; TAP and AF_PACKET also with `tso` (GSO_TCPV6 in the virtio-net header:
+ * byway's 64 KiB packets cut by the kernel, the kernel's taken whole). Bounded in time;
  * skipped with a reason when unprivileged or without curl/nginx.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -32,6 +33,9 @@ describePrivileged('TCP over IPv6 between byway and the kernel, 100 MiB each way
   let nsA = '';
   let nsB = '';
   let link = { a: '', b: '' };
+  let nsC = '';
+  let nsD = '';
+  let gsoLink = { a: '', b: '' };
   beforeAll(() => {
     expect(missing).toBeUndefined();
     root = webRoot([big]);
@@ -40,6 +44,13 @@ describePrivileged('TCP over IPv6 between byway and the kernel, 100 MiB each way
     link = lab.addVeth(nsA, nsB);
     enableIpv6(nsB, link.b);
     ipIn(nsB, `-6 addr add fd79:14::1/64 dev ${link.b} nodad`);
+    // A veth with its default offloads (TSO, tx checksums) for AF_PACKET with tso: the kernel's TCP then sends
+    // 64 KiB GSO packets with partial checksums, as it does to a local peer.
+    nsC = lab.addNetns();
+    nsD = lab.addNetns();
+    gsoLink = lab.addVeth(nsC, nsD, { txChecksumOffload: true });
+    enableIpv6(nsD, gsoLink.b);
+    ipIn(nsD, `-6 addr add fd79:17::1/64 dev ${gsoLink.b} nodad`);
   }, 30_000);
   afterAll(async () => {
     await lab.stopProcesses();
@@ -47,19 +58,20 @@ describePrivileged('TCP over IPv6 between byway and the kernel, 100 MiB each way
     root?.remove();
   });
 
-  type Env = { driver: FrameDriver; me: string; peer: string; peerNs: string; linkLocal?: boolean };
+  /** `tso`: the driver's virtio-net header carries GSO_TCPV6 both ways (TSO out, the kernel's 64 KiB packets in). */
+  type Env = { driver: FrameDriver; me: string; peer: string; peerNs: string; linkLocal?: boolean; tso?: boolean };
+  const tap = (tso: boolean, net: number): Env => {
+    const driver = openTap({ name: uniqueName('bw6'), netns: nsA, tso });
+    const dev = (driver as { ifname: string }).ifname;
+    enableIpv6(nsA, dev);
+    ipIn(nsA, `-6 addr add fd79:${net}::1/64 dev ${dev} nodad`);
+    return { driver, me: `fd79:${net}::2`, peer: `fd79:${net}::1`, peerNs: nsA, tso };
+  };
   const cases: [string, () => Env][] = [
-    [
-      'TAP',
-      () => {
-        const driver = openTap({ name: uniqueName('bw6'), netns: nsA });
-        const dev = (driver as { ifname: string }).ifname;
-        enableIpv6(nsA, dev);
-        ipIn(nsA, `-6 addr add fd79:15::1/64 dev ${dev} nodad`);
-        return { driver, me: 'fd79:15::2', peer: 'fd79:15::1', peerNs: nsA };
-      },
-    ],
+    ['TAP', () => tap(false, 15)],
+    ['TAP with tso', () => tap(true, 16)],
     ['AF_PACKET', () => ({ driver: openAfPacket({ ifname: link.a, netns: nsA }), me: 'fd79:14::2', peer: 'fd79:14::1', peerNs: nsB })],
+    ['AF_PACKET with tso', () => ({ driver: openAfPacket({ ifname: gsoLink.a, netns: nsC, tso: true }), me: 'fd79:17::2', peer: 'fd79:17::1', peerNs: nsD, tso: true })],
     ['AF_XDP', () => ({ driver: openAfXdp({ ifname: link.a, netns: nsA, ipv6: 'fd79:14::3' }), me: 'fd79:14::3', peer: 'fd79:14::1', peerNs: nsB, linkLocal: false })],
   ];
 
@@ -86,8 +98,13 @@ describePrivileged('TCP over IPv6 between byway and the kernel, 100 MiB each way
         } finally {
           server.close();
         }
-        expect(stack.stats.ipv6!.tcpOut).toBeGreaterThan(SIZE / 1440);
-        expect(stack.stats.ipv6!.tcpBadChecksum).toBe(0);
+        const st = stack.stats.ipv6!;
+        if (env.tso) {
+          // 64 KiB packets the kernel cut (GSO_TCPV6): far fewer sends than MSS-sized segments.
+          expect(st.tsoPackets).toBeGreaterThan(SIZE / 65536 / 2);
+          expect(st.tcpOut).toBeLessThan(SIZE / 1440 / 2);
+        } else expect(st.tcpOut).toBeGreaterThan(SIZE / 1440);
+        expect(st.tcpBadChecksum).toBe(0);
       }, DEADLINE_MS + 10_000);
 
       it('byway fetches 100 MiB from nginx on IPv6 in the kernel, SHA-256 exact', async () => {
@@ -99,6 +116,9 @@ describePrivileged('TCP over IPv6 between byway and the kernel, 100 MiB each way
         expect(t.sha256).toBe(big.sha256);
         console.log(`${name}: byway from nginx: ${((SIZE * 8) / t.ms / 1e6).toFixed(2)} Gbit/s`);
         expect(stack.stats.ipv6!.tcpIn).toBeGreaterThan(SIZE / 65536);
+        // With tso the kernel hands its GSO packets over whole (on AF_PACKET it does even without): on average
+        // more than two MSS per packet, so well under one packet per 2880 bytes.
+        if (env.tso) expect(stack.stats.ipv6!.tcpIn).toBeLessThan(SIZE / 2880);
         expect(stack.stats.ipv6!.tcpBadChecksum).toBe(0);
       }, DEADLINE_MS + 10_000);
     });

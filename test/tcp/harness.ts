@@ -5,11 +5,13 @@
  */
 import { expect } from 'vitest';
 import { seededRng } from '../../protocols/util/rng.js';
+import { pseudoHeaderSum } from '../../protocols/util/checksum.js';
 import { TcpLayer, type TcpHost, type TcpTxPacket } from '../../protocols/tcp/layer.js';
 import type { TcpConnection } from '../../protocols/tcp/connection.js';
 import type { TcpOptions } from '../../protocols/tcp/options.js';
 import {
   TcpFlag,
+  TCP_PROTOCOL,
   TcpPacket,
   emitTcp,
   emptyTcpFields,
@@ -52,6 +54,7 @@ export class FakeHost implements TcpHost {
       buf,
       offset: 4,
       tos: 0,
+      pseudoSum: this.txChecksum ? pseudoHeaderSum(src, dst, TCP_PROTOCOL, 0) : -1,
       commit: (now) => {
         if (!this.dropping) return this.sent1(now, src, dst, buf.subarray(4), packet.tos);
         this.dropped++;

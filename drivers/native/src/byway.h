@@ -129,9 +129,10 @@ int bw_repair_partial(uint8_t *frame, uint32_t len);
 
 /*
  * virtio_net_hdr for a frame about to be sent (TAP with IFF_VNET_HDR, AF_PACKET with PACKET_VNET_HDR), both in
- * addon.c; a frame may carry one 802.1Q tag. `bw_offload_checksum`: NEEDS_CSUM with the pseudo-header sum in place for an IPv4 TCP or UDP frame, a
- * zero header for anything else. `bw_offload_tso`: a GSO_TCPV4 header with gso_size `seg` for an IPv4 TCP frame
- * (no IP options, DF) whose payload exceeds `seg`; false (header untouched) when the frame does not qualify.
+ * addon.c; a frame may carry one 802.1Q tag. `bw_offload_checksum`: NEEDS_CSUM with the pseudo-header sum in place for an IPv4 TCP or UDP frame, or
+ * an IPv6 one without extension headers, a zero header for anything else. `bw_offload_tso`: a GSO_TCPV4 header
+ * with gso_size `seg` for an IPv4 TCP frame (no IP options, DF) whose payload exceeds `seg`, GSO_TCPV6 for such an
+ * IPv6 TCP frame (no extension header); false (header untouched) when the frame does not qualify.
  */
 void bw_offload_checksum(uint8_t *frame, uint32_t len, struct virtio_net_hdr *vh);
 bool bw_offload_tso(uint8_t *frame, uint32_t len, uint32_t seg, struct virtio_net_hdr *vh);

@@ -8,8 +8,9 @@
  * `tso` (PACKET_VNET_HDR, set before the rings, which it changes): every frame both ways carries a
  * struct virtio_net_hdr (10 bytes) in front of its Ethernet header, as on a TAP with IFF_VNET_HDR.
  * - Transmit (tpacket_snd): the header starts the frame's data; tp_len counts it. A frame whose tx meta word (the
- *   TSO segment size) is set and that qualifies is marked GSO_TCPV4 (bw_offload_tso); every other IPv4 TCP/UDP
- *   frame gets NEEDS_CSUM with the pseudo-header sum (bw_offload_checksum); the rest a zero header. The kernel
+ *   TSO segment size) is set and that qualifies is marked GSO_TCPV4 or GSO_TCPV6 (bw_offload_tso); every other
+ *   TCP/UDP frame (IPv4, or IPv6 without extension headers) gets NEEDS_CSUM with the pseudo-header sum
+ *   (bw_offload_checksum); the rest a zero header. The kernel
  *   builds the skb with virtio_net_hdr_to_skb (the tun path's rule for the partial sum holds) and, when the device
  *   has no TSO or checksum offload, segments and checksums in software on the way out (validate_xmit_skb), as
  *   for its own TCP. tpacket_snd caps a frame at the MTU only without the header, so one frame takes 64 KiB.

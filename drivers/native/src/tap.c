@@ -4,7 +4,7 @@
  * every batch (views die when receive() returns) and `txSlots` tx slots on a free stack. One rxBatch call is a
  * burst of non-blocking read()s; one txSubmit is a burst of write()s.
  *
- * With `tso` (needs IFF_VNET_HDR): TUN_F_CSUM | TUN_F_TSO4 are negotiated and slots hold a 64 KiB IPv4 packet.
+ * With `tso` (needs IFF_VNET_HDR): TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 are negotiated and slots hold a 64 KiB IP packet.
  * Transmit: a frame whose tx meta word (the TSO segment size) is set and that qualifies goes out as one GSO frame
  * (bw_offload_tso in addon.c). Receive: partial checksums are left as they are and frames the kernel vouches for
  * are flagged BW_RX_L4_CSUM_VALID in their descriptor.
@@ -30,7 +30,7 @@ typedef struct {
   uint32_t *free_tx;  /* stack of tx slot indices */
   uint32_t free_n;
   bool csum_offload; /* tx: TCP/UDP checksums left to the kernel (VIRTIO_NET_HDR_F_NEEDS_CSUM) */
-  bool tso;          /* TUN_F_CSUM | TUN_F_TSO4 negotiated: 64 KiB frames both ways, partial checksums on rx */
+  bool tso;          /* TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 negotiated: 64 KiB frames both ways, partial checksums on rx */
   uint32_t stash_len; /* > 0: rx slot 0 holds a frame of this many bytes, read by rxWait's spin */
 } tap_state;
 
@@ -242,9 +242,9 @@ int bw_tap_open(napi_env env, napi_value opts, bw_handle *h, napi_value info, bw
     }
     t->vhl = (uint32_t)sz;
     /* Without tso, no TUN_F_CSUM: the kernel hands us frames with complete checksums and no GSO. With tso,
-       TUN_F_CSUM | TUN_F_TSO4: the kernel may hand us partial checksums and TCP packets up to 64 KiB, and
-       accepts both from us (TSO4 is refused without CSUM). */
-    unsigned long off = t->tso ? (TUN_F_CSUM | TUN_F_TSO4) : 0;
+       TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6: the kernel may hand us partial checksums and TCP packets (over IPv4
+       and IPv6) up to 64 KiB, and accepts both from us (TSO4 and TSO6 are refused without CSUM). */
+    unsigned long off = t->tso ? (TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6) : 0;
     if (ioctl(h->fd, TUNSETOFFLOAD, off) != 0) {
       bw_set_error(e, errno, "TUNSETOFFLOAD", "%s", h->ifname);
       return -1;
