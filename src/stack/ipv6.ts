@@ -2,8 +2,8 @@
  * IPv6 in the stack core (RFC 8200) for its one Ethernet interface: receive (EtherType 0x86dd: header check, our
  * addresses and multicast groups, the extension-header chain, reassembly), transmit (routes, source selection,
  * neighbour resolution through NDP, path MTU and source fragmentation, loopback to our own addresses), ICMPv6
- * (echo, errors with the RFC 4443 2.4(e) rules and a rate limit, Packet Too Big lowering the path MTU), and UDP
- * over IPv6 for the shared UDP table's udp6 sockets. Addresses and NDP live in ndp.ts.
+ * (echo, errors with the RFC 4443 2.4(e) rules and a rate limit, Packet Too Big lowering the path MTU). UDP over
+ * IPv6 for the shared UDP table's udp6 sockets is udp6.ts; addresses and NDP live in ndp.ts.
  *
  * Sans-IO like the rest of the stack: `now` comes in, randomness from the injected Rng, frames go to the driver the
  * stack owns. A received frame is only read during `input`; what is kept (fragments, queued datagrams, packets
@@ -35,7 +35,6 @@ import { walkExtensionHeaders, ParamProblemCode } from '../../protocols/ipv6/wir
 import { Ipv6Reassembler } from '../../protocols/ipv6/reassembly.js';
 import { fragmentIpv6 } from '../../protocols/ipv6/fragmenter.js';
 import { PathMtuCache } from '../../protocols/ipv6/pmtu.js';
-import { fillUdp6Checksum, verifyUdp6Checksum } from '../../protocols/ipv6/wire-l4.js';
 import { ICMPV6_HEADER_LEN, Icmpv6Packet, Icmpv6Type, emitIcmpv6, parseIcmpv6 } from '../../protocols/icmpv6/wire.js';
 import { Icmpv6RateLimiter, buildIcmpv6Error, mayAnswerWithError, type Icmpv6ErrorKind } from '../../protocols/icmpv6/errors.js';
 import { emitNdp, isNdpType, ndpBufferLen, parseNdp, validateNdp, type NdpRepr } from '../../protocols/icmpv6/wire-ndp.js';
@@ -44,6 +43,7 @@ import { Ipv6Autoconf, type AutoconfStats } from './autoconf.js';
 import type { PseudoRandomFunction } from '../../protocols/ipv6/stable-iid.js';
 import type { UdpSocket, UdpStats, UdpTable } from './udp.js';
 import { PingTable } from './ping-table.js';
+import { Udp6 } from './udp6.js';
 import { Ipv6Mld } from './mld.js';
 import { isMldType, type MldStats } from '../../protocols/icmpv6/mld.js';
 import type { EthernetStats } from './stats.js';
@@ -123,6 +123,8 @@ export class Ipv6Layer {
 
   /** What the layer sends on (tcp6.ts writes TCP segments into the driver's buffer itself). */
   readonly link: Ipv6Link;
+  /** UDP over IPv6 (udp6.ts). */
+  private readonly udp6: Udp6;
   /** Scratch copies of the addresses of the TCP segment `inputRange` is handing on (no view per packet). */
   private readonly rxSrc = new Uint8Array(16);
   private readonly rxDst = new Uint8Array(16);
@@ -163,6 +165,14 @@ export class Ipv6Layer {
     this.limiter = new Icmpv6RateLimiter(this.options.icmpErrors);
     this.pingIdent = link.rng.nextU32() & 0xffff;
     this.stats = { ipv6: newIpv6Stats(this.reassembler.stats), icmpv6: newIcmpv6Stats(), ndp: this.ndp.stats, udp6: newUdp6Stats() };
+    this.udp6 = new Udp6({
+      udp: link.udp,
+      stats: this.stats.udp6,
+      sourceFor: (dst) => this.sourceFor(dst),
+      noSourceError: (dst) => this.noSourceError(dst),
+      transmit: (now, packet, onUnreachable) => this.transmit(now, packet, onUnreachable),
+      portUnreachable: (p, linkMulticast) => this.sendError({ kind: 'dest-unreachable', code: 4 }, p, linkMulticast),
+    });
     this.mld = new Ipv6Mld({ ndp: this.ndp, rng: link.rng, emit: (now, packet, mac) => ((this.now = now), this.emit(packet, mac)) }, this.options.mld);
     if (this.options.mld !== false) this.stats.mld = this.mld.stats;
     const firstHop = (dst: Ipv6Address): Ipv6Address | undefined => {
@@ -448,7 +458,7 @@ export class Ipv6Layer {
         this.icmpInput(p, off, trusted, fragmented);
         return;
       case NextHeader.UDP:
-        this.udpInput(p, off, linkMulticast, trusted);
+        this.udp6.input(p, off, linkMulticast, trusted);
         return;
       case NextHeader.NoNextHeader:
         return;
@@ -588,72 +598,13 @@ export class Ipv6Layer {
     st.errorsUnmatched++;
   }
 
-  private udpInput(p: Ipv6Packet, off: number, linkMulticast: boolean, trusted: boolean): void {
-    const st = this.stats.udp6;
-    st.rx++;
-    const b = p.buffer;
-    if (b.length - off < 8) {
-      st.truncated++;
-      return;
-    }
-    const len = read16(b, off + 4);
-    if (len < 8) {
-      st.badLength++;
-      return;
-    }
-    if (len > b.length - off) {
-      st.truncated++;
-      return;
-    }
-    // RFC 8200 8.1: the checksum is mandatory over IPv6; a zero one fails verification.
-    if (!trusted && !verifyUdp6Checksum(b, off, off + len, p.src, p.dst)) {
-      st.badChecksum++;
-      return;
-    }
-    const srcPort = read16(b, off);
-    const dstPort = read16(b, off + 2);
-    if (isMulticast(p.dst)) {
-      // A group this interface joined (input checked): every udp6 socket on the port hears it (Linux's default).
-      const targets = this.link.udp.multicastTargets6(p.dst, dstPort, p.src, srcPort);
-      if (targets.length === 0) st.noPort++;
-      for (const s of targets) if (!s.deliver6(b.subarray(off + 8, off + len), p.src, srcPort)) st.recvBufferDrops++;
-      return;
-    }
-    const sock = this.link.udp.lookup6(p.dst, dstPort, p.src, srcPort);
-    if (sock === undefined) {
-      st.noPort++;
-      this.sendError({ kind: 'dest-unreachable', code: 4 }, p, linkMulticast);
-      return;
-    }
-    if (!sock.deliver6(b.subarray(off + 8, off + len), p.src, srcPort)) st.recvBufferDrops++;
-  }
-
   // ---------------------------------------------------------------------------------------------------------------
   // Transmit
 
   /** UDP over IPv6 from a udp6 socket (the UdpSender hook). Throws Node's codes. */
   sendUdp(now: number, sock: UdpSocket, dst: Ipv6Address, dstPort: number, data: Uint8Array): void {
     this.now = now;
-    const st = this.stats.udp6;
-    const src = sock.localIp6 ?? this.sourceFor(dst);
-    if (src === undefined) {
-      st.txErrors++;
-      throw this.noSourceError(dst);
-    }
-    const len = 8 + data.length;
-    const packet = new Uint8Array(IPV6_HEADER_LEN + len);
-    writeIpv6Header(packet, 0, src, dst, NextHeader.UDP, len, sock.ttl);
-    write16(packet, IPV6_HEADER_LEN, sock.localPort);
-    write16(packet, IPV6_HEADER_LEN + 2, dstPort);
-    write16(packet, IPV6_HEADER_LEN + 4, len);
-    packet.set(data, IPV6_HEADER_LEN + 8);
-    fillUdp6Checksum(packet, IPV6_HEADER_LEN, IPV6_HEADER_LEN + len, src, dst);
-    const err = this.transmit(now, packet, sock.onError !== undefined ? sock.reportUnreachable : undefined);
-    if (err !== undefined) {
-      st.txErrors++;
-      throw new BywayError(err, 'cannot send the datagram');
-    }
-    st.tx++;
+    this.udp6.send(now, sock, dst, dstPort, data);
   }
 
   /**
