@@ -253,28 +253,28 @@ int bw_if_setup(const char *ifname, int mtu, int qlen, bool up, bw_error *e) {
   return 0;
 }
 
-int bw_if_hwaddr(const char *ifname, uint8_t mac[6]) {
+/* One interface ioctl on a throwaway socket: `ifr` named for `ifname` (its other fields the caller's). */
+static int if_ioctl(const char *ifname, unsigned long req, struct ifreq *ifr) {
   int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   if (s < 0) return -1;
+  strncpy(ifr->ifr_name, ifname, IFNAMSIZ - 1);
+  int r = ioctl(s, req, ifr);
+  close(s);
+  return r;
+}
+
+int bw_if_hwaddr(const char *ifname, uint8_t mac[6]) {
   struct ifreq ifr;
   memset(&ifr, 0, sizeof ifr);
-  strncpy(ifr.ifr_name, ifname, IFNAMSIZ - 1);
-  int r = ioctl(s, SIOCGIFHWADDR, &ifr);
-  close(s);
-  if (r != 0) return -1;
+  if (if_ioctl(ifname, SIOCGIFHWADDR, &ifr) != 0) return -1;
   memcpy(mac, ifr.ifr_hwaddr.sa_data, 6);
   return 0;
 }
 
 int bw_if_mtu(const char *ifname) {
-  int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  if (s < 0) return -1;
   struct ifreq ifr;
   memset(&ifr, 0, sizeof ifr);
-  strncpy(ifr.ifr_name, ifname, IFNAMSIZ - 1);
-  int r = ioctl(s, SIOCGIFMTU, &ifr);
-  close(s);
-  return r == 0 ? ifr.ifr_mtu : -1;
+  return if_ioctl(ifname, SIOCGIFMTU, &ifr) == 0 ? ifr.ifr_mtu : -1;
 }
 
 int bw_slab_alloc(bw_handle *h, size_t len, bw_error *e) {
@@ -311,17 +311,12 @@ int bw_ctl_alloc(bw_handle *h, uint32_t max_batch, uint32_t tx_batch) {
 /* The interface's receive queues in use (ETHTOOL_GCHANNELS: rx + combined channels), or -1 when the driver does
    not say (an AF_XDP program covering fewer queues leaves the others' flows to the kernel). */
 int bw_if_rx_queues(const char *ifname) {
-  int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  if (s < 0) return -1;
   struct ethtool_channels ch;
   memset(&ch, 0, sizeof ch);
   ch.cmd = ETHTOOL_GCHANNELS;
   struct ifreq ifr;
   memset(&ifr, 0, sizeof ifr);
-  strncpy(ifr.ifr_name, ifname, IFNAMSIZ - 1);
   ifr.ifr_data = (void *)&ch;
-  int r = ioctl(s, SIOCETHTOOL, &ifr);
-  close(s);
-  if (r != 0) return -1;
+  if (if_ioctl(ifname, SIOCETHTOOL, &ifr) != 0) return -1;
   return (int)(ch.rx_count + ch.combined_count);
 }
