@@ -23,7 +23,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import { describePrivileged, describeWithTools, ipIn, NetLab } from '../helpers/netns.js';
-import { blob, exited, nginxConfig, nstat, packets, sha256, tcpListening, waitOutput, type Proc } from './run-helpers.js';
+import { blob, exited, nginxConfig, nstat, packets, sha256, stopCapture, tcpListening, waitOutput, type Proc } from './run-helpers.js';
 
 const here = new URL('.', import.meta.url).pathname;
 const BYWAY_CLI = join(here, '../../src/cli/byway.ts');
@@ -84,8 +84,7 @@ describePrivileged('byway run: a TAP driver, and the driver in another namespace
         const log = readFileSync(join(web, 'access.log'), 'utf8').trim().split('\n');
         expect(log.map((l) => l.split(' ')[0])).toEqual(['10.77.32.2', '10.77.32.2']);
         const kernelAfter = await nstat(ns);
-        capture.kill('SIGINT');
-        expect(await exited(capture, 15_000)).not.toBeNull();
+        await stopCapture(capture);
         const seen = await packets(ns, pcap);
         // Both bodies crossed the TAP to byway's address, from nginx's port, in two connections...
         const toClient = seen.filter((p) => p.sport === 8091 && p.dst === '10.77.32.2');

@@ -22,7 +22,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { describePrivileged, execInAsync, NetLab, run, toolProblem, requirePrivileged } from '../helpers/netns.js';
-import { blob, exited, nginxConfig, nstat, packets, sha256, tcpListening, waitOutput, type Proc } from './run-helpers.js';
+import { blob, exited, nginxConfig, nstat, packets, sha256, stopCapture, tcpListening, waitOutput, type Proc } from './run-helpers.js';
 
 const KERNEL = '10.77.31.1';
 const BYWAY = '10.77.31.2';
@@ -61,8 +61,7 @@ describePrivileged('byway run: unmodified node programs over AF_PACKET', () => {
     return {
       file,
       async stop() {
-        p.kill('SIGINT');
-        expect(await exited(p, 15_000)).not.toBeNull();
+        await stopCapture(p);
       },
     };
   };

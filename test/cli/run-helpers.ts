@@ -40,6 +40,18 @@ export function exited(p: ChildProcess, ms: number): Promise<number | null> {
   });
 }
 
+/**
+ * Stop a tshark/dumpcap capture so that it keeps every packet it saw. libpcap on Linux reads TPACKET_V3 blocks: a
+ * packet sits in a block until the block fills or the kernel retires it after dumpcap's read timeout (250 ms). A
+ * SIGINT before then loses that block's packets, and dumpcap does not count them as dropped. So: wait out the
+ * timeout (with margin), then stop.
+ */
+export async function stopCapture(p: ChildProcess, ms = 15_000): Promise<void> {
+  await new Promise((res) => setTimeout(res, 1000));
+  p.kill('SIGINT');
+  expect(await exited(p, ms)).not.toBeNull();
+}
+
 export const blob = (size: number): Buffer => {
   const b = Buffer.alloc(size);
   for (let i = 0; i < size; i++) b[i] = (i * 7 + 3) & 0xff;

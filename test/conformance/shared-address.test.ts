@@ -16,7 +16,7 @@
  * left.
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -24,7 +24,7 @@ import { readPcap } from '../../drivers/middleware/index.js';
 import { describePrivileged, execIn, execInAsync, ipIn, NetLab, requirePrivileged } from '../helpers/netns.js';
 import { missingTools } from './topology.js';
 import { deterministicBytes, payload, sha256, startNginx, webRoot } from './tools.js';
-import { waitOutput } from '../cli/run-helpers.js';
+import { exited, stopCapture, waitOutput } from '../cli/run-helpers.js';
 
 const PEER = '10.77.25.1';
 const APP = '10.77.25.2';
@@ -54,17 +54,6 @@ async function nstat(ns: string): Promise<Record<string, number>> {
   const out: Record<string, number> = {};
   for (const k of names) out[k] = Number(new RegExp(`^${k}\\s+(\\d+)`, 'm').exec(r.stdout)?.[1] ?? NaN);
   return out;
-}
-
-function exited(p: ChildProcess, ms: number): Promise<number | null> {
-  return new Promise((resolve) => {
-    if (p.exitCode !== null) return resolve(p.exitCode);
-    const t = setTimeout(() => resolve(null), ms);
-    p.once('exit', (code) => {
-      clearTimeout(t);
-      resolve(code);
-    });
-  });
 }
 
 /** curl from `ns`: the body's SHA-256, its size and the x-path header. */
@@ -167,9 +156,8 @@ describePrivileged('conformance: AF_XDP shared address (kernel and bypass flows 
       expect(closed.passiveOpens).toBe(1); // byway accepted the one bypass curl
       expect(closed.activeOpens).toBe(1); // and opened the one fetch
 
-      // Stop the captures: on SIGINT tshark writes out what it holds and exits.
-      for (const c of [capApp, capPeer]) c.kill('SIGINT');
-      await Promise.all([exited(capApp, 10_000), exited(capPeer, 10_000)]);
+      // Stop the captures once their last packets are out of the kernel's ring (stopCapture says why it waits).
+      await Promise.all([stopCapture(capApp, 10_000), stopCapture(capPeer, 10_000)]);
       const seenByKernel = tcpPackets(appPcap);
       const onWire = tcpPackets(peerPcap);
 
