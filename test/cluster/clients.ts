@@ -12,6 +12,14 @@ async function answers(ns: string, script: string): Promise<string[]> {
   return JSON.parse(r.stdout.trim()) as string[];
 }
 
+/**
+ * The kernel-side echo server (a `node -e` program) on `host:port`, which outlives a reset connection. A dead
+ * worker's peers get RSTs from the worker that now receives their segments; a bare `s.pipe(s)` rethrows that
+ * ECONNRESET, the server process ends, and the kernel resets its other connections, the live workers' too.
+ */
+export const kernelEcho = (host: string, port = 9000): string =>
+  `require('node:net').createServer((s)=>{s.on('error',()=>{});s.pipe(s)}).listen(${port},'${host}')`;
+
 /** From namespace `ns`, `n` TCP connections to ADDRESS:7000, each sends one byte and reads the answer: the answering workers. */
 export const tcpClients = (ns: string, address: string, n: number): Promise<string[]> =>
   answers(ns, `const net=require('node:net');let k=0;const out=[];for(let i=0;i<${n};i++){const s=net.connect(7000,'${address}',()=>s.write('x'));s.setTimeout(5000,()=>{out.push('timeout');s.destroy()});s.on('data',(b)=>{out.push(b.toString().split(':')[0]);s.end()});s.on('error',(e)=>out.push(e.code));s.on('close',()=>{if(++k===${n}){console.log(JSON.stringify(out))}})}`);

@@ -9,7 +9,7 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startCluster, type Cluster } from '../../src/cluster/index.js';
 import { NetLab, describePrivileged, execIn, ipIn } from '../helpers/netns.js';
-import { reports, until } from './clients.js';
+import { kernelEcho, reports, until } from './clients.js';
 
 const FIXTURE = new URL('./fixtures/echo-worker.ts', import.meta.url);
 const BYWAY = '10.77.19.2';
@@ -33,8 +33,8 @@ describePrivileged('byway cluster: a router\'s fragmentation needed reaches the 
     // segments meet the router's fragmentation needed.
     ipIn(nsR, `link set ${far.a} mtu 1280`);
     ipIn(nsC, `route add ${BYWAY}/32 via 10.77.20.1 mtu 1280 advmss 1460`);
-    lab.spawnIn(nsR, process.execPath, ['-e', `require('node:net').createServer((s)=>s.pipe(s)).listen(9000,'${ROUTER}')`]);
-    lab.spawnIn(nsC, process.execPath, ['-e', `require('node:net').createServer((s)=>s.pipe(s)).listen(9000,'${FAR}')`]);
+    lab.spawnIn(nsR, process.execPath, ['-e', kernelEcho(ROUTER)]);
+    lab.spawnIn(nsC, process.execPath, ['-e', kernelEcho(FAR)]);
     for (const [ns, addr] of [[nsR, ROUTER], [nsC, FAR]] as const) {
       for (let end = Date.now() + 5_000; Date.now() < end && !execIn(ns, 'ss', ['-ltn']).includes(`${addr}:9000`); ) await new Promise((r) => setTimeout(r, 20));
     }

@@ -9,7 +9,7 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startCluster, type Cluster } from '../../src/cluster/index.js';
 import { NetLab, describePrivileged, execIn, ipIn } from '../helpers/netns.js';
-import { expectBothServe, expectIcmpReachesEach, reports, until } from './clients.js';
+import { expectBothServe, expectIcmpReachesEach, kernelEcho, reports, until } from './clients.js';
 
 const FIXTURE = new URL('./fixtures/echo-worker.ts', import.meta.url);
 const BYWAY = '10.77.14.2';
@@ -25,7 +25,7 @@ describePrivileged('byway cluster: two worker threads on a multi-queue TAP devic
     ns = lab.addNetns();
     const tap = lab.addTap(ns, { multiQueue: true });
     ipIn(ns, `addr add ${KERNEL}/24 dev ${tap}`);
-    lab.spawnIn(ns, process.execPath, ['-e', `const net=require('node:net');net.createServer((s)=>s.pipe(s)).listen(9000,'${KERNEL}');net.createServer((s)=>setTimeout(()=>s.write('late'),6000)).listen(9001,'${KERNEL}')`]);
+    lab.spawnIn(ns, process.execPath, ['-e', `${kernelEcho(KERNEL)};require('node:net').createServer((s)=>{s.on('error',()=>{});setTimeout(()=>s.write('late'),6000)}).listen(9001,'${KERNEL}')`]);
     for (let end = Date.now() + 5_000; Date.now() < end && !execIn(ns, 'ss', ['-ltn']).includes(':9000'); ) await new Promise((r) => setTimeout(r, 20));
     cluster = await startCluster({ workers: 2, file: FIXTURE, driver: { kind: 'tap', name: tap, netns: ns }, address: `${BYWAY}/24`, data: { peer: KERNEL, port: 9000, late: 9001, icmp: true } });
     seen = reports(cluster);

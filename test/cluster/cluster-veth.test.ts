@@ -8,7 +8,7 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startCluster, type Cluster } from '../../src/cluster/index.js';
 import { NetLab, describePrivileged, execIn, execInAsync } from '../helpers/netns.js';
-import { count, expectIcmpReachesEach, reports, tcpClients as tcpTo, udpClients as udpTo, until } from './clients.js';
+import { count, expectIcmpReachesEach, kernelEcho, reports, tcpClients as tcpTo, udpClients as udpTo, until } from './clients.js';
 
 const FIXTURE = new URL('./fixtures/echo-worker.ts', import.meta.url);
 const BYWAY = '10.77.11.2';
@@ -21,7 +21,7 @@ async function labCluster(lab: NetLab, restart: boolean): Promise<{ nsA: string;
   const nsA = lab.addNetns();
   const nsB = lab.addNetns();
   const link = lab.addVeth(nsA, nsB, { addrB: `${KERNEL}/24`, queues: 2 });
-  lab.spawnIn(nsB, process.execPath, ['-e', `require('node:net').createServer((s)=>s.pipe(s)).listen(9000,'${KERNEL}')`]);
+  lab.spawnIn(nsB, process.execPath, ['-e', kernelEcho(KERNEL)]);
   // Until the kernel's echo server listens (bounded: 5 s).
   for (let end = Date.now() + 5_000; Date.now() < end && !execIn(nsB, 'ss', ['-ltn']).includes(':9000'); ) await new Promise((r) => setTimeout(r, 20));
   const cluster = await startCluster({

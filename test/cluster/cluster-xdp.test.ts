@@ -9,7 +9,7 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startCluster, type Cluster } from '../../src/cluster/index.js';
 import { NetLab, describePrivileged, execIn } from '../helpers/netns.js';
-import { count, expectBothServe, expectIcmpReachesEach, reports, tcpClients, until } from './clients.js';
+import { count, expectBothServe, expectIcmpReachesEach, kernelEcho, reports, tcpClients, until } from './clients.js';
 
 const FIXTURE = new URL('./fixtures/echo-worker.ts', import.meta.url);
 const BYWAY = '10.77.18.2';
@@ -29,7 +29,7 @@ describePrivileged('byway cluster: two worker threads on the AF_XDP queues of a 
     nsA = lab.addNetns();
     nsB = lab.addNetns();
     link = lab.addVeth(nsA, nsB, { addrB: `${KERNEL}/24`, queues: 2 });
-    lab.spawnIn(nsB, process.execPath, ['-e', `require('node:net').createServer((s)=>s.pipe(s)).listen(9000,'${KERNEL}')`]);
+    lab.spawnIn(nsB, process.execPath, ['-e', kernelEcho(KERNEL)]);
     for (let end = Date.now() + 5_000; Date.now() < end && !execIn(nsB, 'ss', ['-ltn']).includes(':9000'); ) await new Promise((r) => setTimeout(r, 20));
     cluster = await startCluster({
       workers: 2,
