@@ -13,7 +13,8 @@
  *   neighbor solicitations and advertisements whose target is one of them, and router advertisements and
  *   redirects to all-nodes (build_program); pass everything else to the kernel.
  * - shared-address: redirect an IPv4 packet only when (destination address, protocol, destination port) is in
- *   the `flows` hash map (ICMP: echo replies keyed by their identifier); everything else, ARP included, goes to
+ *   the `flows` hash map (ICMP: echo replies keyed by their identifier, errors by the protocol and source port
+ *   they quote); everything else, ARP included, goes to
  *   the kernel. Fragments always go to the kernel (a non-first fragment carries no port). With IPv6, the same
  *   for IPv6 unicast packets, keyed with address 0 (NDP, like ARP, stays with the kernel).
  * Both fall back to XDP_PASS when the socket slot is empty (bpf_redirect_map flags).
@@ -75,16 +76,20 @@ static int sys_bpf(int cmd, union bpf_attr *a) { return (int)syscall(__NR_bpf, c
 
 /* ---- a tiny assembler with labels ---- */
 
-#define MAXI 192
+#define MAXI 256
 typedef struct {
   struct bpf_insn ins[MAXI];
   int n;
+  bool overflow; /* more than MAXI instructions: the program is refused, never loaded cut short */
   int label_at[16];
   int jump_label[MAXI]; /* -1: not a label jump */
 } bpf_asm;
 
 static void emit(bpf_asm *a, uint8_t code, uint8_t dst, uint8_t src, int16_t off, int32_t imm) {
-  if (a->n >= MAXI) return;
+  if (a->n >= MAXI) {
+    a->overflow = true;
+    return;
+  }
   a->jump_label[a->n] = -1;
   a->ins[a->n++] = (struct bpf_insn){.code = code, .dst_reg = dst, .src_reg = src, .off = off, .imm = imm};
 }
@@ -94,6 +99,7 @@ static void jmp(bpf_asm *a, uint8_t code, uint8_t dst, uint8_t src, int32_t imm,
 }
 static void label(bpf_asm *a, int l) { a->label_at[l] = a->n; }
 static void resolve(bpf_asm *a) {
+  if (a->overflow) return;
   for (int i = 0; i < a->n; i++)
     if (a->jump_label[i] >= 0) a->ins[i].off = (int16_t)(a->label_at[a->jump_label[i]] - (i + 1));
 }
@@ -128,7 +134,7 @@ static void resolve(bpf_asm *a) {
 #define EXIT() emit(a, BPF_JMP | BPF_EXIT, 0, 0, 0, 0)
 #define LDMAP(d, fd) (emit(a, BPF_LD | BPF_DW | BPF_IMM, d, BPF_PSEUDO_MAP_FD, 0, fd), emit(a, 0, 0, 0, 0, 0))
 
-enum { L_PASS, L_ARP, L_REDIRECT, L_PORTS, L_LOOKUP, L_IP6, L_SOLICITED, L_TARGET, L_ALLNODES, L_PORTS6 };
+enum { L_PASS, L_ARP, L_REDIRECT, L_PORTS, L_LOOKUP, L_IP6, L_SOLICITED, L_TARGET, L_ALLNODES, L_PORTS6, L_QUOTE, L_QPORT, L_QUOTE6, L_QPORT6 };
 
 /* The four bytes b0..b3 as a 32-bit load of them from a packet (what the program compares against). */
 static int32_t wire_word(uint8_t b0, uint8_t b1, uint8_t b2, uint8_t b3) {
@@ -251,9 +257,40 @@ static void build_program(bpf_asm *a, bool shared, uint32_t ip_host, int addr_fd
     JEQI(R8, 6, L_PORTS);
     JEQI(R8, 17, L_PORTS);
     JNEI(R8, 1, L_PASS);
-    LDX(BPF_B, R5, R7, 0); /* ICMP type: only echo reply (0) belongs to a flow, by its identifier */
-    JNEI(R5, 0, L_PASS);
+    LDX(BPF_B, R5, R7, 0); /* ICMP type */
+    JEQI(R5, 3, L_QUOTE); /* destination unreachable (fragmentation needed among them) */
+    JEQI(R5, 11, L_QUOTE); /* time exceeded */
+    JEQI(R5, 12, L_QUOTE); /* parameter problem */
+    JNEI(R5, 0, L_PASS); /* an echo reply belongs to a flow by its identifier */
     LDX(BPF_H, R5, R7, 4);
+    STX(BPF_H, R10, R5, -4);
+    JA(L_LOOKUP);
+    /* An error quotes a packet sent from this address: it belongs to the flow whose protocol and source port it
+     * quotes (RFC 792, RFC 1191; the key's address, the outer destination, is the quoted source). A quoted
+     * non-first fragment (no port) and quoted protocols other than TCP and UDP stay with the kernel. */
+    label(a, L_QUOTE);
+    MOVR(R4, R7);
+    ADDI(R4, 28); /* the ICMP header and a 20-byte quoted header */
+    JGTR(R4, R3, L_PASS);
+    LDX(BPF_H, R5, R7, 14); /* the quoted flags and fragment offset */
+    ANDI(R5, htons(0x1fff));
+    JNEI(R5, 0, L_PASS);
+    LDX(BPF_B, R8, R7, 17); /* the quoted protocol */
+    JEQI(R8, 6, L_QPORT);
+    JNEI(R8, 17, L_PASS);
+    label(a, L_QPORT);
+    STX(BPF_B, R10, R8, -2);
+    LDX(BPF_B, R5, R7, 8);
+    ANDI(R5, 0x0f);
+    LSHI(R5, 2); /* the quoted IHL in bytes */
+    JLTI(R5, 20, L_PASS);
+    MOVR(R4, R7);
+    ADDI(R4, 8);
+    ADDR(R4, R5); /* the quoted transport header */
+    MOVR(R9, R4);
+    ADDI(R9, 2);
+    JGTR(R9, R3, L_PASS);
+    LDX(BPF_H, R5, R4, 0); /* its source port: this host's */
     STX(BPF_H, R10, R5, -4);
     JA(L_LOOKUP);
     if (has6) {
@@ -270,9 +307,27 @@ static void build_program(bpf_asm *a, bool shared, uint32_t ip_host, int addr_fd
       JEQI(R8, 6, L_PORTS6);
       JEQI(R8, 17, L_PORTS6);
       JNEI(R8, 58, L_PASS);
-      LDX(BPF_B, R5, R2, 54); /* ICMPv6 echo reply (129), by its identifier */
-      JNEI(R5, 129, L_PASS);
+      LDX(BPF_B, R5, R2, 54); /* ICMPv6 type */
+      JEQI(R5, 1, L_QUOTE6); /* destination unreachable */
+      JEQI(R5, 2, L_QUOTE6); /* packet too big */
+      JEQI(R5, 3, L_QUOTE6); /* time exceeded */
+      JEQI(R5, 4, L_QUOTE6); /* parameter problem */
+      JNEI(R5, 129, L_PASS); /* an echo reply belongs to a flow by its identifier */
       LDX(BPF_H, R5, R2, 58);
+      STX(BPF_H, R10, R5, -4);
+      JA(L_LOOKUP);
+      /* An error (RFC 4443) quotes a packet sent from this host: the flow whose protocol and source port it quotes,
+       * when TCP or UDP follows the quoted fixed header directly (RFC 8201: packet too big lowers the path MTU). */
+      label(a, L_QUOTE6);
+      MOVR(R4, R2);
+      ADDI(R4, 104); /* the quoted fixed header at 62, its transport's source port at 102 */
+      JGTR(R4, R3, L_PASS);
+      LDX(BPF_B, R8, R2, 68); /* the quoted Next Header */
+      JEQI(R8, 6, L_QPORT6);
+      JNEI(R8, 17, L_PASS);
+      label(a, L_QPORT6);
+      STX(BPF_B, R10, R8, -2);
+      LDX(BPF_H, R5, R2, 102);
       STX(BPF_H, R10, R5, -4);
       JA(L_LOOKUP);
       label(a, L_PORTS6);
@@ -758,6 +813,11 @@ int bw_xdp_open(napi_env env, napi_value opts, bw_handle *h, napi_value info, bw
     }
     bpf_asm *a = calloc(1, sizeof *a);
     build_program(a, shared, ip, s->addr6_map_fd, ra, has6, s->xsk_map_fd, s->flow_map_fd);
+    if (a->overflow) {
+      free(a);
+      bw_set_error(e, E2BIG, "BPF_PROG_LOAD", "XDP program longer than the assembler's %d instructions", MAXI);
+      return -1;
+    }
     union bpf_attr at;
     char *log = malloc(65536);
     for (int attempt = 0; attempt < 2; attempt++) {
