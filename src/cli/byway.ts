@@ -21,6 +21,8 @@ import { configFromEnv, parseAddresses, parseDriverSpec, type EnvConfig } from '
 import { formatDriverSpec, openDriver } from '../register/open-driver.js';
 import { ProcessCluster } from '../cluster/processes.js';
 import { openAfXdpProgram } from '../../drivers/af-xdp/index.js';
+import { localMac } from '../../drivers/native/ring-driver.js';
+import { randomBytes } from 'node:crypto';
 import { startControlServerWith, type ControlServer } from '../control/server.js';
 import { controlPath, runtimeDir } from '../control/paths.js';
 import { createStack } from '../api/stack.js';
@@ -139,11 +141,14 @@ async function runWorkers(p: Parsed, config: EnvConfig, env: Record<string, stri
   const n = Number(p.flags.get('--workers'));
   if (!Number.isInteger(n) || n < 1 || n > 64) throw new UsageError(`--workers must be an integer from 1 to 64, got '${String(p.flags.get('--workers'))}'`);
   const xdp = config.driver.kind === 'af-xdp' && !config.driver.shared;
-  if (config.driver.kind !== 'af-packet' && !xdp) {
+  const tap = config.driver.kind === 'tap';
+  if (config.driver.kind !== 'af-packet' && !xdp && !tap) {
     throw new UsageError(
-      `--workers needs --driver af-packet:IFNAME (the workers share an AF_PACKET fanout group) or af-xdp:IFNAME (one receive queue each); the cluster does not use ${formatDriverSpec(config.driver)} yet`,
+      `--workers needs --driver af-packet:IFNAME (the workers share an AF_PACKET fanout group), af-xdp:IFNAME (one receive queue each) or tap:NAME (a multi-queue TAP device, one queue each); the cluster does not use ${formatDriverSpec(config.driver)} yet`,
     );
   }
+  // TAP: one MAC for every worker's queue (the kernel's side sees one neighbour).
+  const tapHwAddress = tap ? [...localMac(randomBytes(6))].map((b) => b.toString(16).padStart(2, '0')).join(':') : undefined;
   // AF_XDP: this process attaches the program and holds its XSKMAP, which each worker inherits (processes.ts).
   const address = config.stack.address === undefined ? undefined : typeof config.stack.address === 'string' ? config.stack.address : config.stack.address[0];
   const program = xdp ? openAfXdpProgram({ ifname: config.driver.ifname!, netns: config.netns, ipv4: address?.split('/')[0], queues: n }) : undefined;
@@ -157,6 +162,7 @@ async function runWorkers(p: Parsed, config: EnvConfig, env: Record<string, stri
     link: join(runtimeDir(p.env), `run-${process.pid}.link`),
     restart: p.flags.has('--restart'),
     xskMapFd: program?.xskMapFd,
+    tapHwAddress,
     log: (l) => process.stderr.write(l + '\n'),
   });
   const forward = (sig: NodeJS.Signals) => () => cluster.close(sig);
@@ -185,7 +191,7 @@ async function runWorkers(p: Parsed, config: EnvConfig, env: Record<string, stri
     }
   }
   process.stderr.write(
-    `byway run: pid ${process.pid} ${n} workers on ${formatDriverSpec(config.driver)} ${program ? `queues 0-${n - 1} (${program.attachMode} XDP)` : `fanout group ${cluster.group}`}: ` +
+    `byway run: pid ${process.pid} ${n} workers on ${formatDriverSpec(config.driver)} ${program ? `queues 0-${n - 1} (${program.attachMode} XDP)` : tap ? `queues 0-${n - 1} (multi-queue TAP)` : `fanout group ${cluster.group}`}: ` +
       `${cluster.workers.map((w) => `worker ${w.index} pid ${w.pid}`).join(', ')}${control ? ` control ${control.path}` : ' control off'}\n`,
   );
   const status = await cluster.done;

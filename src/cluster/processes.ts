@@ -56,6 +56,12 @@ export interface ProcessClusterOptions {
    * frame for another worker's ephemeral slice (the device picked its queue) hops to its owner through here.
    */
   readonly xskMapFd?: number;
+  /**
+   * A multi-queue TAP device instead of a fanout group: each worker attaches a queue of its own (BYWAY_TAPQ) with
+   * this MAC (aa:bb:..., shared by all); the kernel picks each flow's queue by a hash byway cannot compute, so a
+   * frame for another worker's ephemeral slice hops to its owner through here, as on AF_XDP.
+   */
+  readonly tapHwAddress?: string;
   /** How long a worker may take to join the group (default 30 s: the preload loads before the program does). */
   readonly readyTimeoutMs?: number;
   readonly log: (line: string) => void;
@@ -111,6 +117,11 @@ export class ProcessCluster {
     for (let i = 0; i < this.size; i++) await this.spawn(i);
   }
 
+  /** The workers share an AF_PACKET fanout group (not AF_XDP or TAP queues): the supervisor installs its program. */
+  private get fanout(): boolean {
+    return this.options.xskMapFd === undefined && this.options.tapHwAddress === undefined;
+  }
+
   /** The live workers' index and pid. */
   get workers(): Array<{ index: number; pid: number }> {
     return this.slots.flatMap((s, index) => (s ? [{ index, pid: s.pid }] : []));
@@ -123,9 +134,11 @@ export class ProcessCluster {
       BYWAY_WORKER: `${index}/${this.size}`,
       BYWAY_CLUSTER: this.options.link,
       BYWAY_ARP: owner === undefined || index < owner ? 'answer' : 'relay',
-      ...(this.options.xskMapFd === undefined
-        ? { BYWAY_FANOUT: `${this.group}:${this.members.slotsAfterJoin(index).join(',')}:${this.members.serviceSlotsAfterJoin(index).join(',')}` }
-        : { BYWAY_XSKMAP: '3' }),
+      ...(this.options.xskMapFd !== undefined
+        ? { BYWAY_XSKMAP: '3' }
+        : this.options.tapHwAddress !== undefined
+          ? { BYWAY_TAPQ: this.options.tapHwAddress }
+          : { BYWAY_FANOUT: `${this.group}:${this.members.slotsAfterJoin(index).join(',')}:${this.members.serviceSlotsAfterJoin(index).join(',')}` }),
     };
     // AF_XDP: the XSKMAP becomes the worker's fd 3 (libuv dup2s it into place: the copy is not close-on-exec).
     const stdio = this.options.xskMapFd === undefined ? 'inherit' : (['inherit', 'inherit', 'inherit', this.options.xskMapFd] as const);
@@ -228,7 +241,7 @@ export class ProcessCluster {
   private retable(): void {
     const owner = this.members.arpOwner;
     if (owner === undefined) return;
-    if (this.options.xskMapFd === undefined) this.send(owner, MsgType.program, buildFanoutProgram({ workers: this.size, slots: this.members.slots(), serviceSlots: this.members.serviceSlots() }));
+    if (this.fanout) this.send(owner, MsgType.program, buildFanoutProgram({ workers: this.size, slots: this.members.slots(), serviceSlots: this.members.serviceSlots() }));
     if (owner !== this.arpOwner) {
       if (this.arpOwner !== undefined) this.send(this.arpOwner, MsgType.role, Uint8Array.of(0));
       this.send(owner, MsgType.role, Uint8Array.of(1));
@@ -280,7 +293,7 @@ export class ProcessCluster {
       pid: process.pid,
       time: Date.now(),
       ...info,
-      cluster: `${this.size} workers, ${this.options.xskMapFd === undefined ? `fanout group ${this.group}` : 'one AF_XDP queue each'}; answering: ${list || 'none'}`,
+      cluster: `${this.size} workers, ${this.fanout ? `fanout group ${this.group}` : this.options.xskMapFd !== undefined ? 'one AF_XDP queue each' : 'one TAP queue each'}; answering: ${list || 'none'}`,
       workers: per.map((p) => ({ index: p.index, pid: p.pid })),
       ...total,
       worker,

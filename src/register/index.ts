@@ -36,8 +36,9 @@ export function register(env: Readonly<Record<string, string | undefined>> = pro
   const addresses = config.stack.address === undefined ? [] : typeof config.stack.address === 'string' ? [config.stack.address] : [...config.stack.address];
   const memberConfig = memberFromEnv(env);
   const xdp = memberConfig?.xskMapFd !== undefined ? { queue: memberConfig.index, queues: memberConfig.workers, xskMapFd: memberConfig.xskMapFd } : undefined;
-  const fanout = memberConfig && !xdp ? memberFanout(memberConfig) : undefined;
-  const driver = openDriver(config.driver, { netns: config.netns, address: addresses[0], tuning: config.driverTuning, fanout, xdp });
+  const tapQueue = memberConfig?.tapHwAddress !== undefined ? { hwAddress: memberConfig.tapHwAddress } : undefined;
+  const fanout = memberConfig && !xdp && !tapQueue ? memberFanout(memberConfig) : undefined;
+  const driver = openDriver(config.driver, { netns: config.netns, address: addresses[0], tuning: config.driverTuning, fanout, xdp, tapQueue });
   const member = memberConfig ? openMember(memberConfig, driver as AfPacketDriver, log) : undefined;
   const tap = captureTap(member?.driver ?? driver, () => performance.timeOrigin);
   let stack: Stack;

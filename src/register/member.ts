@@ -13,6 +13,8 @@
  *   BYWAY_XSKMAP   instead of BYWAY_FANOUT, on AF_XDP: the descriptor of the supervisor's XSKMAP this process
  *                  inherited ('3'); the worker binds receive queue INDEX into it, and a frame for another worker's
  *                  ephemeral slice (the device picks the queue) hops to its owner through the supervisor
+ *   BYWAY_TAPQ     instead of BYWAY_FANOUT, on a multi-queue TAP device: the MAC all workers share; the worker
+ *                  attaches a queue of its own, and frames hop as with BYWAY_XSKMAP
  * This worker's stack takes its TCP and UDP ephemeral ports from its own slice of the range (plan.ts), so the
  * return traffic of its connections is steered back to it. Over the link it says hello once its socket has joined
  * the group (the supervisor starts the next worker only then: the kernel's member order is the start order),
@@ -46,6 +48,8 @@ export interface MemberConfig {
   readonly link: string;
   /** AF_XDP: the inherited XSKMAP descriptor (BYWAY_XSKMAP); then there is no fanout group (group 0, no slots). */
   readonly xskMapFd?: number;
+  /** A multi-queue TAP: the MAC every worker's queue uses (BYWAY_TAPQ); no fanout group either. */
+  readonly tapHwAddress?: string;
 }
 
 function bad(variable: string, expected: string, got: string | undefined): BywayError {
@@ -69,6 +73,12 @@ export function memberFromEnv(env: Env): MemberConfig | undefined {
     if (!/^\d{1,4}$/.test(xsk)) throw bad('BYWAY_XSKMAP', 'a descriptor number', xsk);
     if (arp0 !== 'answer' && arp0 !== 'relay') throw bad('BYWAY_ARP', "'answer' or 'relay'", arp0);
     return { index, workers, group: 0, slots: [], serviceSlots: [], answerArp: arp0 === 'answer', link, xskMapFd: Number(xsk) };
+  }
+  const tapq = env['BYWAY_TAPQ'];
+  if (tapq !== undefined && tapq !== '') {
+    if (!/^[0-9a-f]{2}(?::[0-9a-f]{2}){5}$/i.test(tapq)) throw bad('BYWAY_TAPQ', 'a MAC address (aa:bb:cc:dd:ee:ff)', tapq);
+    if (arp0 !== 'answer' && arp0 !== 'relay') throw bad('BYWAY_ARP', "'answer' or 'relay'", arp0);
+    return { index, workers, group: 0, slots: [], serviceSlots: [], answerArp: arp0 === 'answer', link, tapHwAddress: tapq.toLowerCase() };
   }
   const group = Number(f?.[1]);
   const slots = f ? f[2]!.split(',').map(Number) : [];
@@ -110,10 +120,10 @@ export function openMember(cfg: MemberConfig, packet: FrameDriver & { setFanoutP
     sock?.write(encodeMessage(type, payload));
   };
   const spec = { workers: cfg.workers };
-  // AF_XDP: a frame for another worker's slice hops to it through the supervisor (cluster/worker.ts does the same
-  // between threads); relayed frames for this worker come back in through `hop`.
+  // AF_XDP and TAP queues: a frame for another worker's slice hops to it through the supervisor (cluster/worker.ts
+  // does the same between threads); relayed frames for this worker come back in through `hop`.
   const hop =
-    cfg.xskMapFd === undefined
+    cfg.xskMapFd === undefined && cfg.tapHwAddress === undefined
       ? undefined
       : relay(packet, {
           match: (f) => {

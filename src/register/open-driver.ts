@@ -17,8 +17,9 @@ export function formatDriverSpec(spec: DriverSpec): string {
 
 /**
  * `fanout`: join this AF_PACKET fanout group (a worker of `byway run --workers`, member.ts); `xdp`: bind this
- * receive queue into the XSKMAP of the supervisor's XDP program (the same, on af-xdp in own-address mode). Each is
- * refused for the other drivers.
+ * receive queue into the XSKMAP of the supervisor's XDP program (the same, on af-xdp in own-address mode);
+ * `tapQueue`: attach a queue of a multi-queue TAP device with the workers' shared MAC. Each is refused for the
+ * other drivers.
  */
 export function openDriver(
   spec: DriverSpec,
@@ -28,6 +29,7 @@ export function openDriver(
     tuning: DriverTuning;
     fanout?: AfPacketOptions['fanout'];
     xdp?: { readonly queue: number; readonly queues: number; readonly xskMapFd: number } | undefined;
+    tapQueue?: { readonly hwAddress: string } | undefined;
   },
 ): FrameDriver {
   const ip = opts.address?.split('/')[0];
@@ -39,10 +41,14 @@ export function openDriver(
   if (opts.xdp !== undefined && (spec.kind !== 'af-xdp' || spec.shared)) {
     throw new BywayError('ERR_INVALID_ARG_VALUE', `an XSKMAP (BYWAY_XSKMAP) needs an af-xdp driver in own-address mode, not ${formatDriverSpec(spec)}`);
   }
+  if (opts.tapQueue !== undefined && spec.kind !== 'tap') {
+    throw new BywayError('ERR_INVALID_ARG_VALUE', `a TAP queue (BYWAY_TAPQ) needs a tap driver, not ${formatDriverSpec(spec)}`);
+  }
+  const tapq = opts.tapQueue && { multiQueue: true, hwAddress: Uint8Array.from(opts.tapQueue.hwAddress.split(':'), (h) => parseInt(h, 16)) };
   try {
     switch (spec.kind) {
       case 'tap':
-        return openTap({ name: spec.ifname!, netns, tso: t.tso, maxBatch: t.maxBatch, busyPoll: t.busyPoll });
+        return openTap({ name: spec.ifname!, netns, tso: t.tso, maxBatch: t.maxBatch, busyPoll: t.busyPoll, ...tapq });
       case 'af-packet':
         return openAfPacket({ ifname: spec.ifname!, netns, ipv4: ip, tso: t.tso, maxBatch: t.maxBatch, busyPoll: t.busyPoll, fanout: opts.fanout });
       case 'af-xdp':

@@ -7,11 +7,12 @@
  * serving every new connection; SIGTERM ends the supervisor and every worker; with --restart a new worker takes
  * the dead one's index and class back, and no client is reset while it starts (it gets its share of the clients
  * once its program listens). The same on the veth's AF_XDP queues (one per worker, the XSKMAP inherited from the
- * supervisor). Bounded in time; everything made is removed.
+ * supervisor), and on a multi-queue TAP device (one queue per worker, one MAC). Bounded in time; everything made is
+ * removed.
  */
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
-import { describePrivileged, execIn, execInAsync, NetLab } from '../helpers/netns.js';
+import { describePrivileged, execIn, execInAsync, ipIn, NetLab } from '../helpers/netns.js';
 import { exited, pidAnswers, waitOutput, type Proc } from './run-helpers.js';
 
 const KERNEL = '10.77.41.1';
@@ -183,4 +184,60 @@ describePrivileged('byway run --workers 2: an unmodified node:http server in two
     await exited(proc, 30_000);
     expect(execIn(appNs, 'ip', ['-d', 'link', 'show', appIf])).not.toMatch(/prog\/xdp/);
   }, 120_000);
+});
+
+describePrivileged('byway run --workers 2 on a multi-queue TAP device: one queue per worker', () => {
+  const T_KERNEL = '10.77.43.1';
+  const T_BYWAY = '10.77.43.2';
+  let lab: NetLab;
+  let ns: string;
+  let tap: string;
+  beforeAll(() => {
+    lab = new NetLab();
+    ns = lab.addNetns('bwwt-');
+    tap = lab.addTap(ns, { multiQueue: true });
+    ipIn(ns, `addr add ${T_KERNEL}/24 dev ${tap}`);
+  });
+  afterAll(async () => {
+    await lab?.stopProcesses();
+    lab?.destroy();
+  });
+
+  // The kernel picks the TAP queue of each flow it sends to byway by a hash byway cannot compute (or by the queue
+  // the flow's last packet came in on), so a worker's outgoing connection gets its answers through the supervisor's
+  // hop when they reach the other worker's queue.
+  it("both workers serve; each worker's outgoing connection comes back to it; a killed worker leaves the other serving", async () => {
+    const server = lab.spawnIn(ns, process.execPath, ['-e', `require('node:http').createServer((q,s)=>s.end('kernel')).listen(9000,'${T_KERNEL}',()=>console.log('up'))`]) as Proc;
+    await waitOutput(server, /^up$/m, 30_000, 'kernel http server');
+    const proc = lab.spawnIn(ns, process.execPath, ['--import', 'tsx', BYWAY_CLI, 'run', '--workers', '2', '--driver', `tap:${tap}`, '--address', `${T_BYWAY}/24`, '--', process.execPath, APP, '8080']) as Proc;
+    const m = await waitOutput(proc, /^byway run: pid (\d+) 2 workers on tap:\S+ queues 0-1 \(multi-queue TAP\): worker 0 pid (\d+), worker 1 pid (\d+) control /m, 60_000, 'byway run --workers 2');
+    const [sup, w0, w1] = [Number(m[1]), Number(m[2]), Number(m[3])];
+    for (const pid of [w0, w1]) await waitOutput(proc, new RegExp(`^listening 8080 pid ${pid}$`, 'm'), 60_000, `worker pid ${pid}`);
+    // One MAC for both queues: the kernel's side has one neighbour entry for byway's address.
+    const http = await pidAnswers(ns, T_BYWAY, 40, 'http', '/');
+    expect(Object.keys(http).sort(), JSON.stringify(http)).toEqual([String(w0), String(w1)].sort());
+    const udp = await pidAnswers(ns, T_BYWAY, 32, 'udp');
+    expect(Object.keys(udp).sort(), JSON.stringify(udp)).toEqual([String(w0), String(w1)].sort());
+    expect(execIn(ns, 'ip', ['neigh', 'show', T_BYWAY])).toMatch(/lladdr [0-9a-f:]{17}/);
+
+    const peer = await pidAnswers(ns, T_BYWAY, 30, 'http', `/peer/${T_KERNEL}:9000`);
+    const got = Object.entries(peer).flatMap(([a, n]) => Array<string>(n).fill(a));
+    expect(got.every((a) => a.endsWith(' kernel')), JSON.stringify(peer)).toBe(true);
+    expect([...new Set(got.map((a) => Number(a.split(' ')[0])))].sort(), JSON.stringify(peer)).toEqual([w0, w1].sort());
+    for (const a of got) {
+      const [pid, port] = a.split(' ').map(Number) as [number, number];
+      expect(port).toBeGreaterThanOrEqual(pid === w0 ? 49152 : 57344);
+      expect(port).toBeLessThanOrEqual(pid === w0 ? 57343 : 65535);
+    }
+    const stat = await execInAsync(ns, process.execPath, ['--import', 'tsx', BYWAY_CLI, 'stat', String(sup)], { timeoutMs: 30_000 });
+    expect(stat.stdout).toMatch(/^#cluster 2 workers, one TAP queue each; answering: 0 pid \d+, 1 pid \d+$/m);
+
+    process.kill(w1, 'SIGKILL');
+    await waitOutput(proc, new RegExp(`^byway run: worker 1 \\(pid ${w1}\\) ended \\(SIGKILL\\); its new flows go to worker 0$`, 'm'), 30_000, 'supervisor');
+    expect(await pidAnswers(ns, T_BYWAY, 20, 'http', '/')).toEqual({ [String(w0)]: 20 });
+
+    proc.kill('SIGTERM');
+    expect(await exited(proc, 30_000)).not.toBeNull();
+    expect(alive(w0)).toBe(false);
+  }, 150_000);
 });
