@@ -37,6 +37,21 @@ const alive = (pid: number): boolean => {
   }
 };
 
+/**
+ * The answers of /peer requests ("PID LOCALPORT kernel"): every one came back from the kernel's server, both
+ * workers made some, and each made them from a port of its own slice (worker 0 49152-57343, worker 1 57344-65535).
+ */
+function expectOwnSlices(peer: Record<string, number>, w0: number, w1: number): void {
+  const got = Object.entries(peer).flatMap(([a, n]) => Array<string>(n).fill(a));
+  expect(got.every((a) => a.endsWith(' kernel')), JSON.stringify(peer)).toBe(true);
+  expect([...new Set(got.map((a) => Number(a.split(' ')[0])))].sort(), JSON.stringify(peer)).toEqual([w0, w1].sort());
+  for (const a of got) {
+    const [pid, port] = a.split(' ').map(Number) as [number, number];
+    expect(port).toBeGreaterThanOrEqual(pid === w0 ? 49152 : 57344);
+    expect(port).toBeLessThanOrEqual(pid === w0 ? 57343 : 65535);
+  }
+}
+
 describePrivileged('byway run --workers 2: an unmodified node:http server in two processes on one AF_PACKET fanout group', () => {
   let lab: NetLab;
   let kernelNs: string;
@@ -171,14 +186,7 @@ describePrivileged('byway run --workers 2: an unmodified node:http server in two
 
     // Each worker's own outgoing connection: a port of its slice (worker 0 49152-57343, worker 1 57344-65535).
     const peer = await clients(kernelNs, 30, `/peer/${KERNEL}:9000`);
-    const got = Object.entries(peer).flatMap(([a, n]) => Array<string>(n).fill(a));
-    expect(got.every((a) => a.endsWith(' kernel')), JSON.stringify(peer)).toBe(true);
-    expect([...new Set(got.map((a) => Number(a.split(' ')[0])))].sort(), JSON.stringify(peer)).toEqual([w0, w1].sort());
-    for (const a of got) {
-      const [pid, port] = a.split(' ').map(Number) as [number, number];
-      expect(port).toBeGreaterThanOrEqual(pid === w0 ? 49152 : 57344);
-      expect(port).toBeLessThanOrEqual(pid === w0 ? 57343 : 65535);
-    }
+    expectOwnSlices(peer, w0, w1);
 
     proc.kill('SIGTERM');
     await exited(proc, 30_000);
@@ -221,14 +229,7 @@ describePrivileged('byway run --workers 2 on a multi-queue TAP device: one queue
     expect(execIn(ns, 'ip', ['neigh', 'show', T_BYWAY])).toMatch(/lladdr [0-9a-f:]{17}/);
 
     const peer = await pidAnswers(ns, T_BYWAY, 30, 'http', `/peer/${T_KERNEL}:9000`);
-    const got = Object.entries(peer).flatMap(([a, n]) => Array<string>(n).fill(a));
-    expect(got.every((a) => a.endsWith(' kernel')), JSON.stringify(peer)).toBe(true);
-    expect([...new Set(got.map((a) => Number(a.split(' ')[0])))].sort(), JSON.stringify(peer)).toEqual([w0, w1].sort());
-    for (const a of got) {
-      const [pid, port] = a.split(' ').map(Number) as [number, number];
-      expect(port).toBeGreaterThanOrEqual(pid === w0 ? 49152 : 57344);
-      expect(port).toBeLessThanOrEqual(pid === w0 ? 57343 : 65535);
-    }
+    expectOwnSlices(peer, w0, w1);
     const stat = await execInAsync(ns, process.execPath, ['--import', 'tsx', BYWAY_CLI, 'stat', String(sup)], { timeoutMs: 30_000 });
     expect(stat.stdout).toMatch(/^#cluster 2 workers, one TAP queue each; answering: 0 pid \d+, 1 pid \d+$/m);
 
