@@ -160,7 +160,7 @@ export function flowClass(spec: FlowSteeringSpec, etherType: number, ip: Uint8Ar
 }
 
 /** ICMP types that quote the packet they answer (RFC 792): destination unreachable, source quench, time exceeded, parameter problem. */
-const ICMP_ERRORS: readonly number[] = [3, 4, 11, 12];
+export const ICMP_ERRORS: readonly number[] = [3, 4, 11, 12];
 
 type Insn = { code: number; jt: number | string; jf: number | string; k: number; label?: string };
 

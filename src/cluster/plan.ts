@@ -16,7 +16,7 @@
  *   worker -> member table; a worker without a member (not started, or dead) maps to the ARP owner's member, so
  *   new flows that hash to it are served by a live worker.
  */
-import { flowClass, workerEphemeralRange, type FlowSteeringSpec } from '../../drivers/af-packet/fanout.js';
+import { ICMP_ERRORS, flowClass, workerEphemeralRange, type FlowSteeringSpec } from '../../drivers/af-packet/fanout.js';
 
 /**
  * The worker whose ephemeral slice a received Ethernet frame (IPv4, untagged, not a fragment) belongs to: a TCP or
@@ -29,6 +29,22 @@ export function sliceOwner(spec: FlowSteeringSpec, frame: Uint8Array): number | 
   if (frame.length < 34 || frame[12] !== 0x08 || frame[13] !== 0x00) return undefined;
   const c = flowClass(spec, 0x0800, frame.subarray(14));
   return c?.table === 'slots' ? c.worker : undefined;
+}
+
+/**
+ * Whether every worker must see a received frame where the device's own hash picks the queue (TAP multi-queue,
+ * AF_XDP queues): ARP (each stack keeps its own neighbour cache), and an IPv4 ICMP error quoting a service flow.
+ * The device put that flow on a queue by a hash byway cannot compute, and the error (from a router, say, with its
+ * own addresses) hashes elsewhere, so which worker serves the flow is unknown: each stack gets the error and only
+ * the one whose connection it quotes, at an in-flight sequence number, acts on it (RFC 5927), so path MTU discovery
+ * works for the clients of every worker. Errors about a worker's own ephemeral flows hop to it (`sliceOwner`).
+ */
+export function everyWorkerSees(spec: FlowSteeringSpec, frame: Uint8Array): boolean {
+  if (frame.length < 14 || frame[12] !== 0x08) return false;
+  if (frame[13] === 0x06) return true;
+  if (frame[13] !== 0x00 || frame.length < 34 || frame[23] !== 1 || (((frame[20]! << 8) | frame[21]!) & 0x3fff) !== 0) return false;
+  const type = frame[14 + (frame[14]! & 0x0f) * 4];
+  return type !== undefined && ICMP_ERRORS.includes(type) && flowClass(spec, 0x0800, frame.subarray(14))?.table === 'service';
 }
 
 export interface WorkerSettings {

@@ -18,7 +18,7 @@ import { openAfXdp } from '../../drivers/af-xdp/index.js';
 import { relay } from '../../drivers/middleware/relay.js';
 import type { FrameDriver } from '../../drivers/types.js';
 import { createStack, type Stack, type StackOptions } from '../api/stack.js';
-import { sliceOwner, withWorkerLimits, workerSettings } from './plan.js';
+import { everyWorkerSees, sliceOwner, withWorkerLimits, workerSettings } from './plan.js';
 
 /** What the primary hands a worker (structured-cloneable). */
 export interface WorkerInit {
@@ -176,7 +176,8 @@ export async function runWorker(init: WorkerInit): Promise<void> {
     link = hopToOwner(xdp, init, hops);
   }
   const channel = new BroadcastChannel(`byway-cluster:${init.id}`);
-  const queue = relay(link, { relay: (f) => channel.postMessage(f) });
+  // ARP to every worker; where the device picks the queue, ICMP errors about service flows too (plan.ts).
+  const queue = relay(link, { relay: (f) => channel.postMessage(f), match: packet ? undefined : (f) => everyWorkerSees(spec, f) });
   channel.onmessage = (ev) => queue.inject((ev as { data: Uint8Array }).data);
   channel.unref();
   const own = workerSettings(spec, init.index, init.answerArp ? init.index : -1);

@@ -32,7 +32,7 @@ import type { FrameDriver } from '../../drivers/types.js';
 import { buildFanoutProgram } from '../../drivers/af-packet/fanout.js';
 import { relay, type RelayDriver } from '../../drivers/middleware/relay.js';
 import type { Stack, StackOptions } from '../api/stack.js';
-import { sliceOwner, withWorkerLimits, workerSettings } from '../cluster/plan.js';
+import { everyWorkerSees, sliceOwner, withWorkerLimits, workerSettings } from '../cluster/plan.js';
 import { LinkReader, MsgType, encodeHello, encodeMessage } from '../cluster/link.js';
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -133,7 +133,8 @@ export function openMember(cfg: MemberConfig, packet: FrameDriver & { setFanoutP
           divert: true,
           relay: (f) => send(MsgType.hop, f),
         });
-  const driver = relay(hop ?? packet, { relay: (f) => send(MsgType.arp, f) });
+  // ARP to every worker; on queues the device picks, ICMP errors about service flows too (plan.ts everyWorkerSees).
+  const driver = relay(hop ?? packet, { relay: (f) => send(MsgType.arp, f), match: hop ? (f) => everyWorkerSees(spec, f) : undefined });
   return {
     driver,
     start(stack, control) {

@@ -1,10 +1,11 @@
 /**
  * The TAP cluster's hop (src/cluster/worker.ts): `sliceOwner` names the worker whose ephemeral slice a frame's
  * destination port is in, and a relay with `divert` hands such frames to `relay` only, never to its own stack
- * (which would answer another worker's segment with a reset).
+ * (which would answer another worker's segment with a reset). `everyWorkerSees` names what every worker gets a
+ * copy of: ARP, and ICMP errors quoting a service flow (which worker serves it, the device's hash decided).
  */
 import { describe, expect, it } from 'vitest';
-import { sliceOwner } from '../../src/cluster/plan.js';
+import { everyWorkerSees, sliceOwner } from '../../src/cluster/plan.js';
 import { relay } from '../../drivers/middleware/relay.js';
 import { memoryLink } from '../../drivers/memory/index.js';
 
@@ -58,5 +59,47 @@ describe('relay with divert', () => {
     expect(relayed).toEqual([60000]);
     expect(seen).toEqual([61000, 50000, 8080]);
     expect(r.counters).toEqual({ relayed: 1, injected: 1, dropped: 0 });
+  });
+});
+
+/** An ICMP message of `type` quoting a TCP segment from `sport` to `dport` (the quoted header's IHL `qihl`). */
+function icmpError(type: number, sport: number, dport: number, opts: { qihl?: number; frag?: number } = {}): Uint8Array {
+  const qihl = opts.qihl ?? 5;
+  const f = new Uint8Array(14 + 20 + 8 + qihl * 4 + 8);
+  f[12] = 0x08;
+  f[14] = 0x45;
+  f[20] = (opts.frag ?? 0) >> 8;
+  f[23] = 1;
+  f[34] = type;
+  const q = 42;
+  f[q] = 0x40 | qihl;
+  f[q + 9] = 6;
+  f.set([10, 77, 1, 2], q + 16);
+  const l4 = q + qihl * 4;
+  f[l4] = sport >> 8;
+  f[l4 + 1] = sport & 0xff;
+  f[l4 + 2] = dport >> 8;
+  f[l4 + 3] = dport & 0xff;
+  return f;
+}
+
+describe('everyWorkerSees', () => {
+  const spec = { workers: 2 };
+  it('ARP, and ICMP errors quoting a service flow (any IHL); not errors about an ephemeral slice, which hop', () => {
+    expect(everyWorkerSees(spec, frame({ dport: 0, etherType: 0x0806 }))).toBe(true);
+    for (const type of [3, 4, 11, 12]) expect(everyWorkerSees(spec, icmpError(type, 7000, 51000))).toBe(true);
+    expect(everyWorkerSees(spec, icmpError(3, 8080, 40000, { qihl: 7 }))).toBe(true);
+    expect(everyWorkerSees(spec, icmpError(3, 60000, 80))).toBe(false); // worker 1's own connection: sliceOwner
+    expect(sliceOwner(spec, icmpError(3, 60000, 80))).toBe(1);
+  });
+  it('nothing else: segments, echo replies, other ICMP, fragments, IPv6, short frames', () => {
+    expect(everyWorkerSees(spec, frame({ dport: 7000 }))).toBe(false);
+    expect(everyWorkerSees(spec, frame({ dport: 60000 }))).toBe(false);
+    expect(everyWorkerSees(spec, icmpError(0, 7000, 51000))).toBe(false);
+    expect(everyWorkerSees(spec, icmpError(8, 7000, 51000))).toBe(false);
+    expect(everyWorkerSees(spec, icmpError(3, 7000, 51000, { frag: 0x2000 }))).toBe(false);
+    expect(everyWorkerSees(spec, frame({ dport: 0, etherType: 0x86dd }))).toBe(false);
+    expect(everyWorkerSees(spec, icmpError(3, 7000, 51000).subarray(0, 30))).toBe(false);
+    expect(everyWorkerSees(spec, icmpError(3, 7000, 51000).subarray(0, 50))).toBe(false); // the quote cut short
   });
 });
