@@ -21,6 +21,7 @@
 #include "byway.h"
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
@@ -510,11 +511,19 @@ struct flow_key {
   uint8_t pad;
 };
 
+/* A flow's value. The program only asks whether the key is there; the rest is for drivers sharing one map (a
+   cluster's workers, drivers/af-xdp/flow-table.ts): a bit per holder and the kernel port reservations (descriptors
+   of the process, -1 for none). A lone driver writes holder bit 0 and no descriptors. */
+struct flow_val {
+  uint32_t holders[2];
+  int32_t fd4, fd6;
+};
+
 int bw_xdp_flow(bw_handle *h, uint32_t ip_host, uint16_t port, uint8_t proto, bool add) {
   xs_state *s = h->priv;
   if (s->flow_map_fd < 0) return -EINVAL;
   struct flow_key k = {.addr = htonl(ip_host), .port = htons(port), .proto = proto, .pad = 0};
-  uint32_t val = 1;
+  struct flow_val val = {{1, 0}, -1, -1};
   union bpf_attr at;
   memset(&at, 0, sizeof at);
   at.map_fd = (uint32_t)s->flow_map_fd;
@@ -525,6 +534,63 @@ int bw_xdp_flow(bw_handle *h, uint32_t ip_host, uint16_t port, uint8_t proto, bo
     return sys_bpf(BPF_MAP_UPDATE_ELEM, &at) == 0 ? 0 : -errno;
   }
   return sys_bpf(BPF_MAP_DELETE_ELEM, &at) == 0 || errno == ENOENT ? 0 : -errno;
+}
+
+/* One flow's value (16 bytes, struct flow_val): read into out (0, or -ENOENT when absent), or with in, written. */
+int bw_xdp_flow_entry(bw_handle *h, uint32_t ip_host, uint16_t port, uint8_t proto, const uint8_t *in, uint8_t out[16]) {
+  xs_state *s = h->priv;
+  if (s->flow_map_fd < 0) return -EINVAL;
+  struct flow_key k = {.addr = htonl(ip_host), .port = htons(port), .proto = proto, .pad = 0};
+  struct flow_val v;
+  union bpf_attr at;
+  memset(&at, 0, sizeof at);
+  at.map_fd = (uint32_t)s->flow_map_fd;
+  at.key = (uint64_t)(uintptr_t)&k;
+  at.value = (uint64_t)(uintptr_t)&v;
+  if (in) {
+    memcpy(&v, in, sizeof v);
+    at.flags = BPF_ANY;
+    return sys_bpf(BPF_MAP_UPDATE_ELEM, &at) == 0 ? 0 : -errno;
+  }
+  if (sys_bpf(BPF_MAP_LOOKUP_ELEM, &at) != 0) return -errno;
+  memcpy(out, &v, sizeof v);
+  return 0;
+}
+
+/* Every flow: 24-byte records (address u32 host order, port u16, protocol u8, pad, then the 16-byte value) into
+   out, at most cap bytes; the record count, or -errno. */
+int bw_xdp_flow_list(bw_handle *h, uint8_t *out, size_t cap) {
+  xs_state *s = h->priv;
+  if (s->flow_map_fd < 0) return -EINVAL;
+  struct flow_key k, next;
+  struct flow_val v;
+  union bpf_attr at;
+  int n = 0;
+  bool first = true;
+  while ((size_t)(n + 1) * 24 <= cap) {
+    memset(&at, 0, sizeof at);
+    at.map_fd = (uint32_t)s->flow_map_fd;
+    at.key = first ? 0 : (uint64_t)(uintptr_t)&k;
+    at.next_key = (uint64_t)(uintptr_t)&next;
+    if (sys_bpf(BPF_MAP_GET_NEXT_KEY, &at) != 0) return errno == ENOENT ? n : -errno;
+    first = false;
+    k = next;
+    memset(&at, 0, sizeof at);
+    at.map_fd = (uint32_t)s->flow_map_fd;
+    at.key = (uint64_t)(uintptr_t)&k;
+    at.value = (uint64_t)(uintptr_t)&v;
+    if (sys_bpf(BPF_MAP_LOOKUP_ELEM, &at) != 0) continue; /* removed meanwhile */
+    uint8_t *r = out + (size_t)n * 24;
+    uint32_t ip = ntohl(k.addr);
+    uint16_t port = ntohs(k.port);
+    memcpy(r, &ip, 4);
+    memcpy(r + 4, &port, 2);
+    r[6] = k.proto;
+    r[7] = 0;
+    memcpy(r + 8, &v, 16);
+    n++;
+  }
+  return n;
 }
 
 /* Own mode with IPv6: add or remove one of byway's IPv6 addresses (16 wire bytes) in the program's map. */
@@ -703,11 +769,12 @@ int bw_xdp_open(napi_env env, napi_value opts, bw_handle *h, napi_value info, bw
   uint32_t queues = (uint32_t)cfg_int(&c, "queues");
   s->repair_csum = cfg_bool(&c, "repairPartialChecksums");
   bool program_only = cfg_bool(&c, "programOnly"); /* maps, program and link, no socket: a cluster's primary */
+  int64_t flow_map = cfg_int(&c, "flowMapFd"); /* shared mode joining by xskMapFd: the program's flow map */
   if (bw_cfg_check(&c, "af-xdp options", e) != 0) return -1;
   bool shared = !strcmp(program, "shared");
   if ((s->fsize != 2048 && s->fsize != 4096) || s->fcount < 16 || (s->fcount & (s->fcount - 1)) || ring < 8 ||
       (ring & (ring - 1)) || max_batch == 0 || max_batch > ring || s->queue > 255 || queues > 256 || s->queue >= queues ||
-      (shared_map >= 0 && (shared || program_only)) ||
+      (shared_map >= 0 && (program_only || shared != (flow_map >= 0))) || (shared_map < 0 && flow_map >= 0) ||
       (!shared && strcmp(program, "own")) || (!shared && ip == 0 && !has6)) {
     bw_set_error(e, EINVAL, "af-xdp options",
                  "frameSize 2048|4096, frameCount and ringSize powers of two, program 'own' (with ipv4 or ipv6) or 'shared'");
@@ -734,6 +801,11 @@ int bw_xdp_open(napi_env env, napi_value opts, bw_handle *h, napi_value info, bw
       bw_set_error(e, errno, "BPF_MAP_UPDATE_ELEM", "XSKMAP[%u] of the interface's program (xskMapFd %d)", s->queue, (int)shared_map);
       return -1;
     }
+    /* Shared mode: this socket's own descriptor of the program's flow map (closed with it; the map lives on). */
+    if (flow_map >= 0 && (s->flow_map_fd = fcntl((int)flow_map, F_DUPFD_CLOEXEC, 0)) < 0) {
+      bw_set_error(e, errno, "fcntl(F_DUPFD_CLOEXEC)", "the flow map (flowMapFd %d)", (int)flow_map);
+      return -1;
+    }
     attached = "";
   } else {
     /* Maps and program. */
@@ -750,7 +822,7 @@ int bw_xdp_open(napi_env env, napi_value opts, bw_handle *h, napi_value info, bw
       }
     }
     if (shared) {
-      s->flow_map_fd = create_map(BPF_MAP_TYPE_HASH, sizeof(struct flow_key), 4, flow_max, "byway_flows");
+      s->flow_map_fd = create_map(BPF_MAP_TYPE_HASH, sizeof(struct flow_key), sizeof(struct flow_val), flow_max, "byway_flows");
       if (s->flow_map_fd < 0) {
         bw_set_error(e, errno, "BPF_MAP_CREATE", "flow hash map of %u entries", flow_max);
         return -1;
@@ -832,6 +904,7 @@ int bw_xdp_open(napi_env env, napi_value opts, bw_handle *h, napi_value info, bw
   set_int(env, info, "progFd", s->prog_fd);
   set_int(env, info, "xskMapFd", s->xsk_map_fd);
   set_int(env, info, "addr6MapFd", s->addr6_map_fd);
+  set_int(env, info, "flowMapFd", s->flow_map_fd);
   set_int(env, info, "rxQueues", bw_if_rx_queues(h->ifname));
   return 0;
 }
