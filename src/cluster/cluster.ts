@@ -29,7 +29,11 @@
  * On AF_XDP queues (`driver.kind: 'af-xdp'`), worker i binds receive queue i under one XDP program that this
  * primary attaches and holds (drivers/af-xdp `openAfXdpProgram`), so a worker's death only empties its XSKMAP slot
  * (that queue's frames then go to the kernel until a new worker binds it). The device picks each flow's queue, as
- * on TAP: the same hop for the return traffic of a worker's own connections.
+ * on TAP: the same hop for the return traffic of a worker's own connections. In shared-address mode
+ * (`driver.mode: 'shared'`, no `address`: the kernel's is shared) the primary's program steers only the flows in
+ * its flow map, which every worker edits (drivers/af-xdp/flow-table.ts): a port several workers claim is one entry
+ * and one kernel reservation; when a worker ends, the primary drops its holds (`dropFlows`), so its own flows go
+ * back to the kernel and the ports another worker holds stay.
  *
  * ICMP about a worker's flows (echo replies to its pings, errors quoting its packets) is steered to it: by the
  * fanout program (fanout.ts), or on TAP and AF_XDP by the hop (plan.ts `sliceOwner`).
