@@ -55,7 +55,7 @@ import { loadNative, nativeError, type NativeAddon, type NativeHandle, type Nati
 import { positiveInt } from '../options.js';
 import { NativeRingDriver } from '../native/ring-driver.js';
 import { KernelTables, type KernelTablesOptions } from '../netlink/index.js';
-import { SharedFlows, dropHolder, flowHolders, type FlowMapAccess } from './flow-table.js';
+import { PRIMARY_HOLDER, SharedFlows, atomicsLock, dropHolder, finishOrphan, flowHolders, mapLock, type FlowLock, type FlowMapAccess } from './flow-table.js';
 
 export type XdpMode = 'own' | 'shared';
 export type XdpBindMode = 'copy' | 'zerocopy';
@@ -139,9 +139,18 @@ export interface AfXdpOptions {
    * Shared mode with `xskMapFd`: the flow map of the program (`openAfXdpProgram({ mode: 'shared' })`), shared with
    * the process's other sockets under it (a cluster's workers: flow-table.ts). `flows` then counts this socket as
    * holder `holder` (0..63) of each flow it claims: one entry and one kernel reservation per port whoever claims
-   * it, the last holder's release giving it back to the kernel. `lock` is the table's lock, one for all holders.
+   * it, the last holder's release giving it back to the kernel. Between threads of one process, `lock` is the
+   * table's lock, one SharedArrayBuffer for all holders, and the reservations are the process's. Without `lock`
+   * (worker processes), the lock is a key of the map and each reservation the reserving process's: `orphaned`
+   * is told when a release leaves an entry whose reservation another process owns (the supervisor finishes it,
+   * `AfXdpProgram.finishOrphan`, and asks the owner to close it: `closeReservation`).
    */
-  readonly sharedFlows?: { readonly flowMapFd: number; readonly lock: SharedArrayBuffer; readonly holder: number };
+  readonly sharedFlows?: {
+    readonly flowMapFd: number;
+    readonly holder: number;
+    readonly lock?: SharedArrayBuffer;
+    readonly orphaned?: (protocol: number, port: number) => void;
+  };
 }
 
 export interface XdpFlow {
@@ -210,7 +219,9 @@ export class AfXdpDriver extends NativeRingDriver {
       this.mode === 'shared' && sf !== undefined && address !== undefined
         ? new SharedFlows({
             map: flowMapAccess(native, info.handle),
-            lock: sf.lock,
+            lock: sf.lock ? atomicsLock(sf.lock) : mapLock(flowMapAccess(native, info.handle)),
+            ownership: sf.lock ? 'process' : 'holder',
+            orphaned: sf.orphaned,
             holder: sf.holder,
             address,
             reserve: (protocol, port) => native.portReserve(options.netns, protocol, address, port, 4, true),
@@ -296,6 +307,14 @@ export class AfXdpDriver extends NativeRingDriver {
       if (this.shares6) this.removeFlow({ protocol: f.protocol, port: f.port, family: 6 });
     }
     for (const h of reservations) this.native.close(h);
+  }
+
+  /**
+   * Shared flows across processes (`sharedFlows` without `lock`): the supervisor removed an orphan whose
+   * reservation is this socket's descriptor `fd`: close it. False for a descriptor this socket does not keep.
+   */
+  closeReservation(fd: number): boolean {
+    return this.sharedFlows?.closeReservation(fd) ?? false;
   }
 
   /** Flows claimed through `flows` and not released. */
@@ -392,14 +411,14 @@ export function openAfXdp(options: AfXdpOptions): AfXdpDriver {
   if (shared !== (sf !== undefined)) throw invalidArg("xskMapFd: mode 'shared' needs sharedFlows (the program's flow map), mode 'own' takes none");
   if (sf !== undefined) {
     if (!Number.isInteger(sf.flowMapFd) || sf.flowMapFd < 0) throw invalidArg(`sharedFlows.flowMapFd must be a descriptor, got ${String(sf.flowMapFd)}`);
-    if (!(sf.lock instanceof SharedArrayBuffer) || sf.lock.byteLength < 4) throw invalidArg('sharedFlows.lock must be a SharedArrayBuffer of at least 4 bytes');
+    if (sf.lock !== undefined && (!(sf.lock instanceof SharedArrayBuffer) || sf.lock.byteLength < 4)) throw invalidArg('sharedFlows.lock must be a SharedArrayBuffer of at least 4 bytes');
     if (!Number.isInteger(sf.holder) || sf.holder < 0 || sf.holder > 63) throw invalidArg(`sharedFlows.holder must be an integer from 0 to 63, got ${String(sf.holder)}`);
   }
   return openXdp(options, { xskMapFd: fd, attachMode: undefined });
 }
 
 /** The flow map through one of the process's handles on it (a shared-mode socket's, or a program's). */
-function flowMapAccess(native: NativeAddon, handle: NativeHandle): FlowMapAccess {
+function flowMapAccess(native: NativeAddon, handle: NativeHandle): FlowMapAccess & { insert(address: number, protocol: number, port: number, value: Uint8Array): boolean } {
   const fail = (r: number, what: string): never => {
     throw new BywayError(r === -7 ? 'E2BIG' : 'ERR_XDP_FLOW', `could not ${what} a flow in the shared flow map (errno ${-r})${r === -7 ? ': the flow map is full: raise flowMapSize' : ''}`);
   };
@@ -412,6 +431,12 @@ function flowMapAccess(native: NativeAddon, handle: NativeHandle): FlowMapAccess
     put: (address, protocol, port, value) => {
       const r = native.xdpFlowEntry(handle, address, port, protocol, value) as number;
       if (r < 0) fail(r, 'write');
+    },
+    insert: (address, protocol, port, value) => {
+      const r = native.xdpFlowEntry(handle, address, port, protocol, value, true) as number;
+      if (r === -17) return false;
+      if (r < 0) fail(r, 'insert');
+      return true;
     },
     remove: (address, protocol, port) => {
       const r = native.xdpFlow(handle, address, port, protocol, false);
@@ -475,10 +500,37 @@ export class AfXdpProgram {
   /**
    * Shared mode: holder `holder` has ended (a worker died): free the lock if it kept it and clear its bit in every
    * flow; the flows no one holds now go back to the kernel with their reservations (flow-table.ts `dropHolder`).
+   * `lock`: the threads' SharedArrayBuffer. Without it (worker processes, `procs`): the map's own lock, each
+   * reservation its process's; a dead worker's that others still hold is reserved again here, in `procs.netns` on
+   * `procs.address`, and one a live worker owns is closed by asking it (`procs.unreserve`).
    */
-  dropHolder(lock: SharedArrayBuffer, holder: number): { released: number; kept: number } {
+  dropHolder(
+    lock: SharedArrayBuffer | undefined,
+    holder: number,
+    procs?: { readonly netns?: string; readonly address: number; readonly unreserve: (owner: number, fd: number) => void },
+  ): { released: number; kept: number } {
     if (this.closed || this.mode !== 'shared') return { released: 0, kept: 0 };
-    return dropHolder(flowMapAccess(this.native, this.handle), lock, holder, (fd) => void this.native.portRelease(fd));
+    const map = flowMapAccess(this.native, this.handle);
+    const l: FlowLock = lock ? atomicsLock(lock) : mapLock(map);
+    return dropHolder(map, l, holder, {
+      unreserve: (fd, owner) => this.unreserve(fd, owner, procs),
+      reserve: procs && ((protocol, port) => this.native.portReserve(procs.netns, protocol, procs.address, port, 4, true)),
+    });
+  }
+
+  /**
+   * Shared mode across processes: a worker left an orphan (a flow with no holder whose reservation another process
+   * owns): remove it unless a holder took it meanwhile, and close its reservation. False when it stays.
+   */
+  finishOrphan(protocol: number, port: number, address: number, unreserve: (owner: number, fd: number) => void): boolean {
+    if (this.closed || this.mode !== 'shared') return false;
+    const map = flowMapAccess(this.native, this.handle);
+    return finishOrphan(map, mapLock(map), { address, protocol, port }, { unreserve: (fd, owner) => this.unreserve(fd, owner, { unreserve }) });
+  }
+
+  private unreserve(fd: number, owner: number, procs: { readonly unreserve: (owner: number, fd: number) => void } | undefined): void {
+    if (owner === PRIMARY_HOLDER || procs === undefined) this.native.portRelease(fd);
+    else procs.unreserve(owner, fd);
   }
 
   close(): void {

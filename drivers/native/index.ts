@@ -175,9 +175,10 @@ export interface NativeAddon {
   xdpStats(h: NativeHandle): NativeXdpStats | undefined;
   /**
    * Shared mode: one flow's 16-byte value (drivers/af-xdp/flow-table.ts: u32 holders[2], i32 fd4, i32 fd6, in the
-   * machine's byte order), undefined when the flow is absent; with `value`, write it (0). -errno on failure.
+   * machine's byte order), undefined when the flow is absent; with `value`, write it (0; `noexist`: only when
+   * absent, else -17 EEXIST). -errno on failure.
    */
-  xdpFlowEntry(h: NativeHandle, ipv4: number, port: number, protocol: number, value?: Uint8Array): Uint8Array | number | undefined;
+  xdpFlowEntry(h: NativeHandle, ipv4: number, port: number, protocol: number, value?: Uint8Array, noexist?: boolean): Uint8Array | number | undefined;
   /** Shared mode: every flow as 24-byte records (u32 address host order, u16 port, u8 protocol, pad, value) in `buf`; the count or -errno. */
   xdpFlowList(h: NativeHandle, buf: Uint8Array): number;
   /** An interface as seen from a namespace, or undefined when there is none of that name. */

@@ -47,7 +47,8 @@ describePrivileged('byway cluster: two worker threads on AF_XDP queues, sharing 
     link = lab.addVeth(nsA, nsB, { addrA: `${SHARED}/24`, addrB: `${PEER}/24`, queues: 2 });
     // The kernel's own server on the shared address, and the peer's echo server the workers connect to.
     lab.spawnIn(nsA, process.execPath, ['-e', `require('node:net').createServer((s)=>s.end('kernel')).listen(8000,'${SHARED}')`]);
-    lab.spawnIn(nsB, process.execPath, ['-e', `require('node:net').createServer((s)=>s.pipe(s)).listen(9000,'${PEER}')`]);
+    // (A killed worker's connection is reset: its port is the kernel's again, and the kernel has the address.)
+    lab.spawnIn(nsB, process.execPath, ['-e', `require('node:net').createServer((s)=>s.on('error',()=>{}).pipe(s)).listen(9000,'${PEER}')`]);
     for (let end = Date.now() + 5_000; Date.now() < end && !(execIn(nsB, 'ss', ['-ltn']).includes(':9000') && execIn(nsA, 'ss', ['-ltn']).includes(':8000')); ) {
       await new Promise((r) => setTimeout(r, 20));
     }
@@ -113,25 +114,25 @@ describePrivileged('byway cluster: two worker threads on AF_XDP queues, sharing 
     expect(udpSockets(7001)).toBe(1);
     expect(kernelBind('tcp', 7000)).toBe('EADDRINUSE');
     expect(kernelBind('tcp', port1)).toBe('ok');
-    // Queue 0's clients are served by worker 0; queue 1's frames go to the kernel (its slot is empty), which has the
-    // address and no listener on 7000: it refuses them at once.
+    // Queue 0's clients are served by worker 0; the program drops byway's flows on queue 1 (its slot is empty)
+    // rather than pass them to the kernel, which owns the address and would reset them: those clients time out.
     const tcp = await tcpClients(nsB, SHARED, 20);
     expect(count(tcp, 'w0')).toBeGreaterThan(0);
-    expect(count(tcp, 'w0') + count(tcp, 'ECONNREFUSED'), JSON.stringify(tcp)).toBe(20);
-    const before = seen.echoes.get(0)!;
-    await until(() => seen.echoes.get(0)! > before + 2, 5_000);
-    expect(seen.echoes.get(0)).toBeGreaterThan(before + 2);
+    expect(count(tcp, 'w0') + count(tcp, 'timeout'), JSON.stringify(tcp)).toBe(20);
     expect(await kernelAnswers()).toBe('kernel');
   }, 60_000);
 
-  it('a new worker on the index takes queue 1 and its holds back', async () => {
+  it("a new worker on the index takes queue 1 and its holds back; worker 0's connection lived through it", async () => {
     seen.ports.delete(1);
     seen.echoes.delete(1);
+    const before = seen.echoes.get(0)!;
     await cluster!.revive(1);
     expect(xdpSockets()).toBe(2);
     expect(flow('tcp', 7000)).toEqual([0, 1]);
-    await until(() => (seen.echoes.get(1) ?? 0) > 1, 15_000);
+    // Worker 0's own connection was not reset whichever queue its answers land on (dropped meanwhile, retransmitted).
+    await until(() => (seen.echoes.get(1) ?? 0) > 1 && seen.echoes.get(0)! > before + 2, 15_000);
     expect(seen.echoes.get(1)).toBeGreaterThan(1);
+    expect(seen.echoes.get(0)).toBeGreaterThan(before + 2);
     await expectBothServe(nsB, SHARED);
   }, 60_000);
 

@@ -5,17 +5,18 @@
  */
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { SharedFlows, dropHolder, flowHolders, withFlowLock, type FlowMapAccess } from '../../drivers/af-xdp/flow-table.js';
+import { PRIMARY_HOLDER, SharedFlows, atomicsLock, dropHolder, finishOrphan, flowHolders, flowReservation, mapLock, withFlowLock, type FlowMapAccess } from '../../drivers/af-xdp/flow-table.js';
 
 const ADDR = 0x0a000002;
 
-function memoryMap(): FlowMapAccess & { entries: Map<string, Uint8Array> } {
+function memoryMap(): FlowMapAccess & { entries: Map<string, Uint8Array>; insert(a: number, p: number, port: number, v: Uint8Array): boolean } {
   const entries = new Map<string, Uint8Array>();
   const k = (a: number, p: number, port: number): string => `${a}/${p}/${port}`;
   return {
     entries,
     get: (a, p, port) => entries.get(k(a, p, port))?.slice(),
     put: (a, p, port, v) => void entries.set(k(a, p, port), v.slice()),
+    insert: (a, p, port, v) => !entries.has(k(a, p, port)) && !!entries.set(k(a, p, port), v.slice()),
     remove: (a, p, port) => void entries.delete(k(a, p, port)),
     list: () =>
       [...entries].map(([key, value]) => {
@@ -49,9 +50,10 @@ describe('shared flow map', () => {
   const setup = (holders: number) => {
     const map = memoryMap();
     const k = kernel();
-    const lock = new SharedArrayBuffer(4);
+    const buffer = new SharedArrayBuffer(4);
+    const lock = atomicsLock(buffer);
     const flows = Array.from({ length: holders }, (_, holder) => new SharedFlows({ map, lock, holder, address: ADDR, reserve: k.reserve, unreserve: k.unreserve }));
-    return { map, k, lock, flows };
+    return { map, k, lock, buffer, flows };
   };
 
   it('a port claimed by every holder is one entry and one reservation; the last release gives it back', () => {
@@ -82,18 +84,18 @@ describe('shared flow map', () => {
   });
 
   it("dropping a dead holder frees the lock it kept, releases its own flows and keeps the shared ones", () => {
-    const { map, k, lock, flows } = setup(2);
+    const { map, k, lock, buffer, flows } = setup(2);
     flows[0]!.claim({ protocol: 'tcp', port: 80 });
     flows[1]!.claim({ protocol: 'tcp', port: 80 });
     flows[1]!.claim({ protocol: 'tcp', port: 60000 });
-    Atomics.store(new Int32Array(lock), 0, 2); // holder 1 died inside its critical section
-    expect(dropHolder(map, lock, 1, k.unreserve, 100)).toEqual({ released: 1, kept: 1 });
-    expect(Atomics.load(new Int32Array(lock), 0)).toBe(0);
+    Atomics.store(new Int32Array(buffer), 0, 2); // holder 1 died inside its critical section
+    expect(dropHolder(map, lock, 1, { unreserve: k.unreserve, timeoutMs: 100 })).toEqual({ released: 1, kept: 1 });
+    expect(Atomics.load(new Int32Array(buffer), 0)).toBe(0);
     expect([...k.held.keys()]).toEqual(['tcp/80']);
     expect(flowHolders(map.list()[0]!.value)).toEqual([0]);
     // A lock another live holder keeps is waited for, then given up on with a code.
-    Atomics.store(new Int32Array(lock), 0, 1);
-    expect(() => withFlowLock(new Int32Array(lock), 1, 30, () => 0)).toThrow(expect.objectContaining({ code: 'ERR_XDP_FLOW' }));
+    Atomics.store(new Int32Array(buffer), 0, 1);
+    expect(() => withFlowLock(lock, 1, 30, () => 0)).toThrow(expect.objectContaining({ code: 'ERR_XDP_FLOW' }));
   });
 
   it('under any order of claims and releases, an entry and a reservation exist exactly while someone holds the port', () => {
@@ -112,7 +114,7 @@ describe('shared flow map', () => {
             mine.delete(o.holder);
           }
         }
-        dropHolder(map, lock, dead, k.unreserve);
+        dropHolder(map, lock, dead, { unreserve: k.unreserve });
         for (const s of holds.values()) s.delete(dead);
         for (const [port, s] of holds) {
           const e = map.get(ADDR, 6, port);
@@ -122,5 +124,49 @@ describe('shared flow map', () => {
       }),
       { numRuns: 200 },
     );
+  });
+
+  it('between processes: the map is the lock; a reservation another holder owns is orphaned, then closed by its owner', () => {
+    const map = memoryMap();
+    const k = kernel();
+    const lock = mapLock(map);
+    const orphans: number[] = [];
+    const flows = [0, 1].map((holder) => new SharedFlows({ map, lock, holder, address: ADDR, ownership: 'holder', reserve: k.reserve, unreserve: k.unreserve, orphaned: (_p, port) => orphans.push(port) }));
+    expect(flows[0]!.claim({ protocol: 'tcp', port: 80 })).toBe(true); // worker 0 reserves (its descriptor)
+    expect(flows[1]!.claim({ protocol: 'tcp', port: 80 })).toBe(true);
+    expect(map.entries.size).toBe(1); // the lock key is gone again
+    expect(flowReservation(map.list()[0]!.value).owner).toBe(0);
+    flows[0]!.release({ protocol: 'tcp', port: 80 }); // its descriptor stays: worker 1 still listens
+    expect(k.held.size).toBe(1);
+    flows[1]!.release({ protocol: 'tcp', port: 80 }); // the last holder cannot close worker 0's descriptor
+    expect(orphans).toEqual([80]);
+    expect(flowHolders(map.list()[0]!.value)).toEqual([]);
+    const asked: Array<[number, number]> = [];
+    expect(finishOrphan(map, lock, { address: ADDR, protocol: 6, port: 80 }, { unreserve: (fd, owner) => asked.push([owner, fd]) })).toBe(true);
+    expect(map.entries.size).toBe(0);
+    expect(asked.length).toBe(1);
+    expect(flows[0]!.closeReservation(asked[0]![1])).toBe(true);
+    expect(flows[0]!.closeReservation(asked[0]![1])).toBe(false);
+    expect(k.held.size).toBe(0);
+  });
+
+  it('between processes: a dead owner\'s reservation for a port others hold is taken again by the primary', () => {
+    const map = memoryMap();
+    const k = kernel();
+    const lock = mapLock(map);
+    const flows = [0, 1].map((holder) => new SharedFlows({ map, lock, holder, address: ADDR, ownership: 'holder', reserve: k.reserve, unreserve: k.unreserve }));
+    flows[1]!.claim({ protocol: 'udp', port: 53 });
+    flows[0]!.claim({ protocol: 'udp', port: 53 });
+    flows[1]!.claim({ protocol: 'tcp', port: 60000 });
+    // Worker 1 dies inside its section: its descriptors close with its process.
+    map.insert(0, 255, 0, new Uint8Array(Uint32Array.of(2, 0, 0, 0).buffer));
+    k.held.clear();
+    const r = dropHolder(map, lock, 1, { unreserve: () => expect.fail('a dead worker is not asked'), reserve: k.reserve, timeoutMs: 100 });
+    expect(r).toEqual({ released: 1, kept: 1 });
+    const e = map.get(ADDR, 17, 53)!;
+    expect(flowHolders(e)).toEqual([0]);
+    expect(flowReservation(e).owner).toBe(PRIMARY_HOLDER);
+    expect([...k.held.keys()]).toEqual(['udp/53']);
+    expect(map.get(ADDR, 6, 60000)).toBeUndefined();
   });
 });

@@ -540,12 +540,12 @@ static napi_value js_xdp_flow(napi_env env, napi_callback_info info) {
 }
 
 /*
- * xdpFlowEntry(handle, ipv4, port, protocol, value?) -> the flow's 16-byte value (undefined when absent) or, with
- * value, 0 after writing it; -errno on failure.
+ * xdpFlowEntry(handle, ipv4, port, protocol, value?, noexist?) -> the flow's 16-byte value (undefined when absent)
+ * or, with value, 0 after writing it (noexist: only if absent, else -EEXIST); -errno on failure.
  */
 static napi_value js_xdp_flow_entry(napi_env env, napi_callback_info info) {
-  napi_value argv[5];
-  bw_handle *h = handle_args(env, info, 5, argv);
+  napi_value argv[6];
+  bw_handle *h = handle_args(env, info, 6, argv);
   uint32_t ip, port, proto;
   if (!h) return NULL;
   if (h->closed || h->kind != BW_XDP) return bw_ret_int(env, -EBADF);
@@ -563,9 +563,11 @@ static napi_value js_xdp_flow_entry(napi_env env, napi_callback_info info) {
       throw_type(env, "xdpFlowEntry: value must be a 16-byte Uint8Array");
       return NULL;
     }
-    return bw_ret_int(env, bw_xdp_flow_entry(h, ip, (uint16_t)port, (uint8_t)proto, data, out));
+    bool noexist = false;
+    napi_get_value_bool(env, argv[5], &noexist);
+    return bw_ret_int(env, bw_xdp_flow_entry(h, ip, (uint16_t)port, (uint8_t)proto, data, noexist, out));
   }
-  int r = bw_xdp_flow_entry(h, ip, (uint16_t)port, (uint8_t)proto, NULL, out);
+  int r = bw_xdp_flow_entry(h, ip, (uint16_t)port, (uint8_t)proto, NULL, false, out);
   if (r == -ENOENT) {
     napi_value u;
     napi_get_undefined(env, &u);

@@ -16,7 +16,8 @@
  *   the `flows` hash map (ICMP: echo replies keyed by their identifier); everything else, ARP included, goes to
  *   the kernel. Fragments always go to the kernel (a non-first fragment carries no port). With IPv6, the same
  *   for IPv6 unicast packets, keyed with address 0 (NDP, like ARP, stays with the kernel).
- * Both fall back to XDP_PASS when the socket slot is empty (bpf_redirect_map flags).
+ * Both fall back to XDP_PASS when the socket slot is empty (bpf_redirect_map flags), except a shared-address
+ * program attached with no socket (a cluster's): its flows are byway's, so it drops them then (see the call).
  */
 #include "byway.h"
 #include <arpa/inet.h>
@@ -162,7 +163,7 @@ static void lookup_addr6(bpf_asm *a, int16_t off, int addr_fd) {
  * keeps them all, and NDP) and protocol 6, 17 or 58 (ICMPv6 echo replies by identifier); only when TCP, UDP or
  * ICMPv6 follows the fixed header directly (extension headers, fragments included, go to the kernel).
  */
-static void build_program(bpf_asm *a, bool shared, uint32_t ip_host, int addr_fd, bool ra, bool shared6, int xsk_fd, int flow_fd) {
+static void build_program(bpf_asm *a, bool shared, uint32_t ip_host, int addr_fd, bool ra, bool shared6, int xsk_fd, int flow_fd, bool drop_unbound) {
   memset(a, 0, sizeof *a);
   bool has6 = (!shared && addr_fd >= 0) || (shared && shared6);
   int32_t ip_raw = (int32_t)htonl(ip_host); /* the address as a 32-bit load of its wire bytes */
@@ -294,7 +295,7 @@ static void build_program(bpf_asm *a, bool shared, uint32_t ip_host, int addr_fd
   label(a, L_REDIRECT);
   LDX(BPF_W, R2, R6, 16);
   LDMAP(R1, xsk_fd);
-  MOVI(R3, XDP_PASS);
+  MOVI(R3, drop_unbound ? XDP_DROP : XDP_PASS);
   CALL(BPF_FUNC_redirect_map);
   EXIT();
   label(a, L_PASS);
@@ -536,8 +537,9 @@ int bw_xdp_flow(bw_handle *h, uint32_t ip_host, uint16_t port, uint8_t proto, bo
   return sys_bpf(BPF_MAP_DELETE_ELEM, &at) == 0 || errno == ENOENT ? 0 : -errno;
 }
 
-/* One flow's value (16 bytes, struct flow_val): read into out (0, or -ENOENT when absent), or with in, written. */
-int bw_xdp_flow_entry(bw_handle *h, uint32_t ip_host, uint16_t port, uint8_t proto, const uint8_t *in, uint8_t out[16]) {
+/* One flow's value (16 bytes, struct flow_val): read into out (0, or -ENOENT when absent), or with in, written
+   (noexist: only when absent, else -EEXIST: the lock between processes, drivers/af-xdp/flow-table.ts). */
+int bw_xdp_flow_entry(bw_handle *h, uint32_t ip_host, uint16_t port, uint8_t proto, const uint8_t *in, bool noexist, uint8_t out[16]) {
   xs_state *s = h->priv;
   if (s->flow_map_fd < 0) return -EINVAL;
   struct flow_key k = {.addr = htonl(ip_host), .port = htons(port), .proto = proto, .pad = 0};
@@ -549,7 +551,7 @@ int bw_xdp_flow_entry(bw_handle *h, uint32_t ip_host, uint16_t port, uint8_t pro
   at.value = (uint64_t)(uintptr_t)&v;
   if (in) {
     memcpy(&v, in, sizeof v);
-    at.flags = BPF_ANY;
+    at.flags = noexist ? BPF_NOEXIST : BPF_ANY;
     return sys_bpf(BPF_MAP_UPDATE_ELEM, &at) == 0 ? 0 : -errno;
   }
   if (sys_bpf(BPF_MAP_LOOKUP_ELEM, &at) != 0) return -errno;
@@ -829,7 +831,10 @@ int bw_xdp_open(napi_env env, napi_value opts, bw_handle *h, napi_value info, bw
       }
     }
     bpf_asm *a = calloc(1, sizeof *a);
-    build_program(a, shared, ip, s->addr6_map_fd, ra, has6, s->xsk_map_fd, s->flow_map_fd);
+    /* A cluster's shared program (no socket of its own): a byway flow on a queue whose worker is gone is dropped,
+       not passed to the kernel, which owns the address and would reset it (another worker's own connection among
+       them: its return traffic lands on any queue); TCP retransmits until a new worker binds the queue. */
+    build_program(a, shared, ip, s->addr6_map_fd, ra, has6, s->xsk_map_fd, s->flow_map_fd, shared && program_only);
     union bpf_attr at;
     char *log = malloc(65536);
     for (int attempt = 0; attempt < 2; attempt++) {
