@@ -114,7 +114,7 @@ export interface SharedFlowsOptions {
   /** 'process' (default): threads of one process; 'holder': worker processes (see the contract above). */
   readonly ownership?: 'process' | 'holder';
   /** 'holder' ownership: the last release left an entry whose reservation another process owns (tell the supervisor). */
-  readonly orphaned?: (protocol: number, port: number) => void;
+  readonly orphaned?: (protocol: number, port: number, address: number) => void;
   /** This holder's number, 0..63 (a cluster worker's index). */
   readonly holder: number;
   /** The shared IPv4 address (host order): the flows' key. */
@@ -214,7 +214,7 @@ export interface DropOptions {
    */
   readonly unreserve: (fd: number, owner: number) => void;
   /** 'holder' ownership: a new reservation of the primary's own, for a port a dead worker's descriptor reserved. */
-  readonly reserve?: Reserve;
+  readonly reserve?: (protocol: 'tcp' | 'udp', port: number, address: number) => number;
   readonly timeoutMs?: number;
 }
 
@@ -245,7 +245,7 @@ export function dropHolder(map: FlowMapAccess, lock: FlowLock, holder: number, o
         continue;
       }
       const name = e.protocol === 6 ? 'tcp' : 'udp';
-      const fd = o.reserve!(name, e.port);
+      const fd = o.reserve!(name, e.port, e.address);
       const w = words(now);
       w.fds[0] = fd >= 0 ? fd : -1;
       w.fds[1] = PRIMARY_HOLDER;
@@ -338,7 +338,7 @@ export class SharedFlows implements FlowSteering {
     const key = `${proto}/${f.port}`;
     if (!this.mine.delete(key)) return;
     const r = withFlowLock(this.lock, this.o.holder, this.timeoutMs, () => this.dropMine(proto, f.port));
-    if (r === 'orphan') this.o.orphaned?.(proto, f.port);
+    if (r === 'orphan') this.o.orphaned?.(proto, f.port, this.o.address);
   }
 
   /** Under the lock: this holder lets go of one flow (a reservation it may close, it closes). */
@@ -374,6 +374,6 @@ export class SharedFlows implements FlowSteering {
       }
     });
     this.mine.clear();
-    for (const [proto, port] of orphans) this.o.orphaned?.(proto, port);
+    for (const [proto, port] of orphans) this.o.orphaned?.(proto, port, this.o.address);
   }
 }

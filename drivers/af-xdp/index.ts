@@ -149,7 +149,7 @@ export interface AfXdpOptions {
     readonly flowMapFd: number;
     readonly holder: number;
     readonly lock?: SharedArrayBuffer;
-    readonly orphaned?: (protocol: number, port: number) => void;
+    readonly orphaned?: (protocol: number, port: number, address: number) => void;
   };
 }
 
@@ -501,20 +501,20 @@ export class AfXdpProgram {
    * Shared mode: holder `holder` has ended (a worker died): free the lock if it kept it and clear its bit in every
    * flow; the flows no one holds now go back to the kernel with their reservations (flow-table.ts `dropHolder`).
    * `lock`: the threads' SharedArrayBuffer. Without it (worker processes, `procs`): the map's own lock, each
-   * reservation its process's; a dead worker's that others still hold is reserved again here, in `procs.netns` on
-   * `procs.address`, and one a live worker owns is closed by asking it (`procs.unreserve`).
+   * reservation its process's; a dead worker's that others still hold is reserved again here, in `procs.netns`,
+   * and one a live worker owns is closed by asking it (`procs.unreserve`).
    */
   dropHolder(
     lock: SharedArrayBuffer | undefined,
     holder: number,
-    procs?: { readonly netns?: string; readonly address: number; readonly unreserve: (owner: number, fd: number) => void },
+    procs?: { readonly netns?: string; readonly unreserve: (owner: number, fd: number) => void },
   ): { released: number; kept: number } {
     if (this.closed || this.mode !== 'shared') return { released: 0, kept: 0 };
     const map = flowMapAccess(this.native, this.handle);
     const l: FlowLock = lock ? atomicsLock(lock) : mapLock(map);
     return dropHolder(map, l, holder, {
       unreserve: (fd, owner) => this.unreserve(fd, owner, procs),
-      reserve: procs && ((protocol, port) => this.native.portReserve(procs.netns, protocol, procs.address, port, 4, true)),
+      reserve: procs && ((protocol, port, address) => this.native.portReserve(procs.netns, protocol, address, port, 4, true)),
     });
   }
 

@@ -56,6 +56,17 @@ export interface ProcessClusterOptions {
    * frame for another worker's ephemeral slice (the device picked its queue) hops to its owner through here.
    */
   readonly xskMapFd?: number;
+  /**
+   * Shared-address AF_XDP: the program's flow map, each worker's fd 4 (BYWAY_FLOWMAP), which the workers edit
+   * (drivers/af-xdp/flow-table.ts); and the supervisor's side of it: drop a dead worker's holds (its reservations
+   * for ports others hold are taken again here), finish an orphan a worker reports. `unreserve` asks a worker to
+   * close one of its reservation descriptors.
+   */
+  readonly flowMap?: {
+    readonly fd: number;
+    dropHolder(index: number, unreserve: (owner: number, fd: number) => void): { released: number; kept: number };
+    finishOrphan(protocol: number, port: number, address: number, unreserve: (owner: number, fd: number) => void): boolean;
+  };
   /** How long a worker may take to join the group (default 30 s: the preload loads before the program does). */
   readonly readyTimeoutMs?: number;
   readonly log: (line: string) => void;
@@ -125,10 +136,13 @@ export class ProcessCluster {
       BYWAY_ARP: owner === undefined || index < owner ? 'answer' : 'relay',
       ...(this.options.xskMapFd === undefined
         ? { BYWAY_FANOUT: `${this.group}:${this.members.slotsAfterJoin(index).join(',')}:${this.members.serviceSlotsAfterJoin(index).join(',')}` }
-        : { BYWAY_XSKMAP: '3' }),
+        : { BYWAY_XSKMAP: '3', ...(this.options.flowMap ? { BYWAY_FLOWMAP: '4' } : {}) }),
     };
-    // AF_XDP: the XSKMAP becomes the worker's fd 3 (libuv dup2s it into place: the copy is not close-on-exec).
-    const stdio = this.options.xskMapFd === undefined ? 'inherit' : (['inherit', 'inherit', 'inherit', this.options.xskMapFd] as const);
+    // AF_XDP: the XSKMAP becomes the worker's fd 3 (libuv dup2s it into place: the copy is not close-on-exec), the
+    // shared-address program's flow map fd 4.
+    const fm = this.options.flowMap;
+    const stdio =
+      this.options.xskMapFd === undefined ? 'inherit' : (['inherit', 'inherit', 'inherit', this.options.xskMapFd, ...(fm ? [fm.fd] : [])] as const);
     const child = spawn(this.options.command, this.options.args, { stdio: stdio as 'inherit', env });
     const slot: Slot = { child, started: Date.now(), pid: child.pid ?? 0, conn: undefined, control: null, joined: undefined };
     this.slots[index] = slot;
@@ -169,6 +183,9 @@ export class ProcessCluster {
       } else if (type === MsgType.arp && index >= 0) {
         const m = encodeMessage(MsgType.arp, payload);
         this.slots.forEach((s, i) => i !== index && s?.conn?.write(m));
+      } else if (type === MsgType.orphan && index >= 0 && payload.length === 7 && this.options.flowMap) {
+        const dv = new DataView(payload.buffer, payload.byteOffset, 7);
+        this.options.flowMap.finishOrphan(payload[6]!, dv.getUint16(4), dv.getUint32(0), (owner, fd) => this.unreserve(owner, fd));
       } else if (type === MsgType.hop && index >= 0) {
         // A frame that landed on another worker's queue: to the owner of its ephemeral slice, if it lives.
         const owner = sliceOwner({ workers: this.size }, payload);
@@ -196,6 +213,15 @@ export class ProcessCluster {
     if (this.members.has(index)) {
       this.members.leave(index);
       this.retable();
+    }
+    // Shared-address AF_XDP: its holds on the flow map go; the ports others hold stay steered and reserved.
+    if (this.options.flowMap) {
+      try {
+        const { released, kept } = this.options.flowMap.dropHolder(index, (owner, fd) => this.unreserve(owner, fd));
+        if (!this.closing && released + kept > 0) this.options.log(`byway run: worker ${index}'s flows: ${released} back to the kernel, ${kept} held by others`);
+      } catch (err) {
+        this.options.log(`byway run: worker ${index}'s flows not dropped: ${(err as Error).message}`);
+      }
     }
     const status = statusOf(code, signal);
     slot.joined?.(new Error(`worker ${index} ended (${signal ?? `code ${code}`}) before it joined the fanout group`));
@@ -234,6 +260,13 @@ export class ProcessCluster {
       this.send(owner, MsgType.role, Uint8Array.of(1));
       this.arpOwner = owner;
     }
+  }
+
+  /** Ask worker `owner` to close its reservation descriptor `fd` (an orphan's). */
+  private unreserve(owner: number, fd: number): void {
+    const b = new Uint8Array(4);
+    new DataView(b.buffer).setInt32(0, fd);
+    this.send(owner, MsgType.unreserve, b);
   }
 
   private send(index: number, type: MsgType, payload: Uint8Array): void {

@@ -161,7 +161,7 @@ describe('shared flow map', () => {
     // Worker 1 dies inside its section: its descriptors close with its process.
     map.insert(0, 255, 0, new Uint8Array(Uint32Array.of(2, 0, 0, 0).buffer));
     k.held.clear();
-    const r = dropHolder(map, lock, 1, { unreserve: () => expect.fail('a dead worker is not asked'), reserve: k.reserve, timeoutMs: 100 });
+    const r = dropHolder(map, lock, 1, { unreserve: () => expect.fail('a dead worker is not asked'), reserve: (p, port) => k.reserve(p, port), timeoutMs: 100 });
     expect(r).toEqual({ released: 1, kept: 1 });
     const e = map.get(ADDR, 17, 53)!;
     expect(flowHolders(e)).toEqual([0]);
