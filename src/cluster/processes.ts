@@ -23,6 +23,10 @@
  *   table of the new member order through a live worker, moves the ARP role if needed and says so on stderr. Its
  *   connections are lost; new flows of its class go to a live worker. With `restart`, a worker that ended
  *   abnormally after running at least a second is started again on its index and takes its class back.
+ * - AF_XDP in shared-address mode (`flowMap`): the program's flow map is each worker's fd 4 too, and the workers
+ *   share it (drivers/af-xdp/flow-table.ts, between processes: the lock a key of the map, each reservation its
+ *   worker's descriptor). This supervisor drops a dead worker's holds (reserving again, itself, the ports others
+ *   still hold), finishes the orphans workers report and asks a worker to close a reservation of its own.
  * - Stats: `stat()` and `ss()` ask each worker's control socket and add them up (per worker too).
  * - `done` resolves when every worker has ended: 0 if each exited 0, else the first other status (a signal as
  *   128 + its number).
