@@ -220,16 +220,18 @@ export interface DropOptions {
 
 /**
  * The primary, when a holder has ended: free the lock if it kept it, then clear its bit in every entry. Returns how
- * many entries went back to the kernel (no holder left) and how many stay (another holder has them). With
+ * many entries went back to the kernel (no holder left), how many stay (another holder has them) and how many
+ * reservations the primary took again (below). With
  * `reserve` (worker processes), a reservation the dead worker owned for a port others still hold is taken again
  * by the primary, and an orphan it owned is removed.
  */
-export function dropHolder(map: FlowMapAccess, lock: FlowLock, holder: number, o: DropOptions): { released: number; kept: number } {
+export function dropHolder(map: FlowMapAccess, lock: FlowLock, holder: number, o: DropOptions): { released: number; kept: number; reserved: number } {
   lock.freeIfHeldBy(holder);
   const dead = (owner: number): boolean => o.reserve !== undefined && owner === holder;
   return withFlowLock(lock, PRIMARY_HOLDER, o.timeoutMs ?? 5000, () => {
     let released = 0;
     let kept = 0;
+    let reserved = 0;
     for (const e of map.list()) {
       if (e.protocol === LOCK_KEY.protocol) continue;
       const held = flowHolders(e.value).includes(holder);
@@ -250,8 +252,9 @@ export function dropHolder(map: FlowMapAccess, lock: FlowLock, holder: number, o
       w.fds[0] = fd >= 0 ? fd : -1;
       w.fds[1] = PRIMARY_HOLDER;
       map.put(e.address, e.protocol, e.port, now);
+      if (fd >= 0) reserved++;
     }
-    return { released, kept };
+    return { released, kept, reserved };
   });
 }
 

@@ -508,8 +508,8 @@ export class AfXdpProgram {
     lock: SharedArrayBuffer | undefined,
     holder: number,
     procs?: { readonly netns?: string; readonly unreserve: (owner: number, fd: number) => void },
-  ): { released: number; kept: number } {
-    if (this.closed || this.mode !== 'shared') return { released: 0, kept: 0 };
+  ): { released: number; kept: number; reserved: number } {
+    if (this.closed || this.mode !== 'shared') return { released: 0, kept: 0, reserved: 0 };
     const map = flowMapAccess(this.native, this.handle);
     const l: FlowLock = lock ? atomicsLock(lock) : mapLock(map);
     return dropHolder(map, l, holder, {

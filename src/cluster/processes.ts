@@ -68,7 +68,7 @@ export interface ProcessClusterOptions {
    */
   readonly flowMap?: {
     readonly fd: number;
-    dropHolder(index: number, unreserve: (owner: number, fd: number) => void): { released: number; kept: number };
+    dropHolder(index: number, unreserve: (owner: number, fd: number) => void): { released: number; kept: number; reserved: number };
     finishOrphan(protocol: number, port: number, address: number, unreserve: (owner: number, fd: number) => void): boolean;
   };
   /** How long a worker may take to join the group (default 30 s: the preload loads before the program does). */
@@ -221,8 +221,10 @@ export class ProcessCluster {
     // Shared-address AF_XDP: its holds on the flow map go; the ports others hold stay steered and reserved.
     if (this.options.flowMap) {
       try {
-        const { released, kept } = this.options.flowMap.dropHolder(index, (owner, fd) => this.unreserve(owner, fd));
-        if (!this.closing && released + kept > 0) this.options.log(`byway run: worker ${index}'s flows: ${released} back to the kernel, ${kept} held by others`);
+        const { released, kept, reserved } = this.options.flowMap.dropHolder(index, (owner, fd) => this.unreserve(owner, fd));
+        if (!this.closing && released + kept > 0) {
+          this.options.log(`byway run: worker ${index}'s flows: ${released} back to the kernel, ${kept} held by others (${reserved} of them reserved again here)`);
+        }
       } catch (err) {
         this.options.log(`byway run: worker ${index}'s flows not dropped: ${(err as Error).message}`);
       }

@@ -89,7 +89,7 @@ describe('shared flow map', () => {
     flows[1]!.claim({ protocol: 'tcp', port: 80 });
     flows[1]!.claim({ protocol: 'tcp', port: 60000 });
     Atomics.store(new Int32Array(buffer), 0, 2); // holder 1 died inside its critical section
-    expect(dropHolder(map, lock, 1, { unreserve: k.unreserve, timeoutMs: 100 })).toEqual({ released: 1, kept: 1 });
+    expect(dropHolder(map, lock, 1, { unreserve: k.unreserve, timeoutMs: 100 })).toEqual({ released: 1, kept: 1, reserved: 0 });
     expect(Atomics.load(new Int32Array(buffer), 0)).toBe(0);
     expect([...k.held.keys()]).toEqual(['tcp/80']);
     expect(flowHolders(map.list()[0]!.value)).toEqual([0]);
@@ -162,7 +162,7 @@ describe('shared flow map', () => {
     map.insert(0, 255, 0, new Uint8Array(Uint32Array.of(2, 0, 0, 0).buffer));
     k.held.clear();
     const r = dropHolder(map, lock, 1, { unreserve: () => expect.fail('a dead worker is not asked'), reserve: (p, port) => k.reserve(p, port), timeoutMs: 100 });
-    expect(r).toEqual({ released: 1, kept: 1 });
+    expect(r).toEqual({ released: 1, kept: 1, reserved: 1 });
     const e = map.get(ADDR, 17, 53)!;
     expect(flowHolders(e)).toEqual([0]);
     expect(flowReservation(e).owner).toBe(PRIMARY_HOLDER);
