@@ -55,6 +55,7 @@ import { loadNative, nativeError, type NativeAddon, type NativeHandle, type Nati
 import { positiveInt } from '../options.js';
 import { NativeRingDriver } from '../native/ring-driver.js';
 import { KernelTables, type KernelTablesOptions } from '../netlink/index.js';
+import { PRIMARY_HOLDER, SharedFlows, atomicsLock, dropHolder, finishOrphan, flowHolders, mapLock, type FlowLock, type FlowMapAccess } from './flow-table.js';
 
 export type XdpMode = 'own' | 'shared';
 export type XdpBindMode = 'copy' | 'zerocopy';
@@ -134,6 +135,22 @@ export interface AfXdpOptions {
   readonly xskMapFd?: number;
   /** How long open() retries a bind refused with EBUSY (the queue's previous socket is still being torn down). Default 1500 ms. */
   readonly bindRetryMs?: number;
+  /**
+   * Shared mode with `xskMapFd`: the flow map of the program (`openAfXdpProgram({ mode: 'shared' })`), shared with
+   * the process's other sockets under it (a cluster's workers: flow-table.ts). `flows` then counts this socket as
+   * holder `holder` (0..63) of each flow it claims: one entry and one kernel reservation per port whoever claims
+   * it, the last holder's release giving it back to the kernel. Between threads of one process, `lock` is the
+   * table's lock, one SharedArrayBuffer for all holders, and the reservations are the process's. Without `lock`
+   * (worker processes), the lock is a key of the map and each reservation the reserving process's: `orphaned`
+   * is told when a release leaves an entry whose reservation another process owns (the supervisor finishes it,
+   * `AfXdpProgram.finishOrphan`, and asks the owner to close it: `closeReservation`).
+   */
+  readonly sharedFlows?: {
+    readonly flowMapFd: number;
+    readonly holder: number;
+    readonly lock?: SharedArrayBuffer;
+    readonly orphaned?: (protocol: number, port: number, address: number) => void;
+  };
 }
 
 export interface XdpFlow {
@@ -170,6 +187,8 @@ export class AfXdpDriver extends NativeRingDriver {
   readonly shares6: boolean;
   /** The driver whose program's IPv6 address map this one's addresses go into (itself, or the queue-0 driver). */
   private readonly programOwner: AfXdpDriver;
+  /** Shared mode under a program's shared flow map (`sharedFlows`): the claims, counted per holder. */
+  private readonly sharedFlows: SharedFlows | undefined;
   /** This driver's IPv6 addresses in that map (hex), and, on the owner, how many drivers put each there. */
   private addresses6 = new Set<string>();
   private readonly addr6Users = new Map<string, number>();
@@ -195,7 +214,21 @@ export class AfXdpDriver extends NativeRingDriver {
     this.address = address;
     this.kernelTables = tables;
     this.hostTables = tables;
-    this.flows = this.mode === 'shared' ? { claim: (f) => this.claim(f), release: (f) => this.release(f) } : undefined;
+    const sf = options.sharedFlows;
+    this.sharedFlows =
+      this.mode === 'shared' && sf !== undefined && address !== undefined
+        ? new SharedFlows({
+            map: flowMapAccess(native, info.handle),
+            lock: sf.lock ? atomicsLock(sf.lock) : mapLock(flowMapAccess(native, info.handle)),
+            ownership: sf.lock ? 'process' : 'holder',
+            orphaned: sf.orphaned,
+            holder: sf.holder,
+            address,
+            reserve: (protocol, port) => native.portReserve(options.netns, protocol, address, port, 4, true),
+            unreserve: (fd) => void native.portRelease(fd),
+          })
+        : undefined;
+    this.flows = this.sharedFlows ?? (this.mode === 'shared' ? { claim: (f) => this.claim(f), release: (f) => this.release(f) } : undefined);
     this.programOwner = owner ?? this;
     this.shares6 = this.mode === 'shared' && info['ipv6'] === true;
     this.addressSteering = this.mode === 'own' && info['ipv6'] === true ? { setIpv6Addresses: (a) => this.setIpv6Addresses(a) } : undefined;
@@ -276,9 +309,17 @@ export class AfXdpDriver extends NativeRingDriver {
     for (const h of reservations) this.native.close(h);
   }
 
+  /**
+   * Shared flows across processes (`sharedFlows` without `lock`): the supervisor removed an orphan whose
+   * reservation is this socket's descriptor `fd`: close it. False for a descriptor this socket does not keep.
+   */
+  closeReservation(fd: number): boolean {
+    return this.sharedFlows?.closeReservation(fd) ?? false;
+  }
+
   /** Flows claimed through `flows` and not released. */
   get claimedFlows(): number {
-    return this.claims.size;
+    return this.sharedFlows?.claimed ?? this.claims.size;
   }
 
   /** receive() comes here too (NativeRingDriver.receive hands its frames through receiveRanges). */
@@ -299,6 +340,8 @@ export class AfXdpDriver extends NativeRingDriver {
     if (this.closed) return;
     for (const rs of this.claims.values()) for (const r of rs) this.native.close(r);
     this.claims.clear();
+    // Under a shared flow map: this holder's flows (the others' stay; the last holder's go back to the kernel).
+    this.sharedFlows?.close();
     this.kernelTables?.close();
     super.close(); // detaches the program: the flows go with it
   }
@@ -363,14 +406,66 @@ export function openAfXdp(options: AfXdpOptions): AfXdpDriver {
   if (options?.xskMapFd === undefined) return openXdp(options);
   const fd = options.xskMapFd;
   if (!Number.isInteger(fd) || fd < 0) throw invalidArg(`xskMapFd must be a descriptor (an integer >= 0), got ${String(fd)}`);
-  if ((options.mode ?? 'own') !== 'own') throw invalidArg("xskMapFd: own-address mode only (mode 'own')");
+  const shared = options.mode === 'shared';
+  const sf = options.sharedFlows;
+  if (shared !== (sf !== undefined)) throw invalidArg("xskMapFd: mode 'shared' needs sharedFlows (the program's flow map), mode 'own' takes none");
+  if (sf !== undefined) {
+    if (!Number.isInteger(sf.flowMapFd) || sf.flowMapFd < 0) throw invalidArg(`sharedFlows.flowMapFd must be a descriptor, got ${String(sf.flowMapFd)}`);
+    if (sf.lock !== undefined && (!(sf.lock instanceof SharedArrayBuffer) || sf.lock.byteLength < 4)) throw invalidArg('sharedFlows.lock must be a SharedArrayBuffer of at least 4 bytes');
+    if (!Number.isInteger(sf.holder) || sf.holder < 0 || sf.holder > 63) throw invalidArg(`sharedFlows.holder must be an integer from 0 to 63, got ${String(sf.holder)}`);
+  }
   return openXdp(options, { xskMapFd: fd, attachMode: undefined });
 }
 
+/** The flow map through one of the process's handles on it (a shared-mode socket's, or a program's). */
+function flowMapAccess(native: NativeAddon, handle: NativeHandle): FlowMapAccess & { insert(address: number, protocol: number, port: number, value: Uint8Array): boolean } {
+  const fail = (r: number, what: string): never => {
+    throw new BywayError(r === -7 ? 'E2BIG' : 'ERR_XDP_FLOW', `could not ${what} a flow in the shared flow map (errno ${-r})${r === -7 ? ': the flow map is full: raise flowMapSize' : ''}`);
+  };
+  return {
+    get: (address, protocol, port) => {
+      const r = native.xdpFlowEntry(handle, address, port, protocol);
+      if (typeof r === 'number') return fail(r, 'read');
+      return r;
+    },
+    put: (address, protocol, port, value) => {
+      const r = native.xdpFlowEntry(handle, address, port, protocol, value) as number;
+      if (r < 0) fail(r, 'write');
+    },
+    insert: (address, protocol, port, value) => {
+      const r = native.xdpFlowEntry(handle, address, port, protocol, value, true) as number;
+      if (r === -17) return false;
+      if (r < 0) fail(r, 'insert');
+      return true;
+    },
+    remove: (address, protocol, port) => {
+      const r = native.xdpFlow(handle, address, port, protocol, false);
+      if (r < 0) fail(r, 'remove');
+    },
+    list: () => {
+      for (let cap = 256; ; cap *= 4) {
+        const buf = new Uint8Array(cap * 24);
+        const n = native.xdpFlowList(handle, buf);
+        if (n < 0) return fail(n, 'list');
+        if (n < cap) {
+          const dv = new DataView(buf.buffer);
+          return Array.from({ length: n }, (_, i) => ({
+            address: dv.getUint32(i * 24, true),
+            port: dv.getUint16(i * 24 + 4, true),
+            protocol: buf[i * 24 + 6]!,
+            value: buf.slice(i * 24 + 8, i * 24 + 24),
+          }));
+        }
+      }
+    },
+  };
+}
+
 /**
- * An XDP program with its XSKMAP, attached to an interface with no socket of its own (own-address mode): the
- * program redirects each frame for byway's address to the socket in the XSKMAP slot of the queue it arrived on,
- * and passes it to the kernel when that slot is empty. Sockets join it with `openAfXdp({ ..., queue, xskMapFd })`,
+ * An XDP program with its XSKMAP, attached to an interface with no socket of its own: the program redirects each
+ * frame it takes (own-address mode: every one for byway's address; shared-address mode: those of the flows in its
+ * flow map, which the sockets under it share: flow-table.ts) to the socket in the XSKMAP slot of the queue it
+ * arrived on, and passes it to the kernel when that slot is empty. Sockets join it with `openAfXdp({ ..., queue, xskMapFd })`,
  * from any thread of this process (the descriptor table is the process's). Whoever holds it keeps the program
  * attached whatever happens to the sockets: a cluster's primary (src/cluster), whose workers each bind a queue.
  * close() detaches the program (so does the process's end: it is attached through a BPF link).
@@ -385,10 +480,57 @@ export class AfXdpProgram {
     readonly xskMapFd: number,
     readonly attachMode: XdpAttachMode,
     readonly queues: number,
+    readonly mode: XdpMode = 'own',
+    /** Shared mode: the flow map's descriptor in this process (sockets joining take `sharedFlows.flowMapFd`), else -1. */
+    readonly flowMapFd = -1,
   ) {}
 
   get isClosed(): boolean {
     return this.closed;
+  }
+
+  /** Shared mode: the flows in the map now (address and port host order, protocol number, holders). */
+  flows(): Array<{ address: number; protocol: number; port: number; holders: number[] }> {
+    if (this.closed || this.mode !== 'shared') return [];
+    return flowMapAccess(this.native, this.handle)
+      .list()
+      .map((e) => ({ address: e.address, protocol: e.protocol, port: e.port, holders: flowHolders(e.value) }));
+  }
+
+  /**
+   * Shared mode: holder `holder` has ended (a worker died): free the lock if it kept it and clear its bit in every
+   * flow; the flows no one holds now go back to the kernel with their reservations (flow-table.ts `dropHolder`).
+   * `lock`: the threads' SharedArrayBuffer. Without it (worker processes, `procs`): the map's own lock, each
+   * reservation its process's; a dead worker's that others still hold is reserved again here, in `procs.netns`,
+   * and one a live worker owns is closed by asking it (`procs.unreserve`).
+   */
+  dropHolder(
+    lock: SharedArrayBuffer | undefined,
+    holder: number,
+    procs?: { readonly netns?: string; readonly unreserve: (owner: number, fd: number) => void },
+  ): { released: number; kept: number; reserved: number } {
+    if (this.closed || this.mode !== 'shared') return { released: 0, kept: 0, reserved: 0 };
+    const map = flowMapAccess(this.native, this.handle);
+    const l: FlowLock = lock ? atomicsLock(lock) : mapLock(map);
+    return dropHolder(map, l, holder, {
+      unreserve: (fd, owner) => this.unreserve(fd, owner, procs),
+      reserve: procs && ((protocol, port, address) => this.native.portReserve(procs.netns, protocol, address, port, 4, true)),
+    });
+  }
+
+  /**
+   * Shared mode across processes: a worker left an orphan (a flow with no holder whose reservation another process
+   * owns): remove it unless a holder took it meanwhile, and close its reservation. False when it stays.
+   */
+  finishOrphan(protocol: number, port: number, address: number, unreserve: (owner: number, fd: number) => void): boolean {
+    if (this.closed || this.mode !== 'shared') return false;
+    const map = flowMapAccess(this.native, this.handle);
+    return finishOrphan(map, mapLock(map), { address, protocol, port }, { unreserve: (fd, owner) => this.unreserve(fd, owner, { unreserve }) });
+  }
+
+  private unreserve(fd: number, owner: number, procs: { readonly unreserve: (owner: number, fd: number) => void } | undefined): void {
+    if (owner === PRIMARY_HOLDER || procs === undefined) this.native.portRelease(fd);
+    else procs.unreserve(owner, fd);
   }
 
   close(): void {
@@ -398,10 +540,15 @@ export class AfXdpProgram {
   }
 }
 
-export function openAfXdpProgram(options: Pick<AfXdpOptions, 'ifname' | 'netns' | 'ipv4' | 'ipv6' | 'attachMode'> & { readonly queues: number }): AfXdpProgram {
+export function openAfXdpProgram(
+  options: Pick<AfXdpOptions, 'ifname' | 'netns' | 'ipv4' | 'ipv6' | 'attachMode' | 'mode' | 'flowMapSize'> & { readonly queues: number },
+): AfXdpProgram {
   const queues = options?.queues;
   if (!Number.isInteger(queues) || queues < 1 || queues > 256) throw invalidArg(`queues must be an integer from 1 to 256, got ${String(queues)}`);
-  const { native, info } = openNative({ ...options, mode: 'own', queue: 0 }, undefined, true);
+  const mode = options.mode ?? 'own';
+  if (mode === 'shared' && options.ipv6 !== undefined) throw invalidArg('openAfXdpProgram: shared-address mode is IPv4 only (ipv6 is not shared by a program without a socket)');
+  const { native, info, tables } = openNative({ ...options, mode, queue: 0 }, undefined, true);
+  tables?.close(); // shared mode: the address came from the kernel; the sockets keep their own mirrors
   // A queue with no socket in the XSKMAP passes its frames to the kernel: the flows the device's RSS puts there would
   // never reach byway. Refused, not left to fail one flow in n (-1: the device does not say).
   const rxQueues = info['rxQueues'] as number;
@@ -412,7 +559,7 @@ export function openAfXdpProgram(options: Pick<AfXdpOptions, 'ifname' | 'netns' 
       `'${options.ifname}' receives on ${rxQueues} queues and the program was asked for ${queues}: the flows the device puts on queues ${queues}..${rxQueues - 1} would not reach byway. Use ${rxQueues} workers (one per queue), or give the device ${queues} (ethtool -L ${options.ifname} combined ${queues}, or rx ${queues} on a veth).`,
     );
   }
-  return new AfXdpProgram(native, info.handle, info['xskMapFd'] as number, info['attachMode'] as XdpAttachMode, queues);
+  return new AfXdpProgram(native, info.handle, info['xskMapFd'] as number, info['attachMode'] as XdpAttachMode, queues, mode, info['flowMapFd'] as number);
 }
 
 type ProgramOwner = { readonly xskMapFd: number; readonly attachMode: XdpAttachMode | undefined };
@@ -501,6 +648,7 @@ function openNative(
       bindRetryMs: positiveInt('bindRetryMs', options.bindRetryMs, 1500, 0, 60000),
       needWakeup: options.needWakeup ?? true,
       xskMapFd: owner ? owner.xskMapFd : -1,
+      flowMapFd: owner && options.sharedFlows ? options.sharedFlows.flowMapFd : -1,
       repairPartialChecksums: options.repairPartialChecksums ?? true,
       programOnly,
     };

@@ -122,6 +122,8 @@ export interface NativeXdpConfig {
   readonly repairPartialChecksums: boolean;
   /** Maps, program and link only, no socket (a cluster's primary owns the program; its workers bind the queues). */
   readonly programOnly: boolean;
+  /** Shared mode joining by xskMapFd: the program's flow map (the socket keeps a copy of the descriptor), else -1. */
+  readonly flowMapFd: number;
 }
 
 /** The raw-IP driver's transmit socket (drivers/native/src/rawip.c). */
@@ -171,6 +173,14 @@ export interface NativeAddon {
   /** Own mode with IPv6: add or remove one of byway's IPv6 addresses (16 bytes) in the program's map; 0 or -errno. */
   xdpAddress6(h: NativeHandle, address: Uint8Array, add: boolean): number;
   xdpStats(h: NativeHandle): NativeXdpStats | undefined;
+  /**
+   * Shared mode: one flow's 16-byte value (drivers/af-xdp/flow-table.ts: u32 holders[2], i32 fd4, i32 fd6, in the
+   * machine's byte order), undefined when the flow is absent; with `value`, write it (0; `noexist`: only when
+   * absent, else -17 EEXIST). -errno on failure.
+   */
+  xdpFlowEntry(h: NativeHandle, ipv4: number, port: number, protocol: number, value?: Uint8Array, noexist?: boolean): Uint8Array | number | undefined;
+  /** Shared mode: every flow as 24-byte records (u32 address host order, u16 port, u8 protocol, pad, value) in `buf`; the count or -errno. */
+  xdpFlowList(h: NativeHandle, buf: Uint8Array): number;
   /** An interface as seen from a namespace, or undefined when there is none of that name. */
   ifInfo(name: string, netns?: string): { ifindex: number; mtu: number; hwAddress: Uint8Array } | undefined;
   /**
@@ -192,6 +202,10 @@ export interface NativeAddon {
    * negative errno bind gave (-98 EADDRINUSE: the kernel holds the port). family 6: an IPv6 socket on [::]:port, v6only.
    */
   portReserve(netns: string | undefined, protocol: 'tcp' | 'udp', ipv4: number, port: number, family?: 4 | 6): NativeHandle | number;
+  /** The same, `raw`: the bare descriptor (>= 0, the process's: any thread may release it) or the negative errno. */
+  portReserve(netns: string | undefined, protocol: 'tcp' | 'udp', ipv4: number, port: number, family: 4 | 6, raw: true): number;
+  /** Close a reservation portReserve returned raw: 0 or -errno. */
+  portRelease(fd: number): number;
   /** Replace an AF_PACKET fanout group's classic BPF program (PACKET_FANOUT_DATA): 0 or a negative errno. */
   fanoutData(h: NativeHandle, program: Uint8Array): number;
   /** Handles opened and not yet closed in this process (for leak tests); netlink sockets and reservations count. */

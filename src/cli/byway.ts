@@ -140,18 +140,30 @@ async function run(p: Parsed): Promise<number> {
 async function runWorkers(p: Parsed, config: EnvConfig, env: Record<string, string | undefined>): Promise<number> {
   const n = Number(p.flags.get('--workers'));
   if (!Number.isInteger(n) || n < 1 || n > 64) throw new UsageError(`--workers must be an integer from 1 to 64, got '${String(p.flags.get('--workers'))}'`);
-  const xdp = config.driver.kind === 'af-xdp' && !config.driver.shared;
+  const xdp = config.driver.kind === 'af-xdp';
+  const shared = xdp && config.driver.shared === true;
   const tap = config.driver.kind === 'tap';
   if (config.driver.kind !== 'af-packet' && !xdp && !tap) {
     throw new UsageError(
-      `--workers needs --driver af-packet:IFNAME (the workers share an AF_PACKET fanout group), af-xdp:IFNAME (one receive queue each) or tap:NAME (a multi-queue TAP device, one queue each); the cluster does not use ${formatDriverSpec(config.driver)} yet`,
+      `--workers needs --driver af-packet:IFNAME (the workers share an AF_PACKET fanout group), af-xdp:IFNAME[:shared] (one receive queue each) or tap:NAME (a multi-queue TAP device, one queue each); the cluster does not use ${formatDriverSpec(config.driver)} yet`,
     );
   }
   // TAP: one MAC for every worker's queue (the kernel's side sees one neighbour).
   const tapHwAddress = tap ? [...localMac(randomBytes(6))].map((b) => b.toString(16).padStart(2, '0')).join(':') : undefined;
-  // AF_XDP: this process attaches the program and holds its XSKMAP, which each worker inherits (processes.ts).
+  // AF_XDP: this process attaches the program and holds its XSKMAP, which each worker inherits (processes.ts); in
+  // shared-address mode also its flow map, which the workers edit and this process tidies after a worker's end.
   const address = config.stack.address === undefined ? undefined : typeof config.stack.address === 'string' ? config.stack.address : config.stack.address[0];
-  const program = xdp ? openAfXdpProgram({ ifname: config.driver.ifname!, netns: config.netns, ipv4: address?.split('/')[0], queues: n }) : undefined;
+  const program = xdp
+    ? openAfXdpProgram({ ifname: config.driver.ifname!, netns: config.netns, mode: shared ? 'shared' : 'own', ipv4: shared ? undefined : address?.split('/')[0], queues: n })
+    : undefined;
+  const flowMap =
+    shared && program
+      ? {
+          fd: program.flowMapFd,
+          dropHolder: (index: number, u: (owner: number, fd: number) => void) => program.dropHolder(undefined, index, { netns: config.netns, unreserve: u }),
+          finishOrphan: (protocol: number, port: number, addr: number, u: (owner: number, fd: number) => void) => program.finishOrphan(protocol, port, addr, u),
+        }
+      : undefined;
   const own = config.control;
   if (own !== undefined && own !== '') delete env['BYWAY_CONTROL'];
   const cluster = new ProcessCluster({
@@ -163,6 +175,7 @@ async function runWorkers(p: Parsed, config: EnvConfig, env: Record<string, stri
     restart: p.flags.has('--restart'),
     xskMapFd: program?.xskMapFd,
     tapHwAddress,
+    flowMap,
     log: (l) => process.stderr.write(l + '\n'),
   });
   const forward = (sig: NodeJS.Signals) => () => cluster.close(sig);

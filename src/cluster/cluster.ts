@@ -29,7 +29,11 @@
  * On AF_XDP queues (`driver.kind: 'af-xdp'`), worker i binds receive queue i under one XDP program that this
  * primary attaches and holds (drivers/af-xdp `openAfXdpProgram`), so a worker's death only empties its XSKMAP slot
  * (that queue's frames then go to the kernel until a new worker binds it). The device picks each flow's queue, as
- * on TAP: the same hop for the return traffic of a worker's own connections.
+ * on TAP: the same hop for the return traffic of a worker's own connections. In shared-address mode
+ * (`driver.mode: 'shared'`, no `address`: the kernel's is shared) the primary's program steers only the flows in
+ * its flow map, which every worker edits (drivers/af-xdp/flow-table.ts): a port several workers claim is one entry
+ * and one kernel reservation; when a worker ends, the primary drops its holds (`dropFlows`), so its own flows go
+ * back to the kernel and the ports another worker holds stay.
  *
  * ICMP about a worker's flows (echo replies to its pings, errors quoting its packets) is steered to it: by the
  * fanout program (fanout.ts), or on TAP and AF_XDP by the hop (plan.ts `sliceOwner`).
@@ -63,8 +67,11 @@ export interface ClusterOptions {
   /** The file every worker runs (default: this program's main file, process.argv[1]). */
   readonly file?: string | URL;
   readonly driver: ClusterDriverOptions;
-  /** The address(es) every worker's stack has: '10.0.0.2/24'. */
-  readonly address: string | readonly string[];
+  /**
+   * The address(es) every worker's stack has: '10.0.0.2/24'. Not with a shared-address AF_XDP driver
+   * (`driver.mode: 'shared'`), whose stacks take the interface's address from the kernel.
+   */
+  readonly address?: string | readonly string[];
   /** More createStack options for every worker (plain data). */
   readonly stack?: ClusterStackOptions;
   /** Start a new worker on the same index when one ends other than by `close()` (default false). */
@@ -117,6 +124,8 @@ export class Cluster extends EventEmitter {
   private readonly driver: ClusterDriverOptions;
   /** AF_XDP: the program and XSKMAP this primary holds for every worker's queue (a worker's death leaves it attached). */
   private xdp: AfXdpProgram | undefined = undefined;
+  /** Shared-address AF_XDP: the lock of the flow map the workers share (drivers/af-xdp/flow-table.ts). */
+  private flowLock: SharedArrayBuffer | undefined = undefined;
 
   /** @internal use startCluster */
   constructor(private readonly options: ClusterOptions) {
@@ -129,6 +138,14 @@ export class Cluster extends EventEmitter {
     }
     // Every worker's stack answers with one MAC: on TAP byway's own, drawn here unless given.
     this.driver = kind === 'tap' && options.driver.hwAddress === undefined ? { ...options.driver, hwAddress: localMac(randomBytes(6)) } : options.driver;
+    const shared = kind === 'af-xdp' && options.driver.mode === 'shared';
+    if (kind === 'af-xdp' && options.driver.mode !== undefined && options.driver.mode !== 'own' && !shared) {
+      throw invalidArg(`driver.mode must be 'own' or 'shared', got ${String(options.driver.mode)}`);
+    }
+    if (shared && options.address !== undefined) throw invalidArg("a shared-address cluster (driver.mode 'shared') takes no address: the interface's is shared");
+    if (!shared && (options.address === undefined || (typeof options.address !== 'string' && !Array.isArray(options.address)))) {
+      throw invalidArg("address is required (a string or an array of strings), except for an AF_XDP cluster in driver.mode 'shared'");
+    }
     this.size = n;
     this.threads = new Array<Worker | undefined>(n).fill(undefined);
     this.members = new Membership(n);
@@ -158,8 +175,12 @@ export class Cluster extends EventEmitter {
    */
   async start(): Promise<void> {
     const d = this.driver;
-    if (d.kind === 'af-xdp') {
-      const a = this.options.address;
+    if (d.kind === 'af-xdp' && d.mode === 'shared') {
+      // One program and one flow map for the device; each worker's socket takes its queue's slot and edits the map.
+      this.xdp = openAfXdpProgram({ ifname: d.ifname, netns: d.netns, mode: 'shared', flowMapSize: d.flowMapSize, queues: this.size, attachMode: d.attachMode });
+      this.flowLock = new SharedArrayBuffer(4);
+    } else if (d.kind === 'af-xdp') {
+      const a = this.options.address!;
       const ipv4 = (typeof a === 'string' ? a : a[0]!).split('/')[0]!;
       this.xdp = openAfXdpProgram({ ifname: d.ifname, netns: d.netns, ipv4, queues: this.size, attachMode: d.attachMode });
     }
@@ -181,6 +202,7 @@ export class Cluster extends EventEmitter {
       file: this.file,
       data: this.options.data,
       xskMapFd: this.xdp?.xskMapFd,
+      sharedFlows: this.flowLock && this.xdp ? { flowMapFd: this.xdp.flowMapFd, lock: this.flowLock } : undefined,
     };
     const w = new Worker(BOOT, { eval: true, workerData: { bywayCluster: { init, tsx: this.tsx, runtime: this.runtime } } });
     this.threads[index] = w;
@@ -218,6 +240,7 @@ export class Cluster extends EventEmitter {
       w.on('exit', (code) => {
         clearTimeout(timer);
         if (this.threads[index] === w) this.threads[index] = undefined;
+        this.dropFlows(index);
         if (joined) {
           this.members.leave(index);
           this.retable();
@@ -229,6 +252,27 @@ export class Cluster extends EventEmitter {
         }
       });
     });
+  }
+
+  /**
+   * Shared-address AF_XDP: a worker ended, so its holds on the shared flow map go (the lock too, if it died holding
+   * it): a port another worker still holds stays steered and reserved, the rest (its ephemeral ports, a listener
+   * no one else has) goes back to the kernel.
+   */
+  private dropFlows(index: number): void {
+    if (this.flowLock === undefined || !this.xdp) return;
+    try {
+      const { released, kept } = this.xdp.dropHolder(this.flowLock, index);
+      if (released + kept > 0) this.emit('flows', index, { released, kept });
+    } catch (e) {
+      this.workerError(index, e);
+    }
+  }
+
+  /** Shared-address AF_XDP: the flows in the shared map now, each with the workers that hold it. */
+  flows(): Array<{ protocol: 'tcp' | 'udp' | 'icmp'; port: number; workers: number[] }> {
+    const name = { 1: 'icmp', 6: 'tcp', 17: 'udp' } as const;
+    return (this.xdp?.flows() ?? []).map((f) => ({ protocol: name[f.protocol as 1 | 6 | 17], port: f.port, workers: f.holders }));
   }
 
   /**

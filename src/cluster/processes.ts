@@ -23,6 +23,10 @@
  *   table of the new member order through a live worker, moves the ARP role if needed and says so on stderr. Its
  *   connections are lost; new flows of its class go to a live worker. With `restart`, a worker that ended
  *   abnormally after running at least a second is started again on its index and takes its class back.
+ * - AF_XDP in shared-address mode (`flowMap`): the program's flow map is each worker's fd 4 too, and the workers
+ *   share it (drivers/af-xdp/flow-table.ts, between processes: the lock a key of the map, each reservation its
+ *   worker's descriptor). This supervisor drops a dead worker's holds (reserving again, itself, the ports others
+ *   still hold), finishes the orphans workers report and asks a worker to close a reservation of its own.
  * - Stats: `stat()` and `ss()` ask each worker's control socket and add them up (per worker too).
  * - `done` resolves when every worker has ended: 0 if each exited 0, else the first other status (a signal as
  *   128 + its number).
@@ -62,6 +66,17 @@ export interface ProcessClusterOptions {
    * frame for another worker's ephemeral slice hops to its owner through here, as on AF_XDP.
    */
   readonly tapHwAddress?: string;
+  /**
+   * Shared-address AF_XDP: the program's flow map, each worker's fd 4 (BYWAY_FLOWMAP), which the workers edit
+   * (drivers/af-xdp/flow-table.ts); and the supervisor's side of it: drop a dead worker's holds (its reservations
+   * for ports others hold are taken again here), finish an orphan a worker reports. `unreserve` asks a worker to
+   * close one of its reservation descriptors.
+   */
+  readonly flowMap?: {
+    readonly fd: number;
+    dropHolder(index: number, unreserve: (owner: number, fd: number) => void): { released: number; kept: number; reserved: number };
+    finishOrphan(protocol: number, port: number, address: number, unreserve: (owner: number, fd: number) => void): boolean;
+  };
   /** How long a worker may take to join the group (default 30 s: the preload loads before the program does). */
   readonly readyTimeoutMs?: number;
   readonly log: (line: string) => void;
@@ -135,13 +150,16 @@ export class ProcessCluster {
       BYWAY_CLUSTER: this.options.link,
       BYWAY_ARP: owner === undefined || index < owner ? 'answer' : 'relay',
       ...(this.options.xskMapFd !== undefined
-        ? { BYWAY_XSKMAP: '3' }
+        ? { BYWAY_XSKMAP: '3', ...(this.options.flowMap ? { BYWAY_FLOWMAP: '4' } : {}) }
         : this.options.tapHwAddress !== undefined
           ? { BYWAY_TAPQ: this.options.tapHwAddress }
           : { BYWAY_FANOUT: `${this.group}:${this.members.slotsAfterJoin(index).join(',')}:${this.members.serviceSlotsAfterJoin(index).join(',')}` }),
     };
-    // AF_XDP: the XSKMAP becomes the worker's fd 3 (libuv dup2s it into place: the copy is not close-on-exec).
-    const stdio = this.options.xskMapFd === undefined ? 'inherit' : (['inherit', 'inherit', 'inherit', this.options.xskMapFd] as const);
+    // AF_XDP: the XSKMAP becomes the worker's fd 3 (libuv dup2s it into place: the copy is not close-on-exec), the
+    // shared-address program's flow map fd 4.
+    const fm = this.options.flowMap;
+    const stdio =
+      this.options.xskMapFd === undefined ? 'inherit' : (['inherit', 'inherit', 'inherit', this.options.xskMapFd, ...(fm ? [fm.fd] : [])] as const);
     const child = spawn(this.options.command, this.options.args, { stdio: stdio as 'inherit', env });
     const slot: Slot = { child, started: Date.now(), pid: child.pid ?? 0, conn: undefined, control: null, joined: undefined };
     this.slots[index] = slot;
@@ -182,6 +200,9 @@ export class ProcessCluster {
       } else if (type === MsgType.arp && index >= 0) {
         const m = encodeMessage(MsgType.arp, payload);
         this.slots.forEach((s, i) => i !== index && s?.conn?.write(m));
+      } else if (type === MsgType.orphan && index >= 0 && payload.length === 7 && this.options.flowMap) {
+        const dv = new DataView(payload.buffer, payload.byteOffset, 7);
+        this.options.flowMap.finishOrphan(payload[6]!, dv.getUint16(4), dv.getUint32(0), (owner, fd) => this.unreserve(owner, fd));
       } else if (type === MsgType.hop && index >= 0) {
         // A frame that landed on another worker's queue: to the owner of its ephemeral slice, if it lives.
         const owner = sliceOwner({ workers: this.size }, payload);
@@ -209,6 +230,17 @@ export class ProcessCluster {
     if (this.members.has(index)) {
       this.members.leave(index);
       this.retable();
+    }
+    // Shared-address AF_XDP: its holds on the flow map go; the ports others hold stay steered and reserved.
+    if (this.options.flowMap) {
+      try {
+        const { released, kept, reserved } = this.options.flowMap.dropHolder(index, (owner, fd) => this.unreserve(owner, fd));
+        if (!this.closing && released + kept > 0) {
+          this.options.log(`byway run: worker ${index}'s flows: ${released} back to the kernel, ${kept} held by others (${reserved} of them reserved again here)`);
+        }
+      } catch (err) {
+        this.options.log(`byway run: worker ${index}'s flows not dropped: ${(err as Error).message}`);
+      }
     }
     const status = statusOf(code, signal);
     slot.joined?.(new Error(`worker ${index} ended (${signal ?? `code ${code}`}) before it joined the fanout group`));
@@ -247,6 +279,13 @@ export class ProcessCluster {
       this.send(owner, MsgType.role, Uint8Array.of(1));
       this.arpOwner = owner;
     }
+  }
+
+  /** Ask worker `owner` to close its reservation descriptor `fd` (an orphan's). */
+  private unreserve(owner: number, fd: number): void {
+    const b = new Uint8Array(4);
+    new DataView(b.buffer).setInt32(0, fd);
+    this.send(owner, MsgType.unreserve, b);
   }
 
   private send(index: number, type: MsgType, payload: Uint8Array): void {

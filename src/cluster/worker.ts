@@ -29,7 +29,8 @@ export interface WorkerInit {
   readonly program: Uint8Array;
   readonly answerArp: boolean;
   readonly driver: ClusterDriverOptions;
-  readonly address: string | readonly string[];
+  /** Undefined on a shared-address AF_XDP cluster: the stacks take the kernel's address. */
+  readonly address: string | readonly string[] | undefined;
   readonly stack: ClusterStackOptions;
   /** The program file each worker runs, as a URL. */
   readonly file: string;
@@ -37,6 +38,8 @@ export interface WorkerInit {
   readonly data: unknown;
   /** AF_XDP: the XSKMAP of the primary's program (a descriptor of this process), whose slot `index` this worker takes. */
   readonly xskMapFd?: number;
+  /** Shared-address AF_XDP: the program's flow map (a descriptor of this process) and its lock (drivers/af-xdp/flow-table.ts). */
+  readonly sharedFlows?: { readonly flowMapFd: number; readonly lock: SharedArrayBuffer };
 }
 
 /**
@@ -47,12 +50,21 @@ export type ClusterDriverOptions = ClusterAfPacketOptions | ClusterTapOptions | 
 
 /**
  * AF_XDP queues of one interface, worker i on receive queue i (the device needs as many queues as workers), under
- * one XDP program the primary attaches and holds (own-address mode: byway's address is not the kernel's).
+ * one XDP program the primary attaches and holds: own-address mode (byway's address is not the kernel's), or
+ * shared-address mode (the kernel's address: the workers steer only the flows they claim, through one flow map).
  */
 export interface ClusterAfXdpOptions {
   readonly kind: 'af-xdp';
   readonly ifname: string;
   readonly netns?: string;
+  /**
+   * 'own' (default): the cluster's `address` is byway's own. 'shared': the interface's IPv4 address, shared with the
+   * kernel (the cluster takes no `address`): a port a worker binds, listens or connects on is steered to the
+   * workers and reserved in the kernel once, whoever else holds it; the rest stays the kernel's.
+   */
+  readonly mode?: 'own' | 'shared';
+  /** Shared mode: the flow map's capacity (default 1024). */
+  readonly flowMapSize?: number;
   /** Default 'auto' (native, else generic; a generically attached program sees every frame on queue 0 on veth). */
   readonly attachMode?: 'native' | 'generic' | 'auto';
   readonly bindMode?: 'copy' | 'zerocopy' | 'auto';
@@ -123,7 +135,8 @@ export type FromWorker =
   | { readonly type: 'warning'; readonly message: string }
   | { readonly type: 'user'; readonly value: unknown };
 
-function firstIpv4(address: string | readonly string[]): string {
+function firstIpv4(address: string | readonly string[] | undefined): string | undefined {
+  if (address === undefined) return undefined;
   const a = typeof address === 'string' ? address : address[0]!;
   return a.split('/')[0]!;
 }
@@ -162,7 +175,7 @@ export async function runWorker(init: WorkerInit): Promise<void> {
   let link: FrameDriver;
   const hops: BroadcastChannel[] = [];
   if (init.driver.kind === 'af-packet') {
-    packet = openAfPacket({ ...init.driver, ipv4: firstIpv4(init.address), fanout: { group: init.group, mode: 'cbpf', program: init.program } });
+    packet = openAfPacket({ ...init.driver, ipv4: firstIpv4(init.address)!, fanout: { group: init.group, mode: 'cbpf', program: init.program } });
     link = packet;
   } else if (init.driver.kind === 'tap') {
     // TAP: the kernel picks the queue by its flow hash, which byway cannot compute.
@@ -171,8 +184,22 @@ export async function runWorker(init: WorkerInit): Promise<void> {
   } else {
     // AF_XDP: the device picks the queue (RSS; on veth the sender's transmit queue, a flow hash of the peer's
     // kernel), which byway cannot compute either: same hop as TAP. The primary holds the program.
+    // Shared-address mode: the flows this worker claims go into the primary's flow map, counted per worker.
     const d = init.driver;
-    const xdp = openAfXdp({ ifname: d.ifname, netns: d.netns, ipv4: firstIpv4(init.address), queue: init.index, queues: init.workers, xskMapFd: init.xskMapFd, bindMode: d.bindMode, busyPoll: d.busyPoll, hwAddress: d.hwAddress });
+    const sf = init.sharedFlows;
+    const xdp = openAfXdp({
+      ifname: d.ifname,
+      netns: d.netns,
+      mode: sf ? 'shared' : 'own',
+      ipv4: firstIpv4(init.address),
+      queue: init.index,
+      queues: init.workers,
+      xskMapFd: init.xskMapFd,
+      sharedFlows: sf && { ...sf, holder: init.index },
+      bindMode: d.bindMode,
+      busyPoll: d.busyPoll,
+      hwAddress: d.hwAddress,
+    });
     link = hopToOwner(xdp, init, hops);
   }
   const channel = new BroadcastChannel(`byway-cluster:${init.id}`);

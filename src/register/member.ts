@@ -15,6 +15,10 @@
  *                  ephemeral slice (the device picks the queue) hops to its owner through the supervisor
  *   BYWAY_TAPQ     instead of BYWAY_FANOUT, on a multi-queue TAP device: the MAC all workers share; the worker
  *                  attaches a queue of its own, and frames hop as with BYWAY_XSKMAP
+ *   BYWAY_FLOWMAP  with BYWAY_XSKMAP, on AF_XDP in shared-address mode: the descriptor of the program's flow map
+ *                  ('4'), which every worker edits (drivers/af-xdp/flow-table.ts); the worker reports an orphan
+ *                  (a flow no worker holds whose reservation another process owns) and closes a reservation of its
+ *                  own when the supervisor says so
  * This worker's stack takes its TCP and UDP ephemeral ports from its own slice of the range (plan.ts), so the
  * return traffic of its connections is steered back to it. Over the link it says hello once its socket has joined
  * the group (the supervisor starts the next worker only then: the kernel's member order is the start order),
@@ -50,6 +54,8 @@ export interface MemberConfig {
   readonly xskMapFd?: number;
   /** A multi-queue TAP: the MAC every worker's queue uses (BYWAY_TAPQ); no fanout group either. */
   readonly tapHwAddress?: string;
+  /** Shared-address AF_XDP: the inherited flow map descriptor (BYWAY_FLOWMAP). */
+  readonly flowMapFd?: number;
 }
 
 function bad(variable: string, expected: string, got: string | undefined): BywayError {
@@ -72,7 +78,10 @@ export function memberFromEnv(env: Env): MemberConfig | undefined {
   if (xsk !== undefined && xsk !== '') {
     if (!/^\d{1,4}$/.test(xsk)) throw bad('BYWAY_XSKMAP', 'a descriptor number', xsk);
     if (arp0 !== 'answer' && arp0 !== 'relay') throw bad('BYWAY_ARP', "'answer' or 'relay'", arp0);
-    return { index, workers, group: 0, slots: [], serviceSlots: [], answerArp: arp0 === 'answer', link, xskMapFd: Number(xsk) };
+    const fm = env['BYWAY_FLOWMAP'];
+    if (fm !== undefined && fm !== '' && !/^\d{1,4}$/.test(fm)) throw bad('BYWAY_FLOWMAP', 'a descriptor number', fm);
+    const flowMapFd = fm === undefined || fm === '' ? undefined : Number(fm);
+    return { index, workers, group: 0, slots: [], serviceSlots: [], answerArp: arp0 === 'answer', link, xskMapFd: Number(xsk), flowMapFd };
   }
   const tapq = env['BYWAY_TAPQ'];
   if (tapq !== undefined && tapq !== '') {
@@ -109,10 +118,16 @@ export interface Member {
   start(stack: Stack, control: string | null): void;
   /** The program listens (a bypass TCP listener or bound UDP port): said once to the supervisor. */
   serving(): void;
+  /** Shared-address AF_XDP: a release left an orphan (flow-table.ts): the supervisor finishes it. */
+  orphaned(protocol: number, port: number, address: number): void;
   close(): void;
 }
 
-export function openMember(cfg: MemberConfig, packet: FrameDriver & { setFanoutProgram?(program: Uint8Array): void }, log: (line: string) => void): Member {
+export function openMember(
+  cfg: MemberConfig,
+  packet: FrameDriver & { setFanoutProgram?(program: Uint8Array): void; closeReservation?(fd: number): boolean },
+  log: (line: string) => void,
+): Member {
   let sock: net.Socket | undefined;
   let closing = false;
   let served = false;
@@ -141,6 +156,7 @@ export function openMember(cfg: MemberConfig, packet: FrameDriver & { setFanoutP
       const reader = new LinkReader((type, payload) => {
         if (type === MsgType.arp) driver.inject(payload);
         else if (type === MsgType.hop) hop?.inject(payload);
+        else if (type === MsgType.unreserve && payload.length === 4) packet.closeReservation?.(new DataView(payload.buffer, payload.byteOffset, 4).getInt32(0));
         else if (type === MsgType.role) stack.core.answerArp = payload[0] === 1;
         else if (type === MsgType.program) {
           try {
@@ -164,6 +180,14 @@ export function openMember(cfg: MemberConfig, packet: FrameDriver & { setFanoutP
         process.kill(process.pid, 'SIGTERM');
       });
       sock.write(encodeHello({ index: cfg.index, pid: process.pid, control }));
+    },
+    orphaned(protocol, port, address) {
+      const b = new Uint8Array(7);
+      const dv = new DataView(b.buffer);
+      dv.setUint32(0, address);
+      dv.setUint16(4, port);
+      b[6] = protocol;
+      send(MsgType.orphan, b);
     },
     serving() {
       if (served) return;

@@ -7,7 +7,7 @@ import { BywayError } from '../../protocols/util/errors.js';
 import type { FrameDriver } from '../../drivers/types.js';
 import { openTap } from '../../drivers/tap/index.js';
 import { openAfPacket, type AfPacketOptions } from '../../drivers/af-packet/index.js';
-import { openAfXdp } from '../../drivers/af-xdp/index.js';
+import { openAfXdp, type AfXdpOptions } from '../../drivers/af-xdp/index.js';
 import { openRawIp } from '../../drivers/raw-ip/index.js';
 import type { DriverSpec, DriverTuning } from './config.js';
 
@@ -28,7 +28,7 @@ export function openDriver(
     address?: string | undefined;
     tuning: DriverTuning;
     fanout?: AfPacketOptions['fanout'];
-    xdp?: { readonly queue: number; readonly queues: number; readonly xskMapFd: number } | undefined;
+    xdp?: { readonly queue: number; readonly queues: number; readonly xskMapFd: number; readonly sharedFlows?: AfXdpOptions['sharedFlows'] } | undefined;
     tapQueue?: { readonly hwAddress: string } | undefined;
   },
 ): FrameDriver {
@@ -38,8 +38,11 @@ export function openDriver(
   if (opts.fanout !== undefined && spec.kind !== 'af-packet') {
     throw new BywayError('ERR_INVALID_ARG_VALUE', `workers need an af-packet driver (an AF_PACKET fanout group), not ${formatDriverSpec(spec)}`);
   }
-  if (opts.xdp !== undefined && (spec.kind !== 'af-xdp' || spec.shared)) {
-    throw new BywayError('ERR_INVALID_ARG_VALUE', `an XSKMAP (BYWAY_XSKMAP) needs an af-xdp driver in own-address mode, not ${formatDriverSpec(spec)}`);
+  if (opts.xdp !== undefined && (spec.kind !== 'af-xdp' || spec.shared !== (opts.xdp.sharedFlows !== undefined))) {
+    throw new BywayError(
+      'ERR_INVALID_ARG_VALUE',
+      `an XSKMAP (BYWAY_XSKMAP) needs an af-xdp driver, in shared-address mode with a flow map (BYWAY_FLOWMAP) and in own-address mode without; not ${formatDriverSpec(spec)}${opts.xdp.sharedFlows ? ' with a flow map' : ''}`,
+    );
   }
   if (opts.tapQueue !== undefined && spec.kind !== 'tap') {
     throw new BywayError('ERR_INVALID_ARG_VALUE', `a TAP queue (BYWAY_TAPQ) needs a tap driver, not ${formatDriverSpec(spec)}`);

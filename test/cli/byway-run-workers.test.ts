@@ -12,7 +12,7 @@
  */
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
-import { describePrivileged, execIn, execInAsync, ipIn, NetLab } from '../helpers/netns.js';
+import { describePrivileged, execIn, execInAsync, ipIn, NetLab, steadyTxQueues } from '../helpers/netns.js';
 import { exited, pidAnswers, waitOutput, type Proc } from './run-helpers.js';
 
 const KERNEL = '10.77.41.1';
@@ -63,6 +63,7 @@ describePrivileged('byway run --workers 2: an unmodified node:http server in two
     kernelNs = lab.addNetns('bwwk-');
     appNs = lab.addNetns('bwwa-');
     appIf = lab.addVeth(kernelNs, appNs, { addrA: `${KERNEL}/24`, addrB: `${APP_KERNEL}/24`, queues: 2 }).b;
+    steadyTxQueues(kernelNs); // the AF_XDP cases: each flow stays on one queue, as with a NIC's RSS
   });
   /** The kernel's own HTTP server on KERNEL:9000, answering "kernel" (the workers' outgoing connections go there). */
   const kernelServer = async (): Promise<void> => {
@@ -192,6 +193,54 @@ describePrivileged('byway run --workers 2: an unmodified node:http server in two
     await exited(proc, 30_000);
     expect(execIn(appNs, 'ip', ['-d', 'link', 'show', appIf])).not.toMatch(/prog\/xdp/);
   }, 120_000);
+
+  // Shared-address mode on the AF_XDP queues: the workers use the app namespace's own kernel address, which the
+  // kernel keeps serving on the same device; the supervisor's program has one flow map the workers edit: 8080 and
+  // 8081 are one entry each (a reservation each, not one per worker), each worker's outgoing connection one of its
+  // own. A killed worker's holds are dropped by the supervisor: the other keeps 8080, still reserved (worker 0, the
+  // one killed, usually took the reservations first: then the supervisor reserves them again itself).
+  it("in shared-address mode on AF_XDP queues: the kernel and both workers serve one address; each worker's outgoing connection works; a killed worker's ports stay reserved for the other", async () => {
+    await kernelServer();
+    const app = lab.spawnIn(appNs, process.execPath, ['-e', `require('node:http').createServer((q,s)=>s.end('kernel')).listen(8000,'${APP_KERNEL}',()=>console.log('up'))`]) as Proc;
+    await waitOutput(app, /^up$/m, 30_000, 'the app namespace kernel server');
+    const proc = lab.spawnIn(appNs, process.execPath, ['--import', 'tsx', BYWAY_CLI, 'run', '--workers', '2', '--driver', `af-xdp:${appIf}:shared`, '--', process.execPath, APP, '8080']) as Proc;
+    const m = await waitOutput(proc, /^byway run: pid (\d+) 2 workers on af-xdp:\S+:shared queues 0-1 \(native XDP\): worker 0 pid (\d+), worker 1 pid (\d+) control /m, 60_000, 'byway run --workers 2 (shared)');
+    const [w0, w1] = [Number(m[2]), Number(m[3])];
+    for (const pid of [w0, w1]) await waitOutput(proc, new RegExp(`^listening 8080 pid ${pid}$`, 'm'), 60_000, `worker pid ${pid}`);
+
+    const http = await pidAnswers(kernelNs, APP_KERNEL, 40, 'http');
+    expect(Object.keys(http).sort(), JSON.stringify(http)).toEqual([String(w0), String(w1)].sort());
+    const udp = await pidAnswers(kernelNs, APP_KERNEL, 32, 'udp');
+    expect(Object.keys(udp).sort(), JSON.stringify(udp)).toEqual([String(w0), String(w1)].sort());
+    const kernel = await execInAsync(kernelNs, 'curl', ['-s', '-m', '5', `http://${APP_KERNEL}:8000/`]);
+    expect(kernel.stdout).toBe('kernel');
+    // One reservation each, in the app namespace: one UDP socket on 8081; a kernel bind of 8080 is refused.
+    expect(execIn(appNs, 'ss', ['-Huan', 'sport = :8081']).trim().split('\n').filter((l) => l !== '').length).toBe(1);
+    const bind = `require('node:net').createServer().on('error',(e)=>{console.log(e.code);process.exit()}).listen(8080,'${APP_KERNEL}',()=>{console.log('ok');process.exit()})`;
+    expect(execIn(appNs, process.execPath, ['-e', bind]).trim()).toBe('EADDRINUSE');
+
+    // Each worker's own outgoing connection: a port of its slice.
+    const peer = await pidAnswers(kernelNs, APP_KERNEL, 30, 'http', `/peer/${KERNEL}:9000`);
+    const got = Object.entries(peer).flatMap(([a, n]) => Array<string>(n).fill(a));
+    expect(got.every((a) => a.endsWith(' kernel')), JSON.stringify(peer)).toBe(true);
+    expect([...new Set(got.map((a) => Number(a.split(' ')[0])))].sort(), JSON.stringify(peer)).toEqual([w0, w1].sort());
+
+    process.kill(w0, 'SIGKILL');
+    const dropped = await waitOutput(proc, /^byway run: worker 0's flows: \d+ back to the kernel, 2 held by others \(([0-2]) of them reserved again here\)$/m, 30_000, 'supervisor');
+    console.log(`worker 0's reservations taken again by the supervisor: ${dropped[1]} of 2`);
+    // Whoever reserved 8080 and 8081 first, each is reserved once still, for worker 1.
+    expect(execIn(appNs, 'ss', ['-Huan', 'sport = :8081']).trim().split('\n').filter((l) => l !== '').length).toBe(1);
+    expect(execIn(appNs, process.execPath, ['-e', bind]).trim()).toBe('EADDRINUSE');
+    const after = await pidAnswers(kernelNs, APP_KERNEL, 20, 'http');
+    expect(after[String(w1)], JSON.stringify(after)).toBeGreaterThan(0);
+    expect(Object.keys(after).filter((k) => k !== String(w1) && k !== 'TIMEOUT'), JSON.stringify(after)).toEqual([]);
+    expect((await execInAsync(kernelNs, 'curl', ['-s', '-m', '5', `http://${APP_KERNEL}:8000/`])).stdout).toBe('kernel');
+
+    proc.kill('SIGTERM');
+    await exited(proc, 30_000);
+    expect(execIn(appNs, 'ip', ['-d', 'link', 'show', appIf])).not.toMatch(/prog\/xdp/);
+    expect(execIn(appNs, process.execPath, ['-e', bind]).trim()).toBe('ok');
+  }, 150_000);
 });
 
 describePrivileged('byway run --workers 2 on a multi-queue TAP device: one queue per worker', () => {

@@ -4,7 +4,7 @@
  */
 import { expect } from 'vitest';
 import type { Cluster } from '../../src/cluster/index.js';
-import { execInAsync } from '../helpers/netns.js';
+import { execIn, execInAsync } from '../helpers/netns.js';
 
 async function answers(ns: string, script: string): Promise<string[]> {
   const r = await execInAsync(ns, process.execPath, ['-e', script], { timeoutMs: 20_000 });
@@ -73,6 +73,18 @@ export async function expectIcmpReachesEach(cluster: Cluster, seen: ReturnType<t
   expect(Object.fromEntries(seen.ping)).toEqual({ 0: 'ok', 1: 'ok' });
   expect(Object.fromEntries(seen.refused)).toEqual({ 0: 'ECONNREFUSED', 1: 'ECONNREFUSED' });
 }
+
+/** Each of two workers' outgoing connections gets echoes, from a port of its own slice (fixtures/echo-worker.ts). */
+export async function expectOwnConnections(seen: ReturnType<typeof reports>): Promise<void> {
+    await until(() => (seen.echoes.get(0) ?? 0) > 3 && (seen.echoes.get(1) ?? 0) > 3, 10_000);
+    expect(seen.echoes.get(0)).toBeGreaterThan(3);
+    expect(seen.echoes.get(1)).toBeGreaterThan(3);
+    expect(seen.ports.get(0)).toBeLessThan(57344);
+    expect(seen.ports.get(1)).toBeGreaterThanOrEqual(57344);
+}
+
+/** AF_XDP sockets alive in namespace `ns`: /proc/net/protocols counts them per namespace (no xsk_diag for ss here). */
+export const xdpSockets = (ns: string): number => Number(/^XDP\s+\d+\s+(\d+)/m.exec(execIn(ns, 'cat', ['/proc/net/protocols']))?.[1] ?? -1);
 
 /** Wait (polling every 20 ms) until `cond` holds or `ms` pass. */
 export async function until(cond: () => boolean, ms = 5_000): Promise<void> {

@@ -11,7 +11,7 @@
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startCluster, type Cluster } from '../../src/cluster/index.js';
-import { NetLab, describePrivileged, execIn, execInAsync, ipIn } from '../helpers/netns.js';
+import { NetLab, describePrivileged, execIn, execInAsync, ipIn, steadyTxQueues } from '../helpers/netns.js';
 import { kernelEcho, reports, until } from './clients.js';
 
 const FIXTURE = new URL('./fixtures/echo-worker.ts', import.meta.url);
@@ -30,6 +30,7 @@ async function routedCluster(lab: NetLab, driver: (ifname: string, ns: string) =
   const near = lab.addVeth(nsA, nsR, { addrB: `${ROUTER}/24`, queues: 2 });
   const far = lab.addVeth(nsR, nsC, { addrA: '10.77.20.1/24', addrB: `${FAR}/24` });
   execIn(nsR, 'sysctl', ['-qw', 'net.ipv4.ip_forward=1']);
+  for (const ns of [nsR, nsC]) steadyTxQueues(ns); // AF_XDP: each flow stays on one of byway's queues
   // The bottleneck: the router's link towards the far side carries 1280 bytes. The far side still advertises an
   // MSS of 1460 (advmss) and sends at most 1280-byte packets back (the route's mtu), so byway's full-sized
   // segments meet the router's fragmentation needed.

@@ -132,6 +132,18 @@ export interface ExecResult {
  * Run a command without blocking the event loop (needed when byway, on this same loop, must answer it), with a
  * timeout (SIGKILL to its process group). Never rejects for a failing command: inspect `code`/`timedOut`.
  */
+/**
+ * Keep each kernel TCP flow of namespace `ns` on one transmit queue, as a NIC's RSS keeps a flow on one receive
+ * queue. On a multi-queue veth the receiving end's queue is the sender's transmit queue, picked by the socket's
+ * hash, and Linux draws a new hash on every SYN and RTO retransmission (net.core.txrehash, per namespace): a flow
+ * whose segment was retransmitted then lands on another queue, which a real NIC's hash of the 4-tuple never does.
+ * Tests of byway's per-queue clusters (AF_XDP queues), where each worker serves the flows of its own queue, set it
+ * off in the namespaces whose kernel sends to byway.
+ */
+export function steadyTxQueues(ns: string): void {
+  execIn(ns, 'sysctl', ['-qw', 'net.core.txrehash=0']);
+}
+
 export function runAsync(cmd: string, args: readonly string[], opts: { timeoutMs?: number; input?: string | Uint8Array } = {}): Promise<ExecResult> {
   const timeoutMs = opts.timeoutMs ?? 10_000;
   const t0 = performance.now();

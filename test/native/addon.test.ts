@@ -22,7 +22,7 @@ describe('native addon loader', () => {
 
   it.skipIf(!avail.available && !requirePrivileged)('loads the built addon with every entry point', () => {
     const n = loadNative();
-    for (const f of ['open', 'rxBatch', 'rxRelease', 'rxPending', 'txAlloc', 'txSubmit', 'setReady', 'close', 'sockError', 'linkState', 'withNetns', 'xdpFlow', 'xdpAddress6', 'xdpStats', 'openCount', 'ifInfo', 'nlOpen', 'nlSend', 'nlRecv', 'portReserve', 'turnOpen', 'turnArm', 'turnDisarm', 'turnClose']) {
+    for (const f of ['open', 'rxBatch', 'rxRelease', 'rxPending', 'txAlloc', 'txSubmit', 'setReady', 'close', 'sockError', 'linkState', 'withNetns', 'xdpFlow', 'xdpFlowEntry', 'xdpFlowList', 'xdpAddress6', 'xdpStats', 'openCount', 'ifInfo', 'nlOpen', 'nlSend', 'nlRecv', 'portReserve', 'portRelease', 'turnOpen', 'turnArm', 'turnDisarm', 'turnClose']) {
       expect(typeof (n as unknown as Record<string, unknown>)[f], f).toBe('function');
     }
   });

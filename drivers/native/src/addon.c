@@ -539,6 +539,64 @@ static napi_value js_xdp_flow(napi_env env, napi_callback_info info) {
   return bw_ret_int(env, bw_xdp_flow(h, ip, (uint16_t)port, (uint8_t)proto, add));
 }
 
+/*
+ * xdpFlowEntry(handle, ipv4, port, protocol, value?, noexist?) -> the flow's 16-byte value (undefined when absent)
+ * or, with value, 0 after writing it (noexist: only if absent, else -EEXIST); -errno on failure.
+ */
+static napi_value js_xdp_flow_entry(napi_env env, napi_callback_info info) {
+  napi_value argv[6];
+  bw_handle *h = handle_args(env, info, 6, argv);
+  uint32_t ip, port, proto;
+  if (!h) return NULL;
+  if (h->closed || h->kind != BW_XDP) return bw_ret_int(env, -EBADF);
+  if (!get_u32(env, argv[1], &ip) || !get_u32(env, argv[2], &port) || !get_u32(env, argv[3], &proto) || port > 65535) {
+    throw_type(env, "xdpFlowEntry(handle, ipv4, port, protocol, value?)");
+    return NULL;
+  }
+  napi_valuetype t;
+  napi_typeof(env, argv[4], &t);
+  uint8_t out[16];
+  if (t != napi_undefined) {
+    uint8_t *data;
+    size_t len;
+    if (!bw_arg_bytes(env, argv[4], &data, &len) || len != 16) {
+      throw_type(env, "xdpFlowEntry: value must be a 16-byte Uint8Array");
+      return NULL;
+    }
+    bool noexist = false;
+    napi_get_value_bool(env, argv[5], &noexist);
+    return bw_ret_int(env, bw_xdp_flow_entry(h, ip, (uint16_t)port, (uint8_t)proto, data, noexist, out));
+  }
+  int r = bw_xdp_flow_entry(h, ip, (uint16_t)port, (uint8_t)proto, NULL, false, out);
+  if (r == -ENOENT) {
+    napi_value u;
+    napi_get_undefined(env, &u);
+    return u;
+  }
+  if (r < 0) return bw_ret_int(env, r);
+  void *p;
+  napi_value ab, arr;
+  napi_create_arraybuffer(env, 16, &p, &ab);
+  memcpy(p, out, 16);
+  napi_create_typedarray(env, napi_uint8_array, 16, ab, 0, &arr);
+  return arr;
+}
+
+/* xdpFlowList(handle, buf) -> records written (24 bytes each, bw_xdp_flow_list) or -errno. */
+static napi_value js_xdp_flow_list(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  bw_handle *h = handle_args(env, info, 2, argv);
+  if (!h) return NULL;
+  if (h->closed || h->kind != BW_XDP) return bw_ret_int(env, -EBADF);
+  uint8_t *data;
+  size_t len;
+  if (!bw_arg_bytes(env, argv[1], &data, &len)) {
+    throw_type(env, "xdpFlowList(handle, buf): buf must be a Uint8Array");
+    return NULL;
+  }
+  return bw_ret_int(env, bw_xdp_flow_list(h, data, len));
+}
+
 /* xdpAddress6(handle, address, add) -> 0 | -errno: one of byway's IPv6 addresses in the own-address program's map. */
 static napi_value js_xdp_addr6(napi_env env, napi_callback_info info) {
   napi_value argv[3];
@@ -634,6 +692,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"rxPending", js_rx_pending}, {"txAlloc", js_tx_alloc},     {"txSubmit", js_tx_submit}, {"txWait", js_tx_wait},
       {"setReady", js_set_ready},   {"close", js_close},          {"sockError", js_sock_error},
       {"linkState", js_link_state}, {"withNetns", js_with_netns}, {"xdpFlow", js_xdp_flow}, {"xdpAddress6", js_xdp_addr6},
+      {"xdpFlowEntry", js_xdp_flow_entry}, {"xdpFlowList", js_xdp_flow_list}, {"portRelease", bw_js_port_release},
       {"xdpStats", js_xdp_stats},   {"openCount", js_open_count}, {"ifInfo", js_if_info},
       {"nlOpen", bw_js_nl_open},    {"nlSend", bw_js_nl_send},    {"nlRecv", bw_js_nl_recv},
       {"portReserve", bw_js_port_reserve}, {"fanoutData", js_fanout_data},

@@ -170,8 +170,8 @@ napi_value bw_js_nl_recv(napi_env env, napi_callback_info info) {
  * [::]:port with IPV6_V6ONLY (the port on every IPv6 address; ipv4 is ignored).
  */
 napi_value bw_js_port_reserve(napi_env env, napi_callback_info info) {
-  size_t argc = 5;
-  napi_value argv[5];
+  size_t argc = 6;
+  napi_value argv[6];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   char ns[256], proto[8];
   size_t len;
@@ -185,6 +185,8 @@ napi_value bw_js_port_reserve(napi_env env, napi_callback_info info) {
   bool tcp = !strcmp(proto, "tcp");
   uint32_t family = 4;
   if (argc >= 5) napi_get_value_uint32(env, argv[4], &family);
+  bool raw = false; /* the bare descriptor, no handle: any thread of the process may release it (portRelease) */
+  if (argc >= 6) napi_get_value_bool(env, argv[5], &raw);
   int af = family == 6 ? AF_INET6 : AF_INET;
   bw_error e = {0};
   int saved = -1;
@@ -226,6 +228,7 @@ napi_value bw_js_port_reserve(napi_env env, napi_callback_info info) {
     int v = 1;
     setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &v, sizeof v);
   }
+  if (raw) return bw_ret_int(env, fd);
   bw_handle *h = new_plain(env, BW_PORT);
   if (!h) {
     close(fd);
@@ -235,4 +238,21 @@ napi_value bw_js_port_reserve(napi_env env, napi_callback_info info) {
   }
   h->fd = fd;
   return bw_wrap_handle(env, h);
+}
+
+/*
+ * portRelease(fd) -> 0 | -errno: close a reservation portReserve returned raw. The descriptor belongs to the process,
+ * not to the thread that made it (a cluster's workers share their reservations; drivers/af-xdp/flow-table.ts), so
+ * the environment clean-up of a thread that ends does not close it: whoever drops the last holder does.
+ */
+napi_value bw_js_port_release(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  int32_t fd;
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc < 1 || napi_get_value_int32(env, argv[0], &fd) != napi_ok || fd < 0) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "portRelease(fd): fd must be a descriptor");
+    return NULL;
+  }
+  return bw_ret_int(env, close(fd) == 0 ? 0 : -errno);
 }

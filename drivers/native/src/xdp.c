@@ -17,11 +17,13 @@
  *   they quote); everything else, ARP included, goes to
  *   the kernel. Fragments always go to the kernel (a non-first fragment carries no port). With IPv6, the same
  *   for IPv6 unicast packets, keyed with address 0 (NDP, like ARP, stays with the kernel).
- * Both fall back to XDP_PASS when the socket slot is empty (bpf_redirect_map flags).
+ * Both fall back to XDP_PASS when the socket slot is empty (bpf_redirect_map flags), except a shared-address
+ * program attached with no socket (a cluster's): its flows are byway's, so it drops them then (see the call).
  */
 #include "byway.h"
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
@@ -167,7 +169,7 @@ static void lookup_addr6(bpf_asm *a, int16_t off, int addr_fd) {
  * keeps them all, and NDP) and protocol 6, 17 or 58 (ICMPv6 echo replies by identifier); only when TCP, UDP or
  * ICMPv6 follows the fixed header directly (extension headers, fragments included, go to the kernel).
  */
-static void build_program(bpf_asm *a, bool shared, uint32_t ip_host, int addr_fd, bool ra, bool shared6, int xsk_fd, int flow_fd) {
+static void build_program(bpf_asm *a, bool shared, uint32_t ip_host, int addr_fd, bool ra, bool shared6, int xsk_fd, int flow_fd, bool drop_unbound) {
   memset(a, 0, sizeof *a);
   bool has6 = (!shared && addr_fd >= 0) || (shared && shared6);
   int32_t ip_raw = (int32_t)htonl(ip_host); /* the address as a 32-bit load of its wire bytes */
@@ -348,7 +350,7 @@ static void build_program(bpf_asm *a, bool shared, uint32_t ip_host, int addr_fd
   label(a, L_REDIRECT);
   LDX(BPF_W, R2, R6, 16);
   LDMAP(R1, xsk_fd);
-  MOVI(R3, XDP_PASS);
+  MOVI(R3, drop_unbound ? XDP_DROP : XDP_PASS);
   CALL(BPF_FUNC_redirect_map);
   EXIT();
   label(a, L_PASS);
@@ -565,11 +567,19 @@ struct flow_key {
   uint8_t pad;
 };
 
+/* A flow's value. The program only asks whether the key is there; the rest is for drivers sharing one map (a
+   cluster's workers, drivers/af-xdp/flow-table.ts): a bit per holder and the kernel port reservations (descriptors
+   of the process, -1 for none). A lone driver writes holder bit 0 and no descriptors. */
+struct flow_val {
+  uint32_t holders[2];
+  int32_t fd4, fd6;
+};
+
 int bw_xdp_flow(bw_handle *h, uint32_t ip_host, uint16_t port, uint8_t proto, bool add) {
   xs_state *s = h->priv;
   if (s->flow_map_fd < 0) return -EINVAL;
   struct flow_key k = {.addr = htonl(ip_host), .port = htons(port), .proto = proto, .pad = 0};
-  uint32_t val = 1;
+  struct flow_val val = {{1, 0}, -1, -1};
   union bpf_attr at;
   memset(&at, 0, sizeof at);
   at.map_fd = (uint32_t)s->flow_map_fd;
@@ -580,6 +590,64 @@ int bw_xdp_flow(bw_handle *h, uint32_t ip_host, uint16_t port, uint8_t proto, bo
     return sys_bpf(BPF_MAP_UPDATE_ELEM, &at) == 0 ? 0 : -errno;
   }
   return sys_bpf(BPF_MAP_DELETE_ELEM, &at) == 0 || errno == ENOENT ? 0 : -errno;
+}
+
+/* One flow's value (16 bytes, struct flow_val): read into out (0, or -ENOENT when absent), or with in, written
+   (noexist: only when absent, else -EEXIST: the lock between processes, drivers/af-xdp/flow-table.ts). */
+int bw_xdp_flow_entry(bw_handle *h, uint32_t ip_host, uint16_t port, uint8_t proto, const uint8_t *in, bool noexist, uint8_t out[16]) {
+  xs_state *s = h->priv;
+  if (s->flow_map_fd < 0) return -EINVAL;
+  struct flow_key k = {.addr = htonl(ip_host), .port = htons(port), .proto = proto, .pad = 0};
+  struct flow_val v;
+  union bpf_attr at;
+  memset(&at, 0, sizeof at);
+  at.map_fd = (uint32_t)s->flow_map_fd;
+  at.key = (uint64_t)(uintptr_t)&k;
+  at.value = (uint64_t)(uintptr_t)&v;
+  if (in) {
+    memcpy(&v, in, sizeof v);
+    at.flags = noexist ? BPF_NOEXIST : BPF_ANY;
+    return sys_bpf(BPF_MAP_UPDATE_ELEM, &at) == 0 ? 0 : -errno;
+  }
+  if (sys_bpf(BPF_MAP_LOOKUP_ELEM, &at) != 0) return -errno;
+  memcpy(out, &v, sizeof v);
+  return 0;
+}
+
+/* Every flow: 24-byte records (address u32 host order, port u16, protocol u8, pad, then the 16-byte value) into
+   out, at most cap bytes; the record count, or -errno. */
+int bw_xdp_flow_list(bw_handle *h, uint8_t *out, size_t cap) {
+  xs_state *s = h->priv;
+  if (s->flow_map_fd < 0) return -EINVAL;
+  struct flow_key k, next;
+  struct flow_val v;
+  union bpf_attr at;
+  int n = 0;
+  bool first = true;
+  while ((size_t)(n + 1) * 24 <= cap) {
+    memset(&at, 0, sizeof at);
+    at.map_fd = (uint32_t)s->flow_map_fd;
+    at.key = first ? 0 : (uint64_t)(uintptr_t)&k;
+    at.next_key = (uint64_t)(uintptr_t)&next;
+    if (sys_bpf(BPF_MAP_GET_NEXT_KEY, &at) != 0) return errno == ENOENT ? n : -errno;
+    first = false;
+    k = next;
+    memset(&at, 0, sizeof at);
+    at.map_fd = (uint32_t)s->flow_map_fd;
+    at.key = (uint64_t)(uintptr_t)&k;
+    at.value = (uint64_t)(uintptr_t)&v;
+    if (sys_bpf(BPF_MAP_LOOKUP_ELEM, &at) != 0) continue; /* removed meanwhile */
+    uint8_t *r = out + (size_t)n * 24;
+    uint32_t ip = ntohl(k.addr);
+    uint16_t port = ntohs(k.port);
+    memcpy(r, &ip, 4);
+    memcpy(r + 4, &port, 2);
+    r[6] = k.proto;
+    r[7] = 0;
+    memcpy(r + 8, &v, 16);
+    n++;
+  }
+  return n;
 }
 
 /* Own mode with IPv6: add or remove one of byway's IPv6 addresses (16 wire bytes) in the program's map. */
@@ -758,11 +826,12 @@ int bw_xdp_open(napi_env env, napi_value opts, bw_handle *h, napi_value info, bw
   uint32_t queues = (uint32_t)cfg_int(&c, "queues");
   s->repair_csum = cfg_bool(&c, "repairPartialChecksums");
   bool program_only = cfg_bool(&c, "programOnly"); /* maps, program and link, no socket: a cluster's primary */
+  int64_t flow_map = cfg_int(&c, "flowMapFd"); /* shared mode joining by xskMapFd: the program's flow map */
   if (bw_cfg_check(&c, "af-xdp options", e) != 0) return -1;
   bool shared = !strcmp(program, "shared");
   if ((s->fsize != 2048 && s->fsize != 4096) || s->fcount < 16 || (s->fcount & (s->fcount - 1)) || ring < 8 ||
       (ring & (ring - 1)) || max_batch == 0 || max_batch > ring || s->queue > 255 || queues > 256 || s->queue >= queues ||
-      (shared_map >= 0 && (shared || program_only)) ||
+      (shared_map >= 0 && (program_only || shared != (flow_map >= 0))) || (shared_map < 0 && flow_map >= 0) ||
       (!shared && strcmp(program, "own")) || (!shared && ip == 0 && !has6)) {
     bw_set_error(e, EINVAL, "af-xdp options",
                  "frameSize 2048|4096, frameCount and ringSize powers of two, program 'own' (with ipv4 or ipv6) or 'shared'");
@@ -789,6 +858,11 @@ int bw_xdp_open(napi_env env, napi_value opts, bw_handle *h, napi_value info, bw
       bw_set_error(e, errno, "BPF_MAP_UPDATE_ELEM", "XSKMAP[%u] of the interface's program (xskMapFd %d)", s->queue, (int)shared_map);
       return -1;
     }
+    /* Shared mode: this socket's own descriptor of the program's flow map (closed with it; the map lives on). */
+    if (flow_map >= 0 && (s->flow_map_fd = fcntl((int)flow_map, F_DUPFD_CLOEXEC, 0)) < 0) {
+      bw_set_error(e, errno, "fcntl(F_DUPFD_CLOEXEC)", "the flow map (flowMapFd %d)", (int)flow_map);
+      return -1;
+    }
     attached = "";
   } else {
     /* Maps and program. */
@@ -805,14 +879,17 @@ int bw_xdp_open(napi_env env, napi_value opts, bw_handle *h, napi_value info, bw
       }
     }
     if (shared) {
-      s->flow_map_fd = create_map(BPF_MAP_TYPE_HASH, sizeof(struct flow_key), 4, flow_max, "byway_flows");
+      s->flow_map_fd = create_map(BPF_MAP_TYPE_HASH, sizeof(struct flow_key), sizeof(struct flow_val), flow_max, "byway_flows");
       if (s->flow_map_fd < 0) {
         bw_set_error(e, errno, "BPF_MAP_CREATE", "flow hash map of %u entries", flow_max);
         return -1;
       }
     }
     bpf_asm *a = calloc(1, sizeof *a);
-    build_program(a, shared, ip, s->addr6_map_fd, ra, has6, s->xsk_map_fd, s->flow_map_fd);
+    /* A cluster's shared program (no socket of its own): a byway flow on a queue whose worker is gone is dropped,
+       not passed to the kernel, which owns the address and would reset it (another worker's own connection among
+       them: its return traffic lands on any queue); TCP retransmits until a new worker binds the queue. */
+    build_program(a, shared, ip, s->addr6_map_fd, ra, has6, s->xsk_map_fd, s->flow_map_fd, shared && program_only);
     if (a->overflow) {
       free(a);
       bw_set_error(e, E2BIG, "BPF_PROG_LOAD", "XDP program longer than the assembler's %d instructions", MAXI);
@@ -892,6 +969,7 @@ int bw_xdp_open(napi_env env, napi_value opts, bw_handle *h, napi_value info, bw
   set_int(env, info, "progFd", s->prog_fd);
   set_int(env, info, "xskMapFd", s->xsk_map_fd);
   set_int(env, info, "addr6MapFd", s->addr6_map_fd);
+  set_int(env, info, "flowMapFd", s->flow_map_fd);
   set_int(env, info, "rxQueues", bw_if_rx_queues(h->ifname));
   return 0;
 }
