@@ -16,10 +16,13 @@ describe('preload: worker threads', () => {
       // Through the default export and the named ESM export alike (both are what programs hold).
       const first = new workerThreads.Worker('require("node:worker_threads").parentPort.postMessage(21 * 2)', { eval: true });
       const id = first.threadId; // (-1 once it has exited)
+      // Listen for 'exit' at once: when the thread ends before its message is read, Node drains the port and emits
+      // 'message' and then 'exit' in one go, before a listener added after awaiting the message would be there.
+      const firstExit = exit(first);
       const answer = await new Promise((resolve) => first.once('message', resolve));
       expect(answer).toBe(42);
       expect(first).toBeInstanceOf(Original);
-      expect(await exit(first)).toBe(0);
+      expect(await firstExit).toBe(0);
       const second = new named.Worker('process.exit(3)', { eval: true });
       expect(await exit(second)).toBe(3);
       expect(lines).toEqual([`byway: worker thread ${id} started: worker threads do not run the preload; their TCP and UDP flows take the kernel path (not counted, no socket.path)`]);
