@@ -8,8 +8,8 @@
  *   current slab: consecutive writes fill one slab; a new one is allocated when it is full (16 KiB first, doubling
  *   up to 64 KiB). A slab is append-only: bytes once written there are never overwritten while a view of the slab
  *   may exist, so a view handed out by `readView` stays valid (and unchanged) for as long as its holder keeps it.
- *   The one exception: while no view of the current slab was handed out (`read` copies), an emptied queue starts
- *   the slab over, as a ring would.
+ *   The exceptions, for a reader that copies (`read`): while no view of the current slab was handed out, an
+ *   emptied queue starts the slab over, as a ring would; and a slab copied out whole, never lent, is the next slab.
  * - `readView(max)` hands out the head's bytes as one view (up to `max` bytes, never crossing a slab) and consumes
  *   them; `read(dst)` copies instead. The queue never hands out a view of the writer's memory (a driver's ring).
  * - The queue sets no limit: the receiver decides how much to write (its window). Nothing throws.
@@ -75,6 +75,8 @@ export class RecvQueue {
   private readonly slabs: Uint8Array[] = [];
   private readonly starts: number[] = [];
   private readonly ends: number[] = [];
+  /** A view of chunk i was handed out (its slab is never reused). */
+  private readonly lents: boolean[] = [];
   private head = 0;
   private len = 0;
   /** The slab being filled, and how far. */
@@ -82,6 +84,8 @@ export class RecvQueue {
   private fill = 0;
   /** A view of `cur` was handed out: its bytes up to `fill` are never written again. */
   private lent = false;
+  /** A slab whose bytes were all copied out and never lent: the next slab, if large enough (a reader that copies). */
+  private spare: Uint8Array = NO_BYTES;
   private nextSize = FIRST_SLAB;
   private readonly alloc: AllocBytes;
 
@@ -110,6 +114,7 @@ export class RecvQueue {
         this.slabs.push(this.cur);
         this.starts.push(this.fill);
         this.ends.push(this.fill + k);
+        this.lents.push(false);
       }
       this.fill += k;
       this.len += k;
@@ -120,8 +125,14 @@ export class RecvQueue {
   }
 
   private newSlab(want: number): number {
+    // The slab left behind keeps its own flag from now on (in its chunk, when still queued).
+    const last = this.slabs.length - 1;
+    if (last >= this.head && this.slabs[last] === this.cur) this.lents[last] = this.lent;
     const size = Math.max(this.nextSize, Math.min(want, MAX_SLAB));
-    this.cur = this.alloc(size);
+    if (this.spare.length >= size) {
+      this.cur = this.spare;
+      this.spare = NO_BYTES;
+    } else this.cur = this.alloc(size);
     this.fill = 0;
     this.lent = false;
     this.nextSize = Math.min(MAX_SLAB, size * 2);
@@ -140,6 +151,7 @@ export class RecvQueue {
     const avail = this.ends[i]! - s;
     const k = max < avail ? max : avail;
     if (slab === this.cur) this.lent = true;
+    else this.lents[i] = true;
     this.consume(i, k, avail);
     return slab.subarray(s, s + k);
   }
@@ -178,16 +190,19 @@ export class RecvQueue {
       this.starts[i]! += k;
       return;
     }
+    const slab = this.slabs[i]!;
+    if (slab !== this.cur && !this.lents[i]) this.spare = slab; // copied out only: nobody else holds it
     this.slabs[i] = NO_BYTES; // the queue no longer keeps the slab alive (the current slab stays in `cur`)
     this.head = i + 1;
     if (this.len === 0) {
-      this.slabs.length = this.starts.length = this.ends.length = 0;
+      this.slabs.length = this.starts.length = this.ends.length = this.lents.length = 0;
       this.head = 0;
       if (!this.lent) this.fill = 0; // nothing of this slab is held outside: start it over
     } else if (this.head >= 32 && this.head * 2 >= this.slabs.length) {
       this.slabs.splice(0, this.head);
       this.starts.splice(0, this.head);
       this.ends.splice(0, this.head);
+      this.lents.splice(0, this.head);
       this.head = 0;
     }
   }

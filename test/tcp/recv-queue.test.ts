@@ -84,6 +84,35 @@ describe('RecvQueue', () => {
     expectBytes(v2, data.subarray(10, 20));
   });
 
+  it('a reader that only copies reuses its slabs (no allocation per 64 KiB); one that takes views does not', () => {
+    let allocs = 0;
+    const alloc = (n: number): Uint8Array => (allocs++, new Uint8Array(n));
+    const data = bytes(1 << 20, 8);
+    const copying = new RecvQueue(alloc);
+    const dst = new Uint8Array(40_000);
+    const out: Uint8Array[] = [];
+    // Writes of 30,000 bytes, reads of as many 10,000 behind them: the queue never empties until the end.
+    copying.writeRange(data, 0, 10_000);
+    for (let w = 10_000; w < data.length; w += 30_000) {
+      copying.writeRange(data, w, Math.min(data.length, w + 30_000));
+      const n = copying.read(dst.subarray(0, 30_000));
+      out.push(dst.slice(0, n));
+    }
+    while (copying.length > 0) out.push(dst.slice(0, copying.read(dst)));
+    expectBytes(concat(out), data);
+    expect(allocs).toBeLessThanOrEqual(4); // 16 and 32 KiB, then two 64 KiB slabs taking turns
+    allocs = 0;
+    const viewing = new RecvQueue(alloc);
+    const views: Uint8Array[] = [];
+    for (let w = 0; w < data.length; w += 30_000) {
+      viewing.writeRange(data, w, Math.min(data.length, w + 30_000));
+      views.push(viewing.readView(20_000));
+    }
+    while (viewing.length > 0) views.push(viewing.readView(65536));
+    expectBytes(concat(views), data);
+    expect(allocs).toBeGreaterThanOrEqual(16);
+  });
+
   it('any interleaving of writes, views, copies and discards yields the bytes in order, views intact', () => {
     const op = fc.oneof(
       fc.record({ k: fc.constant('w' as const), n: fc.integer({ min: 0, max: 70_000 }) }),
