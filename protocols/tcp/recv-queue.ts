@@ -71,13 +71,17 @@ function slabOut(slab: Uint8Array, from: number, len: number, dst: Uint8Array, t
 }
 
 export class RecvQueue {
-  /** The queued chunks, from `head`: slabs[i][starts[i], ends[i]). Consecutive writes into one slab make one chunk. */
+  /**
+   * The queued chunks, [head, tail): slabs[i][starts[i], ends[i]). Consecutive writes into one slab make one chunk.
+   * The arrays are reused, never truncated (an emptied array allocates its store again on the next push).
+   */
   private readonly slabs: Uint8Array[] = [];
   private readonly starts: number[] = [];
   private readonly ends: number[] = [];
   /** A view of chunk i was handed out (its slab is never reused). */
   private readonly lents: boolean[] = [];
   private head = 0;
+  private tail = 0;
   private len = 0;
   /** The slab being filled, and how far. */
   private cur: Uint8Array = NO_BYTES;
@@ -108,13 +112,14 @@ export class RecvQueue {
       if (room === 0) room = this.newSlab(n);
       const k = n < room ? n : room;
       slabIn(src, from, k, this.cur, this.fill);
-      const last = this.slabs.length - 1;
+      const last = this.tail - 1;
       if (last >= this.head && this.slabs[last] === this.cur && this.ends[last] === this.fill) this.ends[last] = this.fill + k;
       else {
-        this.slabs.push(this.cur);
-        this.starts.push(this.fill);
-        this.ends.push(this.fill + k);
-        this.lents.push(false);
+        const t = this.tail++;
+        this.slabs[t] = this.cur;
+        this.starts[t] = this.fill;
+        this.ends[t] = this.fill + k;
+        this.lents[t] = false;
       }
       this.fill += k;
       this.len += k;
@@ -126,7 +131,7 @@ export class RecvQueue {
 
   private newSlab(want: number): number {
     // The slab left behind keeps its own flag from now on (in its chunk, when still queued).
-    const last = this.slabs.length - 1;
+    const last = this.tail - 1;
     if (last >= this.head && this.slabs[last] === this.cur) this.lents[last] = this.lent;
     const size = Math.max(this.nextSize, Math.min(want, MAX_SLAB));
     if (this.spare.length >= size) {
@@ -195,15 +200,21 @@ export class RecvQueue {
     this.slabs[i] = NO_BYTES; // the queue no longer keeps the slab alive (the current slab stays in `cur`)
     this.head = i + 1;
     if (this.len === 0) {
-      this.slabs.length = this.starts.length = this.ends.length = this.lents.length = 0;
-      this.head = 0;
+      this.head = this.tail = 0;
       if (!this.lent) this.fill = 0; // nothing of this slab is held outside: start it over
-    } else if (this.head >= 32 && this.head * 2 >= this.slabs.length) {
-      this.slabs.splice(0, this.head);
-      this.starts.splice(0, this.head);
-      this.ends.splice(0, this.head);
-      this.lents.splice(0, this.head);
+    } else if (this.head >= 32 && this.head * 2 >= this.tail) {
+      // Move the live chunks to the front (rare: a reader far behind, many slabs queued).
+      const h = this.head;
+      const n = this.tail - h;
+      for (let j = 0; j < n; j++) {
+        this.slabs[j] = this.slabs[h + j]!;
+        this.starts[j] = this.starts[h + j]!;
+        this.ends[j] = this.ends[h + j]!;
+        this.lents[j] = this.lents[h + j]!;
+        this.slabs[h + j] = NO_BYTES;
+      }
       this.head = 0;
+      this.tail = n;
     }
   }
 }
