@@ -9,7 +9,7 @@
  *   up to 64 KiB). A slab is append-only: bytes once written there are never overwritten while a view of the slab
  *   may exist, so a view handed out by `readView` stays valid (and unchanged) for as long as its holder keeps it.
  *   The exceptions, for a reader that copies (`read`): while no view of the current slab was handed out, an
- *   emptied queue starts the slab over, as a ring would; and a slab copied out whole, never lent, is the next slab.
+ *   emptied queue starts the slab over, as a ring would; and slabs copied out whole, never lent, are the next slabs.
  * - `readView(max)` hands out the head's bytes as one view (up to `max` bytes, never crossing a slab) and consumes
  *   them; `read(dst)` copies instead. The queue never hands out a view of the writer's memory (a driver's ring).
  * - The queue sets no limit: the receiver decides how much to write (its window). Nothing throws.
@@ -20,6 +20,8 @@ import { SMALL_COPY } from '../util/bytes.js';
 /** The first slab's size, and the largest: slabs double from one to the other as they fill. */
 export const FIRST_SLAB = 16 * 1024;
 export const MAX_SLAB = 64 * 1024;
+/** Slabs kept for reuse by a reader that copies (2 MiB of 64 KiB ones): a ring of that size would be kept too. */
+const MAX_SPARES = 32;
 
 const NO_BYTES = new Uint8Array(0);
 
@@ -88,8 +90,12 @@ export class RecvQueue {
   private fill = 0;
   /** A view of `cur` was handed out: its bytes up to `fill` are never written again. */
   private lent = false;
-  /** A slab whose bytes were all copied out and never lent: the next slab, if large enough (a reader that copies). */
-  private spare: Uint8Array = NO_BYTES;
+  /**
+   * Slabs whose bytes were all copied out and never lent (a reader that copies): the next slabs, as a ring's memory
+   * is reused. At most MAX_SPARES; the queue is dropped whole when the connection no longer needs it.
+   */
+  private readonly spares: Uint8Array[] = [];
+  private nSpares = 0;
   private nextSize = FIRST_SLAB;
   private readonly alloc: AllocBytes;
 
@@ -134,9 +140,10 @@ export class RecvQueue {
     const last = this.tail - 1;
     if (last >= this.head && this.slabs[last] === this.cur) this.lents[last] = this.lent;
     const size = Math.max(this.nextSize, Math.min(want, MAX_SLAB));
-    if (this.spare.length >= size) {
-      this.cur = this.spare;
-      this.spare = NO_BYTES;
+    const sp = this.nSpares > 0 ? this.spares[this.nSpares - 1]! : NO_BYTES;
+    if (sp.length >= size) {
+      this.cur = sp;
+      this.spares[--this.nSpares] = NO_BYTES;
     } else this.cur = this.alloc(size);
     this.fill = 0;
     this.lent = false;
@@ -196,7 +203,7 @@ export class RecvQueue {
       return;
     }
     const slab = this.slabs[i]!;
-    if (slab !== this.cur && !this.lents[i]) this.spare = slab; // copied out only: nobody else holds it
+    if (slab !== this.cur && !this.lents[i] && this.nSpares < MAX_SPARES) this.spares[this.nSpares++] = slab; // copied out only: nobody else holds it
     this.slabs[i] = NO_BYTES; // the queue no longer keeps the slab alive (the current slab stays in `cur`)
     this.head = i + 1;
     if (this.len === 0) {
