@@ -5,8 +5,8 @@
  *
  * Contract:
  * - `write` copies the caller's bytes (a range of a received frame, valid only during the call) once, into the
- *   current slab: consecutive writes fill one slab; a new one is allocated when it is full (16 KiB first, doubling
- *   up to 64 KiB). A slab is append-only: bytes once written there are never overwritten while a view of the slab
+ *   current slab: consecutive writes fill one slab; a new one is allocated when it is full (16 KiB while the queue
+ *   holds less than that, else 64 KiB). A slab is append-only: bytes once written there are never overwritten while a view of the slab
  *   may exist, so a view handed out by `readView` stays valid (and unchanged) for as long as its holder keeps it.
  *   The exceptions, for a reader that copies (`read`): while no view of the current slab was handed out, an
  *   emptied queue starts the slab over, as a ring would; and slabs copied out whole, never lent, are the next slabs.
@@ -17,7 +17,7 @@
  */
 import { SMALL_COPY } from '../util/bytes.js';
 
-/** The first slab's size, and the largest: slabs double from one to the other as they fill. */
+/** The two slab sizes: the small one while the queue holds little, the large one for bulk. */
 export const FIRST_SLAB = 16 * 1024;
 export const MAX_SLAB = 64 * 1024;
 /** Slabs kept for reuse by a reader that copies (2 MiB of 64 KiB ones): a ring of that size would be kept too. */
@@ -96,7 +96,6 @@ export class RecvQueue {
    */
   private readonly spares: Uint8Array[] = [];
   private nSpares = 0;
-  private nextSize = FIRST_SLAB;
   private readonly alloc: AllocBytes;
 
   /** `alloc` makes the slabs: Node's `Buffer.allocUnsafeSlow` in the API (no zero-fill; views of it are Buffers). */
@@ -139,7 +138,9 @@ export class RecvQueue {
     // The slab left behind keeps its own flag from now on (in its chunk, when still queued).
     const last = this.tail - 1;
     if (last >= this.head && this.slabs[last] === this.cur) this.lents[last] = this.lent;
-    const size = Math.max(this.nextSize, Math.min(want, MAX_SLAB));
+    // A reader that keeps up with small messages gets small slabs (an idle connection keeps one, as a ring of
+    // FIRST_SLAB); large segments, or a reader behind, get MAX_SLAB ones (fewer allocations, longer views).
+    const size = this.len + want > FIRST_SLAB ? MAX_SLAB : FIRST_SLAB;
     const sp = this.nSpares > 0 ? this.spares[this.nSpares - 1]! : NO_BYTES;
     if (sp.length >= size) {
       this.cur = sp;
@@ -147,7 +148,6 @@ export class RecvQueue {
     } else this.cur = this.alloc(size);
     this.fill = 0;
     this.lent = false;
-    this.nextSize = Math.min(MAX_SLAB, size * 2);
     return size;
   }
 
