@@ -8,17 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { FIRST_SLAB, MAX_SLAB, RecvQueue } from '../../protocols/tcp/recv-queue.js';
 import type { TcpConnection } from '../../protocols/tcp/connection.js';
 import { Net, bytes, openPair } from './harness.js';
-import { expectBytes } from '../helpers/bytes.js';
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((s, p) => s + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
-}
+import { concatBytes as concat, expectBytes } from '../helpers/bytes.js';
 
 describe('RecvQueue', () => {
   it('hands out views that later writes never overwrite, within and across slabs', () => {
