@@ -16,6 +16,8 @@
  *   paid once per 64 KiB, the link's cutting (drivers/memory/tso.ts, in JS) and the receiver's per-segment work
  *   stay.
  * --no-gro: both stacks without software GRO (src/stack/gro.ts), for A/B runs.
+ * --views: the bulk receiver takes the receive queue's bytes as views (`readView`, as a net.Socket does for 'data';
+ *   slabs from Buffer.allocUnsafeSlow, as the API's) instead of copying them into one reused buffer (`read`).
  * Each figure is given against wall time and against the process's CPU time (user + system), which a busy shared
  * machine disturbs less. With --json the last line of output is one JSON record (bench/run.ts folds it into its
  * results): the first configuration's figures at the top level, every configuration's under `links`.
@@ -63,13 +65,15 @@ function chosenLinks(): LinkName[] {
 
 const OFFLOADED = { tx: 'offload', rx: 'trusted' } as const;
 const gro = !process.argv.includes('--no-gro');
+const views = process.argv.includes('--views');
 
 function setup(cfg: LinkConfig) {
   const { mtu, offload, tso } = cfg;
   const [da, db] = memoryLink({ mtu, queueLimit: 4096, ...(offload ? { checksum: { ipv4: OFFLOADED, icmp: OFFLOADED, udp: OFFLOADED, tcp: OFFLOADED } } : {}), ...(tso ? { tso: 65535 } : {}) });
   const tcp = { sendBuffer: 4 << 20, receiveBuffer: 4 << 20, maxReceiveBuffer: 16 << 20 };
-  const a = new NetStack({ driver: da, addresses: [parseCidr('10.0.0.1/24')!], rng: seededRng(1), tcp, gro });
-  const b = new NetStack({ driver: db, addresses: [parseCidr('10.0.0.2/24')!], rng: seededRng(2), tcp, gro });
+  const allocBytes = views ? Buffer.allocUnsafeSlow : undefined;
+  const a = new NetStack({ driver: da, addresses: [parseCidr('10.0.0.1/24')!], rng: seededRng(1), tcp, gro, allocBytes });
+  const b = new NetStack({ driver: db, addresses: [parseCidr('10.0.0.2/24')!], rng: seededRng(2), tcp, gro, allocBytes });
   const now = () => performance.now();
   const listener = b.tcp!.listen(0, 5001, 16);
   let server: TcpConnection | undefined;
@@ -96,7 +100,8 @@ function bulk(cfg: LinkConfig, total: number): number {
   while (recvd < total) {
     if (sent < total) sent += client.send(now(), chunk.subarray(0, Math.min(chunk.length, total - sent)));
     step();
-    for (let n = server.read(now(), sink); n > 0; n = server.read(now(), sink)) recvd += n;
+    if (views) for (let v = server.readView(now(), 65536); v.length > 0; v = server.readView(now(), 65536)) recvd += v.length;
+    else for (let n = server.read(now(), sink); n > 0; n = server.read(now(), sink)) recvd += n;
   }
   return recvd;
 }
@@ -139,7 +144,7 @@ const count = arg('--transactions', 100_000);
 const results = [];
 for (const name of chosenLinks()) {
   const cfg = linkConfig(name);
-  const what = `${cfg.name}: MTU ${cfg.mtu}, ${cfg.offload ? 'checksum offload' : 'software checksums'}${cfg.tso ? ', TSO' : ''}`;
+  const what = `${cfg.name}: MTU ${cfg.mtu}, ${cfg.offload ? 'checksum offload' : 'software checksums'}${cfg.tso ? ', TSO' : ''}${views ? ', read as views' : ''}`;
   const b = timed(() => bulk(cfg, bytes));
   console.log(`${what}: bulk ${(bytes / 1e6).toFixed(0)} MB: ${((b.wall * 8) / 1e9).toFixed(2)} Gbit/s (${((b.cpu * 8) / 1e9).toFixed(2)} per CPU-second)`);
   const t = timed(() => transactions(cfg, count));
@@ -149,6 +154,7 @@ for (const name of chosenLinks()) {
     mtu: cfg.mtu,
     checksumOffload: cfg.offload,
     tso: cfg.tso,
+    readViews: views,
     bulk: { bytes, gbitPerSec: r3((b.wall * 8) / 1e9), gbitPerCpuSec: r3((b.cpu * 8) / 1e9), seconds: r3(b.seconds), cpuSeconds: r3(b.cpuSeconds) },
     transactions: { count, size: 64, perSec: Math.round(t.wall), perCpuSec: Math.round(t.cpu), seconds: r3(t.seconds), cpuSeconds: r3(t.cpuSeconds) },
   });

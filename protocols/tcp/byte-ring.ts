@@ -1,6 +1,7 @@
 /**
  * A fixed-capacity byte ring buffer: the connection's send buffer (bytes written by the application, kept until
- * acknowledged) and receive buffer (in-order bytes kept until the application reads them).
+ * acknowledged). The receive side is a queue of chunks (recv-queue.ts), so that a reader can take its bytes as
+ * views; `read` remains for other users of a ring.
  *
  * Contract:
  * - No allocation per call for small copies: `write`/`read`/`copyOut` copy with `Uint8Array.set` over a view (one

@@ -3,6 +3,7 @@
  */
 import { ByteRing } from './byte-ring.js';
 import { OutOfOrderQueue } from './ooo-queue.js';
+import { RecvQueue } from './recv-queue.js';
 
 /** A timer that is off (absolute times are compared with `<=`). */
 export const NEVER = Infinity;
@@ -28,9 +29,11 @@ export const TS_RECENT_MAX_IDLE = 24 * 24 * 3600 * 1000;
  * capacity 0 and is shared: never written, never resized; a connection replaces it with its own ring on first data.
  */
 export const EMPTY_RING = new ByteRing(0);
+/** The stand-in receive queue (shared, always empty: never written): a connection makes its own on first data. */
+export const EMPTY_RCV = new RecvQueue();
 /** The stand-in out-of-order queue (shared, always empty): a connection allocates its own on the first hole. */
 export const EMPTY_OOO = new OutOfOrderQueue(1);
-/** Least ring capacity allocated on first data; rings grow by doubling up to the configured buffer sizes. */
+/** Least send ring capacity allocated on first data; rings grow by doubling up to the configured buffer sizes. */
 export const INITIAL_RING = 16 * 1024;
 /** The largest unscaled window field. */
 export const MAX_WINDOW = 0xffff;

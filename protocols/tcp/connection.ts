@@ -26,7 +26,7 @@ import type { TcpConnHost } from './host.js';
 import type { TimeWaitSeed } from './time-wait.js';
 import { seqAdd, seqDiff, seqGt, seqLe, seqLt } from './seq.js';
 import { TcpFlag, type TcpFields } from './wire.js';
-import { EMPTY_OOO, EMPTY_RING, NEVER, PAWS_WINDOW, TS_RECENT_MAX_IDLE } from './conn-common.js';
+import { EMPTY_OOO, EMPTY_RCV, EMPTY_RING, NEVER, PAWS_WINDOW, TS_RECENT_MAX_IDLE } from './conn-common.js';
 import { TcpCounters } from './counters.js';
 import { Scoreboard } from './scoreboard.js';
 import { LossRecovery } from './recovery.js';
@@ -225,12 +225,25 @@ export class TcpConnection {
   /** Copy up to dst.length received bytes into dst; returns the count (0: nothing buffered). */
   read(now: number, dst: Uint8Array): number {
     const n = this.rcv.rcvBuf.read(dst);
-    if (n > 0) {
-      this.rcv.rcvSpaceCopied += n;
-      this.rcv.autoTune(now);
-      this.rcv.maybeWindowUpdate(now);
-    }
+    if (n > 0) this.consumed(now, n);
     return n;
+  }
+
+  /**
+   * Take up to `max` received bytes without a copy: a view of the receive queue's memory that the caller owns from
+   * then on (the queue never writes there again). At most one chunk: the view may be shorter than what is readable.
+   * An empty view: nothing buffered.
+   */
+  readView(now: number, max: number): Uint8Array {
+    const v = this.rcv.rcvBuf.readView(max);
+    if (v.length > 0) this.consumed(now, v.length);
+    return v;
+  }
+
+  private consumed(now: number, n: number): void {
+    this.rcv.rcvSpaceCopied += n;
+    this.rcv.autoTune(now);
+    this.rcv.maybeWindowUpdate(now);
   }
 
   /** Disable (true) or enable Nagle's algorithm. With `now`, data held back by Nagle is sent at once. */
@@ -558,7 +571,7 @@ export class TcpConnection {
     this.state = 'TIME-WAIT';
     if (this.snd.sndBuf.length === 0) this.snd.sndBuf = EMPTY_RING; // release memory kept through 2*MSL
     if (this.rcv.rcvBuf.length === 0 && this.rcv.rcvCap > 1) {
-      this.rcv.rcvBuf = EMPTY_RING;
+      this.rcv.rcvBuf = EMPTY_RCV;
       this.rcv.rcvCap = 1;
     }
     this.rechargeBuffers();

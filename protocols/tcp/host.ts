@@ -6,6 +6,7 @@
  * memory limits).
  */
 import type { ByteRing } from './byte-ring.js';
+import type { AllocBytes } from './recv-queue.js';
 import type { TcpConnection } from './connection.js';
 import type { TcpStats } from './info.js';
 import type { ResolvedTcpOptions } from './options.js';
@@ -15,6 +16,8 @@ import type { TcpFields } from './wire.js';
 export interface TcpConnHost {
   readonly opts: ResolvedTcpOptions;
   readonly stats: TcpStats;
+  /** The receive queues' slab allocator (TcpHost.allocBytes). */
+  readonly allocBytes: AllocBytes;
   /** A reused header object for transmission. */
   readonly txFields: TcpFields;
   /**
@@ -119,6 +122,11 @@ export interface TcpHost {
    * may confirm its neighbour reachable (RFC 4861 7.3.1) without a solicitation.
    */
   forwardProgress?(now: number, dst: number): void;
+  /**
+   * Optional: how the receive queues allocate their slabs (fresh memory nobody else writes; the runtime's may skip
+   * the zero-fill, as Node's `Buffer.allocUnsafeSlow` does). Zero-filled `Uint8Array`s when absent.
+   */
+  readonly allocBytes?: AllocBytes;
 }
 
 export interface ConnectOpts {

@@ -18,6 +18,7 @@ import { PortTable } from './ports.js';
 import type { TxResult } from './host.js';
 import { TX_BUSY, TX_DROPPED, TX_SENT } from './conn-common.js';
 import { LayerLimits } from './limits.js';
+import { allocZeroed } from './recv-queue.js';
 import { newTcpStats, type TcpStats } from './info.js';
 import { resolveTcpOptions, type ResolvedTcpOptions, type TcpOptions } from './options.js';
 import { seqAdd } from './seq.js';
@@ -91,6 +92,7 @@ export class TcpLayer {
     const inner: Omit<TcpConnHost & TimeWaitHost, 'rxSegSize' | 'rxCe'> = {
       opts: this.opts,
       stats: this.stats,
+      allocBytes: host.allocBytes ?? allocZeroed,
       txFields: this.txFields,
       transmit: (now, conn, f, ring, ringOffset, dataLen, segment, tos) => this.emit(now, conn.localIp, conn.remoteIp, f, ring, ringOffset, dataLen, segment, tos),
       tsoMaxFor: (dst) => this.tsoMaxFor(dst),

@@ -3,15 +3,16 @@
  * logical size (auto-tuned like Linux's tcp_rcv_space_adjust), the out-of-order queue, the right edge offered to the
  * peer (receiver SWS avoidance, never shrinking), and the ACK policy: delayed, quick, coalesced per receive batch, and
  * the SACK / D-SACK blocks the next ACK reports (RFC 2018, RFC 2883). It decides what is owed; the connection sends.
- * Payload views are borrowed: kept bytes are copied into the ring or the out-of-order queue. Nothing throws.
+ * Payload views are borrowed: kept bytes are copied (once) into the receive queue or the out-of-order queue, and the
+ * reader may take the receive queue's bytes as views. Nothing throws.
  */
 import type { TcpConnection } from './connection.js';
 import type { TcpConnHost } from './host.js';
 import type { ResolvedTcpOptions } from './options.js';
 import type { TcpStats } from './info.js';
-import { ByteRing } from './byte-ring.js';
+import { RecvQueue } from './recv-queue.js';
 import { OutOfOrderQueue } from './ooo-queue.js';
-import { COALESCE_MAX_BYTES, EMPTY_OOO, EMPTY_RING, INITIAL_RING, MAX_WINDOW, NEVER } from './conn-common.js';
+import { COALESCE_MAX_BYTES, EMPTY_OOO, EMPTY_RCV, MAX_WINDOW, NEVER } from './conn-common.js';
 import { seqAdd, seqDiff, seqLe, seqLt } from './seq.js';
 
 export class Receiver {
@@ -23,8 +24,9 @@ export class Receiver {
   rcvNxt = 0;
   /** The right edge of the window last offered (RCV.NXT + RCV.WND when it was sent): never moves left. */
   rcvAdvEdge = 0;
-  rcvBuf: ByteRing = EMPTY_RING;
-  /** The receive buffer size (what the window offers); the ring grows up to it. Auto-tuning raises it. */
+  /** In-order bytes not read yet (the shared empty stand-in until the first data). */
+  rcvBuf: RecvQueue = EMPTY_RCV;
+  /** The receive buffer size (what the window offers): the bytes queued count against it. Auto-tuning raises it. */
   rcvCap = 0;
   ooo: OutOfOrderQueue = EMPTY_OOO;
   finRcvd = false;
@@ -274,25 +276,22 @@ export class Receiver {
     this.rcvSpaceCopied = 0;
   }
 
-  /** Receive space left under the logical receive buffer size (the ring itself grows on demand). */
+  /** Receive space left under the logical receive buffer size (the bytes queued count against it). */
   rcvFree(): number {
     const f = this.rcvCap - this.rcvBuf.length;
     return f > 0 ? f : 0;
   }
 
-  /** Append d[start, end) to the receive buffer, within the window; returns the bytes taken. */
+  /** Append d[start, end) to the receive queue, within the window; returns the bytes taken. */
   rcvWrite(d: Uint8Array, start: number, end: number): number {
-    let ring = this.rcvBuf;
+    let q = this.rcvBuf;
     const len = end - start;
     // acceptWholeWhenEmpty: a segment into an empty buffer is taken whole (the connection checked it is in order).
-    const limit = this.o.acceptWholeWhenEmpty && ring.length === 0 ? Math.max(this.rcvCap, len) : this.rcvCap;
-    if (len > ring.free && ring.capacity < limit) {
-      const cap = Math.min(limit, Math.max(ring.capacity * 2, ring.length + len, INITIAL_RING));
-      // The logical buffer (rcvCap) is already charged; the shared empty ring is replaced, never resized.
-      if (ring === EMPTY_RING) this.rcvBuf = ring = new ByteRing(cap);
-      else ring.resize(cap);
-    }
-    return ring.writeRange(d, start, Math.min(end, start + Math.max(this.rcvFree(), limit - ring.length)));
+    const n = this.o.acceptWholeWhenEmpty && q.length === 0 ? len : Math.min(len, this.rcvFree());
+    if (n <= 0) return 0;
+    // The logical buffer (rcvCap) is already charged; the shared empty stand-in is replaced on first data.
+    if (q === EMPTY_RCV) this.rcvBuf = q = new RecvQueue(this.host.allocBytes);
+    return q.writeRange(d, start, start + n);
   }
 
   /**

@@ -704,15 +704,16 @@ export class Socket extends Duplex implements Deferred {
       return;
     }
     while (this.wantRead) {
-      const avail = conn.readableLength;
-      if (avail === 0) break;
-      const buf = Buffer.allocUnsafe(Math.min(avail, 65536));
-      const n = conn.read(this.stack.clock.now(), buf);
+      if (conn.readableLength === 0) break;
+      // The receive queue's bytes themselves (copied once, from the frame): a view the stream now owns, made a
+      // Buffer without a copy (the queue's slabs are Buffers, the stack's allocBytes).
+      const v = conn.readView(this.stack.clock.now(), 65536);
+      const n = v.length;
       if (n === 0) break;
       this.bytesIn += n;
       this.touch();
       this.stack.poke(); // a window update may be due
-      this.wantRead = this.push(n === buf.length ? buf : buf.subarray(0, n));
+      this.wantRead = this.push(Buffer.isBuffer(v) ? v : Buffer.from(v.buffer, v.byteOffset, n));
     }
     if ((conn.readableEnded || (this.coreClosed && conn.readableLength === 0)) && !this.endPushed) {
       this.endPushed = true;

@@ -198,6 +198,7 @@ export class Stack {
       routes6,
       ipv6: addresses6.length > 0 || (options.ipv6 !== undefined && options.ipv6 !== false) ? withStableSecret(options.ipv6 ?? true) : options.ipv6,
       ipv6Prf: sha256,
+      allocBytes: Buffer.allocUnsafeSlow,
       mac,
       mtu: options.mtu,
       vlan: options.vlan,

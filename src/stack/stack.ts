@@ -10,6 +10,7 @@ import type { TcpLayer, TcpOptions } from '../../protocols/tcp/layer.js';
 import { StackCore, type StackCoreConfig } from './core.js';
 import type { TcpGro } from './gro.js';
 import { TcpTransport } from './tcp-transport.js';
+import type { AllocBytes } from '../../protocols/tcp/recv-queue.js';
 
 export { StackCore, type StackCoreConfig, type RouteConfig } from './core.js';
 export { DEFAULT_ICMP_OPTIONS, type IcmpOptions, type PingOptions, type PingResult } from './icmp.js';
@@ -23,6 +24,11 @@ export interface StackConfig extends StackCoreConfig {
    * layer. Default true; needs TCP.
    */
   readonly gro?: boolean | undefined;
+  /**
+   * How TCP's receive queues allocate their slabs (TcpHost.allocBytes): the API gives Node's
+   * `Buffer.allocUnsafeSlow` (no zero-fill, and a view of it is a Buffer already). Zero-filled arrays by default.
+   */
+  readonly allocBytes?: AllocBytes | undefined;
 }
 
 export class NetStack extends StackCore {
@@ -43,6 +49,7 @@ export class NetStack extends StackCore {
       tcp: config.tcp,
       rng: config.rng,
       gro: config.gro !== false,
+      allocBytes: config.allocBytes,
       checksum: { tx: c.tx === 'compute', rx: c.rx === 'verify' },
     });
     this.tcp = tcp.layer;

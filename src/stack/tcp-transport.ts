@@ -14,6 +14,7 @@ import { TcpGro } from './gro.js';
 import type { Ipv6Layer } from './ipv6.js';
 import { Tcp6Bridge } from './tcp6.js';
 import { portClaims, type IcmpErrorKind, type Transport, type TransportHost } from './transport.js';
+import type { AllocBytes } from '../../protocols/tcp/recv-queue.js';
 
 export interface TcpTransportOptions {
   readonly tcp: Partial<Omit<TcpOptions, 'rng'>> | undefined;
@@ -22,6 +23,8 @@ export interface TcpTransportOptions {
   readonly gro: boolean;
   /** The driver's TCP checksum capabilities. */
   readonly checksum: { readonly tx: boolean; readonly rx: boolean };
+  /** The receive queues' slab allocator (TcpHost.allocBytes); zero-filled arrays when absent. */
+  readonly allocBytes?: AllocBytes | undefined;
 }
 
 export class TcpTransport implements Transport {
@@ -126,6 +129,7 @@ export class TcpTransport implements Transport {
     const self = this;
     // Every question about an address is routed by its number: an IPv6 id (0/8, addr-ids.ts) goes to the bridge.
     const tcpHost: Omit<TcpHost, 'rxChecksum'> = {
+      allocBytes: options.allocBytes,
       txSegment: (now: number, src: number, dst: number, tcpLen: number, segment = 0): TcpTxPacket | null => {
         if (isIpv6Id(dst)) return self.v6?.txSegment(now, src, dst, tcpLen, segment) ?? null;
         const p = output.begin(now, src, dst, IpProtocol.TCP, tcpLen, host.ttl, IPV4_FLAG_DF, segment, unreachable);

@@ -148,6 +148,50 @@ describe.each(envs)('net on the %s path', (name, make) => {
     server.close();
   });
 
+  it("each 'data' Buffer is the reader's: chunks kept while more arrives keep their bytes; pause and resume", async () => {
+    env = make();
+    const total = 2 * 1024 * 1024 + 777;
+    const payload = Buffer.alloc(total);
+    for (let i = 0; i < total; i++) payload[i] = (i * 13 + (i >> 9)) & 0xff;
+    // Written in odd sizes so that chunks end anywhere within the receiver's slabs.
+    const server = env.server.net.createServer((c) => {
+      for (let o = 0; o < total; o += 1000 + (o % 7919)) c.write(payload.subarray(o, Math.min(total, o + 1000 + (o % 7919))));
+      c.end();
+    });
+    const port = await listen(env, server);
+    const client = env.client.net.createConnection({ port, host: env.serverAddress });
+    const kept: Array<[Buffer, Buffer]> = [];
+    let pauses = 0;
+    client.on('data', (d: Buffer) => {
+      expect(Buffer.isBuffer(d)).toBe(true);
+      kept.push([d, Buffer.from(d)]);
+      if (kept.length % 5 === 0) {
+        pauses++;
+        client.pause();
+        setImmediate(() => client.resume());
+      }
+    });
+    await once(client, 'end');
+    expect(Buffer.concat(kept.map(([d]) => d)).equals(payload)).toBe(true);
+    expect(kept.every(([d, copy]) => d.equals(copy))).toBe(true);
+    expect(pauses).toBeGreaterThan(0);
+    server.close();
+  });
+
+  it('setEncoding: utf8 characters split between chunks arrive whole', async () => {
+    env = make();
+    const text = 'añ€😀'.repeat(100_000);
+    const server = env.server.net.createServer((c) => c.end(text));
+    const port = await listen(env, server);
+    const client = env.client.net.createConnection({ port, host: env.serverAddress });
+    client.setEncoding('utf8');
+    let got = '';
+    client.on('data', (s: string) => (got += s));
+    await once(client, 'end');
+    expect(got).toBe(text);
+    server.close();
+  });
+
   it('reports ECONNREFUSED like node:net', async () => {
     env = make();
     const probe = env.server.net.createServer();

@@ -11,16 +11,8 @@ import { fromHex, toHex, write16 } from '../../protocols/util/bytes.js';
 import { checksum, pseudoHeaderSum } from '../../protocols/util/checksum.js';
 import { describeWithTools } from '../helpers/netns.js';
 import { recvAll, send } from './helpers.js';
+import { concatBytes as concat } from '../helpers/bytes.js';
 
-function concat(chunks: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(chunks.reduce((s, c) => s + c.length, 0));
-  let o = 0;
-  for (const c of chunks) {
-    out.set(c, o);
-    o += c.length;
-  }
-  return out;
-}
 
 // ARP request who-has 10.0.0.2 tell 10.0.0.1 (RFC 826), broadcast.
 const ARP_REQUEST = fromHex(

@@ -15,3 +15,14 @@ export function expectBytes(actual: Uint8Array, expected: Uint8Array): void {
   const around = (b: Buffer): string => `${b.length} bytes, from offset ${from}: ${b.subarray(from, i + 16).toString('hex')}`;
   throw new Error(`bytes differ: first difference at offset ${i}; actual ${around(a)}; expected ${around(e)}`);
 }
+
+/** The chunks one after another, in one new array. */
+export function concatBytes(chunks: readonly Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(chunks.reduce((s, c) => s + c.length, 0));
+  let o = 0;
+  for (const c of chunks) {
+    out.set(c, o);
+    o += c.length;
+  }
+  return out;
+}
