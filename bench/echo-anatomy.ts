@@ -59,7 +59,8 @@ async function side(echo: boolean, ns: string, ifname: string): Promise<void> {
     if (counting) counts.set(k, (counts.get(k) ?? 0) + 1);
   };
   // The addon's entry points, the clock and the stack's poll, wrapped to count calls.
-  const inner = d as unknown as { native: Record<string, (...a: unknown[]) => unknown> };
+  type Native = Record<string, (...a: unknown[]) => unknown>;
+  const inner = d as unknown as { native: Native; rx: { native: Native }; tx: { native: Native } };
   const native = inner.native;
   const wrapped: Record<string, (...a: unknown[]) => unknown> = Object.create(native) as Record<string, (...a: unknown[]) => unknown>;
   for (const k of ['rxBatch', 'rxRelease', 'rxWait', 'txAlloc', 'txSubmit']) {
@@ -67,6 +68,8 @@ async function side(echo: boolean, ns: string, ifname: string): Promise<void> {
     wrapped[k] = (...a: unknown[]) => (count(`addon ${k}`), f.apply(native, a));
   }
   inner.native = wrapped;
+  inner.rx.native = wrapped; // the ring sides (drivers/native/rx-ring.ts, tx-ring.ts) call the addon themselves
+  inner.tx.native = wrapped;
   const clockNow = performance.now.bind(performance);
   if (mode === 'count') performance.now = () => (count('clock reads'), clockNow());
   const s = createStack({ driver: d, address: `${me}/24`, pollMode: 'busy' });
@@ -78,7 +81,7 @@ async function side(echo: boolean, ns: string, ifname: string): Promise<void> {
   const t = { wake: 0, msg: 0, send: 0, sent: 0 };
   const parts: Record<string, number[]> = { 'spin return -> message handler': [], 'message handler -> doorbell': [], 'send() call': [], 'doorbell (JS + send())': [] };
   if (mode === 'timeline') {
-    const dd = d as unknown as { wait: (n: number, us: number) => boolean; flush: (n: number) => void; pending: number };
+    const dd = d as unknown as { wait: (n: number, us: number) => boolean; flush: (n: number) => void; tx: { pending: number } };
     const w = dd.wait.bind(dd);
     dd.wait = (n, us) => {
       const r = w(n, us);
@@ -87,7 +90,7 @@ async function side(echo: boolean, ns: string, ifname: string): Promise<void> {
     };
     const f = dd.flush.bind(dd);
     dd.flush = (n) => {
-      if (dd.pending === 0 || t.msg === 0 || !counting) return f(n);
+      if (dd.tx.pending === 0 || t.msg === 0 || !counting) return f(n);
       const a = clockNow();
       f(n);
       const b = clockNow();

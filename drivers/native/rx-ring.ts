@@ -1,0 +1,82 @@
+/**
+ * The receive side of a NativeRingDriver (ring-driver.ts): the rx descriptors of the control block and the spin.
+ *
+ * Buffer ownership: one `rxBatch` call fills the control block with (offset, length word) pairs into the driver's
+ * memory; each frame goes to the sink as a range of `bytes`; after the last sink call `rxRelease` gives the slots
+ * back to the kernel, so a range is valid only until its sink call returns. A descriptor's length word carries
+ * per-frame flags in its top 8 bits (bit 0: the TCP/UDP checksum needs no check, passed on as
+ * RxFlag.L4ChecksumValid) and the length in its low 24 bits.
+ *
+ * Waiting: `wait(spinUs)` spins in the addon (rxWait) on the rx ring until a frame is there or spinUs passes.
+ *
+ * Nothing here throws: a negative errno from the addon is returned to the driver, which decides (linkError).
+ */
+import { RxFlag, type DriverStats, type RangeSink } from '../types.js';
+import type { NativeAddon, NativeHandle, NativeOpenInfo } from './index.js';
+
+/** rx descriptor length word: flags above bit 24 (byway.h BW_RX_FLAG_SHIFT), length below. */
+const RX_LEN_MASK = 0xffffff;
+const RX_FLAG_SHIFT = 24;
+const RX_L4_CSUM_VALID = 1;
+
+export class RxRing {
+  private readonly desc: number;
+  private readonly bytes: Uint8Array;
+  private readonly ctl: Uint32Array;
+
+  constructor(
+    private readonly native: NativeAddon,
+    private readonly handle: NativeHandle,
+    info: NativeOpenInfo,
+    private readonly maxBatch: number,
+  ) {
+    this.desc = info.rxDescIdx;
+    this.bytes = new Uint8Array(info.mem);
+    this.ctl = new Uint32Array(info.ctl);
+  }
+
+  /**
+   * Take up to `max` frames (at most the driver's batch) and hand each to `sink`, then give them back: the count,
+   * or a negative errno (the batch released). An empty batch is released by the addon itself.
+   */
+  take(max: number, sink: RangeSink, stats: DriverStats): number {
+    const n = this.native.rxBatch(this.handle, Math.min(max, this.maxBatch));
+    if (n < 0) {
+      this.native.rxRelease(this.handle);
+      return n;
+    }
+    if (n === 0) return 0;
+    this.deliver(0, n, sink, stats);
+    return n;
+  }
+
+  /** Frames i in [from, to) of the control block's batch to the sink; the batch is released after the last one. */
+  private deliver(from: number, to: number, sink: RangeSink, stats: DriverStats): void {
+    const desc = this.ctl;
+    const base = this.desc;
+    const bytes = this.bytes;
+    try {
+      for (let i = from; i < to; i++) {
+        const off = desc[base + 2 * i]!;
+        const word = desc[base + 2 * i + 1]!;
+        const len = word & RX_LEN_MASK;
+        const flags = (word >>> RX_FLAG_SHIFT) & RX_L4_CSUM_VALID ? RxFlag.L4ChecksumValid : 0;
+        stats.rxFrames++;
+        stats.rxBytes += len;
+        sink(bytes, off, off + len, flags);
+      }
+    } finally {
+      this.native.rxRelease(this.handle);
+    }
+  }
+
+  /** Spin up to `us` microseconds (0: one look): 1 when a frame is waiting, 0 when the time ran out, or -errno. */
+  wait(us: number): number {
+    return this.native.rxWait(this.handle, us);
+  }
+
+  /** A frame is waiting (event mode's pollAt). */
+  pending(): boolean {
+    return this.native.rxPending(this.handle) > 0;
+  }
+}
