@@ -17,7 +17,8 @@
  *
  * - Waiting: `wait(now, spinUs)` spins in the addon (rxWait) on the rx ring, or for TAP on poll() with a zero
  *   timeout, until a frame is there or spinUs passes; AF_XDP also reaps its completion ring and re-rings a tx
- *   doorbell the kernel left unanswered while it spins. No frame is consumed: receive() takes them after.
+ *   doorbell the kernel left unanswered while it spins. When frames come the same call takes the ready batch
+ *   (rxWait's max) and the driver holds it: the next receive() hands it over without another call into the addon.
  * - Kicks: one doorbell per flush (AF_PACKET send(), AF_XDP sendto() only while the tx ring asks for a wake-up;
  *   copy mode may need a few for a large batch), counted in stats.txKicks; TAP writes each frame (one kick each).
  *

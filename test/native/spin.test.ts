@@ -6,7 +6,8 @@
  *
  * - With no traffic, wait(spinUs) answers false, not before spinUs has passed, and well within a generous bound.
  * - With the kernel pinging byway's address from another process, a wait answers true for a frame that arrived
- *   while it spun (counted in rxSpinHits), and receive() then hands that frame over (wait consumes nothing).
+ *   while it spun (counted in rxSpinHits), and receive() then hands that frame over: the spin took the ready
+ *   batch itself, so that receive() calls no rxBatch.
  * - A flush of many frames rings the doorbell once (AF_PACKET) or a few times at most (AF_XDP copy mode takes a
  *   bounded batch per sendto), never once per frame; a flush with nothing queued rings nothing. (TAP has no
  *   doorbell: it counts its one write() per frame.)
@@ -15,6 +16,7 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { openAfPacket } from '../../drivers/af-packet/index.js';
 import { openAfXdp } from '../../drivers/af-xdp/index.js';
+import type { NativeAddon, NativeHandle } from '../../drivers/native/index.js';
 import type { NativeRingDriver } from '../../drivers/native/ring-driver.js';
 import { openTap } from '../../drivers/tap/index.js';
 import { NetLab, describePrivileged, ipIn, uniqueName } from '../helpers/netns.js';
@@ -118,6 +120,40 @@ for (const [kind, rig] of Object.entries(kinds)) {
       expect(d!.stats.rxSpinHits).toBeGreaterThan(hits);
       expect(echoes).toBeGreaterThan(0);
       expect(pinger.pid).toBeDefined();
+    });
+
+    it('takes the ready batch in the spin: the receive() after a true wait calls no rxBatch', async () => {
+      drain(d!);
+      // Count the addon's receive calls of the driver's rx side (drivers/native/rx-ring.ts).
+      const rx = (d as unknown as { rx: { native: NativeAddon } }).rx;
+      const real = rx.native;
+      const calls = { rxBatch: 0, rxWait: 0 };
+      rx.native = Object.create(real, {
+        rxBatch: { value: (h: NativeHandle, max: number) => (calls.rxBatch++, real.rxBatch(h, max)) },
+        rxWait: { value: (h: NativeHandle, us: number, max?: number) => (calls.rxWait++, real.rxWait(h, us, max)) },
+      }) as NativeAddon;
+      let frames = 0;
+      let batchesAfterWait = 0;
+      try {
+        lab.spawnIn(nsB, 'ping', ['-c', '100', '-i', '0.02', '-W', '1', BYWAY]);
+        const deadline = Date.now() + 5000;
+        while (frames < 3 && Date.now() < deadline) {
+          if (d!.wait(0, 10_000)) {
+            const before = calls.rxBatch;
+            const n = d!.receive(0, 64, () => {});
+            expect(n).toBeGreaterThan(0); // what the spin saw is handed over
+            frames += n;
+            batchesAfterWait += calls.rxBatch - before;
+          }
+          await new Promise((resolve) => setImmediate(resolve));
+        }
+      } finally {
+        rx.native = real;
+        await lab.stopProcesses();
+      }
+      expect(frames).toBeGreaterThanOrEqual(3);
+      expect(batchesAfterWait).toBe(0);
+      expect(calls.rxWait).toBeGreaterThan(0);
     });
 
     it('rings the tx doorbell once per flush, not once per frame, and not for an empty flush', () => {
