@@ -4,7 +4,7 @@
  * Two views, both of the responder and of the pinger:
  *
  *   node --import tsx bench/echo-anatomy.ts [--count | --timeline] [--proto udp|tcp] [--driver af-packet-v2|af-xdp]
- *                                           [--n 100000]
+ *                                           [--n 100000] [--cpu-prof DIR]
  *
  * --count (default): calls per round trip into the addon (rxBatch, rxRelease, rxWait, txAlloc, txSubmit), polls of
  *   the stack (NetStack.poll) and clock reads (performance.now), counted by wrapping them. These do not depend on
@@ -32,6 +32,9 @@ const driverKind = opt('--driver', 'af-packet-v2');
 const N = Number(opt('--n', '100000'));
 const WARM = 2000;
 const role = process.env.BYWAY_ANATOMY_ROLE;
+/** --cpu-prof DIR: each side writes a V8 CPU profile there (node's --cpu-prof; not allowed in NODE_OPTIONS). */
+const profDir = opt('--cpu-prof', '');
+const profArgs = profDir === '' ? [] : ['--cpu-prof', `--cpu-prof-dir=${profDir}`, '--cpu-prof-interval=50'];
 if (proto !== 'udp' && proto !== 'tcp') throw new Error(`--proto udp|tcp, got ${proto}`);
 if (mode === 'timeline' && proto !== 'udp') throw new Error('--timeline: UDP only');
 if (driverKind !== 'af-packet-v2' && driverKind !== 'af-xdp') throw new Error(`--driver af-packet-v2|af-xdp, got ${driverKind}`);
@@ -188,7 +191,7 @@ async function main(): Promise<void> {
     const b = lab.addNetns('bwanB-');
     const { a: va, b: vb } = lab.addVeth(a, b, { addrA: '10.78.0.1/24', addrB: '10.78.0.2/24', txChecksumOffload: true });
     const child = (r: string, ns: string, ifname: string, cpu: string) =>
-      spawn('taskset', ['-c', cpu, process.execPath, '--import', 'tsx', process.argv[1]!, ...process.argv.slice(2)], {
+      spawn('taskset', ['-c', cpu, process.execPath, ...profArgs, '--import', 'tsx', process.argv[1]!, ...process.argv.slice(2)], {
         stdio: 'inherit',
         env: { ...process.env, BYWAY_ANATOMY_ROLE: `${r}:${ns}:${ifname}` },
       });
