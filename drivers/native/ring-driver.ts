@@ -110,7 +110,7 @@ export class NativeRingDriver implements FrameDriver {
     options: RingDriverOptions = {},
   ) {
     this.handle = info.handle;
-    this.rx = new RxRing(native, info.handle, info, caps.maxBatch);
+    this.rx = new RxRing(native, info.handle, info, caps.maxBatch, options.busyPoll === true);
     this.tx = new TxRing(native, info.handle, info);
     this.bytes = new Uint8Array(info.mem);
     this.ctl = new Uint32Array(info.ctl);

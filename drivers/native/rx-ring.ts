@@ -3,7 +3,8 @@
  *
  * Buffer ownership: one `rxBatch` call fills the control block with (offset, length word) pairs into the driver's
  * memory; each frame goes to the sink as a range of `bytes`; after the last sink call `rxRelease` gives the slots
- * back to the kernel, so a range is valid only until its sink call returns. A descriptor's length word carries
+ * back to the kernel (busy poll: the next rxBatch or rxWait does, one call fewer), so a range is valid only until
+ * its sink call returns. A descriptor's length word carries
  * per-frame flags in its top 8 bits (bit 0: the TCP/UDP checksum needs no check, passed on as
  * RxFlag.L4ChecksumValid) and the length in its low 24 bits.
  *
@@ -33,6 +34,11 @@ export class RxRing {
     private readonly handle: NativeHandle,
     info: NativeOpenInfo,
     private readonly maxBatch: number,
+    /**
+     * Busy poll: a batch is not released after its last frame but by the addon's next rxBatch or rxWait (which
+     * give back an unreleased batch first): nothing waits on readiness, whose re-arming is rxRelease's other job.
+     */
+    private readonly releaseLater: boolean,
   ) {
     this.desc = info.rxDescIdx;
     this.bytes = new Uint8Array(info.mem);
@@ -86,7 +92,7 @@ export class RxRing {
       }
       done = true;
     } finally {
-      if (release || !done) {
+      if (!done || (release && !this.releaseLater)) {
         this.heldPos = this.heldEnd = 0;
         this.native.rxRelease(this.handle);
       }

@@ -3,7 +3,8 @@
  * rxWait with `max` takes the ready frames into the control block, and the next receive hands them over without
  * calling rxBatch, releasing them once, after the last one; a receive asking fewer frames than were taken gets
  * them over several calls; a throwing sink still releases; event mode's pollAt answers `now` while frames are
- * held. No kernel, no clock.
+ * held; in busy mode a batch is left for the addon's next receive call to release (no rxRelease call). No kernel,
+ * no clock.
  */
 import { describe, expect, it } from 'vitest';
 import type { NativeAddon, NativeHandle, NativeOpenInfo } from '../../drivers/native/index.js';
@@ -24,6 +25,7 @@ function rig(busyPoll: boolean) {
   const calls = { rxBatch: 0, rxRelease: 0, rxWait: 0 };
   const ring = { ready: 0, next: 0, held: 0 };
   const fill = (max: number): number => {
+    ring.held = 0; // as the addon: a batch left unreleased goes back first
     const n = Math.min(max, ring.ready);
     for (let i = 0; i < n; i++) {
       const k = ring.next + i;
@@ -40,6 +42,7 @@ function rig(busyPoll: boolean) {
     rxBatch: (_h: NativeHandle, max: number) => (calls.rxBatch++, fill(max)),
     rxWait: (_h: NativeHandle, _us: number, max?: number) => {
       calls.rxWait++;
+      ring.held = 0; // the previous batch goes back first
       if (ring.ready === 0) return 0;
       return max ? fill(max) : 1;
     },
@@ -85,7 +88,7 @@ function take(d: NativeRingDriver, max: number): { n: number; got: [number, numb
 
 describe('NativeRingDriver: the spin hands back the ready batch', () => {
   it('a wait that finds frames takes them, and the next receive hands them over without rxBatch', () => {
-    const { d, calls, ring } = rig(true);
+    const { d, calls, ring } = rig(false);
     expect(d.wait(0, 50)).toBe(false); // nothing there: nothing taken
     ring.ready = 3;
     expect(d.wait(0, 50)).toBe(true);
@@ -107,7 +110,7 @@ describe('NativeRingDriver: the spin hands back the ready batch', () => {
   });
 
   it('a receive asking fewer frames than the spin took gets them over several calls, released after the last', () => {
-    const { d, calls, ring } = rig(true);
+    const { d, calls, ring } = rig(false);
     ring.ready = 5;
     expect(d.wait(0, 50)).toBe(true);
     expect(take(d, 2).got.map((f) => f[0])).toEqual([0, 1]);
@@ -121,7 +124,7 @@ describe('NativeRingDriver: the spin hands back the ready batch', () => {
   });
 
   it('a sink that throws still gives the held batch back', () => {
-    const { d, calls, ring } = rig(true);
+    const { d, calls, ring } = rig(false);
     ring.ready = 4;
     d.wait(0, 50);
     expect(() =>
@@ -145,5 +148,29 @@ describe('NativeRingDriver: the spin hands back the ready batch', () => {
     expect(d.pollAt(5)).toBe(5);
     expect(take(d, 64).n).toBe(2);
     expect(d.pollAt(5)).toBeUndefined();
+  });
+
+  it('in busy mode, the batch is released by the next receive call into the addon, not by rxRelease', () => {
+    const { d, calls, ring } = rig(true);
+    ring.ready = 2;
+    expect(d.wait(0, 50)).toBe(true);
+    expect(take(d, 64).n).toBe(2);
+    expect(calls.rxRelease).toBe(0);
+    expect(ring.held).toBe(2); // still the driver's until the next call
+    expect(d.wait(0, 50)).toBe(false); // the next spin gives it back first
+    expect(ring.held).toBe(0);
+    ring.ready = 1;
+    expect(take(d, 64).n).toBe(1);
+    expect(d.receiveRanges(0, 64, () => {})).toBe(0);
+    expect(ring.held).toBe(0);
+    expect(calls).toEqual({ rxBatch: 2, rxRelease: 0, rxWait: 2 });
+    // A sink that throws gives the batch back at once, busy or not.
+    ring.ready = 1;
+    expect(() =>
+      d.receiveRanges(0, 64, () => {
+        throw new Error('sink');
+      }),
+    ).toThrow('sink');
+    expect(calls.rxRelease).toBe(1);
   });
 });

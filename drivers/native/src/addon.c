@@ -317,6 +317,7 @@ static napi_value js_rx_batch(napi_env env, napi_callback_info info) {
   napi_value ret;
   if (!handle_count(env, info, UINT32_MAX, UINT32_MAX, &h, &max, &ret)) return ret;
   if (max > h->max_batch) max = h->max_batch;
+  h->ops->rx_release(h); /* a batch the caller left unreleased (busy poll: see rxRelease) goes back first */
   int n = h->ops->rx_batch(h, max);
   if (n == 0) {
     /* An empty batch is released here (and readiness re-armed), so an empty poll costs one call into the addon, not
@@ -381,6 +382,7 @@ static napi_value js_rx_wait(napi_env env, napi_callback_info info) {
   napi_value ret, third;
   if (!handle_count3(env, info, 0, BW_SPIN_MAX_US, &h, &us, &ret, &third)) return ret;
   if (!get_u32(env, third, &max)) max = 0;
+  h->ops->rx_release(h); /* as in rxBatch: the previous batch goes back before the ring is looked at */
   int (*step)(bw_handle *, bool) = h->ops->rx_spin;
   int r = step ? step(h, true) : h->ops->rx_pending(h);
   if (r > 0) return bw_ret_int(env, wait_found(h, max));
