@@ -7,12 +7,11 @@
  * no clock.
  */
 import { describe, expect, it } from 'vitest';
-import type { NativeAddon, NativeHandle, NativeOpenInfo } from '../../drivers/native/index.js';
 import { NativeRingDriver } from '../../drivers/native/ring-driver.js';
 import { SOFTWARE_CHECKSUMS } from '../../drivers/types.js';
+import { fakeAddon, fakeOpenInfo, RX_DESC } from '../helpers/fake-addon.js';
 
 const MAX_BATCH = 8;
-const RX_DESC = 16;
 const FRAME_AT = 1024;
 const FRAME_STEP = 128;
 
@@ -20,8 +19,8 @@ const FRAME_STEP = 128;
 function rig(busyPoll: boolean) {
   const mem = new ArrayBuffer(1 << 16);
   const bytes = new Uint8Array(mem);
-  const ctl = new ArrayBuffer(4 * (RX_DESC + 2 * MAX_BATCH + 3 * 16));
-  const words = new Uint32Array(ctl);
+  const info = fakeOpenInfo(mem, MAX_BATCH, 16);
+  const words = new Uint32Array(info.ctl);
   const calls = { rxBatch: 0, rxRelease: 0, rxWait: 0 };
   const ring = { ready: 0, next: 0, held: 0 };
   const fill = (max: number): number => {
@@ -38,9 +37,9 @@ function rig(busyPoll: boolean) {
     ring.held = n;
     return n;
   };
-  const native = {
-    rxBatch: (_h: NativeHandle, max: number) => (calls.rxBatch++, fill(max)),
-    rxWait: (_h: NativeHandle, _us: number, max?: number) => {
+  const native = fakeAddon({
+    rxBatch: (_h, max) => (calls.rxBatch++, fill(max)),
+    rxWait: (_h, _us, max) => {
       calls.rxWait++;
       ring.held = 0; // the previous batch goes back first
       if (ring.ready === 0) return 0;
@@ -51,29 +50,7 @@ function rig(busyPoll: boolean) {
       ring.held = 0;
     },
     rxPending: () => (ring.ready > 0 ? 1 : 0),
-    txAlloc: () => 0,
-    txSubmit: () => 0,
-    setReady: () => undefined,
-    close: () => undefined,
-    sockError: () => 0,
-    linkState: () => 'up',
-  } as unknown as NativeAddon;
-  const info = {
-    handle: {} as NativeHandle,
-    mem,
-    ctl,
-    fd: -1,
-    ifindex: 1,
-    ifname: 'fake0',
-    mtu: 1500,
-    rxDescIdx: RX_DESC,
-    txSlotIdx: RX_DESC + 2 * MAX_BATCH,
-    txOutIdx: RX_DESC + 2 * MAX_BATCH + 16,
-    txMetaIdx: RX_DESC + 2 * MAX_BATCH + 48,
-    maxBatch: MAX_BATCH,
-    txBatch: 16,
-    frameCap: 2048,
-  } as NativeOpenInfo;
+  });
   const caps = { medium: 'ethernet' as const, mtu: 1500, maxBatch: MAX_BATCH, checksum: SOFTWARE_CHECKSUMS };
   const d = new NativeRingDriver(native, info, caps, new Uint8Array(6), { busyPoll });
   return { d, calls, ring };
