@@ -4,7 +4,7 @@
  * Two views, both of the responder and of the pinger:
  *
  *   node --import tsx bench/echo-anatomy.ts [--count | --timeline] [--proto udp|tcp] [--driver af-packet-v2|af-xdp]
- *                                           [--n 100000]
+ *                                           [--n 100000] [--cpu-prof DIR]
  *
  * --count (default): calls per round trip into the addon (rxBatch, rxRelease, rxWait, txAlloc, txSubmit), polls of
  *   the stack (NetStack.poll) and clock reads (performance.now), counted by wrapping them. These do not depend on
@@ -32,6 +32,9 @@ const driverKind = opt('--driver', 'af-packet-v2');
 const N = Number(opt('--n', '100000'));
 const WARM = 2000;
 const role = process.env.BYWAY_ANATOMY_ROLE;
+/** --cpu-prof DIR: each side writes a V8 CPU profile there (node's --cpu-prof; not allowed in NODE_OPTIONS). */
+const profDir = opt('--cpu-prof', '');
+const profArgs = profDir === '' ? [] : ['--cpu-prof', `--cpu-prof-dir=${profDir}`, '--cpu-prof-interval=50'];
 if (proto !== 'udp' && proto !== 'tcp') throw new Error(`--proto udp|tcp, got ${proto}`);
 if (mode === 'timeline' && proto !== 'udp') throw new Error('--timeline: UDP only');
 if (driverKind !== 'af-packet-v2' && driverKind !== 'af-xdp') throw new Error(`--driver af-packet-v2|af-xdp, got ${driverKind}`);
@@ -59,7 +62,8 @@ async function side(echo: boolean, ns: string, ifname: string): Promise<void> {
     if (counting) counts.set(k, (counts.get(k) ?? 0) + 1);
   };
   // The addon's entry points, the clock and the stack's poll, wrapped to count calls.
-  const inner = d as unknown as { native: Record<string, (...a: unknown[]) => unknown> };
+  type Native = Record<string, (...a: unknown[]) => unknown>;
+  const inner = d as unknown as { native: Native; rx: { native: Native }; tx: { native: Native } };
   const native = inner.native;
   const wrapped: Record<string, (...a: unknown[]) => unknown> = Object.create(native) as Record<string, (...a: unknown[]) => unknown>;
   for (const k of ['rxBatch', 'rxRelease', 'rxWait', 'txAlloc', 'txSubmit']) {
@@ -67,6 +71,8 @@ async function side(echo: boolean, ns: string, ifname: string): Promise<void> {
     wrapped[k] = (...a: unknown[]) => (count(`addon ${k}`), f.apply(native, a));
   }
   inner.native = wrapped;
+  inner.rx.native = wrapped; // the ring sides (drivers/native/rx-ring.ts, tx-ring.ts) call the addon themselves
+  inner.tx.native = wrapped;
   const clockNow = performance.now.bind(performance);
   if (mode === 'count') performance.now = () => (count('clock reads'), clockNow());
   const s = createStack({ driver: d, address: `${me}/24`, pollMode: 'busy' });
@@ -78,7 +84,7 @@ async function side(echo: boolean, ns: string, ifname: string): Promise<void> {
   const t = { wake: 0, msg: 0, send: 0, sent: 0 };
   const parts: Record<string, number[]> = { 'spin return -> message handler': [], 'message handler -> doorbell': [], 'send() call': [], 'doorbell (JS + send())': [] };
   if (mode === 'timeline') {
-    const dd = d as unknown as { wait: (n: number, us: number) => boolean; flush: (n: number) => void; pending: number };
+    const dd = d as unknown as { wait: (n: number, us: number) => boolean; flush: (n: number) => void; tx: { pending: number } };
     const w = dd.wait.bind(dd);
     dd.wait = (n, us) => {
       const r = w(n, us);
@@ -87,7 +93,7 @@ async function side(echo: boolean, ns: string, ifname: string): Promise<void> {
     };
     const f = dd.flush.bind(dd);
     dd.flush = (n) => {
-      if (dd.pending === 0 || t.msg === 0 || !counting) return f(n);
+      if (dd.tx.pending === 0 || t.msg === 0 || !counting) return f(n);
       const a = clockNow();
       f(n);
       const b = clockNow();
@@ -185,7 +191,7 @@ async function main(): Promise<void> {
     const b = lab.addNetns('bwanB-');
     const { a: va, b: vb } = lab.addVeth(a, b, { addrA: '10.78.0.1/24', addrB: '10.78.0.2/24', txChecksumOffload: true });
     const child = (r: string, ns: string, ifname: string, cpu: string) =>
-      spawn('taskset', ['-c', cpu, process.execPath, '--import', 'tsx', process.argv[1]!, ...process.argv.slice(2)], {
+      spawn('taskset', ['-c', cpu, process.execPath, ...profArgs, '--import', 'tsx', process.argv[1]!, ...process.argv.slice(2)], {
         stdio: 'inherit',
         env: { ...process.env, BYWAY_ANATOMY_ROLE: `${r}:${ns}:${ifname}` },
       });

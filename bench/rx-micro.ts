@@ -10,7 +10,7 @@
  * the control block with descriptors of the same frame, so the JS side of a native driver's receive is included.
  */
 import { NativeRingDriver } from '../drivers/native/ring-driver.js';
-import type { NativeAddon, NativeHandle, NativeOpenInfo } from '../drivers/native/index.js';
+import { fakeAddon, fakeOpenInfo, RX_DESC } from '../test/helpers/fake-addon.js';
 import { SOFTWARE_CHECKSUMS, newDriverStats, type DriverCapabilities, type FrameDriver, type FrameSink } from '../drivers/types.js';
 import { checksum, pseudoHeaderSum, onesSum } from '../protocols/util/checksum.js';
 import { parseCidr } from '../protocols/ipv4/address.js';
@@ -102,30 +102,23 @@ function ringDriver(frame: Uint8Array): FrameDriver & { remaining: number } {
   const mem = new ArrayBuffer(1 << 16);
   new Uint8Array(mem).set(frame, 256);
   const maxBatch = 64;
-  const ctl = new ArrayBuffer(4 * (16 + 2 * maxBatch + 3 * 64));
-  const words = new Uint32Array(ctl);
-  const rxDescIdx = 16;
+  const info = fakeOpenInfo(mem, maxBatch, 64);
+  const words = new Uint32Array(info.ctl);
   const state = { remaining: 0 };
-  const native = {
-    rxBatch: (_h: NativeHandle, max: number) => {
-      const n = Math.min(max, state.remaining);
-      for (let i = 0; i < n; i++) {
-        words[rxDescIdx + 2 * i] = 256;
-        words[rxDescIdx + 2 * i + 1] = frame.length;
-      }
-      state.remaining -= n;
-      return n;
-    },
-    rxRelease: () => undefined,
+  const take = (max: number): number => {
+    const n = Math.min(max, state.remaining);
+    for (let i = 0; i < n; i++) {
+      words[RX_DESC + 2 * i] = 256;
+      words[RX_DESC + 2 * i + 1] = frame.length;
+    }
+    state.remaining -= n;
+    return n;
+  };
+  const native = fakeAddon({
+    rxBatch: (_h, max) => take(max),
+    rxWait: (_h, _us, max) => (state.remaining === 0 ? 0 : max ? take(max) : 1),
     rxPending: () => (state.remaining > 0 ? 1 : 0),
-    txAlloc: () => 0,
-    txSubmit: () => 0,
-    setReady: () => undefined,
-    close: () => undefined,
-    sockError: () => 0,
-    linkState: () => 'up',
-  } as unknown as NativeAddon;
-  const info = { handle: {} as NativeHandle, mem, ctl, fd: -1, ifindex: 1, ifname: 'fake0', mtu: 1500, rxDescIdx, txSlotIdx: rxDescIdx + 2 * maxBatch, txOutIdx: rxDescIdx + 2 * maxBatch + 64, txMetaIdx: rxDescIdx + 2 * maxBatch + 64 + 128, maxBatch, txBatch: 64, frameCap: 2048 } as NativeOpenInfo;
+  });
   const d = new NativeRingDriver(native, info, { medium: 'ethernet', mtu: 1500, maxBatch, checksum: SOFTWARE_CHECKSUMS }, MAC);
   return Object.defineProperty(d, 'remaining', { get: () => state.remaining, set: (v: number) => (state.remaining = v) }) as unknown as FrameDriver & { remaining: number };
 }

@@ -233,7 +233,8 @@ export interface FrameDriver {
    * driver's memory. The stack uses it when present. Middleware offers it only if it implements it.
    * Unlike receive(), it returns fewer than `max` (and its batch limit) only when nothing more can be taken now
    * (the ring is empty, or holds nothing more until this batch is released): the stack then asks no more in
-   * this poll.
+   * this poll. A driver whose `wait` took the ready batch (the native drivers) hands that batch over first, and
+   * alone: "now" is then the moment the spin returned.
    */
   receiveRanges?(now: number, max: number, sink: RangeSink): number;
   /** Lend a transmit buffer of exactly `len` bytes, or null when there is no room now. */
@@ -259,7 +260,8 @@ export interface FrameDriver {
   /**
    * Optional: busy-wait (in native code, without returning to the event loop) up to `spinUs` microseconds until
    * `receive()` would yield frames. True when frames are waiting (or the driver wants a poll now), false when the
-   * time ran out. The poll loop calls it after an empty poll instead of spinning through event-loop turns; a
+   * time ran out. The driver may take the waiting frames off its ring already (in the same call into native
+   * code); they are then the next `receive()`/`receiveRanges()`'s, and `pollAt` answers `now` until it ran. The poll loop calls it after an empty poll instead of spinning through event-loop turns; a
    * driver without it (the memory link) is polled as before. Middleware passes it through when it holds nothing.
    * Throws only as `receive()` does (closed driver, link gone).
    */

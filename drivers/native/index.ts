@@ -147,14 +147,20 @@ export interface NativeAddon {
    * an error.
    */
   rxBatch(h: NativeHandle, max: number): number;
-  /** Give the last batch's frames back to the kernel and re-arm readiness. */
+  /**
+   * Give the last batch's frames back to the kernel and re-arm readiness. rxBatch and rxWait also give back a
+   * batch left unreleased before they look at the ring, so a busy-polling caller (no readiness to re-arm) may skip
+   * this call and let the next receive call release: one call into the addon fewer per batch.
+   */
   rxRelease(h: NativeHandle): void;
   rxPending(h: NativeHandle): number;
   /**
    * Spin (in C, no return to JS) up to `spinUs` microseconds (capped at 10 000) until a frame is waiting: 1 when
-   * one is, 0 when the time ran out, or a negative errno. Consumes nothing.
+   * one is, 0 when the time ran out, or a negative errno; consumes nothing. With `max` > 0 the spin takes the
+   * ready batch instead, as `rxBatch(h, max)` right after it would, and answers its count (rxRelease follows a
+   * count > 0): one call when a frame comes, not two.
    */
-  rxWait(h: NativeHandle, spinUs: number): number;
+  rxWait(h: NativeHandle, spinUs: number, max?: number): number;
   /** Hand out up to `max` free tx slots (offsets into mem) in the control block. */
   txAlloc(h: NativeHandle, max: number): number;
   /**

@@ -1,6 +1,6 @@
 /**
  * The FrameDriver shared by the TAP, AF_PACKET and AF_XDP drivers: the native side owns the rings, this class
- * turns batches into views.
+ * turns batches into views. Its receive side is rx-ring.ts, its transmit side tx-ring.ts.
  *
  * Buffer ownership
  * - Receive: one `rxBatch` call fills the control block with (offset, length) pairs into `mem` (the TPACKET ring,
@@ -17,7 +17,8 @@
  *
  * - Waiting: `wait(now, spinUs)` spins in the addon (rxWait) on the rx ring, or for TAP on poll() with a zero
  *   timeout, until a frame is there or spinUs passes; AF_XDP also reaps its completion ring and re-rings a tx
- *   doorbell the kernel left unanswered while it spins. No frame is consumed: receive() takes them after.
+ *   doorbell the kernel left unanswered while it spins. When frames come the same call takes the ready batch
+ *   (rxWait's max) and the driver holds it: the next receive() hands it over without another call into the addon.
  * - Kicks: one doorbell per flush (AF_PACKET send(), AF_XDP sendto() only while the tx ring asks for a wake-up;
  *   copy mode may need a few for a large batch), counted in stats.txKicks; TAP writes each frame (one kick each).
  *
@@ -34,9 +35,10 @@ import {
   type FrameSink,
   type RangeSink,
   type TxLease,
-  RxFlag,
 } from '../types.js';
 import type { NativeAddon, NativeHandle, NativeOpenInfo } from './index.js';
+import { RxRing } from './rx-ring.js';
+import { TxRing } from './tx-ring.js';
 
 const CTL_KERNEL_DROPS = 0;
 const CTL_TX_ERRORS = 1;
@@ -46,10 +48,6 @@ const CTL_TX_KICKS = 5;
 const CTL_RX_WAKEUPS = 6;
 const CTL_RX_SPINS = 7;
 const CTL_RX_SPIN_HITS = 8;
-/** rx descriptor length word: flags above bit 24 (byway.h BW_RX_FLAG_SHIFT), length below. */
-const RX_LEN_MASK = 0xffffff;
-const RX_FLAG_SHIFT = 24;
-const RX_L4_CSUM_VALID = 1;
 
 export interface RingDriverOptions {
   /** Network namespace the device lives in (for messages and link-state checks). */
@@ -72,6 +70,10 @@ export interface NativeDriverStats extends DriverStats {
   rxSpinHits: number;
 }
 
+/**
+ * The driver: its two ring sides (rx: descriptors and the spin, rx-ring.ts; tx: slots, reservation, submissions,
+ * tx-ring.ts), the control block's counters, link errors, readiness and close.
+ */
 export class NativeRingDriver implements FrameDriver {
   readonly stats: NativeDriverStats = { ...newDriverStats(), txKicks: 0, rxWakeups: 0, rxSpins: 0, rxSpinHits: 0 };
   readonly ifname: string;
@@ -82,23 +84,15 @@ export class NativeRingDriver implements FrameDriver {
   checksumsCompleted = 0;
   /** Set when the kernel reported the link down (frames are being dropped); cleared when frames flow again. */
   linkDown = false;
+  readonly frameCap: number;
 
   protected readonly handle: NativeHandle;
-  private mem: ArrayBuffer;
-  /** One view of the whole of `mem`: frames are handed over and lent as ranges of it (receiveRanges, txLend). */
-  private bytes: Uint8Array;
+  protected readonly rx: RxRing;
+  protected readonly tx: TxRing;
+  /** The control block (its counter words; the rings' areas are the parts'). */
   private ctl: Uint32Array;
-  private readonly rxDesc: number;
-  private readonly txSlot: number;
-  private readonly txOut: number;
-  private readonly txMeta: number;
-  private readonly txBatch: number;
-  readonly frameCap: number;
-  private stashPos = 0;
-  private stashLen = 0;
-  private pending = 0;
-  private reserved = -1;
-  private reservedLen = 0;
+  /** One view of the whole of the driver's memory: frames are lent as ranges of it (txLend). */
+  private bytes: Uint8Array;
   private closedFlag = false;
   private woke = false;
   private ready: (() => void) | null = null;
@@ -106,6 +100,7 @@ export class NativeRingDriver implements FrameDriver {
   private txErrorsSeen = 0;
   private readonly busyPoll: boolean;
   protected readonly netns: string | undefined;
+  private readonly flushNow = (): void => this.flush(0);
 
   constructor(
     protected readonly native: NativeAddon,
@@ -115,14 +110,10 @@ export class NativeRingDriver implements FrameDriver {
     options: RingDriverOptions = {},
   ) {
     this.handle = info.handle;
-    this.mem = info.mem;
+    this.rx = new RxRing(native, info.handle, info, caps.maxBatch, options.busyPoll === true);
+    this.tx = new TxRing(native, info.handle, info);
     this.bytes = new Uint8Array(info.mem);
     this.ctl = new Uint32Array(info.ctl);
-    this.rxDesc = info.rxDescIdx;
-    this.txSlot = info.txSlotIdx;
-    this.txOut = info.txOutIdx;
-    this.txMeta = info.txMetaIdx;
-    this.txBatch = info.txBatch;
     this.frameCap = info.frameCap;
     this.ifname = info.ifname;
     this.ifindex = info.ifindex;
@@ -145,9 +136,13 @@ export class NativeRingDriver implements FrameDriver {
   receiveRanges(now: number, max: number, sink: RangeSink): number {
     this.checkOpen();
     if (!(max > 0)) return 0;
-    const n = this.native.rxBatch(this.handle, Math.min(max, this.caps.maxBatch));
+    let n: number;
+    try {
+      n = this.rx.take(max, sink, this.stats);
+    } finally {
+      this.syncCounters();
+    }
     if (n < 0) {
-      this.native.rxRelease(this.handle);
       this.linkError(-n, 'receive');
       return 0;
     }
@@ -163,42 +158,27 @@ export class NativeRingDriver implements FrameDriver {
     }
     this.woke = false;
     this.linkDown = false;
-    const desc = this.ctl;
-    const base = this.rxDesc;
-    try {
-      for (let i = 0; i < n; i++) {
-        const off = desc[base + 2 * i]!;
-        const word = desc[base + 2 * i + 1]!;
-        const len = word & RX_LEN_MASK;
-        const flags = (word >>> RX_FLAG_SHIFT) & RX_L4_CSUM_VALID ? RxFlag.L4ChecksumValid : 0;
-        this.stats.rxFrames++;
-        this.stats.rxBytes += len;
-        sink(this.bytes, off, off + len, flags);
-      }
-    } finally {
-      this.native.rxRelease(this.handle);
-      this.syncCounters();
-    }
     return n;
   }
 
   private syncCounters(): void {
-    const drops = this.ctl[CTL_KERNEL_DROPS]!;
+    const ctl = this.ctl;
+    const drops = ctl[CTL_KERNEL_DROPS]!;
     if (drops !== this.kernelDropsSeen) {
       this.stats.rxDropped += (drops - this.kernelDropsSeen) >>> 0;
       this.kernelDropsSeen = drops;
     }
-    const txe = this.ctl[CTL_TX_ERRORS]!;
+    const txe = ctl[CTL_TX_ERRORS]!;
     if (txe !== this.txErrorsSeen) {
       this.stats.txDropped += (txe - this.txErrorsSeen) >>> 0;
       this.txErrorsSeen = txe;
     }
-    this.rxTruncated = this.ctl[CTL_RX_TRUNCATED]!;
-    this.checksumsCompleted = this.ctl[CTL_CSUM_REPAIRED]!;
-    this.stats.txKicks = this.ctl[CTL_TX_KICKS]!;
-    this.stats.rxWakeups = this.ctl[CTL_RX_WAKEUPS]!;
-    this.stats.rxSpins = this.ctl[CTL_RX_SPINS]!;
-    this.stats.rxSpinHits = this.ctl[CTL_RX_SPIN_HITS]!;
+    this.rxTruncated = ctl[CTL_RX_TRUNCATED]!;
+    this.checksumsCompleted = ctl[CTL_CSUM_REPAIRED]!;
+    this.stats.txKicks = ctl[CTL_TX_KICKS]!;
+    this.stats.rxWakeups = ctl[CTL_RX_WAKEUPS]!;
+    this.stats.rxSpins = ctl[CTL_RX_SPINS]!;
+    this.stats.rxSpinHits = ctl[CTL_RX_SPIN_HITS]!;
   }
 
   /**
@@ -208,7 +188,7 @@ export class NativeRingDriver implements FrameDriver {
    */
   wait(now: number, spinUs: number): boolean {
     this.checkOpen();
-    const r = this.native.rxWait(this.handle, spinUs > 0 ? Math.ceil(spinUs) : 0);
+    const r = this.rx.wait(spinUs > 0 ? Math.ceil(spinUs) : 0);
     this.syncCounters();
     if (r < 0) {
       this.linkError(-r, 'wait');
@@ -230,33 +210,15 @@ export class NativeRingDriver implements FrameDriver {
   }
 
   txReserve(len: number): Uint8Array | null {
-    return this.lend(len) ? new Uint8Array(this.mem, this.reserved, len) : null;
+    this.checkOpen();
+    return this.tx.lend(len, this.flushNow) ? this.tx.view(len) : null;
   }
 
   txLend(len: number, lease: TxLease): boolean {
-    if (!this.lend(len)) return false;
-    lease.buf = this.bytes;
-    lease.start = this.reserved;
-    return true;
-  }
-
-  /** Take the next free tx slot for a frame of len bytes (this.reserved); false when the ring has none now. */
-  private lend(len: number): boolean {
     this.checkOpen();
-    if (this.reserved >= 0) throw new BywayError('ERR_INVALID_STATE', 'txReserve while a reservation is open');
-    if (!Number.isInteger(len) || len < 0) throw new BywayError('ERR_INVALID_ARG_VALUE', `bad frame length ${len}`);
-    if (len > this.frameCap) {
-      throw new BywayError('ERR_FRAME_TOO_BIG', `a ${len}-byte frame exceeds this driver's ${this.frameCap}-byte slots`);
-    }
-    if (this.stashPos === this.stashLen) {
-      if (this.pending > 0) this.flush(0);
-      const n = this.native.txAlloc(this.handle, this.txBatch);
-      this.stashPos = 0;
-      this.stashLen = n > 0 ? n : 0;
-      if (this.stashLen === 0) return false;
-    }
-    this.reserved = this.ctl[this.txSlot + this.stashPos]!;
-    this.reservedLen = len;
+    if (!this.tx.lend(len, this.flushNow)) return false;
+    lease.buf = this.bytes;
+    lease.start = this.tx.reserved;
     return true;
   }
 
@@ -267,32 +229,17 @@ export class NativeRingDriver implements FrameDriver {
    */
   txCommit(now: number, len: number, segment = 0): void {
     this.checkOpen();
-    if (this.reserved < 0) throw new BywayError('ERR_INVALID_STATE', 'txCommit without txReserve');
-    if (!Number.isInteger(len) || len < 0 || len > this.reservedLen) {
-      throw new BywayError('ERR_INVALID_ARG_VALUE', `txCommit length ${len} outside 0..${this.reservedLen}`);
-    }
-    if (!Number.isInteger(segment) || segment < 0 || segment > 0xffff) {
-      throw new BywayError('ERR_INVALID_ARG_VALUE', `txCommit segment ${segment} outside 0..65535`);
-    }
-    const k = this.txOut + 2 * this.pending;
-    this.ctl[k] = this.reserved;
-    this.ctl[k + 1] = len;
-    this.ctl[this.txMeta + this.pending] = segment;
-    this.pending++;
-    this.stashPos++;
-    this.reserved = -1;
+    const full = this.tx.commit(len, segment);
     this.stats.txFrames++;
     this.stats.txBytes += len;
-    // The stash and the submission area are both txBatch long; submit as soon as the batch is full.
-    if (this.pending === this.txBatch || this.stashPos === this.stashLen) this.flush(now);
+    if (full) this.flush(now);
   }
 
   flush(now: number): void {
     this.checkOpen();
-    if (this.pending === 0) return;
-    const n = this.pending;
-    this.pending = 0;
-    const r = this.native.txSubmit(this.handle, n);
+    const n = this.tx.pending;
+    if (n === 0) return;
+    const r = this.tx.submit();
     if (r < 0) {
       // A gone link throws. A down link (ENETDOWN) leaves the frames queued in the tx ring, where the kernel
       // sends them once the link is up again; the ring fills meanwhile and txReserve answers null.
@@ -306,7 +253,7 @@ export class NativeRingDriver implements FrameDriver {
   pollAt(now: number): number | undefined {
     if (this.closedFlag) return undefined;
     if (this.busyPoll) return now;
-    return this.native.rxPending(this.handle) > 0 ? now : undefined;
+    return this.rx.pending() ? now : undefined;
   }
 
   setReadyCallback(cb: (() => void) | null): void {
@@ -328,8 +275,7 @@ export class NativeRingDriver implements FrameDriver {
     if (this.closedFlag) return;
     this.closedFlag = true;
     this.ready = null;
-    this.native.close(this.handle); // detaches mem and ctl, so stale views read as empty
-    this.mem = new ArrayBuffer(0);
+    this.native.close(this.handle); // detaches mem and ctl (the parts' views too), so stale views read as empty
     this.bytes = new Uint8Array(0);
     this.ctl = new Uint32Array(0);
   }

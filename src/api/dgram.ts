@@ -482,9 +482,11 @@ export class Socket extends EventEmitter implements Deferred {
         this.pendingError = undefined;
         throw pending;
       }
-      if (port === 0) this.core.send(this.stack.clock.now(), data);
-      else if (ip6 !== undefined) this.core.send6(this.stack.clock.now(), data, ip6, port);
-      else this.core.send(this.stack.clock.now(), data, ip, port);
+      // The poll's time when the send runs after a poll (the usual case): no clock read per datagram.
+      const now = this.stack.now();
+      if (port === 0) this.core.send(now, data);
+      else if (ip6 !== undefined) this.core.send6(now, data, ip6, port);
+      else this.core.send(now, data, ip, port);
       this.stack.poke();
       // The callback comes after the poll the send scheduled (setImmediate runs in order), like node:dgram's
       // after libuv's write: a sender that sends again from its callback cannot starve the poll loop.

@@ -12,6 +12,11 @@ export interface Tracked {
 export interface StackInternals {
   readonly core: NetStack;
   readonly clock: Clock;
+  /**
+   * The time for a call into the core: while the work deferred to a poll runs (defer), that poll's time, which the
+   * core was just given (no clock read per send); otherwise the clock's.
+   */
+  now(): number;
   /** Schedule a poll soon: call after any core call made outside a poll. */
   poke(): void;
   /** Run d.runDeferred() once after the current or next poll (and schedule that poll); see defer.ts. */

@@ -213,23 +213,34 @@ export class Stack {
       answerArp: options.answerArp,
     });
     const deferred = this.deferred;
+    const core = this.core;
+    // Deferred work runs right after a poll (DeferQueue.run never throws): it takes that poll's time.
+    let inDeferred = false;
+    const runDeferred = (): number => {
+      inDeferred = true;
+      const n = deferred.run();
+      inDeferred = false;
+      return n;
+    };
     this.running = runStack(this.core, {
       clock: options.clock,
       mode: options.pollMode,
       spinMs: options.spinMs,
       spinUs: options.spinUs,
       turns: options.nativeTurns === false ? undefined : openNativeTurns,
-      afterPoll: () => void deferred.run(),
+      afterPoll: () => void runDeferred(),
       // A reply sent from a 'message' or 'data' handler leaves before the poll's timers (unless a callback closed
       // the stack: its driver is gone).
-      afterReceive: () => deferred.run() > 0 && !this.closed,
+      afterReceive: () => runDeferred() > 0 && !this.closed,
     });
+    const clock = this.running.clock;
     this.running.loop.unref();
     this.running.loop.setSpinning(false); // nothing keeps the process alive yet (refChanged)
     const tracked = this.tracked;
     this.internals = {
       core: this.core,
       clock: this.running.clock,
+      now: () => (inDeferred ? core.pollTime : clock.now()),
       poke: this.running.poke,
       defer: (d) => {
         deferred.add(d);

@@ -130,6 +130,11 @@ export class StackCore implements TransportHost {
   private now = 0;
   private started = false;
 
+  /** The time the current (or last) poll was given: for work done on the poll's behalf, without a clock read. */
+  get pollTime(): number {
+    return this.now;
+  }
+
   /** The frame being received came with RxFlag.L4ChecksumValid (or from our own loopback): skip the TCP/UDP check. */
   private rxL4Trusted = false;
   /** The driver's flow steering, when it shares its address with the kernel (claims ports for our sockets). */

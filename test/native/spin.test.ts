@@ -6,7 +6,8 @@
  *
  * - With no traffic, wait(spinUs) answers false, not before spinUs has passed, and well within a generous bound.
  * - With the kernel pinging byway's address from another process, a wait answers true for a frame that arrived
- *   while it spun (counted in rxSpinHits), and receive() then hands that frame over (wait consumes nothing).
+ *   while it spun (counted in rxSpinHits), and receive() then hands that frame over: the spin took the ready
+ *   batch itself, so that receive() calls no rxBatch.
  * - A flush of many frames rings the doorbell once (AF_PACKET) or a few times at most (AF_XDP copy mode takes a
  *   bounded batch per sendto), never once per frame; a flush with nothing queued rings nothing. (TAP has no
  *   doorbell: it counts its one write() per frame.)
@@ -15,6 +16,7 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { openAfPacket } from '../../drivers/af-packet/index.js';
 import { openAfXdp } from '../../drivers/af-xdp/index.js';
+import type { NativeAddon, NativeHandle } from '../../drivers/native/index.js';
 import type { NativeRingDriver } from '../../drivers/native/ring-driver.js';
 import { openTap } from '../../drivers/tap/index.js';
 import { NetLab, describePrivileged, ipIn, uniqueName } from '../helpers/netns.js';
@@ -120,6 +122,40 @@ for (const [kind, rig] of Object.entries(kinds)) {
       expect(pinger.pid).toBeDefined();
     });
 
+    it('takes the ready batch in the spin: the receive() after a true wait calls no rxBatch', async () => {
+      drain(d!);
+      // Count the addon's receive calls of the driver's rx side (drivers/native/rx-ring.ts).
+      const rx = (d as unknown as { rx: { native: NativeAddon } }).rx;
+      const real = rx.native;
+      const calls = { rxBatch: 0, rxWait: 0 };
+      rx.native = Object.create(real, {
+        rxBatch: { value: (h: NativeHandle, max: number) => (calls.rxBatch++, real.rxBatch(h, max)) },
+        rxWait: { value: (h: NativeHandle, us: number, max?: number) => (calls.rxWait++, real.rxWait(h, us, max)) },
+      }) as NativeAddon;
+      let frames = 0;
+      let batchesAfterWait = 0;
+      try {
+        lab.spawnIn(nsB, 'ping', ['-c', '100', '-i', '0.02', '-W', '1', BYWAY]);
+        const deadline = Date.now() + 5000;
+        while (frames < 3 && Date.now() < deadline) {
+          if (d!.wait(0, 10_000)) {
+            const before = calls.rxBatch;
+            const n = d!.receive(0, 64, () => {});
+            expect(n).toBeGreaterThan(0); // what the spin saw is handed over
+            frames += n;
+            batchesAfterWait += calls.rxBatch - before;
+          }
+          await new Promise((resolve) => setImmediate(resolve));
+        }
+      } finally {
+        rx.native = real;
+        await lab.stopProcesses();
+      }
+      expect(frames).toBeGreaterThanOrEqual(3);
+      expect(batchesAfterWait).toBe(0);
+      expect(calls.rxWait).toBeGreaterThan(0);
+    });
+
     it('rings the tx doorbell once per flush, not once per frame, and not for an empty flush', () => {
       const frames = 16;
       const rxBefore = kernelRxPackets(nsB, link.b);
@@ -144,6 +180,61 @@ for (const [kind, rig] of Object.entries(kinds)) {
       else expect(kicks).toBeLessThanOrEqual(frames / 4);
       expect(d!.stats.txDropped).toBe(0);
       expect(kernelRxPackets(nsB, link.b) - rxBefore).toBeGreaterThanOrEqual(frames);
+    });
+  });
+}
+
+/**
+ * Busy poll: no rxRelease call; the addon's next rxWait or rxBatch gives the last batch back. On rings of a few
+ * slots (AF_PACKET V2: 8 frames; AF_XDP: 32 rx chunks and rings), many more echo requests than the ring holds must
+ * all come through: a batch never given back would stall the ring once its slots ran out. (Seen by disabling the
+ * give-back: AF_XDP stops at 32 frames; AF_PACKET V2 still recovers, as a spin that finds its own held slot and
+ * takes an empty batch releases.)
+ */
+const busyKinds: Record<string, (ifname: string, netns: string) => NativeRingDriver> = {
+  'AF_PACKET (TPACKET_V2)': (ifname, netns) =>
+    openAfPacket({ ifname, netns, ipv4: BYWAY, tpacketVersion: 2, busyPoll: true, rxBlockSize: 4096, rxFrameSize: 4096, rxBlockCount: 8, maxBatch: 4 }),
+  'AF_XDP (copy mode)': (ifname, netns) =>
+    openAfXdp({ ifname, netns, ipv4: BYWAY, bindMode: 'copy', busyPoll: true, frameCount: 64, ringSize: 32, maxBatch: 4 }),
+};
+for (const [kind, open] of Object.entries(busyKinds)) {
+  describePrivileged(`native busy poll, batches released by the next call: ${kind}`, () => {
+    const lab = new NetLab();
+    afterAll(async () => {
+      await lab.stopProcesses();
+      lab.destroy();
+    });
+
+    it('receives far more frames than the ring holds without one rxRelease call', async () => {
+      const r = vethRig(lab, open);
+      const d = r.d;
+      try {
+        const mac = Array.from(d.hwAddress!, (b) => b.toString(16).padStart(2, '0')).join(':');
+        ipIn(r.ns, `neigh replace ${BYWAY} lladdr ${mac} dev ${r.kernelIf} nud permanent`);
+        const rx = (d as unknown as { rx: { native: NativeAddon } }).rx;
+        const real = rx.native;
+        let releases = 0;
+        rx.native = Object.create(real, { rxRelease: { value: (h: NativeHandle) => (releases++, real.rxRelease(h)) } }) as NativeAddon;
+        const sent = 120;
+        lab.spawnIn(r.ns, 'ping', ['-c', String(sent), '-i', '0.005', '-W', '1', BYWAY]);
+        const deadline = Date.now() + 5000;
+        let echoes = 0;
+        while (echoes < sent && Date.now() < deadline) {
+          if (d.wait(0, 10_000)) {
+            d.receive(0, 64, (f) => {
+              if (get16(f, 12) === 0x0800 && f[23] === 1 && get32(f, 30) === ip(BYWAY)) echoes++;
+            });
+          }
+          await new Promise((resolve) => setImmediate(resolve));
+        }
+        rx.native = real;
+        expect(releases).toBe(0);
+        expect(echoes).toBeGreaterThanOrEqual(sent - 5); // a few may be lost to a loaded machine, not to the ring
+        expect(d.stats.rxDropped).toBeLessThanOrEqual(5);
+      } finally {
+        await lab.stopProcesses();
+        d.close();
+      }
     });
   });
 }

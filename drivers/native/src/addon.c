@@ -240,9 +240,10 @@ static bool get_u32(napi_env env, napi_value v, uint32_t *out) { return napi_get
  * one) no larger than `cap`. False when the call ends here, with *ret its result: NULL with a TypeError pending
  * (not a handle), or -EBADF (a closed handle).
  */
-static bool handle_count(napi_env env, napi_callback_info info, uint32_t dflt, uint32_t cap, bw_handle **hp, uint32_t *v, napi_value *ret) {
-  napi_value argv[2];
-  bw_handle *h = handle_args(env, info, 2, argv);
+static bool handle_count3(napi_env env, napi_callback_info info, uint32_t dflt, uint32_t cap, bw_handle **hp, uint32_t *v, napi_value *ret, napi_value *third) {
+  napi_value argv[3];
+  bw_handle *h = handle_args(env, info, 3, argv);
+  if (third) *third = argv[2];
   *ret = NULL;
   if (!h) return false;
   if (h->closed) {
@@ -253,6 +254,10 @@ static bool handle_count(napi_env env, napi_callback_info info, uint32_t dflt, u
   if (*v > cap) *v = cap;
   *hp = h;
   return true;
+}
+
+static bool handle_count(napi_env env, napi_callback_info info, uint32_t dflt, uint32_t cap, bw_handle **hp, uint32_t *v, napi_value *ret) {
+  return handle_count3(env, info, dflt, cap, hp, v, ret, NULL);
 }
 
 static void poll_cb(uv_poll_t *p, int status, int events);
@@ -312,6 +317,7 @@ static napi_value js_rx_batch(napi_env env, napi_callback_info info) {
   napi_value ret;
   if (!handle_count(env, info, UINT32_MAX, UINT32_MAX, &h, &max, &ret)) return ret;
   if (max > h->max_batch) max = h->max_batch;
+  h->ops->rx_release(h); /* a batch the caller left unreleased (busy poll: see rxRelease) goes back first */
   int n = h->ops->rx_batch(h, max);
   if (n == 0) {
     /* An empty batch is released here (and readiness re-armed), so an empty poll costs one call into the addon, not
@@ -346,19 +352,41 @@ static inline uint64_t mono_ns(void) {
 }
 
 /*
- * rxWait(handle, spinUs) -> 1 | 0 | -errno: spin on the receive ring (the kind's rx_spin step, or rx_pending)
- * until a frame is waiting (1) or spinUs microseconds have passed (0), without returning to JS in between, as
- * Onload spins inside its blocking calls. The clock (vDSO clock_gettime) is read every BW_SPIN_CLOCK_EVERY steps,
- * with a pause instruction between steps. spinUs is capped at BW_SPIN_MAX_US; 0 only checks once.
+ * A frame is waiting: with `max` > 0, take a batch of up to `max` frames into the control block's rx descriptors
+ * as rxBatch does, and answer its count (an empty one is released here, answering 0; an error releases it and
+ * answers -errno); with `max` 0, answer 1 and take nothing.
+ */
+static int wait_found(bw_handle *h, uint32_t max) {
+  if (max == 0) return 1;
+  if (max > h->max_batch) max = h->max_batch;
+  int n = h->ops->rx_batch(h, max);
+  if (n <= 0) {
+    h->ops->rx_release(h);
+    arm_poll(h);
+  }
+  return n;
+}
+
+/*
+ * rxWait(handle, spinUs[, max]) -> n | 0 | -errno: spin on the receive ring (the kind's rx_spin step, or
+ * rx_pending) until a frame is waiting or spinUs microseconds have passed (0), without returning to JS in between,
+ * as Onload spins inside its blocking calls. The clock (vDSO clock_gettime) is read every BW_SPIN_CLOCK_EVERY
+ * steps, with a pause instruction between steps. spinUs is capped at BW_SPIN_MAX_US; 0 only checks once.
+ * Without `max` (or 0) a waiting frame answers 1 and nothing is consumed. With `max` the spin hands back the
+ * ready batch, as rxBatch(handle, max) would right after it: one call into the addon instead of two when a frame
+ * comes (rxRelease follows a count > 0, as after rxBatch).
  */
 static napi_value js_rx_wait(napi_env env, napi_callback_info info) {
   bw_handle *h;
-  uint32_t us;
-  napi_value ret;
-  if (!handle_count(env, info, 0, BW_SPIN_MAX_US, &h, &us, &ret)) return ret;
+  uint32_t us, max = 0;
+  napi_value ret, third;
+  if (!handle_count3(env, info, 0, BW_SPIN_MAX_US, &h, &us, &ret, &third)) return ret;
+  if (!get_u32(env, third, &max)) max = 0;
+  h->ops->rx_release(h); /* as in rxBatch: the previous batch goes back before the ring is looked at */
   int (*step)(bw_handle *, bool) = h->ops->rx_spin;
   int r = step ? step(h, true) : h->ops->rx_pending(h);
-  if (r != 0 || us == 0) return bw_ret_int(env, r > 0 ? 1 : r);
+  if (r > 0) return bw_ret_int(env, wait_found(h, max));
+  if (r < 0 || us == 0) return bw_ret_int(env, r);
   h->ctl[CTL_RX_SPINS]++;
   uint64_t deadline = mono_ns() + (uint64_t)us * 1000u;
   for (uint32_t i = 1;; i++) {
@@ -366,7 +394,7 @@ static napi_value js_rx_wait(napi_env env, napi_callback_info info) {
     r = step ? step(h, tick) : h->ops->rx_pending(h);
     if (r > 0) {
       h->ctl[CTL_RX_SPIN_HITS]++;
-      return bw_ret_int(env, 1);
+      return bw_ret_int(env, wait_found(h, max));
     }
     if (r < 0) return bw_ret_int(env, r);
     if (tick && mono_ns() >= deadline) return bw_ret_int(env, 0);
