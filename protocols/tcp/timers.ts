@@ -59,18 +59,6 @@ export class ConnTimers {
     this.keepAliveIdle = o.keepAliveIdle;
   }
 
-  /** The earliest deadline (NEVER: none). */
-  earliest(): number {
-    let t = this.rtoAt;
-    if (this.delackAt < t) t = this.delackAt;
-    if (this.persistAt < t) t = this.persistAt;
-    if (this.keepaliveAt < t) t = this.keepaliveAt;
-    if (this.closeAt < t) t = this.closeAt;
-    if (this.tlpAt < t) t = this.tlpAt;
-    if (this.reoAt < t) t = this.reoAt;
-    return t;
-  }
-
   /** Every timer off (CLOSED). */
   clear(): void {
     this.rtoAt = this.delackAt = this.persistAt = this.keepaliveAt = this.closeAt = this.tlpAt = this.reoAt = NEVER;

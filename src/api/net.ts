@@ -463,8 +463,10 @@ export class Socket extends Duplex implements Deferred {
    * stream asked for data and the peer has not ended), or writing (bytes or a FIN still waiting for TCP).
    */
   get keepsAlive(): boolean {
-    if (!this.refed || this.destroyed || this.leg !== undefined) return false; // a kernel leg keeps the loop itself
-    return this.connecting || (this.conn !== undefined && ((this.wantRead && !this.endPushed) || this.wqChunk !== undefined || this.finalCb !== undefined));
+    if (!this.refed || this.leg !== undefined) return false; // a kernel leg keeps the loop itself
+    const active = this.connecting || (this.conn !== undefined && ((this.wantRead && !this.endPushed) || this.wqChunk !== undefined || this.finalCb !== undefined));
+    // `destroyed` (the stream's getter, through both states) last: updateAlive runs on every write and event.
+    return active && !this.destroyed;
   }
 
   private updateAlive(): void {

@@ -228,7 +228,7 @@ export class Stack {
     const tracked = this.tracked;
     this.internals = {
       core: this.core,
-      clock: this.running.clock,
+      clock: this.running.apiClock,
       poke: this.running.poke,
       defer: (d) => {
         deferred.add(d);
