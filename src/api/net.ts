@@ -493,7 +493,9 @@ export class Socket extends Duplex implements Deferred {
     this.wqOff = 0;
     this.wqCb = cb;
     if (this.conn !== undefined) this.flushWrites();
-    this.updateAlive();
+    // A chunk TCP took whole leaves the socket as it found it (what keeps it alive did not change): only one still
+    // waiting for room, or a write that failed, can change it. Most writes are taken whole.
+    if (this.wqChunk !== undefined || this.destroyed) this.updateAlive();
   }
 
   override _final(cb: (err?: Error | null) => void): void {
