@@ -24,6 +24,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { NetLab, execInAsync } from '../test/helpers/netns.js';
+import { childLines } from './lib/child-lines.js';
 import { median } from './lib/stats.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -185,27 +186,8 @@ async function startServer(role: string, ns: string, ifname: string, prof: strin
   const flags = (process.env.BYWAY_CONN_NODE_FLAGS ?? '').split(' ').filter((f) => f !== '');
   const args = ['netns', 'exec', ns, ...(values.pin ? ['taskset', '-c', '1'] : []), process.execPath, ...flags, ...(prof && role === 'byway' ? ['--cpu-prof', '--cpu-prof-dir', prof] : []), '--import', 'tsx', fileURLToPath(import.meta.url), '--role', role, '--mode', values.mode!, ...(values.count ? ['--count'] : []), ...(values.dist ? ['--dist'] : []), ...(values.heap ? ['--heap'] : []), ...(['spin-ms', 'spin-us'] as const).flatMap((k) => (values[k] === undefined ? [] : [`--${k}`, values[k]!]))];
   const child: ChildProcess = spawn('ip', args, { stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env, BYWAY_CONN_IF: ifname } });
-  let buf = '';
-  const waiters: Array<(line: string) => void> = [];
-  child.stdout!.on('data', (d: Buffer) => {
-    buf += d.toString();
-    let i;
-    while ((i = buf.indexOf('\n')) >= 0) {
-      const line = buf.slice(0, i);
-      buf = buf.slice(i + 1);
-      // The server's own lines are 'ready' and JSON; anything else (a --trace flag's output) goes to stderr.
-      if (line === 'ready' || line.startsWith('{"cpuMs"')) waiters.shift()?.(line);
-      else process.stderr.write(`${line}\n`);
-    }
-  });
-  const next = (): Promise<string> =>
-    new Promise((r, j) => {
-      const t = setTimeout(() => j(new Error(`${role} server did not answer in 30 s`)), 30_000);
-      waiters.push((l) => {
-        clearTimeout(t);
-        r(l);
-      });
-    });
+  // The server's own lines are 'ready' and JSON; anything else (a --trace flag's output) goes to stderr.
+  const next = childLines(child, `${role} server`, 30_000, (line) => line === 'ready' || line.startsWith('{"cpuMs"'));
   const ready = await next();
   if (ready !== 'ready') throw new Error(`${role} server: ${ready}`);
   return {
