@@ -28,6 +28,7 @@ import { startCluster, type Cluster } from '../src/cluster/index.js';
 import { query } from '../src/control/client.js';
 import { NetLab, execInAsync } from '../test/helpers/netns.js';
 import { measureJitter } from './lib/jitter-run.js';
+import { childLines } from './lib/child-lines.js';
 import { median } from './lib/stats.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -84,24 +85,7 @@ async function bywayServer(workers: number, nsA: string, vethA: string, xdp = fa
 
 async function kernelServer(workers: number, nsA: string): Promise<Server> {
   const child: ChildProcess = spawn('ip', ['netns', 'exec', nsA, process.execPath, join(HERE, 'lib/scale-kernel.cjs'), String(workers), KERNEL], { stdio: ['pipe', 'pipe', 'inherit'] });
-  let buf = '';
-  const waiters: Array<(line: string) => void> = [];
-  child.stdout!.on('data', (d: Buffer) => {
-    buf += d.toString();
-    let i;
-    while ((i = buf.indexOf('\n')) >= 0) {
-      const line = buf.slice(0, i);
-      buf = buf.slice(i + 1);
-      waiters.shift()?.(line);
-    }
-  });
-  const next = (): Promise<string> => new Promise((r, j) => {
-    const t = setTimeout(() => j(new Error('kernel server did not answer in 20 s')), 20_000);
-    waiters.push((l) => {
-      clearTimeout(t);
-      r(l);
-    });
-  });
+  const next = childLines(child, 'kernel server', 20_000);
   const ready = await next();
   if (ready !== 'ready') throw new Error(`kernel server: ${ready}`);
   return {

@@ -46,9 +46,17 @@ export class ConnTimers {
    * so V8 need not box it (a `number | undefined` result is a heap number each time it is a number).
    */
   nextAt(): number {
+    return this.settle() ? this.heap.topAt : Infinity;
+  }
+
+  /**
+   * Drop stale entries until the top is a live one: true when there is one (then `heap.topAt` is the earliest
+   * armed timer). A boolean, so callers comparing times pass no double across a call.
+   */
+  private settle(): boolean {
     const h = this.heap;
     for (;;) {
-      if (h.length === 0) return Infinity;
+      if (h.length === 0) return false;
       const at = h.topAt;
       const c = h.top;
       if (c.state === 'CLOSED' || at !== c.heapAt) {
@@ -62,8 +70,16 @@ export class ConnTimers {
         if (c.timerAt !== Infinity) this.push(c);
         continue;
       }
-      return at;
+      return true;
     }
+  }
+
+  /**
+   * Whether the earliest timer is due by `now` (nextAt() <= now), as a boolean: the double nextAt returns is a
+   * heap number each time the call is not inlined, and runDue asks on every poll.
+   */
+  private dueBy(now: number): boolean {
+    return this.settle() && this.heap.topAt <= now;
   }
 
   /**
@@ -88,7 +104,7 @@ export class ConnTimers {
     // timer look due (that spun ~1e6 onTimer calls per poll). The rest of the due timers stay due, so the layer's
     // pollAt answers `now` and the next poll (after the stack has taken in what arrived meanwhile) continues.
     for (let guard = 0; guard < timerBudget; guard++) {
-      if (this.nextAt() > now) break;
+      if (!this.dueBy(now)) break;
       const c = this.heap.top;
       this.heap.pop();
       c.heapAt = Infinity;

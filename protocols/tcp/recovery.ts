@@ -216,7 +216,7 @@ export class LossRecovery implements DeliveryObserver {
     if ((!rack || !this.reorder.seen) && this.c.sb.sackedBytes > 2 * this.c.neg.mss && this.c.sb.markLostByDupThresh(this.c.neg.mss)) marked = true;
     // RACK: a segment sent before the most recently delivered one, outstanding for longer than rtt + reo_wnd.
     if (rack && this.rackXmitTime >= 0) {
-      const srtt = this.c.rtt.srtt ?? this.rackRtt;
+      const srtt = this.c.rtt.hasSample ? this.c.rtt.srttMs : this.rackRtt;
       // RFC 8985 6.2 step 4: reo_wnd is 0 in recovery or with DupThresh SACKed segments unless reordering was seen.
       const reoWnd =
         !this.reorder.seen && (this.inRecovery || this.c.sb.sackedBytes >= 3 * this.c.neg.mss)

@@ -79,6 +79,20 @@ export class RttEstimator {
     return this.measured ? this.srttV : undefined;
   }
 
+  /** Whether a sample was taken (srtt is defined). */
+  get hasSample(): boolean {
+    return this.measured;
+  }
+
+  /**
+   * SRTT (ms), 0 before the first sample: a plain double for the per-segment paths. `srtt`'s `number | undefined`
+   * is a heap number on every read, even inlined (the two branches meet as a tagged value): 32 B per data segment
+   * in armTlp alone (bench/udp-alloc.ts --proto tcp --profile).
+   */
+  get srttMs(): number {
+    return this.srttV;
+  }
+
   /** RTTVAR (ms), undefined before the first sample. */
   get rttvar(): number | undefined {
     return this.measured ? this.rttvarV : undefined;

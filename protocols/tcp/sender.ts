@@ -219,7 +219,8 @@ export class Sender {
 
   ackNewData(now: number, seg: TcpFields, ack: number, sackedBefore: number): void {
     const sackedMid = this.c.sb.sackedBytes;
-    const rttCandidate = this.c.sb.trimAcked(now, ack, this.c.rec);
+    this.c.sb.trimAcked(now, ack, this.c.rec);
+    const rttCandidate = this.c.sb.rttCandidate;
     // Delivered by this ACK (RFC 6937's DeliveredData): newly acknowledged but not SACKed before, plus newly SACKed.
     const delivered = seqDiff(ack, this.sndUna) - (sackedMid - this.c.sb.sackedBytes) + (sackedMid - sackedBefore);
     if (this.c.sb.finDelivered) this.finAcked = true;

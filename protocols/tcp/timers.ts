@@ -59,18 +59,6 @@ export class ConnTimers {
     this.keepAliveIdle = o.keepAliveIdle;
   }
 
-  /** The earliest deadline (NEVER: none). */
-  earliest(): number {
-    let t = this.rtoAt;
-    if (this.delackAt < t) t = this.delackAt;
-    if (this.persistAt < t) t = this.persistAt;
-    if (this.keepaliveAt < t) t = this.keepaliveAt;
-    if (this.closeAt < t) t = this.closeAt;
-    if (this.tlpAt < t) t = this.tlpAt;
-    if (this.reoAt < t) t = this.reoAt;
-    return t;
-  }
-
   /** Every timer off (CLOSED). */
   clear(): void {
     this.rtoAt = this.delackAt = this.persistAt = this.keepaliveAt = this.closeAt = this.tlpAt = this.reoAt = NEVER;
@@ -112,8 +100,8 @@ export class ConnTimers {
 
   /** RFC 8985 7.2: arm the probe timeout after new data is sent, outside recovery (only with lossDetection 'rack-tlp'). */
   armTlp(now: number): void {
-    if (!this.c.neg.sackOk || !this.c.rec.rack() || this.c.rec.inRecovery || this.c.rec.tlpOutstanding || this.c.rtt.srtt === undefined) return;
-    const srtt = this.c.rtt.srtt;
+    if (!this.c.neg.sackOk || !this.c.rec.rack() || this.c.rec.inRecovery || this.c.rec.tlpOutstanding || !this.c.rtt.hasSample) return;
+    const srtt = this.c.rtt.srttMs;
     const one = seqDiff(this.c.snd.sndNxt, this.c.snd.sndUna) <= this.c.neg.mss;
     let pto = 2 * srtt;
     if (this.o.rtoFormula === 'linux') {

@@ -14,7 +14,7 @@ export interface StackInternals {
   readonly clock: Clock;
   /**
    * The time for a call into the core: while the work deferred to a poll runs (defer), that poll's time, which the
-   * core was just given (no clock read per send); otherwise the clock's.
+   * core was just given (no clock read per send); otherwise `clock`'s (the turn's time inside a poll-loop turn).
    */
   now(): number;
   /** Schedule a poll soon: call after any core call made outside a poll. */

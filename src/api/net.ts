@@ -463,8 +463,10 @@ export class Socket extends Duplex implements Deferred {
    * stream asked for data and the peer has not ended), or writing (bytes or a FIN still waiting for TCP).
    */
   get keepsAlive(): boolean {
-    if (!this.refed || this.destroyed || this.leg !== undefined) return false; // a kernel leg keeps the loop itself
-    return this.connecting || (this.conn !== undefined && ((this.wantRead && !this.endPushed) || this.wqChunk !== undefined || this.finalCb !== undefined));
+    if (!this.refed || this.leg !== undefined) return false; // a kernel leg keeps the loop itself
+    const active = this.connecting || (this.conn !== undefined && ((this.wantRead && !this.endPushed) || this.wqChunk !== undefined || this.finalCb !== undefined));
+    // `destroyed` (the stream's getter, through both states) last: updateAlive runs on every write and event.
+    return active && !this.destroyed;
   }
 
   private updateAlive(): void {
@@ -491,7 +493,9 @@ export class Socket extends Duplex implements Deferred {
     this.wqOff = 0;
     this.wqCb = cb;
     if (this.conn !== undefined) this.flushWrites();
-    this.updateAlive();
+    // A chunk TCP took whole leaves the socket as it found it (what keeps it alive did not change): only one still
+    // waiting for room, or a write that failed, can change it. Most writes are taken whole.
+    if (this.wqChunk !== undefined || this.destroyed) this.updateAlive();
   }
 
   override _final(cb: (err?: Error | null) => void): void {

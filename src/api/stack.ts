@@ -233,13 +233,13 @@ export class Stack {
       // the stack: its driver is gone).
       afterReceive: () => runDeferred() > 0 && !this.closed,
     });
-    const clock = this.running.clock;
+    const clock = this.running.apiClock;
     this.running.loop.unref();
     this.running.loop.setSpinning(false); // nothing keeps the process alive yet (refChanged)
     const tracked = this.tracked;
     this.internals = {
       core: this.core,
-      clock: this.running.clock,
+      clock: this.running.apiClock,
       now: () => (inDeferred ? core.pollTime : clock.now()),
       poke: this.running.poke,
       defer: (d) => {

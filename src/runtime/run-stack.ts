@@ -10,6 +10,8 @@ import { PollLoop, systemClock, type PollLoopOptions } from './poll-loop.js';
 export interface RunningStack {
   readonly stack: NetStack;
   readonly clock: Clock;
+  /** The clock for calls into the stack from the API: within a poll-loop turn, the turn's time (PollLoop.now). */
+  readonly apiClock: Clock;
   readonly loop: PollLoop;
   /** Schedule a poll soon (after sending from outside a poll). */
   poke(): void;
@@ -30,6 +32,7 @@ export function runStack(stack: NetStack, options: PollLoopOptions & { clock?: C
   return {
     stack,
     clock,
+    apiClock: { now: loop.now },
     loop,
     poke: loop.wake,
     ping(dst, opts = {}) {

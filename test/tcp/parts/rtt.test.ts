@@ -7,6 +7,8 @@ describe('RttEstimator (RFC 6298)', () => {
   it('uses the initial RTO before any sample (2.1), with defaults 1000/200/120000', () => {
     const r = new RttEstimator();
     expect(r.srtt).toBeUndefined();
+    expect(r.hasSample).toBe(false);
+    expect(r.srttMs).toBe(0); // the plain-number view of SRTT for the per-segment paths
     expect(r.rttvar).toBeUndefined();
     expect(r.rto).toBe(1000);
     expect(r.options).toEqual({ initialRto: 1000, minRto: 200, maxRto: 120000, granularity: 1 });
@@ -16,6 +18,8 @@ describe('RttEstimator (RFC 6298)', () => {
     const r = new RttEstimator({ minRto: 0 });
     r.sample(100);
     expect(r.srtt).toBe(100);
+    expect(r.hasSample).toBe(true);
+    expect(r.srttMs).toBe(100);
     expect(r.rttvar).toBe(50);
     expect(r.rto).toBe(300); // 100 + 4*50
   });

@@ -38,7 +38,8 @@ describe('Scoreboard', () => {
     const sb = new Scoreboard();
     sb.record(10, 0, 3000, false, MSS);
     const rack = observer();
-    expect(sb.trimAcked(50, 1500, rack)).toBe(40); // the first record was sent once at 10
+    sb.trimAcked(50, 1500, rack);
+    expect(sb.rttCandidate).toBe(40); // the first record was sent once at 10
     expect(outstanding(sb)).toEqual([
       [1500, 500],
       [2000, 1000],
@@ -47,7 +48,8 @@ describe('Scoreboard', () => {
     // A retransmitted record gives no sample (Karn).
     sb.retransmitted(60, sb.headSeg()!);
     expect(sb.retransOut).toBe(1);
-    expect(sb.trimAcked(80, 2000, rack)).toBe(-1);
+    sb.trimAcked(80, 2000, rack);
+    expect(sb.rttCandidate).toBe(-1);
     expect(sb.retransOut).toBe(0);
     expect(sb.finDelivered).toBe(false);
   });
