@@ -225,8 +225,10 @@ export class MulticastListener {
     const delay = Math.floor((this.rng.nextU32() / 0x1_0000_0000) * Math.max(q.maxRespDelayMs, 1));
     const at = now + delay;
     const general = q.group.every((b) => b === 0);
+    // A current-version query heard in an older mode is answered as the older version would (as Linux does).
+    const older = this.mode(now) !== Compat.Current;
     if (general) {
-      if (q.compat !== Compat.Current) {
+      if (older) {
         // RFC 2236 3 / RFC 2710 4: a timer per group, the earlier one kept.
         for (const [k, g] of this.groups) if (this.codec.reportable(g.group)) this.schedule(k, g.group, at, []);
         return;
@@ -241,7 +243,7 @@ export class MulticastListener {
       return;
     }
     if (this.generalAt !== undefined && this.generalAt <= at) return; // rule 1
-    this.schedule(k, q.group, at, q.compat === Compat.Current ? (q.sources as Uint8Array[]) : []);
+    this.schedule(k, q.group, at, older ? [] : (q.sources as Uint8Array[]));
   }
 
   /** Rules 3 to 5: one pending response per group, at the earlier time; sources merged, or cleared by a plain one. */
