@@ -92,6 +92,8 @@ export class UdpSocket {
    * (IP_MULTICAST_ALL, on by default).
    */
   groups4: Map<number, Set<number> | null> | undefined;
+  /** The same for IPv6 groups, by the bytes of the group and of the sources (String.fromCharCode, addrKey). */
+  groups6: Map<string, Set<string> | null> | undefined;
   recvBufferBytes: number;
   sendBufferBytes = 212_992;
   closed = false;
@@ -446,7 +448,8 @@ export class UdpTable {
         s.localIp === 0 &&
         !s.v4Mapped &&
         (s.localIp6 === undefined || ipv6Equals(s.localIp6, group)) &&
-        (!s.connected || (s.remoteIp6 !== undefined && s.remotePort === srcPort && ipv6Equals(s.remoteIp6, src))),
+        (!s.connected || (s.remoteIp6 !== undefined && s.remotePort === srcPort && ipv6Equals(s.remoteIp6, src))) &&
+        takes6(s, group, src),
     );
   }
 
@@ -518,6 +521,13 @@ function conflict6(s: UdpSocket, ip: Uint8Array | undefined, dual: boolean): boo
   if (s.family === 4 || s.localIp !== 0 || s.v4Mapped) return dual;
   if (s.localIp6 === undefined || ip === undefined) return true;
   return ipv6Equals(s.localIp6, ip);
+}
+
+/** A udp6 socket's own filter for `group` (its source-specific memberships) takes `src`. */
+function takes6(s: UdpSocket, group: Uint8Array, src: Uint8Array): boolean {
+  if (s.groups6 === undefined) return true;
+  const f = s.groups6.get(String.fromCharCode(...group));
+  return f === undefined || f === null || f.has(String.fromCharCode(...src));
 }
 
 function checkPort(port: number, allowZero: boolean): void {
