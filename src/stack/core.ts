@@ -42,7 +42,7 @@ import { Icmp4, type IcmpOptions, type PingOptions, type PingResult } from './ic
 import type { Transport, TransportHost } from './transport.js';
 import { UdpTransport } from './udp-transport.js';
 import { Ipv6Layer, type Ipv6Options, type Ipv6RouteConfig } from './ipv6.js';
-import { Ipv4Igmp } from './igmp.js';
+import { IGMP_PROTOCOL, Ipv4Igmp } from './igmp.js';
 import type { ListenerOptions } from '../../protocols/multicast/listener.js';
 import type { Ipv6Cidr } from '../../protocols/ipv6/address.js';
 import type { PseudoRandomFunction } from '../../protocols/ipv6/stable-iid.js';
@@ -584,7 +584,10 @@ export class StackCore implements TransportHost {
     // RFC 1122 3.2.1.3, as Linux's martian checks: from the wire, a source that is "this network" (0/8),
     // loopback (127/8), broadcast (limited or directed to an attached subnet), multicast, or one of our own
     // addresses (a "land" packet, which would make us answer ourselves) is martian.
-    if (fromWire ? this.isMartianSource(src) : src === IPV4_BROADCAST || isMulticast(src)) {
+    // Linux's exception (ip_route_input_mc): source 0.0.0.0 is taken for IGMP and link-local groups (224.0.0.0/24),
+    // as a snooping bridge's querier sends its queries (RFC 4541 2.1.1).
+    const zeroOk = src === 0 && isMulticast(dst) && (dst >>> 8 === 0xe00000 || frame[off + 9] === IGMP_PROTOCOL);
+    if (fromWire ? this.isMartianSource(src) && !zeroOk : src === IPV4_BROADCAST || isMulticast(src)) {
       st.badSource++;
       return;
     }
