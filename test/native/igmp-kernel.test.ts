@@ -15,15 +15,7 @@ import { afterAll, expect, it } from 'vitest';
 import { once } from 'node:events';
 import { createStack, type Stack } from '../../src/index.js';
 import { openAfPacket } from '../../drivers/af-packet/index.js';
-import { NetLab, describePrivileged, execIn, ipIn, uniqueName } from '../helpers/netns.js';
-
-async function until(what: string, ms: number, ok: () => boolean): Promise<void> {
-  const end = Date.now() + ms;
-  while (!ok()) {
-    if (Date.now() > end) throw new Error(`not within ${ms} ms: ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+import { NetLab, describePrivileged, execIn, ipIn, uniqueName, until } from '../helpers/netns.js';
 
 /** A node:dgram sender in `ns`: one datagram to group:port from `iface` every 100 ms, n of them. */
 const SENDER = (group: string, port: number, iface: string, n: number): string =>
