@@ -70,13 +70,13 @@ function tap(inner: FrameDriver, sent: Sent[], macs: string[]): FrameDriver {
   return forwardRest(w as unknown as FrameDriver, inner);
 }
 
-function lab() {
+function lab(igmpA: object | false = {}) {
   const sw = memorySwitch();
   const clock = new VirtualClock();
   const sent: Sent[] = [];
   const macs: string[] = [];
   const rawPort = sw.port();
-  const a = new NetStack({ driver: tap(sw.port(), sent, macs), addresses: [parseCidr('10.0.0.1/24')!], rng: seededRng(1) });
+  const a = new NetStack({ driver: tap(sw.port(), sent, macs), addresses: [parseCidr('10.0.0.1/24')!], rng: seededRng(1), igmp: igmpA as never });
   const b = new NetStack({ driver: sw.port(), addresses: [parseCidr('10.0.0.2/24')!], rng: seededRng(2) });
   const c = new NetStack({ driver: sw.port(), addresses: [parseCidr('10.0.0.3/24')!], rng: seededRng(3) });
   const run = (ms: number): void => {
@@ -205,5 +205,22 @@ describe('IGMP and IPv4 multicast in the stack', () => {
     l.run(100);
     expect(l.a.stats.igmp).toMatchObject({ badChecksum: 1, truncated: 1 });
     expect(l.b.stats.igmp).toMatchObject({ badChecksum: 1, truncated: 1 }); // 224.0.0.1: every host hears it
+  });
+
+  it('igmp: false: a joined group is still received, but no report leaves and queries are not answered', () => {
+    const l = lab(false);
+    l.run(100);
+    const s = l.a.udp.createSocket();
+    s.bind(0, 5000);
+    let got = 0;
+    s.onMessage = () => got++;
+    l.a.igmp.join(l.clock.now(), G);
+    l.inject(ip('224.0.0.1'), emitIgmp({ kind: 'query', version: 3, maxRespCode: 10, group: 0, suppress: false, qrv: 2, qqic: 125, sources: [] }));
+    l.run(3000);
+    l.b.udp.createSocket().send(l.clock.now(), Buffer.from('x'), G, 5000);
+    l.run(100);
+    expect(got).toBe(1);
+    expect(l.sent.filter((x) => x.protocol === 2)).toEqual([]);
+    expect(l.a.stats.igmp!.queriesReceived).toBe(0);
   });
 });
