@@ -267,6 +267,13 @@ export interface FrameDriver {
    */
   wait?(now: number, spinUs: number): boolean;
   /**
+   * Optional: receive frames to multicast MAC `mac` ('add') or stop ('drop'), for a group the stack joined or
+   * left (01:00:5e:xx for IPv4, RFC 1112 6.4). AF_PACKET joins the MAC on the device (PACKET_ADD_MEMBERSHIP);
+   * a driver that receives every frame (TAP, the memory link) has none. Calls are balanced per MAC; failures are
+   * counted by the driver, never thrown (the group is then received only if the device passes it anyway).
+   */
+  multicastMembership?(op: 'add' | 'drop', mac: Uint8Array): void;
+  /**
    * Readiness: the driver calls `cb` (possibly synchronously, from inside txCommit of a peer) when `receive()`
    * may yield frames. The poll loop uses it to schedule a poll; tests ignore it and poll directly.
    */

@@ -2,7 +2,9 @@
  * The classic BPF filter (Linux socket filter, `struct sock_filter`) the AF_PACKET driver attaches, so the
  * kernel copies into byway's ring only what byway could want: every ARP frame, every broadcast frame, IPv6
  * multicast frames (33:33:xx, RFC 2464 section 7: NDP's solicited-node and all-nodes groups; the stack keeps the
- * groups it listens to), and frames addressed to byway's MAC (and, when an IPv4 address is given, only IPv4
+ * groups it listens to), IPv4 multicast frames (01:00:5e:00:00:00 to 01:00:5e:7f:ff:ff with EtherType IPv4,
+ * RFC 1112 6.4: the stack keeps the groups it joined; the device receives a group's MAC once the driver joined
+ * it, AfPacketDriver.multicastMembership), and frames addressed to byway's MAC (and, when an IPv4 address is given, only IPv4
  * packets to that address and IPv6 packets among those). Everything else (other hosts' unicast on a shared
  * segment, other multicast) never reaches the ring.
  *
@@ -13,7 +15,7 @@
 // Classic BPF opcodes (linux/filter.h).
 const BPF_LD = 0x00, BPF_JMP = 0x05, BPF_RET = 0x06;
 const BPF_W = 0x00, BPF_H = 0x08, BPF_ABS = 0x20;
-const BPF_JEQ = 0x10, BPF_K = 0x00;
+const BPF_JEQ = 0x10, BPF_JGT = 0x20, BPF_JGE = 0x30, BPF_K = 0x00;
 
 type Insn = { code: number; jt: number | string; jf: number | string; k: number; label?: string };
 
@@ -28,6 +30,8 @@ export interface PacketFilterSpec {
   readonly broadcast?: boolean;
   /** Accept IPv6 (EtherType 0x86dd) to byway's MAC and to IPv6 multicast MACs (default true). */
   readonly ipv6?: boolean;
+  /** Accept IPv4 to IPv4 multicast MACs, 01:00:5e with the 24th bit clear (default true). */
+  readonly ipv4Multicast?: boolean;
 }
 
 /** Bytes of a `sock_filter` program implementing `spec`, ready for SO_ATTACH_FILTER. */
@@ -48,12 +52,21 @@ export function buildPacketFilter(spec: PacketFilterSpec): Uint8Array {
     jeq(0x0806, 'accept', 0);
   }
   const ipv6 = spec.ipv6 !== false;
-  const afterBroadcast = ipv6 ? 'multicast6' : 'mine';
+  const mc4 = spec.ipv4Multicast !== false;
+  const afterMulticast4 = ipv6 ? 'multicast6' : 'mine';
+  const afterBroadcast = mc4 ? 'multicast4' : afterMulticast4;
   if (spec.broadcast !== false) {
     ld(BPF_W, 0);
     jeq(0xffffffff, 0, afterBroadcast);
     ld(BPF_H, 4);
     jeq(0xffff, 'accept', afterBroadcast);
+  }
+  if (mc4) {
+    ld(BPF_W, 0, 'multicast4'); // the destination MAC's first 4 bytes: 01:00:5e:00 to 01:00:5e:7f
+    prog.push({ code: BPF_JMP | BPF_JGE | BPF_K, jt: 0, jf: afterMulticast4, k: 0x01005e00 });
+    prog.push({ code: BPF_JMP | BPF_JGT | BPF_K, jt: afterMulticast4, jf: 0, k: 0x01005e7f });
+    ld(BPF_H, 12);
+    jeq(0x0800, 'accept', 'reject');
   }
   if (ipv6) {
     ld(BPF_H, 0, 'multicast6');
@@ -119,6 +132,10 @@ export function runPacketFilter(prog: Uint8Array, frame: Uint8Array): number {
       pc++;
     } else if (code === (BPF_JMP | BPF_JEQ | BPF_K)) {
       pc += 1 + (a === k ? jt : jf);
+    } else if (code === (BPF_JMP | BPF_JGT | BPF_K)) {
+      pc += 1 + (a > k ? jt : jf);
+    } else if (code === (BPF_JMP | BPF_JGE | BPF_K)) {
+      pc += 1 + (a >= k ? jt : jf);
     } else if (code === (BPF_RET | BPF_K)) {
       return k;
     } else {

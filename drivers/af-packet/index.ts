@@ -135,6 +135,19 @@ export class AfPacketDriver extends NativeRingDriver {
    * Replace the fanout group's classic BPF program ('cbpf' mode; for every member of the group). Throws
    * ERR_INVALID_STATE in another mode, BywayError with the errno when the kernel refuses the program.
    */
+  /** Multicast MAC memberships the kernel refused (see multicastMembership). */
+  multicastRefused = 0;
+
+  /**
+   * FrameDriver.multicastMembership: the socket joins the MAC on the device (PACKET_ADD_MEMBERSHIP with
+   * PACKET_MR_MULTICAST, counted per socket by the kernel and dropped with it), so the device's filter passes the
+   * group's frames (a veth passes everything; a NIC does not). A refusal is counted in `multicastRefused`.
+   */
+  multicastMembership(op: 'add' | 'drop', mac: Uint8Array): void {
+    if (this.closed) return;
+    if (this.native.packetMembership(this.handle, mac, op === 'add') < 0) this.multicastRefused++;
+  }
+
   setFanoutProgram(program: Uint8Array): void {
     if (this.closed) throw new BywayError('ERR_DRIVER_CLOSED', 'the driver is closed');
     if (this.fanoutMode !== 'cbpf') throw new BywayError('ERR_INVALID_STATE', "a fanout program needs fanout mode 'cbpf'");

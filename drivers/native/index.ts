@@ -214,6 +214,8 @@ export interface NativeAddon {
   portRelease(fd: number): number;
   /** Replace an AF_PACKET fanout group's classic BPF program (PACKET_FANOUT_DATA): 0 or a negative errno. */
   fanoutData(h: NativeHandle, program: Uint8Array): number;
+  /** AF_PACKET: receive (add) or stop receiving a multicast MAC on the device. 0 or -errno. */
+  packetMembership(h: NativeHandle, mac: Uint8Array, add: boolean): number;
   /** Handles opened and not yet closed in this process (for leak tests); netlink sockets and reservations count. */
   openCount(): number;
   /** An event-loop turn source (drivers/native/src/turn.c): `fn` runs in the check phase of each armed iteration. */

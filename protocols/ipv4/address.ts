@@ -73,6 +73,17 @@ export function isMulticast(a: Ipv4Address): boolean {
 }
 
 /** 127.0.0.0/8 */
+/** The Ethernet MAC of IPv4 group `group` (into `out`): 01:00:5e and the group's low 23 bits (RFC 1112 6.4). */
+export function ipv4MulticastMac(group: Ipv4Address, out = new Uint8Array(6)): Uint8Array {
+  out[0] = 0x01;
+  out[1] = 0x00;
+  out[2] = 0x5e;
+  out[3] = (group >>> 16) & 0x7f;
+  out[4] = (group >>> 8) & 0xff;
+  out[5] = group & 0xff;
+  return out;
+}
+
 export function isLoopback(a: Ipv4Address): boolean {
   return a >>> 24 === 127;
 }

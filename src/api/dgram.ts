@@ -9,10 +9,10 @@
  * loopback, as Node's. Sends and a connect on a socket not yet bound wait for the bind (`queue`), as Node's.
  * A 'udp6' socket (on a stack with IPv6) binds '::' by default and, unless `ipv6Only`, is dual-stack as Node's on
  * Linux: it receives IPv4 too, shown as ::ffff:a.b.c.d, and sends to such addresses over IPv4. Zone ids in
- * link-local literals are accepted and ignored (a stack has one interface). Differences from node:dgram on the
- * bypass path (also in docs/api.md): multicast membership for udp6 only (MLD; no IGMP), without source filters, and
- * no loopback of multicast sends; a 'udp6' socket on a stack without IPv6 throws
- * ERR_BYPASS_UNSUPPORTED. Received messages are Buffers copied out of the frame (the frame's memory is the driver's).
+ * link-local literals are accepted and ignored (a stack has one interface). Multicast (dgram-multicast.ts): IPv4
+ * groups with IGMP on both families, IPv6 groups with MLD, any-source or source-specific. Differences from
+ * node:dgram on the bypass path (also in docs/api.md): IPv6 multicast sends are not looped back to our own
+ * sockets (IPv4 ones are); a 'udp6' socket on a stack without IPv6 throws ERR_BYPASS_UNSUPPORTED. Received messages are Buffers copied out of the frame (the frame's memory is the driver's).
  */
 import dgram from 'node:dgram';
 import { EventEmitter } from 'node:events';
@@ -31,6 +31,7 @@ import { resolveHost, resolveHost6, type LookupFunction } from './lookup.js';
 import type { Flow, Path } from './path.js';
 import type { StackInternals } from './internals.js';
 import { DeferredDgramSocket, type DeferredOptions } from './dgram-deferred.js';
+import { DgramMulticast } from './dgram-multicast.js';
 
 export interface SocketOptions {
   type: 'udp4' | 'udp6';
@@ -113,6 +114,16 @@ export class Socket extends EventEmitter implements Deferred {
     this.core.onError = (err) => {
       if (this.connectState === 'connected') this.pendingError = err;
     };
+    this.multicast = new DgramMulticast(this.stack, {
+      type: () => this.type,
+      core: () => this.core,
+      closed: () => this.state === 'closed',
+      bound: () => this.state === 'bound',
+      assertRunning: () => this.assertRunning(),
+      bindIfUnbound: () => {
+        if (this.state === 'unbound') this.bind({ port: 0 });
+      },
+    });
     stack.track(this);
     if (listener) this.on('message', listener);
     const signal = options.signal;
@@ -521,38 +532,33 @@ export class Socket extends EventEmitter implements Deferred {
     return { address: formatIpv4(this.core.remoteIp), family: 'IPv4', port: this.core.remotePort };
   }
 
-  /**
-   * Join an IPv6 multicast group (udp6; the interface joins it once, with an MLD report: src/stack/mld.ts). As
-   * node:dgram: an unbound socket is bound first; EINVAL for what is no IPv6 group or interface literal (the zone
-   * is ignored: one interface), EADDRINUSE when this socket joined it already. No IGMP: IPv4 groups are refused.
-   */
+  /** Join a multicast group (IGMP for IPv4, on udp4 and udp6; MLD for IPv6): dgram-multicast.ts. */
   addMembership(multicastAddress?: unknown, interfaceAddress?: unknown): void {
-    const group = this.membershipGroup('addMembership', multicastAddress, interfaceAddress);
-    const k = group.join(',');
-    if (this.groups.has(k)) throw systemError('EADDRINUSE', 'addMembership');
-    if (this.state === 'unbound') this.bind({ port: 0 });
-    this.groups.set(k, group);
-    this.stack.core.ipv6!.mld.join(this.stack.clock.now(), group);
-    this.stack.poke();
+    this.multicast.addMembership(multicastAddress, interfaceAddress);
   }
 
-  /** Leave a group this socket joined (EADDRNOTAVAIL otherwise); the interface leaves with its last socket. */
   dropMembership(multicastAddress?: unknown, interfaceAddress?: unknown): void {
-    const group = this.membershipGroup('dropMembership', multicastAddress, interfaceAddress);
-    if (!this.groups.delete(group.join(','))) throw systemError('EADDRNOTAVAIL', 'dropMembership');
-    this.stack.core.ipv6!.mld.leave(this.stack.clock.now(), group);
-    this.stack.poke();
+    this.multicast.dropMembership(multicastAddress, interfaceAddress);
   }
 
-  private membershipGroup(what: string, multicastAddress: unknown, interfaceAddress: unknown): Uint8Array {
-    this.assertRunning();
-    if (!multicastAddress) throw nodeError(TypeError, 'ERR_MISSING_ARGS', 'The "multicastAddress" argument must be specified');
-    const text = String(multicastAddress);
-    if (parseIpv4(text) !== undefined) throw new BywayError('ERR_BYPASS_UNSUPPORTED', `${what}: IPv4 multicast (IGMP) is not on byway's path`);
-    const group = this.type === 'udp6' ? parseIpv6WithZone(text)?.address : undefined;
-    const iface = interfaceAddress === undefined || interfaceAddress === null || parseIpv6WithZone(String(interfaceAddress)) !== undefined;
-    if (group === undefined || group[0] !== 0xff || !iface) throw systemError('EINVAL', what);
-    return group;
+  addSourceSpecificMembership(sourceAddress?: unknown, groupAddress?: unknown, interfaceAddress?: unknown): void {
+    this.multicast.addSourceSpecificMembership(sourceAddress, groupAddress, interfaceAddress);
+  }
+
+  dropSourceSpecificMembership(sourceAddress?: unknown, groupAddress?: unknown, interfaceAddress?: unknown): void {
+    this.multicast.dropSourceSpecificMembership(sourceAddress, groupAddress, interfaceAddress);
+  }
+
+  setMulticastTTL(ttl: unknown): unknown {
+    return this.multicast.setMulticastTTL(ttl);
+  }
+
+  setMulticastLoopback(flag: unknown): unknown {
+    return this.multicast.setMulticastLoopback(flag);
+  }
+
+  setMulticastInterface(interfaceAddress: unknown): void {
+    this.multicast.setMulticastInterface(interfaceAddress);
   }
 
   setBroadcast(flag: boolean): void {
@@ -606,8 +612,7 @@ export class Socket extends EventEmitter implements Deferred {
     this.state = 'closed';
     this.sendQueue.clear();
     this.core.close();
-    for (const g of this.groups.values()) this.stack.core.ipv6?.mld.leave(this.stack.clock.now(), g);
-    this.groups.clear();
+    this.multicast.close();
     this.stack.untrack(this);
     process.nextTick(() => this.emit('close'));
     return this;
@@ -640,8 +645,8 @@ export class Socket extends EventEmitter implements Deferred {
   private lastAddress: string | undefined = undefined;
   private lastIp = 0;
   private lastIp6: Uint8Array | undefined;
-  /** The multicast groups this socket joined (addMembership), by their bytes. */
-  private readonly groups = new Map<string, Uint8Array>();
+  /** The multicast groups this socket joined and its multicast options (dgram-multicast.ts). */
+  private readonly multicast: DgramMulticast;
 
   private assertRunning(): void {
     if (this.state === 'closed') throw nodeError(Error, 'ERR_SOCKET_DGRAM_NOT_RUNNING', 'Not running');

@@ -22,6 +22,7 @@ import type { Icmpv6RateLimitOptions } from '../../protocols/icmpv6/errors.js';
 import type { PathMtuOptions } from '../../protocols/ipv6/pmtu.js';
 import type { ExtensionLimits } from '../../protocols/ipv6/wire-ext.js';
 import type { MldOptions } from '../../protocols/icmpv6/mld.js';
+import type { ListenerOptions } from '../../protocols/multicast/listener.js';
 
 type Check = (v: unknown) => string | undefined;
 type Schema<T> = { readonly [K in keyof Required<T>]: Check };
@@ -170,6 +171,8 @@ const STACK: Schema<StackOptions> = {
   spinMs: num(0, 1000),
   gro: bool,
   answerArp: bool,
+  igmp: (v) =>
+    v === false ? undefined : nested('igmp', { robustness: count, unsolicitedReportIntervalMs: ms, olderVersionQuerierTimeoutMs: ms } satisfies Schema<ListenerOptions>)(v),
   spinUs: num(0, 10000),
   nativeTurns: bool,
   clock: (v) => (isObject(v) && typeof v['now'] === 'function' ? undefined : 'an object with now()'),

@@ -8,6 +8,7 @@
  * whole stack is (stack.unref()). The poll loop and the driver's readiness watch are unref'd; one ref'd interval
  * handle stands for all active objects, which report changes one at a time (refChanged).
  */
+import type { ListenerOptions } from '../../protocols/multicast/listener.js';
 import { tcpEndpoint } from './tcp-addr.js';
 import dns from 'node:dns';
 import type { FrameDriver } from '../../drivers/types.js';
@@ -76,6 +77,12 @@ export interface StackOptions {
    * stack that shares its address and MAC with others on the queues of one link (src/cluster: one of them answers).
    */
   readonly answerArp?: boolean;
+  /**
+   * IGMP (IPv4 multicast membership, src/stack/igmp.ts): its Robustness Variable, Unsolicited Report Interval and
+   * Older Version Querier Present Timeout (RFC 3376 8: 2, 1 s, 260 s by default); false: groups are still
+   * received, but no report is sent nor query answered (a link without a snooping switch or multicast router).
+   */
+  readonly igmp?: Partial<ListenerOptions> | false;
   /**
    * Longest spin (microseconds) inside the driver's native code after a poll that found nothing, before going back
    * to the event loop for one turn (timers, other I/O, callbacks): every empty poll in 'busy' mode, within the
@@ -211,6 +218,7 @@ export class Stack {
       tcp: options.limits?.tcp,
       gro: options.gro,
       answerArp: options.answerArp,
+      igmp: options.igmp,
     });
     const deferred = this.deferred;
     const core = this.core;

@@ -42,6 +42,8 @@ import { Icmp4, type IcmpOptions, type PingOptions, type PingResult } from './ic
 import type { Transport, TransportHost } from './transport.js';
 import { UdpTransport } from './udp-transport.js';
 import { Ipv6Layer, type Ipv6Options, type Ipv6RouteConfig } from './ipv6.js';
+import { IGMP_PROTOCOL, Ipv4Igmp } from './igmp.js';
+import type { ListenerOptions } from '../../protocols/multicast/listener.js';
 import type { Ipv6Cidr } from '../../protocols/ipv6/address.js';
 import type { PseudoRandomFunction } from '../../protocols/ipv6/stable-iid.js';
 
@@ -93,6 +95,8 @@ export interface StackCoreConfig {
    * queues of one link (src/cluster) let only one of them answer; the others still learn from what they receive.
    */
   readonly answerArp?: boolean | undefined;
+  /** IGMP's timers (src/stack/igmp.ts); false: groups are received, but no report is sent nor query answered. */
+  readonly igmp?: Partial<ListenerOptions> | false | undefined;
 }
 
 export class StackCore implements TransportHost {
@@ -111,6 +115,8 @@ export class StackCore implements TransportHost {
   /** IPv4 transmit: the transmit token, fragmentation, the path MTU table. */
   readonly output: Ipv4Output;
   readonly icmp: Icmp4;
+  /** IPv4 multicast: IGMP and the groups the interface receives (src/stack/igmp.ts). */
+  readonly igmp: Ipv4Igmp;
   /** StackConfig.answerArp; may change at run time (a cluster moves the answering role when its holder dies). */
   answerArp: boolean;
   readonly vlan: number | undefined;
@@ -216,8 +222,14 @@ export class StackCore implements TransportHost {
       tsoMax,
     );
     this.icmp = new Icmp4(this, (protocol) => this.byProtocol[protocol], { tx: this.csum.icmpTx, rx: this.csum.icmpRx }, pingIdent, config.icmp);
+    this.igmp = new Ipv4Igmp(
+      { driver: this.driver, rng: config.rng, source: () => this.addresses[0]?.address ?? 0, emit: (now, packet, mac) => this.emitIp(now, packet, mac) },
+      config.igmp,
+    );
+    this.stats.igmp = this.igmp.stats;
     this.register(this.icmp);
     this.register(udp);
+    this.register(this.igmp);
     for (const a of this.addresses) this.routes.add({ destination: a, source: a.address, metric: 0 });
     if (config.gateway !== undefined) {
       const src = this.onLinkSource(config.gateway);
@@ -410,7 +422,7 @@ export class StackCore implements TransportHost {
   sourceFor(dst: number): number | undefined {
     if (this.isOwnAddress(dst)) return dst;
     if (dst >>> 24 === 127) return LOOPBACK_SOURCE;
-    if (dst === IPV4_BROADCAST) return this.addresses[0]?.address;
+    if (dst === IPV4_BROADCAST || isMulticast(dst)) return this.addresses[0]?.address;
     return this.routes.lookupRoute(dst)?.source;
   }
 
@@ -468,6 +480,11 @@ export class StackCore implements TransportHost {
       // IPv6 multicast (33:33:xx, RFC 2464 section 7): the IPv6 layer keeps the groups it listens to.
       if (type === EtherType.IPv6 && this.ipv6 !== undefined && frame[s] === 0x33 && frame[s + 1] === 0x33) {
         this.ipv6.input(this.now, frame.subarray(s, e), hl, true, this.rxL4Trusted);
+        return;
+      }
+      // IPv4 multicast (01:00:5e, RFC 1112 6.4): ipv4Input keeps the groups the interface joined.
+      if (type === EtherType.IPv4 && frame[s] === 0x01 && frame[s + 1] === 0x00 && frame[s + 2] === 0x5e) {
+        this.ipv4Input(frame, s + hl, e, true);
         return;
       }
       st.notForUs++;
@@ -561,7 +578,10 @@ export class StackCore implements TransportHost {
     }
     if (!this.isLocalAddress(dst)) {
       if (this.isBroadcastFor(dst)) broadcast = true;
-      else {
+      else if (isMulticast(dst)) {
+        if (!this.igmp.accepts(dst, src)) return; // counted there (notJoined, sourceFiltered)
+        broadcast = true; // to a group: never answered with an ICMP error, never TCP (RFC 1122 3.2.2)
+      } else {
         st.notForUs++;
         return;
       }
@@ -569,7 +589,10 @@ export class StackCore implements TransportHost {
     // RFC 1122 3.2.1.3, as Linux's martian checks: from the wire, a source that is "this network" (0/8),
     // loopback (127/8), broadcast (limited or directed to an attached subnet), multicast, or one of our own
     // addresses (a "land" packet, which would make us answer ourselves) is martian.
-    if (fromWire ? this.isMartianSource(src) : src === IPV4_BROADCAST || isMulticast(src)) {
+    // Linux's exception (ip_route_input_mc): source 0.0.0.0 is taken for IGMP and link-local groups (224.0.0.0/24),
+    // as a snooping bridge's querier sends its queries (RFC 4541 2.1.1).
+    const zeroOk = src === 0 && isMulticast(dst) && (dst >>> 8 === 0xe00000 || frame[off + 9] === IGMP_PROTOCOL);
+    if (fromWire ? this.isMartianSource(src) && !zeroOk : src === IPV4_BROADCAST || isMulticast(src)) {
       st.badSource++;
       return;
     }
@@ -650,6 +673,25 @@ export class StackCore implements TransportHost {
     emitArp({ operation: op, senderHw: this.mac, senderIp, targetHw, targetIp }, frame, this.l2len);
     this.driver.txCommit(now, len);
     this.stats.ethernet.tx++;
+  }
+
+  /** A whole IPv4 packet of our own (IGMP) to `mac`, copied into a driver buffer behind the link header. */
+  private emitIp(now: number, packet: Uint8Array, mac: Uint8Array): void {
+    const frame = this.driver.txReserve(this.l2len + packet.length);
+    if (frame === null) {
+      this.stats.ipv4.txNoBuffer++;
+      return;
+    }
+    if (this.ethernet) this.writeL2(frame, 0, mac, EtherType.IPv4);
+    frame.set(packet, this.l2len);
+    this.driver.txCommit(now, this.l2len + packet.length);
+    this.stats.ipv4.tx++;
+    this.stats.ethernet.tx++;
+  }
+
+  /** TransportHost: whether a datagram we send to `group` is looped back to local sockets (a group joined here). */
+  multicastMember(group: number): boolean {
+    return this.igmp.has(group) || group === 0xe0000001;
   }
 
   /** The Ethernet header (and 802.1Q tag) at the frame's start, byte by byte: no header object, no `set` call. */

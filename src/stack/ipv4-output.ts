@@ -11,6 +11,7 @@
 import type { FrameDriver, TxLease } from '../../drivers/types.js';
 import { BROADCAST_MAC, EtherType, ZERO_MAC } from '../../protocols/ethernet/wire.js';
 import { IPV4_FLAG_DF, IPV4_FLAG_MF, IPV4_HEADER_LEN, IpProtocol, writeIpv4Header } from '../../protocols/ipv4/wire.js';
+import { ipv4MulticastMac, isMulticast } from '../../protocols/ipv4/address.js';
 import type { NeighbourCache } from './neighbour.js';
 import type { RoutingTable } from './routing.js';
 import type { StackStats } from './stats.js';
@@ -33,6 +34,8 @@ export const enum TxKind {
 const enum Way {
   Local,
   Broadcast,
+  /** An IPv4 multicast group: sent on the link to its MAC (RFC 1112 6.4), no route or ARP. */
+  Multicast,
   Routed,
   NoRoute,
 }
@@ -132,6 +135,8 @@ export class Ipv4Output {
   private lastWay = Way.Routed;
   private lastNextHop = 0;
   private lastRouteMtu: number | undefined = undefined;
+  /** The MAC of the group being sent to (written into the frame at once: one array, reused). */
+  private readonly groupMac = new Uint8Array(6);
 
   constructor(
     private readonly link: Ipv4Link,
@@ -182,6 +187,9 @@ export class Ipv4Output {
     if (way === Way.Broadcast) {
       mac = BROADCAST_MAC;
       p.nextHop = dst;
+    } else if (way === Way.Multicast) {
+      mac = link.ethernet ? ipv4MulticastMac(dst, this.groupMac) : ZERO_MAC;
+      p.nextHop = dst;
     } else if (way === Way.NoRoute) {
       st.noRoute++;
       this.error = 'ENETUNREACH';
@@ -230,6 +238,7 @@ export class Ipv4Output {
     this.lastRouteMtu = undefined;
     if (link.isLocalAddress(dst)) this.lastWay = Way.Local;
     else if (link.isBroadcastFor(dst)) this.lastWay = Way.Broadcast;
+    else if (isMulticast(dst)) this.lastWay = Way.Multicast;
     else {
       const r = link.routes.lookupRoute(dst);
       if (r === undefined) this.lastWay = Way.NoRoute;
@@ -305,7 +314,13 @@ export class Ipv4Output {
     const ident = this.nextIdent();
     const payload = p.buf.subarray(IPV4_HEADER_LEN);
     const chunk = (p.mtu - IPV4_HEADER_LEN) & ~7;
-    const mac = link.isBroadcastFor(p.dst) ? BROADCAST_MAC : link.ethernet ? link.neighbourMac(now, p.nextHop) : ZERO_MAC;
+    const mac = link.isBroadcastFor(p.dst)
+      ? BROADCAST_MAC
+      : !link.ethernet
+        ? ZERO_MAC
+        : isMulticast(p.dst)
+          ? ipv4MulticastMac(p.dst, new Uint8Array(6))
+          : link.neighbourMac(now, p.nextHop);
     const l2len = link.l2len;
     for (let off = 0; off < payload.length; off += chunk) {
       const n = Math.min(chunk, payload.length - off);
@@ -358,6 +373,18 @@ export class Ipv4Output {
     else link.driver.txCommit(now, frame.length);
     link.stats.ipv4.tx++;
     link.stats.ethernet.tx++;
+  }
+
+  /**
+   * A copy of a multicast datagram we sent, for our own sockets (IP_MULTICAST_LOOP, RFC 1112 6.1): the L4 bytes
+   * `l4` behind a new IPv4 header, received at the next poll as any looped-back packet.
+   */
+  loopbackCopy(src: number, dst: number, protocol: number, ttl: number, l4: Uint8Array): void {
+    const b = new Uint8Array(IPV4_HEADER_LEN + l4.length);
+    b.set(l4, IPV4_HEADER_LEN);
+    writeIpv4Header(b, 0, src, dst, protocol, l4.length, ttl, this.nextIdent(), 0, 0, true);
+    this.loopback.push(b);
+    this.link.stats.ipv4.loopback++;
   }
 
   private nextIdent(): number {

@@ -53,12 +53,13 @@ export class Ipv6Mld {
     return this.listener.has(group);
   }
 
-  join(now: number, group: Ipv6Address): void {
-    this.listener.join(now, group);
+  /** One more user of `group`, of any source or of `source` only (a socket's source-specific membership). */
+  join(now: number, group: Ipv6Address, source?: Ipv6Address): void {
+    this.listener.join(now, group, source);
   }
 
-  leave(now: number, group: Ipv6Address): void {
-    this.listener.leave(now, group);
+  leave(now: number, group: Ipv6Address, source?: Ipv6Address): void {
+    this.listener.leave(now, group, source);
   }
 
   poll(now: number): void {

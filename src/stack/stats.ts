@@ -11,6 +11,7 @@ import type { Icmpv6Stats, Ipv6Stats } from './ipv6-stats.js';
 import type { NdpStats } from './ndp.js';
 import type { AutoconfStats } from './autoconf.js';
 import type { MldStats } from '../../protocols/icmpv6/mld.js';
+import type { IgmpStats } from './igmp.js';
 
 export interface EthernetStats {
   rx: number;
@@ -101,6 +102,8 @@ export interface StackStats {
   autoconf?: AutoconfStats;
   /** Multicast Listener Discovery (src/stack/mld.ts), present with IPv6 unless `ipv6.mld` is false. */
   mld?: MldStats;
+  /** IGMP and IPv4 multicast receive (src/stack/igmp.ts). */
+  igmp?: IgmpStats;
 }
 
 export function newStats(neighbour: NeighbourStats, reassembly: ReassemblyStats, udp: UdpStats): StackStats {

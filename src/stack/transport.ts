@@ -62,6 +62,8 @@ export interface TransportHost {
    * address (a transport with `pathConfirmed` hears when it answers).
    */
   negativeAdvice(now: number, dst: number): void;
+  /** Optional: whether the interface joined IPv4 group `group` (a multicast send is then looped back, if asked). */
+  multicastMember?(group: number): boolean;
 }
 
 /** Claim/release hooks for a transport's ports when the driver steers flows (shared address), else nothing. */

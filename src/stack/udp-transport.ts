@@ -8,6 +8,7 @@ import type { Rng } from '../../protocols/util/rng.js';
 import { read16 } from '../../protocols/util/bytes.js';
 import { onesSum, pseudoHeaderSum } from '../../protocols/util/checksum.js';
 import { IpProtocol } from '../../protocols/ipv4/wire.js';
+import { isMulticast } from '../../protocols/ipv4/address.js';
 import { IcmpType, UnreachableCode } from '../../protocols/icmp/wire.js';
 import { UDP_HEADER_LEN, writeUdpHeader } from '../../protocols/udp/wire.js';
 import { icmpToError } from './icmp.js';
@@ -63,7 +64,7 @@ export class UdpTransport implements Transport {
     const ps = off + UDP_HEADER_LEN;
     const pe = off + len;
     if (broadcast) {
-      const targets = this.table.broadcastTargets(dstPort);
+      const targets = isMulticast(dst) ? this.table.multicastTargets(dst, dstPort, src, srcPort) : this.table.broadcastTargets(dstPort);
       for (const s of targets) if (!s.deliverAt(buf, ps, pe, src, srcPort, dst)) st.recvBufferDrops++;
       if (targets.length === 0) st.noPort++;
       return;
@@ -107,14 +108,19 @@ export class UdpTransport implements Transport {
     }
     const len = UDP_HEADER_LEN + data.length;
     const unreachable = sock.onError !== undefined ? sock.reportUnreachable : undefined;
-    const slot = host.output.begin(now, src, dstIp, IpProtocol.UDP, len, sock.ttl, 0, 0, unreachable);
+    const group = isMulticast(dstIp);
+    const ttl = group ? sock.multicastTtl : sock.ttl;
+    const slot = host.output.begin(now, src, dstIp, IpProtocol.UDP, len, ttl, 0, 0, unreachable);
     if (slot === null) {
       st.txErrors++;
       throw new BywayError(host.output.error, 'cannot send the datagram');
     }
     slot.buf.set(data, slot.offset + UDP_HEADER_LEN);
     writeUdpHeader(slot.buf, slot.offset, sock.localPort, dstPort, len, src, dstIp, this.csum.tx || slot.scratch);
+    // IP_MULTICAST_LOOP (on by default, as Linux): our own sockets in the group hear the datagram too.
+    const loop = group && sock.multicastLoop && host.multicastMember?.(dstIp) === true ? slot.buf.slice(slot.offset, slot.offset + len) : undefined;
     slot.commit(now);
+    if (loop !== undefined) host.output.loopbackCopy(src, dstIp, IpProtocol.UDP, ttl, loop);
     st.tx++;
   }
 }

@@ -83,6 +83,17 @@ export class UdpSocket {
   remotePort = 0;
   broadcast = false;
   ttl = 64;
+  /** IP_MULTICAST_TTL (Linux's default 1) and IP_MULTICAST_LOOP (default on). */
+  multicastTtl = 1;
+  multicastLoop = true;
+  /**
+   * The socket's IPv4 memberships (its own filter, Linux's ip_mc_sf_allow): group -> null for any source, or the
+   * sources of its source-specific joins. A group the socket did not join is heard as the interface hears it
+   * (IP_MULTICAST_ALL, on by default).
+   */
+  groups4: Map<number, Set<number> | null> | undefined;
+  /** The same for IPv6 groups, by the bytes of the group and of the sources (String.fromCharCode, addrKey). */
+  groups6: Map<string, Set<string> | null> | undefined;
   recvBufferBytes: number;
   sendBufferBytes = 212_992;
   closed = false;
@@ -437,8 +448,26 @@ export class UdpTable {
         s.localIp === 0 &&
         !s.v4Mapped &&
         (s.localIp6 === undefined || ipv6Equals(s.localIp6, group)) &&
-        (!s.connected || (s.remoteIp6 !== undefined && s.remotePort === srcPort && ipv6Equals(s.remoteIp6, src))),
+        (!s.connected || (s.remoteIp6 !== undefined && s.remotePort === srcPort && ipv6Equals(s.remoteIp6, src))) &&
+        takes6(s, group, src),
     );
+  }
+
+  /**
+   * The sockets that hear a datagram to IPv4 group `group`:port that the interface accepted: bound to the wildcard
+   * or to the group (a udp4 socket, or a dual-stack udp6 one), not connected elsewhere, and whose own membership
+   * of the group, if any, takes the source.
+   */
+  multicastTargets(group: number, dstPort: number, src: number, srcPort: number): UdpSocket[] {
+    const list = this.ports.get(dstPort);
+    if (list === undefined) return [];
+    return list.filter((s) => {
+      if (s.localIp !== 0 && s.localIp !== group) return false;
+      if (s.family === 6 && (s.ipv6Only || s.localIp6 !== undefined)) return false;
+      if (s.connected && (s.remoteIp !== src || s.remotePort !== srcPort)) return false;
+      const f = s.groups4?.get(group);
+      return f === undefined || f === null || f.has(src);
+    });
   }
 
   /** Sockets that should hear a broadcast to dstPort. */
@@ -492,6 +521,13 @@ function conflict6(s: UdpSocket, ip: Uint8Array | undefined, dual: boolean): boo
   if (s.family === 4 || s.localIp !== 0 || s.v4Mapped) return dual;
   if (s.localIp6 === undefined || ip === undefined) return true;
   return ipv6Equals(s.localIp6, ip);
+}
+
+/** A udp6 socket's own filter for `group` (its source-specific memberships) takes `src`. */
+function takes6(s: UdpSocket, group: Uint8Array, src: Uint8Array): boolean {
+  if (s.groups6 === undefined) return true;
+  const f = s.groups6.get(String.fromCharCode(...group));
+  return f === undefined || f === null || f.has(String.fromCharCode(...src));
 }
 
 function checkPort(port: number, allowZero: boolean): void {

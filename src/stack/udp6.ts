@@ -76,7 +76,7 @@ export class Udp6 {
     }
     const len = 8 + data.length;
     const packet = new Uint8Array(IPV6_HEADER_LEN + len);
-    writeIpv6Header(packet, 0, src, dst, NextHeader.UDP, len, sock.ttl);
+    writeIpv6Header(packet, 0, src, dst, NextHeader.UDP, len, isMulticast(dst) ? sock.multicastTtl : sock.ttl); // IPV6_MULTICAST_HOPS: 1 by default
     write16(packet, IPV6_HEADER_LEN, sock.localPort);
     write16(packet, IPV6_HEADER_LEN + 2, dstPort);
     write16(packet, IPV6_HEADER_LEN + 4, len);

@@ -52,6 +52,9 @@ describe('createStack options', () => {
     bad({ limits: { tcp: { limitedTransmit: 1 } } }, /option limits\.tcp\.limitedTransmit must be true or false/);
     bad({ limits: { neighbour: { maxEntries: -1 } } }, /limits\.neighbour\.maxEntries must be an integer/);
     bad({ limits: 3 }, /option limits must be an object/);
+    bad({ igmp: { robustness: 'two' } }, /option igmp\.robustness/);
+    bad({ igmp: true }, /option igmp must be an object/);
+    bad({ igmp: { robustnes: 2 } }, /unknown option igmp\.robustnes; did you mean igmp\.robustness\?/);
   });
 
   it('accepts every documented kind of value', () => {
@@ -66,8 +69,13 @@ describe('createStack options', () => {
       spinMs: 0.05,
       path: (f) => (f.remotePort === 5432 ? 'kernel' : 'bypass'),
       limits: { tcp: { noDelay: true, ecn: 1, limitedTransmit: false, sendBuffer: 1 << 16, maxSendBuffer: 1 << 20 }, udp: { maxSockets: 10 }, neighbour: { maxEntries: 8 } },
+      igmp: { robustness: 3, unsolicitedReportIntervalMs: 500, olderVersionQuerierTimeoutMs: 100_000 },
     });
     s.close();
+    const [db] = memoryLink();
+    const quiet = createStack({ driver: db, address: '10.0.0.1/24', igmp: false });
+    expect(quiet.stats.igmp).toBeDefined(); // groups are still received and counted; no report is sent
+    quiet.close();
   });
 
   it('refuses a second stack on a driver that already serves one (EBUSY), before anything is sent', () => {

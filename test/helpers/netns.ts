@@ -340,3 +340,12 @@ export class NetLab {
     for (const d of this.hostDirs.splice(0)) rmSync(d, { recursive: true, force: true });
   }
 }
+
+/** Wait (real time, polling every 50 ms) until `ok()`, else throw `not within ms: what`. For real-kernel tests. */
+export async function until(what: string, ms: number, ok: () => boolean): Promise<void> {
+  const end = Date.now() + ms;
+  while (!ok()) {
+    if (Date.now() > end) throw new Error(`not within ${ms} ms: ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}

@@ -32,12 +32,24 @@ describe('AF_PACKET classic BPF filter (interpreted)', () => {
     expect(runPacketFilter(f, ethernet(new Uint8Array([0x33, 0x33, 0, 0, 0, 1]), other, 0x86dd, new Uint8Array(46)))).toBeGreaterThan(0);
     expect(runPacketFilter(f, ethernet(other, mac, 0x86dd, new Uint8Array(46)))).toBe(0);
     expect(runPacketFilter(f, ethernet(solicitedNode, other, 0x0800, new Uint8Array(46)))).toBe(0);
-    expect(runPacketFilter(f, ethernet(new Uint8Array([0x01, 0, 0x5e, 0, 0, 1]), other, 0x0800, new Uint8Array(46)))).toBe(0);
+    expect(runPacketFilter(f, ethernet(new Uint8Array([0x01, 0, 0x5e, 0, 0, 1]), other, 0x86dd, new Uint8Array(46)))).toBe(0);
     expect(runPacketFilter(f, ethernet(mac, other, 0x88b5, new Uint8Array(46)))).toBe(0);
     const no6 = buildPacketFilter({ mac, ipv4: ip('10.77.2.2'), ipv6: false });
     expect(runPacketFilter(no6, ethernet(mac, other, 0x86dd, new Uint8Array(46)))).toBe(0);
     expect(runPacketFilter(no6, ethernet(solicitedNode, other, 0x86dd, new Uint8Array(46)))).toBe(0);
     expect(runPacketFilter(no6, udp(mac, '10.77.2.2'))).toBeGreaterThan(0);
+  });
+  it('accepts IPv4 to IPv4 multicast MACs (01:00:5e, 24th bit clear), not other group MACs nor with ipv4Multicast: false', () => {
+    const group = (a: number[]): Uint8Array => ethernet(new Uint8Array(a), other, 0x0800, new Uint8Array(46));
+    expect(runPacketFilter(f, group([0x01, 0, 0x5e, 0x01, 0x02, 0x03]))).toBeGreaterThan(0);
+    expect(runPacketFilter(f, group([0x01, 0, 0x5e, 0, 0, 0x16]))).toBeGreaterThan(0);
+    expect(runPacketFilter(f, group([0x01, 0, 0x5e, 0x7f, 0xff, 0xff]))).toBeGreaterThan(0);
+    expect(runPacketFilter(f, group([0x01, 0, 0x5e, 0x80, 0, 1]))).toBe(0);
+    expect(runPacketFilter(f, group([0x01, 0, 0x5d, 0x01, 0x02, 0x03]))).toBe(0);
+    expect(runPacketFilter(f, group([0x01, 0x80, 0xc2, 0, 0, 0]))).toBe(0);
+    const no4 = buildPacketFilter({ mac, ipv4: ip('10.77.2.2'), ipv4Multicast: false });
+    expect(runPacketFilter(no4, group([0x01, 0, 0x5e, 0x01, 0x02, 0x03]))).toBe(0);
+    expect(runPacketFilter(no4, ethernet(new Uint8Array([0x33, 0x33, 0xff, 0, 0, 0x11]), other, 0x86dd, new Uint8Array(46)))).toBeGreaterThan(0);
   });
   it('without an address, accepts anything for our MAC', () => {
     const g = buildPacketFilter({ mac });

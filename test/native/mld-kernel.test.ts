@@ -9,15 +9,7 @@ import { afterAll, expect, it } from 'vitest';
 import { once } from 'node:events';
 import { createStack } from '../../src/index.js';
 import { openTap } from '../../drivers/tap/index.js';
-import { NetLab, describePrivileged, execIn, ipIn, uniqueName } from '../helpers/netns.js';
-
-async function until(what: string, ms: number, ok: () => boolean): Promise<void> {
-  const end = Date.now() + ms;
-  while (!ok()) {
-    if (Date.now() > end) throw new Error(`not within ${ms} ms: ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+import { NetLab, describePrivileged, execIn, ipIn, uniqueName, until } from '../helpers/netns.js';
 
 describePrivileged('MLD against a Linux bridge with multicast snooping', () => {
   const lab = new NetLab();

@@ -657,6 +657,23 @@ static napi_value js_fanout_data(napi_env env, napi_callback_info info) {
   return bw_ret_int(env, bw_packet_fanout_data(h, data, len) == 0 ? 0 : -errno);
 }
 
+/* packetMembership(handle, mac, add) -> 0 | -errno: receive (or stop) a multicast MAC on an AF_PACKET device. */
+static napi_value js_packet_membership(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  bw_handle *h = handle_args(env, info, 3, argv);
+  if (!h) return NULL;
+  if (h->closed || h->kind != BW_PACKET) return bw_ret_int(env, -EBADF);
+  uint8_t *mac;
+  size_t len;
+  bool add = false;
+  if (!bw_arg_bytes(env, argv[1], &mac, &len) || len != 6) {
+    throw_type(env, "packetMembership(handle, mac, add): mac must be a Uint8Array of 6 bytes");
+    return NULL;
+  }
+  napi_get_value_bool(env, argv[2], &add);
+  return bw_ret_int(env, bw_packet_mc_membership(h, mac, add) == 0 ? 0 : -errno);
+}
+
 static napi_value js_xdp_stats(napi_env env, napi_callback_info info) {
   napi_value argv[1];
   bw_handle *h = handle_args(env, info, 1, argv);
@@ -724,6 +741,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"xdpStats", js_xdp_stats},   {"openCount", js_open_count}, {"ifInfo", js_if_info},
       {"nlOpen", bw_js_nl_open},    {"nlSend", bw_js_nl_send},    {"nlRecv", bw_js_nl_recv},
       {"portReserve", bw_js_port_reserve}, {"fanoutData", js_fanout_data},
+      {"packetMembership", js_packet_membership},
       {"turnOpen", bw_js_turn_open}, {"turnArm", bw_js_turn_arm}, {"turnDisarm", bw_js_turn_disarm},
       {"turnClose", bw_js_turn_close},
   };

@@ -150,6 +150,7 @@ int bw_ctl_alloc(bw_handle *h, uint32_t max_batch, uint32_t tx_batch);
 int bw_tap_open(napi_env env, napi_value opts, bw_handle *h, napi_value info, bw_error *e);
 int bw_packet_open(napi_env env, napi_value opts, bw_handle *h, napi_value info, bw_error *e);
 int bw_packet_fanout_data(bw_handle *h, const uint8_t *prog, size_t len);
+int bw_packet_mc_membership(bw_handle *h, const uint8_t *mac, int add);
 int bw_xdp_open(napi_env env, napi_value opts, bw_handle *h, napi_value info, bw_error *e);
 int bw_rawip_open(napi_env env, napi_value opts, bw_handle *h, napi_value info, bw_error *e);
 int bw_xdp_flow(bw_handle *h, uint32_t ip_be, uint16_t port_be, uint8_t proto, bool add);

@@ -279,6 +279,19 @@ int bw_packet_fanout_data(bw_handle *h, const uint8_t *prog, size_t len) {
   return setsockopt(h->fd, SOL_PACKET, PACKET_FANOUT_DATA, &fp, sizeof fp);
 }
 
+/* Receive frames to multicast MAC `mac` on the device (PACKET_ADD_MEMBERSHIP, PACKET_MR_MULTICAST: the device's
+   multicast filter takes the address, counted per socket, dropped with the socket) or stop (add 0). 0 or -1 with
+   errno. */
+int bw_packet_mc_membership(bw_handle *h, const uint8_t *mac, int add) {
+  struct packet_mreq mr;
+  memset(&mr, 0, sizeof mr);
+  mr.mr_ifindex = h->ifindex;
+  mr.mr_type = PACKET_MR_MULTICAST;
+  mr.mr_alen = 6;
+  memcpy(mr.mr_address, mac, 6);
+  return setsockopt(h->fd, SOL_PACKET, add ? PACKET_ADD_MEMBERSHIP : PACKET_DROP_MEMBERSHIP, &mr, sizeof mr);
+}
+
 static const bw_ops pk_ops = {pk_rx_batch, pk_rx_release, pk_rx_pending, pk_tx_alloc, pk_tx_submit, pk_close};
 static const bw_ops pk2_ops = {pk2_rx_batch, pk2_rx_release, pk2_rx_pending, pk_tx_alloc, pk_tx_submit, pk_close};
 
