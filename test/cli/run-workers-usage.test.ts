@@ -18,8 +18,8 @@ describe('byway run --workers: usage', () => {
   };
   const base = ['--address', '10.0.0.2/24'];
 
-  it('a driver other than af-packet, a bad count, --restart without --workers: exit 2, nothing started', async () => {
-    expect(await run(['--workers', '2', '--driver', 'tap:bw0', ...base, '--', 'node', 'x.js'])).toBe(2);
+  it('a driver the cluster does not use (raw IP), a bad count, --restart without --workers: exit 2, nothing started', async () => {
+    expect(await run(['--workers', '2', '--driver', 'raw-ip', ...base, '--', 'node', 'x.js'])).toBe(2);
     expect(errors.join('')).toMatch(/^byway: --workers needs --driver af-packet:IFNAME/m);
     for (const n of ['0', '65', '1.5', 'two']) {
       errors.length = 0;
