@@ -9,7 +9,7 @@ import { faults } from '../../drivers/middleware/faults.js';
 import { pcap } from '../../drivers/middleware/pcap.js';
 import type { FrameDriver } from '../../drivers/types.js';
 import { createStack } from '../../src/api/stack.js';
-import { DEFAULT_SPIN_US, PollLoop } from '../../src/runtime/poll-loop.js';
+import { BUSY_IDLE_MS, DEFAULT_SPIN_US, PollLoop } from '../../src/runtime/poll-loop.js';
 import { runStack } from '../../src/runtime/run-stack.js';
 import type { Pollable } from '../../src/stack/sim.js';
 import { makeStack } from './harness.js';
@@ -165,10 +165,14 @@ describe('PollLoop native spin, busy mode', () => {
     await turn();
     const waitsOff = l.waits.length;
     const pollsOff = l.log.length;
+    const t0 = performance.now();
     await turn();
     await turn();
+    const elapsed = performance.now() - t0;
     expect(l.waits.length).toBe(waitsOff);
-    expect(l.log.length).toBe(pollsOff);
+    // No poll per turn: only the BUSY_IDLE_MS timer's, which a loaded machine may reach within two turns (one per
+    // timer period at most, where a loop on immediates would poll every turn).
+    expect(l.log.length - pollsOff).toBeLessThanOrEqual(Math.floor(elapsed / BUSY_IDLE_MS));
     while (l.log.length === pollsOff) await turn(); // until the timer (BUSY_IDLE_MS) polls: without a spin
     expect(l.log.length).toBeGreaterThan(pollsOff);
     expect(l.waits.length).toBe(waitsOff);
