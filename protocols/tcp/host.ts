@@ -30,6 +30,11 @@ export interface TcpConnHost {
   /** RFC 5961 section 7 rate limit. */
   challengeAckAllowed(now: number): boolean;
   mtuFor(dst: number): number;
+  /**
+   * Moves whenever mtuFor or tsoMaxFor towards an IPv4 destination may have fallen (TcpHost.pathGeneration); NaN
+   * when the host does not say, so that a connection asks again on every output.
+   */
+  readonly pathGeneration: number;
   /** The payload bytes per segment of the packet being received when GRO merged several (gso_size), else 0. */
   readonly rxSegSize: number;
   /** The packet being received arrived CE-marked (its IP header's ECN field, RFC 3168 5). */
@@ -98,6 +103,12 @@ export interface TcpHost {
   linkMtuFor?(dst: number): number;
   sourceFor(dst: number): number | undefined;
   readonly rxChecksum: boolean;
+  /**
+   * Optional: a number that moves whenever `mtuFor` or `tsoMaxFor` towards an IPv4 destination may have fallen (a
+   * route changed, a path MTU was learned). A connection keeps the answers it got while it stays the same, and asks
+   * on every output when it is absent. IPv6 destinations are always asked.
+   */
+  readonly pathGeneration?: number;
   /**
    * Optional: the largest IP packet towards `dst` that the device segments itself (TCP segmentation offload),
    * or 0 when it does not. Such a packet carries several MSS-sized segments' worth of payload at once.

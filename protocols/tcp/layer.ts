@@ -89,7 +89,7 @@ export class TcpLayer {
     for (let i = 0; i < 16; i++) k[i] = options.rng.nextU32() & 0xff;
     const limits = (this.limits = new LayerLimits(this.opts));
     const layer = this;
-    const inner: Omit<TcpConnHost & TimeWaitHost, 'rxSegSize' | 'rxCe'> = {
+    const inner: Omit<TcpConnHost & TimeWaitHost, 'rxSegSize' | 'rxCe' | 'pathGeneration'> = {
       opts: this.opts,
       stats: this.stats,
       allocBytes: host.allocBytes ?? allocZeroed,
@@ -120,6 +120,7 @@ export class TcpLayer {
     // dictionary (slow-properties) object, and every connection reads this host on every segment.
     Object.defineProperty(inner, 'rxSegSize', { get: () => layer.rxSegSize, enumerable: true });
     Object.defineProperty(inner, 'rxCe', { get: () => layer.rxCe, enumerable: true });
+    Object.defineProperty(inner, 'pathGeneration', { get: () => host.pathGeneration ?? NaN, enumerable: true });
     this.inner = inner as TcpConnHost & TimeWaitHost;
     this.tw = new TimeWaitTable(this.inner, k);
     this.ports = new PortTable(host, k, options.rng.nextU32() & 0xffff);

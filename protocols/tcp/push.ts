@@ -19,11 +19,12 @@ const GSO_MAX_SIZE = 65536;
  * Segments per packet as tcp_tso_autosize and tcp_cwnd_test size them: the pacing rate (200 % of cwnd / SRTT in
  * slow start below half ssthresh, 120 % after: Linux's tcp_pacing_ss_ratio / ca_ratio) over 2^10 us, plus
  * GSO_MAX_SIZE >> (min RTT in us >> 9), capped at GSO_MAX_SIZE, in segments, at least `minSegs`; then at most half
- * of cwnd (in segments, at least one). Before an RTT sample the pacing rate is unlimited (GSO_MAX_SIZE).
+ * of cwnd (in segments, at least one). Before an RTT sample (`srtt` 0: RttEstimator.srttMs, a plain number, not
+ * a heap number per call as `number | undefined` is) the pacing rate is unlimited (GSO_MAX_SIZE).
  */
-export function burstSegments(mss: number, cwnd: number, ssthresh: number, srtt: number | undefined, minRtt: number, minSegs: number): number {
+export function burstSegments(mss: number, cwnd: number, ssthresh: number, srtt: number, minRtt: number, minSegs: number): number {
   let bytes = GSO_MAX_SIZE;
-  if (srtt !== undefined && srtt > 0) {
+  if (srtt > 0) {
     const ratio = cwnd < ssthresh / 2 ? 2 : 1.2;
     const rate = (ratio * cwnd) / (srtt / 1000); // bytes per second
     bytes = rate / 1024;

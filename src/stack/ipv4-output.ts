@@ -125,6 +125,8 @@ export class Ipv4Output {
   /** Largest IP packet the driver segments itself (caps.tso), 0 without TSO. */
   readonly tsoMax: number;
   private readonly pmtu = new Map<number, { mtu: number; expires: number }>();
+  /** Path MTUs learned so far (`pathGeneration`). */
+  private pmtuLearned = 0;
   /**
    * The last destination's way out, as a one-entry cache (a connection sends many packets to one peer in a row):
    * what kind of address it is and its route, valid while the routing table keeps its generation. Addresses are
@@ -422,6 +424,18 @@ export class Ipv4Output {
   /** Remember a path MTU learned from ICMP until `expires`. */
   learnPmtu(dst: number, mtu: number, expires: number): void {
     this.pmtu.set(dst, { mtu, expires });
+    this.pmtuLearned++;
+  }
+
+  /**
+   * Moves whenever `mtuFor` or the TSO limit towards some destination may have fallen: a route changed or a path
+   * MTU was learned (the interface's MTU, its addresses and `tsoMax` are fixed for the stack's life). A caller may
+   * keep what it read while this stays the same, as Linux's dst cache entry stays valid until its route is
+   * obsoleted (dst_check). A learned MTU's expiry only raises `mtuFor`, which TCP never follows upwards (its MSS
+   * is only lowered, Sender.output), so expiries do not move it. Both terms only grow, so their sum moves with them.
+   */
+  get pathGeneration(): number {
+    return this.link.routes.generation + this.pmtuLearned;
   }
 }
 

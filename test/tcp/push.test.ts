@@ -25,8 +25,8 @@ describe('burstSegments (Linux tcp_tso_autosize and tcp_cwnd_test)', () => {
     expect(burstSegments(1000, 100_000, HUGE, 100, 1, 2)).toBe(34);
     expect(burstSegments(1000, 100_000, HUGE, 100, 20, 2)).toBe(2);
     // Before any RTT sample the rate is unlimited: 64 KiB, bounded by half of cwnd.
-    expect(burstSegments(1000, 10_000, HUGE, undefined, NEVER, 2)).toBe(5);
-    expect(burstSegments(1000, 200_000, HUGE, undefined, NEVER, 2)).toBe(65);
+    expect(burstSegments(1000, 10_000, HUGE, 0, NEVER, 2)).toBe(5);
+    expect(burstSegments(1000, 200_000, HUGE, 0, NEVER, 2)).toBe(65);
   });
 });
 
