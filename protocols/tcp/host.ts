@@ -12,6 +12,11 @@ import type { TcpStats } from './info.js';
 import type { ResolvedTcpOptions } from './options.js';
 import type { TcpFields } from './wire.js';
 
+/** See TcpHost.paths. */
+export interface PathEpoch {
+  readonly generation: number;
+}
+
 /** What a connection needs from its layer. */
 export interface TcpConnHost {
   readonly opts: ResolvedTcpOptions;
@@ -31,10 +36,10 @@ export interface TcpConnHost {
   challengeAckAllowed(now: number): boolean;
   mtuFor(dst: number): number;
   /**
-   * Moves whenever mtuFor or tsoMaxFor towards an IPv4 destination may have fallen (TcpHost.pathGeneration); NaN
-   * when the host does not say, so that a connection asks again on every output.
+   * Whose generation moves whenever mtuFor or tsoMaxFor towards an IPv4 destination may have fallen (TcpHost.paths);
+   * PATHS_UNKNOWN when the host does not say, so that a connection asks again on every output.
    */
-  readonly pathGeneration: number;
+  readonly paths: PathEpoch;
   /** The payload bytes per segment of the packet being received when GRO merged several (gso_size), else 0. */
   readonly rxSegSize: number;
   /** The packet being received arrived CE-marked (its IP header's ECN field, RFC 3168 5). */
@@ -104,11 +109,12 @@ export interface TcpHost {
   sourceFor(dst: number): number | undefined;
   readonly rxChecksum: boolean;
   /**
-   * Optional: a number that moves whenever `mtuFor` or `tsoMaxFor` towards an IPv4 destination may have fallen (a
-   * route changed, a path MTU was learned). A connection keeps the answers it got while it stays the same, and asks
-   * on every output when it is absent. IPv6 destinations are always asked.
+   * Optional: an object whose `generation` (an integer >= 0) moves whenever `mtuFor` or `tsoMaxFor` towards an IPv4
+   * destination may have fallen (a route changed, a path MTU was learned). A connection keeps the answers it got
+   * while it stays the same (read as a field: no call per segment), and asks on every output when it is absent.
+   * IPv6 destinations are always asked.
    */
-  readonly pathGeneration?: number;
+  readonly paths?: PathEpoch;
   /**
    * Optional: the largest IP packet towards `dst` that the device segments itself (TCP segmentation offload),
    * or 0 when it does not. Such a packet carries several MSS-sized segments' worth of payload at once.

@@ -16,7 +16,7 @@ import { TcpListener, familyMask, type ListenFamily } from './listener.js';
 import { Ipv6AddressIds, isIpv6Id } from './addr-ids.js';
 import { PortTable } from './ports.js';
 import type { TxResult } from './host.js';
-import { TX_BUSY, TX_DROPPED, TX_SENT } from './conn-common.js';
+import { PATHS_UNKNOWN, TX_BUSY, TX_DROPPED, TX_SENT } from './conn-common.js';
 import { LayerLimits } from './limits.js';
 import { allocZeroed } from './recv-queue.js';
 import { newTcpStats, type TcpStats } from './info.js';
@@ -89,11 +89,12 @@ export class TcpLayer {
     for (let i = 0; i < 16; i++) k[i] = options.rng.nextU32() & 0xff;
     const limits = (this.limits = new LayerLimits(this.opts));
     const layer = this;
-    const inner: Omit<TcpConnHost & TimeWaitHost, 'rxSegSize' | 'rxCe' | 'pathGeneration'> = {
+    const inner: Omit<TcpConnHost & TimeWaitHost, 'rxSegSize' | 'rxCe'> = {
       opts: this.opts,
       stats: this.stats,
       allocBytes: host.allocBytes ?? allocZeroed,
       txFields: this.txFields,
+      paths: host.paths ?? PATHS_UNKNOWN,
       transmit: (now, conn, f, ring, ringOffset, dataLen, segment, tos) => this.emit(now, conn.localIp, conn.remoteIp, f, ring, ringOffset, dataLen, segment, tos),
       tsoMaxFor: (dst) => this.tsoMaxFor(dst),
       challengeAckAllowed: (now) => limits.challengeAckAllowed(now),
@@ -120,7 +121,6 @@ export class TcpLayer {
     // dictionary (slow-properties) object, and every connection reads this host on every segment.
     Object.defineProperty(inner, 'rxSegSize', { get: () => layer.rxSegSize, enumerable: true });
     Object.defineProperty(inner, 'rxCe', { get: () => layer.rxCe, enumerable: true });
-    Object.defineProperty(inner, 'pathGeneration', { get: () => host.pathGeneration ?? NaN, enumerable: true });
     this.inner = inner as TcpConnHost & TimeWaitHost;
     this.tw = new TimeWaitTable(this.inner, k);
     this.ports = new PortTable(host, k, options.rng.nextU32() & 0xffff);

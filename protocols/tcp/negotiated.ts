@@ -46,10 +46,10 @@ export class Negotiated {
   synSentAt = 0;
   /**
    * The path towards the peer as the host last said (Linux's dst cache entry): its MTU and TSO limit, read at the
-   * host's pathGeneration `pathGen`, so that output does no route lookup per segment. NaN: ask again (never asked,
-   * an IPv6 peer, or a host that keeps no generation).
+   * host's paths.generation `pathGen`, so that output does no route lookup per segment. -1: ask again (never
+   * asked, an IPv6 peer, or a host that keeps no generation: PATHS_UNKNOWN's -2 never equals it).
    */
-  pathGen = NaN;
+  pathGen = -1;
   pathMtu = 0;
   pathTsoMax = 0;
 

@@ -301,7 +301,7 @@ export class Sender {
     // connection seeing an ICMP message (a PMTU learned from another flow's error, a route MTU); segments sized
     // for the old MSS would then be refused (EMSGSIZE) until the estimate expires.
     const neg = this.c.neg;
-    if (this.host.pathGeneration !== neg.pathGen) this.refreshPath();
+    if (this.host.paths.generation !== neg.pathGen) this.refreshPath();
     const pmtu = neg.pathMtu;
     // The host refuses anything larger, so its estimate is obeyed below minMss too (the host floors it itself).
     if (pmtu - 40 < this.c.neg.mssRaw) this.lowerMss(now, pmtu, 64);
@@ -380,16 +380,16 @@ export class Sender {
   }
 
   /**
-   * Ask the host for the path's MTU and TSO limit and keep them while its pathGeneration stays (an IPv6 peer's are
-   * asked on every output: its layer keeps no generation).
+   * Ask the host for the path's MTU and TSO limit and keep them while its paths' generation stays (an IPv6 peer's
+   * are asked on every output: the IPv6 layer keeps no generation).
    */
   private refreshPath(): void {
     const neg = this.c.neg;
     const dst = this.c.remoteIp;
-    const gen = this.host.pathGeneration;
+    const gen = this.host.paths.generation;
     neg.pathMtu = this.host.mtuFor(dst);
     neg.pathTsoMax = this.host.tsoMaxFor(dst);
-    neg.pathGen = isIpv6Id(dst) ? NaN : gen;
+    neg.pathGen = isIpv6Id(dst) || gen < 0 ? -1 : gen; // -1 matches no generation: ask at the next output
   }
 
   /**

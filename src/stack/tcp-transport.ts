@@ -128,8 +128,9 @@ export class TcpTransport implements Transport {
     const txCsum = options.checksum.tx;
     const self = this;
     // Every question about an address is routed by its number: an IPv6 id (0/8, addr-ids.ts) goes to the bridge.
-    const tcpHost: Omit<TcpHost, 'rxChecksum' | 'pathGeneration'> = {
+    const tcpHost: Omit<TcpHost, 'rxChecksum'> = {
       allocBytes: options.allocBytes,
+      paths: output.paths,
       txSegment: (now: number, src: number, dst: number, tcpLen: number, segment = 0): TcpTxPacket | null => {
         if (isIpv6Id(dst)) return self.v6?.txSegment(now, src, dst, tcpLen, segment) ?? null;
         const p = output.begin(now, src, dst, IpProtocol.TCP, tcpLen, host.ttl, IPV4_FLAG_DF, segment, unreachable);
@@ -155,7 +156,6 @@ export class TcpTransport implements Transport {
     // Defined after the literal: V8 makes an object literal holding an accessor a dictionary (slow-properties)
     // object, and the TCP layer reads this host on every segment.
     Object.defineProperty(tcpHost, 'rxChecksum', { get: (): boolean => verify && !self.trusted, enumerable: true });
-    Object.defineProperty(tcpHost, 'pathGeneration', { get: (): number => output.pathGeneration, enumerable: true });
     return tcpHost as TcpHost;
   }
 }

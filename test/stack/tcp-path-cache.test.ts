@@ -5,6 +5,7 @@
  */
 import { describe, expect, it, vi } from 'vitest';
 import type { TcpConnection } from '../../protocols/tcp/connection.js';
+import { PATHS_UNKNOWN } from '../../protocols/tcp/conn-common.js';
 import { ip, makePair, pattern, type Pair } from './harness.js';
 
 /** An established connection a -> b:80 with a reader on b that takes everything, and the segments a sent per send. */
@@ -82,8 +83,8 @@ describe('the path cache of a TCP connection (no route lookup per segment)', () 
   it('keeps asking the stack on every output when the host keeps no generation (an IPv6 peer, a bare host)', () => {
     const p = makePair();
     const c = open(p);
-    // Seen from the connection, a host without pathGeneration reads NaN, which equals nothing.
-    Object.defineProperty(p.a.output, 'pathGeneration', { get: () => undefined, configurable: true });
+    // An IPv4 peer of a host without `paths`: the layer's PATHS_UNKNOWN, whose generation no connection stores.
+    (p.a.tcp as unknown as { inner: { paths: unknown } }).inner.paths = PATHS_UNKNOWN;
     const mtuFor = vi.spyOn(p.a.output, 'mtuFor');
     c.send(20_000);
     expect(mtuFor.mock.calls.length).toBeGreaterThan(1); // once per output (the cached path: none at all)
