@@ -12,6 +12,14 @@ import type { TcpStats } from './info.js';
 import type { ResolvedTcpOptions } from './options.js';
 import type { TcpFields } from './wire.js';
 
+/** What the host says of the packet it hands to TcpLayer.inputAt, valid during that call. */
+export interface RxPacketInfo {
+  /** The payload bytes per segment when GRO merged several into this packet (Linux's gso_size), else 0. */
+  segSize: number;
+  /** The packet arrived CE-marked (its IP header's ECN field, RFC 3168 5). */
+  ce: boolean;
+}
+
 /** See TcpHost.paths. */
 export interface PathEpoch {
   readonly generation: number;
@@ -40,10 +48,8 @@ export interface TcpConnHost {
    * PATHS_UNKNOWN when the host does not say, so that a connection asks again on every output.
    */
   readonly paths: PathEpoch;
-  /** The payload bytes per segment of the packet being received when GRO merged several (gso_size), else 0. */
-  readonly rxSegSize: number;
-  /** The packet being received arrived CE-marked (its IP header's ECN field, RFC 3168 5). */
-  readonly rxCe: boolean;
+  /** What the host said of the packet being received (its layer's, written around inputAt). */
+  readonly rx: RxPacketInfo;
   /** The route's or interface's MTU towards dst, without path MTUs learned (RFC 1191 3.1: the MSS option's basis). */
   linkMtuFor(dst: number): number;
   /** A passive connection reached ESTABLISHED (move it from the SYN queue to the accept queue). */

@@ -163,7 +163,8 @@ export class Receiver {
   receiveText(now: number, seq: number, data: Uint8Array, start = 0, end = data.length, tsEcr?: number): void {
     const len = end - start;
     // Linux's tcp_measure_rcv_mss: a GRO packet counts as its segment size (gso_size), not its length.
-    const segLen = this.host.rxSegSize > 0 && this.host.rxSegSize < len ? this.host.rxSegSize : len;
+    const gso = this.host.rx.segSize;
+    const segLen = gso > 0 && gso < len ? gso : len;
     if (segLen > this.rcvMssEst) this.rcvMssEst = Math.min(segLen, this.c.neg.advMss);
     if (seq === this.rcvNxt) {
       const n = this.rcvWrite(data, start, end);

@@ -46,13 +46,14 @@ export class TcpTransport implements Transport {
     this.txOffload = !options.checksum.tx;
     this.layer = new TcpLayer(this.tcpHost(options), { ...options.tcp, rng: options.rng });
     const layer = this.layer;
+    const rx = layer.rxInfo;
     this.gro = options.gro
       ? new TcpGro((src, dst, buf, start, end, trusted, segSize, tosTtl) => {
           this.trusted = trusted;
-          layer.rxSegSize = segSize;
-          layer.rxCe = ((tosTtl >>> 8) & 3) === ECN_CE;
+          rx.segSize = segSize;
+          rx.ce = ((tosTtl >>> 8) & 3) === ECN_CE;
           layer.inputAt(this.now, src, dst, buf, start, end);
-          layer.rxSegSize = 0;
+          rx.segSize = 0;
         }, options.checksum.rx)
       : undefined;
     host.stats.tcp = this.layer.stats;
@@ -65,7 +66,7 @@ export class TcpTransport implements Transport {
     if (this.gro !== undefined) this.gro.inputAt(src, dst, (buf[ipOff + 1]! << 8) | buf[ipOff + 8]!, buf, start, end, trusted); // TOS, TTL
     else {
       this.trusted = trusted;
-      this.layer.rxCe = (buf[ipOff + 1]! & 3) === ECN_CE;
+      this.layer.rxInfo.ce = (buf[ipOff + 1]! & 3) === ECN_CE;
       this.layer.inputAt(now, src, dst, buf, start, end);
     }
   }
@@ -88,7 +89,7 @@ export class TcpTransport implements Transport {
           return;
         }
         this.trusted = true;
-        this.layer.rxCe = ((tcHop >>> 8) & 3) === ECN_CE;
+        this.layer.rxInfo.ce = ((tcHop >>> 8) & 3) === ECN_CE;
         this.layer.inputAt(now, src, dst, buf, start, end);
         this.trusted = false;
       },
