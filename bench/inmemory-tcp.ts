@@ -16,6 +16,9 @@
  *   paid once per 64 KiB, the link's cutting (drivers/memory/tso.ts, in JS) and the receiver's per-segment work
  *   stay.
  * --no-gro: both stacks without software GRO (src/stack/gro.ts), for A/B runs.
+ * --isn N: both stacks' connections start at ISN N (the `isn` TCP option) instead of RFC 6528's hash: a sequence
+ *   number at or above 2^30 is no small integer for V8 (a heap number whenever it is passed to a call not inlined),
+ *   so `--isn 1000` against `--isn 3000000000` measures what that costs.
  * --views: the bulk receiver takes the receive queue's bytes as views (`readView`, as a net.Socket does for 'data';
  *   slabs from Buffer.allocUnsafeSlow, as the API's) instead of copying them into one reused buffer (`read`).
  * Each figure is given against wall time and against the process's CPU time (user + system), which a busy shared
@@ -66,11 +69,12 @@ function chosenLinks(): LinkName[] {
 const OFFLOADED = { tx: 'offload', rx: 'trusted' } as const;
 const gro = !process.argv.includes('--no-gro');
 const views = process.argv.includes('--views');
+const fixedIsn = process.argv.includes('--isn') ? arg('--isn', 0) : undefined;
 
 function setup(cfg: LinkConfig) {
   const { mtu, offload, tso } = cfg;
   const [da, db] = memoryLink({ mtu, queueLimit: 4096, ...(offload ? { checksum: { ipv4: OFFLOADED, icmp: OFFLOADED, udp: OFFLOADED, tcp: OFFLOADED } } : {}), ...(tso ? { tso: 65535 } : {}) });
-  const tcp = { sendBuffer: 4 << 20, receiveBuffer: 4 << 20, maxReceiveBuffer: 16 << 20 };
+  const tcp = { sendBuffer: 4 << 20, receiveBuffer: 4 << 20, maxReceiveBuffer: 16 << 20, ...(fixedIsn !== undefined ? { isn: () => fixedIsn } : {}) };
   const allocBytes = views ? Buffer.allocUnsafeSlow : undefined;
   const a = new NetStack({ driver: da, addresses: [parseCidr('10.0.0.1/24')!], rng: seededRng(1), tcp, gro, allocBytes });
   const b = new NetStack({ driver: db, addresses: [parseCidr('10.0.0.2/24')!], rng: seededRng(2), tcp, gro, allocBytes });

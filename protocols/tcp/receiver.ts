@@ -255,8 +255,9 @@ export class Receiver {
   /** Receive-buffer auto-tuning (like Linux tcp_rcv_space_adjust): grow when the reader drains a lot per RTT. */
   autoTune(now: number): void {
     // The interval is one RTT as the receiver sees it (a pure receiver has no sender-side estimate).
-    const rtt = this.rcvRtt ?? this.c.rtt.srtt;
-    if (rtt === undefined) return;
+    // Plain numbers (rcvRttV, srttMs), not the `number | undefined` getters: a heap number per segment read.
+    if (this.rcvRttV < 0 && !this.c.rtt.hasSample) return;
+    const rtt = this.rcvRttV >= 0 ? this.rcvRttV : this.c.rtt.srttMs;
     if (now - this.rcvSpaceTime < Math.max(rtt, 1)) return;
     const want = 2 * this.rcvSpaceCopied;
     if (want > this.rcvCap && this.rcvCap < this.o.maxReceiveBuffer) {

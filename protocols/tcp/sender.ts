@@ -17,7 +17,7 @@ import { SenderChrono } from './chrono.js';
 import { EMPTY_RING, INITIAL_RING, NEVER } from './conn-common.js';
 import { seqAdd, seqDiff, seqGe, seqGt, seqLe, seqLt } from './seq.js';
 import { TcpFlag, type TcpFields } from './wire.js';
-import { burstSegments } from './push.js';
+import { burstSegments, wholeUs } from './push.js';
 import { RESOURCE_PROBE_MS } from './timers.js';
 import { isIpv6Id } from './addr-ids.js';
 
@@ -256,7 +256,7 @@ export class Sender {
       this.c.tmr.tlpAt = NEVER;
       this.c.tmr.reoAt = NEVER;
     } else {
-      this.c.tmr.rtoAt = this.c.tmr.rtoDeadline(now);
+      this.c.tmr.armRto(now);
       this.c.tmr.tlpAt = NEVER;
       this.c.tmr.armTlp(now); // RFC 8985 7.2: re-arm the PTO on an ACK that advances SND.UNA
     }
@@ -358,7 +358,8 @@ export class Sender {
       }
       const mss = this.c.neg.mss;
       if (this.o.pushBursts && len > 0 && seqGe(this.sndNxt, pushEnd)) {
-        const segs = burstSegments(mss, cwnd, this.c.cc.ssthresh, this.c.rtt.srttMs, this.c.rec.rackMinRtt, this.o.minTsoSegs);
+        const slowStartLow = cwnd < this.c.cc.ssthresh / 2;
+        const segs = burstSegments(mss, cwnd, slowStartLow, wholeUs(this.c.rtt.srttMs), wholeUs(this.c.rec.rackMinRtt), this.o.minTsoSegs);
         let g = Math.min(avail, segs * mss, wndRoom, cwndRoom);
         // Whole segments, but for the tail of the data when Nagle lets it go with them.
         if (g > mss && (g < avail || (!this.noDelay && !finPending))) g -= g % mss;
@@ -451,7 +452,7 @@ export class Sender {
     this.c.cnt.bytesSent += len;
     if (this.c.rec.inRecovery) this.c.rec.prrOut += len;
     this.lastDataSentAt = now;
-    if (this.c.tmr.rtoAt === NEVER) this.c.tmr.rtoAt = this.c.tmr.rtoDeadline(now); // RFC 6298 5.1
+    if (this.c.tmr.rtoAt === NEVER) this.c.tmr.armRto(now); // RFC 6298 5.1
     this.c.tmr.armTlp(now);
     return true;
   }
@@ -477,7 +478,7 @@ export class Sender {
     if (isIpv6Id(this.c.remoteIp)) this.stats.ipv6.retransmittedSegs++;
     // RFC 6298 5.3 / 5.5, as Linux tcp_xmit_retransmit_queue: a retransmission of the segment at SND.UNA restarts
     // the timer, so the RTO cannot expire before that retransmission could have been answered.
-    if (index === this.c.sb.segHead || this.c.tmr.rtoAt === NEVER) this.c.tmr.rtoAt = this.c.tmr.rtoDeadline(now);
+    if (index === this.c.sb.segHead || this.c.tmr.rtoAt === NEVER) this.c.tmr.armRto(now);
     return true;
   }
 
