@@ -68,7 +68,7 @@ export class TcpLayer {
   /**
    * What the host says of the packet it is handing to inputAt (RxPacketInfo), written by the host around the call
    * and read by the connection as plain fields of one object (accessors on the connections' host were calls per
-   * segment that V8 did not inline: 3 % of a 64 B transaction in memory).
+   * segment that V8 did not inline: 0.8 % of the samples of a 64 B transaction in memory for the CE mark alone).
    */
   readonly rxInfo: RxPacketInfo = { segSize: 0, ce: false };
   /**
