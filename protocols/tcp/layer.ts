@@ -514,8 +514,11 @@ export class TcpLayer {
     // timersPerPoll connections per poll; thousands timing out on one tick would otherwise retransmit in one burst
     // and overrun the peer's (or our own) receive ring again.
     this.sched.runDue(now, Math.min(this.opts.timersPerPoll, this.opts.closeBurst), this.opts.timersPerPoll, this.runOutput, this.runTimer);
-    this.tw.expire(now, this.opts.timersPerPoll, (c) => c.drop());
+    this.tw.expire(now, this.opts.timersPerPoll, this.dropExpired);
   }
+
+  /** A TIME-WAIT record's connection, still alive when its 2 MSL ran out (made once: poll runs per turn). */
+  private readonly dropExpired = (c: TcpConnection): void => c.drop();
 
   private readonly runOutput = (c: TcpConnection, now: number): void => {
     this.limits.finsSincePoll++;
