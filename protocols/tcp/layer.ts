@@ -124,24 +124,6 @@ export class TcpLayer {
     this.addrs = new Ipv6AddressIds(k6, (mark) => this.markAddresses(mark));
   }
 
-  /** The payload bytes of each segment GRO merged into the packet being received, else 0 (`rxInfo.segSize`). */
-  get rxSegSize(): number {
-    return this.rxInfo.segSize;
-  }
-
-  set rxSegSize(v: number) {
-    this.rxInfo.segSize = v;
-  }
-
-  /** The packet being received arrived CE-marked (`rxInfo.ce`). */
-  get rxCe(): boolean {
-    return this.rxInfo.ce;
-  }
-
-  set rxCe(v: boolean) {
-    this.rxInfo.ce = v;
-  }
-
   /** Every address number the layer holds (connections, TIME-WAIT records, listeners): for the IPv6 id sweep. */
   private markAddresses(mark: (id: number) => void): void {
     for (const [remoteIp, m] of this.conns) {
