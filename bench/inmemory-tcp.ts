@@ -16,12 +16,19 @@
  *   paid once per 64 KiB, the link's cutting (drivers/memory/tso.ts, in JS) and the receiver's per-segment work
  *   stay.
  * --no-gro: both stacks without software GRO (src/stack/gro.ts), for A/B runs.
+ * --isn N: both stacks' connections start at ISN N (the `isn` TCP option) instead of RFC 6528's hash: a sequence
+ *   number at or above 2^30 is no small integer for V8 (a heap number whenever it is passed to a call not inlined),
+ *   so `--isn 1000` against `--isn 3000000000` measures what that costs.
+ * --heap: also sample what the transactions allocate (the inspector's sampling heap profiler, every 128 bytes,
+ *   objects the garbage collector already took included) and print the bytes per transaction and the functions
+ *   that allocate most. Load-independent, unlike the rates; the harness's own clock reads are in it (about 31 B).
  * --views: the bulk receiver takes the receive queue's bytes as views (`readView`, as a net.Socket does for 'data';
  *   slabs from Buffer.allocUnsafeSlow, as the API's) instead of copying them into one reused buffer (`read`).
  * Each figure is given against wall time and against the process's CPU time (user + system), which a busy shared
  * machine disturbs less. With --json the last line of output is one JSON record (bench/run.ts folds it into its
  * results): the first configuration's figures at the top level, every configuration's under `links`.
  */
+import { Session } from 'node:inspector';
 import { memoryLink } from '../drivers/memory/index.js';
 import { parseCidr, parseIpv4 } from '../protocols/ipv4/address.js';
 import { seededRng } from '../protocols/util/rng.js';
@@ -66,11 +73,12 @@ function chosenLinks(): LinkName[] {
 const OFFLOADED = { tx: 'offload', rx: 'trusted' } as const;
 const gro = !process.argv.includes('--no-gro');
 const views = process.argv.includes('--views');
+const fixedIsn = process.argv.includes('--isn') ? arg('--isn', 0) : undefined;
 
 function setup(cfg: LinkConfig) {
   const { mtu, offload, tso } = cfg;
   const [da, db] = memoryLink({ mtu, queueLimit: 4096, ...(offload ? { checksum: { ipv4: OFFLOADED, icmp: OFFLOADED, udp: OFFLOADED, tcp: OFFLOADED } } : {}), ...(tso ? { tso: 65535 } : {}) });
-  const tcp = { sendBuffer: 4 << 20, receiveBuffer: 4 << 20, maxReceiveBuffer: 16 << 20 };
+  const tcp = { sendBuffer: 4 << 20, receiveBuffer: 4 << 20, maxReceiveBuffer: 16 << 20, ...(fixedIsn !== undefined ? { isn: () => fixedIsn } : {}) };
   const allocBytes = views ? Buffer.allocUnsafeSlow : undefined;
   const a = new NetStack({ driver: da, addresses: [parseCidr('10.0.0.1/24')!], rng: seededRng(1), tcp, gro, allocBytes });
   const b = new NetStack({ driver: db, addresses: [parseCidr('10.0.0.2/24')!], rng: seededRng(2), tcp, gro, allocBytes });
@@ -127,6 +135,38 @@ function transactions(cfg: LinkConfig, count: number): number {
   return count;
 }
 
+/** Heap sampling around `f` (--heap): bytes allocated per unit of `f`'s result, and the top allocating functions. */
+function sampled(f: () => number): { result: number; perUnit: number; top: [string, number][] } {
+  const s = new Session();
+  s.connect();
+  // A session of this thread answers synchronously: the callbacks have run when post returns.
+  s.post('HeapProfiler.startSampling', { samplingInterval: 128, includeObjectsCollectedByMinorGC: true, includeObjectsCollectedByMajorGC: true } as object);
+  const result = f();
+  let head: HeapNode | undefined;
+  s.post('HeapProfiler.stopSampling', (err, r) => {
+    if (err === null) head = (r as unknown as { profile: { head: HeapNode } }).profile.head;
+  });
+  s.disconnect();
+  if (head === undefined) throw new Error('heap sampling gave no profile');
+  const by = new Map<string, number>();
+  let total = 0;
+  const walk = (n: HeapNode): void => {
+    total += n.selfSize;
+    const k = `${n.callFrame.functionName || '(anonymous)'}:${n.callFrame.lineNumber + 1}`;
+    by.set(k, (by.get(k) ?? 0) + n.selfSize);
+    for (const c of n.children) walk(c);
+  };
+  walk(head);
+  const top = [...by].sort((a, b) => b[1] - a[1]).slice(0, 6).map(([k, v]): [string, number] => [k, v / result]);
+  return { result, perUnit: total / result, top };
+}
+
+interface HeapNode {
+  callFrame: { functionName: string; lineNumber: number };
+  selfSize: number;
+  children: HeapNode[];
+}
+
 /** Runs `f` (setup included: a handshake, well under a millisecond) and returns its result per wall second and per CPU second (user + system of the whole process). */
 function timed(f: () => number): { wall: number; cpu: number; seconds: number; cpuSeconds: number } {
   const c0 = process.cpuUsage();
@@ -149,6 +189,10 @@ for (const name of chosenLinks()) {
   console.log(`${what}: bulk ${(bytes / 1e6).toFixed(0)} MB: ${((b.wall * 8) / 1e9).toFixed(2)} Gbit/s (${((b.cpu * 8) / 1e9).toFixed(2)} per CPU-second)`);
   const t = timed(() => transactions(cfg, count));
   console.log(`${what}: request/response 64 B: ${Math.round(t.wall).toLocaleString('en')} transactions/s (${Math.round(t.cpu).toLocaleString('en')} per CPU-second)`);
+  if (process.argv.includes('--heap')) {
+    const h = sampled(() => transactions(cfg, count));
+    console.log(`${what}: request/response 64 B: ${h.perUnit.toFixed(0)} B allocated per transaction (sampled; top: ${h.top.map(([k, v]) => `${k} ${v.toFixed(1)} B`).join(', ')})`);
+  }
   results.push({
     link: cfg.name,
     mtu: cfg.mtu,

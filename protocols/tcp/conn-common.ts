@@ -2,6 +2,7 @@
  * Constants and shared stand-ins of a TCP connection's parts (connection.ts and the parts it is split into).
  */
 import { ByteRing } from './byte-ring.js';
+import type { PathEpoch } from './host.js';
 import { OutOfOrderQueue } from './ooo-queue.js';
 import { RecvQueue } from './recv-queue.js';
 
@@ -42,3 +43,6 @@ export const MAX_WINDOW = 0xffff;
 export const TX_BUSY = 0;
 export const TX_SENT = 1;
 export const TX_DROPPED = 2;
+
+/** A host's paths when it keeps no generation (TcpHost.paths): -2, never what a connection stored (Sender.refreshPath). */
+export const PATHS_UNKNOWN: PathEpoch = Object.freeze({ generation: -2 });

@@ -464,7 +464,7 @@ export class TcpConnection {
     }
 
     // ECN (RFC 3168 6.1.2-6.1.3) before the ACK's output, so the data it releases already carries CWR.
-    this.ecn.onSegment(seg, this.host.rxCe);
+    this.ecn.onSegment(seg, this.host.rx.ce);
     this.ecn.onAck(now, seg);
     this.snd.processAck(now, seg, de - ds);
     if ((this.state as TcpState) === 'CLOSED') return;

@@ -9,7 +9,7 @@
  *   all while a fast recovery already answers this window); the next new data segment then carries CWR.
  * - Receiver (6.1.3): a segment that arrives CE-marked makes every ACK carry ECE until a segment with CWR arrives
  *   (a CWR segment that is itself CE-marked starts it again).
- * Sans-IO; nothing throws. The CE mark of the segment being processed comes from the host (TcpConnHost.rxCe).
+ * Sans-IO; nothing throws. The CE mark of the segment being processed comes from the host (TcpConnHost.rx.ce).
  */
 import type { TcpConnection } from './connection.js';
 import type { ResolvedTcpOptions } from './options.js';

@@ -12,6 +12,19 @@ import type { TcpStats } from './info.js';
 import type { ResolvedTcpOptions } from './options.js';
 import type { TcpFields } from './wire.js';
 
+/** What the host says of the packet it hands to TcpLayer.inputAt, valid during that call. */
+export interface RxPacketInfo {
+  /** The payload bytes per segment when GRO merged several into this packet (Linux's gso_size), else 0. */
+  segSize: number;
+  /** The packet arrived CE-marked (its IP header's ECN field, RFC 3168 5). */
+  ce: boolean;
+}
+
+/** See TcpHost.paths. */
+export interface PathEpoch {
+  readonly generation: number;
+}
+
 /** What a connection needs from its layer. */
 export interface TcpConnHost {
   readonly opts: ResolvedTcpOptions;
@@ -30,10 +43,13 @@ export interface TcpConnHost {
   /** RFC 5961 section 7 rate limit. */
   challengeAckAllowed(now: number): boolean;
   mtuFor(dst: number): number;
-  /** The payload bytes per segment of the packet being received when GRO merged several (gso_size), else 0. */
-  readonly rxSegSize: number;
-  /** The packet being received arrived CE-marked (its IP header's ECN field, RFC 3168 5). */
-  readonly rxCe: boolean;
+  /**
+   * Whose generation moves whenever mtuFor or tsoMaxFor towards an IPv4 destination may have fallen (TcpHost.paths);
+   * PATHS_UNKNOWN when the host does not say, so that a connection asks again on every output.
+   */
+  readonly paths: PathEpoch;
+  /** What the host said of the packet being received (its layer's, written around inputAt). */
+  readonly rx: RxPacketInfo;
   /** The route's or interface's MTU towards dst, without path MTUs learned (RFC 1191 3.1: the MSS option's basis). */
   linkMtuFor(dst: number): number;
   /** A passive connection reached ESTABLISHED (move it from the SYN queue to the accept queue). */
@@ -98,6 +114,13 @@ export interface TcpHost {
   linkMtuFor?(dst: number): number;
   sourceFor(dst: number): number | undefined;
   readonly rxChecksum: boolean;
+  /**
+   * Optional: an object whose `generation` (an integer >= 0) moves whenever `mtuFor` or `tsoMaxFor` towards an IPv4
+   * destination may have fallen (a route changed, a path MTU was learned). A connection keeps the answers it got
+   * while it stays the same (read as a field: no call per segment), and asks on every output when it is absent.
+   * IPv6 destinations are always asked.
+   */
+  readonly paths?: PathEpoch;
   /**
    * Optional: the largest IP packet towards `dst` that the device segments itself (TCP segmentation offload),
    * or 0 when it does not. Such a packet carries several MSS-sized segments' worth of payload at once.

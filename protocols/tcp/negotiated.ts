@@ -44,6 +44,14 @@ export class Negotiated {
   ccNegotiated = false;
   /** When the first SYN (or SYN-ACK) left, for the handshake RTT sample. */
   synSentAt = 0;
+  /**
+   * The path towards the peer as the host last said (Linux's dst cache entry): its MTU and TSO limit, read at the
+   * host's paths.generation `pathGen`, so that output does no route lookup per segment. -1: ask again (never
+   * asked, an IPv6 peer, or a host that keeps no generation: PATHS_UNKNOWN's -2 never equals it).
+   */
+  pathGen = -1;
+  pathMtu = 0;
+  pathTsoMax = 0;
 
   /** From the peer's SYN (or SYN-ACK): the options both ends offered, and the send MSS. */
   negotiate(now: number, syn: TcpFields): void {

@@ -19,19 +19,28 @@ const GSO_MAX_SIZE = 65536;
  * Segments per packet as tcp_tso_autosize and tcp_cwnd_test size them: the pacing rate (200 % of cwnd / SRTT in
  * slow start below half ssthresh, 120 % after: Linux's tcp_pacing_ss_ratio / ca_ratio) over 2^10 us, plus
  * GSO_MAX_SIZE >> (min RTT in us >> 9), capped at GSO_MAX_SIZE, in segments, at least `minSegs`; then at most half
- * of cwnd (in segments, at least one). Before an RTT sample the pacing rate is unlimited (GSO_MAX_SIZE).
+ * of cwnd (in segments, at least one). Before an RTT sample (`srttUs` 0) the pacing rate is unlimited
+ * (GSO_MAX_SIZE). `slowStartLow`: cwnd is below half of ssthresh. SRTT and the minimum RTT come in whole
+ * microseconds, as Linux keeps them (srtt_us, rtt_min), and small integers for V8: the output path calls this once
+ * per packet and V8 does not inline it there, so a fractional millisecond or the "infinite" ssthresh 0x7fffffff
+ * passed in would be a new heap number per call (`burstArgs` makes the arguments).
  */
-export function burstSegments(mss: number, cwnd: number, ssthresh: number, srtt: number | undefined, minRtt: number, minSegs: number): number {
+export function burstSegments(mss: number, cwnd: number, slowStartLow: boolean, srttUs: number, minRttUs: number, minSegs: number): number {
   let bytes = GSO_MAX_SIZE;
-  if (srtt !== undefined && srtt > 0) {
-    const ratio = cwnd < ssthresh / 2 ? 2 : 1.2;
-    const rate = (ratio * cwnd) / (srtt / 1000); // bytes per second
+  if (srttUs > 0) {
+    const ratio = slowStartLow ? 2 : 1.2;
+    const rate = (ratio * cwnd * 1_000_000) / srttUs; // bytes per second
     bytes = rate / 1024;
-    const shift = Math.floor((minRtt * 1000) / 512);
+    const shift = Math.floor(minRttUs / 512);
     if (shift < 32) bytes += Math.floor(GSO_MAX_SIZE / 2 ** shift);
     if (bytes > GSO_MAX_SIZE) bytes = GSO_MAX_SIZE;
   }
   const segs = Math.max(Math.floor(bytes / mss), minSegs);
   const half = Math.max(Math.floor(cwnd / mss) >> 1, 1);
   return segs < half ? segs : half;
+}
+
+/** A time in ms (fractional, or NEVER) as burstSegments' whole microseconds, at most 10^9 (a small integer). */
+export function wholeUs(ms: number): number {
+  return ms < 1_000_000 ? (ms * 1000) | 0 : 1_000_000_000;
 }

@@ -163,7 +163,8 @@ export class Receiver {
   receiveText(now: number, seq: number, data: Uint8Array, start = 0, end = data.length, tsEcr?: number): void {
     const len = end - start;
     // Linux's tcp_measure_rcv_mss: a GRO packet counts as its segment size (gso_size), not its length.
-    const segLen = this.host.rxSegSize > 0 && this.host.rxSegSize < len ? this.host.rxSegSize : len;
+    const gso = this.host.rx.segSize;
+    const segLen = gso > 0 && gso < len ? gso : len;
     if (segLen > this.rcvMssEst) this.rcvMssEst = Math.min(segLen, this.c.neg.advMss);
     if (seq === this.rcvNxt) {
       const n = this.rcvWrite(data, start, end);
@@ -254,8 +255,9 @@ export class Receiver {
   /** Receive-buffer auto-tuning (like Linux tcp_rcv_space_adjust): grow when the reader drains a lot per RTT. */
   autoTune(now: number): void {
     // The interval is one RTT as the receiver sees it (a pure receiver has no sender-side estimate).
-    const rtt = this.rcvRtt ?? this.c.rtt.srtt;
-    if (rtt === undefined) return;
+    // Plain numbers (rcvRttV, srttMs), not the `number | undefined` getters: a heap number per segment read.
+    if (this.rcvRttV < 0 && !this.c.rtt.hasSample) return;
+    const rtt = this.rcvRttV >= 0 ? this.rcvRttV : this.c.rtt.srttMs;
     if (now - this.rcvSpaceTime < Math.max(rtt, 1)) return;
     const want = 2 * this.rcvSpaceCopied;
     if (want > this.rcvCap && this.rcvCap < this.o.maxReceiveBuffer) {

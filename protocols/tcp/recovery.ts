@@ -429,7 +429,7 @@ export class LossRecovery implements DeliveryObserver {
     this.c.tmr.tlpAt = NEVER;
     this.c.tmr.reoAt = NEVER;
     this.c.rtt.backoff();
-    this.c.tmr.rtoAt = this.c.tmr.rtoDeadline(now);
+    this.c.tmr.armRto(now);
     this.c.snd.output(now);
     if (this.c.tmr.localDrop && this.c.sb.headSeg()?.lost === true) {
       // The driver dropped the retransmission (a local failure, not a loss): as Linux's tcp_retransmit_timer, try
@@ -463,6 +463,6 @@ export class LossRecovery implements DeliveryObserver {
         this.tlpDsacked = false;
       }
     }
-    this.c.tmr.rtoAt = this.c.tmr.rtoDeadline(now);
+    this.c.tmr.armRto(now);
   }
 }

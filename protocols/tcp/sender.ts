@@ -17,7 +17,7 @@ import { SenderChrono } from './chrono.js';
 import { EMPTY_RING, INITIAL_RING, NEVER } from './conn-common.js';
 import { seqAdd, seqDiff, seqGe, seqGt, seqLe, seqLt } from './seq.js';
 import { TcpFlag, type TcpFields } from './wire.js';
-import { burstSegments } from './push.js';
+import { burstSegments, wholeUs } from './push.js';
 import { RESOURCE_PROBE_MS } from './timers.js';
 import { isIpv6Id } from './addr-ids.js';
 
@@ -256,7 +256,7 @@ export class Sender {
       this.c.tmr.tlpAt = NEVER;
       this.c.tmr.reoAt = NEVER;
     } else {
-      this.c.tmr.rtoAt = this.c.tmr.rtoDeadline(now);
+      this.c.tmr.armRto(now);
       this.c.tmr.tlpAt = NEVER;
       this.c.tmr.armTlp(now); // RFC 8985 7.2: re-arm the PTO on an ACK that advances SND.UNA
     }
@@ -300,7 +300,9 @@ export class Sender {
     // RFC 1191 6.4: build segments for the current PMTU estimate. The host's path MTU can drop without this.c
     // connection seeing an ICMP message (a PMTU learned from another flow's error, a route MTU); segments sized
     // for the old MSS would then be refused (EMSGSIZE) until the estimate expires.
-    const pmtu = this.host.mtuFor(this.c.remoteIp);
+    const neg = this.c.neg;
+    if (this.host.paths.generation !== neg.pathGen) this.refreshPath();
+    const pmtu = neg.pathMtu;
     // The host refuses anything larger, so its estimate is obeyed below minMss too (the host floors it itself).
     if (pmtu - 40 < this.c.neg.mssRaw) this.lowerMss(now, pmtu, 64);
     const cwnd = this.c.rec.sendCwnd();
@@ -319,7 +321,7 @@ export class Sender {
     // 2. New data (RFC 9293 3.8.6.2.1 sender SWS, Nagle). With TSO, whole segments go out several at a time in one
     // packet the device cuts (Linux's tcp_tso_autosize without the pacing): the windows, Nagle and SWS still see
     // MSS-sized segments, because the batch holds only full ones and any short tail goes alone, as without TSO.
-    const tsoMax = this.host.tsoMaxFor(this.c.remoteIp);
+    const tsoMax = neg.pathTsoMax;
     const burst = tsoMax > 0 ? Math.max(1, Math.floor((tsoMax - 40 - (this.c.neg.tsOk ? 12 : 0)) / this.c.neg.mss)) * this.c.neg.mss : this.c.neg.mss;
     // The end of the packet Linux would send from here (push.ts), and whether it holds more than one segment.
     let pushEnd = this.sndNxt;
@@ -356,7 +358,8 @@ export class Sender {
       }
       const mss = this.c.neg.mss;
       if (this.o.pushBursts && len > 0 && seqGe(this.sndNxt, pushEnd)) {
-        const segs = burstSegments(mss, cwnd, this.c.cc.ssthresh, this.c.rtt.srtt, this.c.rec.rackMinRtt, this.o.minTsoSegs);
+        const slowStartLow = cwnd < this.c.cc.ssthresh / 2;
+        const segs = burstSegments(mss, cwnd, slowStartLow, wholeUs(this.c.rtt.srttMs), wholeUs(this.c.rec.rackMinRtt), this.o.minTsoSegs);
         let g = Math.min(avail, segs * mss, wndRoom, cwndRoom);
         // Whole segments, but for the tail of the data when Nagle lets it go with them.
         if (g > mss && (g < avail || (!this.noDelay && !finPending))) g -= g % mss;
@@ -375,6 +378,19 @@ export class Sender {
     this.chrono.set(now, rwndLimited ? 'rwnd' : this.wantWritable ? 'sndbuf' : unsent > 0 || this.sndNxt !== this.sndUna ? 'busy' : 'idle');
     if (!sentAck && (this.c.rcv.ackNow || this.c.rcv.ackSoon)) this.c.tx.sendAck(now);
     this.c.rearm();
+  }
+
+  /**
+   * Ask the host for the path's MTU and TSO limit and keep them while its paths' generation stays (an IPv6 peer's
+   * are asked on every output: the IPv6 layer keeps no generation).
+   */
+  private refreshPath(): void {
+    const neg = this.c.neg;
+    const dst = this.c.remoteIp;
+    const gen = this.host.paths.generation;
+    neg.pathMtu = this.host.mtuFor(dst);
+    neg.pathTsoMax = this.host.tsoMaxFor(dst);
+    neg.pathGen = isIpv6Id(dst) || gen < 0 ? -1 : gen; // -1 matches no generation: ask at the next output
   }
 
   /**
@@ -436,7 +452,7 @@ export class Sender {
     this.c.cnt.bytesSent += len;
     if (this.c.rec.inRecovery) this.c.rec.prrOut += len;
     this.lastDataSentAt = now;
-    if (this.c.tmr.rtoAt === NEVER) this.c.tmr.rtoAt = this.c.tmr.rtoDeadline(now); // RFC 6298 5.1
+    if (this.c.tmr.rtoAt === NEVER) this.c.tmr.armRto(now); // RFC 6298 5.1
     this.c.tmr.armTlp(now);
     return true;
   }
@@ -462,7 +478,7 @@ export class Sender {
     if (isIpv6Id(this.c.remoteIp)) this.stats.ipv6.retransmittedSegs++;
     // RFC 6298 5.3 / 5.5, as Linux tcp_xmit_retransmit_queue: a retransmission of the segment at SND.UNA restarts
     // the timer, so the RTO cannot expire before that retransmission could have been answered.
-    if (index === this.c.sb.segHead || this.c.tmr.rtoAt === NEVER) this.c.tmr.rtoAt = this.c.tmr.rtoDeadline(now);
+    if (index === this.c.sb.segHead || this.c.tmr.rtoAt === NEVER) this.c.tmr.armRto(now);
     return true;
   }
 

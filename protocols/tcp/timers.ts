@@ -65,7 +65,7 @@ export class ConnTimers {
   }
 
   /**
-   * When the retransmission timer armed now expires: now + RTO (RFC 6298 5.1, 5.3), and, once the timer has
+   * Arm the retransmission timer (rtoAt): it expires at now + RTO (RFC 6298 5.1, 5.3), and, once the timer has
    * backed off (a timeout already happened: RFC 6298 5.5), later by a per-connection pseudo-random fraction of up
    * to rtoSpread (default a quarter) of the RTO. Connections whose segments were lost in one burst (thousands closing at once into a
    * full receive ring) otherwise time out on the same tick, retransmit in one burst again, and lose the same share
@@ -73,15 +73,20 @@ export class ConnTimers {
    * 60 s, and a timer that fires late is conservative), so the spread stays within it. The fraction is derived from
    * the connection's random timestamp offset and its retransmission count: no random draw (sans-IO, replayable).
    */
-  rtoDeadline(now: number): number {
+  armRto(now: number): void {
+    // Stored here, not returned: a double returned by a call V8 does not inline is a new heap number, and the
+    // timer is re-armed on every data segment sent and every ACK (32 B per 64 B transaction).
     const rto = this.c.rtt.rto;
     const k = this.c.rtt.backoffCount;
-    if (k === 0 || this.o.rtoSpread === 0) return now + rto;
+    if (k === 0 || this.o.rtoSpread === 0) {
+      this.rtoAt = now + rto;
+      return;
+    }
     let h = Math.imul(this.c.neg.tsOffset ^ Math.imul(k + this.c.cnt.nRetrans, 0x9e3779b1), 0x85ebca77);
     h ^= h >>> 13;
     h = Math.imul(h, 0xc2b2ae35);
     h ^= h >>> 16;
-    return now + rto + ((h >>> 0) / 0x1_0000_0000) * this.o.rtoSpread * rto;
+    this.rtoAt = now + rto + ((h >>> 0) / 0x1_0000_0000) * this.o.rtoSpread * rto;
   }
 
   armPersist(now: number): void {

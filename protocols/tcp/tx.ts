@@ -45,7 +45,7 @@ export class Transmitter {
     }
     f.sackBlocks.length = 0;
     this.c.hs.synPending = !this.xmit(now, f, null, 0, 0); // retried by output() when the host lends a buffer again
-    if (this.c.tmr.rtoAt === NEVER) this.c.tmr.rtoAt = this.c.tmr.rtoDeadline(now);
+    if (this.c.tmr.rtoAt === NEVER) this.c.tmr.armRto(now);
     this.c.rearm();
   }
 

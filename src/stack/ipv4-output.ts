@@ -134,7 +134,8 @@ export class Ipv4Output {
   private lastGeneration = -1;
   private lastWay = Way.Routed;
   private lastNextHop = 0;
-  private lastRouteMtu: number | undefined = undefined;
+  /** The interface's MTU, lowered by the route's: the path MTU before what ICMP taught. */
+  private lastLinkMtu = 0;
   /** The MAC of the group being sent to (written into the frame at once: one array, reused). */
   private readonly groupMac = new Uint8Array(6);
 
@@ -197,7 +198,7 @@ export class Ipv4Output {
     } else {
       const nextHop = this.lastNextHop;
       p.nextHop = nextHop;
-      mtu = this.pathMtu(now, dst, this.lastRouteMtu);
+      mtu = this.pmtu.size === 0 ? this.lastLinkMtu : this.pathMtu(now, dst, this.lastLinkMtu);
       mac = link.ethernet ? link.neighbourMac(now, nextHop) : ZERO_MAC;
     }
     p.mtu = mtu;
@@ -235,7 +236,7 @@ export class Ipv4Output {
     const link = this.link;
     this.lastDst = dst;
     this.lastGeneration = link.routes.generation;
-    this.lastRouteMtu = undefined;
+    this.lastLinkMtu = link.mtu;
     if (link.isLocalAddress(dst)) this.lastWay = Way.Local;
     else if (link.isBroadcastFor(dst)) this.lastWay = Way.Broadcast;
     else if (isMulticast(dst)) this.lastWay = Way.Multicast;
@@ -245,7 +246,7 @@ export class Ipv4Output {
       else {
         this.lastWay = Way.Routed;
         this.lastNextHop = r.gateway ?? dst;
-        this.lastRouteMtu = r.mtu;
+        if (r.mtu !== undefined && r.mtu < link.mtu) this.lastLinkMtu = r.mtu;
       }
     }
   }
@@ -422,6 +423,19 @@ export class Ipv4Output {
   /** Remember a path MTU learned from ICMP until `expires`. */
   learnPmtu(dst: number, mtu: number, expires: number): void {
     this.pmtu.set(dst, { mtu, expires });
+    this.link.routes.invalidate(); // paths.generation: what a connection cached may be too large now
+  }
+
+  /**
+   * Whose `generation` moves whenever `mtuFor` or the TSO limit towards some destination may have fallen: a route
+   * changed or a path MTU was learned (the interface's MTU, its addresses and `tsoMax` are fixed for the stack's
+   * life). A caller may keep what it read while it stays the same, as Linux's dst cache entry stays valid until its
+   * route is obsoleted (dst_check). A learned MTU's expiry only raises `mtuFor`, which TCP never follows upwards
+   * (it only lowers its MSS, Sender.output), so expiries do not move it. It is the routing table, whose generation
+   * learnPmtu moves too: one field to read per output, no call.
+   */
+  get paths(): { readonly generation: number } {
+    return this.link.routes;
   }
 }
 

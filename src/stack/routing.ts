@@ -34,6 +34,11 @@ export class RoutingTable {
     this.routes.sort((a, b) => b.destination.prefixLen - a.destination.prefixLen || a.metric - b.metric);
   }
 
+  /** Moves the generation without a change of routes: a fact cached with a lookup changed (a path MTU learned). */
+  invalidate(): void {
+    this.generation++;
+  }
+
   remove(destination: Ipv4Cidr): boolean {
     this.generation++;
     const before = this.routes.length;

@@ -31,8 +31,13 @@ export class TcpTransport implements Transport {
   readonly protocol = IpProtocol.TCP;
   readonly layer: TcpLayer;
   readonly gro: TcpGro | undefined;
-  /** The segment being handed to the layer came with a checksum the device verified (or from ourselves). */
-  private trusted = false;
+  /**
+   * The layer's host. Its `rxChecksum` is a plain field this transport sets before each segment it hands over
+   * (`trusted`): an accessor there was a call per segment that V8 did not inline.
+   */
+  private readonly hostView: TcpHost & { rxChecksum: boolean };
+  /** Whether received segments' checksums are verified at all (the driver's capabilities: TcpTransportOptions). */
+  private readonly verify: boolean;
   private now = 0;
   /** TCP over IPv6 (tcp6.ts), once attached to the stack's IPv6 layer. */
   private v6: Tcp6Bridge | undefined;
@@ -44,15 +49,18 @@ export class TcpTransport implements Transport {
     options: TcpTransportOptions,
   ) {
     this.txOffload = !options.checksum.tx;
-    this.layer = new TcpLayer(this.tcpHost(options), { ...options.tcp, rng: options.rng });
+    this.verify = options.checksum.rx;
+    this.hostView = this.tcpHost(options);
+    this.layer = new TcpLayer(this.hostView, { ...options.tcp, rng: options.rng });
     const layer = this.layer;
+    const rx = layer.rxInfo;
     this.gro = options.gro
       ? new TcpGro((src, dst, buf, start, end, trusted, segSize, tosTtl) => {
-          this.trusted = trusted;
-          layer.rxSegSize = segSize;
-          layer.rxCe = ((tosTtl >>> 8) & 3) === ECN_CE;
+          this.trusted(trusted);
+          rx.segSize = segSize;
+          rx.ce = ((tosTtl >>> 8) & 3) === ECN_CE;
           layer.inputAt(this.now, src, dst, buf, start, end);
-          layer.rxSegSize = 0;
+          rx.segSize = 0;
         }, options.checksum.rx)
       : undefined;
     host.stats.tcp = this.layer.stats;
@@ -64,8 +72,8 @@ export class TcpTransport implements Transport {
     this.now = now;
     if (this.gro !== undefined) this.gro.inputAt(src, dst, (buf[ipOff + 1]! << 8) | buf[ipOff + 8]!, buf, start, end, trusted); // TOS, TTL
     else {
-      this.trusted = trusted;
-      this.layer.rxCe = (buf[ipOff + 1]! & 3) === ECN_CE;
+      this.trusted(trusted);
+      this.layer.rxInfo.ce = (buf[ipOff + 1]! & 3) === ECN_CE;
       this.layer.inputAt(now, src, dst, buf, start, end);
     }
   }
@@ -87,10 +95,10 @@ export class TcpTransport implements Transport {
           this.gro.inputAt(src, dst, tcHop, buf, start, end, true);
           return;
         }
-        this.trusted = true;
-        this.layer.rxCe = ((tcHop >>> 8) & 3) === ECN_CE;
+        this.trusted(true);
+        this.layer.rxInfo.ce = ((tcHop >>> 8) & 3) === ECN_CE;
         this.layer.inputAt(now, src, dst, buf, start, end);
-        this.trusted = false;
+        this.trusted(false);
       },
       offloads,
     );
@@ -116,7 +124,12 @@ export class TcpTransport implements Transport {
     this.layer.pathConfirmed(now, (dst) => !isIpv6Id(dst) && via(dst)); // an ARP answer says nothing of IPv6 paths
   }
 
-  private tcpHost(options: TcpTransportOptions): TcpHost {
+  /** The segment handed to the layer next came with a checksum the device verified (or from ourselves). */
+  private trusted(yes: boolean): void {
+    this.hostView.rxChecksum = this.verify && !yes;
+  }
+
+  private tcpHost(options: TcpTransportOptions): TcpHost & { rxChecksum: boolean } {
     const host = this.host;
     const output = host.output;
     const unreachable = (dst: number): void => {
@@ -124,12 +137,13 @@ export class TcpTransport implements Transport {
       // as connect(2) does on Linux; established ones keep retransmitting until their own time-out.
       for (const c of this.layer.connections()) if (c.remoteIp === dst) c.icmpHardError('EHOSTUNREACH');
     };
-    const verify = options.checksum.rx;
     const txCsum = options.checksum.tx;
     const self = this;
     // Every question about an address is routed by its number: an IPv6 id (0/8, addr-ids.ts) goes to the bridge.
-    const tcpHost: Omit<TcpHost, 'rxChecksum'> = {
+    const tcpHost: TcpHost & { rxChecksum: boolean } = {
+      rxChecksum: options.checksum.rx,
       allocBytes: options.allocBytes,
+      paths: output.paths,
       txSegment: (now: number, src: number, dst: number, tcpLen: number, segment = 0): TcpTxPacket | null => {
         if (isIpv6Id(dst)) return self.v6?.txSegment(now, src, dst, tcpLen, segment) ?? null;
         const p = output.begin(now, src, dst, IpProtocol.TCP, tcpLen, host.ttl, IPV4_FLAG_DF, segment, unreachable);
@@ -152,9 +166,6 @@ export class TcpTransport implements Transport {
       forwardProgress: (now: number, dst: number): void => self.v6?.forwardProgress(now, dst),
       ...portClaims(host.flows, 'tcp'),
     };
-    // Defined after the literal: V8 makes an object literal holding an accessor a dictionary (slow-properties)
-    // object, and the TCP layer reads this host on every segment.
-    Object.defineProperty(tcpHost, 'rxChecksum', { get: (): boolean => verify && !self.trusted, enumerable: true });
-    return tcpHost as TcpHost;
+    return tcpHost;
   }
 }

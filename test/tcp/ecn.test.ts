@@ -45,9 +45,9 @@ function passive(ecn: 0 | 1 | 2, synFlags: number): Seg {
 
 /** Deliver data from the remote end, CE-marked or not, with optional extra flags. */
 function data(t: Tester, off: number, len: number, ce: boolean, flags = 0): void {
-  t.layer.rxCe = ce;
+  t.layer.rxInfo.ce = ce;
   t.send({ flags: ACK | flags, seq: t.r(1 + off), ack: t.l(1), window: 65535 }, bytes(len));
-  t.layer.rxCe = false;
+  t.layer.rxInfo.ce = false;
 }
 
 describe('ECN negotiation (RFC 3168 6.1.1)', () => {

@@ -49,9 +49,9 @@ describe('receive MSS estimate and GRO (Linux tcp_measure_rcv_mss with gso_size)
     const est = (segSize: number): number => {
       const t = new Tester({ receiveBuffer: 64 * 1024, maxReceiveBuffer: 64 * 1024 });
       const c = t.established();
-      t.layer.rxSegSize = segSize; // as the stack sets it around a packet GRO merged
+      t.layer.rxInfo.segSize = segSize; // as the stack sets it around a packet GRO merged
       t.send({ flags: ACK, seq: t.r(1), ack: t.l(1), window: 8192 }, bytes(10_000));
-      t.layer.rxSegSize = 0;
+      t.layer.rxInfo.segSize = 0;
       return c.info().rcvMss;
     };
     expect(est(1000)).toBe(1000);

@@ -5,11 +5,15 @@
 import { describe, expect, it } from 'vitest';
 import { ACK, FIN, PSH, bytes } from './harness.js';
 import { Tester } from './fixtures.js';
-import { burstSegments } from '../../protocols/tcp/push.js';
+import { burstSegments as burstUs, wholeUs } from '../../protocols/tcp/push.js';
 import { Scoreboard } from '../../protocols/tcp/scoreboard.js';
 import { NEVER } from '../../protocols/tcp/conn-common.js';
 
 const HUGE = 0x7fffffff;
+
+/** burstSegments from the connection's figures as Sender.output passes them (times in ms, 0: no RTT sample yet). */
+const burstSegments = (mss: number, cwnd: number, ssthresh: number, srttMs: number, minRttMs: number, minSegs: number): number =>
+  burstUs(mss, cwnd, cwnd < ssthresh / 2, wholeUs(srttMs), wholeUs(minRttMs), minSegs);
 
 describe('burstSegments (Linux tcp_tso_autosize and tcp_cwnd_test)', () => {
   it('sizes a packet to about a millisecond at the pacing rate, at least minSegs, at most half of cwnd', () => {
@@ -25,8 +29,8 @@ describe('burstSegments (Linux tcp_tso_autosize and tcp_cwnd_test)', () => {
     expect(burstSegments(1000, 100_000, HUGE, 100, 1, 2)).toBe(34);
     expect(burstSegments(1000, 100_000, HUGE, 100, 20, 2)).toBe(2);
     // Before any RTT sample the rate is unlimited: 64 KiB, bounded by half of cwnd.
-    expect(burstSegments(1000, 10_000, HUGE, undefined, NEVER, 2)).toBe(5);
-    expect(burstSegments(1000, 200_000, HUGE, undefined, NEVER, 2)).toBe(65);
+    expect(burstSegments(1000, 10_000, HUGE, 0, NEVER, 2)).toBe(5);
+    expect(burstSegments(1000, 200_000, HUGE, 0, NEVER, 2)).toBe(65);
   });
 });
 
