@@ -15,9 +15,13 @@
  * - Processes (`ownership: 'holder'`): the descriptor is the reserving worker's, and dies with it. The last
  *   release closes it when it is its own; otherwise it leaves the entry with no holder (the reservation must stay
  *   until its owner closes it) and says so (`orphaned`): the supervisor removes it and has the owner close its
- *   descriptor (`finishOrphan`). A later claim of an orphan just adds its bit. When a worker dies, the supervisor
- *   takes over the reservations it owned that others still hold (a new one of its own: the port is unreserved
- *   between the worker's end and that, a few milliseconds).
+ *   descriptor (`finishOrphan`). A later claim of an orphan just adds its bit. A claim that adds its bit to an
+ *   entry whose reservation another worker owns says so (`shared`): the supervisor adopts that reservation
+ *   (`adoptReservation`: a duplicate of the owner's descriptor, pidfd_getfd(2), recorded as its own; the owner
+ *   then closes its copy), so a port several workers hold stays reserved through the death of any of them. When a
+ *   worker dies owning a reservation the supervisor had not adopted yet (it died within the message's way), the
+ *   supervisor reserves the port again (`dropHolder` with `reserve`), and says so when the kernel took the port
+ *   meanwhile (`lost`).
  *
  * The read-modify-write of an entry runs under a lock every holder shares (`FlowLock`): one Int32 of a
  * SharedArrayBuffer taken with Atomics between threads (`atomicsLock`), a key of the flow map itself inserted with
@@ -115,6 +119,11 @@ export interface SharedFlowsOptions {
   readonly ownership?: 'process' | 'holder';
   /** 'holder' ownership: the last release left an entry whose reservation another process owns (tell the supervisor). */
   readonly orphaned?: (protocol: number, port: number, address: number) => void;
+  /**
+   * 'holder' ownership: this holder's claim joined an entry whose reservation another worker's descriptor is (tell
+   * the supervisor, which adopts it: `adoptReservation`).
+   */
+  readonly shared?: (protocol: number, port: number, address: number) => void;
   /** This holder's number, 0..63 (a cluster worker's index). */
   readonly holder: number;
   /** The shared IPv4 address (host order): the flows' key. */
@@ -218,6 +227,14 @@ export interface DropOptions {
   readonly timeoutMs?: number;
 }
 
+/** A port others still hold whose reservation died with its worker and could not be taken again (the errno). */
+export interface LostReservation {
+  readonly protocol: number;
+  readonly port: number;
+  readonly address: number;
+  readonly errno: number;
+}
+
 /**
  * The primary, when a holder has ended: free the lock if it kept it, then clear its bit in every entry. Returns how
  * many entries went back to the kernel (no holder left), how many stay (another holder has them) and how many
@@ -225,13 +242,19 @@ export interface DropOptions {
  * `reserve` (worker processes), a reservation the dead worker owned for a port others still hold is taken again
  * by the primary, and an orphan it owned is removed.
  */
-export function dropHolder(map: FlowMapAccess, lock: FlowLock, holder: number, o: DropOptions): { released: number; kept: number; reserved: number } {
+export function dropHolder(
+  map: FlowMapAccess,
+  lock: FlowLock,
+  holder: number,
+  o: DropOptions,
+): { released: number; kept: number; reserved: number; lost: LostReservation[] } {
   lock.freeIfHeldBy(holder);
   const dead = (owner: number): boolean => o.reserve !== undefined && owner === holder;
   return withFlowLock(lock, PRIMARY_HOLDER, o.timeoutMs ?? 5000, () => {
     let released = 0;
     let kept = 0;
     let reserved = 0;
+    const lost: LostReservation[] = [];
     for (const e of map.list()) {
       if (e.protocol === LOCK_KEY.protocol) continue;
       const held = flowHolders(e.value).includes(holder);
@@ -246,6 +269,7 @@ export function dropHolder(map: FlowMapAccess, lock: FlowLock, holder: number, o
         if (!held) released++;
         continue;
       }
+      if (flowReservation(now).fd < 0) continue; // ICMP: nothing was reserved
       const name = e.protocol === 6 ? 'tcp' : 'udp';
       const fd = o.reserve!(name, e.port, e.address);
       const w = words(now);
@@ -253,8 +277,38 @@ export function dropHolder(map: FlowMapAccess, lock: FlowLock, holder: number, o
       w.fds[1] = PRIMARY_HOLDER;
       map.put(e.address, e.protocol, e.port, now);
       if (fd >= 0) reserved++;
+      else lost.push({ protocol: e.protocol, port: e.port, address: e.address, errno: -fd });
     }
-    return { released, kept, reserved };
+    return { released, kept, reserved, lost };
+  });
+}
+
+/**
+ * 'holder' ownership, the primary: make the reservation of one entry its own while its owner lives (a worker said
+ * `shared`): `take(owner, fd)` duplicates the owner's descriptor into this process (pidfd_getfd), the entry then
+ * records the copy as the primary's, and `unreserve` asks the owner to close its own. 'adopted'; 'none' when
+ * there is nothing to adopt (no entry, no reservation, or the primary's already); or the errno `take` gave (the
+ * owner is gone: `dropHolder` reserves again).
+ */
+export function adoptReservation(
+  map: FlowMapAccess,
+  lock: FlowLock,
+  key: { address: number; protocol: number; port: number },
+  o: { take(owner: number, fd: number): number; unreserve(fd: number, owner: number): void; timeoutMs?: number },
+): 'adopted' | 'none' | number {
+  return withFlowLock(lock, PRIMARY_HOLDER, o.timeoutMs ?? 5000, () => {
+    const v = map.get(key.address, key.protocol, key.port);
+    if (v === undefined) return 'none';
+    const { fd, owner } = flowReservation(v);
+    if (fd < 0 || owner === PRIMARY_HOLDER) return 'none';
+    const copy = o.take(owner, fd);
+    if (copy < 0) return -copy;
+    const w = words(v);
+    w.fds[0] = copy;
+    w.fds[1] = PRIMARY_HOLDER;
+    map.put(key.address, key.protocol, key.port, v);
+    o.unreserve(fd, owner);
+    return 'adopted';
   });
 }
 
@@ -308,7 +362,8 @@ export class SharedFlows implements FlowSteering {
     const key = `${proto}/${f.port}`;
     if (this.mine.has(key)) throw new BywayError('ERR_INVALID_STATE', `flow ${f.protocol}/${f.port} is already claimed`);
     const { map, address, holder } = this.o;
-    return withFlowLock(this.lock, holder, this.timeoutMs, () => {
+    let othersReservation = false;
+    const r = withFlowLock(this.lock, holder, this.timeoutMs, () => {
       const v = map.get(address, proto, f.port);
       if (v !== undefined) {
         // Another holder steers it and holds the kernel's reservation: one more holder.
@@ -316,6 +371,8 @@ export class SharedFlows implements FlowSteering {
         holders[holderWord(holder)] = (holders[holderWord(holder)]! | holderBit(holder)) >>> 0;
         map.put(address, proto, f.port, v);
         this.mine.add(key);
+        const { fd, owner } = flowReservation(v);
+        othersReservation = this.ownership === 'holder' && fd >= 0 && owner !== PRIMARY_HOLDER && owner !== holder;
         return true;
       }
       let fd = -1;
@@ -334,6 +391,9 @@ export class SharedFlows implements FlowSteering {
       this.mine.add(key);
       return true;
     });
+    // Its reservation dies with its owner: the supervisor adopts it, so this holder's port outlives that worker.
+    if (othersReservation) this.o.shared?.(proto, f.port, address);
+    return r;
   }
 
   release(f: SteeredFlow): void {

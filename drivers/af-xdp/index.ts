@@ -55,7 +55,7 @@ import { loadNative, nativeError, type NativeAddon, type NativeHandle, type Nati
 import { positiveInt } from '../options.js';
 import { NativeRingDriver } from '../native/ring-driver.js';
 import { KernelTables, type KernelTablesOptions } from '../netlink/index.js';
-import { PRIMARY_HOLDER, SharedFlows, atomicsLock, dropHolder, finishOrphan, flowHolders, mapLock, type FlowLock, type FlowMapAccess } from './flow-table.js';
+import { PRIMARY_HOLDER, SharedFlows, adoptReservation, atomicsLock, dropHolder, finishOrphan, flowHolders, mapLock, type FlowLock, type FlowMapAccess, type LostReservation } from './flow-table.js';
 
 export type XdpMode = 'own' | 'shared';
 export type XdpBindMode = 'copy' | 'zerocopy';
@@ -150,6 +150,8 @@ export interface AfXdpOptions {
     readonly holder: number;
     readonly lock?: SharedArrayBuffer;
     readonly orphaned?: (protocol: number, port: number, address: number) => void;
+    /** Without `lock`: a claim joined a flow whose reservation another process owns (the supervisor adopts it). */
+    readonly shared?: (protocol: number, port: number, address: number) => void;
   };
 }
 
@@ -222,6 +224,7 @@ export class AfXdpDriver extends NativeRingDriver {
             lock: sf.lock ? atomicsLock(sf.lock) : mapLock(flowMapAccess(native, info.handle)),
             ownership: sf.lock ? 'process' : 'holder',
             orphaned: sf.orphaned,
+            shared: sf.shared,
             holder: sf.holder,
             address,
             reserve: (protocol, port) => native.portReserve(options.netns, protocol, address, port, 4, true),
@@ -508,8 +511,8 @@ export class AfXdpProgram {
     lock: SharedArrayBuffer | undefined,
     holder: number,
     procs?: { readonly netns?: string; readonly unreserve: (owner: number, fd: number) => void },
-  ): { released: number; kept: number; reserved: number } {
-    if (this.closed || this.mode !== 'shared') return { released: 0, kept: 0, reserved: 0 };
+  ): { released: number; kept: number; reserved: number; lost: LostReservation[] } {
+    if (this.closed || this.mode !== 'shared') return { released: 0, kept: 0, reserved: 0, lost: [] };
     const map = flowMapAccess(this.native, this.handle);
     const l: FlowLock = lock ? atomicsLock(lock) : mapLock(map);
     return dropHolder(map, l, holder, {
@@ -526,6 +529,30 @@ export class AfXdpProgram {
     if (this.closed || this.mode !== 'shared') return false;
     const map = flowMapAccess(this.native, this.handle);
     return finishOrphan(map, mapLock(map), { address, protocol, port }, { unreserve: (fd, owner) => this.unreserve(fd, owner, { unreserve }) });
+  }
+
+  /**
+   * Shared mode across processes: make the reservation of one flow this process's own while its owner (worker
+   * `owner`, process `pidOf(owner)`) lives: a duplicate of its descriptor (pidfd_getfd(2)) is recorded in the entry,
+   * and `unreserve` asks the owner to close its own. So the port stays reserved whichever worker dies. 'adopted',
+   * 'none' (nothing to adopt), or the errno of the failed duplication (ESRCH: the owner is gone).
+   */
+  adoptReservation(
+    protocol: number,
+    port: number,
+    address: number,
+    pidOf: (owner: number) => number | undefined,
+    unreserve: (owner: number, fd: number) => void,
+  ): 'adopted' | 'none' | number {
+    if (this.closed || this.mode !== 'shared') return 'none';
+    const map = flowMapAccess(this.native, this.handle);
+    return adoptReservation(map, mapLock(map), { address, protocol, port }, {
+      take: (owner, fd) => {
+        const pid = pidOf(owner);
+        return pid === undefined ? -3 /* ESRCH */ : this.native.fdAdopt(pid, fd);
+      },
+      unreserve: (fd, owner) => unreserve(owner, fd),
+    });
   }
 
   private unreserve(fd: number, owner: number, procs: { readonly unreserve: (owner: number, fd: number) => void } | undefined): void {

@@ -737,7 +737,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"rxPending", js_rx_pending}, {"txAlloc", js_tx_alloc},     {"txSubmit", js_tx_submit}, {"txWait", js_tx_wait},
       {"setReady", js_set_ready},   {"close", js_close},          {"sockError", js_sock_error},
       {"linkState", js_link_state}, {"withNetns", js_with_netns}, {"xdpFlow", js_xdp_flow}, {"xdpAddress6", js_xdp_addr6},
-      {"xdpFlowEntry", js_xdp_flow_entry}, {"xdpFlowList", js_xdp_flow_list}, {"portRelease", bw_js_port_release},
+      {"xdpFlowEntry", js_xdp_flow_entry}, {"xdpFlowList", js_xdp_flow_list}, {"portRelease", bw_js_port_release}, {"fdAdopt", bw_js_fd_adopt},
       {"xdpStats", js_xdp_stats},   {"openCount", js_open_count}, {"ifInfo", js_if_info},
       {"nlOpen", bw_js_nl_open},    {"nlSend", bw_js_nl_send},    {"nlRecv", bw_js_nl_recv},
       {"portReserve", bw_js_port_reserve}, {"fanoutData", js_fanout_data},

@@ -170,6 +170,7 @@ napi_value bw_js_nl_send(napi_env env, napi_callback_info info);
 napi_value bw_js_nl_recv(napi_env env, napi_callback_info info);
 napi_value bw_js_port_reserve(napi_env env, napi_callback_info info);
 napi_value bw_js_port_release(napi_env env, napi_callback_info info);
+napi_value bw_js_fd_adopt(napi_env env, napi_callback_info info);
 void bw_call_js(napi_env env, napi_ref ref, napi_async_context ctx);
 napi_value bw_js_turn_open(napi_env env, napi_callback_info info);
 napi_value bw_js_turn_arm(napi_env env, napi_callback_info info);
