@@ -217,8 +217,9 @@ export class AfXdpDriver extends NativeRingDriver {
     this.kernelTables = tables;
     this.hostTables = tables;
     const sf = options.sharedFlows;
+    this.shares6 = this.mode === 'shared' && info['ipv6'] === true;
     this.sharedFlows =
-      this.mode === 'shared' && sf !== undefined && address !== undefined
+      this.mode === 'shared' && sf !== undefined && (address !== undefined || this.shares6)
         ? new SharedFlows({
             map: flowMapAccess(native, info.handle),
             lock: sf.lock ? atomicsLock(sf.lock) : mapLock(flowMapAccess(native, info.handle)),
@@ -227,13 +228,13 @@ export class AfXdpDriver extends NativeRingDriver {
             shared: sf.shared,
             holder: sf.holder,
             address,
-            reserve: (protocol, port) => native.portReserve(options.netns, protocol, address, port, 4, true),
+            ipv6: this.shares6,
+            reserve: (protocol, port, family) => native.portReserve(options.netns, protocol, address ?? 0, port, family, true),
             unreserve: (fd) => void native.portRelease(fd),
           })
         : undefined;
     this.flows = this.sharedFlows ?? (this.mode === 'shared' ? { claim: (f) => this.claim(f), release: (f) => this.release(f) } : undefined);
     this.programOwner = owner ?? this;
-    this.shares6 = this.mode === 'shared' && info['ipv6'] === true;
     this.addressSteering = this.mode === 'own' && info['ipv6'] === true ? { setIpv6Addresses: (a) => this.setIpv6Addresses(a) } : undefined;
   }
 
@@ -517,7 +518,8 @@ export class AfXdpProgram {
     const l: FlowLock = lock ? atomicsLock(lock) : mapLock(map);
     return dropHolder(map, l, holder, {
       unreserve: (fd, owner) => this.unreserve(fd, owner, procs),
-      reserve: procs && ((protocol, port, address) => this.native.portReserve(procs.netns, protocol, address, port, 4, true)),
+      // An IPv6 entry is keyed with address 0 (any of the interface's IPv6 addresses): reserved on [::].
+      reserve: procs && ((protocol, port, address) => this.native.portReserve(procs.netns, protocol, address, port, address === 0 ? 6 : 4, true)),
     });
   }
 
@@ -573,7 +575,6 @@ export function openAfXdpProgram(
   const queues = options?.queues;
   if (!Number.isInteger(queues) || queues < 1 || queues > 256) throw invalidArg(`queues must be an integer from 1 to 256, got ${String(queues)}`);
   const mode = options.mode ?? 'own';
-  if (mode === 'shared' && options.ipv6 !== undefined) throw invalidArg('openAfXdpProgram: shared-address mode is IPv4 only (ipv6 is not shared by a program without a socket)');
   const { native, info, tables } = openNative({ ...options, mode, queue: 0 }, undefined, true);
   tables?.close(); // shared mode: the address came from the kernel; the sockets keep their own mirrors
   // A queue with no socket in the XSKMAP passes its frames to the kernel: the flows the device's RSS puts there would

@@ -143,6 +143,9 @@ export class Cluster extends EventEmitter {
       throw invalidArg(`driver.mode must be 'own' or 'shared', got ${String(options.driver.mode)}`);
     }
     if (shared && options.address !== undefined) throw invalidArg("a shared-address cluster (driver.mode 'shared') takes no address: the interface's is shared");
+    if (kind === 'af-xdp' && options.driver.ipv6 !== undefined && (options.driver.ipv6 !== true || !shared)) {
+      throw invalidArg("driver.ipv6 is true or absent, and only in driver.mode 'shared' (an own-address cluster takes IPv6 addresses in address)");
+    }
     if (!shared && (options.address === undefined || (typeof options.address !== 'string' && !Array.isArray(options.address)))) {
       throw invalidArg("address is required (a string or an array of strings), except for an AF_XDP cluster in driver.mode 'shared'");
     }
@@ -177,7 +180,7 @@ export class Cluster extends EventEmitter {
     const d = this.driver;
     if (d.kind === 'af-xdp' && d.mode === 'shared') {
       // One program and one flow map for the device; each worker's socket takes its queue's slot and edits the map.
-      this.xdp = openAfXdpProgram({ ifname: d.ifname, netns: d.netns, mode: 'shared', flowMapSize: d.flowMapSize, queues: this.size, attachMode: d.attachMode });
+      this.xdp = openAfXdpProgram({ ifname: d.ifname, netns: d.netns, mode: 'shared', ipv6: d.ipv6, flowMapSize: d.flowMapSize, queues: this.size, attachMode: d.attachMode });
       this.flowLock = new SharedArrayBuffer(4);
     } else if (d.kind === 'af-xdp') {
       const a = this.options.address!;
@@ -269,10 +272,18 @@ export class Cluster extends EventEmitter {
     }
   }
 
-  /** Shared-address AF_XDP: the flows in the shared map now, each with the workers that hold it. */
-  flows(): Array<{ protocol: 'tcp' | 'udp' | 'icmp'; port: number; workers: number[] }> {
-    const name = { 1: 'icmp', 6: 'tcp', 17: 'udp' } as const;
-    return (this.xdp?.flows() ?? []).map((f) => ({ protocol: name[f.protocol as 1 | 6 | 17], port: f.port, workers: f.holders }));
+  /**
+   * Shared-address AF_XDP: the flows in the shared map now, each with the workers that hold it and its family (with
+   * `driver.ipv6`, a claimed port is one flow per family).
+   */
+  flows(): Array<{ protocol: 'tcp' | 'udp' | 'icmp'; port: number; family: 4 | 6; workers: number[] }> {
+    const name = { 1: 'icmp', 6: 'tcp', 17: 'udp', 58: 'icmp' } as const;
+    return (this.xdp?.flows() ?? []).map((f) => ({
+      protocol: name[f.protocol as 1 | 6 | 17 | 58],
+      port: f.port,
+      family: f.address === 0 ? (6 as const) : (4 as const),
+      workers: f.holders,
+    }));
   }
 
   /**

@@ -26,7 +26,7 @@ export const tcpClients = (ns: string, address: string, n: number): Promise<stri
 
 /** From namespace `ns`, `n` datagrams to ADDRESS:7001 from as many sockets: the answering workers. */
 export const udpClients = (ns: string, address: string, n: number): Promise<string[]> =>
-  answers(ns, `const d=require('node:dgram');let k=0;const out=[];for(let i=0;i<${n};i++){const s=d.createSocket('udp4');const t=setTimeout(()=>{out.push('timeout');s.close();if(++k===${n})console.log(JSON.stringify(out))},3000);s.on('message',(m)=>{clearTimeout(t);out.push(m.toString());s.close();if(++k===${n})console.log(JSON.stringify(out))});s.send('q',7001,'${address}')}`);
+  answers(ns, `const d=require('node:dgram');let k=0;const out=[];for(let i=0;i<${n};i++){const s=d.createSocket('${address.includes(':') ? 'udp6' : 'udp4'}');const t=setTimeout(()=>{out.push('timeout');s.close();if(++k===${n})console.log(JSON.stringify(out))},3000);s.on('message',(m)=>{clearTimeout(t);out.push(m.toString());s.close();if(++k===${n})console.log(JSON.stringify(out))});s.send('q',7001,'${address}')}`);
 
 export const count = (xs: string[], v: string): number => xs.filter((x) => x === v).length;
 

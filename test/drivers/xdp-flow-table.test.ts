@@ -201,6 +201,41 @@ describe('shared flow map', () => {
     expect(flowReservation(map.get(ADDR, 17, 53)!).owner).toBe(1);
   });
 
+  it('with IPv6: a claim is an entry and a reservation per family (IPv6 keyed with address 0), both or neither', () => {
+    const map = memoryMap();
+    const held = new Map<string, number>();
+    const taken = new Set<string>(['udp/53/6']); // a kernel program holds UDP 53 over IPv6 only
+    let next = 100;
+    const reserve = (proto: 'tcp' | 'udp', port: number, family: 4 | 6): number => {
+      const key = `${proto}/${port}/${family}`;
+      if (held.has(key) || taken.has(key)) return -98;
+      held.set(key, next);
+      return next++;
+    };
+    const unreserve = (fd: number): void => {
+      for (const [k, v] of held) if (v === fd) held.delete(k);
+    };
+    const lock = atomicsLock(new SharedArrayBuffer(4));
+    const flows = [0, 1].map((holder) => new SharedFlows({ map, lock, holder, address: ADDR, ipv6: true, reserve, unreserve }));
+    expect(flows[0]!.claim({ protocol: 'tcp', port: 80 })).toBe(true);
+    expect(flows[1]!.claim({ protocol: 'tcp', port: 80 })).toBe(true);
+    expect([...map.entries.keys()].sort()).toEqual([`0/6/80`, `${ADDR}/6/80`]);
+    expect(flowHolders(map.get(0, 6, 80)!)).toEqual([0, 1]);
+    expect([...held.keys()].sort()).toEqual(['tcp/80/4', 'tcp/80/6']);
+    // IPv6 refused: the IPv4 half is undone, nothing stays.
+    expect(flows[0]!.claim({ protocol: 'udp', port: 53 })).toBe(false);
+    expect(map.get(ADDR, 17, 53)).toBeUndefined();
+    expect(held.has('udp/53/4')).toBe(false);
+    // ICMP: echo identifiers keyed as ICMP (1) and ICMPv6 (58), nothing reserved.
+    expect(flows[0]!.claim({ protocol: 'icmp', port: 49152 })).toBe(true);
+    expect(flowReservation(map.get(0, 58, 49152)!).fd).toBe(-1);
+    expect(map.get(ADDR, 1, 49152)).toBeDefined();
+    flows[0]!.close();
+    flows[1]!.release({ protocol: 'tcp', port: 80 });
+    expect(map.entries.size).toBe(0);
+    expect(held.size).toBe(0);
+  });
+
   it('between processes: a port whose dead owner\'s reservation a kernel program took meanwhile is reported lost, not silently kept', () => {
     const map = memoryMap();
     const k = kernel();
