@@ -207,7 +207,13 @@ export class Icmp4 implements Transport {
     const seq = this.pings.allocate();
     if (host.flows !== undefined && !this.pingClaimed) {
       // Shared address: echo replies carrying our identifier come to us from now on (the kernel keeps the rest).
-      host.flows.claim({ protocol: 'icmp', port: this.pingIdent });
+      // IPv6's pings may have claimed the same identifier first (a cluster worker's, limits.icmp.echoIdent): a claim
+      // steers both families.
+      try {
+        host.flows.claim({ protocol: 'icmp', port: this.pingIdent });
+      } catch (e) {
+        if ((e as BywayError).code !== 'ERR_INVALID_STATE') throw e;
+      }
       this.pingClaimed = true;
     }
     this.pings.add({ dst, sentAt: now, deadline: now + (options.timeoutMs ?? 1000), seq, cb });

@@ -7,14 +7,15 @@
  * Checked from the peer's namespace: TCP echo (40 connections) and UDP echo (32 datagrams from as many sockets) over
  * IPv6 answered by both workers; each worker's outgoing IPv6 connection gets its echoes (their return traffic lands
  * on either queue and hops to the owner of the slice, plan.ts `sliceOwner`); the kernel's IPv6 server answers; a
- * kernel bind of the workers' ports on [::] fails with EADDRINUSE; a killed worker's own flows go back to the
+ * kernel bind of the workers' ports on [::] fails with EADDRINUSE; each worker's ping -6 gets its echo replies and
+ * its datagram to a closed port the ICMPv6 port unreachable (both steered by the identifier or quoted port); a killed worker's own flows go back to the
  * kernel while the ports the other holds stay reserved. Bounded in time; skipped with a reason when unprivileged.
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startCluster, type Cluster } from '../../src/cluster/index.js';
 import { NetLab, describePrivileged, execIn, execInAsync, ipIn, steadyTxQueues } from '../helpers/netns.js';
 import { enableIpv6 } from '../native/ipv6-lab.js';
-import { count, expectBothServe, expectOwnConnections, kernelEcho, reports, tcpClients, until } from './clients.js';
+import { count, expectBothServe, expectIcmpReachesEach, expectOwnConnections, kernelEcho, reports, tcpClients, until } from './clients.js';
 
 const FIXTURE = new URL('./fixtures/echo-worker.ts', import.meta.url);
 const SHARED = 'fd7d::2';
@@ -61,7 +62,7 @@ describePrivileged("byway cluster: two worker threads on AF_XDP queues, sharing 
       workers: 2,
       file: FIXTURE,
       driver: { kind: 'af-xdp', mode: 'shared', ipv6: true, ifname: link.a, netns: nsA, attachMode: 'native', bindMode: 'copy' },
-      data: { peer: PEER, port: 9000, udp: 'udp6' },
+      data: { peer: PEER, port: 9000, udp: 'udp6', icmp: true },
     });
     seen = reports(cluster);
   }, 30_000);
@@ -90,6 +91,12 @@ describePrivileged("byway cluster: two worker threads on AF_XDP queues, sharing 
   it("each worker's outgoing IPv6 connection gets its echoes (ports from its own slice)", async () => {
     await expectOwnConnections(seen);
   });
+
+  it("each worker's ping -6 of the peer and the port unreachable for its datagram reach it (echo identifier and quoted port from its slice)", async () => {
+    await expectIcmpReachesEach(cluster!, seen);
+    expect(flow('icmp', 49152, 6)).toEqual([0]); // worker 0's echo identifier (limits.icmp.echoIdent), over ICMPv6
+    expect(flow('icmp', 57344, 6)).toEqual([1]);
+  }, 30_000);
 
   it("both workers serve TCP and UDP over IPv6, and the kernel's IPv6 server answers on the same address and device", async () => {
     await expectBothServe(nsB, SHARED);
