@@ -557,6 +557,18 @@ export class AfXdpProgram {
     });
   }
 
+  /**
+   * Shared mode: per receive queue, the frames of byway's flows dropped since the program was attached because the
+   * queue's slot had no socket (its worker gone: queue q's clients time out until a worker binds it again). Empty in
+   * own-address mode (such frames go to the kernel there).
+   */
+  unboundDrops(): number[] {
+    if (this.closed || this.mode !== 'shared') return [];
+    const out = new Float64Array(this.queues);
+    const n = this.native.xdpUnbound(this.handle, new Uint8Array(out.buffer));
+    return n < 0 ? [] : Array.from(out.subarray(0, n));
+  }
+
   private unreserve(fd: number, owner: number, procs: { readonly unreserve: (owner: number, fd: number) => void } | undefined): void {
     if (owner === PRIMARY_HOLDER || procs === undefined) this.native.portRelease(fd);
     else procs.unreserve(owner, fd);

@@ -162,6 +162,7 @@ async function runWorkers(p: Parsed, config: EnvConfig, env: Record<string, stri
           fd: program.flowMapFd,
           dropHolder: (index: number, u: (owner: number, fd: number) => void) => program.dropHolder(undefined, index, { netns: config.netns, unreserve: u }),
           finishOrphan: (protocol: number, port: number, addr: number, u: (owner: number, fd: number) => void) => program.finishOrphan(protocol, port, addr, u),
+          unboundDrops: () => program.unboundDrops(),
           adopt: (protocol: number, port: number, addr: number, pidOf: (owner: number) => number | undefined, u: (owner: number, fd: number) => void) =>
             program.adoptReservation(protocol, port, addr, pidOf, u),
         }

@@ -88,6 +88,12 @@ export interface ClusterStats {
   readonly workers: ReadonlyArray<{ readonly index: number; readonly stats: StackStats }>;
   /** Every counter summed over the live workers. */
   readonly total: StackStats;
+  /**
+   * AF_XDP: the receive queues no live worker serves (worker i serves queue i), and, in shared-address mode, per
+   * queue the frames of byway's flows the program dropped there for want of a socket since it was attached (a dead
+   * worker's queue: its clients time out until a worker binds it again, `revive` or `restart`).
+   */
+  readonly queues?: { readonly unserved: readonly number[]; readonly dropped: readonly number[] };
 }
 
 let nextCluster = 0;
@@ -341,7 +347,9 @@ export class Cluster extends EventEmitter {
     const workers = per.filter((p): p is { index: number; stats: StackStats } => p.stats !== undefined);
     const total = {} as Record<string, unknown>;
     for (const p of workers) addInto(total, p.stats as unknown as Record<string, unknown>);
-    return { workers, total: total as unknown as StackStats };
+    const xdp = this.xdp;
+    const queues = xdp && { unserved: Array.from({ length: this.size }, (_, q) => q).filter((q) => this.threads[q] === undefined), dropped: xdp.unboundDrops() };
+    return { workers, total: total as unknown as StackStats, ...(queues ? { queues } : {}) };
   }
 
   /** Every live worker's TCP connections, each row with its worker's index. */

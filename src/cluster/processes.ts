@@ -82,6 +82,8 @@ export interface ProcessClusterOptions {
       unreserve: (owner: number, fd: number) => void,
     ): { released: number; kept: number; reserved: number; lost: ReadonlyArray<{ protocol: number; port: number; address: number; errno: number }> };
     finishOrphan(protocol: number, port: number, address: number, unreserve: (owner: number, fd: number) => void): boolean;
+    /** Per queue, the frames of byway's flows dropped for want of a socket (AfXdpProgram.unboundDrops). */
+    unboundDrops(): number[];
     /** Take a copy of a live worker's reservation (AfXdpProgram.adoptReservation): 'adopted', 'none' or an errno. */
     adopt(protocol: number, port: number, address: number, pidOf: (owner: number) => number | undefined, unreserve: (owner: number, fd: number) => void): 'adopted' | 'none' | number;
   };
@@ -395,6 +397,10 @@ export class ProcessCluster {
       ...total,
       worker,
       ...(this.options.flowMap ? { reservations: { ...this.reservations } } : {}),
+      // AF_XDP: the queues no worker serves now (worker i has queue i) and, shared mode, the frames dropped on each.
+      ...(this.options.xskMapFd !== undefined
+        ? { queues: { unserved: this.slots.flatMap((s, q) => (s ? [] : [q])), dropped: this.options.flowMap?.unboundDrops() ?? [] } }
+        : {}),
     };
   }
 

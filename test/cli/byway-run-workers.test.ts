@@ -248,8 +248,10 @@ describePrivileged('byway run --workers 2: an unmodified node:http server in two
     await waitOutput(proc, /^byway run: worker 0's flows: \d+ back to the kernel, 2 held by others \(0 of them reserved again here\)$/m, 30_000, 'supervisor');
     expect(proc.output()).not.toMatch(/could not be reserved again|not adopted/);
     rmSync(dirname(gate), { recursive: true, force: true });
-    const st = JSON.parse((await byway(['stat', String(sup), '--json'])).stdout) as { reservations?: unknown };
+    const st = JSON.parse((await byway(['stat', String(sup), '--json'])).stdout) as { reservations?: unknown; queues?: { unserved: number[]; dropped: number[] } };
     expect(st.reservations).toEqual({ adopted: 2, adoptFailed: 0, retaken: 0, lost: 0 });
+    expect(st.queues?.unserved).toEqual([0]); // worker 0's queue has no socket now (no --restart)
+    expect(st.queues?.dropped).toHaveLength(2);
     // Whoever reserved 8080 and 8081 first, each is reserved once still, for worker 1.
     expect(execIn(appNs, 'ss', ['-Huan', 'sport = :8081']).trim().split('\n').filter((l) => l !== '').length).toBe(1);
     expect(execIn(appNs, process.execPath, ['-e', bind]).trim()).toBe('EADDRINUSE');

@@ -113,9 +113,16 @@ describePrivileged('byway cluster: two worker threads on AF_XDP queues, sharing 
     expect(kernelBind('tcp', port1)).toBe('ok');
     // Queue 0's clients are served by worker 0; the program drops byway's flows on queue 1 (its slot is empty)
     // rather than pass them to the kernel, which owns the address and would reset them: those clients time out.
+    const before = (await cluster!.stats()).queues!;
+    expect(before.unserved).toEqual([1]);
     const tcp = await tcpClients(nsB, SHARED, 20);
     expect(count(tcp, 'w0')).toBeGreaterThan(0);
     expect(count(tcp, 'w0') + count(tcp, 'timeout'), JSON.stringify(tcp)).toBe(20);
+    // The unserved queue shows in the stats: every client that timed out had its SYNs dropped on queue 1, counted.
+    const after = (await cluster!.stats()).queues!;
+    expect(after.dropped[1]! - before.dropped[1]!).toBeGreaterThanOrEqual(count(tcp, 'timeout'));
+    expect(after.dropped[0]).toBe(0);
+    console.log(`queue 1 unserved: ${after.dropped[1]! - before.dropped[1]!} frames dropped there, ${count(tcp, 'timeout')} of 20 clients timed out`);
     expect(await kernelAnswers()).toBe('kernel');
   }, 60_000);
 

@@ -119,6 +119,9 @@ describePrivileged("byway cluster: two worker threads on AF_XDP queues, sharing 
     const tcp = await tcpClients(nsB, SHARED, 10);
     expect(count(tcp, 'w0')).toBeGreaterThan(0);
     expect(count(tcp, 'w0') + count(tcp, 'timeout'), JSON.stringify(tcp)).toBe(10);
+    const q = (await cluster!.stats()).queues!;
+    expect(q.unserved).toEqual([1]);
+    expect(q.dropped[1]).toBeGreaterThanOrEqual(count(tcp, 'timeout')); // their SYNs, dropped on the unserved queue
     expect(await kernelAnswers()).toBe('kernel');
   }, 60_000);
 });
