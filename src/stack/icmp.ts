@@ -24,8 +24,8 @@ export interface IcmpOptions {
   /** How long a learned path MTU holds before it is forgotten (RFC 1191 section 6.3: 10 minutes). */
   pmtuExpiryMs: number;
   /**
-   * The identifier of this stack's echo requests, IPv4 and IPv6 (default: drawn from the stack's rng). A cluster gives each
-   * worker one inside its ephemeral slice, so the steering sends its echo replies back to it (src/cluster).
+   * The identifier of this stack's echo requests, IPv4 and IPv6 (default: drawn from the stack's rng). A cluster
+   * gives each worker one inside its ephemeral slice, so the steering sends its echo replies back to it (src/cluster).
    */
   echoIdent?: number;
 }

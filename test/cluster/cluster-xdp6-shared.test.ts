@@ -13,9 +13,9 @@
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startCluster, type Cluster } from '../../src/cluster/index.js';
-import { NetLab, describePrivileged, execIn, execInAsync, ipIn, steadyTxQueues } from '../helpers/netns.js';
+import { NetLab, describePrivileged, execIn, ipIn, steadyTxQueues } from '../helpers/netns.js';
 import { enableIpv6 } from '../native/ipv6-lab.js';
-import { count, expectBothServe, expectIcmpReachesEach, expectOwnConnections, kernelEcho, reports, tcpClients, until } from './clients.js';
+import { count, expectBothServe, firstAnswer, expectIcmpReachesEach, expectOwnConnections, kernelEcho, reports, tcpClients, until } from './clients.js';
 
 const FIXTURE = new URL('./fixtures/echo-worker.ts', import.meta.url);
 const SHARED = 'fd7d::2';
@@ -29,10 +29,7 @@ describePrivileged("byway cluster: two worker threads on AF_XDP queues, sharing 
   let cluster: Cluster | undefined;
   let seen: ReturnType<typeof reports>;
   /** The kernel's own server on [SHARED]:8000, asked from the peer over IPv6. */
-  const kernelAnswers = async (): Promise<string> => {
-    const r = await execInAsync(nsB, process.execPath, ['-e', `const s=require('node:net').connect(8000,'${SHARED}',()=>s.write('x'));s.setTimeout(3000,()=>{console.log('timeout');process.exit()});s.on('data',(b)=>{console.log(b.toString());process.exit()});s.on('error',(e)=>{console.log(e.code);process.exit()})`], { timeoutMs: 10_000 });
-    return r.stdout.trim();
-  };
+  const kernelAnswers = (): Promise<string> => firstAnswer(nsB, SHARED, 8000);
   /** What a kernel program in byway's namespace gets when it binds `port` on [::] (v6only). */
   const kernelBind6 = (proto: 'tcp' | 'udp', port: number): string =>
     execIn(nsA, process.execPath, [
