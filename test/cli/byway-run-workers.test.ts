@@ -7,8 +7,9 @@
  * serving every new connection; SIGTERM ends the supervisor and every worker; with --restart a new worker takes
  * the dead one's index and class back, and no client is reset while it starts (it gets its share of the clients
  * once its program listens). The same on the veth's AF_XDP queues (one per worker, the XSKMAP inherited from the
- * supervisor), and on a multi-queue TAP device (one queue per worker, one MAC). Bounded in time; everything made is
- * removed.
+ * supervisor), in shared-address mode (the kernel's address; reservations adopted by the supervisor, a kernel bind
+ * refused in the window after a worker's death; --restart replacing a killed worker), and on a multi-queue TAP
+ * device (one queue per worker, one MAC). Bounded in time; everything made is removed.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -264,6 +265,32 @@ describePrivileged('byway run --workers 2: an unmodified node:http server in two
     await exited(proc, 30_000);
     expect(execIn(appNs, 'ip', ['-d', 'link', 'show', appIf])).not.toMatch(/prog\/xdp/);
     expect(execIn(appNs, process.execPath, ['-e', bind]).trim()).toBe('ok');
+  }, 150_000);
+
+  // --restart in shared-address mode: the dead worker's holds are dropped before the new one starts on its index
+  // (else the drop would clear the new worker's claims), the new worker joins the entries the supervisor already
+  // owns (nothing to adopt again), and both serve.
+  it('in shared-address mode with --restart: a killed worker is replaced, the new one holds the ports again and serves', async () => {
+    const proc = lab.spawnIn(appNs, process.execPath, ['--import', 'tsx', BYWAY_CLI, 'run', '--workers', '2', '--restart', '--driver', `af-xdp:${appIf}:shared`, '--', process.execPath, APP, '8080']) as Proc;
+    const m = await waitOutput(proc, /^byway run: pid (\d+) 2 workers on af-xdp:\S+:shared queues 0-1 \(native XDP\): worker 0 pid (\d+), worker 1 pid (\d+) control /m, 60_000, 'byway run --workers 2 --restart (shared)');
+    const [sup, w0, w1] = [Number(m[1]), Number(m[2]), Number(m[3])];
+    for (const pid of [w0, w1]) await waitOutput(proc, new RegExp(`^listening 8080 pid ${pid}$`, 'm'), 60_000, `worker pid ${pid}`);
+    await new Promise((r) => setTimeout(r, 1000)); // --restart takes back a worker that ran at least a second
+    process.kill(w0, 'SIGKILL');
+    await waitOutput(proc, /^byway run: worker 0's flows: \d+ back to the kernel, 2 held by others \(0 of them reserved again here\)$/m, 30_000, 'supervisor drop');
+    await waitOutput(proc, new RegExp(`^byway run: worker 0 \\(pid ${w0}\\) ended \\(SIGKILL\\).*; starting a new one on its index$`, 'm'), 30_000, 'supervisor restart');
+    const fresh = Number((await waitOutput(proc, new RegExp(`^listening 8080 pid (?!${w0}\\b|${w1}\\b)(\\d+)$`, 'm'), 60_000, 'new worker 0 listening'))[1]);
+    const http = await pidAnswers(kernelNs, APP_KERNEL, 40, 'http');
+    expect(Object.keys(http).sort(), JSON.stringify(http)).toEqual([String(fresh), String(w1)].sort());
+    const bind = `require('node:net').createServer().on('error',(e)=>{console.log(e.code);process.exit()}).listen(8080,'${APP_KERNEL}',()=>{console.log('ok');process.exit()})`;
+    expect(execIn(appNs, process.execPath, ['-e', bind]).trim()).toBe('EADDRINUSE');
+    const st = JSON.parse((await byway(['stat', String(sup), '--json'])).stdout) as { reservations?: unknown; queues?: { unserved: number[] } };
+    expect(st.reservations).toEqual({ adopted: 2, adoptFailed: 0, retaken: 0, lost: 0 });
+    expect(st.queues?.unserved).toEqual([]);
+    proc.kill('SIGTERM');
+    expect(await exited(proc, 30_000)).not.toBeNull();
+    expect(alive(fresh) || alive(w1)).toBe(false);
+    expect(execIn(appNs, 'ip', ['-d', 'link', 'show', appIf])).not.toMatch(/prog\/xdp/);
   }, 150_000);
 });
 
