@@ -3,6 +3,10 @@
  * program (the primary's or the supervisor's, src/cluster), worker threads of one process or worker processes. The program redirects a frame whose (address, protocol,
  * port) is in the map to the socket of the queue it arrived on; what the map does not name goes to the kernel.
  *
+ * With `ipv6`, each claim is two entries, both or neither: the IPv4 one keyed with the shared address and the IPv6
+ * one keyed with address 0 (any of the interface's IPv6 addresses), each with its own reservation (on [::] for
+ * IPv6); everything below applies to each entry alone.
+ *
  * A port every worker listens on is one entry and one kernel reservation, not one per worker: the entry's value
  * says who holds it (a bit per worker, 0..63), and keeps the reservation's descriptor (a bare one,
  * `portReserve(..., raw)`) and whose descriptor it is (`owner`). The first claim of a port reserves it in the
