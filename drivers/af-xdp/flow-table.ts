@@ -3,6 +3,10 @@
  * program (the primary's or the supervisor's, src/cluster), worker threads of one process or worker processes. The program redirects a frame whose (address, protocol,
  * port) is in the map to the socket of the queue it arrived on; what the map does not name goes to the kernel.
  *
+ * With `ipv6`, each claim is two entries, both or neither: the IPv4 one keyed with the shared address and the IPv6
+ * one keyed with address 0 (any of the interface's IPv6 addresses), each with its own reservation (on [::] for
+ * IPv6); everything below applies to each entry alone.
+ *
  * A port every worker listens on is one entry and one kernel reservation, not one per worker: the entry's value
  * says who holds it (a bit per worker, 0..63), and keeps the reservation's descriptor (a bare one,
  * `portReserve(..., raw)`) and whose descriptor it is (`owner`). The first claim of a port reserves it in the
@@ -15,9 +19,13 @@
  * - Processes (`ownership: 'holder'`): the descriptor is the reserving worker's, and dies with it. The last
  *   release closes it when it is its own; otherwise it leaves the entry with no holder (the reservation must stay
  *   until its owner closes it) and says so (`orphaned`): the supervisor removes it and has the owner close its
- *   descriptor (`finishOrphan`). A later claim of an orphan just adds its bit. When a worker dies, the supervisor
- *   takes over the reservations it owned that others still hold (a new one of its own: the port is unreserved
- *   between the worker's end and that, a few milliseconds).
+ *   descriptor (`finishOrphan`). A later claim of an orphan just adds its bit. A claim that adds its bit to an
+ *   entry whose reservation another worker owns says so (`shared`): the supervisor adopts that reservation
+ *   (`adoptReservation`: a duplicate of the owner's descriptor, pidfd_getfd(2), recorded as its own; the owner
+ *   then closes its copy), so a port several workers hold stays reserved through the death of any of them. When a
+ *   worker dies owning a reservation the supervisor had not adopted yet (it died within the message's way), the
+ *   supervisor reserves the port again (`dropHolder` with `reserve`), and says so when the kernel took the port
+ *   meanwhile (`lost`).
  *
  * The read-modify-write of an entry runs under a lock every holder shares (`FlowLock`): one Int32 of a
  * SharedArrayBuffer taken with Atomics between threads (`atomicsLock`), a key of the flow map itself inserted with
@@ -93,6 +101,8 @@ export function mapLock(map: FlowMapAccess & { insert(address: number, protocol:
 }
 
 const PROTO = { icmp: 1, tcp: 6, udp: 17 } as const;
+/** Over IPv6 (keyed with address 0): ICMPv6 echo replies by identifier, TCP and UDP by port. */
+const PROTO6 = { icmp: 58, tcp: 6, udp: 17 } as const;
 const EADDRINUSE = -98;
 
 /** The map, through one of the process's descriptors of it (a worker's socket, or the primary's program). */
@@ -104,8 +114,11 @@ export interface FlowMapAccess {
   list(): Array<{ readonly address: number; readonly protocol: number; readonly port: number; readonly value: Uint8Array }>;
 }
 
-/** A kernel port reservation: the descriptor, or a negative errno (-98 EADDRINUSE: the kernel holds the port). */
-export type Reserve = (protocol: 'tcp' | 'udp', port: number) => number;
+/**
+ * A kernel port reservation: the descriptor, or a negative errno (-98 EADDRINUSE: the kernel holds the port).
+ * family 4: on the shared IPv4 address; 6: on every IPv6 address ([::], v6only).
+ */
+export type Reserve = (protocol: 'tcp' | 'udp', port: number, family: 4 | 6) => number;
 
 export interface SharedFlowsOptions {
   readonly map: FlowMapAccess;
@@ -115,10 +128,20 @@ export interface SharedFlowsOptions {
   readonly ownership?: 'process' | 'holder';
   /** 'holder' ownership: the last release left an entry whose reservation another process owns (tell the supervisor). */
   readonly orphaned?: (protocol: number, port: number, address: number) => void;
+  /**
+   * 'holder' ownership: this holder's claim joined an entry whose reservation another worker's descriptor is (tell
+   * the supervisor, which adopts it: `adoptReservation`).
+   */
+  readonly shared?: (protocol: number, port: number, address: number) => void;
   /** This holder's number, 0..63 (a cluster worker's index). */
   readonly holder: number;
-  /** The shared IPv4 address (host order): the flows' key. */
-  readonly address: number;
+  /** The shared IPv4 address (host order): the IPv4 flows' key. Undefined: IPv6 only. */
+  readonly address: number | undefined;
+  /**
+   * Steer each flow over IPv6 too: a second entry keyed with address 0 (the program's key for any of the
+   * interface's IPv6 addresses), with its own reservation on [::]. A claim takes both or neither.
+   */
+  readonly ipv6?: boolean;
   readonly reserve: Reserve;
   /** Close a reservation's descriptor. */
   readonly unreserve: (fd: number) => void;
@@ -218,6 +241,14 @@ export interface DropOptions {
   readonly timeoutMs?: number;
 }
 
+/** A port others still hold whose reservation died with its worker and could not be taken again (the errno). */
+export interface LostReservation {
+  readonly protocol: number;
+  readonly port: number;
+  readonly address: number;
+  readonly errno: number;
+}
+
 /**
  * The primary, when a holder has ended: free the lock if it kept it, then clear its bit in every entry. Returns how
  * many entries went back to the kernel (no holder left), how many stay (another holder has them) and how many
@@ -225,13 +256,19 @@ export interface DropOptions {
  * `reserve` (worker processes), a reservation the dead worker owned for a port others still hold is taken again
  * by the primary, and an orphan it owned is removed.
  */
-export function dropHolder(map: FlowMapAccess, lock: FlowLock, holder: number, o: DropOptions): { released: number; kept: number; reserved: number } {
+export function dropHolder(
+  map: FlowMapAccess,
+  lock: FlowLock,
+  holder: number,
+  o: DropOptions,
+): { released: number; kept: number; reserved: number; lost: LostReservation[] } {
   lock.freeIfHeldBy(holder);
   const dead = (owner: number): boolean => o.reserve !== undefined && owner === holder;
   return withFlowLock(lock, PRIMARY_HOLDER, o.timeoutMs ?? 5000, () => {
     let released = 0;
     let kept = 0;
     let reserved = 0;
+    const lost: LostReservation[] = [];
     for (const e of map.list()) {
       if (e.protocol === LOCK_KEY.protocol) continue;
       const held = flowHolders(e.value).includes(holder);
@@ -246,6 +283,7 @@ export function dropHolder(map: FlowMapAccess, lock: FlowLock, holder: number, o
         if (!held) released++;
         continue;
       }
+      if (flowReservation(now).fd < 0) continue; // ICMP: nothing was reserved
       const name = e.protocol === 6 ? 'tcp' : 'udp';
       const fd = o.reserve!(name, e.port, e.address);
       const w = words(now);
@@ -253,8 +291,38 @@ export function dropHolder(map: FlowMapAccess, lock: FlowLock, holder: number, o
       w.fds[1] = PRIMARY_HOLDER;
       map.put(e.address, e.protocol, e.port, now);
       if (fd >= 0) reserved++;
+      else lost.push({ protocol: e.protocol, port: e.port, address: e.address, errno: -fd });
     }
-    return { released, kept, reserved };
+    return { released, kept, reserved, lost };
+  });
+}
+
+/**
+ * 'holder' ownership, the primary: make the reservation of one entry its own while its owner lives (a worker said
+ * `shared`): `take(owner, fd)` duplicates the owner's descriptor into this process (pidfd_getfd), the entry then
+ * records the copy as the primary's, and `unreserve` asks the owner to close its own. 'adopted'; 'none' when
+ * there is nothing to adopt (no entry, no reservation, or the primary's already); or the errno `take` gave (the
+ * owner is gone: `dropHolder` reserves again).
+ */
+export function adoptReservation(
+  map: FlowMapAccess,
+  lock: FlowLock,
+  key: { address: number; protocol: number; port: number },
+  o: { take(owner: number, fd: number): number; unreserve(fd: number, owner: number): void; timeoutMs?: number },
+): 'adopted' | 'none' | number {
+  return withFlowLock(lock, PRIMARY_HOLDER, o.timeoutMs ?? 5000, () => {
+    const v = map.get(key.address, key.protocol, key.port);
+    if (v === undefined) return 'none';
+    const { fd, owner } = flowReservation(v);
+    if (fd < 0 || owner === PRIMARY_HOLDER) return 'none';
+    const copy = o.take(owner, fd);
+    if (copy < 0) return -copy;
+    const w = words(v);
+    w.fds[0] = copy;
+    w.fds[1] = PRIMARY_HOLDER;
+    map.put(key.address, key.protocol, key.port, v);
+    o.unreserve(fd, owner);
+    return 'adopted';
   });
 }
 
@@ -278,16 +346,20 @@ export class SharedFlows implements FlowSteering {
   private readonly lock: FlowLock;
   private readonly timeoutMs: number;
   private readonly ownership: 'process' | 'holder';
-  /** This holder's claims ("6/80"), so close() drops them without walking the map. */
+  /** This holder's claims ("tcp/80"), so close() drops them without walking the map. */
   private readonly mine = new Set<string>();
   /** 'holder' ownership: the reservations this holder made and has not closed (they may serve others' claims). */
   private readonly owned = new Set<number>();
+  /** The map keys a claim covers: the IPv4 address's, and with `ipv6` address 0 (any of the IPv6 addresses). */
+  private readonly families: ReadonlyArray<4 | 6>;
 
   constructor(private readonly o: SharedFlowsOptions) {
     if (!Number.isInteger(o.holder) || o.holder < 0 || o.holder > 63) throw invalidArg(`holder must be an integer from 0 to 63, got ${String(o.holder)}`);
+    if (o.address === undefined && o.ipv6 !== true) throw invalidArg('a shared flow map needs an IPv4 address, ipv6, or both');
     this.lock = o.lock;
     this.timeoutMs = o.lockTimeoutMs ?? 5000;
     this.ownership = o.ownership ?? 'process';
+    this.families = [...(o.address !== undefined ? [4 as const] : []), ...(o.ipv6 === true ? [6 as const] : [])];
   }
 
   get holder(): number {
@@ -299,56 +371,103 @@ export class SharedFlows implements FlowSteering {
     return this.mine.size;
   }
 
+  /** The map key of `protocol`'s flows in `family`. */
+  private key(protocol: SteeredFlow['protocol'], family: 4 | 6, port: number): { address: number; protocol: number; port: number } {
+    return family === 4 ? { address: this.o.address!, protocol: PROTO[protocol], port } : { address: 0, protocol: PROTO6[protocol], port };
+  }
+
   claim(f: SteeredFlow): boolean {
-    const proto = PROTO[f.protocol];
-    if (proto === undefined) throw invalidArg(`flow protocol must be tcp, udp or icmp, got ${String(f.protocol)}`);
+    if (PROTO[f.protocol] === undefined) throw invalidArg(`flow protocol must be tcp, udp or icmp, got ${String(f.protocol)}`);
     if (!Number.isInteger(f.port) || f.port < 0 || f.port > 0xffff || (f.port === 0 && f.protocol !== 'icmp')) {
       throw invalidArg(`flow port must be in 1..65535, got ${f.port}`);
     }
-    const key = `${proto}/${f.port}`;
-    if (this.mine.has(key)) throw new BywayError('ERR_INVALID_STATE', `flow ${f.protocol}/${f.port} is already claimed`);
-    const { map, address, holder } = this.o;
-    return withFlowLock(this.lock, holder, this.timeoutMs, () => {
-      const v = map.get(address, proto, f.port);
-      if (v !== undefined) {
-        // Another holder steers it and holds the kernel's reservation: one more holder.
-        const { holders } = words(v);
-        holders[holderWord(holder)] = (holders[holderWord(holder)]! | holderBit(holder)) >>> 0;
-        map.put(address, proto, f.port, v);
-        this.mine.add(key);
-        return true;
-      }
-      let fd = -1;
-      if (f.protocol !== 'icmp') {
-        fd = this.o.reserve(f.protocol, f.port);
-        if (fd === EADDRINUSE) return false;
-        if (fd >= 0 && this.ownership === 'holder') this.owned.add(fd);
-        if (fd < 0) throw new BywayError(fd === -99 ? 'EADDRNOTAVAIL' : fd === -13 ? 'EACCES' : 'ERR_PORT_RESERVE', `could not reserve ${f.protocol}/${f.port} in the kernel (errno ${-fd})`);
-      }
+    const name = `${f.protocol}/${f.port}`;
+    if (this.mine.has(name)) throw new BywayError('ERR_INVALID_STATE', `flow ${f.protocol}/${f.port} is already claimed`);
+    const joinedOthers: Array<{ address: number; protocol: number; port: number }> = [];
+    const orphans: Array<{ address: number; protocol: number; port: number }> = [];
+    const r = withFlowLock(this.lock, this.o.holder, this.timeoutMs, () => {
+      const done: Array<{ address: number; protocol: number; port: number }> = [];
+      const undo = (): void => {
+        for (const k of done) if (this.dropKey(k) === 'orphan') orphans.push(k);
+        joinedOthers.length = 0;
+      };
       try {
-        map.put(address, proto, f.port, flowValue(holder, fd, this.ownership === 'process' ? PRIMARY_HOLDER : holder));
+        for (const family of this.families) {
+          const k = this.key(f.protocol, family, f.port);
+          const got = this.claimKey(k, f.protocol, family);
+          if (got === 'in-use') {
+            undo();
+            return false;
+          }
+          done.push(k);
+          if (got === 'joined-others') joinedOthers.push(k);
+        }
       } catch (e) {
-        if (fd >= 0) this.unreserveOwn(fd);
+        undo();
         throw e;
       }
-      this.mine.add(key);
+      this.mine.add(name);
       return true;
     });
+    for (const k of orphans) this.o.orphaned?.(k.protocol, k.port, k.address);
+    // Its reservation dies with its owner: the supervisor adopts it, so this holder's port outlives that worker.
+    for (const k of joinedOthers) this.o.shared?.(k.protocol, k.port, k.address);
+    return r;
+  }
+
+  /**
+   * Under the lock: one key of a claim. 'joined' another holder's entry (or 'joined-others': one whose reservation
+   * another worker process owns), 'added' a new entry with its reservation, or 'in-use' (the kernel holds the port).
+   */
+  private claimKey(k: { address: number; protocol: number; port: number }, protocol: SteeredFlow['protocol'], family: 4 | 6): 'joined' | 'joined-others' | 'added' | 'in-use' {
+    const { map, holder } = this.o;
+    const v = map.get(k.address, k.protocol, k.port);
+    if (v !== undefined) {
+      // Another holder steers it and holds the kernel's reservation: one more holder.
+      const { holders } = words(v);
+      holders[holderWord(holder)] = (holders[holderWord(holder)]! | holderBit(holder)) >>> 0;
+      map.put(k.address, k.protocol, k.port, v);
+      const { fd, owner } = flowReservation(v);
+      return this.ownership === 'holder' && fd >= 0 && owner !== PRIMARY_HOLDER && owner !== holder ? 'joined-others' : 'joined';
+    }
+    let fd = -1;
+    if (protocol !== 'icmp') {
+      fd = this.o.reserve(protocol, k.port, family);
+      if (fd === EADDRINUSE) return 'in-use';
+      if (fd >= 0 && this.ownership === 'holder') this.owned.add(fd);
+      if (fd < 0) {
+        throw new BywayError(fd === -99 ? 'EADDRNOTAVAIL' : fd === -13 ? 'EACCES' : 'ERR_PORT_RESERVE', `could not reserve ${protocol}/${k.port} (IPv${family}) in the kernel (errno ${-fd})`);
+      }
+    }
+    try {
+      map.put(k.address, k.protocol, k.port, flowValue(holder, fd, this.ownership === 'process' ? PRIMARY_HOLDER : holder));
+    } catch (e) {
+      if (fd >= 0) this.unreserveOwn(fd);
+      throw e;
+    }
+    return 'added';
   }
 
   release(f: SteeredFlow): void {
-    const proto = PROTO[f.protocol];
-    const key = `${proto}/${f.port}`;
-    if (!this.mine.delete(key)) return;
-    const r = withFlowLock(this.lock, this.o.holder, this.timeoutMs, () => this.dropMine(proto, f.port));
-    if (r === 'orphan') this.o.orphaned?.(proto, f.port, this.o.address);
+    if (!this.mine.delete(`${f.protocol}/${f.port}`)) return;
+    const orphans = withFlowLock(this.lock, this.o.holder, this.timeoutMs, () => this.dropMine(f.protocol, f.port));
+    for (const k of orphans) this.o.orphaned?.(k.protocol, k.port, k.address);
   }
 
-  /** Under the lock: this holder lets go of one flow (a reservation it may close, it closes). */
-  private dropMine(protocol: number, port: number): 'gone' | 'kept' | 'orphan' | 'none' {
-    const { map, address, holder } = this.o;
-    const mayClose = (owner: number): boolean => this.ownership === 'process' || owner === holder;
-    return dropOne(map, { address, protocol, port }, holder, mayClose, (fd) => this.unreserveOwn(fd));
+  /** Under the lock: this holder lets go of one flow in every family; the keys left orphaned. */
+  private dropMine(protocol: SteeredFlow['protocol'], port: number): Array<{ address: number; protocol: number; port: number }> {
+    const orphans: Array<{ address: number; protocol: number; port: number }> = [];
+    for (const family of this.families) {
+      const k = this.key(protocol, family, port);
+      if (this.dropKey(k) === 'orphan') orphans.push(k);
+    }
+    return orphans;
+  }
+
+  /** Under the lock: this holder lets go of one key (a reservation it may close, it closes). */
+  private dropKey(k: { address: number; protocol: number; port: number }): 'gone' | 'kept' | 'orphan' | 'none' {
+    const mayClose = (owner: number): boolean => this.ownership === 'process' || owner === this.o.holder;
+    return dropOne(this.o.map, k, this.o.holder, mayClose, (fd) => this.unreserveOwn(fd));
   }
 
   private unreserveOwn(fd: number): void {
@@ -357,8 +476,8 @@ export class SharedFlows implements FlowSteering {
   }
 
   /**
-   * 'holder' ownership: the supervisor removed an orphan whose reservation is this holder's descriptor `fd`: close
-   * it. Only a descriptor this holder reserved and still keeps; false for any other.
+   * 'holder' ownership: the supervisor removed an orphan whose reservation is this holder's descriptor `fd` (or
+   * adopted it): close it. Only a descriptor this holder reserved and still keeps; false for any other.
    */
   closeReservation(fd: number): boolean {
     if (!this.owned.has(fd)) return false;
@@ -369,14 +488,14 @@ export class SharedFlows implements FlowSteering {
   /** Drop every claim of this holder (the driver closes). */
   close(): void {
     if (this.mine.size === 0) return;
-    const orphans: Array<[number, number]> = [];
+    const orphans: Array<{ address: number; protocol: number; port: number }> = [];
     withFlowLock(this.lock, this.o.holder, this.timeoutMs, () => {
-      for (const key of this.mine) {
-        const [proto, port] = key.split('/').map(Number) as [number, number];
-        if (this.dropMine(proto, port) === 'orphan') orphans.push([proto, port]);
+      for (const name of this.mine) {
+        const [protocol, port] = name.split('/') as [SteeredFlow['protocol'], string];
+        orphans.push(...this.dropMine(protocol, Number(port)));
       }
     });
     this.mine.clear();
-    for (const [proto, port] of orphans) this.o.orphaned?.(proto, port, this.o.address);
+    for (const k of orphans) this.o.orphaned?.(k.protocol, k.port, k.address);
   }
 }

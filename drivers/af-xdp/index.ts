@@ -55,7 +55,7 @@ import { loadNative, nativeError, type NativeAddon, type NativeHandle, type Nati
 import { positiveInt } from '../options.js';
 import { NativeRingDriver } from '../native/ring-driver.js';
 import { KernelTables, type KernelTablesOptions } from '../netlink/index.js';
-import { PRIMARY_HOLDER, SharedFlows, atomicsLock, dropHolder, finishOrphan, flowHolders, mapLock, type FlowLock, type FlowMapAccess } from './flow-table.js';
+import { PRIMARY_HOLDER, SharedFlows, adoptReservation, atomicsLock, dropHolder, finishOrphan, flowHolders, mapLock, type FlowLock, type FlowMapAccess, type LostReservation } from './flow-table.js';
 
 export type XdpMode = 'own' | 'shared';
 export type XdpBindMode = 'copy' | 'zerocopy';
@@ -150,6 +150,8 @@ export interface AfXdpOptions {
     readonly holder: number;
     readonly lock?: SharedArrayBuffer;
     readonly orphaned?: (protocol: number, port: number, address: number) => void;
+    /** Without `lock`: a claim joined a flow whose reservation another process owns (the supervisor adopts it). */
+    readonly shared?: (protocol: number, port: number, address: number) => void;
   };
 }
 
@@ -215,22 +217,24 @@ export class AfXdpDriver extends NativeRingDriver {
     this.kernelTables = tables;
     this.hostTables = tables;
     const sf = options.sharedFlows;
+    this.shares6 = this.mode === 'shared' && info['ipv6'] === true;
     this.sharedFlows =
-      this.mode === 'shared' && sf !== undefined && address !== undefined
+      this.mode === 'shared' && sf !== undefined && (address !== undefined || this.shares6)
         ? new SharedFlows({
             map: flowMapAccess(native, info.handle),
             lock: sf.lock ? atomicsLock(sf.lock) : mapLock(flowMapAccess(native, info.handle)),
             ownership: sf.lock ? 'process' : 'holder',
             orphaned: sf.orphaned,
+            shared: sf.shared,
             holder: sf.holder,
             address,
-            reserve: (protocol, port) => native.portReserve(options.netns, protocol, address, port, 4, true),
+            ipv6: this.shares6,
+            reserve: (protocol, port, family) => native.portReserve(options.netns, protocol, address ?? 0, port, family, true),
             unreserve: (fd) => void native.portRelease(fd),
           })
         : undefined;
     this.flows = this.sharedFlows ?? (this.mode === 'shared' ? { claim: (f) => this.claim(f), release: (f) => this.release(f) } : undefined);
     this.programOwner = owner ?? this;
-    this.shares6 = this.mode === 'shared' && info['ipv6'] === true;
     this.addressSteering = this.mode === 'own' && info['ipv6'] === true ? { setIpv6Addresses: (a) => this.setIpv6Addresses(a) } : undefined;
   }
 
@@ -508,13 +512,14 @@ export class AfXdpProgram {
     lock: SharedArrayBuffer | undefined,
     holder: number,
     procs?: { readonly netns?: string; readonly unreserve: (owner: number, fd: number) => void },
-  ): { released: number; kept: number; reserved: number } {
-    if (this.closed || this.mode !== 'shared') return { released: 0, kept: 0, reserved: 0 };
+  ): { released: number; kept: number; reserved: number; lost: LostReservation[] } {
+    if (this.closed || this.mode !== 'shared') return { released: 0, kept: 0, reserved: 0, lost: [] };
     const map = flowMapAccess(this.native, this.handle);
     const l: FlowLock = lock ? atomicsLock(lock) : mapLock(map);
     return dropHolder(map, l, holder, {
       unreserve: (fd, owner) => this.unreserve(fd, owner, procs),
-      reserve: procs && ((protocol, port, address) => this.native.portReserve(procs.netns, protocol, address, port, 4, true)),
+      // An IPv6 entry is keyed with address 0 (any of the interface's IPv6 addresses): reserved on [::].
+      reserve: procs && ((protocol, port, address) => this.native.portReserve(procs.netns, protocol, address, port, address === 0 ? 6 : 4, true)),
     });
   }
 
@@ -526,6 +531,42 @@ export class AfXdpProgram {
     if (this.closed || this.mode !== 'shared') return false;
     const map = flowMapAccess(this.native, this.handle);
     return finishOrphan(map, mapLock(map), { address, protocol, port }, { unreserve: (fd, owner) => this.unreserve(fd, owner, { unreserve }) });
+  }
+
+  /**
+   * Shared mode across processes: make the reservation of one flow this process's own while its owner (worker
+   * `owner`, process `pidOf(owner)`) lives: a duplicate of its descriptor (pidfd_getfd(2)) is recorded in the entry,
+   * and `unreserve` asks the owner to close its own. So the port stays reserved whichever worker dies. 'adopted',
+   * 'none' (nothing to adopt), or the errno of the failed duplication (ESRCH: the owner is gone).
+   */
+  adoptReservation(
+    protocol: number,
+    port: number,
+    address: number,
+    pidOf: (owner: number) => number | undefined,
+    unreserve: (owner: number, fd: number) => void,
+  ): 'adopted' | 'none' | number {
+    if (this.closed || this.mode !== 'shared') return 'none';
+    const map = flowMapAccess(this.native, this.handle);
+    return adoptReservation(map, mapLock(map), { address, protocol, port }, {
+      take: (owner, fd) => {
+        const pid = pidOf(owner);
+        return pid === undefined ? -3 /* ESRCH */ : this.native.fdAdopt(pid, fd);
+      },
+      unreserve: (fd, owner) => unreserve(owner, fd),
+    });
+  }
+
+  /**
+   * Shared mode: per receive queue, the frames of byway's flows dropped since the program was attached because the
+   * queue's slot had no socket (its worker gone: queue q's clients time out until a worker binds it again). Empty in
+   * own-address mode (such frames go to the kernel there).
+   */
+  unboundDrops(): number[] {
+    if (this.closed || this.mode !== 'shared') return [];
+    const out = new Float64Array(this.queues);
+    const n = this.native.xdpUnbound(this.handle, new Uint8Array(out.buffer));
+    return n < 0 ? [] : Array.from(out.subarray(0, n));
   }
 
   private unreserve(fd: number, owner: number, procs: { readonly unreserve: (owner: number, fd: number) => void } | undefined): void {
@@ -546,7 +587,6 @@ export function openAfXdpProgram(
   const queues = options?.queues;
   if (!Number.isInteger(queues) || queues < 1 || queues > 256) throw invalidArg(`queues must be an integer from 1 to 256, got ${String(queues)}`);
   const mode = options.mode ?? 'own';
-  if (mode === 'shared' && options.ipv6 !== undefined) throw invalidArg('openAfXdpProgram: shared-address mode is IPv4 only (ipv6 is not shared by a program without a socket)');
   const { native, info, tables } = openNative({ ...options, mode, queue: 0 }, undefined, true);
   tables?.close(); // shared mode: the address came from the kernel; the sockets keep their own mirrors
   // A queue with no socket in the XSKMAP passes its frames to the kernel: the flows the device's RSS puts there would

@@ -212,6 +212,17 @@ export interface NativeAddon {
   portReserve(netns: string | undefined, protocol: 'tcp' | 'udp', ipv4: number, port: number, family: 4 | 6, raw: true): number;
   /** Close a reservation portReserve returned raw: 0 or -errno. */
   portRelease(fd: number): number;
+  /**
+   * A descriptor of this process (close-on-exec) for process `pid`'s descriptor `fd` (pidfd_open + pidfd_getfd), or
+   * the negative errno (-3 ESRCH: it is gone; -9 EBADF: no such descriptor; -1 EPERM: not allowed to ptrace it).
+   */
+  fdAdopt(pid: number, fd: number): number;
+  /**
+   * A cluster's shared-address program (openAfXdpProgram, mode 'shared'): the frames of byway's flows it dropped on
+   * each receive queue for want of a socket in the queue's XSKMAP slot, into `out` (the bytes of a Float64Array,
+   * one per queue); the count read, or a negative errno (-22: not such a program).
+   */
+  xdpUnbound(h: NativeHandle, out: Uint8Array): number;
   /** Replace an AF_PACKET fanout group's classic BPF program (PACKET_FANOUT_DATA): 0 or a negative errno. */
   fanoutData(h: NativeHandle, program: Uint8Array): number;
   /** AF_PACKET: receive (add) or stop receiving a multicast MAC on the device. 0 or -errno. */

@@ -14,7 +14,7 @@
  * `doctor` read the environment and the flags alike. Exit codes: 0 done, 1 failed, 2 bad usage or configuration.
  */
 import { spawn } from 'node:child_process';
-import { createWriteStream, realpathSync } from 'node:fs';
+import { createWriteStream, existsSync, realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { configFromEnv, parseAddresses, parseDriverSpec, type EnvConfig } from '../register/config.js';
@@ -162,6 +162,19 @@ async function runWorkers(p: Parsed, config: EnvConfig, env: Record<string, stri
           fd: program.flowMapFd,
           dropHolder: (index: number, u: (owner: number, fd: number) => void) => program.dropHolder(undefined, index, { netns: config.netns, unreserve: u }),
           finishOrphan: (protocol: number, port: number, addr: number, u: (owner: number, fd: number) => void) => program.finishOrphan(protocol, port, addr, u),
+          unboundDrops: () => program.unboundDrops(),
+          adopt: (protocol: number, port: number, addr: number, pidOf: (owner: number) => number | undefined, u: (owner: number, fd: number) => void) =>
+            program.adoptReservation(protocol, port, addr, pidOf, u),
+        }
+      : undefined;
+  // Tests only: hold a dead worker's flows until the file BYWAY_TEST_HOLD_DROP names exists (at most 30 s), so a
+  // test can try the kernel in the window between a worker's end and the drop of its holds.
+  const gate = env['BYWAY_TEST_HOLD_DROP'];
+  const beforeDrop =
+    flowMap && gate
+      ? async (index: number): Promise<void> => {
+          process.stderr.write(`byway run: holding worker ${index}'s flows until ${gate} exists (BYWAY_TEST_HOLD_DROP)\n`);
+          for (let end = Date.now() + 30_000; !existsSync(gate) && Date.now() < end; ) await new Promise((r) => setTimeout(r, 10));
         }
       : undefined;
   const own = config.control;
@@ -176,6 +189,7 @@ async function runWorkers(p: Parsed, config: EnvConfig, env: Record<string, stri
     xskMapFd: program?.xskMapFd,
     tapHwAddress,
     flowMap,
+    beforeDrop,
     log: (l) => process.stderr.write(l + '\n'),
   });
   const forward = (sig: NodeJS.Signals) => () => cluster.close(sig);

@@ -88,6 +88,12 @@ export interface ClusterStats {
   readonly workers: ReadonlyArray<{ readonly index: number; readonly stats: StackStats }>;
   /** Every counter summed over the live workers. */
   readonly total: StackStats;
+  /**
+   * AF_XDP: the receive queues no live worker serves (worker i serves queue i), and, in shared-address mode, per
+   * queue the frames of byway's flows the program dropped there for want of a socket since it was attached (a dead
+   * worker's queue: its clients time out until a worker binds it again, `revive` or `restart`).
+   */
+  readonly queues?: { readonly unserved: readonly number[]; readonly dropped: readonly number[] };
 }
 
 let nextCluster = 0;
@@ -143,6 +149,9 @@ export class Cluster extends EventEmitter {
       throw invalidArg(`driver.mode must be 'own' or 'shared', got ${String(options.driver.mode)}`);
     }
     if (shared && options.address !== undefined) throw invalidArg("a shared-address cluster (driver.mode 'shared') takes no address: the interface's is shared");
+    if (kind === 'af-xdp' && options.driver.ipv6 !== undefined && (options.driver.ipv6 !== true || !shared)) {
+      throw invalidArg("driver.ipv6 is true or absent, and only in driver.mode 'shared' (an own-address cluster takes IPv6 addresses in address)");
+    }
     if (!shared && (options.address === undefined || (typeof options.address !== 'string' && !Array.isArray(options.address)))) {
       throw invalidArg("address is required (a string or an array of strings), except for an AF_XDP cluster in driver.mode 'shared'");
     }
@@ -177,7 +186,7 @@ export class Cluster extends EventEmitter {
     const d = this.driver;
     if (d.kind === 'af-xdp' && d.mode === 'shared') {
       // One program and one flow map for the device; each worker's socket takes its queue's slot and edits the map.
-      this.xdp = openAfXdpProgram({ ifname: d.ifname, netns: d.netns, mode: 'shared', flowMapSize: d.flowMapSize, queues: this.size, attachMode: d.attachMode });
+      this.xdp = openAfXdpProgram({ ifname: d.ifname, netns: d.netns, mode: 'shared', ipv6: d.ipv6, flowMapSize: d.flowMapSize, queues: this.size, attachMode: d.attachMode });
       this.flowLock = new SharedArrayBuffer(4);
     } else if (d.kind === 'af-xdp') {
       const a = this.options.address!;
@@ -269,10 +278,18 @@ export class Cluster extends EventEmitter {
     }
   }
 
-  /** Shared-address AF_XDP: the flows in the shared map now, each with the workers that hold it. */
-  flows(): Array<{ protocol: 'tcp' | 'udp' | 'icmp'; port: number; workers: number[] }> {
-    const name = { 1: 'icmp', 6: 'tcp', 17: 'udp' } as const;
-    return (this.xdp?.flows() ?? []).map((f) => ({ protocol: name[f.protocol as 1 | 6 | 17], port: f.port, workers: f.holders }));
+  /**
+   * Shared-address AF_XDP: the flows in the shared map now, each with the workers that hold it and its family (with
+   * `driver.ipv6`, a claimed port is one flow per family).
+   */
+  flows(): Array<{ protocol: 'tcp' | 'udp' | 'icmp'; port: number; family: 4 | 6; workers: number[] }> {
+    const name = { 1: 'icmp', 6: 'tcp', 17: 'udp', 58: 'icmp' } as const;
+    return (this.xdp?.flows() ?? []).map((f) => ({
+      protocol: name[f.protocol as 1 | 6 | 17 | 58],
+      port: f.port,
+      family: f.address === 0 ? (6 as const) : (4 as const),
+      workers: f.holders,
+    }));
   }
 
   /**
@@ -330,7 +347,9 @@ export class Cluster extends EventEmitter {
     const workers = per.filter((p): p is { index: number; stats: StackStats } => p.stats !== undefined);
     const total = {} as Record<string, unknown>;
     for (const p of workers) addInto(total, p.stats as unknown as Record<string, unknown>);
-    return { workers, total: total as unknown as StackStats };
+    const xdp = this.xdp;
+    const queues = xdp && { unserved: Array.from({ length: this.size }, (_, q) => q).filter((q) => this.threads[q] === undefined), dropped: xdp.unboundDrops() };
+    return { workers, total: total as unknown as StackStats, ...(queues ? { queues } : {}) };
   }
 
   /** Every live worker's TCP connections, each row with its worker's index. */

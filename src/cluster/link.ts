@@ -12,6 +12,8 @@
  *   orphan   worker -> supervisor  shared-address AF_XDP: u32 address, u16 port, u8 protocol (big-endian): a flow
  *                                  no worker holds now whose reservation another process owns (flow-table.ts)
  *   unreserve supervisor -> worker i32 (big-endian): close that reservation descriptor of yours
+ *   adopt    worker -> supervisor  as orphan: this worker now holds a flow whose reservation another worker's
+ *                                  descriptor is; the supervisor takes a copy of it (flow-table.ts adoptReservation)
  *
  * `LinkReader` takes the stream in chunks of any size. What it cannot read (a length over `MAX_MESSAGE`, an
  * unknown type, a hello that is not the JSON above) is counted in `malformed` and ends the reading (`broken`):
@@ -19,7 +21,7 @@
  * fresh copy the receiver may keep.
  */
 
-export const MsgType = { hello: 1, arp: 2, program: 3, role: 4, serving: 5, hop: 6, orphan: 7, unreserve: 8 } as const;
+export const MsgType = { hello: 1, arp: 2, program: 3, role: 4, serving: 5, hop: 6, orphan: 7, unreserve: 8, adopt: 9 } as const;
 export type MsgType = (typeof MsgType)[keyof typeof MsgType];
 
 /** Larger than any frame or steering program (a classic BPF program is at most 4096 x 8 bytes). */

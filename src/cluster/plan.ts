@@ -19,27 +19,72 @@
 import { ICMP_ERRORS, flowClass, workerEphemeralRange, type FlowSteeringSpec } from '../../drivers/af-packet/fanout.js';
 
 /**
- * The worker whose ephemeral slice a received Ethernet frame (IPv4, untagged, not a fragment) belongs to: a TCP or
- * UDP destination port in it, or ICMP about a flow from it (an echo reply whose identifier is in it, an error
- * quoting a packet whose source port or echo identifier is in it: fanout.ts `flowClass`), or undefined for any
- * other frame. Where the link's steering is the device's own hash (TAP multi-queue, AF_XDP queues), a worker hands
+ * The worker whose ephemeral slice a received Ethernet frame (IPv4 or IPv6, untagged, not a fragment) belongs to: a
+ * TCP or UDP destination port in it, or ICMP about a flow from it (an echo reply whose identifier is in it, an error
+ * quoting a packet whose source port or echo identifier is in it: fanout.ts `flowClass`, and `flowClass6` below
+ * for IPv6), or undefined for any other frame. Where the link's steering is the device's own hash (TAP multi-queue, AF_XDP queues), a worker hands
  * such a frame to its owner instead of answering it with a reset or dropping it.
  */
 export function sliceOwner(spec: FlowSteeringSpec, frame: Uint8Array): number | undefined {
+  if (frame[12] === 0x86 && frame[13] === 0xdd) {
+    const c = flowClass6(spec, frame);
+    return c?.table === 'slots' ? c.worker : undefined;
+  }
   if (frame.length < 34 || frame[12] !== 0x08 || frame[13] !== 0x00) return undefined;
   const c = flowClass(spec, 0x0800, frame.subarray(14));
   return c?.table === 'slots' ? c.worker : undefined;
 }
 
+/** The workers' shared ephemeral range and the size of each one's slice (fanout.ts's rule), per spec. */
+const ranges = new WeakMap<FlowSteeringSpec, { low: number; high: number; slice: number }>();
+function rangeOf(spec: FlowSteeringSpec): { low: number; high: number; slice: number } {
+  let r = ranges.get(spec);
+  if (r === undefined) {
+    const first = workerEphemeralRange(spec, 0);
+    r = { low: first.low, high: workerEphemeralRange(spec, spec.workers - 1).high, slice: first.high - first.low + 1 };
+    ranges.set(spec, r);
+  }
+  return r;
+}
+
+const ICMP6_ERRORS: readonly number[] = [1, 2, 3, 4]; // destination unreachable, packet too big, time exceeded, parameter problem (RFC 4443)
+
+/**
+ * An untagged IPv6 frame's class, as the shared-address program steers it (TCP, UDP or ICMPv6 right behind the
+ * fixed header; extension headers, fragments among them, are the kernel's): 'slots' with the worker whose
+ * ephemeral slice it belongs to (a destination port in it; an echo reply whose identifier is in it; an error
+ * quoting a packet whose source port or echo identifier is in it), 'service' for an ICMPv6 error quoting any other
+ * TCP or UDP flow (a service port's), or undefined.
+ */
+function flowClass6(spec: FlowSteeringSpec, f: Uint8Array): { worker: number; table: 'slots' | 'service' } | undefined {
+  if (f.length < 62) return undefined;
+  const { low, high, slice } = rangeOf(spec);
+  const u16 = (o: number): number => (f[o]! << 8) | f[o + 1]!;
+  const mine = (port: number): { worker: number; table: 'slots' } | undefined =>
+    port >= low && port <= high ? { worker: Math.floor((port - low) / slice), table: 'slots' } : undefined;
+  const next = f[20];
+  if (next === 6 || next === 17) return mine(u16(56));
+  if (next !== 58) return undefined;
+  const type = f[54]!;
+  if (type === 129) return mine(u16(58)); // echo reply: its identifier
+  if (!ICMP6_ERRORS.includes(type) || f.length < 104) return undefined;
+  // The quoted packet (its fixed header at 62) was sent from here: its source port, or its echo identifier.
+  const quoted = f[68];
+  if (quoted === 6 || quoted === 17) return mine(u16(102)) ?? { worker: 0, table: 'service' };
+  if (quoted === 58 && f.length >= 108 && f[102] === 128) return mine(u16(106));
+  return undefined;
+}
+
 /**
  * Whether every worker must see a received frame where the device's own hash picks the queue (TAP multi-queue,
- * AF_XDP queues): ARP (each stack keeps its own neighbour cache), and an IPv4 ICMP error quoting a service flow.
+ * AF_XDP queues): ARP (each stack keeps its own neighbour cache), and an ICMP or ICMPv6 error quoting a service flow.
  * The device put that flow on a queue by a hash byway cannot compute, and the error (from a router, say, with its
  * own addresses) hashes elsewhere, so which worker serves the flow is unknown: each stack gets the error and only
  * the one whose connection it quotes, at an in-flight sequence number, acts on it (RFC 5927), so path MTU discovery
  * works for the clients of every worker. Errors about a worker's own ephemeral flows hop to it (`sliceOwner`).
  */
 export function everyWorkerSees(spec: FlowSteeringSpec, frame: Uint8Array): boolean {
+  if (frame[12] === 0x86 && frame[13] === 0xdd) return flowClass6(spec, frame)?.table === 'service';
   if (frame.length < 14 || frame[12] !== 0x08) return false;
   if (frame[13] === 0x06) return true;
   if (frame[13] !== 0x00 || frame.length < 34 || frame[23] !== 1 || (((frame[20]! << 8) | frame[21]!) & 0x3fff) !== 0) return false;

@@ -25,8 +25,11 @@
  *   abnormally after running at least a second is started again on its index and takes its class back.
  * - AF_XDP in shared-address mode (`flowMap`): the program's flow map is each worker's fd 4 too, and the workers
  *   share it (drivers/af-xdp/flow-table.ts, between processes: the lock a key of the map, each reservation its
- *   worker's descriptor). This supervisor drops a dead worker's holds (reserving again, itself, the ports others
- *   still hold), finishes the orphans workers report and asks a worker to close a reservation of its own.
+ *   worker's descriptor). This supervisor adopts the reservation of a port a second worker holds (a copy of the
+ *   owner's descriptor, pidfd_getfd(2), so the port stays reserved when the owner dies: no kernel program can
+ *   take it between the death and the drop), drops a dead worker's holds (reserving again, itself, a port others
+ *   still hold whose reservation died unadopted, and saying so on stderr, and in `byway stat`, when the kernel
+ *   took it meanwhile), finishes the orphans workers report and asks a worker to close a reservation of its own.
  * - Stats: `stat()` and `ss()` ask each worker's control socket and add them up (per worker too).
  * - `done` resolves when every worker has ended: 0 if each exited 0, else the first other status (a signal as
  *   128 + its number).
@@ -74,9 +77,21 @@ export interface ProcessClusterOptions {
    */
   readonly flowMap?: {
     readonly fd: number;
-    dropHolder(index: number, unreserve: (owner: number, fd: number) => void): { released: number; kept: number; reserved: number };
+    dropHolder(
+      index: number,
+      unreserve: (owner: number, fd: number) => void,
+    ): { released: number; kept: number; reserved: number; lost: ReadonlyArray<{ protocol: number; port: number; address: number; errno: number }> };
     finishOrphan(protocol: number, port: number, address: number, unreserve: (owner: number, fd: number) => void): boolean;
+    /** Per queue, the frames of byway's flows dropped for want of a socket (AfXdpProgram.unboundDrops). */
+    unboundDrops(): number[];
+    /** Take a copy of a live worker's reservation (AfXdpProgram.adoptReservation): 'adopted', 'none' or an errno. */
+    adopt(protocol: number, port: number, address: number, pidOf: (owner: number) => number | undefined, unreserve: (owner: number, fd: number) => void): 'adopted' | 'none' | number;
   };
+  /**
+   * Tests: runs between a worker's end and the drop of its flows (the supervisor's window), e.g. to let a test try a
+   * kernel bind of the dead worker's ports there (the CLI's BYWAY_TEST_HOLD_DROP).
+   */
+  readonly beforeDrop?: (index: number) => Promise<void>;
   /** How long a worker may take to join the group (default 30 s: the preload loads before the program does). */
   readonly readyTimeoutMs?: number;
   readonly log: (line: string) => void;
@@ -106,6 +121,8 @@ export class ProcessCluster {
   private closing = false;
   private failure: number | undefined = undefined;
   private finish: (status: number) => void = () => {};
+  /** Shared-address AF_XDP: reservations adopted, adoptions failed, taken again after a death, and lost then. */
+  private readonly reservations = { adopted: 0, adoptFailed: 0, retaken: 0, lost: 0 };
 
   constructor(private readonly options: ProcessClusterOptions) {
     this.size = options.workers;
@@ -203,6 +220,9 @@ export class ProcessCluster {
       } else if (type === MsgType.orphan && index >= 0 && payload.length === 7 && this.options.flowMap) {
         const dv = new DataView(payload.buffer, payload.byteOffset, 7);
         this.options.flowMap.finishOrphan(payload[6]!, dv.getUint16(4), dv.getUint32(0), (owner, fd) => this.unreserve(owner, fd));
+      } else if (type === MsgType.adopt && index >= 0 && payload.length === 7 && this.options.flowMap) {
+        const dv = new DataView(payload.buffer, payload.byteOffset, 7);
+        this.adopt(payload[6]!, dv.getUint16(4), dv.getUint32(0));
       } else if (type === MsgType.hop && index >= 0) {
         // A frame that landed on another worker's queue: to the owner of its ephemeral slice, if it lives.
         const owner = sliceOwner({ workers: this.size }, payload);
@@ -232,16 +252,7 @@ export class ProcessCluster {
       this.retable();
     }
     // Shared-address AF_XDP: its holds on the flow map go; the ports others hold stay steered and reserved.
-    if (this.options.flowMap) {
-      try {
-        const { released, kept, reserved } = this.options.flowMap.dropHolder(index, (owner, fd) => this.unreserve(owner, fd));
-        if (!this.closing && released + kept > 0) {
-          this.options.log(`byway run: worker ${index}'s flows: ${released} back to the kernel, ${kept} held by others (${reserved} of them reserved again here)`);
-        }
-      } catch (err) {
-        this.options.log(`byway run: worker ${index}'s flows not dropped: ${(err as Error).message}`);
-      }
-    }
+    const dropped = this.dropFlows(index);
     const status = statusOf(code, signal);
     slot.joined?.(new Error(`worker ${index} ended (${signal ?? `code ${code}`}) before it joined the fanout group`));
     if (status !== 0) this.failure ??= status;
@@ -255,18 +266,25 @@ export class ProcessCluster {
       );
     }
     if (again) {
-      this.spawn(index).catch((err: Error) => this.options.log(`byway run: worker ${index} not restarted: ${err.message}`));
+      // After the drop: a new worker's holds on the index must not be dropped with the old one's.
+      dropped
+        .then(() => this.spawn(index))
+        .catch((err: Error) => this.options.log(`byway run: worker ${index} not restarted: ${err.message}`));
       return;
     }
-    if (this.slots.every((s) => s === undefined)) {
-      this.server.close();
-      try {
-        unlinkSync(this.options.link);
-      } catch {
-        /* gone */
-      }
-      this.finish(this.failure ?? 0);
+    if (this.slots.every((s) => s === undefined)) void dropped.then(() => this.ended());
+  }
+
+  /** Every worker has ended: close the link and resolve `done`. */
+  private ended(): void {
+    if (this.slots.some((s) => s !== undefined)) return;
+    this.server.close();
+    try {
+      unlinkSync(this.options.link);
+    } catch {
+      /* gone */
     }
+    this.finish(this.failure ?? 0);
   }
 
   /** The steering program for the kernel's member order now, through the ARP owner; the ARP role to the lowest live worker. */
@@ -278,6 +296,48 @@ export class ProcessCluster {
       if (this.arpOwner !== undefined) this.send(this.arpOwner, MsgType.role, Uint8Array.of(0));
       this.send(owner, MsgType.role, Uint8Array.of(1));
       this.arpOwner = owner;
+    }
+  }
+
+  /**
+   * Shared-address AF_XDP: drop the holds of worker `index`, which has ended (after `beforeDrop`, for tests). A
+   * port others hold whose reservation died with it and could not be taken again is said on stderr: a kernel
+   * program took it meanwhile, and byway's flows on it and that program's now compete.
+   */
+  private dropFlows(index: number): Promise<void> {
+    const fm = this.options.flowMap;
+    if (!fm) return Promise.resolve();
+    const drop = (): void => {
+      try {
+        const { released, kept, reserved, lost } = fm.dropHolder(index, (owner, fd) => this.unreserve(owner, fd));
+        this.reservations.retaken += reserved;
+        this.reservations.lost += lost.length;
+        if (!this.closing && released + kept > 0) {
+          this.options.log(`byway run: worker ${index}'s flows: ${released} back to the kernel, ${kept} held by others (${reserved} of them reserved again here)`);
+        }
+        for (const l of lost) {
+          this.options.log(
+            `byway run: ${l.protocol === 6 ? 'tcp' : 'udp'}/${l.port}, held by other workers, lost its kernel reservation with worker ${index} and could not be reserved again (errno ${l.errno}${l.errno === 98 ? ': a kernel socket took the port' : ''})`,
+          );
+        }
+      } catch (err) {
+        this.options.log(`byway run: worker ${index}'s flows not dropped: ${(err as Error).message}`);
+      }
+    };
+    if (!this.options.beforeDrop || this.closing) {
+      drop();
+      return Promise.resolve();
+    }
+    return this.options.beforeDrop(index).then(drop, drop);
+  }
+
+  /** A worker's claim joined a flow another worker reserves: take a copy of that reservation (see the contract). */
+  private adopt(protocol: number, port: number, address: number): void {
+    const r = this.options.flowMap!.adopt(protocol, port, address, (owner) => this.slots[owner]?.pid || undefined, (owner, fd) => this.unreserve(owner, fd));
+    if (r === 'adopted') this.reservations.adopted++;
+    else if (r !== 'none') {
+      this.reservations.adoptFailed++;
+      this.options.log(`byway run: the reservation of ${protocol === 6 ? 'tcp' : protocol === 17 ? 'udp' : `protocol ${protocol}`}/${port} not adopted (errno ${r}); it stays its worker's`);
     }
   }
 
@@ -336,6 +396,11 @@ export class ProcessCluster {
       workers: per.map((p) => ({ index: p.index, pid: p.pid })),
       ...total,
       worker,
+      ...(this.options.flowMap ? { reservations: { ...this.reservations } } : {}),
+      // AF_XDP: the queues no worker serves now (worker i has queue i) and, shared mode, the frames dropped on each.
+      ...(this.options.xskMapFd !== undefined
+        ? { queues: { unserved: this.slots.flatMap((s, q) => (s ? [] : [q])), dropped: this.options.flowMap?.unboundDrops() ?? [] } }
+        : {}),
     };
   }
 

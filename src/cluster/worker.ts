@@ -63,6 +63,12 @@ export interface ClusterAfXdpOptions {
    * workers and reserved in the kernel once, whoever else holds it; the rest stays the kernel's.
    */
   readonly mode?: 'own' | 'shared';
+  /**
+   * Shared mode: true to share the interface's IPv6 addresses too (as `afXdp({ mode: 'shared', ipv6: true })`): a
+   * port a worker claims is steered and reserved over IPv6 as well, NDP stays with the kernel, and each stack takes
+   * the kernel's IPv6 addresses and neighbours.
+   */
+  readonly ipv6?: true;
   /** Shared mode: the flow map's capacity (default 1024). */
   readonly flowMapSize?: number;
   /** Default 'auto' (native, else generic; a generically attached program sees every frame on queue 0 on veth). */
@@ -192,6 +198,7 @@ export async function runWorker(init: WorkerInit): Promise<void> {
       netns: d.netns,
       mode: sf ? 'shared' : 'own',
       ipv4: firstIpv4(init.address),
+      ipv6: sf && d.ipv6 ? true : undefined,
       queue: init.index,
       queues: init.workers,
       xskMapFd: init.xskMapFd,

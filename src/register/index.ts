@@ -35,11 +35,17 @@ export function register(env: Readonly<Record<string, string | undefined>> = pro
   const config = configFromEnv(env);
   const addresses = config.stack.address === undefined ? [] : typeof config.stack.address === 'string' ? [config.stack.address] : [...config.stack.address];
   const memberConfig = memberFromEnv(env);
-  // Shared-address AF_XDP: the flow map's orphans go to the supervisor through the member (made just below).
+  // Shared-address AF_XDP: the flow map's orphans and shared reservations go to the supervisor through the member
+  // (made just below).
   let member: ReturnType<typeof openMember> | undefined;
   const sharedFlows =
     memberConfig?.flowMapFd !== undefined
-      ? { flowMapFd: memberConfig.flowMapFd, holder: memberConfig.index, orphaned: (protocol: number, port: number, address: number) => member?.orphaned(protocol, port, address) }
+      ? {
+          flowMapFd: memberConfig.flowMapFd,
+          holder: memberConfig.index,
+          orphaned: (protocol: number, port: number, address: number) => member?.orphaned(protocol, port, address),
+          shared: (protocol: number, port: number, address: number) => member?.shared(protocol, port, address),
+        }
       : undefined;
   const xdp = memberConfig?.xskMapFd !== undefined ? { queue: memberConfig.index, queues: memberConfig.workers, xskMapFd: memberConfig.xskMapFd, sharedFlows } : undefined;
   const tapQueue = memberConfig?.tapHwAddress !== undefined ? { hwAddress: memberConfig.tapHwAddress } : undefined;

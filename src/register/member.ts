@@ -17,7 +17,8 @@
  *                  attaches a queue of its own, and frames hop as with BYWAY_XSKMAP
  *   BYWAY_FLOWMAP  with BYWAY_XSKMAP, on AF_XDP in shared-address mode: the descriptor of the program's flow map
  *                  ('4'), which every worker edits (drivers/af-xdp/flow-table.ts); the worker reports an orphan
- *                  (a flow no worker holds whose reservation another process owns) and closes a reservation of its
+ *                  (a flow no worker holds whose reservation another process owns) and a claim that joins a flow another
+ *                  worker reserves (the supervisor adopts that reservation), and closes a reservation of its
  *                  own when the supervisor says so
  * This worker's stack takes its TCP and UDP ephemeral ports from its own slice of the range (plan.ts), so the
  * return traffic of its connections is steered back to it. Over the link it says hello once its socket has joined
@@ -120,7 +121,19 @@ export interface Member {
   serving(): void;
   /** Shared-address AF_XDP: a release left an orphan (flow-table.ts): the supervisor finishes it. */
   orphaned(protocol: number, port: number, address: number): void;
+  /** Shared-address AF_XDP: a claim joined a flow another worker's descriptor reserves: the supervisor adopts it. */
+  shared(protocol: number, port: number, address: number): void;
   close(): void;
+}
+
+/** A flow map key on the link (orphan, adopt): u32 address, u16 port, u8 protocol, big-endian. */
+function flowKey(protocol: number, port: number, address: number): Uint8Array {
+  const b = new Uint8Array(7);
+  const dv = new DataView(b.buffer);
+  dv.setUint32(0, address);
+  dv.setUint16(4, port);
+  b[6] = protocol;
+  return b;
 }
 
 export function openMember(
@@ -182,12 +195,10 @@ export function openMember(
       sock.write(encodeHello({ index: cfg.index, pid: process.pid, control }));
     },
     orphaned(protocol, port, address) {
-      const b = new Uint8Array(7);
-      const dv = new DataView(b.buffer);
-      dv.setUint32(0, address);
-      dv.setUint16(4, port);
-      b[6] = protocol;
-      send(MsgType.orphan, b);
+      send(MsgType.orphan, flowKey(protocol, port, address));
+    },
+    shared(protocol, port, address) {
+      send(MsgType.adopt, flowKey(protocol, port, address));
     },
     serving() {
       if (served) return;

@@ -248,7 +248,18 @@ export class StackCore implements TransportHost {
     if (!this.ethernet) throw new BywayError('ERR_INVALID_ARG_VALUE', 'IPv6 needs an Ethernet driver');
     const options = typeof config.ipv6 === 'object' ? config.ipv6 : {};
     const l = new Ipv6Layer(
-      { driver: this.driver, mac: this.mac, l2len: this.l2len, vlan: this.vlan, mtu: this.mtu, ethernet: this.stats.ethernet, rng: config.rng, udp: this.udp, prf: config.ipv6Prf },
+      {
+        driver: this.driver,
+        mac: this.mac,
+        l2len: this.l2len,
+        vlan: this.vlan,
+        mtu: this.mtu,
+        ethernet: this.stats.ethernet,
+        rng: config.rng,
+        udp: this.udp,
+        prf: config.ipv6Prf,
+        echoIdent: config.icmp?.echoIdent,
+      },
       config.addresses6 ?? [],
       config.routes6 ?? [],
       options,

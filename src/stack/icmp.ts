@@ -24,8 +24,8 @@ export interface IcmpOptions {
   /** How long a learned path MTU holds before it is forgotten (RFC 1191 section 6.3: 10 minutes). */
   pmtuExpiryMs: number;
   /**
-   * The identifier of this stack's echo requests (default: drawn from the stack's rng). A cluster gives each
-   * worker one inside its ephemeral slice, so the steering sends its echo replies back to it (src/cluster).
+   * The identifier of this stack's echo requests, IPv4 and IPv6 (default: drawn from the stack's rng). A cluster
+   * gives each worker one inside its ephemeral slice, so the steering sends its echo replies back to it (src/cluster).
    */
   echoIdent?: number;
 }
@@ -207,7 +207,13 @@ export class Icmp4 implements Transport {
     const seq = this.pings.allocate();
     if (host.flows !== undefined && !this.pingClaimed) {
       // Shared address: echo replies carrying our identifier come to us from now on (the kernel keeps the rest).
-      host.flows.claim({ protocol: 'icmp', port: this.pingIdent });
+      // IPv6's pings may have claimed the same identifier first (a cluster worker's, limits.icmp.echoIdent): a claim
+      // steers both families.
+      try {
+        host.flows.claim({ protocol: 'icmp', port: this.pingIdent });
+      } catch (e) {
+        if ((e as BywayError).code !== 'ERR_INVALID_STATE') throw e;
+      }
       this.pingClaimed = true;
     }
     this.pings.add({ dst, sentAt: now, deadline: now + (options.timeoutMs ?? 1000), seq, cb });

@@ -73,6 +73,11 @@ export interface Ipv6Link {
   readonly udp: UdpTable;
   /** RFC 7217's pseudorandom function for SLAAC identifiers (SHA-256, from the runtime); none: modified EUI-64. */
   readonly prf?: PseudoRandomFunction | undefined;
+  /**
+   * The identifier of this stack's echo requests (`limits.icmp.echoIdent`, as for ICMP): a cluster worker's comes
+   * from its slice, so the replies are steered back to it. Default: drawn from `rng`.
+   */
+  readonly echoIdent?: number | undefined;
 }
 
 /**
@@ -163,7 +168,8 @@ export class Ipv6Layer {
     this.reassembler = new Ipv6Reassembler(this.options.reassembly);
     this.pmtu = new PathMtuCache(this.options.pmtu);
     this.limiter = new Icmpv6RateLimiter(this.options.icmpErrors);
-    this.pingIdent = link.rng.nextU32() & 0xffff;
+    const drawn = link.rng.nextU32() & 0xffff; // drawn whatever: the rng's sequence does not depend on echoIdent
+    this.pingIdent = link.echoIdent ?? drawn;
     this.stats = { ipv6: newIpv6Stats(this.reassembler.stats), icmpv6: newIcmpv6Stats(), ndp: this.ndp.stats, udp6: newUdp6Stats() };
     this.udp6 = new Udp6({
       udp: link.udp,

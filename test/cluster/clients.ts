@@ -20,13 +20,19 @@ async function answers(ns: string, script: string): Promise<string[]> {
 export const kernelEcho = (host: string, port = 9000): string =>
   `require('node:net').createServer((s)=>{s.on('error',()=>{});s.pipe(s)}).listen(${port},'${host}')`;
 
+/** From namespace `ns`, one TCP connection to ADDRESS:PORT sending a byte: its first answer, 'timeout' or the error's code. */
+export async function firstAnswer(ns: string, address: string, port: number): Promise<string> {
+  const r = await execInAsync(ns, process.execPath, ['-e', `const s=require('node:net').connect(${port},'${address}',()=>s.write('x'));s.setTimeout(3000,()=>{console.log('timeout');process.exit()});s.on('data',(b)=>{console.log(b.toString());process.exit()});s.on('error',(e)=>{console.log(e.code);process.exit()})`], { timeoutMs: 10_000 });
+  return r.stdout.trim();
+}
+
 /** From namespace `ns`, `n` TCP connections to ADDRESS:7000, each sends one byte and reads the answer: the answering workers. */
 export const tcpClients = (ns: string, address: string, n: number): Promise<string[]> =>
   answers(ns, `const net=require('node:net');let k=0;const out=[];for(let i=0;i<${n};i++){const s=net.connect(7000,'${address}',()=>s.write('x'));s.setTimeout(5000,()=>{out.push('timeout');s.destroy()});s.on('data',(b)=>{out.push(b.toString().split(':')[0]);s.end()});s.on('error',(e)=>out.push(e.code));s.on('close',()=>{if(++k===${n}){console.log(JSON.stringify(out))}})}`);
 
 /** From namespace `ns`, `n` datagrams to ADDRESS:7001 from as many sockets: the answering workers. */
 export const udpClients = (ns: string, address: string, n: number): Promise<string[]> =>
-  answers(ns, `const d=require('node:dgram');let k=0;const out=[];for(let i=0;i<${n};i++){const s=d.createSocket('udp4');const t=setTimeout(()=>{out.push('timeout');s.close();if(++k===${n})console.log(JSON.stringify(out))},3000);s.on('message',(m)=>{clearTimeout(t);out.push(m.toString());s.close();if(++k===${n})console.log(JSON.stringify(out))});s.send('q',7001,'${address}')}`);
+  answers(ns, `const d=require('node:dgram');let k=0;const out=[];for(let i=0;i<${n};i++){const s=d.createSocket('${address.includes(':') ? 'udp6' : 'udp4'}');const t=setTimeout(()=>{out.push('timeout');s.close();if(++k===${n})console.log(JSON.stringify(out))},3000);s.on('message',(m)=>{clearTimeout(t);out.push(m.toString());s.close();if(++k===${n})console.log(JSON.stringify(out))});s.send('q',7001,'${address}')}`);
 
 export const count = (xs: string[], v: string): number => xs.filter((x) => x === v).length;
 

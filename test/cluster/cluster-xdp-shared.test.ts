@@ -9,8 +9,8 @@
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startCluster, type Cluster } from '../../src/cluster/index.js';
-import { NetLab, describePrivileged, execIn, execInAsync, steadyTxQueues } from '../helpers/netns.js';
-import { count, expectBothServe, expectOwnConnections, kernelEcho, reports, tcpClients, until, xdpSockets as xdpSocketsIn } from './clients.js';
+import { NetLab, describePrivileged, execIn, steadyTxQueues } from '../helpers/netns.js';
+import { count, expectBothServe, firstAnswer, expectOwnConnections, kernelEcho, reports, tcpClients, until, xdpSockets as xdpSocketsIn } from './clients.js';
 
 const FIXTURE = new URL('./fixtures/echo-worker.ts', import.meta.url);
 const SHARED = '10.77.19.2';
@@ -25,10 +25,7 @@ describePrivileged('byway cluster: two worker threads on AF_XDP queues, sharing 
   let seen: ReturnType<typeof reports>;
   const xdpSockets = (): number => xdpSocketsIn(nsA);
   /** The kernel server on the shared address (port 8000), asked from the peer. */
-  const kernelAnswers = async (): Promise<string> => {
-    const r = await execInAsync(nsB, process.execPath, ['-e', `const s=require('node:net').connect(8000,'${SHARED}',()=>s.write('x'));s.setTimeout(3000,()=>{console.log('timeout');process.exit()});s.on('data',(b)=>{console.log(b.toString());process.exit()});s.on('error',(e)=>{console.log(e.code);process.exit()})`], { timeoutMs: 10_000 });
-    return r.stdout.trim();
-  };
+  const kernelAnswers = (): Promise<string> => firstAnswer(nsB, SHARED, 8000);
   /** What a kernel program in byway's namespace gets when it binds `port` on the shared address. */
   const kernelBind = (proto: 'tcp' | 'udp', port: number): string =>
     execIn(nsA, process.execPath, [
@@ -113,9 +110,16 @@ describePrivileged('byway cluster: two worker threads on AF_XDP queues, sharing 
     expect(kernelBind('tcp', port1)).toBe('ok');
     // Queue 0's clients are served by worker 0; the program drops byway's flows on queue 1 (its slot is empty)
     // rather than pass them to the kernel, which owns the address and would reset them: those clients time out.
+    const before = (await cluster!.stats()).queues!;
+    expect(before.unserved).toEqual([1]);
     const tcp = await tcpClients(nsB, SHARED, 20);
     expect(count(tcp, 'w0')).toBeGreaterThan(0);
     expect(count(tcp, 'w0') + count(tcp, 'timeout'), JSON.stringify(tcp)).toBe(20);
+    // The unserved queue shows in the stats: every client that timed out had its SYNs dropped on queue 1, counted.
+    const after = (await cluster!.stats()).queues!;
+    expect(after.dropped[1]! - before.dropped[1]!).toBeGreaterThanOrEqual(count(tcp, 'timeout'));
+    expect(after.dropped[0]).toBe(0);
+    console.log(`queue 1 unserved: ${after.dropped[1]! - before.dropped[1]!} frames dropped there, ${count(tcp, 'timeout')} of 20 clients timed out`);
     expect(await kernelAnswers()).toBe('kernel');
   }, 60_000);
 

@@ -39,6 +39,44 @@ describe('sliceOwner', () => {
   });
 });
 
+/** An Ethernet frame with an IPv6 fixed header and 8 bytes of `next` (TCP/UDP: ports; ICMPv6: type, identifier). */
+function frame6(next: number, l4: number[], quoted?: { next: number; l4: number[] }): Uint8Array {
+  const f = new Uint8Array(14 + 40 + 8 + (quoted ? 48 : 0));
+  f[12] = 0x86;
+  f[13] = 0xdd;
+  f[14] = 0x60;
+  f[20] = next;
+  f.set(l4, 54);
+  if (quoted) {
+    f[62] = 0x60;
+    f[68] = quoted.next;
+    f.set(quoted.l4, 102);
+  }
+  return f;
+}
+const be = (n: number): number[] => [n >> 8, n & 0xff];
+
+describe('sliceOwner and everyWorkerSees over IPv6', () => {
+  it('TCP/UDP to an ephemeral port, an echo reply by identifier and an error quoting a packet from the slice go to its owner; errors about a service flow to every worker', () => {
+    const spec = { workers: 2 };
+    expect(sliceOwner(spec, frame6(6, [...be(9000), ...be(50000)]))).toBe(0);
+    expect(sliceOwner(spec, frame6(17, [...be(53), ...be(60000)]))).toBe(1);
+    expect(sliceOwner(spec, frame6(6, [...be(50000), ...be(8080)]))).toBeUndefined(); // a client of a service port
+    expect(sliceOwner(spec, frame6(58, [129, 0, 0, 0, ...be(57344)]))).toBe(1); // echo reply
+    expect(sliceOwner(spec, frame6(58, [135, 0, 0, 0]))).toBeUndefined(); // NDP: the kernel's (shared mode)
+    expect(sliceOwner(spec, frame6(44, [6, 0, 0, 1]))).toBeUndefined(); // a fragment header: no port here
+    // Packet too big quoting worker 1's TCP segment (source port in its slice); port unreachable quoting worker 0's ping.
+    expect(sliceOwner(spec, frame6(58, [2, 0, 0, 0], { next: 6, l4: [...be(60000), ...be(443)] }))).toBe(1);
+    expect(sliceOwner(spec, frame6(58, [1, 4, 0, 0], { next: 58, l4: [128, 0, 0, 0, ...be(49152)] }))).toBe(0);
+    const aboutService = frame6(58, [2, 0, 0, 0], { next: 6, l4: [...be(7000), ...be(50123)] });
+    expect(sliceOwner(spec, aboutService)).toBeUndefined();
+    expect(everyWorkerSees(spec, aboutService)).toBe(true);
+    expect(everyWorkerSees(spec, frame6(58, [2, 0, 0, 0], { next: 6, l4: [...be(60000), ...be(443)] }))).toBe(false);
+    expect(everyWorkerSees(spec, frame6(6, [...be(50000), ...be(8080)]))).toBe(false);
+    expect(sliceOwner(spec, frame6(58, [2, 0, 0, 0], { next: 6, l4: [] }).subarray(0, 90))).toBeUndefined(); // cut short
+  });
+});
+
 describe('relay with divert', () => {
   it('matched frames go to relay only; the others, and injected ones, to the stack', () => {
     const [a, b] = memoryLink();

@@ -47,7 +47,7 @@ describe('link messages', () => {
 
   it('an unknown type, a zero or oversized length: counted, reading ends, nothing thrown', () => {
     const bad = [
-      Uint8Array.of(0, 0, 0, 2, 9, 0),
+      Uint8Array.of(0, 0, 0, 2, 0x7e, 0), // type 126: none
       Uint8Array.of(0, 0, 0, 0),
       encodeMessage(MsgType.arp, new Uint8Array(0)).map((b, i) => (i === 1 ? 0x7f : b)),
     ];

@@ -2,6 +2,7 @@
  * The native addon loads, exposes its entry points, reports set-up failures as errno-coded errors, and the
  * loader turns those into BywayErrors with a stable code and advice.
  */
+import { closeSync, fstatSync, openSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { loadNative, nativeAvailability, nativeError } from '../../drivers/native/index.js';
 import { BywayError } from '../../drivers/types.js';
@@ -22,7 +23,7 @@ describe('native addon loader', () => {
 
   it.skipIf(!avail.available && !requirePrivileged)('loads the built addon with every entry point', () => {
     const n = loadNative();
-    for (const f of ['open', 'rxBatch', 'rxRelease', 'rxPending', 'txAlloc', 'txSubmit', 'setReady', 'close', 'sockError', 'linkState', 'withNetns', 'xdpFlow', 'xdpFlowEntry', 'xdpFlowList', 'xdpAddress6', 'xdpStats', 'openCount', 'ifInfo', 'nlOpen', 'nlSend', 'nlRecv', 'portReserve', 'portRelease', 'turnOpen', 'turnArm', 'turnDisarm', 'turnClose']) {
+    for (const f of ['open', 'rxBatch', 'rxRelease', 'rxPending', 'txAlloc', 'txSubmit', 'setReady', 'close', 'sockError', 'linkState', 'withNetns', 'xdpFlow', 'xdpFlowEntry', 'xdpFlowList', 'xdpAddress6', 'xdpStats', 'openCount', 'ifInfo', 'nlOpen', 'nlSend', 'nlRecv', 'portReserve', 'portRelease', 'fdAdopt', 'xdpUnbound', 'turnOpen', 'turnArm', 'turnDisarm', 'turnClose']) {
       expect(typeof (n as unknown as Record<string, unknown>)[f], f).toBe('function');
     }
   });
@@ -55,6 +56,23 @@ describe('native addon loader', () => {
     expect(fail('tap', { netns: '', name: 'bw%d', mtu: '1500' })).toMatchObject({ step: 'tap options', message: expect.stringContaining("'mtu'") });
     expect(fail('packet', { netns: '', ifname: 'x'.repeat(16) })).toMatchObject({ step: 'af-packet options', message: expect.stringContaining("'ifname'") });
     expect(fail('xdp', { netns: '', ifname: 'lo' })).toMatchObject({ step: 'af-xdp options', message: expect.stringContaining("'bindMode'") });
+  });
+
+  it.skipIf(!avail.available && !requirePrivileged)("fdAdopt copies a process's descriptor into this one (pidfd_getfd), or gives the errno", () => {
+    const n = loadNative();
+    const fd = openSync(process.execPath, 'r');
+    try {
+      const copy = n.fdAdopt(process.pid, fd);
+      expect(copy).toBeGreaterThanOrEqual(0);
+      expect(copy).not.toBe(fd);
+      expect(fstatSync(copy).ino).toBe(fstatSync(fd).ino); // the same open file, another descriptor
+      closeSync(copy);
+    } finally {
+      closeSync(fd);
+    }
+    expect(n.fdAdopt(process.pid, 999_999)).toBe(-9); // EBADF: no such descriptor
+    expect(n.fdAdopt(0x3fffffff, 0)).toBe(-3); // ESRCH: no such process
+    expect(() => n.fdAdopt(-1, 0)).toThrow(TypeError);
   });
 
   it.skipIf(!avail.available && !requirePrivileged)('withNetns with a missing namespace throws ENOENT and leaves the thread where it was', () => {

@@ -625,6 +625,22 @@ static napi_value js_xdp_flow_list(napi_env env, napi_callback_info info) {
   return bw_ret_int(env, bw_xdp_flow_list(h, data, len));
 }
 
+/* xdpUnbound(handle, out: the bytes of a Float64Array) -> queues read | -errno: a cluster's shared program's per-queue drops of
+   byway's frames for want of a socket (bw_xdp_unbound). */
+static napi_value js_xdp_unbound(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  bw_handle *h = handle_args(env, info, 2, argv);
+  if (!h) return NULL;
+  if (h->closed || h->kind != BW_XDP) return bw_ret_int(env, -EBADF);
+  uint8_t *data;
+  size_t len;
+  if (!bw_arg_bytes(env, argv[1], &data, &len) || ((uintptr_t)data & 7) != 0) {
+    throw_type(env, "xdpUnbound(handle, out): out must be the bytes of a Float64Array");
+    return NULL;
+  }
+  return bw_ret_int(env, bw_xdp_unbound(h, (double *)(void *)data, (uint32_t)(len / 8)));
+}
+
 /* xdpAddress6(handle, address, add) -> 0 | -errno: one of byway's IPv6 addresses in the own-address program's map. */
 static napi_value js_xdp_addr6(napi_env env, napi_callback_info info) {
   napi_value argv[3];
@@ -737,7 +753,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"rxPending", js_rx_pending}, {"txAlloc", js_tx_alloc},     {"txSubmit", js_tx_submit}, {"txWait", js_tx_wait},
       {"setReady", js_set_ready},   {"close", js_close},          {"sockError", js_sock_error},
       {"linkState", js_link_state}, {"withNetns", js_with_netns}, {"xdpFlow", js_xdp_flow}, {"xdpAddress6", js_xdp_addr6},
-      {"xdpFlowEntry", js_xdp_flow_entry}, {"xdpFlowList", js_xdp_flow_list}, {"portRelease", bw_js_port_release},
+      {"xdpFlowEntry", js_xdp_flow_entry}, {"xdpFlowList", js_xdp_flow_list}, {"xdpUnbound", js_xdp_unbound}, {"portRelease", bw_js_port_release}, {"fdAdopt", bw_js_fd_adopt},
       {"xdpStats", js_xdp_stats},   {"openCount", js_open_count}, {"ifInfo", js_if_info},
       {"nlOpen", bw_js_nl_open},    {"nlSend", bw_js_nl_send},    {"nlRecv", bw_js_nl_recv},
       {"portReserve", bw_js_port_reserve}, {"fanoutData", js_fanout_data},

@@ -157,6 +157,7 @@ int bw_xdp_flow(bw_handle *h, uint32_t ip_be, uint16_t port_be, uint8_t proto, b
 int bw_xdp_stats(bw_handle *h, double out[6]);
 int bw_xdp_flow_entry(bw_handle *h, uint32_t ip_host, uint16_t port, uint8_t proto, const uint8_t *in, bool noexist, uint8_t out[16]);
 int bw_xdp_flow_list(bw_handle *h, uint8_t *out, size_t cap);
+int bw_xdp_unbound(bw_handle *h, double *out, uint32_t n);
 int bw_xdp_addr6(bw_handle *h, const uint8_t addr[16], bool add);
 
 /* Handles without frame memory (netlink.c): wrap as a tracked external; read one back; throw a bw_error. */
@@ -170,6 +171,7 @@ napi_value bw_js_nl_send(napi_env env, napi_callback_info info);
 napi_value bw_js_nl_recv(napi_env env, napi_callback_info info);
 napi_value bw_js_port_reserve(napi_env env, napi_callback_info info);
 napi_value bw_js_port_release(napi_env env, napi_callback_info info);
+napi_value bw_js_fd_adopt(napi_env env, napi_callback_info info);
 void bw_call_js(napi_env env, napi_ref ref, napi_async_context ctx);
 napi_value bw_js_turn_open(napi_env env, napi_callback_info info);
 napi_value bw_js_turn_arm(napi_env env, napi_callback_info info);

@@ -12,6 +12,9 @@
  * Both are bw_handles (kinds BW_NETLINK and BW_PORT) without frame memory: close(handle), openCount() and the env
  * exit hook treat them like the ring handles. The ring calls refuse them (stub ops).
  *
+ * - fdAdopt: a duplicate, in this process, of another process's descriptor (pidfd_getfd(2)): the `byway run --workers`
+ *   supervisor takes over a worker's port reservation while the worker lives, so the reservation outlives it.
+ *
  * Returns: nlSend/nlRecv never throw for I/O (negative errno); nlOpen throws (netns, socket, bind);
  * portReserve returns a negative errno when bind fails (-EADDRINUSE: the kernel holds the port) and throws for
  * the rest.
@@ -23,6 +26,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include <sys/syscall.h>
 #include <netinet/in.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
@@ -255,4 +259,27 @@ napi_value bw_js_port_release(napi_env env, napi_callback_info info) {
     return NULL;
   }
   return bw_ret_int(env, close(fd) == 0 ? 0 : -errno);
+}
+
+/*
+ * fdAdopt(pid, fd) -> a new descriptor of this process (close-on-exec) for process pid's descriptor fd, or -errno
+ * (ESRCH: the process is gone; EBADF: it has no such descriptor; EPERM: not allowed to ptrace it). pidfd_open(2)
+ * then pidfd_getfd(2) (Linux 5.6), which needs PTRACE_MODE_ATTACH_REALCREDS over the target: a parent over its
+ * child of the same user, or CAP_SYS_PTRACE. Never throws for a failed call.
+ */
+napi_value bw_js_fd_adopt(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  int32_t pid, fd;
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc < 2 || napi_get_value_int32(env, argv[0], &pid) != napi_ok || napi_get_value_int32(env, argv[1], &fd) != napi_ok || pid <= 0 || fd < 0) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "fdAdopt(pid, fd): a process id and a descriptor");
+    return NULL;
+  }
+  int pidfd = (int)syscall(SYS_pidfd_open, (pid_t)pid, 0);
+  if (pidfd < 0) return bw_ret_int(env, -errno);
+  int r = (int)syscall(SYS_pidfd_getfd, pidfd, fd, 0);
+  int err = r < 0 ? errno : 0;
+  close(pidfd);
+  return bw_ret_int(env, r < 0 ? -err : r);
 }

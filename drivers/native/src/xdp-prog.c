@@ -12,7 +12,8 @@
  *   non-first fragment carries no port). With IPv6, the same for IPv6 unicast packets, keyed with address 0 (NDP,
  *   like ARP, stays with the kernel).
  * Both fall back to XDP_PASS when the socket slot is empty (bpf_redirect_map flags), except a shared-address
- * program attached with no socket (a cluster's): its flows are byway's, so it drops them then (drop_unbound).
+ * program attached with no socket (a cluster's): its flows are byway's, so it drops them then (drop_unbound), and
+ * counts each drop per receive queue (unbound_fd: the queues whose worker is gone show in the cluster's stats).
  */
 #include "xdp-prog.h"
 #include <arpa/inet.h>
@@ -73,7 +74,7 @@ static void resolve(bpf_asm *a) {
 #define EXIT() emit(a, BPF_JMP | BPF_EXIT, 0, 0, 0, 0)
 #define LDMAP(d, fd) (emit(a, BPF_LD | BPF_DW | BPF_IMM, d, BPF_PSEUDO_MAP_FD, 0, fd), emit(a, 0, 0, 0, 0, 0))
 
-enum { L_PASS, L_ARP, L_REDIRECT, L_PORTS, L_LOOKUP, L_IP6, L_SOLICITED, L_TARGET, L_ALLNODES, L_PORTS6, L_QUOTE, L_QPORT, L_QUOTE6, L_QPORT6 };
+enum { L_PASS, L_ARP, L_REDIRECT, L_PORTS, L_LOOKUP, L_IP6, L_SOLICITED, L_TARGET, L_ALLNODES, L_PORTS6, L_QUOTE, L_QPORT, L_QUOTE6, L_QPORT6, L_DONE, L_DROPPED };
 
 /* The four bytes b0..b3 as a 32-bit load of them from a packet (what the program compares against). */
 static int32_t wire_word(uint8_t b0, uint8_t b1, uint8_t b2, uint8_t b3) {
@@ -106,7 +107,7 @@ static void lookup_addr6(bpf_asm *a, int16_t off, int addr_fd) {
  * keeps them all, and NDP) and protocol 6, 17 or 58 (ICMPv6 echo replies by identifier); only when TCP, UDP or
  * ICMPv6 follows the fixed header directly (extension headers, fragments included, go to the kernel).
  */
-void xdp_build_program(bpf_asm *a, bool shared, uint32_t ip_host, int addr_fd, bool ra, bool shared6, int xsk_fd, int flow_fd, bool drop_unbound) {
+void xdp_build_program(bpf_asm *a, bool shared, uint32_t ip_host, int addr_fd, bool ra, bool shared6, int xsk_fd, int flow_fd, bool drop_unbound, int unbound_fd) {
   memset(a, 0, sizeof *a);
   bool has6 = (!shared && addr_fd >= 0) || (shared && shared6);
   int32_t ip_raw = (int32_t)htonl(ip_host); /* the address as a 32-bit load of its wire bytes */
@@ -289,6 +290,22 @@ void xdp_build_program(bpf_asm *a, bool shared, uint32_t ip_host, int addr_fd, b
   LDMAP(R1, xsk_fd);
   MOVI(R3, drop_unbound ? XDP_DROP : XDP_PASS);
   CALL(BPF_FUNC_redirect_map);
+  if (drop_unbound && unbound_fd >= 0) {
+    /* No socket on this queue (its worker is gone): count the drop in unbound[rx_queue_index]. */
+    JNEI(R0, XDP_DROP, L_DONE);
+    LDX(BPF_W, R2, R6, 16);
+    STX(BPF_W, R10, R2, -16);
+    LDMAP(R1, unbound_fd);
+    MOVR(R2, R10);
+    ADDI(R2, -16);
+    CALL(BPF_FUNC_map_lookup_elem);
+    JEQI(R0, 0, L_DROPPED);
+    MOVI(R1, 1);
+    emit(a, BPF_STX | BPF_ATOMIC | BPF_DW, R0, R1, 0, BPF_ADD);
+    label(a, L_DROPPED);
+    MOVI(R0, XDP_DROP);
+    label(a, L_DONE);
+  }
   EXIT();
   label(a, L_PASS);
   MOVI(R0, XDP_PASS);

@@ -56,6 +56,7 @@ typedef struct {
   uint32_t free_n, free_cap;
   bool need_wakeup, zerocopy, repair_csum;
   int prog_fd, xsk_map_fd, flow_map_fd, addr6_map_fd, link_fd;
+  int unbound_map_fd; /* a cluster's shared program: frames dropped per queue for want of a socket (u64 each) */
   uint32_t queue;
   uint32_t spin_hk; /* rxWait housekeeping steps, to space out tx re-kicks */
 } xs_state;
@@ -255,7 +256,8 @@ static void xs_close(bw_handle *h) {
   if (s->xsk_map_fd >= 0) close(s->xsk_map_fd);
   if (s->flow_map_fd >= 0) close(s->flow_map_fd);
   if (s->addr6_map_fd >= 0) close(s->addr6_map_fd);
-  s->link_fd = s->prog_fd = s->xsk_map_fd = s->flow_map_fd = s->addr6_map_fd = -1;
+  if (s->unbound_map_fd >= 0) close(s->unbound_map_fd);
+  s->link_fd = s->prog_fd = s->xsk_map_fd = s->flow_map_fd = s->addr6_map_fd = s->unbound_map_fd = -1;
   unmap_ring(&s->fill);
   unmap_ring(&s->comp);
   unmap_ring(&s->rx);
@@ -318,6 +320,25 @@ int bw_xdp_flow_entry(bw_handle *h, uint32_t ip_host, uint16_t port, uint8_t pro
   if (sys_bpf(BPF_MAP_LOOKUP_ELEM, &at) != 0) return -errno;
   memcpy(out, &v, sizeof v);
   return 0;
+}
+
+/* A cluster's shared program: the frames of byway's flows dropped on each queue for want of a socket in its XSKMAP
+   slot (its worker gone), into out[0..n); the queue count read, or -errno (-EINVAL: not such a program). */
+int bw_xdp_unbound(bw_handle *h, double *out, uint32_t n) {
+  xs_state *s = h->priv;
+  if (s->unbound_map_fd < 0) return -EINVAL;
+  uint32_t q = 0;
+  for (; q < n; q++) {
+    uint64_t v = 0;
+    union bpf_attr at;
+    memset(&at, 0, sizeof at);
+    at.map_fd = (uint32_t)s->unbound_map_fd;
+    at.key = (uint64_t)(uintptr_t)&q;
+    at.value = (uint64_t)(uintptr_t)&v;
+    if (sys_bpf(BPF_MAP_LOOKUP_ELEM, &at) != 0) break; /* past the map's queues */
+    out[q] = (double)v;
+  }
+  return (int)q;
 }
 
 /* Every flow: 24-byte records (address u32 host order, port u16, protocol u8, pad, then the 16-byte value) into
@@ -508,7 +529,7 @@ int bw_xdp_open(napi_env env, napi_value opts, bw_handle *h, napi_value info, bw
   h->ops = &xs_ops;
   xs_state *s = calloc(1, sizeof *s);
   h->priv = s;
-  s->link_fd = s->prog_fd = s->xsk_map_fd = s->flow_map_fd = s->addr6_map_fd = -1;
+  s->link_fd = s->prog_fd = s->xsk_map_fd = s->flow_map_fd = s->addr6_map_fd = s->unbound_map_fd = -1;
   /* drivers/native/index.ts NativeXdpConfig: defaults applied in drivers/af-xdp/index.ts. */
   bw_cfg c = {env, opts, NULL};
   cfg_str(&c, "ifname", h->ifname, sizeof h->ifname);
@@ -595,7 +616,15 @@ int bw_xdp_open(napi_env env, napi_value opts, bw_handle *h, napi_value info, bw
     /* A cluster's shared program (no socket of its own): a byway flow on a queue whose worker is gone is dropped,
        not passed to the kernel, which owns the address and would reset it (another worker's own connection among
        them: its return traffic lands on any queue); TCP retransmits until a new worker binds the queue. */
-    xdp_build_program(a, shared, ip, s->addr6_map_fd, ra, has6, s->xsk_map_fd, s->flow_map_fd, shared && program_only);
+    if (shared && program_only) {
+      s->unbound_map_fd = create_map(BPF_MAP_TYPE_ARRAY, 4, 8, queues, "byway_unbound");
+      if (s->unbound_map_fd < 0) {
+        free(a);
+        bw_set_error(e, errno, "BPF_MAP_CREATE", "per-queue drop counters (%u queues)", queues);
+        return -1;
+      }
+    }
+    xdp_build_program(a, shared, ip, s->addr6_map_fd, ra, has6, s->xsk_map_fd, s->flow_map_fd, shared && program_only, s->unbound_map_fd);
     if (a->overflow) {
       free(a);
       bw_set_error(e, E2BIG, "BPF_PROG_LOAD", "XDP program longer than the assembler's %d instructions", XDP_ASM_MAX);
