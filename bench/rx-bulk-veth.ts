@@ -17,6 +17,7 @@ import { createStack, type Stack } from '../src/api/stack.js';
 import type { FrameDriver } from '../drivers/types.js';
 import { BYWAY_A, BYWAY_PACKET_MAC, KERNEL_A, Topology } from './lib/topology.js';
 import { execIn } from '../test/helpers/netns.js';
+import { childLines } from './lib/child-lines.js';
 import { Session } from 'node:inspector/promises';
 import { writeFileSync } from 'node:fs';
 
@@ -139,23 +140,7 @@ async function main(): Promise<void> {
     let readKernel: (() => Promise<{ bytes: number; cpuMs: number }>) | undefined;
     if (kernel) {
       sink = spawn('ip', ['netns', 'exec', nsA, 'taskset', '-c', '0', process.execPath, '-e', KERNEL_SINK, KERNEL_A], { stdio: ['pipe', 'pipe', 'inherit'] });
-      const lines: string[] = [];
-      let waiting: ((l: string) => void) | undefined;
-      let acc = '';
-      sink.stdout!.on('data', (d: Buffer) => {
-        acc += d.toString();
-        let i;
-        while ((i = acc.indexOf('\n')) >= 0) {
-          const l = acc.slice(0, i);
-          acc = acc.slice(i + 1);
-          if (waiting) {
-            const w = waiting;
-            waiting = undefined;
-            w(l);
-          } else lines.push(l);
-        }
-      });
-      const next = (): Promise<string> => (lines.length ? Promise.resolve(lines.shift()!) : new Promise((r) => (waiting = r)));
+      const next = childLines(sink, 'the kernel sink', 10_000);
       await next(); // ready
       readKernel = async () => {
         sink!.stdin!.write('x\n');
@@ -196,10 +181,13 @@ async function main(): Promise<void> {
       const d = drv?.stats as unknown as Record<string, number> | undefined;
       return { segsIn: t['segsIn']!, segsOut: t['segsOut']!, groMerged: g['merged'] ?? 0, groSegments: g['segments'] ?? 0, rxFrames: d?.['rxFrames'] ?? 0, rxBytes: d?.['rxBytes'] ?? 0, txFrames: d?.['txFrames'] ?? 0 };
     };
-    const k0 = readKernel ? await readKernel() : undefined;
-    const b0 = k0 ? k0.bytes : bytes;
-    const c0 = k0 ? k0.cpuMs : (process.cpuUsage().user + process.cpuUsage().system) / 1000;
-    const sc0 = cpuOfPid(sender.pid!);
+    /** Bytes received and the receiver's and the sender's CPU time (ms) so far. */
+    const snapshot = async (): Promise<[number, number, number]> => {
+      const k = readKernel ? await readKernel() : undefined;
+      const cpu = process.cpuUsage();
+      return [k ? k.bytes : bytes, k ? k.cpuMs : (cpu.user + cpu.system) / 1000, cpuOfPid(sender!.pid!)];
+    };
+    const [b0, c0, sc0] = await snapshot();
     const s0 = ss();
     const p0 = cpuStat();
     const t0 = tcpStats();
@@ -225,10 +213,7 @@ async function main(): Promise<void> {
       profMiB = (bytes - profBytes0) / 1048576; // byway only: what was received while the profiler ran
       session.disconnect();
     }
-    const k1 = readKernel ? await readKernel() : undefined;
-    const b1 = k1 ? k1.bytes : bytes;
-    const c1 = k1 ? k1.cpuMs : (process.cpuUsage().user + process.cpuUsage().system) / 1000;
-    const sc1 = cpuOfPid(sender.pid!);
+    const [b1, c1, sc1] = await snapshot();
     const s1 = ss();
     const n1 = nstat();
     const nDelta = Object.fromEntries(
