@@ -240,13 +240,27 @@ export class Receiver {
     return Math.min(MAX_WINDOW, wnd >>> this.c.neg.rcvWs);
   }
 
+  /**
+   * After the application read. With data received since the last ACK (RCV.NXT past Linux's rcv_wup), an ACK when
+   * the window grows by 2 segments or half the buffer, or opens from zero: it acknowledges that data too. With
+   * nothing new to acknowledge, only a window raised "significantly", Linux's tcp_cleanup_rbuf rule: the window
+   * offered now is at most half the largest we can offer, and the read lets it at least double (by at least the SWS
+   * threshold, RFC 9293 3.8.6.2.2); a window that is still large needs no update of its own, the next ACK carries
+   * the new edge. The API reads a bulk transfer one view per slab, so a 64 KiB GSO packet is two or three reads:
+   * each sent a pure window update before, 1.5 ACKs per packet received where Linux sends one.
+   */
   maybeWindowUpdate(now: number): void {
     if (!this.c.isSynchronized() || this.finRcvd) return;
     // Only what the window field can carry counts: a buffer above 65535 << RCV.WIND.SHIFT does not open it further.
-    const free = Math.min(this.rcvFree(), MAX_WINDOW << this.c.neg.rcvWs);
+    const clamp = Math.min(this.rcvCap, MAX_WINDOW << this.c.neg.rcvWs);
+    const free = Math.min(this.rcvFree(), clamp);
     const cur = Math.max(0, seqDiff(this.rcvAdvEdge, this.rcvNxt));
-    // Send a window update when the window grows by 2 segments or half the buffer (like Linux), or opens from zero.
-    if (free - cur >= Math.min(this.rcvCap >>> 1, 2 * this.c.neg.advMss) || (cur < this.c.neg.advMss && free >= this.c.neg.advMss)) {
+    const mss = this.c.neg.advMss;
+    const send =
+      this.rcvNxt !== this.c.neg.lastAckSent
+        ? free - cur >= Math.min(this.rcvCap >>> 1, 2 * mss) || (cur < mss && free >= mss)
+        : 2 * cur <= clamp && free >= 2 * cur && free - cur >= Math.min(this.rcvCap >>> 1, mss);
+    if (send) {
       this.ackNow = true;
       this.c.snd.output(now);
     }

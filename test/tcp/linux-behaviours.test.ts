@@ -66,6 +66,33 @@ describe('window updates (RFC 9293 3.8.6.2.2)', () => {
     expect(c.read(t.now, new Uint8Array(1000))).toBe(1000);
     t.recvNothing();
   });
+
+  it('sends none after reads that leave nothing new to ACK while the window stays above half the buffer (Linux tcp_cleanup_rbuf)', () => {
+    // A bulk receiver read in views: the ACK of the data went out after the batch; reading it back raises the window
+    // by 2 segments, which needs no ACK of its own while more than half the buffer is still offered.
+    const t = new Tester({ receiveBuffer: 65535, maxReceiveBuffer: 65535, quickAcks: 0 });
+    const c = t.established();
+    t.send({ flags: ACK, seq: t.r(1), ack: t.l(1) }, bytes(1460));
+    t.recvNothing(); // one segment: the ACK is delayed
+    t.send({ flags: ACK, seq: t.r(1461), ack: t.l(1) }, bytes(1460));
+    t.recv({ flags: ACK, ack: t.r(2921), window: 65535 - 2920 });
+    expect(c.readView(t.now, 1000).length).toBe(1000);
+    expect(c.readView(t.now, 65536).length).toBe(1920);
+    t.recvNothing();
+    // The next data's ACK carries the window the reads opened.
+    t.send({ flags: ACK, seq: t.r(2921), ack: t.l(1) }, bytes(1460));
+    t.send({ flags: ACK, seq: t.r(4381), ack: t.l(1) }, bytes(1460));
+    t.recv({ flags: ACK, ack: t.r(5841), window: 65535 - 2920 });
+  });
+
+  it('sends one when the read at least doubles a window that was at most half the buffer', () => {
+    const t = new Tester({ quickAcks: 0 }); // 8192-byte buffer
+    const c = t.established();
+    t.send({ flags: ACK, seq: t.r(1), ack: t.l(1) }, bytes(6000));
+    t.recv({ flags: ACK, ack: t.r(6001), window: 8192 - 6000 });
+    expect(c.read(t.now, new Uint8Array(8192))).toBe(6000);
+    t.recv({ flags: ACK, ack: t.r(6001), window: 8192 });
+  });
 });
 
 describe('handshake RTT sample on a passive open (RFC 6298 3; Linux tcp_synack_rtt_meas)', () => {
