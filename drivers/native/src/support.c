@@ -271,6 +271,19 @@ int bw_if_hwaddr(const char *ifname, uint8_t mac[6]) {
   return 0;
 }
 
+/* Transmit checksum offload on the interface (ETHTOOL_GTXCSUM: any of the device's checksum features is on):
+   1 on, 0 off, -1 unknown (the ioctl failed). */
+int bw_if_tx_csum(const char *ifname) {
+  struct ethtool_value v;
+  memset(&v, 0, sizeof v);
+  v.cmd = ETHTOOL_GTXCSUM;
+  struct ifreq ifr;
+  memset(&ifr, 0, sizeof ifr);
+  ifr.ifr_data = (void *)&v;
+  if (if_ioctl(ifname, SIOCETHTOOL, &ifr) != 0) return -1;
+  return v.data ? 1 : 0;
+}
+
 int bw_if_mtu(const char *ifname) {
   struct ifreq ifr;
   memset(&ifr, 0, sizeof ifr);
