@@ -4,7 +4,8 @@
  * Two views, both of the responder and of the pinger:
  *
  *   node --import tsx bench/echo-anatomy.ts [--count | --timeline] [--proto udp|tcp] [--driver af-packet-v2|af-xdp]
- *                                           [--n 100000] [--cpu-prof DIR]
+ *                                           [--n 100000] [--cpu-prof DIR] [--checksum-offload auto|on|off]
+ *                                           [--filter on|off] (AF_PACKET's classic BPF filter)
  *
  * --count (default): calls per round trip into the addon (rxBatch, rxRelease, rxWait, txAlloc, txSubmit), polls of
  *   the stack (NetStack.poll) and clock reads (performance.now), counted by wrapping them. These do not depend on
@@ -50,7 +51,12 @@ async function openDriver(ns: string, ifname: string, me: string, mac: string): 
   }
   const { openAfPacket } = await import('../drivers/af-packet/index.js');
   const hw = Uint8Array.from(mac.split(':').map((h) => parseInt(h, 16)));
-  return openAfPacket({ ifname, netns: ns, ipv4: me, busyPoll: true, tpacketVersion: 2, hwAddress: hw, promiscuous: true });
+  const csum = opt('--checksum-offload', 'auto');
+  if (!['auto', 'on', 'off'].includes(csum)) throw new Error(`--checksum-offload auto|on|off, got ${csum}`);
+  const checksumOffload = csum === 'auto' ? {} : { checksumOffload: csum === 'on' };
+  const filter = opt('--filter', 'on');
+  if (filter !== 'on' && filter !== 'off') throw new Error(`--filter on|off, got ${filter}`);
+  return openAfPacket({ ifname, netns: ns, ipv4: me, busyPoll: true, tpacketVersion: 2, hwAddress: hw, promiscuous: true, filter: filter === 'on', ...checksumOffload });
 }
 
 async function side(echo: boolean, ns: string, ifname: string): Promise<void> {

@@ -108,6 +108,16 @@ export interface AfPacketOptions {
    *   (blockTimeoutMs), which slows the ACK clock.
    */
   readonly tso?: boolean;
+  /**
+   * TCP and UDP transmit checksums left to the kernel (PACKET_VNET_HDR, as `tso` has it; either TPACKET version):
+   * the driver writes the pseudo-header sum and a virtio-net header with NEEDS_CSUM in front of each frame, and
+   * the device (or the kernel in software, when the device has no checksum offload) completes the sum. Default:
+   * on when the interface offloads transmit checksums (`ethtool -k`: tx-checksumming on, as a veth and most NICs
+   * by default), off otherwise; true: always; false: never (refused with `tso`). caps.checksum.tcp/udp.tx say
+   * 'offload' when on. The IPv4 header checksum stays the stack's. Receive is as with tso: the header the kernel
+   * writes before each frame says which TCP/UDP checksums it vouches for (RxFlag.L4ChecksumValid).
+   */
+  readonly checksumOffload?: boolean;
 }
 
 export class AfPacketDriver extends NativeRingDriver {
@@ -118,6 +128,8 @@ export class AfPacketDriver extends NativeRingDriver {
   readonly tpacketVersion: 2 | 3;
   /** Segmentation offload is on (`tso` option): caps.tso is set, TCP/UDP checksums are offloaded on transmit. */
   readonly tso: boolean;
+  /** TCP/UDP transmit checksums are left to the kernel (the `checksumOffload` option, or `tso`). */
+  readonly checksumOffload: boolean;
   /** The fanout mode joined, if any. */
   readonly fanoutMode: FanoutMode | undefined;
 
@@ -128,6 +140,7 @@ export class AfPacketDriver extends NativeRingDriver {
     this.filtered = filtered;
     this.tpacketVersion = info['tpacketVersion'] as 2 | 3;
     this.tso = info['tso'] === true;
+    this.checksumOffload = info['checksumOffload'] === true;
     this.fanoutMode = options.fanout ? (options.fanout.mode ?? 'hash') : undefined;
   }
 
@@ -199,6 +212,12 @@ export function openAfPacket(options: AfPacketOptions): AfPacketDriver {
   }
   if (options.tso !== undefined && typeof options.tso !== 'boolean') throw invalidArg(`tso must be a boolean, got ${String(options.tso)}`);
   const tso = options.tso === true;
+  if (options.checksumOffload !== undefined && typeof options.checksumOffload !== 'boolean') {
+    throw invalidArg(`checksumOffload must be a boolean, got ${String(options.checksumOffload)}`);
+  }
+  if (tso && options.checksumOffload === false) throw invalidArg('tso needs checksumOffload: the kernel checksums the segments it cuts');
+  // 0 never, 1 always, 2 when the interface offloads transmit checksums (the C side asks ETHTOOL_GTXCSUM).
+  const checksumOffload = options.checksumOffload === undefined ? 2 : options.checksumOffload ? 1 : 0;
   // The direct transmit path (__dev_direct_xmit) drops a packet that validate_xmit_skb had to segment in
   // software, so GSO needs the qdisc path: tso turns the bypass off by default and refuses it when asked.
   if (tso && options.qdiscBypass === true) throw invalidArg('tso needs qdiscBypass false: with the bypass, the kernel drops the packets its software GSO cuts');
@@ -226,6 +245,7 @@ export function openAfPacket(options: AfPacketOptions): AfPacketDriver {
         tpacketVersion: v2 ? 2 : 3,
         ...ring,
         tso,
+        checksumOffload,
         qdiscBypass,
         promiscuous: options.promiscuous === true,
         fanout,
@@ -257,7 +277,9 @@ export function openAfPacket(options: AfPacketOptions): AfPacketDriver {
   const rxMaxPacket = Math.max(info.mtu, Math.min(AF_PACKET_RX_MAX_PACKET, (info['rxMaxFrame'] as number) - 14));
   const caps: DriverCapabilities = tso
     ? { medium: 'ethernet', mtu: info.mtu, maxBatch: info.maxBatch, checksum: TX_L4_OFFLOAD, tso: { maxBytes: AF_PACKET_TSO_MAX_BYTES }, rxMaxPacket, ipv6Offload: true }
-    : { medium: 'ethernet', mtu: info.mtu, maxBatch: info.maxBatch, checksum: SOFTWARE_CHECKSUMS, rxMaxPacket };
+    : info['checksumOffload'] === true
+      ? { medium: 'ethernet', mtu: info.mtu, maxBatch: info.maxBatch, checksum: TX_L4_OFFLOAD, rxMaxPacket, ipv6Offload: true }
+      : { medium: 'ethernet', mtu: info.mtu, maxBatch: info.maxBatch, checksum: SOFTWARE_CHECKSUMS, rxMaxPacket };
   if (info.mtu + 18 > info.frameCap) {
     native.close(info.handle);
     throw invalidArg(`txFrameSize too small for MTU ${info.mtu}: use at least ${info.mtu + 18 + 48} (rounded up to 16)`);

@@ -84,6 +84,8 @@ export interface NativePacketConfig {
   readonly txFrameCount: number;
   readonly maxBatch: number;
   readonly tso: boolean;
+  /** 0: no virtio-net header without tso; 1: always, for transmit checksum offload; 2: when the interface offloads tx checksums. */
+  readonly checksumOffload: 0 | 1 | 2;
   readonly qdiscBypass: boolean;
   readonly promiscuous: boolean;
   /** PACKET_FANOUT's argument (group | (mode | flags) << 16), or -1 for none. */

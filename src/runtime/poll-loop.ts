@@ -16,6 +16,12 @@
  * bookkeeping). A spin happens only at the start of a turn, after an empty poll: never after a poll that handled
  * frames, whose consequences (a reply the user sends from a callback) need the turn to end first. Timers that
  * fall due during a spin run up to spinUs late. Without `wait` (the memory link) the loop behaves as before.
+ * Spin first (busy mode, a node with `timersAt`): a turn that follows a busy turn spins before its poll instead
+ * of after an empty one, when the node's own work (timers, queued output: `timersAt` at the last poll's time) is
+ * not due: the previous turn's poll ran the timers microseconds ago, and a poll before the spin found the ring
+ * empty in nearly every turn (an empty rxBatch and a clock read per hop of a ping-pong). The poll after the spin
+ * runs whether or not a frame came, so timers still run after every spin of at most spinUs (or sooner, when one
+ * falls due within spinUs: the spin is cut to it).
  * In 'busy' mode a wake from outside the loop (poke() after a send) also polls once in a microtask, so a reply
  * sent from a handler leaves without waiting for the next turn (at most once per turn).
  *
@@ -116,6 +122,8 @@ export class PollLoop {
   /** The time of drain()'s last poll. */
   private drainedAt = 0;
   private emptySpins = 0;
+  /** Busy mode: the last turn drained (drainedAt is its poll's time), so the next may spin before its poll. */
+  private spinFirst = false;
   /** Busy mode: a poll is queued as a microtask; one ran since the last event-loop turn's poll. */
   private microQueued = false;
   private microDone = false;
@@ -194,6 +202,7 @@ export class PollLoop {
     this.turnArmed = false;
     this.timer = undefined;
     this.timerAt = Infinity;
+    this.spinFirst = false;
   }
 
   /** Busy mode: spin while on; off, poll on a timer (which unref() lets the process exit through). */
@@ -236,8 +245,18 @@ export class PollLoop {
     const outer = this.inTurn; // a pollNow() from a callback of this turn's poll runs a turn within it
     this.inTurn = true;
     try {
+      let spun = false;
+      if (maySpin && this.spinFirst) {
+        const us = this.spinFirstUs();
+        if (us > 0) {
+          spun = true;
+          this.spins++;
+          if (this.options.wait!(this.drainedAt, us)) this.spinHits++;
+        }
+      }
       let handled = this.drain();
-      if (handled === 0 && maySpin) {
+      this.spinFirst = this.mode === 'busy';
+      if (handled === 0 && maySpin && !spun) {
         const us = this.spinBudgetUs();
         if (us > 0) {
           this.spins++;
@@ -287,6 +306,22 @@ export class PollLoop {
     }
     this.drainedAt = now;
     return handled;
+  }
+
+  /**
+   * Busy mode: how long (us) this turn may spin before its poll; 0: poll first. The node's own deadline is read at
+   * the last poll's time (no clock read): a timer falling due between that poll and this turn runs, as before, at
+   * the poll after the spin, at most spinUs later.
+   */
+  private spinFirstUs(): number {
+    if (this.mode !== 'busy' || !this.spinning || this.options.wait === undefined || this.spinUs === 0) return 0;
+    const own = this.node.timersAt;
+    if (own === undefined) return 0;
+    const from = this.drainedAt;
+    const at = own.call(this.node, from);
+    if (at === undefined) return this.spinUs;
+    const us = Math.min(this.spinUs, (at - from) * 1000);
+    return us >= 1 ? us : 0;
   }
 
   /** How long (us) this turn may spin natively after an empty poll; 0: not at all. */

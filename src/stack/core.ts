@@ -391,8 +391,17 @@ export class StackCore implements TransportHost {
   /** The earliest time `poll` must run even if no frame arrives; `now` itself when work is waiting. */
   pollAt(now: number): number | undefined {
     if (this.output.loopback.length > 0) return now;
+    return minTime(this.timersAt(now), this.driver.pollAt?.(now));
+  }
+
+  /**
+   * `pollAt` without the driver (Pollable.timersAt): when the stack's own work (timers, output waiting for a
+   * transmit buffer, looped-back packets) needs a poll, whatever the receive ring holds. A busy-polling driver
+   * answers `now` to pollAt on every call; this tells a busy loop whether it may spin on the ring first.
+   */
+  timersAt(now: number): number | undefined {
+    if (this.output.loopback.length > 0) return now;
     let at = minTime(this.neighbours.pollAt(), this.reassembler.pollAt());
-    at = minTime(at, this.driver.pollAt?.(now));
     if (this.ipv6 !== undefined) at = minTime(at, this.ipv6.pollAt(now));
     for (const t of this.transportList) at = minTime(at, t.pollAt(now));
     return at;

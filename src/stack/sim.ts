@@ -14,6 +14,12 @@ export interface Pollable {
   poll(now: number, afterReceive?: () => boolean): number;
   pollAt(now: number): number | undefined;
   /**
+   * Optional: `pollAt` leaving out the driver's readiness (a busy-polling driver answers `now` to pollAt on every
+   * call): the earliest time the node's own work (timers, queued output) needs a poll; `now` when it is waiting.
+   * A busy poll loop that has it spins on the receive ring before its poll instead of after an empty one.
+   */
+  timersAt?(now: number): number | undefined;
+  /**
    * Most frames one poll takes in; a poll that handled fewer found its driver empty. Absent: a poll that handled
    * anything may have left more.
    */

@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { bytesEqual, read16, write16 } from '../../protocols/util/bytes.js';
-import { onesSum } from '../../protocols/util/checksum.js';
+import { checksum, onesSum } from '../../protocols/util/checksum.js';
 import {
   BROADCAST_MAC,
   ETHERNET_HEADER_LEN,
@@ -222,6 +222,9 @@ describe('IPv4 header', () => {
         const flags = (r.dontFragment ? IPV4_FLAG_DF : 0) | (r.moreFragments ? IPV4_FLAG_MF : 0) | (r.fragmentOffset / 8);
         writeIpv4Header(c, 0, r.src, r.dst, r.protocol, r.payloadLen, r.ttl, r.ident, flags, r.tos, true);
         expect(bytesEqual(b, c)).toBe(true);
+        // The checksum computed from the values equals RFC 1071's sum over the bytes written (the generic code).
+        expect(read16(c, 10)).toBe(checksum(a, 0, 20));
+        expect(onesSum(c, 0, 20)).toBe(0xffff);
         a[10] = b[10]!;
         a[11] = b[11]!;
         expect(bytesEqual(a, b)).toBe(true);

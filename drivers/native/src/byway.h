@@ -116,6 +116,8 @@ int bw_if_hwaddr(const char *ifname, uint8_t mac[6]);
 int bw_if_mtu(const char *ifname);
 /* The interface's receive queues in use (ETHTOOL_GCHANNELS rx + combined), or -1 when unknown. */
 int bw_if_rx_queues(const char *ifname);
+/* Transmit checksum offload on the interface (ETHTOOL_GTXCSUM): 1 on, 0 off, -1 unknown. */
+int bw_if_tx_csum(const char *ifname);
 
 /*
  * CHECKSUM_PARTIAL frames (a local sender over veth with tx checksum offload on): the TCP/UDP checksum field holds

@@ -5,8 +5,12 @@
  * frames in ring order; txSubmit marks them TP_STATUS_SEND_REQUEST and rings the doorbell with one send().
  * Options: PACKET_QDISC_BYPASS, PACKET_IGNORE_OUTGOING, a classic BPF filter (built in TypeScript), PACKET_FANOUT.
  *
- * `tso` (PACKET_VNET_HDR, set before the rings, which it changes): every frame both ways carries a
- * struct virtio_net_hdr (10 bytes) in front of its Ethernet header, as on a TAP with IFF_VNET_HDR.
+ * `tso`, or transmit checksum offload alone (`checksumOffload`: always, or when the device offloads tx checksums,
+ * ETHTOOL_GTXCSUM) (PACKET_VNET_HDR, set before the rings, which it changes): every frame both ways carries a
+ * struct virtio_net_hdr (10 bytes) in front of its Ethernet header, as on a TAP with IFF_VNET_HDR. Without tso
+ * no frame has a segment size, so every TCP/UDP frame goes with NEEDS_CSUM (below), and the qdisc bypass stays
+ * allowed: __dev_direct_xmit drops only a packet validate_xmit_skb replaced (software GSO), and a software
+ * checksum (skb_checksum_help) completes the packet in place.
  * - Transmit (tpacket_snd): the header starts the frame's data; tp_len counts it. A frame whose tx meta word (the
  *   TSO segment size) is set and that qualifies is marked GSO_TCPV4 or GSO_TCPV6 (bw_offload_tso); every other
  *   TCP/UDP frame (IPv4, or IPv6 without extension headers) gets NEEDS_CSUM with the pseudo-header sum
@@ -307,6 +311,7 @@ int bw_packet_open(napi_env env, napi_value opts, bw_handle *h, napi_value info,
   s->blk_nr = (uint32_t)cfg_int(&c, "rxBlockCount");
   uint32_t rx_fsize = (uint32_t)cfg_int(&c, "rxFrameSize");
   bool tso = cfg_bool(&c, "tso");
+  int64_t csum_mode = cfg_int(&c, "checksumOffload"); /* 0 never, 1 always, 2 when the device offloads tx checksums */
   uint32_t tov = (uint32_t)cfg_int(&c, "blockTimeoutMs");
   s->tx_fsize = (uint32_t)cfg_int(&c, "txFrameSize");
   s->tx_fnr = (uint32_t)cfg_int(&c, "txFrameCount");
@@ -344,13 +349,17 @@ int bw_packet_open(napi_env env, napi_value opts, bw_handle *h, napi_value info,
     return -1;
   }
   v = 1;
+  /* Transmit checksum offload through the virtio-net header (tso always has it): the pseudo-header sum is written
+     and the kernel finishes the TCP/UDP checksum, in the device when it offloads checksums (what auto asks), in
+     software on the way out otherwise (validate_xmit_skb, on the qdisc path or the bypass's alike). */
+  bool csum = tso || csum_mode == 1 || (csum_mode == 2 && bw_if_tx_csum(h->ifname) == 1);
   /* Before PACKET_RX_RING / PACKET_TX_RING: the kernel refuses it (EBUSY) once a ring exists, and sizes the
      rings' minimum frame with it. */
-  if (tso && setsockopt(h->fd, SOL_PACKET, PACKET_VNET_HDR, &v, sizeof v) != 0) {
+  if (csum && setsockopt(h->fd, SOL_PACKET, PACKET_VNET_HDR, &v, sizeof v) != 0) {
     bw_set_error(e, errno, "PACKET_VNET_HDR", NULL);
     return -1;
   }
-  s->vhl = tso ? (uint32_t)sizeof(struct virtio_net_hdr) : 0;
+  s->vhl = csum ? (uint32_t)sizeof(struct virtio_net_hdr) : 0;
   if (bypass && setsockopt(h->fd, SOL_PACKET, PACKET_QDISC_BYPASS, &v, sizeof v) != 0) {
     bw_set_error(e, errno, "PACKET_QDISC_BYPASS", NULL);
     return -1;
@@ -453,6 +462,7 @@ int bw_packet_open(napi_env env, napi_value opts, bw_handle *h, napi_value info,
   set_bytes(env, info, "ifHwAddress", mac, 6);
   set_int(env, info, "frameCap", s->tx_fsize - s->data_off - s->vhl);
   set_bool(env, info, "tso", tso);
+  set_bool(env, info, "checksumOffload", csum);
   set_int(env, info, "rxRingBytes", (int64_t)s->rx_len);
   /* The largest Ethernet frame a receive slot holds whole (tpacket_rcv clamps the rest: rxTruncated): V2 a slot
      less the header room; V3 a block less its descriptor (BLK_PLUS_PRIV with no private area) and that room. */

@@ -271,6 +271,22 @@ int bw_if_hwaddr(const char *ifname, uint8_t mac[6]) {
   return 0;
 }
 
+/* One SIOCETHTOOL request on the interface: `cmd` is the ethtool struct, its cmd field set. 0 or -1. */
+static int if_ethtool(const char *ifname, void *cmd) {
+  struct ifreq ifr;
+  memset(&ifr, 0, sizeof ifr);
+  ifr.ifr_data = cmd;
+  return if_ioctl(ifname, SIOCETHTOOL, &ifr);
+}
+
+/* Transmit checksum offload on the interface (ETHTOOL_GTXCSUM: any of the device's checksum features is on):
+   1 on, 0 off, -1 unknown (the ioctl failed). */
+int bw_if_tx_csum(const char *ifname) {
+  struct ethtool_value v = {.cmd = ETHTOOL_GTXCSUM};
+  if (if_ethtool(ifname, &v) != 0) return -1;
+  return v.data ? 1 : 0;
+}
+
 int bw_if_mtu(const char *ifname) {
   struct ifreq ifr;
   memset(&ifr, 0, sizeof ifr);
@@ -314,9 +330,6 @@ int bw_if_rx_queues(const char *ifname) {
   struct ethtool_channels ch;
   memset(&ch, 0, sizeof ch);
   ch.cmd = ETHTOOL_GCHANNELS;
-  struct ifreq ifr;
-  memset(&ifr, 0, sizeof ifr);
-  ifr.ifr_data = (void *)&ch;
-  if (if_ioctl(ifname, SIOCETHTOOL, &ifr) != 0) return -1;
+  if (if_ethtool(ifname, &ch) != 0) return -1;
   return (int)(ch.rx_count + ch.combined_count);
 }
