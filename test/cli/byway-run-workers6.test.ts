@@ -1,0 +1,89 @@
+/**
+ * `byway run --workers 2 --driver af-xdp:IFNAME:shared:ipv6`: an unmodified node:http server (apps/pid-server.cjs,
+ * which answers with its pid) in two processes on the AF_XDP queues of a two-queue veth, sharing the app namespace's
+ * own IPv4 and IPv6 addresses with the kernel. Checked from the peer's namespace over IPv6: 40 connections answered
+ * by both workers; the kernel's own IPv6 HTTP server on the same address (port 8000) answering beside them; a kernel
+ * bind of 8080 on [::] (v6only) refused (the port is reserved per family); IPv4 still served by both; and the
+ * workers' NDP counters against the kernel's own solicitations (the kernel keeps NDP in shared mode: byway asks it,
+ * it sends no solicitation of its own). SIGTERM ends everything and the program is detached. Bounded in time;
+ * skipped with a reason when unprivileged.
+ */
+import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
+import { join } from 'node:path';
+import { describePrivileged, execIn, execInAsync, ipIn, NetLab, steadyTxQueues } from '../helpers/netns.js';
+import { enableIpv6 } from '../native/ipv6-lab.js';
+import { exited, pidAnswers, waitOutput, type Proc } from './run-helpers.js';
+
+const KERNEL = '10.77.42.1';
+const APP_KERNEL = '10.77.42.3';
+const KERNEL6 = 'fd7e::1';
+const APP6 = 'fd7e::3';
+const here = new URL('.', import.meta.url).pathname;
+const BYWAY_CLI = join(here, '../../src/cli/byway.ts');
+const APP = join(here, 'apps', 'pid-server.cjs');
+
+interface NdpCounters {
+  solicitationsSent: number;
+}
+interface StatJson {
+  stack: { ndp?: NdpCounters };
+  worker?: Record<string, { stack: { ndp?: NdpCounters } }>;
+}
+
+describePrivileged('byway run --workers 2 on AF_XDP queues sharing the kernel\'s IPv6 address (af-xdp:IFNAME:shared:ipv6)', () => {
+  let lab: NetLab;
+  let kernelNs: string;
+  let appNs: string;
+  let appIf: string;
+
+  beforeAll(() => {
+    lab = new NetLab();
+    kernelNs = lab.addNetns('bw6k-');
+    appNs = lab.addNetns('bw6a-');
+    const link = lab.addVeth(kernelNs, appNs, { addrA: `${KERNEL}/24`, addrB: `${APP_KERNEL}/24`, queues: 2 });
+    appIf = link.b;
+    steadyTxQueues(kernelNs); // each flow stays on one queue, as with a NIC's RSS
+    enableIpv6(kernelNs, link.a);
+    enableIpv6(appNs, link.b);
+    ipIn(kernelNs, `-6 addr add ${KERNEL6}/64 dev ${link.a} nodad`);
+    ipIn(appNs, `-6 addr add ${APP6}/64 dev ${link.b} nodad`);
+  });
+  afterEach(() => lab?.stopProcesses());
+  afterAll(async () => {
+    await lab?.stopProcesses();
+    lab?.destroy();
+  });
+
+  const bind6 = `require('node:net').createServer().on('error',(e)=>{console.log(e.code);process.exit()}).listen({port:8080,host:'::',ipv6Only:true},()=>{console.log('ok');process.exit()})`;
+  const neighborSolicits = (ns: string): number => Number(/Icmp6OutNeighborSolicits\s+(\d+)/.exec(execIn(ns, 'nstat', ['-az', 'Icmp6OutNeighborSolicits']))?.[1] ?? NaN);
+
+  it('both workers serve IPv6 (and IPv4) on the shared address, beside the kernel\'s own IPv6 server; 8080 is reserved on [::]', async () => {
+    const kernelApp = lab.spawnIn(appNs, process.execPath, ['-e', `require('node:http').createServer((q,s)=>s.end('kernel')).listen(8000,'${APP6}',()=>console.log('up'))`]) as Proc;
+    await waitOutput(kernelApp, /^up$/m, 30_000, 'the app namespace kernel server');
+    const proc = lab.spawnIn(appNs, process.execPath, ['--import', 'tsx', BYWAY_CLI, 'run', '--workers', '2', '--driver', `af-xdp:${appIf}:shared:ipv6`, '--', process.execPath, APP, '8080']) as Proc;
+    const m = await waitOutput(proc, /^byway run: pid (\d+) 2 workers on af-xdp:\S+:shared:ipv6 queues 0-1 \(native XDP\): worker 0 pid (\d+), worker 1 pid (\d+) control /m, 60_000, 'byway run --workers 2 (shared, ipv6)');
+    const [sup, w0, w1] = [Number(m[1]), Number(m[2]), Number(m[3])];
+    for (const pid of [w0, w1]) await waitOutput(proc, new RegExp(`^listening 8080 pid ${pid}$`, 'm'), 60_000, `worker pid ${pid}`);
+    const solicitsBefore = neighborSolicits(appNs);
+
+    const http6 = await pidAnswers(kernelNs, APP6, 40, 'http');
+    expect(Object.keys(http6).sort(), JSON.stringify(http6)).toEqual([String(w0), String(w1)].sort());
+    const kernel6 = await execInAsync(kernelNs, 'curl', ['-s', '-6', '-m', '5', `http://[${APP6}]:8000/`]);
+    expect(kernel6.stdout).toBe('kernel');
+    const http4 = await pidAnswers(kernelNs, APP_KERNEL, 20, 'http');
+    expect(Object.keys(http4).sort(), JSON.stringify(http4)).toEqual([String(w0), String(w1)].sort());
+    // One reservation per family: a kernel program cannot take 8080 on [::] either.
+    expect(execIn(appNs, process.execPath, ['-e', bind6]).trim()).toBe('EADDRINUSE');
+
+    const st = JSON.parse((await execInAsync(appNs, process.execPath, ['--import', 'tsx', BYWAY_CLI, 'stat', String(sup), '--json'], { timeoutMs: 30_000 })).stdout) as StatJson;
+    const solicitsAfter = neighborSolicits(appNs);
+    console.log(`ndp: workers ${JSON.stringify(Object.fromEntries(Object.entries(st.worker ?? {}).map(([k, v]) => [k, v.stack.ndp])))}, kernel Icmp6OutNeighborSolicits ${solicitsBefore} -> ${solicitsAfter}`);
+    expect(st.stack.ndp).toBeDefined();
+
+    proc.kill('SIGTERM');
+    expect(await exited(proc, 30_000)).not.toBeNull();
+    expect(execIn(appNs, 'ip', ['-d', 'link', 'show', appIf])).not.toMatch(/prog\/xdp/);
+    expect(execIn(appNs, process.execPath, ['-e', bind6]).trim()).toBe('ok');
+    expect((await execInAsync(kernelNs, 'curl', ['-s', '-6', '-m', '5', `http://[${APP6}]:8000/`])).stdout).toBe('kernel');
+  }, 150_000);
+});
