@@ -5,8 +5,10 @@
  * by both workers; the kernel's own IPv6 HTTP server on the same address (port 8000) answering beside them; a kernel
  * bind of 8080 on [::] (v6only) refused (the port is reserved per family); IPv4 still served by both; and the
  * workers' NDP counters: each asked the kernel to resolve the peer (`kernelResolves`) and sent no solicitation of
- * its own (`solicitationsSent` 0; the kernel keeps NDP in shared mode). SIGTERM ends everything and the program is detached. Bounded in time;
- * skipped with a reason when unprivileged.
+ * its own (`solicitationsSent` 0; the kernel keeps NDP in shared mode). Worker 0 killed: its holds dropped, the
+ * four entries of 8080 and 8081 (one per family) kept for worker 1, [::]:8080 still reserved, new IPv6 clients all
+ * answered by worker 1. SIGTERM ends everything and the program is detached. Bounded in time; skipped with a reason
+ * when unprivileged.
  */
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import { join } from 'node:path';
@@ -87,6 +89,18 @@ describePrivileged('byway run --workers 2 on AF_XDP queues sharing the kernel\'s
       expect(w.stack.ndp?.solicitationsSent, ndp.join(', ')).toBe(0);
       expect(w.stack.ndp?.kernelResolves, ndp.join(', ')).toBeGreaterThanOrEqual(1);
     }
+
+    // A killed worker: the supervisor drops its holds; 8080 (both families) and 8081 stay held by worker 1, so
+    // [::]:8080 stays reserved and every new IPv6 client goes to worker 1.
+    process.kill(w0, 'SIGKILL');
+    const drop = await waitOutput(proc, /^byway run: worker 0's flows: (\d+) back to the kernel, (\d+) held by others \((\d+) of them reserved again here\)$/m, 30_000, 'supervisor drop');
+    expect(Number(drop[2]), drop[0]).toBe(4); // tcp/8080 and udp/8081, one entry per family
+    expect(Number(drop[3]), drop[0]).toBe(0); // the reservations, IPv6 ones included, were the supervisor's already (adopted)
+    expect(proc.output()).not.toMatch(/could not be reserved again|not adopted/);
+    expect(execIn(appNs, process.execPath, ['-e', bind6]).trim()).toBe('EADDRINUSE');
+    const after = await pidAnswers(kernelNs, APP6, 20, 'http');
+    expect(after[String(w1)], JSON.stringify(after)).toBeGreaterThan(0);
+    expect(Object.keys(after).filter((k) => k !== String(w1) && k !== 'TIMEOUT'), JSON.stringify(after)).toEqual([]);
 
     proc.kill('SIGTERM');
     expect(await exited(proc, 30_000)).not.toBeNull();
