@@ -12,9 +12,9 @@
  */
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import { join } from 'node:path';
-import { describePrivileged, execIn, execInAsync, ipIn, NetLab, steadyTxQueues } from '../helpers/netns.js';
+import { describePrivileged, execIn, execInAsync, ipIn, NetLab } from '../helpers/netns.js';
 import { enableIpv6 } from '../native/ipv6-lab.js';
-import { exited, pidAnswers, waitOutput, type Proc } from './run-helpers.js';
+import { exited, pidAnswers, twoQueueVeth, waitOutput, workersListening, type Proc } from './run-helpers.js';
 
 const KERNEL = '10.77.42.1';
 const APP_KERNEL = '10.77.42.3';
@@ -41,11 +41,9 @@ describePrivileged('byway run --workers 2 on AF_XDP queues sharing the kernel\'s
 
   beforeAll(() => {
     lab = new NetLab();
-    kernelNs = lab.addNetns('bw6k-');
-    appNs = lab.addNetns('bw6a-');
-    const link = lab.addVeth(kernelNs, appNs, { addrA: `${KERNEL}/24`, addrB: `${APP_KERNEL}/24`, queues: 2 });
+    let link: { a: string; b: string };
+    ({ kernelNs, appNs, link } = twoQueueVeth(lab, 'bw6', `${KERNEL}/24`, `${APP_KERNEL}/24`));
     appIf = link.b;
-    steadyTxQueues(kernelNs); // each flow stays on one queue, as with a NIC's RSS
     enableIpv6(kernelNs, link.a);
     enableIpv6(appNs, link.b);
     ipIn(kernelNs, `-6 addr add ${KERNEL6}/64 dev ${link.a} nodad`);
@@ -64,9 +62,7 @@ describePrivileged('byway run --workers 2 on AF_XDP queues sharing the kernel\'s
     const kernelApp = lab.spawnIn(appNs, process.execPath, ['-e', `require('node:http').createServer((q,s)=>s.end('kernel')).listen(8000,'${APP6}',()=>console.log('up'))`]) as Proc;
     await waitOutput(kernelApp, /^up$/m, 30_000, 'the app namespace kernel server');
     const proc = lab.spawnIn(appNs, process.execPath, ['--import', 'tsx', BYWAY_CLI, 'run', '--workers', '2', '--driver', `af-xdp:${appIf}:shared:ipv6`, '--', process.execPath, APP, '8080']) as Proc;
-    const m = await waitOutput(proc, /^byway run: pid (\d+) 2 workers on af-xdp:\S+:shared:ipv6 queues 0-1 \(native XDP\): worker 0 pid (\d+), worker 1 pid (\d+) control /m, 60_000, 'byway run --workers 2 (shared, ipv6)');
-    const [sup, w0, w1] = [Number(m[1]), Number(m[2]), Number(m[3])];
-    for (const pid of [w0, w1]) await waitOutput(proc, new RegExp(`^listening 8080 pid ${pid}$`, 'm'), 60_000, `worker pid ${pid}`);
+    const { sup, w0, w1 } = await workersListening(proc, 'af-xdp:\\S+:shared:ipv6 queues 0-1 \\(native XDP\\)', 'byway run --workers 2 (shared, ipv6)');
     const solicitsBefore = neighborSolicits(appNs);
 
     const http6 = await pidAnswers(kernelNs, APP6, 40, 'http');
