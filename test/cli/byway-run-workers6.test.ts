@@ -7,7 +7,9 @@
  * workers' NDP counters: each asked the kernel to resolve the peer (`kernelResolves`) and sent no solicitation of
  * its own (`solicitationsSent` 0; the kernel keeps NDP in shared mode). Worker 0 killed: its holds dropped, the
  * four entries of 8080 and 8081 (one per family) kept for worker 1, [::]:8080 still reserved, new IPv6 clients all
- * answered by worker 1. SIGTERM ends everything and the program is detached. Bounded in time; skipped with a reason
+ * answered by worker 1. SIGTERM ends everything and the program is detached. And one process (no --workers, a
+ * one-queue veth): the same spec gives the program both of the interface's addresses, 10 IPv6 connections answered
+ * by it beside the kernel's IPv6 server, [::]:8080 reserved until it ends. Bounded in time; skipped with a reason
  * when unprivileged.
  */
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
@@ -16,9 +18,7 @@ import { describePrivileged, execIn, execInAsync, ipIn, NetLab } from '../helper
 import { enableIpv6 } from '../native/ipv6-lab.js';
 import { exited, pidAnswers, twoQueueVeth, waitOutput, workersListening, type Proc } from './run-helpers.js';
 
-const KERNEL = '10.77.42.1';
 const APP_KERNEL = '10.77.42.3';
-const KERNEL6 = 'fd7e::1';
 const APP6 = 'fd7e::3';
 const here = new URL('.', import.meta.url).pathname;
 const BYWAY_CLI = join(here, '../../src/cli/byway.ts');
@@ -33,21 +33,31 @@ interface StatJson {
   worker?: Record<string, { stack: { ndp?: NdpCounters } }>;
 }
 
-describePrivileged('byway run --workers 2 on AF_XDP queues sharing the kernel\'s IPv6 address (af-xdp:IFNAME:shared:ipv6)', () => {
+describePrivileged('byway run (one process and --workers 2) on AF_XDP sharing the kernel\'s IPv6 address (af-xdp:IFNAME:shared:ipv6)', () => {
   let lab: NetLab;
   let kernelNs: string;
   let appNs: string;
   let appIf: string;
 
+  /** A veth 10.77.NET.0/24 (two queues unless told) with IPv6 on both ends (fd7e::/64 for NET 42, APP6 its app end; else fdNET::/64). */
+  const dualStack = (net: number, queues = 2): { kernelNs: string; appNs: string; appIf: string; app6: string } => {
+    const [kernel4, app4] = [`10.77.${net}.1/24`, `10.77.${net}.3/24`];
+    let k: string, a: string, link: { a: string; b: string };
+    if (queues === 2) ({ kernelNs: k, appNs: a, link } = twoQueueVeth(lab, `bw${net}`, kernel4, app4));
+    else {
+      [k, a] = [lab.addNetns(`bw${net}k-`), lab.addNetns(`bw${net}a-`)];
+      link = lab.addVeth(k, a, { addrA: kernel4, addrB: app4 });
+    }
+    const prefix = net === 42 ? 'fd7e' : `fd${net}`;
+    enableIpv6(k, link.a);
+    enableIpv6(a, link.b);
+    ipIn(k, `-6 addr add ${prefix}::1/64 dev ${link.a} nodad`);
+    ipIn(a, `-6 addr add ${prefix}::3/64 dev ${link.b} nodad`);
+    return { kernelNs: k, appNs: a, appIf: link.b, app6: `${prefix}::3` };
+  };
   beforeAll(() => {
     lab = new NetLab();
-    let link: { a: string; b: string };
-    ({ kernelNs, appNs, link } = twoQueueVeth(lab, 'bw6', `${KERNEL}/24`, `${APP_KERNEL}/24`));
-    appIf = link.b;
-    enableIpv6(kernelNs, link.a);
-    enableIpv6(appNs, link.b);
-    ipIn(kernelNs, `-6 addr add ${KERNEL6}/64 dev ${link.a} nodad`);
-    ipIn(appNs, `-6 addr add ${APP6}/64 dev ${link.b} nodad`);
+    ({ kernelNs, appNs, appIf } = dualStack(42));
   });
   afterEach(() => lab?.stopProcesses());
   afterAll(async () => {
@@ -104,4 +114,24 @@ describePrivileged('byway run --workers 2 on AF_XDP queues sharing the kernel\'s
     expect(execIn(appNs, process.execPath, ['-e', bind6]).trim()).toBe('ok');
     expect((await execInAsync(kernelNs, 'curl', ['-s', '-6', '-m', '5', `http://[${APP6}]:8000/`])).stdout).toBe('kernel');
   }, 150_000);
+
+  // One process (no --workers): the same spec takes the interface's IPv6 address as well as its IPv4 one.
+  it('one process: af-xdp:IFNAME:shared:ipv6 serves IPv6 on the kernel\'s address beside the kernel\'s own IPv6 server', async () => {
+    // Namespaces of its own (an AF_XDP queue can stay busy for a second after its socket closed), and one queue: a
+    // single process binds queue 0, and in shared mode the kernel resets a flow that lands on a queue with no socket.
+    const one = dualStack(43, 1);
+    const kernelApp = lab.spawnIn(one.appNs, process.execPath, ['-e', `require('node:http').createServer((q,s)=>s.end('kernel')).listen(8000,'${one.app6}',()=>console.log('up'))`]) as Proc;
+    await waitOutput(kernelApp, /^up$/m, 30_000, 'the app namespace kernel server');
+    const proc = lab.spawnIn(one.appNs, process.execPath, ['--import', 'tsx', BYWAY_CLI, 'run', '--driver', `af-xdp:${one.appIf}:shared:ipv6`, '--', process.execPath, APP, '8080']) as Proc;
+    const m = await waitOutput(proc, /^byway: pid (\d+) driver af-xdp:\S+:shared:ipv6 mode shared .* address (\S+) /m, 30_000, 'byway run (shared, ipv6)');
+    expect(m[2]!.split(',')).toEqual(expect.arrayContaining(['10.77.43.3/24', `${one.app6}/64`]));
+    const pid = (await waitOutput(proc, /^listening 8080 pid (\d+)$/m, 30_000, 'the program'))[1]!;
+    expect(pid).toBe(m[1]); // the program is the process the preload opened the driver in
+    expect(await pidAnswers(one.kernelNs, one.app6, 10, 'http')).toEqual({ [pid]: 10 });
+    expect((await execInAsync(one.kernelNs, 'curl', ['-s', '-6', '-m', '5', `http://[${one.app6}]:8000/`])).stdout).toBe('kernel');
+    expect(execIn(one.appNs, process.execPath, ['-e', bind6]).trim()).toBe('EADDRINUSE');
+    proc.kill('SIGTERM');
+    expect(await exited(proc, 30_000)).not.toBeNull();
+    expect(execIn(one.appNs, process.execPath, ['-e', bind6]).trim()).toBe('ok');
+  }, 60_000);
 });
