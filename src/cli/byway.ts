@@ -38,7 +38,8 @@ const USAGE = `usage:
   byway capture PID -w FILE [--count N] [--seconds S]
   byway ping HOST [-c COUNT] [--driver D] [--address A] [--netns N] [--gateway G]
   byway doctor [--driver D] [--address A] [--netns N]
-drivers: tap:NAME, af-packet:IFNAME, af-xdp:IFNAME[:shared], raw-ip[:IFNAME]
+drivers: tap:NAME, af-packet:IFNAME, af-xdp:IFNAME[:shared[:ipv6]], raw-ip[:IFNAME]
+  (af-xdp:IFNAME:shared:ipv6 shares the interface's IPv6 addresses with the kernel too)
 path rules: e.g. tcp:5432=bypass,udp:53=kernel,10.20.0.0/16=bypass,default=kernel`;
 
 class UsageError extends Error {}
@@ -145,7 +146,7 @@ async function runWorkers(p: Parsed, config: EnvConfig, env: Record<string, stri
   const tap = config.driver.kind === 'tap';
   if (config.driver.kind !== 'af-packet' && !xdp && !tap) {
     throw new UsageError(
-      `--workers needs --driver af-packet:IFNAME (the workers share an AF_PACKET fanout group), af-xdp:IFNAME[:shared] (one receive queue each) or tap:NAME (a multi-queue TAP device, one queue each); the cluster does not use ${formatDriverSpec(config.driver)} yet`,
+      `--workers needs --driver af-packet:IFNAME (the workers share an AF_PACKET fanout group), af-xdp:IFNAME[:shared[:ipv6]] (one receive queue each) or tap:NAME (a multi-queue TAP device, one queue each); the cluster does not use ${formatDriverSpec(config.driver)} yet`,
     );
   }
   // TAP: one MAC for every worker's queue (the kernel's side sees one neighbour).
@@ -154,7 +155,7 @@ async function runWorkers(p: Parsed, config: EnvConfig, env: Record<string, stri
   // shared-address mode also its flow map, which the workers edit and this process tidies after a worker's end.
   const address = config.stack.address === undefined ? undefined : typeof config.stack.address === 'string' ? config.stack.address : config.stack.address[0];
   const program = xdp
-    ? openAfXdpProgram({ ifname: config.driver.ifname!, netns: config.netns, mode: shared ? 'shared' : 'own', ipv4: shared ? undefined : address?.split('/')[0], queues: n })
+    ? openAfXdpProgram({ ifname: config.driver.ifname!, netns: config.netns, mode: shared ? 'shared' : 'own', ipv4: shared ? undefined : address?.split('/')[0], ipv6: config.driver.ipv6 ? true : undefined, queues: n })
     : undefined;
   const flowMap =
     shared && program

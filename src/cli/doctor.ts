@@ -172,7 +172,10 @@ export async function doctor(o: DoctorOptions, io: DoctorIO): Promise<number> {
       fix(`address ${mine}: the kernel holds it on ${ifname} too; give byway its own ('ip addr del ${mine}/${kernelAddrs.find((a) => a.local === mine)!.prefixlen} dev ${ifname}' or another BYWAY_ADDRESS)`);
     } else if (mine) ok(`address ${mine}: not held by the kernel on ${ifname}${kernelAddrs.length ? ` (the kernel has ${kernelAddrs.map((a) => a.local).join(', ')}: its flows stay there)` : ''}`);
   }
-  if (o.driver.kind === 'af-xdp' && o.driver.shared && kernelAddrs.length === 0) fix(`shared mode: ${ifname} has no IPv4 address in the kernel to share; add one with 'ip addr add'`);
+  const kernelAddrs6 = addrs?.[0]?.addr_info?.filter((a) => a.family === 'inet6' && !a.local.startsWith('fe80:')) ?? [];
+  if (o.driver.kind === 'af-xdp' && o.driver.shared && kernelAddrs.length === 0 && !(o.driver.ipv6 && kernelAddrs6.length > 0)) {
+    fix(`shared mode: ${ifname} has no ${o.driver.ipv6 ? 'IPv4 or global IPv6' : 'IPv4'} address in the kernel to share; add one with 'ip addr add'`);
+  }
 
   // XDP
   if (o.driver.kind === 'af-xdp') {

@@ -1,7 +1,7 @@
 /**
  * byway's configuration from the environment, for the preload (`node --import byway/register`) and `byway run`.
  *
- *   BYWAY_DRIVER   tap:NAME | af-packet:IFNAME | af-xdp:IFNAME | af-xdp:IFNAME:shared | raw-ip[:IFNAME]
+ *   BYWAY_DRIVER   tap:NAME | af-packet:IFNAME | af-xdp:IFNAME | af-xdp:IFNAME:shared[:ipv6] | raw-ip[:IFNAME]
  *   BYWAY_ADDRESS  byway's address(es) with prefix length, comma-separated (absent only with af-xdp shared mode)
  *   BYWAY_GATEWAY  the default route's next hop (IPv4 literal)
  *   BYWAY_NETNS    open the driver inside this network namespace (a name under /var/run/netns)
@@ -32,6 +32,8 @@ export interface DriverSpec {
   readonly ifname: string | undefined;
   /** af-xdp:IFNAME:shared: byway shares the interface's address with the kernel. */
   readonly shared: boolean;
+  /** af-xdp:IFNAME:shared:ipv6: the interface's IPv6 addresses are shared too (the driver's `ipv6: true`). */
+  readonly ipv6?: boolean;
 }
 
 export type ProfileName = 'latency' | 'throughput' | 'safe';
@@ -83,7 +85,7 @@ function bad(variable: string, expected: string, got: string): BywayError {
   return new BywayError('ERR_INVALID_ARG_VALUE', `${variable}: expected ${expected}; got '${got}'`);
 }
 
-const DRIVER_FORMS = "tap:NAME, af-packet:IFNAME, af-xdp:IFNAME, af-xdp:IFNAME:shared or raw-ip[:IFNAME]";
+const DRIVER_FORMS = "tap:NAME, af-packet:IFNAME, af-xdp:IFNAME, af-xdp:IFNAME:shared[:ipv6] or raw-ip[:IFNAME]";
 const IFNAME = /^[A-Za-z0-9_.@-]{1,15}$/;
 
 export function parseDriverSpec(value: string, variable = 'BYWAY_DRIVER'): DriverSpec {
@@ -95,6 +97,7 @@ export function parseDriverSpec(value: string, variable = 'BYWAY_DRIVER'): Drive
   if (kind === 'af-xdp' && ifname !== undefined && IFNAME.test(ifname)) {
     if (parts.length === 2) return { kind, ifname, shared: false };
     if (parts.length === 3 && parts[2] === 'shared') return { kind, ifname, shared: true };
+    if (parts.length === 4 && parts[2] === 'shared' && parts[3] === 'ipv6') return { kind, ifname, shared: true, ipv6: true };
   }
   throw bad(variable, `${DRIVER_FORMS} (an interface name is 1-15 letters, digits, '_', '.', '@' or '-')`, value);
 }

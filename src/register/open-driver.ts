@@ -12,7 +12,7 @@ import { openRawIp } from '../../drivers/raw-ip/index.js';
 import type { DriverSpec, DriverTuning } from './config.js';
 
 export function formatDriverSpec(spec: DriverSpec): string {
-  return `${spec.kind}${spec.ifname !== undefined ? `:${spec.ifname}` : ''}${spec.shared ? ':shared' : ''}`;
+  return `${spec.kind}${spec.ifname !== undefined ? `:${spec.ifname}` : ''}${spec.shared ? ':shared' : ''}${spec.ipv6 ? ':ipv6' : ''}`;
 }
 
 /**
@@ -55,7 +55,7 @@ export function openDriver(
       case 'af-packet':
         return openAfPacket({ ifname: spec.ifname!, netns, ipv4: ip, tso: t.tso, maxBatch: t.maxBatch, busyPoll: t.busyPoll, fanout: opts.fanout });
       case 'af-xdp':
-        return openAfXdp({ ifname: spec.ifname!, netns, mode: spec.shared ? 'shared' : 'own', ipv4: spec.shared ? undefined : ip, maxBatch: t.maxBatch, busyPoll: t.busyPoll, ...opts.xdp });
+        return openAfXdp({ ifname: spec.ifname!, netns, mode: spec.shared ? 'shared' : 'own', ipv4: spec.shared ? undefined : ip, ipv6: spec.ipv6 ? true : undefined, maxBatch: t.maxBatch, busyPoll: t.busyPoll, ...opts.xdp });
       case 'raw-ip':
         return openRawIp({ netns, localAddress: ip, protocols: ['icmp', 'udp', 'tcp'], maxBatch: t.maxBatch });
     }

@@ -56,8 +56,13 @@ export interface NdpStats {
   solicitationsReceived: number;
   advertisementsReceived: number;
   solicitationsAnswered: number;
-  /** Solicitations sent for address resolution and unreachability detection. */
+  /** Solicitations byway sent for address resolution and unreachability detection (on the wire). */
   solicitationsSent: number;
+  /**
+   * Resolutions asked of the kernel instead (a shared address: the kernel keeps NDP, `resolver`). The kernel sends a
+   * solicitation for one only when its own entry needs it; a REACHABLE entry it answers from its table.
+   */
+  kernelResolves: number;
   dadProbesSent: number;
   /** Our addresses found in use by another node (DAD failed). */
   dadDuplicates: number;
@@ -149,6 +154,7 @@ export class NdpHost {
       advertisementsReceived: 0,
       solicitationsAnswered: 0,
       solicitationsSent: 0,
+      kernelResolves: 0,
       dadProbesSent: 0,
       dadDuplicates: 0,
       addressConflicts: 0,
@@ -357,7 +363,7 @@ export class NdpHost {
   /** The neighbour cache asks for a solicitation: multicast to the solicited-node group, or unicast (a probe). */
   private solicit(target: Ipv6Address, unicastMac: Uint8Array | undefined): void {
     if (this.resolver !== undefined) {
-      this.stats.solicitationsSent++; // sent by the kernel, on our request
+      this.stats.kernelResolves++; // byway sends nothing: the kernel solicits if its entry needs it
       this.resolver(target);
       return;
     }

@@ -15,8 +15,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
-import { describePrivileged, execIn, execInAsync, ipIn, NetLab, steadyTxQueues } from '../helpers/netns.js';
-import { exited, pidAnswers, waitOutput, type Proc } from './run-helpers.js';
+import { describePrivileged, execIn, execInAsync, ipIn, NetLab } from '../helpers/netns.js';
+import { exited, pidAnswers, twoQueueVeth, waitOutput, workersListening, type Proc } from './run-helpers.js';
 
 const KERNEL = '10.77.41.1';
 const BYWAY = '10.77.41.2';
@@ -63,10 +63,9 @@ describePrivileged('byway run --workers 2: an unmodified node:http server in two
 
   beforeAll(() => {
     lab = new NetLab();
-    kernelNs = lab.addNetns('bwwk-');
-    appNs = lab.addNetns('bwwa-');
-    appIf = lab.addVeth(kernelNs, appNs, { addrA: `${KERNEL}/24`, addrB: `${APP_KERNEL}/24`, queues: 2 }).b;
-    steadyTxQueues(kernelNs); // the AF_XDP cases: each flow stays on one queue, as with a NIC's RSS
+    let link: { a: string; b: string };
+    ({ kernelNs, appNs, link } = twoQueueVeth(lab, 'bww', `${KERNEL}/24`, `${APP_KERNEL}/24`)); // the AF_XDP cases: one queue per flow
+    appIf = link.b;
   });
   /** The kernel's own HTTP server on KERNEL:9000, answering "kernel" (the workers' outgoing connections go there). */
   const kernelServer = async (): Promise<void> => {
@@ -212,9 +211,7 @@ describePrivileged('byway run --workers 2: an unmodified node:http server in two
     await waitOutput(app, /^up$/m, 30_000, 'the app namespace kernel server');
     const gate = join(mkdtempSync(join(tmpdir(), 'byway-gate-')), 'drop');
     const proc = lab.spawnIn(appNs, 'env', [`BYWAY_TEST_HOLD_DROP=${gate}`, process.execPath, '--import', 'tsx', BYWAY_CLI, 'run', '--workers', '2', '--driver', `af-xdp:${appIf}:shared`, '--', process.execPath, APP, '8080']) as Proc;
-    const m = await waitOutput(proc, /^byway run: pid (\d+) 2 workers on af-xdp:\S+:shared queues 0-1 \(native XDP\): worker 0 pid (\d+), worker 1 pid (\d+) control /m, 60_000, 'byway run --workers 2 (shared)');
-    const [sup, w0, w1] = [Number(m[1]), Number(m[2]), Number(m[3])];
-    for (const pid of [w0, w1]) await waitOutput(proc, new RegExp(`^listening 8080 pid ${pid}$`, 'm'), 60_000, `worker pid ${pid}`);
+    const { sup, w0, w1 } = await workersListening(proc, 'af-xdp:\\S+:shared queues 0-1 \\(native XDP\\)', 'byway run --workers 2 (shared)');
 
     const http = await pidAnswers(kernelNs, APP_KERNEL, 40, 'http');
     expect(Object.keys(http).sort(), JSON.stringify(http)).toEqual([String(w0), String(w1)].sort());
@@ -272,9 +269,7 @@ describePrivileged('byway run --workers 2: an unmodified node:http server in two
   // owns (nothing to adopt again), and both serve.
   it('in shared-address mode with --restart: a killed worker is replaced, the new one holds the ports again and serves', async () => {
     const proc = lab.spawnIn(appNs, process.execPath, ['--import', 'tsx', BYWAY_CLI, 'run', '--workers', '2', '--restart', '--driver', `af-xdp:${appIf}:shared`, '--', process.execPath, APP, '8080']) as Proc;
-    const m = await waitOutput(proc, /^byway run: pid (\d+) 2 workers on af-xdp:\S+:shared queues 0-1 \(native XDP\): worker 0 pid (\d+), worker 1 pid (\d+) control /m, 60_000, 'byway run --workers 2 --restart (shared)');
-    const [sup, w0, w1] = [Number(m[1]), Number(m[2]), Number(m[3])];
-    for (const pid of [w0, w1]) await waitOutput(proc, new RegExp(`^listening 8080 pid ${pid}$`, 'm'), 60_000, `worker pid ${pid}`);
+    const { sup, w0, w1 } = await workersListening(proc, 'af-xdp:\\S+:shared queues 0-1 \\(native XDP\\)', 'byway run --workers 2 --restart (shared)');
     await new Promise((r) => setTimeout(r, 1000)); // --restart takes back a worker that ran at least a second
     process.kill(w0, 'SIGKILL');
     await waitOutput(proc, /^byway run: worker 0's flows: \d+ back to the kernel, 2 held by others \(0 of them reserved again here\)$/m, 30_000, 'supervisor drop');

@@ -95,4 +95,22 @@ describe('byway doctor: AF_XDP and interface checks (ip and ethtool answers give
     ]);
     expect(r.fixes).toBe(r.out.filter((l) => l.startsWith('FIX')).length);
   });
+
+  it('shared mode needs an address to share: IPv4, or with :ipv6 a global IPv6 one (a link-local one is not enough)', async () => {
+    const only6 = (local: string): Exec => async (cmd, args) => {
+      if (cmd === 'ethtool' || args.includes('ethtool')) return { status: 0, stdout: 'driver: veth\n' };
+      if (args.includes('link')) return { status: 0, stdout: JSON.stringify([base]) };
+      return { status: 0, stdout: JSON.stringify([{ addr_info: [{ family: 'inet6', local, prefixlen: 64 }] }]) };
+    };
+    const shareLines = async (driver: string, local: string): Promise<string[]> => {
+      const out: string[] = [];
+      await doctor({ driver: parseDriverSpec(driver) }, { print: (l) => out.push(l), exec: only6(local) });
+      return out.filter((l) => l.includes('shared mode'));
+    };
+    expect(await shareLines('af-xdp:eth7:shared', 'fd7e::3')).toEqual(["FIX   shared mode: eth7 has no IPv4 address in the kernel to share; add one with 'ip addr add'"]);
+    expect(await shareLines('af-xdp:eth7:shared:ipv6', 'fd7e::3')).toEqual([]);
+    expect(await shareLines('af-xdp:eth7:shared:ipv6', 'fe80::1')).toEqual([
+      "FIX   shared mode: eth7 has no IPv4 or global IPv6 address in the kernel to share; add one with 'ip addr add'",
+    ]);
+  });
 });

@@ -2,7 +2,7 @@
 import { createHash } from 'node:crypto';
 import type { ChildProcess } from 'node:child_process';
 import { expect } from 'vitest';
-import { execInAsync } from '../helpers/netns.js';
+import { execInAsync, steadyTxQueues, type NetLab } from '../helpers/netns.js';
 
 export type Proc = ChildProcess & { output(): string };
 
@@ -117,4 +117,27 @@ export async function pidAnswers(ns: string, address: string, n: number, kind: '
   const r = await execInAsync(ns, process.execPath, ['-e', script], { timeoutMs: 30_000 });
   expect(r.code, r.stderr).toBe(0);
   return JSON.parse(r.stdout.trim()) as Record<string, number>;
+}
+
+/**
+ * The `byway run --workers` tests' network: a kernel-side namespace and an app namespace joined by a two-queue veth
+ * with the given IPv4 addresses, the kernel side's flows each kept on one transmit queue (as a NIC's RSS would).
+ */
+export function twoQueueVeth(lab: NetLab, prefix: string, kernelCidr: string, appCidr: string): { kernelNs: string; appNs: string; link: { a: string; b: string } } {
+  const kernelNs = lab.addNetns(`${prefix}k-`);
+  const appNs = lab.addNetns(`${prefix}a-`);
+  const link = lab.addVeth(kernelNs, appNs, { addrA: kernelCidr, addrB: appCidr, queues: 2 });
+  steadyTxQueues(kernelNs);
+  return { kernelNs, appNs, link };
+}
+
+/**
+ * Wait for `byway run --workers 2`'s start line (`on`: what follows "2 workers on ", a pattern) and for both
+ * workers' apps/pid-server.cjs to listen on 8080: the supervisor's pid and the workers'.
+ */
+export async function workersListening(proc: Proc, on: string, what: string): Promise<{ sup: number; w0: number; w1: number }> {
+  const m = await waitOutput(proc, new RegExp(`^byway run: pid (\\d+) 2 workers on ${on}: worker 0 pid (\\d+), worker 1 pid (\\d+) control `, 'm'), 60_000, what);
+  const [sup, w0, w1] = [Number(m[1]), Number(m[2]), Number(m[3])];
+  for (const pid of [w0, w1]) await waitOutput(proc, new RegExp(`^listening 8080 pid ${pid}$`, 'm'), 60_000, `worker pid ${pid}`);
+  return { sup, w0, w1 };
 }

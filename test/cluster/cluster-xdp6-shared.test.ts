@@ -102,6 +102,11 @@ describePrivileged("byway cluster: two worker threads on AF_XDP queues, sharing 
     expect(execIn(nsA, 'ip', ['-6', 'neigh', 'show', PEER, 'dev', link.a])).toContain('lladdr');
     const s = await cluster!.stats();
     for (const w of s.workers) expect(w.stats.tcp?.passiveOpens).toBeGreaterThan(0);
+    // Byway put no solicitation on the wire: each worker's resolutions were asked of the kernel.
+    for (const w of s.workers) {
+      expect(w.stats.ndp?.solicitationsSent).toBe(0);
+      expect(w.stats.ndp?.kernelResolves).toBeGreaterThanOrEqual(1);
+    }
   }, 60_000);
 
   it("a killed worker's own flows go back to the kernel; the ports the other holds stay steered and reserved over IPv6", async () => {

@@ -102,6 +102,8 @@ describePrivileged('AF_XDP shared-address mode over IPv6, against the kernel', (
     expect(ipIn(nsA, `-6 neigh show fd7c::2 dev ${link.a}`)).toContain('lladdr');
     expect(stack.core.ipv6!.ndp.neighbours.lookup(new Uint8Array([0xfd, 0x7c, ...new Array<number>(13).fill(0), 2]))?.mac).toEqual(lab.macOf(nsB, link.b));
     expect(driver.kernelTables!.stats.resolves).toBeGreaterThan(0);
+    expect(stack.stats.ndp!.kernelResolves).toBeGreaterThan(0);
+    expect(stack.stats.ndp!.solicitationsSent).toBe(0); // byway put none on the wire
     const r = await stack.ping('fd7c::2');
     expect(r.ttl).toBe(64);
   }, 20_000);

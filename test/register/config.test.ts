@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { configFromEnv, formatPathRules, parseDriverSpec, parsePathRules, PROFILES } from '../../src/register/config.js';
 import { compileStrategy } from '../../src/api/path.js';
+import { formatDriverSpec } from '../../src/register/open-driver.js';
 import { createStack } from '../../src/api/stack.js';
 import { memoryLink } from '../../drivers/memory/index.js';
 
@@ -19,12 +20,15 @@ describe('BYWAY_DRIVER', () => {
     expect(parseDriverSpec('af-packet:eth0')).toEqual({ kind: 'af-packet', ifname: 'eth0', shared: false });
     expect(parseDriverSpec('af-xdp:eth1')).toEqual({ kind: 'af-xdp', ifname: 'eth1', shared: false });
     expect(parseDriverSpec('af-xdp:eth1:shared')).toEqual({ kind: 'af-xdp', ifname: 'eth1', shared: true });
+    expect(parseDriverSpec('af-xdp:eth1:shared')).not.toHaveProperty('ipv6');
+    expect(parseDriverSpec('af-xdp:eth1:shared:ipv6')).toEqual({ kind: 'af-xdp', ifname: 'eth1', shared: true, ipv6: true });
+    expect(formatDriverSpec(parseDriverSpec('af-xdp:eth1:shared:ipv6'))).toBe('af-xdp:eth1:shared:ipv6');
     expect(parseDriverSpec('raw-ip')).toEqual({ kind: 'raw-ip', ifname: undefined, shared: false });
     expect(parseDriverSpec('raw-ip:eth0')).toEqual({ kind: 'raw-ip', ifname: 'eth0', shared: false });
   });
-  it.each(['', 'tap', 'af-packet:', 'af-packet:a:b', 'af-xdp:eth0:own', 'tun:x', 'af-packet:this-name-is-too-long', 'tap:a b'])(
+  it.each(['', 'tap', 'af-packet:', 'af-packet:a:b', 'af-xdp:eth0:own', 'af-xdp:eth0:ipv6', 'af-xdp:eth0:shared:v6', 'af-xdp:eth0:shared:ipv6:x', 'af-packet:eth0:ipv6', 'tun:x', 'af-packet:this-name-is-too-long', 'tap:a b'])(
     "rejects '%s', naming the variable and the forms",
-    (v) => fails({ ...base, BYWAY_DRIVER: v || ' x' }, /^BYWAY_DRIVER: expected tap:NAME, af-packet:IFNAME, af-xdp:IFNAME, af-xdp:IFNAME:shared or raw-ip/),
+    (v) => fails({ ...base, BYWAY_DRIVER: v || ' x' }, /^BYWAY_DRIVER: expected tap:NAME, af-packet:IFNAME, af-xdp:IFNAME, af-xdp:IFNAME:shared\[:ipv6\] or raw-ip/),
   );
   it('is required', () => fails({ BYWAY_ADDRESS: '10.0.0.1/24' }, /^BYWAY_DRIVER: expected the driver to open/));
 });
