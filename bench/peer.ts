@@ -13,7 +13,7 @@
 import dgram from 'node:dgram';
 import net from 'node:net';
 import { createInterface } from 'node:readline';
-import { createStack, type Stack } from '../src/api/stack.js';
+import type { Stack } from '../src/api/stack.js';
 import type { FrameDriver } from '../drivers/types.js';
 import {
   servers,
@@ -132,6 +132,9 @@ const ops: Record<string, Handler> = {
       endpoint = kernelEndpoint(a.address);
       return { stack: 'kernel', pid: process.pid };
     }
+    // byway is loaded only for a byway side: with it loaded, a node:net receiver at several Gbit/s ran V8 mark-compacts
+    // all the time and received at a third of its speed (docs/performance-targets.md, "The harness's kernel path").
+    const { createStack } = await import('../src/api/stack.js');
     const opened = await openDriver(a);
     driver = opened.driver;
     stack = createStack({

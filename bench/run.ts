@@ -315,10 +315,13 @@ function tcpBulk(dir: 'tx' | 'rx', conns: number): WorkloadFn {
     if (gbit < STALLED_GBIT) {
       throw Object.assign(new Error(`stalled: ${round(gbit * 1000, 2)} Mbit/s at the receiver (${r.connected}/${conns} connected${r.errors ? `, errors ${JSON.stringify(r.errorCodes)}` : ''}); see the workload's counters`), { code: 'ESTALLED' });
     }
+    // The receiving process's collections in the window (marks of bench/lib/workloads.ts's tcp-sink).
+    const gcIn = (k: string): number => round((m1[k] ?? 0) - (m0[k] ?? 0), 1);
+    const receiverGc = { minor: gcIn('gcMinor'), minorMs: gcIn('gcMinorMs'), major: gcIn('gcMajor'), majorMs: gcIn('gcMajorMs') };
     return {
       metrics: { gbitPerSec: round(gbit, 3), connected: r.connected, senderCpuMs: r.cpuMs },
-      raw: { sender: r, receiverMarks: [m0, m1], receiverFinal: final },
-      summary: `${round(gbit, 3)} Gbit/s goodput at the receiver (${r.connected}/${conns} connected${r.errors ? `, errors ${JSON.stringify(r.errorCodes)}` : ''})`,
+      raw: { sender: r, receiverMarks: [m0, m1], receiverFinal: final, receiverGc },
+      summary: `${round(gbit, 3)} Gbit/s goodput at the receiver (${r.connected}/${conns} connected${r.errors ? `, errors ${JSON.stringify(r.errorCodes)}` : ''}; receiver GC ${receiverGc.minorMs} ms in ${receiverGc.minor} scavenges, ${receiverGc.majorMs} ms in ${receiverGc.major} mark-compact steps)`,
     };
   };
 }

@@ -51,7 +51,7 @@ const KERNEL_SINK = `
 const net = require('node:net');
 let bytes = 0;
 net.createServer((s) => s.on('data', (d) => { bytes += d.length; })).listen(${PORT}, process.argv[1], () => console.log('ready'));
-process.stdin.on('data', () => console.log(JSON.stringify({ bytes, cpu: process.cpuUsage() })));`;
+process.stdin.on('data', () => console.log(JSON.stringify({ bytes, t: performance.timeOrigin + performance.now(), cpu: process.cpuUsage() })));`;
 
 interface SsSample {
   cwnd?: number;
@@ -137,15 +137,15 @@ async function main(): Promise<void> {
     const kernel = driverKind === 'kernel';
     const dst = kernel ? KERNEL_A : BYWAY_A;
     let bytes = 0;
-    let readKernel: (() => Promise<{ bytes: number; cpuMs: number }>) | undefined;
+    let readKernel: (() => Promise<{ bytes: number; t: number; cpuMs: number }>) | undefined;
     if (kernel) {
       sink = spawn('ip', ['netns', 'exec', nsA, 'taskset', '-c', '0', process.execPath, '-e', KERNEL_SINK, KERNEL_A], { stdio: ['pipe', 'pipe', 'inherit'] });
       const next = childLines(sink, 'the kernel sink', 10_000);
       await next(); // ready
       readKernel = async () => {
         sink!.stdin!.write('x\n');
-        const r = JSON.parse(await next()) as { bytes: number; cpu: { user: number; system: number } };
-        return { bytes: r.bytes, cpuMs: (r.cpu.user + r.cpu.system) / 1000 };
+        const r = JSON.parse(await next()) as { bytes: number; t: number; cpu: { user: number; system: number } };
+        return { bytes: r.bytes, t: r.t, cpuMs: (r.cpu.user + r.cpu.system) / 1000 };
       };
     } else {
       const driver = await openDriver(nsA, vethA);
@@ -181,13 +181,16 @@ async function main(): Promise<void> {
       const d = drv?.stats as unknown as Record<string, number> | undefined;
       return { segsIn: t['segsIn']!, segsOut: t['segsOut']!, groMerged: g['merged'] ?? 0, groSegments: g['segments'] ?? 0, rxFrames: d?.['rxFrames'] ?? 0, rxBytes: d?.['rxBytes'] ?? 0, txFrames: d?.['txFrames'] ?? 0 };
     };
-    /** Bytes received and the receiver's and the sender's CPU time (ms) so far. */
-    const snapshot = async (): Promise<[number, number, number]> => {
+    /**
+     * Bytes received and the receiver's and the sender's CPU time (ms) so far, and when the receiver read its byte
+     * count (epoch ms, the receiving process's clock: the window `gbit` is counted over).
+     */
+    const snapshot = async (): Promise<[number, number, number, number]> => {
       const k = readKernel ? await readKernel() : undefined;
       const cpu = process.cpuUsage();
-      return [k ? k.bytes : bytes, k ? k.cpuMs : (cpu.user + cpu.system) / 1000, cpuOfPid(sender!.pid!)];
+      return [k ? k.bytes : bytes, k ? k.cpuMs : (cpu.user + cpu.system) / 1000, cpuOfPid(sender!.pid!), k ? k.t : performance.timeOrigin + performance.now()];
     };
-    const [b0, c0, sc0] = await snapshot();
+    const [b0, c0, sc0, bt0] = await snapshot();
     const s0 = ss();
     const p0 = cpuStat();
     const t0 = tcpStats();
@@ -213,7 +216,7 @@ async function main(): Promise<void> {
       profMiB = (bytes - profBytes0) / 1048576; // byway only: what was received while the profiler ran
       session.disconnect();
     }
-    const [b1, c1, sc1] = await snapshot();
+    const [b1, c1, sc1, bt1] = await snapshot();
     const s1 = ss();
     const n1 = nstat();
     const nDelta = Object.fromEntries(
@@ -238,7 +241,11 @@ async function main(): Promise<void> {
       conns,
       wallMs: Math.round(wallMs),
       profMiB,
-      gbit: Math.round(((b1 - b0) * 8) / (wallMs / 1000) / 1e7) / 100,
+      // The bytes between the two snapshots over the time between them (the receiver's clock); `wallMs` is shorter
+      // (it starts after the sampling of ss, nstat and /proc/stat, and ends before the second snapshot).
+      gbit: Math.round(((b1 - b0) * 8) / ((bt1 - bt0) / 1000) / 1e7) / 100,
+      countedMs: Math.round(bt1 - bt0),
+      gbitOverWallMs: Math.round(((b1 - b0) * 8) / (wallMs / 1000) / 1e7) / 100,
       receiverCpuPct: Math.round(((c1 - c0) / wallMs) * 100),
       senderCpuPct: Math.round(((sc1 - sc0) / wallMs) * 100),
       // Each vCPU's time in the window (% of jiffies): softirq is the kernel's packet work, charged to no process.

@@ -175,9 +175,25 @@ export async function tcpEchoServer(ep: Endpoint, port: number): Promise<ServerH
   };
 }
 
-/** TCP sink: counts bytes over all connections. */
+/**
+ * TCP sink: counts bytes over all connections, and this process's garbage collections (count and pause, minor =
+ * scavenge; the rest mark-compact and its steps): a receiver busy collecting is slow for that reason alone.
+ */
 export async function tcpSinkServer(ep: Endpoint, port: number): Promise<ServerHandle> {
   let bytes = 0;
+  const gc = { gcMinor: 0, gcMinorMs: 0, gcMajor: 0, gcMajorMs: 0 };
+  const obs = new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) {
+      if (gcKind(e) === 1) {
+        gc.gcMinor++;
+        gc.gcMinorMs += e.duration;
+      } else {
+        gc.gcMajor++;
+        gc.gcMajorMs += e.duration;
+      }
+    }
+  });
+  obs.observe({ entryTypes: ['gc'] });
   const { srv, sockets, accepted } = await tcpServer(ep, port, (s) => {
     s.on('data', (d: Uint8Array) => {
       bytes += d.length;
@@ -185,9 +201,10 @@ export async function tcpSinkServer(ep: Endpoint, port: number): Promise<ServerH
     s.on('end', () => s.end());
   });
   return {
-    mark: () => ({ bytes, accepted: accepted(), t: now() }),
+    mark: () => ({ bytes, accepted: accepted(), t: now(), ...gc }),
     stop: async () => {
-      const r = { bytes, accepted: accepted(), t: now() };
+      const r = { bytes, accepted: accepted(), t: now(), ...gc };
+      obs.disconnect();
       await stopTcp(srv, sockets);
       return r;
     },
