@@ -16,7 +16,10 @@
  *
  *   node --import tsx bench/scale.ts [--seconds 3] [--rounds 3] [--variants byway-1,byway-2,kernel-1,kernel-2,run-1,run-2,xdp-1,xdp-2]
  * (xdp-N: the worker-thread cluster on the veth's AF_XDP queues instead of the fanout group)
- *                                    [--workloads udp,tcp,http] [--out bench/results/scale-DATE.json]
+ *                                    [--workloads udp,tcp,http] [--warm 1] [--out bench/results/scale-DATE.json]
+ * --warm S: each server first serves every workload for S seconds, not counted (default 1; 0 for none), so the
+ * figures are of a warm server, as a service runs, not of V8's first seconds (compiling on its threads cost byway's
+ * servers about 8 us per transaction then: docs/performance-targets.md, "Many connections in event mode").
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -36,6 +39,7 @@ const ROOT = join(HERE, '..');
 const { values } = parseArgs({
   options: {
     seconds: { type: 'string', default: '3' },
+    warm: { type: 'string', default: '1' },
     rounds: { type: 'string', default: '3' },
     out: { type: 'string' },
     variants: { type: 'string', default: 'byway-1,byway-2,kernel-1,kernel-2' },
@@ -43,6 +47,7 @@ const { values } = parseArgs({
   },
 });
 const SECONDS = Number(values.seconds);
+const WARM = Number(values.warm);
 const ROUNDS = Number(values.rounds);
 const KERNEL = '10.77.13.1';
 const PEER = '10.77.13.2';
@@ -163,10 +168,10 @@ interface Trial {
   readonly cpuUsPerOp: number;
 }
 
-async function trial(server: Server, nsB: string, load: string, variant: string, workload: Workload, round: number): Promise<Trial> {
+async function trial(server: Server, nsB: string, load: string, variant: string, workload: Workload, round: number, seconds = SECONDS): Promise<Trial> {
   const host = variant.startsWith('kernel') ? KERNEL : BYWAY;
   const before = await server.count();
-  const r = await execInAsync(nsB, load, [workload, host, String(PORTS[workload]), '64', String(SECONDS)], { timeoutMs: (SECONDS + 20) * 1000 });
+  const r = await execInAsync(nsB, load, [workload, host, String(PORTS[workload]), '64', String(seconds)], { timeoutMs: (seconds + 20) * 1000 });
   if (r.code !== 0) throw new Error(`scale-load ${workload} failed: ${r.stderr}`);
   await new Promise((res) => setTimeout(res, 200)); // what is still in the rings drains into the counters
   const after = await server.count();
@@ -174,11 +179,11 @@ async function trial(server: Server, nsB: string, load: string, variant: string,
   if (workload === 'udp') {
     const sent = Number(/sent (\d+)/.exec(r.stdout)![1]);
     const got = after.udp - before.udp;
-    return { variant, workload, round, perSecond: got / SECONDS, errors: 0, offeredPerSecond: sent / SECONDS, cpuUsPerOp: (cpuMs * 1000) / Math.max(1, got) };
+    return { variant, workload, round, perSecond: got / seconds, errors: 0, offeredPerSecond: sent / seconds, cpuUsPerOp: (cpuMs * 1000) / Math.max(1, got) };
   }
   const m = /done (\d+) errors (\d+)/.exec(r.stdout)!;
   const done = Number(m[1]);
-  return { variant, workload, round, perSecond: done / SECONDS, errors: Number(m[2]), cpuUsPerOp: (cpuMs * 1000) / Math.max(1, done) };
+  return { variant, workload, round, perSecond: done / seconds, errors: Number(m[2]), cpuUsPerOp: (cpuMs * 1000) / Math.max(1, done) };
 }
 
 const fmt = (x: number): string => (x >= 1000 ? `${(x / 1000).toFixed(1)}k` : x.toFixed(1));
@@ -187,7 +192,7 @@ try {
   const dir = mkdtempSync(join(tmpdir(), 'byway-scale-'));
   const load = join(dir, 'scale-load');
   execFileSync('cc', ['-O2', '-Wall', '-o', load, join(HERE, 'lib/scale-load.c')], { stdio: 'inherit', timeout: 60_000 });
-  console.log(`machine: ${cpus().length} vCPU ${cpus()[0]?.model ?? ''}; ${SECONDS} s per trial, ${ROUNDS} rounds`);
+  console.log(`machine: ${cpus().length} vCPU ${cpus()[0]?.model ?? ''}; ${SECONDS} s per trial after ${WARM} s of warm-up per workload, ${ROUNDS} rounds`);
   const jitter = await measureJitter(ROOT, 2);
   console.log('jitter (share of a spinning thread\'s time lost, longest gap):', JSON.stringify(jitter));
   const nsA = lab.addNetns('bwsA-');
@@ -209,6 +214,7 @@ try {
       }
       const server = kind === 'byway' || kind === 'xdp' ? await bywayServer(Number(n), nsA, vethA, kind === 'xdp') : kind === 'run' ? await runServer(Number(n), nsA, vethA) : await kernelServer(Number(n), nsA);
       try {
+        if (WARM > 0) for (const w of workloads) await trial(server, nsB, load, variant, w, round, WARM);
         for (const w of workloads) {
           const t = await trial(server, nsB, load, variant, w, round);
           trials.push(t);
@@ -243,7 +249,7 @@ try {
     console.log(`${w.padEnd(4)} ${row}\n     byway-2/byway-1 ${r('byway-2', 'byway-1')}  byway-2/kernel-2 ${r('byway-2', 'kernel-2')}  kernel-2/kernel-1 ${r('kernel-2', 'kernel-1')}${runs}`);
   }
   const out = values.out ?? join(ROOT, 'bench/results', `scale-${new Date().toISOString().slice(0, 16).replace(/[:T]/g, '-')}.json`);
-  writeFileSync(out, JSON.stringify({ date: new Date().toISOString(), seconds: SECONDS, rounds: ROUNDS, cpus: cpus().length, jitter, trials, summary }, null, 1));
+  writeFileSync(out, JSON.stringify({ date: new Date().toISOString(), seconds: SECONDS, warm: WARM, rounds: ROUNDS, cpus: cpus().length, jitter, trials, summary }, null, 1));
   console.log(`record: ${out}`);
 } finally {
   lab.destroy();
