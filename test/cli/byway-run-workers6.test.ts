@@ -31,6 +31,7 @@ const APP = join(here, 'apps', 'pid-server.cjs');
 interface NdpCounters {
   solicitationsSent: number;
   kernelResolves: number;
+  neighbour?: { fromHost: number };
 }
 interface StatJson {
   stack: { ndp?: NdpCounters };
@@ -174,6 +175,14 @@ describePrivileged('byway run (one process and --workers 2) on AF_XDP sharing th
     const outAgain = await pidAnswers(kernelNs, APP6, 30, 'http', `/peer/[${PEER6}]:9000`);
     expectPeerAnswers(outAgain, [fresh, w1]);
     expectOwnSlices(outAgain, fresh, w1); // the new worker has worker 0's slice
+    // The new worker's mirror of the kernel's neighbour table (dumped when it opened the driver) had the peer, whose
+    // entry the kernel kept from the traffic before: its neighbour cache took the MAC from there (fromHost) instead
+    // of waiting for a resolution, and it sent no solicitation.
+    const st2 = JSON.parse((await execInAsync(appNs, process.execPath, ['--import', 'tsx', BYWAY_CLI, 'stat', String(sup), '--json'], { timeoutMs: 30_000 })).stdout) as StatJson;
+    const ndp = Object.entries(st2.worker ?? {}).map(([k, v]) => `${k} fromHost ${v.stack.ndp?.neighbour?.fromHost} asked ${v.stack.ndp?.kernelResolves} sent ${v.stack.ndp?.solicitationsSent}`);
+    console.log(`NDP after the restart: ${ndp.join(', ')}`);
+    expect(st2.worker?.['w0']?.stack.ndp?.neighbour?.fromHost, ndp.join(', ')).toBeGreaterThanOrEqual(1);
+    expect(st2.worker?.['w0']?.stack.ndp?.solicitationsSent, ndp.join(', ')).toBe(0);
 
     proc.kill('SIGTERM');
     expect(await exited(proc, 30_000)).not.toBeNull();
