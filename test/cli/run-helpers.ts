@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import type { ChildProcess } from 'node:child_process';
 import { expect } from 'vitest';
 import { execInAsync, steadyTxQueues, type NetLab } from '../helpers/netns.js';
+import { until } from '../helpers/until.js';
 
 export type Proc = ChildProcess & { output(): string };
 
@@ -74,11 +75,7 @@ http {
 
 /** Wait (up to 10 s) until something listens on TCP `port` in namespace `ns` (nginx says nothing when it is up). */
 export async function tcpListening(ns: string, port: number): Promise<void> {
-  for (let i = 0; i < 100; i++) {
-    const r = await execInAsync(ns, 'ss', ['-Htln', `sport = :${port}`], { timeoutMs: 5000 });
-    if (r.stdout.includes(String(port))) return;
-    await new Promise((res) => setTimeout(res, 100));
-  }
+  await until(async () => (await execInAsync(ns, 'ss', ['-Htln', `sport = :${port}`], { timeoutMs: 5000 })).stdout.includes(String(port)), 10_000, 100);
 }
 
 /** (ip.src, ip.dst, tcp/udp ports, TCP payload length, flags and raw sequence number) of each IPv4 packet in a capture, as tshark reads it. */
