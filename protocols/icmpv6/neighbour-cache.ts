@@ -11,6 +11,9 @@
  * Advertisements update entries by the table of 7.2.5 (solicited, override, IsRouter); solicitations, router
  * messages and redirects carrying a link-layer address create or update STALE entries (7.2.3, 6.3.4, 8.3); an
  * advertisement for an address with no entry is ignored (no cache poisoning by unsolicited advertisements).
+ * Where the host resolves neighbours for us (a shared address: the kernel keeps NDP), the sink's optional `known`
+ * gives the host's MAC for a neighbour with no entry before any resolution: the entry starts REACHABLE and the
+ * packet goes at once (the host's table is trusted, as IPv4's learnFromHost does).
  *
  * Bounds: at most `maxEntries` (evicting the least recently used STALE entry, else the oldest INCOMPLETE one, to
  * make room), `maxQueuedPackets` per INCOMPLETE entry and `maxQueuedBytes` in all; STALE entries unused for
@@ -71,6 +74,12 @@ export interface NdpSink<P extends PendingPacket> {
   unreachable(packet: P): void;
   /** The neighbour said it is no longer a router (7.2.5): the stack removes it from its default router list. */
   routerLost?(ip: Uint8Array): void;
+  /**
+   * Optional: the host's MAC for `ip` (a shared address: the kernel's neighbour table, from the driver's mirror),
+   * asked for a neighbour with no entry before resolving it. A MAC makes the entry REACHABLE at once and the packet
+   * goes (the host's table is trusted, as IPv4's learnFromHost); undefined resolves as usual. The cache copies it.
+   */
+  known?(ip: Uint8Array): Uint8Array | undefined;
 }
 
 export interface NdpNeighbourStats {
@@ -85,6 +94,8 @@ export interface NdpNeighbourStats {
   unsolicitedIgnored: number;
   /** Advertisements ignored by the rules of 7.2.5 (no override, different address). */
   overrideIgnored: number;
+  /** Entries made from the host's table (`sink.known`) instead of a resolution. */
+  fromHost: number;
 }
 
 export interface NdpNeighbourSnapshot {
@@ -128,6 +139,7 @@ export class NdpNeighbourCache<P extends PendingPacket = PendingPacket> {
     queueDrops: 0,
     unsolicitedIgnored: 0,
     overrideIgnored: 0,
+    fromHost: 0,
   };
   private readonly entries = new Map<string, Entry<P>>();
   /** The entry `macFor` found last (a connection sends to one neighbour many times in a row); never a removed one. */
@@ -188,6 +200,8 @@ export class NdpNeighbourCache<P extends PendingPacket = PendingPacket> {
       return e.mac!;
     }
     if (e === undefined) {
+      const known = this.fromHost(now, key, ip);
+      if (known !== undefined) return known.mac!;
       if (!this.makeRoom()) {
         this.stats.queueDrops++;
         return 'dropped';
@@ -217,7 +231,8 @@ export class NdpNeighbourCache<P extends PendingPacket = PendingPacket> {
   macFor(now: number, ip: Uint8Array): Uint8Array | undefined {
     let e = this.lastUsed;
     if (e === undefined || !ipv6Equals(e.ip, ip)) {
-      e = this.entries.get(ipv6Key(ip));
+      const key = ipv6Key(ip);
+      e = this.entries.get(key) ?? this.fromHost(now, key, ip);
       if (e === undefined) return undefined;
       this.lastUsed = e;
     }
@@ -344,6 +359,16 @@ export class NdpNeighbourCache<P extends PendingPacket = PendingPacket> {
   private newEntry(now: number, key: string, ip: Uint8Array, state: NdpNeighbourState, mac: Uint8Array | undefined): Entry<P> {
     const e: Entry<P> = { key, ip: ip.slice(0, 16), state, mac, isRouter: false, deadline: now, solicitsSent: 0, queue: [], queuedBytes: 0, created: now, lastUsed: now };
     this.entries.set(key, e);
+    return e;
+  }
+
+  /** A REACHABLE entry for `ip` from the host's table (`sink.known`), when it knows `ip` and there is room. */
+  private fromHost(now: number, key: string, ip: Uint8Array): Entry<P> | undefined {
+    const mac = this.sink.known?.(ip);
+    if (mac === undefined || !this.makeRoom()) return undefined;
+    const e = this.newEntry(now, key, ip, 'REACHABLE', mac.slice(0, 6));
+    this.enterReachable(now, e);
+    this.stats.fromHost++;
     return e;
   }
 

@@ -33,12 +33,19 @@ import type { Server as BywayServer } from '../api/net-server.js';
 import { adoptOnto } from './adopt.js';
 import type { PathCounters } from './counters.js';
 import { DeferredDgramSocket, type DeferredOptions } from '../api/dgram-deferred.js';
+import { parseIpv6 } from '../../protocols/ipv6/address.js';
 import { attemptInTurn, connectByName, hostName, nameConnectable, type NameConnectHooks } from './connect-by-name.js';
 
 type AnyFn = (...args: unknown[]) => unknown;
 type ConnectOpts = Record<string, unknown> & { port?: unknown; host?: unknown; path?: unknown; socket?: unknown };
 
 const kBypass = Symbol('byway.bypassServer');
+
+/** ::1, however written (::ffff:127.x.y.z is IPv4's loopback: the rules' 127.0.0.0/8 matches it). */
+function isLoopback6(address: string): boolean {
+  const a = parseIpv6(address);
+  return a !== undefined && a.every((b, i) => b === (i === 15 ? 1 : 0));
+}
 
 /** Node's connect argument forms: (options[, cb]), (port[, host][, cb]), (path[, cb]). */
 function connectArgs(args: readonly unknown[]): { opts: ConnectOpts; cb: AnyFn | undefined } {
@@ -108,11 +115,17 @@ export function installPatches(
   onFailure: (what: string) => void,
   onServe: () => void = () => {},
 ): Patches {
-  // byway's TCP is IPv4 only: a flow to or on an IPv6 address takes the kernel, whatever the rules say.
+  // A stack without IPv6 (every driver but af-xdp:IFNAME:shared:ipv6) cannot carry a flow to or on an IPv6
+  // address: it takes the kernel, whatever the rules say. With IPv6 the rules decide, except for ::1: loopback
+  // stays in the kernel as 127.0.0.0/8 does (IMPLICIT_RULES).
+  const ipv6 = stack.core.ipv6 !== undefined;
   const decide = (flow: Flow): Path => {
     const address = flow.direction === 'inbound' ? flow.localAddress : flow.remoteAddress;
-    return flow.protocol === 'tcp' && address !== undefined && net.isIPv6(address) ? 'kernel' : rules(flow);
+    if (address !== undefined && net.isIPv6(address) && (!ipv6 || isLoopback6(address))) return 'kernel';
+    return rules(flow);
   };
+  // A udp6 socket: byway's when the stack has IPv6 (bound to '::', dual-stack unless ipv6Only, as Node's).
+  const decideUdp6 = (flow: Flow): Path => (ipv6 ? decide(flow) : 'kernel');
   const orig = {
     connect: net.connect as unknown as AnyFn,
     createConnection: net.createConnection as unknown as AnyFn,
@@ -357,7 +370,7 @@ export function installPatches(
     if (options.type !== 'udp4' && options.type !== 'udp6') return orig.createSocket.apply(dgram, args); // Node's error
     const sock = new DeferredDgramSocket(
       {
-        decide: (flow) => (options.type === 'udp6' ? 'kernel' : decide(flow)),
+        decide: (flow) => (options.type === 'udp6' ? decideUdp6(flow) : decide(flow)),
         make: (path: Path, o, flow) => {
           if (path === 'kernel') {
             counters.udpSocket.kernel++;

@@ -162,7 +162,13 @@ export class Ipv6Layer {
         addressesChanged: () => link.driver.addressSteering?.setIpv6Addresses(this.ndp.addresses.filter((a) => a.state !== 'DUPLICATE').map((a) => a.address)),
       },
       link.rng,
-      { neighbour: this.options.neighbour, dad: this.options.dad, linkLocal: this.options.linkLocal, resolver: kernel && ((t) => kernel.resolve6!(t)) },
+      {
+        neighbour: this.options.neighbour,
+        dad: this.options.dad,
+        linkLocal: this.options.linkLocal,
+        resolver: kernel && ((t) => kernel.resolve6!(t)),
+        mirror: kernel?.neighbour6 !== undefined ? (t) => kernel.neighbour6!(t) : undefined,
+      },
     );
     if (this.ndp.addresses.length === 0) throw new BywayError('ERR_INVALID_ARG_VALUE', 'IPv6 needs an address (or the link-local one)');
     this.reassembler = new Ipv6Reassembler(this.options.reassembly);

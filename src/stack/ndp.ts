@@ -100,6 +100,12 @@ export interface NdpHostOptions {
    * our own) and its answers come through `kernelNeighbour`.
    */
   readonly resolver?: ((target: Ipv6Address) => void) | undefined;
+  /**
+   * With `resolver`: the kernel's MAC for `target` from the driver's mirror of its neighbour table (no syscall).
+   * A neighbour with no entry is looked up there first: known, its packet goes at once and the kernel is asked to
+   * re-check its entry (a `resolver` call, counted in kernelResolves), as IPv4's does (core.ts neighbourMac).
+   */
+  readonly mirror?: ((target: Ipv6Address) => Uint8Array | undefined) | undefined;
 }
 
 export class NdpHost {
@@ -127,6 +133,7 @@ export class NdpHost {
         transmit: (packet, m) => out.transmitResolved(packet, m),
         unreachable: (packet) => packet.onUnreachable?.(),
         routerLost: (ip) => out.routerLost?.(ip),
+        known: options.resolver !== undefined && options.mirror !== undefined ? (target) => this.kernelKnows(target, options.mirror!) : undefined,
       },
       random,
       options.neighbour,
@@ -358,6 +365,15 @@ export class NdpHost {
   kernelNeighbour(now: number, ip: Ipv6Address, mac: Uint8Array): void {
     this.now = now;
     this.neighbours.advertisement(now, ip, { router: false, solicited: true, override: true }, mac);
+  }
+
+  /** The cache has no entry for `target`: the kernel's MAC from the mirror, if it has one (then asked to re-check it). */
+  private kernelKnows(target: Ipv6Address, mirror: (target: Ipv6Address) => Uint8Array | undefined): Uint8Array | undefined {
+    const mac = mirror(target);
+    if (mac === undefined) return undefined;
+    this.stats.kernelResolves++;
+    this.resolver!(target);
+    return mac;
   }
 
   /** The neighbour cache asks for a solicitation: multicast to the solicited-node group, or unicast (a probe). */

@@ -7,7 +7,10 @@
  * workers' NDP counters: each asked the kernel to resolve the peer (`kernelResolves`) and sent no solicitation of
  * its own (`solicitationsSent` 0; the kernel keeps NDP in shared mode). Worker 0 killed: its holds dropped, the
  * four entries of 8080 and 8081 (one per family) kept for worker 1, [::]:8080 still reserved, new IPv6 clients all
- * answered by worker 1. SIGTERM ends everything and the program is detached. And one process (no --workers, a
+ * answered by worker 1. SIGTERM ends everything and the program is detached. With --restart (the app binding a
+ * udp6 socket beside its udp4 one): each worker's outgoing IPv6 connections (/peer/[fd7e::1]:9000) answered, on
+ * byway's path from ports of its own slice; 32 udp6 clients answered by both workers; worker 0 killed, its
+ * replacement serving IPv6 HTTP, UDP and outgoing connections again beside worker 1. And one process (no --workers, a
  * one-queue veth): the same spec gives the program both of the interface's addresses, 10 IPv6 connections answered
  * by it beside the kernel's IPv6 server, [::]:8080 reserved until it ends. Bounded in time; skipped with a reason
  * when unprivileged.
@@ -20,6 +23,7 @@ import { exited, pidAnswers, twoQueueVeth, waitOutput, workersListening, type Pr
 
 const APP_KERNEL = '10.77.42.3';
 const APP6 = 'fd7e::3';
+const PEER6 = 'fd7e::1';
 const here = new URL('.', import.meta.url).pathname;
 const BYWAY_CLI = join(here, '../../src/cli/byway.ts');
 const APP = join(here, 'apps', 'pid-server.cjs');
@@ -27,10 +31,32 @@ const APP = join(here, 'apps', 'pid-server.cjs');
 interface NdpCounters {
   solicitationsSent: number;
   kernelResolves: number;
+  neighbour?: { fromHost: number };
 }
 interface StatJson {
   stack: { ndp?: NdpCounters };
+  paths?: Record<string, { bypass: number; kernel: number }>;
   worker?: Record<string, { stack: { ndp?: NdpCounters } }>;
+}
+
+/**
+ * The answers of /peer requests ("PID LOCALPORT kernel"): every one came back from the peer's kernel server, and
+ * each of `pids` made some.
+ */
+function expectPeerAnswers(peer: Record<string, number>, pids: number[]): void {
+  const got = Object.entries(peer).flatMap(([a, n]) => Array<string>(n).fill(a));
+  expect(got.every((a) => a.endsWith(' kernel')), JSON.stringify(peer)).toBe(true);
+  expect([...new Set(got.map((a) => Number(a.split(' ')[0])))].sort(), JSON.stringify(peer)).toEqual([...pids].sort());
+}
+
+/** Each /peer answer's local port is in its worker's slice of the ephemeral ports (worker 0 49152-57343, worker 1 57344-65535). */
+function expectOwnSlices(peer: Record<string, number>, w0: number, w1: number): void {
+  for (const a of Object.keys(peer)) {
+    const [pid, port] = a.split(' ').map(Number) as [number, number];
+    expect([w0, w1], a).toContain(pid);
+    expect(port, a).toBeGreaterThanOrEqual(pid === w0 ? 49152 : 57344);
+    expect(port, a).toBeLessThanOrEqual(pid === w0 ? 57343 : 65535);
+  }
 }
 
 describePrivileged('byway run (one process and --workers 2) on AF_XDP sharing the kernel\'s IPv6 address (af-xdp:IFNAME:shared:ipv6)', () => {
@@ -113,6 +139,54 @@ describePrivileged('byway run (one process and --workers 2) on AF_XDP sharing th
     expect(execIn(appNs, 'ip', ['-d', 'link', 'show', appIf])).not.toMatch(/prog\/xdp/);
     expect(execIn(appNs, process.execPath, ['-e', bind6]).trim()).toBe('ok');
     expect((await execInAsync(kernelNs, 'curl', ['-s', '-6', '-m', '5', `http://[${APP6}]:8000/`])).stdout).toBe('kernel');
+  }, 150_000);
+
+  // The workers' own IPv6: each one's outgoing connections to the peer's kernel server over IPv6 come back to it,
+  // and a udp6 socket (the app binds one beside its udp4 one) answers clients from both workers. Then --restart: a
+  // worker killed with SIGKILL is replaced on its index, and the new one serves IPv6 (TCP, UDP, outgoing) again.
+  it("with --restart: each worker's outgoing IPv6 connections and its udp6 socket work; a killed worker's replacement serves IPv6 again", async () => {
+    const peer = lab.spawnIn(kernelNs, process.execPath, ['-e', `require('node:http').createServer((q,s)=>s.end('kernel')).listen(9000,'${PEER6}',()=>console.log('up'))`]) as Proc;
+    await waitOutput(peer, /^up$/m, 30_000, 'the peer namespace kernel server');
+    const proc = lab.spawnIn(appNs, process.execPath, ['--import', 'tsx', BYWAY_CLI, 'run', '--workers', '2', '--restart', '--driver', `af-xdp:${appIf}:shared:ipv6`, '--', process.execPath, APP, '8080', '0', 'udp6']) as Proc;
+    const { sup, w0, w1 } = await workersListening(proc, 'af-xdp:\\S+:shared:ipv6 queues 0-1 \\(native XDP\\)', 'byway run --workers 2 --restart (shared, ipv6)');
+    const both = [String(w0), String(w1)].sort();
+
+    const udp6 = await pidAnswers(kernelNs, APP6, 32, 'udp');
+    expect(Object.keys(udp6).sort(), JSON.stringify(udp6)).toEqual(both);
+    const udp4 = await pidAnswers(kernelNs, APP_KERNEL, 16, 'udp'); // the udp4 socket beside it still answers
+    expect(Object.keys(udp4).filter((k) => k !== String(w0) && k !== String(w1)), JSON.stringify(udp4)).toEqual([]);
+    const out6 = await pidAnswers(kernelNs, APP6, 30, 'http', `/peer/[${PEER6}]:9000`);
+    expectPeerAnswers(out6, [w0, w1]);
+    // On byway's path (each from a port of its worker's slice, as over IPv4), not the kernel's.
+    expectOwnSlices(out6, w0, w1);
+    const st = JSON.parse((await execInAsync(appNs, process.execPath, ['--import', 'tsx', BYWAY_CLI, 'stat', String(sup), '--json'], { timeoutMs: 30_000 })).stdout) as StatJson;
+    expect(st.paths?.tcpConnect, JSON.stringify(st.paths)).toEqual({ bypass: 30, kernel: 0 });
+    expect(st.paths?.udpSocket, JSON.stringify(st.paths)).toEqual({ bypass: 4, kernel: 0 }); // udp4 and udp6, in each worker
+
+    // (--restart takes back a worker that ran at least a second: the rounds above took longer.)
+    process.kill(w0, 'SIGKILL');
+    await waitOutput(proc, new RegExp(`^byway run: worker 0 \\(pid ${w0}\\) ended \\(SIGKILL\\).*; starting a new one on its index$`, 'm'), 30_000, 'supervisor restart');
+    const fresh = Number((await waitOutput(proc, new RegExp(`^listening 8080 pid (?!${w0}\\b|${w1}\\b)(\\d+)$`, 'm'), 60_000, 'new worker 0 listening'))[1]);
+    const again = [String(fresh), String(w1)].sort();
+    const http6 = await pidAnswers(kernelNs, APP6, 40, 'http');
+    expect(Object.keys(http6).sort(), JSON.stringify(http6)).toEqual(again);
+    const udp6Again = await pidAnswers(kernelNs, APP6, 32, 'udp');
+    expect(Object.keys(udp6Again).sort(), JSON.stringify(udp6Again)).toEqual(again);
+    const outAgain = await pidAnswers(kernelNs, APP6, 30, 'http', `/peer/[${PEER6}]:9000`);
+    expectPeerAnswers(outAgain, [fresh, w1]);
+    expectOwnSlices(outAgain, fresh, w1); // the new worker has worker 0's slice
+    // The new worker's mirror of the kernel's neighbour table (dumped when it opened the driver) had the peer, whose
+    // entry the kernel kept from the traffic before: its neighbour cache took the MAC from there (fromHost) instead
+    // of waiting for a resolution, and it sent no solicitation.
+    const st2 = JSON.parse((await execInAsync(appNs, process.execPath, ['--import', 'tsx', BYWAY_CLI, 'stat', String(sup), '--json'], { timeoutMs: 30_000 })).stdout) as StatJson;
+    const ndp = Object.entries(st2.worker ?? {}).map(([k, v]) => `${k} fromHost ${v.stack.ndp?.neighbour?.fromHost} asked ${v.stack.ndp?.kernelResolves} sent ${v.stack.ndp?.solicitationsSent}`);
+    console.log(`NDP after the restart: ${ndp.join(', ')}`);
+    expect(st2.worker?.['w0']?.stack.ndp?.neighbour?.fromHost, ndp.join(', ')).toBeGreaterThanOrEqual(1);
+    expect(st2.worker?.['w0']?.stack.ndp?.solicitationsSent, ndp.join(', ')).toBe(0);
+
+    proc.kill('SIGTERM');
+    expect(await exited(proc, 30_000)).not.toBeNull();
+    expect(execIn(appNs, 'ip', ['-d', 'link', 'show', appIf])).not.toMatch(/prog\/xdp/);
   }, 150_000);
 
   // One process (no --workers): the same spec takes the interface's IPv6 address as well as its IPv4 one.

@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import type { ChildProcess } from 'node:child_process';
 import { expect } from 'vitest';
 import { execInAsync, steadyTxQueues, type NetLab } from '../helpers/netns.js';
+import { until } from '../helpers/until.js';
 
 export type Proc = ChildProcess & { output(): string };
 
@@ -74,11 +75,7 @@ http {
 
 /** Wait (up to 10 s) until something listens on TCP `port` in namespace `ns` (nginx says nothing when it is up). */
 export async function tcpListening(ns: string, port: number): Promise<void> {
-  for (let i = 0; i < 100; i++) {
-    const r = await execInAsync(ns, 'ss', ['-Htln', `sport = :${port}`], { timeoutMs: 5000 });
-    if (r.stdout.includes(String(port))) return;
-    await new Promise((res) => setTimeout(res, 100));
-  }
+  await until(async () => (await execInAsync(ns, 'ss', ['-Htln', `sport = :${port}`], { timeoutMs: 5000 })).stdout.includes(String(port)), 10_000, 100);
 }
 
 /** (ip.src, ip.dst, tcp/udp ports, TCP payload length, flags and raw sequence number) of each IPv4 packet in a capture, as tshark reads it. */
@@ -104,7 +101,7 @@ export async function nstat(ns: string): Promise<Record<string, number>> {
 
 /**
  * From namespace `ns`, `n` requests to ADDRESS (HTTP on 8080, each on its own connection, GET `path`) or datagrams
- * (UDP 8081, from as many sockets) to apps/pid-server.cjs: how many times each answer came.
+ * (UDP 8081, from as many sockets; udp6 ones to an IPv6 ADDRESS) to apps/pid-server.cjs: how many times each answer came.
  */
 export async function pidAnswers(ns: string, address: string, n: number, kind: 'http' | 'udp', path = '/'): Promise<Record<string, number>> {
   const head = `const out={};let k=0;const done=(x)=>{out[x]=(out[x]||0)+1;if(++k===${n})console.log(JSON.stringify(out))};`;
@@ -112,7 +109,7 @@ export async function pidAnswers(ns: string, address: string, n: number, kind: '
     kind === 'http'
       ? `${head}const http=require('node:http');for(let i=0;i<${n};i++){const r=http.get({host:'${address}',port:8080,path:'${path}',agent:false,timeout:10000},(res)=>{let b='';res.on('data',(d)=>b+=d);res.on('end',()=>done(b))});` +
         `r.on('timeout',()=>r.destroy(Object.assign(new Error('timeout'),{code:'TIMEOUT'})));r.on('error',(e)=>done(e.code||e.message))}`
-      : `${head}const d=require('node:dgram');for(let i=0;i<${n};i++){const s=d.createSocket('udp4');const t=setTimeout(()=>{s.close();done('timeout')},5000);` +
+      : `${head}const d=require('node:dgram');for(let i=0;i<${n};i++){const s=d.createSocket('${address.includes(':') ? 'udp6' : 'udp4'}');const t=setTimeout(()=>{s.close();done('timeout')},5000);` +
         `s.on('message',(m)=>{clearTimeout(t);s.close();done(m.toString())});s.send('q',8081,'${address}')}`;
   const r = await execInAsync(ns, process.execPath, ['-e', script], { timeoutMs: 30_000 });
   expect(r.code, r.stderr).toBe(0);

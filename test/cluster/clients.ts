@@ -5,6 +5,9 @@
 import { expect } from 'vitest';
 import type { Cluster } from '../../src/cluster/index.js';
 import { execIn, execInAsync } from '../helpers/netns.js';
+import { until } from '../helpers/until.js';
+
+export { until };
 
 async function answers(ns: string, script: string): Promise<string[]> {
   const r = await execInAsync(ns, process.execPath, ['-e', script], { timeoutMs: 20_000 });
@@ -91,9 +94,3 @@ export async function expectOwnConnections(seen: ReturnType<typeof reports>): Pr
 
 /** AF_XDP sockets alive in namespace `ns`: /proc/net/protocols counts them per namespace (no xsk_diag for ss here). */
 export const xdpSockets = (ns: string): number => Number(/^XDP\s+\d+\s+(\d+)/m.exec(execIn(ns, 'cat', ['/proc/net/protocols']))?.[1] ?? -1);
-
-/** Wait (polling every 20 ms) until `cond` holds or `ms` pass. */
-export async function until(cond: () => boolean, ms = 5_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond() && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
-}

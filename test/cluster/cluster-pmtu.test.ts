@@ -40,7 +40,7 @@ async function routedCluster(lab: NetLab, driver: (ifname: string, ns: string) =
   lab.spawnIn(nsR, process.execPath, ['-e', kernelEcho(ROUTER)]);
   lab.spawnIn(nsC, process.execPath, ['-e', kernelEcho(FAR)]);
   for (const [ns, addr] of [[nsR, ROUTER], [nsC, FAR]] as const) {
-    for (let end = Date.now() + 5_000; Date.now() < end && !execIn(ns, 'ss', ['-ltn']).includes(`${addr}:9000`); ) await new Promise((r) => setTimeout(r, 20));
+    await until(() => execIn(ns, 'ss', ['-ltn']).includes(`${addr}:9000`), 5_000);
   }
   const cluster = await startCluster({
     workers: 2,

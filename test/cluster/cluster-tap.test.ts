@@ -26,7 +26,7 @@ describePrivileged('byway cluster: two worker threads on a multi-queue TAP devic
     const tap = lab.addTap(ns, { multiQueue: true });
     ipIn(ns, `addr add ${KERNEL}/24 dev ${tap}`);
     lab.spawnIn(ns, process.execPath, ['-e', `${kernelEcho(KERNEL)};require('node:net').createServer((s)=>{s.on('error',()=>{});setTimeout(()=>s.write('late'),6000)}).listen(9001,'${KERNEL}')`]);
-    for (let end = Date.now() + 5_000; Date.now() < end && !execIn(ns, 'ss', ['-ltn']).includes(':9000'); ) await new Promise((r) => setTimeout(r, 20));
+    await until(() => execIn(ns, 'ss', ['-ltn']).includes(':9000'), 5_000);
     cluster = await startCluster({ workers: 2, file: FIXTURE, driver: { kind: 'tap', name: tap, netns: ns }, address: `${BYWAY}/24`, data: { peer: KERNEL, port: 9000, late: 9001, icmp: true } });
     seen = reports(cluster);
   }, 30_000);

@@ -23,7 +23,7 @@ async function labCluster(lab: NetLab, restart: boolean): Promise<{ nsA: string;
   const link = lab.addVeth(nsA, nsB, { addrB: `${KERNEL}/24`, queues: 2 });
   lab.spawnIn(nsB, process.execPath, ['-e', kernelEcho(KERNEL)]);
   // Until the kernel's echo server listens (bounded: 5 s).
-  for (let end = Date.now() + 5_000; Date.now() < end && !execIn(nsB, 'ss', ['-ltn']).includes(':9000'); ) await new Promise((r) => setTimeout(r, 20));
+  await until(() => execIn(nsB, 'ss', ['-ltn']).includes(':9000'), 5_000);
   const cluster = await startCluster({
     workers: 2,
     file: FIXTURE,

@@ -47,9 +47,7 @@ describePrivileged('byway cluster: two worker threads on AF_XDP queues, sharing 
     lab.spawnIn(nsA, process.execPath, ['-e', `require('node:net').createServer((s)=>s.end('kernel')).listen(8000,'${SHARED}')`]);
     // (A killed worker's connection is reset: its port is the kernel's again, and the kernel has the address.)
     lab.spawnIn(nsB, process.execPath, ['-e', kernelEcho(PEER)]);
-    for (let end = Date.now() + 5_000; Date.now() < end && !(execIn(nsB, 'ss', ['-ltn']).includes(':9000') && execIn(nsA, 'ss', ['-ltn']).includes(':8000')); ) {
-      await new Promise((r) => setTimeout(r, 20));
-    }
+    await until(() => execIn(nsB, 'ss', ['-ltn']).includes(':9000') && execIn(nsA, 'ss', ['-ltn']).includes(':8000'), 5_000);
     cluster = await startCluster({
       workers: 2,
       file: FIXTURE,

@@ -30,7 +30,7 @@ describePrivileged('byway cluster: two worker threads on the AF_XDP queues of a 
     link = lab.addVeth(nsA, nsB, { addrB: `${KERNEL}/24`, queues: 2 });
     steadyTxQueues(nsB);
     lab.spawnIn(nsB, process.execPath, ['-e', kernelEcho(KERNEL)]);
-    for (let end = Date.now() + 5_000; Date.now() < end && !execIn(nsB, 'ss', ['-ltn']).includes(':9000'); ) await new Promise((r) => setTimeout(r, 20));
+    await until(() => execIn(nsB, 'ss', ['-ltn']).includes(':9000'), 5_000);
     cluster = await startCluster({
       workers: 2,
       file: FIXTURE,

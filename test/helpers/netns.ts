@@ -18,6 +18,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { describe, it } from 'vitest';
 import { nativeAvailability } from '../../drivers/native/index.js';
+import { until as pollUntil } from './until.js';
 
 const CAP_NET_ADMIN = 12;
 const CAP_NET_RAW = 13;
@@ -343,9 +344,6 @@ export class NetLab {
 
 /** Wait (real time, polling every 50 ms) until `ok()`, else throw `not within ms: what`. For real-kernel tests. */
 export async function until(what: string, ms: number, ok: () => boolean): Promise<void> {
-  const end = Date.now() + ms;
-  while (!ok()) {
-    if (Date.now() > end) throw new Error(`not within ${ms} ms: ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  await pollUntil(ok, ms, 50);
+  if (!ok()) throw new Error(`not within ${ms} ms: ${what}`);
 }

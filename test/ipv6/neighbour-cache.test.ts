@@ -242,6 +242,68 @@ describe('bounds', () => {
   });
 });
 
+describe('the host\'s table (sink.known: a shared address, the kernel\'s neighbours)', () => {
+  const withHost = (table: Map<string, Uint8Array>, options: Partial<NdpNeighbourOptions> = {}) => {
+    const rec = new Recorder();
+    const asked: string[] = [];
+    const cache = new NdpNeighbourCache<Pkt>(
+      {
+        solicit: (t, m) => rec.solicit(t, m),
+        transmit: (p, m) => rec.transmit(p, m),
+        unreachable: rec.unreachableFn,
+        known: (ip) => (asked.push(formatIpv6(ip)), table.get(formatIpv6(ip))),
+      },
+      () => 0.5,
+      options,
+    );
+    return { cache, rec, asked };
+  };
+
+  it('a neighbour the host knows: send answers its MAC at once, the entry REACHABLE, nothing queued or solicited', () => {
+    const { cache, rec, asked } = withHost(new Map([['fe80::a', MAC1]]));
+    expect(cache.send(0, A, pkt(1))).toEqual(MAC1);
+    expect(cache.lookup(A)).toMatchObject({ state: 'REACHABLE', queued: 0 });
+    expect(cache.stats.fromHost).toBe(1);
+    expect(rec.log).toEqual([]);
+    expect(cache.send(5, A, pkt(2))).toEqual(MAC1); // from the entry now: the host is not asked again
+    expect(asked).toEqual(['fe80::a']);
+    expect(cache.pollAt()).toBe(cache.reachableTime); // REACHABLE for ReachableTime, then STALE as any entry
+  });
+
+  it('macFor asks the host too (a layer building in the driver\'s buffer); one it does not know goes through send', () => {
+    const { cache, rec } = withHost(new Map([['fe80::a', MAC1]]));
+    expect(cache.macFor(0, A)).toEqual(MAC1);
+    expect(cache.lookup(A)?.state).toBe('REACHABLE');
+    expect(cache.macFor(0, B)).toBeUndefined();
+    expect(cache.lookup(B)).toBeUndefined();
+    expect(cache.send(0, B, pkt(1))).toBe('queued');
+    expect(rec.log).toEqual(['NS fe80::b multicast']);
+    expect(cache.stats.fromHost).toBe(1);
+  });
+
+  it('is asked only for a neighbour with no entry: an INCOMPLETE one waits for its answer', () => {
+    const table = new Map<string, Uint8Array>();
+    const { cache, asked } = withHost(table);
+    expect(cache.send(0, A, pkt(1))).toBe('queued');
+    table.set('fe80::a', MAC1);
+    expect(cache.send(1, A, pkt(2))).toBe('queued');
+    expect(asked).toEqual(['fe80::a']);
+    cache.advertisement(2, A, SOLICITED, MAC1);
+    expect(cache.send(3, A, pkt(3))).toEqual(MAC1);
+  });
+
+  it('a full cache makes room for the host\'s entry as for any other (the oldest INCOMPLETE one goes)', () => {
+    const { cache, rec } = withHost(new Map([['fe80::c', MAC2]]), { maxEntries: 2 });
+    cache.send(0, A, pkt(1));
+    cache.send(1, B, pkt(2));
+    expect(cache.send(2, C, pkt(3))).toEqual(MAC2);
+    expect(cache.lookup(A)).toBeUndefined();
+    expect(rec.unreachable).toEqual([1]); // A's packet: its sender is told, as for any eviction
+    expect(cache.lookup(C)?.state).toBe('REACHABLE');
+    expect(cache.size).toBe(2);
+  });
+});
+
 describe('random event sequences', () => {
   it('never loses or duplicates a packet, and keeps its accounting', () => {
     const ips = [A, B, C];
