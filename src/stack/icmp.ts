@@ -116,7 +116,6 @@ export class Icmp4 implements Transport {
     }
   }
 
-  flush(): void {}
 
   /** An error quoting one of our echo requests: the ping it belongs to fails. */
   icmpError(_now: number, _src: number, dst: number, quoted: Uint8Array, kind: IcmpErrorKind, code: number): boolean {

@@ -35,6 +35,21 @@ class Recorder implements Transport {
   }
 }
 
+/** Input only: no flush, no poll (as ICMP's and UDP's transports hold nothing across a batch). */
+class Bare implements Transport {
+  readonly protocol = EXPERIMENTAL;
+  got = 0;
+  input(): void {
+    this.got++;
+  }
+  icmpError(): boolean {
+    return false;
+  }
+  pollAt(): number | undefined {
+    return undefined;
+  }
+}
+
 function send(p: ReturnType<typeof makePair>, bytes: number[]): void {
   const t = p.a.output.begin(p.clock.now(), ip('10.0.0.1'), ip('10.0.0.2'), EXPERIMENTAL, bytes.length, 64, 0, 0, undefined)!;
   t.buf.set(bytes, t.offset);
@@ -65,6 +80,29 @@ describe('transports registered with the stack', () => {
     expect(theirs.polls).toBeGreaterThan(0);
     expect(p.b.stats.ipv4.unknownProtocol).toBe(0);
     expect(p.b.stats.icmp.errorsSent).toBe(0);
+  });
+
+  it('a transport without flush or poll still gets its packets; the stack flushes and polls only those that have them', () => {
+    const p = makePair();
+    const bare = new Bare();
+    p.b.register(bare);
+    send(p, [1, 2]);
+    p.run({ until: p.clock.now() + 100 });
+    expect(bare.got).toBe(1);
+    expect(p.b.stats.ipv4.unknownProtocol).toBe(0);
+    // Replaced by one with flush and poll (the lists are rebuilt on register): flushed after each receive batch
+    // (so at least once per poll) and polled once per poll.
+    const full = Object.assign(new Recorder(), { flushes: 0 });
+    full.flush = () => void full.flushes++;
+    p.b.register(full);
+    const polls = 5;
+    for (let i = 0; i < polls; i++) p.b.poll(p.clock.now());
+    expect(full.polls).toBe(polls);
+    expect(full.flushes).toBeGreaterThanOrEqual(polls);
+    send(p, [3]);
+    p.run({ until: p.clock.now() + 100 });
+    expect(full.got.map((g) => g.bytes)).toEqual([[3]]);
+    expect(bare.got).toBe(1);
   });
 
   it('refuses a protocol number outside 0-255', () => {
