@@ -17,9 +17,11 @@ const EXPERIMENTAL = 253; // RFC 3692: for experimentation and testing
 class Recorder implements Transport {
   readonly protocol = EXPERIMENTAL;
   readonly got: { src: number; dst: number; bytes: number[]; broadcast: boolean }[] = [];
+  readonly times: number[] = [];
   readonly errors: { kind: IcmpErrorKind; code: number; quotedFirst: number }[] = [];
   polls = 0;
-  input(_now: number, buf: Uint8Array, _ipOff: number, start: number, end: number, src: number, dst: number, broadcast: boolean): void {
+  input(now: number, buf: Uint8Array, _ipOff: number, start: number, end: number, src: number, dst: number, broadcast: boolean): void {
+    this.times.push(now);
     this.got.push({ src, dst, bytes: [...buf.subarray(start, end)], broadcast });
   }
   flush(): void {}
@@ -103,6 +105,21 @@ describe('transports registered with the stack', () => {
     p.run({ until: p.clock.now() + 100 });
     expect(full.got.map((g) => g.bytes)).toEqual([[3]]);
     expect(bare.got).toBe(1);
+  });
+
+  it('hands input the time of the poll that took the packet in (pollTime: 0 before the first poll)', () => {
+    const p = makePair();
+    const theirs = new Recorder();
+    p.b.register(theirs);
+    expect(p.b.pollTime).toBe(0);
+    send(p, [1]); // the first resolves A's neighbour entry for B
+    p.run({ until: p.clock.now() + 100 });
+    expect(theirs.times).toHaveLength(1);
+    send(p, [2]);
+    const t = p.clock.now() + 0.123456789; // a fraction of a millisecond, as a real clock gives
+    p.b.poll(t);
+    expect(theirs.times.slice(1)).toEqual([t]);
+    expect(p.b.pollTime).toBe(t);
   });
 
   it('refuses a protocol number outside 0-255', () => {
