@@ -78,7 +78,6 @@ export class UdpTransport implements Transport {
     if (!sock.deliverAt(buf, ps, pe, src, srcPort, dst)) st.recvBufferDrops++;
   }
 
-
   icmpError(_now: number, src: number, dst: number, quoted: Uint8Array, kind: IcmpErrorKind, code: number): boolean {
     const sock = this.table.lookup(src, read16(quoted, 0), dst, read16(quoted, 2));
     if (sock === undefined || (sock.connected && sock.remotePort !== read16(quoted, 2))) return false;
@@ -86,7 +85,6 @@ export class UdpTransport implements Transport {
     sock.onError?.(icmpToError(kind, code));
     return true;
   }
-
 
   pollAt(): number | undefined {
     return undefined;
