@@ -58,7 +58,11 @@ export interface TcpConnHost {
   connClosed(conn: TcpConnection): void;
   /** The connection entered TIME-WAIT (the layer may cap how many it keeps). */
   connTimeWait(conn: TcpConnection): void;
-  /** The connection's timers or output needs changed. */
+  /**
+   * The connection's output is pending (txPending), or its earliest timer (timerAt) moved earlier than the time of
+   * its entry in the layer's schedule (heapAt): a timer moved later is not reported, the schedule re-files it when
+   * the old entry comes due.
+   */
   connWake(conn: TcpConnection): void;
   /** R1 retransmission timeouts in a row (RFC 1122 4.2.3.5): negative advice for the path to the peer. */
   connNegativeAdvice(conn: TcpConnection, now: number): void;

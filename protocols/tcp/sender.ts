@@ -358,13 +358,21 @@ export class Sender {
       }
       const mss = this.c.neg.mss;
       if (this.o.pushBursts && len > 0 && seqGe(this.sndNxt, pushEnd)) {
-        const slowStartLow = cwnd < this.c.cc.ssthresh / 2;
-        const segs = burstSegments(mss, cwnd, slowStartLow, wholeUs(this.c.rtt.srttMs), wholeUs(this.c.rec.rackMinRtt), this.o.minTsoSegs);
-        let g = Math.min(avail, segs * mss, wndRoom, cwndRoom);
-        // Whole segments, but for the tail of the data when Nagle lets it go with them.
-        if (g > mss && (g < avail || (!this.noDelay && !finPending))) g -= g % mss;
-        pushEnd = seqAdd(this.sndNxt, g);
-        pushMulti = g > mss;
+        if (avail <= mss) {
+          // At most one segment to send, whatever the burst size: the packet is this segment alone (pushMulti
+          // false, PSH from the end of the data). burstSegments' pacing arithmetic would not change that (the
+          // request/response case: once per segment, 1.5 % of a 64-byte transaction's profile, 2026-12-03).
+          pushEnd = seqAdd(this.sndNxt, len);
+          pushMulti = false;
+        } else {
+          const slowStartLow = cwnd < this.c.cc.ssthresh / 2;
+          const segs = burstSegments(mss, cwnd, slowStartLow, wholeUs(this.c.rtt.srttMs), wholeUs(this.c.rec.rackMinRtt), this.o.minTsoSegs);
+          let g = Math.min(avail, segs * mss, wndRoom, cwndRoom);
+          // Whole segments, but for the tail of the data when Nagle lets it go with them.
+          if (g > mss && (g < avail || (!this.noDelay && !finPending))) g -= g % mss;
+          pushEnd = seqAdd(this.sndNxt, g);
+          pushMulti = g > mss;
+        }
       }
       const push = this.o.pushBursts && (len > mss || (pushMulti && seqAdd(this.sndNxt, len) === pushEnd));
       if (!this.sendNew(now, offset, len, withFin, push)) return this.driverBlocked(sentAck, now);

@@ -125,6 +125,13 @@ export class StackCore implements TransportHost {
   /** The transports registered, by IP protocol number (`register`). */
   private readonly byProtocol: (Transport | undefined)[] = new Array<Transport | undefined>(256).fill(undefined);
   private transportList: Transport[] = [];
+  /**
+   * The transports that hold packets across a batch (GRO) and those with timers: the poll calls only these (it
+   * runs at least twice per request/response on each stack; a call to an empty method through the list is a
+   * call V8 cannot inline, to a different class each time).
+   */
+  private flushList: { flush(): void }[] = [];
+  private pollList: { poll(now: number): void }[] = [];
 
   /** Default TTL of the packets sent. */
   readonly ttl: number;
@@ -133,12 +140,23 @@ export class StackCore implements TransportHost {
   /** Most frames one poll takes in (Pollable.pollBudget). */
   readonly pollBudget: number;
   private readonly csum: { ipTx: boolean; ipRx: boolean; icmpTx: boolean; icmpRx: boolean; udpTx: boolean; udpRx: boolean };
-  private now = 0;
+  /**
+   * The time the current poll was given. Typed `number | undefined` and undefined until the first poll, so V8 keeps
+   * the field tagged: it stores the poll's number object as it is, and passing it on to a transport's input (a call
+   * not inlined) passes that same object. A field V8 holds as a double is boxed into a new heap number each time it
+   * is passed to such a call: 16 B per segment received (2026-12-03, bench/inmemory-tcp.ts --heap).
+   */
+  private now: number | undefined = undefined;
   private started = false;
 
   /** The time the current (or last) poll was given: for work done on the poll's behalf, without a clock read. */
   get pollTime(): number {
-    return this.now;
+    return this.time();
+  }
+
+  /** The current poll's time, 0 before the first poll (the number object as the poll got it: see `now`). */
+  private time(): number {
+    return this.now ?? 0;
   }
 
   /** The frame being received came with RxFlag.L4ChecksumValid (or from our own loopback): skip the TCP/UDP check. */
@@ -276,11 +294,11 @@ export class StackCore implements TransportHost {
     for (const r of host.routes()) this.hostRoute('add', r);
     for (const r of this.ipv6 ? (host.routes6?.() ?? []) : []) this.hostRoute6('add', r);
     host.setListener({
-      neighbour: (ip, mac) => this.neighbours.learnFromHost(this.now, ip >>> 0, mac, false),
+      neighbour: (ip, mac) => this.neighbours.learnFromHost(this.time(), ip >>> 0, mac, false),
       route: (change, route) => this.hostRoute(change, route),
       route6: (change, route) => this.hostRoute6(change, route),
       neighbour6: (ip, mac) => {
-        if (mac !== null) this.ipv6?.ndp.kernelNeighbour(this.now, ip, mac); // a failure: NDP's own timer gives up
+        if (mac !== null) this.ipv6?.ndp.kernelNeighbour(this.time(), ip, mac); // a failure: NDP's own timer gives up
       },
     });
   }
@@ -327,6 +345,8 @@ export class StackCore implements TransportHost {
     if (!Number.isInteger(p) || p < 0 || p > 255) throw new BywayError('ERR_INVALID_ARG_VALUE', `IP protocol ${p} is not 0-255`);
     this.byProtocol[p] = transport;
     this.transportList = this.byProtocol.filter((t): t is Transport => t !== undefined);
+    this.flushList = this.transportList.filter((t): t is Transport & { flush(): void } => t.flush !== undefined);
+    this.pollList = this.transportList.filter((t): t is Transport & { poll(now: number): void } => t.poll !== undefined);
   }
 
   /** Announce our addresses with gratuitous ARP (RFC 5227 section 2.3), once. */
@@ -378,13 +398,14 @@ export class StackCore implements TransportHost {
     }
     this.neighbours.poll(now);
     this.reassembler.poll(now);
-    for (const t of this.transportList) t.poll(now);
+    const timed = this.pollList;
+    for (let i = 0; i < timed.length; i++) timed[i]!.poll(now);
     this.driver.flush(now);
     return handled;
   }
 
   private flushTransports(): void {
-    const list = this.transportList;
+    const list = this.flushList;
     for (let i = 0; i < list.length; i++) list[i]!.flush();
   }
 
@@ -448,7 +469,7 @@ export class StackCore implements TransportHost {
 
   /** The path MTU towards dst: the route's or interface's, lowered by what ICMP taught us (RFC 1191). */
   mtuFor(dst: number): number {
-    return this.output.mtuFor(this.now, dst);
+    return this.output.mtuFor(this.time(), dst);
   }
 
   linkMtuFor(dst: number): number {
@@ -499,7 +520,7 @@ export class StackCore implements TransportHost {
     ) {
       // IPv6 multicast (33:33:xx, RFC 2464 section 7): the IPv6 layer keeps the groups it listens to.
       if (type === EtherType.IPv6 && this.ipv6 !== undefined && frame[s] === 0x33 && frame[s + 1] === 0x33) {
-        this.ipv6.input(this.now, frame.subarray(s, e), hl, true, this.rxL4Trusted);
+        this.ipv6.input(this.time(), frame.subarray(s, e), hl, true, this.rxL4Trusted);
         return;
       }
       // IPv4 multicast (01:00:5e, RFC 1112 6.4): ipv4Input keeps the groups the interface joined.
@@ -512,7 +533,7 @@ export class StackCore implements TransportHost {
     }
     if (type === EtherType.IPv4) this.ipv4Input(frame, s + hl, e, true);
     else if (type === EtherType.ARP) this.arpInput(frame.subarray(s + hl, e));
-    else if (type === EtherType.IPv6 && this.ipv6 !== undefined) this.ipv6.inputRange(this.now, frame, s + hl, e, broadcast, this.rxL4Trusted);
+    else if (type === EtherType.IPv6 && this.ipv6 !== undefined) this.ipv6.inputRange(this.time(), frame, s + hl, e, broadcast, this.rxL4Trusted);
     else st.unknownEthertype++;
   }
 
@@ -551,9 +572,9 @@ export class StackCore implements TransportHost {
     }
     const targetIsUs = this.isOwnAddress(p.targetIp);
     // senderIp 0 is an RFC 5227 probe: answer it, learn nothing.
-    if (senderIp !== 0) this.neighbours.learn(this.now, senderIp, senderHw, targetIsUs, op === ArpOperation.Request);
+    if (senderIp !== 0) this.neighbours.learn(this.time(), senderIp, senderHw, targetIsUs, op === ArpOperation.Request);
     if (op === ArpOperation.Request && targetIsUs && this.answerArp) {
-      this.sendArp(this.now, ArpOperation.Reply, senderHw, senderIp, p.targetIp, senderHw);
+      this.sendArp(this.time(), ArpOperation.Reply, senderHw, senderIp, p.targetIp, senderHw);
       st.repliesSent++;
     }
   }
@@ -631,7 +652,7 @@ export class StackCore implements TransportHost {
     let trusted = this.rxL4Trusted;
     if ((read16(frame, off + 6) & 0x3fff) !== 0) {
       // MF or a fragment offset: a fragment.
-      const whole = this.reassembler.input(this.now, Ipv4Packet.uncheckedAt(frame, off));
+      const whole = this.reassembler.input(this.time(), Ipv4Packet.uncheckedAt(frame, off));
       if (whole === undefined) return;
       buf = whole;
       ipOff = 0;
@@ -642,16 +663,16 @@ export class StackCore implements TransportHost {
     const proto = buf[ipOff + 9]!;
     const t = this.byProtocol[proto];
     if (t !== undefined) {
-      t.input(this.now, buf, ipOff, ipOff + headerLen, ipEnd, src, dst, broadcast, trusted);
+      t.input(this.time(), buf, ipOff, ipOff + headerLen, ipEnd, src, dst, broadcast, trusted);
       return;
     }
     st.unknownProtocol++;
-    if (!broadcast) this.icmp.sendError(this.now, buf, ipOff, ipEnd, IcmpType.DestUnreachable, UnreachableCode.Protocol, 0);
+    if (!broadcast) this.icmp.sendError(this.time(), buf, ipOff, ipEnd, IcmpType.DestUnreachable, UnreachableCode.Protocol, 0);
   }
 
   /** TransportHost: an ICMP error about the IPv4 packet at buf[ipOff, end). */
   sendIcmpError(buf: Uint8Array, ipOff: number, end: number, type: number, code: number, mtu: number): void {
-    this.icmp.sendError(this.now, buf, ipOff, end, type, code, mtu);
+    this.icmp.sendError(this.time(), buf, ipOff, end, type, code, mtu);
   }
 
   /** TransportHost: send what is queued. */

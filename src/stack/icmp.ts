@@ -116,8 +116,6 @@ export class Icmp4 implements Transport {
     }
   }
 
-  flush(): void {}
-
   /** An error quoting one of our echo requests: the ping it belongs to fails. */
   icmpError(_now: number, _src: number, dst: number, quoted: Uint8Array, kind: IcmpErrorKind, code: number): boolean {
     if (quoted[0] !== IcmpType.EchoRequest || read16(quoted, 4) !== this.pingIdent) return false;

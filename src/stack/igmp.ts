@@ -148,8 +148,6 @@ export class Ipv4Igmp implements Transport {
     this.listener.report(now, r.kind === 'v1-report' || r.kind === 'v2-report' ? ipv4Bytes(r.group) : undefined);
   }
 
-  flush(): void {}
-
   icmpError(_now: number, _src: number, _dst: number, _quoted: Uint8Array, _kind: IcmpErrorKind): boolean {
     return false;
   }

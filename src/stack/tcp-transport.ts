@@ -38,7 +38,13 @@ export class TcpTransport implements Transport {
   private readonly hostView: TcpHost & { rxChecksum: boolean };
   /** Whether received segments' checksums are verified at all (the driver's capabilities: TcpTransportOptions). */
   private readonly verify: boolean;
-  private now = 0;
+  /**
+   * The time of the segment being handed to GRO, for its deliver callback. Typed `number | undefined` and set to
+   * undefined at first, so V8 keeps the field tagged: it stores the caller's number as it is, and reading it for the
+   * layer's inputAt passes that same object on. A field V8 holds as a double is boxed into a new heap number each
+   * time it is passed to a call not inlined (16 B per segment received, 2026-12-03).
+   */
+  private now: number | undefined = undefined;
   /** TCP over IPv6 (tcp6.ts), once attached to the stack's IPv6 layer. */
   private v6: Tcp6Bridge | undefined;
   /** The driver completes TCP checksums (of IPv4 frames; of IPv6 ones too when its caps say `ipv6`). */
@@ -59,7 +65,7 @@ export class TcpTransport implements Transport {
           this.trusted(trusted);
           rx.segSize = segSize;
           rx.ce = ((tosTtl >>> 8) & 3) === ECN_CE;
-          layer.inputAt(this.now, src, dst, buf, start, end);
+          layer.inputAt(this.now!, src, dst, buf, start, end);
           rx.segSize = 0;
         }, options.checksum.rx)
       : undefined;

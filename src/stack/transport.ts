@@ -22,14 +22,18 @@ export interface Transport {
    * the device vouched for the L4 checksum (or the packet is our own, looped back).
    */
   input(now: number, buf: Uint8Array, ipOff: number, start: number, end: number, src: number, dst: number, broadcast: boolean, trusted: boolean): void;
-  /** The end of a receive batch: hand on anything held to batch it (GRO). */
-  flush(): void;
+  /**
+   * Optional: the end of a receive batch: hand on anything held to batch it (GRO). A transport that holds nothing
+   * leaves it out, and the stack calls none for it (it runs after every receive batch, at least once per poll).
+   */
+  flush?(): void;
   /**
    * An ICMP error quoting a packet of ours from `src` to `dst` whose L4 bytes (at least 8) are `quoted`. Returns
    * whether it matched something of the transport's (RFC 5927 validation: only then is a path MTU learned).
    */
   icmpError(now: number, src: number, dst: number, quoted: Uint8Array, kind: IcmpErrorKind, code: number, mtu: number): boolean;
-  poll(now: number): void;
+  /** Optional: run due timers. A transport without timers leaves it out (the stack polls the rest every turn). */
+  poll?(now: number): void;
   /** The earliest time `poll` must run, or undefined. */
   pollAt(now: number): number | undefined;
   /**

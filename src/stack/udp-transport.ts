@@ -78,8 +78,6 @@ export class UdpTransport implements Transport {
     if (!sock.deliverAt(buf, ps, pe, src, srcPort, dst)) st.recvBufferDrops++;
   }
 
-  flush(): void {}
-
   icmpError(_now: number, src: number, dst: number, quoted: Uint8Array, kind: IcmpErrorKind, code: number): boolean {
     const sock = this.table.lookup(src, read16(quoted, 0), dst, read16(quoted, 2));
     if (sock === undefined || (sock.connected && sock.remotePort !== read16(quoted, 2))) return false;
@@ -87,8 +85,6 @@ export class UdpTransport implements Transport {
     sock.onError?.(icmpToError(kind, code));
     return true;
   }
-
-  poll(): void {}
 
   pollAt(): number | undefined {
     return undefined;

@@ -42,6 +42,36 @@ describe('NeighbourCache', () => {
     expect(c.stats.failed).toBe(1);
   });
 
+  it('answers repeated lookups of one address with its entry as it is now (expiry, delete, static, a new MAC, eviction)', () => {
+    // lookup keeps the last entry it found: every change of that entry, or its removal, must show at once.
+    const { h } = host();
+    const c = new NeighbourCache(h, { reachableMs: 1000, maxEntries: 2 });
+    c.learn(0, 7, MAC_A, true, true);
+    expect(c.lookup(1, 7)).toEqual(MAC_A);
+    expect(c.lookup(2, 7)).toEqual(MAC_A);
+    c.learn(3, 7, MAC_B, false, false); // the merge rule updates it in place
+    expect(c.lookup(4, 7)).toEqual(MAC_B);
+    expect(c.lookup(1003, 7)).toBeUndefined(); // expired (learned at 3)
+    expect(c.lookup(1004, 7)).toBeUndefined();
+    c.learn(1005, 7, MAC_A, true, true);
+    expect(c.lookup(1006, 7)).toEqual(MAC_A);
+    c.delete(7);
+    expect(c.lookup(1007, 7)).toBeUndefined();
+    c.learn(1008, 7, MAC_A, true, true);
+    expect(c.lookup(1009, 7)).toEqual(MAC_A);
+    c.addStatic(7, MAC_B); // replaces the learned entry
+    expect(c.lookup(1_000_000, 7)).toEqual(MAC_B);
+    // Another address in between, then a third one evicting the oldest reachable entry (8): 7 is static and stays.
+    c.learn(1010, 8, MAC_A, true, true);
+    expect(c.lookup(1011, 8)).toEqual(MAC_A);
+    c.learn(1012, 9, MAC_B, true, true);
+    expect(c.lookup(1013, 8)).toBeUndefined();
+    expect(c.lookup(1014, 7)).toEqual(MAC_B);
+    expect(c.lookup(1015, 9)).toEqual(MAC_B);
+    c.learnFromHost(1016, 9, null); // the host forgot it
+    expect(c.lookup(1017, 9)).toBeUndefined();
+  });
+
   it('expires reachable entries after reachableMs', () => {
     const { h } = host();
     const c = new NeighbourCache(h, { reachableMs: 1000 });

@@ -17,9 +17,11 @@ const EXPERIMENTAL = 253; // RFC 3692: for experimentation and testing
 class Recorder implements Transport {
   readonly protocol = EXPERIMENTAL;
   readonly got: { src: number; dst: number; bytes: number[]; broadcast: boolean }[] = [];
+  readonly times: number[] = [];
   readonly errors: { kind: IcmpErrorKind; code: number; quotedFirst: number }[] = [];
   polls = 0;
-  input(_now: number, buf: Uint8Array, _ipOff: number, start: number, end: number, src: number, dst: number, broadcast: boolean): void {
+  input(now: number, buf: Uint8Array, _ipOff: number, start: number, end: number, src: number, dst: number, broadcast: boolean): void {
+    this.times.push(now);
     this.got.push({ src, dst, bytes: [...buf.subarray(start, end)], broadcast });
   }
   flush(): void {}
@@ -29,6 +31,21 @@ class Recorder implements Transport {
   }
   poll(): void {
     this.polls++;
+  }
+  pollAt(): number | undefined {
+    return undefined;
+  }
+}
+
+/** Input only: no flush, no poll (as ICMP's and UDP's transports hold nothing across a batch). */
+class Bare implements Transport {
+  readonly protocol = EXPERIMENTAL;
+  got = 0;
+  input(): void {
+    this.got++;
+  }
+  icmpError(): boolean {
+    return false;
   }
   pollAt(): number | undefined {
     return undefined;
@@ -65,6 +82,44 @@ describe('transports registered with the stack', () => {
     expect(theirs.polls).toBeGreaterThan(0);
     expect(p.b.stats.ipv4.unknownProtocol).toBe(0);
     expect(p.b.stats.icmp.errorsSent).toBe(0);
+  });
+
+  it('a transport without flush or poll still gets its packets; the stack flushes and polls only those that have them', () => {
+    const p = makePair();
+    const bare = new Bare();
+    p.b.register(bare);
+    send(p, [1, 2]);
+    p.run({ until: p.clock.now() + 100 });
+    expect(bare.got).toBe(1);
+    expect(p.b.stats.ipv4.unknownProtocol).toBe(0);
+    // Replaced by one with flush and poll (the lists are rebuilt on register): flushed after each receive batch
+    // (so at least once per poll) and polled once per poll.
+    const full = Object.assign(new Recorder(), { flushes: 0 });
+    full.flush = () => void full.flushes++;
+    p.b.register(full);
+    const polls = 5;
+    for (let i = 0; i < polls; i++) p.b.poll(p.clock.now());
+    expect(full.polls).toBe(polls);
+    expect(full.flushes).toBeGreaterThanOrEqual(polls);
+    send(p, [3]);
+    p.run({ until: p.clock.now() + 100 });
+    expect(full.got.map((g) => g.bytes)).toEqual([[3]]);
+    expect(bare.got).toBe(1);
+  });
+
+  it('hands input the time of the poll that took the packet in (pollTime: 0 before the first poll)', () => {
+    const p = makePair();
+    const theirs = new Recorder();
+    p.b.register(theirs);
+    expect(p.b.pollTime).toBe(0);
+    send(p, [1]); // the first resolves A's neighbour entry for B
+    p.run({ until: p.clock.now() + 100 });
+    expect(theirs.times).toHaveLength(1);
+    send(p, [2]);
+    const t = p.clock.now() + 0.123456789; // a fraction of a millisecond, as a real clock gives
+    p.b.poll(t);
+    expect(theirs.times.slice(1)).toEqual([t]);
+    expect(p.b.pollTime).toBe(t);
   });
 
   it('refuses a protocol number outside 0-255', () => {

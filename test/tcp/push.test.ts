@@ -49,6 +49,29 @@ describe('PSH on the wire', () => {
     expect(flagsOf(t)).toBe('.P');
   });
 
+  it('sends a write of at most one MSS as one segment with PSH, and one cut by the window without', () => {
+    // The request/response case, which skips the burst sizing (Sender.output): what goes out is unchanged.
+    const sent = (t: Tester): string[] => t.recvAll().map((s) => `${s.flags & PSH ? 'P' : '.'}${s.payloadLen}`);
+    for (const size of [1, 64, 999, 1000]) {
+      const t = new Tester({ initialWindowSegments: 10, sendBuffer: 64 * 1024, noDelay: true });
+      const c = t.establishedWith({ window: 65535, mss: 1000 }, 100);
+      c.send(t.now, bytes(size));
+      expect(sent(t)).toEqual([`P${size}`]);
+      t.advance(10);
+      t.send({ flags: ACK, seq: t.r(1), ack: t.l(1 + size), window: 65535 });
+      c.send(t.now, bytes(size));
+      expect(sent(t)).toEqual([`P${size}`]);
+    }
+    // A 900-byte write into a 600-byte window: 600 without PSH (sender SWS lets it go: half the largest window),
+    // the rest with PSH once the window opens.
+    const t = new Tester({ initialWindowSegments: 10, sendBuffer: 64 * 1024, noDelay: true });
+    const c = t.establishedWith({ window: 600, mss: 1000 }, 100);
+    c.send(t.now, bytes(900));
+    expect(sent(t)).toEqual(['.600']);
+    t.send({ flags: ACK, seq: t.r(1), ack: t.l(601), window: 600 });
+    expect(sent(t)).toEqual(['P300']);
+  });
+
   it('with pushBursts off, marks only the end of the data (Linux 3.x)', () => {
     const t = new Tester({ initialWindowSegments: 10, sendBuffer: 64 * 1024, pushBursts: false });
     const c = t.establishedWith({ window: 65535, mss: 1000 }, 100);
