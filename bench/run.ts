@@ -7,7 +7,9 @@
  * namespace B (`ip netns exec B node bench/peer.ts`). The subject, in namespace A, is either Node on the kernel path
  * (`ip netns exec A node bench/peer.ts`) or byway (`node bench/peer.ts` with the driver's netns option) over
  * AF_XDP, AF_PACKET or TAP, in 'event' and 'busy' poll modes. One Node process per side in every case, the same
- * workload code on both (bench/lib/workloads.ts), so the figures are ratios.
+ * workload code on both (bench/lib/workloads.ts), so the figures are ratios. The sides run compiled
+ * (dist/bench/peer.js, built at the start with tsconfig.bench.json), as users run the published package;
+ * BYWAY_BENCH_SIDES=tsx runs them through tsx instead.
  *
  * With --symmetric, the ping-pong workloads (udp-pp, tcp-pp) also run with byway on BOTH ends, as sfnt-pingpong
  * runs OpenOnload on both hosts: for each AF_XDP / AF_PACKET path and poll mode, a second path
@@ -147,7 +149,13 @@ function log(line: string): void {
 // BYWAY_BENCH_NODE_FLAGS: extra V8/Node flags for both sides of every path, for an A/B run (e.g. a larger young
 // generation: '--max-semi-space-size=64'); recorded in the settings.
 const EXTRA_NODE_FLAGS = (process.env.BYWAY_BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean);
-const NODE_ARGS = ['node', '--expose-gc', ...EXTRA_NODE_FLAGS, '--import', 'tsx', 'bench/peer.ts'];
+// The sides run compiled (dist/bench/peer.js and what it imports, built at the start with tsconfig.bench.json), as
+// users run the published package; BYWAY_BENCH_SIDES=tsx runs them through tsx as before. tsx is not what users
+// run, and it changes what is measured: it adds about 3 MB to each side's heap (6.0 MB compiled against 9.0 MB after
+// importing src/api/stack), and V8 decides on mark-compacts by the heap's size (docs/performance-targets.md, branch
+// rxgc): byway receiving through tsx showed 30-43 mark-compacts per 2 s window where compiled showed 3-6.
+const COMPILED_SIDES = process.env.BYWAY_BENCH_SIDES !== 'tsx';
+const NODE_ARGS = ['node', '--expose-gc', ...EXTRA_NODE_FLAGS, ...(COMPILED_SIDES ? ['dist/bench/peer.js'] : ['--import', 'tsx', 'bench/peer.ts'])];
 // As many descriptors as the hard limit allows (10 000 sockets need more than the usual soft 1024; raising the
 // hard limit needs CAP_SYS_RESOURCE, which these VMs do not give). prlimit, taskset and `ip netns exec` all exec, so the
 // pid we hold is Node's own.
@@ -317,11 +325,19 @@ function tcpBulk(dir: 'tx' | 'rx', conns: number): WorkloadFn {
     }
     // The receiving process's collections in the window (marks of bench/lib/workloads.ts's tcp-sink).
     const gcIn = (k: string): number => round((m1[k] ?? 0) - (m0[k] ?? 0), 1);
-    const receiverGc = { minor: gcIn('gcMinor'), minorMs: gcIn('gcMinorMs'), major: gcIn('gcMajor'), majorMs: gcIn('gcMajorMs') };
+    const receiverGc = {
+      minor: gcIn('gcMinor'),
+      minorMs: gcIn('gcMinorMs'),
+      major: gcIn('gcMajor'),
+      majorMs: gcIn('gcMajorMs'),
+      markCompacts: gcIn('gcMarkCompacts'),
+      markCompactMs: gcIn('gcMarkCompactMs'),
+      minorFaults: gcIn('minorFaults'),
+    };
     return {
       metrics: { gbitPerSec: round(gbit, 3), connected: r.connected, senderCpuMs: r.cpuMs },
       raw: { sender: r, receiverMarks: [m0, m1], receiverFinal: final, receiverGc },
-      summary: `${round(gbit, 3)} Gbit/s goodput at the receiver (${r.connected}/${conns} connected${r.errors ? `, errors ${JSON.stringify(r.errorCodes)}` : ''}; receiver GC ${receiverGc.minorMs} ms in ${receiverGc.minor} scavenges, ${receiverGc.majorMs} ms in ${receiverGc.major} mark-compact steps)`,
+      summary: `${round(gbit, 3)} Gbit/s goodput at the receiver (${r.connected}/${conns} connected${r.errors ? `, errors ${JSON.stringify(r.errorCodes)}` : ''}; receiver GC ${receiverGc.minorMs} ms in ${receiverGc.minor} scavenges, ${receiverGc.majorMs} ms in ${receiverGc.major} mark-compact steps, of which ${receiverGc.markCompacts} mark-compacts)`,
     };
   };
 }
@@ -659,6 +675,10 @@ async function main(): Promise<void> {
     console.error(`bench: cannot run: ${problem}`);
     process.exit(1);
   }
+  if (COMPILED_SIDES) {
+    // tsc from this checkout's node_modules; about 10 s. A type error stops the run (tsc exits non-zero).
+    execFileSync(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', join(ROOT, 'tsconfig.bench.json')], { cwd: ROOT, timeout: 300_000, stdio: 'inherit' });
+  }
   const started = new Date();
   const command = process.env['npm_lifecycle_event'] === 'bench' ? `npm run bench${process.argv.length > 2 ? ' -- ' + process.argv.slice(2).join(' ') : ''}` : `node --import tsx ${relative(ROOT, process.argv[1]!)} ${process.argv.slice(2).join(' ')}`.trim();
   const cpu = cpus();
@@ -680,7 +700,7 @@ async function main(): Promise<void> {
       // The native addon is rebuilt by whoever changes drivers/native; which build ran is part of the record.
       addon: sh('sh', ['-c', 'f=drivers/native/build/Release/byway_native.node; [ -f $f ] && echo "$(sha256sum $f | cut -c1-16) built $(date -u -r $f +%FT%TZ)"']),
     },
-    settings: { durationMs, warmupMs, sizes, idleCount, paths: drivers, modes, workloads, symmetric, offloadsOff, offloads: offloadsMode, nodeFlags: EXTRA_NODE_FLAGS, repeat, cpuPinning: pin ? 'subject on CPU 0, peer on CPU 1 (taskset)' : 'none (scheduler places both processes)', nofile: NOFILE },
+    settings: { durationMs, warmupMs, sizes, idleCount, paths: drivers, modes, workloads, symmetric, offloadsOff, offloads: offloadsMode, nodeFlags: EXTRA_NODE_FLAGS, sides: COMPILED_SIDES ? 'dist (compiled)' : 'tsx', repeat, cpuPinning: pin ? 'subject on CPU 0, peer on CPU 1 (taskset)' : 'none (scheduler places both processes)', nofile: NOFILE },
     loadavgStart: load(),
     topology: undefined,
     paths: [],

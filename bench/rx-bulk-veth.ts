@@ -10,6 +10,10 @@
  *        [--mode busy|event] [--conns 1] [--seconds 3] [--warmup 1] [--sender-cpu 1] [--json]
  * `--prof-out FILE.cpuprofile`: a CPU profile of this process over the measured window only (the inspector's
  * profiler at a 100 us interval), for byway's receive path.
+ * `gc` in the output: the receiving process's collections over the window (scavenges, mark-compacts, incremental
+ * marking; bench/lib/gc-window.ts), its minor page faults, and its heap at the end (`process.memoryUsage()`, MB);
+ * `perMiB.receiverFaults` the faults per MiB received. The same for the kernel path's node:net sink.
+ * Compiled (as users run the package): `npx tsc -p tsconfig.json` then `node dist/bench/rx-bulk-veth.js ...`.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -18,6 +22,7 @@ import type { FrameDriver } from '../drivers/types.js';
 import { BYWAY_A, BYWAY_PACKET_MAC, KERNEL_A, Topology } from './lib/topology.js';
 import { execIn } from '../test/helpers/netns.js';
 import { childLines } from './lib/child-lines.js';
+import { GcCounter, gcDelta, type GcFigures } from './lib/gc-window.js';
 import { Session } from 'node:inspector/promises';
 import { writeFileSync } from 'node:fs';
 
@@ -46,12 +51,21 @@ for (let i = 0; i < ${conns}; i++) {
   s.on('connect', pump); s.on('drain', pump); s.on('error', () => {});
 }`;
 
-/** The kernel receiver (`--driver kernel`): node:net in namespace A, counting bytes, printing them when asked. */
+/**
+ * The kernel receiver (`--driver kernel`): node:net in namespace A, counting bytes, printing them when asked, with
+ * its collections and page faults (the fields of bench/lib/gc-window.ts's GcFigures; a plain script, nothing
+ * imported, so that the sink is node:net as users run it).
+ */
 const KERNEL_SINK = `
 const net = require('node:net');
 let bytes = 0;
+const gc = { scavenges: 0, scavengeMs: 0, markCompacts: 0, markCompactMs: 0, incremental: 0, incrementalMs: 0, minorFaults: 0 };
+new PerformanceObserver((l) => { for (const e of l.getEntries()) { const k = e.detail.kind;
+  if (k === 1) { gc.scavenges++; gc.scavengeMs += e.duration; } else if (k === 4) { gc.markCompacts++; gc.markCompactMs += e.duration; }
+  else if (k === 8) { gc.incremental++; gc.incrementalMs += e.duration; } } }).observe({ entryTypes: ['gc'] });
 net.createServer((s) => s.on('data', (d) => { bytes += d.length; })).listen(${PORT}, process.argv[1], () => console.log('ready'));
-process.stdin.on('data', () => console.log(JSON.stringify({ bytes, t: performance.timeOrigin + performance.now(), cpu: process.cpuUsage() })));`;
+process.stdin.on('data', () => console.log(JSON.stringify({ bytes, t: performance.timeOrigin + performance.now(), cpu: process.cpuUsage(),
+  gc: { ...gc, minorFaults: process.resourceUsage().minorPageFault }, heapMB: Math.round(process.memoryUsage().heapUsed / 1e5) / 10 })));`;
 
 interface SsSample {
   cwnd?: number;
@@ -137,15 +151,16 @@ async function main(): Promise<void> {
     const kernel = driverKind === 'kernel';
     const dst = kernel ? KERNEL_A : BYWAY_A;
     let bytes = 0;
-    let readKernel: (() => Promise<{ bytes: number; t: number; cpuMs: number }>) | undefined;
+    let readKernel: (() => Promise<{ bytes: number; t: number; cpuMs: number; gc: GcFigures; heapMB: number }>) | undefined;
+    const gcc = kernel ? undefined : new GcCounter();
     if (kernel) {
       sink = spawn('ip', ['netns', 'exec', nsA, 'taskset', '-c', '0', process.execPath, '-e', KERNEL_SINK, KERNEL_A], { stdio: ['pipe', 'pipe', 'inherit'] });
       const next = childLines(sink, 'the kernel sink', 10_000);
       await next(); // ready
       readKernel = async () => {
         sink!.stdin!.write('x\n');
-        const r = JSON.parse(await next()) as { bytes: number; t: number; cpu: { user: number; system: number } };
-        return { bytes: r.bytes, t: r.t, cpuMs: (r.cpu.user + r.cpu.system) / 1000 };
+        const r = JSON.parse(await next()) as { bytes: number; t: number; cpu: { user: number; system: number }; gc: GcFigures; heapMB: number };
+        return { bytes: r.bytes, t: r.t, cpuMs: (r.cpu.user + r.cpu.system) / 1000, gc: r.gc, heapMB: r.heapMB };
       };
     } else {
       const driver = await openDriver(nsA, vethA);
@@ -185,12 +200,19 @@ async function main(): Promise<void> {
      * Bytes received and the receiver's and the sender's CPU time (ms) so far, and when the receiver read its byte
      * count (epoch ms, the receiving process's clock: the window `gbit` is counted over).
      */
-    const snapshot = async (): Promise<[number, number, number, number]> => {
+    const snapshot = async (): Promise<[number, number, number, number, GcFigures, number]> => {
       const k = readKernel ? await readKernel() : undefined;
       const cpu = process.cpuUsage();
-      return [k ? k.bytes : bytes, k ? k.cpuMs : (cpu.user + cpu.system) / 1000, cpuOfPid(sender!.pid!), k ? k.t : performance.timeOrigin + performance.now()];
+      return [
+        k ? k.bytes : bytes,
+        k ? k.cpuMs : (cpu.user + cpu.system) / 1000,
+        cpuOfPid(sender!.pid!),
+        k ? k.t : performance.timeOrigin + performance.now(),
+        k ? k.gc : gcc!.read(),
+        k ? k.heapMB : Math.round(process.memoryUsage().heapUsed / 1e5) / 10,
+      ];
     };
-    const [b0, c0, sc0, bt0] = await snapshot();
+    const [b0, c0, sc0, bt0, g0] = await snapshot();
     const s0 = ss();
     const p0 = cpuStat();
     const t0 = tcpStats();
@@ -216,7 +238,8 @@ async function main(): Promise<void> {
       profMiB = (bytes - profBytes0) / 1048576; // byway only: what was received while the profiler ran
       session.disconnect();
     }
-    const [b1, c1, sc1, bt1] = await snapshot();
+    const [b1, c1, sc1, bt1, g1, heapMB] = await snapshot();
+    const gc = gcDelta(g0, g1);
     const s1 = ss();
     const n1 = nstat();
     const nDelta = Object.fromEntries(
@@ -251,8 +274,10 @@ async function main(): Promise<void> {
       // Each vCPU's time in the window (% of jiffies): softirq is the kernel's packet work, charged to no process.
       perCpu,
       rxDropped: (drv?.stats as { rxDropped?: number } | undefined)?.rxDropped,
+      gc: { ...gc, heapMB },
       perMiB: {
         receiverCpuMs: per(c1 - c0),
+        receiverFaults: per(gc.minorFaults),
         senderCpuMs: per(sc1 - sc0),
         acksAtSender: per(sum(s1, 'segsIn') - sum(s0, 'segsIn')),
         dataSegsOut: per(sum(s1, 'dataSegsOut') - sum(s0, 'dataSegsOut')),

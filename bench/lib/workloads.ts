@@ -10,6 +10,7 @@
  */
 import type { Duplex } from 'node:stream';
 import { Samples, summarize, type LatencySummary } from './stats.js';
+import { GcCounter, gcKindOf } from './gc-window.js';
 
 export interface Conn extends Duplex {
   setNoDelay(noDelay?: boolean): unknown;
@@ -177,23 +178,24 @@ export async function tcpEchoServer(ep: Endpoint, port: number): Promise<ServerH
 
 /**
  * TCP sink: counts bytes over all connections, and this process's garbage collections (count and pause, minor =
- * scavenge; the rest mark-compact and its steps): a receiver busy collecting is slow for that reason alone.
+ * scavenge; major = mark-compacts with their incremental-marking steps; and the mark-compacts alone) and page
+ * faults (bench/lib/gc-window.ts): a receiver busy collecting is slow for that reason alone.
  */
 export async function tcpSinkServer(ep: Endpoint, port: number): Promise<ServerHandle> {
   let bytes = 0;
-  const gc = { gcMinor: 0, gcMinorMs: 0, gcMajor: 0, gcMajorMs: 0 };
-  const obs = new PerformanceObserver((list) => {
-    for (const e of list.getEntries()) {
-      if (gcKind(e) === 1) {
-        gc.gcMinor++;
-        gc.gcMinorMs += e.duration;
-      } else {
-        gc.gcMajor++;
-        gc.gcMajorMs += e.duration;
-      }
-    }
-  });
-  obs.observe({ entryTypes: ['gc'] });
+  const counter = new GcCounter();
+  const gc = (): Record<string, number> => {
+    const g = counter.read();
+    return {
+      gcMinor: g.scavenges,
+      gcMinorMs: g.scavengeMs,
+      gcMajor: g.markCompacts + g.incremental,
+      gcMajorMs: g.markCompactMs + g.incrementalMs,
+      gcMarkCompacts: g.markCompacts,
+      gcMarkCompactMs: g.markCompactMs,
+      minorFaults: g.minorFaults,
+    };
+  };
   const { srv, sockets, accepted } = await tcpServer(ep, port, (s) => {
     s.on('data', (d: Uint8Array) => {
       bytes += d.length;
@@ -201,10 +203,10 @@ export async function tcpSinkServer(ep: Endpoint, port: number): Promise<ServerH
     s.on('end', () => s.end());
   });
   return {
-    mark: () => ({ bytes, accepted: accepted(), t: now(), ...gc }),
+    mark: () => ({ bytes, accepted: accepted(), t: now(), ...gc() }),
     stop: async () => {
-      const r = { bytes, accepted: accepted(), t: now(), ...gc };
-      obs.disconnect();
+      const r = { bytes, accepted: accepted(), t: now(), ...gc() };
+      counter.stop();
       await stopTcp(srv, sockets);
       return r;
     },
@@ -274,9 +276,7 @@ export interface TailReport {
 const TAIL_STEPS_US = [2, 5, 10, 20, 50, 100];
 /** perf_hooks constants NODE_PERFORMANCE_GC_*. */
 const GC_KINDS: Record<number, string> = { 1: 'minor', 4: 'major', 8: 'incremental', 16: 'weakcb' };
-function gcKind(e: object): number {
-  return (((e as { detail?: { kind?: number } }).detail)?.kind ?? 0) | 0;
-}
+const gcKind = gcKindOf;
 
 /**
  * Attributes the tail of a ping-pong run: per round trip its start time and length, this process's GC pauses

@@ -11,29 +11,53 @@
 import { DeadlineHeap } from '../util/deadline-heap.js';
 import type { TcpConnection } from './connection.js';
 
+/** What an emptied slot holds (no connection kept alive by it). */
+const NO_CONN = undefined as unknown as TcpConnection;
+
 export class ConnTimers {
   private readonly heap = new DeadlineHeap<TcpConnection>();
-  /** Connections whose output found no transmit buffer (or was deferred): retried on the next poll. */
-  private readonly pendingTx = new Set<TcpConnection>();
+  /**
+   * Connections whose output found no transmit buffer (or was deferred): retried on the next poll. The first
+   * `nPending` entries, each marked `tmr.txQueued`. Not a Set: this one lives as long as the layer (in V8's old
+   * generation), and a Set emptied by `delete` (left under half full) gets a new table, allocated in the old
+   * generation: once per receive batch in bulk receive. Each old-generation allocation lets V8 check its limit,
+   * which counts the receive slabs allocated since the last mark-compact, and so started one mark-compact per few MB
+   * received (docs/performance-targets.md, branch rxgc). The array only grows, and only with more connections.
+   */
+  private readonly pendingTx: TcpConnection[] = [];
+  private nPending = 0;
+  /** The entries a runDue takes out of pendingTx (reused; cleared after). */
+  private readonly batch: TcpConnection[] = [];
 
   /** `live()`: how many connections the layer holds (the heap is rebuilt when stale entries outnumber them). */
   constructor(private readonly live: () => number) {}
 
   get outputPending(): boolean {
-    return this.pendingTx.size > 0;
+    return this.nPending > 0;
   }
 
   /** A connection's timer or pending output changed. */
   wake(conn: TcpConnection): void {
     // Push only when the timer moves earlier than the connection's entry (rearm runs on nearly every ACK).
     if (conn.timerAt < conn.heapAt) this.push(conn);
-    if (conn.txPending) this.pendingTx.add(conn);
+    if (conn.txPending && !conn.tmr.txQueued) {
+      conn.tmr.txQueued = true;
+      this.pendingTx[this.nPending++] = conn;
+    }
   }
 
   /** The connection leaves the schedule (closed, or retired to a TIME-WAIT record). */
   forget(conn: TcpConnection): void {
     conn.heapAt = Infinity;
-    this.pendingTx.delete(conn);
+    if (!conn.tmr.txQueued) return;
+    conn.tmr.txQueued = false; // an entry of a runDue's batch is skipped there
+    const list = this.pendingTx;
+    for (let i = 0; i < this.nPending; i++) {
+      if (list[i] !== conn) continue;
+      list.copyWithin(i, i + 1, this.nPending);
+      list[--this.nPending] = NO_CONN;
+      return;
+    }
   }
 
   /** Drop stale entries when they outnumber the live connections (they would keep released connections alive). */
@@ -88,15 +112,23 @@ export class ConnTimers {
    * re-filed after).
    */
   runDue(now: number, outputBudget: number, timerBudget: number, output: (c: TcpConnection, now: number) => void, fire: (c: TcpConnection, now: number) => void): void {
-    if (this.pendingTx.size > 0) {
-      // A connection whose output finds no transmit buffer again re-enters the set, which this loop would visit
-      // again (a Set's iteration sees what is added during it): hence the budget taken from the size first (one
+    if (this.nPending > 0) {
+      // The first `budget` connections are taken out before any output runs: a connection whose output finds no
+      // transmit buffer again re-enters the list, and is retried on the next poll, not again in this one (one
       // blocked connection was retried up to timersPerPoll times per poll: about 650 failed transmits per
       // event-loop turn over the raw-IP driver, 2026-12-03, with one packet leaving per turn).
-      let budget = Math.min(outputBudget, this.pendingTx.size);
-      for (const c of this.pendingTx) {
-        if (budget-- <= 0) break;
-        this.pendingTx.delete(c);
+      const n = Math.min(outputBudget, this.nPending);
+      const list = this.pendingTx;
+      const batch = this.batch;
+      for (let i = 0; i < n; i++) batch[i] = list[i]!;
+      list.copyWithin(0, n, this.nPending);
+      for (let i = this.nPending - n; i < this.nPending; i++) list[i] = NO_CONN;
+      this.nPending -= n;
+      for (let i = 0; i < n; i++) {
+        const c = batch[i]!;
+        batch[i] = NO_CONN;
+        if (!c.tmr.txQueued) continue; // forgotten meanwhile (closed by an earlier one's output)
+        c.tmr.txQueued = false;
         output(c, now);
       }
     }

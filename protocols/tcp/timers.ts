@@ -47,6 +47,8 @@ export class ConnTimers {
   localDrop = false;
   /** RFC 5482's user timeout (setUserTimeout; 0: off): see Sender.userTimedOut. */
   userTimeout = 0;
+  /** In the layer's list of connections whose output is to be retried (protocols/tcp/conn-timers.ts). */
+  txQueued = false;
   /** Keep-alive (RFC 1122 4.2.3.6) on, and the idle time before the first probe. */
   keepAlive: boolean;
   keepAliveIdle: number;

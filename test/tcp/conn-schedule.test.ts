@@ -1,0 +1,78 @@
+/**
+ * The layer's schedule (protocols/tcp/conn-timers.ts): the list of connections whose output is retried on the next
+ * poll. Each queued connection's output runs once per poll, at most `outputBudget` of them; one that queues again
+ * during its output waits for the next poll; one forgotten (closed) meanwhile is skipped.
+ */
+import { describe, expect, it } from 'vitest';
+import { ConnTimers as Schedule } from '../../protocols/tcp/conn-timers.js';
+import type { TcpConnection } from '../../protocols/tcp/connection.js';
+
+/** The fields the schedule reads and writes (no timers armed). */
+function conn(name: string): TcpConnection {
+  return { name, state: 'ESTABLISHED', timerAt: Infinity, heapAt: Infinity, txPending: true, tmr: { txQueued: false } } as unknown as TcpConnection;
+}
+const nameOf = (c: TcpConnection): string => (c as unknown as { name: string }).name;
+
+describe('the schedule of pending output', () => {
+  it('queues a connection once, however often it is woken, and runs its output once per poll', () => {
+    const s = new Schedule(() => 1);
+    const a = conn('a');
+    s.wake(a);
+    s.wake(a);
+    expect(s.outputPending).toBe(true);
+    const ran: string[] = [];
+    s.runDue(0, 16, 16, (c) => ran.push(nameOf(c)), () => {});
+    expect(ran).toEqual(['a']);
+    expect(s.outputPending).toBe(false);
+    s.runDue(1, 16, 16, (c) => ran.push(nameOf(c)), () => {});
+    expect(ran).toEqual(['a']);
+  });
+
+  it('keeps what exceeds the budget, in order, for the next poll', () => {
+    const s = new Schedule(() => 3);
+    const cs = ['a', 'b', 'c'].map(conn);
+    for (const c of cs) s.wake(c);
+    const ran: string[] = [];
+    s.runDue(0, 2, 16, (c) => ran.push(nameOf(c)), () => {});
+    expect(ran).toEqual(['a', 'b']);
+    expect(s.outputPending).toBe(true);
+    s.runDue(1, 2, 16, (c) => ran.push(nameOf(c)), () => {});
+    expect(ran).toEqual(['a', 'b', 'c']);
+    expect(s.outputPending).toBe(false);
+  });
+
+  it('retries on the next poll a connection that queues again during its own output', () => {
+    const s = new Schedule(() => 1);
+    const a = conn('a');
+    s.wake(a);
+    let calls = 0;
+    s.runDue(0, 16, 16, (c) => {
+      calls++;
+      s.wake(c); // still no transmit buffer
+    }, () => {});
+    expect(calls).toBe(1);
+    expect(s.outputPending).toBe(true);
+    s.runDue(1, 16, 16, () => calls++, () => {});
+    expect(calls).toBe(2);
+  });
+
+  it('skips a connection forgotten by an earlier output in the same poll, and forgets one queued outside', () => {
+    const s = new Schedule(() => 3);
+    const [a, b, c] = ['a', 'b', 'c'].map(conn) as [TcpConnection, TcpConnection, TcpConnection];
+    s.wake(a);
+    s.wake(b);
+    s.wake(c);
+    const ran: string[] = [];
+    s.runDue(0, 16, 16, (x) => {
+      ran.push(nameOf(x));
+      if (x === a) s.forget(b); // a's output closes b
+    }, () => {});
+    expect(ran).toEqual(['a', 'c']);
+    s.wake(a);
+    s.wake(c);
+    s.forget(a);
+    s.runDue(1, 16, 16, (x) => ran.push(nameOf(x)), () => {});
+    expect(ran).toEqual(['a', 'c', 'c']);
+    expect(s.outputPending).toBe(false);
+  });
+});
