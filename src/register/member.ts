@@ -39,6 +39,7 @@ import { relay, type RelayDriver } from '../../drivers/middleware/relay.js';
 import type { Stack, StackOptions } from '../api/stack.js';
 import { everyWorkerSees, sliceOwner, withWorkerLimits, workerSettings } from '../cluster/plan.js';
 import { LinkReader, MsgType, encodeHello, encodeMessage } from '../cluster/link.js';
+import { StrayRelay, type StrayCounters } from '../cluster/strays.js';
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -123,8 +124,11 @@ export interface Member {
   orphaned(protocol: number, port: number, address: number): void;
   /** Shared-address AF_XDP: a claim joined a flow another worker's descriptor reserves: the supervisor adopts it. */
   shared(protocol: number, port: number, address: number): void;
+  /** Strays (TCP segments for no connection on a service port): handed to the supervisor, and taken from it. */
+  readonly strays: StrayCounters;
   close(): void;
 }
+
 
 /** A flow map key on the link (orphan, adopt): u32 address, u16 port, u8 protocol, big-endian. */
 function flowKey(protocol: number, port: number, address: number): Uint8Array {
@@ -163,11 +167,20 @@ export function openMember(
         });
   // ARP to every worker; on queues the device picks, ICMP errors about service flows too (plan.ts everyWorkerSees).
   const driver = relay(hop ?? packet, { relay: (f) => send(MsgType.arp, f), match: hop ? (f) => everyWorkerSees(spec, f) : undefined });
+  // A fanout group's service table moves flows between workers (a worker starts serving, one dies): strays go to
+  // the supervisor. On AF_XDP and TAP queues the device's hash keeps a flow on its queue: nothing moves.
+  const strays = hop === undefined && packet.hwAddress !== undefined ? new StrayRelay(spec, packet.hwAddress, (p) => send(MsgType.stray, p)) : undefined;
   return {
     driver,
+    strays: strays?.counters ?? { sent: 0, received: 0, final: 0 },
     start(stack, control) {
+      if (strays !== undefined && stack.core.tcp !== undefined) stack.core.tcp.stray = (_now, src, dst, segment) => sock !== undefined && strays.take(src, dst, segment);
       const reader = new LinkReader((type, payload) => {
         if (type === MsgType.arp) driver.inject(payload);
+        else if (type === MsgType.stray) {
+          const frame = strays?.received(payload);
+          if (frame !== undefined) driver.inject(frame);
+        }
         else if (type === MsgType.hop) hop?.inject(payload);
         else if (type === MsgType.unreserve && payload.length === 4) packet.closeReservation?.(new DataView(payload.buffer, payload.byteOffset, 4).getInt32(0));
         else if (type === MsgType.role) stack.core.answerArp = payload[0] === 1;
