@@ -24,7 +24,17 @@ export interface StrayCounters {
   received: number;
   /** Of those, the ones this worker was the last to be asked about (it answers them if it holds no flow either). */
   final: number;
+  /** Not sent because more than STRAYS_PER_SECOND came in one second: answered here, as without the relay. */
+  limited: number;
 }
+
+/**
+ * Strays a worker sends per second at most. Each costs a copy and two messages where a RST cost one segment, and a
+ * flood of ACKs for no connection (an ACK scan, a reflection) is all strays: past this the stack answers them
+ * itself (its RST rate limit applies), as before the relay. Far above what a table change moves: each open flow of
+ * the moved class sends a few segments until its next one reaches the holder.
+ */
+const STRAYS_PER_SECOND = 10_000;
 
 /** Relayed strays remembered, by flow, at most (the oldest go first) and for how long. */
 const STRAYS_KEPT = 1024;
@@ -38,7 +48,9 @@ const STRAY_KEPT_MS = 5000;
  * no connection for it either it goes on (or, the last one asked, is answered here: exactly one RST).
  */
 export class StrayRelay {
-  readonly counters: StrayCounters = { sent: 0, received: 0, final: 0 };
+  readonly counters: StrayCounters = { sent: 0, received: 0, final: 0, limited: 0 };
+  private second = -Infinity;
+  private inSecond = 0;
   private readonly relayed = new Map<string, { tried: bigint; final: boolean; at: number }>();
 
   constructor(
@@ -56,6 +68,14 @@ export class StrayRelay {
     const r = this.relayed.get(key);
     if (r !== undefined && now - r.at <= STRAY_KEPT_MS && r.final) return false; // the last asked: answer it
     if (34 + 9 + segment.length > MAX_MESSAGE - 16) return false;
+    if (now - this.second >= 1000) {
+      this.second = now;
+      this.inSecond = 0;
+    }
+    if (++this.inSecond > STRAYS_PER_SECOND) {
+      this.counters.limited++;
+      return false;
+    }
     const frame = strayFrame(this.mac, src, dst, segment);
     const payload = new Uint8Array(8 + frame.length);
     new DataView(payload.buffer).setBigUint64(0, r !== undefined && now - r.at <= STRAY_KEPT_MS ? r.tried : 0n);

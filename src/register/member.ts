@@ -172,7 +172,7 @@ export function openMember(
   const strays = hop === undefined && packet.hwAddress !== undefined ? new StrayRelay(spec, packet.hwAddress, (p) => send(MsgType.stray, p)) : undefined;
   return {
     driver,
-    strays: strays?.counters ?? { sent: 0, received: 0, final: 0 },
+    strays: strays?.counters ?? { sent: 0, received: 0, final: 0, limited: 0 },
     start(stack, control) {
       if (strays !== undefined && stack.core.tcp !== undefined) stack.core.tcp.stray = (_now, src, dst, segment) => sock !== undefined && strays.take(src, dst, segment);
       const reader = new LinkReader((type, payload) => {

@@ -124,8 +124,36 @@ describe('strays: a worker that starts serving does not reset the flows another 
     c.run(1_000);
     expect(c.stacks[0]!.stats.tcp!.rstsSent + c.stacks[1]!.stats.tcp!.rstsSent).toBe(1);
     expect(c.strays[0]!.counters.sent).toBe(1); // worker 0 asked worker 1 (final): worker 1 answered
-    expect(c.strays[1]!.counters).toEqual({ sent: 0, received: 1, final: 1 });
+    expect(c.strays[1]!.counters).toEqual({ sent: 0, received: 1, final: 1, limited: 0 });
     expect(c.stacks[1]!.stats.tcp!.rstsSent).toBe(1);
+  });
+});
+
+describe('StrayRelay', () => {
+  it('sends at most 10000 strays a second; past that the stack answers them itself (counted)', () => {
+    const sent: Uint8Array[] = [];
+    const r = new StrayRelay({ workers: 2 }, Uint8Array.of(2, 0, 0, 0, 0, 2), (p) => sent.push(p));
+    const seg = new Uint8Array(20);
+    seg.set([0x30, 0x39, 0x00, 0x50], 0);
+    seg[12] = 0x50;
+    seg[13] = 0x10;
+    let taken = 0;
+    for (let i = 0; i < 10_050; i++) if (r.take(ip('10.0.0.1'), ip('10.0.0.2'), seg, 5_000 + i * 0.05)) taken++;
+    expect(taken).toBe(10_000);
+    expect(r.counters.limited).toBe(50);
+    expect(r.take(ip('10.0.0.1'), ip('10.0.0.2'), seg, 6_001)).toBe(true); // the next second
+    expect(sent).toHaveLength(10_001);
+  });
+
+  it('leaves alone a segment to an ephemeral port (steered by slice: nobody else holds it) and IPv6', () => {
+    const r = new StrayRelay({ workers: 2 }, Uint8Array.of(2, 0, 0, 0, 0, 2), () => {});
+    const seg = new Uint8Array(20);
+    seg.set([0x00, 0x50, 0xc0, 0x10], 0); // 80 -> 49168, worker 0's slice
+    expect(r.take(ip('10.0.0.1'), ip('10.0.0.2'), seg, 0)).toBe(false);
+    seg.set([0x00, 0x50, 0x1f, 0x90], 0); // 80 -> 8080, a service port: relayed over IPv4, not from an IPv6 id (0/8)
+    expect(r.take(5, 6, seg, 0)).toBe(false);
+    expect(r.counters.sent).toBe(0);
+    expect(r.take(ip('10.0.0.1'), ip('10.0.0.2'), seg, 0)).toBe(true);
   });
 });
 
