@@ -19,6 +19,9 @@
  *   group), so the kernel's member order is the start order (`Membership`). A worker gets its ephemeral slice at
  *   once, and its share of the clients (the service table) only once it says its program listens: until then
  *   those go to the lowest worker that serves, so a starting (or restarted) worker sends no client a reset.
+ * - Strays (fanout): a worker whose stack holds no connection for a segment the table moved to it (a flow another
+ *   worker accepted before the table changed) sends it here; it goes to the other live workers in turn, the last
+ *   one asked answering a flow nobody holds with one RST (strays.ts). Counted in `stat()`'s `strays`.
  * - A worker that ends (crash, kill, exit) leaves the group with its socket; the supervisor installs the slot
  *   table of the new member order through a live worker, moves the ARP role if needed and says so on stderr. Its
  *   connections are lost; new flows of its class go to a live worker. With `restart`, a worker that ended

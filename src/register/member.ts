@@ -25,7 +25,9 @@
  * the group (the supervisor starts the next worker only then: the kernel's member order is the start order),
  * relays every ARP frame it receives, says when the program first listens (its share of the clients is sent to it
  * only then, so a starting worker resets no client), and takes relayed ARP frames, steering programs and the ARP
- * role.
+ * role. On a fanout group, a TCP segment its stack holds no connection for (a flow another worker accepted before
+ * the service table moved it here) goes to the supervisor instead of a RST, and strays of other workers come in
+ * from it (src/cluster/strays.ts).
  *
  * A malformed variable is a BywayError ERR_INVALID_ARG_VALUE naming it (the preload then exits 1). If the link
  * ends while the worker runs (the supervisor died), the worker sends itself SIGTERM: nobody manages the group any
