@@ -30,6 +30,8 @@ export interface TcpStats {
   badOptions: number;
   /** Segments for no connection and no listener (answered with RST unless they were RSTs). */
   noSocket: number;
+  /** Segments for no connection (not a new flow's SYN) the layer's `stray` hook took instead of a RST or a drop. */
+  strayHandedOff: number;
   /** Unacceptable sequence numbers (RFC 9293 3.10.7.4 first check). */
   outOfWindow: number;
   /** RFC 7323 5.3 PAWS rejections. */
@@ -108,7 +110,7 @@ export interface TcpStats {
 export function newTcpStats(): TcpStats {
   return {
     ipv6: newTcpFamilyStats(),
-    segsIn: 0, segsOut: 0, malformed: 0, badChecksum: 0, badOptions: 0, noSocket: 0, outOfWindow: 0,
+    segsIn: 0, segsOut: 0, malformed: 0, badChecksum: 0, badOptions: 0, noSocket: 0, strayHandedOff: 0, outOfWindow: 0,
     pawsRejected: 0, badAck: 0, challengeAcksSent: 0, challengeAcksRateLimited: 0, invalidAcksRateLimited: 0, rstsSent: 0, rstsRateLimited: 0, rstsReceived: 0, rstsOutOfWindow: 0, listenDrops: 0,
     resets: 0, synCookiesSent: 0, synCookiesValidated: 0, synCookiesFailed: 0, synQueueDrops: 0, backlogDrops: 0,
     activeOpens: 0, passiveOpens: 0, established: 0, resetsOnClose: 0, timeouts: 0, retransmittedSegs: 0,

@@ -78,6 +78,18 @@ export class TcpLayer {
   private readonly inner: TcpConnHost & TimeWaitHost;
   /** IPv6 addresses interned as ids the core keys by like IPv4 numbers (addr-ids.ts). */
   readonly addrs: Ipv6AddressIds;
+  /**
+   * Optional: where a segment that matches no connection goes before this layer answers it (a RST, or a drop at a
+   * listener), when it is not a SYN without ACK (a new flow's, which a listener takes). Gets the whole TCP segment
+   * (a view valid during the call: whoever keeps it copies it); true means it took the segment: no RST, and it is
+   * counted in `stats.strayHandedOff`. A cluster whose steering moves a flow's later segments to a stack that does
+   * not hold it (src/register/member.ts) sends them to the stack that does. Unset: RFC 9293 3.10.7.1 as usual.
+   */
+  stray: ((now: number, src: number, dst: number, segment: Uint8Array) => boolean) | undefined = undefined;
+  /** The segment being received past the connection lookup (for `stray`): buf[segStart, segEnd). */
+  private segBuf: Uint8Array = NO_PAYLOAD;
+  private segStart = 0;
+  private segEnd = 0;
 
   constructor(
     private readonly host: TcpHost,
@@ -287,6 +299,9 @@ export class TcpLayer {
       return;
     }
     const payload = f.payloadLen === 0 ? NO_PAYLOAD : buf.subarray(end - f.payloadLen, end);
+    this.segBuf = buf;
+    this.segStart = start;
+    this.segEnd = end;
     if (conn) {
       if (conn.state === 'TIME-WAIT' && (f.flags & (TcpFlag.SYN | TcpFlag.ACK | TcpFlag.RST)) === TcpFlag.SYN) {
         const l = this.findListener(dst, f.dstPort);
@@ -320,23 +335,38 @@ export class TcpLayer {
       this.listenerInput(now, l, src, dst, f, payload);
       return;
     }
+    if (this.handedOff(now, src, dst, f)) return;
     stats.noSocket++;
     if (!(f.flags & TcpFlag.RST)) this.rstFor(now, src, dst, f, payload.length);
+  }
+
+  /** A segment for no connection, not a new flow's SYN, taken by the `stray` hook (see there). */
+  private handedOff(now: number, src: number, dst: number, f: TcpFields): boolean {
+    const stray = this.stray;
+    if (stray === undefined || (f.flags & (TcpFlag.SYN | TcpFlag.ACK)) === TcpFlag.SYN) return false;
+    const segment = this.segBuf.subarray(this.segStart, this.segEnd);
+    this.segBuf = NO_PAYLOAD;
+    if (!stray(now, src, dst, segment)) return false;
+    this.stats.strayHandedOff++;
+    return true;
   }
 
   /** RFC 9293 3.10.7.2: LISTEN state. */
   private listenerInput(now: number, l: TcpListener, src: number, dst: number, f: TcpFields, payload: Uint8Array): void {
     const stats = this.stats;
     if (f.flags & TcpFlag.RST) {
+      if (this.handedOff(now, src, dst, f)) return;
       stats.listenDrops++; // RFC 9293 3.10.7.2: a RST to a listener is ignored
       return;
     }
     if (f.flags & TcpFlag.ACK) {
       if (this.opts.synCookies && !(f.flags & TcpFlag.SYN) && this.cookieAck(now, l, src, dst, f, payload)) return;
+      if (this.handedOff(now, src, dst, f)) return;
       this.rstFor(now, src, dst, f, payload.length);
       return;
     }
     if (!(f.flags & TcpFlag.SYN)) {
+      if (this.handedOff(now, src, dst, f)) return;
       stats.listenDrops++; // neither SYN, ACK nor RST (FIN, PSH, URG...): dropped (RFC 9293 3.10.7.2)
       return;
     }

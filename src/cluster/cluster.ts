@@ -17,7 +17,9 @@
  * primary installs the slot table that matches the kernel's new order (through a live worker's socket).
  *
  * A worker gets its ephemeral slice when its socket joins and its share of the clients (the service table,
- * fanout.ts `serviceSlots`) once its file's top level has run, so a starting worker sends no client a reset.
+ * fanout.ts `serviceSlots`) once its file's top level has run, so a starting worker sends no client a reset. The
+ * later segments of the flows another worker accepted for that share meanwhile then reach the new worker, which
+ * holds no connection for them: it hands them to the primary, which passes them to the worker that does (strays.ts).
  *
  * On a multi-queue TAP device (`driver.kind: 'tap'`) there is no program: the kernel picks each flow's queue by its
  * flow hash, which byway cannot compute. A client's flow stays on the queue its SYN came in on, and that worker
@@ -41,7 +43,7 @@
  * Failure: a worker whose thread ends (an uncaught error, process.exit in the worker, `kill`) takes its socket
  * with it; the kernel removes the member, the primary installs the new table (the dead worker's class goes to
  * the ARP owner, so new flows there are served), moves the ARP role if needed, and emits 'exit'. Its connections
- * are lost (the peers get RSTs from whichever worker now receives their segments). `restart: true` starts a new
+ * are lost (the peers get one RST each, from whichever worker their segments reach last: strays.ts). `restart: true` starts a new
  * worker on the same index, which takes the class back. Between the kernel's removal and the new table (a message
  * to a worker, well under a millisecond when idle) segments of a live worker's flows may reach another member
  * when there are three or more; with two, the survivor is the only member and receives everything.
@@ -59,6 +61,7 @@ import { localMac } from '../../drivers/native/ring-driver.js';
 import type { ConnectionRow } from '../api/stack.js';
 import type { StackStats } from '../stack/stats.js';
 import { Membership, addInto } from './plan.js';
+import { routeStray } from './strays.js';
 import type { ClusterDriverOptions, ClusterStackOptions, FromWorker, ToWorker, WorkerInit } from './worker.js';
 
 export interface ClusterOptions {
@@ -238,6 +241,10 @@ export class Cluster extends EventEmitter {
           this.pending.get(m.id)?.(m.value);
           this.pending.delete(m.id);
         } else if (m.type === 'warning') this.emit('warning', index, m.message);
+        else if (m.type === 'stray') {
+          const r = routeStray(index, m.payload, this.live.filter((i) => this.threads[i] !== undefined));
+          if (r !== undefined) this.threads[r.to]?.postMessage({ type: 'stray', message: r.message } satisfies ToWorker);
+        }
         else if (m.type === 'user') this.emit('message', index, m.value);
       });
       w.on('error', (e) => {

@@ -14,6 +14,10 @@
  *   unreserve supervisor -> worker i32 (big-endian): close that reservation descriptor of yours
  *   adopt    worker -> supervisor  as orphan: this worker now holds a flow whose reservation another worker's
  *                                  descriptor is; the supervisor takes a copy of it (flow-table.ts adoptReservation)
+ *   stray    both ways             a TCP segment for no connection its worker holds, as an IPv4 frame: to the
+ *                                  supervisor u64 tried (big-endian, a bit per worker index) | frame; to a worker
+ *                                  u8 final | u64 tried | frame: take it, and if you do not hold its flow either,
+ *                                  pass it on (final 0) or answer it as a stack does (final 1; plan.ts strayNext)
  *
  * `LinkReader` takes the stream in chunks of any size. What it cannot read (a length over `MAX_MESSAGE`, an
  * unknown type, a hello that is not the JSON above) is counted in `malformed` and ends the reading (`broken`):
@@ -21,7 +25,7 @@
  * fresh copy the receiver may keep.
  */
 
-export const MsgType = { hello: 1, arp: 2, program: 3, role: 4, serving: 5, hop: 6, orphan: 7, unreserve: 8, adopt: 9 } as const;
+export const MsgType = { hello: 1, arp: 2, program: 3, role: 4, serving: 5, hop: 6, orphan: 7, unreserve: 8, adopt: 9, stray: 10 } as const;
 export type MsgType = (typeof MsgType)[keyof typeof MsgType];
 
 /** Larger than any frame or steering program (a classic BPF program is at most 4096 x 8 bytes). */

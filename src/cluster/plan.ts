@@ -17,6 +17,8 @@
  *   new flows that hash to it are served by a live worker.
  */
 import { ICMP_ERRORS, flowClass, workerEphemeralRange, type FlowSteeringSpec } from '../../drivers/af-packet/fanout.js';
+import { checksum, pseudoHeaderSum } from '../../protocols/util/checksum.js';
+import { IPV4_FLAG_DF, writeIpv4Header } from '../../protocols/ipv4/wire.js';
 
 /**
  * The worker whose ephemeral slice a received Ethernet frame (IPv4 or IPv6, untagged, not a fragment) belongs to: a
@@ -198,6 +200,49 @@ export class Membership {
     m.join(worker);
     return m;
   }
+}
+
+/**
+ * Where a stray goes next: a TCP segment for no connection (not a new flow's SYN) that worker `from` received on a
+ * service port, after the workers in `tried` (a bit per worker index, `from` included once added here) did not
+ * hold its flow. Steering moves a flow's later segments when the service table changes (a worker starts serving,
+ * one dies), so the flow may be held by any other live worker: each is asked in turn, lowest index first. The last
+ * one asked is `final`: it answers the segment as any stack answers a segment for no connection (a RST, RFC 9293
+ * 3.10.7.1), so exactly one RST leaves the cluster for a flow nobody holds, as from Linux's one stack. When no other
+ * worker lives, the segment goes back to `from`, final.
+ */
+export function strayNext(from: number, tried: bigint, live: readonly number[]): { to: number; final: boolean; tried: bigint } {
+  const mask = tried | (1n << BigInt(from));
+  const left = live.filter((w) => (mask & (1n << BigInt(w))) === 0n).sort((a, b) => a - b);
+  if (left.length === 0) return { to: from, final: true, tried: mask };
+  return { to: left[0]!, final: left.length === 1, tried: mask };
+}
+
+/** Whether a TCP or UDP destination port is in the workers' ephemeral range (steered by slice, never a stray). */
+export function inEphemeralRange(spec: FlowSteeringSpec, port: number): boolean {
+  const { low, high } = rangeOf(spec);
+  return port >= low && port <= high;
+}
+
+/**
+ * An Ethernet frame carrying the IPv4 TCP segment `segment` from `src` to `dst` (numbers), to `mac` (the shared
+ * address's), for another worker's stack to receive as if from the link: a fresh IPv4 header (no options, DF, TTL
+ * 64) and the TCP checksum computed again (the received one may have been left to the device). A copy.
+ */
+export function strayFrame(mac: Uint8Array, src: number, dst: number, segment: Uint8Array): Uint8Array {
+  const f = new Uint8Array(34 + segment.length);
+  f.set(mac, 0);
+  f.set(mac, 6);
+  f[12] = 0x08;
+  f[13] = 0x00;
+  writeIpv4Header(f, 14, src, dst, 6, segment.length, 64, 0, IPV4_FLAG_DF, 0, true);
+  f.set(segment, 34);
+  f[50] = 0;
+  f[51] = 0;
+  const c = checksum(f, 34, f.length, pseudoHeaderSum(src, dst, 6, segment.length));
+  f[50] = c >>> 8;
+  f[51] = c & 0xff;
+  return f;
 }
 
 /** Every number in `b` added into `a` (same shape), for the aggregated stats. */

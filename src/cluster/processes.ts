@@ -19,6 +19,9 @@
  *   group), so the kernel's member order is the start order (`Membership`). A worker gets its ephemeral slice at
  *   once, and its share of the clients (the service table) only once it says its program listens: until then
  *   those go to the lowest worker that serves, so a starting (or restarted) worker sends no client a reset.
+ * - Strays (fanout): a worker whose stack holds no connection for a segment the table moved to it (a flow another
+ *   worker accepted before the table changed) sends it here; it goes to the other live workers in turn, the last
+ *   one asked answering a flow nobody holds with one RST (strays.ts). Counted in `stat()`'s `strays`.
  * - A worker that ends (crash, kill, exit) leaves the group with its socket; the supervisor installs the slot
  *   table of the new member order through a live worker, moves the ARP role if needed and says so on stderr. Its
  *   connections are lost; new flows of its class go to a live worker. With `restart`, a worker that ended
@@ -44,6 +47,7 @@ import { query } from '../control/client.js';
 import { ensureRuntimeDir } from '../control/paths.js';
 import { LinkReader, MsgType, decodeHello, encodeMessage } from './link.js';
 import { Membership, addInto, sliceOwner } from './plan.js';
+import { routeStray } from './strays.js';
 
 export interface ProcessClusterOptions {
   /** Number of worker processes (1..64). */
@@ -123,6 +127,8 @@ export class ProcessCluster {
   private finish: (status: number) => void = () => {};
   /** Shared-address AF_XDP: reservations adopted, adoptions failed, taken again after a death, and lost then. */
   private readonly reservations = { adopted: 0, adoptFailed: 0, retaken: 0, lost: 0 };
+  /** Strays (plan.ts strayNext): received from workers, passed to another worker, of them the last one asked. */
+  private readonly strays = { received: 0, passed: 0, final: 0 };
 
   constructor(private readonly options: ProcessClusterOptions) {
     this.size = options.workers;
@@ -223,6 +229,8 @@ export class ProcessCluster {
       } else if (type === MsgType.adopt && index >= 0 && payload.length === 7 && this.options.flowMap) {
         const dv = new DataView(payload.buffer, payload.byteOffset, 7);
         this.adopt(payload[6]!, dv.getUint16(4), dv.getUint32(0));
+      } else if (type === MsgType.stray && index >= 0) {
+        this.stray(index, payload);
       } else if (type === MsgType.hop && index >= 0) {
         // A frame that landed on another worker's queue: to the owner of its ephemeral slice, if it lives.
         const owner = sliceOwner({ workers: this.size }, payload);
@@ -341,6 +349,19 @@ export class ProcessCluster {
     }
   }
 
+  /**
+   * A TCP segment worker `from` holds no connection for (u64 tried | frame): to the next live worker not asked yet,
+   * the last one final (plan.ts strayNext: exactly one of them answers a flow nobody holds).
+   */
+  private stray(from: number, payload: Uint8Array): void {
+    const r = routeStray(from, payload, this.members.live.filter((w) => this.slots[w]?.conn !== undefined));
+    if (r === undefined) return;
+    this.strays.received++;
+    if (r.to !== from) this.strays.passed++;
+    if (r.final) this.strays.final++;
+    this.send(r.to, MsgType.stray, r.message);
+  }
+
   /** Ask worker `owner` to close its reservation descriptor `fd` (an orphan's). */
   private unreserve(owner: number, fd: number): void {
     const b = new Uint8Array(4);
@@ -381,7 +402,7 @@ export class ProcessCluster {
     const total: Record<string, unknown> = {};
     const worker: Record<string, unknown> = {};
     for (const p of per) {
-      const counters = { stack: p.answer['stack'], driver: p.answer['driver'], paths: p.answer['paths'] };
+      const counters = { stack: p.answer['stack'], driver: p.answer['driver'], paths: p.answer['paths'], strayRelay: p.answer['strayRelay'] };
       addInto(total, counters);
       worker[`w${p.index}`] = counters;
     }
@@ -397,6 +418,7 @@ export class ProcessCluster {
       ...total,
       worker,
       ...(this.options.flowMap ? { reservations: { ...this.reservations } } : {}),
+      ...(this.fanout ? { strays: { ...this.strays } } : {}),
       // AF_XDP: the queues no worker serves now (worker i has queue i) and, shared mode, the frames dropped on each.
       ...(this.options.xskMapFd !== undefined
         ? { queues: { unserved: this.slots.flatMap((s, q) => (s ? [] : [q])), dropped: this.options.flowMap?.unboundDrops() ?? [] } }

@@ -7,7 +7,8 @@
  * it is ready once the file's top level has run.
  *
  * Messages from the primary: 'stats' and 'connections' (answered with this worker's), 'program' (install a new
- * steering program for the group), 'arp' (take or give up answering ARP), 'close' (close the stack and end).
+ * steering program for the group), 'arp' (take or give up answering ARP), 'stray' (a segment another worker held
+ * no connection for: strays.ts), 'close' (close the stack and end).
  * The stack is closed, and with it the socket (the kernel removes the member), when the thread ends for any reason:
  * the addon's environment clean-up closes what is still open.
  */
@@ -19,6 +20,7 @@ import { relay } from '../../drivers/middleware/relay.js';
 import type { FrameDriver } from '../../drivers/types.js';
 import { createStack, type Stack, type StackOptions } from '../api/stack.js';
 import { everyWorkerSees, sliceOwner, withWorkerLimits, workerSettings } from './plan.js';
+import { StrayRelay } from './strays.js';
 
 /** What the primary hands a worker (structured-cloneable). */
 export interface WorkerInit {
@@ -133,12 +135,14 @@ export type ToWorker =
   | { readonly type: 'stats' | 'connections'; readonly id: number }
   | { readonly type: 'program'; readonly program: Uint8Array }
   | { readonly type: 'arp'; readonly answer: boolean }
+  | { readonly type: 'stray'; readonly message: Uint8Array }
   | { readonly type: 'close' };
 
 export type FromWorker =
   | { readonly type: 'opened' | 'ready'; readonly index: number }
   | { readonly type: 'reply'; readonly id: number; readonly value: unknown }
   | { readonly type: 'warning'; readonly message: string }
+  | { readonly type: 'stray'; readonly payload: Uint8Array }
   | { readonly type: 'user'; readonly value: unknown };
 
 function firstIpv4(address: string | readonly string[] | undefined): string | undefined {
@@ -222,6 +226,10 @@ export async function runWorker(init: WorkerInit): Promise<void> {
     answerArp: own.answerArp,
     limits: withWorkerLimits(init.stack.limits, own),
   });
+  // AF_PACKET fanout: a segment for no connection of a flow the service table moved here goes to the primary, which
+  // hands it to the worker that holds it (strays.ts), as under byway run --workers.
+  const strays = packet?.hwAddress ? new StrayRelay(spec, packet.hwAddress, (payload) => port.postMessage({ type: 'stray', payload } satisfies FromWorker)) : undefined;
+  if (strays !== undefined && stack.core.tcp !== undefined) stack.core.tcp.stray = (_now, src, dst, segment) => strays.take(src, dst, segment);
   const send = (value: unknown): void => port.postMessage({ type: 'user', value } satisfies FromWorker);
   (globalThis as Record<symbol, ClusterWorker>)[CURRENT] = { index: init.index, workers: init.workers, stack, data: init.data, send };
   port.on('message', (m: ToWorker) => {
@@ -234,6 +242,10 @@ export async function runWorker(init: WorkerInit): Promise<void> {
         port.postMessage({ type: 'warning', message: `steering program not installed: ${(e as Error).message}` } satisfies FromWorker);
       }
     } else if (m.type === 'arp') stack.core.answerArp = m.answer;
+    else if (m.type === 'stray') {
+      const frame = strays?.received(m.message);
+      if (frame !== undefined) queue.inject(frame);
+    }
     else if (m.type === 'close') {
       stack.close();
       channel.close();

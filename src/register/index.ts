@@ -79,6 +79,8 @@ export function register(env: Readonly<Record<string, string | undefined>> = pro
           addresses: stack.addresses,
           rules: formatPathRules(config.rules),
           paths: counters,
+          // A fanout worker's stray relay (src/cluster/strays.ts): sent, received, final, limited.
+          ...(member ? { strayRelay: member.strays } : {}),
         }),
       });
     } catch (err) {

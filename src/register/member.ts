@@ -25,7 +25,9 @@
  * the group (the supervisor starts the next worker only then: the kernel's member order is the start order),
  * relays every ARP frame it receives, says when the program first listens (its share of the clients is sent to it
  * only then, so a starting worker resets no client), and takes relayed ARP frames, steering programs and the ARP
- * role.
+ * role. On a fanout group, a TCP segment its stack holds no connection for (a flow another worker accepted before
+ * the service table moved it here) goes to the supervisor instead of a RST, and strays of other workers come in
+ * from it (src/cluster/strays.ts).
  *
  * A malformed variable is a BywayError ERR_INVALID_ARG_VALUE naming it (the preload then exits 1). If the link
  * ends while the worker runs (the supervisor died), the worker sends itself SIGTERM: nobody manages the group any
@@ -39,6 +41,7 @@ import { relay, type RelayDriver } from '../../drivers/middleware/relay.js';
 import type { Stack, StackOptions } from '../api/stack.js';
 import { everyWorkerSees, sliceOwner, withWorkerLimits, workerSettings } from '../cluster/plan.js';
 import { LinkReader, MsgType, encodeHello, encodeMessage } from '../cluster/link.js';
+import { StrayRelay, type StrayCounters } from '../cluster/strays.js';
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -123,8 +126,11 @@ export interface Member {
   orphaned(protocol: number, port: number, address: number): void;
   /** Shared-address AF_XDP: a claim joined a flow another worker's descriptor reserves: the supervisor adopts it. */
   shared(protocol: number, port: number, address: number): void;
+  /** Strays (TCP segments for no connection on a service port): handed to the supervisor, and taken from it. */
+  readonly strays: StrayCounters;
   close(): void;
 }
+
 
 /** A flow map key on the link (orphan, adopt): u32 address, u16 port, u8 protocol, big-endian. */
 function flowKey(protocol: number, port: number, address: number): Uint8Array {
@@ -163,11 +169,20 @@ export function openMember(
         });
   // ARP to every worker; on queues the device picks, ICMP errors about service flows too (plan.ts everyWorkerSees).
   const driver = relay(hop ?? packet, { relay: (f) => send(MsgType.arp, f), match: hop ? (f) => everyWorkerSees(spec, f) : undefined });
+  // A fanout group's service table moves flows between workers (a worker starts serving, one dies): strays go to
+  // the supervisor. On AF_XDP and TAP queues the device's hash keeps a flow on its queue: nothing moves.
+  const strays = hop === undefined && packet.hwAddress !== undefined ? new StrayRelay(spec, packet.hwAddress, (p) => send(MsgType.stray, p)) : undefined;
   return {
     driver,
+    strays: strays?.counters ?? { sent: 0, received: 0, final: 0, limited: 0 },
     start(stack, control) {
+      if (strays !== undefined && stack.core.tcp !== undefined) stack.core.tcp.stray = (_now, src, dst, segment) => sock !== undefined && strays.take(src, dst, segment);
       const reader = new LinkReader((type, payload) => {
         if (type === MsgType.arp) driver.inject(payload);
+        else if (type === MsgType.stray) {
+          const frame = strays?.received(payload);
+          if (frame !== undefined) driver.inject(frame);
+        }
         else if (type === MsgType.hop) hop?.inject(payload);
         else if (type === MsgType.unreserve && payload.length === 4) packet.closeReservation?.(new DataView(payload.buffer, payload.byteOffset, 4).getInt32(0));
         else if (type === MsgType.role) stack.core.answerArp = payload[0] === 1;

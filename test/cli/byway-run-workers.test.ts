@@ -17,6 +17,8 @@ import { dirname, join } from 'node:path';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import { describePrivileged, execIn, execInAsync, ipIn, NetLab } from '../helpers/netns.js';
 import { exited, pidAnswers, twoQueueVeth, waitOutput, workersListening, type Proc } from './run-helpers.js';
+import { flowClass } from '../../drivers/af-packet/fanout.js';
+import { until } from '../helpers/until.js';
 
 const KERNEL = '10.77.41.1';
 const BYWAY = '10.77.41.2';
@@ -30,6 +32,43 @@ const clients = (ns: string, n: number, path = '/'): Promise<Record<string, numb
 
 /** `n` UDP datagrams to BYWAY:8081 from `n` sockets (source ports) in namespace `ns`: how many each pid answered. */
 const udpClients = (ns: string, n: number): Promise<Record<string, number>> => pidAnswers(ns, BYWAY, n, 'udp');
+
+/**
+ * The keep-alive client of the issue #19 test (argv: ADDRESS N DIR): N connections to ADDRESS:8080; for k = 1, 2...
+ * once DIR/rK exists, one GET on each (printing "round K [answers]", then after round 1 "ports [local ports]");
+ * once DIR/r4 exists, each ends its side and "closed [how]" says 'end' (the server's FIN) or the error.
+ */
+const KEEPALIVE_CLIENT = `
+const net=require('node:net'),fs=require('node:fs'),path=require('node:path');
+const [addr,n,dir]=process.argv.slice(1);const N=Number(n);
+const socks=[];const bufs=[];const waiting=[];
+for(let i=0;i<N;i++){const s=net.connect(8080,addr);socks.push(s);bufs.push('');s.setEncoding('utf8');
+  s.on('data',(d)=>{bufs[i]+=d;const h=bufs[i].indexOf('\\r\\n\\r\\n');if(h<0)return;const l=/content-length: *(\\d+)/i.exec(bufs[i].slice(0,h));
+    if(l&&bufs[i].length>=h+4+Number(l[1])){const b=bufs[i].slice(h+4,h+4+Number(l[1]));bufs[i]=bufs[i].slice(h+4+Number(l[1]));waiting[i]?.(b);}});
+  s.on('error',(e)=>waiting[i]?.(e.code||e.message));s.on('close',()=>waiting[i]?.('CLOSED'));}
+const ask=(i)=>new Promise((res)=>{const t=setTimeout(()=>res('TIMEOUT'),10000);waiting[i]=(x)=>{clearTimeout(t);waiting[i]=undefined;res(x)};socks[i].write('GET / HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n')});
+const gate=(f)=>new Promise((res)=>{const w=()=>fs.existsSync(path.join(dir,f))?res():setTimeout(w,20);w()});
+(async()=>{for(let k=1;k<=3;k++){await gate('r'+k);const got=await Promise.all(socks.map((_,i)=>ask(i)));console.log('round '+k+' '+JSON.stringify(got));
+  if(k===1)console.log('ports '+JSON.stringify(socks.map((s)=>s.localPort)));}
+  await gate('r4');const how=await Promise.all(socks.map((s)=>new Promise((res)=>{const t=setTimeout(()=>res('TIMEOUT'),10000);s.removeAllListeners('data');s.on('data',()=>{});
+    s.removeAllListeners('error');s.removeAllListeners('close');s.on('error',(e)=>{clearTimeout(t);res(e.code||e.message)});s.on('end',()=>{clearTimeout(t);res('end')});s.end()})));
+  console.log('closed '+JSON.stringify(how));})();
+`;
+
+/** The class fanout.ts's steering gives a client's flow to a service port (its hash of the source address and port). */
+function classOf(src: string, sport: number, dst: string): number | undefined {
+  const h = new Uint8Array(40);
+  h[0] = 0x45;
+  h[9] = 6;
+  h.set(src.split('.').map(Number), 12);
+  h.set(dst.split('.').map(Number), 16);
+  h[20] = sport >> 8;
+  h[21] = sport & 0xff;
+  h[22] = 8080 >> 8;
+  h[23] = 8080 & 0xff;
+  const c = flowClass({ workers: 2 }, 0x0800, h);
+  return c?.table === 'service' ? c.worker : undefined;
+}
 
 const alive = (pid: number): boolean => {
   try {
@@ -169,6 +208,64 @@ describePrivileged('byway run --workers 2: an unmodified node:http server in two
     expect(await exited(proc, 30_000)).not.toBeNull();
     expect(alive(fresh) || alive(w1)).toBe(false);
   }, 180_000);
+
+  // Issue #19: worker 0 has joined the fanout group but its program does not listen yet (its app waits for a file),
+  // so its share of the clients goes to worker 1. Keep-alive connections opened then are all worker 1's; once worker
+  // 0 serves, the steering sends its class's later segments (requests, ACKs, FINs) to worker 0, which holds no
+  // connection for them and hands them to worker 1 through the supervisor: every request on those connections is
+  // answered by worker 1, none reset, and they close cleanly; new connections spread over both. No race: each step
+  // waits for the previous one.
+  it('a worker that starts serving leaves the keep-alive connections the other accepted with it: none reset', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'byway-handover-'));
+    try {
+      const proc = lab.spawnIn(appNs, process.execPath, ['--import', 'tsx', BYWAY_CLI, 'run', '--workers', '2', '--driver', `af-packet:${appIf}`, '--address', `${BYWAY}/24`, '--', process.execPath, APP, '8080', `gate:${join(dir, 'serve')}:0`]) as Proc;
+      const m = await waitOutput(proc, /^byway run: pid (\d+) 2 workers on af-packet:\S+ fanout group \d+: worker 0 pid (\d+), worker 1 pid (\d+) control /m, 60_000, 'byway run --workers 2');
+      const [sup, w0, w1] = [Number(m[1]), Number(m[2]), Number(m[3])];
+      await waitOutput(proc, new RegExp(`^listening 8080 pid ${w1}$`, 'm'), 60_000, 'worker 1 listening');
+      expect(proc.output()).not.toMatch(new RegExp(`^listening 8080 pid ${w0}$`, 'm'));
+      // 20 keep-alive connections; round k (1..3) sends one request on each once the file rK exists and prints
+      // "round K" and each connection's answer (a pid, or an error); then each ends its side and says how it closed.
+      const N = 20;
+      const client = lab.spawnIn(kernelNs, process.execPath, ['-e', KEEPALIVE_CLIENT, BYWAY, String(N), dir]) as Proc;
+      const round = async (k: number): Promise<string[]> => {
+        writeFileSync(join(dir, `r${k}`), '');
+        return JSON.parse((await waitOutput(client, new RegExp(`^round ${k} (.*)$`, 'm'), 30_000, `client round ${k}`))[1]!) as string[];
+      };
+      expect(await round(1)).toEqual(Array<string>(N).fill(String(w1)));
+      const ports = JSON.parse((await waitOutput(client, /^ports (.*)$/m, 5_000, 'client ports'))[1]!) as number[];
+      // How many of them the steering gives worker 0's class once it serves (fanout.ts's hash of KERNEL and the port).
+      const moved = ports.filter((p) => classOf(KERNEL, p, BYWAY) === 0).length;
+      expect(moved).toBeGreaterThan(2);
+
+      writeFileSync(join(dir, 'serve'), '');
+      await waitOutput(proc, new RegExp(`^listening 8080 pid ${w0}$`, 'm'), 30_000, 'worker 0 listening');
+      // Its class goes to it once the supervisor installed the new table: new connections reach it.
+      await until(async () => (await clients(kernelNs, 6))[String(w0)] !== undefined, 20_000, 200);
+
+      expect(await round(2)).toEqual(Array<string>(N).fill(String(w1)));
+      const spread = await clients(kernelNs, 40);
+      expect(Object.keys(spread).sort(), JSON.stringify(spread)).toEqual([String(w0), String(w1)].sort());
+      expect(await round(3)).toEqual(Array<string>(N).fill(String(w1)));
+      writeFileSync(join(dir, 'r4'), '');
+      const closed = JSON.parse((await waitOutput(client, /^closed (.*)$/m, 30_000, 'client closed'))[1]!) as string[];
+      expect(closed).toEqual(Array<string>(N).fill('end'));
+
+      const st = JSON.parse((await byway(['stat', String(sup), '--json'])).stdout) as Record<string, any>;
+      // Two requests and the close of each moved connection at least went through worker 0 to worker 1, which
+      // held every one of them (with two workers the one asked is the last: final).
+      expect(st.worker.w0.stack.tcp.strayHandedOff).toBeGreaterThanOrEqual(3 * moved);
+      expect(st.strays.received).toBe(st.worker.w0.stack.tcp.strayHandedOff + st.worker.w1.stack.tcp.strayHandedOff);
+      expect(st.strays.passed).toBe(st.strays.received);
+      expect(st.worker.w0.strayRelay).toEqual({ sent: st.worker.w0.stack.tcp.strayHandedOff, received: 0, final: 0, limited: 0 });
+      expect(st.strayRelay.received).toBe(st.strays.received);
+      expect(st.worker.w0.stack.tcp.rstsSent ?? 0).toBe(0);
+      expect(st.worker.w1.stack.tcp.rstsSent ?? 0).toBe(0);
+      proc.kill('SIGTERM');
+      expect(await exited(proc, 30_000)).not.toBeNull();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 150_000);
 
   // On AF_XDP (native on this veth): the supervisor attaches the XDP program and holds its XSKMAP, each worker
   // inherits it as fd 3 and binds its receive queue. The peer's kernel picks the queue of each flow (veth: its

@@ -3,13 +3,16 @@
 // answers "PID LOCALPORT BODY", the local port of its own outgoing connection; an IPv6 HOST goes in brackets,
 // /peer/[fd00::1]:PORT), UDP on PORT+1 (any datagram is answered with the pid; `udp6` as the third argument binds a
 // udp6 socket on PORT+1 too, IPv6 only, beside the udp4 one). It listens DELAY ms after it starts (default 0), as a
-// server that connects to its database first would, and prints one line when it listens.
+// server that connects to its database first would, and prints one line when it listens. DELAY `gate:PATH:INDEX`:
+// the worker of `byway run --workers` with that index (BYWAY_WORKER) listens once the file PATH exists, the others
+// at once; its HTTP connections then stay open 60 s between requests (keep-alive tests), not Node's 5 s.
 // Usage: node pid-server.cjs PORT [DELAY] [udp6]
 'use strict';
 const http = require('node:http');
 const dgram = require('node:dgram');
 const port = Number(process.argv[2]);
-const delay = Number(process.argv[3] ?? 0);
+const gate = /^gate:(.+):(\d+)$/.exec(process.argv[3] ?? '');
+const delay = gate ? 0 : Number(process.argv[3] ?? 0);
 const withUdp6 = process.argv[4] === 'udp6';
 const server = http.createServer((req, res) => {
   if (!req.url.startsWith('/peer/')) return res.end(String(process.pid));
@@ -29,8 +32,15 @@ const udp = answer(dgram.createSocket('udp4'));
 const udp6 = withUdp6 ? answer(dgram.createSocket({ type: 'udp6', ipv6Only: true })) : undefined;
 let up = 0;
 const one = () => ++up === (udp6 ? 3 : 2) && console.log(`listening ${port} pid ${process.pid}`);
-setTimeout(() => {
+const listen = () => {
   server.listen(port, one);
   udp.bind(port + 1, one);
   udp6?.bind(port + 1, one);
-}, delay);
+};
+if (gate) {
+  server.keepAliveTimeout = 60_000;
+  const held = (process.env.BYWAY_WORKER ?? '').split('/')[0] === gate[2];
+  const wait = () => (require('node:fs').existsSync(gate[1]) ? listen() : setTimeout(wait, 50));
+  if (held) wait();
+  else listen();
+} else setTimeout(listen, delay);

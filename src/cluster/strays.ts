@@ -1,0 +1,122 @@
+/**
+ * Strays in a fanout cluster (src/cluster/processes.ts, src/register/member.ts): a TCP segment for no connection
+ * on a service port, not a new flow's SYN, that the steering gave a worker which does not hold its flow. The service
+ * table changes while flows are open (a worker starts serving, one dies: plan.ts Membership.serviceSlots), and the
+ * steering program cannot tell an established flow from a new one, so the later segments of a flow one worker
+ * accepted may land on another. Linux's SO_REUSEPORT has no such problem: its demux looks established connections
+ * up first and uses the listener group only for SYNs. Here the stack that holds no connection hands the segment to
+ * the supervisor instead of resetting it (the TCP layer's `stray` hook), and the supervisor asks the other live
+ * workers in turn (`routeStray`, plan.ts strayNext); the last one asked answers as any stack does (a RST), so a
+ * flow nobody holds gets exactly one RST. No I/O here: the worker's preload and the supervisor move the bytes.
+ *
+ * Messages (link.ts `stray`): to the supervisor u64 tried (big-endian, a bit per worker index) | frame; to a worker
+ * u8 final | u64 tried | frame. The frame is an IPv4 Ethernet frame rebuilt from the segment (plan.ts strayFrame).
+ * IPv6 strays are not relayed (answered as before).
+ */
+import { isIpv6Id } from '../../protocols/tcp/addr-ids.js';
+import { MAX_MESSAGE } from './link.js';
+import { inEphemeralRange, strayFrame, strayNext } from './plan.js';
+
+export interface StrayCounters {
+  /** Segments this stack held no connection for, sent to the supervisor for the worker that holds the flow. */
+  sent: number;
+  /** Strays of other workers the supervisor handed to this one. */
+  received: number;
+  /** Of those, the ones this worker was the last to be asked about (it answers them if it holds no flow either). */
+  final: number;
+  /** Not sent because more than STRAYS_PER_SECOND came in one second: answered here, as without the relay. */
+  limited: number;
+}
+
+/**
+ * Strays a worker sends per second at most. Each costs a copy and two messages where a RST cost one segment, and a
+ * flood of ACKs for no connection (an ACK scan, a reflection) is all strays: past this the stack answers them
+ * itself (its RST rate limit applies), as before the relay. Far above what a table change moves: each open flow of
+ * the moved class sends a few segments until its next one reaches the holder.
+ */
+const STRAYS_PER_SECOND = 10_000;
+
+/** Relayed strays remembered, by flow, at most (the oldest go first) and for how long. */
+const STRAYS_KEPT = 1024;
+const STRAY_KEPT_MS = 5000;
+
+/**
+ * The stray relay of a fanout worker (see the module comment): a TCP segment for no connection to a service port
+ * (not a new flow's SYN) may be of a flow another worker holds, which the steering moved here when the service table
+ * changed; it goes to the supervisor, which asks the other live workers in turn (plan.ts strayNext). A stray that
+ * came from the supervisor is remembered by its flow with the workers already asked, so that if this stack holds
+ * no connection for it either it goes on (or, the last one asked, is answered here: exactly one RST).
+ */
+export class StrayRelay {
+  readonly counters: StrayCounters = { sent: 0, received: 0, final: 0, limited: 0 };
+  private second = -Infinity;
+  private inSecond = 0;
+  private readonly relayed = new Map<string, { tried: bigint; final: boolean; at: number }>();
+
+  constructor(
+    private readonly spec: { workers: number },
+    private readonly mac: Uint8Array,
+    private readonly send: (payload: Uint8Array) => void,
+  ) {}
+
+  /** The TCP layer's `stray` hook: true when the segment went to the supervisor. `now`: a wall clock in ms. */
+  take(src: number, dst: number, segment: Uint8Array, now = Date.now()): boolean {
+    if (isIpv6Id(src) || segment.length < 20) return false; // IPv6 strays: not relayed yet (docs/scaling.md)
+    const dport = (segment[2]! << 8) | segment[3]!;
+    if (inEphemeralRange(this.spec, dport)) return false; // steered by slice: a flow nobody else holds
+    const key = flowKey4(src, dst, segment);
+    const r = this.relayed.get(key);
+    if (r !== undefined && now - r.at <= STRAY_KEPT_MS && r.final) return false; // the last asked: answer it
+    if (34 + 9 + segment.length > MAX_MESSAGE - 16) return false;
+    if (now - this.second >= 1000) {
+      this.second = now;
+      this.inSecond = 0;
+    }
+    if (++this.inSecond > STRAYS_PER_SECOND) {
+      this.counters.limited++;
+      return false;
+    }
+    const frame = strayFrame(this.mac, src, dst, segment);
+    const payload = new Uint8Array(8 + frame.length);
+    new DataView(payload.buffer).setBigUint64(0, r !== undefined && now - r.at <= STRAY_KEPT_MS ? r.tried : 0n);
+    payload.set(frame, 8);
+    this.send(payload);
+    this.counters.sent++;
+    return true;
+  }
+
+  /** A stray from the supervisor (u8 final | u64 tried | frame): remembered by its flow; the frame to inject. */
+  received(payload: Uint8Array, now = Date.now()): Uint8Array | undefined {
+    if (payload.length < 9 + 34 + 20) return undefined;
+    const dv = new DataView(payload.buffer, payload.byteOffset, payload.length);
+    const frame = payload.subarray(9);
+    const ihl = (frame[14]! & 0x0f) * 4;
+    if (frame[12] !== 0x08 || frame[13] !== 0x00 || frame[23] !== 6 || frame.length < 14 + ihl + 20) return undefined;
+    const final = payload[0] === 1;
+    const key = flowKey4(dv.getUint32(9 + 26), dv.getUint32(9 + 30), frame.subarray(14 + ihl));
+    this.relayed.delete(key);
+    this.relayed.set(key, { tried: dv.getBigUint64(1), final, at: now });
+    if (this.relayed.size > STRAYS_KEPT) this.relayed.delete(this.relayed.keys().next().value!);
+    this.counters.received++;
+    if (final) this.counters.final++;
+    return frame;
+  }
+}
+
+/** A TCP flow's key from its addresses and segment (source and destination ports). */
+const flowKey4 = (src: number, dst: number, seg: Uint8Array): string => `${src >>> 0}:${dst >>> 0}:${(seg[0]! << 8) | seg[1]!}:${(seg[2]! << 8) | seg[3]!}`;
+
+/**
+ * The supervisor's part: worker `from` sent `payload` (u64 tried | frame); the worker to hand it to and the message
+ * (u8 final | u64 tried | frame), among the `live` workers (those connected). Undefined for a payload too short.
+ */
+export function routeStray(from: number, payload: Uint8Array, live: readonly number[]): { to: number; final: boolean; message: Uint8Array } | undefined {
+  if (payload.length <= 8) return undefined;
+  const tried = new DataView(payload.buffer, payload.byteOffset, 8).getBigUint64(0);
+  const next = strayNext(from, tried, live);
+  const message = new Uint8Array(payload.length + 1);
+  message[0] = next.final ? 1 : 0;
+  new DataView(message.buffer).setBigUint64(1, next.tried);
+  message.set(payload.subarray(8), 9);
+  return { to: next.to, final: next.final, message };
+}

@@ -1,0 +1,96 @@
+/**
+ * Issue #19 on the worker-thread cluster (AF_PACKET fanout on a two-queue veth): worker 0 is replaced by a new one
+ * that joins the group but holds its file's top level (fixtures/echo-worker.ts `gate`), so its share of the clients
+ * stays with worker 1. Keep-alive connections opened then are all worker 1's; once worker 0 is ready, the steering
+ * sends its class's later segments to worker 0, which holds no connection for them and hands them to worker 1
+ * through the primary (src/cluster/strays.ts): every message on those connections is answered by worker 1, none
+ * reset, and they close cleanly; new connections spread over both. No race: each step waits for the previous one.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, expect, it } from 'vitest';
+import { startCluster, type Cluster } from '../../src/cluster/index.js';
+import { NetLab, describePrivileged, execIn } from '../helpers/netns.js';
+import { count, kernelEcho, tcpClients, until } from './clients.js';
+import type { Proc } from '../cli/run-helpers.js';
+import { waitOutput } from '../cli/run-helpers.js';
+
+const FIXTURE = new URL('./fixtures/echo-worker.ts', import.meta.url);
+const BYWAY = '10.77.12.2';
+const KERNEL = '10.77.12.1';
+
+/**
+ * N connections to ADDRESS:7000 (argv: ADDRESS N DIR); round k (1..3) once DIR/rK exists: one byte on each, printing
+ * "round K [answering workers]"; once DIR/r4 exists each ends its side: "closed [how]" ('end': the worker's FIN).
+ */
+const KEEPALIVE = `
+const net=require('node:net'),fs=require('node:fs'),path=require('node:path');
+const [addr,n,dir]=process.argv.slice(1);const N=Number(n);const socks=[];const waiting=[];
+for(let i=0;i<N;i++){const s=net.connect(7000,addr);socks.push(s);s.on('data',(b)=>waiting[i]?.(b.toString().split(':')[0]));
+  s.on('error',(e)=>waiting[i]?.(e.code||e.message));s.on('close',()=>waiting[i]?.('CLOSED'));}
+const ask=(i)=>new Promise((res)=>{const t=setTimeout(()=>res('TIMEOUT'),10000);waiting[i]=(x)=>{clearTimeout(t);waiting[i]=undefined;res(x)};socks[i].write('x')});
+const gate=(f)=>new Promise((res)=>{const w=()=>fs.existsSync(path.join(dir,f))?res():setTimeout(w,20);w()});
+(async()=>{for(let k=1;k<=3;k++){await gate('r'+k);console.log('round '+k+' '+JSON.stringify(await Promise.all(socks.map((_,i)=>ask(i)))));}
+  await gate('r4');const how=await Promise.all(socks.map((s)=>new Promise((res)=>{const t=setTimeout(()=>res('TIMEOUT'),10000);
+    s.removeAllListeners();s.on('data',()=>{});s.on('error',(e)=>{clearTimeout(t);res(e.code||e.message)});s.on('end',()=>{clearTimeout(t);res('end')});s.end()})));
+  console.log('closed '+JSON.stringify(how));})();
+`;
+
+describePrivileged('byway cluster (worker threads): a worker that starts serving leaves the flows the other holds with it', () => {
+  const lab = new NetLab();
+  let cluster: Cluster | undefined;
+  const dir = mkdtempSync(join(tmpdir(), 'byway-handover-'));
+  afterAll(async () => {
+    await cluster?.close();
+    await lab.stopProcesses();
+    lab.destroy();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('keep-alive connections worker 1 accepted for worker 0 class are answered by worker 1 after worker 0 is ready; none reset', async () => {
+    const nsA = lab.addNetns();
+    const nsB = lab.addNetns();
+    const link = lab.addVeth(nsA, nsB, { addrB: `${KERNEL}/24`, queues: 2 });
+    lab.spawnIn(nsB, process.execPath, ['-e', kernelEcho(KERNEL)]);
+    await until(() => execIn(nsB, 'ss', ['-ltn']).includes(':9000'), 5_000);
+    const gate = join(dir, 'serve');
+    cluster = await startCluster({
+      workers: 2,
+      file: FIXTURE,
+      driver: { kind: 'af-packet', ifname: link.a, netns: nsA, tpacketVersion: 2 },
+      address: `${BYWAY}/24`,
+      data: { peer: KERNEL, port: 9000, gate },
+      readyTimeoutMs: 30_000,
+    });
+    await cluster.kill(0);
+    writeFileSync(`${gate}.armed`, '');
+    const revived = cluster.revive(0);
+    await until(() => cluster!.live.includes(0), 10_000);
+    expect(cluster.live).toEqual([0, 1]);
+
+    const N = 20;
+    const client = lab.spawnIn(nsB, process.execPath, ['-e', KEEPALIVE, BYWAY, String(N), dir]) as Proc;
+    const round = async (k: number): Promise<string[]> => {
+      writeFileSync(join(dir, `r${k}`), '');
+      return JSON.parse((await waitOutput(client, new RegExp(`^round ${k} (.*)$`, 'm'), 30_000, `client round ${k}`))[1]!) as string[];
+    };
+    expect(await round(1)).toEqual(Array<string>(N).fill('w1'));
+    writeFileSync(gate, '');
+    await revived;
+    expect(await round(2)).toEqual(Array<string>(N).fill('w1'));
+    const spread = await tcpClients(nsB, BYWAY, 40);
+    expect(count(spread, 'w0'), JSON.stringify(spread)).toBeGreaterThan(5);
+    expect(count(spread, 'w1'), JSON.stringify(spread)).toBeGreaterThan(5);
+    expect(await round(3)).toEqual(Array<string>(N).fill('w1'));
+    writeFileSync(join(dir, 'r4'), '');
+    expect(JSON.parse((await waitOutput(client, /^closed (.*)$/m, 30_000, 'client closed'))[1]!)).toEqual(Array<string>(N).fill('end'));
+
+    const st = await cluster.stats();
+    const w0 = st.workers.find((w) => w.index === 0)!.stats.tcp!;
+    const w1 = st.workers.find((w) => w.index === 1)!.stats.tcp!;
+    expect(w0.strayHandedOff).toBeGreaterThan(3);
+    expect(w0.rstsSent).toBe(0);
+    expect(w1.rstsSent).toBe(0);
+  }, 120_000);
+});

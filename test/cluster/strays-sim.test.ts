@@ -1,0 +1,185 @@
+/**
+ * Strays on the virtual clock (src/cluster/strays.ts, plan.ts strayNext): two worker stacks sharing one address
+ * behind the steering program's two tables (flowClass: 'slots' for ARP and the ephemeral slices, 'service' for the
+ * hashed client classes), the supervisor's routing in between. Worker 0 joins serving nothing (its class goes to
+ * worker 1), clients open connections worker 1 accepts, then worker 0 serves and takes its class: the later
+ * segments of those connections land on worker 0, which holds no connection for them and hands them on, so worker 1
+ * keeps serving them and nobody is reset; new connections spread over both. A segment of a flow nobody holds gets
+ * exactly one RST.
+ */
+import { describe, expect, it } from 'vitest';
+import { memoryLink, memoryQueues } from '../../drivers/memory/index.js';
+import { relay, type RelayDriver } from '../../drivers/middleware/index.js';
+import { flowClass } from '../../drivers/af-packet/fanout.js';
+import type { TcpConnection } from '../../protocols/tcp/connection.js';
+import { seededRng } from '../../protocols/util/rng.js';
+import { VirtualClock } from '../../src/stack/clock.js';
+import { runUntil } from '../../src/stack/sim.js';
+import { NetStack } from '../../src/stack/stack.js';
+import { strayFrame, strayNext, workerSettings } from '../../src/cluster/plan.js';
+import { StrayRelay, routeStray } from '../../src/cluster/strays.js';
+import { verifyTcpChecksum } from '../../protocols/tcp/wire.js';
+import { cidr, ip } from '../stack/harness.js';
+
+function makeCluster() {
+  const [clientEnd, serverEnd] = memoryLink({ mtu: 1500 });
+  const clock = new VirtualClock(1_000);
+  const spec = { workers: 2 };
+  /** The service table: class -> worker (worker 0 not serving yet: its class goes to worker 1). */
+  const service = [1, 1];
+  const queues = memoryQueues(serverEnd, 2, (f) => {
+    const c = flowClass(spec, (f[12]! << 8) | f[13]!, f.subarray(14));
+    if (c === undefined) return 0;
+    return c.table === 'service' ? service[c.worker]! : (f[12] === 0x08 && f[13] === 0x06 ? 1 : c.worker);
+  });
+  const relays: RelayDriver[] = [];
+  const stacks: NetStack[] = [];
+  const strays: StrayRelay[] = [];
+  const live = [0, 1];
+  for (let w = 0; w < 2; w++) {
+    const r = relay(queues[w]!, { relay: (f) => relays.forEach((o, i) => i !== w && o.inject(f)) });
+    relays.push(r);
+    const s = workerSettings(spec, w, 1);
+    const stack = new NetStack({ driver: r, addresses: [cidr('10.0.0.2/24')], rng: seededRng(10 + w), answerArp: s.answerArp, udp: s.limits.udp, tcp: s.limits.tcp, icmp: s.limits.icmp });
+    stacks.push(stack);
+    // The worker's preload and the supervisor (member.ts, processes.ts), without the socket between them.
+    const sr = new StrayRelay(spec, r.hwAddress!, (payload) => {
+      const m = routeStray(w, payload, live)!;
+      const frame = strays[m.to]!.received(m.message, clock.now());
+      if (frame !== undefined) relays[m.to]!.inject(frame);
+    });
+    strays.push(sr);
+    stack.tcp!.stray = (now, src, dst, segment) => sr.take(src, dst, segment, now);
+  }
+  const client = new NetStack({ driver: clientEnd, addresses: [cidr('10.0.0.1/24')], rng: seededRng(1) });
+  return { clock, client, stacks, strays, relays, service, run: (ms: number) => runUntil(clock, [client, ...stacks], { until: clock.now() + ms }) };
+}
+
+/** Echo what a server connection reads; count what a client connection reads. */
+function echo(c: ReturnType<typeof makeCluster>, s: TcpConnection): void {
+  s.onReadable = () => {
+    const b = new Uint8Array(64);
+    const n = s.read(c.clock.now(), b);
+    if (n > 0) s.send(c.clock.now(), b.subarray(0, n));
+  };
+}
+
+describe('strays: a worker that starts serving does not reset the flows another holds', () => {
+  it('connections worker 1 accepted for worker 0 class keep working after worker 0 serves; new ones spread; no RST', () => {
+    const c = makeCluster();
+    const served: TcpConnection[][] = [[], []];
+    c.stacks[1]!.tcp!.listen(0, 80, 128).onConnection = (x) => {
+      served[1]!.push(x);
+      echo(c, x);
+    };
+    const before = Array.from({ length: 20 }, () => c.client.tcp!.connect(c.clock.now(), ip('10.0.0.2'), 80));
+    c.run(2_000);
+    expect(before.filter((x) => x.state === 'ESTABLISHED')).toHaveLength(20);
+    expect(served[1]).toHaveLength(20);
+    // Worker 0 serves: it listens, and the table gives it its class.
+    c.stacks[0]!.tcp!.listen(0, 80, 128).onConnection = (x) => {
+      served[0]!.push(x);
+      echo(c, x);
+    };
+    c.service[0] = 0;
+    const echoed = new Map<TcpConnection, number>();
+    for (const x of before) {
+      x.onReadable = () => {
+        const b = new Uint8Array(64);
+        echoed.set(x, (echoed.get(x) ?? 0) + x.read(c.clock.now(), b));
+      };
+      x.send(c.clock.now(), new Uint8Array([1, 2, 3]));
+    }
+    const after = Array.from({ length: 20 }, () => c.client.tcp!.connect(c.clock.now(), ip('10.0.0.2'), 80));
+    c.run(2_000);
+    expect(before.filter((x) => echoed.get(x) === 3)).toHaveLength(20);
+    expect(before.every((x) => x.state === 'ESTABLISHED')).toBe(true);
+    expect(after.filter((x) => x.state === 'ESTABLISHED')).toHaveLength(20);
+    expect(served[0]!.length).toBeGreaterThan(3);
+    expect(served[1]!.length - 20).toBeGreaterThan(3);
+    // Worker 0 handed on the moved flows' segments; worker 1 took them; nobody reset anything.
+    expect(c.stacks[0]!.stats.tcp!.strayHandedOff).toBeGreaterThan(0);
+    expect(c.strays[0]!.counters.sent).toBe(c.stacks[0]!.stats.tcp!.strayHandedOff);
+    expect(c.strays[1]!.counters.received).toBe(c.strays[0]!.counters.sent);
+    for (const s of [c.client, ...c.stacks]) expect(s.stats.tcp!.rstsSent).toBe(0);
+    // Closing them: the FINs and last ACKs of the moved flows go the same way.
+    for (const x of before) x.close(c.clock.now());
+    for (const s of served[1]!) s.close(c.clock.now());
+    c.run(5_000);
+    expect(before.every((x) => x.state === 'TIME-WAIT' || x.state === 'CLOSED')).toBe(true);
+    for (const s of [c.client, ...c.stacks]) expect(s.stats.tcp!.rstsSent).toBe(0);
+  });
+
+  it('a segment of a flow nobody holds is asked of the other worker, then answered with exactly one RST', () => {
+    const c = makeCluster();
+    c.service[0] = 0;
+    c.service[1] = 1;
+    c.stacks.forEach((s) => s.tcp!.listen(0, 80, 128));
+    c.run(1);
+    // An ACK with data of a flow neither worker holds (as after its holder died), steered to worker 0.
+    const seg = new Uint8Array(21);
+    seg.set([0x30, 0x39, 0x00, 0x50, 0, 0, 0x10, 0, 0, 0, 0x20, 0, 0x50, 0x18, 0xff, 0xff], 0);
+    seg[20] = 9;
+    c.relays[0]!.inject(strayFrame(c.relays[0]!.hwAddress!, ip('10.0.0.1'), ip('10.0.0.2'), seg));
+    c.run(1_000);
+    expect(c.stacks[0]!.stats.tcp!.rstsSent + c.stacks[1]!.stats.tcp!.rstsSent).toBe(1);
+    expect(c.strays[0]!.counters.sent).toBe(1); // worker 0 asked worker 1 (final): worker 1 answered
+    expect(c.strays[1]!.counters).toEqual({ sent: 0, received: 1, final: 1, limited: 0 });
+    expect(c.stacks[1]!.stats.tcp!.rstsSent).toBe(1);
+  });
+});
+
+describe('StrayRelay', () => {
+  it('sends at most 10000 strays a second; past that the stack answers them itself (counted)', () => {
+    const sent: Uint8Array[] = [];
+    const r = new StrayRelay({ workers: 2 }, Uint8Array.of(2, 0, 0, 0, 0, 2), (p) => sent.push(p));
+    const seg = new Uint8Array(20);
+    seg.set([0x30, 0x39, 0x00, 0x50], 0);
+    seg[12] = 0x50;
+    seg[13] = 0x10;
+    let taken = 0;
+    for (let i = 0; i < 10_050; i++) if (r.take(ip('10.0.0.1'), ip('10.0.0.2'), seg, 5_000 + i * 0.05)) taken++;
+    expect(taken).toBe(10_000);
+    expect(r.counters.limited).toBe(50);
+    expect(r.take(ip('10.0.0.1'), ip('10.0.0.2'), seg, 6_001)).toBe(true); // the next second
+    expect(sent).toHaveLength(10_001);
+  });
+
+  it('leaves alone a segment to an ephemeral port (steered by slice: nobody else holds it) and IPv6', () => {
+    const r = new StrayRelay({ workers: 2 }, Uint8Array.of(2, 0, 0, 0, 0, 2), () => {});
+    const seg = new Uint8Array(20);
+    seg.set([0x00, 0x50, 0xc0, 0x10], 0); // 80 -> 49168, worker 0's slice
+    expect(r.take(ip('10.0.0.1'), ip('10.0.0.2'), seg, 0)).toBe(false);
+    seg.set([0x00, 0x50, 0x1f, 0x90], 0); // 80 -> 8080, a service port: relayed over IPv4, not from an IPv6 id (0/8)
+    expect(r.take(5, 6, seg, 0)).toBe(false);
+    expect(r.counters.sent).toBe(0);
+    expect(r.take(ip('10.0.0.1'), ip('10.0.0.2'), seg, 0)).toBe(true);
+  });
+});
+
+describe('strayNext and strayFrame', () => {
+  it('asks each other live worker once, lowest first, the last one final; alone, back to the sender, final', () => {
+    expect(strayNext(0, 0n, [0, 1])).toEqual({ to: 1, final: true, tried: 1n });
+    expect(strayNext(1, 0n, [0, 1, 2])).toEqual({ to: 0, final: false, tried: 2n });
+    expect(strayNext(0, 2n, [0, 1, 2])).toEqual({ to: 2, final: true, tried: 3n });
+    expect(strayNext(2, 0n, [2])).toEqual({ to: 2, final: true, tried: 4n });
+    // Every live one asked already (a worker that joined meanwhile is asked; one that died is not).
+    expect(strayNext(1, 1n, [0, 1])).toEqual({ to: 1, final: true, tried: 3n });
+    expect(strayNext(40, 0n, [3, 40, 63])).toEqual({ to: 3, final: false, tried: 1n << 40n });
+  });
+
+  it('rebuilds an IPv4 frame whose TCP checksum verifies, whatever the received one held', () => {
+    const seg = new Uint8Array(24);
+    seg.set([0x30, 0x39, 0x00, 0x50], 0); // 12345 -> 80
+    seg[12] = 0x50;
+    seg[13] = 0x10;
+    seg[16] = 0xde; // a checksum left to the device
+    seg.set([1, 2, 3, 4], 20);
+    const mac = Uint8Array.of(2, 0, 0, 0, 0, 2);
+    const f = strayFrame(mac, ip('10.0.0.1'), ip('10.0.0.2'), seg);
+    expect([...f.subarray(0, 6)]).toEqual([...mac]);
+    expect(f[23]).toBe(6);
+    expect(verifyTcpChecksum(f, 34, f.length, ip('10.0.0.1'), ip('10.0.0.2'))).toBe(true);
+    expect([...f.subarray(54)]).toEqual([1, 2, 3, 4]);
+  });
+});
