@@ -3,7 +3,7 @@
  * The `byway` command.
  *
  *   byway run [--driver D] [--address A] [--gateway G] [--netns N] [--path RULES] [--profile P] [--poll M]
- *             [--config FILE] [--no-control] [--workers N [--restart]] -- node app.js ...
+ *             [--config FILE] [--no-control] [--no-heap-flag] [--workers N [--restart]] -- node app.js ...
  *   byway stat PID [--interval S] [--count N] [--all] [--json]
  *   byway ss PID [--json]
  *   byway capture PID -w FILE [--count N] [--seconds S]
@@ -29,10 +29,11 @@ import { createStack } from '../api/stack.js';
 import { query, captureTo } from '../control/client.js';
 import { formatSs, formatStat } from './format.js';
 import { doctor } from './doctor.js';
+import { withHeapFlag } from './heap-flag.js';
 
 const USAGE = `usage:
   byway run [--driver D] [--address A] [--gateway G] [--netns N] [--path RULES] [--profile P] [--poll M]
-            [--config FILE] [--no-control] [--workers N [--restart]] -- COMMAND [ARGS...]
+            [--config FILE] [--no-control] [--no-heap-flag] [--workers N [--restart]] -- COMMAND [ARGS...]
   byway stat PID [--interval SECONDS] [--count N] [--all] [--json]
   byway ss PID [--json]
   byway capture PID -w FILE [--count N] [--seconds S]
@@ -111,6 +112,7 @@ function preloadImports(): string[] {
 async function run(p: Parsed): Promise<number> {
   if (p.rest.length === 0) throw new UsageError('byway run needs a command after --');
   if (p.flags.has('--no-control')) p.env['BYWAY_CONTROL'] = 'off';
+  if (p.flags.has('--no-heap-flag')) p.env['BYWAY_HEAP'] = 'off';
   const config = configFromEnv(p.env); // fail here, before starting the program, on a bad configuration
   const imports = preloadImports().map((u) => `--import=${u}`);
   const added = imports.join(' ');
@@ -120,7 +122,7 @@ async function run(p: Parsed): Promise<number> {
   const env = { ...p.env, NODE_OPTIONS: nodeOptions, BYWAY_PRELOAD: added };
   if (p.flags.has('--workers')) return runWorkers(p, config, env);
   if (p.flags.has('--restart')) throw new UsageError('--restart goes with --workers');
-  const child = spawn(p.rest[0]!, p.rest.slice(1), { stdio: 'inherit', env });
+  const child = spawn(p.rest[0]!, withHeapFlag(p.rest[0]!, p.rest.slice(1), env, process.execPath), { stdio: 'inherit', env });
   const forward = (sig: NodeJS.Signals) => () => child.kill(sig);
   for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, forward(sig));
   return new Promise((resolve) => {
@@ -183,7 +185,7 @@ async function runWorkers(p: Parsed, config: EnvConfig, env: Record<string, stri
   const cluster = new ProcessCluster({
     workers: n,
     command: p.rest[0]!,
-    args: p.rest.slice(1),
+    args: withHeapFlag(p.rest[0]!, p.rest.slice(1), env, process.execPath),
     env,
     link: join(runtimeDir(p.env), `run-${process.pid}.link`),
     restart: p.flags.has('--restart'),
@@ -326,7 +328,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   try {
     switch (cmd) {
       case 'run':
-        return await run(parse(args, ['--workers'], ['--no-control', '--restart']));
+        return await run(parse(args, ['--workers'], ['--no-control', '--no-heap-flag', '--restart']));
       case 'stat':
         return await stat(parse(args, ['--interval', '--count'], ['--all', '--json']));
       case 'ss':

@@ -421,6 +421,17 @@ describePrivileged('byway run: unmodified node programs over AF_PACKET', () => {
       expect(r.stdout).toBe('child NODE_OPTIONS=undefined\n');
       expect(r.stderr.match(/^byway: pid /gm)).toHaveLength(1);
     });
+    it('a Node program starts with the heap flag (src/cli/heap-flag.ts), and without it under --no-heap-flag', async () => {
+      const show = "console.log(JSON.stringify(process.execArgv.filter((a) => a.startsWith('--') && a.includes('space-size'))))";
+      const on = await byway(['run', '--driver', `af-packet:${appIf}`, '--address', `${BYWAY}/24`, '--', process.execPath, '-e', show]);
+      expect(on.code, on.stderr).toBe(0);
+      expect(on.stdout).toBe('["--initial-old-space-size=64"]\n');
+      const off = await byway(['run', '--no-heap-flag', '--driver', `af-packet:${appIf}`, '--address', `${BYWAY}/24`, '--', process.execPath, '-e', show]);
+      expect(off.code, off.stderr).toBe(0);
+      expect(off.stdout).toBe('[]\n');
+      const own = await byway(['run', '--driver', `af-packet:${appIf}`, '--address', `${BYWAY}/24`, '--', process.execPath, '--max-old-space-size=48', '-e', show]);
+      expect(own.stdout).toBe('["--max-old-space-size=48"]\n');
+    });
     it('byway ping answers from its own stack, and says why an address does not', async () => {
       const ok = await byway(['ping', KERNEL, '-c', '2', '--driver', `af-packet:${appIf}`, '--address', '10.77.31.5/24']);
       expect(ok.code, ok.stderr).toBe(0);
