@@ -26,34 +26,14 @@ const APP_KERNEL = '10.77.41.3';
 const here = new URL('.', import.meta.url).pathname;
 const BYWAY_CLI = join(here, '../../src/cli/byway.ts');
 const APP = join(here, 'apps', 'pid-server.cjs');
+/** The keep-alive client of the issue #19 hand-over test (its header says what it prints). */
+const KEEPALIVE_CLIENT = join(here, 'apps', 'keepalive-client.cjs');
 
 /** `n` HTTP requests from namespace `ns`, each on a connection of its own: how many times each answer came. */
 const clients = (ns: string, n: number, path = '/'): Promise<Record<string, number>> => pidAnswers(ns, BYWAY, n, 'http', path);
 
 /** `n` UDP datagrams to BYWAY:8081 from `n` sockets (source ports) in namespace `ns`: how many each pid answered. */
 const udpClients = (ns: string, n: number): Promise<Record<string, number>> => pidAnswers(ns, BYWAY, n, 'udp');
-
-/**
- * The keep-alive client of the issue #19 test (argv: ADDRESS N DIR): N connections to ADDRESS:8080; for k = 1, 2...
- * once DIR/rK exists, one GET on each (printing "round K [answers]", then after round 1 "ports [local ports]");
- * once DIR/r4 exists, each ends its side and "closed [how]" says 'end' (the server's FIN) or the error.
- */
-const KEEPALIVE_CLIENT = `
-const net=require('node:net'),fs=require('node:fs'),path=require('node:path');
-const [addr,n,dir]=process.argv.slice(1);const N=Number(n);
-const socks=[];const bufs=[];const waiting=[];
-for(let i=0;i<N;i++){const s=net.connect(8080,addr);socks.push(s);bufs.push('');s.setEncoding('utf8');
-  s.on('data',(d)=>{bufs[i]+=d;const h=bufs[i].indexOf('\\r\\n\\r\\n');if(h<0)return;const l=/content-length: *(\\d+)/i.exec(bufs[i].slice(0,h));
-    if(l&&bufs[i].length>=h+4+Number(l[1])){const b=bufs[i].slice(h+4,h+4+Number(l[1]));bufs[i]=bufs[i].slice(h+4+Number(l[1]));waiting[i]?.(b);}});
-  s.on('error',(e)=>waiting[i]?.(e.code||e.message));s.on('close',()=>waiting[i]?.('CLOSED'));}
-const ask=(i)=>new Promise((res)=>{const t=setTimeout(()=>res('TIMEOUT'),10000);waiting[i]=(x)=>{clearTimeout(t);waiting[i]=undefined;res(x)};socks[i].write('GET / HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n')});
-const gate=(f)=>new Promise((res)=>{const w=()=>fs.existsSync(path.join(dir,f))?res():setTimeout(w,20);w()});
-(async()=>{for(let k=1;k<=3;k++){await gate('r'+k);const got=await Promise.all(socks.map((_,i)=>ask(i)));console.log('round '+k+' '+JSON.stringify(got));
-  if(k===1)console.log('ports '+JSON.stringify(socks.map((s)=>s.localPort)));}
-  await gate('r4');const how=await Promise.all(socks.map((s)=>new Promise((res)=>{const t=setTimeout(()=>res('TIMEOUT'),10000);s.removeAllListeners('data');s.on('data',()=>{});
-    s.removeAllListeners('error');s.removeAllListeners('close');s.on('error',(e)=>{clearTimeout(t);res(e.code||e.message)});s.on('end',()=>{clearTimeout(t);res('end')});s.end()})));
-  console.log('closed '+JSON.stringify(how));})();
-`;
 
 /** The class fanout.ts's steering gives a client's flow to a service port (its hash of the source address and port). */
 function classOf(src: string, sport: number, dst: string): number | undefined {
@@ -226,7 +206,7 @@ describePrivileged('byway run --workers 2: an unmodified node:http server in two
       // 20 keep-alive connections; round k (1..3) sends one request on each once the file rK exists and prints
       // "round K" and each connection's answer (a pid, or an error); then each ends its side and says how it closed.
       const N = 20;
-      const client = lab.spawnIn(kernelNs, process.execPath, ['-e', KEEPALIVE_CLIENT, BYWAY, String(N), dir]) as Proc;
+      const client = lab.spawnIn(kernelNs, process.execPath, [KEEPALIVE_CLIENT, BYWAY, '8080', String(N), dir, 'http']) as Proc;
       const round = async (k: number): Promise<string[]> => {
         writeFileSync(join(dir, `r${k}`), '');
         return JSON.parse((await waitOutput(client, new RegExp(`^round ${k} (.*)$`, 'm'), 30_000, `client round ${k}`))[1]!) as string[];

@@ -8,7 +8,8 @@
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, expect, it } from 'vitest';
 import { startCluster, type Cluster } from '../../src/cluster/index.js';
 import { NetLab, describePrivileged, execIn } from '../helpers/netns.js';
@@ -17,25 +18,10 @@ import type { Proc } from '../cli/run-helpers.js';
 import { waitOutput } from '../cli/run-helpers.js';
 
 const FIXTURE = new URL('./fixtures/echo-worker.ts', import.meta.url);
+/** The keep-alive client (test/cli/apps/keepalive-client.cjs: its header says what it prints). */
+const KEEPALIVE_CLIENT = join(dirname(fileURLToPath(import.meta.url)), '..', 'cli', 'apps', 'keepalive-client.cjs');
 const BYWAY = '10.77.12.2';
 const KERNEL = '10.77.12.1';
-
-/**
- * N connections to ADDRESS:7000 (argv: ADDRESS N DIR); round k (1..3) once DIR/rK exists: one byte on each, printing
- * "round K [answering workers]"; once DIR/r4 exists each ends its side: "closed [how]" ('end': the worker's FIN).
- */
-const KEEPALIVE = `
-const net=require('node:net'),fs=require('node:fs'),path=require('node:path');
-const [addr,n,dir]=process.argv.slice(1);const N=Number(n);const socks=[];const waiting=[];
-for(let i=0;i<N;i++){const s=net.connect(7000,addr);socks.push(s);s.on('data',(b)=>waiting[i]?.(b.toString().split(':')[0]));
-  s.on('error',(e)=>waiting[i]?.(e.code||e.message));s.on('close',()=>waiting[i]?.('CLOSED'));}
-const ask=(i)=>new Promise((res)=>{const t=setTimeout(()=>res('TIMEOUT'),10000);waiting[i]=(x)=>{clearTimeout(t);waiting[i]=undefined;res(x)};socks[i].write('x')});
-const gate=(f)=>new Promise((res)=>{const w=()=>fs.existsSync(path.join(dir,f))?res():setTimeout(w,20);w()});
-(async()=>{for(let k=1;k<=3;k++){await gate('r'+k);console.log('round '+k+' '+JSON.stringify(await Promise.all(socks.map((_,i)=>ask(i)))));}
-  await gate('r4');const how=await Promise.all(socks.map((s)=>new Promise((res)=>{const t=setTimeout(()=>res('TIMEOUT'),10000);
-    s.removeAllListeners();s.on('data',()=>{});s.on('error',(e)=>{clearTimeout(t);res(e.code||e.message)});s.on('end',()=>{clearTimeout(t);res('end')});s.end()})));
-  console.log('closed '+JSON.stringify(how));})();
-`;
 
 describePrivileged('byway cluster (worker threads): a worker that starts serving leaves the flows the other holds with it', () => {
   const lab = new NetLab();
@@ -70,7 +56,7 @@ describePrivileged('byway cluster (worker threads): a worker that starts serving
     expect(cluster.live).toEqual([0, 1]);
 
     const N = 20;
-    const client = lab.spawnIn(nsB, process.execPath, ['-e', KEEPALIVE, BYWAY, String(N), dir]) as Proc;
+    const client = lab.spawnIn(nsB, process.execPath, [KEEPALIVE_CLIENT, BYWAY, '7000', String(N), dir, 'byte']) as Proc;
     const round = async (k: number): Promise<string[]> => {
       writeFileSync(join(dir, `r${k}`), '');
       return JSON.parse((await waitOutput(client, new RegExp(`^round ${k} (.*)$`, 'm'), 30_000, `client round ${k}`))[1]!) as string[];
