@@ -19,6 +19,8 @@
 import { ICMP_ERRORS, flowClass, workerEphemeralRange, type FlowSteeringSpec } from '../../drivers/af-packet/fanout.js';
 import { checksum, pseudoHeaderSum } from '../../protocols/util/checksum.js';
 import { IPV4_FLAG_DF, writeIpv4Header } from '../../protocols/ipv4/wire.js';
+import { NextHeader, writeIpv6Header } from '../../protocols/ipv6/wire.js';
+import { fillTcp6Checksum } from '../../protocols/ipv6/wire-l4.js';
 
 /**
  * The worker whose ephemeral slice a received Ethernet frame (IPv4 or IPv6, untagged, not a fragment) belongs to: a
@@ -242,6 +244,22 @@ export function strayFrame(mac: Uint8Array, src: number, dst: number, segment: U
   const c = checksum(f, 34, f.length, pseudoHeaderSum(src, dst, 6, segment.length));
   f[50] = c >>> 8;
   f[51] = c & 0xff;
+  return f;
+}
+
+/**
+ * The IPv6 form of `strayFrame`: the segment from `src` to `dst` (16 bytes each) behind a fresh IPv6 header (no
+ * extension headers, hop limit 64, no flow label) and the TCP checksum computed again (RFC 8200 8.1). A copy.
+ */
+export function strayFrame6(mac: Uint8Array, src: Uint8Array, dst: Uint8Array, segment: Uint8Array): Uint8Array {
+  const f = new Uint8Array(54 + segment.length);
+  f.set(mac, 0);
+  f.set(mac, 6);
+  f[12] = 0x86;
+  f[13] = 0xdd;
+  writeIpv6Header(f, 14, src, dst, NextHeader.TCP, segment.length, 64);
+  f.set(segment, 54);
+  fillTcp6Checksum(f, 54, f.length, src, dst);
   return f;
 }
 

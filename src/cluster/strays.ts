@@ -10,12 +10,20 @@
  * flow nobody holds gets exactly one RST. No I/O here: the worker's preload and the supervisor move the bytes.
  *
  * Messages (link.ts `stray`): to the supervisor u64 tried (big-endian, a bit per worker index) | frame; to a worker
- * u8 final | u64 tried | frame. The frame is an IPv4 Ethernet frame rebuilt from the segment (plan.ts strayFrame).
- * IPv6 strays are not relayed (answered as before).
+ * u8 final | u64 tried | frame. The frame is an Ethernet frame rebuilt from the segment: IPv4 (plan.ts strayFrame)
+ * or IPv6 (strayFrame6; the TCP layer keys IPv6 addresses by ids of its own, addr-ids.ts, turned back into bytes
+ * here, since each worker's layer deals its own ids).
  */
 import { isIpv6Id } from '../../protocols/tcp/addr-ids.js';
+import { formatIpv6 } from '../../protocols/ipv6/address.js';
 import { MAX_MESSAGE } from './link.js';
-import { inEphemeralRange, strayFrame, strayNext } from './plan.js';
+import { inEphemeralRange, strayFrame, strayFrame6, strayNext } from './plan.js';
+
+/** What the relay needs of a TCP layer (protocols/tcp/layer.ts): its `stray` hook and its IPv6 address ids. */
+export interface StrayHost {
+  stray: ((now: number, src: number, dst: number, segment: Uint8Array) => boolean) | undefined;
+  readonly addrs: { bytes(id: number): Uint8Array | undefined };
+}
 
 export interface StrayCounters {
   /** Segments this stack held no connection for, sent to the supervisor for the worker that holds the flow. */
@@ -59,15 +67,34 @@ export class StrayRelay {
     private readonly send: (payload: Uint8Array) => void,
   ) {}
 
+  /** IPv6: the TCP layer's address ids -> bytes (set by `attach`; without it IPv6 strays are answered here). */
+  private addrs: StrayHost['addrs'] | undefined = undefined;
+
+  /**
+   * Make this relay `tcp`'s stray hook: a segment goes to the supervisor when `ready()` (the link to it is up),
+   * timed by `clock` (ms; the wall clock, as `received` is).
+   */
+  attach(tcp: StrayHost, ready: () => boolean = () => true, clock: () => number = Date.now): void {
+    this.addrs = tcp.addrs;
+    tcp.stray = (_now, src, dst, segment) => ready() && this.take(src, dst, segment, clock());
+  }
+
   /** The TCP layer's `stray` hook: true when the segment went to the supervisor. `now`: a wall clock in ms. */
   take(src: number, dst: number, segment: Uint8Array, now = Date.now()): boolean {
-    if (isIpv6Id(src) || segment.length < 20) return false; // IPv6 strays: not relayed yet (docs/scaling.md)
+    if (segment.length < 20) return false;
+    let src6: Uint8Array | undefined;
+    let dst6: Uint8Array | undefined;
+    if (isIpv6Id(src)) {
+      src6 = this.addrs?.bytes(src);
+      dst6 = this.addrs?.bytes(dst);
+      if (src6 === undefined || dst6 === undefined) return false;
+    }
     const dport = (segment[2]! << 8) | segment[3]!;
     if (inEphemeralRange(this.spec, dport)) return false; // steered by slice: a flow nobody else holds
-    const key = flowKey4(src, dst, segment);
+    const key = src6 !== undefined ? flowKey6(src6, dst6!, segment) : flowKey4(src, dst, segment);
     const r = this.relayed.get(key);
     if (r !== undefined && now - r.at <= STRAY_KEPT_MS && r.final) return false; // the last asked: answer it
-    if (34 + 9 + segment.length > MAX_MESSAGE - 16) return false;
+    if ((src6 !== undefined ? 54 : 34) + 9 + segment.length > MAX_MESSAGE - 16) return false;
     if (now - this.second >= 1000) {
       this.second = now;
       this.inSecond = 0;
@@ -76,7 +103,7 @@ export class StrayRelay {
       this.counters.limited++;
       return false;
     }
-    const frame = strayFrame(this.mac, src, dst, segment);
+    const frame = src6 !== undefined ? strayFrame6(this.mac, src6, dst6!, segment) : strayFrame(this.mac, src, dst, segment);
     const payload = new Uint8Array(8 + frame.length);
     new DataView(payload.buffer).setBigUint64(0, r !== undefined && now - r.at <= STRAY_KEPT_MS ? r.tried : 0n);
     payload.set(frame, 8);
@@ -90,10 +117,16 @@ export class StrayRelay {
     if (payload.length < 9 + 34 + 20) return undefined;
     const dv = new DataView(payload.buffer, payload.byteOffset, payload.length);
     const frame = payload.subarray(9);
-    const ihl = (frame[14]! & 0x0f) * 4;
-    if (frame[12] !== 0x08 || frame[13] !== 0x00 || frame[23] !== 6 || frame.length < 14 + ihl + 20) return undefined;
+    let key: string;
+    if (frame[12] === 0x86 && frame[13] === 0xdd) {
+      if (frame[20] !== 6 || frame.length < 54 + 20) return undefined;
+      key = flowKey6(frame.subarray(22, 38), frame.subarray(38, 54), frame.subarray(54));
+    } else {
+      const ihl = (frame[14]! & 0x0f) * 4;
+      if (frame[12] !== 0x08 || frame[13] !== 0x00 || frame[23] !== 6 || frame.length < 14 + ihl + 20) return undefined;
+      key = flowKey4(dv.getUint32(9 + 26), dv.getUint32(9 + 30), frame.subarray(14 + ihl));
+    }
     const final = payload[0] === 1;
-    const key = flowKey4(dv.getUint32(9 + 26), dv.getUint32(9 + 30), frame.subarray(14 + ihl));
     this.relayed.delete(key);
     this.relayed.set(key, { tried: dv.getBigUint64(1), final, at: now });
     if (this.relayed.size > STRAYS_KEPT) this.relayed.delete(this.relayed.keys().next().value!);
@@ -105,6 +138,8 @@ export class StrayRelay {
 
 /** A TCP flow's key from its addresses and segment (source and destination ports). */
 const flowKey4 = (src: number, dst: number, seg: Uint8Array): string => `${src >>> 0}:${dst >>> 0}:${(seg[0]! << 8) | seg[1]!}:${(seg[2]! << 8) | seg[3]!}`;
+const flowKey6 = (src: Uint8Array, dst: Uint8Array, seg: Uint8Array): string =>
+  `[${formatIpv6(src)}]:[${formatIpv6(dst)}]:${(seg[0]! << 8) | seg[1]!}:${(seg[2]! << 8) | seg[3]!}`;
 
 /**
  * The supervisor's part: worker `from` sent `payload` (u64 tried | frame); the worker to hand it to and the message

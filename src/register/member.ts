@@ -176,7 +176,7 @@ export function openMember(
     driver,
     strays: strays?.counters ?? { sent: 0, received: 0, final: 0, limited: 0 },
     start(stack, control) {
-      if (strays !== undefined && stack.core.tcp !== undefined) stack.core.tcp.stray = (_now, src, dst, segment) => sock !== undefined && strays.take(src, dst, segment);
+      if (strays !== undefined && stack.core.tcp !== undefined) strays.attach(stack.core.tcp, () => sock !== undefined);
       const reader = new LinkReader((type, payload) => {
         if (type === MsgType.arp) driver.inject(payload);
         else if (type === MsgType.stray) {
