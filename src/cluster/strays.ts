@@ -141,14 +141,35 @@ const flowKey4 = (src: number, dst: number, seg: Uint8Array): string => `${src >
 const flowKey6 = (src: Uint8Array, dst: Uint8Array, seg: Uint8Array): string =>
   `[${formatIpv6(src)}]:[${formatIpv6(dst)}]:${(seg[0]! << 8) | seg[1]!}:${(seg[2]! << 8) | seg[3]!}`;
 
+/** The supervisor's counts of the strays it routed (`byway stat`'s and `cluster.stats()`'s `strays`). */
+export interface StrayRouting {
+  /** Strays workers sent it. */
+  received: number;
+  /** Of those, handed to another worker (the rest went back to their sender, final: no other worker lived). */
+  passed: number;
+  /** Of those, marked final: the worker they went to was the last one asked and answers a flow nobody holds. */
+  final: number;
+}
+
 /**
  * The supervisor's part: worker `from` sent `payload` (u64 tried | frame); the worker to hand it to and the message
- * (u8 final | u64 tried | frame), among the `live` workers (those connected). Undefined for a payload too short.
+ * (u8 final | u64 tried | frame), among the `live` workers (those connected), counted in `counts`. Undefined for a
+ * payload too short.
  */
-export function routeStray(from: number, payload: Uint8Array, live: readonly number[]): { to: number; final: boolean; message: Uint8Array } | undefined {
+export function routeStray(
+  from: number,
+  payload: Uint8Array,
+  live: readonly number[],
+  counts?: StrayRouting,
+): { to: number; final: boolean; message: Uint8Array } | undefined {
   if (payload.length <= 8) return undefined;
   const tried = new DataView(payload.buffer, payload.byteOffset, 8).getBigUint64(0);
   const next = strayNext(from, tried, live);
+  if (counts !== undefined) {
+    counts.received++;
+    if (next.to !== from) counts.passed++;
+    if (next.final) counts.final++;
+  }
   const message = new Uint8Array(payload.length + 1);
   message[0] = next.final ? 1 : 0;
   new DataView(message.buffer).setBigUint64(1, next.tried);

@@ -20,7 +20,8 @@ import { relay } from '../../drivers/middleware/relay.js';
 import type { FrameDriver } from '../../drivers/types.js';
 import { createStack, type Stack, type StackOptions } from '../api/stack.js';
 import { everyWorkerSees, sliceOwner, withWorkerLimits, workerSettings } from './plan.js';
-import { StrayRelay } from './strays.js';
+import { StrayRelay, type StrayCounters } from './strays.js';
+import type { StackStats } from '../stack/stats.js';
 
 /** What the primary hands a worker (structured-cloneable). */
 export interface WorkerInit {
@@ -131,6 +132,12 @@ export function isClusterWorker(): boolean {
   return (workerData as { bywayCluster?: unknown } | null)?.bywayCluster !== undefined;
 }
 
+/** A worker's answer to 'stats': its stack's, and its stray relay's counters (AF_PACKET only). */
+export interface WorkerStats {
+  readonly stats: StackStats;
+  readonly strayRelay: StrayCounters | undefined;
+}
+
 export type ToWorker =
   | { readonly type: 'stats' | 'connections'; readonly id: number }
   | { readonly type: 'program'; readonly program: Uint8Array }
@@ -233,7 +240,7 @@ export async function runWorker(init: WorkerInit): Promise<void> {
   const send = (value: unknown): void => port.postMessage({ type: 'user', value } satisfies FromWorker);
   (globalThis as Record<symbol, ClusterWorker>)[CURRENT] = { index: init.index, workers: init.workers, stack, data: init.data, send };
   port.on('message', (m: ToWorker) => {
-    if (m.type === 'stats') port.postMessage({ type: 'reply', id: m.id, value: stack.stats } satisfies FromWorker);
+    if (m.type === 'stats') port.postMessage({ type: 'reply', id: m.id, value: { stats: stack.stats, strayRelay: strays?.counters } satisfies WorkerStats } satisfies FromWorker);
     else if (m.type === 'connections') port.postMessage({ type: 'reply', id: m.id, value: stack.connections() } satisfies FromWorker);
     else if (m.type === 'program' && packet) {
       try {
