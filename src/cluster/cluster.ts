@@ -61,7 +61,7 @@ import { localMac } from '../../drivers/native/ring-driver.js';
 import type { ConnectionRow } from '../api/stack.js';
 import type { StackStats } from '../stack/stats.js';
 import { Membership, addInto } from './plan.js';
-import { routeStray, type StrayCounters, type StrayRouting } from './strays.js';
+import { noStrays, routeStray, type StrayCounters, type StrayRouting } from './strays.js';
 import type { ClusterDriverOptions, ClusterStackOptions, FromWorker, ToWorker, WorkerInit, WorkerStats } from './worker.js';
 
 export interface ClusterOptions {
@@ -92,7 +92,8 @@ export interface ClusterStats {
    * Each live worker's stack stats and, on AF_PACKET, its stray relay's counters (strays.ts; `byway stat`'s
    * `strayRelay`): `sent` (segments for no connection it handed to the primary), `received` (other workers' strays
    * the primary handed it), `final` (of those, the ones it was the last asked about: it answers them, a RST when it
-   * holds no connection either), `limited` (answered here for the rate bound, 10000 a second).
+   * holds no connection either), `limited` (answered here for the rate bound, 10000 a second), `split` and
+   *   `oversize` (strays larger than a message: 0 here, where a MessagePort takes any size).
    */
   readonly workers: ReadonlyArray<{ readonly index: number; readonly stats: StackStats; readonly strayRelay?: StrayCounters }>;
   /** Every counter summed over the live workers. */
@@ -370,7 +371,7 @@ export class Cluster extends EventEmitter {
     for (const p of workers) addInto(total, p.stats as unknown as Record<string, unknown>);
     const xdp = this.xdp;
     const queues = xdp && { unserved: Array.from({ length: this.size }, (_, q) => q).filter((q) => this.threads[q] === undefined), dropped: xdp.unboundDrops() };
-    const relay = this.driver.kind === 'af-packet' ? { sent: 0, received: 0, final: 0, limited: 0 } : undefined;
+    const relay = this.driver.kind === 'af-packet' ? noStrays() : undefined;
     for (const p of workers) if (relay && p.strayRelay) addInto(relay as unknown as Record<string, unknown>, p.strayRelay as unknown as Record<string, unknown>);
     return {
       workers,

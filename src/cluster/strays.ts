@@ -17,7 +17,7 @@
 import { isIpv6Id } from '../../protocols/tcp/addr-ids.js';
 import { formatIpv6 } from '../../protocols/ipv6/address.js';
 import { MAX_MESSAGE } from './link.js';
-import { inEphemeralRange, strayFrame, strayFrame6, strayNext } from './plan.js';
+import { inEphemeralRange, splitSegment, strayFrame, strayFrame6, strayNext } from './plan.js';
 
 /** What the relay needs of a TCP layer (protocols/tcp/layer.ts): its `stray` hook and its IPv6 address ids. */
 export interface StrayHost {
@@ -26,7 +26,10 @@ export interface StrayHost {
 }
 
 export interface StrayCounters {
-  /** Segments this stack held no connection for, sent to the supervisor for the worker that holds the flow. */
+  /**
+   * Segments this stack held no connection for, sent to the supervisor for the worker that holds the flow (one
+   * message each; a stray cut in pieces counts once per piece, as the supervisor and the receiver count it).
+   */
   sent: number;
   /** Strays of other workers the supervisor handed to this one. */
   received: number;
@@ -34,7 +37,14 @@ export interface StrayCounters {
   final: number;
   /** Not sent because more than STRAYS_PER_SECOND came in one second: answered here, as without the relay. */
   limited: number;
+  /** Of `sent`, strays larger than a message (a GSO packet received whole) sent as several segments (splitSegment). */
+  split: number;
+  /** Larger than a message and not cut (a SYN or URG segment): answered here, as without the relay. */
+  oversize: number;
 }
+
+/** All zero. */
+export const noStrays = (): StrayCounters => ({ sent: 0, received: 0, final: 0, limited: 0, split: 0, oversize: 0 });
 
 /**
  * Strays a worker sends per second at most. Each costs a copy and two messages where a RST cost one segment, and a
@@ -56,15 +66,20 @@ const STRAY_KEPT_MS = 5000;
  * no connection for it either it goes on (or, the last one asked, is answered here: exactly one RST).
  */
 export class StrayRelay {
-  readonly counters: StrayCounters = { sent: 0, received: 0, final: 0, limited: 0 };
+  readonly counters: StrayCounters = noStrays();
   private second = -Infinity;
   private inSecond = 0;
   private readonly relayed = new Map<string, { tried: bigint; final: boolean; at: number }>();
 
+  /**
+   * @param maxMessage the largest message `send` takes (the link's MAX_MESSAGE by default; a worker thread's
+   *   MessagePort has no limit: Infinity). A stray whose message would be larger goes as several (splitSegment).
+   */
   constructor(
     private readonly spec: { workers: number },
     private readonly mac: Uint8Array,
     private readonly send: (payload: Uint8Array) => void,
+    private readonly maxMessage = MAX_MESSAGE,
   ) {}
 
   /** IPv6: the TCP layer's address ids -> bytes (set by `attach`; without it IPv6 strays are answered here). */
@@ -94,7 +109,13 @@ export class StrayRelay {
     const key = src6 !== undefined ? flowKey6(src6, dst6!, segment) : flowKey4(src, dst, segment);
     const r = this.relayed.get(key);
     if (r !== undefined && now - r.at <= STRAY_KEPT_MS && r.final) return false; // the last asked: answer it
-    if ((src6 !== undefined ? 54 : 34) + 9 + segment.length > MAX_MESSAGE - 16) return false;
+    // Room for the segment in one message: u8 final | u64 tried | the frame's headers, to the worker that gets it.
+    const room = this.maxMessage - 9 - (src6 !== undefined ? 54 : 34);
+    const pieces = segment.length <= room ? [segment] : splitSegment(segment, room);
+    if (pieces === undefined) {
+      this.counters.oversize++;
+      return false;
+    }
     if (now - this.second >= 1000) {
       this.second = now;
       this.inSecond = 0;
@@ -103,12 +124,16 @@ export class StrayRelay {
       this.counters.limited++;
       return false;
     }
-    const frame = src6 !== undefined ? strayFrame6(this.mac, src6, dst6!, segment) : strayFrame(this.mac, src, dst, segment);
-    const payload = new Uint8Array(8 + frame.length);
-    new DataView(payload.buffer).setBigUint64(0, r !== undefined && now - r.at <= STRAY_KEPT_MS ? r.tried : 0n);
-    payload.set(frame, 8);
-    this.send(payload);
-    this.counters.sent++;
+    const tried = r !== undefined && now - r.at <= STRAY_KEPT_MS ? r.tried : 0n;
+    for (const piece of pieces) {
+      const frame = src6 !== undefined ? strayFrame6(this.mac, src6, dst6!, piece) : strayFrame(this.mac, src, dst, piece);
+      const payload = new Uint8Array(8 + frame.length);
+      new DataView(payload.buffer).setBigUint64(0, tried);
+      payload.set(frame, 8);
+      this.send(payload);
+      this.counters.sent++;
+    }
+    if (pieces.length > 1) this.counters.split++;
     return true;
   }
 

@@ -244,7 +244,7 @@ describePrivileged('byway run --workers 2: an unmodified node:http server in two
       expect(st.worker.w0.stack.tcp.strayHandedOff).toBeGreaterThanOrEqual(3 * moved);
       expect(st.strays.received).toBe(st.worker.w0.stack.tcp.strayHandedOff + st.worker.w1.stack.tcp.strayHandedOff);
       expect(st.strays.passed).toBe(st.strays.received);
-      expect(st.worker.w0.strayRelay).toEqual({ sent: st.worker.w0.stack.tcp.strayHandedOff, received: 0, final: 0, limited: 0 });
+      expect(st.worker.w0.strayRelay).toEqual({ sent: st.worker.w0.stack.tcp.strayHandedOff, received: 0, final: 0, limited: 0, split: 0, oversize: 0 });
       expect(st.strayRelay.received).toBe(st.strays.received);
       expect(st.worker.w0.stack.tcp.rstsSent ?? 0).toBe(0);
       expect(st.worker.w1.stack.tcp.rstsSent ?? 0).toBe(0);
@@ -316,7 +316,7 @@ describePrivileged('byway run --workers 2: an unmodified node:http server in two
       }, 10_000, 200);
       // Three requests and the close of each connection at least went through the new worker 0 to worker 1.
       expect(st.worker.w0.stack.tcp.strayHandedOff).toBeGreaterThanOrEqual(4 * N);
-      expect(st.worker.w0.strayRelay).toEqual({ sent: st.worker.w0.stack.tcp.strayHandedOff, received: 0, final: 0, limited: 0 });
+      expect(st.worker.w0.strayRelay).toEqual({ sent: st.worker.w0.stack.tcp.strayHandedOff, received: 0, final: 0, limited: 0, split: 0, oversize: 0 });
       expect(st.worker.w1.strayRelay.received).toBe(st.worker.w0.strayRelay.sent);
       expect(st.worker.w0.stack.tcp.rstsSent ?? 0).toBe(0);
       expect(st.worker.w1.stack.tcp.rstsSent ?? 0).toBe(0);

@@ -87,10 +87,10 @@ describePrivileged('byway cluster (worker threads): a worker that starts serving
     expect(w1.rstsSent).toBe(0);
     // The relay's counters, named as `byway stat` names them: worker 0 sent every stray, worker 1 took each one,
     // the last asked of two (final), and held its flow (no RST); the primary passed them all.
-    expect(st.workers.find((w) => w.index === 0)!.strayRelay).toEqual({ sent: w0.strayHandedOff, received: 0, final: 0, limited: 0 });
-    expect(st.workers.find((w) => w.index === 1)!.strayRelay).toEqual({ sent: 0, received: w0.strayHandedOff, final: w0.strayHandedOff, limited: 0 });
+    expect(st.workers.find((w) => w.index === 0)!.strayRelay).toEqual({ sent: w0.strayHandedOff, received: 0, final: 0, limited: 0, split: 0, oversize: 0 });
+    expect(st.workers.find((w) => w.index === 1)!.strayRelay).toEqual({ sent: 0, received: w0.strayHandedOff, final: w0.strayHandedOff, limited: 0, split: 0, oversize: 0 });
     expect(st.strays).toEqual({ received: w0.strayHandedOff, passed: w0.strayHandedOff, final: w0.strayHandedOff });
-    expect(st.strayRelay).toEqual({ sent: w0.strayHandedOff, received: w0.strayHandedOff, final: w0.strayHandedOff, limited: 0 });
+    expect(st.strayRelay).toEqual({ sent: w0.strayHandedOff, received: w0.strayHandedOff, final: w0.strayHandedOff, limited: 0, split: 0, oversize: 0 });
 
     // Failure (the issue's): keep-alive connections spread over both, then worker 1 dies. Its flows' next segments
     // reach worker 0, the only one left: it asks nobody (the primary sends each back to it, final) and answers each

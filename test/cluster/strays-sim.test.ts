@@ -17,14 +17,14 @@ import { seededRng } from '../../protocols/util/rng.js';
 import { VirtualClock } from '../../src/stack/clock.js';
 import { runUntil } from '../../src/stack/sim.js';
 import { NetStack } from '../../src/stack/stack.js';
-import { strayFrame, strayFrame6, strayNext, workerSettings } from '../../src/cluster/plan.js';
+import { splitSegment, strayFrame, strayFrame6, strayNext, workerSettings } from '../../src/cluster/plan.js';
 import { StrayRelay, routeStray } from '../../src/cluster/strays.js';
 import { verifyTcpChecksum } from '../../protocols/tcp/wire.js';
 import { verifyTcp6Checksum } from '../../protocols/ipv6/wire-l4.js';
 import { cidr, ip } from '../stack/harness.js';
 import { v6, v6cidr } from '../ipv6/stack-helpers.js';
 
-function makeCluster() {
+function makeCluster(maxMessage?: number) {
   const [clientEnd, serverEnd] = memoryLink({ mtu: 1500 });
   const clock = new VirtualClock(1_000);
   const spec = { workers: 2 };
@@ -63,7 +63,7 @@ function makeCluster() {
       const m = routeStray(w, payload, live)!;
       const frame = strays[m.to]!.received(m.message, clock.now());
       if (frame !== undefined) relays[m.to]!.inject(frame);
-    });
+    }, maxMessage);
     strays.push(sr);
     sr.attach(stack.tcp!, undefined, () => clock.now());
   }
@@ -140,7 +140,7 @@ describe('strays: a worker that starts serving does not reset the flows another 
     c.run(1_000);
     expect(c.stacks[0]!.stats.tcp!.rstsSent + c.stacks[1]!.stats.tcp!.rstsSent).toBe(1);
     expect(c.strays[0]!.counters.sent).toBe(1); // worker 0 asked worker 1 (final): worker 1 answered
-    expect(c.strays[1]!.counters).toEqual({ sent: 0, received: 1, final: 1, limited: 0 });
+    expect(c.strays[1]!.counters).toEqual({ sent: 0, received: 1, final: 1, limited: 0, split: 0, oversize: 0 });
     expect(c.stacks[1]!.stats.tcp!.rstsSent).toBe(1);
   });
 });
@@ -206,8 +206,71 @@ describe('strays over IPv6: a worker that rejoins does not reset the IPv6 flows 
     c.relays[0]!.inject(strayFrame6(c.relays[0]!.hwAddress!, v6('fd00::1'), v6('fd00::2'), seg));
     c.run(1_000);
     expect(rsts()).toEqual([0, 1]); // worker 0 asked worker 1 (final): worker 1 answered, once
-    expect(c.strays[0]!.counters).toEqual({ sent: 1, received: 0, final: 0, limited: 0 });
-    expect(c.strays[1]!.counters).toEqual({ sent: 0, received: 1, final: 1, limited: 0 });
+    expect(c.strays[0]!.counters).toEqual({ sent: 1, received: 0, final: 0, limited: 0, split: 0, oversize: 0 });
+    expect(c.strays[1]!.counters).toEqual({ sent: 0, received: 1, final: 1, limited: 0, split: 0, oversize: 0 });
+  });
+});
+
+// A stray larger than a link message (a GSO packet AF_PACKET took whole: up to 64 KiB) goes as several segments.
+// Here the message limit is 700 bytes, so a segment of 1400 bytes of data goes in three.
+describe('strays larger than a message', () => {
+  it('go cut in pieces: the holder reads every byte of the moved flows, in order; no RST', () => {
+    const c = makeCluster(700);
+    const got = new Map<TcpConnection, number[]>();
+    const reader = (x: TcpConnection): void => {
+      got.set(x, []);
+      x.onReadable = () => {
+        const b = new Uint8Array(4096);
+        for (let n = x.read(c.clock.now(), b); n > 0; n = x.read(c.clock.now(), b)) got.get(x)!.push(...b.subarray(0, n));
+      };
+    };
+    const held: TcpConnection[] = [];
+    c.stacks[1]!.tcp!.listen(0, 80, 128).onConnection = (x) => {
+      held.push(x);
+      reader(x);
+    };
+    const before = Array.from({ length: 20 }, () => c.client.tcp!.connect(c.clock.now(), ip('10.0.0.2'), 80));
+    c.run(2_000);
+    c.stacks[0]!.tcp!.listen(0, 80, 128);
+    c.service[0] = 0;
+    const data = Uint8Array.from({ length: 1400 }, (_, i) => (i * 7) & 0xff);
+    for (const x of before) x.send(c.clock.now(), data);
+    c.run(2_000);
+    expect(held).toHaveLength(20);
+    expect(held.filter((x) => got.get(x)!.length === 1400 && got.get(x)!.every((b, i) => b === data[i]))).toHaveLength(20);
+    expect(c.strays[0]!.counters.split).toBeGreaterThan(3); // the moved flows' data segments
+    expect(c.strays[0]!.counters.oversize).toBe(0);
+    expect(c.strays[1]!.counters.received).toBe(c.strays[0]!.counters.sent);
+    for (const s of [c.client, ...c.stacks]) expect(s.stats.tcp!.rstsSent).toBe(0);
+  });
+
+  it('splitSegment: the header on each piece, the payload at its sequence number, FIN and PSH on the last only', () => {
+    const seg = new Uint8Array(32 + 2500);
+    seg.set([0x30, 0x39, 0x1f, 0x90, 0xff, 0xff, 0xff, 0x00], 0); // sequence number 2^32 - 256: the pieces wrap
+    seg[12] = 0x80; // 32 bytes of header (12 of options)
+    seg[13] = 0x10 | 0x08 | 0x01; // ACK PSH FIN
+    seg.fill(0x01, 20, 32); // options: NOPs
+    for (let i = 0; i < 2500; i++) seg[32 + i] = i & 0xff;
+    const pieces = splitSegment(seg, 1000)!;
+    expect(pieces.map((p) => p.length)).toEqual([1000, 1000, 32 + 2500 - 2 * 968]);
+    expect(pieces.map((p) => ((p[4]! << 24) | (p[5]! << 16) | (p[6]! << 8) | p[7]!) >>> 0)).toEqual([0xffffff00, (0xffffff00 + 968) >>> 0, (0xffffff00 + 2 * 968) >>> 0]);
+    expect(pieces.map((p) => p[13])).toEqual([0x10, 0x10, 0x19]);
+    expect(pieces.flatMap((p) => [...p.subarray(32)])).toEqual([...seg.subarray(32)]);
+    for (const p of pieces) expect([...p.subarray(14, 32)]).toEqual([...seg.subarray(14, 32)]);
+    seg[13] = 0x12; // SYN ACK: not cut
+    expect(splitSegment(seg, 1000)).toBeUndefined();
+    seg[13] = 0x30; // URG ACK: not cut
+    expect(splitSegment(seg, 1000)).toBeUndefined();
+  });
+
+  it('one that cannot be cut is answered by the stack, counted as oversize', () => {
+    const r = new StrayRelay({ workers: 2 }, Uint8Array.of(2, 0, 0, 0, 0, 2), () => {}, 700);
+    const seg = new Uint8Array(20 + 1000);
+    seg.set([0x30, 0x39, 0x00, 0x50], 0);
+    seg[12] = 0x50;
+    seg[13] = 0x30; // URG ACK
+    expect(r.take(ip('10.0.0.1'), ip('10.0.0.2'), seg, 0)).toBe(false);
+    expect(r.counters).toEqual({ sent: 0, received: 0, final: 0, limited: 0, split: 0, oversize: 1 });
   });
 });
 
@@ -290,7 +353,7 @@ describe('strayNext and strayFrame', () => {
     expect(m.to).toBe(1);
     const r1 = new StrayRelay({ workers: 2 }, mac, () => {});
     expect([...r1.received(m.message, 0)!]).toEqual([...f]);
-    expect(r1.counters).toEqual({ sent: 0, received: 1, final: 1, limited: 0 });
+    expect(r1.counters).toEqual({ sent: 0, received: 1, final: 1, limited: 0, split: 0, oversize: 0 });
     // Worker 1 holds no connection either: the last asked, it answers (its hook declines the flow).
     r1.attach({ stray: undefined, addrs: { bytes: (id) => ids.get(id) } }, undefined, () => 0);
     expect(r1.take(7, 8, seg, 0)).toBe(false);
