@@ -228,17 +228,23 @@ export function inEphemeralRange(spec: FlowSteeringSpec, port: number): boolean 
   return port >= low && port <= high;
 }
 
+/** A zeroed frame of `len` bytes with an Ethernet header from and to `mac` (the cluster's shared one), EtherType `type`. */
+function ownFrame(mac: Uint8Array, len: number, type: number): Uint8Array {
+  const f = new Uint8Array(len);
+  f.set(mac, 0);
+  f.set(mac, 6);
+  f[12] = type >>> 8;
+  f[13] = type & 0xff;
+  return f;
+}
+
 /**
  * An Ethernet frame carrying the IPv4 TCP segment `segment` from `src` to `dst` (numbers), to `mac` (the shared
  * address's), for another worker's stack to receive as if from the link: a fresh IPv4 header (no options, DF, TTL
  * 64) and the TCP checksum computed again (the received one may have been left to the device). A copy.
  */
 export function strayFrame(mac: Uint8Array, src: number, dst: number, segment: Uint8Array): Uint8Array {
-  const f = new Uint8Array(34 + segment.length);
-  f.set(mac, 0);
-  f.set(mac, 6);
-  f[12] = 0x08;
-  f[13] = 0x00;
+  const f = ownFrame(mac, 34 + segment.length, 0x0800);
   writeIpv4Header(f, 14, src, dst, 6, segment.length, 64, 0, IPV4_FLAG_DF, 0, true);
   f.set(segment, 34);
   f[50] = 0;
@@ -254,11 +260,7 @@ export function strayFrame(mac: Uint8Array, src: number, dst: number, segment: U
  * extension headers, hop limit 64, no flow label) and the TCP checksum computed again (RFC 8200 8.1). A copy.
  */
 export function strayFrame6(mac: Uint8Array, src: Uint8Array, dst: Uint8Array, segment: Uint8Array): Uint8Array {
-  const f = new Uint8Array(54 + segment.length);
-  f.set(mac, 0);
-  f.set(mac, 6);
-  f[12] = 0x86;
-  f[13] = 0xdd;
+  const f = ownFrame(mac, 54 + segment.length, 0x86dd);
   writeIpv6Header(f, 14, src, dst, NextHeader.TCP, segment.length, 64);
   f.set(segment, 54);
   fillTcp6Checksum(f, 54, f.length, src, dst);

@@ -80,32 +80,56 @@ function echo(c: ReturnType<typeof makeCluster>, s: TcpConnection): void {
   };
 }
 
+/** Worker `w` listens on port 80 (`family`), echoing; each connection it accepts goes into `served[w]`. */
+function serve(c: ReturnType<typeof makeCluster>, w: number, served: TcpConnection[][], family: 4 | 46 = 4): void {
+  c.stacks[w]!.tcp!.listen(0, 80, 128, { family }).onConnection = (x) => {
+    served[w]!.push(x);
+    echo(c, x);
+  };
+}
+
+/** Each connection sends 3 bytes; the map counts the bytes that come back on each. */
+function sendThree(c: ReturnType<typeof makeCluster>, conns: readonly TcpConnection[]): Map<TcpConnection, number> {
+  const echoed = new Map<TcpConnection, number>();
+  for (const x of conns) {
+    x.onReadable = () => {
+      const b = new Uint8Array(64);
+      echoed.set(x, (echoed.get(x) ?? 0) + x.read(c.clock.now(), b));
+    };
+    x.send(c.clock.now(), new Uint8Array([1, 2, 3]));
+  }
+  return echoed;
+}
+
+/**
+ * Worker 0 handed on the moved flows' segments and worker 1 took them, nobody reset anything; then `before` and
+ * worker 1's ends close, the FINs and last ACKs of the moved flows going the same way, still with no RST.
+ */
+function expectRelayedThenClosed(c: ReturnType<typeof makeCluster>, before: readonly TcpConnection[], held: readonly TcpConnection[]): void {
+  expect(c.strays[0]!.counters.sent).toBe(c.stacks[0]!.stats.tcp!.strayHandedOff);
+  expect(c.strays[1]!.counters.received).toBe(c.strays[0]!.counters.sent);
+  for (const s of [c.client, ...c.stacks]) expect(s.stats.tcp!.rstsSent).toBe(0);
+  for (const x of before) x.close(c.clock.now());
+  for (const x of held) x.close(c.clock.now());
+  c.run(5_000);
+  expect(before.every((x) => x.state === 'TIME-WAIT' || x.state === 'CLOSED')).toBe(true);
+  expect(held.every((x) => x.state === 'TIME-WAIT' || x.state === 'CLOSED')).toBe(true);
+  for (const s of [c.client, ...c.stacks]) expect(s.stats.tcp!.rstsSent).toBe(0);
+}
+
 describe('strays: a worker that starts serving does not reset the flows another holds', () => {
   it('connections worker 1 accepted for worker 0 class keep working after worker 0 serves; new ones spread; no RST', () => {
     const c = makeCluster();
     const served: TcpConnection[][] = [[], []];
-    c.stacks[1]!.tcp!.listen(0, 80, 128).onConnection = (x) => {
-      served[1]!.push(x);
-      echo(c, x);
-    };
+    serve(c, 1, served);
     const before = Array.from({ length: 20 }, () => c.client.tcp!.connect(c.clock.now(), ip('10.0.0.2'), 80));
     c.run(2_000);
     expect(before.filter((x) => x.state === 'ESTABLISHED')).toHaveLength(20);
     expect(served[1]).toHaveLength(20);
     // Worker 0 serves: it listens, and the table gives it its class.
-    c.stacks[0]!.tcp!.listen(0, 80, 128).onConnection = (x) => {
-      served[0]!.push(x);
-      echo(c, x);
-    };
+    serve(c, 0, served);
     c.service[0] = 0;
-    const echoed = new Map<TcpConnection, number>();
-    for (const x of before) {
-      x.onReadable = () => {
-        const b = new Uint8Array(64);
-        echoed.set(x, (echoed.get(x) ?? 0) + x.read(c.clock.now(), b));
-      };
-      x.send(c.clock.now(), new Uint8Array([1, 2, 3]));
-    }
+    const echoed = sendThree(c, before);
     const after = Array.from({ length: 20 }, () => c.client.tcp!.connect(c.clock.now(), ip('10.0.0.2'), 80));
     c.run(2_000);
     expect(before.filter((x) => echoed.get(x) === 3)).toHaveLength(20);
@@ -113,17 +137,8 @@ describe('strays: a worker that starts serving does not reset the flows another 
     expect(after.filter((x) => x.state === 'ESTABLISHED')).toHaveLength(20);
     expect(served[0]!.length).toBeGreaterThan(3);
     expect(served[1]!.length - 20).toBeGreaterThan(3);
-    // Worker 0 handed on the moved flows' segments; worker 1 took them; nobody reset anything.
     expect(c.stacks[0]!.stats.tcp!.strayHandedOff).toBeGreaterThan(0);
-    expect(c.strays[0]!.counters.sent).toBe(c.stacks[0]!.stats.tcp!.strayHandedOff);
-    expect(c.strays[1]!.counters.received).toBe(c.strays[0]!.counters.sent);
-    for (const s of [c.client, ...c.stacks]) expect(s.stats.tcp!.rstsSent).toBe(0);
-    // Closing them: the FINs and last ACKs of the moved flows go the same way.
-    for (const x of before) x.close(c.clock.now());
-    for (const s of served[1]!) s.close(c.clock.now());
-    c.run(5_000);
-    expect(before.every((x) => x.state === 'TIME-WAIT' || x.state === 'CLOSED')).toBe(true);
-    for (const s of [c.client, ...c.stacks]) expect(s.stats.tcp!.rstsSent).toBe(0);
+    expectRelayedThenClosed(c, before, served[1]!.slice(0, 20)); // worker 1's first 20: the `before` ones
   });
 
   it('a segment of a flow nobody holds is asked of the other worker, then answered with exactly one RST', () => {
@@ -151,10 +166,7 @@ describe('strays over IPv6: a worker that rejoins does not reset the IPv6 flows 
   it('connections worker 1 accepted while IPv6 went to it keep working once IPv6 goes to worker 0 again; no RST', () => {
     const c = makeCluster();
     const served: TcpConnection[][] = [[], []];
-    c.stacks[1]!.tcp!.listen(0, 80, 128, { family: 46 }).onConnection = (x) => {
-      served[1]!.push(x);
-      echo(c, x);
-    };
+    serve(c, 1, served, 46);
     c.run(3_500); // duplicate address detection (RFC 4862 5.4) before the addresses are usable
     const server6 = c.client.tcp!.addrs.intern(v6('fd00::2'));
     const before = Array.from({ length: 20 }, () => c.client.tcp!.connect(c.clock.now(), server6, 80));
@@ -162,19 +174,9 @@ describe('strays over IPv6: a worker that rejoins does not reset the IPv6 flows 
     expect(before.filter((x) => x.state === 'ESTABLISHED')).toHaveLength(20);
     expect(served[1]).toHaveLength(20);
     // A new worker 0 joins and listens: IPv6 goes to it now, the established flows with it.
-    c.stacks[0]!.tcp!.listen(0, 80, 128, { family: 46 }).onConnection = (x) => {
-      served[0]!.push(x);
-      echo(c, x);
-    };
+    serve(c, 0, served, 46);
     c.ipv6To[0] = 0;
-    const echoed = new Map<TcpConnection, number>();
-    for (const x of before) {
-      x.onReadable = () => {
-        const b = new Uint8Array(64);
-        echoed.set(x, (echoed.get(x) ?? 0) + x.read(c.clock.now(), b));
-      };
-      x.send(c.clock.now(), new Uint8Array([1, 2, 3]));
-    }
+    const echoed = sendThree(c, before);
     const after = Array.from({ length: 10 }, () => c.client.tcp!.connect(c.clock.now(), server6, 80));
     c.run(2_000);
     expect(before.filter((x) => echoed.get(x) === 3)).toHaveLength(20);
@@ -182,15 +184,7 @@ describe('strays over IPv6: a worker that rejoins does not reset the IPv6 flows 
     expect(served[0]).toHaveLength(10); // every new IPv6 flow is worker 0's
     expect(served[1]).toHaveLength(20);
     expect(c.stacks[0]!.stats.tcp!.strayHandedOff).toBeGreaterThanOrEqual(20);
-    expect(c.strays[0]!.counters.sent).toBe(c.stacks[0]!.stats.tcp!.strayHandedOff);
-    expect(c.strays[1]!.counters.received).toBe(c.strays[0]!.counters.sent);
-    for (const s of [c.client, ...c.stacks]) expect(s.stats.tcp!.rstsSent).toBe(0);
-    for (const x of before) x.close(c.clock.now());
-    for (const s of served[1]!) s.close(c.clock.now());
-    c.run(5_000);
-    expect(before.every((x) => x.state === 'TIME-WAIT' || x.state === 'CLOSED')).toBe(true);
-    expect(served[1]!.every((x) => x.state === 'TIME-WAIT' || x.state === 'CLOSED')).toBe(true);
-    for (const s of [c.client, ...c.stacks]) expect(s.stats.tcp!.rstsSent).toBe(0);
+    expectRelayedThenClosed(c, before, served[1]!);
   });
 
   it('a segment of an IPv6 flow nobody holds is asked of the other worker, then answered with exactly one RST', () => {
