@@ -93,7 +93,7 @@ export interface ClusterStats {
    * `strayRelay`): `sent` (segments for no connection it handed to the primary), `received` (other workers' strays
    * the primary handed it), `final` (of those, the ones it was the last asked about: it answers them, a RST when it
    * holds no connection either), `limited` (answered here for the rate bound, 10000 a second), `split` and
-   *   `oversize` (strays larger than a message: 0 here, where a MessagePort takes any size).
+   * `oversize` (strays larger than a message: 0 here, where a MessagePort takes any size).
    */
   readonly workers: ReadonlyArray<{ readonly index: number; readonly stats: StackStats; readonly strayRelay?: StrayCounters }>;
   /** Every counter summed over the live workers. */

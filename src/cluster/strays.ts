@@ -37,7 +37,7 @@ export interface StrayCounters {
   final: number;
   /** Not sent because more than STRAYS_PER_SECOND came in one second: answered here, as without the relay. */
   limited: number;
-  /** Of `sent`, strays larger than a message (a GSO packet received whole) sent as several segments (splitSegment). */
+  /** Strays larger than a message (a GSO packet received whole) sent as several segments (splitSegment), each in `sent`. */
   split: number;
   /** Larger than a message and not cut (a SYN or URG segment): answered here, as without the relay. */
   oversize: number;
