@@ -61,8 +61,8 @@ import { localMac } from '../../drivers/native/ring-driver.js';
 import type { ConnectionRow } from '../api/stack.js';
 import type { StackStats } from '../stack/stats.js';
 import { Membership, addInto } from './plan.js';
-import { routeStray } from './strays.js';
-import type { ClusterDriverOptions, ClusterStackOptions, FromWorker, ToWorker, WorkerInit } from './worker.js';
+import { noStrays, routeStray, type StrayCounters, type StrayRouting } from './strays.js';
+import type { ClusterDriverOptions, ClusterStackOptions, FromWorker, ToWorker, WorkerInit, WorkerStats } from './worker.js';
 
 export interface ClusterOptions {
   /** Number of workers (1..64). */
@@ -88,9 +88,20 @@ export interface ClusterOptions {
 }
 
 export interface ClusterStats {
-  readonly workers: ReadonlyArray<{ readonly index: number; readonly stats: StackStats }>;
+  /**
+   * Each live worker's stack stats and, on AF_PACKET, its stray relay's counters (strays.ts; `byway stat`'s
+   * `strayRelay`): `sent` (segments for no connection it handed to the primary), `received` (other workers' strays
+   * the primary handed it), `final` (of those, the ones it was the last asked about: it answers them, a RST when it
+   * holds no connection either), `limited` (answered here for the rate bound, 10000 a second), `split` and
+   * `oversize` (strays larger than a message: 0 here, where a MessagePort takes any size).
+   */
+  readonly workers: ReadonlyArray<{ readonly index: number; readonly stats: StackStats; readonly strayRelay?: StrayCounters }>;
   /** Every counter summed over the live workers. */
   readonly total: StackStats;
+  /** AF_PACKET: the live workers' stray relay counters summed. */
+  readonly strayRelay?: StrayCounters;
+  /** AF_PACKET: the strays this primary routed since it started (`byway stat`'s `strays`: received, passed, final). */
+  readonly strays?: StrayRouting;
   /**
    * AF_XDP: the receive queues no live worker serves (worker i serves queue i), and, in shared-address mode, per
    * queue the frames of byway's flows the program dropped there for want of a socket since it was attached (a dead
@@ -135,6 +146,8 @@ export class Cluster extends EventEmitter {
   private xdp: AfXdpProgram | undefined = undefined;
   /** Shared-address AF_XDP: the lock of the flow map the workers share (drivers/af-xdp/flow-table.ts). */
   private flowLock: SharedArrayBuffer | undefined = undefined;
+  /** AF_PACKET: the strays routed between the workers (strays.ts routeStray). */
+  private readonly strays: StrayRouting = { received: 0, passed: 0, final: 0 };
 
   /** @internal use startCluster */
   constructor(private readonly options: ClusterOptions) {
@@ -242,7 +255,7 @@ export class Cluster extends EventEmitter {
           this.pending.delete(m.id);
         } else if (m.type === 'warning') this.emit('warning', index, m.message);
         else if (m.type === 'stray') {
-          const r = routeStray(index, m.payload, this.live.filter((i) => this.threads[i] !== undefined));
+          const r = routeStray(index, m.payload, this.live.filter((i) => this.threads[i] !== undefined), this.strays);
           if (r !== undefined) this.threads[r.to]?.postMessage({ type: 'stray', message: r.message } satisfies ToWorker);
         }
         else if (m.type === 'user') this.emit('message', index, m.value);
@@ -350,13 +363,22 @@ export class Cluster extends EventEmitter {
 
   /** Each live worker's stack stats, and their sum. */
   async stats(): Promise<ClusterStats> {
-    const per = await Promise.all(this.live.map(async (index) => ({ index, stats: await this.ask<StackStats>(index, 'stats') })));
-    const workers = per.filter((p): p is { index: number; stats: StackStats } => p.stats !== undefined);
+    const per = await Promise.all(this.live.map(async (index) => ({ index, answer: await this.ask<WorkerStats>(index, 'stats') })));
+    const workers = per.flatMap(({ index, answer: a }) =>
+      a === undefined ? [] : [{ index, stats: a.stats, ...(a.strayRelay !== undefined ? { strayRelay: a.strayRelay } : {}) }],
+    );
     const total = {} as Record<string, unknown>;
     for (const p of workers) addInto(total, p.stats as unknown as Record<string, unknown>);
     const xdp = this.xdp;
     const queues = xdp && { unserved: Array.from({ length: this.size }, (_, q) => q).filter((q) => this.threads[q] === undefined), dropped: xdp.unboundDrops() };
-    return { workers, total: total as unknown as StackStats, ...(queues ? { queues } : {}) };
+    const relay = this.driver.kind === 'af-packet' ? noStrays() : undefined;
+    for (const p of workers) if (relay && p.strayRelay) addInto(relay as unknown as Record<string, unknown>, p.strayRelay as unknown as Record<string, unknown>);
+    return {
+      workers,
+      total: total as unknown as StackStats,
+      ...(relay ? { strayRelay: relay, strays: { ...this.strays } } : {}),
+      ...(queues ? { queues } : {}),
+    };
   }
 
   /** Every live worker's TCP connections, each row with its worker's index. */

@@ -19,6 +19,10 @@
 import { ICMP_ERRORS, flowClass, workerEphemeralRange, type FlowSteeringSpec } from '../../drivers/af-packet/fanout.js';
 import { checksum, pseudoHeaderSum } from '../../protocols/util/checksum.js';
 import { IPV4_FLAG_DF, writeIpv4Header } from '../../protocols/ipv4/wire.js';
+import { NextHeader, writeIpv6Header } from '../../protocols/ipv6/wire.js';
+import { fillTcp6Checksum } from '../../protocols/ipv6/wire-l4.js';
+import { seqAdd } from '../../protocols/tcp/seq.js';
+import { TcpFlag } from '../../protocols/tcp/wire.js';
 
 /**
  * The worker whose ephemeral slice a received Ethernet frame (IPv4 or IPv6, untagged, not a fragment) belongs to: a
@@ -224,17 +228,23 @@ export function inEphemeralRange(spec: FlowSteeringSpec, port: number): boolean 
   return port >= low && port <= high;
 }
 
+/** A zeroed frame of `len` bytes with an Ethernet header from and to `mac` (the cluster's shared one), EtherType `type`. */
+function ownFrame(mac: Uint8Array, len: number, type: number): Uint8Array {
+  const f = new Uint8Array(len);
+  f.set(mac, 0);
+  f.set(mac, 6);
+  f[12] = type >>> 8;
+  f[13] = type & 0xff;
+  return f;
+}
+
 /**
  * An Ethernet frame carrying the IPv4 TCP segment `segment` from `src` to `dst` (numbers), to `mac` (the shared
  * address's), for another worker's stack to receive as if from the link: a fresh IPv4 header (no options, DF, TTL
  * 64) and the TCP checksum computed again (the received one may have been left to the device). A copy.
  */
 export function strayFrame(mac: Uint8Array, src: number, dst: number, segment: Uint8Array): Uint8Array {
-  const f = new Uint8Array(34 + segment.length);
-  f.set(mac, 0);
-  f.set(mac, 6);
-  f[12] = 0x08;
-  f[13] = 0x00;
+  const f = ownFrame(mac, 34 + segment.length, 0x0800);
   writeIpv4Header(f, 14, src, dst, 6, segment.length, 64, 0, IPV4_FLAG_DF, 0, true);
   f.set(segment, 34);
   f[50] = 0;
@@ -243,6 +253,49 @@ export function strayFrame(mac: Uint8Array, src: number, dst: number, segment: U
   f[50] = c >>> 8;
   f[51] = c & 0xff;
   return f;
+}
+
+/**
+ * The IPv6 form of `strayFrame`: the segment from `src` to `dst` (16 bytes each) behind a fresh IPv6 header (no
+ * extension headers, hop limit 64, no flow label) and the TCP checksum computed again (RFC 8200 8.1). A copy.
+ */
+export function strayFrame6(mac: Uint8Array, src: Uint8Array, dst: Uint8Array, segment: Uint8Array): Uint8Array {
+  const f = ownFrame(mac, 54 + segment.length, 0x86dd);
+  writeIpv6Header(f, 14, src, dst, NextHeader.TCP, segment.length, 64);
+  f.set(segment, 54);
+  fillTcp6Checksum(f, 54, f.length, src, dst);
+  return f;
+}
+
+/**
+ * A TCP segment cut into segments of at most `max` bytes each (header included), for a stray larger than a link
+ * message (a GSO packet AF_PACKET received whole, up to 64 KiB of payload): each piece has the header (options too)
+ * and the next stretch of the payload at its sequence number; FIN and PSH stay on the last piece only, as a sender
+ * that had sent them apart would have. Undefined when it cannot be cut that way: a SYN or URG segment (its sequence
+ * space or urgent pointer would change meaning), or a header that leaves no room for payload. Copies.
+ */
+export function splitSegment(segment: Uint8Array, max: number): Uint8Array[] | undefined {
+  const hl = (segment[12]! >> 4) * 4;
+  const flags = segment[13]!;
+  if (hl < 20 || hl > segment.length || hl >= max || flags & (TcpFlag.SYN | TcpFlag.URG)) return undefined;
+  const payload = segment.subarray(hl);
+  const per = max - hl;
+  const seq = ((segment[4]! << 24) | (segment[5]! << 16) | (segment[6]! << 8) | segment[7]!) >>> 0;
+  const out: Uint8Array[] = [];
+  for (let off = 0; off < payload.length; off += per) {
+    const n = Math.min(per, payload.length - off);
+    const piece = new Uint8Array(hl + n);
+    piece.set(segment.subarray(0, hl));
+    piece.set(payload.subarray(off, off + n), hl);
+    const s = seqAdd(seq, off);
+    piece[4] = s >>> 24;
+    piece[5] = (s >>> 16) & 0xff;
+    piece[6] = (s >>> 8) & 0xff;
+    piece[7] = s & 0xff;
+    if (off + n < payload.length) piece[13] = flags & ~(TcpFlag.FIN | TcpFlag.PSH);
+    out.push(piece);
+  }
+  return out;
 }
 
 /** Every number in `b` added into `a` (same shape), for the aggregated stats. */

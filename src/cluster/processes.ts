@@ -47,7 +47,7 @@ import { query } from '../control/client.js';
 import { ensureRuntimeDir } from '../control/paths.js';
 import { LinkReader, MsgType, decodeHello, encodeMessage } from './link.js';
 import { Membership, addInto, sliceOwner } from './plan.js';
-import { routeStray } from './strays.js';
+import { routeStray, type StrayRouting } from './strays.js';
 
 export interface ProcessClusterOptions {
   /** Number of worker processes (1..64). */
@@ -128,7 +128,7 @@ export class ProcessCluster {
   /** Shared-address AF_XDP: reservations adopted, adoptions failed, taken again after a death, and lost then. */
   private readonly reservations = { adopted: 0, adoptFailed: 0, retaken: 0, lost: 0 };
   /** Strays (plan.ts strayNext): received from workers, passed to another worker, of them the last one asked. */
-  private readonly strays = { received: 0, passed: 0, final: 0 };
+  private readonly strays: StrayRouting = { received: 0, passed: 0, final: 0 };
 
   constructor(private readonly options: ProcessClusterOptions) {
     this.size = options.workers;
@@ -354,12 +354,8 @@ export class ProcessCluster {
    * the last one final (plan.ts strayNext: exactly one of them answers a flow nobody holds).
    */
   private stray(from: number, payload: Uint8Array): void {
-    const r = routeStray(from, payload, this.members.live.filter((w) => this.slots[w]?.conn !== undefined));
-    if (r === undefined) return;
-    this.strays.received++;
-    if (r.to !== from) this.strays.passed++;
-    if (r.final) this.strays.final++;
-    this.send(r.to, MsgType.stray, r.message);
+    const r = routeStray(from, payload, this.members.live.filter((w) => this.slots[w]?.conn !== undefined), this.strays);
+    if (r !== undefined) this.send(r.to, MsgType.stray, r.message);
   }
 
   /** Ask worker `owner` to close its reservation descriptor `fd` (an orphan's). */

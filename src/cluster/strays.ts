@@ -10,15 +10,26 @@
  * flow nobody holds gets exactly one RST. No I/O here: the worker's preload and the supervisor move the bytes.
  *
  * Messages (link.ts `stray`): to the supervisor u64 tried (big-endian, a bit per worker index) | frame; to a worker
- * u8 final | u64 tried | frame. The frame is an IPv4 Ethernet frame rebuilt from the segment (plan.ts strayFrame).
- * IPv6 strays are not relayed (answered as before).
+ * u8 final | u64 tried | frame. The frame is an Ethernet frame rebuilt from the segment: IPv4 (plan.ts strayFrame)
+ * or IPv6 (strayFrame6; the TCP layer keys IPv6 addresses by ids of its own, addr-ids.ts, turned back into bytes
+ * here, since each worker's layer deals its own ids).
  */
 import { isIpv6Id } from '../../protocols/tcp/addr-ids.js';
+import { formatIpv6 } from '../../protocols/ipv6/address.js';
 import { MAX_MESSAGE } from './link.js';
-import { inEphemeralRange, strayFrame, strayNext } from './plan.js';
+import { inEphemeralRange, splitSegment, strayFrame, strayFrame6, strayNext } from './plan.js';
+
+/** What the relay needs of a TCP layer (protocols/tcp/layer.ts): its `stray` hook and its IPv6 address ids. */
+export interface StrayHost {
+  stray: ((now: number, src: number, dst: number, segment: Uint8Array) => boolean) | undefined;
+  readonly addrs: { bytes(id: number): Uint8Array | undefined };
+}
 
 export interface StrayCounters {
-  /** Segments this stack held no connection for, sent to the supervisor for the worker that holds the flow. */
+  /**
+   * Segments this stack held no connection for, sent to the supervisor for the worker that holds the flow (one
+   * message each; a stray cut in pieces counts once per piece, as the supervisor and the receiver count it).
+   */
   sent: number;
   /** Strays of other workers the supervisor handed to this one. */
   received: number;
@@ -26,7 +37,14 @@ export interface StrayCounters {
   final: number;
   /** Not sent because more than STRAYS_PER_SECOND came in one second: answered here, as without the relay. */
   limited: number;
+  /** Strays larger than a message (a GSO packet received whole) sent as several segments (splitSegment), each in `sent`. */
+  split: number;
+  /** Larger than a message and not cut (a SYN or URG segment): answered here, as without the relay. */
+  oversize: number;
 }
+
+/** All zero. */
+export const noStrays = (): StrayCounters => ({ sent: 0, received: 0, final: 0, limited: 0, split: 0, oversize: 0 });
 
 /**
  * Strays a worker sends per second at most. Each costs a copy and two messages where a RST cost one segment, and a
@@ -48,26 +66,56 @@ const STRAY_KEPT_MS = 5000;
  * no connection for it either it goes on (or, the last one asked, is answered here: exactly one RST).
  */
 export class StrayRelay {
-  readonly counters: StrayCounters = { sent: 0, received: 0, final: 0, limited: 0 };
+  readonly counters: StrayCounters = noStrays();
   private second = -Infinity;
   private inSecond = 0;
   private readonly relayed = new Map<string, { tried: bigint; final: boolean; at: number }>();
 
+  /**
+   * @param maxMessage the largest message `send` takes (the link's MAX_MESSAGE by default; a worker thread's
+   *   MessagePort has no limit: Infinity). A stray whose message would be larger goes as several (splitSegment).
+   */
   constructor(
     private readonly spec: { workers: number },
     private readonly mac: Uint8Array,
     private readonly send: (payload: Uint8Array) => void,
+    private readonly maxMessage = MAX_MESSAGE,
   ) {}
+
+  /** IPv6: the TCP layer's address ids -> bytes (set by `attach`; without it IPv6 strays are answered here). */
+  private addrs: StrayHost['addrs'] | undefined = undefined;
+
+  /**
+   * Make this relay `tcp`'s stray hook: a segment goes to the supervisor when `ready()` (the link to it is up),
+   * timed by `clock` (ms; the wall clock, as `received` is).
+   */
+  attach(tcp: StrayHost, ready: () => boolean = () => true, clock: () => number = Date.now): void {
+    this.addrs = tcp.addrs;
+    tcp.stray = (_now, src, dst, segment) => ready() && this.take(src, dst, segment, clock());
+  }
 
   /** The TCP layer's `stray` hook: true when the segment went to the supervisor. `now`: a wall clock in ms. */
   take(src: number, dst: number, segment: Uint8Array, now = Date.now()): boolean {
-    if (isIpv6Id(src) || segment.length < 20) return false; // IPv6 strays: not relayed yet (docs/scaling.md)
+    if (segment.length < 20) return false;
+    let src6: Uint8Array | undefined;
+    let dst6: Uint8Array | undefined;
+    if (isIpv6Id(src)) {
+      src6 = this.addrs?.bytes(src);
+      dst6 = this.addrs?.bytes(dst);
+      if (src6 === undefined || dst6 === undefined) return false;
+    }
     const dport = (segment[2]! << 8) | segment[3]!;
     if (inEphemeralRange(this.spec, dport)) return false; // steered by slice: a flow nobody else holds
-    const key = flowKey4(src, dst, segment);
+    const key = src6 !== undefined ? flowKey6(src6, dst6!, segment) : flowKey4(src, dst, segment);
     const r = this.relayed.get(key);
     if (r !== undefined && now - r.at <= STRAY_KEPT_MS && r.final) return false; // the last asked: answer it
-    if (34 + 9 + segment.length > MAX_MESSAGE - 16) return false;
+    // Room for the segment in one message: u8 final | u64 tried | the frame's headers, to the worker that gets it.
+    const room = this.maxMessage - 9 - (src6 !== undefined ? 54 : 34);
+    const pieces = segment.length <= room ? [segment] : splitSegment(segment, room);
+    if (pieces === undefined) {
+      this.counters.oversize++;
+      return false;
+    }
     if (now - this.second >= 1000) {
       this.second = now;
       this.inSecond = 0;
@@ -76,12 +124,16 @@ export class StrayRelay {
       this.counters.limited++;
       return false;
     }
-    const frame = strayFrame(this.mac, src, dst, segment);
-    const payload = new Uint8Array(8 + frame.length);
-    new DataView(payload.buffer).setBigUint64(0, r !== undefined && now - r.at <= STRAY_KEPT_MS ? r.tried : 0n);
-    payload.set(frame, 8);
-    this.send(payload);
-    this.counters.sent++;
+    const tried = r !== undefined && now - r.at <= STRAY_KEPT_MS ? r.tried : 0n;
+    for (const piece of pieces) {
+      const frame = src6 !== undefined ? strayFrame6(this.mac, src6, dst6!, piece) : strayFrame(this.mac, src, dst, piece);
+      const payload = new Uint8Array(8 + frame.length);
+      new DataView(payload.buffer).setBigUint64(0, tried);
+      payload.set(frame, 8);
+      this.send(payload);
+      this.counters.sent++;
+    }
+    if (pieces.length > 1) this.counters.split++;
     return true;
   }
 
@@ -90,10 +142,16 @@ export class StrayRelay {
     if (payload.length < 9 + 34 + 20) return undefined;
     const dv = new DataView(payload.buffer, payload.byteOffset, payload.length);
     const frame = payload.subarray(9);
-    const ihl = (frame[14]! & 0x0f) * 4;
-    if (frame[12] !== 0x08 || frame[13] !== 0x00 || frame[23] !== 6 || frame.length < 14 + ihl + 20) return undefined;
+    let key: string;
+    if (frame[12] === 0x86 && frame[13] === 0xdd) {
+      if (frame[20] !== 6 || frame.length < 54 + 20) return undefined;
+      key = flowKey6(frame.subarray(22, 38), frame.subarray(38, 54), frame.subarray(54));
+    } else {
+      const ihl = (frame[14]! & 0x0f) * 4;
+      if (frame[12] !== 0x08 || frame[13] !== 0x00 || frame[23] !== 6 || frame.length < 14 + ihl + 20) return undefined;
+      key = flowKey4(dv.getUint32(9 + 26), dv.getUint32(9 + 30), frame.subarray(14 + ihl));
+    }
     const final = payload[0] === 1;
-    const key = flowKey4(dv.getUint32(9 + 26), dv.getUint32(9 + 30), frame.subarray(14 + ihl));
     this.relayed.delete(key);
     this.relayed.set(key, { tried: dv.getBigUint64(1), final, at: now });
     if (this.relayed.size > STRAYS_KEPT) this.relayed.delete(this.relayed.keys().next().value!);
@@ -105,15 +163,38 @@ export class StrayRelay {
 
 /** A TCP flow's key from its addresses and segment (source and destination ports). */
 const flowKey4 = (src: number, dst: number, seg: Uint8Array): string => `${src >>> 0}:${dst >>> 0}:${(seg[0]! << 8) | seg[1]!}:${(seg[2]! << 8) | seg[3]!}`;
+const flowKey6 = (src: Uint8Array, dst: Uint8Array, seg: Uint8Array): string =>
+  `[${formatIpv6(src)}]:[${formatIpv6(dst)}]:${(seg[0]! << 8) | seg[1]!}:${(seg[2]! << 8) | seg[3]!}`;
+
+/** The supervisor's counts of the strays it routed (`byway stat`'s and `cluster.stats()`'s `strays`). */
+export interface StrayRouting {
+  /** Strays workers sent it. */
+  received: number;
+  /** Of those, handed to another worker (the rest went back to their sender, final: no other worker lived). */
+  passed: number;
+  /** Of those, marked final: the worker they went to was the last one asked and answers a flow nobody holds. */
+  final: number;
+}
 
 /**
  * The supervisor's part: worker `from` sent `payload` (u64 tried | frame); the worker to hand it to and the message
- * (u8 final | u64 tried | frame), among the `live` workers (those connected). Undefined for a payload too short.
+ * (u8 final | u64 tried | frame), among the `live` workers (those connected), counted in `counts`. Undefined for a
+ * payload too short.
  */
-export function routeStray(from: number, payload: Uint8Array, live: readonly number[]): { to: number; final: boolean; message: Uint8Array } | undefined {
+export function routeStray(
+  from: number,
+  payload: Uint8Array,
+  live: readonly number[],
+  counts?: StrayRouting,
+): { to: number; final: boolean; message: Uint8Array } | undefined {
   if (payload.length <= 8) return undefined;
   const tried = new DataView(payload.buffer, payload.byteOffset, 8).getBigUint64(0);
   const next = strayNext(from, tried, live);
+  if (counts !== undefined) {
+    counts.received++;
+    if (next.to !== from) counts.passed++;
+    if (next.final) counts.final++;
+  }
   const message = new Uint8Array(payload.length + 1);
   message[0] = next.final ? 1 : 0;
   new DataView(message.buffer).setBigUint64(1, next.tried);

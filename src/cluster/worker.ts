@@ -20,7 +20,8 @@ import { relay } from '../../drivers/middleware/relay.js';
 import type { FrameDriver } from '../../drivers/types.js';
 import { createStack, type Stack, type StackOptions } from '../api/stack.js';
 import { everyWorkerSees, sliceOwner, withWorkerLimits, workerSettings } from './plan.js';
-import { StrayRelay } from './strays.js';
+import { StrayRelay, type StrayCounters } from './strays.js';
+import type { StackStats } from '../stack/stats.js';
 
 /** What the primary hands a worker (structured-cloneable). */
 export interface WorkerInit {
@@ -131,6 +132,12 @@ export function isClusterWorker(): boolean {
   return (workerData as { bywayCluster?: unknown } | null)?.bywayCluster !== undefined;
 }
 
+/** A worker's answer to 'stats': its stack's, and its stray relay's counters (AF_PACKET only). */
+export interface WorkerStats {
+  readonly stats: StackStats;
+  readonly strayRelay: StrayCounters | undefined;
+}
+
 export type ToWorker =
   | { readonly type: 'stats' | 'connections'; readonly id: number }
   | { readonly type: 'program'; readonly program: Uint8Array }
@@ -228,12 +235,13 @@ export async function runWorker(init: WorkerInit): Promise<void> {
   });
   // AF_PACKET fanout: a segment for no connection of a flow the service table moved here goes to the primary, which
   // hands it to the worker that holds it (strays.ts), as under byway run --workers.
-  const strays = packet?.hwAddress ? new StrayRelay(spec, packet.hwAddress, (payload) => port.postMessage({ type: 'stray', payload } satisfies FromWorker)) : undefined;
-  if (strays !== undefined && stack.core.tcp !== undefined) stack.core.tcp.stray = (_now, src, dst, segment) => strays.take(src, dst, segment);
+  // (A MessagePort takes a message of any size: a GSO packet's stray goes whole.)
+  const strays = packet?.hwAddress ? new StrayRelay(spec, packet.hwAddress, (payload) => port.postMessage({ type: 'stray', payload } satisfies FromWorker), Infinity) : undefined;
+  if (strays !== undefined && stack.core.tcp !== undefined) strays.attach(stack.core.tcp);
   const send = (value: unknown): void => port.postMessage({ type: 'user', value } satisfies FromWorker);
   (globalThis as Record<symbol, ClusterWorker>)[CURRENT] = { index: init.index, workers: init.workers, stack, data: init.data, send };
   port.on('message', (m: ToWorker) => {
-    if (m.type === 'stats') port.postMessage({ type: 'reply', id: m.id, value: stack.stats } satisfies FromWorker);
+    if (m.type === 'stats') port.postMessage({ type: 'reply', id: m.id, value: { stats: stack.stats, strayRelay: strays?.counters } satisfies WorkerStats } satisfies FromWorker);
     else if (m.type === 'connections') port.postMessage({ type: 'reply', id: m.id, value: stack.connections() } satisfies FromWorker);
     else if (m.type === 'program' && packet) {
       try {

@@ -79,7 +79,7 @@ export function register(env: Readonly<Record<string, string | undefined>> = pro
           addresses: stack.addresses,
           rules: formatPathRules(config.rules),
           paths: counters,
-          // A fanout worker's stray relay (src/cluster/strays.ts): sent, received, final, limited.
+          // A fanout worker's stray relay (src/cluster/strays.ts): sent, received, final, limited, split, oversize.
           ...(member ? { strayRelay: member.strays } : {}),
         }),
       });

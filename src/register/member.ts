@@ -41,7 +41,7 @@ import { relay, type RelayDriver } from '../../drivers/middleware/relay.js';
 import type { Stack, StackOptions } from '../api/stack.js';
 import { everyWorkerSees, sliceOwner, withWorkerLimits, workerSettings } from '../cluster/plan.js';
 import { LinkReader, MsgType, encodeHello, encodeMessage } from '../cluster/link.js';
-import { StrayRelay, type StrayCounters } from '../cluster/strays.js';
+import { StrayRelay, noStrays, type StrayCounters } from '../cluster/strays.js';
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -174,9 +174,9 @@ export function openMember(
   const strays = hop === undefined && packet.hwAddress !== undefined ? new StrayRelay(spec, packet.hwAddress, (p) => send(MsgType.stray, p)) : undefined;
   return {
     driver,
-    strays: strays?.counters ?? { sent: 0, received: 0, final: 0, limited: 0 },
+    strays: strays?.counters ?? noStrays(),
     start(stack, control) {
-      if (strays !== undefined && stack.core.tcp !== undefined) stack.core.tcp.stray = (_now, src, dst, segment) => sock !== undefined && strays.take(src, dst, segment);
+      if (strays !== undefined && stack.core.tcp !== undefined) strays.attach(stack.core.tcp, () => sock !== undefined);
       const reader = new LinkReader((type, payload) => {
         if (type === MsgType.arp) driver.inject(payload);
         else if (type === MsgType.stray) {

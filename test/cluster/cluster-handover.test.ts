@@ -5,6 +5,8 @@
  * sends its class's later segments to worker 0, which holds no connection for them and hands them to worker 1
  * through the primary (src/cluster/strays.ts): every message on those connections is answered by worker 1, none
  * reset, and they close cleanly; new connections spread over both. No race: each step waits for the previous one.
+ * Then worker 1 dies with keep-alive connections open on both: worker 0 answers each of worker 1's flows with one
+ * RST (the last and only one asked) and its own as before. `cluster.stats()` counts the relay as `byway stat` does.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -72,11 +74,51 @@ describePrivileged('byway cluster (worker threads): a worker that starts serving
     writeFileSync(join(dir, 'r4'), '');
     expect(JSON.parse((await waitOutput(client, /^closed (.*)$/m, 30_000, 'client closed'))[1]!)).toEqual(Array<string>(N).fill('end'));
 
-    const st = await cluster.stats();
+    // The client's last ACKs (after the server's FIN it saw) may still be on their way through the primary.
+    let st = await cluster.stats();
+    await until(async () => {
+      st = await cluster!.stats();
+      return st.strayRelay!.received === st.strays!.received && st.strays!.received === st.strayRelay!.sent;
+    }, 5_000);
     const w0 = st.workers.find((w) => w.index === 0)!.stats.tcp!;
     const w1 = st.workers.find((w) => w.index === 1)!.stats.tcp!;
     expect(w0.strayHandedOff).toBeGreaterThan(3);
     expect(w0.rstsSent).toBe(0);
     expect(w1.rstsSent).toBe(0);
+    // The relay's counters, named as `byway stat` names them: worker 0 sent every stray, worker 1 took each one,
+    // the last asked of two (final), and held its flow (no RST); the primary passed them all.
+    expect(st.workers.find((w) => w.index === 0)!.strayRelay).toEqual({ sent: w0.strayHandedOff, received: 0, final: 0, limited: 0, split: 0, oversize: 0 });
+    expect(st.workers.find((w) => w.index === 1)!.strayRelay).toEqual({ sent: 0, received: w0.strayHandedOff, final: w0.strayHandedOff, limited: 0, split: 0, oversize: 0 });
+    expect(st.strays).toEqual({ received: w0.strayHandedOff, passed: w0.strayHandedOff, final: w0.strayHandedOff });
+    expect(st.strayRelay).toEqual({ sent: w0.strayHandedOff, received: w0.strayHandedOff, final: w0.strayHandedOff, limited: 0, split: 0, oversize: 0 });
+
+    // Failure (the issue's): keep-alive connections spread over both, then worker 1 dies. Its flows' next segments
+    // reach worker 0, the only one left: it asks nobody (the primary sends each back to it, final) and answers each
+    // with one RST; its own connections are answered.
+    const dir2 = mkdtempSync(join(tmpdir(), 'byway-handover-'));
+    try {
+      const M = 12;
+      const second = lab.spawnIn(nsB, process.execPath, [KEEPALIVE_CLIENT, BYWAY, '7000', String(M), dir2, 'byte']) as Proc;
+      await until(() => execIn(nsB, 'ss', ['-Htn', 'state', 'established', 'dst', `${BYWAY}:7000`]).split('\n').filter((l) => l !== '').length >= M, 10_000);
+      await cluster.kill(1);
+      await until(() => cluster!.live.length === 1, 10_000);
+      writeFileSync(join(dir2, 'r1'), '');
+      const got = JSON.parse((await waitOutput(second, /^round 1 (.*)$/m, 30_000, 'second client round 1'))[1]!) as string[];
+      const reset = got.filter((a) => a === 'ECONNRESET').length;
+      expect(got.filter((a) => a !== 'w0' && a !== 'ECONNRESET'), JSON.stringify(got)).toEqual([]);
+      expect(reset, JSON.stringify(got)).toBeGreaterThan(0);
+      expect(reset, JSON.stringify(got)).toBeLessThan(M);
+      const after = await cluster.stats();
+      const only = after.workers[0]!;
+      expect(only.index).toBe(0);
+      expect(only.stats.tcp!.rstsSent).toBe(reset); // one RST per flow nobody holds
+      expect(only.strayRelay!.final).toBe(only.strayRelay!.received);
+      expect(only.strayRelay!.received).toBeGreaterThanOrEqual(reset); // (it had received none before)
+      expect(after.strays!.final - st.strays!.final).toBe(only.strayRelay!.final);
+      expect(after.strays!.passed).toBe(st.strays!.passed); // nobody else to pass them to
+      expect(after.strayRelay).toEqual(only.strayRelay);
+    } finally {
+      rmSync(dir2, { recursive: true, force: true });
+    }
   }, 120_000);
 });

@@ -5,7 +5,8 @@
  * worker 1), clients open connections worker 1 accepts, then worker 0 serves and takes its class: the later
  * segments of those connections land on worker 0, which holds no connection for them and hands them on, so worker 1
  * keeps serving them and nobody is reset; new connections spread over both. A segment of a flow nobody holds gets
- * exactly one RST.
+ * exactly one RST. The same over IPv6, which the fanout program sends by worker 0's slot (to the ARP owner while
+ * worker 0 has no member): the IPv6 flows worker 1 accepted then move to a worker 0 that joins again.
  */
 import { describe, expect, it } from 'vitest';
 import { memoryLink, memoryQueues } from '../../drivers/memory/index.js';
@@ -16,18 +17,23 @@ import { seededRng } from '../../protocols/util/rng.js';
 import { VirtualClock } from '../../src/stack/clock.js';
 import { runUntil } from '../../src/stack/sim.js';
 import { NetStack } from '../../src/stack/stack.js';
-import { strayFrame, strayNext, workerSettings } from '../../src/cluster/plan.js';
+import { splitSegment, strayFrame, strayFrame6, strayNext, workerSettings } from '../../src/cluster/plan.js';
 import { StrayRelay, routeStray } from '../../src/cluster/strays.js';
 import { verifyTcpChecksum } from '../../protocols/tcp/wire.js';
+import { verifyTcp6Checksum } from '../../protocols/ipv6/wire-l4.js';
 import { cidr, ip } from '../stack/harness.js';
+import { v6, v6cidr } from '../ipv6/stack-helpers.js';
 
-function makeCluster() {
+function makeCluster(maxMessage?: number) {
   const [clientEnd, serverEnd] = memoryLink({ mtu: 1500 });
   const clock = new VirtualClock(1_000);
   const spec = { workers: 2 };
   /** The service table: class -> worker (worker 0 not serving yet: its class goes to worker 1). */
   const service = [1, 1];
+  /** Where IPv6 goes: the program sends it by the slot of worker 0, the ARP owner's member while worker 0 has none. */
+  const ipv6To = [1];
   const queues = memoryQueues(serverEnd, 2, (f) => {
+    if (f[12] === 0x86 && f[13] === 0xdd) return ipv6To[0]!;
     const c = flowClass(spec, (f[12]! << 8) | f[13]!, f.subarray(14));
     if (c === undefined) return 0;
     return c.table === 'service' ? service[c.worker]! : (f[12] === 0x08 && f[13] === 0x06 ? 1 : c.worker);
@@ -40,19 +46,29 @@ function makeCluster() {
     const r = relay(queues[w]!, { relay: (f) => relays.forEach((o, i) => i !== w && o.inject(f)) });
     relays.push(r);
     const s = workerSettings(spec, w, 1);
-    const stack = new NetStack({ driver: r, addresses: [cidr('10.0.0.2/24')], rng: seededRng(10 + w), answerArp: s.answerArp, udp: s.limits.udp, tcp: s.limits.tcp, icmp: s.limits.icmp });
+    const stack = new NetStack({
+      driver: r,
+      addresses: [cidr('10.0.0.2/24')],
+      addresses6: [v6cidr('fd00::2/64')],
+      ipv6: true,
+      rng: seededRng(10 + w),
+      answerArp: s.answerArp,
+      udp: s.limits.udp,
+      tcp: s.limits.tcp,
+      icmp: s.limits.icmp,
+    });
     stacks.push(stack);
     // The worker's preload and the supervisor (member.ts, processes.ts), without the socket between them.
     const sr = new StrayRelay(spec, r.hwAddress!, (payload) => {
       const m = routeStray(w, payload, live)!;
       const frame = strays[m.to]!.received(m.message, clock.now());
       if (frame !== undefined) relays[m.to]!.inject(frame);
-    });
+    }, maxMessage);
     strays.push(sr);
-    stack.tcp!.stray = (now, src, dst, segment) => sr.take(src, dst, segment, now);
+    sr.attach(stack.tcp!, undefined, () => clock.now());
   }
-  const client = new NetStack({ driver: clientEnd, addresses: [cidr('10.0.0.1/24')], rng: seededRng(1) });
-  return { clock, client, stacks, strays, relays, service, run: (ms: number) => runUntil(clock, [client, ...stacks], { until: clock.now() + ms }) };
+  const client = new NetStack({ driver: clientEnd, addresses: [cidr('10.0.0.1/24')], addresses6: [v6cidr('fd00::1/64')], ipv6: true, rng: seededRng(1) });
+  return { clock, client, stacks, strays, relays, service, ipv6To, run: (ms: number) => runUntil(clock, [client, ...stacks], { until: clock.now() + ms }) };
 }
 
 /** Echo what a server connection reads; count what a client connection reads. */
@@ -64,32 +80,56 @@ function echo(c: ReturnType<typeof makeCluster>, s: TcpConnection): void {
   };
 }
 
+/** Worker `w` listens on port 80 (`family`), echoing; each connection it accepts goes into `served[w]`. */
+function serve(c: ReturnType<typeof makeCluster>, w: number, served: TcpConnection[][], family: 4 | 46 = 4): void {
+  c.stacks[w]!.tcp!.listen(0, 80, 128, { family }).onConnection = (x) => {
+    served[w]!.push(x);
+    echo(c, x);
+  };
+}
+
+/** Each connection sends 3 bytes; the map counts the bytes that come back on each. */
+function sendThree(c: ReturnType<typeof makeCluster>, conns: readonly TcpConnection[]): Map<TcpConnection, number> {
+  const echoed = new Map<TcpConnection, number>();
+  for (const x of conns) {
+    x.onReadable = () => {
+      const b = new Uint8Array(64);
+      echoed.set(x, (echoed.get(x) ?? 0) + x.read(c.clock.now(), b));
+    };
+    x.send(c.clock.now(), new Uint8Array([1, 2, 3]));
+  }
+  return echoed;
+}
+
+/**
+ * Worker 0 handed on the moved flows' segments and worker 1 took them, nobody reset anything; then `before` and
+ * worker 1's ends close, the FINs and last ACKs of the moved flows going the same way, still with no RST.
+ */
+function expectRelayedThenClosed(c: ReturnType<typeof makeCluster>, before: readonly TcpConnection[], held: readonly TcpConnection[]): void {
+  expect(c.strays[0]!.counters.sent).toBe(c.stacks[0]!.stats.tcp!.strayHandedOff);
+  expect(c.strays[1]!.counters.received).toBe(c.strays[0]!.counters.sent);
+  for (const s of [c.client, ...c.stacks]) expect(s.stats.tcp!.rstsSent).toBe(0);
+  for (const x of before) x.close(c.clock.now());
+  for (const x of held) x.close(c.clock.now());
+  c.run(5_000);
+  expect(before.every((x) => x.state === 'TIME-WAIT' || x.state === 'CLOSED')).toBe(true);
+  expect(held.every((x) => x.state === 'TIME-WAIT' || x.state === 'CLOSED')).toBe(true);
+  for (const s of [c.client, ...c.stacks]) expect(s.stats.tcp!.rstsSent).toBe(0);
+}
+
 describe('strays: a worker that starts serving does not reset the flows another holds', () => {
   it('connections worker 1 accepted for worker 0 class keep working after worker 0 serves; new ones spread; no RST', () => {
     const c = makeCluster();
     const served: TcpConnection[][] = [[], []];
-    c.stacks[1]!.tcp!.listen(0, 80, 128).onConnection = (x) => {
-      served[1]!.push(x);
-      echo(c, x);
-    };
+    serve(c, 1, served);
     const before = Array.from({ length: 20 }, () => c.client.tcp!.connect(c.clock.now(), ip('10.0.0.2'), 80));
     c.run(2_000);
     expect(before.filter((x) => x.state === 'ESTABLISHED')).toHaveLength(20);
     expect(served[1]).toHaveLength(20);
     // Worker 0 serves: it listens, and the table gives it its class.
-    c.stacks[0]!.tcp!.listen(0, 80, 128).onConnection = (x) => {
-      served[0]!.push(x);
-      echo(c, x);
-    };
+    serve(c, 0, served);
     c.service[0] = 0;
-    const echoed = new Map<TcpConnection, number>();
-    for (const x of before) {
-      x.onReadable = () => {
-        const b = new Uint8Array(64);
-        echoed.set(x, (echoed.get(x) ?? 0) + x.read(c.clock.now(), b));
-      };
-      x.send(c.clock.now(), new Uint8Array([1, 2, 3]));
-    }
+    const echoed = sendThree(c, before);
     const after = Array.from({ length: 20 }, () => c.client.tcp!.connect(c.clock.now(), ip('10.0.0.2'), 80));
     c.run(2_000);
     expect(before.filter((x) => echoed.get(x) === 3)).toHaveLength(20);
@@ -97,17 +137,8 @@ describe('strays: a worker that starts serving does not reset the flows another 
     expect(after.filter((x) => x.state === 'ESTABLISHED')).toHaveLength(20);
     expect(served[0]!.length).toBeGreaterThan(3);
     expect(served[1]!.length - 20).toBeGreaterThan(3);
-    // Worker 0 handed on the moved flows' segments; worker 1 took them; nobody reset anything.
     expect(c.stacks[0]!.stats.tcp!.strayHandedOff).toBeGreaterThan(0);
-    expect(c.strays[0]!.counters.sent).toBe(c.stacks[0]!.stats.tcp!.strayHandedOff);
-    expect(c.strays[1]!.counters.received).toBe(c.strays[0]!.counters.sent);
-    for (const s of [c.client, ...c.stacks]) expect(s.stats.tcp!.rstsSent).toBe(0);
-    // Closing them: the FINs and last ACKs of the moved flows go the same way.
-    for (const x of before) x.close(c.clock.now());
-    for (const s of served[1]!) s.close(c.clock.now());
-    c.run(5_000);
-    expect(before.every((x) => x.state === 'TIME-WAIT' || x.state === 'CLOSED')).toBe(true);
-    for (const s of [c.client, ...c.stacks]) expect(s.stats.tcp!.rstsSent).toBe(0);
+    expectRelayedThenClosed(c, before, served[1]!.slice(0, 20)); // worker 1's first 20: the `before` ones
   });
 
   it('a segment of a flow nobody holds is asked of the other worker, then answered with exactly one RST', () => {
@@ -124,8 +155,116 @@ describe('strays: a worker that starts serving does not reset the flows another 
     c.run(1_000);
     expect(c.stacks[0]!.stats.tcp!.rstsSent + c.stacks[1]!.stats.tcp!.rstsSent).toBe(1);
     expect(c.strays[0]!.counters.sent).toBe(1); // worker 0 asked worker 1 (final): worker 1 answered
-    expect(c.strays[1]!.counters).toEqual({ sent: 0, received: 1, final: 1, limited: 0 });
+    expect(c.strays[1]!.counters).toEqual({ sent: 0, received: 1, final: 1, limited: 0, split: 0, oversize: 0 });
     expect(c.stacks[1]!.stats.tcp!.rstsSent).toBe(1);
+  });
+});
+
+// IPv6 on the AF_PACKET fanout cluster goes by one slot (worker 0's: fanout.ts), so its flows move when worker 0 dies
+// (to the ARP owner) and again when a new worker 0 joins: the flows the other worker accepted meanwhile are strays.
+describe('strays over IPv6: a worker that rejoins does not reset the IPv6 flows another accepted', () => {
+  it('connections worker 1 accepted while IPv6 went to it keep working once IPv6 goes to worker 0 again; no RST', () => {
+    const c = makeCluster();
+    const served: TcpConnection[][] = [[], []];
+    serve(c, 1, served, 46);
+    c.run(3_500); // duplicate address detection (RFC 4862 5.4) before the addresses are usable
+    const server6 = c.client.tcp!.addrs.intern(v6('fd00::2'));
+    const before = Array.from({ length: 20 }, () => c.client.tcp!.connect(c.clock.now(), server6, 80));
+    c.run(3_000);
+    expect(before.filter((x) => x.state === 'ESTABLISHED')).toHaveLength(20);
+    expect(served[1]).toHaveLength(20);
+    // A new worker 0 joins and listens: IPv6 goes to it now, the established flows with it.
+    serve(c, 0, served, 46);
+    c.ipv6To[0] = 0;
+    const echoed = sendThree(c, before);
+    const after = Array.from({ length: 10 }, () => c.client.tcp!.connect(c.clock.now(), server6, 80));
+    c.run(2_000);
+    expect(before.filter((x) => echoed.get(x) === 3)).toHaveLength(20);
+    expect(after.filter((x) => x.state === 'ESTABLISHED')).toHaveLength(10);
+    expect(served[0]).toHaveLength(10); // every new IPv6 flow is worker 0's
+    expect(served[1]).toHaveLength(20);
+    expect(c.stacks[0]!.stats.tcp!.strayHandedOff).toBeGreaterThanOrEqual(20);
+    expectRelayedThenClosed(c, before, served[1]!);
+  });
+
+  it('a segment of an IPv6 flow nobody holds is asked of the other worker, then answered with exactly one RST', () => {
+    const c = makeCluster();
+    c.ipv6To[0] = 0;
+    c.stacks.forEach((s) => s.tcp!.listen(0, 80, 128, { family: 46 }));
+    c.run(3_500);
+    // An ACK with data of an IPv6 flow neither worker holds (as after its holder died), received by worker 0.
+    const seg = new Uint8Array(21);
+    seg.set([0x30, 0x39, 0x00, 0x50, 0, 0, 0x10, 0, 0, 0, 0x20, 0, 0x50, 0x18, 0xff, 0xff], 0);
+    seg[20] = 9;
+    const rsts = () => c.stacks.map((s) => s.stats.tcp!.rstsSent);
+    c.relays[0]!.inject(strayFrame6(c.relays[0]!.hwAddress!, v6('fd00::1'), v6('fd00::2'), seg));
+    c.run(1_000);
+    expect(rsts()).toEqual([0, 1]); // worker 0 asked worker 1 (final): worker 1 answered, once
+    expect(c.strays[0]!.counters).toEqual({ sent: 1, received: 0, final: 0, limited: 0, split: 0, oversize: 0 });
+    expect(c.strays[1]!.counters).toEqual({ sent: 0, received: 1, final: 1, limited: 0, split: 0, oversize: 0 });
+  });
+});
+
+// A stray larger than a link message (a GSO packet AF_PACKET took whole: up to 64 KiB) goes as several segments.
+// Here the message limit is 700 bytes, so a segment of 1400 bytes of data goes in three.
+describe('strays larger than a message', () => {
+  it('go cut in pieces: the holder reads every byte of the moved flows, in order; no RST', () => {
+    const c = makeCluster(700);
+    const got = new Map<TcpConnection, number[]>();
+    const reader = (x: TcpConnection): void => {
+      got.set(x, []);
+      x.onReadable = () => {
+        const b = new Uint8Array(4096);
+        for (let n = x.read(c.clock.now(), b); n > 0; n = x.read(c.clock.now(), b)) got.get(x)!.push(...b.subarray(0, n));
+      };
+    };
+    const held: TcpConnection[] = [];
+    c.stacks[1]!.tcp!.listen(0, 80, 128).onConnection = (x) => {
+      held.push(x);
+      reader(x);
+    };
+    const before = Array.from({ length: 20 }, () => c.client.tcp!.connect(c.clock.now(), ip('10.0.0.2'), 80));
+    c.run(2_000);
+    c.stacks[0]!.tcp!.listen(0, 80, 128);
+    c.service[0] = 0;
+    const data = Uint8Array.from({ length: 1400 }, (_, i) => (i * 7) & 0xff);
+    for (const x of before) x.send(c.clock.now(), data);
+    c.run(2_000);
+    expect(held).toHaveLength(20);
+    expect(held.filter((x) => got.get(x)!.length === 1400 && got.get(x)!.every((b, i) => b === data[i]))).toHaveLength(20);
+    expect(c.strays[0]!.counters.split).toBeGreaterThan(3); // the moved flows' data segments
+    expect(c.strays[0]!.counters.oversize).toBe(0);
+    expect(c.strays[1]!.counters.received).toBe(c.strays[0]!.counters.sent);
+    for (const s of [c.client, ...c.stacks]) expect(s.stats.tcp!.rstsSent).toBe(0);
+  });
+
+  it('splitSegment: the header on each piece, the payload at its sequence number, FIN and PSH on the last only', () => {
+    const seg = new Uint8Array(32 + 2500);
+    seg.set([0x30, 0x39, 0x1f, 0x90, 0xff, 0xff, 0xff, 0x00], 0); // sequence number 2^32 - 256: the pieces wrap
+    seg[12] = 0x80; // 32 bytes of header (12 of options)
+    seg[13] = 0x10 | 0x08 | 0x01; // ACK PSH FIN
+    seg.fill(0x01, 20, 32); // options: NOPs
+    for (let i = 0; i < 2500; i++) seg[32 + i] = i & 0xff;
+    const pieces = splitSegment(seg, 1000)!;
+    expect(pieces.map((p) => p.length)).toEqual([1000, 1000, 32 + 2500 - 2 * 968]);
+    expect(pieces.map((p) => ((p[4]! << 24) | (p[5]! << 16) | (p[6]! << 8) | p[7]!) >>> 0)).toEqual([0xffffff00, (0xffffff00 + 968) >>> 0, (0xffffff00 + 2 * 968) >>> 0]);
+    expect(pieces.map((p) => p[13])).toEqual([0x10, 0x10, 0x19]);
+    expect(pieces.flatMap((p) => [...p.subarray(32)])).toEqual([...seg.subarray(32)]);
+    for (const p of pieces) expect([...p.subarray(14, 32)]).toEqual([...seg.subarray(14, 32)]);
+    seg[13] = 0x12; // SYN ACK: not cut
+    expect(splitSegment(seg, 1000)).toBeUndefined();
+    seg[13] = 0x30; // URG ACK: not cut
+    expect(splitSegment(seg, 1000)).toBeUndefined();
+  });
+
+  it('one that cannot be cut is answered by the stack, counted as oversize', () => {
+    const r = new StrayRelay({ workers: 2 }, Uint8Array.of(2, 0, 0, 0, 0, 2), () => {}, 700);
+    const seg = new Uint8Array(20 + 1000);
+    seg.set([0x30, 0x39, 0x00, 0x50], 0);
+    seg[12] = 0x50;
+    seg[13] = 0x30; // URG ACK
+    expect(r.take(ip('10.0.0.1'), ip('10.0.0.2'), seg, 0)).toBe(false);
+    expect(r.counters).toEqual({ sent: 0, received: 0, final: 0, limited: 0, split: 0, oversize: 1 });
   });
 });
 
@@ -145,13 +284,16 @@ describe('StrayRelay', () => {
     expect(sent).toHaveLength(10_001);
   });
 
-  it('leaves alone a segment to an ephemeral port (steered by slice: nobody else holds it) and IPv6', () => {
+  it('leaves alone a segment to an ephemeral port (steered by slice: nobody else holds it), and an IPv6 id it cannot resolve', () => {
     const r = new StrayRelay({ workers: 2 }, Uint8Array.of(2, 0, 0, 0, 0, 2), () => {});
     const seg = new Uint8Array(20);
     seg.set([0x00, 0x50, 0xc0, 0x10], 0); // 80 -> 49168, worker 0's slice
     expect(r.take(ip('10.0.0.1'), ip('10.0.0.2'), seg, 0)).toBe(false);
-    seg.set([0x00, 0x50, 0x1f, 0x90], 0); // 80 -> 8080, a service port: relayed over IPv4, not from an IPv6 id (0/8)
-    expect(r.take(5, 6, seg, 0)).toBe(false);
+    seg.set([0x00, 0x50, 0x1f, 0x90], 0); // 80 -> 8080, a service port
+    expect(r.take(5, 6, seg, 0)).toBe(false); // IPv6 ids (0/8) with no layer attached to name them
+    const host = { stray: undefined, addrs: { bytes: (id: number) => (id === 5 ? v6('fd00::1') : undefined) } };
+    r.attach(host, undefined, () => 0);
+    expect(r.take(5, 6, seg, 0)).toBe(false); // 6 unknown to the layer
     expect(r.counters.sent).toBe(0);
     expect(r.take(ip('10.0.0.1'), ip('10.0.0.2'), seg, 0)).toBe(true);
   });
@@ -181,5 +323,33 @@ describe('strayNext and strayFrame', () => {
     expect(f[23]).toBe(6);
     expect(verifyTcpChecksum(f, 34, f.length, ip('10.0.0.1'), ip('10.0.0.2'))).toBe(true);
     expect([...f.subarray(54)]).toEqual([1, 2, 3, 4]);
+  });
+
+  it('rebuilds an IPv6 frame whose TCP checksum verifies, and the receiving relay takes it back by its flow', () => {
+    const seg = new Uint8Array(24);
+    seg.set([0x30, 0x39, 0x1f, 0x90], 0); // 12345 -> 8080
+    seg[12] = 0x50;
+    seg[13] = 0x10;
+    seg[16] = 0xde;
+    seg.set([1, 2, 3, 4], 20);
+    const mac = Uint8Array.of(2, 0, 0, 0, 0, 2);
+    const f = strayFrame6(mac, v6('fd00::1'), v6('fd00::2'), seg);
+    expect([f[12], f[13], f[20], f[21]]).toEqual([0x86, 0xdd, 6, 64]);
+    expect(verifyTcp6Checksum(f, 54, f.length, v6('fd00::1'), v6('fd00::2'))).toBe(true);
+    expect([...f.subarray(54 + 20)]).toEqual([1, 2, 3, 4]);
+    // Through the relays: worker 0 sends it, the supervisor routes it, worker 1 gets the same frame, final.
+    const sent: Uint8Array[] = [];
+    const r0 = new StrayRelay({ workers: 2 }, mac, (p) => sent.push(p));
+    const ids = new Map([[7, v6('fd00::1')], [8, v6('fd00::2')]]);
+    r0.attach({ stray: undefined, addrs: { bytes: (id) => ids.get(id) } }, undefined, () => 0);
+    expect(r0.take(7, 8, seg, 0)).toBe(true);
+    const m = routeStray(0, sent[0]!, [0, 1])!;
+    expect(m.to).toBe(1);
+    const r1 = new StrayRelay({ workers: 2 }, mac, () => {});
+    expect([...r1.received(m.message, 0)!]).toEqual([...f]);
+    expect(r1.counters).toEqual({ sent: 0, received: 1, final: 1, limited: 0, split: 0, oversize: 0 });
+    // Worker 1 holds no connection either: the last asked, it answers (its hook declines the flow).
+    r1.attach({ stray: undefined, addrs: { bytes: (id) => ids.get(id) } }, undefined, () => 0);
+    expect(r1.take(7, 8, seg, 0)).toBe(false);
   });
 });
