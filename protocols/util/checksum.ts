@@ -8,9 +8,16 @@
  * pseudo-header and a payload in separate buffers are summed without copying them together.
  */
 
-/** Fold a sum of 16-bit words (any size up to 2^53) to 16 bits with end-around carry. */
+/**
+ * Fold a sum of 16-bit words (any size up to 2^53) to 16 bits with end-around carry. hi * 0x10000 + lo becomes
+ * hi + lo, written as a subtraction: `%` on a double above 2^31 is a call to fmod in V8, which cost onesSum about
+ * an eighth of its time at 1500 bytes (6.1 against 7.0 GB/s).
+ */
 export function fold(sum: number): number {
-  while (sum > 0xffff) sum = (sum % 0x10000) + Math.floor(sum / 0x10000);
+  while (sum > 0xffff) {
+    const hi = Math.floor(sum / 0x10000);
+    sum = sum - hi * 0xffff;
+  }
   return sum;
 }
 
@@ -44,10 +51,10 @@ const WORD_BLOCK = 1 << 20;
 /**
  * The plain sum of the 32-bit words u32[w, wEnd) (at most WORD_BLOCK of them), not folded. Four accumulators, each
  * adding a tree of four words per 64-byte step: the trees' adds do not wait on the accumulators, so the CPU overlaps
- * them: onesSum at 64 KiB went from 9.3 to 10.8 GB/s, at 1500 bytes (offset 34) from 5.9-6.0 to 6.1-6.2, where the
- * work around the loop weighs (bench/checksum.ts; docs/performance-targets.md, "Software checksums at memory
- * speed"). Integer variants (32-bit loads split into 16-bit halves summed in int32) ran slower than V8's double
- * adds: 3.3-5.4 GB/s for the bare loop at 1500 bytes against 5.9 for the old four accumulators and 7.9 for this.
+ * them: onesSum at 64 KiB went from 9.3 to 10.8 GB/s (bench/checksum.ts; docs/performance-targets.md, "Software
+ * checksums at memory speed"). Integer variants (32-bit loads split into 16-bit halves summed in int32) ran slower
+ * than V8's double adds: 3.3-5.4 GB/s for the bare loop at 1500 bytes against 5.9 for the old four accumulators and
+ * 7.9 for this.
  */
 function wordSum(u32: Uint32Array, w: number, wEnd: number): number {
   let a = 0;
@@ -109,14 +116,21 @@ export function onesSum(b: Uint8Array, start = 0, end = b.length, initial = 0): 
   const w = (b.byteOffset + i) >>> 2;
   const wEnd = w + words;
   // Blocks of 2^20 words keep every partial sum exact (below 2^52, see wordSum); a packet takes one block.
-  let le = 0;
-  for (let wb = w; wb < wEnd; wb += WORD_BLOCK) le = fold(le + wordSum(u32, wb, Math.min(wEnd, wb + WORD_BLOCK)));
+  let le = wordSum(u32, w, Math.min(wEnd, w + WORD_BLOCK));
+  for (let wb = w + WORD_BLOCK; wb < wEnd; wb += WORD_BLOCK) le = fold(le) + wordSum(u32, wb, Math.min(wEnd, wb + WORD_BLOCK));
   i += words << 2;
   // Tail bytes continue the big-endian run from an even position within the bulk run.
   let tail = 0;
   for (let k = 0; i < end; k++, i++) tail += (k & 1) === 0 ? b[i]! << 8 : b[i]!;
-  let bulk = swap16(fold(le)) + tail; // big-endian sum of the run that starts at the aligned address
-  bulk = fold(bulk);
+  // 2^32 = 1 mod 0xffff: le's two 32-bit halves, then their 16-bit halves, add up to le's folded sum, and the rest
+  // is int32 arithmetic (onesSum at 1500 bytes: 6.1 -> 7.7 GB/s with the fold above, 576 bytes 3.6 -> 5.1).
+  const hi = Math.floor(le / 0x1_0000_0000);
+  const lo = (le - hi * 0x1_0000_0000) >>> 0;
+  let bulk = (lo >>> 16) + (lo & 0xffff) + (hi >>> 16) + (hi & 0xffff); // below 2^18
+  bulk = (bulk >>> 16) + (bulk & 0xffff);
+  bulk = swap16((bulk >>> 16) + (bulk & 0xffff)) + tail; // big-endian sum of the run that starts at the aligned address
+  bulk = (bulk >>> 16) + (bulk & 0xffff);
+  bulk = (bulk >>> 16) + (bulk & 0xffff);
   if ((lead & 1) === 1) bulk = swap16(bulk);
   return fold(initial + head + bulk);
 }
