@@ -38,7 +38,8 @@ export function memoryLink(options: MemoryLinkOptions = {}): [MemoryDriver, Memo
     macA = checkMac('hwAddresses[0]', options.hwAddresses?.[0] ?? localMac(1));
     macB = checkMac('hwAddresses[1]', options.hwAddresses?.[1] ?? localMac(2));
   }
-  const pool = new BufferPool(maxFrameLen(caps));
+  // Room for both receive queues full and a frame reserved on each side, in one buffer.
+  const pool = new BufferPool(maxFrameLen(caps), 2 * queueLimit + 2);
   let a: MemoryPort;
   let b: MemoryPort;
   const deliver = (from: MemoryPort, buf: Uint8Array, len: number): void => {

@@ -69,7 +69,8 @@ export function memorySwitch(options: MemorySwitchOptions = {}): MemorySwitch {
   const maxEntries = positiveInt('maxEntries', options.maxEntries, 1024);
   const ageingMs = options.ageingMs ?? 300_000;
   if (!(ageingMs > 0) || !Number.isFinite(ageingMs)) throw invalidArg(`ageingMs must be a positive number`);
-  const pool = new BufferPool(maxFrameLen(caps));
+  // As the link: room for two receive queues full in one buffer (frames past it get their own).
+  const pool = new BufferPool(maxFrameLen(caps), 2 * queueLimit + 2);
   const ports: MemoryPort[] = [];
   const index = new Map<MemoryPort, number>();
   // Insertion order is "least recently seen first": learning deletes and re-inserts an entry.

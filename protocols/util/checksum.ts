@@ -8,9 +8,16 @@
  * pseudo-header and a payload in separate buffers are summed without copying them together.
  */
 
-/** Fold a sum of 16-bit words (any size up to 2^53) to 16 bits with end-around carry. */
+/**
+ * Fold a sum of 16-bit words (any size up to 2^53) to 16 bits with end-around carry. hi * 0x10000 + lo becomes
+ * hi + lo, written as a subtraction: `%` on a double above 2^31 is a call to fmod in V8, which cost onesSum about
+ * an eighth of its time at 1500 bytes (6.1 against 7.0 GB/s).
+ */
 export function fold(sum: number): number {
-  while (sum > 0xffff) sum = (sum % 0x10000) + Math.floor(sum / 0x10000);
+  while (sum > 0xffff) {
+    const hi = Math.floor(sum / 0x10000);
+    sum = sum - hi * 0xffff;
+  }
   return sum;
 }
 
@@ -36,6 +43,46 @@ function wordsOf(buffer: ArrayBufferLike): Uint32Array {
   lastBuffer = buffer;
   lastWords = w;
   return w;
+}
+
+/** Words per call of `wordSum`: its result is below 2^20 * 2^32 = 2^52, exact in a double. */
+const WORD_BLOCK = 1 << 20;
+
+/**
+ * The plain sum of the 32-bit words u32[w, wEnd) (at most WORD_BLOCK of them), not folded. Four accumulators, each
+ * adding a tree of four words per 64-byte step: the trees' adds do not wait on the accumulators, so the CPU overlaps
+ * them: onesSum at 64 KiB went from 9.3 to 10.8 GB/s (bench/checksum.ts; docs/performance-targets.md, "Software
+ * checksums at memory speed"). Integer variants (32-bit loads split into 16-bit halves summed in int32) ran slower
+ * than V8's double adds: 3.3-5.4 GB/s for the bare loop at 1500 bytes against 5.9 for the old four accumulators and
+ * 7.9 for this.
+ */
+function wordSum(u32: Uint32Array, w: number, wEnd: number): number {
+  let a = 0;
+  let b = 0;
+  let c = 0;
+  let d = 0;
+  for (; w + 15 < wEnd; w += 16) {
+    a += u32[w]! + u32[w + 4]! + (u32[w + 8]! + u32[w + 12]!);
+    b += u32[w + 1]! + u32[w + 5]! + (u32[w + 9]! + u32[w + 13]!);
+    c += u32[w + 2]! + u32[w + 6]! + (u32[w + 10]! + u32[w + 14]!);
+    d += u32[w + 3]! + u32[w + 7]! + (u32[w + 11]! + u32[w + 15]!);
+  }
+  if (w + 7 < wEnd) {
+    a += u32[w]! + u32[w + 4]!;
+    b += u32[w + 1]! + u32[w + 5]!;
+    c += u32[w + 2]! + u32[w + 6]!;
+    d += u32[w + 3]! + u32[w + 7]!;
+    w += 8;
+  }
+  if (w + 3 < wEnd) {
+    a += u32[w]!;
+    b += u32[w + 1]!;
+    c += u32[w + 2]!;
+    d += u32[w + 3]!;
+    w += 4;
+  }
+  for (; w < wEnd; w++) a += u32[w]!;
+  return a + b + (c + d);
 }
 
 /** Ones'-complement sum of b[start, end), big-endian 16-bit words, folded to 16 bits. */
@@ -66,28 +113,24 @@ export function onesSum(b: Uint8Array, start = 0, end = b.length, initial = 0): 
   len -= lead;
   const words = len >>> 2;
   const u32 = wordsOf(b.buffer);
-  let w = (b.byteOffset + i) >>> 2;
+  const w = (b.byteOffset + i) >>> 2;
   const wEnd = w + words;
-  // Four independent accumulators (the adds overlap in the CPU: 4.8 against 4.6 GB/s for two at 1500 bytes in
-  // isolation). Each word is < 2^32, so a sum stays exact below 2^53: 2^21 words, 8 MiB, per accumulator.
-  let le = 0;
-  let le2 = 0;
-  let le3 = 0;
-  let le4 = 0;
-  for (; w + 3 < wEnd; w += 4) {
-    le += u32[w]!;
-    le2 += u32[w + 1]!;
-    le3 += u32[w + 2]!;
-    le4 += u32[w + 3]!;
-  }
-  for (; w < wEnd; w++) le += u32[w]!;
-  le += le2 + le3 + le4;
+  // Blocks of 2^20 words keep every partial sum exact (below 2^52, see wordSum); a packet takes one block.
+  let le = wordSum(u32, w, Math.min(wEnd, w + WORD_BLOCK));
+  for (let wb = w + WORD_BLOCK; wb < wEnd; wb += WORD_BLOCK) le = fold(le) + wordSum(u32, wb, Math.min(wEnd, wb + WORD_BLOCK));
   i += words << 2;
   // Tail bytes continue the big-endian run from an even position within the bulk run.
   let tail = 0;
   for (let k = 0; i < end; k++, i++) tail += (k & 1) === 0 ? b[i]! << 8 : b[i]!;
-  let bulk = swap16(fold(le)) + tail; // big-endian sum of the run that starts at the aligned address
-  bulk = fold(bulk);
+  // 2^32 = 1 mod 0xffff: le's two 32-bit halves, then their 16-bit halves, add up to le's folded sum, and the rest
+  // is int32 arithmetic (onesSum at 1500 bytes: 6.1 -> 7.7 GB/s with the fold above, 576 bytes 3.6 -> 5.1).
+  const hi = Math.floor(le / 0x1_0000_0000);
+  const lo = (le - hi * 0x1_0000_0000) >>> 0;
+  let bulk = (lo >>> 16) + (lo & 0xffff) + (hi >>> 16) + (hi & 0xffff); // below 2^18
+  bulk = (bulk >>> 16) + (bulk & 0xffff);
+  bulk = swap16((bulk >>> 16) + (bulk & 0xffff)) + tail; // big-endian sum of the run that starts at the aligned address
+  bulk = (bulk >>> 16) + (bulk & 0xffff);
+  bulk = (bulk >>> 16) + (bulk & 0xffff);
   if ((lead & 1) === 1) bulk = swap16(bulk);
   return fold(initial + head + bulk);
 }

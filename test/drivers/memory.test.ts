@@ -121,16 +121,38 @@ describe('memoryLink', () => {
 
   it('allocates nothing in steady state (pool reuse)', () => {
     const [a, b] = memoryLink();
-    const seen = new Set<ArrayBufferLike>();
+    // Frames share the link's one ArrayBuffer: a buffer is told apart by its ArrayBuffer and offset.
+    const buffers: ArrayBufferLike[] = [];
+    const seen = new Set<string>();
     for (let i = 0; i < 1000; i++) {
       const buf = a.txReserve(64)!;
-      seen.add(buf.buffer);
+      if (!buffers.includes(buf.buffer)) buffers.push(buf.buffer);
+      seen.add(`${buffers.indexOf(buf.buffer)}:${buf.byteOffset}`);
       buf.fill(i & 0xff);
       a.txCommit(i, 64);
       b.receive(i, 1, (f) => expect(f[0]).toBe(i & 0xff));
     }
     // One buffer in flight at a time: the pool keeps handing back the same one or two buffers.
     expect(seen.size).toBeLessThanOrEqual(2);
+  });
+
+  it('carves frames from one ArrayBuffer, 64-byte aligned, as a ring or UMEM (the checksum\'s word view is cached per ArrayBuffer)', () => {
+    const [a, b] = memoryLink({ queueLimit: 4 });
+    const frames: Uint8Array[] = [];
+    for (const [from, k] of [[a, 0], [b, 1]] as const) {
+      for (let i = 0; i < 4; i++) {
+        const f = from.txReserve(1514)!;
+        f.fill(k * 4 + i);
+        frames.push(f);
+        from.txCommit(0, 1514);
+      }
+    }
+    expect(new Set(frames.map((f) => f.buffer)).size).toBe(1);
+    expect(new Set(frames.map((f) => f.byteOffset)).size).toBe(8);
+    for (const f of frames) expect(f.byteOffset % 64).toBe(0);
+    // Both queues are full (8 frames in flight); each frame still holds what was written into it.
+    expect(recvAll(b, 0).map((f) => f[0])).toEqual([0, 1, 2, 3]);
+    expect(recvAll(a, 0).map((f) => f[1513])).toEqual([4, 5, 6, 7]);
   });
 
   it('throws stable codes for misuse and after close', () => {

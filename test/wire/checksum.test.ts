@@ -1,7 +1,8 @@
 /**
  * The Internet checksum (RFC 1071) and its incremental update (RFC 1624), checked against a naive byte-at-a-time
- * reference and the RFCs' worked examples. `onesSum` reads aligned 32-bit words for buffers of 64 bytes and more,
- * so the properties run it at every alignment of the backing buffer (subarray offsets 0-7) and every start/end.
+ * reference and the RFCs' worked examples. `onesSum` reads aligned 32-bit words for ranges of 256 bytes and more
+ * (16 words per step, then 8, 4 and 1, in blocks of 2^20 words), so the properties run it at every alignment of the
+ * backing buffer (subarray offsets 0-7), every start/end and every length around those steps.
  */
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
@@ -83,6 +84,48 @@ describe('onesSum against a naive reference', () => {
       expect(onesSum(b)).toBe(expected);
       expect(onesSum(atAlignment(b, 3))).toBe(expected);
     }
+  });
+
+  it('matches at every alignment and every length 250..400 exhaustively (the word loop\'s 16/8/4/1-word steps)', () => {
+    const data = new Uint8Array(400);
+    for (let i = 0; i < data.length; i++) data[i] = (i * 151 + 7) & 0xff;
+    for (let align = 0; align < 8; align++) {
+      const view = atAlignment(data, align);
+      for (let len = 250; len <= data.length; len++) expect(onesSum(view, 0, len)).toBe(naiveSum(data, 0, len));
+      for (let start = 1; start < 8; start++) expect(onesSum(view, start, 399)).toBe(naiveSum(data, start, 399));
+    }
+  });
+
+  it('stays exact past the 2^20-word block: 0xff over 12 MiB and random data over 4 MiB, +- a few bytes', () => {
+    // 2^20 words of 0xffffffff sum to just under 2^52, so three unfolded blocks of them would pass 2^53.
+    const big = new Uint8Array((12 << 20) + 16).fill(0xff);
+    for (const len of [(4 << 20) - 3, (4 << 20) + 6, (12 << 20) - 3, 12 << 20, (12 << 20) + 1, (12 << 20) + 11]) {
+      for (const start of [0, 1, 2, 3]) {
+        const expected = (len - start) % 2 === 0 ? 0xffff : naiveSum(big, start, start + len - start);
+        expect(onesSum(big, start, len)).toBe(expected);
+      }
+    }
+    const rnd = new Uint8Array((4 << 20) + 40);
+    let x = 0x2545f491;
+    for (let i = 0; i < rnd.length; i++) {
+      x ^= x << 13;
+      x ^= x >>> 17;
+      x ^= x << 5;
+      rnd[i] = x & 0xff;
+    }
+    for (const [start, end] of [[0, rnd.length], [3, rnd.length - 1], [2, (4 << 20) + 2], [1, (4 << 20) + 33]] as const) {
+      expect(onesSum(rnd, start, end)).toBe(naiveSum(rnd, start, end));
+    }
+  });
+
+  it('an initial partial sum up to 2^53 - 2^32 folds exactly with a bulk range', () => {
+    const b = new Uint8Array(1500).fill(0xff);
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 2 ** 53 - 2 ** 32 }), fc.integer({ min: 0, max: 7 }), (initial, start) => {
+        expect(onesSum(b, start, 1500, initial)).toBe(naiveSum(b, start, 1500, initial));
+      }),
+      { numRuns: 300 },
+    );
   });
 
   it('a zero buffer sums to +0 and an empty range returns the folded initial value', () => {
