@@ -28,6 +28,13 @@ function outOfRange(what: string): BywayError {
  * buffer (ringRead) are apart from copies into frames (ringOut).
  */
 function ringIn(src: Uint8Array, from: number, len: number, ring: Uint8Array, to: number): void {
+  // The whole of the caller's array (an application's write, unless the ring wraps under it): `set` takes it with no
+  // view object, and is a memmove: 15-17 ns for 64 bytes against 43-65 ns for the loop below (2026-12-04, the two
+  // alone; in a 64 B transaction the loop cost about twice that).
+  if (from === 0 && len === src.length) {
+    ring.set(src, to);
+    return;
+  }
   if (len > SMALL_COPY) {
     ring.set(src.subarray(from, from + len), to);
     return;

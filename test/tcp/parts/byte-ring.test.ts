@@ -94,6 +94,27 @@ describe('ByteRing basics', () => {
     }
   });
 
+  it('a write of a whole array (taken with one set) stores the same bytes as a range of one: plain, a view at an offset, a Buffer, wrapped or not', () => {
+    for (const len of [1, 63, 64, 65, 300]) {
+      for (const skew of [0, 10, 1000]) {
+        const backing = bytes(len + 20, 3);
+        const sources = [bytes(len, 3), backing.subarray(5, 5 + len), Buffer.from(bytes(len, 3))];
+        for (const src of sources) {
+          const r = new ByteRing(1024);
+          r.write(bytes(skew + 1, 200));
+          r.discard(skew); // one byte stays, so the head stays `skew` bytes in: a write past the end wraps
+          const want = [...src];
+          expect(r.write(src)).toBe(len);
+          expect(r.writeRange(backing, 5, 5 + len)).toBe(len); // the same bytes as a range of a larger array
+          const out = new Uint8Array(1 + 2 * len);
+          expect(r.read(out)).toBe(1 + 2 * len);
+          expect([...out.subarray(1, 1 + len)]).toEqual(want);
+          expect([...out.subarray(1 + len)]).toEqual([...backing.subarray(5, 5 + len)]);
+        }
+      }
+    }
+  });
+
   it('resize keeps contents across wrap, and allows shrink to length', () => {
     const r = new ByteRing(4);
     r.write(bytes(4));
