@@ -12,7 +12,7 @@
  * - Misuse (a negative or fractional size, a range past the stored bytes, shrinking below the stored length) throws
  *   `BywayError` with code ERR_OUT_OF_RANGE. `write` and `read` never throw: they take what fits.
  */
-import { SMALL_COPY } from '../util/bytes.js';
+import { PrefixView, SMALL_COPY } from '../util/bytes.js';
 import { BywayError } from '../util/errors.js';
 
 function outOfRange(what: string): BywayError {
@@ -93,8 +93,6 @@ function ringRead(ring: Uint8Array, from: number, len: number, dst: Uint8Array, 
   for (; i < len; i++) dst[to + i] = ring[from + i]!;
 }
 
-const NO_VIEW = new Uint8Array(0);
-
 function isCount(n: number): boolean {
   return Number.isInteger(n) && n >= 0;
 }
@@ -104,14 +102,8 @@ export class ByteRing {
   /** Index of the first stored byte. Always < buf.length (or 0 when the capacity is 0). */
   private head = 0;
   private len = 0;
-  /**
-   * buf[0, n) as a view, for `copyOut`: a connection exchanging requests and responses of one size writes each at
-   * index 0 (an emptied ring starts over) and copies it out from there, and `set` from a view it already has is a
-   * memmove where the loop took 2-3x as long. Made the second time in a row a small copy from index 0 has the same
-   * size (`zeroLen`), so copies of varying sizes allocate no view; dropped by `resize`.
-   */
-  private zeroView: Uint8Array = NO_VIEW;
-  private zeroLen = 0;
+  /** For `copyOut` of small segments from index 0 (a request/response exchange: an emptied ring starts over). */
+  private readonly prefix = new PrefixView();
 
   constructor(capacity: number) {
     if (!isCount(capacity)) throw outOfRange(`capacity must be a non-negative integer, got ${capacity}`);
@@ -203,18 +195,7 @@ export class ByteRing {
     if (!isCount(dstOffset) || dstOffset + len > dst.length) throw outOfRange('copyOut destination too small');
     if (len === 0) return;
     const start = this.index(offset);
-    if (start === 0 && len <= SMALL_COPY) {
-      if (len === this.zeroView.length) {
-        dst.set(this.zeroView, dstOffset);
-        return;
-      }
-      if (len === this.zeroLen && len <= this.buf.length) {
-        this.zeroView = this.buf.subarray(0, len);
-        dst.set(this.zeroView, dstOffset);
-        return;
-      }
-      this.zeroLen = len;
-    }
+    if (start === 0 && len <= SMALL_COPY && this.prefix.copyOut(this.buf, len, dst, dstOffset)) return;
     const first = Math.min(len, this.buf.length - start);
     ringOut(this.buf, start, first, dst, dstOffset);
     if (len > first) ringOut(this.buf, 0, len - first, dst, dstOffset + first);
@@ -233,6 +214,6 @@ export class ByteRing {
     if (this.len > 0) this.copyOut(0, nb, 0, this.len);
     this.buf = nb;
     this.head = 0;
-    this.zeroView = NO_VIEW;
+    this.prefix.forget();
   }
 }
