@@ -12,7 +12,7 @@
  * - Misuse (a negative or fractional size, a range past the stored bytes, shrinking below the stored length) throws
  *   `BywayError` with code ERR_OUT_OF_RANGE. `write` and `read` never throw: they take what fits.
  */
-import { SMALL_COPY } from '../util/bytes.js';
+import { PrefixView, SMALL_COPY } from '../util/bytes.js';
 import { BywayError } from '../util/errors.js';
 
 function outOfRange(what: string): BywayError {
@@ -28,6 +28,13 @@ function outOfRange(what: string): BywayError {
  * buffer (ringRead) are apart from copies into frames (ringOut).
  */
 function ringIn(src: Uint8Array, from: number, len: number, ring: Uint8Array, to: number): void {
+  // The whole of the caller's array (an application's write, unless the ring wraps under it): `set` takes it with no
+  // view object, and is a memmove: 15-17 ns for 64 bytes against 43-65 ns for the loop below (2026-12-04, the two
+  // alone; in a 64 B transaction the loop cost about twice that).
+  if (from === 0 && len === src.length) {
+    ring.set(src, to);
+    return;
+  }
   if (len > SMALL_COPY) {
     ring.set(src.subarray(from, from + len), to);
     return;
@@ -95,6 +102,8 @@ export class ByteRing {
   /** Index of the first stored byte. Always < buf.length (or 0 when the capacity is 0). */
   private head = 0;
   private len = 0;
+  /** For `copyOut` of small segments from index 0 (a request/response exchange: an emptied ring starts over). */
+  private readonly prefix = new PrefixView();
 
   constructor(capacity: number) {
     if (!isCount(capacity)) throw outOfRange(`capacity must be a non-negative integer, got ${capacity}`);
@@ -186,6 +195,7 @@ export class ByteRing {
     if (!isCount(dstOffset) || dstOffset + len > dst.length) throw outOfRange('copyOut destination too small');
     if (len === 0) return;
     const start = this.index(offset);
+    if (start === 0 && len <= SMALL_COPY && this.prefix.copyOut(this.buf, len, dst, dstOffset)) return;
     const first = Math.min(len, this.buf.length - start);
     ringOut(this.buf, start, first, dst, dstOffset);
     if (len > first) ringOut(this.buf, 0, len - first, dst, dstOffset + first);
@@ -204,5 +214,6 @@ export class ByteRing {
     if (this.len > 0) this.copyOut(0, nb, 0, this.len);
     this.buf = nb;
     this.head = 0;
+    this.prefix.forget();
   }
 }

@@ -53,6 +53,14 @@ export class TcpLayer {
   /** remoteIp -> (localPort << 16 | remotePort) -> connection chain (different local addresses). */
   private readonly conns = new Map<number, Map<number, TcpConnection>>();
   private readonly chain = new WeakMap<TcpConnection, TcpConnection>();
+  /**
+   * The connection `lookup` found last, asked first: a flow's segments arrive one after another, and the tables'
+   * key ((localPort << 16 | remotePort) >>> 0) is no small integer for V8 once the local port is 16384 or above (an
+   * ephemeral port always), so each Map lookup made a new 16 B heap number besides its two hash lookups. `register`
+   * and `unregister` forget it (the only changes to what the tables answer for a 4-tuple), so it is always the
+   * tables' answer.
+   */
+  private lastFound: TcpConnection | undefined = undefined;
   private nConns = 0;
   private readonly listeners = new Map<number, TcpListener[]>();
   /** Local ports: their users, the host's claims, the ephemeral choice. */
@@ -713,6 +721,14 @@ export class TcpLayer {
   }
 
   private lookup(localIp: number, localPort: number, remoteIp: number, remotePort: number): TcpConnection | undefined {
+    const h = this.lastFound;
+    if (h !== undefined && h.remotePort === remotePort && h.localPort === localPort && h.remoteIp === remoteIp && h.localIp === localIp) return h;
+    const c = this.lookupTables(localIp, localPort, remoteIp, remotePort);
+    if (c !== undefined) this.lastFound = c;
+    return c;
+  }
+
+  private lookupTables(localIp: number, localPort: number, remoteIp: number, remotePort: number): TcpConnection | undefined {
     const m = this.conns.get(remoteIp);
     if (!m) return undefined;
     let c = m.get(((localPort << 16) | remotePort) >>> 0);
@@ -721,6 +737,7 @@ export class TcpLayer {
   }
 
   private register(conn: TcpConnection): void {
+    this.lastFound = undefined;
     let m = this.conns.get(conn.remoteIp);
     if (!m) {
       m = new Map();
@@ -734,6 +751,7 @@ export class TcpLayer {
   }
 
   private unregister(conn: TcpConnection): boolean {
+    this.lastFound = undefined;
     const m = this.conns.get(conn.remoteIp);
     if (!m) return false;
     const key = ((conn.localPort << 16) | conn.remotePort) >>> 0;

@@ -15,7 +15,7 @@
  * - The queue sets no limit: the receiver decides how much to write (its window). Nothing throws.
  * - Slabs come from an allocator given at construction (the runtime's, not zero-filled; the default zero-fills).
  */
-import { SMALL_COPY } from '../util/bytes.js';
+import { PrefixView, SMALL_COPY } from '../util/bytes.js';
 
 /** The two slab sizes: the small one while the queue holds little, the large one for bulk. */
 export const FIRST_SLAB = 16 * 1024;
@@ -97,6 +97,11 @@ export class RecvQueue {
   private readonly spares: Uint8Array[] = [];
   private nSpares = 0;
   private readonly alloc: AllocBytes;
+  /**
+   * For `read` of a small chunk at a slab's index 0 (a request/response exchange: an emptied queue starts its slab
+   * over). Keeps that slab alive (at most one, MAX_SLAB bytes) for as long as the queue lives.
+   */
+  private readonly prefix = new PrefixView();
 
   /** `alloc` makes the slabs: Node's `Buffer.allocUnsafeSlow` in the API (no zero-fill; views of it are Buffers). */
   constructor(alloc: AllocBytes = allocZeroed) {
@@ -177,7 +182,8 @@ export class RecvQueue {
       const avail = this.ends[i]! - s;
       const want = dst.length - done;
       const k = want < avail ? want : avail;
-      slabOut(this.slabs[i]!, s, k, dst, done);
+      const slab = this.slabs[i]!;
+      if (s !== 0 || k > SMALL_COPY || !this.prefix.copyOut(slab, k, dst, done)) slabOut(slab, s, k, dst, done);
       this.consume(i, k, avail);
       done += k;
     }

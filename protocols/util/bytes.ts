@@ -70,3 +70,41 @@ export function copyRange(src: Uint8Array, from: number, len: number, dst: Uint8
   }
   for (; i < len; i++) dst[to + i] = src[from + i]!;
 }
+
+const NO_VIEW = new Uint8Array(0);
+
+/**
+ * A kept view of the first bytes of one array, for copies out of its index 0 that repeat: a request/response
+ * connection writes each message at index 0 of its emptied send ring or receive slab and copies it out from there.
+ * `dst.set(view)` is a memmove where copyRange's unrolled loop took 2-3x as long (64 bytes: 15-17 ns against 43-65
+ * ns, the two alone, 2026-12-04). The view is made the second time in a row one array and size are asked for, so
+ * copies of varying sizes allocate nothing. It keeps its array alive: `forget` when the owner lets the array go.
+ */
+export class PrefixView {
+  private view: Uint8Array = NO_VIEW;
+  private arr: Uint8Array = NO_VIEW;
+  private asked: Uint8Array = NO_VIEW;
+  private askedLen = 0;
+
+  /** dst[to, to + n) = arr[0, n) (n > 0) through the kept view: true; false when there is none yet (copy it yourself). */
+  copyOut(arr: Uint8Array, n: number, dst: Uint8Array, to: number): boolean {
+    if (arr === this.arr && n === this.view.length) {
+      dst.set(this.view, to);
+      return true;
+    }
+    if (arr === this.asked && n === this.askedLen) {
+      this.arr = arr;
+      this.view = arr.subarray(0, n);
+      dst.set(this.view, to);
+      return true;
+    }
+    this.asked = arr;
+    this.askedLen = n;
+    return false;
+  }
+
+  forget(): void {
+    this.view = this.arr = this.asked = NO_VIEW;
+    this.askedLen = 0;
+  }
+}

@@ -1,7 +1,8 @@
 /** Layer-level behaviour: ports (RFC 6056), 4-tuple reuse, simultaneous close, half-close, backpressure, limits. */
 import { describe, expect, it, vi } from 'vitest';
-import { ACK, FIN, IP_A, IP_B, Net, bytes, openPair, transfer, build } from './harness.js';
+import { ACK, FIN, IP_A, IP_B, Net, RST, bytes, openPair, transfer, build } from './harness.js';
 import { LOCAL_PORT, Tester } from './fixtures.js';
+import type { TcpConnection } from '../../protocols/tcp/connection.js';
 import { bytesEqual } from '../../protocols/util/bytes.js';
 import { ByteRing } from '../../protocols/tcp/byte-ring.js';
 
@@ -259,5 +260,53 @@ describe('send-ring growth', () => {
     // creeping limit (twice cwnd) on every write that did not fit: 552 resizes copying 1.0 GB for the same 6 MB.
     expect(resizes).toBeLessThan(30);
     expect(copied).toBeLessThan(32 * 1024 * 1024);
+  });
+});
+
+describe('demultiplexing (the layer asks the connection it found last first)', () => {
+  it('segments of two flows from one peer, interleaved, each reach their own connection', () => {
+    const net = new Net(22);
+    const l = net.b.listen(0, 80, 16);
+    const servers: TcpConnection[] = [];
+    l.onConnection = (c) => servers.push(c);
+    const c1 = net.a.connect(net.now, IP_B, 80);
+    const c2 = net.a.connect(net.now, IP_B, 80);
+    expect(net.run(() => servers.length === 2 && c1.state === 'ESTABLISHED' && c2.state === 'ESTABLISHED')).toBe(true);
+    const [s1, s2] = c1.localPort === servers[0]!.remotePort ? [servers[0]!, servers[1]!] : [servers[1]!, servers[0]!];
+    expect(s1.remotePort).toBe(c1.localPort);
+    expect(s2.remotePort).toBe(c2.localPort);
+    const got = new Map<TcpConnection, number[]>([[s1, []], [s2, []]]);
+    const buf = new Uint8Array(16);
+    for (let i = 0; i < 10; i++) {
+      c1.send(net.now, new Uint8Array([1, i]));
+      c2.send(net.now, new Uint8Array([2, i]));
+      net.run(() => s1.readableLength >= 2 && s2.readableLength >= 2);
+      for (const s of [s1, s2]) {
+        const n = s.read(net.now, buf);
+        got.get(s)!.push(...buf.subarray(0, n));
+      }
+    }
+    expect(got.get(s1)).toEqual(Array.from({ length: 10 }, (_, i) => [1, i]).flat());
+    expect(got.get(s2)).toEqual(Array.from({ length: 10 }, (_, i) => [2, i]).flat());
+  });
+  it('a segment for a connection gone since (aborted, then its 4-tuple opened again) finds what the tables hold', () => {
+    const t = new Tester();
+    const old = t.established();
+    t.send({ flags: ACK, seq: t.r(1), ack: t.l(1) }, bytes(10));
+    expect(old.readableLength).toBe(10);
+    t.recvAll();
+    old.abort(t.now);
+    t.recv({ flags: RST | ACK });
+    // The connection's 4-tuple is no one's now: a segment for it is answered with a RST, not given to `old`.
+    t.send({ flags: ACK, seq: t.r(11), ack: t.l(1) }, bytes(5));
+    expect(t.layer.stats.noSocket).toBe(1);
+    expect(old.readableLength).toBe(10);
+    t.recv({ flags: RST, seq: t.l(1) });
+    // The same 4-tuple opened again: its segments reach the new connection.
+    const fresh = t.established();
+    expect(fresh).not.toBe(old);
+    t.send({ flags: ACK, seq: t.r(1), ack: t.l(1) }, bytes(7));
+    expect(fresh.readableLength).toBe(7);
+    expect(old.readableLength).toBe(10);
   });
 });

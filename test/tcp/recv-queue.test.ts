@@ -87,6 +87,42 @@ describe('RecvQueue', () => {
     expectBytes(v2, data.subarray(10, 20));
   });
 
+  it('a copying reader of small messages at a slab\'s index 0 gets the bytes written now: one size, varying sizes, a new slab, a partial read', () => {
+    const q = new RecvQueue();
+    const sizes = [64, 64, 64, 10, 64, 10, 10, 64, 64, 1, 1, 64, 64];
+    sizes.forEach((n, k) => {
+      const msg = bytes(n, 13 * k);
+      q.writeRange(msg, 0, n); // the queue is empty: at index 0 of its slab
+      const dst = new Uint8Array(n + 1);
+      expect(q.read(dst)).toBe(n);
+      expectBytes(dst.subarray(0, n), msg);
+    });
+    // A message filling the slab past its end moves on to a new slab; small ones then go to index 0 of that one.
+    const big = bytes(FIRST_SLAB + 100, 5);
+    q.writeRange(big, 0, big.length);
+    const all = new Uint8Array(big.length);
+    expect(q.read(all)).toBe(big.length);
+    expectBytes(all, big);
+    for (let k = 0; k < 4; k++) {
+      const msg = bytes(64, 100 + k);
+      q.writeRange(msg, 0, 64);
+      const first = new Uint8Array(64);
+      expect(q.read(first)).toBe(64);
+      expectBytes(first, msg);
+      q.writeRange(msg, 0, 64);
+      const head = new Uint8Array(20);
+      expect(q.read(head)).toBe(20); // a partial read, then the rest from index 20
+      const rest = new Uint8Array(64);
+      expect(q.read(rest)).toBe(44);
+      expectBytes(head, msg.subarray(0, 20));
+      expectBytes(rest.subarray(0, 44), msg.subarray(20));
+      q.writeRange(msg, 0, 64);
+      const whole = new Uint8Array(64);
+      expect(q.read(whole)).toBe(64);
+      expectBytes(whole, msg);
+    }
+  });
+
   it('a reader that only copies reuses its slabs (no allocation per 64 KiB); one that takes views does not', () => {
     let allocs = 0;
     const alloc = (n: number): Uint8Array => (allocs++, new Uint8Array(n));

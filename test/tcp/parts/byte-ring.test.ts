@@ -94,6 +94,52 @@ describe('ByteRing basics', () => {
     }
   });
 
+  it('a write of a whole array (taken with one set) stores the same bytes as a range of one: plain, a view at an offset, a Buffer, wrapped or not', () => {
+    for (const len of [1, 63, 64, 65, 300]) {
+      for (const skew of [0, 10, 1000]) {
+        const backing = bytes(len + 20, 3);
+        const sources = [bytes(len, 3), backing.subarray(5, 5 + len), Buffer.from(bytes(len, 3))];
+        for (const src of sources) {
+          const r = new ByteRing(1024);
+          r.write(bytes(skew + 1, 200));
+          r.discard(skew); // one byte stays, so the head stays `skew` bytes in: a write past the end wraps
+          const want = [...src];
+          expect(r.write(src)).toBe(len);
+          expect(r.writeRange(backing, 5, 5 + len)).toBe(len); // the same bytes as a range of a larger array
+          const out = new Uint8Array(1 + 2 * len);
+          expect(r.read(out)).toBe(1 + 2 * len);
+          expect([...out.subarray(1, 1 + len)]).toEqual(want);
+          expect([...out.subarray(1 + len)]).toEqual([...backing.subarray(5, 5 + len)]);
+        }
+      }
+    }
+  });
+
+  it('copyOut from index 0 gives the bytes stored now, write after write of one size or of varying sizes, and after a resize', () => {
+    const r = new ByteRing(256);
+    const sizes = [64, 64, 64, 64, 10, 64, 10, 10, 64, 64, 1, 1, 64];
+    sizes.forEach((n, k) => {
+      expect(r.write(bytes(n, 11 * k))).toBe(n); // the ring is empty: stored at index 0
+      if (k === 2) r.resize(512); // the ring's memory is new from here
+      const dst = new Uint8Array(n + 5).fill(0xee);
+      r.copyOut(0, dst, 5, n);
+      expect([...dst.subarray(0, 5)]).toEqual([0xee, 0xee, 0xee, 0xee, 0xee]);
+      expect([...dst.subarray(5)]).toEqual([...bytes(n, 11 * k)]);
+      r.discard(n); // emptied: the next write starts over at index 0
+    });
+    // From index 0 with more stored than copied, and again after the head moved on.
+    r.write(bytes(100, 1));
+    for (let k = 0; k < 3; k++) {
+      const dst = new Uint8Array(64);
+      r.copyOut(0, dst, 0, 64);
+      expect(dst).toEqual(bytes(64, 1));
+    }
+    r.discard(30);
+    const dst = new Uint8Array(64);
+    r.copyOut(0, dst, 0, 64);
+    expect(dst).toEqual(bytes(64, 31));
+  });
+
   it('resize keeps contents across wrap, and allows shrink to length', () => {
     const r = new ByteRing(4);
     r.write(bytes(4));
