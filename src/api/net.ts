@@ -27,6 +27,7 @@ import { invalidArgType, invalidArgValue, missingArgs, nodeError, outOfRange, va
 import type { LookupFunction } from './lookup.js';
 import { attemptInTurn, autoSelectOptions, dnsOptions, lookupForConnect, type Address } from './auto-select.js';
 import { KernelLeg } from './kernel-leg.js';
+import { IdleTimer } from './idle-timer.js';
 import { ownTcpAddress, tcpAddressId, tcpEndpoint, type TcpFamily } from './tcp-addr.js';
 export type { NodeSystemError } from './system-error.js';
 
@@ -56,8 +57,8 @@ export class Socket extends Duplex implements Deferred {
   private events = 0;
   private refed = true;
   private alive = false;
-  private idleMs = 0;
-  private idleTimer: ReturnType<typeof setTimeout> | undefined;
+  /** setTimeout's idle timeout. */
+  private readonly idle: IdleTimer;
   private bytesAccepted = 0;
   private bytesIn = 0;
   private noDelay: boolean | undefined;
@@ -100,6 +101,9 @@ export class Socket extends Duplex implements Deferred {
     // 300 B of garbage and a nextTick per read, bench/udp-alloc.ts --proto tcp --profile). read() still calls
     // _read below the mark, as for any stream.
     (this as unknown as { _readableState: { readingMore: boolean } })._readableState.readingMore = true;
+    this.idle = new IdleTimer(stack.clock, () => {
+      if (!this.destroyed) this.emit('timeout');
+    });
     // node:net's own 'end' listener: without half-open, a write after the peer's FIN and our end fails with EPIPE.
     this.on('end', onReadableStreamEnd);
     if (options.onread !== undefined) {
@@ -196,7 +200,7 @@ export class Socket extends Duplex implements Deferred {
     this.connecting = false;
     const sock = this.leg!.sock;
     this.remote = { address: sock.remoteAddress!, port: sock.remotePort!, family: sock.remoteFamily === 'IPv6' ? 'IPv6' : 'IPv4' };
-    this.touch();
+    this.idle.touch();
     this.emit('connect');
     this.emit('ready');
     if (!this.isPaused()) this.read(0);
@@ -301,12 +305,11 @@ export class Socket extends Duplex implements Deferred {
     if (typeof ms !== 'number') throw invalidArgType('msecs', 'of type number', ms);
     if (!Number.isFinite(ms) || ms < 0) throw outOfRange('msecs', 'a non-negative finite number', ms);
     if (callback !== undefined) validateFunction(callback, 'callback');
-    this.idleMs = ms;
     if (callback) {
       if (ms === 0) this.removeListener('timeout', callback);
       else this.once('timeout', callback);
     }
-    this.touch();
+    this.idle.set(ms);
     return this;
   }
 
@@ -372,7 +375,7 @@ export class Socket extends Duplex implements Deferred {
   }
   /** @internal node:net's activity mark: restart the idle timer (http's parser calls it on every chunk). */
   _unrefTimer(): void {
-    if (this.idleTimer !== undefined) this.touch();
+    if (this.idle.armed) this.idle.touch();
   }
   /** @internal node:net's former name of bytesWritten. */
   get _bytesDispatched(): number {
@@ -542,8 +545,7 @@ export class Socket extends Duplex implements Deferred {
   }
 
   override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
-    if (this.idleTimer !== undefined) clearTimeout(this.idleTimer);
-    this.idleTimer = undefined;
+    this.idle.clear();
     this.connecting = false;
     this.leg?.destroy();
     const conn = this.conn;
@@ -610,7 +612,7 @@ export class Socket extends Duplex implements Deferred {
       const conn = this.conn!;
       this.remote = this.remoteOf(conn);
       this.applyOptions();
-      this.touch();
+      this.idle.touch();
       // As node:net's afterConnect: start reading unless paused (onread reads from the start).
       if (this.onread !== undefined) this.wantRead = !this.isPaused();
       this.emit('connect');
@@ -681,7 +683,7 @@ export class Socket extends Duplex implements Deferred {
       this.wqOff = off + n;
       this.bytesAccepted += n;
       if (n > 0) {
-        this.touch();
+        this.idle.touch();
         this.stack.poke();
       }
       if (off + n < chunk.length) return; // onWritable will call again
@@ -715,7 +717,7 @@ export class Socket extends Duplex implements Deferred {
       const n = v.length;
       if (n === 0) break;
       this.bytesIn += n;
-      this.touch();
+      this.idle.touch();
       this.stack.poke(); // a window update may be due
       this.wantRead = this.push(Buffer.isBuffer(v) ? v : Buffer.from(v.buffer, v.byteOffset, n));
     }
@@ -739,7 +741,7 @@ export class Socket extends Duplex implements Deferred {
       const n = conn.read(this.stack.clock.now(), buf);
       if (n === 0) break;
       this.bytesIn += n;
-      this.touch();
+      this.idle.touch();
       this.stack.poke();
       if (onread.callback.call(this, n, buf) === false) this.wantRead = false;
     }
@@ -748,24 +750,6 @@ export class Socket extends Duplex implements Deferred {
       this.push(null);
       this.read(0);
     }
-  }
-
-  /** Activity: restart the idle timer (Node's socket.setTimeout semantics). */
-  private touch(): void {
-    if (this.idleMs === 0) {
-      if (this.idleTimer !== undefined) clearTimeout(this.idleTimer);
-      this.idleTimer = undefined;
-      return;
-    }
-    if (this.idleTimer !== undefined) {
-      this.idleTimer.refresh();
-      return;
-    }
-    this.idleTimer = setTimeout(() => {
-      this.idleTimer = undefined;
-      if (!this.destroyed) this.emit('timeout');
-    }, this.idleMs);
-    this.idleTimer.unref?.();
   }
 }
 
