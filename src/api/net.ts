@@ -473,6 +473,9 @@ export class Socket extends Duplex implements Deferred {
   }
 
   private updateAlive(): void {
+    // The steady state of a connection (alive, reading, not ended): nothing to change, and the stream's `destroyed`
+    // getter (two states deep) is not read on every event; a socket being destroyed is marked not alive by _destroy.
+    if (this.alive && this.wantRead && !this.endPushed && this.conn !== undefined && this.refed && this.leg === undefined) return;
     const alive = this.keepsAlive;
     if (alive !== this.alive) {
       this.alive = alive;
@@ -546,6 +549,7 @@ export class Socket extends Duplex implements Deferred {
 
   override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
     this.idle.clear();
+    this.events = 0; // what the core noted before is not handled (handleEvents)
     this.connecting = false;
     this.leg?.destroy();
     const conn = this.conn;
@@ -603,7 +607,8 @@ export class Socket extends Duplex implements Deferred {
     this.scheduled = false;
     const ev = this.events;
     this.events = 0;
-    if (this.destroyed) return;
+    // None: destroyed since the events were noted (_destroy clears them, and no callback of the core notes more).
+    if (ev === 0) return;
     if (ev & EV_CONNECT && this.connecting) {
       const settle = this.attemptSettle;
       this.attemptSettle = undefined;

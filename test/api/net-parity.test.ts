@@ -225,6 +225,38 @@ describe.each(envs)('net on the %s path', (name, make) => {
     server.close();
   });
 
+  it('a socket destroyed by another socket\'s data handler gets no more events (data arriving together)', async () => {
+    env = make();
+    const accepted: AnySocket[] = [];
+    const server = env.server.net.createServer((c) => {
+      accepted.push(c as AnySocket);
+      c.on('error', () => {}); // the destroyed client's end resets (its data unread)
+      if (accepted.length === 2) for (const s of accepted) s.write('x'); // in one turn: one receive batch on bypass
+    });
+    const port = await listen(env, server);
+    const a = env.client.net.createConnection({ port, host: env.serverAddress });
+    const b = env.client.net.createConnection({ port, host: env.serverAddress });
+    const data: string[] = [];
+    const errors: unknown[] = [];
+    let closedOther: (() => void) | undefined;
+    const otherClosed = new Promise<void>((resolve) => (closedOther = resolve));
+    for (const [s, other, name] of [[a, b, 'a'], [b, a, 'b']] as const) {
+      s.on('data', () => {
+        data.push(name);
+        other.once('close', closedOther!).destroy();
+      });
+      s.on('error', (e: unknown) => errors.push(e));
+    }
+    await otherClosed;
+    for (let i = 0; i < 3; i++) await new Promise((r) => setImmediate(r)); // anything still queued would come now
+    expect(data.length).toBe(1);
+    expect(errors).toEqual([]);
+    const survivor = data[0] === 'a' ? a : b;
+    expect(survivor.destroyed).toBe(false);
+    for (const s of [a, b, ...accepted]) s.destroy();
+    server.close();
+  });
+
   it('emits timeout on an idle socket and keeps it open', async () => {
     env = make();
     const server = env.server.net.createServer(() => {});
