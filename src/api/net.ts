@@ -364,7 +364,7 @@ export class Socket extends Duplex implements Deferred {
     return this.bytesAccepted + this.writableLength - (this.wqChunk ? this.wqOff : 0);
   }
   // node:net's internal members that libraries call: node:net's own (above this class in the prototype chain,
-  // see the end of this file) read a kernel handle. _writev is absent, as on a plain Duplex (one write at a time).
+  // see the end of this file) read a kernel handle. _writev is byway's own (below), as node:net's is its handle's.
   /** @internal node:net's peer name ({} before connect), as http and tls read it. */
   _getpeername(): { address: string; family: TcpFamily; port: number } | Record<string, never> {
     return this.remote === undefined ? {} : { address: this.remote.address, family: this.remote.family, port: this.remote.port };
@@ -502,6 +502,25 @@ export class Socket extends Duplex implements Deferred {
     // A chunk TCP took whole leaves the socket as it found it (what keeps it alive did not change): only one still
     // waiting for room, or a write that failed, can change it. Most writes are taken whole.
     if (this.wqChunk !== undefined || this.destroyed) this.updateAlive();
+  }
+
+  /**
+   * What the stream buffered while corked (or while a write waited for room) goes to TCP as one write, as node:net's
+   * writev does: node:http corks every response and ends it with an empty write, and two trips through _write and
+   * the stream's onwrite were one more per request. Empty chunks are skipped; several non-empty ones are joined
+   * (one copy; they are copied into TCP's send buffer anyway, this is one more).
+   */
+  override _writev(chunks: Array<{ chunk: Buffer }>, cb: (err?: Error | null) => void): void {
+    let data: Buffer | undefined;
+    let many = false;
+    for (let i = 0; i < chunks.length; i++) {
+      const c = chunks[i]!.chunk;
+      if (c.length === 0) continue;
+      if (data !== undefined) many = true;
+      data = c;
+    }
+    if (many) data = Buffer.concat(chunks.map((c) => c.chunk));
+    this._write(data ?? chunks[0]!.chunk, 'latin1', cb); // _write reads no encoding: the chunks are Buffers
   }
 
   override _final(cb: (err?: Error | null) => void): void {
@@ -762,7 +781,6 @@ export class Socket extends Duplex implements Deferred {
 // node:net's prototype goes between this class and stream.Duplex. Its members that this class does not define
 // and that would reach a kernel handle are defined above (_getpeername, _unrefTimer...), or taken back here.
 Object.setPrototypeOf(Socket.prototype, net.Socket.prototype);
-Object.defineProperty(Socket.prototype, '_writev', { value: null, writable: true, configurable: true });
 // node:net's socket has no parent unless a TLS socket wraps it: its _unrefTimer walks `_parent` up to null.
 Object.defineProperty(Socket.prototype, '_parent', { value: null, writable: true, configurable: true });
 

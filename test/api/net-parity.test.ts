@@ -225,6 +225,39 @@ describe.each(envs)('net on the %s path', (name, make) => {
     server.close();
   });
 
+  it('writes buffered while corked or while TCP is full (flushed together) arrive in order, each callback once', async () => {
+    env = make();
+    const received: Buffer[] = [];
+    let accepted: AnySocket | undefined;
+    const server = env.server.net.createServer({ pauseOnConnect: true }, (c) => (accepted = c as AnySocket));
+    const port = await listen(env, server);
+    const client = env.client.net.createConnection({ port, host: env.serverAddress });
+    await once(client, 'connect');
+    const calls: number[] = [];
+    // As node:http ends a response: corked, the data, then an empty write with the callback.
+    client.cork();
+    client.write('head ', () => calls.push(0));
+    client.write('', () => calls.push(1));
+    client.uncork();
+    // Then more than TCP takes while the peer does not read: the rest waits in the stream, flushed together later.
+    const expected: Buffer[] = [Buffer.from('head ')];
+    for (let i = 0; i < 40; i++) {
+      const chunk = Buffer.alloc(i % 3 === 0 ? 0 : 50_000 + i, i);
+      expected.push(chunk);
+      client.write(chunk, () => calls.push(2 + i));
+    }
+    client.end();
+    while (accepted === undefined) await new Promise((r) => setImmediate(r));
+    accepted.on('data', (d: Buffer) => received.push(d));
+    accepted.resume();
+    await once(accepted, 'end');
+    expect(Buffer.concat(received).equals(Buffer.concat(expected))).toBe(true);
+    expect(calls).toEqual(Array.from({ length: 42 }, (_, i) => i));
+    expect(client.bytesWritten).toBe(Buffer.concat(expected).length);
+    accepted.end();
+    server.close();
+  });
+
   it('a socket destroyed by another socket\'s data handler gets no more events (data arriving together)', async () => {
     env = make();
     const accepted: AnySocket[] = [];
