@@ -500,8 +500,9 @@ export class Socket extends Duplex implements Deferred {
     this.wqCb = cb;
     if (this.conn !== undefined) this.flushWrites();
     // A chunk TCP took whole leaves the socket as it found it (what keeps it alive did not change): only one still
-    // waiting for room, or a write that failed, can change it. Most writes are taken whole.
-    if (this.wqChunk !== undefined || this.destroyed) this.updateAlive();
+    // waiting for room can change it. Most writes are taken whole. (A write that failed destroys the socket, in a
+    // later tick, and _destroy lets go of it: the stream's two-state `destroyed` getter is not read per write.)
+    if (this.wqChunk !== undefined) this.updateAlive();
   }
 
   /**
