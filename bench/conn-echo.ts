@@ -6,18 +6,21 @@
  * byway-1 and kernel-1 without the cluster, so a profile shows the stack alone.
  *
  *   node --import tsx bench/conn-echo.ts [--seconds 3] [--warm 1] [--rounds 3] [--conns 64] [--servers byway,kernel]
- *                                        [--mode event|busy] [--spin-ms MS] [--spin-us US] [--count] [--prof DIR] [--dist] [--pin] [--heap]
+ *                                        [--workload tcp|http] [--mode event|busy] [--spin-ms MS] [--spin-us US] [--count] [--prof DIR] [--dist] [--pin] [--heap]
  *
  * Per trial, after --warm seconds of the same load (not counted: the JIT compiles on V8's threads): transactions/s, the server's CPU (user + system of its process) per transaction, and for byway
  * with --count (wrappers that cost CPU of their own) counts per transaction (they do not depend on the machine's load): NetStack.poll, calls into the addon by name,
  * clock reads, frames in and out, doorbells. --prof writes a V8 CPU profile of each byway server to DIR; --dist runs the compiled tree (`npm run build`), so the
  * profile names source lines.
+ * --workload http: bench/scale.ts's HTTP workload instead (64 keep-alive connections, GET / answered by node:http with a
+ * 17-byte body, on byway's TCP or node:net); "transaction" then means a request.
  * BYWAY_CONN_NODE_FLAGS: more flags for the server's node (e.g. --trace-deopt).
  * Needs root (namespaces, veth, AF_PACKET) and the addon; removes what it made.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
+import http from 'node:http';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -47,10 +50,16 @@ const { values } = parseArgs({
     pin: { type: 'boolean', default: false },
     heap: { type: 'boolean', default: false },
     count: { type: 'boolean', default: false },
+    workload: { type: 'string', default: 'tcp' },
     dist: { type: 'boolean', default: false },
     role: { type: 'string' },
   },
 });
+
+/** --workload http: bench/lib/scale-worker.ts's HTTP server (a 17-byte body). */
+const hello = (_req: http.IncomingMessage, res: http.ServerResponse): void => {
+  res.end('hello from byway\n');
+};
 
 /** The server side (a child process in the server namespace): answers "count" on stdin with one JSON line. */
 async function serve(role: string): Promise<void> {
@@ -60,7 +69,8 @@ async function serve(role: string): Promise<void> {
   };
   let stats: () => Record<string, number> = () => ({});
   if (role === 'kernel') {
-    net.createServer((s) => s.on('data', (b: Buffer) => s.write(b)).on('error', () => {})).listen(PORT, KERNEL);
+    if (values.workload === 'http') http.createServer(hello).listen(PORT, KERNEL);
+    else net.createServer((s) => s.on('data', (b: Buffer) => s.write(b)).on('error', () => {})).listen(PORT, KERNEL);
   } else {
     // --dist: the compiled tree (npm run build), whose profiles name source lines (tsx's output is one line a file).
     const [{ createStack }, { openAfPacket }] = values.dist
@@ -110,7 +120,10 @@ async function serve(role: string): Promise<void> {
       const st = setTimeout;
       globalThis.setTimeout = ((...a: Parameters<typeof setTimeout>) => (bump('setTimeout'), st(...a))) as typeof setTimeout;
     }
-    s.net.createServer((c) => c.on('data', (b: Buffer) => c.write(b)).on('error', () => {})).listen(PORT, BYWAY);
+    if (values.workload === 'http') {
+      const app = http.createServer(hello);
+      s.net.createServer((c) => app.emit('connection', c.on('error', () => {}))).listen(PORT, BYWAY);
+    } else s.net.createServer((c) => c.on('data', (b: Buffer) => c.write(b)).on('error', () => {})).listen(PORT, BYWAY);
     stats = () => ({ 'frames in': d.stats.rxFrames, 'frames out': d.stats.txFrames, 'context switches': process.resourceUsage().voluntaryContextSwitches });
   }
   // --heap: V8's sampling heap profiler between the first two counts (garbage included), by allocating function.
@@ -184,7 +197,7 @@ interface Server {
 
 async function startServer(role: string, ns: string, ifname: string, prof: string | undefined): Promise<Server> {
   const flags = (process.env.BYWAY_CONN_NODE_FLAGS ?? '').split(' ').filter((f) => f !== '');
-  const args = ['netns', 'exec', ns, ...(values.pin ? ['taskset', '-c', '1'] : []), process.execPath, ...flags, ...(prof && role === 'byway' ? ['--cpu-prof', '--cpu-prof-dir', prof] : []), '--import', 'tsx', fileURLToPath(import.meta.url), '--role', role, '--mode', values.mode!, ...(values.count ? ['--count'] : []), ...(values.dist ? ['--dist'] : []), ...(values.heap ? ['--heap'] : []), ...(['spin-ms', 'spin-us'] as const).flatMap((k) => (values[k] === undefined ? [] : [`--${k}`, values[k]!]))];
+  const args = ['netns', 'exec', ns, ...(values.pin ? ['taskset', '-c', '1'] : []), process.execPath, ...flags, ...(prof && role === 'byway' ? ['--cpu-prof', '--cpu-prof-dir', prof] : []), '--import', 'tsx', fileURLToPath(import.meta.url), '--role', role, '--mode', values.mode!, '--workload', values.workload!, ...(values.count ? ['--count'] : []), ...(values.dist ? ['--dist'] : []), ...(values.heap ? ['--heap'] : []), ...(['spin-ms', 'spin-us'] as const).flatMap((k) => (values[k] === undefined ? [] : [`--${k}`, values[k]!]))];
   const child: ChildProcess = spawn('ip', args, { stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env, BYWAY_CONN_IF: ifname } });
   // The server's own lines are 'ready' and JSON; anything else (a --trace flag's output) goes to stderr.
   const next = childLines(child, `${role} server`, 30_000, (line) => line === 'ready' || line.startsWith('{"cpuMs"'));
@@ -227,9 +240,9 @@ async function main(): Promise<void> {
         const server = await startServer(role, nsA, vethA, values.prof);
         try {
           // Warm-up (not counted): the JIT's compiles run on V8's worker threads, whose CPU the process's total has.
-          if (Number(values.warm) > 0) await execInAsync(nsB, loadCmd, [...loadPre, 'tcp', role === 'kernel' ? KERNEL : BYWAY, String(PORT), values.conns!, values.warm!], { timeoutMs: 30_000 });
+          if (Number(values.warm) > 0) await execInAsync(nsB, loadCmd, [...loadPre, values.workload!, role === 'kernel' ? KERNEL : BYWAY, String(PORT), values.conns!, values.warm!], { timeoutMs: 30_000 });
           const before = await server.count();
-          const r = await execInAsync(nsB, loadCmd, [...loadPre, 'tcp', role === 'kernel' ? KERNEL : BYWAY, String(PORT), values.conns!, String(seconds)], { timeoutMs: (seconds + 20) * 1000 });
+          const r = await execInAsync(nsB, loadCmd, [...loadPre, values.workload!, role === 'kernel' ? KERNEL : BYWAY, String(PORT), values.conns!, String(seconds)], { timeoutMs: (seconds + 20) * 1000 });
           if (r.code !== 0) throw new Error(`scale-load failed: ${r.stderr}`);
           await new Promise((res) => setTimeout(res, 200));
           const after = await server.count();

@@ -27,6 +27,7 @@ import { invalidArgType, invalidArgValue, missingArgs, nodeError, outOfRange, va
 import type { LookupFunction } from './lookup.js';
 import { attemptInTurn, autoSelectOptions, dnsOptions, lookupForConnect, type Address } from './auto-select.js';
 import { KernelLeg } from './kernel-leg.js';
+import { IdleTimer } from './idle-timer.js';
 import { ownTcpAddress, tcpAddressId, tcpEndpoint, type TcpFamily } from './tcp-addr.js';
 export type { NodeSystemError } from './system-error.js';
 
@@ -56,8 +57,8 @@ export class Socket extends Duplex implements Deferred {
   private events = 0;
   private refed = true;
   private alive = false;
-  private idleMs = 0;
-  private idleTimer: ReturnType<typeof setTimeout> | undefined;
+  /** setTimeout's idle timeout. */
+  private readonly idle: IdleTimer;
   private bytesAccepted = 0;
   private bytesIn = 0;
   private noDelay: boolean | undefined;
@@ -100,6 +101,9 @@ export class Socket extends Duplex implements Deferred {
     // 300 B of garbage and a nextTick per read, bench/udp-alloc.ts --proto tcp --profile). read() still calls
     // _read below the mark, as for any stream.
     (this as unknown as { _readableState: { readingMore: boolean } })._readableState.readingMore = true;
+    this.idle = new IdleTimer(stack.clock, () => {
+      if (!this.destroyed) this.emit('timeout');
+    });
     // node:net's own 'end' listener: without half-open, a write after the peer's FIN and our end fails with EPIPE.
     this.on('end', onReadableStreamEnd);
     if (options.onread !== undefined) {
@@ -196,7 +200,7 @@ export class Socket extends Duplex implements Deferred {
     this.connecting = false;
     const sock = this.leg!.sock;
     this.remote = { address: sock.remoteAddress!, port: sock.remotePort!, family: sock.remoteFamily === 'IPv6' ? 'IPv6' : 'IPv4' };
-    this.touch();
+    this.idle.touch();
     this.emit('connect');
     this.emit('ready');
     if (!this.isPaused()) this.read(0);
@@ -301,12 +305,11 @@ export class Socket extends Duplex implements Deferred {
     if (typeof ms !== 'number') throw invalidArgType('msecs', 'of type number', ms);
     if (!Number.isFinite(ms) || ms < 0) throw outOfRange('msecs', 'a non-negative finite number', ms);
     if (callback !== undefined) validateFunction(callback, 'callback');
-    this.idleMs = ms;
     if (callback) {
       if (ms === 0) this.removeListener('timeout', callback);
       else this.once('timeout', callback);
     }
-    this.touch();
+    this.idle.set(ms);
     return this;
   }
 
@@ -361,7 +364,7 @@ export class Socket extends Duplex implements Deferred {
     return this.bytesAccepted + this.writableLength - (this.wqChunk ? this.wqOff : 0);
   }
   // node:net's internal members that libraries call: node:net's own (above this class in the prototype chain,
-  // see the end of this file) read a kernel handle. _writev is absent, as on a plain Duplex (one write at a time).
+  // see the end of this file) read a kernel handle. _writev is byway's own (below), as node:net's is its handle's.
   /** @internal node:net's peer name ({} before connect), as http and tls read it. */
   _getpeername(): { address: string; family: TcpFamily; port: number } | Record<string, never> {
     return this.remote === undefined ? {} : { address: this.remote.address, family: this.remote.family, port: this.remote.port };
@@ -372,7 +375,7 @@ export class Socket extends Duplex implements Deferred {
   }
   /** @internal node:net's activity mark: restart the idle timer (http's parser calls it on every chunk). */
   _unrefTimer(): void {
-    if (this.idleTimer !== undefined) this.touch();
+    if (this.idle.armed) this.idle.touch();
   }
   /** @internal node:net's former name of bytesWritten. */
   get _bytesDispatched(): number {
@@ -470,6 +473,9 @@ export class Socket extends Duplex implements Deferred {
   }
 
   private updateAlive(): void {
+    // The steady state of a connection (alive, reading, not ended): nothing to change, and the stream's `destroyed`
+    // getter (two states deep) is not read on every event; a socket being destroyed is marked not alive by _destroy.
+    if (this.alive && this.wantRead && !this.endPushed && this.conn !== undefined && this.refed && this.leg === undefined) return;
     const alive = this.keepsAlive;
     if (alive !== this.alive) {
       this.alive = alive;
@@ -494,8 +500,28 @@ export class Socket extends Duplex implements Deferred {
     this.wqCb = cb;
     if (this.conn !== undefined) this.flushWrites();
     // A chunk TCP took whole leaves the socket as it found it (what keeps it alive did not change): only one still
-    // waiting for room, or a write that failed, can change it. Most writes are taken whole.
-    if (this.wqChunk !== undefined || this.destroyed) this.updateAlive();
+    // waiting for room can change it. Most writes are taken whole. (A write that failed destroys the socket, in a
+    // later tick, and _destroy lets go of it: the stream's two-state `destroyed` getter is not read per write.)
+    if (this.wqChunk !== undefined) this.updateAlive();
+  }
+
+  /**
+   * What the stream buffered while corked (or while a write waited for room) goes to TCP as one write, as node:net's
+   * writev does: node:http corks every response and ends it with an empty write, and two trips through _write and
+   * the stream's onwrite were one more per request. Empty chunks are skipped; several non-empty ones are joined
+   * (one copy; they are copied into TCP's send buffer anyway, this is one more).
+   */
+  override _writev(chunks: Array<{ chunk: Buffer }>, cb: (err?: Error | null) => void): void {
+    let data: Buffer | undefined;
+    let many = false;
+    for (let i = 0; i < chunks.length; i++) {
+      const c = chunks[i]!.chunk;
+      if (c.length === 0) continue;
+      if (data !== undefined) many = true;
+      data = c;
+    }
+    if (many) data = Buffer.concat(chunks.map((c) => c.chunk));
+    this._write(data ?? chunks[0]!.chunk, 'latin1', cb); // _write reads no encoding: the chunks are Buffers
   }
 
   override _final(cb: (err?: Error | null) => void): void {
@@ -542,8 +568,8 @@ export class Socket extends Duplex implements Deferred {
   }
 
   override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
-    if (this.idleTimer !== undefined) clearTimeout(this.idleTimer);
-    this.idleTimer = undefined;
+    this.idle.clear();
+    this.events = 0; // what the core noted before is not handled (handleEvents)
     this.connecting = false;
     this.leg?.destroy();
     const conn = this.conn;
@@ -601,7 +627,8 @@ export class Socket extends Duplex implements Deferred {
     this.scheduled = false;
     const ev = this.events;
     this.events = 0;
-    if (this.destroyed) return;
+    // None: destroyed since the events were noted (_destroy clears them, and no callback of the core notes more).
+    if (ev === 0) return;
     if (ev & EV_CONNECT && this.connecting) {
       const settle = this.attemptSettle;
       this.attemptSettle = undefined;
@@ -610,7 +637,7 @@ export class Socket extends Duplex implements Deferred {
       const conn = this.conn!;
       this.remote = this.remoteOf(conn);
       this.applyOptions();
-      this.touch();
+      this.idle.touch();
       // As node:net's afterConnect: start reading unless paused (onread reads from the start).
       if (this.onread !== undefined) this.wantRead = !this.isPaused();
       this.emit('connect');
@@ -681,7 +708,7 @@ export class Socket extends Duplex implements Deferred {
       this.wqOff = off + n;
       this.bytesAccepted += n;
       if (n > 0) {
-        this.touch();
+        this.idle.touch();
         this.stack.poke();
       }
       if (off + n < chunk.length) return; // onWritable will call again
@@ -715,7 +742,7 @@ export class Socket extends Duplex implements Deferred {
       const n = v.length;
       if (n === 0) break;
       this.bytesIn += n;
-      this.touch();
+      this.idle.touch();
       this.stack.poke(); // a window update may be due
       this.wantRead = this.push(Buffer.isBuffer(v) ? v : Buffer.from(v.buffer, v.byteOffset, n));
     }
@@ -739,7 +766,7 @@ export class Socket extends Duplex implements Deferred {
       const n = conn.read(this.stack.clock.now(), buf);
       if (n === 0) break;
       this.bytesIn += n;
-      this.touch();
+      this.idle.touch();
       this.stack.poke();
       if (onread.callback.call(this, n, buf) === false) this.wantRead = false;
     }
@@ -749,31 +776,12 @@ export class Socket extends Duplex implements Deferred {
       this.read(0);
     }
   }
-
-  /** Activity: restart the idle timer (Node's socket.setTimeout semantics). */
-  private touch(): void {
-    if (this.idleMs === 0) {
-      if (this.idleTimer !== undefined) clearTimeout(this.idleTimer);
-      this.idleTimer = undefined;
-      return;
-    }
-    if (this.idleTimer !== undefined) {
-      this.idleTimer.refresh();
-      return;
-    }
-    this.idleTimer = setTimeout(() => {
-      this.idleTimer = undefined;
-      if (!this.destroyed) this.emit('timeout');
-    }, this.idleMs);
-    this.idleTimer.unref?.();
-  }
 }
 
 // byway's sockets are instances of node:net's Socket, as programs and libraries check (`instanceof net.Socket`):
 // node:net's prototype goes between this class and stream.Duplex. Its members that this class does not define
 // and that would reach a kernel handle are defined above (_getpeername, _unrefTimer...), or taken back here.
 Object.setPrototypeOf(Socket.prototype, net.Socket.prototype);
-Object.defineProperty(Socket.prototype, '_writev', { value: null, writable: true, configurable: true });
 // node:net's socket has no parent unless a TLS socket wraps it: its _unrefTimer walks `_parent` up to null.
 Object.defineProperty(Socket.prototype, '_parent', { value: null, writable: true, configurable: true });
 

@@ -90,6 +90,27 @@ process.on('exit', () => console.log('exit'));
     expect(r.signal).toBeNull();
     expect(r.lines).toEqual(['connected', 'server end', 'client close', 'exit']);
   });
+  it('a socket whose write fails (the peer reset it) keeps nothing alive', () => {
+    const r = run(`
+const b = createStack({ driver: db, address: '10.0.0.2/24' });
+const srv = b.net.createServer((s) => s.resetAndDestroy()).listen(80);
+srv.unref();
+const c = a.net.createConnection(80, '10.0.0.2');
+c.on('data', () => {});
+c.on('error', (e) => console.log('error ' + e.code));
+c.on('close', () => {
+  console.log('client close');
+  c.write('late', (e) => console.log('write callback ' + (e ? e.code : 'ok')));
+});
+const t = setInterval(() => c.write('x'), 5); // writing until the reset arrives
+c.on('close', () => clearInterval(t));
+process.on('exit', () => console.log('exit'));
+`);
+    expect(r.signal).toBeNull();
+    expect(r.lines[0]).toBe('error ECONNRESET');
+    expect(r.lines.slice(1, 2)).toEqual(['client close']);
+    expect(r.lines.at(-1)).toBe('exit');
+  });
   // The latency profile's busy polling (issue #15: a client under byway run --profile latency never exited).
   it('busy polling holds the process only while something is active, as event mode does', () => {
     const r = run(`

@@ -225,6 +225,71 @@ describe.each(envs)('net on the %s path', (name, make) => {
     server.close();
   });
 
+  it('writes buffered while corked or while TCP is full (flushed together) arrive in order, each callback once', async () => {
+    env = make();
+    const received: Buffer[] = [];
+    let accepted: AnySocket | undefined;
+    const server = env.server.net.createServer({ pauseOnConnect: true }, (c) => (accepted = c as AnySocket));
+    const port = await listen(env, server);
+    const client = env.client.net.createConnection({ port, host: env.serverAddress });
+    await once(client, 'connect');
+    const calls: number[] = [];
+    // As node:http ends a response: corked, the data, then an empty write with the callback.
+    client.cork();
+    client.write('head ', () => calls.push(0));
+    client.write('', () => calls.push(1));
+    client.uncork();
+    // Then more than TCP takes while the peer does not read: the rest waits in the stream, flushed together later.
+    const expected: Buffer[] = [Buffer.from('head ')];
+    for (let i = 0; i < 40; i++) {
+      const chunk = Buffer.alloc(i % 3 === 0 ? 0 : 50_000 + i, i);
+      expected.push(chunk);
+      client.write(chunk, () => calls.push(2 + i));
+    }
+    client.end();
+    while (accepted === undefined) await new Promise((r) => setImmediate(r));
+    accepted.on('data', (d: Buffer) => received.push(d));
+    accepted.resume();
+    await once(accepted, 'end');
+    expect(Buffer.concat(received).equals(Buffer.concat(expected))).toBe(true);
+    expect(calls).toEqual(Array.from({ length: 42 }, (_, i) => i));
+    expect(client.bytesWritten).toBe(Buffer.concat(expected).length);
+    accepted.end();
+    server.close();
+  });
+
+  it('a socket destroyed by another socket\'s data handler gets no more events (data arriving together)', async () => {
+    env = make();
+    const accepted: AnySocket[] = [];
+    const server = env.server.net.createServer((c) => {
+      accepted.push(c as AnySocket);
+      c.on('error', () => {}); // the destroyed client's end resets (its data unread)
+      if (accepted.length === 2) for (const s of accepted) s.write('x'); // in one turn: one receive batch on bypass
+    });
+    const port = await listen(env, server);
+    const a = env.client.net.createConnection({ port, host: env.serverAddress });
+    const b = env.client.net.createConnection({ port, host: env.serverAddress });
+    const data: string[] = [];
+    const errors: unknown[] = [];
+    let closedOther: (() => void) | undefined;
+    const otherClosed = new Promise<void>((resolve) => (closedOther = resolve));
+    for (const [s, other, name] of [[a, b, 'a'], [b, a, 'b']] as const) {
+      s.on('data', () => {
+        data.push(name);
+        other.once('close', closedOther!).destroy();
+      });
+      s.on('error', (e: unknown) => errors.push(e));
+    }
+    await otherClosed;
+    for (let i = 0; i < 3; i++) await new Promise((r) => setImmediate(r)); // anything still queued would come now
+    expect(data.length).toBe(1);
+    expect(errors).toEqual([]);
+    const survivor = data[0] === 'a' ? a : b;
+    expect(survivor.destroyed).toBe(false);
+    for (const s of [a, b, ...accepted]) s.destroy();
+    server.close();
+  });
+
   it('emits timeout on an idle socket and keeps it open', async () => {
     env = make();
     const server = env.server.net.createServer(() => {});
