@@ -70,14 +70,7 @@ export async function tcpEchoServer(ep: Endpoint, port: number): Promise<ServerH
     s.on('data', (d: Uint8Array) => s.write(d));
     s.on('end', () => s.end());
   });
-  return {
-    mark: () => ({ accepted: accepted(), open: sockets.size, t: now() }),
-    stop: async () => {
-      const r = { accepted: accepted(), open: sockets.size };
-      await stopTcp(srv, sockets);
-      return r;
-    },
-  };
+  return connCounts(srv, sockets, accepted);
 }
 
 /**
@@ -117,9 +110,8 @@ export async function tcpSinkServer(ep: Endpoint, port: number): Promise<ServerH
   };
 }
 
-/** TCP hold: accepts and keeps connections open, idle. */
-export async function tcpHoldServer(ep: Endpoint, port: number): Promise<ServerHandle> {
-  const { srv, sockets, accepted } = await tcpServer(ep, port, noop);
+/** The handle of a TCP server whose counters are its connections: accepted so far and open now. */
+function connCounts(srv: Srv, sockets: Set<Conn>, accepted: () => number): ServerHandle {
   return {
     mark: () => ({ accepted: accepted(), open: sockets.size, t: now() }),
     stop: async () => {
@@ -128,6 +120,12 @@ export async function tcpHoldServer(ep: Endpoint, port: number): Promise<ServerH
       return r;
     },
   };
+}
+
+/** TCP hold: accepts and keeps connections open, idle. */
+export async function tcpHoldServer(ep: Endpoint, port: number): Promise<ServerHandle> {
+  const { srv, sockets, accepted } = await tcpServer(ep, port, noop);
+  return connCounts(srv, sockets, accepted);
 }
 
 export const servers = {
