@@ -19,7 +19,7 @@ import { openAfXdp } from '../../drivers/af-xdp/index.js';
 import { relay } from '../../drivers/middleware/relay.js';
 import type { FrameDriver } from '../../drivers/types.js';
 import { createStack, type Stack, type StackOptions } from '../api/stack.js';
-import { everyWorkerSees, sliceOwner, withWorkerLimits, workerSettings } from './plan.js';
+import { everyWorkerSees, fanoutRelays, sliceOwner, withWorkerLimits, workerSettings } from './plan.js';
 import { StrayRelay, type StrayCounters } from './strays.js';
 import type { StackStats } from '../stack/stats.js';
 
@@ -221,8 +221,9 @@ export async function runWorker(init: WorkerInit): Promise<void> {
     link = hopToOwner(xdp, init, hops);
   }
   const channel = new BroadcastChannel(`byway-cluster:${init.id}`);
-  // ARP to every worker; where the device picks the queue, ICMP errors about service flows too (plan.ts).
-  const queue = relay(link, { relay: (f) => channel.postMessage(f), match: packet ? undefined : (f) => everyWorkerSees(spec, f) });
+  // ARP to every worker; on a fanout group IPv6 neighbour advertisements and ICMPv6 errors too; where the device
+  // picks the queue, ICMP errors about service flows (plan.ts fanoutRelays, everyWorkerSees).
+  const queue = relay(link, { relay: (f) => channel.postMessage(f), match: packet ? fanoutRelays : (f) => everyWorkerSees(spec, f) });
   channel.onmessage = (ev) => queue.inject((ev as { data: Uint8Array }).data);
   channel.unref();
   const own = workerSettings(spec, init.index, init.answerArp ? init.index : -1);

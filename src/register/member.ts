@@ -39,7 +39,7 @@ import type { FrameDriver } from '../../drivers/types.js';
 import { buildFanoutProgram } from '../../drivers/af-packet/fanout.js';
 import { relay, type RelayDriver } from '../../drivers/middleware/relay.js';
 import type { Stack, StackOptions } from '../api/stack.js';
-import { everyWorkerSees, sliceOwner, withWorkerLimits, workerSettings } from '../cluster/plan.js';
+import { everyWorkerSees, fanoutRelays, sliceOwner, withWorkerLimits, workerSettings } from '../cluster/plan.js';
 import { LinkReader, MsgType, encodeHello, encodeMessage } from '../cluster/link.js';
 import { StrayRelay, noStrays, type StrayCounters } from '../cluster/strays.js';
 
@@ -167,8 +167,9 @@ export function openMember(
           divert: true,
           relay: (f) => send(MsgType.hop, f),
         });
-  // ARP to every worker; on queues the device picks, ICMP errors about service flows too (plan.ts everyWorkerSees).
-  const driver = relay(hop ?? packet, { relay: (f) => send(MsgType.arp, f), match: hop ? (f) => everyWorkerSees(spec, f) : undefined });
+  // ARP to every worker; on queues the device picks, ICMP errors about service flows too (plan.ts everyWorkerSees);
+  // on a fanout group IPv6 neighbour advertisements and ICMPv6 errors too (plan.ts fanoutRelays).
+  const driver = relay(hop ?? packet, { relay: (f) => send(MsgType.arp, f), match: hop ? (f) => everyWorkerSees(spec, f) : fanoutRelays });
   // A fanout group's service table moves flows between workers (a worker starts serving, one dies): strays go to
   // the supervisor. On AF_XDP and TAP queues the device's hash keeps a flow on its queue: nothing moves.
   const strays = hop === undefined && packet.hwAddress !== undefined ? new StrayRelay(spec, packet.hwAddress, (p) => send(MsgType.stray, p)) : undefined;

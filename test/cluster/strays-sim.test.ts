@@ -5,8 +5,9 @@
  * worker 1), clients open connections worker 1 accepts, then worker 0 serves and takes its class: the later
  * segments of those connections land on worker 0, which holds no connection for them and hands them on, so worker 1
  * keeps serving them and nobody is reset; new connections spread over both. A segment of a flow nobody holds gets
- * exactly one RST. The same over IPv6, which the fanout program sends by worker 0's slot (to the ARP owner while
- * worker 0 has no member): the IPv6 flows worker 1 accepted then move to a worker 0 that joins again.
+ * exactly one RST. The same over IPv6, whose TCP the fanout program sends by the same tables, while NDP goes by worker
+ * 0's slot: a worker 0 that has joined but does not serve yet gets no IPv6 client, and worker 1 resolves its
+ * clients through the neighbour advertisements worker 0 relays (plan.ts fanoutRelays).
  */
 import { describe, expect, it } from 'vitest';
 import { memoryLink, memoryQueues } from '../../drivers/memory/index.js';
@@ -17,7 +18,7 @@ import { seededRng } from '../../protocols/util/rng.js';
 import { VirtualClock } from '../../src/stack/clock.js';
 import { runUntil } from '../../src/stack/sim.js';
 import { NetStack } from '../../src/stack/stack.js';
-import { splitSegment, strayFrame, strayFrame6, strayNext, workerSettings } from '../../src/cluster/plan.js';
+import { fanoutRelays, splitSegment, strayFrame, strayFrame6, strayNext, workerSettings } from '../../src/cluster/plan.js';
 import { StrayRelay, routeStray } from '../../src/cluster/strays.js';
 import { verifyTcpChecksum } from '../../protocols/tcp/wire.js';
 import { verifyTcp6Checksum } from '../../protocols/ipv6/wire-l4.js';
@@ -30,20 +31,25 @@ function makeCluster(maxMessage?: number) {
   const spec = { workers: 2 };
   /** The service table: class -> worker (worker 0 not serving yet: its class goes to worker 1). */
   const service = [1, 1];
-  /** Where IPv6 goes: the program sends it by the slot of worker 0, the ARP owner's member while worker 0 has none. */
-  const ipv6To = [1];
+  /**
+   * Where worker 0's slot goes for IPv6 (NDP, the rest of ICMPv6, worker 0's ephemeral slice): its own member once it
+   * has joined (0), the ARP owner's while it has none (1). ARP goes to worker 1 here (the ARP owner).
+   */
+  const slot0 = [1];
   const queues = memoryQueues(serverEnd, 2, (f) => {
-    if (f[12] === 0x86 && f[13] === 0xdd) return ipv6To[0]!;
-    const c = flowClass(spec, (f[12]! << 8) | f[13]!, f.subarray(14));
+    const type = (f[12]! << 8) | f[13]!;
+    const c = flowClass(spec, type, f.subarray(14));
     if (c === undefined) return 0;
-    return c.table === 'service' ? service[c.worker]! : (f[12] === 0x08 && f[13] === 0x06 ? 1 : c.worker);
+    if (c.table === 'service') return service[c.worker]!;
+    if (type === 0x0806) return 1;
+    return type === 0x86dd && c.worker === 0 ? slot0[0]! : c.worker;
   });
   const relays: RelayDriver[] = [];
   const stacks: NetStack[] = [];
   const strays: StrayRelay[] = [];
   const live = [0, 1];
   for (let w = 0; w < 2; w++) {
-    const r = relay(queues[w]!, { relay: (f) => relays.forEach((o, i) => i !== w && o.inject(f)) });
+    const r = relay(queues[w]!, { relay: (f) => relays.forEach((o, i) => i !== w && o.inject(f)), match: fanoutRelays });
     relays.push(r);
     const s = workerSettings(spec, w, 1);
     const stack = new NetStack({
@@ -68,7 +74,7 @@ function makeCluster(maxMessage?: number) {
     sr.attach(stack.tcp!, undefined, () => clock.now());
   }
   const client = new NetStack({ driver: clientEnd, addresses: [cidr('10.0.0.1/24')], addresses6: [v6cidr('fd00::1/64')], ipv6: true, rng: seededRng(1) });
-  return { clock, client, stacks, strays, relays, service, ipv6To, run: (ms: number) => runUntil(clock, [client, ...stacks], { until: clock.now() + ms }) };
+  return { clock, client, stacks, strays, relays, service, slot0, run: (ms: number) => runUntil(clock, [client, ...stacks], { until: clock.now() + ms }) };
 }
 
 /** Echo what a server connection reads; count what a client connection reads. */
@@ -160,11 +166,11 @@ describe('strays: a worker that starts serving does not reset the flows another 
   });
 });
 
-// IPv6 on the AF_PACKET fanout cluster goes by one slot (worker 0's: fanout.ts), so its flows move when worker 0 dies
-// (to the ARP owner) and again when a new worker 0 joins: the flows the other worker accepted meanwhile are strays.
-describe('strays over IPv6: a worker that rejoins does not reset the IPv6 flows another accepted', () => {
-  it('connections worker 1 accepted while IPv6 went to it keep working once IPv6 goes to worker 0 again; no RST', () => {
+// IPv6 on the AF_PACKET fanout cluster: TCP by the service table like IPv4, NDP by worker 0's slot (fanout.ts).
+describe('IPv6 on the fanout cluster: the join window, and a worker that starts serving', () => {
+  it("IPv6 clients while a joined worker 0 does not serve yet are worker 1's, resolved through the relayed advertisements; then worker 0 serves: no RST", () => {
     const c = makeCluster();
+    c.slot0[0] = 0; // worker 0 has joined: NDP comes to it; its class of clients still goes to worker 1
     const served: TcpConnection[][] = [[], []];
     serve(c, 1, served, 46);
     c.run(3_500); // duplicate address detection (RFC 4862 5.4) before the addresses are usable
@@ -173,23 +179,28 @@ describe('strays over IPv6: a worker that rejoins does not reset the IPv6 flows 
     c.run(3_000);
     expect(before.filter((x) => x.state === 'ESTABLISHED')).toHaveLength(20);
     expect(served[1]).toHaveLength(20);
-    // A new worker 0 joins and listens: IPv6 goes to it now, the established flows with it.
+    // Worker 1 asked for the client's address; the advertisement reached worker 0, which relayed it.
+    expect(c.stacks[1]!.stats.ndp!.solicitationsSent).toBeGreaterThan(0);
+    expect(c.stacks[0]!.stats.ndp!.solicitationsAnswered).toBeGreaterThan(0); // the client's for the address
+    expect(c.relays[0]!.counters.relayed).toBeGreaterThan(0);
+    // Worker 0 serves: its class of IPv6 clients goes to it, the flows worker 1 holds are handed on.
     serve(c, 0, served, 46);
-    c.ipv6To[0] = 0;
+    c.service[0] = 0;
     const echoed = sendThree(c, before);
-    const after = Array.from({ length: 10 }, () => c.client.tcp!.connect(c.clock.now(), server6, 80));
+    const after = Array.from({ length: 20 }, () => c.client.tcp!.connect(c.clock.now(), server6, 80));
     c.run(2_000);
     expect(before.filter((x) => echoed.get(x) === 3)).toHaveLength(20);
-    expect(after.filter((x) => x.state === 'ESTABLISHED')).toHaveLength(10);
-    expect(served[0]).toHaveLength(10); // every new IPv6 flow is worker 0's
-    expect(served[1]).toHaveLength(20);
-    expect(c.stacks[0]!.stats.tcp!.strayHandedOff).toBeGreaterThanOrEqual(20);
-    expectRelayedThenClosed(c, before, served[1]!);
+    expect(after.filter((x) => x.state === 'ESTABLISHED')).toHaveLength(20);
+    expect(served[0]!.length).toBeGreaterThan(3);
+    expect(served[1]!.length - 20).toBeGreaterThan(3);
+    expect(c.stacks[0]!.stats.tcp!.strayHandedOff).toBeGreaterThan(0);
+    expectRelayedThenClosed(c, before, served[1]!.slice(0, 20));
   });
 
   it('a segment of an IPv6 flow nobody holds is asked of the other worker, then answered with exactly one RST', () => {
     const c = makeCluster();
-    c.ipv6To[0] = 0;
+    c.slot0[0] = 0;
+    c.service[0] = 0;
     c.stacks.forEach((s) => s.tcp!.listen(0, 80, 128, { family: 46 }));
     c.run(3_500);
     // An ACK with data of an IPv6 flow neither worker holds (as after its holder died), received by worker 0.
@@ -351,5 +362,26 @@ describe('strayNext and strayFrame', () => {
     // Worker 1 holds no connection either: the last asked, it answers (its hook declines the flow).
     r1.attach({ stray: undefined, addrs: { bytes: (id) => ids.get(id) } }, undefined, () => 0);
     expect(r1.take(7, 8, seg, 0)).toBe(false);
+  });
+});
+
+describe('fanoutRelays', () => {
+  it('relays ARP and, over IPv6, neighbour advertisements and ICMPv6 errors; not solicitations, echo or TCP', () => {
+    const frame6 = (next: number, type: number): Uint8Array => {
+      const f = new Uint8Array(14 + 40 + 24);
+      f[12] = 0x86;
+      f[13] = 0xdd;
+      f[20] = next;
+      f[54] = type;
+      return f;
+    };
+    const arp = new Uint8Array(42);
+    arp[12] = 0x08;
+    arp[13] = 0x06;
+    expect(fanoutRelays(arp)).toBe(true);
+    expect([136, 1, 2, 3, 4].map((t) => fanoutRelays(frame6(58, t)))).toEqual([true, true, true, true, true]);
+    expect([135, 133, 134, 128, 129, 143].map((t) => fanoutRelays(frame6(58, t)))).toEqual([false, false, false, false, false, false]);
+    expect(fanoutRelays(frame6(6, 136))).toBe(false); // TCP whose byte 40 happens to be 136
+    expect(fanoutRelays(frame6(58, 136).subarray(0, 54))).toBe(false); // too short to have a type
   });
 });
