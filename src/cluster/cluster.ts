@@ -257,6 +257,12 @@ export class Cluster extends EventEmitter {
         else if (m.type === 'stray') {
           const r = routeStray(index, m.payload, this.live.filter((i) => this.threads[i] !== undefined), this.strays);
           if (r !== undefined) this.threads[r.to]?.postMessage({ type: 'stray', message: r.message } satisfies ToWorker);
+        } else if (m.type === 'halfopen' && m.payload.length > 0) {
+          // A worker's half-open connections (strays.ts HalfOpens): their SYNs, wherever they land, go to it.
+          const payload = new Uint8Array(1 + m.payload.length);
+          payload[0] = index;
+          payload.set(m.payload, 1);
+          this.threads.forEach((t, i) => i !== index && t?.postMessage({ type: 'halfopen', payload } satisfies ToWorker));
         }
         else if (m.type === 'user') this.emit('message', index, m.value);
       });
@@ -331,6 +337,8 @@ export class Cluster extends EventEmitter {
     if (this.driver.kind === 'af-packet') {
       const program = buildFanoutProgram({ workers: this.size, slots: this.members.slots(), serviceSlots: this.members.serviceSlots() });
       this.post(owner, { type: 'program', program });
+      // Each worker lists its half-open connections for the others (strays.ts HalfOpens).
+      for (const w of this.members.live) this.post(w, { type: 'halfopen', payload: new Uint8Array(0) });
     }
     if (owner !== this.arpOwner) {
       if (this.arpOwner !== undefined) this.post(this.arpOwner, { type: 'arp', answer: false });

@@ -20,7 +20,7 @@ import { relay } from '../../drivers/middleware/relay.js';
 import type { FrameDriver } from '../../drivers/types.js';
 import { createStack, type Stack, type StackOptions } from '../api/stack.js';
 import { everyWorkerSees, fanoutRelays, sliceOwner, withWorkerLimits, workerSettings } from './plan.js';
-import { StrayRelay, type StrayCounters } from './strays.js';
+import { HalfOpens, StrayRelay, type StrayCounters } from './strays.js';
 import type { StackStats } from '../stack/stats.js';
 
 /** What the primary hands a worker (structured-cloneable). */
@@ -143,6 +143,8 @@ export type ToWorker =
   | { readonly type: 'program'; readonly program: Uint8Array }
   | { readonly type: 'arp'; readonly answer: boolean }
   | { readonly type: 'stray'; readonly message: Uint8Array }
+  /** Empty: list your half-open connections (the table changed); else u8 holder | another's list (strays.ts HalfOpens). */
+  | { readonly type: 'halfopen'; readonly payload: Uint8Array }
   | { readonly type: 'close' };
 
 export type FromWorker =
@@ -150,6 +152,7 @@ export type FromWorker =
   | { readonly type: 'reply'; readonly id: number; readonly value: unknown }
   | { readonly type: 'warning'; readonly message: string }
   | { readonly type: 'stray'; readonly payload: Uint8Array }
+  | { readonly type: 'halfopen'; readonly payload: Uint8Array }
   | { readonly type: 'user'; readonly value: unknown };
 
 function firstIpv4(address: string | readonly string[] | undefined): string | undefined {
@@ -191,9 +194,16 @@ export async function runWorker(init: WorkerInit): Promise<void> {
   let packet: AfPacketDriver | undefined;
   let link: FrameDriver;
   const hops: BroadcastChannel[] = [];
+  let halfOpens: HalfOpens | undefined;
   if (init.driver.kind === 'af-packet') {
     packet = openAfPacket({ ...init.driver, ipv4: firstIpv4(init.address)!, fanout: { group: init.group, mode: 'cbpf', program: init.program } });
-    link = packet;
+    // The SYNs of another worker's half-open connections go to it (strays.ts HalfOpens), counted in its relay's `sent`.
+    const h = new HalfOpens(spec, packet.hwAddress!, (payload) => {
+      if (strays !== undefined) strays.counters.sent++;
+      port.postMessage({ type: 'stray', payload } satisfies FromWorker);
+    });
+    halfOpens = h;
+    link = relay(packet, { match: (f) => h.diverts(f), divert: true, relay: (f) => h.divert(f) });
   } else if (init.driver.kind === 'tap') {
     // TAP: the kernel picks the queue by its flow hash, which byway cannot compute.
     const tap = openTap({ name: init.driver.name, netns: init.driver.netns, multiQueue: true, hwAddress: init.driver.hwAddress, busyPoll: init.driver.busyPoll });
@@ -254,6 +264,12 @@ export async function runWorker(init: WorkerInit): Promise<void> {
     else if (m.type === 'stray') {
       const frame = strays?.received(m.message);
       if (frame !== undefined) queue.inject(frame);
+    } else if (m.type === 'halfopen' && halfOpens !== undefined && stack.core.tcp !== undefined) {
+      if (m.payload.length > 0) halfOpens.learn(m.payload);
+      else {
+        const list = halfOpens.list(stack.core.tcp);
+        if (list.length > 0) port.postMessage({ type: 'halfopen', payload: list } satisfies FromWorker);
+      }
     }
     else if (m.type === 'close') {
       stack.close();
