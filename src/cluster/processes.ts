@@ -410,7 +410,7 @@ export class ProcessCluster {
     const total: Record<string, unknown> = {};
     const worker: Record<string, unknown> = {};
     for (const p of per) {
-      const counters = { stack: p.answer['stack'], driver: p.answer['driver'], paths: p.answer['paths'], strayRelay: p.answer['strayRelay'] };
+      const counters = { stack: p.answer['stack'], driver: p.answer['driver'], paths: p.answer['paths'], strayRelay: p.answer['strayRelay'], halfOpens: p.answer['halfOpens'] };
       addInto(total, counters);
       worker[`w${p.index}`] = counters;
     }

@@ -218,6 +218,16 @@ const HALF_OPEN_KEPT_MS = 64_000;
 /** Half-open flows of other workers kept at most (the oldest go first). */
 const HALF_OPENS_KEPT = 4096;
 
+/** `byway stat`'s `halfOpens` of a fanout worker. */
+export interface HalfOpenCounters {
+  /** Its own half-open connections it listed for the others (at table changes). */
+  listed: number;
+  /** Other workers' half-open flows it was told of. */
+  learned: number;
+  /** SYNs of those it sent to their holder (also in the stray relay's `sent`). */
+  diverted: number;
+}
+
 /**
  * Half-open connections across a service table change. A worker that received a client's SYN holds its
  * connection in SYN-RECEIVED (its SYN-ACK sent, no ACK yet); if the table then moves the client's class to another
@@ -239,7 +249,7 @@ const HALF_OPENS_KEPT = 4096;
  * new program (one message between the processes).
  */
 export class HalfOpens {
-  readonly counters = { listed: 0, learned: 0, diverted: 0 };
+  readonly counters: HalfOpenCounters = { listed: 0, learned: 0, diverted: 0 };
   private readonly held = new Map<string, { holder: number; until: number }>();
   private holder = -1;
 

@@ -42,7 +42,7 @@ import { relay, type RelayDriver } from '../../drivers/middleware/relay.js';
 import type { Stack, StackOptions } from '../api/stack.js';
 import { everyWorkerSees, fanoutRelays, sliceOwner, withWorkerLimits, workerSettings } from '../cluster/plan.js';
 import { LinkReader, MsgType, encodeHello, encodeMessage } from '../cluster/link.js';
-import { HalfOpens, StrayRelay, noStrays, type StrayCounters } from '../cluster/strays.js';
+import { HalfOpens, StrayRelay, noStrays, type HalfOpenCounters, type StrayCounters } from '../cluster/strays.js';
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -129,6 +129,8 @@ export interface Member {
   shared(protocol: number, port: number, address: number): void;
   /** Strays (TCP segments for no connection on a service port): handed to the supervisor, and taken from it. */
   readonly strays: StrayCounters;
+  /** Fanout: half-open connections listed for the others, theirs learned, and their SYNs sent on (strays.ts HalfOpens). */
+  readonly halfOpens: HalfOpenCounters | undefined;
   close(): void;
 }
 
@@ -186,6 +188,7 @@ export function openMember(
   return {
     driver,
     strays: strays?.counters ?? noStrays(),
+    halfOpens: halfOpens?.counters,
     start(stack, control) {
       if (strays !== undefined && stack.core.tcp !== undefined) strays.attach(stack.core.tcp, () => sock !== undefined);
       const reader = new LinkReader((type, payload) => {
