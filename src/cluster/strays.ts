@@ -290,13 +290,16 @@ export class HalfOpens {
     }
   }
 
-  /** Whether a received frame is a SYN (without ACK) of a flow another worker holds half-open. */
-  diverts(frame: Uint8Array, now = Date.now()): boolean {
+  /**
+   * Whether a received frame is a SYN (without ACK) of a flow another worker holds half-open. Called for every frame
+   * a fanout worker receives: with no list kept it is one size check (the clock is read only for a listed flow).
+   */
+  diverts(frame: Uint8Array, now?: number): boolean {
     if (this.held.size === 0) return false;
     const k = synKey(frame);
     const h = k === undefined ? undefined : this.held.get(k);
     if (h === undefined) return false;
-    if (h.until < now) {
+    if (h.until < (now ?? Date.now())) {
       this.held.delete(k!);
       return false;
     }
