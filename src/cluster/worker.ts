@@ -20,7 +20,7 @@ import { relay } from '../../drivers/middleware/relay.js';
 import type { FrameDriver } from '../../drivers/types.js';
 import { createStack, type Stack, type StackOptions } from '../api/stack.js';
 import { everyWorkerSees, fanoutRelays, sliceOwner, withWorkerLimits, workerSettings } from './plan.js';
-import { HalfOpens, StrayRelay, type StrayCounters } from './strays.js';
+import { HalfOpens, StrayRelay, type HalfOpenCounters, type StrayCounters } from './strays.js';
 import type { StackStats } from '../stack/stats.js';
 
 /** What the primary hands a worker (structured-cloneable). */
@@ -136,6 +136,8 @@ export function isClusterWorker(): boolean {
 export interface WorkerStats {
   readonly stats: StackStats;
   readonly strayRelay: StrayCounters | undefined;
+  /** AF_PACKET: its half-open connections' table (strays.ts HalfOpens): listed, learned, diverted. */
+  readonly halfOpens: HalfOpenCounters | undefined;
 }
 
 export type ToWorker =
@@ -252,7 +254,7 @@ export async function runWorker(init: WorkerInit): Promise<void> {
   const send = (value: unknown): void => port.postMessage({ type: 'user', value } satisfies FromWorker);
   (globalThis as Record<symbol, ClusterWorker>)[CURRENT] = { index: init.index, workers: init.workers, stack, data: init.data, send };
   port.on('message', (m: ToWorker) => {
-    if (m.type === 'stats') port.postMessage({ type: 'reply', id: m.id, value: { stats: stack.stats, strayRelay: strays?.counters } satisfies WorkerStats } satisfies FromWorker);
+    if (m.type === 'stats') port.postMessage({ type: 'reply', id: m.id, value: { stats: stack.stats, strayRelay: strays?.counters, halfOpens: halfOpens?.counters } satisfies WorkerStats } satisfies FromWorker);
     else if (m.type === 'connections') port.postMessage({ type: 'reply', id: m.id, value: stack.connections() } satisfies FromWorker);
     else if (m.type === 'program' && packet) {
       try {
