@@ -20,7 +20,15 @@
  *   worker serving it); a quoted echo request by its identifier like an echo reply.
  * - Any other IPv4 packet (a fragment, other ICMP, another protocol): the same hash of the source address alone, so
  *   the fragments of one datagram stay together.
- * - Anything else (ARP, IPv6): worker 0.
+ * - IPv6 TCP or UDP right behind the fixed header (no extension header): as IPv4's, an ephemeral destination port
+ *   to its slice's worker, any other (a service port) by `((s0 ^ s1 ^ s2 ^ s3 ^ sport) * 0x9e3779b1 >>> 16) %
+ *   workers`, s0..s3 the source address's four 32-bit words; an ICMPv6 echo reply whose identifier is in the range
+ *   to that slice's worker. So IPv6 clients of a service port go by the service table like IPv4's (before
+ *   2026-12-04 all IPv6 went by worker 0's slot, and a new worker 0 that had joined but did not listen yet
+ *   refused every new IPv6 client).
+ * - Anything else (ARP, NDP and the other ICMPv6, IPv6 with extension headers, other EtherTypes): worker 0. A fanout
+ *   cluster's workers relay the neighbour advertisements and ICMPv6 errors among them (src/cluster/plan.ts
+ *   `fanoutRelays`), as they relay ARP.
  * The worker number then goes through `slots` (worker -> member index in the kernel's group, identity by
  * default), and the kernel takes it modulo the number of members. The hashed classes (service ports, and other
  * IPv4 by address) go through `serviceSlots` instead when it is given: a worker whose socket is in the group but
@@ -104,15 +112,16 @@ export function flowWorker(spec: FlowSteeringSpec, etherType: number, ip: Uint8A
 }
 
 /**
- * The worker and the slot table the program looks it up in ('slots': an ephemeral slice, ARP and other
- * non-IPv4; 'service': the hashed classes), or undefined where the program reads past the packet's end (the
+ * The worker and the slot table the program looks it up in ('slots': an ephemeral slice, an echo reply's
+ * identifier, and ARP, NDP and the rest as worker 0; 'service': the hashed classes), or undefined where the program reads past the packet's end (the
  * kernel then ends it with 0: member 0, whatever the tables say).
  */
 export function flowClass(spec: FlowSteeringSpec, etherType: number, ip: Uint8Array): { worker: number; table: 'slots' | 'service' } | undefined {
   const r = resolve(spec);
-  if (etherType !== 0x0800) return { worker: 0, table: 'slots' };
+  if (etherType !== 0x0800 && etherType !== 0x86dd) return { worker: 0, table: 'slots' };
   const at = (o: number, n: 1 | 2 | 4): number | undefined =>
     o + n > ip.length ? undefined : n === 1 ? ip[o]! : n === 2 ? (ip[o]! << 8) | ip[o + 1]! : ((ip[o]! << 24) | (ip[o + 1]! << 16) | (ip[o + 2]! << 8) | ip[o + 3]!) >>> 0;
+  if (etherType === 0x86dd) return flowClass6(r, at);
   const flags = at(6, 2);
   const proto = at(9, 1);
   if (flags === undefined || proto === undefined) return undefined;
@@ -159,6 +168,28 @@ export function flowClass(spec: FlowSteeringSpec, etherType: number, ip: Uint8Ar
   return saddr === undefined ? undefined : hashed(saddr ^ sport);
 }
 
+/** `flowClass` for IPv6 (the packet's loads through `at`, in the program's order). */
+function flowClass6(r: Resolved, at: (o: number, n: 1 | 2 | 4) => number | undefined): { worker: number; table: 'slots' | 'service' } | undefined {
+  const next = at(6, 1);
+  if (next === undefined) return undefined;
+  const slice = (port: number) => ({ worker: Math.floor((port - r.low) / r.slice), table: 'slots' as const });
+  const w0 = { worker: 0, table: 'slots' as const };
+  if (next === 58) {
+    const type = at(40, 1);
+    if (type === undefined) return undefined;
+    if (type !== 129) return w0;
+    const ident = at(44, 2);
+    if (ident === undefined) return undefined;
+    return ident >= r.low && ident <= r.high ? slice(ident) : w0;
+  }
+  if (next !== 6 && next !== 17) return w0;
+  const dport = at(42, 2);
+  if (dport === undefined) return undefined;
+  if (dport >= r.low && dport <= r.high) return slice(dport);
+  const v = at(8, 4)! ^ at(12, 4)! ^ at(16, 4)! ^ at(20, 4)! ^ at(40, 2)!;
+  return { worker: hash(v >>> 0, r.workers), table: 'service' };
+}
+
 /** ICMP types that quote the packet they answer (RFC 792): destination unreachable, source quench, time exceeded, parameter problem. */
 export const ICMP_ERRORS: readonly number[] = [3, 4, 11, 12];
 
@@ -175,8 +206,36 @@ export function buildFanoutProgram(spec: FlowSteeringSpec): Uint8Array {
     p.push({ code: JMP | code | K, jt, jf, k: k >>> 0, ...(label ? { label } : {}) });
   };
   op(LD | H | ABS, AD_PROTOCOL);
-  jmp(JEQ, 0x0800, 0, 'w0');
-  op(LD | H | ABS, 6); // flags and fragment offset
+  jmp(JEQ, 0x0800, 'ipv4', 0);
+  jmp(JEQ, 0x86dd, 0, 'w0');
+  // IPv6: TCP or UDP right behind the fixed header by its ports, an ICMPv6 echo reply by its identifier.
+  op(LD | B | ABS, 6); // next header
+  jmp(JEQ, 6, 'ports6', 0);
+  jmp(JEQ, 17, 'ports6', 0);
+  jmp(JEQ, 58, 0, 'w0');
+  op(LD | B | ABS, 40); // ICMPv6 type
+  jmp(JEQ, 129, 0, 'w0');
+  op(LD | H | ABS, 44); // an echo reply's identifier (byway's ping)
+  jmp(JGE, r.low, 0, 'w0');
+  jmp(JGT, r.high, 'w0', 'slice');
+  op(LD | H | ABS, 42, 'ports6'); // destination port
+  jmp(JGE, r.low, 0, 'src6');
+  jmp(JGT, r.high, 'src6', 'slice');
+  op(LD | W | ABS, 8, 'src6'); // the source address's four words and the source port, XORed
+  for (const o of [12, 16, 20]) {
+    op(ST, 0);
+    op(LD | W | ABS, o);
+    op(LDX | W | MEM, 0);
+    op(ALU | XOR | X);
+  }
+  op(ST, 0);
+  op(LD | H | ABS, 40);
+  op(LDX | W | MEM, 0);
+  op(ALU | XOR | X);
+  op(JMP | 0x00, 0);
+  p[p.length - 1]!.jt = 'mix';
+  op(RET | K, r.slots[0]!, 'w0'); // ARP, NDP, other ICMPv6, other EtherTypes: worker 0's slot
+  op(LD | H | ABS, 6, 'ipv4'); // flags and fragment offset
   jmp(JSET, 0x3fff, 'addr', 0);
   op(LD | B | ABS, 9); // protocol
   jmp(JEQ, 6, 'ports', 0);
@@ -255,7 +314,6 @@ export function buildFanoutProgram(spec: FlowSteeringSpec): Uint8Array {
     table(r.serviceSlots, 'smap');
     table(r.slots, 'map');
   }
-  op(RET | K, r.slots[0]!, 'w0');
   return assemble(p);
 }
 

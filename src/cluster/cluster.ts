@@ -61,7 +61,7 @@ import { localMac } from '../../drivers/native/ring-driver.js';
 import type { ConnectionRow } from '../api/stack.js';
 import type { StackStats } from '../stack/stats.js';
 import { Membership, addInto } from './plan.js';
-import { noStrays, routeStray, type StrayCounters, type StrayRouting } from './strays.js';
+import { noStrays, routeStray, type HalfOpenCounters, type StrayCounters, type StrayRouting } from './strays.js';
 import type { ClusterDriverOptions, ClusterStackOptions, FromWorker, ToWorker, WorkerInit, WorkerStats } from './worker.js';
 
 export interface ClusterOptions {
@@ -93,9 +93,11 @@ export interface ClusterStats {
    * `strayRelay`): `sent` (segments for no connection it handed to the primary), `received` (other workers' strays
    * the primary handed it), `final` (of those, the ones it was the last asked about: it answers them, a RST when it
    * holds no connection either), `limited` (answered here for the rate bound, 10000 a second), `split` and
-   * `oversize` (strays larger than a message: 0 here, where a MessagePort takes any size).
+   * `oversize` (strays larger than a message: 0 here, where a MessagePort takes any size); and its half-open
+   * connections' table (`halfOpens`: `listed` for the others at table changes, `learned` of theirs, `diverted`: their
+   * SYNs sent on to them).
    */
-  readonly workers: ReadonlyArray<{ readonly index: number; readonly stats: StackStats; readonly strayRelay?: StrayCounters }>;
+  readonly workers: ReadonlyArray<{ readonly index: number; readonly stats: StackStats; readonly strayRelay?: StrayCounters; readonly halfOpens?: HalfOpenCounters }>;
   /** Every counter summed over the live workers. */
   readonly total: StackStats;
   /** AF_PACKET: the live workers' stray relay counters summed. */
@@ -257,6 +259,12 @@ export class Cluster extends EventEmitter {
         else if (m.type === 'stray') {
           const r = routeStray(index, m.payload, this.live.filter((i) => this.threads[i] !== undefined), this.strays);
           if (r !== undefined) this.threads[r.to]?.postMessage({ type: 'stray', message: r.message } satisfies ToWorker);
+        } else if (m.type === 'halfopen' && m.payload.length > 0) {
+          // A worker's half-open connections (strays.ts HalfOpens): their SYNs, wherever they land, go to it.
+          const payload = new Uint8Array(1 + m.payload.length);
+          payload[0] = index;
+          payload.set(m.payload, 1);
+          this.threads.forEach((t, i) => i !== index && t?.postMessage({ type: 'halfopen', payload } satisfies ToWorker));
         }
         else if (m.type === 'user') this.emit('message', index, m.value);
       });
@@ -331,6 +339,8 @@ export class Cluster extends EventEmitter {
     if (this.driver.kind === 'af-packet') {
       const program = buildFanoutProgram({ workers: this.size, slots: this.members.slots(), serviceSlots: this.members.serviceSlots() });
       this.post(owner, { type: 'program', program });
+      // Each worker lists its half-open connections for the others (strays.ts HalfOpens).
+      for (const w of this.members.live) this.post(w, { type: 'halfopen', payload: new Uint8Array(0) });
     }
     if (owner !== this.arpOwner) {
       if (this.arpOwner !== undefined) this.post(this.arpOwner, { type: 'arp', answer: false });
@@ -365,7 +375,9 @@ export class Cluster extends EventEmitter {
   async stats(): Promise<ClusterStats> {
     const per = await Promise.all(this.live.map(async (index) => ({ index, answer: await this.ask<WorkerStats>(index, 'stats') })));
     const workers = per.flatMap(({ index, answer: a }) =>
-      a === undefined ? [] : [{ index, stats: a.stats, ...(a.strayRelay !== undefined ? { strayRelay: a.strayRelay } : {}) }],
+      a === undefined
+        ? []
+        : [{ index, stats: a.stats, ...(a.strayRelay !== undefined ? { strayRelay: a.strayRelay } : {}), ...(a.halfOpens !== undefined ? { halfOpens: a.halfOpens } : {}) }],
     );
     const total = {} as Record<string, unknown>;
     for (const p of workers) addInto(total, p.stats as unknown as Record<string, unknown>);

@@ -18,6 +18,9 @@
  *                                  supervisor u64 tried (big-endian, a bit per worker index) | frame; to a worker
  *                                  u8 final | u64 tried | frame: take it, and if you do not hold its flow either,
  *                                  pass it on (final 0) or answer it as a stack does (final 1; plan.ts strayNext)
+ *   halfopen both ways             to a worker, empty: the service table changed, list your half-open connections
+ *                                  on service ports; from a worker, that list (strays.ts HalfOpens records); to a
+ *                                  worker, u8 holder | another worker's list: send their SYNs to it as strays
  *
  * `LinkReader` takes the stream in chunks of any size. What it cannot read (a length over `MAX_MESSAGE`, an
  * unknown type, a hello that is not the JSON above) is counted in `malformed` and ends the reading (`broken`):
@@ -25,7 +28,7 @@
  * fresh copy the receiver may keep.
  */
 
-export const MsgType = { hello: 1, arp: 2, program: 3, role: 4, serving: 5, hop: 6, orphan: 7, unreserve: 8, adopt: 9, stray: 10 } as const;
+export const MsgType = { hello: 1, arp: 2, program: 3, role: 4, serving: 5, hop: 6, orphan: 7, unreserve: 8, adopt: 9, stray: 10, halfopen: 11 } as const;
 export type MsgType = (typeof MsgType)[keyof typeof MsgType];
 
 /** Larger than any frame or steering program (a classic BPF program is at most 4096 x 8 bytes). */

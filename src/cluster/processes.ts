@@ -21,7 +21,9 @@
  *   those go to the lowest worker that serves, so a starting (or restarted) worker sends no client a reset.
  * - Strays (fanout): a worker whose stack holds no connection for a segment the table moved to it (a flow another
  *   worker accepted before the table changed) sends it here; it goes to the other live workers in turn, the last
- *   one asked answering a flow nobody holds with one RST (strays.ts). Counted in `stat()`'s `strays`.
+ *   one asked answering a flow nobody holds with one RST (strays.ts). Counted in `stat()`'s `strays`. At each
+ *   table change every worker lists its half-open connections and the others send their retransmitted SYNs to it
+ *   (strays.ts HalfOpens).
  * - A worker that ends (crash, kill, exit) leaves the group with its socket; the supervisor installs the slot
  *   table of the new member order through a live worker, moves the ARP role if needed and says so on stderr. Its
  *   connections are lost; new flows of its class go to a live worker. With `restart`, a worker that ended
@@ -231,6 +233,12 @@ export class ProcessCluster {
         this.adopt(payload[6]!, dv.getUint16(4), dv.getUint32(0));
       } else if (type === MsgType.stray && index >= 0) {
         this.stray(index, payload);
+      } else if (type === MsgType.halfopen && index >= 0 && payload.length > 0) {
+        // A worker's half-open connections (strays.ts HalfOpens): their SYNs, wherever they land, go to it.
+        const m = new Uint8Array(1 + payload.length);
+        m[0] = index;
+        m.set(payload, 1);
+        this.slots.forEach((s, i) => i !== index && s?.conn !== undefined && this.send(i, MsgType.halfopen, m));
       } else if (type === MsgType.hop && index >= 0) {
         // A frame that landed on another worker's queue: to the owner of its ephemeral slice, if it lives.
         const owner = sliceOwner({ workers: this.size }, payload);
@@ -299,7 +307,11 @@ export class ProcessCluster {
   private retable(): void {
     const owner = this.members.arpOwner;
     if (owner === undefined) return;
-    if (this.fanout) this.send(owner, MsgType.program, buildFanoutProgram({ workers: this.size, slots: this.members.slots(), serviceSlots: this.members.serviceSlots() }));
+    if (this.fanout) {
+      this.send(owner, MsgType.program, buildFanoutProgram({ workers: this.size, slots: this.members.slots(), serviceSlots: this.members.serviceSlots() }));
+      // Each worker lists its half-open connections for the others (strays.ts HalfOpens).
+      for (const w of this.members.live) this.send(w, MsgType.halfopen, new Uint8Array(0));
+    }
     if (owner !== this.arpOwner) {
       if (this.arpOwner !== undefined) this.send(this.arpOwner, MsgType.role, Uint8Array.of(0));
       this.send(owner, MsgType.role, Uint8Array.of(1));
@@ -398,7 +410,7 @@ export class ProcessCluster {
     const total: Record<string, unknown> = {};
     const worker: Record<string, unknown> = {};
     for (const p of per) {
-      const counters = { stack: p.answer['stack'], driver: p.answer['driver'], paths: p.answer['paths'], strayRelay: p.answer['strayRelay'] };
+      const counters = { stack: p.answer['stack'], driver: p.answer['driver'], paths: p.answer['paths'], strayRelay: p.answer['strayRelay'], halfOpens: p.answer['halfOpens'] };
       addInto(total, counters);
       worker[`w${p.index}`] = counters;
     }

@@ -16,6 +16,7 @@
  */
 import { isIpv6Id } from '../../protocols/tcp/addr-ids.js';
 import { formatIpv6 } from '../../protocols/ipv6/address.js';
+import { TcpFlag } from '../../protocols/tcp/wire.js';
 import { MAX_MESSAGE } from './link.js';
 import { inEphemeralRange, splitSegment, strayFrame, strayFrame6, strayNext } from './plan.js';
 
@@ -28,7 +29,8 @@ export interface StrayHost {
 export interface StrayCounters {
   /**
    * Segments this stack held no connection for, sent to the supervisor for the worker that holds the flow (one
-   * message each; a stray cut in pieces counts once per piece, as the supervisor and the receiver count it).
+   * message each; a stray cut in pieces counts once per piece, as the supervisor and the receiver count it), and
+   * SYNs of another worker's half-open connections sent to it (`HalfOpens`).
    */
   sent: number;
   /** Strays of other workers the supervisor handed to this one. */
@@ -200,4 +202,140 @@ export function routeStray(
   new DataView(message.buffer).setBigUint64(1, next.tried);
   message.set(payload.subarray(8), 9);
   return { to: next.to, final: next.final, message };
+}
+
+/** What `HalfOpens.list` reads of a TCP layer: its connections and its IPv6 address ids. */
+export interface HalfOpenHost {
+  connections(): Iterable<{ readonly state: string; readonly localIp: number; readonly localPort: number; readonly remoteIp: number; readonly remotePort: number }>;
+  readonly addrs: StrayHost['addrs'];
+}
+
+/**
+ * How long a worker keeps another's half-open flow: the holder's SYN-RECEIVED lives through its SYN-ACK
+ * retransmissions (5 by default, backing off from 1 s: 1 + 2 + 4 + 8 + 16 + 32 = 63 s).
+ */
+const HALF_OPEN_KEPT_MS = 64_000;
+/** Half-open flows of other workers kept at most (the oldest go first). */
+const HALF_OPENS_KEPT = 4096;
+
+/** `byway stat`'s `halfOpens` of a fanout worker. */
+export interface HalfOpenCounters {
+  /** Its own half-open connections it listed for the others (at table changes). */
+  listed: number;
+  /** Other workers' half-open flows it was told of. */
+  learned: number;
+  /** SYNs of those it sent to their holder (also in the stray relay's `sent`). */
+  diverted: number;
+}
+
+/**
+ * Half-open connections across a service table change. A worker that received a client's SYN holds its
+ * connection in SYN-RECEIVED (its SYN-ACK sent, no ACK yet); if the table then moves the client's class to another
+ * worker and the client retransmits its SYN (its SYN-ACK was lost or late), the SYN reaches the other worker's
+ * listener, which never asks the stray hook about a SYN: it opens a second connection with another initial sequence
+ * number, and the client may complete either. If it completes the first (the old worker's SYN-ACK came first), its
+ * ACK reaches the new worker's SYN-RECEIVED connection, which answers the unacceptable ACK with a RST that resets
+ * the client (RFC 9293 3.10.7.4); if the second, the old worker's connection retransmits its SYN-ACK for a minute.
+ * Linux's SO_REUSEPORT looks request sockets up before the listener, so a retransmitted SYN finds its half-open
+ * connection and gets the same SYN-ACK again. Here the old worker owns it too: at each table change every worker
+ * lists its half-open connections on service ports (`list`: u8 family 4|6 | client address | local address | u16
+ * client port | u16 local port, each record), the supervisor hands each list to the other workers (u8 holder |
+ * records: `learn`), and a worker that receives the SYN of a listed flow (`diverts`) sends it to its holder as a
+ * stray (`divert`: the holder alone is left to ask, so it is final), whose connection answers it with its SYN-ACK
+ * again (connection.ts: "the peer's SYN was retransmitted"). The client's ACK then reaches the new worker, which
+ * holds no connection for it: a stray, handed to the holder as any other. If the holder died meanwhile the stray
+ * comes back, final, and the listener here answers it. Costs nothing while no list is kept (one size check per
+ * frame). Not covered: a SYN that reaches the old worker after its list was made and before the kernel runs the
+ * new program (one message between the processes).
+ */
+export class HalfOpens {
+  readonly counters: HalfOpenCounters = { listed: 0, learned: 0, diverted: 0 };
+  private readonly held = new Map<string, { holder: number; until: number }>();
+  private holder = -1;
+
+  constructor(
+    private readonly spec: { workers: number },
+    private readonly mac: Uint8Array,
+    private readonly send: (payload: Uint8Array) => void,
+  ) {}
+
+  /** This worker's half-open connections on service ports, as records (empty: none). */
+  list(tcp: HalfOpenHost): Uint8Array {
+    const records: number[] = [];
+    for (const c of tcp.connections()) {
+      if (c.state !== 'SYN-RECEIVED' || inEphemeralRange(this.spec, c.localPort)) continue;
+      const six = isIpv6Id(c.remoteIp);
+      const remote = six ? tcp.addrs.bytes(c.remoteIp) : u32(c.remoteIp);
+      const local = six ? tcp.addrs.bytes(c.localIp) : u32(c.localIp);
+      if (remote === undefined || local === undefined) continue;
+      records.push(six ? 6 : 4, ...remote, ...local, c.remotePort >>> 8, c.remotePort & 0xff, c.localPort >>> 8, c.localPort & 0xff);
+      this.counters.listed++;
+    }
+    return Uint8Array.from(records);
+  }
+
+  /** Another worker's list from the supervisor (u8 holder | records): its flows' SYNs go to it. `now` in ms. */
+  learn(payload: Uint8Array, now = Date.now()): void {
+    for (const [k, v] of this.held) if (v.until < now) this.held.delete(k);
+    const holder = payload[0]!;
+    for (let at = 1; at < payload.length; ) {
+      const n = payload[at] === 4 ? 13 : payload[at] === 6 ? 37 : 0;
+      if (n === 0 || at + n > payload.length) return; // malformed: the rest is dropped
+      const key = payload.subarray(at, at + n).join(',');
+      this.held.delete(key);
+      this.held.set(key, { holder, until: now + HALF_OPEN_KEPT_MS });
+      if (this.held.size > HALF_OPENS_KEPT) this.held.delete(this.held.keys().next().value!);
+      this.counters.learned++;
+      at += n;
+    }
+  }
+
+  /**
+   * Whether a received frame is a SYN (without ACK) of a flow another worker holds half-open. Called for every frame
+   * a fanout worker receives: with no list kept it is one size check (the clock is read only for a listed flow).
+   */
+  diverts(frame: Uint8Array, now?: number): boolean {
+    if (this.held.size === 0) return false;
+    const k = synKey(frame);
+    const h = k === undefined ? undefined : this.held.get(k);
+    if (h === undefined) return false;
+    if (h.until < (now ?? Date.now())) {
+      this.held.delete(k!);
+      return false;
+    }
+    this.holder = h.holder;
+    return true;
+  }
+
+  /** The frame `diverts` accepted last (a copy), to its holder as a stray: every other worker marked asked. */
+  divert(frame: Uint8Array): void {
+    const six = frame[12] === 0x86;
+    const at = six ? 54 : 14 + (frame[14]! & 0x0f) * 4;
+    const end = six ? 54 + ((frame[18]! << 8) | frame[19]!) : 14 + ((frame[16]! << 8) | frame[17]!);
+    const seg = frame.subarray(at, Math.min(end, frame.length));
+    const rebuilt = six
+      ? strayFrame6(this.mac, frame.subarray(22, 38), frame.subarray(38, 54), seg)
+      : strayFrame(this.mac, readU32(frame, 26), readU32(frame, 30), seg);
+    const all = (1n << BigInt(this.spec.workers)) - 1n;
+    const payload = new Uint8Array(8 + rebuilt.length);
+    new DataView(payload.buffer).setBigUint64(0, all & ~(1n << BigInt(this.holder)));
+    payload.set(rebuilt, 8);
+    this.send(payload);
+    this.counters.diverted++;
+  }
+}
+
+const u32 = (v: number): number[] => [(v >>> 24) & 0xff, (v >>> 16) & 0xff, (v >>> 8) & 0xff, v & 0xff];
+const readU32 = (f: Uint8Array, o: number): number => ((f[o]! << 24) | (f[o + 1]! << 16) | (f[o + 2]! << 8) | f[o + 3]!) >>> 0;
+
+/** A received Ethernet frame's record key (as `HalfOpens.list` writes it) if it is a TCP SYN without ACK, else undefined. */
+function synKey(f: Uint8Array): string | undefined {
+  if (f[12] === 0x08 && f[13] === 0x00 && f.length >= 34 && f[23] === 6 && (((f[20]! << 8) | f[21]!) & 0x3fff) === 0) {
+    const t = 14 + (f[14]! & 0x0f) * 4;
+    if (f.length < t + 14 || (f[t + 13]! & (TcpFlag.SYN | TcpFlag.ACK)) !== TcpFlag.SYN) return undefined;
+    return [4, ...f.subarray(26, 30), ...f.subarray(30, 34), ...f.subarray(t, t + 4)].join(',');
+  }
+  if (f[12] !== 0x86 || f[13] !== 0xdd || f.length < 54 + 14 || f[20] !== 6) return undefined;
+  if ((f[54 + 13]! & (TcpFlag.SYN | TcpFlag.ACK)) !== TcpFlag.SYN) return undefined;
+  return [6, ...f.subarray(22, 38), ...f.subarray(38, 54), ...f.subarray(54, 58)].join(',');
 }

@@ -19,8 +19,8 @@ import { openAfXdp } from '../../drivers/af-xdp/index.js';
 import { relay } from '../../drivers/middleware/relay.js';
 import type { FrameDriver } from '../../drivers/types.js';
 import { createStack, type Stack, type StackOptions } from '../api/stack.js';
-import { everyWorkerSees, sliceOwner, withWorkerLimits, workerSettings } from './plan.js';
-import { StrayRelay, type StrayCounters } from './strays.js';
+import { everyWorkerSees, fanoutRelays, sliceOwner, withWorkerLimits, workerSettings } from './plan.js';
+import { HalfOpens, StrayRelay, type HalfOpenCounters, type StrayCounters } from './strays.js';
 import type { StackStats } from '../stack/stats.js';
 
 /** What the primary hands a worker (structured-cloneable). */
@@ -136,6 +136,8 @@ export function isClusterWorker(): boolean {
 export interface WorkerStats {
   readonly stats: StackStats;
   readonly strayRelay: StrayCounters | undefined;
+  /** AF_PACKET: its half-open connections' table (strays.ts HalfOpens): listed, learned, diverted. */
+  readonly halfOpens: HalfOpenCounters | undefined;
 }
 
 export type ToWorker =
@@ -143,6 +145,8 @@ export type ToWorker =
   | { readonly type: 'program'; readonly program: Uint8Array }
   | { readonly type: 'arp'; readonly answer: boolean }
   | { readonly type: 'stray'; readonly message: Uint8Array }
+  /** Empty: list your half-open connections (the table changed); else u8 holder | another's list (strays.ts HalfOpens). */
+  | { readonly type: 'halfopen'; readonly payload: Uint8Array }
   | { readonly type: 'close' };
 
 export type FromWorker =
@@ -150,6 +154,7 @@ export type FromWorker =
   | { readonly type: 'reply'; readonly id: number; readonly value: unknown }
   | { readonly type: 'warning'; readonly message: string }
   | { readonly type: 'stray'; readonly payload: Uint8Array }
+  | { readonly type: 'halfopen'; readonly payload: Uint8Array }
   | { readonly type: 'user'; readonly value: unknown };
 
 function firstIpv4(address: string | readonly string[] | undefined): string | undefined {
@@ -191,9 +196,16 @@ export async function runWorker(init: WorkerInit): Promise<void> {
   let packet: AfPacketDriver | undefined;
   let link: FrameDriver;
   const hops: BroadcastChannel[] = [];
+  let halfOpens: HalfOpens | undefined;
   if (init.driver.kind === 'af-packet') {
     packet = openAfPacket({ ...init.driver, ipv4: firstIpv4(init.address)!, fanout: { group: init.group, mode: 'cbpf', program: init.program } });
-    link = packet;
+    // The SYNs of another worker's half-open connections go to it (strays.ts HalfOpens), counted in its relay's `sent`.
+    const h = new HalfOpens(spec, packet.hwAddress!, (payload) => {
+      if (strays !== undefined) strays.counters.sent++;
+      port.postMessage({ type: 'stray', payload } satisfies FromWorker);
+    });
+    halfOpens = h;
+    link = relay(packet, { match: (f) => h.diverts(f), divert: true, relay: (f) => h.divert(f) });
   } else if (init.driver.kind === 'tap') {
     // TAP: the kernel picks the queue by its flow hash, which byway cannot compute.
     const tap = openTap({ name: init.driver.name, netns: init.driver.netns, multiQueue: true, hwAddress: init.driver.hwAddress, busyPoll: init.driver.busyPoll });
@@ -221,8 +233,9 @@ export async function runWorker(init: WorkerInit): Promise<void> {
     link = hopToOwner(xdp, init, hops);
   }
   const channel = new BroadcastChannel(`byway-cluster:${init.id}`);
-  // ARP to every worker; where the device picks the queue, ICMP errors about service flows too (plan.ts).
-  const queue = relay(link, { relay: (f) => channel.postMessage(f), match: packet ? undefined : (f) => everyWorkerSees(spec, f) });
+  // ARP to every worker; on a fanout group IPv6 neighbour advertisements and ICMPv6 errors too; where the device
+  // picks the queue, ICMP errors about service flows (plan.ts fanoutRelays, everyWorkerSees).
+  const queue = relay(link, { relay: (f) => channel.postMessage(f), match: packet ? fanoutRelays : (f) => everyWorkerSees(spec, f) });
   channel.onmessage = (ev) => queue.inject((ev as { data: Uint8Array }).data);
   channel.unref();
   const own = workerSettings(spec, init.index, init.answerArp ? init.index : -1);
@@ -241,7 +254,7 @@ export async function runWorker(init: WorkerInit): Promise<void> {
   const send = (value: unknown): void => port.postMessage({ type: 'user', value } satisfies FromWorker);
   (globalThis as Record<symbol, ClusterWorker>)[CURRENT] = { index: init.index, workers: init.workers, stack, data: init.data, send };
   port.on('message', (m: ToWorker) => {
-    if (m.type === 'stats') port.postMessage({ type: 'reply', id: m.id, value: { stats: stack.stats, strayRelay: strays?.counters } satisfies WorkerStats } satisfies FromWorker);
+    if (m.type === 'stats') port.postMessage({ type: 'reply', id: m.id, value: { stats: stack.stats, strayRelay: strays?.counters, halfOpens: halfOpens?.counters } satisfies WorkerStats } satisfies FromWorker);
     else if (m.type === 'connections') port.postMessage({ type: 'reply', id: m.id, value: stack.connections() } satisfies FromWorker);
     else if (m.type === 'program' && packet) {
       try {
@@ -253,6 +266,12 @@ export async function runWorker(init: WorkerInit): Promise<void> {
     else if (m.type === 'stray') {
       const frame = strays?.received(m.message);
       if (frame !== undefined) queue.inject(frame);
+    } else if (m.type === 'halfopen' && halfOpens !== undefined && stack.core.tcp !== undefined) {
+      if (m.payload.length > 0) halfOpens.learn(m.payload);
+      else {
+        const list = halfOpens.list(stack.core.tcp);
+        if (list.length > 0) port.postMessage({ type: 'halfopen', payload: list } satisfies FromWorker);
+      }
     }
     else if (m.type === 'close') {
       stack.close();

@@ -79,8 +79,9 @@ export function register(env: Readonly<Record<string, string | undefined>> = pro
           addresses: stack.addresses,
           rules: formatPathRules(config.rules),
           paths: counters,
-          // A fanout worker's stray relay (src/cluster/strays.ts): sent, received, final, limited, split, oversize.
-          ...(member ? { strayRelay: member.strays } : {}),
+          // A fanout worker's stray relay (src/cluster/strays.ts): sent, received, final, limited, split, oversize;
+          // and its half-open connections' table (HalfOpens): listed, learned, diverted.
+          ...(member ? { strayRelay: member.strays, ...(member.halfOpens ? { halfOpens: member.halfOpens } : {}) } : {}),
         }),
       });
     } catch (err) {

@@ -27,7 +27,8 @@
  * only then, so a starting worker resets no client), and takes relayed ARP frames, steering programs and the ARP
  * role. On a fanout group, a TCP segment its stack holds no connection for (a flow another worker accepted before
  * the service table moved it here) goes to the supervisor instead of a RST, and strays of other workers come in
- * from it (src/cluster/strays.ts).
+ * from it (src/cluster/strays.ts); at each table change it lists its half-open connections for the others, and
+ * sends the SYNs of theirs to them (HalfOpens).
  *
  * A malformed variable is a BywayError ERR_INVALID_ARG_VALUE naming it (the preload then exits 1). If the link
  * ends while the worker runs (the supervisor died), the worker sends itself SIGTERM: nobody manages the group any
@@ -39,9 +40,9 @@ import type { FrameDriver } from '../../drivers/types.js';
 import { buildFanoutProgram } from '../../drivers/af-packet/fanout.js';
 import { relay, type RelayDriver } from '../../drivers/middleware/relay.js';
 import type { Stack, StackOptions } from '../api/stack.js';
-import { everyWorkerSees, sliceOwner, withWorkerLimits, workerSettings } from '../cluster/plan.js';
+import { everyWorkerSees, fanoutRelays, sliceOwner, withWorkerLimits, workerSettings } from '../cluster/plan.js';
 import { LinkReader, MsgType, encodeHello, encodeMessage } from '../cluster/link.js';
-import { StrayRelay, noStrays, type StrayCounters } from '../cluster/strays.js';
+import { HalfOpens, StrayRelay, noStrays, type HalfOpenCounters, type StrayCounters } from '../cluster/strays.js';
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -128,6 +129,8 @@ export interface Member {
   shared(protocol: number, port: number, address: number): void;
   /** Strays (TCP segments for no connection on a service port): handed to the supervisor, and taken from it. */
   readonly strays: StrayCounters;
+  /** Fanout: half-open connections listed for the others, theirs learned, and their SYNs sent on (strays.ts HalfOpens). */
+  readonly halfOpens: HalfOpenCounters | undefined;
   close(): void;
 }
 
@@ -167,14 +170,25 @@ export function openMember(
           divert: true,
           relay: (f) => send(MsgType.hop, f),
         });
-  // ARP to every worker; on queues the device picks, ICMP errors about service flows too (plan.ts everyWorkerSees).
-  const driver = relay(hop ?? packet, { relay: (f) => send(MsgType.arp, f), match: hop ? (f) => everyWorkerSees(spec, f) : undefined });
   // A fanout group's service table moves flows between workers (a worker starts serving, one dies): strays go to
-  // the supervisor. On AF_XDP and TAP queues the device's hash keeps a flow on its queue: nothing moves.
-  const strays = hop === undefined && packet.hwAddress !== undefined ? new StrayRelay(spec, packet.hwAddress, (p) => send(MsgType.stray, p)) : undefined;
+  // the supervisor, and the SYNs of another worker's half-open connections to that worker (strays.ts HalfOpens).
+  // On AF_XDP and TAP queues the device's hash keeps a flow on its queue: nothing moves.
+  const fanout = hop === undefined && packet.hwAddress !== undefined;
+  const strays = fanout ? new StrayRelay(spec, packet.hwAddress!, (p) => send(MsgType.stray, p)) : undefined;
+  const halfOpens = fanout
+    ? new HalfOpens(spec, packet.hwAddress!, (p) => {
+        strays!.counters.sent++;
+        send(MsgType.stray, p);
+      })
+    : undefined;
+  const syns = halfOpens && relay(packet, { match: (f) => halfOpens.diverts(f), divert: true, relay: (f) => halfOpens.divert(f) });
+  // ARP to every worker; on queues the device picks, ICMP errors about service flows too (plan.ts everyWorkerSees);
+  // on a fanout group IPv6 neighbour advertisements and ICMPv6 errors too (plan.ts fanoutRelays).
+  const driver = relay(hop ?? syns ?? packet, { relay: (f) => send(MsgType.arp, f), match: hop ? (f) => everyWorkerSees(spec, f) : fanoutRelays });
   return {
     driver,
     strays: strays?.counters ?? noStrays(),
+    halfOpens: halfOpens?.counters,
     start(stack, control) {
       if (strays !== undefined && stack.core.tcp !== undefined) strays.attach(stack.core.tcp, () => sock !== undefined);
       const reader = new LinkReader((type, payload) => {
@@ -183,7 +197,14 @@ export function openMember(
           const frame = strays?.received(payload);
           if (frame !== undefined) driver.inject(frame);
         }
-        else if (type === MsgType.hop) hop?.inject(payload);
+        else if (type === MsgType.halfopen) {
+          const tcp = stack.core.tcp;
+          if (payload.length > 0) halfOpens?.learn(payload);
+          else if (halfOpens !== undefined && tcp !== undefined) {
+            const list = halfOpens.list(tcp);
+            if (list.length > 0) send(MsgType.halfopen, list);
+          }
+        } else if (type === MsgType.hop) hop?.inject(payload);
         else if (type === MsgType.unreserve && payload.length === 4) packet.closeReservation?.(new DataView(payload.buffer, payload.byteOffset, 4).getInt32(0));
         else if (type === MsgType.role) stack.core.answerArp = payload[0] === 1;
         else if (type === MsgType.program) {

@@ -6,9 +6,9 @@
  * `byway ss` on the supervisor sum the workers and show each; a worker killed with SIGKILL leaves the other
  * serving every new connection; SIGTERM ends the supervisor and every worker; with --restart a new worker takes
  * the dead one's index and class back, and no client is reset while it starts (it gets its share of the clients
- * once its program listens); over IPv6 (which the fanout program sends by worker 0's slot), the keep-alive
- * connections worker 1 accepted while worker 0 was dead are answered by it after the new worker 0 joins (relayed, none
- * reset). The same on the veth's AF_XDP queues (one per worker, the XSKMAP inherited from the
+ * once its program listens); over IPv6 (whose TCP the fanout program steers like IPv4's), clients are served by
+ * worker 1 while worker 0 has joined but does not listen, and the keep-alive connections worker 1 accepted while
+ * worker 0 was dead are answered by it after the new worker 0 joins (relayed, none reset). The same on the veth's AF_XDP queues (one per worker, the XSKMAP inherited from the
  * supervisor), in shared-address mode (the kernel's address; reservations adopted by the supervisor, a kernel bind
  * refused in the window after a worker's death; --restart replacing a killed worker), and on a multi-queue TAP
  * device (one queue per worker, one MAC). Bounded in time; everything made is removed.
@@ -17,10 +17,11 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
-import { describePrivileged, execIn, execInAsync, ipIn, NetLab } from '../helpers/netns.js';
+import { describePrivileged, describeWithTools, dropSynAcks, execIn, execInAsync, ipIn, NetLab } from '../helpers/netns.js';
 import { exited, pidAnswers, twoQueueVeth, waitOutput, workersListening, type Proc } from './run-helpers.js';
 import { enableIpv6 } from '../native/ipv6-lab.js';
 import { flowClass } from '../../drivers/af-packet/fanout.js';
+import { parseIpv6 } from '../../protocols/ipv6/address.js';
 import { until } from '../helpers/until.js';
 
 const KERNEL = '10.77.41.1';
@@ -41,18 +42,30 @@ const clients = (ns: string, n: number, path = '/'): Promise<Record<string, numb
 /** `n` UDP datagrams to BYWAY:8081 from `n` sockets (source ports) in namespace `ns`: how many each pid answered. */
 const udpClients = (ns: string, n: number): Promise<Record<string, number>> => pidAnswers(ns, BYWAY, n, 'udp');
 
-/** The class fanout.ts's steering gives a client's flow to a service port (its hash of the source address and port). */
+/**
+ * The class fanout.ts's steering gives a client's flow to port 8080 (its hash of the source address and port), for
+ * an IPv4 or (a `src` with ':') IPv6 client.
+ */
 function classOf(src: string, sport: number, dst: string): number | undefined {
-  const h = new Uint8Array(40);
-  h[0] = 0x45;
-  h[9] = 6;
-  h.set(src.split('.').map(Number), 12);
-  h.set(dst.split('.').map(Number), 16);
-  h[20] = sport >> 8;
-  h[21] = sport & 0xff;
-  h[22] = 8080 >> 8;
-  h[23] = 8080 & 0xff;
-  const c = flowClass({ workers: 2 }, 0x0800, h);
+  const six = src.includes(':');
+  const h = new Uint8Array(six ? 60 : 40);
+  const l4 = six ? 40 : 20;
+  if (six) {
+    h[0] = 0x60;
+    h[6] = 6;
+    h.set(parseIpv6(src)!, 8);
+    h.set(parseIpv6(dst)!, 24);
+  } else {
+    h[0] = 0x45;
+    h[9] = 6;
+    h.set(src.split('.').map(Number), 12);
+    h.set(dst.split('.').map(Number), 16);
+  }
+  h[l4] = sport >> 8;
+  h[l4 + 1] = sport & 0xff;
+  h[l4 + 2] = 8080 >> 8;
+  h[l4 + 3] = 8080 & 0xff;
+  const c = flowClass({ workers: 2 }, six ? 0x86dd : 0x0800, h);
   return c?.table === 'service' ? c.worker : undefined;
 }
 
@@ -197,6 +210,29 @@ describePrivileged('byway run --workers 2: an unmodified node:http server in two
     expect(alive(fresh) || alive(w1)).toBe(false);
   }, 180_000);
 
+  /**
+   * Start `byway run --workers 2` on AF_PACKET with `config` in a file in `dir` (`--config`), the app's last argument
+   * `gate`; resolves with the supervisor's and the workers' pids once the start line came.
+   */
+  const startWithConfig = async (dir: string, config: object, gate: string, more: string[] = []): Promise<{ proc: Proc; sup: number; w0: number; w1: number }> => {
+    const file = join(dir, 'byway.json');
+    writeFileSync(file, JSON.stringify(config));
+    const proc = lab.spawnIn(appNs, process.execPath, ['--import', 'tsx', BYWAY_CLI, 'run', '--workers', '2', ...more, '--driver', `af-packet:${appIf}`, '--config', file, '--', process.execPath, APP, '8080', gate]) as Proc;
+    const m = await waitOutput(proc, /^byway run: pid (\d+) 2 workers on af-packet:\S+ fanout group \d+: worker 0 pid (\d+), worker 1 pid (\d+) control /m, 60_000, 'byway run --workers 2');
+    return { proc, sup: Number(m[1]), w0: Number(m[2]), w1: Number(m[3]) };
+  };
+  /** The kernel side's IPv6 address (KERNEL6) on the veth while `fn` runs; removed after it. */
+  const withKernelIpv6 = async (fn: () => Promise<void>): Promise<void> => {
+    enableIpv6(kernelNs, kernelIf);
+    ipIn(kernelNs, `-6 addr add ${KERNEL6}/64 dev ${kernelIf} nodad`);
+    try {
+      await fn();
+    } finally {
+      ipIn(kernelNs, `-6 addr flush dev ${kernelIf}`);
+      execIn(kernelNs, 'sysctl', ['-qw', `net.ipv6.conf.${kernelIf}.disable_ipv6=1`]);
+    }
+  };
+
   // Issue #19: worker 0 has joined the fanout group but its program does not listen yet (its app waits for a file),
   // so its share of the clients goes to worker 1. Keep-alive connections opened then are all worker 1's; once worker
   // 0 serves, the steering sends its class's later segments (requests, ACKs, FINs) to worker 0, which holds no
@@ -255,76 +291,168 @@ describePrivileged('byway run --workers 2: an unmodified node:http server in two
     }
   }, 150_000);
 
-  // Issue #19 over IPv6: the fanout program sends IPv6 by worker 0's slot (fanout.ts), so while worker 0 is dead its
-  // IPv6 goes to worker 1 (the ARP owner), and a new worker 0 takes it all back when its socket joins. Keep-alive
-  // IPv6 connections opened in between are worker 1's: their later segments reach the new worker 0, which holds no
-  // connection for them and hands them to worker 1 through the supervisor (strays.ts): answered, none reset, closed
-  // cleanly; new IPv6 connections are the new worker 0's.
+  // Issue #19: a client whose SYN-ACK was lost retransmits its SYN after the service table moved its class. Worker 0
+  // has joined but does not listen, so worker 1 gets every SYN; the peer's kernel drops every SYN-ACK (nft), so 20
+  // connections stay half-open on worker 1 (SYN-RECEIVED). Then worker 0 serves, and the supervisor has each worker
+  // list its half-open connections for the others (strays.ts HalfOpens); the drop ends. The retransmitted SYNs of
+  // worker 0's class reach worker 0, which sends them to worker 1: every client completes with worker 1 and is
+  // answered by it, none by worker 0 (without HalfOpens worker 0's listener would open second connections).
+  describeWithTools('with nft', ['nft'], () => {
+    it('a SYN retransmitted after worker 0 starts serving, for a connection half-open on worker 1, is answered by worker 1', async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'byway-halfopen-'));
+      let pass = (): void => {};
+      try {
+        // byway's first SYN-ACK retransmission 4 s after the SYN (1 s by default): the client's own SYN retransmission
+        // (Linux: 1 s, then 3 s after the first) comes first, so it is the SYN after the switch that completes each
+        // connection, not worker 1's timer.
+        const { proc, sup, w0, w1 } = await startWithConfig(dir, { address: `${BYWAY}/24`, limits: { tcp: { initialRto: 4000 } } }, `gate:${join(dir, 'serve')}:0`);
+        await waitOutput(proc, new RegExp(`^listening 8080 pid ${w1}$`, 'm'), 60_000, 'worker 1 listening');
+        expect(await clients(kernelNs, 4)).toEqual({ [String(w1)]: 4 }); // ARP resolved both ways, worker 1 serves
+        pass = dropSynAcks(kernelNs, BYWAY, 8080);
+        const N = 20;
+        const answers = clients(kernelNs, N);
+        const synSent = (): number => execIn(kernelNs, 'ss', ['-Htn', 'state', 'syn-sent', 'dst', `${BYWAY}:8080`]).split('\n').filter((l) => l !== '').length;
+        await until(() => synSent() === N, 10_000);
+        const ports = execIn(kernelNs, 'ss', ['-Htn', 'state', 'syn-sent', 'dst', `${BYWAY}:8080`]).split('\n').filter((l) => l !== '').map((l) => Number(/:(\d+)\s/.exec(l)![1]));
+        const moved = ports.filter((p) => classOf(KERNEL, p, BYWAY) === 0).length;
+        expect(moved).toBeGreaterThan(2);
+
+        writeFileSync(join(dir, 'serve'), '');
+        await waitOutput(proc, new RegExp(`^listening 8080 pid ${w0}$`, 'm'), 30_000, 'worker 0 listening');
+        let st: Record<string, any> = {};
+        await until(async () => {
+          st = JSON.parse((await byway(['stat', String(sup), '--json'])).stdout) as Record<string, any>;
+          return st.worker.w0.halfOpens.learned >= N;
+        }, 10_000, 100);
+        expect(st.worker.w1.halfOpens.listed).toBeGreaterThanOrEqual(N);
+        pass();
+        expect(await answers).toEqual({ [String(w1)]: N });
+
+        st = JSON.parse((await byway(['stat', String(sup), '--json'])).stdout) as Record<string, any>;
+        expect(st.worker.w0.stack.tcp.passiveOpens ?? 0).toBe(0);
+        // The SYNs of worker 0's class went through it to worker 1 (each client's once at least).
+        expect(st.worker.w0.halfOpens.diverted, JSON.stringify(st.worker.w0.halfOpens)).toBeGreaterThanOrEqual(moved);
+        expect(st.worker.w0.stack.tcp.rstsSent ?? 0).toBe(0);
+        expect(st.worker.w1.stack.tcp.rstsSent ?? 0).toBe(0);
+        proc.kill('SIGTERM');
+        expect(await exited(proc, 30_000)).not.toBeNull();
+      } finally {
+        pass();
+        rmSync(dir, { recursive: true, force: true });
+      }
+    }, 150_000);
+  });
+
+  // Issue #19, the join window over IPv6: the fanout program sends IPv6 TCP by the service table like IPv4's, so
+  // while worker 0 has joined but its program does not listen yet, every IPv6 client (as every IPv4 one) is worker
+  // 1's; worker 1 resolves them through the neighbour advertisements worker 0 (which gets NDP: worker 0's slot)
+  // relays. Before 2026-12-04 IPv6 went by worker 0's slot: 20 of 20 such IPv6 clients were refused. Once worker 0
+  // listens, new IPv6 clients spread over both.
+  it('IPv6: while worker 0 has joined but does not listen, IPv6 clients are served by worker 1; then by both', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'byway-join6-'));
+    try {
+      await withKernelIpv6(async () => {
+        const { proc, sup, w0, w1 } = await startWithConfig(dir, { address: [`${BYWAY}/24`, `${BYWAY6}/64`] }, `gate:${join(dir, 'serve')}:0`);
+        await waitOutput(proc, new RegExp(`^listening 8080 pid ${w1}$`, 'm'), 60_000, 'worker 1 listening');
+        // Duplicate address detection first (about a second): until then the address is tentative.
+        await until(async () => (await pidAnswers(kernelNs, BYWAY6, 1, 'http'))[String(w1)] === 1, 20_000, 200);
+        expect(proc.output()).not.toMatch(new RegExp(`^listening 8080 pid ${w0}$`, 'm'));
+        expect(await pidAnswers(kernelNs, BYWAY6, 20, 'http')).toEqual({ [String(w1)]: 20 });
+        expect(await clients(kernelNs, 20)).toEqual({ [String(w1)]: 20 });
+
+        writeFileSync(join(dir, 'serve'), '');
+        await waitOutput(proc, new RegExp(`^listening 8080 pid ${w0}$`, 'm'), 30_000, 'worker 0 listening');
+        await until(async () => (await pidAnswers(kernelNs, BYWAY6, 6, 'http'))[String(w0)] !== undefined, 20_000, 200);
+        const spread = await pidAnswers(kernelNs, BYWAY6, 40, 'http');
+        expect(Object.keys(spread).sort(), JSON.stringify(spread)).toEqual([String(w0), String(w1)].sort());
+
+        const st = JSON.parse((await byway(['stat', String(sup), '--json'])).stdout) as Record<string, any>;
+        // Worker 0 answered the peer's solicitations for the address; worker 1 solicited its clients itself and got
+        // the answers through worker 0's relay. Nobody was reset.
+        expect(st.worker.w1.stack.ndp.solicitationsSent).toBeGreaterThan(0);
+        expect(st.worker.w1.stack.ndp.advertisementsReceived).toBeGreaterThan(0);
+        expect(st.worker.w0.stack.tcp.rstsSent ?? 0).toBe(0);
+        expect(st.worker.w1.stack.tcp.rstsSent ?? 0).toBe(0);
+        proc.kill('SIGTERM');
+        expect(await exited(proc, 30_000)).not.toBeNull();
+      });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 150_000);
+
+  // Issue #19 over IPv6: while worker 0 is dead all IPv6 goes to worker 1 (the only member), and a new worker 0
+  // takes its class back once its program listens. Keep-alive IPv6 connections opened in between are worker 1's:
+  // the later segments of those in worker 0's class reach the new worker 0, which holds no connection for them and
+  // hands them to worker 1 through the supervisor (strays.ts): answered, none reset, closed cleanly; new IPv6
+  // connections spread over both.
   it('with --restart, IPv6: keep-alive connections worker 1 accepted while worker 0 was dead stay with it after the new worker 0 joins', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'byway-handover6-'));
-    enableIpv6(kernelNs, kernelIf);
-    ipIn(kernelNs, `-6 addr add ${KERNEL6}/64 dev ${kernelIf} nodad`);
     try {
-      // --address takes IPv4 only: the IPv6 address comes in a config file. gate:...:9 holds no worker (there is no
-      // worker 9); it keeps the HTTP connections open 60 s between requests.
-      const config = join(dir, 'byway.json');
-      writeFileSync(config, JSON.stringify({ address: [`${BYWAY}/24`, `${BYWAY6}/64`] }));
-      const proc = lab.spawnIn(appNs, process.execPath, ['--import', 'tsx', BYWAY_CLI, 'run', '--workers', '2', '--restart', '--driver', `af-packet:${appIf}`, '--config', config, '--', process.execPath, APP, '8080', `gate:${join(dir, 'none')}:9`]) as Proc;
-      const m = await waitOutput(proc, /^byway run: pid (\d+) 2 workers on af-packet:\S+ fanout group \d+: worker 0 pid (\d+), worker 1 pid (\d+) control /m, 60_000, 'byway run --workers 2');
-      const [sup, w0, w1] = [Number(m[1]), Number(m[2]), Number(m[3])];
-      for (const pid of [w0, w1]) await waitOutput(proc, new RegExp(`^listening 8080 pid ${pid}$`, 'm'), 60_000, `worker pid ${pid}`);
-      // Duplicate address detection first (about a second): until then the address is tentative.
-      await until(async () => (await pidAnswers(kernelNs, BYWAY6, 1, 'http'))[String(w0)] === 1, 20_000, 200);
-      expect(await pidAnswers(kernelNs, BYWAY6, 10, 'http')).toEqual({ [String(w0)]: 10 }); // all IPv6 is worker 0's
+      await withKernelIpv6(async () => {
+        // --address takes IPv4 only: the IPv6 address comes in a config file. gate:...:9 holds no worker (there is no
+        // worker 9); it keeps the HTTP connections open 60 s between requests.
+        const { proc, sup, w0, w1 } = await startWithConfig(dir, { address: [`${BYWAY}/24`, `${BYWAY6}/64`] }, `gate:${join(dir, 'none')}:9`, ['--restart']);
+        for (const pid of [w0, w1]) await waitOutput(proc, new RegExp(`^listening 8080 pid ${pid}$`, 'm'), 60_000, `worker pid ${pid}`);
+        // Duplicate address detection first (about a second): until then the address is tentative.
+        await until(async () => {
+          const a = await pidAnswers(kernelNs, BYWAY6, 1, 'http');
+          return a[String(w0)] === 1 || a[String(w1)] === 1;
+        }, 20_000, 200);
+        const both = await pidAnswers(kernelNs, BYWAY6, 20, 'http'); // IPv6 clients spread like IPv4's
+        expect(Object.keys(both).sort(), JSON.stringify(both)).toEqual([String(w0), String(w1)].sort());
 
-      // Worker 0 dies while the supervisor is stopped, so no new worker 0 joins until the clients are connected:
-      // the kernel drops its socket from the group and moves worker 1 into its member slot, where IPv6 goes.
-      const N = 10;
-      let client: Proc;
-      process.kill(sup, 'SIGSTOP');
-      try {
-        process.kill(w0, 'SIGKILL');
-        client = lab.spawnIn(kernelNs, process.execPath, [KEEPALIVE_CLIENT, BYWAY6, '8080', String(N), dir, 'http']) as Proc;
-        const established = (): number => execIn(kernelNs, 'ss', ['-Htn', 'state', 'established', 'dst', `[${BYWAY6}]:8080`]).split('\n').filter((l) => l !== '').length;
-        await until(() => established() === N, 20_000);
-      } finally {
-        process.kill(sup, 'SIGCONT');
-      }
-      await waitOutput(proc, new RegExp(`^byway run: worker 0 \\(pid ${w0}\\) ended \\(SIGKILL\\); its new flows go to worker 1; starting a new one on its index$`, 'm'), 30_000, 'supervisor');
-      const freshLine = new RegExp(`^byway: pid (?!${w0}\\b|${w1}\\b)(\\d+) driver .* worker 0/2 `, 'm');
-      const fresh = Number((await waitOutput(proc, freshLine, 60_000, 'new worker 0'))[1]);
-      await waitOutput(proc, new RegExp(`^listening 8080 pid ${fresh}$`, 'm'), 60_000, 'new worker 0 listening');
-      // New IPv6 connections are the new worker 0's: the IPv6 steering has moved.
-      await until(async () => (await pidAnswers(kernelNs, BYWAY6, 1, 'http'))[String(fresh)] === 1, 20_000, 200);
-      const round = async (k: number): Promise<string[]> => {
-        writeFileSync(join(dir, `r${k}`), '');
-        return JSON.parse((await waitOutput(client, new RegExp(`^round ${k} (.*)$`, 'm'), 30_000, `client round ${k}`))[1]!) as string[];
-      };
-      expect(await round(1)).toEqual(Array<string>(N).fill(String(w1)));
-      expect(await pidAnswers(kernelNs, BYWAY6, 10, 'http')).toEqual({ [String(fresh)]: 10 });
-      expect(await round(2)).toEqual(Array<string>(N).fill(String(w1)));
-      expect(await round(3)).toEqual(Array<string>(N).fill(String(w1)));
-      writeFileSync(join(dir, 'r4'), '');
-      const closed = JSON.parse((await waitOutput(client, /^closed (.*)$/m, 30_000, 'client closed'))[1]!) as string[];
-      expect(closed).toEqual(Array<string>(N).fill('end'));
+        // Worker 0 dies while the supervisor is stopped, so no new worker 0 joins until the clients are connected:
+        // the kernel drops its socket from the group and moves worker 1 into its member slot, where IPv6 goes.
+        const N = 20;
+        let client: Proc;
+        process.kill(sup, 'SIGSTOP');
+        try {
+          process.kill(w0, 'SIGKILL');
+          client = lab.spawnIn(kernelNs, process.execPath, [KEEPALIVE_CLIENT, BYWAY6, '8080', String(N), dir, 'http']) as Proc;
+          const established = (): number => execIn(kernelNs, 'ss', ['-Htn', 'state', 'established', 'dst', `[${BYWAY6}]:8080`]).split('\n').filter((l) => l !== '').length;
+          await until(() => established() === N, 20_000);
+        } finally {
+          process.kill(sup, 'SIGCONT');
+        }
+        await waitOutput(proc, new RegExp(`^byway run: worker 0 \\(pid ${w0}\\) ended \\(SIGKILL\\); its new flows go to worker 1; starting a new one on its index$`, 'm'), 30_000, 'supervisor');
+        const freshLine = new RegExp(`^byway: pid (?!${w0}\\b|${w1}\\b)(\\d+) driver .* worker 0/2 `, 'm');
+        const fresh = Number((await waitOutput(proc, freshLine, 60_000, 'new worker 0'))[1]);
+        await waitOutput(proc, new RegExp(`^listening 8080 pid ${fresh}$`, 'm'), 60_000, 'new worker 0 listening');
+        // New IPv6 connections of worker 0's class are the new worker 0's: the service table has moved.
+        await until(async () => (await pidAnswers(kernelNs, BYWAY6, 6, 'http'))[String(fresh)] !== undefined, 20_000, 200);
+        const round = async (k: number): Promise<string[]> => {
+          writeFileSync(join(dir, `r${k}`), '');
+          return JSON.parse((await waitOutput(client, new RegExp(`^round ${k} (.*)$`, 'm'), 30_000, `client round ${k}`))[1]!) as string[];
+        };
+        expect(await round(1)).toEqual(Array<string>(N).fill(String(w1)));
+        const ports = JSON.parse((await waitOutput(client, /^ports (.*)$/m, 5_000, 'client ports'))[1]!) as number[];
+        const moved = ports.filter((p) => classOf(KERNEL6, p, BYWAY6) === 0).length; // now worker 0's class
+        expect(moved).toBeGreaterThan(2);
+        const spread = await pidAnswers(kernelNs, BYWAY6, 20, 'http');
+        expect(Object.keys(spread).sort(), JSON.stringify(spread)).toEqual([String(fresh), String(w1)].sort());
+        expect(await round(2)).toEqual(Array<string>(N).fill(String(w1)));
+        expect(await round(3)).toEqual(Array<string>(N).fill(String(w1)));
+        writeFileSync(join(dir, 'r4'), '');
+        const closed = JSON.parse((await waitOutput(client, /^closed (.*)$/m, 30_000, 'client closed'))[1]!) as string[];
+        expect(closed).toEqual(Array<string>(N).fill('end'));
 
-      let st: Record<string, any> = {};
-      // The client's last ACKs may still be on their way through the supervisor.
-      await until(async () => {
-        st = JSON.parse((await byway(['stat', String(sup), '--json'])).stdout) as Record<string, any>;
-        return st.strayRelay.received === st.strays.received && st.strays.received === st.strayRelay.sent;
-      }, 10_000, 200);
-      // Three requests and the close of each connection at least went through the new worker 0 to worker 1.
-      expect(st.worker.w0.stack.tcp.strayHandedOff).toBeGreaterThanOrEqual(4 * N);
-      expect(st.worker.w0.strayRelay).toEqual({ sent: st.worker.w0.stack.tcp.strayHandedOff, received: 0, final: 0, limited: 0, split: 0, oversize: 0 });
-      expect(st.worker.w1.strayRelay.received).toBe(st.worker.w0.strayRelay.sent);
-      expect(st.worker.w0.stack.tcp.rstsSent ?? 0).toBe(0);
-      expect(st.worker.w1.stack.tcp.rstsSent ?? 0).toBe(0);
-      proc.kill('SIGTERM');
-      expect(await exited(proc, 30_000)).not.toBeNull();
+        let st: Record<string, any> = {};
+        // The client's last ACKs may still be on their way through the supervisor.
+        await until(async () => {
+          st = JSON.parse((await byway(['stat', String(sup), '--json'])).stdout) as Record<string, any>;
+          return st.strayRelay.received === st.strays.received && st.strays.received === st.strayRelay.sent;
+        }, 10_000, 200);
+        // Three requests and the close of each moved connection at least went through the new worker 0 to worker 1.
+        expect(st.worker.w0.stack.tcp.strayHandedOff).toBeGreaterThanOrEqual(4 * moved);
+        expect(st.worker.w0.strayRelay).toEqual({ sent: st.worker.w0.stack.tcp.strayHandedOff, received: 0, final: 0, limited: 0, split: 0, oversize: 0 });
+        expect(st.worker.w1.strayRelay.received).toBe(st.worker.w0.strayRelay.sent);
+        expect(st.worker.w0.stack.tcp.rstsSent ?? 0).toBe(0);
+        expect(st.worker.w1.stack.tcp.rstsSent ?? 0).toBe(0);
+        proc.kill('SIGTERM');
+        expect(await exited(proc, 30_000)).not.toBeNull();
+      });
     } finally {
-      ipIn(kernelNs, `-6 addr flush dev ${kernelIf}`);
-      execIn(kernelNs, 'sysctl', ['-qw', `net.ipv6.conf.${kernelIf}.disable_ipv6=1`]);
       rmSync(dir, { recursive: true, force: true });
     }
   }, 180_000);

@@ -7,14 +7,16 @@
  * reset, and they close cleanly; new connections spread over both. No race: each step waits for the previous one.
  * Then worker 1 dies with keep-alive connections open on both: worker 0 answers each of worker 1's flows with one
  * RST (the last and only one asked) and its own as before. `cluster.stats()` counts the relay as `byway stat` does.
+ * And (with nft) a client whose SYN-ACK was lost retransmits its SYN after worker 0 became ready: it goes to worker
+ * 1, which holds the connection half-open (strays.ts HalfOpens).
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, expect, it } from 'vitest';
-import { startCluster, type Cluster } from '../../src/cluster/index.js';
-import { NetLab, describePrivileged, execIn } from '../helpers/netns.js';
+import { startCluster, type Cluster, type ClusterOptions } from '../../src/cluster/index.js';
+import { NetLab, describePrivileged, describeWithTools, dropSynAcks, execIn } from '../helpers/netns.js';
 import { count, kernelEcho, tcpClients, until } from './clients.js';
 import type { Proc } from '../cli/run-helpers.js';
 import { waitOutput } from '../cli/run-helpers.js';
@@ -24,6 +26,33 @@ const FIXTURE = new URL('./fixtures/echo-worker.ts', import.meta.url);
 const KEEPALIVE_CLIENT = join(dirname(fileURLToPath(import.meta.url)), '..', 'cli', 'apps', 'keepalive-client.cjs');
 const BYWAY = '10.77.12.2';
 const KERNEL = '10.77.12.1';
+
+/**
+ * Two workers on a two-queue veth (the kernel's echo server on the other end), then worker 0 killed and revived
+ * holding its top level until `dir`/serve exists: it has joined the group, its class still goes to worker 1.
+ */
+async function gatedCluster(lab: NetLab, dir: string, stack?: ClusterOptions['stack']): Promise<{ cluster: Cluster; nsB: string; gate: string; revived: Promise<void> }> {
+  const nsA = lab.addNetns();
+  const nsB = lab.addNetns();
+  const link = lab.addVeth(nsA, nsB, { addrB: `${KERNEL}/24`, queues: 2 });
+  lab.spawnIn(nsB, process.execPath, ['-e', kernelEcho(KERNEL)]);
+  await until(() => execIn(nsB, 'ss', ['-ltn']).includes(':9000'), 5_000);
+  const gate = join(dir, 'serve');
+  const cluster = await startCluster({
+    workers: 2,
+    file: FIXTURE,
+    driver: { kind: 'af-packet', ifname: link.a, netns: nsA, tpacketVersion: 2 },
+    address: `${BYWAY}/24`,
+    ...(stack ? { stack } : {}),
+    data: { peer: KERNEL, port: 9000, gate },
+    readyTimeoutMs: 30_000,
+  });
+  await cluster.kill(0);
+  writeFileSync(`${gate}.armed`, '');
+  const revived = cluster.revive(0);
+  await until(() => cluster.live.includes(0), 10_000);
+  return { cluster, nsB, gate, revived };
+}
 
 describePrivileged('byway cluster (worker threads): a worker that starts serving leaves the flows the other holds with it', () => {
   const lab = new NetLab();
@@ -37,24 +66,9 @@ describePrivileged('byway cluster (worker threads): a worker that starts serving
   });
 
   it('keep-alive connections worker 1 accepted for worker 0 class are answered by worker 1 after worker 0 is ready; none reset', async () => {
-    const nsA = lab.addNetns();
-    const nsB = lab.addNetns();
-    const link = lab.addVeth(nsA, nsB, { addrB: `${KERNEL}/24`, queues: 2 });
-    lab.spawnIn(nsB, process.execPath, ['-e', kernelEcho(KERNEL)]);
-    await until(() => execIn(nsB, 'ss', ['-ltn']).includes(':9000'), 5_000);
-    const gate = join(dir, 'serve');
-    cluster = await startCluster({
-      workers: 2,
-      file: FIXTURE,
-      driver: { kind: 'af-packet', ifname: link.a, netns: nsA, tpacketVersion: 2 },
-      address: `${BYWAY}/24`,
-      data: { peer: KERNEL, port: 9000, gate },
-      readyTimeoutMs: 30_000,
-    });
-    await cluster.kill(0);
-    writeFileSync(`${gate}.armed`, '');
-    const revived = cluster.revive(0);
-    await until(() => cluster!.live.includes(0), 10_000);
+    const g = await gatedCluster(lab, dir);
+    cluster = g.cluster;
+    const { nsB, gate, revived } = g;
     expect(cluster.live).toEqual([0, 1]);
 
     const N = 20;
@@ -121,4 +135,54 @@ describePrivileged('byway cluster (worker threads): a worker that starts serving
       rmSync(dir2, { recursive: true, force: true });
     }
   }, 120_000);
+});
+
+// A client whose SYN-ACK was lost retransmits its SYN after the table moved its class (strays.ts HalfOpens), on the
+// worker-thread cluster: a revived worker 0 has joined but holds its top level, so worker 1 gets every SYN; the
+// peer's kernel drops the SYN-ACKs (nft), so 20 connections stay half-open on worker 1. Worker 0 becomes ready (its
+// class moves to it), the primary has each worker list its half-open connections, the drop ends: the retransmitted
+// SYNs of worker 0's class go through it to worker 1, and every client is answered by worker 1.
+describePrivileged('byway cluster (worker threads): a SYN retransmitted after the switch goes to the worker holding its connection half-open', () => {
+  describeWithTools('with nft', ['nft'], () => {
+    const lab = new NetLab();
+    let cluster: Cluster | undefined;
+    const dir = mkdtempSync(join(tmpdir(), 'byway-halfopen-'));
+    afterAll(async () => {
+      await cluster?.close();
+      await lab.stopProcesses();
+      lab.destroy();
+      rmSync(dir, { recursive: true, force: true });
+    });
+
+    it('20 connections half-open on worker 1 when worker 0 becomes ready all complete with worker 1', async () => {
+      // The first SYN-ACK retransmission 4 s after the SYN: the client's second SYN (Linux: 1 s, then 3 s) comes
+      // first, so it is the SYN after the switch that completes each connection, not worker 1's timer.
+      const g = await gatedCluster(lab, dir, { limits: { tcp: { initialRto: 4000 } } });
+      cluster = g.cluster;
+      const { nsB, gate, revived } = g;
+      expect(await tcpClients(nsB, BYWAY, 4)).toEqual(Array<string>(4).fill('w1'));
+
+      const pass = dropSynAcks(nsB, BYWAY, 7000);
+      try {
+        const N = 20;
+        const answers = tcpClients(nsB, BYWAY, N);
+        await until(() => execIn(nsB, 'ss', ['-Htn', 'state', 'syn-sent', 'dst', `${BYWAY}:7000`]).split('\n').filter((l) => l !== '').length === N, 10_000);
+        writeFileSync(gate, '');
+        await revived;
+        await until(async () => ((await cluster!.stats()).workers.find((w) => w.index === 0)?.halfOpens?.learned ?? 0) >= N, 5_000, 50);
+        pass();
+        expect(await answers).toEqual(Array<string>(N).fill('w1'));
+      } finally {
+        pass();
+      }
+      const st = await cluster.stats();
+      const w0 = st.workers.find((w) => w.index === 0)!;
+      const w1 = st.workers.find((w) => w.index === 1)!;
+      expect(w1.halfOpens!.listed).toBeGreaterThanOrEqual(20);
+      expect(w0.halfOpens!.diverted, JSON.stringify(w0.halfOpens)).toBeGreaterThan(2);
+      expect(w0.stats.tcp!.passiveOpens).toBe(0);
+      expect(w0.stats.tcp!.rstsSent).toBe(0);
+      expect(w1.stats.tcp!.rstsSent).toBe(0);
+    }, 90_000);
+  });
 });

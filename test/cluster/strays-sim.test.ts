@@ -5,8 +5,11 @@
  * worker 1), clients open connections worker 1 accepts, then worker 0 serves and takes its class: the later
  * segments of those connections land on worker 0, which holds no connection for them and hands them on, so worker 1
  * keeps serving them and nobody is reset; new connections spread over both. A segment of a flow nobody holds gets
- * exactly one RST. The same over IPv6, which the fanout program sends by worker 0's slot (to the ARP owner while
- * worker 0 has no member): the IPv6 flows worker 1 accepted then move to a worker 0 that joins again.
+ * exactly one RST. The same over IPv6, whose TCP the fanout program sends by the same tables, while NDP goes by worker
+ * 0's slot: a worker 0 that has joined but does not serve yet gets no IPv6 client, and worker 1 resolves its
+ * clients through the neighbour advertisements worker 0 relays (plan.ts fanoutRelays). A client whose SYN-ACK was
+ * lost retransmits its SYN after the table moved its class: the SYN goes on to the worker holding the connection
+ * half-open (strays.ts HalfOpens), and the client completes with that one.
  */
 import { describe, expect, it } from 'vitest';
 import { memoryLink, memoryQueues } from '../../drivers/memory/index.js';
@@ -17,33 +20,57 @@ import { seededRng } from '../../protocols/util/rng.js';
 import { VirtualClock } from '../../src/stack/clock.js';
 import { runUntil } from '../../src/stack/sim.js';
 import { NetStack } from '../../src/stack/stack.js';
-import { splitSegment, strayFrame, strayFrame6, strayNext, workerSettings } from '../../src/cluster/plan.js';
-import { StrayRelay, routeStray } from '../../src/cluster/strays.js';
+import { fanoutRelays, splitSegment, strayFrame, strayFrame6, strayNext, workerSettings } from '../../src/cluster/plan.js';
+import { HalfOpens, StrayRelay, routeStray } from '../../src/cluster/strays.js';
 import { verifyTcpChecksum } from '../../protocols/tcp/wire.js';
 import { verifyTcp6Checksum } from '../../protocols/ipv6/wire-l4.js';
 import { cidr, ip } from '../stack/harness.js';
 import { v6, v6cidr } from '../ipv6/stack-helpers.js';
 
+/** An IPv4 TCP segment with SYN and ACK set (a SYN-ACK). */
+const isSynAck = (f: Uint8Array): boolean => f[12] === 0x08 && f[13] === 0x00 && f[23] === 6 && (f[14 + (f[14]! & 0x0f) * 4 + 13]! & 0x12) === 0x12;
+
 function makeCluster(maxMessage?: number) {
-  const [clientEnd, serverEnd] = memoryLink({ mtu: 1500 });
+  const [wire, serverEnd] = memoryLink({ mtu: 1500 });
+  /** While dropSynAcks[0], every SYN-ACK the client would receive is lost. */
+  const dropSynAcks = [false];
+  const clientEnd = relay(wire, { match: (f) => dropSynAcks[0]! && isSynAck(f), divert: true, relay: () => {} });
   const clock = new VirtualClock(1_000);
   const spec = { workers: 2 };
   /** The service table: class -> worker (worker 0 not serving yet: its class goes to worker 1). */
   const service = [1, 1];
-  /** Where IPv6 goes: the program sends it by the slot of worker 0, the ARP owner's member while worker 0 has none. */
-  const ipv6To = [1];
+  /**
+   * Where worker 0's slot goes for IPv6 (NDP, the rest of ICMPv6, worker 0's ephemeral slice): its own member once it
+   * has joined (0), the ARP owner's while it has none (1). ARP goes to worker 1 here (the ARP owner).
+   */
+  const slot0 = [1];
   const queues = memoryQueues(serverEnd, 2, (f) => {
-    if (f[12] === 0x86 && f[13] === 0xdd) return ipv6To[0]!;
-    const c = flowClass(spec, (f[12]! << 8) | f[13]!, f.subarray(14));
+    const type = (f[12]! << 8) | f[13]!;
+    const c = flowClass(spec, type, f.subarray(14));
     if (c === undefined) return 0;
-    return c.table === 'service' ? service[c.worker]! : (f[12] === 0x08 && f[13] === 0x06 ? 1 : c.worker);
+    if (c.table === 'service') return service[c.worker]!;
+    if (type === 0x0806) return 1;
+    return type === 0x86dd && c.worker === 0 ? slot0[0]! : c.worker;
   });
   const relays: RelayDriver[] = [];
   const stacks: NetStack[] = [];
   const strays: StrayRelay[] = [];
+  const halfOpens: HalfOpens[] = [];
   const live = [0, 1];
+  // The supervisor's routing of a stray (processes.ts), without the socket between it and the workers.
+  const route = (w: number, payload: Uint8Array): void => {
+    const m = routeStray(w, payload, live)!;
+    const frame = strays[m.to]!.received(m.message, clock.now());
+    if (frame !== undefined) relays[m.to]!.inject(frame);
+  };
   for (let w = 0; w < 2; w++) {
-    const r = relay(queues[w]!, { relay: (f) => relays.forEach((o, i) => i !== w && o.inject(f)) });
+    const h = new HalfOpens(spec, Uint8Array.of(2, 0, 0, 0, 0, 2), (payload) => {
+      strays[w]!.counters.sent++; // counted with the strays, as member.ts does
+      route(w, payload);
+    });
+    halfOpens.push(h);
+    const syns = relay(queues[w]!, { match: (f) => h.diverts(f, clock.now()), divert: true, relay: (f) => h.divert(f) });
+    const r = relay(syns, { relay: (f) => relays.forEach((o, i) => i !== w && o.inject(f)), match: fanoutRelays });
     relays.push(r);
     const s = workerSettings(spec, w, 1);
     const stack = new NetStack({
@@ -59,16 +86,19 @@ function makeCluster(maxMessage?: number) {
     });
     stacks.push(stack);
     // The worker's preload and the supervisor (member.ts, processes.ts), without the socket between them.
-    const sr = new StrayRelay(spec, r.hwAddress!, (payload) => {
-      const m = routeStray(w, payload, live)!;
-      const frame = strays[m.to]!.received(m.message, clock.now());
-      if (frame !== undefined) relays[m.to]!.inject(frame);
-    }, maxMessage);
+    const sr = new StrayRelay(spec, r.hwAddress!, (payload) => route(w, payload), maxMessage);
     strays.push(sr);
     sr.attach(stack.tcp!, undefined, () => clock.now());
   }
   const client = new NetStack({ driver: clientEnd, addresses: [cidr('10.0.0.1/24')], addresses6: [v6cidr('fd00::1/64')], ipv6: true, rng: seededRng(1) });
-  return { clock, client, stacks, strays, relays, service, ipv6To, run: (ms: number) => runUntil(clock, [client, ...stacks], { until: clock.now() + ms }) };
+  /** What the supervisor does at a table change: each worker's half-open connections listed to the others. */
+  const retable = (): void => {
+    for (let w = 0; w < 2; w++) {
+      const list = halfOpens[w]!.list(stacks[w]!.tcp!);
+      if (list.length > 0) halfOpens.forEach((o, i) => i !== w && o.learn(Uint8Array.of(w, ...list), clock.now()));
+    }
+  };
+  return { clock, client, stacks, strays, halfOpens, relays, service, slot0, dropSynAcks, retable, run: (ms: number) => runUntil(clock, [client, ...stacks], { until: clock.now() + ms }) };
 }
 
 /** Echo what a server connection reads; count what a client connection reads. */
@@ -106,7 +136,7 @@ function sendThree(c: ReturnType<typeof makeCluster>, conns: readonly TcpConnect
  * worker 1's ends close, the FINs and last ACKs of the moved flows going the same way, still with no RST.
  */
 function expectRelayedThenClosed(c: ReturnType<typeof makeCluster>, before: readonly TcpConnection[], held: readonly TcpConnection[]): void {
-  expect(c.strays[0]!.counters.sent).toBe(c.stacks[0]!.stats.tcp!.strayHandedOff);
+  expect(c.strays[0]!.counters.sent).toBe(c.stacks[0]!.stats.tcp!.strayHandedOff + c.halfOpens[0]!.counters.diverted);
   expect(c.strays[1]!.counters.received).toBe(c.strays[0]!.counters.sent);
   for (const s of [c.client, ...c.stacks]) expect(s.stats.tcp!.rstsSent).toBe(0);
   for (const x of before) x.close(c.clock.now());
@@ -160,11 +190,94 @@ describe('strays: a worker that starts serving does not reset the flows another 
   });
 });
 
-// IPv6 on the AF_PACKET fanout cluster goes by one slot (worker 0's: fanout.ts), so its flows move when worker 0 dies
-// (to the ARP owner) and again when a new worker 0 joins: the flows the other worker accepted meanwhile are strays.
-describe('strays over IPv6: a worker that rejoins does not reset the IPv6 flows another accepted', () => {
-  it('connections worker 1 accepted while IPv6 went to it keep working once IPv6 goes to worker 0 again; no RST', () => {
+// A half-open connection (SYN-RECEIVED) on the old worker whose client retransmits its SYN after the table moved its
+// class: the SYN reaches the new worker, whose listener would open a second connection with another ISN. The old
+// worker owns it (strays.ts HalfOpens): the new worker sends the SYN on to it, and the client completes with it.
+describe('a SYN retransmitted after the switch, for a connection half-open on the old worker', () => {
+  const halfOpen = (c: ReturnType<typeof makeCluster>, w: number): number => [...c.stacks[w]!.tcp!.connections()].filter((x) => x.state === 'SYN-RECEIVED').length;
+
+  it('goes to the old worker, which answers it with its SYN-ACK again: the client completes with it, no second connection, no RST', () => {
     const c = makeCluster();
+    const served: TcpConnection[][] = [[], []];
+    serve(c, 1, served);
+    serve(c, 0, served); // its program listens; the table still gives its class to worker 1
+    c.run(1);
+    c.dropSynAcks[0] = true;
+    const conns = Array.from({ length: 20 }, () => c.client.tcp!.connect(c.clock.now(), ip('10.0.0.2'), 80));
+    c.run(300);
+    expect(halfOpen(c, 1)).toBe(20); // every SYN-ACK lost
+    c.dropSynAcks[0] = false;
+    // The table moves worker 0's class to it; the supervisor has each worker list its half-open connections.
+    c.service[0] = 0;
+    c.retable();
+    expect(c.halfOpens[1]!.counters.listed).toBe(20);
+    expect(c.halfOpens[0]!.counters.learned).toBe(20);
+    c.run(3_000); // the client's SYNs go again after 1 s; worker 1's SYN-ACKs too
+    expect(conns.filter((x) => x.state === 'ESTABLISHED')).toHaveLength(20);
+    expect(served[1]).toHaveLength(20);
+    expect(served[0]).toHaveLength(0);
+    expect(c.stacks[0]!.stats.tcp!.passiveOpens).toBe(0); // worker 0 answered none of the SYNs itself
+    expect(c.halfOpens[0]!.counters.diverted).toBeGreaterThan(3); // the retransmitted SYNs of its class
+    expect(c.strays[0]!.counters.sent).toBe(c.stacks[0]!.stats.tcp!.strayHandedOff + c.halfOpens[0]!.counters.diverted);
+    const echoed = sendThree(c, conns);
+    c.run(2_000);
+    expect(conns.filter((x) => echoed.get(x) === 3)).toHaveLength(20);
+    for (const s of [c.client, ...c.stacks]) expect(s.stats.tcp!.rstsSent).toBe(0);
+    expectRelayedThenClosed(c, conns, served[1]!);
+  });
+
+  it('a half-open connection whose holder has dropped it: the SYN comes back, final, and the worker it reached answers it', () => {
+    const c = makeCluster();
+    const served: TcpConnection[][] = [[], []];
+    serve(c, 0, served);
+    serve(c, 1, served);
+    c.service[0] = 0;
+    c.run(1);
+    // Worker 0 was told worker 1 holds every flow half-open, but worker 1 holds none (gone meanwhile): a SYN that
+    // reaches worker 0 goes to worker 1, whose listener takes it as a new connection (its later segments reach
+    // worker 0: strays, handed to worker 1). Nobody is reset and the client completes.
+    const conns = Array.from({ length: 20 }, () => c.client.tcp!.connect(c.clock.now(), ip('10.0.0.2'), 80));
+    const ports = conns.map((x) => x.localPort);
+    const records = ports.flatMap((p) => [4, 10, 0, 0, 1, 10, 0, 0, 2, p >> 8, p & 0xff, 0, 80]);
+    c.halfOpens[0]!.learn(Uint8Array.of(1, ...records), c.clock.now());
+    c.run(2_000);
+    expect(conns.filter((x) => x.state === 'ESTABLISHED')).toHaveLength(20);
+    expect(served[0]).toHaveLength(0);
+    expect(served[1]).toHaveLength(20);
+    expect(c.halfOpens[0]!.counters.diverted).toBeGreaterThan(3);
+    const echoed = sendThree(c, conns);
+    c.run(2_000);
+    expect(conns.filter((x) => echoed.get(x) === 3)).toHaveLength(20);
+    for (const s of [c.client, ...c.stacks]) expect(s.stats.tcp!.rstsSent).toBe(0);
+  });
+
+  it('learn keeps a flow 64 s and drops a malformed record; list skips ephemeral ports and established connections', () => {
+    const h = new HalfOpens({ workers: 2 }, Uint8Array.of(2, 0, 0, 0, 0, 2), () => {});
+    h.learn(Uint8Array.of(1, 4, 10, 0, 0, 1, 10, 0, 0, 2, 0x30, 0x39, 0, 80, 9, 9), 0); // one record, then junk
+    expect(h.counters.learned).toBe(1);
+    const syn = strayFrame(Uint8Array.of(2, 0, 0, 0, 0, 2), ip('10.0.0.1'), ip('10.0.0.2'), Uint8Array.of(0x30, 0x39, 0, 80, 0, 0, 0, 1, 0, 0, 0, 0, 0x50, 0x02, 0xff, 0xff, 0, 0, 0, 0));
+    expect(h.diverts(syn, 63_000)).toBe(true);
+    const ack = syn.slice();
+    ack[34 + 13] = 0x10;
+    expect(h.diverts(ack, 63_000)).toBe(false); // not a SYN: the stray hook's business
+    expect(h.diverts(syn, 64_001)).toBe(false); // past the holder's SYN-RECEIVED lifetime
+    const tcp = {
+      addrs: { bytes: () => undefined },
+      connections: () => [
+        { state: 'SYN-RECEIVED', localIp: ip('10.0.0.2'), localPort: 80, remoteIp: ip('10.0.0.1'), remotePort: 1234 },
+        { state: 'SYN-RECEIVED', localIp: ip('10.0.0.2'), localPort: 50000, remoteIp: ip('10.0.0.1'), remotePort: 1234 },
+        { state: 'ESTABLISHED', localIp: ip('10.0.0.2'), localPort: 80, remoteIp: ip('10.0.0.1'), remotePort: 1235 },
+      ],
+    };
+    expect([...h.list(tcp)]).toEqual([4, 10, 0, 0, 1, 10, 0, 0, 2, 1234 >> 8, 1234 & 0xff, 0, 80]);
+  });
+});
+
+// IPv6 on the AF_PACKET fanout cluster: TCP by the service table like IPv4, NDP by worker 0's slot (fanout.ts).
+describe('IPv6 on the fanout cluster: the join window, and a worker that starts serving', () => {
+  it("IPv6 clients while a joined worker 0 does not serve yet are worker 1's, resolved through the relayed advertisements; then worker 0 serves: no RST", () => {
+    const c = makeCluster();
+    c.slot0[0] = 0; // worker 0 has joined: NDP comes to it; its class of clients still goes to worker 1
     const served: TcpConnection[][] = [[], []];
     serve(c, 1, served, 46);
     c.run(3_500); // duplicate address detection (RFC 4862 5.4) before the addresses are usable
@@ -173,23 +286,28 @@ describe('strays over IPv6: a worker that rejoins does not reset the IPv6 flows 
     c.run(3_000);
     expect(before.filter((x) => x.state === 'ESTABLISHED')).toHaveLength(20);
     expect(served[1]).toHaveLength(20);
-    // A new worker 0 joins and listens: IPv6 goes to it now, the established flows with it.
+    // Worker 1 asked for the client's address; the advertisement reached worker 0, which relayed it.
+    expect(c.stacks[1]!.stats.ndp!.solicitationsSent).toBeGreaterThan(0);
+    expect(c.stacks[0]!.stats.ndp!.solicitationsAnswered).toBeGreaterThan(0); // the client's for the address
+    expect(c.relays[0]!.counters.relayed).toBeGreaterThan(0);
+    // Worker 0 serves: its class of IPv6 clients goes to it, the flows worker 1 holds are handed on.
     serve(c, 0, served, 46);
-    c.ipv6To[0] = 0;
+    c.service[0] = 0;
     const echoed = sendThree(c, before);
-    const after = Array.from({ length: 10 }, () => c.client.tcp!.connect(c.clock.now(), server6, 80));
+    const after = Array.from({ length: 20 }, () => c.client.tcp!.connect(c.clock.now(), server6, 80));
     c.run(2_000);
     expect(before.filter((x) => echoed.get(x) === 3)).toHaveLength(20);
-    expect(after.filter((x) => x.state === 'ESTABLISHED')).toHaveLength(10);
-    expect(served[0]).toHaveLength(10); // every new IPv6 flow is worker 0's
-    expect(served[1]).toHaveLength(20);
-    expect(c.stacks[0]!.stats.tcp!.strayHandedOff).toBeGreaterThanOrEqual(20);
-    expectRelayedThenClosed(c, before, served[1]!);
+    expect(after.filter((x) => x.state === 'ESTABLISHED')).toHaveLength(20);
+    expect(served[0]!.length).toBeGreaterThan(3);
+    expect(served[1]!.length - 20).toBeGreaterThan(3);
+    expect(c.stacks[0]!.stats.tcp!.strayHandedOff).toBeGreaterThan(0);
+    expectRelayedThenClosed(c, before, served[1]!.slice(0, 20));
   });
 
   it('a segment of an IPv6 flow nobody holds is asked of the other worker, then answered with exactly one RST', () => {
     const c = makeCluster();
-    c.ipv6To[0] = 0;
+    c.slot0[0] = 0;
+    c.service[0] = 0;
     c.stacks.forEach((s) => s.tcp!.listen(0, 80, 128, { family: 46 }));
     c.run(3_500);
     // An ACK with data of an IPv6 flow neither worker holds (as after its holder died), received by worker 0.
@@ -351,5 +469,26 @@ describe('strayNext and strayFrame', () => {
     // Worker 1 holds no connection either: the last asked, it answers (its hook declines the flow).
     r1.attach({ stray: undefined, addrs: { bytes: (id) => ids.get(id) } }, undefined, () => 0);
     expect(r1.take(7, 8, seg, 0)).toBe(false);
+  });
+});
+
+describe('fanoutRelays', () => {
+  it('relays ARP and, over IPv6, neighbour advertisements and ICMPv6 errors; not solicitations, echo or TCP', () => {
+    const frame6 = (next: number, type: number): Uint8Array => {
+      const f = new Uint8Array(14 + 40 + 24);
+      f[12] = 0x86;
+      f[13] = 0xdd;
+      f[20] = next;
+      f[54] = type;
+      return f;
+    };
+    const arp = new Uint8Array(42);
+    arp[12] = 0x08;
+    arp[13] = 0x06;
+    expect(fanoutRelays(arp)).toBe(true);
+    expect([136, 1, 2, 3, 4].map((t) => fanoutRelays(frame6(58, t)))).toEqual([true, true, true, true, true]);
+    expect([135, 133, 134, 128, 129, 143].map((t) => fanoutRelays(frame6(58, t)))).toEqual([false, false, false, false, false, false]);
+    expect(fanoutRelays(frame6(6, 136))).toBe(false); // TCP whose byte 40 happens to be 136
+    expect(fanoutRelays(frame6(58, 136).subarray(0, 54))).toBe(false); // too short to have a type
   });
 });

@@ -347,3 +347,25 @@ export async function until(what: string, ms: number, ok: () => boolean): Promis
   await pollUntil(ok, ms, 50);
   if (!ok()) throw new Error(`not within ${ms} ms: ${what}`);
 }
+
+/**
+ * In namespace `ns` (its kernel as the client), drop every SYN-ACK from `address`:`port` with an nftables rule (table
+ * `bwsyn`): the connections it opens stay half-open on the server. Returns the removal (safe to call twice).
+ */
+export function dropSynAcks(ns: string, address: string, port: number): () => void {
+  const nft = (...args: string[]): string => execIn(ns, 'nft', args);
+  nft('add', 'table', 'inet', 'bwsyn');
+  let dropped = true;
+  const undo = (): void => {
+    if (dropped) nft('delete', 'table', 'inet', 'bwsyn');
+    dropped = false;
+  };
+  try {
+    nft('add', 'chain', 'inet', 'bwsyn', 'in', '{ type filter hook input priority 0 ; }');
+    nft('add', 'rule', 'inet', 'bwsyn', 'in', 'ip', 'saddr', address, 'tcp', 'sport', String(port), 'tcp flags & (syn | ack) == syn | ack', 'drop');
+  } catch (err) {
+    undo();
+    throw err;
+  }
+  return undo;
+}

@@ -1,6 +1,6 @@
 /**
  * AF_PACKET fanout in 'cbpf' mode with byway's steering program (drivers/af-packet/fanout.ts): the program, run by
- * an interpreter, agrees with flowWorker (the rule byway computes) for any IPv4 packet; on a real veth, every
+ * an interpreter, agrees with flowWorker (the rule byway computes) for any IPv4 or IPv6 packet; on a real veth, every
  * datagram the kernel sends reaches the member flowWorker predicts, and a program replaced at run time moves them.
  */
 import fc from 'fast-check';
@@ -80,6 +80,35 @@ const icmpPacket = fc.record({
   len: fc.oneof(fc.integer({ min: 0, max: 120 }), fc.constant(56), fc.constant(576)),
 });
 
+/** An IPv6 packet (from its fixed header on): TCP/UDP ports or an ICMPv6 type and identifier right behind it. */
+function ipv6(o: { next: number; src: readonly number[]; sport: number; dport: number; type: number; ident: number; len: number }): Uint8Array {
+  const b = new Uint8Array(o.len);
+  const set = (at: number, v: number, n: number): void => {
+    for (let i = 0; i < n; i++) if (at + i < b.length) b[at + i] = (v >>> (8 * (n - 1 - i))) & 0xff;
+  };
+  set(0, 0x60, 1);
+  set(6, o.next, 1);
+  o.src.forEach((w, i) => set(8 + 4 * i, w, 4));
+  if (o.next === 58) {
+    set(40, o.type, 1);
+    set(44, o.ident, 2);
+  } else {
+    set(40, o.sport, 2);
+    set(42, o.dport, 2);
+  }
+  return b;
+}
+
+const ipv6Packet = fc.record({
+  next: fc.oneof(fc.constantFrom(6, 17, 58, 0, 44), fc.integer({ min: 0, max: 255 })),
+  src: fc.array(fc.integer({ min: 0, max: 0xffffffff }), { minLength: 4, maxLength: 4 }),
+  sport: fc.integer({ min: 0, max: 0xffff }),
+  dport: fc.oneof(fc.integer({ min: 0, max: 0xffff }), fc.integer({ min: 49152, max: 65535 })),
+  type: fc.oneof(fc.constantFrom(129, 128, 135, 136, 1, 2), fc.integer({ min: 0, max: 255 })),
+  ident: fc.oneof(fc.integer({ min: 0, max: 0xffff }), fc.integer({ min: 49152, max: 65535 })),
+  len: fc.oneof(fc.integer({ min: 0, max: 80 }), fc.constant(60)),
+});
+
 /** What the program returns (before the kernel's modulo): the worker's member in its class's table; 0 when a load runs past the end. */
 function expectedMember(spec: { workers: number; slots: readonly number[]; serviceSlots?: readonly number[] }, etherType: number, bytes: Uint8Array): number {
   const c = flowClass(spec, etherType, bytes);
@@ -137,6 +166,41 @@ describe('fanout steering program (interpreted)', () => {
     );
   });
 
+  it('IPv6: the program computes flowClass (TCP/UDP by slice or service table, echo replies by identifier, the rest worker 0)', () => {
+    fc.assert(
+      fc.property(ipv6Packet, fc.integer({ min: 1, max: 7 }), fc.integer({ min: 0, max: 6 }), (p, workers, seed) => {
+        const slots = Array.from({ length: workers }, (_, i) => (i + seed) % workers);
+        const serviceSlots = Array.from({ length: workers }, (_, i) => (i * 3 + seed + 1) % workers);
+        const spec = { workers, slots, serviceSlots };
+        const bytes = ipv6(p);
+        const c = flowClass(spec, 0x86dd, bytes);
+        if (c !== undefined && p.next !== 6 && p.next !== 17 && !(p.next === 58 && p.type === 129)) expect(c).toEqual({ worker: 0, table: 'slots' });
+        if (c !== undefined && (p.next === 6 || p.next === 17)) expect(c.table).toBe(p.dport >= 49152 ? 'slots' : 'service');
+        expect(runFanoutProgram(buildFanoutProgram(spec), 0x86dd, bytes) % workers).toBe(expectedMember(spec, 0x86dd, bytes));
+      }),
+      { numRuns: 5000 },
+    );
+  });
+
+  it('IPv6 clients of a service port spread over the workers by the service table; a joined worker that does not serve gets none', () => {
+    const spec = { workers: 2, slots: [0, 1], serviceSlots: [1, 1] }; // worker 0 has joined (member 0), not serving
+    const prog = buildFanoutProgram(spec);
+    const seen = new Set<number>();
+    for (let sport = 40000; sport < 40064; sport++) {
+      const syn = ipv6({ next: 6, src: [0xfd7f0000, 0, 0, 1], sport, dport: 8080, type: 0, ident: 0, len: 60 });
+      expect(runFanoutProgram(prog, 0x86dd, syn)).toBe(1);
+      seen.add(runFanoutProgram(buildFanoutProgram({ workers: 2 }), 0x86dd, syn));
+    }
+    expect([...seen].sort()).toEqual([0, 1]);
+    // NDP and other ICMPv6, and IPv6 with an extension header: worker 0's slot, as before.
+    for (const type of [135, 136, 1, 2, 128]) expect(runFanoutProgram(prog, 0x86dd, ipv6({ next: 58, src: [0, 0, 0, 1], sport: 0, dport: 0, type, ident: 0, len: 64 }))).toBe(0);
+    expect(runFanoutProgram(prog, 0x86dd, ipv6({ next: 0, src: [0, 0, 0, 1], sport: 1, dport: 8080, type: 0, ident: 0, len: 64 }))).toBe(0);
+    // An ephemeral port and an echo reply's identifier: their slice's worker.
+    const { low } = workerEphemeralRange(spec, 1);
+    expect(runFanoutProgram(prog, 0x86dd, ipv6({ next: 17, src: [0, 0, 0, 1], sport: 53, dport: low, type: 0, ident: 0, len: 48 }))).toBe(1);
+    expect(runFanoutProgram(prog, 0x86dd, ipv6({ next: 58, src: [0, 0, 0, 1], sport: 0, dport: 0, type: 129, ident: low, len: 48 }))).toBe(1);
+  });
+
   it("ICMP about a worker's flow goes to that worker: echo replies by identifier, errors by the quoted packet", () => {
     const spec = { workers: 4 };
     const prog = buildFanoutProgram(spec);
@@ -161,11 +225,12 @@ describe('fanout steering program (interpreted)', () => {
     }
   });
 
-  it('sends ARP and IPv6 to worker 0, ephemeral ports to their slice owner, service ports by source hash', () => {
+  it('sends ARP and IPv6 other than TCP/UDP to worker 0, ephemeral ports to their slice owner, service ports by source hash', () => {
     const spec = { workers: 4 };
     const prog = buildFanoutProgram(spec);
     expect(runFanoutProgram(prog, 0x0806, new Uint8Array(28))).toBe(0);
     expect(runFanoutProgram(prog, 0x86dd, new Uint8Array(40))).toBe(0);
+    expect(runFanoutProgram(buildFanoutProgram({ workers: 4, slots: [2, 1, 0, 3] }), 0x86dd, new Uint8Array(40))).toBe(2);
     for (let w = 0; w < 4; w++) {
       const { low, high } = workerEphemeralRange(spec, w);
       for (const port of [low, high, (low + high) >> 1]) {
@@ -189,6 +254,16 @@ describe('fanout steering program (interpreted)', () => {
     }
     expect(() => workerEphemeralRange({ workers: 2 }, 2)).toThrow(RangeError);
     expect(() => buildFanoutProgram({ workers: 0 })).toThrow(RangeError);
+  });
+
+  it('assembles for up to 256 workers with two tables (the non-IPv4 return was 300+ instructions away from its jump at 64)', () => {
+    for (const workers of [64, 256]) {
+      const spec = { workers, slots: Array.from({ length: workers }, (_, i) => (i + 1) % workers), serviceSlots: Array.from({ length: workers }, (_, i) => (i + 2) % workers) };
+      const prog = buildFanoutProgram(spec);
+      expect(runFanoutProgram(prog, 0x0806, new Uint8Array(28))).toBe(1);
+      const syn = ipv6({ next: 6, src: [1, 2, 3, 4], sport: 40000, dport: 8080, type: 0, ident: 0, len: 60 });
+      expect(runFanoutProgram(prog, 0x86dd, syn)).toBe(expectedMember(spec, 0x86dd, syn));
+    }
   });
 
   it('refuses a program outside cbpf mode, and cbpf without a program', () => {
