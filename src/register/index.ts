@@ -30,6 +30,23 @@ export interface Registered {
   close(): void;
 }
 
+/**
+ * Resolves once the stack's IPv6 addresses have passed duplicate address detection (stack.ready()), or after
+ * `ms`, saying so through `log` (the program then starts with its tentative addresses, which are no source yet).
+ */
+export function whenAddressesUsable(stack: Stack, ms: number, log: (line: string) => void): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => {
+      log(`byway: duplicate address detection not finished after ${ms / 1000} s (${stack.addresses.join(',')}); starting the program`);
+      resolve();
+    }, ms);
+    void stack.ready().then(() => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+}
+
 /** Everything the preload does, callable (tests use it with their own environment). Throws on any problem. */
 export function register(env: Readonly<Record<string, string | undefined>> = process.env, log: (line: string) => void = (l) => process.stderr.write(l + '\n')): Registered {
   const config = configFromEnv(env);
