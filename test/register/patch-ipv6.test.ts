@@ -11,8 +11,7 @@ import dgram from 'node:dgram';
 import dns from 'node:dns';
 import tls from 'node:tls';
 import https from 'node:https';
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -24,28 +23,12 @@ import { parsePathRules, IMPLICIT_RULES } from '../../src/register/config.js';
 import { installPatches, type Patches } from '../../src/register/patch.js';
 import { newPathCounters } from '../../src/register/counters.js';
 import { seededRng } from '../../protocols/util/rng.js';
+import { cannedLookup, record, selfSigned } from '../helpers/connect-by-name.js';
 
 const PEER6 = 'fd00::2';
 const APP6 = 'fd00::1';
 const NOBODY6 = 'fd00::77'; // no stack answers NDP for it: a connect there never completes
 
-type Entry = { address: string; family: number };
-/** A lookup option answering `answer` (node:net's forms: a list with `all`, else the first), recording each question. */
-function cannedLookup(answer: Entry[], asked: unknown[][] = []) {
-  return (host: string, o: { all?: boolean }, cb: (...a: unknown[]) => void): void => {
-    asked.push([host, { ...o }]);
-    setImmediate(() => (o.all ? cb(null, answer) : cb(null, answer[0]!.address, answer[0]!.family)));
-  };
-}
-
-/** The events node:net emits while it connects by name, in order. */
-function record(s: net.Socket): unknown[][] {
-  const events: unknown[][] = [];
-  for (const ev of ['lookup', 'connectionAttempt', 'connectionAttemptFailed', 'connectionAttemptTimeout', 'connect']) {
-    s.on(ev, (...a: unknown[]) => events.push([ev, ...a.map((x) => (x instanceof Error ? (x as NodeJS.ErrnoException).code : x))]));
-  }
-  return events;
-}
 const once = <T = unknown>(em: NodeJS.EventEmitter, ev: string): Promise<T> => new Promise((res) => em.once(ev, res as (v: unknown) => void));
 const pathOf = (s: unknown): string | undefined => (s as { path?: string }).path;
 
@@ -194,10 +177,7 @@ describe('preload patches on a stack with IPv6 (in-memory link)', () => {
     const dir = mkdtempSync(join(tmpdir(), 'byway-tls6-'));
     afterAll(() => rmSync(dir, { recursive: true, force: true }));
     it('tls.connect to an IPv6 literal and to a name answering IPv6: the TLS socket answers IPv6 names, as node:tls does', async () => {
-      const r = spawnSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=peer.test', '-keyout', join(dir, 'k.pem'), '-out', join(dir, 'c.pem')], { timeout: 30_000 });
-      expect(r.status).toBe(0);
-      const key = readFileSync(join(dir, 'k.pem'));
-      const cert = readFileSync(join(dir, 'c.pem'));
+      const { key, cert } = selfSigned(dir, 'peer.test');
       const site = https.createServer({ key, cert }, (_req, res) => res.end('secret'));
       const front = peer.net.createServer((s) => site.emit('connection', s));
       front.listen({ port: 443, host: '::', path: 'bypass' });
