@@ -3,8 +3,8 @@
  * connects to a host name whose answer has an IPv6 address only (issue #19): the name is resolved by the system
  * resolver from the app namespace's hosts file (/etc/netns/NS/hosts, mounted by `ip netns exec`), the flow takes
  * byway's path (`socket.path` 'bypass', remoteFamily 'IPv6'), and the peer's kernel server sees byway's IPv6
- * address (the app namespace's kernel has IPv6 off: only byway can have made the connection). Own namespaces and
- * veth, removed after; skipped without privileges.
+ * address (the app namespace's kernel has IPv6 off: only byway can have made the connection). The same with
+ * `--workers 2` (each worker's program connects). Own namespaces and veth, removed after; skipped without privileges.
  */
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -61,5 +61,13 @@ describePrivileged('byway run --address with IPv6: a host name answering IPv6 on
     expect(r.stderr).toMatch(/^byway: pid \d+ driver af-packet:\S+ mode own .* address 10\.77\.61\.2\/24,.*fd00:61::2\/64/m);
     expect(r.stderr).not.toMatch(/bypass flow failed|duplicate address detection not finished/);
     expect(JSON.parse(r.stdout)).toEqual({ path: 'bypass', remoteAddress: PEER6, remoteFamily: 'IPv6', localAddress: BYWAY6, family: 'IPv6', seen: BYWAY6 });
+  }, 90_000);
+
+  it('--workers 2: each worker\'s connect to the name takes byway\'s path over IPv6', async () => {
+    const args = ['--import', 'tsx', BYWAY_CLI, 'run', '--workers', '2', '--no-control', '--driver', `af-packet:${appIf}`, '--address', `${BYWAY4}/24,${BYWAY6}/64`, '--path', 'default=bypass'];
+    const r = await execInAsync(appNs, process.execPath, [...args, '--', process.execPath, '-e', CLIENT, 'v6only.test', String(PORT)], { timeoutMs: 60_000 });
+    expect(r.code, r.stderr).toBe(0);
+    const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(lines).toEqual([0, 1].map(() => ({ path: 'bypass', remoteAddress: PEER6, remoteFamily: 'IPv6', localAddress: BYWAY6, family: 'IPv6', seen: BYWAY6 })));
   }, 90_000);
 });
