@@ -58,11 +58,14 @@ describe('BYWAY_ADDRESS, BYWAY_GATEWAY, BYWAY_POLL, BYWAY_NETNS, BYWAY_CONTROL',
     expect([firstIpv4Address(c.stack.address), firstIpv4Address('fd00::2/64'), firstIpv4Address(undefined)]).toEqual(['10.77.40.2/24', undefined, undefined]);
     expect(configFromEnv({ ...base, BYWAY_ADDRESS: 'fd00::2/64', BYWAY_GATEWAY: 'fd00::1' }).stack.gateway).toBe('fd00::1');
     const [a, b] = memoryLink();
-    const stack = createStack({ ...configFromEnv({ ...base, BYWAY_ADDRESS: '10.77.40.2/24,fd00:77::2/64' }).stack, driver: a, ipv6: { dad: { dupAddrDetectTransmits: 0 } } });
+    const stack = createStack({ ...configFromEnv({ ...base, BYWAY_ADDRESS: '10.77.40.2/24,fd00:77::2/64', BYWAY_GATEWAY: '10.77.40.1,fe80::1%veth0' }).stack, driver: a, ipv6: { dad: { dupAddrDetectTransmits: 0 } } });
     try {
       await stack.ready();
       expect(stack.core.ipv6).toBeDefined();
       expect(stack.addresses).toEqual(expect.arrayContaining(['10.77.40.2/24', 'fd00:77::2/64']));
+      // The IPv6 gateway became the IPv6 default route (the stack's table, read directly: no accessor exists).
+      const routes = (stack.core.ipv6 as unknown as { routes: Array<{ destination: { prefixLen: number }; gateway?: Uint8Array }> }).routes;
+      expect(routes.filter((r) => r.destination.prefixLen === 0).map((r) => Buffer.from(r.gateway ?? []).toString('hex'))).toEqual(['fe800000000000000000000000000001']);
     } finally {
       stack.close();
       b.close();
