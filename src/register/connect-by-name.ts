@@ -100,7 +100,8 @@ export function connectByName(sock: net.Socket, host: string, opts: Opts, cb: ((
     }
     const list = Array.isArray(address) ? (address as Answer[]) : [{ address, family }];
     const order = dnsopts.all ? attemptOrder(list) : attemptOrder(list.slice(0, 1));
-    const carried = order.filter((a) => a.family === 4 || hooks.ipv6);
+    // An entry whose family does not match its address (a lookup's mistake) is not carried: node:net's to fail.
+    const carried = order.filter((a) => (a.family === 4 ? net.isIPv4(a.address) : hooks.ipv6 && net.isIPv6(a.address)));
     if (carried.length > 0 && hooks.decide(carried[0]!.address) === 'bypass') {
       for (const a of list) {
         sock.emit('lookup', null, a.address, a.family, host);
