@@ -17,7 +17,7 @@ import { spawn } from 'node:child_process';
 import { createWriteStream, existsSync, realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
-import { configFromEnv, parseAddresses, parseDriverSpec, type EnvConfig } from '../register/config.js';
+import { configFromEnv, firstIpv4Address, parseAddresses, parseDriverSpec, type EnvConfig } from '../register/config.js';
 import { formatDriverSpec, openDriver } from '../register/open-driver.js';
 import { ProcessCluster } from '../cluster/processes.js';
 import { openAfXdpProgram } from '../../drivers/af-xdp/index.js';
@@ -41,6 +41,7 @@ const USAGE = `usage:
   byway doctor [--driver D] [--address A] [--netns N]
 drivers: tap:NAME, af-packet:IFNAME, af-xdp:IFNAME[:shared[:ipv6]], raw-ip[:IFNAME]
   (af-xdp:IFNAME:shared:ipv6 shares the interface's IPv6 addresses with the kernel too)
+address: with its prefix length, IPv4 or IPv6, comma-separated: 10.0.0.2/24,fd00::2/64; gateway: 10.0.0.1,fe80::1
 path rules: e.g. tcp:5432=bypass,udp:53=kernel,10.20.0.0/16=bypass,default=kernel`;
 
 class UsageError extends Error {}
@@ -155,7 +156,7 @@ async function runWorkers(p: Parsed, config: EnvConfig, env: Record<string, stri
   const tapHwAddress = tap ? [...localMac(randomBytes(6))].map((b) => b.toString(16).padStart(2, '0')).join(':') : undefined;
   // AF_XDP: this process attaches the program and holds its XSKMAP, which each worker inherits (processes.ts); in
   // shared-address mode also its flow map, which the workers edit and this process tidies after a worker's end.
-  const address = config.stack.address === undefined ? undefined : typeof config.stack.address === 'string' ? config.stack.address : config.stack.address[0];
+  const address = firstIpv4Address(config.stack.address);
   const program = xdp
     ? openAfXdpProgram({ ifname: config.driver.ifname!, netns: config.netns, mode: shared ? 'shared' : 'own', ipv4: shared ? undefined : address?.split('/')[0], ipv6: config.driver.ipv6 ? true : undefined, queues: n })
     : undefined;
@@ -287,8 +288,7 @@ async function ping(p: Parsed): Promise<number> {
   if (host === undefined) throw new UsageError('byway ping needs a host (an IPv4 address or a name)');
   const count = numFlag(p, '-c', 1) ?? 4;
   const cfg = configFromEnv({ ...p.env, BYWAY_CONTROL: 'off' });
-  const addresses = cfg.stack.address === undefined ? [] : typeof cfg.stack.address === 'string' ? [cfg.stack.address] : [...cfg.stack.address];
-  const driver = openDriver(cfg.driver, { netns: cfg.netns, address: addresses[0], tuning: cfg.driverTuning });
+  const driver = openDriver(cfg.driver, { netns: cfg.netns, address: firstIpv4Address(cfg.stack.address), tuning: cfg.driverTuning });
   const stack = createStack({ ...cfg.stack, driver });
   let received = 0;
   try {
@@ -313,7 +313,7 @@ async function ping(p: Parsed): Promise<number> {
 async function doctorCmd(p: Parsed): Promise<number> {
   const d = p.env['BYWAY_DRIVER'];
   if (d === undefined || d === '') throw new UsageError('byway doctor needs --driver (or BYWAY_DRIVER)');
-  const address = p.env['BYWAY_ADDRESS'] ? parseAddresses(p.env['BYWAY_ADDRESS'])[0] : undefined;
+  const address = p.env['BYWAY_ADDRESS'] ? firstIpv4Address(parseAddresses(p.env['BYWAY_ADDRESS'])) : undefined;
   const netns = p.env['BYWAY_NETNS'] || undefined;
   const fixes = await doctor(
     { driver: parseDriverSpec(d), netns, address },

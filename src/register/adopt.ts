@@ -12,6 +12,15 @@ import type { Socket as BywaySocket } from '../api/net.js';
 
 type Mutable = Record<string, unknown>;
 
+/**
+ * What node:net's handle answers for a socket's peer or local name (`remoteFamily`, `address()` read it): the
+ * address, its family as Node names it ('IPv6' for an IPv6 address, IPv4-mapped ones too, else 'IPv4') and the
+ * port; nothing while the socket has no address.
+ */
+export function socketName(address: string | undefined, port: number | undefined): { address?: string; family?: 'IPv4' | 'IPv6'; port?: number | undefined } {
+  return address === undefined ? {} : { address, family: address.includes(':') ? 'IPv6' : 'IPv4', port };
+}
+
 /** `connected`: `bs` has connected already (the winner of attemptInTurn): the program's socket connects now. */
 export function adoptOnto(ks: net.Socket, bs: BywaySocket, connected = false): void {
   const k = ks as unknown as Mutable;
@@ -35,9 +44,8 @@ export function adoptOnto(ks: net.Socket, bs: BywaySocket, connected = false): v
     // As node:net: 'close' in a later turn of the event loop than 'error' (it comes from the handle's close).
     setImmediate(() => ks.emit('close', err !== null && err !== undefined));
   };
-  const name = (address: string | undefined, port: number | undefined) => (address === undefined ? {} : { address, family: 'IPv4', port });
-  k['_getpeername'] = () => name(bs.remoteAddress, bs.remotePort);
-  k['_getsockname'] = () => name(bs.localAddress, bs.localPort);
+  k['_getpeername'] = () => socketName(bs.remoteAddress, bs.remotePort);
+  k['_getsockname'] = () => socketName(bs.localAddress, bs.localPort);
   k['setNoDelay'] = (v?: boolean) => {
     bs.setNoDelay(v);
     return ks;

@@ -2,8 +2,9 @@
  * byway's configuration from the environment, for the preload (`node --import byway/register`) and `byway run`.
  *
  *   BYWAY_DRIVER   tap:NAME | af-packet:IFNAME | af-xdp:IFNAME | af-xdp:IFNAME:shared[:ipv6] | raw-ip[:IFNAME]
- *   BYWAY_ADDRESS  byway's address(es) with prefix length, comma-separated (absent only with af-xdp shared mode)
- *   BYWAY_GATEWAY  the default route's next hop (IPv4 literal)
+ *   BYWAY_ADDRESS  byway's address(es) with prefix length, IPv4 or IPv6, comma-separated (absent only with af-xdp
+ *                  shared mode); an IPv6 one gives the stack IPv6
+ *   BYWAY_GATEWAY  the default route's next hop: an IPv4 literal, an IPv6 one, or one of each separated by a comma
  *   BYWAY_NETNS    open the driver inside this network namespace (a name under /var/run/netns)
  *   BYWAY_PATH     the path strategy as rules (parsePathRules below)
  *   BYWAY_POLL     event | busy
@@ -19,6 +20,7 @@
 import { readFileSync } from 'node:fs';
 import { BywayError } from '../../protocols/util/errors.js';
 import { parseCidr, parseIpv4 } from '../../protocols/ipv4/address.js';
+import { isIpv4Mapped, isLoopback, isMulticast, isUnspecified, parseIpv6Cidr, parseIpv6WithZone } from '../../protocols/ipv6/address.js';
 import type { PathRule, PathRules, Path } from '../api/path.js';
 import type { StackOptions } from '../api/stack.js';
 import { validateStackOptions } from '../api/options.js';
@@ -102,15 +104,49 @@ export function parseDriverSpec(value: string, variable = 'BYWAY_DRIVER'): Drive
   throw bad(variable, `${DRIVER_FORMS} (an interface name is 1-15 letters, digits, '_', '.', '@' or '-')`, value);
 }
 
+const ADDRESS_FORMS = "an address with its prefix length ('10.0.0.2/24' or 'fd00::2/64'), or several separated by commas";
+
+/**
+ * BYWAY_ADDRESS: IPv4 (`a.b.c.d/len`, len 0-32) and IPv6 (`x:x::x/len`, len 0-128) addresses with their prefix
+ * length, as createStack's `address` takes them. An IPv6 address byway cannot hold as its own (unspecified,
+ * loopback, multicast, IPv4-mapped, with a zone) is refused with the reason.
+ */
 export function parseAddresses(value: string, variable = 'BYWAY_ADDRESS'): string[] {
   const list = value.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
-  if (list.length === 0) throw bad(variable, "an address with its prefix length ('10.0.0.2/24'), or several separated by commas", value);
+  if (list.length === 0) throw bad(variable, ADDRESS_FORMS, value);
   for (const a of list) {
-    if (!/^\d+\.\d+\.\d+\.\d+\/\d+$/.test(a) || parseCidr(a) === undefined) {
-      throw bad(variable, "an address with its prefix length ('10.0.0.2/24'), or several separated by commas", a);
+    if (!a.includes(':')) {
+      if (!/^\d+\.\d+\.\d+\.\d+\/\d+$/.test(a) || parseCidr(a) === undefined) throw bad(variable, ADDRESS_FORMS, a);
+      continue;
     }
+    const six = a.includes('/') ? parseIpv6Cidr(a) : undefined;
+    if (six === undefined) {
+      const slash = a.indexOf('/');
+      const bare = slash < 0 ? a : a.slice(0, slash);
+      if (bare.includes('%') && parseIpv6WithZone(bare) !== undefined) throw bad(variable, `an IPv6 address without a zone ('%...'): byway's address is on its own link`, a);
+      throw bad(variable, slash >= 0 && parseIpv6WithZone(bare) !== undefined ? 'an IPv6 prefix length from 0 to 128' : ADDRESS_FORMS, a);
+    }
+    const why = isUnspecified(six.address) ? 'unspecified' : isLoopback(six.address) ? 'loopback' : isMulticast(six.address) ? 'multicast' : isIpv4Mapped(six.address) ? 'IPv4-mapped (give the IPv4 address itself)' : undefined;
+    if (why !== undefined) throw bad(variable, `a unicast IPv6 address byway can hold, not ${why}`, a);
   }
   return list;
+}
+
+/** The first IPv4 address of createStack's `address` option (with its prefix length), for the drivers that filter on it. */
+export function firstIpv4Address(address: string | readonly string[] | undefined): string | undefined {
+  const list = address === undefined ? [] : typeof address === 'string' ? [address] : address;
+  return list.find((a) => !a.includes(':'));
+}
+
+/** BYWAY_GATEWAY: an IPv4 next hop, an IPv6 one (a link-local one may carry its zone), or one of each. */
+export function parseGateways(value: string, variable = 'BYWAY_GATEWAY'): string | string[] {
+  const expected = "an IPv4 address ('10.0.0.1'), an IPv6 one ('fe80::1'), or one of each separated by a comma";
+  const list = value.split(',').map((s) => s.trim());
+  const families = list.map((g) => (parseIpv4(g) !== undefined ? 4 : g.includes(':') && parseIpv6WithZone(g) !== undefined ? 6 : 0));
+  const bad1 = families.indexOf(0);
+  if (bad1 >= 0) throw bad(variable, expected, list[bad1] ?? value);
+  if (list.length > 2 || (list.length === 2 && families[0] === families[1])) throw bad(variable, expected, value);
+  return list.length === 1 ? list[0]! : list;
 }
 
 function parsePort(s: string, variable: string, whole: string): number {
@@ -266,10 +302,7 @@ export function configFromEnv(env: Env): EnvConfig {
     throw bad('BYWAY_ADDRESS', "byway's address with its prefix length ('10.0.0.2/24') (only af-xdp:IFNAME:shared takes the interface's)", '');
   }
   const gateway = get('BYWAY_GATEWAY');
-  if (gateway !== undefined) {
-    if (parseIpv4(gateway) === undefined) throw bad('BYWAY_GATEWAY', "an IPv4 address ('10.0.0.1')", gateway);
-    stack['gateway'] = gateway;
-  }
+  if (gateway !== undefined) stack['gateway'] = parseGateways(gateway);
   const poll = get('BYWAY_POLL');
   if (poll !== undefined) {
     if (poll !== 'event' && poll !== 'busy') throw bad('BYWAY_POLL', "'event' or 'busy'", poll);

@@ -9,17 +9,19 @@
  * `end()` wait for 'connect' as they do in node:net. Then:
  * - a failed lookup: 'lookup' (err) and the socket is destroyed with the resolver's error, as node:net does;
  * - the addresses are put in node:net's order (autoSelectFamily: the first address's family first, then
- *   alternating families, each address once), and the strategy is asked with the first IPv4 address (byway's
- *   TCP is IPv4 only; an answer with IPv6 addresses only takes the kernel, as IPv6 literals do under the preload);
+ *   alternating families, each address once; with `family` 4 or 6, or autoSelectFamily off, the one address the
+ *   lookup answers), and the strategy is asked with the first of them byway's stack can carry: IPv4, or IPv6 too
+ *   when the stack has IPv6 (`hooks.ipv6`); without IPv6 an answer with IPv6 addresses only takes the kernel, as
+ *   IPv6 literals do under the preload;
  * - 'kernel': node:net's own connect runs with a lookup that hands back the answer already had (no second
  *   query), so node:net emits its 'lookup' events, tries the addresses (happy eyeballs) and fails as it would;
- * - 'bypass': the 'lookup' events node:net would emit, then the IPv4 addresses the strategy also sends to byway
- *   are tried in that order as node:net tries them (attemptInTurn): one at a time, each but the last given
+ * - 'bypass': the 'lookup' events node:net would emit, then the addresses byway can carry that the strategy also
+ *   sends to byway are tried in that order as node:net tries them (attemptInTurn): one at a time, each but the last given
  *   `autoSelectFamilyAttemptTimeout` (default net.getDefaultAutoSelectFamilyAttemptTimeout(), at least 10 ms),
  *   with 'connectionAttempt', 'connectionAttemptFailed' and 'connectionAttemptTimeout' events and
  *   `autoSelectFamilyAttemptedAddresses`; when all fail, an AggregateError of each attempt's error whose `code` is
- *   the first's. A socket has one path: the IPv6 addresses of the answer, and IPv4 ones the rules give to the
- *   kernel, are not tried on the bypass path.
+ *   the first's. A socket has one path: the addresses of the answer the stack cannot carry, and those the rules
+ *   give to the kernel, are not tried on the bypass path.
  * Checks node:net makes before its lookup (a bad `lookup`, `localAddress`, `localPort`, `autoSelectFamily`,
  * `autoSelectFamilyAttemptTimeout`) are left to node:net: `nameConnectable` says no and the caller hands the call
  * to node:net, which throws.
@@ -28,7 +30,7 @@ import dns from 'node:dns';
 import net from 'node:net';
 import type { EventEmitter } from 'node:events';
 import type { LookupFunction } from '../api/lookup.js';
-import { attemptInTurn as attemptAll, attemptOrder, dnsOptions, type Answer } from '../api/auto-select.js';
+import { attemptInTurn as attemptAll, attemptOrder, dnsOptions, type Address, type Answer } from '../api/auto-select.js';
 
 type Opts = Record<string, unknown>;
 
@@ -38,12 +40,14 @@ export interface Attempt extends EventEmitter {
 }
 
 export interface NameConnectHooks {
-  /** The path for the flow to `address` (an IPv4 address of the answer). */
+  /** Whether byway's stack carries IPv6 (else only the answer's IPv4 addresses can take byway's path). */
+  readonly ipv6: boolean;
+  /** The path for the flow to `address` (an address of the answer the stack can carry). */
   decide(address: string): 'kernel' | 'bypass';
   /** node:net's own connect, for the kernel path (the options carry a lookup that answers at once). */
   kernel(sock: net.Socket, opts: Opts): void;
   /** Put the socket on the bypass path, trying `addresses` in turn (attemptInTurn), each for `timeoutMs`. */
-  bypass(sock: net.Socket, addresses: readonly string[], timeoutMs: number): void;
+  bypass(sock: net.Socket, addresses: readonly Address[], timeoutMs: number): void;
 }
 
 /**
@@ -96,14 +100,14 @@ export function connectByName(sock: net.Socket, host: string, opts: Opts, cb: ((
     }
     const list = Array.isArray(address) ? (address as Answer[]) : [{ address, family }];
     const order = dnsopts.all ? attemptOrder(list) : attemptOrder(list.slice(0, 1));
-    const v4 = order.find((a) => a.family === 4 && net.isIPv4(a.address))?.address;
-    if (v4 !== undefined && hooks.decide(v4) === 'bypass') {
+    // An entry whose family does not match its address (a lookup's mistake) is not carried: node:net's to fail.
+    const carried = order.filter((a) => (a.family === 4 ? net.isIPv4(a.address) : hooks.ipv6 && net.isIPv6(a.address)));
+    if (carried.length > 0 && hooks.decide(carried[0]!.address) === 'bypass') {
       for (const a of list) {
         sock.emit('lookup', null, a.address, a.family, host);
         if (!sock.connecting) return; // destroyed by a 'lookup' listener, as node:net checks
       }
-      const targets = order.filter((a) => a.family === 4 && net.isIPv4(a.address) && hooks.decide(a.address) === 'bypass').map((a) => a.address);
-      hooks.bypass(sock, targets, timeoutMs);
+      hooks.bypass(sock, carried.filter((a, i) => i === 0 || hooks.decide(a.address) === 'bypass'), timeoutMs);
       return;
     }
     const answer: Answer = { address, family };
@@ -129,7 +133,7 @@ function cannedAnswer(answer: Answer, o: { all?: boolean }, done: (...a: unknown
  */
 export function attemptInTurn(
   sock: net.Socket,
-  addresses: readonly string[],
+  addresses: readonly Address[],
   port: number,
   timeoutMs: number,
   open: (address: string) => Attempt,
@@ -137,8 +141,8 @@ export function attemptInTurn(
   failed: (err: AggregateError & { code?: string }) => void,
 ): void {
   if (addresses.length === 1) {
-    sock.emit('connectionAttempt', addresses[0], port, 4);
-    adopt(open(addresses[0]!), false);
+    sock.emit('connectionAttempt', addresses[0]!.address, port, addresses[0]!.family);
+    adopt(open(addresses[0]!.address), false);
     return;
   }
   type Try = { bs: Attempt; onConnect: () => void; onError: (err: Error) => void };
@@ -146,7 +150,7 @@ export function attemptInTurn(
     t.bs.off('connect', t.onConnect);
     t.bs.off('error', t.onError);
   };
-  attemptAll<Try>(sock, addresses.map((address) => ({ address, family: 4 })), port, timeoutMs, {
+  attemptAll<Try>(sock, addresses, port, timeoutMs, {
     start(a, settle) {
       const bs = open(a.address);
       const t: Try = { bs, onConnect: () => (quiet(t), settle(null)), onError: (err) => (quiet(t), settle(err)) };

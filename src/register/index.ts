@@ -9,7 +9,7 @@
  */
 import { createStack, type Stack } from '../api/stack.js';
 import { compileStrategy } from '../api/path.js';
-import { configFromEnv, formatPathRules, type EnvConfig } from './config.js';
+import { configFromEnv, firstIpv4Address, formatPathRules, type EnvConfig } from './config.js';
 import { openDriver, formatDriverSpec } from './open-driver.js';
 import { installPatches, type Patches } from './patch.js';
 import { warnOnWorkers } from './workers.js';
@@ -30,10 +30,26 @@ export interface Registered {
   close(): void;
 }
 
+/**
+ * Resolves once the stack's IPv6 addresses have passed duplicate address detection (stack.ready()), or after
+ * `ms`, saying so through `log` (the program then starts with its tentative addresses, which are no source yet).
+ */
+export function whenAddressesUsable(stack: Stack, ms: number, log: (line: string) => void): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => {
+      log(`byway: duplicate address detection not finished after ${ms / 1000} s (${stack.addresses.join(',')}); starting the program`);
+      resolve();
+    }, ms);
+    void stack.ready().then(() => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+}
+
 /** Everything the preload does, callable (tests use it with their own environment). Throws on any problem. */
 export function register(env: Readonly<Record<string, string | undefined>> = process.env, log: (line: string) => void = (l) => process.stderr.write(l + '\n')): Registered {
   const config = configFromEnv(env);
-  const addresses = config.stack.address === undefined ? [] : typeof config.stack.address === 'string' ? [config.stack.address] : [...config.stack.address];
   const memberConfig = memberFromEnv(env);
   // Shared-address AF_XDP: the flow map's orphans and shared reservations go to the supervisor through the member
   // (made just below).
@@ -50,7 +66,7 @@ export function register(env: Readonly<Record<string, string | undefined>> = pro
   const xdp = memberConfig?.xskMapFd !== undefined ? { queue: memberConfig.index, queues: memberConfig.workers, xskMapFd: memberConfig.xskMapFd, sharedFlows } : undefined;
   const tapQueue = memberConfig?.tapHwAddress !== undefined ? { hwAddress: memberConfig.tapHwAddress } : undefined;
   const fanout = memberConfig && !xdp && !tapQueue ? memberFanout(memberConfig) : undefined;
-  const driver = openDriver(config.driver, { netns: config.netns, address: addresses[0], tuning: config.driverTuning, fanout, xdp, tapQueue });
+  const driver = openDriver(config.driver, { netns: config.netns, address: firstIpv4Address(config.stack.address), tuning: config.driverTuning, fanout, xdp, tapQueue });
   member = memberConfig ? openMember(memberConfig, driver as AfPacketDriver, log) : undefined;
   const tap = captureTap(member?.driver ?? driver, () => performance.timeOrigin);
   let stack: Stack;

@@ -30,7 +30,7 @@ import type { Flow, Path, PathDecider } from '../api/path.js';
 import type { Stack } from '../api/stack.js';
 import type { Socket as BywaySocket } from '../api/net.js';
 import type { Server as BywayServer } from '../api/net-server.js';
-import { adoptOnto } from './adopt.js';
+import { adoptOnto, socketName } from './adopt.js';
 import type { PathCounters } from './counters.js';
 import { DeferredDgramSocket, type DeferredOptions } from '../api/dgram-deferred.js';
 import { parseIpv6 } from '../../protocols/ipv6/address.js';
@@ -89,13 +89,13 @@ type AddressSource = { remoteAddress?: string; remotePort?: number; localAddress
 /**
  * A TLS socket over a socket without a kernel handle (byway's, or a node:net Socket carrying one) wraps it as a JS
  * stream, so node:tls finds no peer or local name and remoteAddress/remotePort/localAddress read undefined; over a
- * kernel socket node:tls answers them from the handle. These answer from the socket underneath instead.
+ * kernel socket node:tls answers them from the handle. These answer from the socket underneath instead, with the
+ * family of the address as Node gives it ('IPv6' over IPv6).
  */
 function answerAddressesFor(t: object, under: AddressSource): void {
-  const name = (address: string | undefined, port: number | undefined) => (address === undefined ? {} : { address, family: 'IPv4', port });
   const w = t as Record<string, unknown>;
-  w['_getpeername'] = () => name(under.remoteAddress, under.remotePort);
-  w['_getsockname'] = () => name(under.localAddress, under.localPort);
+  w['_getpeername'] = () => socketName(under.remoteAddress, under.remotePort);
+  w['_getsockname'] = () => socketName(under.localAddress, under.localPort);
 }
 
 export interface Patches {
@@ -181,6 +181,7 @@ export function installPatches(
 
   /** The two ends of a connect by name (connect-by-name.ts), counted in `count`. */
   const byName = (flow: Flow, opts: ConnectOpts, what: string, count: { bypass: number; kernel: number }): NameConnectHooks => ({
+    ipv6,
     decide: (address) => decide({ ...flow, remoteAddress: address }),
     kernel(sock, o) {
       count.kernel++;
@@ -200,10 +201,10 @@ export function installPatches(
         open,
         (bs, connected) => {
           // One address: its error is the flow's failure, as for a literal; several: the AggregateError below.
-          if (!connected) watchErrors(bs as unknown as { emit: AnyFn }, `${what} ${addresses[0]}:${port}`);
+          if (!connected) watchErrors(bs as unknown as { emit: AnyFn }, `${what} ${addresses[0]!.address}:${port}`);
           adoptOnto(sock, bs as BywaySocket, connected);
         },
-        (err) => failure(`${what} ${addresses.map((a) => `${a}:${port}`).join(', ')}`, { code: err.code, message: err.errors.map((e: Error) => e.message).join('; ') }),
+        (err) => failure(`${what} ${addresses.map((a) => `${a.address}:${port}`).join(', ')}`, { code: err.code, message: err.errors.map((e: Error) => e.message).join('; ') }),
       );
     },
   });

@@ -3,7 +3,7 @@
  * process (exit 1) with one line on stderr that names it. Child processes do not inherit the preload from
  * `byway run` (see below); one started with `node --import byway/register` in NODE_OPTIONS by hand does.
  */
-import { register } from './index.js';
+import { register, whenAddressesUsable } from './index.js';
 
 // Set by `byway run`: the --import options it added to NODE_OPTIONS. Taken out again so that child processes of
 // the program (which inherit the environment) do not each open a stack on the same interface and address.
@@ -15,9 +15,14 @@ if (added !== undefined) {
   delete process.env['BYWAY_PRELOAD'];
 }
 
+let registered: ReturnType<typeof register> | undefined;
 try {
-  register();
+  registered = register();
 } catch (err) {
   process.stderr.write(`byway: ${(err as Error).message}\n`);
   process.exit(1);
 }
+// The program starts once byway's own IPv6 addresses have passed duplicate address detection (about 1-2 s with an
+// IPv6 --address; at once without one, or with the kernel's shared addresses): until then a tentative address is
+// no source, and a connect over IPv6 would fail ENETUNREACH.
+if (registered !== undefined) await whenAddressesUsable(registered.stack, 10_000, (l) => process.stderr.write(l + '\n'));

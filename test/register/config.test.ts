@@ -3,7 +3,7 @@ import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { configFromEnv, formatPathRules, parseDriverSpec, parsePathRules, PROFILES } from '../../src/register/config.js';
+import { configFromEnv, firstIpv4Address, formatPathRules, parseDriverSpec, parsePathRules, PROFILES } from '../../src/register/config.js';
 import { compileStrategy } from '../../src/api/path.js';
 import { formatDriverSpec } from '../../src/register/open-driver.js';
 import { createStack } from '../../src/api/stack.js';
@@ -49,6 +49,44 @@ describe('BYWAY_ADDRESS, BYWAY_GATEWAY, BYWAY_POLL, BYWAY_NETNS, BYWAY_CONTROL',
     fails({ ...base, BYWAY_POLL: 'spin' }, /^BYWAY_POLL: expected 'event' or 'busy'; got 'spin'/);
     fails({ ...base, BYWAY_NETNS: '../etc' }, /^BYWAY_NETNS: expected the name of a network namespace/);
     fails({ ...base, BYWAY_CONTROL: 'relative.sock' }, /^BYWAY_CONTROL: expected 'off', 'on' or an absolute path/);
+  });
+  it('takes IPv6 addresses with their prefix length beside IPv4 ones, and an IPv6 gateway: the stack gets IPv6', async () => {
+    const c = configFromEnv({ ...base, BYWAY_ADDRESS: 'fd00:77::2/64, 10.77.40.2/24', BYWAY_GATEWAY: '10.77.40.1,fe80::1%veth0' });
+    expect(c.stack.address).toEqual(['fd00:77::2/64', '10.77.40.2/24']);
+    expect(c.stack.gateway).toEqual(['10.77.40.1', 'fe80::1%veth0']);
+    // The drivers that filter on byway's IPv4 address get the first IPv4 one, wherever it is in the list.
+    expect([firstIpv4Address(c.stack.address), firstIpv4Address('fd00::2/64'), firstIpv4Address(undefined)]).toEqual(['10.77.40.2/24', undefined, undefined]);
+    expect(configFromEnv({ ...base, BYWAY_ADDRESS: 'fd00::2/64', BYWAY_GATEWAY: 'fd00::1' }).stack.gateway).toBe('fd00::1');
+    const [a, b] = memoryLink();
+    const stack = createStack({ ...configFromEnv({ ...base, BYWAY_ADDRESS: '10.77.40.2/24,fd00:77::2/64', BYWAY_GATEWAY: '10.77.40.1,fe80::1%veth0' }).stack, driver: a, ipv6: { dad: { dupAddrDetectTransmits: 0 } } });
+    try {
+      await stack.ready();
+      expect(stack.core.ipv6).toBeDefined();
+      expect(stack.addresses).toEqual(expect.arrayContaining(['10.77.40.2/24', 'fd00:77::2/64']));
+      // The IPv6 gateway became the IPv6 default route (the stack's table, read directly: no accessor exists).
+      const routes = (stack.core.ipv6 as unknown as { routes: Array<{ destination: { prefixLen: number }; gateway?: Uint8Array }> }).routes;
+      expect(routes.filter((r) => r.destination.prefixLen === 0).map((r) => Buffer.from(r.gateway ?? []).toString('hex'))).toEqual(['fe800000000000000000000000000001']);
+    } finally {
+      stack.close();
+      b.close();
+    }
+  });
+  it.each([
+    ['fd00::2', /an address with its prefix length \('10.0.0.2\/24' or 'fd00::2\/64'\), or several separated by commas; got 'fd00::2'$/],
+    ['fd00::2/129', /an IPv6 prefix length from 0 to 128; got 'fd00::2\/129'$/],
+    ['fd00::2/064', /an IPv6 prefix length from 0 to 128/],
+    ['fd00:::2/64', /an address with its prefix length .*got 'fd00:::2\/64'$/],
+    ['fe80::2%eth0/64', /an IPv6 address without a zone/],
+    ['::/0', /not unspecified; got '::\/0'$/],
+    ['::1/128', /not loopback/],
+    ['ff02::1/64', /not multicast/],
+    ['::ffff:10.0.0.2/120', /not IPv4-mapped \(give the IPv4 address itself\)/],
+    ['10.0.0.2/24,fd00::g/64', /got 'fd00::g\/64'$/],
+  ])("rejects the IPv6 address '%s', saying why", (v, message) => {
+    fails({ ...base, BYWAY_ADDRESS: v }, new RegExp(`^BYWAY_ADDRESS: expected .*${message.source}`));
+  });
+  it.each(['10.0.0.1,10.0.0.2', 'fd00::1,fe80::1', 'fd00::1/64', '10.0.0.1,', 'a,b,c'])("rejects the gateway '%s'", (v) => {
+    fails({ ...base, BYWAY_GATEWAY: v }, /^BYWAY_GATEWAY: expected an IPv4 address \('10.0.0.1'\), an IPv6 one \('fe80::1'\), or one of each separated by a comma; got /);
   });
   it('needs an address except in af-xdp shared mode', () => {
     fails({ BYWAY_DRIVER: 'af-packet:eth0' }, /^BYWAY_ADDRESS: expected byway's address/);

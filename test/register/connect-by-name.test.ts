@@ -16,6 +16,7 @@ import { installPatches, type Patches } from '../../src/register/patch.js';
 import { newPathCounters } from '../../src/register/counters.js';
 import { attemptOrder } from '../../src/api/auto-select.js';
 import { seededRng } from '../../protocols/util/rng.js';
+import { cannedLookup, record, type Entry } from '../helpers/connect-by-name.js';
 
 const APP = '10.0.0.1';
 const PEER = '10.0.0.2';
@@ -23,23 +24,6 @@ const PEER2 = '10.0.0.3';
 const NOBODY = '10.0.0.77'; // no stack answers ARP for it: a connect there never completes
 const once = <T = unknown>(em: NodeJS.EventEmitter, ev: string): Promise<T> => new Promise((res) => em.once(ev, res as (v: unknown) => void));
 
-type Entry = { address: string; family: number };
-/** A lookup option answering `answer` (node:net's forms: a list with `all`, else the first), recording each question. */
-function cannedLookup(answer: Entry[], asked: unknown[][]) {
-  return (host: string, o: { all?: boolean }, cb: (...a: unknown[]) => void): void => {
-    asked.push([host, { ...o }]);
-    setImmediate(() => (o.all ? cb(null, answer) : cb(null, answer[0]!.address, answer[0]!.family)));
-  };
-}
-
-/** The events node:net emits while it connects by name, in order. */
-function record(s: net.Socket): unknown[][] {
-  const events: unknown[][] = [];
-  for (const ev of ['lookup', 'connectionAttempt', 'connectionAttemptFailed', 'connectionAttemptTimeout', 'connect']) {
-    s.on(ev, (...a: unknown[]) => events.push([ev, ...a.map((x) => (x instanceof Error ? (x as NodeJS.ErrnoException).code : x))]));
-  }
-  return events;
-}
 
 describe('preload: connect and listen by name, node:net style (in-memory link)', () => {
   let app: Stack;

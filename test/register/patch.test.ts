@@ -10,8 +10,7 @@ import https from 'node:https';
 import tls from 'node:tls';
 import dgram from 'node:dgram';
 import dns from 'node:dns';
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -23,6 +22,7 @@ import { parsePathRules, IMPLICIT_RULES } from '../../src/register/config.js';
 import { installPatches, type Patches } from '../../src/register/patch.js';
 import { newPathCounters } from '../../src/register/counters.js';
 import { seededRng } from '../../protocols/util/rng.js';
+import { selfSigned } from '../helpers/connect-by-name.js';
 
 const APP = '10.0.0.1';
 const PEER = '10.0.0.2';
@@ -367,10 +367,7 @@ describe('preload patches (in-memory link)', () => {
     const dir = mkdtempSync(join(tmpdir(), 'byway-tls-'));
     afterAll(() => rmSync(dir, { recursive: true, force: true }));
     it('tls.connect and https.get run TLS over a byway socket', async () => {
-      const r = spawnSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=peer.test', '-keyout', join(dir, 'k.pem'), '-out', join(dir, 'c.pem')], { timeout: 30_000 });
-      expect(r.status).toBe(0);
-      const key = readFileSync(join(dir, 'k.pem'));
-      const cert = readFileSync(join(dir, 'c.pem'));
+      const { key, cert } = selfSigned(dir, 'peer.test');
       const site = https.createServer({ key, cert }, (_req, res) => res.end('secret'));
       const front = peer.net.createServer((s) => site.emit('connection', s));
       front.listen({ port: 443, path: 'bypass' });
