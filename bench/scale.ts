@@ -27,7 +27,7 @@
  * servers about 8 us per transaction then: docs/performance-targets.md, "Many connections in event mode").
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -94,6 +94,30 @@ interface Counts {
   ivcsw?: number;
   /** byway cluster: WORKER_COUNTERS summed over the workers (scale-worker.ts). */
   workers?: Record<string, number>;
+  /** byway cluster: the CPU time (us) of the bench process's threads by kind (threadKinds). */
+  threads?: Record<string, number>;
+}
+
+/**
+ * The CPU time (us, clock ticks of 10 ms) of this process's threads, by kind: 'main' (the bench and the cluster's
+ * primary: its relays), 'workers' (the byway workers' threads, from their own counters), 'other' (the rest: V8's
+ * GC and compile threads, libuv's pool; on Node 20 every thread is named 'node', so they are not told apart).
+ */
+function threadKinds(workersUs: number): Record<string, number> {
+  let main = 0;
+  let all = 0;
+  for (const t of readdirSync('/proc/self/task')) {
+    try {
+      const st = readFileSync(`/proc/self/task/${t}/stat`, 'utf8');
+      const f = st.slice(st.lastIndexOf(')') + 2).split(' ');
+      const us = (Number(f[11]) + Number(f[12])) * 10_000;
+      all += us;
+      if (t === String(process.pid)) main = us;
+    } catch {
+      // the thread ended
+    }
+  }
+  return { main, workers: workersUs, other: all - main - workersUs };
 }
 
 interface Server {
@@ -119,14 +143,14 @@ async function bywayServer(workers: number, nsA: string, vethA: string, xdp: boo
     async count() {
       const s = await c.stats();
       const r = process.resourceUsage();
-      await new Promise((res) => setTimeout(res, 50)); // the workers' counters are at most 20 ms old
+      await new Promise((res) => setTimeout(res, 120)); // the workers' counters are at most 100 ms old
       const sums: Record<string, number> = {};
       WORKER_COUNTERS.forEach((k, i) => {
         let t = 0;
         for (let w = 0; w < workers; w++) t += slots[w * WORKER_COUNTERS.length + i]!;
         sums[k] = t;
       });
-      return { udp: s.total.udp.rx, cpuMs: (r.userCPUTime + r.systemCPUTime) / 1000, vcsw: r.voluntaryContextSwitches, ivcsw: r.involuntaryContextSwitches, workers: sums };
+      return { udp: s.total.udp.rx, cpuMs: (r.userCPUTime + r.systemCPUTime) / 1000, vcsw: r.voluntaryContextSwitches, ivcsw: r.involuntaryContextSwitches, workers: sums, threads: threadKinds(sums.threadCpuUs!) };
     },
     stop: () => c.close(),
   };
@@ -214,6 +238,8 @@ interface Trial {
   readonly ivcswPerOp?: number;
   /** byway cluster: the workers' counters per operation (WORKER_COUNTERS; threadCpuUs: the worker threads' own CPU). */
   readonly workersPerOp?: Record<string, number>;
+  /** byway cluster: CPU time (us) per operation of the process's threads by kind (threadKinds). */
+  readonly threadsUsPerOp?: Record<string, number>;
 }
 
 async function trial(server: Server, nsB: string, load: string, variant: string, workload: Workload, round: number, seconds = SECONDS): Promise<Trial> {
@@ -228,6 +254,7 @@ async function trial(server: Server, nsB: string, load: string, variant: string,
     cpuUsPerOp: (cpuMs * 1000) / Math.max(1, ops),
     ...(after.vcsw === undefined || before.vcsw === undefined ? {} : { vcswPerOp: (after.vcsw - before.vcsw) / Math.max(1, ops), ivcswPerOp: (after.ivcsw! - before.ivcsw!) / Math.max(1, ops) }),
     ...(after.workers === undefined ? {} : { workersPerOp: Object.fromEntries(Object.entries(after.workers).map(([k, v]) => [k, (v - before.workers![k]!) / Math.max(1, ops)])) }),
+    ...(after.threads === undefined ? {} : { threadsUsPerOp: Object.fromEntries(Object.entries(after.threads).map(([k, v]) => [k, (v - (before.threads![k] ?? 0)) / Math.max(1, ops)])) }),
   });
   if (workload === 'udp') {
     const sent = Number(/sent (\d+)/.exec(r.stdout)![1]);
@@ -274,6 +301,7 @@ try {
           trials.push(t);
           console.log(`round ${round} ${variant.padEnd(8)} ${w.padEnd(4)} ${fmt(t.perSecond)}/s${t.offeredPerSecond ? ` (offered ${fmt(t.offeredPerSecond)}/s)` : ''} errors ${t.errors}, server CPU ${t.cpuUsPerOp.toFixed(2)} us/op${t.vcswPerOp === undefined ? '' : `, csw/op ${t.vcswPerOp.toFixed(3)} vol ${t.ivcswPerOp!.toFixed(3)} invol`}`);
           if (t.workersPerOp) console.log(`         per op, workers: ${Object.entries(t.workersPerOp).map(([k, v]) => `${k} ${v.toFixed(k.endsWith('Us') ? 2 : 3)}`).join(', ')}`);
+          if (t.threadsUsPerOp) console.log(`         CPU us per op by thread: ${Object.entries(t.threadsUsPerOp).filter(([, v]) => v > 0.005).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', ')}`);
         }
       } finally {
         await server.stop();

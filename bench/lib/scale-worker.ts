@@ -1,7 +1,7 @@
 /**
  * A byway cluster worker for bench/scale.ts: TCP echo on 7000, node:http on byway's TCP on 8080 (a 17-byte body),
  * UDP on 7001 (datagrams received and dropped after the 'message' event; the stack's udp.rx counts them).
- * With `data.counters` (a SharedArrayBuffer from scale.ts), every 20 ms it writes its slot of WORKER_COUNTERS
+ * With `data.counters` (a SharedArrayBuffer from scale.ts), every 100 ms it writes its slot of WORKER_COUNTERS
  * there: its own thread's CPU time (/proc/thread-self: not the process's GC and compile threads, nor the other
  * worker's), its poll loop's turns and spins, and its driver's doorbells and frames.
  */
@@ -43,5 +43,5 @@ if (shared !== undefined) {
       txFrames: d.txFrames ?? 0,
     };
     WORKER_COUNTERS.forEach((k, i) => (slot[i] = v[k]));
-  }, 20).unref();
+  }, 100).unref();
 }
