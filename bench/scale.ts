@@ -17,12 +17,17 @@
  *   node --import tsx bench/scale.ts [--seconds 3] [--rounds 3] [--variants byway-1,byway-2,kernel-1,kernel-2,run-1,run-2,xdp-1,xdp-2]
  * (xdp-N: the worker-thread cluster on the veth's AF_XDP queues instead of the fanout group)
  *                                    [--workloads udp,tcp,http] [--warm 1] [--out bench/results/scale-DATE.json]
+ *                                    [--spin-ms MS] [--spin-us US]
+ * --spin-ms, --spin-us: the byway cluster's poll-loop spin window and native spin (createStack's spinMs, spinUs);
+ * a variant may carry its own after `~`, to alternate settings within each round: `byway-2~spinMs=0,spinUs=0`.
+ * Beside CPU per operation: the server's context switches per operation, voluntary (it slept on readiness) and
+ * involuntary (preempted), of all its threads (getrusage; for byway-N the bench process, which holds the cluster).
  * --warm S: each server first serves every workload for S seconds, not counted (default 1; 0 for none), so the
  * figures are of a warm server, as a service runs, not of V8's first seconds (compiling on its threads cost byway's
  * servers about 8 us per transaction then: docs/performance-targets.md, "Many connections in event mode").
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -33,6 +38,7 @@ import { NetLab, execInAsync } from '../test/helpers/netns.js';
 import { measureJitter } from './lib/jitter-run.js';
 import { childLines } from './lib/child-lines.js';
 import { median } from './lib/stats.js';
+import { WORKER_COUNTERS } from './lib/scale-counters.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = join(HERE, '..');
@@ -44,6 +50,8 @@ const { values } = parseArgs({
     out: { type: 'string' },
     variants: { type: 'string', default: 'byway-1,byway-2,kernel-1,kernel-2' },
     workloads: { type: 'string', default: 'udp,tcp,http' },
+    'spin-ms': { type: 'string' },
+    'spin-us': { type: 'string' },
   },
 });
 const SECONDS = Number(values.seconds);
@@ -54,6 +62,21 @@ const PEER = '10.77.13.2';
 const BYWAY = '10.77.13.3';
 const BYWAY_MAC = new Uint8Array([0x02, 0xb7, 0, 0, 0x0d, 0x03]);
 const PORTS = { udp: 7001, tcp: 7000, http: 8080 } as const;
+/** The byway cluster's stack options from --spin-ms / --spin-us (the poll loop's spin window and native spin). */
+const STACK: { spinMs?: number; spinUs?: number } = {
+  ...(values['spin-ms'] === undefined ? {} : { spinMs: Number(values['spin-ms']) }),
+  ...(values['spin-us'] === undefined ? {} : { spinUs: Number(values['spin-us']) }),
+};
+/** A variant's own tuning after `~` (`byway-2~spinMs=0,spinUs=0`), over --spin-ms / --spin-us. */
+function stackOf(tuning: string | undefined): typeof STACK {
+  const out = { ...STACK };
+  for (const kv of tuning?.split(',') ?? []) {
+    const [k, v] = kv.split('=');
+    if ((k !== 'spinMs' && k !== 'spinUs') || !(Number(v) >= 0)) throw new Error(`variant tuning: ${kv}? (spinMs=MS or spinUs=US)`);
+    out[k] = Number(v);
+  }
+  return out;
+}
 type Workload = keyof typeof PORTS;
 
 const lab = new NetLab();
@@ -62,14 +85,50 @@ process.on('SIGINT', () => {
   process.exit(130);
 });
 
+/** What a server reports: datagrams its sockets received, its CPU time (ms) and its context switches, so far. */
+interface Counts {
+  udp: number;
+  cpuMs: number;
+  /** Voluntary (the server slept: a wait for readiness) and involuntary (preempted) context switches, if known. */
+  vcsw?: number;
+  ivcsw?: number;
+  /** byway cluster: WORKER_COUNTERS summed over the workers (scale-worker.ts). */
+  workers?: Record<string, number>;
+  /** byway cluster: the CPU time (us) of the bench process's threads by kind (threadKinds). */
+  threads?: Record<string, number>;
+}
+
+/**
+ * The CPU time (us, clock ticks of 10 ms) of this process's threads, by kind: 'main' (the bench and the cluster's
+ * primary: its relays), 'workers' (the byway workers' threads, from their own counters), 'other' (the rest: V8's
+ * GC and compile threads, libuv's pool; on Node 20 every thread is named 'node', so they are not told apart).
+ */
+function threadKinds(workersUs: number): Record<string, number> {
+  let main = 0;
+  let all = 0;
+  for (const t of readdirSync('/proc/self/task')) {
+    try {
+      const st = readFileSync(`/proc/self/task/${t}/stat`, 'utf8');
+      const f = st.slice(st.lastIndexOf(')') + 2).split(' ');
+      const us = (Number(f[11]) + Number(f[12])) * 10_000;
+      all += us;
+      if (t === String(process.pid)) main = us;
+    } catch {
+      // the thread ended
+    }
+  }
+  return { main, workers: workersUs, other: all - main - workersUs };
+}
+
 interface Server {
-  /** Datagrams the server's sockets received so far, and the server's CPU time (ms) so far. */
-  count(): Promise<{ udp: number; cpuMs: number }>;
+  count(): Promise<Counts>;
   stop(): Promise<void>;
 }
 
 /** The worker-thread cluster: on an AF_PACKET fanout group, or (`xdp`) on the veth's AF_XDP queues (native, copy mode). */
-async function bywayServer(workers: number, nsA: string, vethA: string, xdp = false): Promise<Server> {
+async function bywayServer(workers: number, nsA: string, vethA: string, xdp: boolean, stack: typeof STACK): Promise<Server> {
+  const shared = new SharedArrayBuffer(workers * WORKER_COUNTERS.length * 8);
+  const slots = new Float64Array(shared);
   const c: Cluster = await startCluster({
     workers,
     file: new URL('./lib/scale-worker.ts', import.meta.url),
@@ -77,12 +136,21 @@ async function bywayServer(workers: number, nsA: string, vethA: string, xdp = fa
       ? { kind: 'af-xdp', ifname: vethA, netns: nsA, hwAddress: BYWAY_MAC, attachMode: 'native', bindMode: 'copy' }
       : { kind: 'af-packet', ifname: vethA, netns: nsA, hwAddress: BYWAY_MAC, tpacketVersion: 2 },
     address: `${BYWAY}/24`,
+    stack,
+    data: { counters: shared },
   });
   return {
     async count() {
       const s = await c.stats();
-      const u = process.cpuUsage();
-      return { udp: s.total.udp.rx, cpuMs: (u.user + u.system) / 1000 };
+      const r = process.resourceUsage();
+      await new Promise((res) => setTimeout(res, 120)); // the workers' counters are at most 100 ms old
+      const sums: Record<string, number> = {};
+      WORKER_COUNTERS.forEach((k, i) => {
+        let t = 0;
+        for (let w = 0; w < workers; w++) t += slots[w * WORKER_COUNTERS.length + i]!;
+        sums[k] = t;
+      });
+      return { udp: s.total.udp.rx, cpuMs: (r.userCPUTime + r.systemCPUTime) / 1000, vcsw: r.voluntaryContextSwitches, ivcsw: r.involuntaryContextSwitches, workers: sums, threads: threadKinds(sums.threadCpuUs!) };
     },
     stop: () => c.close(),
   };
@@ -96,8 +164,7 @@ async function kernelServer(workers: number, nsA: string): Promise<Server> {
   return {
     async count() {
       child.stdin!.write('count\n');
-      const m = JSON.parse(await next()) as { udp: number; cpuMs: number };
-      return { udp: m.udp, cpuMs: m.cpuMs };
+      return JSON.parse(await next()) as Counts;
     },
     stop: () => new Promise<void>((r) => {
       child.once('exit', () => r());
@@ -166,6 +233,13 @@ interface Trial {
   readonly offeredPerSecond?: number;
   /** Server CPU time per operation, microseconds. */
   readonly cpuUsPerOp: number;
+  /** The server's voluntary and involuntary context switches per operation (all its threads; the byway cluster's bench process). */
+  readonly vcswPerOp?: number;
+  readonly ivcswPerOp?: number;
+  /** byway cluster: the workers' counters per operation (WORKER_COUNTERS; threadCpuUs: the worker threads' own CPU). */
+  readonly workersPerOp?: Record<string, number>;
+  /** byway cluster: CPU time (us) per operation of the process's threads by kind (threadKinds). */
+  readonly threadsUsPerOp?: Record<string, number>;
 }
 
 async function trial(server: Server, nsB: string, load: string, variant: string, workload: Workload, round: number, seconds = SECONDS): Promise<Trial> {
@@ -176,14 +250,20 @@ async function trial(server: Server, nsB: string, load: string, variant: string,
   await new Promise((res) => setTimeout(res, 200)); // what is still in the rings drains into the counters
   const after = await server.count();
   const cpuMs = after.cpuMs - before.cpuMs;
+  const per = (ops: number) => ({
+    cpuUsPerOp: (cpuMs * 1000) / Math.max(1, ops),
+    ...(after.vcsw === undefined || before.vcsw === undefined ? {} : { vcswPerOp: (after.vcsw - before.vcsw) / Math.max(1, ops), ivcswPerOp: (after.ivcsw! - before.ivcsw!) / Math.max(1, ops) }),
+    ...(after.workers === undefined ? {} : { workersPerOp: Object.fromEntries(Object.entries(after.workers).map(([k, v]) => [k, (v - before.workers![k]!) / Math.max(1, ops)])) }),
+    ...(after.threads === undefined ? {} : { threadsUsPerOp: Object.fromEntries(Object.entries(after.threads).map(([k, v]) => [k, (v - (before.threads![k] ?? 0)) / Math.max(1, ops)])) }),
+  });
   if (workload === 'udp') {
     const sent = Number(/sent (\d+)/.exec(r.stdout)![1]);
     const got = after.udp - before.udp;
-    return { variant, workload, round, perSecond: got / seconds, errors: 0, offeredPerSecond: sent / seconds, cpuUsPerOp: (cpuMs * 1000) / Math.max(1, got) };
+    return { variant, workload, round, perSecond: got / seconds, errors: 0, offeredPerSecond: sent / seconds, ...per(got) };
   }
   const m = /done (\d+) errors (\d+)/.exec(r.stdout)!;
   const done = Number(m[1]);
-  return { variant, workload, round, perSecond: done / seconds, errors: Number(m[2]), cpuUsPerOp: (cpuMs * 1000) / Math.max(1, done) };
+  return { variant, workload, round, perSecond: done / seconds, errors: Number(m[2]), ...per(done) };
 }
 
 const fmt = (x: number): string => (x >= 1000 ? `${(x / 1000).toFixed(1)}k` : x.toFixed(1));
@@ -203,7 +283,8 @@ try {
   const trials: Trial[] = [];
   for (let round = 1; round <= ROUNDS; round++) {
     for (const variant of variants) {
-      const [kind, n] = variant.split('-') as ['byway' | 'xdp' | 'kernel' | 'run', string];
+      const [name, tuning] = variant.split('~') as [string, string | undefined];
+      const [kind, n] = name.split('-') as ['byway' | 'xdp' | 'kernel' | 'run', string];
       // An AF_XDP program serves as many queues as there are workers (ERR_XDP_QUEUES otherwise): the veth receives on
       // n queues for xdp-n, on both for the rest (over a veth the queue is the sender's choice, and native XDP on a
       // veth wants no more peer tx queues than its rx queues).
@@ -212,13 +293,15 @@ try {
         const q = await execInAsync(ns, 'ethtool', ['-L', dev, dir, nq], { timeoutMs: 10_000 });
         if (q.code !== 0 && !q.stderr.includes('unmodified')) throw new Error(`ethtool -L ${dev} ${dir} ${nq}: ${q.stderr.trim()}`);
       }
-      const server = kind === 'byway' || kind === 'xdp' ? await bywayServer(Number(n), nsA, vethA, kind === 'xdp') : kind === 'run' ? await runServer(Number(n), nsA, vethA) : await kernelServer(Number(n), nsA);
+      const server = kind === 'byway' || kind === 'xdp' ? await bywayServer(Number(n), nsA, vethA, kind === 'xdp', stackOf(tuning)) : kind === 'run' ? await runServer(Number(n), nsA, vethA) : await kernelServer(Number(n), nsA);
       try {
         if (WARM > 0) for (const w of workloads) await trial(server, nsB, load, variant, w, round, WARM);
         for (const w of workloads) {
           const t = await trial(server, nsB, load, variant, w, round);
           trials.push(t);
-          console.log(`round ${round} ${variant.padEnd(8)} ${w.padEnd(4)} ${fmt(t.perSecond)}/s${t.offeredPerSecond ? ` (offered ${fmt(t.offeredPerSecond)}/s)` : ''} errors ${t.errors}, server CPU ${t.cpuUsPerOp.toFixed(2)} us/op`);
+          console.log(`round ${round} ${variant.padEnd(8)} ${w.padEnd(4)} ${fmt(t.perSecond)}/s${t.offeredPerSecond ? ` (offered ${fmt(t.offeredPerSecond)}/s)` : ''} errors ${t.errors}, server CPU ${t.cpuUsPerOp.toFixed(2)} us/op${t.vcswPerOp === undefined ? '' : `, csw/op ${t.vcswPerOp.toFixed(3)} vol ${t.ivcswPerOp!.toFixed(3)} invol`}`);
+          if (t.workersPerOp) console.log(`         per op, workers: ${Object.entries(t.workersPerOp).map(([k, v]) => `${k} ${v.toFixed(k.endsWith('Us') ? 2 : 3)}`).join(', ')}`);
+          if (t.threadsUsPerOp) console.log(`         CPU us per op by thread: ${Object.entries(t.threadsUsPerOp).filter(([, v]) => v > 0.005).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', ')}`);
         }
       } finally {
         await server.stop();

@@ -3,7 +3,8 @@
  * scale-servers.cjs (those of bench/lib/scale-worker.ts, on node:net, node:http and node:dgram), bound to argv[3]. Node's defaults: the primary
  * accepts TCP connections and hands them round robin to the workers (SCHED_RR on Linux), and the workers share one
  * UDP socket. Reads lines on stdin: "count" prints one JSON line with the datagrams received and the CPU time
- * (user + system, ms) of every process so far. Prints "ready" when every worker listens.
+ * (user + system, ms) and the context switches (voluntary, involuntary) of every process so far. Prints "ready"
+ * when every worker listens.
  */
 const cluster = require('node:cluster');
 const n = Number(process.argv[2]);
@@ -20,15 +21,19 @@ if (cluster.isPrimary) {
       if (m.type === 'count') {
         replies.set(w.id, m);
         if (replies.size === n) {
-          const u = process.cpuUsage();
+          const u = process.resourceUsage();
           let udp = 0;
-          let cpuMs = (u.user + u.system) / 1000;
+          let cpuMs = (u.userCPUTime + u.systemCPUTime) / 1000;
+          let vcsw = u.voluntaryContextSwitches;
+          let ivcsw = u.involuntaryContextSwitches;
           for (const r of replies.values()) {
             udp += r.udp;
             cpuMs += r.cpuMs;
+            vcsw += r.vcsw;
+            ivcsw += r.ivcsw;
           }
           replies.clear();
-          console.log(JSON.stringify({ udp, cpuMs, asked }));
+          console.log(JSON.stringify({ udp, cpuMs, vcsw, ivcsw, asked }));
         }
       }
     });
@@ -44,8 +49,8 @@ if (cluster.isPrimary) {
   const udp = require('./scale-servers.cjs').serve(host, () => process.send({ type: 'listening' }));
   process.on('message', (m) => {
     if (m.type === 'count') {
-      const c = process.cpuUsage();
-      process.send({ type: 'count', udp: udp(), cpuMs: (c.user + c.system) / 1000 });
+      const c = process.resourceUsage();
+      process.send({ type: 'count', udp: udp(), cpuMs: (c.userCPUTime + c.systemCPUTime) / 1000, vcsw: c.voluntaryContextSwitches, ivcsw: c.involuntaryContextSwitches });
     }
   });
 }

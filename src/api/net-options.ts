@@ -1,9 +1,11 @@
 /**
- * The options of stack.net's Socket and connect(), and node:net's normalizeArgs of connect()'s arguments (net.ts,
- * net-api.ts). Types and one pure function: nothing here throws.
+ * The options of stack.net's Socket and connect(), node:net's normalizeArgs of connect()'s arguments (net.ts,
+ * net-api.ts), and connect()'s checks of its addresses, port and lookup, which throw node:net's errors.
  */
+import net from 'node:net';
 import type { Path } from './path.js';
 import type { LookupFunction } from './lookup.js';
+import { invalidArgType, nodeError, validatePort } from './errors.js';
 
 export interface SocketConstructorOptions {
   allowHalfOpen?: boolean;
@@ -62,3 +64,17 @@ export function normalizeConnectArgs(args: unknown[]): [TcpConnectOptions, (() =
 /** Marks an argument list normalizeConnectArgs already made (createConnection hands it to Socket.prototype.connect). */
 export const NORMALIZED = Symbol('normalizedArgs');
 
+
+/** connect()'s checks, in node:net's order (localAddress, localPort, port, lookup): throws its errors; the port. */
+export function validateConnectOptions(options: TcpConnectOptions): number {
+  const { localAddress, localPort } = options;
+  if (localAddress && !net.isIP(localAddress)) throw nodeError(TypeError, 'ERR_INVALID_IP_ADDRESS', `Invalid IP address: ${localAddress}`);
+  if (localPort && typeof localPort !== 'number') throw invalidArgType('options.localPort', 'of type number', localPort);
+  let port = 0;
+  if (options.port !== undefined) {
+    if (typeof options.port !== 'number' && typeof options.port !== 'string') throw invalidArgType('options.port', 'of type number or string', options.port);
+    port = validatePort(options.port);
+  }
+  if (options.lookup != null && typeof options.lookup !== 'function') throw invalidArgType('options.lookup', 'of type function', options.lookup);
+  return port;
+}

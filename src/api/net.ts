@@ -15,20 +15,21 @@ import net from 'node:net';
 import dns from 'node:dns';
 import { Duplex, addAbortSignal } from 'node:stream';
 import { BywayError, type SystemErrorCode } from '../../protocols/util/errors.js';
-import { formatIpv4, parseIpv4 } from '../../protocols/ipv4/address.js';
+import { parseIpv4 } from '../../protocols/ipv4/address.js';
 import type { TcpConnection } from '../../protocols/tcp/connection.js';
 import type { Path } from './path.js';
-import { normalizeConnectArgs, type OnRead, type SocketConstructorOptions } from './net-options.js';
+import { normalizeConnectArgs, validateConnectOptions, type OnRead, type SocketConstructorOptions } from './net-options.js';
 export { NORMALIZED, normalizeConnectArgs, type OnRead, type SocketConstructorOptions, type TcpConnectOptions } from './net-options.js';
 import type { StackInternals } from './internals.js';
 import type { Deferred } from './defer.js';
 import { systemCodeIn, systemError } from './system-error.js';
-import { invalidArgType, invalidArgValue, missingArgs, nodeError, outOfRange, validateFunction, validatePort } from './errors.js';
+import { invalidArgType, invalidArgValue, missingArgs, nodeError, outOfRange, validateFunction } from './errors.js';
 import type { LookupFunction } from './lookup.js';
 import { attemptInTurn, autoSelectOptions, dnsOptions, lookupForConnect, type Address } from './auto-select.js';
 import { KernelLeg } from './kernel-leg.js';
 import { IdleTimer } from './idle-timer.js';
-import { ownTcpAddress, tcpAddressId, tcpEndpoint, type TcpFamily } from './tcp-addr.js';
+import { ownTcpAddress, tcpAddressId } from './tcp-addr.js';
+import { SocketNames, type SocketName } from './socket-names.js';
 export type { NodeSystemError } from './system-error.js';
 
 /** A node:net Socket on the kernel path, marked with its path. */
@@ -63,12 +64,8 @@ export class Socket extends Duplex implements Deferred {
   private bytesIn = 0;
   private noDelay: boolean | undefined;
   private keepAlive: { on: boolean; delay: number } | undefined;
-  /** The peer, once connected (node:net's _peername: kept after close). */
-  private remote: { address: string; port: number; family: TcpFamily } | undefined;
-  /** Accepted by a dual-stack `::` listener: IPv4 addresses show as ::ffff:a.b.c.d, family IPv6 (as Node's). */
-  private mapped = false;
-  /** Where connect() is going (for its errors: 'connect ECONNREFUSED 10.0.0.2:80'). */
-  private target: { address: string; port: number } | undefined;
+  /** Its peer, where connect() is going, and how IPv4 addresses show (socket-names.ts). */
+  private readonly names: SocketNames;
   private readonly onread: OnRead | undefined;
   /** Bumped by each connect(): a lookup answering for an earlier attempt is ignored. */
   private attempt = 0;
@@ -101,6 +98,7 @@ export class Socket extends Duplex implements Deferred {
     // 300 B of garbage and a nextTick per read, bench/udp-alloc.ts --proto tcp --profile). read() still calls
     // _read below the mark, as for any stream.
     (this as unknown as { _readableState: { readingMore: boolean } })._readableState.readingMore = true;
+    this.names = new SocketNames(stack.core);
     this.idle = new IdleTimer(stack.clock, () => {
       if (!this.destroyed) this.emit('timeout');
     });
@@ -128,14 +126,7 @@ export class Socket extends Duplex implements Deferred {
     if (this.destroyed) this.reset();
     const host = options.host || 'localhost';
     const { localAddress, localPort } = options;
-    if (localAddress && !net.isIP(localAddress)) throw nodeError(TypeError, 'ERR_INVALID_IP_ADDRESS', `Invalid IP address: ${localAddress}`);
-    if (localPort && typeof localPort !== 'number') throw invalidArgType('options.localPort', 'of type number', localPort);
-    let port = 0;
-    if (options.port !== undefined) {
-      if (typeof options.port !== 'number' && typeof options.port !== 'string') throw invalidArgType('options.port', 'of type number or string', options.port);
-      port = validatePort(options.port);
-    }
-    if (options.lookup != null && typeof options.lookup !== 'function') throw invalidArgType('options.lookup', 'of type function', options.lookup);
+    const port = validateConnectOptions(options);
     if (typeof cb === 'function') this.once('connect', cb);
     if (options.timeout !== undefined) this.setTimeout(options.timeout);
     if (options.noDelay !== undefined) this.noDelay = options.noDelay;
@@ -173,7 +164,7 @@ export class Socket extends Duplex implements Deferred {
 
   /** A host name the strategy sends to the kernel: this socket's bytes go over a node:net socket (kernel-leg.ts). */
   private connectKernel(address: string, port: number, localAddress: string | undefined, localPort: number | undefined): void {
-    this.target = { address, port };
+    this.names.target = { address, port };
     const leg = new KernelLeg(this, { host: address, port, localAddress, localPort: localPort || undefined });
     this.leg = leg;
     if (!this.refed) leg.sock.unref();
@@ -199,7 +190,7 @@ export class Socket extends Duplex implements Deferred {
     if (this.destroyed || !this.connecting) return;
     this.connecting = false;
     const sock = this.leg!.sock;
-    this.remote = { address: sock.remoteAddress!, port: sock.remotePort!, family: sock.remoteFamily === 'IPv6' ? 'IPv6' : 'IPv4' };
+    this.names.peer = { address: sock.remoteAddress!, port: sock.remotePort!, family: sock.remoteFamily === 'IPv6' ? 'IPv6' : 'IPv4' };
     this.idle.touch();
     this.emit('connect');
     this.emit('ready');
@@ -234,7 +225,7 @@ export class Socket extends Duplex implements Deferred {
   /** Connect a TCP connection of the core to `to` and attach it; the error to destroy the socket with, if any. */
   private openConn(to: Address, port: number, localAddress: string | undefined, localPort: number | undefined): Error | undefined {
     const address = to.address;
-    this.target = { address, port };
+    this.names.target = { address, port };
     const tcp = this.stack.core.tcp;
     let conn: TcpConnection;
     try {
@@ -243,12 +234,7 @@ export class Socket extends Duplex implements Deferred {
       const localIp = localAddress === undefined ? undefined : ownTcpAddress(this.stack.core, localAddress);
       conn = tcp.connect(this.stack.clock.now(), dst, port, { localIp, localPort: localPort || undefined, noDelay: this.noDelay });
     } catch (err) {
-      // A system code (or none) becomes Node's system error; an ERR_ one (misuse) is thrown on as it is.
-      const code = systemCodeIn(err) ?? ((err as { code?: unknown }).code === undefined ? 'EINVAL' : undefined);
-      if (code === undefined) return err as Error;
-      // As node:net: the local address/port is bound first, and its failure is a 'bind' error on it.
-      const binding = (localAddress || localPort) && (code === 'EADDRINUSE' || code === 'EADDRNOTAVAIL');
-      return binding ? systemError(code, 'bind', localAddress || '0.0.0.0', localPort || 0) : systemError(code, 'connect', address, port);
+      return this.names.connectError(err, localAddress, localPort);
     }
     this.attach(conn);
     this.stack.poke();
@@ -272,8 +258,7 @@ export class Socket extends Duplex implements Deferred {
   /** Reconnecting a closed socket (node:net allows it): a fresh stream state and no connection. */
   private reset(): void {
     this.conn = undefined;
-    this.remote = undefined;
-    this.mapped = false;
+    this.names.reset();
     this.wantRead = false;
     this.endPushed = false;
     this.coreClosed = false;
@@ -313,31 +298,19 @@ export class Socket extends Duplex implements Deferred {
     return this;
   }
 
-  address(): { address: string; family: TcpFamily; port: number } | Record<string, never> {
-    if (this.leg !== undefined) return this.leg.sock.address() as { address: string; family: TcpFamily; port: number };
-    if (this.conn === undefined) return {};
-    return { ...this.localEndpoint(this.conn), port: this.conn.localPort };
-  }
-
-  private localEndpoint(conn: TcpConnection): { address: string; family: TcpFamily } {
-    const tcp = this.stack.core.tcp;
-    return tcp === undefined ? { address: formatIpv4(conn.localIp), family: 'IPv4' } : tcpEndpoint(tcp, conn.localIp, this.mapped);
-  }
-
-  private remoteOf(conn: TcpConnection): { address: string; port: number; family: TcpFamily } {
-    const tcp = this.stack.core.tcp!;
-    return { ...tcpEndpoint(tcp, conn.remoteIp, this.mapped), port: conn.remotePort };
+  address(): SocketName | Record<string, never> {
+    if (this.leg !== undefined) return this.leg.sock.address() as SocketName;
+    return this.names.address(this.conn);
   }
 
   /** @internal accepted by a dual-stack `::` listener: IPv4 addresses as ::ffff:a.b.c.d (before 'connection'). */
   mapIpv4(): void {
-    this.mapped = true;
-    if (this.conn !== undefined && this.remote !== undefined) this.remote = this.remoteOf(this.conn);
+    this.names.mapIpv4(this.conn);
   }
 
   get localAddress(): string | undefined {
     if (this.leg !== undefined) return this.leg.sock.localAddress;
-    return this.conn ? this.localEndpoint(this.conn).address : undefined;
+    return this.conn ? this.names.local(this.conn).address : undefined;
   }
   get localPort(): number | undefined {
     if (this.leg !== undefined) return this.leg.sock.localPort;
@@ -345,16 +318,16 @@ export class Socket extends Duplex implements Deferred {
   }
   get localFamily(): string | undefined {
     if (this.leg !== undefined) return this.leg.sock.localFamily;
-    return this.conn ? this.localEndpoint(this.conn).family : undefined;
+    return this.conn ? this.names.local(this.conn).family : undefined;
   }
   get remoteAddress(): string | undefined {
-    return this.remote?.address;
+    return this.names.peer?.address;
   }
   get remotePort(): number | undefined {
-    return this.remote?.port;
+    return this.names.peer?.port;
   }
   get remoteFamily(): string | undefined {
-    return this.remote?.family;
+    return this.names.peer?.family;
   }
   get bytesRead(): number {
     return this.bytesIn;
@@ -366,11 +339,11 @@ export class Socket extends Duplex implements Deferred {
   // node:net's internal members that libraries call: node:net's own (above this class in the prototype chain,
   // see the end of this file) read a kernel handle. _writev is byway's own (below), as node:net's is its handle's.
   /** @internal node:net's peer name ({} before connect), as http and tls read it. */
-  _getpeername(): { address: string; family: TcpFamily; port: number } | Record<string, never> {
-    return this.remote === undefined ? {} : { address: this.remote.address, family: this.remote.family, port: this.remote.port };
+  _getpeername(): SocketName | Record<string, never> {
+    return this.names.peername();
   }
   /** @internal node:net's local name. */
-  _getsockname(): { address: string; family: TcpFamily; port: number } | Record<string, never> {
+  _getsockname(): SocketName | Record<string, never> {
     return this.address();
   }
   /** @internal node:net's activity mark: restart the idle timer (http's parser calls it on every chunk). */
@@ -393,7 +366,7 @@ export class Socket extends Duplex implements Deferred {
    */
   override on(event: string | symbol, listener: (...args: any[]) => void): this {
     super.on(event, listener);
-    if (event === 'connect' && this.remote !== undefined && !this.connecting && !this.destroyed) {
+    if (event === 'connect' && this.names.peer !== undefined && !this.connecting && !this.destroyed) {
       process.nextTick(() => {
         if (this.rawListeners('connect').includes(listener)) listener.call(this); // still there (a once() wrapper removes itself)
       });
@@ -608,7 +581,7 @@ export class Socket extends Duplex implements Deferred {
     if (conn.state === 'ESTABLISHED' || conn.state === 'CLOSE-WAIT') {
       // An accepted connection: already open.
       this.connecting = false;
-      this.remote = this.remoteOf(conn);
+      this.names.connected(conn);
       this.applyOptions();
     }
     if (this.wqChunk || this.finalCb) this.flushWrites();
@@ -635,7 +608,7 @@ export class Socket extends Duplex implements Deferred {
       settle?.(null);
       this.connecting = false;
       const conn = this.conn!;
-      this.remote = this.remoteOf(conn);
+      this.names.connected(conn);
       this.applyOptions();
       this.idle.touch();
       // As node:net's afterConnect: start reading unless paused (onread reads from the start).
@@ -656,14 +629,15 @@ export class Socket extends Duplex implements Deferred {
     const code = this.closeError;
     if (code !== undefined) {
       const wasConnecting = this.connecting;
-      const err = wasConnecting ? systemError(code, 'connect', this.target?.address, this.target?.port) : undefined;
+      const target = this.names.target;
+      const err = wasConnecting ? systemError(code, 'connect', target?.address, target?.port) : undefined;
       const settle = this.attemptSettle;
       if (settle !== undefined && err !== undefined) {
         this.dropConn(); // one of several attempts failed: the next one goes on (attemptInTurn)
         settle(err);
         return;
       }
-      if (err !== undefined) this.emit('connectionAttemptFailed', this.target!.address, this.target!.port, net.isIP(this.target!.address), err);
+      if (err !== undefined) this.emit('connectionAttemptFailed', target!.address, target!.port, net.isIP(target!.address), err);
       this.destroy(err ?? systemError(code, 'read'));
       return;
     }

@@ -299,6 +299,16 @@ export class Stack {
   }
 
   /**
+   * The poll loop's counters (diagnostics): event-loop turns, native spins after an empty poll and those a frame
+   * ended, the microseconds those spins took, and the bursts after which the spin window stayed shut because its
+   * spins kept missing (event mode; runtime/poll-loop.ts).
+   */
+  get loopStats(): { turns: number; spins: number; spinHits: number; spunUs: number; windowsSkipped: number } {
+    const l = this.running.loop;
+    return { turns: l.turns, spins: l.spins, spinHits: l.spinHits, spunUs: l.spunUs, windowsSkipped: l.windowsSkipped };
+  }
+
+  /**
    * The stack's addresses as strings: IPv4's, then IPv6's (the link-local one first), SLAAC's marked 'dynamic' (as
    * `ip addr` does), with their state unless preferred ('fd00::1/64 tentative', 'fd77::b2/64 dynamic deprecated').
    */

@@ -9,7 +9,7 @@ import { faults } from '../../drivers/middleware/faults.js';
 import { pcap } from '../../drivers/middleware/pcap.js';
 import type { FrameDriver } from '../../drivers/types.js';
 import { createStack } from '../../src/api/stack.js';
-import { BUSY_IDLE_MS, DEFAULT_SPIN_US, PollLoop } from '../../src/runtime/poll-loop.js';
+import { BUSY_IDLE_MS, DEFAULT_SPIN_US, PollLoop, SPIN_MISS_LIMIT, SPIN_PROBE_TURNS } from '../../src/runtime/poll-loop.js';
 import { runStack } from '../../src/runtime/run-stack.js';
 import type { Pollable } from '../../src/stack/sim.js';
 import { makeStack } from './harness.js';
@@ -301,6 +301,61 @@ describe('PollLoop native spin, event mode (the post-burst window)', () => {
     await quiet(idle.log);
     quietLoop.stop();
     expect(idle.waits).toEqual([]);
+  });
+});
+
+describe('PollLoop native spin, event mode: a window whose spins keep missing is suspended', () => {
+  async function quiet(log: string[]): Promise<void> {
+    for (let last = -1; last !== log.length; ) {
+      last = log.length;
+      for (let i = 0; i < 5; i++) await turn();
+    }
+  }
+  /** One burst of one frame, woken as readiness wakes the loop; the loop's log of it once it is quiet again. */
+  async function burst(l: ReturnType<typeof fakeLink>, loop: PollLoop, during = 0): Promise<string[]> {
+    l.log.length = 0;
+    l.arrive(1);
+    if (during > 0) l.arriveDuringWait(during);
+    loop.wake();
+    await quiet(l.log);
+    return l.log.slice();
+  }
+
+  it(`after ${SPIN_MISS_LIMIT} spins in a row that ran out, sleeps after each burst; probes every ${SPIN_PROBE_TURNS} bursts; a hit resumes`, async () => {
+    const l = fakeLink();
+    const loop = new PollLoop(l.node, l.clock, { mode: 'event', spinMs: 0.1, spinUs: 40, wait: l.wait });
+    loop.start();
+    // Burst 1: the whole window spins and misses (3 spins); burst 2: the 4th miss in a row shuts the window at once.
+    expect(await burst(l, loop)).toEqual(['poll:1', 'poll:0', 'poll:0', 'wait:40', 'poll:0', 'wait:40', 'poll:0', 'wait:20']);
+    expect(await burst(l, loop)).toEqual(['poll:1', 'poll:0', 'poll:0', 'wait:40']);
+    expect(loop.spins).toBe(SPIN_MISS_LIMIT);
+    expect(loop.spunUs).toBeCloseTo(140, 6);
+    // Suspended: each burst is handled and the loop goes back to sleep, without an empty poll or a spin.
+    for (let i = 1; i < SPIN_PROBE_TURNS; i++) expect(await burst(l, loop)).toEqual(['poll:1', 'poll:0']);
+    expect(loop.windowsSkipped).toBe(SPIN_PROBE_TURNS - 1);
+    expect(loop.spins).toBe(SPIN_MISS_LIMIT);
+    // The probe: the window opens once; its first spin misses, and the window shuts again.
+    expect(await burst(l, loop)).toEqual(['poll:1', 'poll:0', 'poll:0', 'wait:40']);
+    for (let i = 1; i < SPIN_PROBE_TURNS; i++) await burst(l, loop);
+    // The next probe's spin takes a frame: the window is back, for this burst and the next ones.
+    expect(await burst(l, loop, 1)).toEqual(['poll:1', 'poll:0', 'poll:0', 'wait:40', 'poll:1', 'poll:0', 'poll:0', 'wait:40', 'poll:0', 'wait:40', 'poll:0', 'wait:20']);
+    expect(loop.spinHits).toBe(1);
+    expect(await burst(l, loop, 1)).toContain('wait:40');
+    loop.stop();
+  });
+
+  it('keeps spinning while misses alternate with hits (a ping-pong whose reply sometimes comes after the first spin)', async () => {
+    const l = fakeLink();
+    const loop = new PollLoop(l.node, l.clock, { mode: 'event', spinMs: 0.1, spinUs: 40, wait: l.wait });
+    loop.start();
+    for (let i = 0; i < 20; i++) {
+      // A frame during the spin: the wait that took it, and a window that then runs out (3 misses), every time.
+      const log = await burst(l, loop, 1);
+      expect(log.slice(0, 5)).toEqual(['poll:1', 'poll:0', 'poll:0', 'wait:40', 'poll:1']);
+    }
+    expect(loop.windowsSkipped).toBe(0);
+    expect(loop.spinHits).toBe(20);
+    loop.stop();
   });
 });
 
