@@ -305,6 +305,14 @@ export class Sender {
     const pmtu = neg.pathMtu;
     // The host refuses anything larger, so its estimate is obeyed below minMss too (the host floors it itself).
     if (pmtu - 40 < this.c.neg.mssRaw) this.lowerMss(now, pmtu, 64);
+    if (this.c.sb.lostBytes === 0 && this.sndBuf.length <= seqDiff(this.sndNxt, this.bufSeq) && !(this.finQueued && !this.finSent)) {
+      // Nothing to retransmit, no byte or FIN unsent: what the rest would do, without the windows' arithmetic (the
+      // output after each received segment of a request/response exchange: the ACK it carried emptied the ring).
+      this.chrono.set(now, this.wantWritable ? 'sndbuf' : this.sndNxt !== this.sndUna ? 'busy' : 'idle');
+      if (this.c.rcv.ackNow || this.c.rcv.ackSoon) this.c.tx.sendAck(now);
+      this.c.rearm();
+      return;
+    }
     const cwnd = this.c.rec.sendCwnd();
     // 1. Retransmissions (RFC 6675 5 NextSeg rule 1, RFC 8985, RFC 6298 5.4).
     if (this.c.sb.lostBytes > 0) {

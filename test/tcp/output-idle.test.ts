@@ -1,0 +1,57 @@
+/**
+ * Output with nothing to send (Sender.output's early return): after a received segment whose ACK emptied the send
+ * ring, output sends nothing but what is owed (an immediate ACK), keeps the delayed ACK's timer, and the sender's
+ * busy time (chrono.ts) stops when the last byte is acknowledged. A FIN still queued is not "nothing to send".
+ * Virtual clock; segments read back from the layer's host.
+ */
+import { describe, expect, it } from 'vitest';
+import { ACK, FIN, bytes } from './harness.js';
+import { Tester } from './fixtures.js';
+
+describe('output with nothing to send', () => {
+  it('request/response: the request ACKed by the response sends nothing; the delayed ACK leaves on time', () => {
+    const t = new Tester({ noDelay: true, quickAcks: 0 });
+    const c = t.established();
+    c.send(t.now, bytes(64));
+    t.recv({ seq: t.l(1), payloadLen: 64 });
+    t.advance(1);
+    t.send({ flags: ACK, seq: t.r(1), ack: t.l(65), window: 8192 }, bytes(64)); // the response ACKs all we sent
+    t.recvNothing();
+    t.advance(39.9);
+    t.recvNothing();
+    t.advance(0.2);
+    t.recv({ flags: ACK, seq: t.l(65), ack: t.r(65), payloadLen: 0 });
+  });
+
+  it('an out-of-order segment is answered at once, with nothing queued to send', () => {
+    const t = new Tester({ noDelay: true, quickAcks: 0 });
+    t.established();
+    t.send({ flags: ACK, seq: t.r(11), ack: t.l(1), window: 8192 }, bytes(10)); // 10 bytes missing before it
+    t.recv({ flags: ACK, seq: t.l(1), ack: t.r(1), payloadLen: 0 });
+  });
+
+  it('busy while data is unacknowledged, idle once the ACK of the last byte arrives', () => {
+    const t = new Tester({ noDelay: true, quickAcks: 0 });
+    const c = t.established();
+    const busy0 = c.info(t.now).busyTime;
+    c.send(t.now, bytes(64));
+    t.recvAll();
+    t.advance(5);
+    t.send({ flags: ACK, seq: t.r(1), ack: t.l(65), window: 8192 }, bytes(64));
+    t.advance(100);
+    expect(c.info(t.now).busyTime - busy0).toBeCloseTo(5, 6);
+  });
+
+  it('a FIN queued behind acknowledged data still leaves with the ACK that emptied the ring', () => {
+    const t = new Tester({ noDelay: true, quickAcks: 0 });
+    const c = t.established();
+    c.send(t.now, bytes(64));
+    t.recvAll();
+    t.send({ flags: ACK, seq: t.r(1), ack: t.l(1), window: 0 }); // window closed: the data waits...
+    c.shutdown(t.now); // ...and the FIN behind it
+    t.recvAll();
+    t.send({ flags: ACK, seq: t.r(1), ack: t.l(65), window: 8192 });
+    const out = t.recvAll();
+    expect(out.some((s) => (s.flags & FIN) !== 0)).toBe(true);
+  });
+});
