@@ -29,8 +29,15 @@ export class ConnTimers {
   /** The entries a runDue takes out of pendingTx (reused; cleared after). */
   private readonly batch: TcpConnection[] = [];
 
-  /** `live()`: how many connections the layer holds (the heap is rebuilt when stale entries outnumber them). */
-  constructor(private readonly live: () => number) {}
+  /**
+   * `live()`: how many connections the layer holds (the heap is rebuilt when stale entries outnumber them).
+   * `armed()`: called whenever an entry is filed or output queued, so a host that skips polls while nothing is due
+   * (TcpHost.timerArmed) polls again.
+   */
+  constructor(
+    private readonly live: () => number,
+    private readonly armed: () => void = () => {},
+  ) {}
 
   get outputPending(): boolean {
     return this.nPending > 0;
@@ -43,6 +50,7 @@ export class ConnTimers {
     if (conn.txPending && !conn.tmr.txQueued) {
       conn.tmr.txQueued = true;
       this.pendingTx[this.nPending++] = conn;
+      this.armed();
     }
   }
 
@@ -162,6 +170,7 @@ export class ConnTimers {
     this.compact();
     c.heapAt = c.timerAt;
     this.heap.push(c.timerAt, c);
+    this.armed();
   }
 
   /** Drop stale entries: one entry per open connection with a timer. */

@@ -154,6 +154,11 @@ export interface TcpHost {
    * the zero-fill, as Node's `Buffer.allocUnsafeSlow` does). Zero-filled `Uint8Array`s when absent.
    */
   readonly allocBytes?: AllocBytes;
+  /**
+   * Optional: told whenever the layer files a timer or queues output for its next poll (`pollAt` may have moved
+   * earlier). A host that skips the layer's `poll` while `dueAt(now)` lies ahead polls it again after this.
+   */
+  timerArmed?(): void;
 }
 
 export interface ConnectOpts {

@@ -57,7 +57,7 @@ export class TcpLayer {
   /** Local ports: their users, the host's claims, the ephemeral choice. */
   private readonly ports: PortTable;
   /** When each connection's timer is due, and which have output waiting for a transmit buffer. */
-  private readonly sched = new ConnTimers(() => this.table.size);
+  private readonly sched = new ConnTimers(() => this.table.size, () => this.host.timerArmed?.());
   /** Connections in TIME-WAIT whose last ACK has not left yet; then they become records in `tw`. */
   private readonly timeWait = new Set<TcpConnection>();
   private readonly tw: TimeWaitTable;
@@ -97,7 +97,7 @@ export class TcpLayer {
     this.opts = resolveTcpOptions(options, cubic);
     const k = new Uint8Array(16);
     for (let i = 0; i < 16; i++) k[i] = options.rng.nextU32() & 0xff;
-    const limits = (this.limits = new LayerLimits(this.opts));
+    const limits = (this.limits = new LayerLimits(this.opts, () => host.timerArmed?.()));
     const inner: TcpConnHost & TimeWaitHost = {
       opts: this.opts,
       stats: this.stats,
@@ -126,6 +126,7 @@ export class TcpLayer {
       },
       emitHeader: (now, src, dst, f) => this.emitHeader(now, src, dst, f),
       timeWaitReleased: (localPort) => this.ports.release(localPort),
+      timerArmed: () => host.timerArmed?.(),
     };
     this.inner = inner;
     this.tw = new TimeWaitTable(this.inner, k);
@@ -511,6 +512,11 @@ export class TcpLayer {
     const d = this.tw.nextDeadline();
     if (d !== undefined && d <= t) return d;
     return t === Infinity ? undefined : t;
+  }
+
+  /** pollAt for a host that skips polls until then (TcpHost.timerArmed): -Infinity after a FIN was counted. */
+  dueAt(now: number): number {
+    return this.limits.finsSincePoll > 0 ? -Infinity : (this.pollAt(now) ?? Infinity);
   }
 
   /** Run due timers and retry output that found no transmit buffer. */

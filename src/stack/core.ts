@@ -46,6 +46,7 @@ import { IGMP_PROTOCOL, Ipv4Igmp } from './igmp.js';
 import type { ListenerOptions } from '../../protocols/multicast/listener.js';
 import type { Ipv6Cidr } from '../../protocols/ipv6/address.js';
 import type { PseudoRandomFunction } from '../../protocols/ipv6/stable-iid.js';
+import { TimerPhase } from './timer-phase.js';
 
 export { DEFAULT_ICMP_OPTIONS, type IcmpOptions, type PingOptions, type PingResult } from './icmp.js';
 export type { Transport, TransportHost, IcmpErrorKind } from './transport.js';
@@ -131,7 +132,8 @@ export class StackCore implements TransportHost {
    * call V8 cannot inline, to a different class each time).
    */
   private flushList: { flush(): void }[] = [];
-  private pollList: { poll(now: number): void }[] = [];
+  /** The neighbours', the reassembler's and the transports' timers (polled from when one may be due). */
+  private readonly timers: TimerPhase;
 
   /** Default TTL of the packets sent. */
   readonly ttl: number;
@@ -212,10 +214,13 @@ export class StackCore implements TransportHost {
           : (now, ip, mac) => this.sendArp(now, ArpOperation.Request, mac ?? BROADCAST_MAC, ip, this.sourceFor(ip) ?? this.addresses[0]?.address ?? 0),
         sendResolved: (now, frame, mac, segment) => this.output.sendResolved(now, frame, mac, segment),
         confirmed: (now, ip) => this.pathConfirmed(now, ip),
+        timerArmed: () => this.timers.wake(),
       },
       config.neighbour,
     );
     this.reassembler = new Reassembler(config.reassembly);
+    const reassembler = this.reassembler;
+    this.timers = new TimerPhase([this.neighbours, { poll: (now) => reassembler.poll(now), dueAt: () => reassembler.pollAt() ?? Infinity }]);
     const udp = new UdpTransport(this, { tx: this.csum.udpTx, rx: this.csum.udpRx }, config.rng, config.udp);
     this.udp = udp.table;
     this.stats = newStats(this.neighbours.stats, this.reassembler.stats, udp.table.stats);
@@ -241,7 +246,7 @@ export class StackCore implements TransportHost {
     );
     this.icmp = new Icmp4(this, (protocol) => this.byProtocol[protocol], { tx: this.csum.icmpTx, rx: this.csum.icmpRx }, pingIdent, config.icmp);
     this.igmp = new Ipv4Igmp(
-      { driver: this.driver, rng: config.rng, source: () => this.addresses[0]?.address ?? 0, emit: (now, packet, mac) => this.emitIp(now, packet, mac) },
+      { driver: this.driver, rng: config.rng, source: () => this.addresses[0]?.address ?? 0, emit: (now, packet, mac) => this.emitIp(now, packet, mac), wakeTimers: () => this.timers.wake() },
       config.igmp,
     );
     this.stats.igmp = this.igmp.stats;
@@ -346,7 +351,7 @@ export class StackCore implements TransportHost {
     this.byProtocol[p] = transport;
     this.transportList = this.byProtocol.filter((t): t is Transport => t !== undefined);
     this.flushList = this.transportList.filter((t): t is Transport & { flush(): void } => t.flush !== undefined);
-    this.pollList = this.transportList.filter((t): t is Transport & { poll(now: number): void } => t.poll !== undefined);
+    this.timers.setTransports(this.transportList);
   }
 
   /** Announce our addresses with gratuitous ARP (RFC 5227 section 2.3), once. */
@@ -396,10 +401,7 @@ export class StackCore implements TransportHost {
       if (n > 0) this.flushTransports(); // its looped-back packets: GRO holds none past this poll either
       handled += n;
     }
-    this.neighbours.poll(now);
-    this.reassembler.poll(now);
-    const timed = this.pollList;
-    for (let i = 0; i < timed.length; i++) timed[i]!.poll(now);
+    this.timers.poll(now);
     this.driver.flush(now);
     return handled;
   }
@@ -653,6 +655,7 @@ export class StackCore implements TransportHost {
     if ((read16(frame, off + 6) & 0x3fff) !== 0) {
       // MF or a fragment offset: a fragment.
       const whole = this.reassembler.input(this.time(), Ipv4Packet.uncheckedAt(frame, off));
+      this.timers.wake(); // a datagram may be held now (its deadline) or gone
       if (whole === undefined) return;
       buf = whole;
       ipOff = 0;
@@ -678,6 +681,10 @@ export class StackCore implements TransportHost {
   /** TransportHost: send what is queued. */
   flush(now: number): void {
     this.driver.flush(now);
+  }
+
+  wakeTimers(): void {
+    this.timers.wake();
   }
 
   /** Send an echo request (see Icmp4.ping). */
