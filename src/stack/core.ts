@@ -12,7 +12,7 @@
  *
  * Bad input is dropped and counted in `stats`; API misuse throws BywayError with a stable code.
  */
-import { RxFlag, type FlowSteering, type FrameDriver, type HostRoute, type HostRoute6, type HostTables } from '../../drivers/types.js';
+import { RxFlag, type FlowSteering, type FrameDriver, type HostTables } from '../../drivers/types.js';
 import { BywayError } from '../../protocols/util/errors.js';
 import type { Rng } from '../../protocols/util/rng.js';
 import { read16, read32 } from '../../protocols/util/bytes.js';
@@ -47,6 +47,7 @@ import type { ListenerOptions } from '../../protocols/multicast/listener.js';
 import type { Ipv6Cidr } from '../../protocols/ipv6/address.js';
 import type { PseudoRandomFunction } from '../../protocols/ipv6/stable-iid.js';
 import { TimerPhase } from './timer-phase.js';
+import { mirrorHostTables } from './host-mirror.js';
 
 export { DEFAULT_ICMP_OPTIONS, type IcmpOptions, type PingOptions, type PingResult } from './icmp.js';
 export type { Transport, TransportHost, IcmpErrorKind } from './transport.js';
@@ -264,7 +265,10 @@ export class StackCore implements TransportHost {
       if (src === undefined) throw new BywayError('ENETUNREACH', 'a route\'s gateway is not on-link (or the stack has no IPv4 address)');
       this.routes.add({ destination: r.destination, gateway: r.gateway, source: src, metric: r.metric ?? 0, mtu: r.mtu });
     }
-    if (hostTables !== undefined) this.mirrorHostTables(hostTables);
+    if (hostTables !== undefined) {
+      const mirror = { addresses: this.addresses, routes: this.routes, neighbours: this.neighbours, ipv6: this.ipv6 };
+      mirrorHostTables(hostTables, { ...mirror, time: () => this.time(), onLinkSource: (ip: number) => this.onLinkSource(ip) });
+    }
   }
 
   private makeIpv6(config: StackCoreConfig): Ipv6Layer {
@@ -289,44 +293,6 @@ export class StackCore implements TransportHost {
     );
     Object.assign(this.stats, l.stats);
     return l;
-  }
-
-  /**
-   * Shared address: take the kernel's routes and follow their changes. Neighbours stay in the driver's mirror of the
-   * kernel's table and enter the cache when a packet needs them; a change to one already cached applies at once.
-   */
-  private mirrorHostTables(host: HostTables): void {
-    for (const r of host.routes()) this.hostRoute('add', r);
-    for (const r of this.ipv6 ? (host.routes6?.() ?? []) : []) this.hostRoute6('add', r);
-    host.setListener({
-      neighbour: (ip, mac) => this.neighbours.learnFromHost(this.time(), ip >>> 0, mac, false),
-      route: (change, route) => this.hostRoute(change, route),
-      route6: (change, route) => this.hostRoute6(change, route),
-      neighbour6: (ip, mac) => {
-        if (mac !== null) this.ipv6?.ndp.kernelNeighbour(this.time(), ip, mac); // a failure: NDP's own timer gives up
-      },
-    });
-  }
-
-  private hostRoute(change: 'add' | 'delete', r: HostRoute): void {
-    const own = r.gateway === undefined && this.addresses.some((a) => a.prefixLen === r.destination.prefixLen && cidrContains(a, r.destination.address));
-    if (own) return; // the interface's own prefix: routed already
-    if (change === 'delete') {
-      this.routes.remove(r.destination);
-      return;
-    }
-    const src = r.gateway !== undefined ? this.onLinkSource(r.gateway) : this.addresses[0]?.address;
-    if (src === undefined) return; // a gateway off our prefixes: unusable here
-    this.routes.remove(r.destination);
-    this.routes.add({ destination: r.destination, gateway: r.gateway, source: src, metric: r.metric, mtu: r.mtu });
-  }
-
-  /** The kernel's IPv6 route table, followed (shared address with IPv6): a changed route replaces the old one. */
-  private hostRoute6(change: 'add' | 'delete', r: HostRoute6): void {
-    const l = this.ipv6;
-    if (l === undefined) return;
-    l.removeRoute(r.destination, r.metric);
-    if (change === 'add') l.addRoute({ destination: r.destination, gateway: r.gateway, metric: r.metric, mtu: r.mtu });
   }
 
   /** The next hop's MAC: the cache, else (shared address) the kernel's, from the driver's mirror. */
