@@ -78,7 +78,7 @@ export interface TcpConnHost {
   bufferAdjust(delta: number): void;
   /** Whether a FIN from shutdown/close may go out now (false: send it from the next poll; closeBurst). */
   finAllowed(): boolean;
-  /** An ACK acknowledged new data: the connection makes forward progress (RFC 4861 7.3.1's confirmation). */
+  /** An ACK acknowledged new data on a connection to an IPv6 peer: forward progress (RFC 4861 7.3.1's confirmation). */
   connProgress(now: number, conn: TcpConnection): void;
 }
 

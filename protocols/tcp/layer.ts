@@ -121,9 +121,7 @@ export class TcpLayer {
       bufferAllowed: (bytes) => limits.bufferAllowed(bytes),
       bufferAdjust: (delta) => limits.bufferAdjust(delta),
       finAllowed: () => limits.finAllowed(),
-      connProgress: (now, conn) => {
-        if (isIpv6Id(conn.remoteIp)) this.host.forwardProgress?.(now, conn.remoteIp);
-      },
+      connProgress: (now, conn) => this.host.forwardProgress?.(now, conn.remoteIp),
       emitHeader: (now, src, dst, f) => this.emitHeader(now, src, dst, f),
       timeWaitReleased: (localPort) => this.ports.release(localPort),
       timerArmed: () => host.timerArmed?.(),

@@ -236,7 +236,8 @@ export class Sender {
     const flightBefore = seqDiff(this.sndNxt, this.sndUna);
     this.c.rec.onTlpAcked(now, ack);
     this.sndUna = ack;
-    this.host.connProgress(now, this.c);
+    // Forward progress confirms an IPv6 neighbour (RFC 4861 7.3.1); ARP takes no such hint: no call per IPv4 ACK.
+    if (isIpv6Id(this.c.remoteIp)) this.host.connProgress(now, this.c);
     // RTT measurement: RFC 7323 4 (timestamps) or RFC 6298 3 with Karn's algorithm.
     let rttMs: number | undefined;
     if (this.c.neg.tsOk && seg.tsEcr !== undefined && seg.tsEcr !== 0) {

@@ -55,3 +55,17 @@ describe('output with nothing to send', () => {
     expect(out.some((s) => (s.flags & FIN) !== 0)).toBe(true);
   });
 });
+
+describe('forward progress (TcpHost.forwardProgress)', () => {
+  it('is not asked for an IPv4 peer: ARP takes no hint from TCP (IPv6 peers: test/tcp6/icmp-ndp-tcp6.test.ts)', () => {
+    const t = new Tester({ noDelay: true });
+    const calls: number[] = [];
+    Object.assign(t.host, { forwardProgress: (_now: number, dst: number): void => void calls.push(dst) });
+    const c = t.established();
+    c.send(t.now, bytes(64));
+    t.recvAll();
+    t.send({ flags: ACK, seq: t.r(1), ack: t.l(65), window: 8192 });
+    expect(c.info(t.now).bytesAcked).toBe(64);
+    expect(calls).toEqual([]);
+  });
+});
