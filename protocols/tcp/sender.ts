@@ -289,6 +289,31 @@ export class Sender {
     if (ms < this.c.rec.rackMinRtt) this.c.rec.rackMinRtt = ms;
   }
 
+  /**
+   * `output` after a received segment: when nothing is lost, no byte or FIN unsent and the path unchanged, what
+   * output would do without the windows' arithmetic (in a request/response exchange the ACK the segment carried
+   * emptied the ring). A method of its own: the same test inside `output` made V8 box the time it passes on, a
+   * 16 B heap number per call (bench/inmemory-tcp.ts --heap, 2026-12-04).
+   */
+  outputAfterSegment(now: number): void {
+    const neg = this.c.neg;
+    if (
+      this.c.sb.lostBytes === 0 &&
+      this.sndBuf.length <= seqDiff(this.sndNxt, this.bufSeq) &&
+      !(this.finQueued && !this.finSent) &&
+      this.host.paths.generation === neg.pathGen &&
+      neg.pathMtu - 40 >= neg.mssRaw &&
+      this.c.isSynchronized()
+    ) {
+      this.c.txPending = false;
+      this.chrono.set(now, this.wantWritable ? 'sndbuf' : this.sndNxt !== this.sndUna ? 'busy' : 'idle');
+      if (this.c.rcv.ackNow || this.c.rcv.ackSoon) this.c.tx.sendAck(now);
+      this.c.rearm();
+      return;
+    }
+    this.output(now);
+  }
+
   /** Send what the windows allow: lost segments first, then new data, then a pure ACK if one is owed. */
   output(now: number): void {
     this.c.txPending = false;
@@ -306,14 +331,6 @@ export class Sender {
     const pmtu = neg.pathMtu;
     // The host refuses anything larger, so its estimate is obeyed below minMss too (the host floors it itself).
     if (pmtu - 40 < this.c.neg.mssRaw) this.lowerMss(now, pmtu, 64);
-    if (this.c.sb.lostBytes === 0 && this.sndBuf.length <= seqDiff(this.sndNxt, this.bufSeq) && !(this.finQueued && !this.finSent)) {
-      // Nothing to retransmit, no byte or FIN unsent: what the rest would do, without the windows' arithmetic (the
-      // output after each received segment of a request/response exchange: the ACK it carried emptied the ring).
-      this.chrono.set(now, this.wantWritable ? 'sndbuf' : this.sndNxt !== this.sndUna ? 'busy' : 'idle');
-      if (this.c.rcv.ackNow || this.c.rcv.ackSoon) this.c.tx.sendAck(now);
-      this.c.rearm();
-      return;
-    }
     const cwnd = this.c.rec.sendCwnd();
     // 1. Retransmissions (RFC 6675 5 NextSeg rule 1, RFC 8985, RFC 6298 5.4).
     if (this.c.sb.lostBytes > 0) {

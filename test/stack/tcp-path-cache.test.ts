@@ -91,3 +91,23 @@ describe('the path cache of a TCP connection (no route lookup per segment)', () 
     expect(c.client.info().sndMss).toBe(1448);
   });
 });
+
+describe('the path cache when a segment arrives with nothing to send (Sender.outputAfterSegment)', () => {
+  it('a path MTU learned meanwhile lowers the MSS at the next received segment, before anything is sent', () => {
+    const p = makePair({ configA: { tcp: { quickAcks: 0 } } }); // data is ACKed late: its output runs at once
+    const listener = p.b.tcp!.listen(0, 80, 16);
+    let server: TcpConnection | undefined;
+    listener.onConnection = (c) => (server = c);
+    const client = p.a.tcp!.connect(p.clock.now(), ip('10.0.0.2'), 80, { noDelay: true });
+    p.run({ stopWhen: () => server !== undefined && client.state === 'ESTABLISHED' });
+    client.send(p.clock.now(), pattern(100));
+    p.run({ until: p.clock.now() + 50 }); // sent and acknowledged: nothing left to send
+    expect(client.info().unacked).toBe(0);
+    expect(client.info().sndMss).toBe(1448);
+    p.a.output.learnPmtu(ip('10.0.0.2'), 1200, p.clock.now() + 600_000);
+    server!.send(p.clock.now(), pattern(10));
+    p.run({ until: p.clock.now() + 1 });
+    expect(client.readableLength).toBe(10);
+    expect(client.info().sndMss).toBe(1200 - 40 - 12);
+  });
+});
