@@ -293,7 +293,8 @@ export class Sender {
    * `output` after a received segment: when nothing is lost, no byte or FIN unsent and the path unchanged, what
    * output would do without the windows' arithmetic (in a request/response exchange the ACK the segment carried
    * emptied the ring). A method of its own: the same test inside `output` made V8 box the time it passes on, a
-   * 16 B heap number per call (bench/inmemory-tcp.ts --heap, 2026-12-04).
+   * 16 B heap number per call (bench/inmemory-tcp.ts --heap, 2026-12-04). The shortcut leaves `rearm` to the caller
+   * (segmentArrives rearms right after it); `output` rearms as before.
    */
   outputAfterSegment(now: number): void {
     const neg = this.c.neg;
@@ -308,7 +309,6 @@ export class Sender {
       this.c.txPending = false;
       this.chrono.set(now, this.wantWritable ? 'sndbuf' : this.sndNxt !== this.sndUna ? 'busy' : 'idle');
       if (this.c.rcv.ackNow || this.c.rcv.ackSoon) this.c.tx.sendAck(now);
-      this.c.rearm();
       return;
     }
     this.output(now);

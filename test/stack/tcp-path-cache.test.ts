@@ -111,3 +111,24 @@ describe('the path cache when a segment arrives with nothing to send (Sender.out
     expect(client.info().sndMss).toBe(1200 - 40 - 12);
   });
 });
+
+describe('output after a received segment with nothing to send, in a stack (its paths known: the shortcut runs)', () => {
+  it('data arriving on an idle connection (no timer armed) is ACKed by the delayed-ACK timer, 40 ms later', () => {
+    const p = makePair({ configA: { tcp: { quickAcks: 0 } } });
+    const listener = p.b.tcp!.listen(0, 80, 16);
+    let server: TcpConnection | undefined;
+    listener.onConnection = (c) => (server = c);
+    const client = p.a.tcp!.connect(p.clock.now(), ip('10.0.0.2'), 80, { noDelay: true });
+    p.run({ stopWhen: () => server !== undefined && client.state === 'ESTABLISHED' });
+    p.run({ until: p.clock.now() + 5000 }); // whatever the handshake armed has run out
+    expect(p.a.tcp!.pollAt(p.clock.now())).toBeUndefined();
+    const out = p.a.stats.tcp!.segsOut;
+    server!.send(p.clock.now(), pattern(64));
+    const sentAt = p.clock.now();
+    p.run({ until: sentAt + 39 });
+    expect(client.readableLength).toBe(64);
+    expect(p.a.stats.tcp!.segsOut).toBe(out);
+    p.run({ until: sentAt + 41 });
+    expect(p.a.stats.tcp!.segsOut).toBe(out + 1);
+  });
+});

@@ -1,8 +1,9 @@
 /**
- * Output with nothing to send (Sender.output's early return): after a received segment whose ACK emptied the send
- * ring, output sends nothing but what is owed (an immediate ACK), keeps the delayed ACK's timer, and the sender's
- * busy time (chrono.ts) stops when the last byte is acknowledged. A FIN still queued is not "nothing to send".
- * Virtual clock; segments read back from the layer's host.
+ * Output with nothing to send: after a received segment whose ACK emptied the send ring, output sends nothing but
+ * what is owed (an immediate ACK), keeps the delayed ACK's timer, and the sender's busy time (chrono.ts) stops when
+ * the last byte is acknowledged. A FIN still queued is not "nothing to send". The layer's fake host here keeps no
+ * path generation, so these run through Sender.output; in a stack (paths known) Sender.outputAfterSegment's shortcut
+ * runs instead, tested in test/stack/tcp-path-cache.test.ts. Virtual clock; segments read back from the layer's host.
  */
 import { describe, expect, it } from 'vitest';
 import { ACK, FIN, bytes } from './harness.js';
@@ -21,6 +22,18 @@ describe('output with nothing to send', () => {
     t.recvNothing();
     t.advance(0.2);
     t.recv({ flags: ACK, seq: t.l(65), ack: t.r(65), payloadLen: 0 });
+  });
+
+  it('data arriving on an idle connection (no timer armed) is ACKed by the delayed-ACK timer, 40 ms later', () => {
+    const t = new Tester({ noDelay: true, quickAcks: 0 });
+    t.established();
+    t.advance(5000); // whatever the handshake armed has run out
+    t.send({ flags: ACK, seq: t.r(1), ack: t.l(1), window: 8192 }, bytes(64));
+    t.recvNothing();
+    t.advance(39.9);
+    t.recvNothing();
+    t.advance(0.2);
+    t.recv({ flags: ACK, seq: t.l(1), ack: t.r(65), payloadLen: 0 });
   });
 
   it('an out-of-order segment is answered at once, with nothing queued to send', () => {
