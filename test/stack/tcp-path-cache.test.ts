@@ -131,4 +131,24 @@ describe('output after a received segment with nothing to send, in a stack (its 
     p.run({ until: sentAt + 41 });
     expect(p.a.stats.tcp!.segsOut).toBe(out + 1);
   });
+
+  it('a FIN held by a zero window leaves with the window update, though no byte is unsent', () => {
+    const p = makePair({ configB: { tcp: { receiveBuffer: 4096, maxReceiveBuffer: 4096 } } });
+    const listener = p.b.tcp!.listen(0, 80, 16);
+    let server: TcpConnection | undefined;
+    listener.onConnection = (c) => (server = c);
+    const client = p.a.tcp!.connect(p.clock.now(), ip('10.0.0.2'), 80, { noDelay: true });
+    p.run({ stopWhen: () => server !== undefined && client.state === 'ESTABLISHED' });
+    let sent = 0;
+    const data = pattern(4096);
+    p.run({ stopWhen: () => ((sent += client.send(p.clock.now(), data.subarray(sent))), sent === 4096 && client.info().unacked === 0), until: p.clock.now() + 1000 });
+    expect(client.info().sndWnd).toBe(0); // all acknowledged, nothing read: the window is shut
+    client.shutdown(p.clock.now()); // the FIN waits for the window
+    p.run({ until: p.clock.now() + 5 });
+    expect(server!.readableEnded).toBe(false);
+    const scratch = new Uint8Array(8192);
+    while (server!.read(p.clock.now(), scratch) > 0); // the window opens: B sends an update
+    p.run({ until: p.clock.now() + 5 }); // far sooner than a persist probe
+    expect(server!.readableEnded).toBe(true);
+  });
 });
