@@ -9,6 +9,15 @@ import { describe, expect, it } from 'vitest';
 import { ACK, FIN, bytes } from './harness.js';
 import { Tester } from './fixtures.js';
 
+/** Nothing sent now nor by 39.9 ms; at 40 ms (delayedAckMs) a pure ACK from local `seq` acknowledging `ack`. */
+function delayedAck(t: Tester, seq: number, ack: number): void {
+  t.recvNothing();
+  t.advance(39.9);
+  t.recvNothing();
+  t.advance(0.2);
+  t.recv({ flags: ACK, seq, ack, payloadLen: 0 });
+}
+
 describe('output with nothing to send', () => {
   it('request/response: the request ACKed by the response sends nothing; the delayed ACK leaves on time', () => {
     const t = new Tester({ noDelay: true, quickAcks: 0 });
@@ -17,11 +26,7 @@ describe('output with nothing to send', () => {
     t.recv({ seq: t.l(1), payloadLen: 64 });
     t.advance(1);
     t.send({ flags: ACK, seq: t.r(1), ack: t.l(65), window: 8192 }, bytes(64)); // the response ACKs all we sent
-    t.recvNothing();
-    t.advance(39.9);
-    t.recvNothing();
-    t.advance(0.2);
-    t.recv({ flags: ACK, seq: t.l(65), ack: t.r(65), payloadLen: 0 });
+    delayedAck(t, t.l(65), t.r(65));
   });
 
   it('data arriving on an idle connection (no timer armed) is ACKed by the delayed-ACK timer, 40 ms later', () => {
@@ -29,11 +34,7 @@ describe('output with nothing to send', () => {
     t.established();
     t.advance(5000); // whatever the handshake armed has run out
     t.send({ flags: ACK, seq: t.r(1), ack: t.l(1), window: 8192 }, bytes(64));
-    t.recvNothing();
-    t.advance(39.9);
-    t.recvNothing();
-    t.advance(0.2);
-    t.recv({ flags: ACK, seq: t.l(1), ack: t.r(65), payloadLen: 0 });
+    delayedAck(t, t.l(1), t.r(65));
   });
 
   it('an out-of-order segment is answered at once, with nothing queued to send', () => {
