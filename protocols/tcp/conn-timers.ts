@@ -29,8 +29,15 @@ export class ConnTimers {
   /** The entries a runDue takes out of pendingTx (reused; cleared after). */
   private readonly batch: TcpConnection[] = [];
 
-  /** `live()`: how many connections the layer holds (the heap is rebuilt when stale entries outnumber them). */
-  constructor(private readonly live: () => number) {}
+  /**
+   * `live()`: how many connections the layer holds (the heap is rebuilt when stale entries outnumber them).
+   * `armed()`: called whenever an entry is filed or output queued, so a host that skips polls while nothing is due
+   * (TcpHost.timerArmed) polls again.
+   */
+  constructor(
+    private readonly live: () => number,
+    private readonly armed: () => void = () => {},
+  ) {}
 
   get outputPending(): boolean {
     return this.nPending > 0;
@@ -43,6 +50,7 @@ export class ConnTimers {
     if (conn.txPending && !conn.tmr.txQueued) {
       conn.tmr.txQueued = true;
       this.pendingTx[this.nPending++] = conn;
+      this.armed();
     }
   }
 
@@ -101,9 +109,19 @@ export class ConnTimers {
   /**
    * Whether the earliest timer is due by `now` (nextAt() <= now), as a boolean: the double nextAt returns is a
    * heap number each time the call is not inlined, and runDue asks on every poll.
+   *
+   * Settles only when the top entry is due: every connection with a timer has a live entry no later than its
+   * timer (`wake` files an earlier one, `settle` re-files a later one at its new time), so a top entry after `now`,
+   * stale or not, means nothing is due. Settling first re-filed the top entry on every poll after its timer moved
+   * later, which in a request/response exchange is every poll after a segment (the RTO and TLP restart per send,
+   * the delayed ACK is armed per receive and cleared per send): 4 heap pushes and pops per 64 B transaction, and
+   * the connection's entry then lay at the later time, so the next earlier timer woke the layer again (2 `connWake`
+   * per transaction). Unsettled, the entry stays at the earliest time and surfaces once.
    */
   private dueBy(now: number): boolean {
-    return this.settle() && this.heap.topAt <= now;
+    const h = this.heap;
+    if (h.length === 0 || h.topAt > now) return false;
+    return this.settle() && h.topAt <= now;
   }
 
   /**
@@ -152,6 +170,7 @@ export class ConnTimers {
     this.compact();
     c.heapAt = c.timerAt;
     this.heap.push(c.timerAt, c);
+    this.armed();
   }
 
   /** Drop stale entries: one entry per open connection with a timer. */

@@ -522,7 +522,7 @@ export class TcpConnection {
       this.txPending = true;
       this.host.connWake(this);
     } else if (!this.rcv.ackSoon || this.rcv.ackNow) {
-      this.snd.output(now);
+      this.snd.outputAfterSegment(now);
     }
     this.rearm();
   }

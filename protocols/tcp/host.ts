@@ -78,7 +78,7 @@ export interface TcpConnHost {
   bufferAdjust(delta: number): void;
   /** Whether a FIN from shutdown/close may go out now (false: send it from the next poll; closeBurst). */
   finAllowed(): boolean;
-  /** An ACK acknowledged new data: the connection makes forward progress (RFC 4861 7.3.1's confirmation). */
+  /** An ACK acknowledged new data on a connection to an IPv6 peer: forward progress (RFC 4861 7.3.1's confirmation). */
   connProgress(now: number, conn: TcpConnection): void;
 }
 
@@ -154,6 +154,11 @@ export interface TcpHost {
    * the zero-fill, as Node's `Buffer.allocUnsafeSlow` does). Zero-filled `Uint8Array`s when absent.
    */
   readonly allocBytes?: AllocBytes;
+  /**
+   * Optional: told whenever the layer files a timer or queues output for its next poll (`pollAt` may have moved
+   * earlier). A host that skips the layer's `poll` while `dueAt(now)` lies ahead polls it again after this.
+   */
+  timerArmed?(): void;
 }
 
 export interface ConnectOpts {

@@ -8,6 +8,7 @@
  * dropped and counted in `stats`, never thrown. API misuse throws BywayError (EADDRINUSE, ENETUNREACH, EINVAL).
  */
 import { ConnTimers } from './conn-timers.js';
+import { ConnTable } from './conn-table.js';
 import { BywayError } from '../util/errors.js';
 import { computeIsn, cubic, synCookieDecode, synCookieEncode, type ByteRing } from './parts.js';
 import { TcpConnection, type TcpState } from './connection.js';
@@ -50,23 +51,13 @@ export class TcpLayer {
   readonly opts: ResolvedTcpOptions;
   readonly txFields: TcpFields = emptyTcpFields();
   private readonly rx: TcpFields = emptyTcpFields();
-  /** remoteIp -> (localPort << 16 | remotePort) -> connection chain (different local addresses). */
-  private readonly conns = new Map<number, Map<number, TcpConnection>>();
-  private readonly chain = new WeakMap<TcpConnection, TcpConnection>();
-  /**
-   * The connection `lookup` found last, asked first: a flow's segments arrive one after another, and the tables'
-   * key ((localPort << 16 | remotePort) >>> 0) is no small integer for V8 once the local port is 16384 or above (an
-   * ephemeral port always), so each Map lookup made a new 16 B heap number besides its two hash lookups. `register`
-   * and `unregister` forget it (the only changes to what the tables answer for a 4-tuple), so it is always the
-   * tables' answer.
-   */
-  private lastFound: TcpConnection | undefined = undefined;
-  private nConns = 0;
+  /** The connections by 4-tuple (TIME-WAIT records are in `tw`). */
+  private readonly table = new ConnTable();
   private readonly listeners = new Map<number, TcpListener[]>();
   /** Local ports: their users, the host's claims, the ephemeral choice. */
   private readonly ports: PortTable;
   /** When each connection's timer is due, and which have output waiting for a transmit buffer. */
-  private readonly sched = new ConnTimers(() => this.nConns);
+  private readonly sched = new ConnTimers(() => this.table.size, () => this.host.timerArmed?.());
   /** Connections in TIME-WAIT whose last ACK has not left yet; then they become records in `tw`. */
   private readonly timeWait = new Set<TcpConnection>();
   private readonly tw: TimeWaitTable;
@@ -106,7 +97,7 @@ export class TcpLayer {
     this.opts = resolveTcpOptions(options, cubic);
     const k = new Uint8Array(16);
     for (let i = 0; i < 16; i++) k[i] = options.rng.nextU32() & 0xff;
-    const limits = (this.limits = new LayerLimits(this.opts));
+    const limits = (this.limits = new LayerLimits(this.opts, () => host.timerArmed?.()));
     const inner: TcpConnHost & TimeWaitHost = {
       opts: this.opts,
       stats: this.stats,
@@ -130,11 +121,10 @@ export class TcpLayer {
       bufferAllowed: (bytes) => limits.bufferAllowed(bytes),
       bufferAdjust: (delta) => limits.bufferAdjust(delta),
       finAllowed: () => limits.finAllowed(),
-      connProgress: (now, conn) => {
-        if (isIpv6Id(conn.remoteIp)) this.host.forwardProgress?.(now, conn.remoteIp);
-      },
+      connProgress: (now, conn) => this.host.forwardProgress?.(now, conn.remoteIp),
       emitHeader: (now, src, dst, f) => this.emitHeader(now, src, dst, f),
       timeWaitReleased: (localPort) => this.ports.release(localPort),
+      timerArmed: () => host.timerArmed?.(),
     };
     this.inner = inner;
     this.tw = new TimeWaitTable(this.inner, k);
@@ -146,9 +136,9 @@ export class TcpLayer {
 
   /** Every address number the layer holds (connections, TIME-WAIT records, listeners): for the IPv6 id sweep. */
   private markAddresses(mark: (id: number) => void): void {
-    for (const [remoteIp, m] of this.conns) {
-      mark(remoteIp);
-      for (const head of m.values()) for (let c: TcpConnection | undefined = head; c; c = this.chain.get(c)) mark(c.localIp);
+    for (const c of this.table.list()) {
+      mark(c.remoteIp);
+      mark(c.localIp);
     }
     for (const r of this.tw.rows()) {
       mark(r.localIp);
@@ -200,7 +190,7 @@ export class TcpLayer {
     remoteIp >>>= 0;
     const localIp = opts.localIp ?? this.host.sourceFor(remoteIp);
     if (localIp === undefined) throw new BywayError('ENETUNREACH', 'no route to the destination');
-    if (this.nConns + this.tw.size >= this.opts.maxConnections) throw new BywayError('EMFILE', 'too many TCP connections');
+    if (this.table.size + this.tw.size >= this.opts.maxConnections) throw new BywayError('EMFILE', 'too many TCP connections');
     let localPort: number;
     if (opts.localPort !== undefined) {
       localPort = opts.localPort;
@@ -209,7 +199,7 @@ export class TcpLayer {
       if (this.listeners.get(localPort)?.some((l) => (l.mask & fam) !== 0 && (l.localIp === 0 || l.localIp === localIp))) {
         throw new BywayError('EADDRINUSE', `port ${localPort} has a listener`);
       }
-      const old = this.lookup(localIp, localPort, remoteIp, remotePort);
+      const old = this.table.lookup(localIp, localPort, remoteIp, remotePort);
       const tw = old ? -1 : this.tw.find(localIp, localPort, remoteIp, remotePort);
       if (old || tw >= 0) {
         // RFC 6191-style reuse of a TIME-WAIT 4-tuple when timestamps protect the new incarnation.
@@ -224,7 +214,7 @@ export class TcpLayer {
       if (!this.ports.acquire(localPort)) throw new BywayError('EADDRINUSE', `port ${localPort} is held by the host's TCP`);
     } else {
       localPort = this.ports.ephemeral(this.opts.ephemeralLow, this.opts.ephemeralHigh, this.addrs.hashWord(localIp), this.addrs.hashWord(remoteIp), remotePort, (port) =>
-        this.lookup(localIp, port, remoteIp, remotePort) !== undefined || this.tw.find(localIp, port, remoteIp, remotePort) >= 0 || this.listeners.has(port),
+        this.table.lookup(localIp, port, remoteIp, remotePort) !== undefined || this.tw.find(localIp, port, remoteIp, remotePort) >= 0 || this.listeners.has(port),
       );
     }
     // The port is acquired for the connection now; unregister releases it.
@@ -240,11 +230,7 @@ export class TcpLayer {
   /** Every connection; a TIME-WAIT record whose TcpConnection is gone is listed as a TimeWaitView. */
   connections(): Iterable<TcpConnectionView> {
     const out: TcpConnectionView[] = [];
-    for (const m of this.conns.values()) {
-      for (const c of m.values()) {
-        for (let x: TcpConnection | undefined = c; x; x = this.chain.get(x)) out.push(x);
-      }
-    }
+    for (const c of this.table.list()) out.push(c);
     const abort = (v: TimeWaitView): void => {
       const slot = this.tw.find(v.localIp, v.localPort, v.remoteIp, v.remotePort);
       if (slot >= 0) this.removeTimeWait(slot);
@@ -268,7 +254,7 @@ export class TcpLayer {
 
   /** Connections, TIME-WAIT records included. */
   get connectionCount(): number {
-    return this.nConns + this.tw.size;
+    return this.table.size + this.tw.size;
   }
 
   // ======================================================================================== input
@@ -299,7 +285,7 @@ export class TcpLayer {
       stats.malformed++;
       return;
     }
-    const conn = this.lookup(dst, f.dstPort, src, f.srcPort);
+    const conn = this.table.lookup(dst, f.dstPort, src, f.srcPort);
     if (conn && conn.state !== 'TIME-WAIT') {
       // The hot path: the text stays a range of the frame (no view object per segment).
       conn.segmentArrives(now, f, buf, end - f.payloadLen, end);
@@ -382,7 +368,7 @@ export class TcpLayer {
       stats.backlogDrops++;
       return;
     }
-    if (l.synQueue.size >= l.synQueueLimit || this.nConns + this.tw.size >= this.opts.maxConnections) {
+    if (l.synQueue.size >= l.synQueueLimit || this.table.size + this.tw.size >= this.opts.maxConnections) {
       if (this.opts.synCookies) this.cookieSynAck(now, src, dst, f, l.maxSeg);
       else stats.synQueueDrops++;
       return;
@@ -434,7 +420,7 @@ export class TcpLayer {
       return false;
     }
     this.stats.synCookiesValidated++;
-    if (l.acceptQueue.length >= l.backlog || this.nConns + this.tw.size >= o.maxConnections) {
+    if (l.acceptQueue.length >= l.backlog || this.table.size + this.tw.size >= o.maxConnections) {
       this.stats.backlogDrops++;
       return true; // dropped silently; the peer retransmits
     }
@@ -492,7 +478,7 @@ export class TcpLayer {
     code: number,
     nextHopMtu: number,
   ): boolean {
-    const conn = this.lookup(src, srcPort, dst, dstPort);
+    const conn = this.table.lookup(src, srcPort, dst, dstPort);
     if (!conn || !conn.seqInFlight(seq)) {
       this.stats.icmpIgnored++;
       return false;
@@ -524,6 +510,11 @@ export class TcpLayer {
     const d = this.tw.nextDeadline();
     if (d !== undefined && d <= t) return d;
     return t === Infinity ? undefined : t;
+  }
+
+  /** pollAt for a host that skips polls until then (TcpHost.timerArmed): -Infinity after a FIN was counted. */
+  dueAt(now: number): number {
+    return this.limits.finsSincePoll > 0 ? -Infinity : (this.pollAt(now) ?? Infinity);
   }
 
   /** Run due timers and retry output that found no transmit buffer. */
@@ -643,7 +634,7 @@ export class TcpLayer {
   }
 
   private connClosed(conn: TcpConnection): void {
-    if (!this.unregister(conn) && this.tw.size > 0) {
+    if (!this.unregisterConn(conn) && this.tw.size > 0) {
       // A connection whose TIME-WAIT is a record (aborted by its owner, or the record expiring): forget the record.
       const slot = this.tw.find(conn.localIp, conn.localPort, conn.remoteIp, conn.remotePort);
       if (slot >= 0 && this.tw.ownerOf(slot) === conn) this.tw.remove(slot);
@@ -676,7 +667,7 @@ export class TcpLayer {
     if (conn.txPending || conn.ackOwed || !this.timeWait.delete(conn)) return;
     conn.timeWaitSeed(this.twSeed);
     this.ports.acquire(conn.localPort); // before unregister releases the connection's use: the port stays claimed
-    this.unregister(conn);
+    this.unregisterConn(conn);
     this.sched.forget(conn);
     // Stale timer entries would keep released connections alive until their times come (an RTO, a keepalive).
     this.sched.compact();
@@ -700,10 +691,7 @@ export class TcpLayer {
    * (those routed through it) are told (Handshake.pathConfirmed).
    */
   pathConfirmed(now: number, via: (remoteIp: number) => boolean): void {
-    for (const [remoteIp, m] of this.conns) {
-      if (!via(remoteIp)) continue;
-      for (const head of [...m.values()]) for (let c: TcpConnection | undefined = head; c; c = this.chain.get(c)) c.hs.pathConfirmed(now);
-    }
+    for (const c of this.table.list(via)) c.hs.pathConfirmed(now);
   }
 
   private connWake(conn: TcpConnection): void {
@@ -716,63 +704,13 @@ export class TcpLayer {
     const conn = new TcpConnection(this.inner, { localIp, localPort, remoteIp, remotePort }, passive, now);
     // A passive connection shares its listener's port, which is therefore held already.
     if (passive) this.ports.acquire(localPort);
-    this.register(conn);
+    this.table.register(conn);
     return conn;
   }
 
-  private lookup(localIp: number, localPort: number, remoteIp: number, remotePort: number): TcpConnection | undefined {
-    const h = this.lastFound;
-    if (h !== undefined && h.remotePort === remotePort && h.localPort === localPort && h.remoteIp === remoteIp && h.localIp === localIp) return h;
-    const c = this.lookupTables(localIp, localPort, remoteIp, remotePort);
-    if (c !== undefined) this.lastFound = c;
-    return c;
-  }
-
-  private lookupTables(localIp: number, localPort: number, remoteIp: number, remotePort: number): TcpConnection | undefined {
-    const m = this.conns.get(remoteIp);
-    if (!m) return undefined;
-    let c = m.get(((localPort << 16) | remotePort) >>> 0);
-    while (c && c.localIp !== localIp) c = this.chain.get(c);
-    return c;
-  }
-
-  private register(conn: TcpConnection): void {
-    this.lastFound = undefined;
-    let m = this.conns.get(conn.remoteIp);
-    if (!m) {
-      m = new Map();
-      this.conns.set(conn.remoteIp, m);
-    }
-    const key = ((conn.localPort << 16) | conn.remotePort) >>> 0;
-    const head = m.get(key);
-    if (head) this.chain.set(conn, head);
-    m.set(key, conn);
-    this.nConns++;
-  }
-
-  private unregister(conn: TcpConnection): boolean {
-    this.lastFound = undefined;
-    const m = this.conns.get(conn.remoteIp);
-    if (!m) return false;
-    const key = ((conn.localPort << 16) | conn.remotePort) >>> 0;
-    let c = m.get(key);
-    let prev: TcpConnection | undefined;
-    while (c && c !== conn) {
-      prev = c;
-      c = this.chain.get(c);
-    }
-    if (!c) return false;
-    const next = this.chain.get(c);
-    this.chain.delete(c);
-    if (prev) {
-      if (next) this.chain.set(prev, next);
-      else this.chain.delete(prev);
-    } else if (next) m.set(key, next);
-    else {
-      m.delete(key);
-      if (m.size === 0) this.conns.delete(conn.remoteIp);
-    }
-    this.nConns--;
+  /** Take `conn` out of the table, releasing its port; false when it was not there. */
+  private unregisterConn(conn: TcpConnection): boolean {
+    if (!this.table.unregister(conn)) return false;
     this.ports.release(conn.localPort);
     return true;
   }

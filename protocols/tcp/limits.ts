@@ -33,7 +33,11 @@ export class LayerLimits {
   private readonly challenges = new PerSecond();
   private readonly rsts = new PerSecond();
 
-  constructor(private readonly o: ResolvedTcpOptions) {}
+  /** `armed()`: a FIN was counted since the last poll (the next poll must start the count again). */
+  constructor(
+    private readonly o: ResolvedTcpOptions,
+    private readonly armed: () => void = () => {},
+  ) {}
 
   oooAllowed(bytes: number): boolean {
     return this.oooTotal + bytes <= this.o.oooTotalLimit;
@@ -54,7 +58,7 @@ export class LayerLimits {
   /** Whether a FIN from shutdown/close may go out now (false: from the next poll). */
   finAllowed(): boolean {
     if (this.finsSincePoll >= this.o.closeBurst) return false;
-    this.finsSincePoll++;
+    if (this.finsSincePoll++ === 0) this.armed();
     return true;
   }
 

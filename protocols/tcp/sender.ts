@@ -236,7 +236,8 @@ export class Sender {
     const flightBefore = seqDiff(this.sndNxt, this.sndUna);
     this.c.rec.onTlpAcked(now, ack);
     this.sndUna = ack;
-    this.host.connProgress(now, this.c);
+    // Forward progress confirms an IPv6 neighbour (RFC 4861 7.3.1); ARP takes no such hint: no call per IPv4 ACK.
+    if (isIpv6Id(this.c.remoteIp)) this.host.connProgress(now, this.c);
     // RTT measurement: RFC 7323 4 (timestamps) or RFC 6298 3 with Karn's algorithm.
     let rttMs: number | undefined;
     if (this.c.neg.tsOk && seg.tsEcr !== undefined && seg.tsEcr !== 0) {
@@ -286,6 +287,31 @@ export class Sender {
     this.c.rtt.sample(ms);
     this.c.rtt.resetBackoff();
     if (ms < this.c.rec.rackMinRtt) this.c.rec.rackMinRtt = ms;
+  }
+
+  /**
+   * `output` after a received segment: when nothing is lost, no byte or FIN unsent and the path unchanged, what
+   * output would do without the windows' arithmetic (in a request/response exchange the ACK the segment carried
+   * emptied the ring). A method of its own: the same test inside `output` made V8 box the time it passes on, a
+   * 16 B heap number per call (bench/inmemory-tcp.ts --heap, 2026-12-04). The shortcut leaves `rearm` to the caller
+   * (segmentArrives rearms right after it); `output` rearms as before.
+   */
+  outputAfterSegment(now: number): void {
+    const neg = this.c.neg;
+    if (
+      this.c.sb.lostBytes === 0 &&
+      this.sndBuf.length <= seqDiff(this.sndNxt, this.bufSeq) &&
+      !(this.finQueued && !this.finSent) &&
+      this.host.paths.generation === neg.pathGen &&
+      neg.pathMtu - 40 >= neg.mssRaw &&
+      this.c.isSynchronized()
+    ) {
+      this.c.txPending = false;
+      this.chrono.set(now, this.wantWritable ? 'sndbuf' : this.sndNxt !== this.sndUna ? 'busy' : 'idle');
+      if (this.c.rcv.ackNow || this.c.rcv.ackSoon) this.c.tx.sendAck(now);
+      return;
+    }
+    this.output(now);
   }
 
   /** Send what the windows allow: lost segments first, then new data, then a pure ACK if one is owed. */

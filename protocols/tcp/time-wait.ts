@@ -76,6 +76,8 @@ export interface TimeWaitHost {
   challengeAckAllowed(now: number): boolean;
   /** A record is gone (expired or removed): its local port loses a user. */
   timeWaitReleased(localPort: number): void;
+  /** Optional: a record's deadline was filed (TcpHost.timerArmed). */
+  timerArmed?(): void;
 }
 
 /** One TIME-WAIT record as `connections()` shows it when its connection object is gone. */
@@ -404,6 +406,7 @@ export class TimeWaitTable {
     this.deadline[slot] = at;
     if (this.heap.length > 2 * this.n + 64) this.heapRebuild();
     this.heap.push(at, slot);
+    this.host.timerArmed?.();
   }
 
   /** One entry per live record (drops the stale ones left by restarted timers and removed records). */

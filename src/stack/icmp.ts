@@ -135,6 +135,11 @@ export class Icmp4 implements Transport {
     return this.pings.pollAt();
   }
 
+  /** Transport.dueAt: the earliest ping deadline (`ping` wakes the stack's timers). */
+  dueAt(): number {
+    return this.pings.size === 0 ? Infinity : (this.pings.pollAt() ?? Infinity);
+  }
+
   /**
    * Hand an ICMP error to whoever sent the datagram it quotes (RFC 1122 3.2.2, RFC 5927: only when the quote names
    * one of our sockets; transports validate further, e.g. TCP checks the sequence number).
@@ -215,6 +220,7 @@ export class Icmp4 implements Transport {
       this.pingClaimed = true;
     }
     this.pings.add({ dst, sentAt: now, deadline: now + (options.timeoutMs ?? 1000), seq, cb });
+    host.wakeTimers();
     const unreachable = (): void => this.pings.fail(seq, new BywayError('EHOSTUNREACH', 'the destination did not answer ARP'));
     const slot = host.output.begin(now, src, dst, IpProtocol.ICMP, ICMP_HEADER_LEN + size, options.ttl ?? host.ttl, 0, 0, unreachable);
     if (slot === null) {

@@ -49,6 +49,8 @@ export interface IgmpHost {
   source(): number;
   /** Put a whole IPv4 packet on the wire to `mac` (the link header is the host's). */
   emit(now: number, packet: Uint8Array, mac: Uint8Array): void;
+  /** Optional: a join, leave, query or report may have armed a timer (TransportHost.wakeTimers). */
+  wakeTimers?(): void;
 }
 
 export class Ipv4Igmp implements Transport {
@@ -107,12 +109,14 @@ export class Ipv4Igmp implements Transport {
   /** One more user of `group`, of any source or of `source` only. */
   join(now: number, group: number, source?: number): void {
     this.listener.join(now, ipv4Bytes(group), source === undefined ? undefined : ipv4Bytes(source));
+    this.host.wakeTimers?.();
     this.sync(group);
   }
 
   /** One user fewer (nothing when there is no such user). */
   leave(now: number, group: number, source?: number): void {
     this.listener.leave(now, ipv4Bytes(group), source === undefined ? undefined : ipv4Bytes(source));
+    this.host.wakeTimers?.();
     this.sync(group);
   }
 
@@ -143,9 +147,11 @@ export class Ipv4Igmp implements Transport {
     if (r.kind === 'query') {
       if (!hasRouterAlert(buf, ipOff, start)) st.noRouterAlert++;
       this.listener.query(now, igmpQuery(r));
+      this.host.wakeTimers?.();
       return;
     }
     this.listener.report(now, r.kind === 'v1-report' || r.kind === 'v2-report' ? ipv4Bytes(r.group) : undefined);
+    this.host.wakeTimers?.();
   }
 
   icmpError(_now: number, _src: number, _dst: number, _quoted: Uint8Array, _kind: IcmpErrorKind): boolean {
@@ -158,6 +164,11 @@ export class Ipv4Igmp implements Transport {
 
   pollAt(): number | undefined {
     return this.listener.pollAt();
+  }
+
+  /** Transport.dueAt (joins, leaves and received IGMP wake the stack's timers). */
+  dueAt(): number {
+    return this.listener.pollAt() ?? Infinity;
   }
 
   private send(now: number, msg: Uint8Array, dst: number): void {

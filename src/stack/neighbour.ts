@@ -106,6 +106,8 @@ export interface NeighbourHost {
   sendResolved(now: number, frame: Uint8Array, mac: Uint8Array, segment?: number): void;
   /** Optional: an entry in PROBE (after `advise`) was confirmed: the neighbour answers again. */
   confirmed?(now: number, ip: number): void;
+  /** Optional: an entry now waits on a reply (INCOMPLETE or PROBE): `dueAt` may have moved earlier. */
+  timerArmed?(): void;
 }
 
 export class NeighbourCache {
@@ -200,6 +202,7 @@ export class NeighbourCache {
       e = { ip, state: 'incomplete', mac: new Uint8Array(6), deadline: now, requestsSent: 0, queue: [], queuedBytes: 0, created: now };
       this.entries.set(ip, e);
       this.incomplete++;
+      this.host.timerArmed?.();
       const asked = this.lastAsked.get(ip);
       if (asked !== undefined && now - asked < this.options.retransmitMs) {
         e.deadline = asked + this.options.retransmitMs; // asked a moment ago (by an evicted entry): wait
@@ -295,6 +298,7 @@ export class NeighbourCache {
     e.state = 'probe';
     e.requestsSent = 0;
     this.probing++;
+    this.host.timerArmed?.();
     this.stats.advised++;
     this.probe(now, e);
   }
@@ -331,6 +335,18 @@ export class NeighbourCache {
         this.stats.expired++;
       }
     }
+  }
+
+  /**
+   * The earliest time poll() may do anything (for a host that skips polls until then, told of new waits through
+   * NeighbourHost.timerArmed): the next sweep, and while entries wait on a reply, every entry's deadline (poll then
+   * visits them all, and drops expired reachable ones on the way).
+   */
+  dueAt(): number {
+    let at = this.nextSweep;
+    if (this.incomplete === 0 && this.probing === 0) return at;
+    for (const e of this.entries.values()) if (e.deadline < at) at = e.deadline;
+    return at;
   }
 
   /** The earliest time poll() has work: only incomplete and probing entries need waking for (expiry is lazy). */

@@ -126,6 +126,11 @@ export class TcpTransport implements Transport {
     return this.layer.pollAt(now);
   }
 
+  /** Transport.dueAt: the layer wakes the stack's timers through TcpHost.timerArmed. */
+  dueAt(now: number): number {
+    return this.layer.dueAt(now);
+  }
+
   pathConfirmed(now: number, via: (dst: number) => boolean): void {
     this.layer.pathConfirmed(now, (dst) => !isIpv6Id(dst) && via(dst)); // an ARP answer says nothing of IPv6 paths
   }
@@ -170,6 +175,7 @@ export class TcpTransport implements Transport {
         if (!isIpv6Id(dst)) host.negativeAdvice(now, dst); // IPv6: NDP's own unreachability detection probes
       },
       forwardProgress: (now: number, dst: number): void => self.v6?.forwardProgress(now, dst),
+      timerArmed: (): void => host.wakeTimers(),
       ...portClaims(host.flows, 'tcp'),
     };
     return tcpHost;

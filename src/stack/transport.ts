@@ -37,6 +37,13 @@ export interface Transport {
   /** The earliest time `poll` must run, or undefined. */
   pollAt(now: number): number | undefined;
   /**
+   * Optional, with `poll`: the earliest time `poll` may do anything (Infinity: not until woken; -Infinity or `now`:
+   * at the next poll). A transport that has it calls `TransportHost.wakeTimers()` whenever something it does may
+   * move that earlier (a timer armed, output queued for its poll), and the stack then skips its `poll` until that
+   * time (src/stack/timer-phase.ts). One without it is polled on every poll.
+   */
+  dueAt?(now: number): number;
+  /**
    * Optional: a next hop answered the probe that negative advice started (RFC 1122 2.3.2.1); `via(dst)` says
    * whether the path to `dst` goes through it.
    */
@@ -61,6 +68,8 @@ export interface TransportHost {
   sendIcmpError(buf: Uint8Array, ipOff: number, end: number, type: number, code: number, mtu: number): void;
   /** Send what is queued now (the driver's flush). */
   flush(now: number): void;
+  /** A transport with `dueAt` armed something: the next poll runs the timer phase (Transport.dueAt). */
+  wakeTimers(): void;
   /**
    * RFC 1122 4.2.3.5 negative advice: the peer `dst` stopped answering; the stack checks the next hop's link-layer
    * address (a transport with `pathConfirmed` hears when it answers).

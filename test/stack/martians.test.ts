@@ -77,6 +77,22 @@ describe('martian sources', () => {
   });
 });
 
+describe('martian sources between packets of a good one (the stack remembers the last good source)', () => {
+  it('still drops each martian source, whichever good source came before it', () => {
+    const { b, syn } = lab();
+    const martians = ['0.0.0.0', '127.0.0.1', '255.255.255.255', '10.0.0.255', '224.0.0.1', '10.0.0.2'];
+    for (const m of martians) {
+      syn(ip('10.0.0.7')); // remembered as good
+      syn(ip(m));
+      syn(ip('10.0.0.7'));
+    }
+    syn(ip('10.0.0.8')); // another good source: checked, then remembered
+    syn(ip('10.0.0.2'));
+    expect(b.stats.ipv4.badSource).toBe(martians.length + 1);
+    expect(b.stats.tcp!.segsIn).toBe(2 * martians.length + 1);
+  });
+});
+
 describe('IPv4 options', () => {
   it('accepts well-formed options (NOP, EOL, record route, router alert) and delivers the packet', () => {
     const { b, syn } = lab();

@@ -91,3 +91,64 @@ describe('the path cache of a TCP connection (no route lookup per segment)', () 
     expect(c.client.info().sndMss).toBe(1448);
   });
 });
+
+describe('the path cache when a segment arrives with nothing to send (Sender.outputAfterSegment)', () => {
+  it('a path MTU learned meanwhile lowers the MSS at the next received segment, before anything is sent', () => {
+    const p = makePair({ configA: { tcp: { quickAcks: 0 } } }); // data is ACKed late: its output runs at once
+    const listener = p.b.tcp!.listen(0, 80, 16);
+    let server: TcpConnection | undefined;
+    listener.onConnection = (c) => (server = c);
+    const client = p.a.tcp!.connect(p.clock.now(), ip('10.0.0.2'), 80, { noDelay: true });
+    p.run({ stopWhen: () => server !== undefined && client.state === 'ESTABLISHED' });
+    client.send(p.clock.now(), pattern(100));
+    p.run({ until: p.clock.now() + 50 }); // sent and acknowledged: nothing left to send
+    expect(client.info().unacked).toBe(0);
+    expect(client.info().sndMss).toBe(1448);
+    p.a.output.learnPmtu(ip('10.0.0.2'), 1200, p.clock.now() + 600_000);
+    server!.send(p.clock.now(), pattern(10));
+    p.run({ until: p.clock.now() + 1 });
+    expect(client.readableLength).toBe(10);
+    expect(client.info().sndMss).toBe(1200 - 40 - 12);
+  });
+});
+
+describe('output after a received segment with nothing to send, in a stack (its paths known: the shortcut runs)', () => {
+  it('data arriving on an idle connection (no timer armed) is ACKed by the delayed-ACK timer, 40 ms later', () => {
+    const p = makePair({ configA: { tcp: { quickAcks: 0 } } });
+    const listener = p.b.tcp!.listen(0, 80, 16);
+    let server: TcpConnection | undefined;
+    listener.onConnection = (c) => (server = c);
+    const client = p.a.tcp!.connect(p.clock.now(), ip('10.0.0.2'), 80, { noDelay: true });
+    p.run({ stopWhen: () => server !== undefined && client.state === 'ESTABLISHED' });
+    p.run({ until: p.clock.now() + 5000 }); // whatever the handshake armed has run out
+    expect(p.a.tcp!.pollAt(p.clock.now())).toBeUndefined();
+    const out = p.a.stats.tcp!.segsOut;
+    server!.send(p.clock.now(), pattern(64));
+    const sentAt = p.clock.now();
+    p.run({ until: sentAt + 39 });
+    expect(client.readableLength).toBe(64);
+    expect(p.a.stats.tcp!.segsOut).toBe(out);
+    p.run({ until: sentAt + 41 });
+    expect(p.a.stats.tcp!.segsOut).toBe(out + 1);
+  });
+
+  it('a FIN held by a zero window leaves with the window update, though no byte is unsent', () => {
+    const p = makePair({ configB: { tcp: { receiveBuffer: 4096, maxReceiveBuffer: 4096 } } });
+    const listener = p.b.tcp!.listen(0, 80, 16);
+    let server: TcpConnection | undefined;
+    listener.onConnection = (c) => (server = c);
+    const client = p.a.tcp!.connect(p.clock.now(), ip('10.0.0.2'), 80, { noDelay: true });
+    p.run({ stopWhen: () => server !== undefined && client.state === 'ESTABLISHED' });
+    let sent = 0;
+    const data = pattern(4096);
+    p.run({ stopWhen: () => ((sent += client.send(p.clock.now(), data.subarray(sent))), sent === 4096 && client.info().unacked === 0), until: p.clock.now() + 1000 });
+    expect(client.info().sndWnd).toBe(0); // all acknowledged, nothing read: the window is shut
+    client.shutdown(p.clock.now()); // the FIN waits for the window
+    p.run({ until: p.clock.now() + 5 });
+    expect(server!.readableEnded).toBe(false);
+    const scratch = new Uint8Array(8192);
+    while (server!.read(p.clock.now(), scratch) > 0); // the window opens: B sends an update
+    p.run({ until: p.clock.now() + 5 }); // far sooner than a persist probe
+    expect(server!.readableEnded).toBe(true);
+  });
+});

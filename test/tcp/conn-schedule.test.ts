@@ -3,8 +3,9 @@
  * poll. Each queued connection's output runs once per poll, at most `outputBudget` of them; one that queues again
  * during its output waits for the next poll; one forgotten (closed) meanwhile is skipped.
  */
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { ConnTimers as Schedule } from '../../protocols/tcp/conn-timers.js';
+import { DeadlineHeap } from '../../protocols/util/deadline-heap.js';
 import type { TcpConnection } from '../../protocols/tcp/connection.js';
 
 /** The fields the schedule reads and writes (no timers armed). */
@@ -74,5 +75,59 @@ describe('the schedule of pending output', () => {
     s.runDue(1, 16, 16, (x) => ran.push(nameOf(x)), () => {});
     expect(ran).toEqual(['a', 'c', 'c']);
     expect(s.outputPending).toBe(false);
+  });
+});
+
+/** A connection with a timer at `at` and no output pending. */
+function timed(at: number): TcpConnection {
+  return { state: 'ESTABLISHED', timerAt: at, heapAt: Infinity, txPending: false, tmr: { txQueued: false } } as unknown as TcpConnection;
+}
+
+describe('the schedule of timers', () => {
+  it('leaves an entry whose timer moved later where it is until it is due, then fires the timer at its own time', () => {
+    const s = new Schedule(() => 1);
+    const c = timed(10);
+    s.wake(c);
+    const push = vi.spyOn(DeadlineHeap.prototype, 'push');
+    const fired: number[] = [];
+    // A request/response exchange: the timer moves later on every segment, and the layer polls between them.
+    for (let now = 1; now < 10; now++) {
+      c.timerAt = now + 10;
+      s.wake(c); // later than the entry: nothing to file
+      s.runDue(now, 16, 16, () => {}, (_c, t) => fired.push(t));
+    }
+    expect(push).not.toHaveBeenCalled(); // no poll before the entry's time re-filed it
+    expect(fired).toEqual([]);
+    s.runDue(10, 16, 16, () => {}, (_c, t) => fired.push(t)); // the entry surfaces: re-filed at 19, not fired
+    expect(push).toHaveBeenCalledTimes(1);
+    expect(fired).toEqual([]);
+    s.runDue(18.9, 16, 16, () => {}, (_c, t) => fired.push(t));
+    expect(fired).toEqual([]);
+    const fire = (x: TcpConnection, t: number): void => {
+      fired.push(t);
+      x.timerAt = Infinity; // what a fired timer leaves
+    };
+    s.runDue(19, 16, 16, () => {}, fire);
+    expect(fired).toEqual([19]);
+    push.mockRestore();
+  });
+
+  it('still fires a timer moved earlier than the entry at its earlier time', () => {
+    const s = new Schedule(() => 1);
+    const c = timed(10);
+    s.wake(c);
+    s.runDue(1, 16, 16, () => {}, () => {});
+    c.timerAt = 5;
+    s.wake(c);
+    const fired: number[] = [];
+    const fire = (x: TcpConnection, t: number): void => {
+      fired.push(t);
+      x.timerAt = Infinity;
+    };
+    s.runDue(4.9, 16, 16, () => {}, fire);
+    expect(fired).toEqual([]);
+    s.runDue(5, 16, 16, () => {}, fire);
+    expect(fired).toEqual([5]);
+    expect(s.nextAt()).toBe(Infinity); // the entry at 10 was stale: dropped, nothing left
   });
 });
