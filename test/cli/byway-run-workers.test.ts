@@ -390,8 +390,8 @@ describePrivileged('byway run --workers 2: an unmodified node:http server in two
     const dir = mkdtempSync(join(tmpdir(), 'byway-handover6-'));
     try {
       await withKernelIpv6(async () => {
-        // --address takes IPv4 only: the IPv6 address comes in a config file. gate:...:9 holds no worker (there is no
-        // worker 9); it keeps the HTTP connections open 60 s between requests.
+        // The addresses come in a config file (as --address could give them since 2026-12-04). gate:...:9 holds no
+        // worker (there is no worker 9); it keeps the HTTP connections open 60 s between requests.
         const { proc, sup, w0, w1 } = await startWithConfig(dir, { address: [`${BYWAY}/24`, `${BYWAY6}/64`] }, `gate:${join(dir, 'none')}:9`, ['--restart']);
         for (const pid of [w0, w1]) await waitOutput(proc, new RegExp(`^listening 8080 pid ${pid}$`, 'm'), 60_000, `worker pid ${pid}`);
         // Duplicate address detection first (about a second): until then the address is tentative.
