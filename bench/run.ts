@@ -644,9 +644,11 @@ async function runPath(topo: Topology, spec: PathSpec, nextPort: () => number): 
 
 async function runInMemory(): Promise<Record<string, unknown>> {
   log('\n== in-memory (two byway stacks in one process, bench/inmemory-tcp.ts)');
-  // Sized for about a second each at the last measured speeds; --long gives five times as much.
+  // Sized for about a second each at the speeds of 2026-12-04 (veth-like 12 Gbit/s, 400k transactions/s; 200 MB
+  // and 50,000 transactions were an eighth of that, and run H read 15-20 % below the issue's own
+  // `npm run bench:inmemory` in the same hour); --long gives five times as much.
   const k = long ? 5 : 1;
-  const args = ['--import', 'tsx', 'bench/inmemory-tcp.ts', '--all', '--json', '--bytes', String(200_000_000 * k), '--transactions', String(50_000 * k)];
+  const args = ['--import', 'tsx', 'bench/inmemory-tcp.ts', '--all', '--json', '--bytes', String(1_000_000_000 * k), '--transactions', String(400_000 * k)];
   const command = ['node', ...args].join(' ');
   try {
     const out = execFileSync('node', args, { cwd: ROOT, encoding: 'utf8', timeout: 300_000, stdio: ['ignore', 'pipe', 'pipe'] });
