@@ -129,10 +129,7 @@ export class StrayRelay {
     const tried = r !== undefined && now - r.at <= STRAY_KEPT_MS ? r.tried : 0n;
     for (const piece of pieces) {
       const frame = src6 !== undefined ? strayFrame6(this.mac, src6, dst6!, piece) : strayFrame(this.mac, src, dst, piece);
-      const payload = new Uint8Array(8 + frame.length);
-      new DataView(payload.buffer).setBigUint64(0, tried);
-      payload.set(frame, 8);
-      this.send(payload);
+      this.send(strayMessage(tried, frame));
       this.counters.sent++;
     }
     if (pieces.length > 1) this.counters.split++;
@@ -161,6 +158,14 @@ export class StrayRelay {
     if (final) this.counters.final++;
     return frame;
   }
+}
+
+/** A worker's stray message to the supervisor: u64 the workers already asked (bit per index) | the frame. */
+function strayMessage(tried: bigint, frame: Uint8Array): Uint8Array {
+  const payload = new Uint8Array(8 + frame.length);
+  new DataView(payload.buffer).setBigUint64(0, tried);
+  payload.set(frame, 8);
+  return payload;
 }
 
 /** A TCP flow's key from its addresses and segment (source and destination ports). */
@@ -317,10 +322,7 @@ export class HalfOpens {
       ? strayFrame6(this.mac, frame.subarray(22, 38), frame.subarray(38, 54), seg)
       : strayFrame(this.mac, readU32(frame, 26), readU32(frame, 30), seg);
     const all = (1n << BigInt(this.spec.workers)) - 1n;
-    const payload = new Uint8Array(8 + rebuilt.length);
-    new DataView(payload.buffer).setBigUint64(0, all & ~(1n << BigInt(this.holder)));
-    payload.set(rebuilt, 8);
-    this.send(payload);
+    this.send(strayMessage(all & ~(1n << BigInt(this.holder)), rebuilt));
     this.counters.diverted++;
   }
 }
