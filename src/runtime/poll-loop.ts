@@ -163,8 +163,6 @@ export class PollLoop {
   private spinMisses = 0;
   /** Event mode: while > 0 the window is suspended, and this many turns with frames are left before a probe. */
   private probeIn = 0;
-  /** Event mode: whether the window after the last turn that handled frames polls and spins (not suspended). */
-  private windowOn = true;
   /** Event mode: turns with frames after which the window stayed shut (suspended; diagnostics). */
   windowsSkipped = 0;
 
@@ -301,7 +299,6 @@ export class PollLoop {
             if (++this.spinMisses >= SPIN_MISS_LIMIT) {
               // (A probe that missed lands here too: the count was not reset.)
               this.probeIn = SPIN_PROBE_TURNS;
-              this.windowOn = false;
             }
           }
         }
@@ -309,10 +306,8 @@ export class PollLoop {
       if (handled > 0) {
         this.lastWorkAt = this.drainedAt; // the last poll's time (one clock read fewer per turn)
         this.emptySpins = 0;
-        if (this.probeIn > 0) {
-          this.windowOn = --this.probeIn === 0; // suspended: shut, but for a probe every SPIN_PROBE_TURNS
-          if (!this.windowOn) this.windowsSkipped++;
-        } else this.windowOn = true;
+        // Suspended: shut, but for a probe every SPIN_PROBE_TURNS.
+        if (this.probeIn > 0 && --this.probeIn > 0) this.windowsSkipped++;
       } else this.emptySpins++;
       this.options.afterPoll?.();
       // What the poll's callbacks and the deferred work (afterPoll: a reply sent from a 'message' handler) queued
@@ -374,7 +369,7 @@ export class PollLoop {
     // Busy mode spins every empty turn. The node's pollAt is no bound there: a busy-polling driver always answers
     // `now`, and timers due by now have just run in the poll.
     if (this.mode === 'busy') return this.spinning ? this.spinUs : 0;
-    if (!this.windowOn) return 0;
+    if (this.probeIn > 0) return 0; // the window is suspended
     const now = (this.spinFrom = this.clock.now());
     const left = this.spinMs - (now - this.lastWorkAt);
     if (!(left > 0) || this.emptySpins >= MAX_EMPTY_SPINS) return 0;
@@ -395,7 +390,7 @@ export class PollLoop {
     let at = this.node.pollAt(now);
     // A busy-polling driver always answers `now` and wakes nobody: poll it every BUSY_IDLE_MS.
     if (busy) at = Math.max(at ?? now, now + BUSY_IDLE_MS);
-    if (!busy && this.windowOn && now - this.lastWorkAt < this.spinMs && this.emptySpins < MAX_EMPTY_SPINS && (at === undefined || at > now)) {
+    if (!busy && this.probeIn === 0 && now - this.lastWorkAt < this.spinMs && this.emptySpins < MAX_EMPTY_SPINS && (at === undefined || at > now)) {
       // Frames arrived a moment ago: more are likely, and polling again costs less than sleeping and being woken.
       this.arm();
       return;
