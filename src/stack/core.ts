@@ -266,8 +266,10 @@ export class StackCore implements TransportHost {
       this.routes.add({ destination: r.destination, gateway: r.gateway, source: src, metric: r.metric ?? 0, mtu: r.mtu });
     }
     if (hostTables !== undefined) {
-      const mirror = { addresses: this.addresses, routes: this.routes, neighbours: this.neighbours, ipv6: this.ipv6 };
-      mirrorHostTables(hostTables, { ...mirror, time: () => this.time(), onLinkSource: (ip: number) => this.onLinkSource(ip) });
+      mirrorHostTables(hostTables, {
+        addresses: this.addresses, routes: this.routes, neighbours: this.neighbours, ipv6: this.ipv6,
+        time: () => this.time(), onLinkSource: (ip: number) => this.onLinkSource(ip),
+      });
     }
   }
 
