@@ -229,8 +229,7 @@ export class TcpLayer {
 
   /** Every connection; a TIME-WAIT record whose TcpConnection is gone is listed as a TimeWaitView. */
   connections(): Iterable<TcpConnectionView> {
-    const out: TcpConnectionView[] = [];
-    for (const c of this.table.list()) out.push(c);
+    const out: TcpConnectionView[] = this.table.list(); // a fresh array: the TIME-WAIT views join it
     const abort = (v: TimeWaitView): void => {
       const slot = this.tw.find(v.localIp, v.localPort, v.remoteIp, v.remotePort);
       if (slot >= 0) this.removeTimeWait(slot);
