@@ -136,10 +136,14 @@ export function workerSettings(spec: FlowSteeringSpec, index: number, arpOwner: 
 
 type Limits = { readonly tcp?: object; readonly udp?: object; readonly icmp?: object };
 
-/** The program's createStack limits with a worker's own settings laid over them (its slice and echo identifier). */
-export function withWorkerLimits<L extends Limits>(limits: L | undefined, own: WorkerSettings): L {
+/**
+ * The program's createStack limits with a worker's own settings laid over them (its slice and echo identifier), and
+ * under them the cluster's shared SYN-cookie options (cookies.ts `sharedCookies`; a cookie secret the program gives
+ * is the same in every worker, and wins).
+ */
+export function withWorkerLimits<L extends Limits>(limits: L | undefined, own: WorkerSettings, cookies?: object): L {
   const l = (limits ?? {}) as L;
-  return { ...l, tcp: { ...l.tcp, ...own.limits.tcp }, udp: { ...l.udp, ...own.limits.udp }, icmp: { ...l.icmp, ...own.limits.icmp } };
+  return { ...l, tcp: { ...cookies, ...l.tcp, ...own.limits.tcp }, udp: { ...l.udp, ...own.limits.udp }, icmp: { ...l.icmp, ...own.limits.icmp } };
 }
 
 /** The kernel's member order of one fanout group, as worker indexes. */
