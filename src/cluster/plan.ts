@@ -10,7 +10,7 @@
  *   steering program sends back to it.
  * - ARP: the program sends ARP (and NDP: every IPv6 frame but TCP, UDP and echo replies) to worker 0's member, the
  *   ARP owner's while worker 0 has none; the owner answers requests for the address and relays every ARP frame
- *   (and the IPv6 neighbour advertisements and ICMPv6 errors: `fanoutRelays`) to the others
+ *   (and the IPv6 neighbour and router advertisements and ICMPv6 errors: `fanoutRelays`) to the others
  *   (drivers/middleware/relay.ts), which learn from it but do not answer. The owner is the lowest live worker.
  * - Members: the kernel keeps a fanout group's members in join order and, when one leaves, moves the last into its
  *   place (net/packet/af_packet.c __fanout_unlink). `Membership` mirrors that, and `slots()` gives the program's
@@ -101,12 +101,15 @@ export function everyWorkerSees(spec: FlowSteeringSpec, frame: Uint8Array): bool
 
 /**
  * The frames a worker of an AF_PACKET fanout cluster relays to the others (drivers/middleware/relay.ts): ARP, and
- * over IPv6 (ICMPv6 right behind the fixed header) neighbour advertisements and errors. The program (fanout.ts)
+ * over IPv6 (ICMPv6 right behind the fixed header) neighbour and router advertisements and errors. The program (fanout.ts)
  * sends IPv6 TCP and UDP by its tables, so a worker serves IPv6 clients whose NDP goes to worker 0's slot: its own
  * resolutions are answered there, and reach it only through the relay (each stack's cache takes an advertisement
  * only for an entry it is resolving: RFC 4861 7.2.5). An ICMPv6 error (packet too big above all) goes where the
  * program sends other ICMPv6, not by the flow it quotes: every worker gets it and only the one whose connection it
- * quotes acts on it, as `everyWorkerSees` does for TAP and AF_XDP queues. Solicitations are not relayed: each
+ * quotes acts on it, as `everyWorkerSees` does for TAP and AF_XDP queues. Router advertisements too: each stack
+ * keeps its own default router and prefix lists (RFC 4861 6.3.4), and a worker that learned no router could not
+ * reach an off-link IPv6 address, its own connections' or a far client's (the relayed frame keeps its link-local
+ * source and hop limit 255, so every stack validates it as the receiver did). Solicitations are not relayed: each
  * stack answers the ones it gets, and one answer is enough (the ARP owner's, for ARP, is the same rule).
  */
 export function fanoutRelays(frame: Uint8Array): boolean {
@@ -114,7 +117,7 @@ export function fanoutRelays(frame: Uint8Array): boolean {
   if (frame[12] === 0x08 && frame[13] === 0x06) return true;
   if (frame[12] !== 0x86 || frame[13] !== 0xdd || frame.length < 55 || frame[20] !== 58) return false;
   const type = frame[54]!;
-  return type === 136 || ICMP6_ERRORS.includes(type);
+  return type === 136 || type === 134 || ICMP6_ERRORS.includes(type);
 }
 
 export interface WorkerSettings {

@@ -473,7 +473,7 @@ describe('strayNext and strayFrame', () => {
 });
 
 describe('fanoutRelays', () => {
-  it('relays ARP and, over IPv6, neighbour advertisements and ICMPv6 errors; not solicitations, echo or TCP', () => {
+  it('relays ARP and, over IPv6, neighbour and router advertisements and ICMPv6 errors; not solicitations, echo or TCP', () => {
     const frame6 = (next: number, type: number): Uint8Array => {
       const f = new Uint8Array(14 + 40 + 24);
       f[12] = 0x86;
@@ -486,8 +486,8 @@ describe('fanoutRelays', () => {
     arp[12] = 0x08;
     arp[13] = 0x06;
     expect(fanoutRelays(arp)).toBe(true);
-    expect([136, 1, 2, 3, 4].map((t) => fanoutRelays(frame6(58, t)))).toEqual([true, true, true, true, true]);
-    expect([135, 133, 134, 128, 129, 143].map((t) => fanoutRelays(frame6(58, t)))).toEqual([false, false, false, false, false, false]);
+    expect([136, 134, 1, 2, 3, 4].map((t) => fanoutRelays(frame6(58, t)))).toEqual([true, true, true, true, true, true]);
+    expect([135, 133, 128, 129, 143].map((t) => fanoutRelays(frame6(58, t)))).toEqual([false, false, false, false, false]);
     expect(fanoutRelays(frame6(6, 136))).toBe(false); // TCP whose byte 40 happens to be 136
     expect(fanoutRelays(frame6(58, 136).subarray(0, 54))).toBe(false); // too short to have a type
   });
