@@ -82,16 +82,24 @@ function flowClass6(spec: FlowSteeringSpec, f: Uint8Array): { worker: number; ta
   return undefined;
 }
 
+/** A neighbour (136) or router (134) advertisement: ICMPv6 right behind the IPv6 fixed header of an Ethernet frame. */
+function isAdvertisement6(frame: Uint8Array): boolean {
+  return frame.length >= 55 && frame[20] === 58 && (frame[54] === 136 || frame[54] === 134);
+}
+
 /**
  * Whether every worker must see a received frame where the device's own hash picks the queue (TAP multi-queue,
- * AF_XDP queues): ARP (each stack keeps its own neighbour cache), and an ICMP or ICMPv6 error quoting a service flow.
+ * AF_XDP queues): ARP and IPv6's neighbour and router advertisements (each stack keeps its own neighbour cache and
+ * router list, and the device puts the answer to one worker's solicitation on whichever queue its hash picks:
+ * relayed since the tenth session of 2026-12-04, as the fanout cluster relays them), and an ICMP or ICMPv6 error
+ * quoting a service flow.
  * The device put that flow on a queue by a hash byway cannot compute, and the error (from a router, say, with its
  * own addresses) hashes elsewhere, so which worker serves the flow is unknown: each stack gets the error and only
  * the one whose connection it quotes, at an in-flight sequence number, acts on it (RFC 5927), so path MTU discovery
  * works for the clients of every worker. Errors about a worker's own ephemeral flows hop to it (`sliceOwner`).
  */
 export function everyWorkerSees(spec: FlowSteeringSpec, frame: Uint8Array): boolean {
-  if (frame[12] === 0x86 && frame[13] === 0xdd) return flowClass6(spec, frame)?.table === 'service';
+  if (frame[12] === 0x86 && frame[13] === 0xdd) return isAdvertisement6(frame) || flowClass6(spec, frame)?.table === 'service';
   if (frame.length < 14 || frame[12] !== 0x08) return false;
   if (frame[13] === 0x06) return true;
   if (frame[13] !== 0x00 || frame.length < 34 || frame[23] !== 1 || (((frame[20]! << 8) | frame[21]!) & 0x3fff) !== 0) return false;
@@ -116,8 +124,7 @@ export function fanoutRelays(frame: Uint8Array): boolean {
   if (frame.length < 14) return false;
   if (frame[12] === 0x08 && frame[13] === 0x06) return true;
   if (frame[12] !== 0x86 || frame[13] !== 0xdd || frame.length < 55 || frame[20] !== 58) return false;
-  const type = frame[54]!;
-  return type === 136 || type === 134 || ICMP6_ERRORS.includes(type);
+  return isAdvertisement6(frame) || ICMP6_ERRORS.includes(frame[54]!);
 }
 
 export interface WorkerSettings {

@@ -74,6 +74,8 @@ describe('sliceOwner and everyWorkerSees over IPv6', () => {
     expect(everyWorkerSees(spec, frame6(58, [2, 0, 0, 0], { next: 6, l4: [...be(60000), ...be(443)] }))).toBe(false);
     expect(everyWorkerSees(spec, frame6(6, [...be(50000), ...be(8080)]))).toBe(false);
     expect(sliceOwner(spec, frame6(58, [2, 0, 0, 0], { next: 6, l4: [] }).subarray(0, 90))).toBeUndefined(); // cut short
+    // Neighbour and router advertisements to every worker (each keeps its own cache and router list); solicitations not.
+    expect([136, 134, 135, 133].map((t) => everyWorkerSees(spec, frame6(58, [t, 0, 0, 0])))).toEqual([true, true, false, false]);
   });
 });
 
