@@ -20,6 +20,7 @@ import { fanoutRelays, workerSettings } from '../../src/cluster/plan.js';
 import { cookieKeyFromEnv, cookieKeyToEnv, COOKIE_ENV, sharedCookies } from '../../src/cluster/cookies.js';
 import { memberFromEnv, memberStackOptions } from '../../src/register/member.js';
 import { cidr, ip } from '../stack/harness.js';
+import { workerStack } from './sim-workers.js';
 import { v6, v6cidr } from '../ipv6/stack-helpers.js';
 
 /** How much later worker 1's clock starts than worker 0's (ms). */
@@ -64,19 +65,7 @@ function makeCluster(sharing: Sharing) {
     // Worker w's clock reads w * LATER less than worker 0's at one instant: its origin is that much later.
     const cookies =
       sharing === 'shared' ? { cookieKey: key, cookieTimeOrigin: 5_000_000 + w * LATER } : sharing === 'one secret, own clocks' ? { cookieKey: key } : {};
-    stacks.push(
-      new NetStack({
-        driver: r,
-        addresses: [cidr('10.0.0.2/24')],
-        addresses6: [v6cidr('fd00::2/64')],
-        ipv6: true,
-        rng: seededRng(10 + w),
-        answerArp: s.answerArp,
-        udp: s.limits.udp,
-        tcp: { ...s.limits.tcp, ...cookies },
-        icmp: s.limits.icmp,
-      }),
-    );
+    stacks.push(workerStack(r, w, s, { tcp: cookies }));
   }
   const client = new NetStack({ driver: clientEnd, addresses: [cidr('10.0.0.1/24')], addresses6: [v6cidr('fd00::1/64')], ipv6: true, rng: seededRng(1) });
   const nodes = [client, stacks[0]!, shifted(stacks[1]!, LATER)];

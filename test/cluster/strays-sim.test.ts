@@ -25,6 +25,7 @@ import { HalfOpens, StrayRelay, routeStray } from '../../src/cluster/strays.js';
 import { verifyTcpChecksum } from '../../protocols/tcp/wire.js';
 import { verifyTcp6Checksum } from '../../protocols/ipv6/wire-l4.js';
 import { cidr, ip } from '../stack/harness.js';
+import { workerStack } from './sim-workers.js';
 import { v6, v6cidr } from '../ipv6/stack-helpers.js';
 
 /** An IPv4 TCP segment with SYN and ACK set (a SYN-ACK). */
@@ -73,17 +74,7 @@ function makeCluster(maxMessage?: number) {
     const r = relay(syns, { relay: (f) => relays.forEach((o, i) => i !== w && o.inject(f)), match: fanoutRelays });
     relays.push(r);
     const s = workerSettings(spec, w, 1);
-    const stack = new NetStack({
-      driver: r,
-      addresses: [cidr('10.0.0.2/24')],
-      addresses6: [v6cidr('fd00::2/64')],
-      ipv6: true,
-      rng: seededRng(10 + w),
-      answerArp: s.answerArp,
-      udp: s.limits.udp,
-      tcp: s.limits.tcp,
-      icmp: s.limits.icmp,
-    });
+    const stack = workerStack(r, w, s);
     stacks.push(stack);
     // The worker's preload and the supervisor (member.ts, processes.ts), without the socket between them.
     const sr = new StrayRelay(spec, r.hwAddress!, (payload) => route(w, payload), maxMessage);

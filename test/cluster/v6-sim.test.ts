@@ -22,6 +22,7 @@ import { NetStack } from '../../src/stack/stack.js';
 import { everyWorkerSees, fanoutRelays, sliceOwner, workerSettings } from '../../src/cluster/plan.js';
 import { v6, v6cidr } from '../ipv6/stack-helpers.js';
 import { routerAdvertisement } from './ra.js';
+import { workerStack } from './sim-workers.js';
 
 /**
  * Two workers and the peer. 'fanout': the program's rule picks the queue (flowClass) and the workers relay what
@@ -52,19 +53,7 @@ function makeCluster(relays: (f: Uint8Array) => boolean = fanoutRelays, peerAddr
     const r = relay(hop, { relay: (f) => workers.forEach((o, i) => i !== w && o.inject(f)), match: relays });
     workers.push(r);
     const s = workerSettings(spec, w, 0);
-    stacks.push(
-      new NetStack({
-        driver: r,
-        addresses: [],
-        addresses6: [v6cidr('fd00::2/64')],
-        ipv6: true,
-        rng: seededRng(10 + w),
-        answerArp: s.answerArp,
-        udp: s.limits.udp,
-        tcp: s.limits.tcp,
-        icmp: s.limits.icmp,
-      }),
-    );
+    stacks.push(workerStack(r, w, s, { ipv4: false }));
   }
   // The peer: on the link as fd00::1, and the router to fd01::/64 (its own fd01::1, off-link for the workers).
   const peer = new NetStack({ driver: peerEnd, addresses: [], addresses6: [v6cidr('fd00::1/64'), v6cidr('fd01::1/64'), ...peerAddresses.map(v6cidr)], ipv6: true, rng: seededRng(1) });

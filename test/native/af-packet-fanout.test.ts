@@ -147,6 +147,15 @@ const ipv6ExtPacket = fc.record({
   cut: fc.oneof(fc.constant(0), fc.integer({ min: 0, max: 12 })),
 });
 
+/** Two permuted slot tables, `slots` and `serviceSlots`, for `workers` workers from `seed`. */
+function permutedTables(workers: number, seed: number): { workers: number; slots: number[]; serviceSlots: number[] } {
+  return {
+    workers,
+    slots: Array.from({ length: workers }, (_, i) => (i + seed) % workers),
+    serviceSlots: Array.from({ length: workers }, (_, i) => (i * 3 + seed + 1) % workers),
+  };
+}
+
 /** What the program returns (before the kernel's modulo): the worker's member in its class's table; 0 when a load runs past the end. */
 function expectedMember(spec: { workers: number; slots: readonly number[]; serviceSlots?: readonly number[] }, etherType: number, bytes: Uint8Array): number {
   const c = flowClass(spec, etherType, bytes);
@@ -174,9 +183,7 @@ describe('fanout steering program (interpreted)', () => {
   it('with serviceSlots: the hashed classes go through serviceSlots, ephemeral slices and ARP through slots', () => {
     fc.assert(
       fc.property(packet, fc.integer({ min: 1, max: 7 }), fc.integer({ min: 0, max: 6 }), (p, workers, seed) => {
-        const slots = Array.from({ length: workers }, (_, i) => (i + seed) % workers);
-        const serviceSlots = Array.from({ length: workers }, (_, i) => (i * 3 + seed + 1) % workers);
-        const spec = { workers, slots, serviceSlots };
+        const spec = permutedTables(workers, seed);
         const prog = buildFanoutProgram(spec);
         const bytes = ipv4(p);
         const c = flowClass(spec, 0x0800, bytes);
@@ -185,7 +192,7 @@ describe('fanout steering program (interpreted)', () => {
         // The class: an ephemeral destination port goes by slots, any other IPv4 by serviceSlots.
         if (c !== undefined && p.proto !== 1) expect(c.table).toBe(ports && ((bytes[p.ihl * 4 + 2]! << 8) | bytes[p.ihl * 4 + 3]!) >= low ? 'slots' : 'service');
         expect(runFanoutProgram(prog, 0x0800, bytes) % workers).toBe(expectedMember(spec, 0x0800, bytes));
-        expect(runFanoutProgram(prog, 0x0806, new Uint8Array(28))).toBe(slots[0]);
+        expect(runFanoutProgram(prog, 0x0806, new Uint8Array(28))).toBe(spec.slots[0]);
       }),
       { numRuns: 3000 },
     );
@@ -194,9 +201,7 @@ describe('fanout steering program (interpreted)', () => {
   it('ICMP: the program computes flowClass for echo replies, errors quoting TCP/UDP/echo, and anything else', () => {
     fc.assert(
       fc.property(icmpPacket, fc.integer({ min: 1, max: 7 }), fc.integer({ min: 0, max: 6 }), (p, workers, seed) => {
-        const slots = Array.from({ length: workers }, (_, i) => (i + seed) % workers);
-        const serviceSlots = Array.from({ length: workers }, (_, i) => (i * 3 + seed + 1) % workers);
-        const spec = { workers, slots, serviceSlots };
+        const spec = permutedTables(workers, seed);
         const bytes = icmpv4(p);
         expect(runFanoutProgram(buildFanoutProgram(spec), 0x0800, bytes) % workers).toBe(expectedMember(spec, 0x0800, bytes));
       }),
@@ -207,9 +212,7 @@ describe('fanout steering program (interpreted)', () => {
   it('IPv6: the program computes flowClass (TCP/UDP by slice or service table, echo replies by identifier, the rest worker 0)', () => {
     fc.assert(
       fc.property(ipv6Packet, fc.integer({ min: 1, max: 7 }), fc.integer({ min: 0, max: 6 }), (p, workers, seed) => {
-        const slots = Array.from({ length: workers }, (_, i) => (i + seed) % workers);
-        const serviceSlots = Array.from({ length: workers }, (_, i) => (i * 3 + seed + 1) % workers);
-        const spec = { workers, slots, serviceSlots };
+        const spec = permutedTables(workers, seed);
         const bytes = ipv6(p);
         const c = flowClass(spec, 0x86dd, bytes);
         // (Extension headers, 0, 43, 60 and 44, are walked: the property below.)
@@ -224,9 +227,7 @@ describe('fanout steering program (interpreted)', () => {
   it(`IPv6 extension headers: the program computes flowClass for any chain; up to ${IPV6_EXT_WALK} before TCP/UDP/ICMPv6 steer like none, a fragment by the source address`, () => {
     fc.assert(
       fc.property(ipv6ExtPacket, fc.integer({ min: 1, max: 7 }), fc.integer({ min: 0, max: 6 }), (p, workers, seed) => {
-        const slots = Array.from({ length: workers }, (_, i) => (i + seed) % workers);
-        const serviceSlots = Array.from({ length: workers }, (_, i) => (i * 3 + seed + 1) % workers);
-        const spec = { workers, slots, serviceSlots };
+        const spec = permutedTables(workers, seed);
         const bytes = ipv6Ext(p);
         expect(runFanoutProgram(buildFanoutProgram(spec), 0x86dd, bytes) % workers).toBe(expectedMember(spec, 0x86dd, bytes));
         const c = flowClass(spec, 0x86dd, bytes);
