@@ -255,10 +255,16 @@ export function strayNext(from: number, tried: bigint, live: readonly number[]):
   return { to: left[0]!, final: left.length === 1, tried: mask };
 }
 
-/** Whether a TCP or UDP destination port is in the workers' ephemeral range (steered by slice, never a stray). */
+/** Whether a TCP or UDP destination port is in the workers' ephemeral range (steered by slice to its owner). */
 export function inEphemeralRange(spec: FlowSteeringSpec, port: number): boolean {
   const { low, high } = rangeOf(spec);
   return port >= low && port <= high;
+}
+
+/** The worker whose ephemeral slice holds `port`, or undefined outside the range. */
+export function ephemeralOwner(spec: FlowSteeringSpec, port: number): number | undefined {
+  const { low, high, slice } = rangeOf(spec);
+  return port >= low && port <= high ? Math.floor((port - low) / slice) : undefined;
 }
 
 /** A zeroed frame of `len` bytes with an Ethernet header from and to `mac` (the cluster's shared one), EtherType `type`. */

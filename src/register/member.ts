@@ -188,7 +188,7 @@ export function openMember(
   // the supervisor, and the SYNs of another worker's half-open connections to that worker (strays.ts HalfOpens).
   // On AF_XDP and TAP queues the device's hash keeps a flow on its queue: nothing moves.
   const fanout = hop === undefined && packet.hwAddress !== undefined;
-  const strays = fanout ? new StrayRelay(spec, packet.hwAddress!, (p) => send(MsgType.stray, p)) : undefined;
+  const strays = fanout ? new StrayRelay({ ...spec, index: cfg.index }, packet.hwAddress!, (p) => send(MsgType.stray, p)) : undefined;
   const halfOpens = fanout
     ? new HalfOpens(spec, packet.hwAddress!, (p) => {
         strays!.counters.sent++;

@@ -45,7 +45,10 @@ function makeCluster(maxMessage?: number) {
    * has joined (0), the ARP owner's while it has none (1). ARP goes to worker 1 here (the ARP owner).
    */
   const slot0 = [1];
+  /** While set, every frame goes to that worker's queue (a datagram the steering sent elsewhere, say). */
+  const misroute: Array<number | undefined> = [undefined];
   const queues = memoryQueues(serverEnd, 2, (f) => {
+    if (misroute[0] !== undefined) return misroute[0];
     const type = (f[12]! << 8) | f[13]!;
     const c = flowClass(spec, type, f.subarray(14));
     if (c === undefined) return 0;
@@ -77,7 +80,7 @@ function makeCluster(maxMessage?: number) {
     const stack = workerStack(r, w, s);
     stacks.push(stack);
     // The worker's preload and the supervisor (member.ts, processes.ts), without the socket between them.
-    const sr = new StrayRelay(spec, r.hwAddress!, (payload) => route(w, payload), maxMessage);
+    const sr = new StrayRelay({ ...spec, index: w }, r.hwAddress!, (payload) => route(w, payload), maxMessage);
     strays.push(sr);
     sr.attach(stack.tcp!, undefined, () => clock.now());
   }
@@ -89,7 +92,7 @@ function makeCluster(maxMessage?: number) {
       if (list.length > 0) halfOpens.forEach((o, i) => i !== w && o.learn(Uint8Array.of(w, ...list), clock.now()));
     }
   };
-  return { clock, client, stacks, strays, halfOpens, relays, service, slot0, dropSynAcks, retable, run: (ms: number) => runUntil(clock, [client, ...stacks], { until: clock.now() + ms }) };
+  return { clock, client, stacks, strays, halfOpens, relays, service, slot0, misroute, dropSynAcks, retable, run: (ms: number) => runUntil(clock, [client, ...stacks], { until: clock.now() + ms }) };
 }
 
 /** Echo what a server connection reads; count what a client connection reads. */
@@ -460,6 +463,23 @@ describe('strayNext and strayFrame', () => {
     // Worker 1 holds no connection either: the last asked, it answers (its hook declines the flow).
     r1.attach({ stray: undefined, addrs: { bytes: (id) => ids.get(id) } }, undefined, () => 0);
     expect(r1.take(7, 8, seg, 0)).toBe(false);
+  });
+});
+
+describe("another worker's ephemeral slice", () => {
+  it("a segment of worker 1's own connection that reaches worker 0 (a fragmented datagram reassembled there) goes to worker 1 alone: no RST", () => {
+    const c = makeCluster();
+    c.client.tcp!.listen(0, 80, 128).onConnection = (x) => echo(c, x);
+    const conn = c.stacks[1]!.tcp!.connect(c.clock.now(), ip('10.0.0.1'), 80);
+    c.run(1_000);
+    expect(conn.state).toBe('ESTABLISHED');
+    c.misroute[0] = 0; // the client's segments to worker 1's port now land on worker 0
+    const echoed = sendThree(c, [conn]);
+    c.run(1_000);
+    expect(echoed.get(conn)).toBe(3);
+    expect(c.strays[0]!.counters.sent).toBeGreaterThan(0);
+    expect(c.strays[1]!.counters.final).toBe(c.strays[0]!.counters.sent); // to the owner alone, the last asked
+    expect([...c.stacks, c.client].map((s) => s.stats.tcp!.rstsSent)).toEqual([0, 0, 0]);
   });
 });
 
