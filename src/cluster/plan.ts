@@ -17,7 +17,7 @@
  *   worker -> member table; a worker without a member (not started, or dead) maps to the ARP owner's member, so
  *   new flows that hash to it are served by a live worker.
  */
-import { ICMP_ERRORS, flowClass, workerEphemeralRange, type FlowSteeringSpec } from '../../drivers/af-packet/fanout.js';
+import { ICMP_ERRORS, IPV6_EXT_WALK, flowClass, workerEphemeralRange, type FlowSteeringSpec } from '../../drivers/af-packet/fanout.js';
 import { checksum, pseudoHeaderSum } from '../../protocols/util/checksum.js';
 import { IPV4_FLAG_DF, writeIpv4Header } from '../../protocols/ipv4/wire.js';
 import { NextHeader, writeIpv6Header } from '../../protocols/ipv6/wire.js';
@@ -58,7 +58,7 @@ const ICMP6_ERRORS: readonly number[] = [1, 2, 3, 4]; // destination unreachable
 
 /**
  * An untagged IPv6 frame's class, as the shared-address program steers it (TCP, UDP or ICMPv6 right behind the
- * fixed header; extension headers, fragments among them, are the kernel's): 'slots' with the worker whose
+ * fixed header, and TCP or UDP behind walked extension headers; fragments are the kernel's): 'slots' with the worker whose
  * ephemeral slice it belongs to (a destination port in it; an echo reply whose identifier is in it; an error
  * quoting a packet whose source port or echo identifier is in it), 'service' for an ICMPv6 error quoting any other
  * TCP or UDP flow (a service port's), or undefined.
@@ -69,9 +69,16 @@ function flowClass6(spec: FlowSteeringSpec, f: Uint8Array): { worker: number; ta
   const u16 = (o: number): number => (f[o]! << 8) | f[o + 1]!;
   const mine = (port: number): { worker: number; table: 'slots' } | undefined =>
     port >= low && port <= high ? { worker: Math.floor((port - low) / slice), table: 'slots' } : undefined;
-  const next = f[20];
-  if (next === 6 || next === 17) return mine(u16(56));
-  if (next !== 58) return undefined;
+  // TCP and UDP behind at most IPV6_EXT_WALK hop-by-hop, routing and destination options headers, as the fanout
+  // program walks them (a fragment, and ICMPv6 behind extension headers, are not walked here).
+  let next = f[20];
+  let x = 54;
+  for (let i = 0; i < IPV6_EXT_WALK && (next === 0 || next === 43 || next === 60) && x + 2 <= f.length; i++) {
+    next = f[x];
+    x += (f[x + 1]! + 1) * 8;
+  }
+  if (next === 6 || next === 17) return x + 4 <= f.length ? mine(u16(x + 2)) : undefined;
+  if (next !== 58 || x !== 54) return undefined;
   const type = f[54]!;
   if (type === 129) return mine(u16(58)); // echo reply: its identifier
   if (!ICMP6_ERRORS.includes(type) || f.length < 104) return undefined;
