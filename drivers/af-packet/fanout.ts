@@ -20,15 +20,20 @@
  *   worker serving it); a quoted echo request by its identifier like an echo reply.
  * - Any other IPv4 packet (a fragment, other ICMP, another protocol): the same hash of the source address alone, so
  *   the fragments of one datagram stay together.
- * - IPv6 TCP or UDP right behind the fixed header (no extension header): as IPv4's, an ephemeral destination port
- *   to its slice's worker, any other (a service port) by `((s0 ^ s1 ^ s2 ^ s3 ^ sport) * 0x9e3779b1 >>> 16) %
- *   workers`, s0..s3 the source address's four 32-bit words; an ICMPv6 echo reply whose identifier is in the range
- *   to that slice's worker. So IPv6 clients of a service port go by the service table like IPv4's (before
- *   2026-12-04 all IPv6 went by worker 0's slot, and a new worker 0 that had joined but did not listen yet
- *   refused every new IPv6 client).
- * - Anything else (ARP, NDP and the other ICMPv6, IPv6 with extension headers, other EtherTypes): worker 0. A fanout
- *   cluster's workers relay the neighbour advertisements and ICMPv6 errors among them (src/cluster/plan.ts
- *   `fanoutRelays`), as they relay ARP.
+ * - IPv6 TCP or UDP, behind the fixed header and at most IPV6_EXT_WALK hop-by-hop, routing and destination options
+ *   headers (walked by their Hdr Ext Len, RFC 8200 4.3-4.6; since the tenth session of 2026-12-04, before which any
+ *   extension header sent the packet to worker 0): as IPv4's, an ephemeral destination port to its slice's worker,
+ *   any other (a service port) by `((s0 ^ s1 ^ s2 ^ s3 ^ sport) * 0x9e3779b1 >>> 16) % workers`, s0..s3 the source
+ *   address's four 32-bit words; an ICMPv6 echo reply whose identifier is in the range to that slice's worker. So
+ *   IPv6 clients of a service port go by the service table like IPv4's (before 2026-12-04 all IPv6 went by worker
+ *   0's slot, and a new worker 0 that had joined but did not listen yet refused every new IPv6 client).
+ * - An IPv6 fragment header (where the walk meets it): the source address's words alone, through the service
+ *   table, for every fragment, the first one too though it carries the ports, so all the fragments of a datagram
+ *   reach one worker, which reassembles it (as IPv4's fragments go by the source address). What that worker does
+ *   with the datagram: docs/scaling.md (a datagram for another worker's ephemeral slice is not handed on).
+ * - Anything else (ARP, NDP and the other ICMPv6, a longer chain of extension headers, other EtherTypes): worker
+ *   0. A fanout cluster's workers relay the neighbour and router advertisements and ICMPv6 errors among them
+ *   (src/cluster/plan.ts `fanoutRelays`), as they relay ARP.
  * The worker number then goes through `slots` (worker -> member index in the kernel's group, identity by
  * default), and the kernel takes it modulo the number of members. The hashed classes (service ports, and other
  * IPv4 by address) go through `serviceSlots` instead when it is given: a worker whose socket is in the group but
@@ -44,7 +49,7 @@
 // Classic BPF opcodes (linux/filter.h).
 const LD = 0x00, LDX = 0x01, ST = 0x02, ALU = 0x04, JMP = 0x05, RET = 0x06, MISC = 0x07;
 const W = 0x00, H = 0x08, B = 0x10;
-const ABS = 0x20, IND = 0x40, MEM = 0x60, MSH = 0xa0;
+const IMM = 0x00, ABS = 0x20, IND = 0x40, MEM = 0x60, MSH = 0xa0;
 const ADD = 0x00, SUB = 0x10, MUL = 0x20, DIV = 0x30, AND = 0x50, RSH = 0x70, MOD = 0x90, XOR = 0xa0;
 const JEQ = 0x10, JGT = 0x20, JGE = 0x30, JSET = 0x40;
 const K = 0x00, X = 0x08, A = 0x10;
@@ -168,26 +173,48 @@ export function flowClass(spec: FlowSteeringSpec, etherType: number, ip: Uint8Ar
   return saddr === undefined ? undefined : hashed(saddr ^ sport);
 }
 
+/** How many IPv6 extension headers (hop-by-hop, routing, destination options) the program walks before giving up. */
+export const IPV6_EXT_WALK = 4;
+
 /** `flowClass` for IPv6 (the packet's loads through `at`, in the program's order). */
 function flowClass6(r: Resolved, at: (o: number, n: 1 | 2 | 4) => number | undefined): { worker: number; table: 'slots' | 'service' } | undefined {
-  const next = at(6, 1);
+  let next = at(6, 1);
   if (next === undefined) return undefined;
   const slice = (port: number) => ({ worker: Math.floor((port - r.low) / r.slice), table: 'slots' as const });
   const w0 = { worker: 0, table: 'slots' as const };
-  if (next === 58) {
-    const type = at(40, 1);
-    if (type === undefined) return undefined;
-    if (type !== 129) return w0;
-    const ident = at(44, 2);
-    if (ident === undefined) return undefined;
-    return ident >= r.low && ident <= r.high ? slice(ident) : w0;
+  const words = (v: number): { worker: number; table: 'service' } | undefined => {
+    for (const o of [8, 12, 16, 20]) {
+      const w = at(o, 4);
+      if (w === undefined) return undefined;
+      v ^= w;
+    }
+    return { worker: hash(v >>> 0, r.workers), table: 'service' };
+  };
+  let x = 40;
+  for (let i = 0; ; i++) {
+    if (next === 6 || next === 17) {
+      const dport = at(x + 2, 2);
+      if (dport === undefined) return undefined;
+      if (dport >= r.low && dport <= r.high) return slice(dport);
+      const sport = at(x, 2);
+      return sport === undefined ? undefined : words(sport);
+    }
+    if (next === 58) {
+      const type = at(x, 1);
+      if (type === undefined) return undefined;
+      if (type !== 129) return w0;
+      const ident = at(x + 4, 2);
+      if (ident === undefined) return undefined;
+      return ident >= r.low && ident <= r.high ? slice(ident) : w0;
+    }
+    if (next === 44) return words(0); // a fragment: by the source address
+    if (i === IPV6_EXT_WALK || (next !== 0 && next !== 43 && next !== 60)) return w0;
+    const len = at(x + 1, 1);
+    if (len === undefined) return undefined;
+    next = at(x, 1);
+    if (next === undefined) return undefined;
+    x += (len + 1) * 8;
   }
-  if (next !== 6 && next !== 17) return w0;
-  const dport = at(42, 2);
-  if (dport === undefined) return undefined;
-  if (dport >= r.low && dport <= r.high) return slice(dport);
-  const v = at(8, 4)! ^ at(12, 4)! ^ at(16, 4)! ^ at(20, 4)! ^ at(40, 2)!;
-  return { worker: hash(v >>> 0, r.workers), table: 'service' };
 }
 
 /** ICMP types that quote the packet they answer (RFC 792): destination unreachable, source quench, time exceeded, parameter problem. */
@@ -208,30 +235,55 @@ export function buildFanoutProgram(spec: FlowSteeringSpec): Uint8Array {
   op(LD | H | ABS, AD_PROTOCOL);
   jmp(JEQ, 0x0800, 'ipv4', 0);
   jmp(JEQ, 0x86dd, 0, 'w0');
-  // IPv6: TCP or UDP right behind the fixed header by its ports, an ICMPv6 echo reply by its identifier.
+  // IPv6: X is the offset of the header whose type A holds. Walk at most IPV6_EXT_WALK extension headers (hop-by-hop,
+  // routing, destination options: their length at X + 1), unrolled (classic BPF jumps only forward); then TCP or UDP
+  // by its ports, an ICMPv6 echo reply by its identifier, a fragment header by the source address (every fragment of
+  // a datagram, the first too, to one worker, which reassembles it), anything else (NDP, a longer chain) to worker 0.
   op(LD | B | ABS, 6); // next header
-  jmp(JEQ, 6, 'ports6', 0);
-  jmp(JEQ, 17, 'ports6', 0);
-  jmp(JEQ, 58, 0, 'w0');
-  op(LD | B | ABS, 40); // ICMPv6 type
+  op(LDX | W | IMM, 40);
+  for (let i = 0; i <= IPV6_EXT_WALK; i++) {
+    const last = i === IPV6_EXT_WALK;
+    jmp(JEQ, 6, 'ports6', 0, `walk${i}`);
+    jmp(JEQ, 17, 'ports6', 0);
+    jmp(JEQ, 58, 'icmp6', 0);
+    if (last) {
+      jmp(JEQ, 44, 'addr6', 'w0');
+      break;
+    }
+    jmp(JEQ, 44, 'addr6', 0);
+    jmp(JEQ, 0, 'ext' + i, 0);
+    jmp(JEQ, 43, 'ext' + i, 0);
+    jmp(JEQ, 60, 0, 'w0');
+    op(LD | B | IND, 1, 'ext' + i); // Hdr Ext Len: (n + 1) * 8 bytes (RFC 8200 4.3-4.6)
+    op(ALU | ADD | K, 1);
+    op(ALU | MUL | K, 8);
+    op(ST, 1);
+    op(LD | B | IND, 0); // its Next Header, kept in M[4]
+    op(ST, 4);
+    op(LD | W | MEM, 1); // X += the header's length
+    op(ALU | ADD | X);
+    op(MISC | TAX);
+    op(LD | W | MEM, 4);
+  }
+  op(LD | B | IND, 0, 'icmp6'); // ICMPv6 type
   jmp(JEQ, 129, 0, 'w0');
-  op(LD | H | ABS, 44); // an echo reply's identifier (byway's ping)
+  op(LD | H | IND, 4); // an echo reply's identifier (byway's ping)
   jmp(JGE, r.low, 0, 'w0');
   jmp(JGT, r.high, 'w0', 'slice');
-  op(LD | H | ABS, 42, 'ports6'); // destination port
+  op(LD | H | IND, 2, 'ports6'); // destination port
   jmp(JGE, r.low, 0, 'src6');
   jmp(JGT, r.high, 'src6', 'slice');
-  op(LD | W | ABS, 8, 'src6'); // the source address's four words and the source port, XORed
-  for (const o of [12, 16, 20]) {
-    op(ST, 0);
+  op(LD | H | IND, 0, 'src6'); // the source port, XORed with the source address's four words below
+  op(JMP | 0x00, 0);
+  p[p.length - 1]!.jt = 'words6';
+  op(LD | K, 0, 'addr6'); // a fragment: the four words alone
+  op(ST, 0, 'words6');
+  for (const o of [8, 12, 16, 20]) {
     op(LD | W | ABS, o);
     op(LDX | W | MEM, 0);
     op(ALU | XOR | X);
+    if (o !== 20) op(ST, 0);
   }
-  op(ST, 0);
-  op(LD | H | ABS, 40);
-  op(LDX | W | MEM, 0);
-  op(ALU | XOR | X);
   op(JMP | 0x00, 0);
   p[p.length - 1]!.jt = 'mix';
   op(RET | K, r.slots[0]!, 'w0'); // ARP, NDP, other ICMPv6, other EtherTypes: worker 0's slot
@@ -374,7 +426,8 @@ export function runFanoutProgram(prog: Uint8Array, etherType: number, ip: Uint8A
       const mode = code & 0xe0;
       const size = (code & 0x18) === W ? 4 : (code & 0x18) === H ? 2 : 1;
       let v: number | undefined;
-      if (cls === LD && mode === ABS && k === AD_PROTOCOL) v = etherType;
+      if (mode === IMM) v = k;
+      else if (cls === LD && mode === ABS && k === AD_PROTOCOL) v = etherType;
       else if (mode === ABS) v = load(k, size);
       else if (mode === IND) v = load(x + k, size);
       else if (mode === MEM) v = mem[k]!;

@@ -8,7 +8,8 @@
  *
  * The keyed hashes (RFC 6528's ISN, SYN cookies, RFC 6056's port offset) take `hashWord(id)`: for IPv6 a keyed
  * 32-bit digest of all 16 bytes, computed once when the address is interned, so an ISN does not depend on which id
- * an address got.
+ * an address got. The SYN cookies take `keyedWord(id, cookieKey)` instead: a digest under the cookie secret, which
+ * the stacks of a cluster share.
  *
  * Ids are dealt in order and reused only after the counter wraps, and only ids the layer no longer holds (a
  * connection, a TIME-WAIT record, a listener: `sweep` asks the layer) are forgotten, when the table has grown to
@@ -110,6 +111,17 @@ export class Ipv6AddressIds {
   /** The 16 bytes of an interned id (the table's own copy: do not modify), or undefined. */
   bytes(id: number): Uint8Array | undefined {
     return this.byId.get(id)?.bytes;
+  }
+
+  /**
+   * An address number's word under another key: the IPv4 number itself, or a digest of the IPv6 address's 16 bytes
+   * under `key` (computed on each call). The SYN cookies take it with their own key, so stacks that share that key
+   * (a cluster's workers) agree on an IPv6 tuple, whatever their own digest key (`hashWord`'s, drawn per stack).
+   */
+  keyedWord(id: number, key: Uint8Array): number {
+    if (!isIpv6Id(id)) return id >>> 0;
+    const e = this.byId.get(id);
+    return e === undefined ? id : keyedHash32(key, e.w0, e.w1, e.w2, e.w3);
   }
 
   /** What the keyed hashes take for an address number: the IPv4 number itself, or an IPv6 address's digest. */

@@ -388,10 +388,13 @@ export class TcpLayer {
     const peerMss = syn.mss !== undefined && syn.mss > 0 ? syn.mss : 536;
     const wsOk = tsOk && o.windowScaling && syn.wscale !== undefined;
     const sackOk = tsOk && o.sack && syn.sackPermitted;
-    const c = synCookieEncode(o.cookieKey, this.addrs.hashWord(dst), syn.dstPort, this.addrs.hashWord(src), syn.srcPort, syn.seq, Math.min(peerMss, clamp), now, {
+    const k = o.cookieKey;
+    // The slot on the time line the cookie's validators share (cookieTimeOrigin); the TSval on our own clock.
+    const c = synCookieEncode(k, this.addrs.keyedWord(dst, k), syn.dstPort, this.addrs.keyedWord(src, k), syn.srcPort, syn.seq, Math.min(peerMss, clamp), now + o.cookieTimeOrigin, {
       wscale: wsOk ? syn.wscale : undefined,
       sackOk,
       tsOk,
+      tsClock: Math.floor(now),
     });
     const t = this.txFields;
     t.srcPort = syn.dstPort;
@@ -413,7 +416,8 @@ export class TcpLayer {
 
   private cookieAck(now: number, l: TcpListener, src: number, dst: number, f: TcpFields, payload: Uint8Array): boolean {
     const o = this.opts;
-    const res = synCookieDecode(o.cookieKey, this.addrs.hashWord(dst), f.dstPort, this.addrs.hashWord(src), f.srcPort, seqAdd(f.seq, -1), seqAdd(f.ack, -1), now, f.tsEcr);
+    const k = o.cookieKey;
+    const res = synCookieDecode(k, this.addrs.keyedWord(dst, k), f.dstPort, this.addrs.keyedWord(src, k), f.srcPort, seqAdd(f.seq, -1), seqAdd(f.ack, -1), now + o.cookieTimeOrigin, f.tsEcr);
     if (!res) {
       this.stats.synCookiesFailed++;
       return false;

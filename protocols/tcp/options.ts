@@ -69,6 +69,13 @@ export interface TcpOptions {
   isnKey?: Uint8Array;
   /** SYN-cookie secret (16 bytes); drawn from rng when absent. */
   cookieKey?: Uint8Array;
+  /**
+   * Milliseconds added to the clock for the SYN cookies' 64-second time slot (default 0). Stacks that validate one
+   * another's cookies (a cluster's workers: they share `cookieKey`, as Linux's listeners of one SO_REUSEPORT group
+   * share their namespace's secret) each give the origin of their clock on one common time line, so their slots
+   * agree (src/cluster/cookies.ts).
+   */
+  cookieTimeOrigin?: number;
   /** Override the ISN (tests: sequence-number wrap). Default: RFC 6528 computeIsn. */
   isn?: (localIp: number, localPort: number, remoteIp: number, remotePort: number, now: number) => number;
   /**
@@ -327,6 +334,7 @@ function checkOptions(r: ResolvedTcpOptions): ResolvedTcpOptions {
   if (!Number.isInteger(r.timersPerPoll)) throw new BywayError('EINVAL', `TCP option timersPerPoll must be an integer, got ${r.timersPerPoll}`);
   if (r.minMss > r.mss || r.mss > 65495) throw new BywayError('EINVAL', `TCP options: need minMss <= mss <= 65495`);
   if (r.ephemeralLow > r.ephemeralHigh || r.ephemeralHigh > 65535) throw new BywayError('EINVAL', 'TCP options: bad ephemeral port range');
+  if (!Number.isFinite(r.cookieTimeOrigin)) throw new BywayError('EINVAL', `TCP option cookieTimeOrigin must be a finite number, got ${r.cookieTimeOrigin}`);
   if (r.isnKey.length !== 16 || r.cookieKey.length !== 16) throw new BywayError('EINVAL', 'TCP options: isnKey and cookieKey are 16 bytes');
   return r;
 }
@@ -362,6 +370,7 @@ export function resolveTcpOptions(given: TcpOptions, defaultCc: CongestionContro
     rng: o.rng,
     isnKey: key(o.isnKey),
     cookieKey: key(o.cookieKey),
+    cookieTimeOrigin: o.cookieTimeOrigin ?? 0,
     isn: o.isn,
     mss: o.mss ?? 65495,
     minMss: o.minMss ?? 536,

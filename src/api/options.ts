@@ -69,6 +69,7 @@ const ICMP: Schema<IcmpOptions> = { errorRatePerSec: num(0), errorBurst: count, 
 const TCP: Schema<Omit<TcpOptions, 'rng'>> = {
   isnKey: bytes,
   cookieKey: bytes,
+  cookieTimeOrigin: number,
   isn: fn,
   congestionControl: fn,
   noDelay: bool, coalesceAcks: bool, timestamps: bool, windowScaling: bool, sack: bool, keepAlive: bool,

@@ -60,6 +60,7 @@ import { randomBytes } from 'node:crypto';
 import { localMac } from '../../drivers/native/ring-driver.js';
 import type { ConnectionRow } from '../api/stack.js';
 import type { StackStats } from '../stack/stats.js';
+import { newCookieKey } from './cookies.js';
 import { Membership, addInto } from './plan.js';
 import { noStrays, routeStray, type HalfOpenCounters, type StrayCounters, type StrayRouting } from './strays.js';
 import type { ClusterDriverOptions, ClusterStackOptions, FromWorker, ToWorker, WorkerInit, WorkerStats } from './worker.js';
@@ -150,6 +151,8 @@ export class Cluster extends EventEmitter {
   private flowLock: SharedArrayBuffer | undefined = undefined;
   /** AF_PACKET: the strays routed between the workers (strays.ts routeStray). */
   private readonly strays: StrayRouting = { received: 0, passed: 0, final: 0 };
+  /** The SYN-cookie secret every worker shares, a revived one too (cookies.ts). */
+  private readonly cookieKey = newCookieKey();
 
   /** @internal use startCluster */
   constructor(private readonly options: ClusterOptions) {
@@ -229,6 +232,7 @@ export class Cluster extends EventEmitter {
       file: this.file,
       data: this.options.data,
       xskMapFd: this.xdp?.xskMapFd,
+      cookieKey: this.cookieKey,
       sharedFlows: this.flowLock && this.xdp ? { flowMapFd: this.xdp.flowMapFd, lock: this.flowLock } : undefined,
     };
     const w = new Worker(BOOT, { eval: true, workerData: { bywayCluster: { init, tsx: this.tsx, runtime: this.runtime } } });

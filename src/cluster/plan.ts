@@ -10,14 +10,14 @@
  *   steering program sends back to it.
  * - ARP: the program sends ARP (and NDP: every IPv6 frame but TCP, UDP and echo replies) to worker 0's member, the
  *   ARP owner's while worker 0 has none; the owner answers requests for the address and relays every ARP frame
- *   (and the IPv6 neighbour advertisements and ICMPv6 errors: `fanoutRelays`) to the others
+ *   (and the IPv6 neighbour and router advertisements and ICMPv6 errors: `fanoutRelays`) to the others
  *   (drivers/middleware/relay.ts), which learn from it but do not answer. The owner is the lowest live worker.
  * - Members: the kernel keeps a fanout group's members in join order and, when one leaves, moves the last into its
  *   place (net/packet/af_packet.c __fanout_unlink). `Membership` mirrors that, and `slots()` gives the program's
  *   worker -> member table; a worker without a member (not started, or dead) maps to the ARP owner's member, so
  *   new flows that hash to it are served by a live worker.
  */
-import { ICMP_ERRORS, flowClass, workerEphemeralRange, type FlowSteeringSpec } from '../../drivers/af-packet/fanout.js';
+import { ICMP_ERRORS, IPV6_EXT_WALK, flowClass, workerEphemeralRange, type FlowSteeringSpec } from '../../drivers/af-packet/fanout.js';
 import { checksum, pseudoHeaderSum } from '../../protocols/util/checksum.js';
 import { IPV4_FLAG_DF, writeIpv4Header } from '../../protocols/ipv4/wire.js';
 import { NextHeader, writeIpv6Header } from '../../protocols/ipv6/wire.js';
@@ -58,7 +58,7 @@ const ICMP6_ERRORS: readonly number[] = [1, 2, 3, 4]; // destination unreachable
 
 /**
  * An untagged IPv6 frame's class, as the shared-address program steers it (TCP, UDP or ICMPv6 right behind the
- * fixed header; extension headers, fragments among them, are the kernel's): 'slots' with the worker whose
+ * fixed header, and TCP or UDP behind walked extension headers; fragments are the kernel's): 'slots' with the worker whose
  * ephemeral slice it belongs to (a destination port in it; an echo reply whose identifier is in it; an error
  * quoting a packet whose source port or echo identifier is in it), 'service' for an ICMPv6 error quoting any other
  * TCP or UDP flow (a service port's), or undefined.
@@ -69,9 +69,16 @@ function flowClass6(spec: FlowSteeringSpec, f: Uint8Array): { worker: number; ta
   const u16 = (o: number): number => (f[o]! << 8) | f[o + 1]!;
   const mine = (port: number): { worker: number; table: 'slots' } | undefined =>
     port >= low && port <= high ? { worker: Math.floor((port - low) / slice), table: 'slots' } : undefined;
-  const next = f[20];
-  if (next === 6 || next === 17) return mine(u16(56));
-  if (next !== 58) return undefined;
+  // TCP and UDP behind at most IPV6_EXT_WALK hop-by-hop, routing and destination options headers, as the fanout
+  // program walks them (a fragment, and ICMPv6 behind extension headers, are not walked here).
+  let next = f[20];
+  let x = 54;
+  for (let i = 0; i < IPV6_EXT_WALK && (next === 0 || next === 43 || next === 60) && x + 2 <= f.length; i++) {
+    next = f[x];
+    x += (f[x + 1]! + 1) * 8;
+  }
+  if (next === 6 || next === 17) return x + 4 <= f.length ? mine(u16(x + 2)) : undefined;
+  if (next !== 58 || x !== 54) return undefined;
   const type = f[54]!;
   if (type === 129) return mine(u16(58)); // echo reply: its identifier
   if (!ICMP6_ERRORS.includes(type) || f.length < 104) return undefined;
@@ -82,16 +89,24 @@ function flowClass6(spec: FlowSteeringSpec, f: Uint8Array): { worker: number; ta
   return undefined;
 }
 
+/** A neighbour (136) or router (134) advertisement: ICMPv6 right behind the IPv6 fixed header of an Ethernet frame. */
+function isAdvertisement6(frame: Uint8Array): boolean {
+  return frame.length >= 55 && frame[20] === 58 && (frame[54] === 136 || frame[54] === 134);
+}
+
 /**
  * Whether every worker must see a received frame where the device's own hash picks the queue (TAP multi-queue,
- * AF_XDP queues): ARP (each stack keeps its own neighbour cache), and an ICMP or ICMPv6 error quoting a service flow.
+ * AF_XDP queues): ARP and IPv6's neighbour and router advertisements (each stack keeps its own neighbour cache and
+ * router list, and the device puts the answer to one worker's solicitation on whichever queue its hash picks:
+ * relayed since the tenth session of 2026-12-04, as the fanout cluster relays them), and an ICMP or ICMPv6 error
+ * quoting a service flow.
  * The device put that flow on a queue by a hash byway cannot compute, and the error (from a router, say, with its
  * own addresses) hashes elsewhere, so which worker serves the flow is unknown: each stack gets the error and only
  * the one whose connection it quotes, at an in-flight sequence number, acts on it (RFC 5927), so path MTU discovery
  * works for the clients of every worker. Errors about a worker's own ephemeral flows hop to it (`sliceOwner`).
  */
 export function everyWorkerSees(spec: FlowSteeringSpec, frame: Uint8Array): boolean {
-  if (frame[12] === 0x86 && frame[13] === 0xdd) return flowClass6(spec, frame)?.table === 'service';
+  if (frame[12] === 0x86 && frame[13] === 0xdd) return isAdvertisement6(frame) || flowClass6(spec, frame)?.table === 'service';
   if (frame.length < 14 || frame[12] !== 0x08) return false;
   if (frame[13] === 0x06) return true;
   if (frame[13] !== 0x00 || frame.length < 34 || frame[23] !== 1 || (((frame[20]! << 8) | frame[21]!) & 0x3fff) !== 0) return false;
@@ -101,20 +116,22 @@ export function everyWorkerSees(spec: FlowSteeringSpec, frame: Uint8Array): bool
 
 /**
  * The frames a worker of an AF_PACKET fanout cluster relays to the others (drivers/middleware/relay.ts): ARP, and
- * over IPv6 (ICMPv6 right behind the fixed header) neighbour advertisements and errors. The program (fanout.ts)
+ * over IPv6 (ICMPv6 right behind the fixed header) neighbour and router advertisements and errors. The program (fanout.ts)
  * sends IPv6 TCP and UDP by its tables, so a worker serves IPv6 clients whose NDP goes to worker 0's slot: its own
  * resolutions are answered there, and reach it only through the relay (each stack's cache takes an advertisement
  * only for an entry it is resolving: RFC 4861 7.2.5). An ICMPv6 error (packet too big above all) goes where the
  * program sends other ICMPv6, not by the flow it quotes: every worker gets it and only the one whose connection it
- * quotes acts on it, as `everyWorkerSees` does for TAP and AF_XDP queues. Solicitations are not relayed: each
+ * quotes acts on it, as `everyWorkerSees` does for TAP and AF_XDP queues. Router advertisements too: each stack
+ * keeps its own default router and prefix lists (RFC 4861 6.3.4), and a worker that learned no router could not
+ * reach an off-link IPv6 address, its own connections' or a far client's (the relayed frame keeps its link-local
+ * source and hop limit 255, so every stack validates it as the receiver did). Solicitations are not relayed: each
  * stack answers the ones it gets, and one answer is enough (the ARP owner's, for ARP, is the same rule).
  */
 export function fanoutRelays(frame: Uint8Array): boolean {
   if (frame.length < 14) return false;
   if (frame[12] === 0x08 && frame[13] === 0x06) return true;
   if (frame[12] !== 0x86 || frame[13] !== 0xdd || frame.length < 55 || frame[20] !== 58) return false;
-  const type = frame[54]!;
-  return type === 136 || ICMP6_ERRORS.includes(type);
+  return isAdvertisement6(frame) || ICMP6_ERRORS.includes(frame[54]!);
 }
 
 export interface WorkerSettings {
@@ -136,10 +153,14 @@ export function workerSettings(spec: FlowSteeringSpec, index: number, arpOwner: 
 
 type Limits = { readonly tcp?: object; readonly udp?: object; readonly icmp?: object };
 
-/** The program's createStack limits with a worker's own settings laid over them (its slice and echo identifier). */
-export function withWorkerLimits<L extends Limits>(limits: L | undefined, own: WorkerSettings): L {
+/**
+ * The program's createStack limits with a worker's own settings laid over them (its slice and echo identifier), and
+ * under them the cluster's shared SYN-cookie options (cookies.ts `sharedCookies`; a cookie secret the program gives
+ * is the same in every worker, and wins).
+ */
+export function withWorkerLimits<L extends Limits>(limits: L | undefined, own: WorkerSettings, cookies?: object): L {
   const l = (limits ?? {}) as L;
-  return { ...l, tcp: { ...l.tcp, ...own.limits.tcp }, udp: { ...l.udp, ...own.limits.udp }, icmp: { ...l.icmp, ...own.limits.icmp } };
+  return { ...l, tcp: { ...cookies, ...l.tcp, ...own.limits.tcp }, udp: { ...l.udp, ...own.limits.udp }, icmp: { ...l.icmp, ...own.limits.icmp } };
 }
 
 /** The kernel's member order of one fanout group, as worker indexes. */
@@ -241,10 +262,16 @@ export function strayNext(from: number, tried: bigint, live: readonly number[]):
   return { to: left[0]!, final: left.length === 1, tried: mask };
 }
 
-/** Whether a TCP or UDP destination port is in the workers' ephemeral range (steered by slice, never a stray). */
+/** Whether a TCP or UDP destination port is in the workers' ephemeral range (steered by slice to its owner). */
 export function inEphemeralRange(spec: FlowSteeringSpec, port: number): boolean {
   const { low, high } = rangeOf(spec);
   return port >= low && port <= high;
+}
+
+/** The worker whose ephemeral slice holds `port`, or undefined outside the range. */
+export function ephemeralOwner(spec: FlowSteeringSpec, port: number): number | undefined {
+  const { low, high, slice } = rangeOf(spec);
+  return port >= low && port <= high ? Math.floor((port - low) / slice) : undefined;
 }
 
 /** A zeroed frame of `len` bytes with an Ethernet header from and to `mac` (the cluster's shared one), EtherType `type`. */

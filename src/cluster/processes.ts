@@ -47,6 +47,7 @@ import { constants } from 'node:os';
 import { buildFanoutProgram } from '../../drivers/af-packet/fanout.js';
 import { query } from '../control/client.js';
 import { ensureRuntimeDir } from '../control/paths.js';
+import { COOKIE_ENV, cookieKeyToEnv, newCookieKey } from './cookies.js';
 import { LinkReader, MsgType, decodeHello, encodeMessage } from './link.js';
 import { Membership, addInto, sliceOwner } from './plan.js';
 import { routeStray, type StrayRouting } from './strays.js';
@@ -131,6 +132,8 @@ export class ProcessCluster {
   private readonly reservations = { adopted: 0, adoptFailed: 0, retaken: 0, lost: 0 };
   /** Strays (plan.ts strayNext): received from workers, passed to another worker, of them the last one asked. */
   private readonly strays: StrayRouting = { received: 0, passed: 0, final: 0 };
+  /** The SYN-cookie secret every worker shares, a restarted one too (cookies.ts), as BYWAY_COOKIE's hex. */
+  private readonly cookieKey = cookieKeyToEnv(newCookieKey());
 
   constructor(private readonly options: ProcessClusterOptions) {
     this.size = options.workers;
@@ -174,6 +177,7 @@ export class ProcessCluster {
       BYWAY_WORKER: `${index}/${this.size}`,
       BYWAY_CLUSTER: this.options.link,
       BYWAY_ARP: owner === undefined || index < owner ? 'answer' : 'relay',
+      [COOKIE_ENV]: this.cookieKey,
       ...(this.options.xskMapFd !== undefined
         ? { BYWAY_XSKMAP: '3', ...(this.options.flowMap ? { BYWAY_FLOWMAP: '4' } : {}) }
         : this.options.tapHwAddress !== undefined

@@ -7,7 +7,9 @@
  * up first and uses the listener group only for SYNs. Here the stack that holds no connection hands the segment to
  * the supervisor instead of resetting it (the TCP layer's `stray` hook), and the supervisor asks the other live
  * workers in turn (`routeStray`, plan.ts strayNext); the last one asked answers as any stack does (a RST), so a
- * flow nobody holds gets exactly one RST. No I/O here: the worker's preload and the supervisor move the bytes.
+ * flow nobody holds gets exactly one RST. A segment for another worker's ephemeral slice (a fragmented datagram,
+ * which the steering sends by its source address, reassembled here) goes to that worker alone, final. No I/O here:
+ * the worker's preload and the supervisor move the bytes.
  *
  * Messages (link.ts `stray`): to the supervisor u64 tried (big-endian, a bit per worker index) | frame; to a worker
  * u8 final | u64 tried | frame. The frame is an Ethernet frame rebuilt from the segment: IPv4 (plan.ts strayFrame)
@@ -18,7 +20,7 @@ import { isIpv6Id } from '../../protocols/tcp/addr-ids.js';
 import { formatIpv6 } from '../../protocols/ipv6/address.js';
 import { TcpFlag } from '../../protocols/tcp/wire.js';
 import { MAX_MESSAGE } from './link.js';
-import { inEphemeralRange, splitSegment, strayFrame, strayFrame6, strayNext } from './plan.js';
+import { ephemeralOwner, inEphemeralRange, splitSegment, strayFrame, strayFrame6, strayNext } from './plan.js';
 
 /** What the relay needs of a TCP layer (protocols/tcp/layer.ts): its `stray` hook and its IPv6 address ids. */
 export interface StrayHost {
@@ -77,8 +79,12 @@ export class StrayRelay {
    * @param maxMessage the largest message `send` takes (the link's MAX_MESSAGE by default; a worker thread's
    *   MessagePort has no limit: Infinity). A stray whose message would be larger goes as several (splitSegment).
    */
+  /**
+   * @param spec the worker count, and `index`, this worker's: a segment for another worker's ephemeral slice then
+   *   goes to that worker alone (without `index`, and for its own slice, such a segment is answered here).
+   */
   constructor(
-    private readonly spec: { workers: number },
+    private readonly spec: { readonly workers: number; readonly index?: number },
     private readonly mac: Uint8Array,
     private readonly send: (payload: Uint8Array) => void,
     private readonly maxMessage = MAX_MESSAGE,
@@ -107,7 +113,11 @@ export class StrayRelay {
       if (src6 === undefined || dst6 === undefined) return false;
     }
     const dport = (segment[2]! << 8) | segment[3]!;
-    if (inEphemeralRange(this.spec, dport)) return false; // steered by slice: a flow nobody else holds
+    // A port of an ephemeral slice is steered to its owner, so only the owner can hold the flow; a segment of another
+    // worker's slice gets here when its IP datagram came in fragments (every fragment goes by the source address,
+    // and this worker reassembled it): it goes to the owner alone, which answers it if it holds nothing either.
+    const owner = ephemeralOwner(this.spec, dport);
+    if (owner !== undefined && (this.spec.index === undefined || owner === this.spec.index)) return false;
     const key = src6 !== undefined ? flowKey6(src6, dst6!, segment) : flowKey4(src, dst, segment);
     const r = this.relayed.get(key);
     if (r !== undefined && now - r.at <= STRAY_KEPT_MS && r.final) return false; // the last asked: answer it
@@ -126,7 +136,8 @@ export class StrayRelay {
       this.counters.limited++;
       return false;
     }
-    const tried = r !== undefined && now - r.at <= STRAY_KEPT_MS ? r.tried : 0n;
+    const all = (1n << BigInt(this.spec.workers)) - 1n;
+    const tried = owner !== undefined ? all & ~(1n << BigInt(owner)) : r !== undefined && now - r.at <= STRAY_KEPT_MS ? r.tried : 0n;
     for (const piece of pieces) {
       const frame = src6 !== undefined ? strayFrame6(this.mac, src6, dst6!, piece) : strayFrame(this.mac, src, dst, piece);
       this.send(strayMessage(tried, frame));

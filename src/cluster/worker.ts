@@ -20,6 +20,7 @@ import { relay } from '../../drivers/middleware/relay.js';
 import type { FrameDriver } from '../../drivers/types.js';
 import { createStack, type Stack, type StackOptions } from '../api/stack.js';
 import { everyWorkerSees, fanoutRelays, sliceOwner, withWorkerLimits, workerSettings } from './plan.js';
+import { sharedCookies } from './cookies.js';
 import { HalfOpens, StrayRelay, type HalfOpenCounters, type StrayCounters } from './strays.js';
 import type { StackStats } from '../stack/stats.js';
 
@@ -41,6 +42,8 @@ export interface WorkerInit {
   readonly data: unknown;
   /** AF_XDP: the XSKMAP of the primary's program (a descriptor of this process), whose slot `index` this worker takes. */
   readonly xskMapFd?: number;
+  /** The cluster's SYN-cookie secret (cookies.ts): every worker validates the cookies of the others. */
+  readonly cookieKey: Uint8Array;
   /** Shared-address AF_XDP: the program's flow map (a descriptor of this process) and its lock (drivers/af-xdp/flow-table.ts). */
   readonly sharedFlows?: { readonly flowMapFd: number; readonly lock: SharedArrayBuffer };
 }
@@ -244,12 +247,12 @@ export async function runWorker(init: WorkerInit): Promise<void> {
     driver: queue,
     address: init.address,
     answerArp: own.answerArp,
-    limits: withWorkerLimits(init.stack.limits, own),
+    limits: withWorkerLimits(init.stack.limits, own, sharedCookies(init.cookieKey)),
   });
   // AF_PACKET fanout: a segment for no connection of a flow the service table moved here goes to the primary, which
   // hands it to the worker that holds it (strays.ts), as under byway run --workers.
   // (A MessagePort takes a message of any size: a GSO packet's stray goes whole.)
-  const strays = packet?.hwAddress ? new StrayRelay(spec, packet.hwAddress, (payload) => port.postMessage({ type: 'stray', payload } satisfies FromWorker), Infinity) : undefined;
+  const strays = packet?.hwAddress ? new StrayRelay({ ...spec, index: init.index }, packet.hwAddress, (payload) => port.postMessage({ type: 'stray', payload } satisfies FromWorker), Infinity) : undefined;
   if (strays !== undefined && stack.core.tcp !== undefined) strays.attach(stack.core.tcp);
   const send = (value: unknown): void => port.postMessage({ type: 'user', value } satisfies FromWorker);
   (globalThis as Record<symbol, ClusterWorker>)[CURRENT] = { index: init.index, workers: init.workers, stack, data: init.data, send };

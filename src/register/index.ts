@@ -13,6 +13,7 @@ import { configFromEnv, firstIpv4Address, formatPathRules, type EnvConfig } from
 import { openDriver, formatDriverSpec } from './open-driver.js';
 import { installPatches, type Patches } from './patch.js';
 import { warnOnWorkers } from './workers.js';
+import { COOKIE_ENV } from '../cluster/cookies.js';
 import { memberFanout, memberFromEnv, memberStackOptions, openMember } from './member.js';
 import type { AfPacketDriver } from '../../drivers/af-packet/index.js';
 import { newPathCounters, type PathCounters } from './counters.js';
@@ -51,6 +52,8 @@ export function whenAddressesUsable(stack: Stack, ms: number, log: (line: string
 export function register(env: Readonly<Record<string, string | undefined>> = process.env, log: (line: string) => void = (l) => process.stderr.write(l + '\n')): Registered {
   const config = configFromEnv(env);
   const memberConfig = memberFromEnv(env);
+  // The cluster's cookie secret is the stack's alone: the program's children do not inherit it (cluster/cookies.ts).
+  if (env === process.env) delete process.env[COOKIE_ENV];
   // Shared-address AF_XDP: the flow map's orphans and shared reservations go to the supervisor through the member
   // (made just below).
   let member: ReturnType<typeof openMember> | undefined;

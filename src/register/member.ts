@@ -15,6 +15,8 @@
  *                  ephemeral slice (the device picks the queue) hops to its owner through the supervisor
  *   BYWAY_TAPQ     instead of BYWAY_FANOUT, on a multi-queue TAP device: the MAC all workers share; the worker
  *                  attaches a queue of its own, and frames hop as with BYWAY_XSKMAP
+ *   BYWAY_COOKIE   the cluster's SYN-cookie secret (32 hex digits, src/cluster/cookies.ts): every worker validates
+ *                  the cookies the others sent; the preload deletes it from process.env once read
  *   BYWAY_FLOWMAP  with BYWAY_XSKMAP, on AF_XDP in shared-address mode: the descriptor of the program's flow map
  *                  ('4'), which every worker edits (drivers/af-xdp/flow-table.ts); the worker reports an orphan
  *                  (a flow no worker holds whose reservation another process owns) and a claim that joins a flow another
@@ -42,6 +44,7 @@ import { relay, type RelayDriver } from '../../drivers/middleware/relay.js';
 import type { Stack, StackOptions } from '../api/stack.js';
 import { everyWorkerSees, fanoutRelays, sliceOwner, withWorkerLimits, workerSettings } from '../cluster/plan.js';
 import { LinkReader, MsgType, encodeHello, encodeMessage } from '../cluster/link.js';
+import { cookieKeyFromEnv, sharedCookies } from '../cluster/cookies.js';
 import { HalfOpens, StrayRelay, noStrays, type HalfOpenCounters, type StrayCounters } from '../cluster/strays.js';
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -61,6 +64,8 @@ export interface MemberConfig {
   readonly tapHwAddress?: string;
   /** Shared-address AF_XDP: the inherited flow map descriptor (BYWAY_FLOWMAP). */
   readonly flowMapFd?: number;
+  /** The cluster's SYN-cookie secret (BYWAY_COOKIE, src/cluster/cookies.ts); undefined: this stack draws its own. */
+  readonly cookieKey?: Uint8Array;
 }
 
 function bad(variable: string, expected: string, got: string | undefined): BywayError {
@@ -69,6 +74,12 @@ function bad(variable: string, expected: string, got: string | undefined): Byway
 
 /** The worker's place in the cluster, or undefined outside `byway run --workers`. */
 export function memberFromEnv(env: Env): MemberConfig | undefined {
+  const place = memberPlace(env);
+  const cookieKey = place && cookieKeyFromEnv(env);
+  return cookieKey ? { ...place!, cookieKey } : place;
+}
+
+function memberPlace(env: Env): MemberConfig | undefined {
   const w = env['BYWAY_WORKER'];
   if (w === undefined || w === '') return undefined;
   const m = /^(\d{1,2})\/(\d{1,2})$/.exec(w);
@@ -110,10 +121,13 @@ export function memberFanout(cfg: MemberConfig): { group: number; mode: 'cbpf'; 
   return { group: cfg.group, mode: 'cbpf', program: buildFanoutProgram({ workers: cfg.workers, slots: cfg.slots, serviceSlots: cfg.serviceSlots }) };
 }
 
-/** What the worker's stack is given on top of the preload's options: its ephemeral slice and the ARP role. */
+/**
+ * What the worker's stack is given on top of the preload's options: its ephemeral slice, the ARP role and the
+ * cluster's SYN-cookie secret on this process's clock (src/cluster/cookies.ts).
+ */
 export function memberStackOptions(cfg: MemberConfig, base: Omit<StackOptions, 'driver'>): Pick<StackOptions, 'answerArp' | 'limits'> {
   const own = workerSettings({ workers: cfg.workers }, cfg.index, cfg.answerArp ? cfg.index : -1);
-  return { answerArp: own.answerArp, limits: withWorkerLimits(base.limits, own) };
+  return { answerArp: own.answerArp, limits: withWorkerLimits(base.limits, own, cfg.cookieKey && sharedCookies(cfg.cookieKey)) };
 }
 
 export interface Member {
@@ -174,7 +188,7 @@ export function openMember(
   // the supervisor, and the SYNs of another worker's half-open connections to that worker (strays.ts HalfOpens).
   // On AF_XDP and TAP queues the device's hash keeps a flow on its queue: nothing moves.
   const fanout = hop === undefined && packet.hwAddress !== undefined;
-  const strays = fanout ? new StrayRelay(spec, packet.hwAddress!, (p) => send(MsgType.stray, p)) : undefined;
+  const strays = fanout ? new StrayRelay({ ...spec, index: cfg.index }, packet.hwAddress!, (p) => send(MsgType.stray, p)) : undefined;
   const halfOpens = fanout
     ? new HalfOpens(spec, packet.hwAddress!, (p) => {
         strays!.counters.sent++;

@@ -65,6 +65,17 @@ describe('sliceOwner and everyWorkerSees over IPv6', () => {
     expect(sliceOwner(spec, frame6(58, [129, 0, 0, 0, ...be(57344)]))).toBe(1); // echo reply
     expect(sliceOwner(spec, frame6(58, [135, 0, 0, 0]))).toBeUndefined(); // NDP: the kernel's (shared mode)
     expect(sliceOwner(spec, frame6(44, [6, 0, 0, 1]))).toBeUndefined(); // a fragment header: no port here
+    // Behind hop-by-hop and destination options headers (walked as the fanout program walks them), not past 4.
+    const behind = (exts: number): Uint8Array => {
+      const f = new Uint8Array(54 + 8 * exts + 8);
+      f.set([0x86, 0xdd], 12);
+      f[20] = exts === 0 ? 17 : 0;
+      for (let i = 0; i < exts; i++) f[54 + 8 * i] = i + 1 < exts ? 60 : 17;
+      f.set([...be(53), ...be(60000)], 54 + 8 * exts);
+      return f;
+    };
+    expect([0, 1, 2, 4, 5].map((n) => sliceOwner(spec, behind(n)))).toEqual([1, 1, 1, 1, undefined]);
+    expect(sliceOwner(spec, behind(2).subarray(0, 54 + 16 + 3))).toBeUndefined(); // cut short
     // Packet too big quoting worker 1's TCP segment (source port in its slice); port unreachable quoting worker 0's ping.
     expect(sliceOwner(spec, frame6(58, [2, 0, 0, 0], { next: 6, l4: [...be(60000), ...be(443)] }))).toBe(1);
     expect(sliceOwner(spec, frame6(58, [1, 4, 0, 0], { next: 58, l4: [128, 0, 0, 0, ...be(49152)] }))).toBe(0);
@@ -74,6 +85,8 @@ describe('sliceOwner and everyWorkerSees over IPv6', () => {
     expect(everyWorkerSees(spec, frame6(58, [2, 0, 0, 0], { next: 6, l4: [...be(60000), ...be(443)] }))).toBe(false);
     expect(everyWorkerSees(spec, frame6(6, [...be(50000), ...be(8080)]))).toBe(false);
     expect(sliceOwner(spec, frame6(58, [2, 0, 0, 0], { next: 6, l4: [] }).subarray(0, 90))).toBeUndefined(); // cut short
+    // Neighbour and router advertisements to every worker (each keeps its own cache and router list); solicitations not.
+    expect([136, 134, 135, 133].map((t) => everyWorkerSees(spec, frame6(58, [t, 0, 0, 0])))).toEqual([true, true, false, false]);
   });
 });
 

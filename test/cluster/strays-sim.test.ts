@@ -25,6 +25,7 @@ import { HalfOpens, StrayRelay, routeStray } from '../../src/cluster/strays.js';
 import { verifyTcpChecksum } from '../../protocols/tcp/wire.js';
 import { verifyTcp6Checksum } from '../../protocols/ipv6/wire-l4.js';
 import { cidr, ip } from '../stack/harness.js';
+import { workerStack } from './sim-workers.js';
 import { v6, v6cidr } from '../ipv6/stack-helpers.js';
 
 /** An IPv4 TCP segment with SYN and ACK set (a SYN-ACK). */
@@ -44,7 +45,10 @@ function makeCluster(maxMessage?: number) {
    * has joined (0), the ARP owner's while it has none (1). ARP goes to worker 1 here (the ARP owner).
    */
   const slot0 = [1];
+  /** While set, every frame goes to that worker's queue (a datagram the steering sent elsewhere, say). */
+  const misroute: Array<number | undefined> = [undefined];
   const queues = memoryQueues(serverEnd, 2, (f) => {
+    if (misroute[0] !== undefined) return misroute[0];
     const type = (f[12]! << 8) | f[13]!;
     const c = flowClass(spec, type, f.subarray(14));
     if (c === undefined) return 0;
@@ -73,20 +77,10 @@ function makeCluster(maxMessage?: number) {
     const r = relay(syns, { relay: (f) => relays.forEach((o, i) => i !== w && o.inject(f)), match: fanoutRelays });
     relays.push(r);
     const s = workerSettings(spec, w, 1);
-    const stack = new NetStack({
-      driver: r,
-      addresses: [cidr('10.0.0.2/24')],
-      addresses6: [v6cidr('fd00::2/64')],
-      ipv6: true,
-      rng: seededRng(10 + w),
-      answerArp: s.answerArp,
-      udp: s.limits.udp,
-      tcp: s.limits.tcp,
-      icmp: s.limits.icmp,
-    });
+    const stack = workerStack(r, w, s);
     stacks.push(stack);
     // The worker's preload and the supervisor (member.ts, processes.ts), without the socket between them.
-    const sr = new StrayRelay(spec, r.hwAddress!, (payload) => route(w, payload), maxMessage);
+    const sr = new StrayRelay({ ...spec, index: w }, r.hwAddress!, (payload) => route(w, payload), maxMessage);
     strays.push(sr);
     sr.attach(stack.tcp!, undefined, () => clock.now());
   }
@@ -98,7 +92,7 @@ function makeCluster(maxMessage?: number) {
       if (list.length > 0) halfOpens.forEach((o, i) => i !== w && o.learn(Uint8Array.of(w, ...list), clock.now()));
     }
   };
-  return { clock, client, stacks, strays, halfOpens, relays, service, slot0, dropSynAcks, retable, run: (ms: number) => runUntil(clock, [client, ...stacks], { until: clock.now() + ms }) };
+  return { clock, client, stacks, strays, halfOpens, relays, service, slot0, misroute, dropSynAcks, retable, run: (ms: number) => runUntil(clock, [client, ...stacks], { until: clock.now() + ms }) };
 }
 
 /** Echo what a server connection reads; count what a client connection reads. */
@@ -472,8 +466,25 @@ describe('strayNext and strayFrame', () => {
   });
 });
 
+describe("another worker's ephemeral slice", () => {
+  it("a segment of worker 1's own connection that reaches worker 0 (a fragmented datagram reassembled there) goes to worker 1 alone: no RST", () => {
+    const c = makeCluster();
+    c.client.tcp!.listen(0, 80, 128).onConnection = (x) => echo(c, x);
+    const conn = c.stacks[1]!.tcp!.connect(c.clock.now(), ip('10.0.0.1'), 80);
+    c.run(1_000);
+    expect(conn.state).toBe('ESTABLISHED');
+    c.misroute[0] = 0; // the client's segments to worker 1's port now land on worker 0
+    const echoed = sendThree(c, [conn]);
+    c.run(1_000);
+    expect(echoed.get(conn)).toBe(3);
+    expect(c.strays[0]!.counters.sent).toBeGreaterThan(0);
+    expect(c.strays[1]!.counters.final).toBe(c.strays[0]!.counters.sent); // to the owner alone, the last asked
+    expect([...c.stacks, c.client].map((s) => s.stats.tcp!.rstsSent)).toEqual([0, 0, 0]);
+  });
+});
+
 describe('fanoutRelays', () => {
-  it('relays ARP and, over IPv6, neighbour advertisements and ICMPv6 errors; not solicitations, echo or TCP', () => {
+  it('relays ARP and, over IPv6, neighbour and router advertisements and ICMPv6 errors; not solicitations, echo or TCP', () => {
     const frame6 = (next: number, type: number): Uint8Array => {
       const f = new Uint8Array(14 + 40 + 24);
       f[12] = 0x86;
@@ -486,8 +497,8 @@ describe('fanoutRelays', () => {
     arp[12] = 0x08;
     arp[13] = 0x06;
     expect(fanoutRelays(arp)).toBe(true);
-    expect([136, 1, 2, 3, 4].map((t) => fanoutRelays(frame6(58, t)))).toEqual([true, true, true, true, true]);
-    expect([135, 133, 134, 128, 129, 143].map((t) => fanoutRelays(frame6(58, t)))).toEqual([false, false, false, false, false, false]);
+    expect([136, 134, 1, 2, 3, 4].map((t) => fanoutRelays(frame6(58, t)))).toEqual([true, true, true, true, true, true]);
+    expect([135, 133, 128, 129, 143].map((t) => fanoutRelays(frame6(58, t)))).toEqual([false, false, false, false, false]);
     expect(fanoutRelays(frame6(6, 136))).toBe(false); // TCP whose byte 40 happens to be 136
     expect(fanoutRelays(frame6(58, 136).subarray(0, 54))).toBe(false); // too short to have a type
   });

@@ -14,6 +14,7 @@ import {
   workerEphemeralRange,
   type AfPacketDriver,
 } from '../../drivers/af-packet/index.js';
+import { IPV6_EXT_WALK } from '../../drivers/af-packet/fanout.js';
 import { NetLab, describePrivileged, execInAsync, ipIn } from '../helpers/netns.js';
 import { get16, waitFrame } from './frames.js';
 
@@ -109,6 +110,52 @@ const ipv6Packet = fc.record({
   len: fc.oneof(fc.integer({ min: 0, max: 80 }), fc.constant(60)),
 });
 
+/**
+ * An IPv6 packet whose fixed header is followed by `chain` (extension headers: [type, Hdr Ext Len]; a fragment
+ * header, 44, is 8 bytes whatever its second byte, and its offset field is `fragOffset`), then `upper` with its
+ * ports (TCP/UDP) or type and identifier (ICMPv6) as `ipv6` writes them; `cut` bytes taken off the end.
+ */
+function ipv6Ext(o: { chain: ReadonlyArray<readonly [number, number]>; upper: number; src: readonly number[]; sport: number; dport: number; type: number; ident: number; fragOffset: number; cut: number }): Uint8Array {
+  const exts = o.chain.map(([t, n]) => (t === 44 ? 8 : (n + 1) * 8));
+  const l4 = 40 + exts.reduce((a, b) => a + b, 0);
+  const plain = ipv6({ next: o.upper, src: o.src, sport: o.sport, dport: o.dport, type: o.type, ident: o.ident, len: 48 });
+  const b = new Uint8Array(l4 + 8);
+  b.set(plain.subarray(0, 40), 0);
+  b.set(plain.subarray(40, 48), l4);
+  b[6] = o.chain.length > 0 ? o.chain[0]![0] : o.upper;
+  let x = 40;
+  o.chain.forEach(([t, n], i) => {
+    b[x] = i + 1 < o.chain.length ? o.chain[i + 1]![0] : o.upper;
+    if (t === 44) {
+      b[x + 2] = o.fragOffset >> 8;
+      b[x + 3] = o.fragOffset & 0xff;
+    } else b[x + 1] = n;
+    x += exts[i]!;
+  });
+  return b.subarray(0, Math.max(0, b.length - o.cut));
+}
+
+const ipv6ExtPacket = fc.record({
+  chain: fc.array(fc.tuple(fc.oneof(fc.constantFrom(0, 43, 60, 44), fc.integer({ min: 0, max: 255 })), fc.integer({ min: 0, max: 3 })), { maxLength: 7 }),
+  upper: fc.oneof(fc.constantFrom(6, 17, 58), fc.integer({ min: 0, max: 255 })),
+  src: fc.array(fc.integer({ min: 0, max: 0xffffffff }), { minLength: 4, maxLength: 4 }),
+  sport: fc.integer({ min: 0, max: 0xffff }),
+  dport: fc.oneof(fc.integer({ min: 0, max: 0xffff }), fc.integer({ min: 49152, max: 65535 })),
+  type: fc.constantFrom(129, 128, 135, 1),
+  ident: fc.oneof(fc.integer({ min: 0, max: 0xffff }), fc.integer({ min: 49152, max: 65535 })),
+  fragOffset: fc.oneof(fc.constantFrom(0, 1, 8 * 185, 8 * 185 + 1), fc.integer({ min: 0, max: 0xffff })),
+  cut: fc.oneof(fc.constant(0), fc.integer({ min: 0, max: 12 })),
+});
+
+/** Two permuted slot tables, `slots` and `serviceSlots`, for `workers` workers from `seed`. */
+function permutedTables(workers: number, seed: number): { workers: number; slots: number[]; serviceSlots: number[] } {
+  return {
+    workers,
+    slots: Array.from({ length: workers }, (_, i) => (i + seed) % workers),
+    serviceSlots: Array.from({ length: workers }, (_, i) => (i * 3 + seed + 1) % workers),
+  };
+}
+
 /** What the program returns (before the kernel's modulo): the worker's member in its class's table; 0 when a load runs past the end. */
 function expectedMember(spec: { workers: number; slots: readonly number[]; serviceSlots?: readonly number[] }, etherType: number, bytes: Uint8Array): number {
   const c = flowClass(spec, etherType, bytes);
@@ -136,9 +183,7 @@ describe('fanout steering program (interpreted)', () => {
   it('with serviceSlots: the hashed classes go through serviceSlots, ephemeral slices and ARP through slots', () => {
     fc.assert(
       fc.property(packet, fc.integer({ min: 1, max: 7 }), fc.integer({ min: 0, max: 6 }), (p, workers, seed) => {
-        const slots = Array.from({ length: workers }, (_, i) => (i + seed) % workers);
-        const serviceSlots = Array.from({ length: workers }, (_, i) => (i * 3 + seed + 1) % workers);
-        const spec = { workers, slots, serviceSlots };
+        const spec = permutedTables(workers, seed);
         const prog = buildFanoutProgram(spec);
         const bytes = ipv4(p);
         const c = flowClass(spec, 0x0800, bytes);
@@ -147,7 +192,7 @@ describe('fanout steering program (interpreted)', () => {
         // The class: an ephemeral destination port goes by slots, any other IPv4 by serviceSlots.
         if (c !== undefined && p.proto !== 1) expect(c.table).toBe(ports && ((bytes[p.ihl * 4 + 2]! << 8) | bytes[p.ihl * 4 + 3]!) >= low ? 'slots' : 'service');
         expect(runFanoutProgram(prog, 0x0800, bytes) % workers).toBe(expectedMember(spec, 0x0800, bytes));
-        expect(runFanoutProgram(prog, 0x0806, new Uint8Array(28))).toBe(slots[0]);
+        expect(runFanoutProgram(prog, 0x0806, new Uint8Array(28))).toBe(spec.slots[0]);
       }),
       { numRuns: 3000 },
     );
@@ -156,9 +201,7 @@ describe('fanout steering program (interpreted)', () => {
   it('ICMP: the program computes flowClass for echo replies, errors quoting TCP/UDP/echo, and anything else', () => {
     fc.assert(
       fc.property(icmpPacket, fc.integer({ min: 1, max: 7 }), fc.integer({ min: 0, max: 6 }), (p, workers, seed) => {
-        const slots = Array.from({ length: workers }, (_, i) => (i + seed) % workers);
-        const serviceSlots = Array.from({ length: workers }, (_, i) => (i * 3 + seed + 1) % workers);
-        const spec = { workers, slots, serviceSlots };
+        const spec = permutedTables(workers, seed);
         const bytes = icmpv4(p);
         expect(runFanoutProgram(buildFanoutProgram(spec), 0x0800, bytes) % workers).toBe(expectedMember(spec, 0x0800, bytes));
       }),
@@ -169,17 +212,59 @@ describe('fanout steering program (interpreted)', () => {
   it('IPv6: the program computes flowClass (TCP/UDP by slice or service table, echo replies by identifier, the rest worker 0)', () => {
     fc.assert(
       fc.property(ipv6Packet, fc.integer({ min: 1, max: 7 }), fc.integer({ min: 0, max: 6 }), (p, workers, seed) => {
-        const slots = Array.from({ length: workers }, (_, i) => (i + seed) % workers);
-        const serviceSlots = Array.from({ length: workers }, (_, i) => (i * 3 + seed + 1) % workers);
-        const spec = { workers, slots, serviceSlots };
+        const spec = permutedTables(workers, seed);
         const bytes = ipv6(p);
         const c = flowClass(spec, 0x86dd, bytes);
-        if (c !== undefined && p.next !== 6 && p.next !== 17 && !(p.next === 58 && p.type === 129)) expect(c).toEqual({ worker: 0, table: 'slots' });
+        // (Extension headers, 0, 43, 60 and 44, are walked: the property below.)
+        if (c !== undefined && ![6, 17, 0, 43, 60, 44].includes(p.next) && !(p.next === 58 && p.type === 129)) expect(c).toEqual({ worker: 0, table: 'slots' });
         if (c !== undefined && (p.next === 6 || p.next === 17)) expect(c.table).toBe(p.dport >= 49152 ? 'slots' : 'service');
         expect(runFanoutProgram(buildFanoutProgram(spec), 0x86dd, bytes) % workers).toBe(expectedMember(spec, 0x86dd, bytes));
       }),
       { numRuns: 5000 },
     );
+  });
+
+  it(`IPv6 extension headers: the program computes flowClass for any chain; up to ${IPV6_EXT_WALK} before TCP/UDP/ICMPv6 steer like none, a fragment by the source address`, () => {
+    fc.assert(
+      fc.property(ipv6ExtPacket, fc.integer({ min: 1, max: 7 }), fc.integer({ min: 0, max: 6 }), (p, workers, seed) => {
+        const spec = permutedTables(workers, seed);
+        const bytes = ipv6Ext(p);
+        expect(runFanoutProgram(buildFanoutProgram(spec), 0x86dd, bytes) % workers).toBe(expectedMember(spec, 0x86dd, bytes));
+        const c = flowClass(spec, 0x86dd, bytes);
+        const walked = p.chain.findIndex(([t]) => t !== 0 && t !== 43 && t !== 60);
+        const stop = walked < 0 ? p.chain.length : walked;
+        if (p.cut > 0 || c === undefined || stop > IPV6_EXT_WALK) return;
+        if (stop < p.chain.length && p.chain[stop]![0] === 44) {
+          // Every fragment, the first too: the hash of the source address alone (the fragments meet in one worker).
+          const plain = flowClass(spec, 0x86dd, ipv6({ next: 6, src: p.src, sport: 0, dport: 1, type: 0, ident: 0, len: 60 }));
+          expect(c).toEqual(plain);
+        } else if (stop === p.chain.length) {
+          // As the same packet without its extension headers.
+          expect(c).toEqual(flowClass(spec, 0x86dd, ipv6({ next: p.upper, src: p.src, sport: p.sport, dport: p.dport, type: p.type, ident: p.ident, len: 60 })));
+        } else if (![6, 17, 58].includes(p.chain[stop]![0])) expect(c).toEqual({ worker: 0, table: 'slots' });
+      }),
+      { numRuns: 5000 },
+    );
+  });
+
+  it('IPv6 extension headers: hop-by-hop, routing and destination options before TCP to a service port or an ephemeral slice; fragments; a chain past the bound', () => {
+    const spec = { workers: 4 };
+    const prog = buildFanoutProgram(spec);
+    const src = [0xfd000000, 0, 0, 7];
+    const base = { src, sport: 40001, type: 0, ident: 0, fragOffset: 0, cut: 0, upper: 6 };
+    for (const dport of [443, workerEphemeralRange(spec, 2).low, workerEphemeralRange(spec, 3).high]) {
+      const plain = runFanoutProgram(prog, 0x86dd, ipv6({ next: 6, src, sport: 40001, dport, type: 0, ident: 0, len: 60 }));
+      for (const chain of [[[0, 0]], [[0, 1], [43, 2]], [[0, 0], [60, 1], [43, 0], [60, 3]]] as Array<Array<[number, number]>>) {
+        expect(runFanoutProgram(prog, 0x86dd, ipv6Ext({ ...base, chain, dport }))).toBe(plain);
+      }
+      // One header more than the walk takes: worker 0's slot.
+      expect(runFanoutProgram(buildFanoutProgram({ workers: 4, slots: [3, 2, 1, 0] }), 0x86dd, ipv6Ext({ ...base, chain: Array.from({ length: IPV6_EXT_WALK + 1 }, () => [60, 0] as [number, number]), dport }))).toBe(3);
+    }
+    // Fragments: the first (offset 0, its ports behind the header) and a later one go to the same worker.
+    const first = ipv6Ext({ ...base, chain: [[44, 0]], dport: workerEphemeralRange(spec, 2).low, fragOffset: 1 });
+    const later = ipv6Ext({ ...base, chain: [[0, 0], [44, 0]], upper: 17, dport: 0, sport: 0, fragOffset: 1448 });
+    expect(runFanoutProgram(prog, 0x86dd, first)).toBe(runFanoutProgram(prog, 0x86dd, later));
+    expect(flowClass(spec, 0x86dd, first)?.table).toBe('service');
   });
 
   it('IPv6 clients of a service port spread over the workers by the service table; a joined worker that does not serve gets none', () => {
@@ -192,9 +277,9 @@ describe('fanout steering program (interpreted)', () => {
       seen.add(runFanoutProgram(buildFanoutProgram({ workers: 2 }), 0x86dd, syn));
     }
     expect([...seen].sort()).toEqual([0, 1]);
-    // NDP and other ICMPv6, and IPv6 with an extension header: worker 0's slot, as before.
+    // NDP and other ICMPv6, and IPv6 with no next header: worker 0's slot, as before.
     for (const type of [135, 136, 1, 2, 128]) expect(runFanoutProgram(prog, 0x86dd, ipv6({ next: 58, src: [0, 0, 0, 1], sport: 0, dport: 0, type, ident: 0, len: 64 }))).toBe(0);
-    expect(runFanoutProgram(prog, 0x86dd, ipv6({ next: 0, src: [0, 0, 0, 1], sport: 1, dport: 8080, type: 0, ident: 0, len: 64 }))).toBe(0);
+    expect(runFanoutProgram(prog, 0x86dd, ipv6({ next: 59, src: [0, 0, 0, 1], sport: 1, dport: 8080, type: 0, ident: 0, len: 64 }))).toBe(0);
     // An ephemeral port and an echo reply's identifier: their slice's worker.
     const { low } = workerEphemeralRange(spec, 1);
     expect(runFanoutProgram(prog, 0x86dd, ipv6({ next: 17, src: [0, 0, 0, 1], sport: 53, dport: low, type: 0, ident: 0, len: 48 }))).toBe(1);
@@ -229,8 +314,10 @@ describe('fanout steering program (interpreted)', () => {
     const spec = { workers: 4 };
     const prog = buildFanoutProgram(spec);
     expect(runFanoutProgram(prog, 0x0806, new Uint8Array(28))).toBe(0);
-    expect(runFanoutProgram(prog, 0x86dd, new Uint8Array(40))).toBe(0);
-    expect(runFanoutProgram(buildFanoutProgram({ workers: 4, slots: [2, 1, 0, 3] }), 0x86dd, new Uint8Array(40))).toBe(2);
+    const noNext = new Uint8Array(40);
+    noNext[6] = 59; // No Next Header (RFC 8200 4.7)
+    expect(runFanoutProgram(prog, 0x86dd, noNext)).toBe(0);
+    expect(runFanoutProgram(buildFanoutProgram({ workers: 4, slots: [2, 1, 0, 3] }), 0x86dd, noNext)).toBe(2);
     for (let w = 0; w < 4; w++) {
       const { low, high } = workerEphemeralRange(spec, w);
       for (const port of [low, high, (low + high) >> 1]) {
@@ -330,6 +417,42 @@ describePrivileged('AF_PACKET fanout with the steering program, on a two-queue v
       const owned = await sendAndCollect(16, port);
       expect(owned[w]!.length).toBe(16);
       expect(owned[1 - w]!.length).toBe(0);
+    }
+  });
+
+  it('IPv6 with extension headers and fragments reaches the member the interpreted program names (the kernel walks the headers too)', async () => {
+    const tx = openAfPacket({ ifname: link.b, netns: nsB, filter: false });
+    try {
+      const prog = buildFanoutProgram(spec);
+      const chains: Array<Array<[number, number]>> = [[], [[0, 0]], [[0, 1], [60, 0]], [[43, 2], [60, 1], [60, 0]], [[44, 0]], [[0, 0], [44, 0]]];
+      const sent: Array<{ id: number; ip: Uint8Array }> = [];
+      for (let id = 0; id < 96; id++) {
+        const dport = id % 8 === 7 ? workerEphemeralRange(spec, id % 2).low + id : 7000;
+        const ip = ipv6Ext({ chain: chains[id % chains.length]!, upper: 17, src: [0xfd000000, 0x77, id * 7919, id], sport: 40000 + id, dport, type: 0, ident: 0, fragOffset: id % 3 === 0 ? 0 : 8 * id, cut: 0 });
+        ip[4] = (ip.length - 40) >> 8;
+        ip[5] = (ip.length - 40) & 0xff;
+        const f = tx.txReserve(14 + ip.length)!;
+        f.set(members[0]!.hwAddress!, 0);
+        f.set(tx.hwAddress!, 6);
+        f.set([0x86, 0xdd], 12);
+        f.set(ip, 14);
+        tx.txCommit(0, 14 + ip.length);
+        sent.push({ id, ip });
+      }
+      tx.flush(0);
+      const got: number[][] = [[], []];
+      for (let m = 0; m < 2; m++) {
+        await waitFrame(members[m]!, (f) => {
+          if (get16(f, 12) === 0x86dd && get16(f, 22) === 0xfd00 && get16(f, 28) === 0x77) got[m]!.push(get16(f, 36));
+          return false;
+        }, 300);
+      }
+      expect(got[0]!.length + got[1]!.length).toBe(sent.length);
+      for (const { id, ip } of sent) expect(got[runFanoutProgram(prog, 0x86dd, ip) % 2]).toContain(id);
+      expect(got[0]!.length).toBeGreaterThan(0);
+      expect(got[1]!.length).toBeGreaterThan(0);
+    } finally {
+      tx.close();
     }
   });
 
