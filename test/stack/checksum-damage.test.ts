@@ -8,7 +8,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { FrameDriver } from '../../drivers/types.js';
-import { makePair, pattern, transfer, type Pair } from './harness.js';
+import { makePair, pattern, tapReceive, transfer, type Pair } from './harness.js';
 
 const ETH = 14;
 
@@ -65,34 +65,18 @@ interface Damage {
  */
 function damaging(inner: FrameDriver, damage: Damage | undefined, seen: Seen): FrameDriver {
   let data = 0;
-  return {
-    get caps() {
-      return inner.caps;
-    },
-    hwAddress: inner.hwAddress,
-    stats: inner.stats,
-    receive: (now, max, sink) =>
-      inner.receive(now, max, (frame, flags) => {
-        if (isTcp(frame)) {
-          seen.frames++;
-          if (!checksumsHold(frame)) seen.bad++;
-          const { payload, end } = layout(frame);
-          const at = end > payload && damage !== undefined && seen.flipped.length === 0 && data++ >= damage.nth ? damage.at(frame) : -1;
-          if (at >= 0) {
-            frame[at]! ^= 0x5a;
-            seen.flipped.push(at);
-            if (checksumsHold(frame)) seen.undetectable++;
-          }
-        }
-        sink(frame, flags);
-      }),
-    txReserve: (len) => inner.txReserve(len),
-    txCommit: (now, len, segment) => (segment === undefined ? inner.txCommit(now, len) : inner.txCommit(now, len, segment)),
-    flush: (now) => inner.flush(now),
-    pollAt: (now) => inner.pollAt?.(now),
-    setReadyCallback: (cb) => inner.setReadyCallback(cb),
-    close: () => inner.close(),
-  };
+  return tapReceive(inner, (frame) => {
+    if (!isTcp(frame)) return;
+    seen.frames++;
+    if (!checksumsHold(frame)) seen.bad++;
+    const { payload, end } = layout(frame);
+    const at = end > payload && damage !== undefined && seen.flipped.length === 0 && data++ >= damage.nth ? damage.at(frame) : -1;
+    if (at >= 0) {
+      frame[at]! ^= 0x5a;
+      seen.flipped.push(at);
+      if (checksumsHold(frame)) seen.undetectable++;
+    }
+  });
 }
 
 function run(damage: Damage | undefined, size: number, opts: { gro?: boolean; mtu?: number } = {}) {
