@@ -51,6 +51,31 @@ export function makePair(
   return { clock, a, b, run: (o = {}) => runUntil(clock, [a, b], o) };
 }
 
+/**
+ * Delegates to `inner`, showing `tap` every received frame (and its driver flags) before the stack gets it: `tap`
+ * may record it or change its bytes in place.
+ */
+export function tapReceive(inner: FrameDriver, tap: (frame: Uint8Array, flags: number | undefined) => void): FrameDriver {
+  return {
+    get caps() {
+      return inner.caps;
+    },
+    hwAddress: inner.hwAddress,
+    stats: inner.stats,
+    receive: (now, max, sink) =>
+      inner.receive(now, max, (frame, flags) => {
+        tap(frame, flags);
+        sink(frame, flags);
+      }),
+    txReserve: (len) => inner.txReserve(len),
+    txCommit: (now, len, segment) => (segment === undefined ? inner.txCommit(now, len) : inner.txCommit(now, len, segment)),
+    flush: (now) => inner.flush(now),
+    pollAt: (now) => inner.pollAt?.(now),
+    setReadyCallback: (cb) => inner.setReadyCallback(cb),
+    close: () => inner.close(),
+  };
+}
+
 /** `n` bytes of a deterministic pseudo-random pattern. */
 export function pattern(n: number, seed = 1): Uint8Array {
   const b = new Uint8Array(n);

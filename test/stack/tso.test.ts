@@ -11,7 +11,7 @@ import type { TcpConnection } from '../../protocols/tcp/connection.js';
 import { verifyTcpChecksum } from '../../protocols/tcp/wire.js';
 import { read16, read32 } from '../../protocols/util/bytes.js';
 import { checksum } from '../../protocols/util/checksum.js';
-import { ip, makePair, pattern, transfer } from './harness.js';
+import { ip, makePair, pattern, tapReceive, transfer } from './harness.js';
 import { expectBytes } from '../helpers/bytes.js';
 
 const OFFLOAD_VERIFY: ChecksumCapabilities = {
@@ -31,24 +31,7 @@ const isTcp = (f: Uint8Array): boolean => f.length >= 54 && f[12] === 0x08 && f[
 
 /** Delegates to `inner`, keeping a copy of every received frame. */
 function recording(inner: FrameDriver, seen: Seen[]): FrameDriver {
-  return {
-    get caps() {
-      return inner.caps;
-    },
-    hwAddress: inner.hwAddress,
-    stats: inner.stats,
-    receive: (now, max, sink) =>
-      inner.receive(now, max, (frame, flags) => {
-        seen.push({ frame: frame.slice(), flags });
-        sink(frame, flags);
-      }),
-    txReserve: (len) => inner.txReserve(len),
-    txCommit: (now, len, segment) => (segment === undefined ? inner.txCommit(now, len) : inner.txCommit(now, len, segment)),
-    flush: (now) => inner.flush(now),
-    pollAt: (now) => inner.pollAt?.(now),
-    setReadyCallback: (cb) => inner.setReadyCallback(cb),
-    close: () => inner.close(),
-  };
+  return tapReceive(inner, (frame, flags) => seen.push({ frame: frame.slice(), flags }));
 }
 
 
