@@ -21,7 +21,7 @@ import { ICMP_ERRORS, IPV6_EXT_WALK, flowClass, workerEphemeralRange, type FlowS
 import { checksum, pseudoHeaderSum } from '../../protocols/util/checksum.js';
 import { IPV4_FLAG_DF, writeIpv4Header } from '../../protocols/ipv4/wire.js';
 import { NextHeader, writeIpv6Header } from '../../protocols/ipv6/wire.js';
-import { fillTcp6Checksum } from '../../protocols/ipv6/wire-l4.js';
+import { fillTcp6Checksum, fillUdp6Checksum } from '../../protocols/ipv6/wire-l4.js';
 import { seqAdd } from '../../protocols/tcp/seq.js';
 import { TcpFlag } from '../../protocols/tcp/wire.js';
 
@@ -285,31 +285,36 @@ function ownFrame(mac: Uint8Array, len: number, type: number): Uint8Array {
 }
 
 /**
- * An Ethernet frame carrying the IPv4 TCP segment `segment` from `src` to `dst` (numbers), to `mac` (the shared
- * address's), for another worker's stack to receive as if from the link: a fresh IPv4 header (no options, DF, TTL
- * 64) and the TCP checksum computed again (the received one may have been left to the device). A copy.
+ * An Ethernet frame carrying the IPv4 TCP segment (or, `udp`, UDP datagram) `segment` from `src` to `dst`
+ * (numbers), to `mac` (the shared address's), for another worker's stack to receive as if from the link: a fresh
+ * IPv4 header (no options, DF, TTL 64) and the transport checksum computed again (the received one may have been
+ * left to the device). A copy.
  */
-export function strayFrame(mac: Uint8Array, src: number, dst: number, segment: Uint8Array): Uint8Array {
+export function strayFrame(mac: Uint8Array, src: number, dst: number, segment: Uint8Array, udp = false): Uint8Array {
   const f = ownFrame(mac, 34 + segment.length, 0x0800);
-  writeIpv4Header(f, 14, src, dst, 6, segment.length, 64, 0, IPV4_FLAG_DF, 0, true);
+  const proto = udp ? 17 : 6;
+  writeIpv4Header(f, 14, src, dst, proto, segment.length, 64, 0, IPV4_FLAG_DF, 0, true);
   f.set(segment, 34);
-  f[50] = 0;
-  f[51] = 0;
-  const c = checksum(f, 34, f.length, pseudoHeaderSum(src, dst, 6, segment.length));
-  f[50] = c >>> 8;
-  f[51] = c & 0xff;
+  const at = 34 + (udp ? 6 : 16);
+  f[at] = 0;
+  f[at + 1] = 0;
+  let c = checksum(f, 34, f.length, pseudoHeaderSum(src, dst, proto, segment.length));
+  if (udp && c === 0) c = 0xffff; // RFC 768: a computed zero is sent as all ones (zero means none)
+  f[at] = c >>> 8;
+  f[at + 1] = c & 0xff;
   return f;
 }
 
 /**
- * The IPv6 form of `strayFrame`: the segment from `src` to `dst` (16 bytes each) behind a fresh IPv6 header (no
- * extension headers, hop limit 64, no flow label) and the TCP checksum computed again (RFC 8200 8.1). A copy.
+ * The IPv6 form of `strayFrame`: the segment (or datagram) from `src` to `dst` (16 bytes each) behind a fresh IPv6
+ * header (no extension headers, hop limit 64, no flow label) and the checksum computed again (RFC 8200 8.1). A copy.
  */
-export function strayFrame6(mac: Uint8Array, src: Uint8Array, dst: Uint8Array, segment: Uint8Array): Uint8Array {
+export function strayFrame6(mac: Uint8Array, src: Uint8Array, dst: Uint8Array, segment: Uint8Array, udp = false): Uint8Array {
   const f = ownFrame(mac, 54 + segment.length, 0x86dd);
-  writeIpv6Header(f, 14, src, dst, NextHeader.TCP, segment.length, 64);
+  writeIpv6Header(f, 14, src, dst, udp ? NextHeader.UDP : NextHeader.TCP, segment.length, 64);
   f.set(segment, 54);
-  fillTcp6Checksum(f, 54, f.length, src, dst);
+  if (udp) fillUdp6Checksum(f, 54, f.length, src, dst);
+  else fillTcp6Checksum(f, 54, f.length, src, dst);
   return f;
 }
 

@@ -8,7 +8,8 @@
  * the supervisor instead of resetting it (the TCP layer's `stray` hook), and the supervisor asks the other live
  * workers in turn (`routeStray`, plan.ts strayNext); the last one asked answers as any stack does (a RST), so a
  * flow nobody holds gets exactly one RST. A segment for another worker's ephemeral slice (a fragmented datagram,
- * which the steering sends by its source address, reassembled here) goes to that worker alone, final. No I/O here:
+ * which the steering sends by its source address, reassembled here) goes to that worker alone, final, and so does a
+ * UDP datagram no socket took for such a port (the UDP table's `stray` hook). No I/O here:
  * the worker's preload and the supervisor move the bytes.
  *
  * Messages (link.ts `stray`): to the supervisor u64 tried (big-endian, a bit per worker index) | frame; to a worker
@@ -26,6 +27,11 @@ import { ephemeralOwner, inEphemeralRange, splitSegment, strayFrame, strayFrame6
 export interface StrayHost {
   stray: ((now: number, src: number, dst: number, segment: Uint8Array) => boolean) | undefined;
   readonly addrs: { bytes(id: number): Uint8Array | undefined };
+}
+
+/** What the relay needs of a UDP table (src/stack/udp.ts): its `stray` hook. */
+export interface UdpStrayHost {
+  stray: ((src: number | Uint8Array, dst: number | Uint8Array, datagram: Uint8Array) => boolean) | undefined;
 }
 
 export interface StrayCounters {
@@ -95,35 +101,53 @@ export class StrayRelay {
 
   /**
    * Make this relay `tcp`'s stray hook: a segment goes to the supervisor when `ready()` (the link to it is up),
-   * timed by `clock` (ms; the wall clock, as `received` is).
+   * timed by `clock` (ms; the wall clock, as `received` is). With `udp` (the stack's UDP table), also the hook for a
+   * datagram no socket took: one for another worker's ephemeral port goes to that worker (see `takeDatagram`).
    */
-  attach(tcp: StrayHost, ready: () => boolean = () => true, clock: () => number = Date.now): void {
+  attach(tcp: StrayHost, ready: () => boolean = () => true, clock: () => number = Date.now, udp?: UdpStrayHost): void {
     this.addrs = tcp.addrs;
     tcp.stray = (_now, src, dst, segment) => ready() && this.take(src, dst, segment, clock());
+    if (udp !== undefined) udp.stray = (src, dst, datagram) => ready() && this.takeDatagram(src, dst, datagram, clock());
   }
 
   /** The TCP layer's `stray` hook: true when the segment went to the supervisor. `now`: a wall clock in ms. */
   take(src: number, dst: number, segment: Uint8Array, now = Date.now()): boolean {
     if (segment.length < 20) return false;
-    let src6: Uint8Array | undefined;
-    let dst6: Uint8Array | undefined;
-    if (isIpv6Id(src)) {
-      src6 = this.addrs?.bytes(src);
-      dst6 = this.addrs?.bytes(dst);
-      if (src6 === undefined || dst6 === undefined) return false;
-    }
-    const dport = (segment[2]! << 8) | segment[3]!;
+    if (!isIpv6Id(src)) return this.relay(src, dst, undefined, undefined, segment, false, now);
+    const src6 = this.addrs?.bytes(src);
+    const dst6 = this.addrs?.bytes(dst);
+    return src6 !== undefined && dst6 !== undefined && this.relay(0, 0, src6, dst6, segment, false, now);
+  }
+
+  /**
+   * The UDP table's `stray` hook: a datagram (UDP header and payload) no socket took. Only one for another worker's
+   * ephemeral slice goes on, to that worker alone (a service port's datagram is any worker's socket's to take): its
+   * IP datagram came in fragments, which the steering sends by source address, and this worker reassembled it.
+   * The owner answers it (port unreachable) if it has no socket either.
+   */
+  takeDatagram(src: number | Uint8Array, dst: number | Uint8Array, datagram: Uint8Array, now = Date.now()): boolean {
+    if (datagram.length < 8 || this.spec.index === undefined) return false;
+    const owner = ephemeralOwner(this.spec, (datagram[2]! << 8) | datagram[3]!);
+    if (owner === undefined || owner === this.spec.index) return false;
+    if (typeof src === 'number') return this.relay(src, dst as number, undefined, undefined, datagram, true, now);
+    return this.relay(0, 0, src, dst as Uint8Array, datagram, true, now);
+  }
+
+  /** A TCP segment or UDP datagram to the supervisor (IPv6 when `src6` is given): true when it went. */
+  private relay(src: number, dst: number, src6: Uint8Array | undefined, dst6: Uint8Array | undefined, l4: Uint8Array, udp: boolean, now: number): boolean {
+    const dport = (l4[2]! << 8) | l4[3]!;
     // A port of an ephemeral slice is steered to its owner, so only the owner can hold the flow; a segment of another
     // worker's slice gets here when its IP datagram came in fragments (every fragment goes by the source address,
     // and this worker reassembled it): it goes to the owner alone, which answers it if it holds nothing either.
     const owner = ephemeralOwner(this.spec, dport);
     if (owner !== undefined && (this.spec.index === undefined || owner === this.spec.index)) return false;
-    const key = src6 !== undefined ? flowKey6(src6, dst6!, segment) : flowKey4(src, dst, segment);
+    const key = flowKey(src, dst, src6, dst6, l4, udp);
     const r = this.relayed.get(key);
     if (r !== undefined && now - r.at <= STRAY_KEPT_MS && r.final) return false; // the last asked: answer it
     // Room for the segment in one message: u8 final | u64 tried | the frame's headers, to the worker that gets it.
     const room = this.maxMessage - 9 - (src6 !== undefined ? 54 : 34);
-    const pieces = segment.length <= room ? [segment] : splitSegment(segment, room);
+    // A datagram is not cut: one too large for a message is answered here.
+    const pieces = l4.length <= room ? [l4] : udp ? undefined : splitSegment(l4, room);
     if (pieces === undefined) {
       this.counters.oversize++;
       return false;
@@ -139,7 +163,7 @@ export class StrayRelay {
     const all = (1n << BigInt(this.spec.workers)) - 1n;
     const tried = owner !== undefined ? all & ~(1n << BigInt(owner)) : r !== undefined && now - r.at <= STRAY_KEPT_MS ? r.tried : 0n;
     for (const piece of pieces) {
-      const frame = src6 !== undefined ? strayFrame6(this.mac, src6, dst6!, piece) : strayFrame(this.mac, src, dst, piece);
+      const frame = src6 !== undefined ? strayFrame6(this.mac, src6, dst6!, piece, udp) : strayFrame(this.mac, src, dst, piece, udp);
       this.send(strayMessage(tried, frame));
       this.counters.sent++;
     }
@@ -149,17 +173,19 @@ export class StrayRelay {
 
   /** A stray from the supervisor (u8 final | u64 tried | frame): remembered by its flow; the frame to inject. */
   received(payload: Uint8Array, now = Date.now()): Uint8Array | undefined {
-    if (payload.length < 9 + 34 + 20) return undefined;
+    if (payload.length < 9 + 34 + 8) return undefined;
     const dv = new DataView(payload.buffer, payload.byteOffset, payload.length);
     const frame = payload.subarray(9);
     let key: string;
     if (frame[12] === 0x86 && frame[13] === 0xdd) {
-      if (frame[20] !== 6 || frame.length < 54 + 20) return undefined;
-      key = flowKey6(frame.subarray(22, 38), frame.subarray(38, 54), frame.subarray(54));
+      const proto = frame[20];
+      if ((proto !== 6 && proto !== 17) || frame.length < 54 + (proto === 6 ? 20 : 8)) return undefined;
+      key = flowKey(0, 0, frame.subarray(22, 38), frame.subarray(38, 54), frame.subarray(54), proto === 17);
     } else {
       const ihl = (frame[14]! & 0x0f) * 4;
-      if (frame[12] !== 0x08 || frame[13] !== 0x00 || frame[23] !== 6 || frame.length < 14 + ihl + 20) return undefined;
-      key = flowKey4(dv.getUint32(9 + 26), dv.getUint32(9 + 30), frame.subarray(14 + ihl));
+      const proto = frame[23];
+      if (frame[12] !== 0x08 || frame[13] !== 0x00 || (proto !== 6 && proto !== 17) || frame.length < 14 + ihl + (proto === 6 ? 20 : 8)) return undefined;
+      key = flowKey(dv.getUint32(9 + 26), dv.getUint32(9 + 30), undefined, undefined, frame.subarray(14 + ihl), proto === 17);
     }
     const final = payload[0] === 1;
     this.relayed.delete(key);
@@ -179,10 +205,11 @@ function strayMessage(tried: bigint, frame: Uint8Array): Uint8Array {
   return payload;
 }
 
-/** A TCP flow's key from its addresses and segment (source and destination ports). */
-const flowKey4 = (src: number, dst: number, seg: Uint8Array): string => `${src >>> 0}:${dst >>> 0}:${(seg[0]! << 8) | seg[1]!}:${(seg[2]! << 8) | seg[3]!}`;
-const flowKey6 = (src: Uint8Array, dst: Uint8Array, seg: Uint8Array): string =>
-  `[${formatIpv6(src)}]:[${formatIpv6(dst)}]:${(seg[0]! << 8) | seg[1]!}:${(seg[2]! << 8) | seg[3]!}`;
+/** A TCP (or, `udp`, UDP) flow's key from its addresses (IPv6 when `src6` is given) and ports. */
+function flowKey(src: number, dst: number, src6: Uint8Array | undefined, dst6: Uint8Array | undefined, l4: Uint8Array, udp: boolean): string {
+  const addrs = src6 !== undefined ? `[${formatIpv6(src6)}]:[${formatIpv6(dst6!)}]` : `${src >>> 0}:${dst >>> 0}`;
+  return `${udp ? 'u' : 't'}${addrs}:${(l4[0]! << 8) | l4[1]!}:${(l4[2]! << 8) | l4[3]!}`;
+}
 
 /** The supervisor's counts of the strays it routed (`byway stat`'s and `cluster.stats()`'s `strays`). */
 export interface StrayRouting {

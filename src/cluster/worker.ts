@@ -253,7 +253,7 @@ export async function runWorker(init: WorkerInit): Promise<void> {
   // hands it to the worker that holds it (strays.ts), as under byway run --workers.
   // (A MessagePort takes a message of any size: a GSO packet's stray goes whole.)
   const strays = packet?.hwAddress ? new StrayRelay({ ...spec, index: init.index }, packet.hwAddress, (payload) => port.postMessage({ type: 'stray', payload } satisfies FromWorker), Infinity) : undefined;
-  if (strays !== undefined && stack.core.tcp !== undefined) strays.attach(stack.core.tcp);
+  if (strays !== undefined && stack.core.tcp !== undefined) strays.attach(stack.core.tcp, undefined, undefined, stack.core.udp);
   const send = (value: unknown): void => port.postMessage({ type: 'user', value } satisfies FromWorker);
   (globalThis as Record<symbol, ClusterWorker>)[CURRENT] = { index: init.index, workers: init.workers, stack, data: init.data, send };
   port.on('message', (m: ToWorker) => {

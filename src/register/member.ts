@@ -204,7 +204,7 @@ export function openMember(
     strays: strays?.counters ?? noStrays(),
     halfOpens: halfOpens?.counters,
     start(stack, control) {
-      if (strays !== undefined && stack.core.tcp !== undefined) strays.attach(stack.core.tcp, () => sock !== undefined);
+      if (strays !== undefined && stack.core.tcp !== undefined) strays.attach(stack.core.tcp, () => sock !== undefined, undefined, stack.core.udp);
       const reader = new LinkReader((type, payload) => {
         if (type === MsgType.arp) driver.inject(payload);
         else if (type === MsgType.stray) {

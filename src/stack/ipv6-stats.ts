@@ -128,7 +128,7 @@ export function newIcmpv6Stats(): Icmpv6Stats {
 }
 
 export function newUdp6Stats(): UdpStats {
-  return { rx: 0, tx: 0, truncated: 0, badLength: 0, badChecksum: 0, noPort: 0, recvBufferDrops: 0, txErrors: 0, icmpErrors: 0 };
+  return { rx: 0, tx: 0, truncated: 0, badLength: 0, badChecksum: 0, noPort: 0, recvBufferDrops: 0, txErrors: 0, icmpErrors: 0, strayHandedOff: 0 };
 }
 
 /** The error a socket or ping sees for an ICMPv6 error (RFC 4443 codes, as Linux's icmpv6_err_convert maps them). */

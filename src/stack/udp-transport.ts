@@ -71,6 +71,10 @@ export class UdpTransport implements Transport {
     }
     const sock = this.table.lookup(dst, dstPort, src, srcPort);
     if (sock === undefined) {
+      if (this.table.stray?.(src, dst, buf.subarray(off, off + len)) === true) {
+        st.strayHandedOff++;
+        return;
+      }
       st.noPort++;
       this.host.sendIcmpError(buf, ipOff, ipEnd, IcmpType.DestUnreachable, UnreachableCode.Port, 0);
       return;

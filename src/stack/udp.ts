@@ -46,6 +46,8 @@ export interface UdpStats {
   recvBufferDrops: number;
   txErrors: number;
   icmpErrors: number;
+  /** Datagrams for no socket that the table's `stray` hook took (a cluster worker's relay), not answered here. */
+  strayHandedOff: number;
 }
 
 export interface Datagram {
@@ -315,7 +317,15 @@ export class UdpTable {
     recvBufferDrops: 0,
     txErrors: 0,
     icmpErrors: 0,
+    strayHandedOff: 0,
   };
+  /**
+   * Told of a datagram no socket took, before the port-unreachable answer (IPv4 and IPv6: addresses as numbers or as
+   * 16 bytes; `datagram` is the UDP header and payload, a view into the frame). True when it took the datagram: a
+   * cluster worker's relay (src/cluster/strays.ts) hands a datagram for another worker's ephemeral port to that
+   * worker, which the steering could not send it to (its IP datagram came in fragments, steered by source address).
+   */
+  stray: ((src: number | Uint8Array, dst: number | Uint8Array, datagram: Uint8Array) => boolean) | undefined = undefined;
   /** The stack's IPv6 layer, set by the stack when it has IPv6 (udp6 sockets need it). */
   ipv6: Udp6Host | undefined;
   /** port -> sockets bound to it (one per local address; a wildcard socket has localIp 0). */

@@ -59,6 +59,10 @@ export class Udp6 {
     }
     const sock = this.host.udp.lookup6(p.dst, dstPort, p.src, srcPort);
     if (sock === undefined) {
+      if (this.host.udp.stray?.(p.src, p.dst, b.subarray(off, off + len)) === true) {
+        st.strayHandedOff++;
+        return;
+      }
       st.noPort++;
       this.host.portUnreachable(p, linkMulticast);
       return;

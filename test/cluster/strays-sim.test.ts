@@ -14,7 +14,7 @@
 import { describe, expect, it } from 'vitest';
 import { memoryLink, memoryQueues } from '../../drivers/memory/index.js';
 import { relay, type RelayDriver } from '../../drivers/middleware/index.js';
-import { flowClass } from '../../drivers/af-packet/fanout.js';
+import { flowClass, workerEphemeralRange } from '../../drivers/af-packet/fanout.js';
 import type { TcpConnection } from '../../protocols/tcp/connection.js';
 import { seededRng } from '../../protocols/util/rng.js';
 import { VirtualClock } from '../../src/stack/clock.js';
@@ -82,7 +82,7 @@ function makeCluster(maxMessage?: number) {
     // The worker's preload and the supervisor (member.ts, processes.ts), without the socket between them.
     const sr = new StrayRelay({ ...spec, index: w }, r.hwAddress!, (payload) => route(w, payload), maxMessage);
     strays.push(sr);
-    sr.attach(stack.tcp!, undefined, () => clock.now());
+    sr.attach(stack.tcp!, undefined, () => clock.now(), stack.udp);
   }
   const client = new NetStack({ driver: clientEnd, addresses: [cidr('10.0.0.1/24')], addresses6: [v6cidr('fd00::1/64')], ipv6: true, rng: seededRng(1) });
   /** What the supervisor does at a table change: each worker's half-open connections listed to the others. */
@@ -92,7 +92,7 @@ function makeCluster(maxMessage?: number) {
       if (list.length > 0) halfOpens.forEach((o, i) => i !== w && o.learn(Uint8Array.of(w, ...list), clock.now()));
     }
   };
-  return { clock, client, stacks, strays, halfOpens, relays, service, slot0, misroute, dropSynAcks, retable, run: (ms: number) => runUntil(clock, [client, ...stacks], { until: clock.now() + ms }) };
+  return { clock, client, stacks, strays, halfOpens, relays, service, slot0, misroute, dropSynAcks, retable, live, run: (ms: number) => runUntil(clock, [client, ...stacks], { until: clock.now() + ms }) };
 }
 
 /** Echo what a server connection reads; count what a client connection reads. */
@@ -480,6 +480,56 @@ describe("another worker's ephemeral slice", () => {
     expect(c.strays[0]!.counters.sent).toBeGreaterThan(0);
     expect(c.strays[1]!.counters.final).toBe(c.strays[0]!.counters.sent); // to the owner alone, the last asked
     expect([...c.stacks, c.client].map((s) => s.stats.tcp!.rstsSent)).toEqual([0, 0, 0]);
+  });
+
+  /** `n` datagrams of 3000 bytes (three fragments at MTU 1500) from the client to `port` on worker 1's slice, all landing on worker 0. */
+  function fragmentedToWorker1(c: ReturnType<typeof makeCluster>, family: 4 | 6, port: number, n: number): void {
+    c.run(3_500); // IPv6: addresses past DAD
+    c.misroute[0] = 0; // every fragment lands on worker 0, as the steering sends fragments by source address
+    const u = c.client.udp.createSocket();
+    for (let i = 0; i < n; i++) {
+      if (family === 4) u.send(c.clock.now(), new Uint8Array(3000).fill(i), ip('10.0.0.2'), port);
+      else u.send6(c.clock.now(), new Uint8Array(3000).fill(i), v6('fd00::2'), port);
+    }
+    c.run(200);
+  }
+
+  for (const family of [4, 6] as const) {
+    it(`IPv${family}: a fragmented datagram for worker 1's ephemeral port, reassembled on worker 0, goes to worker 1 alone; none answered port unreachable`, () => {
+      const c = makeCluster();
+      const port = workerEphemeralRange({ workers: 2 }, 1).low + 3;
+      const got: number[] = [];
+      const u = c.stacks[1]!.udp.createSocket();
+      if (family === 4) {
+        u.bind(0, port);
+        u.onMessage = (data) => got.push(data.length === 3000 ? data[0]! : -1);
+      } else {
+        u.bind6(undefined, port);
+        u.onMessage6 = (data) => got.push(data.length === 3000 ? data[0]! : -1);
+      }
+      fragmentedToWorker1(c, family, port, 4);
+      expect(got).toEqual([0, 1, 2, 3]);
+      const udp0 = family === 4 ? c.stacks[0]!.stats.udp : c.stacks[0]!.stats.udp6!;
+      expect(udp0.strayHandedOff).toBe(4);
+      expect(udp0.noPort).toBe(0);
+      expect(c.strays[1]!.counters.final).toBe(4);
+      const errors = (s: NetStack): number => (family === 4 ? s.stats.icmp.errorsSent : s.stats.icmpv6!.errorsSent);
+      expect(c.stacks.map(errors)).toEqual([0, 0]);
+    });
+  }
+
+  it('a datagram for a port worker 1 has no socket on is answered by worker 1 (port unreachable), once each; with worker 1 gone, by worker 0, once each, without a loop', () => {
+    const c = makeCluster();
+    const port = workerEphemeralRange({ workers: 2 }, 1).low + 7;
+    fragmentedToWorker1(c, 4, port, 2);
+    expect(c.stacks[0]!.stats.udp.strayHandedOff).toBe(2);
+    expect(c.stacks.map((s) => [s.stats.udp.noPort, s.stats.icmp.errorsSent])).toEqual([[0, 0], [2, 2]]);
+    // Worker 1 no longer live: the supervisor hands the first stray back to worker 0, final, which answers it and
+    // remembers the flow as its own to answer (as for TCP: STRAY_KEPT_MS), so the second is answered at once.
+    c.live.splice(c.live.indexOf(1), 1);
+    fragmentedToWorker1(c, 4, port, 2);
+    expect(c.stacks[0]!.stats.udp.strayHandedOff).toBe(3);
+    expect(c.stacks.map((s) => [s.stats.udp.noPort, s.stats.icmp.errorsSent])).toEqual([[2, 2], [2, 2]]);
   });
 });
 

@@ -5,8 +5,9 @@
  * workers) advertises itself; only worker 0 receives the advertisement, and worker 1 learns the default router
  * through the relay, so its own connection to the off-link address goes out through it. Fragmented datagrams: every
  * fragment goes by the source address (the first one too, though it carries the ports), so one worker gets them all
- * and reassembles: a datagram to a service port is delivered there; one to another worker's ephemeral port is not
- * handed on (that worker answers port unreachable), which this file records as it stands. On queues the device
+ * and reassembles: a datagram to a service port is delivered there; one to another worker's ephemeral port is
+ * answered with port unreachable by a worker without the stray relay (these workers have none; with it the datagram
+ * goes on to its owner: strays-sim.test.ts). On queues the device
  * picks (TAP, AF_XDP: the device's hash, here every frame of the peer on queue 0), the workers relay neighbour and
  * router advertisements too (plan.ts everyWorkerSees), so worker 1 resolves the peer it connects to.
  */
