@@ -22,6 +22,9 @@
  * a variant may carry its own after `~`, to alternate settings within each round: `byway-2~spinMs=0,spinUs=0`.
  * Beside CPU per operation: the server's context switches per operation, voluntary (it slept on readiness) and
  * involuntary (preempted), of all its threads (getrusage; for byway-N the bench process, which holds the cluster).
+ * The load generator's own CPU time per operation (getrusage, printed by scale-load), and the machine's (/proc/stat:
+ * all vCPUs, busy and idle, whoever ran), per operation: on a veth the sender's system time includes the receiver's
+ * protocol work (softirq in the sending syscall), so a server's CPU alone does not say what an operation costs.
  * --warm S: each server first serves every workload for S seconds, not counted (default 1; 0 for none), so the
  * figures are of a warm server, as a service runs, not of V8's first seconds (compiling on its threads cost byway's
  * servers about 8 us per transaction then: docs/performance-targets.md, "Many connections in event mode").
@@ -240,18 +243,38 @@ interface Trial {
   readonly workersPerOp?: Record<string, number>;
   /** byway cluster: CPU time (us) per operation of the process's threads by kind (threadKinds). */
   readonly threadsUsPerOp?: Record<string, number>;
+  /** The load generator's user and system CPU time (us) and voluntary context switches per operation. */
+  readonly loadUserUsPerOp?: number;
+  readonly loadSysUsPerOp?: number;
+  readonly loadVcswPerOp?: number;
+  /** The machine's (all vCPUs, all processes) busy CPU time (us) per operation, and the share of vCPU time idle. */
+  readonly machineBusyUsPerOp: number;
+  readonly machineIdle: number;
+}
+
+/** The machine's CPU time so far (us, all vCPUs, from /proc/stat's clock ticks of 10 ms): busy and idle (with iowait). */
+function machineCpu(): { busy: number; idle: number } {
+  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1, 9).map(Number);
+  const idle = f[3]! + f[4]!;
+  return { busy: (f.reduce((a, b) => a + b, 0) - idle) * 10_000, idle: idle * 10_000 };
 }
 
 async function trial(server: Server, nsB: string, load: string, variant: string, workload: Workload, round: number, seconds = SECONDS): Promise<Trial> {
   const host = variant.startsWith('kernel') ? KERNEL : BYWAY;
   const before = await server.count();
+  const m0 = machineCpu();
   const r = await execInAsync(nsB, load, [workload, host, String(PORTS[workload]), '64', String(seconds)], { timeoutMs: (seconds + 20) * 1000 });
+  const m1 = machineCpu(); // (the load's exit, before the drain below and the counters' reads)
   if (r.code !== 0) throw new Error(`scale-load ${workload} failed: ${r.stderr}`);
   await new Promise((res) => setTimeout(res, 200)); // what is still in the rings drains into the counters
   const after = await server.count();
   const cpuMs = after.cpuMs - before.cpuMs;
+  const ru = /cpu_us (\d+) (\d+) vcsw (\d+)/.exec(r.stdout);
   const per = (ops: number) => ({
     cpuUsPerOp: (cpuMs * 1000) / Math.max(1, ops),
+    ...(ru === null ? {} : { loadUserUsPerOp: Number(ru[1]) / Math.max(1, ops), loadSysUsPerOp: Number(ru[2]) / Math.max(1, ops), loadVcswPerOp: Number(ru[3]) / Math.max(1, ops) }),
+    machineBusyUsPerOp: (m1.busy - m0.busy) / Math.max(1, ops),
+    machineIdle: (m1.idle - m0.idle) / Math.max(1, m1.idle - m0.idle + m1.busy - m0.busy),
     ...(after.vcsw === undefined || before.vcsw === undefined ? {} : { vcswPerOp: (after.vcsw - before.vcsw) / Math.max(1, ops), ivcswPerOp: (after.ivcsw! - before.ivcsw!) / Math.max(1, ops) }),
     ...(after.workers === undefined ? {} : { workersPerOp: Object.fromEntries(Object.entries(after.workers).map(([k, v]) => [k, (v - before.workers![k]!) / Math.max(1, ops)])) }),
     ...(after.threads === undefined ? {} : { threadsUsPerOp: Object.fromEntries(Object.entries(after.threads).map(([k, v]) => [k, (v - (before.threads![k] ?? 0)) / Math.max(1, ops)])) }),
@@ -301,6 +324,7 @@ try {
           trials.push(t);
           console.log(`round ${round} ${variant.padEnd(8)} ${w.padEnd(4)} ${fmt(t.perSecond)}/s${t.offeredPerSecond ? ` (offered ${fmt(t.offeredPerSecond)}/s)` : ''} errors ${t.errors}, server CPU ${t.cpuUsPerOp.toFixed(2)} us/op${t.vcswPerOp === undefined ? '' : `, csw/op ${t.vcswPerOp.toFixed(3)} vol ${t.ivcswPerOp!.toFixed(3)} invol`}`);
           if (t.workersPerOp) console.log(`         per op, workers: ${Object.entries(t.workersPerOp).map(([k, v]) => `${k} ${v.toFixed(k.endsWith('Us') ? 2 : 3)}`).join(', ')}`);
+          console.log(`         per op, load generator: ${t.loadUserUsPerOp === undefined ? 'n/a' : `CPU ${t.loadUserUsPerOp.toFixed(2)} user + ${t.loadSysUsPerOp!.toFixed(2)} sys us, csw ${t.loadVcswPerOp!.toFixed(3)} vol`}; machine: busy ${t.machineBusyUsPerOp.toFixed(2)} us, idle ${(t.machineIdle * 100).toFixed(0)} %`);
           if (t.threadsUsPerOp) console.log(`         CPU us per op by thread: ${Object.entries(t.threadsUsPerOp).filter(([, v]) => v > 0.005).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', ')}`);
         }
       } finally {
