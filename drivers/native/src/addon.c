@@ -281,23 +281,13 @@ static void arm_poll(bw_handle *h) {
   if (uv_poll_start(h->poll, (h->want_writable ? UV_WRITABLE : 0) | UV_READABLE | UV_DISCONNECT, poll_cb) == 0) h->poll_active = true;
 }
 
-/*
- * Readiness: tell JS. While only readability is watched the poll stays registered (level-triggered: it fires again
- * only if frames are still waiting at the next poll phase, and the poll loop drains them in the check phase after
- * this callback). It was one-shot: stopped here and started again by the next rxRelease, an EPOLL_CTL_DEL and an
- * EPOLL_CTL_ADD per wake-up, 3.3 us a pair on these VMs, 0.39 epoll_ctl calls per TCP transaction in a two-worker
- * cluster (docs/scaling.md, tenth session). An error (libuv has stopped the watcher itself), a hang-up, or a wait
- * for writability (txWait: level-triggered that would fire at once and again) stays one-shot: stop, and the next
- * rxRelease re-arms.
- */
+/* One-shot readiness: stop watching, tell JS; the next rxRelease (the end of receive()) re-arms. */
 static void poll_cb(uv_poll_t *p, int status, int events) {
   bw_handle *h = p->data;
   if (!h || h->closed) return;
-  if (status < 0 || h->want_writable || (events & UV_DISCONNECT)) {
-    uv_poll_stop(p);
-    h->poll_active = false;
-    h->want_writable = false;
-  }
+  uv_poll_stop(p);
+  h->poll_active = false;
+  h->want_writable = false;
   if (status < 0) h->poll_error = status;
   if (h->ready_ref) bw_call_js(h->env, h->ready_ref, h->async_ctx);
 }
