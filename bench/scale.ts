@@ -17,11 +17,15 @@
  *   node --import tsx bench/scale.ts [--seconds 3] [--rounds 3] [--variants byway-1,byway-2,kernel-1,kernel-2,run-1,run-2,xdp-1,xdp-2]
  * (xdp-N: the worker-thread cluster on the veth's AF_XDP queues instead of the fanout group)
  *                                    [--workloads udp,tcp,http] [--warm 1] [--out bench/results/scale-DATE.json]
- *                                    [--spin-ms MS] [--spin-us US]
+ *                                    [--spin-ms MS] [--spin-us US] [--perf]
  * --spin-ms, --spin-us: the byway cluster's poll-loop spin window and native spin (createStack's spinMs, spinUs);
  * a variant may carry its own after `~`, to alternate settings within each round: `byway-2~spinMs=0,spinUs=0`.
  * Beside CPU per operation: the server's context switches per operation, voluntary (it slept on readiness) and
  * involuntary (preempted), of all its threads (getrusage; for byway-N the bench process, which holds the cluster).
+ * The load generator's own CPU time per operation (getrusage, printed by scale-load), and the machine's (/proc/stat:
+ * all vCPUs, busy and idle, whoever ran), per operation: on a veth the sender's system time includes the receiver's
+ * protocol work (softirq in the sending syscall), so a server's CPU alone does not say what an operation costs.
+ * --perf: the server's system calls by kind per operation (`perf stat` on tracepoints, bench/lib/scale-perf.ts).
  * --warm S: each server first serves every workload for S seconds, not counted (default 1; 0 for none), so the
  * figures are of a warm server, as a service runs, not of V8's first seconds (compiling on its threads cost byway's
  * servers about 8 us per transaction then: docs/performance-targets.md, "Many connections in event mode").
@@ -39,6 +43,7 @@ import { measureJitter } from './lib/jitter-run.js';
 import { childLines } from './lib/child-lines.js';
 import { median } from './lib/stats.js';
 import { WORKER_COUNTERS } from './lib/scale-counters.js';
+import { perfCount, threadsOf } from './lib/scale-perf.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = join(HERE, '..');
@@ -52,6 +57,7 @@ const { values } = parseArgs({
     workloads: { type: 'string', default: 'udp,tcp,http' },
     'spin-ms': { type: 'string' },
     'spin-us': { type: 'string' },
+    perf: { type: 'boolean', default: false },
   },
 });
 const SECONDS = Number(values.seconds);
@@ -123,6 +129,8 @@ function threadKinds(workersUs: number): Record<string, number> {
 interface Server {
   count(): Promise<Counts>;
   stop(): Promise<void>;
+  /** The server's thread ids, for --perf. */
+  threads(): number[];
 }
 
 /** The worker-thread cluster: on an AF_PACKET fanout group, or (`xdp`) on the veth's AF_XDP queues (native, copy mode). */
@@ -153,6 +161,7 @@ async function bywayServer(workers: number, nsA: string, vethA: string, xdp: boo
       return { udp: s.total.udp.rx, cpuMs: (r.userCPUTime + r.systemCPUTime) / 1000, vcsw: r.voluntaryContextSwitches, ivcsw: r.involuntaryContextSwitches, workers: sums, threads: threadKinds(sums.threadCpuUs!) };
     },
     stop: () => c.close(),
+    threads: () => threadsOf(process.pid, false), // (the load generator is this process's child: not counted)
   };
 }
 
@@ -166,6 +175,7 @@ async function kernelServer(workers: number, nsA: string): Promise<Server> {
       child.stdin!.write('count\n');
       return JSON.parse(await next()) as Counts;
     },
+    threads: () => threadsOf(child.pid!, true),
     stop: () => new Promise<void>((r) => {
       child.once('exit', () => r());
       child.stdin!.end();
@@ -213,6 +223,7 @@ async function runServer(workers: number, nsA: string, vethA: string): Promise<S
       const cpuMs = cpuMsOf(sup) + s.workers.reduce((a, w) => a + cpuMsOf(w.pid), 0);
       return { udp: s.stack.udp.rx, cpuMs };
     },
+    threads: () => threadsOf(child.pid!, true),
     stop: () =>
       new Promise<void>((r) => {
         child.once('exit', () => r());
@@ -240,18 +251,67 @@ interface Trial {
   readonly workersPerOp?: Record<string, number>;
   /** byway cluster: CPU time (us) per operation of the process's threads by kind (threadKinds). */
   readonly threadsUsPerOp?: Record<string, number>;
+  /** The load generator's user and system CPU time (us) and voluntary context switches per operation. */
+  readonly loadUserUsPerOp?: number;
+  readonly loadSysUsPerOp?: number;
+  readonly loadVcswPerOp?: number;
+  /** --perf: the server's system calls (all, and by kind) and context switches per operation (scale-perf.ts). */
+  readonly syscallsPerOp?: Record<string, number>;
+  /**
+   * The machine's (all vCPUs, all processes) busy CPU time (us) per operation, and the share of vCPU time idle; of
+   * the busy time, per operation: in softirq (wherever it ran), stolen, and the ksoftirqd threads' (machineCpu).
+   */
+  readonly machineBusyUsPerOp: number;
+  readonly machineIdle: number;
+  readonly machineSoftirqUsPerOp: number;
+  readonly machineStealUsPerOp: number;
+  readonly ksoftirqdUsPerOp: number;
+}
+
+/** The ids of the kernel's softirq threads (ksoftirqd/N), read once. */
+let ksoftirqd: number[] | undefined;
+
+/**
+ * The machine's CPU time so far (us, all vCPUs, from /proc/stat's clock ticks of 10 ms): busy, idle (with iowait),
+ * in softirq (this kernel has no IRQ_TIME_ACCOUNTING: softirq work in a process's context is also its system time)
+ * and stolen by the hypervisor; and the ksoftirqd threads' CPU time (softirq work deferred out of the processes).
+ */
+function machineCpu(): { busy: number; idle: number; softirq: number; steal: number; ksoftirqd: number } {
+  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1, 9).map(Number);
+  const idle = f[3]! + f[4]!;
+  ksoftirqd ??= readdirSync('/proc').filter((p) => /^\d+$/.test(p)).filter((p) => {
+    try {
+      return readFileSync(`/proc/${p}/comm`, 'utf8').startsWith('ksoftirqd/');
+    } catch {
+      return false;
+    }
+  }).map(Number);
+  const ks = ksoftirqd.reduce((a, p) => a + cpuMsOf(p) * 1000, 0);
+  return { busy: (f.reduce((a, b) => a + b, 0) - idle) * 10_000, idle: idle * 10_000, softirq: f[6]! * 10_000, steal: f[7]! * 10_000, ksoftirqd: ks };
 }
 
 async function trial(server: Server, nsB: string, load: string, variant: string, workload: Workload, round: number, seconds = SECONDS): Promise<Trial> {
   const host = variant.startsWith('kernel') ? KERNEL : BYWAY;
   const before = await server.count();
+  const perf = values.perf ? await perfCount(server.threads()) : undefined;
+  const m0 = machineCpu();
   const r = await execInAsync(nsB, load, [workload, host, String(PORTS[workload]), '64', String(seconds)], { timeoutMs: (seconds + 20) * 1000 });
+  const m1 = machineCpu(); // (the load's exit, before the drain below and the counters' reads)
+  const sys = await perf?.stop();
   if (r.code !== 0) throw new Error(`scale-load ${workload} failed: ${r.stderr}`);
   await new Promise((res) => setTimeout(res, 200)); // what is still in the rings drains into the counters
   const after = await server.count();
   const cpuMs = after.cpuMs - before.cpuMs;
+  const ru = /cpu_us (\d+) (\d+) vcsw (\d+)/.exec(r.stdout);
   const per = (ops: number) => ({
     cpuUsPerOp: (cpuMs * 1000) / Math.max(1, ops),
+    ...(ru === null ? {} : { loadUserUsPerOp: Number(ru[1]) / Math.max(1, ops), loadSysUsPerOp: Number(ru[2]) / Math.max(1, ops), loadVcswPerOp: Number(ru[3]) / Math.max(1, ops) }),
+    ...(sys === undefined ? {} : { syscallsPerOp: Object.fromEntries(Object.entries(sys).map(([k, v]) => [k, v / Math.max(1, ops)])) }),
+    machineBusyUsPerOp: (m1.busy - m0.busy) / Math.max(1, ops),
+    machineIdle: (m1.idle - m0.idle) / Math.max(1, m1.idle - m0.idle + m1.busy - m0.busy),
+    machineSoftirqUsPerOp: (m1.softirq - m0.softirq) / Math.max(1, ops),
+    machineStealUsPerOp: (m1.steal - m0.steal) / Math.max(1, ops),
+    ksoftirqdUsPerOp: (m1.ksoftirqd - m0.ksoftirqd) / Math.max(1, ops),
     ...(after.vcsw === undefined || before.vcsw === undefined ? {} : { vcswPerOp: (after.vcsw - before.vcsw) / Math.max(1, ops), ivcswPerOp: (after.ivcsw! - before.ivcsw!) / Math.max(1, ops) }),
     ...(after.workers === undefined ? {} : { workersPerOp: Object.fromEntries(Object.entries(after.workers).map(([k, v]) => [k, (v - before.workers![k]!) / Math.max(1, ops)])) }),
     ...(after.threads === undefined ? {} : { threadsUsPerOp: Object.fromEntries(Object.entries(after.threads).map(([k, v]) => [k, (v - (before.threads![k] ?? 0)) / Math.max(1, ops)])) }),
@@ -301,6 +361,8 @@ try {
           trials.push(t);
           console.log(`round ${round} ${variant.padEnd(8)} ${w.padEnd(4)} ${fmt(t.perSecond)}/s${t.offeredPerSecond ? ` (offered ${fmt(t.offeredPerSecond)}/s)` : ''} errors ${t.errors}, server CPU ${t.cpuUsPerOp.toFixed(2)} us/op${t.vcswPerOp === undefined ? '' : `, csw/op ${t.vcswPerOp.toFixed(3)} vol ${t.ivcswPerOp!.toFixed(3)} invol`}`);
           if (t.workersPerOp) console.log(`         per op, workers: ${Object.entries(t.workersPerOp).map(([k, v]) => `${k} ${v.toFixed(k.endsWith('Us') ? 2 : 3)}`).join(', ')}`);
+          console.log(`         per op, load generator: ${t.loadUserUsPerOp === undefined ? 'n/a' : `CPU ${t.loadUserUsPerOp.toFixed(2)} user + ${t.loadSysUsPerOp!.toFixed(2)} sys us, csw ${t.loadVcswPerOp!.toFixed(3)} vol`}; machine: busy ${t.machineBusyUsPerOp.toFixed(2)} us (softirq ${t.machineSoftirqUsPerOp.toFixed(2)}, ksoftirqd ${t.ksoftirqdUsPerOp.toFixed(2)}, steal ${t.machineStealUsPerOp.toFixed(2)}; not the server's or the load's: ${(t.machineBusyUsPerOp - t.cpuUsPerOp - (t.loadUserUsPerOp ?? 0) - (t.loadSysUsPerOp ?? 0)).toFixed(2)}), idle ${(t.machineIdle * 100).toFixed(0)} %`);
+          if (t.syscallsPerOp) console.log(`         per op, server system calls (perf): ${Object.entries(t.syscallsPerOp).filter(([, v]) => v >= 0.0005).map(([k, v]) => `${k} ${v.toFixed(3)}`).join(', ')}`);
           if (t.threadsUsPerOp) console.log(`         CPU us per op by thread: ${Object.entries(t.threadsUsPerOp).filter(([, v]) => v > 0.005).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', ')}`);
         }
       } finally {

@@ -6,7 +6,10 @@
  *   scale-load tcp  HOST PORT CONNS SECONDS   CONNS connections, each: write 64 bytes, read 64 back, repeat
  *   scale-load http HOST PORT CONNS SECONDS   CONNS keep-alive connections, each: GET /, read one whole response
  *                                             (headers and Content-Length bytes), repeat
- * One thread, epoll. Prints "sent N" (udp) or "done N errors E" (tcp/http: transactions completed) when done.
+ * One thread, epoll. Prints "sent N" (udp) or "done N errors E" (tcp/http: transactions completed) when done, then
+ * "cpu_us U S vcsw V ivcsw I": its own user and system CPU time (us) and context switches (getrusage), so the bench
+ * can say what the load costs per operation against each server (on a veth, the sender's system time includes the
+ * receiving side's protocol work: softirq processing runs in the sending syscall).
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -18,9 +21,18 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+
+/* "cpu_us U S vcsw V ivcsw I" (getrusage of this process): see the header. */
+static void print_rusage(void) {
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  printf("cpu_us %ld %ld vcsw %ld ivcsw %ld\n", (long)ru.ru_utime.tv_sec * 1000000L + (long)ru.ru_utime.tv_usec,
+         (long)ru.ru_stime.tv_sec * 1000000L + (long)ru.ru_stime.tv_usec, ru.ru_nvcsw, ru.ru_nivcsw);
+}
 
 static double now_s(void) {
   struct timespec ts;
@@ -99,6 +111,7 @@ static int run_conns(const struct sockaddr_in *to, int n, double secs, int http)
     }
   }
   printf("done %ld errors %ld\n", done, errors);
+  print_rusage();
   return 0;
 }
 
@@ -133,6 +146,7 @@ int main(int argc, char **argv) {
       if (r > 0) sent += r;
     }
     printf("sent %ld\n", sent);
+    print_rusage();
     return 0;
   }
   if (!strcmp(argv[1], "tcp")) return run_conns(&to, n, secs, 0);

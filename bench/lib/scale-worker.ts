@@ -3,7 +3,7 @@
  * UDP on 7001 (datagrams received and dropped after the 'message' event; the stack's udp.rx counts them).
  * With `data.counters` (a SharedArrayBuffer from scale.ts), every 100 ms it writes its slot of WORKER_COUNTERS
  * there: its own thread's CPU time (/proc/thread-self: not the process's GC and compile threads, nor the other
- * worker's), its poll loop's turns and spins, and its driver's doorbells and frames.
+ * worker's), its poll loop's turns, spins and window hits, and its driver's doorbells and frames.
  */
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
@@ -29,15 +29,16 @@ if (shared !== undefined) {
   };
   setInterval(() => {
     // (A base from before loopStats, measured with these bench files copied in: no loop counters.)
-    const l = stack.loopStats ?? { turns: 0, spins: 0, spinHits: 0, spunUs: 0, windowsSkipped: 0 };
+    const l: Partial<typeof stack.loopStats> = stack.loopStats ?? {};
     const d = stack.core.driver.stats as Partial<NativeDriverStats>;
     const v: Record<(typeof WORKER_COUNTERS)[number], number> = {
       threadCpuUs: ticks() * 10_000,
-      turns: l.turns,
-      spins: l.spins,
-      spinHits: l.spinHits,
-      spunUs: l.spunUs,
-      windowsSkipped: l.windowsSkipped,
+      turns: l.turns ?? 0,
+      spins: l.spins ?? 0,
+      spinHits: l.spinHits ?? 0,
+      spunUs: l.spunUs ?? 0,
+      windowsSkipped: l.windowsSkipped ?? 0,
+      windowHits: l.windowHits ?? 0, // (a base from before windowHits: 0)
       txKicks: d.txKicks ?? 0,
       rxFrames: d.rxFrames ?? 0,
       txFrames: d.txFrames ?? 0,

@@ -300,12 +300,13 @@ export class Stack {
 
   /**
    * The poll loop's counters (diagnostics): event-loop turns, native spins after an empty poll and those a frame
-   * ended, the microseconds those spins took, and the bursts after which the spin window stayed shut because its
-   * spins kept missing (event mode; runtime/poll-loop.ts).
+   * ended, the microseconds those spins took, the bursts after which the spin window stayed shut because its
+   * spins kept missing, and the window's turns that found frames after a spin ran out (event mode;
+   * runtime/poll-loop.ts).
    */
-  get loopStats(): { turns: number; spins: number; spinHits: number; spunUs: number; windowsSkipped: number } {
+  get loopStats(): { turns: number; spins: number; spinHits: number; spunUs: number; windowsSkipped: number; windowHits: number } {
     const l = this.running.loop;
-    return { turns: l.turns, spins: l.spins, spinHits: l.spinHits, spunUs: l.spunUs, windowsSkipped: l.windowsSkipped };
+    return { turns: l.turns, spins: l.spins, spinHits: l.spinHits, spunUs: l.spunUs, windowsSkipped: l.windowsSkipped, windowHits: l.windowHits };
   }
 
   /**

@@ -33,7 +33,10 @@
  * spins natively for what is left of it (at most spinUs, never past the node's next timer).
  * A window that only burns the CPU is suspended: after SPIN_MISS_LIMIT native spins in a row that ran out, the
  * loop goes back to sleep on readiness after each burst, and opens the window again only to probe, once every
- * SPIN_PROBE_TURNS turns that handled frames; a spin a frame ends resumes it. Where a spin would wait for a
+ * SPIN_PROBE_TURNS turns that handled frames; a spin a frame ends resumes it. So does a later turn of the window
+ * that finds frames after a spin ran out (a window hit): the window kept the loop from sleeping until they came,
+ * which is what it is for, though no spin of it saw them (a burst that came in the event-loop turn between two
+ * spins, or while the thread waited for the CPU after one). Where a spin would wait for a
  * sender that needs the very CPU it spins on (more runnable threads than cores: a cluster's workers and its
  * load on 2 vCPUs, docs/scaling.md), it missed 98-100 % of the time and took about 1.4 us of a 12 us TCP
  * transaction; a ping-pong, or a stream whose next frame comes within the window, keeps spinning as before.
@@ -165,6 +168,15 @@ export class PollLoop {
   private probeIn = 0;
   /** Event mode: turns with frames after which the window stayed shut (suspended; diagnostics). */
   windowsSkipped = 0;
+  /**
+   * Event mode: turns of an open window (no sleep since the last frames) that found frames after a native spin of
+   * the window ran out; each resets the miss count, as a spin a frame ended does (diagnostics).
+   */
+  windowHits = 0;
+  /** Event mode: schedule() armed the next turn because the window was open (not woken from a sleep). */
+  private windowTurn = false;
+  /** Event mode: a native spin ran out since the last turn that handled frames. */
+  private missedSinceWork = false;
 
   constructor(private readonly node: Pollable, private readonly clock: Clock, private readonly options: PollLoopOptions = {}) {
     this.mode = options.mode ?? 'event';
@@ -293,9 +305,11 @@ export class PollLoop {
             if (this.mode === 'event') {
               this.spunUs += (this.drainedAt - this.spinFrom) * 1000;
               this.spinMisses = this.probeIn = 0;
+              this.missedSinceWork = false; // a spin hit, not a window hit
             }
           } else if (this.mode === 'event') {
             this.spunUs += us;
+            this.missedSinceWork = true;
             if (++this.spinMisses >= SPIN_MISS_LIMIT) {
               // (A probe that missed lands here too: the count was not reset.)
               this.probeIn = SPIN_PROBE_TURNS;
@@ -306,6 +320,14 @@ export class PollLoop {
       if (handled > 0) {
         this.lastWorkAt = this.drainedAt; // the last poll's time (one clock read fewer per turn)
         this.emptySpins = 0;
+        if (this.missedSinceWork) {
+          this.missedSinceWork = false;
+          // Frames after a spin that ran out, in a turn the window armed: the window paid off (a window hit).
+          if (this.windowTurn) {
+            this.windowHits++;
+            this.spinMisses = 0;
+          }
+        }
         // Suspended: shut, but for a probe every SPIN_PROBE_TURNS.
         if (this.probeIn > 0 && --this.probeIn > 0) this.windowsSkipped++;
       } else this.emptySpins++;
@@ -390,7 +412,9 @@ export class PollLoop {
     let at = this.node.pollAt(now);
     // A busy-polling driver always answers `now` and wakes nobody: poll it every BUSY_IDLE_MS.
     if (busy) at = Math.max(at ?? now, now + BUSY_IDLE_MS);
-    if (!busy && this.probeIn === 0 && now - this.lastWorkAt < this.spinMs && this.emptySpins < MAX_EMPTY_SPINS && (at === undefined || at > now)) {
+    const inWindow = !busy && this.probeIn === 0 && now - this.lastWorkAt < this.spinMs && this.emptySpins < MAX_EMPTY_SPINS;
+    this.windowTurn = inWindow;
+    if (inWindow && (at === undefined || at > now)) {
       // Frames arrived a moment ago: more are likely, and polling again costs less than sleeping and being woken.
       this.arm();
       return;

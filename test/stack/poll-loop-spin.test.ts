@@ -26,6 +26,7 @@ function fakeLink(opts: { pollAt?: (now: number) => number | undefined; timersAt
   const log: string[] = [];
   const waits: number[] = [];
   let during = 0; // frames that arrive during the next wait
+  let late = 0; // frames that arrive just after the next wait that runs out (before the loop's next turn)
   const node: Pollable = {
     poll: () => {
       const n = queued;
@@ -47,6 +48,8 @@ function fakeLink(opts: { pollAt?: (now: number) => number | undefined; timersAt
       return true;
     }
     clock.t += us / 1000;
+    queued += late;
+    late = 0;
     return false;
   };
   return {
@@ -57,6 +60,7 @@ function fakeLink(opts: { pollAt?: (now: number) => number | undefined; timersAt
     waits,
     arrive: (n: number) => (queued += n),
     arriveDuringWait: (n: number) => (during = n),
+    arriveAfterWait: (n: number) => (late = n),
   };
 }
 
@@ -341,6 +345,7 @@ describe('PollLoop native spin, event mode: a window whose spins keep missing is
     expect(await burst(l, loop, 1)).toEqual(['poll:1', 'poll:0', 'poll:0', 'wait:40', 'poll:1', 'poll:0', 'poll:0', 'wait:40', 'poll:0', 'wait:40', 'poll:0', 'wait:20']);
     expect(loop.spinHits).toBe(1);
     expect(await burst(l, loop, 1)).toContain('wait:40');
+    expect(loop.windowHits).toBe(0); // every burst above was woken from a sleep, or taken by a spin
     loop.stop();
   });
 
@@ -355,6 +360,54 @@ describe('PollLoop native spin, event mode: a window whose spins keep missing is
     }
     expect(loop.windowsSkipped).toBe(0);
     expect(loop.spinHits).toBe(20);
+    expect(loop.windowHits).toBe(0); // a spin's hit is not also a window hit
+    loop.stop();
+  });
+
+  it('counts a later turn of the window that finds frames after a spin ran out as a hit (a window hit): the window stays open', async () => {
+    // As with the defaults (spinMs 0.1, spinUs 50) an empty window is two spins that run out (times exact in binary,
+    // so the fake clock lands on the window's end).
+    const l = fakeLink();
+    const loop = new PollLoop(l.node, l.clock, { mode: 'event', spinMs: 0.125, spinUs: 62.5, wait: l.wait });
+    loop.start();
+    expect(await burst(l, loop)).toEqual(['poll:1', 'poll:0', 'poll:0', 'wait:62.5', 'poll:0', 'wait:62.5']); // 2 misses
+    for (let i = 0; i < 20; i++) {
+      // The window's first spin runs out (the 3rd miss in a row); the frame that comes just after it is taken by the
+      // window's next turn, without a sleep; then the window runs out again (2 misses, no more).
+      l.log.length = 0;
+      l.arrive(1);
+      l.arriveAfterWait(1);
+      loop.wake();
+      await quiet(l.log);
+      expect(l.log).toEqual(['poll:1', 'poll:0', 'poll:0', 'wait:62.5', 'poll:1', 'poll:0', 'poll:0', 'wait:62.5', 'poll:0', 'wait:62.5']);
+    }
+    expect(loop.windowHits).toBe(20);
+    expect(loop.spinHits).toBe(0);
+    expect(loop.windowsSkipped).toBe(0);
+    // A window with nothing after its burst: with the 2 misses before it, its 2 spins make 4 in a row, and the
+    // window is suspended; a frame that then wakes the loop from its sleep is no window hit.
+    expect(await burst(l, loop)).toEqual(['poll:1', 'poll:0', 'poll:0', 'wait:62.5', 'poll:0', 'wait:62.5']);
+    expect(await burst(l, loop)).toEqual(['poll:1', 'poll:0']);
+    expect(loop.windowsSkipped).toBe(1);
+    expect(loop.windowHits).toBe(20);
+    loop.stop();
+  });
+
+  it('a frame that wakes the loop after its window ran out is no window hit', async () => {
+    const l = fakeLink();
+    const loop = new PollLoop(l.node, l.clock, { mode: 'event', spinMs: 0.125, spinUs: 62.5, wait: l.wait });
+    loop.start();
+    // The window's last spin runs out at its end (t = 125 us); the frame just after it finds the loop asleep.
+    l.arrive(1);
+    loop.wake();
+    for (let i = 0; i < 2; i++) await turn(); // the burst's turn and the first spin's
+    l.arriveAfterWait(1); // after the second (the last) spin
+    await quiet(l.log);
+    expect(l.log).toEqual(['poll:1', 'poll:0', 'poll:0', 'wait:62.5', 'poll:0', 'wait:62.5']); // asleep: no turn armed
+    loop.wake(); // readiness
+    await quiet(l.log);
+    expect(l.log.slice(6, 8)).toEqual(['poll:1', 'poll:0']);
+    expect(loop.windowHits).toBe(0);
     loop.stop();
   });
 });
