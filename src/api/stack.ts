@@ -306,7 +306,8 @@ export class Stack {
    */
   get loopStats(): { turns: number; spins: number; spinHits: number; spunUs: number; windowsSkipped: number; windowHits: number } {
     const l = this.running.loop;
-    return { turns: l.turns, spins: l.spins, spinHits: l.spinHits, spunUs: l.spunUs, windowsSkipped: l.windowsSkipped, windowHits: l.windowHits };
+    const w = l.window;
+    return { turns: l.turns, spins: l.spins, spinHits: l.spinHits, spunUs: w.spunUs, windowsSkipped: w.windowsSkipped, windowHits: w.windowHits };
   }
 
   /**

@@ -49,6 +49,7 @@
 import { invalidArg } from '../../protocols/util/errors.js';
 import type { Clock } from '../stack/clock.js';
 import type { Pollable } from '../stack/sim.js';
+import { SpinWindow } from './spin-window.js';
 
 export interface PollLoopOptions {
   readonly mode?: 'event' | 'busy';
@@ -113,10 +114,7 @@ export const MAX_SPIN_US = 10_000;
 export const BUSY_IDLE_MS = 1;
 /** Empty polls allowed in one spin window, whatever the clock says (a clock that stands still must not spin forever). */
 const MAX_EMPTY_SPINS = 1000;
-/** Event mode: native spins in a row that ran out, after which the spin window is suspended. */
-export const SPIN_MISS_LIMIT = 4;
-/** Event mode, window suspended: turns that handled frames between two probes (a window opened to see if spins hit). */
-export const SPIN_PROBE_TURNS = 64;
+export { SPIN_MISS_LIMIT, SPIN_PROBE_TURNS } from './spin-window.js';
 
 export class PollLoop {
   private timer: ReturnType<typeof setTimeout> | undefined;
@@ -152,31 +150,12 @@ export class PollLoop {
   /** Native spins started, and those a frame ended (for tests and diagnostics). */
   spins = 0;
   spinHits = 0;
-  /**
-   * Event mode: microseconds spent in native spins after empty polls (a spin a frame ended: from the clock read
-   * before it to the poll after it; one that ran out: its budget, which the addon spins whole). Diagnostics: how
-   * much of a stack's CPU its spin window takes (no clock read of its own).
-   */
-  spunUs = 0;
   /** Event-loop turns the loop ran (each polls at least once). */
   turns = 0;
   /** Event mode: when spinBudgetUs last read the clock (the start of the spin it allowed). */
   private spinFrom = 0;
-  /** Event mode: native spins in a row that ran out (reset by one a frame ended). */
-  private spinMisses = 0;
-  /** Event mode: while > 0 the window is suspended, and this many turns with frames are left before a probe. */
-  private probeIn = 0;
-  /** Event mode: turns with frames after which the window stayed shut (suspended; diagnostics). */
-  windowsSkipped = 0;
-  /**
-   * Event mode: turns of an open window (no sleep since the last frames) that found frames after a native spin of
-   * the window ran out; each resets the miss count, as a spin a frame ended does (diagnostics).
-   */
-  windowHits = 0;
-  /** Event mode: schedule() armed the next turn because the window was open (not woken from a sleep). */
-  private windowTurn = false;
-  /** Event mode: a native spin ran out since the last turn that handled frames. */
-  private missedSinceWork = false;
+  /** Event mode: whether the spin window stays open, and its counters (spin-window.ts). */
+  readonly window = new SpinWindow();
 
   constructor(private readonly node: Pollable, private readonly clock: Clock, private readonly options: PollLoopOptions = {}) {
     this.mode = options.mode ?? 'event';
@@ -302,34 +281,14 @@ export class PollLoop {
           if (this.options.wait!(this.drainedAt, us)) {
             this.spinHits++;
             handled = this.drain();
-            if (this.mode === 'event') {
-              this.spunUs += (this.drainedAt - this.spinFrom) * 1000;
-              this.spinMisses = this.probeIn = 0;
-              this.missedSinceWork = false; // a spin hit, not a window hit
-            }
-          } else if (this.mode === 'event') {
-            this.spunUs += us;
-            this.missedSinceWork = true;
-            if (++this.spinMisses >= SPIN_MISS_LIMIT) {
-              // (A probe that missed lands here too: the count was not reset.)
-              this.probeIn = SPIN_PROBE_TURNS;
-            }
-          }
+            if (this.mode === 'event') this.window.spinHit((this.drainedAt - this.spinFrom) * 1000);
+          } else if (this.mode === 'event') this.window.spinMissed(us);
         }
       }
       if (handled > 0) {
         this.lastWorkAt = this.drainedAt; // the last poll's time (one clock read fewer per turn)
         this.emptySpins = 0;
-        if (this.missedSinceWork) {
-          this.missedSinceWork = false;
-          // Frames after a spin that ran out, in a turn the window armed: the window paid off (a window hit).
-          if (this.windowTurn) {
-            this.windowHits++;
-            this.spinMisses = 0;
-          }
-        }
-        // Suspended: shut, but for a probe every SPIN_PROBE_TURNS.
-        if (this.probeIn > 0 && --this.probeIn > 0) this.windowsSkipped++;
+        this.window.worked();
       } else this.emptySpins++;
       this.options.afterPoll?.();
       // What the poll's callbacks and the deferred work (afterPoll: a reply sent from a 'message' handler) queued
@@ -391,7 +350,7 @@ export class PollLoop {
     // Busy mode spins every empty turn. The node's pollAt is no bound there: a busy-polling driver always answers
     // `now`, and timers due by now have just run in the poll.
     if (this.mode === 'busy') return this.spinning ? this.spinUs : 0;
-    if (this.probeIn > 0) return 0; // the window is suspended
+    if (!this.window.open) return 0; // the window is suspended
     const now = (this.spinFrom = this.clock.now());
     const left = this.spinMs - (now - this.lastWorkAt);
     if (!(left > 0) || this.emptySpins >= MAX_EMPTY_SPINS) return 0;
@@ -412,8 +371,8 @@ export class PollLoop {
     let at = this.node.pollAt(now);
     // A busy-polling driver always answers `now` and wakes nobody: poll it every BUSY_IDLE_MS.
     if (busy) at = Math.max(at ?? now, now + BUSY_IDLE_MS);
-    const inWindow = !busy && this.probeIn === 0 && now - this.lastWorkAt < this.spinMs && this.emptySpins < MAX_EMPTY_SPINS;
-    this.windowTurn = inWindow;
+    const inWindow = !busy && this.window.open && now - this.lastWorkAt < this.spinMs && this.emptySpins < MAX_EMPTY_SPINS;
+    this.window.armed(inWindow);
     if (inWindow && (at === undefined || at > now)) {
       // Frames arrived a moment ago: more are likely, and polling again costs less than sleeping and being woken.
       this.arm();

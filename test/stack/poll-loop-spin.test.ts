@@ -333,10 +333,10 @@ describe('PollLoop native spin, event mode: a window whose spins keep missing is
     expect(await burst(l, loop)).toEqual(['poll:1', 'poll:0', 'poll:0', 'wait:40', 'poll:0', 'wait:40', 'poll:0', 'wait:20']);
     expect(await burst(l, loop)).toEqual(['poll:1', 'poll:0', 'poll:0', 'wait:40']);
     expect(loop.spins).toBe(SPIN_MISS_LIMIT);
-    expect(loop.spunUs).toBeCloseTo(140, 6);
+    expect(loop.window.spunUs).toBeCloseTo(140, 6);
     // Suspended: each burst is handled and the loop goes back to sleep, without an empty poll or a spin.
     for (let i = 1; i < SPIN_PROBE_TURNS; i++) expect(await burst(l, loop)).toEqual(['poll:1', 'poll:0']);
-    expect(loop.windowsSkipped).toBe(SPIN_PROBE_TURNS - 1);
+    expect(loop.window.windowsSkipped).toBe(SPIN_PROBE_TURNS - 1);
     expect(loop.spins).toBe(SPIN_MISS_LIMIT);
     // The probe: the window opens once; its first spin misses, and the window shuts again.
     expect(await burst(l, loop)).toEqual(['poll:1', 'poll:0', 'poll:0', 'wait:40']);
@@ -345,7 +345,7 @@ describe('PollLoop native spin, event mode: a window whose spins keep missing is
     expect(await burst(l, loop, 1)).toEqual(['poll:1', 'poll:0', 'poll:0', 'wait:40', 'poll:1', 'poll:0', 'poll:0', 'wait:40', 'poll:0', 'wait:40', 'poll:0', 'wait:20']);
     expect(loop.spinHits).toBe(1);
     expect(await burst(l, loop, 1)).toContain('wait:40');
-    expect(loop.windowHits).toBe(0); // every burst above was woken from a sleep, or taken by a spin
+    expect(loop.window.windowHits).toBe(0); // every burst above was woken from a sleep, or taken by a spin
     loop.stop();
   });
 
@@ -358,9 +358,9 @@ describe('PollLoop native spin, event mode: a window whose spins keep missing is
       const log = await burst(l, loop, 1);
       expect(log.slice(0, 5)).toEqual(['poll:1', 'poll:0', 'poll:0', 'wait:40', 'poll:1']);
     }
-    expect(loop.windowsSkipped).toBe(0);
+    expect(loop.window.windowsSkipped).toBe(0);
     expect(loop.spinHits).toBe(20);
-    expect(loop.windowHits).toBe(0); // a spin's hit is not also a window hit
+    expect(loop.window.windowHits).toBe(0); // a spin's hit is not also a window hit
     loop.stop();
   });
 
@@ -381,15 +381,15 @@ describe('PollLoop native spin, event mode: a window whose spins keep missing is
       await quiet(l.log);
       expect(l.log).toEqual(['poll:1', 'poll:0', 'poll:0', 'wait:62.5', 'poll:1', 'poll:0', 'poll:0', 'wait:62.5', 'poll:0', 'wait:62.5']);
     }
-    expect(loop.windowHits).toBe(20);
+    expect(loop.window.windowHits).toBe(20);
     expect(loop.spinHits).toBe(0);
-    expect(loop.windowsSkipped).toBe(0);
+    expect(loop.window.windowsSkipped).toBe(0);
     // A window with nothing after its burst: with the 2 misses before it, its 2 spins make 4 in a row, and the
     // window is suspended; a frame that then wakes the loop from its sleep is no window hit.
     expect(await burst(l, loop)).toEqual(['poll:1', 'poll:0', 'poll:0', 'wait:62.5', 'poll:0', 'wait:62.5']);
     expect(await burst(l, loop)).toEqual(['poll:1', 'poll:0']);
-    expect(loop.windowsSkipped).toBe(1);
-    expect(loop.windowHits).toBe(20);
+    expect(loop.window.windowsSkipped).toBe(1);
+    expect(loop.window.windowHits).toBe(20);
     loop.stop();
   });
 
@@ -407,7 +407,7 @@ describe('PollLoop native spin, event mode: a window whose spins keep missing is
     loop.wake(); // readiness
     await quiet(l.log);
     expect(l.log.slice(6, 8)).toEqual(['poll:1', 'poll:0']);
-    expect(loop.windowHits).toBe(0);
+    expect(loop.window.windowHits).toBe(0);
     loop.stop();
   });
 });
