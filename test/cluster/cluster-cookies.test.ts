@@ -30,6 +30,7 @@ describePrivileged('byway cluster: a SYN cookie one worker sent is validated by 
   let cluster: Cluster | undefined;
   let nsB = '';
   let go = '';
+  let tx: ReturnType<typeof openAfPacket> | undefined;
 
   beforeAll(async () => {
     const nsA = lab.addNetns();
@@ -51,19 +52,15 @@ describePrivileged('byway cluster: a SYN cookie one worker sent is validated by 
     execIn(nsB, 'nft', ['add', 'chain', 'inet', 'bwck', 'in', '{ type filter hook input priority 0 ; }']);
     execIn(nsB, 'nft', ['add', 'rule', 'inet', 'bwck', 'in', 'ip', 'daddr', SILENT, 'drop']);
     const mac = lab.macOf(nsA, link.a);
-    const tx = openAfPacket({ ifname: link.b, netns: nsB, filter: false });
-    try {
-      for (let i = 0; i < 32; i++) {
-        const seg = new Uint8Array(20);
-        seg.set([(40000 + i) >> 8, (40000 + i) & 0xff, 7000 >> 8, 7000 & 0xff, 0, 0, 0, i + 1, 0, 0, 0, 0, 0x50, 0x02, 0xff, 0xff]);
-        const f = strayFrame(mac, ipNum(SILENT), ipNum(BYWAY), seg);
-        tx.txReserve(f.length)!.set(f);
-        tx.txCommit(0, f.length);
-      }
-      tx.flush(0);
-    } finally {
-      setTimeout(() => tx.close(), 500);
+    tx = openAfPacket({ ifname: link.b, netns: nsB, filter: false }); // closed in afterAll, once the frames left
+    for (let i = 0; i < 32; i++) {
+      const seg = new Uint8Array(20);
+      seg.set([(40000 + i) >> 8, (40000 + i) & 0xff, 7000 >> 8, 7000 & 0xff, 0, 0, 0, i + 1, 0, 0, 0, 0, 0x50, 0x02, 0xff, 0xff]);
+      const f = strayFrame(mac, ipNum(SILENT), ipNum(BYWAY), seg);
+      tx.txReserve(f.length)!.set(f);
+      tx.txCommit(0, f.length);
     }
+    tx.flush(0);
     // The clients' pure ACKs (the end of each handshake) never leave the peer; their data segments do.
     execIn(nsB, 'nft', ['add', 'chain', 'inet', 'bwck', 'out', '{ type filter hook output priority 0 ; }']);
     execIn(nsB, 'nft', ['add', 'rule', 'inet', 'bwck', 'out', 'ip', 'daddr', BYWAY, 'tcp', 'dport', '7000', 'tcp flags == ack', 'drop']);
@@ -71,6 +68,7 @@ describePrivileged('byway cluster: a SYN cookie one worker sent is validated by 
   }, 30_000);
   afterAll(async () => {
     await cluster?.close();
+    tx?.close();
     lab.destroy();
   });
 
@@ -89,7 +87,9 @@ describePrivileged('byway cluster: a SYN cookie one worker sent is validated by 
     expect(before.workers.map((w) => w.stats.tcp!.synCookiesSent).every((x) => x > 0)).toBe(true);
     await cluster!.kill(0);
     await until(() => cluster!.live.length === 1, 5_000);
-    await new Promise((r) => setTimeout(r, 300)); // the primary installs the new table through worker 1's socket
+    // The primary posted the new table to worker 1 when worker 0 left (cluster.ts retable); worker 1 answers the
+    // stats asked after it only once it has installed it (one MessagePort, in order).
+    await cluster!.stats();
     writeFileSync(go, '');
     try {
       await until(() => clients.output().includes('{'), 15_000);
