@@ -235,7 +235,7 @@ export class StackCore implements TransportHost {
     this.ipv6 = ipv6On ? this.makeIpv6(config) : undefined;
     this.udp.ipv6 = this.ipv6;
     // Without TSO, software GSO (unless turned off, or the MTU is already as large as a GSO packet).
-    const gso = driverTso === 0 && config.gso !== false && this.mtu < GSO_MAX ? new SoftGso(config.driver, c.tcp.tx === 'compute', this.stats.ipv4) : undefined;
+    const gso = driverTso === 0 && config.gso !== false && this.mtu < GSO_MAX ? new SoftGso(config.driver, (v6, n) => this.gsoSent(v6, n)) : undefined;
     this.output = new Ipv4Output(
       {
         driver: this.driver,
@@ -254,6 +254,7 @@ export class StackCore implements TransportHost {
       ident,
       gso !== undefined ? GSO_MAX : driverTso,
       gso,
+      c.tcp.tx === 'compute',
     );
     this.icmp = new Icmp4(this, (protocol) => this.byProtocol[protocol], { tx: this.csum.icmpTx, rx: this.csum.icmpRx }, pingIdent, config.icmp);
     this.igmp = new Ipv4Igmp(
@@ -383,6 +384,19 @@ export class StackCore implements TransportHost {
     this.timers.poll(now);
     this.driver.flush(now);
     return handled;
+  }
+
+  /** Segments software GSO handed to the driver (gso.ts): IP datagrams and frames sent. */
+  private gsoSent(v6: boolean, n: number): void {
+    this.stats.ethernet.tx += n;
+    if (v6) {
+      this.stats.ipv6!.tx += n;
+      this.stats.ipv6!.gsoSegments += n;
+    }
+    else {
+      this.stats.ipv4.tx += n;
+      this.stats.ipv4.gsoSegments += n;
+    }
   }
 
   private flushTransports(): void {

@@ -150,6 +150,8 @@ export class Ipv4Output {
     ident: number,
     tsoMax: number,
     gso?: SoftGso,
+    /** GSO fills each IPv4 segment's TCP checksum (the driver does not compute it). */
+    private readonly gsoFillTcp = false,
   ) {
     this.ipIdent = ident & 0xffff;
     this.tsoMax = tsoMax;
@@ -178,7 +180,7 @@ export class Ipv4Output {
     const p = this.packet;
     p.open = false;
     // The rest of a GSO packet the driver had no room for goes first; while it waits, the driver is full.
-    if (this.gso !== undefined && this.gso.pending && !this.resumeGso(now)) {
+    if (this.gso !== undefined && this.gso.pending && !this.gso.resume(now)) {
       st.txNoBuffer++;
       this.error = 'ENOBUFS';
       return null;
@@ -230,7 +232,7 @@ export class Ipv4Output {
     if (mac === undefined) return this.scratch(p, TxKind.Neighbour, frameLen, link.l2len + IPV4_HEADER_LEN);
     if (p.segment > 0 && this.gso !== undefined) {
       // The first segment's frame now: a driver without room refuses the packet here, as any other.
-      if (!this.gso.prime(link.l2len + mtu)) {
+      if (!this.gso.open(now, link.l2len + mtu)) {
         st.txNoBuffer++;
         this.error = 'ENOBUFS';
         return null;
@@ -409,9 +411,8 @@ export class Ipv4Output {
   private cut(now: number, frame: Uint8Array, frameLen: number, segment: number): boolean {
     const link = this.link;
     const st = link.stats.ipv4;
-    const r = this.gso!.send(now, frame, link.l2len, IPV4_HEADER_LEN, frameLen - link.l2len, segment);
-    st.tx += r.emitted;
-    link.stats.ethernet.tx += r.emitted;
+    const r = this.gso!.send(now, frame, link.l2len, IPV4_HEADER_LEN, frameLen - link.l2len, segment, false, this.gsoFillTcp);
+    st.gsoPackets++;
     if (r.next < r.total) st.txNoBuffer++;
     return r.next > 0 && r.dropped === 0;
   }
@@ -423,14 +424,7 @@ export class Ipv4Output {
 
   /** Send what waits of a GSO packet, as far as the driver has room. True when nothing waits any more. */
   resumeGso(now: number): boolean {
-    const gso = this.gso;
-    if (gso === undefined) return true;
-    const st = this.link.stats;
-    const before = st.ipv4.gsoSegments;
-    const done = gso.resume(now);
-    st.ipv4.tx += st.ipv4.gsoSegments - before;
-    st.ethernet.tx += st.ipv4.gsoSegments - before;
-    return done;
+    return this.gso === undefined || this.gso.resume(now);
   }
 
   /** A frame that waited for ARP: fill in the MAC and send it (copied into the driver's buffer). */

@@ -90,9 +90,10 @@ export class TcpTransport implements Transport {
    * `offloads6`: what the driver does for IPv6 frames (its checksum and TSO, when its caps say it handles IPv6).
    */
   attachIpv6(ip6: Ipv6Layer, ipv6Offloads: boolean): void {
-    // The driver's TSO only: the stack's GSO cuts IPv4 packets.
-    const tsoMax = this.host.output.gso === undefined ? this.host.output.tsoMax : 0;
-    const offloads = { checksum: ipv6Offloads && this.txOffload, tsoMax: ipv6Offloads && tsoMax > 0 ? tsoMax : 0 };
+    // The driver's TSO when it cuts IPv6 packets too; without TSO, the stack's GSO (one for both families).
+    const gso = this.host.output.gso;
+    const tsoMax = gso === undefined ? this.host.output.tsoMax : 0;
+    const offloads = { checksum: ipv6Offloads && this.txOffload, tsoMax: ipv6Offloads && tsoMax > 0 ? tsoMax : 0, gso };
     this.v6 = new Tcp6Bridge(
       ip6,
       this.layer,

@@ -1,5 +1,5 @@
 /**
- * Software GSO (src/stack/gso.ts): over a link without TSO, TCP over IPv4 builds packets of up to 64 KiB and the
+ * Software GSO (src/stack/gso.ts): over a link without TSO, TCP over IPv4 and IPv6 builds packets of up to 64 KiB and the
  * stack cuts them into MTU-sized segments before the driver. What the wire carries must be what a sender without
  * GSO would send: MTU-sized segments, contiguous sequence numbers, valid IP and TCP checksums computed in
  * software, unique IP idents, PSH and FIN only on a packet's last segment. Virtual clock only.
@@ -9,6 +9,7 @@ import { faults } from '../../drivers/middleware/index.js';
 import type { FrameDriver } from '../../drivers/types.js';
 import type { TcpConnection } from '../../protocols/tcp/connection.js';
 import { verifyTcpChecksum } from '../../protocols/tcp/wire.js';
+import { verifyTcp6Checksum } from '../../protocols/ipv6/wire-l4.js';
 import { read16, read32 } from '../../protocols/util/bytes.js';
 import { checksum } from '../../protocols/util/checksum.js';
 import { ip, makePair, pattern, tapReceive, transfer } from './harness.js';
@@ -215,7 +216,7 @@ describe('software GSO over a link without TSO (software checksums)', () => {
     expect(p.b.stats.tcp!.badChecksum).toBe(0);
   });
 
-  it('leaves TCP over IPv6 to one MTU-sized segment at a time (the cut is IPv4 only), and IPv4 beside it cut', () => {
+  it('cuts TCP over IPv6 too, with valid checksums over the IPv6 pseudo-header, and IPv4 beside it', () => {
     const frames: Uint8Array[] = [];
     const p = makePair6(['10.0.0.1/24', 'fd00::1/64'], ['10.0.0.2/24', 'fd00::2/64'], {
       a: { tcp: BIG },
@@ -223,12 +224,26 @@ describe('software GSO over a link without TSO (software checksums)', () => {
       wrapB: recordB(frames),
     });
     p.run(3_500); // duplicate address detection
-    transfer6(p, 'fd00::2', 200_000, { port: 80 });
-    expect(p.a.stats.ipv4.gsoPackets).toBe(0);
-    expect(p.a.stats.ipv6!.tsoPackets).toBe(0);
-    const v6Data = frames.filter((f) => f[12] === 0x86 && f[13] === 0xdd && f[20] === 6 && read16(f, 18) > 32);
-    expect(v6Data.length).toBeGreaterThanOrEqual(Math.ceil(200_000 / 1428));
-    transfer6(p, '10.0.0.2', 200_000, { port: 81 });
+    const size = 300_000;
+    transfer6(p, 'fd00::2', size, { port: 80 });
+    const st6 = p.a.stats.ipv6!;
+    expect(st6.tsoPackets).toBe(0);
+    expect(st6.gsoPackets).toBeGreaterThan(0);
+    expect(st6.gsoSegments).toBeGreaterThan(st6.gsoPackets * 2);
+    const v6Data = frames
+      .filter((f) => f[12] === 0x86 && f[13] === 0xdd && f[20] === 6)
+      .map((f) => ({ f, len: read16(f, 18) - ((f[54 + 12]! >> 4) * 4) }))
+      .filter((x) => x.len > 0);
+    expect(v6Data.length).toBeGreaterThanOrEqual(Math.ceil(size / 1428));
+    let next = read32(v6Data[0]!.f, 54 + 4);
+    for (const { f, len } of v6Data) {
+      expect(f.length).toBeLessThanOrEqual(1514);
+      expect(verifyTcp6Checksum(f, 54, 54 + read16(f, 18), f.subarray(22, 38), f.subarray(38, 54))).toBe(true);
+      expect(read32(f, 54 + 4)).toBe(next);
+      next = (next + len) >>> 0;
+    }
+    expect(p.b.stats.ipv6!.tcpBadChecksum).toBe(0);
+    transfer6(p, '10.0.0.2', size, { port: 81 });
     expect(p.a.stats.ipv4.gsoPackets).toBeGreaterThan(0);
     for (const f of frames) expect(f.length).toBeLessThanOrEqual(1514);
   });
