@@ -2,26 +2,21 @@
  * The memory link's device model for TCP segmentation offload: what a NIC with TSO (or the kernel's GSO) does to
  * an IPv4 or IPv6 TCP packet above the MTU, so the stack's TSO path runs in memory exactly as it would on a device.
  *
- * `segmentTcp` cuts one packet into segments of `segment` payload bytes. Each gets the packet's Ethernet, IP and
- * TCP headers (options included), then its own IP total length, IP ident (the first one's plus its index, as
- * Linux's TSO does for DF packets), IP header checksum and sequence number (over IPv6: its payload length and
- * sequence number, as tcp6_gso_segment); CWR stays on the first segment only,
- * FIN and PSH on the last only. The TCP checksum is computed when `fillTcp` is set (a receiver that verifies).
+ * `segmentTcp` finds the packet's headers and cuts it into segments of `segment` payload bytes with the cutter the
+ * stack's software GSO uses (protocols/tcp/segment-cut.ts, which says what each segment gets). The TCP checksum is
+ * computed when `fillTcp` is set (a receiver that verifies).
  *
  * Nothing here throws: a frame that is not a well-formed IPv4 or IPv6 TCP packet comes back as `false` and the caller
  * drops and counts it, as a device would.
  */
-import { read16, read32, write16, write32 } from '../../protocols/util/bytes.js';
-import { checksum } from '../../protocols/util/checksum.js';
+import { read16, read32, write16 } from '../../protocols/util/bytes.js';
+import { cutTcpPacket, type SegmentSink } from '../../protocols/tcp/segment-cut.js';
 import { fillTcpChecksum } from '../../protocols/tcp/wire.js';
 import { fillTcp6Checksum } from '../../protocols/ipv6/wire-l4.js';
 
 const ETHERTYPE_IPV4 = 0x0800;
 const ETHERTYPE_IPV6 = 0x86dd;
 const ETHERTYPE_VLAN = 0x8100;
-const TCP_FIN = 0x01;
-const TCP_PSH = 0x08;
-const TCP_CWR = 0x80;
 
 /** Offset of the IP header of `version` (4 or 6) in `frame` (after Ethernet and one 802.1Q tag), or -1. */
 function ipOffset(frame: Uint8Array, len: number, ethernet: boolean, version: 4 | 6): number {
@@ -96,10 +91,11 @@ export function completeTcpChecksum(frame: Uint8Array, len: number, ethernet: bo
 }
 
 /**
- * Cut the IPv4 or IPv6 TCP packet in `frame` (`len` bytes) into segments of `segment` payload bytes: each is
- * written into a buffer from `take()` and handed to `emit(buf, frameLen)`. Returns the number of segments, or 0
- * (nothing emitted) when the frame is not an unfragmented IPv4 TCP packet or an IPv6 one with TCP right behind the
- * fixed header, or `segment` is not positive or makes a segment longer than `maxFrame` bytes.
+ * Cut the IPv4 or IPv6 TCP packet in `frame` (`len` bytes) into segments of `segment` payload bytes
+ * (protocols/tcp/segment-cut.ts, as the stack's software GSO cuts): each is written into a buffer from `take()` and
+ * handed to `emit(buf, frameLen)`. Returns the number of segments, or 0 (nothing emitted) when the frame is not an
+ * unfragmented IPv4 TCP packet or an IPv6 one with TCP right behind the fixed header, or `segment` is not positive
+ * or makes a segment longer than `maxFrame` bytes.
  */
 export function segmentTcp(
   frame: Uint8Array,
@@ -113,39 +109,19 @@ export function segmentTcp(
 ): number {
   if (!(segment > 0)) return 0;
   if (!findTcp(frame, len, ethernet)) return 0;
-  const { ip, tcp, end, v6 } = found;
-  const ihl = tcp - ip;
-  const thl = (frame[tcp + 12]! >> 4) * 4;
-  const headers = tcp + thl;
+  const headers = found.tcp + (frame[found.tcp + 12]! >> 4) * 4;
   if (headers + segment > maxFrame) return 0;
-  const ident = v6 ? 0 : read16(frame, ip + 4);
-  const seq = read32(frame, tcp + 4);
-  const flags = frame[tcp + 13]!;
-  let n = 0;
-  let off = headers;
-  do {
-    const size = Math.min(segment, end - off);
-    const last = off + size >= end;
-    const buf = take();
-    buf.set(frame.subarray(0, headers), 0);
-    buf.set(frame.subarray(off, off + size), headers);
-    const total = ihl + thl + size;
-    if (v6) write16(buf, ip + 4, thl + size); // the payload length: IPv6 has no ident or header checksum
-    else {
-      write16(buf, ip + 2, total);
-      write16(buf, ip + 4, (ident + n) & 0xffff);
-      write16(buf, ip + 10, 0);
-      write16(buf, ip + 10, checksum(buf, ip, ip + ihl));
-    }
-    write32(buf, tcp + 4, (seq + (off - headers)) >>> 0);
-    let f = flags;
-    if (n > 0) f &= ~TCP_CWR;
-    if (!last) f &= ~(TCP_FIN | TCP_PSH);
-    buf[tcp + 13] = f;
-    if (fillTcp) fillChecksum(buf, ip, tcp, ip + total, v6);
-    emit(buf, ip + total);
-    n++;
-    off += size;
-  } while (off < end);
-  return n;
+  const sink: SegmentSink = {
+    buf: frame,
+    base: 0,
+    take(): boolean {
+      this.buf = take();
+      return true;
+    },
+    emit(l: number): boolean {
+      emit(this.buf, l);
+      return true;
+    },
+  };
+  return cutTcpPacket(frame, { start: 0, ...found }, segment, fillTcp, sink, { total: 0, next: 0, emitted: 0, dropped: 0 }).emitted;
 }

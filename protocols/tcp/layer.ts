@@ -569,8 +569,10 @@ export class TcpLayer {
     const pseudo = packet.pseudoSum;
     if (pseudo >= 0) fillTcpChecksumWith(buf, o, o + len, pseudo);
     const sent = packet.commit(now) !== false;
-    this.stats.segsOut++;
-    if (isIpv6Id(dst)) this.stats.ipv6.segsOut++;
+    // Segments on the wire, as Linux's OutSegs counts a TSO/GSO packet (tcp_skb_pcount), and as the connection's own.
+    const segs = segment !== undefined && dataLen > segment ? Math.ceil(dataLen / segment) : 1;
+    this.stats.segsOut += segs;
+    if (isIpv6Id(dst)) this.stats.ipv6.segsOut += segs;
     if (sent) return TX_SENT;
     this.stats.txDropped++;
     return TX_DROPPED;

@@ -377,7 +377,7 @@ export class Sender {
       if (avail > 0 && len === avail && len < this.c.neg.mss && (this.corked || this.more) && !finPending && seqLt(this.pushSeq, seqAdd(this.bufSeq, this.sndBuf.length))) {
         break; // TCP_CORK / MSG_MORE: a short segment waits for more data or a push
       }
-      const withFin = finPending && len === Math.max(avail, 0) && wndRoom > len;
+      let withFin = finPending && len === Math.max(avail, 0) && wndRoom > len;
       if (len <= 0 && !withFin) {
         if (finPending && avail <= 0 && wndRoom <= 0 && !seqGt(this.sndNxt, this.sndUna)) this.c.tmr.armPersist(now);
         break;
@@ -399,6 +399,12 @@ export class Sender {
           pushEnd = seqAdd(this.sndNxt, g);
           pushMulti = g > mss;
         }
+      }
+      // A packet the device or the stack's GSO cuts ends where Linux's would (push.ts): its segments, flags and
+      // boundaries on the wire are those of a sender without TSO.
+      if (burst > mss && this.o.pushBursts && len > 0 && seqGt(pushEnd, this.sndNxt) && len > seqDiff(pushEnd, this.sndNxt)) {
+        len = seqDiff(pushEnd, this.sndNxt);
+        withFin = false;
       }
       const push = this.o.pushBursts && (len > mss || (pushMulti && seqAdd(this.sndNxt, len) === pushEnd));
       if (!this.sendNew(now, offset, len, withFin, push)) return this.driverBlocked(sentAck, now);

@@ -48,6 +48,7 @@ import type { Ipv6Cidr } from '../../protocols/ipv6/address.js';
 import type { PseudoRandomFunction } from '../../protocols/ipv6/stable-iid.js';
 import { TimerPhase } from './timer-phase.js';
 import { mirrorHostTables } from './host-mirror.js';
+import { GSO_MAX, SoftGso } from './gso.js';
 
 export { DEFAULT_ICMP_OPTIONS, type IcmpOptions, type PingOptions, type PingResult } from './icmp.js';
 export type { Transport, TransportHost, IcmpErrorKind } from './transport.js';
@@ -99,6 +100,12 @@ export interface StackCoreConfig {
   readonly answerArp?: boolean | undefined;
   /** IGMP's timers (src/stack/igmp.ts); false: groups are received, but no report is sent nor query answered. */
   readonly igmp?: Partial<ListenerOptions> | false | undefined;
+  /**
+   * Software GSO (src/stack/gso.ts): when the driver cannot segment TCP itself (no TSO), TCP over IPv4 still builds
+   * packets of up to 64 KiB and the stack cuts them into MTU-sized segments just before the driver, as Linux does
+   * for such a device. Default true; false: TCP builds one MTU-sized segment at a time.
+   */
+  readonly gso?: boolean | undefined;
 }
 
 export class StackCore implements TransportHost {
@@ -202,7 +209,7 @@ export class StackCore implements TransportHost {
     const tso = config.driver.caps.tso;
     // TSO is used only when it can carry more than one full segment and the driver completes TCP checksums (the
     // contract); a driver that says otherwise is treated as having none.
-    const tsoMax = tso !== undefined && c.tcp.tx === 'offload' && tso.maxBytes > this.mtu ? Math.min(tso.maxBytes, 65535) : 0;
+    const driverTso = tso !== undefined && c.tcp.tx === 'offload' && tso.maxBytes > this.mtu ? Math.min(tso.maxBytes, 65535) : 0;
     const ident = config.rng.nextU32();
     const pingIdent = config.rng.nextU32();
     this.flows = config.driver.flows;
@@ -227,6 +234,8 @@ export class StackCore implements TransportHost {
     this.stats = newStats(this.neighbours.stats, this.reassembler.stats, udp.table.stats);
     this.ipv6 = ipv6On ? this.makeIpv6(config) : undefined;
     this.udp.ipv6 = this.ipv6;
+    // Without TSO, software GSO (unless turned off, or the MTU is already as large as a GSO packet).
+    const gso = driverTso === 0 && config.gso !== false && this.mtu < GSO_MAX ? new SoftGso(config.driver, (v6, n) => this.gsoSent(v6, n)) : undefined;
     this.output = new Ipv4Output(
       {
         driver: this.driver,
@@ -243,7 +252,9 @@ export class StackCore implements TransportHost {
         writeL2: (frame, at, dst, ethertype) => this.writeL2(frame, at, dst, ethertype),
       },
       ident,
-      tsoMax,
+      gso !== undefined ? GSO_MAX : driverTso,
+      gso,
+      c.tcp.tx === 'compute',
     );
     this.icmp = new Icmp4(this, (protocol) => this.byProtocol[protocol], { tx: this.csum.icmpTx, rx: this.csum.icmpRx }, pingIdent, config.icmp);
     this.igmp = new Ipv4Igmp(
@@ -340,6 +351,7 @@ export class StackCore implements TransportHost {
   poll(now: number, afterReceive?: () => boolean): number {
     this.now = now;
     if (!this.started) this.start(now);
+    if (this.output.gsoPending) this.output.resumeGso(now); // what the driver had no room for goes first
     let handled = 0;
     while (handled < this.pollBudget) {
       const max = Math.min(this.driver.caps.maxBatch, this.pollBudget - handled);
@@ -374,6 +386,19 @@ export class StackCore implements TransportHost {
     return handled;
   }
 
+  /** Segments software GSO handed to the driver (gso.ts): IP datagrams and frames sent. */
+  private gsoSent(v6: boolean, n: number): void {
+    this.stats.ethernet.tx += n;
+    if (v6) {
+      this.stats.ipv6!.tx += n;
+      this.stats.ipv6!.gsoSegments += n;
+    }
+    else {
+      this.stats.ipv4.tx += n;
+      this.stats.ipv4.gsoSegments += n;
+    }
+  }
+
   private flushTransports(): void {
     const list = this.flushList;
     for (let i = 0; i < list.length; i++) list[i]!.flush();
@@ -381,17 +406,17 @@ export class StackCore implements TransportHost {
 
   /** The earliest time `poll` must run even if no frame arrives; `now` itself when work is waiting. */
   pollAt(now: number): number | undefined {
-    if (this.output.loopback.length > 0) return now;
+    if (this.output.loopback.length > 0 || this.output.gsoPending) return now;
     return minTime(this.timersAt(now), this.driver.pollAt?.(now));
   }
 
   /**
    * `pollAt` without the driver (Pollable.timersAt): when the stack's own work (timers, output waiting for a
-   * transmit buffer, looped-back packets) needs a poll, whatever the receive ring holds. A busy-polling driver
+   * transmit buffer, looped-back packets, the rest of a GSO packet) needs a poll, whatever the receive ring holds. A busy-polling driver
    * answers `now` to pollAt on every call; this tells a busy loop whether it may spin on the ring first.
    */
   timersAt(now: number): number | undefined {
-    if (this.output.loopback.length > 0) return now;
+    if (this.output.loopback.length > 0 || this.output.gsoPending) return now;
     let at = minTime(this.neighbours.pollAt(), this.reassembler.pollAt());
     if (this.ipv6 !== undefined) at = minTime(at, this.ipv6.pollAt(now));
     for (const t of this.transportList) at = minTime(at, t.pollAt(now));

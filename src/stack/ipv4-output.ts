@@ -5,7 +5,8 @@
  * MTU, TSO segment, where the bytes live) is in the token, not in fields of the stack set before the call.
  *
  * Only a packet that must wait goes through a scratch copy: for ARP (queued in the neighbour cache), to be
- * fragmented (RFC 791), or looped back to our own address. The path MTU table (RFC 1191) lives here too, since
+ * fragmented (RFC 791), or looped back to our own address. A TCP packet above the MTU goes to the driver whole
+ * when it segments (TSO), else it is built in the stack's GSO buffer and cut into segments at commit (gso.ts). The path MTU table (RFC 1191) lives here too, since
  * every send reads it.
  */
 import type { FrameDriver, TxLease } from '../../drivers/types.js';
@@ -17,6 +18,7 @@ import type { RoutingTable } from './routing.js';
 import type { StackStats } from './stats.js';
 import type { SystemErrorCode } from '../../protocols/util/errors.js';
 import { lendFrame } from './tx-lend.js';
+import type { SoftGso } from './gso.js';
 
 /** Where a packet's bytes are built, and so how `commit` sends it. */
 export const enum TxKind {
@@ -28,6 +30,8 @@ export const enum TxKind {
   Fragment,
   /** A scratch copy to one of our own addresses, received at the next poll. */
   Loopback,
+  /** A TCP packet above the MTU in the stack's GSO buffer, cut into segments at commit (software GSO, gso.ts). */
+  Gso,
 }
 
 /** What a destination is to this stack (Ipv4Output's one-entry cache). */
@@ -122,8 +126,10 @@ export class Ipv4Output {
   /** Packets to our own addresses, received at the next poll. */
   loopback: Uint8Array[] = [];
   private ipIdent: number;
-  /** Largest IP packet the driver segments itself (caps.tso), 0 without TSO. */
+  /** Largest IP packet TCP may hand over (the driver's TSO, or the stack's GSO), 0 for neither. */
   readonly tsoMax: number;
+  /** The stack cuts TCP packets above the MTU itself (the driver has no TSO), else undefined. */
+  readonly gso: SoftGso | undefined;
   private readonly pmtu = new Map<number, { mtu: number; expires: number }>();
   /**
    * The last destination's way out, as a one-entry cache (a connection sends many packets to one peer in a row):
@@ -143,9 +149,13 @@ export class Ipv4Output {
     private readonly link: Ipv4Link,
     ident: number,
     tsoMax: number,
+    gso?: SoftGso,
+    /** GSO fills each IPv4 segment's TCP checksum (the driver does not compute it). */
+    private readonly gsoFillTcp = false,
   ) {
     this.ipIdent = ident & 0xffff;
     this.tsoMax = tsoMax;
+    this.gso = gso;
     this.lease = typeof link.driver.txLend === 'function' ? { buf: new Uint8Array(0), start: 0 } : undefined;
   }
 
@@ -169,6 +179,12 @@ export class Ipv4Output {
     const st = link.stats.ipv4;
     const p = this.packet;
     p.open = false;
+    // The rest of a GSO packet the driver had no room for goes first; while it waits, the driver is full.
+    if (this.gso !== undefined && this.gso.pending && !this.gso.resume(now)) {
+      st.txNoBuffer++;
+      this.error = 'ENOBUFS';
+      return null;
+    }
     const ipLen = IPV4_HEADER_LEN + l4Len;
     if (ipLen > 65535) return this.fail(st, 'EMSGSIZE');
     p.src = src;
@@ -205,7 +221,7 @@ export class Ipv4Output {
     if (ipLen > mtu) {
       const df = (flags & IPV4_FLAG_DF) !== 0;
       if (segment > 0 && ipLen <= this.tsoMax && protocol === IpProtocol.TCP && df && segment + 40 <= mtu) {
-        p.segment = segment; // the driver cuts it (caps.tso)
+        p.segment = segment; // the driver cuts it (caps.tso), or the stack (gso)
       } else if (df) {
         return this.fail(st, 'EMSGSIZE');
       } else {
@@ -214,6 +230,22 @@ export class Ipv4Output {
     }
     const frameLen = link.l2len + ipLen;
     if (mac === undefined) return this.scratch(p, TxKind.Neighbour, frameLen, link.l2len + IPV4_HEADER_LEN);
+    if (p.segment > 0 && this.gso !== undefined) {
+      // The first segment's frame now: a driver without room refuses the packet here, as any other.
+      if (!this.gso.open(now, link.l2len + mtu)) {
+        st.txNoBuffer++;
+        this.error = 'ENOBUFS';
+        return null;
+      }
+      p.buf = this.gso.begin(frameLen);
+      p.base = 0;
+      p.frameLen = frameLen;
+      if (link.ethernet) link.writeL2(p.buf, 0, mac, EtherType.IPv4);
+      p.kind = TxKind.Gso;
+      p.offset = link.l2len + IPV4_HEADER_LEN;
+      p.open = true;
+      return p;
+    }
     if (!this.lend(frameLen, p)) {
       st.txNoBuffer++;
       this.error = 'ENOBUFS';
@@ -278,17 +310,27 @@ export class Ipv4Output {
         writeIpv4Header(b, p.base + link.l2len, p.src, p.dst, p.protocol, p.l4Len, p.ttl, this.nextIdent(), p.flags, p.tos, link.ipChecksum);
         let sent: boolean | void;
         if (segment > 0) {
-          this.tsoSent(p);
+          this.skipIdents(p);
+          st.tsoPackets++;
           sent = link.driver.txCommit(now, p.frameLen, segment);
         } else sent = link.driver.txCommit(now, p.frameLen);
         st.tx++;
         link.stats.ethernet.tx++;
         return sent !== false;
       }
+      case TxKind.Gso: {
+        // The cutter writes each segment's IP header checksum.
+        writeIpv4Header(b, link.l2len, p.src, p.dst, p.protocol, p.l4Len, p.ttl, this.nextIdent(), p.flags, p.tos, false);
+        this.skipIdents(p);
+        return this.cut(now, b, p.frameLen, p.segment);
+      }
       case TxKind.Neighbour: {
         const segment = p.segment;
         writeIpv4Header(b, link.l2len, p.src, p.dst, p.protocol, p.l4Len, p.ttl, this.nextIdent(), p.flags, p.tos, link.ipChecksum);
-        if (segment > 0) this.tsoSent(p);
+        if (segment > 0) {
+          this.skipIdents(p);
+          if (this.gso === undefined) link.stats.ipv4.tsoPackets++;
+        }
         const pending = { frame: b, onUnreachable: bindDst(p.unreachable, p.dst), segment: segment > 0 ? segment : undefined };
         if (!link.neighbours.enqueue(now, p.nextHop, pending)) st.neighbourDrops++;
         return true;
@@ -350,19 +392,49 @@ export class Ipv4Output {
   }
 
   /**
-   * A TSO packet goes out as several IP datagrams, each with its own ident (the device increments it, as Linux's
-   * TSO does): skip the idents they use so the next packet does not repeat one (RFC 6864 4.1 asks unique idents
-   * only of non-atomic datagrams, but a DF packet may still be fragmented by a middlebox that ignores DF).
+   * A TSO or GSO packet goes out as several IP datagrams, each with its own ident (the device or the cutter
+   * increments it, as Linux's TSO does): skip the idents they use so the next packet does not repeat one (RFC 6864
+   * 4.1 asks unique idents only of non-atomic datagrams, but a DF packet may still be fragmented by a middlebox that
+   * ignores DF).
    */
-  private tsoSent(p: TxPacket): void {
+  private skipIdents(p: TxPacket): void {
     const pieces = Math.ceil((p.l4Len - 20) / p.segment); // at least the TCP header's 20 bytes are not payload
     if (pieces > 1) this.ipIdent = (this.ipIdent + pieces - 1) & 0xffff;
-    this.link.stats.ipv4.tsoPackets++;
+  }
+
+  /**
+   * Software GSO: cut the TCP packet frame[0, frameLen) (link header written) into segments and send them; what
+   * the driver has no room for waits and goes first at the next output or poll (`resumeGso`). False when the
+   * driver dropped a segment, or the packet was refused because another's rest still waits (one that waited for
+   * ARP: it is lost locally and TCP's recovery resends it).
+   */
+  private cut(now: number, frame: Uint8Array, frameLen: number, segment: number): boolean {
+    const link = this.link;
+    const st = link.stats.ipv4;
+    const r = this.gso!.send(now, frame, link.l2len, IPV4_HEADER_LEN, frameLen - link.l2len, segment, false, this.gsoFillTcp);
+    st.gsoPackets++;
+    if (r.next < r.total) st.txNoBuffer++;
+    return r.next > 0 && r.dropped === 0;
+  }
+
+  /** The rest of a GSO packet waits for room in the driver. */
+  get gsoPending(): boolean {
+    return this.gso !== undefined && this.gso.pending;
+  }
+
+  /** Send what waits of a GSO packet, as far as the driver has room. True when nothing waits any more. */
+  resumeGso(now: number): boolean {
+    return this.gso === undefined || this.gso.resume(now);
   }
 
   /** A frame that waited for ARP: fill in the MAC and send it (copied into the driver's buffer). */
   sendResolved(now: number, frame: Uint8Array, mac: Uint8Array, segment?: number): void {
     const link = this.link;
+    if (segment !== undefined && this.gso !== undefined) {
+      if (link.ethernet) link.writeL2(frame, 0, mac, EtherType.IPv4);
+      this.cut(now, frame, frame.length, segment);
+      return;
+    }
     const out = link.driver.txReserve(frame.length);
     if (out === null) {
       link.stats.ipv4.txNoBuffer++;

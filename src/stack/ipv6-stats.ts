@@ -25,11 +25,14 @@ export interface Ipv6Stats {
   unknownProtocol: number;
   /** TCP over IPv6 to a stack without TCP (`tcp: false`): dropped. */
   tcpNotSupported: number;
-  /** TCP segments handed to the TCP layer, and sent by it, over IPv6. */
+  /** TCP segments handed to the TCP layer, and sent by it, over IPv6 (on the wire: a TSO or GSO packet's segments). */
   tcpIn: number;
   tcpOut: number;
   /** TCP packets over IPv6 sent for the driver to cut into segments (TSO, GSO_TCPV6). */
   tsoPackets: number;
+  /** TCP packets over IPv6 the stack cut itself (software GSO, no TSO in the driver; gso.ts), and their segments. */
+  gsoPackets: number;
+  gsoSegments: number;
   /** TCP over IPv6 with a wrong checksum (RFC 8200 8.1 pseudo-header), to a multicast address, or from a source
    * for which no address id was free (protocols/tcp/addr-ids.ts): dropped. */
   tcpBadChecksum: number;
@@ -89,6 +92,8 @@ export function newIpv6Stats(reassembly: Ipv6ReassemblyStats): Ipv6Stats {
     tcpIn: 0,
     tcpOut: 0,
     tsoPackets: 0,
+    gsoPackets: 0,
+    gsoSegments: 0,
     tcpBadChecksum: 0,
     tcpMulticast: 0,
     tcpNoAddressId: 0,

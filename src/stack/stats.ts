@@ -60,6 +60,10 @@ export interface Ipv4Stats {
   txNoBuffer: number;
   /** TCP packets above the MTU handed to the driver to segment (caps.tso); each counts once in \`tx\`. */
   tsoPackets: number;
+  /** TCP packets above the MTU the stack cut itself (software GSO, no TSO in the driver; gso.ts). */
+  gsoPackets: number;
+  /** The segments GSO cut them into; each counts in \`tx\`. */
+  gsoSegments: number;
   neighbourDrops: number;
   loopback: number;
   reassembly: ReassemblyStats;
@@ -141,6 +145,8 @@ export function newStats(neighbour: NeighbourStats, reassembly: ReassemblyStats,
       tooBig: 0,
       txNoBuffer: 0,
       tsoPackets: 0,
+      gsoPackets: 0,
+      gsoSegments: 0,
       neighbourDrops: 0,
       loopback: 0,
       reassembly,

@@ -90,8 +90,10 @@ export class TcpTransport implements Transport {
    * `offloads6`: what the driver does for IPv6 frames (its checksum and TSO, when its caps say it handles IPv6).
    */
   attachIpv6(ip6: Ipv6Layer, ipv6Offloads: boolean): void {
-    const tsoMax = this.host.output.tsoMax;
-    const offloads = { checksum: ipv6Offloads && this.txOffload, tsoMax: ipv6Offloads && tsoMax > 0 ? tsoMax : 0 };
+    // The driver's TSO when it cuts IPv6 packets too; without TSO, the stack's GSO (one for both families).
+    const gso = this.host.output.gso;
+    const tsoMax = gso === undefined ? this.host.output.tsoMax : 0;
+    const offloads = { checksum: ipv6Offloads && this.txOffload, tsoMax: ipv6Offloads && tsoMax > 0 ? tsoMax : 0, gso };
     this.v6 = new Tcp6Bridge(
       ip6,
       this.layer,
@@ -160,7 +162,8 @@ export class TcpTransport implements Transport {
         const p = output.begin(now, src, dst, IpProtocol.TCP, tcpLen, host.ttl, IPV4_FLAG_DF, segment, unreachable);
         // The checksum is the device's when it offloads TCP's (a packet waiting for ARP gets it from the driver
         // later; one looped back is trusted by its receiver); else TCP fills it from this IPv4 pseudo-header sum.
-        if (p !== null) p.pseudoSum = txCsum ? pseudoHeaderSum(src, dst, IpProtocol.TCP, 0) : -1;
+        // A packet GSO cuts (segment > 0 without TSO) gets its segments' checksums from the cutter.
+        if (p !== null) p.pseudoSum = txCsum && p.segment === 0 ? pseudoHeaderSum(src, dst, IpProtocol.TCP, 0) : -1;
         return p;
       },
       tsoMaxFor: (dst: number): number => {

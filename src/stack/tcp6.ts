@@ -29,6 +29,7 @@ import { isIpv4Mapped, isUnspecified, type Ipv6Address } from '../../protocols/i
 import type { TcpLayer, TcpTxPacket } from '../../protocols/tcp/layer.js';
 import type { Ipv6Layer, Ipv6Tcp } from './ipv6.js';
 import { lendFrame } from './tx-lend.js';
+import { GSO_MAX, type SoftGso } from './gso.js';
 
 /** The extra bytes of the IPv6 header over IPv4's minimal one, taken off the MTUs the layer sees. */
 const V6_EXTRA = IPV6_HEADER_LEN - 20;
@@ -51,6 +52,8 @@ class Tcp6Packet implements TcpTxPacket {
   dstId = 0;
   /** TCP payload bytes per segment when the driver cuts this packet (TSO over IPv6), else 0. */
   segment = 0;
+  /** Built in the stack's GSO buffer, cut into segments at commit (the driver has no TSO). */
+  gso = false;
   /**
    * The TOS byte the layer asks for (ECT(0) on new data of an ECN connection, RFC 3168): written as the IPv6
    * Traffic Class, whose layout is the TOS byte's (DSCP and the ECN field, RFC 2474 3, RFC 3168 5); 0 per segment.
@@ -74,6 +77,8 @@ export interface Tcp6Offloads {
   readonly checksum: boolean;
   /** Largest IPv6 packet (40-byte header included) the device cuts into segments (TSO, GSO_TCPV6), or 0. */
   readonly tsoMax: number;
+  /** Without TSO: the stack's software GSO (gso.ts), which cuts packets of up to 64 KiB itself. */
+  readonly gso?: SoftGso | undefined;
 }
 
 export class Tcp6Bridge implements Ipv6Tcp {
@@ -156,14 +161,39 @@ export class Tcp6Bridge implements Ipv6Tcp {
     if (s === undefined || d === undefined) return null;
     const t = this.token;
     t.open = false;
+    // The rest of a GSO packet the driver had no room for goes first (it may be of either family).
+    const pending = this.offloads.gso;
+    if (pending !== undefined && pending.pending && !pending.resume(now)) {
+      this.ip6.stats.ipv6.txNoBuffer++;
+      return null;
+    }
     t.src = s;
     t.dst = d;
     t.dstId = dst;
     t.tos = 0;
     const ipLen = IPV6_HEADER_LEN + tcpLen;
-    const tsoMax = segment > 0 ? this.offloads.tsoMax : 0;
+    const gso = segment > 0 ? this.offloads.gso : undefined;
+    const tsoMax = segment > 0 ? (gso !== undefined ? GSO_MAX : this.offloads.tsoMax) : 0;
     const mac = this.ip6.directMac(now, d, ipLen, tsoMax);
-    if (mac !== undefined) {
+    t.gso = false;
+    if (mac !== undefined && gso !== undefined) {
+      // Software GSO: the first segment's frame lent now (a driver without room refuses the packet here), the
+      // packet built in the stack's buffer. Its segments' checksums are the cutter's (or the device's).
+      const l2len = this.ip6.link.l2len;
+      if (!gso.open(now, l2len + this.ip6.link.mtu)) {
+        this.ip6.stats.ipv6.txNoBuffer++;
+        return null;
+      }
+      t.buf = gso.begin(l2len + ipLen);
+      t.base = 0;
+      t.frameLen = l2len + ipLen;
+      this.ip6.writeL2(t.buf, 0, mac);
+      t.direct = true;
+      t.gso = true;
+      t.offset = l2len + IPV6_HEADER_LEN;
+      t.segment = segment;
+      t.pseudoSum = -1;
+    } else if (mac !== undefined) {
       const l2len = this.ip6.link.l2len;
       if (!lendFrame(this.ip6.link.driver, this.lease, l2len + ipLen, t)) {
         this.ip6.stats.ipv6.txNoBuffer++;
@@ -208,10 +238,20 @@ export class Tcp6Bridge implements Ipv6Tcp {
       const ipAt = t.base + link.l2len;
       const len = t.frameLen - link.l2len - IPV6_HEADER_LEN;
       writeIpv6Header(t.buf, ipAt, t.src, t.dst, NextHeader.TCP, len, ip6.hopLimit, t.tos);
+      if (t.gso) {
+        const r = this.offloads.gso!.send(now, t.buf, link.l2len, IPV6_HEADER_LEN, IPV6_HEADER_LEN + len, t.segment, true, !this.offloads.checksum);
+        st.tcpOut += r.total; // segments on the wire, as TCP's segsOut counts them
+        st.gsoPackets++;
+        if (r.next < r.total) st.txNoBuffer++;
+        return r.next > 0 && r.dropped === 0;
+      }
       const sent = t.segment > 0 ? link.driver.txCommit(now, t.frameLen, t.segment) : link.driver.txCommit(now, t.frameLen);
       st.tx++;
-      st.tcpOut++;
-      if (t.segment > 0) st.tsoPackets++;
+      if (t.segment > 0) {
+        st.tsoPackets++;
+        const thl = (t.buf[ipAt + IPV6_HEADER_LEN + 12]! >> 4) * 4;
+        st.tcpOut += Math.max(1, Math.ceil((len - thl) / t.segment)); // segments on the wire, as TCP's segsOut
+      } else st.tcpOut++;
       link.ethernet.tx++;
       return sent !== false;
     }
@@ -225,7 +265,7 @@ export class Tcp6Bridge implements Ipv6Tcp {
 
   /** Largest IPv6 packet towards dst the device cuts (TSO), in the layer's reckoning (40 bytes of headers), or 0. */
   tsoMaxFor(dst: number): number {
-    const tsoMax = this.offloads.tsoMax;
+    const tsoMax = this.offloads.gso !== undefined ? GSO_MAX : this.offloads.tsoMax;
     if (tsoMax === 0) return 0;
     const d = this.layer.addrs.bytes(dst);
     return d === undefined || this.ip6.isLocal(d) ? 0 : tsoMax - V6_EXTRA;
