@@ -171,6 +171,7 @@ const STACK: Schema<StackOptions> = {
   pollMode: oneOf('event', 'busy'),
   spinMs: num(0, 1000),
   gro: bool,
+  gso: bool,
   answerArp: bool,
   igmp: (v) =>
     v === false ? undefined : nested('igmp', { robustness: count, unsolicitedReportIntervalMs: ms, olderVersionQuerierTimeoutMs: ms } satisfies Schema<ListenerOptions>)(v),

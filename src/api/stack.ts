@@ -73,6 +73,11 @@ export interface StackOptions {
   /** Software GRO: merge a receive batch's in-order TCP segments of one flow before TCP (default true). */
   readonly gro?: boolean;
   /**
+   * Software GSO: over a driver without TSO, TCP builds packets of up to 64 KiB and the stack cuts them into
+   * MTU-sized segments just before the driver, as Linux does (default true; counters `gsoPackets`, `gsoSegments`).
+   */
+  readonly gso?: boolean;
+  /**
    * Answer ARP requests for the stack's addresses (default true). false: learn from ARP but never answer, for a
    * stack that shares its address and MAC with others on the queues of one link (src/cluster: one of them answers).
    */
@@ -217,6 +222,7 @@ export class Stack {
       icmp: options.limits?.icmp,
       tcp: options.limits?.tcp,
       gro: options.gro,
+      gso: options.gso,
       answerArp: options.answerArp,
       igmp: options.igmp,
     });

@@ -19,6 +19,42 @@ describe('createStack options', () => {
     }
   });
 
+  for (const gso of [undefined, false] as const) {
+    it(`gso ${String(gso)}: a 300 kB write through the API is ${gso === false ? 'sent one segment at a time' : 'cut by the stack from 64 KiB packets'}`, async () => {
+      const [da, db] = memoryLink();
+      const a = createStack({ driver: da, address: '10.0.0.1/24', ...(gso === undefined ? {} : { gso }) });
+      const b = createStack({ driver: db, address: '10.0.0.2/24' });
+      try {
+        const size = 300_000;
+        const got = await new Promise<number>((resolve, reject) => {
+          let n = 0;
+          const server = b.net.createServer((s) => {
+            s.on('data', (d: Buffer) => (n += d.length));
+            s.on('end', () => {
+              server.close();
+              resolve(n);
+            });
+          });
+          server.listen(80, () => {
+            const c = a.net.createConnection(80, '10.0.0.2', () => c.end(Buffer.alloc(size, 7)));
+            c.on('error', reject);
+          });
+        });
+        expect(got).toBe(size);
+        const st = a.stats.ipv4;
+        if (gso === false) expect(st.gsoPackets).toBe(0);
+        else {
+          expect(st.gsoPackets).toBeGreaterThan(0);
+          expect(st.gsoSegments).toBeGreaterThan(st.gsoPackets);
+        }
+        expect(a.stats.tcp!.segsOut).toBeGreaterThanOrEqual(Math.ceil(size / 1460));
+      } finally {
+        a.close();
+        b.close();
+      }
+    });
+  }
+
   it('rejects unknown option names at every level, naming the nearest valid one', () => {
     const [d] = memoryLink();
     const bad = (o: object, message: RegExp): void => {
@@ -45,6 +81,7 @@ describe('createStack options', () => {
     bad({ mtu: 9000 }, /above the driver's MTU \(1500\)/);
     bad({ vlan: 4095 }, /option vlan/);
     bad({ ttl: 0 }, /option ttl/);
+    bad({ gso: 'yes' }, /option gso must be true or false, got 'yes'/);
     bad({ address: '10.0.0.1' }, /option address must be an address with its prefix length/);
     bad({ address: ['10.0.0.1/24', '10.0.1.1'] }, /option address/);
     bad({ limits: { tcp: { noDelay: 'yes' } } }, /option limits\.tcp\.noDelay must be true or false, got 'yes'/);
