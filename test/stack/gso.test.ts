@@ -7,6 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { faults } from '../../drivers/middleware/index.js';
 import type { FrameDriver } from '../../drivers/types.js';
+import type { MemoryLinkOptions } from '../../drivers/memory/index.js';
 import type { TcpConnection } from '../../protocols/tcp/connection.js';
 import { verifyTcpChecksum } from '../../protocols/tcp/wire.js';
 import { verifyTcp6Checksum } from '../../protocols/ipv6/wire-l4.js';
@@ -18,6 +19,23 @@ import { transfer6 } from '../tcp6/helpers.js';
 import { expectBytes } from '../helpers/bytes.js';
 
 const BIG = { sendBuffer: 1 << 20, receiveBuffer: 1 << 20, maxReceiveBuffer: 1 << 20 };
+
+/** The memory link's TSO model: TCP checksums completed by the device, verified by the receiver. */
+const TSO_LINK: MemoryLinkOptions = {
+  tso: 65535,
+  checksum: {
+    ipv4: { tx: 'compute', rx: 'verify' },
+    icmp: { tx: 'compute', rx: 'verify' },
+    udp: { tx: 'compute', rx: 'verify' },
+    tcp: { tx: 'offload', rx: 'verify' },
+  },
+};
+
+/** Who cuts: the stack (a link without TSO, software checksums) or the link's TSO model, and what counts it. */
+const CUTTERS = [
+  ['software GSO', {}, 'gsoPackets'],
+  ['the memory link\'s TSO model', TSO_LINK, 'tsoPackets'],
+] as const satisfies readonly (readonly [string, MemoryLinkOptions, 'gsoPackets' | 'tsoPackets'])[];
 
 interface Segment {
   seq: number;
@@ -53,84 +71,93 @@ function recordB(frames: Uint8Array[]): (d: FrameDriver) => FrameDriver {
 }
 
 describe('software GSO over a link without TSO (software checksums)', () => {
-  it('cuts 64 KiB packets into MTU-sized segments with valid checksums, contiguous and with unique idents', () => {
-    const frames: Uint8Array[] = [];
-    const p = makePair({ wrapB: recordB(frames), configA: { tcp: BIG }, configB: { tcp: BIG } });
-    const size = 1_000_000;
-    const { got, client } = transfer(p, size);
-    expectBytes(got, pattern(size));
-    const st = p.a.stats.ipv4;
-    expect(st.tsoPackets).toBe(0);
-    expect(st.gsoPackets).toBeGreaterThan(10);
-    // Each GSO packet left as several segments, each counted as an IP datagram sent.
-    expect(st.gsoSegments).toBeGreaterThan(st.gsoPackets * 4);
-    const segs = checkWire(frames);
-    expect(segs.length).toBeGreaterThanOrEqual(Math.ceil(size / 1448));
-    expect(st.gsoSegments).toBeLessThanOrEqual(segs.length);
-    expect(st.tx).toBe(frames.filter((f) => f[12] === 0x08 && f[13] === 0x00).length);
-    let next = segs[0]!.seq;
-    for (const s of segs) {
-      expect(s.seq).toBe(next); // no loss here: contiguous
-      expect(s.len).toBeLessThanOrEqual(1448);
-      next = (s.seq + s.len) >>> 0;
-    }
-    expect(new Set(segs.map((s) => s.ident)).size).toBe(segs.length);
-    expect(p.b.stats.tcp!.badChecksum).toBe(0);
-    // TCP counts segments on the wire, as Linux's OutSegs does for a GSO packet.
-    expect(client.info().segsOut).toBeGreaterThanOrEqual(segs.length);
-    expect(p.a.stats.tcp!.segsOut).toBeGreaterThanOrEqual(segs.length);
-  });
+  // The stack's cut and the memory link's TSO model share the cutter (protocols/tcp/segment-cut.ts): both must put
+  // on the wire what a sender without either would.
+  for (const [who, link, counter] of CUTTERS) {
+    describe(who, () => {
+      it('sends several segments per packet: the wire carries MTU-sized segments, valid checksums, contiguous, unique idents', () => {
+        const frames: Uint8Array[] = [];
+        const p = makePair({ link, wrapB: recordB(frames), configA: { tcp: BIG }, configB: { tcp: BIG } });
+        const size = 1_000_000;
+        const { got, client } = transfer(p, size);
+        expectBytes(got, pattern(size));
+        const st = p.a.stats.ipv4;
+        expect(st[counter]).toBeGreaterThan(10);
+        const segs = checkWire(frames);
+        expect(segs.length).toBeGreaterThanOrEqual(Math.ceil(size / 1448));
+        const ipFrames = frames.filter((f) => f[12] === 0x08 && f[13] === 0x00).length;
+        if (counter === 'gsoPackets') {
+          // Each GSO packet left as several segments, each counted as an IP datagram sent.
+          expect(st.gsoSegments).toBeGreaterThan(st.gsoPackets * 4);
+          expect(st.gsoSegments).toBeLessThanOrEqual(segs.length);
+          expect(st.tx).toBe(ipFrames);
+        } else expect(st.tx).toBeLessThan(segs.length / 4); // the device cut them: far fewer packets left A's IP layer
+        let next = segs[0]!.seq;
+        for (const s of segs) {
+          expect(s.seq).toBe(next); // no loss here: contiguous
+          expect(s.len).toBeLessThanOrEqual(1448);
+          next = (s.seq + s.len) >>> 0;
+        }
+        expect(new Set(segs.map((s) => s.ident)).size).toBe(segs.length);
+        expect(p.b.stats.tcp!.badChecksum).toBe(0);
+        // TCP counts segments on the wire, as Linux's OutSegs does for a GSO packet.
+        expect(client.info().segsOut).toBeGreaterThanOrEqual(segs.length);
+        expect(p.a.stats.tcp!.segsOut).toBeGreaterThanOrEqual(segs.length);
+      });
 
-  it('puts PSH only on the last segment of a packet and cuts at the MSS the peer allows', () => {
-    const frames: Uint8Array[] = [];
-    const p = makePair({ wrapB: recordB(frames), configA: { tcp: BIG }, configB: { tcp: { ...BIG, mss: 1000 } } });
-    const size = 300_000;
-    expectBytes(transfer(p, size).got, pattern(size));
-    expect(p.a.stats.ipv4.gsoPackets).toBeGreaterThan(0);
-    const segs = checkWire(frames);
-    expect(Math.max(...segs.map((s) => s.len))).toBe(988);
-    // Segments cut from one packet have consecutive idents: a PSH followed by the next ident at full size would be
-    // a PSH inside a packet.
-    let pshInside = 0;
-    for (let i = 0; i + 1 < segs.length; i++) {
-      if ((segs[i]!.flags & 0x08) !== 0 && segs[i + 1]!.ident === ((segs[i]!.ident + 1) & 0xffff) && segs[i]!.len === 988) pshInside++;
-    }
-    expect(pshInside).toBe(0);
-  });
+      it('puts PSH only on the last segment of a packet and cuts at the MSS the peer allows', () => {
+        const frames: Uint8Array[] = [];
+        const p = makePair({ link, wrapB: recordB(frames), configA: { tcp: BIG }, configB: { tcp: { ...BIG, mss: 1000 } } });
+        const size = 300_000;
+        expectBytes(transfer(p, size).got, pattern(size));
+        expect(p.a.stats.ipv4[counter]).toBeGreaterThan(0);
+        const segs = checkWire(frames);
+        expect(Math.max(...segs.map((s) => s.len))).toBe(988);
+        // Segments cut from one packet have consecutive idents: a PSH followed by the next ident at full size would
+        // be a PSH inside a packet.
+        let pshInside = 0;
+        for (let i = 0; i + 1 < segs.length; i++) {
+          if ((segs[i]!.flags & 0x08) !== 0 && segs[i + 1]!.ident === ((segs[i]!.ident + 1) & 0xffff) && segs[i]!.len === 988) pshInside++;
+        }
+        expect(pshInside).toBe(0);
+      });
 
-  for (const [name, iss] of [
-    ['2^32', 0xffffffff - 100_000],
-    ['2^31', 0x7fffffff - 100_000],
-  ] as const) {
-    it(`cuts packets across ${name} of the sequence space`, () => {
-      const frames: Uint8Array[] = [];
-      const p = makePair({ wrapB: recordB(frames), configA: { tcp: { ...BIG, isn: () => iss } }, configB: { tcp: BIG } });
-      const size = 400_000;
-      expectBytes(transfer(p, size).got, pattern(size));
-      expect(p.a.stats.ipv4.gsoPackets).toBeGreaterThan(0);
-      const segs = checkWire(frames);
-      // Some segment starts before the boundary and ends past it, or starts exactly on it.
-      const boundary = name === '2^32' ? 0 : 0x80000000;
-      expect(segs.some((s) => s.seq === boundary || ((boundary - s.seq) >>> 0) < s.len)).toBe(true);
-      expect(p.b.stats.tcp!.badChecksum).toBe(0);
+      for (const [name, iss] of [
+        ['2^32', 0xffffffff - 100_000],
+        ['2^31', 0x7fffffff - 100_000],
+      ] as const) {
+        it(`cuts packets across ${name} of the sequence space`, () => {
+          const frames: Uint8Array[] = [];
+          const p = makePair({ link, wrapB: recordB(frames), configA: { tcp: { ...BIG, isn: () => iss } }, configB: { tcp: BIG } });
+          const size = 400_000;
+          expectBytes(transfer(p, size).got, pattern(size));
+          expect(p.a.stats.ipv4[counter]).toBeGreaterThan(0);
+          const segs = checkWire(frames);
+          // Some segment starts before the boundary and ends past it, or starts exactly on it.
+          const boundary = name === '2^32' ? 0 : 0x80000000;
+          expect(segs.some((s) => s.seq === boundary || ((boundary - s.seq) >>> 0) < s.len)).toBe(true);
+          expect(p.b.stats.tcp!.badChecksum).toBe(0);
+        });
+      }
+
+      it('recovers segment by segment when cut segments are lost or reordered on receive', () => {
+        const p = makePair({
+          link,
+          wrapB: (d) => faults(d, { seed: 7, rx: { loss: 0.03, reorder: 0.05, delayMs: 2 } }),
+          configA: { tcp: BIG },
+          configB: { tcp: BIG },
+        });
+        const size = 1_000_000;
+        const { got, client } = transfer(p, size);
+        expectBytes(got, pattern(size));
+        expect(p.a.stats.ipv4[counter]).toBeGreaterThan(0);
+        const info = client.info();
+        expect(info.retransmits).toBeGreaterThan(0);
+        // Retransmissions are single segments, not whole 64 KiB packets.
+        expect(info.retransmits * 1448).toBeLessThan(size / 5);
+      });
     });
   }
-
-  it('recovers segment by segment when cut segments are lost or reordered', () => {
-    const p = makePair({
-      wrapB: (d) => faults(d, { seed: 7, rx: { loss: 0.03, reorder: 0.05, delayMs: 2 } }),
-      configA: { tcp: BIG },
-      configB: { tcp: BIG },
-    });
-    const size = 1_000_000;
-    const { got, client } = transfer(p, size);
-    expectBytes(got, pattern(size));
-    expect(p.a.stats.ipv4.gsoPackets).toBeGreaterThan(0);
-    const info = client.info();
-    expect(info.retransmits).toBeGreaterThan(0);
-    // Retransmissions are single segments, not whole 64 KiB packets.
-    expect(info.retransmits * 1448).toBeLessThan(size / 5);
-  });
 
   it('is off with `gso: false`: TCP then builds one MTU-sized segment at a time', () => {
     const frames: Uint8Array[] = [];
