@@ -98,7 +98,14 @@ export interface ClusterStats {
    * connections' table (`halfOpens`: `listed` for the others at table changes, `learned` of theirs, `diverted`: their
    * SYNs sent on to them).
    */
-  readonly workers: ReadonlyArray<{ readonly index: number; readonly stats: StackStats; readonly strayRelay?: StrayCounters; readonly halfOpens?: HalfOpenCounters }>;
+  readonly workers: ReadonlyArray<{
+    readonly index: number;
+    readonly stats: StackStats;
+    /** The worker stack's addresses with their state, as Stack.addresses ('fd00::2/64 tentative' during DAD). */
+    readonly addresses: string[];
+    readonly strayRelay?: StrayCounters;
+    readonly halfOpens?: HalfOpenCounters;
+  }>;
   /** Every counter summed over the live workers. */
   readonly total: StackStats;
   /** AF_PACKET: the live workers' stray relay counters summed. */
@@ -381,7 +388,7 @@ export class Cluster extends EventEmitter {
     const workers = per.flatMap(({ index, answer: a }) =>
       a === undefined
         ? []
-        : [{ index, stats: a.stats, ...(a.strayRelay !== undefined ? { strayRelay: a.strayRelay } : {}), ...(a.halfOpens !== undefined ? { halfOpens: a.halfOpens } : {}) }],
+        : [{ index, stats: a.stats, addresses: a.addresses, ...(a.strayRelay !== undefined ? { strayRelay: a.strayRelay } : {}), ...(a.halfOpens !== undefined ? { halfOpens: a.halfOpens } : {}) }],
     );
     const total = {} as Record<string, unknown>;
     for (const p of workers) addInto(total, p.stats as unknown as Record<string, unknown>);

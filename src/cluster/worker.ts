@@ -138,6 +138,8 @@ export function isClusterWorker(): boolean {
 /** A worker's answer to 'stats': its stack's, and its stray relay's counters (AF_PACKET only). */
 export interface WorkerStats {
   readonly stats: StackStats;
+  /** The stack's addresses with their state ('fd00::2/64 tentative' until duplicate address detection ends). */
+  readonly addresses: string[];
   readonly strayRelay: StrayCounters | undefined;
   /** AF_PACKET: its half-open connections' table (strays.ts HalfOpens): listed, learned, diverted. */
   readonly halfOpens: HalfOpenCounters | undefined;
@@ -257,7 +259,7 @@ export async function runWorker(init: WorkerInit): Promise<void> {
   const send = (value: unknown): void => port.postMessage({ type: 'user', value } satisfies FromWorker);
   (globalThis as Record<symbol, ClusterWorker>)[CURRENT] = { index: init.index, workers: init.workers, stack, data: init.data, send };
   port.on('message', (m: ToWorker) => {
-    if (m.type === 'stats') port.postMessage({ type: 'reply', id: m.id, value: { stats: stack.stats, strayRelay: strays?.counters, halfOpens: halfOpens?.counters } satisfies WorkerStats } satisfies FromWorker);
+    if (m.type === 'stats') port.postMessage({ type: 'reply', id: m.id, value: { stats: stack.stats, addresses: stack.addresses, strayRelay: strays?.counters, halfOpens: halfOpens?.counters } satisfies WorkerStats } satisfies FromWorker);
     else if (m.type === 'connections') port.postMessage({ type: 'reply', id: m.id, value: stack.connections() } satisfies FromWorker);
     else if (m.type === 'program' && packet) {
       try {

@@ -8,7 +8,7 @@
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { openAfPacket } from '../../drivers/af-packet/index.js';
-import { startCluster, type Cluster } from '../../src/cluster/index.js';
+import { startCluster, type Cluster, type ClusterStats } from '../../src/cluster/index.js';
 import { NetLab, describePrivileged, execIn, ipIn } from '../helpers/netns.js';
 import { enableIpv6 } from '../native/ipv6-lab.js';
 import { kernelEcho, reports, until } from './clients.js';
@@ -63,14 +63,27 @@ describePrivileged(
     });
 
     it('both workers learn the router, and each connects to the off-link echo server through it', async () => {
-      const advertisements = async (): Promise<number[]> => (await cluster!.stats()).workers.map((w) => w.stats.autoconf?.advertisements ?? 0);
-      // Duplicate address detection first (about a second), then one advertisement (sent again if it came before).
-      await new Promise((r) => setTimeout(r, 1_500));
-      for (let i = 0; i < 10 && (await advertisements()).some((n) => n === 0); i++) {
+      /** Asks the workers for their stats until `holds` says yes (true) or `ms` pass (false). */
+      const statsUntil = async (holds: (s: ClusterStats) => boolean, ms: number): Promise<boolean> => {
+        const end = Date.now() + ms;
+        for (;;) {
+          if (holds(await cluster!.stats())) return true;
+          if (Date.now() > end) return false;
+          await new Promise((r) => setTimeout(r, 20));
+        }
+      };
+      const settled = (s: ClusterStats): boolean => s.workers.length === 2 && s.workers.every((w) => !w.addresses.some((a) => a.includes('tentative')));
+      const learned = (s: ClusterStats): boolean => s.workers.every((w) => (w.stats.autoconf?.advertisements ?? 0) > 0);
+      // Duplicate address detection ends first (no worker address tentative: a connect before that has no source).
+      expect(await statsUntil(settled, 10_000)).toBe(true);
+      // One advertisement, sent again until both workers counted one (an early one may be missed).
+      let heard = false;
+      for (let i = 0; i < 10 && !heard; i++) {
         advertise();
-        await new Promise((r) => setTimeout(r, 200));
+        heard = await statsUntil(learned, 500);
       }
-      expect(await advertisements()).not.toContain(0);
+      expect(heard).toBe(true);
+      expect(await statsUntil(settled, 10_000)).toBe(true); // an address the advertisement's prefix made, too
       for (const i of cluster!.live) cluster!.worker(i)!.postMessage({ type: 'test-pmtu', host: FAR6, port: 9000 });
       await until(() => seen.far.get(0) === 6000 && seen.far.get(1) === 6000, 10_000).catch(() => {});
       expect(Object.fromEntries(seen.far)).toEqual({ 0: 6000, 1: 6000 });
