@@ -1,10 +1,11 @@
 /**
- * Software GSO for TCP over IPv4 and IPv6 (generic segmentation offload, as Linux does for a device without TSO): the TCP
- * layer builds packets of up to 64 KiB as it would for a TSO device, and the stack cuts each into MTU-sized
+ * Software GSO for TCP over IPv4 and IPv6 (generic segmentation offload, as Linux does for a device without TSO):
+ * the TCP layer builds packets of up to 64 KiB as it would for a TSO device, and the stack cuts each into MTU-sized
  * segments just before the driver (protocols/tcp/segment-cut.ts, the same cutter as the memory link's TSO model).
- * The per-segment work of the TCP sender (choosing what to send, options, the scoreboard's record, the IP output's
- * route and neighbour lookups) then runs once per 64 KiB; what stays per segment is the copy into the driver's
- * frame, the headers' few changed fields, and the checksums the driver does not compute.
+ * The per-segment work of the TCP sender (choosing what to send, options, the IP output's route and neighbour
+ * lookups) then runs once per packet; what stays per segment is the copy into the driver's frame, the headers' few
+ * changed fields, the checksums the driver does not compute, and the scoreboard's record (SACK and RACK work on
+ * what the peer sees).
  *
  * Contract
  * - `open(now, len)` first sends what waits of the last packet (below), then lends the driver's frame (`len` bytes
@@ -12,10 +13,10 @@
  *   packet at once (false: the sender keeps it and retries, as for any packet). `begin(frameLen)` then gives the
  *   buffer the packet is built in (the stack's, reused: one packet is open at a time, of either family).
  * - `send(now, ...)` cuts the packet into segments of `segment` payload bytes and commits each to the driver; the
- *   TCP checksum is filled when the driver does not (`fillTcp`, per family). When the driver has no room for a later segment,
- *   the rest waits (`pending`, the buffer kept) and `resume(now)` sends it first, as a qdisc requeues what a full
- *   device refused: nothing is lost locally and the order on the wire is kept. While a rest waits, `open` refuses
- *   new packets (the driver is full anyway), and the stack polls again at once.
+ *   TCP checksum is filled when the driver does not (`fillTcp`, per family). When the driver has no room for a
+ *   later segment, the rest waits (`pending`, the buffer kept) and `resume(now)` sends it first, as a qdisc
+ *   requeues what a full device refused: nothing is lost locally and the order on the wire is kept. While a rest
+ *   waits, `open` refuses new packets (the driver is full anyway), and the stack polls again at once.
  * - `sent(v6, n)`, given at construction, hears every segment handed to the driver (the families' `tx` counters).
  * - Never throws on its own; the driver may, for misuse.
  */

@@ -6,8 +6,8 @@
  *
  * Only a packet that must wait goes through a scratch copy: for ARP (queued in the neighbour cache), to be
  * fragmented (RFC 791), or looped back to our own address. A TCP packet above the MTU goes to the driver whole
- * when it segments (TSO), else it is built in the stack's GSO buffer and cut into segments at commit (gso.ts). The path MTU table (RFC 1191) lives here too, since
- * every send reads it.
+ * when it segments (TSO), else it is built in the stack's GSO buffer and cut into segments at commit (gso.ts).
+ * The path MTU table (RFC 1191) lives here too, since every send reads it.
  */
 import type { FrameDriver, TxLease } from '../../drivers/types.js';
 import { BROADCAST_MAC, EtherType, ZERO_MAC } from '../../protocols/ethernet/wire.js';
