@@ -1,8 +1,10 @@
 /**
- * The pure parts of the per-vCPU compute-speed figure (bench/lib/vcpu-speed.ts), and how the benchmark report prints the speed beside bench/jitter.ts's gaps, old records
+ * The pure parts of the per-vCPU compute-speed figure (bench/lib/vcpu-speed.ts) and of --cpu's placement report
+ * (bench/lib/pin-cpu.ts), and how the benchmark report prints the speed beside bench/jitter.ts's gaps, old records
  * without it included. No speed is asserted: the one measurement here checks only the shape of what it returns.
  */
 import { describe, expect, it } from 'vitest';
+import { parseLastRan } from '../../bench/lib/pin-cpu.js';
 import { fmtSpeed, measureVcpuSpeed, speedOfSlices, speedSummary, type VcpuSpeed } from '../../bench/lib/vcpu-speed.js';
 import { renderDoc, type BenchRecord, type JitterFigures } from '../../bench/report.js';
 
@@ -35,6 +37,15 @@ describe('vCPU compute speed', () => {
     expect(speedSummary({ cpu0: { speed: speed(1500) }, cpu1: { error: 'taskset: failed' } })).toBe('cpu0 1,500 ns/unit (1,500-1,500)');
     expect(speedSummary({ cpu0: {}, cpu1: { error: 'x' } })).toBeUndefined();
     expect(speedSummary({})).toBeUndefined();
+  });
+});
+
+describe('--cpu placement', () => {
+  it('reads the last vCPU from /proc/PID/stat, whatever the command name holds', () => {
+    const tail = Array.from({ length: 37 }, (_, i) => (i === 36 ? '1' : String(i))).join(' ');
+    expect(parseLastRan(`1234 (node) ${tail}`)).toBe(1);
+    expect(parseLastRan(`1234 (a b) (c)) ${tail}`)).toBe(1);
+    expect(parseLastRan('1234 (node) R 1')).toBeUndefined();
   });
 });
 
