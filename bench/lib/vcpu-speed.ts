@@ -8,7 +8,7 @@
  * The work is fixed (never calibrated against time), so ns per unit compares across runs and machines: one unit is
  * one pass over a 4096-word (16 KiB) Uint32Array that folds the words into a 16-bit ones' complement sum and a
  * multiplicative hash, the loads, adds and multiplies of a checksum and a table lookup. No allocation in the loop,
- * so no garbage collection inside a slice. `measureVcpuSpeed` spins the thread for its whole time (a few hundred ms
+ * so no garbage collection inside a slice. Each slice is timed in wall time and in the process's CPU time. `measureVcpuSpeed` spins the thread for its whole time (a few hundred ms
  * on these VMs); the rest of this module is pure.
  */
 import { median } from './stats.js';
@@ -24,6 +24,13 @@ export interface VcpuSpeed {
   readonly nsPerUnit: number;
   readonly minNsPerUnit: number;
   readonly maxNsPerUnit: number;
+  /**
+   * Median over the slices of the process's CPU time (user + system) per unit: the vCPU's own pace while it runs
+   * this thread. Near nsPerUnit when nothing took the vCPU away; a wall figure well above it means time shared
+   * with other tasks (which the gaps of bench/jitter.ts count too), a CPU figure that is itself high means the
+   * vCPU runs slower. Absent in records from before it was added.
+   */
+  readonly cpuNsPerUnit?: number;
   /** The work's result (the same for the same work on any machine): kept so that the work is not dead code. */
   readonly check: number;
 }
@@ -56,36 +63,45 @@ export function measureVcpuSpeed(slices = SLICES, unitsPerSlice = UNITS_PER_SLIC
   const words = new Uint32Array(WORDS);
   for (let i = 0; i < WORDS; i++) words[i] = Math.imul(i + 1, 0x9e3779b1) >>> 0;
   const ns = new Float64Array(slices);
+  const cpuNs = new Float64Array(slices);
   let check = 0;
   for (let s = -WARM_SLICES; s < slices; s++) {
+    const c0 = process.cpuUsage();
     const t0 = performance.now();
     for (let u = 0; u < unitsPerSlice; u++) check = pass(words, check);
     const t1 = performance.now();
-    if (s >= 0) ns[s] = ((t1 - t0) * 1e6) / unitsPerSlice;
+    const c = process.cpuUsage(c0);
+    if (s >= 0) {
+      ns[s] = ((t1 - t0) * 1e6) / unitsPerSlice;
+      cpuNs[s] = ((c.user + c.system) * 1e3) / unitsPerSlice;
+    }
   }
-  return speedOfSlices(ns, unitsPerSlice, check);
+  return speedOfSlices(ns, cpuNs, unitsPerSlice, check);
 }
 
-/** The figures of measured slices (ns per unit each): median, min and max, rounded to 0.1 ns. */
-export function speedOfSlices(nsPerUnit: ArrayLike<number>, unitsPerSlice: number, check: number): VcpuSpeed {
+/** The figures of measured slices (wall and CPU ns per unit each): medians, the wall min and max, to 0.1 ns. */
+export function speedOfSlices(nsPerUnit: ArrayLike<number>, cpuNsPerUnit: ArrayLike<number>, unitsPerSlice: number, check: number): VcpuSpeed {
   const v = Array.from(nsPerUnit).sort((a, b) => a - b);
   const n = v.length;
-  const m = median(v);
   const r1 = (x: number): number => Math.round(x * 10) / 10;
-  return { unit: SPEED_UNIT, unitsPerSlice, slices: n, nsPerUnit: r1(m), minNsPerUnit: r1(n ? v[0]! : NaN), maxNsPerUnit: r1(n ? v[n - 1]! : NaN), check };
+  return { unit: SPEED_UNIT, unitsPerSlice, slices: n, nsPerUnit: r1(median(v)), minNsPerUnit: r1(n ? v[0]! : NaN), maxNsPerUnit: r1(n ? v[n - 1]! : NaN), cpuNsPerUnit: r1(median(Array.from(cpuNsPerUnit))), check };
 }
 
 const fmtNs = (x: number): string => (x >= 100 ? Math.round(x).toLocaleString('en') : x.toFixed(1));
 
-/** `1,480 ns/unit (1,470-1,530)`: one vCPU's figure with the spread of its slices. */
+const hasCpu = (s: VcpuSpeed): boolean => s.cpuNsPerUnit !== undefined && Number.isFinite(s.cpuNsPerUnit);
+
+/** `1,480 ns/unit (1,470-1,530; on-CPU 1,460)`: one vCPU's figure with the spread of its slices and its CPU-time median. */
 export function fmtSpeed(s: VcpuSpeed): string {
-  return `${fmtNs(s.nsPerUnit)} ns/unit (${fmtNs(s.minNsPerUnit)}-${fmtNs(s.maxNsPerUnit)})`;
+  return `${fmtNs(s.nsPerUnit)} ns/unit (${fmtNs(s.minNsPerUnit)}-${fmtNs(s.maxNsPerUnit)}${hasCpu(s) ? `; on-CPU ${fmtNs(s.cpuNsPerUnit!)}` : ''})`;
 }
 
 /**
  * One line for every vCPU's speed and the slowest against the fastest, from per-vCPU results that may lack a
- * speed (older records, a failed run): `cpu0 1,480 ns/unit (1,470-1,530), cpu1 2,330 ns/unit (2,300-2,410);
- * slowest cpu1 1.57x cpu0's time per unit`. Undefined when no vCPU has a speed.
+ * speed (older records, a failed run): `cpu0 1,480 ns/unit (1,470-1,530; on-CPU 1,460), cpu1 2,330 ns/unit
+ * (2,300-2,410; on-CPU 2,320); slowest cpu1 1.57x cpu0's time per unit (on-CPU 1.59x)`: an on-CPU ratio near 1
+ * under a high wall ratio says the slow vCPU was shared with other tasks, not slower. Undefined when no vCPU has a
+ * speed.
  */
 export function speedSummary(per: Record<string, { speed?: VcpuSpeed | undefined } | { error: string }>): string | undefined {
   const have = Object.entries(per).flatMap(([cpu, f]) => ('speed' in f && f.speed && Number.isFinite(f.speed.nsPerUnit) ? [[cpu, f.speed] as const] : []));
@@ -94,5 +110,6 @@ export function speedSummary(per: Record<string, { speed?: VcpuSpeed | undefined
   if (have.length < 2) return parts;
   const slow = have.reduce((a, b) => (b[1].nsPerUnit > a[1].nsPerUnit ? b : a));
   const fast = have.reduce((a, b) => (b[1].nsPerUnit < a[1].nsPerUnit ? b : a));
-  return `${parts}; slowest ${slow[0]} ${(slow[1].nsPerUnit / fast[1].nsPerUnit).toFixed(2)}x ${fast[0]}'s time per unit`;
+  const onCpu = hasCpu(slow[1]) && hasCpu(fast[1]) ? ` (on-CPU ${(slow[1].cpuNsPerUnit! / fast[1].cpuNsPerUnit!).toFixed(2)}x)` : '';
+  return `${parts}; slowest ${slow[0]} ${(slow[1].nsPerUnit / fast[1].nsPerUnit).toFixed(2)}x ${fast[0]}'s time per unit${onCpu}`;
 }

@@ -12,9 +12,9 @@ const speed = (ns: number, min = ns, max = ns): VcpuSpeed => ({ unit: 'u', units
 
 describe('vCPU compute speed', () => {
   it('takes the median and the spread of the slices, rounded to 0.1 ns', () => {
-    expect(speedOfSlices([5, 1, 3.04, 9], 7, 42)).toMatchObject({ unitsPerSlice: 7, slices: 4, nsPerUnit: 4, minNsPerUnit: 1, maxNsPerUnit: 9, check: 42 });
-    expect(speedOfSlices([2.25, 1, 3], 1, 0)).toMatchObject({ nsPerUnit: 2.3, minNsPerUnit: 1, maxNsPerUnit: 3 });
-    expect(speedOfSlices([], 1, 0).nsPerUnit).toBeNaN();
+    expect(speedOfSlices([5, 1, 3.04, 9], [1, 2, 3, 4], 7, 42)).toMatchObject({ unitsPerSlice: 7, slices: 4, nsPerUnit: 4, minNsPerUnit: 1, maxNsPerUnit: 9, cpuNsPerUnit: 2.5, check: 42 });
+    expect(speedOfSlices([2.25, 1, 3], [1, 1, 1], 1, 0)).toMatchObject({ nsPerUnit: 2.3, minNsPerUnit: 1, maxNsPerUnit: 3, cpuNsPerUnit: 1 });
+    expect(speedOfSlices([], [], 1, 0).nsPerUnit).toBeNaN();
   });
 
   it('does the same work every time: same slices, same check, whatever the timing', () => {
@@ -24,6 +24,7 @@ describe('vCPU compute speed', () => {
     expect(a.check).toBe(b.check);
     expect(a.minNsPerUnit).toBeLessThanOrEqual(a.nsPerUnit);
     expect(a.nsPerUnit).toBeLessThanOrEqual(a.maxNsPerUnit);
+    expect(a.cpuNsPerUnit).toBeGreaterThanOrEqual(0);
   });
 
   it('prints each vCPU with its spread and the slowest against the fastest', () => {
@@ -31,6 +32,14 @@ describe('vCPU compute speed', () => {
     expect(fmtSpeed(speed(12.34))).toBe('12.3 ns/unit (12.3-12.3)');
     const per = { cpu0: { speed: speed(1500, 1490, 1600) }, cpu1: { speed: speed(2370, 2300, 2500) } };
     expect(speedSummary(per)).toBe("cpu0 1,500 ns/unit (1,490-1,600), cpu1 2,370 ns/unit (2,300-2,500); slowest cpu1 1.58x cpu0's time per unit");
+  });
+
+  it('adds the on-CPU figures where the record has them: a vCPU shared with other tasks, not slower, shows 1.00x', () => {
+    expect(fmtSpeed({ ...speed(2370, 2300, 2500), cpuNsPerUnit: 1510 })).toBe('2,370 ns/unit (2,300-2,500; on-CPU 1,510)');
+    const per = { cpu0: { speed: { ...speed(1500), cpuNsPerUnit: 1500 } }, cpu1: { speed: { ...speed(2370), cpuNsPerUnit: 1500 } } };
+    expect(speedSummary(per)).toMatch(/; slowest cpu1 1\.58x cpu0's time per unit \(on-CPU 1\.00x\)$/);
+    // One side without the CPU figure: no on-CPU ratio.
+    expect(speedSummary({ ...per, cpu1: { speed: speed(2370) } })).toMatch(/time per unit$/);
   });
 
   it('leaves out vCPUs without a figure, and says nothing when none has one (older records)', () => {
