@@ -9,7 +9,7 @@
  *
  * Reports, per threshold (1, 2, 5, 10, 20, 50, 100 us), the gaps per second above it, and the share of the time lost.
  * First, the vCPU's compute speed (bench/lib/vcpu-speed.ts, a few hundred ms): ns per unit of fixed integer work, the
- * median and min-max of 20 slices. The gaps cannot show a vCPU that runs slower (an SMT sibling, host contention);
+ * median and min-max of 20 slices, and the median in CPU time. The gaps cannot show a vCPU that runs slower (an SMT sibling, host contention);
  * this does, and on 2026-12-04 one vCPU of these VMs ran 1.5x slower than the other.
  */
 import { measureVcpuSpeed } from './lib/vcpu-speed.js';

@@ -3,13 +3,14 @@
  * typed-array work, timed in slices, in ns per unit of work. Unlike bench/jitter.ts's gap counts (time taken away
  * from a spinning thread), this sees a vCPU that runs but runs slower: an SMT sibling or host contention. On the
  * 2-vCPU VMs of 2026-12-04 one vCPU ran the same loop 1.5x slower than the other, for minutes, and moved every
- * figure taken on it by as much (docs/performance-targets.md, "Each vCPU's compute speed").
+ * figure taken on it by as much (docs/performance-targets.md, "Each vCPU's compute speed in every
+ * run's record").
  *
  * The work is fixed (never calibrated against time), so ns per unit compares across runs and machines: one unit is
  * one pass over a 4096-word (16 KiB) Uint32Array that folds the words into a 16-bit ones' complement sum and a
  * multiplicative hash, the loads, adds and multiplies of a checksum and a table lookup. No allocation in the loop,
- * so no garbage collection inside a slice. Each slice is timed in wall time and in the process's CPU time. `measureVcpuSpeed` spins the thread for its whole time (a few hundred ms
- * on these VMs); the rest of this module is pure.
+ * so no garbage collection inside a slice. Each slice is timed in wall time and in the process's CPU time.
+ * `measureVcpuSpeed` spins the thread for its whole time (a few hundred ms on these VMs); the rest is pure.
  */
 import { median } from './stats.js';
 
