@@ -3,7 +3,7 @@
  * transactions per second, on one core. Time is the wall clock (performance.now) passed into the stacks, so TCP's
  * timers run in real time.
  *   node --import tsx bench/inmemory-tcp.ts [--link ethernet|veth|loopback | --all] [--bytes N] [--transactions N]
- *        [--mtu N] [--offload] [--tso] [--no-gro] [--json]
+ *        [--mtu N] [--offload] [--tso] [--no-gro] [--cpu N] [--json]
  * --link names what the in-memory link imitates (default ethernet):
  *   ethernet  MTU 1500 (or --mtu), software checksums on both ends: the stack's whole per-segment and per-byte cost.
  *   veth      MTU 1500, the link claims checksum offload both ways, as a veth at its defaults does (the kernel
@@ -29,6 +29,10 @@
  *   optimised code in steady state, as a long-running service runs, not the interpreter and baseline tiers of a
  *   process's first second (200 MB measured cold ran at 5-6 Gbit/s where the same code in steady state ran at
  *   11-14).
+ * --cpu N: run pinned to vCPU N (the script runs itself again under `taskset -c N`; Node cannot set its own
+ *   affinity), print where it ran, and that vCPU's compute speed (bench/lib/vcpu-speed.ts, the figure bench/jitter.ts
+ *   records) before and after the runs, in the --json record too (`cpu`). The vCPUs of these VMs have differed by
+ *   1.5x in speed for minutes (docs/performance-targets.md, issue #12), and an unpinned run lands on either.
  * Each figure is given against wall time and against the process's CPU time (user + system), which a busy shared
  * machine disturbs less. With --json the last line of output is one JSON record (bench/run.ts folds it into its
  * results): the first configuration's figures at the top level, every configuration's under `links`.
@@ -39,6 +43,8 @@ import { parseCidr, parseIpv4 } from '../protocols/ipv4/address.js';
 import { seededRng } from '../protocols/util/rng.js';
 import { NetStack } from '../src/stack/stack.js';
 import type { TcpConnection } from '../protocols/tcp/connection.js';
+import { pinToCpu, placement } from './lib/pin-cpu.js';
+import { fmtSpeed, measureVcpuSpeed } from './lib/vcpu-speed.js';
 
 function arg(name: string, dflt: number): number {
   const i = process.argv.indexOf(name);
@@ -184,6 +190,15 @@ function timed(f: () => number): { wall: number; cpu: number; seconds: number; c
 }
 
 const r3 = (x: number) => Math.round(x * 1000) / 1000;
+const cpuArg = process.argv.includes('--cpu') ? arg('--cpu', NaN) : undefined;
+if (cpuArg !== undefined && !(Number.isInteger(cpuArg) && cpuArg >= 0)) {
+  console.error(`--cpu must be a vCPU number, got ${String(process.argv[process.argv.indexOf('--cpu') + 1])}`);
+  process.exit(2);
+}
+// With --cpu, the first process re-runs this script under taskset and exits here with its status.
+const pinned = await pinToCpu(cpuArg);
+const speedStart = pinned ? measureVcpuSpeed() : undefined;
+if (pinned) console.log(`pinned to vCPU ${pinned.cpu} (allowed: ${pinned.allowed ?? '?'}, running on ${pinned.lastRan ?? '?'}); its compute speed before the runs: ${fmtSpeed(speedStart!)}`);
 const bytes = arg('--bytes', 200_000_000);
 const count = arg('--transactions', 100_000);
 const warmup = arg('--warmup', 200_000_000);
@@ -214,7 +229,9 @@ for (const name of chosenLinks()) {
     transactions: { count, size: 64, perSec: Math.round(t.wall), perCpuSec: Math.round(t.cpu), seconds: r3(t.seconds), cpuSeconds: r3(t.cpuSeconds) },
   });
 }
+const cpu = pinned ? { ...placement(pinned.cpu), speedStart: speedStart!, speedEnd: measureVcpuSpeed() } : undefined;
+if (cpu) console.log(`vCPU ${cpu.cpu} (last ran on ${cpu.lastRan ?? '?'}): compute speed before the runs ${fmtSpeed(cpu.speedStart)}, after ${fmtSpeed(cpu.speedEnd)}`);
 if (process.argv.includes('--json')) {
   const first = results[0]!;
-  console.log(JSON.stringify({ mtu: first.mtu, bulk: first.bulk, transactions: first.transactions, links: results }));
+  console.log(JSON.stringify({ mtu: first.mtu, bulk: first.bulk, transactions: first.transactions, links: results, ...(cpu ? { cpu } : {}) }));
 }

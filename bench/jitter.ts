@@ -8,7 +8,12 @@
  *   taskset -c 0 node --import tsx bench/jitter.ts [--seconds 3] [--json] & taskset -c 1 node --import tsx bench/jitter.ts
  *
  * Reports, per threshold (1, 2, 5, 10, 20, 50, 100 us), the gaps per second above it, and the share of the time lost.
+ * First, the vCPU's compute speed (bench/lib/vcpu-speed.ts, a few hundred ms): ns per unit of fixed integer work, the
+ * median and min-max of 20 slices, and the median in CPU time. The gaps cannot show a vCPU that runs slower (an SMT sibling, host contention);
+ * this does, and on 2026-12-04 one vCPU of these VMs ran 1.5x slower than the other.
  */
+import { measureVcpuSpeed } from './lib/vcpu-speed.js';
+
 function opt(name: string, dflt: string): string {
   const i = process.argv.indexOf(name);
   return i >= 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1]! : dflt;
@@ -19,6 +24,8 @@ const seconds = Number(opt('--seconds', '3'));
 let gcs = 0;
 const obs = new PerformanceObserver((list) => (gcs += list.getEntries().length));
 obs.observe({ entryTypes: ['gc'] });
+// The speed first, before the clock-read loop, so neither changes the other's figures; no allocation in it.
+const speed = measureVcpuSpeed();
 const THRESHOLDS_US = [1, 2, 5, 10, 20, 50, 100];
 const counts = new Float64Array(THRESHOLDS_US.length);
 let lostUs = 0;
@@ -58,6 +65,7 @@ const result = {
   gcs,
   involuntarySwitches: usage1.involuntaryContextSwitches - usage0.involuntaryContextSwitches,
   voluntarySwitches: usage1.voluntaryContextSwitches - usage0.voluntaryContextSwitches,
+  speed,
 };
 if (process.argv.includes('--json')) console.log(JSON.stringify(result));
 else console.log(result);

@@ -9,6 +9,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { resolve } from 'node:path';
 import { median } from './lib/stats.js';
+import { fmtSpeed, speedSummary, type VcpuSpeed } from './lib/vcpu-speed.js';
 
 export interface WorkloadRecord {
   ok: boolean;
@@ -79,6 +80,8 @@ export interface JitterFigures {
   gcs: number;
   involuntarySwitches: number;
   voluntarySwitches: number;
+  /** The vCPU's compute speed (bench/lib/vcpu-speed.ts); absent in records from before 2026-12-04's eleventh session. */
+  speed?: VcpuSpeed;
 }
 
 /** One row of the comparison: a metric of a workload, its unit, and which way is better. */
@@ -410,17 +413,28 @@ function jitterLines(rec: BenchRecord): string[] {
     `A spinning thread per vCPU (pinned), ${j.seconds} s at the start of the run and again at the end: how often and for how long`,
     'each vCPU was taken away (interrupts, the hypervisor, other tasks). Latency tails below a few such gaps per second',
     'cannot be told apart from this machine\'s noise.',
+    'The last column is each vCPU\'s compute speed (bench/lib/vcpu-speed.ts: ns per pass of fixed integer work over',
+    '16 KiB, median and min-max of 20 slices, and the median in the process\'s CPU time, "on-CPU"; lower is faster),',
+    'which the gaps cannot show: a vCPU that runs slower (an SMT sibling, host contention) has a high on-CPU figure,',
+    'a vCPU shared with other tasks only a high wall figure. One vCPU of these VMs has run 1.5x slower than the other',
+    'for minutes and moved every figure taken on it as much (docs/performance-targets.md, issue #12): compare figures',
+    'only within a run.',
     '',
-    '| when | vCPU | time lost | gaps > 10 us /s | gaps > 100 us /s | longest gap | involuntary switches |',
-    '|---|---|---:|---:|---:|---:|---:|',
+    '| when | vCPU | time lost | gaps > 10 us /s | gaps > 100 us /s | longest gap | involuntary switches | compute speed |',
+    '|---|---|---:|---:|---:|---:|---:|---:|',
   );
+  const speeds: string[] = [];
   for (const [when, per] of [['start', j.start], ['end', j.end]] as const) {
     for (const [cpu, f] of Object.entries(per ?? {})) {
-      if ('error' in f) out.push(`| ${when} | ${cpu} | failed: ${f.error} | | | | |`);
-      else out.push(`| ${when} | ${cpu} | ${f.lostPct.toFixed(2)} % | ${f.gapsPerSec['>10us'] ?? '–'} | ${f.gapsPerSec['>100us'] ?? '–'} | ${f.maxUs.toLocaleString('en')} us | ${f.involuntarySwitches} |`);
+      if ('error' in f) out.push(`| ${when} | ${cpu} | failed: ${f.error} | | | | | |`);
+      else out.push(`| ${when} | ${cpu} | ${f.lostPct.toFixed(2)} % | ${f.gapsPerSec['>10us'] ?? '–'} | ${f.gapsPerSec['>100us'] ?? '–'} | ${f.maxUs.toLocaleString('en')} us | ${f.involuntarySwitches} | ${f.speed ? fmtSpeed(f.speed) : '–'} |`);
     }
+    const line = speedSummary(per ?? {});
+    if (line !== undefined) speeds.push(`- ${when}: ${line}`);
   }
   out.push('');
+  if (speeds.length > 0) out.push('Compute speed, slowest vCPU against the fastest (ns per unit):', '', ...speeds, '');
+  else out.push('Compute speed: not measured in this record (older harness).', '');
   return out;
 }
 

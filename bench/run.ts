@@ -76,6 +76,7 @@ import { DEFAULT_SEARCH, judgeTrial, searchCapacity } from './lib/capacity.js';
 import { buildCPrograms, killAllC, removeCPrograms, runC } from './lib/cprogs.js';
 import { capacityOutcome, FLOOR_STACKS, runFloorPath, type FloorStack } from './lib/floor-path.js';
 import { measureJitter } from './lib/jitter-run.js';
+import { speedSummary } from './lib/vcpu-speed.js';
 import { addKicksPerRoundTrip } from './lib/kicks.js';
 import { renderFloorTable, renderRatioTable, renderSymmetricTable, writeDoc, type BenchRecord, type PathRecord, type WorkloadRecord } from './report.js';
 
@@ -666,9 +667,11 @@ async function runInMemory(): Promise<Record<string, unknown>> {
 // ---------------------------------------------------------------------------------------------------- main
 
 function jitterSummary(per: NonNullable<BenchRecord['jitter']>['start']): string {
-  return Object.entries(per ?? {})
+  const gaps = Object.entries(per ?? {})
     .map(([cpu, f]) => ('error' in f ? `${cpu} failed: ${f.error}` : `${cpu} lost ${f.lostPct} %, longest gap ${f.maxUs} us, ${f.gapsPerSec['>10us']} gaps > 10 us/s`))
     .join('; ');
+  const speed = speedSummary(per ?? {});
+  return speed === undefined ? gaps : `${gaps}\n   compute speed: ${speed}`;
 }
 
 async function main(): Promise<void> {

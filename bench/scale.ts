@@ -40,6 +40,7 @@ import { startCluster, type Cluster } from '../src/cluster/index.js';
 import { query } from '../src/control/client.js';
 import { NetLab, execInAsync } from '../test/helpers/netns.js';
 import { measureJitter } from './lib/jitter-run.js';
+import { speedSummary } from './lib/vcpu-speed.js';
 import { childLines } from './lib/child-lines.js';
 import { median } from './lib/stats.js';
 import { WORKER_COUNTERS } from './lib/scale-counters.js';
@@ -335,6 +336,8 @@ try {
   console.log(`machine: ${cpus().length} vCPU ${cpus()[0]?.model ?? ''}; ${SECONDS} s per trial after ${WARM} s of warm-up per workload, ${ROUNDS} rounds`);
   const jitter = await measureJitter(ROOT, 2);
   console.log('jitter (share of a spinning thread\'s time lost, longest gap):', JSON.stringify(jitter));
+  // Each vCPU's compute speed (in the record with the gaps): a vCPU that runs slower moves every figure taken on it.
+  console.log(`vCPU compute speed (bench/lib/vcpu-speed.ts): ${speedSummary(jitter) ?? 'not measured'}`);
   const nsA = lab.addNetns('bwsA-');
   const nsB = lab.addNetns('bwsB-');
   const { a: vethA, b: vethB } = lab.addVeth(nsA, nsB, { addrA: `${KERNEL}/24`, addrB: `${PEER}/24`, queues: 2, txChecksumOffload: true });

@@ -1,6 +1,7 @@
 /**
  * bench/jitter.ts on every vCPU at once (each pinned with taskset), for the run's record: how much of a spinning
- * thread's time this machine took away around the run. A vCPU whose measurement fails is recorded with its error.
+ * thread's time this machine took away around the run, and how fast each vCPU computes meanwhile (the `speed`
+ * figure, bench/lib/vcpu-speed.ts). A vCPU whose measurement fails is recorded with its error.
  */
 import { cpus } from 'node:os';
 import { runC } from './cprogs.js';
