@@ -6,8 +6,9 @@
  * GRO flushes it at once; the device or the GSO code keeps the flag on the last segment only. The segments of one
  * packet are bounded by tcp_tso_autosize (about a millisecond at the pacing rate, plus a share of 64 KiB that halves
  * for every 512 us of minimum RTT, at least tcp_min_tso_segs) and by tcp_cwnd_test (at most half the congestion
- * window, so two packets are in flight). A byway sender with a TSO driver sends such packets itself; without one it
- * sends the segments one by one and marks where Linux's packets would end, so the flags on the wire are Linux's.
+ * window, so two packets are in flight). A byway sender whose packets are cut below it (a TSO driver, or the stack's
+ * software GSO) sends packets of exactly that size; with GSO off it sends the segments one by one and marks where
+ * Linux's packets would end. Either way the flags and boundaries on the wire are Linux's.
  *
  * Pure functions of the connection's figures: no state, no allocation. Times in ms, sizes in bytes.
  */
