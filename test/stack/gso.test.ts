@@ -122,6 +122,16 @@ describe('software GSO over a link without TSO (software checksums)', () => {
         expect(pshInside).toBe(0);
       });
 
+      it('sizes packets as Linux sizes GSO packets: from an initial window of 10, the first holds half of it', () => {
+        const frames: Uint8Array[] = [];
+        const p = makePair({ link, wrapB: recordB(frames), configA: { tcp: BIG }, configB: { tcp: BIG } });
+        expectBytes(transfer(p, 200_000).got, pattern(200_000));
+        // Every packet of several segments ends in PSH (push.ts); the first ends at the fifth segment (tcp_cwnd_test:
+        // at most half of cwnd 10), where a packet of whatever the window allowed would have held all ten.
+        const segs = checkWire(frames);
+        expect(segs.slice(0, 5).map((s) => (s.flags & 0x08) !== 0)).toEqual([false, false, false, false, true]);
+      });
+
       for (const [name, iss] of [
         ['2^32', 0xffffffff - 100_000],
         ['2^31', 0x7fffffff - 100_000],
