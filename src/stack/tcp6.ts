@@ -30,6 +30,7 @@ import type { TcpLayer, TcpTxPacket } from '../../protocols/tcp/layer.js';
 import type { Ipv6Layer, Ipv6Tcp } from './ipv6.js';
 import { lendFrame } from './tx-lend.js';
 import { GSO_MAX, type SoftGso } from './gso.js';
+import { cutTcpPacket, type CutResult, type SegmentSink } from '../../protocols/tcp/segment-cut.js';
 
 /** The extra bytes of the IPv6 header over IPv4's minimal one, taken off the MTUs the layer sees. */
 const V6_EXTRA = IPV6_HEADER_LEN - 20;
@@ -71,6 +72,26 @@ class Tcp6Packet implements TcpTxPacket {
   }
 }
 
+/** Segments of a cut packet as packets of their own, handed to the IPv6 layer (it resolves the next hop). */
+class PacketSink implements SegmentSink {
+  buf: Uint8Array = new Uint8Array(0);
+  base = 0;
+  now = 0;
+  onUnreachable: (() => void) | undefined = undefined;
+  constructor(private readonly ip6: Ipv6Layer) {}
+
+  take(len: number): boolean {
+    this.buf = new Uint8Array(len);
+    return true;
+  }
+
+  emit(len: number): boolean {
+    const first = this.onUnreachable;
+    this.onUnreachable = undefined; // told once, with the first segment, as the IPv6 layer tells a fragmented packet
+    return this.ip6.sendPacket(this.now, this.buf.subarray(0, len), first) === undefined;
+  }
+}
+
 /** What the driver does for TCP over IPv6 (its virtio-net header handling, drivers/native/src/offload.c). */
 export interface Tcp6Offloads {
   /** The device completes the TCP checksum of an IPv6 frame sent straight from its buffer. */
@@ -90,6 +111,9 @@ export class Tcp6Bridge implements Ipv6Tcp {
   private pseudoSrc = 0;
   private pseudoDst = 0;
   private pseudo = 0;
+  /** Where a cut packet's segments go when it could not go straight to the driver: the IPv6 layer, one by one. */
+  private readonly packetSink: PacketSink;
+  private readonly cutResult: CutResult = { total: 0, next: 0, emitted: 0, dropped: 0 };
 
   constructor(
     private readonly ip6: Ipv6Layer,
@@ -99,6 +123,7 @@ export class Tcp6Bridge implements Ipv6Tcp {
     private readonly offloads: Tcp6Offloads = { checksum: false, tsoMax: 0 },
   ) {
     ip6.tcp = this;
+    this.packetSink = new PacketSink(ip6);
     this.lease = typeof ip6.link.driver.txLend === 'function' ? { buf: new Uint8Array(0), start: 0 } : undefined;
   }
 
@@ -206,14 +231,16 @@ export class Tcp6Bridge implements Ipv6Tcp {
       t.pseudoSum = this.offloads.checksum ? -1 : this.pseudoSumFor(src, dst, s, d);
     } else {
       // Looped back, waiting for NDP, or fragmented: a packet of its own, which the IPv6 layer keeps; its checksum
-      // is computed here (no device sees it whole, or the loopback's receiver checks it).
+      // is computed here (no device sees it whole, or the loopback's receiver checks it). A packet GSO would have
+      // cut (its next hop not resolved yet) is cut at commit into segments the IPv6 layer queues one by one, with
+      // their checksums, rather than fragmented.
       t.buf = new Uint8Array(ipLen);
       t.base = 0;
       t.frameLen = ipLen;
       t.direct = false;
       t.offset = IPV6_HEADER_LEN;
-      t.segment = 0;
-      t.pseudoSum = this.pseudoSumFor(src, dst, s, d);
+      t.segment = gso !== undefined ? segment : 0;
+      t.pseudoSum = t.segment > 0 ? -1 : this.pseudoSumFor(src, dst, s, d);
     }
     t.open = true;
     return t;
@@ -258,10 +285,21 @@ export class Tcp6Bridge implements Ipv6Tcp {
     const packet = t.buf;
     writeIpv6Header(packet, 0, t.src, t.dst, NextHeader.TCP, packet.length - IPV6_HEADER_LEN, ip6.hopLimit, t.tos);
     const dstId = t.dstId;
-    const err = ip6.sendPacket(now, packet, () => this.unreachable(dstId));
+    const onUnreachable = (): void => this.unreachable(dstId);
+    if (t.segment > 0) {
+      // Cut as GSO would, each segment a packet of its own for the IPv6 layer (which holds it for NDP).
+      const sink = this.packetSink;
+      sink.now = now;
+      sink.onUnreachable = onUnreachable;
+      const r = cutTcpPacket(packet, { start: 0, ip: 0, tcp: IPV6_HEADER_LEN, end: packet.length, v6: true }, t.segment, true, sink, this.cutResult);
+      st.tcpOut += r.emitted - r.dropped;
+      return true;
+    }
+    const err = ip6.sendPacket(now, packet, onUnreachable);
     if (err === undefined) st.tcpOut++;
     return true;
   }
+
 
   /** Largest IPv6 packet towards dst the device cuts (TSO), in the layer's reckoning (40 bytes of headers), or 0. */
   tsoMaxFor(dst: number): number {
