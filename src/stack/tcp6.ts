@@ -231,15 +231,15 @@ export class Tcp6Bridge implements Ipv6Tcp {
       t.pseudoSum = this.offloads.checksum ? -1 : this.pseudoSumFor(src, dst, s, d);
     } else {
       // Looped back, waiting for NDP, or fragmented: a packet of its own, which the IPv6 layer keeps; its checksum
-      // is computed here (no device sees it whole, or the loopback's receiver checks it). A packet GSO would have
-      // cut (its next hop not resolved yet) is cut at commit into segments the IPv6 layer queues one by one, with
-      // their checksums, rather than fragmented.
+      // is computed here (no device sees it whole, or the loopback's receiver checks it). A packet the device (TSO)
+      // or GSO would have cut (its next hop not resolved yet) is cut at commit into segments the IPv6 layer queues
+      // one by one, with their checksums, rather than fragmented.
       t.buf = new Uint8Array(ipLen);
       t.base = 0;
       t.frameLen = ipLen;
       t.direct = false;
       t.offset = IPV6_HEADER_LEN;
-      t.segment = gso !== undefined ? segment : 0;
+      t.segment = segment; // > 0 only when tsoMaxFor allowed a packet above the MTU (TSO or GSO)
       t.pseudoSum = t.segment > 0 ? -1 : this.pseudoSumFor(src, dst, s, d);
     }
     t.open = true;
