@@ -13,7 +13,7 @@
  * The caller says where the headers are (`TcpPacketAt`): the device model finds them by parsing, the stack knows
  * them because it wrote them. Nothing here throws; a sink that has no room ends the cut early.
  */
-import { read16, read32, write16, write32 } from '../util/bytes.js';
+import { copyRange, read16, read32, write16, write32 } from '../util/bytes.js';
 import { checksum, finish, onesSum, pseudoHeaderSum } from '../util/checksum.js';
 import { ipv6PseudoHeaderSum } from '../ipv6/wire.js';
 
@@ -91,8 +91,8 @@ export function cutTcpPacket(frame: Uint8Array, at: TcpPacketAt, segment: number
     if (!sink.take(frameLen)) break;
     const buf = sink.buf;
     const b = sink.base;
-    buf.set(frame.subarray(start, headers), b);
-    buf.set(frame.subarray(off, off + size), b + hlen);
+    copyRange(frame, start, hlen, buf, b);
+    copyRange(frame, off, size, buf, b + hlen);
     const bip = b + (ip - start);
     const btcp = b + (tcp - start);
     const total = ihl + thl + size;
