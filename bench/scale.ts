@@ -23,7 +23,8 @@
  * Beside CPU per operation: the server's context switches per operation, voluntary (it slept on readiness) and
  * involuntary (preempted), of all its threads (getrusage; for byway-N the bench process, which holds the cluster).
  * The load generator's own CPU time per operation (getrusage, printed by scale-load), and the machine's (/proc/stat:
- * all vCPUs, busy and idle, whoever ran), per operation: on a veth the sender's system time includes the receiver's
+ * all vCPUs, busy and idle, whoever ran; read by scale-load at the edges of its counted seconds, the ksoftirqd
+ * threads' share over the load process's life), per operation: on a veth the sender's system time includes the receiver's
  * protocol work (softirq in the sending syscall), so a server's CPU alone does not say what an operation costs.
  * --perf: the server's system calls by kind per operation (`perf stat` on tracepoints, bench/lib/scale-perf.ts).
  * --warm S: each server first serves every workload for S seconds, not counted (default 1; 0 for none), so the
@@ -264,6 +265,8 @@ interface Trial {
    */
   readonly machineBusyUsPerOp: number;
   readonly machineIdle: number;
+  /** What the machine figures cover: the load's counted seconds (`counted`) or the load process's life (`process`). */
+  readonly machineWindow: 'counted' | 'process';
   readonly machineSoftirqUsPerOp: number;
   readonly machineStealUsPerOp: number;
   readonly ksoftirqdUsPerOp: number;
@@ -304,14 +307,21 @@ async function trial(server: Server, nsB: string, load: string, variant: string,
   const after = await server.count();
   const cpuMs = after.cpuMs - before.cpuMs;
   const ru = /cpu_us (\d+) (\d+) vcsw (\d+)/.exec(r.stdout);
+  // The machine over the load's counted seconds, as scale-load measured it; else over the load process's whole life
+  // (a few hundred ms longer: setup and exit, so per-operation figures read high).
+  const mw = /machine_us (\d+) (\d+) (\d+) (\d+)/.exec(r.stdout);
+  const machine = mw === null
+    ? { busy: m1.busy - m0.busy, idle: m1.idle - m0.idle, softirq: m1.softirq - m0.softirq, steal: m1.steal - m0.steal, window: 'process' as const }
+    : { busy: Number(mw[1]), idle: Number(mw[2]), softirq: Number(mw[3]), steal: Number(mw[4]), window: 'counted' as const };
   const per = (ops: number) => ({
     cpuUsPerOp: (cpuMs * 1000) / Math.max(1, ops),
     ...(ru === null ? {} : { loadUserUsPerOp: Number(ru[1]) / Math.max(1, ops), loadSysUsPerOp: Number(ru[2]) / Math.max(1, ops), loadVcswPerOp: Number(ru[3]) / Math.max(1, ops) }),
     ...(sys === undefined ? {} : { syscallsPerOp: Object.fromEntries(Object.entries(sys).map(([k, v]) => [k, v / Math.max(1, ops)])) }),
-    machineBusyUsPerOp: (m1.busy - m0.busy) / Math.max(1, ops),
-    machineIdle: (m1.idle - m0.idle) / Math.max(1, m1.idle - m0.idle + m1.busy - m0.busy),
-    machineSoftirqUsPerOp: (m1.softirq - m0.softirq) / Math.max(1, ops),
-    machineStealUsPerOp: (m1.steal - m0.steal) / Math.max(1, ops),
+    machineBusyUsPerOp: machine.busy / Math.max(1, ops),
+    machineIdle: machine.idle / Math.max(1, machine.idle + machine.busy),
+    machineSoftirqUsPerOp: machine.softirq / Math.max(1, ops),
+    machineStealUsPerOp: machine.steal / Math.max(1, ops),
+    machineWindow: machine.window,
     ksoftirqdUsPerOp: (m1.ksoftirqd - m0.ksoftirqd) / Math.max(1, ops),
     ...(after.vcsw === undefined || before.vcsw === undefined ? {} : { vcswPerOp: (after.vcsw - before.vcsw) / Math.max(1, ops), ivcswPerOp: (after.ivcsw! - before.ivcsw!) / Math.max(1, ops) }),
     ...(after.workers === undefined ? {} : { workersPerOp: Object.fromEntries(Object.entries(after.workers).map(([k, v]) => [k, (v - before.workers![k]!) / Math.max(1, ops)])) }),
