@@ -111,6 +111,25 @@ async function side(echo: boolean, ns: string, ifname: string): Promise<void> {
     };
   }
   let rounds = 0;
+  // The pinger's round trips, one by one (--count mode too): the mean sets transactions/s, the median the latency
+  // figures, and the gap between them is the tail's share.
+  const rtts = new Float64Array(N + 1);
+  let lastSend = 0;
+  const distribution = (): string => {
+    const v = rtts.slice(0, Math.min(rounds, N)).sort();
+    const q = (p: number): number => v[Math.min(v.length - 1, Math.floor(p * v.length))]! * 500; // half, us
+    let sum = 0;
+    for (const x of v) sum += x;
+    const mean = (sum / v.length) * 500;
+    const p50 = q(0.5);
+    let over = 0;
+    for (const x of v) if (x * 500 > 2 * p50) over += x * 500 - p50;
+    return `half round trip (us): mean ${mean.toFixed(2)}, p50 ${p50.toFixed(2)}, p90 ${q(0.9).toFixed(2)}, p99 ${q(0.99).toFixed(2)}, p99.9 ${q(0.999).toFixed(2)}, max ${q(1).toFixed(1)}; round trips over 2x p50: ${((100 * v.filter((x) => x * 500 > 2 * p50).length) / v.length).toFixed(2)} %, adding ${(over / v.length).toFixed(2)} us to the mean`;
+  };
+  const record = (): void => {
+    const at = clockNow();
+    if (counting && lastSend > 0 && rounds >= 1 && rounds <= N) rtts[rounds - 1] = at - lastSend;
+  };
   const report = (): void => {
     const who = echo ? 'responder' : 'pinger';
     if (mode === 'count') {
@@ -149,10 +168,14 @@ async function side(echo: boolean, ns: string, ifname: string): Promise<void> {
       sock.on('message', () => {
         t.msg = clockNow();
         if (step()) {
+          record();
           console.log(`pinger: mean half round trip ${(((clockNow() - t0) * 1000) / rounds / 2).toFixed(2)} us`);
+          console.log(`pinger: ${distribution()}`);
           return finish();
         }
+        record();
         if (counting && t0 === 0) t0 = clockNow();
+        lastSend = clockNow();
         send(msg, 7000, ECHO);
       });
       sock.bind(7001, PING, () => setTimeout(() => send(msg, 7000, ECHO), 300));
@@ -175,10 +198,14 @@ async function side(echo: boolean, ns: string, ifname: string): Promise<void> {
         if (got < 64) return;
         got -= 64;
         if (step()) {
+          record();
           console.log(`pinger: mean half round trip ${(((clockNow() - t0) * 1000) / rounds / 2).toFixed(2)} us`);
+          console.log(`pinger: ${distribution()}`);
           return finish();
         }
+        record();
         if (counting && t0 === 0) t0 = clockNow();
+        lastSend = clockNow();
         c.write(msg);
       });
     }, 300);
