@@ -74,11 +74,31 @@ export class ConnTimers {
   }
 
   /**
-   * The earliest armed timer (stale heap entries are dropped on the way), or Infinity: a plain double either way,
-   * so V8 need not box it (a `number | undefined` result is a heap number each time it is a number).
+   * A time no later than the earliest armed timer: the top entry's, stale or not, or Infinity. A plain double either
+   * way, so V8 need not box it (a `number | undefined` result is a heap number each time it is a number).
+   *
+   * Entries of closed connections and superseded ones are dropped on the way; a live entry whose timer moved later
+   * is not re-filed: every connection with a timer has a live entry no later than its timer, so its time is a lower
+   * bound, and a poll at that time re-files it (runDue). Re-filing here ran whenever the timer had moved later, and
+   * the layer's pollAt is asked on every event-loop turn: in a request/response exchange through the API that was
+   * every turn after a segment (the tail-loss probe restarts per send, the delayed ACK is armed per receive), a heap
+   * pop and push and a wake of the stack's timer phase per message, so the phase ran on every poll (two runs and
+   * four wakes per round trip; twelfth session, docs/performance-targets.md). Now an entry whose timer moved later
+   * costs one early poll when its time comes.
    */
   nextAt(): number {
-    return this.settle() ? this.heap.topAt : Infinity;
+    return this.dropStale() ? this.heap.topAt : Infinity;
+  }
+
+  /** Drop entries of closed connections and superseded ones from the top: true when a live entry is left there. */
+  private dropStale(): boolean {
+    const h = this.heap;
+    for (;;) {
+      if (h.length === 0) return false;
+      const c = h.top;
+      if (c.state !== 'CLOSED' && h.topAt === c.heapAt) return true;
+      h.pop();
+    }
   }
 
   /**
@@ -88,18 +108,15 @@ export class ConnTimers {
   private settle(): boolean {
     const h = this.heap;
     for (;;) {
-      if (h.length === 0) return false;
+      if (!this.dropStale()) return false;
       const at = h.topAt;
       const c = h.top;
-      if (c.state === 'CLOSED' || at !== c.heapAt) {
-        h.pop();
-        continue;
-      }
       if (c.timerAt > at) {
-        // The timer moved later: re-file it.
+        // The timer moved later: re-file it. No wake: settling runs inside a poll's timer phase (runDue), which asks
+        // for the next time after it, and a later entry needs no earlier poll.
         h.pop();
         c.heapAt = Infinity;
-        if (c.timerAt !== Infinity) this.push(c);
+        if (c.timerAt !== Infinity) this.file(c);
         continue;
       }
       return true;
@@ -166,11 +183,16 @@ export class ConnTimers {
     }
   }
 
+  /** File the connection's timer and wake the host: it may be earlier than anything the host polls for. */
   private push(c: TcpConnection): void {
+    this.file(c);
+    this.armed();
+  }
+
+  private file(c: TcpConnection): void {
     this.compact();
     c.heapAt = c.timerAt;
     this.heap.push(c.timerAt, c);
-    this.armed();
   }
 
   /** Drop stale entries: one entry per open connection with a timer. */

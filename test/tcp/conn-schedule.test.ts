@@ -112,6 +112,32 @@ describe('the schedule of timers', () => {
     push.mockRestore();
   });
 
+  it("answers the host's next-poll question between messages without re-filing or waking it (a lower bound)", () => {
+    // The layer's pollAt (nextAt) is asked on every event-loop turn. In a request/response exchange the timer moves
+    // later on every segment; re-filing it on each ask woke the stack's timer phase twice per round trip.
+    let armed = 0;
+    const s = new Schedule(() => 1, () => armed++);
+    const c = timed(10);
+    s.wake(c);
+    expect(armed).toBe(1); // a new timer, earlier than anything filed: the host must know
+    const push = vi.spyOn(DeadlineHeap.prototype, 'push');
+    for (let now = 1; now < 10; now++) {
+      c.timerAt = now + 10;
+      s.wake(c);
+      expect(s.nextAt()).toBe(10); // the entry's time: no later than the timer, so a safe time to poll
+      s.runDue(now, 16, 16, () => {}, () => expect.unreachable('nothing is due before 10'));
+    }
+    expect(push).not.toHaveBeenCalled();
+    expect(armed).toBe(1);
+    s.runDue(10, 16, 16, () => {}, () => expect.unreachable('the timer moved to 19')); // surfaces: re-filed
+    expect(push).toHaveBeenCalledTimes(1);
+    expect(armed).toBe(1); // re-filed later inside a poll: the host asks for the next time after it anyway
+    expect(s.nextAt()).toBe(19);
+    c.state = 'CLOSED';
+    expect(s.nextAt()).toBe(Infinity); // a closed connection's entry is dropped on the way
+    push.mockRestore();
+  });
+
   it('still fires a timer moved earlier than the entry at its earlier time', () => {
     const s = new Schedule(() => 1);
     const c = timed(10);
