@@ -22,6 +22,7 @@ import { spawn } from 'node:child_process';
 import { NetLab } from '../test/helpers/netns.js';
 import { createStack } from '../src/index.js';
 import type { FrameDriver } from '../drivers/types.js';
+import { Samples, percentile, summarize } from './lib/stats.js';
 
 function opt(name: string, dflt: string): string {
   const i = process.argv.indexOf(name);
@@ -111,25 +112,6 @@ async function side(echo: boolean, ns: string, ifname: string): Promise<void> {
     };
   }
   let rounds = 0;
-  // The pinger's round trips, one by one (--count mode too): the mean sets transactions/s, the median the latency
-  // figures, and the gap between them is the tail's share.
-  const rtts = new Float64Array(N + 1);
-  let lastSend = 0;
-  const distribution = (): string => {
-    const v = rtts.slice(0, Math.min(rounds, N)).sort();
-    const q = (p: number): number => v[Math.min(v.length - 1, Math.floor(p * v.length))]! * 500; // half, us
-    let sum = 0;
-    for (const x of v) sum += x;
-    const mean = (sum / v.length) * 500;
-    const p50 = q(0.5);
-    let over = 0;
-    for (const x of v) if (x * 500 > 2 * p50) over += x * 500 - p50;
-    return `half round trip (us): mean ${mean.toFixed(2)}, p50 ${p50.toFixed(2)}, p90 ${q(0.9).toFixed(2)}, p99 ${q(0.99).toFixed(2)}, p99.9 ${q(0.999).toFixed(2)}, max ${q(1).toFixed(1)}; round trips over 2x p50: ${((100 * v.filter((x) => x * 500 > 2 * p50).length) / v.length).toFixed(2)} %, adding ${(over / v.length).toFixed(2)} us to the mean`;
-  };
-  const record = (): void => {
-    const at = clockNow();
-    if (counting && lastSend > 0 && rounds >= 1 && rounds <= N) rtts[rounds - 1] = at - lastSend;
-  };
   const report = (): void => {
     const who = echo ? 'responder' : 'pinger';
     if (mode === 'count') {
@@ -148,6 +130,26 @@ async function side(echo: boolean, ns: string, ifname: string): Promise<void> {
     }
     return counting && rounds >= N;
   };
+  // The pinger's round trips, one by one (--count mode too): the mean sets transactions/s, the median the latency
+  // figures, and the gap between them is the tail's share.
+  const rtts = new Samples();
+  let t0 = 0;
+  let lastSend = 0;
+  /** An answer reached the pinger: true when that was the last round trip (reported, and the process ends). */
+  const answered = (): boolean => {
+    const at = clockNow();
+    const done = step();
+    if (counting && lastSend > 0 && rounds >= 1) rtts.add((at - lastSend) * 1000);
+    if (done) {
+      console.log(`pinger: mean half round trip ${(((clockNow() - t0) * 1000) / rounds / 2).toFixed(2)} us`);
+      console.log(`pinger: ${distribution(rtts)}`);
+      finish();
+      return true;
+    }
+    if (counting && t0 === 0) t0 = clockNow();
+    lastSend = clockNow();
+    return false;
+  };
   const msg = Buffer.alloc(64, 0x61);
   if (proto === 'udp') {
     const sock = s.dgram.createSocket('udp4');
@@ -164,19 +166,9 @@ async function side(echo: boolean, ns: string, ifname: string): Promise<void> {
       });
       sock.bind(7000, ECHO);
     } else {
-      let t0 = 0;
       sock.on('message', () => {
         t.msg = clockNow();
-        if (step()) {
-          record();
-          console.log(`pinger: mean half round trip ${(((clockNow() - t0) * 1000) / rounds / 2).toFixed(2)} us`);
-          console.log(`pinger: ${distribution()}`);
-          return finish();
-        }
-        record();
-        if (counting && t0 === 0) t0 = clockNow();
-        lastSend = clockNow();
-        send(msg, 7000, ECHO);
+        if (!answered()) send(msg, 7000, ECHO);
       });
       sock.bind(7001, PING, () => setTimeout(() => send(msg, 7000, ECHO), 300));
     }
@@ -189,7 +181,6 @@ async function side(echo: boolean, ns: string, ifname: string): Promise<void> {
       });
     }).listen(7000, ECHO);
   } else {
-    let t0 = 0;
     let got = 0;
     setTimeout(() => {
       const c = s.net.connect({ port: 7000, host: ECHO, noDelay: true }, () => c.write(msg));
@@ -197,16 +188,7 @@ async function side(echo: boolean, ns: string, ifname: string): Promise<void> {
         got += m.length;
         if (got < 64) return;
         got -= 64;
-        if (step()) {
-          record();
-          console.log(`pinger: mean half round trip ${(((clockNow() - t0) * 1000) / rounds / 2).toFixed(2)} us`);
-          console.log(`pinger: ${distribution()}`);
-          return finish();
-        }
-        record();
-        if (counting && t0 === 0) t0 = clockNow();
-        lastSend = clockNow();
-        c.write(msg);
+        if (!answered()) c.write(msg);
       });
     }, 300);
   }
@@ -215,6 +197,21 @@ async function side(echo: boolean, ns: string, ifname: string): Promise<void> {
     process.exit(0);
   };
   if (echo) process.on('SIGINT', finish);
+}
+
+/** The pinger's round trips as half round trips: the usual summary, p90, and what those over twice the median add to the mean. */
+function distribution(rtts: Samples): string {
+  const h = summarize(rtts, 0.5);
+  const sorted = rtts.sorted();
+  let slow = 0;
+  let over = 0;
+  for (const x of sorted) {
+    if (x / 2 <= 2 * h.p50Us) continue;
+    slow++;
+    over += x / 2 - h.p50Us;
+  }
+  const n = sorted.length;
+  return `half round trip (us): mean ${h.meanUs.toFixed(2)}, p50 ${h.p50Us.toFixed(2)}, p90 ${(percentile(sorted, 90) / 2).toFixed(2)}, p99 ${h.p99Us.toFixed(2)}, p99.9 ${h.p999Us.toFixed(2)}, max ${h.maxUs.toFixed(1)}; round trips over 2x p50: ${((100 * slow) / n).toFixed(2)} %, adding ${(over / n).toFixed(2)} us to the mean`;
 }
 
 async function main(): Promise<void> {
