@@ -261,12 +261,16 @@ interface Trial {
   readonly syscallsPerOp?: Record<string, number>;
   /**
    * The machine's (all vCPUs, all processes) busy CPU time (us) per operation, and the share of vCPU time idle; of
-   * the busy time, per operation: in softirq (wherever it ran), stolen, and the ksoftirqd threads' (machineCpu).
+   * the busy time, per operation: in softirq (wherever it ran) and stolen, all over the load's counted seconds
+   * (scale-load's `machine_us`); and the ksoftirqd threads' over the load process's life (ksoftirqdUs).
    */
   readonly machineBusyUsPerOp: number;
   readonly machineIdle: number;
-  /** What the machine figures cover: the load's counted seconds (`counted`) or the load process's life (`process`). */
-  readonly machineWindow: 'counted' | 'process';
+  /**
+   * Always `counted`: the machine figures cover the load's counted seconds. Records without it (before 2026-12-04,
+   * 16:00 UTC) took them over the load process's whole life, which reads high per operation.
+   */
+  readonly machineWindow: 'counted';
   readonly machineSoftirqUsPerOp: number;
   readonly machineStealUsPerOp: number;
   readonly ksoftirqdUsPerOp: number;
@@ -275,14 +279,8 @@ interface Trial {
 /** The ids of the kernel's softirq threads (ksoftirqd/N), read once. */
 let ksoftirqd: number[] | undefined;
 
-/**
- * The machine's CPU time so far (us, all vCPUs, from /proc/stat's clock ticks of 10 ms): busy, idle (with iowait),
- * in softirq (this kernel has no IRQ_TIME_ACCOUNTING: softirq work in a process's context is also its system time)
- * and stolen by the hypervisor; and the ksoftirqd threads' CPU time (softirq work deferred out of the processes).
- */
-function machineCpu(): { busy: number; idle: number; softirq: number; steal: number; ksoftirqd: number } {
-  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1, 9).map(Number);
-  const idle = f[3]! + f[4]!;
+/** The ksoftirqd threads' CPU time so far (us): softirq work deferred out of the processes. */
+function ksoftirqdUs(): number {
   ksoftirqd ??= readdirSync('/proc').filter((p) => /^\d+$/.test(p)).filter((p) => {
     try {
       return readFileSync(`/proc/${p}/comm`, 'utf8').startsWith('ksoftirqd/');
@@ -290,39 +288,37 @@ function machineCpu(): { busy: number; idle: number; softirq: number; steal: num
       return false;
     }
   }).map(Number);
-  const ks = ksoftirqd.reduce((a, p) => a + cpuMsOf(p) * 1000, 0);
-  return { busy: (f.reduce((a, b) => a + b, 0) - idle) * 10_000, idle: idle * 10_000, softirq: f[6]! * 10_000, steal: f[7]! * 10_000, ksoftirqd: ks };
+  return ksoftirqd.reduce((a, p) => a + cpuMsOf(p) * 1000, 0);
 }
 
 async function trial(server: Server, nsB: string, load: string, variant: string, workload: Workload, round: number, seconds = SECONDS): Promise<Trial> {
   const host = variant.startsWith('kernel') ? KERNEL : BYWAY;
   const before = await server.count();
   const perf = values.perf ? await perfCount(server.threads()) : undefined;
-  const m0 = machineCpu();
+  const k0 = ksoftirqdUs();
   const r = await execInAsync(nsB, load, [workload, host, String(PORTS[workload]), '64', String(seconds)], { timeoutMs: (seconds + 20) * 1000 });
-  const m1 = machineCpu(); // (the load's exit, before the drain below and the counters' reads)
+  const k1 = ksoftirqdUs(); // (the load's exit, before the drain below and the counters' reads)
   const sys = await perf?.stop();
   if (r.code !== 0) throw new Error(`scale-load ${workload} failed: ${r.stderr}`);
   await new Promise((res) => setTimeout(res, 200)); // what is still in the rings drains into the counters
   const after = await server.count();
   const cpuMs = after.cpuMs - before.cpuMs;
   const ru = /cpu_us (\d+) (\d+) vcsw (\d+)/.exec(r.stdout);
-  // The machine over the load's counted seconds, as scale-load measured it; else over the load process's whole life
-  // (a few hundred ms longer: setup and exit, so per-operation figures read high).
+  // The machine over the load's counted seconds, as scale-load read /proc/stat at their edges (the load process's
+  // whole life is a few hundred ms longer: setup and exit, which per-operation figures must not include).
   const mw = /machine_us (\d+) (\d+) (\d+) (\d+)/.exec(r.stdout);
-  const machine = mw === null
-    ? { busy: m1.busy - m0.busy, idle: m1.idle - m0.idle, softirq: m1.softirq - m0.softirq, steal: m1.steal - m0.steal, window: 'process' as const }
-    : { busy: Number(mw[1]), idle: Number(mw[2]), softirq: Number(mw[3]), steal: Number(mw[4]), window: 'counted' as const };
+  if (mw === null) throw new Error(`scale-load ${workload} printed no machine_us line: ${r.stdout}`);
+  const [busy, idle, softirq, steal] = mw.slice(1).map(Number) as [number, number, number, number];
   const per = (ops: number) => ({
     cpuUsPerOp: (cpuMs * 1000) / Math.max(1, ops),
     ...(ru === null ? {} : { loadUserUsPerOp: Number(ru[1]) / Math.max(1, ops), loadSysUsPerOp: Number(ru[2]) / Math.max(1, ops), loadVcswPerOp: Number(ru[3]) / Math.max(1, ops) }),
     ...(sys === undefined ? {} : { syscallsPerOp: Object.fromEntries(Object.entries(sys).map(([k, v]) => [k, v / Math.max(1, ops)])) }),
-    machineBusyUsPerOp: machine.busy / Math.max(1, ops),
-    machineIdle: machine.idle / Math.max(1, machine.idle + machine.busy),
-    machineSoftirqUsPerOp: machine.softirq / Math.max(1, ops),
-    machineStealUsPerOp: machine.steal / Math.max(1, ops),
-    machineWindow: machine.window,
-    ksoftirqdUsPerOp: (m1.ksoftirqd - m0.ksoftirqd) / Math.max(1, ops),
+    machineBusyUsPerOp: busy / Math.max(1, ops),
+    machineIdle: idle / Math.max(1, idle + busy),
+    machineSoftirqUsPerOp: softirq / Math.max(1, ops),
+    machineStealUsPerOp: steal / Math.max(1, ops),
+    machineWindow: 'counted' as const,
+    ksoftirqdUsPerOp: (k1 - k0) / Math.max(1, ops),
     ...(after.vcsw === undefined || before.vcsw === undefined ? {} : { vcswPerOp: (after.vcsw - before.vcsw) / Math.max(1, ops), ivcswPerOp: (after.ivcsw! - before.ivcsw!) / Math.max(1, ops) }),
     ...(after.workers === undefined ? {} : { workersPerOp: Object.fromEntries(Object.entries(after.workers).map(([k, v]) => [k, (v - before.workers![k]!) / Math.max(1, ops)])) }),
     ...(after.threads === undefined ? {} : { threadsUsPerOp: Object.fromEntries(Object.entries(after.threads).map(([k, v]) => [k, (v - (before.threads![k] ?? 0)) / Math.max(1, ops)])) }),
