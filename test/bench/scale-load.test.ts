@@ -3,27 +3,32 @@
  * counted seconds and prints the machine's busy, idle, softirq and stolen time over them (bench/scale.ts divides
  * those by the operations counted in the same seconds; over the process's whole life they read high). Checked: the
  * line is there and its figures add up to the window's length on every vCPU. No rate is asserted: the UDP run sends
- * to a closed loopback port (nothing listens; sendmmsg may fail, which it ignores) for 0.3 s. Needs cc, as the
- * native addon's build does.
+ * to a closed port on the loopback of a namespace of its own (nothing listens; sendmmsg may fail, which it ignores)
+ * for 0.3 s. Needs cc, as the native addon's build does, and the privileges for the namespace.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { describe, expect, it } from 'vitest';
+import { afterAll, expect, it } from 'vitest';
+import { NetLab, describePrivileged, execIn } from '../helpers/netns.js';
 
 const SECONDS = 0.3;
 
 const SOURCE = join(dirname(fileURLToPath(import.meta.url)), '../../bench/lib/scale-load.c');
 
-describe('scale-load: the machine over its counted seconds', () => {
+describePrivileged('scale-load: the machine over its counted seconds', () => {
+  const lab = new NetLab();
+  afterAll(() => lab.destroy());
+
   it('prints busy + idle of every vCPU for about the seconds it counted', () => {
     const dir = mkdtempSync(join(tmpdir(), 'byway-scale-load-'));
     try {
       const bin = join(dir, 'scale-load');
       execFileSync('cc', ['-O2', '-Wall', '-o', bin, SOURCE], { stdio: 'pipe', timeout: 60_000 });
-      const out = execFileSync(bin, ['udp', '127.0.0.1', '9', '2', String(SECONDS)], { encoding: 'utf8', timeout: 30_000 });
+      const ns = lab.addNetns('bwsl-');
+      const out = execIn(ns, bin, ['udp', '127.0.0.1', '9', '2', String(SECONDS)], 30_000);
       expect(out).toMatch(/^sent \d+$/m);
       expect(out).toMatch(/^cpu_us \d+ \d+ vcsw \d+ ivcsw \d+$/m);
       const m = /^machine_us (\d+) (\d+) (\d+) (\d+)$/m.exec(out);
