@@ -88,7 +88,8 @@ class PacketSink implements SegmentSink {
   emit(len: number): boolean {
     const first = this.onUnreachable;
     this.onUnreachable = undefined; // told once, with the first segment, as the IPv6 layer tells a fragmented packet
-    return this.ip6.sendPacket(this.now, this.buf.subarray(0, len), first) === undefined;
+    // take() made the buffer exactly `len` long: the segment is the whole of it (the IPv6 layer keeps it).
+    return this.ip6.sendPacket(this.now, len === this.buf.length ? this.buf : this.buf.subarray(0, len), first) === undefined;
   }
 }
 
@@ -299,7 +300,6 @@ export class Tcp6Bridge implements Ipv6Tcp {
     if (err === undefined) st.tcpOut++;
     return true;
   }
-
 
   /** Largest IPv6 packet towards dst the device cuts (TSO), in the layer's reckoning (40 bytes of headers), or 0. */
   tsoMaxFor(dst: number): number {
