@@ -522,8 +522,15 @@ interface InMemoryFigures {
   link?: string;
   mtu: number;
   checksumOffload?: boolean;
-  bulk: { bytes: number; gbitPerSec: number; gbitPerCpuSec?: number };
-  transactions: { count: number; perSec: number; perCpuSec?: number };
+  /** Rounds merged (bench/lib/inmemory-rounds.ts): the figures are medians, with their lowest and highest round. */
+  rounds?: number;
+  bulk: { bytes: number; gbitPerSec: number; gbitPerSecMin?: number; gbitPerSecMax?: number; gbitPerCpuSec?: number };
+  transactions: { count: number; perSec: number; perSecMin?: number; perSecMax?: number; perCpuSec?: number };
+}
+
+/** A figure, with its rounds' lowest and highest when there were several. */
+function withSpread(v: number, lo: number | undefined, hi: number | undefined, f: (x: number) => string): string {
+  return lo === undefined || hi === undefined || lo === hi ? f(v) : `${f(v)} (${f(lo)}-${f(hi)})`;
 }
 
 function inMemoryLines(rec: BenchRecord): string[] {
@@ -533,15 +540,17 @@ function inMemoryLines(rec: BenchRecord): string[] {
   const links = (m['links'] as InMemoryFigures[] | undefined) ?? [{ ...(m as unknown as InMemoryFigures), link: 'ethernet' }];
   const cpu = (x: number | undefined, f: (v: number) => string) => (x === undefined ? '' : ` (${f(x)} per CPU-s)`);
   const first = links[0]!;
+  const rounds = first.rounds ?? 1;
   return [
     `Two byway stacks in one process over the in-memory link (no driver, no kernel, one core), \`${String(m['command'])}\`;`,
-    `bulk ${(first.bulk.bytes / 1e6).toFixed(0)} MB, ${first.transactions.count.toLocaleString('en')} transactions of 64 B each way:`,
+    `bulk ${(first.bulk.bytes / 1e6).toFixed(0)} MB, ${first.transactions.count.toLocaleString('en')} transactions of 64 B each way` +
+      (rounds > 1 ? `; median of ${rounds} rounds (a process each), lowest-highest in brackets, per CPU-second the median:` : ':'),
     '',
     '| link imitated | MTU | checksums | TCP bulk | TCP 64 B request/response |',
     '|---|---:|---|---:|---:|',
     ...links.map(
       (l) =>
-        `| ${l.link ?? 'ethernet'} | ${l.mtu} | ${l.checksumOffload ? 'offloaded' : 'software'} | ${l.bulk.gbitPerSec.toFixed(2)} Gbit/s${cpu(l.bulk.gbitPerCpuSec, (v) => v.toFixed(2))} | ${l.transactions.perSec.toLocaleString('en')} /s${cpu(l.transactions.perCpuSec, (v) => Math.round(v).toLocaleString('en'))} |`,
+        `| ${l.link ?? 'ethernet'} | ${l.mtu} | ${l.checksumOffload ? 'offloaded' : 'software'} | ${withSpread(l.bulk.gbitPerSec, l.bulk.gbitPerSecMin, l.bulk.gbitPerSecMax, (v) => v.toFixed(2))} Gbit/s${cpu(l.bulk.gbitPerCpuSec, (v) => v.toFixed(2))} | ${withSpread(l.transactions.perSec, l.transactions.perSecMin, l.transactions.perSecMax, (v) => Math.round(v).toLocaleString('en'))} /s${cpu(l.transactions.perCpuSec, (v) => Math.round(v).toLocaleString('en'))} |`,
     ),
     '',
     'ethernet: software checksums, the stack\'s whole cost; veth: checksum offload claimed both ways, as a veth at its',

@@ -72,6 +72,7 @@ import { privilegeProblem } from '../test/helpers/netns.js';
 import { Side, killAllSides } from './lib/side.js';
 import { BYWAY_A, BYWAY_PACKET_MAC, KERNEL_A, PEER_B, PEER_BYWAY_B, PEER_BYWAY_PACKET_MAC, SUBNET_PREFIX, Topology } from './lib/topology.js';
 import { mergeRounds } from './lib/merge.js';
+import { runInMemoryRounds } from './lib/inmemory-rounds.js';
 import { DEFAULT_SEARCH, judgeTrial, searchCapacity } from './lib/capacity.js';
 import { buildCPrograms, killAllC, removeCPrograms, runC } from './lib/cprogs.js';
 import { capacityOutcome, FLOOR_STACKS, runFloorPath, type FloorStack } from './lib/floor-path.js';
@@ -647,15 +648,17 @@ async function runInMemory(): Promise<Record<string, unknown>> {
   log('\n== in-memory (two byway stacks in one process, bench/inmemory-tcp.ts)');
   // Sized for about a second each at the speeds of 2026-12-04 (veth-like 12 Gbit/s, 400k transactions/s; 200 MB
   // and 50,000 transactions were an eighth of that, and run H read 15-20 % below the issue's own
-  // `npm run bench:inmemory` in the same hour); --long gives five times as much.
+  // `npm run bench:inmemory` in the same hour); --long gives five times as much. One process per round, `--repeat`
+  // rounds, the figures their medians (bench/lib/inmemory-rounds.ts); compiled like the sides unless
+  // BYWAY_BENCH_SIDES=tsx.
   const k = long ? 5 : 1;
-  const args = ['--import', 'tsx', 'bench/inmemory-tcp.ts', '--all', '--json', '--bytes', String(1_000_000_000 * k), '--transactions', String(400_000 * k)];
-  const command = ['node', ...args].join(' ');
+  const script = COMPILED_SIDES ? 'dist/bench/inmemory-tcp.js' : 'bench/inmemory-tcp.ts';
+  const pre = COMPILED_SIDES ? [] : ['--import', 'tsx'];
+  const args = ['--all', '--json', '--bytes', String(1_000_000_000 * k), '--transactions', String(400_000 * k)];
+  const command = ['node', ...pre, script, ...args].join(' ') + (repeat > 1 ? ` (${repeat} rounds)` : '');
   try {
-    const out = execFileSync('node', args, { cwd: ROOT, encoding: 'utf8', timeout: 300_000, stdio: ['ignore', 'pipe', 'pipe'] });
-    const lines = out.trim().split('\n');
-    for (const l of lines.slice(0, -1)) log(`   ${l}`);
-    return { ok: true, command, loadavg: load(), ...JSON.parse(lines[lines.length - 1]!) };
+    const merged = runInMemoryRounds([...pre, script, ...args], repeat, ROOT, log);
+    return { ok: true, command, loadavg: load(), ...merged };
   } catch (e) {
     const err = e as { stderr?: string; message: string };
     const why = (err.stderr?.trim().split('\n').slice(-3).join(' | ') || err.message).slice(0, 500);
