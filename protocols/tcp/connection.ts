@@ -706,44 +706,9 @@ export class TcpConnection {
     this.host.connNegativeAdvice(this, now);
   }
 
-  /** @internal Run every due timer. */
+  /** @internal Run every due timer (ConnTimers.fire). */
   onTimer(now: number): void {
-    if (this.tmr.closeAt <= now) {
-      this.tmr.closeAt = NEVER;
-      if (this.state === 'TIME-WAIT' || this.state === 'FIN-WAIT-2') {
-        this.toClosed(this.state === 'FIN-WAIT-2' ? 'ETIMEDOUT' : undefined);
-        return;
-      }
-    }
-    if (this.tmr.rtoAt <= now) {
-      this.tmr.rtoAt = NEVER;
-      if (this.state === 'SYN-SENT' || this.state === 'SYN-RECEIVED') this.hs.onSynRto(now);
-      else this.rec.onRto(now);
-      if (this.state === 'CLOSED') return;
-    }
-    if (this.tmr.tlpAt <= now) {
-      this.tmr.tlpAt = NEVER;
-      this.rec.onTlp(now);
-    }
-    if (this.tmr.reoAt <= now) {
-      this.tmr.reoAt = NEVER;
-      this.rec.onReoTimer(now);
-      this.snd.output(now);
-    }
-    if (this.tmr.persistAt <= now) {
-      this.tmr.persistAt = NEVER;
-      this.snd.onPersist(now);
-    }
-    if (this.tmr.keepaliveAt <= now) {
-      this.tmr.keepaliveAt = NEVER;
-      this.tmr.onKeepalive(now);
-      if (this.state === 'CLOSED') return;
-    }
-    if (this.tmr.delackAt <= now) {
-      this.tmr.delackAt = NEVER;
-      if (this.isSynchronized() || this.state === 'TIME-WAIT') this.tx.sendAck(now);
-    }
-    this.rearm();
+    this.tmr.fire(now);
   }
 
   // ======================================================================================== ICMP (RFC 5927)

@@ -1,7 +1,7 @@
 /**
  * The timers of one connection, as absolute deadlines (ms; NEVER when off), and the rules that arm the
- * retransmission (RFC 6298), tail-loss probe (RFC 8985 7.2) and persist (RFC 9293 3.8.6.1) timers. The connection
- * runs them from `onTimer`; the keep-alive timer's probes are sent from here, and the counts that make the persist
+ * retransmission (RFC 6298), tail-loss probe (RFC 8985 7.2) and persist (RFC 9293 3.8.6.1) timers, and `fire`,
+ * which runs the due ones (the connection's `onTimer`); the keep-alive timer's probes are sent from here, and the counts that make the persist
  * and retransmission timers give up (unanswered probes, the user timeout) are kept here; the layer keeps only the earliest (`TcpConnection.timerAt`) in its heap.
  */
 import type { TcpConnection } from './connection.js';
@@ -140,5 +140,46 @@ export class ConnTimers {
     this.stats.keepaliveProbes++;
     this.c.tx.sendProbe(now);
     this.keepaliveAt = now + this.o.keepAliveInterval;
+  }
+
+  /** Run every due timer, in the order below, then tell the layer when the next one is (the connection's onTimer). */
+  fire(now: number): void {
+    const c = this.c;
+    if (this.closeAt <= now) {
+      this.closeAt = NEVER;
+      if (c.state === 'TIME-WAIT' || c.state === 'FIN-WAIT-2') {
+        c.toClosed(c.state === 'FIN-WAIT-2' ? 'ETIMEDOUT' : undefined);
+        return;
+      }
+    }
+    if (this.rtoAt <= now) {
+      this.rtoAt = NEVER;
+      if (c.state === 'SYN-SENT' || c.state === 'SYN-RECEIVED') c.hs.onSynRto(now);
+      else c.rec.onRto(now);
+      if (c.state === 'CLOSED') return;
+    }
+    if (this.tlpAt <= now) {
+      this.tlpAt = NEVER;
+      c.rec.onTlp(now);
+    }
+    if (this.reoAt <= now) {
+      this.reoAt = NEVER;
+      c.rec.onReoTimer(now);
+      c.snd.output(now);
+    }
+    if (this.persistAt <= now) {
+      this.persistAt = NEVER;
+      c.snd.onPersist(now);
+    }
+    if (this.keepaliveAt <= now) {
+      this.keepaliveAt = NEVER;
+      this.onKeepalive(now);
+      if (c.state === 'CLOSED') return;
+    }
+    if (this.delackAt <= now) {
+      this.delackAt = NEVER;
+      if (c.isSynchronized() || c.state === 'TIME-WAIT') c.tx.sendAck(now);
+    }
+    c.rearm();
   }
 }
