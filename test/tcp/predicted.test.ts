@@ -60,9 +60,23 @@ function snapshot(t: Tester, c: TcpConnection): unknown[] {
   ];
 }
 
-function run(opts: Partial<TcpOptions>, ts: boolean, scenario: Scenario, prediction: boolean): Run {
-  const t = new Tester({ quickAcks: 0, ...(ts ? { timestamps: true, sack: true } : {}), ...opts });
-  const c = ts ? t.establishedWith({ tsVal: 1, sackPermitted: true, window: 8192, mss: 1000 }) : t.established({ mss: 1000 });
+/** Initial sequence numbers: ours (the Tester's ISS) and the peer's; the fixtures' own by default. */
+interface Isns {
+  local: number;
+  remote: number;
+}
+
+function run(opts: Partial<TcpOptions>, ts: boolean, scenario: Scenario, prediction: boolean, isns?: Isns): Run {
+  const t = new Tester({ quickAcks: 0, ...(ts ? { timestamps: true, sack: true } : {}), ...opts }, isns?.local);
+  // The peer's sequence number `n` bytes after its SYN (t.r, or from the given ISN).
+  const r = (n: number): number => (isns === undefined ? t.r(n) : (isns.remote + n) >>> 0);
+  let c: TcpConnection;
+  if (isns === undefined) c = ts ? t.establishedWith({ tsVal: 1, sackPermitted: true, window: 8192, mss: 1000 }) : t.established({ mss: 1000 });
+  else {
+    c = t.synSent();
+    t.send({ flags: SYN | ACK, seq: isns.remote, ack: t.l(1), window: 8192, mss: 1000, ...(ts ? { tsVal: 1, tsEcr: t.syn!.tsVal, sackPermitted: true } : {}) });
+    expect(c.state).toBe('ESTABLISHED');
+  }
   t.recvAll();
   const conn = c as unknown as { predicted: (seg: TcpFields, len: number) => boolean };
   const own = conn.predicted.bind(c);
@@ -81,7 +95,7 @@ function run(opts: Partial<TcpOptions>, ts: boolean, scenario: Scenario, predict
       const len = o.len ?? 0;
       const seq = o.seq ?? this.next;
       const tsFields = ts ? { tsVal: o.tsVal ?? (tsVal += 1), tsEcr: 1 } : {};
-      t.send({ flags: o.flags ?? (len > 0 ? ACK | PSH : ACK), seq: t.r(seq), ack: t.l(o.ack), window: o.window ?? 8192, ...tsFields, ...o.extra }, len > 0 ? bytes(len, seq) : undefined);
+      t.send({ flags: o.flags ?? (len > 0 ? ACK | PSH : ACK), seq: r(seq), ack: t.l(o.ack), window: o.window ?? 8192, ...tsFields, ...o.extra }, len > 0 ? bytes(len, seq) : undefined);
       if (seq + len > this.next) this.next = seq + len;
     },
   };
@@ -97,9 +111,9 @@ function run(opts: Partial<TcpOptions>, ts: boolean, scenario: Scenario, predict
 }
 
 /** The scenario with prediction and without: the same wire and state; returns how many segments took it. */
-function same(scenario: Scenario, opts: Partial<TcpOptions> = {}, ts = false): number {
-  const a = run(opts, ts, scenario, true);
-  const b = run(opts, ts, scenario, false);
+function same(scenario: Scenario, opts: Partial<TcpOptions> = {}, ts = false, isns?: Isns): number {
+  const a = run(opts, ts, scenario, true, isns);
+  const b = run(opts, ts, scenario, false, isns);
   expect(a.wire).toEqual(b.wire);
   expect(a.state).toEqual(b.state);
   return a.taken;
@@ -208,7 +222,7 @@ describe('header prediction against the general segment arrival', () => {
         p.send({ ack: 1, len: 10, flags: FIN | ACK });
         mark();
         t.advance(10);
-        p.send({ ack: 1, flags: RST, extra: { seq: t.r(p.next) } });
+        p.send({ ack: 1, flags: RST });
         mark();
       },
       {},
@@ -250,6 +264,19 @@ describe('header prediction against the general segment arrival', () => {
     });
     expect(n).toBe(2);
   });
+
+  for (const [name, isns] of [
+    ['2^31', { local: 0x7fffff00, remote: 0x7ffffe80 }],
+    ['2^32', { local: 0xffffff00, remote: 0xfffffe80 }],
+  ] as const) {
+    it(`sequence numbers of both ends crossing ${name}: request/response, bulk in and out, with and without timestamps`, () => {
+      for (const ts of [false, true]) {
+        expect(same(reqResp, {}, ts, isns)).toBe(5);
+        expect(same(bulkIn, {}, ts, isns)).toBe(12);
+        expect(same(bulkOut, {}, ts, isns)).toBe(ts ? 5 : 6);
+      }
+    });
+  }
 
   it('data for an application that closed is not predicted (the general path resets)', () => {
     const n = same((t, c, p, mark) => {

@@ -26,8 +26,8 @@ function snapshot(t: Tester, c: TcpConnection): unknown[] {
   return [t.now, c.state, i.cwnd, i.bytesSent, i.bytesAcked, i.busyTime, i.rwndLimited, i.sndbufLimited, inner.tmr.rtoAt, inner.tmr.tlpAt, inner.tmr.delackAt, inner.tmr.persistAt, t.layer.pollAt(t.now)];
 }
 
-function run(opts: Partial<TcpOptions>, scenario: Scenario, withSendOne: boolean): Run {
-  const t = new Tester({ noDelay: true, quickAcks: 0, ...opts });
+function run(opts: Partial<TcpOptions>, scenario: Scenario, withSendOne: boolean, iss?: number): Run {
+  const t = new Tester({ noDelay: true, quickAcks: 0, ...opts }, iss);
   const c = t.established();
   t.recvAll();
   const snd = (c as unknown as { snd: { sendOne: (now: number) => boolean } }).snd;
@@ -52,9 +52,9 @@ function run(opts: Partial<TcpOptions>, scenario: Scenario, withSendOne: boolean
 }
 
 /** The scenario with and without sendOne: identical on the wire and in state; returns how often sendOne answered. */
-function same(opts: Partial<TcpOptions>, scenario: Scenario): number {
-  const a = run(opts, scenario, true);
-  const b = run(opts, scenario, false);
+function same(opts: Partial<TcpOptions>, scenario: Scenario, iss?: number): number {
+  const a = run(opts, scenario, true, iss);
+  const b = run(opts, scenario, false, iss);
   expect(a.wire.length).toBeGreaterThan(0);
   expect(a.wire).toEqual(b.wire);
   expect(a.state).toEqual(b.state);
@@ -90,6 +90,16 @@ describe('the one-segment send against the output loop', () => {
   ] as const) {
     it(`request/response, ${name}: the same segments, timers and counters; sendOne answers every request`, () => {
       expect(same(opts, exchange(6, 64, 64))).toBe(6);
+    });
+  }
+
+  for (const [name, iss] of [
+    ['2^31', 0x7fffff40],
+    ['2^32', 0xffffff40],
+  ] as const) {
+    it(`our sequence numbers crossing ${name} during the exchange, Nagle off and on`, () => {
+      expect(same({}, exchange(6, 64, 64), iss)).toBe(6);
+      expect(same({ noDelay: false }, exchange(4, 100, 10), iss)).toBe(4);
     });
   }
 
