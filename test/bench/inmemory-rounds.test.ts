@@ -6,6 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { mergeInMemoryRounds, type InMemoryLinkRound, type InMemoryRound } from '../../bench/lib/inmemory-rounds.js';
 import { renderDoc, type BenchRecord } from '../../bench/report.js';
+import { benchRecord } from '../helpers/bench-record.js';
 
 const link = (name: string, gbit: number, perSec: number): InMemoryLinkRound => ({
   link: name,
@@ -51,17 +52,7 @@ describe('merging the in-memory rounds', () => {
 });
 
 describe('the report prints the in-memory spread', () => {
-  const rec = (inmemory: Record<string, unknown>): BenchRecord => ({
-    version: 1,
-    startedAt: '2026-12-04T12:00:00.000Z',
-    command: 'node --import tsx bench/run.ts',
-    machine: { hostname: 'h', cpuModel: 'cpu', cpus: 2, memoryGiB: 4, kernel: '6.18', os: 'Debian', node: 'v20', gitCommit: 'abc', gitDirty: false },
-    settings: { sizes: [64], offloads: 'on' },
-    loadavgStart: [1, 1, 1],
-    topology: undefined,
-    inmemory,
-    paths: [],
-  });
+  const rec = (inmemory: Record<string, unknown>): BenchRecord => benchRecord({ inmemory });
 
   it('median (lowest-highest) per figure after several rounds', () => {
     const doc = renderDoc(rec({ ok: true, command: 'node dist/bench/inmemory-tcp.js --all (3 rounds)', ...mergeInMemoryRounds([round([9.5, 380_000], [16, 390_000]), round([10.25, 357_000], [17, 401_000]), round([9.9, 402_000], [15, 384_000])]) }), 'r.json');

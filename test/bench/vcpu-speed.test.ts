@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { parseLastRan } from '../../bench/lib/pin-cpu.js';
 import { fmtSpeed, measureVcpuSpeed, speedOfSlices, speedSummary, type VcpuSpeed } from '../../bench/lib/vcpu-speed.js';
 import { renderDoc, type BenchRecord, type JitterFigures } from '../../bench/report.js';
+import { benchRecord } from '../helpers/bench-record.js';
 
 const speed = (ns: number, min = ns, max = ns): VcpuSpeed => ({ unit: 'u', unitsPerSlice: 10, slices: 20, nsPerUnit: ns, minNsPerUnit: min, maxNsPerUnit: max, check: 1 });
 
@@ -60,18 +61,7 @@ describe('--cpu placement', () => {
 
 describe('the report prints the speed beside the gaps', () => {
   const gaps: JitterFigures = { seconds: 3, readNs: 30, gapsPerSec: { '>10us': 12, '>100us': 2 }, lostPct: 8.5, maxUs: 3400, gcs: 0, involuntarySwitches: 7, voluntarySwitches: 0 };
-  const rec = (jitter: BenchRecord['jitter']): BenchRecord => ({
-    version: 1,
-    startedAt: '2026-12-04T12:00:00.000Z',
-    command: 'node --import tsx bench/run.ts',
-    machine: { hostname: 'h', cpuModel: 'cpu', cpus: 2, memoryGiB: 4, kernel: '6.18', os: 'Debian', node: 'v20', gitCommit: 'abc', gitDirty: false },
-    settings: { sizes: [64], offloads: 'on' },
-    loadavgStart: [1, 1, 1],
-    topology: undefined,
-    inmemory: undefined,
-    paths: [],
-    jitter,
-  });
+  const rec = (jitter: BenchRecord['jitter']): BenchRecord => benchRecord({ jitter });
 
   it('one column per row and the slowest vCPU against the fastest', () => {
     const doc = renderDoc(rec({ seconds: 3, start: { cpu0: { ...gaps, speed: speed(1500, 1490, 1600) }, cpu1: { ...gaps, speed: speed(2370, 2300, 2500) } } }), 'r.json');
