@@ -13,9 +13,7 @@
  * machine disturbs less than wall time.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { RevTrees } from './lib/rev-trees.js';
 
 const argv = process.argv.slice(2);
 const dash = argv.indexOf('--');
@@ -31,22 +29,7 @@ for (let i = 0; i < own.length; i++) {
 if (revs.length < 2) throw new Error('give at least two revisions: --rev A --rev B');
 if (!(Number.isInteger(rounds) && rounds > 0)) throw new Error('--rounds must be a positive integer');
 
-const repo = resolve(import.meta.dirname, '..');
-const esbuild = join(repo, 'node_modules', '.bin', 'esbuild');
-const tmp = mkdtempSync(join(tmpdir(), 'byway-ab-'));
-const git = (...args: string[]): string => execFileSync('git', ['-C', repo, ...args], { encoding: 'utf8' }).trim();
-
-/** Bundle the bench of `rev` and return the bundle's path. */
-function bundle(rev: string, i: number): string {
-  const out = join(tmp, `side-${i}.mjs`);
-  let src = repo;
-  if (rev !== 'WORKTREE') {
-    src = join(tmp, `tree-${i}`);
-    git('worktree', 'add', '--detach', src, git('rev-parse', '--verify', `${rev}^{commit}`));
-  }
-  execFileSync(esbuild, [join(src, 'bench', 'inmemory-tcp.ts'), '--bundle', '--platform=node', '--format=esm', `--outfile=${out}`, '--log-level=error']);
-  return out;
-}
+const trees = new RevTrees();
 
 /** `label: request/response 64 B: 1,234 transactions/s (1,111 per CPU-second)` lines -> figure name -> per-CPU value. */
 function parse(out: string): Map<string, number> {
@@ -69,7 +52,7 @@ const median = (a: number[]): number => {
 const fmt = (x: number): string => (x >= 1000 ? `${(x / 1000).toFixed(1)}k` : x.toFixed(2));
 
 try {
-  const bundles = revs.map((r, i) => bundle(r, i));
+  const bundles = revs.map((r, i) => trees.bundle(r, i, 'bench/inmemory-tcp.ts'));
   const seen = revs.map(() => new Map<string, number[]>());
   for (let r = 0; r < rounds; r++) {
     for (let i = 0; i < revs.length; i++) {
@@ -94,13 +77,5 @@ try {
     console.log(`${k.padEnd(24)} ${cells.join(' | ')}`);
   }
 } finally {
-  for (let i = 0; i < revs.length; i++) {
-    if (revs[i] === 'WORKTREE') continue;
-    try {
-      execFileSync('git', ['-C', repo, 'worktree', 'remove', '--force', join(tmp, `tree-${i}`)], { stdio: 'ignore' });
-    } catch {
-      // never made (an earlier revision failed to bundle)
-    }
-  }
-  rmSync(tmp, { recursive: true, force: true });
+  trees.close();
 }

@@ -79,3 +79,15 @@ export function median(xs: readonly number[]): number {
   const m = v.length >> 1;
   return v.length % 2 ? v[m]! : (v[m - 1]! + v[m]!) / 2;
 }
+
+/**
+ * Ratios of paired samples (other[k] / base[k], pairs measured together): their median and nearest-rank quartiles.
+ * Pairs beyond the shorter list are ignored; NaN for none.
+ */
+export function pairedRatios(base: readonly number[], other: readonly number[]): { median: number; p25: number; p75: number } {
+  const n = Math.min(base.length, other.length);
+  const r: number[] = [];
+  for (let k = 0; k < n; k++) r.push(other[k]! / base[k]!);
+  r.sort((a, b) => a - b);
+  return { median: median(r), p25: percentile(r, 25), p75: percentile(r, 75) };
+}
