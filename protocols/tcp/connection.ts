@@ -398,11 +398,7 @@ export class TcpConnection {
       this.rcv.invalidAck(now, segLen, syn);
       return;
     }
-    this.tmr.probesUnanswered = 0;
-    if (this.tmr.keepAlive) {
-      this.tmr.keepProbes = 0;
-      this.tmr.keepaliveAt = now + this.tmr.keepAliveIdle;
-    }
+    this.peerHeard(now);
 
     // Second check: RST (RFC 5961 3.2).
     if (rst) {
@@ -460,12 +456,7 @@ export class TcpConnection {
       if (!(this.host.opts.ignoreAckOfUnsent && seqGt(ack, this.snd.sndNxt))) this.rcv.challengeAck(now);
       return;
     }
-    // RFC 7323 4.3: update TS.Recent when the segment covers Last.ACK.sent and its TSval is not older (PAWS_WINDOW
-    // lets one a tick older through, which must not move TS.Recent back: Linux's tcp_replace_ts_recent).
-    if (this.neg.tsOk && seg.tsVal !== undefined && seqLe(seq, this.neg.lastAckSent) && !seqLt(seg.tsVal, this.neg.tsRecent)) {
-      this.neg.tsRecent = seg.tsVal;
-      this.neg.tsRecentAt = now;
-    }
+    this.updateTsRecent(now, seg, seq);
 
     // ECN (RFC 3168 6.1.2-6.1.3) before the ACK's output, so the data it releases already carries CWR.
     this.ecn.onSegment(seg, this.host.rx.ce);
@@ -540,19 +531,12 @@ export class TcpConnection {
 
   /**
    * segmentArrives for a predicted segment: what its checks would leave of it (the segment is acceptable, no RST,
-   * SYN or FIN, untrimmed text): TS.Recent (RFC 7323 4.3), ECN, the ACK, the text, then what is owed. test/tcp/
+   * SYN or FIN, untrimmed text): the same steps, in the same order, through the same methods. test/tcp/
    * predicted.test.ts holds it to the general path, segment for segment.
    */
   private predictedArrives(now: number, seg: TcpFields, buf: Uint8Array, start: number, end: number): void {
-    this.tmr.probesUnanswered = 0;
-    if (this.tmr.keepAlive) {
-      this.tmr.keepProbes = 0;
-      this.tmr.keepaliveAt = now + this.tmr.keepAliveIdle;
-    }
-    if (this.neg.tsOk && seqLe(seg.seq, this.neg.lastAckSent)) {
-      this.neg.tsRecent = seg.tsVal!;
-      this.neg.tsRecentAt = now;
-    }
+    this.peerHeard(now);
+    this.updateTsRecent(now, seg, seg.seq);
     this.ecn.onSegment(seg, this.host.rx.ce);
     this.ecn.onAck(now, seg);
     this.snd.processAck(now, seg, end - start);
@@ -562,6 +546,27 @@ export class TcpConnection {
       if ((this.state as TcpState) === 'CLOSED') return; // the application aborted from onReadable
     }
     this.afterSegment(now);
+  }
+
+  /** An acceptable segment arrived: the peer is alive (unanswered probes, RFC 1122 4.2.3.6 keep-alive restart). */
+  private peerHeard(now: number): void {
+    this.tmr.probesUnanswered = 0;
+    if (this.tmr.keepAlive) {
+      this.tmr.keepProbes = 0;
+      this.tmr.keepaliveAt = now + this.tmr.keepAliveIdle;
+    }
+  }
+
+  /**
+   * RFC 7323 4.3: TS.Recent from a segment (at `seq`, after trimming) that covers Last.ACK.sent and whose TSval is
+   * not older (PAWS_WINDOW lets one a tick older through, which must not move TS.Recent back: Linux's
+   * tcp_replace_ts_recent).
+   */
+  private updateTsRecent(now: number, seg: TcpFields, seq: number): void {
+    if (this.neg.tsOk && seg.tsVal !== undefined && seqLe(seq, this.neg.lastAckSent) && !seqLt(seg.tsVal, this.neg.tsRecent)) {
+      this.neg.tsRecent = seg.tsVal;
+      this.neg.tsRecentAt = now;
+    }
   }
 
   /** The end of a segment's arrival: send what it left owed, or leave an in-order ACK to the batch's poll. */
