@@ -22,7 +22,7 @@ import { execFileSync } from 'node:child_process';
 import { pathToFileURL } from 'node:url';
 import { RevTrees } from './lib/rev-trees.js';
 import { median, pairedRatios } from './lib/stats.js';
-import type { Pair } from './lib/pair-entry.js';
+import type { Pair, PairConfig } from './lib/pair-entry.js';
 
 function opt(name: string, dflt: string): string {
   const i = process.argv.indexOf(name);
@@ -39,7 +39,7 @@ if (!(Number.isInteger(bursts) && bursts > 1 && burst > 0 && Number.isInteger(ru
 
 async function child(bundles: string[]): Promise<void> {
   const pairs: Pair[] = [];
-  for (const b of bundles) pairs.push(((await import(pathToFileURL(b).href)) as { makePair: (l: string) => Pair }).makePair(link));
+  for (const b of bundles) pairs.push(((await import(pathToFileURL(b).href)) as { makePair: (c: PairConfig) => Pair }).makePair({ mtu: 1500, offload: link === 'veth', tso: false }));
   const run = (p: Pair, n: number): void => (workload === 'transactions' ? p.transactions(n) : p.bulk(n));
   for (const p of pairs) run(p, 4 * burst);
   const perBurst = pairs.map((): number[] => []);

@@ -38,11 +38,7 @@
  * results): the first configuration's figures at the top level, every configuration's under `links`.
  */
 import { Session } from 'node:inspector';
-import { memoryLink } from '../drivers/memory/index.js';
-import { parseCidr, parseIpv4 } from '../protocols/ipv4/address.js';
-import { seededRng } from '../protocols/util/rng.js';
-import { NetStack } from '../src/stack/stack.js';
-import type { TcpConnection } from '../protocols/tcp/connection.js';
+import { makePair, type Pair } from './lib/pair-entry.js';
 import { pinToCpu, placement } from './lib/pin-cpu.js';
 import { fmtSpeed, measureVcpuSpeed } from './lib/vcpu-speed.js';
 
@@ -81,68 +77,20 @@ function chosenLinks(): LinkName[] {
   return [v];
 }
 
-const OFFLOADED = { tx: 'offload', rx: 'trusted' } as const;
 const gro = !process.argv.includes('--no-gro');
 const views = process.argv.includes('--views');
 const fixedIsn = process.argv.includes('--isn') ? arg('--isn', 0) : undefined;
 
-function setup(cfg: LinkConfig) {
-  const { mtu, offload, tso } = cfg;
-  const [da, db] = memoryLink({ mtu, queueLimit: 4096, ...(offload ? { checksum: { ipv4: OFFLOADED, icmp: OFFLOADED, udp: OFFLOADED, tcp: OFFLOADED } } : {}), ...(tso ? { tso: 65535 } : {}) });
-  const tcp = { sendBuffer: 4 << 20, receiveBuffer: 4 << 20, maxReceiveBuffer: 16 << 20, ...(fixedIsn !== undefined ? { isn: () => fixedIsn } : {}) };
-  const allocBytes = views ? Buffer.allocUnsafeSlow : undefined;
-  const a = new NetStack({ driver: da, addresses: [parseCidr('10.0.0.1/24')!], rng: seededRng(1), tcp, gro, allocBytes });
-  const b = new NetStack({ driver: db, addresses: [parseCidr('10.0.0.2/24')!], rng: seededRng(2), tcp, gro, allocBytes });
-  const now = () => performance.now();
-  const listener = b.tcp!.listen(0, 5001, 16);
-  let server: TcpConnection | undefined;
-  listener.onConnection = (c) => (server = c);
-  const client = a.tcp!.connect(now(), parseIpv4('10.0.0.2')!, 5001, { noDelay: true });
-  // The clock is read once per step and that time used until the next, as a poll loop reads it once per turn.
-  let t = now();
-  const step = () => {
-    t = now();
-    return a.poll(t) + b.poll(t);
-  };
-  const last = () => t;
-  while (!server || client.state !== 'ESTABLISHED') step();
-  server.setNoDelay(true, now());
-  return { a, b, client, server, step, now: last };
-}
+/** A fresh pair of stacks for `cfg` (bench/lib/pair-entry.ts, the loops ab-inprocess times too). */
+const pair = (cfg: LinkConfig): Pair => makePair({ ...cfg, gro, views, ...(fixedIsn !== undefined ? { isn: fixedIsn } : {}) });
 
 function bulk(cfg: LinkConfig, total: number): number {
-  const { client, server, step, now } = setup(cfg);
-  const chunk = new Uint8Array(256 * 1024).fill(0x42);
-  const sink = new Uint8Array(256 * 1024);
-  let sent = 0;
-  let recvd = 0;
-  while (recvd < total) {
-    if (sent < total) sent += client.send(now(), chunk.subarray(0, Math.min(chunk.length, total - sent)));
-    step();
-    if (views) for (let v = server.readView(now(), 65536); v.length > 0; v = server.readView(now(), 65536)) recvd += v.length;
-    else for (let n = server.read(now(), sink); n > 0; n = server.read(now(), sink)) recvd += n;
-  }
-  return recvd;
+  pair(cfg).bulk(total);
+  return total;
 }
 
 function transactions(cfg: LinkConfig, count: number): number {
-  const { client, server, step, now } = setup(cfg);
-  const req = new Uint8Array(64).fill(1);
-  const buf = new Uint8Array(4096);
-  for (let i = 0; i < count; i++) {
-    client.send(now(), req);
-    let got = 0;
-    while (got < 64) {
-      step();
-      got += server.read(now(), buf);
-    }
-    server.send(now(), req);
-    got = 0;
-    while (got < 64) {
-      step();
-      got += client.read(now(), buf);
-    }
-  }
+  pair(cfg).transactions(count);
   return count;
 }
 

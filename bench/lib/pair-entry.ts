@@ -1,15 +1,30 @@
 /**
- * Two NetStacks over the in-memory link with one TCP connection between them, for bench/ab-inprocess.ts: the same
- * transactions and bulk loops as bench/inmemory-tcp.ts (64-byte request/response with noDelay, and 256 KiB writes
- * read back in 256 KiB reads), with nothing else. ab-inprocess copies this file into each revision's worktree and
- * bundles it there, so it uses only what the stack has offered for a long time (NetStack, memoryLink, tcp.listen,
- * tcp.connect, poll, send, read).
+ * Two NetStacks over the in-memory link with one TCP connection between them, and the two loops the in-memory
+ * benches time on it: 64-byte request/response transactions (noDelay both ways) and a bulk transfer (256 KiB writes
+ * read back in 256 KiB reads, or taken as views). bench/inmemory-tcp.ts times them; bench/ab-inprocess.ts copies this
+ * file into each revision's worktree and bundles it there, so it uses only what the stack has offered for a long
+ * time (NetStack with gro and allocBytes, memoryLink, tcp.listen, tcp.connect, poll, send, read, readView).
  */
 import { memoryLink } from '../../drivers/memory/index.js';
 import { parseCidr, parseIpv4 } from '../../protocols/ipv4/address.js';
 import { seededRng } from '../../protocols/util/rng.js';
 import { NetStack } from '../../src/stack/stack.js';
 import type { TcpConnection } from '../../protocols/tcp/connection.js';
+
+/** What the link imitates and how the stacks run (bench/inmemory-tcp.ts's options). */
+export interface PairConfig {
+  readonly mtu: number;
+  /** The link claims checksum offload both ways (no software checksum pass). */
+  readonly offload: boolean;
+  /** The link also segments (64 KiB packets). */
+  readonly tso: boolean;
+  /** Software GRO in both stacks (default true). */
+  readonly gro?: boolean;
+  /** The bulk receiver takes views of the receive queue (slabs from Buffer.allocUnsafeSlow, as the API's). */
+  readonly views?: boolean;
+  /** Both stacks' connections start at this ISN instead of RFC 6528's hash. */
+  readonly isn?: number;
+}
 
 export interface Pair {
   /** `count` 64-byte request/response transactions. */
@@ -18,19 +33,23 @@ export interface Pair {
   bulk(bytes: number): void;
 }
 
-/** `link`: as bench/inmemory-tcp.ts's presets (ethernet: software checksums; veth: checksum offload both ways). */
-export function makePair(link: 'ethernet' | 'veth'): Pair {
-  const offload = { tx: 'offload', rx: 'trusted' } as const;
-  const [da, db] = memoryLink({ mtu: 1500, queueLimit: 4096, ...(link === 'veth' ? { checksum: { ipv4: offload, icmp: offload, udp: offload, tcp: offload } } : {}) });
-  const tcp = { sendBuffer: 4 << 20, receiveBuffer: 4 << 20, maxReceiveBuffer: 16 << 20 };
-  const a = new NetStack({ driver: da, addresses: [parseCidr('10.0.0.1/24')!], rng: seededRng(1), tcp });
-  const b = new NetStack({ driver: db, addresses: [parseCidr('10.0.0.2/24')!], rng: seededRng(2), tcp });
+export function makePair(cfg: PairConfig): Pair {
+  const offloaded = { tx: 'offload', rx: 'trusted' } as const;
+  const checksum = cfg.offload || cfg.tso ? { checksum: { ipv4: offloaded, icmp: offloaded, udp: offloaded, tcp: offloaded } } : {};
+  const [da, db] = memoryLink({ mtu: cfg.mtu, queueLimit: 4096, ...checksum, ...(cfg.tso ? { tso: 65535 } : {}) });
+  const isn = cfg.isn;
+  const tcp = { sendBuffer: 4 << 20, receiveBuffer: 4 << 20, maxReceiveBuffer: 16 << 20, ...(isn !== undefined ? { isn: () => isn } : {}) };
+  const gro = cfg.gro ?? true;
+  const views = cfg.views ?? false;
+  const allocBytes = views ? Buffer.allocUnsafeSlow : undefined;
+  const a = new NetStack({ driver: da, addresses: [parseCidr('10.0.0.1/24')!], rng: seededRng(1), tcp, gro, allocBytes });
+  const b = new NetStack({ driver: db, addresses: [parseCidr('10.0.0.2/24')!], rng: seededRng(2), tcp, gro, allocBytes });
   const listener = b.tcp!.listen(0, 5001, 16);
   let accepted: TcpConnection | undefined;
   listener.onConnection = (c) => (accepted = c);
   let t = performance.now();
   const client = a.tcp!.connect(t, parseIpv4('10.0.0.2')!, 5001, { noDelay: true });
-  // The clock is read once per step, as a poll loop reads it once per turn.
+  // The clock is read once per step and that time used until the next, as a poll loop reads it once per turn.
   const step = (): void => {
     t = performance.now();
     a.poll(t);
@@ -64,7 +83,8 @@ export function makePair(link: 'ethernet' | 'veth'): Pair {
       while (received < bytes) {
         if (sent < bytes) sent += client.send(t, chunk.subarray(0, Math.min(chunk.length, bytes - sent)));
         step();
-        for (let n = server.read(t, sink); n > 0; n = server.read(t, sink)) received += n;
+        if (views) for (let v = server.readView(t, 65536); v.length > 0; v = server.readView(t, 65536)) received += v.length;
+        else for (let n = server.read(t, sink); n > 0; n = server.read(t, sink)) received += n;
       }
     },
   };
