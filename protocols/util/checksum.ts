@@ -48,43 +48,6 @@ function wordsOf(buffer: ArrayBufferLike): Uint32Array {
 /** Words per call of `wordSum`: its result is below 2^20 * 2^32 = 2^52, exact in a double. */
 const WORD_BLOCK = 1 << 20;
 
-/**
- * The plain sum of the 32-bit words u32[w, wEnd) (at most WORD_BLOCK of them), not folded. Four accumulators, each
- * adding a tree of four words per 64-byte step: the trees' adds do not wait on the accumulators, so the CPU overlaps
- * them: onesSum at 64 KiB went from 9.3 to 10.8 GB/s (bench/checksum.ts; docs/performance-targets.md, "Software
- * checksums at memory speed"). Integer variants (32-bit loads split into 16-bit halves summed in int32) ran slower
- * than V8's double adds: 3.3-5.4 GB/s for the bare loop at 1500 bytes against 5.9 for the old four accumulators and
- * 7.9 for this.
- */
-function wordSum(u32: Uint32Array, w: number, wEnd: number): number {
-  let a = 0;
-  let b = 0;
-  let c = 0;
-  let d = 0;
-  for (; w + 15 < wEnd; w += 16) {
-    a += u32[w]! + u32[w + 4]! + (u32[w + 8]! + u32[w + 12]!);
-    b += u32[w + 1]! + u32[w + 5]! + (u32[w + 9]! + u32[w + 13]!);
-    c += u32[w + 2]! + u32[w + 6]! + (u32[w + 10]! + u32[w + 14]!);
-    d += u32[w + 3]! + u32[w + 7]! + (u32[w + 11]! + u32[w + 15]!);
-  }
-  if (w + 7 < wEnd) {
-    a += u32[w]! + u32[w + 4]!;
-    b += u32[w + 1]! + u32[w + 5]!;
-    c += u32[w + 2]! + u32[w + 6]!;
-    d += u32[w + 3]! + u32[w + 7]!;
-    w += 8;
-  }
-  if (w + 3 < wEnd) {
-    a += u32[w]!;
-    b += u32[w + 1]!;
-    c += u32[w + 2]!;
-    d += u32[w + 3]!;
-    w += 4;
-  }
-  for (; w < wEnd; w++) a += u32[w]!;
-  return a + b + (c + d);
-}
-
 /** Ones'-complement sum of b[start, end), big-endian 16-bit words, folded to 16 bits. */
 export function onesSum(b: Uint8Array, start = 0, end = b.length, initial = 0): number {
   let len = end - start;
@@ -113,11 +76,30 @@ export function onesSum(b: Uint8Array, start = 0, end = b.length, initial = 0): 
   len -= lead;
   const words = len >>> 2;
   const u32 = wordsOf(b.buffer);
-  const w = (b.byteOffset + i) >>> 2;
+  let w = (b.byteOffset + i) >>> 2;
   const wEnd = w + words;
-  // Blocks of 2^20 words keep every partial sum exact (below 2^52, see wordSum); a packet takes one block.
-  let le = wordSum(u32, w, Math.min(wEnd, w + WORD_BLOCK));
-  for (let wb = w + WORD_BLOCK; wb < wEnd; wb += WORD_BLOCK) le = fold(le) + wordSum(u32, wb, Math.min(wEnd, wb + WORD_BLOCK));
+  // The plain sum of the words, in blocks of 2^20 words (every partial sum exact, below 2^52: see WORD_BLOCK; a
+  // packet takes one block). Four accumulators, each adding a tree of four words per 64-byte step: the trees' adds
+  // do not wait on the accumulators, so the CPU overlaps them (onesSum at 64 KiB 9.3 -> 10.8 GB/s; integer variants,
+  // 32-bit loads split into 16-bit halves summed in int32, ran slower than V8's double adds: docs/performance-
+  // targets.md, "Software checksums at memory speed"). The loop is written here rather than called: as a function
+  // of its own it was not inlined where the stack sums a segment, and its double result came back boxed.
+  let le = 0;
+  while (w < wEnd) {
+    const bEnd = wEnd - w > WORD_BLOCK ? w + WORD_BLOCK : wEnd;
+    let a0 = 0;
+    let a1 = 0;
+    let a2 = 0;
+    let a3 = 0;
+    for (; w + 15 < bEnd; w += 16) {
+      a0 += u32[w]! + u32[w + 4]! + (u32[w + 8]! + u32[w + 12]!);
+      a1 += u32[w + 1]! + u32[w + 5]! + (u32[w + 9]! + u32[w + 13]!);
+      a2 += u32[w + 2]! + u32[w + 6]! + (u32[w + 10]! + u32[w + 14]!);
+      a3 += u32[w + 3]! + u32[w + 7]! + (u32[w + 11]! + u32[w + 15]!);
+    }
+    for (; w < bEnd; w++) a0 += u32[w]!;
+    le = fold(le) + (a0 + a1 + (a2 + a3));
+  }
   i += words << 2;
   // Tail bytes continue the big-endian run from an even position within the bulk run.
   let tail = 0;

@@ -1,7 +1,7 @@
 /**
  * The Internet checksum (RFC 1071) and its incremental update (RFC 1624), checked against a naive byte-at-a-time
  * reference and the RFCs' worked examples. `onesSum` reads aligned 32-bit words for ranges of 256 bytes and more
- * (16 words per step, then 8, 4 and 1, in blocks of 2^20 words), so the properties run it at every alignment of the
+ * (16 words per step, then one at a time, in blocks of 2^20 words), so the properties run it at every alignment of the
  * backing buffer (subarray offsets 0-7), every start/end and every length around those steps.
  */
 import { describe, expect, it } from 'vitest';
