@@ -42,14 +42,14 @@ export function memoryLink(options: MemoryLinkOptions = {}): [MemoryDriver, Memo
   const pool = new BufferPool(maxFrameLen(caps), 2 * queueLimit + 2);
   let a: MemoryPort;
   let b: MemoryPort;
-  const deliver = (from: MemoryPort, buf: Uint8Array, len: number): void => {
+  const deliver = (from: MemoryPort, buf: Uint8Array, len: number, _now: number, offset: number): void => {
     const to = from === a ? b : a;
     if (to.closed) {
       from.stats.txDropped++;
-      pool.give(buf);
+      pool.give(buf, offset);
       return;
     }
-    to.enqueue(buf, len);
+    to.enqueue(buf, len, offset);
   };
   a = new MemoryPort(caps, macA, pool, queueLimit, deliver);
   b = new MemoryPort(caps, macB, pool, queueLimit, deliver);

@@ -42,11 +42,21 @@ export function maxFrameLen(caps: DriverCapabilities): number {
  */
 export class BufferPool {
   private readonly free: Uint8Array[] = [];
+  /** The arena offset of each free buffer (-1: a buffer of its own), beside `free`. */
+  private readonly freeOffsets: number[] = [];
   /** Buffers ever allocated; exposed so tests can see that steady state allocates nothing. */
   allocated = 0;
+  /**
+   * The arena offset of the buffer the last `take` returned, or -1 when it has an ArrayBuffer of its own: a port
+   * hands an arena frame to the stack as a range of `arenaView`, as a ring driver does (the stack's per-view caches,
+   * the checksum's, then hit from one frame to the next).
+   */
+  lastOffset = -1;
   private readonly stride: number;
   private readonly reserve: number;
   private arena: ArrayBuffer | null = null;
+  /** One view of the whole arena (empty until the first take). */
+  arenaView: Uint8Array = new Uint8Array(0);
   constructor(
     readonly bufferSize: number,
     reserve = 0,
@@ -56,14 +66,26 @@ export class BufferPool {
   }
   take(): Uint8Array {
     const b = this.free.pop();
-    if (b !== undefined) return b;
+    if (b !== undefined) {
+      this.lastOffset = this.freeOffsets.pop()!;
+      return b;
+    }
     const k = this.allocated++;
-    if (k >= this.reserve) return new Uint8Array(this.bufferSize);
-    this.arena ??= new ArrayBuffer(this.stride * this.reserve);
+    if (k >= this.reserve) {
+      this.lastOffset = -1;
+      return new Uint8Array(this.bufferSize);
+    }
+    if (this.arena === null) {
+      this.arena = new ArrayBuffer(this.stride * this.reserve);
+      this.arenaView = new Uint8Array(this.arena);
+    }
+    this.lastOffset = this.stride * k;
     return new Uint8Array(this.arena, this.stride * k, this.bufferSize);
   }
-  give(b: Uint8Array): void {
+  /** Back to the pool; `offset` is what `take` said of it (-1 when unknown: it is then lent as a buffer of its own). */
+  give(b: Uint8Array, offset = -1): void {
     this.free.push(b);
+    this.freeOffsets.push(offset);
   }
   get available(): number {
     return this.free.length;
@@ -77,16 +99,22 @@ export function closedError(): BywayError {
   return new BywayError('ERR_DRIVER_CLOSED', 'the driver is closed');
 }
 
-/** Called with a committed frame: the callee now owns `buf` and must `pool.give` it (or queue it). */
-export type ForwardFn = (from: MemoryPort, buf: Uint8Array, len: number, now: number) => void;
+/**
+ * Called with a committed frame: the callee now owns `buf` and must `pool.give` it (or queue it), with `offset`,
+ * its place in the pool's arena as the pool said (-1: a buffer of its own, or not known).
+ */
+export type ForwardFn = (from: MemoryPort, buf: Uint8Array, len: number, now: number, offset: number) => void;
 
 export class MemoryPort implements FrameDriver {
   readonly stats: DriverStats = newDriverStats();
   private readonly queueBufs: (Uint8Array | null)[];
   private readonly queueLens: Int32Array;
+  /** Each queued frame's arena offset (BufferPool.lastOffset), -1 for a buffer of its own. */
+  private readonly queueOffsets: Int32Array;
   private head = 0;
   private count = 0;
   private reserved: Uint8Array | null = null;
+  private reservedOffset = -1;
   private reservedLen = 0;
   private ready: (() => void) | null = null;
   private closedFlag = false;
@@ -113,6 +141,7 @@ export class MemoryPort implements FrameDriver {
     this.fillTcp = caps.tso !== undefined && caps.checksum.tcp.rx === 'verify';
     this.queueBufs = new Array<Uint8Array | null>(queueLimit).fill(null);
     this.queueLens = new Int32Array(queueLimit);
+    this.queueOffsets = new Int32Array(queueLimit);
   }
 
   get closed(): boolean {
@@ -125,24 +154,25 @@ export class MemoryPort implements FrameDriver {
   }
 
   /**
-   * Take ownership of `buf` (a pool buffer holding a `len`-byte frame) for the receive queue. When the port is
-   * closed or the queue is full the buffer goes back to the pool and false is returned; a full queue counts
-   * `rxDropped`. Calls the ready callback when the frame was queued.
+   * Take ownership of `buf` (a pool buffer holding a `len`-byte frame, at `offset` in the pool's arena or -1) for
+   * the receive queue. When the port is closed or the queue is full the buffer goes back to the pool and false is
+   * returned; a full queue counts `rxDropped`. Calls the ready callback when the frame was queued.
    */
-  enqueue(buf: Uint8Array, len: number): boolean {
+  enqueue(buf: Uint8Array, len: number, offset = -1): boolean {
     if (this.closedFlag) {
-      this.pool.give(buf);
+      this.pool.give(buf, offset);
       return false;
     }
     if (this.count === this.queueLimit) {
       this.stats.rxDropped++;
-      this.pool.give(buf);
+      this.pool.give(buf, offset);
       return false;
     }
     let tail = this.head + this.count;
     if (tail >= this.queueLimit) tail -= this.queueLimit;
     this.queueBufs[tail] = buf;
     this.queueLens[tail] = len;
+    this.queueOffsets[tail] = offset;
     this.count++;
     const cb = this.ready;
     if (cb !== null) cb();
@@ -161,6 +191,7 @@ export class MemoryPort implements FrameDriver {
       const i = this.head;
       const buf = this.queueBufs[i]!;
       const len = this.queueLens[i]!;
+      const off = this.queueOffsets[i]!;
       this.queueBufs[i] = null;
       this.head = i + 1 === this.queueLimit ? 0 : i + 1;
       this.count--;
@@ -168,10 +199,12 @@ export class MemoryPort implements FrameDriver {
       this.stats.rxFrames++;
       this.stats.rxBytes += len;
       try {
-        sink(buf, 0, len, 0);
+        // An arena frame goes as a range of the one arena view, as a ring driver's frames are ranges of its ring.
+        if (off >= 0) sink(this.pool.arenaView, off, off + len, 0);
+        else sink(buf, 0, len, 0);
       } finally {
         // The frame was valid only during the call: the buffer goes back to the pool for reuse.
-        this.pool.give(buf);
+        this.pool.give(buf, off);
       }
       if (this.closedFlag) break; // the sink closed us
     }
@@ -184,8 +217,15 @@ export class MemoryPort implements FrameDriver {
   }
 
   txLend(len: number, lease: TxLease): boolean {
-    lease.buf = this.lend(len);
-    lease.start = 0;
+    const buf = this.lend(len);
+    // An arena frame is lent as a range of the arena view (as a ring driver lends), a buffer of its own whole.
+    if (this.reservedOffset >= 0) {
+      lease.buf = this.pool.arenaView;
+      lease.start = this.reservedOffset;
+    } else {
+      lease.buf = buf;
+      lease.start = 0;
+    }
     return true;
   }
 
@@ -198,13 +238,18 @@ export class MemoryPort implements FrameDriver {
     }
     if (len > this.frameMax) {
       // A TSO packet: the port's one big buffer (a pool buffer of an open small reservation goes back).
-      if (this.reserved !== null && this.reserved !== this.tsoBuf) this.pool.give(this.reserved);
+      if (this.reserved !== null && this.reserved !== this.tsoBuf) this.pool.give(this.reserved, this.reservedOffset);
       this.reserved = this.tsoBuf ??= new Uint8Array(this.tsoFrameMax);
+      this.reservedOffset = -1;
     } else if (this.reserved === this.tsoBuf && this.reserved !== null) {
       this.reserved = this.pool.take();
+      this.reservedOffset = this.pool.lastOffset;
     }
     // A second reservation replaces the first (only one is open at a time): reuse its buffer.
-    if (this.reserved === null) this.reserved = this.pool.take();
+    if (this.reserved === null) {
+      this.reserved = this.pool.take();
+      this.reservedOffset = this.pool.lastOffset;
+    }
     this.reservedLen = len;
     return this.reserved;
   }
@@ -216,6 +261,7 @@ export class MemoryPort implements FrameDriver {
     if (!Number.isInteger(len) || len < 0 || len > this.reservedLen) {
       throw invalidArg(`txCommit: length ${len} outside the reserved ${this.reservedLen} bytes`);
     }
+    const offset = this.reservedOffset;
     this.reserved = null;
     this.stats.txFrames++;
     this.stats.txBytes += len;
@@ -225,17 +271,18 @@ export class MemoryPort implements FrameDriver {
         const small = this.pool.take();
         small.set(buf.subarray(0, len));
         if (this.fillTcp) completeTcpChecksum(small, len, ethernet);
-        this.forward(this, small, len, now);
+        this.forward(this, small, len, now, this.pool.lastOffset);
         return;
       }
-      // Above the MTU only as TSO: the device cuts it, or drops what it cannot cut (not TCP, no segment size).
-      const n = segment === undefined ? 0 : segmentTcp(buf, len, ethernet, segment, this.frameMax, this.fillTcp, this.take, (b, l) => this.forward(this, b, l, now));
+      // Above the MTU only as TSO: the device cuts it, or drops what it cannot cut (not TCP, no segment size). The
+      // segments' places in the arena are not followed: they go as buffers of their own.
+      const n = segment === undefined ? 0 : segmentTcp(buf, len, ethernet, segment, this.frameMax, this.fillTcp, this.take, (b, l) => this.forward(this, b, l, now, -1));
       if (n === 0) this.stats.txDropped++;
       else this.tsoPackets++;
       return;
     }
     if (this.fillTcp) completeTcpChecksum(buf, len, ethernet);
-    this.forward(this, buf, len, now);
+    this.forward(this, buf, len, now, offset);
   }
 
   private readonly take = (): Uint8Array => this.pool.take();
@@ -261,13 +308,13 @@ export class MemoryPort implements FrameDriver {
     this.ready = null;
     while (this.count > 0) {
       const i = this.head;
-      this.pool.give(this.queueBufs[i]!);
+      this.pool.give(this.queueBufs[i]!, this.queueOffsets[i]!);
       this.queueBufs[i] = null;
       this.head = i + 1 === this.queueLimit ? 0 : i + 1;
       this.count--;
     }
     if (this.reserved !== null) {
-      if (this.reserved !== this.tsoBuf) this.pool.give(this.reserved);
+      if (this.reserved !== this.tsoBuf) this.pool.give(this.reserved, this.reservedOffset);
       this.reserved = null;
     }
     this.tsoBuf = null;

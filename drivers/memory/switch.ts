@@ -106,7 +106,7 @@ export function memorySwitch(options: MemorySwitchOptions = {}): MemorySwitch {
     stats.learned++;
   };
 
-  const flood = (from: MemoryPort, buf: Uint8Array, len: number): void => {
+  const flood = (from: MemoryPort, buf: Uint8Array, len: number, offset: number): void => {
     stats.flooded++;
     let last: MemoryPort | null = null;
     for (const p of ports) {
@@ -115,32 +115,32 @@ export function memorySwitch(options: MemorySwitchOptions = {}): MemorySwitch {
         const copy = pool.take();
         copy.set(buf.subarray(0, len));
         stats.floodCopies++;
-        last.enqueue(copy, len);
+        last.enqueue(copy, len, pool.lastOffset);
       }
       last = p;
     }
-    if (last === null) pool.give(buf);
-    else last.enqueue(buf, len);
+    if (last === null) pool.give(buf, offset);
+    else last.enqueue(buf, len, offset);
   };
 
-  const forward = (from: MemoryPort, buf: Uint8Array, len: number, now: number): void => {
+  const forward = (from: MemoryPort, buf: Uint8Array, len: number, now: number, offset: number): void => {
     if (len < ETH_HEADER_LEN) {
       stats.runts++;
-      pool.give(buf);
+      pool.give(buf, offset);
       return;
     }
     purgeAged(now);
     if ((buf[6]! & 1) === 0) learn(macKey(buf, 6), from, now);
-    if ((buf[0]! & 1) !== 0) return flood(from, buf, len);
+    if ((buf[0]! & 1) !== 0) return flood(from, buf, len, offset);
     const e = fdb.get(macKey(buf, 0));
-    if (e === undefined) return flood(from, buf, len);
+    if (e === undefined) return flood(from, buf, len, offset);
     if (e.port === from) {
       stats.filtered++;
-      pool.give(buf);
+      pool.give(buf, offset);
       return;
     }
     stats.forwarded++;
-    e.port.enqueue(buf, len);
+    e.port.enqueue(buf, len, offset);
   };
 
   return {

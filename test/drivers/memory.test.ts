@@ -155,6 +155,50 @@ describe('memoryLink', () => {
     expect(recvAll(a, 0).map((f) => f[1513])).toEqual([4, 5, 6, 7]);
   });
 
+
+  it('lends and delivers arena frames as ranges of one view, as a ring driver does; a buffer past the arena whole', () => {
+    const [a, b] = memoryLink({ queueLimit: 2 }); // an arena of 2 * 2 + 2 = 6 frames
+    const lease = { buf: new Uint8Array(0), start: 0 };
+    const lentViews = new Set<Uint8Array>();
+    const got: Array<{ view: Uint8Array; start: number; end: number; first: number; last: number }> = [];
+    const drain = (d: FrameDriver): void => {
+      d.receiveRanges!(0, 64, (buf, start, end) => {
+        got.push({ view: buf, start, end, first: buf[start]!, last: buf[end - 1]! });
+      });
+    };
+    // Eight frames before any is received: six fill the arena (two queued each way, one reserved per side at a
+    // time), the rest (past the arena's reserve) are buffers of their own.
+    for (let i = 0; i < 8; i++) {
+      const from = i % 2 === 0 ? a : b;
+      expect(from.txLend!(100 + i, lease)).toBe(true);
+      lentViews.add(lease.buf);
+      lease.buf.fill(i, lease.start, lease.start + 100 + i);
+      from.txCommit(0, 100 + i);
+      if (i === 3) {
+        drain(a);
+        drain(b);
+      }
+    }
+    drain(a);
+    drain(b);
+    // Every frame arrived whole with its own bytes, whichever way it was handed over.
+    expect(got.map((g) => [g.end - g.start, g.first, g.last]).sort((x, y) => x[1]! - y[1]!)).toEqual(
+      Array.from({ length: 8 }, (_, i) => [100 + i, i, i]),
+    );
+    // Arena frames: ranges of one view at distinct 64-byte aligned starts; the same view was lent on transmit.
+    const arenaView = got[0]!.view;
+    const ranged = got.filter((g) => g.view === arenaView);
+    expect(ranged.length).toBeGreaterThanOrEqual(4);
+    expect(arenaView.byteOffset).toBe(0);
+    expect(arenaView.byteLength).toBeGreaterThanOrEqual(6 * 1536);
+    for (const g of ranged) expect(g.start % 64).toBe(0);
+    expect(lentViews.has(arenaView)).toBe(true);
+    // The receive() form still hands each frame as a view of exactly its bytes.
+    a.txReserve(70)!.fill(9);
+    a.txCommit(0, 70);
+    const frames = recvAll(b, 0);
+    expect(frames.map((f) => [f.length, f[0], f[69]])).toEqual([[70, 9, 9]]);
+  });
   it('throws stable codes for misuse and after close', () => {
     const [a, b] = memoryLink();
     expect(code(() => a.txCommit(0, 10))).toBe('ERR_INVALID_STATE');
