@@ -34,12 +34,13 @@
  *   records) before and after the runs, in the --json record too (`cpu`). The vCPUs of these VMs have differed by
  *   1.5x in speed for minutes (docs/performance-targets.md, issue #12), and an unpinned run lands on either.
  * Each figure is given against wall time and against the process's CPU time (user + system), which a busy shared
- * machine disturbs less. With --json the last line of output is one JSON record (bench/run.ts folds it into its
- * results): the first configuration's figures at the top level, every configuration's under `links`.
+ * machine disturbs less, with the vCPU the process was on when the timing started and ended (`ranOn` in the
+ * record). With --json the last line of output is one JSON record (bench/run.ts folds it into its results): the
+ * first configuration's figures at the top level, every configuration's under `links`.
  */
 import { Session } from 'node:inspector';
 import { makePair, type Pair } from './lib/pair-entry.js';
-import { pinToCpu, placement } from './lib/pin-cpu.js';
+import { lastRanOn, pinToCpu, placement } from './lib/pin-cpu.js';
 import { fmtSpeed, measureVcpuSpeed } from './lib/vcpu-speed.js';
 
 function arg(name: string, dflt: number): number {
@@ -126,15 +127,27 @@ interface HeapNode {
   children: HeapNode[];
 }
 
-/** Runs `f` (setup included: a handshake, well under a millisecond) and returns its result per wall second and per CPU second (user + system of the whole process). */
-function timed(f: () => number): { wall: number; cpu: number; seconds: number; cpuSeconds: number } {
+/**
+ * Runs `f` (setup included: a handshake, well under a millisecond) and returns its result per wall second and per
+ * CPU second (user + system of the whole process), and the vCPU the process was on when `f` started and when it
+ * ended (`ranOn`; an unpinned process lands on either, and these VMs' vCPUs have differed by 1.4x in speed for a
+ * whole run).
+ */
+function timed(f: () => number): { wall: number; cpu: number; seconds: number; cpuSeconds: number; ranOn: [number | null, number | null] } {
+  const from = lastRanOn() ?? null;
   const c0 = process.cpuUsage();
   const t0 = performance.now();
   const work = f();
   const seconds = (performance.now() - t0) / 1000;
   const c = process.cpuUsage(c0);
   const cpuSeconds = (c.user + c.system) / 1e6;
-  return { wall: work / seconds, cpu: work / cpuSeconds, seconds, cpuSeconds };
+  return { wall: work / seconds, cpu: work / cpuSeconds, seconds, cpuSeconds, ranOn: [from, lastRanOn() ?? null] };
+}
+
+/** " on vCPU 1", " on vCPU 0 -> 1" (started on one, ended on the other), or nothing when /proc did not say. */
+function onCpu(r: [number | null, number | null]): string {
+  if (r[0] === null || r[1] === null) return '';
+  return r[0] === r[1] ? ` on vCPU ${r[0]}` : ` on vCPU ${r[0]} -> ${r[1]}`;
 }
 
 const r3 = (x: number) => Math.round(x * 1000) / 1000;
@@ -159,9 +172,9 @@ for (const name of chosenLinks()) {
     transactions(cfg, Math.max(1, Math.round(warmup / 4000)));
   }
   const b = timed(() => bulk(cfg, bytes));
-  console.log(`${what}: bulk ${(bytes / 1e6).toFixed(0)} MB: ${((b.wall * 8) / 1e9).toFixed(2)} Gbit/s (${((b.cpu * 8) / 1e9).toFixed(2)} per CPU-second)`);
+  console.log(`${what}: bulk ${(bytes / 1e6).toFixed(0)} MB: ${((b.wall * 8) / 1e9).toFixed(2)} Gbit/s (${((b.cpu * 8) / 1e9).toFixed(2)} per CPU-second)${onCpu(b.ranOn)}`);
   const t = timed(() => transactions(cfg, count));
-  console.log(`${what}: request/response 64 B: ${Math.round(t.wall).toLocaleString('en')} transactions/s (${Math.round(t.cpu).toLocaleString('en')} per CPU-second)`);
+  console.log(`${what}: request/response 64 B: ${Math.round(t.wall).toLocaleString('en')} transactions/s (${Math.round(t.cpu).toLocaleString('en')} per CPU-second)${onCpu(t.ranOn)}`);
   if (process.argv.includes('--heap')) {
     const h = sampled(() => transactions(cfg, count));
     console.log(`${what}: request/response 64 B: ${h.perUnit.toFixed(0)} B allocated per transaction (sampled; top: ${h.top.map(([k, v]) => `${k} ${v.toFixed(1)} B`).join(', ')})`);
@@ -173,8 +186,8 @@ for (const name of chosenLinks()) {
     tso: cfg.tso,
     readViews: views,
     warmup: { bytes: warmup, transactions: warmup > 0 ? Math.max(1, Math.round(warmup / 4000)) : 0 },
-    bulk: { bytes, gbitPerSec: r3((b.wall * 8) / 1e9), gbitPerCpuSec: r3((b.cpu * 8) / 1e9), seconds: r3(b.seconds), cpuSeconds: r3(b.cpuSeconds) },
-    transactions: { count, size: 64, perSec: Math.round(t.wall), perCpuSec: Math.round(t.cpu), seconds: r3(t.seconds), cpuSeconds: r3(t.cpuSeconds) },
+    bulk: { bytes, gbitPerSec: r3((b.wall * 8) / 1e9), gbitPerCpuSec: r3((b.cpu * 8) / 1e9), seconds: r3(b.seconds), cpuSeconds: r3(b.cpuSeconds), ranOn: b.ranOn },
+    transactions: { count, size: 64, perSec: Math.round(t.wall), perCpuSec: Math.round(t.cpu), seconds: r3(t.seconds), cpuSeconds: r3(t.cpuSeconds), ranOn: t.ranOn },
   });
 }
 const cpu = pinned ? { ...placement(pinned.cpu), speedStart: speedStart!, speedEnd: measureVcpuSpeed() } : undefined;

@@ -533,6 +533,28 @@ function withSpread(v: number, lo: number | undefined, hi: number | undefined, f
   return lo === undefined || hi === undefined || lo === hi ? f(v) : `${f(v)} (${f(lo)}-${f(hi)})`;
 }
 
+/** A timed phase's vCPU when it started and ended (bench/inmemory-tcp.ts `ranOn`; records before 2026-12-04 21:00 UTC have none). */
+type RanOn = [number | null, number | null] | undefined;
+
+/**
+ * One line per round saying which vCPU(s) its timed phases ran on, with its first link's figures: an unpinned
+ * round lands on either vCPU, and the vCPUs' speeds (the jitter lines) can differ enough to split the rounds.
+ */
+function roundPlacement(rounds: unknown): string[] {
+  if (!Array.isArray(rounds) || rounds.length < 2) return [];
+  const lines: string[] = [];
+  rounds.forEach((r: { links?: Array<{ link?: string; bulk: { gbitPerSec: number; ranOn?: RanOn }; transactions: { perSec: number; ranOn?: RanOn } }> }, i) => {
+    const links = r.links ?? [];
+    const cpus = new Set<number>();
+    for (const l of links) for (const v of [...(l.bulk.ranOn ?? []), ...(l.transactions.ranOn ?? [])]) if (typeof v === 'number') cpus.add(v);
+    if (cpus.size === 0 || links.length === 0) return;
+    const first = links[0]!;
+    const on = [...cpus].sort((a, b) => a - b).join(' and ');
+    lines.push(`- round ${i + 1}: on vCPU ${on}; ${first.link ?? 'ethernet'} ${first.bulk.gbitPerSec.toFixed(2)} Gbit/s, ${Math.round(first.transactions.perSec).toLocaleString('en')} /s`);
+  });
+  return lines.length === 0 ? [] : ['', 'Where each round ran (the vCPU when each timed phase started and ended):', ...lines];
+}
+
 function inMemoryLines(rec: BenchRecord): string[] {
   const m = rec.inmemory;
   if (!m || m['ok'] !== true) return ['Not run in this record.'];
@@ -552,6 +574,7 @@ function inMemoryLines(rec: BenchRecord): string[] {
       (l) =>
         `| ${l.link ?? 'ethernet'} | ${l.mtu} | ${l.checksumOffload ? 'offloaded' : 'software'} | ${withSpread(l.bulk.gbitPerSec, l.bulk.gbitPerSecMin, l.bulk.gbitPerSecMax, (v) => v.toFixed(2))} Gbit/s${cpu(l.bulk.gbitPerCpuSec, (v) => v.toFixed(2))} | ${withSpread(l.transactions.perSec, l.transactions.perSecMin, l.transactions.perSecMax, (v) => Math.round(v).toLocaleString('en'))} /s${cpu(l.transactions.perCpuSec, (v) => Math.round(v).toLocaleString('en'))} |`,
     ),
+    ...roundPlacement(m['rounds']),
     '',
     'ethernet: software checksums, the stack\'s whole cost; veth: checksum offload claimed both ways, as a veth at its',
     'defaults; loopback: MTU 65535 and no checksums, as Linux\'s loopback device. These have no kernel counterpart in',

@@ -56,7 +56,8 @@ function allowedList(): string | undefined {
   }
 }
 
-function lastRanOn(): number | undefined {
+/** The vCPU this thread last ran on (field 39 of /proc/self/stat), undefined where /proc does not say. */
+export function lastRanOn(): number | undefined {
   try {
     return parseLastRan(readFileSync('/proc/self/stat', 'utf8'));
   } catch {

@@ -60,6 +60,19 @@ describe('the report prints the in-memory spread', () => {
     expect(doc).toMatch(/\| ethernet \| 1500 \| software \| 9\.90 \(9\.50-10\.25\) Gbit\/s \(9\.40 per CPU-s\) \| 380,000 \(357,000-402,000\) \/s \(379,000 per CPU-s\) \|/);
   });
 
+  it('says which vCPU each round ran on, when the rounds recorded it (not for older records)', () => {
+    const placed = (r: InMemoryRound, bulkOn: [number, number], txOn: [number, number]): InMemoryRound => ({
+      links: r.links.map((l) => ({ ...l, bulk: { ...l.bulk, ranOn: bulkOn }, transactions: { ...l.transactions, ranOn: txOn } })),
+    });
+    const rs = [placed(round([11.24, 370_950], [20, 421_000]), [1, 1], [1, 1]), placed(round([7.0, 278_890], [14, 335_000]), [0, 0], [0, 1]), placed(round([6.95, 266_667], [12.5, 294_000]), [0, 0], [0, 0])];
+    const doc = renderDoc(rec({ ok: true, command: 'node dist/bench/inmemory-tcp.js --all (3 rounds)', ...mergeInMemoryRounds(rs) }), 'r.json');
+    expect(doc).toContain('- round 1: on vCPU 1; ethernet 11.24 Gbit/s, 370,950 /s');
+    expect(doc).toContain('- round 2: on vCPU 0 and 1; ethernet 7.00 Gbit/s, 278,890 /s');
+    expect(doc).toContain('- round 3: on vCPU 0; ethernet 6.95 Gbit/s, 266,667 /s');
+    const older = renderDoc(rec({ ok: true, command: 'x (3 rounds)', ...mergeInMemoryRounds([round([9.5, 380_000], [16, 390_000]), round([9.9, 402_000], [15, 384_000])]) }), 'r.json');
+    expect(older).not.toContain('Where each round ran');
+  });
+
   it('one figure per cell for a record of one round (older records included)', () => {
     const one = round([9.91, 357_475], [16.6, 384_000]);
     const doc = renderDoc(rec({ ok: true, command: 'node --import tsx bench/inmemory-tcp.ts --all', mtu: 1500, links: one.links }), 'r.json');
