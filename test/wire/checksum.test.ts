@@ -57,6 +57,33 @@ describe('onesSum against a naive reference', () => {
     }
   });
 
+  it('matches over ring-sized views (remembered, two at a time) mixed with per-packet views, any range and initial', () => {
+    // Views of at least 128 KiB are remembered with their offset and word views (two at a time, as AF_PACKET's receive
+    // and transmit rings); small sums over them read 16-bit halves at even addresses. Two rings (one at an odd byte
+    // offset of its buffer, so its even ranges are at odd addresses), a third ring that evicts one of them, and
+    // small views of their own, summed in random order.
+    const ring = (bytes: number, at: number, seed: number): Uint8Array => {
+      const backing = new Uint8Array(bytes + at + 8);
+      for (let i = 0; i < backing.length; i++) backing[i] = (i * seed + (i >>> 9)) & 0xff;
+      return backing.subarray(at, at + bytes);
+    };
+    const views = [ring(256 * 1024, 0, 151), ring(192 * 1024, 1, 97), ring(160 * 1024, 6, 61), atAlignment(new Uint8Array(300).fill(0x5a), 3), atAlignment(Uint8Array.from({ length: 300 }, (_, i) => i * 7), 0)];
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.integer({ min: 0, max: views.length - 1 }), fc.integer({ min: 0, max: 299 }), fc.integer({ min: 0, max: 300 }), fc.oneof(fc.constant(0), fc.integer({ min: 0, max: 0xffffffff }))), { minLength: 1, maxLength: 40 }),
+        (calls) => {
+          for (const [v, at, n, initial] of calls) {
+            const b = views[v]!;
+            const start = v < 3 ? ((at * 4099) % (b.length - 600)) + (at & 1) : Math.min(at, b.length);
+            const end = Math.min(b.length, start + n);
+            expect(onesSum(b, start, end, initial)).toBe(naiveSum(b, start, end, initial));
+          }
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
   it('matches for arbitrary start/end inside a buffer, with an initial partial sum', () => {
     fc.assert(
       fc.property(
