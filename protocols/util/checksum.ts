@@ -3,9 +3,11 @@
  *
  * `onesSum` returns the 16-bit ones'-complement sum (not yet complemented) of a byte range, as if the range were
  * read as big-endian 16-bit words (an odd last byte is padded with zero). Past 256 bytes it reads 32-bit
- * little-endian words through a cached view of the whole buffer (a ring or UMEM is one buffer, so the cache hits): by RFC 1071's byte-order independence the folded little-endian sum is the byte-swapped big-endian
- * sum, so one swap at the end is all the fix-up needed. Partial sums combine by addition then `fold`, so a
- * pseudo-header and a payload in separate buffers are summed without copying them together.
+ * little-endian words through a view of the whole buffer, and below that 16-bit halves when the range is a ring's
+ * (the last two views summed are remembered: a driver's ring or UMEM is one view), else bytes: by RFC 1071's
+ * byte-order independence the folded little-endian sum is the byte-swapped big-endian sum, so one swap at the end
+ * is all the fix-up needed. Partial sums combine by addition then `fold`, so a pseudo-header and a payload in
+ * separate buffers are summed without copying them together.
  */
 
 /**
