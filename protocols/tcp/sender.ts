@@ -412,6 +412,14 @@ export class Sender {
       sentAck = true;
       if (withFin) break;
     }
+    this.afterOutput(now, sentAck, cwnd);
+  }
+
+  /**
+   * The end of an output round (the loop's, or sendOne's with nothing left unsent): what limited it for cwnd growth
+   * and the chronographs, a pure ACK if one is owed and nothing carried it, the timers.
+   */
+  private afterOutput(now: number, sentAck: boolean, cwnd: number): void {
     const unsent = this.sndBuf.length - seqDiff(this.sndNxt, this.bufSeq);
     const cwndLimited = unsent > 0 && cwnd - this.c.rec.pipe() < Math.min(unsent, this.c.neg.mss);
     if (sentAck || cwndLimited) this.usage.onTransmit(this.sndUna, this.sndNxt, seqDiff(this.sndNxt, this.sndUna) - this.c.sb.sackedBytes, cwndLimited);
@@ -428,20 +436,16 @@ export class Sender {
    * let it go, it is its packet's only segment (PSH from the end of the data, as sendNew sets it), and no FIN, cork
    * or MSG_MORE waits; anything else (data beyond one MSS, a window or cwnd smaller than it, a FIN) is the loop's.
    * False: nothing done, the loop decides. The loop's own arithmetic for this case cost about 50 ns of a 64-byte
-   * send's 520 in memory (bench/inmemory-tcp.ts, 2026-12-04).
+   * send's 520 in memory (bench/inmemory-tcp.ts, 2026-12-04). The round ends as the loop's does (afterOutput).
    */
   private sendOne(now: number): boolean {
     if (this.sndNxt !== this.sndUna || this.finQueued || this.corked || this.more || this.c.sb.lostBytes !== 0) return false;
     const offset = seqDiff(this.sndNxt, this.bufSeq);
     const len = this.sndBuf.length - offset;
-    if (len <= 0 || len > this.c.neg.mss || len > this.sndRoom() || len > this.c.rec.sendCwnd()) return false;
-    if (!this.sendNew(now, offset, len, false)) {
-      this.driverBlocked(false, now);
-      return true;
-    }
-    this.usage.onTransmit(this.sndUna, this.sndNxt, seqDiff(this.sndNxt, this.sndUna) - this.c.sb.sackedBytes, false);
-    this.chrono.set(now, this.wantWritable ? 'sndbuf' : 'busy');
-    this.c.rearm();
+    const cwnd = this.c.rec.sendCwnd();
+    if (len <= 0 || len > this.c.neg.mss || len > this.sndRoom() || len > cwnd) return false;
+    if (!this.sendNew(now, offset, len, false)) this.driverBlocked(false, now);
+    else this.afterOutput(now, true, cwnd);
     return true;
   }
 

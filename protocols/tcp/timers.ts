@@ -1,8 +1,9 @@
 /**
  * The timers of one connection, as absolute deadlines (ms; NEVER when off), and the rules that arm the
  * retransmission (RFC 6298), tail-loss probe (RFC 8985 7.2) and persist (RFC 9293 3.8.6.1) timers, and `fire`,
- * which runs the due ones (the connection's `onTimer`); the keep-alive timer's probes are sent from here, and the counts that make the persist
- * and retransmission timers give up (unanswered probes, the user timeout) are kept here; the layer keeps only the earliest (`TcpConnection.timerAt`) in its heap.
+ * which runs the due ones (the connection's `onTimer`). The keep-alive timer's probes are sent from here, and the
+ * counts that make the persist and retransmission timers give up (unanswered probes, the user timeout) are kept
+ * here; the layer keeps only the earliest (`TcpConnection.timerAt`) in its heap.
  */
 import type { TcpConnection } from './connection.js';
 import type { ResolvedTcpOptions } from './options.js';
