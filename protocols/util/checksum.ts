@@ -28,35 +28,29 @@ function swap16(v: number): number {
 }
 
 /**
- * A Uint32Array over each whole ArrayBuffer, made once and cached: creating a typed-array view per call costs more
- * than summing a small packet. Views over the whole buffer start at offset 0, so they are always aligned.
+ * The 32-bit word and 16-bit half-word views over each whole ArrayBuffer, made once (creating a typed-array view per
+ * call costs more than summing a small packet). Views over the whole buffer start at offset 0, so an address that
+ * is a multiple of 4 (or 2) is aligned for them.
  */
-const wordViews = new WeakMap<ArrayBufferLike, Uint32Array>();
+interface BufferViews {
+  words: Uint32Array;
+  halves: Uint16Array;
+}
+const bufferViews = new WeakMap<ArrayBufferLike, BufferViews>();
+/** The last buffer looked up: views made per frame over one ring (a driver's `receive`) skip the WeakMap. */
 let lastBuffer: ArrayBufferLike | undefined;
-let lastWords: Uint32Array | undefined;
+let lastViews: BufferViews | undefined;
 
-function wordsOf(buffer: ArrayBufferLike): Uint32Array {
-  if (buffer === lastBuffer) return lastWords!;
-  let w = wordViews.get(buffer);
-  if (w === undefined) {
-    w = new Uint32Array(buffer, 0, buffer.byteLength >>> 2);
-    wordViews.set(buffer, w);
+function viewsOf(buffer: ArrayBufferLike): BufferViews {
+  if (buffer === lastBuffer) return lastViews!;
+  let v = bufferViews.get(buffer);
+  if (v === undefined) {
+    v = { words: new Uint32Array(buffer, 0, buffer.byteLength >>> 2), halves: new Uint16Array(buffer, 0, buffer.byteLength >>> 1) };
+    bufferViews.set(buffer, v);
   }
   lastBuffer = buffer;
-  lastWords = w;
-  return w;
-}
-
-/** A Uint16Array over each whole ArrayBuffer (cached like `wordsOf`'s word views; even offsets are aligned). */
-const halfViews = new WeakMap<ArrayBufferLike, Uint16Array>();
-
-function halvesOf(buffer: ArrayBufferLike): Uint16Array {
-  let h = halfViews.get(buffer);
-  if (h === undefined) {
-    h = new Uint16Array(buffer, 0, buffer.byteLength >>> 1);
-    halfViews.set(buffer, h);
-  }
-  return h;
+  lastViews = v;
+  return v;
 }
 
 /**
@@ -86,9 +80,9 @@ function entryFor(b: Uint8Array): ViewEntry {
   if (e.view !== b) {
     e.view = b;
     e.offset = b.byteOffset;
-    const buffer = b.buffer;
-    e.words = wordsOf(buffer);
-    e.halves = halvesOf(buffer);
+    const v = viewsOf(b.buffer);
+    e.words = v.words;
+    e.halves = v.halves;
   }
   return e;
 }
