@@ -14,6 +14,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { RevTrees } from './lib/rev-trees.js';
+import { median } from './lib/stats.js';
 
 const argv = process.argv.slice(2);
 const dash = argv.indexOf('--');
@@ -44,11 +45,6 @@ function parse(out: string): Map<string, number> {
   return m;
 }
 
-const median = (a: number[]): number => {
-  const s = [...a].sort((x, y) => x - y);
-  const n = s.length;
-  return n % 2 === 1 ? s[(n - 1) / 2]! : (s[n / 2 - 1]! + s[n / 2]!) / 2;
-};
 const fmt = (x: number): string => (x >= 1000 ? `${(x / 1000).toFixed(1)}k` : x.toFixed(2));
 
 try {

@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { resolve } from 'node:path';
 import { median } from './lib/stats.js';
 import { fmtSpeed, speedSummary, type VcpuSpeed } from './lib/vcpu-speed.js';
+import type { InMemoryRound } from './lib/inmemory-rounds.js';
 
 export interface WorkloadRecord {
   ok: boolean;
@@ -533,9 +534,6 @@ function withSpread(v: number, lo: number | undefined, hi: number | undefined, f
   return lo === undefined || hi === undefined || lo === hi ? f(v) : `${f(v)} (${f(lo)}-${f(hi)})`;
 }
 
-/** A timed phase's vCPU when it started and ended (bench/inmemory-tcp.ts `ranOn`; records before 2026-12-04 21:00 UTC have none). */
-type RanOn = [number | null, number | null] | undefined;
-
 /**
  * One line per round saying which vCPU(s) its timed phases ran on, with its first link's figures: an unpinned
  * round lands on either vCPU, and the vCPUs' speeds (the jitter lines) can differ enough to split the rounds.
@@ -543,7 +541,7 @@ type RanOn = [number | null, number | null] | undefined;
 function roundPlacement(rounds: unknown): string[] {
   if (!Array.isArray(rounds) || rounds.length < 2) return [];
   const lines: string[] = [];
-  rounds.forEach((r: { links?: Array<{ link?: string; bulk: { gbitPerSec: number; ranOn?: RanOn }; transactions: { perSec: number; ranOn?: RanOn } }> }, i) => {
+  rounds.forEach((r: Partial<InMemoryRound>, i) => {
     const links = r.links ?? [];
     const cpus = new Set<number>();
     for (const l of links) for (const v of [...(l.bulk.ranOn ?? []), ...(l.transactions.ranOn ?? [])]) if (typeof v === 'number') cpus.add(v);

@@ -12,14 +12,17 @@
 import { execFileSync } from 'node:child_process';
 import { median } from './stats.js';
 
+/** The vCPU a timed phase started and ended on (bench/inmemory-tcp.ts; null where /proc did not say; none before 2026-12-04 21:00 UTC). */
+export type RanOn = [number | null, number | null];
+
 /** One link's figures from one round (bench/inmemory-tcp.ts --json, `links[i]`). */
 export interface InMemoryLinkRound {
   link: string;
   mtu: number;
   checksumOffload: boolean;
   tso?: boolean;
-  bulk: { bytes: number; gbitPerSec: number; gbitPerCpuSec: number; seconds?: number; cpuSeconds?: number };
-  transactions: { count: number; size?: number; perSec: number; perCpuSec: number; seconds?: number; cpuSeconds?: number };
+  bulk: { bytes: number; gbitPerSec: number; gbitPerCpuSec: number; seconds?: number; cpuSeconds?: number; ranOn?: RanOn };
+  transactions: { count: number; size?: number; perSec: number; perCpuSec: number; seconds?: number; cpuSeconds?: number; ranOn?: RanOn };
   [k: string]: unknown;
 }
 
