@@ -11,6 +11,7 @@ import type { TcpOptions } from '../../protocols/tcp/options.js';
 import type { TcpFields } from '../../protocols/tcp/wire.js';
 import { ACK, FIN, PSH, RST, SYN, bytes } from './harness.js';
 import { Tester } from './fixtures.js';
+import { expectSameRuns, recorder, shimShortcut, type DiffRun } from './differential.js';
 
 interface Peer {
   /** The peer sends `len` bytes at its sequence offset `seq` (default: next), acknowledging our offset `ack`. */
@@ -20,12 +21,6 @@ interface Peer {
 }
 
 type Scenario = (t: Tester, c: TcpConnection, p: Peer, mark: () => void) => void;
-
-interface Run {
-  wire: string[];
-  state: unknown[];
-  taken: number;
-}
 
 function snapshot(t: Tester, c: TcpConnection): unknown[] {
   const i = c.info(t.now);
@@ -66,7 +61,7 @@ interface Isns {
   remote: number;
 }
 
-function run(opts: Partial<TcpOptions>, ts: boolean, scenario: Scenario, prediction: boolean, isns?: Isns): Run {
+function run(opts: Partial<TcpOptions>, ts: boolean, scenario: Scenario, prediction: boolean, isns?: Isns): DiffRun {
   const t = new Tester({ quickAcks: 0, ...(ts ? { timestamps: true, sack: true } : {}), ...opts }, isns?.local);
   // The peer's sequence number `n` bytes after its SYN (t.r, or from the given ISN).
   const r = (n: number): number => (isns === undefined ? t.r(n) : (isns.remote + n) >>> 0);
@@ -78,16 +73,7 @@ function run(opts: Partial<TcpOptions>, ts: boolean, scenario: Scenario, predict
     expect(c.state).toBe('ESTABLISHED');
   }
   t.recvAll();
-  const conn = c as unknown as { predicted: (seg: TcpFields, len: number) => boolean };
-  const own = conn.predicted.bind(c);
-  let taken = 0;
-  conn.predicted = prediction
-    ? (seg, len) => {
-        const r = own(seg, len);
-        if (r) taken++;
-        return r;
-      }
-    : () => false;
+  const shim = shimShortcut(c, 'predicted', prediction);
   let tsVal = 1;
   const peer: Peer = {
     next: 1,
@@ -99,24 +85,16 @@ function run(opts: Partial<TcpOptions>, ts: boolean, scenario: Scenario, predict
       if (seq + len > this.next) this.next = seq + len;
     },
   };
-  const out: Run = { wire: [], state: [], taken: 0 };
-  const mark = (): void => {
-    for (const s of t.recvAll()) out.wire.push(`${t.now} ${JSON.stringify({ ...s, payload: Array.from(s.payload) })}`);
-    out.state.push(snapshot(t, c));
-  };
+  const { run: out, mark } = recorder(t, () => snapshot(t, c));
   scenario(t, c, peer, mark);
   mark();
-  out.taken = taken;
+  out.answered = shim.answered();
   return out;
 }
 
 /** The scenario with prediction and without: the same wire and state; returns how many segments took it. */
 function same(scenario: Scenario, opts: Partial<TcpOptions> = {}, ts = false, isns?: Isns): number {
-  const a = run(opts, ts, scenario, true, isns);
-  const b = run(opts, ts, scenario, false, isns);
-  expect(a.wire).toEqual(b.wire);
-  expect(a.state).toEqual(b.state);
-  return a.taken;
+  return expectSameRuns(run(opts, ts, scenario, true, isns), run(opts, ts, scenario, false, isns));
 }
 
 const reqResp: Scenario = (t, c, p, mark) => {
