@@ -13,7 +13,7 @@
  * The caller says where the headers are (`TcpPacketAt`): the device model finds them by parsing, the stack knows
  * them because it wrote them. Nothing here throws; a sink that has no room ends the cut early.
  */
-import { copyRange, read16, read32, write16, write32 } from '../util/bytes.js';
+import { copyRange, RangeViews, SMALL_COPY, read16, read32, write16, write32 } from '../util/bytes.js';
 import { checksum, finish, onesSum, pseudoHeaderSum } from '../util/checksum.js';
 import { ipv6PseudoHeaderSum } from '../ipv6/wire.js';
 
@@ -42,6 +42,8 @@ export interface TcpPacketAt {
 export interface SegmentSink {
   buf: Uint8Array;
   base: number;
+  /** Views of the packet's payload ranges kept from one cut to the next (a caller that cuts one reused buffer). */
+  readonly views?: RangeViews;
   take(len: number): boolean;
   emit(len: number): boolean;
 }
@@ -91,8 +93,11 @@ export function cutTcpPacket(frame: Uint8Array, at: TcpPacketAt, segment: number
     if (!sink.take(frameLen)) break;
     const buf = sink.buf;
     const b = sink.base;
-    copyRange(frame, start, hlen, buf, b);
-    copyRange(frame, off, size, buf, b + hlen);
+    const views = sink.views;
+    if (views !== undefined && hlen > SMALL_COPY) views.copy(frame, start, hlen, buf, b);
+    else copyRange(frame, start, hlen, buf, b);
+    if (views !== undefined && size > SMALL_COPY) views.copy(frame, off, size, buf, b + hlen);
+    else copyRange(frame, off, size, buf, b + hlen);
     const bip = b + (ip - start);
     const btcp = b + (tcp - start);
     const total = ihl + thl + size;

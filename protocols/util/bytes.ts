@@ -108,3 +108,61 @@ export class PrefixView {
     this.askedLen = 0;
   }
 }
+
+/** Entries of a RangeViews table: a ring of 4096 frames keeps a view per frame. */
+const RANGE_VIEWS = 4096;
+/** Arrays below this many bytes get no table: a per-packet array is seldom copied from at the same range again. */
+const RANGE_VIEWS_MIN_ARRAY = 64 * 1024;
+
+/**
+ * Kept views of ranges of one large array, for copies out of it that repeat at the same places: a driver's ring or
+ * arena holds each frame at a fixed slot, and software GSO cuts its reused packet buffer at the same offsets every
+ * packet. `dst.set(src.subarray(...))` costs a view object per copy (CreateTypedArray and subarray were 6.7 % of an
+ * in-memory bulk transfer's time, 2026-12-04), which a kept view does not. A direct-mapped table of RANGE_VIEWS
+ * entries (about 100 bytes each once filled) for the array in use; the table is taken over by another array only
+ * when that one is asked for twice in a row (so per-packet arrays, copied from once, never hold it, and the table
+ * keeps no short-lived array alive), and is emptied then.
+ */
+export class RangeViews {
+  private arr: Uint8Array = NO_VIEW;
+  private candidate: Uint8Array = NO_VIEW;
+  private from: Int32Array | null = null;
+  private len: Int32Array | null = null;
+  private views: Uint8Array[] = [];
+
+  /** dst[to, to + len) = src[from, from + len), through a kept view where one is kept. */
+  copy(src: Uint8Array, from: number, len: number, dst: Uint8Array, to: number): void {
+    dst.set(this.view(src, from, len), to);
+  }
+
+  /** src[from, from + len) as a view (len > 0): the kept one when this range was asked for last at its slot. */
+  view(src: Uint8Array, from: number, len: number): Uint8Array {
+    if (src === this.arr) this.candidate = NO_VIEW; // "twice in a row": any use of the kept array breaks a run
+    else if (!this.adopt(src)) return src.subarray(from, from + len);
+    const i = Math.imul(from ^ Math.imul(len, 0x85ebca6b), 0x9e3779b1) >>> 20; // 12 bits: RANGE_VIEWS entries
+    if (this.from![i] === from && this.len![i] === len) return this.views[i]!;
+    const v = src.subarray(from, from + len);
+    this.from![i] = from;
+    this.len![i] = len;
+    this.views[i] = v;
+    return v;
+  }
+
+  /** Take the table over for `src` when it was asked for last time too; false: not (yet). */
+  private adopt(src: Uint8Array): boolean {
+    if (src !== this.candidate || src.length < RANGE_VIEWS_MIN_ARRAY) {
+      this.candidate = src.length >= RANGE_VIEWS_MIN_ARRAY ? src : NO_VIEW;
+      return false;
+    }
+    this.arr = src;
+    this.candidate = NO_VIEW;
+    if (this.from === null) {
+      this.from = new Int32Array(RANGE_VIEWS);
+      this.len = new Int32Array(RANGE_VIEWS);
+      this.views = new Array<Uint8Array>(RANGE_VIEWS).fill(NO_VIEW);
+    }
+    this.len!.fill(0); // len 0 is never asked for: every entry misses
+    this.views.fill(NO_VIEW);
+    return true;
+  }
+}

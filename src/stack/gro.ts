@@ -23,6 +23,7 @@
  * Never throws on wire input.
  */
 import { onesSum, pseudoHeaderSum } from '../../protocols/util/checksum.js';
+import { RangeViews } from '../../protocols/util/bytes.js';
 
 /** Hands one TCP segment, buf[start, end), to the TCP layer; `trusted`: its checksum is known good. */
 /** `tosTtl`: the IP header's TOS byte << 8 | TTL, the same for every segment merged. */
@@ -69,6 +70,8 @@ function read32(b: Uint8Array, o: number): number {
 export class TcpGro {
   readonly stats: GroStats = newGroStats();
   private readonly buf = new Uint8Array(MAX_SEGMENT);
+  /** Views of the segments' ranges in a driver's ring or arena, kept: frames come back at the same slots. */
+  private readonly views = new RangeViews();
   /** Bytes held in buf (header + data); 0: nothing held. */
   private len = 0;
   private hl = 0;
@@ -136,7 +139,7 @@ export class TcpGro {
       } else if (dataLen > this.mss || this.len + dataLen > MAX_SEGMENT) {
         this.flush(); // a new run: this segment starts it
       } else {
-        this.buf.set(b.subarray(s + hl, e), this.len);
+        this.views.copy(b, s + hl, dataLen, this.buf, this.len);
         this.len += dataLen;
         this.nextSeq = (this.nextSeq + dataLen) | 0;
         this.buf[13]! |= flags & PSH;
@@ -151,7 +154,7 @@ export class TcpGro {
       this.pass(src, dst, tosTtl, b, s, e, true);
       return;
     }
-    this.buf.set(b.subarray(s, e));
+    this.views.copy(b, s, n, this.buf, 0);
     this.len = n;
     this.hl = hl;
     this.src = src;

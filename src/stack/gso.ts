@@ -22,6 +22,7 @@
  */
 import type { FrameDriver, TxLease } from '../../drivers/types.js';
 import { cutTcpPacket, type CutResult, type SegmentSink, type TcpPacketAt } from '../../protocols/tcp/segment-cut.js';
+import { RangeViews } from '../../protocols/util/bytes.js';
 import { lendFrame, type LentFrame } from './tx-lend.js';
 
 /** The largest packet GSO takes: a 64 KiB IP packet, as Linux's default gso_max_size. */
@@ -35,6 +36,8 @@ class DriverSink implements SegmentSink, LentFrame {
   now = 0;
   /** A frame was lent by `SoftGso.open`: the next `take` uses it. */
   primed = false;
+  /** The packet buffer is reused: its segments' payload ranges repeat from one packet to the next. */
+  readonly views = new RangeViews();
   constructor(
     readonly driver: FrameDriver,
     readonly lease: TxLease | undefined,
