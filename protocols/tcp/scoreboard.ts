@@ -31,8 +31,14 @@ export interface DeliveryObserver {
   rackUpdate(now: number, s: SentSeg): void;
 }
 
-/** Spare SentSeg records a connection keeps for reuse (more are left to the GC). */
+/** Spare SentSeg records a connection keeps for reuse once nothing is outstanding (more are left to the GC). */
 const SEG_POOL_MAX = 64;
+/**
+ * Spares kept while records are outstanding: a bulk sender's ACK often frees more than 64 records at once (one ACK
+ * per receive batch), and the next packets would allocate the rest again (74 B per segment sent in an in-memory
+ * bulk transfer, 2026-12-04). Trimmed to SEG_POOL_MAX when the queue empties.
+ */
+const SEG_POOL_BUSY = 4096;
 
 export class Scoreboard {
   /** The records from segHead on are outstanding, in sequence order. */
@@ -116,7 +122,7 @@ export class Scoreboard {
         this.unaccount(s);
         if (s.fin) this.finDelivered = true;
         if (this.segPool === null) this.segPool = [s];
-        else if (this.segPool.length < SEG_POOL_MAX) this.segPool.push(s);
+        else if (this.segPool.length < SEG_POOL_BUSY) this.segPool.push(s);
         this.segHead++;
       } else {
         if (seqLt(s.seq, ack)) {
@@ -136,7 +142,11 @@ export class Scoreboard {
       // of a request/response exchange) allocates one again (152 B); pop keeps a small one.
       while (segs.length > 0) segs.pop();
       this.segHead = 0;
+      const pool = this.segPool;
+      if (pool !== null && pool.length > SEG_POOL_MAX) pool.length = SEG_POOL_MAX; // idle: a small pool
     } else if (this.segHead > 1024 && this.segHead * 2 > segs.length) {
+      // splice allocates an array of the removed records (5.5 KB per MB sent in bulk); moving the rest down in place
+      // and shortening the array cost three times that, the backing store growing again on the next pushes.
       segs.splice(0, this.segHead);
       this.segHead = 0;
     }

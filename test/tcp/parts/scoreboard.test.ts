@@ -121,6 +121,26 @@ describe('Scoreboard', () => {
     expect(originals).toContain(sb.segs[0]); // a pooled record, not a new one
   });
 
+  it('reuses every record an ACK of a large window frees while data is still outstanding, and keeps a small pool once idle', () => {
+    const sb = new Scoreboard();
+    const mss = 1448;
+    // A bulk sender: a window of 1,000 segments out, one ACK for 600 of them, 600 more sent behind the rest.
+    const isn = 0xffff0000; // across 2^32 while it runs
+    let seq = sb.record(0, isn, 1000 * mss, false, mss);
+    const freed = new Set(sb.segs.slice(0, 600));
+    sb.trimAcked(1, (isn + 600 * mss) >>> 0, observer());
+    seq = sb.record(2, seq, 600 * mss, false, mss);
+    const fresh = sb.segs.slice(sb.segHead + 400);
+    expect(fresh.length).toBe(600);
+    expect(fresh.every((s) => freed.has(s))).toBe(true); // all 600 from the pool, none new
+    expect(outstanding(sb)[400]).toEqual([(isn + 1000 * mss) >>> 0, mss]);
+    // All acknowledged: the queue empties and the pool shrinks to what an idle connection keeps.
+    sb.trimAcked(3, seq, observer());
+    expect(sb.empty).toBe(true);
+    expect(sb.segPool!.length).toBeLessThanOrEqual(64);
+    expect(sb.segPool!.length).toBeGreaterThan(0);
+  });
+
   it('totals always equal the sum over outstanding records (property)', () => {
     const op = fc.oneof(
       fc.record({ k: fc.constant('send' as const), len: fc.integer({ min: 0, max: 4000 }), fin: fc.boolean() }),
