@@ -144,8 +144,10 @@ const ops: Record<string, Handler> = {
       // The kernel's default ephemeral range (net.ipv4.ip_local_port_range), so both paths have as many ports.
       // BYWAY_BENCH_TCP (JSON): extra TCP options for an A/B run, e.g. '{"coalesceAcks":false}'.
       limits: { tcp: { ephemeralLow: 32768, ephemeralHigh: 60999, ...(process.env.BYWAY_BENCH_TCP ? (JSON.parse(process.env.BYWAY_BENCH_TCP) as object) : {}) } },
-      // BYWAY_BENCH_GRO=0 / BYWAY_BENCH_GSO=0: without software GRO / GSO, for an A/B run.
+      // BYWAY_BENCH_GRO=0 / BYWAY_BENCH_GSO=0: without software GRO / GSO; BYWAY_BENCH_TURN_BURST_US: the poll
+      // loop's turnBurstUs (0: no bursts); for A/B runs.
       gro: process.env.BYWAY_BENCH_GRO !== '0',
+      ...(process.env.BYWAY_BENCH_TURN_BURST_US !== undefined ? { turnBurstUs: Number(process.env.BYWAY_BENCH_TURN_BURST_US) } : {}),
       gso: process.env.BYWAY_BENCH_GSO !== '0',
     });
     endpoint = bywayEndpoint(stack, a.address);

@@ -232,7 +232,7 @@ export interface NativeAddon {
   /** Handles opened and not yet closed in this process (for leak tests); netlink sockets and reservations count. */
   openCount(): number;
   /** An event-loop turn source (drivers/native/src/turn.c): `fn` runs in the check phase of each armed iteration. */
-  turnOpen(fn: () => void): NativeTurnHandle;
+  turnOpen(fn: () => void, burstUs?: number): NativeTurnHandle;
   turnArm(t: NativeTurnHandle): void;
   turnDisarm(t: NativeTurnHandle): void;
   turnClose(t: NativeTurnHandle): void;

@@ -13,12 +13,16 @@ export interface NativeTurns {
   close(): void;
 }
 
-/** A turn source calling `fn`, or undefined when the addon is not available (the caller keeps setImmediate). */
-export function openNativeTurns(fn: () => void): NativeTurns | undefined {
+/**
+ * A turn source calling `fn`, or undefined when the addon is not available (the caller keeps setImmediate).
+ * `burstUs`: one check phase calls `fn` again at once while it re-arms within that many microseconds of the phase's
+ * first call (turn.c, "Bursts"); 0 (the default): once per event-loop iteration.
+ */
+export function openNativeTurns(fn: () => void, burstUs = 0): NativeTurns | undefined {
   if (!nativeAvailability().available) return undefined;
   const addon = loadNative();
   if (typeof addon.turnOpen !== 'function') return undefined; // an addon built before turns existed
-  const t = addon.turnOpen(fn);
+  const t = addon.turnOpen(fn, burstUs);
   return {
     arm: () => addon.turnArm(t),
     disarm: () => addon.turnDisarm(t),

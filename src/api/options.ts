@@ -176,6 +176,7 @@ const STACK: Schema<StackOptions> = {
   igmp: (v) =>
     v === false ? undefined : nested('igmp', { robustness: count, unsolicitedReportIntervalMs: ms, olderVersionQuerierTimeoutMs: ms } satisfies Schema<ListenerOptions>)(v),
   spinUs: num(0, 10000),
+  turnBurstUs: num(0, 10000),
   nativeTurns: bool,
   clock: (v) => (isObject(v) && typeof v['now'] === 'function' ? undefined : 'an object with now()'),
   rng: (v) => (isObject(v) && typeof v['nextU32'] === 'function' ? undefined : 'an object with nextU32()'),

@@ -96,6 +96,14 @@ export interface StackOptions {
    */
   readonly spinUs?: number;
   /**
+   * 'busy' mode with the native turns: turns of the poll loop that follow one another within this many microseconds
+   * run in one check phase of the event loop (nextTicks and microtasks drained after each) instead of one per
+   * event-loop iteration, whose `epoll_pwait` and bookkeeping a busy ping-pong otherwise pays per round trip. The
+   * rest of the loop (timers, other I/O, immediates) waits at most about this long, as it does for a native spin.
+   * Default `spinUs`; 0 turns bursts off; at most 10000. Ignored in 'event' mode.
+   */
+  readonly turnBurstUs?: number;
+  /**
    * Take the poll loop's event-loop turns from the native addon when it is built (default true): the same place in
    * the loop as setImmediate, without an Immediate object per turn (about 200 B of garbage per poll). false, or no
    * addon: setImmediate.
@@ -241,6 +249,7 @@ export class Stack {
       mode: options.pollMode,
       spinMs: options.spinMs,
       spinUs: options.spinUs,
+      turnBurstUs: options.turnBurstUs,
       turns: options.nativeTurns === false ? undefined : openNativeTurns,
       afterPoll: () => void runDeferred(),
       // A reply sent from a 'message' or 'data' handler leaves before the poll's timers (unless a callback closed

@@ -92,6 +92,9 @@ describe('createStack options', () => {
     bad({ igmp: { robustness: 'two' } }, /option igmp\.robustness/);
     bad({ igmp: true }, /option igmp must be an object/);
     bad({ igmp: { robustnes: 2 } }, /unknown option igmp\.robustnes; did you mean igmp\.robustness\?/);
+    bad({ turnBurstUs: -1 }, /option turnBurstUs/);
+    bad({ turnBurstUs: 10_001 }, /option turnBurstUs/);
+    bad({ turnBurstUs: '50' }, /option turnBurstUs/);
   });
 
   it('accepts every documented kind of value', () => {

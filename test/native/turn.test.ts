@@ -87,6 +87,79 @@ describe.skipIf(skip)(skip ? `native event-loop turns (skipped: ${avail.availabl
     expect(seen).toEqual(['turn 1', 'tick 1', 'micro 1', 'turn 2', 'tick 2', 'micro 2', 'turn 3']);
   });
 
+  it('with a burst budget, calls again in the same loop iteration while re-armed, draining ticks and microtasks between calls', async () => {
+    const n = loadNative();
+    // Loop iterations, counted by a chain of immediates (Node's run in the same check phase, before this handle's).
+    let iterations = 0;
+    let counting = true;
+    const tick = (): void => {
+      iterations++;
+      if (counting) setImmediate(tick);
+    };
+    setImmediate(tick);
+    const seen: string[] = [];
+    let calls = 0;
+    let done!: () => void;
+    const finished = new Promise<void>((r) => (done = r));
+    const t = n.turnOpen(() => {
+      calls++;
+      seen.push(`turn ${calls}`);
+      if (calls === 50) {
+        done();
+        return;
+      }
+      process.nextTick(() => seen.push(`tick ${calls}`));
+      void Promise.resolve().then(() => seen.push(`micro ${calls}`));
+      n.turnArm(t);
+    }, 1_000_000);
+    try {
+      await new Promise<void>((r) => setImmediate(r)); // the chain is running
+      const before = iterations;
+      n.turnArm(t);
+      await finished;
+      // Fifty calls in one check phase (one iteration, two when armed after this iteration's phase began), not fifty.
+      expect(calls).toBe(50);
+      expect(iterations - before).toBeLessThanOrEqual(3);
+      for (let k = 1; k < 50; k++) expect(seen.slice(3 * (k - 1), 3 * k)).toEqual([`turn ${k}`, `tick ${k}`, `micro ${k}`]);
+    } finally {
+      counting = false;
+      n.turnClose(t);
+    }
+  });
+
+  it('ends a burst after its budget, so the rest of the loop runs while the turn re-arms itself for ever', async () => {
+    const n = loadNative();
+    let calls = 0;
+    const t = n.turnOpen(() => {
+      calls++;
+      n.turnArm(t);
+    }, 2_000); // 2 ms
+    try {
+      n.turnArm(t);
+      // A timer and a chain of immediates still run: the check phase is left at least every 2 ms.
+      let iterations = 0;
+      await new Promise<void>((resolve) => {
+        const step = (): void => {
+          if (++iterations < 20) setImmediate(step);
+          else resolve();
+        };
+        setImmediate(step);
+      });
+      await new Promise<void>((r) => setTimeout(r, 5));
+      expect(iterations).toBe(20);
+      expect(calls).toBeGreaterThan(100); // bursts: many calls per iteration (one each without them)
+    } finally {
+      n.turnClose(t);
+    }
+  });
+
+  it('refuses a burst budget that is not a number from 0 to 1,000,000 microseconds', () => {
+    const n = loadNative() as unknown as { turnOpen: (fn: () => void, burst?: unknown) => unknown };
+    for (const bad of [-1, Number.NaN, 2e6, '50', null]) {
+      expect(() => n.turnOpen(() => {}, bad)).toThrow(expect.objectContaining({ name: 'RangeError', code: 'ERR_OUT_OF_RANGE' }));
+    }
+  });
+
   it('keeps the process alive while armed, and only then', () => {
     // Armed from a timer: the process must live to run the turn (which prints), then exit on its own.
     const armed = child(`const t = addon.turnOpen(() => { console.log('ran'); addon.turnClose(t); });
@@ -127,12 +200,12 @@ describe.skipIf(skip)(skip ? `native event-loop turns (skipped: ${avail.availabl
 
   it('carries a datagram ping-pong between two stacks, as setImmediate does', async () => {
     // Count the stacks' native turn sources: two with nativeTurns (the default), none with false.
-    const n = loadNative() as unknown as { turnOpen: (fn: () => void) => unknown };
+    const n = loadNative() as unknown as { turnOpen: (fn: () => void, burstUs?: number) => unknown };
     const real = n.turnOpen;
     let opened = 0;
-    n.turnOpen = (fn) => {
+    n.turnOpen = (fn, burstUs) => {
       opened++;
-      return real(fn);
+      return real(fn, burstUs);
     };
     for (const nativeTurns of [true, false]) {
       opened = 0;

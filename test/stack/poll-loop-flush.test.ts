@@ -164,3 +164,32 @@ describe('NetStack.poll: asking the driver again', () => {
     }
   });
 });
+
+describe('PollLoop: the turn source', () => {
+  it('asks a busy loop for bursts of turnBurstUs (default spinUs) and an event loop for none', () => {
+    for (const [mode, spinUs, turnBurstUs, want] of [
+      ['busy', 50, undefined, 50],
+      ['busy', 0, undefined, 0],
+      ['busy', 120, undefined, 120],
+      ['busy', 50, 0, 0],
+      ['busy', 50, 300, 300],
+      ['event', 50, undefined, 0],
+      ['event', 50, 300, 0],
+    ] as const) {
+      const f = fakeNode();
+      const asked: number[] = [];
+      const loop = new PollLoop(f.node, f.clock, {
+        mode,
+        spinUs,
+        ...(turnBurstUs !== undefined ? { turnBurstUs } : {}),
+        turns: (_run, burstUs) => {
+          asked.push(burstUs);
+          return { arm: () => {}, disarm: () => {}, close: () => {} };
+        },
+      });
+      loop.start();
+      loop.stop();
+      expect(asked).toEqual([want]);
+    }
+  });
+});

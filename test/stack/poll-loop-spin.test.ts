@@ -212,6 +212,9 @@ describe('PollLoop native spin, busy mode', () => {
     }
     expect(() => new PollLoop(l.node, l.clock, { spinUs: 0 })).not.toThrow();
     expect(() => new PollLoop(l.node, l.clock, { spinUs: 10_000 })).not.toThrow();
+    for (const bad of [-1, Number.NaN, 10_001]) {
+      expect(() => new PollLoop(l.node, l.clock, { turnBurstUs: bad })).toThrow(/turnBurstUs/);
+    }
   });
 });
 
