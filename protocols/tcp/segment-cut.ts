@@ -42,7 +42,10 @@ export interface TcpPacketAt {
 export interface SegmentSink {
   buf: Uint8Array;
   base: number;
-  /** Views of the packet's payload ranges kept from one cut to the next (a caller that cuts one reused buffer). */
+  /**
+   * Views of the packet's ranges (headers, each segment's payload) kept from one cut to the next: for a caller that
+   * cuts one reused buffer (software GSO), whose ranges repeat from packet to packet.
+   */
   readonly views?: RangeViews;
   take(len: number): boolean;
   emit(len: number): boolean;

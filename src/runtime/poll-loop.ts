@@ -44,10 +44,11 @@
  * in the same place (the check phase) without making an Immediate per turn (drivers/native/turn.ts, given by the
  * API when the addon is built): a busy ping-pong arms a turn per poll, and each Immediate (with Node's
  * processImmediate) was about 200 B of garbage. In busy mode the loop asks that source for bursts of up to
- * turnBurstUs (default spinUs): a turn that re-arms within spinUs of its phase's first turn runs again in the same check phase (nextTicks
- * and microtasks still drained after each), not after a whole event-loop iteration: each iteration between two
- * turns of a busy ping-pong cost an epoll_pwait (about 1.1 us per system call on these VMs) and libuv's own work.
- * The rest of the event loop then waits at most about spinUs, as it already does for a native spin.
+ * turnBurstUs (default spinUs): a turn that re-arms within turnBurstUs of its phase's first turn runs again in the
+ * same check phase (nextTicks and microtasks still drained after each), not after a whole event-loop iteration: each
+ * iteration between two turns of a busy ping-pong cost an epoll_pwait (about 1.1 us per system call on these VMs)
+ * and libuv's own work. The rest of the event loop then waits at most about turnBurstUs, as it already does for a
+ * native spin of spinUs.
  * Uses only the timer globals (setTimeout, setImmediate), no `node:` import.
  */
 import { invalidArg } from '../../protocols/util/errors.js';
@@ -86,8 +87,8 @@ export interface PollLoopOptions {
   /**
    * Makes the source of "poll in the next event-loop turn"; absent (or returning undefined): setImmediate.
    * `burstUs`: the source may run `run` again within the same event-loop phase while it re-arms within that many
-   * microseconds of the phase's first call (the native turns' bursts); the loop gives spinUs in busy mode (the rest
-   * of the event loop already waits that long for a spin), 0 in event mode.
+   * microseconds of the phase's first call (the native turns' bursts); the loop gives turnBurstUs in busy mode
+   * (default spinUs: the rest of the event loop already waits that long for a spin), 0 in event mode.
    */
   readonly turns?: ((run: () => void, burstUs: number) => TurnSource | undefined) | undefined;
 }
