@@ -6,6 +6,7 @@
  * memory limits).
  */
 import type { ByteRing } from './byte-ring.js';
+import type { RangeViews } from '../util/bytes.js';
 import type { AllocBytes } from './recv-queue.js';
 import type { TcpConnection } from './connection.js';
 import type { TcpStats } from './info.js';
@@ -31,6 +32,8 @@ export interface TcpConnHost {
   readonly stats: TcpStats;
   /** The receive queues' slab allocator (TcpHost.allocBytes). */
   readonly allocBytes: AllocBytes;
+  /** Views of received frames' ranges, kept for the receive queues' copies (one for the layer: one driver's ring). */
+  readonly rxViews: RangeViews;
   /** A reused header object for transmission. */
   readonly txFields: TcpFields;
   /**

@@ -10,6 +10,7 @@
 import { ConnTimers } from './conn-timers.js';
 import { ConnTable } from './conn-table.js';
 import { BywayError } from '../util/errors.js';
+import { RangeViews } from '../util/bytes.js';
 import { computeIsn, cubic, synCookieDecode, synCookieEncode, type ByteRing } from './parts.js';
 import { TcpConnection, type TcpState } from './connection.js';
 import type { ConnectOpts, RxPacketInfo, TcpConnHost, TcpHost } from './host.js';
@@ -102,6 +103,7 @@ export class TcpLayer {
       opts: this.opts,
       stats: this.stats,
       allocBytes: host.allocBytes ?? allocZeroed,
+      rxViews: new RangeViews(),
       txFields: this.txFields,
       rx: this.rxInfo,
       paths: host.paths ?? PATHS_UNKNOWN,

@@ -306,7 +306,7 @@ export class Receiver {
     const n = this.o.acceptWholeWhenEmpty && q.length === 0 ? len : Math.min(len, this.rcvFree());
     if (n <= 0) return 0;
     // The logical buffer (rcvCap) is already charged; the shared empty stand-in is replaced on first data.
-    if (q === EMPTY_RCV) this.rcvBuf = q = new RecvQueue(this.host.allocBytes);
+    if (q === EMPTY_RCV) this.rcvBuf = q = new RecvQueue(this.host.allocBytes, this.host.rxViews);
     return q.writeRange(d, start, start + n);
   }
 
