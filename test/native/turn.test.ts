@@ -5,6 +5,7 @@
  * two stacks exchanging datagrams with and without them. Real event loop: it waits on events, never on a sleep.
  */
 import { spawnSync } from 'node:child_process';
+import { stat } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
 import { loadNative, nativeAvailability } from '../../drivers/native/index.js';
@@ -25,6 +26,30 @@ const addonPath = (): string => {
 function child(code: string): { status: number | null; out: string; err: string } {
   const r = spawnSync(process.execPath, ['-e', `const addon = require(${JSON.stringify(addonPath())});\n${code}`], { encoding: 'utf8', timeout: 20_000 });
   return { status: r.status, out: r.stdout, err: r.stderr };
+}
+
+/**
+ * A turn that records each call ('turn k') and the nextTick and microtask it queues ('tick k', 'micro k'), re-arming
+ * itself until its `rounds`-th call, which resolves `finished`.
+ */
+function recordingTurn(rounds: number, burstUs?: number) {
+  const n = loadNative();
+  const seen: string[] = [];
+  let calls = 0;
+  let done!: () => void;
+  const finished = new Promise<void>((r) => (done = r));
+  const t = n.turnOpen(() => {
+    calls++;
+    seen.push(`turn ${calls}`);
+    if (calls === rounds) {
+      done();
+      return;
+    }
+    process.nextTick(() => seen.push(`tick ${calls}`));
+    void Promise.resolve().then(() => seen.push(`micro ${calls}`));
+    n.turnArm(t);
+  }, burstUs);
+  return { seen, finished, calls: () => calls, arm: () => n.turnArm(t), close: () => n.turnClose(t) };
 }
 
 // Without a build there is nothing to test here; where privileges are required (CI) the addon must be there, so
@@ -62,33 +87,17 @@ describe.skipIf(skip)(skip ? `native event-loop turns (skipped: ${avail.availabl
   });
 
   it('drains nextTicks and microtasks after each call, before the next turn', async () => {
-    const n = loadNative();
-    const seen: string[] = [];
-    let round = 0;
-    let done!: () => void;
-    const finished = new Promise<void>((r) => (done = r));
-    const t = n.turnOpen(() => {
-      round++;
-      seen.push(`turn ${round}`);
-      if (round === 3) {
-        done();
-        return;
-      }
-      process.nextTick(() => seen.push(`tick ${round}`));
-      void Promise.resolve().then(() => seen.push(`micro ${round}`));
-      n.turnArm(t);
-    });
+    const r = recordingTurn(3);
     try {
-      n.turnArm(t);
-      await finished;
+      r.arm();
+      await r.finished;
     } finally {
-      n.turnClose(t);
+      r.close();
     }
-    expect(seen).toEqual(['turn 1', 'tick 1', 'micro 1', 'turn 2', 'tick 2', 'micro 2', 'turn 3']);
+    expect(r.seen).toEqual(['turn 1', 'tick 1', 'micro 1', 'turn 2', 'tick 2', 'micro 2', 'turn 3']);
   });
 
   it('with a burst budget, calls again in the same loop iteration while re-armed, draining ticks and microtasks between calls', async () => {
-    const n = loadNative();
     // Loop iterations, counted by a chain of immediates (Node's run in the same check phase, before this handle's).
     let iterations = 0;
     let counting = true;
@@ -97,33 +106,19 @@ describe.skipIf(skip)(skip ? `native event-loop turns (skipped: ${avail.availabl
       if (counting) setImmediate(tick);
     };
     setImmediate(tick);
-    const seen: string[] = [];
-    let calls = 0;
-    let done!: () => void;
-    const finished = new Promise<void>((r) => (done = r));
-    const t = n.turnOpen(() => {
-      calls++;
-      seen.push(`turn ${calls}`);
-      if (calls === 50) {
-        done();
-        return;
-      }
-      process.nextTick(() => seen.push(`tick ${calls}`));
-      void Promise.resolve().then(() => seen.push(`micro ${calls}`));
-      n.turnArm(t);
-    }, 1_000_000);
+    const r = recordingTurn(50, 1_000_000);
     try {
-      await new Promise<void>((r) => setImmediate(r)); // the chain is running
+      await new Promise<void>((res) => setImmediate(res)); // the chain is running
       const before = iterations;
-      n.turnArm(t);
-      await finished;
+      r.arm();
+      await r.finished;
       // Fifty calls in one check phase (one iteration, two when armed after this iteration's phase began), not fifty.
-      expect(calls).toBe(50);
+      expect(r.calls()).toBe(50);
       expect(iterations - before).toBeLessThanOrEqual(3);
-      for (let k = 1; k < 50; k++) expect(seen.slice(3 * (k - 1), 3 * k)).toEqual([`turn ${k}`, `tick ${k}`, `micro ${k}`]);
+      for (let k = 1; k < 50; k++) expect(r.seen.slice(3 * (k - 1), 3 * k)).toEqual([`turn ${k}`, `tick ${k}`, `micro ${k}`]);
     } finally {
       counting = false;
-      n.turnClose(t);
+      r.close();
     }
   });
 
@@ -136,7 +131,8 @@ describe.skipIf(skip)(skip ? `native event-loop turns (skipped: ${avail.availabl
     }, 2_000); // 2 ms
     try {
       n.turnArm(t);
-      // A timer and a chain of immediates still run: the check phase is left at least every 2 ms.
+      // A chain of immediates and an I/O callback (the poll phase) still run: the check phase is left at least
+      // every 2 ms. Both are events the test waits on, not a sleep.
       let iterations = 0;
       await new Promise<void>((resolve) => {
         const step = (): void => {
@@ -145,9 +141,9 @@ describe.skipIf(skip)(skip ? `native event-loop turns (skipped: ${avail.availabl
         };
         setImmediate(step);
       });
-      await new Promise<void>((r) => setTimeout(r, 5));
+      await new Promise<void>((resolve, reject) => stat('.', (err) => (err ? reject(err) : resolve())));
       expect(iterations).toBe(20);
-      expect(calls).toBeGreaterThan(100); // bursts: many calls per iteration (one each without them)
+      expect(calls).toBeGreaterThan(100); // the turn kept running between them
     } finally {
       n.turnClose(t);
     }
