@@ -59,7 +59,7 @@ describe('onesSum against a naive reference', () => {
 
   it('matches over ring-sized views (remembered, two at a time) mixed with per-packet views, any range and initial', () => {
     // Views of at least 128 KiB are remembered with their offset and word views (two at a time, as AF_PACKET's receive
-    // and transmit rings); small sums over them read 16-bit halves at even addresses. Two rings (one at an odd byte
+    // and transmit rings); small sums over them read 32-bit words from even addresses. Two rings (one at an odd byte
     // offset of its buffer, so its even ranges are at odd addresses), a third ring that evicts one of them, and
     // small views of their own, summed in random order.
     const ring = (bytes: number, at: number, seed: number): Uint8Array => {
