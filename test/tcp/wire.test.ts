@@ -95,6 +95,22 @@ describe('TCP wire: real Linux captures', () => {
     const r = parseTcp(TcpPacket.checked(fromHex(CAPTURE[2]![3]))!)!;
     expect(r).toMatchObject({ flags: TcpFlag.ACK | TcpFlag.PSH, seq: 0xfda5f33f, ack: 0x60e94435, window: 63, payloadLen: 6, tsVal: 0x5e29d5da, tsEcr: 0x9aa9e74e, sackPermitted: false });
   });
+  it('the usual NOP NOP timestamps layout, parsed into fields a SYN filled, keeps nothing of the SYN', () => {
+    const f = emptyTcpFields();
+    expect(parseTcpInto(fromHex(SYN_HEX), f)).toBe(true);
+    expect(f.mss).toBe(1460);
+    const data = fromHex(CAPTURE[2]![3]);
+    expect(data[12]! >>> 4).toBe(8); // 32-byte header: NOP, NOP, TS
+    expect(parseTcpInto(data, f)).toBe(true);
+    expect(f).toMatchObject({ mss: undefined, wscale: undefined, sackPermitted: false, sackBlocks: [], tsVal: 0x5e29d5da | 0, tsEcr: 0x9aa9e74e | 0, payloadLen: 6 });
+    // The same bytes with the NOPs as one unknown 2-byte option: the general loop, the same timestamps.
+    const other = data.slice();
+    other[20] = 30;
+    other[21] = 2;
+    const g = emptyTcpFields();
+    expect(parseTcpInto(other, g)).toBe(true);
+    expect([g.tsVal, g.tsEcr]).toEqual([f.tsVal, f.tsEcr]);
+  });
 });
 
 describe('TCP wire: malformed input', () => {
