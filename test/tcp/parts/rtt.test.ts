@@ -131,6 +131,34 @@ describe('RttEstimator (RFC 6298)', () => {
       { numRuns: 100 },
     );
   });
+
+  it('rto is the base RTO doubled per backoff and capped, after any mix of samples, backoffs, cancels and resets', () => {
+    const op = fc.oneof(
+      fc.double({ min: 0, max: 5000, noNaN: true }).map((R) => ({ R })),
+      fc.constantFrom('backoff' as const, 'cancel' as const, 'reset' as const),
+    );
+    fc.assert(
+      fc.property(fc.array(op, { maxLength: 80 }), fc.integer({ min: 200, max: 200_000 }), (ops, maxRto) => {
+        const r = new RttEstimator({ maxRto });
+        let k = 0;
+        for (const o of ops) {
+          if (o === 'backoff') {
+            r.backoff();
+            k++;
+          } else if (o === 'cancel') {
+            r.cancelBackoff();
+            k = Math.max(0, k - 1);
+          } else if (o === 'reset') {
+            r.resetBackoff();
+            k = 0;
+          } else r.sample(o.R);
+          expect(r.backoffCount).toBe(k);
+          expect(r.rto).toBe(k === 0 ? r.baseRto : Math.min(maxRto, r.baseRto * 2 ** Math.min(k, 64)));
+        }
+      }),
+      { numRuns: 200 },
+    );
+  });
 });
 
 describe("RttEstimator, formula 'linux' (Linux's tcp_set_rto: the variance term never falls below minRto)", () => {
