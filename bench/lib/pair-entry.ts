@@ -3,12 +3,14 @@
  * benches time on it: 64-byte request/response transactions (noDelay both ways) and a bulk transfer (256 KiB writes
  * read back in 256 KiB reads, or taken as views). bench/inmemory-tcp.ts times them; bench/ab-inprocess.ts copies this
  * file into each revision's worktree and bundles it there, so it uses only what the stack has offered for a long
- * time (NetStack with gro and allocBytes, memoryLink, tcp.listen, tcp.connect, poll, send, read, readView).
+ * time (NetStack with gro and allocBytes, memoryLink, tcp.listen, tcp.connect, poll, send, read, readView, and the
+ * runtime's systemClock).
  */
 import { memoryLink } from '../../drivers/memory/index.js';
 import { parseCidr, parseIpv4 } from '../../protocols/ipv4/address.js';
 import { seededRng } from '../../protocols/util/rng.js';
 import { NetStack } from '../../src/stack/stack.js';
+import { systemClock } from '../../src/runtime/poll-loop.js';
 import type { TcpConnection } from '../../protocols/tcp/connection.js';
 
 /** What the link imitates and how the stacks run (bench/inmemory-tcp.ts's options). */
@@ -47,11 +49,13 @@ export function makePair(cfg: PairConfig): Pair {
   const listener = b.tcp!.listen(0, 5001, 16);
   let accepted: TcpConnection | undefined;
   listener.onConnection = (c) => (accepted = c);
-  let t = performance.now();
+  // The runtime's clock (the poll loop's), read as the loop reads it: once per turn.
+  const clock = systemClock;
+  let t = clock.now();
   const client = a.tcp!.connect(t, parseIpv4('10.0.0.2')!, 5001, { noDelay: true });
   // The clock is read once per step and that time used until the next, as a poll loop reads it once per turn.
   const step = (): void => {
-    t = performance.now();
+    t = clock.now();
     a.poll(t);
     b.poll(t);
   };
