@@ -13,6 +13,10 @@
  * --profile: bytes allocated per round trip, from the inspector's sampling heap profiler (every 128 bytes, objects
  *   later collected by scavenge or mark-compact included, so it counts garbage), by source file and by allocating
  *   function (top 25). The figure is the sampler's estimate: expect a few percent of noise.
+ * --reuse: the receive paths that reuse the application's buffer: udp, dgram's onmessage option on both sockets
+ *   (src/api/dgram-onmessage.ts: each datagram copied into one 64-byte buffer, one rinfo reused; the echo sends
+ *   that buffer back); tcp, node:net's onread on the connecting socket (node:net has no onread for the sockets a
+ *   server accepts, so the echoing side keeps 'data').
  * --waste BYTES: the echoing side also allocates one garbage array of about BYTES per round trip (a JSArray of
  *   BYTES/8 slots, 8-byte tagged slots: BYTES + ~48 B): a check that the profile counts garbage (the total should
  *   rise by that much, under bench/udp-alloc.ts in the by-file table; seen: +1072 B for --waste 1024).
@@ -30,6 +34,7 @@ if (proto !== 'udp' && proto !== 'tcp') throw new Error(`--proto udp|tcp, got ${
 const n = Number(arg('--n') ?? 0) || 200_000;
 const warm = Math.ceil(n / 10);
 const profile = process.argv.includes('--profile');
+const reuse = process.argv.includes('--reuse');
 const wasteSlots = Math.ceil(Number(arg('--waste') ?? 0) / 8);
 /** The deliberate garbage of --waste, in its own function so the profile names it. */
 function waste(): void {
@@ -48,20 +53,27 @@ const msg = Buffer.alloc(64, 0x61);
 /** Sets up the echo and returns `start(rounds, done)`, which runs that many round trips then calls done. */
 async function setup(): Promise<{ start: (rounds: number, done: () => void) => void; close: () => Promise<void> }> {
   if (proto === 'udp') {
-    const sa = a.dgram.createSocket(six ? 'udp6' : 'udp4');
-    const sb = b.dgram.createSocket(six ? 'udp6' : 'udp4');
-    await new Promise<void>((r) => sb.bind(7000, B, () => r()));
-    await new Promise<void>((r) => sa.bind(7001, A, () => r()));
-    sb.on('message', (m: Uint8Array, rinfo: { address: string; port: number }) => {
-      if (wasteSlots > 0) waste();
-      sb.send(m, rinfo.port, rinfo.address);
-    });
+    const type = six ? 'udp6' : 'udp4';
     let left = 0;
     let onDone = (): void => {};
-    sa.on('message', () => {
+    const echo = (m: Uint8Array, rinfo: { address: string; port: number }): void => {
+      if (wasteSlots > 0) waste();
+      sb.send(m, rinfo.port, rinfo.address);
+    };
+    const back = (): void => {
       if (--left === 0) onDone();
       else sa.send(msg, 7000, B);
-    });
+    };
+    // --reuse: one 64-byte buffer per socket, each datagram copied into it (the echo sends it back whole).
+    const into = (f: (m: Uint8Array, r: { address: string; port: number }) => void) => ({ buffer: new Uint8Array(msg.length), callback: (_n: number, m: Uint8Array, r: { address: string; port: number }) => f(m, r) });
+    const sa = a.dgram.createSocket(reuse ? { type, onmessage: into(back) } : type);
+    const sb = b.dgram.createSocket(reuse ? { type, onmessage: into(echo) } : type);
+    await new Promise<void>((r) => sb.bind(7000, B, () => r()));
+    await new Promise<void>((r) => sa.bind(7001, A, () => r()));
+    if (!reuse) {
+      sb.on('message', echo);
+      sa.on('message', back);
+    }
     return {
       start(rounds, done) {
         left = rounds;
@@ -81,18 +93,20 @@ async function setup(): Promise<{ start: (rounds: number, done: () => void) => v
     });
   });
   await new Promise<void>((r) => server.listen(7000, B, () => r()));
-  const c = a.net.createConnection({ port: 7000, host: B, noDelay: true });
-  await new Promise<void>((r) => c.once('connect', () => r()));
   let left = 0;
   let got = 0;
   let onDone = (): void => {};
-  c.on('data', (d: Buffer) => {
-    got += d.length;
+  const received = (n: number): void => {
+    got += n;
     if (got < msg.length) return;
     got -= msg.length;
     if (--left === 0) onDone();
     else c.write(msg);
-  });
+  };
+  const onread = reuse ? { onread: { buffer: new Uint8Array(4096), callback: (n: number) => received(n) } } : {};
+  const c = a.net.createConnection({ port: 7000, host: B, noDelay: true, ...onread });
+  await new Promise<void>((r) => c.once('connect', () => r()));
+  if (!reuse) c.on('data', (d: Buffer) => received(d.length));
   return {
     start(rounds, done) {
       left = rounds;

@@ -284,8 +284,11 @@ export class DeferredDgramSocket extends EventEmitter {
     // listeners (node:dgram queues sends on its own 'listening') still run first. An 'error' nobody listens to
     // throws from here, as it would from the real socket.
     const own = inner.emit;
+    // With onmessage (dgram-onmessage.ts) datagrams go to its callback, never to 'message' listeners.
+    const quiet = this.options['onmessage'] !== undefined;
     inner.emit = ((event: string | symbol, ...a: unknown[]) => {
       const handled = event === 'error' && inner.listenerCount('error') === 0 ? false : own.call(inner, event, ...a);
+      if (event === 'message' && quiet) return handled;
       if (event === 'close') this.closed = true;
       return this.emit(event, ...a) || handled;
     }) as typeof inner.emit;

@@ -32,6 +32,7 @@ import type { Flow, Path } from './path.js';
 import type { StackInternals } from './internals.js';
 import { DeferredDgramSocket, type DeferredOptions } from './dgram-deferred.js';
 import { DgramMulticast } from './dgram-multicast.js';
+import { MessageInto, attachKernel, checkOnMessage, type OnMessage } from './dgram-onmessage.js';
 
 export interface SocketOptions {
   type: 'udp4' | 'udp6';
@@ -47,6 +48,11 @@ export interface SocketOptions {
   signal?: AbortSignal;
   /** Host name resolution, as node:dgram's option (default dns.lookup). */
   lookup?: LookupFunction;
+  /**
+   * byway's option (as node:net's onread for streams): each datagram is copied into `buffer` and given to
+   * `callback(nread, buffer, rinfo)` with a reused rinfo, instead of a 'message' event (dgram-onmessage.ts).
+   */
+  onmessage?: OnMessage;
 }
 
 export interface RemoteInfo {
@@ -89,10 +95,15 @@ export class Socket extends EventEmitter implements Deferred {
     this.lookup = options.lookup ?? (dns.lookup as unknown as LookupFunction);
     this.core = stack.core.udp.createSocket();
     const v6 = this.type === 'udp6';
+    const into = options.onmessage !== undefined ? new MessageInto(options.onmessage, this) : undefined;
     if (v6) {
       this.core.family = 6;
       this.core.ipv6Only = options.ipv6Only === true;
       this.core.onMessage6 = (data, src, srcPort) => {
+        if (into !== undefined) {
+          into.deliver(data, 0, data.length, formatIpv6(src), 'IPv6', srcPort);
+          return;
+        }
         const msg = Buffer.from(data);
         this.emit('message', msg, { address: formatIpv6(src), family: 'IPv6', port: srcPort, size: msg.length });
       };
@@ -100,14 +111,19 @@ export class Socket extends EventEmitter implements Deferred {
     if (options.recvBufferSize !== undefined) this.core.recvBufferBytes = options.recvBufferSize;
     if (options.sendBufferSize !== undefined) this.core.sendBufferBytes = options.sendBufferSize;
     this.core.onMessageAt = (buf, start, end, srcIp, srcPort) => {
-      // Node's API asks for a fresh Buffer (the user may keep it; the bytes are the driver's) and a fresh rinfo per
-      // message; the address string is formatted once per peer, not per message.
-      const msg = Buffer.allocUnsafe(end - start);
-      copyRange(buf, start, end - start, msg, 0);
+      // The address string is formatted once per peer, not per message.
       if (srcIp !== this.rxIp) {
         this.rxIp = srcIp;
         this.rxAddress = v6 ? `::ffff:${formatIpv4(srcIp)}` : formatIpv4(srcIp);
       }
+      if (into !== undefined) {
+        into.deliver(buf, start, end, this.rxAddress, v6 ? 'IPv6' : 'IPv4', srcPort);
+        return;
+      }
+      // Node's API asks for a fresh Buffer (the user may keep it; the bytes are the driver's) and a fresh rinfo per
+      // message.
+      const msg = Buffer.allocUnsafe(end - start);
+      copyRange(buf, start, end - start, msg, 0);
       this.emit('message', msg, { address: this.rxAddress, family: v6 ? 'IPv6' : 'IPv4', port: srcPort, size: msg.length });
     };
     // Like Linux without IP_RECVERR: an ICMP error is reported only on a connected socket, by failing its next send.
@@ -671,6 +687,7 @@ export function makeDgram(stack: StackInternals): DgramApi {
       }
       if (options.lookup !== undefined && typeof options.lookup !== 'function') throw invalidArgType('lookup', 'of type function', options.lookup);
       validateAbortSignal(options.signal, 'options.signal');
+      if (options.onmessage !== undefined) checkOnMessage(options.onmessage);
       if (options.path === undefined && options.flow === undefined && stack.fixedPath === undefined) {
         // The strategy depends on the flow: decided at the first bind, connect or send (dgram-deferred.ts).
         const sock = new DeferredDgramSocket(
@@ -693,9 +710,10 @@ export function makeDgram(stack: StackInternals): DgramApi {
 /** A socket on `path`: node:dgram's (marked with its path) or byway's; a udp6 one needs a stack with IPv6. */
 function makeSocket(stack: StackInternals, path: Path, options: SocketOptions, listener?: MessageListener): Socket | KernelDgramSocket {
   if (path === 'kernel') {
-    const { path: _p, flow: _f, ...nodeOptions } = options;
+    const { path: _p, flow: _f, onmessage, ...nodeOptions } = options;
     const sock = dgram.createSocket(nodeOptions as dgram.SocketOptions, listener as ((msg: Buffer, rinfo: dgram.RemoteInfo) => void) | undefined);
     Object.defineProperty(sock, 'path', { value: 'kernel', enumerable: true });
+    if (onmessage !== undefined) attachKernel(sock, onmessage);
     return sock as KernelDgramSocket;
   }
   if (options.type === 'udp6' && stack.core.ipv6 === undefined) {
