@@ -15,8 +15,8 @@
  *   function (top 25). The figure is the sampler's estimate: expect a few percent of noise.
  * --reuse: the receive paths that reuse the application's buffer: udp, dgram's onmessage option on both sockets
  *   (src/api/dgram-onmessage.ts: each datagram copied into one 64-byte buffer, one rinfo reused; the echo sends
- *   that buffer back); tcp, node:net's onread on the connecting socket (node:net has no onread for the sockets a
- *   server accepts, so the echoing side keeps 'data').
+ *   that buffer back); tcp, node:net's onread on the connecting socket and byway's createServer onread on the
+ *   accepted one (one 4 KiB buffer each; the echo writes its bytes back as a view of it).
  * --waste BYTES: the echoing side also allocates one garbage array of about BYTES per round trip (a JSArray of
  *   BYTES/8 slots, 8-byte tagged slots: BYTES + ~48 B): a check that the profile counts garbage (the total should
  *   rise by that much, under bench/udp-alloc.ts in the by-file table; seen: +1072 B for --waste 1024).
@@ -86,12 +86,22 @@ async function setup(): Promise<{ start: (rounds: number, done: () => void) => v
       },
     };
   }
-  const server = b.net.createServer({ noDelay: true }, (s) => {
-    s.on('data', (d: Buffer) => {
-      if (wasteSlots > 0) waste();
-      s.write(d);
-    });
-  });
+  const echoed = (s: { write(d: Uint8Array): boolean }, d: Uint8Array): void => {
+    if (wasteSlots > 0) waste();
+    s.write(d);
+  };
+  // --reuse: the echo's one buffer, and a view of it per message length (64 B here: one view, made once). A Buffer:
+  // a stream's write() turns a plain Uint8Array into a Buffer view on every call.
+  const serverBuf = Buffer.alloc(4096);
+  const views = new Map<number, Uint8Array>();
+  const viewOf = (n: number): Uint8Array => {
+    let v = views.get(n);
+    if (v === undefined) views.set(n, (v = serverBuf.subarray(0, n)));
+    return v;
+  };
+  const server = reuse
+    ? b.net.createServer({ noDelay: true, onread: { buffer: serverBuf, callback(this: { write(d: Uint8Array): boolean }, n: number) { echoed(this, viewOf(n)); } } })
+    : b.net.createServer({ noDelay: true }, (s) => s.on('data', (d: Buffer) => echoed(s, d)));
   await new Promise<void>((r) => server.listen(7000, B, () => r()));
   let left = 0;
   let got = 0;

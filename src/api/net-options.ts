@@ -78,3 +78,41 @@ export function validateConnectOptions(options: TcpConnectOptions): number {
   if (options.lookup != null && typeof options.lookup !== 'function') throw invalidArgType('options.lookup', 'of type function', options.lookup);
   return port;
 }
+
+/** node:net's check of the onread option: an object with a callback and a Uint8Array or function buffer. */
+export function checkOnRead(r: unknown): OnRead {
+  const o = r as OnRead | null;
+  if (o === null || typeof o !== 'object' || typeof o.callback !== 'function' || !(typeof o.buffer === 'function' || o.buffer instanceof Uint8Array)) {
+    throw invalidArgType('options.onread', 'of type object', r);
+  }
+  return o;
+}
+
+/**
+ * onread on a node:net socket that has none of its own (one a server accepted: node:net takes the option only for
+ * sockets it connects): each 'data' chunk goes through the buffer to the callback, in pieces of at most the
+ * buffer's length, and to no 'data' listener (the socket's emit is wrapped for that event), as on byway's path. A
+ * callback returning false pauses the socket and puts the chunk's rest back (unshift). `start`: flowing at once
+ * (not for a server with pauseOnConnect).
+ */
+export function feedOnRead(s: net.Socket, onread: OnRead, start: boolean): void {
+  const emit = s.emit as (this: net.Socket, event: string | symbol, ...args: unknown[]) => boolean;
+  s.emit = function (this: net.Socket, event: string | symbol, ...args: unknown[]): boolean {
+    if (event !== 'data') return emit.call(this, event, ...args);
+    const d = args[0] as Buffer;
+    for (let off = 0; off < d.length; ) {
+      const buf = typeof onread.buffer === 'function' ? onread.buffer() : onread.buffer;
+      const n = Math.min(buf.length, d.length - off);
+      if (n === 0) break;
+      buf.set(d.subarray(off, off + n));
+      off += n;
+      if (onread.callback.call(this, n, buf) === false) {
+        this.pause();
+        if (off < d.length) this.unshift(d.subarray(off));
+        break;
+      }
+    }
+    return true;
+  } as typeof s.emit;
+  if (start) s.resume();
+}

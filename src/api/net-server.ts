@@ -16,6 +16,7 @@ import { systemCodeIn, uvSystemError } from './system-error.js';
 import { invalidArgValue, nodeError, validateAbortSignal, validatePort } from './errors.js';
 import { resolveHost, type LookupFunction } from './lookup.js';
 import { Socket, type KernelSocket } from './net.js';
+import { checkOnRead, feedOnRead, type OnRead } from './net-options.js';
 
 export interface ServerOptions {
   allowHalfOpen?: boolean;
@@ -23,6 +24,12 @@ export interface ServerOptions {
   noDelay?: boolean;
   keepAlive?: boolean;
   keepAliveInitialDelay?: number;
+  /**
+   * byway's: node:net's `onread` for every socket the server accepts (node:net takes it only for the sockets it
+   * connects): received bytes go into `buffer` and to `callback` instead of 'data' events. On the kernel path the
+   * accepted node:net socket's 'data' feeds the callback (net-options.ts, feedOnRead).
+   */
+  onread?: OnRead;
 }
 
 export interface ListenOptions {
@@ -62,6 +69,7 @@ export class Server extends EventEmitter {
     connectionListener?: (socket: Socket | KernelSocket) => void,
   ) {
     super();
+    if (options.onread !== undefined) checkOnRead(options.onread);
     if (connectionListener) this.on('connection', connectionListener);
   }
 
@@ -131,6 +139,7 @@ export class Server extends EventEmitter {
           return;
         }
         Object.defineProperty(s, 'path', { value: 'kernel', enumerable: true });
+        if (this.options.onread !== undefined) feedOnRead(s, this.options.onread, !this.options.pauseOnConnect);
         this.adopt(s as KernelSocket);
       });
       k.on('error', (err) => this.emit('error', err));
@@ -268,7 +277,7 @@ export class Server extends EventEmitter {
         return;
       }
       // An instance of the stack's net.Socket (instanceof it, its prototype patches apply), as node:net's are.
-      const sock = Reflect.construct(Socket, [this.stack, { allowHalfOpen: this.options.allowHalfOpen }, conn], this.socketClass ?? Socket) as Socket;
+      const sock = Reflect.construct(Socket, [this.stack, { allowHalfOpen: this.options.allowHalfOpen, onread: this.options.onread }, conn], this.socketClass ?? Socket) as Socket;
       if (mapped) sock.mapIpv4();
       if (this.options.noDelay) sock.setNoDelay(true);
       if (this.options.keepAlive) sock.setKeepAlive(true, this.options.keepAliveInitialDelay ?? 0);

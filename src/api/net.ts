@@ -18,7 +18,7 @@ import { BywayError, type SystemErrorCode } from '../../protocols/util/errors.js
 import { parseIpv4 } from '../../protocols/ipv4/address.js';
 import type { TcpConnection } from '../../protocols/tcp/connection.js';
 import type { Path } from './path.js';
-import { normalizeConnectArgs, validateConnectOptions, type OnRead, type SocketConstructorOptions } from './net-options.js';
+import { checkOnRead, normalizeConnectArgs, validateConnectOptions, type OnRead, type SocketConstructorOptions } from './net-options.js';
 export { NORMALIZED, normalizeConnectArgs, type OnRead, type SocketConstructorOptions, type TcpConnectOptions } from './net-options.js';
 import type { StackInternals } from './internals.js';
 import type { Deferred } from './defer.js';
@@ -104,13 +104,7 @@ export class Socket extends Duplex implements Deferred {
     });
     // node:net's own 'end' listener: without half-open, a write after the peer's FIN and our end fails with EPIPE.
     this.on('end', onReadableStreamEnd);
-    if (options.onread !== undefined) {
-      const r = options.onread;
-      if (r === null || typeof r !== 'object' || typeof r.callback !== 'function' || !(typeof r.buffer === 'function' || r.buffer instanceof Uint8Array)) {
-        throw invalidArgType('options.onread', 'of type object', r);
-      }
-      this.onread = r;
-    }
+    if (options.onread !== undefined) this.onread = checkOnRead(options.onread);
     if (options.signal !== undefined) addAbortSignal(options.signal, this);
     stack.track(this);
     if (accepted) this.attach(accepted);
