@@ -6,6 +6,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { memoryLink } from '../../drivers/memory/index.js';
 import { createStack, type Stack } from '../../src/index.js';
+import { seededRng } from '../../protocols/util/rng.js';
 import { envs, once, type Env } from './harness.js';
 
 interface Got {
@@ -126,6 +127,40 @@ describe('dgram onmessage on a socket whose path is decided at its first bind', 
     await new Promise((r) => setImmediate(r));
     expect(heard).toEqual([]);
     client.close();
+    server.close();
+  });
+});
+
+describe('dgram onmessage on a udp6 socket of byway', () => {
+  let stacks: Stack[] = [];
+  afterEach(() => {
+    for (const s of stacks) s.close();
+    stacks = [];
+  });
+
+  it('delivers IPv6 datagrams and IPv4 ones (as ::ffff:a.b.c.d) through the buffer, with the family of each', async () => {
+    const [da, db] = memoryLink();
+    const ipv6 = { dad: { dupAddrDetectTransmits: 0 } };
+    const a = createStack({ driver: da, address: ['10.0.0.1/24', 'fd00::1/64'], rng: seededRng(31), ipv6 });
+    const b = createStack({ driver: db, address: ['10.0.0.2/24', 'fd00::2/64'], rng: seededRng(32), ipv6 });
+    stacks = [a, b];
+    const c = collector(2);
+    const server = b.dgram.createSocket({ type: 'udp6', onmessage: c.onmessage });
+    server.bind(7000);
+    await once(server, 'listening');
+    expect(server.path).toBe('bypass');
+    const c6 = a.dgram.createSocket('udp6');
+    c6.send('six', 7000, 'fd00::2');
+    await new Promise((r) => setImmediate(r));
+    const c4 = a.dgram.createSocket('udp4');
+    c4.send('four!', 7000, '10.0.0.2');
+    const got = await c.done;
+    expect(got.map((g) => [g.n, g.bytes, g.snapshot.address, g.snapshot.family])).toEqual([
+      [3, 'six', 'fd00::1', 'IPv6'],
+      [5, 'four!', '::ffff:10.0.0.1', 'IPv6'],
+    ]);
+    c6.close();
+    c4.close();
     server.close();
   });
 });
