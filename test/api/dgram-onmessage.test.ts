@@ -101,13 +101,14 @@ describe.each(envs)('dgram onmessage on the %s path', (_name, make) => {
   });
 });
 
-describe('dgram onmessage on a socket whose path is decided at its first bind', () => {
-  let stacks: Stack[] = [];
-  afterEach(() => {
-    for (const s of stacks) s.close();
-    stacks = [];
-  });
+/** Stacks a test below made, closed after it. */
+let stacks: Stack[] = [];
+afterEach(() => {
+  for (const s of stacks) s.close();
+  stacks = [];
+});
 
+describe('dgram onmessage on a socket whose path is decided at its first bind', () => {
   it('goes to the callback and to no message listener of the deferred socket (kernel path taken)', async () => {
     const [da] = memoryLink();
     const s = createStack({ driver: da, address: '10.0.0.1/24', path: { rules: [], default: 'kernel' } });
@@ -132,12 +133,6 @@ describe('dgram onmessage on a socket whose path is decided at its first bind', 
 });
 
 describe('dgram onmessage on a udp6 socket of byway', () => {
-  let stacks: Stack[] = [];
-  afterEach(() => {
-    for (const s of stacks) s.close();
-    stacks = [];
-  });
-
   it('delivers IPv6 datagrams and IPv4 ones (as ::ffff:a.b.c.d) through the buffer, with the family of each', async () => {
     const [da, db] = memoryLink();
     const ipv6 = { dad: { dupAddrDetectTransmits: 0 } };
