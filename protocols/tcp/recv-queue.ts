@@ -135,7 +135,7 @@ export class RecvQueue {
       let room = this.cur.length - this.fill;
       if (room === 0) room = this.newSlab(n);
       const k = n < room ? n : room;
-      if (k >= KEPT_VIEW_COPY && k <= SMALL_COPY && this.views !== undefined) this.cur.set(this.views.view(src, from, k), this.fill);
+      if (k >= KEPT_VIEW_COPY && k <= SMALL_COPY && this.views !== undefined) this.views.copy(src, from, k, this.cur, this.fill);
       else slabIn(src, from, k, this.cur, this.fill);
       const last = this.tail - 1;
       if (last >= this.head && this.slabs[last] === this.cur && this.ends[last] === this.fill) this.ends[last] = this.fill + k;
