@@ -21,7 +21,7 @@ import { executionAsyncId } from 'node:async_hooks';
 import { BywayError } from '../../protocols/util/errors.js';
 import { copyRange } from '../../protocols/util/bytes.js';
 import { formatIpv4, parseIpv4 } from '../../protocols/ipv4/address.js';
-import { formatIpv6, mappedIpv4, parseIpv6WithZone } from '../../protocols/ipv6/address.js';
+import { formatIpv6, ipv6Equals, mappedIpv4, parseIpv6WithZone } from '../../protocols/ipv6/address.js';
 import type { UdpSocket } from '../stack/udp.js';
 import { SendQueue, type SendCallback } from './send-queue.js';
 import type { Deferred } from './defer.js';
@@ -87,6 +87,9 @@ export class Socket extends EventEmitter implements Deferred {
   /** The last datagram's source and its address string. */
   private rxIp = -1;
   private rxAddress = '';
+  /** The same for the last IPv6 source (its 16 bytes, kept; rx6Address '' until the first). */
+  private readonly rx6 = new Uint8Array(16);
+  private rx6Address = '';
 
   /** @internal use `stack.dgram.createSocket` */
   constructor(private readonly stack: StackInternals, options: SocketOptions, listener?: MessageListener) {
@@ -100,12 +103,17 @@ export class Socket extends EventEmitter implements Deferred {
       this.core.family = 6;
       this.core.ipv6Only = options.ipv6Only === true;
       this.core.onMessage6 = (data, src, srcPort) => {
+        // Formatted once per peer, as IPv4 sources are below.
+        if (this.rx6Address === '' || !ipv6Equals(src, this.rx6)) {
+          this.rx6.set(src);
+          this.rx6Address = formatIpv6(src);
+        }
         if (into !== undefined) {
-          into.deliver(data, 0, data.length, formatIpv6(src), 'IPv6', srcPort);
+          into.deliver(data, 0, data.length, this.rx6Address, 'IPv6', srcPort);
           return;
         }
         const msg = Buffer.from(data);
-        this.emit('message', msg, { address: formatIpv6(src), family: 'IPv6', port: srcPort, size: msg.length });
+        this.emit('message', msg, { address: this.rx6Address, family: 'IPv6', port: srcPort, size: msg.length });
       };
     }
     if (options.recvBufferSize !== undefined) this.core.recvBufferBytes = options.recvBufferSize;

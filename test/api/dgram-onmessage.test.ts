@@ -136,24 +136,37 @@ describe('dgram onmessage on a udp6 socket of byway', () => {
   it('delivers IPv6 datagrams and IPv4 ones (as ::ffff:a.b.c.d) through the buffer, with the family of each', async () => {
     const [da, db] = memoryLink();
     const ipv6 = { dad: { dupAddrDetectTransmits: 0 } };
-    const a = createStack({ driver: da, address: ['10.0.0.1/24', 'fd00::1/64'], rng: seededRng(31), ipv6 });
+    const a = createStack({ driver: da, address: ['10.0.0.1/24', 'fd00::1/64', 'fd00::3/64'], rng: seededRng(31), ipv6 });
     const b = createStack({ driver: db, address: ['10.0.0.2/24', 'fd00::2/64'], rng: seededRng(32), ipv6 });
     stacks = [a, b];
-    const c = collector(2);
+    const c = collector(4);
     const server = b.dgram.createSocket({ type: 'udp6', onmessage: c.onmessage });
     server.bind(7000);
     await once(server, 'listening');
     expect(server.path).toBe('bypass');
     const c6 = a.dgram.createSocket('udp6');
+    c6.bind(0, 'fd00::1'); // the stack has two IPv6 addresses: each client says which
+    await once(c6, 'listening');
     c6.send('six', 7000, 'fd00::2');
     await new Promise((r) => setImmediate(r));
     const c4 = a.dgram.createSocket('udp4');
     c4.send('four!', 7000, '10.0.0.2');
+    await new Promise((r) => setImmediate(r));
+    // Another IPv6 source, then the first again: each datagram says its own sender.
+    const c63 = a.dgram.createSocket('udp6');
+    c63.bind(0, 'fd00::3');
+    await once(c63, 'listening');
+    c63.send('three', 7000, 'fd00::2');
+    await new Promise((r) => setImmediate(r));
+    c6.send('one', 7000, 'fd00::2');
     const got = await c.done;
     expect(got.map((g) => [g.n, g.bytes, g.snapshot.address, g.snapshot.family])).toEqual([
       [3, 'six', 'fd00::1', 'IPv6'],
       [5, 'four!', '::ffff:10.0.0.1', 'IPv6'],
+      [5, 'three', 'fd00::3', 'IPv6'],
+      [3, 'one', 'fd00::1', 'IPv6'],
     ]);
+    c63.close();
     c6.close();
     c4.close();
     server.close();
