@@ -15,7 +15,7 @@
  */
 import type dgram from 'node:dgram';
 import { copyRange } from '../../protocols/util/bytes.js';
-import { invalidArgType } from './errors.js';
+import { bufferFor, checkIntoBuffer, divertEvent } from './into-buffer.js';
 
 export interface RemoteInfoLike {
   address: string;
@@ -31,13 +31,9 @@ export interface OnMessage {
   callback: (nread: number, buf: Uint8Array, rinfo: RemoteInfoLike) => void;
 }
 
-/** The option as createSocket validates it: an object with a callback and a Uint8Array or function buffer. */
+/** The option as createSocket validates it (node:net's check of onread, naming options.onmessage). */
 export function checkOnMessage(v: unknown): OnMessage {
-  const r = v as OnMessage | null;
-  if (r === null || typeof r !== 'object' || typeof r.callback !== 'function' || !(typeof r.buffer === 'function' || r.buffer instanceof Uint8Array)) {
-    throw invalidArgType('options.onmessage', 'of type object', v);
-  }
-  return r;
+  return checkIntoBuffer<OnMessage>(v, 'options.onmessage');
 }
 
 /** One socket's delivery into the application's buffer, with its one RemoteInfo. */
@@ -52,7 +48,7 @@ export class MessageInto {
   /** The datagram src[start, end) from `address`:`port` of `family`. */
   deliver(src: Uint8Array, start: number, end: number, address: string, family: 'IPv4' | 'IPv6', port: number): void {
     const on = this.on;
-    const buf = typeof on.buffer === 'function' ? on.buffer() : on.buffer;
+    const buf = bufferFor(on);
     const size = end - start;
     const n = size < buf.length ? size : buf.length;
     copyRange(src, start, n, buf, 0);
@@ -65,18 +61,12 @@ export class MessageInto {
   }
 }
 
-/**
- * The kernel path: node:dgram's 'message' events go to the same callback and to no listener, as on byway's path
- * (the socket's emit is wrapped for that one event).
- */
+/** The kernel path: node:dgram's 'message' events go to the same callback and to no listener, as on byway's path. */
 export function attachKernel(sock: dgram.Socket, on: OnMessage): void {
   const into = new MessageInto(on, sock);
-  const emit = sock.emit as (this: dgram.Socket, event: string | symbol, ...args: unknown[]) => boolean;
-  sock.emit = function (this: dgram.Socket, event: string | symbol, ...args: unknown[]): boolean {
-    if (event !== 'message') return emit.call(this, event, ...args);
-    const msg = args[0] as Buffer;
-    const rinfo = args[1] as dgram.RemoteInfo;
-    into.deliver(msg, 0, msg.length, rinfo.address, rinfo.family as 'IPv4' | 'IPv6', rinfo.port);
-    return true;
-  } as typeof sock.emit;
+  divertEvent(sock, 'message', (msg: unknown, rinfo: unknown) => {
+    const m = msg as Buffer;
+    const r = rinfo as dgram.RemoteInfo;
+    into.deliver(m, 0, m.length, r.address, r.family as 'IPv4' | 'IPv6', r.port);
+  });
 }

@@ -6,6 +6,7 @@ import net from 'node:net';
 import type { Path } from './path.js';
 import type { LookupFunction } from './lookup.js';
 import { invalidArgType, nodeError, validatePort } from './errors.js';
+import { bufferFor, checkIntoBuffer, divertEvent } from './into-buffer.js';
 
 export interface SocketConstructorOptions {
   allowHalfOpen?: boolean;
@@ -79,40 +80,32 @@ export function validateConnectOptions(options: TcpConnectOptions): number {
   return port;
 }
 
-/** node:net's check of the onread option: an object with a callback and a Uint8Array or function buffer. */
+/** node:net's check of the onread option. */
 export function checkOnRead(r: unknown): OnRead {
-  const o = r as OnRead | null;
-  if (o === null || typeof o !== 'object' || typeof o.callback !== 'function' || !(typeof o.buffer === 'function' || o.buffer instanceof Uint8Array)) {
-    throw invalidArgType('options.onread', 'of type object', r);
-  }
-  return o;
+  return checkIntoBuffer<OnRead>(r, 'options.onread');
 }
 
 /**
  * onread on a node:net socket that has none of its own (one a server accepted: node:net takes the option only for
  * sockets it connects): each 'data' chunk goes through the buffer to the callback, in pieces of at most the
- * buffer's length, and to no 'data' listener (the socket's emit is wrapped for that event), as on byway's path. A
- * callback returning false pauses the socket and puts the chunk's rest back (unshift). `start`: flowing at once
- * (not for a server with pauseOnConnect).
+ * buffer's length, and to no 'data' listener, as on byway's path. A callback returning false pauses the socket and
+ * puts the chunk's rest back (unshift). `start`: flowing at once (not for a server with pauseOnConnect).
  */
 export function feedOnRead(s: net.Socket, onread: OnRead, start: boolean): void {
-  const emit = s.emit as (this: net.Socket, event: string | symbol, ...args: unknown[]) => boolean;
-  s.emit = function (this: net.Socket, event: string | symbol, ...args: unknown[]): boolean {
-    if (event !== 'data') return emit.call(this, event, ...args);
-    const d = args[0] as Buffer;
+  divertEvent(s, 'data', function (this: net.Socket, chunk: unknown) {
+    const d = chunk as Buffer;
     for (let off = 0; off < d.length; ) {
-      const buf = typeof onread.buffer === 'function' ? onread.buffer() : onread.buffer;
+      const buf = bufferFor(onread);
       const n = Math.min(buf.length, d.length - off);
-      if (n === 0) break;
+      if (n === 0) return;
       buf.set(d.subarray(off, off + n));
       off += n;
       if (onread.callback.call(this, n, buf) === false) {
         this.pause();
         if (off < d.length) this.unshift(d.subarray(off));
-        break;
+        return;
       }
     }
-    return true;
-  } as typeof s.emit;
+  });
   if (start) s.resume();
 }

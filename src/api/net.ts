@@ -18,6 +18,7 @@ import { BywayError, type SystemErrorCode } from '../../protocols/util/errors.js
 import { parseIpv4 } from '../../protocols/ipv4/address.js';
 import type { TcpConnection } from '../../protocols/tcp/connection.js';
 import type { Path } from './path.js';
+import { bufferFor } from './into-buffer.js';
 import { checkOnRead, normalizeConnectArgs, validateConnectOptions, type OnRead, type SocketConstructorOptions } from './net-options.js';
 export { NORMALIZED, normalizeConnectArgs, type OnRead, type SocketConstructorOptions, type TcpConnectOptions } from './net-options.js';
 import type { StackInternals } from './internals.js';
@@ -729,7 +730,7 @@ export class Socket extends Duplex implements Deferred {
     while (this.wantRead && !this.destroyed) {
       const ended = conn.readableEnded || (this.coreClosed && conn.readableLength === 0);
       if (conn.readableLength === 0 && !ended) break;
-      const buf = typeof onread.buffer === 'function' ? onread.buffer() : onread.buffer;
+      const buf = bufferFor(onread);
       if (conn.readableLength === 0) break;
       const n = conn.read(this.stack.clock.now(), buf);
       if (n === 0) break;
