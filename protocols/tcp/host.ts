@@ -158,6 +158,11 @@ export interface TcpHost {
    */
   readonly allocBytes?: AllocBytes;
   /**
+   * Optional: the kept views of received frames' ranges the receive queues copy through (RangeViews), shared with
+   * whatever else copies out of the same driver ring (the stack's software GRO); the layer's own when absent.
+   */
+  readonly rxViews?: RangeViews;
+  /**
    * Optional: told whenever the layer files a timer or queues output for its next poll (`pollAt` may have moved
    * earlier). A host that skips the layer's `poll` while `dueAt(now)` lies ahead polls it again after this.
    */

@@ -103,7 +103,7 @@ export class TcpLayer {
       opts: this.opts,
       stats: this.stats,
       allocBytes: host.allocBytes ?? allocZeroed,
-      rxViews: new RangeViews(),
+      rxViews: host.rxViews ?? new RangeViews(),
       txFields: this.txFields,
       rx: this.rxInfo,
       paths: host.paths ?? PATHS_UNKNOWN,

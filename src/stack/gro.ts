@@ -70,8 +70,6 @@ function read32(b: Uint8Array, o: number): number {
 export class TcpGro {
   readonly stats: GroStats = newGroStats();
   private readonly buf = new Uint8Array(MAX_SEGMENT);
-  /** Views of the segments' ranges in a driver's ring or arena, kept: frames come back at the same slots. */
-  private readonly views = new RangeViews();
   /** Bytes held in buf (header + data); 0: nothing held. */
   private len = 0;
   private hl = 0;
@@ -89,6 +87,11 @@ export class TcpGro {
     private readonly deliver: GroDeliver,
     /** Verify checksums the device did not vouch for (false when the driver's caps say 'trusted'). */
     private readonly verify: boolean,
+    /**
+     * Views of the segments' ranges in a driver's ring or arena, kept (frames come back at the same slots): the
+     * stack's one table for that ring, shared with the TCP layer's receive queues (TcpHost.rxViews).
+     */
+    private readonly views: RangeViews = new RangeViews(),
   ) {}
 
   /** Held bytes, 0 when nothing is held (for tests). */

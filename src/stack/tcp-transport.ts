@@ -4,7 +4,7 @@
  * RFC 1191), with TSO where the driver cuts large packets. It plugs into any TransportHost (NetStack registers it
  * with its core); its counters join the host's stats (`stats.tcp`, `stats.gro`).
  */
-import { read16, read32 } from '../../protocols/util/bytes.js';
+import { RangeViews, read16, read32 } from '../../protocols/util/bytes.js';
 import { pseudoHeaderSum } from '../../protocols/util/checksum.js';
 import { IPV4_FLAG_DF, IpProtocol } from '../../protocols/ipv4/wire.js';
 import { TcpLayer, isIpv6Id, type TcpHost, type TcpOptions, type TcpTxPacket } from '../../protocols/tcp/layer.js';
@@ -56,7 +56,9 @@ export class TcpTransport implements Transport {
   ) {
     this.txOffload = !options.checksum.tx;
     this.verify = options.checksum.rx;
-    this.hostView = this.tcpHost(options);
+    // One table of kept views of the driver ring's ranges, for GRO's copies and the receive queues' alike.
+    const rxViews = new RangeViews();
+    this.hostView = this.tcpHost(options, rxViews);
     this.layer = new TcpLayer(this.hostView, { ...options.tcp, rng: options.rng });
     const layer = this.layer;
     const rx = layer.rxInfo;
@@ -67,7 +69,7 @@ export class TcpTransport implements Transport {
           rx.ce = ((tosTtl >>> 8) & 3) === ECN_CE;
           layer.inputAt(this.now!, src, dst, buf, start, end);
           rx.segSize = 0;
-        }, options.checksum.rx)
+        }, options.checksum.rx, rxViews)
       : undefined;
     host.stats.tcp = this.layer.stats;
     if (this.gro !== undefined) host.stats.gro = this.gro.stats;
@@ -142,7 +144,7 @@ export class TcpTransport implements Transport {
     this.hostView.rxChecksum = this.verify && !yes;
   }
 
-  private tcpHost(options: TcpTransportOptions): TcpHost & { rxChecksum: boolean } {
+  private tcpHost(options: TcpTransportOptions, rxViews: RangeViews): TcpHost & { rxChecksum: boolean } {
     const host = this.host;
     const output = host.output;
     const unreachable = (dst: number): void => {
@@ -156,6 +158,7 @@ export class TcpTransport implements Transport {
     const tcpHost: TcpHost & { rxChecksum: boolean } = {
       rxChecksum: options.checksum.rx,
       allocBytes: options.allocBytes,
+      rxViews,
       paths: output.paths,
       txSegment: (now: number, src: number, dst: number, tcpLen: number, segment = 0): TcpTxPacket | null => {
         if (isIpv6Id(dst)) return self.v6?.txSegment(now, src, dst, tcpLen, segment) ?? null;
