@@ -24,11 +24,11 @@
  *   that allocate most. Load-independent, unlike the rates; the harness's own clock reads are in it (about 31 B).
  * --views: the bulk receiver takes the receive queue's bytes as views (`readView`, as a net.Socket does for 'data';
  *   slabs from Buffer.allocUnsafeSlow, as the API's) instead of copying them into one reused buffer (`read`).
- * --warmup N: before each configuration's timed bulk and transactions, one untimed run of each on fresh stacks
- *   (N bytes of bulk, N/4000 transactions; default 200000000, `--warmup 0` for none), so the figures are V8's
- *   optimised code in steady state, as a long-running service runs, not the interpreter and baseline tiers of a
- *   process's first second (200 MB measured cold ran at 5-6 Gbit/s where the same code in steady state ran at
- *   11-14).
+ * --warmup N: before each configuration's timed bulk and transactions, untimed runs of each on two fresh pairs of
+ *   stacks (N/2 bytes of bulk and N/8000 transactions on each; default 200000000, `--warmup 0` for none), so the
+ *   figures are V8's optimised code in steady state, as a long-running service runs, not the interpreter and
+ *   baseline tiers of a process's first second (200 MB measured cold ran at 5-6 Gbit/s where the same code in
+ *   steady state ran at 11-14), nor the deoptimisations a second connection causes.
  * --cpu N: run pinned to vCPU N (the script runs itself again under `taskset -c N`; Node cannot set its own
  *   affinity), print where it ran, and that vCPU's compute speed (bench/lib/vcpu-speed.ts, the figure bench/jitter.ts
  *   records) before and after the runs, in the --json record too (`cpu`). The vCPUs of these VMs have differed by
@@ -168,8 +168,14 @@ for (const name of chosenLinks()) {
   const cfg = linkConfig(name);
   const what = `${cfg.name}: MTU ${cfg.mtu}, ${cfg.offload ? 'checksum offload' : 'software checksums'}${cfg.tso ? ', TSO' : ''}${views ? ', read as views' : ''}`;
   if (warmup > 0) {
-    bulk(cfg, warmup);
-    transactions(cfg, Math.max(1, Math.round(warmup / 4000)));
+    // Each half on a pair of its own: a fresh pair's first tens of thousands of transactions ran 20-25 % slower
+    // after a warm-up on one pair (V8 deoptimised code shaped by the first pair: its sequence numbers small integers
+    // where the next pair's ISN was not, code holding the collected pair's objects); a third pair ran at once at the
+    // steady rate (2026-12-05, 50,000-transaction slices).
+    for (const half of [0, 1]) {
+      bulk(cfg, Math.round(warmup / 2) + half * (warmup % 2));
+      transactions(cfg, Math.max(1, Math.round(warmup / 8000)));
+    }
   }
   const b = timed(() => bulk(cfg, bytes));
   console.log(`${what}: bulk ${(bytes / 1e6).toFixed(0)} MB: ${((b.wall * 8) / 1e9).toFixed(2)} Gbit/s (${((b.cpu * 8) / 1e9).toFixed(2)} per CPU-second)${onCpu(b.ranOn)}`);
@@ -185,7 +191,7 @@ for (const name of chosenLinks()) {
     checksumOffload: cfg.offload,
     tso: cfg.tso,
     readViews: views,
-    warmup: { bytes: warmup, transactions: warmup > 0 ? Math.max(1, Math.round(warmup / 4000)) : 0 },
+    warmup: { bytes: warmup, transactions: warmup > 0 ? 2 * Math.max(1, Math.round(warmup / 8000)) : 0, pairs: warmup > 0 ? 2 : 0 },
     bulk: { bytes, gbitPerSec: r3((b.wall * 8) / 1e9), gbitPerCpuSec: r3((b.cpu * 8) / 1e9), seconds: r3(b.seconds), cpuSeconds: r3(b.cpuSeconds), ranOn: b.ranOn },
     transactions: { count, size: 64, perSec: Math.round(t.wall), perCpuSec: Math.round(t.cpu), seconds: r3(t.seconds), cpuSeconds: r3(t.cpuSeconds), ranOn: t.ranOn },
   });
