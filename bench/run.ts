@@ -57,6 +57,8 @@
  *                    topology.ts), or gro (off but GRO on; only with --paths kernel,tap,tap-tso)
  *   --symmetric      also run udp-pp and tcp-pp with byway on both ends (paths '<driver>/<mode>/both'; not TAP)
  *   --pin            pin the subject to CPU 0 and the peer to CPU 1 (taskset), for every path; default: not pinned
+ *   --reuse-sides    run all of a path's workloads in one pair of side processes (default: a fresh pair for each
+ *                    workload, so no workload measures what an earlier one left in a process: see runPath)
  *   --jitter S       seconds of bench/jitter.ts per vCPU at the start and at the end (default 3; 0: not measured)
  *   --note TEXT      a note stored in the record and shown in the doc
  *   --out DIR        results directory (default bench/results)
@@ -116,6 +118,8 @@ const capacitySearch = { ...DEFAULT_SEARCH, trialS: Math.min(2, Math.max(0.5, du
 // Two busy-polling sides (or two 'event' sides in their post-burst spin) that the scheduler puts on one vCPU take
 // turns by time slice; pinning them apart is how sfnt-pingpong's two hosts would see it.
 const pin = flag('--pin');
+/** One pair of side processes for all of a path's workloads, as before 2026-12-05 (see runPath). */
+const reuseSides = flag('--reuse-sides');
 /** The workloads a both-ends-byway path runs (the ping-pongs: latency end to end, sfnt-pingpong's layout). */
 const SYMMETRIC_WORKLOADS = ['udp-pp', 'tcp-pp'];
 
@@ -581,7 +585,30 @@ async function runPath(topo: Topology, spec: PathSpec, nextPort: () => number): 
     }
     rec.init = sides.init;
     rec.commands = sides.commands;
+    /** Both sides stopped and started again; false (recorded in rec) when the new ones did not start. */
+    const restart = async (): Promise<boolean> => {
+      await sides!.stop();
+      topo.flushNeighbours();
+      sides = new Sides(topo, spec);
+      try {
+        await sides.start();
+        return true;
+      } catch (e) {
+        rec.ok = false;
+        rec.error = `restart failed: ${errMsg(e)}`;
+        log(`   restart failed: ${rec.error}`);
+        return false;
+      }
+    };
+    let first = true;
     for (const w of plan(spec)) {
+      // Every workload in a fresh pair of processes (unless --reuse-sides): what a process ran before changes what
+      // it measures. A node:net receiver that had served a UDP ping-pong took TCP bulk at 2.4-3.1 Gbit/s where a
+      // fresh one took 16.6-21.8 on the same veth (glibc returned the top of its heap to the kernel after each
+      // 64 KiB read buffer and faulted it in again for the next: with MALLOC_TOP_PAD_ set, 22 Gbit/s): every
+      // kernel-path bulk figure of the runs since 2026-12-03 22:00 was that, docs/performance-targets.md.
+      if (!first && !reuseSides && !(await restart())) break;
+      first = false;
       const t0 = performance.now();
       const wr: WorkloadRecord = { ok: false, label: w.label, loadavg: load() };
       const before = spec.stack === 'kernel' ? undefined : await sides.subject.request<Metrics>('counters', {}, 5000).catch(() => undefined);
@@ -614,17 +641,8 @@ async function runPath(topo: Topology, spec: PathSpec, nextPort: () => number): 
       if (!wr.ok && !(await sides.healthy())) {
         // A side that stopped answering is restarted, so one failure does not take the rest of the path with it.
         log('   (restarting both sides)');
-        await sides.stop();
         rec.restarts++;
-        sides = new Sides(topo, spec);
-        try {
-          await sides.start();
-        } catch (e) {
-          rec.ok = false;
-          rec.error = `restart failed: ${errMsg(e)}`;
-          log(`   restart failed: ${rec.error}`);
-          break;
-        }
+        if (reuseSides && !(await restart())) break;
       }
     }
     try {
@@ -708,7 +726,7 @@ async function main(): Promise<void> {
       // The native addon is rebuilt by whoever changes drivers/native; which build ran is part of the record.
       addon: sh('sh', ['-c', 'f=drivers/native/build/Release/byway_native.node; [ -f $f ] && echo "$(sha256sum $f | cut -c1-16) built $(date -u -r $f +%FT%TZ)"']),
     },
-    settings: { durationMs, warmupMs, sizes, idleCount, paths: drivers, modes, workloads, symmetric, offloadsOff, offloads: offloadsMode, nodeFlags: EXTRA_NODE_FLAGS, sides: COMPILED_SIDES ? 'dist (compiled)' : 'tsx', repeat, cpuPinning: pin ? 'subject on CPU 0, peer on CPU 1 (taskset)' : 'none (scheduler places both processes)', nofile: NOFILE },
+    settings: { durationMs, warmupMs, sizes, idleCount, paths: drivers, modes, workloads, symmetric, offloadsOff, offloads: offloadsMode, nodeFlags: EXTRA_NODE_FLAGS, sides: COMPILED_SIDES ? 'dist (compiled)' : 'tsx', repeat, cpuPinning: pin ? 'subject on CPU 0, peer on CPU 1 (taskset)' : 'none (scheduler places both processes)', nofile: NOFILE, sidesPerWorkload: reuseSides ? 'one pair per path (--reuse-sides)' : 'a fresh pair per workload' },
     loadavgStart: load(),
     topology: undefined,
     paths: [],
