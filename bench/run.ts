@@ -75,6 +75,7 @@ import { Side, killAllSides } from './lib/side.js';
 import { BYWAY_A, BYWAY_PACKET_MAC, KERNEL_A, PEER_B, PEER_BYWAY_B, PEER_BYWAY_PACKET_MAC, SUBNET_PREFIX, Topology } from './lib/topology.js';
 import { mergeRounds } from './lib/merge.js';
 import { runInMemoryRounds } from './lib/inmemory-rounds.js';
+import { cpuSplit, cpuStat, fmtCpuSplit } from './lib/cpu-split.js';
 import { DEFAULT_SEARCH, judgeTrial, searchCapacity } from './lib/capacity.js';
 import { buildCPrograms, killAllC, removeCPrograms, runC } from './lib/cprogs.js';
 import { capacityOutcome, FLOOR_STACKS, runFloorPath, type FloorStack } from './lib/floor-path.js';
@@ -310,6 +311,8 @@ function tcpBulk(dir: 'tx' | 'rx', conns: number): WorkloadFn {
     const [sender, receiver, to] = dir === 'tx' ? [c.subject, c.peer, c.peerAddr] : [c.peer, c.subject, c.subjectAddr];
     let m0: Metrics = {};
     let m1: Metrics = {};
+    let c0: number[][] = [];
+    let c1: number[][] = [];
     const { r, final } = await withServer(receiver, 'tcp-sink', port, async (handle) => {
       const send = sender.request<{ connected: number; bytesWritten: number; errors: number; errorCodes: Metrics; cpuMs: number }>(
         'tcpBulkSend',
@@ -318,10 +321,14 @@ function tcpBulk(dir: 'tx' | 'rx', conns: number): WorkloadFn {
       );
       await sleep(warmupMs);
       m0 = await receiver.request<Metrics>('mark', { handle });
+      c0 = cpuStat();
       await sleep(durationMs);
       m1 = await receiver.request<Metrics>('mark', { handle });
+      c1 = cpuStat();
       return send;
     });
+    // How each vCPU spent the window (the whole machine): which side had time left.
+    const vcpus = cpuSplit(c0, c1);
     const gbit = ((m1['bytes']! - m0['bytes']!) * 8) / ((m1['t']! - m0['t']!) / 1000) / 1e9;
     if (r.connected < conns && gbit === 0) throw Object.assign(new Error(`${r.connected} of ${conns} connections opened; errors ${JSON.stringify(r.errorCodes)}`), { code: 'ECONNFAIL' });
     // Under 10 Mbit/s on a veth is no slow transfer but a stalled one (e.g. every data packet dropped by the receiving
@@ -342,8 +349,8 @@ function tcpBulk(dir: 'tx' | 'rx', conns: number): WorkloadFn {
     };
     return {
       metrics: { gbitPerSec: round(gbit, 3), connected: r.connected, senderCpuMs: r.cpuMs },
-      raw: { sender: r, receiverMarks: [m0, m1], receiverFinal: final, receiverGc },
-      summary: `${round(gbit, 3)} Gbit/s goodput at the receiver (${r.connected}/${conns} connected${r.errors ? `, errors ${JSON.stringify(r.errorCodes)}` : ''}; receiver GC ${receiverGc.minorMs} ms in ${receiverGc.minor} scavenges, ${receiverGc.majorMs} ms in ${receiverGc.major} mark-compact steps, of which ${receiverGc.markCompacts} mark-compacts)`,
+      raw: { sender: r, receiverMarks: [m0, m1], receiverFinal: final, receiverGc, vcpus },
+      summary: `${round(gbit, 3)} Gbit/s goodput at the receiver (${r.connected}/${conns} connected${r.errors ? `, errors ${JSON.stringify(r.errorCodes)}` : ''}; receiver GC ${receiverGc.minorMs} ms in ${receiverGc.minor} scavenges, ${receiverGc.majorMs} ms in ${receiverGc.major} mark-compact steps, of which ${receiverGc.markCompacts} mark-compacts; vCPUs: ${fmtCpuSplit(vcpus)})`,
     };
   };
 }

@@ -23,6 +23,7 @@ import { BYWAY_A, BYWAY_PACKET_MAC, KERNEL_A, Topology } from './lib/topology.js
 import { execIn } from '../test/helpers/netns.js';
 import { childLines } from './lib/child-lines.js';
 import { GcCounter, gcDelta, type GcFigures } from './lib/gc-window.js';
+import { cpuSplit, cpuStat } from './lib/cpu-split.js';
 import { Session } from 'node:inspector/promises';
 import { writeFileSync } from 'node:fs';
 
@@ -111,14 +112,6 @@ function cpuOfPid(pid: number): number {
   // utime + stime of the process (all threads), in clock ticks (100 per second here).
   const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
   return ((Number(f[11]) + Number(f[12])) * 1000) / 100;
-}
-
-/** Per-CPU jiffies from /proc/stat (cpu0, cpu1): user, nice, system, idle, iowait, irq, softirq, steal. */
-function cpuStat(): number[][] {
-  return readFileSync('/proc/stat', 'utf8')
-    .split('\n')
-    .filter((l) => /^cpu\d /.test(l))
-    .map((l) => l.split(/\s+/).slice(1, 9).map(Number));
 }
 
 async function openDriver(nsA: string, vethA: string): Promise<FrameDriver> {
@@ -248,12 +241,7 @@ async function main(): Promise<void> {
         .map((k) => [k, n1[k]! - (n0[k] ?? 0)]),
     );
     const p1 = cpuStat();
-    const names = ['user', 'nice', 'system', 'idle', 'iowait', 'irq', 'softirq', 'steal'];
-    const perCpu = p1.map((row, i) => {
-      const d = row.map((v, j) => v - p0[i]![j]!);
-      const tot = d.reduce((a, b) => a + b, 0) || 1;
-      return Object.fromEntries(names.map((n, j) => [n, Math.round((d[j]! / tot) * 100)]).filter(([, v]) => v !== 0));
-    });
+    const perCpu = cpuSplit(p0, p1);
     const t1 = tcpStats();
     const mib = (b1 - b0) / 1048576;
     const sum = (a: SsSample[], k: keyof SsSample): number => a.reduce((x, s) => x + (s[k] ?? 0), 0);
