@@ -173,7 +173,7 @@ for (const name of chosenLinks()) {
     // where the next pair's ISN was not, code holding the collected pair's objects); a third pair ran at once at the
     // steady rate (2026-12-05, 50,000-transaction slices).
     for (const half of [0, 1]) {
-      bulk(cfg, Math.round(warmup / 2) + half * (warmup % 2));
+      bulk(cfg, Math.floor(warmup / 2) + half * (warmup % 2));
       transactions(cfg, Math.max(1, Math.round(warmup / 8000)));
     }
   }

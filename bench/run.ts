@@ -646,10 +646,13 @@ async function runPath(topo: Topology, spec: PathSpec, nextPort: () => number): 
       wr.seconds = round((performance.now() - t0) / 1000, 1);
       rec.workloads[w.id] = wr;
       if (!wr.ok && !(await sides.healthy())) {
-        // A side that stopped answering is restarted, so one failure does not take the rest of the path with it.
-        log('   (restarting both sides)');
+        // A side that stopped answering is replaced, so one failure does not take the rest of the path with it: at
+        // once with --reuse-sides, else by the next workload's fresh pair.
         rec.restarts++;
-        if (reuseSides && !(await restart())) break;
+        if (reuseSides) {
+          log('   (restarting both sides)');
+          if (!(await restart())) break;
+        }
       }
     }
     try {
