@@ -6,13 +6,17 @@
  * and at the end this prints load-independent figures per MiB received: ACKs the sender got, frames and TCP
  * segments byway took in, window updates, and each side's CPU time per MiB. Writes nothing into the repository.
  *
- *   taskset -c 0 node --import tsx bench/rx-bulk-veth.ts [--driver af-packet-tso|af-packet-v2|af-packet|af-xdp|kernel]
+ *   taskset -c 0 node --import tsx bench/rx-bulk-veth.ts [--driver af-packet-tso|af-packet-v2|af-packet|af-xdp|kernel|floor-v2|floor-v2-copy|floor-v2-copy-cold]
  *        [--mode busy|event] [--conns 1] [--seconds 3] [--warmup 1] [--sender-cpu 1] [--json]
  * `--prof-out FILE.cpuprofile`: a CPU profile of this process over the measured window only (the inspector's
  * profiler at a 100 us interval), for byway's receive path.
  * `gc` in the output: the receiving process's collections over the window (scavenges, mark-compacts, incremental
  * marking; bench/lib/gc-window.ts), its minor page faults, and its heap at the end (`process.memoryUsage()`, MB);
  * `perMiB.receiverFaults` the faults per MiB received. The same for the kernel path's node:net sink.
+ * `--driver floor-v2` (`floor-v2-copy`, `floor-v2-copy-cold`): instead of byway, bench/lib/tcp-sink-floor.c, a
+ * busy-polling C receiver with as little TCP as can be over the same AF_PACKET ring af-packet-tso uses (without, or
+ * with, one copy of every byte, into 1 MiB of buffers that stay in the caches or into 64 MiB that do not):
+ * the floor of bulk receive on this interface, its CPU time and the sender's per MiB as for the others.
  * Compiled (as users run the package): `npx tsc -p tsconfig.json` then `node dist/bench/rx-bulk-veth.js ...`.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -24,6 +28,7 @@ import { execIn } from '../test/helpers/netns.js';
 import { childLines } from './lib/child-lines.js';
 import { GcCounter, gcDelta, type GcFigures } from './lib/gc-window.js';
 import { cpuSplit, cpuStat } from './lib/cpu-split.js';
+import { buildCPrograms, removeCPrograms } from './lib/cprogs.js';
 import { Session } from 'node:inspector/promises';
 import { writeFileSync } from 'node:fs';
 
@@ -142,11 +147,26 @@ async function main(): Promise<void> {
   let drv: FrameDriver | undefined;
   try {
     const kernel = driverKind === 'kernel';
+    const floor = driverKind.startsWith('floor-v2');
     const dst = kernel ? KERNEL_A : BYWAY_A;
     let bytes = 0;
+    let floorCounts: { frames: number; acks: number; oooSegs: number } | undefined;
     let readKernel: (() => Promise<{ bytes: number; t: number; cpuMs: number; gc: GcFigures; heapMB: number }>) | undefined;
-    const gcc = kernel ? undefined : new GcCounter();
-    if (kernel) {
+    const gcc = kernel || floor ? undefined : new GcCounter();
+    if (floor) {
+      const bin = buildCPrograms().tcpSinkFloor;
+      const copy = driverKind === 'floor-v2' ? '0' : driverKind === 'floor-v2-copy-cold' ? '64' : '1';
+      sink = spawn('ip', ['netns', 'exec', nsA, 'taskset', '-c', '0', bin, vethA, BYWAY_PACKET_MAC, BYWAY_A, String(PORT), copy], { stdio: ['pipe', 'pipe', 'inherit'] });
+      const next = childLines(sink, 'the floor sink', 10_000);
+      await next(); // ready
+      const noGc: GcFigures = { scavenges: 0, scavengeMs: 0, markCompacts: 0, markCompactMs: 0, incremental: 0, incrementalMs: 0, minorFaults: 0 };
+      readKernel = async () => {
+        sink!.stdin!.write('x\n');
+        const r = JSON.parse(await next()) as { bytes: number; t: number; cpuMs: number; frames: number; acks: number; oooSegs: number; minorFaults: number };
+        floorCounts = r;
+        return { bytes: r.bytes, t: r.t, cpuMs: r.cpuMs, gc: { ...noGc, minorFaults: r.minorFaults }, heapMB: 0 };
+      };
+    } else if (kernel) {
       sink = spawn('ip', ['netns', 'exec', nsA, 'taskset', '-c', '0', process.execPath, '-e', KERNEL_SINK, KERNEL_A], { stdio: ['pipe', 'pipe', 'inherit'] });
       const next = childLines(sink, 'the kernel sink', 10_000);
       await next(); // ready
@@ -187,7 +207,7 @@ async function main(): Promise<void> {
       const t = stack.stats.tcp as unknown as Record<string, number>;
       const g = (stack.stats as unknown as { gro?: Record<string, number> }).gro ?? {};
       const d = drv?.stats as unknown as Record<string, number> | undefined;
-      return { segsIn: t['segsIn']!, segsOut: t['segsOut']!, groMerged: g['merged'] ?? 0, groSegments: g['segments'] ?? 0, rxFrames: d?.['rxFrames'] ?? 0, rxBytes: d?.['rxBytes'] ?? 0, txFrames: d?.['txFrames'] ?? 0 };
+      return { segsIn: t['segsIn']!, segsOut: t['segsOut']!, groMerged: g['merged'] ?? 0, groSegments: g['segments'] ?? 0, rxFrames: d?.['rxFrames'] ?? 0, rxBytes: d?.['rxBytes'] ?? 0, txFrames: d?.['txFrames'] ?? 0, rxSpins: d?.['rxSpins'] ?? 0, rxSpinHits: d?.['rxSpinHits'] ?? 0 };
     };
     /**
      * Bytes received and the receiver's and the sender's CPU time (ms) so far, and when the receiver read its byte
@@ -206,6 +226,7 @@ async function main(): Promise<void> {
       ];
     };
     const [b0, c0, sc0, bt0, g0] = await snapshot();
+    const f0 = floorCounts;
     const s0 = ss();
     const p0 = cpuStat();
     const t0 = tcpStats();
@@ -232,6 +253,7 @@ async function main(): Promise<void> {
       session.disconnect();
     }
     const [b1, c1, sc1, bt1, g1, heapMB] = await snapshot();
+    const f1 = floorCounts;
     const gc = gcDelta(g0, g1);
     const s1 = ss();
     const n1 = nstat();
@@ -275,8 +297,12 @@ async function main(): Promise<void> {
               tcpSegsIn: per(t1['segsIn']! - t0['segsIn']!),
               tcpSegsOut: per(t1['segsOut']! - t0['segsOut']!),
               groMerged: per(t1['groMerged']! - t0['groMerged']!),
+              // The driver's native spins (rxWait calls that waited) and those a frame ended.
+              rxSpins: per(t1['rxSpins']! - t0['rxSpins']!),
+              rxSpinHits: per(t1['rxSpinHits']! - t0['rxSpinHits']!),
             }
           : {}),
+        ...(f0 && f1 ? { framesIn: per(f1.frames - f0.frames), acksSent: per(f1.acks - f0.acks), oooSegs: per(f1.oooSegs - f0.oooSegs) } : {}),
       },
       sender: {
         // Shares of the wall time of the window (ss counts per connection; summed over connections).
@@ -302,6 +328,7 @@ async function main(): Promise<void> {
     sink?.kill('SIGKILL');
     stack?.close();
     topo.destroy();
+    removeCPrograms();
   }
 }
 

@@ -1,5 +1,6 @@
 /**
- * The harness's C programs (bench/lib/blast.c, the paced sender; bench/lib/floor.c, the busy-polling floor):
+ * The harness's C programs (bench/lib/blast.c, the paced sender; bench/lib/floor.c, the busy-polling floor;
+ * bench/lib/tcp-sink-floor.c, the floor of TCP bulk receive):
  * compiled once per run with cc into a temp dir, and run as child processes with a time limit. Building throws
  * with what to install when cc or the Linux headers are missing (Debian: gcc, libc6-dev, linux-libc-dev).
  */
@@ -14,17 +15,18 @@ const HERE = dirname(fileURLToPath(import.meta.url));
 export interface CPrograms {
   readonly blast: string;
   readonly floor: string;
+  readonly tcpSinkFloor: string;
   readonly dir: string;
 }
 
 let built: CPrograms | undefined;
 
-/** Compile blast.c and floor.c (once); throws an Error with code 'ENOCC' and what to install. */
+/** Compile blast.c, floor.c and tcp-sink-floor.c (once); throws an Error with code 'ENOCC' and what to install. */
 export function buildCPrograms(): CPrograms {
   if (built) return built;
   const dir = mkdtempSync(join(tmpdir(), 'byway-bench-c-'));
   const out: Record<string, string> = {};
-  for (const name of ['blast', 'floor']) {
+  for (const name of ['blast', 'floor', 'tcp-sink-floor']) {
     out[name] = join(dir, name);
     try {
       execFileSync('cc', ['-O2', '-Wall', '-o', out[name]!, join(HERE, `${name}.c`)], { stdio: ['ignore', 'pipe', 'pipe'], timeout: 60_000 });
@@ -35,7 +37,7 @@ export function buildCPrograms(): CPrograms {
       throw Object.assign(new Error(`cannot build bench/lib/${name}.c (${why}); install a C compiler and the Linux headers: apt-get install gcc libc6-dev linux-libc-dev`), { code: 'ENOCC' });
     }
   }
-  built = { blast: out['blast']!, floor: out['floor']!, dir };
+  built = { blast: out['blast']!, floor: out['floor']!, tcpSinkFloor: out['tcp-sink-floor']!, dir };
   return built;
 }
 
