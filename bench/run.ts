@@ -19,8 +19,10 @@
  *
  * The floor (issue #12): paths 'floor-af-xdp' and 'floor-af-packet-v2' run bench/lib/floor.c, a busy-polling C
  * program, on both ends of the same veth (AF_XDP copy mode, or AF_PACKET TPACKET_V2 rings; the addresses of the
- * both-ends byway paths), for the UDP workloads only (udp-pp, udp-stream, udp-capacity; bench/lib/floor-path.ts).
- * The report divides each AF_XDP / AF_PACKET byway path by the floor of its kind, beside byway/kernel.
+ * both-ends byway paths), for the UDP workloads (udp-pp, udp-stream, udp-capacity; bench/lib/floor-path.ts), and
+ * floor-af-packet-v2 for TCP bulk receive with one connection (tcp-bulk-rx-1: bench/lib/tcp-sink-floor.c under a
+ * kernel sender, one copy of every byte). The report divides each AF_XDP / AF_PACKET byway path by the floor of its
+ * kind, beside byway/kernel.
  *
  * Workloads (modelled on sfnt-pingpong / sfnt-stream): UDP ping-pong half round trip (1, 64, 1024, 1472 B);
  * UDP 64 B one-way rate both ways (loss counted); UDP 64 B receive capacity ('udp-capacity': bench/lib/blast.c in
@@ -46,7 +48,7 @@
  *   --paths LIST     kernel,af-xdp,af-packet,af-packet-v2,af-packet-tso,tap,tap-tso,floor-af-xdp,floor-af-packet-v2
  *                    (default all; af-packet is the driver's default TPACKET_V3 ring, af-packet-v2 the same driver
  *                    with tpacketVersion: 2; af-packet-tso and tap-tso add TCP segmentation offload: 64 KiB packets
- *                    the kernel cuts; floor-* are the C floor, UDP workloads only)
+ *                    the kernel cuts; floor-* are the C floor: UDP workloads, and tcp-bulk-rx-1 on AF_PACKET)
  *   --modes LIST     byway poll modes: event,busy (default both)
  *   --workloads LIST udp-pp,udp-stream,udp-capacity,tcp-pp,tcp-bulk,tcp-connrate,tcp-idle,inmemory (default all)
  *   --sizes LIST     UDP ping-pong sizes (default 1,64,1024,1472)
@@ -78,7 +80,7 @@ import { runInMemoryRounds } from './lib/inmemory-rounds.js';
 import { cpuSplit, cpuStat, fmtCpuSplit } from './lib/cpu-split.js';
 import { DEFAULT_SEARCH, judgeTrial, searchCapacity } from './lib/capacity.js';
 import { buildCPrograms, killAllC, removeCPrograms, runC } from './lib/cprogs.js';
-import { capacityOutcome, FLOOR_STACKS, runFloorPath, type FloorStack } from './lib/floor-path.js';
+import { capacityOutcome, FLOOR_STACKS, FLOOR_WORKLOADS, runFloorPath, type FloorStack } from './lib/floor-path.js';
 import { measureJitter } from './lib/jitter-run.js';
 import { speedSummary } from './lib/vcpu-speed.js';
 import { addKicksPerRoundTrip } from './lib/kicks.js';
@@ -472,7 +474,7 @@ function pathSpecs(): PathSpec[] {
       for (const m of modes) out.push({ id: `${d}/${m}/both`, stack: d, mode: m, peer: 'byway' });
     }
   }
-  if (workloads.some((w) => ['udp-pp', 'udp-stream', 'udp-capacity'].includes(w))) {
+  if (workloads.some((w) => FLOOR_WORKLOADS.includes(w))) {
     for (const f of FLOOR_STACKS) if (drivers.includes(f)) out.push({ id: f, stack: f, mode: 'busy', peer: 'floor' });
   }
   return out;

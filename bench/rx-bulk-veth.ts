@@ -29,6 +29,7 @@ import { childLines } from './lib/child-lines.js';
 import { GcCounter, gcDelta, type GcFigures } from './lib/gc-window.js';
 import { cpuSplit, cpuStat } from './lib/cpu-split.js';
 import { buildCPrograms, removeCPrograms } from './lib/cprogs.js';
+import { bulkSenderScript } from './lib/bulk-sender.js';
 import { Session } from 'node:inspector/promises';
 import { writeFileSync } from 'node:fs';
 
@@ -48,14 +49,7 @@ const PORT = 9100;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** The sender: node:net in namespace B, 64 KiB writes as fast as the socket takes them, until killed. */
-const SENDER = `
-const net = require('node:net');
-const chunk = Buffer.alloc(65536, 0x64);
-for (let i = 0; i < ${conns}; i++) {
-  const s = net.connect(${PORT}, process.argv[1]);
-  const pump = () => { while (s.write(chunk)); };
-  s.on('connect', pump); s.on('drain', pump); s.on('error', () => {});
-}`;
+const SENDER = bulkSenderScript(PORT, conns);
 
 /**
  * The kernel receiver (`--driver kernel`): node:net in namespace A, counting bytes, printing them when asked, with

@@ -190,6 +190,17 @@ console.log('bench selftest: symmetric ok');
   assert.match(ft, /\| UDP ping-pong 64 B, half-RTT p50 \| lower \| 5\.00 \(5\.00–5\.00\) \| 2\.00 \(2\.00–2\.00\) \|/);
   // The floor's capacity was sender-limited: a lower bound, so the ratio is marked.
   assert.match(ft, /receive capacity.*\| 0\.07 \(0\.07–0\.07\) † \|/);
+  // TCP bulk receive with one connection has a floor on AF_PACKET only (tcp-sink-floor.c): its row divides
+  // af-packet-tso by it, and the AF_XDP column, with no such floor figure, shows none.
+  const bulk = (p: PathRecord, gbit: number): PathRecord => ({
+    ...p,
+    workloads: { ...p.workloads, 'tcp-bulk-rx-1': { ok: true, label: 'b', loadavg: [], metrics: { gbitPerSec: gbit } } },
+  });
+  const rb = [[bulk(mk('kernel', 'kernel', undefined, { p50Us: 40 }), 18), bulk(mk('af-xdp/busy', 'af-xdp', undefined, { p50Us: 10 }), 6),
+    bulk(mk('af-packet-tso/busy', 'af-packet-tso', undefined, { p50Us: 10 }), 10), mk('floor-af-xdp', 'floor-af-xdp', 'floor', { p50Us: 2 }),
+    bulk(mk('floor-af-packet-v2', 'floor-af-packet-v2', 'floor', { p50Us: 3 }), 20)]];
+  const ftb = renderFloorTable({ ...rec, settings: { ...rec.settings, offloads: 'on' }, rounds: rb, paths: mergeRounds(rb) });
+  assert.match(ftb, /^\| TCP bulk, subject receives, 1 conn: goodput \| higher \| – \| 0\.50 \|$/m);
   const abs = renderAbsoluteTable(r4);
   assert.match(abs, /\| UDP ping-pong 64 B, driver kicks per round trip \| kicks \| – \| 1\.00 \(1\.00–1\.00\) \|/);
   assert.match(abs, /receive capacity.*\| ≥ 700,000 \(700,000–700,000\) \| – \|$/m);

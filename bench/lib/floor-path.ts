@@ -9,20 +9,28 @@
  *
  * Workloads: udp-pp-<size> (reflector in B, pinger in A), udp-stream-tx/rx (floor blast -> floor sink, each way),
  * udp-capacity (bench/lib/blast.c on B's kernel socket, paced, into the floor's sink in A; B gets a permanent
- * neighbour entry for A's floor address, which answers no ARP). Other workloads have no floor and are not listed.
+ * neighbour entry for A's floor address, which answers no ARP), and on floor-af-packet-v2 tcp-bulk-rx-1:
+ * bench/lib/tcp-sink-floor.c in A (as little TCP as a receiver can have, over the TPACKET_V2 ring with the vnet
+ * header af-packet-tso uses, copying every byte once into 1 MiB of buffers) under a node:net sender in B writing
+ * 64 KiB chunks, goodput over the window as the Node paths' tcp-bulk measures it at the receiver. Other workloads
+ * have no floor and are not listed.
  * Errors are recorded per workload, as on the other paths.
  */
+import { spawn, type ChildProcess } from 'node:child_process';
 import { loadavg } from 'node:os';
 import { execIn, ipIn } from '../../test/helpers/netns.js';
 import { judgeTrial, searchCapacity, type CapacityResult, type SearchOptions } from './capacity.js';
 import { runC, type CPrograms } from './cprogs.js';
 import { BYWAY_A, BYWAY_PACKET_MAC, PEER_BYWAY_B, PEER_BYWAY_PACKET_MAC, type TopologyInfo } from './topology.js';
+import { bulkSenderScript } from './bulk-sender.js';
+import { childLines } from './child-lines.js';
+import { cpuSplit, cpuStat, fmtCpuSplit } from './cpu-split.js';
 import type { PathRecord, WorkloadRecord } from '../report.js';
 
 export type FloorStack = 'floor-af-xdp' | 'floor-af-packet-v2';
 export const FLOOR_STACKS: readonly FloorStack[] = ['floor-af-xdp', 'floor-af-packet-v2'];
 /** The workloads a floor path runs (prefixes of workload ids). */
-export const FLOOR_WORKLOADS = ['udp-pp', 'udp-stream', 'udp-capacity'];
+export const FLOOR_WORKLOADS = ['udp-pp', 'udp-stream', 'udp-capacity', 'tcp-bulk'];
 
 export interface FloorOptions {
   readonly topo: TopologyInfo;
@@ -59,7 +67,8 @@ function ends(stack: FloorStack, t: TopologyInfo): { a: End; b: End } {
 
 export async function runFloorPath(stack: FloorStack, o: FloorOptions): Promise<PathRecord> {
   const rec: PathRecord = { id: stack, stack, mode: 'busy', peer: 'floor', ok: true, loadavgStart: load(), workloads: {}, restarts: 0 };
-  o.log(`\n== ${stack} (bench/lib/floor.c on both ends, busy-polling ${stack === 'floor-af-xdp' ? 'AF_XDP copy mode' : 'AF_PACKET TPACKET_V2'})  load ${rec.loadavgStart.join(' ')}`);
+  const tcp = stack === 'floor-af-packet-v2' && o.workloads.includes('tcp-bulk') ? '; TCP bulk: tcp-sink-floor.c in A' : '';
+  o.log(`\n== ${stack} (bench/lib/floor.c on both ends, busy-polling ${stack === 'floor-af-xdp' ? 'AF_XDP copy mode' : 'AF_PACKET TPACKET_V2'}${tcp})  load ${rec.loadavgStart.join(' ')}`);
   let e: { a: End; b: End };
   try {
     e = ends(stack, o.topo);
@@ -153,6 +162,9 @@ export async function runFloorPath(stack: FloorStack, o: FloorOptions): Promise<
       },
     });
   }
+  if (o.workloads.includes('tcp-bulk') && backend === 'v2') {
+    plan.push({ id: 'tcp-bulk-rx-1', label: 'TCP bulk, subject receives, 1 conn', fn: () => floorBulkReceive(e.a, e.b, o) });
+  }
   for (const w of plan) {
     const t0 = performance.now();
     const wr: WorkloadRecord = { ok: false, label: w.label, loadavg: load() };
@@ -171,6 +183,58 @@ export async function runFloorPath(stack: FloorStack, o: FloorOptions): Promise<
   rec.loadavgEnd = load();
   return rec;
 }
+
+/**
+ * tcp-bulk-rx-1 on the floor: tcp-sink-floor.c in A (own MAC and address, answering ARP itself; 1 MiB copy area)
+ * under bulkSenderScript's one connection from B's kernel address, pinned as the Node paths' sides are. B's
+ * neighbour entry for the floor's address is set for the workload (an earlier path may have left another MAC).
+ */
+async function floorBulkReceive(a: End, b: End, o: FloorOptions): Promise<{ metrics: Record<string, number>; raw: Record<string, unknown>; summary: string }> {
+  const port = o.nextPort();
+  const pinTo = (cpu: string): string[] => (o.pin ? ['taskset', '-c', cpu] : []);
+  const procs: ChildProcess[] = [];
+  ipIn(b.ns, `neigh replace ${a.ip} lladdr ${a.mac} dev ${b.ifname} nud permanent`);
+  try {
+    const sink = spawn('ip', ['netns', 'exec', a.ns, ...pinTo(a.cpu), o.progs.tcpSinkFloor, a.ifname, a.mac, a.ip, String(port), '1'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    procs.push(sink);
+    let err = '';
+    sink.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+    const next = childLines(sink, 'tcp-sink-floor', 10_000);
+    const line = await next().catch((x: Error) => Promise.reject(new Error(`${x.message}${err ? `: ${err.trim()}` : ''}`)));
+    if (line !== 'ready') throw new Error(`tcp-sink-floor: ${line}`);
+    const mark = async (): Promise<Record<string, number>> => {
+      sink.stdin!.write('x\n');
+      return JSON.parse(await next()) as Record<string, number>;
+    };
+    const sender = spawn('ip', ['netns', 'exec', o.topo.nsB, ...pinTo('1'), process.execPath, '-e', bulkSenderScript(port, 1), a.ip], { stdio: 'ignore' });
+    procs.push(sender);
+    await sleepMs(o.warmupMs);
+    const m0 = await mark();
+    const c0 = cpuStat();
+    await sleepMs(o.durationMs);
+    const m1 = await mark();
+    const c1 = cpuStat();
+    const vcpus = cpuSplit(c0, c1);
+    const mib = (m1['bytes']! - m0['bytes']!) / 1048576;
+    const gbit = ((m1['bytes']! - m0['bytes']!) * 8) / ((m1['t']! - m0['t']!) / 1000) / 1e9;
+    if (!(gbit > 0)) throw Object.assign(new Error(`nothing received in the window (${m1['frames']} frames in all)`), { code: 'ESTALLED' });
+    const per = (k: string): number => round((m1[k]! - m0[k]!) / mib, 2);
+    return {
+      metrics: { gbitPerSec: round(gbit, 3), connected: 1 },
+      raw: { marks: [m0, m1], perMiB: { cpuMs: per('cpuMs'), frames: per('frames'), acks: per('acks'), oooSegs: per('oooSegs') }, vcpus },
+      summary: `${round(gbit, 3)} Gbit/s goodput at the floor (per MiB: ${per('frames')} frames, ${per('acks')} ACKs, ${per('cpuMs')} ms of its CPU; vCPUs: ${fmtCpuSplit(vcpus)})`,
+    };
+  } finally {
+    for (const p of procs) p.kill('SIGKILL');
+    try {
+      ipIn(b.ns, `neigh del ${a.ip} dev ${b.ifname}`);
+    } catch {
+      // gone with the namespace
+    }
+  }
+}
+
+const sleepMs = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** blast.c prints 'sent N'; floor.c one JSON line. */
 function parseOut(out: string): Record<string, number> {
