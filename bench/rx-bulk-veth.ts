@@ -17,6 +17,7 @@
  * busy-polling C receiver with as little TCP as can be over the same AF_PACKET ring af-packet-tso uses (without, or
  * with, one copy of every byte, into 1 MiB of buffers that stay in the caches or into 64 MiB that do not):
  * the floor of bulk receive on this interface, its CPU time and the sender's per MiB as for the others.
+ * `--floor-work-ns N`: the floor spins N ns after each TCP frame (a stand-in for a stack's per-frame work).
  * Compiled (as users run the package): `npx tsc -p tsconfig.json` then `node dist/bench/rx-bulk-veth.js ...`.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -45,6 +46,7 @@ const warmup = Number(opt('--warmup', '1'));
 const senderCpu = opt('--sender-cpu', '1');
 const json = process.argv.includes('--json');
 const profOut = opt('--prof-out', '');
+const floorWorkNs = opt('--floor-work-ns', '0');
 const PORT = 9100;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -150,7 +152,7 @@ async function main(): Promise<void> {
     if (floor) {
       const bin = buildCPrograms().tcpSinkFloor;
       const copy = driverKind === 'floor-v2' ? '0' : driverKind === 'floor-v2-copy-cold' ? '64' : '1';
-      sink = spawn('ip', ['netns', 'exec', nsA, 'taskset', '-c', '0', bin, vethA, BYWAY_PACKET_MAC, BYWAY_A, String(PORT), copy], { stdio: ['pipe', 'pipe', 'inherit'] });
+      sink = spawn('ip', ['netns', 'exec', nsA, 'taskset', '-c', '0', bin, vethA, BYWAY_PACKET_MAC, BYWAY_A, String(PORT), copy, floorWorkNs], { stdio: ['pipe', 'pipe', 'inherit'] });
       const next = childLines(sink, 'the floor sink', 10_000);
       await next(); // ready
       const noGc: GcFigures = { scavenges: 0, scavengeMs: 0, markCompacts: 0, markCompactMs: 0, incremental: 0, incrementalMs: 0, minorFaults: 0 };

@@ -100,7 +100,8 @@ export function runC(argv: string[], timeoutMs: number, readyLine?: string, cwd?
       readyReject(e);
       reject(e);
     });
-    child.on('exit', (code, signal) => {
+    // 'close', not 'exit': the exit can come before the last of stdout and stderr has been read.
+    child.on('close', (code, signal) => {
       clearTimeout(timer);
       running.delete(handle);
       const err = Object.assign(new Error(`${argv.slice(-12).join(' ')}: exit ${code ?? signal}: ${stderr.trim().split('\n').slice(-3).join(' | ')}`), { code: 'ECPROG' });

@@ -7,12 +7,17 @@
  * offers is always the whole 4 MiB (byway's receiveBuffer). With COPY_MIB > 0 it copies every payload byte once
  * into an area of that many MiB it walks through, the one copy any consumer of the bytes needs (byway's into its
  * receive slabs, the kernel path's into the reader's buffer): 1 MiB stays in the caches as buffers a reader frees
- * at once do, 64 MiB does not. bench/rx-bulk-veth.ts compiles and runs it (`--driver floor-v2[-copy]`):
+ * at once do, 64 MiB does not. bench/lib/cprogs.ts compiles it; bench/run.ts's floor-af-packet-v2 path runs it for
+ * tcp-bulk-rx-1, bench/rx-bulk-veth.ts with `--driver floor-v2[-copy[-cold]]`:
  *
- *   tcp-sink-floor IFNAME MYMAC MYIP PORT COPY_MIB
+ *   tcp-sink-floor IFNAME MYMAC MYIP PORT COPY_MIB [WORK_NS]
+ *
+ * WORK_NS > 0: after each TCP frame, spin that many nanoseconds on the clock, as a stand-in for the per-frame work a
+ * real stack does between taking a frame and sending its ACK (how the goodput falls with it: docs/performance-targets.md).
  *
  * Prints "ready" once the ring is up; then, for every line read on stdin, one JSON line: bytes received in order,
- * the time (epoch ms), its CPU time (ms), frames, ACKs sent, out-of-order segments. Exits at EOF on stdin. No
+ * the time (epoch ms), its CPU time (ms), frames, ACKs sent, out-of-order segments, the WORK_NS spun (ms). Exits at
+ * EOF on stdin. No
  * timestamps option, no retransmission (it sends nothing that needs one), one connection at a time.
  */
 #define _GNU_SOURCE
@@ -58,6 +63,7 @@ static int n_ooo;
 static uint64_t bytes, frames, acks, ooo_segs;
 static uint8_t *copy_area;
 static size_t copy_off, copy_area_len;
+static uint64_t work_ns, work_done_ns;
 
 static inline int seq_lt(uint32_t a, uint32_t b) { return (int32_t)(a - b) < 0; }
 static inline int seq_le(uint32_t a, uint32_t b) { return (int32_t)(a - b) <= 0; }
@@ -189,21 +195,27 @@ static int tcp_in(const uint8_t *f, uint32_t len) {
   return owed;
 }
 
+static inline uint64_t mono_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
 static void report(void) {
   struct rusage ru;
   struct timespec ts;
   getrusage(RUSAGE_SELF, &ru);
   clock_gettime(CLOCK_REALTIME, &ts);
   double cpu = (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e3 + (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e3;
-  printf("{\"bytes\":%llu,\"t\":%.3f,\"cpuMs\":%.3f,\"frames\":%llu,\"acks\":%llu,\"oooSegs\":%llu,\"minorFaults\":%ld}\n",
+  printf("{\"bytes\":%llu,\"t\":%.3f,\"cpuMs\":%.3f,\"frames\":%llu,\"acks\":%llu,\"oooSegs\":%llu,\"minorFaults\":%ld,\"workMs\":%.3f}\n",
          (unsigned long long)bytes, (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6, cpu, (unsigned long long)frames,
-         (unsigned long long)acks, (unsigned long long)ooo_segs, ru.ru_minflt);
+         (unsigned long long)acks, (unsigned long long)ooo_segs, ru.ru_minflt, (double)work_done_ns / 1e6);
   fflush(stdout);
 }
 
 int main(int argc, char **argv) {
-  if (argc != 6) {
-    fprintf(stderr, "usage: tcp-sink-floor IFNAME MYMAC MYIP PORT COPY_MIB\n");
+  if (argc != 6 && argc != 7) {
+    fprintf(stderr, "usage: tcp-sink-floor IFNAME MYMAC MYIP PORT COPY_MIB [WORK_NS]\n");
     return 2;
   }
   if (sscanf(argv[2], "%hhx:%hhx:%hhx:%hhx:%hhx:%hhx", &my_mac[0], &my_mac[1], &my_mac[2], &my_mac[3], &my_mac[4], &my_mac[5]) != 6 ||
@@ -212,6 +224,7 @@ int main(int argc, char **argv) {
     return 2;
   }
   my_port = htons((uint16_t)atoi(argv[4]));
+  if (argc == 7) work_ns = strtoull(argv[6], NULL, 10);
   copy_area_len = (size_t)atoi(argv[5]) << 20;
   if (copy_area_len) {
     copy_area = mmap(NULL, copy_area_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
@@ -246,6 +259,11 @@ int main(int argc, char **argv) {
       else if (len >= 14 && f[12] == 0x08 && f[13] == 0x00) {
         int o = tcp_in(f, len);
         frames++;
+        if (work_ns) {
+          uint64_t from = mono_ns(), t;
+          while ((t = mono_ns()) < from + work_ns) __builtin_ia32_pause();
+          work_done_ns += t - from;
+        }
         if (o == 1) send_tcp(0x10, 0), owed = 0; /* at once; it also covers what came before in the batch */
         else if (o == 2) owed = 1;
       }

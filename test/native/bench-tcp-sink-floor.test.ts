@@ -35,9 +35,12 @@ describePrivileged('bench tcp-sink-floor.c against a kernel sender', () => {
     removeCPrograms();
   });
 
-  /** Starts the floor with a copy area of `copyMiB`, sends `bytes` from node:net in nsB, returns the floor's counts. */
-  async function receive(copyMiB: number, bytes: number): Promise<Record<string, number>> {
-    const floor = spawn('ip', ['netns', 'exec', nsA, progs.tcpSinkFloor, a, FLOOR_MAC, FLOOR_IP, String(PORT), String(copyMiB)], {
+  /**
+   * Starts the floor with a copy area of `copyMiB` (and `workNs` of spinning per frame), sends `bytes` from node:net
+   * in nsB, returns the floor's counts.
+   */
+  async function receive(copyMiB: number, bytes: number, workNs = 0): Promise<Record<string, number>> {
+    const floor = spawn('ip', ['netns', 'exec', nsA, progs.tcpSinkFloor, a, FLOOR_MAC, FLOOR_IP, String(PORT), String(copyMiB), String(workNs)], {
       stdio: ['pipe', 'pipe', 'inherit'],
     });
     running.push(floor);
@@ -77,11 +80,17 @@ describePrivileged('bench tcp-sink-floor.c against a kernel sender', () => {
     expect(c['acks']).toBeGreaterThan(0); // the SYN-ACK and ACKs: the sender's window moved
   }, 40_000);
 
-  it('the same with its copy of every byte', async () => {
+  it('the same with its copy of every byte, and with 20 us of work per frame', async () => {
     const bytes = 4 * 1048576 + 77;
     const c = await receive(1, bytes);
     expect(c['bytes']).toBe(bytes);
-  }, 40_000);
+    expect(c['workMs']).toBe(0);
+    const w = await receive(1, bytes, 20_000);
+    expect(w['bytes']).toBe(bytes);
+    // At least 20 us spun after every TCP frame (the handshake's and the FIN's among them), and not far more.
+    expect(w['workMs']).toBeGreaterThanOrEqual((w['frames']! * 20) / 1000);
+    expect(w['workMs']).toBeLessThan((w['frames']! * 20) / 1000 + 100);
+  }, 60_000);
 
   it('refuses bad arguments with a usage message, not a crash', async () => {
     const r = runC([progs.tcpSinkFloor, a, 'not-a-mac', FLOOR_IP, '1', '0'], 5000);
