@@ -6,7 +6,7 @@
  * and at the end this prints load-independent figures per MiB received: ACKs the sender got, frames and TCP
  * segments byway took in, window updates, and each side's CPU time per MiB. Writes nothing into the repository.
  *
- *   taskset -c 0 node --import tsx bench/rx-bulk-veth.ts [--driver af-packet-tso|af-packet-v2|af-packet|af-xdp|kernel|floor-v2|floor-v2-copy|floor-v2-copy-cold]
+ *   taskset -c 0 node --import tsx bench/rx-bulk-veth.ts [--driver af-packet-tso|af-packet-v2|af-packet|af-xdp|tap-tso|kernel|floor-v2|floor-v2-copy|floor-v2-copy-cold|floor-tap-copy]
  *        [--mode busy|event] [--conns 1] [--seconds 3] [--warmup 1] [--sender-cpu 1] [--json]
  * `--prof-out FILE.cpuprofile`: a CPU profile of this process over the measured window only (the inspector's
  * profiler at a 100 us interval), for byway's receive path.
@@ -18,6 +18,8 @@
  * with, one copy of every byte, into 1 MiB of buffers that stay in the caches or into 64 MiB that do not):
  * the floor of bulk receive on this interface, its CPU time and the sender's per MiB as for the others.
  * `--floor-work-ns N`: the floor spins N ns after each TCP frame (a stand-in for a stack's per-frame work).
+ * `--driver tap-tso` (byway) and `floor-tap-copy` (the floor, one copy) receive through the topology's TAP instead,
+ * bridged to vethA as bench/run.ts's TAP paths are (read() per frame, write() per ACK).
  * Compiled (as users run the package): `npx tsc -p tsconfig.json` then `node dist/bench/rx-bulk-veth.js ...`.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -25,7 +27,7 @@ import { readFileSync } from 'node:fs';
 import { createStack, type Stack } from '../src/api/stack.js';
 import type { FrameDriver } from '../drivers/types.js';
 import { BYWAY_A, BYWAY_PACKET_MAC, KERNEL_A, Topology } from './lib/topology.js';
-import { execIn } from '../test/helpers/netns.js';
+import { execIn, ipIn } from '../test/helpers/netns.js';
 import { childLines } from './lib/child-lines.js';
 import { GcCounter, gcDelta, type GcFigures } from './lib/gc-window.js';
 import { cpuSplit, cpuStat } from './lib/cpu-split.js';
@@ -115,7 +117,12 @@ function cpuOfPid(pid: number): number {
   return ((Number(f[11]) + Number(f[12])) * 1000) / 100;
 }
 
-async function openDriver(nsA: string, vethA: string): Promise<FrameDriver> {
+async function openDriver(nsA: string, vethA: string, tapA: string): Promise<FrameDriver> {
+  if (driverKind === 'tap-tso') {
+    // As bench/peer.ts opens it for run.ts's tap-tso path: the topology's TAP, bridged to vethA.
+    const { openTap } = await import('../drivers/tap/index.js');
+    return openTap({ name: tapA, netns: nsA, busyPoll: mode === 'busy', queueLength: 4096, vnetHdr: true, tso: true });
+  }
   if (driverKind === 'af-xdp') {
     const { openAfXdp } = await import('../drivers/af-xdp/index.js');
     return openAfXdp({ ifname: vethA, netns: nsA, mode: 'own', ipv4: BYWAY_A, busyPoll: mode === 'busy' });
@@ -136,14 +143,19 @@ async function openDriver(nsA: string, vethA: string): Promise<FrameDriver> {
 
 async function main(): Promise<void> {
   const topo = new Topology({ offloads: 'on' });
-  const { nsA, nsB, vethA } = topo.info;
+  const { nsA, nsB, vethA, tapA } = topo.info;
   let sender: ChildProcess | undefined;
   let sink: ChildProcess | undefined;
   let stack: Stack | undefined;
   let drv: FrameDriver | undefined;
   try {
     const kernel = driverKind === 'kernel';
-    const floor = driverKind.startsWith('floor-v2');
+    const floor = driverKind.startsWith('floor-');
+    const tap = driverKind === 'tap-tso' || driverKind === 'floor-tap-copy';
+    if (tap) {
+      topo.bridgeTap();
+      ipIn(nsA, `link set ${tapA} txqueuelen 4096 up`);
+    }
     const dst = kernel ? KERNEL_A : BYWAY_A;
     let bytes = 0;
     let floorCounts: { frames: number; acks: number; oooSegs: number } | undefined;
@@ -152,7 +164,8 @@ async function main(): Promise<void> {
     if (floor) {
       const bin = buildCPrograms().tcpSinkFloor;
       const copy = driverKind === 'floor-v2' ? '0' : driverKind === 'floor-v2-copy-cold' ? '64' : '1';
-      sink = spawn('ip', ['netns', 'exec', nsA, 'taskset', '-c', '0', bin, vethA, BYWAY_PACKET_MAC, BYWAY_A, String(PORT), copy, floorWorkNs], { stdio: ['pipe', 'pipe', 'inherit'] });
+      const how = tap ? ['tap', tapA] : ['v2', vethA];
+      sink = spawn('ip', ['netns', 'exec', nsA, 'taskset', '-c', '0', bin, ...how, BYWAY_PACKET_MAC, BYWAY_A, String(PORT), copy, floorWorkNs], { stdio: ['pipe', 'pipe', 'inherit'] });
       const next = childLines(sink, 'the floor sink', 10_000);
       await next(); // ready
       const noGc: GcFigures = { scavenges: 0, scavengeMs: 0, markCompacts: 0, markCompactMs: 0, incremental: 0, incrementalMs: 0, minorFaults: 0 };
@@ -172,7 +185,7 @@ async function main(): Promise<void> {
         return { bytes: r.bytes, t: r.t, cpuMs: (r.cpu.user + r.cpu.system) / 1000, gc: r.gc, heapMB: r.heapMB };
       };
     } else {
-      const driver = await openDriver(nsA, vethA);
+      const driver = await openDriver(nsA, vethA, tapA);
       drv = driver;
       stack = createStack({ driver, address: `${BYWAY_A}/24`, pollMode: mode });
       const srv = stack.net.createServer((s) => {

@@ -195,7 +195,7 @@ async function floorBulkReceive(a: End, b: End, o: FloorOptions): Promise<{ metr
   const procs: ChildProcess[] = [];
   ipIn(b.ns, `neigh replace ${a.ip} lladdr ${a.mac} dev ${b.ifname} nud permanent`);
   try {
-    const sink = spawn('ip', ['netns', 'exec', a.ns, ...pinTo(a.cpu), o.progs.tcpSinkFloor, a.ifname, a.mac, a.ip, String(port), '1'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const sink = spawn('ip', ['netns', 'exec', a.ns, ...pinTo(a.cpu), o.progs.tcpSinkFloor, 'v2', a.ifname, a.mac, a.ip, String(port), '1'], { stdio: ['pipe', 'pipe', 'pipe'] });
     procs.push(sink);
     let err = '';
     sink.stderr!.on('data', (d: Buffer) => (err += d.toString()));

@@ -10,7 +10,11 @@
  * at once do, 64 MiB does not. bench/lib/cprogs.ts compiles it; bench/run.ts's floor-af-packet-v2 path runs it for
  * tcp-bulk-rx-1, bench/rx-bulk-veth.ts with `--driver floor-v2[-copy[-cold]]`:
  *
- *   tcp-sink-floor IFNAME MYMAC MYIP PORT COPY_MIB [WORK_NS]
+ *   tcp-sink-floor v2|tap IFNAME MYMAC MYIP PORT COPY_MIB [WORK_NS]
+ *
+ * tap: instead of the AF_PACKET ring, the TAP device IFNAME as byway's tap-tso driver opens it (IFF_VNET_HDR,
+ * TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6, so the kernel hands over its 64 KiB packets), one non-blocking read() per
+ * frame and one write() per ACK: the TAP path's floor (bench/rx-bulk-veth.ts --driver floor-tap-copy).
  *
  * WORK_NS > 0: after each TCP frame, spin that many nanoseconds on the clock, as a stand-in for the per-frame work a
  * real stack does between taking a frame and sending its ACK (how the goodput falls with it: docs/performance-targets.md).
@@ -26,6 +30,7 @@
 #include <fcntl.h>
 #include <linux/if_ether.h>
 #include <linux/if_packet.h>
+#include <linux/if_tun.h>
 #include <linux/virtio_net.h>
 #include <net/if.h>
 #include <stdint.h>
@@ -34,6 +39,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -50,7 +56,8 @@ static void die(const char *what) {
   exit(1);
 }
 
-static int fd;
+static int fd, use_tap;
+static uint8_t tap_buf[sizeof(struct virtio_net_hdr) + 65535 + 18];
 static uint8_t *ring;
 static uint32_t ri;
 static uint8_t my_mac[6], peer_mac[6];
@@ -83,12 +90,13 @@ static void put16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)(v >> 8), p[1] = (ui
 static void put32(uint8_t *p, uint32_t v) { put16(p, (uint16_t)(v >> 16)), put16(p + 2, (uint16_t)v); }
 static uint32_t get32(const uint8_t *p) { return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3]; }
 
-/* One frame out, after a zeroed virtio_net_hdr (no offload asked): PACKET_VNET_HDR wants one before every frame. */
+/* One frame out, after a zeroed virtio_net_hdr (no offload asked): PACKET_VNET_HDR and IFF_VNET_HDR want one before
+   every frame. */
 static void xmit(const uint8_t *frame, size_t len) {
   uint8_t buf[sizeof(struct virtio_net_hdr) + 128];
   memset(buf, 0, sizeof(struct virtio_net_hdr));
   memcpy(buf + sizeof(struct virtio_net_hdr), frame, len);
-  if (send(fd, buf, sizeof(struct virtio_net_hdr) + len, MSG_DONTWAIT) < 0 && errno != EAGAIN) die("send");
+  if (write(fd, buf, sizeof(struct virtio_net_hdr) + len) < 0 && errno != EAGAIN && errno != ENOBUFS) die("write");
 }
 
 /* A segment to the peer: flags, our SYN options when `syn`, SACK blocks for the out-of-order ranges otherwise. */
@@ -213,11 +221,18 @@ static void report(void) {
   fflush(stdout);
 }
 
+static void open_v2(const char *ifname);
+static void open_tap(const char *ifname);
+static const uint8_t *rx_next(uint32_t *len);
+static void rx_done(void);
+
 int main(int argc, char **argv) {
-  if (argc != 6 && argc != 7) {
-    fprintf(stderr, "usage: tcp-sink-floor IFNAME MYMAC MYIP PORT COPY_MIB [WORK_NS]\n");
+  if ((argc != 7 && argc != 8) || (strcmp(argv[1], "v2") && strcmp(argv[1], "tap"))) {
+    fprintf(stderr, "usage: tcp-sink-floor v2|tap IFNAME MYMAC MYIP PORT COPY_MIB [WORK_NS]\n");
     return 2;
   }
+  use_tap = !strcmp(argv[1], "tap");
+  argv++, argc--;
   if (sscanf(argv[2], "%hhx:%hhx:%hhx:%hhx:%hhx:%hhx", &my_mac[0], &my_mac[1], &my_mac[2], &my_mac[3], &my_mac[4], &my_mac[5]) != 6 ||
       inet_pton(AF_INET, argv[3], &my_ip) != 1) {
     fprintf(stderr, "tcp-sink-floor: bad MAC or address\n");
@@ -230,7 +245,43 @@ int main(int argc, char **argv) {
     copy_area = mmap(NULL, copy_area_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
     if (copy_area == MAP_FAILED) die("mmap copy area");
   }
-  int ifindex = (int)if_nametoindex(argv[1]);
+  if (use_tap) open_tap(argv[1]);
+  else open_v2(argv[1]);
+  if (fcntl(0, F_SETFL, fcntl(0, F_GETFL) | O_NONBLOCK)) die("stdin O_NONBLOCK");
+  printf("ready\n");
+  fflush(stdout);
+  for (uint32_t idle = 0;; idle++) {
+    int owed = 0, n = 0;
+    const uint8_t *f;
+    uint32_t len;
+    for (; n < BATCH && (f = rx_next(&len)) != NULL; n++) {
+      if (len >= 14 && f[12] == 0x08 && f[13] == 0x06) arp_reply(f, len);
+      else if (len >= 14 && f[12] == 0x08 && f[13] == 0x00) {
+        int o = tcp_in(f, len);
+        frames++;
+        if (work_ns) {
+          uint64_t from = mono_ns(), t;
+          while ((t = mono_ns()) < from + work_ns) __builtin_ia32_pause();
+          work_done_ns += t - from;
+        }
+        if (o == 1) send_tcp(0x10, 0), owed = 0; /* at once; it also covers what came before in the batch */
+        else if (o == 2) owed = 1;
+      }
+      rx_done();
+    }
+    if (owed) send_tcp(0x10, 0);
+    if ((idle & 1023) == 0) {
+      char buf[64];
+      ssize_t r = read(0, buf, sizeof buf);
+      if (r == 0) return 0;
+      if (r > 0) report();
+    }
+    if (n == 0) __builtin_ia32_pause();
+  }
+}
+
+static void open_v2(const char *ifname) {
+  int ifindex = (int)if_nametoindex(ifname);
   if (!ifindex) die("if_nametoindex");
   fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, htons(ETH_P_ALL));
   if (fd < 0) die("socket(AF_PACKET)");
@@ -245,38 +296,39 @@ int main(int argc, char **argv) {
   if (bind(fd, (struct sockaddr *)&sl, sizeof sl)) die("bind(AF_PACKET)");
   struct packet_mreq mr = {.mr_ifindex = ifindex, .mr_type = PACKET_MR_PROMISC};
   if (setsockopt(fd, SOL_PACKET, PACKET_ADD_MEMBERSHIP, &mr, sizeof mr)) die("PACKET_MR_PROMISC");
-  if (fcntl(0, F_SETFL, fcntl(0, F_GETFL) | O_NONBLOCK)) die("stdin O_NONBLOCK");
-  printf("ready\n");
-  fflush(stdout);
-  for (uint32_t idle = 0;; idle++) {
-    int owed = 0, n = 0;
-    for (; n < BATCH; n++) {
-      struct tpacket2_hdr *h = (struct tpacket2_hdr *)(ring + (size_t)ri * FRAME);
-      if (!(__atomic_load_n(&h->tp_status, __ATOMIC_ACQUIRE) & TP_STATUS_USER)) break;
-      const uint8_t *f = (const uint8_t *)h + h->tp_mac;
-      uint32_t len = h->tp_snaplen;
-      if (len >= 14 && f[12] == 0x08 && f[13] == 0x06) arp_reply(f, len);
-      else if (len >= 14 && f[12] == 0x08 && f[13] == 0x00) {
-        int o = tcp_in(f, len);
-        frames++;
-        if (work_ns) {
-          uint64_t from = mono_ns(), t;
-          while ((t = mono_ns()) < from + work_ns) __builtin_ia32_pause();
-          work_done_ns += t - from;
-        }
-        if (o == 1) send_tcp(0x10, 0), owed = 0; /* at once; it also covers what came before in the batch */
-        else if (o == 2) owed = 1;
-      }
-      __atomic_store_n(&h->tp_status, TP_STATUS_KERNEL, __ATOMIC_RELEASE);
-      ri = (ri + 1) % NFRAMES;
-    }
-    if (owed) send_tcp(0x10, 0);
-    if ((idle & 1023) == 0) {
-      char buf[64];
-      ssize_t r = read(0, buf, sizeof buf);
-      if (r == 0) return 0;
-      if (r > 0) report();
-    }
-    if (n == 0) __builtin_ia32_pause();
+}
+
+static void open_tap(const char *ifname) {
+  fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) die("open /dev/net/tun");
+  struct ifreq ifr;
+  memset(&ifr, 0, sizeof ifr);
+  ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR;
+  strncpy(ifr.ifr_name, ifname, IFNAMSIZ - 1);
+  if (ioctl(fd, TUNSETIFF, &ifr)) die("TUNSETIFF");
+  int sz = sizeof(struct virtio_net_hdr);
+  if (ioctl(fd, TUNSETVNETHDRSZ, &sz)) die("TUNSETVNETHDRSZ");
+  if (ioctl(fd, TUNSETOFFLOAD, (unsigned long)(TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6))) die("TUNSETOFFLOAD");
+}
+
+/* The next received frame (its Ethernet header on), or NULL when none is waiting; rx_done() gives it back. */
+static const uint8_t *rx_next(uint32_t *len) {
+  if (use_tap) {
+    ssize_t r = read(fd, tap_buf, sizeof tap_buf);
+    if (r < 0 && errno != EAGAIN && errno != EINTR) die("read");
+    if (r <= (ssize_t)sizeof(struct virtio_net_hdr)) return r < 0 ? NULL : (*len = 0, tap_buf); /* an empty frame: skipped */
+    *len = (uint32_t)r - sizeof(struct virtio_net_hdr);
+    return tap_buf + sizeof(struct virtio_net_hdr);
   }
+  struct tpacket2_hdr *h = (struct tpacket2_hdr *)(ring + (size_t)ri * FRAME);
+  if (!(__atomic_load_n(&h->tp_status, __ATOMIC_ACQUIRE) & TP_STATUS_USER)) return NULL;
+  *len = h->tp_snaplen;
+  return (const uint8_t *)h + h->tp_mac;
+}
+
+static void rx_done(void) {
+  if (use_tap) return;
+  struct tpacket2_hdr *h = (struct tpacket2_hdr *)(ring + (size_t)ri * FRAME);
+  __atomic_store_n(&h->tp_status, TP_STATUS_KERNEL, __ATOMIC_RELEASE);
+  ri = (ri + 1) % NFRAMES;
 }

@@ -11,6 +11,8 @@
  * process dies (BPF links detach and non-persistent TAP devices vanish when their fds close).
  */
 import { createRequire } from 'node:module';
+import { applyMallocTuning } from './malloc-tuning.js';
+export { mallocTuning, type MallocTuning } from './malloc-tuning.js';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -236,6 +238,8 @@ export interface NativeAddon {
   turnArm(t: NativeTurnHandle): void;
   turnDisarm(t: NativeTurnHandle): void;
   turnClose(t: NativeTurnHandle): void;
+  /** glibc's M_TRIM_THRESHOLD for the process: 1 set, 0 refused, -1 not glibc (malloc-tuning.ts). */
+  mallocTrimThreshold(bytes: number): number;
 }
 
 /** Opaque turn handle (a Node-API external). */
@@ -268,7 +272,9 @@ function tryLoad(): void {
     cached = createRequire(import.meta.url)(path) as NativeAddon;
   } catch (e) {
     failure = `the native addon at ${path} failed to load: ${(e as Error).message}`;
+    return;
   }
+  applyMallocTuning(cached);
 }
 
 export function nativeAvailability(): { available: true } | { available: false; reason: string } {

@@ -40,7 +40,7 @@ describePrivileged('bench tcp-sink-floor.c against a kernel sender', () => {
    * in nsB, returns the floor's counts.
    */
   async function receive(copyMiB: number, bytes: number, workNs = 0): Promise<Record<string, number>> {
-    const floor = spawn('ip', ['netns', 'exec', nsA, progs.tcpSinkFloor, a, FLOOR_MAC, FLOOR_IP, String(PORT), String(copyMiB), String(workNs)], {
+    const floor = spawn('ip', ['netns', 'exec', nsA, progs.tcpSinkFloor, 'v2', a, FLOOR_MAC, FLOOR_IP, String(PORT), String(copyMiB), String(workNs)], {
       stdio: ['pipe', 'pipe', 'inherit'],
     });
     running.push(floor);
@@ -93,9 +93,11 @@ describePrivileged('bench tcp-sink-floor.c against a kernel sender', () => {
   }, 60_000);
 
   it('refuses bad arguments with a usage message, not a crash', async () => {
-    const r = runC([progs.tcpSinkFloor, a, 'not-a-mac', FLOOR_IP, '1', '0'], 5000);
+    const r = runC([progs.tcpSinkFloor, 'v2', a, 'not-a-mac', FLOOR_IP, '1', '0'], 5000);
     await expect(r.done).rejects.toThrow(/bad MAC or address/);
     const u = runC([progs.tcpSinkFloor, a], 5000);
     await expect(u.done).rejects.toThrow(/usage: tcp-sink-floor/);
+    const k = runC([progs.tcpSinkFloor, 'v3', a, FLOOR_MAC, FLOOR_IP, '1', '0'], 5000);
+    await expect(k.done).rejects.toThrow(/usage: tcp-sink-floor/);
   });
 });

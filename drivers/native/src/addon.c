@@ -759,7 +759,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"portReserve", bw_js_port_reserve}, {"fanoutData", js_fanout_data},
       {"packetMembership", js_packet_membership},
       {"turnOpen", bw_js_turn_open}, {"turnArm", bw_js_turn_arm}, {"turnDisarm", bw_js_turn_disarm},
-      {"turnClose", bw_js_turn_close},
+      {"turnClose", bw_js_turn_close}, {"mallocTrimThreshold", bw_js_malloc_trim},
   };
   for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++) {
     napi_value f;

@@ -180,6 +180,9 @@ napi_value bw_js_turn_arm(napi_env env, napi_callback_info info);
 napi_value bw_js_turn_disarm(napi_env env, napi_callback_info info);
 napi_value bw_js_turn_close(napi_env env, napi_callback_info info);
 
+/* support.c: mallocTrimThreshold(bytes) -> 1 applied, 0 refused, -1 no glibc (drivers/native/malloc-tuning.ts). */
+napi_value bw_js_malloc_trim(napi_env env, napi_callback_info info);
+
 /*
  * The open options, as TypeScript hands them over (drivers/native/index.ts Native*Config): every field present,
  * defaults already applied there, plain values. The readers have no defaults: the first field missing or of the

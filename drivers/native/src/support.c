@@ -16,6 +16,9 @@
 #include <net/if.h>
 #include <linux/ethtool.h>
 #include <linux/sockios.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 void bw_set_error(bw_error *e, int err, const char *step, const char *fmt, ...) {
   e->err = err;
@@ -332,4 +335,24 @@ int bw_if_rx_queues(const char *ifname) {
   ch.cmd = ETHTOOL_GCHANNELS;
   if (if_ethtool(ifname, &ch) != 0) return -1;
   return (int)(ch.rx_count + ch.combined_count);
+}
+
+/*
+ * mallocTrimThreshold(bytes) -> 1 | 0 | -1: glibc's M_TRIM_THRESHOLD for this process (mallopt; 1 applied, 0
+ * refused), -1 where the C library is not glibc. Why and when: drivers/native/malloc-tuning.ts.
+ */
+napi_value bw_js_malloc_trim(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  double bytes = 0;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 1 || napi_get_value_double(env, argv[0], &bytes) != napi_ok ||
+      !(bytes >= 0 && bytes <= 2147483647.0)) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "mallocTrimThreshold(bytes): bytes from 0 to 2^31-1");
+    return NULL;
+  }
+#ifdef __GLIBC__
+  return bw_ret_int(env, mallopt(M_TRIM_THRESHOLD, (int)bytes) == 1 ? 1 : 0);
+#else
+  return bw_ret_int(env, -1);
+#endif
 }
