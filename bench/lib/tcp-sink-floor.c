@@ -181,7 +181,7 @@ static int tcp_in(const uint8_t *f, uint32_t len) {
     return 0;
   }
   if (!have_conn || memcmp(&peer_port, t, 2) || memcmp(&peer_ip, f + 26, 4)) return 0;
-  int owed = 0;
+  int owed = 0, fresh = 1; /* fresh: the segment brings bytes not seen before (copied, as a stack would) */
   if (plen > 0) {
     if (seq == rcv_nxt) {
       rcv_nxt += plen, bytes += plen, owed = 2;
@@ -191,9 +191,10 @@ static int tcp_in(const uint8_t *f, uint32_t len) {
     } else {
       uint32_t end = seq + plen;
       if (seq_lt(rcv_nxt, end)) bytes += end - rcv_nxt, rcv_nxt = end; /* partly new */
+      else fresh = 0;
       owed = 1;
     }
-    if (copy_area && owed == 2) {
+    if (copy_area && fresh) {
       if (copy_off + plen > copy_area_len) copy_off = 0;
       memcpy(copy_area + copy_off, t + doff, plen);
       copy_off += (plen + 63) & ~(size_t)63;
