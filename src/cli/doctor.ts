@@ -9,7 +9,7 @@
  */
 import { readFileSync, existsSync } from 'node:fs';
 import { execFile } from 'node:child_process';
-import { nativeAvailability } from '../../drivers/native/index.js';
+import { mallocTuning, nativeAvailability } from '../../drivers/native/index.js';
 import type { DriverSpec } from '../register/config.js';
 import { formatDriverSpec } from '../register/open-driver.js';
 
@@ -121,7 +121,11 @@ export async function doctor(o: DoctorOptions, io: DoctorIO): Promise<number> {
 
   // Native addon
   const native = await checking('the native addon', nativeAvailability);
-  if (native.available) ok('native addon: loaded');
+  if (native.available) {
+    // What its load did to glibc (drivers/native/malloc-tuning.ts): said, since it is process-wide.
+    const t = mallocTuning();
+    ok(`native addon: loaded; ${t.applied ? `glibc keeps up to ${t.trimThreshold} bytes of freed heap at its top (BYWAY_MALLOC_TRIM_THRESHOLD)` : t.reason}`);
+  }
   else fix(`native addon: ${native.reason}: rebuild it with 'node scripts/build-native.mjs' (needs a C compiler and the Linux headers)`);
 
   // Namespace
