@@ -33,8 +33,12 @@ import { GcCounter, gcDelta, type GcFigures } from './lib/gc-window.js';
 import { cpuSplit, cpuStat } from './lib/cpu-split.js';
 import { buildCPrograms, removeCPrograms } from './lib/cprogs.js';
 import { bulkSenderScript } from './lib/bulk-sender.js';
+import { startFloorSink, type FloorMark, type FloorSink } from './lib/floor-sink.js';
 import { Session } from 'node:inspector/promises';
 import { writeFileSync } from 'node:fs';
+
+/** The floor has no collector: its collections are none, its faults its own. */
+const NO_GC: GcFigures = { scavenges: 0, scavengeMs: 0, markCompacts: 0, markCompactMs: 0, incremental: 0, incrementalMs: 0, minorFaults: 0 };
 
 function opt(name: string, dflt: string): string {
   const i = process.argv.indexOf(name);
@@ -48,7 +52,7 @@ const warmup = Number(opt('--warmup', '1'));
 const senderCpu = opt('--sender-cpu', '1');
 const json = process.argv.includes('--json');
 const profOut = opt('--prof-out', '');
-const floorWorkNs = opt('--floor-work-ns', '0');
+const floorWorkNs = Number(opt('--floor-work-ns', '0'));
 const PORT = 9100;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -146,6 +150,7 @@ async function main(): Promise<void> {
   const { nsA, nsB, vethA, tapA } = topo.info;
   let sender: ChildProcess | undefined;
   let sink: ChildProcess | undefined;
+  let floorSink: FloorSink | undefined;
   let stack: Stack | undefined;
   let drv: FrameDriver | undefined;
   try {
@@ -158,22 +163,17 @@ async function main(): Promise<void> {
     }
     const dst = kernel ? KERNEL_A : BYWAY_A;
     let bytes = 0;
-    let floorCounts: { frames: number; acks: number; oooSegs: number } | undefined;
+    let floorCounts: FloorMark | undefined;
     let readKernel: (() => Promise<{ bytes: number; t: number; cpuMs: number; gc: GcFigures; heapMB: number }>) | undefined;
     const gcc = kernel || floor ? undefined : new GcCounter();
     if (floor) {
-      const bin = buildCPrograms().tcpSinkFloor;
-      const copy = driverKind === 'floor-v2' ? '0' : driverKind === 'floor-v2-copy-cold' ? '64' : '1';
-      const how = tap ? ['tap', tapA] : ['v2', vethA];
-      sink = spawn('ip', ['netns', 'exec', nsA, 'taskset', '-c', '0', bin, ...how, BYWAY_PACKET_MAC, BYWAY_A, String(PORT), copy, floorWorkNs], { stdio: ['pipe', 'pipe', 'inherit'] });
-      const next = childLines(sink, 'the floor sink', 10_000);
-      await next(); // ready
-      const noGc: GcFigures = { scavenges: 0, scavengeMs: 0, markCompacts: 0, markCompactMs: 0, incremental: 0, incrementalMs: 0, minorFaults: 0 };
+      const copyMiB = driverKind === 'floor-v2' ? 0 : driverKind === 'floor-v2-copy-cold' ? 64 : 1;
+      const fs = await startFloorSink({ bin: buildCPrograms().tcpSinkFloor, ns: nsA, cpu: '0', kind: tap ? 'tap' : 'v2', ifname: tap ? tapA : vethA, mac: BYWAY_PACKET_MAC, ip: BYWAY_A, port: PORT, copyMiB, workNs: floorWorkNs });
+      floorSink = fs;
       readKernel = async () => {
-        sink!.stdin!.write('x\n');
-        const r = JSON.parse(await next()) as { bytes: number; t: number; cpuMs: number; frames: number; acks: number; oooSegs: number; minorFaults: number };
+        const r = await fs.mark();
         floorCounts = r;
-        return { bytes: r.bytes, t: r.t, cpuMs: r.cpuMs, gc: { ...noGc, minorFaults: r.minorFaults }, heapMB: 0 };
+        return { bytes: r.bytes, t: r.t, cpuMs: r.cpuMs, gc: { ...NO_GC, minorFaults: r.minorFaults }, heapMB: 0 };
       };
     } else if (kernel) {
       sink = spawn('ip', ['netns', 'exec', nsA, 'taskset', '-c', '0', process.execPath, '-e', KERNEL_SINK, KERNEL_A], { stdio: ['pipe', 'pipe', 'inherit'] });
@@ -335,6 +335,7 @@ async function main(): Promise<void> {
   } finally {
     sender?.kill('SIGKILL');
     sink?.kill('SIGKILL');
+    floorSink?.kill();
     stack?.close();
     topo.destroy();
     removeCPrograms();

@@ -23,7 +23,7 @@ import { judgeTrial, searchCapacity, type CapacityResult, type SearchOptions } f
 import { runC, type CPrograms } from './cprogs.js';
 import { BYWAY_A, BYWAY_PACKET_MAC, PEER_BYWAY_B, PEER_BYWAY_PACKET_MAC, type TopologyInfo } from './topology.js';
 import { bulkSenderScript } from './bulk-sender.js';
-import { childLines } from './child-lines.js';
+import { startFloorSink, type FloorSink } from './floor-sink.js';
 import { cpuSplit, cpuStat, fmtCpuSplit } from './cpu-split.js';
 import type { PathRecord, WorkloadRecord } from '../report.js';
 
@@ -191,41 +191,31 @@ export async function runFloorPath(stack: FloorStack, o: FloorOptions): Promise<
  */
 async function floorBulkReceive(a: End, b: End, o: FloorOptions): Promise<{ metrics: Record<string, number>; raw: Record<string, unknown>; summary: string }> {
   const port = o.nextPort();
-  const pinTo = (cpu: string): string[] => (o.pin ? ['taskset', '-c', cpu] : []);
-  const procs: ChildProcess[] = [];
+  let sink: FloorSink | undefined;
+  let sender: ChildProcess | undefined;
   ipIn(b.ns, `neigh replace ${a.ip} lladdr ${a.mac} dev ${b.ifname} nud permanent`);
   try {
-    const sink = spawn('ip', ['netns', 'exec', a.ns, ...pinTo(a.cpu), o.progs.tcpSinkFloor, 'v2', a.ifname, a.mac, a.ip, String(port), '1'], { stdio: ['pipe', 'pipe', 'pipe'] });
-    procs.push(sink);
-    let err = '';
-    sink.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-    const next = childLines(sink, 'tcp-sink-floor', 10_000);
-    const line = await next().catch((x: Error) => Promise.reject(new Error(`${x.message}${err ? `: ${err.trim()}` : ''}`)));
-    if (line !== 'ready') throw new Error(`tcp-sink-floor: ${line}`);
-    const mark = async (): Promise<Record<string, number>> => {
-      sink.stdin!.write('x\n');
-      return JSON.parse(await next()) as Record<string, number>;
-    };
-    const sender = spawn('ip', ['netns', 'exec', o.topo.nsB, ...pinTo('1'), process.execPath, '-e', bulkSenderScript(port, 1), a.ip], { stdio: 'ignore' });
-    procs.push(sender);
+    sink = await startFloorSink({ bin: o.progs.tcpSinkFloor, ns: a.ns, cpu: o.pin ? a.cpu : undefined, kind: 'v2', ifname: a.ifname, mac: a.mac, ip: a.ip, port, copyMiB: 1 });
+    sender = spawn('ip', ['netns', 'exec', o.topo.nsB, ...(o.pin ? ['taskset', '-c', b.cpu] : []), process.execPath, '-e', bulkSenderScript(port, 1), a.ip], { stdio: 'ignore' });
     await sleepMs(o.warmupMs);
-    const m0 = await mark();
+    const m0 = await sink.mark();
     const c0 = cpuStat();
     await sleepMs(o.durationMs);
-    const m1 = await mark();
+    const m1 = await sink.mark();
     const c1 = cpuStat();
     const vcpus = cpuSplit(c0, c1);
-    const mib = (m1['bytes']! - m0['bytes']!) / 1048576;
-    const gbit = ((m1['bytes']! - m0['bytes']!) * 8) / ((m1['t']! - m0['t']!) / 1000) / 1e9;
-    if (!(gbit > 0)) throw Object.assign(new Error(`nothing received in the window (${m1['frames']} frames in all)`), { code: 'ESTALLED' });
-    const per = (k: string): number => round((m1[k]! - m0[k]!) / mib, 2);
+    const mib = (m1.bytes - m0.bytes) / 1048576;
+    const gbit = ((m1.bytes - m0.bytes) * 8) / ((m1.t - m0.t) / 1000) / 1e9;
+    if (!(gbit > 0)) throw Object.assign(new Error(`nothing received in the window (${m1.frames} frames in all)`), { code: 'ESTALLED' });
+    const per = (k: 'cpuMs' | 'frames' | 'acks' | 'oooSegs'): number => round((m1[k] - m0[k]) / mib, 2);
     return {
       metrics: { gbitPerSec: round(gbit, 3), connected: 1 },
       raw: { marks: [m0, m1], perMiB: { cpuMs: per('cpuMs'), frames: per('frames'), acks: per('acks'), oooSegs: per('oooSegs') }, vcpus },
       summary: `${round(gbit, 3)} Gbit/s goodput at the floor (per MiB: ${per('frames')} frames, ${per('acks')} ACKs, ${per('cpuMs')} ms of its CPU; vCPUs: ${fmtCpuSplit(vcpus)})`,
     };
   } finally {
-    for (const p of procs) p.kill('SIGKILL');
+    sender?.kill('SIGKILL');
+    sink?.kill();
     try {
       ipIn(b.ns, `neigh del ${a.ip} dev ${b.ifname}`);
     } catch {

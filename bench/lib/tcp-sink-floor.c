@@ -20,8 +20,8 @@
  * real stack does between taking a frame and sending its ACK (how the goodput falls with it: docs/performance-targets.md).
  *
  * Prints "ready" once the ring is up; then, for every line read on stdin, one JSON line: bytes received in order,
- * the time (epoch ms), its CPU time (ms), frames, ACKs sent, out-of-order segments, the WORK_NS spun (ms). Exits at
- * EOF on stdin. No
+ * the time (epoch ms), its CPU time (ms), frames, ACKs sent, out-of-order segments, the WORK_NS spun (ms), and
+ * whether the connection's FIN has come in order (1: every byte before it is counted). Exits at EOF on stdin. No
  * timestamps option, no retransmission (it sends nothing that needs one), one connection at a time.
  */
 #define _GNU_SOURCE
@@ -63,7 +63,7 @@ static uint32_t ri;
 static uint8_t my_mac[6], peer_mac[6];
 static uint32_t my_ip, peer_ip; /* network order */
 static uint16_t my_port, peer_port;
-static int have_conn;
+static int have_conn, fin_seen; /* fin_seen: the peer's FIN taken in order (all its bytes are in) */
 static uint32_t rcv_nxt, snd_nxt;
 static struct { uint32_t l, r; } ooo[MAX_OOO];
 static int n_ooo;
@@ -176,7 +176,7 @@ static int tcp_in(const uint8_t *f, uint32_t len) {
   uint32_t seq = get32(t + 4), plen = tot - ihl - doff;
   if (flags & 0x02) { /* SYN: a new connection replaces the last */
     memcpy(peer_mac, f + 6, 6), memcpy(&peer_ip, f + 26, 4), memcpy(&peer_port, t, 2);
-    rcv_nxt = seq + 1, snd_nxt = 1000001, n_ooo = 0, have_conn = 1;
+    rcv_nxt = seq + 1, snd_nxt = 1000001, n_ooo = 0, have_conn = 1, fin_seen = 0;
     send_tcp(0x12, 1);
     return 0;
   }
@@ -200,7 +200,7 @@ static int tcp_in(const uint8_t *f, uint32_t len) {
       copy_off += (plen + 63) & ~(size_t)63;
     }
   }
-  if ((flags & 0x01) && seq + plen == rcv_nxt) rcv_nxt++, owed = 1; /* FIN */
+  if ((flags & 0x01) && seq + plen == rcv_nxt) rcv_nxt++, owed = 1, fin_seen = 1; /* FIN */
   return owed;
 }
 
@@ -216,9 +216,9 @@ static void report(void) {
   getrusage(RUSAGE_SELF, &ru);
   clock_gettime(CLOCK_REALTIME, &ts);
   double cpu = (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e3 + (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e3;
-  printf("{\"bytes\":%llu,\"t\":%.3f,\"cpuMs\":%.3f,\"frames\":%llu,\"acks\":%llu,\"oooSegs\":%llu,\"minorFaults\":%ld,\"workMs\":%.3f}\n",
+  printf("{\"bytes\":%llu,\"t\":%.3f,\"cpuMs\":%.3f,\"frames\":%llu,\"acks\":%llu,\"oooSegs\":%llu,\"minorFaults\":%ld,\"workMs\":%.3f,\"fin\":%d}\n",
          (unsigned long long)bytes, (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6, cpu, (unsigned long long)frames,
-         (unsigned long long)acks, (unsigned long long)ooo_segs, ru.ru_minflt, (double)work_done_ns / 1e6);
+         (unsigned long long)acks, (unsigned long long)ooo_segs, ru.ru_minflt, (double)work_done_ns / 1e6, fin_seen);
   fflush(stdout);
 }
 

@@ -76,6 +76,12 @@ export function describeWithTools(name: string, tools: readonly string[], fn: ()
   describeUnless(name, toolProblem(tools), fn);
 }
 
+/** describe() for tests that need only the native addon built (no privileges): skips with the build's reason, fails in CI. */
+export function describeNative(name: string, fn: () => void): void {
+  const a = nativeAvailability();
+  describeUnless(name, a.available ? undefined : a.reason, fn);
+}
+
 /** Runs `fn` when `why` is undefined; otherwise skips with the reason in its title, or fails under BYWAY_REQUIRE_PRIVILEGED=1. */
 function describeUnless(name: string, why: string | undefined, fn: () => void): void {
   if (why === undefined) describe(name, fn);
